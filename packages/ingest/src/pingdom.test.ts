@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { validateAlertEvent, validatePingdomWebhook, type PingdomWebhook } from '@opsreview/schemas'
+import { fixture } from '@opsreview/testing'
+import { normalizePingdom } from './pingdom.ts'
+import { defaultIngestOptions } from './event.ts'
+
+const ctx = { receivedAt: new Date('2026-11-28T20:30:00.000Z'), options: defaultIngestOptions }
+const load = (name: string) => fixture<PingdomWebhook>(`pingdom/${name}`)
+
+describe('normalizePingdom', () => {
+  it('maps a DOWN to a firing event with the check as fingerprint and the state change as time', () => {
+    const payload = load('pingdom-http-down.json')
+    expect(validatePingdomWebhook(payload).ok).toBe(true)
+    const e = normalizePingdom(payload, ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    expect(e).toMatchObject({
+      source: 'pingdom', status: 'firing', fingerprint: 'check-8412337', severity: 'critical',
+      service: 'Shop API health (prod)', environment: 'production',
+      startsAt: new Date(1773737091 * 1000).toISOString(),
+      links: [{ rel: 'target', href: 'https://shop.northwind-retail.net/api/health?deep=1' }],
+    })
+    expect(e.labels.host).toBe('shop.northwind-retail.net')
+    expect(e.description).toContain('HTTP Server Error 503')
+    expect(e.description).toContain('Page payments on-call')
+    expect(e.origin).toMatchObject({ check_id: 8412337, custom_message: expect.stringContaining('Runbook'), description: 'HTTP Error 503' })
+  })
+
+  it('maps UP and SUCCESS to resolved, DOWN and FAILING to firing', () => {
+    const up = normalizePingdom(load('pingdom-http-up.json'), ctx)
+    expect(up.status).toBe('resolved')
+    expect(up.endsAt).toBe(up.startsAt)
+    const failing = normalizePingdom(load('pingdom-transaction-failing.json'), ctx)
+    expect(failing).toMatchObject({ status: 'firing', fingerprint: 'check-61207' })
+    expect(normalizePingdom({ ...load('pingdom-transaction-failing.json'), current_state: 'SUCCESS' }, ctx).status).toBe('resolved')
+  })
+
+  it('takes the service and environment from tags, by either separator', () => {
+    const base = load('pingdom-http-down.json')
+    expect(normalizePingdom({ ...base, tags: ['service:shop-api', 'env:staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })
+    expect(normalizePingdom({ ...base, tags: ['service_shop-api', 'env_staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })
+    expect(normalizePingdom({ ...base, tags: [] }, ctx)).toMatchObject({ service: 'Shop API health (prod)', environment: 'production' })
+  })
+
+  it.each(['HTTP', 'HTTP_CUSTOM', 'TCP', 'PORT_TCP', 'PING', 'DNS', 'UDP', 'SMTP', 'POP3', 'IMAP', 'TRANSACTION'] as const)(
+    'accepts the %s check type', (checkType) => {
+      const payload = { ...load('pingdom-http-down.json'), check_type: checkType }
+      expect(validatePingdomWebhook(payload).ok).toBe(true)
+      expect(normalizePingdom(payload, ctx).labels.check_type).toBe(checkType)
+    })
+
+  it('maps importance LOW to warning', () => {
+    expect(normalizePingdom({ ...load('pingdom-http-down.json'), importance_level: 'LOW' }, ctx).severity).toBe('warning')
+  })
+
+  it('gives a redelivered state change the same id', () => {
+    const a = normalizePingdom(load('pingdom-http-down.json'), ctx)
+    const b = normalizePingdom(load('pingdom-http-down.json'), { ...ctx, receivedAt: new Date() })
+    expect(b.id).toBe(a.id)
+  })
+})

@@ -1,0 +1,69 @@
+import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
+import { eventId, isoTime, type IngestContext } from './event.ts'
+
+const firingStates = new Set(['DOWN', 'FAILING'])
+
+function tagValue(tags: readonly string[], prefixes: readonly string[]): string | undefined {
+  for (const prefix of prefixes) {
+    const tag = tags.find((t) => t.startsWith(prefix) && t.length > prefix.length)
+    if (tag) return tag.slice(prefix.length)
+  }
+  return undefined
+}
+
+/**
+ * A Pingdom state change, for any check type. Pingdom does not say when a check went down in its UP
+ * message, so a resolve's startsAt is its own time; the correlator pairs it with the DOWN by fingerprint.
+ */
+export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): AlertEvent {
+  const { options, receivedAt } = ctx
+  const tags = payload.tags ?? []
+  const status = firingStates.has(payload.current_state) ? 'firing' : 'resolved'
+  const at = isoTime(payload.state_changed_timestamp * 1000)
+  const fingerprint = `check-${payload.check_id}`
+  const params = payload.check_params ?? {}
+  const hostname = typeof params.hostname === 'string' ? params.hostname : undefined
+  const fullUrl = typeof params.full_url === 'string' ? params.full_url : undefined
+
+  const labels: Record<string, string> = {
+    alertname: payload.check_name,
+    check_id: String(payload.check_id),
+    check_type: payload.check_type,
+  }
+  if (hostname) labels.host = hostname
+  if (tags.length > 0) labels.tags = tags.join(',')
+
+  const origin: Record<string, unknown> = {
+    check_id: payload.check_id,
+    check_name: payload.check_name,
+    check_type: payload.check_type,
+    current_state: payload.current_state,
+  }
+  if (payload.previous_state) origin.previous_state = payload.previous_state
+  if (payload.importance_level) origin.importance_level = payload.importance_level
+  if (payload.description) origin.description = payload.description
+  if (payload.long_description) origin.long_description = payload.long_description
+  if (payload.custom_message) origin.custom_message = payload.custom_message
+  if (payload.first_probe) origin.first_probe = payload.first_probe
+  if (payload.second_probe) origin.second_probe = payload.second_probe
+
+  const event: AlertEvent = {
+    id: eventId('pingdom', fingerprint, status, at),
+    source: 'pingdom',
+    fingerprint,
+    status,
+    severity: payload.importance_level === 'LOW' ? 'warning' : 'critical',
+    service: tagValue(tags, options.pingdomServiceTagPrefixes) ?? payload.check_name,
+    environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes) ?? options.defaultEnvironment,
+    title: `${payload.check_name} is ${payload.current_state}${payload.description ? `: ${payload.description}` : ''}`,
+    labels,
+    startsAt: at,
+    receivedAt: isoTime(receivedAt),
+    links: fullUrl ? [{ rel: 'target', href: fullUrl }] : [],
+    origin,
+  }
+  const description = [payload.long_description ?? payload.description, payload.custom_message].filter(Boolean).join('\n\n')
+  if (description) event.description = description
+  if (status === 'resolved') event.endsAt = at
+  return event
+}

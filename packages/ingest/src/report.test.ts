@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { validateAlertEvent, validateReport, type Report } from '@opsreview/schemas'
+import { normalizeReport } from './report.ts'
+import { defaultIngestOptions } from './event.ts'
+
+const ctx = { receivedAt: new Date('2026-11-28T20:30:00.000Z'), options: defaultIngestOptions }
+
+function valid(input: unknown): Report {
+  const r = validateReport(input)
+  if (!r.ok) throw new Error(JSON.stringify(r.errors))
+  return r.value
+}
+
+describe('normalizeReport', () => {
+  it('turns a customer complaint into a firing report event, warning by default', () => {
+    const e = normalizeReport(valid({ kind: 'customer-complaint', service: 'checkout', title: 'Cannot pay', reportedBy: 'support@acme' }), ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    expect(e).toMatchObject({ source: 'report', status: 'firing', severity: 'warning', environment: 'production', startsAt: '2026-11-28T20:30:00.000Z' })
+    expect(e.labels).toMatchObject({ alertname: 'report:customer-complaint', report_kind: 'customer-complaint' })
+  })
+
+  it('treats the same reference as the same report', () => {
+    const a = normalizeReport(valid({ kind: 'manual', service: 's', title: 'one', reportedBy: 'a', reference: 'T-1', occurredAt: '2026-11-28T10:00:00Z' }), ctx)
+    const b = normalizeReport(valid({ kind: 'manual', service: 's', title: 'one, edited', reportedBy: 'b', reference: 'T-1', occurredAt: '2026-11-28T10:00:00Z' }), ctx)
+    expect(b.fingerprint).toBe(a.fingerprint)
+    expect(b.id).toBe(a.id)
+  })
+
+  it('rejects unknown kinds and fields, naming them', () => {
+    const r = validateReport({ kind: 'rumour', service: 's', title: 't', reportedBy: 'x', colour: 'red' })
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.errors.map((e) => e.path).sort()).toEqual(['/colour', '/kind'])
+  })
+})

@@ -1,0 +1,74 @@
+/**
+ * Shared test fixtures: the captured webhook payloads, real-engine clients, unique names per test,
+ * and waiting on conditions instead of sleeping.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Client } from '@elastic/elasticsearch'
+import { Kafka, logLevel, type Admin } from 'kafkajs'
+import { onTestFinished } from 'vitest'
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+
+// Tests configure themselves from the same variables the services read, with the local stack's defaults.
+export const kafkaBrokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+export const elasticsearchUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
+
+/** Reads a captured payload from ../shared/fixtures (beside the clone), or $OPSREVIEW_FIXTURES. */
+export function fixture<T = unknown>(relative: string): T {
+  const dir = process.env.OPSREVIEW_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures')
+  return JSON.parse(readFileSync(path.join(dir, relative), 'utf8')) as T
+}
+
+/** A name no other test or run uses: topics, groups and indices are never shared. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
+}
+
+export function kafkaClient(clientId = uniqueName('test')): Kafka {
+  return new Kafka({ clientId, brokers: kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+}
+
+export function esClient(): Client {
+  return new Client({ node: elasticsearchUrl })
+}
+
+/** Creates topics for this test and deletes them when it finishes. */
+export async function createTopics(admin: Admin, topics: readonly string[], numPartitions = 3): Promise<void> {
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })), waitForLeaders: true })
+  onTestFinished(async () => {
+    await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined)
+  })
+}
+
+/** Deletes every index and template matching `prefix*` when the test finishes. */
+export function cleanupIndices(es: Client, prefix: string): void {
+  onTestFinished(async () => {
+    await es.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
+    await es.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
+  })
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined, or throws with the last value seen.
+ * Waiting on a condition instead of a sleep keeps tests fast when things are fast and honest when not.
+ */
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const { timeoutMs = 20_000, intervalMs = 100, what = 'condition' } = opts
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`)
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}

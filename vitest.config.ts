@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+// Unit tests sit beside the code; *.int.test.ts need the real engines; test/e2e crosses services.
+export default defineConfig({
+  resolve: { conditions: ['@opsreview/source'] },
+  ssr: { resolve: { conditions: ['@opsreview/source'] } },
+  test: {
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['{packages,services}/*/src/**/*.test.ts'], exclude: ['**/*.int.test.ts', '**/node_modules/**'] } },
+      { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
+    ],
+  },
+})
