@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, type Admin } from 'kafkajs'
 import { onTestFinished } from 'vitest'
+import pino from 'pino'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -37,7 +38,7 @@ export function esClient(): Client {
 
 /** Creates topics for this test and deletes them when it finishes. */
 export async function createTopics(admin: Admin, topics: readonly string[], numPartitions = 3): Promise<void> {
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })), waitForLeaders: true })
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true })
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined)
   })
@@ -71,4 +72,52 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     }
     await new Promise((r) => setTimeout(r, intervalMs))
   }
+}
+
+export interface ReadMessage {
+  key: string | null
+  value: string
+  partition: number
+  offset: string
+}
+
+/**
+ * Reads `topic` from the beginning with a fresh group until `done(messages)` holds, then stops.
+ * For asserting what really reached Kafka.
+ */
+export async function readTopicUntil(kafka: Kafka, topic: string, done: (messages: ReadMessage[]) => boolean, timeoutMs = 30_000): Promise<ReadMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 })
+  const messages: ReadMessage[] = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out reading ${topic}: got ${messages.length} message(s)`)), timeoutMs)
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset })
+          if (done(messages)) { clearTimeout(timer); resolve() }
+        },
+      }).catch(reject)
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+  return messages
+}
+
+/** Serves an express app on an ephemeral loopback port for this test. */
+export async function serve(app: import('express').Express): Promise<string> {
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  onTestFinished(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const addr = server.address() as import('node:net').AddressInfo
+  return `http://127.0.0.1:${addr.port}`
+}
+
+/** A pino logger that writes parsed JSON lines into an array, for asserting on logs. */
+export function captureLogs(): { logger: import('pino').Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>) } })
+  return { logger, lines }
 }

@@ -1,0 +1,81 @@
+/**
+ * Environment configuration, checked once at start. Each field parses one variable; `readConfig`
+ * runs them all and reports every error together, so a operator fixes a bad deployment in one go.
+ */
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string }
+
+export interface Field<T> {
+  readonly parse: (raw: string | undefined) => Parsed<T>
+  /** For the README's table and for error messages. */
+  readonly doc: string
+}
+
+type Spec = Record<string, Field<unknown>>
+export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never }
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
+const fail = (error: string): Parsed<never> => ({ ok: false, error })
+
+function withDefault<T>(def: T | undefined, doc: string, parse: (raw: string) => Parsed<T>): Field<T> {
+  return {
+    doc,
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return def === undefined ? fail('is required') : ok(def)
+      return parse(raw.trim())
+    },
+  }
+}
+
+export const field = {
+  string: (doc: string, def?: string): Field<string> => withDefault(def, doc, (raw) => ok(raw)),
+  int: (doc: string, def?: number, range: { min?: number; max?: number } = {}): Field<number> =>
+    withDefault(def, doc, (raw) => {
+      const n = Number(raw)
+      if (!Number.isInteger(n)) return fail(`must be an integer, got ${JSON.stringify(raw)}`)
+      if (range.min !== undefined && n < range.min) return fail(`must be >= ${range.min}, got ${n}`)
+      if (range.max !== undefined && n > range.max) return fail(`must be <= ${range.max}, got ${n}`)
+      return ok(n)
+    }),
+  port: (doc: string, def?: number): Field<number> => field.int(doc, def, { min: 0, max: 65535 }),
+  list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> =>
+    withDefault(def, doc, (raw) => {
+      const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
+      return items.length < minItems ? fail(`needs at least ${minItems} comma-separated value(s)`) : ok(items)
+    }),
+  oneOf: <T extends string>(doc: string, values: readonly T[], def?: T): Field<T> =>
+    withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
+  url: (doc: string, def?: string): Field<string> =>
+    withDefault(def, doc, (raw) => (URL.canParse(raw) ? ok(raw) : fail(`must be a URL, got ${JSON.stringify(raw)}`))),
+  /** A size such as 1mb, 512kb or 1048576 (bytes). */
+  bytes: (doc: string, def?: number): Field<number> =>
+    withDefault(def, doc, (raw) => {
+      const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw)
+      if (!m) return fail(`must be a size like 1mb or 1048576, got ${JSON.stringify(raw)}`)
+      const unit = (m[2] ?? 'b').toLowerCase()
+      const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
+      return ok(Number(m[1]) * mult)
+    }),
+}
+
+export type ConfigResult<S extends Spec> = { ok: true; value: ConfigOf<S> } | { ok: false; errors: string[] }
+
+/** Parses every field of `spec` from `env`; the result is frozen. */
+export function readConfig<S extends Spec>(spec: S, env: Readonly<Record<string, string | undefined>>): ConfigResult<S> {
+  const errors: string[] = []
+  const out: Record<string, unknown> = {}
+  for (const [name, f] of Object.entries(spec)) {
+    const r = f.parse(env[name])
+    if (r.ok) out[name] = r.value
+    else errors.push(`${name} ${r.error} (${f.doc})`)
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: Object.freeze(out) as ConfigOf<S> }
+}
+
+/** For main.ts: the config, or every error on stderr and exit code 78 (EX_CONFIG). */
+export function loadConfigOrExit<S extends Spec>(service: string, spec: S, env: Readonly<Record<string, string | undefined>>): ConfigOf<S> {
+  const r = readConfig(spec, env)
+  if (r.ok) return r.value
+  process.stderr.write(`${service}: invalid configuration:\n${r.errors.map((e) => `  - ${e}`).join('\n')}\n`)
+  process.exit(78)
+}

@@ -1,0 +1,64 @@
+import type { ErrorRequestHandler, Response } from 'express'
+
+/** A failing field, by JSON Pointer. */
+export interface FieldError {
+  path: string
+  message: string
+}
+
+/**
+ * The catalogue of HTTP-facing errors. Each code has one status; 4xx means the same request will never
+ * succeed (Alertmanager never retries a 4xx), 5xx means try again.
+ */
+export const problems = {
+  UNAUTHORIZED: { status: 401, title: 'Missing or invalid token' },
+  FORBIDDEN: { status: 403, title: 'Token not allowed here' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content-Type must be application/json' },
+  INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
+  VALIDATION_FAILED: { status: 400, title: 'Request body does not match the schema' },
+  INVALID_QUERY: { status: 400, title: 'Invalid query parameter' },
+  UNAVAILABLE: { status: 503, title: 'Temporarily unavailable, retry later' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const
+
+export type ProblemCode = keyof typeof problems
+
+/** An RFC 9457 problem, thrown or passed to `next()` and rendered by `problemHandler`. */
+export class HttpProblem extends Error {
+  readonly code: ProblemCode
+  readonly status: number
+  readonly errors: FieldError[] | undefined
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(code: ProblemCode, detail?: string, extra: { errors?: FieldError[]; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(detail ?? problems[code].title, { cause: extra.cause })
+    this.name = 'HttpProblem'
+    this.code = code
+    this.status = problems[code].status
+    this.errors = extra.errors
+    this.retryAfterSeconds = extra.retryAfterSeconds
+  }
+}
+
+export function sendProblem(res: Response, problem: HttpProblem): void {
+  if (problem.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(problem.retryAfterSeconds))
+  if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="opsreview"')
+  const body: Record<string, unknown> = {
+    type: `https://opsreview.dev/problems/${problem.code.toLowerCase().replaceAll('_', '-')}`,
+    title: problems[problem.code].title,
+    status: problem.status,
+    code: problem.code,
+    detail: problem.message,
+  }
+  if (problem.errors) body.errors = problem.errors
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
+}
+
+/** Last middleware: renders HttpProblems, and turns anything else into a 500 without leaking internals. */
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const problem = err instanceof HttpProblem ? err : new HttpProblem('INTERNAL', 'Internal error', { cause: err })
+  if (problem.status >= 500) req.log?.error({ err }, 'request failed')
+  sendProblem(res, problem)
+}

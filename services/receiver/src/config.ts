@@ -1,0 +1,28 @@
+import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { defaultTopics } from '@opsreview/kafka/topics'
+
+/** Every variable the receiver reads. The README's configuration table mirrors this. */
+export const receiverConfigSpec = {
+  OPSREVIEW_RECEIVER_HOST: field.string('address to listen on', '127.0.0.1'),
+  OPSREVIEW_RECEIVER_PORT: field.port('port to listen on', 8080),
+  OPSREVIEW_INGEST_TOKENS: field.list('comma-separated bearer tokens senders may use; several allow rotation', undefined, { minItems: 1 }),
+  OPSREVIEW_BODY_LIMIT: field.bytes('largest accepted request body', 1024 * 1024),
+  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
+  OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of rejected requests', defaultTopics.rejected),
+  OPSREVIEW_ALERTS_PARTITIONS: field.int('partitions of the alerts topic when the receiver creates it', 6, { min: 1 }),
+  OPSREVIEW_ALERTS_RETENTION_DAYS: field.int('retention of the alerts topic when the receiver creates it', 30, { min: 1 }),
+  OPSREVIEW_SPOOL_DIR: field.string('durable spool for Pingdom and reports while Kafka is down', '.opsreview/spool'),
+  OPSREVIEW_SERVICE_LABELS: field.list('labels naming the service, first present wins', ['service', 'job', 'app']),
+  OPSREVIEW_ENVIRONMENT_LABELS: field.list('labels naming the environment, first present wins', ['env', 'environment', 'namespace']),
+  OPSREVIEW_DEFAULT_ENVIRONMENT: field.string('environment when no label names one', 'production'),
+  OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the service', ['service:', 'service_']),
+  OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the environment', ['env:', 'env_']),
+  OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+}
+
+export type ReceiverConfig = ConfigOf<typeof receiverConfigSpec>
+
+export function loadReceiverConfig(env: NodeJS.ProcessEnv): ReceiverConfig {
+  return loadConfigOrExit('receiver', receiverConfigSpec, env)
+}

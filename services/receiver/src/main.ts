@@ -1,0 +1,99 @@
+// Wires the receiver: config, logger, Kafka producer, spool, app. The logic lives in packages/.
+import { once } from 'node:events'
+import { Kafka, Partitioners } from 'kafkajs'
+import { createLogger } from '@opsreview/logging'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { Spool } from '@opsreview/spool'
+import { loadReceiverConfig } from './config.ts'
+import { createReceiverApp, publishSpooled } from './app.ts'
+import { createReceiverMetrics } from './metrics.ts'
+
+const config = loadReceiverConfig(process.env)
+const logger = createLogger('receiver', config.OPSREVIEW_LOG_LEVEL)
+
+const kafka = new Kafka({
+  clientId: 'opsreview-receiver',
+  brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
+  logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  connectionTimeout: 1000,
+  requestTimeout: 5000,
+})
+// Bounded retries: an idempotent kafkajs producer otherwise retries forever and a webhook would hang.
+// The breaker in BatchPublisher answers 503 instead, and Alertmanager retries later.
+const producer = kafka.producer({
+  idempotent: true,
+  maxInFlightRequests: 1,
+  createPartitioner: Partitioners.DefaultPartitioner,
+  retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+})
+
+let publisher: BatchPublisher
+let spool: Spool
+const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
+publisher = new BatchPublisher({
+  producer,
+  logger: logger.child({ component: 'publisher' }),
+  onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
+})
+spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, { logger: logger.child({ component: 'spool' }) })
+
+async function connectKafka(): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const admin = kafka.admin()
+      await admin.connect()
+      await ensureTopics(admin, [
+        alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_ALERTS_PARTITIONS, config.OPSREVIEW_ALERTS_RETENTION_DAYS),
+        deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
+      ])
+      await admin.disconnect()
+      await producer.connect()
+      logger.info({ brokers: config.OPSREVIEW_KAFKA_BROKERS }, 'connected to kafka')
+      return
+    } catch (err) {
+      logger.warn({ err, attempt }, 'kafka not reachable yet; the receiver answers 503 until it is')
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)))
+    }
+  }
+}
+
+const app = createReceiverApp({
+  publisher, spool, logger, metrics,
+  clock: () => new Date(),
+  tokens: config.OPSREVIEW_INGEST_TOKENS,
+  bodyLimit: config.OPSREVIEW_BODY_LIMIT,
+  topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, rejected: config.OPSREVIEW_TOPIC_REJECTED },
+  ingest: {
+    serviceLabels: config.OPSREVIEW_SERVICE_LABELS,
+    environmentLabels: config.OPSREVIEW_ENVIRONMENT_LABELS,
+    defaultEnvironment: config.OPSREVIEW_DEFAULT_ENVIRONMENT,
+    pingdomServiceTagPrefixes: config.OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES,
+    pingdomEnvironmentTagPrefixes: config.OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES,
+  },
+})
+
+const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEIVER_HOST)
+await once(server, 'listening')
+logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
+void connectKafka().then(() => spool.startDraining(publishSpooled(publisher)))
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'shutting down: no new requests, finishing in-flight ones')
+  server.close()
+  server.closeIdleConnections()
+  await once(server, 'close').catch(() => undefined)
+  await spool.drained(5000)
+  await spool.close()
+  await publisher.close()
+  await producer.disconnect()
+  logger.info('receiver stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))
