@@ -1,0 +1,74 @@
+// Wires the indexer: config, logger, Kafka consumer, Elasticsearch client. The logic lives in packages/.
+import { once } from 'node:events'
+import express from 'express'
+import { Client } from '@elastic/elasticsearch'
+import { Kafka, Partitioners } from 'kafkajs'
+import { Counter, Histogram, Registry } from 'prom-client'
+import { createLogger } from '@opsreview/logging'
+import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { ensureAlertTemplate } from '@opsreview/search-index/templates'
+import { createAlertBatchHandler, indexerRunOptions } from '@opsreview/search-index/alert-indexer'
+import { loadIndexerConfig } from './config.ts'
+
+const config = loadIndexerConfig(process.env)
+const logger = createLogger('indexer', config.OPSREVIEW_LOG_LEVEL)
+const es = new Client({ node: config.OPSREVIEW_ES_URL, requestTimeout: 30_000, maxRetries: 0 })
+const kafka = new Kafka({
+  clientId: 'opsreview-indexer',
+  brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
+  logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+})
+
+const registry = new Registry()
+const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total', help: 'Documents Elasticsearch accepted', registers: [registry] })
+const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total', help: 'Documents sent to the dead-letter topic', registers: [registry] })
+const bulkSeconds = new Histogram({ name: 'opsreview_indexer_bulk_seconds', help: 'Bulk request latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
+
+await ensureAlertTemplate(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
+const admin = kafka.admin()
+await admin.connect()
+await ensureTopics(admin, [deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER)])
+await admin.disconnect()
+
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+await producer.connect()
+const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 5 * 1024 * 1024 })
+await consumer.connect()
+await consumer.subscribe({ topic: config.OPSREVIEW_TOPIC_ALERTS, fromBeginning: true })
+await consumer.run({
+  ...indexerRunOptions,
+  eachBatch: createAlertBatchHandler({
+    es,
+    prefix: config.OPSREVIEW_ES_INDEX_PREFIX,
+    logger,
+    deadLetter: async (records) => {
+      await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: records })
+      deadLettered.inc(records.length)
+    },
+    onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
+  }),
+})
+logger.info({ topic: config.OPSREVIEW_TOPIC_ALERTS, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
+
+const app = express()
+app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
+app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
+const server = app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
+await once(server, 'listening')
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'shutting down: finishing the batch in hand, committing what is indexed')
+  server.close()
+  await consumer.disconnect()
+  await producer.disconnect()
+  await es.close()
+  logger.info('indexer stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

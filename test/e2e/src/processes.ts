@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { onTestFinished } from 'vitest'
+import { repoRoot, waitFor } from '@opsreview/testing'
+
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const port = (srv.address() as { port: number }).port
+  await new Promise((r) => srv.close(r))
+  return port
+}
+
+export interface RunningProcess {
+  child: ChildProcess
+  /** Parsed JSON log lines (pino) the process wrote so far. */
+  logs: Record<string, unknown>[]
+  output: () => string
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>
+}
+
+function track(child: ChildProcess, name: string): RunningProcess {
+  const logs: Record<string, unknown>[] = []
+  let text = ''
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString()
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.startsWith('{')) continue
+      try { logs.push(JSON.parse(line) as Record<string, unknown>) } catch { /* a partial line */ }
+    }
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    const code = await exited
+    clearTimeout(timer)
+    return code
+  }
+  onTestFinished(async () => { await stop() })
+  child.on('error', (err) => { text += `\n[${name}] ${String(err)}` })
+  return { child, logs, output: () => text, stop }
+}
+
+/** Starts a service from source, the way `pnpm start` does, and waits for its ready log line. */
+export async function startService(service: 'receiver' | 'indexer', env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
+  const child = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repoRoot, `services/${service}/src/main.ts`)], {
+    env: { PATH: process.env.PATH ?? '', OPSREVIEW_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const p = track(child, service)
+  await waitFor(() => (p.logs.some((l) => l.msg === readyMessage) ? true : child.exitCode !== null ? Promise.reject(new Error(`${service} exited: ${p.output()}`)) : undefined), { timeoutMs: 60_000, what: `${service} to be ready` })
+  return p
+}
+
+export const ALERTMANAGER_BIN = process.env.OPSREVIEW_ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager'
+
+/** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
+export async function startAlertmanager(webhookUrl: string, token: string): Promise<{ url: string; process: RunningProcess }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'alertmanager-'))
+  const port = await freePort()
+  await writeFile(path.join(dir, 'alertmanager.yml'), `
+route:
+  receiver: opsreview
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: opsreview
+    webhook_configs:
+      - url: ${JSON.stringify(webhookUrl)}
+        send_resolved: true
+        max_alerts: 0
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: ${JSON.stringify(token)}
+`)
+  const child = spawn(ALERTMANAGER_BIN, [
+    `--config.file=${path.join(dir, 'alertmanager.yml')}`,
+    `--storage.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+    '--log.format=json',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = track(child, 'alertmanager')
+  const url = `http://127.0.0.1:${port}`
+  await waitFor(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined), { timeoutMs: 30_000, what: 'alertmanager to be ready' })
+  return { url, process: p }
+}
