@@ -4,6 +4,7 @@ import alertmanagerWebhook from '../../../schemas/alertmanager-webhook.v4.json' 
 import pingdomWebhook from '../../../schemas/pingdom-webhook.json' with { type: 'json' }
 import report from '../../../schemas/report.v1.json' with { type: 'json' }
 import alertEvent from '../../../schemas/alert.v1.json' with { type: 'json' }
+import type { AlertEvent, AlertmanagerWebhook, PingdomWebhook, Report } from './types.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
 export interface FieldError {
@@ -45,9 +46,9 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   return out
 }
 
-export const validateAlertmanagerWebhook = compile<import('./types.ts').AlertmanagerWebhook>(alertmanagerWebhook)
-export const validatePingdomWebhook = compile<import('./types.ts').PingdomWebhook>(pingdomWebhook)
-export const validateReport = compile<import('./types.ts').Report>(report)
-export const validateAlertEvent = compile<import('./types.ts').AlertEvent>(alertEvent)
+export const validateAlertmanagerWebhook = compile<AlertmanagerWebhook>(alertmanagerWebhook)
+export const validatePingdomWebhook = compile<PingdomWebhook>(pingdomWebhook)
+export const validateReport = compile<Report>(report)
+export const validateAlertEvent = compile<AlertEvent>(alertEvent)
 
 export type * from './types.ts'

@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
+import type { AddressInfo } from 'node:net'
+import type { Express } from 'express'
 import { Kafka, logLevel, type Admin } from 'kafkajs'
 import { onTestFinished } from 'vitest'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -107,16 +109,16 @@ export async function readTopicUntil(kafka: Kafka, topic: string, done: (message
 }
 
 /** Serves an express app on an ephemeral loopback port for this test. */
-export async function serve(app: import('express').Express): Promise<string> {
+export async function serve(app: Express): Promise<string> {
   const server = app.listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
   onTestFinished(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  const addr = server.address() as import('node:net').AddressInfo
+  const addr = server.address() as AddressInfo
   return `http://127.0.0.1:${addr.port}`
 }
 
 /** A pino logger that writes parsed JSON lines into an array, for asserting on logs. */
-export function captureLogs(): { logger: import('pino').Logger; lines: Record<string, unknown>[] } {
+export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = []
   const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>) } })
   return { logger, lines }

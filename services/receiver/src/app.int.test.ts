@@ -82,10 +82,10 @@ describe('receiver on the real Kafka', () => {
   })
 
   it.each([
-    ['no token', {}, 401],
-    ['a wrong token', { authorization: 'Bearer nope' }, 401],
-    ['a rotated-out token still listed', { authorization: 'Bearer old-token' }, 200],
-  ])('answers %s with %i', async (_name, headers, status) => {
+    ['no token', 401, {}],
+    ['a wrong token', 401, { authorization: 'Bearer nope' }],
+    ['an older token still listed for rotation', 200, { authorization: 'Bearer old-token' }],
+  ])('answers a request with %s with %i', async (_name, status, headers) => {
     const r = await startReceiver()
     const res = await post(`${r.url}/webhooks/alertmanager`, fixture('alertmanager/am-resolved.json'), { authorization: '', ...headers })
     expect(res.status).toBe(status)

@@ -30,15 +30,13 @@ const producer = kafka.producer({
   retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
 })
 
-let publisher: BatchPublisher
-let spool: Spool
-const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
-publisher = new BatchPublisher({
+const publisher = new BatchPublisher({
   producer,
   logger: logger.child({ component: 'publisher' }),
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })
-spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, { logger: logger.child({ component: 'spool' }) })
+const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, { logger: logger.child({ component: 'spool' }) })
+const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
 
 async function connectKafka(): Promise<void> {
   for (let attempt = 1; ; attempt++) {

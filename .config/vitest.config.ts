@@ -1,7 +1,10 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // Unit tests sit beside the code; *.int.test.ts need the real engines; test/e2e crosses services.
 export default defineConfig({
+  // The config lives in .config/; tests are found from the repo root.
+  root: fileURLToPath(new URL('..', import.meta.url)),
   resolve: { conditions: ['@opsreview/source'] },
   ssr: { resolve: { conditions: ['@opsreview/source'] } },
   test: {

@@ -1,12 +1,17 @@
 // Lint keeps the import direction: services may use packages, packages never reach into a service.
 import js from '@eslint/js'
+import { fileURLToPath } from 'node:url'
 import tseslint from 'typescript-eslint'
 
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+
+// This file lives in .config/ to keep the top level to its agreed layout; basePath points each block at the repo root.
 export default tseslint.config(
   { ignores: ['**/node_modules/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    files: ['**/*.ts', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -30,4 +35,4 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in a service config module only.' }],
     },
   },
-)
+).map((block) => ({ ...block, basePath: repoRoot }))
