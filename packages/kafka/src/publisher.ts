@@ -6,7 +6,11 @@ import { KafkaUnavailableError } from './errors.ts'
 export interface PublisherOptions {
   producer: Producer
   logger: Logger
-  /** How long a request waits for others to join its batch. kafkajs has no linger of its own. */
+  /**
+   * How long a request waits for others to join its batch (kafkajs has no linger of its own). 0, the
+   * default, sends on the next tick: under load the batch still fills while the previous one is in
+   * flight, so waiting longer only adds latency.
+   */
   lingerMs?: number
   /** A batch is sent at once when it holds this many messages. */
   maxBatchMessages?: number
@@ -42,14 +46,14 @@ export class BatchPublisher {
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
   #queue: Pending[] = []
   #queuedMessages = 0
-  #timer: NodeJS.Timeout | undefined
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined
   #flushing: Promise<void> | undefined
   #connected = false
 
   constructor(opts: PublisherOptions) {
     this.#producer = opts.producer
     this.#logger = opts.logger
-    this.#lingerMs = opts.lingerMs ?? 2
+    this.#lingerMs = opts.lingerMs ?? 0
     this.#maxBatchMessages = opts.maxBatchMessages ?? 2000
     this.#onBatch = opts.onBatch
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#producer.sendBatch({ topicMessages, acks: -1 }), {
@@ -57,7 +61,8 @@ export class BatchPublisher {
       resetTimeout: opts.resetTimeoutMs ?? 5000,
       errorThresholdPercentage: 50,
       volumeThreshold: 2,
-      rollingCountTimeout: 10_000,
+      // Long enough to hold several failed sends, so a few consecutive failures open it.
+      rollingCountTimeout: 30_000,
     })
     this.#breaker.on('open', () => this.#logger.warn({ breaker: 'open' }, 'kafka breaker opened: publishing fails fast'))
     this.#breaker.on('halfOpen', () => this.#logger.info({ breaker: 'half-open' }, 'kafka breaker half-open: trying one send'))
@@ -97,12 +102,12 @@ export class BatchPublisher {
     if (this.#queuedMessages >= this.#maxBatchMessages) {
       this.#startFlush()
     } else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#startFlush(), this.#lingerMs)
+      this.#timer = this.#lingerMs > 0 ? setTimeout(() => this.#startFlush(), this.#lingerMs) : setImmediate(() => this.#startFlush())
     }
   }
 
   #startFlush(): void {
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined }
+    if (this.#timer) { clearTimeout(this.#timer as NodeJS.Timeout); clearImmediate(this.#timer as NodeJS.Immediate); this.#timer = undefined }
     if (this.#flushing) return
     this.#flushing = this.#drain().finally(() => {
       this.#flushing = undefined

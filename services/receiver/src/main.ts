@@ -20,6 +20,9 @@ const kafka = new Kafka({
   logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
   connectionTimeout: 1000,
   requestTimeout: 5000,
+  // Connection and metadata retries: bounded and short, so a dead broker fails a send in about a
+  // second and the breaker sees it, instead of every webhook waiting out the breaker's timeout.
+  retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
 })
 // Bounded retries: an idempotent kafkajs producer otherwise retries forever and a webhook would hang.
 // The breaker in BatchPublisher answers 503 instead, and Alertmanager retries later.

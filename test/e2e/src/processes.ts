@@ -97,3 +97,13 @@ receivers:
   await waitFor(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined), { timeoutMs: 30_000, what: 'alertmanager to be ready' })
   return { url, process: p }
 }
+
+/** Runs infra/local/stack.sh: the outage tests kill and restart the real engines with it. */
+export async function stack(...args: string[]): Promise<void> {
+  const child = spawn('bash', [path.join(repoRoot, 'infra/local/stack.sh'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  const [code] = await once(child, 'exit')
+  if (code !== 0) throw new Error(`stack.sh ${args.join(' ')} failed (${String(code)}): ${out}`)
+}
