@@ -1,0 +1,36 @@
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
+
+/** Every threshold of the engine. The defaults are the README's. */
+export interface CorrelationConfig {
+  /** Fields of the event (`service`, `environment`) or label names that form the incident group key. */
+  groupBy: readonly string[]
+  /** A label that, when present, is the group key by itself. */
+  incidentKeyLabel: string
+  /** All members resolved for this long: the incident resolves (a quick re-fire does not split it). */
+  quietPeriodMs: number
+  /** A member firing again this soon after the incident resolved reopens it. */
+  reopenWindowMs: number
+  /** Firing alerts not heard of for this long are resolved, per source. */
+  stalenessMs: Record<string, number>
+  postmortem: { severities: readonly string[]; minDurationMs: number; whenCustomerImpact: boolean }
+  recurring: { minIncidents: number; windowMs: number }
+  flapping: { minFlaps: number; windowMs: number }
+  sharedCause: { windowMs: number; minServices: number; labels: readonly string[] }
+  /** How long event ids are remembered for dedup, and resolved incidents kept for commands and reopen. */
+  retentionMs: number
+}
+
+export const defaultCorrelationConfig: CorrelationConfig = Object.freeze({
+  groupBy: ['service', 'environment'],
+  incidentKeyLabel: 'incident_key',
+  quietPeriodMs: 5 * MINUTE,
+  reopenWindowMs: 30 * MINUTE,
+  stalenessMs: { alertmanager: DAY, pingdom: DAY, report: DAY },
+  postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true },
+  recurring: { minIncidents: 3, windowMs: 7 * DAY },
+  flapping: { minFlaps: 4, windowMs: HOUR },
+  sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },
+  retentionMs: 30 * DAY,
+})

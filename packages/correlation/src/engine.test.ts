@@ -1,0 +1,353 @@
+import { describe, expect, it } from 'vitest'
+import { CorrelationEngine } from './engine.ts'
+import type { AlertEvent, Command, EngineInput, EngineOutput, Incident, Problem } from './types.ts'
+import { createHash } from 'node:crypto'
+
+const T0 = Date.parse('2026-11-30T08:00:00.000Z')
+const MIN = 60_000
+const HOUR = 60 * MIN
+const at = (minutes: number) => new Date(T0 + minutes * MIN).toISOString()
+
+interface Ev {
+  fp: string
+  status?: 'firing' | 'resolved'
+  /** Event time, minutes after T0. */
+  t: number
+  /** Received, minutes after T0 (default: the event time). */
+  rx?: number
+  service?: string
+  env?: string
+  name?: string
+  severity?: AlertEvent['severity']
+  labels?: Record<string, string>
+  source?: AlertEvent['source']
+  origin?: Record<string, unknown>
+}
+
+function alert(e: Ev): EngineInput {
+  const status = e.status ?? 'firing'
+  const source = e.source ?? 'alertmanager'
+  const time = at(e.t)
+  const id = createHash('sha256').update(`${source}|${e.fp}|${status}|${time}`).digest('hex').slice(0, 32)
+  const event: AlertEvent = {
+    id, source, fingerprint: e.fp, status, severity: e.severity ?? 'warning', service: e.service ?? 'checkout',
+    environment: e.env ?? 'production', title: `${e.name ?? e.fp} on ${e.service ?? 'checkout'}`,
+    labels: { alertname: e.name ?? e.fp, ...e.labels }, startsAt: status === 'firing' ? time : at(e.t - 1),
+    receivedAt: at(e.rx ?? e.t), links: [], origin: e.origin ?? {},
+  }
+  if (status === 'resolved') event.endsAt = time
+  return { type: 'alert', event }
+}
+
+function report(t: number, o: { service?: string; kind?: string; title?: string } = {}): EngineInput {
+  const kind = o.kind ?? 'customer-complaint'
+  return alert({ fp: `report-${t}-${kind}`, t, service: o.service, source: 'report', name: `report:${kind}`, origin: { kind, reportedBy: 'support' } })
+}
+
+const tick = (minutes: number): EngineInput => ({ type: 'tick', at: at(minutes) })
+let commandSeq = 0
+function command(type: Command['type'], target: string, extra: Partial<Command> = {}): EngineInput {
+  return { type: 'command', command: { id: `cmd-${++commandSeq}`, type, target, environment: 'production', actor: 'alice', at: at(0), ...extra } }
+}
+
+function run(inputs: EngineInput[], config: ConstructorParameters<typeof CorrelationEngine>[0] = {}) {
+  const engine = new CorrelationEngine(config)
+  const outputs: EngineOutput[] = []
+  for (const input of inputs) outputs.push(...engine.apply(input))
+  const incidents = engine.incidents().sort((a, b) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id))
+  return { engine, outputs, incidents, problems: engine.problems() }
+}
+
+const only = (incidents: Incident[]): Incident => {
+  expect(incidents).toHaveLength(1)
+  return incidents[0]!
+}
+
+describe('grouping', () => {
+  it('joins alerts of one service and environment, and opens another incident for another service', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1 }), alert({ fp: 'c', t: 2, service: 'search' })])
+    expect(incidents.map((i) => [i.services, i.alertCount])).toEqual([[['checkout'], 2], [['search'], 1]])
+  })
+
+  it('keeps environments apart', () => {
+    expect(run([alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, env: 'staging' })]).incidents).toHaveLength(2)
+  })
+
+  it('lets an incident_key label override the group key', () => {
+    const { incidents } = run([
+      alert({ fp: 'a', t: 0, service: 'db', labels: { incident_key: 'INC-7' } }),
+      alert({ fp: 'b', t: 1, service: 'api', labels: { incident_key: 'INC-7' } }),
+    ])
+    expect(only(incidents).services).toEqual(['db', 'api'])
+  })
+
+  it('groups by the configured labels, and by Alertmanager notification group within a service', () => {
+    const cfg = { groupBy: ['service', 'environment', 'cluster'] }
+    const apart = run([alert({ fp: 'a', t: 0, labels: { cluster: 'eu' } }), alert({ fp: 'b', t: 1, labels: { cluster: 'us' } })], cfg)
+    expect(apart.incidents).toHaveLength(2)
+    const amGroup = { groupKey: '{}:{alertname="X"}' }
+    const together = run([alert({ fp: 'a', t: 0, labels: { cluster: 'eu' }, origin: amGroup }), alert({ fp: 'b', t: 1, labels: { cluster: 'us' }, origin: amGroup })], cfg)
+    expect(only(together.incidents).alertCount).toBe(2)
+  })
+
+  it('takes the maximum severity of its members', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0, severity: 'info' }), alert({ fp: 'b', t: 1, severity: 'critical' }), alert({ fp: 'c', t: 2 })])
+    expect(only(incidents).severity).toBe('critical')
+  })
+})
+
+describe('dedup', () => {
+  it('ignores an event whose id was already seen: no output, no change', () => {
+    const e = alert({ fp: 'a', t: 0 })
+    const { engine } = run([e])
+    expect(engine.apply(e)).toEqual([])
+    expect(only(engine.incidents()).version).toBe(1)
+  })
+
+  it('updates the alert inside its incident when a known fingerprint changes status', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 0 }), alert({ fp: 'a', t: 3, status: 'resolved' })])
+    const inc = only(incidents)
+    expect(inc.alerts.map((a) => [a.fingerprint, a.status])).toEqual([['a', 'resolved'], ['b', 'firing']])
+    expect(inc.status).toBe('open')
+  })
+})
+
+describe('lifecycle', () => {
+  it.each([
+    ['before the quiet period ends', 4 + 4.9, 'open'],
+    ['once the quiet period has passed', 4 + 5, 'resolved'],
+  ])('after every member resolved, an incident is still %s', (_when, tickAt, status) => {
+    const { engine } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 4, status: 'resolved' }), tick(tickAt)])
+    const inc = only(engine.incidents())
+    expect(inc.status).toBe(status)
+    if (status === 'resolved') expect(inc).toMatchObject({ resolvedAt: at(4), resolvedBy: 'alerts' })
+  })
+
+  it('does not split an incident when a member fires again within the quiet period', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' }), alert({ fp: 'a', t: 4 }), tick(10)])
+    const inc = only(incidents)
+    expect(inc).toMatchObject({ status: 'open', reopenCount: 0 })
+    expect(inc.alerts[0]).toMatchObject({ status: 'firing', flapCount: 1 })
+  })
+
+  it('reopens the same incident when a member fires again within the reopen window', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(8), alert({ fp: 'a', t: 30 })])
+    expect(only(incidents)).toMatchObject({ status: 'open', reopenCount: 1, resolvedAt: null })
+  })
+
+  it('opens a new incident when the member fires again after the reopen window', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(8), alert({ fp: 'a', t: 40 })])
+    expect(incidents.map((i) => i.status)).toEqual(['resolved', 'open'])
+  })
+
+  it.each([
+    [24 * 60 - 1, 'open'],
+    [24 * 60, 'resolved'],
+  ])('auto-resolves an alert that never sends a resolve after 24 h without news (tick at %i min: %s)', (tickAt, status) => {
+    const inc = only(run([alert({ fp: 'a', t: 0 }), tick(tickAt)]).incidents)
+    expect(inc.status).toBe(status)
+    if (status === 'resolved') expect(inc).toMatchObject({ resolvedBy: 'staleness', resolvedAt: at(0) })
+  })
+
+  it('takes the staleness timeout per source', () => {
+    const cfg = { stalenessMs: { alertmanager: 24 * HOUR, pingdom: HOUR, report: 24 * HOUR } }
+    const { incidents } = run([alert({ fp: 'p', t: 0, source: 'pingdom', service: 'shop' }), alert({ fp: 'a', t: 0 }), tick(61)], cfg)
+    expect(Object.fromEntries(incidents.map((i) => [i.services[0], i.status]))).toEqual({ shop: 'resolved', checkout: 'open' })
+  })
+
+  it('counts a redelivery as a sign of life for the staleness timeout, and as nothing else', () => {
+    const fire = alert({ fp: 'a', t: 0 })
+    const later = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>
+    later.event.receivedAt = at(20 * 60)
+    const { incidents, outputs } = run([fire, tick(20 * 60), later, tick(24 * 60 + 10)])
+    expect(only(incidents).status).toBe('open')
+    expect(outputs.filter((o) => o.type === 'incident')).toHaveLength(2) // opened, and the post-mortem flag at 30 min
+  })
+
+  it('handles a resolve that arrives before its fire', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 5, status: 'resolved' }), alert({ fp: 'a', t: 0, rx: 6 }), tick(12)])
+    const inc = only(incidents)
+    expect(inc).toMatchObject({ status: 'resolved', openedAt: at(0), resolvedAt: at(5) })
+    expect(inc.alerts[0]).toMatchObject({ status: 'resolved', resolvedAt: at(5) })
+  })
+
+  it('moves the start back for an event older than the incident', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 2, rx: 11 })])
+    expect(only(incidents).openedAt).toBe(at(2))
+  })
+
+  it('ignores a late firing older than the resolve already applied', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 10, status: 'resolved' }), alert({ fp: 'a', t: 5, rx: 11 })])
+    expect(only(incidents).alerts[0]).toMatchObject({ status: 'resolved', flapCount: 0 })
+  })
+
+  it('times the quiet period on the receiver clock, so a sender with a skewed clock cannot end it early', () => {
+    // The second sender's clock runs two hours ahead: its event times say +120 min, it was received at +3.
+    const { incidents } = run([
+      alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' }),
+      alert({ fp: 'skewed', t: 120, rx: 3, service: 'search' }),
+    ])
+    expect(incidents.find((i) => i.services[0] === 'checkout')?.status).toBe('open')
+  })
+})
+
+describe('reports', () => {
+  it('attach to the open incident of their service as evidence of customer impact, not as members', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 0 }), report(1), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(8)])
+    const inc = only(incidents)
+    expect(inc).toMatchObject({ customerImpact: true, alertCount: 1, status: 'resolved' })
+    expect(inc.reports).toHaveLength(1)
+  })
+
+  it('open their own incident when none is open, resolved by a person or by staleness', () => {
+    const manual = run([report(0)])
+    const id = only(manual.incidents).id
+    manual.engine.apply(command('incident.resolve', id))
+    expect(manual.engine.incident(id)).toMatchObject({ status: 'resolved', resolvedBy: 'manual' })
+    const stale = run([report(0), tick(24 * 60 + 1)])
+    expect(only(stale.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
+  })
+
+  it('do not mark customer impact for a capacity forecast', () => {
+    expect(only(run([alert({ fp: 'a', t: 0 }), report(1, { kind: 'capacity-forecast' })]).incidents).customerImpact).toBe(false)
+  })
+})
+
+describe('post-mortem flag', () => {
+  it.each([
+    ['a critical incident', [alert({ fp: 'a', t: 0, severity: 'critical' })], {}, true, 'severity critical'],
+    ['a short warning', [alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 10, status: 'resolved' }), tick(20)], {}, false, undefined],
+    ['one that lasted 30 minutes', [alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 30, status: 'resolved' }), tick(40)], {}, true, 'lasted 30 min or more'],
+    ['one still open at 30 minutes', [alert({ fp: 'a', t: 0 }), tick(30)], {}, true, 'lasted 30 min or more'],
+    ['one that hurt customers', [alert({ fp: 'a', t: 0 }), report(1)], {}, true, 'customers affected'],
+    ['a warning with a lower threshold', [alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 10, status: 'resolved' })], { postmortem: { severities: ['critical'], minDurationMs: 10 * MIN, whenCustomerImpact: true } }, true, 'lasted 10 min or more'],
+  ] as const)('is set for %s as configured', (_name, inputs, config, required, reason) => {
+    const inc = run([...inputs], config).incidents[0]!
+    expect(inc.postmortem.required).toBe(required)
+    if (reason) expect(inc.postmortem.reasons).toContain(reason)
+  })
+})
+
+describe('candidate problems', () => {
+  const episode = (start: number, fp = 'a', service = 'checkout'): EngineInput[] =>
+    [alert({ fp, t: start, service, name: 'HighLatency' }), alert({ fp, t: start + 2, status: 'resolved', service, name: 'HighLatency' }), tick(start + 40)]
+
+  it('finds a recurring problem: three incidents with one signature within seven days', () => {
+    const { problems, incidents } = run([...episode(0), ...episode(2 * 24 * 60), ...episode(5 * 24 * 60)])
+    expect(incidents).toHaveLength(3)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatchObject({ kind: 'recurring', status: 'candidate', incidentCount: 3, services: ['checkout'], signature: 'production|checkout|HighLatency' })
+    for (const inc of incidents) expect(inc.problemIds).toEqual([problems[0]!.id])
+  })
+
+  it('does not call incidents spread over more than seven days recurring', () => {
+    expect(run([...episode(0), ...episode(4 * 24 * 60), ...episode(8 * 24 * 60)]).problems).toEqual([])
+  })
+
+  it('links later incidents to a confirmed problem', () => {
+    // Two hours apart: past the reopen window, so each episode is an incident of its own.
+    const r = run([...episode(0), ...episode(120), ...episode(240)])
+    const problem = r.problems[0]!
+    r.engine.apply(command('problem.confirm', problem.id))
+    for (const input of episode(20 * 24 * 60)) r.engine.apply(input)
+    const latest = r.engine.incidents().at(-1)!
+    expect(latest.problemIds).toEqual([problem.id])
+    expect(r.engine.problem(problem.id)).toMatchObject({ status: 'confirmed', incidentCount: 4 })
+  })
+
+  it('finds flapping: one alert firing again four times within an hour keeps one incident open', () => {
+    const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
+    for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))
+    inputs.push(alert({ fp: 'f', t: 45, status: 'resolved' }), tick(60))
+    const { incidents, problems } = run(inputs)
+    const inc = only(incidents)
+    expect(inc.alerts[0]!.flapCount).toBe(4)
+    expect(inc.status).toBe('open') // held open while flapping
+    expect(problems).toMatchObject([{ kind: 'flapping', incidentIds: [inc.id] }])
+    const later = run([...inputs, tick(45 + 61)])
+    expect(only(later.incidents).status).toBe('resolved')
+  })
+
+  it('finds a shared cause: two services opening within five minutes on one host', () => {
+    const { problems } = run([
+      alert({ fp: 'a', t: 0, service: 'checkout', labels: { instance: 'db-1:9100' } }),
+      alert({ fp: 'b', t: 3, service: 'search', labels: { instance: 'db-1:9187' } }),
+    ])
+    expect(problems).toMatchObject([{ kind: 'shared-cause', signature: 'production|host=db-1', services: ['checkout', 'search'], incidentCount: 2 }])
+  })
+
+  it.each([
+    ['more than five minutes apart', 6, 'search'],
+    ['in the same service', 3, 'checkout'],
+  ])('finds no shared cause for incidents %s', (_name, t, service) => {
+    const { problems } = run([
+      alert({ fp: 'a', t: 0, service: 'checkout', labels: { database: 'orders' } }),
+      alert({ fp: 'b', t, service, labels: { database: 'orders', incident_key: 'separate' } }),
+    ])
+    expect(problems).toEqual([])
+  })
+})
+
+describe('the review decisions', () => {
+  it('applies owner, acknowledgement, notes, problem links and post-mortems, each a new version', () => {
+    const r = run([alert({ fp: 'a', t: 0 })])
+    const id = only(r.incidents).id
+    const versions = [r.engine.incident(id)!.version]
+    const apply = (input: EngineInput) => { const out = r.engine.apply(input); versions.push(r.engine.incident(id)!.version); return out }
+    expect(apply(command('incident.assign', id, { owner: 'bob' }))).toContainEqual({ type: 'command-result', result: expect.objectContaining({ ok: true }) })
+    apply(command('incident.acknowledge', id, { at: at(3) }))
+    apply(command('incident.note', id, { text: 'rolled back' }))
+    apply(command('incident.schedule-postmortem', id, { scheduledFor: '2026-12-02T10:00:00Z', owner: 'carol' }))
+    expect(r.engine.incident(id)).toMatchObject({
+      owner: 'bob', acknowledgedAt: at(3), acknowledgedBy: 'alice', notes: [{ author: 'alice', text: 'rolled back' }],
+      postmortem: { scheduledFor: '2026-12-02T10:00:00Z', owner: 'carol' },
+    })
+    expect(versions).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('moves problems candidate → confirmed → resolved, and refuses what the state does not allow', () => {
+    const r = run([
+      alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),
+    ])
+    const id = r.problems[0]!.id
+    const result = (input: EngineInput) => r.engine.apply(input).find((o) => o.type === 'command-result')
+    expect(result(command('problem.resolve', id))).toMatchObject({ result: { ok: false, error: 'cannot resolve a candidate problem' } })
+    expect(result(command('problem.confirm', id))).toMatchObject({ result: { ok: true } })
+    expect(result(command('problem.dismiss', id))).toMatchObject({ result: { ok: false } })
+    expect(result(command('problem.resolve', id))).toMatchObject({ result: { ok: true } })
+    expect(r.engine.problem(id)!.status).toBe('resolved')
+  })
+
+  it('rejects commands for unknown targets and ignores a redelivered command', () => {
+    const r = run([alert({ fp: 'a', t: 0 })])
+    expect(r.engine.apply(command('incident.assign', 'inc-nope', { owner: 'x' }))).toMatchObject([{ result: { ok: false, error: 'unknown incident inc-nope' } }])
+    const c = command('incident.note', only(r.incidents).id, { text: 'once' })
+    r.engine.apply(c)
+    expect(r.engine.apply(c)).toEqual([])
+    expect(only(r.engine.incidents()).notes).toHaveLength(1)
+  })
+
+  it('links an incident to a problem by hand', () => {
+    const r = run([
+      alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),
+      alert({ fp: 'c', t: 60, service: 'z' }),
+    ])
+    const problem: Problem = r.problems[0]!
+    const z = r.incidents.find((i) => i.services[0] === 'z')!
+    r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id }))
+    expect(r.engine.incident(z.id)!.problemIds).toEqual([problem.id])
+    expect(r.engine.problem(problem.id)!.incidentIds).toContain(z.id)
+  })
+})
+
+describe('checkpoints', () => {
+  it('continues from a snapshot exactly as without one', () => {
+    const inputs = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, service: 's', labels: { host: 'h' } }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10), alert({ fp: 'a', t: 20 }), report(21)]
+    const whole = run(inputs)
+    const first = run(inputs.slice(0, 3))
+    const resumed = new CorrelationEngine({}, JSON.parse(JSON.stringify(first.engine.snapshot())))
+    const rest = inputs.slice(3).flatMap((i) => resumed.apply(i))
+    expect(rest).toEqual(whole.outputs.slice(first.outputs.length))
+    expect(resumed.incidents()).toEqual(whole.engine.incidents())
+  })
+})

@@ -1,0 +1,122 @@
+import type { AlertEvent, AlertSource, Severity } from '@opsreview/schemas'
+
+export type { AlertEvent, AlertSource, Severity }
+
+/** One alert as a member of an incident. */
+export interface IncidentAlert {
+  key: string
+  fingerprint: string
+  source: AlertSource
+  name: string
+  title: string
+  service: string
+  severity: Severity
+  status: 'firing' | 'resolved'
+  firstSeenAt: string
+  lastSeenAt: string
+  resolvedAt: string | null
+  /** Times it fired again after resolving. */
+  flapCount: number
+  /** Resolved by the staleness timeout, not by its sender. */
+  autoResolved: boolean
+}
+
+/** A person's report attached to an incident: evidence of customer impact, never a member. */
+export interface IncidentReport {
+  eventId: string
+  kind: string
+  title: string
+  reportedBy: string
+  at: string
+}
+
+export interface Note {
+  at: string
+  author: string
+  text: string
+}
+
+export interface Incident {
+  id: string
+  title: string
+  status: 'open' | 'resolved'
+  severity: Severity
+  services: string[]
+  environment: string
+  groupKey: string
+  openedAt: string
+  resolvedAt: string | null
+  resolvedBy: 'alerts' | 'staleness' | 'manual' | null
+  lastEventAt: string
+  alertCount: number
+  alerts: IncidentAlert[]
+  reports: IncidentReport[]
+  customerImpact: boolean
+  owner: string | null
+  acknowledgedAt: string | null
+  acknowledgedBy: string | null
+  problemIds: string[]
+  postmortem: { required: boolean; reasons: string[]; scheduledFor: string | null; owner: string | null }
+  notes: Note[]
+  reopenCount: number
+  version: number
+}
+
+export type ProblemKind = 'recurring' | 'flapping' | 'shared-cause'
+export type ProblemStatus = 'candidate' | 'confirmed' | 'dismissed' | 'resolved'
+
+export interface Problem {
+  id: string
+  kind: ProblemKind
+  status: ProblemStatus
+  title: string
+  signature: string
+  services: string[]
+  environment: string
+  incidentIds: string[]
+  incidentCount: number
+  firstSeenAt: string
+  lastSeenAt: string
+  owner: string | null
+  notes: Note[]
+  version: number
+}
+
+export type CommandType =
+  | 'incident.assign' | 'incident.acknowledge' | 'incident.note' | 'incident.resolve'
+  | 'incident.link-problem' | 'incident.schedule-postmortem'
+  | 'problem.confirm' | 'problem.dismiss' | 'problem.resolve' | 'problem.assign' | 'problem.note'
+
+/** A decision of the review (schemas/command.v1.json). */
+export interface Command {
+  id: string
+  type: CommandType
+  /** The incident or problem id. */
+  target: string
+  /** Routes the command to the partition that owns the target. */
+  environment: string
+  actor: string
+  at: string
+  owner?: string
+  text?: string
+  problemId?: string
+  scheduledFor?: string
+}
+
+export type EngineInput =
+  | { type: 'alert'; event: AlertEvent }
+  | { type: 'command'; command: Command }
+  | { type: 'tick'; at: string }
+
+export interface CommandResult {
+  commandId: string
+  type: CommandType
+  target: string
+  ok: boolean
+  error?: string
+}
+
+export type EngineOutput =
+  | { type: 'incident'; incident: Incident }
+  | { type: 'problem'; problem: Problem }
+  | { type: 'command-result'; result: CommandResult }
