@@ -1,7 +1,9 @@
 // pnpm bench:correlator (engine part): the pure correlation engine on one core, over a realistic mix.
 //
-// 200 services in 3 environments; most alerts fire and resolve once, some flap (re-fire every few
-// minutes), some recur daily, some share a host; 1 % are redeliveries; a tick every 5 s of event time.
+// Episodes on 500 services in 3 environments, about 11 days of event time: most are 1-8 alerts that fire
+// together and resolve 2-20 minutes later; 10 % flap (one alert toggling every 3 minutes for half an hour);
+// 10 % recur (one signature per service, once a day); some share a database host across services;
+// 1 % of firing notifications are redelivered; a tick every 5 s of event time.
 // The stream is built before timing; only engine.apply is timed.
 import { createHash } from 'node:crypto'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
@@ -9,15 +11,19 @@ import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 
 const total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
 const T0 = Date.parse('2026-11-01T00:00:00Z')
+const MIN = 60_000
 let seed = 42
 const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
-const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!
+const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
 
-const services = Array.from({ length: 200 }, (_, i) => `svc-${i}`)
-const envs = ['production', 'production', 'production', 'staging', 'dev']
-const names = ['HighLatency', 'ErrorRate', 'PodCrashLooping', 'DiskFull', 'CPUThrottling', 'TargetDown']
+const services = Array.from({ length: 500 }, (_, i) => `svc-${i}`)
+const envs = ['production', 'staging', 'dev'] as const
+const names = ['HighLatency', 'ErrorRate', 'PodCrashLooping', 'DiskFull', 'CPUThrottling', 'TargetDown', 'QueueBacklog', 'CertExpiry']
 
-function event(fp: string, service: string, env: string, name: string, status: 'firing' | 'resolved', at: number, host: string): EngineInput {
+interface Timed { at: number; input: EngineInput }
+const timed: Timed[] = []
+
+function push(fp: string, service: string, env: string, name: string, status: 'firing' | 'resolved', at: number, host: string): void {
   const time = new Date(at).toISOString()
   const e: AlertEvent = {
     id: createHash('sha1').update(`${fp}|${status}|${time}`).digest('hex').slice(0, 32),
@@ -26,44 +32,49 @@ function event(fp: string, service: string, env: string, name: string, status: '
     startsAt: time, receivedAt: time, links: [], origin: { groupKey: `{}:{alertname="${name}"}` },
   }
   if (status === 'resolved') e.endsAt = time
-  return { type: 'alert', event: e }
+  timed.push({ at, input: { type: 'alert', event: e } })
+  if (status === 'firing' && rand() < 0.01) timed.push({ at: at + 1000, input: { type: 'alert', event: { ...e, receivedAt: new Date(at + 1000).toISOString() } } })
 }
 
-const inputs: EngineInput[] = []
-let now = T0
-let nextTick = T0 + 5000
 let alerts = 0
+let episode = 0
+let now = T0
 while (alerts < total) {
-  now += Math.floor(rand() * 40) // ~50 alerts per second of event time
-  while (now >= nextTick) { inputs.push({ type: 'tick', at: new Date(nextTick).toISOString() }); nextTick += 5000 }
-  const r = rand()
+  now += Math.floor(rand() * 15_000) // an episode starts every ~7.5 s somewhere
+  episode++
   const service = pick(services)
   const env = pick(envs)
-  const name = pick(names)
-  const host = `host-${Math.floor(rand() * 60)}`
+  const host = rand() < 0.2 ? `db-${Math.floor(rand() * 5)}` : `${service}-${Math.floor(rand() * 3)}`
+  const r = rand()
   if (r < 0.1) {
-    // flapping: the same alert fires and resolves several times within minutes
-    const fp = `flap-${service}-${name}`
-    for (let k = 0; k < 5 && alerts < total; k++) {
-      inputs.push(event(fp, service, env, name, 'firing', now + k * 120_000, host))
-      inputs.push(event(fp, service, env, name, 'resolved', now + k * 120_000 + 60_000, host))
-      alerts += 2
+    const fp = `flap-${service}-${env}`
+    for (let k = 0; k < 10; k++, alerts += 2) {
+      push(fp, service, env, 'TargetDown', 'firing', now + k * 3 * MIN, host)
+      push(fp, service, env, 'TargetDown', 'resolved', now + k * 3 * MIN + 90_000, host)
     }
   } else if (r < 0.2) {
-    // recurring: one signature per service, a fresh fingerprint per episode
-    const fp = `rec-${service}-${Math.floor(now / 86_400_000)}-${alerts}`
-    inputs.push(event(fp, service, env, 'HighLatency', 'firing', now, host), event(fp, service, env, 'HighLatency', 'resolved', now + 300_000, host))
+    const day = Math.floor((now - T0) / 86_400_000)
+    const fp = `rec-${service}-${env}-${day}`
+    push(fp, service, env, 'QueueBacklog', 'firing', now, host)
+    push(fp, service, env, 'QueueBacklog', 'resolved', now + 10 * MIN, host)
     alerts += 2
   } else {
-    const fp = `a-${alerts}`
-    const fire = event(fp, service, env, name, 'firing', now, host)
-    inputs.push(fire, event(fp, service, env, name, 'resolved', now + Math.floor(rand() * 1_800_000), host))
-    if (rand() < 0.01) inputs.push(structuredClone(fire))
-    alerts += 2
+    const count = 1 + Math.floor(rand() * 8)
+    const duration = (2 + Math.floor(rand() * 18)) * MIN
+    for (let k = 0; k < count; k++, alerts += 2) {
+      const fp = `e${episode}-${k}`
+      const name = pick(names)
+      push(fp, service, env, name, 'firing', now + k * 10_000, host)
+      push(fp, service, env, name, 'resolved', now + duration + k * 5_000, host)
+    }
   }
 }
-// Keep the stream in receive order.
-inputs.sort((a, b) => (a.type === 'tick' ? Date.parse(a.at) : Date.parse((a as { event: AlertEvent }).event.receivedAt)) - (b.type === 'tick' ? Date.parse(b.at) : Date.parse((b as { event: AlertEvent }).event.receivedAt)))
+const last = timed.reduce((m, t) => Math.max(m, t.at), 0)
+for (let t = T0 + 5000; t <= last + 60 * MIN; t += 5000) timed.push({ at: t, input: { type: 'tick', at: new Date(t).toISOString() } })
+// Receive order, with ticks after the events of the same instant.
+timed.sort((a, b) => a.at - b.at || (a.input.type === 'tick' ? 1 : 0) - (b.input.type === 'tick' ? 1 : 0))
+const inputs = timed.map((t) => t.input)
+const days = Math.round((last - T0) / 86_400_000 * 10) / 10
 
 const engine = new CorrelationEngine()
 const started = performance.now()
@@ -72,7 +83,7 @@ for (const input of inputs) outputs += engine.apply(input).length
 const seconds = (performance.now() - started) / 1000
 const alertInputs = inputs.filter((i) => i.type === 'alert').length
 const result = {
-  alerts: alertInputs, ticks: inputs.length - alertInputs, seconds: Math.round(seconds * 100) / 100,
+  alerts: alertInputs, ticks: inputs.length - alertInputs, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
   alertsPerSec: Math.round(alertInputs / seconds), outputs,
   incidents: engine.incidents().length, problems: engine.problems().length,
   problemKinds: engine.problems().reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.kind]: (acc[p.kind] ?? 0) + 1 }), {}),

@@ -44,6 +44,9 @@ interface IncidentState {
   quietSince: number | null
   resolvedClock: number | null
   openedClock: number
+  /** `data.openedAt` and `data.lastEventAt` as numbers: they are compared on every event and tick. */
+  openedMs: number
+  lastEventMs: number
   lastActivityClock: number
   signature: string | null
   deps: Set<string>
@@ -68,6 +71,7 @@ export interface EngineSnapshot {
   bySignature: [string, Opening[]][]
   recentByDep: [string, Opening[]][]
   lastSeenQueues: [string, { key: string; seen: number }[]][]
+  evictionQueue: { kind: 'incident' | 'track'; id: string; at: number }[]
   commandsSeen: [string, number][]
 }
 
@@ -102,6 +106,9 @@ export class CorrelationEngine {
    */
   readonly #lastSeenQueues = new Map<string, { key: string; seen: number }[]>()
   readonly #queueHeads = new Map<string, number>()
+  /** Resolved incidents and early resolves in clock order, so retention evicts from the head. */
+  #evictionQueue: { kind: 'incident' | 'track'; id: string; at: number }[] = []
+  #evictionHead = 0
   readonly #commandsSeen = new Map<string, number>()
   readonly #dirtyIncidents = new Set<IncidentState>()
   readonly #dirtyProblems = new Set<Problem>()
@@ -306,6 +313,7 @@ export class CorrelationEngine {
         incidentId: null, status: 'resolved', lastChangeAt: at, lastSeenClock: this.#clock,
         earlyResolveAt: Math.max(at, track?.earlyResolveAt ?? at), flapTimes: [],
       })
+      this.#evictionQueue.push({ kind: 'track', id: key, at: this.#clock })
       return
     }
     const inc = this.#incidents.get(track.incidentId)
@@ -348,7 +356,8 @@ export class CorrelationEngine {
       problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 0,
     }
     const inc: IncidentState = {
-      data, members: new Map(), positions: new Map(), flapHoldUntil: 0, firing: 0, names: new Set(), quietSince: null, resolvedClock: null, openedClock: this.#clock, lastActivityClock: this.#clock,
+      data, members: new Map(), positions: new Map(), flapHoldUntil: 0, firing: 0, names: new Set(), quietSince: null, resolvedClock: null, openedClock: this.#clock,
+      openedMs: ms(data.openedAt), lastEventMs: ms(data.lastEventAt), lastActivityClock: this.#clock,
       signature: null, deps: new Set(), amGroups: new Set(),
     }
     this.#incidents.set(data.id, inc)
@@ -377,6 +386,7 @@ export class CorrelationEngine {
     inc.resolvedClock = this.#clock
     inc.quietSince = null
     this.#openIncidents.delete(inc)
+    this.#evictionQueue.push({ kind: 'incident', id: inc.data.id, at: this.#clock })
     if (this.#openByGroup.get(inc.data.groupKey) === inc.data.id) this.#openByGroup.delete(inc.data.groupKey)
     for (const g of inc.amGroups) if (this.#openByAmGroup.get(g) === inc.data.id) this.#openByAmGroup.delete(g)
     this.#dirtyIncidents.add(inc)
@@ -422,11 +432,12 @@ export class CorrelationEngine {
     const t = ms(startsAt)
     const member = key ? inc.members.get(key) : undefined
     if (key && member && t < ms(member.firstSeenAt)) this.#updateMember(inc, key, { firstSeenAt: startsAt })
-    if (t < ms(inc.data.openedAt)) { inc.data.openedAt = startsAt; this.#dirtyIncidents.add(inc) }
+    if (t < inc.openedMs) { inc.data.openedAt = startsAt; inc.openedMs = t; this.#dirtyIncidents.add(inc) }
   }
 
   #touch(inc: IncidentState, receivedAt: string): void {
-    if (ms(receivedAt) > ms(inc.data.lastEventAt)) inc.data.lastEventAt = receivedAt
+    const t = ms(receivedAt)
+    if (t > inc.lastEventMs) { inc.data.lastEventAt = receivedAt; inc.lastEventMs = t }
     inc.lastActivityClock = this.#clock
     this.#dirtyIncidents.add(inc)
   }
@@ -642,28 +653,44 @@ export class CorrelationEngine {
     const horizon = this.#clock - this.#cfg.retentionMs
     pruneOldest(this.#seen, horizon)
     pruneOldest(this.#commandsSeen, horizon)
-    for (const [id, inc] of this.#incidents) {
-      if (inc.data.status === 'resolved' && inc.resolvedClock !== null && inc.resolvedClock < horizon) {
-        this.#incidents.delete(id)
-        for (const key of inc.members.keys()) if (this.#alerts.get(key)?.incidentId === id) this.#alerts.delete(key)
+    this.#evictBefore(horizon)
+  }
+
+  /** Forgets incidents resolved, and early resolves seen, before the retention horizon. */
+  #evictBefore(horizon: number): void {
+    const q = this.#evictionQueue
+    let head = this.#evictionHead
+    while (head < q.length && q[head]!.at < horizon) {
+      const { kind, id } = q[head++]!
+      if (kind === 'track') {
+        const track = this.#alerts.get(id)
+        if (track && track.incidentId === null && track.lastSeenClock < horizon) this.#alerts.delete(id)
+        continue
       }
+      const inc = this.#incidents.get(id)
+      // Reopened since it was queued: it is queued again when it resolves again.
+      if (!inc || inc.data.status !== 'resolved' || inc.resolvedClock === null || inc.resolvedClock >= horizon) continue
+      this.#incidents.delete(id)
+      for (const key of inc.members.keys()) if (this.#alerts.get(key)?.incidentId === id) this.#alerts.delete(key)
     }
-    for (const [key, track] of this.#alerts) if (track.incidentId === null && track.lastSeenClock < horizon) this.#alerts.delete(key)
+    if (head > 4096 && head * 2 > q.length) { q.splice(0, head); head = 0 }
+    this.#evictionHead = head
   }
 
   #postmortemReasons(inc: IncidentState): string[] {
     const d = inc.data
     const reasons: string[] = []
     if (this.#cfg.postmortem.severities.includes(d.severity)) reasons.push(`severity ${d.severity}`)
-    const end = d.status === 'resolved' && d.resolvedAt ? ms(d.resolvedAt) : Math.max(this.#clock, ms(d.lastEventAt))
-    if (end - ms(d.openedAt) >= this.#cfg.postmortem.minDurationMs) reasons.push(`lasted ${Math.round((end - ms(d.openedAt)) / 60_000)} min or more`)
+    const end = d.status === 'resolved' && d.resolvedAt ? ms(d.resolvedAt) : Math.max(this.#clock, inc.lastEventMs)
+    if (end - inc.openedMs >= this.#cfg.postmortem.minDurationMs) reasons.push(`lasted ${Math.round((end - inc.openedMs) / 60_000)} min or more`)
     if (this.#cfg.postmortem.whenCustomerImpact && d.customerImpact) reasons.push('customers affected')
     return reasons
   }
 
+  /** While an incident is open only its duration can newly require a post-mortem: check just that. */
   #dirtyIfPostmortemChanged(inc: IncidentState): void {
-    const required = this.#postmortemReasons(inc).length > 0
-    if (required !== inc.data.postmortem.required) this.#dirtyIncidents.add(inc)
+    if (inc.data.postmortem.required) return
+    if (Math.max(this.#clock, inc.lastEventMs) - inc.openedMs >= this.#cfg.postmortem.minDurationMs) this.#dirtyIncidents.add(inc)
   }
 
   #recompute(inc: IncidentState): void {
@@ -709,6 +736,7 @@ export class CorrelationEngine {
       problems: [...this.#problems.values()],
       bySignature: [...this.#bySignature],
       recentByDep: [...this.#recentByDep],
+      evictionQueue: this.#evictionQueue.slice(this.#evictionHead),
       lastSeenQueues: [...this.#lastSeenQueues].map(([src, q]) => [src, q.slice(this.#queueHeads.get(src) ?? 0)] as [string, { key: string; seen: number }[]]),
       commandsSeen: [...this.#commandsSeen],
     })
@@ -732,6 +760,7 @@ export class CorrelationEngine {
     for (const [k, v] of copy.bySignature) this.#bySignature.set(k, v)
     for (const [k, v] of copy.recentByDep) this.#recentByDep.set(k, v)
     for (const [k, v] of copy.lastSeenQueues) this.#lastSeenQueues.set(k, v)
+    this.#evictionQueue = copy.evictionQueue
     for (const [k, v] of copy.commandsSeen) this.#commandsSeen.set(k, v)
   }
 }
