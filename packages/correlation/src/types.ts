@@ -1,6 +1,6 @@
-import type { AlertEvent, AlertSource, Severity } from '@opsreview/schemas'
+import type { AlertEvent, AlertSource, Command, CommandType, Severity } from '@opsreview/schemas'
 
-export type { AlertEvent, AlertSource, Severity }
+export type { AlertEvent, AlertSource, Command, CommandType, Severity }
 
 /** One alert as a member of an incident. */
 export interface IncidentAlert {
@@ -80,27 +80,6 @@ export interface Problem {
   owner: string | null
   notes: Note[]
   version: number
-}
-
-export type CommandType =
-  | 'incident.assign' | 'incident.acknowledge' | 'incident.note' | 'incident.resolve'
-  | 'incident.link-problem' | 'incident.schedule-postmortem'
-  | 'problem.confirm' | 'problem.dismiss' | 'problem.resolve' | 'problem.assign' | 'problem.note'
-
-/** A decision of the review (schemas/command.v1.json). */
-export interface Command {
-  id: string
-  type: CommandType
-  /** The incident or problem id. */
-  target: string
-  /** Routes the command to the partition that owns the target. */
-  environment: string
-  actor: string
-  at: string
-  owner?: string
-  text?: string
-  problemId?: string
-  scheduledFor?: string
 }
 
 export type EngineInput =

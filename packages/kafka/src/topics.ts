@@ -9,6 +9,8 @@ export interface TopicSpec {
   /** `delete` keeps `retentionMs`; `compact` keeps the latest record per key forever. */
   cleanupPolicy: 'delete' | 'compact'
   retentionMs?: number
+  /** Further topic configs, e.g. max.message.bytes. */
+  configs?: Record<string, string>
 }
 
 export const defaultTopics = Object.freeze({
@@ -35,6 +37,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     topics: missing.map((s) => {
       const configEntries: ITopicConfig['configEntries'] = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
       if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
+      for (const [name, value] of Object.entries(s.configs ?? {})) configEntries.push({ name, value })
       // No replicationFactor: the broker's default.replication.factor applies, so one setup fits one broker or many.
       return { topic: s.topic, numPartitions: s.numPartitions, configEntries }
     }),

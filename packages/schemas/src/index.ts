@@ -4,7 +4,8 @@ import alertmanagerWebhook from '../../../schemas/alertmanager-webhook.v4.json' 
 import pingdomWebhook from '../../../schemas/pingdom-webhook.json' with { type: 'json' }
 import report from '../../../schemas/report.v1.json' with { type: 'json' }
 import alertEvent from '../../../schemas/alert.v1.json' with { type: 'json' }
-import type { AlertEvent, AlertmanagerWebhook, PingdomWebhook, Report } from './types.ts'
+import command from '../../../schemas/command.v1.json' with { type: 'json' }
+import type { AlertEvent, AlertmanagerWebhook, Command, PingdomWebhook, Report } from './types.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
 export interface FieldError {
@@ -50,5 +51,6 @@ export const validateAlertmanagerWebhook = compile<AlertmanagerWebhook>(alertman
 export const validatePingdomWebhook = compile<PingdomWebhook>(pingdomWebhook)
 export const validateReport = compile<Report>(report)
 export const validateAlertEvent = compile<AlertEvent>(alertEvent)
+export const validateCommand = compile<Command>(command)
 
 export type * from './types.ts'

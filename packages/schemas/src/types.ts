@@ -81,3 +81,24 @@ export interface AlertEvent {
   links: { rel: string; href: string }[]
   origin: Record<string, unknown>
 }
+
+export type CommandType =
+  | 'incident.assign' | 'incident.acknowledge' | 'incident.note' | 'incident.resolve'
+  | 'incident.link-problem' | 'incident.schedule-postmortem'
+  | 'problem.confirm' | 'problem.dismiss' | 'problem.resolve' | 'problem.assign' | 'problem.note'
+
+/** A decision of the review (schemas/command.v1.json). */
+export interface Command {
+  id: string
+  type: CommandType
+  /** The incident or problem id. */
+  target: string
+  /** Routes the command to the partition that owns the target. */
+  environment: string
+  actor: string
+  at: string
+  owner?: string
+  text?: string
+  problemId?: string
+  scheduledFor?: string
+}

@@ -123,3 +123,25 @@ export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[
   const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>) } })
   return { logger, lines }
 }
+
+/** Reads a topic from the beginning up to its end as of now. */
+export async function readTopicToEnd(kafka: Kafka, topic: string): Promise<ReadMessage[]> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect())
+  const total = ends.reduce((sum, p) => sum + (Number(p.high) - Number(p.low)), 0)
+  if (total === 0) return []
+  const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]))
+  return readTopicUntil(kafka, topic, (m) => {
+    const last = m.at(-1)!
+    if (BigInt(last.offset) >= (remaining.get(last.partition) ?? -1n)) remaining.delete(last.partition)
+    return remaining.size === 0
+  })
+}
+
+/** The latest value per key of a compacted topic, parsed. */
+export async function latestByKey<T>(kafka: Kafka, topic: string): Promise<Map<string, T>> {
+  const latest = new Map<string, T>()
+  for (const m of await readTopicToEnd(kafka, topic)) if (m.key !== null) latest.set(m.key, JSON.parse(m.value) as T)
+  return latest
+}

@@ -51,13 +51,15 @@ function track(child: ChildProcess, name: string): RunningProcess {
 }
 
 /** Starts a service from source, the way `pnpm start` does, and waits for its ready log line. */
-export async function startService(service: 'receiver' | 'indexer', env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
+export async function startService(service: 'receiver' | 'indexer' | 'correlator' | 'review', env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
   const child = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repoRoot, `services/${service}/src/main.ts`)], {
     env: { PATH: process.env.PATH ?? '', OPSREVIEW_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const p = track(child, service)
-  await waitFor(() => (p.logs.some((l) => l.msg === readyMessage) ? true : child.exitCode !== null ? Promise.reject(new Error(`${service} exited: ${p.output()}`)) : undefined), { timeoutMs: 60_000, what: `${service} to be ready` })
+  const exited = once(child, 'exit').then(() => { throw new Error(`${service} exited before it was ready:\n${p.output()}`) })
+  await Promise.race([exited, waitFor(() => (p.logs.some((l) => l.msg === readyMessage) ? true : undefined), { timeoutMs: 60_000, what: `${service} to be ready` })])
+  exited.catch(() => undefined)
   return p
 }
 

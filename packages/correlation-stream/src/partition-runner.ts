@@ -1,0 +1,134 @@
+import type { Consumer, EachBatchPayload, Message, Producer } from 'kafkajs'
+import type { Logger } from 'pino'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { CorrelationConfig } from '@opsreview/correlation/config'
+import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import type { KafkaStateStore, SavedState } from './state-store.ts'
+import type { CorrelatorTopics } from './topics.ts'
+
+export interface PartitionRunnerOptions {
+  consumer: Consumer
+  producer: Producer
+  store: KafkaStateStore
+  topics: CorrelatorTopics
+  engineConfig: Partial<CorrelationConfig>
+  logger: Logger
+  /** How often a partition's state is checkpointed (and its input offset committed). */
+  snapshotIntervalMs: number
+  /** Wall clock, for the checkpoint cadence only; the engine has its own clock. */
+  now: () => number
+  onApplied?: (inputs: number, outputs: number) => void
+}
+
+interface PartitionEngine {
+  engine: CorrelationEngine
+  /** The last input offset applied (-1: none). */
+  applied: bigint
+  /** The last offset checkpointed. */
+  saved: bigint
+  lastCheckpoint: number
+}
+
+/** Where each output goes: incidents and problems keyed by id (compacted topics), results by command id. */
+export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>()
+  const add = (topic: string, key: string, value: unknown) => {
+    const list = byTopic.get(topic) ?? []
+    list.push({ key, value: JSON.stringify(value) })
+    byTopic.set(topic, list)
+  }
+  for (const o of outputs) {
+    if (o.type === 'incident') add(topics.incidents, o.incident.id, o.incident)
+    else if (o.type === 'problem') add(topics.problems, o.problem.id, o.problem)
+    else add(topics.commandResults, o.result.commandId, o.result)
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+}
+
+/**
+ * Runs one correlation engine per assigned input partition. A partition is restored from its latest
+ * snapshot and replays its input log from the snapshot's offset; outputs are produced (acks=all) before
+ * anything is committed, and the input offset is committed only together with a snapshot that includes
+ * it. A crash at any point therefore replays from a snapshot and re-produces the same outputs (same ids,
+ * same versions), which the compacted output topics and the indexer's external versions absorb.
+ */
+export class PartitionRunner {
+  readonly #o: PartitionRunnerOptions
+  readonly #engines = new Map<number, PartitionEngine>()
+  #saved: Map<string, SavedState> | undefined
+
+  constructor(opts: PartitionRunnerOptions) {
+    this.#o = opts
+  }
+
+  /** After a rebalance: forget partitions no longer ours, and read snapshots afresh for new ones. */
+  onAssignment(partitions: readonly number[]): void {
+    for (const p of [...this.#engines.keys()]) if (!partitions.includes(p)) this.#engines.delete(p)
+    this.#saved = undefined
+  }
+
+  get partitions(): number[] {
+    return [...this.#engines.keys()]
+  }
+
+  readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    const { partition, topic } = batch
+    const log = this.#o.logger.child({ topic, partition })
+    let pe = this.#engines.get(partition)
+    if (!pe) {
+      this.#saved ??= await this.#o.store.loadAll()
+      const saved = this.#saved.get(`${topic}/${partition}`)
+      const applied = saved ? BigInt(saved.offset) : -1n
+      pe = { engine: new CorrelationEngine(this.#o.engineConfig, saved?.snapshot), applied, saved: applied, lastCheckpoint: this.#o.now() }
+      this.#engines.set(partition, pe)
+      log.info({ fromOffset: String(applied + 1n), snapshot: !!saved }, 'partition restored')
+      const first = batch.messages[0]
+      if (first && BigInt(first.offset) > applied + 1n) {
+        // The group's position is past the snapshot: go back and replay what the snapshot lacks.
+        this.#o.consumer.seek({ topic, partition, offset: String(applied + 1n) })
+        return
+      }
+    }
+
+    const outputs: EngineOutput[] = []
+    let inputs = 0
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) return
+      const offset = BigInt(m.offset)
+      if (offset <= pe.applied) continue
+      try {
+        outputs.push(...pe.engine.apply(JSON.parse(m.value?.toString() ?? '') as EngineInput))
+      } catch (err) {
+        // The rekeyer validated every record; one that still fails is logged and skipped, never retried forever.
+        log.error({ err, offset: m.offset }, 'input record could not be applied')
+      }
+      pe.applied = offset
+      inputs++
+    }
+    if (outputs.length > 0) await this.#o.producer.sendBatch({ topicMessages: outputMessages(outputs, this.#o.topics), acks: -1 })
+    this.#o.onApplied?.(inputs, outputs.length)
+    if (this.#o.now() - pe.lastCheckpoint >= this.#o.snapshotIntervalMs) await this.#checkpoint(topic, partition, pe, resolveOffset)
+    await heartbeat()
+  }
+
+  async #checkpoint(topic: string, partition: number, pe: PartitionEngine, resolveOffset: (offset: string) => void): Promise<void> {
+    if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
+    const offset = String(pe.applied)
+    await this.#o.store.save({ inputTopic: topic, partition, offset, snapshot: pe.engine.snapshot() })
+    pe.saved = pe.applied
+    pe.lastCheckpoint = this.#o.now()
+    resolveOffset(offset)
+  }
+
+  /** On shutdown: checkpoint every partition and commit, so a restart replays nothing. */
+  async checkpointAll(): Promise<void> {
+    const commits: { topic: string; partition: number; offset: string }[] = []
+    for (const [partition, pe] of this.#engines) {
+      if (pe.applied === pe.saved) continue
+      await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
+      pe.saved = pe.applied
+      commits.push({ topic: this.#o.topics.input, partition, offset: String(pe.applied + 1n) })
+    }
+    if (commits.length > 0) await this.#o.consumer.commitOffsets(commits)
+  }
+}

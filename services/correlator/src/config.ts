@@ -1,0 +1,72 @@
+import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsreview/correlation/config'
+import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
+
+/** Every variable the correlator reads. The README's configuration table mirrors this. */
+export const correlatorConfigSpec = {
+  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', t.alerts),
+  OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', t.commands),
+  OPSREVIEW_TOPIC_CORRELATOR_INPUT: field.string('internal engine input, keyed by environment', t.input),
+  OPSREVIEW_TOPIC_INCIDENTS: field.string('compacted topic of incident versions', t.incidents),
+  OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', t.problems),
+  OPSREVIEW_TOPIC_COMMAND_RESULTS: field.string('outcome of each command', t.commandResults),
+  OPSREVIEW_TOPIC_CORRELATOR_STATE: field.string('compacted topic of engine snapshots', t.state),
+  OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.string('records that are neither alert events nor commands', 'opsreview.correlator.dead-letter.v1'),
+  OPSREVIEW_CORRELATOR_GROUP: field.string('consumer group prefix (…-rekey and …-engine)', 'opsreview-correlator'),
+  OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
+  OPSREVIEW_CORRELATOR_PARTITIONS: field.int('partitions of the input topic when created', 6, { min: 1 }),
+  OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input and commands topics when created', 30, { min: 1 }),
+  OPSREVIEW_TICK_INTERVAL: field.duration('how often timers are ticked (0 turns ticks off)', 5000),
+  OPSREVIEW_SNAPSHOT_INTERVAL: field.duration('how often partition state is checkpointed', 5000),
+  OPSREVIEW_CORRELATOR_HOST: field.string('address of the health and metrics endpoint', '127.0.0.1'),
+  OPSREVIEW_CORRELATOR_PORT: field.port('port of the health and metrics endpoint', 8083),
+  OPSREVIEW_GROUP_BY: field.list('event fields or labels forming the incident group key', [...d.groupBy], { minItems: 1 }),
+  OPSREVIEW_INCIDENT_KEY_LABEL: field.string('label whose value alone is the group key', d.incidentKeyLabel),
+  OPSREVIEW_QUIET_PERIOD: field.duration('all members resolved this long: the incident resolves', d.quietPeriodMs),
+  OPSREVIEW_REOPEN_WINDOW: field.duration('a member firing again this soon reopens the incident', d.reopenWindowMs),
+  OPSREVIEW_STALENESS_ALERTMANAGER: field.duration('firing Alertmanager alerts not heard of this long resolve', d.stalenessMs.alertmanager),
+  OPSREVIEW_STALENESS_PINGDOM: field.duration('likewise for Pingdom checks', d.stalenessMs.pingdom),
+  OPSREVIEW_STALENESS_REPORT: field.duration('incidents opened by a report only resolve after this long', d.stalenessMs.report),
+  OPSREVIEW_POSTMORTEM_SEVERITIES: field.list('severities that require a post-mortem', [...d.postmortem.severities]),
+  OPSREVIEW_POSTMORTEM_MIN_DURATION: field.duration('incidents this long require a post-mortem', d.postmortem.minDurationMs),
+  OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT: field.oneOf('customer impact requires a post-mortem', ['true', 'false'] as const, 'true'),
+  OPSREVIEW_RECURRING_MIN_INCIDENTS: field.int('incidents with one signature that make a recurring problem', d.recurring.minIncidents, { min: 2 }),
+  OPSREVIEW_RECURRING_WINDOW: field.duration('within this window', d.recurring.windowMs),
+  OPSREVIEW_FLAPPING_MIN_FLAPS: field.int('re-fires of one alert that make it flapping', d.flapping.minFlaps, { min: 2 }),
+  OPSREVIEW_FLAPPING_WINDOW: field.duration('within this window', d.flapping.windowMs),
+  OPSREVIEW_SHARED_CAUSE_WINDOW: field.duration('incidents opening this close can share a cause', d.sharedCause.windowMs),
+  OPSREVIEW_SHARED_CAUSE_MIN_SERVICES: field.int('services that must share a dependency value', d.sharedCause.minServices, { min: 2 }),
+  OPSREVIEW_SHARED_CAUSE_LABELS: field.list('dependency labels (host also matches the host part of instance)', [...d.sharedCause.labels]),
+  OPSREVIEW_CORRELATOR_RETENTION: field.duration('how long event ids and resolved incidents stay in engine state', d.retentionMs),
+  OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+}
+
+export type CorrelatorConfig = ConfigOf<typeof correlatorConfigSpec>
+
+export function loadCorrelatorConfig(env: NodeJS.ProcessEnv): CorrelatorConfig {
+  return loadConfigOrExit('correlator', correlatorConfigSpec, env)
+}
+
+export function topicsOf(c: CorrelatorConfig): CorrelatorTopics {
+  return {
+    alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS, input: c.OPSREVIEW_TOPIC_CORRELATOR_INPUT,
+    incidents: c.OPSREVIEW_TOPIC_INCIDENTS, problems: c.OPSREVIEW_TOPIC_PROBLEMS, commandResults: c.OPSREVIEW_TOPIC_COMMAND_RESULTS,
+    state: c.OPSREVIEW_TOPIC_CORRELATOR_STATE,
+  }
+}
+
+export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
+  return {
+    groupBy: c.OPSREVIEW_GROUP_BY,
+    incidentKeyLabel: c.OPSREVIEW_INCIDENT_KEY_LABEL,
+    quietPeriodMs: c.OPSREVIEW_QUIET_PERIOD,
+    reopenWindowMs: c.OPSREVIEW_REOPEN_WINDOW,
+    stalenessMs: { alertmanager: c.OPSREVIEW_STALENESS_ALERTMANAGER, pingdom: c.OPSREVIEW_STALENESS_PINGDOM, report: c.OPSREVIEW_STALENESS_REPORT },
+    postmortem: { severities: c.OPSREVIEW_POSTMORTEM_SEVERITIES, minDurationMs: c.OPSREVIEW_POSTMORTEM_MIN_DURATION, whenCustomerImpact: c.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT === 'true' },
+    recurring: { minIncidents: c.OPSREVIEW_RECURRING_MIN_INCIDENTS, windowMs: c.OPSREVIEW_RECURRING_WINDOW },
+    flapping: { minFlaps: c.OPSREVIEW_FLAPPING_MIN_FLAPS, windowMs: c.OPSREVIEW_FLAPPING_WINDOW },
+    sharedCause: { windowMs: c.OPSREVIEW_SHARED_CAUSE_WINDOW, minServices: c.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES, labels: c.OPSREVIEW_SHARED_CAUSE_LABELS },
+    retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
+  }
+}
