@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
 mkdir -p "$SERVICES_RUN"
 
-SERVICES="receiver indexer"
+SERVICES="receiver correlator indexer"
 
 # A first run without OPSREVIEW_INGEST_TOKENS gets a generated token, kept for the next runs.
 if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ]; then
@@ -33,15 +33,18 @@ case "${1:-start}" in
     for s in $SERVICES; do start_service "$s"; done
     wait_for "receiver" 60 wait_http "http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}/readyz" \
       || { tail -20 "$SERVICES_RUN/receiver.log" >&2; exit 1; }
+    wait_for "correlator" 60 wait_http "http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}/healthz" \
+      || { tail -20 "$SERVICES_RUN/correlator.log" >&2; exit 1; }
     wait_for "indexer" 60 wait_http "http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}/healthz" \
       || { tail -20 "$SERVICES_RUN/indexer.log" >&2; exit 1; }
     cat <<INFO
 
 opsreview is running.
   receiver       http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}   POST /webhooks/alertmanager, /webhooks/pingdom, /api/v1/reports
+  correlator     http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}   GET /metrics
   indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics
   kafka          127.0.0.1:$KAFKA_PORT
-  elasticsearch  http://127.0.0.1:$ES_PORT   alias opsreview-alerts
+  elasticsearch  http://127.0.0.1:$ES_PORT   aliases opsreview-alerts, opsreview-incidents, opsreview-problems
   ingest token   $OPSREVIEW_INGEST_TOKENS
   logs           $SERVICES_RUN/*.log   (engines: pnpm stack logs kafka|elasticsearch)
   stop           pnpm stop

@@ -5,6 +5,8 @@ import { defaultTopics } from '@opsreview/kafka/topics'
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
+  OPSREVIEW_TOPIC_INCIDENTS: field.string('compacted topic of incident versions', 'opsreview.incidents.v1'),
+  OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', 'opsreview.problems.v1'),
   OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.string('dead-letter topic for documents Elasticsearch rejects', defaultTopics.indexerDeadLetter),
   OPSREVIEW_INDEXER_GROUP: field.string('Kafka consumer group of the indexer', 'opsreview-indexer'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),

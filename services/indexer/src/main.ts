@@ -6,9 +6,9 @@ import { Kafka, Partitioners } from 'kafkajs'
 import { Counter, Histogram, Registry } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
-import { deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
-import { ensureAlertTemplate } from '@opsreview/search-index/templates'
-import { createAlertBatchHandler, indexerRunOptions } from '@opsreview/search-index/alert-indexer'
+import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { ensureIndices } from '@opsreview/search-index/templates'
+import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument } from '@opsreview/search-index/bulk-indexer'
 import { loadIndexerConfig } from './config.ts'
 
 const config = loadIndexerConfig(process.env)
@@ -26,23 +26,34 @@ const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total',
 const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total', help: 'Documents sent to the dead-letter topic', registers: [registry] })
 const bulkSeconds = new Histogram({ name: 'opsreview_indexer_bulk_seconds', help: 'Bulk request latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
 
-await ensureAlertTemplate(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
+await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
 const admin = kafka.admin()
 await admin.connect()
-await ensureTopics(admin, [deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER)])
+await ensureTopics(admin, [
+  alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS),
+  { topic: config.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, cleanupPolicy: 'compact' },
+  { topic: config.OPSREVIEW_TOPIC_PROBLEMS, numPartitions: 3, cleanupPolicy: 'compact' },
+  deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
+])
 await admin.disconnect()
 
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 await producer.connect()
 const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 5 * 1024 * 1024 })
 await consumer.connect()
-await consumer.subscribe({ topic: config.OPSREVIEW_TOPIC_ALERTS, fromBeginning: true })
+await consumer.subscribe({ topics: [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS], fromBeginning: true })
+const prefix = config.OPSREVIEW_ES_INDEX_PREFIX
+const documents = new Map([
+  [config.OPSREVIEW_TOPIC_ALERTS, alertDocument(prefix)],
+  [config.OPSREVIEW_TOPIC_INCIDENTS, incidentDocument(prefix)],
+  [config.OPSREVIEW_TOPIC_PROBLEMS, problemDocument(prefix)],
+])
 await consumer.run({
   ...indexerRunOptions,
-  eachBatch: createAlertBatchHandler({
+  eachBatch: createBulkIndexHandler({
     es,
-    prefix: config.OPSREVIEW_ES_INDEX_PREFIX,
     logger,
+    documentFor: (topic) => documents.get(topic)!,
     deadLetter: async (records) => {
       await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: records })
       deadLettered.inc(records.length)
@@ -50,7 +61,7 @@ await consumer.run({
     onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
   }),
 })
-logger.info({ topic: config.OPSREVIEW_TOPIC_ALERTS, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
+logger.info({ topics: [...documents.keys()], group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
 
 const app = express()
 app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })

@@ -2,8 +2,8 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { Client } from '@elastic/elasticsearch'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
-import { createAlertBatchHandler, indexerRunOptions } from './alert-indexer.ts'
-import { alertIndexNames, ensureAlertTemplate } from './templates.ts'
+import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions } from './bulk-indexer.ts'
+import { ensureIndices, indexNames } from './templates.ts'
 
 function alertEvent(n: number, overrides: Record<string, unknown> = {}) {
   return {
@@ -21,23 +21,25 @@ async function runIndexer(opts: { esNode?: string; groupId?: string; topic?: str
   onTestFinished(() => admin.disconnect())
   const topic = opts.topic ?? uniqueName('alerts')
   const deadLetterTopic = uniqueName('dlq')
-  await createTopics(admin, opts.topic ? [deadLetterTopic] : [topic, deadLetterTopic])
+  const incidentTopic = `${topic}-incidents`
+  await createTopics(admin, opts.topic ? [deadLetterTopic] : [topic, deadLetterTopic, incidentTopic])
   const es = esClient()
   const prefix = opts.prefix ?? uniqueName('idx')
   cleanupIndices(es, prefix)
-  await ensureAlertTemplate(es, prefix)
+  await ensureIndices(es, prefix)
   const writer = opts.esNode ? new Client({ node: opts.esNode, maxRetries: 0, requestTimeout: 1000 }) : es
   const groupId = opts.groupId ?? uniqueName('indexer')
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
   await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.subscribe({ topics: [topic, incidentTopic], fromBeginning: true })
   const { logger, lines } = captureLogs()
   await consumer.run({
     ...indexerRunOptions,
-    eachBatch: createAlertBatchHandler({
-      es: writer, prefix, logger, minBackoffMs: 50, maxBackoffMs: 200,
+    eachBatch: createBulkIndexHandler({
+      es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200,
+      documentFor: (t) => (t === incidentTopic ? incidentDocument(prefix) : alertDocument(prefix)),
       deadLetter: async (records) => { await producer.send({ topic: deadLetterTopic, messages: records }) },
     }),
   })
@@ -45,8 +47,9 @@ async function runIndexer(opts: { esNode?: string; groupId?: string; topic?: str
   const stop = async () => { if (!stopped) { stopped = true; await consumer.disconnect() } }
   onTestFinished(async () => { await stop(); await producer.disconnect(); await es.close() })
   const send = (events: object[]) => producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: (e as { fingerprint: string }).fingerprint, value: JSON.stringify(e) })) })
-  const count = async () => { await es.indices.refresh({ index: alertIndexNames(prefix).alias }); return (await es.count({ index: alertIndexNames(prefix).alias })).count }
-  return { kafka, admin, es, prefix, send, count, deadLetterTopic, topic, groupId, lines, stop }
+  const count = async () => { await es.indices.refresh({ index: indexNames(prefix).alerts.alias }); return (await es.count({ index: indexNames(prefix).alerts.alias })).count }
+  const sendIncidents = (versions: object[]) => producer.send({ topic: incidentTopic, acks: -1, messages: versions.map((v) => ({ key: (v as { id: string }).id, value: JSON.stringify(v) })) })
+  return { kafka, admin, es, prefix, send, sendIncidents, count, deadLetterTopic, topic, groupId, lines, stop }
 }
 
 describe('alert indexer on the real Kafka and Elasticsearch', () => {
@@ -56,11 +59,11 @@ describe('alert indexer on the real Kafka and Elasticsearch', () => {
     await r.send(events)
     await r.send(events.slice(0, 10)) // redelivered: same ids, no new documents
     await r.send([alertEvent(1000)])
-    await waitFor(async () => ((await r.es.exists({ index: alertIndexNames(r.prefix).indexFor('2026-11-01'), id: alertEvent(1000).id })) ? true : undefined), { what: 'the marker document' })
+    await waitFor(async () => ((await r.es.exists({ index: indexNames(r.prefix).alerts.indexFor('2026-11-01'), id: alertEvent(1000).id })) ? true : undefined), { what: 'the marker document' })
     expect(await r.count()).toBe(51)
     const indices = Object.keys(await r.es.indices.get({ index: `${r.prefix}-alerts-*` })).sort()
     expect(indices).toEqual([`${r.prefix}-alerts-2026.10`, `${r.prefix}-alerts-2026.11`])
-    const hit = await r.es.search({ index: alertIndexNames(r.prefix).alias, query: { term: { 'labels.weird.label/name': 'x' } }, size: 1 })
+    const hit = await r.es.search({ index: indexNames(r.prefix).alerts.alias, query: { term: { 'labels.weird.label/name': 'x' } }, size: 1 })
     expect((hit.hits.total as { value: number }).value).toBe(51)
   })
 
@@ -82,5 +85,26 @@ describe('alert indexer on the real Kafka and Elasticsearch', () => {
 
     const up = await runIndexer({ groupId: down.groupId, topic: down.topic, prefix: down.prefix })
     await waitFor(async () => ((await up.count()) === 20 ? true : undefined), { what: 'all 20 documents after the outage' })
+  })
+
+  it('keeps the newest incident version whatever order versions arrive in', async () => {
+    const r = await runIndexer()
+    const incident = (version: number, owner: string | null) => ({
+      id: 'inc-0123456789abcdef01234567', title: 'Checkout errors', status: 'open', severity: 'critical', services: ['checkout'], environment: 'production',
+      groupKey: 'checkout|production', openedAt: '2026-11-30T08:00:00.000Z', resolvedAt: null, resolvedBy: null, lastEventAt: '2026-11-30T08:05:00.000Z',
+      alertCount: 1, alerts: [], reports: [], customerImpact: false, owner, acknowledgedAt: version >= 2 ? '2026-11-30T08:10:00.000Z' : null, acknowledgedBy: null,
+      problemIds: [], postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version,
+    })
+    await r.sendIncidents([incident(3, 'carol'), incident(1, null)])
+    await r.sendIncidents([incident(2, 'bob')])
+    const alias = indexNames(r.prefix).incidents.alias
+    // Done when the group has committed past all three records: each was applied or refused by then.
+    await waitFor(async () => {
+      const [offsets] = await r.admin.fetchOffsets({ groupId: r.groupId, topics: [`${r.topic}-incidents`] })
+      return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) >= 3 ? true : undefined
+    }, { what: 'all three incident versions consumed' })
+    await r.es.indices.refresh({ index: alias })
+    const final = (await r.es.get<{ owner: string; version: number; timeToAcknowledgeMs: number }>({ index: alias, id: 'inc-0123456789abcdef01234567' }))._source!
+    expect(final).toMatchObject({ owner: 'carol', version: 3, timeToAcknowledgeMs: 10 * 60_000 })
   })
 })
