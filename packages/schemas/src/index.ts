@@ -5,7 +5,9 @@ import pingdomWebhook from '../../../schemas/pingdom-webhook.json' with { type: 
 import report from '../../../schemas/report.v1.json' with { type: 'json' }
 import alertEvent from '../../../schemas/alert.v1.json' with { type: 'json' }
 import command from '../../../schemas/command.v1.json' with { type: 'json' }
-import type { AlertEvent, AlertmanagerWebhook, Command, PingdomWebhook, Report } from './types.ts'
+import incidentPatch from '../../../schemas/incident-patch.v1.json' with { type: 'json' }
+import problemPatch from '../../../schemas/problem-patch.v1.json' with { type: 'json' }
+import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report } from './types.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
 export interface FieldError {
@@ -52,5 +54,7 @@ export const validatePingdomWebhook = compile<PingdomWebhook>(pingdomWebhook)
 export const validateReport = compile<Report>(report)
 export const validateAlertEvent = compile<AlertEvent>(alertEvent)
 export const validateCommand = compile<Command>(command)
+export const validateIncidentPatch = compile<IncidentPatch>(incidentPatch)
+export const validateProblemPatch = compile<ProblemPatch>(problemPatch)
 
 export type * from './types.ts'

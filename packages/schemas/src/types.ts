@@ -102,3 +102,20 @@ export interface Command {
   problemId?: string
   scheduledFor?: string
 }
+
+export interface IncidentPatch {
+  actor: string
+  owner?: string
+  acknowledge?: true
+  note?: string
+  problemId?: string
+  resolve?: true
+  postmortem?: { scheduledFor: string; owner?: string }
+}
+
+export interface ProblemPatch {
+  actor: string
+  action?: 'confirm' | 'dismiss' | 'resolve'
+  owner?: string
+  note?: string
+}

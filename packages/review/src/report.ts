@@ -1,0 +1,175 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { availability, type AlertChange } from './availability.ts'
+
+const DAY = 86_400_000
+
+export interface ReviewWindow {
+  from: string
+  to: string
+}
+
+export interface IncidentSummary {
+  id: string
+  title: string
+  status: string
+  severity: string
+  services: string[]
+  environment: string
+  openedAt: string
+  resolvedAt: string | null
+  owner: string | null
+  acknowledgedAt: string | null
+  customerImpact: boolean
+  alertCount: number
+  problemIds: string[]
+  postmortem: { required: boolean; reasons: string[]; scheduledFor: string | null; owner: string | null }
+  version: number
+}
+
+export interface ProblemSummary {
+  id: string
+  kind: string
+  status: string
+  title: string
+  services: string[]
+  environment: string
+  incidentCount: number
+  firstSeenAt: string
+  lastSeenAt: string
+  owner: string | null
+  version: number
+}
+
+export interface ServiceLevel {
+  service: string
+  availabilityPct: number
+  downtimeMs: number
+  interruptions: number
+  longestInterruptionMs: number
+  incidents: number
+  /** Mean time to acknowledge and to resolve, of the incidents opened in the window; null when none. */
+  mttaMs: number | null
+  mttrMs: number | null
+}
+
+export interface Review {
+  window: ReviewWindow
+  newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[] }
+  resolvedIncidents: { total: number; items: IncidentSummary[] }
+  openIncidents: { total: number; items: IncidentSummary[] }
+  problems: { total: number; items: ProblemSummary[] }
+  postmortems: { total: number; scheduled: number; items: IncidentSummary[] }
+  serviceLevels: ServiceLevel[]
+  trend: { day: string; total: number; critical: number; warning: number; info: number }[]
+}
+
+export interface ReviewIndices {
+  alerts: string
+  incidents: string
+  problems: string
+}
+
+const summaryFields = ['id', 'title', 'status', 'severity', 'services', 'environment', 'openedAt', 'resolvedAt', 'owner', 'acknowledgedAt', 'customerImpact', 'alertCount', 'problemIds', 'postmortem', 'version']
+const severityOrder = { critical: 0, warning: 1, info: 2 } as Record<string, number>
+const LIST_LIMIT = 200
+
+const total = (r: estypes.SearchResponse) => (typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0))
+const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
+
+/** Critical alert state changes that can overlap the window, page by page (search_after). */
+async function criticalChanges(es: Client, index: string, from: number, to: number, lookBackMs: number): Promise<(AlertChange & { service: string })[]> {
+  const out: (AlertChange & { service: string })[] = []
+  let after: estypes.SortResults | undefined
+  for (;;) {
+    const r = await es.search<AlertChange & { service: string }>({
+      index, size: 5000, ignore_unavailable: true, allow_no_indices: true,
+      query: { bool: { filter: [{ term: { severity: 'critical' } }, { range: { eventAt: { gte: new Date(from - lookBackMs).toISOString(), lt: new Date(to).toISOString() } } }] } },
+      sort: [{ eventAt: 'asc' }, { id: 'asc' }],
+      _source: ['fingerprint', 'source', 'status', 'startsAt', 'endsAt', 'service'],
+      ...(after ? { search_after: after } : {}),
+    })
+    out.push(...sources(r))
+    if (r.hits.hits.length < 5000) return out
+    after = r.hits.hits.at(-1)!.sort
+  }
+}
+
+/**
+ * The morning review for a window: what happened (new and resolved incidents), what is still open,
+ * the candidate and open problems (recurring first), the post-mortem queue, service levels per service,
+ * and the 30-day trend for the look-back.
+ */
+export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindow, opts: { availabilityLookBackMs?: number } = {}): Promise<Review> {
+  const from = Date.parse(window.from)
+  const to = Date.parse(window.to)
+  // The look-back trend: 30 calendar days (UTC), the last one being the day the window ends in.
+  const lastDay = new Date(to - 1).toISOString().slice(0, 10)
+  const firstDay = new Date(Date.parse(lastDay) - 29 * DAY).toISOString().slice(0, 10)
+  const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
+  const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
+    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: summaryFields, ...(aggs ? { aggs } : {}) })
+
+  const [created, resolved, open, problems, postmortems, perService, trend, changes] = await Promise.all([
+    list({ bool: { filter: [inWindow('openedAt')] } }, [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
+    list({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }, [{ resolvedAt: 'desc' }]),
+    list({ bool: { filter: [{ term: { status: 'open' } }] } }, [{ openedAt: 'desc' }]),
+    es.search<ProblemSummary>({
+      index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
+      query: { bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } },
+      sort: [{ lastSeenAt: 'desc' }],
+      _source: ['id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner', 'version'],
+    }),
+    list({ bool: { filter: [{ term: { 'postmortem.required': true } }], should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }, [{ openedAt: 'desc' }]),
+    es.search({
+      index: idx.incidents, size: 0, query: { bool: { filter: [inWindow('openedAt')] } },
+      aggs: { services: { terms: { field: 'services', size: 1000 }, aggs: { mtta: { avg: { field: 'timeToAcknowledgeMs' } }, mttr: { avg: { field: 'timeToResolveMs' } } } } },
+    }),
+    es.search({
+      index: idx.incidents, size: 0,
+      query: { range: { openedAt: { gte: firstDay, lt: window.to } } },
+      aggs: {
+        days: {
+          date_histogram: { field: 'openedAt', calendar_interval: 'day', min_doc_count: 0, extended_bounds: { min: firstDay, max: lastDay }, format: 'yyyy-MM-dd' },
+          aggs: { severity: { terms: { field: 'severity', size: 3 } } },
+        },
+      },
+    }),
+    criticalChanges(es, idx.alerts, from, to, opts.availabilityLookBackMs ?? 7 * DAY),
+  ])
+
+  const bySeverity = { critical: 0, warning: 0, info: 0 }
+  for (const b of (created.aggregations?.severity as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] ?? []) {
+    bySeverity[b.key as keyof typeof bySeverity] = b.doc_count
+  }
+
+  const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()
+  for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
+    incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
+  }
+  const changesByService = new Map<string, AlertChange[]>()
+  for (const c of changes) changesByService.set(c.service, [...(changesByService.get(c.service) ?? []), c])
+  const services = [...new Set([...incidentsByService.keys(), ...changesByService.keys()])].sort()
+  const serviceLevels = services.map((service) => ({
+    service,
+    ...availability(changesByService.get(service) ?? [], from, to),
+    ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
+  })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
+
+  const problemItems = sources(problems).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
+  const openItems = sources(open).sort((a, b) => (severityOrder[a.severity] ?? 3) - (severityOrder[b.severity] ?? 3) || b.openedAt.localeCompare(a.openedAt))
+  const pmItems = sources(postmortems)
+
+  return {
+    window,
+    newIncidents: { total: total(created), bySeverity, items: sources(created) },
+    resolvedIncidents: { total: total(resolved), items: sources(resolved) },
+    openIncidents: { total: total(open), items: openItems },
+    problems: { total: total(problems), items: problemItems },
+    postmortems: { total: total(postmortems), scheduled: pmItems.filter((i) => i.postmortem.scheduledFor).length, items: pmItems },
+    serviceLevels,
+    trend: ((trend.aggregations?.days as estypes.AggregationsDateHistogramAggregate | undefined)?.buckets as (estypes.AggregationsDateHistogramBucket & { severity: estypes.AggregationsStringTermsAggregate })[] ?? []).map((b) => {
+      const sev = Object.fromEntries(((b.severity.buckets as estypes.AggregationsStringTermsBucket[]) ?? []).map((s) => [s.key, s.doc_count]))
+      return { day: b.key_as_string ?? '', total: b.doc_count, critical: sev.critical ?? 0, warning: sev.warning ?? 0, info: sev.info ?? 0 }
+    }),
+  }
+}

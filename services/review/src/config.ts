@@ -1,0 +1,21 @@
+import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+
+/** Every variable the review service reads. The README's configuration table mirrors this. */
+export const reviewConfigSpec = {
+  OPSREVIEW_REVIEW_HOST: field.string('address to listen on', '127.0.0.1'),
+  OPSREVIEW_REVIEW_PORT: field.port('port to listen on', 8081),
+  OPSREVIEW_READ_TOKENS: field.list('bearer tokens that may read (search, review, dashboard data)', undefined, { minItems: 1 }),
+  OPSREVIEW_WRITE_TOKENS: field.list('bearer tokens that may also record decisions', undefined, { minItems: 1 }),
+  OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
+  OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index and alias', 'opsreview'),
+  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
+  OPSREVIEW_WAIT_TIMEOUT: field.duration('how long ?wait=true waits for a decision to be visible', 10_000),
+  OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+}
+
+export type ReviewConfig = ConfigOf<typeof reviewConfigSpec>
+
+export function loadReviewConfig(env: NodeJS.ProcessEnv): ReviewConfig {
+  return loadConfigOrExit('review', reviewConfigSpec, env)
+}

@@ -1,0 +1,55 @@
+// Wires the review service: config, logger, Elasticsearch, the commands publisher, the app.
+import { once } from 'node:events'
+import { Client } from '@elastic/elasticsearch'
+import { Kafka, Partitioners } from 'kafkajs'
+import { createLogger } from '@opsreview/logging'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { ensureTopics } from '@opsreview/kafka/topics'
+import { ensureIndices } from '@opsreview/search-index/templates'
+import { loadReviewConfig } from './config.ts'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+
+const config = loadReviewConfig(process.env)
+const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
+const es = new Client({ node: config.OPSREVIEW_ES_URL, requestTimeout: 10_000 })
+const kafka = new Kafka({
+  clientId: 'opsreview-review', brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL), logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
+})
+
+// The review reads what the indexer writes; creating the indices here lets it start first.
+await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX)
+const admin = kafka.admin()
+await admin.connect()
+await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }])
+await admin.disconnect()
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } })
+await producer.connect()
+const commands = new BatchPublisher({ producer, logger: logger.child({ component: 'commands' }) })
+
+const app = createReviewApp({
+  es, commands, commandsTopic: config.OPSREVIEW_TOPIC_COMMANDS, logger, clock: () => new Date(),
+  readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
+  indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir,
+})
+const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
+await once(server, 'listening')
+logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'shutting down')
+  server.close()
+  server.closeIdleConnections()
+  await commands.close()
+  await producer.disconnect()
+  await es.close()
+  logger.info('review stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))
