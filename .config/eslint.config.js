@@ -19,6 +19,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser, as a classic script.
+    files: ['services/*/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', location: 'readonly', sessionStorage: 'readonly', localStorage: 'readonly', URLSearchParams: 'readonly', Node: 'readonly', Blob: 'readonly', FormData: 'readonly' },
+    },
+  },
+  {
     files: ['packages/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [

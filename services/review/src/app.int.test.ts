@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertDocument, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/bulk-indexer'
-import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
+import { ensureIndices } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 
