@@ -64,6 +64,8 @@ export interface BulkIndexerOptions {
   /** Called before each bulk attempt; throwing (an open breaker) counts as a failed attempt. */
   guard?: <T>(attempt: () => Promise<T>) => Promise<T>
   onIndexed?: (count: number, durationMs: number) => void
+  /** Called once per batch with how far the partition is behind its end. */
+  onBatch?: (topic: string, partition: number, offsetLag: number) => void
   onRetry?: (reason: string) => void
 }
 
@@ -92,6 +94,7 @@ export function createBulkIndexHandler(opts: BulkIndexerOptions): (payload: Each
 
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
     const log = opts.logger.child({ topic: batch.topic, partition: batch.partition })
+    opts.onBatch?.(batch.topic, batch.partition, Number(batch.offsetLag()))
     const documentFor = opts.documentFor(batch.topic)
     const ops: IndexOperation[] = []
     const poison: { key: string; value: string }[] = []
@@ -128,7 +131,7 @@ export function createBulkIndexHandler(opts: BulkIndexerOptions): (payload: Each
         if (retry.length > 0) opts.onRetry?.('item')
       } catch (err) {
         log.warn({ err, docs: pending.length, backoffMs: backoff }, 'elasticsearch bulk request failed; retrying')
-        opts.onRetry?.('request')
+        opts.onRetry?.((err as Error).name === 'OpenCircuitError' ? 'breaker-open' : 'request')
         retry = pending
       }
       pending = retry

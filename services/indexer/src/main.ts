@@ -3,11 +3,12 @@ import { once } from 'node:events'
 import express from 'express'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
-import { Counter, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { ensureIndices } from '@opsreview/search-index/templates'
+import { createBackPressure } from '@opsreview/search-index/back-pressure'
 import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument } from '@opsreview/search-index/bulk-indexer'
 import { loadIndexerConfig } from './config.ts'
 
@@ -25,6 +26,8 @@ const registry = new Registry()
 const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total', help: 'Documents Elasticsearch accepted', registers: [registry] })
 const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total', help: 'Documents sent to the dead-letter topic', registers: [registry] })
 const bulkSeconds = new Histogram({ name: 'opsreview_indexer_bulk_seconds', help: 'Bulk request latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
+const failures = new Counter({ name: 'opsreview_indexer_failures_total', help: 'Failed bulk attempts (retried) by reason', labelNames: ['reason'], registers: [registry] })
+const lag = new Gauge({ name: 'opsreview_indexer_consumer_lag', help: 'Records behind the end of each partition, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] })
 
 await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
 const admin = kafka.admin()
@@ -41,7 +44,17 @@ const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, crea
 await producer.connect()
 const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 5 * 1024 * 1024 })
 await consumer.connect()
-await consumer.subscribe({ topics: [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS], fromBeginning: true })
+const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
+await consumer.subscribe({ topics, fromBeginning: true })
+const backPressure = createBackPressure({
+  logger,
+  pause: () => consumer.pause(topics.map((topic) => ({ topic }))),
+  resume: () => consumer.resume(topics.map((topic) => ({ topic }))),
+})
+new Gauge({
+  name: 'opsreview_indexer_breaker_state', help: 'Elasticsearch breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
+  collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[backPressure.state]) },
+})
 const prefix = config.OPSREVIEW_ES_INDEX_PREFIX
 const documents = new Map([
   [config.OPSREVIEW_TOPIC_ALERTS, alertDocument(prefix)],
@@ -53,6 +66,9 @@ await consumer.run({
   eachBatch: createBulkIndexHandler({
     es,
     logger,
+    guard: backPressure.guard,
+    onBatch: (topic, partition, offsetLag) => lag.set({ topic, partition: String(partition) }, offsetLag),
+    onRetry: (reason) => failures.inc({ reason }),
     documentFor: (topic) => documents.get(topic)!,
     deadLetter: async (records) => {
       await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: records })
@@ -76,6 +92,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'shutting down: finishing the batch in hand, committing what is indexed')
   server.close()
   await consumer.disconnect()
+  backPressure.shutdown()
   await producer.disconnect()
   await es.close()
   logger.info('indexer stopped')
