@@ -82,14 +82,14 @@ async function criticalChanges(es: Client, index: string, from: number, to: numb
   let after: estypes.SortResults | undefined
   for (;;) {
     const r = await es.search<AlertChange & { service: string }>({
-      index, size: 5000, ignore_unavailable: true, allow_no_indices: true,
+      index, size: 10_000, ignore_unavailable: true, allow_no_indices: true,
       query: { bool: { filter: [{ term: { severity: 'critical' } }, { range: { eventAt: { gte: new Date(from - lookBackMs).toISOString(), lt: new Date(to).toISOString() } } }] } },
       sort: [{ eventAt: 'asc' }, { id: 'asc' }],
       _source: ['fingerprint', 'source', 'status', 'startsAt', 'endsAt', 'service'],
       ...(after ? { search_after: after } : {}),
     })
     out.push(...sources(r))
-    if (r.hits.hits.length < 5000) return out
+    if (r.hits.hits.length < 10_000) return out
     after = r.hits.hits.at(-1)!.sort
   }
 }

@@ -1,0 +1,137 @@
+// pnpm bench:review: the review service (a second process) over 100,000 incidents in the local index.
+// Seeds incidents, problems and a day of critical alerts into fresh indices, then measures from this
+// process: incident searches (mixed free text, filters, sorts, pages) and the morning review report.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Client } from '@elastic/elasticsearch'
+import { alertDocument, incidentDocument, problemDocument } from '@opsreview/search-index/bulk-indexer'
+import { ensureIndices } from '@opsreview/search-index/templates'
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const esUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
+const total = Number(process.env.BENCH_INCIDENTS ?? 100_000)
+const searches = Number(process.env.BENCH_SEARCHES ?? 400)
+const reports = Number(process.env.BENCH_REPORTS ?? 30)
+const prefix = `bench-rev-${Date.now().toString(36)}`
+const es = new Client({ node: esUrl, requestTimeout: 120_000 })
+const NOW = Date.now()
+const DAY = 86_400_000
+let seed = 7
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
+const services = Array.from({ length: 200 }, (_, i) => `svc-${i}`)
+const words = ['timeout', 'latency', 'errors', 'crash', 'disk', 'queue', 'payment', 'login', 'checkout', 'search', 'certificate', 'memory']
+const owners = ['ann', 'bob', 'carol', 'dan', 'erin', null]
+
+function incident(n: number) {
+  // 100,000 incidents spread over a year, denser recently.
+  const opened = NOW - Math.floor(Math.pow(rand(), 2) * 365 * DAY)
+  const service = pick(services)
+  const resolved = rand() < 0.97 ? opened + Math.floor(rand() * 6 * 3_600_000) : null
+  const severity = pick(['critical', 'warning', 'warning', 'info'] as const)
+  const title = `${pick(words)} ${pick(words)} on ${service}`
+  const ack = rand() < 0.7 ? opened + Math.floor(rand() * 1_800_000) : null
+  return {
+    id: `inc-${n.toString(16).padStart(24, '0')}`, title, status: resolved ? 'resolved' : 'open', severity, services: [service], environment: 'production',
+    groupKey: `${service}|production`, openedAt: new Date(opened).toISOString(), resolvedAt: resolved ? new Date(resolved).toISOString() : null, resolvedBy: resolved ? 'alerts' : null,
+    lastEventAt: new Date(resolved ?? opened).toISOString(), alertCount: 1 + Math.floor(rand() * 5),
+    alerts: [{ key: `alertmanager:fp-${n}`, fingerprint: `fp-${n}`, source: 'alertmanager', name: 'HighLatency', title, service, severity, status: resolved ? 'resolved' : 'firing', firstSeenAt: new Date(opened).toISOString(), lastSeenAt: new Date(resolved ?? opened).toISOString(), resolvedAt: resolved ? new Date(resolved).toISOString() : null, flapCount: 0, autoResolved: false }],
+    reports: [], customerImpact: rand() < 0.1, owner: pick(owners), acknowledgedAt: ack ? new Date(ack).toISOString() : null, acknowledgedBy: ack ? 'ann' : null,
+    problemIds: rand() < 0.05 ? [`prb-${(n % 500).toString(16).padStart(24, '0')}`] : [],
+    postmortem: { required: severity === 'critical', reasons: severity === 'critical' ? ['severity critical'] : [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
+  }
+}
+
+await ensureIndices(es, prefix)
+const started = performance.now()
+const inc = incidentDocument(prefix)
+const prb = problemDocument(prefix)
+const alr = alertDocument(prefix)
+async function load(values: string[], toOp: (v: string) => { index: string; id: string; version?: number; document: unknown }) {
+  const r = await es.helpers.bulk({
+    datasource: values, flushBytes: 5 * 1024 * 1024, concurrency: 3,
+    onDocument: (v) => { const op = toOp(v); return [{ index: { _index: op.index, _id: op.id, ...(op.version ? { version: op.version, version_type: 'external' as const } : {}) } }, op.document as object] },
+  })
+  if (r.failed > 0) throw new Error(`${r.failed} documents failed to load`)
+}
+await load(Array.from({ length: total }, (_, n) => JSON.stringify(incident(n))), inc)
+await load(Array.from({ length: 500 }, (_, n) => JSON.stringify({
+  id: `prb-${n.toString(16).padStart(24, '0')}`, kind: pick(['recurring', 'flapping', 'shared-cause']), status: pick(['candidate', 'confirmed', 'dismissed']),
+  title: `problem ${n}`, signature: `sig-${n}`, services: [pick(services)], environment: 'production', incidentIds: [], incidentCount: 3, firstSeenAt: new Date(NOW - 30 * DAY).toISOString(),
+  lastSeenAt: new Date(NOW - Math.floor(rand() * 30 * DAY)).toISOString(), owner: null, notes: [], version: 1,
+})), prb)
+await load(Array.from({ length: 20_000 }, (_, n) => {
+  const at = new Date(NOW - DAY - 3_600_000 + Math.floor(n / 2) * 8_000).toISOString()
+  return JSON.stringify({ id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${Math.floor(n / 2)}`, status: n % 2 ? 'resolved' : 'firing', severity: 'critical', service: pick(services), environment: 'production', title: 'down', labels: { alertname: 'Down' }, startsAt: at, ...(n % 2 ? { endsAt: at } : {}), receivedAt: at, links: [], origin: {} })
+}), alr)
+await es.indices.refresh({ index: `${prefix}-*` })
+await es.indices.forcemerge({ index: `${prefix}-incidents`, max_num_segments: 1 }).catch(() => undefined)
+console.log(`seeded ${total} incidents, 500 problems, 20,000 alert changes in ${Math.round((performance.now() - started) / 1000)} s`)
+
+const srv = createServer().listen(0, '127.0.0.1')
+await once(srv, 'listening')
+const port = (srv.address() as { port: number }).port
+await new Promise((r) => srv.close(r))
+const review = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repo, 'services/review/src/main.ts')], {
+  env: { ...process.env, OPSREVIEW_LOG_LEVEL: 'warn', OPSREVIEW_REVIEW_PORT: String(port), OPSREVIEW_READ_TOKENS: 'bench', OPSREVIEW_WRITE_TOKENS: 'bench-w', OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_COMMANDS: `${prefix}-commands` },
+  stdio: ['ignore', 'inherit', 'inherit'],
+})
+const url = `http://127.0.0.1:${port}`
+for (let i = 0; !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) {
+  if (i > 300) throw new Error('review did not start')
+  await new Promise((r) => setTimeout(r, 100))
+}
+
+async function timed(path: string): Promise<number> {
+  const t = performance.now()
+  const res = await fetch(`${url}${path}`, { headers: { authorization: 'Bearer bench' } })
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  await res.arrayBuffer()
+  return performance.now() - t
+}
+const percentile = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10 }
+
+const queries = () => {
+  const q = new URLSearchParams()
+  const r = rand()
+  if (r < 0.5) q.set('q', `${pick(words)}${rand() < 0.5 ? ` ${pick(words)}` : ''}`)
+  if (rand() < 0.4) q.set('service', pick(services))
+  if (rand() < 0.3) q.set('status', pick(['open', 'resolved']))
+  if (rand() < 0.3) q.set('severity', pick(['critical', 'warning', 'info']))
+  if (rand() < 0.2) q.set('from', new Date(NOW - Math.floor(rand() * 90) * DAY).toISOString())
+  if (rand() < 0.2) q.set('sort', pick(['openedAt:asc', 'resolvedAt:desc', 'lastEventAt:desc']))
+  return `/api/v1/incidents?${q}`
+}
+for (let i = 0; i < 20; i++) await timed(queries()) // warm-up
+const searchMs: number[] = []
+for (let i = 0; i < searches; i++) searchMs.push(await timed(queries()))
+// Paging: follow cursors five pages deep.
+const pageMs: number[] = []
+let next: string | null = null
+for (let i = 0; i < 5; i++) {
+  const t = performance.now()
+  const body = (await (await fetch(`${url}/api/v1/incidents?size=50${next ? `&cursor=${next}` : ''}`, { headers: { authorization: 'Bearer bench' } })).json()) as { nextCursor: string | null }
+  pageMs.push(performance.now() - t)
+  next = body.nextCursor
+}
+const reportMs: number[] = []
+for (let i = 0; i < reports; i++) reportMs.push(await timed(`/api/v1/review?since=${pick(['24h', '24h', '7d'])}`))
+const markdownMs = await timed('/api/v1/review.md?since=24h')
+
+review.kill('SIGTERM')
+await once(review, 'exit')
+await es.indices.delete({ index: `${prefix}-*`, expand_wildcards: 'all' }).catch(() => undefined)
+await es.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => undefined)
+
+const result = {
+  date: new Date().toISOString(), incidents: total,
+  search: { requests: searches, p50Ms: percentile(searchMs, 50), p95Ms: percentile(searchMs, 95), p99Ms: percentile(searchMs, 99), maxMs: percentile(searchMs, 100) },
+  cursorPagesMs: pageMs.map((m) => Math.round(m * 10) / 10),
+  report: { requests: reports, p50Ms: percentile(reportMs, 50), p95Ms: percentile(reportMs, 95), maxMs: percentile(reportMs, 100) },
+  markdownMs: Math.round(markdownMs),
+}
+console.log(JSON.stringify(result, null, 2))
+console.log(`\nreview over ${total} incidents: search p95 ${result.search.p95Ms} ms (target <= 100 ms); report p95 ${result.report.p95Ms} ms, max ${result.report.maxMs} ms (target <= 500 ms)`)
