@@ -8,13 +8,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
 mkdir -p "$SERVICES_RUN"
 
-SERVICES="receiver correlator indexer"
+SERVICES="receiver correlator indexer review"
 
-# A first run without OPSREVIEW_INGEST_TOKENS gets a generated token, kept for the next runs.
-if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ]; then
-  [ -f "$SERVICES_RUN/ingest-token" ] || node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$SERVICES_RUN/ingest-token"
-  export OPSREVIEW_INGEST_TOKENS="$(cat "$SERVICES_RUN/ingest-token")"
-fi
+# A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs.
+token() {
+  local var="$1" file="$SERVICES_RUN/$2"
+  if [ -z "${!var:-}" ]; then
+    [ -f "$file" ] || node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file"
+    export "$var=$(cat "$file")"
+  fi
+}
+token OPSREVIEW_INGEST_TOKENS ingest-token
+token OPSREVIEW_READ_TOKENS read-token
+token OPSREVIEW_WRITE_TOKENS write-token
 export OPSREVIEW_SPOOL_DIR="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
 
 start_service() {
@@ -37,9 +43,13 @@ case "${1:-start}" in
       || { tail -20 "$SERVICES_RUN/correlator.log" >&2; exit 1; }
     wait_for "indexer" 60 wait_http "http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}/healthz" \
       || { tail -20 "$SERVICES_RUN/indexer.log" >&2; exit 1; }
+    wait_for "review" 60 wait_http "http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/healthz" \
+      || { tail -20 "$SERVICES_RUN/review.log" >&2; exit 1; }
     cat <<INFO
 
 opsreview is running.
+  dashboard      http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/#token=$OPSREVIEW_WRITE_TOKENS
+  review API     http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/api/v1/   (read token $OPSREVIEW_READ_TOKENS)
   receiver       http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}   POST /webhooks/alertmanager, /webhooks/pingdom, /api/v1/reports
   correlator     http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}   GET /metrics
   indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics
