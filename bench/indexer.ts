@@ -4,13 +4,13 @@
 // Both go into fresh indices with the same template; lost and duplicate documents are counted for both.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { alertDocument } from '@opsreview/search-index/bulk-indexer'
 import { ensureIndices } from '@opsreview/search-index/templates'
+import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -37,13 +37,6 @@ async function lostAndDuplicates(alias: string): Promise<{ count: number; lost: 
   return { count, lost: Math.max(0, total - count), duplicates: Math.max(0, count - total) }
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address() as { port: number }
-  await new Promise((r) => srv.close(r))
-  return port
-}
 
 // 1. Through Kafka and the indexer service.
 const kafka = new Kafka({ clientId: 'bench-indexer', brokers, logLevel: logLevel.NOTHING })

@@ -6,12 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
+import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const seconds = Number(process.env.BENCH_SECONDS ?? 30)
@@ -20,13 +20,6 @@ const alertsPerRequest = 10
 const run = `bench-e2e-${Date.now().toString(36)}`
 const es = new Client({ node: process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200' })
 
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address() as { port: number }
-  await new Promise((r) => srv.close(r))
-  return port
-}
 
 const topics = {
   OPSREVIEW_TOPIC_ALERTS: `${run}-alerts`, OPSREVIEW_TOPIC_REJECTED: `${run}-rejected`, OPSREVIEW_TOPIC_COMMANDS: `${run}-commands`,

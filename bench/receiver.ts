@@ -8,12 +8,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
+import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -22,13 +22,6 @@ const alertsPerRequest = 10
 const token = 'bench-token'
 const run = `bench-${Date.now().toString(36)}`
 
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address() as { port: number }
-  await new Promise((r) => srv.close(r))
-  return port
-}
 
 let counter = 0
 /** A unique payload each time: identical bodies would be dropped as redeliveries and measure nothing. */

@@ -3,12 +3,12 @@
 // process: incident searches (mixed free text, filters, sorts, pages) and the morning review report.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { alertDocument, incidentDocument, problemDocument } from '@opsreview/search-index/bulk-indexer'
 import { ensureIndices } from '@opsreview/search-index/templates'
+import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const esUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
@@ -71,10 +71,7 @@ await es.indices.refresh({ index: `${prefix}-*` })
 await es.indices.forcemerge({ index: `${prefix}-incidents`, max_num_segments: 1 }).catch(() => undefined)
 console.log(`seeded ${total} incidents, 500 problems, 20,000 alert changes in ${Math.round((performance.now() - started) / 1000)} s`)
 
-const srv = createServer().listen(0, '127.0.0.1')
-await once(srv, 'listening')
-const port = (srv.address() as { port: number }).port
-await new Promise((r) => srv.close(r))
+const port = await freePort()
 const review = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repo, 'services/review/src/main.ts')], {
   env: { ...process.env, OPSREVIEW_LOG_LEVEL: 'warn', OPSREVIEW_REVIEW_PORT: String(port), OPSREVIEW_READ_TOKENS: 'bench', OPSREVIEW_WRITE_TOKENS: 'bench-w', OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_COMMANDS: `${prefix}-commands` },
   stdio: ['ignore', 'inherit', 'inherit'],

@@ -4,6 +4,7 @@ import express from 'express'
 import { Kafka, Partitioners } from 'kafkajs'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
+import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
@@ -81,11 +82,7 @@ app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(a
 const server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
 await once(server, 'listening')
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down: checkpointing every partition')
+shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   ticker?.stop()
   server.close()
   await rekeyConsumer.disconnect()
@@ -94,8 +91,4 @@ async function shutdown(signal: string): Promise<void> {
   await engineConsumer.disconnect()
   await producer.disconnect()
   await admin.disconnect()
-  logger.info('correlator stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

@@ -5,6 +5,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
+import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -85,18 +86,10 @@ app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(a
 const server = app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
 await once(server, 'listening')
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down: finishing the batch in hand, committing what is indexed')
+shutdownOnSignals(logger, 'finishing the batch in hand, committing what is indexed', async () => {
   server.close()
   await consumer.disconnect()
   backPressure.shutdown()
   await producer.disconnect()
   await es.close()
-  logger.info('indexer stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

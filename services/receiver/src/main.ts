@@ -2,6 +2,7 @@
 import { once } from 'node:events'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
+import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -81,11 +82,7 @@ await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
 void connectKafka().then(() => spool.startDraining(publishSpooled(publisher)))
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down: no new requests, finishing in-flight ones')
+shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
   server.close()
   server.closeIdleConnections()
   await once(server, 'close').catch(() => undefined)
@@ -93,8 +90,4 @@ async function shutdown(signal: string): Promise<void> {
   await spool.close()
   await publisher.close()
   await producer.disconnect()
-  logger.info('receiver stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})

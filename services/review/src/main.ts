@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
+import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
@@ -38,18 +39,10 @@ const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 
-let stopping = false
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.info({ signal }, 'shutting down')
+shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
   server.close()
   server.closeIdleConnections()
   await commands.close()
   await producer.disconnect()
   await es.close()
-  logger.info('review stopped')
-  process.exit(0)
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+})
