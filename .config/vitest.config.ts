@@ -12,8 +12,8 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['{packages,services}/*/src/**/*.test.ts'], exclude: ['**/*.int.test.ts', '**/node_modules/**'] } },
       { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude: ['**/*.outage.test.ts', '**/node_modules/**'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
-      // These kill and restart the shared engines, so they run alone, after every other group.
-      { extends: true, test: { name: 'outage', include: ['test/e2e/**/*.outage.test.ts'], testTimeout: 240_000, hookTimeout: 120_000, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      // These kill and restart the shared engines: infra/local/test.sh runs them in a vitest run of their own.
+      { extends: true, test: { name: 'outage', include: ['test/e2e/**/*.outage.test.ts'], testTimeout: 240_000, hookTimeout: 120_000, fileParallelism: false } },
     ],
   },
 })

@@ -93,7 +93,9 @@ PROPS
   : > "$KAFKA_RUN/logs/server.log"
   log "starting Kafka $KAFKA_VERSION (heap $KAFKA_HEAP)"
   # The JVM flags are those of Kafka's own kafka-server-start.sh: short G1 pauses keep produce latency flat.
-  nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  # setsid: the broker is in a session of its own, so whatever started it (a terminal, a test worker)
+  # can end without taking it along.
+  setsid nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_RUN/log4j.properties" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_RUN/server.properties" \
@@ -134,7 +136,7 @@ YML
   rm -f "$ES_RUN/es.pid"
   log "starting Elasticsearch $ES_VERSION (heap $ES_HEAP)"
   local java_home="${ES_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}"
-  as_es_user env ES_PATH_CONF="$ES_RUN/config" ES_JAVA_HOME="$java_home" ES_TMPDIR="$ES_RUN/tmp" \
+  as_es_user setsid env ES_PATH_CONF="$ES_RUN/config" ES_JAVA_HOME="$java_home" ES_TMPDIR="$ES_RUN/tmp" \
     ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_RUN/es.pid" > "$ES_RUN/logs/stdout.log" 2>&1 \
     || { tail -30 "$ES_RUN/logs/stdout.log" >&2; exit 1; }

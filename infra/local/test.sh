@@ -20,14 +20,21 @@ trap cleanup EXIT
 log "typecheck"; pnpm -s typecheck
 log "lint"; pnpm -s lint
 log "tests"
-report="$(mktemp)"
+reports=()
 status=0
-pnpm -s exec vitest run --config .config/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# Two runs: the outage tests kill and restart the shared engines, so they run alone, after all others.
+for projects in "--project unit --project int --project e2e" "--project outage"; do
+  report="$(mktemp)"
+  reports+=("$report")
+  # shellcheck disable=SC2086
+  pnpm -s exec vitest run --config .config/vitest.config.ts $projects --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+done
 # One plain summary line, for whoever reads only the last lines.
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1) }
-' "$report" || status=1
-rm -f "$report"
+  const rs = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+  const sum = (k) => rs.reduce((s, r) => s + r[k], 0);
+  console.log(`vitest: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);
+  if (sum("numTotalTests") === 0) { console.error("no test ran"); process.exit(1) }
+' "${reports[@]}" || status=1
+rm -f "${reports[@]}"
 exit $status
