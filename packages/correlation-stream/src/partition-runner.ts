@@ -29,19 +29,24 @@ interface PartitionEngine {
   lastCheckpoint: number
 }
 
-/** Where each output goes: incidents and problems keyed by id (compacted topics), results by command id. */
+/**
+ * Where each output goes: incidents and problems keyed by id (compacted topics), results by command id.
+ * Within one batch only the last version of each incident and problem is sent: the topics keep the latest
+ * record per key and the index keeps the highest version, so the versions in between would be overwritten
+ * unread (a burst of ten alerts joining one incident is one write, not ten).
+ */
 export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>()
-  const add = (topic: string, key: string, value: unknown) => {
-    const list = byTopic.get(topic) ?? []
-    list.push({ key, value: JSON.stringify(value) })
-    byTopic.set(topic, list)
-  }
+  const latest = new Map<string, { topic: string; message: Message }>()
   for (const o of outputs) {
-    if (o.type === 'incident') add(topics.incidents, o.incident.id, o.incident)
-    else if (o.type === 'problem') add(topics.problems, o.problem.id, o.problem)
-    else add(topics.commandResults, o.result.commandId, o.result)
+    const [topic, key, value] = o.type === 'incident' ? [topics.incidents, o.incident.id, o.incident]
+      : o.type === 'problem' ? [topics.problems, o.problem.id, o.problem]
+      : [topics.commandResults, o.result.commandId, o.result]
+    const id = `${topic}\u0000${key}`
+    latest.delete(id) // keep the order of last appearance
+    latest.set(id, { topic, message: { key, value: JSON.stringify(value) } })
   }
+  const byTopic = new Map<string, Message[]>()
+  for (const { topic, message } of latest.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message])
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }
 
@@ -70,6 +75,9 @@ export class PartitionRunner {
   get partitions(): number[] {
     return [...this.#engines.keys()]
   }
+
+  /** How the handler must be run: it resolves and commits by itself. */
+  static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false })
 
   readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     const { partition, topic } = batch
@@ -107,17 +115,19 @@ export class PartitionRunner {
     }
     if (outputs.length > 0) await this.#o.producer.sendBatch({ topicMessages: outputMessages(outputs, this.#o.topics), acks: -1 })
     this.#o.onApplied?.(inputs, outputs.length)
-    if (this.#o.now() - pe.lastCheckpoint >= this.#o.snapshotIntervalMs) await this.#checkpoint(topic, partition, pe, resolveOffset)
+    // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
+    // records again); nothing is committed until a snapshot includes them (autoCommit is off).
+    if (pe.applied >= 0n) resolveOffset(String(pe.applied))
+    if (this.#o.now() - pe.lastCheckpoint >= this.#o.snapshotIntervalMs) await this.#checkpoint(topic, partition, pe)
     await heartbeat()
   }
 
-  async #checkpoint(topic: string, partition: number, pe: PartitionEngine, resolveOffset: (offset: string) => void): Promise<void> {
+  async #checkpoint(topic: string, partition: number, pe: PartitionEngine): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
-    const offset = String(pe.applied)
-    await this.#o.store.save({ inputTopic: topic, partition, offset, snapshot: pe.engine.snapshot() })
+    await this.#o.store.save({ inputTopic: topic, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
     pe.saved = pe.applied
     pe.lastCheckpoint = this.#o.now()
-    resolveOffset(offset)
+    await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(pe.applied + 1n) }])
   }
 
   /** On shutdown: checkpoint every partition and commit, so a restart replays nothing. */

@@ -723,9 +723,13 @@ export class CorrelationEngine {
 
   // ---- checkpoints --------------------------------------------------------------------------------
 
-  /** The whole state as plain data; `new CorrelationEngine(config, snapshot)` continues from it. */
+  /**
+   * The whole state as plain data; `new CorrelationEngine(config, snapshot)` continues from it. It shares
+   * structure with the live state (no copy of a large state per checkpoint): serialise it before the
+   * next `apply`.
+   */
   snapshot(): EngineSnapshot {
-    return structuredClone({
+    return ({
       version: 1,
       clock: this.#clock,
       seen: [...this.#seen],

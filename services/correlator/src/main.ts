@@ -32,8 +32,14 @@ await ensureTopics(admin, [
   deadLetterTopicSpec(config.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER),
 ])
 
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-await producer.connect()
+// Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
+// and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
+const newProducer = async () => {
+  const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  await p.connect()
+  return p
+}
+const [rekeyProducer, outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), newProducer()])
 
 const registry = new Registry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
@@ -47,15 +53,15 @@ await rekeyConsumer.subscribe({ topics: [topics.alerts, topics.commands], fromBe
 await rekeyConsumer.run({
   eachBatchAutoResolve: false,
   eachBatch: createRekeyHandler({
-    producer, inputTopic: topics.input, commandsTopic: topics.commands, logger: logger.child({ component: 'rekey' }),
-    deadLetter: async (messages) => { await producer.send({ topic: config.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER, acks: -1, messages }) },
+    producer: rekeyProducer, inputTopic: topics.input, commandsTopic: topics.commands, logger: logger.child({ component: 'rekey' }),
+    deadLetter: async (messages) => { await rekeyProducer.send({ topic: config.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER, acks: -1, messages }) },
   }),
 })
 
 const engineConsumer = kafka.consumer({ groupId: `${config.OPSREVIEW_CORRELATOR_GROUP}-engine`, maxWaitTimeInMs: 100, ...session })
 const runner = new PartitionRunner({
-  consumer: engineConsumer, producer, topics, engineConfig: engineConfigOf(config),
-  store: new KafkaStateStore(kafka, producer, topics.state),
+  consumer: engineConsumer, producer: outputProducer, topics, engineConfig: engineConfigOf(config),
+  store: new KafkaStateStore(kafka, stateProducer, topics.state),
   logger: logger.child({ component: 'engine' }),
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
   now: () => Date.now(),
@@ -69,10 +75,10 @@ engineConsumer.on(engineConsumer.events.GROUP_JOIN, ({ payload }) => {
 })
 await engineConsumer.connect()
 await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
-await engineConsumer.run({ eachBatchAutoResolve: false, eachBatch: runner.handler })
+await engineConsumer.run({ ...PartitionRunner.runOptions, eachBatch: runner.handler })
 
 const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
-  ? startTicker({ producer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger })
+  ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger })
   : undefined
 logger.info({ topics }, 'correlator running')
 
@@ -89,6 +95,6 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   await engineConsumer.stop()
   await runner.checkpointAll().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed; the next start replays from the last one'))
   await engineConsumer.disconnect()
-  await producer.disconnect()
+  await Promise.all([rekeyProducer.disconnect(), outputProducer.disconnect(), stateProducer.disconnect()])
   await admin.disconnect()
 })
