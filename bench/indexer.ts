@@ -53,7 +53,7 @@ await producer.disconnect()
 console.log(`${total} alert events on ${topic}`)
 
 const viaPrefix = `${run}-via`
-const indexer = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repo, 'services/indexer/src/main.ts')], {
+const indexer = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--conditions=@opsreview/source', path.join(repo, 'services/indexer/src/main.ts')], {
   env: {
     ...process.env, OPSREVIEW_LOG_LEVEL: 'warn', OPSREVIEW_TOPIC_ALERTS: topic, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
     OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-dlq`, OPSREVIEW_ES_INDEX_PREFIX: viaPrefix, OPSREVIEW_INDEXER_GROUP: `${run}-group`, OPSREVIEW_INDEXER_PORT: String(await freePort()),

@@ -82,7 +82,7 @@ export function isRetriableItem(status: number, type: string | undefined): boole
  * How the handler must be run: kafkajs resolves nothing by itself, and commits only what the handler
  * resolved, after each batch.
  */
-export const indexerRunOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: 6 })
+export const indexerRunOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: true, partitionsConsumedConcurrently: 3 })
 
 /**
  * Builds the kafkajs `eachBatch` handler that bulk-writes a batch. Offsets are resolved only after

@@ -43,7 +43,8 @@ await admin.disconnect()
 
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 await producer.connect()
-const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 5 * 1024 * 1024 })
+// Big fetches: the indexer waits on Kafka and Elasticsearch in turn, so each wait should carry many documents.
+const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 48 * 1024 * 1024 })
 await consumer.connect()
 const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
 await consumer.subscribe({ topics, fromBeginning: true })
