@@ -263,9 +263,7 @@ export class CorrelationEngine {
         // Nothing was heard for a whole staleness timeout: the quiet period has long passed.
         if (inc.firing === 0) inc.quietSince = this.#clock - this.#cfg.quietPeriodMs
       }
-      // Compact now and then so the queue does not grow without end.
-      if (head > 4096 && head * 2 > q.length) { q.splice(0, head); head = 0 }
-      this.#queueHeads.set(source, head)
+      this.#queueHeads.set(source, compactHead(q, head))
     }
   }
 
@@ -673,8 +671,7 @@ export class CorrelationEngine {
       this.#incidents.delete(id)
       for (const key of inc.members.keys()) if (this.#alerts.get(key)?.incidentId === id) this.#alerts.delete(key)
     }
-    if (head > 4096 && head * 2 > q.length) { q.splice(0, head); head = 0 }
-    this.#evictionHead = head
+    this.#evictionHead = compactHead(q, head)
   }
 
   #postmortemReasons(inc: IncidentState): string[] {
@@ -767,6 +764,13 @@ export class CorrelationEngine {
     this.#evictionQueue = copy.evictionQueue
     for (const [k, v] of copy.commandsSeen) this.#commandsSeen.set(k, v)
   }
+}
+
+/** Drops a queue's consumed head now and then, so it does not grow without end; returns the new head. */
+function compactHead<T>(queue: T[], head: number): number {
+  if (head <= 4096 || head * 2 <= queue.length) return head
+  queue.splice(0, head)
+  return 0
 }
 
 /** Ids are inserted in clock order, so the expired ones are a prefix: stop at the first that is not. */

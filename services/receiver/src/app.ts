@@ -57,7 +57,8 @@ export function toMessage(event: AlertEvent): Message {
  */
 export function createReceiverApp(deps: ReceiverDeps): express.Express {
   const { publisher, spool, metrics, clock, topics } = deps
-  const recent = new RecentIds(50_000)
+  // Retries come within seconds; repeats hours later must pass (see RecentIds).
+  const recent = new RecentIds(50_000, 10 * 60_000)
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
@@ -80,9 +81,10 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     next()
   }
 
-  /** Drops events already acknowledged once (byte-identical redeliveries); later stages dedup by id too. */
+  /** Drops events acknowledged in the last minutes (retried deliveries); later stages dedup by id too. */
   function fresh(source: Source, events: AlertEvent[]): AlertEvent[] {
-    const out = events.filter((e) => !recent.has(e.id))
+    const now = clock().getTime()
+    const out = events.filter((e) => !recent.has(e.id, now))
     if (out.length < events.length) metrics.duplicates.inc({ source }, events.length - out.length)
     return out
   }
@@ -102,7 +104,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       }
       const toSend = fresh('alertmanager', events)
       await publisher.publish(topics.alerts, toSend.map(toMessage))
-      for (const e of toSend) recent.add(e.id)
+      for (const e of toSend) recent.add(e.id, clock().getTime())
       metrics.published.inc({ source: 'alertmanager' }, toSend.length)
       res.status(200).json({ accepted: events.length, published: toSend.length, truncatedAlerts })
     } catch (err) {
@@ -113,7 +115,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   async function spoolEvents(source: Source, events: AlertEvent[], res: Response) {
     const toSpool = fresh(source, events)
     await spool.append(toSpool.map((e) => ({ topic: topics.alerts, ...stringMessage(toMessage(e)) })))
-    for (const e of toSpool) recent.add(e.id)
+    for (const e of toSpool) recent.add(e.id, clock().getTime())
     res.status(202).json({ accepted: events.length, ids: events.map((e) => e.id) })
   }
 
