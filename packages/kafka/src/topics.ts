@@ -27,19 +27,45 @@ export function deadLetterTopicSpec(topic: string): TopicSpec {
   return { topic, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS }
 }
 
-/** Creates the topics that are missing; existing ones are left as they are. */
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+/** Another process created the topic between our look and our create: that is what we wanted. */
+function onlyAlreadyExists(err: unknown): boolean {
+  const errors = (err as { errors?: { type?: string }[] }).errors
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')
+}
+
+/**
+ * Creates the topics that are missing (existing ones are left as they are), then waits until every
+ * partition of every topic has a leader. Services starting together race to create shared topics, and a
+ * topic another process has just created can be unknown to the broker's metadata for a moment.
+ */
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], timeoutMs = 30_000): Promise<void> {
   const existing = new Set(await admin.listTopics())
   const missing = specs.filter((s) => !existing.has(s.topic))
-  if (missing.length === 0) return
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((s) => {
-      const configEntries: ITopicConfig['configEntries'] = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
-      if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
-      for (const [name, value] of Object.entries(s.configs ?? {})) configEntries.push({ name, value })
-      // No replicationFactor: the broker's default.replication.factor applies, so one setup fits one broker or many.
-      return { topic: s.topic, numPartitions: s.numPartitions, configEntries }
-    }),
-  })
+  if (missing.length > 0) {
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => {
+          const configEntries: ITopicConfig['configEntries'] = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
+          if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
+          for (const [name, value] of Object.entries(s.configs ?? {})) configEntries.push({ name, value })
+          // No replicationFactor: the broker's default.replication.factor applies, so one setup fits one broker or many.
+          return { topic: s.topic, numPartitions: s.numPartitions, configEntries }
+        }),
+      })
+    } catch (err) {
+      if (!onlyAlreadyExists(err)) throw err
+    }
+  }
+  const topics = specs.map((s) => s.topic)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ready = await admin.fetchTopicMetadata({ topics }).then(
+      (m) => m.topics.length === topics.length && m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+      () => false,
+    )
+    if (ready) return
+    if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
 }
