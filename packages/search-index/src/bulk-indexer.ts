@@ -35,24 +35,23 @@ export function alertDocument(prefix: string): DocumentFor {
 const since = (from: unknown, to: unknown) =>
   typeof from === 'string' && typeof to === 'string' ? Math.max(0, Date.parse(to) - Date.parse(from)) : null
 
-export function incidentDocument(prefix: string): DocumentFor {
-  const alias = indexNames(prefix).incidents.alias
+/** Incidents go to the alias's write index, or to `index` (a rebuild fills a fresh one). */
+export function incidentDocument(prefix: string, index = indexNames(prefix).incidents.alias): DocumentFor {
   return (value) => {
     const inc = JSON.parse(value) as Record<string, unknown>
     if (typeof inc.id !== 'string' || typeof inc.version !== 'number') throw new Error('not an incident')
     return {
-      index: alias, id: inc.id, version: inc.version,
+      index, id: inc.id, version: inc.version,
       document: { ...inc, timeToAcknowledgeMs: since(inc.openedAt, inc.acknowledgedAt), timeToResolveMs: since(inc.openedAt, inc.resolvedAt) },
     }
   }
 }
 
-export function problemDocument(prefix: string): DocumentFor {
-  const alias = indexNames(prefix).problems.alias
+export function problemDocument(prefix: string, index = indexNames(prefix).problems.alias): DocumentFor {
   return (value) => {
     const p = JSON.parse(value) as Record<string, unknown>
     if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new Error('not a problem')
-    return { index: alias, id: p.id, version: p.version, document: p }
+    return { index, id: p.id, version: p.version, document: p }
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import { alertDocument, createBulkIndexHandler, indexerRunOptions, type DocumentFor } from './bulk-indexer.ts'
+import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument, type DocumentFor } from './bulk-indexer.ts'
 import { ensureIndices, indexNames } from './templates.ts'
 
 export interface RebuildOptions {
@@ -80,17 +80,10 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
   await ensureIndices(o.es, o.prefix)
   const fresh = { incidents: `${o.prefix}-incidents-${generation}`, problems: `${o.prefix}-problems-${generation}` }
   for (const index of Object.values(fresh)) await o.es.indices.create({ index })
-  const versioned = (index: string): DocumentFor => (value) => {
-    const d = JSON.parse(value) as Record<string, unknown>
-    if (typeof d.id !== 'string' || typeof d.version !== 'number') throw new Error('not a versioned document')
-    const since = (a: unknown, b: unknown) => (typeof a === 'string' && typeof b === 'string' ? Math.max(0, Date.parse(b) - Date.parse(a)) : null)
-    const document = index === fresh.incidents ? { ...d, timeToAcknowledgeMs: since(d.openedAt, d.acknowledgedAt), timeToResolveMs: since(d.openedAt, d.resolvedAt) } : d
-    return { index, id: d.id, version: d.version, document }
-  }
   const documents = new Map<string, DocumentFor>([
     [o.topics.alerts, alertDocument(o.prefix)],
-    [o.topics.incidents, versioned(fresh.incidents)],
-    [o.topics.problems, versioned(fresh.problems)],
+    [o.topics.incidents, incidentDocument(o.prefix, fresh.incidents)],
+    [o.topics.problems, problemDocument(o.prefix, fresh.problems)],
   ])
   const admin = o.kafka.admin()
   await admin.connect()
