@@ -2,20 +2,23 @@
 //   1. through the indexer service (a second process) from a Kafka topic;
 //   2. with a raw @elastic/elasticsearch bulk helper loader, in this process.
 // Both go into fresh indices with the same template; lost and duplicate documents are counted for both.
+// BENCH_ROUNDS rounds (3) alternate which way goes first, since the second one meets the first one's
+// merges and a warmer JVM; the figures are the medians.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { alertDocument } from '@opsreview/search-index/bulk-indexer'
-import { ensureIndices } from '@opsreview/search-index/templates'
+import { alertDocument, bulkAction } from '@opsreview/search-index/documents'
+import { ensureIndices, liveAlertMonths } from '@opsreview/search-index/templates'
 import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const esUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
 const total = Number(process.env.BENCH_DOCS ?? 200_000)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const run = `bench-idx-${Date.now().toString(36)}`
 const es = new Client({ node: esUrl, requestTimeout: 120_000 })
 
@@ -38,7 +41,6 @@ async function lostAndDuplicates(alias: string): Promise<{ count: number; lost: 
 }
 
 
-// 1. Through Kafka and the indexer service.
 const kafka = new Kafka({ clientId: 'bench-indexer', brokers, logLevel: logLevel.NOTHING })
 const admin = kafka.admin()
 await admin.connect()
@@ -52,59 +54,97 @@ for (let i = 0; i < total; i += 5000) {
 await producer.disconnect()
 console.log(`${total} alert events on ${topic}`)
 
-const viaPrefix = `${run}-via`
-const indexer = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--conditions=@opsreview/source', path.join(repo, 'services/indexer/src/main.ts')], {
-  env: {
-    ...process.env, OPSREVIEW_LOG_LEVEL: 'warn', OPSREVIEW_TOPIC_ALERTS: topic, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
-    OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-dlq`, OPSREVIEW_ES_INDEX_PREFIX: viaPrefix, OPSREVIEW_INDEXER_GROUP: `${run}-group`, OPSREVIEW_INDEXER_PORT: String(await freePort()),
-  },
-  stdio: ['ignore', 'inherit', 'inherit'],
-})
-const viaAlias = `${viaPrefix}-alerts`
-// Timing starts when the indexer has created its indices: its start-up is not indexing.
-for (;;) {
-  if (await es.indices.existsIndexTemplate({ name: viaAlias })) break
-  await new Promise((r) => setTimeout(r, 50))
-}
-// Done when the group has committed every record: the indexer commits only what Elasticsearch accepted,
-// which is where the raw loader's clock stops too (both before a refresh makes documents searchable).
-const started = performance.now()
-for (;;) {
-  const [offsets] = await admin.fetchOffsets({ groupId: `${run}-group`, topics: [topic] }).catch(() => [undefined])
-  const committed = offsets?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0
-  if (committed >= total) break
-  await new Promise((r) => setTimeout(r, 25))
-}
-const viaSeconds = (performance.now() - started) / 1000
-indexer.kill('SIGTERM')
-await once(indexer, 'exit')
-const via = { seconds: Math.round(viaSeconds * 100) / 100, docsPerSec: Math.round(total / viaSeconds), ...(await lostAndDuplicates(viaAlias)) }
+const round2 = (x: number) => Math.round(x * 100) / 100
 
-// 2. The raw bulk helper, same documents, same template.
-const rawPrefix = `${run}-raw`
-await ensureIndices(es, rawPrefix)
-const toDoc = alertDocument(rawPrefix)
-const rawStarted = performance.now()
-const stats = await es.helpers.bulk({
-  datasource: docs,
-  flushBytes: 5 * 1024 * 1024,
-  concurrency: 3,
-  onDocument: (value) => {
-    const op = toDoc(value)
-    return [{ index: { _index: op.index, _id: op.id } }, op.document]
-  },
-})
-const rawSeconds = (performance.now() - rawStarted) / 1000
-const raw = { seconds: Math.round(rawSeconds * 100) / 100, docsPerSec: Math.round(total / rawSeconds), failed: stats.failed, ...(await lostAndDuplicates(`${rawPrefix}-alerts`)) }
+/** 1. Through Kafka and the indexer service, with a consumer group of its own, into indices of its own. */
+async function viaIndexer(round: number) {
+  const prefix = `${run}-via${round}`
+  const group = `${run}-group${round}`
+  const port = await freePort()
+  const indexer = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--conditions=@opsreview/source', path.join(repo, 'services/indexer/src/main.ts')], {
+    env: {
+      ...process.env, OPSREVIEW_LOG_LEVEL: 'warn', OPSREVIEW_TOPIC_ALERTS: topic, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
+      OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-dlq`, OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_INDEXER_GROUP: group, OPSREVIEW_INDEXER_PORT: String(port),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  // Two clocks. Start-up included: from when the indexer has created its templates. Indexing: from when it
+  // is ready (in its consumer group), as the raw loader's clock starts when it starts sending. Connecting
+  // and joining a group is start-up, like creating the templates, which neither clock counts.
+  while (!(await es.indices.existsIndexTemplate({ name: `${prefix}-alerts` }))) await new Promise((r) => setTimeout(r, 20))
+  const templatesAt = performance.now()
+  while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 20))
+  // Done when the group has committed every record: the indexer commits only what Elasticsearch accepted,
+  // which is where the raw loader's clock stops too (both before a refresh makes documents searchable).
+  const started = performance.now()
+  for (;;) {
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] }).catch(() => [undefined])
+    const committed = offsets?.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) ?? 0
+    if (committed >= total) break
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const finished = performance.now()
+  indexer.kill('SIGTERM')
+  await once(indexer, 'exit')
+  const seconds = (finished - started) / 1000
+  return {
+    seconds: round2(seconds), docsPerSec: Math.round(total / seconds),
+    startupSeconds: round2((started - templatesAt) / 1000), docsPerSecWithStartup: Math.round(total / ((finished - templatesAt) / 1000)),
+    ...(await lostAndDuplicates(`${prefix}-alerts`)),
+  }
+}
 
-await es.indices.delete({ index: `${run}-*`, expand_wildcards: 'all' }).catch(() => undefined)
+/** 2. The raw bulk helper, same documents, same template, from memory. */
+async function viaRawLoader(round: number) {
+  const prefix = `${run}-raw${round}`
+  await ensureIndices(es, prefix)
+  const months = liveAlertMonths(es, prefix)
+  const toDoc = alertDocument(months.indexFor)
+  const targets = new Set(docs.map((d) => toDoc(d).index))
+  const started = performance.now()
+  // The indexer creates the month's index on its first write; so does the loader, on its clock.
+  await months.prepare(targets)
+  const stats = await es.helpers.bulk({
+    datasource: docs,
+    flushBytes: 5 * 1024 * 1024,
+    concurrency: 3,
+    onDocument: (value) => {
+      const op = toDoc(value)
+      return [bulkAction(op), op.document]
+    },
+  })
+  const seconds = (performance.now() - started) / 1000
+  return { seconds: round2(seconds), docsPerSec: Math.round(total / seconds), failed: stats.failed, ...(await lostAndDuplicates(`${prefix}-alerts`)) }
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
+const results: { round: number; first: string; indexer: Awaited<ReturnType<typeof viaIndexer>>; raw: Awaited<ReturnType<typeof viaRawLoader>> }[] = []
+for (let round = 0; round < rounds; round++) {
+  const indexerFirst = round % 2 === 0
+  let indexer, raw
+  if (indexerFirst) { indexer = await viaIndexer(round); raw = await viaRawLoader(round) } else { raw = await viaRawLoader(round); indexer = await viaIndexer(round) }
+  results.push({ round, first: indexerFirst ? 'indexer' : 'raw', indexer, raw })
+  console.log(`round ${round + 1}/${rounds} (${indexerFirst ? 'indexer' : 'raw loader'} first): indexer ${indexer.docsPerSec} docs/s, raw ${raw.docsPerSec} docs/s, ${Math.round((indexer.docsPerSec / raw.docsPerSec) * 1000) / 10} %`)
+  // Each round's indices go before the next, so every round starts from the same empty cluster.
+  await es.indices.delete({ index: `${run}-*`, expand_wildcards: 'all' }).catch(() => undefined)
+}
+
 await es.indices.deleteIndexTemplate({ name: `${run}-*` }).catch(() => undefined)
 await admin.deleteTopics({ topics: [topic, `${run}-dlq`, `${run}-incidents`, `${run}-problems`] }).catch(() => undefined)
 await admin.disconnect()
 
-const result = {
-  date: new Date().toISOString(), documents: total, indexer: via, rawBulkHelper: raw,
-  indexerShareOfRaw: Math.round((via.docsPerSec / raw.docsPerSec) * 1000) / 10,
+const indexerRate = median(results.map((r) => r.indexer.docsPerSec))
+const indexerRateWithStartup = median(results.map((r) => r.indexer.docsPerSecWithStartup))
+const rawRate = median(results.map((r) => r.raw.docsPerSec))
+const lost = results.reduce((s, r) => s + r.indexer.lost + r.raw.lost, 0)
+const duplicates = results.reduce((s, r) => s + r.indexer.duplicates + r.raw.duplicates, 0)
+const summary = {
+  date: new Date().toISOString(), documents: total, rounds, results,
+  median: { indexerDocsPerSec: indexerRate, indexerDocsPerSecWithStartup: indexerRateWithStartup, rawDocsPerSec: rawRate },
+  indexerShareOfRaw: Math.round((indexerRate / rawRate) * 1000) / 10,
+  indexerShareOfRawWithStartup: Math.round((indexerRateWithStartup / rawRate) * 1000) / 10,
+  lost, duplicates,
 }
-console.log(JSON.stringify(result, null, 2))
-console.log(`\nindexer: ${via.docsPerSec} docs/s (target >= 10000), ${result.indexerShareOfRaw} % of the raw bulk helper's ${raw.docsPerSec} docs/s (target >= 80 %); lost ${result.indexer.lost}, duplicates ${result.indexer.duplicates}`)
+console.log(JSON.stringify(summary, null, 2))
+console.log(`\nindexer (median of ${rounds}): ${indexerRate} docs/s (target >= 10000), ${summary.indexerShareOfRaw} % of the raw bulk helper's ${rawRate} docs/s (target >= 80 %); `
+  + `start-up included ${indexerRateWithStartup} docs/s, ${summary.indexerShareOfRawWithStartup} %; lost ${lost}, duplicates ${duplicates} (all rounds, both ways)`)

@@ -6,8 +6,8 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
-import { alertDocument, incidentDocument, problemDocument } from '@opsreview/search-index/bulk-indexer'
-import { ensureIndices } from '@opsreview/search-index/templates'
+import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -47,13 +47,16 @@ function incident(n: number) {
 
 await ensureIndices(es, prefix)
 const started = performance.now()
-const inc = incidentDocument(prefix)
-const prb = problemDocument(prefix)
-const alr = alertDocument(prefix)
-async function load(values: string[], toOp: (v: string) => { index: string; id: string; version?: number; document: unknown }) {
+const names = indexNames(prefix)
+const alertMonths = liveAlertMonths(es, prefix)
+const inc = incidentDocument(names.incidents.alias)
+const prb = problemDocument(names.problems.alias)
+const alr = alertDocument(alertMonths.indexFor)
+async function load(values: string[], toOp: DocumentFor) {
+  await alertMonths.prepare(new Set(values.map((v) => toOp(v).index)))
   const r = await es.helpers.bulk({
     datasource: values, flushBytes: 5 * 1024 * 1024, concurrency: 3,
-    onDocument: (v) => { const op = toOp(v); return [{ index: { _index: op.index, _id: op.id, ...(op.version ? { version: op.version, version_type: 'external' as const } : {}) } }, op.document as object] },
+    onDocument: (v) => { const op = toOp(v); return [bulkAction(op), op.document] },
   })
   if (r.failed > 0) throw new Error(`${r.failed} documents failed to load`)
 }

@@ -1,15 +1,17 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Partitioners } from 'kafkajs'
+import { Partitioners, type Kafka } from 'kafkajs'
 import type { Client } from '@elastic/elasticsearch'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
-import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument } from './bulk-indexer.ts'
+import { alertDocument, incidentDocument, problemDocument } from './documents.ts'
+import { IndexingConsumer } from './indexing-consumer.ts'
 import { rebuildFromKafka } from './rebuild.ts'
-import { ensureIndices, indexNames } from './templates.ts'
+import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
 
-const alert = (n: number) => {
-  const at = new Date(Date.UTC(2026, 10, 30) + n * 60_000).toISOString()
-  return { id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${n}`, status: 'firing', severity: 'warning', service: 's', environment: 'production', title: `a${n}`, labels: { alertname: 'A' }, startsAt: at, receivedAt: at, links: [], origin: {} }
-}
+const alert = (n: number, receivedAt: string) => ({
+  id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${n}`, status: 'firing', severity: 'warning', service: 's',
+  environment: 'production', title: `a${n}`, labels: { alertname: 'A' }, startsAt: receivedAt, receivedAt, links: [], origin: {},
+})
+const minutesAfter = (base: string, minutes: number) => new Date(Date.parse(base) + minutes * 60_000).toISOString()
 const incident = (n: number, version: number) => ({
   id: `inc-${n.toString(16).padStart(24, '0')}`, title: `incident ${n}`, status: version > 1 ? 'resolved' : 'open', severity: 'warning', services: ['s'], environment: 'production',
   groupKey: 's|production', openedAt: '2026-11-30T08:00:00.000Z', resolvedAt: version > 1 ? '2026-11-30T09:00:00.000Z' : null, resolvedBy: version > 1 ? 'alerts' : null,
@@ -21,18 +23,49 @@ const problem = (n: number, version: number) => ({
   incidentIds: [], incidentCount: 3, firstSeenAt: '2026-11-30T08:00:00.000Z', lastSeenAt: '2026-11-30T08:00:00.000Z', owner: null, notes: [], version,
 })
 
+/** Every document behind the three read aliases, keyed by kind and id, so two prefixes compare. */
 async function everything(es: Client, prefix: string) {
   const n = indexNames(prefix)
-  const out: Record<string, Record<string, unknown>> = {}
-  for (const alias of [n.alerts.alias, n.incidents.alias, n.problems.alias]) {
+  const out: Record<string, unknown> = {}
+  for (const [kind, alias] of [['alerts', n.alerts.alias], ['incidents', n.incidents.alias], ['problems', n.problems.alias]] as const) {
     await es.indices.refresh({ index: alias })
-    for (const h of (await es.search({ index: alias, size: 1000, query: { match_all: {} } })).hits.hits) out[`${alias}/${h._id}`] = h._source as Record<string, unknown>
+    for (const h of (await es.search({ index: alias, size: 1000, query: { match_all: {} } })).hits.hits) out[`${kind}/${h._id}`] = h._source
   }
   return out
 }
 
+/** A live indexer over the three topics into `prefix`, wired as services/indexer wires it. */
+async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { alerts: string; incidents: string; problems: string }) {
+  await ensureIndices(es, prefix)
+  const { logger } = captureLogs()
+  const consumer = kafka.consumer({ groupId: `${prefix}-live`, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  await consumer.subscribe({ topics: Object.values(topics), fromBeginning: true })
+  const months = liveAlertMonths(es, prefix)
+  const n = indexNames(prefix)
+  const documents = new Map([[topics.alerts, alertDocument(months.indexFor)], [topics.incidents, incidentDocument(n.incidents.alias)], [topics.problems, problemDocument(n.problems.alias)]])
+  const indexing = new IndexingConsumer({
+    consumer, logger, documentFor: (t) => documents.get(t)!,
+    pipeline: { es, logger, requireAlias: true, prepare: months.prepare, forget: months.forget, deadLetter: async () => undefined },
+  })
+  await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
+  onTestFinished(() => indexing.close(Object.values(topics), 2000))
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  /** Resolves when the live group has committed every record on the topics. */
+  const caughtUp = () => waitFor(async () => {
+    for (const topic of Object.values(topics)) {
+      const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: `${prefix}-live`, topics: [topic] })])
+      for (const e of ends) if (Number(committed!.partitions.find((p) => p.partition === e.partition)?.offset ?? -1) < Number(e.high) && Number(e.high) > Number(e.low)) return undefined
+    }
+    return true
+  }, { what: `${prefix} caught up` })
+  return { caughtUp }
+}
+
 describe('rebuilding the index from Kafka', () => {
-  it('makes a corrupted index equal to the one the live pipeline built, moving aliases atomically', async () => {
+  it('makes a corrupted index equal to one the live pipeline built, while the live indexer keeps writing', { timeout: 90_000 }, async () => {
     const kafka = kafkaClient()
     const admin = kafka.admin()
     await admin.connect()
@@ -42,39 +75,60 @@ describe('rebuilding the index from Kafka', () => {
     await createTopics(admin, Object.values(topics))
     const es = esClient()
     cleanupIndices(es, run)
-    await ensureIndices(es, run)
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
     onTestFinished(() => producer.disconnect())
+    const sendAlerts = (partition: number, alerts: ReturnType<typeof alert>[]) =>
+      producer.send({ topic: topics.alerts, acks: -1, messages: alerts.map((a) => ({ partition, key: a.id, value: JSON.stringify(a), timestamp: String(Date.parse(a.receivedAt)) })) })
     const send = (topic: string, docs: { id: string }[]) => producer.send({ topic, acks: -1, messages: docs.map((d) => ({ key: d.id, value: JSON.stringify(d) })) })
-    await send(topics.alerts, Array.from({ length: 40 }, (_, i) => alert(i)))
+
+    // October alerts first on partition 0 (retention will take them), then November ones everywhere.
+    await sendAlerts(0, Array.from({ length: 10 }, (_, i) => alert(i, minutesAfter('2026-10-15T00:00:00.000Z', i))))
+    for (let p = 0; p < 3; p++) await sendAlerts(p, Array.from({ length: 10 }, (_, i) => alert(100 + p * 10 + i, minutesAfter('2026-11-30T00:00:00.000Z', p * 10 + i))))
     await send(topics.incidents, Array.from({ length: 10 }, (_, i) => incident(i, 1)))
     await send(topics.incidents, Array.from({ length: 10 }, (_, i) => incident(i, 1 + (i % 3))))
     await send(topics.problems, Array.from({ length: 5 }, (_, i) => problem(i, 1 + (i % 2))))
 
-    // The live pipeline: the indexer's handler on the three topics.
-    const { logger } = captureLogs()
-    const live = kafka.consumer({ groupId: `${run}-live`, maxWaitTimeInMs: 100 })
-    await live.connect()
-    await live.subscribe({ topics: Object.values(topics), fromBeginning: true })
-    const documents = new Map([[topics.alerts, alertDocument(run)], [topics.incidents, incidentDocument(run)], [topics.problems, problemDocument(run)]])
-    await live.run({ ...indexerRunOptions, eachBatch: createBulkIndexHandler({ es, logger, deadLetter: async () => undefined, documentFor: (t) => documents.get(t)! }) })
-    const expected = await waitFor(async () => { const all = await everything(es, run); return Object.keys(all).length === 55 ? all : undefined }, { what: 'the live index' })
-    await live.disconnect()
+    // The reference is never corrupted; the live index is, then rebuilt.
+    const reference = await liveIndexer(kafka, es, `${run}-ref`, topics)
+    const live = await liveIndexer(kafka, es, run, topics)
+    await reference.caughtUp()
+    await live.caughtUp()
+    expect(Object.keys(await everything(es, run))).toHaveLength(40 + 10 + 5)
 
-    // Corruption: documents deleted, documents altered (their versions kept), a document that never existed.
+    // Retention: the October records leave the log; their documents stay only in the index.
+    // Retried: the admin client may not know the new topic's leaders yet.
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '10' }] }).then(() => true), { what: 'the October records deleted' })
+
+    // Corruption: documents deleted, documents altered (their versions kept), documents that never existed.
     const n = indexNames(run)
+    const recent = alert(105, minutesAfter('2026-11-30T00:00:00.000Z', 5))
     await es.delete({ index: n.incidents.alias, id: incident(3, 1).id, refresh: true })
-    await es.delete({ index: n.alerts.indexFor(alert(7).startsAt), id: alert(7).id, refresh: true })
+    await es.delete({ index: n.alerts.indexFor(recent.startsAt), id: recent.id, refresh: true })
     await es.index({ index: n.problems.alias, id: problem(1, 1).id, document: { ...problem(1, 2), status: 'dismissed', title: 'wrong' }, version: 2, version_type: 'external_gte', refresh: true })
-    await es.index({ index: n.alerts.indexFor(alert(9).startsAt), id: alert(9).id, document: { ...alert(9), title: 'wrong', eventAt: alert(9).startsAt }, refresh: true })
+    await es.index({ index: n.alerts.indexFor(recent.startsAt), id: alert(112, recent.startsAt).id, document: { ...alert(112, recent.startsAt), title: 'wrong', eventAt: recent.startsAt }, refresh: true })
     await es.index({ index: n.incidents.alias, id: 'inc-ffffffffffffffffffffffff', document: { ...incident(99, 1), id: 'inc-ffffffffffffffffffffffff' }, refresh: true })
-    expect(await everything(es, run)).not.toEqual(expected)
+    const invented = alert(999, '2026-12-01T00:00:00.000Z')
+    await liveAlertMonths(es, run).prepare(new Set([n.alerts.indexFor(invented.startsAt)]))
+    await es.index({ index: n.alerts.indexFor(invented.startsAt), id: invented.id, document: { ...invented, eventAt: invented.startsAt }, refresh: true })
+    expect(await everything(es, run)).not.toEqual(await everything(es, `${run}-ref`))
 
-    const result = await rebuildFromKafka({ kafka, es, prefix: run, topics, logger })
-    expect(result.replaced).toEqual(expect.arrayContaining([`${run}-incidents-000001`, `${run}-problems-000001`]))
-    const aliases = await es.indices.getAlias({ name: [n.incidents.alias, n.problems.alias] })
-    expect(Object.keys(aliases).sort()).toEqual([result.incidentsIndex, result.problemsIndex].sort())
-    expect(await everything(es, run)).toEqual(expected)
+    // New records arrive while the rebuild runs; the live indexer writes them through the aliases.
+    const rebuilding = rebuildFromKafka({ kafka, es, prefix: run, topics, logger: captureLogs().logger })
+    await sendAlerts(1, Array.from({ length: 10 }, (_, i) => alert(200 + i, minutesAfter('2026-12-01T01:00:00.000Z', i))))
+    await send(topics.incidents, [incident(0, 3), incident(20, 1)])
+    const result = await rebuilding
+    await reference.caughtUp()
+    await live.caughtUp()
+
+    expect(await everything(es, run)).toEqual(await everything(es, `${run}-ref`))
+    // The October alerts were carried over: the log no longer has them, so it could not vouch for them.
+    expect(result.carriedOver).toBe(10)
+    expect(result.oldestRetained).toBe(minutesAfter('2026-11-30T00:00:00.000Z', 0))
+    // Readers see only the fresh indices; the old ones are gone.
+    const aliases = await es.indices.getAlias({ index: `${run}-alerts-*,${run}-incidents-*,${run}-problems-*` })
+    expect(Object.keys(aliases).filter((index) => !result.fresh.includes(index))).toEqual([])
+    expect(result.fresh).toEqual(expect.arrayContaining([n.alerts.monthIndex('2026.10', result.generation), n.alerts.monthIndex('2026.11', result.generation), `${run}-incidents-${result.generation}`]))
+    for (const index of result.replaced) expect(await es.indices.exists({ index })).toBe(false)
   })
 })

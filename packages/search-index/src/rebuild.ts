@@ -1,8 +1,10 @@
-import type { Client } from '@elastic/elasticsearch'
+import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument, type DocumentFor } from './bulk-indexer.ts'
-import { ensureIndices, indexNames } from './templates.ts'
+import { BulkPipeline } from './bulk-pipeline.ts'
+import { alertDocument, incidentDocument, problemDocument, type DocumentFor } from './documents.ts'
+import { batchWrites } from './indexing-consumer.ts'
+import { createIndex, ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
 
 export interface RebuildOptions {
   kafka: Kafka
@@ -16,99 +18,256 @@ export interface RebuildOptions {
 
 export interface RebuildResult {
   generation: string
-  incidentsIndex: string
-  problemsIndex: string
+  /** The indices the aliases point to now. */
+  fresh: string[]
+  /** The indices they pointed to before, deleted. */
   replaced: string[]
-  passes: number
+  /** Alert documents older than the oldest retained alert record, copied from the old indices. */
+  carriedOver: number
+  /** That bound, when the alert topic has lost records to retention. */
+  oldestRetained: string | null
 }
 
-type Ends = Map<string, bigint>
+interface PartitionRange {
+  low: bigint
+  high: bigint
+}
+type Ranges = Map<string, PartitionRange>
 
-async function endOffsets(admin: Admin, topics: string[]): Promise<Ends> {
-  const ends: Ends = new Map()
-  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, BigInt(p.high))
-  return ends
+const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`
+
+async function ranges(admin: Admin, topics: readonly string[]): Promise<Ranges> {
+  const out: Ranges = new Map()
+  for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(partitionKey(topic, p.partition), { low: BigInt(p.low), high: BigInt(p.high) })
+  return out
+}
+
+interface Replay {
+  documents: Map<string, DocumentFor>
+  /** Each partition is replayed from its `from` offset (its low watermark without one) up to the `to` high watermark. */
+  to: Ranges
+  from?: Map<string, bigint>
+  groupId: string
+  /** Whether every target is an alias (the catch-up pass) rather than a fresh index. */
+  requireAlias: boolean
+  prepare?: (indices: ReadonlySet<string>) => Promise<void>
+  forget?: (index: string) => void
+  /** The timestamp of the first record read of each partition. */
+  onFirstRecord?: (key: string, timestampMs: number) => void
 }
 
 /**
- * Replays the retained records in [from, to) of each partition (from the beginning when `from` is not
- * given) with a throwaway consumer group, through the same bulk handler the live indexer uses.
+ * Replays records of the given topics through the same bulk pipeline the live indexer uses, with a
+ * throwaway consumer group, and resolves when every record in range is durable in Elasticsearch.
  */
-async function replay(o: RebuildOptions, documents: Map<string, DocumentFor>, to: Ends, from: Ends | undefined, groupId: string): Promise<void> {
-  const admin = o.kafka.admin()
-  await admin.connect()
-  const pending = new Set([...to].filter(([k, end]) => end > (from?.get(k) ?? 0n)).map(([k]) => k))
-  if (pending.size === 0) { await admin.disconnect(); return }
-  const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 5 * 1024 * 1024 })
+async function replay(o: RebuildOptions, r: Replay): Promise<void> {
+  const end = (key: string) => r.to.get(key)?.high ?? 0n
+  const start = (key: string) => r.from?.get(key) ?? r.to.get(key)?.low ?? 0n
+  const pending = new Set([...r.to.keys()].filter((key) => end(key) > start(key)))
+  if (pending.size === 0) return
+  const pipeline = new BulkPipeline({
+    es: o.es, logger: o.logger, requireAlias: r.requireAlias, prepare: r.prepare, forget: r.forget,
+    // The live indexer dead-lettered these already; a rebuild only says how many there were.
+    deadLetter: async (records) => { o.logger.warn({ count: records.length }, 'rebuild: records not indexable') },
+  })
+  const consumer = o.kafka.consumer({ groupId: r.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 })
   await consumer.connect()
   try {
-    await consumer.subscribe({ topics: [...documents.keys()], fromBeginning: true })
-    const handler = createBulkIndexHandler({ es: o.es, logger: o.logger, deadLetter: async (records) => { o.logger.warn({ count: records.length }, 'records not indexable during rebuild') }, documentFor: (t) => documents.get(t)! })
-    let done: () => void
-    const finished = new Promise<void>((r) => { done = r })
+    await consumer.subscribe({ topics: [...r.documents.keys()], fromBeginning: true })
+    let done!: () => void
+    const finished = new Promise<void>((resolve) => { done = resolve })
+    const seen = new Set<string>()
     await consumer.run({
-      ...indexerRunOptions,
-      eachBatch: async (payload) => {
-        const key = `${payload.batch.topic}/${payload.batch.partition}`
-        const end = to.get(key) ?? 0n
-        const start = from?.get(key) ?? 0n
-        const within = payload.batch.messages.filter((m) => BigInt(m.offset) >= start && BigInt(m.offset) < end)
-        // kafkajs's Batch is a class: keep its prototype, replace only the messages.
-        if (within.length > 0) await handler({ ...payload, batch: Object.create(payload.batch, { messages: { value: within } }) as typeof payload.batch })
-        const last = payload.batch.messages.at(-1)
-        if (last && BigInt(last.offset) + 1n >= end) { pending.delete(key); if (pending.size === 0) done() }
+      eachBatchAutoResolve: false,
+      autoCommit: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const key = partitionKey(batch.topic, batch.partition)
+        const first = batch.messages[0]
+        if (first && !seen.has(key)) { seen.add(key); r.onFirstRecord?.(key, Number(first.timestamp)) }
+        const within = batch.messages.filter((m) => BigInt(m.offset) >= start(key) && BigInt(m.offset) < end(key))
+        const last = within.at(-1)
+        if (last) {
+          const { ops, poison } = batchWrites(r.documents.get(batch.topic)!, batch.topic, batch.partition, within)
+          const taken = await pipeline.add({ topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison }, { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat })
+          if (!taken) return
+        }
+        const lastOfBatch = batch.messages.at(-1)
+        if (lastOfBatch) resolveOffset(lastOfBatch.offset)
+        if (lastOfBatch && BigInt(lastOfBatch.offset) + 1n >= end(key) && pending.delete(key) && pending.size === 0) done()
       },
     })
+    // A catch-up pass starts where the first one ended, not at the beginning of the log.
+    for (const key of r.from?.keys() ?? []) {
+      const slash = key.lastIndexOf('/')
+      consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: String(start(key)) })
+    }
     await finished
+    await pipeline.drain()
   } finally {
+    pipeline.stop()
     await consumer.disconnect()
-    await admin.deleteGroups([groupId]).catch(() => undefined)
+    const admin = o.kafka.admin()
+    await admin.connect()
+    await admin.deleteGroups([r.groupId]).catch(() => undefined)
     await admin.disconnect()
   }
 }
 
 /**
- * Rebuilds the index from Kafka, the source of truth. Incidents and problems are replayed into fresh
- * indices while readers keep using the old ones; when the fresh ones have caught up, the aliases move to
- * them in one atomic `_aliases` call and a last pass copies what arrived meanwhile (external versions keep
- * the newest). Alerts are immutable events with their id as document id: they are replayed into their
- * monthly indices, which restores deleted documents and overwrites altered ones.
+ * The bound below which the alert log cannot vouch for a document: the latest of the first retained
+ * record's timestamps among the partitions that have lost records to retention (for a partition that
+ * has lost them all, the rebuild's start). Every record received after it is still in the log, because
+ * retention deletes a partition from its oldest end. Undefined when no partition has lost any.
+ */
+export function oldestRetained(alertRanges: Ranges, firstTimestamp: ReadonlyMap<string, number>, startedAt: number): number | undefined {
+  let bound: number | undefined
+  for (const [key, { low, high }] of alertRanges) {
+    if (low === 0n) continue
+    const t = high > low ? (firstTimestamp.get(key) ?? startedAt) : startedAt
+    bound = Math.max(bound ?? t, t)
+  }
+  return bound
+}
+
+/**
+ * Copies the alert documents of `from` received before `before` into `to`, as they are. `create` lets a
+ * document the log restored already stand (409); any other failure fails the rebuild before any alias moves.
+ * A client-side scroll, because `_reindex` is a module not every distribution carries.
+ */
+async function copyOlderThan(es: Client, from: string, to: string, before: string): Promise<number> {
+  const failed: unknown[] = []
+  const stats = await es.helpers.bulk<{ id: string }>({
+    datasource: es.helpers.scrollDocuments<{ id: string }>({ index: from, query: { range: { receivedAt: { lt: before } } }, size: 2000 })[Symbol.asyncIterator](),
+    flushBytes: 5 * 1024 * 1024,
+    onDocument: (doc) => ({ create: { _index: to, _id: doc.id } }),
+    onDrop: (dropped) => { if (dropped.status !== 409) failed.push(dropped.error) },
+  })
+  if (failed.length > 0) throw new Error(`rebuild: ${failed.length} alert document(s) could not be carried over from ${from}: ${JSON.stringify(failed[0])}`)
+  return stats.successful
+}
+
+/** Every index under the prefix with its aliases. */
+async function aliasesByIndex(es: Client, prefix: string): Promise<Map<string, string[]>> {
+  const all = await es.indices.getAlias({ index: `${prefix}-*` })
+  return new Map(Object.entries(all).map(([index, { aliases }]) => [index, Object.keys(aliases ?? {})]))
+}
+
+/**
+ * Rebuilds the index from Kafka, the source of truth, into fresh indices while readers keep using the old
+ * ones. Alert events go into fresh month indices; alert documents older than the oldest retained record
+ * are copied over from the old indices (the log no longer has them, so it cannot correct them). Then every
+ * alias (the alert read alias, each month's write alias, incidents, problems) moves to the fresh indices
+ * in one atomic `_aliases` call, a catch-up pass writes what arrived meanwhile through the aliases as the
+ * live indexer does (ids and external versions keep the newest), and the old indices are deleted.
  */
 export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult> {
-  const generation = o.generation ?? Date.now().toString(36)
-  const names = indexNames(o.prefix)
+  const startedAt = Date.now()
+  const generation = o.generation ?? startedAt.toString(36)
+  const n = indexNames(o.prefix)
   await ensureIndices(o.es, o.prefix)
   const fresh = { incidents: `${o.prefix}-incidents-${generation}`, problems: `${o.prefix}-problems-${generation}` }
-  for (const index of Object.values(fresh)) await o.es.indices.create({ index })
-  const documents = new Map<string, DocumentFor>([
-    [o.topics.alerts, alertDocument(o.prefix)],
-    [o.topics.incidents, incidentDocument(o.prefix, fresh.incidents)],
-    [o.topics.problems, problemDocument(o.prefix, fresh.problems)],
-  ])
+  for (const index of Object.values(fresh)) await createIndex(o.es, index)
+  const freshMonths = new Set<string>()
+  const freshMonth = async (month: string) => {
+    if (freshMonths.has(month)) return
+    await createIndex(o.es, n.alerts.monthIndex(month, generation))
+    freshMonths.add(month)
+  }
+
   const admin = o.kafka.admin()
   await admin.connect()
   try {
-    const first = await endOffsets(admin, [...documents.keys()])
+    const first = await ranges(admin, Object.values(o.topics))
     o.logger.info({ generation }, 'rebuild: replaying the topics into fresh indices')
-    await replay(o, documents, first, undefined, `${o.prefix}-rebuild-${generation}-1`)
-
-    const old = Object.keys(await o.es.indices.getAlias({ name: [names.incidents.alias, names.problems.alias] }).catch(() => ({})))
-    await o.es.indices.updateAliases({
-      actions: [
-        ...old.map((index) => ({ remove: { index, alias: index.startsWith(`${o.prefix}-incidents-`) ? names.incidents.alias : names.problems.alias } })),
-        { add: { index: fresh.incidents, alias: names.incidents.alias, is_write_index: true } },
-        { add: { index: fresh.problems, alias: names.problems.alias, is_write_index: true } },
-      ],
+    const firstTimestamp = new Map<string, number>()
+    await replay(o, {
+      documents: new Map([
+        [o.topics.alerts, alertDocument((at) => n.alerts.monthIndex(n.alerts.month(at), generation))],
+        [o.topics.incidents, incidentDocument(fresh.incidents)],
+        [o.topics.problems, problemDocument(fresh.problems)],
+      ]),
+      to: first,
+      groupId: `${o.prefix}-rebuild-${generation}-1`,
+      requireAlias: false,
+      prepare: async (indices) => { for (const index of indices) { const month = n.alerts.monthOf(index); if (month !== undefined) await freshMonth(month) } },
+      onFirstRecord: (key, ts) => firstTimestamp.set(key, ts),
     })
-    o.logger.info({ generation, replaced: old }, 'rebuild: aliases moved to the fresh indices')
 
-    // What the live indexer wrote to the old indices while we replayed: copy it over.
-    const second = await endOffsets(admin, [o.topics.incidents, o.topics.problems])
-    const incidentsAndProblems = new Map([...documents].filter(([t]) => t !== o.topics.alerts))
-    const fromFirst = new Map([...first].filter(([k]) => second.has(k)))
-    await replay(o, incidentsAndProblems, second, fromFirst, `${o.prefix}-rebuild-${generation}-2`)
-    for (const index of old) await o.es.indices.delete({ index }).catch(() => undefined)
-    return { generation, incidentsIndex: fresh.incidents, problemsIndex: fresh.problems, replaced: old, passes: 2 }
+    const before = await aliasesByIndex(o.es, o.prefix)
+    const isFresh = (index: string) => index === fresh.incidents || index === fresh.problems || (n.alerts.monthOf(index) !== undefined && index.endsWith(`-${generation}`))
+    const oldAlertIndices = [...before].filter(([index, aliases]) => !isFresh(index) && aliases.includes(n.alerts.alias)).map(([index]) => index)
+    const alertRanges = new Map([...first].filter(([key]) => key.startsWith(`${o.topics.alerts}/`)))
+    const bound = oldestRetained(alertRanges, firstTimestamp, startedAt)
+    let carriedOver = 0
+    if (bound !== undefined) {
+      for (const index of oldAlertIndices) {
+        const month = n.alerts.monthOf(index)
+        if (month === undefined) continue
+        await freshMonth(month)
+        const copied = await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), new Date(bound).toISOString())
+        carriedOver += copied
+      }
+      o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString() }, 'rebuild: alert documents older than the log carried over')
+    }
+
+    // Move every alias in one call. A live indexer that opened a new month meanwhile gave it an index of
+    // its own: the loop moves that month too.
+    const replaced = new Set<string>()
+    for (let round = 0; ; round++) {
+      const current = await aliasesByIndex(o.es, o.prefix)
+      const actions: estypes.IndicesUpdateAliasesAction[] = []
+      for (const [index, aliases] of current) {
+        if (isFresh(index)) continue
+        for (const alias of aliases) {
+          const month = n.alerts.monthOf(alias)
+          const ours = alias === n.alerts.alias || alias === n.incidents.alias || alias === n.problems.alias || (month !== undefined && alias === n.alerts.monthAlias(month))
+          if (!ours) continue
+          actions.push({ remove: { index, alias } })
+          replaced.add(index)
+          if (month !== undefined) await freshMonth(month)
+        }
+      }
+      if (actions.length === 0 && round > 0) break
+      if (round === 10) throw new Error('rebuild: the aliases kept changing while they were being moved')
+      if (round === 0) {
+        actions.push({ add: { index: fresh.incidents, alias: n.incidents.alias, is_write_index: true } })
+        actions.push({ add: { index: fresh.problems, alias: n.problems.alias, is_write_index: true } })
+      }
+      for (const month of freshMonths) {
+        const index = n.alerts.monthIndex(month, generation)
+        if (round === 0 || !(current.get(index) ?? []).includes(n.alerts.monthAlias(month))) {
+          actions.push({ add: { index, alias: n.alerts.alias } }, { add: { index, alias: n.alerts.monthAlias(month), is_write_index: true } })
+        }
+      }
+      await o.es.indices.updateAliases({ actions })
+      o.logger.info({ generation, replaced: [...replaced] }, 'rebuild: aliases moved to the fresh indices')
+    }
+
+    // What the live indexer wrote to the old indices while we replayed: write it again, through the aliases.
+    const second = await ranges(admin, Object.values(o.topics))
+    const alertMonths = liveAlertMonths(o.es, o.prefix)
+    await replay(o, {
+      documents: new Map([
+        [o.topics.alerts, alertDocument(alertMonths.indexFor)],
+        [o.topics.incidents, incidentDocument(n.incidents.alias)],
+        [o.topics.problems, problemDocument(n.problems.alias)],
+      ]),
+      to: second,
+      from: new Map([...first].map(([key, r]) => [key, r.high])),
+      groupId: `${o.prefix}-rebuild-${generation}-2`,
+      requireAlias: true,
+      prepare: alertMonths.prepare,
+      forget: alertMonths.forget,
+    })
+    for (const index of replaced) await o.es.indices.delete({ index }).catch(() => undefined)
+    return {
+      generation,
+      fresh: [fresh.incidents, fresh.problems, ...[...freshMonths].map((m) => n.alerts.monthIndex(m, generation))].sort(),
+      replaced: [...replaced].sort(),
+      carriedOver,
+      oldestRetained: bound === undefined ? null : new Date(bound).toISOString(),
+    }
   } finally {
     await admin.disconnect()
   }

@@ -1,17 +1,30 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 
+/** The generation of the indices the live indexer creates; a rebuild names its fresh ones after its start. */
+export const FIRST_GENERATION = '000001'
+
 /** Names derived from one prefix, so a test (or a second deployment) can own a separate set. */
 export function indexNames(prefix: string) {
+  const alerts = `${prefix}-alerts`
   return {
     alerts: {
-      alias: `${prefix}-alerts`,
-      template: `${prefix}-alerts`,
-      pattern: `${prefix}-alerts-*`,
-      /** Monthly indices by event time: old months can be dropped whole. */
-      indexFor: (eventTime: string) => `${prefix}-alerts-${eventTime.slice(0, 4)}.${eventTime.slice(5, 7)}`,
+      /** The read alias over every month. */
+      alias: alerts,
+      template: alerts,
+      pattern: `${alerts}-*`,
+      /** The month an event time is filed under, `2026.11`: old months can be dropped whole. */
+      month: (eventTime: string) => `${eventTime.slice(0, 4)}.${eventTime.slice(5, 7)}`,
+      /** The write alias of one month. */
+      monthAlias: (month: string) => `${alerts}-${month}`,
+      /** The write alias of the month an event time falls in: where live writes go. */
+      indexFor: (eventTime: string) => `${alerts}-${eventTime.slice(0, 4)}.${eventTime.slice(5, 7)}`,
+      /** A concrete index of one month and generation, behind that month's write alias. */
+      monthIndex: (month: string, generation: string) => `${alerts}-${month}-${generation}`,
+      /** The month of a month alias or month index name; undefined for any other name. */
+      monthOf: (name: string): string | undefined => (name.startsWith(`${alerts}-`) ? /^(\d{4}\.\d{2})(?:-[^-]+)?$/.exec(name.slice(alerts.length + 1))?.[1] : undefined),
     },
-    incidents: { alias: `${prefix}-incidents`, template: `${prefix}-incidents`, pattern: `${prefix}-incidents-*`, first: `${prefix}-incidents-000001` },
-    problems: { alias: `${prefix}-problems`, template: `${prefix}-problems`, pattern: `${prefix}-problems-*`, first: `${prefix}-problems-000001` },
+    incidents: { alias: `${prefix}-incidents`, template: `${prefix}-incidents`, pattern: `${prefix}-incidents-*`, first: `${prefix}-incidents-${FIRST_GENERATION}` },
+    problems: { alias: `${prefix}-problems`, template: `${prefix}-problems`, pattern: `${prefix}-problems-*`, first: `${prefix}-problems-${FIRST_GENERATION}` },
   }
 }
 
@@ -71,25 +84,61 @@ const settings = (refreshInterval: string): estypes.IndicesIndexSettings => ({
   refresh_interval: refreshInterval,
 })
 
+/** Another indexer, or a rebuild, created it between our look and our create: that is what we wanted. */
+function unlessAlreadyExists(err: { meta?: { body?: { error?: { type?: string } } } }): void {
+  if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err
+}
+
+/** Creates an index, its settings and mappings from the template, unless it exists already. */
+export async function createIndex(es: Client, index: string, aliases?: Record<string, estypes.IndicesAlias>): Promise<void> {
+  await es.indices.create({ index, ...(aliases ? { aliases } : {}) }).catch(unlessAlreadyExists)
+}
+
 /**
  * Creates or updates the templates and, when missing, the first incident and problem indices behind
- * their aliases. Alerts get their alias from the template (one index a month); incidents and problems get
- * theirs explicitly, so that a rebuild can fill a fresh index before the alias moves to it.
+ * their aliases. Every index gets its aliases explicitly, never from a template, so that a rebuild can
+ * fill fresh indices before the aliases move to them. Alert months get theirs on first use
+ * (`liveAlertMonths`).
  */
 export async function ensureIndices(es: Client, prefix: string, refreshInterval = '1s'): Promise<void> {
   const n = indexNames(prefix)
-  await es.indices.putIndexTemplate({
-    name: n.alerts.template, index_patterns: [n.alerts.pattern], priority: 200,
-    template: { settings: settings(refreshInterval), mappings: alertMappings, aliases: { [n.alerts.alias]: {} } },
-  })
-  for (const [kind, mappings] of [['incidents', incidentMappings], ['problems', problemMappings]] as const) {
+  for (const [kind, mappings] of [['alerts', alertMappings], ['incidents', incidentMappings], ['problems', problemMappings]] as const) {
+    await es.indices.putIndexTemplate({ name: n[kind].template, index_patterns: [n[kind].pattern], priority: 200, template: { settings: settings(refreshInterval), mappings } })
+  }
+  for (const kind of ['incidents', 'problems'] as const) {
     const names = n[kind]
-    await es.indices.putIndexTemplate({ name: names.template, index_patterns: [names.pattern], priority: 200, template: { settings: settings(refreshInterval), mappings } })
     if (!(await es.indices.existsAlias({ name: names.alias }))) {
-      await es.indices.create({ index: names.first, aliases: { [names.alias]: { is_write_index: true } } }).catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
-        // Two indexers starting together: the other one created it.
-        if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err
-      })
+      await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
     }
+  }
+}
+
+/** Creates a month's first alert index with the read alias and the month's write alias, unless the month has one. */
+export async function ensureAlertMonth(es: Client, prefix: string, month: string): Promise<void> {
+  const n = indexNames(prefix).alerts
+  if (await es.indices.existsAlias({ name: n.monthAlias(month) })) return
+  await createIndex(es, n.monthIndex(month, FIRST_GENERATION), { [n.alias]: {}, [n.monthAlias(month)]: { is_write_index: true } })
+}
+
+/**
+ * The live write targets of alert events: each month's write alias, made sure of once per process
+ * before the first write to it. Writes go to aliases only, so a rebuild that moves them redirects the
+ * live indexer with it.
+ */
+export function liveAlertMonths(es: Client, prefix: string) {
+  const n = indexNames(prefix).alerts
+  const known = new Set<string>()
+  return {
+    indexFor: n.indexFor,
+    async prepare(indices: ReadonlySet<string>): Promise<void> {
+      for (const index of indices) {
+        const month = n.monthOf(index)
+        if (known.has(index) || month === undefined || index !== n.monthAlias(month)) continue
+        await ensureAlertMonth(es, prefix, month)
+        known.add(index)
+      }
+    },
+    /** The alias vanished (its month was deleted): make sure of it again on the next write. */
+    forget: (index: string) => { known.delete(index) },
   }
 }

@@ -8,9 +8,10 @@ import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
-import { ensureIndices } from '@opsreview/search-index/templates'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { createBackPressure } from '@opsreview/search-index/back-pressure'
-import { alertDocument, createBulkIndexHandler, incidentDocument, indexerRunOptions, problemDocument } from '@opsreview/search-index/bulk-indexer'
+import { alertDocument, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { IndexingConsumer } from '@opsreview/search-index/indexing-consumer'
 import { loadIndexerConfig } from './config.ts'
 
 const config = loadIndexerConfig(process.env)
@@ -29,6 +30,8 @@ const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total'
 const bulkSeconds = new Histogram({ name: 'opsreview_indexer_bulk_seconds', help: 'Bulk request latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
 const failures = new Counter({ name: 'opsreview_indexer_failures_total', help: 'Failed bulk attempts (retried) by reason', labelNames: ['reason'], registers: [registry] })
 const lag = new Gauge({ name: 'opsreview_indexer_consumer_lag', help: 'Records behind the end of each partition, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] })
+new Gauge({ name: 'opsreview_indexer_queued_bytes', help: 'Documents taken from Kafka and not yet sent to Elasticsearch', registers: [registry], collect() { this.set(indexing.pipeline.queuedBytes) } })
+new Gauge({ name: 'opsreview_indexer_bulk_in_flight', help: 'Bulk requests in flight', registers: [registry], collect() { this.set(indexing.pipeline.inFlight) } })
 
 await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
 const admin = kafka.admin()
@@ -43,8 +46,7 @@ await admin.disconnect()
 
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 await producer.connect()
-// Big fetches: the indexer waits on Kafka and Elasticsearch in turn, so each wait should carry many documents.
-const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 48 * 1024 * 1024 })
+const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES })
 await consumer.connect()
 const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
 await consumer.subscribe({ topics, fromBeginning: true })
@@ -58,38 +60,51 @@ new Gauge({
   collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[backPressure.state]) },
 })
 const prefix = config.OPSREVIEW_ES_INDEX_PREFIX
+const alertMonths = liveAlertMonths(es, prefix)
 const documents = new Map([
-  [config.OPSREVIEW_TOPIC_ALERTS, alertDocument(prefix)],
-  [config.OPSREVIEW_TOPIC_INCIDENTS, incidentDocument(prefix)],
-  [config.OPSREVIEW_TOPIC_PROBLEMS, problemDocument(prefix)],
+  [config.OPSREVIEW_TOPIC_ALERTS, alertDocument(alertMonths.indexFor)],
+  [config.OPSREVIEW_TOPIC_INCIDENTS, incidentDocument(indexNames(prefix).incidents.alias)],
+  [config.OPSREVIEW_TOPIC_PROBLEMS, problemDocument(indexNames(prefix).problems.alias)],
 ])
-await consumer.run({
-  ...indexerRunOptions,
-  eachBatch: createBulkIndexHandler({
+const indexing = new IndexingConsumer({
+  consumer,
+  logger,
+  documentFor: (topic) => documents.get(topic)!,
+  onBatch: (topic, partition, offsetLag) => lag.set({ topic, partition: String(partition) }, offsetLag),
+  pipeline: {
     es,
     logger,
+    flushBytes: config.OPSREVIEW_INDEXER_BULK_BYTES,
+    concurrency: config.OPSREVIEW_INDEXER_BULK_CONCURRENCY,
     guard: backPressure.guard,
-    onBatch: (topic, partition, offsetLag) => lag.set({ topic, partition: String(partition) }, offsetLag),
+    requireAlias: true,
+    prepare: alertMonths.prepare,
+    forget: alertMonths.forget,
     onRetry: (reason) => failures.inc({ reason }),
-    documentFor: (topic) => documents.get(topic)!,
     deadLetter: async (records) => {
       await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: records })
       deadLettered.inc(records.length)
     },
     onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
-  }),
+  },
 })
+await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
 logger.info({ topics: [...documents.keys()], group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
 
 const app = express()
 app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
+// Ready: in the consumer group and Elasticsearch taking writes.
+app.get('/readyz', (_req, res) => {
+  const ready = indexing.joined && backPressure.state === 'closed'
+  res.status(ready ? 200 : 503).json({ ready, joined: indexing.joined, breaker: backPressure.state })
+})
 app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
 const server = app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
 await once(server, 'listening')
 
-shutdownOnSignals(logger, 'finishing the batch in hand, committing what is indexed', async () => {
+shutdownOnSignals(logger, 'writing what is in hand, committing what is indexed', async () => {
   server.close()
-  await consumer.disconnect()
+  await indexing.close(topics)
   backPressure.shutdown()
   await producer.disconnect()
   await es.close()

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { alertDocument, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/bulk-indexer'
-import { ensureIndices } from '@opsreview/search-index/templates'
+import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 
@@ -55,9 +55,10 @@ async function seed() {
   cleanupIndices(es, prefix)
   await ensureIndices(es, prefix)
   const docs: [DocumentFor, object][] = []
-  const inc = incidentDocument(prefix)
-  const prb = problemDocument(prefix)
-  const alr = alertDocument(prefix)
+  const alertMonths = liveAlertMonths(es, prefix)
+  const inc = incidentDocument(indexNames(prefix).incidents.alias)
+  const prb = problemDocument(indexNames(prefix).problems.alias)
+  const alr = alertDocument(alertMonths.indexFor)
   docs.push([inc, incident(1, { title: 'Checkout payment timeouts', status: 'open', severity: 'critical', openedAt: at(3), resolvedAt: null, resolvedBy: null, acknowledgedAt: new Date(NOW - 3 * H + 15 * MIN).toISOString(), acknowledgedBy: 'ann', postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null }, problemIds: ['prb-00000000000000000000000a'] })])
   docs.push([inc, incident(2, { title: 'Search latency', services: ['search'], openedAt: at(10), resolvedAt: at(9), owner: 'bob' })])
   docs.push([inc, incident(3, { title: 'Old checkout errors', openedAt: at(30), resolvedAt: at(20), postmortem: { required: true, reasons: ['lasted 30 min or more'], scheduledFor: '2026-12-02T10:00:00.000Z', owner: 'carol' } })])
@@ -73,7 +74,8 @@ async function seed() {
     alertChange('warn', 'checkout', 'firing', at(4), 'alertmanager', 'warning'),
   ]) docs.push([alr, e])
   const ops = docs.map(([f, d]) => f(JSON.stringify(d)))
-  const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [{ index: { _index: o.index, _id: o.id, ...(o.version ? { version: o.version, version_type: 'external' as const } : {}) } }, o.document]) })
+  await alertMonths.prepare(new Set(ops.map((o) => o.index)))
+  const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
   expect(r.errors).toBe(false)
   return { es, prefix }
 }

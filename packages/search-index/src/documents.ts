@@ -1,0 +1,58 @@
+import type { estypes } from '@elastic/elasticsearch'
+
+/** One document write. With `version`, Elasticsearch keeps the highest version and refuses older ones. */
+export interface IndexOperation {
+  /** An alias (live writes) or a concrete index (a rebuild filling fresh indices). */
+  index: string
+  id: string
+  version?: number
+  /** The document's JSON: serialised once, sized for batching, and sent as it is by the client. */
+  document: string
+}
+
+/** Turns a record's value into its write; throws when the record is not what the topic should hold. */
+export type DocumentFor = (value: string) => IndexOperation
+
+/** The time an alert event is filed under: when it ended for a resolve, when it started otherwise. */
+export function alertEventTime(event: { status?: unknown; startsAt?: unknown; endsAt?: unknown }): string | undefined {
+  const at = event.status === 'resolved' && typeof event.endsAt === 'string' ? event.endsAt : event.startsAt
+  return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? new Date(at).toISOString() : undefined
+}
+
+/** Alert events go to the index `indexFor` names for their event time (a month's write alias, live). */
+export function alertDocument(indexFor: (eventTime: string) => string): DocumentFor {
+  return (value) => {
+    const event = JSON.parse(value) as Record<string, unknown>
+    const at = alertEventTime(event)
+    if (typeof event.id !== 'string' || at === undefined) throw new Error('not a canonical alert event')
+    // The record is the document already: add eventAt to its JSON rather than serialise it all again.
+    const document = `${value.trimEnd().slice(0, -1)},"eventAt":${JSON.stringify(at)}}`
+    return { index: indexFor(at), id: event.id, document }
+  }
+}
+
+const since = (from: unknown, to: unknown) =>
+  typeof from === 'string' && typeof to === 'string' ? Math.max(0, Date.parse(to) - Date.parse(from)) : null
+
+/** Incidents go to `index`: the alias (live) or a fresh index (a rebuild). MTTA and MTTR inputs are derived here. */
+export function incidentDocument(index: string): DocumentFor {
+  return (value) => {
+    const inc = JSON.parse(value) as Record<string, unknown>
+    if (typeof inc.id !== 'string' || typeof inc.version !== 'number') throw new Error('not an incident')
+    const document = JSON.stringify({ ...inc, timeToAcknowledgeMs: since(inc.openedAt, inc.acknowledgedAt), timeToResolveMs: since(inc.openedAt, inc.resolvedAt) })
+    return { index, id: inc.id, version: inc.version, document }
+  }
+}
+
+export function problemDocument(index: string): DocumentFor {
+  return (value) => {
+    const p = JSON.parse(value) as Record<string, unknown>
+    if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new Error('not a problem')
+    return { index, id: p.id, version: p.version, document: value }
+  }
+}
+
+/** The bulk action line of an operation: external versions where the document has one. */
+export function bulkAction(op: IndexOperation): { index: estypes.BulkIndexOperation } {
+  return { index: op.version === undefined ? { _index: op.index, _id: op.id } : { _index: op.index, _id: op.id, version: op.version, version_type: 'external' } }
+}

@@ -1,0 +1,100 @@
+/**
+ * The records of one `eachBatch` call, waiting on the bulk requests that carry them. A span is durable
+ * when every request that holds one of its documents (or dead letters) has finished.
+ */
+export interface Span {
+  readonly topic: string
+  readonly partition: number
+  /** The last offset of the records the span covers. */
+  readonly lastOffset: bigint
+  /** Requests still to finish. */
+  pending: number
+  readonly generation: number
+}
+
+export interface CommitOffset {
+  topic: string
+  partition: number
+  /** The next offset to read: one past the last durable record. */
+  offset: string
+}
+
+interface PartitionState {
+  topic: string
+  partition: number
+  /** In offset order: kafkajs hands one partition's batches over one after another. */
+  spans: Span[]
+  /** One past the last record of the longest durable prefix; -1n before any. */
+  durable: bigint
+  committed: bigint
+}
+
+/**
+ * Per partition, which records are durable in Elasticsearch. Bulk requests finish in any order and one
+ * request carries records of many partitions, so a partition's commit offset is the end of its longest
+ * prefix of durable spans: a record is never committed before every record ahead of it is durable.
+ *
+ * A consumer group join starts a new generation (kafkajs then reads again from the committed offsets):
+ * spans of older generations are forgotten, and their requests, still finishing, change nothing here.
+ */
+export class DurableOffsets {
+  readonly #partitions = new Map<string, PartitionState>()
+  #generation = 0
+
+  /** Opens a span for records up to `lastOffset`; `done` it once for every request `attach`ed to it. */
+  open(topic: string, partition: number, lastOffset: string): Span {
+    const key = `${topic}\u0000${partition}`
+    let state = this.#partitions.get(key)
+    if (!state) {
+      state = { topic, partition, spans: [], durable: -1n, committed: -1n }
+      this.#partitions.set(key, state)
+    }
+    const span: Span = { topic, partition, lastOffset: BigInt(lastOffset), pending: 0, generation: this.#generation }
+    state.spans.push(span)
+    return span
+  }
+
+  /** One request of the span has finished. Returns whether a commit offset moved. */
+  done(span: Span): boolean {
+    span.pending--
+    if (span.pending > 0 || span.generation !== this.#generation) return false
+    return this.#advance(span.topic, span.partition)
+  }
+
+  /** A span that no request carries (every record was empty): durable as soon as those before it are. */
+  settle(span: Span): boolean {
+    return span.pending === 0 && span.generation === this.#generation && this.#advance(span.topic, span.partition)
+  }
+
+  #advance(topic: string, partition: number): boolean {
+    const state = this.#partitions.get(`${topic}\u0000${partition}`)
+    if (!state) return false
+    let moved = false
+    while (state.spans.length > 0 && state.spans[0]!.pending === 0) {
+      state.durable = state.spans.shift()!.lastOffset + 1n
+      moved = true
+    }
+    return moved
+  }
+
+  /** Durable offsets not committed yet. */
+  uncommitted(): CommitOffset[] {
+    const out: CommitOffset[] = []
+    for (const s of this.#partitions.values()) if (s.durable > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: String(s.durable) })
+    return out
+  }
+
+  /** The group accepted these commits. */
+  committed(offsets: readonly CommitOffset[]): void {
+    for (const o of offsets) {
+      const state = this.#partitions.get(`${o.topic}\u0000${o.partition}`)
+      if (state && BigInt(o.offset) > state.committed) state.committed = BigInt(o.offset)
+    }
+  }
+
+  /** A new group generation: forget every span and offset (kafkajs reads again from the committed ones). */
+  reset(): void {
+    this.#partitions.clear()
+    this.#generation++
+  }
+}

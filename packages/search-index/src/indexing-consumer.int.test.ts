@@ -1,0 +1,201 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { Partitioners, type Kafka } from 'kafkajs'
+import { Client } from '@elastic/elasticsearch'
+import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { alertDocument, incidentDocument } from './documents.ts'
+import { IndexingConsumer } from './indexing-consumer.ts'
+import { ensureIndices, FIRST_GENERATION, indexNames, liveAlertMonths } from './templates.ts'
+
+function alertEvent(n: number, overrides: Record<string, unknown> = {}) {
+  return {
+    id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${n}`, status: 'firing', severity: 'critical',
+    service: `svc-${n % 3}`, environment: 'production', title: `Alert ${n}`, labels: { alertname: 'HighLatency', 'weird.label/name': 'x' },
+    startsAt: n % 2 ? '2026-10-31T23:59:59.000Z' : '2026-11-01T00:00:00.000Z', receivedAt: '2026-11-01T00:00:01.000Z', links: [], origin: {},
+    ...overrides,
+  }
+}
+
+interface Setup {
+  kafka: Kafka
+  topic: string
+  incidentTopic: string
+  deadLetterTopic: string
+  prefix: string
+}
+
+async function setUp(): Promise<Setup & { send: (events: (object | string)[]) => Promise<unknown>; sendIncidents: (versions: object[]) => Promise<unknown>; count: () => Promise<number>; committed: (topic?: string) => Promise<number>; es: Client }> {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const topic = uniqueName('alerts')
+  const s = { kafka, topic, incidentTopic: `${topic}-incidents`, deadLetterTopic: uniqueName('dlq'), prefix: uniqueName('idx') }
+  await createTopics(admin, [s.topic, s.deadLetterTopic, s.incidentTopic])
+  const es = esClient()
+  cleanupIndices(es, s.prefix)
+  await ensureIndices(es, s.prefix)
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  onTestFinished(async () => { await producer.disconnect(); await es.close() })
+  const alias = indexNames(s.prefix).alerts.alias
+  return {
+    ...s, es,
+    send: (events) => producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: (e as { fingerprint?: string }).fingerprint ?? 'x', value: typeof e === 'string' ? e : JSON.stringify(e) })) }),
+    sendIncidents: (versions) => producer.send({ topic: s.incidentTopic, acks: -1, messages: versions.map((v) => ({ key: (v as { id: string }).id, value: JSON.stringify(v) })) }),
+    count: async () => { await es.indices.refresh({ index: alias }); return (await es.count({ index: alias })).count },
+    committed: async (t = topic) => {
+      const [offsets] = await admin.fetchOffsets({ groupId: `${s.prefix}-indexer`, topics: [t] })
+      return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+    },
+  }
+}
+
+/** One indexer instance, as services/indexer wires it: the consumer group is `<prefix>-indexer`. */
+async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: number } = {}) {
+  const writer = opts.esNode ? new Client({ node: opts.esNode, maxRetries: 0, requestTimeout: 1000 }) : esClient()
+  const producer = s.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const consumer = s.kafka.consumer({ groupId: `${s.prefix}-indexer`, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  const topics = [s.topic, s.incidentTopic]
+  await consumer.subscribe({ topics, fromBeginning: true })
+  const { logger, lines } = captureLogs()
+  const months = liveAlertMonths(writer, s.prefix)
+  let indexed = 0
+  let itemRetries = 0
+  const indexing = new IndexingConsumer({
+    consumer, logger,
+    documentFor: (t) => (t === s.incidentTopic ? incidentDocument(indexNames(s.prefix).incidents.alias) : alertDocument(months.indexFor)),
+    pipeline: {
+      es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200, flushBytes: opts.flushBytes, requireAlias: true, prepare: months.prepare, forget: months.forget,
+      onIndexed: (count) => { indexed += count },
+      onRetry: (reason) => { if (reason === 'item') itemRetries++ },
+      deadLetter: async (records) => { await producer.send({ topic: s.deadLetterTopic, messages: records }) },
+    },
+  })
+  await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
+  let stopped = false
+  const stop = async () => { if (!stopped) { stopped = true; await indexing.close(topics, 2000); await producer.disconnect(); await writer.close() } }
+  onTestFinished(stop)
+  return { lines, stop, indexed: () => indexed, itemRetries: () => itemRetries, joined: () => indexing.joined }
+}
+
+describe('the indexer on the real Kafka and Elasticsearch', () => {
+  it('indexes each event once by id into its month behind the read and month aliases', async () => {
+    const s = await setUp()
+    await startIndexer(s)
+    const events = Array.from({ length: 50 }, (_, i) => alertEvent(i))
+    await s.send(events)
+    await s.send(events.slice(0, 10)) // redelivered: same ids, no new documents
+    await s.send([alertEvent(1000)])
+    const n = indexNames(s.prefix).alerts
+    await waitFor(async () => ((await s.committed()) === 61 ? true : undefined), { what: 'every record committed' })
+    expect(await s.count()).toBe(51)
+    expect(await s.es.exists({ index: n.indexFor('2026-11-01'), id: alertEvent(1000).id })).toBe(true)
+    const aliases = await s.es.indices.getAlias({ index: `${s.prefix}-alerts-*` })
+    expect(Object.fromEntries(Object.entries(aliases).map(([index, a]) => [index, Object.keys(a.aliases).sort()]))).toEqual({
+      [n.monthIndex('2026.10', FIRST_GENERATION)]: [n.alias, n.monthAlias('2026.10')],
+      [n.monthIndex('2026.11', FIRST_GENERATION)]: [n.alias, n.monthAlias('2026.11')],
+    })
+    const hit = await s.es.search({ index: n.alias, query: { term: { 'labels.weird.label/name': 'x' } }, size: 1 })
+    expect((hit.hits.total as { value: number }).value).toBe(51)
+  })
+
+  it('commits exactly to the end when many small requests finish out of order', async () => {
+    const s = await setUp()
+    const indexer = await startIndexer(s, { flushBytes: 2048 })
+    await s.send(Array.from({ length: 600 }, (_, i) => alertEvent(i)))
+    await waitFor(async () => ((await s.committed()) === 600 ? true : undefined), { what: 'all 600 records committed' })
+    expect(await s.count()).toBe(600)
+    expect(indexer.indexed()).toBe(600)
+  })
+
+  it('dead-letters what Elasticsearch rejects or what does not parse, and indexes the rest', async () => {
+    const s = await setUp()
+    await startIndexer(s)
+    await s.send([alertEvent(1), alertEvent(2, { unexpectedField: true }), 'not json', alertEvent(3)])
+    const dead = await readTopicUntil(s.kafka, s.deadLetterTopic, (m) => m.length >= 2)
+    expect(dead.map((m) => JSON.parse(m.value).reason).sort()).toEqual(['strict_dynamic_mapping_exception', 'unparseable'])
+    await waitFor(async () => ((await s.committed()) === 4 ? true : undefined), { what: 'all four records committed' })
+    expect(await s.count()).toBe(2)
+  })
+
+  it('waits out a flood-stage block instead of dead-lettering, and commits only once the documents are in', async () => {
+    const s = await setUp()
+    const indexer = await startIndexer(s)
+    await s.send([alertEvent(0)])
+    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
+    // What Elasticsearch itself sets when a disk passes the flood-stage watermark.
+    const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
+    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': true } })
+    onTestFinished(() => s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } }).then(() => undefined, () => undefined))
+    await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
+    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the blocked writes refused and retried' })
+    expect(await s.committed()).toBe(1)
+    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } })
+    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the blocked records committed after the block lifted' })
+    expect(await s.count()).toBe(5)
+    const admin = s.kafka.admin()
+    await admin.connect()
+    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
+    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
+  })
+
+  it('commits nothing while Elasticsearch is unreachable, so a successor indexes everything', async () => {
+    const s = await setUp()
+    const down = await startIndexer(s, { esNode: 'http://127.0.0.1:9' })
+    await s.send(Array.from({ length: 20 }, (_, i) => alertEvent(i)))
+    await waitFor(() => (down.lines.filter((l) => l.msg === 'elasticsearch bulk request failed; retrying').length >= 3 ? true : undefined), { what: 'three failed bulk attempts' })
+    await down.stop()
+    expect(await s.committed()).toBe(0)
+    await startIndexer(s)
+    await waitFor(async () => ((await s.count()) === 20 ? true : undefined), { what: 'all 20 documents after the outage' })
+  })
+
+  it('on close writes what it holds and commits it, so a successor has nothing to redo', async () => {
+    const s = await setUp()
+    const first = await startIndexer(s)
+    await waitFor(() => (first.joined() ? true : undefined), { what: 'the first indexer in its group' })
+    await s.send(Array.from({ length: 300 }, (_, i) => alertEvent(i)))
+    await waitFor(() => (first.indexed() > 0 ? true : undefined), { what: 'the first documents' })
+    await first.stop()
+    expect(await s.committed()).toBe(300)
+    const successor = await startIndexer(s)
+    await waitFor(() => (successor.joined() ? true : undefined), { what: 'the successor in its group' })
+    await s.send([alertEvent(5000)])
+    await waitFor(async () => ((await s.committed()) === 301 ? true : undefined), { what: 'the marker committed' })
+    expect(successor.indexed()).toBe(1)
+    expect(await s.count()).toBe(301)
+  })
+
+  it('loses nothing when a second instance joins mid-stream and the group rebalances', async () => {
+    const s = await setUp()
+    const first = await startIndexer(s, { flushBytes: 4096 })
+    await waitFor(() => (first.joined() ? true : undefined), { what: 'the first indexer in its group' })
+    for (let i = 0; i < 10; i++) await s.send(Array.from({ length: 100 }, (_, k) => alertEvent(i * 100 + k)))
+    const second = await startIndexer(s, { flushBytes: 4096 })
+    for (let i = 10; i < 20; i++) await s.send(Array.from({ length: 100 }, (_, k) => alertEvent(i * 100 + k)))
+    await waitFor(() => (second.joined() ? true : undefined), { what: 'the second indexer in the group' })
+    await waitFor(async () => ((await s.committed()) === 2000 ? true : undefined), { what: 'every record committed by the group' })
+    expect(await s.count()).toBe(2000)
+  })
+
+  it('keeps the newest incident version whatever order versions arrive in', async () => {
+    const s = await setUp()
+    await startIndexer(s)
+    const incident = (version: number, owner: string | null) => ({
+      id: 'inc-0123456789abcdef01234567', title: 'Checkout errors', status: 'open', severity: 'critical', services: ['checkout'], environment: 'production',
+      groupKey: 'checkout|production', openedAt: '2026-11-30T08:00:00.000Z', resolvedAt: null, resolvedBy: null, lastEventAt: '2026-11-30T08:05:00.000Z',
+      alertCount: 1, alerts: [], reports: [], customerImpact: false, owner, acknowledgedAt: version >= 2 ? '2026-11-30T08:10:00.000Z' : null, acknowledgedBy: null,
+      problemIds: [], postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version,
+    })
+    await s.sendIncidents([incident(3, 'carol'), incident(1, null)])
+    await s.sendIncidents([incident(2, 'bob')])
+    // Done when the group has committed past all three records: each was applied or refused by then.
+    await waitFor(async () => ((await s.committed(s.incidentTopic)) >= 3 ? true : undefined), { what: 'all three incident versions consumed' })
+    const alias = indexNames(s.prefix).incidents.alias
+    await s.es.indices.refresh({ index: alias })
+    const final = (await s.es.get<{ owner: string; version: number; timeToAcknowledgeMs: number }>({ index: alias, id: 'inc-0123456789abcdef01234567' }))._source!
+    expect(final).toMatchObject({ owner: 'carol', version: 3, timeToAcknowledgeMs: 10 * 60_000 })
+  })
+})

@@ -1,0 +1,112 @@
+import type { Consumer, EachBatchPayload } from 'kafkajs'
+import type { Logger } from 'pino'
+import { BulkPipeline, type BulkPipelineOptions, type DeadLetterRecord } from './bulk-pipeline.ts'
+import type { DocumentFor, IndexOperation } from './documents.ts'
+
+export interface IndexingConsumerOptions {
+  consumer: Consumer
+  /** The bulk pipeline's options; its durable offsets are what this consumer commits. */
+  pipeline: Omit<BulkPipelineOptions, 'onDurable'>
+  /** The document mapping of each consumed topic. */
+  documentFor: (topic: string) => DocumentFor
+  logger: Logger
+  /** Called once per batch with how far the partition is behind its end. */
+  onBatch?: (topic: string, partition: number, offsetLag: number) => void
+}
+
+/** Parses one batch into writes; a record that is not what its topic should hold becomes a dead letter. */
+export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; value: Buffer | null }[]) {
+  const ops: IndexOperation[] = []
+  const poison: DeadLetterRecord[] = []
+  for (const m of messages) {
+    const raw = m.value?.toString() ?? ''
+    try {
+      ops.push(documentFor(raw))
+    } catch (err) {
+      poison.push({ key: `${topic}/${partition}/${m.offset}`, value: JSON.stringify({ reason: 'unparseable', error: (err as Error).message, value: raw.slice(0, 16_384) }) })
+    }
+  }
+  return { ops, poison }
+}
+
+/**
+ * Feeds a kafkajs consumer's batches into a bulk pipeline. The handler resolves a batch as soon as the
+ * pipeline has taken it, which only moves kafkajs's fetch position, so the next fetch overlaps the bulk
+ * requests; offsets are committed (autoCommit is off) only as far as the pipeline says records are
+ * durable. A group join forgets what was tracked, because kafkajs then reads again from the committed
+ * offsets; writes repeated that way are idempotent (ids, external versions).
+ */
+export class IndexingConsumer {
+  /** How the consumer must be run: the handler resolves, and this class commits. */
+  static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false, partitionsConsumedConcurrently: 3 })
+
+  readonly pipeline: BulkPipeline
+  readonly #o: IndexingConsumerOptions
+  #committing: Promise<void> | undefined
+  #again = false
+  #joined = false
+
+  constructor(opts: IndexingConsumerOptions) {
+    this.#o = opts
+    this.pipeline = new BulkPipeline({ ...opts.pipeline, onDurable: () => void this.commit() })
+    opts.consumer.on(opts.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.pipeline.offsets.reset()
+      this.#joined = true
+      opts.logger.info({ assignment: payload.memberAssignment }, 'indexer joined its consumer group')
+    })
+  }
+
+  /** Whether the consumer has joined its group and is assigned partitions to read. */
+  get joined(): boolean {
+    return this.#joined
+  }
+
+  readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    this.#o.onBatch?.(batch.topic, batch.partition, Number(batch.offsetLag()))
+    const last = batch.messages.at(-1)
+    if (!last) return
+    const { ops, poison } = batchWrites(this.#o.documentFor(batch.topic), batch.topic, batch.partition, batch.messages)
+    const taken = await this.pipeline.add(
+      { topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison },
+      { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat },
+    )
+    if (taken) resolveOffset(last.offset)
+    await heartbeat()
+  }
+
+  /** Commits what is durable; one commit at a time, and a call during one makes one more after it. */
+  commit(): Promise<void> {
+    if (this.#committing) {
+      this.#again = true
+      return this.#committing
+    }
+    this.#committing = (async () => {
+      do {
+        this.#again = false
+        const offsets = this.pipeline.offsets.uncommitted()
+        if (offsets.length === 0) break
+        try {
+          await this.#o.consumer.commitOffsets(offsets)
+          this.pipeline.offsets.committed(offsets)
+        } catch (err) {
+          // A rebalance or a broker restart: the offsets stay uncommitted and go with the next commit.
+          this.#o.logger.warn({ err }, 'offset commit failed; retrying with the next one')
+        }
+      } while (this.#again)
+    })().finally(() => { this.#committing = undefined })
+    return this.#committing
+  }
+
+  /**
+   * For SIGTERM: stop fetching, let the pipeline finish what it holds (up to `timeoutMs`), commit, and
+   * leave the group. What could not be written in time stays uncommitted and is read again.
+   */
+  async close(topics: readonly string[], timeoutMs = 15_000): Promise<void> {
+    this.#o.consumer.pause(topics.map((topic) => ({ topic })))
+    const drained = await this.pipeline.drain(timeoutMs)
+    if (!drained) this.#o.logger.warn({ queuedBytes: this.pipeline.queuedBytes, inFlight: this.pipeline.inFlight }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
+    this.pipeline.stop()
+    await this.commit()
+    await this.#o.consumer.disconnect()
+  }
+}
