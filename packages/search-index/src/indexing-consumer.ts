@@ -14,6 +14,9 @@ export interface IndexingConsumerOptions {
   onBatch?: (topic: string, partition: number, offsetLag: number) => void
 }
 
+/** Records parsed and handed to the pipeline at a time. */
+const SLICE = 500
+
 /** Parses one batch into writes; a record that is not what its topic should hold becomes a dead letter. */
 export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; value: Buffer | null }[]) {
   const ops: IndexOperation[] = []
@@ -63,14 +66,21 @@ export class IndexingConsumer {
 
   readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     this.#o.onBatch?.(batch.topic, batch.partition, Number(batch.offsetLag()))
-    const last = batch.messages.at(-1)
-    if (!last) return
-    const { ops, poison } = batchWrites(this.#o.documentFor(batch.topic), batch.topic, batch.partition, batch.messages)
-    const taken = await this.pipeline.add(
-      { topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison },
-      { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat },
-    )
-    if (taken) resolveOffset(last.offset)
+    const documentFor = this.#o.documentFor(batch.topic)
+    // In slices, yielding between them: parsing a whole multi-megabyte batch at once would hold the event
+    // loop while bulk responses wait, and Elasticsearch would idle for want of the next request.
+    for (let from = 0; from < batch.messages.length; from += SLICE) {
+      const slice = batch.messages.slice(from, from + SLICE)
+      const { ops, poison } = batchWrites(documentFor, batch.topic, batch.partition, slice)
+      const taken = await this.pipeline.add(
+        { topic: batch.topic, partition: batch.partition, lastOffset: slice.at(-1)!.offset, ops, poison },
+        { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat },
+      )
+      // Not taken: the group is rebalancing or the consumer stopping; the rest is read again.
+      if (!taken) return
+      resolveOffset(slice.at(-1)!.offset)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
     await heartbeat()
   }
 

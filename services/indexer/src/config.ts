@@ -14,8 +14,9 @@ export const indexerConfigSpec = {
   OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the indices', '1s'),
   OPSREVIEW_INDEXER_BULK_BYTES: field.bytes('largest bulk request; a partly filled one goes as soon as a request slot is free', 5 * 1024 * 1024),
   OPSREVIEW_INDEXER_BULK_CONCURRENCY: field.int('bulk requests in flight at once', 3, { min: 1, max: 32 }),
-  OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 32 * 1024 * 1024),
-  OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 4 * 1024 * 1024),
+  // Small enough that decoding one fetch does not hold the event loop long (bulk responses wait meanwhile).
+  OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024),
+  OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
   OPSREVIEW_INDEXER_HOST: field.string('address of the metrics and health endpoint', '127.0.0.1'),
   OPSREVIEW_INDEXER_PORT: field.port('port of the metrics and health endpoint', 8082),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
