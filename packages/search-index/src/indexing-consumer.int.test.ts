@@ -32,7 +32,7 @@ async function setUp(): Promise<Setup & { send: (events: (object | string)[]) =>
   const s = { kafka, topic, incidentTopic: `${topic}-incidents`, deadLetterTopic: uniqueName('dlq'), prefix: uniqueName('idx') }
   await createTopics(admin, [s.topic, s.deadLetterTopic, s.incidentTopic])
   const es = esClient()
-  cleanupIndices(es, s.prefix)
+  cleanupIndices(s.prefix)
   await ensureIndices(es, s.prefix)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()

@@ -74,7 +74,7 @@ describe('rebuilding the index from Kafka', () => {
     const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
     await createTopics(admin, Object.values(topics))
     const es = esClient()
-    cleanupIndices(es, run)
+    cleanupIndices(run)
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
     onTestFinished(() => producer.disconnect())

@@ -46,11 +46,20 @@ export async function createTopics(admin: Admin, topics: readonly string[], numP
   })
 }
 
-/** Deletes every index and template matching `prefix*` when the test finishes. */
-export function cleanupIndices(es: Client, prefix: string): void {
+/**
+ * Deletes every index and template matching `prefix*` when the test finishes. With a client of its own:
+ * vitest runs onTestFinished hooks in reverse order, so a client the test closes in a later hook would
+ * already be closed here.
+ */
+export function cleanupIndices(prefix: string): void {
   onTestFinished(async () => {
-    await es.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
-    await es.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
+    const es = esClient()
+    try {
+      await es.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' })
+      await es.indices.deleteIndexTemplate({ name: `${prefix}*` }, { ignore: [404] })
+    } finally {
+      await es.close()
+    }
   })
 }
 

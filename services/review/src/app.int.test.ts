@@ -52,7 +52,7 @@ function alertChange(fp: string, service: string, status: 'firing' | 'resolved',
 async function seed() {
   const es = esClient()
   const prefix = uniqueName('rev')
-  cleanupIndices(es, prefix)
+  cleanupIndices(prefix)
   await ensureIndices(es, prefix)
   const docs: [DocumentFor, object][] = []
   const alertMonths = liveAlertMonths(es, prefix)

@@ -27,7 +27,7 @@ describe('Alertmanager → receiver → Kafka → indexer → Elasticsearch', ()
     await createTopics(admin, Object.values(topics))
     const es = esClient()
     const prefix = uniqueName('e2e')
-    cleanupIndices(es, prefix)
+    cleanupIndices(prefix)
 
     const receiverPort = await freePort()
     const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_TOPIC_ALERTS: topics.alerts }

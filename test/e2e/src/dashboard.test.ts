@@ -16,7 +16,7 @@ async function startPipeline() {
   const run = uniqueName('dash')
   const prefix = run
   const es = esClient()
-  cleanupIndices(es, prefix)
+  cleanupIndices(prefix)
   onTestFinished(async () => {
     const admin = kafkaClient().admin()
     await admin.connect()

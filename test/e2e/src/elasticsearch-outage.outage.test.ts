@@ -23,7 +23,7 @@ describe('the indexer through an Elasticsearch outage', () => {
     await createTopics(admin, Object.values(topics))
     const prefix = uniqueName('esout')
     const es = esClient()
-    cleanupIndices(es, prefix)
+    cleanupIndices(prefix)
     const indexer = await startService('indexer', {
       OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_TOPIC_ALERTS: topics.alerts, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: topics.dlq,
       OPSREVIEW_TOPIC_INCIDENTS: `${topics.alerts}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${topics.alerts}-problems`,
