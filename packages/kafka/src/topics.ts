@@ -43,8 +43,10 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], ti
   const missing = specs.filter((s) => !existing.has(s.topic))
   if (missing.length > 0) {
     try {
+      // No waitForLeaders: kafkajs's own wait throws UNKNOWN_TOPIC_OR_PARTITION when another service is
+      // creating the same topics at that moment; the loop below waits and tolerates that.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((s) => {
           const configEntries: ITopicConfig['configEntries'] = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
           if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
