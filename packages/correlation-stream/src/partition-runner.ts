@@ -61,6 +61,8 @@ export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
   readonly #engines = new Map<number, PartitionEngine>()
   #saved: Map<string, SavedState> | undefined
+  #running = 0
+  #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
     this.#o = opts
@@ -79,7 +81,21 @@ export class PartitionRunner {
   /** How the handler must be run: it resolves and commits by itself. */
   static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false })
 
-  readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+  readonly handler = async (payload: EachBatchPayload): Promise<void> => {
+    this.#running++
+    try {
+      await this.#apply(payload)
+    } finally {
+      if (--this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve()
+    }
+  }
+
+  /** Resolves when no batch is being applied: after pausing the consumer, the engines hold still. */
+  idle(): Promise<void> {
+    return this.#running === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  async #apply({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition, topic } = batch
     const log = this.#o.logger.child({ topic, partition })
     let pe = this.#engines.get(partition)
@@ -130,7 +146,11 @@ export class PartitionRunner {
     await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(pe.applied + 1n) }])
   }
 
-  /** On shutdown: checkpoint every partition and commit, so a restart replays nothing. */
+  /**
+   * On shutdown: checkpoint every partition and commit, so a restart replays nothing. Pause the consumer
+   * and wait for `idle()` first, and call it before `stop()`: kafkajs drops the group on stop, and a commit
+   * after it cannot succeed.
+   */
   async checkpointAll(): Promise<void> {
     const commits: { topic: string; partition: number; offset: string }[] = []
     for (const [partition, pe] of this.#engines) {

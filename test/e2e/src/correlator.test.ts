@@ -127,6 +127,24 @@ describe('correlator on the real Kafka', () => {
     await c.cleanup()
   })
 
+  it('checkpoints and commits on SIGTERM, so a restart has nothing to replay', async () => {
+    // No checkpoint during the run: only the one on shutdown can save and commit.
+    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0', OPSREVIEW_SNAPSHOT_INTERVAL: '1h' })
+    const svc = await c.start()
+    const events = [alertEvent('a', 'checkout', 'firing', T0), alertEvent('b', 'search', 'firing', T0 + MIN)]
+    await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, events.map((e) => ({ key: `alertmanager:${e.fingerprint}`, value: e })))
+    await waitFor(async () => ((await latestByKey<Incident>(c.kafka, c.topics.OPSREVIEW_TOPIC_INCIDENTS)).size === 2 ? true : undefined), { what: 'two incidents' })
+    expect(await svc.stop()).toBe(0)
+    expect(svc.logs.filter((l) => l.msg === 'final checkpoint failed; the next start replays from the last one' || l.msg === 'shutdown failed')).toEqual([])
+    const admin = c.kafka.admin()
+    await admin.connect()
+    const input = c.topics.OPSREVIEW_TOPIC_CORRELATOR_INPUT
+    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(input), admin.fetchOffsets({ groupId: `${c.env.OPSREVIEW_CORRELATOR_GROUP}-engine`, topics: [input] })])
+    await admin.disconnect()
+    for (const end of ends) expect(committed!.partitions.find((p) => p.partition === end.partition)?.offset).toBe(Number(end.high) > 0 ? end.high : '-1')
+    await c.cleanup()
+  })
+
   it('gives the same incidents and problems as an uninterrupted run when killed with -9 at random points', { timeout: 240_000 }, async () => {
     const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0' })
     const events = scenario()
