@@ -1,4 +1,5 @@
-import type { estypes } from '@elastic/elasticsearch'
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { indexNames, liveAlertMonths } from './templates.ts'
 
 /** One document write. With `version`, Elasticsearch keeps the highest version and refuses older ones. */
 export interface IndexOperation {
@@ -55,4 +56,27 @@ export function problemDocument(index: string): DocumentFor {
 /** The bulk action line of an operation: external versions where the document has one. */
 export function bulkAction(op: IndexOperation): { index: estypes.BulkIndexOperation } {
   return { index: op.version === undefined ? { _index: op.index, _id: op.id } : { _index: op.index, _id: op.id, version: op.version, version_type: 'external' } }
+}
+
+/**
+ * How the live indexer writes each topic: alert events to their month's write alias, incidents and
+ * problems to theirs, every target an alias and a month's alias made sure of before its first write. A
+ * rebuild's catch-up pass writes the same way, so it cannot drift from the live indexer.
+ */
+export function liveWrites(es: Client, prefix: string, topics: { alerts: string; incidents: string; problems: string }) {
+  const n = indexNames(prefix)
+  const months = liveAlertMonths(es, prefix)
+  const documents = new Map([
+    [topics.alerts, alertDocument(months.indexFor)],
+    [topics.incidents, incidentDocument(n.incidents.alias)],
+    [topics.problems, problemDocument(n.problems.alias)],
+  ])
+  return {
+    documentFor: (topic: string): DocumentFor => {
+      const documentFor = documents.get(topic)
+      if (!documentFor) throw new Error(`no document mapping for topic ${topic}`)
+      return documentFor
+    },
+    pipeline: { requireAlias: true, prepare: months.prepare, forget: months.forget },
+  }
 }

@@ -2,9 +2,9 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { Client } from '@elastic/elasticsearch'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
-import { alertDocument, incidentDocument } from './documents.ts'
+import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
-import { ensureIndices, FIRST_GENERATION, indexNames, liveAlertMonths } from './templates.ts'
+import { ensureIndices, FIRST_GENERATION, indexNames } from './templates.ts'
 
 function alertEvent(n: number, overrides: Record<string, unknown> = {}) {
   return {
@@ -60,14 +60,14 @@ async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: numb
   const topics = [s.topic, s.incidentTopic]
   await consumer.subscribe({ topics, fromBeginning: true })
   const { logger, lines } = captureLogs()
-  const months = liveAlertMonths(writer, s.prefix)
+  const live = liveWrites(writer, s.prefix, { alerts: s.topic, incidents: s.incidentTopic, problems: `${s.topic}-problems` })
   let indexed = 0
   let itemRetries = 0
   const indexing = new IndexingConsumer({
     consumer, logger,
-    documentFor: (t) => (t === s.incidentTopic ? incidentDocument(indexNames(s.prefix).incidents.alias) : alertDocument(months.indexFor)),
+    documentFor: live.documentFor,
     pipeline: {
-      es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200, flushBytes: opts.flushBytes, requireAlias: true, prepare: months.prepare, forget: months.forget,
+      ...live.pipeline, es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200, flushBytes: opts.flushBytes,
       onIndexed: (count) => { indexed += count },
       onRetry: (reason) => { if (reason === 'item') itemRetries++ },
       deadLetter: async (records) => { await producer.send({ topic: s.deadLetterTopic, messages: records }) },

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Client } from '@elastic/elasticsearch'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
-import { alertDocument, incidentDocument, problemDocument } from './documents.ts'
+import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 import { rebuildFromKafka } from './rebuild.ts'
 import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
@@ -41,12 +41,10 @@ async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { a
   const consumer = kafka.consumer({ groupId: `${prefix}-live`, maxWaitTimeInMs: 100 })
   await consumer.connect()
   await consumer.subscribe({ topics: Object.values(topics), fromBeginning: true })
-  const months = liveAlertMonths(es, prefix)
-  const n = indexNames(prefix)
-  const documents = new Map([[topics.alerts, alertDocument(months.indexFor)], [topics.incidents, incidentDocument(n.incidents.alias)], [topics.problems, problemDocument(n.problems.alias)]])
+  const live = liveWrites(es, prefix, topics)
   const indexing = new IndexingConsumer({
-    consumer, logger, documentFor: (t) => documents.get(t)!,
-    pipeline: { es, logger, requireAlias: true, prepare: months.prepare, forget: months.forget, deadLetter: async () => undefined },
+    consumer, logger, documentFor: live.documentFor,
+    pipeline: { ...live.pipeline, es, logger, deadLetter: async () => undefined },
   })
   await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
   onTestFinished(() => indexing.close(Object.values(topics), 2000))

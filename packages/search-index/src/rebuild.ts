@@ -2,9 +2,9 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { BulkPipeline } from './bulk-pipeline.ts'
-import { alertDocument, incidentDocument, problemDocument, type DocumentFor } from './documents.ts'
+import { alertDocument, incidentDocument, liveWrites, problemDocument, type DocumentFor } from './documents.ts'
 import { batchWrites } from './indexing-consumer.ts'
-import { createIndex, ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
+import { createIndex, ensureIndices, indexNames } from './templates.ts'
 
 export interface RebuildOptions {
   kafka: Kafka
@@ -43,7 +43,8 @@ async function ranges(admin: Admin, topics: readonly string[]): Promise<Ranges> 
 }
 
 interface Replay {
-  documents: Map<string, DocumentFor>
+  topics: readonly string[]
+  documentFor: (topic: string) => DocumentFor
   /** Each partition is replayed from its `from` offset (its low watermark without one) up to the `to` high watermark. */
   to: Ranges
   from?: Map<string, bigint>
@@ -73,7 +74,7 @@ async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   const consumer = o.kafka.consumer({ groupId: r.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 })
   await consumer.connect()
   try {
-    await consumer.subscribe({ topics: [...r.documents.keys()], fromBeginning: true })
+    await consumer.subscribe({ topics: [...r.topics], fromBeginning: true })
     let done!: () => void
     const finished = new Promise<void>((resolve) => { done = resolve })
     const seen = new Set<string>()
@@ -88,7 +89,7 @@ async function replay(o: RebuildOptions, r: Replay): Promise<void> {
         const within = batch.messages.filter((m) => BigInt(m.offset) >= start(key) && BigInt(m.offset) < end(key))
         const last = within.at(-1)
         if (last) {
-          const { ops, poison } = batchWrites(r.documents.get(batch.topic)!, batch.topic, batch.partition, within)
+          const { ops, poison } = batchWrites(r.documentFor(batch.topic), batch.topic, batch.partition, within)
           const taken = await pipeline.add({ topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison }, { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat })
           if (!taken) return
         }
@@ -181,12 +182,14 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
     const first = await ranges(admin, Object.values(o.topics))
     o.logger.info({ generation }, 'rebuild: replaying the topics into fresh indices')
     const firstTimestamp = new Map<string, number>()
+    const freshDocuments = new Map([
+      [o.topics.alerts, alertDocument((at) => n.alerts.monthIndex(n.alerts.month(at), generation))],
+      [o.topics.incidents, incidentDocument(fresh.incidents)],
+      [o.topics.problems, problemDocument(fresh.problems)],
+    ])
     await replay(o, {
-      documents: new Map([
-        [o.topics.alerts, alertDocument((at) => n.alerts.monthIndex(n.alerts.month(at), generation))],
-        [o.topics.incidents, incidentDocument(fresh.incidents)],
-        [o.topics.problems, problemDocument(fresh.problems)],
-      ]),
+      topics: Object.values(o.topics),
+      documentFor: (topic) => freshDocuments.get(topic)!,
       to: first,
       groupId: `${o.prefix}-rebuild-${generation}-1`,
       requireAlias: false,
@@ -246,19 +249,14 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
 
     // What the live indexer wrote to the old indices while we replayed: write it again, through the aliases.
     const second = await ranges(admin, Object.values(o.topics))
-    const alertMonths = liveAlertMonths(o.es, o.prefix)
+    const live = liveWrites(o.es, o.prefix, o.topics)
     await replay(o, {
-      documents: new Map([
-        [o.topics.alerts, alertDocument(alertMonths.indexFor)],
-        [o.topics.incidents, incidentDocument(n.incidents.alias)],
-        [o.topics.problems, problemDocument(n.problems.alias)],
-      ]),
+      topics: Object.values(o.topics),
+      documentFor: live.documentFor,
       to: second,
       from: new Map([...first].map(([key, r]) => [key, r.high])),
       groupId: `${o.prefix}-rebuild-${generation}-2`,
-      requireAlias: true,
-      prepare: alertMonths.prepare,
-      forget: alertMonths.forget,
+      ...live.pipeline,
     })
     for (const index of replaced) await o.es.indices.delete({ index }).catch(() => undefined)
     return {

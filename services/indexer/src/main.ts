@@ -8,9 +8,9 @@ import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
-import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
+import { ensureIndices } from '@opsreview/search-index/templates'
 import { createBackPressure } from '@opsreview/search-index/back-pressure'
-import { alertDocument, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { liveWrites } from '@opsreview/search-index/documents'
 import { IndexingConsumer } from '@opsreview/search-index/indexing-consumer'
 import { loadIndexerConfig } from './config.ts'
 
@@ -59,27 +59,19 @@ new Gauge({
   name: 'opsreview_indexer_breaker_state', help: 'Elasticsearch breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
   collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[backPressure.state]) },
 })
-const prefix = config.OPSREVIEW_ES_INDEX_PREFIX
-const alertMonths = liveAlertMonths(es, prefix)
-const documents = new Map([
-  [config.OPSREVIEW_TOPIC_ALERTS, alertDocument(alertMonths.indexFor)],
-  [config.OPSREVIEW_TOPIC_INCIDENTS, incidentDocument(indexNames(prefix).incidents.alias)],
-  [config.OPSREVIEW_TOPIC_PROBLEMS, problemDocument(indexNames(prefix).problems.alias)],
-])
+const live = liveWrites(es, config.OPSREVIEW_ES_INDEX_PREFIX, { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS })
 const indexing = new IndexingConsumer({
   consumer,
   logger,
-  documentFor: (topic) => documents.get(topic)!,
+  documentFor: live.documentFor,
   onBatch: (topic, partition, offsetLag) => lag.set({ topic, partition: String(partition) }, offsetLag),
   pipeline: {
+    ...live.pipeline,
     es,
     logger,
     flushBytes: config.OPSREVIEW_INDEXER_BULK_BYTES,
     concurrency: config.OPSREVIEW_INDEXER_BULK_CONCURRENCY,
     guard: backPressure.guard,
-    requireAlias: true,
-    prepare: alertMonths.prepare,
-    forget: alertMonths.forget,
     onRetry: (reason) => failures.inc({ reason }),
     deadLetter: async (records) => {
       await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: records })
@@ -89,7 +81,7 @@ const indexing = new IndexingConsumer({
   },
 })
 await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
-logger.info({ topics: [...documents.keys()], group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
+logger.info({ topics, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
 
 const app = express()
 app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
