@@ -19,10 +19,9 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const kafkaBrokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 export const elasticsearchUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
 
-/** Reads a captured payload from ../shared/fixtures (beside the clone), or $OPSREVIEW_FIXTURES. */
+/** Reads a captured webhook payload from test/fixtures, the project's own copies. */
 export function fixture<T = unknown>(relative: string): T {
-  const dir = process.env.OPSREVIEW_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures')
-  return JSON.parse(readFileSync(path.join(dir, relative), 'utf8')) as T
+  return JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures', relative), 'utf8')) as T
 }
 
 /** A name no other test or run uses: topics, groups and indices are never shared. */
