@@ -5,11 +5,12 @@ import { HttpProblem } from './problem.ts'
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
 /**
- * Accepts `Authorization: Bearer <token>`, or a `token` query parameter for senders that can only set
- * a URL (Pingdom). Tokens are compared through fixed-length digests in constant time, and every
+ * Accepts `Authorization: Bearer <token>`, and a `token` query parameter only where `allowQueryToken` is
+ * set: for senders that can only set a URL (Pingdom). A token in a URL ends up in proxy and access logs,
+ * so no other route takes one. Tokens are compared through fixed-length digests in constant time, and every
  * configured token is compared, so timing tells nothing about which token nearly matched.
  */
-export function tokenAuth(tokens: readonly string[], { allowQueryToken = true } = {}): RequestHandler {
+export function tokenAuth(tokens: readonly string[], { allowQueryToken = false } = {}): RequestHandler {
   const expected = tokens.map(digest)
   return (req, _res, next) => {
     const header = req.headers.authorization

@@ -19,6 +19,7 @@ export const problems = {
   INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
   VALIDATION_FAILED: { status: 400, title: 'Request body does not match the schema' },
   INVALID_QUERY: { status: 400, title: 'Invalid query parameter' },
+  BAD_REQUEST: { status: 400, title: 'Malformed request' },
   UNAVAILABLE: { status: 503, title: 'Temporarily unavailable, retry later' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const
@@ -56,9 +57,28 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
   res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
 }
 
-/** Last middleware: renders HttpProblems, and turns anything else into a 500 without leaking internals. */
+/**
+ * Express and its body parsers mark the client's mistakes with a 4xx `status` (a bad %-escape in a path
+ * parameter, a corrupt compressed body); those are the client's to fix, never a 500.
+ */
+function clientErrorStatus(err: unknown): number | undefined {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
+}
+
+/** Turns whatever reached the error handler into a problem: HttpProblems as they are, client errors as 400, the rest as 500. */
+export function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err
+  const status = clientErrorStatus(err)
+  if (status === 413) return new HttpProblem('PAYLOAD_TOO_LARGE', undefined, { cause: err })
+  if (status === 415) return new HttpProblem('UNSUPPORTED_MEDIA_TYPE', undefined, { cause: err })
+  if (status !== undefined) return new HttpProblem('BAD_REQUEST', err instanceof URIError ? 'The URL holds a malformed %-escape' : 'The request could not be read', { cause: err })
+  return new HttpProblem('INTERNAL', 'Internal error', { cause: err })
+}
+
+/** Last middleware: renders HttpProblems, client errors as 4xx, and anything else as a 500 without leaking internals. */
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const problem = err instanceof HttpProblem ? err : new HttpProblem('INTERNAL', 'Internal error', { cause: err })
+  const problem = toProblem(err)
   if (problem.status >= 500) req.log?.error({ err }, 'request failed')
   sendProblem(res, problem)
 }

@@ -10,3 +10,16 @@ export class KafkaUnavailableError extends Error {
     this.name = 'KafkaUnavailableError'
   }
 }
+
+/**
+ * A message Kafka will never take, whatever the retries: larger than the broker's or topic's limit, or
+ * otherwise refused for what it is. Only its own caller fails; the messages batched with it are sent.
+ */
+export class KafkaRecordRejectedError extends Error {
+  readonly code = 'KAFKA_RECORD_REJECTED'
+  readonly retriable = false
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'KafkaRecordRejectedError'
+  }
+}

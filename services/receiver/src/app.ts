@@ -74,6 +74,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   })
 
   const auth = tokenAuth(deps.tokens)
+  // Pingdom cannot set headers: its token travels in the URL, on its route alone.
+  const pingdomAuth = tokenAuth(deps.tokens, { allowQueryToken: true })
   const body = jsonBody(deps.bodyLimit)
   const counted = (source: Source): RequestHandler => (req, res, next) => {
     res.on('finish', () => metrics.requests.inc({ source, status: String(res.statusCode) }))
@@ -119,7 +121,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     res.status(202).json({ accepted: events.length, ids: events.map((e) => e.id) })
   }
 
-  app.post('/webhooks/pingdom', counted('pingdom'), auth, ...body, async (req, res, next) => {
+  app.post('/webhooks/pingdom', counted('pingdom'), pingdomAuth, ...body, async (req, res, next) => {
     try {
       const payload = validated(req, validatePingdomWebhook(req.body))
       await spoolEvents('pingdom', [normalizePingdom(payload, { receivedAt: clock(), options: deps.ingest })], res)

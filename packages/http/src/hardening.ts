@@ -1,0 +1,37 @@
+import type { Server } from 'node:http'
+import type { RequestHandler } from 'express'
+
+/**
+ * Headers every opsreview response carries: no MIME sniffing, no framing by other sites, no referrer
+ * leaking a URL. The dashboard adds its own Content-Security-Policy on top; `frame-ancestors` here
+ * covers every other response.
+ */
+export function securityHeaders(): RequestHandler {
+  return (_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff')
+    res.setHeader('X-Frame-Options', 'DENY')
+    res.setHeader('Content-Security-Policy', "frame-ancestors 'none'")
+    res.setHeader('Referrer-Policy', 'no-referrer')
+    next()
+  }
+}
+
+export interface ServerTimeouts {
+  /** The whole request, headers and body, must arrive within this. */
+  requestTimeoutMs: number
+  /** The headers must arrive within this (a slow-loris client is cut off here). */
+  headersTimeoutMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number
+}
+
+export const defaultServerTimeouts: ServerTimeouts = Object.freeze({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 })
+
+/** Bounds how long a slow or silent client can hold a connection. */
+export function applyServerTimeouts(server: Server, timeouts: ServerTimeouts = defaultServerTimeouts): void {
+  server.requestTimeout = timeouts.requestTimeoutMs
+  server.headersTimeout = timeouts.headersTimeoutMs
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
+  // A socket silent for this long is closed even mid-body (Node checks the two above only every 30 s).
+  server.timeout = timeouts.headersTimeoutMs
+}
