@@ -1,0 +1,83 @@
+import type { Kafka, Producer } from 'kafkajs'
+import type { Logger } from 'pino'
+import type { ListCommand, ReplayCommand } from './args.ts'
+import { ReplayFailedError } from './errors.ts'
+import { readDeadLetters, type TopicRead } from './read.ts'
+import { deadLetterId, formatReplayReport, kafkaRecordTarget, receiverWebhookTarget, replayDeadLetters, type ReplayTargets } from './replay.ts'
+import { formatSummary, selects, summarize } from './summary.ts'
+
+export interface CommandDeps {
+  kafka: Kafka
+  logger: Logger
+  /** Every dead-letter topic; `--topic` narrows to some of them (or names another). */
+  topics: readonly string[]
+  readTimeoutMs?: number
+}
+
+export interface CommandResult {
+  /** For a person: what to print. */
+  text: string
+  /** For `--json`. */
+  json: unknown
+  exitCode: number
+}
+
+const topicsOf = (cmd: { topics: string[] }, deps: CommandDeps) => (cmd.topics.length > 0 ? cmd.topics : deps.topics)
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString())
+
+export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<CommandResult> {
+  const topics = topicsOf(cmd, deps)
+  const read = await readDeadLetters({ kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs })
+  const selected = read.deadLetters.filter((dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl))
+  const groups = summarize(selected)
+  const total = selected.length
+  const replayable = selected.filter((dl) => dl.replay).length
+  return {
+    text: formatSummary(groups, { sinceMs: cmd.sinceMs, topics: read.topics }),
+    json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable },
+    exitCode: 0,
+  }
+}
+
+export interface ReplayDeps extends CommandDeps {
+  receiverUrl: string
+  /** The bearer token for the receiver; webhook replays fail without one. */
+  ingestToken: string | undefined
+}
+
+/** Exit code 1 when any dead letter failed again, so a script notices. */
+export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promise<CommandResult> {
+  const topics = topicsOf(cmd, deps)
+  const read = await readDeadLetters({ kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs })
+  const selected = read.deadLetters.filter((dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl))
+  let producer: Producer | undefined
+  const webhook = deps.ingestToken
+    ? receiverWebhookTarget({ receiverUrl: deps.receiverUrl, token: deps.ingestToken })
+    : async () => { throw new ReplayFailedError('no ingest token: set OPSREVIEW_INGEST_TOKENS', false) }
+  const targets: ReplayTargets = {
+    record: async (replay) => {
+      if (!producer) {
+        // A replay must not create a topic that is gone: that is a failure to report, not to paper over.
+        producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+        await producer.connect()
+      }
+      await kafkaRecordTarget(producer)(replay)
+    },
+    webhook,
+  }
+  try {
+    const report = await replayDeadLetters(selected, { targets, dryRun: cmd.dryRun, logger: deps.logger })
+    const missing = read.topics.filter((t) => !t.exists).map((t: TopicRead) => `  ${t.topic}: no such topic\n`).join('')
+    return {
+      text: `replay of reason ${cmd.reasons.join(', ')} since ${iso(cmd.sinceMs)}\n${missing}${formatReplayReport(report)}`,
+      json: {
+        since: iso(cmd.sinceMs), reasons: cmd.reasons, topics: read.topics, dryRun: report.dryRun,
+        matched: report.matched, replayed: report.replayed, failed: report.failed, notReplayable: report.notReplayable, duplicates: report.duplicates,
+        outcomes: report.outcomes.map((o) => ({ id: deadLetterId(o.deadLetter), topic: o.deadLetter.topic, partition: o.deadLetter.partition, offset: o.deadLetter.offset, reason: o.deadLetter.reason, ...o, deadLetter: undefined })),
+      },
+      exitCode: report.failed > 0 ? 1 : 0,
+    }
+  } finally {
+    await producer?.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'replay producer did not disconnect cleanly'))
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What can go wrong listing or replaying dead letters. `retriable` says whether running the same command
+ * again later can help (Kafka or the receiver was unavailable) or whether the input must change first.
+ */
+import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+
+export { KafkaUnavailableError }
+
+/** The command line is wrong: every problem found, so the operator fixes it in one go. */
+export class UsageError extends Error {
+  readonly code = 'USAGE'
+  readonly retriable = false
+  override readonly name = 'UsageError'
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super(problems.join('; '))
+    this.problems = problems
+  }
+}
+
+export interface PendingPartition { topic: string; partition: number; next: string; end: string }
+
+/** The read did not reach the end offsets taken at its start in time: Kafka is slow or a partition is unavailable. */
+export class ReadIncompleteError extends Error {
+  readonly code = 'READ_INCOMPLETE'
+  readonly retriable = true
+  override readonly name = 'ReadIncompleteError'
+  readonly pending: readonly PendingPartition[]
+  constructor(message: string, pending: readonly PendingPartition[]) {
+    super(message)
+    this.pending = pending
+  }
+}
+
+/**
+ * One dead letter's replay failed. `retriable`: the target was unavailable (network, 5xx, Kafka down),
+ * so replaying again later may work; otherwise it was refused for what it is (a 4xx: the fix did not
+ * cover it) and a replay will fail the same way.
+ */
+export class ReplayFailedError extends Error {
+  readonly code = 'REPLAY_FAILED'
+  override readonly name = 'ReplayFailedError'
+  readonly retriable: boolean
+  /** The receiver's HTTP status, for a webhook replay it answered. */
+  readonly status: number | undefined
+  constructor(message: string, retriable: boolean, options?: { cause?: unknown; status?: number }) {
+    super(message, options)
+    this.retriable = retriable
+    this.status = options?.status
+  }
+}

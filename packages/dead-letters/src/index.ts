@@ -1,0 +1,7 @@
+export * from './errors.ts'
+export * from './record.ts'
+export * from './summary.ts'
+export * from './read.ts'
+export * from './replay.ts'
+export * from './args.ts'
+export * from './commands.ts'

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import type { Kafka } from 'kafkajs'
+import type { Logger } from 'pino'
+import { KafkaUnavailableError, ReadIncompleteError, type PendingPartition } from './errors.ts'
+import { parseDeadLetter, type DeadLetter } from './record.ts'
+
+export interface ReadDeadLettersOptions {
+  kafka: Kafka
+  topics: readonly string[]
+  /** Start each partition at the first record written at or after this time (epoch ms); all when unset. */
+  sinceMs?: number | undefined
+  logger: Logger
+  /** Give up when the end offsets are not reached by then (60 s). */
+  timeoutMs?: number
+}
+
+export interface TopicRead {
+  topic: string
+  exists: boolean
+  /** Records read from it (before any filter but the start time). */
+  read: number
+}
+
+export interface ReadDeadLettersResult {
+  deadLetters: DeadLetter[]
+  topics: TopicRead[]
+}
+
+interface Range { topic: string; partition: number; start: bigint; end: bigint; next: bigint }
+
+const rangeId = (topic: string, partition: number) => `${topic}\u0000${partition}`
+
+function unavailable(err: unknown): unknown {
+  if (err instanceof Error && err.name.startsWith('KafkaJS')) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
+  return err
+}
+
+/**
+ * Reads the dead-letter topics from `sinceMs` (Kafka's offsets-by-timestamp) up to the end offsets taken
+ * before the first fetch, so a topic that keeps growing cannot keep the command running. The consumer has
+ * a group of its own and never commits: reading changes nothing any service sees. A topic that does not
+ * exist is reported, never created.
+ */
+export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<ReadDeadLettersResult> {
+  const { kafka, logger, timeoutMs = 60_000 } = opts
+  const topics = [...new Set(opts.topics)]
+  const admin = kafka.admin()
+  const ranges = new Map<string, Range>()
+  const reads = new Map<string, TopicRead>(topics.map((t) => [t, { topic: t, exists: false, read: 0 }]))
+  try {
+    await admin.connect()
+    const existing = new Set(await admin.listTopics())
+    for (const topic of topics) {
+      if (!existing.has(topic)) continue
+      reads.get(topic)!.exists = true
+      const ends = await admin.fetchTopicOffsets(topic)
+      const starts = opts.sinceMs === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, opts.sinceMs)
+      for (const p of ends) {
+        const end = BigInt(p.high)
+        const fromTime = starts?.find((s) => s.partition === p.partition)?.offset
+        // Retention may have removed records since the by-timestamp answer: never start below the low mark.
+        const low = BigInt(p.low)
+        const start = fromTime === undefined ? low : BigInt(fromTime) > low ? BigInt(fromTime) : low
+        if (start < end) ranges.set(rangeId(topic, p.partition), { topic, partition: p.partition, start, end, next: start })
+      }
+    }
+  } catch (err) {
+    throw unavailable(err)
+  } finally {
+    await admin.disconnect().catch(() => undefined)
+  }
+
+  const byOffset = new Map<string, DeadLetter>()
+  if (ranges.size > 0) await consumeRanges(kafka, ranges, byOffset, reads, logger, timeoutMs)
+  const deadLetters = [...byOffset.values()].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1))
+  return { deadLetters, topics: [...reads.values()] }
+}
+
+async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, out: Map<string, DeadLetter>, reads: Map<string, TopicRead>, logger: Logger, timeoutMs: number): Promise<void> {
+  const groupId = `opsreview-dead-letters-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 })
+  const pending = new Set([...ranges.values()].filter((r) => r.next < r.end).map((r) => rangeId(r.topic, r.partition)))
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await consumer.connect()
+    await consumer.subscribe({ topics: [...new Set([...ranges.values()].map((r) => r.topic))], fromBeginning: true })
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        const left: PendingPartition[] = [...pending].map((id) => ranges.get(id)!).map((r) => ({ topic: r.topic, partition: r.partition, next: String(r.next), end: String(r.end) }))
+        reject(new ReadIncompleteError(`dead-letter topics not read to their end offsets within ${timeoutMs} ms: ${left.map((p) => `${p.topic}/${p.partition} at ${p.next} of ${p.end}`).join(', ')}`, left))
+      }, timeoutMs)
+      consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          const range = ranges.get(rangeId(batch.topic, batch.partition))
+          if (!range) return
+          for (const m of batch.messages) {
+            const offset = BigInt(m.offset)
+            if (offset < range.start || offset >= range.end) continue
+            const id = `${rangeId(batch.topic, batch.partition)}\u0000${m.offset}`
+            if (!out.has(id)) {
+              out.set(id, parseDeadLetter({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers }))
+              reads.get(batch.topic)!.read++
+            }
+            if (offset + 1n > range.next) range.next = offset + 1n
+          }
+          if (range.next >= range.end && pending.delete(rangeId(range.topic, range.partition)) && pending.size === 0) resolve()
+        },
+      }).catch(reject)
+      // Seeks are kept until the group assigns the partitions; no commit, so no group state outlives us.
+      for (const r of ranges.values()) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.start) })
+    })
+  } catch (err) {
+    throw unavailable(err)
+  } finally {
+    clearTimeout(timer)
+    await consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'dead-letter reader did not disconnect cleanly'))
+    await deleteGroup(kafka, groupId, logger)
+  }
+}
+
+// The group never committed, so the broker forgets it soon anyway; deleting it keeps group listings clean.
+async function deleteGroup(kafka: Kafka, groupId: string, logger: Logger): Promise<void> {
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    await admin.deleteGroups([groupId])
+  } catch (err) {
+    logger.debug({ err, groupId }, 'reader group not deleted')
+  } finally {
+    await admin.disconnect().catch(() => undefined)
+  }
+}

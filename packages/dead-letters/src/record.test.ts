@@ -1,0 +1,100 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { parseDeadLetter, type RawDeadLetterRecord } from './record.ts'
+
+const KAFKA_TIME = Date.parse('2026-12-01T10:00:00.000Z')
+
+function raw(value: string | Buffer | null, extra: Partial<RawDeadLetterRecord> = {}): RawDeadLetterRecord {
+  return { topic: 'dlq', partition: 0, offset: '7', timestamp: String(KAFKA_TIME), key: 'k', value, ...extra }
+}
+
+const envelope: DeadLetterEnvelope = {
+  stage: 'correlator',
+  reason: 'schema-invalid',
+  error: 'severity must be one of critical, warning, info',
+  at: '2026-12-01T09:59:58.500Z',
+  origin: { topic: 'opsreview.alerts.v1', partition: 2, offset: '41' },
+  detail: { errors: [{ path: '/severity' }] },
+  replay: { kind: 'record', topic: 'opsreview.alerts.v1', key: 'checkout', value: '{"id":"e1"}' },
+}
+
+describe('parseDeadLetter', () => {
+  it('reads the shared envelope, as deadLetterMessage writes it, with its replay', () => {
+    const m = deadLetterMessage('opsreview.alerts.v1/2/41', envelope)
+    const dl = parseDeadLetter(raw(m.value as string, { key: m.key as string, headers: m.headers }))
+    expect(dl).toMatchObject({
+      format: 'envelope', reason: 'schema-invalid', stage: 'correlator', error: envelope.error,
+      at: Date.parse(envelope.at), key: 'opsreview.alerts.v1/2/41', notReplayable: undefined,
+      replay: { kind: 'record', topic: 'opsreview.alerts.v1', key: 'checkout', value: '{"id":"e1"}' },
+    })
+  })
+
+  it('reads a webhook replay', () => {
+    const dl = parseDeadLetter(raw(JSON.stringify({ ...envelope, stage: 'receiver', reason: 'validation_failed', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: '{"alerts":[]}' } })))
+    expect(dl.replay).toEqual({ kind: 'webhook', path: '/webhooks/alertmanager', body: '{"alerts":[]}' })
+  })
+
+  it('counts an envelope without replay as not replayable', () => {
+    const { replay: _replay, ...noReplay } = envelope
+    const dl = parseDeadLetter(raw(JSON.stringify(noReplay)))
+    expect(dl).toMatchObject({ format: 'envelope', reason: 'schema-invalid', replay: undefined, notReplayable: 'no replay in the record' })
+  })
+
+  it.each([
+    [{ kind: 'record', key: 'k', value: 'v' }, 'replay.topic is missing'],
+    [{ kind: 'record', topic: 't', key: 3, value: 'v' }, 'replay.key must be a string or null'],
+    [{ kind: 'record', topic: 't', key: null, value: { a: 1 } }, 'replay.value must be a string'],
+    [{ kind: 'webhook', path: 'https://elsewhere.example/x', body: '{}' }, 'replay.path must be a path starting with /'],
+    [{ kind: 'webhook', path: '/webhooks/pingdom' }, 'replay.body must be a string'],
+    [{ kind: 'email' }, 'unknown replay kind "email"'],
+    ['back to alerts', 'replay is not an object'],
+  ])('a malformed replay %j is not replayable: %s', (replay, why) => {
+    const dl = parseDeadLetter(raw(JSON.stringify({ ...envelope, replay })))
+    expect(dl.replay).toBeUndefined()
+    expect(dl.notReplayable).toBe(why)
+    expect(dl.reason).toBe('schema-invalid')
+  })
+
+  it('keeps a record-kind replay with a null key', () => {
+    const dl = parseDeadLetter(raw(JSON.stringify({ ...envelope, replay: { kind: 'record', topic: 't', key: null, value: 'v' } })))
+    expect(dl.replay).toEqual({ kind: 'record', topic: 't', key: null, value: 'v' })
+  })
+
+  it("counts the rekey stage's older {reason, error, value} under its reason, at the Kafka time", () => {
+    const dl = parseDeadLetter(raw(JSON.stringify({ reason: 'invalid', error: 'not JSON', value: 'garbage' })))
+    expect(dl).toMatchObject({ format: 'legacy', reason: 'invalid', error: 'not JSON', at: KAFKA_TIME, stage: undefined, replay: undefined })
+  })
+
+  it("counts the receiver's older rejected record under its reason", () => {
+    const old = { reason: 'validation_failed', status: 422, source: 'alertmanager', path: '/webhooks/alertmanager', requestId: 'r1', receivedAt: '2026-11-30T08:00:00.000Z', detail: 'alerts[0].status is required', bodyBytes: 10, body: '{"x":1}', bodyTruncated: false }
+    const dl = parseDeadLetter(raw(JSON.stringify(old)))
+    expect(dl).toMatchObject({ format: 'legacy', reason: 'validation_failed', error: 'alerts[0].status is required', at: KAFKA_TIME, replay: undefined })
+  })
+
+  it('counts a JSON object without a reason as unknown', () => {
+    expect(parseDeadLetter(raw('{"status":500}'))).toMatchObject({ format: 'legacy', reason: 'unknown' })
+    expect(parseDeadLetter(raw('{"reason":"  "}')).reason).toBe('unknown')
+  })
+
+  it('counts a value that is not a JSON object, using the reason header when there is one', () => {
+    expect(parseDeadLetter(raw('not json'))).toMatchObject({ format: 'unparseable', reason: 'unknown', at: KAFKA_TIME })
+    expect(parseDeadLetter(raw(null))).toMatchObject({ format: 'unparseable', reason: 'unknown' })
+    expect(parseDeadLetter(raw('[1,2]'))).toMatchObject({ format: 'unparseable' })
+    const withHeader = parseDeadLetter(raw(Buffer.from([0xff, 0x00]), { headers: { 'opsreview-reason': Buffer.from('record-too-large'), 'opsreview-stage': 'indexer' } }))
+    expect(withHeader).toMatchObject({ format: 'unparseable', reason: 'record-too-large', stage: 'indexer' })
+  })
+
+  it('takes an envelope with an unreadable time as legacy, at the Kafka time', () => {
+    const dl = parseDeadLetter(raw(JSON.stringify({ ...envelope, at: 'yesterday' })))
+    expect(dl).toMatchObject({ format: 'legacy', at: KAFKA_TIME, reason: 'schema-invalid' })
+  })
+
+  it('never throws, whatever the bytes, and always names a reason', () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.uint8Array().map((a) => Buffer.from(a))), (value) => {
+      const dl = parseDeadLetter(raw(value))
+      expect(dl.reason.length).toBeGreaterThan(0)
+      expect(dl.replay === undefined).toBe(dl.notReplayable !== undefined)
+    }))
+  })
+})

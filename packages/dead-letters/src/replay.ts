@@ -1,0 +1,177 @@
+import type { Producer } from 'kafkajs'
+import type { Logger } from 'pino'
+import type { DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { ReplayFailedError } from './errors.ts'
+import type { DeadLetter } from './record.ts'
+
+/** Where replays go. Each call resolves once the target has the record, or throws ReplayFailedError. */
+export interface ReplayTargets {
+  record(replay: Extract<DeadLetterReplay, { kind: 'record' }>): Promise<void>
+  webhook(replay: Extract<DeadLetterReplay, { kind: 'webhook' }>): Promise<void>
+}
+
+export type ReplayOutcome =
+  | { deadLetter: DeadLetter; outcome: 'replayed' | 'would-replay'; target: string }
+  | { deadLetter: DeadLetter; outcome: 'failed'; target: string; error: string; retriable: boolean; status?: number | undefined }
+  | { deadLetter: DeadLetter; outcome: 'not-replayable'; why: string }
+  | { deadLetter: DeadLetter; outcome: 'duplicate'; target: string; sameAs: string }
+
+export interface ReplayReport {
+  matched: number
+  replayed: number
+  failed: number
+  notReplayable: number
+  duplicates: number
+  dryRun: boolean
+  outcomes: ReplayOutcome[]
+}
+
+export const deadLetterId = (dl: DeadLetter) => `${dl.topic}/${dl.partition}@${dl.offset}`
+
+export const replayTarget = (r: DeadLetterReplay): string => (r.kind === 'record' ? `topic ${r.topic}` : `receiver ${r.path}`)
+
+// Two dead letters of the same input (dead-lettered again after a replay that failed) replay once per run.
+const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 'record' ? [r.kind, r.topic, r.key, r.value] : [r.kind, r.path, r.body])
+
+/**
+ * Puts the selected dead letters back, in the order given (topic, partition, offset). Once a target
+ * turns out unavailable (Kafka down, receiver unreachable or 5xx) the rest bound for it are reported as
+ * failed without trying, so an outage does not cost one timeout per dead letter.
+ */
+export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger }): Promise<ReplayReport> {
+  const outcomes: ReplayOutcome[] = []
+  const seen = new Map<string, string>()
+  const down = new Map<DeadLetterReplay['kind'], ReplayFailedError>()
+  for (const dl of deadLetters) {
+    const replay = dl.replay
+    if (!replay) {
+      outcomes.push({ deadLetter: dl, outcome: 'not-replayable', why: dl.notReplayable ?? 'no replay in the record' })
+      continue
+    }
+    const target = replayTarget(replay)
+    const id = payloadId(replay)
+    const first = seen.get(id)
+    if (first !== undefined) {
+      outcomes.push({ deadLetter: dl, outcome: 'duplicate', target, sameAs: first })
+      continue
+    }
+    seen.set(id, deadLetterId(dl))
+    if (opts.dryRun) {
+      outcomes.push({ deadLetter: dl, outcome: 'would-replay', target })
+      continue
+    }
+    const unavailable = down.get(replay.kind)
+    if (unavailable) {
+      outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: `not tried: ${unavailable.message}`, retriable: true })
+      continue
+    }
+    try {
+      if (replay.kind === 'record') await opts.targets.record(replay)
+      else await opts.targets.webhook(replay)
+      outcomes.push({ deadLetter: dl, outcome: 'replayed', target })
+    } catch (err) {
+      const failure = err instanceof ReplayFailedError ? err : new ReplayFailedError(String((err as Error)?.message ?? err), false, { cause: err })
+      if (failure.retriable) down.set(replay.kind, failure)
+      opts.logger.warn({ deadLetter: deadLetterId(dl), target, err: failure }, 'replay failed')
+      outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: failure.message, retriable: failure.retriable, status: failure.status })
+    }
+  }
+  const count = (...kinds: ReplayOutcome['outcome'][]) => outcomes.filter((o) => kinds.includes(o.outcome)).length
+  return {
+    matched: deadLetters.length,
+    replayed: count('replayed', 'would-replay'),
+    failed: count('failed'),
+    notReplayable: count('not-replayable'),
+    duplicates: count('duplicate'),
+    dryRun: opts.dryRun,
+    outcomes,
+  }
+}
+
+/** Record replays: back to their topic with their key and value, acknowledged by every in-sync replica. */
+export function kafkaRecordTarget(producer: Producer): ReplayTargets['record'] {
+  return async (replay) => {
+    try {
+      await producer.send({ topic: replay.topic, acks: -1, messages: [{ key: replay.key, value: replay.value }] })
+    } catch (err) {
+      throw classifyKafkaFailure(err)
+    }
+  }
+}
+
+const recordRejections = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION'])
+
+/** A record Kafka refuses for what it is fails again; anything else is Kafka being unavailable. */
+export function classifyKafkaFailure(err: unknown): ReplayFailedError {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const type = (e as { type?: unknown }).type
+    if (typeof type === 'string' && recordRejections.has(type)) return new ReplayFailedError(`Kafka refused the record: ${type}`, false, { cause: err })
+    e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError
+  }
+  return new ReplayFailedError(`Kafka is unavailable: ${(err as Error)?.message ?? String(err)}`, true, { cause: err })
+}
+
+/**
+ * Webhook replays: POSTed to the receiver as the sender would, so the fixed validation and mapping run
+ * on them. 2xx is done; 4xx fails again (the receiver dead-letters it again); 5xx, 429 and network
+ * errors mean the receiver is unavailable.
+ */
+export function receiverWebhookTarget(opts: { receiverUrl: string; token: string; timeoutMs?: number }): ReplayTargets['webhook'] {
+  const base = new URL(opts.receiverUrl)
+  return async (replay) => {
+    const url = webhookUrl(base, replay.path)
+    let res: Response
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
+        body: replay.body,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      })
+    } catch (err) {
+      throw new ReplayFailedError(`receiver unreachable at ${base.origin}: ${(err as Error).message}`, true, { cause: err })
+    }
+    const text = await res.text().catch(() => '')
+    if (res.ok) return
+    throw new ReplayFailedError(`receiver answered ${res.status}${problemDetail(text)}`, res.status >= 500 || res.status === 429, { status: res.status })
+  }
+}
+
+/** The receiver URL for a replay path; never another host, whatever the path says. */
+export function webhookUrl(base: URL, path: string): URL {
+  if (!path.startsWith('/') || path.startsWith('//')) throw new ReplayFailedError(`replay path ${JSON.stringify(path)} is not a path on the receiver`, false)
+  const url = new URL(base.pathname.replace(/\/$/, '') + path, base)
+  if (url.origin !== base.origin) throw new ReplayFailedError(`replay path ${JSON.stringify(path)} leaves the receiver`, false)
+  return url
+}
+
+function problemDetail(body: string): string {
+  try {
+    const p = JSON.parse(body) as { code?: unknown; detail?: unknown; title?: unknown }
+    const what = [p.code, p.detail ?? p.title].filter((v) => typeof v === 'string').join(': ')
+    return what ? ` (${what.slice(0, 300)})` : ''
+  } catch {
+    return ''
+  }
+}
+
+/** What the replay did, as an operator reads it in a terminal. */
+export function formatReplayReport(report: ReplayReport): string {
+  const lines: string[] = []
+  const verb = report.dryRun ? 'would replay' : 'replayed'
+  lines.push(`${report.matched} dead letter(s) matched${report.dryRun ? ' (dry run: nothing sent)' : ''}`)
+  const byTarget = new Map<string, number>()
+  for (const o of report.outcomes) if (o.outcome === 'replayed' || o.outcome === 'would-replay') byTarget.set(o.target, (byTarget.get(o.target) ?? 0) + 1)
+  lines.push(`  ${verb.padEnd(15)} ${report.replayed}`)
+  for (const [target, n] of [...byTarget].sort()) lines.push(`    ${n} to ${target}`)
+  if (!report.dryRun) {
+    lines.push(`  ${'failed again'.padEnd(15)} ${report.failed}`)
+    for (const o of report.outcomes) if (o.outcome === 'failed') lines.push(`    ${deadLetterId(o.deadLetter)} (${o.deadLetter.reason}) to ${o.target}: ${o.error}${o.retriable ? ' [retry later]' : ''}`)
+  }
+  lines.push(`  ${'not replayable'.padEnd(15)} ${report.notReplayable}`)
+  const why = new Map<string, number>()
+  for (const o of report.outcomes) if (o.outcome === 'not-replayable') why.set(o.why, (why.get(o.why) ?? 0) + 1)
+  for (const [w, n] of [...why].sort()) lines.push(`    ${n}: ${w}`)
+  if (report.duplicates > 0) lines.push(`  ${'duplicates'.padEnd(15)} ${report.duplicates}   (same input as another dead letter in this run: replayed once)`)
+  return `${lines.join('\n')}\n`
+}

@@ -1,0 +1,91 @@
+import type { DeadLetter } from './record.ts'
+
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const
+
+/**
+ * `--since`: a duration back from `now` (`90m`, `24h`, `7d`) or an ISO 8601 time. Returns epoch ms, or
+ * an error naming what was expected.
+ */
+export function parseSince(value: string, now: number): { ok: true; ms: number } | { ok: false; error: string } {
+  const v = value.trim()
+  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(v)
+  if (m) return { ok: true, ms: now - Number(m[1]) * UNITS[m[2] as keyof typeof UNITS] }
+  // Only full dates or date-times: Date.parse alone would take "5" or "June" as a time.
+  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) {
+    const ms = Date.parse(v)
+    if (!Number.isNaN(ms)) return { ok: true, ms }
+  }
+  return { ok: false, error: `--since must be a duration like 30m, 24h or 7d, or an ISO time like 2026-12-01T06:00:00Z; got ${JSON.stringify(value)}` }
+}
+
+export interface Selection {
+  /** Only dead letters at or after this time (epoch ms). */
+  sinceMs?: number | undefined
+  /** Only these reason codes (exact match); all when empty. */
+  reasons?: readonly string[] | undefined
+  /** Only these topics; all when empty. */
+  topics?: readonly string[] | undefined
+}
+
+export function selects(selection: Selection, dl: DeadLetter): boolean {
+  if (selection.sinceMs !== undefined && !(dl.at >= selection.sinceMs)) return false
+  if (selection.reasons && selection.reasons.length > 0 && !selection.reasons.includes(dl.reason)) return false
+  if (selection.topics && selection.topics.length > 0 && !selection.topics.includes(dl.topic)) return false
+  return true
+}
+
+export interface ReasonGroup {
+  topic: string
+  reason: string
+  count: number
+  /** How many of them carry a replay. */
+  replayable: number
+  /** Earliest and latest dead-letter time, ISO 8601. */
+  first: string
+  last: string
+  /** The stages that wrote them (usually one). */
+  stages: string[]
+}
+
+/** Counts per topic and reason; topics in name order, within a topic the largest count first. */
+export function summarize(deadLetters: Iterable<DeadLetter>): ReasonGroup[] {
+  const groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; first: number; last: number; stages: Set<string> }>()
+  for (const dl of deadLetters) {
+    const id = JSON.stringify([dl.topic, dl.reason])
+    let g = groups.get(id)
+    if (!g) groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, first: dl.at, last: dl.at, stages: new Set() }))
+    g.count++
+    if (dl.replay) g.replayable++
+    if (dl.at < g.first) g.first = dl.at
+    if (dl.at > g.last) g.last = dl.at
+    if (dl.stage) g.stages.add(dl.stage)
+  }
+  return [...groups.values()]
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : b.count - a.count || (a.reason < b.reason ? -1 : 1)))
+    .map((g) => ({ topic: g.topic, reason: g.reason, count: g.count, replayable: g.replayable, first: isoOrInvalid(g.first), last: isoOrInvalid(g.last), stages: [...g.stages].sort() }))
+}
+
+// A record with a nonsense timestamp still counts; its time says so instead of throwing.
+const isoOrInvalid = (ms: number): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : 'invalid time')
+
+/** The listing as an operator reads it in a terminal. */
+export function formatSummary(groups: readonly ReasonGroup[], opts: { sinceMs?: number | undefined; topics: readonly { topic: string; exists: boolean; read: number }[] }): string {
+  const lines: string[] = []
+  lines.push(`dead letters${opts.sinceMs !== undefined ? ` since ${new Date(opts.sinceMs).toISOString()}` : ''}`)
+  for (const t of opts.topics) if (!t.exists) lines.push(`  ${t.topic}: no such topic (nothing was dead-lettered there yet)`)
+  if (groups.length === 0) {
+    lines.push('  none')
+    return `${lines.join('\n')}\n`
+  }
+  const header = ['topic', 'reason', 'count', 'replayable', 'first', 'last']
+  const rows = groups.map((g) => [g.topic, g.reason, String(g.count), String(g.replayable), g.first, g.last])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const numeric = new Set([2, 3])
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()}`
+  lines.push(line(header))
+  for (const r of rows) lines.push(line(r))
+  const total = groups.reduce((s, g) => s + g.count, 0)
+  const replayable = groups.reduce((s, g) => s + g.replayable, 0)
+  lines.push(`  total ${total} (${replayable} replayable)`)
+  return `${lines.join('\n')}\n`
+}
