@@ -1,10 +1,66 @@
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
-import { KafkaUnavailableError } from './errors.ts'
+import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
+
+/**
+ * Kafka's default `max.message.bytes` (topic) and `message.max.bytes` (broker) is 1 MiB + 12 bytes, and
+ * it limits a partition's whole record batch. 1 KiB less than 1 MiB leaves room for the batch header.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - 1024
+
+// A record batch's header is 61 bytes; a record's own length, attributes, timestamp and offset deltas,
+// key and value lengths and header count are varints of at most 36 bytes together. Rounded up.
+const RECORD_OVERHEAD_BYTES = 100
+// Each header's key and value lengths are varints of at most 5 bytes each.
+const HEADER_OVERHEAD_BYTES = 10
+
+/**
+ * kafkajs 2.2.4 types (src/protocol/error.js) of a broker refusing the records themselves: too large for
+ * the topic or broker, or failing the broker's validation (a null key on a compacted topic). All three are
+ * `retriable: false` there and no retry or reconnection can change the answer.
+ */
+const RECORD_REFUSALS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD'])
+
+/** An upper bound of the bytes a message takes in a single-record batch on the broker. */
+export function estimateMessageBytes(message: Message): number {
+  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value)
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    for (const item of Array.isArray(value) ? value : [value]) bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name) + byteLength(item)
+  }
+  return bytes
+}
+
+function byteLength(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length
+}
+
+/** The kafkajs error type when the broker refused the records themselves, else undefined. */
+export function recordRefusal(err: unknown): string | undefined {
+  let e = err as { type?: unknown; cause?: unknown } | undefined
+  // kafkajs wraps a protocol error in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`.
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (typeof e.type === 'string' && RECORD_REFUSALS.has(e.type)) return e.type
+    e = e.cause as typeof e
+  }
+  return undefined
+}
 
 export interface PublisherOptions {
-  producer: Producer
+  /**
+   * The producer to send with; the caller connects and disconnects it. Prefer `createProducer` for an
+   * idempotent producer: see there.
+   */
+  producer?: Producer
+  /**
+   * Makes the producer; the publisher then owns it: `connect()` connects it, `close()` disconnects it.
+   * When the broker refuses a record in a request spanning several partitions, it still appends the other
+   * partitions' records, but kafkajs rolls back the sequence numbers of all of them; an idempotent
+   * producer then fails every later send to those partitions with OUT_OF_ORDER_SEQUENCE_NUMBER, for good.
+   * With a factory the publisher replaces the producer after such a refusal, before it resends the rest.
+   */
+  createProducer?: () => Producer
   logger: Logger
   /**
    * How long a request waits for others to join its batch (kafkajs has no linger of its own). 0, the
@@ -14,19 +70,47 @@ export interface PublisherOptions {
   lingerMs?: number
   /** A batch is sent at once when it holds this many messages. */
   maxBatchMessages?: number
+  /**
+   * A message whose estimated size (key, value, headers and record overhead) is over this is refused
+   * before sending. Default 1 MiB − 1 KiB, just under Kafka's default limit.
+   */
+  maxMessageBytes?: number
+  /**
+   * A batch holds at most this many estimated bytes. Kafka limits each partition's record batch, and one
+   * partition may get every message of a batch (they share a key), so the default is `maxMessageBytes`.
+   */
+  maxBatchBytes?: number
   /** A send slower than this counts as a failure, and the caller gets an error instead of a hang. */
   sendTimeoutMs?: number
   /** How long the breaker stays open before it lets one send through to test Kafka. */
   resetTimeoutMs?: number
-  /** Called after each batch, for metrics. */
+  /** Called after each send, for metrics. */
   onBatch?: (info: { messages: number; durationMs: number; ok: boolean }) => void
+  /** Called for each message Kafka will never take (too large, invalid), for metrics. */
+  onRefused?: (info: { topic: string; bytes: number; reason: string }) => void
 }
 
 interface Pending {
   topic: string
   messages: Message[]
+  sizes: number[]
+  /** Indexes of the messages to send, in order; `next` is the first not yet in a batch. */
+  toSend: number[]
+  next: number
+  /** Messages not yet acknowledged, refused or abandoned. */
+  outstanding: number
+  refused: { index: number; bytes: number; reason: string }[]
+  /** The broker's answer to the first refused message, if the broker refused it. */
+  refusedCause: unknown
+  failed: Error | undefined
   resolve: () => void
   reject: (err: Error) => void
+}
+
+interface Entry {
+  pending: Pending
+  index: number
+  bytes: number
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
@@ -36,39 +120,57 @@ export type BreakerState = 'closed' | 'open' | 'half-open'
  * each webhook does not pay its own round trip. A promise resolves only after Kafka acknowledged its
  * messages. One batch is in flight at a time, which keeps the idempotent producer's order; the next
  * batch fills meanwhile. An opossum breaker fails callers fast while Kafka is unreachable.
+ *
+ * A message Kafka will never take fails only its own caller, with KafkaRecordRejectedError: one over
+ * `maxMessageBytes` is never sent; when the broker refuses a batch for its records, the batch is split in
+ * halves and resent until the refused messages stand alone. The caller's other messages are still sent.
+ * Refusals do not count against the breaker, which is about Kafka being unavailable.
  */
 export class BatchPublisher {
-  readonly #producer: Producer
+  readonly #createProducer: (() => Producer) | undefined
   readonly #logger: Logger
   readonly #lingerMs: number
   readonly #maxBatchMessages: number
+  readonly #maxMessageBytes: number
+  readonly #maxBatchBytes: number
   readonly #onBatch: PublisherOptions['onBatch']
+  readonly #onRefused: PublisherOptions['onRefused']
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
+  #producer: Producer
+  #detach: (() => void) | undefined
+  #needsConnect = false
   #queue: Pending[] = []
   #queuedMessages = 0
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined
   #flushing: Promise<void> | undefined
   #connected = false
+  #warnedCannotRenew = false
 
   constructor(opts: PublisherOptions) {
-    this.#producer = opts.producer
+    if (!opts.producer === !opts.createProducer) throw new TypeError('BatchPublisher needs exactly one of producer and createProducer')
+    this.#createProducer = opts.createProducer
     this.#logger = opts.logger
     this.#lingerMs = opts.lingerMs ?? 0
     this.#maxBatchMessages = opts.maxBatchMessages ?? 2000
+    this.#maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.#maxBatchBytes = opts.maxBatchBytes ?? this.#maxMessageBytes
     this.#onBatch = opts.onBatch
-    this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#producer.sendBatch({ topicMessages, acks: -1 }), {
+    this.#onRefused = opts.onRefused
+    this.#producer = opts.producer ?? this.#newProducer()
+    this.#watch(this.#producer)
+    this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
       timeout: opts.sendTimeoutMs ?? 5000,
       resetTimeout: opts.resetTimeoutMs ?? 5000,
       errorThresholdPercentage: 50,
       volumeThreshold: 2,
       // Long enough to hold several failed sends, so a few consecutive failures open it.
       rollingCountTimeout: 30_000,
+      // The broker answered: Kafka is available, it just will not take these records.
+      errorFilter: (err: unknown) => recordRefusal(err) !== undefined,
     })
     this.#breaker.on('open', () => this.#logger.warn({ breaker: 'open' }, 'kafka breaker opened: publishing fails fast'))
     this.#breaker.on('halfOpen', () => this.#logger.info({ breaker: 'half-open' }, 'kafka breaker half-open: trying one send'))
     this.#breaker.on('close', () => this.#logger.info({ breaker: 'closed' }, 'kafka breaker closed: publishing resumed'))
-    this.#producer.on('producer.connect', () => { this.#connected = true })
-    this.#producer.on('producer.disconnect', () => { this.#connected = false })
   }
 
   get breakerState(): BreakerState {
@@ -84,15 +186,38 @@ export class BatchPublisher {
     return this.#queuedMessages
   }
 
-  /** Resolves once Kafka acknowledged every message; rejects with KafkaUnavailableError otherwise. */
+  /** Connects the producer made by `createProducer` (a given `producer` is the caller's to connect). */
+  async connect(): Promise<void> {
+    if (!this.#createProducer) return
+    await this.#producer.connect()
+    this.#needsConnect = false
+  }
+
+  /**
+   * Resolves once Kafka acknowledged every message. Rejects with KafkaRecordRejectedError when Kafka will
+   * never take one or more of them (the others were still sent and acknowledged), with
+   * KafkaUnavailableError when Kafka did not acknowledge (some may have been written: retry).
+   */
   publish(topic: string, messages: Message[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve()
     if (this.#breaker.opened) {
       return Promise.reject(new KafkaUnavailableError('Kafka is unavailable (circuit open)'))
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ topic, messages, resolve, reject })
-      this.#queuedMessages += messages.length
+      const sizes = messages.map(estimateMessageBytes)
+      const p: Pending = { topic, messages, sizes, toSend: [], next: 0, outstanding: messages.length, refused: [], refusedCause: undefined, failed: undefined, resolve, reject }
+      sizes.forEach((bytes, index) => {
+        if (bytes <= this.#maxMessageBytes) {
+          p.toSend.push(index)
+          return
+        }
+        this.#logger.warn({ topic, bytes, maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
+        this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
+        this.#settle(p, 1)
+      })
+      if (p.toSend.length === 0) return
+      this.#queue.push(p)
+      this.#queuedMessages += p.toSend.length
       this.#schedule()
     })
   }
@@ -116,39 +241,142 @@ export class BatchPublisher {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch: Pending[] = []
-      let count = 0
-      while (this.#queue.length > 0 && (batch.length === 0 || count + this.#queue[0]!.messages.length <= this.#maxBatchMessages)) {
-        const p = this.#queue.shift()!
-        batch.push(p)
-        count += p.messages.length
+    for (let batch = this.#take(); batch.length > 0; batch = this.#take()) await this.#send(batch)
+  }
+
+  /** The next batch in queue order, within the message and byte limits; may end inside a caller's messages. */
+  #take(): Entry[] {
+    const batch: Entry[] = []
+    let bytes = 0
+    while (this.#queue.length > 0 && batch.length < this.#maxBatchMessages) {
+      const p = this.#queue[0]!
+      if (p.failed) {
+        // Kafka already failed this caller: the rest of its messages would not change its answer.
+        const abandoned = p.toSend.length - p.next
+        this.#queuedMessages -= abandoned
+        this.#queue.shift()
+        this.#settle(p, abandoned)
+        continue
       }
-      this.#queuedMessages -= count
-      const byTopic = new Map<string, Message[]>()
-      for (const p of batch) {
-        const list = byTopic.get(p.topic) ?? []
-        list.push(...p.messages)
-        byTopic.set(p.topic, list)
-      }
-      const started = performance.now()
-      try {
-        await this.#breaker.fire([...byTopic].map(([topic, messages]) => ({ topic, messages })))
-        this.#onBatch?.({ messages: count, durationMs: performance.now() - started, ok: true })
-        for (const p of batch) p.resolve()
-      } catch (cause) {
-        this.#onBatch?.({ messages: count, durationMs: performance.now() - started, ok: false })
-        this.#logger.warn({ err: cause, messages: count }, 'kafka publish failed')
+      const index = p.toSend[p.next]!
+      const size = p.sizes[index]!
+      if (batch.length > 0 && bytes + size > this.#maxBatchBytes) break
+      batch.push({ pending: p, index, bytes: size })
+      bytes += size
+      this.#queuedMessages -= 1
+      if (++p.next === p.toSend.length) this.#queue.shift()
+    }
+    return batch
+  }
+
+  async #send(batch: Entry[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>()
+    for (const { pending, index } of batch) {
+      const list = byTopic.get(pending.topic) ?? []
+      list.push(pending.messages[index]!)
+      byTopic.set(pending.topic, list)
+    }
+    const started = performance.now()
+    try {
+      await this.#breaker.fire([...byTopic].map(([topic, messages]) => ({ topic, messages })))
+      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: true })
+      for (const e of batch) this.#settle(e.pending, 1)
+    } catch (cause) {
+      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
+      const refusal = recordRefusal(cause)
+      if (refusal === undefined) {
+        this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
         const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
-        for (const p of batch) p.reject(err)
+        for (const e of batch) {
+          e.pending.failed ??= err
+          this.#settle(e.pending, 1)
+        }
+        return
       }
+      if (batch.length === 1) {
+        const [{ pending, index, bytes }] = batch as [Entry]
+        this.#logger.warn({ topic: pending.topic, bytes, reason: refusal }, 'kafka refused a message: only its caller fails')
+        this.#refuse(pending, index, refusal, cause)
+        this.#settle(pending, 1)
+        return
+      }
+      this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
+      await this.#renewProducer()
+      const half = Math.ceil(batch.length / 2)
+      await this.#send(batch.slice(0, half))
+      await this.#send(batch.slice(half))
     }
   }
 
-  /** Sends what is queued, then stops the breaker. For graceful shutdown. */
+  async #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
+    if (this.#needsConnect) {
+      await this.#producer.connect()
+      this.#needsConnect = false
+    }
+    return this.#producer.sendBatch({ topicMessages, acks: -1 })
+  }
+
+  /**
+   * After a refused multi-partition request the broker may hold some of its partitions' records while
+   * kafkajs has rolled back their sequence numbers (see `createProducer`); a fresh producer id starts over.
+   */
+  async #renewProducer(): Promise<void> {
+    if (!this.#createProducer) {
+      if (!this.#warnedCannotRenew) {
+        this.#warnedCannotRenew = true
+        this.#logger.error({}, 'kafka refused part of a batch and the publisher has no createProducer: an idempotent producer may now fail with OUT_OF_ORDER_SEQUENCE_NUMBER')
+      }
+      return
+    }
+    const old = this.#producer
+    this.#detach?.()
+    this.#producer = this.#newProducer()
+    this.#watch(this.#producer)
+    await old.disconnect().catch((err: unknown) => this.#logger.warn({ err }, 'replaced kafka producer did not disconnect cleanly'))
+  }
+
+  #newProducer(): Producer {
+    this.#needsConnect = true
+    return this.#createProducer!()
+  }
+
+  #watch(producer: Producer): void {
+    this.#connected = false
+    const off = [
+      producer.on('producer.connect', () => { this.#connected = true }),
+      producer.on('producer.disconnect', () => { this.#connected = false }),
+    ]
+    this.#detach = () => { for (const f of off) f() }
+  }
+
+  #refuse(p: Pending, index: number, reason: string, cause?: unknown): void {
+    const bytes = p.sizes[index]!
+    p.refused.push({ index, bytes, reason })
+    this.#onRefused?.({ topic: p.topic, bytes, reason })
+    p.refusedCause ??= cause
+  }
+
+  #settle(p: Pending, count: number): void {
+    p.outstanding -= count
+    if (p.outstanding > 0) return
+    if (p.failed) return p.reject(p.failed)
+    if (p.refused.length === 0) return p.resolve()
+    const shown = p.refused.slice(0, 3).map((r) => `message ${r.index} (${r.bytes} bytes): ${r.reason}`).join('; ')
+    const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
+    p.reject(new KafkaRecordRejectedError(
+      `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${p.topic}: ${shown}${more}`,
+      { cause: p.refusedCause },
+    ))
+  }
+
+  /** Sends what is queued, then stops the breaker; disconnects the producer if the publisher made it. */
   async close(): Promise<void> {
     this.#startFlush()
     await this.#flushing
     this.#breaker.shutdown()
+    if (this.#createProducer) {
+      this.#detach?.()
+      await this.#producer.disconnect()
+    }
   }
 }
