@@ -1,5 +1,6 @@
 import type { AlertmanagerAlert, AlertmanagerWebhook, AlertEvent } from '@opsreview/schemas'
-import { eventId, firstLabel, isoTime, labelsFingerprint, normalizeSeverity, type IngestContext } from './event.ts'
+import { eventId, firstLabel, isoTime, labelsFingerprint, normalizeSeverity, own, truncateText, type IngestContext } from './event.ts'
+import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 /** Alertmanager's Go zero time: an alert that has not ended, not a date. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z'
@@ -13,7 +14,7 @@ export interface AlertmanagerBatch {
 /** One event per alert, each with its own status: a group's status says nothing about its members. */
 export function normalizeAlertmanager(payload: AlertmanagerWebhook, ctx: IngestContext): AlertmanagerBatch {
   return {
-    events: payload.alerts.map((alert) => toEvent(alert, payload, ctx)),
+    events: payload.alerts.map((alert) => normalizeAlertmanagerAlert(alert, payload, ctx)),
     truncatedAlerts: payload.truncatedAlerts ?? 0,
   }
 }
@@ -22,7 +23,8 @@ function hasEnded(endsAt: string | undefined): endsAt is string {
   return !!endsAt && !endsAt.startsWith('0001-01-01')
 }
 
-function toEvent(alert: AlertmanagerAlert, payload: AlertmanagerWebhook, ctx: IngestContext): AlertEvent {
+/** One alert of a notification as a canonical event; `payload` gives the group's facts (receiver, groupKey). */
+export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: AlertmanagerWebhook, ctx: IngestContext): AlertEvent {
   const { options, receivedAt } = ctx
   const labels = { ...alert.labels }
   const annotations = alert.annotations ?? {}
@@ -33,8 +35,10 @@ function toEvent(alert: AlertmanagerAlert, payload: AlertmanagerWebhook, ctx: In
   const endsAt = status === 'resolved' ? isoTime(hasEnded(alert.endsAt) ? alert.endsAt : receivedAt) : undefined
   const links: AlertEvent['links'] = []
   if (alert.generatorURL) links.push({ rel: 'generator', href: alert.generatorURL })
-  if (annotations.runbook_url) links.push({ rel: 'runbook', href: annotations.runbook_url })
-  if (annotations.dashboard_url) links.push({ rel: 'dashboard', href: annotations.dashboard_url })
+  const runbook = own(annotations, 'runbook_url')
+  const dashboard = own(annotations, 'dashboard_url')
+  if (runbook) links.push({ rel: 'runbook', href: runbook })
+  if (dashboard) links.push({ rel: 'dashboard', href: dashboard })
 
   const origin: Record<string, unknown> = { receiver: payload.receiver, groupKey: payload.groupKey }
   if (payload.externalURL) origin.externalURL = payload.externalURL
@@ -46,18 +50,18 @@ function toEvent(alert: AlertmanagerAlert, payload: AlertmanagerWebhook, ctx: In
     source: 'alertmanager',
     fingerprint,
     status,
-    severity: normalizeSeverity(labels.severity),
+    severity: normalizeSeverity(own(labels, 'severity')),
     service: firstLabel(labels, options.serviceLabels) ?? labels.alertname,
     environment: firstLabel(labels, options.environmentLabels) ?? options.defaultEnvironment,
-    title: annotations.summary || annotations.title || labels.alertname,
+    title: truncateText(own(annotations, 'summary') || own(annotations, 'title') || labels.alertname, MAX_TITLE_CHARS),
     labels,
     startsAt,
     receivedAt: isoTime(receivedAt),
     links,
     origin,
   }
-  const description = annotations.description || annotations.message
-  if (description) event.description = description
+  const description = own(annotations, 'description') || own(annotations, 'message')
+  if (description) event.description = truncateText(description, MAX_DESCRIPTION_CHARS)
   if (endsAt) event.endsAt = endsAt
   return event
 }

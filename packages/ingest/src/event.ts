@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { AlertEvent, AlertSource, Severity, StringMap } from '@opsreview/schemas'
+import { MAX_INSTANT_MS, MIN_INSTANT_MS, parseDateTime, type AlertEvent, type AlertSource, type Severity, type StringMap } from '@opsreview/schemas'
 
 export type { AlertEvent, AlertSource, Severity }
 
@@ -13,6 +13,10 @@ export interface IngestOptions {
   /** Pingdom tag prefixes that carry the service, e.g. `service:` and `service_`. */
   pingdomServiceTagPrefixes: readonly string[]
   pingdomEnvironmentTagPrefixes: readonly string[]
+  /** How far before its arrival an event may have started (a long-firing alert is months old). */
+  maxEventAgeMs: number
+  /** How far after its arrival an event time may lie: the sender's clock running a little ahead. */
+  maxClockSkewMs: number
 }
 
 export const defaultIngestOptions: IngestOptions = Object.freeze({
@@ -21,6 +25,8 @@ export const defaultIngestOptions: IngestOptions = Object.freeze({
   defaultEnvironment: 'production',
   pingdomServiceTagPrefixes: ['service:', 'service_'],
   pingdomEnvironmentTagPrefixes: ['env:', 'env_'],
+  maxEventAgeMs: 730 * 86_400_000,
+  maxClockSkewMs: 3_600_000,
 })
 
 /** What the caller knows that the payload does not: when it arrived. */
@@ -66,24 +72,47 @@ export function eventTime(event: Pick<AlertEvent, 'status' | 'startsAt' | 'endsA
 
 export function firstLabel(labels: StringMap, names: readonly string[]): string | undefined {
   for (const n of names) {
-    const v = labels[n]
+    const v = own(labels, n)
     if (v) return v
   }
   return undefined
 }
 
-const severityWords: Record<string, Severity> = {
+// A Map, not an object: a sender's word is data, and `constructor` or `__proto__` must not find a property.
+const severityWords: ReadonlyMap<string, Severity> = new Map(Object.entries({
   critical: 'critical', crit: 'critical', page: 'critical', error: 'critical', high: 'critical', p1: 'critical', fatal: 'critical',
   warning: 'warning', warn: 'warning', medium: 'warning', p2: 'warning', p3: 'warning',
   info: 'info', informational: 'info', low: 'info', none: 'info', p4: 'info', p5: 'info',
-}
+} satisfies Record<string, Severity>))
 
 /** Maps the many severity words in the wild onto ours; an unknown word is a warning, not an error. */
 export function normalizeSeverity(word: string | undefined): Severity {
-  return (word && severityWords[word.toLowerCase()]) || 'warning'
+  return (word && severityWords.get(word.toLowerCase())) || 'warning'
 }
 
-/** Normalises a timestamp to ISO 8601 with milliseconds, so equal instants hash equally. */
+/** A sender's map, read by own properties only: a label named `constructor` is not Object's. */
+export function own(map: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined
+}
+
+/**
+ * Cuts a derived display text (a title, a description assembled from several fields) to `max` code
+ * points, ending in an ellipsis: a long summary shortens the title instead of losing the alert.
+ */
+export function truncateText(value: string, max: number): string {
+  // UTF-16 length bounds the code point count from above, so most strings need no split.
+  if (value.length <= max) return value
+  const points = Array.from(value)
+  return points.length <= max ? value : `${points.slice(0, max - 1).join('')}…`
+}
+
+/**
+ * Normalises a timestamp to ISO 8601 with milliseconds, so equal instants hash equally. Strings are read
+ * by the schemas' strict date-time parser, never by `Date`'s lenient one; a value outside years
+ * 0000–9999 throws, as `toISOString` would.
+ */
 export function isoTime(value: string | number | Date): string {
-  return new Date(value).toISOString()
+  const ms = typeof value === 'string' ? parseDateTime(value) : new Date(value).getTime()
+  if (ms === undefined || !(ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS)) throw new RangeError(`not a representable date-time: ${String(value).slice(0, 64)}`)
+  return new Date(ms).toISOString()
 }

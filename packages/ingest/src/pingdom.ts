@@ -1,5 +1,6 @@
 import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
-import { eventId, isoTime, type IngestContext } from './event.ts'
+import { eventId, isoTime, truncateText, type IngestContext } from './event.ts'
+import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 const firingStates = new Set(['DOWN', 'FAILING'])
 
@@ -55,7 +56,7 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     severity: payload.importance_level === 'LOW' ? 'warning' : 'critical',
     service: tagValue(tags, options.pingdomServiceTagPrefixes) ?? payload.check_name,
     environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes) ?? options.defaultEnvironment,
-    title: `${payload.check_name} is ${payload.current_state}${payload.description ? `: ${payload.description}` : ''}`,
+    title: truncateText(`${payload.check_name} is ${payload.current_state}${payload.description ? `: ${payload.description}` : ''}`, MAX_TITLE_CHARS),
     labels,
     startsAt: at,
     receivedAt: isoTime(receivedAt),
@@ -63,7 +64,7 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     origin,
   }
   const description = [payload.long_description ?? payload.description, payload.custom_message].filter(Boolean).join('\n\n')
-  if (description) event.description = description
+  if (description) event.description = truncateText(description, MAX_DESCRIPTION_CHARS)
   if (status === 'resolved') event.endsAt = at
   return event
 }

@@ -7,6 +7,7 @@ import alertEvent from '../../../schemas/alert.v1.json' with { type: 'json' }
 import command from '../../../schemas/command.v1.json' with { type: 'json' }
 import incidentPatch from '../../../schemas/incident-patch.v1.json' with { type: 'json' }
 import problemPatch from '../../../schemas/problem-patch.v1.json' with { type: 'json' }
+import { isDateTime } from './time.ts'
 import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report } from './types.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
@@ -22,9 +23,13 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
 // One strict instance for every schema in schemas/: two instances cannot share $refs.
 const ajv = addFormats(new Ajv({ strict: true, allErrors: true, useDefaults: true }))
+// Replaces ajv-formats' date-time, which accepts what `Date` cannot read (see time.ts), in every schema.
+ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
+// The sender schemas take their caps from the canonical event's definitions, by relative $ref.
+ajv.addSchema(alertEvent)
 
-function compile<T>(schema: object): (input: unknown) => Validation<T> {
-  const validate = ajv.compile(schema) as ValidateFunction<T>
+function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> {
+  const validate = (ajv.getSchema(schema.$id) ?? ajv.compile(schema)) as ValidateFunction<T>
   return (input) => (validate(input) ? { ok: true, value: input } : { ok: false, errors: toFieldErrors(validate.errors ?? []) })
 }
 
@@ -49,6 +54,12 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   return out
 }
 
+/** Caps of the canonical event that code needs too (to cut a derived text to fit), read from alert.v1.json. */
+export const alertEventCaps = Object.freeze({
+  titleChars: alertEvent.definitions.title.maxLength,
+  textChars: alertEvent.definitions.text.maxLength,
+})
+
 export const validateAlertmanagerWebhook = compile<AlertmanagerWebhook>(alertmanagerWebhook)
 export const validatePingdomWebhook = compile<PingdomWebhook>(pingdomWebhook)
 export const validateReport = compile<Report>(report)
@@ -57,4 +68,5 @@ export const validateCommand = compile<Command>(command)
 export const validateIncidentPatch = compile<IncidentPatch>(incidentPatch)
 export const validateProblemPatch = compile<ProblemPatch>(problemPatch)
 
+export { isDateTime, parseDateTime, MAX_INSTANT_MS, MIN_INSTANT_MS } from './time.ts'
 export type * from './types.ts'

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest'
+import { validateAlertEvent } from '@opsreview/schemas'
+import { fixture } from '@opsreview/testing'
+import { defaultIngestOptions } from './event.ts'
+import { intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook } from './intake.ts'
+
+const receivedAt = new Date('2026-11-28T20:30:00.000Z')
+const ctx = { receivedAt, options: defaultIngestOptions }
+const DAY = 86_400_000
+
+function webhook(...alerts: unknown[]): Record<string, unknown> {
+  return { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{}', commonLabels: { team: 'x' }, truncatedAlerts: 3, alerts }
+}
+const good = (fp: string, patch: Record<string, unknown> = {}) => ({
+  status: 'firing', labels: { alertname: 'HighErrorRate', service: 'checkout' }, startsAt: '2026-11-28T20:00:00Z', fingerprint: fp, ...patch,
+})
+const at = (ms: number) => new Date(ms).toISOString()
+
+describe('intakeAlertmanager', () => {
+  it('accepts the good alerts of a webhook and refuses the bad ones alone, naming their fields', () => {
+    const r = intakeAlertmanager(webhook(
+      good('a'),
+      good('b', { startsAt: '9999-12-31T23:59:59-23:59' }),
+      good('c', { labels: { alertname: 'X', service: 'x'.repeat(40_000) } }),
+      good('d', { startsAt: '2016-12-31T23:59:60Z' }),
+      good('e', { startsAt: '2026-11-28T20:00:00+01' }),
+      good('f'),
+    ), ctx)
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(r.accepted.map((a) => a.index)).toEqual([0, 5])
+    for (const { event } of r.accepted) expect(validateAlertEvent(event).ok).toBe(true)
+    expect(r.rejected.map((x) => [x.index, x.reason, x.errors[0]!.path])).toEqual([
+      [1, 'schema-invalid', '/alerts/1/startsAt'],
+      [2, 'schema-invalid', '/alerts/2/labels/service'],
+      [3, 'schema-invalid', '/alerts/3/startsAt'],
+      [4, 'schema-invalid', '/alerts/4/startsAt'],
+    ])
+    expect(r.truncatedAlerts).toBe(3)
+  })
+
+  it('refuses the body as a whole for a fault outside the alerts', () => {
+    const r = intakeAlertmanager({ ...webhook(good('a')), receiver: 7, version: '3' }, ctx)
+    expect(r).toMatchObject({ ok: false, reason: 'schema-invalid' })
+    if (!r.ok) expect(r.errors.map((e) => e.path).sort()).toEqual(['/receiver', '/version'])
+    expect(intakeAlertmanager(null, ctx).ok).toBe(false)
+    expect(intakeAlertmanager({ ...webhook(), alerts: [] }, ctx).ok).toBe(false)
+  })
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('reads a severity label %s as an unknown word: warning', (word) => {
+    const r = intakeAlertmanager(JSON.parse(JSON.stringify(webhook(good('a', { labels: { alertname: 'A', severity: word } })))), ctx)
+    expect(r.ok && r.accepted[0]!.event.severity).toBe('warning')
+  })
+
+  it('keeps a label named __proto__ as a label, and no annotation is read from the prototype', () => {
+    const body = JSON.parse(`{"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[{"status":"firing","startsAt":"2026-11-28T20:00:00Z",
+      "labels":{"alertname":"A","__proto__":"x","constructor":"y"},"annotations":{"__proto__":"z"}}]}`) as unknown
+    const r = intakeAlertmanager(body, ctx)
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    const { event } = r.accepted[0]!
+    expect(Object.hasOwn(event.labels, '__proto__')).toBe(true)
+    expect(event.title).toBe('A')
+    expect(JSON.stringify(event.labels)).toBe('{"alertname":"A","__proto__":"x","constructor":"y"}')
+  })
+
+  it('accepts long-running alerts and a sender clock a little ahead, refuses times outside the bounds', () => {
+    const r = intakeAlertmanager(webhook(
+      good('year-old', { startsAt: at(receivedAt.getTime() - 365 * DAY) }),
+      good('ahead', { startsAt: at(receivedAt.getTime() + 30 * 60_000) }),
+      good('ancient', { startsAt: '1970-01-01T00:00:00Z' }),
+      good('future', { startsAt: at(receivedAt.getTime() + 2 * 3_600_000) }),
+      good('ends-future', { status: 'resolved', endsAt: at(receivedAt.getTime() + 2 * 3_600_000) }),
+    ), ctx)
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(r.accepted.map((a) => a.event.fingerprint)).toEqual(['year-old', 'ahead'])
+    expect(r.rejected.map((x) => [x.index, x.reason, x.errors[0]!.path, x.errors[0]!.message])).toEqual([
+      [2, 'event-invalid', '/alerts/2/startsAt', 'must not be more than 730 days before the time received (1970-01-01T00:00:00.000Z)'],
+      [3, 'event-invalid', '/alerts/3/startsAt', expect.stringMatching(/^must not be more than 1 hour after the time received/)],
+      [4, 'event-invalid', '/alerts/4/endsAt', expect.stringMatching(/^must not be more than 1 hour after/)],
+    ])
+  })
+
+  it('cuts a long summary to the title cap instead of refusing the alert', () => {
+    const r = intakeAlertmanager(webhook(good('a', { annotations: { summary: 'word '.repeat(1000) } })), ctx)
+    expect(r.ok && Array.from(r.accepted[0]!.event.title)).toHaveLength(1024)
+  })
+
+  it('refuses a service label longer than a service name may be, naming the labels', () => {
+    const r = intakeAlertmanager(webhook(good('a', { labels: { alertname: 'A', service: 's'.repeat(300) } })), ctx)
+    expect(r.ok && r.rejected[0]).toMatchObject({ reason: 'event-invalid', errors: [{ path: '/alerts/0/labels', message: expect.stringContaining('/service') }] })
+  })
+
+  it('refuses an event larger than the event cap', () => {
+    const annotations = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, 'x'.repeat(16_000)]))
+    const r = intakeAlertmanager(webhook(good('a', { annotations })), ctx)
+    expect(r.ok && r.rejected[0]).toMatchObject({ reason: 'event-invalid', errors: [{ path: '/alerts/0', message: expect.stringContaining('bytes serialised') }] })
+  })
+
+  it('makes a one-alert replay webhook that maps to the same event, without the group\'s extras', () => {
+    const payload = webhook(good('a'), good('b', { startsAt: 'soon' }))
+    const first = intakeAlertmanager(payload, ctx)
+    const replay = singleAlertWebhook(payload, 0)
+    expect(replay).not.toHaveProperty('truncatedAlerts')
+    expect(replay).not.toHaveProperty('commonLabels')
+    const again = intakeAlertmanager(JSON.parse(JSON.stringify(replay)), ctx)
+    expect(again.ok && again.accepted[0]!.event).toEqual(first.ok && first.accepted[0]!.event)
+  })
+
+  it('maps every captured fixture without refusing an alert', () => {
+    for (const name of ['am-firing-3-alerts.json', 'am-mixed-some-resolved.json', 'am-resolved.json', 'am025-firing-truncated-max-alerts-2.json', 'am025-mixed-one-resolved-truncated.json']) {
+      const payload = fixture<{ alerts: unknown[] }>(`alertmanager/${name}`)
+      const r = intakeAlertmanager(payload, ctx)
+      expect(r.ok && r.rejected).toEqual([])
+      expect(r.ok && r.accepted).toHaveLength(payload.alerts.length)
+    }
+  })
+})
+
+describe('intakePingdom and intakeReport', () => {
+  const down = fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json')
+  const pingdomCtx = { receivedAt: new Date(((down.state_changed_timestamp as number) + 60) * 1000), options: defaultIngestOptions }
+
+  it('accepts the fixtures', () => {
+    for (const name of ['pingdom-http-down.json', 'pingdom-http-up.json', 'pingdom-transaction-failing.json']) {
+      const body = fixture<Record<string, unknown>>(`pingdom/${name}`)
+      expect(intakePingdom(body, { receivedAt: new Date(((body.state_changed_timestamp as number) + 60) * 1000), options: defaultIngestOptions }).ok).toBe(true)
+    }
+  })
+
+  it('refuses a timestamp beyond what Date holds, and one outside the bounds, naming state_changed_timestamp', () => {
+    expect(intakePingdom({ ...down, state_changed_timestamp: 1e17 }, pingdomCtx)).toMatchObject({ ok: false, reason: 'schema-invalid', errors: [{ path: '/state_changed_timestamp' }] })
+    expect(intakePingdom({ ...down, state_changed_timestamp: 0 }, pingdomCtx)).toMatchObject({ ok: false, reason: 'event-invalid', errors: [{ path: '/state_changed_timestamp' }] })
+  })
+
+  it('refuses a check name too long for a service name', () => {
+    expect(intakePingdom({ ...down, check_name: 'c'.repeat(300) }, pingdomCtx)).toMatchObject({ ok: false, errors: [{ path: '/check_name' }] })
+  })
+
+  it('refuses a report that occurred outside the bounds, naming occurredAt', () => {
+    const report = { kind: 'manual', service: 's', title: 't', reportedBy: 'me' }
+    expect(intakeReport({ ...report, occurredAt: '2026-11-28T10:00:00Z' }, ctx).ok).toBe(true)
+    expect(intakeReport({ ...report, occurredAt: '2030-01-01T00:00:00Z' }, ctx)).toMatchObject({ ok: false, reason: 'event-invalid', errors: [{ path: '/occurredAt' }] })
+    expect(intakeReport({ ...report, occurredAt: '2026-11-28T10:00:00+01' }, ctx)).toMatchObject({ ok: false, reason: 'schema-invalid', errors: [{ path: '/occurredAt' }] })
+  })
+})

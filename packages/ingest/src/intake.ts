@@ -1,0 +1,183 @@
+import {
+  validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
+  type AlertEvent, type AlertmanagerWebhook, type FieldError,
+} from '@opsreview/schemas'
+import { normalizeAlertmanagerAlert } from './alertmanager.ts'
+import { normalizePingdom } from './pingdom.ts'
+import { normalizeReport } from './report.ts'
+import type { IngestContext } from './event.ts'
+import type { RejectReason } from './errors.ts'
+import { MAX_EVENT_BYTES } from './limits.ts'
+
+/**
+ * From a parsed request body to canonical events, validated at the edge: the sender's schema, then the
+ * canonical schema (alert.v1.json), the time bounds and the size cap, so that nothing the receiver
+ * acknowledges is refused by a later stage. Pure: the caller gives the clock (ctx.receivedAt).
+ */
+
+/** One refused input of a batch: its index and every failing field, by JSON Pointer into the body. */
+export interface ItemRejection {
+  index: number
+  reason: RejectReason
+  errors: FieldError[]
+}
+
+/** A body refused as a whole: nothing in it can be used. */
+export interface BodyRejection {
+  ok: false
+  reason: RejectReason
+  errors: FieldError[]
+}
+
+export type AlertmanagerIntake =
+  | BodyRejection
+  | {
+    ok: true
+    payload: AlertmanagerWebhook
+    /** The good alerts' events, with the index of their alert. */
+    accepted: { index: number; event: AlertEvent }[]
+    rejected: ItemRejection[]
+    truncatedAlerts: number
+  }
+
+export type SingleIntake = BodyRejection | { ok: true; event: AlertEvent }
+
+/** Where an event field comes from in a sender's body, for naming the input field a check failed on. */
+type FieldOrigins = ReadonlyMap<string, string>
+
+const alertmanagerOrigins: FieldOrigins = new Map([
+  ['startsAt', 'startsAt'], ['endsAt', 'endsAt'], ['fingerprint', 'fingerprint'], ['labels', 'labels'],
+  ['service', 'labels'], ['environment', 'labels'], ['title', 'annotations'], ['description', 'annotations'],
+  ['links', 'generatorURL'],
+])
+const pingdomOrigins: FieldOrigins = new Map([
+  ['startsAt', 'state_changed_timestamp'], ['endsAt', 'state_changed_timestamp'], ['fingerprint', 'check_id'],
+  ['service', 'check_name'], ['title', 'check_name'], ['environment', 'tags'], ['description', 'long_description'],
+  ['links', 'check_params/full_url'],
+])
+const reportOrigins: FieldOrigins = new Map([
+  ['startsAt', 'occurredAt'], ['service', 'service'], ['environment', 'environment'], ['title', 'title'],
+  ['description', 'description'], ['fingerprint', 'reference'],
+])
+
+const ALERT_PATH = /^\/alerts\/(\d+)(?=\/|$)/
+
+/**
+ * An Alertmanager notification. A fault confined to some alerts refuses those alerts alone (Alertmanager
+ * never retries a 4xx, so refusing the batch would lose the good ones); a fault anywhere else refuses
+ * the body.
+ */
+export function intakeAlertmanager(body: unknown, ctx: IngestContext): AlertmanagerIntake {
+  const validation = validateAlertmanagerWebhook(body)
+  const perAlert = new Map<number, FieldError[]>()
+  if (!validation.ok) {
+    const whole: FieldError[] = []
+    for (const e of validation.errors) {
+      const m = ALERT_PATH.exec(e.path)
+      if (!m) { whole.push(e); continue }
+      const index = Number(m[1])
+      perAlert.set(index, [...(perAlert.get(index) ?? []), e])
+    }
+    if (whole.length > 0) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
+  }
+  // Every error lies inside some alert, so the envelope and the array are as the schema says.
+  const payload = body as AlertmanagerWebhook
+  const accepted: { index: number; event: AlertEvent }[] = []
+  const rejected: ItemRejection[] = []
+  payload.alerts.forEach((alert, index) => {
+    const schemaErrors = perAlert.get(index)
+    if (schemaErrors) { rejected.push({ index, reason: 'schema-invalid', errors: schemaErrors }); return }
+    const result = mapAndCheck(() => normalizeAlertmanagerAlert(alert, payload, ctx), ctx, `/alerts/${index}`, alertmanagerOrigins)
+    if (result.ok) accepted.push({ index, event: result.event })
+    else rejected.push({ index, reason: result.reason, errors: result.errors })
+  })
+  return { ok: true, payload, accepted, rejected, truncatedAlerts: payload.truncatedAlerts ?? 0 }
+}
+
+/** A Pingdom state change: one event, refused as a whole. */
+export function intakePingdom(body: unknown, ctx: IngestContext): SingleIntake {
+  const validation = validatePingdomWebhook(body)
+  if (!validation.ok) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
+  return mapAndCheck(() => normalizePingdom(validation.value, ctx), ctx, '', pingdomOrigins)
+}
+
+/** A person's report: one event, refused as a whole. */
+export function intakeReport(body: unknown, ctx: IngestContext): SingleIntake {
+  const validation = validateReport(body)
+  if (!validation.ok) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
+  return mapAndCheck(() => normalizeReport(validation.value, ctx), ctx, '', reportOrigins)
+}
+
+/** The notification fields the mapping reads; a replay keeps these and leaves out the rest. */
+const REPLAY_FIELDS = ['version', 'status', 'receiver', 'groupKey', 'externalURL', 'notification_reason'] as const
+
+/**
+ * A notification holding only the alert at `index`: what a replay through the receiver posts once the
+ * cause of the refusal is fixed. It keeps the fields the mapping reads and no more, so a dead letter per
+ * refused alert does not copy the group's common labels each time; `truncatedAlerts` stays behind, or a
+ * replay would count the sender's truncation again.
+ */
+export function singleAlertWebhook(payload: Readonly<Record<string, unknown>>, index: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const field of REPLAY_FIELDS) if (Object.hasOwn(payload, field)) out[field] = payload[field]
+  out.alerts = [(payload.alerts as unknown[])[index]]
+  return out
+}
+
+function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, origins: FieldOrigins): SingleIntake {
+  let event: AlertEvent
+  try {
+    event = map()
+  } catch (err) {
+    // Validation should make mapping total; if it is not, the input is refused and kept for replay, not a 500.
+    return { ok: false, reason: 'mapping-failed', errors: [{ path: base || '/', message: `could not be mapped: ${(err as Error).message}` }] }
+  }
+  const errors = checkEvent(event, ctx)
+  if (errors.length > 0) return { ok: false, reason: 'event-invalid', errors: errors.map((e) => toInputError(e, base, origins)) }
+  return { ok: true, event }
+}
+
+/**
+ * Everything a canonical event must satisfy before it is acknowledged: alert.v1.json (which the
+ * correlator's rekeyer checks again), event times within the bounds around its arrival, and the size
+ * cap. Paths are into the event.
+ */
+export function checkEvent(event: AlertEvent, ctx: IngestContext): FieldError[] {
+  const validation = validateAlertEvent(event)
+  if (!validation.ok) return validation.errors
+  const errors: FieldError[] = []
+  const received = ctx.receivedAt.getTime()
+  const { maxEventAgeMs, maxClockSkewMs } = ctx.options
+  const times: ['startsAt' | 'endsAt', string | undefined][] = [['startsAt', event.startsAt], ['endsAt', event.endsAt]]
+  for (const [field, value] of times) {
+    if (value === undefined) continue
+    const at = Date.parse(value)
+    if (at < received - maxEventAgeMs) errors.push({ path: `/${field}`, message: `must not be more than ${duration(maxEventAgeMs)} before the time received (${value})` })
+    if (at > received + maxClockSkewMs) errors.push({ path: `/${field}`, message: `must not be more than ${duration(maxClockSkewMs)} after the time received (${value})` })
+  }
+  if (errors.length > 0) return errors
+  let bytes: number
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(event))
+  } catch {
+    // Only a nesting too deep for the stack gets here; the HTTP layer refuses such bodies before.
+    return [{ path: '/origin', message: 'is nested too deeply to serialise' }]
+  }
+  if (bytes > MAX_EVENT_BYTES) errors.push({ path: '/', message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}` })
+  return errors
+}
+
+/** Names the input field an event check failed on, keeping the event field in the message when they differ. */
+function toInputError(e: FieldError, base: string, origins: FieldOrigins): FieldError {
+  const [, first = '', ...rest] = e.path.split('/')
+  const from = origins.get(first)
+  if (from === undefined) return { path: base || '/', message: `canonical event ${e.path}: ${e.message}` }
+  if (from === first) return { path: `${base}/${[first, ...rest].join('/')}`, message: e.message }
+  return { path: `${base}/${from}`, message: `canonical event ${e.path}: ${e.message}` }
+}
+
+function duration(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']]
+  for (const [size, name] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms === size ? '' : 's'}`
+  return `${ms} ms`
+}
