@@ -1,8 +1,10 @@
-import type { Consumer, EachBatchPayload, Message, Producer } from 'kafkajs'
+import type { Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import { poisonDeadLetter } from './dead-letters.ts'
+import { EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, SavedState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -15,18 +17,28 @@ export interface PartitionRunnerOptions {
   logger: Logger
   /** How often a partition's state is checkpointed (and its input offset committed). */
   snapshotIntervalMs: number
-  /** Wall clock, for the checkpoint cadence only; the engine has its own clock. */
+  /** Wall clock, for the checkpoint cadence and dead-letter times only; the engine has its own clock. */
   now: () => number
+  /** After a batch's outputs (and dead letters) are acknowledged by Kafka. */
   onApplied?: (inputs: number, outputs: number) => void
+  /** After a poison record's dead letter is acknowledged, with its reason code. */
+  onDeadLetter?: (reason: string) => void
+  /**
+   * After the outputs of every input before `nextOffset` are acknowledged: nothing before it would be
+   * lost by a crash (a restart may replay it, producing the same outputs).
+   */
+  onDurable?: (topic: string, partition: number, nextOffset: string) => void
 }
 
 interface PartitionEngine {
   engine: CorrelationEngine
-  /** The last input offset applied (-1: none). */
+  /** The last input offset applied whose outputs Kafka acknowledged (-1: none). */
   applied: bigint
   /** The last offset checkpointed. */
   saved: bigint
   lastCheckpoint: number
+  /** Wall clock when the oldest input no snapshot includes was applied; undefined when all are saved. */
+  unsavedSince: number | undefined
 }
 
 /**
@@ -50,12 +62,35 @@ export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }
 
+/** Applies one input record; a record that is not JSON or that the engine throws on is poison. */
+function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | PoisonRecordError {
+  let input: EngineInput
+  try {
+    input = JSON.parse(raw) as EngineInput
+  } catch (err) {
+    return new UndecodableRecordError(`input record is not JSON: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    return engine.apply(input)
+  } catch (err) {
+    // Replaying the log hits the same record at the same point, so the engine's state stays what a replay gives.
+    return new EngineRejectedError(`the engine could not apply the input: ${(err as Error).message}`, { cause: err })
+  }
+}
+
 /**
  * Runs one correlation engine per assigned input partition. A partition is restored from its latest
- * snapshot and replays its input log from the snapshot's offset; outputs are produced (acks=all) before
- * anything is committed, and the input offset is committed only together with a snapshot that includes
- * it. A crash at any point therefore replays from a snapshot and re-produces the same outputs (same ids,
- * same versions), which the compacted output topics and the indexer's external versions absorb.
+ * snapshot and replays its input log from the snapshot's offset. An input counts as applied only once
+ * Kafka acknowledged its outputs (acks=all); a batch whose outputs are not acknowledged (a failed send,
+ * a batch abandoned half-way) leaves an engine that is ahead of the topics, so that engine is dropped and
+ * the partition restores from its snapshot, and the redelivered inputs produce their outputs again. The
+ * input offset is committed only together with a snapshot that includes it. A crash at any point
+ * therefore replays from a snapshot and re-produces the same outputs (same ids, same versions), which
+ * the compacted output topics and the indexer's external versions absorb.
+ *
+ * Poison input (not JSON, or the engine throws) goes to the dead-letter topic in the same acknowledged
+ * send as the outputs, and is applied as far as the engine got. Kafka failures are thrown for the
+ * consumer's retry policy (`retryingBatches`).
  */
 export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
@@ -78,6 +113,15 @@ export class PartitionRunner {
     return [...this.#engines.keys()]
   }
 
+  /**
+   * Per partition, seconds since it first held input that no snapshot includes (0 when all is saved):
+   * how much a restart would replay, and whether checkpoints are failing.
+   */
+  snapshotAges(): Map<number, number> {
+    const now = this.#o.now()
+    return new Map([...this.#engines].map(([p, pe]) => [p, pe.unsavedSince === undefined ? 0 : Math.max(0, now - pe.unsavedSince) / 1000]))
+  }
+
   /** How the handler must be run: it resolves and commits by itself. */
   static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false })
 
@@ -97,13 +141,14 @@ export class PartitionRunner {
 
   async #apply({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition, topic } = batch
+    if (!isRunning() || isStale()) return
     const log = this.#o.logger.child({ topic, partition })
     let pe = this.#engines.get(partition)
     if (!pe) {
       this.#saved ??= await this.#o.store.loadAll()
       const saved = this.#saved.get(`${topic}/${partition}`)
       const applied = saved ? BigInt(saved.offset) : -1n
-      pe = { engine: new CorrelationEngine(this.#o.engineConfig, saved?.snapshot), applied, saved: applied, lastCheckpoint: this.#o.now() }
+      pe = { engine: new CorrelationEngine(this.#o.engineConfig, saved?.snapshot), applied, saved: applied, lastCheckpoint: this.#o.now(), unsavedSince: undefined }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: !!saved }, 'partition restored')
       const first = batch.messages[0]
@@ -114,23 +159,46 @@ export class PartitionRunner {
       }
     }
 
+    // From the first apply until Kafka acknowledges the outputs, the engine is ahead of the topics: if
+    // anything stops us in between, it must not be used again.
     const outputs: EngineOutput[] = []
+    const deadLetters: Message[] = []
+    const reasons: string[] = []
+    let last = pe.applied
     let inputs = 0
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale()) return
-      const offset = BigInt(m.offset)
-      if (offset <= pe.applied) continue
-      try {
-        outputs.push(...pe.engine.apply(JSON.parse(m.value?.toString() ?? '') as EngineInput))
-      } catch (err) {
-        // The rekeyer validated every record; one that still fails is logged and skipped, never retried forever.
-        log.error({ err, offset: m.offset }, 'input record could not be applied')
+    try {
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset)
+        if (offset <= last) continue
+        if (!isRunning() || isStale()) {
+          if (inputs > 0) this.#drop(partition, log, 'batch abandoned half-way')
+          return
+        }
+        const result = applyRecord(pe.engine, m.value?.toString() ?? '')
+        if (Array.isArray(result)) outputs.push(...result)
+        else {
+          log.warn({ err: result, offset: m.offset, reason: result.reason }, 'poison input record dead-lettered')
+          deadLetters.push(this.#deadLetter(result, topic, partition, m))
+          reasons.push(result.reason)
+        }
+        last = offset
+        inputs++
       }
-      pe.applied = offset
-      inputs++
+      const topicMessages = outputMessages(outputs, this.#o.topics)
+      if (deadLetters.length > 0) topicMessages.push({ topic: this.#o.topics.deadLetter, messages: deadLetters })
+      if (topicMessages.length > 0) await this.#o.producer.sendBatch({ topicMessages, acks: -1 })
+    } catch (err) {
+      if (inputs > 0) this.#drop(partition, log, 'outputs not acknowledged')
+      throw err
     }
-    if (outputs.length > 0) await this.#o.producer.sendBatch({ topicMessages: outputMessages(outputs, this.#o.topics), acks: -1 })
+
+    if (last > pe.applied) {
+      if (pe.unsavedSince === undefined) pe.unsavedSince = this.#o.now()
+      pe.applied = last
+      this.#o.onDurable?.(topic, partition, String(last + 1n))
+    }
     this.#o.onApplied?.(inputs, outputs.length)
+    for (const reason of reasons) this.#o.onDeadLetter?.(reason)
     // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
     // records again); nothing is committed until a snapshot includes them (autoCommit is off).
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
@@ -138,12 +206,25 @@ export class PartitionRunner {
     await heartbeat()
   }
 
+  #deadLetter(err: PoisonRecordError, topic: string, partition: number, m: KafkaMessage): Message {
+    return poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, new Date(this.#o.now()))
+  }
+
+  /** The next batch of this partition restores it from its latest snapshot, read afresh. */
+  #drop(partition: number, log: Logger, why: string): void {
+    this.#engines.delete(partition)
+    this.#saved = undefined
+    log.warn({ why }, 'partition engine dropped: it restores from its snapshot and replays')
+  }
+
   async #checkpoint(topic: string, partition: number, pe: PartitionEngine): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
-    await this.#o.store.save({ inputTopic: topic, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
-    pe.saved = pe.applied
+    const offset = pe.applied
+    await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot: pe.engine.snapshot() })
+    pe.saved = offset
     pe.lastCheckpoint = this.#o.now()
-    await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(pe.applied + 1n) }])
+    pe.unsavedSince = undefined
+    await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
   }
 
   /**
@@ -157,6 +238,7 @@ export class PartitionRunner {
       if (pe.applied === pe.saved) continue
       await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
       pe.saved = pe.applied
+      pe.unsavedSince = undefined
       commits.push({ topic: this.#o.topics.input, partition, offset: String(pe.applied + 1n) })
     }
     if (commits.length > 0) await this.#o.consumer.commitOffsets(commits)

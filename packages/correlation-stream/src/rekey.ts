@@ -1,15 +1,23 @@
-import type { EachBatchPayload, Producer } from 'kafkajs'
+import type { EachBatchPayload, KafkaMessage, Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
 import type { EngineInput } from '@opsreview/correlation/types'
+import { poisonDeadLetter } from './dead-letters.ts'
+import { classifyFailure, KafkaRecordRejectedError, RecordRejectedError, SchemaInvalidError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 
 export interface RekeyOptions {
   producer: Producer
   inputTopic: string
   commandsTopic: string
+  /** Where records that are not valid events or commands go, as dead-letter envelopes. */
+  deadLetterTopic: string
   logger: Logger
-  /** Where records that are not valid events or commands go, with the reason. */
-  deadLetter: (records: { key: string; value: string }[]) => Promise<void>
+  /** Wall clock, for dead-letter times. */
+  now: () => number
+  /** After a dead letter is acknowledged, with its reason code. */
+  onDeadLetter?: (reason: string) => void
+  /** After every record of a source partition before `nextOffset` is acknowledged downstream. */
+  onDurable?: (topic: string, partition: number, nextOffset: string) => void
 }
 
 /** The partition key of the engine input: one environment, one engine. */
@@ -17,44 +25,74 @@ export function inputKey(input: EngineInput): string {
   return input.type === 'alert' ? input.event.environment : input.type === 'command' ? input.command.environment : 'tick'
 }
 
+/** An alert event or a command as engine input, or why the record is poison. */
+export function toEngineInput(raw: string, isCommand: boolean): EngineInput | PoisonRecordError {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (err) {
+    return new UndecodableRecordError(`record is not JSON: ${(err as Error).message}`, { cause: err })
+  }
+  if (isCommand) {
+    const v = validateCommand(parsed)
+    return v.ok ? { type: 'command', command: v.value } : new SchemaInvalidError('record is not a valid command', { detail: { errors: v.errors } })
+  }
+  const v = validateAlertEvent(parsed)
+  return v.ok ? { type: 'alert', event: v.value } : new SchemaInvalidError('record is not a valid alert event', { detail: { errors: v.errors } })
+}
+
 /**
  * Moves alerts and commands onto the engine's input topic, keyed by environment, so that everything one
- * incident group or problem needs is in one partition. Source offsets are resolved only after the input
- * topic acknowledged (at least once; the engine drops redeliveries by id).
+ * incident group or problem needs is in one partition. Records that are not valid events or commands go
+ * to the dead-letter topic in the same send. Source offsets are resolved only after Kafka acknowledged
+ * both (at least once; the engine drops redeliveries by id). Kafka failures are thrown for the consumer's
+ * retry policy (`retryingBatches`).
  */
 export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPayload) => Promise<void> {
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-    if (!isRunning() || isStale()) return
-    const messages: { key: string; value: string }[] = []
-    const rejected: { key: string; value: string }[] = []
+    if (!isRunning() || isStale() || batch.messages.length === 0) return
+    const { topic, partition } = batch
+    const at = new Date(opts.now())
+    const inputs: { message: Message; source: KafkaMessage }[] = []
+    const deadLetters: Message[] = []
+    const reasons: string[] = []
+    const deadLetter = (err: PoisonRecordError, m: KafkaMessage) => {
+      deadLetters.push(poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, at))
+      reasons.push(err.reason)
+    }
     for (const m of batch.messages) {
-      const raw = m.value?.toString() ?? ''
-      let input: EngineInput | undefined
-      let error: string | undefined
-      try {
-        const parsed: unknown = JSON.parse(raw)
-        if (batch.topic === opts.commandsTopic) {
-          const v = validateCommand(parsed)
-          if (v.ok) input = { type: 'command', command: v.value }
-          else error = JSON.stringify(v.errors)
-        } else {
-          const v = validateAlertEvent(parsed)
-          if (v.ok) input = { type: 'alert', event: v.value }
-          else error = JSON.stringify(v.errors)
+      const input = toEngineInput(m.value?.toString() ?? '', topic === opts.commandsTopic)
+      if ('type' in input) inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
+      else deadLetter(input, m)
+    }
+    const send = (messages: Message[], dead: Message[]) => {
+      const topicMessages: TopicMessages[] = []
+      if (messages.length > 0) topicMessages.push({ topic: opts.inputTopic, messages })
+      if (dead.length > 0) topicMessages.push({ topic: opts.deadLetterTopic, messages: dead })
+      return topicMessages.length > 0 ? opts.producer.sendBatch({ topicMessages, acks: -1 }) : Promise.resolve([])
+    }
+    try {
+      await send(inputs.map((i) => i.message), deadLetters)
+    } catch (err) {
+      if (classifyFailure(err).retriable || inputs.length === 0) throw err
+      // Kafka refuses one of them (too large for the input topic): send them one by one, so that only the
+      // refused ones are dead-lettered and the others are not held back.
+      for (const { message, source } of inputs) {
+        try {
+          await send([message], [])
+        } catch (one) {
+          const failure = classifyFailure(one)
+          if (!(failure instanceof KafkaRecordRejectedError)) throw one
+          deadLetter(new RecordRejectedError(failure.message, { cause: one }), source)
         }
-      } catch (err) {
-        error = (err as Error).message
       }
-      if (input) messages.push({ key: inputKey(input), value: JSON.stringify(input) })
-      else rejected.push({ key: `${batch.topic}/${batch.partition}/${m.offset}`, value: JSON.stringify({ reason: 'invalid', error, value: raw.slice(0, 16_384) }) })
+      await send([], deadLetters)
     }
-    if (messages.length > 0) await opts.producer.send({ topic: opts.inputTopic, acks: -1, messages })
-    if (rejected.length > 0) {
-      opts.logger.warn({ topic: batch.topic, partition: batch.partition, count: rejected.length }, 'invalid records dead-lettered')
-      await opts.deadLetter(rejected)
-    }
-    const last = batch.messages.at(-1)
-    if (last) resolveOffset(last.offset)
+    if (deadLetters.length > 0) opts.logger.warn({ topic, partition, count: deadLetters.length, reasons: [...new Set(reasons)] }, 'invalid records dead-lettered')
+    for (const reason of reasons) opts.onDeadLetter?.(reason)
+    const last = batch.messages.at(-1)!
+    resolveOffset(last.offset)
+    opts.onDurable?.(topic, partition, String(BigInt(last.offset) + 1n))
     await heartbeat()
   }
 }

@@ -1,5 +1,6 @@
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
+import { KafkaUnavailableError } from './errors.ts'
 
 /** A partition's engine state and the last input offset it includes. */
 export interface SavedState {
@@ -32,8 +33,11 @@ export class KafkaStateStore {
     })
   }
 
-  /** Reads the topic to its end and returns the latest snapshot of every partition. */
-  async loadAll(): Promise<Map<string, SavedState>> {
+  /**
+   * Reads the topic to its end and returns the latest snapshot of every partition. A read that does not
+   * reach the end within `timeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging.
+   */
+  async loadAll(timeoutMs = 60_000): Promise<Map<string, SavedState>> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
@@ -45,6 +49,8 @@ export class KafkaStateStore {
     try {
       await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
       await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new KafkaUnavailableError(`snapshots not read to the end of ${this.#topic} within ${timeoutMs} ms`)), timeoutMs)
+        const done = () => { clearTimeout(timer); resolve() }
         void consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
@@ -52,9 +58,9 @@ export class KafkaStateStore {
             else if (message.key) latest.delete(message.key.toString())
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
-            if (remaining.size === 0) resolve()
+            if (remaining.size === 0) done()
           },
-        }).catch(reject)
+        }).catch((err: unknown) => { clearTimeout(timer); reject(err as Error) })
       })
     } finally {
       await consumer.disconnect()

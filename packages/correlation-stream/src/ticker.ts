@@ -17,6 +17,8 @@ export interface TickerOptions {
 export function startTicker(opts: TickerOptions): { stop: () => void } {
   let partitions: number[] = []
   let running = false
+  let failures = 0
+  let lastLogAt = 0
   const tick = async () => {
     if (running) return
     running = true
@@ -24,8 +26,15 @@ export function startTicker(opts: TickerOptions): { stop: () => void } {
       if (partitions.length === 0) partitions = (await opts.admin.fetchTopicOffsets(opts.inputTopic)).map((p) => p.partition)
       const value = JSON.stringify({ type: 'tick', at: opts.clock().toISOString() })
       await opts.producer.send({ topic: opts.inputTopic, acks: -1, messages: partitions.map((partition) => ({ partition, key: 'tick', value })) })
+      if (failures > 0) opts.logger.info({ failures }, 'ticks written again')
+      failures = 0
     } catch (err) {
-      opts.logger.warn({ err }, 'tick not written; the next one will be')
+      // A missed tick loses nothing (the next one carries a later time); during an outage say so now and then.
+      const now = opts.clock().getTime()
+      if (failures++ === 0 || now - lastLogAt >= 60_000) {
+        opts.logger.warn({ err, failures }, 'tick not written; the next one will be')
+        lastLogAt = now
+      }
       partitions = []
     } finally {
       running = false

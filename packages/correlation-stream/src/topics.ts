@@ -13,6 +13,8 @@ export interface CorrelatorTopics {
   commandResults: string
   /** Internal: one engine snapshot per input partition. */
   state: string
+  /** Records the correlator gave up on (poison), as dead-letter envelopes. */
+  deadLetter: string
 }
 
 export const defaultCorrelatorTopics: CorrelatorTopics = Object.freeze({
@@ -23,6 +25,7 @@ export const defaultCorrelatorTopics: CorrelatorTopics = Object.freeze({
   problems: 'opsreview.problems.v1',
   commandResults: 'opsreview.command-results.v1',
   state: 'opsreview.correlator.state.v1',
+  deadLetter: 'opsreview.correlator.dead-letter.v1',
 })
 
 export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: number, retentionDays: number): TopicSpec[] {
@@ -36,5 +39,7 @@ export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: numbe
     { topic: t.commandResults, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: DAY_MS },
     // Snapshots are gzip'ed JSON of a whole partition's state and can exceed Kafka's 1 MB default.
     compacted(t.state, 1, { 'max.message.bytes': String(64 * 1024 * 1024) }),
+    // An envelope holds a whole record (up to the 1 MB default) escaped into JSON, and must always fit.
+    { topic: t.deadLetter, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } },
   ]
 }

@@ -1,6 +1,12 @@
-import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsreview/correlation/config'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
+
+/** A duration that must be longer than 0: a stall time of 0 would call every partition with lag stalled. */
+function positiveDuration(doc: string, def: number): Field<number> {
+  const f = field.duration(doc, def)
+  return { doc, parse: (raw) => { const r = f.parse(raw); return r.ok && r.value <= 0 ? { ok: false, error: 'must be longer than 0' } : r } }
+}
 
 /** Every variable the correlator reads. The README's configuration table mirrors this. */
 export const correlatorConfigSpec = {
@@ -12,13 +18,15 @@ export const correlatorConfigSpec = {
   OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', t.problems),
   OPSREVIEW_TOPIC_COMMAND_RESULTS: field.string('outcome of each command', t.commandResults),
   OPSREVIEW_TOPIC_CORRELATOR_STATE: field.string('compacted topic of engine snapshots', t.state),
-  OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.string('records that are neither alert events nor commands', 'opsreview.correlator.dead-letter.v1'),
+  OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.string('poison records (not an event or command, or the engine cannot apply them), as dead-letter envelopes', t.deadLetter),
   OPSREVIEW_CORRELATOR_GROUP: field.string('consumer group prefix (…-rekey and …-engine)', 'opsreview-correlator'),
   OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
   OPSREVIEW_CORRELATOR_PARTITIONS: field.int('partitions of the input topic when created', 6, { min: 1 }),
   OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input and commands topics when created', 30, { min: 1 }),
   OPSREVIEW_TICK_INTERVAL: field.duration('how often timers are ticked (0 turns ticks off)', 5000),
   OPSREVIEW_SNAPSHOT_INTERVAL: field.duration('how often partition state is checkpointed', 5000),
+  OPSREVIEW_STALL_AFTER: positiveDuration('a consumer with lag and no progress for this long is stalled: /readyz turns 503', 60_000),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: positiveDuration('how often end and committed offsets are fetched for consumer health', 5000),
   OPSREVIEW_CORRELATOR_HOST: field.string('address of the health and metrics endpoint', '127.0.0.1'),
   OPSREVIEW_CORRELATOR_PORT: field.port('port of the health and metrics endpoint', 8083),
   OPSREVIEW_GROUP_BY: field.list('event fields or labels forming the incident group key', [...d.groupBy], { minItems: 1 }),
@@ -52,7 +60,7 @@ export function topicsOf(c: CorrelatorConfig): CorrelatorTopics {
   return {
     alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS, input: c.OPSREVIEW_TOPIC_CORRELATOR_INPUT,
     incidents: c.OPSREVIEW_TOPIC_INCIDENTS, problems: c.OPSREVIEW_TOPIC_PROBLEMS, commandResults: c.OPSREVIEW_TOPIC_COMMAND_RESULTS,
-    state: c.OPSREVIEW_TOPIC_CORRELATOR_STATE,
+    state: c.OPSREVIEW_TOPIC_CORRELATOR_STATE, deadLetter: c.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER,
   }
 }
 

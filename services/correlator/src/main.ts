@@ -1,17 +1,20 @@
 // Wires the correlator: config, logger, Kafka clients, the rekeyer, the ticker and the partition runner.
 import { once } from 'node:events'
 import express from 'express'
-import { Kafka, Partitioners } from 'kafkajs'
+import { Kafka, Partitioners, type Consumer } from 'kafkajs'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
-import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
 import { createRekeyHandler } from '@opsreview/correlation-stream/rekey'
 import { startTicker } from '@opsreview/correlation-stream/ticker'
 import { KafkaStateStore } from '@opsreview/correlation-stream/state-store'
 import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
+import { retryingBatches } from '@opsreview/correlation-stream/retrying'
+import { reportingFetches } from '@opsreview/correlation-stream/health'
 import { engineConfigOf, loadCorrelatorConfig, topicsOf } from './config.ts'
 
 const config = loadCorrelatorConfig(process.env)
@@ -29,7 +32,6 @@ await admin.connect()
 await ensureTopics(admin, [
   alertTopicSpec(topics.alerts, 6, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
   ...correlatorTopicSpecs(topics, config.OPSREVIEW_CORRELATOR_PARTITIONS, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
-  deadLetterTopicSpec(config.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER),
 ])
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
@@ -45,27 +47,59 @@ const registry = new Registry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
 const emitted = new Counter({ name: 'opsreview_correlator_outputs_total', help: 'Incident, problem and command-result versions produced', registers: [registry] })
 const assigned = new Gauge({ name: 'opsreview_correlator_partitions', help: 'Input partitions this instance runs', registers: [registry] })
+const deadLetters = new Counter({ name: 'opsreview_dead_letters_total', help: 'Records dead-lettered, by stage and reason', labelNames: ['stage', 'reason'], registers: [registry] })
+const retries = new Counter({ name: 'opsreview_correlator_kafka_retries_total', help: 'Batches retried after a retriable Kafka failure, by consumer', labelNames: ['consumer'], registers: [registry] })
+const onDeadLetter = (reason: string) => deadLetters.inc({ stage: 'correlator', reason })
 
 const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
-const rekeyConsumer = kafka.consumer({ groupId: `${config.OPSREVIEW_CORRELATOR_GROUP}-rekey`, maxWaitTimeInMs: 100, ...session })
+const rekeyGroup = `${config.OPSREVIEW_CORRELATOR_GROUP}-rekey`
+const engineGroup = `${config.OPSREVIEW_CORRELATOR_GROUP}-engine`
+const rekeyConsumer = kafka.consumer({ groupId: rekeyGroup, maxWaitTimeInMs: 100, ...session })
+const engineConsumer = kafka.consumer({ groupId: engineGroup, maxWaitTimeInMs: 100, ...session })
+const monitor = (consumer: Consumer, group: string, monitored: string[]) => new ConsumerHealthMonitor({
+  group, topics: monitored, admin, consumer, stallAfterMs: config.OPSREVIEW_STALL_AFTER, intervalMs: config.OPSREVIEW_CONSUMER_HEALTH_INTERVAL,
+  logger: logger.child({ component: 'consumer-health', group }),
+})
+const rekeyHealth = monitor(rekeyConsumer, rekeyGroup, [topics.alerts, topics.commands])
+const engineHealth = monitor(engineConsumer, engineGroup, [topics.input])
+registerConsumerHealthMetrics(Gauge, registry, () => [rekeyHealth, engineHealth])
+
+// A consumer kafkajs will not restart (a non-retriable failure) must not leave a process that looks alive:
+// exit, and let the supervisor start a fresh one, which resumes from the last snapshot.
+for (const [consumer, name] of [[rekeyConsumer, 'rekey'], [engineConsumer, 'engine']] as const) {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart) return
+    logger.fatal({ err: payload.error, consumer: name }, 'consumer stopped for good: exiting')
+    process.exit(1)
+  })
+}
+
+const rekeyLogger = logger.child({ component: 'rekey' })
 await rekeyConsumer.connect()
 await rekeyConsumer.subscribe({ topics: [topics.alerts, topics.commands], fromBeginning: true })
 await rekeyConsumer.run({
   eachBatchAutoResolve: false,
-  eachBatch: createRekeyHandler({
-    producer: rekeyProducer, inputTopic: topics.input, commandsTopic: topics.commands, logger: logger.child({ component: 'rekey' }),
-    deadLetter: async (messages) => { await rekeyProducer.send({ topic: config.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER, acks: -1, messages }) },
-  }),
+  eachBatch: retryingBatches(reportingFetches(createRekeyHandler({
+    producer: rekeyProducer, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
+    logger: rekeyLogger, now: () => Date.now(), onDeadLetter,
+    onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
+  }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
 })
 
-const engineConsumer = kafka.consumer({ groupId: `${config.OPSREVIEW_CORRELATOR_GROUP}-engine`, maxWaitTimeInMs: 100, ...session })
+const engineLogger = logger.child({ component: 'engine' })
 const runner = new PartitionRunner({
   consumer: engineConsumer, producer: outputProducer, topics, engineConfig: engineConfigOf(config),
   store: new KafkaStateStore(kafka, stateProducer, topics.state),
-  logger: logger.child({ component: 'engine' }),
+  logger: engineLogger,
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
   now: () => Date.now(),
   onApplied: (inputs, outputs) => { applied.inc(inputs); emitted.inc(outputs) },
+  onDeadLetter,
+  onDurable: (topic, partition, next) => engineHealth.health.processed(topic, partition, next),
+})
+new Gauge({
+  name: 'opsreview_correlator_snapshot_age_seconds', help: 'Time the partition has held input no snapshot includes; 0 when all is saved', labelNames: ['partition'], registers: [registry],
+  collect() { this.reset(); for (const [partition, age] of runner.snapshotAges()) this.set({ partition: String(partition) }, age) },
 })
 engineConsumer.on(engineConsumer.events.GROUP_JOIN, ({ payload }) => {
   const partitions = payload.memberAssignment[topics.input] ?? []
@@ -75,7 +109,12 @@ engineConsumer.on(engineConsumer.events.GROUP_JOIN, ({ payload }) => {
 })
 await engineConsumer.connect()
 await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
-await engineConsumer.run({ ...PartitionRunner.runOptions, eachBatch: runner.handler })
+await engineConsumer.run({
+  ...PartitionRunner.runOptions,
+  eachBatch: retryingBatches(reportingFetches(runner.handler, engineHealth.health), { logger: engineLogger, onRetry: () => retries.inc({ consumer: 'engine' }) }),
+})
+rekeyHealth.start()
+engineHealth.start()
 
 const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
   ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger })
@@ -84,12 +123,19 @@ logger.info({ topics }, 'correlator running')
 
 const app = express()
 app.get('/healthz', (_req, res) => { res.json({ status: 'ok', partitions: runner.partitions }) })
+// Ready while no consumer has stalled: lag with no progress for OPSREVIEW_STALL_AFTER turns it 503.
+app.get('/readyz', (_req, res) => {
+  const stalled = [rekeyHealth, engineHealth].map((m) => stallReason(m.snapshot())).filter((r) => r !== undefined)
+  res.status(stalled.length > 0 ? 503 : 200).json(stalled.length > 0 ? { status: 'stalled', stalled } : { status: 'ready' })
+})
 app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
 const server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
 await once(server, 'listening')
 
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   ticker?.stop()
+  rekeyHealth.stop()
+  engineHealth.stop()
   server.close()
   await rekeyConsumer.disconnect()
   engineConsumer.pause([{ topic: topics.input }])

@@ -1,0 +1,86 @@
+import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
+
+export { KafkaRecordRejectedError, KafkaUnavailableError }
+
+/**
+ * A record no retry can fix (poison): it goes to the correlator's dead-letter topic under `reason`, a
+ * stable code the dead-letter tools count by, and the consumer moves on.
+ */
+export abstract class PoisonRecordError extends Error {
+  abstract readonly code: string
+  abstract readonly reason: string
+  readonly retriable = false
+  /** What else is known, for the envelope's `detail` (field errors). */
+  readonly detail: Record<string, unknown> | undefined
+
+  constructor(message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+    super(message, options)
+    this.detail = options?.detail
+  }
+}
+
+/** Not JSON at all. */
+export class UndecodableRecordError extends PoisonRecordError {
+  readonly code = 'UNDECODABLE_RECORD'
+  readonly reason = 'undecodable'
+  override readonly name = 'UndecodableRecordError'
+}
+
+/** JSON, but neither a valid alert event nor a valid command. */
+export class SchemaInvalidError extends PoisonRecordError {
+  readonly code = 'SCHEMA_INVALID'
+  readonly reason = 'schema-invalid'
+  override readonly name = 'SchemaInvalidError'
+}
+
+/** An engine input the correlation engine threw on. */
+export class EngineRejectedError extends PoisonRecordError {
+  readonly code = 'ENGINE_REJECTED'
+  readonly reason = 'engine-rejected'
+  override readonly name = 'EngineRejectedError'
+}
+
+/** A record Kafka refuses to take onward (too large for the topic): dead-lettered, not retried. */
+export class RecordRejectedError extends PoisonRecordError {
+  readonly code = 'RECORD_REJECTED'
+  readonly reason = 'record-rejected'
+  override readonly name = 'RecordRejectedError'
+}
+
+// Protocol errors that are about the record itself: no retry and no other broker will take it.
+const recordRejections = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE'])
+
+// kafkajs wraps the error that made it give up in KafkaJSNonRetriableError/…RetriesExceeded (`cause`);
+// older kafkajs errors keep it in `originalError`.
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = []
+  for (let e: unknown = err; e && typeof e === 'object' && chain.length < 8; ) {
+    chain.push(e)
+    const next = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError
+    if (next === e) break
+    e = next
+  }
+  return chain
+}
+
+/**
+ * The one place an error becomes retriable or not. Kafka being unreachable, slow, electing leaders or
+ * missing a topic is an outage: retriable, and the consumer backs off and tries again. A record Kafka
+ * refuses is never retriable (`KafkaRecordRejectedError`); neither is poison, nor a programmer error
+ * (anything else), which stops the consumer loudly rather than loop on it.
+ */
+export function classifyFailure(err: unknown): Error & { retriable: boolean } {
+  if (err instanceof PoisonRecordError || err instanceof KafkaUnavailableError || err instanceof KafkaRecordRejectedError) return err
+  const chain = causes(err)
+  const rejected = chain.find((e) => recordRejections.has(String((e as { type?: unknown }).type)))
+  if (rejected) return new KafkaRecordRejectedError(`Kafka refused the record: ${(rejected as Error).message}`, { cause: err })
+  if (chain.some((e) => typeof (e as { name?: unknown }).name === 'string' && (e as Error).name.startsWith('KafkaJS'))) {
+    return new KafkaUnavailableError(`Kafka is unavailable: ${(err as Error).message}`, { cause: err })
+  }
+  // Node's own socket errors can escape kafkajs during a broker restart.
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)$/.test(code)) {
+    return new KafkaUnavailableError(`Kafka is unavailable: ${(err as Error).message}`, { cause: err })
+  }
+  return Object.assign(err instanceof Error ? err : new Error(String(err)), { retriable: false })
+}

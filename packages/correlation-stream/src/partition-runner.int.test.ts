@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { KafkaJSConnectionError, Partitioners, type Kafka, type Producer } from 'kafkajs'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { PartitionRunner } from './partition-runner.ts'
+import { retryingBatches } from './retrying.ts'
+import { KafkaStateStore } from './state-store.ts'
+import type { CorrelatorTopics } from './topics.ts'
+
+const T0 = Date.parse('2026-11-30T00:00:00.000Z')
+const MIN = 60_000
+
+function alertEvent(fp: string, service: string, status: 'firing' | 'resolved', at: number, env = 'production'): AlertEvent {
+  const time = new Date(at).toISOString()
+  const e: AlertEvent = {
+    id: createHash('sha256').update(`alertmanager|${fp}|${status}|${time}`).digest('hex').slice(0, 32),
+    source: 'alertmanager', fingerprint: fp, status, severity: 'warning', service, environment: env,
+    title: `HighLatency on ${service}`, labels: { alertname: 'HighLatency', service, instance: `${service}-1:9100` },
+    startsAt: time, receivedAt: time, links: [], origin: {},
+  }
+  if (status === 'resolved') e.endsAt = time
+  return e
+}
+
+/** Episodes in two environments: many incidents, each with several versions. */
+function inputs(count: number): EngineInput[] {
+  const out: EngineInput[] = []
+  for (let i = 0; i < count; i++) {
+    const t = T0 + i * 20 * MIN
+    const env = i % 2 === 0 ? 'production' : 'staging'
+    out.push({ type: 'alert', event: alertEvent(`ep-${i}`, `svc-${i % 5}`, 'firing', t, env) })
+    out.push({ type: 'alert', event: alertEvent(`ep-${i}-b`, `svc-${i % 5}`, 'firing', t + MIN, env) })
+    out.push({ type: 'alert', event: alertEvent(`ep-${i}`, `svc-${i % 5}`, 'resolved', t + 5 * MIN, env) })
+    out.push({ type: 'alert', event: alertEvent(`ep-${i}-b`, `svc-${i % 5}`, 'resolved', t + 6 * MIN, env) })
+    out.push({ type: 'tick', at: new Date(t + 19 * MIN).toISOString() })
+  }
+  return out
+}
+
+function inputKey(input: EngineInput): string {
+  return input.type === 'alert' ? input.event.environment : input.type === 'command' ? input.command.environment : 'tick'
+}
+
+async function setup(opts: { createIncidents?: boolean } = {}) {
+  const kafka = kafkaClient()
+  const run = uniqueName('runner')
+  const topics: CorrelatorTopics = {
+    alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, incidents: `${run}-incidents`, problems: `${run}-problems`,
+    commandResults: `${run}-results`, state: `${run}-state`, deadLetter: `${run}-dlq`,
+  }
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  await createTopics(admin, [topics.input], 2)
+  await createTopics(admin, [topics.problems, topics.commandResults, topics.deadLetter, ...(opts.createIncidents === false ? [] : [topics.incidents])], 1)
+  await createTopics(admin, [topics.state], 1)
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  const feed = async (records: { key: string; value: string }[]) => { await producer.send({ topic: topics.input, acks: -1, messages: records }) }
+  return { kafka, admin, topics, run, feed }
+}
+
+/** Runs a PartitionRunner the way the service does: its own consumer group, snapshots, the retry policy. */
+async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer) {
+  const { logger, lines } = captureLogs()
+  const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await stateProducer.connect()
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
+  const runner = new PartitionRunner({
+    consumer, producer: outputProducer, topics, engineConfig: {}, logger,
+    store: new KafkaStateStore(kafka, stateProducer, topics.state),
+    snapshotIntervalMs: 200, now: () => Date.now(),
+  })
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => runner.onAssignment(payload.memberAssignment[topics.input] ?? []))
+  await consumer.connect()
+  onTestFinished(async () => { await consumer.disconnect(); await stateProducer.disconnect() })
+  await consumer.subscribe({ topic: topics.input, fromBeginning: true })
+  await consumer.run({ ...PartitionRunner.runOptions, eachBatch: retryingBatches(runner.handler, { logger, initialBackoffMs: 100, maxBackoffMs: 1000 }) })
+  return { runner, lines }
+}
+
+/**
+ * What uninterrupted engines make of the input log, one per partition as the service runs them: the last
+ * version of every incident. Poison is skipped the way the runner skips it.
+ */
+async function expectedIncidents(kafka: Kafka, inputTopic: string): Promise<Map<string, Incident>> {
+  const engines = new Map<number, CorrelationEngine>()
+  const incidents = new Map<string, Incident>()
+  for (const m of await readTopicToEnd(kafka, inputTopic)) {
+    const engine = engines.get(m.partition) ?? new CorrelationEngine()
+    engines.set(m.partition, engine)
+    try {
+      for (const o of engine.apply(JSON.parse(m.value) as EngineInput)) if (o.type === 'incident') incidents.set(o.incident.id, o.incident)
+    } catch { /* poison: dead-lettered */ }
+  }
+  return incidents
+}
+
+const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b))
+
+async function outputsMatch(kafka: Kafka, topics: CorrelatorTopics, expected: Map<string, Incident>) {
+  const got = await latestByKey<Incident>(kafka, topics.incidents)
+  return JSON.stringify(sorted(got)) === JSON.stringify(sorted(expected)) ? got : undefined
+}
+
+describe('PartitionRunner on the real Kafka', () => {
+  it('produces every output again when a send fails: the inputs are not applied until Kafka has the outputs', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const all = inputs(40)
+    // Everything is on the input topic before the runner starts, so the failed send holds many outputs.
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    expect(expected.size).toBe(40)
+
+    const real = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await real.connect()
+    onTestFinished(() => real.disconnect())
+    // A thin stand-in for a broker that drops the connection during the first produce request.
+    let sends = 0
+    const flaky: Producer = { ...real, sendBatch: async (batch) => (++sends === 1 ? Promise.reject(new KafkaJSConnectionError('Connection closed')) : real.sendBatch(batch)) }
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, flaky)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident at its last version on the output topic' })
+    expect(sends).toBeGreaterThan(1)
+    expect(lines.filter((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toHaveLength(1)
+    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch')).toHaveLength(1)
+  })
+
+  it('waits out an output topic that does not exist yet, then produces everything', async () => {
+    const { kafka, admin, topics, run, feed } = await setup({ createIncidents: false })
+    const all = inputs(20)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    // The broker does not create topics on demand: the sends fail until the topic is there.
+    await waitFor(() => (lines.some((l) => l.msg === 'kafka unavailable: retrying the batch') ? true : undefined), { timeoutMs: 30_000, what: 'a failed send' })
+    await createTopics(admin, [topics.incidents], 1)
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 45_000, intervalMs: 500, what: 'every incident at its last version on the output topic' })
+    expect(lines.some((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toBe(true)
+  })
+
+  it('dead-letters input the engine cannot apply, with its origin and the record to replay, and goes on', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const before = inputs(6)
+    const after = inputs(12).slice(before.length)
+    await feed([
+      ...before.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })),
+      { key: 'production', value: '{"type":"alert"' },
+      { key: 'production', value: JSON.stringify({ type: 'alert' }) },
+      ...after.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })),
+    ])
+    const expected = await expectedIncidents(kafka, topics.input)
+    expect(expected.size).toBe(12)
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'the incidents around the poison' })
+    const letters = (await readTopicUntil(kafka, topics.deadLetter, (m) => m.length >= 2)).map((m) => ({ key: m.key, envelope: JSON.parse(m.value) as DeadLetterEnvelope }))
+    expect(letters.map((l) => l.envelope.reason).sort()).toEqual(['engine-rejected', 'undecodable'])
+    for (const { key, envelope } of letters) {
+      expect(envelope).toMatchObject({ stage: 'correlator', origin: { topic: topics.input }, replay: { kind: 'record', topic: topics.input, key: 'production' } })
+      expect(key).toBe(`${topics.input}/${envelope.origin!.partition}/${envelope.origin!.offset}`)
+    }
+    const undecodable = letters.find((l) => l.envelope.reason === 'undecodable')!.envelope
+    expect(undecodable.replay).toMatchObject({ value: '{"type":"alert"' })
+  })
+})

@@ -1,0 +1,85 @@
+import type { EachBatchPayload } from 'kafkajs'
+import type { Logger } from 'pino'
+import { classifyFailure } from './errors.ts'
+
+export interface RetryOptions {
+  logger: Logger
+  /** First back-off after a retriable failure; it doubles per consecutive failure up to `maxBackoffMs`. */
+  initialBackoffMs?: number
+  maxBackoffMs?: number
+  /** A run of failures is logged when it starts, then at most once per this interval, with a count. */
+  logEveryMs?: number
+  /** Called on every retriable failure, for metrics. */
+  onRetry?: (err: Error & { retriable: boolean }) => void
+  now?: () => number
+}
+
+const isRebalancing = (err: unknown) => {
+  const type = (err as { type?: unknown }).type
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID'
+}
+
+/**
+ * Wraps a batch handler with the consumer's failure policy, the one place that acts on `retriable`:
+ * - a retriable failure (Kafka unavailable) backs off, doubling up to a limit, heartbeating meanwhile,
+ *   and returns without resolving anything, so kafkajs fetches the same records again; the handler must
+ *   leave nothing half-done behind (the partition runner drops the engine it cannot vouch for);
+ * - a non-retriable failure (a programmer error, a record Kafka refuses) is rethrown: kafkajs stops the
+ *   consumer (its crash event), which the service turns into an exit, never a silent loop.
+ * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery.
+ * Poison records never reach here: handlers dead-letter them themselves.
+ */
+export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<void>, opts: RetryOptions): (payload: EachBatchPayload) => Promise<void> {
+  const initial = opts.initialBackoffMs ?? 250
+  const max = opts.maxBackoffMs ?? 5000
+  const logEvery = opts.logEveryMs ?? 30_000
+  const now = opts.now ?? Date.now
+  let failures = 0
+  let firstFailureAt = 0
+  let lastLogAt = 0
+  let unlogged = 0
+
+  return async (payload) => {
+    try {
+      await handler(payload)
+    } catch (raw) {
+      if (isRebalancing(raw)) throw raw // kafkajs rejoins the group itself
+      const err = classifyFailure(raw)
+      if (!err.retriable) {
+        opts.logger.error({ err, topic: payload.batch.topic, partition: payload.batch.partition }, 'non-retriable failure: the consumer stops')
+        throw err
+      }
+      opts.onRetry?.(err)
+      if (failures++ === 0) firstFailureAt = now()
+      const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 16))
+      if (failures === 1 || now() - lastLogAt >= logEvery) {
+        opts.logger.warn({ err, topic: payload.batch.topic, partition: payload.batch.partition, failures, suppressed: unlogged, retryInMs: delay }, 'kafka unavailable: retrying the batch')
+        lastLogAt = now()
+        unlogged = 0
+      } else {
+        unlogged++
+      }
+      await backOff(delay, payload)
+      return
+    }
+    if (failures > 0) {
+      opts.logger.info({ failures, outageMs: now() - firstFailureAt }, 'kafka available again: batches flow')
+      failures = 0
+      unlogged = 0
+    }
+  }
+}
+
+/** Waits in slices, heartbeating so the group keeps the member, and stops early when the consumer stops. */
+async function backOff(ms: number, { heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+  const until = Date.now() + ms
+  while (isRunning() && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - Date.now())))
+    try {
+      await heartbeat()
+    } catch (err) {
+      if (isRebalancing(err)) throw err
+      // Kafka is still away; the session timeout decides whether the group keeps us.
+    }
+  }
+}
