@@ -1,0 +1,195 @@
+import { createServer, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import type { Admin, Kafka, Message, Producer } from 'kafkajs'
+import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { createTopics, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { listCommand, replayCommand } from './commands.ts'
+import { readDeadLetters } from './read.ts'
+
+const logger = pino({ level: 'silent' })
+const HOUR = 3_600_000
+
+let kafka: Kafka
+let admin: Admin
+
+beforeAll(async () => {
+  kafka = kafkaClient()
+  admin = kafka.admin()
+  await admin.connect()
+})
+
+afterAll(async () => {
+  await admin?.disconnect()
+})
+
+// One producer per call: kafkajs keeps refreshing metadata of every topic a producer wrote to, and the
+// topics of a finished test are deleted.
+async function produce(topic: string, messages: Message[]): Promise<void> {
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  try {
+    await producer.send({ topic, acks: -1, messages })
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+function envelope(over: Partial<DeadLetterEnvelope> & Pick<DeadLetterEnvelope, 'reason'>, at = new Date()): DeadLetterEnvelope {
+  return { stage: 'correlator', error: `failed: ${over.reason}`, at: at.toISOString(), ...over }
+}
+
+/** A receiver stand-in on a loopback port that counts what it is sent and answers as told. */
+async function fakeReceiver(token: string, answer: (body: string) => number) {
+  const got: { path: string; auth: string | undefined; type: string | undefined; body: string }[] = []
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      got.push({ path: req.url ?? '', auth: req.headers.authorization, type: req.headers['content-type'], body })
+      const status = req.headers.authorization === `Bearer ${token}` ? answer(body) : 401
+      res.writeHead(status, { 'content-type': 'application/problem+json' })
+      res.end(status >= 400 ? JSON.stringify({ code: 'VALIDATION_FAILED', detail: 'alerts[0].status is required' }) : '{}')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  onTestFinished(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got }
+}
+
+describe('dead letters on the real Kafka', () => {
+  it('counts every dead-letter topic by reason, old and new records alike, from --since on', async () => {
+    const rejected = uniqueName('dl-rejected')
+    const indexer = uniqueName('dl-indexer')
+    const missing = uniqueName('dl-never-created')
+    await createTopics(admin, [rejected, indexer], 2)
+    const now = Date.now()
+    const old = new Date(now - 48 * HOUR)
+    await produce(rejected, [
+      // Two days old: before --since 24h, both by the envelope time and by the Kafka timestamp.
+      { ...deadLetterMessage('am', envelope({ stage: 'receiver', reason: 'validation_failed' }, old)), timestamp: String(old.getTime()) },
+      deadLetterMessage('am', envelope({ stage: 'receiver', reason: 'validation_failed', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: '{}' } }, new Date(now - 2 * HOUR))),
+      deadLetterMessage('am', envelope({ stage: 'receiver', reason: 'validation_failed' }, new Date(now - HOUR))),
+      // The receiver's record before the envelope existed.
+      { key: 'pingdom', value: JSON.stringify({ reason: 'unauthorized', status: 401, source: 'pingdom', body: '{}' }) },
+    ])
+    await produce(indexer, [
+      { key: 'a/0/1', value: JSON.stringify({ reason: 'unparseable', error: 'Unexpected token', value: '{' }) },
+      { key: 'a/0/2', value: 'not json at all' },
+      deadLetterMessage('a/0/3', envelope({ stage: 'indexer', reason: 'mapper_parsing_exception' }, new Date(now - 3 * HOUR))),
+    ])
+
+    const all = await listCommand({ command: 'list', sinceMs: undefined, reasons: [], topics: [], json: true }, { kafka, logger, topics: [rejected, indexer, missing] })
+    const groups = (all.json as { groups: { topic: string; reason: string; count: number; replayable: number; first: string; last: string }[] }).groups
+    expect(groups.map((g) => [g.topic, g.reason, g.count, g.replayable])).toEqual([
+      [indexer, 'mapper_parsing_exception', 1, 0],
+      [indexer, 'unknown', 1, 0],
+      [indexer, 'unparseable', 1, 0],
+      [rejected, 'validation_failed', 3, 1],
+      [rejected, 'unauthorized', 1, 0],
+    ])
+    const vf = groups.find((g) => g.reason === 'validation_failed')!
+    expect(vf.first).toBe(old.toISOString())
+    expect(vf.last).toBe(new Date(now - HOUR).toISOString())
+    expect((all.json as { topics: unknown[] }).topics).toContainEqual({ topic: missing, exists: false, read: 0 })
+    expect(all.text).toContain(`${missing}: no such topic`)
+    // Reading created nothing.
+    expect(await admin.listTopics()).not.toContain(missing)
+
+    const recent = await listCommand({ command: 'list', sinceMs: now - 24 * HOUR, reasons: [], topics: [rejected], json: false }, { kafka, logger, topics: [rejected, indexer] })
+    const recentGroups = (recent.json as { groups: { reason: string; count: number }[] }).groups
+    expect(recentGroups.map((g) => [g.reason, g.count])).toEqual([['validation_failed', 2], ['unauthorized', 1]])
+    expect(recent.text).toMatch(/total 3 \(1 replayable\)/)
+  })
+
+  it('stops at the end offsets it saw at the start while the topic keeps growing', async () => {
+    const topic = uniqueName('dl-growing')
+    await createTopics(admin, [topic], 1)
+    await produce(topic, Array.from({ length: 5 }, (_, i) => deadLetterMessage(`k${i}`, envelope({ reason: 'schema-invalid' }))))
+    let writing = true
+    let written = 5
+    const CAP = 2000
+    const writerProducer = kafka.producer()
+    await writerProducer.connect()
+    const writer = (async () => {
+      // Bounded: CAP records at most, and it stops as soon as the read returns.
+      while (writing && written < CAP) {
+        await writerProducer.send({ topic, acks: -1, messages: [deadLetterMessage(`k${written}`, envelope({ reason: 'schema-invalid' }))] })
+        written++
+      }
+    })()
+    try {
+      const { deadLetters } = await readDeadLetters({ kafka, topics: [topic], logger })
+      const writtenWhenDone = written
+      expect(deadLetters.length).toBeGreaterThanOrEqual(5)
+      expect(deadLetters.length).toBeLessThanOrEqual(writtenWhenDone)
+      // A reader that followed the growing end could only have returned once the writer gave up at CAP.
+      expect(writtenWhenDone).toBeLessThan(CAP)
+      expect(new Set(deadLetters.map((d) => d.offset)).size).toBe(deadLetters.length)
+    } finally {
+      writing = false
+      await writer
+      await writerProducer.disconnect()
+    }
+  })
+
+  it('replays record dead letters to their topic and webhook dead letters through the receiver', async () => {
+    const dlq = uniqueName('dl-replay')
+    const target = uniqueName('dl-target')
+    await createTopics(admin, [dlq, target], 1)
+    const token = 'replay-token'
+    const receiver = await fakeReceiver(token, (body) => (body.includes('still-bad') ? 422 : 200))
+    const now = Date.now()
+    await produce(dlq, [
+      deadLetterMessage('o/0/1', envelope({ reason: 'schema-invalid', origin: { topic: 'alerts', partition: 0, offset: '1' }, replay: { kind: 'record', topic: target, key: 'checkout', value: '{"id":"e1"}' } })),
+      deadLetterMessage('o/0/2', envelope({ reason: 'schema-invalid', replay: { kind: 'record', topic: target, key: null, value: '{"id":"e2"}' } })),
+      deadLetterMessage('am', envelope({ stage: 'receiver', reason: 'schema-invalid', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: '{"fixed":true}' } })),
+      deadLetterMessage('am', envelope({ stage: 'receiver', reason: 'schema-invalid', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: '{"still-bad":true}' } })),
+      // Same reason, but no way back.
+      deadLetterMessage('o/0/3', envelope({ reason: 'schema-invalid' })),
+      { key: 'o/0/4', value: JSON.stringify({ reason: 'schema-invalid', error: 'older record', value: '{}' }) },
+      // Another reason: not selected.
+      deadLetterMessage('o/0/5', envelope({ reason: 'engine-rejected', replay: { kind: 'record', topic: target, key: 'other', value: '{"id":"e3"}' } })),
+    ])
+    const deps = { kafka, logger, topics: [dlq], receiverUrl: receiver.url, ingestToken: token }
+    const cmd = { command: 'replay' as const, sinceMs: now - HOUR, reasons: ['schema-invalid'], topics: [], json: false }
+
+    const dry = await replayCommand({ ...cmd, dryRun: true }, deps)
+    expect(dry.json).toMatchObject({ matched: 6, replayed: 4, failed: 0, notReplayable: 2 })
+    expect(receiver.got).toHaveLength(0)
+
+    const result = await replayCommand({ ...cmd, dryRun: false }, deps)
+    expect(result.json).toMatchObject({ matched: 6, replayed: 3, failed: 1, notReplayable: 2, duplicates: 0 })
+    expect(result.exitCode).toBe(1)
+    expect(result.text).toMatch(/failed again\s+1/)
+    expect(result.text).toContain('receiver answered 422 (VALIDATION_FAILED: alerts[0].status is required)')
+
+    const back = await readTopicUntil(kafka, target, (m) => m.length >= 2)
+    expect(back.map((m) => [m.key, m.value])).toEqual([['checkout', '{"id":"e1"}'], [null, '{"id":"e2"}']])
+    expect(receiver.got.map((r) => [r.path, r.auth, r.type, r.body])).toEqual([
+      ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"fixed":true}'],
+      ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"still-bad":true}'],
+    ])
+  })
+
+  it('reports a receiver that is down as failed, to retry later, without trying each dead letter', async () => {
+    const dlq = uniqueName('dl-down')
+    await createTopics(admin, [dlq], 1)
+    // A port nothing listens on: bind one, then close it.
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    await produce(dlq, [1, 2, 3].map((i) => deadLetterMessage(`am${i}`, envelope({ stage: 'receiver', reason: 'validation_failed', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: `{"n":${i}}` } }))))
+    const result = await replayCommand(
+      { command: 'replay', sinceMs: Date.now() - HOUR, reasons: ['validation_failed'], topics: [], dryRun: false, json: false },
+      { kafka, logger, topics: [dlq], receiverUrl: `http://127.0.0.1:${port}`, ingestToken: 't' },
+    )
+    expect(result.json).toMatchObject({ matched: 3, replayed: 0, failed: 3 })
+    expect(result.text).toMatch(/receiver unreachable at http:\/\/127\.0\.0\.1:\d+/)
+    expect(result.text.match(/not tried/g)).toHaveLength(2)
+    expect(result.text).toContain('[retry later]')
+  })
+})
