@@ -1,0 +1,373 @@
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { captureLogs, waitFor } from '@opsreview/testing'
+import { Spool, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'spool-test-'))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const rec = (i: number | string, value = `value-${i}`): SpoolRecord => ({ topic: 'alerts', key: `k${i}`, value })
+const segment = (dir: string, n: number) => path.join(dir, `segment-${String(n).padStart(9, '0')}.ndjson`)
+const line = (r: SpoolRecord) => JSON.stringify(r) + '\n'
+const segmentsIn = async (dir: string) => (await readdir(dir)).filter((f) => f.startsWith('segment-')).sort()
+
+/** Opens a spool that the test closes (a no-op if the test closed it itself). */
+async function openSpool(dir: string, opts: Partial<SpoolOptions> = {}) {
+  const { logger, lines } = captureLogs()
+  const spool = await Spool.open(dir, { logger, retryDelayMs: 5, maxRetryDelayMs: 20, ...opts })
+  let closed = false
+  const close = async () => { if (!closed) { closed = true; await spool.close() } }
+  onTestFinished(close)
+  return { spool, lines, close }
+}
+
+/** A publish callback that keeps what Kafka "acknowledged". */
+function kafka() {
+  const published: SpoolRecord[] = []
+  return { published, publish: async (records: SpoolRecord[]) => { published.push(...records) } }
+}
+
+function deadLetters() {
+  const letters: { record: SpoolRecord | undefined; reason: SpoolDeadLetterReason }[] = []
+  return { letters, deadLetter: async (record: SpoolRecord | undefined, reason: SpoolDeadLetterReason) => { letters.push({ record, reason }) } }
+}
+
+const retriable = (message = 'Kafka is unavailable') => Object.assign(new Error(message), { retriable: true })
+const refused = (message = 'Kafka will not take it') => Object.assign(new Error(message), { retriable: false, name: 'KafkaRecordRejectedError' })
+
+describe('Spool', () => {
+  it('drains appended records in order across segments and deletes each segment once drained', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir, { segmentBytes: 300 })
+    for (let i = 0; i < 20; i++) await spool.append([rec(i)])
+    expect(spool.depth).toBe(20)
+    expect((await segmentsIn(dir)).length).toBeGreaterThan(3)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual(Array.from({ length: 20 }, (_, i) => rec(i)))
+    await waitFor(async () => ((await segmentsIn(dir)).length === 1 ? true : undefined), { what: 'drained segments deleted' })
+  })
+
+  it('cuts a torn last line at open (a crash mid-append) and keeps draining and appending', async () => {
+    const dir = await tempDir()
+    const first = await openSpool(dir)
+    await first.spool.append([rec(1), rec(2), rec(3)])
+    await first.close()
+    // The crash: part of an append that never resolved.
+    await appendFile(segment(dir, 1), '{"topic":"alerts","key":"k4","val')
+
+    const { spool, lines } = await openSpool(dir)
+    expect(spool.depth).toBe(3)
+    expect(lines.some((l) => l.msg === 'spool cut a torn last record (a crash during an append that was never acknowledged)')).toBe(true)
+    await spool.append([rec(5)])
+    const k = kafka()
+    const d = deadLetters()
+    spool.startDraining(k.publish, { deadLetter: d.deadLetter })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2), rec(3), rec(5)])
+    expect(d.letters).toEqual([])
+  })
+
+  it('dead-letters a corrupt line in the middle of a segment, logs it and drains the rest', async () => {
+    const dir = await tempDir()
+    // Lines an older receiver could leave: a torn line the next append was written after, and JSON that is no record.
+    await writeFile(segment(dir, 1), line(rec(1)) + '{"topic":"alerts","ke' + line(rec(2)) + '{"not":"a record"}\n' + line(rec(3)))
+    const { spool, lines } = await openSpool(dir)
+    expect(spool.depth).toBe(4)
+    const k = kafka()
+    const d = deadLetters()
+    spool.startDraining(k.publish, { deadLetter: d.deadLetter })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(3)])
+    expect(d.letters.map((l) => [l.record, l.reason.code, l.reason.raw])).toEqual([
+      [undefined, 'corrupt-record', '{"topic":"alerts","ke' + line(rec(2)).trimEnd()],
+      [undefined, 'corrupt-record', '{"not":"a record"}'],
+    ])
+    expect(d.letters[0]!.reason).toMatchObject({ segment: 1, offset: line(rec(1)).length })
+    expect(lines.filter((l) => l.msg === 'spool line is not a record it can publish: dead-lettering it')).toHaveLength(2)
+  })
+
+  it.each([2, 10])('drains a record of %i MiB between small ones, in order', async (mib) => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir)
+    const big = rec('big', 'b'.repeat(mib * 1024 * 1024))
+    await spool.append([rec(1)])
+    await spool.append([big])
+    await spool.append([rec(2)])
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(10_000)).toBe(true)
+    expect(k.published.map((r) => r.key)).toEqual(['k1', 'kbig', 'k2'])
+    expect(k.published[1]!.value).toHaveLength(mib * 1024 * 1024)
+  })
+
+  it('never deletes a segment the drain has not passed, across rotations while Kafka is down', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir, { segmentBytes: 1024 * 1024 })
+    const big = rec('big', 'b'.repeat(2 * 1024 * 1024))
+    await spool.append([big])
+    let kafkaUp = false
+    const published: SpoolRecord[] = []
+    spool.startDraining(async (records) => {
+      if (!kafkaUp) throw retriable()
+      published.push(...records)
+    })
+    // Rotations: each small append after the big record starts or fills another segment.
+    for (let i = 0; i < 5; i++) await spool.append([rec(i, 'v'.repeat(600 * 1024))])
+    expect((await segmentsIn(dir)).length).toBeGreaterThanOrEqual(3)
+    expect(spool.depth).toBe(6)
+    kafkaUp = true
+    expect(await spool.drained(10_000)).toBe(true)
+    expect(published.map((r) => r.key)).toEqual(['kbig', 'k0', 'k1', 'k2', 'k3', 'k4'])
+  })
+
+  it('hands a record Kafka refuses for good to deadLetter, alone, and publishes the others of its batch', async () => {
+    const dir = await tempDir()
+    const { spool, lines } = await openSpool(dir)
+    await spool.append([rec(1), rec('poison'), rec(2), rec(3)])
+    const k = kafka()
+    const d = deadLetters()
+    spool.startDraining(async (records) => {
+      if (records.some((r) => r.key === 'kpoison')) throw refused()
+      await k.publish(records)
+    }, { deadLetter: d.deadLetter })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2), rec(3)])
+    expect(d.letters).toEqual([{ record: rec('poison'), reason: expect.objectContaining({ code: 'record-rejected', error: 'Kafka will not take it', segment: 1 }) }])
+    expect(lines.filter((l) => l.msg === 'spool record refused by Kafka for good: dead-lettering it')).toHaveLength(1)
+  })
+
+  it('keeps a refused record in dead-letters.ndjson when there is no deadLetter callback, or the dead-letter topic refuses it too', async () => {
+    for (const deadLetter of [undefined, async () => { throw refused('dead-letter topic will not take it') }]) {
+      const dir = await tempDir()
+      const { spool } = await openSpool(dir)
+      await spool.append([rec('poison'), rec(1)])
+      const k = kafka()
+      spool.startDraining(async (records) => {
+        if (records.some((r) => r.key === 'kpoison')) throw refused()
+        await k.publish(records)
+      }, { deadLetter })
+      expect(await spool.drained(5000)).toBe(true)
+      expect(k.published).toEqual([rec(1)])
+      const kept = (await readFile(path.join(dir, 'dead-letters.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { record: SpoolRecord; reason: SpoolDeadLetterReason })
+      expect(kept).toHaveLength(1)
+      expect(kept[0]).toMatchObject({ record: rec('poison'), reason: { code: 'record-rejected' } })
+    }
+  })
+
+  it('does not move past a record whose dead letter failed retriably, and retries it', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir)
+    await spool.append([rec('poison'), rec(1)])
+    let attempts = 0
+    const kept: SpoolRecord[] = []
+    const k = kafka()
+    spool.startDraining(async (records) => {
+      if (records.some((r) => r.key === 'kpoison')) throw refused()
+      await k.publish(records)
+    }, {
+      deadLetter: async (record) => {
+        if (++attempts < 3) throw retriable('dead-letter topic unavailable')
+        kept.push(record!)
+      },
+    })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(attempts).toBe(3)
+    expect(kept).toEqual([rec('poison')])
+    expect(k.published).toEqual([rec(1)])
+  })
+
+  it('retries while Kafka is down with back-off, logging at a bounded rate, then resumes in order', async () => {
+    const dir = await tempDir()
+    const { spool, lines } = await openSpool(dir, { retryDelayMs: 1, maxRetryDelayMs: 4, retryLogIntervalMs: 60_000 })
+    await spool.append([rec(1), rec(2)])
+    let attempts = 0
+    const k = kafka()
+    spool.startDraining(async (records) => {
+      if (++attempts <= 30) throw retriable()
+      await k.publish(records)
+    })
+    expect(await spool.drained(10_000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2)])
+    expect(lines.filter((l) => l.msg === 'spool drain paused: Kafka did not acknowledge')).toHaveLength(1)
+    expect(lines.filter((l) => l.msg === 'spool drain resumed')).toEqual([expect.objectContaining({ attempts: 30 })])
+  })
+
+  it('reports the age of the oldest record not yet acknowledged, across a restart', async () => {
+    const dir = await tempDir()
+    let now = 1_000_000
+    const clock = () => now
+    const first = await openSpool(dir, { clock })
+    expect(first.spool.oldestAgeMs).toBe(0)
+    await first.spool.append([rec(1)])
+    now += 5000
+    await first.spool.append([rec(2)])
+    now += 1000
+    expect(first.spool.oldestAgeMs).toBe(6000)
+    await first.close()
+
+    now += 4000
+    const { spool } = await openSpool(dir, { clock })
+    expect(spool.oldestAgeMs).toBe(10_000)
+    let n = 0
+    const k = kafka()
+    // Kafka takes one record, then is down: the oldest is then the second record.
+    spool.startDraining(async (records) => {
+      if (n++ > 0) throw retriable()
+      await k.publish(records.slice(0, 1))
+      if (records.length > 1) throw retriable()
+    }, {})
+    await waitFor(() => (k.published.length === 1 && n > 2 ? true : undefined))
+    expect(spool.depth).toBe(2)
+    expect(spool.oldestAgeMs).toBe(10_000)
+  })
+
+  it('tracks the oldest age as the drain moves on', async () => {
+    const dir = await tempDir()
+    let now = 0
+    const { spool } = await openSpool(dir, { clock: () => now, drainBatch: 1 })
+    await spool.append([rec(1)])
+    now = 1000
+    await spool.append([rec(2)])
+    now = 3000
+    let allow = 1
+    const k = kafka()
+    spool.startDraining(async (records) => {
+      if (allow <= 0) throw retriable()
+      allow--
+      await k.publish(records)
+    })
+    await waitFor(() => (k.published.length === 1 && spool.oldestAgeMs === 2000 ? true : undefined), { what: 'the second record as the oldest' })
+    allow = 1
+    expect(await spool.drained(5000)).toBe(true)
+    expect(spool.oldestAgeMs).toBe(0)
+  })
+
+  it('refuses to append a record over maxRecordBytes, appending nothing of that call', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir, { maxRecordBytes: 1000 })
+    await expect(spool.append([rec(1), rec(2, 'x'.repeat(2000))])).rejects.toBeInstanceOf(SpoolRecordTooLargeError)
+    expect(spool.depth).toBe(0)
+    await spool.append([rec(3)])
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(3)])
+  })
+
+  it('dead-letters a line on disk longer than maxRecordBytes without reading all of it, and drains the rest', async () => {
+    const dir = await tempDir()
+    const first = await openSpool(dir)
+    await first.spool.append([rec(1), rec('big', 'b'.repeat(3 * 1024 * 1024)), rec(2)])
+    await first.close()
+    const { spool } = await openSpool(dir, { maxRecordBytes: 1024 * 1024 })
+    const k = kafka()
+    const d = deadLetters()
+    spool.startDraining(k.publish, { deadLetter: d.deadLetter })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2)])
+    expect(d.letters.map((l) => l.reason.code)).toEqual(['record-too-large'])
+    expect(d.letters[0]!.reason.raw).toHaveLength(64 * 1024)
+  })
+})
+
+describe('Spool restarts after a crash at each step', () => {
+  it('republishes (never loses) what was published but not yet recorded in the cursor', async () => {
+    const dir = await tempDir()
+    const first = await openSpool(dir)
+    await first.spool.append([rec(1), rec(2), rec(3)])
+    const before = await readFile(path.join(dir, 'cursor.json'), 'utf8').catch(() => undefined)
+    const k1 = kafka()
+    first.spool.startDraining(k1.publish)
+    expect(await first.spool.drained(5000)).toBe(true)
+    await first.close()
+    // The crash came after Kafka acknowledged and before the cursor was written.
+    if (before === undefined) await rm(path.join(dir, 'cursor.json'))
+    else await writeFile(path.join(dir, 'cursor.json'), before)
+    const { spool } = await openSpool(dir)
+    expect(spool.depth).toBe(3)
+    const k2 = kafka()
+    spool.startDraining(k2.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k2.published).toEqual([rec(1), rec(2), rec(3)])
+  })
+
+  it('finishes deleting a drained segment when the crash came between moving the cursor and deleting it', async () => {
+    const dir = await tempDir()
+    await writeFile(segment(dir, 1), line(rec(1)))
+    await writeFile(segment(dir, 2), line(rec(2)))
+    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: 2, offset: 0 }))
+    const { spool } = await openSpool(dir)
+    expect(spool.depth).toBe(1)
+    expect(await segmentsIn(dir)).toEqual(['segment-000000002.ndjson'])
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(2)])
+  })
+
+  it('resumes at the first segment when the cursor names one already deleted (an older receiver deleted first)', async () => {
+    const dir = await tempDir()
+    await writeFile(segment(dir, 3), line(rec(3)) + line(rec(4)))
+    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: 2, offset: 57 }))
+    const { spool } = await openSpool(dir)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(3), rec(4)])
+  })
+
+  it('ignores a half-written cursor.json.tmp and keeps the last complete cursor', async () => {
+    const dir = await tempDir()
+    await writeFile(segment(dir, 1), line(rec(1)) + line(rec(2)))
+    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: 1, offset: line(rec(1)).length }))
+    await writeFile(path.join(dir, 'cursor.json.tmp'), '{"segm')
+    const { spool } = await openSpool(dir)
+    expect(spool.depth).toBe(1)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(2)])
+    expect((await readdir(dir)).includes('cursor.json.tmp')).toBe(false)
+  })
+
+  it('drains again from the first segment when cursor.json is unreadable, rather than skip anything', async () => {
+    const dir = await tempDir()
+    await writeFile(segment(dir, 1), line(rec(1)) + line(rec(2)))
+    await writeFile(path.join(dir, 'cursor.json'), '')
+    const { spool, lines } = await openSpool(dir)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2)])
+    expect(lines.some((l) => l.msg === 'spool cursor unreadable: draining again from the first segment')).toBe(true)
+  })
+
+  it('writes the cursor durably: after a restart nothing drained is published again', async () => {
+    const dir = await tempDir()
+    const first = await openSpool(dir, { segmentBytes: 200 })
+    for (let i = 0; i < 10; i++) await first.spool.append([rec(i)])
+    const k1 = kafka()
+    first.spool.startDraining(k1.publish)
+    expect(await first.spool.drained(5000)).toBe(true)
+    await first.close()
+    const cursor = JSON.parse(await readFile(path.join(dir, 'cursor.json'), 'utf8')) as { segment: number; offset: number }
+    const segments = await segmentsIn(dir)
+    expect(segments).toEqual([path.basename(segment(dir, cursor.segment))])
+    expect(cursor.offset).toBe((await readFile(segment(dir, cursor.segment))).length)
+
+    const { spool } = await openSpool(dir, { segmentBytes: 200 })
+    expect(spool.depth).toBe(0)
+    await spool.append([rec('after')])
+    const k2 = kafka()
+    spool.startDraining(k2.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k2.published).toEqual([rec('after')])
+  })
+})
