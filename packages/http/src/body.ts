@@ -13,24 +13,68 @@ declare global {
 
 const jsonType = /^application\/([\w.+-]+\+)?json$/i
 
+/** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
+export const DEFAULT_MAX_JSON_DEPTH = 64
+
 /**
- * Reads a JSON body up to `limit` bytes: 415 for another content type, 413 when too large, 400 when it
- * does not parse. `req.body` is the parsed value and `req.rawBody` the bytes.
+ * The deepest nesting of arrays and objects in JSON text, counted without parsing. JSON.parse copes with
+ * 100,000 levels, but JSON.stringify and structuredClone recurse and throw a RangeError on them later.
+ * Stops counting once `max` is passed.
  */
-export function jsonBody(limit: number): RequestHandler[] {
+export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash: the next byte is escaped, whatever it is
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--
+    }
+  }
+  return false
+}
+
+/**
+ * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type or
+ * encoding, 413 when too large, 400 when it does not parse, is corrupt (a broken gzip, deflate or br
+ * stream) or nests deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
+ * parsed value and `req.rawBody` the bytes.
+ */
+export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = {}): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit })
   return [
     (req, _res, next) => {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
-      if (!jsonType.test(type)) return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type || '(none)')} is not JSON`))
+      if (!jsonType.test(type)) {
+        return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type.slice(0, 100) || '(none)')} is not JSON`, {
+          errors: [{ path: 'header:content-type', message: 'must be application/json' }],
+        }))
+      }
       next()
     },
     (req, res, next) =>
       raw(req, res, (err?: unknown) => {
         if (err) {
-          const e = err as { type?: string; status?: number; limit?: number }
-          if (e.type === 'entity.too.large') return next(new HttpProblem('PAYLOAD_TOO_LARGE', `Body exceeds ${limit} bytes`))
-          if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding or charset'))
+          const e = err as { type?: string; status?: unknown; message?: unknown }
+          if (e.type === 'entity.too.large') return next(new HttpProblem('PAYLOAD_TOO_LARGE', `Body exceeds ${limit} bytes`, { errors: [{ path: '/', message: `must not exceed ${limit} bytes` }] }))
+          if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+            return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding or charset', {
+              errors: [{ path: 'header:content-encoding', message: 'must be one of identity, gzip, deflate, br' }],
+            }))
+          }
+          // A client fault while reading (a corrupt compressed stream, an aborted upload): never a 500.
+          if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+            const encoding = String(req.headers['content-encoding'] ?? 'identity').slice(0, 40)
+            return next(new HttpProblem('BAD_REQUEST', `The body could not be read (Content-Encoding ${encoding})`, {
+              cause: err, errors: [{ path: '/', message: `could not be decoded as ${encoding}: ${String(e.message).slice(0, 200)}` }],
+            }))
+          }
           return next(err)
         }
         next()
@@ -38,6 +82,9 @@ export function jsonBody(limit: number): RequestHandler[] {
     (req, _res, next) => {
       const bytes: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
       req.rawBody = bytes
+      if (jsonDepthExceeds(bytes, maxDepth)) {
+        return next(new HttpProblem('BAD_REQUEST', `JSON nests deeper than ${maxDepth} levels`, { errors: [{ path: '/', message: `must not nest deeper than ${maxDepth} levels` }] }))
+      }
       try {
         req.body = JSON.parse(bytes.toString('utf8'))
       } catch (err) {

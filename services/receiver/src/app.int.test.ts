@@ -8,25 +8,35 @@ import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { Spool } from '@opsreview/spool'
 import { captureLogs, createTopics, fixture, kafkaClient, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { createReceiverApp, publishSpooled } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
 
 const TOKEN = 'test-token-1'
 
-async function startReceiver(opts: { bodyLimit?: number } = {}) {
+async function startReceiver(opts: { bodyLimit?: number; alertsMaxMessageBytes?: number } = {}) {
   const kafka = kafkaClient()
   const admin = kafka.admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   const topics = { alerts: uniqueName('alerts'), rejected: uniqueName('rejected') }
-  await createTopics(admin, [topics.alerts, topics.rejected])
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
+  if (opts.alertsMaxMessageBytes) {
+    // A topic that takes less than an event: the broker itself refuses the record.
+    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(opts.alertsMaxMessageBytes) }] }], waitForLeaders: true })
+    onTestFinished(async () => { await admin.deleteTopics({ topics: [topics.alerts] }).catch(() => undefined) })
+    await createTopics(admin, [topics.rejected])
+  } else {
+    await createTopics(admin, [topics.alerts, topics.rejected])
+  }
   const { logger, lines } = captureLogs()
-  const publisher = new BatchPublisher({ producer, logger })
+  const publisher = new BatchPublisher({
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
+    logger,
+  })
+  await publisher.connect()
   const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
   spool.startDraining(publishSpooled(publisher))
-  onTestFinished(async () => { await spool.close(); await publisher.close(); await producer.disconnect() })
+  onTestFinished(async () => { await spool.close(); await publisher.close() })
   const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
   const app = createReceiverApp({
     publisher, spool, logger, metrics, clock: () => new Date('2026-11-28T20:30:00Z'),
@@ -46,7 +56,7 @@ describe('receiver on the real Kafka', () => {
     const payload = fixture<{ alerts: unknown[] }>('alertmanager/am025-mixed-one-resolved-truncated.json')
     const res = await post(`${r.url}/webhooks/alertmanager`, payload)
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ accepted: 2, published: 2, truncatedAlerts: 1 })
+    expect(await res.json()).toEqual({ accepted: 2, published: 2, truncatedAlerts: 1, rejected: [] })
     const got = await readTopicUntil(r.kafka, r.topics.alerts, (m) => m.length >= 2)
     expect(got.map((m) => m.key).sort()).toEqual(['alertmanager:34fc7e79f23863fc', 'alertmanager:d1a7f99944274c97'])
     expect(events(got).map((e) => e.status).sort()).toEqual(['firing', 'resolved'])
@@ -95,13 +105,19 @@ describe('receiver on the real Kafka', () => {
     }
   })
 
-  it('rejects bad input with problem+json naming the fields, and dead-letters it', async () => {
+  it('refuses bad alerts alone and bad bodies with problem+json naming the fields, and dead-letters both', async () => {
     const r = await startReceiver({ bodyLimit: 4096 })
-    const invalid = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'x', groupKey: 'g', alerts: [{ status: 'burning', labels: {} }] })
+    const badAlert = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'x', groupKey: 'g', alerts: [{ status: 'burning', labels: {} }] })
+    expect(badAlert.status).toBe(200)
+    const accepted = await badAlert.json() as { accepted: number; rejected: { index: number; errors: { path: string }[] }[] }
+    expect(accepted.accepted).toBe(0)
+    expect(accepted.rejected[0]!.errors.map((e) => e.path).sort()).toEqual(['/alerts/0/labels/alertname', '/alerts/0/startsAt', '/alerts/0/status'])
+
+    const invalid = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', groupKey: 'g', alerts: 'none' })
     expect(invalid.status).toBe(400)
     const problem = await invalid.json() as { errors: { path: string }[]; code: string }
     expect(problem.code).toBe('VALIDATION_FAILED')
-    expect(problem.errors.map((e) => e.path).sort()).toEqual(['/alerts/0/labels/alertname', '/alerts/0/startsAt', '/alerts/0/status'])
+    expect(problem.errors.map((e) => e.path).sort()).toEqual(['/alerts', '/receiver'])
 
     const notJson = await post(`${r.url}/webhooks/alertmanager`, '{"version":')
     expect(notJson.status).toBe(400)
@@ -113,13 +129,43 @@ describe('receiver on the real Kafka', () => {
     const tooLarge = await post(`${r.url}/api/v1/reports`, { kind: 'manual', service: 's', title: 'x'.repeat(5000), reportedBy: 'me' })
     expect(tooLarge.status).toBe(413)
 
-    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 4)
-    const reasons = dead.map((m) => JSON.parse(m.value) as { reason: string; body: string; source: string })
-    expect(reasons.map((d) => d.reason).sort()).toEqual(['invalid_json', 'payload_too_large', 'unsupported_media_type', 'validation_failed'])
-    expect(reasons.find((d) => d.reason === 'validation_failed')?.body).toContain('burning')
-    expect(JSON.stringify(reasons)).not.toContain(TOKEN)
+    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 5)
+    const letters = dead.map((m) => JSON.parse(m.value) as DeadLetterEnvelope)
+    expect(letters.map((d) => d.reason).sort()).toEqual(['invalid-json', 'payload-too-large', 'schema-invalid', 'schema-invalid', 'unsupported-media-type'])
+    expect(letters.every((d) => d.stage === 'receiver')).toBe(true)
+    const perAlert = letters.find((d) => d.detail?.index === 0)
+    expect(perAlert?.replay).toMatchObject({ kind: 'webhook', path: '/webhooks/alertmanager', body: expect.stringContaining('burning') })
+    expect(JSON.stringify(letters)).not.toContain(TOKEN)
 
     const metrics = await (await fetch(`${r.url}/metrics`)).text()
-    expect(metrics).toMatch(/opsreview_receiver_rejections_total\{source="alertmanager",reason="validation_failed"\} 1/)
+    expect(metrics).toMatch(/opsreview_receiver_rejections_total\{source="alertmanager",reason="schema-invalid"\} 1/)
+    expect(metrics).toMatch(/opsreview_receiver_rejected_events_total\{source="alertmanager",reason="schema-invalid"\} 1/)
+  })
+
+  it('never dead-letters a 401', async () => {
+    const r = await startReceiver()
+    const denied = await post(`${r.url}/webhooks/alertmanager`, fixture('alertmanager/am-resolved.json'), { authorization: 'Bearer nope' })
+    expect(denied.status).toBe(401)
+    // A marker refusal after the 401: once it is on the topic, anything before it would be too.
+    await post(`${r.url}/webhooks/alertmanager`, '{')
+    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 1)
+    expect(dead.map((m) => (JSON.parse(m.value) as DeadLetterEnvelope).reason)).toEqual(['invalid-json'])
+  })
+
+  it('dead-letters an event the broker refuses as too large, and publishes the rest of the webhook', async () => {
+    const r = await startReceiver({ alertsMaxMessageBytes: 4096 })
+    const alert = (fp: string, description = 'short') => ({
+      status: 'firing', labels: { alertname: 'Disk', service: 'db' }, annotations: { description }, startsAt: '2026-11-28T20:00:00Z', fingerprint: fp,
+    })
+    const res = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'r', groupKey: 'g', alerts: [alert('small-1'), alert('large', 'x'.repeat(6000)), alert('small-2')] })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 2, published: 2, rejected: [{ index: 1, reason: 'record-too-large' }] })
+    // At least once: the broker may have appended a refused request's other records before the resend.
+    const got = await readTopicUntil(r.kafka, r.topics.alerts, (m) => new Set(events(m).map((e) => e.fingerprint)).size >= 2)
+    expect([...new Set(events(got).map((e) => e.fingerprint))].sort()).toEqual(['small-1', 'small-2'])
+    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 1)
+    expect(JSON.parse(dead[0]!.value)).toMatchObject({ stage: 'receiver', reason: 'record-too-large', detail: { index: 1 } })
+    // The publisher replaced its producer after the refusal: the next webhook goes through.
+    expect((await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'r', groupKey: 'g', alerts: [alert('after')] })).status).toBe(200)
   })
 })

@@ -1,22 +1,27 @@
 import express, { type Request, type RequestHandler, type Response } from 'express'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
-import { normalizeAlertmanager } from '@opsreview/ingest/alertmanager'
-import { normalizePingdom } from '@opsreview/ingest/pingdom'
-import { normalizeReport } from '@opsreview/ingest/report'
 import { eventKey, type AlertEvent, type IngestOptions } from '@opsreview/ingest/event'
-import { validateAlertmanagerWebhook, validatePingdomWebhook, validateReport, type Validation } from '@opsreview/schemas'
-import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook, type BodyRejection, type ItemRejection } from '@opsreview/ingest/intake'
+import type { FieldError } from '@opsreview/schemas'
+import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { tokenAuth } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
-import { HttpProblem, problemHandler } from '@opsreview/http/problem'
+import { securityHeaders } from '@opsreview/http/hardening'
+import { HttpProblem, problemHandler, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
 import type { SpoolRecord } from '@opsreview/spool'
+import { LogThrottle } from './log-throttle.ts'
 import { RecentIds } from './recent-ids.ts'
 import type { ReceiverMetrics } from './metrics.ts'
 
 /** What the app needs of the Kafka publisher: acknowledged publishing and its health. */
 export interface EventPublisher {
+  /**
+   * Resolves once Kafka acknowledged the messages. Rejects with KafkaUnavailableError (retry later) or
+   * KafkaRecordRejectedError (Kafka will never take these messages; other callers' are unaffected).
+   */
   publish(topic: string, messages: Message[]): Promise<void>
   readonly ready: boolean
 }
@@ -41,27 +46,51 @@ export interface ReceiverDeps {
 
 type Source = 'alertmanager' | 'pingdom' | 'report'
 
+/** A refused alert of an accepted webhook, as the 200 lists it and the dead letter keeps it. */
+interface Refusal {
+  index: number
+  reason: string
+  errors: FieldError[]
+}
+
 /** How long a sender should wait before retrying while Kafka is unavailable. */
 const RETRY_AFTER_SECONDS = 5
-/** How much of a rejected body goes to the dead-letter topic. */
+/** How much of a body refused as a whole goes to the dead-letter topic. */
 const DEAD_LETTER_BODY_BYTES = 16 * 1024
+/** A dead letter stays far below Kafka's 1 MiB default message limit: a longer replay body is cut. */
+const MAX_DEAD_LETTER_BYTES = 512 * 1024
+/** Field errors kept per refused input: enough to act on, bounded whatever the input. */
+const MAX_ERRORS_PER_ITEM = 20
+/**
+ * More refused alerts than this in one webhook refuse the whole body: each refused alert is its own
+ * dead letter, and a 1 MiB body of tiny broken alerts must not become hundreds of thousands of them.
+ */
+const MAX_REFUSED_ALERTS = 1000
+/** Reason of a dead letter for an event Kafka itself refused (too large for the topic, say). */
+const RECORD_TOO_LARGE = 'record-too-large'
+/** At most one log line per this many ms for unauthenticated requests; the counter has them all. */
+const UNAUTHORIZED_LOG_INTERVAL_MS = 10_000
 
 export function toMessage(event: AlertEvent): Message {
   return { key: eventKey(event), value: JSON.stringify(event) }
 }
 
 /**
- * The receiver as an express app: webhooks in, canonical events on Kafka. Nothing is answered 2xx before
- * it is durable: Alertmanager's events are acknowledged by Kafka first (Alertmanager retries a 503),
- * Pingdom's and people's reports are fsync'ed to the spool first (they do not retry).
+ * The receiver as an express app: webhooks in, canonical events on Kafka. Every event is validated
+ * against alert.v1.json, the time bounds and the size caps before it is acknowledged. Nothing is
+ * answered 2xx before it is durable: Alertmanager's events (and the dead letters of its refused alerts)
+ * are acknowledged by Kafka first (Alertmanager retries a 503), Pingdom's and people's reports are
+ * fsync'ed to the spool first (they do not retry).
  */
 export function createReceiverApp(deps: ReceiverDeps): express.Express {
   const { publisher, spool, metrics, clock, topics } = deps
   // Retries come within seconds; repeats hours later must pass (see RecentIds).
   const recent = new RecentIds(50_000, 10 * 60_000)
+  const unauthorizedLog = new LogThrottle(UNAUTHORIZED_LOG_INTERVAL_MS)
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
+  app.use(securityHeaders())
   app.use(requestContext(deps.logger))
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
@@ -84,38 +113,116 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   }
 
   /** Drops events acknowledged in the last minutes (retried deliveries); later stages dedup by id too. */
-  function fresh(source: Source, events: AlertEvent[]): AlertEvent[] {
+  function fresh<T extends { event: AlertEvent }>(source: Source, items: T[]): T[] {
     const now = clock().getTime()
-    const out = events.filter((e) => !recent.has(e.id, now))
-    if (out.length < events.length) metrics.duplicates.inc({ source }, events.length - out.length)
+    const out = items.filter(({ event }) => !recent.has(event.id, now))
+    if (out.length < items.length) metrics.duplicates.inc({ source }, items.length - out.length)
     return out
   }
 
-  function validated<T>(req: Request, validation: Validation<T>): T {
-    if (!validation.ok) throw new HttpProblem('VALIDATION_FAILED', `${validation.errors.length} field(s) failed validation`, { errors: validation.errors })
-    return validation.value
+  /** A body refused as a whole: a 400 naming the fields; the error handler dead-letters it with this reason. */
+  function refuseBody(res: Response, rejection: BodyRejection): HttpProblem {
+    res.locals.deadLetterReason = rejection.reason
+    const errors = capErrors(rejection.errors)
+    return new HttpProblem('VALIDATION_FAILED', `${rejection.errors.length} field(s) failed validation`, { errors })
+  }
+
+  /**
+   * Publishes dead letters one message per call, so that one Kafka refuses (too large after all) fails
+   * alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
+   * letter; rejects with KafkaUnavailableError if Kafka did not.
+   */
+  async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[]): Promise<void> {
+    const send = async ({ key, envelope }: { key: string; envelope: DeadLetterEnvelope }) => {
+      try {
+        await publisher.publish(topics.rejected, [deadLetterMessage(key, fitDeadLetter(envelope))])
+      } catch (err) {
+        if (!(err instanceof KafkaRecordRejectedError)) throw err
+        const { replay: _replay, ...slim } = envelope
+        await publisher.publish(topics.rejected, [deadLetterMessage(key, { ...slim, detail: { ...slim.detail, replayDropped: err.message } })])
+      }
+      metrics.deadLetters.inc({ stage: 'receiver', reason: envelope.reason })
+    }
+    const results = await Promise.allSettled(letters.map(send))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) {
+      req.log.warn({ err: failed.reason, deadLetters: letters.length }, 'dead letters not acknowledged by kafka')
+      throw failed.reason
+    }
   }
 
   app.post('/webhooks/alertmanager', counted('alertmanager'), auth, ...body, async (req, res, next) => {
     try {
-      const payload = validated(req, validateAlertmanagerWebhook(req.body))
-      const { events, truncatedAlerts } = normalizeAlertmanager(payload, { receivedAt: clock(), options: deps.ingest })
-      if (truncatedAlerts > 0) {
-        metrics.truncated.inc({ receiver: payload.receiver }, truncatedAlerts)
-        req.log.warn({ truncatedAlerts, receiver: payload.receiver, groupKey: payload.groupKey }, 'alertmanager dropped alerts (max_alerts); set max_alerts: 0')
+      const receivedAt = clock()
+      const intake = intakeAlertmanager(req.body, { receivedAt, options: deps.ingest })
+      if (!intake.ok) throw refuseBody(res, intake)
+      const { payload, accepted, rejected, truncatedAlerts } = intake
+      if (rejected.length > MAX_REFUSED_ALERTS) {
+        throw refuseBody(res, { ok: false, reason: 'schema-invalid', errors: [
+          { path: '/alerts', message: `${rejected.length} alerts are invalid, more than the ${MAX_REFUSED_ALERTS} refused one by one` },
+          ...rejected.flatMap((r) => r.errors),
+        ] })
       }
-      const toSend = fresh('alertmanager', events)
-      await publisher.publish(topics.alerts, toSend.map(toMessage))
-      for (const e of toSend) recent.add(e.id, clock().getTime())
-      metrics.published.inc({ source: 'alertmanager' }, toSend.length)
-      res.status(200).json({ accepted: events.length, published: toSend.length, truncatedAlerts })
+      if (truncatedAlerts > 0) {
+        metrics.truncated.inc(truncatedAlerts)
+        req.log.warn({ truncatedAlerts, receiver: payload.receiver, groupKey: payload.groupKey.slice(0, 256) }, 'alertmanager dropped alerts (max_alerts); set max_alerts: 0')
+      }
+      const letterFor = (r: Refusal): { key: string; envelope: DeadLetterEnvelope } => ({
+        key: req.id,
+        envelope: {
+          stage: 'receiver',
+          reason: r.reason,
+          error: `alert ${r.index} refused: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
+          at: receivedAt.toISOString(),
+          detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors },
+          replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
+        },
+      })
+      const refusals: Refusal[] = rejected.map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
+      const toSend = fresh('alertmanager', accepted)
+
+      // One publish per event: a record Kafka refuses fails its own call alone, and is refused alone.
+      const [sent, letters] = await Promise.all([
+        Promise.allSettled(toSend.map(({ event }) => publisher.publish(topics.alerts, [toMessage(event)]))),
+        Promise.allSettled([publishDeadLetters(req, refusals.map(letterFor))]),
+      ])
+      let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
+      const tooLarge: Refusal[] = []
+      let published = 0
+      sent.forEach((result, i) => {
+        const { index, event } = toSend[i]!
+        if (result.status === 'fulfilled') {
+          published++
+          recent.add(event.id, clock().getTime())
+        } else if (result.reason instanceof KafkaRecordRejectedError) {
+          tooLarge.push({ index, reason: RECORD_TOO_LARGE, errors: [{ path: `/alerts/${index}`, message: `Kafka refused the event: ${result.reason.message}` }] })
+        } else {
+          unavailable ??= result.reason
+        }
+      })
+      if (tooLarge.length > 0) {
+        req.log.warn({ alerts: tooLarge.map((r) => r.index) }, 'kafka refused events; dead-lettering them')
+        await publishDeadLetters(req, tooLarge.map(letterFor)).catch((err: unknown) => { unavailable ??= err })
+      }
+      // Events already acknowledged stay published; Alertmanager's retry finds them in RecentIds.
+      if (unavailable !== undefined) throw unavailable
+      const allRefused = [...refusals, ...tooLarge].sort((a, b) => a.index - b.index)
+      for (const r of allRefused) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
+      if (allRefused.length > 0) req.log.info({ refused: allRefused.length, reasons: [...new Set(allRefused.map((r) => r.reason))] }, 'alerts refused and dead-lettered')
+      metrics.published.inc({ source: 'alertmanager' }, published)
+      res.status(200).json({
+        accepted: accepted.length - tooLarge.length,
+        published,
+        truncatedAlerts,
+        rejected: allRefused.map(({ index, reason, errors }) => ({ index, reason, errors })),
+      })
     } catch (err) {
       next(asProblem(err))
     }
   })
 
   async function spoolEvents(source: Source, events: AlertEvent[], res: Response) {
-    const toSpool = fresh(source, events)
+    const toSpool = fresh(source, events.map((event) => ({ event }))).map(({ event }) => event)
     await spool.append(toSpool.map((e) => ({ topic: topics.alerts, ...stringMessage(toMessage(e)) })))
     for (const e of toSpool) recent.add(e.id, clock().getTime())
     res.status(202).json({ accepted: events.length, ids: events.map((e) => e.id) })
@@ -123,8 +230,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   app.post('/webhooks/pingdom', counted('pingdom'), pingdomAuth, ...body, async (req, res, next) => {
     try {
-      const payload = validated(req, validatePingdomWebhook(req.body))
-      await spoolEvents('pingdom', [normalizePingdom(payload, { receivedAt: clock(), options: deps.ingest })], res)
+      const intake = intakePingdom(req.body, { receivedAt: clock(), options: deps.ingest })
+      if (!intake.ok) throw refuseBody(res, intake)
+      await spoolEvents('pingdom', [intake.event], res)
     } catch (err) {
       next(asProblem(err))
     }
@@ -132,8 +240,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   app.post('/api/v1/reports', counted('report'), auth, ...body, async (req, res, next) => {
     try {
-      const report = validated(req, validateReport(req.body))
-      await spoolEvents('report', [normalizeReport(report, { receivedAt: clock(), options: deps.ingest })], res)
+      const intake = intakeReport(req.body, { receivedAt: clock(), options: deps.ingest })
+      if (!intake.ok) throw refuseBody(res, intake)
+      await spoolEvents('report', [intake.event], res)
     } catch (err) {
       next(asProblem(err))
     }
@@ -141,24 +250,36 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   app.use((_req, _res, next) => next(new HttpProblem('NOT_FOUND')))
 
-  // Every rejected request is counted and kept on the dead-letter topic, with the reason and (truncated)
-  // body, never the token. A failing dead-letter publish must not change the answer.
+  // A request refused as a whole is counted and kept on the dead-letter topic, with the reason and
+  // (truncated) body, never the token. A failing dead-letter publish must not change the answer.
+  // A 401 is only counted and logged at a bounded rate: unauthenticated traffic must not fill Kafka.
   app.use(((err, req, res, next) => {
-    const problem = err instanceof HttpProblem ? err : undefined
+    const problem = toProblem(err)
     const source = (res.locals.source as Source | undefined) ?? 'unknown'
-    if (problem && problem.status < 500 && problem.status !== 404) {
-      const reason = problem.code.toLowerCase()
+    if (problem.status === 401) {
+      metrics.unauthorized.inc({ source })
+      const suppressed = unauthorizedLog.take(performance.now())
+      if (suppressed !== undefined) req.log.warn({ source, path: req.path.slice(0, 200), suppressedSinceLast: suppressed }, 'unauthorized request')
+      // requestContext logs every 4xx at info when the response finishes; for 401s that is unbounded.
+      req.log = req.log.child({}, { level: 'warn' })
+    } else if (problem.status < 500 && problem.status !== 404 && source !== 'unknown') {
+      const reason = (res.locals.deadLetterReason as string | undefined) ?? problem.code.toLowerCase().replaceAll('_', '-')
       metrics.rejections.inc({ source, reason })
       const raw = req.rawBody ?? Buffer.alloc(0)
-      const record = {
-        reason, status: problem.status, source, path: req.path, requestId: req.id, receivedAt: clock().toISOString(),
-        errors: problem.errors, detail: problem.message, bodyBytes: raw.length,
-        body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8'), bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
+      const envelope: DeadLetterEnvelope = {
+        stage: 'receiver',
+        reason,
+        error: problem.message.slice(0, 1000),
+        at: clock().toISOString(),
+        detail: {
+          source, status: problem.status, requestId: req.id, errors: problem.errors ?? [],
+          bodyBytes: raw.length, bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
+        },
+        replay: { kind: 'webhook', path: req.path, body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') },
       }
-      publisher.publish(topics.rejected, [{ key: source, value: JSON.stringify(record) }])
-        .catch((e: unknown) => req.log.warn({ err: e, reason }, 'rejected request could not be dead-lettered'))
+      publishDeadLetters(req, [{ key: source, envelope }]).catch(() => undefined)
     }
-    next(err)
+    next(problem)
   }) as express.ErrorRequestHandler)
   app.use(problemHandler)
   return app
@@ -169,6 +290,21 @@ function asProblem(err: unknown): unknown {
     return new HttpProblem('UNAVAILABLE', 'Kafka is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
   }
   return err
+}
+
+function capErrors(errors: readonly FieldError[]): FieldError[] {
+  if (errors.length <= MAX_ERRORS_PER_ITEM) return [...errors]
+  return [...errors.slice(0, MAX_ERRORS_PER_ITEM - 1), { path: errors[MAX_ERRORS_PER_ITEM - 1]!.path, message: `and ${errors.length - MAX_ERRORS_PER_ITEM + 1} more error(s)` }]
+}
+
+/** Cuts the replay body until the serialised envelope fits a Kafka message with room to spare. */
+function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
+  let current = envelope
+  while (Buffer.byteLength(JSON.stringify(current)) > MAX_DEAD_LETTER_BYTES && current.replay?.kind === 'webhook' && current.replay.body.length > 0) {
+    const body = current.replay.body.slice(0, Math.floor(current.replay.body.length / 2))
+    current = { ...current, detail: { ...current.detail, bodyTruncated: true }, replay: { ...current.replay, body } }
+  }
+  return current
 }
 
 /** The spool's drain: records go to their topics in order, each call resolving after Kafka acknowledged. */

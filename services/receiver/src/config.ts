@@ -9,7 +9,7 @@ export const receiverConfigSpec = {
   OPSREVIEW_BODY_LIMIT: field.bytes('largest accepted request body', 1024 * 1024),
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
-  OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of rejected requests', defaultTopics.rejected),
+  OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of refused requests and alerts', defaultTopics.rejected),
   OPSREVIEW_ALERTS_PARTITIONS: field.int('partitions of the alerts topic when the receiver creates it', 6, { min: 1 }),
   OPSREVIEW_ALERTS_RETENTION_DAYS: field.int('retention of the alerts topic when the receiver creates it', 30, { min: 1 }),
   OPSREVIEW_SPOOL_DIR: field.string('durable spool for Pingdom and reports while Kafka is down', '.opsreview/spool'),
@@ -18,6 +18,8 @@ export const receiverConfigSpec = {
   OPSREVIEW_DEFAULT_ENVIRONMENT: field.string('environment when no label names one', 'production'),
   OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the service', ['service:', 'service_']),
   OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the environment', ['env:', 'env_']),
+  OPSREVIEW_MAX_EVENT_AGE: field.duration('how long before its arrival an event may have started (long-firing alerts)', 730 * 86_400_000),
+  OPSREVIEW_MAX_CLOCK_SKEW: field.duration('how far after its arrival an event time may lie (sender clock ahead)', 3_600_000),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 

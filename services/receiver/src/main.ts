@@ -7,6 +7,7 @@ import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { Spool } from '@opsreview/spool'
+import { applyServerTimeouts } from '@opsreview/http/hardening'
 import { loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
@@ -26,16 +27,15 @@ const kafka = new Kafka({
   retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
 })
 // Bounded retries: an idempotent kafkajs producer otherwise retries forever and a webhook would hang.
-// The breaker in BatchPublisher answers 503 instead, and Alertmanager retries later.
-const producer = kafka.producer({
-  idempotent: true,
-  maxInFlightRequests: 1,
-  createPartitioner: Partitioners.DefaultPartitioner,
-  retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
-})
-
+// The breaker in BatchPublisher answers 503 instead, and Alertmanager retries later. The publisher makes
+// the producer itself, so it can replace one that a refused record left with broken sequence numbers.
 const publisher = new BatchPublisher({
-  producer,
+  createProducer: () => kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+  }),
   logger: logger.child({ component: 'publisher' }),
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })
@@ -52,7 +52,7 @@ async function connectKafka(): Promise<void> {
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
       ])
       await admin.disconnect()
-      await producer.connect()
+      await publisher.connect()
       logger.info({ brokers: config.OPSREVIEW_KAFKA_BROKERS }, 'connected to kafka')
       return
     } catch (err) {
@@ -74,10 +74,13 @@ const app = createReceiverApp({
     defaultEnvironment: config.OPSREVIEW_DEFAULT_ENVIRONMENT,
     pingdomServiceTagPrefixes: config.OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES,
     pingdomEnvironmentTagPrefixes: config.OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES,
+    maxEventAgeMs: config.OPSREVIEW_MAX_EVENT_AGE,
+    maxClockSkewMs: config.OPSREVIEW_MAX_CLOCK_SKEW,
   },
 })
 
 const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEIVER_HOST)
+applyServerTimeouts(server)
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
 void connectKafka().then(() => spool.startDraining(publishSpooled(publisher)))
@@ -89,5 +92,4 @@ shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining t
   await spool.drained(5000)
   await spool.close()
   await publisher.close()
-  await producer.disconnect()
 })

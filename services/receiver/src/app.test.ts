@@ -1,0 +1,150 @@
+import { gzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { defaultIngestOptions } from '@opsreview/ingest/event'
+import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
+import { captureLogs, fixture, serve } from '@opsreview/testing'
+import { fakeReceiver, post, TEST_TOPICS } from './test-fakes.ts'
+
+const good = (fp: string, patch: Record<string, unknown> = {}) => ({
+  status: 'firing', labels: { alertname: 'HighErrorRate', service: 'checkout' }, startsAt: '2026-11-28T20:00:00Z', fingerprint: fp, ...patch,
+})
+const webhook = (...alerts: unknown[]) => ({ version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{}', alerts })
+
+interface Accepted { accepted: number; published: number; truncatedAlerts: number; rejected: { index: number; reason: string; errors: { path: string; message: string }[] }[] }
+
+describe('receiver app (in-process, fake Kafka)', () => {
+  it('publishes the good alerts of a webhook, dead-letters the bad ones before the 200, and lists them', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const res = await post(`${url}/webhooks/alertmanager`, webhook(
+      good('a'),
+      good('b', { startsAt: '9999-12-31T23:59:59-23:59' }),
+      good('c', { labels: { alertname: 'X', service: 'x'.repeat(40_000) } }),
+      good('d', { labels: { alertname: 'X', severity: 'constructor' } }),
+      good('e', { startsAt: '2016-12-31T23:59:60Z' }),
+    ))
+    expect(res.status).toBe(200)
+    const body = await res.json() as Accepted
+    expect(body).toMatchObject({ accepted: 2, published: 2, truncatedAlerts: 0 })
+    expect(body.rejected.map((x) => [x.index, x.reason, x.errors[0]!.path])).toEqual([
+      [1, 'schema-invalid', '/alerts/1/startsAt'], [2, 'schema-invalid', '/alerts/2/labels/service'], [4, 'schema-invalid', '/alerts/4/startsAt'],
+    ])
+    const events = r.publisher.values<AlertEvent>(TEST_TOPICS.alerts)
+    expect(events.map((e) => [e.fingerprint, e.severity])).toEqual([['a', 'warning'], ['d', 'warning']])
+    for (const e of events) expect(validateAlertEvent(e).ok).toBe(true)
+    const letters = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letters.map((l) => [l.stage, l.reason, l.detail?.index]).sort()).toEqual([['receiver', 'schema-invalid', 1], ['receiver', 'schema-invalid', 2], ['receiver', 'schema-invalid', 4]])
+    const replay = letters.find((l) => l.detail?.index === 1)!.replay!
+    expect(replay).toMatchObject({ kind: 'webhook', path: '/webhooks/alertmanager' })
+    expect(JSON.parse(replay.kind === 'webhook' ? replay.body : '')).toEqual(webhook(good('b', { startsAt: '9999-12-31T23:59:59-23:59' })))
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/opsreview_dead_letters_total\{stage="receiver",reason="schema-invalid"\} 3/)
+  })
+
+  it('replays a dead-lettered alert through a receiver whose bounds were widened', async () => {
+    const strict = fakeReceiver()
+    const res = await post(`${await serve(strict.app)}/webhooks/alertmanager`, webhook(good('old', { startsAt: '2020-01-01T00:00:00Z' }), good('new')))
+    expect((await res.json() as Accepted).rejected).toMatchObject([{ index: 0, reason: 'event-invalid', errors: [{ path: '/alerts/0/startsAt' }] }])
+    const [letter] = strict.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    const wide = fakeReceiver({ ingest: { ...defaultIngestOptions, maxEventAgeMs: 10 * 365 * 86_400_000 } })
+    const replay = letter!.replay!
+    if (replay.kind !== 'webhook') throw new Error('expected a webhook replay')
+    const again = await post(`${await serve(wide.app)}${replay.path}`, replay.body)
+    expect(await again.json()).toMatchObject({ accepted: 1, published: 1, rejected: [] })
+    expect(wide.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['old'])
+  })
+
+  it('dead-letters an event Kafka refuses as record-too-large, and still publishes the others', async () => {
+    const r = fakeReceiver()
+    r.publisher.refuse = (topic, m) => topic === TEST_TOPICS.alerts && String(m.key).endsWith(':huge')
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), good('huge'), good('c')))
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 2, published: 2, rejected: [{ index: 1, reason: 'record-too-large', errors: [{ path: '/alerts/1' }] }] })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'c'])
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toMatchObject([{ stage: 'receiver', reason: 'record-too-large', detail: { index: 1 } }])
+  })
+
+  it('answers 503 when the dead letters of refused alerts are not acknowledged', async () => {
+    const r = fakeReceiver()
+    r.publisher.downTopics.add(TEST_TOPICS.rejected)
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), good('b', { startsAt: 'yesterday' })))
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('5')
+  })
+
+  it('answers 503 while Kafka is down, and 200 to the retry without publishing twice', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    r.publisher.down = true
+    expect((await post(`${url}/webhooks/alertmanager`, webhook(good('a')))).status).toBe(503)
+    r.publisher.down = false
+    expect(await (await post(`${url}/webhooks/alertmanager`, webhook(good('a')))).json()).toMatchObject({ published: 1 })
+  })
+
+  it('validates Pingdom and reports before spooling, refusing them with the failing field', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const down = fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json')
+    const future = await post(`${url}/webhooks/pingdom`, { ...down, state_changed_timestamp: 1e15 })
+    expect(future.status).toBe(400)
+    expect(await future.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: '/state_changed_timestamp' }] })
+    const report = await post(`${url}/api/v1/reports`, { kind: 'manual', service: 's', title: 't', reportedBy: 'me', occurredAt: '2026-11-28T21:00:00+01' })
+    expect(await report.json()).toMatchObject({ errors: [{ path: '/occurredAt' }] })
+    expect(r.spool.records).toEqual([])
+    expect((await post(`${url}/webhooks/pingdom`, down)).status).toBe(202)
+    expect(r.spool.records).toHaveLength(1)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => l.reason)).toEqual(['schema-invalid', 'schema-invalid'])
+  })
+
+  it('counts 401s, logs them at a bounded rate, and never dead-letters them', async () => {
+    const { logger, lines } = captureLogs()
+    const r = fakeReceiver({ logger })
+    const url = await serve(r.app)
+    for (let i = 0; i < 5; i++) expect((await post(`${url}/webhooks/alertmanager`, webhook(good('a')), { authorization: 'Bearer nope' })).status).toBe(401)
+    expect(r.publisher.sent.size).toBe(0)
+    expect(lines.filter((l) => l.msg === 'unauthorized request')).toHaveLength(1)
+    expect(lines.filter((l) => l.status === 401)).toEqual([])
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/opsreview_receiver_unauthorized_total\{source="alertmanager"\} 5/)
+  })
+
+  it('counts truncated alerts without a label the sender chooses', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    await post(`${url}/webhooks/alertmanager`, { ...webhook(good('a')), receiver: 'x'.repeat(200), truncatedAlerts: 4 })
+    const text = await (await fetch(`${url}/metrics`)).text()
+    expect(text).toMatch(/^opsreview_receiver_truncated_alerts_total 4$/m)
+    expect(text).not.toContain('x'.repeat(200))
+  })
+
+  it('refuses bodies bad as a whole with a 4xx naming the field, and sets the security headers', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const cases: [string, RequestInit['body'], Record<string, string>, number][] = [
+      ['deep', '['.repeat(100_000) + ']'.repeat(100_000), {}, 400],
+      ['corrupt gzip', Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }, 400],
+      ['truncated gzip', gzipSync(JSON.stringify(webhook(good('a')))).subarray(0, 20), { 'content-encoding': 'gzip' }, 400],
+      ['corrupt br', Buffer.from([0xff, 0xff, 0xff]), { 'content-encoding': 'br' }, 400],
+      ['unknown encoding', Buffer.from('{}'), { 'content-encoding': 'compress' }, 415],
+      ['not json', '{"version":', {}, 400],
+      ['form', 'a=b', { 'content-type': 'application/x-www-form-urlencoded' }, 415],
+    ]
+    for (const [what, body, headers, status] of cases) {
+      const res = await post(`${url}/webhooks/alertmanager`, body, headers)
+      expect(res.status, what).toBe(status)
+      expect(res.headers.get('content-type'), what).toMatch(/application\/problem\+json/)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      const problem = await res.json() as { errors?: { path: string }[] }
+      expect(problem.errors?.[0]?.path, what).toEqual(expect.any(String))
+    }
+    const ok = await post(`${url}/webhooks/alertmanager`, gzipSync(JSON.stringify(webhook(good('a')))), { 'content-encoding': 'gzip' })
+    expect(ok.status).toBe(200)
+  })
+
+  it('refuses the whole body when more alerts are bad than it dead-letters one by one', async () => {
+    const r = fakeReceiver()
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), ...Array.from({ length: 1001 }, () => 1)))
+    expect(res.status).toBe(400)
+    expect((await res.json() as { errors: unknown[] }).errors[0]).toMatchObject({ path: '/alerts', message: expect.stringContaining('1001 alerts are invalid') })
+    expect(r.publisher.sent.get(TEST_TOPICS.alerts)).toBeUndefined()
+  })
+})

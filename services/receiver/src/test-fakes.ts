@@ -1,0 +1,63 @@
+// Fakes of the app's two ports, for the in-process unit and fuzz tests; the *.int.test.ts use the real
+// publisher, spool and Kafka.
+import type { Message } from 'kafkajs'
+import pino from 'pino'
+import { defaultIngestOptions } from '@opsreview/ingest/event'
+import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
+import type { SpoolRecord } from '@opsreview/spool'
+import { createReceiverApp, type EventPublisher, type EventSpool, type ReceiverDeps } from './app.ts'
+import { createReceiverMetrics } from './metrics.ts'
+
+export const TEST_TOKEN = 'test-token-1'
+export const TEST_TOPICS = Object.freeze({ alerts: 'alerts', rejected: 'rejected' })
+export const TEST_NOW = new Date('2026-11-28T20:30:00.000Z')
+
+/** Keeps what it was given per topic; `refuse` picks messages Kafka would never take, `down` is Kafka gone. */
+export class FakePublisher implements EventPublisher {
+  readonly sent = new Map<string, Message[]>()
+  ready = true
+  down = false
+  readonly downTopics = new Set<string>()
+  refuse: (topic: string, m: Message) => boolean = () => false
+
+  async publish(topic: string, messages: Message[]): Promise<void> {
+    await Promise.resolve()
+    if (this.down || this.downTopics.has(topic)) throw new KafkaUnavailableError('Kafka is unavailable (test)')
+    const refused = messages.filter((m) => this.refuse(topic, m))
+    const list = this.sent.get(topic) ?? []
+    list.push(...messages.filter((m) => !this.refuse(topic, m)))
+    this.sent.set(topic, list)
+    if (refused.length > 0) throw new KafkaRecordRejectedError(`Kafka will not take ${refused.length} message(s) to ${topic} (test)`)
+  }
+
+  values<T>(topic: string): T[] {
+    return (this.sent.get(topic) ?? []).map((m) => JSON.parse(String(m.value)) as T)
+  }
+}
+
+export class FakeSpool implements EventSpool {
+  readonly records: SpoolRecord[] = []
+  get depth() { return this.records.length }
+  async append(records: readonly SpoolRecord[]): Promise<void> {
+    this.records.push(...records)
+  }
+}
+
+export function fakeReceiver(overrides: Partial<ReceiverDeps> = {}) {
+  const publisher = new FakePublisher()
+  const spool = new FakeSpool()
+  const metrics = createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => spool.depth })
+  const app = createReceiverApp({
+    publisher, spool, metrics, logger: pino({ level: 'silent' }), clock: () => TEST_NOW,
+    tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics: TEST_TOPICS, ingest: defaultIngestOptions, ...overrides,
+  })
+  return { app, publisher, spool, metrics }
+}
+
+export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}`, ...headers },
+  })
+}
