@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# `pnpm opsreview <command>`: operator commands. Today: reindex.
+# `pnpm opsreview <command>`: operator commands: reindex, dead-letters (and dead-letters replay).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
-exec node --conditions=@opsreview/source services/indexer/src/cli.ts "$@"
+# Against the local pipeline, replays authenticate with the ingest token `pnpm start` generated.
+if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ]; then
+  OPSREVIEW_INGEST_TOKENS="$(cat "$SERVICES_RUN/ingest-token")"
+  export OPSREVIEW_INGEST_TOKENS
+fi
+# kafkajs 2.2.4 schedules a negative timeout on Node 24 (harmless); the warning is noise on an operator's terminal.
+exec node --disable-warning=TimeoutNegativeWarning --conditions=@opsreview/source services/indexer/src/cli.ts "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `pnpm test`: typecheck, lint, then every test (unit, integration on the real Kafka and Elasticsearch,
-# end-to-end through a real Alertmanager and Chromium). Starts the local engines when they are not
+# `pnpm test`: typecheck, lint, opsreview's own alert rules (promtool), then every test (unit,
+# integration on the real Kafka and Elasticsearch, end-to-end through a real Alertmanager and Chromium). Starts the local engines when they are not
 # running, and stops again what it started (OPSREVIEW_KEEP_STACK=1 keeps them).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh"
@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
 
 [ -x "${OPSREVIEW_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}" ] || die "the end-to-end tests need Alertmanager: apt-get install prometheus-alertmanager"
+command -v promtool >/dev/null || die "the alert rule tests need promtool: apt-get install prometheus"
 
 started=""
 bash infra/local/stack.sh status >/dev/null 2>&1 || started=yes
@@ -19,6 +20,16 @@ trap cleanup EXIT
 
 log "typecheck"; pnpm -s typecheck
 log "lint"; pnpm -s lint
+# The self-monitoring rules and the configs `pnpm start` runs them with: each rule must fire on its
+# failure (infra/prometheus/opsreview-rules.test.yml). Any failure fails the run.
+log "alert rules"
+promtool check rules infra/prometheus/opsreview-rules.yml
+promtool test rules infra/prometheus/opsreview-rules.test.yml
+untested="$(comm -23 <(grep -oP '^\s*- alert: \K\S+' infra/prometheus/opsreview-rules.yml | sort -u) \
+  <(grep -oP '^\s*alertname: \K\S+' infra/prometheus/opsreview-rules.test.yml | sort -u))"
+[ -z "$untested" ] || die "alert rules without a test in infra/prometheus/opsreview-rules.test.yml: $untested"
+promtool check config infra/prometheus/prometheus.yml >/dev/null
+if command -v amtool >/dev/null; then amtool check-config infra/alertmanager/alertmanager.yml >/dev/null; fi
 log "tests"
 reports=()
 status=0
