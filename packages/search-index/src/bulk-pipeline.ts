@@ -1,19 +1,41 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
-import { bulkAction, type IndexOperation } from './documents.ts'
+import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
+import { classifyItemError, classifyRequestError, INDEXER_FAILURES, type Classified, type IndexerFailureCode } from './errors.ts'
+import { RateLimitedLog } from './rate-limited-log.ts'
 
-export interface DeadLetterRecord {
+/** A record the indexer gives up on, before the pipeline stamps it with the stage and the time. */
+export interface Poison {
+  code: IndexerFailureCode
+  error: string
+  source: RecordSource
+  detail?: Record<string, unknown>
+}
+
+/**
+ * The indexer's dead letter: `DeadLetterEnvelope` of `@opsreview/kafka/dead-letter` (stage `indexer`, a
+ * record replay), spelled out here because this package does not depend on that one; the service passes
+ * it to `deadLetterMessage`, which checks that the two agree.
+ */
+export interface IndexerDeadLetterEnvelope {
+  stage: 'indexer'
+  reason: IndexerFailureCode
+  error: string
+  at: string
+  origin: { topic: string; partition: number; offset: string }
+  detail?: Record<string, unknown>
+  replay?: { kind: 'record'; topic: string; key: string | null; value: string }
+}
+
+/** One dead letter, ready for `deadLetterMessage(key, envelope)`: the key is the record's origin. */
+export interface DeadLetterItem {
   key: string
-  value: string
+  envelope: IndexerDeadLetterEnvelope
 }
 
-export type DeadLetter = (records: DeadLetterRecord[]) => Promise<void>
-
-/** Retry a per-item failure when it is load or outage, not when the document itself is wrong. */
-export function isRetriableItem(status: number, type: string | undefined): boolean {
-  return status === 429 || status >= 500 || type === 'cluster_block_exception'
-}
+/** Puts dead letters on the dead-letter topic; throws when Kafka did not take them (they are retried). */
+export type DeadLetter = (letters: DeadLetterItem[]) => Promise<void>
 
 /** What one consumed batch of one partition brings: its writes and the records that cannot become one. */
 export interface BatchWrites {
@@ -21,7 +43,17 @@ export interface BatchWrites {
   partition: number
   lastOffset: string
   ops: IndexOperation[]
-  poison: DeadLetterRecord[]
+  poison: Poison[]
+}
+
+export type RetryReason = 'item' | 'request' | 'prepare' | 'breaker-open' | 'dead-letter'
+
+/** A whole-request failure still being retried: Elasticsearch down, a breaker open. Cleared by the next success. */
+export interface PipelineFailing {
+  code: IndexerFailureCode
+  since: number
+  attempts: number
+  error: string
 }
 
 export interface BulkPipelineOptions {
@@ -34,9 +66,16 @@ export interface BulkPipelineOptions {
   concurrency?: number
   /** `add` waits while more than this is queued and not yet sent (flushBytes × concurrency). */
   maxQueuedBytes?: number
-  /** Back-off bounds while Elasticsearch refuses; the documents wait, nothing is skipped. */
+  /** Back-off bounds (each wait is jittered); the documents wait, nothing is skipped. */
   minBackoffMs?: number
   maxBackoffMs?: number
+  /**
+   * Attempts an item may fail with a retriable error while Elasticsearch accepts other items, before it is
+   * treated as poison (`retries-exhausted`). Attempts while nothing is accepted (an outage) do not count.
+   */
+  maxItemAttempts?: number
+  /** Repeated retry logs: at most one per reason in this interval (30 s). */
+  logIntervalMs?: number
   /** Wraps each bulk attempt; throwing (an open breaker) counts as a failed attempt. */
   guard?: <T>(attempt: () => Promise<T>) => Promise<T>
   /**
@@ -49,14 +88,27 @@ export interface BulkPipelineOptions {
   /** A target turned out missing (`index_not_found_exception`): forget what `prepare` knew of it. */
   forget?: (index: string) => void
   onIndexed?: (count: number, durationMs: number) => void
-  onRetry?: (reason: 'item' | 'request' | 'breaker-open' | 'dead-letter') => void
+  onRetry?: (reason: RetryReason, code: IndexerFailureCode) => void
   /** A partition's durable offset moved: there is something to commit. */
   onDurable?: () => void
+  /** For the dead letters' `at`. */
+  now?: () => number
+}
+
+interface Pending {
+  op: IndexOperation
+  /** Attempts that failed with a retriable error while Elasticsearch accepted something else. */
+  attempts: number
+  /** The pipeline's accepted count when this item was last tried. */
+  acceptedAtLastTry: number
+  /** Whether the last failure counted as the item's own. */
+  counted: boolean
+  last?: Classified
 }
 
 interface Request {
   ops: IndexOperation[]
-  poison: DeadLetterRecord[]
+  poison: Poison[]
   bytes: number
   spans: Set<Span>
 }
@@ -66,6 +118,8 @@ const BULK_RESPONSE_FIELDS = ['errors', 'items.*.status', 'items.*.error']
 const newRequest = (): Request => ({ ops: [], poison: [], bytes: 0, spans: new Set() })
 // The action line and separators a document adds to a bulk body, roughly.
 const ACTION_BYTES = 96
+// A dead letter's copy of a record Kafka would not take whole: the first 16 KiB stay in `detail`.
+const TRUNCATED_VALUE_CHARS = 16 * 1024
 
 /**
  * Bulk-writes documents to Elasticsearch while the consumer fetches the next records. Batches are cut into
@@ -73,10 +127,13 @@ const ACTION_BYTES = 96
  * goes as soon as a slot is free, so at low load a document waits for no timer and at high load requests
  * fill up. `add` waits while too much is queued, which holds the fetch loop back: memory stays bounded.
  *
- * A request is done when Elasticsearch accepted every item (a version conflict means a newer version is
- * there: done too) and the rejected ones are on the dead-letter topic. Retriable item failures (429, 5xx,
- * a flood-stage block) and failed requests are retried with back-off, the rest dead-lettered. Only then do
- * its records count as durable in `offsets`, which is what the consumer commits.
+ * This is the one place that acts on the error catalogue (`errors.ts`). A request is done when every item
+ * is in Elasticsearch (a version conflict means a newer version is there: done too) or on the dead-letter
+ * topic. Retriable failures wait with bounded, jittered back-off; poison is dead-lettered with its reason
+ * at once. An item that keeps failing with a retriable error while Elasticsearch accepts the others is
+ * poison after `maxItemAttempts`; a whole request failing (Elasticsearch down) is retried for as long as it
+ * takes, logged at a bounded rate and shown in `failing`. Only when a request is done do its records count
+ * as durable in `offsets`, which is what the consumer commits.
  */
 export class BulkPipeline {
   readonly offsets = new DurableOffsets()
@@ -84,10 +141,18 @@ export class BulkPipeline {
   readonly #flushBytes: number
   readonly #concurrency: number
   readonly #maxQueuedBytes: number
+  readonly #maxItemAttempts: number
+  readonly #now: () => number
+  readonly #log: RateLimitedLog
   readonly #queue: Request[] = []
   #current = newRequest()
   #queuedBytes = 0
   #inFlight = 0
+  /** Requests waiting out an isolated item failure without holding a slot. */
+  #parked = 0
+  /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
+  #accepted = 0
+  #failing: PipelineFailing | undefined
   #stopped = false
   #waiters: (() => void)[] = []
 
@@ -96,6 +161,9 @@ export class BulkPipeline {
     this.#flushBytes = opts.flushBytes ?? 5 * 1024 * 1024
     this.#concurrency = opts.concurrency ?? 3
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? this.#flushBytes * this.#concurrency
+    this.#maxItemAttempts = opts.maxItemAttempts ?? 10
+    this.#now = opts.now ?? Date.now
+    this.#log = new RateLimitedLog(opts.logIntervalMs ?? 30_000, this.#now)
   }
 
   /** Bytes queued and not yet sent. */
@@ -104,7 +172,12 @@ export class BulkPipeline {
   }
 
   get inFlight(): number {
-    return this.#inFlight
+    return this.#inFlight + this.#parked
+  }
+
+  /** The whole-request failure being retried now, if any: for health. */
+  get failing(): PipelineFailing | undefined {
+    return this.#failing
   }
 
   /**
@@ -140,7 +213,7 @@ export class BulkPipeline {
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     this.#pump()
-    while (this.#inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
+    while (this.inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
       const left = deadline - Date.now()
       if (left <= 0) return false
       await this.#changed(Math.min(left, 1000))
@@ -186,64 +259,154 @@ export class BulkPipeline {
     }
   }
 
-  /** Writes one request until every item is done; false when stopped first. */
+  /** Writes one request until every item is in Elasticsearch or dead-lettered; false when stopped first. */
   async #send(request: Request): Promise<boolean> {
     const minBackoff = this.#o.minBackoffMs ?? 200
     const maxBackoff = this.#o.maxBackoffMs ?? 10_000
-    const guard = this.#o.guard ?? ((attempt) => attempt())
     const poison = request.poison
-    let pending = dedupeById(request.ops)
+    let pending: Pending[] = dedupeById(request.ops).map((op) => ({ op, attempts: 0, acceptedAtLastTry: this.#accepted, counted: false }))
     let backoff = minBackoff
-    const retryLater = async () => {
-      await sleep(backoff)
+    const retryLater = async (isolated: boolean) => {
+      // Half fixed, half random: instances retrying the same outage spread out instead of arriving together.
+      const wait = backoff / 2 + Math.random() * (backoff / 2)
       backoff = Math.min(maxBackoff, backoff * 2)
+      // Only items of our own are failing while Elasticsearch takes the rest: give the slot to the next
+      // request meanwhile, so a few such items cannot hold every slot (and hide that Elasticsearch is fine).
+      if (isolated) { this.#inFlight--; this.#parked++; this.#pump() }
+      await this.#changedOrStopped(wait)
+      if (isolated) { this.#parked--; this.#inFlight++ }
     }
     while (pending.length > 0) {
       if (this.#stopped) return false
-      const started = performance.now()
-      const retry: IndexOperation[] = []
-      let rejected = 0
-      try {
-        await this.#o.prepare?.(new Set(pending.map((op) => op.index)))
-        // Only each item's status and error: a tenth of the response to parse, positions kept.
-        const res = await guard(() => this.#o.es.bulk({ require_alias: this.#o.requireAlias, filter_path: BULK_RESPONSE_FIELDS, operations: pending.flatMap((op) => [bulkAction(op), op.document]) }))
-        if (res.errors) res.items.forEach((item, i) => {
-          const r = item.index as estypes.BulkResponseItem
-          if (!r.error || r.status === 409) return
-          const op = pending[i]!
-          if (r.error.type === 'index_not_found_exception') {
-            this.#o.forget?.(op.index)
-            retry.push(op)
-          } else if (isRetriableItem(r.status, r.error.type)) {
-            retry.push(op)
-          } else {
-            rejected++
-            poison.push({ key: op.id, value: JSON.stringify({ reason: r.error.type, error: r.error.reason, status: r.status, index: op.index, document: JSON.parse(op.document) as unknown }) })
-          }
-        })
-        this.#o.onIndexed?.(pending.length - retry.length - rejected, performance.now() - started)
-        if (retry.length > 0) this.#o.onRetry?.('item')
-      } catch (err) {
-        this.#o.logger.warn({ err, docs: pending.length, backoffMs: backoff }, 'elasticsearch bulk request failed; retrying')
-        this.#o.onRetry?.((err as Error).name === 'OpenCircuitError' ? 'breaker-open' : 'request')
-        retry.push(...pending)
-      }
-      pending = retry
-      if (pending.length > 0) await retryLater()
+      const { send, retry, failed } = await this.#prepare(pending, poison)
+      const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
+      for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
+      pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
+      if (pending.length > 0) await retryLater(!outage && pending.every((p) => p.counted))
     }
+    backoff = minBackoff
     while (poison.length > 0) {
       if (this.#stopped) return false
       try {
-        await this.#o.deadLetter(poison)
-        this.#o.logger.warn({ count: poison.length }, 'documents rejected by elasticsearch or unparseable: dead-lettered')
+        await this.#deadLetter(poison)
         break
       } catch (err) {
-        this.#o.logger.warn({ err, count: poison.length }, 'dead-letter topic unavailable; retrying')
-        this.#o.onRetry?.('dead-letter')
-        await retryLater()
+        this.#log.maybe('dead-letter', (suppressed) => this.#o.logger.warn({ err, count: poison.length, suppressed }, 'dead-letter topic unavailable; retrying'))
+        this.#o.onRetry?.('dead-letter', 'es-unavailable')
+        await retryLater(false)
       }
     }
     return true
+  }
+
+  /** Makes sure of each target index; an index that cannot exist makes its items poison, a retriable failure makes them wait. */
+  async #prepare(pending: Pending[], poison: Poison[]): Promise<{ send: Pending[]; retry: Pending[]; failed: boolean }> {
+    if (!this.#o.prepare) return { send: pending, retry: [], failed: false }
+    const send: Pending[] = []
+    const retry: Pending[] = []
+    const byIndex = new Map<string, Pending[]>()
+    for (const p of pending) {
+      const list = byIndex.get(p.op.index)
+      if (list) list.push(p)
+      else byIndex.set(p.op.index, [p])
+    }
+    for (const [index, items] of byIndex) {
+      try {
+        await this.#o.prepare(new Set([index]))
+        send.push(...items)
+      } catch (err) {
+        const c = classifyRequestError(err)
+        if (!c.retriable) {
+          // Whatever Elasticsearch called it, a target it will not create is one no write can reach.
+          for (const p of items) poison.push(poisonOf(p.op, { ...c, code: 'invalid-target' }, { index }))
+          continue
+        }
+        this.#o.onRetry?.('prepare', c.code)
+        this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, suppressed }, 'preparing the target index failed; retrying'))
+        for (const p of items) p.counted = false
+        retry.push(...items)
+      }
+    }
+    return { send, retry, failed: retry.length > 0 }
+  }
+
+  /** One bulk attempt for `send`; what must be tried again goes to `retry`, poison to `poison`. True when the whole request failed. */
+  async #bulk(send: Pending[], retry: Pending[], poison: Poison[]): Promise<boolean> {
+    const guard = this.#o.guard ?? ((attempt) => attempt())
+    const started = performance.now()
+    try {
+      // Only each item's status and error: a tenth of the response to parse, positions kept.
+      const res = await guard(() => this.#o.es.bulk({ require_alias: this.#o.requireAlias, filter_path: BULK_RESPONSE_FIELDS, operations: send.flatMap((p) => [bulkAction(p.op), p.op.document]) }))
+      this.#recovered()
+      let accepted = send.length
+      const failed: Pending[] = []
+      if (res.errors) res.items.forEach((item, i) => {
+        const r = item.index as estypes.BulkResponseItem
+        if (!r.error || r.status === 409) return
+        accepted--
+        const p = send[i]!
+        const c = classifyItemError(r.status, r.error)
+        p.last = c
+        if (!c.retriable) {
+          poison.push(poisonOf(p.op, c, { index: p.op.index, status: r.status }))
+          return
+        }
+        if (c.code === 'alias-missing') this.#o.forget?.(p.op.index)
+        failed.push(p)
+      })
+      this.#accepted += accepted
+      this.#o.onIndexed?.(accepted, performance.now() - started)
+      for (const p of failed) {
+        // Elasticsearch took something else since this item's last try: the failure is the item's own.
+        // Not a 429: which items a busy node rejects is chance, not the document.
+        p.counted = this.#accepted > p.acceptedAtLastTry && p.last!.code !== 'es-overloaded'
+        if (p.counted) p.attempts++
+        p.acceptedAtLastTry = this.#accepted
+        this.#o.onRetry?.('item', p.last!.code)
+        this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
+        retry.push(p)
+      }
+      return false
+    } catch (err) {
+      const c = classifyRequestError(err)
+      const failing = this.#failing ?? { code: c.code, since: this.#now(), attempts: 0, error: c.message }
+      this.#failing = { ...failing, code: c.code, attempts: failing.attempts + 1, error: c.message }
+      this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
+      this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
+      // An outage is not the items' fault: it does not count towards their attempts.
+      for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false }
+      retry.push(...send)
+      return true
+    }
+  }
+
+  #recovered(): void {
+    if (!this.#failing) return
+    this.#o.logger.info({ reason: this.#failing.code, attempts: this.#failing.attempts, seconds: Math.round((this.#now() - this.#failing.since) / 1000) }, 'elasticsearch bulk requests succeed again')
+    this.#failing = undefined
+  }
+
+  async #deadLetter(poison: Poison[]): Promise<void> {
+    const at = new Date(this.#now()).toISOString()
+    const letters = poison.map((p) => letterOf(p, at))
+    try {
+      await this.#o.deadLetter(letters)
+    } catch (err) {
+      // A letter Kafka will never take (too large): send the others, and that one without the full record.
+      if ((err as { retriable?: unknown }).retriable !== false || letters.length === 0) throw err
+      for (const letter of letters) {
+        await this.#o.deadLetter([letter]).catch(async (e: unknown) => {
+          if ((e as { retriable?: unknown }).retriable !== false) throw e
+          await this.#o.deadLetter([truncated(letter)])
+        })
+      }
+    }
+    const byReason: Record<string, number> = {}
+    for (const l of letters) byReason[l.envelope.reason] = (byReason[l.envelope.reason] ?? 0) + 1
+    for (const [reason, count] of Object.entries(byReason)) {
+      this.#log.maybe(`dead-letter:${reason}`, (suppressed) => this.#o.logger.warn({ reason, count, suppressed, example: letters.find((l) => l.envelope.reason === reason)!.envelope.origin }, 'records the indexer can never write: dead-lettered'))
+    }
+    poison.length = 0
   }
 
   /** Waits until a request finishes (or `ms` passes). */
@@ -255,6 +418,12 @@ export class BulkPipeline {
     })
   }
 
+  /** A back-off wait that `stop` cuts short. */
+  async #changedOrStopped(ms: number): Promise<void> {
+    const until = Date.now() + ms
+    while (!this.#stopped && Date.now() < until) await this.#changed(until - Date.now())
+  }
+
   #notify(): void {
     const waiters = this.#waiters
     this.#waiters = []
@@ -262,7 +431,36 @@ export class BulkPipeline {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+function poisonOf(op: IndexOperation, c: Classified, detail: Record<string, unknown>): Poison {
+  return { code: c.code, error: c.message, source: op.source ?? { topic: 'unknown', partition: -1, offset: '-1', key: null, value: op.document }, detail: { ...detail, type: c.type, id: op.id } }
+}
+
+function exhausted(p: Pending): Poison {
+  const last = p.last!
+  return poisonOf(p.op, { code: 'retries-exhausted', retriable: false, type: last.type, message: `${INDEXER_FAILURES['retries-exhausted'].what}: ${last.message}` }, { index: p.op.index, attempts: p.attempts, lastReason: last.code })
+}
+
+/** The envelope of one poison record: where it was read, why, and the record itself, to put back after a fix. */
+export function letterOf(p: Poison, at: string): DeadLetterItem {
+  const s = p.source
+  const value = typeof s.value === 'string' ? s.value : (s.value?.toString() ?? '')
+  const key = s.key === null ? null : s.key.toString()
+  return {
+    key: `${s.topic}/${s.partition}/${s.offset}`,
+    envelope: {
+      stage: 'indexer', reason: p.code, error: p.error, at,
+      origin: { topic: s.topic, partition: s.partition, offset: s.offset },
+      ...(p.detail ? { detail: p.detail } : {}),
+      replay: { kind: 'record', topic: s.topic, key, value },
+    },
+  }
+}
+
+function truncated(letter: DeadLetterItem): DeadLetterItem {
+  const { replay, ...rest } = letter.envelope
+  const value = replay?.kind === 'record' ? replay.value : ''
+  return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length } } }
+}
 
 /** One request must not carry two writes of one id: the highest version wins. */
 function dedupeById(ops: IndexOperation[]): IndexOperation[] {

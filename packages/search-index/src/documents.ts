@@ -1,5 +1,15 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { IndexerError } from './errors.ts'
 import { indexNames, liveAlertMonths } from './templates.ts'
+
+/** The Kafka record a write came from: where it was, and itself, so a dead letter can put it back. */
+export interface RecordSource {
+  topic: string
+  partition: number
+  offset: string
+  key: Buffer | string | null
+  value: Buffer | string | null
+}
 
 /** One document write. With `version`, Elasticsearch keeps the highest version and refuses older ones. */
 export interface IndexOperation {
@@ -9,9 +19,14 @@ export interface IndexOperation {
   version?: number
   /** The document's JSON: serialised once, sized for batching, and sent as it is by the client. */
   document: string
+  /** The record it came from (live writes and replays): what a dead letter carries. */
+  source?: RecordSource
 }
 
-/** Turns a record's value into its write; throws when the record is not what the topic should hold. */
+/**
+ * Turns a record's value into its write; throws when the record is not what the topic should hold: a
+ * `SyntaxError` when it is not JSON, an `IndexerError` (`schema-invalid`, `invalid-target`) otherwise.
+ */
 export type DocumentFor = (value: string) => IndexOperation
 
 /** The time an alert event is filed under: when it ended for a resolve, when it started otherwise. */
@@ -20,12 +35,16 @@ export function alertEventTime(event: { status?: unknown; startsAt?: unknown; en
   return typeof at === 'string' && !Number.isNaN(Date.parse(at)) ? new Date(at).toISOString() : undefined
 }
 
+/** Event times a month index can be named after: years 0000–9999 (`toISOString` writes others as `+010000-…`). */
+const MONTHLY = /^\d{4}-\d{2}-/
+
 /** Alert events go to the index `indexFor` names for their event time (a month's write alias, live). */
 export function alertDocument(indexFor: (eventTime: string) => string): DocumentFor {
   return (value) => {
     const event = JSON.parse(value) as Record<string, unknown>
     const at = alertEventTime(event)
-    if (typeof event.id !== 'string' || at === undefined) throw new Error('not a canonical alert event')
+    if (typeof event.id !== 'string' || at === undefined) throw new IndexerError('schema-invalid', 'not a canonical alert event: no id or no readable event time')
+    if (!MONTHLY.test(at)) throw new IndexerError('invalid-target', `event time ${at} is outside years 0000–9999: no month index can hold it`)
     // The record is the document already: add eventAt to its JSON rather than serialise it all again.
     const document = `${value.trimEnd().slice(0, -1)},"eventAt":${JSON.stringify(at)}}`
     return { index: indexFor(at), id: event.id, document }
@@ -39,7 +58,7 @@ const since = (from: unknown, to: unknown) =>
 export function incidentDocument(index: string): DocumentFor {
   return (value) => {
     const inc = JSON.parse(value) as Record<string, unknown>
-    if (typeof inc.id !== 'string' || typeof inc.version !== 'number') throw new Error('not an incident')
+    if (typeof inc.id !== 'string' || typeof inc.version !== 'number') throw new IndexerError('schema-invalid', 'not an incident: no id or no numeric version')
     const document = JSON.stringify({ ...inc, timeToAcknowledgeMs: since(inc.openedAt, inc.acknowledgedAt), timeToResolveMs: since(inc.openedAt, inc.resolvedAt) })
     return { index, id: inc.id, version: inc.version, document }
   }
@@ -48,7 +67,7 @@ export function incidentDocument(index: string): DocumentFor {
 export function problemDocument(index: string): DocumentFor {
   return (value) => {
     const p = JSON.parse(value) as Record<string, unknown>
-    if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new Error('not a problem')
+    if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new IndexerError('schema-invalid', 'not a problem: no id or no numeric version')
     return { index, id: p.id, version: p.version, document: value }
   }
 }

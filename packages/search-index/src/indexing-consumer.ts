@@ -1,7 +1,17 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
-import { BulkPipeline, type BulkPipelineOptions, type DeadLetterRecord } from './bulk-pipeline.ts'
+import { BulkPipeline, type BulkPipelineOptions, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
+import { IndexerError, type IndexerFailureCode } from './errors.ts'
+
+/**
+ * Where the consumer tells its health tracker what it fetched and made durable: `ConsumerHealth` of
+ * `@opsreview/kafka/consumer-health` fits.
+ */
+export interface ConsumerProgress {
+  fetched(topic: string, partition: number, range: { firstOffset: string; lastOffset: string; timestamp: string }): void
+  processed(topic: string, partition: number, nextOffset: string): void
+}
 
 export interface IndexingConsumerOptions {
   consumer: Consumer
@@ -10,8 +20,8 @@ export interface IndexingConsumerOptions {
   /** The document mapping of each consumed topic. */
   documentFor: (topic: string) => DocumentFor
   logger: Logger
-  /** Called once per batch with how far the partition is behind its end. */
-  onBatch?: (topic: string, partition: number, offsetLag: number) => void
+  /** Told what each batch brought and what each commit made durable. */
+  progress?: ConsumerProgress
   /** Durable offsets are committed at most this often (200 ms): a commit per finished request is broker work for nothing. */
   commitIntervalMs?: number
 }
@@ -19,16 +29,24 @@ export interface IndexingConsumerOptions {
 /** Records parsed and handed to the pipeline at a time. */
 const SLICE = 500
 
+/** Why a record could not become a write: not JSON, not what the topic holds, or a target that cannot exist. */
+function parseFailure(err: unknown): IndexerFailureCode {
+  if (err instanceof IndexerError) return err.code
+  return err instanceof SyntaxError ? 'unparseable' : 'schema-invalid'
+}
+
 /** Parses one batch into writes; a record that is not what its topic should hold becomes a dead letter. */
-export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; value: Buffer | null }[]) {
+export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; key?: Buffer | null; value: Buffer | null }[]) {
   const ops: IndexOperation[] = []
-  const poison: DeadLetterRecord[] = []
+  const poison: Poison[] = []
   for (const m of messages) {
-    const raw = m.value?.toString() ?? ''
+    const source = { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value }
     try {
-      ops.push(documentFor(raw))
+      const op = documentFor(m.value?.toString() ?? '')
+      op.source = source
+      ops.push(op)
     } catch (err) {
-      poison.push({ key: `${topic}/${partition}/${m.offset}`, value: JSON.stringify({ reason: 'unparseable', error: (err as Error).message, value: raw.slice(0, 16_384) }) })
+      poison.push({ code: parseFailure(err), error: (err as Error).message, source })
     }
   }
   return { ops, poison }
@@ -69,12 +87,12 @@ export class IndexingConsumer {
   }
 
   readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    this.#o.onBatch?.(batch.topic, batch.partition, Number(batch.offsetLag()))
     const documentFor = this.#o.documentFor(batch.topic)
     // In slices, yielding between them: parsing a whole multi-megabyte batch at once would hold the event
     // loop while bulk responses wait, and Elasticsearch would idle for want of the next request.
     for (let from = 0; from < batch.messages.length; from += SLICE) {
       const slice = batch.messages.slice(from, from + SLICE)
+      this.#o.progress?.fetched(batch.topic, batch.partition, { firstOffset: slice[0]!.offset, lastOffset: slice.at(-1)!.offset, timestamp: slice[0]!.timestamp })
       const { ops, poison } = batchWrites(documentFor, batch.topic, batch.partition, slice)
       const taken = await this.pipeline.add(
         { topic: batch.topic, partition: batch.partition, lastOffset: slice.at(-1)!.offset, ops, poison },
@@ -109,6 +127,7 @@ export class IndexingConsumer {
         try {
           await this.#o.consumer.commitOffsets(offsets)
           this.pipeline.offsets.committed(offsets)
+          for (const o of offsets) this.#o.progress?.processed(o.topic, o.partition, o.offset)
         } catch (err) {
           // A rebalance or a broker restart: the offsets stay uncommitted and go with the next commit.
           this.#o.logger.warn({ err }, 'offset commit failed; retrying with the next one')

@@ -69,7 +69,11 @@ async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   const pipeline = new BulkPipeline({
     es: o.es, logger: o.logger, requireAlias: r.requireAlias, prepare: r.prepare, forget: r.forget,
     // The live indexer dead-lettered these already; a rebuild only says how many there were.
-    deadLetter: async (records) => { o.logger.warn({ count: records.length }, 'rebuild: records not indexable') },
+    deadLetter: async (letters) => {
+      const reasons: Record<string, number> = {}
+      for (const l of letters) reasons[l.envelope.reason] = (reasons[l.envelope.reason] ?? 0) + 1
+      o.logger.warn({ count: letters.length, reasons }, 'rebuild: records not indexable')
+    },
   })
   const consumer = o.kafka.consumer({ groupId: r.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 })
   await consumer.connect()

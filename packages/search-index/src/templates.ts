@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { IndexerError } from './errors.ts'
 
 /** The generation of the indices the live indexer creates; a rebuild names its fresh ones after its start. */
 export const FIRST_GENERATION = '000001'
@@ -133,7 +134,10 @@ export function liveAlertMonths(es: Client, prefix: string) {
     async prepare(indices: ReadonlySet<string>): Promise<void> {
       for (const index of indices) {
         const month = n.monthOf(index)
-        if (known.has(index) || month === undefined || index !== n.monthAlias(month)) continue
+        if (known.has(index)) continue
+        // A write under the alerts prefix that names no month would wait for an alias nobody creates.
+        if (index.startsWith(`${n.alias}-`) && (month === undefined || index !== n.monthAlias(month))) throw new IndexerError('invalid-target', `${index} is not a month's write alias`)
+        if (month === undefined) continue
         await ensureAlertMonth(es, prefix, month)
         known.add(index)
       }

@@ -1,0 +1,44 @@
+import type { PipelineFailing } from './bulk-pipeline.ts'
+
+/** What `/readyz` is decided from; `health` is a `ConsumerHealthSnapshot` of `@opsreview/kafka/consumer-health`. */
+export interface ReadinessInput {
+  joined: boolean
+  breaker: 'open' | 'half-open' | 'closed'
+  health: { group: string; stalled: boolean; stallAfterSeconds: number; partitions: readonly { topic: string; partition: number; lag: number; position: string | null; noProgressForSeconds: number; oldestUnprocessedAgeSeconds: number; stalled: boolean }[] }
+  failing: PipelineFailing | undefined
+  now: number
+}
+
+export interface Readiness {
+  ready: boolean
+  /** Why not, in words; empty when ready. */
+  reasons: string[]
+  joined: boolean
+  breaker: ReadinessInput['breaker']
+  stalled: boolean
+  stalledPartitions: { topic: string; partition: number; lag: number; position: string | null; noProgressForSeconds: number; oldestUnprocessedAgeSeconds: number }[]
+  /** A whole-request failure being retried now (Elasticsearch down). */
+  failing?: { reason: string; sinceSeconds: number; attempts: number; error: string }
+}
+
+/**
+ * The indexer is ready when it is in its consumer group, Elasticsearch takes writes (breaker closed), and
+ * no partition has stalled: records waiting with no progress for the stall time mean it is not doing its
+ * job, whatever the breaker says.
+ */
+export function indexerReadiness(i: ReadinessInput): Readiness {
+  const reasons: string[] = []
+  if (!i.joined) reasons.push('not in its consumer group yet')
+  if (i.breaker !== 'closed') reasons.push(`elasticsearch breaker ${i.breaker}`)
+  const stalledPartitions = i.health.partitions.filter((p) => p.stalled).map(({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }) => ({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }))
+  if (i.health.stalled) reasons.push(`stalled: ${stalledPartitions.map((p) => `${p.topic}/${p.partition} has ${p.lag} record(s) waiting and no progress for ${Math.round(p.noProgressForSeconds)} s`).join('; ')}`)
+  return {
+    ready: reasons.length === 0,
+    reasons,
+    joined: i.joined,
+    breaker: i.breaker,
+    stalled: i.health.stalled,
+    stalledPartitions,
+    ...(i.failing ? { failing: { reason: i.failing.code, sinceSeconds: Math.round((i.now - i.failing.since) / 1000), attempts: i.failing.attempts, error: i.failing.error } } : {}),
+  }
+}

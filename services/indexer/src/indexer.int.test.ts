@@ -1,0 +1,171 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { readConfig } from '@opsreview/config'
+import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, serve, uniqueName, waitFor } from '@opsreview/testing'
+import { FIRST_GENERATION, indexNames } from '@opsreview/search-index/templates'
+import { indexerConfigSpec } from './config.ts'
+import { createIndexer } from './indexer.ts'
+
+function alertEvent(n: number, overrides: Record<string, unknown> = {}) {
+  return {
+    id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${n}`, status: 'firing', severity: 'critical',
+    service: `svc-${n % 3}`, environment: 'production', title: `Alert ${n}`, labels: { alertname: 'HighLatency', service: `svc-${n % 3}` },
+    startsAt: '2026-11-01T00:00:00.000Z', receivedAt: '2026-11-01T00:00:01.000Z', links: [], origin: {},
+    ...overrides,
+  }
+}
+
+interface Envelope {
+  stage: string
+  reason: string
+  error: string
+  origin: { topic: string; partition: number; offset: string }
+  detail?: Record<string, unknown>
+  replay: { kind: string; topic: string; key: string | null; value: string }
+}
+
+/** One indexer as main.ts builds it, on this test's own topics, group and index prefix, with its app served. */
+async function setUp(env: Record<string, string> = {}) {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const alerts = uniqueName('alerts')
+  const t = { alerts, incidents: `${alerts}-incidents`, problems: `${alerts}-problems`, deadLetter: `${alerts}-dlq` }
+  await createTopics(admin, Object.values(t))
+  const prefix = uniqueName('idx')
+  const group = `${prefix}-indexer`
+  cleanupIndices(prefix)
+  const parsed = readConfig(indexerConfigSpec, {
+    OPSREVIEW_TOPIC_ALERTS: t.alerts, OPSREVIEW_TOPIC_INCIDENTS: t.incidents, OPSREVIEW_TOPIC_PROBLEMS: t.problems, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: t.deadLetter,
+    OPSREVIEW_INDEXER_GROUP: group, OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_INDEXER_MIN_BACKOFF: '20ms', OPSREVIEW_INDEXER_MAX_BACKOFF: '200ms',
+    OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '200ms', ...env,
+  })
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'))
+  const es = esClient()
+  const { logger, lines } = captureLogs()
+  const indexer = createIndexer({ config: parsed.value, logger, kafka, es })
+  await indexer.start()
+  onTestFinished(async () => { await indexer.close(); await es.close() })
+  const url = await serve(indexer.app)
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  const alias = indexNames(prefix).alerts.alias
+  return {
+    kafka, es, t, prefix, group, lines, url,
+    /** Sends each value (an object as JSON, a string as it is) to one partition, so they interleave in order there. */
+    send: (values: (object | string)[], partition = 0) => producer.send({ topic: t.alerts, acks: -1, messages: values.map((v) => ({ key: typeof v === 'string' ? 'raw' : (v as { fingerprint: string }).fingerprint, partition, value: typeof v === 'string' ? v : JSON.stringify(v) })) }),
+    committed: async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [t.alerts] })
+      return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)
+    },
+    ends: async () => (await admin.fetchTopicOffsets(t.alerts)).reduce((sum, p) => sum + Number(p.high), 0),
+    ids: async () => {
+      await es.indices.refresh({ index: alias })
+      const res = await es.search<{ id: string }>({ index: alias, size: 1000, _source: ['id'] })
+      return res.hits.hits.map((h) => h._source!.id).sort()
+    },
+    deadLetters: async () => (await readTopicToEnd(kafka, t.deadLetter)).map((m) => ({ key: m.key, ...(JSON.parse(m.value) as Envelope) })),
+    readyz: async () => { const res = await fetch(`${url}/readyz`); return { status: res.status, body: (await res.json()) as Record<string, unknown> } },
+    metrics: async () => (await fetch(`${url}/metrics`)).text(),
+  }
+}
+
+const metric = (text: string, name: string, labels: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+describe('the indexer survives whatever is on its topics', () => {
+  it('dead-letters each poison record once with its reason, indexes every normal alert, and commits to the end', async () => {
+    const s = await setUp()
+    const normal = Array.from({ length: 12 }, (_, i) => alertEvent(i))
+    // What an older receiver let through: `9999-12-31T23:59:59-23:59` read as an instant in year 10000.
+    const year10000 = alertEvent(100, { startsAt: '+010000-01-01T23:58:59.000Z' })
+    const hugeService = 'x'.repeat(40 * 1024)
+    const hugeLabel = alertEvent(101, { service: hugeService, labels: { alertname: 'HighLatency', service: hugeService } })
+    const unparseable = '{"id": "not json'
+    const mappingConflict = alertEvent(102, { title: { text: 'an object where the mapping has text' } })
+    const poison = [JSON.stringify(year10000), JSON.stringify(hugeLabel), unparseable, JSON.stringify(mappingConflict)]
+    await s.send([normal[0]!, normal[1]!, year10000, normal[2]!, normal[3]!, hugeLabel, normal[4]!, unparseable, normal[5]!, mappingConflict, normal[6]!, normal[7]!])
+    // And the same once more behind it, on another partition, after the first ones are in.
+    await s.send(normal.slice(8), 1)
+
+    const end = await s.ends()
+    await waitFor(async () => ((await s.committed()) === end ? true : undefined), { what: 'every record committed', timeoutMs: 30_000 })
+    expect(await s.ids()).toEqual(normal.map((a) => a.id).sort())
+    const dead = await s.deadLetters()
+    expect(dead.map((d) => d.reason).sort()).toEqual(['invalid-target', 'mapping-rejected', 'term-too-long', 'unparseable'])
+    const byReason = new Map(dead.map((d) => [d.reason, d]))
+    for (const d of dead) {
+      expect(d).toMatchObject({ stage: 'indexer', origin: { topic: s.t.alerts, partition: 0 }, replay: { kind: 'record', topic: s.t.alerts } })
+      expect(d.key).toBe(`${s.t.alerts}/0/${d.origin.offset}`)
+    }
+    // The record itself, to put back after a fix.
+    expect(byReason.get('invalid-target')!.replay.value).toBe(poison[0])
+    expect(byReason.get('term-too-long')!.replay.value).toBe(poison[1])
+    expect(byReason.get('term-too-long')!.detail).toMatchObject({ type: 'document_parsing_exception', status: 400 })
+    expect(byReason.get('unparseable')!.replay.value).toBe(unparseable)
+    expect(byReason.get('mapping-rejected')!.replay).toMatchObject({ key: 'fp-102', value: poison[3] })
+    const text = await s.metrics()
+    for (const reason of ['invalid-target', 'mapping-rejected', 'term-too-long', 'unparseable']) expect(metric(text, 'opsreview_dead_letters_total', `reason="${reason}"`)).toBe(1)
+    await waitFor(async () => ((await s.readyz()).status === 200 ? true : undefined), { what: 'ready with nothing left behind' })
+    expect(metric(await s.metrics(), 'opsreview_consumer_lag', 'partition="0"')).toBe(0)
+  })
+
+  it('dead-letters a document that keeps failing for a retriable reason while Elasticsearch takes the others', async () => {
+    const s = await setUp({ OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: '3' })
+    const n = indexNames(s.prefix).alerts
+    await s.send([alertEvent(0, { startsAt: '2026-10-15T00:00:00.000Z' }), alertEvent(1)])
+    await waitFor(async () => ((await s.committed()) === 2 ? true : undefined), { what: 'both months created' })
+    // October refuses writes (403 cluster_block_exception, retriable); November takes them.
+    await s.es.indices.putSettings({ index: n.monthIndex('2026.10', FIRST_GENERATION), settings: { 'index.blocks.write': true } })
+    onTestFinished(() => s.es.indices.putSettings({ index: n.monthIndex('2026.10', FIRST_GENERATION), settings: { 'index.blocks.write': null } }).then(() => undefined))
+    const blocked = alertEvent(50, { startsAt: '2026-10-20T00:00:00.000Z' })
+    await s.send([blocked, alertEvent(51)])
+    // Alerts keep coming to November, as they would.
+    let next = 52
+    const dead = await waitFor(async () => {
+      await s.send([alertEvent(next++)], next % 3)
+      const letters = await s.deadLetters()
+      return letters.length > 0 ? letters : undefined
+    }, { what: 'the blocked document dead-lettered', timeoutMs: 40_000 })
+    expect(dead).toHaveLength(1)
+    expect(dead[0]).toMatchObject({ reason: 'retries-exhausted', detail: { lastReason: 'es-blocked', attempts: 3, type: 'cluster_block_exception' }, replay: { value: JSON.stringify(blocked) } })
+    const end = await s.ends()
+    await waitFor(async () => ((await s.committed()) === end ? true : undefined), { what: 'every record committed' })
+    const ids = await s.ids()
+    expect(ids).not.toContain(blocked.id)
+    expect(ids).toHaveLength(end - 1)
+  })
+
+  it('reports a stall truthfully: lag from the broker, /readyz 503 and opsreview_consumer_stalled 1 while the breaker is closed', async () => {
+    const s = await setUp({ OPSREVIEW_STALL_AFTER: '2s' })
+    const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
+    await s.send([alertEvent(0)])
+    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
+    await waitFor(async () => ((await s.readyz()).status === 200 ? true : undefined), { what: 'ready' })
+    // Every write to the only target is refused for a retriable reason and nothing else is accepted:
+    // no item can be blamed, so they wait, and the partition makes no progress.
+    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.write': true } })
+    onTestFinished(() => s.es.indices.putSettings({ index: month, settings: { 'index.blocks.write': null } }).then(() => undefined))
+    await s.send([alertEvent(1), alertEvent(2), alertEvent(3)])
+    const stalled = await waitFor(async () => { const r = await s.readyz(); return r.status === 503 ? r.body : undefined }, { what: '/readyz 503' })
+    expect(stalled).toMatchObject({ ready: false, joined: true, breaker: 'closed', stalled: true, stalledPartitions: [{ topic: s.t.alerts, partition: 0, lag: 3, position: '1' }] })
+    expect(String((stalled.reasons as string[])[0])).toMatch(/^stalled: .* has 3 record\(s\) waiting and no progress for \d+ s$/)
+    const text = await s.metrics()
+    expect(metric(text, 'opsreview_consumer_stalled', `group="${s.group}"`)).toBe(1)
+    expect(metric(text, 'opsreview_consumer_lag', 'partition="0"')).toBe(3)
+    expect(metric(text, 'opsreview_consumer_oldest_unprocessed_age_seconds', 'partition="0"')).toBeGreaterThan(0)
+    expect(metric(text, 'opsreview_indexer_breaker_state', '')).toBeUndefined() // no labels: read below
+    expect(text).toMatch(/^opsreview_indexer_breaker_state 0$/m)
+    expect(await s.deadLetters()).toEqual([])
+
+    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.write': null } })
+    await waitFor(async () => ((await s.committed()) === 4 ? true : undefined), { what: 'the waiting records committed once the block lifted' })
+    await waitFor(async () => ((await s.readyz()).status === 200 ? true : undefined), { what: 'ready again' })
+    expect(metric(await s.metrics(), 'opsreview_consumer_stalled', `group="${s.group}"`)).toBe(0)
+    expect((await s.ids()).length).toBe(4)
+  })
+})

@@ -1,0 +1,126 @@
+// The indexer's parts put together: consumer, bulk pipeline, back-pressure, health, metrics and the HTTP
+// app. main.ts gives it config and clients; tests give it theirs and drive the app in-process.
+import express, { type Express } from 'express'
+import type { Client } from '@elastic/elasticsearch'
+import { Partitioners, type Kafka } from 'kafkajs'
+import type { Logger } from 'pino'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
+import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
+import { ensureIndices } from '@opsreview/search-index/templates'
+import { createBackPressure } from '@opsreview/search-index/back-pressure'
+import { liveWrites } from '@opsreview/search-index/documents'
+import { IndexingConsumer } from '@opsreview/search-index/indexing-consumer'
+import { indexerReadiness } from '@opsreview/search-index/readiness'
+import type { IndexerConfig } from './config.ts'
+
+export interface IndexerDeps {
+  config: IndexerConfig
+  logger: Logger
+  kafka: Kafka
+  es: Client
+}
+
+export interface Indexer {
+  app: Express
+  registry: Registry
+  /** Creates what is missing (indices, topics), joins the group and starts consuming. */
+  start(): Promise<void>
+  /** Writes what it holds, commits, leaves the group. */
+  close(): Promise<void>
+}
+
+export function createIndexer({ config, logger, kafka, es }: IndexerDeps): Indexer {
+  const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
+  const registry = new Registry()
+  const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total', help: 'Documents Elasticsearch accepted', registers: [registry] })
+  const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total', help: 'Documents sent to the dead-letter topic', registers: [registry] })
+  const deadLetters = new Counter({ name: 'opsreview_dead_letters_total', help: 'Records sent to a dead-letter topic, by stage and reason', labelNames: ['stage', 'reason'], registers: [registry] })
+  const bulkSeconds = new Histogram({ name: 'opsreview_indexer_bulk_seconds', help: 'Bulk request latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
+  const failures = new Counter({ name: 'opsreview_indexer_failures_total', help: 'Failed attempts (retried), by what failed (item, request, prepare, breaker-open, dead-letter) and the catalogue code', labelNames: ['reason', 'code'], registers: [registry] })
+
+  const admin = kafka.admin()
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES })
+  const health = new ConsumerHealthMonitor({
+    group: config.OPSREVIEW_INDEXER_GROUP, topics, admin, consumer, logger,
+    stallAfterMs: config.OPSREVIEW_STALL_AFTER, intervalMs: config.OPSREVIEW_CONSUMER_HEALTH_INTERVAL,
+  })
+  registerConsumerHealthMetrics(Gauge, registry, () => [health])
+  const backPressure = createBackPressure({
+    logger,
+    pause: () => consumer.pause(topics.map((topic) => ({ topic }))),
+    resume: () => consumer.resume(topics.map((topic) => ({ topic }))),
+  })
+  const live = liveWrites(es, config.OPSREVIEW_ES_INDEX_PREFIX, { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS })
+  const indexing = new IndexingConsumer({
+    consumer,
+    logger,
+    documentFor: live.documentFor,
+    progress: health.health,
+    pipeline: {
+      ...live.pipeline,
+      es,
+      logger,
+      flushBytes: config.OPSREVIEW_INDEXER_BULK_BYTES,
+      concurrency: config.OPSREVIEW_INDEXER_BULK_CONCURRENCY,
+      maxItemAttempts: config.OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS,
+      minBackoffMs: config.OPSREVIEW_INDEXER_MIN_BACKOFF,
+      maxBackoffMs: config.OPSREVIEW_INDEXER_MAX_BACKOFF,
+      logIntervalMs: config.OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL,
+      guard: backPressure.guard,
+      onRetry: (reason, code) => failures.inc({ reason, code }),
+      deadLetter: async (letters) => {
+        await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: letters.map((l) => deadLetterMessage(l.key, l.envelope)) })
+        deadLettered.inc(letters.length)
+        for (const l of letters) deadLetters.inc({ stage: 'indexer', reason: l.envelope.reason })
+      },
+      onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
+    },
+  })
+  new Gauge({ name: 'opsreview_indexer_queued_bytes', help: 'Documents taken from Kafka and not yet sent to Elasticsearch', registers: [registry], collect() { this.set(indexing.pipeline.queuedBytes) } })
+  new Gauge({ name: 'opsreview_indexer_bulk_in_flight', help: 'Bulk requests in flight', registers: [registry], collect() { this.set(indexing.pipeline.inFlight) } })
+  new Gauge({
+    name: 'opsreview_indexer_breaker_state', help: 'Elasticsearch breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
+    collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[backPressure.state]) },
+  })
+
+  const app = express()
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
+  // Ready: in the consumer group, Elasticsearch taking writes, and no partition stalled.
+  app.get('/readyz', (_req, res) => {
+    const readiness = indexerReadiness({ joined: indexing.joined, breaker: backPressure.state, health: health.snapshot(), failing: indexing.pipeline.failing, now: Date.now() })
+    res.status(readiness.ready ? 200 : 503).json(readiness)
+  })
+  app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
+
+  return {
+    app,
+    registry,
+    async start() {
+      await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX, config.OPSREVIEW_ES_REFRESH_INTERVAL)
+      // The admin client stays connected: health fetches end and committed offsets with it.
+      await admin.connect()
+      await ensureTopics(admin, [
+        alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS),
+        { topic: config.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, cleanupPolicy: 'compact' },
+        { topic: config.OPSREVIEW_TOPIC_PROBLEMS, numPartitions: 3, cleanupPolicy: 'compact' },
+        deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
+      ])
+      await producer.connect()
+      await consumer.connect()
+      await consumer.subscribe({ topics, fromBeginning: true })
+      await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
+      health.start()
+      logger.info({ topics, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
+    },
+    async close() {
+      health.stop()
+      await indexing.close(topics)
+      backPressure.shutdown()
+      await producer.disconnect()
+      await admin.disconnect()
+    },
+  }
+}
