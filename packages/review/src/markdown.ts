@@ -6,15 +6,30 @@ function duration(ms: number | null): string {
   const m = Math.round(ms / 60_000)
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }
-const cell = (s: string | null | undefined) => (s ?? '–').replaceAll('|', '\\|').replaceAll('\n', ' ')
-const when = (iso: string | null) => (iso ? iso.slice(0, 16).replace('T', ' ') : '–')
+/**
+ * Text from alerts, reports and people, made inert for a Markdown table cell: `&`, `<` and `>` become
+ * entities (no HTML, no `<…>` autolinks, no character references), and every character that can open
+ * inline syntax (emphasis, code spans, links and images, strikethrough) or end the cell is
+ * backslash-escaped, so the text renders as typed. Line breaks and other control characters become
+ * spaces, so no text starts a line of its own, where `#`, `-` or `>` would mean something.
+ */
+export function markdownText(s: string): string {
+  return s
+    .replace(/[\p{Cc}\u2028\u2029]+/gu, ' ')
+    .replace(/[\\`*_[\]|~]/g, (c) => `\\${c}`)
+    .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+}
+const cell = (s: string | null | undefined) => (s === null || s === undefined ? '–' : markdownText(s))
+const when = (iso: string | null) => (iso ? markdownText(iso.slice(0, 16).replace('T', ' ')) : '–')
+/** Ids are ours and plain, but one with a backtick or a line break would break out of its code span. */
+const code = (s: string) => (/^[\w.-]+$/.test(s) ? `\`${s}\`` : cell(s))
 
 function incidentRows(items: IncidentSummary[]): string[] {
   if (items.length === 0) return ['_None._']
   return [
     '| severity | incident | services | opened | owner | state |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...items.map((i) => `| ${i.severity} | ${cell(i.title)} (\`${i.id}\`) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${i.status}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
+    ...items.map((i) => `| ${cell(i.severity)} | ${cell(i.title)} (${code(i.id)}) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${cell(i.status)}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
   ]
 }
 
@@ -29,15 +44,15 @@ export function reviewMarkdown(r: Review): string {
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
-    ...r.problems.items.map((p) => `| ${p.kind} | ${p.status} | ${cell(p.title)} (\`${p.id}\`) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
   lines.push('', '## Post-mortems', '')
   if (r.postmortems.items.length === 0) lines.push('_None._')
   else lines.push('| incident | why | scheduled | owner |', '| --- | --- | --- | --- |',
-    ...r.postmortems.items.map((i) => `| ${cell(i.title)} (\`${i.id}\`) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`))
+    ...r.postmortems.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`))
   lines.push('', '## Service levels', '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- |',
     ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${l.interruptions} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
-  lines.push('', '## Last 30 days', '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${d.day} | ${d.total} | ${d.critical} |`), '')
+  lines.push('', '## Last 30 days', '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${cell(d.day)} | ${d.total} | ${d.critical} |`), '')
   return lines.join('\n')
 }

@@ -1,4 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
+import { parseInstant } from './time.ts'
 
 export interface FieldError {
   path: string
@@ -23,18 +24,37 @@ export interface IncidentQuery {
 const sortFields = ['openedAt', 'resolvedAt', 'lastEventAt', 'severity'] as const
 const enums: Record<string, readonly string[]> = { status: ['open', 'resolved'], severity: ['critical', 'warning', 'info'] }
 
+/**
+ * Where a date sort puts documents without the field (an open incident has no resolvedAt): 0000-01-01.
+ * Elasticsearch's own `_last`/`_first` markers are ±2^63, which a JavaScript number cannot carry back
+ * exactly in a cursor, and Elasticsearch refuses the rounded value.
+ */
+export const MISSING_DATE_SORT_MS = -62_167_219_200_000
+const LATEST_SORT_MS = 253_402_300_799_999
+
 /** Cursors are opaque to clients: base64url JSON of Elasticsearch's sort values. */
 export function encodeCursor(sortValues: unknown[]): string {
   return Buffer.from(JSON.stringify(sortValues)).toString('base64url')
 }
 
-function decodeCursor(raw: string): unknown[] | undefined {
+/**
+ * A cursor is accepted only in the shape this API hands out for the requested sort: the sort value
+ * (epoch milliseconds for a date, a string or null for severity) and the incident id that breaks ties.
+ * Anything else would reach Elasticsearch as a `search_after` it refuses.
+ */
+export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['field']): unknown[] | undefined {
+  if (raw.length > 1000 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined
+  let v: unknown
   try {
-    const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'))
-    return Array.isArray(v) ? v : undefined
+    v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'))
   } catch {
     return undefined
   }
+  if (!Array.isArray(v) || v.length !== 2) return undefined
+  const [value, id] = v as [unknown, unknown]
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined
+  if (sortField === 'severity') return value === null || (typeof value === 'string' && value.length <= 100) ? [value, id] : undefined
+  return Number.isSafeInteger(value) && (value as number) >= MISSING_DATE_SORT_MS && (value as number) <= LATEST_SORT_MS ? [value, id] : undefined
 }
 
 /** Validates the query string of GET /api/v1/incidents, naming every bad parameter. */
@@ -51,8 +71,9 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
   const time = (name: string): string | undefined => {
     const v = str(name)
     if (v === undefined) return undefined
-    if (Number.isNaN(Date.parse(v))) { errors.push({ path: `/${name}`, message: 'must be a date-time' }); return undefined }
-    return new Date(v).toISOString()
+    const t = parseInstant(v)
+    if (!t.ok) { errors.push({ path: `/${name}`, message: t.message }); return undefined }
+    return t.iso
   }
   const value: IncidentQuery = { sort: { field: 'openedAt', order: 'desc' }, size: 20 }
   for (const name of ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem'] as const) {
@@ -63,21 +84,22 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
   const to = time('to')
   if (from) value.from = from
   if (to) value.to = to
+  if (from && to && from >= to) errors.push({ path: '/from', message: 'must be before to' })
   const sort = str('sort')
   if (sort) {
-    const [field, order = 'desc'] = sort.split(':')
-    if (!sortFields.includes(field as (typeof sortFields)[number]) || !['asc', 'desc'].includes(order)) errors.push({ path: '/sort', message: `must be one of ${sortFields.join(', ')}, with :asc or :desc` })
+    const [, field = '', order = 'desc'] = /^([A-Za-z]+)(?::(asc|desc))?$/.exec(sort) ?? []
+    if (!sortFields.includes(field as (typeof sortFields)[number])) errors.push({ path: '/sort', message: `must be one of ${sortFields.join(', ')}, with :asc or :desc` })
     else value.sort = { field: field as IncidentQuery['sort']['field'], order: order as 'asc' | 'desc' }
   }
   const size = str('size')
   if (size) {
     const n = Number(size)
-    if (!Number.isInteger(n) || n < 1 || n > 200) errors.push({ path: '/size', message: 'must be an integer from 1 to 200' })
+    if (!/^\d{1,3}$/.test(size) || n < 1 || n > 200) errors.push({ path: '/size', message: 'must be an integer from 1 to 200' })
     else value.size = n
   }
   const cursor = str('cursor')
   if (cursor) {
-    const decoded = decodeCursor(cursor)
+    const decoded = decodeCursor(cursor, value.sort.field)
     if (!decoded) errors.push({ path: '/cursor', message: 'is not a cursor this API returned' })
     else value.cursor = decoded
   }
@@ -108,8 +130,41 @@ export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.
     track_total_hits: true,
     query: { bool: { filter, must } },
     // The id breaks ties, so search_after pages are stable.
-    sort: [{ [sortField]: { order: q.sort.order, missing: q.sort.order === 'desc' ? '_last' : '_first' } }, { id: { order: 'asc' } }],
+    // Documents without the field come last in descending order and first in ascending, as null would.
+    sort: [{ [sortField]: { order: q.sort.order, missing: sortField === 'severity' ? (q.sort.order === 'desc' ? '_last' : '_first') : MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }],
     ...(q.cursor ? { search_after: q.cursor as estypes.SortResults } : {}),
     _source: { excludes: ['alerts', 'reports', 'notes'] },
   }
+}
+
+export interface ProblemQuery {
+  status?: 'candidate' | 'confirmed' | 'dismissed' | 'resolved'
+  kind?: 'recurring' | 'flapping' | 'shared-cause'
+  service?: string
+}
+
+const problemEnums = { status: ['candidate', 'confirmed', 'dismissed', 'resolved'], kind: ['recurring', 'flapping', 'shared-cause'] } as const
+
+/** Validates the query string of GET /api/v1/problems: each filter at most once, as on incidents. */
+export function parseProblemQuery(raw: Record<string, unknown>): { ok: true; value: ProblemQuery } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = []
+  const value: ProblemQuery = {}
+  for (const name of ['status', 'kind', 'service'] as const) {
+    const v = raw[name]
+    if (v === undefined || v === '') continue
+    if (typeof v !== 'string') { errors.push({ path: `/${name}`, message: 'must be given once' }); continue }
+    if (v.length > 500) { errors.push({ path: `/${name}`, message: 'must be at most 500 characters' }); continue }
+    if (name !== 'service' && !(problemEnums[name] as readonly string[]).includes(v)) { errors.push({ path: `/${name}`, message: `must be one of ${problemEnums[name].join(', ')}` }); continue }
+    ;(value as Record<string, string>)[name] = v
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
+}
+
+/** The Elasticsearch request for a problem list: the most recently seen first. */
+export function problemSearchRequest(index: string, q: ProblemQuery): estypes.SearchRequest {
+  const filter: estypes.QueryDslQueryContainer[] = []
+  if (q.status) filter.push({ term: { status: q.status } })
+  if (q.kind) filter.push({ term: { kind: q.kind } })
+  if (q.service) filter.push({ term: { services: q.service } })
+  return { index, size: 200, track_total_hits: true, query: { bool: { filter } }, sort: [{ lastSeenAt: 'desc' }, { id: 'asc' }] }
 }

@@ -4,7 +4,8 @@ import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
+import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
+import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 
 // Response bodies are asserted field by field; typing each shape here would only restate the assertions.
@@ -87,22 +88,32 @@ async function startReview() {
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   const commandsTopic = uniqueName('commands')
-  await createTopics(admin, [commandsTopic])
+  const deadLetterTopics = [uniqueName('rejected'), uniqueName('indexer-dlq'), uniqueName('never-created')]
+  await createTopics(admin, [commandsTopic, deadLetterTopics[0]!, deadLetterTopics[1]!])
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const { logger } = captureLogs()
   const commands = new BatchPublisher({ producer, logger })
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await es.close() })
-  const app = createReviewApp({
+  const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, deadLetterTopics, now, 24 * H), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
+  // Each start is a fresh process as far as the app knows: nothing remembered between two of them.
+  const start = async () => serve(createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,
-    waitTimeoutMs: 500, publicDir: defaultPublicDir,
-  })
-  const url = await serve(app)
-  const get = async (path: string, token = READ): Promise<{ status: number; body: Json }> => {
+    waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters,
+  }))
+  const url = await start()
+  const get = async (path: string, token = READ): Promise<{ status: number; body: Json; headers: Headers }> => {
     const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } })
-    return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() }
+    return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text(), headers: res.headers }
   }
-  return { url, get, kafka, commandsTopic, prefix, es }
+  return { url, get, kafka, admin, producer, commandsTopic, deadLetterTopics, prefix, es, start }
+}
+
+/** Indexes one more incident into a started review's indices. */
+async function addIncident(r: { es: Awaited<ReturnType<typeof startReview>>['es']; prefix: string }, doc: object) {
+  const op = incidentDocument(indexNames(r.prefix).incidents.alias)(JSON.stringify(doc))
+  const res = await r.es.bulk({ refresh: true, operations: [bulkAction(op), op.document] })
+  expect(res.errors).toBe(false)
 }
 
 describe('review API on the real Elasticsearch', () => {
@@ -197,5 +208,188 @@ describe('review API on the real Elasticsearch', () => {
     const page = await fetch(`${r.url}/`)
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('<h1>Morning operations review</h1>')
+  })
+})
+
+describe('the review API refuses bad input with a 4xx naming the field (issue 10)', () => {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+
+  it('answers a bad %-escape in an id with 400, before and after authentication', async () => {
+    const r = await startReview()
+    for (const path of ['/api/v1/incidents/%E0%A4%A', '/api/v1/problems/%zz', '/api/v1/incidents/inc-%']) {
+      for (const headers of [{}, { authorization: `Bearer ${READ}` }]) {
+        const res = await fetch(`${r.url}${path}`, { headers })
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(400)
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      }
+      const patched = await fetch(`${r.url}${path}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{}' })
+      expect(patched.status).toBe(400)
+    }
+  })
+
+  it('takes only cursors of the shape it hands out, and pages past incidents without the sort field', async () => {
+    const r = await startReview()
+    for (const cursor of [b64([{}, {}]), b64([null, 'inc-1']), b64(['2026', 'inc-1']), b64([1, 2]), b64([1]), b64([1, 'a', 3]), b64({ a: 1 }), b64([-9223372036854775808, 'inc-1']), b64([1.5, 'inc-1']), '%%%', 'e30']) {
+      const res = await r.get(`/api/v1/incidents?cursor=${encodeURIComponent(cursor)}`)
+      expect(res.status, cursor).toBe(400)
+      expect(res.body.errors).toEqual([{ path: '/cursor', message: 'is not a cursor this API returned' }])
+    }
+    // A severity cursor is not an openedAt cursor.
+    expect((await r.get(`/api/v1/incidents?sort=openedAt&cursor=${b64(['critical', 'inc-000000000000000000000001'])}`)).status).toBe(400)
+    // The open incident has no resolvedAt: paging one by one must get through it and on to the end.
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: { status: number; body: Json } = await r.get(`/api/v1/incidents?size=1&sort=resolvedAt:desc${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(page.status).toBe(200)
+      seen.push(...page.body.items.map((i: { id: string }) => i.id))
+      cursor = page.body.nextCursor
+    } while (cursor && seen.length < 10)
+    expect(seen).toEqual(['inc-000000000000000000000002', 'inc-000000000000000000000003', 'inc-000000000000000000000001'])
+  })
+
+  it('refuses a repeated query parameter with 400 naming it, on every route', async () => {
+    const r = await startReview()
+    for (const [path, field] of [
+      ['/api/v1/problems?service=a&service=b', '/service'], ['/api/v1/problems?status=candidate&status=confirmed', '/status'],
+      ['/api/v1/incidents?service=checkout&service=search', '/service'], ['/api/v1/review?since=24h&since=7d', '/since'],
+      ['/api/v1/review?from=2026-11-30T00:00:00Z&from=2026-11-29T00:00:00Z', '/from'], ['/api/v1/review.md?to=2026-12-01T00:00:00Z&to=2026-12-01T00:00:00Z', '/to'],
+    ] as const) {
+      const res = await r.get(path)
+      expect(res.status, path).toBe(400)
+      expect(res.body.errors, path).toEqual([{ path: field, message: 'must be given once' }])
+    }
+  })
+
+  it('refuses dates Date or Elasticsearch cannot hold with 400 naming the field', async () => {
+    const r = await startReview()
+    const cases: [string, string][] = [
+      ['/api/v1/review?to=-271821-04-20T00:00:00.000Z', '/to'], ['/api/v1/review?from=%2B275760-09-13T00:00:00.000Z', '/from'],
+      ['/api/v1/review?to=1970-01-01T00:00:00.000Z&from=1969-12-31T00:00:00Z', '/from'], ['/api/v1/review.md?from=2016-12-31T23:59:60Z', '/from'],
+      ['/api/v1/incidents?from=%2B207041-06-17T13:43:03.704Z', '/from'], ['/api/v1/incidents?to=0000-01-01T00:00:00Z', '/to'],
+      ['/api/v1/incidents?from=2026-12-01T08:00:00', '/from'], ['/api/v1/review?since=99999999999999999999d', '/since'],
+    ]
+    for (const [path, field] of cases) {
+      const res = await r.get(path)
+      expect(res.status, path).toBe(400)
+      expect(res.body.errors.map((e: { path: string }) => e.path), path).toEqual([field])
+    }
+    // The extremes that are accepted are served.
+    expect((await r.get('/api/v1/review?to=9999-12-31T23:59:59.999Z')).status).toBe(200)
+    expect((await r.get('/api/v1/review?to=1970-01-01T00:00:00Z')).status).toBe(200)
+    expect((await r.get('/api/v1/incidents?from=1970-01-01&to=9999-12-31T23:59:59.999Z')).body.total).toBe(3)
+  })
+
+  it('refuses a post-mortem date with a leap second with 400 naming it', async () => {
+    const r = await startReview()
+    const res = await fetch(`${r.url}/api/v1/incidents/inc-000000000000000000000001`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ actor: 'ann', postmortem: { scheduledFor: '2026-12-31T23:59:60Z' } }),
+    })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['/postmortem/scheduledFor'])
+  })
+
+  it('does not take the token from the query string', async () => {
+    const r = await startReview()
+    const res = await fetch(`${r.url}/api/v1/review?token=${READ}`)
+    expect(res.status).toBe(401)
+  })
+})
+
+describe('review answers are safe to paste and to frame nowhere', () => {
+  it('escapes HTML and Markdown from alert text in review.md', async () => {
+    const r = await startReview()
+    await addIncident(r, incident(4, {
+      title: '<img src=x onerror=alert(1)> **pwned** [click](http://evil.example) | `x` ~~y~~ _z_\n# heading', services: ['<b>shop</b>'], status: 'open', severity: 'critical',
+      openedAt: at(1), resolvedAt: null, owner: 'eve|x', problemIds: [],
+    }))
+    const md: string = (await r.get('/api/v1/review.md?since=24h')).body
+    const row = md.split('\n').find((l) => l.includes('pwned'))!
+    expect(row).toBe('| critical | &lt;img src=x onerror=alert(1)&gt; \\*\\*pwned\\*\\* \\[click\\](http://evil.example) \\| \\`x\\` \\~\\~y\\~\\~ \\_z\\_ # heading (`inc-000000000000000000000004`) | &lt;b&gt;shop&lt;/b&gt; | 2026-12-01 07:00 | eve\\|x | open |')
+    // Every table row still has its six cells: no text added a column or a line.
+    for (const line of md.split('\n').filter((l) => l.startsWith('| critical'))) expect(line.replaceAll('\\|', '').split('|').length - 2).toBe(6)
+    expect(md).not.toMatch(/<img|<b>/)
+  })
+
+  it('sends security headers and a Content-Security-Policy without inline script, and never caches API answers', async () => {
+    const r = await startReview()
+    const page = await fetch(`${r.url}/`)
+    const csp = page.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain('unsafe-inline')
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(page.headers.get('x-frame-options')).toBe('DENY')
+    const html = await page.text()
+    // Every script is a file: the policy allows no other.
+    expect(html.match(/<script\b[^>]*>/g)?.every((tag) => / src="[^"]+"/.test(tag))).toBe(true)
+    expect(html).not.toMatch(/\son[a-z]+=/i)
+    const api = await r.get('/api/v1/review')
+    expect(api.headers.get('cache-control')).toBe('no-store')
+    expect(api.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+  })
+})
+
+describe('PATCH with an Idempotency-Key', () => {
+  it('publishes a decision once however often it is retried, even across a restart, and refuses the key for another request', async () => {
+    const r = await startReview()
+    const patch = (url: string, key: string | undefined, body: unknown) => fetch(`${url}/api/v1/incidents/inc-000000000000000000000001`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) }, body: JSON.stringify(body),
+    })
+    const body = { actor: 'ann', owner: 'bob', note: 'looking' }
+    const first = await patch(r.url, 'retry-1', body)
+    expect(first.status).toBe(202)
+    const answer = (await first.json()) as { commandIds: string[] }
+    expect(answer.commandIds).toHaveLength(2)
+    // The same key and body, with the keys in another order: the same answer, nothing published again.
+    const again = await patch(r.url, 'retry-1', { note: 'looking', owner: 'bob', actor: 'ann' })
+    expect(again.status).toBe(202)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(await again.json()).toEqual(answer)
+    // A restarted service has forgotten the key, but derives the same command ids: the correlator applies each id once.
+    const restarted = await r.start()
+    const afterRestart = await patch(restarted, 'retry-1', body)
+    expect(afterRestart.status).toBe(202)
+    expect(((await afterRestart.json()) as { commandIds: string[] }).commandIds).toEqual(answer.commandIds)
+    // The key with another body, or at another target: refused, nothing published.
+    const other = await patch(r.url, 'retry-1', { ...body, owner: 'carol' })
+    expect(other.status).toBe(422)
+    expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(((await other.json()) as { code: string; errors: { path: string }[] })).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', errors: [{ path: 'header:idempotency-key' }] })
+    const elsewhere = await fetch(`${r.url}/api/v1/problems/prb-00000000000000000000000a`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json', 'idempotency-key': 'retry-1' }, body: JSON.stringify({ actor: 'ann', owner: 'bob', note: 'looking' }),
+    })
+    expect(elsewhere.status).toBe(422)
+    const badKey = await patch(r.url, 'has space', body)
+    expect(badKey.status).toBe(400)
+    expect(((await badKey.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('header:idempotency-key')
+    // Without a key every request is a new decision.
+    const unkeyed = (await (await patch(r.url, undefined, body)).json()) as { commandIds: string[] }
+    expect(unkeyed.commandIds).not.toEqual(answer.commandIds)
+
+    // On the topic: the first request and the restarted one (same ids), the unkeyed one; nothing for the replay or the refusals.
+    const published = (await readTopicToEnd(r.kafka, r.commandsTopic)).map((m) => JSON.parse(m.value) as { id: string })
+    expect(published.map((c) => c.id).sort()).toEqual([...answer.commandIds, ...answer.commandIds, ...unkeyed.commandIds].sort())
+  })
+})
+
+describe('dead letters of the last 24 h', () => {
+  it('counts the records of each dead-letter topic, and 0 for one that does not exist', async () => {
+    const r = await startReview()
+    const [rejected, indexerDlq, missing] = r.deadLetterTopics as [string, string, string]
+    const day = 24 * H
+    // Written two days ago, before the others: outside the window.
+    await r.producer.send({ topic: rejected, messages: [{ key: 'a', value: '{}', timestamp: String(Date.now() - 2 * day) }] })
+    await r.producer.send({ topic: rejected, messages: [{ key: 'a', value: '{}' }, { key: 'b', value: '{}' }, { key: 'c', value: '{}' }] })
+    await r.producer.send({ topic: indexerDlq, messages: [{ key: 'x', value: '{}' }] })
+    const res = await r.get('/api/v1/dead-letters/summary')
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ total: 4, windowMs: day, stale: false, topics: [
+      { topic: rejected, count: 3, exists: true }, { topic: indexerDlq, count: 1, exists: true }, { topic: missing, count: 0, exists: false },
+    ] })
+    // Asking did not create the missing topic.
+    expect(await r.admin.listTopics()).not.toContain(missing)
+    expect((await r.get('/api/v1/dead-letters/summary', 'nope')).status).toBe(401)
   })
 })

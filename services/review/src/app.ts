@@ -1,16 +1,23 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import express, { type Request } from 'express'
-import type { Client, estypes } from '@elastic/elasticsearch'
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express'
+import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { tokenAuth } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
+import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
+import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import type { CachedCount } from '@opsreview/review/dead-letters'
+import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
+import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview, type IncidentSummary, type ProblemSummary } from '@opsreview/review/report'
 import { reviewMarkdown } from '@opsreview/review/markdown'
-import { encodeCursor, incidentSearchRequest, parseIncidentQuery } from '@opsreview/review/search'
+import { encodeCursor, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from '@opsreview/review/search'
+import { parseInstant } from '@opsreview/review/time'
+import { parseReviewWindow } from '@opsreview/review/window'
 import { validateIncidentPatch, validateProblemPatch, type Command, type IncidentPatch, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 
@@ -31,11 +38,54 @@ export interface ReviewDeps {
   /** How long `?wait=true` waits for a decision to show in the index. */
   waitTimeoutMs: number
   publicDir: string
+  /** The dead letters of the last 24 h, counted and cached (`cachedDeadLetterCount`). */
+  deadLetters: () => Promise<CachedCount>
+  /** How long and how many Idempotency-Key answers are kept. */
+  idempotency?: IdempotencyLimits
 }
 
-const DURATION = /^(\d+)(m|h|d)$/
-const UNIT = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
+
+const HOUR = 3_600_000
 const ID = /^(inc|prb)-[0-9a-f]{24}$/
+
+/**
+ * The dashboard's policy, sent with every response: scripts, styles and requests only from this origin,
+ * no inline script or style, no plugins, never framed.
+ */
+export const contentSecurityPolicy = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+  "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ')
+
+/**
+ * Errors of the engines behind the API, as problems: an engine that is down or overloaded is a 503 the
+ * client may retry; one that refuses our request is our bug, a 500. Review problems render as they are.
+ */
+const engineErrors: ErrorRequestHandler = (err, req, res, next) => {
+  if (err instanceof ReviewProblem) {
+    if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds))
+    const body: Record<string, unknown> = {
+      type: `https://opsreview.dev/problems/${err.code.toLowerCase().replaceAll('_', '-')}`, title: err.title, status: err.status, code: err.code, detail: err.message,
+    }
+    if (err.errors) body.errors = err.errors
+    res.status(err.status).type('application/problem+json').send(JSON.stringify(body))
+    return
+  }
+  const unavailable = (what: string) => {
+    req.log.warn({ err }, 'engine unavailable')
+    return next(new HttpProblem('UNAVAILABLE', `${what} is unavailable, retry later`, { retryAfterSeconds: 5, cause: err }))
+  }
+  if (err instanceof esErrors.ConnectionError || err instanceof esErrors.TimeoutError || err instanceof esErrors.NoLivingConnectionsError) return unavailable('Elasticsearch')
+  if (err instanceof esErrors.ResponseError) {
+    if (err.statusCode === 429 || (err.statusCode ?? 500) >= 500) return unavailable('Elasticsearch')
+    return next(new HttpProblem('INTERNAL', 'Internal error', { cause: err }))
+  }
+  if (err instanceof esErrors.ElasticsearchClientError) return next(new HttpProblem('INTERNAL', 'Internal error', { cause: err }))
+  if (err instanceof KafkaUnavailableError) return unavailable('Kafka')
+  if (err instanceof DeadLetterCountError) return unavailable('Kafka')
+  next(err)
+}
 
 interface IncidentDoc extends IncidentSummary {
   alerts: { key: string; fingerprint: string; source: string; name: string; title: string; status: string; firstSeenAt: string; lastSeenAt: string; resolvedAt: string | null; flapCount: number }[]
@@ -62,11 +112,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   const indices = { alerts: idx.alerts.alias, incidents: idx.incidents.alias, problems: idx.problems.alias }
   const app = express()
   app.disable('x-powered-by')
+  // node:querystring: a repeated key is an array, which every parameter here refuses ("must be given once").
   app.set('query parser', 'simple')
   app.use(requestContext(deps.logger))
+  app.use(securityHeaders())
+  app.use((_req, res, next) => { res.setHeader('Content-Security-Policy', contentSecurityPolicy); next() })
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
   app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: '5m' }))
+  // Answers carry incidents and decisions: no cache, shared or private, keeps them.
+  const noStore: RequestHandler = (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next() }
+  app.use('/api', noStore)
 
   // A write token may read too; a read token may not write.
   const read = tokenAuth([...deps.readTokens, ...deps.writeTokens])
@@ -81,26 +137,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   function windowOf(req: Request): { from: string; to: string } {
-    const q = req.query as Record<string, string | undefined>
-    const now = clock().getTime()
-    const errors: { path: string; message: string }[] = []
-    let to = now
-    let from = now - UNIT.h * 24
-    if (q.from || q.to) {
-      if (q.from && Number.isNaN(Date.parse(q.from))) errors.push({ path: '/from', message: 'must be a date-time' })
-      if (q.to && Number.isNaN(Date.parse(q.to))) errors.push({ path: '/to', message: 'must be a date-time' })
-      if (errors.length === 0) {
-        to = q.to ? Date.parse(q.to) : now
-        from = q.from ? Date.parse(q.from) : to - UNIT.h * 24
-        if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
-      }
-    } else if (q.since) {
-      const m = DURATION.exec(q.since)
-      if (!m || Number(m[1]) === 0 || Number(m[1]) * UNIT[m[2] as keyof typeof UNIT] > 366 * UNIT.d) errors.push({ path: '/since', message: 'must be a duration like 90m, 24h or 7d, at most a year' })
-      else from = now - Number(m[1]) * UNIT[m[2] as keyof typeof UNIT]
-    }
-    if (errors.length > 0) throw new HttpProblem('INVALID_QUERY', 'Invalid review window', { errors })
-    return { from: new Date(from).toISOString(), to: new Date(to).toISOString() }
+    const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime())
+    if (!w.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid review window', { errors: w.errors })
+    return w.value
   }
 
   app.get('/api/v1/incidents', read, async (req, res, next) => {
@@ -122,11 +161,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       // The timeline: every state change of the member alerts, and the reports, in time order.
-      const until = incident.resolvedAt ?? clock().toISOString()
+      const opened = Date.parse(incident.openedAt)
+      const until = Date.parse(incident.resolvedAt ?? '') || clock().getTime()
       const fingerprints = incident.alerts.map((a) => a.fingerprint)
       const alerts = fingerprints.length === 0 ? [] : (await es.search<{ id: string; source: string; fingerprint: string; status: string; title: string; eventAt: string; service: string }>({
         index: indices.alerts, size: 500, ignore_unavailable: true, allow_no_indices: true,
-        query: { bool: { filter: [{ terms: { fingerprint: fingerprints } }, { range: { eventAt: { gte: new Date(Date.parse(incident.openedAt) - UNIT.h).toISOString(), lte: new Date(Date.parse(until) + UNIT.h).toISOString() } } }] } },
+        query: { bool: { filter: [{ terms: { fingerprint: fingerprints } }, { range: { eventAt: { gte: opened - HOUR, lte: until + HOUR, format: 'epoch_millis' } } }] } },
         sort: [{ eventAt: 'asc' }, { id: 'asc' }],
         _source: ['id', 'source', 'fingerprint', 'status', 'title', 'eventAt', 'service'],
       })).hits.hits.map((h) => h._source!)
@@ -141,16 +181,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   app.get('/api/v1/problems', read, async (req, res, next) => {
     try {
-      const q = req.query as Record<string, string | undefined>
-      const errors: { path: string; message: string }[] = []
-      if (q.status && !['candidate', 'confirmed', 'dismissed', 'resolved'].includes(q.status)) errors.push({ path: '/status', message: 'must be one of candidate, confirmed, dismissed, resolved' })
-      if (q.kind && !['recurring', 'flapping', 'shared-cause'].includes(q.kind)) errors.push({ path: '/kind', message: 'must be one of recurring, flapping, shared-cause' })
-      if (errors.length > 0) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors })
-      const filter: estypes.QueryDslQueryContainer[] = []
-      if (q.status) filter.push({ term: { status: q.status } })
-      if (q.kind) filter.push({ term: { kind: q.kind } })
-      if (q.service) filter.push({ term: { services: q.service } })
-      const r = await es.search<ProblemDoc>({ index: indices.problems, size: 200, track_total_hits: true, query: { bool: { filter } }, sort: [{ lastSeenAt: 'desc' }, { id: 'asc' }] })
+      const parsed = parseProblemQuery(req.query as Record<string, unknown>)
+      if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
+      const r = await es.search<ProblemDoc>(problemSearchRequest(indices.problems, parsed.value))
       res.json({ total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0), items: r.hits.hits.map((h) => h._source) })
     } catch (err) { next(err) }
   })
@@ -173,22 +206,82 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try { res.type('text/markdown; charset=utf-8').send(reviewMarkdown(await buildReview(es, indices, windowOf(req)))) } catch (err) { next(err) }
   })
 
-  /** Publishes the commands, then with ?wait=true waits until `visible` holds for the indexed document. */
-  async function decide<T>(req: Request, index: string, target: T & { id: string; environment: string }, commands: Omit<Command, 'id' | 'target' | 'environment' | 'at'>[], visible: (doc: T) => boolean) {
-    const at = clock().toISOString()
-    const full: Command[] = commands.map((c) => ({ ...c, id: randomUUID(), target: target.id, environment: target.environment, at }))
-    await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
-    req.log.info({ target: target.id, commands: full.map((c) => c.type) }, 'review decision published')
-    const commandIds = full.map((c) => c.id)
-    if (req.query.wait !== 'true') return { status: 202, body: { commandIds } }
-    const deadline = Date.now() + deps.waitTimeoutMs
-    while (Date.now() < deadline) {
-      await es.indices.refresh({ index })
-      const doc = await getDoc<T>(index, target.id)
-      if (visible(doc)) return { status: 200, body: { commandIds, visible: true, document: doc } }
-      await new Promise((r) => setTimeout(r, 150))
+  app.get('/api/v1/dead-letters/summary', read, async (_req, res, next) => {
+    try {
+      const { summary, stale } = await deps.deadLetters()
+      res.json({ ...summary, stale })
+    } catch (err) { next(err) }
+  })
+
+  type CommandDraft = Omit<Command, 'id' | 'target' | 'environment' | 'at'>
+  const idempotency = new IdempotencyStore(deps.idempotency ?? defaultIdempotencyLimits)
+
+  /** The Idempotency-Key header, when sent: a client's retries of one decision carry the same key. */
+  function idempotencyKeyOf(req: Request): string | undefined {
+    const key = req.headers['idempotency-key']
+    if (key === undefined) return undefined
+    if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+      throw new HttpProblem('BAD_REQUEST', 'Invalid Idempotency-Key', { errors: [{ path: 'header:idempotency-key', message: 'must be 1 to 200 visible ASCII characters, sent once' }] })
     }
-    return { status: 202, body: { commandIds, visible: false } }
+    return key
+  }
+
+  /**
+   * Publishes the commands, then with ?wait=true waits until `visible` holds for the indexed document.
+   * With an Idempotency-Key, the command ids come from the key and the request, and a repeat of the
+   * request gets the first answer back instead of publishing again.
+   */
+  async function decide<T>(req: Request, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+    const key = idempotencyKeyOf(req)
+    const publish = async (idFor: (type: string) => string): Promise<StoredAnswer> => {
+      const at = clock().toISOString()
+      const full: Command[] = commands.map((c) => ({ ...c, id: idFor(c.type), target: target.id, environment: target.environment, at }))
+      await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
+      req.log.info({ target: target.id, commands: full.map((c) => c.type), idempotencyKey: key !== undefined }, 'review decision published')
+      const commandIds = full.map((c) => c.id)
+      if (req.query.wait !== 'true') return { status: 202, body: { commandIds } }
+      const deadline = Date.now() + deps.waitTimeoutMs
+      while (Date.now() < deadline) {
+        await es.indices.refresh({ index })
+        const doc = await getDoc<T>(index, target.id)
+        if (visible(doc)) return { status: 200, body: { commandIds, visible: true, document: doc } }
+        await new Promise((r) => setTimeout(r, 150))
+      }
+      return { status: 202, body: { commandIds, visible: false } }
+    }
+    if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
+    const fingerprint = requestFingerprint(req.method, target.id, req.body)
+    const begun = idempotency.begin(key, fingerprint, clock().getTime())
+    switch (begun.kind) {
+      case 'replay':
+        req.log.info({ target: target.id }, 'review decision replayed for its Idempotency-Key')
+        return { ...begun.answer, replayed: true }
+      case 'mismatch':
+        throw new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
+      case 'in-flight':
+        throw new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1 })
+      case 'new':
+        try {
+          const answer = await publish((type) => commandIdFor(key, fingerprint, type))
+          begun.finish(answer)
+          return { ...answer, replayed: false }
+        } catch (err) {
+          begun.abandon()
+          throw err
+        }
+    }
+  }
+
+  function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
+    if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true')
+    res.status(answer.status).json(answer.body)
+  }
+
+  /** A date-time of a decision as the command carries it; one `Date` cannot hold (a leap second) is the client's to fix. */
+  function instantOf(value: string, path: string): string {
+    const t = parseInstant(value)
+    if (!t.ok) throw new HttpProblem('VALIDATION_FAILED', '1 field(s) failed validation', { errors: [{ path, message: t.message }] })
+    return t.iso
   }
 
   app.patch('/api/v1/incidents/:id', write, ...jsonBody(64 * 1024), async (req, res, next) => {
@@ -196,24 +289,24 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const v = validateIncidentPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: IncidentPatch = v.value
+      const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       const actor = patch.actor
-      const commands: Omit<Command, 'id' | 'target' | 'environment' | 'at'>[] = []
+      const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
       if (patch.acknowledge) commands.push({ type: 'incident.acknowledge', actor })
       if (patch.note) commands.push({ type: 'incident.note', actor, text: patch.note })
       if (patch.problemId) commands.push({ type: 'incident.link-problem', actor, problemId: patch.problemId })
-      if (patch.postmortem) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor: new Date(patch.postmortem.scheduledFor).toISOString(), ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
+      if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const notes = incident.notes.length
-      const result = await decide<IncidentDoc>(req, indices.incidents, incident, commands, (d) =>
+      send(res, await decide<IncidentDoc>(req, indices.incidents, incident, commands, (d) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
         (!patch.note || d.notes.length > notes) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
-        (!patch.postmortem || d.postmortem.scheduledFor === new Date(patch.postmortem.scheduledFor).toISOString()) &&
-        (!patch.resolve || d.status === 'resolved'))
-      res.status(result.status).json(result.body)
+        (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
+        (!patch.resolve || d.status === 'resolved')))
     } catch (err) { next(err) }
   })
 
@@ -224,19 +317,19 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: ProblemPatch = v.value
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const actor = patch.actor
-      const commands: Omit<Command, 'id' | 'target' | 'environment' | 'at'>[] = []
+      const commands: CommandDraft[] = []
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
       if (patch.owner) commands.push({ type: 'problem.assign', actor, owner: patch.owner })
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const notes = problem.notes.length
-      const result = await decide<ProblemDoc>(req, indices.problems, problem, commands, (d) =>
-        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!patch.note || d.notes.length > notes))
-      res.status(result.status).json(result.body)
+      send(res, await decide<ProblemDoc>(req, indices.problems, problem, commands, (d) =>
+        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!patch.note || d.notes.length > notes)))
     } catch (err) { next(err) }
   })
 
   app.use((_req, _res, next) => next(new HttpProblem('NOT_FOUND')))
+  app.use(engineErrors)
   app.use(problemHandler)
   return app
 }

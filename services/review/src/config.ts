@@ -11,6 +11,10 @@ export const reviewConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
   OPSREVIEW_WAIT_TIMEOUT: field.duration('how long ?wait=true waits for a decision to be visible', 10_000),
+  OPSREVIEW_DEAD_LETTER_TOPICS: field.list('dead-letter topics whose last 24 h the dashboard counts', ['opsreview.rejected.v1', 'opsreview.indexer.dead-letter.v1', 'opsreview.correlator.dead-letter.v1'], { minItems: 1 }),
+  OPSREVIEW_DEAD_LETTER_CACHE: field.duration('how long a dead-letter count is served before Kafka is asked again', 10_000),
+  OPSREVIEW_IDEMPOTENCY_TTL: field.duration('how long the answer to a PATCH with an Idempotency-Key is replayed', 86_400_000),
+  OPSREVIEW_IDEMPOTENCY_MAX_KEYS: field.int('how many Idempotency-Keys are remembered, the oldest forgotten first', 10_000, { min: 1 }),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 

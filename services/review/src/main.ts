@@ -1,15 +1,17 @@
-// Wires the review service: config, logger, Elasticsearch, the commands publisher, the app.
+// Wires the review service: config, logger, Elasticsearch, the commands publisher, the dead-letter count, the app.
 import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { applyServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
+import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { ensureIndices } from '@opsreview/search-index/templates'
 import { loadReviewConfig } from './config.ts'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
@@ -22,20 +24,30 @@ const kafka = new Kafka({
 
 // The review reads what the indexer writes; creating the indices here lets it start first.
 await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX)
+// One admin for the service's life: the dead-letter count asks it for offsets.
 const admin = kafka.admin()
 await admin.connect()
 await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }])
-await admin.disconnect()
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } })
 await producer.connect()
 const commands = new BatchPublisher({ producer, logger: logger.child({ component: 'commands' }) })
 
+const DEAD_LETTER_WINDOW_MS = 24 * 3_600_000
+const deadLetters = cachedDeadLetterCount(
+  (now) => countDeadLetters(admin, config.OPSREVIEW_DEAD_LETTER_TOPICS, now, DEAD_LETTER_WINDOW_MS),
+  { ttlMs: config.OPSREVIEW_DEAD_LETTER_CACHE, timeoutMs: 5_000, clock: () => Date.now() },
+)
+
 const app = createReviewApp({
   es, commands, commandsTopic: config.OPSREVIEW_TOPIC_COMMANDS, logger, clock: () => new Date(),
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
-  indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir,
+  indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir, deadLetters,
+  idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
+applyServerTimeouts(server)
+// The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
+server.timeout = Math.max(server.timeout, config.OPSREVIEW_WAIT_TIMEOUT + 5_000)
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 
@@ -44,5 +56,6 @@ shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
   server.closeIdleConnections()
   await commands.close()
   await producer.disconnect()
+  await admin.disconnect()
   await es.close()
 })

@@ -1,0 +1,43 @@
+import type { FieldError } from './search.ts'
+
+/**
+ * The review's own HTTP-facing errors, beside the shared catalogue of `@opsreview/http`: each code has one
+ * status. None is retriable as it is, except that an in-flight Idempotency-Key is worth retrying later.
+ */
+export const reviewProblems = {
+  /** The same key came with another request: RFC draft "The Idempotency-Key HTTP Header Field", § 2.7. */
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key already used for a different request', retriable: false },
+  /** The first request with this key has not answered yet. */
+  IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress', retriable: true },
+} as const
+
+export type ReviewProblemCode = keyof typeof reviewProblems
+
+export class ReviewProblem extends Error {
+  readonly code: ReviewProblemCode
+  readonly status: number
+  readonly title: string
+  readonly retriable: boolean
+  readonly errors: FieldError[] | undefined
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(code: ReviewProblemCode, detail: string, extra: { errors?: FieldError[]; retryAfterSeconds?: number } = {}) {
+    super(detail)
+    this.name = 'ReviewProblem'
+    this.code = code
+    this.status = reviewProblems[code].status
+    this.title = reviewProblems[code].title
+    this.retriable = reviewProblems[code].retriable
+    this.errors = extra.errors
+    this.retryAfterSeconds = extra.retryAfterSeconds
+  }
+}
+
+/** Counting dead letters failed: Kafka did not answer in time or at all. Worth retrying. */
+export class DeadLetterCountError extends Error {
+  readonly retriable = true
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DeadLetterCountError'
+  }
+}

@@ -1,0 +1,200 @@
+import http from 'node:http'
+import { gzipSync } from 'node:zlib'
+import fc from 'fast-check'
+import { describe, it, onTestFinished } from 'vitest'
+import { Partitioners } from 'kafkajs'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
+import { captureLogs, createTopics, kafkaClient, serve, uniqueName } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { NOW, seedSmallReview, seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
+
+const READ = 'read-token'
+const WRITE = 'write-token'
+
+interface RawRequest {
+  method: string
+  path: string
+  headers: Record<string, string>
+  body?: Buffer
+}
+
+interface RawResponse {
+  status: number
+  contentType: string
+  body: string
+}
+
+/** Sends the request as it is: node's client neither normalises the path nor re-encodes it, as fetch would. */
+function send(base: string, r: RawRequest): Promise<RawResponse> {
+  const url = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(r.body)
+  })
+}
+
+/** What every answer must be: below 500, and a problem+json body naming the fields at fault when the input was. */
+function faultOf(r: RawRequest, res: RawResponse): string | undefined {
+  if (res.status >= 500) return `status ${res.status}: ${res.body.slice(0, 300)}`
+  if (res.status < 400 || r.method === 'HEAD') return undefined
+  if (!res.contentType.startsWith('application/problem+json')) return `a ${res.status} as ${res.contentType}`
+  let p: { status?: unknown; code?: unknown; title?: unknown; errors?: { path?: unknown; message?: unknown }[] }
+  try { p = JSON.parse(res.body) as typeof p } catch { return `a ${res.status} whose body is not JSON` }
+  if (p.status !== res.status || typeof p.code !== 'string' || typeof p.title !== 'string') return `a problem without status, code or title: ${res.body}`
+  if ((p.code === 'INVALID_QUERY' || p.code === 'VALIDATION_FAILED') && !(Array.isArray(p.errors) && p.errors.length > 0)) return `${p.code} naming no field: ${res.body}`
+  for (const e of p.errors ?? []) if (typeof e.path !== 'string' || !/^(\/|header:)/.test(e.path) || typeof e.message !== 'string') return `a field error without path or message: ${res.body}`
+  return undefined
+}
+
+// ---- generators ----------------------------------------------------------------------------------
+
+const hostile = ['%', '%%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%2F', '%2e%2e', '..', '.', '+', '%20', '&', '=', '#', '[]', '[0]', ';', ',', '"', "'", '<', '>', '\\', '{}', '%uD800', '%F0%9F%98%80', 'é', '😀', '\u0000', '\u202e']
+const piece = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(...hostile), fc.stringMatching(/^[a-z0-9-]{1,30}$/))
+/** Text as it may appear in a URL: mostly encoded, sometimes raw (a bare % or + as a sloppy client sends it). */
+const urlText = fc.tuple(fc.array(piece, { maxLength: 4 }), fc.boolean()).map(([parts, raw]) => {
+  const s = parts.join('')
+  return raw ? s.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)).replace(/[#?]/g, encodeURIComponent) : encodeURIComponent(s)
+})
+
+const extremeDates = [
+  '275760-09-13T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '-271821-04-19T00:00:00.000Z', '+275760-09-13T00:00:00.001Z',
+  '9999-12-31T23:59:59.999Z', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1969-12-31T23:59:59Z',
+  '2016-12-31T23:59:60Z', '2026-12-01T23:59:60+01:00', '2026-02-30T00:00:00Z', '2026-12-01', '2026-12-01T08:00:00', '8640000000000000', '1', 'now', '',
+]
+const dateValue = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...extremeDates) },
+  { weight: 1, arbitrary: fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 60 }).map((s) => `2026-12-01T07:59:${String(s).padStart(2, '0')}Z`) },
+)
+const durationValue = fc.oneof(fc.constantFrom('24h', '7d', '90m', '0h', '367d', '366d', '8784h', '527040m', '1y', '-1h', '99999999999999999999d'), fc.tuple(fc.nat(), fc.constantFrom('m', 'h', 'd', 's')).map(([n, u]) => `${n}${u}`))
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined').toString('base64url')
+const cursorValue = fc.oneof(
+  fc.jsonValue().map(b64),
+  fc.tuple(fc.oneof(fc.jsonValue(), fc.constant(2 ** 63), fc.constant(-(2 ** 63)), fc.double()), fc.oneof(fc.jsonValue(), fc.constantFrom(...seededIncidentIds))).map(b64),
+  fc.array(fc.jsonValue(), { maxLength: 5 }).map(b64),
+  fc.constantFrom(b64([]), b64([null, null]), b64([{}, {}]), b64([[1], 'x']), b64(['x', 'y']), b64([1.5, 'inc']), b64(['NaN', 'inc']), b64([Number.MAX_VALUE, 'x']), b64('[1,'), 'zzz', '***', '%'),
+  fc.string().map((s) => Buffer.from(s).toString('base64')),
+)
+const queryKeys = ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem', 'from', 'to', 'sort', 'size', 'cursor', 'since', 'kind', 'wait', 'token', 'action']
+const queryValue = (key: string) => {
+  switch (key) {
+    case 'from': case 'to': return dateValue
+    case 'since': return durationValue
+    case 'cursor': return cursorValue
+    case 'size': return fc.oneof(fc.integer({ min: -5, max: 300 }).map(String), fc.constantFrom('1e2', '0x10', '2.5', 'NaN', '', ' 5'))
+    case 'sort': return fc.constantFrom('openedAt', 'openedAt:asc', 'resolvedAt:asc', 'resolvedAt:desc', 'lastEventAt', 'severity:asc', 'severity:desc', 'title', 'openedAt:up', ':', 'openedAt:asc:x')
+    case 'status': return fc.constantFrom('open', 'resolved', 'candidate', 'confirmed', 'burning', '')
+    case 'wait': return fc.constantFrom('true', 'false', '1')
+    case 'token': return fc.constantFrom(READ, WRITE, 'nope')
+    default: return fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('checkout', 'production', 'bob', seededProblemIds[0]!))
+  }
+}
+const encodeValue = (v: string, raw: boolean) => (raw ? v.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)).replace(/[#&]/g, encodeURIComponent) : encodeURIComponent(v))
+/** A query string: known keys with apt or hostile values, repeated keys (alike or not), unknown keys, odd encodings. */
+const queryString = fc.array(
+  fc.oneof(
+    { weight: 5, arbitrary: fc.constantFrom(...queryKeys).chain((k) => fc.tuple(fc.constant(k), fc.array(queryValue(k), { minLength: 1, maxLength: 3 }), fc.boolean())) },
+    { weight: 1, arbitrary: fc.tuple(urlText, urlText.map((v) => [v]), fc.constant(true)) },
+  ),
+  { minLength: 1, maxLength: 5 },
+).map((pairs) => pairs.flatMap(([k, values, raw]) => values.map((v) => `${k}=${encodeValue(v, raw)}`)).join('&'))
+
+const readRoutes = ['/api/v1/incidents', '/api/v1/problems', '/api/v1/review', '/api/v1/review.md', '/api/v1/dead-letters/summary']
+const otherRoutes = ['/', '/healthz', '/app.js', '/index.html', '/metrics']
+const seededId = fc.constantFrom(...seededIncidentIds, ...seededProblemIds, 'inc-ffffffffffffffffffffffff')
+const idSegment = fc.oneof({ weight: 3, arbitrary: seededId }, { weight: 1, arbitrary: urlText }, { weight: 1, arbitrary: fc.tuple(seededId, fc.constantFrom(...hostile)).map(([id, h]) => id + h.replace(/[^\x21-\x7e]|[#?]/gu, (c) => encodeURIComponent(c))) })
+const itemPath = fc.tuple(fc.constantFrom('/api/v1/incidents/', '/api/v1/problems/'), idSegment).map(([a, b]) => a + b)
+const wildPath = fc.oneof(
+  fc.constantFrom(...readRoutes, ...otherRoutes),
+  fc.array(urlText, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`),
+  fc.tuple(fc.constantFrom(...readRoutes, ...otherRoutes), urlText).map(([a, b]) => `${a}/${b}`),
+)
+
+const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,60}$/).map((s) => s.trim())
+// Mostly valid tokens, so that most requests get past authentication to the code behind it.
+const authorization = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(`Bearer ${READ}`, `Bearer ${WRITE}`, `Bearer ${WRITE}`, `bearer   ${WRITE}  `) },
+  { weight: 1, arbitrary: fc.constantFrom(undefined, 'Bearer ', 'Bearer', `Basic ${Buffer.from(`x:${WRITE}`).toString('base64')}`, WRITE) },
+  { weight: 1, arbitrary: headerValue.map((s) => `Bearer ${s}`) },
+)
+const contentType = fc.option(fc.constantFrom('application/json', 'application/json', 'application/json', 'application/json; charset=utf-8', 'application/merge-patch+json', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ''), { nil: undefined })
+const contentEncoding = fc.option(fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'bogus', 'gzip, gzip'), { nil: undefined })
+
+const iso = fc.oneof(fc.constantFrom(...extremeDates), fc.date({ min: new Date(0), max: new Date(253402300799999), noInvalidDate: true }).map((d) => d.toISOString()))
+const name = fc.oneof(fc.constantFrom('ann', 'bob', '<script>alert(1)</script>', '**bold**', '| pipe |'), fc.string({ maxLength: 30 }))
+const incidentPatch = fc.record({
+  actor: name, owner: name, acknowledge: fc.constantFrom(true, false, 'yes'), note: name, problemId: fc.constantFrom(seededProblemIds[0]!, 'prb-x'),
+  resolve: fc.constant(true), postmortem: fc.record({ scheduledFor: iso, owner: name }, { requiredKeys: [] }), colour: fc.string(),
+}, { requiredKeys: [] })
+const problemPatch = fc.record({ actor: name, action: fc.constantFrom('confirm', 'dismiss', 'resolve', 'explode'), owner: name, note: name }, { requiredKeys: [] })
+const body = fc.oneof(
+  { weight: 4, arbitrary: fc.oneof(incidentPatch, problemPatch).map((b) => Buffer.from(JSON.stringify(b))) },
+  { weight: 1, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? '')) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((s) => Buffer.from(s)) },
+  { weight: 1, arbitrary: incidentPatch.map((b) => gzipSync(JSON.stringify(b))) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) },
+)
+
+// Most requests go where the code is (reads with queries, PATCHes of seeded ids); some go anywhere.
+const target = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ method: fc.constantFrom('GET', 'GET', 'GET', 'HEAD'), path: fc.constantFrom(...readRoutes) }) },
+  { weight: 2, arbitrary: fc.record({ method: fc.constant('GET'), path: itemPath }) },
+  { weight: 4, arbitrary: fc.record({ method: fc.constant('PATCH'), path: itemPath }) },
+  { weight: 2, arbitrary: fc.record({ method: fc.constantFrom('GET', 'PATCH', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'), path: wildPath }) },
+)
+
+const request: fc.Arbitrary<RawRequest> = fc.record({
+  target, query: fc.option(queryString, { nil: undefined, freq: 4 }), authorization, contentType, contentEncoding,
+  idempotencyKey: fc.option(fc.oneof(headerValue, fc.constantFrom('k1', 'k2')), { nil: undefined }),
+  requestId: fc.option(headerValue, { nil: undefined }),
+  body: fc.option(body, { nil: undefined, freq: 6 }),
+}).map((r) => {
+  const headers: Record<string, string> = {}
+  if (r.authorization !== undefined) headers.authorization = r.authorization
+  if (r.contentType !== undefined) headers['content-type'] = r.contentType
+  if (r.contentEncoding !== undefined) headers['content-encoding'] = r.contentEncoding
+  if (r.idempotencyKey !== undefined) headers['idempotency-key'] = r.idempotencyKey
+  if (r.requestId !== undefined) headers['x-request-id'] = r.requestId
+  const { method, path } = r.target
+  const withBody = r.body !== undefined && method !== 'GET' && method !== 'HEAD'
+  return { method, path: r.query === undefined ? path : `${path}?${r.query}`, headers, ...(withBody ? { body: r.body } : {}) }
+})
+
+async function startApp() {
+  const { es, prefix } = await seedSmallReview()
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const commandsTopic = uniqueName('fuzz-commands')
+  const deadLetterTopic = uniqueName('fuzz-dlq')
+  await createTopics(admin, [commandsTopic, deadLetterTopic], 1)
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const { logger } = captureLogs()
+  const commands = new BatchPublisher({ producer, logger })
+  onTestFinished(async () => { await commands.close(); await producer.disconnect(); await es.close() })
+  const app = createReviewApp({
+    es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,
+    waitTimeoutMs: 20, publicDir: defaultPublicDir,
+    deadLetters: cachedDeadLetterCount((now) => countDeadLetters(admin, [deadLetterTopic, uniqueName('fuzz-missing')], now, 86_400_000), { ttlMs: 2_000, timeoutMs: 10_000, clock: () => Date.now() }),
+  })
+  return serve(app)
+}
+
+describe('the review API under arbitrary input, on the real Elasticsearch', () => {
+  it('answers 1,000 arbitrary requests below 500, with problem+json naming the field at fault', async () => {
+    const url = await startApp()
+    await fc.assert(fc.asyncProperty(request, async (r) => {
+      const fault = faultOf(r, await send(url, r))
+      if (fault) throw new Error(`${r.method} ${r.path} ${JSON.stringify(r.headers)} → ${fault}`)
+    }), { numRuns: 1_000 })
+  }, 240_000)
+})
