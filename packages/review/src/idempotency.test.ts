@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import { canonicalJson, commandIdFor, IdempotencyStore, requestFingerprint } from './idempotency.ts'
+
+const limits = { ttlMs: 1000, maxKeys: 3, maxBytes: 10_000 }
+const answer = { status: 202, body: { commandIds: ['c1'] } }
+
+describe('request fingerprints and command ids', () => {
+  it('ignore key order and spacing, and differ with method, target or body', () => {
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}')
+    const fp = requestFingerprint('PATCH', 'inc-1', { actor: 'a', owner: 'b' })
+    expect(requestFingerprint('PATCH', 'inc-1', { owner: 'b', actor: 'a' })).toBe(fp)
+    expect(requestFingerprint('PATCH', 'inc-2', { actor: 'a', owner: 'b' })).not.toBe(fp)
+    expect(requestFingerprint('PATCH', 'inc-1', { actor: 'a', owner: 'c' })).not.toBe(fp)
+  })
+
+  it('give one id per key, request and command type, within the command schema length', () => {
+    const id = commandIdFor('k', 'fp', 'incident.assign')
+    expect(id).toBe(commandIdFor('k', 'fp', 'incident.assign'))
+    expect(id).not.toBe(commandIdFor('k', 'fp', 'incident.note'))
+    expect(id).not.toBe(commandIdFor('k2', 'fp', 'incident.assign'))
+    expect(id.length).toBeLessThanOrEqual(64)
+  })
+})
+
+describe('IdempotencyStore', () => {
+  it('replays a finished answer, refuses another request, and says when the first is still running', () => {
+    const s = new IdempotencyStore(limits)
+    const first = s.begin('k', 'fp', 0)
+    if (first.kind !== 'new') throw new Error('new')
+    expect(s.begin('k', 'fp', 1)).toEqual({ kind: 'in-flight' })
+    first.finish(answer)
+    expect(s.begin('k', 'fp', 2)).toEqual({ kind: 'replay', answer })
+    expect(s.begin('k', 'other', 3)).toEqual({ kind: 'mismatch' })
+  })
+
+  it('forgets a failed request, so its retry runs', () => {
+    const s = new IdempotencyStore(limits)
+    const first = s.begin('k', 'fp', 0)
+    if (first.kind !== 'new') throw new Error('new')
+    first.abandon()
+    expect(s.begin('k', 'fp', 1).kind).toBe('new')
+  })
+
+  it('is bounded by age, by count and by bytes, the oldest first', () => {
+    const s = new IdempotencyStore(limits)
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) {
+      const b = s.begin(k, 'fp', i)
+      if (b.kind === 'new') b.finish(answer)
+    }
+    expect(s.size).toBe(3)
+    expect(s.begin('a', 'fp', 10).kind).toBe('new')
+    expect(s.begin('d', 'fp', 1004).kind).toBe('new')
+    const small = new IdempotencyStore({ ...limits, maxKeys: 100, maxBytes: 100 })
+    for (const k of ['a', 'b', 'c']) {
+      const b = small.begin(k, 'fp', 0)
+      if (b.kind === 'new') b.finish({ status: 202, body: { text: 'x'.repeat(40) } })
+    }
+    expect(small.size).toBeLessThan(3)
+    expect(small.begin('c', 'fp', 1).kind).toBe('replay')
+  })
+})
