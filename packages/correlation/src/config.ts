@@ -20,9 +20,20 @@ export interface CorrelationConfig {
   sharedCause: { windowMs: number; minServices: number; labels: readonly string[] }
   /** How long event ids are remembered for dedup, and resolved incidents kept for commands and reopen. */
   retentionMs: number
+  /**
+   * How far behind the newest event time (or tick) an event may arrive and still be applied in event-time
+   * order, exactly as if it had come in order. It is also how long every event waits before it is applied:
+   * the watermark is the newest event time or tick less this. Later events follow the late-event rule.
+   */
+  allowedLatenessMs?: number
+  /** A sender's time more than this after the event's receipt is clamped to receipt + this. */
+  futureToleranceMs?: number
 }
 
-export const defaultCorrelationConfig: CorrelationConfig = Object.freeze({
+/** The configuration with every optional field given. */
+export type EngineConfig = Required<CorrelationConfig>
+
+export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   groupBy: ['service', 'environment'],
   incidentKeyLabel: 'incident_key',
   quietPeriodMs: 5 * MINUTE,
@@ -33,4 +44,6 @@ export const defaultCorrelationConfig: CorrelationConfig = Object.freeze({
   flapping: { minFlaps: 4, windowMs: HOUR },
   sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },
   retentionMs: 30 * DAY,
+  allowedLatenessMs: 5 * MINUTE,
+  futureToleranceMs: MINUTE,
 })

@@ -50,8 +50,12 @@ function command(type: Command['type'], target: string, extra: Partial<Command> 
   return { type: 'command', command: { id: `cmd-${++commandSeq}`, type, target, environment: 'production', actor: 'alice', at: at(0), ...extra } }
 }
 
+/**
+ * The rules are tested without allowed lateness: each event is applied as it arrives, in event time (an
+ * event behind the newest one is late). Lateness has tests of its own in engine.event-time.test.ts.
+ */
 function run(inputs: EngineInput[], config: ConstructorParameters<typeof CorrelationEngine>[0] = {}) {
-  const engine = new CorrelationEngine(config)
+  const engine = new CorrelationEngine({ allowedLatenessMs: 0, ...config })
   const outputs: EngineOutput[] = []
   for (const input of inputs) outputs.push(...engine.apply(input))
   const incidents = engine.incidents().sort((a, b) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id))
@@ -171,9 +175,14 @@ describe('lifecycle', () => {
     expect(inc.alerts[0]).toMatchObject({ status: 'resolved', resolvedAt: at(5) })
   })
 
-  it('moves the start back for an event older than the incident', () => {
+  it('moves the start back for a late event older than the incident, within its quiet period', () => {
+    const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 6, rx: 11 })])
+    expect(only(incidents).openedAt).toBe(at(6))
+  })
+
+  it('gives a late event older than the open incident by more than the quiet period an incident of its own', () => {
     const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 2, rx: 11 })])
-    expect(only(incidents).openedAt).toBe(at(2))
+    expect(incidents.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint)])).toEqual([[at(2), ['b']], [at(10), ['a']]])
   })
 
   it('ignores a late firing older than the resolve already applied', () => {
@@ -236,7 +245,8 @@ describe('candidate problems', () => {
     const { problems, incidents } = run([...episode(0), ...episode(2 * 24 * 60), ...episode(5 * 24 * 60)])
     expect(incidents).toHaveLength(3)
     expect(problems).toHaveLength(1)
-    expect(problems[0]).toMatchObject({ kind: 'recurring', status: 'candidate', incidentCount: 3, services: ['checkout'], signature: 'production|checkout|HighLatency' })
+    expect(problems[0]).toMatchObject({ kind: 'recurring', status: 'candidate', incidentCount: 3, services: ['checkout'] })
+    expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'recurring', environment: 'production', service: 'checkout', alertNames: ['HighLatency'] })
     for (const inc of incidents) expect(inc.problemIds).toEqual([problems[0]!.id])
   })
 
@@ -273,7 +283,8 @@ describe('candidate problems', () => {
       alert({ fp: 'a', t: 0, service: 'checkout', labels: { instance: 'db-1:9100' } }),
       alert({ fp: 'b', t: 3, service: 'search', labels: { instance: 'db-1:9187' } }),
     ])
-    expect(problems).toMatchObject([{ kind: 'shared-cause', signature: 'production|host=db-1', services: ['checkout', 'search'], incidentCount: 2 }])
+    expect(problems).toMatchObject([{ kind: 'shared-cause', services: ['checkout', 'search'], incidentCount: 2 }])
+    expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'shared-cause', environment: 'production', label: 'host', value: 'db-1' })
   })
 
   it.each([
@@ -345,7 +356,7 @@ describe('checkpoints', () => {
     const inputs = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, service: 's', labels: { host: 'h' } }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10), alert({ fp: 'a', t: 20 }), report(21)]
     const whole = run(inputs)
     const first = run(inputs.slice(0, 3))
-    const resumed = new CorrelationEngine({}, JSON.parse(JSON.stringify(first.engine.snapshot())))
+    const resumed = new CorrelationEngine({ allowedLatenessMs: 0 }, JSON.parse(JSON.stringify(first.engine.snapshot())))
     const rest = inputs.slice(3).flatMap((i) => resumed.apply(i))
     expect(rest).toEqual(whole.outputs.slice(first.outputs.length))
     expect(resumed.incidents()).toEqual(whole.engine.incidents())

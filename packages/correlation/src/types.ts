@@ -63,6 +63,15 @@ export interface Incident {
 }
 
 export type ProblemKind = 'recurring' | 'flapping' | 'shared-cause'
+
+/**
+ * What makes two incidents the same problem, per rule. A problem's id is a hash of its signature's
+ * canonical JSON (keys in this order), and `Problem.signature` is that JSON.
+ */
+export type ProblemSignature =
+  | { kind: 'recurring'; environment: string; service: string; alertNames: string[] }
+  | { kind: 'flapping'; environment: string; source: AlertSource; fingerprint: string }
+  | { kind: 'shared-cause'; environment: string; label: string; value: string }
 export type ProblemStatus = 'candidate' | 'confirmed' | 'dismissed' | 'resolved'
 
 export interface Problem {
@@ -70,6 +79,7 @@ export interface Problem {
   kind: ProblemKind
   status: ProblemStatus
   title: string
+  /** The canonical JSON of its `ProblemSignature`. */
   signature: string
   services: string[]
   environment: string
@@ -99,3 +109,15 @@ export type EngineOutput =
   | { type: 'incident'; incident: Incident }
   | { type: 'problem'; problem: Problem }
   | { type: 'command-result'; result: CommandResult }
+
+/** What the engine did with events that did not arrive in order, since it started (snapshots carry them). */
+export interface EngineStats {
+  /** Events whose time was behind the watermark when they arrived: applied by the late-event rule. */
+  late: number
+  /** Late resolves for alerts already forgotten (older than the retention): dropped. */
+  lateDropped: number
+  /** Events whose sender time lay beyond receipt + the future tolerance. */
+  clamped: number
+  /** Events waiting for the watermark to pass their time. */
+  pending: number
+}

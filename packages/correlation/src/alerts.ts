@@ -1,0 +1,177 @@
+// Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
+// applied at the event's own time `s.now`.
+import {
+  absorb, addMember, depsOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, settle, stalenessOf, touch, updateMember,
+} from './incidents.ts'
+import { checkRecurring } from './problems/recurring.ts'
+import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
+import { checkSharedCause } from './problems/shared-cause.ts'
+import { iso, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import type { AlertEvent, IncidentAlert } from './types.ts'
+
+/** Applies one event at its time `t` (= `s.now`); returns the incident it touched. */
+export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState | undefined {
+  if (event.source === 'report') return onReport(s, event, t, at)
+  const key = `${event.source}:${event.fingerprint}`
+  const track = s.alerts.get(key)
+  return event.status === 'resolved' ? onResolve(s, key, track, t, at) : onFiring(s, event, key, track, t, at)
+}
+
+/** A redelivered firing says the alert still fires at `heardAt`: only the staleness timeout counts it. */
+export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): void {
+  if (event.status !== 'firing' || event.source === 'report') return
+  const track = s.alerts.get(`${event.source}:${event.fingerprint}`)
+  if (track && track.status === 'firing' && heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
+}
+
+/**
+ * The open incident of the event's group (or of its Alertmanager notification group), if the event's
+ * time lies within it: a late event older than the incident by more than the quiet period is not part of it.
+ */
+function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number): IncidentState | undefined {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const id = s.openByGroup.get(groupKey) ?? (amGroupKey ? s.openByAmGroup.get(amGroupKey) : undefined)
+    const inc = id ? s.incidents.get(id) : undefined
+    if (!inc) return undefined
+    settle(s, inc, s.now)
+    if (inc.data.status === 'open') return t >= inc.openedMs - s.cfg.quietPeriodMs ? inc : undefined
+    // It just resolved: its group is free, or taken by another open incident.
+  }
+  return undefined
+}
+
+function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
+  if (track?.incidentId) {
+    const inc = s.incidents.get(track.incidentId)
+    if (inc) {
+      settle(s, inc, s.now)
+      const decided = inc.resolvedDecidedAt
+      const withinReopen = inc.data.status === 'resolved' && decided !== null && t - decided <= s.cfg.reopenWindowMs
+      if (inc.data.status === 'open' || withinReopen) {
+        if (track.status === 'resolved' && t < track.lastChangeAt) {
+          // A firing older than the resolve already applied: only its start is news.
+          extendStart(s, inc, key, t, at)
+          return inc
+        }
+        if (withinReopen) reopenIncident(s, inc)
+        refire(s, inc, key, track, event, t, at)
+        return inc
+      }
+    }
+  }
+  // A new alert, or one whose incident is long resolved: it joins the open incident of its group or opens one.
+  const groupKey = groupKeyOf(s, event)
+  const origin = event.origin.groupKey
+  const amGroupKey = typeof origin === 'string' ? `${origin}\u0000${event.service}` : null
+  const inc = joinable(s, groupKey, amGroupKey, t) ?? openIncident(s, event, groupKey, t, at)
+  if (amGroupKey) { inc.amGroups.add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
+
+  const earlyResolve = track?.earlyResolveAt ?? null
+  const member: IncidentAlert = {
+    key, fingerprint: event.fingerprint, source: event.source, name: event.labels.alertname ?? event.title,
+    title: event.title, service: event.service, severity: event.severity, status: 'firing',
+    firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
+  }
+  const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: t, earlyResolveAt: null, flapTimes: [] }
+  if (earlyResolve !== null && earlyResolve >= t) {
+    // Its resolve came first: the alert fired and ended before we heard of the firing.
+    member.status = 'resolved'
+    member.resolvedAt = iso(earlyResolve)
+    next.status = 'resolved'
+    next.lastChangeAt = earlyResolve
+  }
+  s.alerts.set(key, next)
+  addMember(s, inc, member, t)
+  if (inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? earlyResolve ?? t, earlyResolve ?? t)
+  else inc.quietSince = null
+  let newDeps: string[] | undefined
+  for (const dep of depsOf(s, event)) {
+    if (inc.deps.has(dep)) continue
+    inc.deps.add(dep)
+    ;(newDeps ??= []).push(dep)
+  }
+  extendStart(s, inc, key, t, at)
+  touch(s, inc, t, at)
+  linkKnownFlapping(s, inc, member)
+  checkRecurring(s, inc)
+  if (newDeps) checkSharedCause(s, inc, newDeps)
+  return inc
+}
+
+function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string): void {
+  const old = inc.members.get(key)
+  if (!old) return
+  if (old.status === 'resolved') {
+    inc.firing += 1
+    const due = t + stalenessOf(s, old.source)
+    if (due < inc.staleDue) inc.staleDue = due
+  }
+  let flapCount = old.flapCount
+  let flapping = false
+  if (track.status === 'resolved') {
+    flapCount += 1
+    flapping = countFlap(s, inc, track, t)
+  }
+  const member = updateMember(s, inc, key, {
+    status: 'firing', resolvedAt: null, autoResolved: false, flapCount, severity: event.severity, title: event.title, lastSeenAt: at,
+  })!
+  absorb(inc, member)
+  track.status = 'firing'
+  track.lastChangeAt = t
+  if (t > track.lastHeardAt) track.lastHeardAt = t
+  inc.quietSince = null
+  touch(s, inc, t, at)
+  if (flapping) recordFlapping(s, inc, member)
+}
+
+function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
+  if (!track || !track.incidentId) {
+    if (t < s.watermark - s.cfg.retentionMs) {
+      // Older than anything the engine still remembers: its alert may have been forgotten. Dropped, counted.
+      s.stats.lateDropped += 1
+      return undefined
+    }
+    // Resolved before we saw it fire: remember, so a later firing is known to be over.
+    s.alerts.set(key, {
+      incidentId: null, status: 'resolved', lastChangeAt: t, lastHeardAt: t,
+      earlyResolveAt: Math.max(t, track?.earlyResolveAt ?? t), flapTimes: [],
+    })
+    s.evictionQueue.push({ kind: 'track', id: key, at: s.watermark })
+    return undefined
+  }
+  const inc = s.incidents.get(track.incidentId)
+  const member = inc?.members.get(key)
+  if (!inc || !member) return undefined
+  settle(s, inc, s.now)
+  if (t < track.lastChangeAt) return inc // older than what we know
+  if (track.status === 'resolved' && !member.autoResolved) return inc
+  if (member.status === 'firing') inc.firing -= 1
+  updateMember(s, inc, key, { status: 'resolved', resolvedAt: at, autoResolved: false })
+  track.status = 'resolved'
+  track.lastChangeAt = t
+  if (t > track.lastHeardAt) track.lastHeardAt = t
+  if (inc.data.status === 'open' && inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? t, t)
+  if (inc.data.status === 'resolved') {
+    refreshEnd(s, inc)
+    // A real end replaces the staleness guess.
+    let auto = false
+    for (const m of inc.members.values()) if (m.autoResolved) { auto = true; break }
+    if (inc.data.resolvedBy === 'staleness' && !auto) inc.data.resolvedBy = 'alerts'
+  }
+  touch(s, inc, t, at)
+  settle(s, inc, s.now)
+  return inc
+}
+
+function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState {
+  const groupKey = groupKeyOf(s, event)
+  const inc = joinable(s, groupKey, null, t) ?? openIncident(s, event, groupKey, t, at)
+  const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
+  inc.data.reports.push({ eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at })
+  // A capacity forecast predicts trouble; every other report says someone is hurt now.
+  if (kind !== 'capacity-forecast') inc.data.customerImpact = true
+  if (!inc.data.services.includes(event.service)) inc.data.services.push(event.service)
+  extendStart(s, inc, null, t, at)
+  touch(s, inc, t, at)
+  return inc
+}

@@ -1,0 +1,86 @@
+// The review's decisions on incidents and problems. Commands are applied when they arrive: they act on
+// the state the review was shown.
+import { resolveIncident, settle } from './incidents.ts'
+import { link } from './problems/store.ts'
+import type { EngineState } from './state.ts'
+import type { Command, Problem } from './types.ts'
+
+export function applyCommand(s: EngineState, c: Command): void {
+  if (s.commandsSeen.has(c.id)) return
+  s.commandsSeen.set(c.id, s.highWater)
+  const error = c.type.startsWith('incident.') ? incidentCommand(s, c) : problemCommand(s, c)
+  s.results.push(error ? { commandId: c.id, type: c.type, target: c.target, ok: false, error } : { commandId: c.id, type: c.type, target: c.target, ok: true })
+}
+
+function incidentCommand(s: EngineState, c: Command): string | undefined {
+  const inc = s.incidents.get(c.target)
+  if (!inc) return `unknown incident ${c.target}`
+  settle(s, inc, s.now)
+  const d = inc.data
+  switch (c.type) {
+    case 'incident.assign':
+      if (!c.owner) return 'owner is required'
+      d.owner = c.owner
+      break
+    case 'incident.acknowledge':
+      if (d.acknowledgedAt) return undefined
+      d.acknowledgedAt = c.at
+      d.acknowledgedBy = c.actor
+      break
+    case 'incident.note':
+      if (!c.text) return 'text is required'
+      d.notes.push({ at: c.at, author: c.actor, text: c.text })
+      break
+    case 'incident.resolve': {
+      if (d.status === 'resolved') return 'incident is already resolved'
+      const at = Date.parse(c.at)
+      const t = Number.isFinite(at) ? at : s.now
+      // The reopen window runs from the decision, never from before the state the person saw.
+      resolveIncident(s, inc, 'manual', t, c.at, Math.max(t, s.now))
+      break
+    }
+    case 'incident.link-problem': {
+      const p = c.problemId ? s.problems.get(c.problemId) : undefined
+      if (!p) return `unknown problem ${c.problemId ?? '(none)'}`
+      link(s, inc, p)
+      break
+    }
+    case 'incident.schedule-postmortem':
+      if (!c.scheduledFor) return 'scheduledFor is required'
+      d.postmortem.scheduledFor = c.scheduledFor
+      d.postmortem.owner = c.owner ?? d.postmortem.owner
+      break
+    default:
+      return `unknown command ${c.type}`
+  }
+  s.dirtyIncidents.add(inc)
+  return undefined
+}
+
+function problemCommand(s: EngineState, c: Command): string | undefined {
+  const p = s.problems.get(c.target)
+  if (!p) return `unknown problem ${c.target}`
+  const move = (from: Problem['status'][], to: Problem['status']) => {
+    if (!from.includes(p.status)) return `cannot ${c.type.slice(8)} a ${p.status} problem`
+    p.status = to
+    return undefined
+  }
+  let error: string | undefined
+  switch (c.type) {
+    case 'problem.confirm': error = move(['candidate'], 'confirmed'); break
+    case 'problem.dismiss': error = move(['candidate'], 'dismissed'); break
+    case 'problem.resolve': error = move(['confirmed'], 'resolved'); break
+    case 'problem.assign':
+      if (!c.owner) return 'owner is required'
+      p.owner = c.owner
+      break
+    case 'problem.note':
+      if (!c.text) return 'text is required'
+      p.notes.push({ at: c.at, author: c.actor, text: c.text })
+      break
+    default:
+      return `unknown command ${c.type}`
+  }
+  if (!error) s.dirtyProblems.add(p)
+  return error
+}

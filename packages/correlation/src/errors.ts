@@ -1,0 +1,18 @@
+/**
+ * A checkpoint the engine cannot continue from: written by an engine with other semantics (version 1
+ * timed everything on receipt, not on event time). Never retriable: the caller drops the snapshot and
+ * rebuilds the partition by replaying its input log from the beginning.
+ */
+export class SnapshotVersionError extends Error {
+  readonly code = 'SNAPSHOT_VERSION'
+  readonly retriable = false
+  readonly found: unknown
+  readonly expected: number
+
+  constructor(found: unknown, expected: number) {
+    super(`engine snapshot version ${String(found)} cannot be restored by this engine (version ${expected}); replay the input log from the beginning instead`)
+    this.name = 'SnapshotVersionError'
+    this.found = found
+    this.expected = expected
+  }
+}

@@ -1,0 +1,31 @@
+import type { AlertEvent } from './types.ts'
+
+export interface EventTime {
+  /** Epoch milliseconds. */
+  t: number
+  /** The same instant as the sender wrote it (or as ISO when clamped), for the documents. */
+  iso: string
+  clamped: boolean
+}
+
+/**
+ * An event's time is its sender's: `startsAt` for a firing, a report (its `occurredAt`) or a Pingdom
+ * check going down, `endsAt` for a resolve. It is never later than the receipt plus `toleranceMs`, so a
+ * sender whose clock runs fast cannot push decisions into the future.
+ */
+export function eventTimeOf(event: AlertEvent, toleranceMs: number): EventTime {
+  let raw = event.status === 'resolved' && event.source !== 'report' ? (event.endsAt ?? event.receivedAt) : event.startsAt
+  let t = Date.parse(raw)
+  const received = Date.parse(event.receivedAt)
+  if (!Number.isFinite(t)) { t = received; raw = event.receivedAt }
+  if (t > received + toleranceMs) {
+    t = received + toleranceMs
+    return { t, iso: new Date(t).toISOString(), clamped: true }
+  }
+  return { t, iso: raw, clamped: false }
+}
+
+/** The order of events at one instant: a firing before a report before a resolve. */
+export function rankOf(event: AlertEvent): number {
+  return event.source === 'report' ? 1 : event.status === 'firing' ? 0 : 2
+}

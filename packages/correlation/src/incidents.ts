@@ -1,0 +1,259 @@
+// Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
+// and the incident document. Every time here is an event time.
+import { FOREVER, hashId, iso, NEVER, type EngineState, type IncidentState } from './state.ts'
+import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
+
+const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
+const DAY = 86_400_000
+
+export function stalenessOf(s: EngineState, source: string): number {
+  return s.cfg.stalenessMs[source] ?? s.cfg.stalenessMs.alertmanager ?? DAY
+}
+
+/** The group an event belongs to: JSON of the configured fields, so no value can pose as two. */
+export function groupKeyOf(s: EngineState, event: AlertEvent): string {
+  const explicit = event.labels[s.cfg.incidentKeyLabel]
+  if (explicit) return `key:${explicit}`
+  const by = s.cfg.groupBy
+  if (by.length === 2 && by[0] === 'service' && by[1] === 'environment') return JSON.stringify([event.service, event.environment])
+  return JSON.stringify(by.map((f) => (f === 'service' ? event.service : f === 'environment' ? event.environment : (event.labels[f] ?? ''))))
+}
+
+/** Dependency label values (`label=value`; label names cannot hold `=`): what two services can share when one cause hurts both. */
+export function depsOf(s: EngineState, event: AlertEvent): string[] {
+  const out: string[] = []
+  const labels = s.cfg.sharedCause.labels
+  for (const label of labels) {
+    const v = event.labels[label]
+    if (v) out.push(`${label}=${v}`)
+  }
+  const instance = event.labels.instance
+  if (instance && !event.labels.host && labels.includes('host')) {
+    const host = instance.startsWith('[') ? instance.slice(1, instance.indexOf(']')) : instance.replace(/:\d+$/, '')
+    if (host) out.push(`host=${host}`)
+  }
+  return out
+}
+
+export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
+  const data: Incident = {
+    id: hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
+    services: [event.service], environment: event.environment, groupKey,
+    openedAt: at, resolvedAt: null, resolvedBy: null, lastEventAt: at,
+    alertCount: 0, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+    problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 0,
+  }
+  const inc: IncidentState = {
+    data, members: new Map(), positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
+    resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
+    recurringKey: null, recurringNames: 0, deps: new Set(), amGroups: new Set(),
+  }
+  s.incidents.set(data.id, inc)
+  s.openIncidents.add(inc)
+  // A late event's incident never takes its group from a newer open one.
+  if (!s.openByGroup.has(groupKey)) s.openByGroup.set(groupKey, data.id)
+  s.dirtyIncidents.add(inc)
+  return inc
+}
+
+export function reopenIncident(s: EngineState, inc: IncidentState): void {
+  inc.data.status = 'open'
+  inc.data.resolvedAt = null
+  inc.data.resolvedBy = null
+  inc.data.reopenCount += 1
+  inc.resolvedDecidedAt = null
+  inc.resolvedMs = null
+  s.openIncidents.add(inc)
+  // The newest open incident of a group owns it; a reopened one takes it back only when it is free.
+  if (!s.openByGroup.has(inc.data.groupKey)) s.openByGroup.set(inc.data.groupKey, inc.data.id)
+  s.dirtyIncidents.add(inc)
+}
+
+export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {
+  inc.data.status = 'resolved'
+  inc.data.resolvedAt = at
+  inc.data.resolvedBy = by
+  inc.resolvedMs = atMs
+  inc.resolvedDecidedAt = decidedAt
+  inc.quietSince = null
+  s.openIncidents.delete(inc)
+  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
+  if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) s.openByGroup.delete(inc.data.groupKey)
+  for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
+  s.dirtyIncidents.add(inc)
+}
+
+/** Replaces a member with a changed copy. */
+export function updateMember(s: EngineState, inc: IncidentState, key: string, change: Partial<IncidentAlert>): IncidentAlert | undefined {
+  const old = inc.members.get(key)
+  if (!old) return undefined
+  const next = { ...old, ...change }
+  inc.members.set(key, next)
+  inc.data.alerts[inc.positions.get(key)!] = next
+  s.dirtyIncidents.add(inc)
+  return next
+}
+
+/** Adds a member (a new alert of the incident). */
+export function addMember(s: EngineState, inc: IncidentState, member: IncidentAlert, heardAt: number): void {
+  inc.positions.set(member.key, inc.data.alerts.length)
+  inc.members.set(member.key, member)
+  inc.data.alerts.push(member)
+  if (member.status === 'firing') {
+    inc.firing += 1
+    const due = heardAt + stalenessOf(s, member.source)
+    if (due < inc.staleDue) inc.staleDue = due
+  }
+  absorb(inc, member)
+  s.dirtyIncidents.add(inc)
+}
+
+/** Folds a member into the incident's severity (the maximum), services and names. */
+export function absorb(inc: IncidentState, m: IncidentAlert): void {
+  const d = inc.data
+  if (inc.members.size === 1 || severityRank[m.severity] > severityRank[d.severity]) d.severity = m.severity
+  if (!d.services.includes(m.service)) d.services.push(m.service)
+  inc.names.add(m.name)
+}
+
+/** Moves the start back for an event older than the incident (or than the member's first firing). */
+export function extendStart(s: EngineState, inc: IncidentState, key: string | null, t: number, at: string): void {
+  if (key) {
+    const member = inc.members.get(key)
+    if (member && t < Date.parse(member.firstSeenAt)) updateMember(s, inc, key, { firstSeenAt: at })
+  }
+  if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; s.dirtyIncidents.add(inc) }
+}
+
+export function touch(s: EngineState, inc: IncidentState, t: number, at: string): void {
+  if (t > inc.lastEventMs) { inc.data.lastEventAt = at; inc.lastEventMs = t }
+  s.dirtyIncidents.add(inc)
+}
+
+/** The last end among the members, or `fallback` when none has one. */
+function endOf(inc: IncidentState, fallback: number): { ms: number; at: string } {
+  let end = NEVER
+  let at = ''
+  for (const m of inc.members.values()) {
+    if (m.resolvedAt === null) continue
+    const t = Date.parse(m.resolvedAt)
+    if (t > end) { end = t; at = m.resolvedAt }
+  }
+  return end === NEVER ? { ms: fallback, at: iso(fallback) } : { ms: end, at }
+}
+
+/** A resolved incident whose members changed afterwards (a late resolve) ends at its new last end. */
+export function refreshEnd(s: EngineState, inc: IncidentState): void {
+  if (inc.data.status !== 'resolved' || inc.data.resolvedBy === 'manual') return
+  const end = endOf(inc, inc.resolvedMs ?? s.now)
+  if (end.ms !== inc.resolvedMs) { inc.data.resolvedAt = end.at; inc.resolvedMs = end.ms; s.dirtyIncidents.add(inc) }
+}
+
+/** Resolves firing members not heard of for their source's staleness timeout by `now`. */
+function expireStale(s: EngineState, inc: IncidentState, now: number): void {
+  let next = FOREVER
+  let lastDue = NEVER
+  for (const m of inc.members.values()) {
+    if (m.status !== 'firing') continue
+    const track = s.alerts.get(m.key)
+    const due = (track?.lastHeardAt ?? Date.parse(m.lastSeenAt)) + stalenessOf(s, m.source)
+    if (due > now) { if (due < next) next = due; continue }
+    updateMember(s, inc, m.key, { status: 'resolved', resolvedAt: m.lastSeenAt, autoResolved: true })
+    if (track) track.status = 'resolved'
+    inc.firing -= 1
+    if (due > lastDue) lastDue = due
+  }
+  inc.staleDue = next
+  // The last firing member went silent at its due time: the quiet period has long passed by then.
+  if (inc.firing === 0 && lastDue !== NEVER) inc.quietSince = lastDue - s.cfg.quietPeriodMs
+}
+
+/**
+ * Applies the incident's timers due by `now`, each at its own time: staleness of members, then the quiet
+ * period (held while a member flaps), and the timeout of an incident opened by a report alone.
+ */
+export function settle(s: EngineState, inc: IncidentState, now: number): void {
+  if (inc.data.status !== 'open') return
+  if (inc.members.size === 0) {
+    // Opened by a report: nothing will resolve it but a person or the staleness timeout.
+    const due = inc.lastEventMs + stalenessOf(s, 'report')
+    if (now >= due) resolveIncident(s, inc, 'staleness', inc.lastEventMs, inc.data.lastEventAt, due)
+    return
+  }
+  if (inc.staleDue <= now) expireStale(s, inc, now)
+  if (inc.firing > 0 || inc.quietSince === null) return
+  const due = Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil)
+  if (due > now) return
+  let auto = false
+  for (const m of inc.members.values()) if (m.autoResolved) { auto = true; break }
+  const end = endOf(inc, due)
+  resolveIncident(s, inc, auto ? 'staleness' : 'alerts', end.ms, end.at, due)
+}
+
+/** When the incident next needs its timers applied, after `now`. */
+function nextDue(s: EngineState, inc: IncidentState, now: number): number {
+  if (inc.data.status !== 'open') return FOREVER
+  if (inc.members.size === 0) return inc.lastEventMs + stalenessOf(s, 'report')
+  let due = inc.staleDue
+  if (inc.firing === 0 && inc.quietSince !== null) due = Math.min(due, Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil))
+  // Open long enough for a post-mortem: a new version says so.
+  const long = inc.openedMs + s.cfg.postmortem.minDurationMs
+  if (!inc.data.postmortem.required && long > now) due = Math.min(due, long)
+  return due
+}
+
+/** Queues the incident's next timer, unless an earlier one is queued already. */
+export function schedule(s: EngineState, inc: IncidentState): void {
+  const due = nextDue(s, inc, s.now)
+  if (due >= FOREVER) return
+  if (due < inc.timerAt || inc.timerAt <= s.now) {
+    inc.timerAt = due
+    s.timers.push({ at: due, id: inc.data.id })
+  }
+}
+
+/** A timer came due: apply what is due, note a newly required post-mortem, and queue the next one. */
+export function onTimer(s: EngineState, id: string, at: number): void {
+  const inc = s.incidents.get(id)
+  if (!inc || inc.data.status !== 'open') return
+  if (inc.timerAt === at) inc.timerAt = NEVER
+  settle(s, inc, at)
+  if (inc.data.status === 'open' && !inc.data.postmortem.required && at - inc.openedMs >= s.cfg.postmortem.minDurationMs) s.dirtyIncidents.add(inc)
+  schedule(s, inc)
+}
+
+function postmortemReasons(s: EngineState, inc: IncidentState): string[] {
+  const d = inc.data
+  const pm = s.cfg.postmortem
+  const reasons: string[] = []
+  if (pm.severities.includes(d.severity)) reasons.push(`severity ${d.severity}`)
+  const end = d.status === 'resolved' && inc.resolvedMs !== null ? inc.resolvedMs : Math.max(s.now, inc.lastEventMs)
+  if (end - inc.openedMs >= pm.minDurationMs) reasons.push(`lasted ${Math.round((end - inc.openedMs) / 60_000)} min or more`)
+  if (pm.whenCustomerImpact && d.customerImpact) reasons.push('customers affected')
+  return reasons
+}
+
+/** Brings the derived fields up to date before a version is emitted. */
+export function recompute(s: EngineState, inc: IncidentState): void {
+  const d = inc.data
+  d.alertCount = inc.members.size
+  const first = d.alerts[0]
+  if (first) d.title = inc.members.size > 1 ? `${first.title} (+${inc.members.size - 1} more)` : first.title
+  const reasons = postmortemReasons(s, inc)
+  d.postmortem.required = reasons.length > 0
+  d.postmortem.reasons = reasons
+}
+
+/** A copy of the incident document: later changes do not reach an emitted version. */
+export function copyIncident(d: Incident, maxAlerts: number): Incident {
+  // A storm incident can gather thousands of alerts; the document keeps the first ones (alertCount has them all).
+  return {
+    ...d,
+    services: d.services.slice(),
+    alerts: d.alerts.length <= maxAlerts ? d.alerts.slice() : d.alerts.slice(0, maxAlerts),
+    reports: d.reports.length === 0 ? [] : d.reports.map((r) => ({ ...r })),
+    problemIds: d.problemIds.slice(),
+    postmortem: { ...d.postmortem, reasons: d.postmortem.reasons.slice() },
+    notes: d.notes.length === 0 ? [] : d.notes.map((n) => ({ ...n })),
+  }
+}

@@ -1,0 +1,33 @@
+// Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
+import type { AlertTrack, EngineState, IncidentState } from '../state.ts'
+import type { IncidentAlert, ProblemSignature } from '../types.ts'
+import { canonicalSignature, collecting, findProblem, link, upsertProblem } from './store.ts'
+
+function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): ProblemSignature {
+  return { kind: 'flapping', environment: inc.data.environment, source: m.source, fingerprint: m.fingerprint }
+}
+
+/** Counts a re-fire at `t`; returns whether the alert now flaps. */
+export function countFlap(s: EngineState, inc: IncidentState, track: AlertTrack, t: number): boolean {
+  const { windowMs, minFlaps } = s.cfg.flapping
+  const times = track.flapTimes
+  let drop = 0
+  while (drop < times.length && t - times[drop]! > windowMs) drop++
+  if (drop > 0) times.splice(0, drop)
+  times.push(t)
+  if (times.length < minFlaps) return false
+  if (t + windowMs > inc.flapHoldUntil) inc.flapHoldUntil = t + windowMs
+  return true
+}
+
+export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
+  const sig = flappingSignature(inc, m)
+  upsertProblem(s, sig, canonicalSignature(sig), [inc], `${m.name} on ${m.service} keeps flapping`)
+}
+
+/** A new incident whose alert is known to flap is linked to that problem. */
+export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): void {
+  if (s.problems.size === 0) return
+  const p = findProblem(s, canonicalSignature(flappingSignature(inc, m)))
+  if (collecting(p)) link(s, inc, p)
+}

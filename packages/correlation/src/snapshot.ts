@@ -1,0 +1,87 @@
+// Checkpoints: the whole state of an engine as plain data, and back.
+import type { EngineConfig } from './config.ts'
+import { SnapshotVersionError } from './errors.ts'
+import { Heap } from './heap.ts'
+import {
+  createState, pendingBefore, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  type Pending, type Timer,
+} from './state.ts'
+import type { EngineStats, Problem } from './types.ts'
+
+/** The version this engine writes and reads. Version 1 (receive-time clocks) is refused. */
+export const snapshotVersion = 2
+
+type IncidentRecord = Omit<IncidentState, 'members' | 'positions' | 'deps' | 'amGroups' | 'names'> & { deps: string[]; amGroups: string[]; names: string[] }
+
+/** The serialisable state of an engine, for checkpoints. */
+export interface EngineSnapshot {
+  version: 2
+  watermark: number
+  highWater: number
+  seen: [string, number][]
+  pending: Pending[]
+  alerts: [string, AlertTrack][]
+  incidents: IncidentRecord[]
+  openByGroup: [string, string][]
+  openByAmGroup: [string, string][]
+  problems: Problem[]
+  bySignature: [string, Opening[]][]
+  recentByDep: [string, Opening[]][]
+  timers: Timer[]
+  evictionQueue: EvictionEntry[]
+  commandsSeen: [string, number][]
+  stats: Omit<EngineStats, 'pending'>
+}
+
+/** Shares structure with the live state (no copy of a large state per checkpoint): serialise it before the next `apply`. */
+export function takeSnapshot(s: EngineState): EngineSnapshot {
+  return {
+    version: snapshotVersion,
+    watermark: s.watermark,
+    highWater: s.highWater,
+    seen: [...s.seen],
+    pending: s.pending.items.slice(),
+    alerts: [...s.alerts],
+    incidents: [...s.incidents.values()].map(({ members: _m, positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
+    openByGroup: [...s.openByGroup],
+    openByAmGroup: [...s.openByAmGroup],
+    problems: [...s.problems.values()],
+    bySignature: [...s.bySignature],
+    recentByDep: [...s.recentByDep],
+    timers: s.timers.items.slice(),
+    evictionQueue: s.evictionQueue.slice(s.evictionHead),
+    commandsSeen: [...s.commandsSeen],
+    stats: { ...s.stats },
+  }
+}
+
+/** Rebuilds the state of a snapshot; throws `SnapshotVersionError` for one of another version. */
+export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): EngineState {
+  const version = (snapshot as { version?: unknown }).version
+  if (version !== snapshotVersion) throw new SnapshotVersionError(version, snapshotVersion)
+  const copy = structuredClone(snapshot)
+  const s = createState(cfg)
+  s.watermark = copy.watermark
+  s.highWater = copy.highWater
+  s.now = copy.watermark
+  for (const [k, v] of copy.seen) s.seen.set(k, v)
+  s.pending = new Heap(pendingBefore, copy.pending)
+  for (const [k, v] of copy.alerts) s.alerts.set(k, v)
+  for (const i of copy.incidents) {
+    const members = new Map(i.data.alerts.map((a) => [a.key, a]))
+    const positions = new Map(i.data.alerts.map((a, n) => [a.key, n]))
+    const inc: IncidentState = { ...i, members, positions, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
+    s.incidents.set(i.data.id, inc)
+    if (inc.data.status === 'open') s.openIncidents.add(inc)
+  }
+  for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, v)
+  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, v)
+  for (const p of copy.problems) s.problems.set(p.id, p)
+  for (const [k, v] of copy.bySignature) s.bySignature.set(k, v)
+  for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v)
+  s.timers = new Heap(timerBefore, copy.timers)
+  s.evictionQueue = copy.evictionQueue
+  for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
+  Object.assign(s.stats, copy.stats)
+  return s
+}

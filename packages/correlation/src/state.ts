@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto'
+import type { EngineConfig } from './config.ts'
+import { Heap } from './heap.ts'
+import type { AlertEvent, CommandResult, EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
+
+/** Before any event: a time earlier than every real one that still survives JSON. */
+export const NEVER = -8.64e15
+/** After every real time, likewise. */
+export const FOREVER = 8.64e15
+
+export const iso = (t: number): string => new Date(t).toISOString()
+
+/** Ids that leave the engine: a prefix and 24 hex digits of sha256 over the parts. */
+export function hashId(prefix: string, ...parts: string[]): string {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p).update('\u0000')
+  return `${prefix}-${h.digest('hex').slice(0, 24)}`
+}
+
+/** What the engine remembers of one alert (source + fingerprint) between its events. Times are event times. */
+export interface AlertTrack {
+  incidentId: string | null
+  status: 'firing' | 'resolved'
+  /** Time of the last state change applied: older changes arriving late are stale. */
+  lastChangeAt: number
+  /** Last time the alert was heard of (redeliveries included), for the staleness timeout. */
+  lastHeardAt: number
+  /** A resolve that came before any firing: its end time. */
+  earlyResolveAt: number | null
+  /** Times of each re-fire within the flapping window. */
+  flapTimes: number[]
+}
+
+export interface IncidentState {
+  data: Incident
+  /** Members are immutable values, replaced on change, so an emitted document shares them safely. */
+  members: Map<string, IncidentAlert>
+  /** Where each member sits in `data.alerts`. */
+  positions: Map<string, number>
+  /** Until when a flapping member holds the incident open. */
+  flapHoldUntil: number
+  /** Members firing now: an incident can resolve when it is 0. */
+  firing: number
+  /** Alert names seen, for the recurring signature. */
+  names: Set<string>
+  /** When every member had resolved; the quiet period runs from here. */
+  quietSince: number | null
+  /** The event time at which it resolved (end + quiet period, a staleness due, a person's time): the reopen window runs from here. */
+  resolvedDecidedAt: number | null
+  /** `data.resolvedAt` as a number. */
+  resolvedMs: number | null
+  /** Time of the event that opened it: the problem windows compare this, which never moves. */
+  firstOpenedMs: number
+  /** `data.openedAt` and `data.lastEventAt` as numbers. */
+  openedMs: number
+  lastEventMs: number
+  /** No firing member goes stale before this (a lower bound: members heard since only move it later). */
+  staleDue: number
+  /** The due time of the timer queued for it, or NEVER. */
+  timerAt: number
+  /** Canonical recurring signature it is listed under, and the number of names it had then. */
+  recurringKey: string | null
+  recurringNames: number
+  deps: Set<string>
+  amGroups: Set<string>
+}
+
+export interface Opening {
+  incidentId: string
+  at: number
+}
+
+/** An event waiting for the watermark, ordered by time, then firing < report < resolve, then id. */
+export interface Pending {
+  t: number
+  iso: string
+  rank: number
+  id: string
+  event: AlertEvent
+}
+
+export interface Timer {
+  at: number
+  id: string
+}
+
+export const pendingBefore = (a: Pending, b: Pending): boolean =>
+  a.t !== b.t ? a.t < b.t : a.rank !== b.rank ? a.rank < b.rank : a.id < b.id
+export const timerBefore = (a: Timer, b: Timer): boolean => (a.at !== b.at ? a.at < b.at : a.id < b.id)
+
+export interface EvictionEntry {
+  kind: 'incident' | 'track'
+  id: string
+  at: number
+}
+
+/** Everything one engine (one partition) holds; the modules of the engine work on it. */
+export interface EngineState {
+  readonly cfg: EngineConfig
+  /** Event time below which timers have fired and events count as late. Only moves forward. */
+  watermark: number
+  /** The newest event time or tick seen: the watermark is this less the allowed lateness. */
+  highWater: number
+  /** The event time being applied (the watermark between inputs). */
+  now: number
+  /** Event ids seen, with the watermark when they came (insertion order is watermark order). */
+  seen: Map<string, number>
+  pending: Heap<Pending>
+  alerts: Map<string, AlertTrack>
+  incidents: Map<string, IncidentState>
+  /** Open incidents only: the commands and reopen rules look up the retained resolved ones in `incidents`. */
+  openIncidents: Set<IncidentState>
+  openByGroup: Map<string, string>
+  openByAmGroup: Map<string, string>
+  problems: Map<string, Problem>
+  /** Problem id by canonical signature; looked up on every re-fire, so remembered. */
+  problemIds: Map<string, string>
+  /** Recent openings per canonical recurring signature. */
+  bySignature: Map<string, Opening[]>
+  /** Recent openings per dependency (`label=value`), for shared-cause detection. */
+  recentByDep: Map<string, Opening[]>
+  timers: Heap<Timer>
+  /** Resolved incidents and early resolves in watermark order, so retention evicts from the head. */
+  evictionQueue: EvictionEntry[]
+  evictionHead: number
+  commandsSeen: Map<string, number>
+  stats: Omit<EngineStats, 'pending'>
+  dirtyIncidents: Set<IncidentState>
+  dirtyProblems: Set<Problem>
+  results: CommandResult[]
+}
+
+export function createState(cfg: EngineConfig): EngineState {
+  return {
+    cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
+    seen: new Map(), pending: new Heap(pendingBefore), alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    openByGroup: new Map(), openByAmGroup: new Map(), problems: new Map(), problemIds: new Map(), bySignature: new Map(),
+    recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(),
+    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
+  }
+}
+
+/** Drops a queue's consumed head now and then, so it does not grow without end; returns the new head. */
+export function compactHead<T>(queue: T[], head: number): number {
+  if (head <= 4096 || head * 2 <= queue.length) return head
+  queue.splice(0, head)
+  return 0
+}

@@ -1,0 +1,113 @@
+// Event time and the watermark: events wait until the watermark passes their time and are then applied in
+// event-time order, interleaved with the timers due before them; late events follow one rule; retention
+// forgets what lies too far behind the watermark.
+import { applyEvent, hearAgain } from './alerts.ts'
+import { eventTimeOf, rankOf } from './event-time.ts'
+import { onTimer, schedule, settle } from './incidents.ts'
+import { compactHead, type EngineState } from './state.ts'
+import type { AlertEvent } from './types.ts'
+
+/** An alert event arrives: dropped if seen, applied at once if late, else held until the watermark passes it. */
+export function arrive(s: EngineState, event: AlertEvent): void {
+  if (s.seen.has(event.id)) {
+    // A redelivery changes nothing but says the alert still fires (Alertmanager repeats firing
+    // notifications), which the staleness timeout counts; never later than the time seen so far.
+    hearAgain(s, event, Math.min(Date.parse(event.receivedAt), s.highWater))
+    return
+  }
+  const time = eventTimeOf(event, s.cfg.futureToleranceMs)
+  // Stamped with the high-water mark, which only grows: the map stays in stamp order for pruning.
+  s.seen.set(event.id, Math.max(s.highWater, time.t))
+  if (time.clamped) s.stats.clamped += 1
+  if (time.t < s.watermark) {
+    applyLate(s, event, time.t, time.iso)
+    return
+  }
+  s.pending.push({ t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+  advance(s, time.t)
+}
+
+/**
+ * The late-event rule: an event whose time the watermark has passed is applied at once, at its own time,
+ * to the state as it is; then the timers of the incident it touched run up to the watermark, so a late
+ * alert that already ended gives an incident that is already resolved.
+ */
+function applyLate(s: EngineState, event: AlertEvent, t: number, at: string): void {
+  s.stats.late += 1
+  s.now = t
+  const inc = applyEvent(s, event, t, at)
+  s.now = s.watermark
+  if (inc) {
+    settle(s, inc, s.watermark)
+    schedule(s, inc)
+  }
+}
+
+/** A tick at wall time `at` says event time has reached at least `at` less the allowed lateness. */
+export function tick(s: EngineState, at: number): void {
+  if (Number.isFinite(at)) advance(s, at)
+}
+
+/** Moves the high-water mark (and so the watermark) and applies everything the watermark has passed. */
+function advance(s: EngineState, time: number): void {
+  if (time > s.highWater) s.highWater = time
+  const w = s.highWater - s.cfg.allowedLatenessMs
+  if (w > s.watermark) s.watermark = w
+  drain(s)
+}
+
+function drain(s: EngineState): void {
+  const w = s.watermark
+  const pending = s.pending
+  const timers = s.timers
+  for (;;) {
+    const p = pending.peek()
+    const tm = timers.peek()
+    const pt = p && p.t <= w ? p.t : Infinity
+    const tt = tm && tm.at <= w ? tm.at : Infinity
+    if (pt === Infinity && tt === Infinity) break
+    // A timer due at the same instant as an event runs first: the event sees its outcome.
+    if (tt <= pt) {
+      timers.pop()
+      s.now = tt
+      onTimer(s, tm!.id, tt)
+    } else {
+      pending.pop()
+      s.now = pt
+      const inc = applyEvent(s, p!.event, pt, p!.iso)
+      if (inc) schedule(s, inc)
+    }
+  }
+  s.now = w
+  forget(s, w - s.cfg.retentionMs)
+}
+
+/** Forgets event ids, commands, resolved incidents and early resolves from before the retention horizon. */
+function forget(s: EngineState, horizon: number): void {
+  pruneOldest(s.seen, horizon)
+  pruneOldest(s.commandsSeen, horizon)
+  const q = s.evictionQueue
+  let head = s.evictionHead
+  while (head < q.length && q[head]!.at < horizon) {
+    const { kind, id } = q[head++]!
+    if (kind === 'track') {
+      const track = s.alerts.get(id)
+      if (track && track.incidentId === null && track.lastHeardAt < horizon) s.alerts.delete(id)
+      continue
+    }
+    const inc = s.incidents.get(id)
+    // Reopened since it was queued: it is queued again when it resolves again.
+    if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
+    s.incidents.delete(id)
+    for (const key of inc.members.keys()) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
+  }
+  s.evictionHead = compactHead(q, head)
+}
+
+/** Ids are inserted in watermark order, so the expired ones are a prefix: stop at the first that is not. */
+function pruneOldest(map: Map<string, number>, horizon: number): void {
+  for (const [id, t] of map) {
+    if (t >= horizon) return
+    map.delete(id)
+  }
+}
