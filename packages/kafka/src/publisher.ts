@@ -301,7 +301,7 @@ export class BatchPublisher {
         return
       }
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
-      await this.#renewProducer()
+      this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
       await this.#send(batch.slice(0, half))
       await this.#send(batch.slice(half))
@@ -320,7 +320,7 @@ export class BatchPublisher {
    * After a refused multi-partition request the broker may hold some of its partitions' records while
    * kafkajs has rolled back their sequence numbers (see `createProducer`); a fresh producer id starts over.
    */
-  async #renewProducer(): Promise<void> {
+  #renewProducer(): void {
     if (!this.#createProducer) {
       if (!this.#warnedCannotRenew) {
         this.#warnedCannotRenew = true
@@ -332,7 +332,8 @@ export class BatchPublisher {
     this.#detach?.()
     this.#producer = this.#newProducer()
     this.#watch(this.#producer)
-    await old.disconnect().catch((err: unknown) => this.#logger.warn({ err }, 'replaced kafka producer did not disconnect cleanly'))
+    // Not awaited: a send the breaker timed out may still hold the old producer, and the resend must not wait for it.
+    void old.disconnect().catch((err: unknown) => this.#logger.warn({ err }, 'replaced kafka producer did not disconnect cleanly'))
   }
 
   #newProducer(): Producer {
