@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import type { Client } from '@elastic/elasticsearch'
+import { alertDocument, incidentDocument } from './documents.ts'
+import { IndexerError } from './errors.ts'
+import { indexNames, liveAlertMonths } from './templates.ts'
+
+const n = indexNames('t').alerts
+const alert = (overrides: Record<string, unknown>) => JSON.stringify({ id: 'a'.repeat(32), status: 'firing', startsAt: '2026-11-01T00:00:00Z', ...overrides })
+const failure = (f: () => unknown) => {
+  try { f() } catch (err) { return err }
+  throw new Error('did not throw')
+}
+
+describe('documents refuse what can never be written, with a catalogue code', () => {
+  it('files an alert under its month', () => {
+    expect(alertDocument(n.indexFor)(alert({})).index).toBe('t-alerts-2026.11')
+  })
+
+  it('refuses an event time with no four-digit year: no month index can hold it', () => {
+    for (const startsAt of ['+010000-01-01T23:58:59.000Z', '9999-12-31T23:59:59-23:59']) {
+      const err = failure(() => alertDocument(n.indexFor)(alert({ startsAt })))
+      expect(err).toBeInstanceOf(IndexerError)
+      expect(err).toMatchObject({ code: 'invalid-target', retriable: false })
+    }
+  })
+
+  it('tells a record that is not JSON from one that is not what the topic holds', () => {
+    expect(failure(() => alertDocument(n.indexFor)('{"id":'))).toBeInstanceOf(SyntaxError)
+    expect(failure(() => alertDocument(n.indexFor)(alert({ startsAt: 'yesterday' })))).toMatchObject({ code: 'schema-invalid' })
+    expect(failure(() => incidentDocument('t-incidents')('{"id":"x"}'))).toMatchObject({ code: 'schema-invalid' })
+  })
+
+  it('refuses to prepare a target under the alerts prefix that is no month alias, before asking Elasticsearch', async () => {
+    const months = liveAlertMonths({} as Client, 't')
+    await expect(months.prepare(new Set(['t-alerts-+010.00']))).rejects.toMatchObject({ code: 'invalid-target' })
+    await expect(months.prepare(new Set(['t-incidents']))).resolves.toBeUndefined()
+  })
+})

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest'
+import { indexerReadiness } from './readiness.ts'
+
+const partition = { topic: 'alerts', partition: 0, lag: 3, position: '7', noProgressForSeconds: 75, oldestUnprocessedAgeSeconds: 80, stalled: true }
+const health = (stalled: boolean) => ({ group: 'g', stalled, stallAfterSeconds: 60, partitions: [{ ...partition, stalled }] })
+
+describe('indexerReadiness', () => {
+  it('is ready in its group with the breaker closed and nothing stalled', () => {
+    expect(indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, now: 0 })).toMatchObject({ ready: true, reasons: [], stalled: false, stalledPartitions: [] })
+  })
+
+  it('is not ready when stalled, even with the breaker closed, and says which partition and why', () => {
+    const r = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, now: 0 })
+    expect(r).toMatchObject({ ready: false, stalled: true, stalledPartitions: [{ topic: 'alerts', partition: 0, lag: 3, position: '7' }] })
+    expect(r.reasons).toEqual(['stalled: alerts/0 has 3 record(s) waiting and no progress for 75 s'])
+  })
+
+  it('lists every reason, and the whole-request failure being retried', () => {
+    const r = indexerReadiness({ joined: false, breaker: 'open', health: health(false), failing: { code: 'es-unavailable', since: 1000, attempts: 12, error: 'connect ECONNREFUSED' }, now: 31_000 })
+    expect(r.reasons).toEqual(['not in its consumer group yet', 'elasticsearch breaker open'])
+    expect(r.failing).toEqual({ reason: 'es-unavailable', sinceSeconds: 30, attempts: 12, error: 'connect ECONNREFUSED' })
+  })
+})
