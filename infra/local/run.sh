@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
 # `pnpm start` / `pnpm stop` / `pnpm status`: the whole pipeline on this machine. Starts Kafka and
 # Elasticsearch (fetching them on first use), then each service in the background with its log in
-# $OPSREVIEW_HOME/services, and prints where everything listens.
+# $OPSREVIEW_HOME/services, then opsreview's own Prometheus and Alertmanager (infra/prometheus,
+# infra/alertmanager), which file opsreview's failures as incidents in opsreview, and prints where
+# everything listens.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
+# Tokens, the spool and the logs are the services' own: nobody else on the machine reads them.
 mkdir -p "$SERVICES_RUN"
+chmod 700 "$SERVICES_RUN"
 
 SERVICES="receiver correlator indexer review"
 
-# A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs.
+RECEIVER_ADDR="${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}"
+REVIEW_ADDR="${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}"
+INDEXER_ADDR="${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}"
+CORRELATOR_ADDR="${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}"
+
+# opsreview watching itself; OPSREVIEW_SELF_MONITORING=0 leaves both out.
+SELF_MONITORING="${OPSREVIEW_SELF_MONITORING:-1}"
+PROMETHEUS_BIN="${OPSREVIEW_PROMETHEUS_BIN:-/usr/bin/prometheus}"
+ALERTMANAGER_BIN="${OPSREVIEW_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}"
+PROMETHEUS_PORT="${OPSREVIEW_PROMETHEUS_PORT:-9090}"
+ALERTMANAGER_PORT="${OPSREVIEW_ALERTMANAGER_PORT:-9094}"
+PROMETHEUS_RETENTION="${OPSREVIEW_PROMETHEUS_RETENTION:-2d}"
+PROMETHEUS_RUN="$OPSREVIEW_HOME/prometheus"
+ALERTMANAGER_RUN="$OPSREVIEW_HOME/alertmanager"
+
+# A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs, readable by
+# their owner only (files from older runs are tightened too).
 token() {
   local var="$1" file="$SERVICES_RUN/$2"
   if [ -z "${!var:-}" ]; then
-    [ -f "$file" ] || node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file"
+    [ -f "$file" ] || (umask 077 && node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file")
+    chmod 600 "$file"
     export "$var=$(cat "$file")"
   fi
 }
@@ -22,6 +43,9 @@ token OPSREVIEW_INGEST_TOKENS ingest-token
 token OPSREVIEW_READ_TOKENS read-token
 token OPSREVIEW_WRITE_TOKENS write-token
 export OPSREVIEW_SPOOL_DIR="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
+# The services talk to the engines this script started, on whatever ports they were given.
+export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
 
 start_service() {
   local name="$1" pidfile="$SERVICES_RUN/$1.pid"
@@ -32,6 +56,58 @@ start_service() {
 }
 
 wait_http() { curl -fsS -m 2 "$1" >/dev/null 2>&1; }
+
+# Renders the checked-in configs with the addresses, ports and paths in force, into the run directories.
+render_self_monitoring() {
+  mkdir -p "$PROMETHEUS_RUN/data" "$ALERTMANAGER_RUN/data"
+  sed -e "s|127.0.0.1:8080|$RECEIVER_ADDR|; s|127.0.0.1:8081|$REVIEW_ADDR|; s|127.0.0.1:8082|$INDEXER_ADDR|; s|127.0.0.1:8083|$CORRELATOR_ADDR|" \
+      -e "s|127.0.0.1:9094|127.0.0.1:$ALERTMANAGER_PORT|" \
+      -e "s|^  - opsreview-rules.yml|  - $OPSREVIEW_REPO/infra/prometheus/opsreview-rules.yml|" \
+      infra/prometheus/prometheus.yml > "$PROMETHEUS_RUN/prometheus.yml"
+  # Alertmanager reads the token from a file of its own, so the token is in no config and no process list.
+  local first="${OPSREVIEW_INGEST_TOKENS%%,*}"
+  (umask 077 && printf '%s' "${first//[[:space:]]/}" > "$ALERTMANAGER_RUN/ingest-token")
+  chmod 600 "$ALERTMANAGER_RUN/ingest-token"
+  sed -e "s|http://127.0.0.1:8080/webhooks/alertmanager|http://$RECEIVER_ADDR/webhooks/alertmanager|" \
+      -e "s|credentials_file: ingest-token|credentials_file: $ALERTMANAGER_RUN/ingest-token|" \
+      infra/alertmanager/alertmanager.yml > "$ALERTMANAGER_RUN/alertmanager.yml"
+}
+
+start_alertmanager() {
+  local pidfile="$ALERTMANAGER_RUN/alertmanager.pid"
+  if pid_alive "$pidfile"; then log "alertmanager already running (pid $(cat "$pidfile"))"; return; fi
+  port_open "$ALERTMANAGER_PORT" && die "port $ALERTMANAGER_PORT is taken by a process this stack did not start (set OPSREVIEW_ALERTMANAGER_PORT)"
+  [ -x "$ALERTMANAGER_BIN" ] || die "Alertmanager not found at $ALERTMANAGER_BIN (apt-get install prometheus-alertmanager)"
+  log "starting alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
+  # No cluster: one local instance, and its gossip port would clash with other Alertmanagers here.
+  nohup "$ALERTMANAGER_BIN" --config.file="$ALERTMANAGER_RUN/alertmanager.yml" --storage.path="$ALERTMANAGER_RUN/data" \
+    --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address= \
+    >> "$ALERTMANAGER_RUN/alertmanager.log" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+}
+
+start_prometheus() {
+  local pidfile="$PROMETHEUS_RUN/prometheus.pid"
+  if pid_alive "$pidfile"; then log "prometheus already running (pid $(cat "$pidfile"))"; return; fi
+  port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by a process this stack did not start (set OPSREVIEW_PROMETHEUS_PORT)"
+  [ -x "$PROMETHEUS_BIN" ] || die "Prometheus not found at $PROMETHEUS_BIN (apt-get install prometheus)"
+  log "starting prometheus on 127.0.0.1:$PROMETHEUS_PORT"
+  nohup "$PROMETHEUS_BIN" --config.file="$PROMETHEUS_RUN/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_RUN/data" \
+    --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    >> "$PROMETHEUS_RUN/prometheus.log" 2>&1 < /dev/null &
+  echo $! > "$pidfile"
+}
+
+stop_pid() {
+  local name="$1" pidfile="$2" pid
+  if pid_alive "$pidfile"; then
+    pid="$(cat "$pidfile")"; log "stopping $name (pid $pid)"; kill -TERM "$pid"
+    wait_for "$name to exit" 30 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
+  fi
+  rm -f "$pidfile"
+}
+
+status_line() { if pid_alive "$2"; then echo "$(printf '%-14s' "$1") up    pid $(cat "$2")${3:+   $3}"; else echo "$(printf '%-14s' "$1") down"; fi; }
 
 case "${1:-start}" in
   start)
@@ -45,6 +121,18 @@ case "${1:-start}" in
       || { tail -20 "$SERVICES_RUN/indexer.log" >&2; exit 1; }
     wait_for "review" 60 wait_http "http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/healthz" \
       || { tail -20 "$SERVICES_RUN/review.log" >&2; exit 1; }
+    self_monitoring="  self-monitoring off (OPSREVIEW_SELF_MONITORING=0)"
+    if [ "$SELF_MONITORING" != 0 ]; then
+      render_self_monitoring
+      start_alertmanager
+      wait_for "alertmanager" 30 wait_http "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" \
+        || { tail -20 "$ALERTMANAGER_RUN/alertmanager.log" >&2; exit 1; }
+      start_prometheus
+      wait_for "prometheus" 60 wait_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" \
+        || { tail -20 "$PROMETHEUS_RUN/prometheus.log" >&2; exit 1; }
+      self_monitoring="  prometheus     http://127.0.0.1:$PROMETHEUS_PORT   scrapes the four services, rules infra/prometheus/opsreview-rules.yml
+  alertmanager   http://127.0.0.1:$ALERTMANAGER_PORT   sends opsreview's own alerts to POST /webhooks/alertmanager"
+    fi
     cat <<INFO
 
 opsreview is running.
@@ -55,26 +143,24 @@ opsreview is running.
   indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics
   kafka          127.0.0.1:$KAFKA_PORT
   elasticsearch  http://127.0.0.1:$ES_PORT   aliases opsreview-alerts, opsreview-incidents, opsreview-problems
+$self_monitoring
   ingest token   $OPSREVIEW_INGEST_TOKENS
-  logs           $SERVICES_RUN/*.log   (engines: pnpm stack logs kafka|elasticsearch)
+  logs           $SERVICES_RUN/*.log   (engines: pnpm stack logs kafka|elasticsearch; $PROMETHEUS_RUN, $ALERTMANAGER_RUN)
+  dead letters   pnpm opsreview dead-letters
   stop           pnpm stop
 INFO
     ;;
   stop)
-    for s in $SERVICES; do
-      pidfile="$SERVICES_RUN/$s.pid"
-      if pid_alive "$pidfile"; then
-        pid="$(cat "$pidfile")"; log "stopping $s (pid $pid)"; kill -TERM "$pid"
-        wait_for "$s to exit" 30 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
-      fi
-      rm -f "$pidfile"
-    done
+    # Prometheus first: services going away on purpose are not incidents.
+    stop_pid prometheus "$PROMETHEUS_RUN/prometheus.pid"
+    stop_pid alertmanager "$ALERTMANAGER_RUN/alertmanager.pid"
+    for s in $SERVICES; do stop_pid "$s" "$SERVICES_RUN/$s.pid"; done
     bash infra/local/stack.sh stop
     ;;
   status)
-    for s in $SERVICES; do
-      if pid_alive "$SERVICES_RUN/$s.pid"; then echo "$(printf '%-14s' "$s") up    pid $(cat "$SERVICES_RUN/$s.pid")"; else echo "$(printf '%-14s' "$s") down"; fi
-    done
+    for s in $SERVICES; do status_line "$s" "$SERVICES_RUN/$s.pid"; done
+    status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "http://127.0.0.1:$PROMETHEUS_PORT"
+    status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "http://127.0.0.1:$ALERTMANAGER_PORT"
     bash infra/local/stack.sh status || true
     ;;
   *) die "usage: run.sh start|stop|status" ;;
