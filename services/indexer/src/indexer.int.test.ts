@@ -114,6 +114,20 @@ describe('the indexer survives whatever is on its topics', () => {
     expect(metric(await s.metrics(), 'opsreview_consumer_lag', 'partition="0"')).toBe(0)
   })
 
+  it('dead-letters a record too large for the dead-letter topic without its copy, instead of retrying forever', async () => {
+    const s = await setUp()
+    // Fits the alert topic (1 MB), but not once escaped into an envelope: Kafka refuses that for good.
+    const huge = '"'.repeat(700_000)
+    await s.send([alertEvent(1), huge, alertEvent(2)])
+    await waitFor(async () => ((await s.committed()) === 3 ? true : undefined), { what: 'every record committed' })
+    const [dead, ...more] = await s.deadLetters()
+    expect(more).toEqual([])
+    expect(dead).toMatchObject({ reason: 'unparseable', origin: { topic: s.t.alerts, partition: 0, offset: '1' }, detail: { valueLength: huge.length } })
+    expect(dead!.replay).toBeUndefined()
+    expect((dead!.detail!.valueHead as string).length).toBe(16 * 1024)
+    expect(await s.ids()).toEqual([alertEvent(1).id, alertEvent(2).id].sort())
+  })
+
   it('dead-letters a document that keeps failing for a retriable reason while Elasticsearch takes the others', async () => {
     const s = await setUp({ OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: '3' })
     const n = indexNames(s.prefix).alerts
