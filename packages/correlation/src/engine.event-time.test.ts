@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { CorrelationEngine, SnapshotVersionError, type EngineSnapshot } from './engine.ts'
+import type { CorrelationConfig } from './config.ts'
+import type { AlertEvent, EngineInput, Incident, Problem } from './types.ts'
+
+const T0 = Date.parse('2026-11-30T00:00:00.000Z')
+const MIN = 60_000
+const HOUR = 60 * MIN
+const DAY = 24 * HOUR
+const isoOf = (t: number) => new Date(t).toISOString()
+
+interface Ev {
+  source?: AlertEvent['source']
+  fp: string
+  service: string
+  status: 'firing' | 'resolved'
+  /** Event time. */
+  t: number
+  name?: string
+  host?: string
+  env?: string
+}
+
+function event(e: Ev, receivedAt: number): AlertEvent {
+  const source = e.source ?? 'alertmanager'
+  const time = isoOf(e.t)
+  const ev: AlertEvent = {
+    id: createHash('sha256').update(`${source}|${e.fp}|${e.status}|${time}`).digest('hex').slice(0, 32),
+    source, fingerprint: e.fp, status: e.status, severity: e.service === 'payments' ? 'critical' : 'warning', service: e.service,
+    environment: e.env ?? 'production', title: `${e.name ?? e.fp} on ${e.service}`,
+    labels: { alertname: e.name ?? e.fp, ...(e.host ? { instance: `${e.host}:9100` } : {}) },
+    startsAt: e.status === 'firing' ? time : isoOf(e.t - MIN), receivedAt: isoOf(receivedAt), links: [],
+    origin: source === 'report' ? { kind: 'customer-complaint', reportedBy: 'support' } : {},
+  }
+  if (e.status === 'resolved') ev.endsAt = time
+  return ev
+}
+const alertInput = (e: Ev, receivedAt: number): EngineInput => ({ type: 'alert', event: event(e, receivedAt) })
+const tickInput = (t: number): EngineInput => ({ type: 'tick', at: isoOf(t) })
+
+/** What must not depend on delivery: ids, membership, boundaries, problems (versions and receipt times may). */
+function outcome(engine: CorrelationEngine) {
+  const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id))
+  return {
+    incidents: byId(engine.incidents()).map((i: Incident) => ({
+      id: i.id, status: i.status, openedAt: i.openedAt, resolvedAt: i.resolvedAt, resolvedBy: i.resolvedBy, reopenCount: i.reopenCount,
+      services: i.services, severity: i.severity, customerImpact: i.customerImpact, reports: i.reports.length, problemIds: i.problemIds,
+      postmortem: i.postmortem.required,
+      alerts: i.alerts.map((a) => [a.key, a.status, a.firstSeenAt, a.resolvedAt, a.flapCount, a.autoResolved]),
+    })),
+    problems: byId(engine.problems()).map((p: Problem) => ({ id: p.id, kind: p.kind, status: p.status, incidentIds: p.incidentIds, services: p.services, signature: p.signature })),
+  }
+}
+
+function deliver(inputs: EngineInput[], config: Partial<CorrelationConfig> = {}) {
+  const engine = new CorrelationEngine(config)
+  for (const input of inputs) engine.apply(input)
+  return engine
+}
+
+/** After the last event: ticks far enough on that every timer (quiet period, staleness) has run. */
+const settleTicks = (after: number): EngineInput[] => [tickInput(after + MIN), tickInput(after + 2 * DAY), tickInput(after + 3 * DAY)]
+
+// A random day or so: alerts on a few services and hosts toggling, reports, ticks between them.
+const step = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('alert' as const), fp: fc.constantFrom('a', 'b', 'c', 'd', 'e'), service: fc.constantFrom('checkout', 'search', 'payments'), host: fc.constantFrom('db-1', 'db-2', 'web-1'), firing: fc.boolean(), advance: fc.integer({ min: 0, max: 25 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), advance: fc.integer({ min: 0, max: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('report' as const), service: fc.constantFrom('checkout', 'search', 'payments'), advance: fc.integer({ min: 0, max: 10 }) }) },
+)
+type Step = { kind: 'alert'; fp: string; service: string; host: string; firing: boolean; advance: number } | { kind: 'tick'; advance: number } | { kind: 'report'; service: string; advance: number }
+
+interface Timeline { events: Ev[]; ticks: number[]; last: number }
+
+function timeline(steps: Step[]): Timeline {
+  let now = T0
+  const events: Ev[] = []
+  const ticks: number[] = []
+  for (const s of steps) {
+    now += s.advance * MIN
+    if (s.kind === 'tick') ticks.push(now)
+    else if (s.kind === 'report') events.push({ source: 'report', fp: `r-${now}-${s.service}`, service: s.service, status: 'firing', t: now, name: 'report:customer-complaint' })
+    else events.push({ fp: `${s.fp}-${s.service}`, service: s.service, status: s.firing ? 'firing' : 'resolved', t: now, name: `Alert-${s.fp}`, host: s.host })
+  }
+  // Two events of one alert at one instant are one event.
+  const unique = [...new Map(events.map((e) => [`${e.source ?? ''}|${e.fp}|${e.status}|${e.t}`, e])).values()]
+  return { events: unique, ticks, last: now }
+}
+
+/** Items ordered by a delivery key: events and ticks interleaved as they would reach the engine. */
+function byKey(items: { key: number; order: number; input: EngineInput }[]): EngineInput[] {
+  return items.sort((a, b) => a.key - b.key || a.order - b.order).map((i) => i.input)
+}
+
+const inOrder = (tl: Timeline): EngineInput[] => [
+  ...byKey([
+    ...tl.events.map((e, n) => ({ key: e.t, order: n, input: alertInput(e, e.t) })),
+    ...tl.ticks.map((t, n) => ({ key: t, order: 1e6 + n, input: tickInput(t) })),
+  ]),
+  ...settleTicks(tl.last),
+]
+
+/** Each event arrives up to `lateness` after its time, so events overtake one another. */
+const shuffled = (tl: Timeline, jitter: number[], lateness: number): EngineInput[] => [
+  ...byKey([
+    ...tl.events.map((e, n) => { const at = e.t + Math.floor((jitter[n % jitter.length] ?? 0) * lateness); return { key: at, order: n, input: alertInput(e, at) } }),
+    ...tl.ticks.map((t, n) => ({ key: t, order: 1e6 + n, input: tickInput(t) })),
+  ]),
+  ...settleTicks(tl.last + lateness),
+]
+
+/** Each event arrives hours late (its own delay), in order of receipt, while wall-clock ticks go on. */
+const delayed = (tl: Timeline, delays: number[], maxDelay: number): EngineInput[] => [
+  ...byKey([
+    ...tl.events.map((e, n) => { const at = e.t + Math.floor((delays[n % delays.length] ?? 0) * maxDelay); return { key: at, order: n, input: alertInput(e, at) } }),
+    ...tl.ticks.map((t, n) => ({ key: t, order: 1e6 + n, input: tickInput(t) })),
+  ]),
+  ...settleTicks(tl.last + maxDelay),
+]
+
+/** Everything at once, after the last event (a drained spool or an import): ticks only after. */
+const burst = (tl: Timeline): EngineInput[] => [...tl.events.map((e) => alertInput(e, tl.last + MIN)), ...settleTicks(tl.last + MIN)]
+
+describe('event time: the same events give the same incidents and problems however they are delivered', () => {
+  const unit = fc.double({ min: 0, max: 0.999, noNaN: true })
+  it('in order, shuffled within the allowed lateness, delayed by hours, and in one burst', () => {
+    fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), fc.array(unit, { minLength: 1, maxLength: 60 }), fc.array(unit, { minLength: 1, maxLength: 60 }), (steps, jitter, delays) => {
+      const tl = timeline(steps as Step[])
+      const expected = outcome(deliver(inOrder(tl)))
+      expect(outcome(deliver(shuffled(tl, jitter, 5 * MIN)))).toEqual(expected)
+      // Hours of delay are absorbed when the allowed lateness covers them.
+      expect(outcome(deliver(delayed(tl, delays, 6 * HOUR), { allowedLatenessMs: 6 * HOUR }))).toEqual(expected)
+      expect(outcome(deliver(burst(tl)))).toEqual(expected)
+    }), { numRuns: 150 })
+  })
+
+  it('a checkpoint taken anywhere in a shuffled delivery resumes to the same outcome', () => {
+    fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 50 }), fc.array(unit, { minLength: 1, maxLength: 50 }), fc.nat(), (steps, jitter, cutAt) => {
+      const inputs = shuffled(timeline(steps as Step[]), jitter, 5 * MIN)
+      const cut = cutAt % (inputs.length + 1)
+      const first = deliver(inputs.slice(0, cut))
+      const resumed = new CorrelationEngine({}, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+      for (const input of inputs.slice(cut)) resumed.apply(input)
+      expect(outcome(resumed)).toEqual(outcome(deliver(inputs)))
+    }), { numRuns: 100 })
+  })
+})
+
+describe('event time: scenarios', () => {
+  const at = (h: number, m = 0) => T0 + h * HOUR + m * MIN
+  const summary = (engine: CorrelationEngine) => engine.incidents()
+    .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
+    .map((i) => ({ services: i.services, alerts: i.alerts.map((a) => a.fingerprint), openedAt: i.openedAt, resolvedAt: i.resolvedAt, status: i.status }))
+
+  it('a day and more posted in one burst: outages hours apart stay apart, a daily disk alert recurs, finished incidents resolve', () => {
+    const events: Ev[] = [
+      { fp: 'co-5xx', service: 'checkout', status: 'firing', t: at(9), name: 'CheckoutErrors' },
+      { fp: 'co-lat', service: 'checkout', status: 'firing', t: at(9, 2), name: 'CheckoutLatency' },
+      { fp: 'co-5xx', service: 'checkout', status: 'resolved', t: at(9, 20), name: 'CheckoutErrors' },
+      { fp: 'co-lat', service: 'checkout', status: 'resolved', t: at(9, 25), name: 'CheckoutLatency' },
+      { fp: 'co-5xx', service: 'checkout', status: 'firing', t: at(14), name: 'CheckoutErrors' },
+      { fp: 'co-5xx', service: 'checkout', status: 'resolved', t: at(14, 30), name: 'CheckoutErrors' },
+    ]
+    for (const day of [0, 1, 2]) {
+      events.push({ fp: 'disk-db1', service: 'orders-db', status: 'firing', t: at(24 * day + 3), name: 'DiskFull', host: 'db-1' })
+      events.push({ fp: 'disk-db1', service: 'orders-db', status: 'resolved', t: at(24 * day + 3, 40), name: 'DiskFull', host: 'db-1' })
+    }
+    events.sort((a, b) => a.t - b.t)
+    const postedAt = at(72)
+    const engine = deliver([...events.map((e) => alertInput(e, postedAt)), tickInput(postedAt), tickInput(postedAt + MIN)])
+    expect(summary(engine).filter((i) => i.services[0] === 'checkout')).toEqual([
+      { services: ['checkout'], alerts: ['co-5xx', 'co-lat'], openedAt: isoOf(at(9)), resolvedAt: isoOf(at(9, 25)), status: 'resolved' },
+      { services: ['checkout'], alerts: ['co-5xx'], openedAt: isoOf(at(14)), resolvedAt: isoOf(at(14, 30)), status: 'resolved' },
+    ])
+    const disk = summary(engine).filter((i) => i.services[0] === 'orders-db')
+    expect(disk.map((i) => [i.openedAt, i.resolvedAt, i.status])).toEqual([0, 1, 2].map((d) => [isoOf(at(24 * d + 3)), isoOf(at(24 * d + 3, 40)), 'resolved']))
+    expect(engine.problems()).toMatchObject([{ kind: 'recurring', incidentCount: 3, services: ['orders-db'] }])
+    // The same events delivered live give the same incidents.
+    const live = deliver([...events.map((e) => alertInput(e, e.t)), tickInput(postedAt), tickInput(postedAt + MIN)])
+    expect(outcome(engine)).toEqual(outcome(live))
+  })
+
+  it('a backlog after a 30-minute receiver outage: the late alerts give the incidents they would have given live', () => {
+    // Ticks go on during the outage (10:00–10:30); the receiver takes the outage's alerts at 10:30.
+    const events: Ev[] = [
+      { fp: 'auth-1', service: 'auth', status: 'firing', t: at(9, 50) },
+      { fp: 'auth-1', service: 'auth', status: 'resolved', t: at(9, 55) },
+      { fp: 'co-1', service: 'checkout', status: 'firing', t: at(10, 5), host: 'db-1' },
+      { fp: 'se-1', service: 'search', status: 'firing', t: at(10, 7), host: 'db-1' },
+      { fp: 'co-1', service: 'checkout', status: 'resolved', t: at(10, 12), host: 'db-1' },
+      { fp: 'co-2', service: 'checkout', status: 'firing', t: at(10, 25) },
+      { fp: 'se-1', service: 'search', status: 'resolved', t: at(10, 40), host: 'db-1' },
+      { fp: 'co-2', service: 'checkout', status: 'resolved', t: at(10, 45) },
+    ]
+    const ticks = Array.from({ length: 120 }, (_, n) => at(9, 30 + n))
+    const received = (e: Ev) => (e.t >= at(10) && e.t < at(10, 30) ? at(10, 30) : e.t)
+    const run = (receipt: (e: Ev) => number) => deliver(byKey([
+      ...events.map((e, n) => ({ key: receipt(e), order: n, input: alertInput(e, receipt(e)) })),
+      ...ticks.map((t, n) => ({ key: t, order: 1e6 + n, input: tickInput(t) })),
+    ]))
+    const backlog = run(received)
+    expect(backlog.stats.late).toBeGreaterThan(0)
+    expect(summary(backlog)).toEqual([
+      { services: ['auth'], alerts: ['auth-1'], openedAt: isoOf(at(9, 50)), resolvedAt: isoOf(at(9, 55)), status: 'resolved' },
+      { services: ['checkout'], alerts: ['co-1'], openedAt: isoOf(at(10, 5)), resolvedAt: isoOf(at(10, 12)), status: 'resolved' },
+      { services: ['search'], alerts: ['se-1'], openedAt: isoOf(at(10, 7)), resolvedAt: isoOf(at(10, 40)), status: 'resolved' },
+      { services: ['checkout'], alerts: ['co-2'], openedAt: isoOf(at(10, 25)), resolvedAt: isoOf(at(10, 45)), status: 'resolved' },
+    ])
+    expect(backlog.problems()).toMatchObject([{ kind: 'shared-cause', services: ['checkout', 'search'] }])
+    expect(outcome(backlog)).toEqual(outcome(run((e) => e.t)))
+  })
+
+  it('a Pingdom spool drained hours late: each outage is its own bounded incident, none resolved by staleness', () => {
+    const check = (status: 'firing' | 'resolved', t: number): Ev => ({ source: 'pingdom', fp: 'pingdom:check-42', service: 'shop', status, t, name: 'Shop HTTP' })
+    const events = [check('firing', at(2)), check('resolved', at(2, 7)), check('firing', at(3)), check('resolved', at(3, 4))]
+    // Ticks all night; the receiver's spool reaches Kafka at 06:00.
+    const inputs = byKey([
+      ...events.map((e, n) => ({ key: at(6), order: n, input: alertInput(e, at(6)) })),
+      ...Array.from({ length: 8 * 12 }, (_, n) => ({ key: at(0, 5 * n), order: 1e6 + n, input: tickInput(at(0, 5 * n)) })),
+    ])
+    const engine = deliver(inputs)
+    expect(summary(engine)).toEqual([
+      { services: ['shop'], alerts: ['pingdom:check-42'], openedAt: isoOf(at(2)), resolvedAt: isoOf(at(2, 7)), status: 'resolved' },
+      { services: ['shop'], alerts: ['pingdom:check-42'], openedAt: isoOf(at(3)), resolvedAt: isoOf(at(3, 4)), status: 'resolved' },
+    ])
+    expect(engine.incidents().map((i) => i.resolvedBy)).toEqual(['alerts', 'alerts'])
+  })
+})
+
+describe('event time: clocks and watermark', () => {
+  it('clamps a sender time beyond receipt + tolerance, and counts it', () => {
+    const engine = deliver([alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 + 2 * HOUR }, T0)])
+    expect(engine.stats.clamped).toBe(1)
+    expect(engine.clock).toBe(T0 + MIN - 5 * MIN)
+  })
+
+  it('holds an event until the watermark passes it, then applies it; a tick moves the watermark', () => {
+    const engine = new CorrelationEngine()
+    expect(engine.apply(alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0))).toEqual([])
+    expect(engine.stats.pending).toBe(1)
+    const out = engine.apply(tickInput(T0 + 5 * MIN))
+    expect(out).toMatchObject([{ type: 'incident', incident: { openedAt: isoOf(T0), status: 'open' } }])
+    expect(engine.stats.pending).toBe(0)
+  })
+
+  it('drops a late resolve for an alert older than the retention, and counts it', () => {
+    const engine = deliver([tickInput(T0 + 40 * DAY), alertInput({ fp: 'a', service: 'checkout', status: 'resolved', t: T0 }, T0 + 40 * DAY)])
+    expect(engine.stats).toMatchObject({ late: 1, lateDropped: 1 })
+    expect(engine.incidents()).toEqual([])
+  })
+
+  it('refuses a version-1 snapshot with an error the caller can act on', () => {
+    const old = { version: 1, clock: 0, seen: [], alerts: [], incidents: [] } as unknown as EngineSnapshot
+    expect(() => new CorrelationEngine({}, old)).toThrow(SnapshotVersionError)
+    try { new CorrelationEngine({}, old) } catch (err) { expect(err).toMatchObject({ code: 'SNAPSHOT_VERSION', retriable: false, found: 1 }) }
+  })
+})
