@@ -3,8 +3,15 @@
 
 const $ = (sel) => document.querySelector(sel)
 const state = { cursor: null, search: {} }
+// A token in the link (#token=…) is kept for this tab only and taken out of the address bar at once, so it
+// stays out of the history, bookmarks and screen shares.
 const params = new URLSearchParams(location.hash.slice(1))
-if (params.get('token')) sessionStorage.setItem('opsreview-token', params.get('token'))
+if (params.has('token')) {
+  if (params.get('token')) sessionStorage.setItem('opsreview-token', params.get('token'))
+  params.delete('token')
+  const rest = params.toString()
+  window.history.replaceState(window.history.state, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`)
+}
 $('#token').value = sessionStorage.getItem('opsreview-token') ?? ''
 $('#actor').value = localStorage.getItem('opsreview-actor') ?? ''
 
@@ -48,13 +55,16 @@ function incidentLink(i) {
   return el('button', { type: 'button', class: 'link', onclick: () => showIncident(i.id) }, i.title)
 }
 
+// One key per decision: a retry of the same click (a lost answer) is not recorded twice.
+const newKey = () => (window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`)
+
 async function decide(kind, id, body, doneText) {
   const actor = $('#actor').value.trim()
   if (!actor) { say('Enter your name first: decisions are recorded with it.', true); $('#actor').focus(); return }
   localStorage.setItem('opsreview-actor', actor)
   say('Saving…')
   try {
-    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: JSON.stringify({ actor, ...body }) })
+    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: JSON.stringify({ actor, ...body }), headers: { 'idempotency-key': newKey() } })
     say(r.visible ? doneText : `${doneText} (recorded; not yet visible)`)
     await loadReview()
   } catch (err) {
@@ -122,9 +132,27 @@ function renderTrend(days) {
   $('#trend-caption').textContent = `Grey: all incidents; red: critical. Peak ${max} a day.`
 }
 
+function renderDeadLetters(d) {
+  const count = $('#dead-letter-count')
+  count.textContent = String(d.total)
+  $('#dead-letters').classList.toggle('bad', d.total > 0)
+  $('#dead-letters').title = d.stale ? `Kafka did not answer; counted at ${when(d.at)} UTC` : `Counted at ${when(d.at)} UTC`
+  $('#dead-letter-topics').replaceChildren(...d.topics.map((t) => el('li', {}, el('code', {}, t.topic), `: ${t.count}${t.exists ? '' : ' (no such topic yet)'}`)))
+}
+
+async function loadDeadLetters() {
+  try {
+    renderDeadLetters(await api('/api/v1/dead-letters/summary'))
+  } catch (err) {
+    $('#dead-letter-count').textContent = '?'
+    $('#dead-letter-topics').replaceChildren(el('li', {}, `Could not count: ${err.message}`))
+  }
+}
+
 async function loadReview() {
   const since = $('#window').value
   $('#markdown').href = '#'
+  void loadDeadLetters()
   try {
     renderReview(await api(`/api/v1/review?since=${since}`))
     if (!$('#status').classList.contains('error') && $('#status').textContent === 'Loading…') say('')
@@ -189,3 +217,5 @@ $('#search').addEventListener('submit', (e) => {
 })
 $('#more').addEventListener('click', () => void search(true))
 if ($('#token').value) void loadReview()
+// The dead-letter count moves on its own; the server counts at most every few seconds however many pages ask.
+setInterval(() => { if ($('#token').value && !document.hidden) void loadDeadLetters() }, 60_000)
