@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
-import { kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, startService, type RunningProcess } from './processes.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
@@ -98,6 +98,25 @@ async function replay(kafka: Kafka, inputTopic: string) {
 
 const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b))
 
+/** The fields of a dead-letter envelope (@opsreview/kafka/dead-letter) this suite looks at. */
+interface DeadLetterEnvelope {
+  stage: string
+  reason: string
+  origin?: { topic: string; partition: number; offset: string }
+  replay?: { kind: string; topic?: string; key?: string | null; value?: string }
+}
+
+/** One sample of a Prometheus text exposition, or undefined when the series is absent. */
+async function metric(base: string, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (wanted.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return undefined
+}
+
 describe('correlator on the real Kafka', () => {
   it('turns alerts into incidents and problems, and applies the review decisions', async () => {
     const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0' })
@@ -176,5 +195,60 @@ describe('correlator on the real Kafka', () => {
     expect(new Set([...expected.problems.values()].map((p) => p.kind))).toEqual(new Set(['recurring', 'flapping', 'shared-cause']))
     expect(await svc.stop()).toBe(0)
     await c.cleanup()
+  })
+
+  it('dead-letters poison, waits out a deleted output topic without losing an incident, and reports the stall meanwhile', { timeout: 180_000 }, async () => {
+    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0', OPSREVIEW_STALL_AFTER: '3s', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '500ms' })
+    onTestFinished(c.cleanup)
+    const svc = await c.start()
+    const base = `http://127.0.0.1:${c.env.OPSREVIEW_CORRELATOR_PORT}`
+    const engineGroup = `${c.env.OPSREVIEW_CORRELATOR_GROUP}-engine`
+
+    // Poison: valid JSON, not an alert event. It is dead-lettered as it was, and counted.
+    const poison = { id: 'not-an-alert', status: 'firing' }
+    await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, [{ key: 'alertmanager:poison', value: poison }])
+    const [letter] = await readTopicUntil(c.kafka, c.topics.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER, (m) => m.length >= 1)
+    const envelope = JSON.parse(letter!.value) as DeadLetterEnvelope
+    expect(envelope).toMatchObject({
+      stage: 'correlator', reason: 'schema-invalid', origin: { topic: c.topics.OPSREVIEW_TOPIC_ALERTS },
+      replay: { kind: 'record', topic: c.topics.OPSREVIEW_TOPIC_ALERTS, key: 'alertmanager:poison', value: JSON.stringify(poison) },
+    })
+    expect(await waitFor(() => metric(base, 'opsreview_dead_letters_total', { stage: 'correlator', reason: 'schema-invalid' }), { what: 'the dead-letter counter' })).toBe(1)
+    expect((await fetch(`${base}/readyz`)).status).toBe(200)
+
+    // The incidents topic goes away (ours, made for this test): sends fail until it is back.
+    const admin = c.kafka.admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    await admin.deleteTopics({ topics: [c.topics.OPSREVIEW_TOPIC_INCIDENTS] })
+    await waitFor(async () => ((await admin.listTopics()).includes(c.topics.OPSREVIEW_TOPIC_INCIDENTS) ? undefined : true), { what: 'the incidents topic to be deleted' })
+    const events = scenario().slice(0, 40)
+    await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, events.map((e) => ({ key: `alertmanager:${e.fingerprint}`, value: e })))
+
+    const stalled = await waitFor(async () => {
+      const r = await fetch(`${base}/readyz`)
+      return r.status === 503 ? (await r.json()) as { status: string; stalled: { group: string }[] } : undefined
+    }, { timeoutMs: 60_000, intervalMs: 250, what: '/readyz to report the stalled engine consumer' })
+    expect(stalled.stalled.map((s) => s.group)).toEqual([engineGroup])
+    expect(await metric(base, 'opsreview_consumer_stalled', { group: engineGroup })).toBe(1)
+    expect(await metric(base, 'opsreview_consumer_lag', { group: engineGroup })).toBeGreaterThan(0)
+    // kafkajs retries a send for a while by itself; past that, the correlator's own policy backs off and retries.
+    await waitFor(async () => ((await metric(base, 'opsreview_correlator_kafka_retries_total', { consumer: 'engine' }) ?? 0) >= 2 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500, what: 'two retried batches' })
+
+    await admin.createTopics({ topics: [{ topic: c.topics.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true })
+    const expected = await replay(c.kafka, c.topics.OPSREVIEW_TOPIC_CORRELATOR_INPUT)
+    expect(expected.incidents.size).toBeGreaterThan(5)
+    await waitFor(async () => {
+      const got = await latestByKey<Incident>(c.kafka, c.topics.OPSREVIEW_TOPIC_INCIDENTS)
+      return JSON.stringify(sorted(got)) === JSON.stringify(sorted(expected.incidents)) ? true : undefined
+    }, { timeoutMs: 90_000, intervalMs: 1000, what: 'every incident on the recreated topic' })
+    await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), { timeoutMs: 30_000, what: '/readyz to recover' })
+    expect(await metric(base, 'opsreview_consumer_stalled', { group: engineGroup })).toBe(0)
+    // Logged when the run of failures began and when it ended, not once per attempt.
+    const retryLogs = svc.logs.filter((l) => l.msg === 'kafka unavailable: retrying the batch')
+    expect(retryLogs.length).toBeGreaterThanOrEqual(1)
+    expect(retryLogs.length).toBeLessThan(await metric(base, 'opsreview_correlator_kafka_retries_total', { consumer: 'engine' }) ?? 0)
+    expect(svc.logs.some((l) => l.msg === 'kafka available again: batches flow')).toBe(true)
+    expect(await svc.stop()).toBe(0)
   })
 })

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
+import { classifyFailure, EngineRejectedError, KafkaRecordRejectedError, KafkaUnavailableError, SchemaInvalidError } from './errors.ts'
+
+// What kafkajs makes of the broker's error codes (its protocol/error.js table).
+const protocolErrors = {
+  UNKNOWN_TOPIC_OR_PARTITION: { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true, message: 'This server does not host this topic-partition' },
+  MESSAGE_TOO_LARGE: { type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false, message: 'The request included a message larger than the max message size the server will accept' },
+}
+const protocolError = (name: keyof typeof protocolErrors) => new KafkaJSProtocolError(protocolErrors[name] as never)
+// How kafkajs's retrier gives up on an error it may not retry (retry/index.js): the original as `cause`.
+const bailedOut = (e: Error) => Object.assign(new KafkaJSNonRetriableError(e), { cause: e })
+
+describe('classifyFailure', () => {
+  it('calls Kafka being away retriable, however kafkajs wraps it', () => {
+    const connection = new KafkaJSConnectionError('Connection closed')
+    expect(classifyFailure(connection)).toBeInstanceOf(KafkaUnavailableError)
+    expect(classifyFailure(new KafkaJSNumberOfRetriesExceeded(connection, { retryCount: 5, retryTime: 3000 })).retriable).toBe(true)
+    expect(classifyFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED' })).retriable).toBe(true)
+    // UNKNOWN_TOPIC_OR_PARTITION: a topic deleted or not created yet is an outage, not the record's fault.
+    expect(classifyFailure(new KafkaJSNumberOfRetriesExceeded(protocolError('UNKNOWN_TOPIC_OR_PARTITION'), { retryCount: 5, retryTime: 3000 })).retriable).toBe(true)
+  })
+
+  it('never retries a record Kafka refuses, nor poison, nor a programmer error', () => {
+    const tooLarge = classifyFailure(bailedOut(protocolError('MESSAGE_TOO_LARGE')))
+    expect(tooLarge).toBeInstanceOf(KafkaRecordRejectedError)
+    expect(tooLarge.retriable).toBe(false)
+    expect(classifyFailure(new EngineRejectedError('no')).retriable).toBe(false)
+    expect(classifyFailure(new SchemaInvalidError('no')).retriable).toBe(false)
+    const bug = new TypeError("Cannot read properties of undefined (reading 'offset')")
+    expect(classifyFailure(bug)).toBe(bug)
+    expect(bug).toMatchObject({ retriable: false })
+  })
+
+  it('gives every poison record a stable reason code', () => {
+    expect(new EngineRejectedError('x')).toMatchObject({ reason: 'engine-rejected', code: 'ENGINE_REJECTED', retriable: false })
+    expect(new SchemaInvalidError('x', { detail: { errors: [] } })).toMatchObject({ reason: 'schema-invalid', detail: { errors: [] } })
+  })
+})

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { Partitioners, type Kafka } from 'kafkajs'
+import type { AlertEvent } from '@opsreview/correlation/types'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { captureLogs, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { createRekeyHandler } from './rekey.ts'
+import { retryingBatches } from './retrying.ts'
+
+function alertEvent(fp: string, env: string, description?: string): AlertEvent {
+  const time = '2026-11-30T00:00:00.000Z'
+  return {
+    id: createHash('sha256').update(`alertmanager|${fp}|firing|${time}`).digest('hex').slice(0, 32),
+    source: 'alertmanager', fingerprint: fp, status: 'firing', severity: 'warning', service: 'checkout', environment: env,
+    title: 'HighLatency on checkout', labels: { alertname: 'HighLatency', service: 'checkout' },
+    startsAt: time, receivedAt: time, links: [], origin: {}, ...(description ? { description } : {}),
+  }
+}
+
+async function setup(inputConfig: { name: string; value: string }[] = []) {
+  const kafka = kafkaClient()
+  const run = uniqueName('rekey')
+  const t = { alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, deadLetter: `${run}-dlq` }
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  await createTopics(admin, [t.alerts, t.commands, t.deadLetter], 1)
+  await admin.createTopics({ topics: [{ topic: t.input, numPartitions: 2, configEntries: inputConfig }], waitForLeaders: true })
+  onTestFinished(async () => { await admin.deleteTopics({ topics: [t.input] }).catch(() => undefined) })
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  return { kafka, run, t, producer }
+}
+
+async function startRekeyer(kafka: Kafka, t: { alerts: string; commands: string; input: string; deadLetter: string }, groupId: string) {
+  const { logger, lines } = captureLogs()
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
+  const deadLetters: string[] = []
+  const durable = new Map<string, string>()
+  await consumer.subscribe({ topics: [t.alerts, t.commands], fromBeginning: true })
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    eachBatch: retryingBatches(createRekeyHandler({
+      producer, inputTopic: t.input, commandsTopic: t.commands, deadLetterTopic: t.deadLetter, logger, now: () => Date.now(),
+      onDeadLetter: (reason) => deadLetters.push(reason),
+      onDurable: (topic, partition, next) => durable.set(`${topic}/${partition}`, next),
+    }), { logger }),
+  })
+  return { lines, deadLetters, durable }
+}
+
+const envelopes = async (kafka: Kafka, topic: string, count: number) =>
+  (await readTopicUntil(kafka, topic, (m) => m.length >= count)).map((m) => ({ key: m.key, envelope: JSON.parse(m.value) as DeadLetterEnvelope }))
+
+describe('rekeyer on the real Kafka', () => {
+  it('moves valid events and commands onto the input topic and dead-letters the rest as envelopes', async () => {
+    const { kafka, run, t, producer } = await setup()
+    const command = { id: 'cmd-assign-1', type: 'incident.assign', target: 'inc-0123456789abcdef01234567', environment: 'staging', actor: 'alice', at: '2026-11-30T00:05:00.000Z', owner: 'bob' }
+    await producer.send({ topic: t.alerts, acks: -1, messages: [
+      { key: 'a', value: JSON.stringify(alertEvent('a', 'production')) },
+      { key: 'b', value: '{"source":"alertmanager"' },
+      { key: 'c', value: JSON.stringify({ ...alertEvent('c', 'production'), status: 'sideways' }) },
+    ] })
+    await producer.send({ topic: t.commands, acks: -1, messages: [
+      { key: 'staging', value: JSON.stringify(command) },
+      { key: 'staging', value: JSON.stringify({ ...command, id: 'cmd-explode-2', type: 'incident.explode' }) },
+    ] })
+    const { deadLetters, durable } = await startRekeyer(kafka, t, `${run}-group`)
+
+    const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 2)
+    expect(inputs.map((m) => [m.key, (JSON.parse(m.value) as { type: string }).type]).sort()).toEqual([['production', 'alert'], ['staging', 'command']])
+    const letters = await envelopes(kafka, t.deadLetter, 3)
+    expect(letters.map((l) => [l.envelope.origin?.topic, l.envelope.reason]).sort()).toEqual([
+      [t.alerts, 'schema-invalid'], [t.alerts, 'undecodable'], [t.commands, 'schema-invalid'],
+    ].sort())
+    for (const { key, envelope } of letters) {
+      expect(envelope.stage).toBe('correlator')
+      expect(key).toBe(`${envelope.origin!.topic}/${envelope.origin!.partition}/${envelope.origin!.offset}`)
+      expect(envelope.replay).toMatchObject({ kind: 'record', topic: envelope.origin!.topic })
+    }
+    const undecodable = letters.find((l) => l.envelope.reason === 'undecodable')!.envelope
+    expect(undecodable.replay).toEqual({ kind: 'record', topic: t.alerts, key: 'b', value: '{"source":"alertmanager"' })
+    const invalidAlert = letters.find((l) => l.envelope.reason === 'schema-invalid' && l.envelope.origin?.topic === t.alerts)!.envelope
+    expect(JSON.stringify(invalidAlert.detail)).toContain('status')
+    await waitFor(() => (durable.get(`${t.alerts}/0`) === '3' && durable.get(`${t.commands}/0`) === '2' ? true : undefined), { what: 'both sources durable to their ends' })
+    expect(deadLetters.sort()).toEqual(['schema-invalid', 'schema-invalid', 'undecodable'])
+  })
+
+  it('dead-letters a record the input topic refuses, and moves the others on', async () => {
+    // An input topic that takes small records only: the broker itself refuses the large one.
+    const { kafka, run, t, producer } = await setup([{ name: 'max.message.bytes', value: '4096' }])
+    const large = JSON.stringify(alertEvent('large', 'production', 'x'.repeat(8000)))
+    await producer.send({ topic: t.alerts, acks: -1, messages: [
+      { key: 'small-1', value: JSON.stringify(alertEvent('small-1', 'production')) },
+      { key: 'large', value: large },
+      { key: 'small-2', value: JSON.stringify(alertEvent('small-2', 'staging')) },
+    ] })
+    const { lines } = await startRekeyer(kafka, t, `${run}-group`)
+
+    const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 2)
+    expect(inputs.map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event.fingerprint).sort()).toEqual(['small-1', 'small-2'])
+    const [letter] = await envelopes(kafka, t.deadLetter, 1)
+    expect(letter!.envelope).toMatchObject({ stage: 'correlator', reason: 'record-rejected', origin: { topic: t.alerts, offset: '1' }, replay: { kind: 'record', key: 'large', value: large } })
+    expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toEqual([])
+  })
+})

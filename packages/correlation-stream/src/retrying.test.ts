@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { KafkaJSConnectionError, KafkaJSProtocolError, type EachBatchPayload } from 'kafkajs'
+import { captureLogs } from '@opsreview/testing'
+import { retryingBatches } from './retrying.ts'
+
+/** The parts of kafkajs's batch payload the policy touches. */
+function payload(): EachBatchPayload & { heartbeats: number } {
+  const p = {
+    heartbeats: 0,
+    batch: { topic: 'input', partition: 2 },
+    heartbeat: async () => { p.heartbeats++ },
+    isRunning: () => true,
+  }
+  return p as unknown as EachBatchPayload & { heartbeats: number }
+}
+
+describe('retryingBatches', () => {
+  it('backs off on a retriable failure and logs a run of them at a bounded rate', async () => {
+    const { logger, lines } = captureLogs()
+    let clock = 0
+    let failing = true
+    const retried: string[] = []
+    const run = retryingBatches(async () => { if (failing) throw new KafkaJSConnectionError('Connection closed') }, {
+      logger, initialBackoffMs: 1, maxBackoffMs: 4, logEveryMs: 30_000, now: () => clock, onRetry: (err) => retried.push(err.name),
+    })
+    for (let i = 0; i < 10; i++) { await run(payload()); clock += 5_000 } // 45 s of failures, one batch every 5 s
+    failing = false
+    await run(payload())
+    await run(payload())
+
+    expect(retried).toHaveLength(10)
+    expect(new Set(retried)).toEqual(new Set(['KafkaUnavailableError']))
+    const warnings = lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch')
+    expect(warnings.map((w) => [w.failures, w.suppressed])).toEqual([[1, 0], [7, 5]])
+    expect(warnings[0]).toMatchObject({ topic: 'input', partition: 2, retryInMs: 1 })
+    expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ failures: 10, outageMs: 50_000 }])
+  })
+
+  it('rethrows what no retry can fix, and leaves rebalances to kafkajs', async () => {
+    const { logger, lines } = captureLogs()
+    const bug = new TypeError('x is not a function')
+    await expect(retryingBatches(async () => { throw bug }, { logger })(payload())).rejects.toBe(bug)
+    expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toHaveLength(1)
+    const rebalance = new KafkaJSProtocolError({ type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: false, message: 'The group is rebalancing' } as never)
+    await expect(retryingBatches(async () => { throw rebalance }, { logger })(payload())).rejects.toBe(rebalance)
+  })
+
+  it('heartbeats while it backs off, so the group keeps the member', async () => {
+    const { logger } = captureLogs()
+    const p = payload()
+    await retryingBatches(async () => { throw new KafkaJSConnectionError('Connection closed') }, { logger, initialBackoffMs: 1200 })(p)
+    expect(p.heartbeats).toBeGreaterThanOrEqual(2)
+  })
+})

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+import { readConfig } from '@opsreview/config'
+import { correlatorConfigSpec, topicsOf } from './config.ts'
+
+describe('correlator config', () => {
+  it('has a stall time of a minute and the dead-letter topic among its topics by default', () => {
+    const r = readConfig(correlatorConfigSpec, {})
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(r.value.OPSREVIEW_STALL_AFTER).toBe(60_000)
+    expect(topicsOf(r.value).deadLetter).toBe('opsreview.correlator.dead-letter.v1')
+  })
+
+  it('takes a stall time as a duration and refuses 0 or nonsense, naming the variable', () => {
+    const ok = readConfig(correlatorConfigSpec, { OPSREVIEW_STALL_AFTER: '2m', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '500ms' })
+    expect(ok.ok && [ok.value.OPSREVIEW_STALL_AFTER, ok.value.OPSREVIEW_CONSUMER_HEALTH_INTERVAL]).toEqual([120_000, 500])
+    const bad = readConfig(correlatorConfigSpec, { OPSREVIEW_STALL_AFTER: '0', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: 'soon' })
+    expect(bad.ok).toBe(false)
+    if (bad.ok) return
+    expect(bad.errors).toEqual([
+      expect.stringMatching(/^OPSREVIEW_STALL_AFTER must be longer than 0/),
+      expect.stringMatching(/^OPSREVIEW_CONSUMER_HEALTH_INTERVAL must be a duration/),
+    ])
+  })
+})
