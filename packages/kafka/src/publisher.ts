@@ -206,15 +206,14 @@ export class BatchPublisher {
     return new Promise<void>((resolve, reject) => {
       const sizes = messages.map(estimateMessageBytes)
       const p: Pending = { topic, messages, sizes, toSend: [], next: 0, outstanding: messages.length, refused: [], refusedCause: undefined, failed: undefined, resolve, reject }
-      sizes.forEach((bytes, index) => {
-        if (bytes <= this.#maxMessageBytes) {
-          p.toSend.push(index)
-          return
-        }
-        this.#logger.warn({ topic, bytes, maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
-        this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
-        this.#settle(p, 1)
-      })
+      sizes.forEach((bytes, index) => { if (bytes <= this.#maxMessageBytes) p.toSend.push(index) })
+      if (p.toSend.length < messages.length) {
+        const over = sizes.flatMap((bytes, index) => (bytes > this.#maxMessageBytes ? [index] : []))
+        this.#logger.warn({ topic, messages: over.length, bytes: Math.max(...over.map((i) => sizes[i]!)), maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
+        for (const index of over) this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
+        // Settled once for all, so that the caller's promise settles after the last of them.
+        this.#settle(p, over.length)
+      }
       if (p.toSend.length === 0) return
       this.#queue.push(p)
       this.#queuedMessages += p.toSend.length
