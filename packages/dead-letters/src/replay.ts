@@ -72,7 +72,8 @@ export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts
     } catch (err) {
       const failure = err instanceof ReplayFailedError ? err : new ReplayFailedError(String((err as Error)?.message ?? err), false, { cause: err })
       if (failure.retriable) down.set(replay.kind, failure)
-      opts.logger.warn({ deadLetter: deadLetterId(dl), target, err: failure }, 'replay failed')
+      // The report names every failure; the log keeps the cause's stack for whoever runs with debug.
+      opts.logger.debug({ deadLetter: deadLetterId(dl), target, err: failure }, 'replay failed')
       outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: failure.message, retriable: failure.retriable, status: failure.status })
     }
   }
