@@ -1,5 +1,11 @@
-import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
+
+/** A duration with a floor: 0 would make a timer spin or every partition stall at once. */
+function durationAtLeast(doc: string, def: number, minMs: number): Field<number> {
+  const inner = field.duration(doc, def)
+  return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value < minMs ? { ok: false, error: `must be at least ${minMs} ms, got ${r.value} ms` } : r } }
+}
 
 /** Every variable the indexer reads. The README's configuration table mirrors this. */
 export const indexerConfigSpec = {
@@ -18,11 +24,11 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024),
   OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
   OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: field.int('attempts a document may fail with a retriable error while Elasticsearch accepts others, before it is dead-lettered (retries-exhausted)', 10, { min: 1, max: 1000 }),
-  OPSREVIEW_INDEXER_MIN_BACKOFF: field.duration('first wait before a failed write is retried (then doubled, jittered)', 200),
-  OPSREVIEW_INDEXER_MAX_BACKOFF: field.duration('longest wait between retries of a failed write', 10_000),
+  OPSREVIEW_INDEXER_MIN_BACKOFF: durationAtLeast('first wait before a failed write is retried (then doubled, jittered)', 200, 1),
+  OPSREVIEW_INDEXER_MAX_BACKOFF: durationAtLeast('longest wait between retries of a failed write', 10_000, 1),
   OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL: field.duration('repeated retry and dead-letter logs: at most one per reason in this interval', 30_000),
-  OPSREVIEW_STALL_AFTER: field.duration('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000),
-  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.duration('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000),
+  OPSREVIEW_STALL_AFTER: durationAtLeast('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000, 1000),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: durationAtLeast('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, 100),
   OPSREVIEW_INDEXER_HOST: field.string('address of the metrics and health endpoint', '127.0.0.1'),
   OPSREVIEW_INDEXER_PORT: field.port('port of the metrics and health endpoint', 8082),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
