@@ -209,7 +209,7 @@ export class BatchPublisher {
       sizes.forEach((bytes, index) => { if (bytes <= this.#maxMessageBytes) p.toSend.push(index) })
       if (p.toSend.length < messages.length) {
         const over = sizes.flatMap((bytes, index) => (bytes > this.#maxMessageBytes ? [index] : []))
-        this.#logger.warn({ topic, messages: over.length, bytes: Math.max(...over.map((i) => sizes[i]!)), maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
+        this.#logger.warn({ topic, messages: over.length, bytes: over.reduce((max, i) => Math.max(max, sizes[i]!), 0), maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
         for (const index of over) this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
         // Settled once for all, so that the caller's promise settles after the last of them.
         this.#settle(p, over.length)
