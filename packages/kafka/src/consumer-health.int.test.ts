@@ -1,0 +1,55 @@
+import { expect, it, onTestFinished } from 'vitest'
+import { captureLogs, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { ConsumerHealthMonitor } from './consumer-health.ts'
+
+it('on the real broker: lag from the end offsets while the consumer fetches nothing, a stall, and recovery', async () => {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const topic = uniqueName('health')
+  const group = uniqueName('health-group')
+  await createTopics(admin, [topic], 2)
+  const producer = kafka.producer()
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const { logger } = captureLogs()
+  const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger, stallAfterMs: 1000, intervalMs: 100 })
+  onTestFinished(async () => { monitor.stop(); await consumer.disconnect() })
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      const first = batch.messages[0]
+      if (!first) return
+      monitor.health.fetched(batch.topic, batch.partition, { firstOffset: first.offset, lastOffset: batch.lastOffset(), timestamp: first.timestamp })
+      for (const m of batch.messages) resolveOffset(m.offset)
+      const next = String(BigInt(batch.lastOffset()) + 1n)
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }])
+      monitor.health.processed(batch.topic, batch.partition, next)
+    },
+  })
+  monitor.start()
+  await waitFor(() => (Object.keys(monitor.health.assignment).length > 0 ? true : undefined), { what: 'the assignment' })
+
+  await producer.send({ topic, acks: -1, messages: [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }] })
+  await waitFor(() => { const s = monitor.snapshot(); return s.partitions.every((p) => p.end === '1' && p.lag === 0) ? s : undefined }, { what: 'caught up' })
+
+  // Paused: nothing is fetched, so there is no "last batch" to take a lag from; the broker's end moves on.
+  consumer.pause([{ topic }])
+  await producer.send({ topic, acks: -1, messages: [1, 2, 3].map((i) => ({ value: `p${i}`, partition: 0 })) })
+  const stalled = await waitFor(() => { const s = monitor.snapshot(); return s.stalled ? s : undefined }, { what: 'a stall' })
+  expect(stalled.partitions).toEqual([
+    expect.objectContaining({ partition: 0, position: '1', end: '4', lag: 3, stalled: true }),
+    expect.objectContaining({ partition: 1, lag: 0, stalled: false, oldestUnprocessedAgeSeconds: 0 }),
+  ])
+  expect(stalled.partitions[0]!.oldestUnprocessedAgeSeconds).toBeGreaterThan(0)
+
+  consumer.resume([{ topic }])
+  await waitFor(() => { const s = monitor.snapshot(); return !s.stalled && s.partitions.every((p) => p.lag === 0) ? s : undefined }, { what: 'caught up again' })
+  // The group's committed offsets say the same.
+  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+  expect(committed!.partitions.map((p) => p.offset).sort()).toEqual(['1', '4'])
+})
