@@ -78,16 +78,22 @@ const days = Math.round((last - T0) / 86_400_000 * 10) / 10
 
 const engine = new CorrelationEngine()
 const started = performance.now()
+const cpuStarted = process.cpuUsage()
 let outputs = 0
 for (const input of inputs) outputs += engine.apply(input).length
 const seconds = (performance.now() - started) / 1000
+// CPU time of this process too: the machine is shared, and wall time counts the others' work.
+const cpu = process.cpuUsage(cpuStarted)
+const cpuSeconds = (cpu.user + cpu.system) / 1e6
 const alertInputs = inputs.filter((i) => i.type === 'alert').length
 const result = {
   alerts: alertInputs, ticks: inputs.length - alertInputs, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
-  alertsPerSec: Math.round(alertInputs / seconds), outputs,
+  alertsPerSec: Math.round(alertInputs / seconds), cpuSeconds: Math.round(cpuSeconds * 100) / 100,
+  alertsPerCpuSec: Math.round(alertInputs / cpuSeconds), outputs,
   incidents: engine.incidents().length, problems: engine.problems().length,
   problemKinds: engine.problems().reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.kind]: (acc[p.kind] ?? 0) + 1 }), {}),
   heapMiB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
+  late: engine.stats.late,
 }
 console.log(JSON.stringify(result, null, 2))
-console.log(`\ncorrelation engine: ${result.alertsPerSec} alerts/s on one core (target >= 100000)`)
+console.log(`\ncorrelation engine: ${result.alertsPerSec} alerts/s on one core (target >= 200000)`)

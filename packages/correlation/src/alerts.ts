@@ -90,7 +90,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     inc.deps.add(dep)
     ;(newDeps ??= []).push(dep)
   }
-  extendStart(s, inc, key, t, at)
+  // A new member starts at `t` (its firstSeenAt): only the incident's start can move.
+  extendStart(s, inc, null, t, at)
   touch(s, inc, t, at)
   linkKnownFlapping(s, inc, member)
   checkRecurring(s, inc)

@@ -2,6 +2,7 @@
 import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
+import { indexProblem } from './problems/store.ts'
 import {
   createState, pendingBefore, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
@@ -30,6 +31,7 @@ export interface EngineSnapshot {
   timers: Timer[]
   evictionQueue: EvictionEntry[]
   commandsSeen: [string, number][]
+  nextForgetAt: number
   stats: Omit<EngineStats, 'pending'>
 }
 
@@ -51,6 +53,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     timers: s.timers.items.slice(),
     evictionQueue: s.evictionQueue.slice(s.evictionHead),
     commandsSeen: [...s.commandsSeen],
+    nextForgetAt: s.nextForgetAt,
     stats: { ...s.stats },
   }
 }
@@ -76,12 +79,13 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   }
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, v)
   for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, v)
-  for (const p of copy.problems) s.problems.set(p.id, p)
+  for (const p of copy.problems) { s.problems.set(p.id, p); indexProblem(s, p) }
   for (const [k, v] of copy.bySignature) s.bySignature.set(k, v)
   for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v)
   s.timers = new Heap(timerBefore, copy.timers)
   s.evictionQueue = copy.evictionQueue
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
+  s.nextForgetAt = copy.nextForgetAt
   Object.assign(s.stats, copy.stats)
   return s
 }

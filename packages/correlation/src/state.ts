@@ -113,8 +113,10 @@ export interface EngineState {
   openByGroup: Map<string, string>
   openByAmGroup: Map<string, string>
   problems: Map<string, Problem>
-  /** Problem id by canonical signature; looked up on every re-fire, so remembered. */
-  problemIds: Map<string, string>
+  /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
+  problemBySignature: Map<string, Problem>
+  /** `environment\0source:fingerprint` of every flapping problem: most alerts never flap, and need no signature. */
+  flappingAlerts: Set<string>
   /** Recent openings per canonical recurring signature. */
   bySignature: Map<string, Opening[]>
   /** Recent openings per dependency (`label=value`), for shared-cause detection. */
@@ -124,6 +126,8 @@ export interface EngineState {
   evictionQueue: EvictionEntry[]
   evictionHead: number
   commandsSeen: Map<string, number>
+  /** Retention runs when the horizon reaches this. */
+  nextForgetAt: number
   stats: Omit<EngineStats, 'pending'>
   dirtyIncidents: Set<IncidentState>
   dirtyProblems: Set<Problem>
@@ -134,8 +138,8 @@ export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new Map(), pending: new Heap(pendingBefore), alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
-    openByGroup: new Map(), openByAmGroup: new Map(), problems: new Map(), problemIds: new Map(), bySignature: new Map(),
-    recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(),
+    openByGroup: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Set(), bySignature: new Map(),
+    recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
   }
 }

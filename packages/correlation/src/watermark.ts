@@ -79,7 +79,12 @@ function drain(s: EngineState): void {
     }
   }
   s.now = w
-  forget(s, w - s.cfg.retentionMs)
+  // Retention is coarse: once per minute of watermark is enough, and spares every event a scan.
+  const horizon = w - s.cfg.retentionMs
+  if (horizon >= s.nextForgetAt) {
+    s.nextForgetAt = horizon + 60_000
+    forget(s, horizon)
+  }
 }
 
 /** Forgets event ids, commands, resolved incidents and early resolves from before the retention horizon. */

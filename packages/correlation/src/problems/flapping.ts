@@ -27,7 +27,7 @@ export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAl
 
 /** A new incident whose alert is known to flap is linked to that problem. */
 export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): void {
-  if (s.problems.size === 0) return
+  if (!s.flappingAlerts.has(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)) return
   const p = findProblem(s, canonicalSignature(flappingSignature(inc, m)))
   if (collecting(p)) link(s, inc, p)
 }

@@ -3,14 +3,13 @@ import { iso, type EngineState, type IncidentState } from '../state.ts'
 import type { Problem, ProblemSignature } from '../types.ts'
 import { canonicalSignature, problemIdOf } from './signature.ts'
 
-/** The id of a canonical signature, remembered: rules look it up on every re-fire. */
-export function problemIdFor(s: EngineState, canonical: string): string {
-  let id = s.problemIds.get(canonical)
-  if (!id) {
-    id = problemIdOf(canonical)
-    s.problemIds.set(canonical, id)
+/** Indexes a problem by its signature (on creation and on restore). */
+export function indexProblem(s: EngineState, p: Problem): void {
+  s.problemBySignature.set(p.signature, p)
+  if (p.kind === 'flapping') {
+    const sig = JSON.parse(p.signature) as { environment: string; source: string; fingerprint: string }
+    s.flappingAlerts.add(`${sig.environment}\u0000${sig.source}:${sig.fingerprint}`)
   }
-  return id
 }
 
 /** A candidate or confirmed problem: one that still collects incidents. */
@@ -19,20 +18,21 @@ export function collecting(p: Problem | undefined): p is Problem {
 }
 
 export function findProblem(s: EngineState, canonical: string): Problem | undefined {
-  return s.problems.get(problemIdFor(s, canonical))
+  return s.problemBySignature.get(canonical)
 }
 
 /** Creates the problem of a signature if it is new, then links the incidents to it unless it is closed. */
 export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: string, incidents: readonly IncidentState[], title: string): void {
-  const id = problemIdFor(s, canonical)
-  let p = s.problems.get(id)
+  let p = s.problemBySignature.get(canonical)
   if (!p) {
+    const id = problemIdOf(canonical)
     const first = incidents[0]?.data.openedAt ?? iso(s.now)
     p = {
       id, kind: sig.kind, status: 'candidate', title, signature: canonical, services: [], environment: sig.environment,
       incidentIds: [], incidentCount: 0, firstSeenAt: first, lastSeenAt: first, owner: null, notes: [], version: 0,
     }
     s.problems.set(id, p)
+    indexProblem(s, p)
     s.dirtyProblems.add(p)
   }
   if (!collecting(p)) return
