@@ -4,7 +4,8 @@ import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
 import { captureLogs, fixture, serve } from '@opsreview/testing'
-import { fakeReceiver, post, TEST_TOPICS } from './test-fakes.ts'
+import { spoolDeadLetter } from './app.ts'
+import { fakeReceiver, post, TEST_NOW, TEST_TOPICS } from './test-fakes.ts'
 
 const good = (fp: string, patch: Record<string, unknown> = {}) => ({
   status: 'firing', labels: { alertname: 'HighErrorRate', service: 'checkout' }, startsAt: '2026-11-28T20:00:00Z', fingerprint: fp, ...patch,
@@ -146,5 +147,19 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(res.status).toBe(400)
     expect((await res.json() as { errors: unknown[] }).errors[0]).toMatchObject({ path: '/alerts', message: expect.stringContaining('1001 alerts are invalid') })
     expect(r.publisher.sent.get(TEST_TOPICS.alerts)).toBeUndefined()
+  })
+
+  it('dead-letters what the spool will not publish as an envelope that replays the record', async () => {
+    const r = fakeReceiver()
+    const deadLetter = spoolDeadLetter(r.publisher, TEST_TOPICS.rejected, r.metrics, () => TEST_NOW)
+    await deadLetter({ topic: 'alerts', key: 'pingdom:check-1', value: '{"id":"x"}' }, { code: 'record-rejected', error: 'too large', segment: 3, offset: 120 })
+    await deadLetter(undefined, { code: 'corrupt-record', error: 'not JSON', segment: 3, offset: 200, raw: '{"to' })
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toEqual([
+      { stage: 'receiver', reason: 'record-rejected', error: 'too large', at: TEST_NOW.toISOString(), detail: { spool: { segment: 3, offset: 120 } },
+        replay: { kind: 'record', topic: 'alerts', key: 'pingdom:check-1', value: '{"id":"x"}' } },
+      { stage: 'receiver', reason: 'corrupt-record', error: 'not JSON', at: TEST_NOW.toISOString(), detail: { spool: { segment: 3, offset: 200 }, raw: '{"to' } },
+    ])
+    r.publisher.refuse = () => true
+    await expect(deadLetter({ topic: 'alerts', key: 'k', value: 'v' }, { code: 'record-too-large', error: 'big', segment: 1, offset: 0 })).rejects.toMatchObject({ retriable: false })
   })
 })

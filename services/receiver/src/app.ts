@@ -11,7 +11,7 @@ import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
-import type { SpoolRecord } from '@opsreview/spool'
+import type { SpoolDeadLetter, SpoolRecord } from '@opsreview/spool'
 import { LogThrottle } from './log-throttle.ts'
 import { RecentIds } from './recent-ids.ts'
 import type { ReceiverMetrics } from './metrics.ts'
@@ -313,6 +313,27 @@ export function publishSpooled(publisher: EventPublisher): (records: SpoolRecord
     const byTopic = new Map<string, Message[]>()
     for (const { topic, key, value } of records) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { key, value }])
     await Promise.all([...byTopic].map(([topic, messages]) => publisher.publish(topic, messages)))
+  }
+}
+
+/**
+ * Where the spool's drain puts a record Kafka will never take, or a line that is not a record: the
+ * receiver's dead-letter topic, as an envelope that replays the record as it was. A refusal of the
+ * dead letter itself (the record is too large for any topic) rejects with KafkaRecordRejectedError, and
+ * the spool then keeps it whole in its own dead-letters file.
+ */
+export function spoolDeadLetter(publisher: EventPublisher, topic: string, metrics: ReceiverMetrics, clock: () => Date): SpoolDeadLetter {
+  return async (record, reason) => {
+    const envelope: DeadLetterEnvelope = {
+      stage: 'receiver',
+      reason: reason.code,
+      error: reason.error.slice(0, 1000),
+      at: clock().toISOString(),
+      detail: { spool: { segment: reason.segment, offset: reason.offset }, ...(reason.raw === undefined ? {} : { raw: reason.raw }) },
+    }
+    if (record) envelope.replay = { kind: 'record', topic: record.topic, key: record.key, value: record.value }
+    await publisher.publish(topic, [deadLetterMessage(record?.key ?? 'spool', envelope)])
+    metrics.deadLetters.inc({ stage: 'receiver', reason: reason.code })
   }
 }
 

@@ -9,7 +9,7 @@ import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { Spool } from '@opsreview/spool'
 import { applyServerTimeouts } from '@opsreview/http/hardening'
 import { loadReceiverConfig } from './config.ts'
-import { createReceiverApp, publishSpooled } from './app.ts'
+import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
 
 const config = loadReceiverConfig(process.env)
@@ -83,7 +83,9 @@ const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEI
 applyServerTimeouts(server)
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
-void connectKafka().then(() => spool.startDraining(publishSpooled(publisher)))
+void connectKafka().then(() => spool.startDraining(publishSpooled(publisher), {
+  deadLetter: spoolDeadLetter(publisher, config.OPSREVIEW_TOPIC_REJECTED, metrics, () => new Date()),
+}))
 
 shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
   server.close()

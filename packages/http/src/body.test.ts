@@ -1,0 +1,56 @@
+import { gzipSync } from 'node:zlib'
+import express from 'express'
+import { describe, expect, it } from 'vitest'
+import { serve } from '@opsreview/testing'
+import { jsonBody, jsonDepthExceeds } from './body.ts'
+import { problemHandler } from './problem.ts'
+
+describe('jsonDepthExceeds', () => {
+  it.each([
+    ['{}', 1, false], ['{"a":[1]}', 1, true], ['{"a":[1]}', 2, false], ['"[[[[[["', 1, false], ['"\\"[[[["', 1, false],
+    ['[' + '{"a":'.repeat(10) + '1' + '}'.repeat(10) + ']', 10, true], ['[' + '{"a":'.repeat(9) + '1' + '}'.repeat(9) + ']', 10, false],
+  ])('%s deeper than %i: %s', (text, max, expected) => {
+    expect(jsonDepthExceeds(Buffer.from(text), max)).toBe(expected)
+  })
+})
+
+describe('jsonBody', () => {
+  async function app() {
+    const a = express()
+    a.post('/', ...jsonBody(300_000), (req, res) => { res.json({ got: req.body as unknown }) })
+    a.use(problemHandler)
+    return serve(a)
+  }
+  const send = async (url: string, body: string | Buffer, headers: Record<string, string> = {}) => {
+    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } })
+    return { status: res.status, body: await res.json() as { code?: string; errors?: { path: string; message: string }[]; got?: unknown } }
+  }
+
+  it('reads JSON, plain or compressed', async () => {
+    const url = await app()
+    expect(await send(url, '{"a":1}')).toEqual({ status: 200, body: { got: { a: 1 } } })
+    expect(await send(url, gzipSync('{"a":2}'), { 'content-encoding': 'gzip' })).toEqual({ status: 200, body: { got: { a: 2 } } })
+  })
+
+  it.each([
+    ['nesting 100,000 deep', '['.repeat(100_000) + ']'.repeat(100_000), {}, 400, 'BAD_REQUEST', '/'],
+    ['nesting 65 deep', '['.repeat(65) + ']'.repeat(65), {}, 400, 'BAD_REQUEST', '/'],
+    ['a corrupt gzip stream', 'not gzip', { 'content-encoding': 'gzip' }, 400, 'BAD_REQUEST', '/'],
+    ['a corrupt deflate stream', 'xx', { 'content-encoding': 'deflate' }, 400, 'BAD_REQUEST', '/'],
+    ['a corrupt br stream', '\u00ff\u00ff', { 'content-encoding': 'br' }, 400, 'BAD_REQUEST', '/'],
+    ['an unknown encoding', '{}', { 'content-encoding': 'compress' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-encoding'],
+    ['another content type', '{}', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-type'],
+    ['a body over the limit', JSON.stringify({ a: 'x'.repeat(400_000) }), {}, 413, 'PAYLOAD_TOO_LARGE', '/'],
+    ['a gzip bomb over the limit', gzipSync(Buffer.alloc(10_000_000, 0x20)), { 'content-encoding': 'gzip' }, 413, 'PAYLOAD_TOO_LARGE', '/'],
+    ['not JSON', '{"a":', {}, 400, 'INVALID_JSON', '/'],
+  ] as const)('refuses %s with a 4xx naming what failed', async (_what, body, headers, status, code, path) => {
+    const res = await send(await app(), body as string | Buffer, headers)
+    expect(res.status).toBe(status)
+    expect(res.body.code).toBe(code)
+    expect(res.body.errors?.[0]?.path).toBe(path)
+  })
+
+  it('accepts nesting up to 64 levels', async () => {
+    expect((await send(await app(), '['.repeat(64) + ']'.repeat(64))).status).toBe(200)
+  })
+})

@@ -1,0 +1,120 @@
+// Fuzzed webhooks against the real Kafka, with an oracle that counts: every alert the receiver
+// acknowledged is on the alerts topic exactly once, or, if it was refused, on the dead-letter topic
+// exactly once (the same alert acknowledged by racing requests: at most once per acknowledgement). OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
+import { mkdtemp } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import fc from 'fast-check'
+import { Partitioners } from 'kafkajs'
+import pino from 'pino'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { defaultIngestOptions } from '@opsreview/ingest/event'
+import { intakeAlertmanager, intakePingdom } from '@opsreview/ingest/intake'
+import { Spool } from '@opsreview/spool'
+import { createTopics, kafkaClient, readTopicToEnd, serve, uniqueName } from '@opsreview/testing'
+import type { AlertEvent } from '@opsreview/schemas'
+import { createReceiverApp, publishSpooled } from './app.ts'
+import { createReceiverMetrics } from './metrics.ts'
+import { post, TEST_NOW, TEST_TOKEN } from './test-fakes.ts'
+import { mixedWebhook, mutatedFixture } from './fuzz-arbitraries.ts'
+
+const SCALE = Number(process.env.OPSREVIEW_FUZZ_SCALE ?? '1') || 1
+const WEBHOOKS = Math.round(300 * SCALE)
+const PINGDOMS = Math.round(60 * SCALE)
+const CONCURRENCY = 8
+
+async function startReceiver() {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const topics = { alerts: uniqueName('fuzz-alerts'), rejected: uniqueName('fuzz-rejected') }
+  await createTopics(admin, [topics.alerts, topics.rejected])
+  const logger = pino({ level: 'silent' })
+  const publisher = new BatchPublisher({
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
+    logger,
+  })
+  await publisher.connect()
+  const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
+  spool.startDraining(publishSpooled(publisher))
+  onTestFinished(async () => { await spool.close(); await publisher.close() })
+  const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
+  const app = createReceiverApp({
+    publisher, spool, logger, metrics, clock: () => TEST_NOW,
+    tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics, ingest: defaultIngestOptions,
+  })
+  return { url: await serve(app), kafka, topics, spool }
+}
+
+/** Runs `work` over `items` with at most `limit` at once, so requests share the publisher's batches. */
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await work(items[next++]!)
+  }))
+}
+
+describe('receiver fuzz on the real Kafka', () => {
+  it('puts every acknowledged alert on the alerts topic or the dead-letter topic, exactly once', async () => {
+    const r = await startReceiver()
+    let n = 0
+    const ids = () => `fz-${(n++).toString(36)}`
+    const ctx = { receivedAt: TEST_NOW, options: defaultIngestOptions }
+    const webhooks = fc.sample(mixedWebhook(ids), { numRuns: WEBHOOKS, seed: 20261201 }).map(({ body }) => body)
+    const pingdoms = fc.sample(mutatedFixture('pingdom'), { numRuns: PINGDOMS, seed: 20261202 })
+
+    /** Event ids the receiver must have on the alerts topic, with how often each was acknowledged. */
+    const expectedIds = new Map<string, number>()
+    const acknowledged = (id: string) => expectedIds.set(id, (expectedIds.get(id) ?? 0) + 1)
+    /** Per-alert refusals it must have dead-lettered. */
+    const expectedLetters = new Set<string>()
+    const statuses = new Map<number, number>()
+    await pool(webhooks, CONCURRENCY, async (body) => {
+      const res = await post(`${r.url}/webhooks/alertmanager`, body)
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      expect(res.status).toBeLessThan(500)
+      if (res.status !== 200) return
+      const answer = await res.json() as { rejected: { index: number }[] }
+      const requestId = res.headers.get('x-request-id')!
+      for (const { index } of answer.rejected) expectedLetters.add(`${requestId}#${index}`)
+      // The same pure mapping, run by the oracle: an accepted alert's event has this id.
+      const intake = intakeAlertmanager(body, ctx)
+      if (!intake.ok) throw new Error('the receiver accepted a body its own intake refuses')
+      const refused = new Set(answer.rejected.map((x) => x.index))
+      for (const { index, event } of intake.accepted) if (!refused.has(index)) acknowledged(event.id)
+    })
+    await pool(pingdoms, CONCURRENCY, async (body) => {
+      const res = await post(`${r.url}/webhooks/pingdom`, body)
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      expect(res.status).toBeLessThan(500)
+      if (res.status !== 202) return
+      const intake = intakePingdom(body, ctx)
+      if (!intake.ok) throw new Error('the receiver accepted a Pingdom body its own intake refuses')
+      acknowledged(intake.event.id)
+    })
+    expect(await r.spool.drained(30_000)).toBe(true)
+
+    const onTopic = (await readTopicToEnd(r.kafka, r.topics.alerts)).map((m) => (JSON.parse(m.value) as AlertEvent).id)
+    const counts = new Map<string, number>()
+    for (const id of onTopic) counts.set(id, (counts.get(id) ?? 0) + 1)
+    expect(new Set(onTopic)).toEqual(new Set(expectedIds.keys()))
+    // An alert acknowledged once is there once. The same alert in requests racing each other may be
+    // published by each (RecentIds sees it only once acknowledged; later stages dedup by id), never more.
+    expect([...counts].filter(([id, c]) => c < 1 || c > expectedIds.get(id)!)).toEqual([])
+    expect([...counts].filter(([id, c]) => expectedIds.get(id) === 1 && c !== 1)).toEqual([])
+
+    const letters = (await readTopicToEnd(r.kafka, r.topics.rejected))
+      .map((m) => JSON.parse(m.value) as DeadLetterEnvelope)
+      .filter((l) => typeof l.detail?.index === 'number')
+      .map((l) => `${String(l.detail!.requestId)}#${String(l.detail!.index)}`)
+    expect(letters).toHaveLength(new Set(letters).size)
+    expect(new Set(letters)).toEqual(expectedLetters)
+    // Enough of each outcome that the oracle counted something.
+    expect(expectedIds.size).toBeGreaterThan(WEBHOOKS / 2)
+    expect(expectedLetters.size).toBeGreaterThan(WEBHOOKS / 4)
+    expect(statuses.get(200)).toBeGreaterThan(WEBHOOKS / 2)
+  }, 300_000)
+})
