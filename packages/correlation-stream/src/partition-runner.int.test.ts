@@ -174,4 +174,36 @@ describe('PartitionRunner on the real Kafka', () => {
     const undecodable = letters.find((l) => l.envelope.reason === 'undecodable')!.envelope
     expect(undecodable.replay).toMatchObject({ value: '{"type":"alert"' })
   })
+
+  it('loses nothing when the group rebalances while a batch is being sent', async () => {
+    const { kafka, admin, topics, run } = await setup()
+    // Production on partition 0, staging on 1, ticks on both: whichever partition moves has work to hand over.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const partitionOf = (i: EngineInput) => (i.type === 'alert' && i.event.environment === 'staging' ? [1] : i.type === 'alert' ? [0] : [0, 1])
+    await producer.send({ topic: topics.input, acks: -1, messages: inputs(30).flatMap((i) => partitionOf(i).map((partition) => ({ partition, key: inputKey(i), value: JSON.stringify(i) }))) })
+    const expected = await expectedIncidents(kafka, topics.input)
+    expect(expected.size).toBe(30)
+    const groupId = `${run}-engine`
+    // The first send waits until a second member has asked to join and the group is rebalancing: the
+    // batch in flight belongs to a generation that is ending.
+    let second: Promise<Awaited<ReturnType<typeof startRunner>>> | undefined
+    const joining: Producer = {
+      ...producer,
+      sendBatch: async (batch) => {
+        if (!second) {
+          second = startRunner(kafka, topics, groupId, producer) // resolves once it is in the group
+          await waitFor(async () => ((await admin.describeGroups([groupId])).groups[0]?.state === 'PreparingRebalance' ? true : undefined), { what: 'the group to rebalance' })
+        }
+        return producer.sendBatch(batch)
+      },
+    }
+    const one = await startRunner(kafka, topics, groupId, joining)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 60_000, intervalMs: 500, what: 'every incident at its last version on the output topic' })
+    const two = await second!
+    await waitFor(() => (one.runner.partitions.length === 1 && two.runner.partitions.length === 1 ? true : undefined), { timeoutMs: 30_000, what: 'each member running one partition' })
+    expect([...one.runner.partitions, ...two.runner.partitions].sort()).toEqual([0, 1])
+  })
 })
