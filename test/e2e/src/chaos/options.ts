@@ -25,13 +25,18 @@ export interface ChaosOptions {
   seed: number
   /** Correlator quiet period: short, so incidents resolve within the run and resolution is replayed too. */
   quietPeriodMs: number
+  /**
+   * Correlator allowed lateness (OPSREVIEW_ALLOWED_LATENESS): the engine applies an event, and emits its
+   * incident, this long after its time. Short, so incidents appear within the run.
+   */
+  latenessMs: number
   /** Keep the run's topics and indices for inspection (the default deletes them). */
   keep: boolean
 }
 
 export const fullChaosOptions: ChaosOptions = Object.freeze({
   alerts: 300, groups: 60, fireMs: 240_000, faults: [...FAULT_KINDS], esStopMs: 30_000, poison: 8,
-  settleMs: 240_000, seed: Date.now() % 1_000_000, quietPeriodMs: 15_000, keep: false,
+  settleMs: 240_000, seed: Date.now() % 1_000_000, quietPeriodMs: 15_000, latenessMs: 10_000, keep: false,
 })
 
 /** The CI variant: fewer alerts, shorter outages, every fault kind still once; under 3 minutes. */
@@ -67,6 +72,7 @@ const settings: Record<string, { env: string; apply: (o: ChaosOptions, raw: stri
   poison: { env: 'OPSREVIEW_CHAOS_POISON', doc: 'poison alerts to post (0-8)', apply: (o, r) => { o.poison = parseCount(r, 'poison', 8) } },
   settle: { env: 'OPSREVIEW_CHAOS_SETTLE', doc: 'deadline for the pipeline to settle, e.g. 4m', apply: (o, r) => { o.settleMs = parseDuration(r) } },
   seed: { env: 'OPSREVIEW_CHAOS_SEED', doc: 'seed of the schedule', apply: (o, r) => { o.seed = parseCount(r, 'seed') } },
+  lateness: { env: 'OPSREVIEW_CHAOS_LATENESS', doc: 'correlator allowed lateness, e.g. 10s', apply: (o, r) => { o.latenessMs = parseDuration(r) } },
   'quiet-period': { env: 'OPSREVIEW_CHAOS_QUIET_PERIOD', doc: 'correlator quiet period, e.g. 15s', apply: (o, r) => { o.quietPeriodMs = parseDuration(r) } },
 }
 

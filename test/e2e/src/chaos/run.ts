@@ -52,7 +52,7 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   }
   const prefix = runId
   const token = randomBytes(16).toString('hex')
-  const engineConfig: Partial<CorrelationConfig> = { quietPeriodMs: o.quietPeriodMs }
+  const engineConfig: Partial<CorrelationConfig> = { quietPeriodMs: o.quietPeriodMs, allowedLatenessMs: o.latenessMs }
   const receiverPort = await freePort()
   const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...topics }
   const envs: Record<ServiceName, Record<string, string>> = {
@@ -60,7 +60,7 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
     correlator: {
       ...common, OPSREVIEW_CORRELATOR_GROUP: t('correlator'), OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_PARTITIONS: '3',
       // The broker's minimum session: a killed instance's partitions move to its successor within seconds.
-      OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_TICK_INTERVAL: '2s', OPSREVIEW_QUIET_PERIOD: `${o.quietPeriodMs}ms`,
+      OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_TICK_INTERVAL: '2s', OPSREVIEW_QUIET_PERIOD: `${o.quietPeriodMs}ms`, OPSREVIEW_ALLOWED_LATENESS: `${o.latenessMs}ms`,
     },
     indexer: { ...common, OPSREVIEW_INDEXER_GROUP: t('indexer'), OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_ES_INDEX_PREFIX: prefix },
   }
@@ -95,7 +95,8 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   // The load: each alert fired at its planned moment, resolved a little after its firing is on the topic.
   const alerts = Array.from({ length: o.alerts }, (_, n) => goodAlert(runId, n, o.groups))
   const plan = alerts.map((_, n) => Math.floor((n / o.alerts) * o.fireMs * 0.85 + random() * o.fireMs * 0.1))
-  const hold = alerts.map(() => 1000 + Math.floor(random() * 9000))
+  // Held long enough that several alerts of one group fire together (grouping), short enough to resolve in the run.
+  const hold = alerts.map(() => 2000 + Math.floor(random() * Math.min(60_000, o.fireMs / 3)))
   const state = alerts.map(() => ({ startsAt: '', firedAt: 0, observedAt: 0, resolved: false }))
   const sent: SentState[] = []
   let resolvedBlind = 0
@@ -182,8 +183,10 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   let verdict: Verdict | undefined
   let lastSignature = ''
   let lastChange = Date.now()
+  let lastProgressNote = Date.now()
   for (;;) {
     const caughtUp = await log.caughtUp().catch(() => false)
+    if (!caughtUp && Date.now() - lastProgressNote >= 15_000) { lastProgressNote = Date.now(); note('settling: the run\'s reader is not at the end of the topics yet') }
     if (caughtUp) {
       const indices = await readIndices(es, prefix).catch((err: unknown) => { note(`reading the indices failed: ${String(err)}`); return undefined })
       if (indices) {
@@ -196,6 +199,7 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
         if (verdict.pass) break
         const signature = JSON.stringify([verdict.line, evidence.alerts.length, evidence.deadLetters.length, indices.esAlerts.length, indices.esIncidents.map((i) => `${i.id}@${i.version}`)])
         if (signature !== lastSignature) { lastSignature = signature; lastChange = Date.now() }
+        if (Date.now() - lastProgressNote >= 15_000) { lastProgressNote = Date.now(); note(`settling: ${verdict.line}`) }
       }
     }
     if (Date.now() - settleStart > o.settleMs) { note('settle deadline reached'); break }
