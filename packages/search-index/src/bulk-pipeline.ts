@@ -292,7 +292,7 @@ export class BulkPipeline {
         break
       } catch (err) {
         this.#log.maybe('dead-letter', (suppressed) => this.#o.logger.warn({ err, count: poison.length, suppressed }, 'dead-letter topic unavailable; retrying'))
-        this.#o.onRetry?.('dead-letter', 'es-unavailable')
+        this.#o.onRetry?.('dead-letter', 'kafka-unavailable')
         await retryLater(false)
       }
     }
@@ -323,11 +323,13 @@ export class BulkPipeline {
         }
         this.#o.onRetry?.('prepare', c.code)
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, suppressed }, 'preparing the target index failed; retrying'))
-        for (const p of items) p.counted = false
+        // Blamed on the index, like an item error, only while Elasticsearch takes other writes.
+        for (const p of items) this.#blame(p, c)
+        if (items.some((p) => !p.counted)) this.#outage(c)
         retry.push(...items)
       }
     }
-    return { send, retry, failed: retry.length > 0 }
+    return { send, retry, failed: retry.some((p) => !p.counted) }
   }
 
   /** One bulk attempt for `send`; what must be tried again goes to `retry`, poison to `poison`. True when the whole request failed. */
@@ -357,11 +359,7 @@ export class BulkPipeline {
       this.#accepted += accepted
       this.#o.onIndexed?.(accepted, performance.now() - started)
       for (const p of failed) {
-        // Elasticsearch took something else since this item's last try: the failure is the item's own.
-        // Not a 429: which items a busy node rejects is chance, not the document.
-        p.counted = this.#accepted > p.acceptedAtLastTry && p.last!.code !== 'es-overloaded'
-        if (p.counted) p.attempts++
-        p.acceptedAtLastTry = this.#accepted
+        this.#blame(p, p.last!)
         this.#o.onRetry?.('item', p.last!.code)
         this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
         retry.push(p)
@@ -369,8 +367,7 @@ export class BulkPipeline {
       return false
     } catch (err) {
       const c = classifyRequestError(err)
-      const failing = this.#failing ?? { code: c.code, since: this.#now(), attempts: 0, error: c.message }
-      this.#failing = { ...failing, code: c.code, attempts: failing.attempts + 1, error: c.message }
+      this.#outage(c)
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
       this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
@@ -378,6 +375,24 @@ export class BulkPipeline {
       retry.push(...send)
       return true
     }
+  }
+
+  /**
+   * A retriable failure of one item: it counts towards the item's attempts only when Elasticsearch took
+   * something else since the item's last try (the failure is the item's own, not an outage), and never for
+   * a 429 (which items a busy node rejects is chance, not the document).
+   */
+  #blame(p: Pending, c: Classified): void {
+    p.last = c
+    p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded'
+    if (p.counted) p.attempts++
+    p.acceptedAtLastTry = this.#accepted
+  }
+
+  /** A failure that is not one document's: shown in `failing` until a bulk request succeeds. */
+  #outage(c: Classified): void {
+    const failing = this.#failing ?? { code: c.code, since: this.#now(), attempts: 0, error: c.message }
+    this.#failing = { ...failing, code: c.code, attempts: failing.attempts + 1, error: c.message }
   }
 
   #recovered(): void {

@@ -39,7 +39,7 @@ describe('the indexer error catalogue', () => {
 
   it('says whether each code is retriable, and only load and outages are', () => {
     const retriable = Object.entries(INDEXER_FAILURES).filter(([, f]) => f.retriable).map(([code]) => code).sort()
-    expect(retriable).toEqual(['alias-missing', 'breaker-open', 'es-blocked', 'es-overloaded', 'es-unavailable'])
+    expect(retriable).toEqual(['alias-missing', 'breaker-open', 'es-blocked', 'es-overloaded', 'es-unavailable', 'kafka-unavailable'])
   })
 
   it('classifies whole-request failures: connection errors and timeouts are outages, a response error by its body, ours by its code', () => {

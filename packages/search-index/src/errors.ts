@@ -14,6 +14,8 @@ export const INDEXER_FAILURES = Object.freeze({
   'es-blocked': { retriable: true, what: 'the target index is blocked (flood-stage watermark, write block)' },
   /** The Elasticsearch breaker is open: no request was sent. */
   'breaker-open': { retriable: true, what: 'the Elasticsearch breaker is open' },
+  /** The dead-letter topic cannot be written now: the poison waits, with everything behind it. */
+  'kafka-unavailable': { retriable: true, what: 'the dead-letter topic cannot be written' },
   /** The write alias vanished (its month was deleted): made again, then retried. */
   'alias-missing': { retriable: true, what: 'the write alias does not exist (yet)' },
   /** The document does not fit its mapping: a wrong type, an unknown field, an unparseable date. */
