@@ -16,7 +16,7 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
-  const { logger } = captureLogs()
+  const { logger, lines } = captureLogs()
   const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger, stallAfterMs: 1000, intervalMs: 100 })
   onTestFinished(async () => { monitor.stop(); await consumer.disconnect() })
   await consumer.run({
@@ -49,6 +49,9 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
 
   consumer.resume([{ topic }])
   await waitFor(() => { const s = monitor.snapshot(); return !s.stalled && s.partitions.every((p) => p.lag === 0) ? s : undefined }, { what: 'caught up again' })
+  // Logged once when it stalled and once when it recovered, not at every poll.
+  await waitFor(() => (lines.some((l) => l.msg === 'consumer progressing again') ? true : undefined), { what: 'the recovery logged' })
+  expect(lines.filter((l) => l.msg === 'consumer stalled: records waiting and no progress')).toEqual([expect.objectContaining({ stall: expect.objectContaining({ group, partitions: [expect.objectContaining({ partition: 0, lag: 3 })] }) })])
   // The group's committed offsets say the same.
   const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
   expect(committed!.partitions.map((p) => p.offset).sort()).toEqual(['1', '4'])

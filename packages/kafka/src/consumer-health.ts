@@ -261,6 +261,7 @@ export class ConsumerHealthMonitor {
   #polling: Promise<void> | undefined
   #failures = 0
   #lastFailureLog = 0
+  #wasStalled = false
   readonly #removers: (() => void)[] = []
 
   constructor(opts: ConsumerHealthMonitorOptions) {
@@ -299,6 +300,15 @@ export class ConsumerHealthMonitor {
     return this.health.snapshot()
   }
 
+  /** A stall is logged when it starts and when it ends, not at every poll. */
+  #logTransition(): void {
+    const snapshot = this.health.snapshot()
+    if (snapshot.stalled === this.#wasStalled) return
+    this.#wasStalled = snapshot.stalled
+    if (snapshot.stalled) this.#o.logger.warn({ stall: stallReason(snapshot) }, 'consumer stalled: records waiting and no progress')
+    else this.#o.logger.info({ group: snapshot.group }, 'consumer progressing again')
+  }
+
   async #poll(): Promise<void> {
     const topics = this.#o.topics.filter((t) => this.health.assignment[t] !== undefined)
     if (topics.length === 0) return
@@ -307,6 +317,7 @@ export class ConsumerHealthMonitor {
       for (const t of committed) this.health.committed(t.topic, t.partitions)
       for (const topic of topics) this.health.endOffsets(topic, await this.#o.admin.fetchTopicOffsets(topic))
       this.#failures = 0
+      this.#logTransition()
     } catch (err) {
       this.#failures++
       const now = Date.now()
