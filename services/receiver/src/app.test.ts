@@ -4,6 +4,7 @@ import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
 import { captureLogs, fixture, serve } from '@opsreview/testing'
+import { SpoolClosedError, SpoolRecordTooLargeError } from '@opsreview/spool'
 import { spoolDeadLetter } from './app.ts'
 import { fakeReceiver, post, TEST_NOW, TEST_TOPICS } from './test-fakes.ts'
 
@@ -161,5 +162,17 @@ describe('receiver app (in-process, fake Kafka)', () => {
     ])
     r.publisher.refuse = () => true
     await expect(deadLetter({ topic: 'alerts', key: 'k', value: 'v' }, { code: 'record-too-large', error: 'big', segment: 1, offset: 0 })).rejects.toMatchObject({ retriable: false })
+  })
+
+  it('answers a spool that refuses a record with a 413, and a closing spool with a 503', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const down = fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json')
+    r.spool.fail = new SpoolRecordTooLargeError(2000, 1000)
+    const tooLarge = await post(`${url}/webhooks/pingdom`, down)
+    expect(tooLarge.status).toBe(413)
+    expect(await tooLarge.json()).toMatchObject({ errors: [{ path: '/' }] })
+    r.spool.fail = new SpoolClosedError()
+    expect((await post(`${url}/webhooks/pingdom`, down)).status).toBe(503)
   })
 })

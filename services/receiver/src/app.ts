@@ -11,7 +11,7 @@ import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
-import type { SpoolDeadLetter, SpoolRecord } from '@opsreview/spool'
+import { SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetter, type SpoolRecord } from '@opsreview/spool'
 import { LogThrottle } from './log-throttle.ts'
 import { RecentIds } from './recent-ids.ts'
 import type { ReceiverMetrics } from './metrics.ts'
@@ -286,8 +286,13 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 }
 
 function asProblem(err: unknown): unknown {
-  if (err instanceof KafkaUnavailableError) {
-    return new HttpProblem('UNAVAILABLE', 'Kafka is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
+  // A closing spool (shutdown): the next instance takes it. Pingdom does not retry, but a 503 says so.
+  if (err instanceof KafkaUnavailableError || err instanceof SpoolClosedError) {
+    return new HttpProblem('UNAVAILABLE', err instanceof SpoolClosedError ? 'The receiver is shutting down; retry later' : 'Kafka is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
+  }
+  // Unreachable with the event cap (128 KiB against the spool's limit), refused all the same, never a 500.
+  if (err instanceof SpoolRecordTooLargeError) {
+    return new HttpProblem('PAYLOAD_TOO_LARGE', err.message, { cause: err, errors: [{ path: '/', message: `the event is ${err.bytes} bytes, more than the spool takes (${err.maxRecordBytes})` }] })
   }
   return err
 }

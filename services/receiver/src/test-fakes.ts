@@ -37,8 +37,11 @@ export class FakePublisher implements EventPublisher {
 
 export class FakeSpool implements EventSpool {
   readonly records: SpoolRecord[] = []
+  /** What `append` throws, if anything. */
+  fail: Error | undefined
   get depth() { return this.records.length }
   async append(records: readonly SpoolRecord[]): Promise<void> {
+    if (this.fail) throw this.fail
     this.records.push(...records)
   }
 }
