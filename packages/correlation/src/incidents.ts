@@ -15,7 +15,14 @@ export function groupKeyOf(s: EngineState, event: AlertEvent): string {
   const explicit = event.labels[s.cfg.incidentKeyLabel]
   if (explicit) return `key:${explicit}`
   const by = s.cfg.groupBy
-  if (by.length === 2 && by[0] === 'service' && by[1] === 'environment') return JSON.stringify([event.service, event.environment])
+  if (by.length === 2 && by[0] === 'service' && by[1] === 'environment') {
+    // The default, on every event: remembered per service and environment rather than built each time.
+    let envs = s.groupKeys.get(event.service)
+    if (!envs) s.groupKeys.set(event.service, (envs = new Map()))
+    let key = envs.get(event.environment)
+    if (key === undefined) envs.set(event.environment, (key = JSON.stringify([event.service, event.environment])))
+    return key
+  }
   return JSON.stringify(by.map((f) => (f === 'service' ? event.service : f === 'environment' ? event.environment : (event.labels[f] ?? ''))))
 }
 
@@ -29,10 +36,21 @@ export function depsOf(s: EngineState, event: AlertEvent): string[] {
   }
   const instance = event.labels.instance
   if (instance && !event.labels.host && labels.includes('host')) {
-    const host = instance.startsWith('[') ? instance.slice(1, instance.indexOf(']')) : instance.replace(/:\d+$/, '')
+    const host = instance.startsWith('[') ? instance.slice(1, instance.indexOf(']')) : withoutPort(instance)
     if (host) out.push(`host=${host}`)
   }
   return out
+}
+
+/** `host:9100` → `host`; a value without a numeric port stays as it is. */
+function withoutPort(instance: string): string {
+  const colon = instance.lastIndexOf(':')
+  if (colon < 0 || colon === instance.length - 1) return instance
+  for (let i = colon + 1; i < instance.length; i++) {
+    const c = instance.charCodeAt(i)
+    if (c < 48 || c > 57) return instance
+  }
+  return instance.slice(0, colon)
 }
 
 export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {

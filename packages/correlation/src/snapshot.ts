@@ -4,7 +4,7 @@ import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import {
-  createState, pendingBefore, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Problem } from './types.ts'
@@ -42,7 +42,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     watermark: s.watermark,
     highWater: s.highWater,
     seen: [...s.seen],
-    pending: s.pending.items.slice(),
+    pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
     alerts: [...s.alerts],
     incidents: [...s.incidents.values()].map(({ members: _m, positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
     openByGroup: [...s.openByGroup],
@@ -68,7 +68,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.highWater = copy.highWater
   s.now = copy.watermark
   for (const [k, v] of copy.seen) s.seen.set(k, v)
-  s.pending = new Heap(pendingBefore, copy.pending)
+  for (const p of copy.pending) s.pending.push(p)
   for (const [k, v] of copy.alerts) s.alerts.set(k, v)
   for (const i of copy.incidents) {
     const members = new Map(i.data.alerts.map((a) => [a.key, a]))

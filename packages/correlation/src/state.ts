@@ -105,18 +105,23 @@ export interface EngineState {
   now: number
   /** Event ids seen, with the watermark when they came (insertion order is watermark order). */
   seen: Map<string, number>
+  /** Events waiting for the watermark: those that came in order in a queue, the others in a heap. */
   pending: Heap<Pending>
+  queued: Pending[]
+  queuedHead: number
   alerts: Map<string, AlertTrack>
   incidents: Map<string, IncidentState>
   /** Open incidents only: the commands and reopen rules look up the retained resolved ones in `incidents`. */
   openIncidents: Set<IncidentState>
   openByGroup: Map<string, string>
+  /** Group keys of the default grouping by service and environment (a cache, not in snapshots). */
+  groupKeys: Map<string, Map<string, string>>
   openByAmGroup: Map<string, string>
   problems: Map<string, Problem>
   /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
   problemBySignature: Map<string, Problem>
-  /** `environment\0source:fingerprint` of every flapping problem: most alerts never flap, and need no signature. */
-  flappingAlerts: Set<string>
+  /** Flapping problems by `environment\0source:fingerprint`: most alerts never flap, and need no signature. */
+  flappingAlerts: Map<string, Problem>
   /** Recent openings per canonical recurring signature. */
   bySignature: Map<string, Opening[]>
   /** Recent openings per dependency (`label=value`), for shared-cause detection. */
@@ -137,8 +142,8 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new Map(), pending: new Heap(pendingBefore), alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
-    openByGroup: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Set(), bySignature: new Map(),
+    seen: new Map(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
   }

@@ -4,7 +4,7 @@
 import { applyEvent, hearAgain } from './alerts.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
 import { onTimer, schedule, settle } from './incidents.ts'
-import { compactHead, type EngineState } from './state.ts'
+import { compactHead, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 /** An alert event arrives: dropped if seen, applied at once if late, else held until the watermark passes it. */
@@ -23,7 +23,11 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     applyLate(s, event, time.t, time.iso)
     return
   }
-  s.pending.push({ t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
+  // Most events come in order: a queue takes them without the heap's work.
+  const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
+  if (!last || pendingBefore(last, p)) s.queued.push(p)
+  else s.pending.push(p)
   advance(s, time.t)
 }
 
@@ -59,9 +63,13 @@ function advance(s: EngineState, time: number): void {
 function drain(s: EngineState): void {
   const w = s.watermark
   const pending = s.pending
+  const queued = s.queued
   const timers = s.timers
   for (;;) {
-    const p = pending.peek()
+    const h = pending.peek()
+    const q = queued[s.queuedHead]
+    const fromQueue = q !== undefined && (h === undefined || pendingBefore(q, h))
+    const p = fromQueue ? q : h
     const tm = timers.peek()
     const pt = p && p.t <= w ? p.t : Infinity
     const tt = tm && tm.at <= w ? tm.at : Infinity
@@ -72,12 +80,14 @@ function drain(s: EngineState): void {
       s.now = tt
       onTimer(s, tm!.id, tt)
     } else {
-      pending.pop()
+      if (fromQueue) s.queuedHead++
+      else pending.pop()
       s.now = pt
       const inc = applyEvent(s, p!.event, pt, p!.iso)
       if (inc) schedule(s, inc)
     }
   }
+  if (s.queuedHead === queued.length) { queued.length = 0; s.queuedHead = 0 } else s.queuedHead = compactHead(queued, s.queuedHead)
   s.now = w
   // Retention is coarse: once per minute of watermark is enough, and spares every event a scan.
   const horizon = w - s.cfg.retentionMs

@@ -1,7 +1,7 @@
 // Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
 import type { AlertTrack, EngineState, IncidentState } from '../state.ts'
 import type { IncidentAlert, ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, findProblem, link, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, link, upsertProblem } from './store.ts'
 
 function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): ProblemSignature {
   return { kind: 'flapping', environment: inc.data.environment, source: m.source, fingerprint: m.fingerprint }
@@ -21,13 +21,17 @@ export function countFlap(s: EngineState, inc: IncidentState, track: AlertTrack,
 }
 
 export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
+  const known = s.flappingAlerts.get(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)
+  if (known) {
+    if (collecting(known)) link(s, inc, known)
+    return
+  }
   const sig = flappingSignature(inc, m)
   upsertProblem(s, sig, canonicalSignature(sig), [inc], `${m.name} on ${m.service} keeps flapping`)
 }
 
 /** A new incident whose alert is known to flap is linked to that problem. */
 export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): void {
-  if (!s.flappingAlerts.has(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)) return
-  const p = findProblem(s, canonicalSignature(flappingSignature(inc, m)))
+  const p = s.flappingAlerts.get(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)
   if (collecting(p)) link(s, inc, p)
 }

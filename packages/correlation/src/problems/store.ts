@@ -8,7 +8,7 @@ export function indexProblem(s: EngineState, p: Problem): void {
   s.problemBySignature.set(p.signature, p)
   if (p.kind === 'flapping') {
     const sig = JSON.parse(p.signature) as { environment: string; source: string; fingerprint: string }
-    s.flappingAlerts.add(`${sig.environment}\u0000${sig.source}:${sig.fingerprint}`)
+    s.flappingAlerts.set(`${sig.environment}\u0000${sig.source}:${sig.fingerprint}`, p)
   }
 }
 
@@ -42,6 +42,8 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
 export { canonicalSignature }
 
 export function link(s: EngineState, inc: IncidentState, p: Problem): void {
+  // Links are made both ways, here only: an incident that has the problem is in the problem's list too.
+  if (inc.data.problemIds.includes(p.id)) return
   if (!p.incidentIds.includes(inc.data.id)) {
     p.incidentIds.push(inc.data.id)
     p.incidentCount = p.incidentIds.length
@@ -50,8 +52,6 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
     if (inc.openedMs > Date.parse(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
     s.dirtyProblems.add(p)
   }
-  if (!inc.data.problemIds.includes(p.id)) {
-    inc.data.problemIds.push(p.id)
-    s.dirtyIncidents.add(inc)
-  }
+  inc.data.problemIds.push(p.id)
+  s.dirtyIncidents.add(inc)
 }
