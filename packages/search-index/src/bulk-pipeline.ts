@@ -409,11 +409,18 @@ export class BulkPipeline {
     } catch (err) {
       // A letter Kafka will never take (too large): send the others, and that one without the full record.
       if ((err as { retriable?: unknown }).retriable !== false || letters.length === 0) throw err
-      for (const letter of letters) {
-        await this.#o.deadLetter([letter]).catch(async (e: unknown) => {
-          if ((e as { retriable?: unknown }).retriable !== false) throw e
-          await this.#o.deadLetter([truncated(letter)])
-        })
+      let sent = 0
+      try {
+        for (const letter of letters) {
+          await this.#o.deadLetter([letter]).catch(async (e: unknown) => {
+            if ((e as { retriable?: unknown }).retriable !== false) throw e
+            await this.#o.deadLetter([truncated(letter)])
+          })
+          sent++
+        }
+      } finally {
+        // Those sent are not sent again when the rest is retried.
+        poison.splice(0, sent)
       }
     }
     const byReason: Record<string, number> = {}
