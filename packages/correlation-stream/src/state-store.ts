@@ -34,10 +34,11 @@ export class KafkaStateStore {
   }
 
   /**
-   * Reads the topic to its end and returns the latest snapshot of every partition. A read that does not
-   * reach the end within `timeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging.
+   * Reads the topic to its end and returns the latest snapshot of every partition. A read that receives
+   * nothing for `idleTimeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging; a long
+   * read that keeps receiving is never cut short.
    */
-  async loadAll(timeoutMs = 60_000): Promise<Map<string, SavedState>> {
+  async loadAll(idleTimeoutMs = 60_000): Promise<Map<string, SavedState>> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
@@ -49,11 +50,14 @@ export class KafkaStateStore {
     try {
       await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new KafkaUnavailableError(`snapshots not read to the end of ${this.#topic} within ${timeoutMs} ms`)), timeoutMs)
+        const idle = () => reject(new KafkaUnavailableError(`no snapshot record from ${this.#topic} for ${idleTimeoutMs} ms`))
+        let timer = setTimeout(idle, idleTimeoutMs)
         const done = () => { clearTimeout(timer); resolve() }
         void consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
+            clearTimeout(timer)
+            timer = setTimeout(idle, idleTimeoutMs)
             if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString()) as SavedState)
             else if (message.key) latest.delete(message.key.toString())
             const last = remaining.get(partition)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
-import { correlatorConfigSpec, topicsOf } from './config.ts'
+import { correlatorConfigSpec, engineConfigOf, topicsOf } from './config.ts'
 
 describe('correlator config', () => {
   it('has a stall time of a minute and the dead-letter topic among its topics by default', () => {
@@ -21,5 +21,12 @@ describe('correlator config', () => {
       expect.stringMatching(/^OPSREVIEW_STALL_AFTER must be longer than 0/),
       expect.stringMatching(/^OPSREVIEW_CONSUMER_HEALTH_INTERVAL must be a duration/),
     ])
+  })
+
+  it('hands the engine its event-time settings', () => {
+    const r = readConfig(correlatorConfigSpec, { OPSREVIEW_ALLOWED_LATENESS: '10s', OPSREVIEW_FUTURE_TOLERANCE: '0' })
+    expect(r.ok && engineConfigOf(r.value)).toMatchObject({ allowedLatenessMs: 10_000, futureToleranceMs: 0 })
+    const d = readConfig(correlatorConfigSpec, {})
+    expect(d.ok && engineConfigOf(d.value)).toMatchObject({ allowedLatenessMs: 5 * 60_000, futureToleranceMs: 60_000 })
   })
 })

@@ -47,6 +47,8 @@ export const correlatorConfigSpec = {
   OPSREVIEW_SHARED_CAUSE_MIN_SERVICES: field.int('services that must share a dependency value', d.sharedCause.minServices, { min: 2 }),
   OPSREVIEW_SHARED_CAUSE_LABELS: field.list('dependency labels (host also matches the host part of instance)', [...d.sharedCause.labels]),
   OPSREVIEW_CORRELATOR_RETENTION: field.duration('how long event ids and resolved incidents stay in engine state', d.retentionMs),
+  OPSREVIEW_ALLOWED_LATENESS: field.duration('how late an event may arrive and still be applied in event-time order; also how long each event waits', d.allowedLatenessMs),
+  OPSREVIEW_FUTURE_TOLERANCE: field.duration("a sender's event time more than this after receipt is clamped to receipt + this", d.futureToleranceMs),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 
@@ -76,5 +78,7 @@ export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
     flapping: { minFlaps: c.OPSREVIEW_FLAPPING_MIN_FLAPS, windowMs: c.OPSREVIEW_FLAPPING_WINDOW },
     sharedCause: { windowMs: c.OPSREVIEW_SHARED_CAUSE_WINDOW, minServices: c.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES, labels: c.OPSREVIEW_SHARED_CAUSE_LABELS },
     retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
+    allowedLatenessMs: c.OPSREVIEW_ALLOWED_LATENESS,
+    futureToleranceMs: c.OPSREVIEW_FUTURE_TOLERANCE,
   }
 }

@@ -119,7 +119,8 @@ async function metric(base: string, name: string, labels: Record<string, string>
 
 describe('correlator on the real Kafka', () => {
   it('turns alerts into incidents and problems, and applies the review decisions', async () => {
-    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0' })
+    // No ticks, and events applied as they arrive: nothing but the alerts and commands moves the engine.
+    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0', OPSREVIEW_ALLOWED_LATENESS: '0' })
     const svc = await c.start()
     const events = [
       alertEvent('a', 'checkout', 'firing', T0, { host: 'db-9' }), alertEvent('b', 'search', 'firing', T0 + MIN, { host: 'db-9' }),
@@ -148,7 +149,7 @@ describe('correlator on the real Kafka', () => {
 
   it('checkpoints and commits on SIGTERM, so a restart has nothing to replay', async () => {
     // No checkpoint during the run: only the one on shutdown can save and commit.
-    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0', OPSREVIEW_SNAPSHOT_INTERVAL: '1h' })
+    const c = await setup({ OPSREVIEW_TICK_INTERVAL: '0', OPSREVIEW_SNAPSHOT_INTERVAL: '1h', OPSREVIEW_ALLOWED_LATENESS: '0' })
     const svc = await c.start()
     const events = [alertEvent('a', 'checkout', 'firing', T0), alertEvent('b', 'search', 'firing', T0 + MIN)]
     await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, events.map((e) => ({ key: `alertmanager:${e.fingerprint}`, value: e })))
