@@ -1,6 +1,6 @@
 // Fuzzed webhooks against the real Kafka, with an oracle that counts: every alert the receiver
 // acknowledged is on the alerts topic exactly once, or, if it was refused, on the dead-letter topic
-// exactly once (the same alert acknowledged by racing requests: at most once per acknowledgement). OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
+// exactly once. OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -102,10 +102,8 @@ describe('receiver fuzz on the real Kafka', () => {
     const counts = new Map<string, number>()
     for (const id of onTopic) counts.set(id, (counts.get(id) ?? 0) + 1)
     expect(new Set(onTopic)).toEqual(new Set(expectedIds.keys()))
-    // An alert acknowledged once is there once. The same alert in requests racing each other may be
-    // published by each (RecentIds sees it only once acknowledged; later stages dedup by id), never more.
-    expect([...counts].filter(([id, c]) => c < 1 || c > expectedIds.get(id)!)).toEqual([])
-    expect([...counts].filter(([id, c]) => expectedIds.get(id) === 1 && c !== 1)).toEqual([])
+    // Exactly once, also for an alert acknowledged by several requests (redeliveries, racing copies).
+    expect([...counts].filter(([, c]) => c !== 1)).toEqual([])
 
     const letters = (await readTopicToEnd(r.kafka, r.topics.rejected))
       .map((m) => JSON.parse(m.value) as DeadLetterEnvelope)

@@ -175,4 +175,24 @@ describe('receiver app (in-process, fake Kafka)', () => {
     r.spool.fail = new SpoolClosedError()
     expect((await post(`${url}/webhooks/pingdom`, down)).status).toBe(503)
   })
+
+  it('publishes an alert once when copies arrive together, in racing requests or in one notification', async () => {
+    const r = fakeReceiver()
+    r.publisher.delayMs = 50
+    const url = await serve(r.app)
+    const [a, b] = await Promise.all([post(`${url}/webhooks/alertmanager`, webhook(good('same'))), post(`${url}/webhooks/alertmanager`, webhook(good('same'), good('same')))])
+    const answers = [await a.json(), await b.json()] as Accepted[]
+    expect([a.status, b.status]).toEqual([200, 200])
+    expect(answers.map((x) => x.published).sort()).toEqual([0, 1])
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts)).toHaveLength(1)
+  })
+
+  it('fails every copy of an alert when the first copy is not acknowledged', async () => {
+    const r = fakeReceiver()
+    r.publisher.delayMs = 50
+    r.publisher.down = true
+    const url = await serve(r.app)
+    const statuses = await Promise.all([post(`${url}/webhooks/alertmanager`, webhook(good('same'))), post(`${url}/webhooks/alertmanager`, webhook(good('same')))])
+    expect(statuses.map((x) => x.status)).toEqual([503, 503])
+  })
 })

@@ -112,12 +112,35 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     next()
   }
 
-  /** Drops events acknowledged in the last minutes (retried deliveries); later stages dedup by id too. */
-  function fresh<T extends { event: AlertEvent }>(source: Source, items: T[]): T[] {
+  // Events being published or spooled right now, by id: a copy arriving meanwhile (a retry racing the
+  // original, the same alert twice in one notification) waits for the first instead of writing again.
+  const inFlight = new Map<string, Promise<void>>()
+
+  /**
+   * Sends each event once: an event acknowledged in the last minutes (a retried delivery) is not sent
+   * again, one in flight is waited for, the rest go through `send`, one call per event. Each result says
+   * whether this call sent it (true) or found it sent (false); a failure of the first is every copy's.
+   * Later stages dedup by id too.
+   */
+  async function sendOnce(source: Source, events: readonly AlertEvent[], send: (e: AlertEvent) => Promise<void>): Promise<PromiseSettledResult<boolean>[]> {
     const now = clock().getTime()
-    const out = items.filter(({ event }) => !recent.has(event.id, now))
-    if (out.length < items.length) metrics.duplicates.inc({ source }, items.length - out.length)
-    return out
+    const results = await Promise.allSettled(events.map(async (event) => {
+      if (recent.has(event.id, now)) return false
+      const running = inFlight.get(event.id)
+      if (running) return running.then(() => false)
+      const sending = send(event)
+      inFlight.set(event.id, sending)
+      try {
+        await sending
+        recent.add(event.id, clock().getTime())
+        return true
+      } finally {
+        inFlight.delete(event.id)
+      }
+    }))
+    const duplicates = results.filter((r) => r.status === 'fulfilled' && !r.value).length
+    if (duplicates > 0) metrics.duplicates.inc({ source }, duplicates)
+    return results
   }
 
   /** A body refused as a whole: a 400 naming the fields; the error handler dead-letters it with this reason. */
@@ -179,21 +202,18 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         },
       })
       const refusals: Refusal[] = rejected.map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
-      const toSend = fresh('alertmanager', accepted)
-
       // One publish per event: a record Kafka refuses fails its own call alone, and is refused alone.
       const [sent, letters] = await Promise.all([
-        Promise.allSettled(toSend.map(({ event }) => publisher.publish(topics.alerts, [toMessage(event)]))),
+        sendOnce('alertmanager', accepted.map((a) => a.event), (event) => publisher.publish(topics.alerts, [toMessage(event)])),
         Promise.allSettled([publishDeadLetters(req, refusals.map(letterFor))]),
       ])
       let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
       const tooLarge: Refusal[] = []
       let published = 0
       sent.forEach((result, i) => {
-        const { index, event } = toSend[i]!
+        const { index } = accepted[i]!
         if (result.status === 'fulfilled') {
-          published++
-          recent.add(event.id, clock().getTime())
+          if (result.value) published++
         } else if (result.reason instanceof KafkaRecordRejectedError) {
           tooLarge.push({ index, reason: RECORD_TOO_LARGE, errors: [{ path: `/alerts/${index}`, message: `Kafka refused the event: ${result.reason.message}` }] })
         } else {
@@ -222,9 +242,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   })
 
   async function spoolEvents(source: Source, events: AlertEvent[], res: Response) {
-    const toSpool = fresh(source, events.map((event) => ({ event }))).map(({ event }) => event)
-    await spool.append(toSpool.map((e) => ({ topic: topics.alerts, ...stringMessage(toMessage(e)) })))
-    for (const e of toSpool) recent.add(e.id, clock().getTime())
+    const results = await sendOnce(source, events, (e) => spool.append([{ topic: topics.alerts, ...stringMessage(toMessage(e)) }]))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
     res.status(202).json({ accepted: events.length, ids: events.map((e) => e.id) })
   }
 

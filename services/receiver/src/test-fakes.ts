@@ -19,9 +19,11 @@ export class FakePublisher implements EventPublisher {
   down = false
   readonly downTopics = new Set<string>()
   refuse: (topic: string, m: Message) => boolean = () => false
+  /** How long Kafka takes to acknowledge, so that requests overlap. */
+  delayMs = 0
 
   async publish(topic: string, messages: Message[]): Promise<void> {
-    await Promise.resolve()
+    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : queueMicrotask(() => resolve(undefined))))
     if (this.down || this.downTopics.has(topic)) throw new KafkaUnavailableError('Kafka is unavailable (test)')
     const refused = messages.filter((m) => this.refuse(topic, m))
     const list = this.sent.get(topic) ?? []
