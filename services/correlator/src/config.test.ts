@@ -11,14 +11,14 @@ describe('correlator config', () => {
     expect(topicsOf(r.value).deadLetter).toBe('opsreview.correlator.dead-letter.v1')
   })
 
-  it('takes a stall time as a duration and refuses 0 or nonsense, naming the variable', () => {
+  it('takes a stall time as a duration and refuses one below its floor or nonsense, naming the variable', () => {
     const ok = readConfig(correlatorConfigSpec, { OPSREVIEW_STALL_AFTER: '2m', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '500ms' })
     expect(ok.ok && [ok.value.OPSREVIEW_STALL_AFTER, ok.value.OPSREVIEW_CONSUMER_HEALTH_INTERVAL]).toEqual([120_000, 500])
-    const bad = readConfig(correlatorConfigSpec, { OPSREVIEW_STALL_AFTER: '0', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: 'soon' })
+    const bad = readConfig(correlatorConfigSpec, { OPSREVIEW_STALL_AFTER: '500ms', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: 'soon' })
     expect(bad.ok).toBe(false)
     if (bad.ok) return
     expect(bad.errors).toEqual([
-      expect.stringMatching(/^OPSREVIEW_STALL_AFTER must be longer than 0/),
+      expect.stringMatching(/^OPSREVIEW_STALL_AFTER must be at least 1000 ms, got 500 ms/),
       expect.stringMatching(/^OPSREVIEW_CONSUMER_HEALTH_INTERVAL must be a duration/),
     ])
   })

@@ -2,10 +2,10 @@ import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/c
 import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsreview/correlation/config'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
 
-/** A duration that must be longer than 0: a stall time of 0 would call every partition with lag stalled. */
-function positiveDuration(doc: string, def: number): Field<number> {
-  const f = field.duration(doc, def)
-  return { doc, parse: (raw) => { const r = f.parse(raw); return r.ok && r.value <= 0 ? { ok: false, error: 'must be longer than 0' } : r } }
+/** A duration with a floor: 0 would make a timer spin or every partition stall at once (as the indexer's). */
+function durationAtLeast(doc: string, def: number, minMs: number): Field<number> {
+  const inner = field.duration(doc, def)
+  return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value < minMs ? { ok: false, error: `must be at least ${minMs} ms, got ${r.value} ms` } : r } }
 }
 
 /** Every variable the correlator reads. The README's configuration table mirrors this. */
@@ -25,8 +25,8 @@ export const correlatorConfigSpec = {
   OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input and commands topics when created', 30, { min: 1 }),
   OPSREVIEW_TICK_INTERVAL: field.duration('how often timers are ticked (0 turns ticks off)', 5000),
   OPSREVIEW_SNAPSHOT_INTERVAL: field.duration('how often partition state is checkpointed', 5000),
-  OPSREVIEW_STALL_AFTER: positiveDuration('a consumer with lag and no progress for this long is stalled: /readyz turns 503', 60_000),
-  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: positiveDuration('how often end and committed offsets are fetched for consumer health', 5000),
+  OPSREVIEW_STALL_AFTER: durationAtLeast('a consumer with lag and no progress for this long is stalled: /readyz turns 503', 60_000, 1000),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: durationAtLeast('how often end and committed offsets are fetched for consumer health', 5000, 100),
   OPSREVIEW_CORRELATOR_HOST: field.string('address of the health and metrics endpoint', '127.0.0.1'),
   OPSREVIEW_CORRELATOR_PORT: field.port('port of the health and metrics endpoint', 8083),
   OPSREVIEW_GROUP_BY: field.list('event fields or labels forming the incident group key', [...d.groupBy], { minItems: 1 }),
