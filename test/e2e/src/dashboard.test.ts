@@ -36,18 +36,21 @@ async function startPipeline() {
   const reviewPort = await freePort()
   await Promise.all([
     startService('receiver', { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: INGEST, OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'dash-spool-')) }, 'connected to kafka'),
-    startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${run}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s' }, 'correlator running'),
+    startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${run}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_ALLOWED_LATENESS: '0' }, 'correlator running'),
     startService('indexer', { ...common, OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_INDEXER_GROUP: `${run}-indexer` }, 'indexer consuming'),
-    startService('review', { ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: WRITE, OPSREVIEW_WAIT_TIMEOUT: '20s' }, 'review listening'),
+    startService('review', {
+      ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: WRITE, OPSREVIEW_WAIT_TIMEOUT: '20s',
+      OPSREVIEW_DEAD_LETTER_TOPICS: [topics.OPSREVIEW_TOPIC_REJECTED, topics.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, topics.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER].join(','), OPSREVIEW_DEAD_LETTER_CACHE: '1s',
+    }, 'review listening'),
   ])
   const receiver = `http://127.0.0.1:${receiverPort}`
   const review = `http://127.0.0.1:${reviewPort}`
+  const send = (p: string, body: unknown) => fetch(`${receiver}${p}`, { method: 'POST', headers: { authorization: `Bearer ${INGEST}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const post = async (p: string, body: unknown) => {
-    const res = await fetch(`${receiver}${p}`, { method: 'POST', headers: { authorization: `Bearer ${INGEST}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
-    expect(res.status).toBeLessThan(300)
+    expect((await send(p, body)).status).toBeLessThan(300)
   }
   const api = async <T>(p: string): Promise<T> => (await (await fetch(`${review}${p}`, { headers: { authorization: `Bearer ${READ}` } })).json()) as T
-  return { post, api, review }
+  return { post, send, api, review, topics }
 }
 
 async function browser() {
@@ -62,7 +65,7 @@ async function browser() {
 const rowOf = (page: Page, table: string, text: string) => page.locator(`${table} tbody tr`, { hasText: text })
 
 describe('the dashboard, on the whole pipeline, in Chromium', () => {
-  it('loads the review, searches history, assigns an owner and confirms a problem', async () => {
+  it('loads the review and the dead-letter count, searches history, assigns an owner and confirms a problem', async () => {
     const p = await startPipeline()
     // Two services failing on one database host within minutes: two incidents and a shared-cause problem.
     const now = Date.now()
@@ -75,19 +78,29 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-down.json'), state_changed_timestamp: Math.floor((now - 40 * 60_000) / 1000) })
     await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-up.json'), state_changed_timestamp: Math.floor((now - 10 * 60_000) / 1000) })
     await p.post('/api/v1/reports', { kind: 'customer-complaint', service: 'checkout', title: 'Customers cannot pay', reportedBy: 'support@example.com' })
+    // A webhook the receiver refuses: its dead letter is the one the dashboard counts.
+    expect((await p.send('/webhooks/alertmanager', { hello: 'world' })).status).toBe(400)
     await waitFor(async () => {
       const r = await p.api<{ openIncidents: { total: number }; problems: { total: number } }>('/api/v1/review?since=24h')
-      return r.openIncidents.total >= 2 && r.problems.total >= 1 ? r : undefined
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'two open incidents and a problem in the review' })
+      // The report reaches its incident through the spool and the correlator, later than the alerts can.
+      const reported = await p.api<{ total: number }>('/api/v1/incidents?q=cannot%20pay')
+      return r.openIncidents.total >= 2 && r.problems.total >= 1 && reported.total === 1 ? r : undefined
+    }, { timeoutMs: 60_000, intervalMs: 500, what: 'two open incidents, a problem and the report in the review' })
 
     const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 } })
     await page.goto(`${p.review}/#token=${WRITE}`)
+    // The token is kept for the tab, and gone from the address bar.
+    expect(page.url()).toBe(`${p.review}/`)
+    expect(await page.evaluate(() => sessionStorage.getItem('opsreview-token'))).toBe(WRITE)
     await page.getByLabel('You').fill('dana')
     await page.getByRole('button', { name: 'Load' }).click()
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
     await expect.poll(() => rowOf(page, '#problems', 'failing together').count()).toBe(1)
     expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.92 %')
     expect(await page.locator('#trend svg rect').count()).toBe(60)
+    await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('1')
+    expect(await page.locator('#dead-letter-topics').textContent()).toContain(`${p.topics.OPSREVIEW_TOPIC_REJECTED}: 1`)
+    expect(await page.locator('#dead-letters').getAttribute('class')).toContain('bad')
 
     await page.getByRole('search').getByLabel('Text').fill('cannot pay')
     await page.getByRole('search').getByRole('button', { name: 'Search' }).click()
