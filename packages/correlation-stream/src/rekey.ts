@@ -74,7 +74,7 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
     try {
       await send(inputs.map((i) => i.message), deadLetters)
     } catch (err) {
-      if (classifyFailure(err).retriable || inputs.length === 0) throw err
+      if (!(classifyFailure(err) instanceof KafkaRecordRejectedError) || inputs.length === 0) throw err
       // Kafka refuses one of them (too large for the input topic): send them one by one, so that only the
       // refused ones are dead-lettered and the others are not held back.
       for (const { message, source } of inputs) {
