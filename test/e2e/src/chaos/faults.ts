@@ -108,11 +108,11 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<s
 }
 
 /**
- * Runs each fault once, one at a time, in a random order, each at a random moment of its own slot of the
+ * Runs each fault once per round, one at a time, in a random order, each at a random moment of its own slot of the
  * window (a fault that ends late pushes the next one back: they never overlap).
  */
-export async function runFaults(kinds: readonly FaultKind[], windowMs: number, startedAt: number, ctx: FaultContext): Promise<FaultRecord[]> {
-  const order = shuffled(kinds, ctx.random)
+export async function runFaults(kinds: readonly FaultKind[], rounds: number, windowMs: number, startedAt: number, ctx: FaultContext): Promise<FaultRecord[]> {
+  const order = Array.from({ length: rounds }, () => shuffled(kinds, ctx.random)).flat()
   const slot = windowMs / Math.max(1, order.length)
   const records: FaultRecord[] = []
   for (const [i, kind] of order.entries()) {

@@ -15,6 +15,8 @@ export interface ChaosOptions {
   fireMs: number
   /** Faults, each once, in a random order, one at a time. */
   faults: FaultKind[]
+  /** Times the whole fault list is run (each round shuffled anew), spread over the fire window. */
+  rounds: number
   /** How long Elasticsearch stays SIGSTOPped. */
   esStopMs: number
   /** Poison alerts to post (0–8, in catalogue order). */
@@ -35,7 +37,7 @@ export interface ChaosOptions {
 }
 
 export const fullChaosOptions: ChaosOptions = Object.freeze({
-  alerts: 300, groups: 60, fireMs: 240_000, faults: [...FAULT_KINDS], esStopMs: 30_000, poison: 8,
+  alerts: 300, groups: 60, fireMs: 240_000, faults: [...FAULT_KINDS], rounds: 1, esStopMs: 30_000, poison: 8,
   settleMs: 240_000, seed: Date.now() % 1_000_000, quietPeriodMs: 15_000, latenessMs: 10_000, keep: false,
 })
 
@@ -68,6 +70,7 @@ const settings: Record<string, { env: string; apply: (o: ChaosOptions, raw: stri
   groups: { env: 'OPSREVIEW_CHAOS_GROUPS', doc: 'incident groups (service × environment)', apply: (o, r) => { o.groups = parseCount(r, 'groups') } },
   fire: { env: 'OPSREVIEW_CHAOS_FIRE', doc: 'how long alerts keep being fired, e.g. 4m', apply: (o, r) => { o.fireMs = parseDuration(r) } },
   faults: { env: 'OPSREVIEW_CHAOS_FAULTS', doc: `faults, comma-separated (${FAULT_KINDS.join(',')}) or none`, apply: (o, r) => { o.faults = parseFaults(r) } },
+  rounds: { env: 'OPSREVIEW_CHAOS_ROUNDS', doc: 'times the fault list is run', apply: (o, r) => { o.rounds = Math.max(1, parseCount(r, 'rounds')) } },
   'es-stop': { env: 'OPSREVIEW_CHAOS_ES_STOP', doc: 'how long Elasticsearch stays stopped, e.g. 30s', apply: (o, r) => { o.esStopMs = parseDuration(r) } },
   poison: { env: 'OPSREVIEW_CHAOS_POISON', doc: 'poison alerts to post (0-8)', apply: (o, r) => { o.poison = parseCount(r, 'poison', 8) } },
   settle: { env: 'OPSREVIEW_CHAOS_SETTLE', doc: 'deadline for the pipeline to settle, e.g. 4m', apply: (o, r) => { o.settleMs = parseDuration(r) } },

@@ -173,7 +173,7 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
     await Promise.all(poisonSends)
     note(`load done: ${sent.length} states sent${resolvedBlind ? `, ${resolvedBlind} resolve(s) sent before their firing was seen on the topic (${OBSERVE_TIMEOUT_MS / 1000} s)` : ''}`)
   })()
-  const faults = runFaults(o.faults, o.fireMs, loadStart, { services, home, esStopMs: o.esStopMs, random, note, onCleanup })
+  const faults = runFaults(o.faults, o.rounds, o.fireMs, loadStart, { services, home, esStopMs: o.esStopMs, random, note, onCleanup })
   const [, faultRecords] = await Promise.all([load, faults])
   const loadSeconds = (Date.now() - loadStart) / 1000
 
