@@ -151,8 +151,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   }
 
   /**
-   * Publishes dead letters one message per call, so that one Kafka refuses (too large after all) fails
-   * alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
+   * Publishes dead letters one message per call, so that a letter Kafka refuses (too large after all)
+   * fails alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
    * letter; rejects with KafkaUnavailableError if Kafka did not.
    */
   async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[]): Promise<void> {
