@@ -106,15 +106,18 @@ interface DeadLetterEnvelope {
   replay?: { kind: string; topic?: string; key?: string | null; value?: string }
 }
 
-/** One sample of a Prometheus text exposition, or undefined when the series is absent. */
-async function metric(base: string, name: string, labels: Record<string, string>): Promise<number | undefined> {
+/** Every sample of a metric whose labels include `labels`, from the Prometheus text exposition. */
+async function samples(base: string, name: string, labels: Record<string, string> = {}): Promise<number[]> {
   const text = await (await fetch(`${base}/metrics`)).text()
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    if (wanted.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return undefined
+  return text.split('\n')
+    .filter((line) => (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && wanted.every((w) => line.includes(w)))
+    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)))
+}
+
+/** One sample, or undefined when the series is absent. */
+async function metric(base: string, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  return (await samples(base, name, labels))[0]
 }
 
 describe('correlator on the real Kafka', () => {
@@ -154,6 +157,8 @@ describe('correlator on the real Kafka', () => {
     const events = [alertEvent('a', 'checkout', 'firing', T0), alertEvent('b', 'search', 'firing', T0 + MIN)]
     await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, events.map((e) => ({ key: `alertmanager:${e.fingerprint}`, value: e })))
     await waitFor(async () => ((await latestByKey<Incident>(c.kafka, c.topics.OPSREVIEW_TOPIC_INCIDENTS)).size === 2 ? true : undefined), { what: 'two incidents' })
+    // Applied, not yet in a snapshot: the partition's snapshot age says so.
+    expect(Math.max(...await samples(`http://127.0.0.1:${c.env.OPSREVIEW_CORRELATOR_PORT}`, 'opsreview_correlator_snapshot_age_seconds'))).toBeGreaterThan(0)
     expect(await svc.stop()).toBe(0)
     expect(svc.logs.filter((l) => l.msg === 'final checkpoint failed; the next start replays from the last one' || l.msg === 'shutdown failed')).toEqual([])
     const admin = c.kafka.admin()
