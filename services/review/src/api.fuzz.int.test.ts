@@ -1,7 +1,7 @@
 import http from 'node:http'
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
-import { describe, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
@@ -134,8 +134,16 @@ const incidentPatch = fc.record({
   resolve: fc.constant(true), postmortem: fc.record({ scheduledFor: iso, owner: name }, { requiredKeys: [] }), colour: fc.string(),
 }, { requiredKeys: [] })
 const problemPatch = fc.record({ actor: name, action: fc.constantFrom('confirm', 'dismiss', 'resolve', 'explode'), owner: name, note: name }, { requiredKeys: [] })
+// Decisions the schema takes, so that requests reach publishing (and the Idempotency-Key store) often.
+const someone = fc.oneof(fc.constantFrom('ann', 'bob', '<b>eve</b>'), fc.string({ minLength: 1, maxLength: 20 }))
+const validIncidentPatch = fc.record({
+  actor: someone, owner: someone, acknowledge: fc.constant(true), note: someone,
+  postmortem: fc.record({ scheduledFor: iso, owner: someone }, { requiredKeys: ['scheduledFor'] }),
+}, { requiredKeys: ['actor', 'owner'] })
+const validProblemPatch = fc.record({ actor: someone, action: fc.constantFrom('confirm', 'dismiss', 'resolve'), owner: someone }, { requiredKeys: ['actor', 'action'] })
 const body = fc.oneof(
-  { weight: 4, arbitrary: fc.oneof(incidentPatch, problemPatch).map((b) => Buffer.from(JSON.stringify(b))) },
+  { weight: 4, arbitrary: fc.oneof(validIncidentPatch, validProblemPatch).map((b) => Buffer.from(JSON.stringify(b))) },
+  { weight: 3, arbitrary: fc.oneof(incidentPatch, problemPatch).map((b) => Buffer.from(JSON.stringify(b))) },
   { weight: 1, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? '')) },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }).map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: incidentPatch.map((b) => gzipSync(JSON.stringify(b))) },
@@ -150,9 +158,10 @@ const target = fc.oneof(
   { weight: 2, arbitrary: fc.record({ method: fc.constantFrom('GET', 'PATCH', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'), path: wildPath }) },
 )
 
-const request: fc.Arbitrary<RawRequest> = fc.record({
+const anyRequest: fc.Arbitrary<RawRequest> = fc.record({
   target, query: fc.option(queryString, { nil: undefined, freq: 4 }), authorization, contentType, contentEncoding,
-  idempotencyKey: fc.option(fc.oneof(headerValue, fc.constantFrom('k1', 'k2')), { nil: undefined }),
+  // Few keys, so that some come back: with the same request (a replay) or another (a 422).
+  idempotencyKey: fc.option(fc.oneof({ weight: 3, arbitrary: fc.constantFrom('k1', 'k2', 'k3') }, { weight: 1, arbitrary: headerValue }), { nil: undefined, freq: 2 }),
   requestId: fc.option(headerValue, { nil: undefined }),
   body: fc.option(body, { nil: undefined, freq: 6 }),
 }).map((r) => {
@@ -166,6 +175,20 @@ const request: fc.Arbitrary<RawRequest> = fc.record({
   const withBody = r.body !== undefined && method !== 'GET' && method !== 'HEAD'
   return { method, path: r.query === undefined ? path : `${path}?${r.query}`, headers, ...(withBody ? { body: r.body } : {}) }
 })
+
+/** A decision as the dashboard sends it, so that many reach publishing, the Idempotency-Key store and its replays and 422s. */
+const decisionRequest: fc.Arbitrary<RawRequest> = fc.record({
+  incident: fc.boolean(), seeded: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+  incidentBody: validIncidentPatch, problemBody: validProblemPatch,
+  key: fc.option(fc.constantFrom('k1', 'k2', 'k3', 'k4'), { nil: undefined, freq: 3 }), wait: fc.constantFrom('', '?wait=true', '?wait=false'),
+}).map((d) => ({
+  method: 'PATCH',
+  path: `${d.incident ? `/api/v1/incidents/${d.seeded ? seededIncidentIds[0] : 'inc-ffffffffffffffffffffffff'}` : `/api/v1/problems/${d.seeded ? seededProblemIds[0] : 'prb-ffffffffffffffffffffffff'}`}${d.wait}`,
+  headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json', ...(d.key ? { 'idempotency-key': d.key } : {}) },
+  body: Buffer.from(JSON.stringify(d.incident ? d.incidentBody : d.problemBody)),
+}))
+
+const request = fc.oneof({ weight: 4, arbitrary: anyRequest }, { weight: 1, arbitrary: decisionRequest })
 
 async function startApp() {
   const { es, prefix } = await seedSmallReview()
@@ -192,9 +215,14 @@ async function startApp() {
 describe('the review API under arbitrary input, on the real Elasticsearch', () => {
   it('answers 1,000 arbitrary requests below 500, with problem+json naming the field at fault', async () => {
     const url = await startApp()
+    const outcomes = new Set<string>()
     await fc.assert(fc.asyncProperty(request, async (r) => {
-      const fault = faultOf(r, await send(url, r))
+      const res = await send(url, r)
+      outcomes.add(`${r.method} ${res.status}`)
+      const fault = faultOf(r, res)
       if (fault) throw new Error(`${r.method} ${r.path} ${JSON.stringify(r.headers)} → ${fault}`)
     }), { numRuns: 1_000 })
+    // The run reached every kind of answer, decisions published and replayed or refused included.
+    for (const o of ['GET 200', 'GET 400', 'GET 401', 'GET 404', 'PATCH 202', 'PATCH 400', 'PATCH 404', 'PATCH 415', 'PATCH 422']) expect(outcomes).toContain(o)
   }, 240_000)
 })
