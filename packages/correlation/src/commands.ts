@@ -2,7 +2,7 @@
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
 import { link } from './problems/store.ts'
-import type { EngineState } from './state.ts'
+import { parseTime, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
 export function applyCommand(s: EngineState, c: Command): void {
@@ -33,7 +33,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'incident.resolve': {
       if (d.status === 'resolved') return 'incident is already resolved'
-      const at = Date.parse(c.at)
+      const at = parseTime(c.at)
       const t = Number.isFinite(at) ? at : s.now
       // The reopen window runs from the decision, never from before the state the person saw.
       resolveIncident(s, inc, 'manual', t, c.at, Math.max(t, s.now))

@@ -2,7 +2,7 @@ import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { copyIncident, recompute } from './incidents.ts'
 import { restoreSnapshot, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
-import { createState, type EngineState } from './state.ts'
+import { createState, parseTime, type EngineState } from './state.ts'
 import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
 import { arrive, tick } from './watermark.ts'
 
@@ -48,7 +48,7 @@ export class CorrelationEngine {
     switch (input.type) {
       case 'alert': arrive(this.#s, input.event); break
       case 'command': applyCommand(this.#s, input.command); break
-      case 'tick': tick(this.#s, Date.parse(input.at)); break
+      case 'tick': tick(this.#s, parseTime(input.at)); break
     }
     return this.#flush()
   }

@@ -1,3 +1,4 @@
+import { parseTime } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 export interface EventTime {
@@ -15,8 +16,8 @@ export interface EventTime {
  */
 export function eventTimeOf(event: AlertEvent, toleranceMs: number): EventTime {
   let raw = event.status === 'resolved' && event.source !== 'report' ? (event.endsAt ?? event.receivedAt) : event.startsAt
-  let t = Date.parse(raw)
-  const received = Date.parse(event.receivedAt)
+  let t = parseTime(raw)
+  const received = parseTime(event.receivedAt)
   if (!Number.isFinite(t)) { t = received; raw = event.receivedAt }
   if (t > received + toleranceMs) {
     t = received + toleranceMs

@@ -1,6 +1,6 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
-import { FOREVER, hashId, iso, NEVER, type EngineState, type IncidentState } from './state.ts'
+import { FOREVER, hashId, iso, NEVER, parseTime, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
@@ -138,7 +138,7 @@ export function absorb(inc: IncidentState, m: IncidentAlert): void {
 export function extendStart(s: EngineState, inc: IncidentState, key: string | null, t: number, at: string): void {
   if (key) {
     const member = inc.members.get(key)
-    if (member && t < Date.parse(member.firstSeenAt)) updateMember(s, inc, key, { firstSeenAt: at })
+    if (member && t < parseTime(member.firstSeenAt)) updateMember(s, inc, key, { firstSeenAt: at })
   }
   if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; s.dirtyIncidents.add(inc) }
 }
@@ -154,7 +154,7 @@ function endOf(inc: IncidentState, fallback: number): { ms: number; at: string }
   let at = ''
   for (const m of inc.members.values()) {
     if (m.resolvedAt === null) continue
-    const t = Date.parse(m.resolvedAt)
+    const t = parseTime(m.resolvedAt)
     if (t > end) { end = t; at = m.resolvedAt }
   }
   return end === NEVER ? { ms: fallback, at: iso(fallback) } : { ms: end, at }
@@ -174,7 +174,7 @@ function expireStale(s: EngineState, inc: IncidentState, now: number): void {
   for (const m of inc.members.values()) {
     if (m.status !== 'firing') continue
     const track = s.alerts.get(m.key)
-    const due = (track?.lastHeardAt ?? Date.parse(m.lastSeenAt)) + stalenessOf(s, m.source)
+    const due = (track?.lastHeardAt ?? parseTime(m.lastSeenAt)) + stalenessOf(s, m.source)
     if (due > now) { if (due < next) next = due; continue }
     updateMember(s, inc, m.key, { status: 'resolved', resolvedAt: m.lastSeenAt, autoResolved: true })
     if (track) track.status = 'resolved'

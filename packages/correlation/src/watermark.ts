@@ -4,7 +4,7 @@
 import { applyEvent, hearAgain } from './alerts.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
 import { onTimer, schedule, settle } from './incidents.ts'
-import { compactHead, pendingBefore, type EngineState, type Pending } from './state.ts'
+import { compactHead, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 /** An alert event arrives: dropped if seen, applied at once if late, else held until the watermark passes it. */
@@ -12,7 +12,7 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   if (s.seen.has(event.id)) {
     // A redelivery changes nothing but says the alert still fires (Alertmanager repeats firing
     // notifications), which the staleness timeout counts; never later than the time seen so far.
-    hearAgain(s, event, Math.min(Date.parse(event.receivedAt), s.highWater))
+    hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
     return
   }
   const time = eventTimeOf(event, s.cfg.futureToleranceMs)

@@ -1,5 +1,5 @@
 // Problems as records: created from a typed signature, linked to incidents.
-import { iso, type EngineState, type IncidentState } from '../state.ts'
+import { iso, parseTime, type EngineState, type IncidentState } from '../state.ts'
 import type { Problem, ProblemSignature } from '../types.ts'
 import { canonicalSignature, problemIdOf } from './signature.ts'
 
@@ -48,8 +48,8 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
     p.incidentIds.push(inc.data.id)
     p.incidentCount = p.incidentIds.length
     for (const svc of inc.data.services) if (!p.services.includes(svc)) p.services.push(svc)
-    if (inc.openedMs < Date.parse(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
-    if (inc.openedMs > Date.parse(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
+    if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
+    if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
     s.dirtyProblems.add(p)
   }
   inc.data.problemIds.push(p.id)
