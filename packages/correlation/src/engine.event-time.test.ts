@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CorrelationEngine, SnapshotVersionError, type EngineSnapshot } from './engine.ts'
+import { CorrelationEngine, EventTimeError, SnapshotVersionError, type EngineSnapshot } from './engine.ts'
 import type { CorrelationConfig } from './config.ts'
 import type { AlertEvent, EngineInput, Incident, Problem } from './types.ts'
 
@@ -248,6 +248,15 @@ describe('event time: clocks and watermark', () => {
     const engine = deliver([tickInput(T0 + 40 * DAY), alertInput({ fp: 'a', service: 'checkout', status: 'resolved', t: T0 }, T0 + 40 * DAY)])
     expect(engine.stats).toMatchObject({ late: 1, lateDropped: 1 })
     expect(engine.incidents()).toEqual([])
+  })
+
+  it('refuses an event without a readable time before changing anything, and goes on with the next', () => {
+    const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
+    const bad = alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0)
+    if (bad.type === 'alert') { bad.event.startsAt = 'soon'; bad.event.receivedAt = 'now' }
+    expect(() => engine.apply(bad)).toThrow(EventTimeError)
+    expect(engine.stats.pending).toBe(0)
+    expect(engine.apply(alertInput({ fp: 'b', service: 'checkout', status: 'firing', t: T0 }, T0))).toMatchObject([{ type: 'incident' }])
   })
 
   it('refuses a version-1 snapshot with an error the caller can act on', () => {

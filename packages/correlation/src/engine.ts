@@ -8,7 +8,7 @@ import { arrive, tick } from './watermark.ts'
 
 export type { EngineSnapshot } from './snapshot.ts'
 export { snapshotVersion } from './snapshot.ts'
-export { SnapshotVersionError } from './errors.ts'
+export { EventTimeError, SnapshotVersionError } from './errors.ts'
 
 /**
  * The correlation engine: alert events, the review's commands and clock ticks in; incident and problem

@@ -16,3 +16,17 @@ export class SnapshotVersionError extends Error {
     this.expected = expected
   }
 }
+
+/**
+ * An alert event with no readable time (neither its own nor its receipt): poison, never retriable. The
+ * engine refuses it before changing anything, so the caller can dead-letter it and go on.
+ */
+export class EventTimeError extends Error {
+  readonly code = 'EVENT_TIME'
+  readonly retriable = false
+
+  constructor(eventId: string) {
+    super(`alert event ${eventId} has no readable time (startsAt/endsAt or receivedAt)`)
+    this.name = 'EventTimeError'
+  }
+}

@@ -2,6 +2,7 @@
 // event-time order, interleaved with the timers due before them; late events follow one rule; retention
 // forgets what lies too far behind the watermark.
 import { applyEvent, hearAgain } from './alerts.ts'
+import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
 import { onTimer, schedule, settle } from './incidents.ts'
 import { compactHead, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
@@ -16,6 +17,8 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     return
   }
   const time = eventTimeOf(event, s.cfg.futureToleranceMs)
+  // It would wait forever at the head of the queue, and everything behind it with it.
+  if (!Number.isFinite(time.t)) throw new EventTimeError(event.id)
   // Stamped with the high-water mark, which only grows: the map stays in stamp order for pruning.
   s.seen.set(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
