@@ -1,4 +1,4 @@
-import type { TopicSpec } from '@opsreview/kafka/topics'
+import { deadLetterTopicSpec, type TopicSpec } from '@opsreview/kafka/topics'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -39,7 +39,6 @@ export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: numbe
     { topic: t.commandResults, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: DAY_MS },
     // Snapshots are gzip'ed JSON of a whole partition's state and can exceed Kafka's 1 MB default.
     compacted(t.state, 1, { 'max.message.bytes': String(64 * 1024 * 1024) }),
-    // An envelope holds a whole record (up to the 1 MB default) escaped into JSON, and must always fit.
-    { topic: t.deadLetter, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } },
+    deadLetterTopicSpec(t.deadLetter),
   ]
 }

@@ -23,8 +23,11 @@ export function alertTopicSpec(topic: string, numPartitions = 6, retentionDays =
   return { topic, numPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS }
 }
 
+/** A dead letter holds a whole record (up to the 1 MB default) escaped into JSON, and must always fit. */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
 export function deadLetterTopicSpec(topic: string): TopicSpec {
-  return { topic, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS }
+  return { topic, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, configs: { 'max.message.bytes': String(DEAD_LETTER_MAX_MESSAGE_BYTES) } }
 }
 
 /** Another process created the topic between our look and our create: that is what we wanted. */
