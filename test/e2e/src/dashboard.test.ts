@@ -87,7 +87,10 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
       return r.openIncidents.total >= 2 && r.problems.total >= 1 && reported.total === 1 ? r : undefined
     }, { timeoutMs: 60_000, intervalMs: 500, what: 'two open incidents, a problem and the report in the review' })
 
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 } })
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true })
+    // Anything the Content-Security-Policy blocks shows as a console error: the page must need nothing it forbids.
+    const refused: string[] = []
+    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text()) })
     await page.goto(`${p.review}/#token=${WRITE}`)
     // The token is kept for the tab, and gone from the address bar.
     expect(page.url()).toBe(`${p.review}/`)
@@ -118,6 +121,10 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await rowOf(page, '#problems', 'failing together').getByRole('button', { name: 'Confirm' }).click()
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^Confirmed/)
     await expect.poll(() => rowOf(page, '#problems', 'failing together').locator('td.problem-status').textContent()).toBe('confirmed')
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Markdown' }).click()])
+    expect(download.suggestedFilename()).toBe('operations-review.md')
+    expect(refused).toEqual([])
 
     if (process.env.OPSREVIEW_SCREENSHOT) await page.screenshot({ path: process.env.OPSREVIEW_SCREENSHOT, fullPage: true })
   })
