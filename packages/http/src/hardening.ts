@@ -23,15 +23,19 @@ export interface ServerTimeouts {
   headersTimeoutMs: number
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number
+  /**
+   * A socket silent for this long, either way, is closed even mid-body (Node checks the request and
+   * header timeouts only every 30 s). A route that is silent by design while it waits must fit in it.
+   */
+  idleTimeoutMs: number
 }
 
-export const defaultServerTimeouts: ServerTimeouts = Object.freeze({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 })
+export const defaultServerTimeouts: ServerTimeouts = Object.freeze({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 30_000 })
 
 /** Bounds how long a slow or silent client can hold a connection. */
 export function applyServerTimeouts(server: Server, timeouts: ServerTimeouts = defaultServerTimeouts): void {
   server.requestTimeout = timeouts.requestTimeoutMs
   server.headersTimeout = timeouts.headersTimeoutMs
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
-  // A socket silent for this long is closed even mid-body (Node checks the two above only every 30 s).
-  server.timeout = timeouts.headersTimeoutMs
+  server.timeout = timeouts.idleTimeoutMs
 }

@@ -58,12 +58,16 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
 }
 
 /**
- * Express and its body parsers mark the client's mistakes with a 4xx `status` (a bad %-escape in a path
- * parameter, a corrupt compressed body); those are the client's to fix, never a 500.
+ * Express and its body parsers mark the client's mistakes with a 4xx `status`: the router's bad %-escape
+ * in a path parameter (a URIError) and body-parser's http-errors (`expose: true`), such as a corrupt
+ * compressed body. Only those count: a client library's error can carry a 4xx too (Elasticsearch's 429
+ * means overloaded, not a bad request), and must stay a server-side failure.
  */
 function clientErrorStatus(err: unknown): number | undefined {
-  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode
-  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
+  if (typeof err !== 'object' || err === null) return undefined
+  const { status, expose } = err as { status?: unknown; expose?: unknown }
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined
+  return err instanceof URIError || expose === true ? status : undefined
 }
 
 /** Turns whatever reached the error handler into a problem: HttpProblems as they are, client errors as 400, the rest as 500. */

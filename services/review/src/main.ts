@@ -4,7 +4,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
-import { applyServerTimeouts } from '@opsreview/http/hardening'
+import { applyServerTimeouts, defaultServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
@@ -45,9 +45,8 @@ const app = createReviewApp({
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
-applyServerTimeouts(server)
 // The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
-server.timeout = Math.max(server.timeout, config.OPSREVIEW_WAIT_TIMEOUT + 5_000)
+applyServerTimeouts(server, { ...defaultServerTimeouts, idleTimeoutMs: Math.max(defaultServerTimeouts.idleTimeoutMs, config.OPSREVIEW_WAIT_TIMEOUT + 5_000) })
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { HttpProblem, toProblem } from './problem.ts'
+
+/** What the router throws for a bad %-escape in a path parameter. */
+function routerDecodeError(): URIError {
+  const err = new URIError('URI malformed') as URIError & { status: number; statusCode: number }
+  err.status = err.statusCode = 400
+  return err
+}
+
+/** What body-parser passes on (http-errors): a status and `expose: true`. */
+function bodyParserError(status: number): Error {
+  return Object.assign(new Error('incorrect header check'), { status, statusCode: status, expose: true, type: 'encoding.corrupt' })
+}
+
+/** What a client library throws for an upstream answer, e.g. Elasticsearch's 429 when overloaded. */
+function upstreamError(statusCode: number): Error {
+  return Object.assign(new Error('es_rejected_execution_exception'), { statusCode, meta: { statusCode } })
+}
+
+describe('toProblem', () => {
+  it('keeps an HttpProblem as it is', () => {
+    const p = new HttpProblem('NOT_FOUND')
+    expect(toProblem(p)).toBe(p)
+  })
+
+  it("turns the router's bad %-escape into a 400 that says so", () => {
+    const p = toProblem(routerDecodeError())
+    expect(p.status).toBe(400)
+    expect(p.code).toBe('BAD_REQUEST')
+    expect(p.message).toMatch(/%-escape/)
+  })
+
+  it.each([[400, 'BAD_REQUEST'], [413, 'PAYLOAD_TOO_LARGE'], [415, 'UNSUPPORTED_MEDIA_TYPE']] as const)('turns a body parser %i into %s', (status, code) => {
+    expect(toProblem(bodyParserError(status)).code).toBe(code)
+  })
+
+  it.each([429, 404, 400])("keeps an upstream client's %i a server-side failure", (status) => {
+    expect(toProblem(upstreamError(status)).status).toBe(500)
+  })
+
+  it('turns anything else into a 500', () => {
+    expect(toProblem(new TypeError('x is undefined')).status).toBe(500)
+    expect(toProblem('a string').status).toBe(500)
+    expect(toProblem(null).status).toBe(500)
+  })
+})
