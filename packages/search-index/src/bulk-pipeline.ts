@@ -1,3 +1,4 @@
+import type { DeadLetterEnvelope, DeadLetterReplay } from '@opsreview/kafka/dead-letter'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
@@ -13,19 +14,12 @@ export interface Poison {
   detail?: Record<string, unknown>
 }
 
-/**
- * The indexer's dead letter: `DeadLetterEnvelope` of `@opsreview/kafka/dead-letter` (stage `indexer`, a
- * record replay), spelled out here because this package does not depend on that one; the service passes
- * it to `deadLetterMessage`, which checks that the two agree.
- */
-export interface IndexerDeadLetterEnvelope {
+/** The indexer's dead letter: the shared envelope, from the indexer, of a record it read, with its reason code. */
+export type IndexerDeadLetterEnvelope = DeadLetterEnvelope & {
   stage: 'indexer'
   reason: IndexerFailureCode
-  error: string
-  at: string
-  origin: { topic: string; partition: number; offset: string }
-  detail?: Record<string, unknown>
-  replay?: { kind: 'record'; topic: string; key: string | null; value: string }
+  origin: NonNullable<DeadLetterEnvelope['origin']>
+  replay?: Extract<DeadLetterReplay, { kind: 'record' }>
 }
 
 /** One dead letter, ready for `deadLetterMessage(key, envelope)`: the key is the record's origin. */

@@ -1,17 +1,12 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs'
+import type { ConsumerHealth } from '@opsreview/kafka/consumer-health'
 import type { Logger } from 'pino'
 import { BulkPipeline, type BulkPipelineOptions, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
 import { IndexerError, type IndexerFailureCode } from './errors.ts'
 
-/**
- * Where the consumer tells its health tracker what it fetched and made durable: `ConsumerHealth` of
- * `@opsreview/kafka/consumer-health` fits.
- */
-export interface ConsumerProgress {
-  fetched(topic: string, partition: number, range: { firstOffset: string; lastOffset: string; timestamp: string }): void
-  processed(topic: string, partition: number, nextOffset: string): void
-}
+/** Where the consumer tells its health tracker what it fetched and made durable. */
+export type ConsumerProgress = Pick<ConsumerHealth, 'fetched' | 'processed'>
 
 export interface IndexingConsumerOptions {
   consumer: Consumer

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { indexerReadiness } from './readiness.ts'
 
-const partition = { topic: 'alerts', partition: 0, lag: 3, position: '7', noProgressForSeconds: 75, oldestUnprocessedAgeSeconds: 80, stalled: true }
+const partition = { topic: 'alerts', partition: 0, lag: 3, position: '7', end: '10', noProgressForSeconds: 75, oldestUnprocessedAgeSeconds: 80, stalled: true }
 const health = (stalled: boolean) => ({ group: 'g', stalled, stallAfterSeconds: 60, partitions: [{ ...partition, stalled }] })
 
 describe('indexerReadiness', () => {

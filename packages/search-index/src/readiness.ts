@@ -1,10 +1,11 @@
+import type { ConsumerHealthSnapshot } from '@opsreview/kafka/consumer-health'
 import type { PipelineFailing } from './bulk-pipeline.ts'
 
-/** What `/readyz` is decided from; `health` is a `ConsumerHealthSnapshot` of `@opsreview/kafka/consumer-health`. */
+/** What `/readyz` is decided from. */
 export interface ReadinessInput {
   joined: boolean
   breaker: 'open' | 'half-open' | 'closed'
-  health: { group: string; stalled: boolean; stallAfterSeconds: number; partitions: readonly { topic: string; partition: number; lag: number; position: string | null; noProgressForSeconds: number; oldestUnprocessedAgeSeconds: number; stalled: boolean }[] }
+  health: ConsumerHealthSnapshot
   failing: PipelineFailing | undefined
   now: number
 }

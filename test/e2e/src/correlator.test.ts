@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import type { AlertEvent, EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, startService, type RunningProcess } from './processes.ts'
@@ -97,14 +98,6 @@ async function replay(kafka: Kafka, inputTopic: string) {
 }
 
 const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b))
-
-/** The fields of a dead-letter envelope (@opsreview/kafka/dead-letter) this suite looks at. */
-interface DeadLetterEnvelope {
-  stage: string
-  reason: string
-  origin?: { topic: string; partition: number; offset: string }
-  replay?: { kind: string; topic?: string; key?: string | null; value?: string }
-}
 
 /** Every sample of a metric whose labels include `labels`, from the Prometheus text exposition. */
 async function samples(base: string, name: string, labels: Record<string, string> = {}): Promise<number[]> {
