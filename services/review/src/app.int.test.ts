@@ -7,6 +7,7 @@ import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-in
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewMetrics } from './metrics.ts'
 
 // Response bodies are asserted field by field; typing each shape here would only restate the assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -97,9 +98,10 @@ async function startReview() {
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await es.close() })
   const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, deadLetterTopics, now, 24 * H), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
   // Each start is a fresh process as far as the app knows: nothing remembered between two of them.
+  const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
   const start = async () => serve(createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,
-    waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters,
+    waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters, metrics,
   }))
   const url = await start()
   const get = async (path: string, token = READ): Promise<{ status: number; body: Json; headers: Headers }> => {
@@ -201,6 +203,18 @@ describe('review API on the real Elasticsearch', () => {
     const waited = await patch('/api/v1/problems/prb-00000000000000000000000a?wait=true', { actor: 'ann', action: 'confirm' })
     expect(waited.status).toBe(202)
     expect(await waited.json()).toMatchObject({ visible: false })
+  })
+
+  it('serves its metrics, counting requests by route pattern, never by raw path', async () => {
+    const r = await startReview()
+    await r.get('/api/v1/incidents/inc-000000000000000000000000')
+    await r.get('/api/v1/incidents/inc-111111111111111111111111')
+    await r.get('/no/such/page')
+    const text = (await r.get('/metrics')).body as string
+    expect(text).toMatch(/opsreview_review_requests_total\{route="\/api\/v1\/incidents\/:id",status="404"\} 2/)
+    expect(text).toMatch(/opsreview_review_requests_total\{route="unmatched",status="404"\} 1/)
+    expect(text).not.toContain('inc-000000000000000000000000')
+    expect(text).toMatch(/opsreview_review_kafka_breaker_state 0/)
   })
 
   it('serves the dashboard page', async () => {

@@ -20,6 +20,7 @@ import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { validateIncidentPatch, validateProblemPatch, type Command, type IncidentPatch, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
+import type { ReviewMetrics } from './metrics.ts'
 
 /** What the app needs of Kafka: publish, resolved once acknowledged. */
 export interface CommandPublisher {
@@ -42,6 +43,8 @@ export interface ReviewDeps {
   deadLetters: () => Promise<CachedCount>
   /** How long and how many Idempotency-Key answers are kept. */
   idempotency?: IdempotencyLimits
+  /** Served on `GET /metrics` and counted per request, when given. */
+  metrics?: ReviewMetrics
 }
 
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
@@ -119,6 +122,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   app.use((_req, res, next) => { res.setHeader('Content-Security-Policy', contentSecurityPolicy); next() })
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
+  const { metrics } = deps
+  if (metrics) {
+    app.use(metrics.count)
+    app.get('/metrics', async (_req, res) => { res.type(metrics.registry.contentType).send(await metrics.registry.metrics()) })
+  }
   app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: '5m' }))
   // Answers carry incidents and decisions: no cache, shared or private, keeps them.
   const noStore: RequestHandler = (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next() }

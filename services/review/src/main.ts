@@ -12,6 +12,7 @@ import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-
 import { ensureIndices } from '@opsreview/search-index/templates'
 import { loadReviewConfig } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
+import { createReviewMetrics } from './metrics.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
@@ -28,9 +29,14 @@ await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX)
 const admin = kafka.admin()
 await admin.connect()
 await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }])
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } })
-await producer.connect()
-const commands = new BatchPublisher({ producer, logger: logger.child({ component: 'commands' }) })
+// The publisher makes its producer itself, so it can replace one that a refused record left with broken
+// sequence numbers (see BatchPublisher's createProducer).
+const commands = new BatchPublisher({
+  createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } }),
+  logger: logger.child({ component: 'commands' }),
+})
+await commands.connect()
+const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
 
 const DEAD_LETTER_WINDOW_MS = 24 * 3_600_000
 const deadLetters = cachedDeadLetterCount(
@@ -43,6 +49,7 @@ const app = createReviewApp({
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
   indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir, deadLetters,
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
+  metrics,
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 // The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
@@ -54,7 +61,6 @@ shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
   server.close()
   server.closeIdleConnections()
   await commands.close()
-  await producer.disconnect()
   await admin.disconnect()
   await es.close()
 })
