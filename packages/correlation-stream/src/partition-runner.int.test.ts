@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { KafkaJSConnectionError, Partitioners, type Kafka, type Producer } from 'kafkajs'
-import { CorrelationEngine } from '@opsreview/correlation/engine'
+import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
@@ -132,6 +132,28 @@ describe('PartitionRunner on the real Kafka', () => {
     expect(sends).toBeGreaterThan(1)
     expect(lines.filter((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toHaveLength(1)
     expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch')).toHaveLength(1)
+  })
+
+  it('replays a partition from the start of its input when its snapshot was written by an older engine', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const all = inputs(12)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    // What the receive-time engine left on the state topic: far along the input, in a format the engine refuses.
+    const stateProducer = kafka.producer()
+    await stateProducer.connect()
+    onTestFinished(() => stateProducer.disconnect())
+    const store = new KafkaStateStore(kafka, stateProducer, topics.state)
+    const oldSnapshot = { version: 1, clock: T0 } as unknown as EngineSnapshot
+    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot: oldSnapshot })
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
+    const fedPartitions = new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))
+    expect(lines.filter((l) => l.msg === 'snapshot written by an older engine: replaying the partition from the start of its input')).toHaveLength(fedPartitions.size)
   })
 
   it('waits out an output topic that does not exist yet, then produces everything', async () => {

@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { CorrelationEngine } from '@opsreview/correlation/engine'
+import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { poisonDeadLetter } from './dead-letters.ts'
@@ -79,6 +79,23 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
 }
 
 /**
+ * A partition's engine from its latest snapshot. A snapshot written by an older engine cannot be continued
+ * (its state means something else), so the partition replays its whole retained input instead: slower to
+ * start, and the same result a fresh deployment would have.
+ */
+function restoreEngine(config: Partial<CorrelationConfig>, saved: SavedState | undefined, log: Logger): { engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean } {
+  if (saved) {
+    try {
+      return { engine: new CorrelationEngine(config, saved.snapshot), applied: BigInt(saved.offset), fromSnapshot: true }
+    } catch (err) {
+      if (!(err instanceof SnapshotVersionError)) throw err
+      log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
+    }
+  }
+  return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
+}
+
+/**
  * Runs one correlation engine per assigned input partition. A partition is restored from its latest
  * snapshot and replays its input log from the snapshot's offset. An input counts as applied only once
  * Kafka acknowledged its outputs (acks=all); a batch whose outputs are not acknowledged (a failed send,
@@ -146,11 +163,10 @@ export class PartitionRunner {
     let pe = this.#engines.get(partition)
     if (!pe) {
       this.#saved ??= await this.#o.store.loadAll()
-      const saved = this.#saved.get(`${topic}/${partition}`)
-      const applied = saved ? BigInt(saved.offset) : -1n
-      pe = { engine: new CorrelationEngine(this.#o.engineConfig, saved?.snapshot), applied, saved: applied, lastCheckpoint: this.#o.now(), unsavedSince: undefined }
+      const { engine, applied, fromSnapshot } = restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log)
+      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), unsavedSince: undefined }
       this.#engines.set(partition, pe)
-      log.info({ fromOffset: String(applied + 1n), snapshot: !!saved }, 'partition restored')
+      log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
       const first = batch.messages[0]
       if (first && BigInt(first.offset) > applied + 1n) {
         // The group's position is past the snapshot: go back and replay what the snapshot lacks.
