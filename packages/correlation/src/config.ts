@@ -44,6 +44,6 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   flapping: { minFlaps: 4, windowMs: HOUR },
   sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },
   retentionMs: 30 * DAY,
-  allowedLatenessMs: 5 * MINUTE,
+  allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,
 })

@@ -10,6 +10,9 @@ const MIN = 60_000
 const HOUR = 60 * MIN
 const DAY = 24 * HOUR
 const isoOf = (t: number) => new Date(t).toISOString()
+/** These tests run with an allowed lateness (the default is 0: events apply on arrival). */
+const LATENESS = 5 * MIN
+const withLateness: Partial<CorrelationConfig> = { allowedLatenessMs: LATENESS }
 
 interface Ev {
   source?: AlertEvent['source']
@@ -55,7 +58,7 @@ function outcome(engine: CorrelationEngine) {
 }
 
 function deliver(inputs: EngineInput[], config: Partial<CorrelationConfig> = {}) {
-  const engine = new CorrelationEngine(config)
+  const engine = new CorrelationEngine({ ...withLateness, ...config })
   for (const input of inputs) engine.apply(input)
   return engine
 }
@@ -128,7 +131,7 @@ describe('event time: the same events give the same incidents and problems howev
     fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), fc.array(unit, { minLength: 1, maxLength: 60 }), fc.array(unit, { minLength: 1, maxLength: 60 }), (steps, jitter, delays) => {
       const tl = timeline(steps as Step[])
       const expected = outcome(deliver(inOrder(tl)))
-      expect(outcome(deliver(shuffled(tl, jitter, 5 * MIN)))).toEqual(expected)
+      expect(outcome(deliver(shuffled(tl, jitter, LATENESS)))).toEqual(expected)
       // Hours of delay are absorbed when the allowed lateness covers them.
       expect(outcome(deliver(delayed(tl, delays, 6 * HOUR), { allowedLatenessMs: 6 * HOUR }))).toEqual(expected)
       expect(outcome(deliver(burst(tl)))).toEqual(expected)
@@ -137,10 +140,10 @@ describe('event time: the same events give the same incidents and problems howev
 
   it('a checkpoint taken anywhere in a shuffled delivery resumes to the same outcome', () => {
     fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 50 }), fc.array(unit, { minLength: 1, maxLength: 50 }), fc.nat(), (steps, jitter, cutAt) => {
-      const inputs = shuffled(timeline(steps as Step[]), jitter, 5 * MIN)
+      const inputs = shuffled(timeline(steps as Step[]), jitter, LATENESS)
       const cut = cutAt % (inputs.length + 1)
       const first = deliver(inputs.slice(0, cut))
-      const resumed = new CorrelationEngine({}, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+      const resumed = new CorrelationEngine(withLateness, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
       for (const input of inputs.slice(cut)) resumed.apply(input)
       expect(outcome(resumed)).toEqual(outcome(deliver(inputs)))
     }), { numRuns: 100 })
@@ -232,14 +235,20 @@ describe('event time: clocks and watermark', () => {
   it('clamps a sender time beyond receipt + tolerance, and counts it', () => {
     const engine = deliver([alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 + 2 * HOUR }, T0)])
     expect(engine.stats.clamped).toBe(1)
-    expect(engine.clock).toBe(T0 + MIN - 5 * MIN)
+    expect(engine.clock).toBe(T0 + MIN - LATENESS)
+  })
+
+  it('applies an event on arrival by default: a live incident shows at once', () => {
+    const engine = new CorrelationEngine()
+    expect(engine.apply(alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0))).toMatchObject([{ type: 'incident', incident: { openedAt: isoOf(T0), status: 'open' } }])
+    expect(engine.stats.pending).toBe(0)
   })
 
   it('holds an event until the watermark passes it, then applies it; a tick moves the watermark', () => {
-    const engine = new CorrelationEngine()
+    const engine = new CorrelationEngine(withLateness)
     expect(engine.apply(alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0))).toEqual([])
     expect(engine.stats.pending).toBe(1)
-    const out = engine.apply(tickInput(T0 + 5 * MIN))
+    const out = engine.apply(tickInput(T0 + LATENESS))
     expect(out).toMatchObject([{ type: 'incident', incident: { openedAt: isoOf(T0), status: 'open' } }])
     expect(engine.stats.pending).toBe(0)
   })
