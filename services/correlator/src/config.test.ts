@@ -24,9 +24,9 @@ describe('correlator config', () => {
   })
 
   it('hands the engine its event-time settings', () => {
-    const r = readConfig(correlatorConfigSpec, { OPSREVIEW_ALLOWED_LATENESS: '10s', OPSREVIEW_FUTURE_TOLERANCE: '0' })
-    expect(r.ok && engineConfigOf(r.value)).toMatchObject({ allowedLatenessMs: 10_000, futureToleranceMs: 0 })
+    const r = readConfig(correlatorConfigSpec, { OPSREVIEW_ALLOWED_LATENESS: '5m', OPSREVIEW_FUTURE_TOLERANCE: '0' })
+    expect(r.ok && engineConfigOf(r.value)).toMatchObject({ allowedLatenessMs: 5 * 60_000, futureToleranceMs: 0 })
     const d = readConfig(correlatorConfigSpec, {})
-    expect(d.ok && engineConfigOf(d.value)).toMatchObject({ allowedLatenessMs: 5 * 60_000, futureToleranceMs: 60_000 })
+    expect(d.ok && engineConfigOf(d.value)).toMatchObject({ allowedLatenessMs: 0, futureToleranceMs: 60_000 })
   })
 })
