@@ -55,7 +55,7 @@ export interface PoisonAlert {
    * `dead-letter`: some stage must put it on a dead-letter topic, and it must not be in the alerts index.
    * `unknown-severity`: the documented rule for an unknown severity word (docs/receiving.md: "an unknown
    * word is a warning, not an error") makes it a valid alert; then it must be indexed exactly once, as a
-   * warning, with its label kept as sent (no prototype lookup), or be dead-lettered.
+   * warning, with its label kept as sent (no prototype lookup). Dead-lettering it would drop a valid alert.
    */
   expect: 'dead-letter' | 'unknown-severity'
   route: 'alertmanager' | 'receiver'

@@ -93,5 +93,8 @@ describe('the chaos oracle', () => {
     expect(judge(sent, poison, doc(JSON.parse(JSON.stringify(labels)) as Record<string, string>), config, RUN).poison).toMatchObject({ handled: 1, indexedAsWarning: 1 })
     expect(judge(sent, poison, doc({ alertname: 'ChaosPoison6_chaos-test', severity: '__proto__' }), config, RUN).poison.handled).toBe(0)
     expect(judge(sent, poison, doc(JSON.parse(JSON.stringify(labels)) as Record<string, string>, 'critical'), config, RUN).poison.handled).toBe(0)
+    // Dead-lettering a valid alert drops it: that fails too.
+    const dropped = { ...ev, deadLetters: [record('rejected', { body: '{"labels":{"alertname":"ChaosPoison6_chaos-test"}}' })] }
+    expect(judge(sent, poison, dropped, config, RUN).poison.handled).toBe(0)
   })
 })
