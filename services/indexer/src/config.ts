@@ -15,6 +15,7 @@ export const indexerConfigSpec = {
   OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', 'opsreview.problems.v1'),
   OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.string('dead-letter topic for documents Elasticsearch rejects', defaultTopics.indexerDeadLetter),
   OPSREVIEW_INDEXER_GROUP: field.string('Kafka consumer group of the indexer', 'opsreview-indexer'),
+  OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index, template and alias', 'opsreview'),
   OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the indices', '1s'),

@@ -42,7 +42,9 @@ export function createIndexer({ config, logger, kafka, es }: IndexerDeps): Index
 
   const admin = kafka.admin()
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-  const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES })
+  // A killed instance's partitions move only when its session times out: the session is how long they wait.
+  const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
+  const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES, ...session })
   const health = new ConsumerHealthMonitor({
     group: config.OPSREVIEW_INDEXER_GROUP, topics, admin, consumer, logger,
     stallAfterMs: config.OPSREVIEW_STALL_AFTER, intervalMs: config.OPSREVIEW_CONSUMER_HEALTH_INTERVAL,
