@@ -16,6 +16,7 @@ import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
 import { retryingBatches } from '@opsreview/correlation-stream/retrying'
 import { reportingFetches } from '@opsreview/correlation-stream/health'
 import { engineConfigOf, loadCorrelatorConfig, topicsOf } from './config.ts'
+import { applyServerTimeouts, securityHeaders } from '@opsreview/http/hardening'
 
 const config = loadCorrelatorConfig(process.env)
 const logger = createLogger('correlator', config.OPSREVIEW_LOG_LEVEL)
@@ -122,6 +123,8 @@ const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
 logger.info({ topics }, 'correlator running')
 
 const app = express()
+app.disable('x-powered-by')
+app.use(securityHeaders())
 app.get('/healthz', (_req, res) => { res.json({ status: 'ok', partitions: runner.partitions }) })
 // Ready while no consumer has stalled: lag with no progress for OPSREVIEW_STALL_AFTER turns it 503.
 app.get('/readyz', (_req, res) => {
@@ -130,6 +133,7 @@ app.get('/readyz', (_req, res) => {
 })
 app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
 const server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
+applyServerTimeouts(server)
 await once(server, 'listening')
 
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {

@@ -67,7 +67,7 @@ async function setUp(env: Record<string, string> = {}) {
       return res.hits.hits.map((h) => h._source!.id).sort()
     },
     deadLetters: async () => (await readTopicToEnd(kafka, t.deadLetter)).map((m) => ({ key: m.key, ...(JSON.parse(m.value) as Envelope) })),
-    readyz: async () => { const res = await fetch(`${url}/readyz`); return { status: res.status, body: (await res.json()) as Record<string, unknown> } },
+    readyz: async () => { const res = await fetch(`${url}/readyz`); return { status: res.status, body: (await res.json()) as Record<string, unknown>, nosniff: res.headers.get('x-content-type-options') } },
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
   }
 }
@@ -110,7 +110,8 @@ describe('the indexer survives whatever is on its topics', () => {
     expect(byReason.get('mapping-rejected')!.replay).toMatchObject({ key: 'fp-102', value: poison[3] })
     const text = await s.metrics()
     for (const reason of ['invalid-target', 'mapping-rejected', 'term-too-long', 'unparseable']) expect(metric(text, 'opsreview_dead_letters_total', `reason="${reason}"`)).toBe(1)
-    await waitFor(async () => ((await s.readyz()).status === 200 ? true : undefined), { what: 'ready with nothing left behind' })
+    const ready = await waitFor(async () => { const r = await s.readyz(); return r.status === 200 ? r : undefined }, { what: 'ready with nothing left behind' })
+    expect(ready.nosniff).toBe('nosniff')
     expect(metric(await s.metrics(), 'opsreview_consumer_lag', 'partition="0"')).toBe(0)
   })
 

@@ -14,6 +14,7 @@ import { liveWrites } from '@opsreview/search-index/documents'
 import { IndexingConsumer } from '@opsreview/search-index/indexing-consumer'
 import { indexerReadiness } from '@opsreview/search-index/readiness'
 import type { IndexerConfig } from './config.ts'
+import { securityHeaders } from '@opsreview/http/hardening'
 
 export interface IndexerDeps {
   config: IndexerConfig
@@ -89,6 +90,8 @@ export function createIndexer({ config, logger, kafka, es }: IndexerDeps): Index
   })
 
   const app = express()
+  app.disable('x-powered-by')
+  app.use(securityHeaders())
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
   // Ready: in the consumer group, Elasticsearch taking writes, and no partition stalled.
   app.get('/readyz', (_req, res) => {

@@ -8,6 +8,7 @@ import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { loadIndexerConfig } from './config.ts'
 import { createIndexer } from './indexer.ts'
+import { applyServerTimeouts } from '@opsreview/http/hardening'
 
 const config = loadIndexerConfig(process.env)
 const logger = createLogger('indexer', config.OPSREVIEW_LOG_LEVEL)
@@ -22,6 +23,7 @@ const kafka = new Kafka({
 const indexer = createIndexer({ config, logger, kafka, es })
 await indexer.start()
 const server = indexer.app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
+applyServerTimeouts(server)
 await once(server, 'listening')
 
 shutdownOnSignals(logger, 'writing what is in hand, committing what is indexed', async () => {
