@@ -58,7 +58,11 @@ export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics
     latest.set(id, { topic, message: { key, value: JSON.stringify(value) } })
   }
   const byTopic = new Map<string, Message[]>()
-  for (const { topic, message } of latest.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message])
+  for (const { topic, message } of latest.values()) {
+    const messages = byTopic.get(topic)
+    if (messages) messages.push(message)
+    else byTopic.set(topic, [message])
+  }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }
 

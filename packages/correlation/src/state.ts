@@ -173,7 +173,8 @@ export function parseTime(s: string): number {
   const second = digits(s, 17, 2)
   const ms = n === 24 ? digits(s, 20, 3) : 0
   // Out-of-range fields (and days a month may not have) are Date.parse's to judge.
-  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59 || ms < 0 || hour < 0 || minute < 0 || second < 0) return Date.parse(s)
+  // Years 0–99 too: Date.UTC would read them as 1900–1999.
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59 || ms < 0 || hour < 0 || minute < 0 || second < 0) return Date.parse(s)
   return Date.UTC(year, month - 1, day, hour, minute, second, ms)
 }
 

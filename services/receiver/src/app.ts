@@ -336,7 +336,11 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
 export function publishSpooled(publisher: EventPublisher): (records: SpoolRecord[]) => Promise<void> {
   return async (records) => {
     const byTopic = new Map<string, Message[]>()
-    for (const { topic, key, value } of records) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { key, value }])
+    for (const { topic, key, value } of records) {
+      const messages = byTopic.get(topic)
+      if (messages) messages.push({ key, value })
+      else byTopic.set(topic, [{ key, value }])
+    }
     await Promise.all([...byTopic].map(([topic, messages]) => publisher.publish(topic, messages)))
   }
 }
