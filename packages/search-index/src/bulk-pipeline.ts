@@ -310,9 +310,9 @@ export class BulkPipeline {
         send.push(...items)
       } catch (err) {
         const c = classifyRequestError(err)
-        if (!c.retriable) {
-          // Whatever Elasticsearch called it, a target it will not create is one no write can reach.
-          for (const p of items) poison.push(poisonOf(p.op, { ...c, code: 'invalid-target' }, { index }))
+        if (c.code === 'invalid-target') {
+          // A target that cannot exist is one no write can reach: poison for its documents only.
+          for (const p of items) poison.push(poisonOf(p.op, c, { index }))
           continue
         }
         this.#o.onRetry?.('prepare', c.code)

@@ -26,6 +26,9 @@ describe('the indexer error catalogue', () => {
     ['an invalid alias name', 400, { type: 'invalid_alias_name_exception', reason: "Invalid alias name [_bad]: must not start with '_', '-', or '+'" }, 'invalid-target', false],
     ['an unknown 4xx', 400, { type: 'something_new_exception', reason: 'x' }, 'document-rejected', false],
     ['a missing write alias', 404, measured.missingAlias, 'alias-missing', true],
+    ['no permission to write', 403, { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key id [k]' }, 'es-refused', true],
+    ['bad credentials', 401, { type: 'security_exception', reason: 'unable to authenticate with provided credentials' }, 'es-refused', true],
+    ['the shard limit at a new index', 400, { type: 'validation_exception', reason: 'Validation Failed: 1: this action would add [2] shards, but this cluster currently has [1000]/[1000] maximum normal shards open;' }, 'es-refused', true],
     ['a write block', 403, measured.writeBlock, 'es-blocked', true],
     ['a flood-stage block', 429, measured.floodStage, 'es-blocked', true],
     ['a rejected execution', 429, { type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' }, 'es-overloaded', true],
@@ -39,7 +42,7 @@ describe('the indexer error catalogue', () => {
 
   it('says whether each code is retriable, and only load and outages are', () => {
     const retriable = Object.entries(INDEXER_FAILURES).filter(([, f]) => f.retriable).map(([code]) => code).sort()
-    expect(retriable).toEqual(['alias-missing', 'breaker-open', 'es-blocked', 'es-overloaded', 'es-unavailable', 'kafka-unavailable'])
+    expect(retriable).toEqual(['alias-missing', 'breaker-open', 'es-blocked', 'es-overloaded', 'es-refused', 'es-unavailable', 'kafka-unavailable'])
   })
 
   it('classifies whole-request failures: connection errors and timeouts are outages, a response error by its body, ours by its code', () => {

@@ -16,6 +16,13 @@ export const INDEXER_FAILURES = Object.freeze({
   'breaker-open': { retriable: true, what: 'the Elasticsearch breaker is open' },
   /** The dead-letter topic cannot be written now: the poison waits, with everything behind it. */
   'kafka-unavailable': { retriable: true, what: 'the dead-letter topic cannot be written' },
+  /**
+   * Elasticsearch refuses for a reason of the cluster's, not the document's: no permission (401, 403
+   * `security_exception`, an API key that lost its privileges) or a cluster limit (`validation_exception`,
+   * e.g. the shard limit when a new month's index is created). Dead-lettering would throw away every record
+   * until someone fixes it; waiting shows it as a stall instead.
+   */
+  'es-refused': { retriable: true, what: 'Elasticsearch refuses for a reason of the cluster (permissions, a cluster limit)' },
   /** The write alias vanished (its month was deleted): made again, then retried. */
   'alias-missing': { retriable: true, what: 'the write alias does not exist (yet)' },
   /** The document does not fit its mapping: a wrong type, an unknown field, an unparseable date. */
@@ -77,6 +84,7 @@ const OVERLOADED = new Set(['es_rejected_execution_exception', 'circuit_breaking
 const UNAVAILABLE = new Set(['unavailable_shards_exception', 'no_shard_available_action_exception', 'node_not_connected_exception', 'node_disconnected_exception', 'master_not_discovered_exception', 'process_cluster_event_timeout_exception', 'timeout_exception', 'receive_timeout_transport_exception', 'connect_transport_exception', 'node_closed_exception', 'shard_not_in_primary_mode_exception'])
 const MAPPING = new Set(['mapper_parsing_exception', 'document_parsing_exception', 'strict_dynamic_mapping_exception', 'illegal_argument_exception', 'mapper_exception'])
 const TARGET = new Set(['invalid_index_name_exception', 'invalid_alias_name_exception', 'invalid_type_name_exception'])
+const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception'])
 
 /** Lucene's "immense term" refusal, however it is wrapped (keyword: `illegal_argument_exception`; older: `max_bytes_length_exceeded_exception`). */
 function isImmenseTerm(all: readonly EsErrorCause[]): boolean {
@@ -95,6 +103,7 @@ export function classifyItemError(status: number, error: EsErrorCause | undefine
   if (status === 429 || all.some((e) => OVERLOADED.has(e.type ?? ''))) return classified('es-overloaded', type, message)
   if (error?.type === 'index_not_found_exception') return classified('alias-missing', type, message)
   if (status >= 500 || UNAVAILABLE.has(error?.type ?? '')) return classified('es-unavailable', type, message)
+  if (status === 401 || status === 403 || CLUSTER_REFUSALS.has(error?.type ?? '')) return classified('es-refused', type, message)
   if (isImmenseTerm(all)) return classified('term-too-long', type, message)
   if (all.some((e) => TARGET.has(e.type ?? ''))) return classified('invalid-target', type, message)
   if (MAPPING.has(error?.type ?? '')) return classified('mapping-rejected', type, message)
