@@ -118,9 +118,15 @@ const REPLAY_FIELDS = ['version', 'status', 'receiver', 'groupKey', 'externalURL
  * replay would count the sender's truncation again.
  */
 export function singleAlertWebhook(payload: Readonly<Record<string, unknown>>, index: number): Record<string, unknown> {
+  return alertsWebhook(payload, [index])
+}
+
+/** The same, holding the alerts at `indexes`: several refused alerts replayed as one notification. */
+export function alertsWebhook(payload: Readonly<Record<string, unknown>>, indexes: readonly number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const field of REPLAY_FIELDS) if (Object.hasOwn(payload, field)) out[field] = payload[field]
-  out.alerts = [(payload.alerts as unknown[])[index]]
+  const alerts = payload.alerts as unknown[]
+  out.alerts = indexes.map((i) => alerts[i])
   return out
 }
 

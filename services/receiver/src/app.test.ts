@@ -142,12 +142,23 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(ok.status).toBe(200)
   })
 
-  it('refuses the whole body when more alerts are bad than it dead-letters one by one', async () => {
+  it('still publishes the good alerts when more are bad than it dead-letters one by one: the rest share dead letters', async () => {
     const r = fakeReceiver()
-    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), ...Array.from({ length: 1001 }, () => 1)))
-    expect(res.status).toBe(400)
-    expect((await res.json() as { errors: unknown[] }).errors[0]).toMatchObject({ path: '/alerts', message: expect.stringContaining('1001 alerts are invalid') })
-    expect(r.publisher.sent.get(TEST_TOPICS.alerts)).toBeUndefined()
+    const bad = Array.from({ length: 1005 }, () => 1)
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), ...bad, good('z')))
+    expect(res.status).toBe(200)
+    const body = await res.json() as Accepted & { rejectedTotal: number }
+    expect(body).toMatchObject({ accepted: 2, published: 2, rejectedTotal: 1005 })
+    expect(body.rejected).toHaveLength(1000)
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'z'])
+    const letters = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    const shared = letters.filter((l) => Array.isArray(l.detail?.indexes))
+    expect(letters).toHaveLength(1000 + shared.length)
+    // Every refused alert is in exactly one dead letter, and the shared ones replay as one notification.
+    const inShared = shared.flatMap((l) => l.detail!.indexes as number[])
+    expect(inShared).toEqual([1001, 1002, 1003, 1004, 1005])
+    const replay = shared[0]!.replay!
+    expect(replay.kind === 'webhook' && (JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual([1, 1, 1, 1, 1])
   })
 
   it('dead-letters what the spool will not publish as an envelope that replays the record', async () => {

@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { eventKey, type AlertEvent, type IngestOptions } from '@opsreview/ingest/event'
-import { intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook, type BodyRejection, type ItemRejection } from '@opsreview/ingest/intake'
+import { alertsWebhook, intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook, type BodyRejection, type ItemRejection } from '@opsreview/ingest/intake'
 import type { FieldError } from '@opsreview/schemas'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
@@ -62,10 +62,12 @@ const MAX_DEAD_LETTER_BYTES = 512 * 1024
 /** Field errors kept per refused input: enough to act on, bounded whatever the input. */
 const MAX_ERRORS_PER_ITEM = 20
 /**
- * More refused alerts than this in one webhook refuse the whole body: each refused alert is its own
- * dead letter, and a 1 MiB body of tiny broken alerts must not become hundreds of thousands of them.
+ * Refused alerts dead-lettered, and listed in the answer, one by one. Past this the rest share dead letters
+ * of up to SHARED_LETTER_BYTES of alerts each: a 1 MiB body of tiny broken alerts must not become hundreds
+ * of thousands of letters, and its good alerts must still be published (Alertmanager never retries a 4xx).
  */
 const MAX_REFUSED_ALERTS = 1000
+const SHARED_LETTER_BYTES = 256 * 1024
 /** Reason of a dead letter for an event Kafka itself refused (too large for the topic, say). */
 const RECORD_TOO_LARGE = 'record-too-large'
 /** At most one log line per this many ms for unauthenticated requests; the counter has them all. */
@@ -151,6 +153,38 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   }
 
   /**
+   * The refused alerts past MAX_REFUSED_ALERTS, in dead letters of up to SHARED_LETTER_BYTES of alerts
+   * each; each replays as one notification of its alerts.
+   */
+  function sharedLetters(req: Request, payload: Readonly<Record<string, unknown>>, surplus: readonly ItemRejection[], receivedAt: Date): { key: string; envelope: DeadLetterEnvelope }[] {
+    const alerts = payload.alerts as unknown[]
+    const chunks: ItemRejection[][] = []
+    let bytes = Infinity
+    for (const r of surplus) {
+      const size = JSON.stringify(alerts[r.index] ?? null).length
+      if (bytes + size > SHARED_LETTER_BYTES) { chunks.push([]); bytes = 0 }
+      chunks.at(-1)!.push(r)
+      bytes += size
+    }
+    return chunks.map((chunk) => {
+      const reasons: Record<string, number> = {}
+      for (const r of chunk) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1
+      const first = chunk[0]!
+      return {
+        key: req.id,
+        envelope: {
+          stage: 'receiver',
+          reason: first.reason,
+          error: `${chunk.length} alerts refused (alerts ${first.index}–${chunk.at(-1)!.index}); the first: ${first.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
+          at: receivedAt.toISOString(),
+          detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), reasons, errors: capErrors(first.errors) },
+          replay: { kind: 'webhook', path: req.path, body: JSON.stringify(alertsWebhook(payload, chunk.map((r) => r.index))) },
+        },
+      }
+    })
+  }
+
+  /**
    * Publishes dead letters one message per call, so that a letter Kafka refuses (too large after all)
    * fails alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
    * letter; rejects with KafkaUnavailableError if Kafka did not.
@@ -180,12 +214,6 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       const intake = intakeAlertmanager(req.body, { receivedAt, options: deps.ingest })
       if (!intake.ok) throw refuseBody(res, intake)
       const { payload, accepted, rejected, truncatedAlerts } = intake
-      if (rejected.length > MAX_REFUSED_ALERTS) {
-        throw refuseBody(res, { ok: false, reason: 'schema-invalid', errors: [
-          { path: '/alerts', message: `${rejected.length} alerts are invalid, more than the ${MAX_REFUSED_ALERTS} refused one by one` },
-          ...rejected.flatMap((r) => r.errors),
-        ] })
-      }
       if (truncatedAlerts > 0) {
         metrics.truncated.inc(truncatedAlerts)
         req.log.warn({ truncatedAlerts, receiver: payload.receiver, groupKey: payload.groupKey.slice(0, 256) }, 'alertmanager dropped alerts (max_alerts); set max_alerts: 0')
@@ -201,11 +229,12 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
         },
       })
-      const refusals: Refusal[] = rejected.map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
+      const refusals: Refusal[] = rejected.slice(0, MAX_REFUSED_ALERTS).map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
+      const shared = sharedLetters(req, payload, rejected.slice(MAX_REFUSED_ALERTS), receivedAt)
       // One publish per event: a record Kafka refuses fails its own call alone, and is refused alone.
       const [sent, letters] = await Promise.all([
         sendOnce('alertmanager', accepted.map((a) => a.event), (event) => publisher.publish(topics.alerts, [toMessage(event)])),
-        Promise.allSettled([publishDeadLetters(req, refusals.map(letterFor))]),
+        Promise.allSettled([publishDeadLetters(req, [...refusals.map(letterFor), ...shared])]),
       ])
       let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
       const tooLarge: Refusal[] = []
@@ -227,7 +256,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       // Events already acknowledged stay published; Alertmanager's retry finds them in RecentIds.
       if (unavailable !== undefined) throw unavailable
       const allRefused = [...refusals, ...tooLarge].sort((a, b) => a.index - b.index)
-      for (const r of allRefused) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
+      for (const r of [...allRefused, ...rejected.slice(MAX_REFUSED_ALERTS)]) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
       if (allRefused.length > 0) req.log.info({ refused: allRefused.length, reasons: [...new Set(allRefused.map((r) => r.reason))] }, 'alerts refused and dead-lettered')
       metrics.published.inc({ source: 'alertmanager' }, published)
       res.status(200).json({
@@ -235,6 +264,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         published,
         truncatedAlerts,
         rejected: allRefused.map(({ index, reason, errors }) => ({ index, reason, errors })),
+        rejectedTotal: rejected.length + tooLarge.length,
       })
     } catch (err) {
       next(asProblem(err))
