@@ -1,4 +1,5 @@
 import { expect, it, onTestFinished } from 'vitest'
+import { KafkaJSError } from 'kafkajs'
 import { captureLogs, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { ConsumerHealthMonitor } from './consumer-health.ts'
 
@@ -55,4 +56,40 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
   // The group's committed offsets say the same.
   const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
   expect(committed!.partitions.map((p) => p.offset).sort()).toEqual(['1', '4'])
+})
+
+it('on the real broker: a consumer that crashes and restarts faster than the stall time still shows as stalled', async () => {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const topic = uniqueName('health-crash')
+  const group = uniqueName('health-crash-group')
+  await createTopics(admin, [topic], 1)
+  const producer = kafka.producer()
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  await producer.send({ topic, acks: -1, messages: [{ value: 'never processed' }] })
+  // No retries inside kafkajs: each failure crashes the consumer, which restarts and rejoins at once.
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100, retry: { retries: 0, initialRetryTime: 50 } })
+  let crashes = 0
+  consumer.on(consumer.events.CRASH, () => { crashes++ })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const { logger } = captureLogs()
+  const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger, stallAfterMs: 3000, intervalMs: 100 })
+  onTestFinished(async () => { monitor.stop(); await consumer.disconnect() })
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      const first = batch.messages[0]
+      if (first) monitor.health.fetched(batch.topic, batch.partition, { firstOffset: first.offset, lastOffset: batch.lastOffset(), timestamp: first.timestamp })
+      throw new KafkaJSError('the store behind this consumer is down', { retriable: true })
+    },
+  })
+  monitor.start()
+
+  const stalled = await waitFor(() => { const s = monitor.snapshot(); return s.stalled ? s : undefined }, { timeoutMs: 30_000, what: 'a stall through the crash loop' })
+  expect(crashes).toBeGreaterThan(1)
+  expect(stalled.partitions).toEqual([expect.objectContaining({ partition: 0, lag: 1, stalled: true })])
 })

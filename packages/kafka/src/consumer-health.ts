@@ -272,8 +272,9 @@ export class ConsumerHealthMonitor {
       this.health.assigned(payload.memberAssignment)
       void this.poll()
     }))
-    // Left the group on purpose: nothing is ours any more. A crash keeps the assignment, so lag it leaves behind shows as a stall.
-    this.#removers.push(opts.consumer.on(opts.consumer.events.STOP, () => this.health.assigned({})))
+    // No STOP handler: kafkajs stops the consumer on a crash too, before it restarts and rejoins. Forgetting
+    // the partitions there would reset their stall clocks on every crash, and a consumer crash-looping
+    // faster than the stall time would never show as stalled. A rebalance's GROUP_JOIN says what is ours.
   }
 
   /** Polls now and then every `intervalMs`. */
@@ -284,10 +285,12 @@ export class ConsumerHealthMonitor {
     this.#timer.unref()
   }
 
+  /** Stops polling and forgets the partitions: for a consumer that leaves its group on purpose. */
   stop(): void {
     clearInterval(this.#timer)
     this.#timer = undefined
     for (const remove of this.#removers.splice(0)) remove()
+    this.health.assigned({})
   }
 
   /** One fetch of end and committed offsets; a failure keeps the last values and is logged at a bounded rate. */
