@@ -21,6 +21,8 @@ export interface IndexerDeps {
   logger: Logger
   kafka: Kafka
   es: Client
+  /** The consumer stopped for good (a failure kafkajs will not restart from): the process must not look alive. */
+  onFatal?: (err: unknown) => void
 }
 
 export interface Indexer {
@@ -32,7 +34,7 @@ export interface Indexer {
   close(): Promise<void>
 }
 
-export function createIndexer({ config, logger, kafka, es }: IndexerDeps): Indexer {
+export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDeps): Indexer {
   const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
   const registry = new Registry()
   const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total', help: 'Documents Elasticsearch accepted', registers: [registry] })
@@ -116,6 +118,11 @@ export function createIndexer({ config, logger, kafka, es }: IndexerDeps): Index
       await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart) return
+        logger.fatal({ err: payload.error }, 'consumer stopped for good')
+        onFatal?.(payload.error)
+      })
       await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
       health.start()
       logger.info({ topics, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')

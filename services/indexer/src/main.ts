@@ -20,7 +20,8 @@ const kafka = new Kafka({
   logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
 })
 
-const indexer = createIndexer({ config, logger, kafka, es })
+// Exit, and let the supervisor start a fresh one, which reads again from the committed offsets.
+const indexer = createIndexer({ config, logger, kafka, es, onFatal: () => process.exit(1) })
 await indexer.start()
 const server = indexer.app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
 applyServerTimeouts(server)
