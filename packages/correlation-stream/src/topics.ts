@@ -1,4 +1,4 @@
-import { deadLetterTopicSpec, type TopicSpec } from '@opsreview/kafka/topics'
+import { deadLetterTopicSpec, documentTopicSpec, type TopicSpec } from '@opsreview/kafka/topics'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -34,8 +34,8 @@ export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: numbe
     { topic: t.commands, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
     // The input log must outlive the oldest snapshot it is replayed from; it is kept as long as the alerts.
     { topic: t.input, numPartitions: inputPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
-    compacted(t.incidents, 6),
-    compacted(t.problems, 3),
+    documentTopicSpec(t.incidents, 6),
+    documentTopicSpec(t.problems, 3),
     { topic: t.commandResults, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: DAY_MS },
     // Snapshots are gzip'ed JSON of a whole partition's state and can exceed Kafka's 1 MB default.
     compacted(t.state, 1, { 'max.message.bytes': String(64 * 1024 * 1024) }),

@@ -338,6 +338,18 @@ describe('the review decisions', () => {
     expect(only(r.engine.incidents()).notes).toHaveLength(1)
   })
 
+  it('keeps the latest notes in the incident document, so a long-discussed incident stays a record Kafka takes', () => {
+    const r = run([alert({ fp: 'a', t: 0 })])
+    const id = only(r.incidents).id
+    let doc: Incident | undefined
+    for (let i = 0; i < CorrelationEngine.maxEntriesInDocument + 20; i++) {
+      for (const o of r.engine.apply(command('incident.note', id, { text: `note ${i}` }))) if (o.type === 'incident') doc = o.incident
+    }
+    expect(doc!.notes).toHaveLength(CorrelationEngine.maxEntriesInDocument)
+    expect(doc!.notes.at(-1)!.text).toBe(`note ${CorrelationEngine.maxEntriesInDocument + 19}`)
+    expect(doc!.notes[0]!.text).toBe('note 20')
+  })
+
   it('links an incident to a problem by hand', () => {
     const r = run([
       alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),

@@ -26,6 +26,8 @@ export class CorrelationEngine {
 
   /** Members embedded in an incident document; `alertCount` always counts them all. */
   static readonly maxAlertsInDocument = 100
+  /** The latest notes and reports an incident document holds, and notes a problem document holds. */
+  static readonly maxEntriesInDocument = 100
 
   /** Throws `SnapshotVersionError` for a snapshot of another engine version: replay the input log instead. */
   constructor(config: Partial<CorrelationConfig> = {}, snapshot?: EngineSnapshot) {
@@ -86,11 +88,11 @@ export class CorrelationEngine {
     for (const inc of s.dirtyIncidents) {
       recompute(s, inc)
       inc.data.version += 1
-      out.push({ type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument) })
+      out.push({ type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument, CorrelationEngine.maxEntriesInDocument) })
     }
     for (const p of s.dirtyProblems) {
       p.version += 1
-      out.push({ type: 'problem', problem: { ...p, services: p.services.slice(), incidentIds: p.incidentIds.slice(), notes: p.notes.map((n) => ({ ...n })) } })
+      out.push({ type: 'problem', problem: { ...p, services: p.services.slice(), incidentIds: p.incidentIds.slice(), notes: p.notes.slice(-CorrelationEngine.maxEntriesInDocument).map((n) => ({ ...n })) } })
     }
     for (const result of s.results) out.push({ type: 'command-result', result })
     s.dirtyIncidents.clear()

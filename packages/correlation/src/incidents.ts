@@ -263,15 +263,16 @@ export function recompute(s: EngineState, inc: IncidentState): void {
 }
 
 /** A copy of the incident document: later changes do not reach an emitted version. */
-export function copyIncident(d: Incident, maxAlerts: number): Incident {
-  // A storm incident can gather thousands of alerts; the document keeps the first ones (alertCount has them all).
+export function copyIncident(d: Incident, maxAlerts: number, maxEntries: number): Incident {
+  // A storm incident can gather thousands of alerts; the document keeps the first ones (alertCount has them
+  // all). Notes and reports keep the latest: a document must stay a record Kafka takes.
   return {
     ...d,
     services: d.services.slice(),
     alerts: d.alerts.length <= maxAlerts ? d.alerts.slice() : d.alerts.slice(0, maxAlerts),
-    reports: d.reports.length === 0 ? [] : d.reports.map((r) => ({ ...r })),
+    reports: d.reports.slice(-maxEntries).map((r) => ({ ...r })),
     problemIds: d.problemIds.slice(),
     postmortem: { ...d.postmortem, reasons: d.postmortem.reasons.slice() },
-    notes: d.notes.length === 0 ? [] : d.notes.map((n) => ({ ...n })),
+    notes: d.notes.slice(-maxEntries).map((n) => ({ ...n })),
   }
 }

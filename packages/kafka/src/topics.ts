@@ -23,6 +23,16 @@ export function alertTopicSpec(topic: string, numPartitions = 6, retentionDays =
   return { topic, numPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS }
 }
 
+/**
+ * Incidents and problems, keyed by id, the latest version per key kept (compacted). A long incident's
+ * document (its notes, reports and first alerts) can outgrow Kafka's 1 MB default; refused, it would stop
+ * the correlator for good, so these topics take records up to 8 MiB.
+ */
+export function documentTopicSpec(topic: string, numPartitions: number): TopicSpec {
+  return { topic, numPartitions, cleanupPolicy: 'compact', configs: { 'max.message.bytes': String(DOCUMENT_MAX_MESSAGE_BYTES) } }
+}
+export const DOCUMENT_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
 /** A dead letter holds a whole record (up to the 1 MB default) escaped into JSON, and must always fit. */
 export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 

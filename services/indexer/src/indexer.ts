@@ -5,7 +5,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -111,8 +111,8 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       await admin.connect()
       await ensureTopics(admin, [
         alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS),
-        { topic: config.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, cleanupPolicy: 'compact' },
-        { topic: config.OPSREVIEW_TOPIC_PROBLEMS, numPartitions: 3, cleanupPolicy: 'compact' },
+        documentTopicSpec(config.OPSREVIEW_TOPIC_INCIDENTS, 6),
+        documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
       ])
       await producer.connect()
