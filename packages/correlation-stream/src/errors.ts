@@ -1,4 +1,4 @@
-import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from '@opsreview/kafka/errors'
 
 export { KafkaRecordRejectedError, KafkaUnavailableError }
 
@@ -47,9 +47,6 @@ export class RecordRejectedError extends PoisonRecordError {
   override readonly name = 'RecordRejectedError'
 }
 
-// Protocol errors that are about the record itself: no retry and no other broker will take it.
-const recordRejections = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE'])
-
 // kafkajs wraps the error that made it give up in KafkaJSNonRetriableError/…RetriesExceeded (`cause`);
 // older kafkajs errors keep it in `originalError`.
 function causes(err: unknown): unknown[] {
@@ -71,9 +68,9 @@ function causes(err: unknown): unknown[] {
  */
 export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   if (err instanceof PoisonRecordError || err instanceof KafkaUnavailableError || err instanceof KafkaRecordRejectedError) return err
+  const refusal = recordRefusal(err)
+  if (refusal) return new KafkaRecordRejectedError(`Kafka refused the record: ${refusal}`, { cause: err })
   const chain = causes(err)
-  const rejected = chain.find((e) => recordRejections.has(String((e as { type?: unknown }).type)))
-  if (rejected) return new KafkaRecordRejectedError(`Kafka refused the record: ${(rejected as Error).message}`, { cause: err })
   if (chain.some((e) => typeof (e as { name?: unknown }).name === 'string' && (e as Error).name.startsWith('KafkaJS'))) {
     return new KafkaUnavailableError(`Kafka is unavailable: ${(err as Error).message}`, { cause: err })
   }

@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import type { DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { kafkaErrorType, RECORD_REFUSALS } from '@opsreview/kafka/errors'
 import { ReplayFailedError } from './errors.ts'
 import type { DeadLetter } from './record.ts'
 
@@ -100,15 +101,16 @@ export function kafkaRecordTarget(producer: Producer): ReplayTargets['record'] {
   }
 }
 
-const recordRejections = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION'])
+/**
+ * Besides a refused record, what a replay cannot get past by waiting: its target topic is gone (a replay
+ * never creates one), not a topic, or not ours to write.
+ */
+const REPLAY_TARGET_REFUSALS: ReadonlySet<string> = new Set([...RECORD_REFUSALS, 'UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION'])
 
 /** A record Kafka refuses for what it is fails again; anything else is Kafka being unavailable. */
 export function classifyKafkaFailure(err: unknown): ReplayFailedError {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    const type = (e as { type?: unknown }).type
-    if (typeof type === 'string' && recordRejections.has(type)) return new ReplayFailedError(`Kafka refused the record: ${type}`, false, { cause: err })
-    e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError
-  }
+  const type = kafkaErrorType(err, REPLAY_TARGET_REFUSALS)
+  if (type) return new ReplayFailedError(`Kafka refused the record: ${type}`, false, { cause: err })
   return new ReplayFailedError(`Kafka is unavailable: ${(err as Error)?.message ?? String(err)}`, true, { cause: err })
 }
 

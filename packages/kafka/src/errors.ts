@@ -23,3 +23,31 @@ export class KafkaRecordRejectedError extends Error {
     this.name = 'KafkaRecordRejectedError'
   }
 }
+
+/**
+ * kafkajs 2.2.4 types (src/protocol/error.js) of a broker refusing the records themselves: too large for
+ * the topic or broker, or failing the broker's validation (a null key on a compacted topic). All three are
+ * `retriable: false` there and no retry or reconnection can change the answer. (`CORRUPT_MESSAGE`, a CRC
+ * failure, is left out: kafkajs retries it, as the bytes may have been corrupted on the way.)
+ */
+export const RECORD_REFUSALS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD'])
+
+/**
+ * The first kafkajs error type among `types` in an error and what it wraps: kafkajs wraps a protocol error
+ * in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`, older errors as `originalError`.
+ */
+export function kafkaErrorType(err: unknown, types: ReadonlySet<string>): string | undefined {
+  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if (typeof e.type === 'string' && types.has(e.type)) return e.type
+    const next = (e.cause ?? e.originalError) as typeof e
+    if (next === e) break
+    e = next
+  }
+  return undefined
+}
+
+/** The kafkajs error type when the broker refused the records themselves, else undefined. */
+export function recordRefusal(err: unknown): string | undefined {
+  return kafkaErrorType(err, RECORD_REFUSALS)
+}

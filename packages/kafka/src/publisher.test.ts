@@ -2,7 +2,8 @@ import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import type { Message } from 'kafkajs'
-import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, recordRefusal } from './publisher.ts'
+import { recordRefusal } from './errors.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from './publisher.ts'
 
 // kafkajs's own encoders (produce v3+ request, src/protocol/requests/produce/v3/request.js): the bytes a
 // single-record batch really takes on the broker, which is what max.message.bytes limits.
@@ -48,6 +49,8 @@ describe('recordRefusal', () => {
     expect(recordRefusal({ name: 'KafkaJSNonRetriableError', cause: { type: 'INVALID_RECORD' } })).toBe('INVALID_RECORD')
     expect(recordRefusal({ name: 'KafkaJSNumberOfRetriesExceeded', cause: { cause: { type: 'RECORD_LIST_TOO_LARGE' } } })).toBe('RECORD_LIST_TOO_LARGE')
     expect(recordRefusal({ name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER' })).toBeUndefined()
+    expect(recordRefusal({ name: 'KafkaJSProtocolError', type: 'CORRUPT_MESSAGE' })).toBeUndefined()
+    expect(recordRefusal({ name: 'KafkaJSError', originalError: { type: 'MESSAGE_TOO_LARGE' } })).toBe('MESSAGE_TOO_LARGE')
     expect(recordRefusal(new Error('Connection error: ECONNREFUSED'))).toBeUndefined()
     expect(recordRefusal(undefined)).toBeUndefined()
   })

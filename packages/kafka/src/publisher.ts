@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
-import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
+import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 
 /**
  * Kafka's default `max.message.bytes` (topic) and `message.max.bytes` (broker) is 1 MiB + 12 bytes, and
@@ -15,13 +15,6 @@ const RECORD_OVERHEAD_BYTES = 100
 // Each header's key and value lengths are varints of at most 5 bytes each.
 const HEADER_OVERHEAD_BYTES = 10
 
-/**
- * kafkajs 2.2.4 types (src/protocol/error.js) of a broker refusing the records themselves: too large for
- * the topic or broker, or failing the broker's validation (a null key on a compacted topic). All three are
- * `retriable: false` there and no retry or reconnection can change the answer.
- */
-const RECORD_REFUSALS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD'])
-
 /** An upper bound of the bytes a message takes in a single-record batch on the broker. */
 export function estimateMessageBytes(message: Message): number {
   let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value)
@@ -34,17 +27,6 @@ export function estimateMessageBytes(message: Message): number {
 function byteLength(v: Buffer | string | null | undefined): number {
   if (v === null || v === undefined) return 0
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length
-}
-
-/** The kafkajs error type when the broker refused the records themselves, else undefined. */
-export function recordRefusal(err: unknown): string | undefined {
-  let e = err as { type?: unknown; cause?: unknown } | undefined
-  // kafkajs wraps a protocol error in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`.
-  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    if (typeof e.type === 'string' && RECORD_REFUSALS.has(e.type)) return e.type
-    e = e.cause as typeof e
-  }
-  return undefined
 }
 
 export interface PublisherOptions {
