@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
 import { classifyItemError, classifyRequestError, INDEXER_FAILURES, type Classified, type IndexerFailureCode } from './errors.ts'
-import { RateLimitedLog } from './rate-limited-log.ts'
+import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 
 /** A record the indexer gives up on, before the pipeline stamps it with the stage and the time. */
 export interface Poison {

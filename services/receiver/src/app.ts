@@ -12,7 +12,7 @@ import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
 import { SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetter, type SpoolRecord } from '@opsreview/spool'
-import { LogThrottle } from './log-throttle.ts'
+import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 import { RecentIds } from './recent-ids.ts'
 import type { ReceiverMetrics } from './metrics.ts'
 
@@ -88,7 +88,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   const { publisher, spool, metrics, clock, topics } = deps
   // Retries come within seconds; repeats hours later must pass (see RecentIds).
   const recent = new RecentIds(50_000, 10 * 60_000)
-  const unauthorizedLog = new LogThrottle(UNAUTHORIZED_LOG_INTERVAL_MS)
+  const unauthorizedLog = new RateLimitedLog(UNAUTHORIZED_LOG_INTERVAL_MS, () => performance.now())
   const app = express()
   app.disable('x-powered-by')
   app.set('query parser', 'simple')
@@ -308,8 +308,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     const source = (res.locals.source as Source | undefined) ?? 'unknown'
     if (problem.status === 401) {
       metrics.unauthorized.inc({ source })
-      const suppressed = unauthorizedLog.take(performance.now())
-      if (suppressed !== undefined) req.log.warn({ source, path: req.path.slice(0, 200), suppressedSinceLast: suppressed }, 'unauthorized request')
+      unauthorizedLog.maybe('unauthorized', (suppressed) => req.log.warn({ source, path: req.path.slice(0, 200), suppressedSinceLast: suppressed }, 'unauthorized request'))
       // requestContext logs every 4xx at info when the response finishes; for 401s that is unbounded.
       req.log = req.log.child({}, { level: 'warn' })
     } else if (problem.status < 500 && problem.status !== 404 && source !== 'unknown') {
