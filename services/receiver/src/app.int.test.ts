@@ -56,7 +56,7 @@ describe('receiver on the real Kafka', () => {
     const payload = fixture<{ alerts: unknown[] }>('alertmanager/am025-mixed-one-resolved-truncated.json')
     const res = await post(`${r.url}/webhooks/alertmanager`, payload)
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ accepted: 2, published: 2, truncatedAlerts: 1, rejected: [] })
+    expect(await res.json()).toEqual({ accepted: 2, published: 2, truncatedAlerts: 1, rejected: [], rejectedTotal: 0 })
     const got = await readTopicUntil(r.kafka, r.topics.alerts, (m) => m.length >= 2)
     expect(got.map((m) => m.key).sort()).toEqual(['alertmanager:34fc7e79f23863fc', 'alertmanager:d1a7f99944274c97'])
     expect(events(got).map((e) => e.status).sort()).toEqual(['firing', 'resolved'])
