@@ -6,7 +6,7 @@ import {
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { iso, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { iso, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /** Applies one event at its time `t` (= `s.now`); returns the incident it touched. */
@@ -38,6 +38,16 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
     // It just resolved: its group is free, or taken by another open incident.
   }
   return undefined
+}
+
+/**
+ * When a firing was last heard of: its receipt says it still fired then, however long ago it started (an
+ * alert firing since March, first heard of today, is not stale today). Clamped to the newest time the
+ * engine has seen, so a late delivery cannot move the staleness clock past the events around it.
+ */
+function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
+  const received = parseTime(event.receivedAt)
+  return Number.isFinite(received) ? Math.max(t, Math.min(received, s.highWater)) : t
 }
 
 function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
@@ -72,7 +82,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     title: event.title, service: event.service, severity: event.severity, status: 'firing',
     firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
   }
-  const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: t, earlyResolveAt: null, flapTimes: [] }
+  const heardAt = heardAtOf(s, event, t)
+  const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: heardAt, earlyResolveAt: null, flapTimes: [] }
   if (earlyResolve !== null && earlyResolve >= t) {
     // Its resolve came first: the alert fired and ended before we heard of the firing.
     member.status = 'resolved'
@@ -81,7 +92,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     next.lastChangeAt = earlyResolve
   }
   s.alerts.set(key, next)
-  addMember(s, inc, member, t)
+  addMember(s, inc, member, heardAt)
   if (inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? earlyResolve ?? t, earlyResolve ?? t)
   else inc.quietSince = null
   let newDeps: string[] | undefined
@@ -102,9 +113,10 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
 function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string): void {
   const old = inc.members.get(key)
   if (!old) return
+  const heardAt = heardAtOf(s, event, t)
   if (old.status === 'resolved') {
     inc.firing += 1
-    const due = t + stalenessOf(s, old.source)
+    const due = heardAt + stalenessOf(s, old.source)
     if (due < inc.staleDue) inc.staleDue = due
   }
   let flapCount = old.flapCount
@@ -119,7 +131,7 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
   absorb(inc, member)
   track.status = 'firing'
   track.lastChangeAt = t
-  if (t > track.lastHeardAt) track.lastHeardAt = t
+  if (heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
   inc.quietSince = null
   touch(s, inc, t, at)
   if (flapping) recordFlapping(s, inc, member)

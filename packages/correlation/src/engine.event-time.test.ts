@@ -232,6 +232,19 @@ describe('event time: scenarios', () => {
 })
 
 describe('event time: clocks and watermark', () => {
+  it('keeps an alert that started months ago open when it is first heard of now: its receipt says it still fires', () => {
+    const now = T0 + 90 * DAY
+    const engine = new CorrelationEngine()
+    engine.apply(tickInput(now))
+    engine.apply(alertInput({ fp: 'disk', service: 'storage', status: 'firing', t: T0 }, now))
+    engine.apply(tickInput(now + HOUR))
+    expect(engine.incidents()).toMatchObject([{ status: 'open', openedAt: isoOf(T0) }])
+    // Nothing heard for the staleness timeout after that receipt: now it is stale.
+    engine.apply(tickInput(now + DAY + MIN))
+    expect(engine.incidents()).toMatchObject([{ status: 'resolved', resolvedBy: 'staleness' }])
+  })
+
+
   it('clamps a sender time beyond receipt + tolerance, and counts it', () => {
     const engine = deliver([alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 + 2 * HOUR }, T0)])
     expect(engine.stats.clamped).toBe(1)
