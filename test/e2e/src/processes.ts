@@ -65,16 +65,17 @@ export async function startService(service: 'receiver' | 'indexer' | 'correlator
 
 export const ALERTMANAGER_BIN = process.env.OPSREVIEW_ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager'
 
-/** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
-export async function startAlertmanager(webhookUrl: string, token: string): Promise<{ url: string; process: RunningProcess }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'alertmanager-'))
-  const port = await freePort()
-  await writeFile(path.join(dir, 'alertmanager.yml'), `
+/**
+ * Alertmanager's configuration with our webhook as its only receiver: every alert (`max_alerts: 0`),
+ * resolves too, and groups flushed within seconds.
+ */
+export function alertmanagerConfig(webhookUrl: string, token: string, groupInterval = '1s'): string {
+  return `
 route:
   receiver: opsreview
   group_by: [alertname, service]
   group_wait: 1s
-  group_interval: 1s
+  group_interval: ${groupInterval}
   repeat_interval: 1h
 receivers:
   - name: opsreview
@@ -86,7 +87,14 @@ receivers:
           authorization:
             type: Bearer
             credentials: ${JSON.stringify(token)}
-`)
+`
+}
+
+/** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
+export async function startAlertmanager(webhookUrl: string, token: string): Promise<{ url: string; process: RunningProcess }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'alertmanager-'))
+  const port = await freePort()
+  await writeFile(path.join(dir, 'alertmanager.yml'), alertmanagerConfig(webhookUrl, token))
   const child = spawn(ALERTMANAGER_BIN, [
     `--config.file=${path.join(dir, 'alertmanager.yml')}`,
     `--storage.path=${path.join(dir, 'data')}`,

@@ -9,7 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { repoRoot, waitFor } from '@opsreview/testing'
-import { ALERTMANAGER_BIN, freePort } from '../processes.ts'
+import { ALERTMANAGER_BIN, alertmanagerConfig, freePort } from '../processes.ts'
 
 export type ServiceName = 'receiver' | 'indexer' | 'correlator'
 
@@ -117,24 +117,7 @@ export async function startAlertmanager(dir: string, webhookUrl: string, token: 
   const port = await freePort()
   // Small group_wait and group_interval: state changes go out within seconds, and a failed notification
   // is retried by Alertmanager itself (its notify retries, then the next flush of the group).
-  await writeFile(path.join(dir, 'alertmanager.yml'), `
-route:
-  receiver: opsreview
-  group_by: [alertname, service]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 1h
-receivers:
-  - name: opsreview
-    webhook_configs:
-      - url: ${JSON.stringify(webhookUrl)}
-        send_resolved: true
-        max_alerts: 0
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: ${JSON.stringify(token)}
-`)
+  await writeFile(path.join(dir, 'alertmanager.yml'), alertmanagerConfig(webhookUrl, token, '2s'))
   const log = createWriteStream(path.join(dir, 'alertmanager.log'), { flags: 'a' })
   const child = spawn(ALERTMANAGER_BIN, [
     `--config.file=${path.join(dir, 'alertmanager.yml')}`,
