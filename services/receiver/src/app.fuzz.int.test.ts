@@ -1,24 +1,17 @@
 // Fuzzed webhooks against the real Kafka, with an oracle that counts: every alert the receiver
 // acknowledged is on the alerts topic exactly once, or, if it was refused, on the dead-letter topic
 // exactly once. OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
-import { mkdtemp } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import fc from 'fast-check'
-import { Partitioners } from 'kafkajs'
 import pino from 'pino'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { intakeAlertmanager, intakePingdom } from '@opsreview/ingest/intake'
-import { Spool } from '@opsreview/spool'
-import { createTopics, kafkaClient, readTopicToEnd, serve, uniqueName } from '@opsreview/testing'
+import { createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
-import { createReceiverApp, publishSpooled } from './app.ts'
-import { createReceiverMetrics } from './metrics.ts'
 import { post, TEST_NOW, TEST_TOKEN } from './test-fakes.ts'
 import { mixedWebhook, mutatedFixture } from './fuzz-arbitraries.ts'
+import { receiverOnKafka } from './test-receiver.ts'
 
 const SCALE = Number(process.env.OPSREVIEW_FUZZ_SCALE ?? '1') || 1
 const WEBHOOKS = Math.round(300 * SCALE)
@@ -32,21 +25,8 @@ async function startReceiver() {
   onTestFinished(() => admin.disconnect())
   const topics = { alerts: uniqueName('fuzz-alerts'), rejected: uniqueName('fuzz-rejected') }
   await createTopics(admin, [topics.alerts, topics.rejected])
-  const logger = pino({ level: 'silent' })
-  const publisher = new BatchPublisher({
-    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
-    logger,
-  })
-  await publisher.connect()
-  const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
-  spool.startDraining(publishSpooled(publisher))
-  onTestFinished(async () => { await spool.close(); await publisher.close() })
-  const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
-  const app = createReceiverApp({
-    publisher, spool, logger, metrics, clock: () => TEST_NOW,
-    tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics, ingest: defaultIngestOptions,
-  })
-  return { url: await serve(app), kafka, topics, spool }
+  const { url, spool } = await receiverOnKafka(kafka, topics, { logger: pino({ level: 'silent' }), tokens: [TEST_TOKEN] })
+  return { url, kafka, topics, spool }
 }
 
 /** Runs `work` over `items` with at most `limit` at once, so requests share the publisher's batches. */

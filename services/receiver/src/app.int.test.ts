@@ -1,16 +1,8 @@
-import { mkdtemp } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { onTestFinished, describe, expect, it } from 'vitest'
-import { Partitioners } from 'kafkajs'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { defaultIngestOptions } from '@opsreview/ingest/event'
-import { Spool } from '@opsreview/spool'
-import { captureLogs, createTopics, fixture, kafkaClient, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
+import { captureLogs, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
-import { createReceiverApp, publishSpooled } from './app.ts'
-import { createReceiverMetrics } from './metrics.ts'
+import { receiverOnKafka } from './test-receiver.ts'
 
 const TOKEN = 'test-token-1'
 
@@ -29,20 +21,8 @@ async function startReceiver(opts: { bodyLimit?: number; alertsMaxMessageBytes?:
     await createTopics(admin, [topics.alerts, topics.rejected])
   }
   const { logger, lines } = captureLogs()
-  const publisher = new BatchPublisher({
-    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
-    logger,
-  })
-  await publisher.connect()
-  const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
-  spool.startDraining(publishSpooled(publisher))
-  onTestFinished(async () => { await spool.close(); await publisher.close() })
-  const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
-  const app = createReceiverApp({
-    publisher, spool, logger, metrics, clock: () => new Date('2026-11-28T20:30:00Z'),
-    tokens: ['old-token', TOKEN], bodyLimit: opts.bodyLimit ?? 1024 * 1024, topics, ingest: defaultIngestOptions,
-  })
-  return { url: await serve(app), kafka, topics, lines, spool }
+  const { url, spool } = await receiverOnKafka(kafka, topics, { logger, tokens: ['old-token', TOKEN], bodyLimit: opts.bodyLimit })
+  return { url, kafka, topics, lines, spool }
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
