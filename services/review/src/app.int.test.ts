@@ -8,28 +8,17 @@ import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
+import { at, incident, NOW } from './fuzz-seed.ts'
 
 // Response bodies are asserted field by field; typing each shape here would only restate the assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
 
-// The review window: the 24 h before NOW.
-const NOW = Date.parse('2026-12-01T08:00:00.000Z')
+// The review window: the 24 h before NOW (fuzz-seed.ts, which also makes the documents).
 const H = 3_600_000
 const MIN = 60_000
-const at = (hoursBeforeNow: number) => new Date(NOW - hoursBeforeNow * H).toISOString()
 const READ = 'read-token'
 const WRITE = 'write-token'
-
-function incident(n: number, o: Record<string, unknown>) {
-  return {
-    id: `inc-${n.toString(16).padStart(24, '0')}`, title: `Incident ${n}`, status: 'resolved', severity: 'warning', services: ['checkout'], environment: 'production',
-    groupKey: 'checkout|production', openedAt: at(10), resolvedAt: at(9), resolvedBy: 'alerts', lastEventAt: at(9), alertCount: 1,
-    alerts: [{ key: `alertmanager:fp-${n}`, fingerprint: `fp-${n}`, source: 'alertmanager', name: 'HighLatency', title: 'Latency high', service: 'checkout', severity: 'warning', status: 'resolved', firstSeenAt: at(10), lastSeenAt: at(9), resolvedAt: at(9), flapCount: 0, autoResolved: false }],
-    reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null, problemIds: [],
-    postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1, ...o,
-  }
-}
 
 function alertChange(fp: string, service: string, status: 'firing' | 'resolved', time: string, source = 'alertmanager', severity = 'critical') {
   const e: Record<string, unknown> = {

@@ -8,12 +8,14 @@ import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
 
 export const NOW = Date.parse('2026-12-01T08:00:00.000Z')
 const H = 3_600_000
-const at = (hoursBeforeNow: number) => new Date(NOW - hoursBeforeNow * H).toISOString()
+/** An instant so many hours before NOW. */
+export const at = (hoursBeforeNow: number) => new Date(NOW - hoursBeforeNow * H).toISOString()
 
 export const seededIncidentIds = ['inc-000000000000000000000001', 'inc-000000000000000000000002', 'inc-000000000000000000000003']
 export const seededProblemIds = ['prb-00000000000000000000000a']
 
-function incident(n: number, o: Record<string, unknown>) {
+/** An incident document as the indexer writes it: resolved, one alert, `o` overriding any field. */
+export function incident(n: number, o: Record<string, unknown>) {
   return {
     id: `inc-${n.toString(16).padStart(24, '0')}`, title: `Incident ${n}`, status: 'resolved', severity: 'warning', services: ['checkout'], environment: 'production',
     groupKey: 'checkout|production', openedAt: at(10), resolvedAt: at(9), resolvedBy: 'alerts', lastEventAt: at(9), alertCount: 1,
