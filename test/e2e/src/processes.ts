@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { onTestFinished } from 'vitest'
 import { repoRoot, waitFor } from '@opsreview/testing'
 
@@ -90,18 +91,23 @@ receivers:
 `
 }
 
-/** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
-export async function startAlertmanager(webhookUrl: string, token: string): Promise<{ url: string; process: RunningProcess }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'alertmanager-'))
-  const port = await freePort()
-  await writeFile(path.join(dir, 'alertmanager.yml'), alertmanagerConfig(webhookUrl, token))
-  const child = spawn(ALERTMANAGER_BIN, [
+/** Writes `config` into `dir` and starts Alertmanager on it: data in `dir`, no cluster listener, JSON logs. */
+export async function spawnAlertmanager(dir: string, port: number, config: string): Promise<ChildProcess & { stdout: Readable; stderr: Readable }> {
+  await writeFile(path.join(dir, 'alertmanager.yml'), config)
+  return spawn(ALERTMANAGER_BIN, [
     `--config.file=${path.join(dir, 'alertmanager.yml')}`,
     `--storage.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--cluster.listen-address=',
     '--log.format=json',
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
+export async function startAlertmanager(webhookUrl: string, token: string): Promise<{ url: string; process: RunningProcess }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'alertmanager-'))
+  const port = await freePort()
+  const child = await spawnAlertmanager(dir, port, alertmanagerConfig(webhookUrl, token))
   const p = track(child, 'alertmanager')
   const url = `http://127.0.0.1:${port}`
   await waitFor(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined), { timeoutMs: 30_000, what: 'alertmanager to be ready' })

@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { repoRoot, waitFor } from '@opsreview/testing'
-import { ALERTMANAGER_BIN, alertmanagerConfig, freePort } from '../processes.ts'
+import { alertmanagerConfig, freePort, spawnAlertmanager } from '../processes.ts'
 
 export type ServiceName = 'receiver' | 'indexer' | 'correlator'
 
@@ -117,15 +117,8 @@ export async function startAlertmanager(dir: string, webhookUrl: string, token: 
   const port = await freePort()
   // Small group_wait and group_interval: state changes go out within seconds, and a failed notification
   // is retried by Alertmanager itself (its notify retries, then the next flush of the group).
-  await writeFile(path.join(dir, 'alertmanager.yml'), alertmanagerConfig(webhookUrl, token, '2s'))
   const log = createWriteStream(path.join(dir, 'alertmanager.log'), { flags: 'a' })
-  const child = spawn(ALERTMANAGER_BIN, [
-    `--config.file=${path.join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--cluster.listen-address=',
-    '--log.format=json',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = await spawnAlertmanager(dir, port, alertmanagerConfig(webhookUrl, token, '2s'))
   child.stdout.pipe(log)
   child.stderr.pipe(log)
   const exited = once(child, 'exit')
