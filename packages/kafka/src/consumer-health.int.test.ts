@@ -47,6 +47,8 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
     expect.objectContaining({ partition: 1, lag: 0, stalled: false, oldestUnprocessedAgeSeconds: 0 }),
   ])
   expect(stalled.partitions[0]!.oldestUnprocessedAgeSeconds).toBeGreaterThan(0)
+  // The monitor logs transitions at its polls; on a loaded host the test can see the stall before a poll has.
+  await waitFor(() => (lines.some((l) => l.msg === 'consumer stalled: records waiting and no progress') ? true : undefined), { what: 'the stall logged' })
 
   consumer.resume([{ topic }])
   await waitFor(() => { const s = monitor.snapshot(); return !s.stalled && s.partitions.every((p) => p.lag === 0) ? s : undefined }, { what: 'caught up again' })
