@@ -8,6 +8,8 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 // This file lives in .config/ to keep the top level to its agreed layout; basePath points each block at the repo root.
 export default tseslint.config(
   { ignores: ['**/node_modules/**', 'coverage/**'] },
+  // Generated from schemas/ by packages/schemas/scripts/generate-types.ts, not in git.
+  { ignores: ['packages/schemas/src/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

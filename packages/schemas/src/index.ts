@@ -7,8 +7,13 @@ import alertEvent from '../../../schemas/alert.v1.json' with { type: 'json' }
 import command from '../../../schemas/command.v1.json' with { type: 'json' }
 import incidentPatch from '../../../schemas/incident-patch.v1.json' with { type: 'json' }
 import problemPatch from '../../../schemas/problem-patch.v1.json' with { type: 'json' }
+import groupingRules from '../../../schemas/grouping-rules.v1.json' with { type: 'json' }
+import incident from '../../../schemas/incident.v1.json' with { type: 'json' }
+import problem from '../../../schemas/problem.v1.json' with { type: 'json' }
 import { isDateTime } from './time.ts'
 import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report } from './types.ts'
+import type { Incident } from './generated/incident.v1.ts'
+import type { Problem } from './generated/problem.v1.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
 export interface FieldError {
@@ -27,6 +32,10 @@ const ajv = addFormats(new Ajv({ strict: true, allErrors: true, useDefaults: tru
 ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
 // The sender schemas take their caps from the canonical event's definitions, by relative $ref.
 ajv.addSchema(alertEvent)
+// The incident and the problem refer to each other's ids and take their people and texts from the command.
+ajv.addSchema(command)
+ajv.addSchema(incident)
+ajv.addSchema(problem)
 
 function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> {
   const validate = (ajv.getSchema(schema.$id) ?? ajv.compile(schema)) as ValidateFunction<T>
@@ -67,6 +76,16 @@ export const validateAlertEvent = compile<AlertEvent>(alertEvent)
 export const validateCommand = compile<Command>(command)
 export const validateIncidentPatch = compile<IncidentPatch>(incidentPatch)
 export const validateProblemPatch = compile<ProblemPatch>(problemPatch)
+/** A grouping rules file as read (JSON or YAML); its type and compiled form live in @opsreview/grouping. */
+export const validateGroupingRules = compile<Record<string, unknown>>(groupingRules)
+/** The records the correlator publishes (schemas/incident.v1.json, problem.v1.json). */
+export const validateIncident = compile<Incident>(incident)
+export const validateProblem = compile<Problem>(problem)
+/** The JSON Schemas themselves, for what is derived from them (the Elasticsearch mappings and their checks). */
+export const recordSchemas = Object.freeze({ incident, problem })
 
 export { isDateTime, parseDateTime, MAX_INSTANT_MS, MIN_INSTANT_MS } from './time.ts'
 export type * from './types.ts'
+// Generated from the JSON Schemas by scripts/generate-types.ts (pnpm generate); Note is in both, taken once.
+export type { Incident, IncidentAlert, IncidentReport, IncidentStatus, Note, Postmortem } from './generated/incident.v1.ts'
+export type { Problem, ProblemKind, ProblemSignature, ProblemStatus } from './generated/problem.v1.ts'
