@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { IndexerError } from './errors.ts'
+import { mappingFromSchema, recordSchemas, textMapping } from './templates-from-schema.ts'
 
 /** The generation of the indices the live indexer creates; a rebuild names its fresh ones after its start. */
 export const FIRST_GENERATION = '000001'
@@ -31,11 +32,8 @@ export function indexNames(prefix: string) {
 
 const keyword = { type: 'keyword' } as const
 const date = { type: 'date' } as const
-const bool = { type: 'boolean' } as const
-const int = { type: 'integer' } as const
 const long = { type: 'long' } as const
-const text = { type: 'text' } as const
-const textWithKeyword = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 512 } } } as const
+const { textWithKeyword } = textMapping
 
 /** Explicit mappings: free-form labels are `flattened`, so arbitrary label names cannot explode the mapping. */
 export const alertMappings: estypes.MappingTypeMapping = {
@@ -48,35 +46,22 @@ export const alertMappings: estypes.MappingTypeMapping = {
   },
 }
 
-const note = { properties: { at: date, author: keyword, text } } as const
+/**
+ * Incidents and problems are mapped from their JSON Schemas (templates-from-schema.ts): a field of the
+ * schema is mapped by its type (a date-time is a date, an enum or any other string a keyword, an integer an
+ * integer, an array of objects an object). Only what a schema cannot say is written here.
+ */
+export const incidentMappings: estypes.MappingTypeMapping = mappingFromSchema(recordSchemas.incident, 'incident.v1.json', {
+  text: { title: 'textWithKeyword', 'alerts.title': 'textWithKeyword', 'reports.title': 'text', 'notes.text': 'text' },
+  long: ['version'],
+  // Derived at index time (documents.ts), for MTTA/MTTR aggregations.
+  indexOnly: { timeToAcknowledgeMs: long, timeToResolveMs: long },
+})
 
-export const incidentMappings: estypes.MappingTypeMapping = {
-  dynamic: 'strict',
-  properties: {
-    id: keyword, title: textWithKeyword, status: keyword, severity: keyword, services: keyword, environment: keyword, groupKey: keyword,
-    openedAt: date, resolvedAt: date, resolvedBy: keyword, lastEventAt: date, alertCount: int,
-    alerts: {
-      properties: {
-        key: keyword, fingerprint: keyword, source: keyword, name: keyword, title: textWithKeyword, service: keyword, severity: keyword,
-        status: keyword, firstSeenAt: date, lastSeenAt: date, resolvedAt: date, flapCount: int, autoResolved: bool,
-      },
-    },
-    reports: { properties: { eventId: keyword, kind: keyword, title: text, reportedBy: keyword, at: date } },
-    customerImpact: bool, owner: keyword, acknowledgedAt: date, acknowledgedBy: keyword, problemIds: keyword,
-    postmortem: { properties: { required: bool, reasons: keyword, scheduledFor: date, owner: keyword } },
-    notes: note, reopenCount: int, version: long,
-    // Derived at index time, for MTTA/MTTR aggregations.
-    timeToAcknowledgeMs: long, timeToResolveMs: long,
-  },
-}
-
-export const problemMappings: estypes.MappingTypeMapping = {
-  dynamic: 'strict',
-  properties: {
-    id: keyword, kind: keyword, status: keyword, title: textWithKeyword, signature: keyword, services: keyword, environment: keyword,
-    incidentIds: keyword, incidentCount: int, firstSeenAt: date, lastSeenAt: date, owner: keyword, notes: note, version: long,
-  },
-}
+export const problemMappings: estypes.MappingTypeMapping = mappingFromSchema(recordSchemas.problem, 'problem.v1.json', {
+  text: { title: 'textWithKeyword', 'notes.text': 'text' },
+  long: ['version'],
+})
 
 const settings = (refreshInterval: string): estypes.IndicesIndexSettings => ({
   number_of_shards: 1,
