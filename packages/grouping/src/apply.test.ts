@@ -1,0 +1,187 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { fixture } from '@opsreview/testing'
+import type { AlertEvent, AlertmanagerWebhook } from '@opsreview/schemas'
+import {
+  compileGroupingRules, defaultGroupingRules, environmentOf, groupKeyOf, groupRuleOf, parseGroupingRules, relabel, serviceOf,
+  type GroupingRules, type GroupingRulesFile,
+} from './index.ts'
+
+function rules(file: Omit<GroupingRulesFile, 'version'>): GroupingRules {
+  const r = parseGroupingRules(JSON.stringify({ version: 1, ...file }), 'json')
+  if (!r.ok) throw new Error(JSON.stringify(r.errors))
+  return r.rules
+}
+
+function event(over: Partial<AlertEvent> = {}): AlertEvent {
+  return {
+    id: '0'.repeat(32), source: 'alertmanager', fingerprint: 'fp', status: 'firing', severity: 'warning', service: 'api', environment: 'production',
+    title: 't', labels: { alertname: 'X' }, startsAt: '2026-11-30T07:00:00.000Z', receivedAt: '2026-11-30T07:00:00.000Z', links: [], origin: {}, ...over,
+  }
+}
+
+const kube = (name: string) => fixture<AlertmanagerWebhook>(`alertmanager/kube-prometheus-${name}.json`).alerts.map((a) => a.labels)
+
+describe('service and environment precedence', () => {
+  it('takes the first present, non-empty label, read as own properties', () => {
+    const r = rules({ service: { labels: ['service', 'app', 'job'], rules: [] }, environment: { labels: ['env', 'cluster'], default: 'prod' } })
+    expect(serviceOf({ app: 'web', job: 'node' }, r)).toBe('web')
+    expect(serviceOf({ service: '', app: 'web' }, r)).toBe('web')
+    expect(serviceOf({ alertname: 'X' }, r)).toBeUndefined()
+    expect(serviceOf(JSON.parse('{"__proto__":"x"}') as Record<string, string>, rules({ service: { labels: ['constructor', '__proto__'] } }))).toBe('x')
+    expect(environmentOf({ cluster: 'eu', env: 'staging' }, r)).toBe('staging')
+    expect(environmentOf({ namespace: 'shop' }, r)).toBe('prod')
+  })
+
+  it('applies the first service rule that matches, else the default precedence', () => {
+    const r = rules({
+      service: {
+        labels: ['service'],
+        rules: [
+          { match: { labels: { job: 'ksm', deployment: { present: true } } }, labels: ['deployment'] },
+          { match: { labels: { job: { regex: 'ksm|kubelet' } } }, labels: ['container', 'job'] },
+          { match: { labels: { job: 'ksm' } }, labels: ['never'] },
+        ],
+      },
+    })
+    expect(serviceOf({ job: 'ksm', deployment: 'cart', container: 'x', service: 'svc' }, r)).toBe('cart')
+    expect(serviceOf({ job: 'ksm', container: 'api', service: 'svc' }, r)).toBe('api')
+    expect(serviceOf({ job: 'kubelet', service: 'svc' }, r)).toBe('kubelet')
+    expect(serviceOf({ job: 'ksm-2', service: 'svc' }, r)).toBe('svc')
+  })
+
+  it('by default names kube-prometheus alerts after the workload, not the exporter, and never takes the namespace as environment', () => {
+    const [crash1, crash2, crash3] = kube('pod-crashlooping')
+    expect([crash1, crash2, crash3].map((l) => serviceOf(l!, defaultGroupingRules))).toEqual(['checkout', 'checkout', 'cart'])
+    expect(environmentOf(crash1!, defaultGroupingRules)).toBe('production')
+    expect(serviceOf(kube('deployment-replicas-mismatch')[0]!, defaultGroupingRules)).toBe('checkout')
+    const [down] = kube('target-down')
+    expect([serviceOf(down!, defaultGroupingRules), environmentOf(down!, defaultGroupingRules)]).toEqual(['checkout', 'staging'])
+    expect(serviceOf(kube('node-filesystem-filling-up')[0]!, defaultGroupingRules)).toBe('node-exporter')
+    // A target of an exporter itself is down: the exporter is what is broken.
+    expect(serviceOf({ alertname: 'TargetDown', job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', namespace: 'monitoring' }, defaultGroupingRules)).toBe('kube-state-metrics')
+    // Plain Prometheus alerts keep the labels they always had.
+    expect(serviceOf({ service: 'checkout', job: 'blackbox', app: 'x' }, defaultGroupingRules)).toBe('checkout')
+    expect(serviceOf({ 'app.kubernetes.io/name': 'search', app: 'legacy', job: 'search-pods' }, defaultGroupingRules)).toBe('search')
+  })
+})
+
+describe('matchers', () => {
+  const r = rules({
+    groupBy: {
+      rules: [
+        { name: 'pingdom per check', match: { source: 'pingdom' }, by: ['fingerprint'] },
+        { name: 'db', match: { service: { regex: 'db|postgres-.+' } }, by: ['service', 'labels.instance'] },
+        { name: 'canary', match: { environment: 'staging', labels: { track: 'canary', team: { present: true } } }, by: ['labels.team'] },
+        { name: 'no-tier', match: { labels: { tier: { present: false } } }, by: ['labels.alertname'] },
+        { name: 'anything empty', match: { labels: { tier: { regex: '.*' } } }, by: ['source'] },
+      ],
+      default: ['service'],
+    },
+  })
+  const at = (e: Partial<AlertEvent>) => groupRuleOf(event(e), r)
+
+  it('tests source, service, environment and labels, all given conditions together, first match winning', () => {
+    expect(at({ source: 'pingdom', service: 'db' })).toBe('pingdom per check')
+    expect(at({ service: 'db' })).toBe('db')
+    expect(at({ service: 'postgres-main' })).toBe('db')
+    expect(at({ environment: 'staging', labels: { track: 'canary', team: 'a', tier: '1' } })).toBe('canary')
+    expect(at({ environment: 'staging', labels: { track: 'canary', team: '', tier: '1' } })).toBe('anything empty')
+    expect(at({ labels: { tier: '' } })).toBe('no-tier')
+    expect(at({ labels: { tier: 'x' } })).toBe('anything empty')
+  })
+
+  it('anchors regexes at both ends, as Alertmanager does', () => {
+    expect(at({ service: 'db-replica', labels: { tier: 'x' } })).toBe('anything empty')
+    expect(at({ service: 'mydb', labels: { tier: 'x' } })).toBe('anything empty')
+  })
+
+  it('an empty match holds for every alert', () => {
+    const all = rules({ groupBy: { rules: [{ match: {}, by: ['labels.team'] }] } })
+    expect(groupKeyOf(event({ labels: { team: 'a' } }), all)).toBe(groupKeyOf(event({ service: 'other', labels: { team: 'a' } }), all))
+  })
+})
+
+describe('groupKeyOf', () => {
+  it('keeps the engine’s service and environment key for the defaults', () => {
+    expect(groupKeyOf(event(), defaultGroupingRules)).toBe('["api","production"]')
+    expect(defaultGroupingRules.groupBy.byServiceAndEnvironment).toBe(true)
+  })
+
+  it('groups by the incident-key label alone within the environment, ahead of every rule', () => {
+    const r = rules({ incidentKeyLabel: 'ticket', groupBy: { rules: [{ match: {}, by: ['fingerprint'] }] } })
+    const a = event({ fingerprint: 'a', service: 'db', labels: { ticket: 'INC-7' } })
+    const b = event({ fingerprint: 'b', service: 'api', labels: { ticket: 'INC-7' } })
+    expect(groupKeyOf(a, r)).toBe(groupKeyOf(b, r))
+    expect(groupKeyOf(a, r)).not.toBe(groupKeyOf({ ...b, environment: 'staging' }, r))
+    expect(groupKeyOf(event({ fingerprint: 'a', labels: { ticket: '' } }), r)).not.toBe(groupKeyOf(event({ fingerprint: 'b', labels: { ticket: '' } }), r))
+    const off = rules({ incidentKeyLabel: null })
+    expect(groupKeyOf(a, off)).not.toBe(groupKeyOf(b, off))
+  })
+
+  it('always includes the environment, and ignores the order fields are named in', () => {
+    const r1 = rules({ groupBy: { default: ['labels.team'] } })
+    const r2 = rules({ groupBy: { default: ['environment', 'labels.team'] } })
+    const e = event({ labels: { team: 'payments' } })
+    expect(groupKeyOf(e, r1)).toBe(groupKeyOf(e, r2))
+    expect(groupKeyOf(e, r1)).not.toBe(groupKeyOf({ ...e, environment: 'staging' }, r1))
+    const r3 = rules({ groupBy: { default: ['service', 'labels.team'] } })
+    const r4 = rules({ groupBy: { default: ['labels.team', 'service'] } })
+    expect(groupKeyOf(e, r3)).toBe(groupKeyOf(e, r4))
+  })
+
+  it('tells fields apart: a label named like a field, or another field with the same value, is another group', () => {
+    const bySource = rules({ groupBy: { default: ['source'] } })
+    const byLabel = rules({ groupBy: { default: ['labels.source'] } })
+    const e = event({ labels: { source: 'alertmanager' } })
+    expect(groupKeyOf(e, bySource)).not.toBe(groupKeyOf(e, byLabel))
+  })
+
+  it('is injective: values holding |, quotes, brackets, NUL or any code point never make two groups one', () => {
+    const r = rules({ groupBy: { default: ['service', 'labels.team', 'fingerprint'] } })
+    const tricky = fc.oneof(fc.constantFrom('', '|', 'a|b', '"', '","', '\\', '[', ']', '\u0000', 'é', 'e\u0301', '😀', '\ud800'), fc.string({ unit: 'binary' }))
+    const triple = fc.tuple(tricky, tricky, tricky, fc.constantFrom('production', 'p|q'))
+    fc.assert(fc.property(triple, triple, ([s1, t1, f1, e1], [s2, t2, f2, e2]) => {
+      const k1 = groupKeyOf(event({ service: s1, fingerprint: f1, environment: e1, labels: { team: t1 } }), r)
+      const k2 = groupKeyOf(event({ service: s2, fingerprint: f2, environment: e2, labels: { team: t2 } }), r)
+      const same = s1 === s2 && (t1 || '') === (t2 || '') && f1 === f2 && e1 === e2
+      return (k1 === k2) === same
+    }), { numRuns: 500 })
+    fc.assert(fc.property(triple, triple, ([s1, , , e1], [s2, , , e2]) =>
+      (groupKeyOf(event({ service: s1, environment: e1 }), defaultGroupingRules) === groupKeyOf(event({ service: s2, environment: e2 }), defaultGroupingRules)) === (s1 === s2 && e1 === e2)))
+  })
+
+  it('keeps the short key only for exactly service and environment', () => {
+    expect(compileGroupingRules({ version: 1, groupBy: { default: ['environment', 'service'] } }).groupBy.byServiceAndEnvironment).toBe(true)
+    expect(compileGroupingRules({ version: 1, groupBy: { default: ['service'] } }).groupBy.byServiceAndEnvironment).toBe(true)
+    expect(compileGroupingRules({ version: 1, groupBy: { rules: [{ match: {}, by: ['service'] }] } }).groupBy.byServiceAndEnvironment).toBe(false)
+    // Three fields never collide with the two-field key, even where values are made to look alike.
+    const r = rules({ groupBy: { default: ['service', 'source'] } })
+    expect(groupKeyOf(event(), r)).toBe('[["environment","service","source"],["production","api","alertmanager"]]')
+  })
+})
+
+describe('relabel', () => {
+  const team = rules({ service: { labels: ['team_service'], rules: [] }, environment: { labels: ['stage'], default: 'prd' } })
+
+  it('recomputes an Alertmanager alert as the receiver would, the alertname when no label names the service', () => {
+    const e = event({ labels: { alertname: 'HighLatency', team_service: 'search', stage: 'qa', service: 'api' } })
+    expect(relabel(e, team)).toMatchObject({ service: 'search', environment: 'qa', id: e.id, labels: e.labels })
+    expect(relabel(event({ labels: { alertname: 'HighLatency' } }), team)).toMatchObject({ service: 'HighLatency', environment: 'prd' })
+  })
+
+  it('leaves Pingdom checks and reports as they are unless a label of the rules names a service or environment', () => {
+    const check = event({ source: 'pingdom', service: 'shop', environment: 'staging', labels: { alertname: 'shop home', check_id: '1', host: 'shop.example' } })
+    expect(relabel(check, team)).toBe(check)
+    expect(relabel(check, rules({ service: { labels: ['host'] } }))).toMatchObject({ service: 'shop.example', environment: 'staging' })
+    const report = event({ source: 'report', service: 'billing', environment: 'production', labels: { alertname: 'report:manual', report_kind: 'manual' } })
+    expect(relabel(report, team)).toBe(report)
+  })
+
+  it('returns the same object when nothing changes, and never changes the input', () => {
+    const e = event({ service: 'api', labels: { alertname: 'X', service: 'api' } })
+    expect(relabel(e, defaultGroupingRules)).toBe(e)
+    const frozen = Object.freeze(event({ labels: Object.freeze({ alertname: 'X', app: 'web' }) }))
+    expect(relabel(frozen, defaultGroupingRules).service).toBe('web')
+  })
+})

@@ -1,0 +1,84 @@
+// Applying compiled rules to one alert: its service, its environment, its incident group key. Pure.
+import type { AlertEvent } from '@opsreview/schemas'
+import { labelValue, type GroupingRules } from './rules.ts'
+
+type Labels = Readonly<Record<string, string>>
+
+function firstPresent(labels: Labels, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const v = labelValue(labels, n)
+    if (v !== undefined) return v
+  }
+  return undefined
+}
+
+/** The label precedence that applies to these labels: the first matching service rule's, else the default. */
+export function serviceLabelsFor(labels: Labels, rules: GroupingRules): readonly string[] {
+  for (const r of rules.service.rules) if (r.test(labels)) return r.labels
+  return rules.service.labels
+}
+
+/** The service the labels name (first present non-empty label of the precedence), or undefined. */
+export function serviceOf(labels: Labels, rules: GroupingRules): string | undefined {
+  return firstPresent(labels, serviceLabelsFor(labels, rules))
+}
+
+/** The environment the labels name, or undefined when none of the environment labels is there. */
+export function environmentLabelOf(labels: Labels, rules: GroupingRules): string | undefined {
+  return firstPresent(labels, rules.environment.labels)
+}
+
+/** The environment: the first present environment label, else the rules' default. */
+export function environmentOf(labels: Labels, rules: GroupingRules): string {
+  return environmentLabelOf(labels, rules) ?? rules.environment.default
+}
+
+/**
+ * The event's service and environment under other rules, from its labels: what the receiver would have
+ * published had it run with `rules`. An Alertmanager alert's service falls back to its `alertname` and its
+ * environment to the rules' default, as in the receiver. Pingdom checks and reports got theirs from tags
+ * and from the filer, not from labels: they keep them unless a label of the rules' precedence is there.
+ * Returns the same object when nothing changes.
+ */
+export function relabel(event: AlertEvent, rules: GroupingRules): AlertEvent {
+  const labels = event.labels
+  let service: string
+  let environment: string
+  if (event.source === 'alertmanager') {
+    service = serviceOf(labels, rules) ?? labelValue(labels, 'alertname') ?? event.service
+    environment = environmentOf(labels, rules)
+  } else {
+    service = serviceOf(labels, rules) ?? event.service
+    environment = environmentLabelOf(labels, rules) ?? event.environment
+  }
+  return service === event.service && environment === event.environment ? event : { ...event, service, environment }
+}
+
+/** The group key from the incident-key label, when the rules have one and the event carries it. */
+export function incidentKeyGroupOf(event: Pick<AlertEvent, 'labels' | 'environment'>, rules: GroupingRules): string | undefined {
+  const label = rules.incidentKeyLabel
+  if (label === null) return undefined
+  const value = labelValue(event.labels, label)
+  // The same key as a rule `by: [labels.<label>]` would give: one grouping, one key.
+  return value === undefined ? undefined : JSON.stringify([['environment', `labels.${label}`], [event.environment, value]])
+}
+
+/** The name of the rule that groups this event (undefined: the default `by`), for replay reports. */
+export function groupRuleOf(event: AlertEvent, rules: GroupingRules): string | number | undefined {
+  const list = rules.groupBy.rules
+  for (let i = 0; i < list.length; i++) if (list[i]!.test(event)) return list[i]!.name ?? i
+  return undefined
+}
+
+/**
+ * The incident group key: the incident-key label's value if the event has one, else the fields of the
+ * first group rule that matches, else of the default. Always within the event's environment (each
+ * environment is correlated on its own partition, so a group across environments could not be kept).
+ * Canonical JSON: injective whatever the values hold.
+ */
+export function groupKeyOf(event: AlertEvent, rules: GroupingRules): string {
+  const explicit = incidentKeyGroupOf(event, rules)
+  if (explicit !== undefined) return explicit
+  for (const r of rules.groupBy.rules) if (r.test(event)) return r.by.key(event)
+  return rules.groupBy.default.key(event)
+}

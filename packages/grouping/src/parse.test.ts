@@ -1,0 +1,170 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { defaultGroupingRules, loadGroupingRulesFile, parseGroupingRules, parseGroupingRulesSetting, serviceOf } from './index.ts'
+
+const yamlFile = `version: 1
+service:
+  labels: [service, app]
+environment:
+  labels: [env]
+  default: prod
+incidentKeyLabel: ticket
+groupBy:
+  rules:
+    - name: crash loops per namespace and container
+      match:
+        source: alertmanager
+        labels:
+          alertname: { regex: "KubePod.*" }
+          namespace: { present: true }
+      by: [environment, labels.namespace, labels.container]
+  default: [service, environment]
+`
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'grouping-'))
+  const file = path.join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+
+describe('parseGroupingRules', () => {
+  it('reads a YAML file and a JSON file of the same rules alike', () => {
+    const y = parseGroupingRules(yamlFile, 'yaml')
+    expect(y.ok).toBe(true)
+    if (!y.ok) return
+    expect(y.rules.service.labels).toEqual(['service', 'app'])
+    expect(y.rules.environment).toEqual({ labels: ['env'], default: 'prod' })
+    expect(y.rules.incidentKeyLabel).toBe('ticket')
+    expect(y.rules.groupBy.rules.map((r) => r.name)).toEqual(['crash loops per namespace and container'])
+    expect(y.rules.groupBy.byServiceAndEnvironment).toBe(false)
+    const j = parseGroupingRules(JSON.stringify(y.rules.document), 'json')
+    expect(j.ok && j.rules.document).toEqual(y.rules.document)
+  })
+
+  it('keeps the defaults for every key a file leaves out', () => {
+    const r = parseGroupingRules('{"version":1,"environment":{"default":"prod"}}', 'json')
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(r.rules.environment).toEqual({ labels: defaultGroupingRules.environment.labels, default: 'prod' })
+    expect(r.rules.service.labels).toEqual(defaultGroupingRules.service.labels)
+    expect(r.rules.service.rules).toHaveLength(defaultGroupingRules.service.rules.length)
+    expect(r.rules.incidentKeyLabel).toBe('incident_key')
+    expect(r.rules.groupBy.byServiceAndEnvironment).toBe(true)
+  })
+
+  it('turns the incident-key override off with null, and the exporter rules off with an empty list', () => {
+    const r = parseGroupingRules('{"version":1,"incidentKeyLabel":null,"service":{"rules":[]}}', 'json')
+    expect(r.ok && r.rules.incidentKeyLabel).toBeNull()
+    expect(r.ok && serviceOf({ job: 'kube-state-metrics', service: 'ksm', container: 'api' }, r.rules)).toBe('ksm')
+  })
+
+  it('lists every failing field with its JSON Pointer, unknown keys included', () => {
+    const r = parseGroupingRules(JSON.stringify({
+      version: 2,
+      servcie: {},
+      environment: { labels: 'env', default: '' },
+      incidentKeyLabel: 7,
+      groupBy: {
+        rules: [
+          { match: { source: 'nagios', labels: { team: 5, tier: { regex: 'a', present: true } } }, by: ['labels'] },
+          { match: { colour: 'red' }, by: [] },
+        ],
+        default: ['service', 'host'],
+      },
+    }), 'json')
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors).toEqual(expect.arrayContaining([
+      { path: '/version', message: 'must be 1' },
+      { path: '/servcie', message: 'is not a known key' },
+      { path: '/environment/labels', message: 'must be array' },
+      { path: '/environment/default', message: 'must NOT have fewer than 1 characters' },
+      { path: '/incidentKeyLabel', message: 'must be a label name or null' },
+      { path: '/groupBy/rules/0/match/source', message: 'must be one of "alertmanager", "pingdom", "report"' },
+      { path: '/groupBy/rules/0/match/labels/team', message: 'must be a value, { regex: "..." } or { present: true|false }' },
+      { path: '/groupBy/rules/0/match/labels/tier', message: 'must NOT have more than 1 properties' },
+      { path: '/groupBy/rules/0/by/0', message: 'must be service, environment, source, fingerprint or labels.<label name>' },
+      { path: '/groupBy/rules/1/match/colour', message: 'is not a known key' },
+      { path: '/groupBy/rules/1/by', message: 'must NOT have fewer than 1 items' },
+      { path: '/groupBy/default/1', message: 'must be service, environment, source, fingerprint or labels.<label name>' },
+    ]))
+    expect(r.errors.some((e) => /must match "(then|else)"/.test(e.message))).toBe(false)
+  })
+
+  it('names every regex that does not compile by its field', () => {
+    const r = parseGroupingRules(JSON.stringify({
+      version: 1,
+      service: { rules: [{ match: { labels: { 'a/b': { regex: '(' } } }, labels: ['x'] }] },
+      groupBy: { rules: [{ match: { service: { regex: '[z-a]' }, labels: { ok: { regex: 'fine|good' }, bad: { regex: '\\' } } }, by: ['service'] }] },
+    }), 'json')
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors.map((e) => e.path)).toEqual([
+      '/service/rules/0/match/labels/a~1b/regex',
+      '/groupBy/rules/0/match/service/regex',
+      '/groupBy/rules/0/match/labels/bad/regex',
+    ])
+    expect(r.errors[0]!.message).toMatch(/^is not a valid regex: /)
+  })
+
+  it('gives the line of each YAML error, the key line for an unknown key', () => {
+    const text = yamlFile
+      .replace('  labels: [env]\n', '  labels: [env]\n  colour: red\n')
+      .replace('      by: [environment, labels.namespace, labels.container]', '      by: [environment, namespace]')
+      .replace('{ regex: "KubePod.*" }', '{ regex: "KubePod(" }')
+    const r = parseGroupingRules(text, 'yaml')
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors).toEqual([
+      { path: '/environment/colour', message: 'is not a known key', line: 6 },
+      { path: '/groupBy/rules/0/by/1', message: 'must be service, environment, source, fingerprint or labels.<label name>', line: 17 },
+    ])
+    // Regexes are checked once the shapes are right: the file is fixed in two rounds at most.
+    const regexOnly = parseGroupingRules(yamlFile.replace('{ regex: "KubePod.*" }', '{ regex: "KubePod(" }'), 'yaml')
+    expect(!regexOnly.ok && regexOnly.errors).toEqual([
+      { path: '/groupBy/rules/0/match/labels/alertname/regex', message: expect.stringMatching(/^is not a valid regex/), line: 14 },
+    ])
+  })
+
+  it('reports YAML and JSON syntax errors, and YAML duplicate keys, instead of throwing', () => {
+    const y = parseGroupingRules('version: 1\nservice:\n  labels: [a\n', 'yaml')
+    expect(!y.ok && y.errors[0]).toMatchObject({ path: '/', message: expect.stringMatching(/^is not YAML/) })
+    const dup = parseGroupingRules('version: 1\nversion: 1\n', 'yaml')
+    expect(!dup.ok && dup.errors[0]).toMatchObject({ path: '/', line: 2 })
+    const j = parseGroupingRules('{"version": 1,', 'json')
+    expect(!j.ok && j.errors[0]).toMatchObject({ path: '/', message: expect.stringMatching(/^is not JSON/) })
+    const notObject = parseGroupingRules('- 1\n', 'yaml')
+    expect(!notObject.ok && notObject.errors[0]).toMatchObject({ path: '/', message: 'must be object' })
+  })
+
+  it('returns immutable rules', () => {
+    const r = parseGroupingRules(yamlFile, 'yaml')
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(Object.isFrozen(r.rules)).toBe(true)
+    expect(() => { (r.rules.service.labels as string[]).push('x') }).toThrow()
+    expect(() => { (r.rules.document.groupBy.rules as unknown[]).pop() }).toThrow()
+    expect(Object.isFrozen(defaultGroupingRules.document.service.rules![0]!.match)).toBe(true)
+  })
+})
+
+describe('loadGroupingRulesFile', () => {
+  it('reads by extension and throws with the path and every problem', () => {
+    expect(loadGroupingRulesFile(tmpFile('rules.yml', yamlFile)).environment.default).toBe('prod')
+    expect(loadGroupingRulesFile(tmpFile('rules.json', '{"version":1}')).service.labels).toEqual(defaultGroupingRules.service.labels)
+    const bad = tmpFile('rules.yaml', 'version: 1\nbogus: 1\ngroupBy:\n  default: [nope]\n')
+    expect(() => loadGroupingRulesFile(bad)).toThrow(`2 problem(s) in the grouping rules:\n    ${bad}:2 /bogus: is not a known key\n    ${bad}:4 /groupBy/default/0: must be`)
+    expect(() => loadGroupingRulesFile(tmpFile('rules.toml', ''))).toThrow(/must end in \.json, \.yaml or \.yml/)
+    expect(() => loadGroupingRulesFile('/nonexistent/rules.yaml')).toThrow(/^\/nonexistent\/rules\.yaml: cannot read the grouping rules: ENOENT/)
+  })
+
+  it('as a setting: empty is the defaults, a bad file is one error message', () => {
+    expect(parseGroupingRulesSetting(undefined)).toEqual({ ok: true, value: defaultGroupingRules })
+    expect(parseGroupingRulesSetting('  ')).toEqual({ ok: true, value: defaultGroupingRules })
+    const r = parseGroupingRulesSetting(tmpFile('r.json', '{}'))
+    expect(r.ok === false && r.error).toMatch(/1 problem\(s\).*\/version: must have required property 'version'/s)
+  })
+})

@@ -1,0 +1,170 @@
+// Reading a rules file: JSON or YAML, checked against schemas/grouping-rules.v1.json, regexes compiled,
+// every problem reported at once with its JSON Pointer (and, in YAML, its line).
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { validateGroupingRules, type FieldError } from '@opsreview/schemas'
+import { compileGroupingRules, compileRegex, defaultGroupingRules, type GroupingRules, type GroupingRulesFile } from './rules.ts'
+
+/** A failing field of a rules file; `line` (1-based) when the file is YAML and the place is known. */
+export interface GroupingRulesError extends FieldError {
+  line?: number
+}
+
+export type GroupingRulesParse = { ok: true; rules: GroupingRules } | { ok: false; errors: GroupingRulesError[] }
+
+export type GroupingRulesFormat = 'json' | 'yaml'
+
+/** The format a file name says: `.json`, `.yaml` or `.yml`; undefined for anything else. */
+export function formatOfPath(file: string): GroupingRulesFormat | undefined {
+  const ext = path.extname(file).toLowerCase()
+  return ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined
+}
+
+const escapePointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
+const unescapePointer = (s: string) => s.replaceAll('~1', '/').replaceAll('~0', '~')
+
+/** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. */
+function clarify(errors: readonly FieldError[]): FieldError[] {
+  const out: FieldError[] = []
+  for (const e of errors) {
+    if (/^must match "(then|else)" schema$/.test(e.message)) continue
+    let message = e.message
+    if (message === 'must NOT have additional properties') message = 'is not a known key'
+    else if (/\/by\/\d+$|\/groupBy\/default\/\d+$/.test(e.path) && message.startsWith('must match pattern')) {
+      message = 'must be service, environment, source, fingerprint or labels.<label name>'
+    } else if (/\/match\/labels\/[^/]+$/.test(e.path) && message === 'must be object') {
+      message = 'must be a value, { regex: "..." } or { present: true|false }'
+    } else if (/\/match\/(source|service|environment)$/.test(e.path) && message === 'must be object') {
+      message = 'must be a value or { regex: "..." }'
+    } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
+      message = 'must be a label name or null'
+    }
+    out.push({ path: e.path, message })
+  }
+  return out
+}
+
+/** Every regex of the document that does not compile, named by its path. */
+function regexErrors(file: GroupingRulesFile): FieldError[] {
+  const errors: FieldError[] = []
+  const check = (pointer: string, spec: unknown) => {
+    if (!spec || typeof spec !== 'object' || !('regex' in spec) || typeof spec.regex !== 'string') return
+    try {
+      compileRegex(spec.regex)
+    } catch (err) {
+      errors.push({ path: `${pointer}/regex`, message: `is not a valid regex: ${(err as Error).message}` })
+    }
+  }
+  const checkLabels = (pointer: string, labels: Record<string, unknown> | undefined) => {
+    for (const [name, spec] of Object.entries(labels ?? {})) check(`${pointer}/labels/${escapePointer(name)}`, spec)
+  }
+  file.service?.rules?.forEach((r, i) => checkLabels(`/service/rules/${i}/match`, r.match.labels))
+  file.groupBy?.rules?.forEach((r, i) => {
+    const at = `/groupBy/rules/${i}/match`
+    check(`${at}/source`, r.match.source)
+    check(`${at}/service`, r.match.service)
+    check(`${at}/environment`, r.match.environment)
+    checkLabels(at, r.match.labels)
+  })
+  return errors
+}
+
+/** The 1-based line of the YAML node at a JSON Pointer (a map entry's key line), or of its nearest parent. */
+function lineOf(doc: Document, lines: LineCounter, pointer: string): number | undefined {
+  const segments = pointer === '/' || pointer === '' ? [] : pointer.slice(1).split('/').map(unescapePointer)
+  let node: unknown = doc.contents
+  let at: Node | null = doc.contents as Node | null
+  for (const seg of segments) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === seg)
+      if (!pair) break
+      at = (pair.key as Node | null) ?? at
+      node = pair.value
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)]
+      if (!/^\d+$/.test(seg) || item === undefined) break
+      at = item as Node
+      node = item
+    } else break
+  }
+  const offset = at?.range?.[0]
+  return offset === undefined ? undefined : lines.linePos(offset).line
+}
+
+/**
+ * Parses and checks a rules document. Unknown keys, wrong types, bad `by` fields and regexes that do not
+ * compile are all reported, each with its JSON Pointer; in YAML with its line too.
+ */
+export function parseGroupingRules(text: string, format: GroupingRulesFormat): GroupingRulesParse {
+  let value: unknown
+  let located: ((pointer: string) => number | undefined) | undefined
+  if (format === 'json') {
+    try {
+      value = JSON.parse(text)
+    } catch (err) {
+      return { ok: false, errors: [{ path: '/', message: `is not JSON: ${(err as Error).message}` }] }
+    }
+  } else {
+    const lines = new LineCounter()
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+    if (doc.errors.length > 0) {
+      return {
+        ok: false,
+        errors: doc.errors.map((e) => ({ path: '/', message: `is not YAML: ${e.message.split('\n')[0]}`, line: lines.linePos(e.pos[0]).line })),
+      }
+    }
+    try {
+      value = doc.toJS({ maxAliasCount: 100 })
+    } catch (err) {
+      return { ok: false, errors: [{ path: '/', message: `is not usable YAML: ${(err as Error).message}` }] }
+    }
+    located = (pointer) => lineOf(doc, lines, pointer)
+  }
+  // The shared ajv fills in schema defaults; the document stays the caller's as written.
+  const checked = validateGroupingRules(structuredClone(value))
+  const errors: GroupingRulesError[] = checked.ok ? regexErrors(value as GroupingRulesFile) : clarify(checked.errors)
+  if (errors.length > 0) {
+    return { ok: false, errors: located ? errors.map((e) => withLine(e, located(e.path))) : errors }
+  }
+  return { ok: true, rules: compileGroupingRules(value as GroupingRulesFile) }
+}
+
+function withLine(e: GroupingRulesError, line: number | undefined): GroupingRulesError {
+  return line === undefined ? e : { ...e, line }
+}
+
+/** One error per line, for logs and for the services' start-up message. */
+export function formatGroupingErrors(file: string, errors: readonly GroupingRulesError[]): string {
+  const items = errors.map((e) => `${file}${e.line === undefined ? '' : `:${e.line}`} ${e.path}: ${e.message}`)
+  return `${errors.length} problem(s) in the grouping rules:\n    ${items.join('\n    ')}`
+}
+
+/** Reads, checks and compiles a rules file; throws an Error listing every problem, with the file's path. */
+export function loadGroupingRulesFile(file: string): GroupingRules {
+  const format = formatOfPath(file)
+  if (!format) throw new Error(`${file}: a grouping rules file must end in .json, .yaml or .yml`)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new Error(`${file}: cannot read the grouping rules: ${(err as Error).message}`)
+  }
+  const r = parseGroupingRules(text, format)
+  if (!r.ok) throw new Error(formatGroupingErrors(file, r.errors))
+  return r.rules
+}
+
+/**
+ * The `OPSREVIEW_GROUPING_RULES` setting, shaped as an @opsreview/config field's parse: empty is the
+ * defaults, else the file at that path, or every problem with it.
+ */
+export function parseGroupingRulesSetting(raw: string | undefined): { ok: true; value: GroupingRules } | { ok: false; error: string } {
+  const file = raw?.trim()
+  if (!file) return { ok: true, value: defaultGroupingRules }
+  try {
+    return { ok: true, value: loadGroupingRulesFile(file) }
+  } catch (err) {
+    return { ok: false, error: (err as Error).message }
+  }
+}
