@@ -1,6 +1,7 @@
 // `pnpm opsreview <command>`: the operator's commands. Wires config and clients; the work is in packages:
-// reindex is rebuildFromKafka (@opsreview/search-index), dead-letters is @opsreview/dead-letters.
-import { Client } from '@elastic/elasticsearch'
+// reindex is rebuildFromKafka (@opsreview/search-index), dead-letters is @opsreview/dead-letters, replay is
+// @opsreview/replay.
+import { Client, errors as esErrors } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
 import { field, readConfig } from '@opsreview/config'
@@ -8,7 +9,14 @@ import { createLogger } from '@opsreview/logging'
 import { defaultTopics } from '@opsreview/kafka/topics'
 import { rebuildFromKafka } from '@opsreview/search-index/rebuild'
 import { DEAD_LETTERS_USAGE, listCommand, parseDeadLettersArgs, replayCommand } from '@opsreview/dead-letters'
+import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
+import { dropDataset } from '@opsreview/replay/dataset'
+import { renderReport } from '@opsreview/replay/report'
+import type { LoadedRules } from '@opsreview/replay/rules'
+import { engineConfigOf } from '@opsreview/replay/settings'
+import { whatIf } from '@opsreview/replay/what-if'
 import { loadIndexerConfig } from './config.ts'
+import { replayConfigSpec, settingOverridesOf } from './replay-config.ts'
 
 const USAGE = `usage: opsreview <command>
   reindex        Rebuilds alerts, incidents and problems in Elasticsearch from the Kafka topics, then moves the aliases.
@@ -45,6 +53,8 @@ if (command === 'reindex') {
   await es.close()
 } else if (command === 'dead-letters') {
   process.exitCode = await deadLetters(rest)
+} else if (command === 'replay') {
+  process.exitCode = await replay(rest)
 } else {
   process.stderr.write(USAGE)
   process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)
@@ -82,5 +92,64 @@ async function deadLetters(argv: string[]): Promise<number> {
     process.stderr.write(`opsreview dead-letters: ${e.message}\n`)
     // 69 (EX_UNAVAILABLE): Kafka was unavailable, try again; 70 (EX_SOFTWARE): anything else.
     return e.retriable ? 69 : 70
+  }
+}
+
+async function replay(argv: string[]): Promise<number> {
+  const args = parseReplayArgs(argv, Date.now())
+  const config = readConfig(replayConfigSpec, process.env)
+  const cmd = args.ok ? args.value : undefined
+  // The rules file is checked with the flags, so one run lists every fault. Its module is loaded only
+  // when one is given.
+  let rules: LoadedRules | undefined
+  const errors = [...(args.ok ? [] : args.errors)]
+  const rulesFile = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
+  if (rulesFile !== undefined) {
+    const { loadRules } = await import('@opsreview/replay/rules')
+    try { rules = loadRules(rulesFile) } catch (err) { errors.push(`--config: ${(err as Error).message}`) }
+  }
+  if (errors.length > 0 || !config.ok) {
+    const all = [...errors, ...(config.ok ? [] : config.errors)]
+    process.stderr.write(`opsreview replay:\n${all.map((e) => `  - ${e}`).join('\n')}\n\n${REPLAY_USAGE}`)
+    return errors.length > 0 ? 2 : 78
+  }
+  if (!cmd || cmd.command === 'help') {
+    process.stdout.write(REPLAY_USAGE)
+    return 0
+  }
+  const c = config.value
+  // Logs to stderr, so `--json` output on stdout stays parseable.
+  const logger = createLogger('replay', c.OPSREVIEW_LOG_LEVEL, pino.destination(2))
+  const es = new Client({ node: c.OPSREVIEW_ES_URL, requestTimeout: 60_000 })
+  try {
+    if (cmd.command === 'drop') {
+      const { indices } = await dropDataset(es, c.OPSREVIEW_ES_INDEX_PREFIX, cmd.dataset)
+      process.stdout.write(`dropped what-if dataset ${cmd.dataset}: ${indices.join(', ')}\n`)
+      return 0
+    }
+    const kafka = new Kafka({ clientId: 'opsreview-replay', brokers: c.OPSREVIEW_KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+    const settings = settingOverridesOf(c)
+    const report = await whatIf({
+      kafka, es, logger, indexPrefix: c.OPSREVIEW_ES_INDEX_PREFIX,
+      topics: { alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS },
+      fromMs: cmd.from, toMs: cmd.to,
+      engineConfig: { ...engineConfigOf(settings), ...rules?.engineConfig },
+      ...(rules ? { relabel: rules.relabel, rules: rules.file } : {}),
+      ...(cmd.warmUpMs !== undefined ? { warmUpMs: cmd.warmUpMs } : {}),
+      ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
+      settings,
+      groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
+      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT,
+    })
+    process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report))
+    return 0
+  } catch (err) {
+    const e = err as Error & { retriable?: boolean; code?: string }
+    process.stderr.write(`opsreview replay: ${e.message}\n`)
+    if (e.code === 'DATASET_NOT_FOUND') return 1
+    // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
+    return e.retriable || e instanceof esErrors.ConnectionError || e instanceof esErrors.TimeoutError ? 69 : 70
+  } finally {
+    await es.close()
   }
 }

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest'
+import { compareRuns, type ComparedIncident, type ComparedProblem, type MemberAlert } from './compare.ts'
+
+const range = { from: '2026-11-30T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' }
+const at = (hhmm: string, day = '2026-11-30') => `${day}T${hhmm}:00.000Z`
+
+function alert(key: string, from: string, to: string | null, extra: Partial<MemberAlert> = {}): MemberAlert {
+  return { key, service: 'checkout', severity: 'critical', firstSeenAt: from, lastSeenAt: to ?? from, resolvedAt: to, ...extra }
+}
+
+function incident(id: string, alerts: MemberAlert[], extra: Partial<ComparedIncident> = {}): ComparedIncident {
+  const opened = alerts.map((a) => a.firstSeenAt).sort()[0] ?? extra.openedAt ?? range.from
+  const ends = alerts.map((a) => a.resolvedAt)
+  const resolvedAt = ends.includes(null) ? null : (ends as string[]).sort().at(-1) ?? null
+  return { id, title: id, status: resolvedAt ? 'resolved' : 'open', services: ['checkout'], environment: 'production', openedAt: opened, resolvedAt, alerts, reports: [], ...extra }
+}
+
+function problem(id: string, kind = 'recurring', extra: Partial<ComparedProblem> = {}): ComparedProblem {
+  return { id, kind, signature: `{"kind":"${kind}","id":"${id}"}`, status: 'candidate', title: id, incidentCount: 3, firstSeenAt: at('01:00'), lastSeenAt: at('05:00'), ...extra }
+}
+
+describe('compareRuns', () => {
+  it('the same incidents and problems compare as unchanged, with no availability delta', () => {
+    const run = {
+      incidents: [incident('inc-a', [alert('am:1', at('01:00'), at('01:30'))]), incident('inc-b', [alert('am:2', at('03:00'), at('03:10'))])],
+      problems: [problem('prb-1')],
+    }
+    const c = compareRuns(run, run, range)
+    expect(c.incidents).toMatchObject({ live: 2, replay: 2, delta: 0, unchanged: 2, merged: [], split: [], onlyLive: [], onlyReplay: [] })
+    expect(c.problems).toMatchObject({ live: 1, replay: 1, found: [], lost: [], kept: 1 })
+    expect(c.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 40 * 60_000, replayDowntimeMs: 40 * 60_000, deltaDowntimeMs: 0, liveAvailabilityPct: 97.22, replayAvailabilityPct: 97.22, deltaPct: 0 }])
+  })
+
+  it('a replayed incident holding the alerts of two live ones is a merge; the live ones are not unchanged', () => {
+    const a = alert('am:1', at('01:00'), at('01:30'))
+    const b = alert('am:2', at('01:10'), at('01:40'), { service: 'payments' })
+    const c = compareRuns(
+      { incidents: [incident('inc-a', [a]), incident('inc-b', [b], { services: ['payments'] })], problems: [] },
+      { incidents: [incident('inc-a', [a, b], { services: ['checkout', 'payments'] })], problems: [] },
+      range,
+    )
+    expect(c.incidents.live).toBe(2)
+    expect(c.incidents.replay).toBe(1)
+    expect(c.incidents.delta).toBe(-1)
+    expect(c.incidents.unchanged).toBe(0)
+    expect(c.incidents.merged).toEqual([{ replay: { id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, live: [{ id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, { id: 'inc-b', title: 'inc-b', openedAt: at('01:10') }] }])
+    expect(c.incidents.split).toEqual([])
+    // Grouping does not change when alerts fired: downtime per service stays.
+    expect(c.availability.map((s) => s.deltaDowntimeMs)).toEqual([0, 0])
+  })
+
+  it('a live incident whose alerts land in two replayed ones is a split', () => {
+    const a = alert('am:1', at('01:00'), at('01:30'))
+    const b = alert('am:2', at('01:10'), at('01:40'))
+    const c = compareRuns(
+      { incidents: [incident('inc-a', [a, b])], problems: [] },
+      { incidents: [incident('inc-a', [a]), incident('inc-x', [b])], problems: [] },
+      range,
+    )
+    expect(c.incidents.split).toEqual([{ live: { id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, replay: [{ id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, { id: 'inc-x', title: 'inc-x', openedAt: at('01:10') }] }])
+    expect(c.incidents.merged).toEqual([])
+    expect(c.incidents.unchanged).toBe(0)
+  })
+
+  it('one alert firing twice: two occurrences, matched by time, not a merge of the two live incidents', () => {
+    // Live: a long quiet period kept each firing in its own incident hours apart. The replay does the same.
+    const mon = alert('am:1', at('01:00'), at('01:20'))
+    const tue = alert('am:1', at('20:00'), at('20:30'))
+    const c = compareRuns(
+      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [] },
+      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [] },
+      range,
+    )
+    expect(c.incidents).toMatchObject({ unchanged: 2, merged: [], split: [] })
+  })
+
+  it('a re-fire kept in one live incident but split off by a shorter quiet period is a split of that incident', () => {
+    // Live: the member fired 01:00–01:10 and again 01:12–01:20 and stayed one incident (firstSeen .. last end).
+    const live = incident('inc-a', [alert('am:1', at('01:00'), at('01:20'))])
+    const r1 = incident('inc-a', [alert('am:1', at('01:00'), at('01:10'))])
+    const r2 = incident('inc-r', [alert('am:1', at('01:12'), at('01:20'))])
+    const c = compareRuns({ incidents: [live], problems: [] }, { incidents: [r1, r2], problems: [] }, range)
+    expect(c.incidents.split.map((s) => [s.live.id, s.replay.map((r) => r.id)])).toEqual([['inc-a', ['inc-a', 'inc-r']]])
+    expect(c.incidents.replay - c.incidents.live).toBe(1)
+    // The two minutes between the firings are no longer downtime.
+    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 20 * 60_000, replayDowntimeMs: 18 * 60_000, deltaDowntimeMs: -2 * 60_000 })
+  })
+
+  it('report-only incidents match by their reports', () => {
+    const report = (id: string, eventId: string) => incident(id, [], { openedAt: at('02:00'), resolvedAt: at('03:00'), reports: [{ eventId }] })
+    const c = compareRuns({ incidents: [report('inc-r1', 'evt-1'), report('inc-r2', 'evt-2')], problems: [] }, { incidents: [report('inc-r1', 'evt-1'), { ...report('inc-r1b', 'evt-2') }], problems: [] }, range)
+    expect(c.incidents).toMatchObject({ unchanged: 2, onlyLive: [], onlyReplay: [] })
+  })
+
+  it('incidents with nothing in common are only-live and only-replay', () => {
+    const c = compareRuns(
+      { incidents: [incident('inc-a', [alert('am:1', at('01:00'), at('01:30'))])], problems: [] },
+      { incidents: [incident('inc-b', [alert('am:2', at('04:00'), null)])], problems: [] },
+      range,
+    )
+    expect(c.incidents.onlyLive.map((i) => i.id)).toEqual(['inc-a'])
+    expect(c.incidents.onlyReplay.map((i) => i.id)).toEqual(['inc-b'])
+    // A member still firing counts as down to the end of the range.
+    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 20 * 3_600_000 })
+  })
+
+  it('counts only incidents opened in the range, but an incident opened before it is still the live home of its alerts', () => {
+    const early = alert('am:1', '2026-11-29T23:50:00.000Z', at('00:20'))
+    const c = compareRuns(
+      { incidents: [incident('inc-early', [early])], problems: [] },
+      // The replay opened it after the range start (say, a late first alert): no new incident, only a renamed one.
+      { incidents: [incident('inc-late', [alert('am:1', at('00:05'), at('00:20'))])], problems: [] },
+      range,
+    )
+    expect(c.incidents).toMatchObject({ live: 0, replay: 1, onlyReplay: [], merged: [] })
+    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 20 * 60_000, replayDowntimeMs: 15 * 60_000 })
+  })
+
+  it('ignores incidents wholly outside the range, and warnings for availability', () => {
+    const c = compareRuns(
+      { incidents: [incident('inc-old', [alert('am:1', '2026-11-28T01:00:00.000Z', '2026-11-28T02:00:00.000Z')]), incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [] },
+      { incidents: [incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [] },
+      range,
+    )
+    expect(c.incidents).toMatchObject({ live: 1, replay: 1, unchanged: 1 })
+    expect(c.availability).toEqual([])
+  })
+
+  it('problems found and lost by id; problems seen outside the range are left out', () => {
+    const c = compareRuns(
+      { incidents: [], problems: [problem('prb-kept'), problem('prb-lost', 'flapping'), problem('prb-old', 'recurring', { firstSeenAt: '2026-11-20T00:00:00.000Z', lastSeenAt: '2026-11-21T00:00:00.000Z' })] },
+      { incidents: [], problems: [problem('prb-kept'), problem('prb-new', 'shared-cause'), problem('prb-new2', 'recurring')] },
+      range,
+    )
+    expect(c.problems.live).toBe(2)
+    expect(c.problems.replay).toBe(3)
+    expect(c.problems.kept).toBe(1)
+    expect(c.problems.found.map((p) => p.id)).toEqual(['prb-new2', 'prb-new'])
+    expect(c.problems.lost.map((p) => [p.id, p.kind])).toEqual([['prb-lost', 'flapping']])
+  })
+
+  it('relabelled services move downtime from one service to another', () => {
+    const live = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'unknown' })])
+    const replay = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'checkout' })])
+    const c = compareRuns({ incidents: [live], problems: [] }, { incidents: [replay], problems: [] }, range)
+    expect(c.availability).toEqual([
+      { service: 'checkout', liveDowntimeMs: 0, replayDowntimeMs: 3_600_000, deltaDowntimeMs: 3_600_000, liveAvailabilityPct: 100, replayAvailabilityPct: 95.83, deltaPct: -4.17 },
+      { service: 'unknown', liveDowntimeMs: 3_600_000, replayDowntimeMs: 0, deltaDowntimeMs: -3_600_000, liveAvailabilityPct: 95.83, replayAvailabilityPct: 100, deltaPct: 4.17 },
+    ])
+  })
+})

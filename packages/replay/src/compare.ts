@@ -1,0 +1,267 @@
+// The comparison of a replay with the live run: pure, over plain incident and problem records, so that it
+// is tested with hand-built ones and knows nothing of Kafka or Elasticsearch.
+
+/** One member alert of an incident, as both the engine's output and the live index hold it. */
+export interface MemberAlert {
+  /** `source:fingerprint`: the engine's alert key. */
+  key: string
+  service: string
+  severity: string
+  firstSeenAt: string
+  lastSeenAt: string
+  resolvedAt: string | null
+}
+
+/** What the comparison needs of an incident. */
+export interface ComparedIncident {
+  id: string
+  title: string
+  status: string
+  services: string[]
+  environment: string
+  openedAt: string
+  resolvedAt: string | null
+  alerts: MemberAlert[]
+  /** Reports attached: a report-only incident has no alerts, and its reports' event ids identify it. */
+  reports: { eventId: string }[]
+}
+
+/** What the comparison needs of a problem. */
+export interface ComparedProblem {
+  id: string
+  kind: string
+  /** Canonical JSON of the problem's typed signature; the id is its hash. */
+  signature: string
+  status: string
+  title: string
+  incidentCount: number
+  firstSeenAt: string
+  lastSeenAt: string
+}
+
+export interface Run {
+  incidents: readonly ComparedIncident[]
+  problems: readonly ComparedProblem[]
+}
+
+export interface IncidentRef {
+  id: string
+  title: string
+  openedAt: string
+}
+
+export interface ProblemRef {
+  id: string
+  kind: string
+  title: string
+  signature: string
+  status: string
+  incidentCount: number
+}
+
+export interface ServiceAvailability {
+  service: string
+  liveDowntimeMs: number
+  replayDowntimeMs: number
+  /** Replay minus live: positive when the replay counts more downtime. */
+  deltaDowntimeMs: number
+  liveAvailabilityPct: number
+  replayAvailabilityPct: number
+  /** Replay minus live, in percentage points, two decimals. */
+  deltaPct: number
+}
+
+export interface Comparison {
+  range: { from: string; to: string }
+  incidents: {
+    /** Incidents opened in the range. */
+    live: number
+    replay: number
+    /** Replay minus live. */
+    delta: number
+    /** Live incidents whose alerts form exactly one replayed incident, and that incident only theirs. */
+    unchanged: number
+    /** Replayed incidents whose alerts came from two or more live incidents. */
+    merged: { replay: IncidentRef; live: IncidentRef[] }[]
+    /** Live incidents whose alerts landed in two or more replayed incidents. */
+    split: { live: IncidentRef; replay: IncidentRef[] }[]
+    /** Live incidents none of whose alerts or reports is in any replayed incident. */
+    onlyLive: IncidentRef[]
+    /** Replayed incidents none of whose alerts or reports is in any live incident. */
+    onlyReplay: IncidentRef[]
+  }
+  problems: {
+    /** Problems seen in the range (first seen before its end, last seen after its start). */
+    live: number
+    replay: number
+    /** In the replay, not live (by id: the hash of kind and signature). */
+    found: ProblemRef[]
+    /** Live, not in the replay. */
+    lost: ProblemRef[]
+    /** In both. */
+    kept: number
+  }
+  /** Per service: downtime is the union of the times a critical member alert was firing, within the range. */
+  availability: ServiceAvailability[]
+}
+
+interface Interval {
+  from: number
+  to: number
+}
+
+const ms = (iso: string) => Date.parse(iso)
+
+/** When a member alert was firing within its incident: from its first sighting to its end, or to `until` while it fires. */
+function memberInterval(a: MemberAlert, until: number): Interval {
+  const from = ms(a.firstSeenAt)
+  return { from, to: a.resolvedAt === null ? Math.max(from, until) : Math.max(from, ms(a.resolvedAt)) }
+}
+
+const overlaps = (a: Interval, b: Interval) => a.from <= b.to && b.from <= a.to
+
+/** The union of intervals clipped to [from, to): total length and stretch count. Same rule as the review's availability. */
+function downtime(intervals: Interval[], from: number, to: number): number {
+  const clipped = intervals.map((i) => ({ from: Math.max(i.from, from), to: Math.min(i.to, to) })).filter((i) => i.to > i.from).sort((a, b) => a.from - b.from)
+  let total = 0
+  let cur: Interval | undefined
+  for (const i of clipped) {
+    if (cur && i.from <= cur.to) cur.to = Math.max(cur.to, i.to)
+    else {
+      if (cur) total += cur.to - cur.from
+      cur = { ...i }
+    }
+  }
+  return cur ? total + cur.to - cur.from : total
+}
+
+/** Incidents that touch the range: opened before its end, and not resolved before its start. */
+function touching(incidents: readonly ComparedIncident[], from: number, to: number): ComparedIncident[] {
+  return incidents.filter((i) => ms(i.openedAt) < to && (i.resolvedAt === null || ms(i.resolvedAt) >= from))
+}
+
+/**
+ * Which incidents of the other run share an alert or a report with each incident. An alert is the same
+ * occurrence in both runs when its key matches and its firing intervals overlap: the same alert firing
+ * again next week is another occurrence, and belongs to another incident in both runs.
+ */
+function sharing(subjects: readonly ComparedIncident[], others: readonly ComparedIncident[], until: number): Map<string, Set<string>> {
+  const byKey = new Map<string, { id: string; interval: Interval }[]>()
+  const byReport = new Map<string, string>()
+  for (const o of others) {
+    for (const a of o.alerts) {
+      const list = byKey.get(a.key) ?? []
+      list.push({ id: o.id, interval: memberInterval(a, until) })
+      byKey.set(a.key, list)
+    }
+    for (const r of o.reports) byReport.set(r.eventId, o.id)
+  }
+  const out = new Map<string, Set<string>>()
+  for (const s of subjects) {
+    const ids = new Set<string>()
+    for (const a of s.alerts) {
+      const interval = memberInterval(a, until)
+      for (const o of byKey.get(a.key) ?? []) if (overlaps(interval, o.interval)) ids.add(o.id)
+    }
+    for (const r of s.reports) {
+      const id = byReport.get(r.eventId)
+      if (id !== undefined) ids.add(id)
+    }
+    out.set(s.id, ids)
+  }
+  return out
+}
+
+const incidentRef = (i: ComparedIncident): IncidentRef => ({ id: i.id, title: i.title, openedAt: i.openedAt })
+const problemRef = (p: ComparedProblem): ProblemRef => ({ id: p.id, kind: p.kind, title: p.title, signature: p.signature, status: p.status, incidentCount: p.incidentCount })
+const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id)
+
+function availabilityOf(incidents: readonly ComparedIncident[], from: number, to: number): Map<string, number> {
+  const intervals = new Map<string, Interval[]>()
+  for (const inc of incidents) {
+    for (const a of inc.alerts) {
+      if (a.severity !== 'critical') continue
+      const list = intervals.get(a.service) ?? []
+      list.push(memberInterval(a, to))
+      intervals.set(a.service, list)
+    }
+  }
+  return new Map([...intervals].map(([service, list]) => [service, downtime(list, from, to)]))
+}
+
+const pct = (downtimeMs: number, windowMs: number) => Math.round((1 - downtimeMs / Math.max(1, windowMs)) * 10_000) / 100
+
+/**
+ * Compares a replay with the live run over [from, to). Counts are of incidents opened in the range;
+ * merges and splits are judged by alert membership against every incident of the other run that touches
+ * the range (so an incident opened just before `from` still counts as the live home of its alerts);
+ * problems are compared by id, which is the hash of their kind and signature.
+ */
+export function compareRuns(live: Run, replay: Run, range: { from: string; to: string }): Comparison {
+  const from = ms(range.from)
+  const to = ms(range.to)
+  const opened = (i: ComparedIncident) => ms(i.openedAt) >= from && ms(i.openedAt) < to
+  const liveAll = touching(live.incidents, from, to)
+  const replayAll = touching(replay.incidents, from, to)
+  const liveIn = liveAll.filter(opened)
+  const replayIn = replayAll.filter(opened)
+  const liveById = new Map(liveAll.map((i) => [i.id, i]))
+  const replayById = new Map(replayAll.map((i) => [i.id, i]))
+
+  const homesOfReplay = sharing(replayAll, liveAll, to)
+  const homesOfLive = sharing(liveAll, replayAll, to)
+
+  const merged: Comparison['incidents']['merged'] = []
+  const onlyReplay: IncidentRef[] = []
+  for (const r of replayIn) {
+    const homes = homesOfReplay.get(r.id)!
+    if (homes.size === 0) onlyReplay.push(incidentRef(r))
+    else if (homes.size >= 2) merged.push({ replay: incidentRef(r), live: [...homes].map((id) => incidentRef(liveById.get(id)!)).sort(byOpened) })
+  }
+  const split: Comparison['incidents']['split'] = []
+  const onlyLive: IncidentRef[] = []
+  let unchanged = 0
+  for (const l of liveIn) {
+    const homes = homesOfLive.get(l.id)!
+    if (homes.size === 0) onlyLive.push(incidentRef(l))
+    else if (homes.size >= 2) split.push({ live: incidentRef(l), replay: [...homes].map((id) => incidentRef(replayById.get(id)!)).sort(byOpened) })
+    else {
+      const [only] = homes
+      if (homesOfReplay.get(only!)?.size === 1) unchanged++
+    }
+  }
+
+  const seen = (p: ComparedProblem) => ms(p.firstSeenAt) < to && ms(p.lastSeenAt) >= from
+  const liveProblems = new Map(live.problems.filter(seen).map((p) => [p.id, p]))
+  const replayProblems = new Map(replay.problems.filter(seen).map((p) => [p.id, p]))
+  const found = [...replayProblems.values()].filter((p) => !liveProblems.has(p.id)).map(problemRef)
+  const lost = [...liveProblems.values()].filter((p) => !replayProblems.has(p.id)).map(problemRef)
+  const byKind = (a: ProblemRef, b: ProblemRef) => a.kind.localeCompare(b.kind) || a.signature.localeCompare(b.signature)
+
+  const liveDown = availabilityOf(liveAll, from, to)
+  const replayDown = availabilityOf(replayAll, from, to)
+  const windowMs = to - from
+  const availability = [...new Set([...liveDown.keys(), ...replayDown.keys()])].sort().map((service): ServiceAvailability => {
+    const l = liveDown.get(service) ?? 0
+    const r = replayDown.get(service) ?? 0
+    const livePct = pct(l, windowMs)
+    const replayPct = pct(r, windowMs)
+    return { service, liveDowntimeMs: l, replayDowntimeMs: r, deltaDowntimeMs: r - l, liveAvailabilityPct: livePct, replayAvailabilityPct: replayPct, deltaPct: Math.round((replayPct - livePct) * 100) / 100 }
+  })
+
+  return {
+    range: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    incidents: {
+      live: liveIn.length, replay: replayIn.length, delta: replayIn.length - liveIn.length, unchanged,
+      merged: merged.sort((a, b) => byOpened(a.replay, b.replay)),
+      split: split.sort((a, b) => byOpened(a.live, b.live)),
+      onlyLive: onlyLive.sort(byOpened),
+      onlyReplay: onlyReplay.sort(byOpened),
+    },
+    problems: {
+      live: liveProblems.size, replay: replayProblems.size,
+      found: found.sort(byKind), lost: lost.sort(byKind), kept: [...replayProblems.keys()].filter((id) => liveProblems.has(id)).length,
+    },
+    availability,
+  }
+}

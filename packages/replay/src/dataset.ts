@@ -1,0 +1,71 @@
+import type { Client } from '@elastic/elasticsearch'
+import type { Incident, Problem } from '@opsreview/correlation/types'
+import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
+import { incidentMappings, indexNames, problemMappings } from '@opsreview/search-index/templates'
+import { DATASET_NAME } from './args.ts'
+import { ReplayError } from './errors.ts'
+
+/**
+ * The index prefix of a what-if dataset: `<live prefix>-whatif-<name>`, so its incidents live under
+ * `opsreview-whatif-<name>-incidents`, beside and never behind a live alias. packages/review/src/dataset.ts
+ * resolves `?dataset=` with the same rule.
+ */
+export function datasetPrefix(livePrefix: string, dataset: string): string {
+  if (!DATASET_NAME.test(dataset)) throw new ReplayError('DATASET_INVALID', `dataset name must match ${DATASET_NAME}, got ${JSON.stringify(dataset)}`)
+  return `${livePrefix}-whatif-${dataset}`
+}
+
+export interface WrittenDataset {
+  dataset: string
+  incidents: { alias: string; count: number }
+  problems: { alias: string; count: number }
+}
+
+async function bulk(es: Client, ops: IndexOperation[]): Promise<void> {
+  for (let i = 0; i < ops.length; i += 1000) {
+    const chunk = ops.slice(i, i + 1000)
+    const r = await es.bulk({ operations: chunk.flatMap((op) => [bulkAction(op), JSON.parse(op.document) as unknown]) })
+    if (r.errors) {
+      const first = r.items.find((it) => it.index?.error)?.index?.error
+      throw new Error(`writing the dataset failed: ${JSON.stringify(first)}`)
+    }
+  }
+}
+
+/** The dataset's two concrete indices and their read aliases. */
+function datasetIndices(livePrefix: string, dataset: string) {
+  const n = indexNames(datasetPrefix(livePrefix, dataset))
+  return {
+    incidents: { alias: n.incidents.alias, index: n.incidents.first, mappings: incidentMappings },
+    problems: { alias: n.problems.alias, index: n.problems.first, mappings: problemMappings },
+  }
+}
+
+/**
+ * Writes replayed incidents and problems to the scratch dataset: an earlier dataset of that name is
+ * dropped first, then its two indices are created with the live mappings (no template: a dataset's
+ * pattern would overlap another's whose name extends it), and the documents are derived as the indexer
+ * derives them (MTTA and MTTR inputs included).
+ */
+export async function writeDataset(es: Client, livePrefix: string, dataset: string, incidents: readonly Incident[], problems: readonly Problem[]): Promise<WrittenDataset> {
+  const d = datasetIndices(livePrefix, dataset)
+  await dropDataset(es, livePrefix, dataset).catch((err: unknown) => { if (!(err instanceof ReplayError && err.code === 'DATASET_NOT_FOUND')) throw err })
+  for (const { alias, index, mappings } of [d.incidents, d.problems]) {
+    await es.indices.create({ index, mappings, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [alias]: { is_write_index: true } } })
+  }
+  const toIncident = incidentDocument(d.incidents.alias)
+  const toProblem = problemDocument(d.problems.alias)
+  await bulk(es, [...incidents.map((i) => toIncident(JSON.stringify(i))), ...problems.map((p) => toProblem(JSON.stringify(p)))])
+  await es.indices.refresh({ index: `${d.incidents.alias},${d.problems.alias}` })
+  return { dataset, incidents: { alias: d.incidents.alias, count: incidents.length }, problems: { alias: d.problems.alias, count: problems.length } }
+}
+
+/** Deletes a dataset's two indices (their aliases go with them). Nothing else is touched. */
+export async function dropDataset(es: Client, livePrefix: string, dataset: string): Promise<{ indices: string[] }> {
+  const d = datasetIndices(livePrefix, dataset)
+  const found: string[] = []
+  for (const { index } of [d.incidents, d.problems]) if (await es.indices.exists({ index })) found.push(index)
+  if (found.length === 0) throw new ReplayError('DATASET_NOT_FOUND', `no what-if dataset ${dataset}`)
+  await es.indices.delete({ index: found.join(',') })
+  return { indices: found }
+}

@@ -1,0 +1,28 @@
+/**
+ * The replay's errors. `retriable`: running the command again later can succeed (an engine was
+ * unavailable); otherwise the operator has to change something first.
+ */
+export const replayErrors = {
+  /** Kafka or Elasticsearch did not answer, or the read did not finish in time. */
+  UNAVAILABLE: { retriable: true },
+  /** The grouping rules file cannot be read or is not valid rules. */
+  RULES_INVALID: { retriable: false },
+  /** `--drop` of a dataset that has no indices. */
+  DATASET_NOT_FOUND: { retriable: false },
+  /** A dataset name that would reach outside `<prefix>-whatif-…`. */
+  DATASET_INVALID: { retriable: false },
+} as const
+
+export type ReplayErrorCode = keyof typeof replayErrors
+
+export class ReplayError extends Error {
+  readonly code: ReplayErrorCode
+  readonly retriable: boolean
+
+  constructor(code: ReplayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ReplayError'
+    this.code = code
+    this.retriable = replayErrors[code].retriable
+  }
+}

@@ -1,0 +1,39 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { indexNames } from '@opsreview/search-index/templates'
+import type { ComparedIncident, ComparedProblem, Run } from './compare.ts'
+
+const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'alerts.key', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'reports.eventId']
+const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
+
+/** Every document a query matches, page by page (search_after on the id). */
+async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[]): Promise<T[]> {
+  const out: T[] = []
+  let after: estypes.SortResults | undefined
+  for (;;) {
+    const r = await es.search<T>({ index, size: 2000, query, sort: [{ id: 'asc' }], _source: fields, ignore_unavailable: true, allow_no_indices: true, ...(after ? { search_after: after } : {}) })
+    for (const h of r.hits.hits) out.push(h._source!)
+    if (r.hits.hits.length < 2000) return out
+    after = r.hits.hits.at(-1)!.sort
+  }
+}
+
+/**
+ * The live incidents that touch [from, to) (opened before its end, not resolved before its start) and
+ * the live problems seen in it, from the aliases the indexer writes. An incident document embeds its
+ * first 100 alerts, so membership of larger incidents is judged on those.
+ */
+export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string }): Promise<Run> {
+  const n = indexNames(prefix)
+  const incidents = await all<ComparedIncident>(es, n.incidents.alias, {
+    bool: {
+      filter: [{ range: { openedAt: { lt: range.to } } }],
+      should: [{ bool: { must_not: { exists: { field: 'resolvedAt' } } } }, { range: { resolvedAt: { gte: range.from } } }],
+      minimum_should_match: 1,
+    },
+  }, incidentFields)
+  const problems = await all<ComparedProblem>(es, n.problems.alias, { bool: { filter: [{ range: { firstSeenAt: { lt: range.to } } }, { range: { lastSeenAt: { gte: range.from } } }] } }, problemFields)
+  return {
+    incidents: incidents.map((i) => ({ ...i, resolvedAt: i.resolvedAt ?? null, alerts: (i.alerts ?? []).map((a) => ({ ...a, resolvedAt: a.resolvedAt ?? null })), reports: i.reports ?? [] })),
+    problems,
+  }
+}

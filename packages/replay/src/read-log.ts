@@ -1,0 +1,159 @@
+import type { Admin, Consumer, Kafka } from 'kafkajs'
+import { ReplayError } from './errors.ts'
+
+/** One record of the retained log, as the replay hands it on. */
+export interface LogRecord {
+  topic: string
+  partition: number
+  offset: string
+  /** The record's Kafka timestamp: when the receiver (or the review) published it. */
+  timestamp: number
+  value: string
+}
+
+export interface ReadLogOptions {
+  kafka: Kafka
+  topics: readonly string[]
+  /** Records with a timestamp in [fromMs, toMs] are read; the offsets come from the broker's time index. */
+  fromMs: number
+  toMs: number
+  /** A throwaway group, deleted afterwards; nothing is ever committed. */
+  groupId: string
+  /** Records buffered per partition before it is paused: memory stays bounded whatever the range. */
+  maxBufferedPerPartition?: number
+  /** Gives up when no record arrives for this long while some are still expected. */
+  idleTimeoutMs?: number
+}
+
+export interface ReadLogStats {
+  records: number
+  partitions: number
+}
+
+interface Range {
+  topic: string
+  partition: number
+  start: bigint
+  end: bigint
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}/${partition}`
+
+/**
+ * The offset range of each partition whose records were published within [fromMs, toMs]: from the first
+ * record at or after `fromMs` to the first after `toMs` (the end of the log when none is).
+ */
+async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number, toMs: number): Promise<Range[]> {
+  const out: Range[] = []
+  for (const topic of topics) {
+    const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
+    // kafkajs answers -1 (or the high watermark) for a partition with no record that late.
+    const at = async (ms: number) => new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset) < 0n ? high.get(p.partition)! : BigInt(p.offset)]))
+    const starts = await at(fromMs)
+    const ends = await at(toMs + 1)
+    for (const [partition, h] of high) out.push({ topic, partition, start: starts.get(partition) ?? h, end: ends.get(partition) ?? h })
+  }
+  return out
+}
+
+/**
+ * Reads the records of `topics` published within [fromMs, toMs] and hands them to `onRecord` merged across
+ * every partition in timestamp order (the order the live correlator received them in, partition by
+ * partition), ties by topic order then partition. A partition that runs ahead of the others is paused
+ * until they catch up, so at most `maxBufferedPerPartition` records (plus one fetch) wait per partition.
+ * Reads with a throwaway consumer group that seeks to the start offsets, never commits, and is deleted.
+ */
+export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => void): Promise<ReadLogStats> {
+  const admin = o.kafka.admin()
+  let consumer: Consumer | undefined
+  try {
+    await admin.connect()
+    const ranges = (await rangesOf(admin, o.topics, o.fromMs, o.toMs))
+    const wanted = ranges.filter((r) => r.end > r.start)
+    const stats = { records: 0, partitions: wanted.length }
+    if (wanted.length === 0) return stats
+    const topicRank = new Map(o.topics.map((t, i) => [t, i]))
+    const maxBuffered = o.maxBufferedPerPartition ?? 5000
+
+    interface Lane { range: Range; buffer: LogRecord[]; head: number; received: boolean; paused: boolean }
+    const lanes = new Map(wanted.map((range) => [keyOf(range.topic, range.partition), { range, buffer: [], head: 0, received: false, paused: false } as Lane]))
+    const size = (l: Lane) => l.buffer.length - l.head
+    const exhausted = (l: Lane) => l.received && size(l) === 0
+
+    consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 1024 * 1024, maxBytes: 16 * 1024 * 1024, retry: { retries: 5 } })
+    const c = consumer
+    const pause = (l: Lane) => { if (!l.paused) { l.paused = true; c.pause([{ topic: l.range.topic, partitions: [l.range.partition] }]) } }
+    const resume = (l: Lane) => { if (l.paused && !l.received) { l.paused = false; c.resume([{ topic: l.range.topic, partitions: [l.range.partition] }]) } }
+
+    let done!: () => void
+    let failed!: (err: unknown) => void
+    const finished = new Promise<void>((resolve, reject) => { done = resolve; failed = reject })
+    let lastProgress = Date.now()
+
+    /** Hands on records while every partition still expecting some has one waiting: the merge is then exact. */
+    const drain = () => {
+      for (;;) {
+        let next: Lane | undefined
+        let blocked = false
+        for (const l of lanes.values()) {
+          if (exhausted(l)) continue
+          if (size(l) === 0) { blocked = true; break }
+          const h = l.buffer[l.head]!
+          const n = next?.buffer[next.head]
+          if (!n || h.timestamp < n.timestamp || (h.timestamp === n.timestamp && (topicRank.get(h.topic)! - topicRank.get(n.topic)! || h.partition - n.partition) < 0)) next = l
+        }
+        if (blocked) break
+        if (!next) { done(); return }
+        const r = next.buffer[next.head]!
+        next.buffer[next.head++] = undefined as unknown as LogRecord
+        if (next.head > 1024 && next.head * 2 > next.buffer.length) { next.buffer = next.buffer.slice(next.head); next.head = 0 }
+        stats.records++
+        onRecord(r)
+      }
+      for (const l of lanes.values()) if (size(l) < maxBuffered / 2) resume(l)
+    }
+
+    c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
+    await c.connect()
+    await c.subscribe({ topics: [...o.topics], fromBeginning: true })
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        // Resolving only moves the fetch position (autoCommit is off): nothing reaches the broker.
+        const last = batch.messages.at(-1)
+        if (last) resolveOffset(last.offset)
+        const lane = lanes.get(keyOf(batch.topic, batch.partition))
+        if (!lane || lane.received) return
+        for (const m of batch.messages) {
+          const offset = BigInt(m.offset)
+          if (offset < lane.range.start || offset >= lane.range.end) continue
+          const timestamp = Number(m.timestamp)
+          // CreateTime can run backwards within a partition; the offsets bound the range, the times filter it.
+          if (timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
+        }
+        if (last && BigInt(last.offset) + 1n >= lane.range.end) { lane.received = true; pause(lane) }
+        else if (size(lane) >= maxBuffered) pause(lane)
+        lastProgress = Date.now()
+        drain()
+      },
+    })
+    for (const l of lanes.values()) c.seek({ topic: l.range.topic, partition: l.range.partition, offset: String(l.range.start) })
+    const idleTimeoutMs = o.idleTimeoutMs ?? 60_000
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
+    }, 1000)
+    try {
+      await finished
+    } finally {
+      clearInterval(watchdog)
+    }
+    return stats
+  } finally {
+    await consumer?.disconnect().catch(() => undefined)
+    // The group never committed anything; deleting it leaves no trace on the broker.
+    if (consumer) await admin.deleteGroups([o.groupId]).catch(() => undefined)
+    await admin.disconnect().catch(() => undefined)
+  }
+}

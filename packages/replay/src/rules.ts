@@ -1,0 +1,25 @@
+import { loadGroupingRulesFile, relabel } from '@opsreview/grouping'
+import type { AlertEvent } from '@opsreview/correlation/types'
+import { ReplayError } from './errors.ts'
+
+export interface LoadedRules {
+  file: string
+  /** Re-derives an event's service and environment under the rules. */
+  relabel: (event: AlertEvent) => AlertEvent
+  /** What the rules add to the engine's configuration. */
+  engineConfig: Record<string, unknown>
+}
+
+/**
+ * A grouping rules file for the replay. Kept apart from the rest of the package (and imported only when
+ * `--config` is given) so a replay with the live grouping needs nothing of @opsreview/grouping.
+ */
+export function loadRules(file: string): LoadedRules {
+  let rules: ReturnType<typeof loadGroupingRulesFile>
+  try {
+    rules = loadGroupingRulesFile(file)
+  } catch (err) {
+    throw new ReplayError('RULES_INVALID', `grouping rules ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return { file, relabel: (event) => relabel(event, rules), engineConfig: { grouping: rules } }
+}

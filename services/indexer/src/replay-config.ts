@@ -1,0 +1,50 @@
+import { field, type ConfigOf, type Field } from '@opsreview/config'
+import { defaultTopics } from '@opsreview/kafka/topics'
+
+/** A variable that, when unset, leaves the engine's default in place instead of naming one here. */
+function unlessUnset<T>(f: Field<T>): Field<T | undefined> {
+  return { doc: `${f.doc} (unset: the engine's default)`, parse: (raw) => (raw === undefined || raw.trim() === '' ? { ok: true, value: undefined } : f.parse(raw)) }
+}
+
+/**
+ * Every variable `opsreview replay` reads: where the log and the live indices are, and the correlator's
+ * thresholds under the correlator's own names (services/correlator/src/config.ts), so a replay runs with
+ * the values a correlator would be started with. docs/replay.md mirrors this.
+ */
+export const replayConfigSpec = {
+  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
+  OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
+  OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
+  OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of the live indices; datasets are <prefix>-whatif-<name>', 'opsreview'),
+  OPSREVIEW_REPLAY_IDLE_TIMEOUT: field.duration('give up when Kafka sends nothing for this long while records are expected', 60_000),
+  OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'warn'),
+  OPSREVIEW_GROUP_BY: unlessUnset(field.list('event fields or labels forming the incident group key', undefined, { minItems: 1 })),
+  OPSREVIEW_INCIDENT_KEY_LABEL: unlessUnset(field.string('label whose value alone is the group key')),
+  OPSREVIEW_QUIET_PERIOD: unlessUnset(field.duration('all members resolved this long: the incident resolves')),
+  OPSREVIEW_REOPEN_WINDOW: unlessUnset(field.duration('a member firing again this soon reopens the incident')),
+  OPSREVIEW_STALENESS_ALERTMANAGER: unlessUnset(field.duration('firing Alertmanager alerts not heard of this long resolve')),
+  OPSREVIEW_STALENESS_PINGDOM: unlessUnset(field.duration('likewise for Pingdom checks')),
+  OPSREVIEW_STALENESS_REPORT: unlessUnset(field.duration('incidents opened by a report only resolve after this long')),
+  OPSREVIEW_POSTMORTEM_SEVERITIES: unlessUnset(field.list('severities that require a post-mortem')),
+  OPSREVIEW_POSTMORTEM_MIN_DURATION: unlessUnset(field.duration('incidents this long require a post-mortem')),
+  OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT: unlessUnset(field.oneOf('customer impact requires a post-mortem', ['true', 'false'] as const)),
+  OPSREVIEW_RECURRING_MIN_INCIDENTS: unlessUnset(field.int('incidents with one signature that make a recurring problem', undefined, { min: 2 })),
+  OPSREVIEW_RECURRING_WINDOW: unlessUnset(field.duration('within this window')),
+  OPSREVIEW_FLAPPING_MIN_FLAPS: unlessUnset(field.int('re-fires of one alert that make it flapping', undefined, { min: 2 })),
+  OPSREVIEW_FLAPPING_WINDOW: unlessUnset(field.duration('within this window')),
+  OPSREVIEW_SHARED_CAUSE_WINDOW: unlessUnset(field.duration('incidents opening this close can share a cause')),
+  OPSREVIEW_SHARED_CAUSE_MIN_SERVICES: unlessUnset(field.int('services that must share a dependency value', undefined, { min: 2 })),
+  OPSREVIEW_SHARED_CAUSE_LABELS: unlessUnset(field.list('dependency labels')),
+  OPSREVIEW_CORRELATOR_RETENTION: unlessUnset(field.duration('how long event ids and resolved incidents stay in engine state')),
+  OPSREVIEW_ALLOWED_LATENESS: unlessUnset(field.duration('how late an event may arrive and still be applied in event-time order')),
+  OPSREVIEW_FUTURE_TOLERANCE: unlessUnset(field.duration("a sender's event time more than this after receipt is clamped")),
+}
+
+export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
+
+/** The threshold variables that are set: what the replay overrides, and what its report shows. */
+export function settingOverridesOf(c: ReplayConfig) {
+  const { OPSREVIEW_KAFKA_BROKERS, OPSREVIEW_TOPIC_ALERTS, OPSREVIEW_TOPIC_COMMANDS, OPSREVIEW_ES_URL, OPSREVIEW_ES_INDEX_PREFIX, OPSREVIEW_REPLAY_IDLE_TIMEOUT, OPSREVIEW_LOG_LEVEL, ...thresholds } = c
+  return Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined)) as { [K in keyof typeof thresholds]?: NonNullable<(typeof thresholds)[K]> }
+}
