@@ -5,7 +5,7 @@ import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
-import type { KafkaStateStore, SavedState } from './state-store.ts'
+import type { KafkaStateStore, StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
 export interface PartitionRunnerOptions {
@@ -87,10 +87,18 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
  * (its state means something else), so the partition replays its whole retained input instead: slower to
  * start, and the same result a fresh deployment would have.
  */
-function restoreEngine(config: Partial<CorrelationConfig>, saved: SavedState | undefined, log: Logger): { engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean } {
+function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger): { engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean } {
   if (saved) {
+    let snapshot
     try {
-      return { engine: new CorrelationEngine(config, saved.snapshot), applied: BigInt(saved.offset), fromSnapshot: true }
+      snapshot = saved.decode()
+    } catch (err) {
+      // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
+      log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
+      return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
+    }
+    try {
+      return { engine: new CorrelationEngine(config, snapshot), applied: BigInt(saved.offset), fromSnapshot: true }
     } catch (err) {
       if (!(err instanceof SnapshotVersionError)) throw err
       log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
@@ -116,7 +124,7 @@ function restoreEngine(config: Partial<CorrelationConfig>, saved: SavedState | u
 export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
   readonly #engines = new Map<number, PartitionEngine>()
-  #saved: Map<string, SavedState> | undefined
+  #saved: Map<string, StoredState> | undefined
   #running = 0
   #idle: (() => void)[] = []
 

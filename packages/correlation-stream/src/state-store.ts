@@ -1,6 +1,8 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs'
+import { randomBytes } from 'node:crypto'
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
 import { KafkaUnavailableError } from './errors.ts'
+import { checksumOf, decodeSnapshot, defaultMaxChunkBytes, encodeSnapshot } from './snapshot-chunks.ts'
 
 /** A partition's engine state and the last input offset it includes. */
 export interface SavedState {
@@ -11,41 +13,173 @@ export interface SavedState {
   snapshot: EngineSnapshot
 }
 
+/** A snapshot found on the state topic, decoded only when its partition is restored. */
+export interface StoredState {
+  inputTopic: string
+  partition: number
+  offset: string
+  /** Decodes the chunks one by one; throws when they do not decode (the caller replays instead). */
+  decode(): EngineSnapshot
+}
+
 /**
- * Engine snapshots on a compacted topic, one record per input partition: the correlator needs no local
- * disk, and a restarted or reassigned partition resumes from its latest snapshot.
+ * The record keyed `<input topic>/<partition>` that makes a snapshot visible: it names the chunks, which
+ * were all acknowledged before it was written.
+ */
+interface Manifest {
+  format: 'chunked-1'
+  inputTopic: string
+  partition: number
+  offset: string
+  /** The snapshot's own id: its chunks are keyed `<input topic>/<partition>/<seq>/<i>`. */
+  seq: string
+  chunks: number
+  rawBytes: number
+  checksum: string
+}
+
+const isManifest = (v: unknown): v is Manifest => typeof v === 'object' && v !== null && (v as { format?: unknown }).format === 'chunked-1'
+const chunkKey = (partitionKey: string, seq: string, i: number) => `${partitionKey}/${seq}/${i}`
+/** Topic names hold no `/`: a manifest's key has two parts, a chunk's four. */
+const isChunkKey = (key: string) => key.split('/').length === 4
+/** The partition key and seq of a chunk's key. */
+function chunkOwner(key: string): { partitionKey: string; seq: string } {
+  const [topic, partition, seq] = key.split('/')
+  return { partitionKey: `${topic!}/${partition!}`, seq: seq! }
+}
+/** The offset a snapshot's seq starts with: `<offset>.<nonce>`. */
+const offsetOfSeq = (seq: string) => BigInt(seq.slice(0, seq.indexOf('.')))
+
+export interface KafkaStateStoreOptions {
+  /** Largest chunk (gzip'ed bytes); must stay below the state topic's `max.message.bytes`. */
+  maxChunkBytes?: number
+}
+
+/**
+ * Engine snapshots on a compacted topic: the correlator needs no local disk, and a restarted or reassigned
+ * partition resumes from its latest snapshot.
+ *
+ * A snapshot is written as chunks far below Kafka's record limit (a large state as one record would exceed
+ * it, and the checkpoint would fail forever), then a manifest naming them. The manifest is written only
+ * after every chunk is acknowledged, so a reader never sees a torn snapshot: a crash between chunks leaves
+ * the previous manifest, and its chunks, in place. Chunks no manifest names (a crashed write) are ignored.
+ * Once a newer manifest is durable, the older snapshot's chunks get tombstones and compaction reclaims them.
  */
 export class KafkaStateStore {
   readonly #kafka: Kafka
   readonly #producer: Producer
   readonly #topic: string
+  readonly #maxChunkBytes: number
+  /** Per partition key: chunk keys of snapshots replaced or never completed, to tombstone after the next manifest. */
+  readonly #obsolete = new Map<string, Set<string>>()
 
-  constructor(kafka: Kafka, producer: Producer, topic: string) {
+  constructor(kafka: Kafka, producer: Producer, topic: string, opts: KafkaStateStoreOptions = {}) {
     this.#kafka = kafka
     this.#producer = producer
     this.#topic = topic
+    this.#maxChunkBytes = opts.maxChunkBytes ?? defaultMaxChunkBytes
   }
 
-  async save(state: SavedState): Promise<void> {
-    await this.#producer.send({
-      topic: this.#topic, acks: -1, compression: CompressionTypes.GZIP,
-      messages: [{ key: `${state.inputTopic}/${state.partition}`, value: JSON.stringify(state) }],
-    })
+  /** Resolves once the snapshot's manifest is acknowledged (acks=all): only then is the snapshot durable. */
+  async save(state: SavedState): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
+    const partitionKey = `${state.inputTopic}/${state.partition}`
+    const encoded = encodeSnapshot(state.snapshot, this.#maxChunkBytes)
+    const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
+    const keys = encoded.chunks.map((_, i) => chunkKey(partitionKey, seq, i))
+    for (let i = 0; i < encoded.chunks.length; i++) {
+      // One chunk per request: the topic's limit applies to a whole record batch, and the records of one
+      // partition in one request form one batch. Already gzip'ed: compressing again would only cost time.
+      await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key: keys[i]!, value: encoded.chunks[i]! }] })
+    }
+    const manifest: Manifest = {
+      format: 'chunked-1', inputTopic: state.inputTopic, partition: state.partition, offset: state.offset, seq,
+      chunks: encoded.chunks.length, rawBytes: encoded.rawBytes, checksum: encoded.checksum,
+    }
+    await this.#producer.send({ topic: this.#topic, acks: -1, messages: [{ key: partitionKey, value: JSON.stringify(manifest) }] })
+    const obsolete = this.#obsolete.get(partitionKey) ?? new Set<string>()
+    this.#obsolete.set(partitionKey, new Set(keys))
+    await this.#tombstone(partitionKey, obsolete, offsetOfSeq(seq))
+    return { chunks: encoded.chunks.length, bytes: encoded.chunks.reduce((n, c) => n + c.length, 0), rawBytes: encoded.rawBytes }
   }
 
   /**
-   * Reads the topic to its end and returns the latest snapshot of every partition. A read that receives
-   * nothing for `idleTimeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging; a long
-   * read that keeps receiving is never cut short.
+   * Tombstones for chunks older than the snapshot just made durable. Only older ones: a chunk of a newer
+   * offset may belong to a snapshot another instance is writing right now (during a rebalance). A failed
+   * send is not the checkpoint's failure: the keys are kept and tombstoned after the next snapshot.
    */
-  async loadAll(idleTimeoutMs = 60_000): Promise<Map<string, SavedState>> {
+  async #tombstone(partitionKey: string, keys: Set<string>, newest: bigint): Promise<void> {
+    const current = this.#obsolete.get(partitionKey)!
+    const messages: Message[] = []
+    for (const key of keys) {
+      if (current.has(key)) continue
+      // A newer one is kept for later: if no manifest ever names it, a later snapshot passes its offset.
+      if (offsetOfSeq(chunkOwner(key).seq) < newest) messages.push({ key, value: null })
+      else current.add(key)
+    }
+    if (messages.length === 0) return
+    try {
+      await this.#producer.send({ topic: this.#topic, acks: -1, messages })
+    } catch {
+      for (const m of messages) current.add(m.key as string)
+    }
+  }
+
+  /**
+   * Reads the topic to its end and returns the latest complete snapshot of every partition. A read that
+   * receives nothing for `idleTimeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging;
+   * a long read that keeps receiving is never cut short. A manifest whose chunks are not all there, or do
+   * not match its checksum, is left out: that partition replays its input from the start.
+   */
+  async loadAll(idleTimeoutMs = 60_000): Promise<Map<string, StoredState>> {
+    const records = await this.#readAll(idleTimeoutMs)
+    const latest = new Map<string, StoredState>()
+    const manifests = new Map<string, Manifest>()
+    for (const [key, value] of records) {
+      if (isChunkKey(key)) continue
+      let parsed: unknown
+      try { parsed = JSON.parse(value.toString()) } catch { continue }
+      if (isManifest(parsed)) manifests.set(key, parsed)
+      else {
+        // A snapshot of a version before chunks: one record holding it all (the engine may refuse it, then the partition replays).
+        const legacy = parsed as SavedState
+        latest.set(key, { inputTopic: legacy.inputTopic, partition: legacy.partition, offset: legacy.offset, decode: () => legacy.snapshot })
+      }
+    }
+    for (const [key, m] of manifests) {
+      const chunks: Buffer[] = []
+      for (let i = 0; i < m.chunks; i++) {
+        const c = records.get(chunkKey(key, m.seq, i))
+        if (c) chunks.push(c)
+      }
+      if (chunks.length === m.chunks && checksumOf(chunks) === m.checksum) {
+        latest.set(key, { inputTopic: m.inputTopic, partition: m.partition, offset: m.offset, decode: () => decodeSnapshot(chunks) as unknown as EngineSnapshot })
+      }
+    }
+    // Every chunk found is obsolete once this instance has written a newer snapshot of its partition: the
+    // current snapshot's, and those no complete manifest names (a crashed write).
+    for (const key of records.keys()) {
+      if (!isChunkKey(key)) continue
+      const { partitionKey } = chunkOwner(key)
+      const set = this.#obsolete.get(partitionKey) ?? new Set<string>()
+      set.add(key)
+      this.#obsolete.set(partitionKey, set)
+    }
+    return latest
+  }
+
+  /** The latest value of every key on the topic (tombstoned keys left out). */
+  async #readAll(idleTimeoutMs: number): Promise<Map<string, Buffer>> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
-    const latest = new Map<string, SavedState>()
+    const records = new Map<string, Buffer>()
     const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]))
-    if (remaining.size === 0) return latest
-    const consumer = this.#kafka.consumer({ groupId: `opsreview-state-reader-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100 })
+    if (remaining.size === 0) return records
+    const consumer = this.#kafka.consumer({
+      groupId: `opsreview-state-reader-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100,
+      // Chunks are up to half a MiB: fetch many at once.
+      maxBytesPerPartition: 16 * 1024 * 1024, maxBytes: 64 * 1024 * 1024,
+    })
     await consumer.connect()
     try {
       await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
@@ -58,8 +192,8 @@ export class KafkaStateStore {
           eachMessage: async ({ partition, message }) => {
             clearTimeout(timer)
             timer = setTimeout(idle, idleTimeoutMs)
-            if (message.key && message.value) latest.set(message.key.toString(), JSON.parse(message.value.toString()) as SavedState)
-            else if (message.key) latest.delete(message.key.toString())
+            if (message.key && message.value) records.set(message.key.toString(), message.value)
+            else if (message.key) records.delete(message.key.toString())
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
             if (remaining.size === 0) done()
@@ -69,6 +203,6 @@ export class KafkaStateStore {
     } finally {
       await consumer.disconnect()
     }
-    return latest
+    return records
   }
 }

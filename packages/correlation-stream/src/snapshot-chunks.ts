@@ -1,0 +1,101 @@
+// A partition's engine snapshot as a series of independently gzip'ed chunks, each far below Kafka's record
+// limit, and back. The snapshot is written as newline-delimited JSON, each line a scalar field or a slice
+// of an array field, so that no single string ever holds the whole state (V8 caps a string at ~512 MiB, and
+// one JSON.parse of a large state is slow and doubles the heap). The raw text is cut into chunks at any
+// byte; the reader gunzips them one by one and carries a partial line into the next.
+import { createHash } from 'node:crypto'
+import { constants, gunzipSync, gzipSync } from 'node:zlib'
+
+/** Well below Kafka's default `max.message.bytes` (1 MiB), with room for the record's key and headers. */
+export const defaultMaxChunkBytes = 512 * 1024
+/** Items of an array field per line: lines stay small, and the reader appends them as they come. */
+const sliceItems = 1000
+const NEWLINE = 0x0a
+
+export interface EncodedSnapshot {
+  /** Gzip'ed, each at most `maxChunkBytes`. */
+  chunks: Buffer[]
+  /** Bytes of the newline-delimited JSON before compression. */
+  rawBytes: number
+  /** sha256 over the chunks in order: the reader checks that it has exactly the chunks the writer wrote. */
+  checksum: string
+}
+
+type Line = { k: string; s: unknown } | { k: string; v: unknown[] }
+
+function* linesOf(value: Record<string, unknown>): Generator<string> {
+  for (const [k, v] of Object.entries(value)) {
+    if (!Array.isArray(v)) { yield JSON.stringify({ k, s: v }); continue }
+    if (v.length === 0) yield JSON.stringify({ k, v: [] })
+    for (let i = 0; i < v.length; i += sliceItems) yield JSON.stringify({ k, v: v.slice(i, i + sliceItems) })
+  }
+}
+
+export function checksumOf(chunks: readonly Buffer[]): string {
+  const h = createHash('sha256')
+  for (const c of chunks) h.update(c)
+  return h.digest('hex')
+}
+
+/**
+ * Encodes a plain-data snapshot (JSON values; arrays at the top level are split into slices). Chunks are
+ * cut from the raw text at a size that compresses to at most `maxChunkBytes`: it starts at four times that,
+ * and halves whenever a chunk compresses worse, so incompressible content still fits.
+ */
+export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkBytes): EncodedSnapshot {
+  // Snapshots are written often and read rarely: the fastest level costs a little size and saves most of the time.
+  const zopts = { level: constants.Z_BEST_SPEED }
+  let target = 4 * maxChunkBytes
+  const chunks: Buffer[] = []
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  let rawBytes = 0
+  const cut = (final: boolean) => {
+    while (pendingBytes >= target || (final && pendingBytes > 0)) {
+      const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      let n = Math.min(target, all.length)
+      let z = gzipSync(all.subarray(0, n), zopts)
+      while (z.length > maxChunkBytes) {
+        n = Math.max(1, n >> 1)
+        target = n
+        z = gzipSync(all.subarray(0, n), zopts)
+      }
+      chunks.push(z)
+      pending = n < all.length ? [all.subarray(n)] : []
+      pendingBytes = all.length - n
+    }
+  }
+  for (const line of linesOf(value as Record<string, unknown>)) {
+    const b = Buffer.from(`${line}\n`)
+    rawBytes += b.length
+    pending.push(b)
+    pendingBytes += b.length
+    if (pendingBytes >= target) cut(false)
+  }
+  cut(true)
+  return { chunks, rawBytes, checksum: checksumOf(chunks) }
+}
+
+/** Rebuilds the snapshot from its chunks in order, one chunk at a time. Throws on truncated or corrupt input. */
+export function decodeSnapshot(chunks: Iterable<Buffer>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const apply = (line: Line) => {
+    if ('s' in line) { out[line.k] = line.s; return }
+    const into = (out[line.k] ??= []) as unknown[]
+    for (const item of line.v) into.push(item)
+  }
+  let carry: Buffer | undefined
+  for (const chunk of chunks) {
+    let buf = gunzipSync(chunk)
+    if (carry) buf = Buffer.concat([carry, buf])
+    let start = 0
+    for (let nl = buf.indexOf(NEWLINE, start); nl >= 0; nl = buf.indexOf(NEWLINE, start)) {
+      // A newline byte never occurs inside a multi-byte UTF-8 character, so cutting at bytes is safe.
+      apply(JSON.parse(buf.toString('utf8', start, nl)) as Line)
+      start = nl + 1
+    }
+    carry = start < buf.length ? buf.subarray(start) : undefined
+  }
+  if (carry) throw new Error('snapshot chunks end in the middle of a line: a chunk is missing')
+  return out
+}

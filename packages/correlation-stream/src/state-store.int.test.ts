@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { CompressionTypes, type Admin, type Kafka } from 'kafkajs'
+import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
+import type { AlertEvent, EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import { kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { encodeSnapshot } from './snapshot-chunks.ts'
+import { KafkaStateStore } from './state-store.ts'
+
+const T0 = Date.parse('2026-11-01T00:00:00Z')
+const MIN = 60_000
+/** Kafka's default record limit: a snapshot as one record would have to fit in it. */
+const ONE_MB = 1024 * 1024
+
+/** A state topic that takes records of at most 1 MB, as a topic created with Kafka's defaults does. */
+async function stateTopic(admin: Admin): Promise<string> {
+  const topic = uniqueName('state')
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(ONE_MB) }, { name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true })
+  onTestFinished(async () => { await admin.deleteTopics({ topics: [topic] }).catch(() => undefined) })
+  // The leader can be known before every broker path serves the partition: wait until it answers.
+  await waitFor(async () => ((await admin.fetchTopicOffsets(topic)).length === 1 ? true : undefined), { what: `${topic} to serve` })
+  return topic
+}
+
+async function setup() {
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  const topic = await stateTopic(admin)
+  return { kafka, admin, producer, topic, store: () => new KafkaStateStore(kafka, producer, topic) }
+}
+
+/** An engine holding `episodes` incidents of four alerts each, with distinct names: a state of several MB. */
+function busyEngine(episodes: number): { engine: CorrelationEngine; next: EngineInput[] } {
+  const engine = new CorrelationEngine()
+  const ev = (fp: string, status: 'firing' | 'resolved', at: number, service: string): EngineInput => {
+    const time = new Date(at).toISOString()
+    const e: AlertEvent = {
+      id: createHash('sha1').update(`${fp}|${status}|${time}`).digest('hex'), source: 'alertmanager', fingerprint: fp, status,
+      severity: 'warning', service, environment: 'production', title: `Latency ${fp} on ${service}`,
+      labels: { alertname: `Latency-${fp}`, instance: `${service}-host:9100` }, startsAt: time, receivedAt: time, links: [], origin: {},
+    }
+    if (status === 'resolved') e.endsAt = time
+    return { type: 'alert', event: e }
+  }
+  for (let i = 0; i < episodes; i++) {
+    const t = T0 + i * MIN
+    for (let k = 0; k < 4; k++) engine.apply(ev(`f${i}-${k}`, 'firing', t + k * 1000, `svc-${i % 97}`))
+    for (let k = 0; k < 4; k++) engine.apply(ev(`f${i}-${k}`, 'resolved', t + 30_000 + k * 1000, `svc-${i % 97}`))
+  }
+  const end = T0 + episodes * MIN
+  return { engine, next: [ev('late', 'firing', end + MIN, 'svc-1'), { type: 'tick', at: new Date(end + 2 * 86_400_000).toISOString() }] }
+}
+
+const continueWith = (engine: CorrelationEngine, inputs: EngineInput[]): EngineOutput[] => inputs.flatMap((i) => engine.apply(i))
+
+/** Writes a snapshot's chunks the way `save` does, but never its manifest: a writer killed between chunks. */
+async function writeChunksOnly(kafka: Kafka, topic: string, partitionKey: string, offset: string, snapshot: object): Promise<string[]> {
+  const producer = kafka.producer()
+  await producer.connect()
+  try {
+    const { chunks } = encodeSnapshot(snapshot)
+    const keys = chunks.map((_, i) => `${partitionKey}/${offset}.deadbeef/${i}`)
+    for (let i = 0; i < chunks.length; i++) await producer.send({ topic, acks: -1, messages: [{ key: keys[i]!, value: chunks[i]! }] })
+    return keys
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+describe('KafkaStateStore on the real Kafka', () => {
+  it('round-trips a snapshot of several MB through a topic that takes records of at most 1 MB', async () => {
+    const { producer, topic, store } = await setup()
+    const { engine, next } = busyEngine(6000)
+    const snapshot = engine.snapshot()
+    const whole = gzipSync(JSON.stringify({ inputTopic: 'in', partition: 0, offset: '41', snapshot }))
+    expect(whole.length).toBeGreaterThan(ONE_MB)
+    // What the store wrote before chunks: one record. The topic refuses it, and such a checkpoint fails forever.
+    await expect(producer.send({ topic, acks: -1, messages: [{ key: 'in/0', value: whole }] })).rejects.toThrow(/too large|size/i)
+
+    const saved = await store().save({ inputTopic: 'in', partition: 0, offset: '41', snapshot })
+    expect(saved.chunks).toBeGreaterThan(2)
+    expect(saved.rawBytes).toBeGreaterThan(4 * ONE_MB)
+
+    const loaded = await store().loadAll()
+    const state = loaded.get('in/0')!
+    expect(state).toMatchObject({ inputTopic: 'in', partition: 0, offset: '41' })
+    const restored = new CorrelationEngine({}, state.decode())
+    expect(restored.incidents()).toEqual(engine.incidents())
+    expect(continueWith(restored, next)).toEqual(continueWith(engine, next))
+  })
+
+  it('keeps the previous snapshot when a writer dies between chunks, and ignores the orphaned chunks', async () => {
+    const { kafka, topic, store } = await setup()
+    const first = busyEngine(300)
+    await store().save({ inputTopic: 'in', partition: 0, offset: '100', snapshot: first.engine.snapshot() })
+    const second = busyEngine(2000)
+    await writeChunksOnly(kafka, topic, 'in/0', '200', second.engine.snapshot())
+
+    const state = (await store().loadAll()).get('in/0')!
+    expect(state.offset).toBe('100')
+    const restored = new CorrelationEngine({}, state.decode())
+    expect(restored.incidents()).toEqual(first.engine.incidents())
+    expect(continueWith(restored, first.next)).toEqual(continueWith(first.engine, first.next))
+  })
+
+  it('leaves out a manifest whose chunks are not all there', async () => {
+    const { kafka, topic, store } = await setup()
+    const { engine } = busyEngine(2000)
+    await store().save({ inputTopic: 'in', partition: 3, offset: '7', snapshot: engine.snapshot() })
+    const chunkKeys = (await readTopicToEnd(kafka, topic)).map((m) => m.key!).filter((k) => k.split('/').length === 4)
+    expect(chunkKeys.length).toBeGreaterThan(1)
+    const producer = kafka.producer()
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await producer.send({ topic, acks: -1, messages: [{ key: chunkKeys[1]!, value: null }] })
+
+    expect((await store().loadAll()).has('in/3')).toBe(false)
+  })
+
+  it('tombstones the chunks of replaced and orphaned snapshots once a newer snapshot is durable', async () => {
+    const { kafka, topic, store } = await setup()
+    await store().save({ inputTopic: 'in', partition: 0, offset: '10', snapshot: busyEngine(300).engine.snapshot() })
+    const orphans = await writeChunksOnly(kafka, topic, 'in/0', '15', busyEngine(50).engine.snapshot())
+    const before = (await readTopicToEnd(kafka, topic)).map((m) => m.key!).filter((k) => k.split('/').length === 4)
+
+    // A restarted instance: it loads, then checkpoints further on.
+    const restarted = store()
+    await restarted.loadAll()
+    const third = busyEngine(100)
+    await restarted.save({ inputTopic: 'in', partition: 0, offset: '20', snapshot: third.engine.snapshot() })
+
+    const latest = new Map<string, string>()
+    for (const m of await readTopicToEnd(kafka, topic)) latest.set(m.key!, m.value)
+    for (const key of before) expect(latest.get(key), key).toBe('')
+    for (const key of orphans) expect(latest.get(key), key).toBe('')
+    const live = [...latest].filter(([k, v]) => k.split('/').length === 4 && v !== '').map(([k]) => k)
+    expect(live.length).toBeGreaterThan(0)
+    expect(live.every((k) => k.startsWith('in/0/20.'))).toBe(true)
+    const state = (await store().loadAll()).get('in/0')!
+    expect(state.offset).toBe('20')
+    expect(new CorrelationEngine({}, state.decode()).incidents()).toEqual(third.engine.incidents())
+  })
+
+  it('still reads a snapshot written as one record before chunks', async () => {
+    const { kafka, topic, store } = await setup()
+    const producer = kafka.producer()
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [{ key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) }] })
+    const state = (await store().loadAll()).get('in/1')!
+    expect(state.offset).toBe('5')
+    expect(state.decode()).toEqual(old)
+  })
+})
