@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import type { Incident, Problem } from '@opsreview/schemas'
 import { availability, type AlertChange } from './availability.ts'
 
 const DAY = 86_400_000
@@ -8,37 +9,21 @@ export interface ReviewWindow {
   to: string
 }
 
-export interface IncidentSummary {
-  id: string
-  title: string
-  status: string
-  severity: string
-  services: string[]
-  environment: string
-  openedAt: string
-  resolvedAt: string | null
-  owner: string | null
-  acknowledgedAt: string | null
-  customerImpact: boolean
-  alertCount: number
-  problemIds: string[]
-  postmortem: { required: boolean; reasons: string[]; scheduledFor: string | null; owner: string | null }
-  version: number
-}
+/**
+ * The incident fields the review lists, fetched as `_source`: the list and the type are one. The fields
+ * themselves are the correlator's (schemas/incident.v1.json).
+ */
+export const incidentSummaryFields = [
+  'id', 'title', 'status', 'severity', 'services', 'environment', 'openedAt', 'resolvedAt', 'owner', 'acknowledgedAt', 'customerImpact',
+  'alertCount', 'problemIds', 'postmortem', 'version',
+] as const satisfies readonly (keyof Incident)[]
+export type IncidentSummary = Pick<Incident, (typeof incidentSummaryFields)[number]>
 
-export interface ProblemSummary {
-  id: string
-  kind: string
-  status: string
-  title: string
-  services: string[]
-  environment: string
-  incidentCount: number
-  firstSeenAt: string
-  lastSeenAt: string
-  owner: string | null
-  version: number
-}
+/** The problem fields the review lists (schemas/problem.v1.json). */
+export const problemSummaryFields = [
+  'id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner', 'version',
+] as const satisfies readonly (keyof Problem)[]
+export type ProblemSummary = Pick<Problem, (typeof problemSummaryFields)[number]>
 
 export interface ServiceLevel {
   service: string
@@ -69,7 +54,6 @@ export interface ReviewIndices {
   problems: string
 }
 
-const summaryFields = ['id', 'title', 'status', 'severity', 'services', 'environment', 'openedAt', 'resolvedAt', 'owner', 'acknowledgedAt', 'customerImpact', 'alertCount', 'problemIds', 'postmortem', 'version']
 const severityOrder = { critical: 0, warning: 1, info: 2 } as Record<string, number>
 const LIST_LIMIT = 200
 
@@ -107,7 +91,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const firstDay = new Date(Date.parse(lastDay) - 29 * DAY).toISOString().slice(0, 10)
   const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
-    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: summaryFields, ...(aggs ? { aggs } : {}) })
+    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, changes] = await Promise.all([
     list({ bool: { filter: [inWindow('openedAt')] } }, [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
@@ -117,7 +101,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
       query: { bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } },
       sort: [{ lastSeenAt: 'desc' }],
-      _source: ['id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner', 'version'],
+      _source: [...problemSummaryFields],
     }),
     list({ bool: { filter: [{ term: { 'postmortem.required': true } }], should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }, [{ openedAt: 'desc' }]),
     es.search({

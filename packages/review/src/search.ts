@@ -1,4 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
+import { recordSchemas, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
 import { parseInstant } from './time.ts'
 
 export interface FieldError {
@@ -8,9 +9,9 @@ export interface FieldError {
 
 export interface IncidentQuery {
   q?: string
-  status?: 'open' | 'resolved'
+  status?: IncidentStatus
   service?: string
-  severity?: 'critical' | 'warning' | 'info'
+  severity?: Severity
   environment?: string
   owner?: string
   problem?: string
@@ -22,7 +23,9 @@ export interface IncidentQuery {
 }
 
 const sortFields = ['openedAt', 'resolvedAt', 'lastEventAt', 'severity'] as const
-const enums: Record<string, readonly string[]> = { status: ['open', 'resolved'], severity: ['critical', 'warning', 'info'] }
+// The values a filter takes are the schema's: a status the correlator cannot write is refused, not searched for.
+const { incident: incidentSchema, problem: problemSchema } = recordSchemas
+const enums: Record<string, readonly string[]> = { status: incidentSchema.definitions.incidentStatus.enum, severity: ['critical', 'warning', 'info'] }
 
 /**
  * Where a date sort puts documents without the field (an open incident has no resolvedAt): 0000-01-01.
@@ -106,6 +109,11 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
 }
 
+/** What an incident list leaves out of each incident: the parts that grow (members, reports, notes). */
+export const incidentListExcludes = ['alerts', 'reports', 'notes'] as const satisfies readonly (keyof Incident)[]
+/** An incident as a list (search, a problem's incidents) returns it. */
+export type IncidentListItem = Omit<Incident, (typeof incidentListExcludes)[number]>
+
 /**
  * The Elasticsearch request for an incident search. Free text goes through `simple_query_string`, which
  * never fails on user syntax and cannot reach fields or features a raw `query_string` could.
@@ -133,17 +141,17 @@ export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.
     // Documents without the field come last in descending order and first in ascending, as null would.
     sort: [{ [sortField]: { order: q.sort.order, missing: sortField === 'severity' ? (q.sort.order === 'desc' ? '_last' : '_first') : MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }],
     ...(q.cursor ? { search_after: q.cursor as estypes.SortResults } : {}),
-    _source: { excludes: ['alerts', 'reports', 'notes'] },
+    _source: { excludes: [...incidentListExcludes] },
   }
 }
 
 export interface ProblemQuery {
-  status?: 'candidate' | 'confirmed' | 'dismissed' | 'resolved'
-  kind?: 'recurring' | 'flapping' | 'shared-cause'
+  status?: ProblemStatus
+  kind?: ProblemKind
   service?: string
 }
 
-const problemEnums = { status: ['candidate', 'confirmed', 'dismissed', 'resolved'], kind: ['recurring', 'flapping', 'shared-cause'] } as const
+const problemEnums: Record<'status' | 'kind', readonly string[]> = { status: problemSchema.definitions.problemStatus.enum, kind: problemSchema.definitions.problemKind.enum }
 
 /** Validates the query string of GET /api/v1/problems: each filter at most once, as on incidents. */
 export function parseProblemQuery(raw: Record<string, unknown>): { ok: true; value: ProblemQuery } | { ok: false; errors: FieldError[] } {

@@ -13,12 +13,12 @@ import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import type { CachedCount } from '@opsreview/review/dead-letters'
 import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
-import { buildReview, type IncidentSummary, type ProblemSummary } from '@opsreview/review/report'
+import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown } from '@opsreview/review/markdown'
-import { encodeCursor, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from '@opsreview/review/search'
+import { encodeCursor, incidentListExcludes, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
-import { validateIncidentPatch, validateProblemPatch, type Command, type IncidentPatch, type ProblemPatch } from '@opsreview/schemas'
+import { validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { ReviewMetrics } from './metrics.ts'
 
@@ -90,19 +90,9 @@ const engineErrors: ErrorRequestHandler = (err, req, res, next) => {
   next(err)
 }
 
-interface IncidentDoc extends IncidentSummary {
-  alerts: { key: string; fingerprint: string; source: string; name: string; title: string; status: string; firstSeenAt: string; lastSeenAt: string; resolvedAt: string | null; flapCount: number }[]
-  reports: { eventId: string; kind: string; title: string; reportedBy: string; at: string }[]
-  notes: { at: string; author: string; text: string }[]
-  lastEventAt: string
-  acknowledgedBy: string | null
-}
-
-interface ProblemDoc extends ProblemSummary {
-  signature: string
-  incidentIds: string[]
-  notes: { at: string; author: string; text: string }[]
-}
+// The documents as indexed: the correlator's records (schemas/incident.v1.json, problem.v1.json).
+type IncidentDoc = Incident
+type ProblemDoc = Problem
 
 /**
  * The review service as an express app: incident and problem search, the morning review (JSON and
@@ -154,7 +144,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const r = await es.search<IncidentSummary>(incidentSearchRequest(indices.incidents, parsed.value))
+      const r = await es.search<IncidentListItem>(incidentSearchRequest(indices.incidents, parsed.value))
       const hits = r.hits.hits
       const last = hits.at(-1)
       res.json({
@@ -199,8 +189,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   app.get('/api/v1/problems/:id', read, async (req, res, next) => {
     try {
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
-      const incidents = (await es.search<IncidentSummary>({
-        index: indices.incidents, size: 200, query: { term: { problemIds: problem.id } }, sort: [{ openedAt: 'desc' }], _source: { excludes: ['alerts', 'reports', 'notes'] },
+      const incidents = (await es.search<IncidentListItem>({
+        index: indices.incidents, size: 200, query: { term: { problemIds: problem.id } }, sort: [{ openedAt: 'desc' }], _source: { excludes: [...incidentListExcludes] },
       })).hits.hits.map((h) => h._source!)
       res.json({ problem, incidents })
     } catch (err) { next(err) }
