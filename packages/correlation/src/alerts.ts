@@ -72,7 +72,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A new alert, or one whose incident is long resolved: it joins the open incident of its group or opens one.
   const groupKey = groupKeyOf(s, event)
   const origin = event.origin.groupKey
-  const amGroupKey = typeof origin === 'string' ? `${origin}\u0000${event.service}` : null
+  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}` : null
   const inc = joinable(s, groupKey, amGroupKey, t) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { inc.amGroups.add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 

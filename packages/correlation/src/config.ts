@@ -1,13 +1,13 @@
+import { defaultGroupingRules, type GroupingRules } from '@opsreview/grouping'
+
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
 
 /** Every threshold of the engine. The defaults are the README's. */
 export interface CorrelationConfig {
-  /** Fields of the event (`service`, `environment`) or label names that form the incident group key. */
-  groupBy: readonly string[]
-  /** A label that, when present, is the group key by itself. */
-  incidentKeyLabel: string
+  /** Which fields group alerts into incidents, and the incident-key label (@opsreview/grouping, docs/grouping.md). */
+  grouping: GroupingRules
   /** All members resolved for this long: the incident resolves (a quick re-fire does not split it). */
   quietPeriodMs: number
   /** A member firing again this soon after the incident resolved reopens it. */
@@ -34,8 +34,7 @@ export interface CorrelationConfig {
 export type EngineConfig = Required<CorrelationConfig>
 
 export const defaultCorrelationConfig: EngineConfig = Object.freeze({
-  groupBy: ['service', 'environment'],
-  incidentKeyLabel: 'incident_key',
+  grouping: defaultGroupingRules,
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
   stalenessMs: { alertmanager: DAY, pingdom: DAY, report: DAY },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { compileGroupingRules } from '@opsreview/grouping'
 import { CorrelationEngine } from './engine.ts'
 import type { AlertEvent, Command, EngineInput, EngineOutput, Incident, Problem } from './types.ts'
 import { createHash } from 'node:crypto'
@@ -86,7 +87,7 @@ describe('grouping', () => {
   })
 
   it('groups by the configured labels, and by Alertmanager notification group within a service', () => {
-    const cfg = { groupBy: ['service', 'environment', 'cluster'] }
+    const cfg = { grouping: compileGroupingRules({ version: 1, groupBy: { default: ['service', 'environment', 'labels.cluster'] } }) }
     const apart = run([alert({ fp: 'a', t: 0, labels: { cluster: 'eu' } }), alert({ fp: 'b', t: 1, labels: { cluster: 'us' } })], cfg)
     expect(apart.incidents).toHaveLength(2)
     const amGroup = { groupKey: '{}:{alertname="X"}' }

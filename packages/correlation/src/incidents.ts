@@ -1,5 +1,6 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
+import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
 import { FOREVER, hashId, iso, NEVER, parseTime, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -10,20 +11,18 @@ export function stalenessOf(s: EngineState, source: string): number {
   return s.cfg.stalenessMs[source] ?? s.cfg.stalenessMs.alertmanager ?? DAY
 }
 
-/** The group an event belongs to: JSON of the configured fields, so no value can pose as two. */
+/** The group an event belongs to, by the grouping rules: canonical JSON, so no value can pose as two. */
 export function groupKeyOf(s: EngineState, event: AlertEvent): string {
-  const explicit = event.labels[s.cfg.incidentKeyLabel]
-  if (explicit) return `key:${explicit}`
-  const by = s.cfg.groupBy
-  if (by.length === 2 && by[0] === 'service' && by[1] === 'environment') {
-    // The default, on every event: remembered per service and environment rather than built each time.
-    let envs = s.groupKeys.get(event.service)
-    if (!envs) s.groupKeys.set(event.service, (envs = new Map()))
-    let key = envs.get(event.environment)
-    if (key === undefined) envs.set(event.environment, (key = JSON.stringify([event.service, event.environment])))
-    return key
-  }
-  return JSON.stringify(by.map((f) => (f === 'service' ? event.service : f === 'environment' ? event.environment : (event.labels[f] ?? ''))))
+  const rules = s.cfg.grouping
+  if (!rules.groupBy.byServiceAndEnvironment) return groupingKeyOf(event, rules)
+  const explicit = incidentKeyGroupOf(event, rules)
+  if (explicit !== undefined) return explicit
+  // The default, on every event: remembered per service and environment rather than built each time.
+  let envs = s.groupKeys.get(event.service)
+  if (!envs) s.groupKeys.set(event.service, (envs = new Map()))
+  let key = envs.get(event.environment)
+  if (key === undefined) envs.set(event.environment, (key = serviceEnvironmentKey(event.service, event.environment)))
+  return key
 }
 
 /** Dependency label values (`label=value`; label names cannot hold `=`): what two services can share when one cause hurts both. */

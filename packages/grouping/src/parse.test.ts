@@ -53,6 +53,7 @@ describe('parseGroupingRules', () => {
     expect(r.rules.service.rules).toHaveLength(defaultGroupingRules.service.rules.length)
     expect(r.rules.incidentKeyLabel).toBe('incident_key')
     expect(r.rules.groupBy.byServiceAndEnvironment).toBe(true)
+    expect(r.rules.groupBy.joinAlertmanagerGroups).toBe(true)
   })
 
   it('turns the incident-key override off with null, and the exporter rules off with an empty list', () => {
@@ -73,6 +74,7 @@ describe('parseGroupingRules', () => {
           { match: { colour: 'red' }, by: [] },
         ],
         default: ['service', 'host'],
+        joinAlertmanagerGroups: 'no',
       },
     }), 'json')
     expect(r.ok).toBe(false)
@@ -90,6 +92,7 @@ describe('parseGroupingRules', () => {
       { path: '/groupBy/rules/1/match/colour', message: 'is not a known key' },
       { path: '/groupBy/rules/1/by', message: 'must NOT have fewer than 1 items' },
       { path: '/groupBy/default/1', message: 'must be service, environment, source, fingerprint or labels.<label name>' },
+      { path: '/groupBy/joinAlertmanagerGroups', message: 'must be boolean' },
     ]))
     expect(r.errors.some((e) => /must match "(then|else)"/.test(e.message))).toBe(false)
   })

@@ -125,7 +125,8 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   const checked = validateGroupingRules(structuredClone(value))
   const errors: GroupingRulesError[] = checked.ok ? regexErrors(value as GroupingRulesFile) : clarify(checked.errors)
   if (errors.length > 0) {
-    return { ok: false, errors: located ? errors.map((e) => withLine(e, located(e.path))) : errors }
+    // In the file's order, as an editor shows it.
+    return { ok: false, errors: located ? errors.map((e) => withLine(e, located(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) : errors }
   }
   return { ok: true, rules: compileGroupingRules(value as GroupingRulesFile) }
 }

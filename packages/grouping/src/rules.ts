@@ -33,7 +33,7 @@ export interface GroupingRulesFile {
   service?: { labels?: string[]; rules?: ServiceRuleSpec[] }
   environment?: { labels?: string[]; default?: string }
   incidentKeyLabel?: string | null
-  groupBy?: { rules?: GroupRuleSpec[]; default?: string[] }
+  groupBy?: { rules?: GroupRuleSpec[]; default?: string[]; joinAlertmanagerGroups?: boolean }
 }
 
 /** What a matcher reads. Service rules see labels only: service and environment are what they decide. */
@@ -74,6 +74,11 @@ export interface GroupingRules {
     readonly default: CompiledBy
     /** No rules, and the default is service and environment: the correlator's cached fast path applies. */
     readonly byServiceAndEnvironment: boolean
+    /**
+     * Alerts of one Alertmanager notification group (its `groupKey`) with the same service join one open
+     * incident even where their group keys differ: the sender grouped them. False keeps to the keys alone.
+     */
+    readonly joinAlertmanagerGroups: boolean
   }
   /** The complete document these rules were compiled from, defaults filled in (for logs and replay reports). */
   readonly document: Readonly<Required<GroupingRulesFile>>
@@ -99,7 +104,7 @@ export const defaultGroupingRulesFile: Readonly<Required<GroupingRulesFile>> = d
   },
   environment: { labels: ['env', 'environment', 'cluster'], default: 'production' },
   incidentKeyLabel: 'incident_key',
-  groupBy: { rules: [], default: ['service', 'environment'] },
+  groupBy: { rules: [], default: ['service', 'environment'], joinAlertmanagerGroups: true },
 })
 
 function deepFreeze<T>(value: T): T {
@@ -206,7 +211,11 @@ export function compileGroupingRules(file: GroupingRulesFile): GroupingRules {
     service: { labels: file.service?.labels ?? d.service.labels, rules: file.service?.rules ?? d.service.rules },
     environment: { labels: file.environment?.labels ?? d.environment.labels, default: file.environment?.default ?? d.environment.default },
     incidentKeyLabel: file.incidentKeyLabel === undefined ? d.incidentKeyLabel : file.incidentKeyLabel,
-    groupBy: { rules: file.groupBy?.rules ?? d.groupBy.rules, default: file.groupBy?.default ?? d.groupBy.default },
+    groupBy: {
+      rules: file.groupBy?.rules ?? d.groupBy.rules,
+      default: file.groupBy?.default ?? d.groupBy.default,
+      joinAlertmanagerGroups: file.groupBy?.joinAlertmanagerGroups ?? d.groupBy.joinAlertmanagerGroups,
+    },
   }
   const frozen = deepFreeze(structuredClone(document))
   const serviceRules = (frozen.service.rules ?? []).map((r): CompiledServiceRule => {
@@ -230,6 +239,7 @@ export function compileGroupingRules(file: GroupingRulesFile): GroupingRules {
       rules: groupRules,
       default: byDefault,
       byServiceAndEnvironment: groupRules.length === 0 && byDefault.fields.length === 2 && byDefault.fields[1] === 'service',
+      joinAlertmanagerGroups: frozen.groupBy.joinAlertmanagerGroups ?? true,
     },
     document: frozen,
   })

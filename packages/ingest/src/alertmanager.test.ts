@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { validateAlertEvent, validateAlertmanagerWebhook, type AlertmanagerWebhook } from '@opsreview/schemas'
 import { fixture } from '@opsreview/testing'
+import { defaultGroupingRules, parseGroupingRules } from '@opsreview/grouping'
 import { normalizeAlertmanager } from './alertmanager.ts'
 import { defaultIngestOptions, eventKey } from './event.ts'
 
@@ -20,6 +21,10 @@ describe('normalizeAlertmanager', () => {
     'am-resolved.json',
     'am025-firing-truncated-max-alerts-2.json',
     'am025-mixed-one-resolved-truncated.json',
+    'kube-prometheus-pod-crashlooping.json',
+    'kube-prometheus-deployment-replicas-mismatch.json',
+    'kube-prometheus-target-down.json',
+    'kube-prometheus-node-filesystem-filling-up.json',
   ])('turns every alert of %s into a valid canonical event', (name) => {
     const payload = load(name)
     const { events } = normalizeAlertmanager(payload, ctx)
@@ -66,14 +71,40 @@ describe('normalizeAlertmanager', () => {
     expect(new Set(a.map((e) => e.fingerprint)).size).toBe(a.length)
   })
 
-  it('takes service and environment from the configured labels, in order', () => {
+  it('takes service and environment from the grouping rules, in order', () => {
     const payload = load('am-firing-3-alerts.json')
     const [e] = normalizeAlertmanager(payload, ctx).events
-    // No `service` label: `job` is next in the default list; `namespace` names the environment.
-    expect(e).toMatchObject({ service: 'kube-state-metrics', environment: 'checkout' })
-    const custom = normalizeAlertmanager(payload, { ...ctx, options: { ...defaultIngestOptions, serviceLabels: ['container'], environmentLabels: ['cluster'] } }).events[0]
-    expect(custom).toMatchObject({ service: 'checkout-api', environment: 'prod-eu-1' })
+    // A kube-state-metrics alert names the crashing container, and `cluster` the environment, never `namespace`.
+    expect(e).toMatchObject({ service: 'checkout-api', environment: 'prod-eu-1', labels: { namespace: 'checkout' } })
+    const rules = parseGroupingRules('{"version":1,"service":{"labels":["team"],"rules":[]},"environment":{"labels":["namespace"]}}', 'json')
+    if (!rules.ok) throw new Error('rules')
+    const custom = normalizeAlertmanager(payload, { ...ctx, options: { ...defaultIngestOptions, grouping: rules.rules } }).events[0]
+    expect(custom).toMatchObject({ service: 'payments', environment: 'checkout' })
     expect(eventKey(custom!)).toBe(`alertmanager:${custom!.fingerprint}`)
+  })
+
+  it('names kube-prometheus-stack alerts after the workload, with the environment from env, environment or cluster', () => {
+    const mapped = (name: string) => normalizeAlertmanager(load(`kube-prometheus-${name}.json`), ctx).events.map((e) => [e.labels.alertname, e.service, e.environment])
+    expect(mapped('pod-crashlooping')).toEqual([
+      ['KubePodCrashLooping', 'checkout', 'production'],
+      ['KubePodCrashLooping', 'checkout', 'production'],
+      ['KubePodCrashLooping', 'cart', 'production'],
+    ])
+    expect(mapped('deployment-replicas-mismatch')).toEqual([['KubeDeploymentReplicasMismatch', 'checkout', 'production']])
+    expect(mapped('target-down')).toEqual([['TargetDown', 'checkout', 'staging']])
+    expect(mapped('node-filesystem-filling-up')).toEqual([['NodeFilesystemSpaceFillingUp', 'node-exporter', 'production']])
+    for (const name of ['pod-crashlooping', 'deployment-replicas-mismatch', 'target-down', 'node-filesystem-filling-up']) {
+      for (const e of normalizeAlertmanager(load(`kube-prometheus-${name}.json`), ctx).events) expect(validateAlertEvent(e).ok).toBe(true)
+    }
+  })
+
+  it('falls back to the alertname when no label names the service, and to the rules default environment', () => {
+    const payload = load('kube-prometheus-target-down.json')
+    payload.alerts[0]!.labels = { alertname: 'Watchdog', severity: 'none' }
+    const rules = parseGroupingRules('{"version":1,"environment":{"default":"prd"}}', 'json')
+    if (!rules.ok) throw new Error('rules')
+    expect(normalizeAlertmanager(payload, ctx).events[0]).toMatchObject({ service: 'Watchdog', environment: defaultGroupingRules.environment.default })
+    expect(normalizeAlertmanager(payload, { ...ctx, options: { ...defaultIngestOptions, grouping: rules.rules } }).events[0]).toMatchObject({ environment: 'prd' })
   })
 
   it('accepts fields only newer Alertmanagers send, and unknown ones', () => {

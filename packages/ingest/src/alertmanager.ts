@@ -1,5 +1,6 @@
 import type { AlertmanagerAlert, AlertmanagerWebhook, AlertEvent } from '@opsreview/schemas'
-import { eventId, firstLabel, isoTime, labelsFingerprint, normalizeSeverity, own, truncateText, type IngestContext } from './event.ts'
+import { environmentOf, serviceOf } from '@opsreview/grouping'
+import { eventId, isoTime, labelsFingerprint, normalizeSeverity, own, truncateText, type IngestContext } from './event.ts'
 import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 /** Alertmanager's Go zero time: an alert that has not ended, not a date. */
@@ -51,8 +52,9 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
     fingerprint,
     status,
     severity: normalizeSeverity(own(labels, 'severity')),
-    service: firstLabel(labels, options.serviceLabels) ?? labels.alertname,
-    environment: firstLabel(labels, options.environmentLabels) ?? options.defaultEnvironment,
+    // The same rules give the same answer in the what-if replay (@opsreview/grouping relabel).
+    service: serviceOf(labels, options.grouping) ?? labels.alertname,
+    environment: environmentOf(labels, options.grouping),
     title: truncateText(own(annotations, 'summary') || own(annotations, 'title') || labels.alertname, MAX_TITLE_CHARS),
     labels,
     startsAt,

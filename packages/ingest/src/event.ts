@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto'
 import { MAX_INSTANT_MS, MIN_INSTANT_MS, parseDateTime, type AlertEvent, type AlertSource, type Severity, type StringMap } from '@opsreview/schemas'
+import { defaultGroupingRules, type GroupingRules } from '@opsreview/grouping'
 
 export type { AlertEvent, AlertSource, Severity }
 
 /** How sender fields become service, environment and severity. Comes from the receiver's config. */
 export interface IngestOptions {
-  /** Labels that name the service, first present wins. */
-  serviceLabels: readonly string[]
-  /** Labels that name the environment, first present wins. */
-  environmentLabels: readonly string[]
-  defaultEnvironment: string
+  /**
+   * Which labels name an alert's service and environment, and the environment of events that name none
+   * (Pingdom checks without an env tag, reports without one): the grouping rules (docs/grouping.md).
+   */
+  grouping: GroupingRules
   /** Pingdom tag prefixes that carry the service, e.g. `service:` and `service_`. */
   pingdomServiceTagPrefixes: readonly string[]
   pingdomEnvironmentTagPrefixes: readonly string[]
@@ -20,9 +21,7 @@ export interface IngestOptions {
 }
 
 export const defaultIngestOptions: IngestOptions = Object.freeze({
-  serviceLabels: ['service', 'job', 'app'],
-  environmentLabels: ['env', 'environment', 'namespace'],
-  defaultEnvironment: 'production',
+  grouping: defaultGroupingRules,
   pingdomServiceTagPrefixes: ['service:', 'service_'],
   pingdomEnvironmentTagPrefixes: ['env:', 'env_'],
   maxEventAgeMs: 730 * 86_400_000,
@@ -68,14 +67,6 @@ export function eventKey(event: Pick<AlertEvent, 'source' | 'fingerprint'>): str
 /** The time the state change happened: the start of a firing, the end of a resolve. */
 export function eventTime(event: Pick<AlertEvent, 'status' | 'startsAt' | 'endsAt'>): string {
   return event.status === 'resolved' && event.endsAt ? event.endsAt : event.startsAt
-}
-
-export function firstLabel(labels: StringMap, names: readonly string[]): string | undefined {
-  for (const n of names) {
-    const v = own(labels, n)
-    if (v) return v
-  }
-  return undefined
 }
 
 // A Map, not an object: a sender's word is data, and `constructor` or `__proto__` must not find a property.

@@ -55,7 +55,7 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     status,
     severity: payload.importance_level === 'LOW' ? 'warning' : 'critical',
     service: tagValue(tags, options.pingdomServiceTagPrefixes) ?? payload.check_name,
-    environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes) ?? options.defaultEnvironment,
+    environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes) ?? options.grouping.environment.default,
     title: truncateText(`${payload.check_name} is ${payload.current_state}${payload.description ? `: ${payload.description}` : ''}`, MAX_TITLE_CHARS),
     labels,
     startsAt: at,

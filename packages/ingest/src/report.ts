@@ -7,7 +7,7 @@ import { eventId, isoTime, stableHash, type IngestContext } from './event.ts'
  */
 export function normalizeReport(report: Report, ctx: IngestContext): AlertEvent {
   const { options, receivedAt } = ctx
-  const environment = report.environment ?? options.defaultEnvironment
+  const environment = report.environment ?? options.grouping.environment.default
   const occurredAt = isoTime(report.occurredAt ?? receivedAt)
   const fingerprint = report.reference
     ? stableHash([report.kind, report.service, environment, report.reference])

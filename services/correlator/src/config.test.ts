@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
+import { defaultGroupingRules } from '@opsreview/grouping'
 import { correlatorConfigSpec, engineConfigOf, topicsOf } from './config.ts'
 
 describe('correlator config', () => {
@@ -28,5 +32,36 @@ describe('correlator config', () => {
     expect(r.ok && engineConfigOf(r.value)).toMatchObject({ allowedLatenessMs: 5 * 60_000, futureToleranceMs: 0 })
     const d = readConfig(correlatorConfigSpec, {})
     expect(d.ok && engineConfigOf(d.value)).toMatchObject({ allowedLatenessMs: 0, futureToleranceMs: 60_000 })
+  })
+})
+
+describe('correlator grouping rules', () => {
+  const file = (name: string, text: string) => {
+    const p = path.join(mkdtempSync(path.join(os.tmpdir(), 'correlator-config-')), name)
+    writeFileSync(p, text)
+    return p
+  }
+
+  it('hands the engine the rules of OPSREVIEW_GROUPING_RULES, or the defaults', () => {
+    const d = readConfig(correlatorConfigSpec, {})
+    expect(d.ok && engineConfigOf(d.value).grouping).toBe(defaultGroupingRules)
+    const rules = file('rules.yaml', 'version: 1\ngroupBy:\n  default: [service, labels.cluster]\n')
+    const r = readConfig(correlatorConfigSpec, { OPSREVIEW_GROUPING_RULES: rules })
+    expect(r.ok && engineConfigOf(r.value).grouping.groupBy.default.fields).toEqual(['environment', 'labels.cluster', 'service'])
+  })
+
+  it('refuses a bad file with every problem and its line, and the variables the file replaced', () => {
+    const bad = file('rules.yml', 'version: 1\ngroupBy:\n  rules:\n    - match: { labels: { pod: { regex: "(" } } }\n      by: [pod]\n')
+    const r = readConfig(correlatorConfigSpec, { OPSREVIEW_GROUPING_RULES: bad, OPSREVIEW_GROUP_BY: 'service', OPSREVIEW_INCIDENT_KEY_LABEL: 'ticket' })
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.errors).toEqual([
+      expect.stringMatching(new RegExp(`^OPSREVIEW_GROUPING_RULES 1 problem\\(s\\) in the grouping rules:\\n {4}${bad}:5 /groupBy/rules/0/by/0: must be service, environment`)),
+      expect.stringMatching(/^OPSREVIEW_GROUP_BY is no longer read: give the grouping in the OPSREVIEW_GROUPING_RULES file/),
+      expect.stringMatching(/^OPSREVIEW_INCIDENT_KEY_LABEL is no longer read/),
+    ])
+    const regex = file('rules.json', '{"version":1,"groupBy":{"rules":[{"match":{"labels":{"pod":{"regex":"("}}},"by":["labels.pod"]}]}}')
+    const r2 = readConfig(correlatorConfigSpec, { OPSREVIEW_GROUPING_RULES: regex })
+    expect(!r2.ok && r2.errors[0]).toMatch(/\/groupBy\/rules\/0\/match\/labels\/pod\/regex: is not a valid regex/)
   })
 })

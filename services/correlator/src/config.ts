@@ -1,11 +1,22 @@
 import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsreview/correlation/config'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
+import { parseGroupingRulesSetting } from '@opsreview/grouping'
 
 /** A duration with a floor: 0 would make a timer spin or every partition stall at once (as the indexer's). */
 function durationAtLeast(doc: string, def: number, minMs: number): Field<number> {
   const inner = field.duration(doc, def)
   return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value < minMs ? { ok: false, error: `must be at least ${minMs} ms, got ${r.value} ms` } : r } }
+}
+
+/** A variable the grouping rules file replaced: set, it stops the start instead of being ignored. */
+function replacedByGroupingRules(doc: string): Field<undefined> {
+  return {
+    doc,
+    parse: (raw) => (raw === undefined || raw.trim() === ''
+      ? { ok: true, value: undefined }
+      : { ok: false, error: 'is no longer read: give the grouping in the OPSREVIEW_GROUPING_RULES file (docs/grouping.md)' }),
+  }
 }
 
 /** Every variable the correlator reads. The README's configuration table mirrors this. */
@@ -29,8 +40,12 @@ export const correlatorConfigSpec = {
   OPSREVIEW_CONSUMER_HEALTH_INTERVAL: durationAtLeast('how often end and committed offsets are fetched for consumer health', 5000, 100),
   OPSREVIEW_CORRELATOR_HOST: field.string('address of the health and metrics endpoint', '127.0.0.1'),
   OPSREVIEW_CORRELATOR_PORT: field.port('port of the health and metrics endpoint', 8083),
-  OPSREVIEW_GROUP_BY: field.list('event fields or labels forming the incident group key', [...d.groupBy], { minItems: 1 }),
-  OPSREVIEW_INCIDENT_KEY_LABEL: field.string('label whose value alone is the group key', d.incidentKeyLabel),
+  OPSREVIEW_GROUPING_RULES: {
+    doc: 'grouping rules file (.json, .yaml, .yml): which fields group alerts into incidents (docs/grouping.md); empty: the defaults',
+    parse: parseGroupingRulesSetting,
+  },
+  OPSREVIEW_GROUP_BY: replacedByGroupingRules('replaced by groupBy in OPSREVIEW_GROUPING_RULES'),
+  OPSREVIEW_INCIDENT_KEY_LABEL: replacedByGroupingRules('replaced by incidentKeyLabel in OPSREVIEW_GROUPING_RULES'),
   OPSREVIEW_QUIET_PERIOD: field.duration('all members resolved this long: the incident resolves', d.quietPeriodMs),
   OPSREVIEW_REOPEN_WINDOW: field.duration('a member firing again this soon reopens the incident', d.reopenWindowMs),
   OPSREVIEW_STALENESS_ALERTMANAGER: field.duration('firing Alertmanager alerts not heard of this long resolve', d.stalenessMs.alertmanager),
@@ -68,8 +83,7 @@ export function topicsOf(c: CorrelatorConfig): CorrelatorTopics {
 
 export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
   return {
-    groupBy: c.OPSREVIEW_GROUP_BY,
-    incidentKeyLabel: c.OPSREVIEW_INCIDENT_KEY_LABEL,
+    grouping: c.OPSREVIEW_GROUPING_RULES,
     quietPeriodMs: c.OPSREVIEW_QUIET_PERIOD,
     reopenWindowMs: c.OPSREVIEW_REOPEN_WINDOW,
     stalenessMs: { alertmanager: c.OPSREVIEW_STALENESS_ALERTMANAGER, pingdom: c.OPSREVIEW_STALENESS_PINGDOM, report: c.OPSREVIEW_STALENESS_REPORT },

@@ -20,6 +20,11 @@ import { applyServerTimeouts, securityHeaders } from '@opsreview/http/hardening'
 
 const config = loadCorrelatorConfig(process.env)
 const logger = createLogger('correlator', config.OPSREVIEW_LOG_LEVEL)
+const grouping = config.OPSREVIEW_GROUPING_RULES
+logger.info({
+  file: process.env.OPSREVIEW_GROUPING_RULES?.trim() || null, groupRules: grouping.groupBy.rules.map((r, i) => r.name ?? i),
+  groupByDefault: grouping.groupBy.default.fields, incidentKeyLabel: grouping.incidentKeyLabel,
+}, 'grouping rules')
 const topics = topicsOf(config)
 const kafka = new Kafka({
   clientId: 'opsreview-correlator',

@@ -1,5 +1,17 @@
-import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
+import { parseGroupingRulesSetting } from '@opsreview/grouping'
+import type { IngestOptions } from '@opsreview/ingest/event'
+
+/** A variable the grouping rules file replaced: set, it stops the start instead of being ignored. */
+function replacedByGroupingRules(doc: string): Field<undefined> {
+  return {
+    doc,
+    parse: (raw) => (raw === undefined || raw.trim() === ''
+      ? { ok: true, value: undefined }
+      : { ok: false, error: 'is no longer read: give the labels in the OPSREVIEW_GROUPING_RULES file (docs/grouping.md)' }),
+  }
+}
 
 /** Every variable the receiver reads. The README's configuration table mirrors this. */
 export const receiverConfigSpec = {
@@ -13,9 +25,13 @@ export const receiverConfigSpec = {
   OPSREVIEW_ALERTS_PARTITIONS: field.int('partitions of the alerts topic when the receiver creates it', 6, { min: 1 }),
   OPSREVIEW_ALERTS_RETENTION_DAYS: field.int('retention of the alerts topic when the receiver creates it', 30, { min: 1 }),
   OPSREVIEW_SPOOL_DIR: field.string('durable spool for Pingdom and reports while Kafka is down', '.opsreview/spool'),
-  OPSREVIEW_SERVICE_LABELS: field.list('labels naming the service, first present wins', ['service', 'job', 'app']),
-  OPSREVIEW_ENVIRONMENT_LABELS: field.list('labels naming the environment, first present wins', ['env', 'environment', 'namespace']),
-  OPSREVIEW_DEFAULT_ENVIRONMENT: field.string('environment when no label names one', 'production'),
+  OPSREVIEW_GROUPING_RULES: {
+    doc: 'grouping rules file (.json, .yaml, .yml): the labels naming service and environment (docs/grouping.md); empty: the defaults',
+    parse: parseGroupingRulesSetting,
+  },
+  OPSREVIEW_SERVICE_LABELS: replacedByGroupingRules('replaced by service.labels in OPSREVIEW_GROUPING_RULES'),
+  OPSREVIEW_ENVIRONMENT_LABELS: replacedByGroupingRules('replaced by environment.labels in OPSREVIEW_GROUPING_RULES'),
+  OPSREVIEW_DEFAULT_ENVIRONMENT: replacedByGroupingRules('replaced by environment.default in OPSREVIEW_GROUPING_RULES'),
   OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the service', ['service:', 'service_']),
   OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES: field.list('Pingdom tag prefixes naming the environment', ['env:', 'env_']),
   OPSREVIEW_MAX_EVENT_AGE: field.duration('how long before its arrival an event may have started (long-firing alerts)', 730 * 86_400_000),
@@ -27,4 +43,15 @@ export type ReceiverConfig = ConfigOf<typeof receiverConfigSpec>
 
 export function loadReceiverConfig(env: NodeJS.ProcessEnv): ReceiverConfig {
   return loadConfigOrExit('receiver', receiverConfigSpec, env)
+}
+
+/** How the receiver maps what senders send: the grouping rules and the Pingdom and time settings. */
+export function ingestOptionsOf(config: ReceiverConfig): IngestOptions {
+  return {
+    grouping: config.OPSREVIEW_GROUPING_RULES,
+    pingdomServiceTagPrefixes: config.OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES,
+    pingdomEnvironmentTagPrefixes: config.OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES,
+    maxEventAgeMs: config.OPSREVIEW_MAX_EVENT_AGE,
+    maxClockSkewMs: config.OPSREVIEW_MAX_CLOCK_SKEW,
+  }
 }

@@ -8,12 +8,17 @@ import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/ka
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { Spool } from '@opsreview/spool'
 import { applyServerTimeouts } from '@opsreview/http/hardening'
-import { loadReceiverConfig } from './config.ts'
+import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
 
 const config = loadReceiverConfig(process.env)
 const logger = createLogger('receiver', config.OPSREVIEW_LOG_LEVEL)
+const grouping = config.OPSREVIEW_GROUPING_RULES
+logger.info({
+  file: process.env.OPSREVIEW_GROUPING_RULES?.trim() || null, serviceLabels: grouping.service.labels,
+  serviceRules: grouping.service.rules.length, environmentLabels: grouping.environment.labels,
+}, 'grouping rules')
 
 const kafka = new Kafka({
   clientId: 'opsreview-receiver',
@@ -68,15 +73,7 @@ const app = createReceiverApp({
   tokens: config.OPSREVIEW_INGEST_TOKENS,
   bodyLimit: config.OPSREVIEW_BODY_LIMIT,
   topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, rejected: config.OPSREVIEW_TOPIC_REJECTED },
-  ingest: {
-    serviceLabels: config.OPSREVIEW_SERVICE_LABELS,
-    environmentLabels: config.OPSREVIEW_ENVIRONMENT_LABELS,
-    defaultEnvironment: config.OPSREVIEW_DEFAULT_ENVIRONMENT,
-    pingdomServiceTagPrefixes: config.OPSREVIEW_PINGDOM_SERVICE_TAG_PREFIXES,
-    pingdomEnvironmentTagPrefixes: config.OPSREVIEW_PINGDOM_ENV_TAG_PREFIXES,
-    maxEventAgeMs: config.OPSREVIEW_MAX_EVENT_AGE,
-    maxClockSkewMs: config.OPSREVIEW_MAX_CLOCK_SKEW,
-  },
+  ingest: ingestOptionsOf(config),
 })
 
 const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEIVER_HOST)
