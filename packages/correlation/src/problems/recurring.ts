@@ -1,10 +1,25 @@
 // Recurring: incidents with one signature (environment, service, alert names) again and again.
-import type { EngineState, IncidentState } from '../state.ts'
+import type { EngineState, IncidentState, Opening } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, findProblem, upsertProblem } from './store.ts'
 
 export function recurringSignature(inc: IncidentState): ProblemSignature & { kind: 'recurring' } {
   return { kind: 'recurring', environment: inc.data.environment, service: inc.data.services[0] ?? '', alertNames: [...inc.names] }
+}
+
+/**
+ * The most openings in one window of `windowMs` that holds `at`. Openings arrive in any order (a late
+ * event applies at its own time), so the window may lie on either side of `at`.
+ */
+function busiestWindow(openings: readonly Opening[], at: number, windowMs: number): Opening[] {
+  const near = openings.filter((o) => Math.abs(o.at - at) <= windowMs).sort((a, b) => a.at - b.at)
+  let best: Opening[] = []
+  for (let i = 0; i < near.length && near[i]!.at <= at; i++) {
+    let j = i
+    while (j < near.length && near[j]!.at - near[i]!.at <= windowMs) j++
+    if (j - i > best.length) best = near.slice(i, j)
+  }
+  return best
 }
 
 /** Runs when an alert joins an incident: the signature changes only when a new alert name joins. */
@@ -20,12 +35,15 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   }
   inc.recurringKey = key
   const { windowMs, minIncidents } = s.cfg.recurring
-  const list = (s.bySignature.get(key) ?? []).filter((o) => s.now - o.at <= windowMs)
+  // Kept as long as their incidents are: a late opening may fall next to any of them, earlier or later.
+  const horizon = s.watermark - s.cfg.retentionMs - windowMs
+  const list = (s.bySignature.get(key) ?? []).filter((o) => o.at >= horizon)
   list.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
   s.bySignature.set(key, list)
   const existing = findProblem(s, key)
-  if (list.length >= minIncidents || collecting(existing)) {
-    const incidents = existing ? [inc] : list.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
+  const window = busiestWindow(list, inc.firstOpenedMs, windowMs)
+  if (window.length >= minIncidents || collecting(existing)) {
+    const incidents = existing ? [inc] : window.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
     upsertProblem(s, sig, key, incidents, `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
 }

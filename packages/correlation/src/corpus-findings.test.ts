@@ -1,0 +1,157 @@
+// Findings of the labelled corpus (docs/corpus.md): the engine's failures on it, each reduced to the
+// fewest events that show it. A test marked `it.fails` documents a failure that is NOT fixed yet: it
+// passes while the engine still fails, and turns red once the engine is fixed — then drop `.fails`.
+import { createHash } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { CorrelationEngine } from './engine.ts'
+import type { AlertEvent, EngineInput } from './types.ts'
+
+const T0 = Date.parse('2026-11-08T09:00:00.000Z')
+const MIN = 60_000
+const HOUR = 60 * MIN
+const DAY = 24 * HOUR
+const isoOf = (t: number) => new Date(t).toISOString()
+
+interface Ev {
+  source?: AlertEvent['source']
+  fp: string
+  service: string
+  status: 'firing' | 'resolved'
+  /** Event time: startsAt of a firing, endsAt of a resolve. */
+  t: number
+  /** A resolve's startsAt, when it is not a minute before its end. */
+  startsAt?: number
+  name?: string
+  env?: string
+  /** Alertmanager's notification group. */
+  amGroup?: string
+}
+
+function event(e: Ev, receivedAt: number): AlertEvent {
+  const source = e.source ?? 'alertmanager'
+  const time = isoOf(e.t)
+  const ev: AlertEvent = {
+    id: createHash('sha256').update(`${source}|${e.fp}|${e.status}|${time}`).digest('hex').slice(0, 32),
+    source, fingerprint: e.fp, status: e.status, severity: 'warning', service: e.service, environment: e.env ?? 'production',
+    title: `${e.name ?? e.fp} on ${e.service}`, labels: { alertname: e.name ?? e.fp },
+    startsAt: e.status === 'firing' ? time : isoOf(e.startsAt ?? e.t - MIN), receivedAt: isoOf(receivedAt), links: [],
+    origin: source === 'report' ? { kind: 'customer-complaint', reportedBy: 'support' } : e.amGroup ? { receiver: 'opsreview', groupKey: e.amGroup } : {},
+  }
+  if (e.status === 'resolved') ev.endsAt = time
+  return ev
+}
+const alert = (e: Ev, receivedAt: number): EngineInput => ({ type: 'alert', event: event(e, receivedAt) })
+const tick = (t: number): EngineInput => ({ type: 'tick', at: isoOf(t) })
+
+function run(inputs: EngineInput[]): CorrelationEngine {
+  const engine = new CorrelationEngine()
+  for (const i of inputs) engine.apply(i)
+  return engine
+}
+
+/** Incidents by the fingerprints they hold, and whether resolved: what must not depend on delivery. */
+const membership = (engine: CorrelationEngine) =>
+  engine.incidents().map((i) => ({ alerts: i.alerts.map((a) => a.fingerprint).sort(), reports: i.reports.length, status: i.status })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+
+/** Live: each event at its own time, with a tick every minute; then ticks an hour on. */
+function live(events: Ev[]): EngineInput[] {
+  const sorted = [...events].sort((a, b) => a.t - b.t)
+  const out: EngineInput[] = []
+  let clock = sorted[0]!.t - MIN
+  for (const e of sorted) {
+    for (; clock + MIN <= e.t; clock += MIN) out.push(tick(clock + MIN))
+    out.push(alert(e, e.t))
+  }
+  for (const end = clock + HOUR; clock < end; clock += MIN) out.push(tick(clock + MIN))
+  return out
+}
+
+/** A drained spool a day later: the correlator's wall-clock ticks have long passed every event, which arrive in the order given. */
+const burst = (events: Ev[], at = T0 + DAY): EngineInput[] => [tick(at), ...events.map((e) => alert(e, at)), tick(at + 1000)]
+
+describe('corpus findings: one incident seen by several senders, delivered in one burst', () => {
+  // The checkout outage of the corpus, cut down: an Alertmanager alert, a Pingdom check, a complaint.
+  const am: Ev[] = [
+    { fp: 'co-errors', service: 'checkout', status: 'firing', t: T0 + 20_000, name: 'CheckoutErrors' },
+    { fp: 'co-errors', service: 'checkout', status: 'resolved', t: T0 + 31 * MIN, name: 'CheckoutErrors' },
+  ]
+  const pingdom: Ev[] = [
+    { source: 'pingdom', fp: 'check-61207', service: 'checkout', status: 'firing', t: T0 + 2 * MIN, name: 'Checkout: guest purchase flow' },
+    { source: 'pingdom', fp: 'check-61207', service: 'checkout', status: 'resolved', t: T0 + 35 * MIN, name: 'Checkout: guest purchase flow' },
+  ]
+  const report: Ev[] = [{ source: 'report', fp: 'zd-48113', service: 'checkout', status: 'firing', t: T0 + 12 * MIN, name: 'report:customer-complaint' }]
+
+  it('live: one incident with both alerts and the report', () => {
+    expect(membership(run(live([...am, ...pingdom, ...report])))).toEqual([{ alerts: ['check-61207', 'co-errors'], reports: 1, status: 'resolved' }])
+  })
+
+  it('in a burst in event-time order: also one incident', () => {
+    const inOrder = [...am, ...pingdom, ...report].sort((a, b) => a.t - b.t)
+    expect(membership(run(burst(inOrder)))).toEqual([{ alerts: ['check-61207', 'co-errors'], reports: 1, status: 'resolved' }])
+  })
+
+  // FAILS NOW. The late-event rule joins a late firing or report only to the OPEN incident of its group.
+  // Every event is late (the ticks passed them a day ago), and the first sender's incident is applied
+  // and, with its resolve, closed at once (its timers run up to the watermark). Pingdom's spool first:
+  // its incident (09:02–09:35) is resolved before the complaint at 09:12 arrives, which then opens its
+  // own (resolved at once by the report staleness), and Alertmanager's 09:00:20 firing opens a third.
+  // Live, all three are one incident. Any order that brings one member's resolve before another member's
+  // firing splits it the same way (Alertmanager's requests first: two incidents). Fix (alerts.ts, `joinable` and `onReport`): for a late event, join the
+  // retained incident of its group whose event-time span holds it, open or resolved
+  // (openedMs − quietPeriod ≤ t ≤ resolvedDecidedAt), reopening it for a firing until that alert resolves.
+  it.fails('in a burst sender by sender, Pingdom and the report first: still one incident', () => {
+    expect(membership(run(burst([...pingdom, ...report, ...am])))).toEqual([{ alerts: ['check-61207', 'co-errors'], reports: 1, status: 'resolved' }])
+  })
+})
+
+describe('corpus findings: an Alertmanager group spanning environments', () => {
+  // FAILS NOW, live too. A route grouping by [alertname, service] puts staging's and production's
+  // CheckoutErrors in one notification group. The engine joins "alerts of one notification group with
+  // the same service" (openByAmGroup, keyed groupKey + service), so the staging alert joins the
+  // production incident, across environments. Incidents never span environments otherwise (the group
+  // key has the environment, and partitions are per environment when they do not collide). Fix
+  // (alerts.ts, onFiring): key the notification-group join by groupKey + service + environment.
+  it.fails('keeps a staging alert out of the production incident of the same notification group', () => {
+    const group = '{}:{alertname="CheckoutErrors", service="checkout"}'
+    const engine = run(live([
+      { fp: 'co-prod', service: 'checkout', status: 'firing', t: T0, name: 'CheckoutErrors', amGroup: group },
+      { fp: 'co-stg', service: 'checkout', status: 'firing', t: T0 + 5 * MIN, name: 'CheckoutErrors', amGroup: group, env: 'staging' },
+    ]))
+    expect(engine.incidents().map((i) => [i.environment, i.alerts.map((a) => a.fingerprint)]).sort()).toEqual([['production', ['co-prod']], ['staging', ['co-stg']]])
+  })
+})
+
+describe('corpus findings: an alert Alertmanager only ever reports as resolved', () => {
+  // FAILS NOW, live too. Alertmanager flushes a group every group_interval (5 min by default); an alert
+  // that starts and ends between two flushes is sent once, as resolved, with its startsAt and endsAt.
+  // The engine takes a resolve of an unknown alert as an early resolve and waits for a firing that never
+  // comes: the alert is in no incident and counts nowhere. Fix (alerts.ts, onResolve): a resolve of an
+  // alert with no track whose startsAt lies before its end is a whole episode: apply it as a firing at
+  // startsAt (joining or opening an incident by the usual rules) followed by its resolve.
+  it.fails('places the resolved-only alert in the incident of its group', () => {
+    const group = '{}:{alertname="PriceFeedStale", service="pricing"}'
+    const engine = run(live([
+      { fp: 'pricing-1', service: 'pricing', status: 'firing', t: T0, name: 'PriceFeedStale', amGroup: group },
+      { fp: 'pricing-2', service: 'pricing', status: 'resolved', startsAt: T0 + MIN, t: T0 + 3.5 * MIN, name: 'PriceFeedStale', amGroup: group },
+      { fp: 'pricing-1', service: 'pricing', status: 'resolved', t: T0 + 20 * MIN, name: 'PriceFeedStale', amGroup: group },
+    ]))
+    expect(membership(engine)).toEqual([{ alerts: ['pricing-1', 'pricing-2'], reports: 0, status: 'resolved' }])
+  })
+})
+
+describe('corpus findings: recurring openings that arrive out of order', () => {
+  // Three incidents of one signature on days 0, 5 and 10: no 7-day window holds three, so no problem.
+  const printer = (fp: string, day: number): Ev[] => [
+    { fp, service: 'shipping', status: 'firing', t: T0 + day * DAY, name: 'LabelPrinterErrors' },
+    { fp, service: 'shipping', status: 'resolved', t: T0 + day * DAY + 20 * MIN, name: 'LabelPrinterErrors' },
+  ]
+  const days = { 0: printer('printer-1', 0), 5: printer('printer-2', 5), 10: printer('printer-3', 10) }
+
+  it('live: no recurring problem', () => {
+    expect(run(live([...days[0], ...days[5], ...days[10]])).problems()).toEqual([])
+  })
+
+  it('in a burst, day 10 first, then day 0, then day 5: still no recurring problem', () => {
+    expect(run(burst([...days[10], ...days[0], ...days[5]], T0 + 11 * DAY)).problems()).toEqual([])
+  })
+})
