@@ -1,4 +1,4 @@
-import { loadGroupingRulesFile, relabel } from '@opsreview/grouping'
+import { loadGroupingRulesFile, relabel, type GroupingRules } from '@opsreview/grouping'
 import type { AlertEvent } from '@opsreview/correlation/types'
 import { ReplayError } from './errors.ts'
 
@@ -6,8 +6,8 @@ export interface LoadedRules {
   file: string
   /** Re-derives an event's service and environment under the rules. */
   relabel: (event: AlertEvent) => AlertEvent
-  /** What the rules add to the engine's configuration. */
-  engineConfig: Record<string, unknown>
+  /** What the rules set in the engine's configuration. */
+  engineConfig: { grouping: GroupingRules }
 }
 
 /**
@@ -15,7 +15,7 @@ export interface LoadedRules {
  * `--config` is given) so a replay with the live grouping needs nothing of @opsreview/grouping.
  */
 export function loadRules(file: string): LoadedRules {
-  let rules: ReturnType<typeof loadGroupingRulesFile>
+  let rules: GroupingRules
   try {
     rules = loadGroupingRulesFile(file)
   } catch (err) {

@@ -2,11 +2,10 @@ import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsrevie
 
 /**
  * Engine thresholds a replay may override, named as the correlator's variables name them (the CLI reads
- * the same `OPSREVIEW_*` variables). Each left out keeps the engine's default.
+ * the same `OPSREVIEW_*` variables). Each left out keeps the engine's default. Grouping is not here: it
+ * comes from a grouping rules file (`--config`, else `OPSREVIEW_GROUPING_RULES`).
  */
 export interface SettingOverrides {
-  OPSREVIEW_GROUP_BY?: string[]
-  OPSREVIEW_INCIDENT_KEY_LABEL?: string
   OPSREVIEW_QUIET_PERIOD?: number
   OPSREVIEW_REOPEN_WINDOW?: number
   OPSREVIEW_STALENESS_ALERTMANAGER?: number
@@ -30,8 +29,6 @@ export interface SettingOverrides {
 /** The engine configuration of the overrides, the defaults filled in where a group is partly given. */
 export function engineConfigOf(o: SettingOverrides): Partial<CorrelationConfig> {
   const c: Partial<CorrelationConfig> = {}
-  if (o.OPSREVIEW_GROUP_BY) c.groupBy = o.OPSREVIEW_GROUP_BY
-  if (o.OPSREVIEW_INCIDENT_KEY_LABEL !== undefined) c.incidentKeyLabel = o.OPSREVIEW_INCIDENT_KEY_LABEL
   if (o.OPSREVIEW_QUIET_PERIOD !== undefined) c.quietPeriodMs = o.OPSREVIEW_QUIET_PERIOD
   if (o.OPSREVIEW_REOPEN_WINDOW !== undefined) c.reopenWindowMs = o.OPSREVIEW_REOPEN_WINDOW
   if (o.OPSREVIEW_STALENESS_ALERTMANAGER !== undefined || o.OPSREVIEW_STALENESS_PINGDOM !== undefined || o.OPSREVIEW_STALENESS_REPORT !== undefined) {

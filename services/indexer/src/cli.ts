@@ -103,7 +103,8 @@ async function replay(argv: string[]): Promise<number> {
   // when one is given.
   let rules: LoadedRules | undefined
   const errors = [...(args.ok ? [] : args.errors)]
-  const rulesFile = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
+  // Without --config, the live rules: the events were labelled under them already, and they group.
+  const rulesFile = (args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile) ?? (config.ok && config.value.OPSREVIEW_GROUPING_RULES !== '' ? config.value.OPSREVIEW_GROUPING_RULES : undefined)
   if (rulesFile !== undefined) {
     const { loadRules } = await import('@opsreview/replay/rules')
     try { rules = loadRules(rulesFile) } catch (err) { errors.push(`--config: ${(err as Error).message}`) }

@@ -19,8 +19,7 @@ export const replayConfigSpec = {
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of the live indices; datasets are <prefix>-whatif-<name>', 'opsreview'),
   OPSREVIEW_REPLAY_IDLE_TIMEOUT: field.duration('give up when Kafka sends nothing for this long while records are expected', 60_000),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'warn'),
-  OPSREVIEW_GROUP_BY: unlessUnset(field.list('event fields or labels forming the incident group key', undefined, { minItems: 1 })),
-  OPSREVIEW_INCIDENT_KEY_LABEL: unlessUnset(field.string('label whose value alone is the group key')),
+  OPSREVIEW_GROUPING_RULES: field.string('the live grouping rules file, replayed with when --config is not given (empty: the default rules)', ''),
   OPSREVIEW_QUIET_PERIOD: unlessUnset(field.duration('all members resolved this long: the incident resolves')),
   OPSREVIEW_REOPEN_WINDOW: unlessUnset(field.duration('a member firing again this soon reopens the incident')),
   OPSREVIEW_STALENESS_ALERTMANAGER: unlessUnset(field.duration('firing Alertmanager alerts not heard of this long resolve')),
@@ -45,6 +44,6 @@ export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
 
 /** The threshold variables that are set: what the replay overrides, and what its report shows. */
 export function settingOverridesOf(c: ReplayConfig) {
-  const { OPSREVIEW_KAFKA_BROKERS, OPSREVIEW_TOPIC_ALERTS, OPSREVIEW_TOPIC_COMMANDS, OPSREVIEW_ES_URL, OPSREVIEW_ES_INDEX_PREFIX, OPSREVIEW_REPLAY_IDLE_TIMEOUT, OPSREVIEW_LOG_LEVEL, ...thresholds } = c
+  const { OPSREVIEW_KAFKA_BROKERS, OPSREVIEW_TOPIC_ALERTS, OPSREVIEW_TOPIC_COMMANDS, OPSREVIEW_ES_URL, OPSREVIEW_ES_INDEX_PREFIX, OPSREVIEW_REPLAY_IDLE_TIMEOUT, OPSREVIEW_LOG_LEVEL, OPSREVIEW_GROUPING_RULES, ...thresholds } = c
   return Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined)) as { [K in keyof typeof thresholds]?: NonNullable<(typeof thresholds)[K]> }
 }

@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import type { Admin, Kafka, Producer } from 'kafkajs'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { AlertEvent, Command, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
+import { incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
+import { captureLogs, esClient, kafkaClient, uniqueName } from '@opsreview/testing'
+import type { Client } from '@elastic/elasticsearch'
+import { dropDataset } from './dataset.ts'
+import { loadRules } from './rules.ts'
+import { engineConfigOf } from './settings.ts'
+import { whatIf } from './what-if.ts'
+
+const MIN = 60_000
+// Whole minutes, a few hours back: the range lies in the past, as a replay's always does.
+const T0 = Math.floor((Date.now() - 8 * 60 * MIN) / MIN) * MIN
+const at = (minute: number) => new Date(T0 + minute * MIN).toISOString()
+const range = { fromMs: T0, toMs: T0 + 6 * 60 * MIN }
+
+let seq = 0
+// Receiver ids are 32 hex digits of a hash: these are too, so nothing downstream sees look-alike ids.
+const eventId = (n: number) => createHash('md5').update(`replay-scenario-${n}`).digest('hex')
+/** One firing and its resolve, received when they happened. */
+function alert(fingerprint: string, service: string, labels: Record<string, string>, fire: number, resolve: number): AlertEvent[] {
+  const base = {
+    source: 'alertmanager' as const, fingerprint, severity: 'critical' as const, service, environment: 'production',
+    title: `${labels.alertname} on ${service}`, labels: { ...labels, service }, links: [], origin: {},
+  }
+  return [
+    { ...base, id: eventId(++seq), status: 'firing', startsAt: at(fire), receivedAt: at(fire) },
+    { ...base, id: eventId(++seq), status: 'resolved', startsAt: at(fire), endsAt: at(resolve), receivedAt: at(resolve) },
+  ]
+}
+
+/**
+ * The labelled set, grouped live by service (the default) and replayed by namespace with a 1 h reopen
+ * window. What each part does under the two configurations (minutes after T0):
+ *  A  checkout and payments in namespace shop, 10–30 and 12–40: live 2 incidents, replay 1 (merged).
+ *  B  search in namespaces eu and us, 60–70 and 62–75: live 1, replay 2 (split).
+ *  C  billing alone, 100–110: the same in both (unchanged).
+ *  D  QueueLag on queue three times, 120–125, 170–175, 220–225: live 3 incidents (each re-fire past the
+ *     30 min reopen window) and a recurring problem; replay 1 reopened incident (merged), no problem (lost),
+ *     and that incident's member counts as firing from 120 to 225 (+90 min downtime for queue).
+ *  E  mail in namespace mail-a 240–300, mail in namespace mx 254–300, dns in mx with host=h9 255–300: live
+ *     mail {m1, m2} and dns {dns}; replay {m1} and {m2, dns}, which brings two services onto host=h9 within
+ *     5 min: a shared-cause problem (found). One split and one merge.
+ */
+const events: AlertEvent[] = [
+  ...alert('a1', 'checkout', { alertname: 'CheckoutErrors', namespace: 'shop' }, 10, 30),
+  ...alert('a2', 'payments', { alertname: 'PaymentsErrors', namespace: 'shop' }, 12, 40),
+  ...alert('b1', 'search', { alertname: 'SearchDown', namespace: 'eu' }, 60, 70),
+  ...alert('b2', 'search', { alertname: 'SearchDown', namespace: 'us' }, 62, 75),
+  ...alert('c1', 'billing', { alertname: 'BillingLag', namespace: 'billing' }, 100, 110),
+  ...alert('d1', 'queue', { alertname: 'QueueLag', namespace: 'q' }, 120, 125),
+  ...alert('d1', 'queue', { alertname: 'QueueLag', namespace: 'q' }, 170, 175),
+  ...alert('d1', 'queue', { alertname: 'QueueLag', namespace: 'q' }, 220, 225),
+  ...alert('m1', 'mail', { alertname: 'MailQueue', namespace: 'mail-a' }, 240, 300),
+  ...alert('m2', 'mail', { alertname: 'MailBounce', namespace: 'mx' }, 254, 300),
+  ...alert('n1', 'dns', { alertname: 'DnsTimeout', namespace: 'mx', host: 'h9' }, 255, 300),
+]
+const eventTime = (e: AlertEvent) => Date.parse(e.status === 'resolved' ? e.endsAt! : e.startsAt)
+
+describe('what-if replay on the real Kafka and Elasticsearch', () => {
+  let kafka: Kafka
+  let admin: Admin
+  let producer: Producer
+  let es: Client
+  const topics = { alerts: uniqueName('replay-alerts'), commands: uniqueName('replay-commands') }
+  const prefix = uniqueName('replaytest')
+  let live: { incidents: Map<string, Incident>; problems: Map<string, Problem> }
+  const commands: { command: Command; at: number }[] = []
+
+  beforeAll(async () => {
+    kafka = kafkaClient()
+    es = esClient()
+    admin = kafka.admin()
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: true })
+    producer = kafka.producer()
+    await producer.connect()
+
+    // "Live": the engine with the default configuration over the events in event-time order, as the
+    // correlator would have run, indexed as the indexer indexes its outputs.
+    const engine = new CorrelationEngine()
+    live = { incidents: new Map(), problems: new Map() }
+    const take = (outs: EngineOutput[]) => {
+      for (const o of outs) {
+        if (o.type === 'incident') live.incidents.set(o.incident.id, o.incident)
+        if (o.type === 'problem') live.problems.set(o.problem.id, o.problem)
+      }
+    }
+    const ordered = [...events].sort((a, b) => eventTime(a) - eventTime(b))
+    const cIncident = () => [...live.incidents.values()].find((i) => i.services.includes('billing'))!
+    const paymentsIncident = () => [...live.incidents.values()].find((i) => i.services.includes('payments'))!
+    for (const e of ordered) {
+      take(engine.apply({ type: 'alert', event: e }))
+      // Two decisions at 115: one on billing's incident (it exists in the replay too), one on payments'
+      // incident (merged away in the replay, so the replayed engine refuses it).
+      if (e.fingerprint === 'c1' && e.status === 'resolved') {
+        for (const [target, id] of [[cIncident().id, 'cmd-billing'], [paymentsIncident().id, 'cmd-payments']] as const) {
+          const command: Command = { id, type: 'incident.assign', target, environment: 'production', actor: 'dana', owner: 'erin', at: at(115) }
+          commands.push({ command, at: T0 + 115 * MIN })
+          take(engine.apply({ type: 'command', command }))
+        }
+      }
+    }
+    take(engine.apply({ type: 'tick', at: new Date(range.toMs).toISOString() }))
+
+    await ensureIndices(es, prefix)
+    const n = indexNames(prefix)
+    const operations = [
+      ...[...live.incidents.values()].map((i) => incidentDocument(n.incidents.alias)(JSON.stringify(i))),
+      ...[...live.problems.values()].map((p) => problemDocument(n.problems.alias)(JSON.stringify(p))),
+    ].flatMap((op) => [{ index: { _index: op.index, _id: op.id } }, JSON.parse(op.document) as unknown])
+    const r = await es.bulk({ operations, refresh: true })
+    expect(r.errors).toBe(false)
+
+    // The retained log: every record stamped with its receipt, keyed by fingerprint over three partitions.
+    await producer.send({ topic: topics.alerts, messages: events.map((e) => ({ key: e.fingerprint, value: JSON.stringify(e), timestamp: String(Date.parse(e.receivedAt)) })) })
+    await producer.send({ topic: topics.commands, messages: commands.map((c) => ({ key: c.command.environment, value: JSON.stringify(c.command), timestamp: String(c.at) })) })
+  })
+
+  afterAll(async () => {
+    await producer?.disconnect()
+    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
+    await admin?.disconnect()
+    await es?.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
+    await es?.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
+    await es?.close()
+  })
+
+  it('the live incidents are what the scenario says', () => {
+    expect(live.incidents.size).toBe(9)
+    expect([...live.problems.values()].map((p) => [p.kind, p.title])).toEqual([['recurring', 'QueueLag keeps recurring on queue']])
+  })
+
+  it('replayed with the live configuration, nothing changes', async () => {
+    const { logger } = captureLogs()
+    const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefix, ...range, engineConfig: {}, groupId: uniqueName('replay') })
+    expect(report.replay).toMatchObject({ alerts: events.length, commands: 2, commandsRefused: 0, invalid: 0 })
+    expect(report.comparison.incidents).toMatchObject({ live: 9, replay: 9, delta: 0, unchanged: 9, merged: [], split: [], onlyLive: [], onlyReplay: [] })
+    expect(report.comparison.problems).toMatchObject({ live: 1, replay: 1, found: [], lost: [], kept: 1 })
+    expect(report.comparison.availability.every((a) => a.deltaDowntimeMs === 0)).toBe(true)
+  })
+
+  it('grouped by namespace with a 1 h reopen window: the exact merges, splits, problems and downtime; nothing live written', async () => {
+    const counts = async () => ({
+      offsets: await Promise.all(Object.values(topics).map((t) => admin.fetchTopicOffsets(t))),
+      incidents: (await es.count({ index: indexNames(prefix).incidents.alias })).count,
+      problems: (await es.count({ index: indexNames(prefix).problems.alias })).count,
+      groups: (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith('replay-group-')),
+    })
+    const dir = mkdtempSync(path.join(tmpdir(), 'replay-rules-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const file = path.join(dir, 'by-namespace.yaml')
+    writeFileSync(file, 'version: 1\ngroupBy:\n  default: [labels.namespace]\n')
+    const rules = loadRules(file)
+    const before = await counts()
+    const groupId = uniqueName('replay-group')
+    const { logger } = captureLogs()
+    const report = await whatIf({
+      kafka, es, logger, topics, indexPrefix: prefix, ...range,
+      engineConfig: { ...engineConfigOf({ OPSREVIEW_REOPEN_WINDOW: 60 * MIN }), ...rules.engineConfig }, relabel: rules.relabel, rules: rules.file,
+      groupId, dataset: 'ns', settings: { OPSREVIEW_REOPEN_WINDOW: 60 * MIN },
+    })
+    const c = report.comparison
+    const ids = (refs: { id: string }[]) => refs.map((r) => r.id)
+    const liveOf = (service: string) => [...live.incidents.values()].filter((i) => i.services.includes(service)).map((i) => i.id)
+
+    expect(report.replay).toMatchObject({ alerts: events.length, commands: 2, commandsRefused: 1, invalid: 0 })
+    expect(c.incidents).toMatchObject({ live: 9, replay: 7, delta: -2, unchanged: 1, onlyLive: [], onlyReplay: [] })
+    expect(c.incidents.merged.map((m) => ids(m.live).sort())).toEqual([
+      [...liveOf('checkout'), ...liveOf('payments')].sort(),
+      liveOf('queue').sort(),
+      [...liveOf('mail'), ...liveOf('dns')].sort(),
+    ])
+    expect(c.incidents.split.map((s) => [s.live.id, s.replay.length])).toEqual([[liveOf('search')[0], 2], [liveOf('mail')[0], 2]])
+    expect(c.problems).toMatchObject({ live: 1, replay: 1, kept: 0 })
+    expect(c.problems.lost.map((p) => p.title)).toEqual(['QueueLag keeps recurring on queue'])
+    expect(c.problems.found.map((p) => [p.kind, p.signature])).toEqual([['shared-cause', '{"kind":"shared-cause","environment":"production","label":"host","value":"h9"}']])
+    expect(c.availability.map((a) => [a.service, a.liveDowntimeMs / MIN, a.replayDowntimeMs / MIN])).toEqual([
+      ['billing', 10, 10], ['checkout', 20, 20], ['dns', 45, 45], ['mail', 60, 60], ['payments', 28, 28], ['queue', 15, 105], ['search', 15, 15],
+    ])
+    expect(c.availability.find((a) => a.service === 'queue')).toMatchObject({ deltaDowntimeMs: 90 * MIN, liveAvailabilityPct: 95.83, replayAvailabilityPct: 70.83, deltaPct: -25 })
+
+    // The dataset holds the replay; the live topics, indices and groups are as they were.
+    expect(report.dataset).toMatchObject({ dataset: 'ns', incidents: { alias: `${prefix}-whatif-ns-incidents`, count: 7 }, problems: { alias: `${prefix}-whatif-ns-problems`, count: 1 } })
+    expect((await es.count({ index: `${prefix}-whatif-ns-incidents` })).count).toBe(7)
+    expect(await counts()).toEqual(before)
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
+
+    expect(await dropDataset(es, prefix, 'ns')).toEqual({ indices: [`${prefix}-whatif-ns-incidents-000001`, `${prefix}-whatif-ns-problems-000001`] })
+    expect(Object.keys(await es.indices.get({ index: `${prefix}-whatif-ns-*`, allow_no_indices: true }))).toEqual([])
+    await expect(dropDataset(es, prefix, 'ns')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
+  })
+
+  it('a range with no records replays nothing and reads no group into being', async () => {
+    const { logger } = captureLogs()
+    const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefix, fromMs: T0 - 30 * 86_400_000, toMs: T0 - 20 * 86_400_000, warmUpMs: 0, engineConfig: {}, groupId: uniqueName('replay-empty') })
+    expect(report.replay).toMatchObject({ alerts: 0, commands: 0 })
+    expect(report.comparison.incidents).toMatchObject({ live: 0, replay: 0 })
+  })
+})
