@@ -43,7 +43,10 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   const existing = findProblem(s, key)
   const window = busiestWindow(list, inc.firstOpenedMs, windowMs)
   if (window.length >= minIncidents || collecting(existing)) {
-    const incidents = existing ? [inc] : window.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
+    // Live, every opening after the window would have been linked as it came: those that came first are linked now.
+    const newest = Math.max(...window.map((o) => o.at))
+    const linked = existing ? [] : [...window, ...list.filter((o) => o.at > newest)]
+    const incidents = existing ? [inc] : linked.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
     upsertProblem(s, sig, key, incidents, `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
 }
