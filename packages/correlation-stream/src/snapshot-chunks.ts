@@ -8,8 +8,8 @@ import { constants, gunzipSync, gzipSync } from 'node:zlib'
 
 /** Well below Kafka's default `max.message.bytes` (1 MiB), with room for the record's key and headers. */
 export const defaultMaxChunkBytes = 512 * 1024
-/** Items of an array field per line: lines stay small, and the reader appends them as they come. */
-const sliceItems = 1000
+/** A line holds array items up to this many characters (or one item): lines stay small, and the reader appends them as they come. */
+const lineChars = 256 * 1024
 const NEWLINE = 0x0a
 
 export interface EncodedSnapshot {
@@ -26,8 +26,16 @@ type Line = { k: string; s: unknown } | { k: string; v: unknown[] }
 function* linesOf(value: Record<string, unknown>): Generator<string> {
   for (const [k, v] of Object.entries(value)) {
     if (!Array.isArray(v)) { yield JSON.stringify({ k, s: v }); continue }
-    if (v.length === 0) yield JSON.stringify({ k, v: [] })
-    for (let i = 0; i < v.length; i += sliceItems) yield JSON.stringify({ k, v: v.slice(i, i + sliceItems) })
+    const head = `{"k":${JSON.stringify(k)},"v":[`
+    let items: string[] = []
+    let chars = 0
+    for (const item of v) {
+      const json = JSON.stringify(item) ?? 'null'
+      items.push(json)
+      chars += json.length + 1
+      if (chars >= lineChars) { yield `${head}${items.join(',')}]}`; items = []; chars = 0 }
+    }
+    if (items.length > 0 || v.length === 0) yield `${head}${items.join(',')}]}`
   }
 }
 

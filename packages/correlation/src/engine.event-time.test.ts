@@ -286,4 +286,18 @@ describe('event time: clocks and watermark', () => {
     expect(() => new CorrelationEngine({}, old)).toThrow(SnapshotVersionError)
     try { new CorrelationEngine({}, old) } catch (err) { expect(err).toMatchObject({ code: 'SNAPSHOT_VERSION', retriable: false, found: 1 }) }
   })
+
+  it('refuses a version-2 snapshot (event ids as a list of strings): the partition replays instead', () => {
+    const old = { version: 2, watermark: 0, highWater: 0, seen: [['a'.repeat(32), 0]], pending: [], alerts: [], incidents: [] } as unknown as EngineSnapshot
+    expect(() => new CorrelationEngine({}, old)).toThrow(SnapshotVersionError)
+  })
+
+  it('restores a snapshot taken from a live engine without sharing its state', () => {
+    const engine = deliver([alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0), tickInput(T0 + 10 * MIN)])
+    const copy = new CorrelationEngine(withLateness, engine.snapshot())
+    engine.apply(alertInput({ fp: 'b', service: 'checkout', status: 'firing', t: T0 + 11 * MIN }, T0 + 11 * MIN))
+    engine.apply(tickInput(T0 + 20 * MIN))
+    expect(copy.incidents()[0]!.alerts).toHaveLength(1)
+    expect(engine.incidents()[0]!.alerts).toHaveLength(2)
+  })
 })

@@ -3,23 +3,32 @@ import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
+import { SeenIds } from './seen.ts'
 import {
   createState, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Problem } from './types.ts'
 
-/** The version this engine writes and reads. Version 1 (receive-time clocks) is refused. */
-export const snapshotVersion = 2
+/**
+ * The version this engine writes and reads. Version 1 (receive-time clocks) and version 2 (event ids as a
+ * list of strings) are refused: the partition replays its input instead.
+ */
+export const snapshotVersion = 3
+
+/** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
+const live = Symbol('live snapshot')
 
 type IncidentRecord = Omit<IncidentState, 'members' | 'positions' | 'deps' | 'amGroups' | 'names'> & { deps: string[]; amGroups: string[]; names: string[] }
 
 /** The serialisable state of an engine, for checkpoints. */
 export interface EngineSnapshot {
-  version: 2
+  version: 3
   watermark: number
   highWater: number
-  seen: [string, number][]
+  /** The remembered event ids in binary blocks (`seen.ts`), so no string per id is written or parsed. */
+  seenKeys: string[]
+  seenStamps: string[]
   pending: Pending[]
   alerts: [string, AlertTrack][]
   incidents: IncidentRecord[]
@@ -37,11 +46,13 @@ export interface EngineSnapshot {
 
 /** Shares structure with the live state (no copy of a large state per checkpoint): serialise it before the next `apply`. */
 export function takeSnapshot(s: EngineState): EngineSnapshot {
-  return {
+  const seen = s.seen.toSnapshot()
+  const snapshot: EngineSnapshot = {
     version: snapshotVersion,
     watermark: s.watermark,
     highWater: s.highWater,
-    seen: [...s.seen],
+    seenKeys: seen.keys,
+    seenStamps: seen.stamps,
     pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
     alerts: [...s.alerts],
     incidents: [...s.incidents.values()].map(({ members: _m, positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
@@ -56,18 +67,25 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     nextForgetAt: s.nextForgetAt,
     stats: { ...s.stats },
   }
+  // Not enumerable: a serialised and parsed copy shares nothing, and is taken over as it is.
+  Object.defineProperty(snapshot, live, { value: true })
+  return snapshot
 }
 
-/** Rebuilds the state of a snapshot; throws `SnapshotVersionError` for one of another version. */
+/**
+ * Rebuilds the state of a snapshot; throws `SnapshotVersionError` for one of another version. A decoded
+ * snapshot is taken over as it is (copying a large state would double the restore's time and heap); one
+ * straight from `snapshot()` of a live engine is copied first.
+ */
 export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): EngineState {
   const version = (snapshot as { version?: unknown }).version
   if (version !== snapshotVersion) throw new SnapshotVersionError(version, snapshotVersion)
-  const copy = structuredClone(snapshot)
+  const copy = live in snapshot ? structuredClone(snapshot) : snapshot
   const s = createState(cfg)
   s.watermark = copy.watermark
   s.highWater = copy.highWater
   s.now = copy.watermark
-  for (const [k, v] of copy.seen) s.seen.set(k, v)
+  s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
   for (const [k, v] of copy.alerts) s.alerts.set(k, v)
   for (const i of copy.incidents) {

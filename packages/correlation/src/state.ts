@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import type { EngineConfig } from './config.ts'
 import { Heap } from './heap.ts'
+import { SeenIds } from './seen.ts'
 import type { AlertEvent, CommandResult, EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 
 /** Before any event: a time earlier than every real one that still survives JSON. */
@@ -104,8 +105,8 @@ export interface EngineState {
   highWater: number
   /** The event time being applied (the watermark between inputs). */
   now: number
-  /** Event ids seen, with the watermark when they came (insertion order is watermark order). */
-  seen: Map<string, number>
+  /** Event ids seen, stamped with the high-water mark when they came, for dedup until the retention forgets them. */
+  seen: SeenIds
   /** Events waiting for the watermark: those that came in order in a queue, the others in a heap. */
   pending: Heap<Pending>
   queued: Pending[]
@@ -143,7 +144,7 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new Map(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
     openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],

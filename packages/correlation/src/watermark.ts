@@ -19,8 +19,8 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   const time = eventTimeOf(event, s.cfg.futureToleranceMs)
   // It would wait forever at the head of the queue, and everything behind it with it.
   if (!Number.isFinite(time.t)) throw new EventTimeError(event.id)
-  // Stamped with the high-water mark, which only grows: the map stays in stamp order for pruning.
-  s.seen.set(event.id, Math.max(s.highWater, time.t))
+  // Stamped with the high-water mark, which only grows, so the retention forgets the oldest first.
+  s.seen.add(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
   if (time.t < s.watermark) {
     applyLate(s, event, time.t, time.iso)
@@ -102,7 +102,7 @@ function drain(s: EngineState): void {
 
 /** Forgets event ids, commands, resolved incidents and early resolves from before the retention horizon. */
 function forget(s: EngineState, horizon: number): void {
-  pruneOldest(s.seen, horizon)
+  s.seen.forget(horizon)
   pruneOldest(s.commandsSeen, horizon)
   const q = s.evictionQueue
   let head = s.evictionHead
