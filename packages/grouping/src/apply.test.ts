@@ -139,7 +139,7 @@ describe('groupKeyOf', () => {
 
   it('is injective: values holding |, quotes, brackets, NUL or any code point never make two groups one', () => {
     const r = rules({ groupBy: { default: ['service', 'labels.team', 'fingerprint'] } })
-    const tricky = fc.oneof(fc.constantFrom('', '|', 'a|b', '"', '","', '\\', '[', ']', '\u0000', 'é', 'e\u0301', '😀', '\ud800'), fc.string({ unit: 'binary' }))
+    const tricky = fc.oneof(fc.constantFrom('', '|', 'a|b', '"', '","', '\\', '[', ']', '\u0000', 'é', 'e\u0301', '😀', '\ud800'), fc.string({ unit: 'binary', maxLength: 12 }))
     const triple = fc.tuple(tricky, tricky, tricky, fc.constantFrom('production', 'p|q'))
     fc.assert(fc.property(triple, triple, ([s1, t1, f1, e1], [s2, t2, f2, e2]) => {
       const k1 = groupKeyOf(event({ service: s1, fingerprint: f1, environment: e1, labels: { team: t1 } }), r)

@@ -7,14 +7,14 @@ import { onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { defaultIngestOptions } from '@opsreview/ingest/event'
+import { defaultIngestOptions, type IngestOptions } from '@opsreview/ingest/event'
 import { Spool } from '@opsreview/spool'
 import { serve } from '@opsreview/testing'
 import { createReceiverApp, publishSpooled } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
 import { TEST_NOW } from './test-fakes.ts'
 
-export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; rejected: string }, opts: { logger: Logger; tokens: readonly string[]; bodyLimit?: number }): Promise<{ url: string; spool: Spool }> {
+export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; rejected: string }, opts: { logger: Logger; tokens: readonly string[]; bodyLimit?: number; ingest?: IngestOptions }): Promise<{ url: string; spool: Spool }> {
   const { logger } = opts
   const publisher = new BatchPublisher({
     createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
@@ -27,7 +27,7 @@ export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; re
   const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
   const app = createReceiverApp({
     publisher, spool, logger, metrics, clock: () => TEST_NOW,
-    tokens: opts.tokens, bodyLimit: opts.bodyLimit ?? 1024 * 1024, topics, ingest: defaultIngestOptions,
+    tokens: opts.tokens, bodyLimit: opts.bodyLimit ?? 1024 * 1024, topics, ingest: opts.ingest ?? defaultIngestOptions,
   })
   return { url: await serve(app), spool }
 }
