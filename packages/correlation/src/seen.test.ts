@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { SeenIds } from './seen.ts'
+
+const hexId = (n: number) => createHash('sha256').update(String(n)).digest('hex').slice(0, 32)
+
+describe('SeenIds', () => {
+  it('answers exactly as a map of ids pruned at the horizon, through growth, forgetting and snapshots', () => {
+    const op = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('add' as const), id: fc.integer({ min: 0, max: 3000 }), hex: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const), back: fc.integer({ min: 0, max: 400 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('snapshot' as const) }) },
+    )
+    fc.assert(fc.property(fc.array(op, { maxLength: 3000 }), (ops) => {
+      let seen = new SeenIds()
+      const model = new Map<string, number>()
+      let stamp = 0
+      for (const o of ops) {
+        if (o.kind === 'add') {
+          const id = o.hex ? hexId(o.id) : `id-${o.id}`
+          expect(seen.has(id)).toBe(model.has(id))
+          if (!model.has(id)) { model.set(id, stamp); seen.add(id, stamp) }
+          stamp += 1
+        } else if (o.kind === 'forget') {
+          const horizon = stamp - o.back
+          for (const [id, t] of model) if (t < horizon) model.delete(id)
+          seen.forget(horizon)
+        } else {
+          seen = SeenIds.fromSnapshot(JSON.parse(JSON.stringify(seen.toSnapshot())))
+        }
+      }
+      expect(seen.size).toBe(model.size)
+      for (const id of model.keys()) expect(seen.has(id)).toBe(true)
+    }), { numRuns: 100 })
+  })
+})
