@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { repoRoot } from '@opsreview/testing'
 import { defaultGroupingRules, loadGroupingRulesFile, parseGroupingRules, parseGroupingRulesSetting, serviceOf } from './index.ts'
 
 const yamlFile = `version: 1
@@ -169,5 +170,18 @@ describe('loadGroupingRulesFile', () => {
     expect(parseGroupingRulesSetting('  ')).toEqual({ ok: true, value: defaultGroupingRules })
     const r = parseGroupingRulesSetting(tmpFile('r.json', '{}'))
     expect(r.ok === false && r.error).toMatch(/1 problem\(s\).*\/version: must have required property 'version'/s)
+  })
+})
+
+describe('docs/grouping.md', () => {
+  it('shows a full example that is a valid rules file, whose service rules are the defaults', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs/grouping.md'), 'utf8')
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1]
+    expect(example).toBeDefined()
+    const r = parseGroupingRules(example!, 'yaml')
+    if (!r.ok) throw new Error(JSON.stringify(r.errors))
+    expect(r.rules.document.service).toEqual(defaultGroupingRules.document.service)
+    expect(r.rules.document.environment).toEqual(defaultGroupingRules.document.environment)
+    expect(r.rules.groupBy.rules.map((g) => g.name)).toHaveLength(3)
   })
 })
