@@ -117,9 +117,9 @@ function deepFreeze<T>(value: T): T {
 
 /** A label's value read by own property, empty counting as absent (as in Prometheus). */
 export function labelValue(labels: Readonly<Record<string, string>>, name: string): string | undefined {
-  if (!Object.hasOwn(labels, name)) return undefined
+  // The plain read first: most lookups miss, and a miss needs no own-property check (this runs per alert).
   const v = labels[name]
-  return typeof v === 'string' && v !== '' ? v : undefined
+  return typeof v === 'string' && v !== '' && Object.hasOwn(labels, name) ? v : undefined
 }
 
 /** Anchored like Alertmanager's and Prometheus's matchers: `api` does not match `api-gateway`. */
