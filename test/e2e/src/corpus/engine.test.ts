@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
+import { buildCorpus, burstOrder, HOUR, liveOrder, MIN, type Corpus, type Delivery } from './corpus.ts'
+import { canonicalEvents } from './canonical.ts'
+import { score } from './score.ts'
+
+const START = Date.parse('2026-11-01T00:00:00.000Z')
+
+function run(inputs: EngineInput[]) {
+  const engine = new CorrelationEngine()
+  for (const i of inputs) engine.apply(i)
+  return engine
+}
+const tick = (t: number): EngineInput => ({ type: 'tick', at: new Date(t).toISOString() })
+const alert = (event: AlertEvent): EngineInput => ({ type: 'alert', event })
+
+function live(corpus: Corpus): EngineInput[] {
+  const out: EngineInput[] = []
+  let clock = corpus.start
+  for (const d of liveOrder(corpus.deliveries)) {
+    for (; clock + MIN <= d.sentAt; clock += MIN) out.push(tick(clock + MIN))
+    out.push(...canonicalEvents([d], () => d.sentAt).map(alert))
+  }
+  for (; clock < corpus.end + HOUR; clock += MIN) out.push(tick(clock + MIN))
+  return out
+}
+const at = (c: Corpus) => c.end + HOUR
+const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c)), ...events.map(alert), tick(at(c) + 1000)]
+
+/** Kafka's reordering: events of one alert keep their order, different alerts interleave at random. */
+function kafkaShuffle(events: AlertEvent[], seed: number): AlertEvent[] {
+  let a = seed
+  const rnd = () => { a = (a * 1103515245 + 12345) % 2147483648; return a / 2147483648 }
+  const byKey = new Map<string, AlertEvent[]>()
+  for (const e of events) byKey.set(`${e.source}:${e.fingerprint}`, [...(byKey.get(`${e.source}:${e.fingerprint}`) ?? []), e])
+  const queues = [...byKey.values()]
+  const out: AlertEvent[] = []
+  while (queues.some((q) => q.length > 0)) {
+    const left = queues.filter((q) => q.length > 0)
+    out.push(left[Math.floor(rnd() * left.length)]!.shift()!)
+  }
+  return out
+}
+const eventTime = (e: AlertEvent) => Date.parse(e.status === 'resolved' && e.source !== 'report' ? e.endsAt ?? e.receivedAt : e.startsAt)
+const rank = (e: AlertEvent) => (e.source === 'report' ? 1 : e.status === 'firing' ? 0 : 2)
+const sortedByTime = (events: AlertEvent[]) => [...events].sort((a, b) => eventTime(a) - eventTime(b) || rank(a) - rank(b) || a.id.localeCompare(b.id))
+
+/** What must not depend on delivery: each incident's members, span and status, and each problem's incidents by their members. */
+function outcome(engine: CorrelationEngine) {
+  const members = new Map(engine.incidents().map((i) => [i.id, i.alerts.map((a) => a.key).sort().join(',') + (i.reports.length ? `+${i.reports.map((r) => r.title).sort().join(',')}` : '')]))
+  return {
+    incidents: engine.incidents().map((i) => `${members.get(i.id)} ${i.openedAt}–${i.resolvedAt ?? ''} ${i.status}`).sort(),
+    problems: engine.problems().map((p) => `${p.signature} ${p.incidentIds.map((id) => members.get(id)).sort().join(' | ')}`).sort(),
+  }
+}
+
+describe('the corpus on the pure engine: live against one burst', () => {
+  const corpus = buildCorpus({ start: START })
+  const order: Delivery[] = burstOrder(corpus.deliveries)
+  const burstEvents = canonicalEvents(order, () => at(corpus))
+  const liveRun = run(live(corpus))
+  const report = (name: string, engine: CorrelationEngine) => {
+    const s = score(corpus, engine.incidents(), engine.problems())
+    console.log(`${name}: late ${engine.stats.late}\n${s.report}`)
+    return s
+  }
+
+  it('is taken whole by the receiver, and the same seed gives the same corpus', () => {
+    expect(burstEvents.length).toBeGreaterThan(150)
+    expect(JSON.stringify(buildCorpus({ start: START }))).toBe(JSON.stringify(corpus))
+    expect(JSON.stringify(buildCorpus({ start: START, seed: 12 }).deliveries)).not.toBe(JSON.stringify(corpus.deliveries))
+  })
+
+  it('in one burst an hour after its end, in event-time order, gives the incidents and problems of live delivery', () => {
+    const sorted = run(burstOf(corpus, sortedByTime(burstEvents)))
+    // Every distinct event is late: repeat notifications (the same id) are dropped before.
+    expect(sorted.stats.late).toBe(new Set(burstEvents.map((e) => e.id)).size)
+    expect(outcome(sorted)).toEqual(outcome(liveRun))
+  })
+
+  // FAILS NOW: two engine failures that live delivery has too (packages/correlation/src/corpus-findings.test.ts):
+  // the staging checkout alert joins the production outage through their shared Alertmanager group, and
+  // the pricing alert Alertmanager only reported as resolved is in no incident. F1 0.939.
+  it.fails('delivered live, meets the acceptance: F1 ≥ 0.95, every problem, no false one, finished incidents resolved', () => {
+    expect(report('live', liveRun).pass).toBe(true)
+  })
+
+  // FAILS NOW: every event is behind the watermark (the ticks passed them an hour ago), so each is applied
+  // on arrival by the late-event rule, in arrival order. A late firing joins any open incident of its group
+  // opened after it, less the quiet period, however much later (its resolve may not have arrived yet): days
+  // of one service's alerts chain into one incident that a still-firing alert keeps open; and a member's
+  // resolve arriving before another member's firing closes the incident at once and splits it. Kafka keeps
+  // each alert's order only. F1 0.36 (0.84 with each sender's order kept).
+  it.fails('in one burst, senders interleaved and alerts reordered as Kafka may, gives the incidents of live delivery', () => {
+    for (const seed of [1, 2]) {
+      const shuffled = run(burstOf(corpus, kafkaShuffle(burstEvents, seed)))
+      report(`burst, reordered (seed ${seed})`, shuffled)
+      expect(outcome(shuffled)).toEqual(outcome(liveRun))
+    }
+  })
+})
