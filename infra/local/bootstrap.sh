@@ -36,3 +36,7 @@ if [ ! -f "$OPSREVIEW_REPO/node_modules/.modules.yaml" ] || [ "$OPSREVIEW_REPO/p
   log "installing workspace dependencies"
   (cd "$OPSREVIEW_REPO" && pnpm install --frozen-lockfile --reporter=append-only >&2)
 fi
+# The record types generated from schemas/ are git-ignored: a checkout installed before they existed has none.
+if [ ! -d "$OPSREVIEW_REPO/packages/schemas/src/generated" ]; then
+  (cd "$OPSREVIEW_REPO" && pnpm -s generate >&2)
+fi

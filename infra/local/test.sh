@@ -18,6 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The record types are generated from schemas/ (git-ignored); a schema edit since install must show here.
+log "generate"; pnpm -s generate
 log "typecheck"; pnpm -s typecheck
 log "lint"; pnpm -s lint
 # The self-monitoring rules and the configs `pnpm start` runs them with: each rule must fire on its

@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
-import { CorrelationEngine } from '../../correlation/src/engine.ts'
-import type { AlertEvent, Command, CommandType, EngineInput, Incident, Problem } from '../../correlation/src/types.ts'
-import { validateIncident, validateProblem } from '../../schemas/src/index.ts'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { AlertEvent, Command, CommandType, EngineInput, Incident, Problem } from '@opsreview/correlation/types'
+import { validateIncident, validateProblem } from '@opsreview/schemas'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from './documents.ts'
 import { ensureIndices, indexNames } from './templates.ts'
 
