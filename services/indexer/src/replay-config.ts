@@ -43,7 +43,14 @@ export const replayConfigSpec = {
 export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
 
 /** The threshold variables that are set: what the replay overrides, and what its report shows. */
-export function settingOverridesOf(c: ReplayConfig) {
-  const { OPSREVIEW_KAFKA_BROKERS, OPSREVIEW_TOPIC_ALERTS, OPSREVIEW_TOPIC_COMMANDS, OPSREVIEW_ES_URL, OPSREVIEW_ES_INDEX_PREFIX, OPSREVIEW_REPLAY_IDLE_TIMEOUT, OPSREVIEW_LOG_LEVEL, OPSREVIEW_GROUPING_RULES, ...thresholds } = c
-  return Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined)) as { [K in keyof typeof thresholds]?: NonNullable<(typeof thresholds)[K]> }
+const thresholdNames = ['OPSREVIEW_QUIET_PERIOD', 'OPSREVIEW_REOPEN_WINDOW', 'OPSREVIEW_STALENESS_ALERTMANAGER', 'OPSREVIEW_STALENESS_PINGDOM', 'OPSREVIEW_STALENESS_REPORT',
+  'OPSREVIEW_POSTMORTEM_SEVERITIES', 'OPSREVIEW_POSTMORTEM_MIN_DURATION', 'OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT', 'OPSREVIEW_RECURRING_MIN_INCIDENTS', 'OPSREVIEW_RECURRING_WINDOW',
+  'OPSREVIEW_FLAPPING_MIN_FLAPS', 'OPSREVIEW_FLAPPING_WINDOW', 'OPSREVIEW_SHARED_CAUSE_WINDOW', 'OPSREVIEW_SHARED_CAUSE_MIN_SERVICES', 'OPSREVIEW_SHARED_CAUSE_LABELS',
+  'OPSREVIEW_CORRELATOR_RETENTION', 'OPSREVIEW_ALLOWED_LATENESS', 'OPSREVIEW_FUTURE_TOLERANCE'] as const satisfies readonly (keyof ReplayConfig)[]
+
+type Thresholds = { [K in (typeof thresholdNames)[number]]?: NonNullable<ReplayConfig[K]> }
+
+/** The threshold variables that are set: what the replay overrides, and what its report shows. */
+export function settingOverridesOf(c: ReplayConfig): Thresholds {
+  return Object.fromEntries(thresholdNames.filter((name) => c[name] !== undefined).map((name) => [name, c[name]])) as Thresholds
 }

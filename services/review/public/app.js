@@ -13,6 +13,15 @@ if (params.has('token')) {
   window.history.replaceState(window.history.state, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`)
 }
 $('#token').value = sessionStorage.getItem('opsreview-token') ?? ''
+// ?dataset=<name> opens a what-if dataset (opsreview replay --index): every call carries it, decisions
+// included, so the API refuses them (409) instead of a click landing on a live incident of the same id.
+const dataset = new URLSearchParams(location.search).get('dataset') || null
+if (dataset) {
+  $('#dataset-banner').textContent = `what-if dataset ${dataset}: a replay with another configuration, not the live review`
+  $('#dataset-banner').hidden = false
+  document.title = `what-if ${dataset} · ${document.title}`
+}
+const withDataset = (path) => (dataset && path.startsWith('/api/v1/') && !path.startsWith('/api/v1/dead-letters') ? `${path}${path.includes('?') ? '&' : '?'}dataset=${encodeURIComponent(dataset)}` : path)
 $('#actor').value = localStorage.getItem('opsreview-actor') ?? ''
 
 function el(tag, attrs = {}, ...children) {
@@ -38,7 +47,7 @@ function say(text, error = false) {
 
 async function api(path, options = {}) {
   const token = $('#token').value.trim()
-  const res = await fetch(path, { ...options, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(options.headers ?? {}) } })
+  const res = await fetch(withDataset(path), { ...options, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(options.headers ?? {}) } })
   if (!res.ok) {
     const problem = await res.json().catch(() => ({}))
     const fields = (problem.errors ?? []).map((e) => `${e.path} ${e.message}`).join('; ')

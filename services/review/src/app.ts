@@ -10,6 +10,7 @@ import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { parseDataset, resolveDataset, type ResolvedIndices } from '@opsreview/review/dataset'
 import type { CachedCount } from '@opsreview/review/dead-letters'
 import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
@@ -101,8 +102,8 @@ type ProblemDoc = Problem
  */
 export function createReviewApp(deps: ReviewDeps): express.Express {
   const { es, clock } = deps
-  const idx = indexNames(deps.indexPrefix)
-  const indices = { alerts: idx.alerts.alias, incidents: idx.incidents.alias, problems: idx.problems.alias }
+  const aliasesOf = (prefix: string) => { const n = indexNames(prefix); return { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias } }
+  const indices = aliasesOf(deps.indexPrefix)
   const app = express()
   app.disable('x-powered-by')
   // node:querystring: a repeated key is an array, which every parameter here refuses ("must be given once").
@@ -134,17 +135,39 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return doc
   }
 
+  /**
+   * `?dataset=<name>` on a read: the what-if dataset's indices instead of the live ones (docs/replay.md),
+   * in `res.locals.indices`. 400 naming `dataset` when malformed, 404 when there is no such dataset.
+   */
+  const dataset: RequestHandler = async (req, res, next) => {
+    try {
+      const d = parseDataset(req.query.dataset)
+      if (!d.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid dataset', { errors: d.errors })
+      res.locals.indices = await resolveDataset(es, aliasesOf, deps.indexPrefix, d.value)
+      next()
+    } catch (err) { next(err) }
+  }
+  const indicesOf = (res: express.Response) => res.locals.indices as ResolvedIndices
+
+  /** Decisions go to the live correlator: a what-if dataset is a replay, and takes none (409). */
+  const liveOnly: RequestHandler = (req, _res, next) => {
+    const d = parseDataset(req.query.dataset)
+    if (!d.ok) return next(new HttpProblem('INVALID_QUERY', 'Invalid dataset', { errors: d.errors }))
+    if (d.value !== null) return next(new ReviewProblem('DATASET_READ_ONLY', `What-if dataset ${d.value} is a replay, not live: decisions are taken on the live incidents and problems`, { errors: [{ path: '/dataset', message: 'decisions cannot be taken on a what-if dataset' }] }))
+    next()
+  }
+
   function windowOf(req: Request): { from: string; to: string } {
     const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime())
     if (!w.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid review window', { errors: w.errors })
     return w.value
   }
 
-  app.get('/api/v1/incidents', read, async (req, res, next) => {
+  app.get('/api/v1/incidents', read, dataset, async (req, res, next) => {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const r = await es.search<IncidentListItem>(incidentSearchRequest(indices.incidents, parsed.value))
+      const r = await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value))
       const hits = r.hits.hits
       const last = hits.at(-1)
       res.json({
@@ -155,8 +178,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/incidents/:id', read, async (req, res, next) => {
+  app.get('/api/v1/incidents/:id', read, dataset, async (req, res, next) => {
     try {
+      const indices = indicesOf(res)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       // The timeline: every state change of the member alerts, and the reports, in time order.
       const opened = Date.parse(incident.openedAt)
@@ -177,17 +201,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/problems', read, async (req, res, next) => {
+  app.get('/api/v1/problems', read, dataset, async (req, res, next) => {
     try {
       const parsed = parseProblemQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const r = await es.search<ProblemDoc>(problemSearchRequest(indices.problems, parsed.value))
+      const r = await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value))
       res.json({ total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0), items: r.hits.hits.map((h) => h._source) })
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/problems/:id', read, async (req, res, next) => {
+  app.get('/api/v1/problems/:id', read, dataset, async (req, res, next) => {
     try {
+      const indices = indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const incidents = (await es.search<IncidentListItem>({
         index: indices.incidents, size: 200, query: { term: { problemIds: problem.id } }, sort: [{ openedAt: 'desc' }], _source: { excludes: [...incidentListExcludes] },
@@ -196,12 +221,16 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/review', read, async (req, res, next) => {
-    try { res.json(await buildReview(es, indices, windowOf(req))) } catch (err) { next(err) }
+  app.get('/api/v1/review', read, dataset, async (req, res, next) => {
+    try { res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req))), dataset: indicesOf(res).dataset }) } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/review.md', read, async (req, res, next) => {
-    try { res.type('text/markdown; charset=utf-8').send(reviewMarkdown(await buildReview(es, indices, windowOf(req)))) } catch (err) { next(err) }
+  app.get('/api/v1/review.md', read, dataset, async (req, res, next) => {
+    try {
+      const { dataset: name, ...idx } = indicesOf(res)
+      const markdown = reviewMarkdown(await buildReview(es, idx, windowOf(req)))
+      res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
+    } catch (err) { next(err) }
   })
 
   app.get('/api/v1/dead-letters/summary', read, async (_req, res, next) => {
@@ -282,7 +311,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return t.iso
   }
 
-  app.patch('/api/v1/incidents/:id', write, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/incidents/:id', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateIncidentPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
@@ -308,7 +337,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.patch('/api/v1/problems/:id', write, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/problems/:id', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
