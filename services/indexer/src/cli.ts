@@ -140,7 +140,7 @@ async function replay(argv: string[]): Promise<number> {
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
       settings,
       groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
-      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT,
+      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL,
     })
     process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report))
     return 0

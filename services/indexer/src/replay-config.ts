@@ -17,6 +17,7 @@ export const replayConfigSpec = {
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of the live indices; datasets are <prefix>-whatif-<name>', 'opsreview'),
+  OPSREVIEW_TICK_INTERVAL: field.duration("the live correlator's tick interval: the replay ticks at the records' receipt times this often (0: no ticks)", 5000),
   OPSREVIEW_REPLAY_IDLE_TIMEOUT: field.duration('give up when Kafka sends nothing for this long while records are expected', 60_000),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'warn'),
   OPSREVIEW_GROUPING_RULES: field.string('the live grouping rules file, replayed with when --config is not given (empty: the default rules)', ''),
