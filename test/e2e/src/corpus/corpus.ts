@@ -133,6 +133,11 @@ export interface CorpusOptions {
   start: number
   /** Noise incidents besides the planted scenarios. */
   noise?: number
+  /**
+   * Marks this copy of the corpus apart from others posted to the same pipeline: a `corpus_run` label on
+   * every Alertmanager alert, Pingdom check ids offset, report titles and references suffixed.
+   */
+  tag?: string
 }
 
 /** The corpus's length: from `start` to its end. */
@@ -145,6 +150,9 @@ const REPEAT_INTERVAL = 4 * HOUR
 export function buildCorpus(opts: CorpusOptions): Corpus {
   const seed = opts.seed ?? 11
   const rnd = prng(seed)
+  const tag = opts.tag
+  const checkOffset = tag ? (parseInt(createHash('sha256').update(tag).digest('hex').slice(0, 6), 16) % 9000 + 1000) * 10_000_000 : 0
+  const tagged = (text: string) => (tag ? `${text} [${tag}]` : text)
   const S = opts.start
   const end = S + CORPUS_SPAN
   const at = (day: number, h: number, m = 0, s = 0) => S + day * DAY + h * HOUR + m * MIN + s * 1000
@@ -161,7 +169,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     incidents.set(label, { label, environment, services, finished: true, open: false, note })
   }
   const am = (labels: Record<string, string>, summary: string, episodes: [number, number | null][], incidentLabel: string | string[]) => {
-    const full: Record<string, string> = { severity: 'warning', env: 'production', ...labels }
+    const full: Record<string, string> = { severity: 'warning', env: 'production', ...labels, ...(tag ? { corpus_run: tag } : {}) }
     const fp = fingerprintOf(full)
     let a = amAlerts.get(fp)
     if (!a) {
@@ -173,8 +181,10 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
       a.episodes.push({ start, end: stop, incident: label })
       busy.push({ env: full.env!, service: full.service!, from: start, to: stop ?? end })
     })
+    return fp
   }
-  const pingdom = (check: Omit<PingdomCheck, 'outages'>, outages: [number, number | null][], incidentLabel: string | string[]) => {
+  const pingdom = (plain: Omit<PingdomCheck, 'outages'>, outages: [number, number | null][], incidentLabel: string | string[]) => {
+    const check = { ...plain, id: plain.id + checkOffset }
     let c = checks.get(check.id)
     if (!c) checks.set(check.id, (c = { ...check, outages: [] }))
     outages.forEach(([start, stop], i) => {
@@ -216,15 +226,15 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
 
   // 5. An Alertmanager alert flapping: six firings 13 min apart (each state lasts past a group interval).
   incident('notifications-lag-flapping', 'production', ['notifications'], 'consumer lag toggling six times in 70 minutes: one incident')
-  am({ alertname: 'KafkaConsumerLagHigh', service: 'notifications', instance: 'notif-worker-1:9308', consumergroup: 'email-sender' },
+  const lagging = am({ alertname: 'KafkaConsumerLagHigh', service: 'notifications', instance: 'notif-worker-1:9308', consumergroup: 'email-sender' },
     'Consumer group lag above 10k', Array.from({ length: 6 }, (_, k): [number, number] => [at(5, 16, 13 * k, 5), at(5, 16, 13 * k + 6, 5)]), 'notifications-lag-flapping')
-  problems.push({ label: 'flapping-consumer-lag', kind: 'flapping', signature: { environment: 'production', source: 'alertmanager', fingerprint: fingerprintOf({ severity: 'warning', env: 'production', alertname: 'KafkaConsumerLagHigh', service: 'notifications', instance: 'notif-worker-1:9308', consumergroup: 'email-sender' }) }, incidents: ['notifications-lag-flapping'], note: 'KafkaConsumerLagHigh on notifications' })
+  problems.push({ label: 'flapping-consumer-lag', kind: 'flapping', signature: { environment: 'production', source: 'alertmanager', fingerprint: lagging }, incidents: ['notifications-lag-flapping'], note: 'KafkaConsumerLagHigh on notifications' })
 
   // 6. A Pingdom check flapping: down five times in 45 minutes.
   incident('shipping-rates-flapping', 'production', ['shipping'], 'shipping rates check toggling five times: one incident')
   pingdom({ id: 7730015, name: 'Shipping rates API', type: 'HTTP', service: 'shipping', environment: 'production', hostname: 'rates.northwind-retail.net' },
     Array.from({ length: 5 }, (_, k): [number, number] => [at(8, 20, 10 * k + 1), at(8, 20, 10 * k + 5)]), 'shipping-rates-flapping')
-  problems.push({ label: 'flapping-shipping-check', kind: 'flapping', signature: { environment: 'production', source: 'pingdom', fingerprint: 'check-7730015' }, incidents: ['shipping-rates-flapping'], note: 'Pingdom check 7730015' })
+  problems.push({ label: 'flapping-shipping-check', kind: 'flapping', signature: { environment: 'production', source: 'pingdom', fingerprint: `check-${7730015 + checkOffset}` }, incidents: ['shipping-rates-flapping'], note: 'Pingdom check 7730015' })
 
   // 7. Two services on one database opening together: a shared cause (label `database`).
   incident('orders-db-connections', 'production', ['orders-api'], 'orders-api cannot reach pg-orders-main')
@@ -309,6 +319,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
   }
 
   // Finished means over, with any flapping hold (1 h after the last flap) run out before the end.
+  for (const r of reports) { r.title = tagged(r.title); if (r.reference) r.reference = tagged(r.reference) }
   const deliveries = [...alertmanagerDeliveries([...amAlerts.values()], end), ...pingdomDeliveries([...checks.values()], end), ...reportDeliveries(reports, end)]
   const episodes: TruthEpisode[] = [
     ...[...amAlerts.values()].flatMap((a) => a.episodes.map((e) => ({ kind: 'alert' as const, key: `alertmanager:${a.fingerprint}`, at: e.start, incident: e.incident }))),
