@@ -80,7 +80,7 @@ describe('parseGroupingRules', () => {
     }), 'json')
     expect(r.ok).toBe(false)
     if (r.ok) return
-    expect(r.errors).toEqual(expect.arrayContaining([
+    expect(r.errors.map(({ path, message }) => ({ path, message }))).toEqual(expect.arrayContaining([
       { path: '/version', message: 'must be 1' },
       { path: '/servcie', message: 'is not a known key' },
       { path: '/environment/labels', message: 'must be array' },
@@ -106,6 +106,7 @@ describe('parseGroupingRules', () => {
     }), 'json')
     expect(r.ok).toBe(false)
     if (r.ok) return
+    expect(r.errors.map((e) => e.line)).toEqual([1, 1, 1])
     expect(r.errors.map((e) => e.path)).toEqual([
       '/service/rules/0/match/labels/a~1b/regex',
       '/groupBy/rules/0/match/service/regex',
@@ -131,6 +132,16 @@ describe('parseGroupingRules', () => {
     expect(!regexOnly.ok && regexOnly.errors).toEqual([
       { path: '/groupBy/rules/0/match/labels/alertname/regex', message: expect.stringMatching(/^is not a valid regex/), line: 14 },
     ])
+  })
+
+  it('gives JSON errors their lines too', () => {
+    const text = JSON.stringify({ version: 1, groupBy: { rules: [{ match: { labels: { pod: { regex: '(' } } }, by: ['labels.pod'] }], default: ['host'] } }, null, 2)
+    const r = parseGroupingRules(text, 'json')
+    expect(!r.ok && r.errors).toEqual([
+      { path: '/groupBy/default/0', message: 'must be service, environment, source, fingerprint or labels.<label name>', line: 19 },
+    ])
+    const regex = parseGroupingRules(text.replace('"host"', '"service"'), 'json')
+    expect(!regex.ok && regex.errors).toEqual([{ path: '/groupBy/rules/0/match/labels/pod/regex', message: expect.stringMatching(/^is not a valid regex/), line: 9 }])
   })
 
   it('reports YAML and JSON syntax errors, and YAML duplicate keys, instead of throwing', () => {

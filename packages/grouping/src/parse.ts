@@ -94,16 +94,25 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
 
 /**
  * Parses and checks a rules document. Unknown keys, wrong types, bad `by` fields and regexes that do not
- * compile are all reported, each with its JSON Pointer; in YAML with its line too.
+ * compile are all reported, each with its JSON Pointer and its line.
  */
 export function parseGroupingRules(text: string, format: GroupingRulesFormat): GroupingRulesParse {
   let value: unknown
-  let located: ((pointer: string) => number | undefined) | undefined
+  let located: (pointer: string) => number | undefined
   if (format === 'json') {
     try {
       value = JSON.parse(text)
     } catch (err) {
       return { ok: false, errors: [{ path: '/', message: `is not JSON: ${(err as Error).message}` }] }
+    }
+    // JSON is YAML too: the YAML parser's node positions give JSON errors their lines (only when there are errors).
+    let parsed: { doc: Document; lines: LineCounter } | undefined
+    located = (pointer) => {
+      if (!parsed) {
+        const lines = new LineCounter()
+        parsed = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines }
+      }
+      return parsed.doc.errors.length > 0 ? undefined : lineOf(parsed.doc, parsed.lines, pointer)
     }
   } else {
     const lines = new LineCounter()
@@ -126,7 +135,7 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   const errors: GroupingRulesError[] = checked.ok ? regexErrors(value as GroupingRulesFile) : clarify(checked.errors)
   if (errors.length > 0) {
     // In the file's order, as an editor shows it.
-    return { ok: false, errors: located ? errors.map((e) => withLine(e, located(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) : errors }
+    return { ok: false, errors: errors.map((e) => withLine(e, located(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }
   }
   return { ok: true, rules: compileGroupingRules(value as GroupingRulesFile) }
 }
