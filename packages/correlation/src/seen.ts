@@ -8,8 +8,9 @@
 
 const EMPTY = -Infinity
 const MIN_CAPACITY = 1024
-/** Above this share of used slots (live or expired) the table is rebuilt, twice as large as the live ids need. */
-const MAX_LOAD = 0.6
+/** Above this share of used slots (live or expired) the table is rebuilt for the live ids, at `REBUILT_LOAD`. */
+const MAX_LOAD = 0.75
+const REBUILT_LOAD = 0.4
 
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48
@@ -57,7 +58,7 @@ const BLOCK = 16_384
 export class SeenIds {
   #keys: Uint32Array
   #stamps: Float64Array
-  #mask: number
+  #capacity: number
   /** Slots not empty: live ids and expired ones not yet swept. */
   #used = 0
   /** Ids stamped before this are forgotten. */
@@ -67,7 +68,7 @@ export class SeenIds {
   constructor(capacity = MIN_CAPACITY) {
     this.#keys = new Uint32Array(capacity * 3)
     this.#stamps = new Float64Array(capacity).fill(EMPTY)
-    this.#mask = capacity - 1
+    this.#capacity = capacity
   }
 
   /** Whether the id was seen and is not forgotten. */
@@ -95,14 +96,15 @@ export class SeenIds {
     return n
   }
 
+  /** Any capacity, not only powers of two (which would waste up to half the table): a multiply maps the hash onto it. */
   #slot(a: number, b: number, c: number): number {
-    return (Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ c, 0x85ebca6b) >>> 0) & this.#mask
+    return Math.floor((Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ c, 0x85ebca6b) >>> 0) * this.#capacity / 4294967296)
   }
 
   #find(a: number, b: number, c: number): number {
     const keys = this.#keys
     const st = this.#stamps
-    for (let i = this.#slot(a, b, c); ; i = (i + 1) & this.#mask) {
+    for (let i = this.#slot(a, b, c); ; i = i + 1 === this.#capacity ? 0 : i + 1) {
       const t = st[i]!
       if (t === EMPTY) return -1
       const j = i * 3
@@ -115,7 +117,7 @@ export class SeenIds {
     const st = this.#stamps
     let reuse = -1
     let i = this.#slot(a, b, c)
-    for (; ; i = (i + 1) & this.#mask) {
+    for (; ; i = i + 1 === this.#capacity ? 0 : i + 1) {
       const t = st[i]!
       if (t === EMPTY) break
       const j = i * 3
@@ -128,7 +130,7 @@ export class SeenIds {
     keys[i * 3 + 1] = b
     keys[i * 3 + 2] = c
     st[i] = stamp
-    if (this.#used > (this.#mask + 1) * MAX_LOAD) this.#rebuild()
+    if (this.#used > this.#capacity * MAX_LOAD) this.#rebuild()
   }
 
   #rebuild(): void {
@@ -136,11 +138,10 @@ export class SeenIds {
     const st = this.#stamps
     let live = 0
     for (let i = 0; i < st.length; i++) if (st[i]! !== EMPTY && st[i]! >= this.#horizon) live++
-    let capacity = MIN_CAPACITY
-    while (capacity * MAX_LOAD < live * 2) capacity *= 2
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(live / REBUILT_LOAD))
     this.#keys = new Uint32Array(capacity * 3)
     this.#stamps = new Float64Array(capacity).fill(EMPTY)
-    this.#mask = capacity - 1
+    this.#capacity = capacity
     this.#used = 0
     for (let i = 0; i < st.length; i++) {
       const t = st[i]!
@@ -179,9 +180,7 @@ export class SeenIds {
   static fromSnapshot(snapshot: SeenSnapshot): SeenIds {
     let total = 0
     for (const s of snapshot.stamps) total += Buffer.byteLength(s, 'base64') / 8
-    let capacity = MIN_CAPACITY
-    while (capacity * MAX_LOAD < total * 2) capacity *= 2
-    const seen = new SeenIds(capacity)
+    const seen = new SeenIds(Math.max(MIN_CAPACITY, Math.ceil(total / REBUILT_LOAD)))
     snapshot.keys.forEach((k, b) => {
       const kbuf = Buffer.from(k, 'base64')
       const sbuf = Buffer.from(snapshot.stamps[b]!, 'base64')

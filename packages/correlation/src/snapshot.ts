@@ -5,7 +5,7 @@ import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import {
-  createState, timerBefore, type AlertTrack, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Problem } from './types.ts'
@@ -36,7 +36,8 @@ export interface EngineSnapshot {
   openByAmGroup: [string, string][]
   problems: Problem[]
   bySignature: [string, Opening[]][]
-  recentByDep: [string, Opening[]][]
+  recentByDep: [string, DepOpening[]][]
+  openingSeq: number
   timers: Timer[]
   evictionQueue: EvictionEntry[]
   commandsSeen: [string, number][]
@@ -61,6 +62,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     problems: [...s.problems.values()],
     bySignature: [...s.bySignature],
     recentByDep: [...s.recentByDep],
+    openingSeq: s.openingSeq,
     timers: s.timers.items.slice(),
     evictionQueue: s.evictionQueue.slice(s.evictionHead),
     commandsSeen: [...s.commandsSeen],
@@ -100,6 +102,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   for (const p of copy.problems) { s.problems.set(p.id, p); indexProblem(s, p) }
   for (const [k, v] of copy.bySignature) s.bySignature.set(k, v)
   for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v)
+  s.openingSeq = copy.openingSeq
   s.timers = new Heap(timerBefore, copy.timers)
   s.evictionQueue = copy.evictionQueue
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)

@@ -67,6 +67,13 @@ export interface IncidentState {
   amGroups: Set<string>
 }
 
+/** An opening under a dependency, numbered in the order the openings came (lists are kept sorted by time). */
+export interface DepOpening {
+  incidentId: string
+  at: number
+  seq: number
+}
+
 export interface Opening {
   incidentId: string
   at: number
@@ -127,7 +134,9 @@ export interface EngineState {
   /** Recent openings per canonical recurring signature. */
   bySignature: Map<string, Opening[]>
   /** Recent openings per dependency (`label=value`), for shared-cause detection. */
-  recentByDep: Map<string, Opening[]>
+  recentByDep: Map<string, DepOpening[]>
+  /** The next `DepOpening.seq`. */
+  openingSeq: number
   timers: Heap<Timer>
   /** Resolved incidents and early resolves in watermark order, so retention evicts from the head. */
   evictionQueue: EvictionEntry[]
@@ -146,7 +155,7 @@ export function createState(cfg: EngineConfig): EngineState {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
     openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
-    recentByDep: new Map(), timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
+    recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
   }
 }

@@ -27,7 +27,7 @@ export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAl
     return
   }
   const sig = flappingSignature(inc, m)
-  upsertProblem(s, sig, canonicalSignature(sig), [inc], `${m.name} on ${m.service} keeps flapping`)
+  upsertProblem(s, sig, canonicalSignature(sig), [inc], () => `${m.name} on ${m.service} keeps flapping`)
 }
 
 /** A new incident whose alert is known to flap is linked to that problem. */

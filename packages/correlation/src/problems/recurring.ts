@@ -47,6 +47,6 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
     const newest = Math.max(...window.map((o) => o.at))
     const linked = existing ? [] : [...window, ...list.filter((o) => o.at > newest)]
     const incidents = existing ? [inc] : linked.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
-    upsertProblem(s, sig, key, incidents, `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
+    upsertProblem(s, sig, key, incidents, () => `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
 }

@@ -1,31 +1,72 @@
 // Shared cause: incidents in several services opening close together that share a dependency value.
-import type { EngineState, IncidentState } from '../state.ts'
+import type { DepOpening, EngineState, IncidentState } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, findProblem, upsertProblem } from './store.ts'
 
-/** Checks the dependencies (`label=value`) an incident just gained against the incidents opened near it. */
+/** The first position in `list` (sorted by time) whose time is at least `at`. */
+function lowerBound(list: readonly DepOpening[], at: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (list[mid]!.at < at) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The first position in `list` whose time is after `at`. */
+function upperBound(list: readonly DepOpening[], at: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (list[mid]!.at <= at) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+const bySeq = (a: DepOpening, b: DepOpening) => a.seq - b.seq
+
+/**
+ * Checks the dependencies (`label=value`) an incident just gained against the incidents opened near it.
+ *
+ * A dependency's openings are kept sorted by time, each numbered in the order it came: the window around an
+ * opening is a binary search away, and the rules see the openings in the order they came, as a list in
+ * arrival order would give them. (Kept as a list in arrival order and filtered on every check, a database
+ * host shared by many services cost time in proportion to its 30 days of openings, on every opening.)
+ */
 export function checkSharedCause(s: EngineState, inc: IncidentState, deps: readonly string[]): void {
   const { windowMs, minServices } = s.cfg.sharedCause
   if (s.now - inc.firstOpenedMs > windowMs) return
   // Openings arrive in any order (a late event applies at its own time): one that came later may belong
   // next to any of them, so they are kept as long as their incidents, not for the window after the newest.
   const horizon = s.watermark - s.cfg.retentionMs - windowMs
+  const at = inc.firstOpenedMs
+  const get = (o: DepOpening) => s.incidents.get(o.incidentId)
   for (const dep of deps) {
-    const recent = (s.recentByDep.get(dep) ?? []).filter((o) => o.at >= horizon && o.incidentId !== inc.data.id)
-    recent.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
-    s.recentByDep.set(dep, recent)
+    let list = s.recentByDep.get(dep)
+    if (!list) s.recentByDep.set(dep, (list = []))
+    const expired = lowerBound(list, horizon)
+    if (expired > 0) list.splice(0, expired)
+    // Its own earlier opening under this dependency, if any, sits among those at its opening time.
+    for (let i = lowerBound(list, at); i < list.length && list[i]!.at === at; i++) {
+      if (list[i]!.incidentId === inc.data.id) { list.splice(i, 1); break }
+    }
+    list.splice(upperBound(list, at), 0, { incidentId: inc.data.id, at, seq: s.openingSeq++ })
     const eq = dep.indexOf('=')
     const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
     const key = canonicalSignature(sig)
-    const near = recent.filter((o) => Math.abs(o.at - inc.firstOpenedMs) <= windowMs)
-    const sharing = near.map((o) => s.incidents.get(o.incidentId)).filter((o): o is IncidentState => !!o)
+    const hi = upperBound(list, at + windowMs)
+    const near = list.slice(lowerBound(list, at - windowMs), hi).sort(bySeq)
+    const sharing = near.map(get).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
     const existing = findProblem(s, key)
     if (services.size >= minServices || collecting(existing)) {
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
-      const newest = Math.max(...near.map((o) => o.at))
-      const later = existing ? [] : recent.filter((o) => o.at > newest).map((o) => s.incidents.get(o.incidentId)).filter((o): o is IncidentState => !!o)
-      upsertProblem(s, sig, key, existing ? [inc] : [...sharing, ...later], `${[...services].sort().join(', ')} failing together on ${dep}`)
+      const later = existing ? [] : list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
+      upsertProblem(s, sig, key, existing ? [inc] : [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
     }
   }
 }

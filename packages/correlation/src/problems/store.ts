@@ -21,14 +21,14 @@ export function findProblem(s: EngineState, canonical: string): Problem | undefi
   return s.problemBySignature.get(canonical)
 }
 
-/** Creates the problem of a signature if it is new, then links the incidents to it unless it is closed. */
-export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: string, incidents: readonly IncidentState[], title: string): void {
+/** Creates the problem of a signature if it is new (its title is built only then), then links the incidents to it unless it is closed. */
+export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: string, incidents: readonly IncidentState[], title: () => string): void {
   let p = s.problemBySignature.get(canonical)
   if (!p) {
     const id = problemIdOf(canonical)
     const first = incidents[0]?.data.openedAt ?? iso(s.now)
     p = {
-      id, kind: sig.kind, status: 'candidate', title, signature: canonical, services: [], environment: sig.environment,
+      id, kind: sig.kind, status: 'candidate', title: title(), signature: canonical, services: [], environment: sig.environment,
       incidentIds: [], incidentCount: 0, firstSeenAt: first, lastSeenAt: first, owner: null, notes: [], version: 0,
     }
     s.problems.set(id, p)
