@@ -87,7 +87,7 @@ describe('parseGroupingRules', () => {
       { path: '/environment/default', message: 'must NOT have fewer than 1 characters' },
       { path: '/incidentKeyLabel', message: 'must be a label name or null' },
       { path: '/groupBy/rules/0/match/source', message: 'must be one of "alertmanager", "pingdom", "report"' },
-      { path: '/groupBy/rules/0/match/labels/team', message: 'must be a value, { regex: "..." } or { present: true|false }' },
+      { path: '/groupBy/rules/0/match/labels/team', message: 'must be a string (quote numbers in YAML), { regex: "..." } or { present: true|false }' },
       { path: '/groupBy/rules/0/match/labels/tier', message: 'must NOT have more than 1 properties' },
       { path: '/groupBy/rules/0/by/0', message: 'must be service, environment, source, fingerprint or labels.<label name>' },
       { path: '/groupBy/rules/1/match/colour', message: 'is not a known key' },

@@ -34,9 +34,9 @@ function clarify(errors: readonly FieldError[]): FieldError[] {
     else if (/\/by\/\d+$|\/groupBy\/default\/\d+$/.test(e.path) && message.startsWith('must match pattern')) {
       message = 'must be service, environment, source, fingerprint or labels.<label name>'
     } else if (/\/match\/labels\/[^/]+$/.test(e.path) && message === 'must be object') {
-      message = 'must be a value, { regex: "..." } or { present: true|false }'
+      message = 'must be a string (quote numbers in YAML), { regex: "..." } or { present: true|false }'
     } else if (/\/match\/(source|service|environment)$/.test(e.path) && message === 'must be object') {
-      message = 'must be a value or { regex: "..." }'
+      message = 'must be a string (quote numbers in YAML) or { regex: "..." }'
     } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
       message = 'must be a label name or null'
     }
