@@ -45,27 +45,44 @@ function clarify(errors: readonly FieldError[]): FieldError[] {
   return out
 }
 
-/** Every regex of the document that does not compile, named by its path. */
-function regexErrors(file: GroupingRulesFile): FieldError[] {
+/** Reads a nested value of a document of any shape: undefined wherever the shape is not the schema's. */
+function at(value: unknown, ...keys: (string | number)[]): unknown {
+  let v = value
+  for (const k of keys) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined
+    v = (v as Record<string | number, unknown>)[k]
+  }
+  return v
+}
+
+/**
+ * Every regex of the document that does not compile, named by its path. Reads the document defensively,
+ * so regexes are checked alongside the schema's errors and one round fixes the file.
+ */
+function regexErrors(file: unknown): FieldError[] {
   const errors: FieldError[] = []
   const check = (pointer: string, spec: unknown) => {
-    if (!spec || typeof spec !== 'object' || !('regex' in spec) || typeof spec.regex !== 'string') return
+    const regex = at(spec, 'regex')
+    if (typeof regex !== 'string') return
     try {
-      compileRegex(spec.regex)
+      compileRegex(regex)
     } catch (err) {
       errors.push({ path: `${pointer}/regex`, message: `is not a valid regex: ${(err as Error).message}` })
     }
   }
-  const checkLabels = (pointer: string, labels: Record<string, unknown> | undefined) => {
-    for (const [name, spec] of Object.entries(labels ?? {})) check(`${pointer}/labels/${escapePointer(name)}`, spec)
+  const checkLabels = (pointer: string, labels: unknown) => {
+    if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) return
+    for (const [name, spec] of Object.entries(labels)) check(`${pointer}/labels/${escapePointer(name)}`, spec)
   }
-  file.service?.rules?.forEach((r, i) => checkLabels(`/service/rules/${i}/match`, r.match.labels))
-  file.groupBy?.rules?.forEach((r, i) => {
-    const at = `/groupBy/rules/${i}/match`
-    check(`${at}/source`, r.match.source)
-    check(`${at}/service`, r.match.service)
-    check(`${at}/environment`, r.match.environment)
-    checkLabels(at, r.match.labels)
+  const rulesOf = (section: string) => {
+    const rules = at(file, section, 'rules')
+    return Array.isArray(rules) ? rules : []
+  }
+  rulesOf('service').forEach((r, i) => checkLabels(`/service/rules/${i}/match`, at(r, 'match', 'labels')))
+  rulesOf('groupBy').forEach((r, i) => {
+    const match = `/groupBy/rules/${i}/match`
+    for (const field of ['source', 'service', 'environment']) check(`${match}/${field}`, at(r, 'match', field))
+    checkLabels(match, at(r, 'match', 'labels'))
   })
   return errors
 }
@@ -132,7 +149,7 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   }
   // The shared ajv fills in schema defaults; the document stays the caller's as written.
   const checked = validateGroupingRules(structuredClone(value))
-  const errors: GroupingRulesError[] = checked.ok ? regexErrors(value as GroupingRulesFile) : clarify(checked.errors)
+  const errors: GroupingRulesError[] = [...(checked.ok ? [] : clarify(checked.errors)), ...regexErrors(value)]
   if (errors.length > 0) {
     // In the file's order, as an editor shows it.
     return { ok: false, errors: errors.map((e) => withLine(e, located(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }

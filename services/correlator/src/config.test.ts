@@ -56,7 +56,7 @@ describe('correlator grouping rules', () => {
     expect(r.ok).toBe(false)
     if (r.ok) return
     expect(r.errors).toEqual([
-      expect.stringMatching(new RegExp(`^OPSREVIEW_GROUPING_RULES 1 problem\\(s\\) in the grouping rules:\\n {4}${bad}:5 /groupBy/rules/0/by/0: must be service, environment`)),
+      expect.stringMatching(new RegExp(`^OPSREVIEW_GROUPING_RULES 2 problem\\(s\\) in the grouping rules:\\n {4}${bad}:4 /groupBy/rules/0/match/labels/pod/regex: is not a valid regex.*\\n {4}${bad}:5 /groupBy/rules/0/by/0: must be service, environment`)),
       expect.stringMatching(/^OPSREVIEW_GROUP_BY is no longer read: give the grouping in the OPSREVIEW_GROUPING_RULES file/),
       expect.stringMatching(/^OPSREVIEW_INCIDENT_KEY_LABEL is no longer read/),
     ])
