@@ -11,6 +11,7 @@ import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, esClient, kafkaClient, uniqueName } from '@opsreview/testing'
 import type { Client } from '@elastic/elasticsearch'
 import { dropDataset } from './dataset.ts'
+import { renderReport } from './report.ts'
 import { loadRules } from './rules.ts'
 import { engineConfigOf } from './settings.ts'
 import { whatIf } from './what-if.ts'
@@ -186,6 +187,10 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
       ['billing', 10, 10], ['checkout', 20, 20], ['dns', 45, 45], ['mail', 60, 60], ['payments', 28, 28], ['queue', 15, 105], ['search', 15, 15],
     ])
     expect(c.availability.find((a) => a.service === 'queue')).toMatchObject({ deltaDowntimeMs: 90 * MIN, liveAvailabilityPct: 95.83, replayAvailabilityPct: 70.83, deltaPct: -25 })
+
+    const text = renderReport(report)
+    expect(text).toContain('Incidents opened in the range: live 9, replay 7 (−2)\n  unchanged 1, merged 3, split 2, only live 0, only replay 0\n')
+    expect(text).toContain('Problems seen in the range: live 1, replay 1; found 1, lost 1, kept 0\n')
 
     // The dataset holds the replay; the live topics, indices and groups are as they were.
     expect(report.dataset).toMatchObject({ dataset: 'ns', incidents: { alias: `${prefix}-whatif-ns-incidents`, count: 7 }, problems: { alias: `${prefix}-whatif-ns-problems`, count: 1 } })
