@@ -269,9 +269,11 @@ export function copyIncident(d: Incident, maxAlerts: number, maxEntries: number)
     ...d,
     services: d.services.slice(),
     alerts: d.alerts.length <= maxAlerts ? d.alerts.slice() : d.alerts.slice(0, maxAlerts),
-    reports: d.reports.slice(-maxEntries).map((r) => ({ ...r })),
+    // Reports, notes and the reasons array are never changed once made (a change makes new ones), so
+    // the document shares them instead of copying each on every version.
+    reports: d.reports.slice(-maxEntries),
     problemIds: d.problemIds.slice(),
-    postmortem: { ...d.postmortem, reasons: d.postmortem.reasons.slice() },
-    notes: d.notes.slice(-maxEntries).map((n) => ({ ...n })),
+    postmortem: { ...d.postmortem },
+    notes: d.notes.slice(-maxEntries),
   }
 }

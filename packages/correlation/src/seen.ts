@@ -64,6 +64,7 @@ export class SeenIds {
   /** Ids stamped before this are forgotten. */
   #horizon = -Infinity
   readonly #k = new Uint32Array(3)
+  #lastId = ''
 
   constructor(capacity = MIN_CAPACITY) {
     this.#keys = new Uint32Array(capacity * 3)
@@ -73,14 +74,21 @@ export class SeenIds {
 
   /** Whether the id was seen and is not forgotten. */
   has(id: string): boolean {
-    keyOf(id, this.#k)
+    this.#keyOf(id)
     return this.#find(this.#k[0]!, this.#k[1]!, this.#k[2]!) >= 0
   }
 
   /** Remembers an id not remembered yet, with its stamp (stamps never decrease). */
   add(id: string, stamp: number): void {
-    keyOf(id, this.#k)
+    this.#keyOf(id)
     this.#insert(this.#k[0]!, this.#k[1]!, this.#k[2]!, stamp)
+  }
+
+  /** An id is looked up, then added: its key is computed once. */
+  #keyOf(id: string): void {
+    if (id === this.#lastId) return
+    keyOf(id, this.#k)
+    this.#lastId = id
   }
 
   /** Forgets every id stamped before `horizon`: they read as absent now, and their slots are reused. */
