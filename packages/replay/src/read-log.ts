@@ -28,6 +28,8 @@ export interface ReadLogOptions {
 export interface ReadLogStats {
   records: number
   partitions: number
+  /** Times a partition was paused because it ran ahead of the others: the bound on memory at work. */
+  pauses: number
 }
 
 interface Range {
@@ -45,7 +47,11 @@ const keyOf = (topic: string, partition: number) => `${topic}/${partition}`
  */
 async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number, toMs: number): Promise<Range[]> {
   const out: Range[] = []
+  // A topic that does not exist has nothing to replay (a deployment that never took a decision has no
+  // commands topic); asking it for offsets could create it.
+  const existing = new Set(await admin.listTopics())
   for (const topic of topics) {
+    if (!existing.has(topic)) continue
     const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
     // kafkajs answers -1 (or the high watermark) for a partition with no record that late.
     const at = async (ms: number) => new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset) < 0n ? high.get(p.partition)! : BigInt(p.offset)]))
@@ -70,7 +76,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     await admin.connect()
     const ranges = (await rangesOf(admin, o.topics, o.fromMs, o.toMs))
     const wanted = ranges.filter((r) => r.end > r.start)
-    const stats = { records: 0, partitions: wanted.length }
+    const stats = { records: 0, partitions: wanted.length, pauses: 0 }
     if (wanted.length === 0) return stats
     const topicRank = new Map(o.topics.map((t, i) => [t, i]))
     const maxBuffered = o.maxBufferedPerPartition ?? 5000
@@ -134,7 +140,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
           if (timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
         }
         if (last && BigInt(last.offset) + 1n >= lane.range.end) { lane.received = true; pause(lane) }
-        else if (size(lane) >= maxBuffered) pause(lane)
+        else if (size(lane) >= maxBuffered && !lane.paused) { stats.pauses++; pause(lane) }
         lastProgress = Date.now()
         drain()
       },

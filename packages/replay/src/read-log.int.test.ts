@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
+import { readLog, type LogRecord } from './read-log.ts'
+
+describe('readLog on the real Kafka', () => {
+  it('merges every partition of two topics in timestamp order within the range, pausing partitions that run ahead', async () => {
+    const kafka = kafkaClient()
+    const admin = kafka.admin()
+    await admin.connect()
+    const topics = [uniqueName('log-a'), uniqueName('log-b')]
+    await createTopics(admin, topics)
+    const producer = kafka.producer()
+    await producer.connect()
+    const T = Date.parse('2026-11-30T00:00:00Z')
+    // 300 records over 3 partitions of topic a (partition p holds every third second), 30 on topic b, and
+    // records before and after the range that must not be read. Records are 16 KiB, so a partition (1.6 MiB)
+    // takes more than one 1 MiB fetch: its first batch fills a buffer of 5 before the partition is complete,
+    // and it is paused until the merge has drained it.
+    const at = (s: number) => String(T + s * 1000)
+    const pad = ` ${'x'.repeat(16 * 1024)}`
+    for (const p of [0, 1, 2]) {
+      const messages = Array.from({ length: 102 }, (_, i) => ({ partition: p, value: `a${i * 3 + p - 3}${pad}`, timestamp: at(i * 3 + p - 3) }))
+      // In sends under the broker's 1 MB request limit.
+      for (let i = 0; i < messages.length; i += 30) await producer.send({ topic: topics[0]!, messages: messages.slice(i, i + 30) })
+    }
+    await producer.send({ topic: topics[1]!, messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, value: `b${i * 10}`, timestamp: at(i * 10) })) })
+    await producer.disconnect()
+
+    const seen: LogRecord[] = []
+    const groupId = uniqueName('log-reader')
+    const stats = await readLog({ kafka, topics, fromMs: T, toMs: T + 299_000, groupId, maxBufferedPerPartition: 5 }, (r) => seen.push(r))
+    expect(stats.records).toBe(300 + 30)
+    expect(stats.pauses).toBeGreaterThan(0)
+    expect(seen.map((r) => r.timestamp)).toEqual([...seen.map((r) => r.timestamp)].sort((x, y) => x - y))
+    expect(seen.filter((r) => r.topic === topics[0]).map((r) => r.value.split(' ')[0])).toEqual(Array.from({ length: 300 }, (_, i) => `a${i}`))
+    // Equal times: the first topic before the second.
+    const at10 = seen.filter((r) => r.timestamp === T + 10_000).map((r) => r.value.split(' ')[0])
+    expect(at10).toEqual(['a10', 'b10'])
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
+    // A topic that does not exist reads as empty, and is not created.
+    const missing = uniqueName('log-missing')
+    expect(await readLog({ kafka, topics: [missing], fromMs: T, toMs: T + 1000, groupId: uniqueName('log-reader') }, () => undefined)).toEqual({ records: 0, partitions: 0, pauses: 0 })
+    expect(await admin.listTopics()).not.toContain(missing)
+    await admin.disconnect()
+  })
+})
