@@ -203,6 +203,24 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     await expect(dropDataset(es, prefix, 'ns')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
   })
 
+  it('rules that name the service after another label relabel the events and move downtime between services', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'replay-rules-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const file = path.join(dir, 'service-from-namespace.json')
+    writeFileSync(file, JSON.stringify({ version: 1, service: { labels: ['namespace'], rules: [] } }))
+    const rules = loadRules(file)
+    const { logger } = captureLogs()
+    const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefix, ...range, engineConfig: rules.engineConfig, relabel: rules.relabel, rules: rules.file, groupId: uniqueName('replay') })
+    // Every event but billing's two (its namespace is its service) gets another service.
+    expect(report.replay.relabelled).toBe(events.length - 2)
+    const downtime = Object.fromEntries(report.comparison.availability.map((a) => [a.service, [a.liveDowntimeMs / MIN, a.replayDowntimeMs / MIN]]))
+    // checkout 10–30 and payments 12–40 are both namespace shop now: 30 min of shop, none of either.
+    expect(downtime.shop).toEqual([0, 30])
+    expect(downtime.checkout).toEqual([20, 0])
+    expect(downtime.payments).toEqual([28, 0])
+    expect(downtime.billing).toEqual([10, 10])
+  })
+
   it('a range with no records replays nothing and reads no group into being', async () => {
     const { logger } = captureLogs()
     const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefix, fromMs: T0 - 30 * 86_400_000, toMs: T0 - 20 * 86_400_000, warmUpMs: 0, engineConfig: {}, groupId: uniqueName('replay-empty') })
