@@ -14,7 +14,8 @@ if (params.has('token')) {
 }
 $('#token').value = sessionStorage.getItem('opsreview-token') ?? ''
 // ?dataset=<name> opens a what-if dataset (opsreview replay --index): every call carries it, decisions
-// included, so the API refuses them (409) instead of a click landing on a live incident of the same id.
+// included (the page does not send them, and the API would refuse them with 409), so nothing on this page
+// can land on a live incident of the same id.
 const dataset = new URLSearchParams(location.search).get('dataset') || null
 if (dataset) {
   $('#dataset-banner').textContent = `what-if dataset ${dataset}: a replay with another configuration, not the live review`
@@ -68,6 +69,7 @@ function incidentLink(i) {
 const newKey = () => (window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`)
 
 async function decide(kind, id, body, doneText) {
+  if (dataset) { say(`Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, true); return }
   const actor = $('#actor').value.trim()
   if (!actor) { say('Enter your name first: decisions are recorded with it.', true); $('#actor').focus(); return }
   localStorage.setItem('opsreview-actor', actor)
