@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { availability, firingIntervals, unionWithin, type AlertChange } from './availability.ts'
+import { alertIntervals, availability, completeChanges, firingIntervals, serviceTimes, subtract, unionWithin, type AlertChange, type MemberRecord, type TimedChange } from './availability.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
 const MIN = 60_000
@@ -36,5 +36,65 @@ describe('availability', () => {
 
   it('merges touching intervals', () => {
     expect(unionWithin([{ from: 0, to: 5 }, { from: 5, to: 8 }, { from: 10, to: 12 }], 0, 100)).toEqual([{ from: 0, to: 8 }, { from: 10, to: 12 }])
+  })
+})
+
+describe('service time from the alert index completed by the incidents', () => {
+  const change = (key: string, status: 'firing' | 'resolved', m: number, labels: Record<string, string> = { alertname: 'Down' }, service = 'shop'): TimedChange => ({ key, status, at: T0 + m * MIN, service, labels })
+  const member = (key: string, o: Partial<MemberRecord>): MemberRecord => ({
+    key, service: 'shop', severity: 'critical', name: 'Down', source: key.split(':')[0]!, firstSeenAt: at(0), resolvedAt: null, autoResolved: false, ...o,
+  })
+  const down = () => false
+  const times = (changes: TimedChange[], members: MemberRecord[], from = T0, to = T0 + DAY, isDegraded: (l: Readonly<Record<string, string>> | undefined) => boolean = down) =>
+    serviceTimes(alertIntervals(completeChanges(changes, members), to, isDegraded), from, to)
+
+  it('ends an alert whose resolve was lost where the incident resolved it by staleness, not at the end of the window', () => {
+    const changes = [change('alertmanager:a', 'firing', 60)]
+    // Without the incident: down from 01:00 to the end of the day.
+    expect(times(changes, []).get('shop')!.downtimeMs).toBe(23 * 60 * MIN)
+    // The incident resolved it by staleness at 01:40, when it was last seen.
+    const stale = member('alertmanager:a', { firstSeenAt: at(60), resolvedAt: at(100), autoResolved: true })
+    expect(times(changes, [stale]).get('shop')).toMatchObject({ downtimeMs: 40 * MIN, interruptions: 1 })
+    // A later firing of the same alert opens a new interval after the staleness end.
+    expect(times([...changes, change('alertmanager:a', 'firing', 200), change('alertmanager:a', 'resolved', 230)], [stale]).get('shop')).toMatchObject({ downtimeMs: 70 * MIN, interruptions: 2 })
+  })
+
+  it('counts an alert that started before the look-back from its incident, not as zero', () => {
+    // Fired 10 days ago (before the 7-day look-back), resolved at 02:00 in the window: only the resolve is read.
+    const changes = [change('alertmanager:old', 'resolved', 120)]
+    expect(times(changes, []).get('shop')!.downtimeMs).toBe(0)
+    const old = member('alertmanager:old', { firstSeenAt: at(-10 * 24 * 60), resolvedAt: at(120) })
+    expect(times(changes, [old]).get('shop')).toMatchObject({ downtimeMs: 120 * MIN, interruptions: 1 })
+    // Still firing with no change at all in the read range: down for the whole window.
+    const still = member('pingdom:check-9', { firstSeenAt: at(-10 * 24 * 60), service: 'api' })
+    expect(times([], [still]).get('api')).toMatchObject({ downtimeMs: DAY, availabilityPct: 0 })
+  })
+
+  it('leaves alerts the index has whole as they are, and ignores non-critical members', () => {
+    const changes = [change('alertmanager:b', 'firing', 10), change('alertmanager:b', 'resolved', 20)]
+    const b = member('alertmanager:b', { firstSeenAt: at(10), resolvedAt: at(20) })
+    expect(completeChanges(changes, [b])).toEqual(changes)
+    expect(completeChanges([], [member('alertmanager:w', { severity: 'warning', firstSeenAt: at(-99999) })])).toEqual([])
+    // A flapping alert keeps its gaps: the member's firstSeenAt does not fill them.
+    const flaps = [change('alertmanager:f', 'firing', 0), change('alertmanager:f', 'resolved', 2), change('alertmanager:f', 'firing', 5), change('alertmanager:f', 'resolved', 7)]
+    expect(times(flaps, [member('alertmanager:f', { firstSeenAt: at(0), resolvedAt: at(7) })]).get('shop')!.downtimeMs).toBe(4 * MIN)
+  })
+
+  it('reports degraded time apart from downtime, and not while the service is down', () => {
+    const slow = (l: Readonly<Record<string, string>> | undefined) => l?.slo === 'latency'
+    const changes = [
+      change('alertmanager:lat', 'firing', 0, { alertname: 'HighLatency', slo: 'latency' }), change('alertmanager:lat', 'resolved', 60, { alertname: 'HighLatency', slo: 'latency' }),
+      change('alertmanager:down', 'firing', 30), change('alertmanager:down', 'resolved', 40),
+    ]
+    expect(times(changes, [], T0, T0 + DAY, slow).get('shop')).toEqual({ availabilityPct: 99.31, downtimeMs: 10 * MIN, interruptions: 1, longestInterruptionMs: 10 * MIN, degradedMs: 50 * MIN })
+    // The index's labels decide, even when the incident's member record (alertname only) comes last.
+    const stale = member('alertmanager:lat', { name: 'HighLatency', firstSeenAt: at(0), resolvedAt: at(90), autoResolved: true })
+    expect(times(changes.slice(0, 1), [stale], T0, T0 + DAY, slow).get('shop')).toMatchObject({ downtimeMs: 0, degradedMs: 90 * MIN })
+  })
+
+  it('subtracts intervals', () => {
+    expect(subtract([{ from: 0, to: 10 }, { from: 20, to: 30 }], [{ from: 2, to: 4 }, { from: 8, to: 22 }, { from: 29, to: 40 }])).toEqual([{ from: 0, to: 2 }, { from: 4, to: 8 }, { from: 22, to: 29 }])
+    expect(subtract([{ from: 0, to: 10 }], [])).toEqual([{ from: 0, to: 10 }])
+    expect(subtract([{ from: 0, to: 10 }], [{ from: 0, to: 10 }])).toEqual([])
   })
 })

@@ -78,3 +78,161 @@ export function availability(changes: readonly AlertChange[], from: number, to: 
     longestInterruptionMs: down.reduce((m, i) => Math.max(m, i.to - i.from), 0),
   }
 }
+
+/**
+ * One alert's state change with what service levels need of it: its service, and the labels the
+ * degraded rule reads. Times are epoch milliseconds: a firing's start, a resolve's end.
+ */
+export interface TimedChange {
+  /** `<source>:<fingerprint>`, as incidents key their members. */
+  key: string
+  status: 'firing' | 'resolved'
+  at: number
+  service: string
+  labels?: Readonly<Record<string, string>>
+  /** Taken from an incident's member record, not the alert index: its labels are the alertname alone. */
+  inferred?: true
+}
+
+/** An alert as a member of an incident (incident.v1 `alerts[]`): what the correlator concluded about it. */
+export interface MemberRecord {
+  key: string
+  service: string
+  severity: string
+  /** The alertname (or the title when it has none). */
+  name: string
+  source: string
+  firstSeenAt: string
+  resolvedAt: string | null
+  autoResolved: boolean
+}
+
+export const timedChange = (c: AlertChange & { service: string; labels?: Record<string, string> }): TimedChange => ({
+  key: `${c.source}:${c.fingerprint}`, status: c.status, at: Date.parse(c.status === 'resolved' ? (c.endsAt ?? c.startsAt) : c.startsAt), service: c.service,
+  ...(c.labels ? { labels: c.labels } : {}),
+})
+
+/**
+ * The alert index's changes, completed with what the incidents know and the index cannot say:
+ * - a member the correlator resolved by staleness (its resolve was lost) ends where the incident says
+ *   (its `resolvedAt`, when it was last seen), not at the end of the window;
+ * - a member whose opening is not among the changes (it started before the look-back, or its firing was
+ *   lost) opens at its `firstSeenAt`, and ends at its `resolvedAt` when it has one.
+ * Only critical members count, as only critical alerts are read from the index.
+ */
+export function completeChanges(changes: readonly TimedChange[], members: readonly MemberRecord[]): TimedChange[] {
+  const first = new Map<string, TimedChange>()
+  for (const c of changes) {
+    const f = first.get(c.key)
+    if (!f || c.at < f.at || (c.at === f.at && c.status === 'firing')) first.set(c.key, c)
+  }
+  const out = [...changes]
+  for (const m of members) {
+    if (m.severity !== 'critical') continue
+    const opened = Date.parse(m.firstSeenAt)
+    const resolved = m.resolvedAt === null ? null : Date.parse(m.resolvedAt)
+    const f = first.get(m.key)
+    const labels = m.source === 'alertmanager' ? { alertname: m.name } : undefined
+    const synthetic = (status: 'firing' | 'resolved', at: number): TimedChange => ({ key: m.key, status, at, service: m.service, inferred: true, ...(labels ? { labels } : {}) })
+    const missingOpening = (!f || f.status === 'resolved') && opened <= (f?.at ?? Infinity)
+    if (missingOpening) out.push(synthetic('firing', opened))
+    if (resolved !== null && (missingOpening || m.autoResolved)) out.push(synthetic('resolved', Math.max(opened, resolved)))
+  }
+  return out
+}
+
+/** One alert's firing intervals, and whether the degraded rule picked it. */
+export interface AlertIntervals {
+  key: string
+  service: string
+  degraded: boolean
+  intervals: Interval[]
+}
+
+/**
+ * Firing intervals per alert (a firing opens at its start, the next resolve closes at its end; one still
+ * firing at `until` runs to `until`), each alert classified down or degraded by `isDegraded` on the
+ * labels of its latest change in the alert index (of its member record when the index has none).
+ */
+export function alertIntervals(changes: readonly TimedChange[], until: number, isDegraded: (labels: Readonly<Record<string, string>> | undefined) => boolean): AlertIntervals[] {
+  const byKey = new Map<string, TimedChange[]>()
+  for (const c of changes) {
+    const list = byKey.get(c.key)
+    if (list) list.push(c)
+    else byKey.set(c.key, [c])
+  }
+  const out: AlertIntervals[] = []
+  for (const [key, list] of byKey) {
+    list.sort((a, b) => a.at - b.at || (a.status === 'firing' ? -1 : 1) - (b.status === 'firing' ? -1 : 1))
+    const intervals: Interval[] = []
+    let open: number | null = null
+    let labels: Readonly<Record<string, string>> | undefined
+    let fromIndex = false
+    for (const c of list) {
+      // The alert index's labels are the whole set; a member record's only its alertname.
+      if (c.labels && (!c.inferred || !fromIndex)) { labels = c.labels; fromIndex = !c.inferred }
+      if (c.status === 'firing') open ??= c.at
+      else if (open !== null) {
+        intervals.push({ from: open, to: Math.max(open, c.at) })
+        open = null
+      }
+    }
+    if (open !== null && open < until) intervals.push({ from: open, to: until })
+    out.push({ key, service: list.at(-1)!.service, degraded: isDegraded(labels), intervals })
+  }
+  return out
+}
+
+/** Intervals of `a` with the parts covered by `b` taken out; both disjoint and sorted. */
+export function subtract(a: readonly Interval[], b: readonly Interval[]): Interval[] {
+  const out: Interval[] = []
+  let j = 0
+  for (const i of a) {
+    let from = i.from
+    while (j < b.length && b[j]!.to <= from) j++
+    let k = j
+    while (k < b.length && b[k]!.from < i.to) {
+      if (b[k]!.from > from) out.push({ from, to: b[k]!.from })
+      from = Math.max(from, b[k]!.to)
+      k++
+    }
+    if (from < i.to) out.push({ from, to: i.to })
+  }
+  return out
+}
+
+export interface ServiceTime extends Availability {
+  /** Time the service was degraded (a degraded-rule alert firing) and not down: reported apart from downtime. */
+  degradedMs: number
+}
+
+const sum = (xs: readonly Interval[]) => xs.reduce((s, i) => s + (i.to - i.from), 0)
+
+/**
+ * Per service over [from, to): downtime is the union of its down alerts' intervals; degraded time the
+ * union of its degraded alerts' intervals outside downtime (down outranks slow). Availability counts
+ * downtime only.
+ */
+export function serviceTimes(alerts: readonly AlertIntervals[], from: number, to: number): Map<string, ServiceTime> {
+  const byService = new Map<string, { down: Interval[]; degraded: Interval[] }>()
+  for (const a of alerts) {
+    let s = byService.get(a.service)
+    if (!s) byService.set(a.service, (s = { down: [], degraded: [] }))
+    ;(a.degraded ? s.degraded : s.down).push(...a.intervals)
+  }
+  const windowMs = Math.max(1, to - from)
+  const out = new Map<string, ServiceTime>()
+  for (const [service, s] of byService) {
+    const down = unionWithin(s.down, from, to)
+    const degraded = subtract(unionWithin(s.degraded, from, to), down)
+    const downtimeMs = sum(down)
+    out.set(service, {
+      availabilityPct: Math.round((1 - downtimeMs / windowMs) * 10_000) / 100,
+      downtimeMs,
+      interruptions: down.length,
+      longestInterruptionMs: down.reduce((m, i) => Math.max(m, i.to - i.from), 0),
+      degradedMs: sum(degraded),
+    })
+  }
+  return out
+}

@@ -1,4 +1,6 @@
+import type { Lookback } from './lookback.ts'
 import type { IncidentSummary, Review } from './report.ts'
+import { localMinute } from './zone.ts'
 
 const pct = (n: number) => `${n.toFixed(2)} %`
 function duration(ms: number | null): string {
@@ -20,11 +22,15 @@ export function markdownText(s: string): string {
     .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 const cell = (s: string | null | undefined) => (s === null || s === undefined ? '–' : markdownText(s))
-const when = (iso: string | null) => (iso ? markdownText(iso.slice(0, 16).replace('T', ' ')) : '–')
+/** A time for people: the wall time in the review's zone, to the minute. */
+const whenIn = (zone: string) => (iso: string | null) => {
+  const ms = iso ? Date.parse(iso) : NaN
+  return Number.isFinite(ms) ? markdownText(localMinute(zone, ms)) : '–'
+}
 /** Ids are ours and plain, but one with a backtick or a line break would break out of its code span. */
 const code = (s: string) => (/^[\w.-]+$/.test(s) ? `\`${s}\`` : cell(s))
 
-function incidentRows(items: IncidentSummary[]): string[] {
+function incidentRows(items: IncidentSummary[], when: (iso: string | null) => string): string[] {
   if (items.length === 0) return ['_None._']
   return [
     '| severity | incident | services | opened | owner | state |',
@@ -36,11 +42,12 @@ function incidentRows(items: IncidentSummary[]): string[] {
 /** The review as Markdown, to paste into the meeting notes. */
 export function reviewMarkdown(r: Review): string {
   const lines: string[] = []
-  lines.push(`# Operations review ${when(r.window.from)} – ${when(r.window.to)} UTC`, '')
+  const when = whenIn(r.window.timeZone)
+  lines.push(`# Operations review ${when(r.window.from)} – ${when(r.window.to)} ${markdownText(r.window.timeZone)}`, '')
   const s = r.newIncidents.bySeverity
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
-  lines.push('## Still open', '', ...incidentRows(r.openIncidents.items), '')
-  lines.push('## New in the window', '', ...incidentRows(r.newIncidents.items), '')
+  lines.push('## Still open', '', ...incidentRows(r.openIncidents.items, when), '')
+  lines.push('## New in the window', '', ...incidentRows(r.newIncidents.items, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
@@ -51,8 +58,46 @@ export function reviewMarkdown(r: Review): string {
     ...r.postmortems.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`))
   lines.push('', '## Service levels', '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
-  else lines.push('| service | availability | downtime | interruptions | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- |',
-    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${l.interruptions} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
-  lines.push('', '## Last 30 days', '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${cell(d.day)} | ${d.total} | ${d.critical} |`), '')
+  else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${l.interruptions} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
+  lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.')
+  lines.push('', `## Last 30 days (${markdownText(r.window.timeZone)})`, '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${cell(d.day)} | ${d.total} | ${d.critical} |`), '')
+  return lines.join('\n')
+}
+
+const signed = (n: number | null, fmt: (n: number) => string) => (n === null ? '–' : n === 0 ? '±0' : `${n > 0 ? '+' : '−'}${fmt(Math.abs(n))}`)
+const pp = (n: number) => `${n.toFixed(2)} pp`
+
+/** The monthly or quarterly look-back as Markdown, with the change from the previous period. */
+export function lookbackMarkdown(l: Lookback): string {
+  const lines: string[] = []
+  const zone = markdownText(l.period.timeZone)
+  const day = (iso: string) => markdownText(iso.slice(0, 10))
+  lines.push(`# ${l.period.kind === 'month' ? 'Monthly' : 'Quarterly'} look-back ${markdownText(l.period.label)} (${day(l.period.localFrom)} – ${day(l.period.localTo)} ${zone})`, '')
+  if (!l.period.complete) lines.push(`_The period is still running: service levels up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
+  const t = l.totals
+  const s = t.incidents
+  lines.push(`**${s.total} incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${t.postmortems.required} post-mortems required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not), **${t.problems} problems** behind them.`, '')
+  lines.push('## Service levels', '')
+  if (l.services.length === 0) lines.push('_No service had alerts or incidents._')
+  else lines.push(
+    `| service | availability | change | downtime | degraded | interruptions | incidents (critical) | MTTA | MTTR | previous (${markdownText(l.previous.label)}) |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...l.services.map((v) => `| ${cell(v.service)} | ${pct(v.availabilityPct)} | ${signed(v.change.availabilityPct, pp)} | ${duration(v.downtimeMs)} | ${duration(v.degradedMs)} | ${v.interruptions} | ${v.incidents.total} (${v.incidents.critical}) | ${duration(v.mttaMs)} | ${duration(v.mttrMs)} | ${pct(v.previous.availabilityPct)}, ${duration(v.previous.downtimeMs)} down, ${duration(v.previous.degradedMs)} degraded, ${v.previous.incidents.total} incidents |`),
+  )
+  lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.', '')
+  lines.push('## Problems', '')
+  if (l.problems.items.length === 0) lines.push('_None._')
+  else lines.push('| kind | status | problem | services | incidents in period | previous | all time | owner |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...l.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentsInPeriod} | ${p.incidentsInPrevious} | ${p.incidentCount} | ${cell(p.owner)} |`))
+  lines.push('', `## Change from ${markdownText(l.previous.label)}`, '',
+    '| | this period | previous | change |', '| --- | --- | --- | --- |',
+    `| incidents | ${s.total} | ${t.previous.incidents.total} | ${signed(t.change.incidents, String)} |`,
+    `| downtime (all services) | ${duration(t.downtimeMs)} | ${duration(t.previous.downtimeMs)} | ${signed(t.change.downtimeMs, duration)} |`,
+    `| degraded (all services) | ${duration(t.degradedMs)} | ${duration(t.previous.degradedMs)} | ${signed(t.change.degradedMs, duration)} |`,
+    `| MTTA | ${duration(t.mttaMs)} | ${duration(t.previous.mttaMs)} | ${signed(t.change.mttaMs, duration)} |`,
+    `| MTTR | ${duration(t.mttrMs)} | ${duration(t.previous.mttrMs)} | ${signed(t.change.mttrMs, duration)} |`,
+    `| post-mortems required | ${t.postmortems.required} | ${t.previous.postmortems.required} | ${signed(t.change.postmortemsRequired, String)} |`,
+    `| problems | ${t.problems} | ${t.previous.problems} | ${signed(t.change.problems, String)} |`, '')
   return lines.join('\n')
 }

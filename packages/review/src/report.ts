@@ -1,12 +1,17 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
-import { availability, type AlertChange } from './availability.ts'
+import { serviceTimes } from './availability.ts'
+import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
+import { readAlertIntervals } from './service-time.ts'
+import { addDays, localTime, startOfDay } from './zone.ts'
 
 const DAY = 86_400_000
 
 export interface ReviewWindow {
   from: string
   to: string
+  /** The IANA time zone the window was read in (`since=yesterday-09:00`), and the trend's days are. */
+  timeZone: string
 }
 
 /**
@@ -31,6 +36,8 @@ export interface ServiceLevel {
   downtimeMs: number
   interruptions: number
   longestInterruptionMs: number
+  /** Time a degraded-rule alert (latency, slowness) was firing while the service was not down. */
+  degradedMs: number
   incidents: number
   /** Mean time to acknowledge and to resolve, of the incidents opened in the window; null when none. */
   mttaMs: number | null
@@ -60,40 +67,31 @@ const LIST_LIMIT = 200
 const total = (r: estypes.SearchResponse) => (typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0))
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
 
-/** Critical alert state changes that can overlap the window, page by page (search_after). */
-async function criticalChanges(es: Client, index: string, from: number, to: number, lookBackMs: number): Promise<(AlertChange & { service: string })[]> {
-  const out: (AlertChange & { service: string })[] = []
-  let after: estypes.SortResults | undefined
-  for (;;) {
-    const r = await es.search<AlertChange & { service: string }>({
-      index, size: 10_000, ignore_unavailable: true, allow_no_indices: true,
-      query: { bool: { filter: [{ term: { severity: 'critical' } }, { range: { eventAt: { gte: new Date(from - lookBackMs).toISOString(), lt: new Date(to).toISOString() } } }] } },
-      sort: [{ eventAt: 'asc' }, { id: 'asc' }],
-      _source: ['fingerprint', 'source', 'status', 'startsAt', 'endsAt', 'service'],
-      ...(after ? { search_after: after } : {}),
-    })
-    out.push(...sources(r))
-    if (r.hits.hits.length < 10_000) return out
-    after = r.hits.hits.at(-1)!.sort
-  }
-}
-
 /**
  * The morning review for a window: what happened (new and resolved incidents), what is still open,
  * the candidate and open problems (recurring first), the post-mortem queue, service levels per service,
  * and the 30-day trend for the look-back.
  */
-export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindow, opts: { availabilityLookBackMs?: number } = {}): Promise<Review> {
+export interface ReviewOptions {
+  /** How far before the window the alert index is read for openings (older ones come from the incidents). */
+  availabilityLookBackMs?: number
+  /** Which critical alerts count as degraded rather than down. */
+  degradedRule?: DegradedRule
+}
+
+export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindow, opts: ReviewOptions = {}): Promise<Review> {
   const from = Date.parse(window.from)
   const to = Date.parse(window.to)
-  // The look-back trend: 30 calendar days (UTC), the last one being the day the window ends in.
-  const lastDay = new Date(to - 1).toISOString().slice(0, 10)
-  const firstDay = new Date(Date.parse(lastDay) - 29 * DAY).toISOString().slice(0, 10)
+  const zone = window.timeZone
+  // The trend: 30 local calendar days in the window's zone, the last one being the day the window ends in.
+  const lastDate = localTime(zone, to - 1)
+  const firstDayMs = startOfDay(zone, addDays(lastDate, -29))
+  const endDayMs = startOfDay(zone, addDays(lastDate, 1))
   const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
-  const [created, resolved, open, problems, postmortems, perService, trend, changes] = await Promise.all([
+  const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     list({ bool: { filter: [inWindow('openedAt')] } }, [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
     list({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }, [{ resolvedAt: 'desc' }]),
     list({ bool: { filter: [{ term: { status: 'open' } }] } }, [{ openedAt: 'desc' }]),
@@ -110,15 +108,16 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     }),
     es.search({
       index: idx.incidents, size: 0,
-      query: { range: { openedAt: { gte: firstDay, lt: window.to } } },
+      query: { range: { openedAt: { gte: firstDayMs, lt: to, format: 'epoch_millis' } } },
       aggs: {
         days: {
-          date_histogram: { field: 'openedAt', calendar_interval: 'day', min_doc_count: 0, extended_bounds: { min: firstDay, max: lastDay }, format: 'yyyy-MM-dd' },
+          // Elasticsearch's local days in the zone: 23 or 25 h across a DST change.
+          date_histogram: { field: 'openedAt', calendar_interval: 'day', time_zone: zone, min_doc_count: 0, extended_bounds: { min: firstDayMs, max: endDayMs - 1 }, format: 'yyyy-MM-dd' },
           aggs: { severity: { terms: { field: 'severity', size: 3 } } },
         },
       },
     }),
-    criticalChanges(es, idx.alerts, from, to, opts.availabilityLookBackMs ?? 7 * DAY),
+    readAlertIntervals(es, idx, { from, until: to, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule }),
   ])
 
   const bySeverity = { critical: 0, warning: 0, info: 0 }
@@ -130,12 +129,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
     incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
   }
-  const changesByService = new Map<string, AlertChange[]>()
-  for (const c of changes) changesByService.set(c.service, [...(changesByService.get(c.service) ?? []), c])
-  const services = [...new Set([...incidentsByService.keys(), ...changesByService.keys()])].sort()
+  const times = serviceTimes(intervals, from, to)
+  const services = [...new Set([...incidentsByService.keys(), ...times.keys()])].sort()
   const serviceLevels = services.map((service) => ({
     service,
-    ...availability(changesByService.get(service) ?? [], from, to),
+    ...(times.get(service) ?? { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }),
     ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
   })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
 

@@ -5,7 +5,7 @@ const NOW = Date.parse('2026-12-01T08:00:00.000Z')
 
 describe('parseReviewWindow', () => {
   it('is the last 24 h by default, since a duration, or from/to with either left out', () => {
-    expect(parseReviewWindow({}, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z' } })
+    expect(parseReviewWindow({}, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC' } })
     expect(parseReviewWindow({ since: '90m' }, NOW)).toMatchObject({ value: { from: '2026-12-01T06:30:00.000Z' } })
     expect(parseReviewWindow({ to: '2026-11-01' }, NOW)).toMatchObject({ value: { from: '2026-10-31T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' } })
     expect(parseReviewWindow({ from: '2026-11-01T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T08:00:00.000Z' } })
@@ -19,5 +19,33 @@ describe('parseReviewWindow', () => {
     expect(parseReviewWindow({ since: '99999999999999999999d' }, NOW)).toMatchObject({ errors: [{ path: '/since' }] })
     expect(parseReviewWindow({ from: '2026-12-02', to: '2026-12-01' }, NOW)).toEqual({ ok: false, errors: [{ path: '/from', message: 'must be before to' }] })
     expect(parseReviewWindow({ from: 'x', to: '-271821-04-20T00:00:00.000Z' }, NOW)).toMatchObject({ errors: [{ path: '/from' }, { path: '/to' }] })
+  })
+
+  it('reads local days in the request zone, else the default zone, and names the zone', () => {
+    // 08:00Z is 09:00 in Berlin: yesterday 09:00 is exactly 24 h ago in winter.
+    expect(parseReviewWindow({ since: 'yesterday-09:00', tz: 'Europe/Berlin' }, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin' } })
+    expect(parseReviewWindow({ since: 'today' }, NOW, 'Europe/Berlin')).toMatchObject({ value: { from: '2026-11-30T23:00:00.000Z', timeZone: 'Europe/Berlin' } })
+    expect(parseReviewWindow({ since: 'yesterday', tz: 'America/New_York' }, NOW)).toMatchObject({ value: { from: '2026-11-30T05:00:00.000Z' } })
+    expect(parseReviewWindow({ since: 'yesterday-09:00' }, NOW)).toMatchObject({ value: { from: '2026-11-30T09:00:00.000Z', timeZone: 'UTC' } })
+    // The request's zone wins over the default; a calendar date is local midnight.
+    expect(parseReviewWindow({ from: '2026-11-30', to: '2026-12-01', tz: 'Europe/Berlin' }, NOW, 'Asia/Tokyo')).toMatchObject({ value: { from: '2026-11-29T23:00:00.000Z', to: '2026-11-30T23:00:00.000Z', timeZone: 'Europe/Berlin' } })
+  })
+
+  it('counts yesterday across a DST change by the calendar, not as 24 h', () => {
+    // The morning after clocks went forward (29 March) and back (25 October) in Berlin.
+    const spring = Date.parse('2026-03-30T07:00:00Z') // 09:00 CEST on the 30th
+    expect(parseReviewWindow({ since: 'yesterday-09:00', tz: 'Europe/Berlin' }, spring)).toMatchObject({ value: { from: '2026-03-29T07:00:00.000Z' } })
+    expect(parseReviewWindow({ since: 'yesterday', tz: 'Europe/Berlin' }, spring)).toMatchObject({ value: { from: '2026-03-28T23:00:00.000Z' } })
+    const autumn = Date.parse('2026-10-26T08:00:00Z') // 09:00 CET on the 26th
+    expect(parseReviewWindow({ since: 'yesterday-09:00', tz: 'Europe/Berlin' }, autumn)).toMatchObject({ value: { from: '2026-10-25T08:00:00.000Z' } })
+    expect(parseReviewWindow({ since: 'yesterday', tz: 'Europe/Berlin' }, autumn)).toMatchObject({ value: { from: '2026-10-24T22:00:00.000Z' } })
+  })
+
+  it('refuses an unknown zone, a malformed local day and one that has not come yet, naming the field', () => {
+    expect(parseReviewWindow({ tz: 'Mars/Olympus_Mons' }, NOW)).toEqual({ ok: false, errors: [{ path: '/tz', message: expect.stringContaining('IANA') }] })
+    expect(parseReviewWindow({ tz: ['UTC', 'UTC'] }, NOW)).toMatchObject({ errors: [{ path: '/tz', message: 'must be given once' }] })
+    expect(parseReviewWindow({ tz: 'Nowhere', since: 'x' }, NOW)).toMatchObject({ errors: [{ path: '/tz' }, { path: '/since' }] })
+    for (const since of ['yesterday-9:00', 'yesterday-24:00', 'tomorrow', 'today-09:60', 'yesterday 09:00']) expect(parseReviewWindow({ since }, NOW), since).toMatchObject({ errors: [{ path: '/since' }] })
+    expect(parseReviewWindow({ since: 'today-10:00', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ errors: [{ path: '/since', message: expect.stringContaining('before now') }] })
   })
 })

@@ -1,29 +1,69 @@
 import type { FieldError } from './search.ts'
 import type { ReviewWindow } from './report.ts'
 import { parseInstant } from './time.ts'
+import { addDays, canonicalZone, instantOf, localTime } from './zone.ts'
 
 const DURATION = /^(\d{1,6})(m|h|d)$/
 const UNIT = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const DAY = UNIT.d
 const MAX_SINCE_MS = 366 * DAY
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/
+/** `today`, `yesterday`, optionally with a local wall time: `yesterday-09:00`. */
+const LOCAL_DAY = /^(today|yesterday)(?:-([01]\d|2[0-3]):([0-5]\d))?$/
 
-/**
- * The window of a review from its query: `from`/`to` (either may be left out: `to` defaults to now, `from`
- * to 24 h before `to`), else `since` (a duration up to a year, ending now), else the last 24 h. Each
- * parameter at most once; every fault is named.
- */
-export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number): { ok: true; value: ReviewWindow } | { ok: false; errors: FieldError[] } {
-  const errors: FieldError[] = []
-  const once = (name: string): string | undefined => {
+export type Once = (name: string) => string | undefined
+
+/** A reader of query parameters that records `must be given once` for a repeated one. */
+export function onceReader(raw: Record<string, unknown>, errors: FieldError[]): Once {
+  return (name) => {
     const v = raw[name]
     if (v === undefined || v === '') return undefined
     if (typeof v !== 'string') { errors.push({ path: `/${name}`, message: 'must be given once' }); return undefined }
     return v
   }
+}
+
+/**
+ * `?tz=`: an IANA time zone (`Europe/Berlin`), else the service's default. An unknown one is a fault of
+ * `/tz`; the answer is then the default, so the other parameters are still checked.
+ */
+export function parseZone(once: Once, errors: FieldError[], defaultZone: string): string {
+  const raw = once('tz')
+  if (raw === undefined) return defaultZone
+  const zone = canonicalZone(raw)
+  if (zone === undefined) { errors.push({ path: '/tz', message: 'must be an IANA time zone such as UTC or Europe/Berlin' }); return defaultZone }
+  return zone
+}
+
+/**
+ * An instant of `from`/`to`: an RFC 3339 date-time with offset as `parseInstant` reads it, or a calendar
+ * date, which is midnight in the request's time zone (UTC midnight without one, as before).
+ */
+export function parseZonedInstant(value: string, zone: string): { ok: true; ms: number } | { ok: false; message: string } {
+  const d = DATE_ONLY.exec(value)
+  const t = parseInstant(value)
+  if (!t.ok) return t
+  if (!d || zone === 'UTC') return { ok: true, ms: t.ms }
+  const ms = instantOf(zone, { year: Number(d[1]), month: Number(d[2]), day: Number(d[3]), hour: 0, minute: 0 })
+  return ms >= 0 ? { ok: true, ms } : { ok: false, message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' }
+}
+
+/**
+ * The window of a review from its query (docs/review-api.md):
+ * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`;
+ * - else `since`: a duration up to a year ending now (`90m`, `24h`, `7d`), or a local day with an optional
+ *   wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
+ * - else the last 24 h.
+ * Local means in `tz` (an IANA zone) or the service's default zone. Each parameter at most once; every fault is named.
+ */
+export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, defaultZone = 'UTC'): { ok: true; value: ReviewWindow } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = []
+  const once = onceReader(raw, errors)
+  const timeZone = parseZone(once, errors, defaultZone)
   const instant = (name: string): number | undefined => {
     const v = once(name)
     if (v === undefined) return undefined
-    const t = parseInstant(v)
+    const t = parseZonedInstant(v, timeZone)
     if (!t.ok) { errors.push({ path: `/${name}`, message: t.message }); return undefined }
     return t.ms
   }
@@ -42,12 +82,25 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number): 
   } else {
     const since = once('since')
     if (since !== undefined) {
-      const m = DURATION.exec(since)
-      const ms = m ? Number(m[1]) * UNIT[m[2] as keyof typeof UNIT] : NaN
-      if (!(ms > 0 && ms <= MAX_SINCE_MS)) errors.push({ path: '/since', message: 'must be a duration like 90m, 24h or 7d, at most a year' })
-      else from = nowMs - ms
+      const s = sinceStart(since, nowMs, timeZone)
+      if (!s.ok) errors.push({ path: '/since', message: s.message })
+      else from = s.ms
     }
   }
   if (errors.length > 0) return { ok: false, errors }
-  return { ok: true, value: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } }
+  return { ok: true, value: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone } }
+}
+
+/** Where `since` starts: a duration before now, or a local day's wall time (`yesterday-09:00`) in `zone`. */
+export function sinceStart(since: string, nowMs: number, zone: string): { ok: true; ms: number } | { ok: false; message: string } {
+  const m = DURATION.exec(since)
+  if (m) {
+    const ms = Number(m[1]) * UNIT[m[2] as keyof typeof UNIT]
+    return ms > 0 && ms <= MAX_SINCE_MS ? { ok: true, ms: nowMs - ms } : { ok: false, message: 'must be a duration like 90m, 24h or 7d, at most a year' }
+  }
+  const d = LOCAL_DAY.exec(since)
+  if (!d) return { ok: false, message: 'must be a duration (90m, 24h, 7d) or a local day with an optional time (today, yesterday, yesterday-09:00)' }
+  const date = addDays(localTime(zone, nowMs), d[1] === 'yesterday' ? -1 : 0)
+  const ms = instantOf(zone, { ...date, hour: Number(d[2] ?? 0), minute: Number(d[3] ?? 0) })
+  return ms < nowMs ? { ok: true, ms } : { ok: false, message: `must be before now (${since} in ${zone} has not come yet)` }
 }

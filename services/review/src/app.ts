@@ -19,9 +19,11 @@ import { reviewMarkdown } from '@opsreview/review/markdown'
 import { encodeCursor, incidentListExcludes, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
+import type { DegradedRule } from '@opsreview/review/degraded'
 import { validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { ReviewMetrics } from './metrics.ts'
+import { registerLookbackRoutes } from './lookback-routes.ts'
 
 /** What the app needs of Kafka: publish, resolved once acknowledged. */
 export interface CommandPublisher {
@@ -46,6 +48,10 @@ export interface ReviewDeps {
   idempotency?: IdempotencyLimits
   /** Served on `GET /metrics` and counted per request, when given. */
   metrics?: ReviewMetrics
+  /** The IANA zone of windows, trend days and look-back periods when a request names none (`?tz=`); UTC by default. */
+  timeZone?: string
+  /** Which critical alerts count as degraded, not down (`defaultDegradedRule` when absent). */
+  degradedRule?: DegradedRule
 }
 
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
@@ -157,8 +163,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     next()
   }
 
-  function windowOf(req: Request): { from: string; to: string } {
-    const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime())
+  const timeZone = deps.timeZone ?? 'UTC'
+  const reviewOptions = deps.degradedRule ? { degradedRule: deps.degradedRule } : {}
+  function windowOf(req: Request) {
+    const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime(), timeZone)
     if (!w.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid review window', { errors: w.errors })
     return w.value
   }
@@ -222,16 +230,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   app.get('/api/v1/review', read, dataset, async (req, res, next) => {
-    try { res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req))), dataset: indicesOf(res).dataset }) } catch (err) { next(err) }
+    try { res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req), reviewOptions)), dataset: indicesOf(res).dataset }) } catch (err) { next(err) }
   })
 
   app.get('/api/v1/review.md', read, dataset, async (req, res, next) => {
     try {
       const { dataset: name, ...idx } = indicesOf(res)
-      const markdown = reviewMarkdown(await buildReview(es, idx, windowOf(req)))
+      const markdown = reviewMarkdown(await buildReview(es, idx, windowOf(req), reviewOptions))
       res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
     } catch (err) { next(err) }
   })
+
+  registerLookbackRoutes(app, { es, clock, read, dataset, timeZone, degradedRule: deps.degradedRule })
 
   app.get('/api/v1/dead-letters/summary', read, async (_req, res, next) => {
     try {

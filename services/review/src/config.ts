@@ -1,4 +1,11 @@
-import { field, loadConfigOrExit, type ConfigOf } from '@opsreview/config'
+import { field, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
+import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
+import { canonicalZone } from '@opsreview/review/zone'
+
+/** A variable read by `parse` once trimmed, `def` when unset or empty. */
+function custom<T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> {
+  return { doc, parse: (raw) => (raw === undefined || raw.trim() === '' ? { ok: true, value: def } : parse(raw.trim())) }
+}
 
 /** Every variable the review service reads. The README's configuration table mirrors this. */
 export const reviewConfigSpec = {
@@ -15,10 +22,19 @@ export const reviewConfigSpec = {
   OPSREVIEW_DEAD_LETTER_CACHE: field.duration('how long a dead-letter count is served before Kafka is asked again', 10_000),
   OPSREVIEW_IDEMPOTENCY_TTL: field.duration('how long the answer to a PATCH with an Idempotency-Key is replayed', 86_400_000),
   OPSREVIEW_IDEMPOTENCY_MAX_KEYS: field.int('how many Idempotency-Keys are remembered, the oldest forgotten first', 10_000, { min: 1 }),
+  OPSREVIEW_TIMEZONE: custom('IANA time zone of review windows, trend days, look-back periods and Markdown times (?tz= overrides it)', 'UTC', (raw) => {
+    const zone = canonicalZone(raw)
+    return zone === undefined ? { ok: false, error: `must be an IANA time zone such as UTC or Europe/Berlin, got ${JSON.stringify(raw)}` } : { ok: true, value: zone }
+  }),
+  OPSREVIEW_DEGRADED_LABELS: custom<DegradedRule['labels']>('label=value pairs marking a critical alert as degraded (slow), not down; none for no label rule', [{ name: 'slo', value: 'latency' }], parseDegradedLabels),
+  OPSREVIEW_DEGRADED_ALERTNAMES: custom<DegradedRule['alertnames']>('regular expression over alertnames marking a critical alert as degraded, not down; none for no alertname rule', /Latency|Slow|ResponseTime/, parseDegradedAlertnames),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 
 export type ReviewConfig = ConfigOf<typeof reviewConfigSpec>
+
+/** The degraded rule the configuration describes. */
+export const degradedRuleOf = (c: ReviewConfig): DegradedRule => ({ labels: c.OPSREVIEW_DEGRADED_LABELS, alertnames: c.OPSREVIEW_DEGRADED_ALERTNAMES })
 
 export function loadReviewConfig(env: NodeJS.ProcessEnv): ReviewConfig {
   return loadConfigOrExit('review', reviewConfigSpec, env)

@@ -10,7 +10,7 @@ import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { ensureIndices } from '@opsreview/search-index/templates'
-import { loadReviewConfig } from './config.ts'
+import { degradedRuleOf, loadReviewConfig } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
 
@@ -49,7 +49,7 @@ const app = createReviewApp({
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
   indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir, deadLetters,
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
-  metrics,
+  metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config),
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 // The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.

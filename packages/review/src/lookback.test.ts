@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { assembleLookback, mean, type IncidentFacts, type PeriodFacts } from './lookback.ts'
+import { lookbackMarkdown } from './markdown.ts'
+import { parseLookbackQuery } from './period.ts'
+
+const MIN = 60_000
+const facts = (total: number, critical: number, ack: [number, number], res: [number, number]): IncidentFacts => ({
+  incidents: { total, critical, warning: total - critical, info: 0 }, acknowledge: { count: ack[0], sum: ack[1] }, resolve: { count: res[0], sum: res[1] },
+})
+const time = (availabilityPct: number, downtimeMs: number, degradedMs: number) => ({ availabilityPct, downtimeMs, degradedMs, interruptions: downtimeMs > 0 ? 1 : 0, longestInterruptionMs: downtimeMs })
+
+describe('assembleLookback', () => {
+  const q = parseLookbackQuery({ period: 'month', at: '2026-11', tz: 'Europe/Berlin' }, Date.parse('2026-12-01T08:00:00Z'))
+  if (!q.ok) throw new Error('query')
+  const current: PeriodFacts = {
+    services: new Map([['checkout', facts(3, 1, [2, 30 * MIN], [3, 180 * MIN])], ['search', facts(1, 0, [0, 0], [1, 60 * MIN])]]),
+    all: facts(4, 1, [2, 30 * MIN], [4, 240 * MIN]),
+    postmortems: { required: 2, scheduled: 1 },
+    problems: new Map([['prb-b', 2], ['prb-a', 1], ['prb-c', 3]]),
+    problemCount: 3,
+    times: new Map([['checkout', time(99.5, 216 * MIN, 30 * MIN)], ['search', time(100, 0, 90 * MIN)]]),
+  }
+  const previous: PeriodFacts = {
+    services: new Map([['checkout', facts(5, 2, [5, 100 * MIN], [5, 500 * MIN])]]),
+    all: facts(5, 2, [5, 100 * MIN], [5, 500 * MIN]),
+    postmortems: { required: 3, scheduled: 3 },
+    problems: new Map([['prb-a', 4]]),
+    problemCount: 1,
+    times: new Map([['checkout', time(99.75, 108 * MIN, 0)], ['gone', time(98, 864 * MIN, 0)]]),
+  }
+  const problems = [
+    { id: 'prb-a', kind: 'shared-cause', status: 'confirmed', title: 'db', services: ['checkout'], environment: 'production', incidentCount: 9, firstSeenAt: '2026-10-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: 'ann' },
+    { id: 'prb-b', kind: 'recurring', status: 'candidate', title: 'HighLatency again', services: ['checkout'], environment: 'production', incidentCount: 2, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null },
+    { id: 'prb-c', kind: 'flapping', status: 'candidate', title: 'flaps', services: ['search'], environment: 'production', incidentCount: 3, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null },
+  ] as const
+  const l = assembleLookback(q.value, Date.parse('2026-12-01T08:00:00Z'), current, previous, problems.map((p) => ({ ...p, services: [...p.services] })))
+
+  it('computes MTTA and MTTR as means of the period, and the change from the previous one', () => {
+    expect(mean({ count: 0, sum: 0 })).toBeNull()
+    expect(mean({ count: 3, sum: 10 })).toBe(3)
+    const checkout = l.services.find((s) => s.service === 'checkout')!
+    expect(checkout).toMatchObject({ availabilityPct: 99.5, downtimeMs: 216 * MIN, degradedMs: 30 * MIN, incidents: { total: 3, critical: 1 }, mttaMs: 15 * MIN, mttrMs: 60 * MIN })
+    expect(checkout.previous).toMatchObject({ availabilityPct: 99.75, incidents: { total: 5 }, mttaMs: 20 * MIN, mttrMs: 100 * MIN })
+    expect(checkout.change).toEqual({ availabilityPct: -0.25, downtimeMs: 108 * MIN, degradedMs: 30 * MIN, incidents: -2, mttaMs: -5 * MIN, mttrMs: -40 * MIN })
+    // No incident acknowledged in the period: no MTTA, and no change of it.
+    expect(l.services.find((s) => s.service === 'search')).toMatchObject({ mttaMs: null, change: { mttaMs: null, incidents: 1 } })
+    // A service seen only in the previous period is listed, fully available now.
+    expect(l.services.find((s) => s.service === 'gone')).toMatchObject({ availabilityPct: 100, change: { availabilityPct: 2, downtimeMs: -864 * MIN } })
+    expect(l.services.map((s) => s.service)).toEqual(['checkout', 'search', 'gone'])
+  })
+
+  it('totals the period, with post-mortems required against scheduled and the problems recurring first', () => {
+    expect(l.totals).toMatchObject({
+      incidents: { total: 4, critical: 1 }, mttaMs: 15 * MIN, mttrMs: 60 * MIN, downtimeMs: 216 * MIN, degradedMs: 120 * MIN,
+      postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 3,
+      change: { incidents: -1, mttaMs: -5 * MIN, mttrMs: -40 * MIN, downtimeMs: (216 - 108 - 864) * MIN, degradedMs: 120 * MIN, postmortemsRequired: -1, problems: 2 },
+    })
+    expect(l.problems.items.map((p) => [p.id, p.incidentsInPeriod, p.incidentsInPrevious])).toEqual([['prb-b', 2, 0], ['prb-c', 3, 0], ['prb-a', 1, 4]])
+    expect(l.period).toMatchObject({ label: '2026-11', kind: 'month', timeZone: 'Europe/Berlin', from: '2026-10-31T23:00:00.000Z', localFrom: '2026-11-01T00:00:00+01:00', complete: true })
+    expect(l.previous).toMatchObject({ label: '2026-10', localFrom: '2026-10-01T00:00:00+02:00' })
+  })
+
+  it('renders as Markdown with degraded time apart from downtime and the change', () => {
+    const md = lookbackMarkdown(l)
+    expect(md).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-12-01 Europe/Berlin)')
+    expect(md).toContain('| checkout | 99.50 % | −0.25 pp | 3 h 36 min | 30 min | 1 | 3 (1) | 15 min | 1 h 0 min | 99.75 %, 1 h 48 min down, 0 min degraded, 5 incidents |')
+    expect(md).toContain('| post-mortems required | 2 | 3 | −1 |')
+    expect(md).toContain('| recurring | candidate | HighLatency again (`prb-b`) | checkout | 2 | 0 | 2 | – |')
+  })
+})

@@ -1,0 +1,222 @@
+import type { Client, estypes } from '@elastic/elasticsearch'
+import type { Problem } from '@opsreview/schemas'
+import { serviceTimes, type ServiceTime } from './availability.ts'
+import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
+import type { LookbackQuery, Period } from './period.ts'
+import type { ReviewIndices } from './report.ts'
+import { readAlertIntervals } from './service-time.ts'
+import { localIso } from './zone.ts'
+
+const DAY = 86_400_000
+const PROBLEM_LIMIT = 200
+
+export type Severity = 'critical' | 'warning' | 'info'
+export interface SeverityCounts { total: number; critical: number; warning: number; info: number }
+/** Count and sum of a duration over incidents (an Elasticsearch `stats`), from which the mean comes. */
+export interface DurationStats { count: number; sum: number }
+
+/** What Elasticsearch says of the incidents opened in one period, for one service or all of them. */
+export interface IncidentFacts {
+  incidents: SeverityCounts
+  acknowledge: DurationStats
+  resolve: DurationStats
+}
+
+export interface PeriodFacts {
+  /** Per service: an incident of several services counts for each. */
+  services: Map<string, IncidentFacts>
+  all: IncidentFacts
+  postmortems: { required: number; scheduled: number }
+  /** Incidents opened in the period per problem they are linked to. */
+  problems: Map<string, number>
+  /** Distinct problems linked to incidents of the period. */
+  problemCount: number
+  times: Map<string, ServiceTime>
+}
+
+export interface Figures {
+  availabilityPct: number
+  downtimeMs: number
+  degradedMs: number
+  interruptions: number
+  incidents: SeverityCounts
+  /** Mean time from open to acknowledge and to resolve of the incidents opened in the period; null when none. */
+  mttaMs: number | null
+  mttrMs: number | null
+}
+
+/** Current minus previous; null when either is null. Availability in percentage points. */
+export interface Change {
+  availabilityPct: number | null
+  downtimeMs: number | null
+  degradedMs: number | null
+  incidents: number | null
+  mttaMs: number | null
+  mttrMs: number | null
+}
+
+export interface ServiceLookback extends Figures {
+  service: string
+  previous: Figures
+  change: Change
+}
+
+export type ProblemSummary = Pick<Problem, 'id' | 'kind' | 'status' | 'title' | 'services' | 'environment' | 'incidentCount' | 'firstSeenAt' | 'lastSeenAt' | 'owner'>
+
+export interface PeriodWindow {
+  label: string
+  from: string
+  to: string
+  /** The same instants with the zone's offset: `2026-10-01T00:00:00+02:00`. */
+  localFrom: string
+  localTo: string
+  /** Service levels are over [from, until): the period, or its part before now while it runs. */
+  until: string
+  complete: boolean
+}
+
+export interface Lookback {
+  period: PeriodWindow & { kind: Period['kind']; timeZone: string }
+  previous: PeriodWindow
+  totals: {
+    incidents: SeverityCounts
+    mttaMs: number | null
+    mttrMs: number | null
+    downtimeMs: number
+    degradedMs: number
+    postmortems: { required: number; scheduled: number; unscheduled: number }
+    problems: number
+    previous: { incidents: SeverityCounts; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortems: { required: number; scheduled: number }; problems: number }
+    change: { incidents: number; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortemsRequired: number; problems: number }
+  }
+  /** Least available first. */
+  services: ServiceLookback[]
+  /** Problems behind the period's incidents: recurring first, then by incidents in the period. */
+  problems: { total: number; items: (ProblemSummary & { incidentsInPeriod: number; incidentsInPrevious: number })[] }
+}
+
+export const mean = (s: DurationStats): number | null => (s.count > 0 ? Math.round(s.sum / s.count) : null)
+const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : Math.round((a - b) * 100) / 100)
+const noIncidents: IncidentFacts = { incidents: { total: 0, critical: 0, warning: 0, info: 0 }, acknowledge: { count: 0, sum: 0 }, resolve: { count: 0, sum: 0 } }
+const fullyAvailable: ServiceTime = { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }
+
+function figures(facts: IncidentFacts | undefined, time: ServiceTime | undefined): Figures {
+  const f = facts ?? noIncidents
+  const t = time ?? fullyAvailable
+  return { availabilityPct: t.availabilityPct, downtimeMs: t.downtimeMs, degradedMs: t.degradedMs, interruptions: t.interruptions, incidents: f.incidents, mttaMs: mean(f.acknowledge), mttrMs: mean(f.resolve) }
+}
+
+function change(cur: Figures, prev: Figures): Change {
+  return {
+    availabilityPct: delta(cur.availabilityPct, prev.availabilityPct), downtimeMs: cur.downtimeMs - prev.downtimeMs, degradedMs: cur.degradedMs - prev.degradedMs,
+    incidents: cur.incidents.total - prev.incidents.total, mttaMs: delta(cur.mttaMs, prev.mttaMs), mttrMs: delta(cur.mttrMs, prev.mttrMs),
+  }
+}
+
+function windowOf(p: Period, zone: string, nowMs: number): PeriodWindow {
+  const until = Math.min(Math.max(nowMs, p.from), p.to)
+  return { label: p.label, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString(), localFrom: localIso(zone, p.from), localTo: localIso(zone, p.to), until: new Date(until).toISOString(), complete: until === p.to }
+}
+
+/** The look-back from the facts of the two periods: pure, so every figure can be checked by hand. */
+export function assembleLookback(q: LookbackQuery, nowMs: number, current: PeriodFacts, previous: PeriodFacts, problems: readonly ProblemSummary[]): Lookback {
+  const names = [...new Set([...current.services.keys(), ...current.times.keys(), ...previous.services.keys(), ...previous.times.keys()])]
+  const services = names.map((service) => {
+    const cur = figures(current.services.get(service), current.times.get(service))
+    const prev = figures(previous.services.get(service), previous.times.get(service))
+    return { service, ...cur, previous: prev, change: change(cur, prev) }
+  }).sort((a, b) => a.availabilityPct - b.availabilityPct || b.degradedMs - a.degradedMs || a.service.localeCompare(b.service))
+  const sumOf = (times: Map<string, ServiceTime>, field: 'downtimeMs' | 'degradedMs') => [...times.values()].reduce((s, t) => s + t[field], 0)
+  const cur = { downtimeMs: sumOf(current.times, 'downtimeMs'), degradedMs: sumOf(current.times, 'degradedMs'), mttaMs: mean(current.all.acknowledge), mttrMs: mean(current.all.resolve) }
+  const prev = { downtimeMs: sumOf(previous.times, 'downtimeMs'), degradedMs: sumOf(previous.times, 'degradedMs'), mttaMs: mean(previous.all.acknowledge), mttrMs: mean(previous.all.resolve) }
+  const items = problems.map((p) => ({ ...p, incidentsInPeriod: current.problems.get(p.id) ?? 0, incidentsInPrevious: previous.problems.get(p.id) ?? 0 }))
+    .sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentsInPeriod - a.incidentsInPeriod || a.id.localeCompare(b.id))
+  return {
+    period: { kind: q.period.kind, timeZone: q.timeZone, ...windowOf(q.period, q.timeZone, nowMs) },
+    previous: windowOf(q.previous, q.timeZone, nowMs),
+    totals: {
+      incidents: current.all.incidents, ...cur,
+      postmortems: { ...current.postmortems, unscheduled: current.postmortems.required - current.postmortems.scheduled },
+      problems: current.problemCount,
+      previous: { incidents: previous.all.incidents, ...prev, postmortems: previous.postmortems, problems: previous.problemCount },
+      change: {
+        incidents: current.all.incidents.total - previous.all.incidents.total, mttaMs: delta(cur.mttaMs, prev.mttaMs), mttrMs: delta(cur.mttrMs, prev.mttrMs),
+        downtimeMs: cur.downtimeMs - prev.downtimeMs, degradedMs: cur.degradedMs - prev.degradedMs,
+        postmortemsRequired: current.postmortems.required - previous.postmortems.required, problems: current.problemCount - previous.problemCount,
+      },
+    },
+    services,
+    problems: { total: current.problemCount, items },
+  }
+}
+
+type Bucket = estypes.AggregationsStringTermsBucket
+type Stats = { count: number; sum: number | null }
+type FactsAggs = { severity: { buckets: Bucket[] }; tta: Stats; ttr: Stats }
+type PeriodAggs = FactsAggs & {
+  doc_count: number
+  postmortems: { doc_count: number; scheduled: { doc_count: number } }
+  problems: { buckets: Bucket[] }
+  problemCount: { value: number }
+  services: { buckets: (Bucket & FactsAggs)[] }
+}
+
+const factsAggs = { severity: { terms: { field: 'severity', size: 3 } }, tta: { stats: { field: 'timeToAcknowledgeMs' } }, ttr: { stats: { field: 'timeToResolveMs' } } } satisfies Record<string, estypes.AggregationsAggregationContainer>
+
+function factsOf(b: FactsAggs & { doc_count: number }): IncidentFacts {
+  const incidents: SeverityCounts = { total: b.doc_count, critical: 0, warning: 0, info: 0 }
+  for (const s of b.severity.buckets) { const k = String(s.key); if (k === 'critical' || k === 'warning' || k === 'info') incidents[k] = s.doc_count }
+  return { incidents, acknowledge: { count: b.tta.count, sum: b.tta.sum ?? 0 }, resolve: { count: b.ttr.count, sum: b.ttr.sum ?? 0 } }
+}
+
+export interface LookbackOptions {
+  degradedRule?: DegradedRule
+  availabilityLookBackMs?: number
+}
+
+/**
+ * The monthly or quarterly look-back, with the previous period for comparison. Incident figures are
+ * Elasticsearch aggregations over both periods in one request (no incident is fetched); service levels
+ * come from the critical alerts' doc values (`readAlertIntervals`), read once for both periods.
+ */
+export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQuery, nowMs: number, opts: LookbackOptions = {}): Promise<Lookback> {
+  const { period, previous } = q
+  const opened = (p: Period): estypes.QueryDslQueryContainer => ({ range: { openedAt: { gte: p.from, lt: p.to, format: 'epoch_millis' } } })
+  const untilOf = (p: Period) => Math.min(Math.max(nowMs, p.from), p.to)
+  const [aggs, intervals] = await Promise.all([
+    es.search({
+      index: idx.incidents, size: 0, track_total_hits: false,
+      query: { range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } },
+      aggs: {
+        periods: {
+          filters: { filters: { current: opened(period), previous: opened(previous) } },
+          aggs: {
+            ...factsAggs,
+            postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } } },
+            problems: { terms: { field: 'problemIds', size: 1000 } },
+            problemCount: { cardinality: { field: 'problemIds', precision_threshold: 40_000 } },
+            services: { terms: { field: 'services', size: 2000 }, aggs: factsAggs },
+          },
+        },
+      },
+    }),
+    readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule }),
+  ])
+  const buckets = (aggs.aggregations?.periods as { buckets: Record<'current' | 'previous', PeriodAggs> }).buckets
+  const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({
+    services: new Map(b.services.buckets.map((s) => [String(s.key), factsOf(s)])),
+    all: factsOf(b),
+    postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count },
+    problems: new Map(b.problems.buckets.map((s) => [String(s.key), s.doc_count])),
+    problemCount: b.problemCount.value,
+    times: serviceTimes(intervals, p.from, untilOf(p)),
+  })
+  const current = factsFor(buckets.current, period)
+  const before = factsFor(buckets.previous, previous)
+  const ids = [...current.problems.entries()].sort((a, b) => b[1] - a[1]).slice(0, PROBLEM_LIMIT).map(([id]) => id)
+  const problems = ids.length === 0 ? [] : (await es.search<ProblemSummary>({
+    index: idx.problems, size: ids.length, query: { terms: { id: ids } },
+    _source: ['id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner'],
+  })).hits.hits.map((h) => h._source!)
+  return assembleLookback(q, nowMs, current, before, problems)
+}

@@ -1,0 +1,45 @@
+import type { Client } from '@elastic/elasticsearch'
+import type { Express, Request, RequestHandler, Response } from 'express'
+import { HttpProblem } from '@opsreview/http/problem'
+import type { ResolvedIndices } from '@opsreview/review/dataset'
+import type { DegradedRule } from '@opsreview/review/degraded'
+import { buildLookback } from '@opsreview/review/lookback'
+import { lookbackMarkdown } from '@opsreview/review/markdown'
+import { parseLookbackQuery } from '@opsreview/review/period'
+
+export interface LookbackRouteDeps {
+  es: Client
+  clock: () => Date
+  /** Authentication of reads, and `?dataset=` resolved into `res.locals.indices` (app.ts). */
+  read: RequestHandler
+  dataset: RequestHandler
+  timeZone: string
+  degradedRule: DegradedRule | undefined
+}
+
+/**
+ * `GET /api/v1/lookback` and `/api/v1/lookback.md`: the monthly or quarterly look-back (docs/review-api.md),
+ * live or of a what-if dataset.
+ */
+export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): void {
+  const lookback = async (req: Request, res: Response) => {
+    const now = deps.clock().getTime()
+    const q = parseLookbackQuery(req.query as Record<string, unknown>, now, deps.timeZone)
+    if (!q.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid look-back', { errors: q.errors })
+    const { dataset, ...idx } = res.locals.indices as ResolvedIndices
+    return { dataset, lookback: await buildLookback(deps.es, idx, q.value, now, deps.degradedRule ? { degradedRule: deps.degradedRule } : {}) }
+  }
+  app.get('/api/v1/lookback', deps.read, deps.dataset, async (req, res, next) => {
+    try {
+      const { dataset, lookback: l } = await lookback(req, res)
+      res.json({ ...l, dataset })
+    } catch (err) { next(err) }
+  })
+  app.get('/api/v1/lookback.md', deps.read, deps.dataset, async (req, res, next) => {
+    try {
+      const { dataset, lookback: l } = await lookback(req, res)
+      const markdown = lookbackMarkdown(l)
+      res.type('text/markdown; charset=utf-8').send(dataset === null ? markdown : `> What-if dataset ${dataset}: a replay with another configuration, not the live look-back.\n\n${markdown}`)
+    } catch (err) { next(err) }
+  })
+}
