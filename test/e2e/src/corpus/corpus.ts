@@ -169,7 +169,8 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     incidents.set(label, { label, environment, services, finished: true, open: false, note })
   }
   const am = (labels: Record<string, string>, summary: string, episodes: [number, number | null][], incidentLabel: string | string[]) => {
-    const full: Record<string, string> = { severity: 'warning', env: 'production', ...labels, ...(tag ? { corpus_run: tag } : {}) }
+    // kube-prometheus-stack alerts carry no env: their cluster names the environment.
+    const full: Record<string, string> = { severity: 'warning', ...(labels.cluster ? {} : { env: 'production' }), ...labels, ...(tag ? { corpus_run: tag } : {}) }
     const fp = fingerprintOf(full)
     let a = amAlerts.get(fp)
     if (!a) {
@@ -179,7 +180,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     episodes.forEach(([start, stop], i) => {
       const label = Array.isArray(incidentLabel) ? incidentLabel[i]! : incidentLabel
       a.episodes.push({ start, end: stop, incident: label })
-      busy.push({ env: full.env!, service: full.service!, from: start, to: stop ?? end })
+      busy.push({ env: full.env ?? full.cluster!, service: full.service ?? full.container ?? full.deployment!, from: start, to: stop ?? end })
     })
     return fp
   }
@@ -280,6 +281,15 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
   am({ alertname: 'PriceFeedStale', service: 'pricing', instance: 'pricing-1:8080' }, 'Price feed older than 10 min', [[at(8, 12, 0), at(8, 12, 20)]], 'pricing-feed')
   am({ alertname: 'PriceFeedStale', service: 'pricing', instance: 'pricing-2:8080' }, 'Price feed older than 10 min', [[at(8, 12, 1), at(8, 12, 3, 30)]], 'pricing-feed')
 
+  // 12c. kube-prometheus-stack alerts (no service or env label): the grouping rules' defaults name the
+  // service from the workload (container, deployment) and the environment from `cluster`.
+  incident('kube-cart-crashloop', 'prod-eu-1', ['cart'], 'cart container crash-looping on two pods (kube-state-metrics)')
+  incident('kube-reco-replicas', 'prod-eu-1', ['recommendations-api'], 'recommendations-api deployment short of replicas, hours later')
+  const kube = { job: 'kube-state-metrics', namespace: 'shop', cluster: 'prod-eu-1', prometheus: 'monitoring/kube-prometheus-stack-prometheus' }
+  am({ ...kube, alertname: 'KubePodCrashLooping', container: 'cart', pod: 'cart-7d9f8c6b5-x2l4q', instance: '10.42.3.17:8080' }, 'Pod shop/cart-7d9f8c6b5-x2l4q (cart) is in waiting state (reason: "CrashLoopBackOff")', [[at(3, 17, 0), at(3, 17, 25)]], 'kube-cart-crashloop')
+  am({ ...kube, alertname: 'KubePodCrashLooping', container: 'cart', pod: 'cart-7d9f8c6b5-q8n2w', instance: '10.42.5.9:8080' }, 'Pod shop/cart-7d9f8c6b5-q8n2w (cart) is in waiting state (reason: "CrashLoopBackOff")', [[at(3, 17, 2), at(3, 17, 22)]], 'kube-cart-crashloop')
+  am({ ...kube, alertname: 'KubeDeploymentReplicasMismatch', deployment: 'recommendations-api', instance: '10.42.1.4:8080' }, 'Deployment shop/recommendations-api has not matched the expected number of replicas for longer than 15 minutes', [[at(3, 20, 10), at(3, 20, 40)]], 'kube-reco-replicas')
+
   // 13. A report with no alert: an incident of its own (neither finished nor open by alerts).
   incidents.set('catalog-images-report', { label: 'catalog-images-report', environment: 'production', services: ['catalog'], finished: false, open: false, note: 'an internal complaint with no alert' })
   reports.push({ kind: 'internal-complaint', service: 'catalog', title: 'Product images load slowly in the back office', reportedBy: 'merchandising@northwind-retail.net', at: at(4, 10, 0), incident: 'catalog-images-report', filedAfter: 20 * MIN })
@@ -333,7 +343,8 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
 function alertmanagerDeliveries(alerts: AmAlert[], end: number): Delivery[] {
   const groups = new Map<string, AmAlert[]>()
   for (const a of alerts) {
-    const key = `{}:{alertname="${a.labels.alertname}", service="${a.labels.service}"}`
+    // Alertmanager leaves a group_by label the alert does not have out of the key.
+    const key = `{}:{${['alertname', 'service'].filter((l) => a.labels[l]).map((l) => `${l}="${a.labels[l]}"`).join(', ')}}`
     groups.set(key, [...(groups.get(key) ?? []), a])
   }
   const out: Delivery[] = []
@@ -390,7 +401,7 @@ function notification(groupKey: string, held: { a: AmAlert; start: number; end: 
     receiver: 'opsreview',
     status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
     alerts,
-    groupLabels: { alertname: first.alertname, service: first.service },
+    groupLabels: Object.fromEntries(['alertname', 'service'].filter((l) => first[l]).map((l) => [l, first[l]])),
     commonLabels: common(held.map((h) => h.a.labels)),
     commonAnnotations: common(held.map((h) => h.a.annotations)),
     externalURL: 'http://alertmanager.northwind-retail.net:9093',
