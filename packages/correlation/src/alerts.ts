@@ -1,12 +1,12 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, settle, stalenessOf, touch, updateMember,
+  absorb, addMember, depsOf, memberOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, settle, stalenessOf, touch, updateMember,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { iso, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /** Applies one event at its time `t` (= `s.now`); returns the incident it touched. */
@@ -83,7 +83,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
   }
   const heardAt = heardAtOf(s, event, t)
-  const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: heardAt, earlyResolveAt: null, flapTimes: [] }
+  const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: heardAt, earlyResolveAt: null, flapTimes: noFlaps }
   if (earlyResolve !== null && earlyResolve >= t) {
     // Its resolve came first: the alert fired and ended before we heard of the firing.
     member.status = 'resolved'
@@ -111,7 +111,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
 }
 
 function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string): void {
-  const old = inc.members.get(key)
+  const old = memberOf(inc, key)
   if (!old) return
   const heardAt = heardAtOf(s, event, t)
   if (old.status === 'resolved') {
@@ -147,13 +147,13 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
     // Resolved before we saw it fire: remember, so a later firing is known to be over.
     s.alerts.set(key, {
       incidentId: null, status: 'resolved', lastChangeAt: t, lastHeardAt: t,
-      earlyResolveAt: Math.max(t, track?.earlyResolveAt ?? t), flapTimes: [],
+      earlyResolveAt: Math.max(t, track?.earlyResolveAt ?? t), flapTimes: noFlaps,
     })
     s.evictionQueue.push({ kind: 'track', id: key, at: s.watermark })
     return undefined
   }
   const inc = s.incidents.get(track.incidentId)
-  const member = inc?.members.get(key)
+  const member = inc && memberOf(inc, key)
   if (!inc || !member) return undefined
   settle(s, inc, s.now)
   if (t < track.lastChangeAt) return inc // older than what we know
@@ -168,7 +168,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
     refreshEnd(s, inc)
     // A real end replaces the staleness guess.
     let auto = false
-    for (const m of inc.members.values()) if (m.autoResolved) { auto = true; break }
+    for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
     if (inc.data.resolvedBy === 'staleness' && !auto) inc.data.resolvedBy = 'alerts'
   }
   touch(s, inc, t, at)

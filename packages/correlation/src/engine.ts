@@ -1,6 +1,6 @@
 import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
-import { copyIncident, recompute } from './incidents.ts'
+import { compactResolved, copyIncident, recompute } from './incidents.ts'
 import { restoreSnapshot, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
 import { createState, parseTime, type EngineState } from './state.ts'
 import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
@@ -89,6 +89,7 @@ export class CorrelationEngine {
       recompute(s, inc)
       inc.data.version += 1
       out.push({ type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument, CorrelationEngine.maxEntriesInDocument) })
+      compactResolved(inc)
     }
     for (const p of s.dirtyProblems) {
       p.version += 1

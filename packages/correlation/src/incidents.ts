@@ -61,7 +61,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
     problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 0,
   }
   const inc: IncidentState = {
-    data, members: new Map(), positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
+    data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
     recurringKey: null, recurringNames: 0, deps: new Set(), amGroups: new Set(),
   }
@@ -97,24 +97,42 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) s.openByGroup.delete(inc.data.groupKey)
   for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
+  // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
+  inc.amGroups.clear()
   s.dirtyIncidents.add(inc)
+}
+
+function positionsOf(inc: IncidentState): Map<string, number> {
+  if (inc.positions) return inc.positions
+  const positions = new Map<string, number>()
+  inc.data.alerts.forEach((a, i) => positions.set(a.key, i))
+  return (inc.positions = positions)
+}
+
+/** The member of the incident with this key. */
+export function memberOf(inc: IncidentState, key: string): IncidentAlert | undefined {
+  const at = positionsOf(inc).get(key)
+  return at === undefined ? undefined : inc.data.alerts[at]
+}
+
+/** A resolved incident is rarely looked into again: its index is rebuilt if it is. */
+export function compactResolved(inc: IncidentState): void {
+  if (inc.data.status === 'resolved') inc.positions = null
 }
 
 /** Replaces a member with a changed copy. */
 export function updateMember(s: EngineState, inc: IncidentState, key: string, change: Partial<IncidentAlert>): IncidentAlert | undefined {
-  const old = inc.members.get(key)
-  if (!old) return undefined
-  const next = { ...old, ...change }
-  inc.members.set(key, next)
-  inc.data.alerts[inc.positions.get(key)!] = next
+  const at = positionsOf(inc).get(key)
+  if (at === undefined) return undefined
+  const next = { ...inc.data.alerts[at]!, ...change }
+  inc.data.alerts[at] = next
   s.dirtyIncidents.add(inc)
   return next
 }
 
 /** Adds a member (a new alert of the incident). */
 export function addMember(s: EngineState, inc: IncidentState, member: IncidentAlert, heardAt: number): void {
-  inc.positions.set(member.key, inc.data.alerts.length)
-  inc.members.set(member.key, member)
+  positionsOf(inc).set(member.key, inc.data.alerts.length)
   inc.data.alerts.push(member)
   if (member.status === 'firing') {
     inc.firing += 1
@@ -128,7 +146,7 @@ export function addMember(s: EngineState, inc: IncidentState, member: IncidentAl
 /** Folds a member into the incident's severity (the maximum), services and names. */
 export function absorb(inc: IncidentState, m: IncidentAlert): void {
   const d = inc.data
-  if (inc.members.size === 1 || severityRank[m.severity] > severityRank[d.severity]) d.severity = m.severity
+  if (inc.data.alerts.length === 1 || severityRank[m.severity] > severityRank[d.severity]) d.severity = m.severity
   if (!d.services.includes(m.service)) d.services.push(m.service)
   inc.names.add(m.name)
 }
@@ -136,7 +154,7 @@ export function absorb(inc: IncidentState, m: IncidentAlert): void {
 /** Moves the start back for an event older than the incident (or than the member's first firing). */
 export function extendStart(s: EngineState, inc: IncidentState, key: string | null, t: number, at: string): void {
   if (key) {
-    const member = inc.members.get(key)
+    const member = memberOf(inc, key)
     if (member && t < parseTime(member.firstSeenAt)) updateMember(s, inc, key, { firstSeenAt: at })
   }
   if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; s.dirtyIncidents.add(inc) }
@@ -151,7 +169,7 @@ export function touch(s: EngineState, inc: IncidentState, t: number, at: string)
 function endOf(inc: IncidentState, fallback: number): { ms: number; at: string } {
   let end = NEVER
   let at = ''
-  for (const m of inc.members.values()) {
+  for (const m of inc.data.alerts) {
     if (m.resolvedAt === null) continue
     const t = parseTime(m.resolvedAt)
     if (t > end) { end = t; at = m.resolvedAt }
@@ -170,7 +188,7 @@ export function refreshEnd(s: EngineState, inc: IncidentState): void {
 function expireStale(s: EngineState, inc: IncidentState, now: number): void {
   let next = FOREVER
   let lastDue = NEVER
-  for (const m of inc.members.values()) {
+  for (const m of inc.data.alerts) {
     if (m.status !== 'firing') continue
     const track = s.alerts.get(m.key)
     const due = (track?.lastHeardAt ?? parseTime(m.lastSeenAt)) + stalenessOf(s, m.source)
@@ -191,7 +209,7 @@ function expireStale(s: EngineState, inc: IncidentState, now: number): void {
  */
 export function settle(s: EngineState, inc: IncidentState, now: number): void {
   if (inc.data.status !== 'open') return
-  if (inc.members.size === 0) {
+  if (inc.data.alerts.length === 0) {
     // Opened by a report: nothing will resolve it but a person or the staleness timeout.
     const due = inc.lastEventMs + stalenessOf(s, 'report')
     if (now >= due) resolveIncident(s, inc, 'staleness', inc.lastEventMs, inc.data.lastEventAt, due)
@@ -202,7 +220,7 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
   const due = Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil)
   if (due > now) return
   let auto = false
-  for (const m of inc.members.values()) if (m.autoResolved) { auto = true; break }
+  for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
   const end = endOf(inc, due)
   resolveIncident(s, inc, auto ? 'staleness' : 'alerts', end.ms, end.at, due)
 }
@@ -210,7 +228,7 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
 /** When the incident next needs its timers applied, after `now`. */
 function nextDue(s: EngineState, inc: IncidentState, now: number): number {
   if (inc.data.status !== 'open') return FOREVER
-  if (inc.members.size === 0) return inc.lastEventMs + stalenessOf(s, 'report')
+  if (inc.data.alerts.length === 0) return inc.lastEventMs + stalenessOf(s, 'report')
   let due = inc.staleDue
   if (inc.firing === 0 && inc.quietSince !== null) due = Math.min(due, Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil))
   // Open long enough for a post-mortem: a new version says so.
@@ -253,9 +271,10 @@ function postmortemReasons(s: EngineState, inc: IncidentState): string[] {
 /** Brings the derived fields up to date before a version is emitted. */
 export function recompute(s: EngineState, inc: IncidentState): void {
   const d = inc.data
-  d.alertCount = inc.members.size
+  const count = d.alerts.length
+  d.alertCount = count
   const first = d.alerts[0]
-  if (first) d.title = inc.members.size > 1 ? `${first.title} (+${inc.members.size - 1} more)` : first.title
+  if (first) d.title = count > 1 ? `${first.title} (+${count - 1} more)` : first.title
   const reasons = postmortemReasons(s, inc)
   d.postmortem.required = reasons.length > 0
   d.postmortem.reasons = reasons

@@ -5,7 +5,7 @@ import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import {
-  createState, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Problem } from './types.ts'
@@ -19,7 +19,7 @@ export const snapshotVersion = 3
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
 const live = Symbol('live snapshot')
 
-type IncidentRecord = Omit<IncidentState, 'members' | 'positions' | 'deps' | 'amGroups' | 'names'> & { deps: string[]; amGroups: string[]; names: string[] }
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names'> & { deps: string[]; amGroups: string[]; names: string[] }
 
 /** The serialisable state of an engine, for checkpoints. */
 export interface EngineSnapshot {
@@ -56,7 +56,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     seenStamps: seen.stamps,
     pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
     alerts: [...s.alerts],
-    incidents: [...s.incidents.values()].map(({ members: _m, positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
+    incidents: [...s.incidents.values()].map(({ positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
     openByGroup: [...s.openByGroup],
     openByAmGroup: [...s.openByAmGroup],
     problems: [...s.problems.values()],
@@ -89,11 +89,13 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.now = copy.watermark
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
-  for (const [k, v] of copy.alerts) s.alerts.set(k, v)
+  for (const [k, v] of copy.alerts) {
+    if (v.flapTimes.length === 0) v.flapTimes = noFlaps
+    s.alerts.set(k, v)
+  }
   for (const i of copy.incidents) {
-    const members = new Map(i.data.alerts.map((a) => [a.key, a]))
-    const positions = new Map(i.data.alerts.map((a, n) => [a.key, n]))
-    const inc: IncidentState = { ...i, members, positions, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
+    // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
+    const inc: IncidentState = { ...i, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') s.openIncidents.add(inc)
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import type { EngineConfig } from './config.ts'
 import { Heap } from './heap.ts'
 import { SeenIds } from './seen.ts'
-import type { AlertEvent, CommandResult, EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
+import type { AlertEvent, CommandResult, EngineStats, Incident, Problem } from './types.ts'
 
 /** Before any event: a time earlier than every real one that still survives JSON. */
 export const NEVER = -8.64e15
@@ -29,16 +29,21 @@ export interface AlertTrack {
   lastHeardAt: number
   /** A resolve that came before any firing: its end time. */
   earlyResolveAt: number | null
-  /** Times of each re-fire within the flapping window. */
+  /** Times of each re-fire within the flapping window; `noFlaps` (shared) until the first. */
   flapTimes: number[]
 }
 
+/** The flap times of the many alerts that never flapped: one shared, frozen empty list instead of one each. */
+export const noFlaps: number[] = Object.freeze([]) as unknown as number[]
+
 export interface IncidentState {
   data: Incident
-  /** Members are immutable values, replaced on change, so an emitted document shares them safely. */
-  members: Map<string, IncidentAlert>
-  /** Where each member sits in `data.alerts`. */
-  positions: Map<string, number>
+  /**
+   * Where each member (by key) sits in `data.alerts`, whose members are immutable values, replaced on
+   * change, so an emitted document shares them safely. Built on first use (`memberOf`) and dropped once
+   * the incident is resolved and emitted: most retained incidents are resolved and never looked into again.
+   */
+  positions: Map<string, number> | null
   /** Until when a flapping member holds the incident open. */
   flapHoldUntil: number
   /** Members firing now: an incident can resolve when it is 0. */

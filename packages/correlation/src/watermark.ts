@@ -117,7 +117,7 @@ function forget(s: EngineState, horizon: number): void {
     // Reopened since it was queued: it is queued again when it resolves again.
     if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
     s.incidents.delete(id)
-    for (const key of inc.members.keys()) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
+    for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
   }
   s.evictionHead = compactHead(q, head)
 }

@@ -1,5 +1,5 @@
 // Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
-import type { AlertTrack, EngineState, IncidentState } from '../state.ts'
+import { noFlaps, type AlertTrack, type EngineState, type IncidentState } from '../state.ts'
 import type { IncidentAlert, ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, link, upsertProblem } from './store.ts'
 
@@ -10,6 +10,7 @@ function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' |
 /** Counts a re-fire at `t`; returns whether the alert now flaps. */
 export function countFlap(s: EngineState, inc: IncidentState, track: AlertTrack, t: number): boolean {
   const { windowMs, minFlaps } = s.cfg.flapping
+  if (track.flapTimes === noFlaps) track.flapTimes = []
   const times = track.flapTimes
   let drop = 0
   while (drop < times.length && t - times[drop]! > windowMs) drop++

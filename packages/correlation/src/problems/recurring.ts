@@ -24,7 +24,7 @@ function busiestWindow(openings: readonly Opening[], at: number, windowMs: numbe
 
 /** Runs when an alert joins an incident: the signature changes only when a new alert name joins. */
 export function checkRecurring(s: EngineState, inc: IncidentState): void {
-  if (inc.members.size === 0 || inc.names.size === inc.recurringNames) return
+  if (inc.data.alerts.length === 0 || inc.names.size === inc.recurringNames) return
   const sig = recurringSignature(inc)
   const key = canonicalSignature(sig)
   inc.recurringNames = inc.names.size
