@@ -1,0 +1,203 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
+import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { incident } from './fuzz-seed.ts'
+
+// Response bodies are asserted field by field; typing each shape here would only restate the assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const NOW = Date.parse('2026-12-01T08:00:00.000Z')
+const MIN = 60_000
+const H = 60 * MIN
+const READ = 'read-token'
+const iso = (s: string) => new Date(s).toISOString()
+
+function change(source: string, fp: string, service: string, status: 'firing' | 'resolved', startsAt: string, endsAt: string | null, labels: Record<string, string>) {
+  return {
+    id: `${source}-${fp}-${status}-${startsAt}`.replace(/[^a-z0-9]/gi, '').slice(0, 60), source, fingerprint: fp, status, severity: 'critical', service, environment: 'production',
+    title: `${fp} ${status}`, labels, startsAt: iso(startsAt), ...(endsAt ? { endsAt: iso(endsAt) } : {}), receivedAt: iso(endsAt ?? startsAt), links: [], origin: {},
+  }
+}
+const member = (source: string, fp: string, service: string, name: string, firstSeenAt: string, resolvedAt: string | null, autoResolved = false) => ({
+  key: `${source}:${fp}`, fingerprint: fp, source, name, title: name, service, severity: 'critical', status: resolvedAt ? 'resolved' : 'firing',
+  firstSeenAt: iso(firstSeenAt), lastSeenAt: iso(resolvedAt ?? firstSeenAt), resolvedAt: resolvedAt ? iso(resolvedAt) : null, flapCount: 0, autoResolved,
+})
+const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString()
+
+/**
+ * November 2026 in Berlin is [2026-10-31T23:00Z, 2026-11-30T23:00Z): 720 h. October there is 745 h (the
+ * clocks went back on the 25th). Worked out by hand:
+ * - shop: a Pingdom check down 30 min on 10 Nov: 100 - 30/43200 = 99.93 %.
+ * - checkout: HighLatency (slo=latency) 12:00-14:00 on 5 Nov and CheckoutDown 13:00-13:30: 30 min down
+ *   (99.93 %), 90 min degraded (the latency outside the downtime).
+ * - db: DbDown fired 20 Nov 00:00, its resolve lost; the correlator resolved it by staleness at 01:00:
+ *   60 min down (99.86 %), not the 10 days 23 h to the end of the month.
+ * - api: ApiDown fired 1 Sep (before the 7-day look-back), resolved 2 Oct 00:00Z: in October, down from
+ *   its start (30 Sep 22:00Z) for 26 h: 100 - 26/745 = 96.51 %; never zero.
+ * - incidents opened in November (Berlin): #1 checkout critical (ack 10 min, resolved 2 h, post-mortem
+ *   scheduled), #2 checkout warning (ack 20 min, resolved 60 min), #3 shop critical (resolved 30 min,
+ *   post-mortem not scheduled), #4 db critical (resolved 60 min, staleness), #7 search warning opened
+ *   31 Oct 23:30Z, which is 1 Nov in Berlin and October in UTC. October: #6 checkout warning (ack 30 min,
+ *   resolved 90 min), #8 and #9 search around the DST change.
+ */
+async function start(options: { timeZone?: string } = {}) {
+  const es = esClient()
+  const prefix = uniqueName('lookback')
+  cleanupIndices(prefix)
+  await ensureIndices(es, prefix)
+  const n = indexNames(prefix)
+  const months = liveAlertMonths(es, prefix)
+  const inc = incidentDocument(n.incidents.alias)
+  const prb = problemDocument(n.problems.alias)
+  const alr = alertDocument(months.indexFor)
+  const docs: [DocumentFor, object][] = []
+  const pm = (required: boolean, scheduledFor: string | null = null) => ({ required, reasons: required ? ['severity critical'] : [], scheduledFor, owner: scheduledFor ? 'erin' : null })
+  const incidentAt = (k: number, service: string, severity: string, opened: string, ackMin: number | null, resolveMin: number, o: Record<string, unknown> = {}) =>
+    incident(k, {
+      services: [service], severity, openedAt: iso(opened), resolvedAt: plus(opened, resolveMin * MIN), lastEventAt: plus(opened, resolveMin * MIN),
+      acknowledgedAt: ackMin === null ? null : plus(opened, ackMin * MIN), acknowledgedBy: ackMin === null ? null : 'ann', ...o,
+    })
+  docs.push(
+    [inc, incidentAt(1, 'checkout', 'critical', '2026-11-05T12:00:00Z', 10, 120, { postmortem: pm(true, '2026-11-07T10:00:00.000Z'), problemIds: ['prb-00000000000000000000000a'] })],
+    [inc, incidentAt(2, 'checkout', 'warning', '2026-11-15T23:30:00Z', 20, 60, { problemIds: ['prb-00000000000000000000000a'] })],
+    [inc, incidentAt(3, 'shop', 'critical', '2026-11-10T10:00:00Z', null, 30, { postmortem: pm(true), problemIds: ['prb-00000000000000000000000b'] })],
+    [inc, incidentAt(4, 'db', 'critical', '2026-11-20T00:00:00Z', null, 60, { resolvedBy: 'staleness', alerts: [member('alertmanager', 'db', 'db', 'DbDown', '2026-11-20T00:00:00Z', '2026-11-20T01:00:00Z', true)] })],
+    [inc, incidentAt(5, 'api', 'critical', '2026-09-01T00:00:00Z', null, 31 * 24 * 60, { alerts: [member('alertmanager', 'api', 'api', 'ApiDown', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z')] })],
+    [inc, incidentAt(6, 'checkout', 'warning', '2026-10-10T12:00:00Z', 30, 90, { problemIds: ['prb-00000000000000000000000a'] })],
+    [inc, incidentAt(7, 'search', 'warning', '2026-10-31T23:30:00Z', null, 10)],
+    // 22:30Z on the 24th is 00:30 CEST on the 25th; 22:30Z on the 25th is 23:30 CET on the 25th: one 25-hour Berlin day.
+    [inc, incidentAt(8, 'search', 'info', '2026-10-24T22:30:00Z', null, 10)],
+    [inc, incidentAt(9, 'search', 'info', '2026-10-25T22:30:00Z', null, 10)],
+    [prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'HighLatency keeps recurring on checkout', signature: 's-a', services: ['checkout'], environment: 'production', incidentIds: [], incidentCount: 6, firstSeenAt: iso('2026-10-10T12:00:00Z'), lastSeenAt: iso('2026-11-15T23:30:00Z'), owner: 'ann', notes: [], version: 1 }],
+    [prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'candidate', title: 'shop and cdn together', signature: 's-b', services: ['shop'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: iso('2026-11-10T10:00:00Z'), lastSeenAt: iso('2026-11-10T10:00:00Z'), owner: null, notes: [], version: 1 }],
+    [alr, change('pingdom', 'check-1', 'shop', 'firing', '2026-11-10T10:00:00Z', null, {})],
+    [alr, change('pingdom', 'check-1', 'shop', 'resolved', '2026-11-10T10:30:00Z', '2026-11-10T10:30:00Z', {})],
+    [alr, change('alertmanager', 'lat', 'checkout', 'firing', '2026-11-05T12:00:00Z', null, { alertname: 'HighLatency', slo: 'latency' })],
+    [alr, change('alertmanager', 'lat', 'checkout', 'resolved', '2026-11-05T12:00:00Z', '2026-11-05T14:00:00Z', { alertname: 'HighLatency', slo: 'latency' })],
+    [alr, change('alertmanager', 'cdown', 'checkout', 'firing', '2026-11-05T13:00:00Z', null, { alertname: 'CheckoutDown' })],
+    [alr, change('alertmanager', 'cdown', 'checkout', 'resolved', '2026-11-05T13:00:00Z', '2026-11-05T13:30:00Z', { alertname: 'CheckoutDown' })],
+    [alr, change('alertmanager', 'db', 'db', 'firing', '2026-11-20T00:00:00Z', null, { alertname: 'DbDown' })],
+    [alr, change('alertmanager', 'api', 'api', 'firing', '2026-09-01T00:00:00Z', null, { alertname: 'ApiDown' })],
+    [alr, change('alertmanager', 'api', 'api', 'resolved', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z', { alertname: 'ApiDown' })],
+  )
+  const ops = docs.map(([f, d]) => f(JSON.stringify(d)))
+  await months.prepare(new Set(ops.map((o) => o.index)))
+  const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
+  expect(r.errors).toBe(false)
+  onTestFinished(() => es.close())
+  const { logger } = captureLogs()
+  const url = await serve(createReviewApp({
+    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(NOW),
+    readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
+    deadLetters: async () => { throw new Error('not counted here') }, ...options,
+  }))
+  return async (path: string): Promise<{ status: number; body: Json; type: string }> => {
+    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
+    const type = res.headers.get('content-type') ?? ''
+    return { status: res.status, body: type.includes('json') ? await res.json() : await res.text(), type }
+  }
+}
+
+describe('GET /api/v1/lookback on the real Elasticsearch', () => {
+  it('gives a month in Berlin as worked out by hand, with the change from October', async () => {
+    const get = await start()
+    const { status, body } = await get('/api/v1/lookback?period=month&at=2026-11&tz=Europe/Berlin')
+    expect(status).toBe(200)
+    expect(body.period).toMatchObject({ kind: 'month', label: '2026-11', timeZone: 'Europe/Berlin', from: '2026-10-31T23:00:00.000Z', to: '2026-11-30T23:00:00.000Z', localFrom: '2026-11-01T00:00:00+01:00', complete: true })
+    expect(body.previous).toMatchObject({ label: '2026-10', from: '2026-09-30T22:00:00.000Z' })
+    expect(body.dataset).toBeNull()
+    const s = Object.fromEntries(body.services.map((v: { service: string }) => [v.service, v]))
+    expect(s.shop).toMatchObject({ availabilityPct: 99.93, downtimeMs: 30 * MIN, degradedMs: 0, incidents: { total: 1, critical: 1 } })
+    expect(s.checkout).toMatchObject({ availabilityPct: 99.93, downtimeMs: 30 * MIN, degradedMs: 90 * MIN, incidents: { total: 2, critical: 1, warning: 1 }, mttaMs: 15 * MIN, mttrMs: 90 * MIN })
+    expect(s.checkout.previous).toMatchObject({ incidents: { total: 1 }, mttaMs: 30 * MIN, mttrMs: 90 * MIN, downtimeMs: 0 })
+    expect(s.checkout.change).toMatchObject({ incidents: 1, mttaMs: -15 * MIN, mttrMs: 0, degradedMs: 90 * MIN })
+    expect(s.db).toMatchObject({ availabilityPct: 99.86, downtimeMs: 60 * MIN })
+    expect(s.api).toMatchObject({ availabilityPct: 100, downtimeMs: 0, previous: { availabilityPct: 96.51, downtimeMs: 26 * H }, change: { availabilityPct: 3.49, downtimeMs: -26 * H } })
+    expect(body.totals).toMatchObject({
+      incidents: { total: 5, critical: 3, warning: 2, info: 0 }, postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 2,
+      previous: { incidents: { total: 3 }, problems: 1 }, change: { incidents: 2, problems: 1, postmortemsRequired: 2 },
+    })
+    expect(body.problems.items.map((p: { id: string; kind: string; incidentsInPeriod: number; incidentsInPrevious: number }) => [p.kind, p.incidentsInPeriod, p.incidentsInPrevious]))
+      .toEqual([['recurring', 2, 1], ['shared-cause', 1, 0]])
+  })
+
+  it('counts periods in the zone asked for: the incident at 23:30Z on 31 October is November in Berlin, October in UTC', async () => {
+    const get = await start({ timeZone: 'Europe/Berlin' })
+    expect((await get('/api/v1/lookback?period=month&at=2026-11')).body.totals.incidents.total).toBe(5)
+    const utc = await get('/api/v1/lookback?period=month&at=2026-11&tz=UTC')
+    expect(utc.body.period).toMatchObject({ timeZone: 'UTC', from: '2026-11-01T00:00:00.000Z' })
+    expect(utc.body.totals.incidents.total).toBe(4)
+    const q4 = await get('/api/v1/lookback?period=quarter&at=2026-Q4')
+    expect(q4.body.period).toMatchObject({ label: '2026-Q4', from: '2026-09-30T22:00:00.000Z', to: '2026-12-31T23:00:00.000Z', complete: false, until: new Date(NOW).toISOString() })
+    expect(q4.body.previous.label).toBe('2026-Q3')
+    expect(q4.body.totals.incidents.total).toBe(8)
+  })
+
+  it('renders lookback.md with degraded time apart from downtime', async () => {
+    const get = await start()
+    const md = await get('/api/v1/lookback.md?period=month&at=2026-11&tz=Europe/Berlin')
+    expect(md.status).toBe(200)
+    expect(md.type).toContain('text/markdown')
+    expect(md.body).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-12-01 Europe/Berlin)')
+    expect(md.body).toContain('| checkout | 99.93 % | −0.07 pp | 30 min | 1 h 30 min | 1 | 2 (1) | 15 min | 1 h 30 min | 100.00 %, 0 min down, 0 min degraded, 1 incidents |')
+    expect(md.body).toContain('| api | 100.00 % | +3.49 pp | 0 min | 0 min | 0 | 0 (0) |')
+    expect(md.body).toContain('| post-mortems required | 2 | 0 | +2 |')
+  })
+
+  it('refuses an unknown period, a mismatched at and an unknown zone with 400 naming the field', async () => {
+    const get = await start()
+    for (const [path, field] of [
+      ['/api/v1/lookback?period=week', '/period'], ['/api/v1/lookback', '/period'], ['/api/v1/lookback.md?period=year&at=2026', '/period'],
+      ['/api/v1/lookback?period=month&at=2026-Q4', '/at'], ['/api/v1/lookback?period=quarter&at=2026-Q5', '/at'],
+      ['/api/v1/lookback?period=month&tz=Mars/Base', '/tz'], ['/api/v1/lookback.md?period=month&tz=Europe/Nowhere', '/tz'],
+      ['/api/v1/review?tz=Mars/Base', '/tz'], ['/api/v1/review.md?since=yesterday-09:00&tz=%2B01:00', '/tz'],
+      ['/api/v1/lookback?period=month&period=quarter', '/period'], ['/api/v1/review?since=yesterday-9', '/since'],
+    ] as const) {
+      const r = await get(path)
+      expect(r.status, path).toBe(400)
+      expect(r.type, path).toContain('application/problem+json')
+      expect(r.body.errors.map((e: { path: string }) => e.path), path).toContain(field)
+    }
+    expect((await get('/api/v1/lookback?period=month&dataset=nope')).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND' })
+    expect((await get('/api/v1/lookback?period=month&dataset=NO_PE')).status).toBe(400)
+  })
+})
+
+describe('the review in local time and with degraded time (real Elasticsearch)', () => {
+  it('reads since=yesterday-09:00 in the zone, names the zone, and buckets the trend by local days across the DST change', async () => {
+    const get = await start()
+    const r = await get('/api/v1/review?since=yesterday-09:00&tz=Europe/Berlin')
+    expect(r.status).toBe(200)
+    expect(r.body.window).toEqual({ from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin' })
+    // #2 opened 15 Nov 23:30Z: the 16th in Berlin, the 15th in UTC.
+    const day = (body: Json, d: string) => body.trend.find((t: { day: string }) => t.day === d)?.total
+    expect([day(r.body, '2026-11-15'), day(r.body, '2026-11-16')]).toEqual([0, 1])
+    const utc = await get('/api/v1/review?since=24h')
+    expect(utc.body.window.timeZone).toBe('UTC')
+    expect([day(utc.body, '2026-11-15'), day(utc.body, '2026-11-16')]).toEqual([1, 0])
+    // The window ending 1 Nov in Berlin: 30 local days from 3 Oct, 25 October one 25-hour day holding #8 and #9.
+    const dst = await get('/api/v1/review?from=2026-10-31&to=2026-11-01&tz=Europe/Berlin')
+    expect(dst.body.window).toMatchObject({ from: '2026-10-30T23:00:00.000Z', to: '2026-10-31T23:00:00.000Z' })
+    expect(dst.body.trend).toHaveLength(30)
+    expect(dst.body.trend[0].day).toBe('2026-10-02')
+    expect(dst.body.trend.at(-1).day).toBe('2026-10-31')
+    expect([day(dst.body, '2026-10-24'), day(dst.body, '2026-10-25'), day(dst.body, '2026-10-26')]).toEqual([0, 2, 0])
+    const dstUtc = await get('/api/v1/review?from=2026-10-31&to=2026-11-01')
+    expect([day(dstUtc.body, '2026-10-24'), day(dstUtc.body, '2026-10-25')]).toEqual([1, 1])
+    const md = await get('/api/v1/review.md?since=yesterday-09:00&tz=Europe/Berlin')
+    expect(md.body).toContain('# Operations review 2026-11-30 09:00 – 2026-12-01 09:00 Europe/Berlin')
+  })
+
+  it('reports degraded time apart, ends a stale alert where its incident does, and counts an alert started before the look-back', async () => {
+    const get = await start()
+    const levels = async (path: string) => Object.fromEntries((await get(path)).body.serviceLevels.map((l: { service: string }) => [l.service, l]))
+    expect((await levels('/api/v1/review?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')).checkout).toMatchObject({ downtimeMs: 30 * MIN, degradedMs: 90 * MIN, interruptions: 1, availabilityPct: 97.92 })
+    expect((await levels('/api/v1/review?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z')).db).toMatchObject({ downtimeMs: 60 * MIN, availabilityPct: 95.83 })
+    expect((await levels('/api/v1/review?from=2026-10-01T00:00:00Z&to=2026-10-02T12:00:00Z')).api).toMatchObject({ downtimeMs: 24 * H, availabilityPct: 33.33 })
+    const md = await get('/api/v1/review.md?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')
+    expect(md.body).toContain('| checkout | 97.92 % | 30 min | 1 | 1 h 30 min | 1 | 10 min | 2 h 0 min |')
+  })
+})
