@@ -8,7 +8,7 @@ import {
   createState, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
-import type { EngineStats, Problem } from './types.ts'
+import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 
 /**
  * The version this engine writes and reads. Version 1 (receive-time clocks) and version 2 (event ids as a
@@ -19,7 +19,34 @@ export const snapshotVersion = 3
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
 const live = Symbol('live snapshot')
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names'> & { deps: string[]; amGroups: string[]; names: string[] }
+/**
+ * A member as a tuple: fingerprint, source, name, title, service, severity, resolved (0/1), firstSeenAt,
+ * lastSeenAt (0 when it equals firstSeenAt), resolvedAt, flapCount, autoResolved (0/1). Its key is
+ * `source:fingerprint`. Members are most of a snapshot: as objects, their field names were half its bytes
+ * and of its parse time.
+ */
+type MemberTuple = [string, IncidentAlert['source'], string, string, string, IncidentAlert['severity'], 0 | 1, string, string | 0, string | null, number, 0 | 1]
+/** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
+type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
+
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data'> & {
+  data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
+  deps: string[]
+  amGroups: string[]
+  names: string[]
+}
+
+const memberTuple = (m: IncidentAlert): MemberTuple => [
+  m.fingerprint, m.source, m.name, m.title, m.service, m.severity, m.status === 'resolved' ? 1 : 0, m.firstSeenAt,
+  m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt, m.flapCount, m.autoResolved ? 1 : 0,
+]
+
+/** The member object, its fields in the order the engine creates them (the documents' JSON keeps that order). */
+const memberOfTuple = (t: MemberTuple): IncidentAlert => ({
+  key: `${t[1]}:${t[0]}`, fingerprint: t[0], source: t[1], name: t[2], title: t[3], service: t[4], severity: t[5],
+  status: t[6] === 1 ? 'resolved' : 'firing', firstSeenAt: t[7], lastSeenAt: t[8] === 0 ? t[7] : t[8], resolvedAt: t[9],
+  flapCount: t[10], autoResolved: t[11] === 1,
+})
 
 /** The serialisable state of an engine, for checkpoints. */
 export interface EngineSnapshot {
@@ -30,7 +57,7 @@ export interface EngineSnapshot {
   seenKeys: string[]
   seenStamps: string[]
   pending: Pending[]
-  alerts: [string, AlertTrack][]
+  alerts: TrackTuple[]
   incidents: IncidentRecord[]
   openByGroup: [string, string][]
   openByAmGroup: [string, string][]
@@ -55,8 +82,10 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     seenKeys: seen.keys,
     seenStamps: seen.stamps,
     pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
-    alerts: [...s.alerts],
-    incidents: [...s.incidents.values()].map(({ positions: _p, deps, amGroups, names, ...rest }) => ({ ...rest, deps: [...deps], amGroups: [...amGroups], names: [...names] })),
+    alerts: Array.from(s.alerts, ([k, a]): TrackTuple => [k, a.incidentId, a.status === 'resolved' ? 1 : 0, a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt, a.flapTimes]),
+    incidents: Array.from(s.incidents.values(), ({ positions: _p, deps, amGroups, names, data, ...rest }) => ({
+      ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: [...deps], amGroups: [...amGroups], names: [...names],
+    })),
     openByGroup: [...s.openByGroup],
     openByAmGroup: [...s.openByAmGroup],
     problems: [...s.problems.values()],
@@ -89,13 +118,14 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.now = copy.watermark
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
-  for (const [k, v] of copy.alerts) {
-    if (v.flapTimes.length === 0) v.flapTimes = noFlaps
-    s.alerts.set(k, v)
+  for (const [key, incidentId, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
+    const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
+    s.alerts.set(key, track)
   }
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const inc: IncidentState = { ...i, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
+    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOfTuple) }
+    const inc: IncidentState = { ...i, data, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') s.openIncidents.add(inc)
   }
