@@ -4,8 +4,8 @@
  * corpus without HTTP.
  */
 // test/e2e does not depend on @opsreview/ingest (yet): its intake is read from source.
-import { defaultIngestOptions } from '../../../../packages/ingest/src/event.ts'
-import { intakeAlertmanager, intakePingdom, intakeReport } from '../../../../packages/ingest/src/intake.ts'
+import { defaultIngestOptions } from '@opsreview/ingest/event'
+import { intakeAlertmanager, intakePingdom, intakeReport } from '@opsreview/ingest/intake'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { Delivery } from './corpus.ts'
 
