@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `pnpm opsreview <command>`: operator commands: reindex, dead-letters (and dead-letters replay).
+# `pnpm opsreview <command>`: operator commands: reindex, dead-letters (and dead-letters replay), replay (what-if).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
