@@ -82,11 +82,18 @@ const cursorValue = fc.oneof(
   fc.constantFrom(b64([]), b64([null, null]), b64([{}, {}]), b64([[1], 'x']), b64(['x', 'y']), b64([1.5, 'inc']), b64(['NaN', 'inc']), b64([Number.MAX_VALUE, 'x']), b64('[1,'), 'zzz', '***', '%'),
   fc.string().map((s) => Buffer.from(s).toString('base64')),
 )
-const queryKeys = ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem', 'from', 'to', 'sort', 'size', 'cursor', 'since', 'kind', 'wait', 'token', 'action']
+const queryKeys = ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem', 'from', 'to', 'sort', 'size', 'cursor', 'since', 'kind', 'wait', 'token', 'action', 'tz', 'period', 'at']
+// Zones at the edges: +14 h, −12 h, odd offsets, a midnight in a DST gap, wrong case, unknown ones, offsets that are not zones.
+const zoneValue = fc.constantFrom('UTC', 'Europe/Berlin', 'europe/berlin', 'Pacific/Kiritimati', 'Etc/GMT+12', 'Pacific/Chatham', 'Asia/Kathmandu', 'America/Santiago', 'Mars/Base', '+01:00', 'UTC+1', 'Europe/../UTC', '')
+const periodValue = fc.constantFrom('month', 'quarter', 'week', 'year', 'Month', '')
+const atValue = fc.oneof(fc.constantFrom('2026-11', '2026-Q4', '1970-01', '1970-Q1', '9998-12', '9998-Q4', '9999-12', '0000-01', '2026-13', '2026-Q0', '2026', 'now'), fc.tuple(fc.integer({ min: 0, max: 12000 }), fc.integer({ min: 0, max: 13 })).map(([y, m]) => `${y}-${m % 5 === 0 ? `Q${m % 6}` : String(m).padStart(2, '0')}`))
 const queryValue = (key: string) => {
   switch (key) {
     case 'from': case 'to': return dateValue
-    case 'since': return durationValue
+    case 'since': return fc.oneof(durationValue, fc.constantFrom('today', 'yesterday', 'yesterday-09:00', 'today-00:00', 'today-23:59', 'yesterday-24:00', 'tomorrow', 'yesterday-9:00'))
+    case 'tz': return zoneValue
+    case 'period': return periodValue
+    case 'at': return atValue
     case 'cursor': return cursorValue
     case 'size': return fc.oneof(fc.integer({ min: -5, max: 300 }).map(String), fc.constantFrom('1e2', '0x10', '2.5', 'NaN', '', ' 5'))
     case 'sort': return fc.constantFrom('openedAt', 'openedAt:asc', 'resolvedAt:asc', 'resolvedAt:desc', 'lastEventAt', 'severity:asc', 'severity:desc', 'title', 'openedAt:up', ':', 'openedAt:asc:x')
@@ -108,7 +115,7 @@ const queryString = fc.oneof(
   { weight: 1, arbitrary: fc.array(queryPair, { minLength: 1, maxLength: 5 }) },
 ).map((pairs) => pairs.flatMap(([k, values, raw]) => values.map((v) => `${k}=${encodeValue(v, raw)}`)).join('&'))
 
-const readRoutes = ['/api/v1/incidents', '/api/v1/incidents', '/api/v1/problems', '/api/v1/review', '/api/v1/review.md', '/api/v1/dead-letters/summary']
+const readRoutes = ['/api/v1/incidents', '/api/v1/incidents', '/api/v1/problems', '/api/v1/review', '/api/v1/review.md', '/api/v1/lookback', '/api/v1/lookback.md', '/api/v1/dead-letters/summary']
 const otherRoutes = ['/', '/healthz', '/app.js', '/index.html', '/metrics']
 const seededId = fc.constantFrom(...seededIncidentIds, ...seededProblemIds, 'inc-ffffffffffffffffffffffff')
 const idSegment = fc.oneof({ weight: 3, arbitrary: seededId }, { weight: 1, arbitrary: urlText }, { weight: 1, arbitrary: fc.tuple(seededId, fc.constantFrom(...hostile)).map(([id, h]) => id + h.replace(/[^\x21-\x7e]|[#?]/gu, (c) => encodeURIComponent(c))) })

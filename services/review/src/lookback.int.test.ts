@@ -162,6 +162,12 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
       expect(r.body.errors.map((e: { path: string }) => e.path), path).toContain(field)
     }
     expect((await get('/api/v1/lookback?period=month&dataset=nope')).body).toMatchObject({ status: 404, code: 'DATASET_NOT_FOUND' })
+    // The edges of time in zones far from UTC answer, or name the field; never a 5xx.
+    for (const path of [
+      '/api/v1/review?to=9999-12-31T23:59:59.999Z&tz=Etc/GMT%2B12', '/api/v1/review?from=1970-01-01&tz=Pacific/Kiritimati', '/api/v1/review?from=1970-01-01&tz=Etc/GMT%2B12',
+      '/api/v1/review.md?to=1970-01-01T00:00:00Z&tz=Pacific/Kiritimati', '/api/v1/lookback?period=month&at=9998-12&tz=Etc/GMT%2B12', '/api/v1/lookback?period=quarter&at=1970-Q1&tz=Pacific/Kiritimati',
+      '/api/v1/lookback.md?period=quarter&at=2030-Q1', '/api/v1/review?since=today&tz=America/Santiago',
+    ]) expect((await get(path)).status, path).toBeLessThan(500)
     expect((await get('/api/v1/lookback?period=month&dataset=NO_PE')).status).toBe(400)
   })
 })
