@@ -2,16 +2,66 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { RequestHandler } from 'express'
 import { HttpProblem } from './problem.ts'
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The name of the token that authenticated the request, when it carries one (`name:secret`). */
+      tokenName?: string | undefined
+    }
+  }
+}
+
 const digest = (s: string) => createHash('sha256').update(s).digest()
+
+/** A configured bearer token: the secret, and the person or system it names when it names one. */
+export interface BearerToken {
+  secret: string
+  name?: string
+}
+
+/** What a token's name may be: it becomes the actor of decisions, so no spaces, commas or colons. */
+export const TOKEN_NAME = /^[\w.@+-]{1,200}$/
+
+/**
+ * Token entries as a service's settings give them: `name:secret` names the holder, a bare `secret`
+ * names no one (its requests keep saying who they are, as before). A colon always means a name, so a
+ * malformed name is refused rather than read as a bare secret that happens to hold a colon. The error
+ * never quotes a secret.
+ */
+export function parseTokenEntries(entries: readonly string[]): { ok: true; value: BearerToken[] } | { ok: false; error: string } {
+  const tokens: BearerToken[] = []
+  const names = new Set<string>()
+  for (const [i, raw] of entries.entries()) {
+    const entry = raw.trim()
+    const colon = entry.indexOf(':')
+    if (colon === -1) {
+      if (!entry) return { ok: false, error: `entry ${i + 1} is empty` }
+      tokens.push({ secret: entry })
+      continue
+    }
+    const name = entry.slice(0, colon)
+    const secret = entry.slice(colon + 1)
+    if (!TOKEN_NAME.test(name)) return { ok: false, error: `entry ${i + 1}: a name before ':' must be 1 to 200 letters, digits or . _ @ + -` }
+    if (!secret) return { ok: false, error: `entry ${i + 1} (${name}) has no secret after ':'` }
+    if (names.has(name)) return { ok: false, error: `entry ${i + 1}: the name ${name} is given twice` }
+    names.add(name)
+    tokens.push({ name, secret })
+  }
+  const secrets = new Set(tokens.map((t) => t.secret))
+  if (secrets.size !== tokens.length) return { ok: false, error: 'a secret is given twice' }
+  return { ok: true, value: tokens }
+}
 
 /**
  * Accepts `Authorization: Bearer <token>`, and a `token` query parameter only where `allowQueryToken` is
  * set: for senders that can only set a URL (Pingdom). A token in a URL ends up in proxy and access logs,
  * so no other route takes one. Tokens are compared through fixed-length digests in constant time, and every
- * configured token is compared, so timing tells nothing about which token nearly matched.
+ * configured token is compared, so timing tells nothing about which token nearly matched. A string is a bare
+ * secret (as the receiver's tokens are); a named token puts its name on the request as `req.tokenName`.
  */
-export function tokenAuth(tokens: readonly string[], { allowQueryToken = false } = {}): RequestHandler {
-  const expected = tokens.map(digest)
+export function tokenAuth(tokens: readonly (string | BearerToken)[], { allowQueryToken = false } = {}): RequestHandler {
+  const expected = tokens.map((t) => (typeof t === 'string' ? { digest: digest(t), name: undefined } : { digest: digest(t.secret), name: t.name }))
   return (req, _res, next) => {
     const header = req.headers.authorization
     let presented: string | undefined
@@ -19,8 +69,10 @@ export function tokenAuth(tokens: readonly string[], { allowQueryToken = false }
     else if (allowQueryToken && typeof req.query.token === 'string') presented = req.query.token
     if (!presented) return next(new HttpProblem('UNAUTHORIZED', 'A bearer token is required'))
     const got = digest(presented)
-    let match = false
-    for (const e of expected) match = timingSafeEqual(e, got) || match
-    next(match ? undefined : new HttpProblem('UNAUTHORIZED', 'The token is not valid'))
+    let match: { name: string | undefined } | undefined
+    for (const e of expected) if (timingSafeEqual(e.digest, got) && !match) match = e
+    if (!match) return next(new HttpProblem('UNAUTHORIZED', 'The token is not valid'))
+    req.tokenName = match.name
+    next()
   }
 }

@@ -1,0 +1,58 @@
+import express from 'express'
+import { describe, expect, it } from 'vitest'
+import { serve } from '@opsreview/testing'
+import { parseTokenEntries, tokenAuth, type BearerToken } from './auth.ts'
+import { problemHandler } from './problem.ts'
+
+describe('parseTokenEntries', () => {
+  it('reads name:secret as a named token and a bare secret as an unnamed one', () => {
+    expect(parseTokenEntries(['dana:secret1', ' erin:secret2 ', 'bare-secret'])).toEqual({ ok: true, value: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare-secret' }] })
+  })
+
+  it('splits at the first colon: the secret may hold more', () => {
+    expect(parseTokenEntries(['dana:a:b'])).toEqual({ ok: true, value: [{ name: 'dana', secret: 'a:b' }] })
+  })
+
+  it.each([
+    [[':secret'], /entry 1: a name/],
+    [['da na:secret'], /entry 1: a name/],
+    [['dana:'], /entry 1 \(dana\) has no secret/],
+    [['dana:one', 'dana:two'], /name dana is given twice/],
+    [['dana:same', 'erin:same'], /secret is given twice/],
+    [['ok', ''], /entry 2 is empty/],
+  ])('refuses %j', (entries, error) => {
+    const r = parseTokenEntries(entries)
+    expect(r.ok).toBe(false)
+    if (!r.ok) {
+      expect(r.error).toMatch(error)
+      // A secret is never quoted back (it would end up in the service's start-up log).
+      for (const e of entries) if (e.includes(':')) expect(r.error).not.toContain(e.slice(e.indexOf(':') + 1) || '\u0000')
+    }
+  })
+})
+
+describe('tokenAuth', () => {
+  async function app(tokens: (string | BearerToken)[]) {
+    const a = express()
+    a.get('/', tokenAuth(tokens), (req, res) => { res.json({ name: req.tokenName ?? null }) })
+    a.use(problemHandler)
+    return serve(a)
+  }
+  const get = (base: string, token?: string) => fetch(base, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+
+  it('puts the name of a named token on the request, and none for a bare one', async () => {
+    const base = await app([{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }, 'plain'])
+    expect(await (await get(base, 'secret1')).json()).toEqual({ name: 'dana' })
+    expect(await (await get(base, 'secret2')).json()).toEqual({ name: 'erin' })
+    expect(await (await get(base, 'bare')).json()).toEqual({ name: null })
+    expect(await (await get(base, 'plain')).json()).toEqual({ name: null })
+  })
+
+  it('refuses a missing token, a wrong one, and the name:secret entry itself', async () => {
+    const base = await app([{ name: 'dana', secret: 'secret1' }])
+    expect((await get(base)).status).toBe(401)
+    expect((await get(base, 'secret2')).status).toBe(401)
+    expect((await get(base, 'dana:secret1')).status).toBe(401)
+    expect((await get(base, 'dana')).status).toBe(401)
+  })
+})
