@@ -1,7 +1,5 @@
 import { parseDateTime } from '@opsreview/schemas'
-
-/** Scratch dataset names: they become part of index names, so only what an index name takes safely. */
-export const DATASET_NAME = /^[a-z0-9-]{1,40}$/
+import { WHAT_IF_DATASET_NAME } from '@opsreview/search-index/templates'
 
 export type ReplayCommand =
   | { command: 'replay'; from: number; to: number; rulesFile?: string; dataset?: string; json: boolean; warmUpMs?: number }
@@ -66,7 +64,7 @@ export function parseReplayArgs(argv: readonly string[], now: number): { ok: tru
   }
   const dataset = (flag: string) => {
     const v = values.get(flag)
-    if (v !== undefined && !DATASET_NAME.test(v)) errors.push(`${flag} must be a dataset name of 1 to 40 characters a-z, 0-9 and -, got ${JSON.stringify(v)}`)
+    if (v !== undefined && !WHAT_IF_DATASET_NAME.test(v)) errors.push(`${flag} must be a dataset name of 1 to 40 characters a-z, 0-9 and -, got ${JSON.stringify(v)}`)
     return v
   }
 

@@ -1,18 +1,13 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/correlation/types'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
-import { incidentMappings, indexNames, problemMappings } from '@opsreview/search-index/templates'
-import { DATASET_NAME } from './args.ts'
+import { incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
 import { ReplayError } from './errors.ts'
 
-/**
- * The index prefix of a what-if dataset: `<live prefix>-whatif-<name>`, so its incidents live under
- * `opsreview-whatif-<name>-incidents`, beside and never behind a live alias. packages/review/src/dataset.ts
- * resolves `?dataset=` with the same rule.
- */
+/** The dataset's index prefix (`<live prefix>-whatif-<name>`), refusing a name `?dataset=` could not open. */
 export function datasetPrefix(livePrefix: string, dataset: string): string {
-  if (!DATASET_NAME.test(dataset)) throw new ReplayError('DATASET_INVALID', `dataset name must match ${DATASET_NAME}, got ${JSON.stringify(dataset)}`)
-  return `${livePrefix}-whatif-${dataset}`
+  if (!WHAT_IF_DATASET_NAME.test(dataset)) throw new ReplayError('DATASET_INVALID', `dataset name must match ${WHAT_IF_DATASET_NAME}, got ${JSON.stringify(dataset)}`)
+  return whatIfPrefix(livePrefix, dataset)
 }
 
 export interface WrittenDataset {

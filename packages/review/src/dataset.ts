@@ -1,10 +1,9 @@
 import type { Client } from '@elastic/elasticsearch'
+import { WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
 import { ReviewProblem } from './errors.ts'
 import type { ReviewIndices } from './report.ts'
 import type { FieldError } from './search.ts'
 
-/** What-if dataset names, as `opsreview replay --index` accepts them. */
-export const DATASET_NAME = /^[a-z0-9-]{1,40}$/
 
 /**
  * The indices a request reads: the live aliases, or a what-if dataset's. A dataset holds the incidents and
@@ -20,13 +19,10 @@ export interface ResolvedIndices extends ReviewIndices {
 /** The read aliases under an index prefix (the service derives them with @opsreview/search-index's `indexNames`). */
 export type AliasesOf = (prefix: string) => ReviewIndices
 
-/** The index prefix of a what-if dataset: `<live prefix>-whatif-<name>`. */
-export const datasetPrefix = (livePrefix: string, dataset: string) => `${livePrefix}-whatif-${dataset}`
-
 export function datasetIndices(aliasesOf: AliasesOf, prefix: string, dataset: string | null): ResolvedIndices {
   const live = aliasesOf(prefix)
   if (dataset === null) return { dataset: null, ...live }
-  const d = aliasesOf(datasetPrefix(prefix, dataset))
+  const d = aliasesOf(whatIfPrefix(prefix, dataset))
   return { dataset, alerts: live.alerts, incidents: d.incidents, problems: d.problems }
 }
 
@@ -34,7 +30,7 @@ export function datasetIndices(aliasesOf: AliasesOf, prefix: string, dataset: st
 export function parseDataset(raw: unknown): { ok: true; value: string | null } | { ok: false; errors: FieldError[] } {
   if (raw === undefined || raw === '') return { ok: true, value: null }
   if (typeof raw !== 'string') return { ok: false, errors: [{ path: '/dataset', message: 'must be given once' }] }
-  if (!DATASET_NAME.test(raw)) return { ok: false, errors: [{ path: '/dataset', message: 'must be a what-if dataset name: 1 to 40 characters a-z, 0-9 and -' }] }
+  if (!WHAT_IF_DATASET_NAME.test(raw)) return { ok: false, errors: [{ path: '/dataset', message: 'must be a what-if dataset name: 1 to 40 characters a-z, 0-9 and -' }] }
   return { ok: true, value: raw }
 }
 

@@ -30,6 +30,12 @@ export function indexNames(prefix: string) {
   }
 }
 
+/** What-if dataset names, as `opsreview replay --index` writes them and `?dataset=` reads them. */
+export const WHAT_IF_DATASET_NAME = /^[a-z0-9-]{1,40}$/
+
+/** The index prefix of a what-if dataset: its indices sit beside the live ones, under no live alias or pattern. */
+export const whatIfPrefix = (livePrefix: string, dataset: string) => `${livePrefix}-whatif-${dataset}`
+
 const keyword = { type: 'keyword' } as const
 const date = { type: 'date' } as const
 const long = { type: 'long' } as const
