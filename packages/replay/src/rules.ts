@@ -19,7 +19,8 @@ export function loadRules(file: string): LoadedRules {
   try {
     rules = loadGroupingRulesFile(file)
   } catch (err) {
-    throw new ReplayError('RULES_INVALID', `grouping rules ${file}: ${(err as Error).message}`, { cause: err })
+    // The grouping package's message already names the file and every problem in it.
+    throw new ReplayError('RULES_INVALID', (err as Error).message, { cause: err })
   }
   return { file, relabel: (event) => relabel(event, rules), engineConfig: { grouping: rules } }
 }
