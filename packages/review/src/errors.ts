@@ -13,6 +13,8 @@ export const reviewProblems = {
   DATASET_NOT_FOUND: { status: 404, title: 'No such what-if dataset', retriable: false },
   /** A decision on a what-if dataset: it is a replay, not live, and no correlator applies commands to it. */
   DATASET_READ_ONLY: { status: 409, title: 'What-if datasets take no decisions', retriable: false },
+  /** The correlator refused a decision (`?wait=true`): the detail is its reason, e.g. "incident is already resolved". */
+  DECISION_REFUSED: { status: 409, title: 'The decision was refused', retriable: false },
 } as const
 
 export type ReviewProblemCode = keyof typeof reviewProblems

@@ -4,7 +4,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler } 
 import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
-import { tokenAuth } from '@opsreview/http/auth'
+import { tokenAuth, type BearerToken } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler } from '@opsreview/http/problem'
@@ -12,7 +12,9 @@ import { requestContext } from '@opsreview/http/request-context'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { parseDataset, resolveDataset, type ResolvedIndices } from '@opsreview/review/dataset'
 import type { CachedCount } from '@opsreview/review/dead-letters'
-import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
+import { describeDecision, isCommandId, type Decision, type DecisionLog } from '@opsreview/review/decisions'
+import { DeadLetterCountError, ReviewProblem, reviewProblems } from '@opsreview/review/errors'
+import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/reports'
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown } from '@opsreview/review/markdown'
@@ -36,11 +38,20 @@ export interface ReviewDeps {
   commandsTopic: string
   logger: Logger
   clock: () => Date
-  readTokens: readonly string[]
-  writeTokens: readonly string[]
+  /** Bare secrets, or named tokens whose name is the actor of the decisions they make. */
+  readTokens: readonly (string | BearerToken)[]
+  writeTokens: readonly (string | BearerToken)[]
   indexPrefix: string
-  /** How long `?wait=true` waits for a decision to show in the index. */
+  /** How long `?wait=true` waits for the correlator's outcome and for the decision to show in the index. */
   waitTimeoutMs: number
+  /**
+   * The decisions read back from the commands and command-results topics (services/review/src/decisions-consumer.ts):
+   * outcomes for `?wait=true` and `GET /api/v1/decisions/:id`, and the decisions in timelines. Without it,
+   * `?wait=true` waits for visibility alone and a refusal shows only as a wait that runs out.
+   */
+  decisions?: DecisionLog
+  /** Where reports filed on the dashboard go (the receiver); without it `POST /api/v1/reports` is 404. */
+  reports?: ReportTarget
   publicDir: string
   /** The dead letters of the last 24 h, counted and cached (`cachedDeadLetterCount`). */
   deadLetters: () => Promise<CachedCount>
@@ -155,6 +166,16 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
   const indicesOf = (res: express.Response) => res.locals.indices as ResolvedIndices
 
+  /**
+   * The decisions on an incident or problem the review has read back, for its timeline: who decided what,
+   * when, and whether the correlator took it. An accepted note is on the record already (with its author).
+   */
+  function decisionEntries(target: string) {
+    return (deps.decisions?.forTarget(target) ?? [])
+      .filter((d): d is Decision & { at: string } => d.at !== undefined && !(d.outcome === 'accepted' && d.type.endsWith('.note')))
+      .map((d) => ({ at: d.at, kind: `decision:${d.type}`, source: 'review', title: describeDecision(d), actor: d.actor ?? null, outcome: d.outcome, ...(d.error !== undefined ? { error: d.error } : {}), commandId: d.commandId }))
+  }
+
   /** Decisions go to the live correlator: a what-if dataset is a replay, and takes none (409). */
   const liveOnly: RequestHandler = (req, _res, next) => {
     const d = parseDataset(req.query.dataset)
@@ -204,6 +225,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         ...alerts.map((a) => ({ at: a.eventAt, kind: a.status === 'firing' ? 'alert-firing' : 'alert-resolved', source: a.source, fingerprint: a.fingerprint, title: a.title, service: a.service })),
         ...incident.reports.map((r) => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })),
         ...incident.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
+        ...(indices.dataset === null ? decisionEntries(incident.id) : []),
       ].sort((a, b) => a.at.localeCompare(b.at))
       res.json({ incident, timeline })
     } catch (err) { next(err) }
@@ -225,7 +247,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const incidents = (await es.search<IncidentListItem>({
         index: indices.incidents, size: 200, query: { term: { problemIds: problem.id } }, sort: [{ openedAt: 'desc' }], _source: { excludes: [...incidentListExcludes] },
       })).hits.hits.map((h) => h._source!)
-      res.json({ problem, incidents })
+      const timeline = [
+        ...problem.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
+        ...(indices.dataset === null ? decisionEntries(problem.id) : []),
+      ].sort((a, b) => a.at.localeCompare(b.at))
+      res.json({ problem, incidents, timeline })
     } catch (err) { next(err) }
   })
 
@@ -264,30 +290,52 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
-   * Publishes the commands, then with ?wait=true waits until `visible` holds for the indexed document.
-   * With an Idempotency-Key, the command ids come from the key and the request, and a repeat of the
-   * request gets the first answer back instead of publishing again.
+   * Publishes the commands, then with ?wait=true waits for the correlator's outcome of each (a refusal is a
+   * 409 with its reason) and, when all were taken, until `visible` holds for the indexed document. With an
+   * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
+   * the first answer back instead of publishing again.
    */
-  async function decide<T>(req: Request, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+    if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<StoredAnswer> => {
       const at = clock().toISOString()
       const full: Command[] = commands.map((c) => ({ ...c, id: idFor(c.type), target: target.id, environment: target.environment, at }))
       await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
-      req.log.info({ target: target.id, commands: full.map((c) => c.type), idempotencyKey: key !== undefined }, 'review decision published')
+      req.log.info({ target: target.id, commands: full.map((c) => c.type), named: req.tokenName !== undefined, idempotencyKey: key !== undefined }, 'review decision published')
       const commandIds = full.map((c) => c.id)
       if (req.query.wait !== 'true') return { status: 202, body: { commandIds } }
       const deadline = Date.now() + deps.waitTimeoutMs
+      let outcomes: { decisions?: Decision[] } = {}
+      if (deps.decisions) {
+        // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
+        const gone = new AbortController()
+        res.once('close', () => gone.abort())
+        const decisions = await deps.decisions.waitFor(commandIds, deps.waitTimeoutMs, gone.signal)
+        outcomes = { decisions }
+        const refused = decisions.filter((d) => d.outcome === 'refused')
+        if (refused.length > 0) {
+          req.log.info({ target: target.id, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
+          const { title, status } = reviewProblems.DECISION_REFUSED
+          return { status, body: {
+            type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
+            detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
+          } }
+        }
+        if (decisions.some((d) => d.outcome === 'pending')) return { status: 202, body: { commandIds, decisions, visible: false } }
+      }
       while (Date.now() < deadline) {
         await es.indices.refresh({ index })
         const doc = await getDoc<T>(index, target.id)
-        if (visible(doc)) return { status: 200, body: { commandIds, visible: true, document: doc } }
+        if (visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         await new Promise((r) => setTimeout(r, 150))
       }
-      return { status: 202, body: { commandIds, visible: false } }
+      return { status: 202, body: { commandIds, ...outcomes, visible: false } }
     }
     if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
-    const fingerprint = requestFingerprint(req.method, target.id, req.body)
+    // The body as decided: with a named token, the token's name is the actor, so one key used by two people
+    // is two requests. A bare token's body already holds its actor, and fingerprints as before.
+    const fingerprint = requestFingerprint(req.method, target.id, { ...(req.body as object), actor })
     const begun = idempotency.begin(key, fingerprint, clock().getTime())
     switch (begun.kind) {
       case 'replay':
@@ -311,7 +359,22 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
     if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true')
-    res.status(answer.status).json(answer.body)
+    if (answer.status >= 400) res.status(answer.status).type('application/problem+json').send(JSON.stringify(answer.body))
+    else res.status(answer.status).json(answer.body)
+  }
+
+  /**
+   * Who decides: a named token's name (a body `actor` must then be absent or the same); a bare token's
+   * requests say it in `actor`, as before names existed.
+   */
+  function actorOf(req: Request, given: string | undefined): string {
+    const name = req.tokenName
+    if (name !== undefined) {
+      if (given !== undefined && given !== name) throw new HttpProblem('VALIDATION_FAILED', '1 field(s) failed validation', { errors: [{ path: '/actor', message: `must be left out or be ${name}, the name of your token` }] })
+      return name
+    }
+    if (given === undefined) throw new HttpProblem('VALIDATION_FAILED', '1 field(s) failed validation', { errors: [{ path: '/actor', message: 'is required: this token carries no name' }] })
+    return given
   }
 
   /** A date-time of a decision as the command carries it; one `Date` cannot hold (a leap second) is the client's to fix. */
@@ -327,8 +390,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
+      const actor = actorOf(req, (patch as { actor?: string }).actor)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
-      const actor = patch.actor
       const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
       if (patch.acknowledge) commands.push({ type: 'incident.acknowledge', actor })
@@ -337,7 +400,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const notes = incident.notes.length
-      send(res, await decide<IncidentDoc>(req, indices.incidents, incident, commands, (d) =>
+      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
         (!patch.note || d.notes.length > notes) &&
@@ -352,16 +415,57 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
+      const actor = actorOf(req, (patch as { actor?: string }).actor)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
-      const actor = patch.actor
       const commands: CommandDraft[] = []
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
       if (patch.owner) commands.push({ type: 'problem.assign', actor, owner: patch.owner })
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const notes = problem.notes.length
-      send(res, await decide<ProblemDoc>(req, indices.problems, problem, commands, (d) =>
+      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d) =>
         (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!patch.note || d.notes.length > notes)))
+    } catch (err) { next(err) }
+  })
+
+  /** The outcome of one decision: pending until the correlator's result is read (or forgotten, or never published). */
+  app.get('/api/v1/decisions/:commandId', read, (req, res, next) => {
+    const id = String(req.params.commandId)
+    if (!isCommandId(id)) return next(new HttpProblem('NOT_FOUND', `No such command id ${id}`))
+    res.json(deps.decisions?.get(id) ?? { commandId: id, outcome: 'pending' })
+  })
+
+  /** Who the token is (its name, or null for a bare token), and whether reports can be filed here. */
+  app.get('/api/v1/whoami', read, (req, res) => {
+    res.json({ name: req.tokenName ?? null, reports: deps.reports !== undefined })
+  })
+
+  /**
+   * A report filed on the dashboard, handed to the receiver: answered when the receiver has answered, which
+   * it does once its spool or Kafka holds the event (docs/receiving.md). The reporter is the token's name.
+   */
+  app.post('/api/v1/reports', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+    try {
+      const target = deps.reports
+      if (!target) throw new HttpProblem('NOT_FOUND', 'Filing reports is not configured here (OPSREVIEW_RECEIVER_TOKEN); file them with the receiver')
+      const report = reportOf(req.body, req.tokenName)
+      if (!report.ok) throw new HttpProblem('VALIDATION_FAILED', `${report.errors.length} field(s) failed validation`, { errors: report.errors })
+      const outcome = await fileReport(target, report.value)
+      switch (outcome.kind) {
+        case 'accepted':
+          req.log.info({ kind: report.value.kind, service: report.value.service, named: req.tokenName !== undefined }, 'report filed with the receiver')
+          res.status(202).json(outcome.body)
+          return
+        case 'refused':
+          if (outcome.status === 413) throw new HttpProblem('PAYLOAD_TOO_LARGE', outcome.detail)
+          throw new HttpProblem(outcome.errors.length > 0 ? 'VALIDATION_FAILED' : 'BAD_REQUEST', outcome.detail, outcome.errors.length > 0 ? { errors: outcome.errors } : {})
+        case 'unavailable':
+          req.log.warn({ detail: outcome.detail }, 'receiver unavailable for a report')
+          throw new HttpProblem('UNAVAILABLE', 'The receiver is unavailable, retry later', { retryAfterSeconds: 5 })
+        case 'misconfigured':
+          req.log.error({ detail: outcome.detail }, 'receiver refused the review; check OPSREVIEW_RECEIVER_TOKEN')
+          throw new HttpProblem('INTERNAL', 'Internal error')
+      }
     } catch (err) { next(err) }
   })
 

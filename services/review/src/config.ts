@@ -1,3 +1,4 @@
+import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
 import { field, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
 import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
@@ -7,16 +8,32 @@ function custom<T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Fiel
   return { doc, parse: (raw) => (raw === undefined || raw.trim() === '' ? { ok: true, value: def } : parse(raw.trim())) }
 }
 
+/** Bearer tokens, `secret` or `name:secret`, at least one (`parseTokenEntries`). */
+function tokens(doc: string): Field<BearerToken[]> {
+  return {
+    doc,
+    parse: (raw) => {
+      const entries = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      if (entries.length === 0) return { ok: false, error: 'is required' }
+      const r = parseTokenEntries(entries)
+      return r.ok ? r : { ok: false, error: r.error }
+    },
+  }
+}
+
 /** Every variable the review service reads. The README's configuration table mirrors this. */
 export const reviewConfigSpec = {
   OPSREVIEW_REVIEW_HOST: field.string('address to listen on', '127.0.0.1'),
   OPSREVIEW_REVIEW_PORT: field.port('port to listen on', 8081),
-  OPSREVIEW_READ_TOKENS: field.list('bearer tokens that may read (search, review, dashboard data)', undefined, { minItems: 1 }),
-  OPSREVIEW_WRITE_TOKENS: field.list('bearer tokens that may also record decisions', undefined, { minItems: 1 }),
+  OPSREVIEW_READ_TOKENS: tokens('bearer tokens that may read (search, review, dashboard data): secret, or name:secret'),
+  OPSREVIEW_WRITE_TOKENS: tokens('bearer tokens that may also record decisions: secret, or name:secret, whose name is then the actor'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index and alias', 'opsreview'),
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
+  OPSREVIEW_TOPIC_COMMAND_RESULTS: field.string("topic of the correlator's outcome of each decision, read for ?wait=true, decision outcomes and timelines", 'opsreview.command-results.v1'),
+  OPSREVIEW_RECEIVER_URL: field.url('receiver that reports filed on the dashboard are handed to', 'http://127.0.0.1:8080'),
+  OPSREVIEW_RECEIVER_TOKEN: field.string('an ingest token of the receiver, for reports filed on the dashboard; unset: the dashboard files none', ''),
   OPSREVIEW_WAIT_TIMEOUT: field.duration('how long ?wait=true waits for a decision to be visible', 10_000),
   OPSREVIEW_DEAD_LETTER_TOPICS: field.list('dead-letter topics whose last 24 h the dashboard counts', ['opsreview.rejected.v1', 'opsreview.indexer.dead-letter.v1', 'opsreview.correlator.dead-letter.v1'], { minItems: 1 }),
   OPSREVIEW_DEAD_LETTER_CACHE: field.duration('how long a dead-letter count is served before Kafka is asked again', 10_000),

@@ -1,4 +1,5 @@
-// Wires the review service: config, logger, Elasticsearch, the commands publisher, the dead-letter count, the app.
+// Wires the review service: config, logger, Elasticsearch, the commands publisher, the decisions read back,
+// the dead-letter count, the app.
 import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
@@ -9,10 +10,12 @@ import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
+import { DecisionLog } from '@opsreview/review/decisions'
 import { ensureIndices } from '@opsreview/search-index/templates'
 import { degradedRuleOf, loadReviewConfig } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
+import { startDecisionConsumer } from './decisions-consumer.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
@@ -38,6 +41,10 @@ const commands = new BatchPublisher({
 await commands.connect()
 const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
 
+// The decisions read back (commands and the correlator's results): outcomes, ?wait=true, timelines.
+const decisions = new DecisionLog()
+const decisionReader = startDecisionConsumer(kafka, { commands: config.OPSREVIEW_TOPIC_COMMANDS, results: config.OPSREVIEW_TOPIC_COMMAND_RESULTS }, decisions, logger.child({ component: 'decisions' }))
+
 const DEAD_LETTER_WINDOW_MS = 24 * 3_600_000
 const deadLetters = cachedDeadLetterCount(
   (now) => countDeadLetters(admin, config.OPSREVIEW_DEAD_LETTER_TOPICS, now, DEAD_LETTER_WINDOW_MS),
@@ -49,6 +56,7 @@ const app = createReviewApp({
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
   indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir, deadLetters,
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
+  decisions, ...(config.OPSREVIEW_RECEIVER_TOKEN ? { reports: { url: config.OPSREVIEW_RECEIVER_URL, token: config.OPSREVIEW_RECEIVER_TOKEN, timeoutMs: 10_000 } } : {}),
   metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config),
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
@@ -61,6 +69,7 @@ shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
   server.close()
   server.closeIdleConnections()
   await commands.close()
+  await decisionReader.stop()
   await admin.disconnect()
   await es.close()
 })

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { DecisionLog, parseCommand, parseCommandResult } from './decisions.ts'
+
+const INC = 'inc-000000000000000000000001'
+const cmd = (id: string, at: string, extra: Record<string, unknown> = {}) =>
+  parseCommand(JSON.stringify({ id, type: 'incident.resolve', target: INC, environment: 'production', actor: 'dana', at, ...extra }))!
+
+describe('parseCommandResult and parseCommand', () => {
+  it('read the records the correlator and the review publish', () => {
+    expect(parseCommandResult(Buffer.from(JSON.stringify({ commandId: 'cmd-12345678', type: 'incident.resolve', target: INC, ok: false, error: 'incident is already resolved' }))))
+      .toEqual({ commandId: 'cmd-12345678', type: 'incident.resolve', target: INC, ok: false, error: 'incident is already resolved' })
+    expect(cmd('cmd-12345678', '2026-12-01T08:00:00.000Z', { owner: 'erin' })).toMatchObject({ commandId: 'cmd-12345678', actor: 'dana', owner: 'erin', outcome: 'pending' })
+  })
+
+  it.each([null, 'not json', '[]', '{"commandId":"x"}', '{"commandId":"cmd-1234","type":"t","target":"x","ok":"yes"}'])('skip what is not a result: %s', (v) => {
+    expect(parseCommandResult(v)).toBeUndefined()
+  })
+
+  it('gives a refusal without a reason one', () => {
+    expect(parseCommandResult('{"commandId":"cmd-12345678","type":"t","target":"x","ok":false}')?.error).toBe('refused without a reason')
+  })
+})
+
+describe('DecisionLog', () => {
+  it('joins a command and its result in either order', () => {
+    const log = new DecisionLog()
+    log.recordCommand(cmd('cmd-a0000001', '2026-12-01T08:00:00.000Z'))
+    log.recordResult({ commandId: 'cmd-a0000001', type: 'incident.resolve', target: INC, ok: true })
+    log.recordResult({ commandId: 'cmd-b0000001', type: 'incident.resolve', target: INC, ok: false, error: 'incident is already resolved' })
+    log.recordCommand(cmd('cmd-b0000001', '2026-12-01T08:05:00.000Z'))
+    expect(log.forTarget(INC)).toEqual([
+      expect.objectContaining({ commandId: 'cmd-a0000001', actor: 'dana', outcome: 'accepted' }),
+      expect.objectContaining({ commandId: 'cmd-b0000001', actor: 'dana', at: '2026-12-01T08:05:00.000Z', outcome: 'refused', error: 'incident is already resolved' }),
+    ])
+  })
+
+  it('wakes a waiter once every command has its outcome, and frees it', async () => {
+    const log = new DecisionLog()
+    const waiting = log.waitFor(['cmd-a0000001', 'cmd-b0000001'], 60_000)
+    expect(log.waiting).toBe(2)
+    log.recordResult({ commandId: 'cmd-a0000001', type: 'incident.assign', target: INC, ok: true })
+    log.recordResult({ commandId: 'cmd-b0000001', type: 'incident.resolve', target: INC, ok: false, error: 'incident is already resolved' })
+    expect((await waiting).map((d) => d.outcome)).toEqual(['accepted', 'refused'])
+    expect(log.waiting).toBe(0)
+  })
+
+  it('answers what it knows when the wait runs out, and at once when it already knows', async () => {
+    const log = new DecisionLog()
+    log.recordResult({ commandId: 'cmd-a0000001', type: 'incident.assign', target: INC, ok: true })
+    expect((await log.waitFor(['cmd-a0000001'], 60_000))[0]!.outcome).toBe('accepted')
+    expect((await log.waitFor(['cmd-a0000001', 'cmd-c0000001'], 20)).map((d) => d.outcome)).toEqual(['accepted', 'pending'])
+    expect(log.waiting).toBe(0)
+  })
+
+  it('stops waiting when the request is aborted', async () => {
+    const log = new DecisionLog()
+    const abort = new AbortController()
+    const waiting = log.waitFor(['cmd-a0000001'], 60_000, abort.signal)
+    abort.abort()
+    expect((await waiting)[0]!.outcome).toBe('pending')
+    expect(log.waiting).toBe(0)
+  })
+
+  it('forgets the decision read longest ago past its bound', () => {
+    const log = new DecisionLog({ maxDecisions: 2 })
+    for (const n of [1, 2, 3]) log.recordCommand(cmd(`cmd-0000000${n}`, `2026-12-01T08:0${n}:00.000Z`))
+    expect(log.size).toBe(2)
+    expect(log.get('cmd-00000001')).toBeUndefined()
+    expect(log.forTarget(INC).map((d) => d.commandId)).toEqual(['cmd-00000002', 'cmd-00000003'])
+  })
+})

@@ -1,0 +1,58 @@
+// Reports filed from the dashboard (customer and internal complaints, issues found by hand, capacity
+// forecasts) are handed to the receiver, which answers only once its spool or Kafka holds the event: the
+// review acknowledges a report exactly when the receiver does, and never makes the canonical event itself.
+import { validateReport, type Report } from '@opsreview/schemas'
+import type { FieldError } from './search.ts'
+
+/** Where the review files reports: the receiver's base URL and an ingest token it accepts. */
+export interface ReportTarget {
+  url: string
+  token: string
+  /** How long the receiver may take to answer. */
+  timeoutMs: number
+}
+
+/**
+ * The report as it will be filed: with a named token, the token's name is the reporter (`reportedBy` may
+ * be left out, and one that differs is refused); without one, the body says who reports, as at the receiver.
+ */
+export function reportOf(body: unknown, tokenName: string | undefined): { ok: true; value: Report } | { ok: false; errors: FieldError[] } {
+  let candidate = body
+  if (tokenName !== undefined && body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const given = (body as Record<string, unknown>).reportedBy
+    if (given !== undefined && given !== tokenName) return { ok: false, errors: [{ path: '/reportedBy', message: `must be left out or be ${tokenName}, the name of your token` }] }
+    candidate = { ...body, reportedBy: tokenName }
+  }
+  const v = validateReport(candidate)
+  return v.ok ? { ok: true, value: v.value } : { ok: false, errors: v.errors }
+}
+
+export type ReportOutcome =
+  /** The receiver holds it: its answer (`{accepted, ids}`). */
+  | { kind: 'accepted'; status: number; body: unknown }
+  /** The receiver refused the report itself (a 4xx naming fields): the filer's to fix. */
+  | { kind: 'refused'; status: number; errors: FieldError[]; detail: string }
+  /** The receiver is down, overloaded or slow: retry. */
+  | { kind: 'unavailable'; detail: string }
+  /** The receiver refused the review's own token or request: a deployment fault, not the filer's. */
+  | { kind: 'misconfigured'; detail: string }
+
+/** Files the report with the receiver (`POST /api/v1/reports`). The token is sent, never returned or logged. */
+export async function fileReport(target: ReportTarget, report: Report, fetchImpl: typeof fetch = fetch): Promise<ReportOutcome> {
+  let res: Response
+  try {
+    res = await fetchImpl(new URL('/api/v1/reports', target.url), {
+      method: 'POST', body: JSON.stringify(report), signal: AbortSignal.timeout(target.timeoutMs),
+      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
+    })
+  } catch (err) {
+    return { kind: 'unavailable', detail: `the receiver did not answer: ${(err as Error).name}` }
+  }
+  const body: unknown = await res.json().catch(() => undefined)
+  if (res.ok) return { kind: 'accepted', status: res.status, body }
+  if (res.status === 429 || res.status >= 500) return { kind: 'unavailable', detail: `the receiver answered ${res.status}` }
+  if (res.status === 401 || res.status === 403) return { kind: 'misconfigured', detail: `the receiver refused the review's token (${res.status})` }
+  const problem = (body ?? {}) as { detail?: unknown; errors?: unknown }
+  const errors = Array.isArray(problem.errors) ? (problem.errors as FieldError[]).filter((e) => typeof e?.path === 'string' && typeof e.message === 'string') : []
+  return { kind: 'refused', status: res.status, errors, detail: typeof problem.detail === 'string' ? problem.detail : `the receiver answered ${res.status}` }
+}

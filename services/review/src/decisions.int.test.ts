@@ -1,0 +1,121 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { Partitioners, type Kafka } from 'kafkajs'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { DecisionLog } from '@opsreview/review/decisions'
+import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { startDecisionConsumer } from './decisions-consumer.ts'
+import { seededIncidentIds, seededProblemIds, seedSmallReview } from './fuzz-seed.ts'
+
+// Response bodies are asserted field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const OPEN = seededIncidentIds[0]!
+const RESOLVED = seededIncidentIds[1]!
+
+/**
+ * Stands in for the correlator on the real Kafka: reads the commands the review published and answers each
+ * on the command-results topic as the engine does (packages/correlation/src/commands.ts), refusing to
+ * resolve an incident that is resolved already and accepting everything else. The real correlator's
+ * refusals through the whole pipeline are in test/e2e/src/dashboard.test.ts.
+ */
+async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTopic: string, resolved: Set<string>) {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const consumer = kafka.consumer({ groupId: uniqueName('standin'), maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  await consumer.subscribe({ topic: commandsTopic, fromBeginning: true })
+  const seen: Json[] = []
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const c = JSON.parse(message.value!.toString()) as Json
+      seen.push(c)
+      const refused = c.type === 'incident.resolve' && resolved.has(c.target)
+      const result = refused ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' } : { commandId: c.id, type: c.type, target: c.target, ok: true }
+      await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify(result) }] })
+    },
+  })
+  onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
+  return seen
+}
+
+async function startReview(opts: { standIn?: boolean } = {}) {
+  const { es, prefix } = await seedSmallReview()
+  const kafka = kafkaClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  const commandsTopic = uniqueName('commands')
+  const resultsTopic = uniqueName('results')
+  await createTopics(admin, [commandsTopic, resultsTopic])
+  onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
+  const { logger } = captureLogs()
+  const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
+  await commands.connect()
+  const decisions = new DecisionLog()
+  const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
+  onTestFinished(async () => { await reader.stop(); await commands.close(); await es.close() })
+  const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
+  const url = await serve(createReviewApp({
+    es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000, publicDir: defaultPublicDir,
+    readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
+    deadLetters: async () => { throw new Error('not counted here') }, decisions,
+  }))
+  const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Json; type: string }> => {
+    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '' }
+  }
+  return { call, seen, decisions }
+}
+
+describe('decisions and their outcomes, on the real Kafka and Elasticsearch', () => {
+  it('answers 409 with the correlator\'s reason when it refuses a decision, and keeps the outcome and who tried', async () => {
+    const r = await startReview()
+    const refused = await r.call('PATCH', `/api/v1/incidents/${RESOLVED}?wait=true`, 'secret1', { resolve: true })
+    expect(refused.status).toBe(409)
+    expect(refused.type).toContain('application/problem+json')
+    expect(refused.body).toMatchObject({ code: 'DECISION_REFUSED', status: 409, detail: 'incident.resolve: incident is already resolved' })
+    expect(refused.body.decisions).toEqual([expect.objectContaining({ type: 'incident.resolve', target: RESOLVED, actor: 'dana', outcome: 'refused', error: 'incident is already resolved' })])
+    // The outcome stays readable by its command id, for a page that polls.
+    const id = refused.body.commandIds[0]
+    expect((await r.call('GET', `/api/v1/decisions/${id}`, 'reader')).body).toMatchObject({ commandId: id, outcome: 'refused', error: 'incident is already resolved', actor: 'dana' })
+    expect((await r.call('GET', '/api/v1/decisions/cmd-never-published-000', 'reader')).body).toEqual({ commandId: 'cmd-never-published-000', outcome: 'pending' })
+    // The refusal is on the incident's timeline, with who tried and why it did not happen.
+    const { body: detail } = await r.call('GET', `/api/v1/incidents/${RESOLVED}`, 'reader')
+    expect(detail.timeline).toContainEqual(expect.objectContaining({ kind: 'decision:incident.resolve', actor: 'dana', outcome: 'refused', error: 'incident is already resolved', title: 'resolved by hand' }))
+  })
+
+  it('takes the actor from a named token, refuses a body that names someone else, and keeps the bare token\'s actor field', async () => {
+    const r = await startReview()
+    const mismatch = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'secret2', { actor: 'dana', acknowledge: true })
+    expect(mismatch.status).toBe(400)
+    expect(mismatch.body.errors).toEqual([{ path: '/actor', message: 'must be left out or be erin, the name of your token' }])
+    const bareWithout = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'bare', { acknowledge: true })
+    expect(bareWithout.status).toBe(400)
+    expect(bareWithout.body.errors).toEqual([{ path: '/actor', message: 'is required: this token carries no name' }])
+    expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'secret2', { actor: 'erin' })).body.errors).toEqual([{ path: '', message: 'must hold at least one decision besides actor' }])
+    expect((await r.call('GET', '/api/v1/whoami', 'secret2')).body).toEqual({ name: 'erin', reports: false })
+    expect((await r.call('GET', '/api/v1/whoami', 'reader')).body).toEqual({ name: null, reports: false })
+
+    const named = await r.call('PATCH', `/api/v1/problems/${seededProblemIds[0]}`, 'secret2', { owner: 'erin', note: 'looking at the pool' })
+    expect(named.status).toBe(202)
+    const bare = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'bare', { actor: 'a typed name', owner: 'erin' })
+    expect(bare.status).toBe(202)
+    await waitFor(() => (r.seen.length === 3 ? true : undefined), { what: 'three commands on the topic' })
+    expect(r.seen.map((c: Json) => [c.type, c.actor])).toEqual(expect.arrayContaining([['problem.assign', 'erin'], ['problem.note', 'erin'], ['incident.assign', 'a typed name']]))
+    // The problem's timeline has the decision with its actor, once the outcome is read.
+    const problem = await waitFor(async () => {
+      const { body } = await r.call('GET', `/api/v1/problems/${seededProblemIds[0]}`, 'reader')
+      return body.timeline.some((t: Json) => t.outcome === 'accepted') ? body : undefined
+    }, { what: 'the accepted decision on the problem timeline' })
+    expect(problem.timeline).toContainEqual(expect.objectContaining({ kind: 'decision:problem.assign', actor: 'erin', outcome: 'accepted', title: 'owner erin' }))
+  })
+
+  it('answers 202 with the outcome pending when no result comes in time', async () => {
+    const r = await startReview({ standIn: false })
+    const { status, body } = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { acknowledge: true })
+    expect(status).toBe(202)
+    expect(body).toMatchObject({ visible: false, decisions: [expect.objectContaining({ outcome: 'pending', actor: 'dana' })] })
+    expect(r.decisions.waiting).toBe(0)
+  })
+})
