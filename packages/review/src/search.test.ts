@@ -6,15 +6,18 @@ const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 describe('cursors', () => {
   it('round-trip what the API hands out, the missing-value marker included', () => {
     for (const sort of [[1764576000000, 'inc-1'], [MISSING_DATE_SORT_MS, 'inc-2']]) expect(decodeCursor(encodeCursor(sort), 'openedAt')).toEqual(sort)
-    expect(decodeCursor(encodeCursor(['critical', 'inc-1']), 'severity')).toEqual(['critical', 'inc-1'])
-    expect(decodeCursor(encodeCursor([null, 'inc-1']), 'severity')).toEqual([null, 'inc-1'])
+    expect(decodeCursor(encodeCursor([3, 'inc-1']), 'severity')).toEqual([3, 'inc-1'])
+    expect(decodeCursor(encodeCursor([1, 'inc-1']), 'severity')).toEqual([1, 'inc-1'])
+    expect(decodeCursor(encodeCursor([0, 'inc-1']), 'severity')).toBeUndefined()
+    expect(decodeCursor(encodeCursor(['critical', 'inc-1']), 'severity')).toBeUndefined()
+    expect(decodeCursor(encodeCursor([5, 'inc-1']), 'severity')).toBeUndefined()
   })
 
   it('refuse every other shape', () => {
     for (const raw of [b64([]), b64([1]), b64([1, 'a', 2]), b64([1.5, 'a']), b64(['1', 'a']), b64([null, 'a']), b64([2 ** 63, 'a']), b64([1, 1]), b64([1, '']), b64({}), b64('x'), 'not base64!', '']) {
       expect(decodeCursor(raw, 'openedAt'), raw).toBeUndefined()
     }
-    expect(decodeCursor(b64([1, 'a']), 'severity')).toBeUndefined()
+    expect(decodeCursor(b64([1.5, 'a']), 'severity')).toBeUndefined()
   })
 })
 

@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { recordSchemas, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
+import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
 import { parseInstant } from './time.ts'
 
 export interface FieldError {
@@ -25,7 +25,7 @@ export interface IncidentQuery {
 const sortFields = ['openedAt', 'resolvedAt', 'lastEventAt', 'severity'] as const
 // The values a filter takes are the schema's: a status the correlator cannot write is refused, not searched for.
 const { incident: incidentSchema, problem: problemSchema } = recordSchemas
-const enums: Record<string, readonly string[]> = { status: incidentSchema.definitions.incidentStatus.enum, severity: ['critical', 'warning', 'info'] }
+const enums: Record<string, readonly string[]> = { status: incidentSchema.definitions.incidentStatus.enum, severity: SEVERITIES }
 
 /**
  * Where a date sort puts documents without the field (an open incident has no resolvedAt): 0000-01-01.
@@ -42,7 +42,7 @@ export function encodeCursor(sortValues: unknown[]): string {
 
 /**
  * A cursor is accepted only in the shape this API hands out for the requested sort: the sort value
- * (epoch milliseconds for a date, a string or null for severity) and the incident id that breaks ties.
+ * (epoch milliseconds for a date, the severity's rank for severity) and the incident id that breaks ties.
  * Anything else would reach Elasticsearch as a `search_after` it refuses.
  */
 export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['field']): unknown[] | undefined {
@@ -56,8 +56,24 @@ export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['fiel
   if (!Array.isArray(v) || v.length !== 2) return undefined
   const [value, id] = v as [unknown, unknown]
   if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined
-  if (sortField === 'severity') return value === null || (typeof value === 'string' && value.length <= 100) ? [value, id] : undefined
+  if (sortField === 'severity') return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= SEVERITIES.length + 1 ? [value, id] : undefined
   return Number.isSafeInteger(value) && (value as number) >= MISSING_DATE_SORT_MS && (value as number) <= LATEST_SORT_MS ? [value, id] : undefined
+}
+
+/**
+ * Severity sorts by rank, not by word: `severity:desc` is critical, warning, info (alphabetically warning
+ * would come before critical). The rank is the document's score: a function_score of one weight per
+ * severity (the local Elasticsearch has no scripting), so indices written before need no new field. A
+ * document without a known severity scores 1, below info.
+ */
+const severityRank = (severity: string) => SEVERITIES.length + 1 - SEVERITIES.indexOf(severity as Severity)
+function rankedBySeverity(query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
+  return {
+    function_score: {
+      query, score_mode: 'first', boost_mode: 'replace',
+      functions: SEVERITIES.map((severity) => ({ filter: { term: { severity } }, weight: severityRank(severity) })),
+    },
+  }
 }
 
 /** Validates the query string of GET /api/v1/incidents, naming every bad parameter. */
@@ -131,15 +147,14 @@ export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.
   const must: estypes.QueryDslQueryContainer[] = q.q
     ? [{ simple_query_string: { query: q.q, fields: ['title^3', 'alerts.title^2', 'alerts.name', 'services^2', 'notes.text', 'reports.title'], default_operator: 'and', lenient: true } }]
     : []
-  const sortField = q.sort.field === 'severity' ? 'severity' : q.sort.field
   return {
     index,
     size: q.size,
     track_total_hits: true,
-    query: { bool: { filter, must } },
+    query: q.sort.field === 'severity' ? rankedBySeverity({ bool: { filter, must } }) : { bool: { filter, must } },
     // The id breaks ties, so search_after pages are stable.
-    // Documents without the field come last in descending order and first in ascending, as null would.
-    sort: [{ [sortField]: { order: q.sort.order, missing: sortField === 'severity' ? (q.sort.order === 'desc' ? '_last' : '_first') : MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }],
+    // Documents without the date come last in descending order and first in ascending, as null would.
+    sort: [q.sort.field === 'severity' ? { _score: { order: q.sort.order } } : { [q.sort.field]: { order: q.sort.order, missing: MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }],
     ...(q.cursor ? { search_after: q.cursor as estypes.SortResults } : {}),
     _source: { excludes: [...incidentListExcludes] },
   }

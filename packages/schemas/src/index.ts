@@ -11,7 +11,7 @@ import groupingRules from '../../../schemas/grouping-rules.v1.json' with { type:
 import incident from '../../../schemas/incident.v1.json' with { type: 'json' }
 import problem from '../../../schemas/problem.v1.json' with { type: 'json' }
 import { isDateTime } from './time.ts'
-import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report } from './types.ts'
+import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report, Severity } from './types.ts'
 import type { Incident } from './generated/incident.v1.ts'
 import type { Problem } from './generated/problem.v1.ts'
 
@@ -83,6 +83,8 @@ export const validateIncident = compile<Incident>(incident)
 export const validateProblem = compile<Problem>(problem)
 /** The JSON Schemas themselves, for what is derived from them (the Elasticsearch mappings and their checks). */
 export const recordSchemas = Object.freeze({ incident, problem })
+/** The severities of schemas/alert.v1.json, most severe first (the schema lists them in that order). */
+export const SEVERITIES = Object.freeze(alertEvent.properties.severity.enum) as readonly Severity[]
 
 export { isDateTime, parseDateTime, MAX_INSTANT_MS, MIN_INSTANT_MS } from './time.ts'
 export type * from './types.ts'

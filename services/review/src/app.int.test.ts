@@ -237,8 +237,8 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
       expect(res.status, cursor).toBe(400)
       expect(res.body.errors).toEqual([{ path: '/cursor', message: 'is not a cursor this API returned' }])
     }
-    // A severity cursor is not an openedAt cursor.
-    expect((await r.get(`/api/v1/incidents?sort=openedAt&cursor=${b64(['critical', 'inc-000000000000000000000001'])}`)).status).toBe(400)
+    // A severity word is no cursor: severity cursors carry the rank.
+    expect((await r.get(`/api/v1/incidents?sort=severity&cursor=${b64(['critical', 'inc-000000000000000000000001'])}`)).status).toBe(400)
     // The open incident has no resolvedAt: paging one by one must get through it and on to the end.
     const seen: string[] = []
     let cursor: string | null = null
@@ -249,6 +249,20 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
       cursor = page.body.nextCursor
     } while (cursor && seen.length < 10)
     expect(seen).toEqual(['inc-000000000000000000000002', 'inc-000000000000000000000003', 'inc-000000000000000000000001'])
+    // Severity sorts by rank (critical above warning), not alphabetically, and its cursors page through.
+    const bySeverity = async (order: string) => {
+      const ids: string[] = []
+      let next: string | null = null
+      do {
+        const page: { status: number; body: Json } = await r.get(`/api/v1/incidents?size=1&sort=severity:${order}${next ? `&cursor=${next}` : ''}`)
+        expect(page.status).toBe(200)
+        ids.push(...page.body.items.map((i: { id: string }) => i.id))
+        next = page.body.nextCursor
+      } while (next && ids.length < 10)
+      return ids
+    }
+    expect(await bySeverity('desc')).toEqual(['inc-000000000000000000000001', 'inc-000000000000000000000002', 'inc-000000000000000000000003'])
+    expect(await bySeverity('asc')).toEqual(['inc-000000000000000000000002', 'inc-000000000000000000000003', 'inc-000000000000000000000001'])
   })
 
   it('refuses a repeated query parameter with 400 naming it, on every route', async () => {
