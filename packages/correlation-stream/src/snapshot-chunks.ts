@@ -48,7 +48,8 @@ export function checksumOf(chunks: readonly Buffer[]): string {
 /**
  * Encodes a plain-data snapshot (JSON values; arrays at the top level are split into slices). Chunks are
  * cut from the raw text at a size that compresses to at most `maxChunkBytes`: it starts at four times that,
- * and halves whenever a chunk compresses worse, so incompressible content still fits.
+ * halves whenever a chunk compresses worse (so incompressible content still fits), and follows the ratio
+ * the last chunk compressed at.
  */
 export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkBytes): EncodedSnapshot {
   // Snapshots are written often and read rarely: the fastest level costs a little size and saves most of the time.
@@ -69,6 +70,9 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
         z = gzipSync(all.subarray(0, n), zopts)
       }
       chunks.push(z)
+      // The next piece aims at three quarters of the limit at the ratio this one compressed at: binary
+      // blocks barely compress, records 4-5x, and a fixed size would make many small chunks of the latter.
+      if (n === target) target = Math.max(64 * 1024, Math.min(8 * maxChunkBytes, Math.floor(n * (0.75 * maxChunkBytes) / z.length)))
       pending = n < all.length ? [all.subarray(n)] : []
       pendingBytes = all.length - n
     }

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto'
+import { gunzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { checksumOf, decodeSnapshot, encodeSnapshot } from './snapshot-chunks.ts'
+
+describe('snapshot chunks', () => {
+  // Text that compresses well, binary that does not, multi-byte characters a cut may split, empty arrays, scalars.
+  const snapshot = {
+    version: 3,
+    watermark: 1_764_547_200_000,
+    empty: [],
+    nothing: null,
+    records: Array.from({ length: 5_000 }, (_, i) => ({ id: `inc-${i}`, title: `Höhe ✓ 警告 ${i % 97}`, at: i * 1000 })),
+    blocks: Array.from({ length: 12 }, () => randomBytes(12_000).toString('base64')),
+    nested: { a: [1, 2, 3] },
+  }
+
+  it('round-trips, with every chunk within the limit, however the text is cut', () => {
+    for (const max of [4 * 1024, 32 * 1024, 512 * 1024]) {
+      const encoded = encodeSnapshot(snapshot, max)
+      expect(encoded.chunks.every((c) => c.length <= max)).toBe(true)
+      expect(encoded.rawBytes).toBe(encoded.chunks.reduce((n, c) => n + gunzipSync(c).length, 0))
+      expect(encoded.checksum).toBe(checksumOf(encoded.chunks))
+      expect(decodeSnapshot(encoded.chunks)).toEqual(snapshot)
+    }
+  }, 30_000)
+
+  it('refuses chunks that end in the middle of a line: one is missing', () => {
+    const { chunks } = encodeSnapshot(snapshot, 8 * 1024)
+    expect(chunks.length).toBeGreaterThan(3)
+    expect(() => decodeSnapshot(chunks.slice(0, -1))).toThrow(/missing/)
+  })
+})
