@@ -1,7 +1,8 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, memberOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, settle, stalenessOf, touch, updateMember,
+  absorb, addMember, depsOf, memberOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, resolvedHolding, settle, stalenessOf, touch,
+  updateMember,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
@@ -14,7 +15,17 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
   if (event.source === 'report') return onReport(s, event, t, at)
   const key = `${event.source}:${event.fingerprint}`
   const track = s.alerts.get(key)
-  return event.status === 'resolved' ? onResolve(s, key, track, t, at) : onFiring(s, event, key, track, t, at)
+  if (event.status === 'firing') return onFiring(s, event, key, track, t, at)
+  if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.watermark - s.cfg.retentionMs)) {
+    // Alertmanager sends an alert that fired and ended between two flushes of its group once, resolved,
+    // with its start: a whole episode. Applied as its firing at `startsAt`, then its resolve.
+    const start = parseTime(event.startsAt)
+    if (start < t && (!track || start > track.lastChangeAt)) {
+      onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt)
+      return onResolve(s, key, s.alerts.get(key), t, at)
+    }
+  }
+  return onResolve(s, key, track, t, at)
 }
 
 /** A redelivered firing says the alert still fires at `heardAt`: only the staleness timeout counts it. */
@@ -41,6 +52,18 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
 }
 
 /**
+ * A late event joins the resolved incident of its group whose span holds its time, as it would have
+ * joined it open in event time. A firing opens it again (no reopening: it had not resolved yet at `t`); a
+ * report only adds to it, as reports never keep an incident open.
+ */
+function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean): IncidentState | undefined {
+  if (t >= s.watermark) return undefined
+  const inc = resolvedHolding(s, groupKey, t)
+  if (inc && firing) reopenIncident(s, inc, false)
+  return inc
+}
+
+/**
  * When a firing was last heard of: its receipt says it still fired then, however long ago it started (an
  * alert firing since March, first heard of today, is not stale today). Clamped to the newest time the
  * engine has seen, so a late delivery cannot move the staleness clock past the events around it.
@@ -56,14 +79,18 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     if (inc) {
       settle(s, inc, s.now)
       const decided = inc.resolvedDecidedAt
-      const withinReopen = inc.data.status === 'resolved' && decided !== null && t - decided <= s.cfg.reopenWindowMs
-      if (inc.data.status === 'open' || withinReopen) {
+      const resolved = inc.data.status === 'resolved' && decided !== null
+      const started = t >= inc.openedMs - s.cfg.quietPeriodMs
+      // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
+      const inSpan = resolved && started && t < decided && inc.data.resolvedBy !== 'manual'
+      const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
+      if (inc.data.status === 'open' || inSpan || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
           extendStart(s, inc, key, t, at)
           return inc
         }
-        if (withinReopen) reopenIncident(s, inc)
+        if (inSpan || withinReopen) reopenIncident(s, inc, withinReopen)
         refire(s, inc, key, track, event, t, at)
         return inc
       }
@@ -72,8 +99,9 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A new alert, or one whose incident is long resolved: it joins the open incident of its group or opens one.
   const groupKey = groupKeyOf(s, event)
   const origin = event.origin.groupKey
-  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}` : null
-  const inc = joinable(s, groupKey, amGroupKey, t) ?? openIncident(s, event, groupKey, t, at)
+  // A notification group can span environments (a route grouping by alertname and service): an incident never does.
+  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
+  const inc = joinable(s, groupKey, amGroupKey, t) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { inc.amGroups.add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
@@ -178,7 +206,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState {
   const groupKey = groupKeyOf(s, event)
-  const inc = joinable(s, groupKey, null, t) ?? openIncident(s, event, groupKey, t, at)
+  const inc = joinable(s, groupKey, null, t) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   inc.data.reports.push({ eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at })
   // A capacity forecast predicts trouble; every other report says someone is hurt now.

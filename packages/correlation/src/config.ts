@@ -28,6 +28,14 @@ export interface CorrelationConfig {
   allowedLatenessMs?: number
   /** A sender's time more than this after the event's receipt is clamped to receipt + this. */
   futureToleranceMs?: number
+  /**
+   * The late-event hold (docs/correlation-event-time.md, "The late-event rule"): an event more than
+   * `afterMs` behind the watermark is a backlog's, not a sender's usual delay. It is held, with every later
+   * late event, until the input goes quiet (a tick with no such arrival since the previous tick or
+   * on-time event), and then applied with them in event-time order. `maxMs` (of the engine's clock: ticks
+   * and on-time events) and `maxEvents` bound the hold: a longer backlog is applied in chunks.
+   */
+  lateHold?: { afterMs: number; maxMs: number; maxEvents: number }
 }
 
 /** The configuration with every optional field given. */
@@ -45,4 +53,5 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   retentionMs: 30 * DAY,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,
+  lateHold: { afterMs: 5 * MINUTE, maxMs: 10 * MINUTE, maxEvents: 100_000 },
 })

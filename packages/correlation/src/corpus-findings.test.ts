@@ -1,6 +1,6 @@
 // Findings of the labelled corpus (docs/corpus.md): the engine's failures on it, each reduced to the
-// fewest events that show it. A test marked `it.fails` documents a failure that is NOT fixed yet: it
-// passes while the engine still fails, and turns red once the engine is fixed — then drop `.fails`.
+// fewest events that show it. Each was marked `it.fails` while not fixed; all are fixed now, and each
+// test keeps the fix.
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { CorrelationEngine } from './engine.ts'
@@ -68,8 +68,11 @@ function live(events: Ev[]): EngineInput[] {
   return out
 }
 
-/** A drained spool a day later: the correlator's wall-clock ticks have long passed every event, which arrive in the order given. */
-const burst = (events: Ev[], at = T0 + DAY): EngineInput[] => [tick(at), ...events.map((e) => alert(e, at)), tick(at + 1000)]
+/**
+ * A drained spool a day later: the correlator's wall-clock ticks have long passed every event, which arrive
+ * in the order given; ticks every second go on, and the second after the burst finds it drained.
+ */
+const burst = (events: Ev[], at = T0 + DAY): EngineInput[] => [tick(at), ...events.map((e) => alert(e, at)), tick(at + 1000), tick(at + 2000)]
 
 describe('corpus findings: one incident seen by several senders, delivered in one burst', () => {
   // The checkout outage of the corpus, cut down: an Alertmanager alert, a Pingdom check, a complaint.
@@ -92,28 +95,22 @@ describe('corpus findings: one incident seen by several senders, delivered in on
     expect(membership(run(burst(inOrder)))).toEqual([{ alerts: ['check-61207', 'co-errors'], reports: 1, status: 'resolved' }])
   })
 
-  // FAILS NOW. The late-event rule joins a late firing or report only to the OPEN incident of its group.
-  // Every event is late (the ticks passed them a day ago), and the first sender's incident is applied
-  // and, with its resolve, closed at once (its timers run up to the watermark). Pingdom's spool first:
-  // its incident (09:02–09:35) is resolved before the complaint at 09:12 arrives, which then opens its
-  // own (resolved at once by the report staleness), and Alertmanager's 09:00:20 firing opens a third.
-  // Live, all three are one incident. Any order that brings one member's resolve before another member's
-  // firing splits it the same way (Alertmanager's requests first: two incidents). Fix (alerts.ts, `joinable` and `onReport`): for a late event, join the
-  // retained incident of its group whose event-time span holds it, open or resolved
-  // (openedMs − quietPeriod ≤ t ≤ resolvedDecidedAt), reopening it for a firing until that alert resolves.
-  it.fails('in a burst sender by sender, Pingdom and the report first: still one incident', () => {
+  // Was broken: every event is late (the ticks passed them a day ago) and was applied on arrival, so the
+  // first sender's incident was applied and, with its resolve, closed at once; the complaint and the other
+  // sender's alert then opened incidents of their own. Now the backlog is held until a tick finds it drained
+  // and applied in event-time order (watermark.ts), and a late event joins the resolved incident of its
+  // group whose span holds it (incidents.ts, `resolvedHolding`).
+  it('in a burst sender by sender, Pingdom and the report first: still one incident', () => {
     expect(membership(run(burst([...pingdom, ...report, ...am])))).toEqual([{ alerts: ['check-61207', 'co-errors'], reports: 1, status: 'resolved' }])
   })
 })
 
 describe('corpus findings: an Alertmanager group spanning environments', () => {
-  // FAILS NOW, live too. A route grouping by [alertname, service] puts staging's and production's
-  // CheckoutErrors in one notification group. The engine joins "alerts of one notification group with
-  // the same service" (openByAmGroup, keyed groupKey + service), so the staging alert joins the
-  // production incident, across environments. Incidents never span environments otherwise (the group
-  // key has the environment, and partitions are per environment when they do not collide). Fix
-  // (alerts.ts, onFiring): key the notification-group join by groupKey + service + environment.
-  it.fails('keeps a staging alert out of the production incident of the same notification group', () => {
+  // Was broken, live too: a route grouping by [alertname, service] puts staging's and production's
+  // CheckoutErrors in one notification group, and the join on it (keyed groupKey + service) took the
+  // staging alert into the production incident. Incidents never span environments: the key has the
+  // environment now (alerts.ts, onFiring).
+  it('keeps a staging alert out of the production incident of the same notification group', () => {
     const group = '{}:{alertname="CheckoutErrors", service="checkout"}'
     const engine = run(live([
       { fp: 'co-prod', service: 'checkout', status: 'firing', t: T0, name: 'CheckoutErrors', amGroup: group },
@@ -124,13 +121,11 @@ describe('corpus findings: an Alertmanager group spanning environments', () => {
 })
 
 describe('corpus findings: an alert Alertmanager only ever reports as resolved', () => {
-  // FAILS NOW, live too. Alertmanager flushes a group every group_interval (5 min by default); an alert
-  // that starts and ends between two flushes is sent once, as resolved, with its startsAt and endsAt.
-  // The engine takes a resolve of an unknown alert as an early resolve and waits for a firing that never
-  // comes: the alert is in no incident and counts nowhere. Fix (alerts.ts, onResolve): a resolve of an
-  // alert with no track whose startsAt lies before its end is a whole episode: apply it as a firing at
-  // startsAt (joining or opening an incident by the usual rules) followed by its resolve.
-  it.fails('places the resolved-only alert in the incident of its group', () => {
+  // Was broken, live too: Alertmanager flushes a group every group_interval (5 min by default); an alert
+  // that starts and ends between two flushes is sent once, as resolved, with its startsAt and endsAt. It
+  // was kept as an early resolve, waiting for a firing that never comes. Now such a resolve is a whole
+  // episode: its firing at startsAt, then its resolve (alerts.ts, applyEvent).
+  it('places the resolved-only alert in the incident of its group', () => {
     const group = '{}:{alertname="PriceFeedStale", service="pricing"}'
     const engine = run(live([
       { fp: 'pricing-1', service: 'pricing', status: 'firing', t: T0, name: 'PriceFeedStale', amGroup: group },

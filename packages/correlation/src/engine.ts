@@ -42,7 +42,7 @@ export class CorrelationEngine {
 
   /** What the engine did with events that were late, clamped or are still waiting. */
   get stats(): EngineStats {
-    return { ...this.#s.stats, pending: this.#s.pending.size + this.#s.queued.length - this.#s.queuedHead }
+    return { ...this.#s.stats, pending: this.#s.pending.size + this.#s.queued.length - this.#s.queuedHead + this.#s.held.events.length }
   }
 
   /** Applies one input and returns the new versions it produced, each incident or problem at most once. */

@@ -73,11 +73,16 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   return inc
 }
 
-export function reopenIncident(s: EngineState, inc: IncidentState): void {
+/**
+ * Opens a resolved incident again. `counted` is false when a late event falls within its span: in event
+ * time it had not resolved yet, so that is no reopening.
+ */
+export function reopenIncident(s: EngineState, inc: IncidentState, counted = true): void {
+  unindexResolved(s, inc)
   inc.data.status = 'open'
   inc.data.resolvedAt = null
   inc.data.resolvedBy = null
-  inc.data.reopenCount += 1
+  if (counted) inc.data.reopenCount += 1
   inc.resolvedDecidedAt = null
   inc.resolvedMs = null
   s.openIncidents.add(inc)
@@ -87,6 +92,7 @@ export function reopenIncident(s: EngineState, inc: IncidentState): void {
 }
 
 export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {
+  if (inc.data.status === 'resolved') unindexResolved(s, inc)
   inc.data.status = 'resolved'
   inc.data.resolvedAt = at
   inc.data.resolvedBy = by
@@ -99,7 +105,88 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
   inc.amGroups.clear()
+  indexResolved(s, inc)
   s.dirtyIncidents.add(inc)
+}
+
+// The span index: a late event joins the retained resolved incident of its group whose event-time span
+// holds it, found by binary search in its group's list (ordered by resolvedDecidedAt, then id), never by
+// a scan of all incidents. Built on the first late lookup (a restore and an engine that never sees a late
+// event build none), then kept up to date at each resolve, reopen and eviction.
+
+const spanBefore = (a: IncidentState, b: IncidentState): boolean =>
+  a.resolvedDecidedAt! !== b.resolvedDecidedAt! ? a.resolvedDecidedAt! < b.resolvedDecidedAt! : a.data.id < b.data.id
+
+/** The first position in `list` not before `inc`. */
+function lowerBound(list: IncidentState[], inc: IncidentState): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (spanBefore(list[mid]!, inc)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function spanIndex(s: EngineState): Map<string, IncidentState[]> {
+  if (s.resolvedByGroup) return s.resolvedByGroup
+  const index = new Map<string, IncidentState[]>()
+  for (const inc of s.incidents.values()) {
+    if (inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null) continue
+    const list = index.get(inc.data.groupKey)
+    if (list) list.push(inc)
+    else index.set(inc.data.groupKey, [inc])
+  }
+  for (const list of index.values()) list.sort((a, b) => (spanBefore(a, b) ? -1 : spanBefore(b, a) ? 1 : 0))
+  return (s.resolvedByGroup = index)
+}
+
+function indexResolved(s: EngineState, inc: IncidentState): void {
+  const index = s.resolvedByGroup
+  if (!index || inc.resolvedDecidedAt === null) return
+  const list = index.get(inc.data.groupKey)
+  if (!list) { index.set(inc.data.groupKey, [inc]); return }
+  // Incidents resolve in watermark order: nearly always at the end.
+  const last = list[list.length - 1]
+  if (!last || spanBefore(last, inc)) list.push(inc)
+  else list.splice(lowerBound(list, inc), 0, inc)
+}
+
+/** Takes a resolved incident out of the span index (before it reopens or is forgotten). */
+export function unindexResolved(s: EngineState, inc: IncidentState): void {
+  const list = s.resolvedByGroup?.get(inc.data.groupKey)
+  if (!list || inc.resolvedDecidedAt === null) return
+  const at = lowerBound(list, inc)
+  if (list[at] !== inc) return
+  list.splice(at, 1)
+  if (list.length === 0) s.resolvedByGroup!.delete(inc.data.groupKey)
+}
+
+/** Spans that overlap in one group are rare (an incident opened by a late event): a few candidates are looked at. */
+const SPAN_CANDIDATES = 8
+
+/**
+ * The retained resolved incident of the group whose span holds `t`: opened no later than `t` plus the
+ * quiet period, and not yet resolved at `t` (its resolution was decided after `t`). Manually resolved
+ * incidents are left alone: a person decided they are over.
+ */
+export function resolvedHolding(s: EngineState, groupKey: string, t: number): IncidentState | undefined {
+  const list = spanIndex(s).get(groupKey)
+  if (!list) return undefined
+  // The first incident decided after `t`.
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list[mid]!.resolvedDecidedAt! <= t) lo = mid + 1
+    else hi = mid
+  }
+  for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
+    const inc = list[i]!
+    if (t >= inc.openedMs - s.cfg.quietPeriodMs && inc.data.resolvedBy !== 'manual') return inc
+  }
+  return undefined
 }
 
 function positionsOf(inc: IncidentState): Map<string, number> {

@@ -5,7 +5,7 @@ import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import {
-  createState, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, NEVER, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -57,6 +57,14 @@ export interface EngineSnapshot {
   seenKeys: string[]
   seenStamps: string[]
   pending: Pending[]
+  /**
+   * Late events held by the late-event rule, whether one came since the last tick, whether any tick came,
+   * and the high-water mark when the first was held. Optional: a snapshot without them holds none.
+   */
+  held?: Pending[]
+  heldArrivedSinceTick?: boolean
+  ticked?: boolean
+  heldSince?: number
   alerts: TrackTuple[]
   incidents: IncidentRecord[]
   openByGroup: [string, string][]
@@ -82,6 +90,10 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     seenKeys: seen.keys,
     seenStamps: seen.stamps,
     pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
+    held: s.held.events,
+    heldArrivedSinceTick: s.held.arrivedSinceTick,
+    ticked: s.held.ticked,
+    heldSince: s.held.since,
     alerts: Array.from(s.alerts, ([k, a]): TrackTuple => [k, a.incidentId, a.status === 'resolved' ? 1 : 0, a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt, a.flapTimes]),
     incidents: Array.from(s.incidents.values(), ({ positions: _p, deps, amGroups, names, data, ...rest }) => ({
       ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: [...deps], amGroups: [...amGroups], names: [...names],
@@ -118,6 +130,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.now = copy.watermark
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
+  s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER }
   for (const [key, incidentId, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
     const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
     s.alerts.set(key, track)

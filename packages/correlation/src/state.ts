@@ -102,6 +102,17 @@ export const pendingBefore = (a: Pending, b: Pending): boolean =>
   a.t !== b.t ? a.t < b.t : a.rank !== b.rank ? a.rank < b.rank : a.id < b.id
 export const timerBefore = (a: Timer, b: Timer): boolean => (a.at !== b.at ? a.at < b.at : a.id < b.id)
 
+/** Late events held until the input goes quiet (the late-event rule), and what decides their release. */
+export interface LateHold {
+  events: Pending[]
+  /** A held event arrived since the last tick. */
+  arrivedSinceTick: boolean
+  /** A tick has come: without ticks nothing would tell the end of a backlog, and no event is held. */
+  ticked: boolean
+  /** The high-water mark when the first held event came: the hold's clock cap runs from here. */
+  since: number
+}
+
 export interface EvictionEntry {
   kind: 'incident' | 'track'
   id: string
@@ -123,6 +134,8 @@ export interface EngineState {
   pending: Heap<Pending>
   queued: Pending[]
   queuedHead: number
+  /** Events far behind the watermark, held to be applied together in event-time order. */
+  held: LateHold
   alerts: Map<string, AlertTrack>
   incidents: Map<string, IncidentState>
   /** Open incidents only: the commands and reopen rules look up the retained resolved ones in `incidents`. */
@@ -131,6 +144,11 @@ export interface EngineState {
   /** Group keys of the default grouping by service and environment (a cache, not in snapshots). */
   groupKeys: Map<string, Map<string, string>>
   openByAmGroup: Map<string, string>
+  /**
+   * Retained resolved incidents per group key, ordered by `resolvedDecidedAt` then id, so a late event
+   * finds the one whose span holds it by binary search (derived from `incidents`, not in snapshots).
+   */
+  resolvedByGroup: Map<string, IncidentState[]> | null
   problems: Map<string, Problem>
   /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
   problemBySignature: Map<string, Problem>
@@ -158,8 +176,8 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
-    openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
   }

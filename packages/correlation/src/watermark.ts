@@ -1,14 +1,15 @@
 // Event time and the watermark: events wait until the watermark passes their time and are then applied in
-// event-time order, interleaved with the timers due before them; late events follow one rule; retention
-// forgets what lies too far behind the watermark.
+// event-time order, interleaved with the timers due before them; late events follow one rule (a backlog
+// is held until the input goes quiet, then applied the same way); retention forgets what lies too far
+// behind the watermark.
 import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
-import { onTimer, schedule, settle } from './incidents.ts'
-import { compactHead, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
+import { onTimer, schedule, unindexResolved } from './incidents.ts'
+import { compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
-/** An alert event arrives: dropped if seen, applied at once if late, else held until the watermark passes it. */
+/** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
 export function arrive(s: EngineState, event: AlertEvent): void {
   if (s.seen.has(event.id)) {
     // A redelivery changes nothing but says the alert still fires (Alertmanager repeats firing
@@ -22,11 +23,11 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   // Stamped with the high-water mark, which only grows, so the retention forgets the oldest first.
   s.seen.add(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
+  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
   if (time.t < s.watermark) {
-    applyLate(s, event, time.t, time.iso)
+    applyLate(s, p)
     return
   }
-  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
   // Most events come in order: a queue takes them without the heap's work.
   const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
   if (!last || pendingBefore(last, p)) s.queued.push(p)
@@ -35,24 +36,56 @@ export function arrive(s: EngineState, event: AlertEvent): void {
 }
 
 /**
- * The late-event rule: an event whose time the watermark has passed is applied at once, at its own time,
- * to the state as it is; then the timers of the incident it touched run up to the watermark, so a late
- * alert that already ended gives an incident that is already resolved.
+ * The late-event rule (docs/correlation-event-time.md): an event whose time the watermark has passed is
+ * late. One less than `lateHold.afterMs` behind (a sender's usual delay) is applied at once, at its own
+ * time, with the timers it causes up to the watermark; a late alert that already ended gives an incident
+ * that is already resolved. One further behind is a backlog's: once ticks come (they tell when the
+ * backlog has drained) it is held, and so is every late event after it until the hold is released, so
+ * that the backlog is applied in event-time order, not in the order its senders' spools and Kafka's
+ * partitions brought it.
  */
-function applyLate(s: EngineState, event: AlertEvent, t: number, at: string): void {
+function applyLate(s: EngineState, p: Pending): void {
   s.stats.late += 1
-  s.now = t
-  const inc = applyEvent(s, event, t, at)
-  s.now = s.watermark
-  if (inc) {
-    settle(s, inc, s.watermark)
-    schedule(s, inc)
+  const hold = s.held
+  if (hold.events.length === 0 && (!hold.ticked || p.t >= s.watermark - s.cfg.lateHold.afterMs)) {
+    s.pending.push(p)
+    drain(s)
+    return
   }
+  if (hold.events.length === 0) hold.since = s.highWater
+  hold.events.push(p)
+  hold.arrivedSinceTick = true
+  if (hold.events.length >= s.cfg.lateHold.maxEvents) release(s)
+}
+
+/**
+ * A tick releases the held events when none came since the previous tick (the backlog has drained), or
+ * when the hold has lasted `lateHold.maxMs` of the engine's clock.
+ */
+function tickHold(s: EngineState, at: number): void {
+  const hold = s.held
+  hold.ticked = true
+  if (hold.events.length > 0 && (!hold.arrivedSinceTick || Math.max(s.highWater, at) - hold.since >= s.cfg.lateHold.maxMs)) release(s)
+  hold.arrivedSinceTick = false
+}
+
+/**
+ * Applies the held events in event-time order, each at its own time, interleaved with the timers they
+ * cause: the drain does it, as every timer still queued lies after the watermark and every held event before it.
+ */
+function release(s: EngineState): void {
+  const hold = s.held
+  for (const p of hold.events) s.pending.push(p)
+  hold.events = []
+  hold.since = NEVER
+  drain(s)
 }
 
 /** A tick at wall time `at` says event time has reached at least `at` less the allowed lateness. */
 export function tick(s: EngineState, at: number): void {
-  if (Number.isFinite(at)) advance(s, at)
+  if (!Number.isFinite(at)) return
+  tickHold(s, at)
+  advance(s, at)
 }
 
 /** Moves the high-water mark (and so the watermark) and applies everything the watermark has passed. */
@@ -116,6 +149,7 @@ function forget(s: EngineState, horizon: number): void {
     const inc = s.incidents.get(id)
     // Reopened since it was queued: it is queued again when it resolves again.
     if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
+    unindexResolved(s, inc)
     s.incidents.delete(id)
     for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
   }
