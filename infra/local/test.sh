@@ -10,6 +10,11 @@ cd "$OPSREVIEW_REPO"
 [ -x "${OPSREVIEW_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}" ] || die "the end-to-end tests need Alertmanager: apt-get install prometheus-alertmanager"
 command -v promtool >/dev/null || die "the alert rule tests need promtool: apt-get install prometheus"
 
+# The tests find the engines this script starts, so a second stack (other OPSREVIEW_HOME and ports) can run
+# the suite beside a first one.
+export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
+
 started=""
 bash infra/local/stack.sh status >/dev/null 2>&1 || started=yes
 bash infra/local/stack.sh start
