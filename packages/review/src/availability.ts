@@ -154,7 +154,7 @@ export interface AlertIntervals {
  * firing at `until` runs to `until`), each alert classified down or degraded by `isDegraded` on the
  * labels of its latest change in the alert index (of its member record when the index has none).
  */
-export function alertIntervals(changes: readonly TimedChange[], until: number, isDegraded: (labels: Readonly<Record<string, string>> | undefined) => boolean): AlertIntervals[] {
+export function alertIntervals(changes: readonly TimedChange[], until: number, isDegraded: (labels: Readonly<Record<string, string>> | undefined, key: string) => boolean): AlertIntervals[] {
   const byKey = new Map<string, TimedChange[]>()
   for (const c of changes) {
     const list = byKey.get(c.key)
@@ -178,7 +178,7 @@ export function alertIntervals(changes: readonly TimedChange[], until: number, i
       }
     }
     if (open !== null && open < until) intervals.push({ from: open, to: until })
-    out.push({ key, service: list.at(-1)!.service, degraded: isDegraded(labels), intervals })
+    out.push({ key, service: list.at(-1)!.service, degraded: isDegraded(labels, key), intervals })
   }
   return out
 }

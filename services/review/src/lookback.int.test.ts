@@ -35,6 +35,7 @@ const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString
  *   (99.93 %), 90 min degraded (the latency outside the downtime).
  * - db: DbDown fired 20 Nov 00:00, its resolve lost; the correlator resolved it by staleness at 01:00:
  *   60 min down (99.86 %), not the 10 days 23 h to the end of the month.
+ * - payments and search: degraded 45 and 20 min, one by its slo=latency label, the other by its alertname.
  * - api: ApiDown fired 1 Sep (before the 7-day look-back), resolved 2 Oct 00:00Z: in October, down from
  *   its start (30 Sep 22:00Z) for 26 h: 100 - 26/745 = 96.51 %; never zero.
  * - incidents opened in November (Berlin): #1 checkout critical (ack 10 min, resolved 2 h, post-mortem
@@ -80,6 +81,11 @@ async function start(options: { timeZone?: string } = {}) {
     [alr, change('alertmanager', 'cdown', 'checkout', 'firing', '2026-11-05T13:00:00Z', null, { alertname: 'CheckoutDown' })],
     [alr, change('alertmanager', 'cdown', 'checkout', 'resolved', '2026-11-05T13:00:00Z', '2026-11-05T13:30:00Z', { alertname: 'CheckoutDown' })],
     [alr, change('alertmanager', 'db', 'db', 'firing', '2026-11-20T00:00:00Z', null, { alertname: 'DbDown' })],
+    // Degraded by the label alone, and by the alertname alone.
+    [alr, change('alertmanager', 'p99', 'payments', 'firing', '2026-11-12T08:00:00Z', null, { alertname: 'PaymentsP99Budget', slo: 'latency' })],
+    [alr, change('alertmanager', 'p99', 'payments', 'resolved', '2026-11-12T08:00:00Z', '2026-11-12T08:45:00Z', { alertname: 'PaymentsP99Budget', slo: 'latency' })],
+    [alr, change('alertmanager', 'sq', 'search', 'firing', '2026-11-13T08:00:00Z', null, { alertname: 'SearchSlowQueries' })],
+    [alr, change('alertmanager', 'sq', 'search', 'resolved', '2026-11-13T08:00:00Z', '2026-11-13T08:20:00Z', { alertname: 'SearchSlowQueries' })],
     [alr, change('alertmanager', 'api', 'api', 'firing', '2026-09-01T00:00:00Z', null, { alertname: 'ApiDown' })],
     [alr, change('alertmanager', 'api', 'api', 'resolved', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z', { alertname: 'ApiDown' })],
   )
@@ -115,6 +121,8 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     expect(s.checkout.previous).toMatchObject({ incidents: { total: 1 }, mttaMs: 30 * MIN, mttrMs: 90 * MIN, downtimeMs: 0 })
     expect(s.checkout.change).toMatchObject({ incidents: 1, mttaMs: -15 * MIN, mttrMs: 0, degradedMs: 90 * MIN })
     expect(s.db).toMatchObject({ availabilityPct: 99.86, downtimeMs: 60 * MIN })
+    expect(s.payments).toMatchObject({ availabilityPct: 100, downtimeMs: 0, degradedMs: 45 * MIN })
+    expect(s.search).toMatchObject({ availabilityPct: 100, downtimeMs: 0, degradedMs: 20 * MIN })
     expect(s.api).toMatchObject({ availabilityPct: 100, downtimeMs: 0, previous: { availabilityPct: 96.51, downtimeMs: 26 * H }, change: { availabilityPct: 3.49, downtimeMs: -26 * H } })
     expect(body.totals).toMatchObject({
       incidents: { total: 5, critical: 3, warning: 2, info: 0 }, postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 2,
