@@ -64,6 +64,8 @@ export const correlatorConfigSpec = {
   OPSREVIEW_CORRELATOR_RETENTION: field.duration('how long event ids and resolved incidents stay in engine state', d.retentionMs),
   OPSREVIEW_ALLOWED_LATENESS: field.duration('how late an event may arrive and still be applied in event-time order; also how long each event waits', d.allowedLatenessMs),
   OPSREVIEW_FUTURE_TOLERANCE: field.duration("a sender's event time more than this after receipt is clamped to receipt + this", d.futureToleranceMs),
+  OPSREVIEW_LATE_HOLD_AFTER: field.duration('an event this far behind the watermark is a backlog: held until a tick finds the backlog drained, then applied in event-time order', d.lateHold.afterMs),
+  OPSREVIEW_LATE_HOLD_MAX: field.duration('a backlog held this long (of ticks) is applied even if more keeps coming: longer ones are applied in chunks', d.lateHold.maxMs),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 
@@ -94,5 +96,6 @@ export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
     retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
     allowedLatenessMs: c.OPSREVIEW_ALLOWED_LATENESS,
     futureToleranceMs: c.OPSREVIEW_FUTURE_TOLERANCE,
+    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents },
   }
 }

@@ -60,9 +60,10 @@ async function searchAll<T>(es: Client, index: string): Promise<T[]> {
 /**
  * Waits until the pipeline has everything: `events` alerts indexed, every one of them on the engine's
  * input and behind its committed offsets (the correlator commits only once its outputs are on Kafka),
- * and the indexed incidents and problems equal to the last versions on their topics. Returns them.
+ * and the indexed incidents and problems equal to the last versions on their topics, unchanged for
+ * `stableMs`. Returns them.
  */
-export async function settled(kafka: Kafka, es: Client, names: PipelineNames, events: number, timeoutMs = 90_000): Promise<{ incidents: ScoredIncident[]; problems: ScoredProblem[] }> {
+export async function settled(kafka: Kafka, es: Client, names: PipelineNames, events: number, timeoutMs = 90_000, stableMs = 12_000): Promise<{ incidents: ScoredIncident[]; problems: ScoredProblem[] }> {
   await waitFor(async () => {
     await es.indices.refresh({ index: names.alertsAlias })
     return (await es.count({ index: names.alertsAlias })).count >= events ? true : undefined
@@ -88,11 +89,19 @@ export async function settled(kafka: Kafka, es: Client, names: PipelineNames, ev
   } finally {
     await admin.disconnect()
   }
+  // A backlog is held by the engine (committed with its state) until a tick finds it drained
+  // (docs/correlation-event-time.md, "The late-event rule"): the outputs are final once they stop changing
+  // for two tick intervals and more (5 s ticks by default).
+  let seen = ''
+  let since = 0
   return waitFor(async () => {
     const [topicIncidents, topicProblems] = await Promise.all([latestByKey<ScoredIncident & { version: number }>(kafka, names.incidentsTopic), latestByKey<ScoredProblem & { version: number }>(kafka, names.problemsTopic)])
     const [incidents, problems] = await Promise.all([searchAll<ScoredIncident & { version: number }>(es, names.incidentsAlias), searchAll<ScoredProblem & { version: number }>(es, names.problemsAlias).catch(() => [])])
     const same = <T extends { id: string; version: number }>(topic: Map<string, T>, indexed: T[]) =>
       topic.size === indexed.length && indexed.every((d) => topic.get(d.id)?.version === d.version)
-    return same(topicIncidents, incidents) && same(topicProblems, problems) ? { incidents, problems } : undefined
-  }, { timeoutMs, intervalMs: 1000, what: 'the indexed incidents and problems to equal their topics' })
+    if (!same(topicIncidents, incidents) || !same(topicProblems, problems)) return undefined
+    const versions = [...incidents, ...problems].map((d) => `${d.id}@${d.version}`).sort().join(',')
+    if (versions !== seen) { seen = versions; since = Date.now(); return undefined }
+    return Date.now() - since >= stableMs ? { incidents, problems } : undefined
+  }, { timeoutMs, intervalMs: 1000, what: 'the indexed incidents and problems to equal their topics, unchanged for a while' })
 }
