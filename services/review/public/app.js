@@ -2,7 +2,10 @@
 'use strict'
 
 const $ = (sel) => document.querySelector(sel)
-const state = { cursor: null, search: {} }
+const state = { cursor: null, search: {}, incident: null, problem: null }
+// Who the token is: a named token (name:secret) is the actor of every decision, and the page shows it
+// instead of asking; a bare token's decisions carry the name typed in "You".
+const identity = { name: null, reports: false }
 // A token in the link (#token=…) is kept for this tab only and taken out of the address bar at once, so it
 // stays out of the history, bookmarks and screen shares.
 const params = new URLSearchParams(location.hash.slice(1))
@@ -52,9 +55,25 @@ async function api(path, options = {}) {
   if (!res.ok) {
     const problem = await res.json().catch(() => ({}))
     const fields = (problem.errors ?? []).map((e) => `${e.path} ${e.message}`).join('; ')
-    throw new Error(`${res.status} ${problem.title ?? res.statusText}${fields ? `: ${fields}` : ''}`)
+    const err = new Error(`${res.status} ${problem.title ?? res.statusText}${fields ? `: ${fields}` : ''}`)
+    err.problem = problem
+    throw err
   }
   return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
+}
+
+async function loadIdentity() {
+  try {
+    Object.assign(identity, await api('/api/v1/whoami'))
+  } catch {
+    Object.assign(identity, { name: null, reports: false })
+  }
+  const actor = $('#actor')
+  actor.readOnly = identity.name !== null
+  if (identity.name !== null) actor.value = identity.name
+  $('#identity').textContent = identity.name !== null ? `Decisions are recorded as ${identity.name}, the name of your token.` : ''
+  $('#report').hidden = !identity.reports
+  $('#report-off').hidden = identity.reports
 }
 
 function fill(tbody, rows, empty, columns) {
@@ -68,19 +87,69 @@ function incidentLink(i) {
 // One key per decision: a retry of the same click (a lost answer) is not recorded twice.
 const newKey = () => (window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`)
 
-async function decide(kind, id, body, doneText) {
-  if (dataset) { say(`Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, true); return }
+/** Who decides: the token's name, or the name typed in "You" (kept for next time); null after asking for it. */
+function actorOrAsk() {
+  if (identity.name !== null) return identity.name
   const actor = $('#actor').value.trim()
-  if (!actor) { say('Enter your name first: decisions are recorded with it.', true); $('#actor').focus(); return }
+  if (!actor) { say('Enter your name first: decisions are recorded with it.', true); $('#actor').focus(); return null }
   localStorage.setItem('opsreview-actor', actor)
-  say('Saving…')
+  return actor
+}
+
+const refusalOf = (problem) => {
+  const refused = (problem.decisions ?? []).filter((d) => d.outcome === 'refused').map((d) => d.error)
+  return refused.length ? refused.join('; ') : problem.detail ?? 'refused'
+}
+
+/** Shows a decision's outcome in the status line and beside what was clicked. */
+function outcome(out, text, kind) {
+  say(text, kind === 'refused' || kind === 'error')
+  if (out) { out.textContent = text; out.className = `outcome ${kind}` }
+}
+
+/**
+ * Sends one decision and shows what became of it: taken and visible, refused by the correlator (with its
+ * reason), or recorded and still waiting, in which case its outcome is polled until the correlator answers.
+ */
+async function decide(kind, id, body, doneText, out) {
+  if (dataset) { outcome(out, `Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, 'error'); return }
+  const actor = actorOrAsk()
+  if (actor === null) return
+  outcome(out, 'Saving…', 'pending')
   try {
-    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: JSON.stringify({ actor, ...body }), headers: { 'idempotency-key': newKey() } })
-    say(r.visible ? doneText : `${doneText} (recorded; not yet visible)`)
-    await loadReview()
+    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: JSON.stringify(identity.name !== null ? body : { actor, ...body }), headers: { 'idempotency-key': newKey() } })
+    if (r.visible) outcome(out, doneText, 'accepted')
+    else {
+      outcome(out, `${doneText}: recorded, waiting for the correlator…`, 'pending')
+      void follow(r.commandIds, doneText, out, kind, id)
+    }
   } catch (err) {
-    say(`Not saved: ${err.message}`, true)
+    if (err.problem?.code === 'DECISION_REFUSED') outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused')
+    else outcome(out, `Not saved: ${err.message}`, 'error')
   }
+  await refresh(kind, id)
+}
+
+/** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */
+async function follow(commandIds, doneText, out, kind, id) {
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 1000))
+    try {
+      const ds = await Promise.all(commandIds.map((c) => api(`/api/v1/decisions/${encodeURIComponent(c)}`)))
+      const refused = ds.filter((d) => d.outcome === 'refused')
+      if (refused.length) { outcome(out, `Refused: ${refused.map((d) => d.error).join('; ')}`, 'refused'); await refresh(kind, id); return }
+      if (ds.every((d) => d.outcome === 'accepted')) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
+    } catch { /* the next poll may answer */ }
+  }
+  outcome(out, `${doneText}: recorded; the correlator has not answered yet`, 'pending')
+}
+
+/** After a decision: the review, and the incident or problem shown, as they are now. */
+async function refresh(kind, id) {
+  await loadReview()
+  if (kind === 'incidents' && state.incident === id) await showIncident(id, false)
+  if (kind === 'problems' && state.problem === id) await showProblem(id, false)
+  if (kind === 'incidents' && state.problem) await showProblem(state.problem, false)
 }
 
 function renderReview(r) {
@@ -95,20 +164,28 @@ function renderReview(r) {
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
     const owner = el('input', { 'aria-label': `Owner of ${i.title}`, value: i.owner ?? '', placeholder: 'owner' })
+    const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
     return el('tr', { 'data-id': i.id },
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
-        el('button', { type: 'button', onclick: () => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`) }, 'Assign'),
-        i.acknowledgedAt ? '' : el('button', { type: 'button', onclick: () => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`) }, 'Acknowledge')))
+        el('button', { type: 'button', onclick: () => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out) }, 'Assign'),
+        i.acknowledgedAt ? '' : el('button', { type: 'button', onclick: () => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out) }, 'Acknowledge'),
+        el('button', { type: 'button', onclick: () => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out) }, 'Resolve'),
+        out))
   }), 'No open incidents.', 6)
-  fill($('#problems tbody'), r.problems.items.map((p) => el('tr', { 'data-id': p.id },
-    el('td', {}, p.kind), el('td', { class: 'problem-status' }, p.status), el('td', {}, p.title), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
-    el('td', { class: 'decide' },
-      p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`) }, 'Confirm') : '',
-      p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`) }, 'Dismiss') : '',
-      p.status === 'confirmed' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`) }, 'Resolve') : ''))),
-  'No candidate or open problems.', 6)
+  fill($('#problems tbody'), r.problems.items.map((p) => {
+    const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
+    return el('tr', { 'data-id': p.id },
+      el('td', {}, p.kind), el('td', { class: 'problem-status' }, p.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
+      el('td', { class: 'decide' },
+        p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out) }, 'Confirm') : '',
+        p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out) }, 'Dismiss') : '',
+        p.status === 'confirmed' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out) }, 'Resolve') : '',
+        out))
+  }), 'No candidate or open problems.', 6)
+  // The problems the review knows, offered when an incident is linked to one.
+  $('#problem-options').replaceChildren(...r.problems.items.map((p) => el('option', { value: p.id }, p.title)))
   fill($('#postmortems tbody'), r.postmortems.items.map((i) => el('tr', {},
     el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
     el('td', { class: i.postmortem.scheduledFor ? '' : 'bad' }, i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : 'not scheduled'),
@@ -189,26 +266,118 @@ async function search(append) {
   }
 }
 
-async function showIncident(id) {
+const OUTCOME = { accepted: 'done', refused: 'refused', pending: 'outcome not known yet' }
+
+/** One timeline line: alerts and reports as they happened; decisions with who took them and what became of them. */
+function timelineItem(t) {
+  const stamp = el('time', { datetime: t.at }, when(t.at))
+  if (t.kind.startsWith('decision:')) {
+    return el('li', { class: `decision ${t.outcome}` }, stamp, el('strong', {}, t.actor ?? 'someone'), ` · ${t.title} — ${OUTCOME[t.outcome] ?? t.outcome}${t.error ? `: ${t.error}` : ''}`)
+  }
+  if (t.kind === 'note') return el('li', { class: 'note' }, stamp, el('strong', {}, t.author), ` · note: ${t.title}`)
+  return el('li', {}, stamp, `${t.kind} · ${t.title}${t.service ? ` (${t.service})` : ''}${t.reportedBy ? ` — reported by ${t.reportedBy}` : ''}`)
+}
+
+async function showIncident(id, scroll = true) {
   try {
     const { incident: i, timeline } = await api(`/api/v1/incidents/${id}`)
+    // Another incident opened: the last one's outcome is not this one's.
+    if (state.incident !== id) $('#incident-outcome').textContent = ''
+    state.incident = id
     $('#detail-h').textContent = i.title
-    const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', when(i.resolvedAt)],
+    const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
       ['Owner', i.owner ?? '–'], ['Acknowledged', i.acknowledgedAt ? `${when(i.acknowledgedAt)} by ${i.acknowledgedBy}` : '–'], ['Alerts', i.alertCount], ['Customers affected', i.customerImpact ? 'yes' : 'no'],
-      ['Post-mortem', i.postmortem.required ? `${i.postmortem.reasons.join(', ')}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}` : 'not scheduled'}` : 'not needed']]
-    $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))
-    $('#timeline').replaceChildren(...timeline.map((t) => el('li', {}, el('time', { datetime: t.at }, when(t.at)), `${t.kind} · ${t.title}${t.service ? ` (${t.service})` : ''}`)))
+      ['Problems', i.problemIds.length ? i.problemIds.join(', ') : '–'],
+      ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : 'not scheduled'}` : 'not needed']]
+    $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
+    $('#incident-ack').hidden = Boolean(i.acknowledgedAt)
+    $('#incident-resolve').hidden = i.status === 'resolved'
+    $('#timeline').replaceChildren(...timeline.map(timelineItem))
     $('#detail').hidden = false
-    $('#detail').scrollIntoView({ behavior: 'smooth' })
+    if (scroll) $('#detail').scrollIntoView({ behavior: 'smooth' })
   } catch (err) {
     say(`Could not open the incident: ${err.message}`, true)
   }
 }
 
+async function showProblem(id, scroll = true) {
+  try {
+    const { problem: p, incidents, timeline } = await api(`/api/v1/problems/${id}`)
+    if (state.problem !== id) $('#problem-outcome').textContent = ''
+    state.problem = id
+    $('#problem-detail-h').textContent = p.title
+    const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount]]
+    $('#problem-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
+    $('#problem-confirm').hidden = p.status !== 'candidate'
+    $('#problem-dismiss').hidden = p.status !== 'candidate'
+    $('#problem-resolve').hidden = p.status !== 'confirmed'
+    $('#problem-incidents').replaceChildren(...incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)))
+    $('#problem-timeline').replaceChildren(...timeline.map(timelineItem))
+    $('#problem-detail').hidden = false
+    if (scroll) $('#problem-detail').scrollIntoView({ behavior: 'smooth' })
+  } catch (err) {
+    say(`Could not open the problem: ${err.message}`, true)
+  }
+}
+
+/** A form of the incident or problem view: its fields as a decision, then cleared once taken. */
+function decisionForm(form, kind, current, body, doneText, out) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault()
+    const id = current()
+    if (!id) return
+    const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
+    await decide(kind, id, body(fields), doneText(fields), out)
+    if (out.classList.contains('accepted')) form.reset()
+  })
+}
+
+const incidentOut = $('#incident-outcome')
+const problemOut = $('#problem-outcome')
+const inc = () => state.incident
+const prb = () => state.problem
+decisionForm($('#incident-owner'), 'incidents', inc, (f) => ({ owner: f.owner }), (f) => `Owner is ${f.owner}`, incidentOut)
+decisionForm($('#incident-note'), 'incidents', inc, (f) => ({ note: f.note }), () => 'Note added', incidentOut)
+decisionForm($('#incident-link'), 'incidents', inc, (f) => ({ problemId: f.problemId }), (f) => `Linked to ${f.problemId}`, incidentOut)
+// datetime-local is the browser's local time; the API takes an instant with its offset.
+decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: new Date(f.scheduledFor).toISOString(), ...(f.owner ? { owner: f.owner } : {}) } }),
+  (f) => `Post-mortem scheduled for ${when(new Date(f.scheduledFor).toISOString())}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
+$('#incident-ack').addEventListener('click', () => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut))
+$('#incident-resolve').addEventListener('click', () => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut))
+decisionForm($('#problem-owner'), 'problems', prb, (f) => ({ owner: f.owner }), (f) => `Problem owner is ${f.owner}`, problemOut)
+decisionForm($('#problem-note'), 'problems', prb, (f) => ({ note: f.note }), () => 'Problem note added', problemOut)
+for (const [action, done] of [['confirm', 'Problem confirmed'], ['dismiss', 'Problem dismissed'], ['resolve', 'Problem resolved']]) {
+  $(`#problem-${action}`).addEventListener('click', () => void decide('problems', state.problem, { action }, done, problemOut))
+}
+
+const REPORT_KINDS = { 'customer-complaint': 'customer complaint', 'internal-complaint': 'internal complaint', manual: 'issue found by hand', 'capacity-forecast': 'capacity forecast' }
+
+// A report is answered once the receiver holds it (spool or Kafka); it joins an incident when correlated.
+$('#report').addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const out = $('#report-outcome')
+  if (dataset) { outcome(out, `Not filed: what-if dataset ${dataset} is a replay; file reports on the live review.`, 'error'); return }
+  const actor = actorOrAsk()
+  if (actor === null) return
+  const f = Object.fromEntries([...new FormData(e.target)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v))
+  if (f.occurredAt) f.occurredAt = new Date(f.occurredAt).toISOString()
+  if (identity.name === null) f.reportedBy = actor
+  outcome(out, 'Filing…', 'pending')
+  try {
+    await api('/api/v1/reports', { method: 'POST', body: JSON.stringify(f) })
+    outcome(out, `Filed: ${REPORT_KINDS[f.kind]} on ${f.service}, “${f.title}”. It joins an incident once correlated.`, 'accepted')
+    e.target.reset()
+    setTimeout(() => void loadReview(), 3000)
+  } catch (err) {
+    outcome(out, `Not filed: ${err.message}`, 'error')
+  }
+})
+
 $('#settings').addEventListener('submit', (e) => {
   e.preventDefault()
   sessionStorage.setItem('opsreview-token', $('#token').value.trim())
   say('Loading…')
+  void loadIdentity()
   void loadReview()
 })
 $('#window').addEventListener('change', () => void loadReview())
@@ -227,6 +396,6 @@ $('#search').addEventListener('submit', (e) => {
   void search(false)
 })
 $('#more').addEventListener('click', () => void search(true))
-if ($('#token').value) void loadReview()
+if ($('#token').value) { void loadIdentity(); void loadReview() }
 // The dead-letter count moves on its own; the server counts at most every few seconds however many pages ask.
 setInterval(() => { if ($('#token').value && !document.hidden) void loadDeadLetters() }, 60_000)

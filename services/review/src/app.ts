@@ -296,7 +296,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * the first answer back instead of publishing again.
    */
   async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
-    if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '', message: 'must hold at least one decision besides actor' }] })
+    if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<StoredAnswer> => {
       const at = clock().toISOString()

@@ -93,7 +93,7 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     const bareWithout = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'bare', { acknowledge: true })
     expect(bareWithout.status).toBe(400)
     expect(bareWithout.body.errors).toEqual([{ path: '/actor', message: 'is required: this token carries no name' }])
-    expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'secret2', { actor: 'erin' })).body.errors).toEqual([{ path: '', message: 'must hold at least one decision besides actor' }])
+    expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'secret2', { actor: 'erin' })).body.errors).toEqual([{ path: '/', message: 'must hold at least one decision besides actor' }])
     expect((await r.call('GET', '/api/v1/whoami', 'secret2')).body).toEqual({ name: 'erin', reports: false })
     expect((await r.call('GET', '/api/v1/whoami', 'reader')).body).toEqual({ name: null, reports: false })
 

@@ -8,7 +8,10 @@ import { freePort, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
 const READ = 'read-token'
-const WRITE = 'write-token'
+// Named write tokens (name:secret): the name is the actor of every decision made with the secret.
+const DANA = 'dana-secret'
+const ERIN = 'erin-secret'
+const WRITE = `dana:${DANA},erin:${ERIN},write-token`
 export const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 /** The whole pipeline as processes, each with this test's own topics, groups and indices. */
@@ -40,6 +43,7 @@ async function startPipeline() {
     startService('indexer', { ...common, OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_INDEXER_GROUP: `${run}-indexer` }, 'indexer consuming'),
     startService('review', {
       ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: WRITE, OPSREVIEW_WAIT_TIMEOUT: '20s',
+      OPSREVIEW_RECEIVER_URL: `http://127.0.0.1:${receiverPort}`, OPSREVIEW_RECEIVER_TOKEN: INGEST,
       OPSREVIEW_DEAD_LETTER_TOPICS: [topics.OPSREVIEW_TOPIC_REJECTED, topics.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, topics.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER].join(','), OPSREVIEW_DEAD_LETTER_CACHE: '1s',
     }, 'review listening'),
   ])
@@ -50,7 +54,12 @@ async function startPipeline() {
     expect((await send(p, body)).status).toBeLessThan(300)
   }
   const api = async <T>(p: string): Promise<T> => (await (await fetch(`${review}${p}`, { headers: { authorization: `Bearer ${READ}` } })).json()) as T
-  return { post, send, api, review, topics }
+  /** A decision taken by someone else, through the API, while the page shows what it showed before. */
+  const patch = async (p: string, token: string, body: unknown) => {
+    const res = await fetch(`${review}${p}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+  }
+  return { post, send, api, patch, review, topics }
 }
 
 async function browser() {
@@ -64,41 +73,60 @@ async function browser() {
 
 const rowOf = (page: Page, table: string, text: string) => page.locator(`${table} tbody tr`, { hasText: text })
 
+// Response bodies read in assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
 describe('the dashboard, on the whole pipeline, in Chromium', () => {
-  it('loads the review and the dead-letter count, searches history, assigns an owner and confirms a problem', async () => {
+  it('runs a morning review: every decision from the page with its outcome (one refused, with the reason), who took it on the timelines, a report filed', async () => {
     const p = await startPipeline()
-    // Two services failing on one database host within minutes: two incidents and a shared-cause problem.
+    // Two services failing on one database host within minutes: two incidents and a shared-cause problem;
+    // two more on a cache host: another problem, which the meeting dismisses.
     const now = Date.now()
-    const alert = (name: string, service: string, minutesAgo: number) => ({
-      status: 'firing', labels: { alertname: name, service, severity: 'critical', instance: 'db-main:9187' },
+    const alert = (name: string, service: string, minutesAgo: number, instance = 'db-main:9187') => ({
+      status: 'firing', labels: { alertname: name, service, severity: 'critical', instance },
       annotations: { summary: `${name} on ${service}` }, startsAt: new Date(now - minutesAgo * 60_000).toISOString(), endsAt: '0001-01-01T00:00:00Z', fingerprint: `${service}-${name}`,
     })
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [alert('CheckoutPaymentsFailing', 'checkout', 12)] })
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="SearchDown"}', alerts: [alert('SearchTimeouts', 'search', 10)] })
+    await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CartErrors"}', alerts: [alert('CartErrors', 'cart', 9, 'cache-1:6379')] })
+    await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="LoginErrors"}', alerts: [alert('LoginErrors', 'login', 8, 'cache-1:6379')] })
     await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-down.json'), state_changed_timestamp: Math.floor((now - 40 * 60_000) / 1000) })
     await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-up.json'), state_changed_timestamp: Math.floor((now - 10 * 60_000) / 1000) })
     await p.post('/api/v1/reports', { kind: 'customer-complaint', service: 'checkout', title: 'Customers cannot pay', reportedBy: 'support@example.com' })
     // A webhook the receiver refuses: its dead letter is the one the dashboard counts.
     expect((await p.send('/webhooks/alertmanager', { hello: 'world' })).status).toBe(400)
-    await waitFor(async () => {
-      const r = await p.api<{ openIncidents: { total: number }; problems: { total: number } }>('/api/v1/review?since=24h')
+    let seen = 'nothing yet'
+    const review = await waitFor(async () => {
+      const r = await p.api<Json>('/api/v1/review?since=24h')
+      seen = r.openIncidents ? `open ${JSON.stringify(r.openIncidents.items.map((x: Json) => x.title))}, problems ${JSON.stringify(r.problems.items.map((x: Json) => x.title))}` : JSON.stringify(r)
       // The report reaches its incident through the spool and the correlator, later than the alerts can.
-      const reported = await p.api<{ total: number }>('/api/v1/incidents?q=cannot%20pay')
-      return r.openIncidents.total >= 2 && r.problems.total >= 1 && reported.total === 1 ? r : undefined
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'two open incidents, a problem and the report in the review' })
+      const reported = await p.api<Json>('/api/v1/incidents?q=cannot%20pay')
+      if (!(r.openIncidents.total >= 4 && r.problems.total >= 2 && reported.total === 1)) return undefined
+      // The alert documents of its timeline are indexed apart from the incident, and can come later.
+      const { timeline } = await p.api<Json>(`/api/v1/incidents/${reported.items[0].id}`)
+      seen = `report's timeline ${JSON.stringify(timeline.map((t: Json) => t.kind))}`
+      return timeline.length >= 2 ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents, two problems and the report with its alert in the review' })
+      .catch((err: unknown) => { throw new Error(`${(err as Error).message}; last seen: ${seen}`) })
+    const problemId = (services: string) => (review.problems.items as Json[]).find((x) => x.title.startsWith(services)).id as string
+    const incidentId = (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string
 
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true })
+    // Chromium in UTC, so the post-mortem typed as local time is the UTC time the page shows.
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
     // Anything the Content-Security-Policy blocks shows as a console error: the page must need nothing it forbids.
     const refused: string[] = []
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text()) })
-    await page.goto(`${p.review}/#token=${WRITE}`)
+    await page.goto(`${p.review}/#token=${DANA}`)
     // The token is kept for the tab, and gone from the address bar.
     expect(page.url()).toBe(`${p.review}/`)
-    expect(await page.evaluate(() => sessionStorage.getItem('opsreview-token'))).toBe(WRITE)
-    await page.getByLabel('You').fill('dana')
-    await page.getByRole('button', { name: 'Load' }).click()
+    expect(await page.evaluate(() => sessionStorage.getItem('opsreview-token'))).toBe(DANA)
+    // Dana's token names her: the page says so and does not ask.
+    await expect.poll(() => page.locator('#identity').textContent()).toBe('Decisions are recorded as dana, the name of your token.')
+    expect(await page.getByLabel('You').inputValue()).toBe('dana')
+    expect(await page.getByLabel('You').getAttribute('readonly')).not.toBeNull()
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
-    await expect.poll(() => rowOf(page, '#problems', 'failing together').count()).toBe(1)
+    await expect.poll(() => rowOf(page, '#problems', 'checkout, search failing together').count()).toBe(1)
     expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.92 %')
     expect(await page.locator('#trend svg rect').count()).toBe(60)
     await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('1')
@@ -112,20 +140,110 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await expect.poll(() => page.locator('#timeline li').count()).toBeGreaterThanOrEqual(2)
     expect(await page.locator('#timeline').textContent()).toContain('report:customer-complaint')
 
+    const status = () => page.locator('#status').textContent()
+    // Owner and acknowledgement from the row of the open incident.
     const checkout = rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing')
     await checkout.getByRole('textbox').fill('erin')
     await checkout.getByRole('button', { name: 'Assign' }).click()
-    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/is erin$/)
+    await expect.poll(status, { timeout: 30_000 }).toMatch(/is erin$/)
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').locator('td.owner').textContent()).toBe('erin')
+    await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(status, { timeout: 30_000 }).toMatch(/^Acknowledged “CheckoutPaymentsFailing/)
+    await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').getByRole('button', { name: 'Acknowledge' }).count()).toBe(0)
 
-    await rowOf(page, '#problems', 'failing together').getByRole('button', { name: 'Confirm' }).click()
-    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^Confirmed/)
-    await expect.poll(() => rowOf(page, '#problems', 'failing together').locator('td.problem-status').textContent()).toBe('confirmed')
+    await rowOf(page, '#problems', 'checkout, search failing together').getByRole('button', { name: 'Confirm' }).click()
+    await expect.poll(status, { timeout: 30_000 }).toMatch(/^Confirmed/)
+    await expect.poll(() => rowOf(page, '#problems', 'checkout, search failing together').locator('td.problem-status').textContent()).toBe('confirmed')
+    await rowOf(page, '#problems', 'cart, login failing together').getByRole('button', { name: 'Dismiss' }).click()
+    await expect.poll(status, { timeout: 30_000 }).toMatch(/^Dismissed/)
+    await expect.poll(() => rowOf(page, '#problems', 'cart, login failing together').count()).toBe(0)
+
+    // The incident view: a note, a post-mortem with its date and owner; each shows its outcome.
+    const incidentOutcome = () => page.locator('#incident-outcome').textContent()
+    await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('CheckoutPaymentsFailing')
+    await page.getByLabel('Note', { exact: true }).fill('payments provider answers 502')
+    await page.getByRole('button', { name: 'Add note' }).click()
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Note added')
+    await page.getByLabel('Post-mortem at').fill('2026-12-03T10:00')
+    await page.getByLabel('Post-mortem owner').fill('erin')
+    await page.getByRole('button', { name: 'Schedule post-mortem' }).click()
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Post-mortem scheduled for 2026-12-03 10:00 with erin')
+    await expect.poll(() => page.locator('#postmortems tbody tr', { hasText: 'CheckoutPaymentsFailing' }).textContent()).toContain('2026-12-03 10:00erin')
+    // Who decided what, and when, on the incident's timeline.
+    await expect.poll(() => page.locator('#timeline').textContent()).toContain('post-mortem scheduled for')
+    const checkoutTimeline = await page.locator('#timeline').textContent()
+    expect(checkoutTimeline).toContain('dana · note: payments provider answers 502')
+    expect(checkoutTimeline).toContain('dana · owner erin — done')
+    expect(checkoutTimeline).toContain('dana · acknowledged — done')
+    expect(checkoutTimeline).toContain('dana · post-mortem scheduled for 2026-12-03T10:00:00.000Z, owner erin — done')
+
+    // Link the cart incident to the database problem, then resolve it by hand.
+    const databaseProblem = problemId('checkout, search')
+    await rowOf(page, '#open-incidents', 'CartErrors').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('CartErrors')
+    await page.locator('#incident-link').getByLabel('Problem').fill(databaseProblem)
+    await page.getByRole('button', { name: 'Link to problem' }).click()
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe(`Linked to ${databaseProblem}`)
+    await expect.poll(() => page.locator('#detail-facts dd[data-fact="Problems"]').textContent()).toContain(databaseProblem)
+    await page.getByRole('button', { name: 'Resolve by hand' }).click()
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Resolved by hand')
+    await expect.poll(() => page.locator('#detail-facts dd[data-fact="Status"]').textContent()).toBe('resolved')
+    await expect.poll(() => rowOf(page, '#open-incidents', 'CartErrors').count()).toBe(0)
+
+    // A refused decision: erin resolves the search incident while dana's page still offers to; dana's
+    // click is refused by the correlator, and the page says why.
+    const search = incidentId('SearchTimeouts')
+    await rowOf(page, '#open-incidents', 'SearchTimeouts').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('SearchTimeouts')
+    expect((await p.patch(`/api/v1/incidents/${search}?wait=true`, ERIN, { resolve: true })).status).toBe(200)
+    await page.getByRole('button', { name: 'Resolve by hand' }).click()
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Refused: incident is already resolved')
+    expect(await page.locator('#incident-outcome').getAttribute('class')).toContain('refused')
+    expect(await status()).toBe('Refused: incident is already resolved')
+    await expect.poll(() => page.locator('#timeline').textContent()).toContain('dana · resolved by hand — refused: incident is already resolved')
+    expect(await page.locator('#timeline').textContent()).toContain('erin · resolved by hand — done')
+    // The same refusal through the API: 409 with the correlator's reason; an actor other than the token's is a 400.
+    const again = await p.patch(`/api/v1/incidents/${search}?wait=true`, ERIN, { resolve: true })
+    expect(again).toMatchObject({ status: 409, body: { code: 'DECISION_REFUSED', detail: 'incident.resolve: incident is already resolved' } })
+    expect((await p.patch(`/api/v1/incidents/${search}`, ERIN, { actor: 'dana', note: 'not me' })).status).toBe(400)
+
+    // The problem view: owner, note, resolve; its timeline says who did what.
+    const problemOutcome = () => page.locator('#problem-outcome').textContent()
+    await rowOf(page, '#problems', 'checkout, search failing together').locator('button.link').click()
+    await expect.poll(() => page.locator('#problem-detail-h').textContent()).toContain('checkout, search failing together')
+    expect(await page.locator('#problem-incidents').textContent()).toContain('CartErrors')
+    await page.getByLabel('Problem owner', { exact: true }).fill('erin')
+    await page.getByRole('button', { name: 'Assign problem owner' }).click()
+    await expect.poll(problemOutcome, { timeout: 30_000 }).toBe('Problem owner is erin')
+    await page.getByLabel('Problem note').fill('connection pool exhausted on db-main')
+    await page.getByRole('button', { name: 'Add problem note' }).click()
+    await expect.poll(problemOutcome, { timeout: 30_000 }).toBe('Problem note added')
+    await page.getByRole('button', { name: 'Resolve problem' }).click()
+    await expect.poll(problemOutcome, { timeout: 30_000 }).toBe('Problem resolved')
+    await expect.poll(() => page.locator('#problem-facts dd[data-fact="Status"]').textContent()).toBe('resolved')
+    await expect.poll(() => page.locator('#problem-timeline').textContent()).toContain('dana · resolved — done')
+    const problemTimeline = await page.locator('#problem-timeline').textContent()
+    for (const line of ['dana · confirmed — done', 'dana · owner erin — done', 'dana · note: connection pool exhausted on db-main']) expect(problemTimeline).toContain(line)
+
+    // A report from the meeting: a capacity forecast, filed as dana, in the review once correlated.
+    const form = page.getByRole('form', { name: 'File a report' })
+    await form.getByLabel('Kind').selectOption({ label: 'capacity forecast' })
+    await form.getByLabel('Service').fill('checkout')
+    await form.getByLabel('Title').fill('db-main disk full in 9 days')
+    await form.getByRole('button', { name: 'File report' }).click()
+    await expect.poll(() => page.locator('#report-outcome').textContent(), { timeout: 30_000 }).toBe('Filed: capacity forecast on checkout, “db-main disk full in 9 days”. It joins an incident once correlated.')
+    const forecast = await waitFor(async () => {
+      const r = await p.api<Json>('/api/v1/incidents?q=disk%20full')
+      return r.total === 1 ? r.items[0] : undefined
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the forecast as an incident' })
+    const { timeline } = await p.api<Json>(`/api/v1/incidents/${forecast.id}`)
+    expect(timeline).toContainEqual(expect.objectContaining({ kind: 'report:capacity-forecast', reportedBy: 'dana' }))
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Markdown' }).click()])
     expect(download.suggestedFilename()).toBe('operations-review.md')
     expect(refused).toEqual([])
 
     if (process.env.OPSREVIEW_SCREENSHOT) await page.screenshot({ path: process.env.OPSREVIEW_SCREENSHOT, fullPage: true })
-  })
+  }, 300_000)
 })
