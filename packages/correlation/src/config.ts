@@ -31,11 +31,12 @@ export interface CorrelationConfig {
   /**
    * The late-event hold (docs/correlation-event-time.md, "The late-event rule"): an event more than
    * `afterMs` behind the watermark is a backlog's, not a sender's usual delay. It is held, with every later
-   * late event, until the input goes quiet (a tick with no such arrival since the previous tick or
-   * on-time event), and then applied with them in event-time order. `maxMs` (of the engine's clock: ticks
-   * and on-time events) and `maxEvents` bound the hold: a longer backlog is applied in chunks.
+   * late event, until the input goes quiet (a tick with no such arrival since the previous tick, and
+   * `quietMs` of clock since the last), and then applied with them in event-time order. `maxMs` (of the
+   * engine's clock: ticks and on-time events) and `maxEvents` bound the hold: a longer backlog is applied
+   * in chunks.
    */
-  lateHold?: { afterMs: number; maxMs: number; maxEvents: number }
+  lateHold?: { afterMs: number; quietMs: number; maxMs: number; maxEvents: number }
 }
 
 /** The configuration with every optional field given. */
@@ -53,5 +54,5 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   retentionMs: 30 * DAY,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,
-  lateHold: { afterMs: 5 * MINUTE, maxMs: 10 * MINUTE, maxEvents: 100_000 },
+  lateHold: { afterMs: 5 * MINUTE, quietMs: 5000, maxMs: 10 * MINUTE, maxEvents: 100_000 },
 })

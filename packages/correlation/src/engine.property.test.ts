@@ -147,11 +147,11 @@ describe('correlation properties: a backlog in one burst gives the incidents of 
     }
     return [...out, ...settleTicks(es)]
   }
-  /** An hour after the last event, ticks every second: the burst, then the tick that finds it drained. */
+  /** An hour after the last event, ticks every second: the burst, then the ticks up to the one that finds it drained (5 s quiet). */
   function burst(es: AlertEvent[], order: AlertEvent[]): EngineInput[] {
     const at = last(es) + HOUR
     const received = order.map((e): EngineInput => ({ type: 'alert', event: { ...e, receivedAt: new Date(at).toISOString() } }))
-    return [tickAt(at), ...received, tickAt(at + 1000), tickAt(at + 2000), ...settleTicks(es)]
+    return [tickAt(at), ...received, ...[1, 2, 3, 4, 5].map((n) => tickAt(at + n * 1000)), ...settleTicks(es)]
   }
   /** Interleaves queues at random, each queue's order kept. */
   function interleave(queues: AlertEvent[][], picks: number[]): AlertEvent[] {
@@ -218,5 +218,60 @@ describe('correlation properties: a backlog in one burst gives the incidents of 
       expect([...before, ...after]).toEqual(whole.outputs)
       expect(outcome(resumed)).toEqual(outcome(whole.engine))
     }), { numRuns: 100 })
+  })
+})
+
+describe('the late-event hold', () => {
+  const HOUR = 60 * MIN
+  const at = T0 + 10 * HOUR
+  const old = (fp: string, status: 'firing' | 'resolved', t: number): EngineInput => {
+    const time = new Date(t).toISOString()
+    const event: AlertEvent = {
+      id: createHash('sha256').update(`${fp}|${status}|${time}`).digest('hex').slice(0, 32), source: 'alertmanager', fingerprint: fp, status,
+      severity: 'warning', service: 'checkout', environment: 'production', title: fp, labels: { alertname: fp }, startsAt: time,
+      receivedAt: new Date(at).toISOString(), links: [], origin: {},
+    }
+    if (status === 'resolved') event.endsAt = time
+    return { type: 'alert', event }
+  }
+  const tickAt = (t: number): EngineInput => ({ type: 'tick', at: new Date(t).toISOString() })
+
+  it('holds a backlog through a stall shorter than the quiet time, and releases it at the first tick after that', () => {
+    const engine = new CorrelationEngine()
+    engine.apply(tickAt(at))
+    engine.apply(old('a', 'firing', T0))
+    // A 3 s stall of the input, ticked every second: still held.
+    for (const n of [1, 2, 3]) expect(engine.apply(tickAt(at + n * 1000))).toEqual([])
+    engine.apply(old('b', 'firing', T0 + MIN))
+    engine.apply(old('a', 'resolved', T0 + 5 * MIN))
+    engine.apply(old('b', 'resolved', T0 + 6 * MIN))
+    expect(engine.stats.pending).toBe(4)
+    for (const n of [4, 5, 6, 7]) expect(engine.apply(tickAt(at + n * 1000))).toEqual([])
+    // 5 s of clock since the last arrival, and none since the previous tick.
+    expect(engine.apply(tickAt(at + 8000))).toMatchObject([{ type: 'incident', incident: { status: 'resolved', alertCount: 2 } }])
+    expect(engine.stats.pending).toBe(0)
+  })
+
+  it('releases at the count cap, and after the clock cap however steadily the backlog keeps coming', () => {
+    const capped = new CorrelationEngine({ lateHold: { afterMs: 5 * MIN, quietMs: 5000, maxMs: 10 * MIN, maxEvents: 2 } })
+    capped.apply(tickAt(at))
+    expect(capped.apply(old('a', 'firing', T0))).toEqual([])
+    expect(capped.apply(old('b', 'firing', T0 + MIN))).toMatchObject([{ type: 'incident' }])
+    const steady = new CorrelationEngine()
+    steady.apply(tickAt(at))
+    for (let n = 0; n < 10 * 60; n++) {
+      steady.apply(old(`x${n}`, 'firing', T0 + n * 1000))
+      if (steady.apply(tickAt(at + (n + 1) * 1000)).length > 0) {
+        expect(n + 1).toBe(10 * 60)
+        return
+      }
+    }
+    expect.unreachable('the hold never released')
+  })
+
+  it('holds nothing without ticks: a deep-late event is applied on arrival', () => {
+    const engine = new CorrelationEngine()
+    engine.apply(old('now', 'firing', at))
+    expect(engine.apply(old('a', 'firing', T0))).toMatchObject([{ type: 'incident' }])
   })
 })

@@ -59,12 +59,13 @@ export interface EngineSnapshot {
   pending: Pending[]
   /**
    * Late events held by the late-event rule, whether one came since the last tick, whether any tick came,
-   * and the high-water mark when the first was held. Optional: a snapshot without them holds none.
+   * and the high-water mark when the first and the last were held. Optional: a snapshot without them holds none.
    */
   held?: Pending[]
   heldArrivedSinceTick?: boolean
   ticked?: boolean
   heldSince?: number
+  heldLastAt?: number
   alerts: TrackTuple[]
   incidents: IncidentRecord[]
   openByGroup: [string, string][]
@@ -94,6 +95,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     heldArrivedSinceTick: s.held.arrivedSinceTick,
     ticked: s.held.ticked,
     heldSince: s.held.since,
+    heldLastAt: s.held.lastAt,
     alerts: Array.from(s.alerts, ([k, a]): TrackTuple => [k, a.incidentId, a.status === 'resolved' ? 1 : 0, a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt, a.flapTimes]),
     incidents: Array.from(s.incidents.values(), ({ positions: _p, deps, amGroups, names, data, ...rest }) => ({
       ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: [...deps], amGroups: [...amGroups], names: [...names],
@@ -130,7 +132,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.now = copy.watermark
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
-  s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER }
+  s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
   for (const [key, incidentId, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
     const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
     s.alerts.set(key, track)

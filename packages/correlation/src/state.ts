@@ -111,6 +111,8 @@ export interface LateHold {
   ticked: boolean
   /** The high-water mark when the first held event came: the hold's clock cap runs from here. */
   since: number
+  /** The high-water mark when the last held event came: the quiet time runs from here. */
+  lastAt: number
 }
 
 export interface EvictionEntry {
@@ -176,7 +178,7 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
     openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],

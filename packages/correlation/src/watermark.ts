@@ -54,18 +54,22 @@ function applyLate(s: EngineState, p: Pending): void {
   }
   if (hold.events.length === 0) hold.since = s.highWater
   hold.events.push(p)
+  hold.lastAt = s.highWater
   hold.arrivedSinceTick = true
   if (hold.events.length >= s.cfg.lateHold.maxEvents) release(s)
 }
 
 /**
- * A tick releases the held events when none came since the previous tick (the backlog has drained), or
- * when the hold has lasted `lateHold.maxMs` of the engine's clock.
+ * A tick releases the held events when the backlog has drained: none came since the previous tick, nor
+ * for `lateHold.quietMs` of the engine's clock (a short stall of the input in the middle of a backlog
+ * does not cut it, whatever the tick interval); or when the hold has lasted `lateHold.maxMs`.
  */
 function tickHold(s: EngineState, at: number): void {
   const hold = s.held
   hold.ticked = true
-  if (hold.events.length > 0 && (!hold.arrivedSinceTick || Math.max(s.highWater, at) - hold.since >= s.cfg.lateHold.maxMs)) release(s)
+  const clock = Math.max(s.highWater, at)
+  const cfg = s.cfg.lateHold
+  if (hold.events.length > 0 && ((!hold.arrivedSinceTick && clock - hold.lastAt >= cfg.quietMs) || clock - hold.since >= cfg.maxMs)) release(s)
   hold.arrivedSinceTick = false
 }
 
@@ -78,6 +82,7 @@ function release(s: EngineState): void {
   for (const p of hold.events) s.pending.push(p)
   hold.events = []
   hold.since = NEVER
+  hold.lastAt = NEVER
   drain(s)
 }
 

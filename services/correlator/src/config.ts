@@ -96,6 +96,6 @@ export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
     retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
     allowedLatenessMs: c.OPSREVIEW_ALLOWED_LATENESS,
     futureToleranceMs: c.OPSREVIEW_FUTURE_TOLERANCE,
-    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents },
+    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, quietMs: d.lateHold.quietMs, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents },
   }
 }

@@ -26,7 +26,8 @@ function live(corpus: Corpus): EngineInput[] {
   return out
 }
 const at = (c: Corpus) => c.end + HOUR
-const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c)), ...events.map(alert), tick(at(c) + 1000), tick(at(c) + 2000)]
+/** Ticks every second after the burst: the one 5 s after finds it drained. */
+const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c)), ...events.map(alert), ...[1, 2, 3, 4, 5].map((n) => tick(at(c) + n * 1000))]
 
 /** Kafka's reordering: events of one alert keep their order, different alerts interleave at random. */
 function kafkaShuffle(events: AlertEvent[], seed: number): AlertEvent[] {
