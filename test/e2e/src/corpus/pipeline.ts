@@ -92,7 +92,7 @@ export async function settled(kafka: Kafka, es: Client, names: PipelineNames, ev
   // A backlog is held by the engine (committed with its state) until a tick finds it drained
   // with 5 s of quiet (docs/correlation-event-time.md, "The late-event rule"): the outputs are final once
   // they stop changing for longer than that and two tick intervals (5 s ticks by default).
-  let seen = ''
+  let seen: string | undefined
   let since = 0
   return waitFor(async () => {
     const [topicIncidents, topicProblems] = await Promise.all([latestByKey<ScoredIncident & { version: number }>(kafka, names.incidentsTopic), latestByKey<ScoredProblem & { version: number }>(kafka, names.problemsTopic)])
