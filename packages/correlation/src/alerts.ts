@@ -21,7 +21,10 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
     // with its start: a whole episode. Applied as its firing at `startsAt`, then its resolve.
     const start = parseTime(event.startsAt)
     if (start < t && (!track || start > track.lastChangeAt)) {
+      // The firing's rules (shared cause, recurring, flapping) look at windows around its own time, not the resolve's.
+      s.now = start
       onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt)
+      s.now = t
       return onResolve(s, key, s.alerts.get(key), t, at)
     }
   }
