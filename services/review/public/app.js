@@ -320,7 +320,7 @@ async function showProblem(id, scroll = true) {
   }
 }
 
-/** A form of the incident or problem view: its fields as a decision, then cleared once taken. */
+/** A form of the incident or problem view: its fields as a decision, cleared once recorded (taken or still waiting). */
 function decisionForm(form, kind, current, body, doneText, out) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault()
@@ -328,7 +328,7 @@ function decisionForm(form, kind, current, body, doneText, out) {
     if (!id) return
     const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
     await decide(kind, id, body(fields), doneText(fields), out)
-    if (out.classList.contains('accepted')) form.reset()
+    if (out.classList.contains('accepted') || out.classList.contains('pending')) form.reset()
   })
 }
 
