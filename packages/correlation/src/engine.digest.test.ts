@@ -141,9 +141,9 @@ describe('behaviour pinned across optimisation', () => {
     const result = run(config, inputs)
     expect(result.outputs).toBeGreaterThan(12_000)
     expect(result.digest).toBe(digest)
-  })
+  }, 60_000)
 
   it.each(cases)('emits the same outputs %s when restored from a snapshot every 997 inputs', (_name, config, digest) => {
     expect(run(config, inputs, 997).digest).toBe(digest)
-  }, 30_000)
+  }, 60_000)
 })
