@@ -118,4 +118,31 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     expect(body).toMatchObject({ visible: false, decisions: [expect.objectContaining({ outcome: 'pending', actor: 'dana' })] })
     expect(r.decisions.waiting).toBe(0)
   })
+
+  it('starts reading once the results topic exists, when the review starts before the correlator made it', async () => {
+    const kafka = kafkaClient()
+    const admin = kafka.admin()
+    await admin.connect()
+    const commandsTopic = uniqueName('commands')
+    const resultsTopic = uniqueName('results')
+    await createTopics(admin, [commandsTopic])
+    onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
+    const { logger, lines } = captureLogs()
+    const decisions = new DecisionLog()
+    const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
+    onTestFinished(() => reader.stop())
+    await waitFor(() => (lines.some((l) => l.msg === 'cannot read decisions from Kafka yet; retrying') ? true : undefined), { what: 'the reader retrying' })
+    await createTopics(admin, [resultsTopic])
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await producer.send({ topic: resultsTopic, acks: -1, messages: [
+      // One key, one partition: the junk is read before the result.
+      { key: 'cmd-late00001', value: 'not a result' },
+      { key: 'cmd-late00001', value: JSON.stringify({ commandId: 'cmd-late00001', type: 'problem.dismiss', target: seededProblemIds[0], ok: false, error: 'cannot dismiss a confirmed problem' }) },
+    ] })
+    const [d] = await decisions.waitFor(['cmd-late00001'], 60_000)
+    expect(d).toMatchObject({ outcome: 'refused', error: 'cannot dismiss a confirmed problem' })
+    expect(reader.skipped()).toBe(1)
+  })
 })
