@@ -35,6 +35,6 @@ export interface EngineStats {
   lateDropped: number
   /** Events whose sender time lay beyond receipt + the future tolerance. */
   clamped: number
-  /** Events waiting for the watermark to pass their time. */
+  /** Events waiting for the watermark to pass their time, or held by the late-event rule. */
   pending: number
 }

@@ -132,9 +132,12 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     stats.alerts++
     take(engine.apply({ type: 'alert', event }))
   })
-  // The watermark trails ticks by the allowed lateness: tick that much later, so it reaches `toMs`.
+  // The watermark trails ticks by the allowed lateness: tick that much later, so it reaches `toMs`. A
+  // second tick a quiet time later releases a backlog still held by the late-event rule at the range's end.
   const lateness = o.engineConfig.allowedLatenessMs ?? defaultCorrelationConfig.allowedLatenessMs
+  const quietMs = o.engineConfig.lateHold?.quietMs ?? defaultCorrelationConfig.lateHold.quietMs
   take(engine.apply({ type: 'tick', at: new Date(o.toMs + lateness).toISOString() }))
+  take(engine.apply({ type: 'tick', at: new Date(o.toMs + lateness + quietMs).toISOString() }))
 
   const elapsedMs = Math.max(1, now() - started)
   const result: ReplayResult = {
