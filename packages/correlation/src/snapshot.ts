@@ -133,16 +133,28 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
   s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
-  for (const [key, incidentId, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
-    const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
-    s.alerts.set(key, track)
+  // JSON gives every occurrence of a string its own copy, where the live engine shares one (an alert's key
+  // between its track and its member, an incident's id between it and its tracks): shared again here, or a
+  // restored engine would need most of its heap again.
+  const keys = new Map<string, string>()
+  for (const track of copy.alerts) keys.set(track[0], track[0])
+  const memberOf = (t: MemberTuple): IncidentAlert => {
+    const m = memberOfTuple(t)
+    m.key = keys.get(m.key) ?? m.key
+    return m
   }
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOfTuple) }
+    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf) }
     const inc: IncidentState = { ...i, data, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') s.openIncidents.add(inc)
+  }
+  keys.clear()
+  for (const [key, id, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
+    const incidentId = id === null ? null : (s.incidents.get(id)?.data.id ?? id)
+    const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
+    s.alerts.set(key, track)
   }
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, v)
   for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, v)
