@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Report } from '@opsreview/schemas'
 import { fileReport, reportOf, type ReportTarget } from './reports.ts'
 
 const report = { kind: 'capacity-forecast', service: 'checkout', title: 'db-main disk full in 9 days' }
@@ -27,7 +28,7 @@ describe('fileReport', () => {
     seen.push(new Request(input as URL, init))
     return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })
   }
-  const valid = { ...report, reportedBy: 'dana' } as const
+  const valid: Report = { kind: 'capacity-forecast', service: 'checkout', title: 'db-main disk full in 9 days', severity: 'warning', reportedBy: 'dana' }
 
   it('posts the report with the ingest token and passes the receiver\'s answer on', async () => {
     const seen: Request[] = []
