@@ -4,8 +4,11 @@ import { isDegraded, type DegradedRule } from './degraded.ts'
 
 const DAY = 86_400_000
 const PAGE = 10_000
-/** The alert index is read in slices of this much event time, a few at once: a quarter is several requests, not one long scroll. */
-const SLICE_MS = 15 * DAY
+/**
+ * The alert index is read in slices of this much event time, a few at once: a quarter is several requests,
+ * not one long scroll. A slice holding a page or more is halved until each half fits in one page.
+ */
+const SLICE_MS = 7 * DAY
 const PARALLEL = 4
 
 export interface ServiceTimeIndices {
@@ -21,6 +24,8 @@ export interface ServiceTimeQuery {
   /** How far before `from` the alert index is read for openings; older ones come from the incidents. */
   lookBackMs: number
   rule: DegradedRule
+  /** Changes per request (10,000); smaller in tests, to exercise the halving of full slices. */
+  pageSize?: number
 }
 
 
@@ -45,34 +50,43 @@ const criticalIn = (from: number, until: number): estypes.QueryDslQueryContainer
  * only what firing intervals need. Labels are not read per change: the degraded rule is answered per
  * alert by `degradedKeys`, as an Alertmanager fingerprint is the hash of the alert's labels.
  */
-async function criticalChanges(es: Client, index: string, from: number, until: number): Promise<TimedChange[]> {
+async function criticalChanges(es: Client, index: string, from: number, until: number, pageSize: number): Promise<TimedChange[]> {
   const slices: [number, number][] = []
   for (let t = from; t < until; t += SLICE_MS) slices.push([t, Math.min(until, t + SLICE_MS)])
-  const out: TimedChange[][] = slices.map(() => [])
-  let next = 0
-  const worker = async () => {
-    for (let i = next++; i < slices.length; i = next++) {
-      const [gte, lt] = slices[i]!
-      await pages((after) => es.search({
-        // The values ride on the sort, not the fetch phase: the collector has read them from doc values
-        // already, and no stored field (not even _id) is loaded. Half the bytes and time of docvalue_fields.
-        // `eventAt`, `id` order the pages (search_after); the fields after the unique id never reorder them.
-        index, size: PAGE, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false, _source: false, stored_fields: '_none_',
-        filter_path: ['hits.hits.sort'],
-        query: { bool: { filter: criticalIn(gte, lt) } },
-        sort: [{ eventAt: 'asc' }, { id: 'asc' }, { source: 'asc' }, { fingerprint: 'asc' }, { status: 'asc' }, { service: { order: 'asc', missing: '' } }, { startsAt: 'asc' }, { endsAt: { order: 'asc', missing: 0 } }],
-        ...(after ? { search_after: after } : {}),
-      }), (h) => {
-        const [, , source, fingerprint, status, service, startsAt, endsAt] = (h.sort ?? []) as [unknown, unknown, string, string, string, string, number, number]
-        const resolved = status === 'resolved'
-        const at = resolved && endsAt !== 0 ? endsAt : startsAt
-        if (typeof at !== 'number') return
-        out[i]!.push({ key: `${source}:${fingerprint}`, status: resolved ? 'resolved' : 'firing', at, service })
-      })
+  const out: TimedChange[] = []
+  // At most PARALLEL requests at once; a slot is not held while a halved slice's halves are read.
+  let active = 0
+  const waiting: (() => void)[] = []
+  const limited = async <T>(f: () => Promise<T>): Promise<T> => {
+    while (active >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve))
+    active++
+    try { return await f() } finally { active--; waiting.shift()?.() }
+  }
+  const read = async ([gte, lt]: [number, number]): Promise<void> => {
+    const r = await limited(() => es.search({
+      // The values ride on the sort, not the fetch phase: the collector has read them from doc values
+      // already, and no stored field (not even _id) is loaded. Half the bytes and time of docvalue_fields.
+      index, size: pageSize, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false, _source: false, stored_fields: '_none_',
+      filter_path: ['hits.hits.sort'],
+      query: { bool: { filter: criticalIn(gte, lt) } },
+      sort: [{ source: 'asc' }, { fingerprint: 'asc' }, { status: 'asc' }, { service: { order: 'asc', missing: '' } }, { startsAt: 'asc' }, { endsAt: { order: 'asc', missing: 0 } }],
+    }))
+    const hits = (r.hits as estypes.SearchHitsMetadata | undefined)?.hits ?? []
+    // A full page may have left changes out: read the slice again as two halves (no paging, so no id to sort on).
+    if (hits.length >= pageSize && lt - gte > 1) {
+      const mid = gte + Math.floor((lt - gte) / 2)
+      await Promise.all([read([gte, mid]), read([mid, lt])])
+      return
+    }
+    for (const h of hits) {
+      const [source, fingerprint, status, service, startsAt, endsAt] = (h.sort ?? []) as [string, string, string, string, number, number]
+      const resolved = status === 'resolved'
+      const at = resolved && endsAt !== 0 ? endsAt : startsAt
+      if (typeof at === 'number') out.push({ key: `${source}:${fingerprint}`, status: resolved ? 'resolved' : 'firing', at, service })
     }
   }
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, slices.length) }, worker))
-  return out.flat()
+  await Promise.all(slices.map(read))
+  return out
 }
 
 /**
@@ -148,7 +162,7 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
 export async function readAlertIntervals(es: Client, idx: ServiceTimeIndices, q: ServiceTimeQuery): Promise<AlertIntervals[]> {
   const rangeStart = q.from - q.lookBackMs
   const [changes, records, degraded] = await Promise.all([
-    criticalChanges(es, idx.alerts, rangeStart, q.until),
+    criticalChanges(es, idx.alerts, rangeStart, q.until, q.pageSize ?? PAGE),
     members(es, idx.incidents, rangeStart, q.from, q.until),
     degradedKeys(es, idx.alerts, rangeStart, q.until, q.rule),
   ])

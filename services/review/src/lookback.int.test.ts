@@ -2,6 +2,8 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
+import { defaultDegradedRule } from '@opsreview/review/degraded'
+import { readAlertIntervals } from '@opsreview/review/service-time'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { incident } from './fuzz-seed.ts'
 
@@ -44,9 +46,10 @@ const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString
  *   31 Oct 23:30Z, which is 1 Nov in Berlin and October in UTC. October: #6 checkout warning (ack 30 min,
  *   resolved 90 min), #8 and #9 search around the DST change.
  */
-async function start(options: { timeZone?: string } = {}) {
+async function start(options: { timeZone?: string } = {}, seen: { prefix?: string } = {}) {
   const es = esClient()
   const prefix = uniqueName('lookback')
+  seen.prefix = prefix
   cleanupIndices(prefix)
   await ensureIndices(es, prefix)
   const n = indexNames(prefix)
@@ -213,5 +216,21 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     expect((await levels('/api/v1/review?from=2026-10-01T00:00:00Z&to=2026-10-02T12:00:00Z')).api).toMatchObject({ downtimeMs: 24 * H, availabilityPct: 33.33 })
     const md = await get('/api/v1/review.md?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')
     expect(md.body).toContain('| checkout | 97.92 % | 30 min | 1 | 1 h 30 min | 1 | 10 min | 2 h 0 min |')
+  })
+})
+
+describe('reading alert intervals', () => {
+  it('reads the same intervals when every slice overflows its page and is halved, down to pages of 1', async () => {
+    const seen: { prefix?: string } = {}
+    await start({}, seen)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const n = indexNames(seen.prefix!)
+    const idx = { alerts: n.alerts.alias, incidents: n.incidents.alias }
+    const q = { from: Date.parse('2026-09-30T22:00:00Z'), until: Date.parse('2026-11-30T23:00:00Z'), lookBackMs: 7 * 24 * H, rule: defaultDegradedRule }
+    const sorted = (xs: Awaited<ReturnType<typeof readAlertIntervals>>) => [...xs].sort((a, b) => a.key.localeCompare(b.key))
+    const whole = sorted(await readAlertIntervals(es, idx, q))
+    expect(whole.map((a) => a.key)).toEqual(['alertmanager:api', 'alertmanager:cdown', 'alertmanager:db', 'alertmanager:lat', 'alertmanager:p99', 'alertmanager:sq', 'pingdom:check-1'])
+    for (const pageSize of [1, 2, 3]) expect(JSON.stringify(sorted(await readAlertIntervals(es, idx, { ...q, pageSize })), null, 1), `pages of ${pageSize}`).toEqual(JSON.stringify(whole, null, 1))
   })
 })
