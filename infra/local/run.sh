@@ -43,6 +43,12 @@ token OPSREVIEW_INGEST_TOKENS ingest-token
 token OPSREVIEW_READ_TOKENS read-token
 token OPSREVIEW_WRITE_TOKENS write-token
 export OPSREVIEW_SPOOL_DIR="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
+# The secret of a token list's first entry: entries may be named (`dana:secret`), and only the secret goes
+# into a link, a file or another service's config.
+first_secret() { local e="${1%%,*}"; e="${e//[[:space:]]/}"; printf '%s' "${e#*:}"; }
+# The dashboard's report form files through the receiver, with an ingest token.
+export OPSREVIEW_RECEIVER_URL="${OPSREVIEW_RECEIVER_URL:-http://$RECEIVER_ADDR}"
+export OPSREVIEW_RECEIVER_TOKEN="${OPSREVIEW_RECEIVER_TOKEN:-$(first_secret "$OPSREVIEW_INGEST_TOKENS")}"
 # The services talk to the engines this script started, on whatever ports they were given.
 export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
@@ -65,8 +71,7 @@ render_self_monitoring() {
       -e "s|^  - opsreview-rules.yml|  - $OPSREVIEW_REPO/infra/prometheus/opsreview-rules.yml|" \
       infra/prometheus/prometheus.yml > "$PROMETHEUS_RUN/prometheus.yml"
   # Alertmanager reads the token from a file of its own, so the token is in no config and no process list.
-  local first="${OPSREVIEW_INGEST_TOKENS%%,*}"
-  (umask 077 && printf '%s' "${first//[[:space:]]/}" > "$ALERTMANAGER_RUN/ingest-token")
+  (umask 077 && first_secret "$OPSREVIEW_INGEST_TOKENS" > "$ALERTMANAGER_RUN/ingest-token")
   chmod 600 "$ALERTMANAGER_RUN/ingest-token"
   sed -e "s|http://127.0.0.1:8080/webhooks/alertmanager|http://$RECEIVER_ADDR/webhooks/alertmanager|" \
       -e "s|credentials_file: ingest-token|credentials_file: $ALERTMANAGER_RUN/ingest-token|" \
@@ -136,8 +141,8 @@ case "${1:-start}" in
     cat <<INFO
 
 opsreview is running.
-  dashboard      http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/#token=$OPSREVIEW_WRITE_TOKENS
-  review API     http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/api/v1/   (read token $OPSREVIEW_READ_TOKENS)
+  dashboard      http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/#token=$(first_secret "$OPSREVIEW_WRITE_TOKENS")
+  review API     http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/api/v1/   (read token $(first_secret "$OPSREVIEW_READ_TOKENS"))
   receiver       http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}   POST /webhooks/alertmanager, /webhooks/pingdom, /api/v1/reports
   correlator     http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}   GET /metrics
   indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics

@@ -36,7 +36,8 @@ export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: numbe
     { topic: t.input, numPartitions: inputPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
     documentTopicSpec(t.incidents, 6),
     documentTopicSpec(t.problems, 3),
-    { topic: t.commandResults, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: DAY_MS },
+    // As long as the commands: the review rebuilds its decision timelines from both when it starts.
+    { topic: t.commandResults, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
     // Snapshots are gzip'ed JSON of a whole partition's state and can exceed Kafka's 1 MB default.
     compacted(t.state, 1, { 'max.message.bytes': String(64 * 1024 * 1024) }),
     deadLetterTopicSpec(t.deadLetter),

@@ -104,7 +104,8 @@ export interface Command {
 }
 
 export interface IncidentPatch {
-  actor: string
+  /** Required with a bare token; with a named token the name is the actor (and this may only repeat it). */
+  actor?: string
   owner?: string
   acknowledge?: true
   note?: string
@@ -114,7 +115,8 @@ export interface IncidentPatch {
 }
 
 export interface ProblemPatch {
-  actor: string
+  /** As in IncidentPatch. */
+  actor?: string
   action?: 'confirm' | 'dismiss' | 'resolve'
   owner?: string
   note?: string

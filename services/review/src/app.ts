@@ -390,7 +390,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
-      const actor = actorOf(req, (patch as { actor?: string }).actor)
+      const actor = actorOf(req, patch.actor)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
@@ -415,7 +415,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
-      const actor = actorOf(req, (patch as { actor?: string }).actor)
+      const actor = actorOf(req, patch.actor)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const commands: CommandDraft[] = []
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
