@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { onTestFinished } from 'vitest'
-import { repoRoot, waitFor } from '@opsreview/testing'
+import { elasticsearchUrl, kafkaBrokers, repoRoot, waitFor } from '@opsreview/testing'
 
 export async function freePort(): Promise<number> {
   const srv = createServer()
@@ -51,10 +51,18 @@ function track(child: ChildProcess, name: string): RunningProcess {
   return { child, logs, output: () => text, stop }
 }
 
+/**
+ * What every process a test starts inherits: a PATH, and the engines the tests use (so a suite run against a
+ * second stack, on other ports, points its services there too). A test's own settings come after it.
+ */
+export function processEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl }
+}
+
 /** Starts a service from source, the way `pnpm start` does, and waits for its ready log line. */
 export async function startService(service: 'receiver' | 'indexer' | 'correlator' | 'review', env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
   const child = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repoRoot, `services/${service}/src/main.ts`)], {
-    env: { PATH: process.env.PATH ?? '', OPSREVIEW_LOG_LEVEL: 'info', ...env },
+    env: { ...processEnv(), OPSREVIEW_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const p = track(child, service)

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { chromium } from 'playwright-core'
 import { cleanupIndices, esClient, kafkaBrokers, kafkaClient, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
-import { freePort, startService } from './processes.ts'
+import { freePort, processEnv, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
 const READ = 'read-token'
@@ -17,7 +17,7 @@ const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 async function opsreview(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await run(process.execPath, ['--disable-warning=TimeoutNegativeWarning', '--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024,
+      env: { ...processEnv(), ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024,
     })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
   } catch (err) {

@@ -9,7 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { repoRoot, waitFor } from '@opsreview/testing'
-import { alertmanagerConfig, freePort, spawnAlertmanager } from '../processes.ts'
+import { alertmanagerConfig, freePort, processEnv, spawnAlertmanager } from '../processes.ts'
 
 export type ServiceName = 'receiver' | 'indexer' | 'correlator'
 
@@ -58,7 +58,7 @@ export class SupervisedService {
     this.starts++
     // Small heaps: the machine is shared, and these services need little.
     const child = spawn(process.execPath, ['--max-old-space-size=256', '--conditions=@opsreview/source', path.join(repoRoot, `services/${this.name}/src/main.ts`)], {
-      env: { PATH: process.env.PATH ?? '', OPSREVIEW_LOG_LEVEL: 'info', ...this.#env },
+      env: { ...processEnv(), OPSREVIEW_LOG_LEVEL: 'info', ...this.#env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#child = child
