@@ -3,6 +3,8 @@ import { defaultGroupingRules, type GroupingRules } from '@opsreview/grouping'
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
+/** Services hit that make a critical incident large enough for a post-mortem, when the config leaves it out. */
+export const POSTMORTEM_MIN_SERVICES = 2
 
 /** Every threshold of the engine. The defaults are the README's. */
 export interface CorrelationConfig {
@@ -14,7 +16,13 @@ export interface CorrelationConfig {
   reopenWindowMs: number
   /** Firing alerts not heard of for this long are resolved, per source. */
   stalenessMs: Record<string, number>
-  postmortem: { severities: readonly string[]; minDurationMs: number; whenCustomerImpact: boolean }
+  /**
+   * When an incident needs a post-mortem ("for large incidents"): its severity is one of `severities` AND
+   * at least one of the conditions turned on holds: it lasted `minDurationMs` or more (0 turns this off),
+   * customers were affected (`whenCustomerImpact`), it hit `minServices` services or more (0 turns this
+   * off; absent: 2). With all three off, the severity alone decides.
+   */
+  postmortem: { severities: readonly string[]; minDurationMs: number; whenCustomerImpact: boolean; minServices?: number }
   recurring: { minIncidents: number; windowMs: number }
   flapping: { minFlaps: number; windowMs: number }
   sharedCause: { windowMs: number; minServices: number; labels: readonly string[] }
@@ -47,7 +55,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
   stalenessMs: { alertmanager: DAY, pingdom: DAY, report: DAY },
-  postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true },
+  postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true, minServices: POSTMORTEM_MIN_SERVICES },
   recurring: { minIncidents: 3, windowMs: 7 * DAY },
   flapping: { minFlaps: 4, windowMs: HOUR },
   sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },

@@ -2,6 +2,7 @@
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
 import { FOREVER, hashId, iso, NEVER, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
@@ -318,9 +319,11 @@ function nextDue(s: EngineState, inc: IncidentState, now: number): number {
   if (inc.data.alerts.length === 0) return inc.lastEventMs + stalenessOf(s, 'report')
   let due = inc.staleDue
   if (inc.firing === 0 && inc.quietSince !== null) due = Math.min(due, Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil))
-  // Open long enough for a post-mortem: a new version says so.
-  const long = inc.openedMs + s.cfg.postmortem.minDurationMs
-  if (!inc.data.postmortem.required && long > now) due = Math.min(due, long)
+  // Open long enough for a post-mortem: a new version says so (only a duration condition that is on, for a
+  // severity that needs one, can make it so).
+  const pm = s.cfg.postmortem
+  const long = inc.openedMs + pm.minDurationMs
+  if (pm.minDurationMs > 0 && !inc.data.postmortem.required && long > now && pm.severities.includes(inc.data.severity)) due = Math.min(due, long)
   return due
 }
 
@@ -340,19 +343,28 @@ export function onTimer(s: EngineState, id: string, at: number): void {
   if (!inc || inc.data.status !== 'open') return
   if (inc.timerAt === at) inc.timerAt = NEVER
   settle(s, inc, at)
-  if (inc.data.status === 'open' && !inc.data.postmortem.required && at - inc.openedMs >= s.cfg.postmortem.minDurationMs) s.dirtyIncidents.add(inc)
+  if (inc.data.status === 'open' && !inc.data.postmortem.required && postmortemReasons(s, inc).length > 0) s.dirtyIncidents.add(inc)
   schedule(s, inc)
 }
 
+/**
+ * Why the incident needs a post-mortem, empty when it does not: a configured severity and, of the conditions
+ * turned on, at least one that holds (config.ts `postmortem`). The reasons name the severity and each one.
+ */
 function postmortemReasons(s: EngineState, inc: IncidentState): string[] {
   const d = inc.data
   const pm = s.cfg.postmortem
-  const reasons: string[] = []
-  if (pm.severities.includes(d.severity)) reasons.push(`severity ${d.severity}`)
-  const end = d.status === 'resolved' && inc.resolvedMs !== null ? inc.resolvedMs : Math.max(s.now, inc.lastEventMs)
-  if (end - inc.openedMs >= pm.minDurationMs) reasons.push(`lasted ${Math.round((end - inc.openedMs) / 60_000)} min or more`)
+  if (!pm.severities.includes(d.severity)) return []
+  const minServices = pm.minServices ?? POSTMORTEM_MIN_SERVICES
+  const reasons: string[] = [`severity ${d.severity}`]
+  if (pm.minDurationMs > 0) {
+    const end = d.status === 'resolved' && inc.resolvedMs !== null ? inc.resolvedMs : Math.max(s.now, inc.lastEventMs)
+    if (end - inc.openedMs >= pm.minDurationMs) reasons.push(`lasted ${Math.round((end - inc.openedMs) / 60_000)} min or more`)
+  }
   if (pm.whenCustomerImpact && d.customerImpact) reasons.push('customers affected')
-  return reasons
+  if (minServices > 0 && d.services.length >= minServices) reasons.push(`${d.services.length} services hit`)
+  const anyOn = pm.minDurationMs > 0 || pm.whenCustomerImpact || minServices > 0
+  return anyOn && reasons.length === 1 ? [] : reasons
 }
 
 /** Brings the derived fields up to date before a version is emitted. */
