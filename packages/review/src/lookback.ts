@@ -4,6 +4,7 @@ import { serviceTimes, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
 import type { ReviewIndices } from './report.ts'
+import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
 import { localIso } from './zone.ts'
 
@@ -172,6 +173,8 @@ function factsOf(b: FactsAggs & { doc_count: number }): IncidentFacts {
 export interface LookbackOptions {
   degradedRule?: DegradedRule
   availabilityLookBackMs?: number
+  /** Only these environments and services (scope.ts); everything when absent. */
+  scope?: ScopeFilter
 }
 
 /**
@@ -186,7 +189,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const [aggs, intervals] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,
-      query: { range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } },
+      query: { bool: { filter: [{ range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } }, ...recordScopeClauses(opts.scope)] } },
       aggs: {
         periods: {
           filters: { filters: { current: opened(period), previous: opened(previous) } },
@@ -195,12 +198,12 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
             postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } } },
             problems: { terms: { field: 'problemIds', size: 1000 } },
             problemCount: { cardinality: { field: 'problemIds', precision_threshold: 40_000 } },
-            services: { terms: { field: 'services', size: 2000 }, aggs: factsAggs },
+            services: { terms: { field: 'services', size: 2000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) }, aggs: factsAggs },
           },
         },
       },
     }),
-    readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule }),
+    readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
   ])
   const buckets = (aggs.aggregations?.periods as { buckets: Record<'current' | 'previous', PeriodAggs> }).buckets
   const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({

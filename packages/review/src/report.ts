@@ -2,6 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
 import { serviceTimes } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
+import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
 import { addDays, localTime, startOfDay } from './zone.ts'
 
@@ -77,6 +78,8 @@ export interface ReviewOptions {
   availabilityLookBackMs?: number
   /** Which critical alerts count as degraded rather than down. */
   degradedRule?: DegradedRule
+  /** Only these environments and services (scope.ts); everything when absent. */
+  scope?: ScopeFilter
 }
 
 export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindow, opts: ReviewOptions = {}): Promise<Review> {
@@ -88,8 +91,10 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const firstDayMs = startOfDay(zone, addDays(lastDate, -29))
   const endDayMs = startOfDay(zone, addDays(lastDate, 1))
   const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
+  const scopeClauses = recordScopeClauses(opts.scope)
+  const scoped = (query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer => (scopeClauses.length === 0 ? query : { bool: { filter: [query, ...scopeClauses] } })
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
-    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
+    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query: scoped(query), sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     list({ bool: { filter: [inWindow('openedAt')] } }, [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
@@ -97,18 +102,19 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     list({ bool: { filter: [{ term: { status: 'open' } }] } }, [{ openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
-      query: { bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } },
+      query: scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }),
       sort: [{ lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),
     list({ bool: { filter: [{ term: { 'postmortem.required': true } }], should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }, [{ openedAt: 'desc' }]),
     es.search({
-      index: idx.incidents, size: 0, query: { bool: { filter: [inWindow('openedAt')] } },
-      aggs: { services: { terms: { field: 'services', size: 1000 }, aggs: { mtta: { avg: { field: 'timeToAcknowledgeMs' } }, mttr: { avg: { field: 'timeToResolveMs' } } } } },
+      index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
+      // An in-scope incident's other services are not in scope.
+      aggs: { services: { terms: { field: 'services', size: 1000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) }, aggs: { mtta: { avg: { field: 'timeToAcknowledgeMs' } }, mttr: { avg: { field: 'timeToResolveMs' } } } } },
     }),
     es.search({
       index: idx.incidents, size: 0,
-      query: { range: { openedAt: { gte: firstDayMs, lt: to, format: 'epoch_millis' } } },
+      query: scoped({ range: { openedAt: { gte: firstDayMs, lt: to, format: 'epoch_millis' } } }),
       aggs: {
         days: {
           // Elasticsearch's local days in the zone: 23 or 25 h across a DST change.
@@ -117,7 +123,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
         },
       },
     }),
-    readAlertIntervals(es, idx, { from, until: to, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule }),
+    readAlertIntervals(es, idx, { from, until: to, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
   ])
 
   const bySeverity = { critical: 0, warning: 0, info: 0 }

@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { alertIntervals, completeChanges, type AlertIntervals, type MemberRecord, type TimedChange } from './availability.ts'
 import { isDegraded, type DegradedRule } from './degraded.ts'
+import { alertScopeClauses, recordScopeClauses, serviceInScope, type ScopeFilter } from './scope.ts'
 
 const DAY = 86_400_000
 const PAGE = 10_000
@@ -26,6 +27,8 @@ export interface ServiceTimeQuery {
   rule: DegradedRule
   /** Changes per request (10,000); smaller in tests, to exercise the halving of full slices. */
   pageSize?: number
+  /** Only alerts of these environments and services (`?environment=`, `?service=`, `?team=`). */
+  scope?: ScopeFilter
 }
 
 
@@ -41,8 +44,8 @@ async function pages<T>(search: (after: estypes.SortResults | undefined) => Prom
   }
 }
 
-const criticalIn = (from: number, until: number): estypes.QueryDslQueryContainer[] => [
-  { term: { severity: 'critical' } }, { range: { eventAt: { gte: from, lt: until, format: 'epoch_millis' } } },
+const criticalIn = (from: number, until: number, scope?: ScopeFilter): estypes.QueryDslQueryContainer[] => [
+  { term: { severity: 'critical' } }, { range: { eventAt: { gte: from, lt: until, format: 'epoch_millis' } } }, ...alertScopeClauses(scope),
 ]
 
 /**
@@ -50,7 +53,7 @@ const criticalIn = (from: number, until: number): estypes.QueryDslQueryContainer
  * only what firing intervals need. Labels are not read per change: the degraded rule is answered per
  * alert by `degradedKeys`, as an Alertmanager fingerprint is the hash of the alert's labels.
  */
-async function criticalChanges(es: Client, index: string, from: number, until: number, pageSize: number): Promise<TimedChange[]> {
+async function criticalChanges(es: Client, index: string, from: number, until: number, pageSize: number, scope?: ScopeFilter): Promise<TimedChange[]> {
   const slices: [number, number][] = []
   for (let t = from; t < until; t += SLICE_MS) slices.push([t, Math.min(until, t + SLICE_MS)])
   const out: TimedChange[] = []
@@ -68,7 +71,7 @@ async function criticalChanges(es: Client, index: string, from: number, until: n
       // already, and no stored field (not even _id) is loaded. Half the bytes and time of docvalue_fields.
       index, size: pageSize, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false, _source: false, stored_fields: '_none_',
       filter_path: ['hits.hits.sort'],
-      query: { bool: { filter: criticalIn(gte, lt) } },
+      query: { bool: { filter: criticalIn(gte, lt, scope) } },
       sort: [{ source: 'asc' }, { fingerprint: 'asc' }, { status: 'asc' }, { service: { order: 'asc', missing: '' } }, { startsAt: 'asc' }, { endsAt: { order: 'asc', missing: 0 } }],
     }))
     const hits = (r.hits as estypes.SearchHitsMetadata | undefined)?.hits ?? []
@@ -94,11 +97,11 @@ async function criticalChanges(es: Client, index: string, from: number, until: n
  * rule picks, by aggregations: the distinct alertnames first (few), matched here against the rule's
  * expression, then the keys of the changes with a matching alertname or label.
  */
-async function degradedKeys(es: Client, index: string, from: number, until: number, rule: DegradedRule): Promise<Set<string>> {
+async function degradedKeys(es: Client, index: string, from: number, until: number, rule: DegradedRule, scope?: ScopeFilter): Promise<Set<string>> {
   const base = { index, size: 0, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false } as const
   let names: string[] = []
   if (rule.alertnames !== null) {
-    const r = await es.search({ ...base, query: { bool: { filter: criticalIn(from, until) } }, aggs: { names: { terms: { field: 'labels.alertname', size: 10_000 } } } })
+    const r = await es.search({ ...base, query: { bool: { filter: criticalIn(from, until, scope) } }, aggs: { names: { terms: { field: 'labels.alertname', size: 10_000 } } } })
     const buckets = (r.aggregations?.names as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] | undefined ?? []
     names = buckets.map((b) => String(b.key)).filter((n) => isDegraded({ labels: [], alertnames: rule.alertnames }, { alertname: n }))
   }
@@ -111,7 +114,7 @@ async function degradedKeys(es: Client, index: string, from: number, until: numb
   let after: Record<string, string> | undefined
   for (;;) {
     const r = await es.search({
-      ...base, query: { bool: { filter: criticalIn(from, until), should, minimum_should_match: 1 } },
+      ...base, query: { bool: { filter: criticalIn(from, until, scope), should, minimum_should_match: 1 } },
       aggs: { keys: { composite: { size: PAGE, sources: [{ source: { terms: { field: 'source' } } }, { fingerprint: { terms: { field: 'fingerprint' } } }], ...(after ? { after } : {}) } } },
     })
     const agg = r.aggregations?.keys as estypes.AggregationsCompositeAggregate | undefined
@@ -129,13 +132,13 @@ type MemberDoc = { alerts?: (Omit<MemberRecord, 'key'> & { fingerprint: string }
  * resolved by staleness within the range, and incidents opened before the range still open or resolved
  * after `from`. The object array is not nested, so the query over-selects; `completeChanges` decides per member.
  */
-async function members(es: Client, index: string, rangeStart: number, from: number, until: number): Promise<MemberRecord[]> {
+async function members(es: Client, index: string, rangeStart: number, from: number, until: number, scope?: ScopeFilter): Promise<MemberRecord[]> {
   const out: MemberRecord[] = []
   await pages((after) => es.search<MemberDoc>({
     index, size: PAGE, track_total_hits: false,
     query: {
       bool: {
-        filter: [{ term: { 'alerts.severity': 'critical' } }, { range: { openedAt: { lt: until, format: 'epoch_millis' } } }],
+        filter: [{ term: { 'alerts.severity': 'critical' } }, { range: { openedAt: { lt: until, format: 'epoch_millis' } } }, ...recordScopeClauses(scope)],
         should: [
           { bool: { filter: [{ term: { 'alerts.autoResolved': true } }, { range: { lastEventAt: { gte: rangeStart, format: 'epoch_millis' } } }] } },
           { bool: { filter: [{ range: { openedAt: { lt: rangeStart, format: 'epoch_millis' } } }], should: [{ term: { status: 'open' } }, { range: { resolvedAt: { gte: from, format: 'epoch_millis' } } }], minimum_should_match: 1 } },
@@ -162,10 +165,12 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
 export async function readAlertIntervals(es: Client, idx: ServiceTimeIndices, q: ServiceTimeQuery): Promise<AlertIntervals[]> {
   const rangeStart = q.from - q.lookBackMs
   const [changes, records, degraded] = await Promise.all([
-    criticalChanges(es, idx.alerts, rangeStart, q.until, q.pageSize ?? PAGE),
-    members(es, idx.incidents, rangeStart, q.from, q.until),
-    degradedKeys(es, idx.alerts, rangeStart, q.until, q.rule),
+    criticalChanges(es, idx.alerts, rangeStart, q.until, q.pageSize ?? PAGE, q.scope),
+    members(es, idx.incidents, rangeStart, q.from, q.until, q.scope),
+    degradedKeys(es, idx.alerts, rangeStart, q.until, q.rule, q.scope),
   ])
   // An alert the index does not hold in the range is judged by its member record's alertname.
-  return alertIntervals(completeChanges(changes, records), q.until, (labels, key) => degraded.has(key) || isDegraded(q.rule, { labels }))
+  // An in-scope incident's members may be of other services: their figures are not asked for.
+  const inScope = records.filter((m) => serviceInScope(q.scope, m.service))
+  return alertIntervals(completeChanges(changes, inScope), q.until, (labels, key) => degraded.has(key) || isDegraded(q.rule, { labels }))
 }

@@ -10,6 +10,7 @@ import problemPatch from '../../../schemas/problem-patch.v1.json' with { type: '
 import groupingRules from '../../../schemas/grouping-rules.v1.json' with { type: 'json' }
 import incident from '../../../schemas/incident.v1.json' with { type: 'json' }
 import problem from '../../../schemas/problem.v1.json' with { type: 'json' }
+import teams from '../../../schemas/teams.v1.json' with { type: 'json' }
 import { isDateTime } from './time.ts'
 import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report, Severity } from './types.ts'
 import type { Incident } from './generated/incident.v1.ts'
@@ -81,6 +82,8 @@ export const validateGroupingRules = compile<Record<string, unknown>>(groupingRu
 /** The records the correlator publishes (schemas/incident.v1.json, problem.v1.json). */
 export const validateIncident = compile<Incident>(incident)
 export const validateProblem = compile<Problem>(problem)
+/** The review's teams file (OPSREVIEW_TEAMS_FILE): team name to the services it owns. */
+export const validateTeams = compile<{ version: 1; teams: Record<string, { services: string[] }> }>(teams)
 /** The JSON Schemas themselves, for what is derived from them (the Elasticsearch mappings and their checks). */
 export const recordSchemas = Object.freeze({ incident, problem })
 /** The severities of schemas/alert.v1.json, most severe first (the schema lists them in that order). */

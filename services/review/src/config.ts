@@ -2,6 +2,7 @@ import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
 import { field, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
 import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
+import { loadTeamsFile, noTeams, type Teams } from '@opsreview/review/teams'
 
 /** A variable read by `parse` once trimmed, `def` when unset or empty. */
 function custom<T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> {
@@ -45,6 +46,11 @@ export const reviewConfigSpec = {
   }),
   OPSREVIEW_DEGRADED_LABELS: custom<DegradedRule['labels']>('label=value pairs marking a critical alert as degraded (slow), not down; none for no label rule', [{ name: 'slo', value: 'latency' }], parseDegradedLabels),
   OPSREVIEW_DEGRADED_ALERTNAMES: custom<DegradedRule['alertnames']>('regular expression over alertnames marking a critical alert as degraded, not down; none for no alertname rule', /Latency|Slow|ResponseTime/, parseDegradedAlertnames),
+  OPSREVIEW_REVIEW_ENVIRONMENTS: field.list('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty for all', []),
+  OPSREVIEW_TEAMS_FILE: custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
+    const t = loadTeamsFile(raw)
+    return t.ok ? t : { ok: false, error: `${raw}: ${t.errors.join('; ')}` }
+  }),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 
@@ -52,6 +58,9 @@ export type ReviewConfig = ConfigOf<typeof reviewConfigSpec>
 
 /** The degraded rule the configuration describes. */
 export const degradedRuleOf = (c: ReviewConfig): DegradedRule => ({ labels: c.OPSREVIEW_DEGRADED_LABELS, alertnames: c.OPSREVIEW_DEGRADED_ALERTNAMES })
+
+/** The review's default scope and teams (packages/review/src/scope.ts). */
+export const scopeDefaultsOf = (c: ReviewConfig) => ({ environments: c.OPSREVIEW_REVIEW_ENVIRONMENTS, teams: c.OPSREVIEW_TEAMS_FILE })
 
 export function loadReviewConfig(env: NodeJS.ProcessEnv): ReviewConfig {
   return loadConfigOrExit('review', reviewConfigSpec, env)

@@ -1,0 +1,274 @@
+import alertSchema from '../../../schemas/alert.v1.json' with { type: 'json' }
+import commandSchema from '../../../schemas/command.v1.json' with { type: 'json' }
+import incidentSchema from '../../../schemas/incident.v1.json' with { type: 'json' }
+import problemSchema from '../../../schemas/problem.v1.json' with { type: 'json' }
+import incidentPatchSchema from '../../../schemas/incident-patch.v1.json' with { type: 'json' }
+import problemPatchSchema from '../../../schemas/problem-patch.v1.json' with { type: 'json' }
+import reportSchema from '../../../schemas/report.v1.json' with { type: 'json' }
+import { incidentSummaryFields, problemSummaryFields } from './report.ts'
+import { WHAT_IF_DATASET_NAME } from '@opsreview/search-index/templates'
+import { incidentListExcludes } from './search.ts'
+
+/**
+ * The review API as OpenAPI 3.1 (`GET /api/v1/openapi.json`), written by hand beside the code. The records
+ * and request bodies are the JSON Schemas of schemas/, embedded under components with their `$id`s, so
+ * their relative `$ref`s (`alert.v1.json#/definitions/service`) resolve among them. The query parameters
+ * listed here are the only ones a route takes: the app refuses any other (`knownQueryParameters`), and
+ * services/review/src/openapi.int.test.ts checks every route against this and every answer against its schema.
+ */
+
+type Json = Record<string, unknown>
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+/** A draft-07 schema of schemas/ as a component: `$schema` left out, as OpenAPI 3.1 names its own dialect. */
+const embedded = (s: Json): Json => { const { $schema: _dialect, ...rest } = s; return rest }
+
+const INCIDENT = 'https://opsreview.dev/schemas/incident.v1.json'
+const PROBLEM = 'https://opsreview.dev/schemas/problem.v1.json'
+const picked = (id: string, fields: readonly string[]): Json => ({
+  type: 'object', required: [...fields], additionalProperties: false,
+  properties: Object.fromEntries(fields.map((f) => [f, { $ref: `${id}#/properties/${f}` }])),
+})
+const incidentFields = Object.keys(incidentSchema.properties)
+const nonNegative = { type: 'integer', minimum: 0 }
+const nullableMs = { type: ['integer', 'null'], minimum: 0 }
+const dateTime = { type: 'string', format: 'date-time' }
+const severityCounts = { type: 'object', required: ['total', 'critical', 'warning', 'info'], additionalProperties: false, properties: { total: nonNegative, critical: nonNegative, warning: nonNegative, info: nonNegative } }
+const pct = { type: 'number', minimum: 0, maximum: 100 }
+const nullableNumber = { type: ['number', 'null'] }
+
+const schemas: Record<string, Json> = {
+  AlertEvent: embedded(alertSchema),
+  Command: embedded(commandSchema),
+  Incident: embedded(incidentSchema),
+  Problem: embedded(problemSchema),
+  IncidentPatch: embedded(incidentPatchSchema),
+  ProblemPatch: embedded(problemPatchSchema),
+  Report: embedded(reportSchema),
+  FieldError: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } },
+  ProblemDetails: {
+    description: 'RFC 9457 problem details; `errors` names each failing field or parameter by JSON Pointer (`/team`, `/environment`).',
+    type: 'object', required: ['type', 'title', 'status'],
+    properties: {
+      type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer', minimum: 400, maximum: 599 }, detail: { type: 'string' }, code: { type: 'string' },
+      errors: { type: 'array', items: ref('FieldError') },
+    },
+  },
+  Scope: {
+    description: 'What the answer covers: the environments (the request\'s, else OPSREVIEW_REVIEW_ENVIRONMENTS; empty: all), the services and the teams named (empty: all).',
+    type: 'object', required: ['environments', 'services', 'teams'], additionalProperties: false,
+    properties: { environments: { type: 'array', items: { type: 'string' } }, services: { type: 'array', items: { type: 'string' } }, teams: { type: 'array', items: { type: 'string' } } },
+  },
+  IncidentListItem: picked(INCIDENT, incidentFields.filter((f) => !(incidentListExcludes as readonly string[]).includes(f))),
+  IncidentSummary: picked(INCIDENT, incidentSummaryFields),
+  ProblemSummary: picked(PROBLEM, problemSummaryFields),
+  TimelineEntry: {
+    type: 'object', required: ['at', 'kind', 'source', 'title'],
+    properties: { at: dateTime, kind: { type: 'string' }, source: { type: 'string' }, title: { type: 'string' } },
+  },
+  Decision: {
+    type: 'object', required: ['commandId', 'outcome'],
+    properties: {
+      commandId: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, actor: { type: 'string' }, at: dateTime,
+      outcome: { enum: ['pending', 'accepted', 'refused'] }, error: { type: 'string' },
+    },
+  },
+  DecisionAnswer: {
+    description: '202: published (and, with ?wait=true, not yet visible); 200: visible in the index, with the document.',
+    type: 'object', required: ['commandIds'],
+    properties: { commandIds: { type: 'array', items: { type: 'string' } }, decisions: { type: 'array', items: ref('Decision') }, visible: { type: 'boolean' }, document: { type: 'object' } },
+  },
+  ServiceLevel: {
+    type: 'object', additionalProperties: false,
+    required: ['service', 'availabilityPct', 'downtimeMs', 'interruptions', 'longestInterruptionMs', 'degradedMs', 'incidents', 'mttaMs', 'mttrMs'],
+    properties: {
+      service: { type: 'string' }, availabilityPct: pct, downtimeMs: nonNegative, interruptions: nonNegative, longestInterruptionMs: nonNegative, degradedMs: nonNegative,
+      incidents: nonNegative, mttaMs: nullableMs, mttrMs: nullableMs,
+    },
+  },
+  Review: {
+    type: 'object', additionalProperties: false,
+    required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'trend', 'dataset', 'scope'],
+    properties: {
+      window: { type: 'object', required: ['from', 'to', 'timeZone'], additionalProperties: false, properties: { from: dateTime, to: dateTime, timeZone: { type: 'string' } } },
+      newIncidents: {
+        type: 'object', required: ['total', 'bySeverity', 'items'], additionalProperties: false,
+        properties: {
+          total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') },
+          bySeverity: { type: 'object', required: ['critical', 'warning', 'info'], additionalProperties: false, properties: { critical: nonNegative, warning: nonNegative, info: nonNegative } },
+        },
+      },
+      resolvedIncidents: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
+      openIncidents: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
+      problems: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('ProblemSummary') } } },
+      postmortems: { type: 'object', required: ['total', 'scheduled', 'items'], additionalProperties: false, properties: { total: nonNegative, scheduled: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
+      serviceLevels: { type: 'array', items: ref('ServiceLevel') },
+      trend: {
+        type: 'array',
+        items: { type: 'object', required: ['day', 'total', 'critical', 'warning', 'info'], additionalProperties: false, properties: { day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, total: nonNegative, critical: nonNegative, warning: nonNegative, info: nonNegative } },
+      },
+      dataset: { type: ['string', 'null'], description: 'The what-if dataset read, or null for the live indices.' },
+      scope: ref('Scope'),
+    },
+  },
+  LookbackFigures: {
+    type: 'object', required: ['availabilityPct', 'downtimeMs', 'degradedMs', 'interruptions', 'incidents', 'mttaMs', 'mttrMs'],
+    properties: { availabilityPct: pct, downtimeMs: nonNegative, degradedMs: nonNegative, interruptions: nonNegative, incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs },
+  },
+  PeriodWindow: {
+    type: 'object', required: ['label', 'from', 'to', 'localFrom', 'localTo', 'until', 'complete'],
+    properties: { label: { type: 'string' }, from: dateTime, to: dateTime, localFrom: { type: 'string' }, localTo: { type: 'string' }, until: dateTime, complete: { type: 'boolean' }, kind: { enum: ['month', 'quarter'] }, timeZone: { type: 'string' } },
+  },
+  Lookback: {
+    type: 'object', required: ['period', 'previous', 'totals', 'services', 'problems', 'dataset', 'scope'],
+    properties: {
+      period: { allOf: [ref('PeriodWindow')], required: ['kind', 'timeZone'] },
+      previous: ref('PeriodWindow'),
+      totals: {
+        type: 'object', required: ['incidents', 'mttaMs', 'mttrMs', 'downtimeMs', 'degradedMs', 'postmortems', 'problems', 'previous', 'change'],
+        properties: { incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative, postmortems: { type: 'object' }, previous: { type: 'object' }, change: { type: 'object' } },
+      },
+      services: {
+        type: 'array',
+        items: {
+          allOf: [ref('LookbackFigures')], required: ['service', 'previous', 'change'],
+          properties: {
+            service: { type: 'string' }, previous: ref('LookbackFigures'),
+            change: { type: 'object', properties: { availabilityPct: nullableNumber, downtimeMs: nullableNumber, degradedMs: nullableNumber, incidents: nullableNumber, mttaMs: nullableNumber, mttrMs: nullableNumber } },
+          },
+        },
+      },
+      problems: {
+        type: 'object', required: ['total', 'items'],
+        properties: { total: nonNegative, items: { type: 'array', items: { type: 'object', required: ['id', 'kind', 'status', 'title', 'incidentsInPeriod', 'incidentsInPrevious'], properties: { id: { $ref: `${PROBLEM}#/properties/id` }, incidentsInPeriod: nonNegative, incidentsInPrevious: nonNegative } } } },
+      },
+      dataset: { type: ['string', 'null'] },
+      scope: ref('Scope'),
+    },
+  },
+  DeadLetterSummary: {
+    type: 'object', required: ['since', 'at', 'windowMs', 'total', 'topics', 'stale'], additionalProperties: false,
+    properties: {
+      since: dateTime, at: dateTime, windowMs: nonNegative, total: nonNegative, stale: { type: 'boolean' },
+      topics: { type: 'array', items: { type: 'object', required: ['topic', 'count', 'exists'], additionalProperties: false, properties: { topic: { type: 'string' }, count: nonNegative, exists: { type: 'boolean' } } } },
+    },
+  },
+}
+
+type Parameter = { name: string; in: 'query' | 'path' | 'header'; required?: boolean; description: string; schema: Json; explode?: boolean; style?: string }
+const q = (name: string, description: string, schema: Json = { type: 'string', maxLength: 500 }, required = false): Parameter => ({ name, in: 'query', description, schema, ...(required ? { required } : {}) })
+const repeatable = (name: string, description: string, maxLength: number): Parameter => ({
+  name, in: 'query', description, style: 'form', explode: true, schema: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength } },
+})
+const P = {
+  token: q('token', 'Ignored by the review (tokens go in the Authorization header); kept so that a URL with one answers 401, not 400.'),
+  dataset: q('dataset', 'A what-if dataset (docs/replay.md) instead of the live indices.', { type: 'string', pattern: WHAT_IF_DATASET_NAME.source }),
+  tz: q('tz', 'IANA time zone of local days and times; the service\'s OPSREVIEW_TIMEZONE by default.', { type: 'string', maxLength: 64 }),
+  from: q('from', 'Start: RFC 3339 date-time, or a date (local midnight in tz).', { type: 'string', maxLength: 40 }),
+  to: q('to', 'End (exclusive), as from; now by default.', { type: 'string', maxLength: 40 }),
+  since: q('since', 'A duration ending now, or a local day with an optional time.', { type: 'string', pattern: '^(\\d{1,6}(m|h|d)|(today|yesterday)(-([01]\\d|2[0-3]):[0-5]\\d)?)$' }),
+  environment: repeatable('environment', 'Environments in scope (repeatable); `*` for all. OPSREVIEW_REVIEW_ENVIRONMENTS when none is given.', 128),
+  service: repeatable('service', 'Services in scope (repeatable): incidents of any of them, service levels of these only.', 256),
+  team: repeatable('team', 'Teams of OPSREVIEW_TEAMS_FILE (repeatable): their services are in scope; with service, only services of both.', 64),
+  period: q('period', 'Month or quarter.', { enum: ['month', 'quarter'] }, true),
+  at: q('at', 'Which month (YYYY-MM) or quarter (YYYY-Qn); the last complete one by default.', { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2]|Q[1-4])$' }),
+  wait: q('wait', 'true: wait for the correlator\'s outcome and for the decision to be visible.', { enum: ['true', 'false'] }),
+  incidentId: { name: 'id', in: 'path', required: true, description: 'Incident id.', schema: { type: 'string', pattern: '^inc-[0-9a-f]{24}$' } } as Parameter,
+  problemId: { name: 'id', in: 'path', required: true, description: 'Problem id.', schema: { type: 'string', pattern: '^prb-[0-9a-f]{24}$' } } as Parameter,
+  commandId: { name: 'commandId', in: 'path', required: true, description: 'A command id a decision returned.', schema: { type: 'string' } } as Parameter,
+  idempotencyKey: { name: 'Idempotency-Key', in: 'header', description: 'The same key on a retry replays the first answer.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } } as Parameter,
+}
+const scopeParameters = [P.environment, P.service, P.team]
+
+const json = (schema: Json, description = 'OK') => ({ description, content: { 'application/json': { schema } } })
+const problemJson = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('ProblemDetails') } } })
+const markdown = { description: 'Markdown', content: { 'text/markdown': { schema: { type: 'string' } } } }
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemJson({ 400: 'Bad request: each failing parameter or field named in errors (an unknown query parameter too)', 401: 'No or wrong bearer token', 403: 'Token may not do this', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 415: 'Not JSON', 422: 'Idempotency-Key reused for another request', 503: 'Elasticsearch or Kafka unavailable; retry after Retry-After' }[c] ?? 'Error')]))
+const readErrors = errors(400, 401, 404, 503)
+const bearer = [{ bearer: [] }]
+
+const paths: Record<string, Record<string, Json>> = {
+  '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },
+  '/metrics': { get: { summary: 'Prometheus metrics (when the service counts them)', security: [], responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+  '/api/v1/openapi.json': { get: { summary: 'This description', security: [], parameters: [], responses: { 200: json({ type: 'object', required: ['openapi', 'paths'] }), 400: problemJson('Unknown query parameter') } } },
+  '/api/v1/incidents': {
+    get: {
+      summary: 'Search incidents', security: bearer,
+      parameters: [
+        q('q', 'Free text'), q('status', 'Status', { $ref: `${INCIDENT}#/properties/status` }), q('service', 'Service'), q('severity', 'Severity', { enum: alertSchema.properties.severity.enum }),
+        q('environment', 'Environment'), q('owner', 'Owner'), q('problem', 'Linked problem id'), P.from, P.to,
+        q('sort', 'openedAt, resolvedAt, lastEventAt or severity, with :asc or :desc', { type: 'string', pattern: '^(openedAt|resolvedAt|lastEventAt|severity)(:(asc|desc))?$' }),
+        q('size', 'Page size', { type: 'string', pattern: '^\\d{1,3}$' }), q('cursor', 'nextCursor of the previous page', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,1000}$' }), P.dataset, P.token,
+      ],
+      responses: { 200: json({ type: 'object', required: ['total', 'items', 'nextCursor'], properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentListItem') }, nextCursor: { type: ['string', 'null'] } } }), ...readErrors },
+    },
+  },
+  '/api/v1/incidents/{id}': {
+    get: {
+      summary: 'One incident with its timeline', security: bearer, parameters: [P.incidentId, P.dataset, P.token],
+      responses: { 200: json({ type: 'object', required: ['incident', 'timeline'], properties: { incident: ref('Incident'), timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
+    },
+    patch: {
+      summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('IncidentPatch') } } },
+      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+    },
+  },
+  '/api/v1/problems': {
+    get: {
+      summary: 'List problems', security: bearer,
+      parameters: [q('status', 'Status', { $ref: `${PROBLEM}#/properties/status` }), q('kind', 'Kind', { $ref: `${PROBLEM}#/properties/kind` }), q('service', 'Service'), P.dataset, P.token],
+      responses: { 200: json({ type: 'object', required: ['total', 'items'], properties: { total: nonNegative, items: { type: 'array', items: ref('Problem') } } }), ...readErrors },
+    },
+  },
+  '/api/v1/problems/{id}': {
+    get: {
+      summary: 'One problem with its incidents and timeline', security: bearer, parameters: [P.problemId, P.dataset, P.token],
+      responses: { 200: json({ type: 'object', required: ['problem', 'incidents', 'timeline'], properties: { problem: ref('Problem'), incidents: { type: 'array', items: ref('IncidentListItem') }, timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
+    },
+    patch: {
+      summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ProblemPatch') } } },
+      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+    },
+  },
+  '/api/v1/review': { get: { summary: 'The morning review', security: bearer, parameters: [P.from, P.to, P.since, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: json(ref('Review')), ...readErrors } } },
+  '/api/v1/review.md': { get: { summary: 'The morning review as Markdown', security: bearer, parameters: [P.from, P.to, P.since, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: markdown, ...readErrors } } },
+  '/api/v1/lookback': { get: { summary: 'Monthly or quarterly look-back', security: bearer, parameters: [P.period, P.at, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: json(ref('Lookback')), ...readErrors } } },
+  '/api/v1/lookback.md': { get: { summary: 'The look-back as Markdown', security: bearer, parameters: [P.period, P.at, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: markdown, ...readErrors } } },
+  '/api/v1/dead-letters/summary': { get: { summary: 'Dead letters of the last 24 h', security: bearer, parameters: [P.token], responses: { 200: json(ref('DeadLetterSummary')), ...errors(400, 401, 503) } } },
+  '/api/v1/decisions/{commandId}': { get: { summary: 'The outcome of one decision', security: bearer, parameters: [P.commandId, P.dataset, P.token], responses: { 200: json(ref('Decision')), ...errors(400, 401, 404) } } },
+  '/api/v1/whoami': {
+    get: {
+      summary: 'The token\'s name, and whether reports can be filed here', security: bearer, parameters: [P.dataset, P.token],
+      responses: { 200: json({ type: 'object', required: ['name', 'reports'], additionalProperties: false, properties: { name: { type: ['string', 'null'] }, reports: { type: 'boolean' } } }), ...errors(400, 401) },
+    },
+  },
+  '/api/v1/reports': {
+    post: {
+      summary: 'File a report with the receiver', security: bearer, parameters: [P.dataset, P.token],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('Report') } } },
+      responses: { 202: json({ type: 'object' }, 'Accepted by the receiver (its answer)'), ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
+    },
+  },
+}
+
+export const openApiDocument = Object.freeze({
+  openapi: '3.1.0',
+  info: { title: 'opsreview review API', version: '1', description: 'Search, the morning review, look-backs and decisions (docs/review-api.md).' },
+  servers: [{ url: '/' }],
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas },
+  paths,
+})
+
+/** `/api/v1/incidents/:id` (express) as `/api/v1/incidents/{id}` (OpenAPI). */
+export const openApiPath = (expressPath: string) => expressPath.replace(/:(\w+)/g, '{$1}')
+
+/**
+ * The query parameters a route takes, as documented: the app refuses any other with 400. Undefined when the
+ * route is not documented (a programming error the OpenAPI test reports).
+ */
+export function knownQueryParameters(method: string, expressPath: string): ReadonlySet<string> | undefined {
+  const op = paths[openApiPath(expressPath)]?.[method.toLowerCase()] as { parameters?: Parameter[] } | undefined
+  if (!op) return undefined
+  return new Set((op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name))
+}
