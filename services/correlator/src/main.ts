@@ -2,7 +2,7 @@
 import { once } from 'node:events'
 import express from 'express'
 import { Kafka, Partitioners, type Consumer } from 'kafkajs'
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -16,6 +16,7 @@ import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
 import { retryingBatches } from '@opsreview/correlation-stream/retrying'
 import { reportingFetches } from '@opsreview/correlation-stream/health'
 import { engineConfigOf, loadCorrelatorConfig, topicsOf } from './config.ts'
+import { createCorrelatorRegistry } from './metrics.ts'
 import { applyServerTimeouts, securityHeaders } from '@opsreview/http/hardening'
 
 const config = loadCorrelatorConfig(process.env)
@@ -49,7 +50,7 @@ const newProducer = async () => {
 }
 const [rekeyProducer, outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), newProducer()])
 
-const registry = new Registry()
+const registry = createCorrelatorRegistry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
 const emitted = new Counter({ name: 'opsreview_correlator_outputs_total', help: 'Incident, problem and command-result versions produced', registers: [registry] })
 const assigned = new Gauge({ name: 'opsreview_correlator_partitions', help: 'Input partitions this instance runs', registers: [registry] })

@@ -4,7 +4,7 @@ import express, { type Express } from 'express'
 import type { Client } from '@elastic/elasticsearch'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
@@ -37,6 +37,8 @@ export interface Indexer {
 export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDeps): Indexer {
   const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
   const registry = new Registry()
+  // prom-client's process metrics (CPU, memory, event loop, GC), as every service exports them.
+  collectDefaultMetrics({ register: registry })
   const indexed = new Counter({ name: 'opsreview_indexer_documents_indexed_total', help: 'Documents Elasticsearch accepted', registers: [registry] })
   const deadLettered = new Counter({ name: 'opsreview_indexer_dead_lettered_total', help: 'Documents sent to the dead-letter topic', registers: [registry] })
   const deadLetters = new Counter({ name: 'opsreview_dead_letters_total', help: 'Records sent to a dead-letter topic, by stage and reason', labelNames: ['stage', 'reason'], registers: [registry] })

@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 /** The receiver's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
 export function createReceiverMetrics(state: { breakerState: () => string; spoolDepth: () => number }) {
   const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   const requests = new Counter({ name: 'opsreview_receiver_requests_total', help: 'Requests by source and HTTP status', labelNames: ['source', 'status'], registers: [registry] })
   const published = new Counter({ name: 'opsreview_receiver_events_published_total', help: 'Canonical events acknowledged by Kafka', labelNames: ['source'], registers: [registry] })
   const duplicates = new Counter({ name: 'opsreview_receiver_duplicate_events_total', help: 'Events dropped as redeliveries of an event already published', labelNames: ['source'], registers: [registry] })

@@ -304,6 +304,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
       req.log.info({ target: target.id, commands: full.map((c) => c.type), named: req.tokenName !== undefined, idempotencyKey: key !== undefined }, 'review decision published')
       const commandIds = full.map((c) => c.id)
+      if (req.query.wait !== 'true' || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
       if (req.query.wait !== 'true') return { status: 202, body: { commandIds } }
       const deadline = Date.now() + deps.waitTimeoutMs
       let outcomes: { decisions?: Decision[] } = {}
@@ -313,6 +314,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         res.once('close', () => gone.abort())
         const decisions = await deps.decisions.waitFor(commandIds, deps.waitTimeoutMs, gone.signal)
         outcomes = { decisions }
+        metrics?.decided(full.map((c, i) => ({ type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout' })))
         const refused = decisions.filter((d) => d.outcome === 'refused')
         if (refused.length > 0) {
           req.log.info({ target: target.id, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')

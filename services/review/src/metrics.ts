@@ -1,24 +1,44 @@
 import type { RequestHandler } from 'express'
-import { Counter, Gauge, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/** What became of a decision the API published: its outcome when the request waited for it (`?wait=true`). */
+export type DecisionOutcome = 'accepted' | 'refused' | 'pending-at-timeout' | 'not-awaited'
 
 /** The review service's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
 export function createReviewMetrics(state: { breakerState: () => string }) {
   const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   // Fixed labels only: the route pattern, never the raw path (ids and junk would make unbounded series).
   const requests = new Counter({ name: 'opsreview_review_requests_total', help: 'Requests by route and HTTP status', labelNames: ['route', 'status'], registers: [registry] })
+  const duration = new Histogram({
+    name: 'opsreview_review_request_duration_seconds', help: 'Time to answer, by route and HTTP status', labelNames: ['route', 'status'],
+    // The review waits up to seconds for Elasticsearch and for decisions (?wait=true): buckets reach 30 s.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
+  })
+  const decisions = new Counter({
+    name: 'opsreview_review_decisions_total', help: 'Decisions published as commands, by command type and outcome (accepted, refused, pending-at-timeout when ?wait=true; not-awaited otherwise)',
+    labelNames: ['type', 'outcome'], registers: [registry],
+  })
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
     collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[state.breakerState()] ?? 0) },
   })
-  /** Counts each response under the route that answered it (`unmatched` when none did). */
+  /** Counts and times each response under the route that answered it (`unmatched` when none did). */
   const count: RequestHandler = (req, res, next) => {
+    const end = duration.startTimer()
     res.on('finish', () => {
       const route = (req.route as { path?: unknown } | undefined)?.path
-      requests.inc({ route: typeof route === 'string' ? route : 'unmatched', status: String(res.statusCode) })
+      const labels = { route: typeof route === 'string' ? route : 'unmatched', status: String(res.statusCode) }
+      requests.inc(labels)
+      end(labels)
     })
     next()
   }
-  return { registry, count }
+  /** Counts decisions once each, when their request is done with them. */
+  const decided = (ds: readonly { type: string; outcome: DecisionOutcome }[]) => {
+    for (const d of ds) decisions.inc({ type: d.type, outcome: d.outcome })
+  }
+  return { registry, count, decided }
 }
 
 export type ReviewMetrics = ReturnType<typeof createReviewMetrics>
