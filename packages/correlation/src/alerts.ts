@@ -7,7 +7,7 @@ import {
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /** Applies one event at its time `t` (= `s.now`); returns the incident it touched. */
@@ -109,8 +109,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
 
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {
-    key, fingerprint: event.fingerprint, source: event.source, name: event.labels.alertname ?? event.title,
-    title: event.title, service: event.service, severity: event.severity, status: 'firing',
+    key, fingerprint: event.fingerprint, source: event.source, name: intern(s, event.labels.alertname ?? event.title),
+    title: intern(s, event.title), service: intern(s, event.service), severity: event.severity, status: 'firing',
     firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
   }
   const heardAt = heardAtOf(s, event, t)
@@ -157,7 +157,7 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
     flapping = countFlap(s, inc, track, t)
   }
   const member = updateMember(s, inc, key, {
-    status: 'firing', resolvedAt: null, autoResolved: false, flapCount, severity: event.severity, title: event.title, lastSeenAt: at,
+    status: 'firing', resolvedAt: null, autoResolved: false, flapCount, severity: event.severity, title: intern(s, event.title), lastSeenAt: at,
   })!
   absorb(inc, member)
   track.status = 'firing'

@@ -173,6 +173,8 @@ export interface EngineState {
   dirtyIncidents: Set<IncidentState>
   dirtyProblems: Set<Problem>
   results: CommandResult[]
+  /** One copy of each string the incident documents repeat (`intern`), bounded; not in snapshots. */
+  strings: Map<string, string>
 }
 
 export function createState(cfg: EngineConfig): EngineState {
@@ -181,8 +183,24 @@ export function createState(cfg: EngineConfig): EngineState {
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
     openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
-    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [],
+    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [], strings: new Map(),
   }
+}
+
+/** At most this many distinct strings are shared: titles that differ per alert must not grow the table for ever. */
+const maxInterned = 65_536
+
+/**
+ * The engine's one copy of a string that many members repeat (an alert's title, name, service): each event
+ * parsed from JSON brings its own copy, and a retained member kept it, ~40 bytes a string. When the table is
+ * full it starts again (strings already shared stay shared).
+ */
+export function intern(s: EngineState, v: string): string {
+  const known = s.strings.get(v)
+  if (known !== undefined) return known
+  if (s.strings.size >= maxInterned) s.strings.clear()
+  s.strings.set(v, v)
+  return v
 }
 
 /** Drops a queue's consumed head now and then, so it does not grow without end; returns the new head. */
