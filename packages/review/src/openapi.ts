@@ -24,15 +24,20 @@ const embedded = (s: Json): Json => { const { $schema: _dialect, ...rest } = s; 
 
 const INCIDENT = 'https://opsreview.dev/schemas/incident.v1.json'
 const PROBLEM = 'https://opsreview.dev/schemas/problem.v1.json'
-const picked = (id: string, fields: readonly string[]): Json => ({
+const picked = (id: string, fields: readonly string[], extra: Record<string, Json> = {}): Json => ({
   type: 'object', required: [...fields], additionalProperties: false,
-  properties: Object.fromEntries(fields.map((f) => [f, { $ref: `${id}#/properties/${f}` }])),
+  properties: { ...Object.fromEntries(fields.map((f) => [f, { $ref: `${id}#/properties/${f}` }])), ...extra },
 })
 const incidentFields = Object.keys(incidentSchema.properties)
 const nonNegative = { type: 'integer', minimum: 0 }
 const nullableMs = { type: ['integer', 'null'], minimum: 0 }
 const dateTime = { type: 'string', format: 'date-time' }
 const severityCounts = { type: 'object', required: ['total', 'critical', 'warning', 'info'], additionalProperties: false, properties: { total: nonNegative, critical: nonNegative, warning: nonNegative, info: nonNegative } }
+/** What the indexer adds to an incident (search-index documents.ts), for MTTA and MTTR. */
+const indexedDurations = {
+  timeToAcknowledgeMs: { type: ['integer', 'null'], description: 'acknowledgedAt - openedAt, added by the indexer' },
+  timeToResolveMs: { type: ['integer', 'null'], description: 'resolvedAt - openedAt, added by the indexer' },
+}
 const pct = { type: 'number', minimum: 0, maximum: 100 }
 const nullableNumber = { type: ['number', 'null'] }
 
@@ -58,7 +63,8 @@ const schemas: Record<string, Json> = {
     type: 'object', required: ['environments', 'services', 'teams'], additionalProperties: false,
     properties: { environments: { type: 'array', items: { type: 'string' } }, services: { type: 'array', items: { type: 'string' } }, teams: { type: 'array', items: { type: 'string' } } },
   },
-  IncidentListItem: picked(INCIDENT, incidentFields.filter((f) => !(incidentListExcludes as readonly string[]).includes(f))),
+  IndexedIncident: { description: 'An incident (schemas/incident.v1.json) as indexed, with the durations the indexer adds.', ...picked(INCIDENT, incidentFields, indexedDurations) },
+  IncidentListItem: picked(INCIDENT, incidentFields.filter((f) => !(incidentListExcludes as readonly string[]).includes(f)), indexedDurations),
   IncidentSummary: picked(INCIDENT, incidentSummaryFields),
   ProblemSummary: picked(PROBLEM, problemSummaryFields),
   TimelineEntry: {
@@ -205,7 +211,7 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/incidents/{id}': {
     get: {
       summary: 'One incident with its timeline', security: bearer, parameters: [P.incidentId, P.dataset, P.token],
-      responses: { 200: json({ type: 'object', required: ['incident', 'timeline'], properties: { incident: ref('Incident'), timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
+      responses: { 200: json({ type: 'object', required: ['incident', 'timeline'], properties: { incident: ref('IndexedIncident'), timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
     },
     patch: {
       summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey],

@@ -21,6 +21,9 @@ import { reviewMarkdown } from '@opsreview/review/markdown'
 import { encodeCursor, incidentListExcludes, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
+import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
+import { parseScope, scopeFilter, scopeMarkdown, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
+import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
 import { validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
@@ -63,6 +66,8 @@ export interface ReviewDeps {
   timeZone?: string
   /** Which critical alerts count as degraded, not down (`defaultDegradedRule` when absent). */
   degradedRule?: DegradedRule
+  /** The default environments and the teams of `?environment=` and `?team=` (scope.ts); all and none when absent. */
+  scope?: ScopeDefaults
 }
 
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
@@ -140,6 +145,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   const noStore: RequestHandler = (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next() }
   app.use('/api', noStore)
 
+  /**
+   * A query parameter the route does not document (packages/review/src/openapi.ts) is a 400 naming it:
+   * a misspelt or unsupported filter is never silently ignored.
+   */
+  const knownQuery: RequestHandler = (req, _res, next) => {
+    const known = knownQueryParameters(req.method === 'HEAD' ? 'get' : req.method, (req.route as { path: string }).path)
+    const unknown = known ? unknownParameters(req.query as Record<string, unknown>, known) : []
+    next(unknown.length > 0 ? new HttpProblem('INVALID_QUERY', `Unknown query parameter${unknown.length > 1 ? 's' : ''}`, { errors: unknown }) : undefined)
+  }
+  app.get('/api/v1/openapi.json', knownQuery, (_req, res) => { res.json(openApiDocument) })
+
   // A write token may read too; a read token may not write.
   const read = tokenAuth([...deps.readTokens, ...deps.writeTokens])
   const write = tokenAuth(deps.writeTokens)
@@ -185,6 +201,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   const timeZone = deps.timeZone ?? 'UTC'
+  const scopeDefaults = deps.scope ?? { environments: [], teams: noTeams }
+  /** `?environment=`, `?service=`, `?team=` of a review or look-back: what the answer names, and its filter. */
+  function scopeOf(req: Request): { scope: Scope; filter: ScopeFilter } {
+    const s = parseScope(req.query as Record<string, unknown>, scopeDefaults)
+    if (!s.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid scope', { errors: s.errors })
+    return { scope: s.value, filter: scopeFilter(s.value, scopeDefaults.teams) }
+  }
   const reviewOptions = deps.degradedRule ? { degradedRule: deps.degradedRule } : {}
   function windowOf(req: Request) {
     const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime(), timeZone)
@@ -192,7 +215,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return w.value
   }
 
-  app.get('/api/v1/incidents', read, dataset, async (req, res, next) => {
+  app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
@@ -207,7 +230,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/incidents/:id', read, dataset, async (req, res, next) => {
+  app.get('/api/v1/incidents/:id', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const indices = indicesOf(res)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
@@ -231,7 +254,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/problems', read, dataset, async (req, res, next) => {
+  app.get('/api/v1/problems', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const parsed = parseProblemQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
@@ -240,7 +263,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/problems/:id', read, dataset, async (req, res, next) => {
+  app.get('/api/v1/problems/:id', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const indices = indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
@@ -255,21 +278,25 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/review', read, dataset, async (req, res, next) => {
-    try { res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req), reviewOptions)), dataset: indicesOf(res).dataset }) } catch (err) { next(err) }
+  app.get('/api/v1/review', read, knownQuery, dataset, async (req, res, next) => {
+    try {
+      const { scope, filter } = scopeOf(req)
+      res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req), { ...reviewOptions, scope: filter })), dataset: indicesOf(res).dataset, scope })
+    } catch (err) { next(err) }
   })
 
-  app.get('/api/v1/review.md', read, dataset, async (req, res, next) => {
+  app.get('/api/v1/review.md', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const { dataset: name, ...idx } = indicesOf(res)
-      const markdown = reviewMarkdown(await buildReview(es, idx, windowOf(req), reviewOptions))
+      const { scope, filter } = scopeOf(req)
+      const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await buildReview(es, idx, windowOf(req), { ...reviewOptions, scope: filter }))}`
       res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
     } catch (err) { next(err) }
   })
 
-  registerLookbackRoutes(app, { es, clock, read, dataset, timeZone, degradedRule: deps.degradedRule })
+  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, scopeOf, timeZone, degradedRule: deps.degradedRule })
 
-  app.get('/api/v1/dead-letters/summary', read, async (_req, res, next) => {
+  app.get('/api/v1/dead-letters/summary', read, knownQuery, async (_req, res, next) => {
     try {
       const { summary, stale } = await deps.deadLetters()
       res.json({ ...summary, stale })
@@ -386,7 +413,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return t.iso
   }
 
-  app.patch('/api/v1/incidents/:id', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/incidents/:id', write, knownQuery, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateIncidentPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
@@ -412,7 +439,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.patch('/api/v1/problems/:id', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/problems/:id', write, knownQuery, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
@@ -431,14 +458,14 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   /** The outcome of one decision: pending until the correlator's result is read (or forgotten, or never published). */
-  app.get('/api/v1/decisions/:commandId', read, (req, res, next) => {
+  app.get('/api/v1/decisions/:commandId', read, knownQuery, (req, res, next) => {
     const id = String(req.params.commandId)
     if (!isCommandId(id)) return next(new HttpProblem('NOT_FOUND', `No such command id ${id}`))
     res.json(deps.decisions?.get(id) ?? { commandId: id, outcome: 'pending' })
   })
 
   /** Who the token is (its name, or null for a bare token), and whether reports can be filed here. */
-  app.get('/api/v1/whoami', read, (req, res) => {
+  app.get('/api/v1/whoami', read, knownQuery, (req, res) => {
     res.json({ name: req.tokenName ?? null, reports: deps.reports !== undefined })
   })
 
@@ -446,7 +473,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * A report filed on the dashboard, handed to the receiver: answered when the receiver has answered, which
    * it does once its spool or Kafka holds the event (docs/receiving.md). The reporter is the token's name.
    */
-  app.post('/api/v1/reports', write, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.post('/api/v1/reports', write, knownQuery, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const target = deps.reports
       if (!target) throw new HttpProblem('NOT_FOUND', 'Filing reports is not configured here (OPSREVIEW_RECEIVER_TOKEN); file them with the receiver')

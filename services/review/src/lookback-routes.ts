@@ -6,13 +6,18 @@ import type { DegradedRule } from '@opsreview/review/degraded'
 import { buildLookback } from '@opsreview/review/lookback'
 import { lookbackMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
+import { scopeMarkdown, type Scope, type ScopeFilter } from '@opsreview/review/scope'
 
 export interface LookbackRouteDeps {
   es: Client
   clock: () => Date
   /** Authentication of reads, and `?dataset=` resolved into `res.locals.indices` (app.ts). */
   read: RequestHandler
+  /** Refuses query parameters the route does not document (app.ts). */
+  knownQuery: RequestHandler
   dataset: RequestHandler
+  /** `?environment=`, `?service=`, `?team=` (app.ts, packages/review/src/scope.ts). */
+  scopeOf: (req: Request) => { scope: Scope; filter: ScopeFilter }
   timeZone: string
   degradedRule: DegradedRule | undefined
 }
@@ -26,19 +31,20 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
     const now = deps.clock().getTime()
     const q = parseLookbackQuery(req.query as Record<string, unknown>, now, deps.timeZone)
     if (!q.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid look-back', { errors: q.errors })
+    const { scope, filter } = deps.scopeOf(req)
     const { dataset, ...idx } = res.locals.indices as ResolvedIndices
-    return { dataset, lookback: await buildLookback(deps.es, idx, q.value, now, deps.degradedRule ? { degradedRule: deps.degradedRule } : {}) }
+    return { dataset, scope, lookback: await buildLookback(deps.es, idx, q.value, now, { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), scope: filter }) }
   }
-  app.get('/api/v1/lookback', deps.read, deps.dataset, async (req, res, next) => {
+  app.get('/api/v1/lookback', deps.read, deps.knownQuery, deps.dataset, async (req, res, next) => {
     try {
-      const { dataset, lookback: l } = await lookback(req, res)
-      res.json({ ...l, dataset })
+      const { dataset, scope, lookback: l } = await lookback(req, res)
+      res.json({ ...l, dataset, scope })
     } catch (err) { next(err) }
   })
-  app.get('/api/v1/lookback.md', deps.read, deps.dataset, async (req, res, next) => {
+  app.get('/api/v1/lookback.md', deps.read, deps.knownQuery, deps.dataset, async (req, res, next) => {
     try {
-      const { dataset, lookback: l } = await lookback(req, res)
-      const markdown = lookbackMarkdown(l)
+      const { dataset, scope, lookback: l } = await lookback(req, res)
+      const markdown = `${scopeMarkdown(scope)}${lookbackMarkdown(l)}`
       res.type('text/markdown; charset=utf-8').send(dataset === null ? markdown : `> What-if dataset ${dataset}: a replay with another configuration, not the live look-back.\n\n${markdown}`)
     } catch (err) { next(err) }
   })
