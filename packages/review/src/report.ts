@@ -106,7 +106,15 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       sort: [{ lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),
-    list({ bool: { filter: [{ term: { 'postmortem.required': true } }], should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }, [{ openedAt: 'desc' }]),
+    // The queue: incidents the rule says need a post-mortem, and any the meeting scheduled one for anyway.
+    list({
+      bool: {
+        filter: [
+          { bool: { should: [{ term: { 'postmortem.required': true } }, { exists: { field: 'postmortem.scheduledFor' } }], minimum_should_match: 1 } },
+          { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } },
+        ],
+      },
+    }, [{ openedAt: 'desc' }]),
     es.search({
       index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
       // An in-scope incident's other services are not in scope.

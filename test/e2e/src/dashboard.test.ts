@@ -128,6 +128,9 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
     await expect.poll(() => rowOf(page, '#problems', 'checkout, search failing together').count()).toBe(1)
     expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.92 %')
+    // The window is shown in the review's zone, named; slow time has a column of its own.
+    expect(await page.locator('#window-label').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} – \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/)
+    expect(await page.locator('#service-levels thead').textContent()).toContain('Degraded')
     expect(await page.locator('#trend svg rect').count()).toBe(60)
     await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('1')
     expect(await page.locator('#dead-letter-topics').textContent()).toContain(`${p.topics.OPSREVIEW_TOPIC_REJECTED}: 1`)
