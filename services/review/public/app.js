@@ -27,6 +27,24 @@ if (dataset) {
 }
 const withDataset = (path) => (dataset && path.startsWith('/api/v1/') && !path.startsWith('/api/v1/dead-letters') ? `${path}${path.includes('?') ? '&' : '?'}dataset=${encodeURIComponent(dataset)}` : path)
 $('#actor').value = localStorage.getItem('opsreview-actor') ?? ''
+// ?environment=…&service=…&team=… (each repeatable) scope the review and its Markdown, as the API does
+// (docs/review-api.md): the page's address is the view to share with a team.
+const pageQuery = new URLSearchParams(location.search)
+const scopeQuery = ['environment', 'service', 'team'].flatMap((k) => pageQuery.getAll(k).filter(Boolean).map((v) => `&${k}=${encodeURIComponent(v)}`)).join('')
+const scopeLabel = document.createElement('p')
+scopeLabel.id = 'scope-label'
+scopeLabel.setAttribute('role', 'note')
+document.querySelector('header h1').after(scopeLabel)
+/** The scope the answer names: what the meeting is looking at. */
+function showScope(scope) {
+  if (!scope) { scopeLabel.textContent = ''; return }
+  const list = (what, all, xs) => (xs.length === 0 ? all : `${what} ${xs.join(', ')}`)
+  const parts = [list('environment', 'every environment', scope.environments)]
+  if (scope.services.length > 0) parts.push(list('service', '', scope.services))
+  if (scope.teams.length > 0) parts.push(list('team', '', scope.teams))
+  if (scope.services.length === 0 && scope.teams.length === 0) parts.push('every service')
+  scopeLabel.textContent = `Scope: ${parts.join('; ')}`
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag)
@@ -242,7 +260,9 @@ async function loadReview() {
   $('#markdown').href = '#'
   void loadDeadLetters()
   try {
-    renderReview(await api(`/api/v1/review?since=${since}`))
+    const review = await api(`/api/v1/review?since=${since}${scopeQuery}`)
+    renderReview(review)
+    showScope(review.scope)
     if (!$('#status').classList.contains('error') && $('#status').textContent === 'Loading…') say('')
   } catch (err) {
     say(`Could not load the review: ${err.message}`, true)
@@ -384,7 +404,7 @@ $('#window').addEventListener('change', () => void loadReview())
 $('#markdown').addEventListener('click', async (e) => {
   e.preventDefault()
   try {
-    const md = await api(`/api/v1/review.md?since=${$('#window').value}`)
+    const md = await api(`/api/v1/review.md?since=${$('#window').value}${scopeQuery}`)
     const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: 'operations-review.md' })
     a.click()
   } catch (err) { say(`Markdown failed: ${err.message}`, true) }
