@@ -5,7 +5,7 @@ import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import {
-  createState, NEVER, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, intern, NEVER, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -134,33 +134,45 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   for (const p of copy.pending) s.pending.push(p)
   s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
   // JSON gives every occurrence of a string its own copy, where the live engine shares one (an alert's key
-  // between its track and its member, an incident's id between it and its tracks): shared again here, or a
-  // restored engine would need most of its heap again.
+  // between its track and its member, an incident's id between it and its tracks, timers and openings, the
+  // titles, names and services members repeat): shared again here, or a restored engine would need more heap.
   const keys = new Map<string, string>()
   for (const track of copy.alerts) keys.set(track[0], track[0])
   const memberOf = (t: MemberTuple): IncidentAlert => {
     const m = memberOfTuple(t)
     m.key = keys.get(m.key) ?? m.key
+    m.name = intern(s, m.name)
+    m.title = intern(s, m.title)
+    m.service = intern(s, m.service)
     return m
   }
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf) }
-    const inc: IncidentState = { ...i, data, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names) }
+    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
+    const inc: IncidentState = {
+      ...i, data, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
+    }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') s.openIncidents.add(inc)
   }
-  keys.clear()
+  const idOf = (id: string): string => s.incidents.get(id)?.data.id ?? id
   for (const [key, id, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {
-    const incidentId = id === null ? null : (s.incidents.get(id)?.data.id ?? id)
+    const incidentId = id === null ? null : idOf(id)
     const track: AlertTrack = { incidentId, status: resolved === 1 ? 'resolved' : 'firing', lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes: flapTimes.length === 0 ? noFlaps : flapTimes }
     s.alerts.set(key, track)
   }
-  for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, v)
-  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, v)
-  for (const p of copy.problems) { s.problems.set(p.id, p); indexProblem(s, p) }
-  for (const [k, v] of copy.bySignature) s.bySignature.set(k, v)
-  for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v)
+  for (const e of copy.evictionQueue) e.id = e.kind === 'incident' ? idOf(e.id) : (keys.get(e.id) ?? e.id)
+  keys.clear()
+  for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
+  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
+  for (const p of copy.problems) {
+    p.incidentIds = p.incidentIds.map(idOf)
+    s.problems.set(p.id, p)
+    indexProblem(s, p)
+  }
+  for (const [k, v] of copy.bySignature) { for (const o of v) o.incidentId = idOf(o.incidentId); s.bySignature.set(k, v) }
+  for (const [k, v] of copy.recentByDep) { for (const o of v) o.incidentId = idOf(o.incidentId); s.recentByDep.set(k, v) }
+  for (const t of copy.timers) t.id = idOf(t.id)
   s.openingSeq = copy.openingSeq
   s.timers = new Heap(timerBefore, copy.timers)
   s.evictionQueue = copy.evictionQueue
