@@ -2,6 +2,7 @@ import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
 import { field, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
 import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
+import { parseDigestAt, type DigestTime } from '@opsreview/review/digest'
 import { loadTeamsFile, noTeams, type Teams } from '@opsreview/review/teams'
 
 /** A variable read by `parse` once trimmed, `def` when unset or empty. */
@@ -50,6 +51,15 @@ export const reviewConfigSpec = {
   OPSREVIEW_TEAMS_FILE: custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
     const t = loadTeamsFile(raw)
     return t.ok ? t : { ok: false, error: `${raw}: ${t.errors.join('; ')}` }
+  }),
+  // The webhook URL is a secret (Slack's and Mattermost's carry their key in the path): no error quotes it.
+  OPSREVIEW_DIGEST_WEBHOOK_URL: custom<URL | null>('incoming-webhook URL (Slack, Mattermost, Teams) the morning digest is posted to; empty: no digest', null, (raw) => {
+    const u = URL.canParse(raw) ? new URL(raw) : null
+    return u && (u.protocol === 'https:' || u.protocol === 'http:') ? { ok: true, value: u } : { ok: false, error: 'must be an http(s) URL (not shown: it is a secret)' }
+  }),
+  OPSREVIEW_DIGEST_AT: custom<DigestTime>('local time of day (HH:MM, in OPSREVIEW_TIMEZONE) the morning digest is posted at', { hour: 8, minute: 30 }, (raw) => {
+    const t = parseDigestAt(raw)
+    return t.ok ? t : { ok: false, error: t.error }
   }),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }

@@ -11,8 +11,9 @@ import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { ensureTopics } from '@opsreview/kafka/topics'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { DecisionLog } from '@opsreview/review/decisions'
-import { ensureIndices } from '@opsreview/search-index/templates'
-import { degradedRuleOf, loadReviewConfig } from './config.ts'
+import { defaultDigestGraceMs, defaultRetryPolicy, digestMarkdown, elasticsearchDigestLedger, startDigestScheduler } from '@opsreview/review/digest'
+import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
+import { degradedRuleOf, loadReviewConfig, scopeDefaultsOf } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
@@ -65,9 +66,28 @@ applyServerTimeouts(server, { ...defaultServerTimeouts, idleTimeoutMs: Math.max(
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 
+// The morning digest, once per local day across instances and restarts: a document per local date in
+// <prefix>-review-digests, created with op_type=create, decides who posts (docs/review.md).
+const digestUrl = config.OPSREVIEW_DIGEST_WEBHOOK_URL
+const digest = digestUrl === null ? undefined : await (async () => {
+  const names = indexNames(config.OPSREVIEW_ES_INDEX_PREFIX)
+  const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
+  // The lease outlasts every retry of one post (at most about 4 minutes), and stays inside the grace, so a take-over still posts.
+  const ledger = elasticsearchDigestLedger(es, `${config.OPSREVIEW_ES_INDEX_PREFIX}-review-digests`, 15 * 60_000)
+  await ledger.ensure()
+  const digestLogger = logger.child({ component: 'digest' })
+  digestLogger.info({ at: config.OPSREVIEW_DIGEST_AT, zone: config.OPSREVIEW_TIMEZONE }, 'morning digest scheduled')
+  return startDigestScheduler({
+    url: digestUrl.href, zone: config.OPSREVIEW_TIMEZONE, at: config.OPSREVIEW_DIGEST_AT, ledger, logger: digestLogger,
+    render: (now) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config) }, now),
+    policy: defaultRetryPolicy, graceMs: defaultDigestGraceMs, leaseMs: 15 * 60_000, onOutcome: (o) => metrics.digest(o),
+  })
+})()
+
 shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
   server.close()
   server.closeIdleConnections()
+  await digest?.stop()
   await commands.close()
   await decisionReader.stop()
   await admin.disconnect()

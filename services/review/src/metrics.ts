@@ -19,6 +19,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     name: 'opsreview_review_decisions_total', help: 'Decisions published as commands, by command type and outcome (accepted, refused, pending-at-timeout when ?wait=true; not-awaited otherwise)',
     labelNames: ['type', 'outcome'], registers: [registry],
   })
+  const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
     collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[state.breakerState()] ?? 0) },
@@ -38,7 +39,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
   const decided = (ds: readonly { type: string; outcome: DecisionOutcome }[]) => {
     for (const d of ds) decisions.inc({ type: d.type, outcome: d.outcome })
   }
-  return { registry, count, decided }
+  return { registry, count, decided, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }
 }
 
 export type ReviewMetrics = ReturnType<typeof createReviewMetrics>

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest'
+import { digestBody, digestLimits, nextDigest, parseDigestAt } from './digest.ts'
+
+const Z = (iso: string) => Date.parse(iso)
+const iso = (ms: number) => new Date(ms).toISOString()
+
+describe('the digest time', () => {
+  it('reads HH:MM on a 24 h clock and names what is wrong', () => {
+    expect(parseDigestAt('08:30')).toEqual({ ok: true, value: { hour: 8, minute: 30 } })
+    expect(parseDigestAt(' 23:59 ')).toEqual({ ok: true, value: { hour: 23, minute: 59 } })
+    for (const bad of ['8:30', '24:00', '08:60', '0830', '08:30:00', 'morning', '']) expect(parseDigestAt(bad)).toMatchObject({ ok: false, error: expect.stringContaining('HH:MM') })
+  })
+
+  it('is today when still ahead, else tomorrow, keyed by the local date', () => {
+    const at = { hour: 8, minute: 30 }
+    expect(nextDigest('UTC', at, Z('2026-12-01T08:29:59Z'))).toEqual({ dueMs: Z('2026-12-01T08:30:00Z'), date: '2026-12-01' })
+    expect(nextDigest('UTC', at, Z('2026-12-01T08:30:00Z'))).toEqual({ dueMs: Z('2026-12-01T08:30:00Z'), date: '2026-12-01' })
+    expect(nextDigest('UTC', at, Z('2026-12-01T08:30:01Z'))).toEqual({ dueMs: Z('2026-12-02T08:30:00Z'), date: '2026-12-02' })
+    // Berlin is UTC+1 in December: 08:30 there is 07:30Z.
+    expect(nextDigest('Europe/Berlin', at, Z('2026-12-01T07:00:00Z'))).toEqual({ dueMs: Z('2026-12-01T07:30:00Z'), date: '2026-12-01' })
+    // 23:30 local on 1 December in Auckland (UTC+13) is 10:30Z: the key is Auckland's date.
+    expect(nextDigest('Pacific/Auckland', { hour: 23, minute: 30 }, Z('2026-12-01T10:00:00Z'))).toEqual({ dueMs: Z('2026-12-01T10:30:00Z'), date: '2026-12-01' })
+  })
+
+  it("still finds today's run within the grace after it, and yesterday's just after midnight", () => {
+    const at = { hour: 8, minute: 30 }
+    expect(nextDigest('UTC', at, Z('2026-12-01T09:00:00Z'), 3_600_000)).toEqual({ dueMs: Z('2026-12-01T08:30:00Z'), date: '2026-12-01' })
+    expect(nextDigest('UTC', at, Z('2026-12-01T09:31:00Z'), 3_600_000).date).toBe('2026-12-02')
+    expect(nextDigest('UTC', { hour: 23, minute: 50 }, Z('2026-12-02T00:10:00Z'), 3_600_000)).toEqual({ dueMs: Z('2026-12-01T23:50:00Z'), date: '2026-12-01' })
+  })
+
+  it('runs once on the days the clocks change: a skipped time when the gap ends, a doubled one the first time', () => {
+    // Berlin 2026: 02:00 CET -> 03:00 CEST on 29 March; 03:00 CEST -> 02:00 CET on 25 October.
+    expect(iso(nextDigest('Europe/Berlin', { hour: 2, minute: 30 }, Z('2026-03-28T12:00:00Z')).dueMs)).toBe('2026-03-29T01:30:00.000Z')
+    expect(iso(nextDigest('Europe/Berlin', { hour: 2, minute: 30 }, Z('2026-10-24T12:00:00Z')).dueMs)).toBe('2026-10-25T00:30:00.000Z')
+    // After the first 02:30 of 25 October, the next run is the 26th's, not the second 02:30 an hour later.
+    expect(nextDigest('Europe/Berlin', { hour: 2, minute: 30 }, Z('2026-10-25T00:30:01Z'))).toEqual({ dueMs: Z('2026-10-26T01:30:00Z'), date: '2026-10-26' })
+    // 08:30 either side of the spring change is 23 h apart, of the autumn one 25 h.
+    const a = nextDigest('Europe/Berlin', { hour: 8, minute: 30 }, Z('2026-03-28T00:00:00Z')).dueMs
+    const b = nextDigest('Europe/Berlin', { hour: 8, minute: 30 }, a + 1).dueMs
+    expect((b - a) / 3_600_000).toBe(23)
+    const c = nextDigest('Europe/Berlin', { hour: 8, minute: 30 }, Z('2026-10-24T00:00:00Z')).dueMs
+    const d = nextDigest('Europe/Berlin', { hour: 8, minute: 30 }, c + 1).dueMs
+    expect((d - c) / 3_600_000).toBe(25)
+  })
+
+  it('comes once for every local date of a year, in order, in zones with and without DST', () => {
+    for (const zone of ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'UTC']) {
+      for (const at of [{ hour: 2, minute: 15 }, { hour: 8, minute: 30 }]) {
+        let now = Z('2026-01-01T00:00:00Z')
+        const dates: string[] = []
+        while (dates.length < 366) {
+          const n = nextDigest(zone, at, now)
+          dates.push(n.date)
+          now = n.dueMs + 1
+        }
+        expect(new Set(dates).size).toBe(dates.length)
+        expect(dates.every((x, i) => i === 0 || x > dates[i - 1]!)).toBe(true)
+        // No date skipped: each is the day after the one before.
+        expect(dates.every((x, i) => i === 0 || Date.parse(`${x}T00:00:00Z`) - Date.parse(`${dates[i - 1]}T00:00:00Z`) === 86_400_000)).toBe(true)
+      }
+    }
+  })
+})
+
+describe('the webhook body', () => {
+  const fits = (text: string) => text.length <= digestLimits.maxChars && Buffer.byteLength(text) <= digestLimits.maxBytes
+
+  it('is {"text": markdown} as Slack, Mattermost and Teams take it', () => {
+    expect(digestBody('# Operations review\n\nall quiet')).toEqual({ text: '# Operations review\n\nall quiet' })
+  })
+
+  it('is cut at a line end under every chat limit, and says so', () => {
+    const md = Array.from({ length: 2000 }, (_, i) => `| inc-${i} | Checkout payment timeouts | critical | open |`).join('\n')
+    const { text } = digestBody(md)
+    expect(fits(text)).toBe(true)
+    expect(text).toMatch(/\| open \|\n\n… cut here to fit the chat: the whole review is at `GET \/api\/v1\/review.md`/)
+    expect(md.startsWith(text.slice(0, text.indexOf('\n\n…')))).toBe(true)
+  })
+
+  it('counts bytes for text in other scripts, and never splits a character', () => {
+    const emoji = '🔥'.repeat(20_000)
+    const a = digestBody(emoji).text
+    expect(fits(a)).toBe(true)
+    expect(a).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/)
+    expect(Buffer.from(a, 'utf8').toString('utf8')).toBe(a)
+    const cjk = '障害対応の振り返り\n'.repeat(3000)
+    const b = digestBody(cjk).text
+    expect(fits(b)).toBe(true)
+    expect(Buffer.byteLength(b)).toBeGreaterThan(digestLimits.maxBytes * 0.8)
+  })
+})

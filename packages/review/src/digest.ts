@@ -1,0 +1,325 @@
+// The morning digest: the review's Markdown posted to a chat's incoming webhook (Slack, Mattermost and Teams
+// take the same `{"text": …}` body) at a local time of day, once per local day however many review
+// instances run and however often they restart. docs/review.md, "The morning digest".
+import { randomUUID } from 'node:crypto'
+import type { Client } from '@elastic/elasticsearch'
+import type { DegradedRule } from './degraded.ts'
+import { reviewMarkdown } from './markdown.ts'
+import { buildReview, type ReviewIndices } from './report.ts'
+import { parseScope, scopeFilter, scopeMarkdown, type ScopeDefaults } from './scope.ts'
+import { parseReviewWindow } from './window.ts'
+import { addDays, instantOf, localDate, localTime } from './zone.ts'
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+
+/** A local time of day, `08:30`. */
+export interface DigestTime {
+  hour: number
+  minute: number
+}
+
+/** `HH:MM` (24 h clock) as a time of day, or why not. */
+export function parseDigestAt(raw: string): { ok: true; value: DigestTime } | { ok: false; error: string } {
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(raw.trim())
+  if (!m) return { ok: false, error: `must be a local time of day HH:MM (24 h), got ${JSON.stringify(raw)}` }
+  return { ok: true, value: { hour: Number(m[1]), minute: Number(m[2]) } }
+}
+
+/**
+ * The next digest: the first local day, from the one `nowMs` falls in, whose `at` is not more than `graceMs`
+ * before now, with that day's date (the once-per-day key). A time the clocks skip (02:30 on the spring-forward
+ * day) runs when the gap ends; a time that happens twice (fall-back) runs at its first occurrence: one run a day
+ * either way. `graceMs` lets a review that starts a little after the time (a restart, a deploy) still post.
+ */
+export function nextDigest(zone: string, at: DigestTime, nowMs: number, graceMs = 0): { dueMs: number; date: string } {
+  let day = localTime(zone, nowMs)
+  // Yesterday's run can still be in its grace when now is just after midnight.
+  day = { ...day, ...addDays(day, -1) }
+  for (let i = 0; i < 3; i++, day = { ...day, ...addDays(day, 1) }) {
+    const dueMs = instantOf(zone, { year: day.year, month: day.month, day: day.day, hour: at.hour, minute: at.minute })
+    if (dueMs + graceMs >= nowMs) return { dueMs, date: localDate(zone, dueMs) }
+  }
+  /* c8 ignore next */
+  throw new Error('unreachable: a run time within three local days')
+}
+
+/**
+ * What every target takes: Mattermost refuses a post over 16,383 characters, Teams a webhook message over
+ * about 28 KB, Slack truncates text past 40,000. The digest keeps under all three.
+ */
+export const digestLimits = Object.freeze({ maxChars: 15_000, maxBytes: 24_000 })
+
+/**
+ * The webhook body: `{"text": markdown}`, the Markdown cut at a line end when it is too long for the chats,
+ * with a last line saying so and where the whole review is. Never cut inside a UTF-16 surrogate pair.
+ */
+export function digestBody(markdown: string, limits: { maxChars: number; maxBytes: number } = digestLimits): { text: string } {
+  const fits = (s: string) => s.length <= limits.maxChars && Buffer.byteLength(s, 'utf8') <= limits.maxBytes
+  if (fits(markdown)) return { text: markdown }
+  const note = '\n\n… cut here to fit the chat: the whole review is at `GET /api/v1/review.md` and on the dashboard.'
+  // Bytes are at most 4 per character (3 per UTF-16 unit): start from a length that fits both, then trim.
+  let end = Math.min(limits.maxChars - note.length, Math.floor((limits.maxBytes - Buffer.byteLength(note)) / 3))
+  while (end > 0 && !fits(markdown.slice(0, end) + note)) end = Math.floor(end * 0.95)
+  let cut = markdown.slice(0, Math.max(0, end))
+  const lastLine = cut.lastIndexOf('\n')
+  if (lastLine > cut.length / 2) cut = cut.slice(0, lastLine)
+  else if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1)
+  return { text: cut.trimEnd() + note }
+}
+
+/**
+ * The digest's Markdown: the review of the last 24 h in the review's zone and default scope, exactly as
+ * `GET /api/v1/review.md` with no parameters answers it at `nowMs`.
+ */
+export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number): Promise<string> {
+  const w = parseReviewWindow({}, nowMs, o.zone)
+  const s = parseScope({}, o.scope)
+  /* c8 ignore next */
+  if (!w.ok || !s.ok) throw new Error('the default review window and scope are always valid')
+  const review = await buildReview(es, indices, w.value, { scope: scopeFilter(s.value, o.scope.teams), ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  return `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`
+}
+
+/** How a post is retried. */
+export interface RetryPolicy {
+  attempts: number
+  firstDelayMs: number
+  maxDelayMs: number
+  /** One request's timeout. */
+  timeoutMs: number
+}
+
+/** 8 attempts over about 4 minutes (1, 2, 4 … 64 s apart), each given 10 s. */
+export const defaultRetryPolicy: RetryPolicy = Object.freeze({ attempts: 8, firstDelayMs: SECOND, maxDelayMs: 2 * MINUTE, timeoutMs: 10 * SECOND })
+
+export type PostResult =
+  | { ok: true; attempts: number; status: number }
+  | { ok: false; attempts: number; status?: number; error: string; permanent: boolean }
+
+/** Why a request failed, in words that never carry the URL (it is the webhook's secret). */
+function failureOf(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string } }
+  if (e.name === 'TimeoutError') return 'timeout'
+  if (e.name === 'AbortError') return 'aborted'
+  return e.cause?.code ?? e.name ?? 'error'
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal?.aborted) return resolve()
+  const t = setTimeout(resolve, ms)
+  signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+})
+
+/**
+ * Posts the body as JSON, again on a network failure, a timeout, a 429 or a 5xx, with doubling delays (a
+ * 429's Retry-After in seconds is honoured, within the policy's longest delay). Another 4xx is permanent: the
+ * URL or the body is wrong, and sending it again will not help.
+ */
+export async function postWebhook(url: string, body: unknown, opts: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: (r: { attempt: number; status?: number; error: string; delayMs: number }) => void } = {}): Promise<PostResult> {
+  const policy = opts.policy ?? defaultRetryPolicy
+  let delay = policy.firstDelayMs
+  let last: { status?: number; error: string } = { error: 'not sent' }
+  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    if (opts.signal?.aborted) return { ok: false, attempts: attempt - 1, ...last, error: 'aborted', permanent: true }
+    let retryAfterMs: number | undefined
+    try {
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(policy.timeoutMs)]) : AbortSignal.timeout(policy.timeoutMs)
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal, redirect: 'error' })
+      await res.arrayBuffer().catch(() => undefined)
+      if (res.ok) return { ok: true, attempts: attempt, status: res.status }
+      last = { status: res.status, error: `HTTP ${res.status}` }
+      if (res.status !== 429 && res.status < 500) return { ok: false, attempts: attempt, ...last, permanent: true }
+      const ra = Number(res.headers.get('retry-after'))
+      if (res.status === 429 && Number.isFinite(ra) && ra > 0) retryAfterMs = ra * SECOND
+    } catch (err) {
+      last = { error: failureOf(err) }
+    }
+    if (attempt === policy.attempts) break
+    const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? delay)
+    opts.onRetry?.({ attempt, ...last, delayMs: wait })
+    await sleep(wait, opts.signal)
+    delay = Math.min(policy.maxDelayMs, delay * 2)
+  }
+  return { ok: false, attempts: policy.attempts, ...last, permanent: false }
+}
+
+/** One day's claim on the digest: whoever holds it posts; its sequence numbers guard the update. */
+export interface DigestClaim {
+  date: string
+  owner: string
+  seqNo: number
+  primaryTerm: number
+}
+
+/**
+ * The once-per-day record, shared by every review instance. `claim` answers `claimed` to exactly one caller
+ * per date, `posted` (or `failed`) once the day's digest is done, and `held` while another caller posts (its
+ * claim is younger than the lease); an older claim is a crashed poster's, and is taken over.
+ */
+export interface DigestLedger {
+  claim(date: string, owner: string, nowMs: number): Promise<{ state: 'claimed'; claim: DigestClaim } | { state: 'held'; until: number } | { state: 'posted' | 'failed' }>
+  finish(claim: DigestClaim, outcome: { state: 'posted' | 'failed'; attempts: number; error?: string }, nowMs: number): Promise<void>
+}
+
+interface LedgerDoc {
+  date: string
+  state: 'posting' | 'posted' | 'failed'
+  owner: string
+  claimedAt: string
+  finishedAt?: string
+  attempts?: number
+  error?: string
+}
+
+const statusOf = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode
+
+/**
+ * The ledger as Elasticsearch documents, one per local date (its id): created with `op_type=create`, so of
+ * two instances only one creates it; a take-over and the finish are conditional on the sequence number read.
+ */
+export function elasticsearchDigestLedger(es: Client, index: string, leaseMs: number): DigestLedger & { ensure(): Promise<void> } {
+  return {
+    async ensure() {
+      try {
+        await es.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: { dynamic: false, properties: { date: { type: 'keyword' }, state: { type: 'keyword' }, claimedAt: { type: 'date' }, finishedAt: { type: 'date' } } } })
+      } catch (err) {
+        if ((err as { body?: { error?: { type?: string } } }).body?.error?.type !== 'resource_already_exists_exception' && !String(err).includes('resource_already_exists_exception')) throw err
+      }
+    },
+    async claim(date, owner, nowMs) {
+      const doc: LedgerDoc = { date, state: 'posting', owner, claimedAt: new Date(nowMs).toISOString() }
+      try {
+        const r = await es.create({ index, id: date, document: doc, refresh: 'wait_for' })
+        return { state: 'claimed', claim: { date, owner, seqNo: r._seq_no!, primaryTerm: r._primary_term! } }
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err
+      }
+      const got = await es.get<LedgerDoc>({ index, id: date })
+      const held = got._source!
+      if (held.state !== 'posting') return { state: held.state }
+      const until = Date.parse(held.claimedAt) + leaseMs
+      if (until > nowMs) return { state: 'held', until }
+      try {
+        const r = await es.index({ index, id: date, document: doc, if_seq_no: got._seq_no!, if_primary_term: got._primary_term!, refresh: 'wait_for' })
+        return { state: 'claimed', claim: { date, owner, seqNo: r._seq_no!, primaryTerm: r._primary_term! } }
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err
+        return { state: 'held', until: nowMs + leaseMs }
+      }
+    },
+    async finish(claim, outcome, nowMs) {
+      const doc: LedgerDoc = {
+        date: claim.date, state: outcome.state, owner: claim.owner, claimedAt: new Date(nowMs).toISOString(), finishedAt: new Date(nowMs).toISOString(),
+        attempts: outcome.attempts, ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      }
+      // A conflict means another instance took the claim over after the lease: it now owns the day.
+      await es.index({ index, id: claim.date, document: doc, if_seq_no: claim.seqNo, if_primary_term: claim.primaryTerm, refresh: 'wait_for' })
+    },
+  }
+}
+
+/** The part of a pino logger the scheduler uses. */
+export interface DigestLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export type DigestOutcome = 'posted' | 'failed' | 'skipped'
+
+export interface DigestSchedulerOptions {
+  /** The webhook; a secret: it is never logged. */
+  url: string
+  zone: string
+  at: DigestTime
+  ledger: DigestLedger
+  /** The review's Markdown as of `nowMs`. */
+  render: (nowMs: number) => Promise<string>
+  logger: DigestLogger
+  clock?: () => number
+  policy?: RetryPolicy
+  /** How late after the time a starting review still posts that day's digest. */
+  graceMs?: number
+  /** How long a claim is held before another instance may take it over: longer than all the retries take. */
+  leaseMs: number
+  /** When the ledger cannot be reached, how soon to try again. */
+  ledgerRetryMs?: number
+  /** Each day's outcome: posted, failed (after the retries, or refused), skipped (posted already elsewhere). */
+  onOutcome?: (outcome: DigestOutcome, date: string) => void
+}
+
+export const defaultDigestGraceMs = 60 * MINUTE
+
+/** Runs the digest every day at the time until stopped. */
+export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promise<void>; idle(): Promise<void> } {
+  const clock = o.clock ?? Date.now
+  const owner = randomUUID()
+  const stopping = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  let done = ''
+
+  const schedule = (atMs: number) => {
+    if (stopping.signal.aborted) return
+    // setTimeout takes at most 2^31-1 ms; a day is well within it, and the clock is read again when it fires.
+    timer = setTimeout(() => { running = run() }, Math.min(Math.max(0, atMs - clock()), 2 ** 31 - 1))
+  }
+  const scheduleNext = () => {
+    const next = nextDigest(o.zone, o.at, clock(), o.graceMs ?? defaultDigestGraceMs)
+    // A date already done here waits for the next one (the grace would find it again).
+    const n = next.date === done ? nextDigest(o.zone, o.at, next.dueMs + MINUTE, 0) : next
+    schedule(n.dueMs)
+  }
+
+  async function run(): Promise<void> {
+    const now = clock()
+    const { dueMs, date } = nextDigest(o.zone, o.at, now, o.graceMs ?? defaultDigestGraceMs)
+    if (dueMs > now || date === done) return scheduleNext()
+    try {
+      const c = await o.ledger.claim(date, owner, now)
+      if (c.state === 'held') {
+        o.logger.info({ date, until: new Date(c.until).toISOString() }, 'digest being posted by another instance: checking again after its lease')
+        return schedule(c.until + SECOND)
+      }
+      if (c.state !== 'claimed') {
+        done = date
+        o.onOutcome?.('skipped', date)
+        o.logger.info({ date, state: c.state }, 'digest of this date done already')
+        return scheduleNext()
+      }
+      let result: PostResult
+      try {
+        const body = digestBody(await o.render(now))
+        result = await postWebhook(o.url, body, {
+          ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
+          onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
+        })
+      } catch (err) {
+        // The review could not be read (Elasticsearch): a failure of the day, as a refused post is.
+        result = { ok: false, attempts: 0, error: failureOf(err), permanent: false }
+      }
+      if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
+      await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
+      done = date
+      if (result.ok) o.logger.info({ date, attempts: result.attempts }, 'digest posted')
+      else o.logger.error({ date, attempts: result.attempts, status: result.status, error: result.error, permanent: result.permanent }, 'digest not posted')
+      o.onOutcome?.(result.ok ? 'posted' : 'failed', date)
+      scheduleNext()
+    } catch (err) {
+      o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest ledger unreachable: trying again')
+      schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
+    }
+  }
+
+  scheduleNext()
+  return {
+    async stop() {
+      stopping.abort()
+      clearTimeout(timer)
+      await running
+    },
+    /** Resolves once the run in progress, if any, is over (for tests). */
+    idle: () => running,
+  }
+}

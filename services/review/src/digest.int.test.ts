@@ -1,0 +1,136 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestOutcome } from '@opsreview/review/digest'
+import { indexNames } from '@opsreview/search-index/templates'
+import { noTeams } from '@opsreview/review/teams'
+import { captureLogs, cleanupIndices, uniqueName, waitFor } from '@opsreview/testing'
+import { seedSmallReview } from './fuzz-seed.ts'
+
+const SECRET = 'T000/B000/not-a-real-secret-42'
+
+/** A chat's incoming webhook on localhost: records each post, and answers with the statuses given, then 200. */
+async function sink(statuses: number[] = []) {
+  const posts: { at: number; contentType: string | undefined; body: unknown; path: string | undefined }[] = []
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      posts.push({ at: Date.now(), contentType: req.headers['content-type'], path: req.url, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+      res.statusCode = statuses.shift() ?? 200
+      res.end(res.statusCode === 200 ? 'ok' : 'no')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/${SECRET}`, posts }
+}
+
+/**
+ * The review's Markdown on a seeded Elasticsearch, a ledger index of the test's own, and a clock shifted so
+ * that the digest time (the next whole UTC minute) comes in about a second and a half.
+ */
+async function setUp() {
+  const { es, prefix } = await seedSmallReview()
+  onTestFinished(() => es.close())
+  const ledgerIndex = uniqueName('digests')
+  cleanupIndices(ledgerIndex)
+  const target = Math.ceil((Date.now() + 60_000) / 60_000) * 60_000
+  const offset = target - 1500 - Date.now()
+  const clock = () => Date.now() + offset
+  const d = new Date(target)
+  const names = indexNames(prefix)
+  const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
+  const render = (now: number) => digestMarkdown(es, indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
+  return { es, ledgerIndex, target, clock, at: { hour: d.getUTCHours(), minute: d.getUTCMinutes() }, render, date: d.toISOString().slice(0, 10) }
+}
+
+const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
+
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number } = {}) {
+  const { logger, lines } = captureLogs()
+  const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
+  const outcomes: DigestOutcome[] = []
+  const sched = startDigestScheduler({ url, zone: 'UTC', at: s.at, ledger, render: s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o) })
+  onTestFinished(() => sched.stop())
+  return { ledger, outcomes, lines, sched }
+}
+
+describe('the morning digest, posted to a local webhook sink, with its once-per-day record in Elasticsearch', () => {
+  it('posts the review as {"text": markdown} once, at the time, and never logs the URL', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const a = scheduler(s, hook.url)
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+    const post = hook.posts[0]!
+    expect(post.at + (s.clock() - Date.now())).toBeGreaterThanOrEqual(s.target)
+    expect(post.contentType).toBe('application/json')
+    expect(Object.keys(post.body as object)).toEqual(['text'])
+    expect((post.body as { text: string }).text).toMatch(/^> Scope: [^\n]+\n\n# Operations review [^\n]+ UTC\n/)
+    expect((post.body as { text: string }).text).toContain('Checkout')
+    const doc = await s.es.get<{ state: string; date: string; attempts: number }>({ index: s.ledgerIndex, id: s.date })
+    expect(doc._source).toMatchObject({ state: 'posted', date: s.date, attempts: 1 })
+    expect(JSON.stringify(a.lines)).not.toContain(SECRET)
+    expect(JSON.stringify(a.lines)).not.toContain('/hooks/')
+  }, 60_000)
+
+  it('retries a 500 and a 503, and records how many attempts it took', async () => {
+    const s = await setUp()
+    const hook = await sink([500, 503])
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const a = scheduler(s, hook.url)
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(3)
+    expect(new Set(hook.posts.map((p) => JSON.stringify(p.body))).size).toBe(1)
+    expect((await s.es.get<{ attempts: number }>({ index: s.ledgerIndex, id: s.date }))._source!.attempts).toBe(3)
+    expect(a.lines.filter((l) => l.msg === 'digest post failed: retrying').map((l) => l.status)).toEqual([500, 503])
+    expect(JSON.stringify(a.lines)).not.toContain(SECRET)
+  }, 60_000)
+
+  it('gives up at once on a 4xx other than 429: the URL or the body is wrong', async () => {
+    const s = await setUp()
+    const hook = await sink([404])
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const a = scheduler(s, hook.url)
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['failed'])
+    expect(hook.posts).toHaveLength(1)
+    expect((await s.es.get<{ state: string; error: string }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({ state: 'failed', error: 'HTTP 404' })
+  }, 60_000)
+
+  it('posts once with two instances at the time, and not again after a restart the same day', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 2_000).ensure()
+    // A short lease: the instance that loses looks again soon after, and finds the day done.
+    const [a, b] = [scheduler(s, hook.url, { leaseMs: 2_000 }), scheduler(s, hook.url, { leaseMs: 2_000 })]
+    await waitFor(() => (a.outcomes.length > 0 && b.outcomes.length > 0) || undefined, { timeoutMs: 30_000, what: 'both instances done with the day' })
+    expect([...a.outcomes, ...b.outcomes].sort()).toEqual(['posted', 'skipped'])
+    expect(hook.posts).toHaveLength(1)
+    // A restart within the grace: the new scheduler finds the day's record and does not post.
+    await a.sched.stop()
+    const c = scheduler(s, hook.url, { leaseMs: 2_000 })
+    await waitFor(() => c.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the restarted instance' })
+    expect(c.outcomes).toEqual(['skipped'])
+    expect(hook.posts).toHaveLength(1)
+  }, 60_000)
+
+  it("takes over the claim of an instance that died while posting, once its lease is over", async () => {
+    const s = await setUp()
+    const hook = await sink()
+    const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, 2_000)
+    await ledger.ensure()
+    const dead = await ledger.claim(s.date, 'crashed-instance', s.clock())
+    expect(dead.state).toBe('claimed')
+    const a = scheduler(s, hook.url, { leaseMs: 2_000 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the take-over' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+    expect(a.lines.some((l) => l.msg === 'digest being posted by another instance: checking again after its lease')).toBe(true)
+  }, 60_000)
+})
