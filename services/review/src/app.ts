@@ -22,6 +22,7 @@ import { encodeCursor, incidentListExcludes, incidentSearchRequest, parseInciden
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
+import type { FieldError } from '@opsreview/review/search'
 import { parseScope, scopeFilter, scopeMarkdown, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
 import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
@@ -202,17 +203,23 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   const timeZone = deps.timeZone ?? 'UTC'
   const scopeDefaults = deps.scope ?? { environments: [], teams: noTeams }
-  /** `?environment=`, `?service=`, `?team=` of a review or look-back: what the answer names, and its filter. */
-  function scopeOf(req: Request): { scope: Scope; filter: ScopeFilter } {
+  /**
+   * `?environment=`, `?service=`, `?team=` of a review or look-back: what the answer names, and its filter.
+   * The faults of the rest of the query (`prior`) and of the scope are named in one 400.
+   */
+  function scopeOf(req: Request, prior?: { title: string; errors: FieldError[] }): { scope: Scope; filter: ScopeFilter } {
     const s = parseScope(req.query as Record<string, unknown>, scopeDefaults)
-    if (!s.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid scope', { errors: s.errors })
+    const errors = [...(prior?.errors ?? []), ...(s.ok ? [] : s.errors)]
+    if (!s.ok || errors.length > 0) throw new HttpProblem('INVALID_QUERY', prior && prior.errors.length > 0 ? prior.title : 'Invalid scope', { errors })
     return { scope: s.value, filter: scopeFilter(s.value, scopeDefaults.teams) }
   }
   const reviewOptions = deps.degradedRule ? { degradedRule: deps.degradedRule } : {}
-  function windowOf(req: Request) {
+  /** The review's window and scope: every fault of both named at once. */
+  function reviewQueryOf(req: Request) {
     const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime(), timeZone)
+    const scoped = scopeOf(req, w.ok ? undefined : { title: 'Invalid review window', errors: w.errors })
     if (!w.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid review window', { errors: w.errors })
-    return w.value
+    return { window: w.value, ...scoped }
   }
 
   app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
@@ -280,16 +287,16 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   app.get('/api/v1/review', read, knownQuery, dataset, async (req, res, next) => {
     try {
-      const { scope, filter } = scopeOf(req)
-      res.json({ ...(await buildReview(es, indicesOf(res), windowOf(req), { ...reviewOptions, scope: filter })), dataset: indicesOf(res).dataset, scope })
+      const { window, scope, filter } = reviewQueryOf(req)
+      res.json({ ...(await buildReview(es, indicesOf(res), window, { ...reviewOptions, scope: filter })), dataset: indicesOf(res).dataset, scope })
     } catch (err) { next(err) }
   })
 
   app.get('/api/v1/review.md', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const { dataset: name, ...idx } = indicesOf(res)
-      const { scope, filter } = scopeOf(req)
-      const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await buildReview(es, idx, windowOf(req), { ...reviewOptions, scope: filter }))}`
+      const { window, scope, filter } = reviewQueryOf(req)
+      const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await buildReview(es, idx, window, { ...reviewOptions, scope: filter }))}`
       res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
     } catch (err) { next(err) }
   })

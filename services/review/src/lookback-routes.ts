@@ -7,6 +7,7 @@ import { buildLookback } from '@opsreview/review/lookback'
 import { lookbackMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
 import { scopeMarkdown, type Scope, type ScopeFilter } from '@opsreview/review/scope'
+import type { FieldError } from '@opsreview/review/search'
 
 export interface LookbackRouteDeps {
   es: Client
@@ -17,7 +18,8 @@ export interface LookbackRouteDeps {
   knownQuery: RequestHandler
   dataset: RequestHandler
   /** `?environment=`, `?service=`, `?team=` (app.ts, packages/review/src/scope.ts). */
-  scopeOf: (req: Request) => { scope: Scope; filter: ScopeFilter }
+  /** Throws one 400 naming `prior`'s faults (the rest of the query) and the scope's. */
+  scopeOf: (req: Request, prior?: { title: string; errors: FieldError[] }) => { scope: Scope; filter: ScopeFilter }
   timeZone: string
   degradedRule: DegradedRule | undefined
 }
@@ -30,8 +32,8 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
   const lookback = async (req: Request, res: Response) => {
     const now = deps.clock().getTime()
     const q = parseLookbackQuery(req.query as Record<string, unknown>, now, deps.timeZone)
+    const { scope, filter } = deps.scopeOf(req, q.ok ? undefined : { title: 'Invalid look-back', errors: q.errors })
     if (!q.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid look-back', { errors: q.errors })
-    const { scope, filter } = deps.scopeOf(req)
     const { dataset, ...idx } = res.locals.indices as ResolvedIndices
     return { dataset, scope, lookback: await buildLookback(deps.es, idx, q.value, now, { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), scope: filter }) }
   }

@@ -65,6 +65,9 @@ describe('the review scope on the real Elasticsearch', () => {
     expect(badTeam.status).toBe(400)
     expect(badTeam.body.errors).toEqual([{ path: '/team', message: expect.stringContaining('nobody') }])
     expect((await get('/api/v1/incidents?team=payments')).body.errors).toEqual([{ path: '/team', message: expect.any(String) }])
+    // A bad window or period and a bad scope: both named in one answer.
+    expect((await get('/api/v1/review?since=soon&team=nobody')).body.errors.map((e: Json) => e.path)).toEqual(['/since', '/team'])
+    expect((await get('/api/v1/lookback?period=week&environment=a%00b')).body.errors.map((e: Json) => e.path)).toEqual(['/period', '/environment'])
     // The query token stays off: with one and no header, still 401, not 400.
     expect((await fetch(`${url}/api/v1/review?token=${READ}`)).status).toBe(401)
   })
