@@ -55,7 +55,9 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
   stalenessMs: { alertmanager: DAY, pingdom: DAY, report: DAY },
-  postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true, minServices: POSTMORTEM_MIN_SERVICES },
+  // minServices left out: POSTMORTEM_MIN_SERVICES (2). Settings that build this group field by field (replay's)
+  // then keep the default without naming it.
+  postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true },
   recurring: { minIncidents: 3, windowMs: 7 * DAY },
   flapping: { minFlaps: 4, windowMs: HOUR },
   sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },

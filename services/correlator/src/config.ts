@@ -1,5 +1,5 @@
 import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
-import { defaultCorrelationConfig as d, type CorrelationConfig } from '@opsreview/correlation/config'
+import { defaultCorrelationConfig as d, POSTMORTEM_MIN_SERVICES, type CorrelationConfig } from '@opsreview/correlation/config'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
 import { parseGroupingRulesSetting } from '@opsreview/grouping'
 
@@ -54,7 +54,7 @@ export const correlatorConfigSpec = {
   OPSREVIEW_POSTMORTEM_SEVERITIES: field.list('a post-mortem needs one of these severities, and one of the conditions below', [...d.postmortem.severities]),
   OPSREVIEW_POSTMORTEM_MIN_DURATION: field.duration('condition: the incident lasted this long (0 turns it off)', d.postmortem.minDurationMs),
   OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT: field.oneOf('condition: customers were affected', ['true', 'false'] as const, d.postmortem.whenCustomerImpact ? 'true' : 'false'),
-  OPSREVIEW_POSTMORTEM_MIN_SERVICES: field.int('condition: the incident hit this many services (0 turns it off; all three off: the severity alone)', d.postmortem.minServices ?? 2, { min: 0 }),
+  OPSREVIEW_POSTMORTEM_MIN_SERVICES: field.int('condition: the incident hit this many services (0 turns it off; all three off: the severity alone)', d.postmortem.minServices ?? POSTMORTEM_MIN_SERVICES, { min: 0 }),
   OPSREVIEW_RECURRING_MIN_INCIDENTS: field.int('incidents with one signature that make a recurring problem', d.recurring.minIncidents, { min: 2 }),
   OPSREVIEW_RECURRING_WINDOW: field.duration('within this window', d.recurring.windowMs),
   OPSREVIEW_FLAPPING_MIN_FLAPS: field.int('re-fires of one alert that make it flapping', d.flapping.minFlaps, { min: 2 }),
