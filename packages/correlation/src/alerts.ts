@@ -105,7 +105,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
   const inc = joinable(s, groupKey, amGroupKey, t) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
-  if (amGroupKey) { inc.amGroups.add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
+  if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {
@@ -128,8 +128,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   else inc.quietSince = null
   let newDeps: string[] | undefined
   for (const dep of depsOf(s, event)) {
-    if (inc.deps.has(dep)) continue
-    inc.deps.add(dep)
+    if (inc.deps.includes(dep)) continue
+    inc.deps = [...inc.deps, dep]
     ;(newDeps ??= []).push(dep)
   }
   // A new member starts at `t` (its firstSeenAt): only the incident's start can move.
@@ -214,7 +214,7 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   inc.data.reports.push({ eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at })
   // A capacity forecast predicts trouble; every other report says someone is hurt now.
   if (kind !== 'capacity-forecast') inc.data.customerImpact = true
-  if (!inc.data.services.includes(event.service)) inc.data.services.push(event.service)
+  if (!inc.data.services.includes(event.service)) inc.data.services.push(intern(s, event.service))
   extendStart(s, inc, null, t, at)
   touch(s, inc, t, at)
   return inc

@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { FOREVER, hashId, iso, NEVER, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { FOREVER, hashId, iso, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -64,7 +64,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
-    recurringKey: null, recurringNames: 0, deps: new Set(), amGroups: new Set(),
+    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null,
   }
   s.incidents.set(data.id, inc)
   s.openIncidents.add(inc)
@@ -103,9 +103,9 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   s.openIncidents.delete(inc)
   s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) s.openByGroup.delete(inc.data.groupKey)
-  for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
+  if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
-  inc.amGroups.clear()
+  inc.amGroups = null
   indexResolved(s, inc)
   s.dirtyIncidents.add(inc)
 }
@@ -205,7 +205,13 @@ export function memberOf(inc: IncidentState, key: string): IncidentAlert | undef
 
 /** A resolved incident is rarely looked into again: its index is rebuilt if it is. */
 export function compactResolved(inc: IncidentState): void {
-  if (inc.data.status === 'resolved') inc.positions = null
+  if (inc.data.status !== 'resolved') return
+  inc.positions = null
+  // A growing array keeps room for half as many again plus 16; a resolved incident rarely grows, and a copy
+  // holds its members and services exactly (6-10 bytes per remembered event).
+  const d = inc.data
+  if (d.alerts.length > 0) d.alerts = d.alerts.slice()
+  if (d.services.length > 1) d.services = d.services.slice()
 }
 
 /** Replaces a member with a changed copy. */

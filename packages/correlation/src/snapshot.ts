@@ -5,7 +5,7 @@ import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import {
-  createState, intern, NEVER, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, intern, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -98,7 +98,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     heldLastAt: s.held.lastAt,
     alerts: Array.from(s.alerts, ([k, a]): TrackTuple => [k, a.incidentId, a.status === 'resolved' ? 1 : 0, a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt, a.flapTimes]),
     incidents: Array.from(s.incidents.values(), ({ positions: _p, deps, amGroups, names, data, ...rest }) => ({
-      ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: [...deps], amGroups: [...amGroups], names: [...names],
+      ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [], names: [...names],
     })),
     openByGroup: [...s.openByGroup],
     openByAmGroup: [...s.openByAmGroup],
@@ -150,7 +150,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
-      ...i, data, positions: null, deps: new Set(i.deps), amGroups: new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
     }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') s.openIncidents.add(inc)

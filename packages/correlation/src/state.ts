@@ -36,6 +36,9 @@ export interface AlertTrack {
 /** The flap times of the many alerts that never flapped: one shared, frozen empty list instead of one each. */
 export const noFlaps: number[] = Object.freeze([]) as unknown as number[]
 
+/** The dependencies of an incident with none. */
+export const noDeps: readonly string[] = Object.freeze([])
+
 export interface IncidentState {
   data: Incident
   /**
@@ -68,8 +71,10 @@ export interface IncidentState {
   /** Canonical recurring signature it is listed under, and the number of names it had then. */
   recurringKey: string | null
   recurringNames: number
-  deps: Set<string>
-  amGroups: Set<string>
+  /** Dependency values of its members (`label=value`): a few, kept exactly (a new one replaces the array; `noDeps` when none). */
+  deps: readonly string[]
+  /** Notification groups that point here while it is open; null when none (a Set costs ~80 bytes even empty). */
+  amGroups: Set<string> | null
 }
 
 /** An opening under a dependency, numbered in the order the openings came (lists are kept sorted by time). */
