@@ -125,13 +125,28 @@ const schemas: Record<string, Json> = {
     properties: { label: { type: 'string' }, from: dateTime, to: dateTime, localFrom: { type: 'string' }, localTo: { type: 'string' }, until: dateTime, complete: { type: 'boolean' }, kind: { enum: ['month', 'quarter'] }, timeZone: { type: 'string' } },
   },
   Lookback: {
-    type: 'object', required: ['period', 'previous', 'totals', 'services', 'problems', 'dataset', 'scope'],
+    type: 'object', required: ['period', 'previous', 'totals', 'services', 'problems', 'dataset', 'scope'], additionalProperties: false,
     properties: {
       period: { allOf: [ref('PeriodWindow')], required: ['kind', 'timeZone'] },
       previous: ref('PeriodWindow'),
       totals: {
         type: 'object', required: ['incidents', 'mttaMs', 'mttrMs', 'downtimeMs', 'degradedMs', 'postmortems', 'problems', 'previous', 'change'],
-        properties: { incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative, postmortems: { type: 'object' }, previous: { type: 'object' }, change: { type: 'object' } },
+        additionalProperties: false,
+        properties: {
+          incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative,
+          postmortems: { type: 'object', required: ['required', 'scheduled', 'unscheduled'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative, unscheduled: nonNegative } },
+          previous: {
+            type: 'object', required: ['incidents', 'mttaMs', 'mttrMs', 'downtimeMs', 'degradedMs', 'postmortems', 'problems'], additionalProperties: false,
+            properties: {
+              incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative,
+              postmortems: { type: 'object', required: ['required', 'scheduled'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative } },
+            },
+          },
+          change: {
+            type: 'object', required: ['incidents', 'mttaMs', 'mttrMs', 'downtimeMs', 'degradedMs', 'postmortemsRequired', 'problems'], additionalProperties: false,
+            properties: { incidents: { type: 'integer' }, mttaMs: nullableNumber, mttrMs: nullableNumber, downtimeMs: { type: 'integer' }, degradedMs: { type: 'integer' }, postmortemsRequired: { type: 'integer' }, problems: { type: 'integer' } },
+          },
+        },
       },
       services: {
         type: 'array',
