@@ -171,7 +171,9 @@ async function refresh(kind, id) {
 }
 
 function renderReview(r) {
-  $('#window-label').textContent = `${when(r.window.from)} – ${when(r.window.to)} UTC`
+  // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
+  const local = (iso) => (iso ? new Intl.DateTimeFormat('sv-SE', { timeZone: r.window.timeZone ?? 'UTC', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso)) : '–')
+  $('#window-label').textContent = `${local(r.window.from)} – ${local(r.window.to)} ${r.window.timeZone ?? 'UTC'}`
   const s = r.newIncidents.bySeverity
   $('#summary').replaceChildren(
     el('li', {}, el('strong', {}, r.newIncidents.total), `new incidents (${s.critical} critical)`),
@@ -210,8 +212,8 @@ function renderReview(r) {
     el('td', {}, i.postmortem.owner ?? '–'))), 'No post-mortem needed.', 4)
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
     el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, `${l.availabilityPct.toFixed(2)} %`),
-    el('td', {}, minutes(l.downtimeMs)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
-  'No service had alerts or incidents.', 7)
+    el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
+  'No service had alerts or incidents.', 8)
   renderTrend(r.trend)
 }
 
