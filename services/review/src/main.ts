@@ -58,7 +58,7 @@ const app = createReviewApp({
   indexPrefix: config.OPSREVIEW_ES_INDEX_PREFIX, waitTimeoutMs: config.OPSREVIEW_WAIT_TIMEOUT, publicDir: defaultPublicDir, deadLetters,
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
   decisions, ...(config.OPSREVIEW_RECEIVER_TOKEN ? { reports: { url: config.OPSREVIEW_RECEIVER_URL, token: config.OPSREVIEW_RECEIVER_TOKEN, timeoutMs: 10_000 } } : {}),
-  metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config),
+  metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config), scope: scopeDefaultsOf(config),
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 // The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
