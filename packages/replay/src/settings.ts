@@ -14,6 +14,7 @@ export interface SettingOverrides {
   OPSREVIEW_POSTMORTEM_SEVERITIES?: string[]
   OPSREVIEW_POSTMORTEM_MIN_DURATION?: number
   OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT?: 'true' | 'false'
+  OPSREVIEW_POSTMORTEM_MIN_SERVICES?: number
   OPSREVIEW_RECURRING_MIN_INCIDENTS?: number
   OPSREVIEW_RECURRING_WINDOW?: number
   OPSREVIEW_FLAPPING_MIN_FLAPS?: number
@@ -38,11 +39,12 @@ export function engineConfigOf(o: SettingOverrides): Partial<CorrelationConfig> 
       report: o.OPSREVIEW_STALENESS_REPORT ?? d.stalenessMs.report!,
     }
   }
-  if (o.OPSREVIEW_POSTMORTEM_SEVERITIES || o.OPSREVIEW_POSTMORTEM_MIN_DURATION !== undefined || o.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT !== undefined) {
+  if (o.OPSREVIEW_POSTMORTEM_SEVERITIES || o.OPSREVIEW_POSTMORTEM_MIN_DURATION !== undefined || o.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT !== undefined || o.OPSREVIEW_POSTMORTEM_MIN_SERVICES !== undefined) {
     c.postmortem = {
       severities: o.OPSREVIEW_POSTMORTEM_SEVERITIES ?? d.postmortem.severities,
       minDurationMs: o.OPSREVIEW_POSTMORTEM_MIN_DURATION ?? d.postmortem.minDurationMs,
       whenCustomerImpact: o.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT === undefined ? d.postmortem.whenCustomerImpact : o.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT === 'true',
+      ...(o.OPSREVIEW_POSTMORTEM_MIN_SERVICES !== undefined ? { minServices: o.OPSREVIEW_POSTMORTEM_MIN_SERVICES } : d.postmortem.minServices !== undefined ? { minServices: d.postmortem.minServices } : {}),
     }
   }
   if (o.OPSREVIEW_RECURRING_MIN_INCIDENTS !== undefined || o.OPSREVIEW_RECURRING_WINDOW !== undefined) {

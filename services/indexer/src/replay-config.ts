@@ -29,6 +29,7 @@ export const replayConfigSpec = {
   OPSREVIEW_POSTMORTEM_SEVERITIES: unlessUnset(field.list('severities that require a post-mortem')),
   OPSREVIEW_POSTMORTEM_MIN_DURATION: unlessUnset(field.duration('incidents this long require a post-mortem')),
   OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT: unlessUnset(field.oneOf('customer impact requires a post-mortem', ['true', 'false'] as const)),
+  OPSREVIEW_POSTMORTEM_MIN_SERVICES: unlessUnset(field.int('incidents hitting this many services require a post-mortem (0: off)', undefined, { min: 0 })),
   OPSREVIEW_RECURRING_MIN_INCIDENTS: unlessUnset(field.int('incidents with one signature that make a recurring problem', undefined, { min: 2 })),
   OPSREVIEW_RECURRING_WINDOW: unlessUnset(field.duration('within this window')),
   OPSREVIEW_FLAPPING_MIN_FLAPS: unlessUnset(field.int('re-fires of one alert that make it flapping', undefined, { min: 2 })),
@@ -45,7 +46,7 @@ export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
 
 /** The threshold variables that are set: what the replay overrides, and what its report shows. */
 const thresholdNames = ['OPSREVIEW_QUIET_PERIOD', 'OPSREVIEW_REOPEN_WINDOW', 'OPSREVIEW_STALENESS_ALERTMANAGER', 'OPSREVIEW_STALENESS_PINGDOM', 'OPSREVIEW_STALENESS_REPORT',
-  'OPSREVIEW_POSTMORTEM_SEVERITIES', 'OPSREVIEW_POSTMORTEM_MIN_DURATION', 'OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT', 'OPSREVIEW_RECURRING_MIN_INCIDENTS', 'OPSREVIEW_RECURRING_WINDOW',
+  'OPSREVIEW_POSTMORTEM_SEVERITIES', 'OPSREVIEW_POSTMORTEM_MIN_DURATION', 'OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT', 'OPSREVIEW_POSTMORTEM_MIN_SERVICES', 'OPSREVIEW_RECURRING_MIN_INCIDENTS', 'OPSREVIEW_RECURRING_WINDOW',
   'OPSREVIEW_FLAPPING_MIN_FLAPS', 'OPSREVIEW_FLAPPING_WINDOW', 'OPSREVIEW_SHARED_CAUSE_WINDOW', 'OPSREVIEW_SHARED_CAUSE_MIN_SERVICES', 'OPSREVIEW_SHARED_CAUSE_LABELS',
   'OPSREVIEW_CORRELATOR_RETENTION', 'OPSREVIEW_ALLOWED_LATENESS', 'OPSREVIEW_FUTURE_TOLERANCE'] as const satisfies readonly (keyof ReplayConfig)[]
 
