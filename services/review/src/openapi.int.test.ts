@@ -1,18 +1,12 @@
-import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import type { Express } from 'express'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
 import { openApiDocument, openApiPath } from '@opsreview/review/openapi'
-import { repoRoot } from '@opsreview/testing'
 import { READ, startScopedReview as start, WRITE } from './scope-seed.ts'
 
-// ajv is a dependency of @opsreview/schemas, not of this service: its 2020-12 build (the dialect of
-// OpenAPI 3.1) is loaded from there rather than installed twice.
-const fromSchemas = createRequire(`${repoRoot}/packages/schemas/package.json`)
-/** What this test uses of ajv, typed here: its types resolve only from @opsreview/schemas. */
-interface Validate { (data: unknown): boolean; errors?: { instancePath: string; message?: string }[] | null }
-interface Ajv { addSchema(schema: object, key?: string): Ajv; compile(schema: object): Validate }
-const { Ajv2020 } = fromSchemas('ajv/dist/2020.js') as { Ajv2020: new (options: object) => Ajv }
-const addFormats = fromSchemas('ajv-formats') as (ajv: Ajv) => void
+// ajv-formats ships CommonJS whose default export is the plugin itself.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
