@@ -2,7 +2,9 @@
 'use strict'
 
 const $ = (sel) => document.querySelector(sel)
-const state = { cursor: null, search: {}, incident: null, problem: null }
+// zone: the time zone the last review or look-back answered in (OPSREVIEW_TIMEZONE or ?tz=); every time on
+// the page is shown in it, so the window label, incidents and problems agree.
+const state = { cursor: null, search: {}, incident: null, problem: null, zone: 'UTC' }
 // Who the token is: a named token (name:secret) is the actor of every decision, and the page shows it
 // instead of asking; a bare token's decisions carry the name typed in "You".
 const identity = { name: null, reports: false }
@@ -31,6 +33,8 @@ $('#actor').value = localStorage.getItem('opsreview-actor') ?? ''
 // (docs/review-api.md): the page's address is the view to share with a team.
 const pageQuery = new URLSearchParams(location.search)
 const scopeQuery = ['environment', 'service', 'team'].flatMap((k) => pageQuery.getAll(k).filter(Boolean).map((v) => `&${k}=${encodeURIComponent(v)}`)).join('')
+// ?tz=Europe/Berlin: the review, its Markdown and the look-back in that zone; the API checks the name.
+const tzQuery = pageQuery.get('tz') ? `&tz=${encodeURIComponent(pageQuery.get('tz'))}` : ''
 const scopeLabel = document.createElement('p')
 scopeLabel.id = 'scope-label'
 scopeLabel.setAttribute('role', 'note')
@@ -57,7 +61,17 @@ function el(tag, attrs = {}, ...children) {
   return node
 }
 
-const when = (iso) => (iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') : '–')
+const formats = new Map()
+/** An instant as `2026-12-01 09:00` in the zone of the last answer (`sv-SE` is the ISO order). */
+function when(iso) {
+  if (!iso) return '–'
+  if (!formats.has(state.zone)) formats.set(state.zone, new Intl.DateTimeFormat('sv-SE', { timeZone: state.zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }))
+  return formats.get(state.zone).format(new Date(iso))
+}
+/** Takes the zone an answer names; one the browser does not know (an older tz database) leaves times in UTC. */
+function useZone(zone) {
+  try { new Intl.DateTimeFormat('sv-SE', { timeZone: zone ?? 'UTC' }); state.zone = zone ?? 'UTC' } catch { state.zone = 'UTC' }
+}
 const minutes = (ms) => (ms === null || ms === undefined ? '–' : ms < 3600000 ? `${Math.round(ms / 60000)} min` : `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} min`)
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)
 
@@ -172,8 +186,8 @@ async function refresh(kind, id) {
 
 function renderReview(r) {
   // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
-  const local = (iso) => (iso ? new Intl.DateTimeFormat('sv-SE', { timeZone: r.window.timeZone ?? 'UTC', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso)) : '–')
-  $('#window-label').textContent = `${local(r.window.from)} – ${local(r.window.to)} ${r.window.timeZone ?? 'UTC'}`
+  useZone(r.window.timeZone)
+  $('#window-label').textContent = `${when(r.window.from)} – ${when(r.window.to)} ${state.zone}`
   const s = r.newIncidents.bySeverity
   $('#summary').replaceChildren(
     el('li', {}, el('strong', {}, r.newIncidents.total), `new incidents (${s.critical} critical)`),
@@ -244,7 +258,7 @@ function renderDeadLetters(d) {
   const count = $('#dead-letter-count')
   count.textContent = String(d.total)
   $('#dead-letters').classList.toggle('bad', d.total > 0)
-  $('#dead-letters').title = d.stale ? `Kafka did not answer; counted at ${when(d.at)} UTC` : `Counted at ${when(d.at)} UTC`
+  $('#dead-letters').title = d.stale ? `Kafka did not answer; counted at ${when(d.at)} ${state.zone}` : `Counted at ${when(d.at)} ${state.zone}`
   $('#dead-letter-topics').replaceChildren(...d.topics.map((t) => el('li', {}, el('code', {}, t.topic), `: ${t.count}${t.exists ? '' : ' (no such topic yet)'}`)))
 }
 
@@ -262,12 +276,102 @@ async function loadReview() {
   $('#markdown').href = '#'
   void loadDeadLetters()
   try {
-    const review = await api(`/api/v1/review?since=${since}${scopeQuery}`)
+    const review = await api(`/api/v1/review?since=${since}${scopeQuery}${tzQuery}`)
     renderReview(review)
     showScope(review.scope)
     if (!$('#status').classList.contains('error') && $('#status').textContent === 'Loading…') say('')
   } catch (err) {
     say(`Could not load the review: ${err.message}`, true)
+  }
+}
+
+// The monthly or quarterly look-back (GET /api/v1/lookback): the page's scope, dataset and zone, the
+// period chosen here. Loaded when the page loads and when the period changes, not after every decision.
+const pct = (x) => `${x.toFixed(2)} %`
+/** A change from the previous period, signed; '' when the API gives none (null: no figure on one side). */
+function signed(n, format) {
+  if (n === null || n === undefined) return ''
+  return n === 0 ? '±0' : `${n > 0 ? '+' : '−'}${format(Math.abs(n))}`
+}
+const changeOf = (n, format, worseWhenUp = true) => {
+  const text = signed(n, format)
+  if (!text) return ''
+  return el('small', { class: `change${n === 0 ? '' : (n > 0) === worseWhenUp ? ' worse' : ' better'}` }, ` (${text})`)
+}
+const count = String
+const pp = (x) => `${x.toFixed(2)} pp`
+
+/** `2026-11` → `2026-10`, `2026-Q1` → `2025-Q4`; step +1 the other way. */
+function shiftPeriod(label, step) {
+  const [y, rest] = label.split('-')
+  if (rest.startsWith('Q')) {
+    const n = Number(y) * 4 + Number(rest.slice(1)) - 1 + step
+    return `${Math.floor(n / 4)}-Q${(n % 4) + 1}`
+  }
+  const n = Number(y) * 12 + Number(rest) - 1 + step
+  return `${Math.floor(n / 12)}-${String((n % 12) + 1).padStart(2, '0')}`
+}
+
+/** The `at` choices, from the API's default (the last complete period, by the server's clock and zone): the running one and a year back. */
+function offerPeriods(lastComplete, kind) {
+  const select = $('#lookback-at')
+  if (select.dataset.kind === kind && select.dataset.base === lastComplete) return
+  const labels = [shiftPeriod(lastComplete, 1), ...Array.from({ length: kind === 'month' ? 12 : 8 }, (_, i) => shiftPeriod(lastComplete, -i))]
+  select.replaceChildren(el('option', { value: '' }, `last complete (${lastComplete})`),
+    ...labels.map((l, i) => el('option', { value: l }, i === 0 ? `${l} (running)` : l)))
+  select.dataset.kind = kind
+  select.dataset.base = lastComplete
+}
+
+function lookbackQuery() {
+  const at = $('#lookback-at').value
+  return `period=${$('#lookback-period').value}${at ? `&at=${encodeURIComponent(at)}` : ''}${scopeQuery}${tzQuery}`
+}
+
+function renderLookback(l) {
+  useZone(l.period.timeZone)
+  const p = l.period
+  $('#lookback-label').textContent = `${p.label}: ${when(p.from)} – ${when(p.to)} ${state.zone}`
+  for (const n of document.querySelectorAll('.lookback-previous')) n.textContent = l.previous.label
+  $('#lookback-running').hidden = p.complete
+  $('#lookback-running').textContent = p.complete ? '' : `The period is still running: service levels up to ${when(p.until)} ${state.zone}.`
+  const t = l.totals
+  const c = t.change
+  const card = (field, value, text, change) => el('li', { 'data-total': field }, el('strong', {}, value), text, change)
+  $('#lookback-totals').replaceChildren(
+    card('incidents', t.incidents.total, `incidents (${t.incidents.critical} critical, ${t.incidents.warning} warning, ${t.incidents.info} info)`, changeOf(c.incidents, count)),
+    card('downtime', minutes(t.downtimeMs), 'down, all services', changeOf(c.downtimeMs, minutes)),
+    card('degraded', minutes(t.degradedMs), 'degraded, all services', changeOf(c.degradedMs, minutes)),
+    card('mtta', minutes(t.mttaMs), 'MTTA', changeOf(c.mttaMs, minutes)),
+    card('mttr', minutes(t.mttrMs), 'MTTR', changeOf(c.mttrMs, minutes)),
+    card('postmortems', `${t.postmortems.scheduled}/${t.postmortems.required}`, `post-mortems scheduled of required${t.postmortems.unscheduled > 0 ? ` (${t.postmortems.unscheduled} not)` : ''}`, changeOf(c.postmortemsRequired, count)),
+    card('problems', t.problems, 'problems behind them', changeOf(c.problems, count)),
+  )
+  $('#lookback-totals').querySelector('[data-total="postmortems"] strong').classList.toggle('bad', t.postmortems.unscheduled > 0)
+  fill($('#lookback-services tbody'), l.services.map((v) => el('tr', { 'data-service': v.service },
+    el('th', { scope: 'row' }, v.service),
+    el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, pct(v.availabilityPct), changeOf(v.change.availabilityPct, pp, false)),
+    el('td', { 'data-field': 'downtime' }, minutes(v.downtimeMs), changeOf(v.change.downtimeMs, minutes)),
+    el('td', { 'data-field': 'degraded' }, minutes(v.degradedMs), changeOf(v.change.degradedMs, minutes)),
+    el('td', { 'data-field': 'incidents' }, v.incidents.total, changeOf(v.change.incidents, count)),
+    el('td', { 'data-field': 'critical' }, v.incidents.critical), el('td', { 'data-field': 'warning' }, v.incidents.warning), el('td', { 'data-field': 'info' }, v.incidents.info),
+    el('td', { 'data-field': 'mtta' }, minutes(v.mttaMs), changeOf(v.change.mttaMs, minutes)),
+    el('td', { 'data-field': 'mttr' }, minutes(v.mttrMs), changeOf(v.change.mttrMs, minutes)))),
+  'No service had alerts or incidents in the period or the one before.', 10)
+  fill($('#lookback-problems tbody'), l.problems.items.map((q) => el('tr', { 'data-id': q.id },
+    el('td', {}, q.kind), el('td', {}, q.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(q.id) }, q.title)),
+    el('td', {}, q.services.join(', ')), el('td', { 'data-field': 'in-period' }, q.incidentsInPeriod), el('td', {}, q.incidentsInPrevious), el('td', {}, q.incidentCount),
+    el('td', {}, el('time', { datetime: q.lastSeenAt }, when(q.lastSeenAt))))),
+  'No problem behind the period\'s incidents.', 8)
+}
+
+async function loadLookback() {
+  try {
+    const l = await api(`/api/v1/lookback?${lookbackQuery()}`)
+    if (!$('#lookback-at').value) offerPeriods(l.period.label, l.period.kind)
+    renderLookback(l)
+  } catch (err) {
+    say(`Could not load the look-back: ${err.message}`, true)
   }
 }
 
@@ -401,12 +505,13 @@ $('#settings').addEventListener('submit', (e) => {
   say('Loading…')
   void loadIdentity()
   void loadReview()
+  void loadLookback()
 })
 $('#window').addEventListener('change', () => void loadReview())
 $('#markdown').addEventListener('click', async (e) => {
   e.preventDefault()
   try {
-    const md = await api(`/api/v1/review.md?since=${$('#window').value}${scopeQuery}`)
+    const md = await api(`/api/v1/review.md?since=${$('#window').value}${scopeQuery}${tzQuery}`)
     const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: 'operations-review.md' })
     a.click()
   } catch (err) { say(`Markdown failed: ${err.message}`, true) }
@@ -418,6 +523,18 @@ $('#search').addEventListener('submit', (e) => {
   void search(false)
 })
 $('#more').addEventListener('click', () => void search(true))
-if ($('#token').value) { void loadIdentity(); void loadReview() }
+$('#lookback-settings').addEventListener('submit', (e) => { e.preventDefault(); void loadLookback() })
+// Another kind of period: its own choices, from its last complete one.
+$('#lookback-period').addEventListener('change', () => { $('#lookback-at').value = ''; void loadLookback() })
+$('#lookback-at').addEventListener('change', () => void loadLookback())
+$('#lookback-markdown').addEventListener('click', async (e) => {
+  e.preventDefault()
+  try {
+    const md = await api(`/api/v1/lookback.md?${lookbackQuery()}`)
+    const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: `lookback-${$('#lookback-at').value || 'last'}.md` })
+    a.click()
+  } catch (err) { say(`Look-back Markdown failed: ${err.message}`, true) }
+})
+if ($('#token').value) { void loadIdentity(); void loadReview(); void loadLookback() }
 // The dead-letter count moves on its own; the server counts at most every few seconds however many pages ask.
 setInterval(() => { if ($('#token').value && !document.hidden) void loadDeadLetters() }, 60_000)
