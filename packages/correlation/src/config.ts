@@ -42,9 +42,11 @@ export interface CorrelationConfig {
    * late event, until the input goes quiet (a tick with no such arrival since the previous tick, and
    * `quietMs` of clock since the last), and then applied with them in event-time order. `maxMs` (of the
    * engine's clock: ticks and on-time events) and `maxEvents` bound the hold: a longer backlog is applied
-   * in chunks.
+   * in chunks. `expectTicks`: the caller ticks (the correlator with a tick interval, a replay), so a backlog
+   * is held from the first event on; otherwise only once a tick has been seen (a fresh engine cannot tell
+   * that ticks will come, and without them a hold would never be released).
    */
-  lateHold?: { afterMs: number; quietMs: number; maxMs: number; maxEvents: number }
+  lateHold?: { afterMs: number; quietMs: number; maxMs: number; maxEvents: number; expectTicks?: boolean }
 }
 
 /** The configuration with every optional field given. */
@@ -64,5 +66,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   retentionMs: 30 * DAY,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,
-  lateHold: { afterMs: 5 * MINUTE, quietMs: 5000, maxMs: 10 * MINUTE, maxEvents: 100_000 },
+  // 30 s of quiet: a drain that stalls a few seconds under load (a busy receiver, a slow broker) must not be
+  // cut in two, which would chain incidents at the cut; a backlog's incidents showing 30 s later costs nothing.
+  lateHold: { afterMs: 5 * MINUTE, quietMs: 30_000, maxMs: 10 * MINUTE, maxEvents: 100_000 },
 })

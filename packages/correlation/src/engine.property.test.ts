@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { defaultCorrelationConfig } from './config.ts'
 import { CorrelationEngine } from './engine.ts'
 import type { AlertEvent, EngineInput } from './types.ts'
+
+/** The late-event hold's quiet time, in the one-second ticks these deliveries use. */
+const QUIET_S = defaultCorrelationConfig.lateHold.quietMs / 1000
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
 const MIN = 60_000
@@ -147,11 +151,11 @@ describe('correlation properties: a backlog in one burst gives the incidents of 
     }
     return [...out, ...settleTicks(es)]
   }
-  /** An hour after the last event, ticks every second: the burst, then the ticks up to the one that finds it drained (5 s quiet). */
+  /** An hour after the last event, ticks every second: the burst, then the ticks up to the one that finds it drained (the hold's quiet time). */
   function burst(es: AlertEvent[], order: AlertEvent[]): EngineInput[] {
     const at = last(es) + HOUR
     const received = order.map((e): EngineInput => ({ type: 'alert', event: { ...e, receivedAt: new Date(at).toISOString() } }))
-    return [tickAt(at), ...received, ...[1, 2, 3, 4, 5].map((n) => tickAt(at + n * 1000)), ...settleTicks(es)]
+    return [tickAt(at), ...received, ...Array.from({ length: QUIET_S }, (_, n) => tickAt(at + (n + 1) * 1000)), ...settleTicks(es)]
   }
   /** Interleaves queues at random, each queue's order kept. */
   function interleave(queues: AlertEvent[][], picks: number[]): AlertEvent[] {
@@ -246,9 +250,9 @@ describe('the late-event hold', () => {
     engine.apply(old('a', 'resolved', T0 + 5 * MIN))
     engine.apply(old('b', 'resolved', T0 + 6 * MIN))
     expect(engine.stats.pending).toBe(4)
-    for (const n of [4, 5, 6, 7]) expect(engine.apply(tickAt(at + n * 1000))).toEqual([])
-    // 5 s of clock since the last arrival, and none since the previous tick.
-    expect(engine.apply(tickAt(at + 8000))).toMatchObject([{ type: 'incident', incident: { status: 'resolved', alertCount: 2 } }])
+    for (let n = 4; n < 3 + QUIET_S; n++) expect(engine.apply(tickAt(at + n * 1000))).toEqual([])
+    // The quiet time of clock since the last arrival (at the third second), and none since the previous tick.
+    expect(engine.apply(tickAt(at + (3 + QUIET_S) * 1000))).toMatchObject([{ type: 'incident', incident: { status: 'resolved', alertCount: 2 } }])
     expect(engine.stats.pending).toBe(0)
   })
 

@@ -17,6 +17,11 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
     return
   }
+  // Before the first tick, an engine told that ticks will come takes the first event's receipt (the
+  // receiver's clock) as one: a burst reaching a fresh correlator before its first tick is then a backlog
+  // like any other, instead of a stream whose newest sender moves the watermark past the other senders'
+  // alerts and fires their timers before their own events have come.
+  if (!s.held.ticked && s.cfg.lateHold.expectTicks) tick(s, parseTime(event.receivedAt))
   const time = eventTimeOf(event, s.cfg.futureToleranceMs)
   // It would wait forever at the head of the queue, and everything behind it with it.
   if (!Number.isFinite(time.t)) throw new EventTimeError(event.id)
@@ -47,7 +52,9 @@ export function arrive(s: EngineState, event: AlertEvent): void {
 function applyLate(s: EngineState, p: Pending): void {
   s.stats.late += 1
   const hold = s.held
-  if (hold.events.length === 0 && (!hold.ticked || p.t >= s.watermark - s.cfg.lateHold.afterMs)) {
+  // Before the first tick, only an engine told that ticks will come holds: a burst right after a start
+  // (the correlator's first tick can follow its first records) is held like any other.
+  if (hold.events.length === 0 && ((!hold.ticked && !s.cfg.lateHold.expectTicks) || p.t >= s.watermark - s.cfg.lateHold.afterMs)) {
     s.pending.push(p)
     drain(s)
     return

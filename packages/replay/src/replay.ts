@@ -86,7 +86,10 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const started = now()
   const warmUpMs = o.warmUpMs ?? warmUpFor(o.engineConfig)
   const readFromMs = o.fromMs - warmUpMs
-  const engine = new CorrelationEngine(o.engineConfig)
+  const tickIntervalMs = o.tickIntervalMs ?? 5000
+  // The replay ticks (below), so a backlog at the start of the log is held as the live correlator holds it.
+  const lateHold = { ...defaultCorrelationConfig.lateHold, ...o.engineConfig.lateHold, expectTicks: tickIntervalMs > 0 }
+  const engine = new CorrelationEngine({ ...o.engineConfig, lateHold })
   const incidents = new Map<string, Incident>()
   const problems = new Map<string, Problem>()
   const stats = { alerts: 0, commands: 0, commandsRefused: 0, invalid: 0, relabelled: 0 }
@@ -100,7 +103,6 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const withCommands = o.commands ?? true
   const topics = withCommands ? [o.topics.alerts, o.topics.commands] : [o.topics.alerts]
 
-  const tickIntervalMs = o.tickIntervalMs ?? 5000
   let lastTick = -Infinity
   await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}) }, (record) => {
     if (tickIntervalMs > 0 && record.timestamp - lastTick >= tickIntervalMs) {

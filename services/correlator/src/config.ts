@@ -66,6 +66,7 @@ export const correlatorConfigSpec = {
   OPSREVIEW_ALLOWED_LATENESS: field.duration('how late an event may arrive and still be applied in event-time order; also how long each event waits', d.allowedLatenessMs),
   OPSREVIEW_FUTURE_TOLERANCE: field.duration("a sender's event time more than this after receipt is clamped to receipt + this", d.futureToleranceMs),
   OPSREVIEW_LATE_HOLD_AFTER: field.duration('an event this far behind the watermark is a backlog: held until a tick finds the backlog drained, then applied in event-time order', d.lateHold.afterMs),
+  OPSREVIEW_LATE_HOLD_QUIET: field.duration('a held backlog is applied at the first tick after this long without a held arrival', d.lateHold.quietMs),
   OPSREVIEW_LATE_HOLD_MAX: field.duration('a backlog held this long (of ticks) is applied even if more keeps coming: longer ones are applied in chunks', d.lateHold.maxMs),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
@@ -97,6 +98,6 @@ export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
     retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
     allowedLatenessMs: c.OPSREVIEW_ALLOWED_LATENESS,
     futureToleranceMs: c.OPSREVIEW_FUTURE_TOLERANCE,
-    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, quietMs: d.lateHold.quietMs, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents },
+    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, quietMs: c.OPSREVIEW_LATE_HOLD_QUIET, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents, expectTicks: c.OPSREVIEW_TICK_INTERVAL > 0 },
   }
 }

@@ -18,7 +18,7 @@ import { F1_TARGET, score } from './corpus/score.ts'
 const TOKEN = 'corpus-ingest-token'
 
 describe('the labelled corpus through the pipeline', () => {
-  it('posted in one burst, scores pairwise F1 ≥ 0.95, finds every planted problem and no false one, and resolves every finished incident', { timeout: 150_000 }, async () => {
+  it('posted in one burst, scores pairwise F1 ≥ 0.95, finds every planted problem and no false one, and resolves every finished incident', { timeout: 240_000 }, async () => {
     const run = uniqueName('corpus')
     const kafka = kafkaClient()
     const es = esClient()

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { defaultCorrelationConfig } from '@opsreview/correlation/config'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 import { buildCorpus, burstOrder, HOUR, liveOrder, MIN, type Corpus, type Delivery } from './corpus.ts'
@@ -26,8 +27,9 @@ function live(corpus: Corpus): EngineInput[] {
   return out
 }
 const at = (c: Corpus) => c.end + HOUR
-/** Ticks every second after the burst: the one 5 s after finds it drained. */
-const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c)), ...events.map(alert), ...[1, 2, 3, 4, 5].map((n) => tick(at(c) + n * 1000))]
+/** Ticks every second after the burst: the one the hold's quiet time after finds it drained. */
+const quietSeconds = defaultCorrelationConfig.lateHold.quietMs / 1000
+const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c)), ...events.map(alert), ...Array.from({ length: quietSeconds }, (_, n) => tick(at(c) + (n + 1) * 1000))]
 
 /** Kafka's reordering: events of one alert keep their order, different alerts interleave at random. */
 function kafkaShuffle(events: AlertEvent[], seed: number): AlertEvent[] {

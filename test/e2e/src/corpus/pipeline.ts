@@ -63,7 +63,7 @@ async function searchAll<T>(es: Client, index: string): Promise<T[]> {
  * and the indexed incidents and problems equal to the last versions on their topics, unchanged for
  * `stableMs`. Returns them.
  */
-export async function settled(kafka: Kafka, es: Client, names: PipelineNames, events: number, timeoutMs = 90_000, stableMs = 15_000): Promise<{ incidents: ScoredIncident[]; problems: ScoredProblem[] }> {
+export async function settled(kafka: Kafka, es: Client, names: PipelineNames, events: number, timeoutMs = 150_000, stableMs = 45_000): Promise<{ incidents: ScoredIncident[]; problems: ScoredProblem[] }> {
   await waitFor(async () => {
     await es.indices.refresh({ index: names.alertsAlias })
     return (await es.count({ index: names.alertsAlias })).count >= events ? true : undefined
@@ -90,8 +90,8 @@ export async function settled(kafka: Kafka, es: Client, names: PipelineNames, ev
     await admin.disconnect()
   }
   // A backlog is held by the engine (committed with its state) until a tick finds it drained
-  // with 5 s of quiet (docs/correlation-event-time.md, "The late-event rule"): the outputs are final once
-  // they stop changing for longer than that and two tick intervals (5 s ticks by default).
+  // with 30 s of quiet (docs/correlation-event-time.md, "The late-event rule"): the outputs are final once
+  // they stop changing for longer than that and a few tick intervals.
   let seen: string | undefined
   let since = 0
   return waitFor(async () => {
