@@ -1,11 +1,11 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DecisionLog } from '@opsreview/review/decisions'
 import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
-import { seededIncidentIds, seededProblemIds, seedSmallReview } from './fuzz-seed.ts'
+import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
+import { decisionsOnKafka } from './test-decisions-on-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -41,20 +41,7 @@ async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTop
 }
 
 async function startReview(opts: { standIn?: boolean } = {}) {
-  const { es, prefix } = await seedSmallReview()
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  const commandsTopic = uniqueName('commands')
-  const resultsTopic = uniqueName('results')
-  await createTopics(admin, [commandsTopic, resultsTopic])
-  onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
-  const { logger } = captureLogs()
-  const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
-  await commands.connect()
-  const decisions = new DecisionLog()
-  const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
-  onTestFinished(async () => { await reader.stop(); await commands.close(); await es.close() })
+  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
   const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
   const url = await serve(createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000, publicDir: defaultPublicDir,

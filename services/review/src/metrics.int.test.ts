@@ -1,11 +1,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { DecisionLog } from '@opsreview/review/decisions'
-import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
+import { serve, uniqueName, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
-import { startDecisionConsumer } from './decisions-consumer.ts'
-import { seededIncidentIds, seedSmallReview } from './fuzz-seed.ts'
+import { seededIncidentIds } from './fuzz-seed.ts'
+import { decisionsOnKafka } from './test-decisions-on-kafka.ts'
 import { createReviewMetrics } from './metrics.ts'
 
 const OPEN = seededIncidentIds[0]!
@@ -19,19 +17,7 @@ const series = (text: string, name: string, ...labels: string[]) => {
 
 describe("the review's /metrics, on the real Kafka and Elasticsearch", () => {
   it('times requests by route and status, counts decisions by type and outcome, and serves the process metrics', async () => {
-    const { es, prefix } = await seedSmallReview()
-    const kafka = kafkaClient()
-    const admin = kafka.admin()
-    await admin.connect()
-    const commandsTopic = uniqueName('commands')
-    const resultsTopic = uniqueName('results')
-    await createTopics(admin, [commandsTopic, resultsTopic])
-    onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
-    const { logger } = captureLogs()
-    const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
-    await commands.connect()
-    const decisions = new DecisionLog()
-    const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
+    const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
     // Stands in for the correlator: accepts everything but resolving the resolved incident, and leaves notes
     // on the open one unanswered (their wait runs out).
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
@@ -47,7 +33,7 @@ describe("the review's /metrics, on the real Kafka and Elasticsearch", () => {
         await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify({ commandId: c.id, type: c.type, target: c.target, ok, ...(ok ? {} : { error: 'incident is already resolved' }) }) }] })
       },
     })
-    onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect(); await reader.stop(); await commands.close(); await es.close() })
+    onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
     const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
     const url = await serve(createReviewApp({
       es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 3_000, publicDir: defaultPublicDir,
