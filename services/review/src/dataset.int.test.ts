@@ -1,11 +1,10 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Partitioners } from 'kafkajs'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { incidentMappings, indexNames, problemMappings } from '@opsreview/search-index/templates'
-import { captureLogs, createTopics, kafkaClient, readTopicToEnd, serve, uniqueName } from '@opsreview/testing'
+import { readTopicToEnd, serve } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { at, incident, NOW, seedSmallReview } from './fuzz-seed.ts'
+import { commandsOnKafka } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field; typing each shape here would only restate the assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,16 +30,8 @@ async function startWithDataset() {
   const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
   expect(r.errors).toBe(false)
 
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  const commandsTopic = uniqueName('commands')
-  await createTopics(admin, [commandsTopic])
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  const { logger } = captureLogs()
-  const commands = new BatchPublisher({ producer, logger })
-  onTestFinished(async () => { await commands.close(); await producer.disconnect(); await admin.disconnect(); await es.close() })
+  const { kafka, commandsTopic, logger, commands } = await commandsOnKafka()
+  onTestFinished(async () => { await es.close() })
   const url = await serve(createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,
     waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters: async () => { throw new Error('not counted here') },

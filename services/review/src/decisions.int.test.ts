@@ -5,7 +5,7 @@ import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } fr
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
-import { decisionsOnKafka } from './test-decisions-on-kafka.ts'
+import { decisionsOnKafka } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs'
 import { serve, uniqueName, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds } from './fuzz-seed.ts'
-import { decisionsOnKafka } from './test-decisions-on-kafka.ts'
+import { decisionsOnKafka } from './test-review-kafka.ts'
 import { createReviewMetrics } from './metrics.ts'
 
 const OPEN = seededIncidentIds[0]!

@@ -1,14 +1,13 @@
 // The review's scope, seeded: incidents, problems and alerts of production, staging and test, for the
 // OpenAPI and scope tests (the figures are worked out in scope.int.test.ts).
 import { expect, onTestFinished } from 'vitest'
-import { Partitioners } from 'kafkajs'
-import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, serve, uniqueName } from '@opsreview/testing'
+import { cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
+import { commandsOnKafka } from './test-review-kafka.ts'
 import { at, incident, NOW } from './fuzz-seed.ts'
 
 export const READ = 'read-token'
@@ -50,16 +49,8 @@ export async function startScopedReview() {
   const bulk = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
   expect(bulk.errors).toBe(false)
 
-  const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  const commandsTopic = uniqueName('commands')
-  await createTopics(admin, [commandsTopic])
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  const { logger } = captureLogs()
-  const commands = new BatchPublisher({ producer, logger })
-  onTestFinished(async () => { await commands.close(); await producer.disconnect(); await admin.disconnect(); await es.close() })
+  const { admin, commandsTopic, logger, commands } = await commandsOnKafka()
+  onTestFinished(async () => { await es.close() })
   const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, [uniqueName('never-created')], now, 24 * H), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
   const app = createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,
