@@ -5,10 +5,17 @@
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string }
 
+export type Env = Readonly<Record<string, string | undefined>>
+
 export interface Field<T> {
   readonly parse: (raw: string | undefined) => Parsed<T>
   /** For the README's table and for error messages. */
   readonly doc: string
+  /**
+   * For a field that reads more than its own variable (a `…_FILE` twin, a setting it depends on): used
+   * instead of `parse`, with the whole environment and the field's variable name.
+   */
+  readonly parseEnv?: (env: Env, name: string) => Parsed<T>
 }
 
 type Spec = Record<string, Field<unknown>>
@@ -70,11 +77,11 @@ export const field = {
 export type ConfigResult<S extends Spec> = { ok: true; value: ConfigOf<S> } | { ok: false; errors: string[] }
 
 /** Parses every field of `spec` from `env`; the result is frozen. */
-export function readConfig<S extends Spec>(spec: S, env: Readonly<Record<string, string | undefined>>): ConfigResult<S> {
+export function readConfig<S extends Spec>(spec: S, env: Env): ConfigResult<S> {
   const errors: string[] = []
   const out: Record<string, unknown> = {}
   for (const [name, f] of Object.entries(spec)) {
-    const r = f.parse(env[name])
+    const r = f.parseEnv ? f.parseEnv(env, name) : f.parse(env[name])
     if (r.ok) out[name] = r.value
     else errors.push(`${name} ${r.error} (${f.doc})`)
   }
@@ -82,9 +89,11 @@ export function readConfig<S extends Spec>(spec: S, env: Readonly<Record<string,
 }
 
 /** For main.ts: the config, or every error on stderr and exit code 78 (EX_CONFIG). */
-export function loadConfigOrExit<S extends Spec>(service: string, spec: S, env: Readonly<Record<string, string | undefined>>): ConfigOf<S> {
+export function loadConfigOrExit<S extends Spec>(service: string, spec: S, env: Env): ConfigOf<S> {
   const r = readConfig(spec, env)
   if (r.ok) return r.value
   process.stderr.write(`${service}: invalid configuration:\n${r.errors.map((e) => `  - ${e}`).join('\n')}\n`)
   process.exit(78)
 }
+
+export { elasticsearchConnectionSpec, kafkaConnectionSpec, kafkaSaslMechanisms, type KafkaSaslMechanism } from './connections.ts'
