@@ -6,13 +6,16 @@
  */
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
 
+/** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
+export type KafkaPasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
+
 /** The part of a service's validated configuration this reads (the shape kafkaConnectionSpec yields). */
 export interface KafkaConnectionConfig {
   readonly OPSREVIEW_KAFKA_BROKERS: readonly string[]
   readonly OPSREVIEW_KAFKA_SSL: boolean
   /** PEM content of the CA file, not its path. */
   readonly OPSREVIEW_KAFKA_SSL_CA: string | undefined
-  readonly OPSREVIEW_KAFKA_SASL_MECHANISM: SASLOptions['mechanism'] | undefined
+  readonly OPSREVIEW_KAFKA_SASL_MECHANISM: KafkaPasswordMechanism | undefined
   readonly OPSREVIEW_KAFKA_SASL_USERNAME: string
   readonly OPSREVIEW_KAFKA_SASL_PASSWORD: string
 }
