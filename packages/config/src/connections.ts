@@ -100,7 +100,7 @@ export const kafkaConnectionSpec = {
       if (!isSet(raw)) {
         // Credentials without a mechanism would connect unauthenticated, which the broker may even accept.
         const given = [USERNAME, PASSWORD].filter((n) => secretGiven(env, n))
-        return given.length > 0 ? fail(`is required when ${given.join(' and ')} is set`) : ok(undefined)
+        return given.length > 0 ? fail(`is required when ${given.join(' and ')} ${given.length > 1 ? 'are' : 'is'} set`) : ok(undefined)
       }
       // Kafka's own names are upper case (SCRAM-SHA-512); kafkajs wants lower case.
       const m = raw.trim().toLowerCase()
