@@ -23,7 +23,31 @@ KAFKA_PORT="${OPSREVIEW_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${OPSREVIEW_KAFKA_CONTROLLER_PORT:-9093}"
 ES_PORT="${OPSREVIEW_ES_PORT:-9200}"
 ES_TRANSPORT_PORT="${OPSREVIEW_ES_TRANSPORT_PORT:-9300}"
-KAFKA_HEAP="${OPSREVIEW_KAFKA_HEAP:-512m}"
+# Cluster mode (docs/cluster.md): OPSREVIEW_KAFKA_NODES=3 runs three combined broker/controller nodes,
+# OPSREVIEW_INSTANCES=2 two instances of each service. The default is one of each.
+KAFKA_NODES="${OPSREVIEW_KAFKA_NODES:-1}"
+INSTANCES="${OPSREVIEW_INSTANCES:-1}"
+[[ "$KAFKA_NODES" =~ ^[1-9]$ ]] || { printf '[opsreview] error: OPSREVIEW_KAFKA_NODES must be 1 to 9, got %s\n' "$KAFKA_NODES" >&2; exit 1; }
+[[ "$INSTANCES" =~ ^[1-9]$ ]] || { printf '[opsreview] error: OPSREVIEW_INSTANCES must be 1 to 9, got %s\n' "$INSTANCES" >&2; exit 1; }
+# Node k listens for clients on the Kafka port + 100 × (k − 1) and for its controller quorum on the
+# controller port + 100 × (k − 1): 9092/9093, 9192/9193, 9292/9293 by default. Steps of 100 keep clear
+# of the controller port beside each client port, and of Prometheus (9090) and Alertmanager (9094).
+kafka_port_of() { echo $((KAFKA_PORT + 100 * ($1 - 1))); }
+kafka_controller_port_of() { echo $((KAFKA_CONTROLLER_PORT + 100 * ($1 - 1))); }
+# One node keeps the single-broker layout ($OPSREVIEW_HOME/kafka, part "kafka"); a cluster's nodes are
+# kafka-1 … kafka-N, each with its own directory.
+kafka_part_of() { if [ "$KAFKA_NODES" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+kafka_run_of() { echo "$OPSREVIEW_HOME/$(kafka_part_of "$1")"; }
+kafka_brokers() {
+  local k out=""
+  for k in $(seq 1 "$KAFKA_NODES"); do out="$out${out:+,}127.0.0.1:$(kafka_port_of "$k")"; done
+  echo "$out"
+}
+# Three copies of every partition, two of which must have a write (acks=all) before it is acknowledged:
+# one node may die without losing or refusing anything. Fewer nodes, fewer copies.
+KAFKA_REPLICATION_FACTOR=$((KAFKA_NODES < 3 ? KAFKA_NODES : 3))
+KAFKA_MIN_INSYNC=$((KAFKA_REPLICATION_FACTOR > 1 ? KAFKA_REPLICATION_FACTOR - 1 : 1))
+if [ "$KAFKA_NODES" = 1 ]; then KAFKA_HEAP="${OPSREVIEW_KAFKA_HEAP:-512m}"; else KAFKA_HEAP="${OPSREVIEW_KAFKA_HEAP:-384m}"; fi
 ES_HEAP="${OPSREVIEW_ES_HEAP:-1g}"
 ES_USER="${OPSREVIEW_ES_USER:-opsreview}"
 

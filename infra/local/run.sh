@@ -3,7 +3,8 @@
 # Elasticsearch (fetching them on first use), then each service in the background with its log in
 # $OPSREVIEW_HOME/services, then opsreview's own Prometheus and Alertmanager (infra/prometheus,
 # infra/alertmanager), which file opsreview's failures as incidents in opsreview, and prints where
-# everything listens.
+# everything listens. OPSREVIEW_KAFKA_NODES=3 OPSREVIEW_INSTANCES=2 is cluster mode (docs/cluster.md):
+# three Kafka nodes and two instances of each service, instance k on its default port + 10 × (k − 1).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
@@ -14,10 +15,23 @@ chmod 700 "$SERVICES_RUN"
 
 SERVICES="receiver correlator indexer review"
 
-RECEIVER_ADDR="${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}"
-REVIEW_ADDR="${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}"
-INDEXER_ADDR="${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}"
-CORRELATOR_ADDR="${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}"
+# Each service's host and first port; instance k of INSTANCES listens on the port + 10 × (k − 1).
+host_of() { case "$1" in receiver) echo "${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}" ;; review) echo "${OPSREVIEW_REVIEW_HOST:-127.0.0.1}" ;; indexer) echo "${OPSREVIEW_INDEXER_HOST:-127.0.0.1}" ;; correlator) echo "${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}" ;; esac; }
+port_of() {
+  local base
+  case "$1" in receiver) base="${OPSREVIEW_RECEIVER_PORT:-8080}" ;; review) base="${OPSREVIEW_REVIEW_PORT:-8081}" ;; indexer) base="${OPSREVIEW_INDEXER_PORT:-8082}" ;; correlator) base="${OPSREVIEW_CORRELATOR_PORT:-8083}" ;; esac
+  echo $((base + 10 * (${2:-1} - 1)))
+}
+addr_of() { echo "$(host_of "$1"):$(port_of "$1" "${2:-1}")"; }
+port_env_of() { case "$1" in receiver) echo OPSREVIEW_RECEIVER_PORT ;; review) echo OPSREVIEW_REVIEW_PORT ;; indexer) echo OPSREVIEW_INDEXER_PORT ;; correlator) echo OPSREVIEW_CORRELATOR_PORT ;; esac; }
+# One instance keeps the names of old (receiver, receiver.pid, receiver.log); several are receiver-1 ….
+instance_name() { if [ "$INSTANCES" = 1 ]; then echo "$1"; else echo "$1-$2"; fi; }
+# "1 2 …" of the instances.
+instances() { seq 1 "$INSTANCES" | tr '\n' ' '; }
+RECEIVER_ADDR="$(addr_of receiver)"
+REVIEW_ADDR="$(addr_of review)"
+INDEXER_ADDR="$(addr_of indexer)"
+CORRELATOR_ADDR="$(addr_of correlator)"
 
 # opsreview watching itself; OPSREVIEW_SELF_MONITORING=0 leaves both out.
 SELF_MONITORING="${OPSREVIEW_SELF_MONITORING:-1}"
@@ -42,7 +56,8 @@ token() {
 token OPSREVIEW_INGEST_TOKENS ingest-token
 token OPSREVIEW_READ_TOKENS read-token
 token OPSREVIEW_WRITE_TOKENS write-token
-export OPSREVIEW_SPOOL_DIR="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
+# Each receiver instance has a spool of its own: a spool is one process's durable queue.
+SPOOL_BASE="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
 # The secret of a token list's first entry: entries may be named (`dana:secret`), and only the secret goes
 # into a link, a file or another service's config.
 first_secret() { local e="${1%%,*}"; e="${e//[[:space:]]/}"; printf '%s' "${e#*:}"; }
@@ -50,23 +65,38 @@ first_secret() { local e="${1%%,*}"; e="${e//[[:space:]]/}"; printf '%s' "${e#*:
 export OPSREVIEW_RECEIVER_URL="${OPSREVIEW_RECEIVER_URL:-http://$RECEIVER_ADDR}"
 export OPSREVIEW_RECEIVER_TOKEN="${OPSREVIEW_RECEIVER_TOKEN:-$(first_secret "$OPSREVIEW_INGEST_TOKENS")}"
 # The services talk to the engines this script started, on whatever ports they were given.
-export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
+export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-$(kafka_brokers)}"
 export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
 
+# start_service SERVICE K: instance K, with its own port, pid file, log and (receiver) spool; the
+# instances of a service share its consumer group, so they share the partitions.
 start_service() {
-  local name="$1" pidfile="$SERVICES_RUN/$1.pid"
+  local service="$1" k="$2" name; name="$(instance_name "$1" "$2")"
+  local pidfile="$SERVICES_RUN/$name.pid" spool="$SPOOL_BASE"
+  [ "$INSTANCES" = 1 ] || spool="$SPOOL_BASE-$k"
   if pid_alive "$pidfile"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
-  log "starting $name"
-  nohup node --conditions=@opsreview/source "services/$name/src/main.ts" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
+  port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
+  log "starting $name on $(addr_of "$service" "$k")"
+  env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
+    nohup node --conditions=@opsreview/source "services/$service/src/main.ts" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
+
+# wait_service SERVICE K PATH: until instance K answers PATH, else its log's tail and exit.
+wait_service() {
+  local name; name="$(instance_name "$1" "$2")"
+  wait_for "$name" 90 wait_http "http://$(addr_of "$1" "$2")$3" || { tail -20 "$SERVICES_RUN/$name.log" >&2; exit 1; }
+}
+
+# Every address of a service's instances, for Prometheus' targets: 127.0.0.1:8080', '127.0.0.1:8090
+targets_of() { local k sep="', '" out=""; for k in $(instances); do out="$out${out:+$sep}$(addr_of "$1" "$k")"; done; echo "$out"; }
 
 wait_http() { curl -fsS -m 2 "$1" >/dev/null 2>&1; }
 
 # Renders the checked-in configs with the addresses, ports and paths in force, into the run directories.
 render_self_monitoring() {
   mkdir -p "$PROMETHEUS_RUN/data" "$ALERTMANAGER_RUN/data"
-  sed -e "s|127.0.0.1:8080|$RECEIVER_ADDR|; s|127.0.0.1:8081|$REVIEW_ADDR|; s|127.0.0.1:8082|$INDEXER_ADDR|; s|127.0.0.1:8083|$CORRELATOR_ADDR|" \
+  sed -e "s|127.0.0.1:8080|$(targets_of receiver)|; s|127.0.0.1:8081|$(targets_of review)|; s|127.0.0.1:8082|$(targets_of indexer)|; s|127.0.0.1:8083|$(targets_of correlator)|" \
       -e "s|127.0.0.1:9094|127.0.0.1:$ALERTMANAGER_PORT|" \
       -e "s|^  - opsreview-rules.yml|  - $OPSREVIEW_REPO/infra/prometheus/opsreview-rules.yml|" \
       infra/prometheus/prometheus.yml > "$PROMETHEUS_RUN/prometheus.yml"
@@ -76,6 +106,18 @@ render_self_monitoring() {
   sed -e "s|http://127.0.0.1:8080/webhooks/alertmanager|http://$RECEIVER_ADDR/webhooks/alertmanager|" \
       -e "s|credentials_file: ingest-token|credentials_file: $ALERTMANAGER_RUN/ingest-token|" \
       infra/alertmanager/alertmanager.yml > "$ALERTMANAGER_RUN/alertmanager.yml"
+  # Several receivers: the webhook (the file's last block) once per instance, so a notification still
+  # arrives while one is down; the pipeline files a state that arrives twice once.
+  local k
+  for k in $(instances); do
+    [ "$k" = 1 ] && continue
+    awk -v from="http://$RECEIVER_ADDR/" -v to="http://$(addr_of receiver "$k")/" '
+      /^      - url: / { copy = 1 }
+      copy { block = block (block == "" ? "" : "\n") $0 }
+      END { gsub(from, to, block); print block }' "$ALERTMANAGER_RUN/alertmanager.yml" > "$ALERTMANAGER_RUN/webhook-$k.yml"
+    cat "$ALERTMANAGER_RUN/webhook-$k.yml" >> "$ALERTMANAGER_RUN/alertmanager.yml"
+    rm -f "$ALERTMANAGER_RUN/webhook-$k.yml"
+  done
 }
 
 start_alertmanager() {
@@ -112,20 +154,19 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-status_line() { if pid_alive "$2"; then echo "$(printf '%-14s' "$1") up    pid $(cat "$2")${3:+   $3}"; else echo "$(printf '%-14s' "$1") down"; fi; }
+# `NAME up pid N` or `NAME down`: one line per part, the same form as `stack.sh pids`.
+status_line() { if pid_alive "$2"; then echo "$1 up pid $(cat "$2")"; else echo "$1 down"; fi; }
 
 case "${1:-start}" in
   start)
     bash infra/local/stack.sh start
-    for s in $SERVICES; do start_service "$s"; done
-    wait_for "receiver" 60 wait_http "http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}/readyz" \
-      || { tail -20 "$SERVICES_RUN/receiver.log" >&2; exit 1; }
-    wait_for "correlator" 60 wait_http "http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}/healthz" \
-      || { tail -20 "$SERVICES_RUN/correlator.log" >&2; exit 1; }
-    wait_for "indexer" 60 wait_http "http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}/healthz" \
-      || { tail -20 "$SERVICES_RUN/indexer.log" >&2; exit 1; }
-    wait_for "review" 60 wait_http "http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/healthz" \
-      || { tail -20 "$SERVICES_RUN/review.log" >&2; exit 1; }
+    for s in $SERVICES; do for k in $(instances); do start_service "$s" "$k"; done; done
+    for k in $(instances); do
+      wait_service receiver "$k" /readyz
+      wait_service correlator "$k" /healthz
+      wait_service indexer "$k" /healthz
+      wait_service review "$k" /healthz
+    done
     self_monitoring="  self-monitoring off (OPSREVIEW_SELF_MONITORING=0)"
     if [ "$SELF_MONITORING" != 0 ]; then
       render_self_monitoring
@@ -138,6 +179,9 @@ case "${1:-start}" in
       self_monitoring="  prometheus     http://127.0.0.1:$PROMETHEUS_PORT   scrapes the four services, rules infra/prometheus/opsreview-rules.yml
   alertmanager   http://127.0.0.1:$ALERTMANAGER_PORT   sends opsreview's own alerts to POST /webhooks/alertmanager"
     fi
+    instances_info=""
+    [ "$INSTANCES" = 1 ] || instances_info="
+  instances      $INSTANCES of each service, instance k on the port above + 10 × (k − 1); pnpm status lists them"
     cat <<INFO
 
 opsreview is running.
@@ -145,8 +189,8 @@ opsreview is running.
   review API     http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/api/v1/   (read token $(first_secret "$OPSREVIEW_READ_TOKENS"))
   receiver       http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}   POST /webhooks/alertmanager, /webhooks/pingdom, /api/v1/reports
   correlator     http://${OPSREVIEW_CORRELATOR_HOST:-127.0.0.1}:${OPSREVIEW_CORRELATOR_PORT:-8083}   GET /metrics
-  indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics
-  kafka          127.0.0.1:$KAFKA_PORT
+  indexer        http://${OPSREVIEW_INDEXER_HOST:-127.0.0.1}:${OPSREVIEW_INDEXER_PORT:-8082}   GET /metrics$instances_info
+  kafka          $OPSREVIEW_KAFKA_BROKERS
   elasticsearch  http://127.0.0.1:$ES_PORT   aliases opsreview-alerts, opsreview-incidents, opsreview-problems
 $self_monitoring
   ingest token   $OPSREVIEW_INGEST_TOKENS
@@ -159,14 +203,17 @@ INFO
     # Prometheus first: services going away on purpose are not incidents.
     stop_pid prometheus "$PROMETHEUS_RUN/prometheus.pid"
     stop_pid alertmanager "$ALERTMANAGER_RUN/alertmanager.pid"
-    for s in $SERVICES; do stop_pid "$s" "$SERVICES_RUN/$s.pid"; done
+    for s in $SERVICES; do for k in $(instances); do stop_pid "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid"; done; done
     bash infra/local/stack.sh stop
     ;;
   status)
-    for s in $SERVICES; do status_line "$s" "$SERVICES_RUN/$s.pid"; done
-    status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "http://127.0.0.1:$PROMETHEUS_PORT"
-    status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "http://127.0.0.1:$ALERTMANAGER_PORT"
-    bash infra/local/stack.sh status || true
+    # Engines first, then each service's instances, then self-monitoring.
+    bash infra/local/stack.sh pids || true
+    for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid"; done; done
+    if [ "$SELF_MONITORING" != 0 ]; then
+      status_line prometheus "$PROMETHEUS_RUN/prometheus.pid"
+      status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid"
+    fi
     ;;
   *) die "usage: run.sh start|stop|status" ;;
 esac

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The local engines: a real Apache Kafka (KRaft, one broker) and a real Elasticsearch 8 (one node),
-# run as JVM processes from Maven Central artifacts. No Docker needed.
+# The local engines: a real Apache Kafka (KRaft; one broker, or with OPSREVIEW_KAFKA_NODES=3 a cluster
+# of three combined broker/controller nodes, docs/cluster.md) and a real Elasticsearch 8 (one node), run
+# as JVM processes from Maven Central artifacts. No Docker needed. PART is kafka (every node), kafka-K
+# (one node of a cluster) or elasticsearch.
 #
-#   stack.sh start [kafka|elasticsearch]   fetch what is missing, start, wait for health (idempotent)
-#   stack.sh stop  [kafka|elasticsearch]   graceful stop; data is kept
-#   stack.sh kill  kafka|elasticsearch     SIGKILL, for the outage tests
-#   stack.sh status                        what runs, exit 1 when something is down
-#   stack.sh logs  [kafka|elasticsearch]   follow an engine's log
-#   stack.sh reset                         stop and delete all engine data
+#   stack.sh start [PART]   fetch what is missing, start, wait for health (idempotent)
+#   stack.sh stop  [PART]   graceful stop; data is kept
+#   stack.sh kill  PART     SIGKILL, for the outage tests and the chaos run
+#   stack.sh status         what runs, exit 1 when something is down
+#   stack.sh pids           the same as `NAME up pid N` / `NAME down` lines
+#   stack.sh brokers        the bootstrap list of this stack's Kafka nodes
+#   stack.sh logs  [PART]   follow an engine's log
+#   stack.sh reset          stop and delete all engine data
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-
-engines_for() { if [ -n "${1:-}" ]; then echo "$1"; else echo "kafka elasticsearch"; fi; }
 
 fetch_kafka() {
   [ -f "$KAFKA_HOME/.complete" ] && return
@@ -47,62 +49,108 @@ as_es_user() {
   fi
 }
 
-kafka_healthy() { port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$KAFKA_RUN/logs/server.log" 2>/dev/null; }
+kafka_healthy() {
+  local run; run="$(kafka_run_of "$1")"
+  port_open "$(kafka_port_of "$1")" && grep -q 'Kafka Server started' "$run/logs/server.log" 2>/dev/null
+}
 
-start_kafka() {
-  if pid_alive "$KAFKA_RUN/kafka.pid"; then
-    wait_for "Kafka on :$KAFKA_PORT" 60 kafka_healthy && { log "kafka already running on 127.0.0.1:$KAFKA_PORT"; return; }
-  fi
-  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by a process this stack did not start"
-  fetch_kafka
-  mkdir -p "$KAFKA_RUN/data" "$KAFKA_RUN/logs"
-  cat > "$KAFKA_RUN/server.properties" <<PROPS
+write_kafka_config() {
+  local k="$1" run port cport voters="" j
+  run="$(kafka_run_of "$k")"; port="$(kafka_port_of "$k")"; cport="$(kafka_controller_port_of "$k")"
+  for j in $(seq 1 "$KAFKA_NODES"); do voters="$voters${voters:+,}$j@127.0.0.1:$(kafka_controller_port_of "$j")"; done
+  mkdir -p "$run/data" "$run/logs"
+  cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+node.id=$k
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KAFKA_RUN/data
+log.dirs=$run/data
 num.partitions=3
-# One broker: internal topics cannot have more than one replica.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+# Topics the services create without a replication factor get the cluster's, and a write is acknowledged
+# (acks=all) once min.insync.replicas copies have it; internal topics alike. One broker: one copy.
+default.replication.factor=$KAFKA_REPLICATION_FACTOR
+min.insync.replicas=$KAFKA_MIN_INSYNC
+offsets.topic.replication.factor=$KAFKA_REPLICATION_FACTOR
+transaction.state.log.replication.factor=$KAFKA_REPLICATION_FACTOR
+transaction.state.log.min.isr=$KAFKA_MIN_INSYNC
 group.initial.rebalance.delay.ms=0
 # Topics are created by the services with their own retention and cleanup policy.
 auto.create.topics.enable=false
 PROPS
-  cat > "$KAFKA_RUN/log4j.properties" <<PROPS
+  if [ "$KAFKA_NODES" != 1 ]; then
+    # Three JVMs share two cores: fewer threads than the per-broker defaults.
+    cat >> "$run/server.properties" <<PROPS
+num.network.threads=2
+num.io.threads=4
+num.replica.fetchers=1
+PROPS
+  fi
+  cat > "$run/log4j.properties" <<PROPS
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$KAFKA_RUN/logs/server.log
+log4j.appender.file.File=$run/logs/server.log
 log4j.appender.file.MaxFileSize=20MB
 log4j.appender.file.MaxBackupIndex=3
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 PROPS
-  if [ ! -f "$KAFKA_RUN/data/meta.properties" ]; then
-    local cluster_id
-    cluster_id="$(java -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)"
-    java -cp "$KAFKA_HOME/libs/*" -Dlog4j.configuration="file:$KAFKA_RUN/log4j.properties" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_RUN/server.properties" >&2
+}
+
+# Every node of a cluster is formatted with the same cluster id, kept beside the nodes.
+kafka_cluster_id() {
+  local file="$OPSREVIEW_HOME/kafka-cluster.id"
+  [ "$KAFKA_NODES" = 1 ] && file="$KAFKA_RUN/cluster.id"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$(dirname "$file")"
+    java -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null > "$file"
   fi
-  : > "$KAFKA_RUN/logs/server.log"
-  log "starting Kafka $KAFKA_VERSION (heap $KAFKA_HEAP)"
+  cat "$file"
+}
+
+# Launches node k (or leaves it if it runs); the caller waits for health, since a cluster's first node
+# only finishes starting once a majority of the controller quorum is up.
+launch_kafka_node() {
+  local k="$1" run port part
+  run="$(kafka_run_of "$k")"; port="$(kafka_port_of "$k")"; part="$(kafka_part_of "$k")"
+  pid_alive "$run/kafka.pid" && return
+  if port_open "$port"; then
+    [ "$KAFKA_NODES" != 1 ] && [ "$k" = 1 ] && pid_alive "$KAFKA_RUN/kafka.pid" \
+      && die "port $port is taken by this home's single-node Kafka: stop it first (pnpm stack stop kafka without OPSREVIEW_KAFKA_NODES)"
+    die "port $port is taken by a process this stack did not start"
+  fi
+  port_open "$(kafka_controller_port_of "$k")" && die "controller port $(kafka_controller_port_of "$k") of $part is taken by a process this stack did not start"
+  write_kafka_config "$k"
+  if [ ! -f "$run/data/meta.properties" ]; then
+    java -cp "$KAFKA_HOME/libs/*" -Dlog4j.configuration="file:$run/log4j.properties" \
+      kafka.tools.StorageTool format -t "$(kafka_cluster_id)" -c "$run/server.properties" >&2
+  fi
+  : > "$run/logs/server.log"
+  log "starting $part: Kafka $KAFKA_VERSION on 127.0.0.1:$port (heap $KAFKA_HEAP)"
   # The JVM flags are those of Kafka's own kafka-server-start.sh: short G1 pauses keep produce latency flat.
   # setsid: the broker is in a session of its own, so whatever started it (a terminal, a test worker)
   # can end without taking it along.
   setsid nohup java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$KAFKA_RUN/log4j.properties" \
-    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_RUN/server.properties" \
-    > "$KAFKA_RUN/logs/stdout.log" 2>&1 < /dev/null &
-  echo $! > "$KAFKA_RUN/kafka.pid"
-  wait_for "Kafka on :$KAFKA_PORT" 90 kafka_healthy || { tail -20 "$KAFKA_RUN/logs/stdout.log" >&2; exit 1; }
-  log "kafka ready on 127.0.0.1:$KAFKA_PORT"
+    -Dlog4j.configuration="file:$run/log4j.properties" \
+    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$run/server.properties" \
+    > "$run/logs/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$run/kafka.pid"
+}
+
+# start_kafka [NODE...]: the given nodes (default all), then waits until each is healthy.
+start_kafka() {
+  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k run
+  fetch_kafka
+  for k in $nodes; do launch_kafka_node "$k"; done
+  for k in $nodes; do
+    run="$(kafka_run_of "$k")"
+    wait_for "$(kafka_part_of "$k") on :$(kafka_port_of "$k")" 120 kafka_healthy "$k" || { tail -20 "$run/logs/stdout.log" >&2; exit 1; }
+    log "$(kafka_part_of "$k") ready on 127.0.0.1:$(kafka_port_of "$k")"
+  done
 }
 
 es_healthy() {
@@ -155,27 +203,77 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
-pidfile_of() { case "$1" in kafka) echo "$KAFKA_RUN/kafka.pid" ;; elasticsearch) echo "$ES_RUN/es.pid" ;; *) die "unknown engine: $1" ;; esac; }
+# stop_kafka SIGNAL [NODE...]: the nodes together, so none waits for a quorum the others already left.
+stop_kafka() {
+  local signal="$1"; shift
+  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k
+  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" & done
+  wait
+}
+
+# A part named on the command line: kafka (every node), kafka-K (one node of a cluster), elasticsearch.
+# Prints "kafka NODES" or "elasticsearch".
+resolve_part() {
+  case "$1" in
+    kafka) echo "kafka $(seq 1 "$KAFKA_NODES" | tr '\n' ' ')" ;;
+    kafka-[1-9])
+      local k="${1#kafka-}"
+      [ "$KAFKA_NODES" != 1 ] && [ "$k" -le "$KAFKA_NODES" ] || die "no $1: this stack runs $KAFKA_NODES Kafka node(s) (OPSREVIEW_KAFKA_NODES)"
+      echo "kafka $k" ;;
+    elasticsearch) echo elasticsearch ;;
+    *) die "unknown part: $1 (kafka, kafka-K of a cluster, elasticsearch)" ;;
+  esac
+}
+
+# act start|stop|kill [PART]: every part when none is given.
+act() {
+  local action="$1" part="${2:-}" engine nodes resolved
+  if [ -z "$part" ]; then act "$action" kafka; act "$action" elasticsearch; return; fi
+  resolved="$(resolve_part "$part")" || exit 1
+  read -r engine nodes <<< "$resolved"
+  case "$engine/$action" in
+    kafka/start) start_kafka $nodes ;;
+    kafka/stop) stop_kafka TERM $nodes ;;
+    kafka/kill) stop_kafka KILL $nodes ;;
+    elasticsearch/start) start_elasticsearch ;;
+    elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" ;;
+    elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL ;;
+  esac
+}
 
 cmd="${1:-status}"; shift || true
 case "$cmd" in
-  start) for e in $(engines_for "${1:-}"); do "start_$e"; done ;;
-  stop) for e in $(engines_for "${1:-}"); do stop_pidfile "$e" "$(pidfile_of "$e")"; done ;;
-  kill) [ -n "${1:-}" ] || die "kill needs an engine"; stop_pidfile "$1" "$(pidfile_of "$1")" KILL ;;
+  start|stop) act "$cmd" "${1:-}" ;;
+  kill) [ -n "${1:-}" ] || die "kill needs a part"; act kill "$1" ;;
   status)
     rc=0
-    if pid_alive "$KAFKA_RUN/kafka.pid" && kafka_healthy; then echo "kafka          up    127.0.0.1:$KAFKA_PORT"; else echo "kafka          down"; rc=1; fi
+    for k in $(seq 1 "$KAFKA_NODES"); do
+      if pid_alive "$(kafka_run_of "$k")/kafka.pid" && kafka_healthy "$k"; then printf '%-14s up    127.0.0.1:%s\n' "$(kafka_part_of "$k")" "$(kafka_port_of "$k")"
+      else printf '%-14s down\n' "$(kafka_part_of "$k")"; rc=1; fi
+    done
     if pid_alive "$ES_RUN/es.pid" && es_healthy; then echo "elasticsearch  up    http://127.0.0.1:$ES_PORT"; else echo "elasticsearch  down"; rc=1; fi
     exit $rc ;;
+  pids)
+    # One line per engine part, `NAME up pid N` or `NAME down` (run.sh status prints these first).
+    rc=0
+    for k in $(seq 1 "$KAFKA_NODES"); do
+      run="$(kafka_run_of "$k")"
+      if pid_alive "$run/kafka.pid" && kafka_healthy "$k"; then echo "$(kafka_part_of "$k") up pid $(cat "$run/kafka.pid")"; else echo "$(kafka_part_of "$k") down"; rc=1; fi
+    done
+    if pid_alive "$ES_RUN/es.pid" && es_healthy; then echo "elasticsearch up pid $(cat "$ES_RUN/es.pid")"; else echo "elasticsearch down"; rc=1; fi
+    exit $rc ;;
+  brokers) kafka_brokers ;;
   logs)
-    case "${1:-kafka}" in
-      kafka) exec tail -n 50 -F "$KAFKA_RUN/logs/server.log" ;;
+    part="${1:-kafka}"
+    case "$part" in
+      kafka) [ "$KAFKA_NODES" = 1 ] || die "name a node: kafka-1 … kafka-$KAFKA_NODES"; exec tail -n 50 -F "$KAFKA_RUN/logs/server.log" ;;
+      kafka-*) resolved="$(resolve_part "$part")" || exit 1; k="${resolved#kafka }"; exec tail -n 50 -F "$(kafka_run_of "$k")/logs/server.log" ;;
       elasticsearch) exec tail -n 50 -F "$ES_RUN/logs/opsreview-local.log" ;;
-      *) die "unknown engine: $1" ;;
+      *) die "unknown part: $part" ;;
     esac ;;
   reset)
-    for e in kafka elasticsearch; do stop_pidfile "$e" "$(pidfile_of "$e")"; done
+    act stop
     log "deleting engine data under $OPSREVIEW_HOME"
-    rm -rf "$KAFKA_RUN" "$ES_RUN" ;;
-  *) die "usage: stack.sh start|stop|kill|status|logs|reset [kafka|elasticsearch]" ;;
+    rm -rf "$KAFKA_RUN" "$OPSREVIEW_HOME"/kafka-[1-9] "$OPSREVIEW_HOME/kafka-cluster.id" "$ES_RUN" ;;
+  *) die "usage: stack.sh start|stop|kill|status|pids|brokers|logs|reset [kafka|kafka-K|elasticsearch]" ;;
 esac
