@@ -1,4 +1,4 @@
-import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
+import { field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultCorrelationConfig as d, POSTMORTEM_MIN_SERVICES, type CorrelationConfig } from '@opsreview/correlation/config'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
 import { parseGroupingRulesSetting } from '@opsreview/grouping'
@@ -22,6 +22,7 @@ function replacedByGroupingRules(doc: string): Field<undefined> {
 /** Every variable the correlator reads. The README's configuration table mirrors this. */
 export const correlatorConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', t.alerts),
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', t.commands),
   OPSREVIEW_TOPIC_CORRELATOR_INPUT: field.string('internal engine input, keyed by environment', t.input),

@@ -6,6 +6,7 @@ import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
@@ -29,7 +30,7 @@ logger.info({
 const topics = topicsOf(config)
 const kafka = new Kafka({
   clientId: 'opsreview-correlator',
-  brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
   logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
 })
@@ -126,7 +127,7 @@ engineHealth.start()
 const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
   ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger })
   : undefined
-logger.info({ topics }, 'correlator running')
+logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
 
 const app = express()
 app.disable('x-powered-by')

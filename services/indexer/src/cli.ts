@@ -4,9 +4,11 @@
 import { Client, errors as esErrors } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
-import { field, readConfig } from '@opsreview/config'
+import { field, kafkaConnectionSpec, readConfig } from '@opsreview/config'
 import { createLogger } from '@opsreview/logging'
 import { defaultTopics } from '@opsreview/kafka/topics'
+import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
 import { rebuildFromKafka } from '@opsreview/search-index/rebuild'
 import { DEAD_LETTERS_USAGE, listCommand, parseDeadLettersArgs, replayCommand } from '@opsreview/dead-letters'
 import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
@@ -27,6 +29,7 @@ ${DEAD_LETTERS_USAGE}`
 /** Every variable `opsreview dead-letters` reads. docs/dead-letters.md mirrors this. */
 const deadLettersConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of the receiver', defaultTopics.rejected),
   OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.string('dead-letter topic of the indexer', defaultTopics.indexerDeadLetter),
   OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.string('dead-letter topic of the correlator', 'opsreview.correlator.dead-letter.v1'),
@@ -42,8 +45,8 @@ const [command, ...rest] = process.argv.slice(2)
 if (command === 'reindex') {
   const config = loadIndexerConfig(process.env)
   const logger = createLogger('reindex', config.OPSREVIEW_LOG_LEVEL)
-  const es = new Client({ node: config.OPSREVIEW_ES_URL, requestTimeout: 60_000 })
-  const kafka = new Kafka({ clientId: 'opsreview-reindex', brokers: config.OPSREVIEW_KAFKA_BROKERS, logLevel: logLevel.ERROR })
+  const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
+  const kafka = new Kafka({ clientId: 'opsreview-reindex', ...kafkaConnectionOptions(config), logLevel: logLevel.ERROR })
   const started = Date.now()
   const result = await rebuildFromKafka({
     kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger,
@@ -76,7 +79,7 @@ async function deadLetters(argv: string[]): Promise<number> {
   const c = config.value
   // Logs to stderr, so `--json` output on stdout stays parseable.
   const logger = createLogger('dead-letters', c.OPSREVIEW_LOG_LEVEL, pino.destination(2))
-  const kafka = new Kafka({ clientId: 'opsreview-dead-letters', brokers: c.OPSREVIEW_KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+  const kafka = new Kafka({ clientId: 'opsreview-dead-letters', ...kafkaConnectionOptions(c), logLevel: logLevel.NOTHING, retry: { retries: 3 } })
   const topics = c.OPSREVIEW_DEAD_LETTER_TOPICS.length > 0
     ? c.OPSREVIEW_DEAD_LETTER_TOPICS
     : [c.OPSREVIEW_TOPIC_REJECTED, c.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, c.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER]
@@ -121,14 +124,14 @@ async function replay(argv: string[]): Promise<number> {
   const c = config.value
   // Logs to stderr, so `--json` output on stdout stays parseable.
   const logger = createLogger('replay', c.OPSREVIEW_LOG_LEVEL, pino.destination(2))
-  const es = new Client({ node: c.OPSREVIEW_ES_URL, requestTimeout: 60_000 })
+  const es = new Client({ ...elasticsearchConnectionOptions(c), requestTimeout: 60_000 })
   try {
     if (cmd.command === 'drop') {
       const { indices } = await dropDataset(es, c.OPSREVIEW_ES_INDEX_PREFIX, cmd.dataset)
       process.stdout.write(`dropped what-if dataset ${cmd.dataset}: ${indices.join(', ')}\n`)
       return 0
     }
-    const kafka = new Kafka({ clientId: 'opsreview-replay', brokers: c.OPSREVIEW_KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+    const kafka = new Kafka({ clientId: 'opsreview-replay', ...kafkaConnectionOptions(c), logLevel: logLevel.NOTHING, retry: { retries: 3 } })
     const settings = settingOverridesOf(c)
     const report = await whatIf({
       kafka, es, logger, indexPrefix: c.OPSREVIEW_ES_INDEX_PREFIX,

@@ -1,4 +1,4 @@
-import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
+import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
 
 /** A duration with a floor: 0 would make a timer spin or every partition stall at once. */
@@ -10,6 +10,7 @@ function durationAtLeast(doc: string, def: number, minMs: number): Field<number>
 /** Every variable the indexer reads. The README's configuration table mirrors this. */
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
   OPSREVIEW_TOPIC_INCIDENTS: field.string('compacted topic of incident versions', 'opsreview.incidents.v1'),
   OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', 'opsreview.problems.v1'),
@@ -17,6 +18,7 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_GROUP: field.string('Kafka consumer group of the indexer', 'opsreview-indexer'),
   OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
+  ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index, template and alias', 'opsreview'),
   OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the indices', '1s'),
   OPSREVIEW_INDEXER_BULK_BYTES: field.bytes('largest bulk request; a partly filled one goes as soon as a request slot is free', 5 * 1024 * 1024),

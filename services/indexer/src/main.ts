@@ -6,16 +6,18 @@ import { Kafka } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
 import { loadIndexerConfig } from './config.ts'
 import { createIndexer } from './indexer.ts'
 import { applyServerTimeouts } from '@opsreview/http/hardening'
 
 const config = loadIndexerConfig(process.env)
 const logger = createLogger('indexer', config.OPSREVIEW_LOG_LEVEL)
-const es = new Client({ node: config.OPSREVIEW_ES_URL, requestTimeout: 30_000, maxRetries: 0 })
+const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 30_000, maxRetries: 0 })
 const kafka = new Kafka({
   clientId: 'opsreview-indexer',
-  brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
   logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
 })

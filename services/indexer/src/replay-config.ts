@@ -1,4 +1,4 @@
-import { field, type ConfigOf, type Field } from '@opsreview/config'
+import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
 
 /** A variable that, when unset, leaves the engine's default in place instead of naming one here. */
@@ -13,9 +13,11 @@ function unlessUnset<T>(f: Field<T>): Field<T | undefined> {
  */
 export const replayConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
+  ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of the live indices; datasets are <prefix>-whatif-<name>', 'opsreview'),
   OPSREVIEW_TICK_INTERVAL: field.duration("the live correlator's tick interval: the replay ticks at the records' receipt times this often (0: no ticks)", 5000),
   OPSREVIEW_REPLAY_IDLE_TIMEOUT: field.duration('give up when Kafka sends nothing for this long while records are expected', 60_000),

@@ -1,4 +1,4 @@
-import { field, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
+import { field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
 import { parseGroupingRulesSetting } from '@opsreview/grouping'
 import type { IngestOptions } from '@opsreview/ingest/event'
@@ -20,6 +20,7 @@ export const receiverConfigSpec = {
   OPSREVIEW_INGEST_TOKENS: field.list('comma-separated bearer tokens senders may use; several allow rotation', undefined, { minItems: 1 }),
   OPSREVIEW_BODY_LIMIT: field.bytes('largest accepted request body', 1024 * 1024),
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
   OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of refused requests and alerts', defaultTopics.rejected),
   OPSREVIEW_ALERTS_PARTITIONS: field.int('partitions of the alerts topic when the receiver creates it', 6, { min: 1 }),

@@ -6,6 +6,7 @@ import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { Spool } from '@opsreview/spool'
 import { applyServerTimeouts } from '@opsreview/http/hardening'
 import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
@@ -22,7 +23,7 @@ logger.info({
 
 const kafka = new Kafka({
   clientId: 'opsreview-receiver',
-  brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
   logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
   connectionTimeout: 1000,
@@ -58,7 +59,7 @@ async function connectKafka(): Promise<void> {
       ])
       await admin.disconnect()
       await publisher.connect()
-      logger.info({ brokers: config.OPSREVIEW_KAFKA_BROKERS }, 'connected to kafka')
+      logger.info(describeKafkaConnection(config), 'connected to kafka')
       return
     } catch (err) {
       logger.warn({ err, attempt }, 'kafka not reachable yet; the receiver answers 503 until it is')

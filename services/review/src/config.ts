@@ -1,5 +1,5 @@
 import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
-import { field, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
+import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
 import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
 import { parseDigestAt, type DigestTime } from '@opsreview/review/digest'
@@ -30,8 +30,10 @@ export const reviewConfigSpec = {
   OPSREVIEW_READ_TOKENS: tokens('bearer tokens that may read (search, review, dashboard data): secret, or name:secret'),
   OPSREVIEW_WRITE_TOKENS: tokens('bearer tokens that may also record decisions: secret, or name:secret, whose name is then the actor'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
+  ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index and alias', 'opsreview'),
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  ...kafkaConnectionSpec,
   OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
   OPSREVIEW_TOPIC_COMMAND_RESULTS: field.string("topic of the correlator's outcome of each decision, read for ?wait=true, decision outcomes and timelines", 'opsreview.command-results.v1'),
   OPSREVIEW_RECEIVER_URL: field.url('receiver that reports filed on the dashboard are handed to', 'http://127.0.0.1:8080'),

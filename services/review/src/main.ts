@@ -8,11 +8,13 @@ import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { applyServerTimeouts, defaultServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
+import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { ensureTopics } from '@opsreview/kafka/topics'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { DecisionLog } from '@opsreview/review/decisions'
 import { defaultDigestGraceMs, defaultRetryPolicy, digestMarkdown, elasticsearchDigestLedger, startDigestScheduler } from '@opsreview/review/digest'
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
+import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
 import { degradedRuleOf, loadReviewConfig, scopeDefaultsOf } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
@@ -20,9 +22,9 @@ import { startDecisionConsumer } from './decisions-consumer.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
-const es = new Client({ node: config.OPSREVIEW_ES_URL, requestTimeout: 10_000 })
+const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 10_000 })
 const kafka = new Kafka({
-  clientId: 'opsreview-review', brokers: config.OPSREVIEW_KAFKA_BROKERS,
+  clientId: 'opsreview-review', ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL), logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
   retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
 })
