@@ -211,10 +211,11 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   const groupKey = groupKeyOf(s, event)
   const inc = joinable(s, groupKey, null, t) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
-  inc.data.reports.push({ eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at })
+  // New arrays, never a push: emitted documents share them (copyIncident).
+  inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]
   // A capacity forecast predicts trouble; every other report says someone is hurt now.
   if (kind !== 'capacity-forecast') inc.data.customerImpact = true
-  if (!inc.data.services.includes(event.service)) inc.data.services.push(intern(s, event.service))
+  if (!inc.data.services.includes(event.service)) inc.data.services = [...inc.data.services, intern(s, event.service)]
   extendStart(s, inc, null, t, at)
   touch(s, inc, t, at)
   return inc

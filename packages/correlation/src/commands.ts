@@ -29,7 +29,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'incident.note':
       if (!c.text) return 'text is required'
-      d.notes.push({ at: c.at, author: c.actor, text: c.text })
+      // A new array, never a push: emitted documents share it (copyIncident).
+      d.notes = [...d.notes, { at: c.at, author: c.actor, text: c.text }]
       break
     case 'incident.resolve': {
       if (d.status === 'resolved') return 'incident is already resolved'
@@ -47,8 +48,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     }
     case 'incident.schedule-postmortem':
       if (!c.scheduledFor) return 'scheduledFor is required'
-      d.postmortem.scheduledFor = c.scheduledFor
-      d.postmortem.owner = c.owner ?? d.postmortem.owner
+      d.postmortem = { ...d.postmortem, scheduledFor: c.scheduledFor, owner: c.owner ?? d.postmortem.owner }
       break
     default:
       return `unknown command ${c.type}`
@@ -76,7 +76,7 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'problem.note':
       if (!c.text) return 'text is required'
-      p.notes.push({ at: c.at, author: c.actor, text: c.text })
+      p.notes = [...p.notes, { at: c.at, author: c.actor, text: c.text }]
       break
     default:
       return `unknown command ${c.type}`

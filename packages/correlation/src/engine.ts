@@ -93,7 +93,10 @@ export class CorrelationEngine {
     }
     for (const p of s.dirtyProblems) {
       p.version += 1
-      out.push({ type: 'problem', problem: { ...p, services: p.services.slice(), incidentIds: p.incidentIds.slice(), notes: p.notes.slice(-CorrelationEngine.maxEntriesInDocument).map((n) => ({ ...n })) } })
+      // Services and notes are never changed in place (a change makes a new array) and notes are immutable
+      // values, so a version shares them; the incident ids grow in place and are copied.
+      const max = CorrelationEngine.maxEntriesInDocument
+      out.push({ type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } })
     }
     for (const result of s.results) out.push({ type: 'command-result', result })
     s.dirtyIncidents.clear()

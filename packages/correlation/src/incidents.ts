@@ -241,7 +241,8 @@ export function addMember(s: EngineState, inc: IncidentState, member: IncidentAl
 export function absorb(inc: IncidentState, m: IncidentAlert): void {
   const d = inc.data
   if (inc.data.alerts.length === 1 || severityRank[m.severity] > severityRank[d.severity]) d.severity = m.severity
-  if (!d.services.includes(m.service)) d.services.push(m.service)
+  // A new array, never a push: emitted documents share it (copyIncident).
+  if (!d.services.includes(m.service)) d.services = [...d.services, m.service]
   inc.names.add(m.name)
 }
 
@@ -379,25 +380,40 @@ export function recompute(s: EngineState, inc: IncidentState): void {
   const count = d.alerts.length
   d.alertCount = count
   const first = d.alerts[0]
-  if (first) d.title = count > 1 ? `${first.title} (+${count - 1} more)` : first.title
+  if (first) d.title = count > 1 ? titleOf(d.title, first.title, count) : first.title
   const reasons = postmortemReasons(s, inc)
-  d.postmortem.required = reasons.length > 0
-  d.postmortem.reasons = reasons
+  const pm = d.postmortem
+  // Emitted documents share the post-mortem object: a change makes a new one, and no change (most
+  // versions) makes nothing.
+  if (pm.required !== reasons.length > 0 || !sameStrings(pm.reasons, reasons)) d.postmortem = { ...pm, required: reasons.length > 0, reasons }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const moreSuffixes: (string | undefined)[] = new Array<string | undefined>(1024)
+
+/** `first (+n more)`: the title of the previous version when it already says so (most versions), built only when it changes. */
+function titleOf(previous: string, first: string, count: number): string {
+  const more = count < moreSuffixes.length ? (moreSuffixes[count] ??= ` (+${count - 1} more)`) : ` (+${count - 1} more)`
+  return previous.length === first.length + more.length && previous.endsWith(more) && previous.startsWith(first) ? previous : first + more
 }
 
 /** A copy of the incident document: later changes do not reach an emitted version. */
 export function copyIncident(d: Incident, maxAlerts: number, maxEntries: number): Incident {
   // A storm incident can gather thousands of alerts; the document keeps the first ones (alertCount has them
   // all). Notes and reports keep the latest: a document must stay a record Kafka takes.
+  // The engine never changes the services, reports, notes, problem ids or post-mortem arrays and objects
+  // of an incident in place (a change makes a new one), so a version shares them instead of copying five
+  // of them on every version; only the members change in place (updateMember, addMember) and are copied.
+  // Members are immutable values already. The object keeps the document's key order.
   return {
     ...d,
-    services: d.services.slice(),
     alerts: d.alerts.length <= maxAlerts ? d.alerts.slice() : d.alerts.slice(0, maxAlerts),
-    // Reports, notes and the reasons array are never changed once made (a change makes new ones), so
-    // the document shares them instead of copying each on every version.
-    reports: d.reports.slice(-maxEntries),
-    problemIds: d.problemIds.slice(),
-    postmortem: { ...d.postmortem },
-    notes: d.notes.slice(-maxEntries),
+    reports: d.reports.length <= maxEntries ? d.reports : d.reports.slice(-maxEntries),
+    notes: d.notes.length <= maxEntries ? d.notes : d.notes.slice(-maxEntries),
   }
 }

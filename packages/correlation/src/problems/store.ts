@@ -47,11 +47,12 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   if (!p.incidentIds.includes(inc.data.id)) {
     p.incidentIds.push(inc.data.id)
     p.incidentCount = p.incidentIds.length
-    for (const svc of inc.data.services) if (!p.services.includes(svc)) p.services.push(svc)
+    // A new array, never a push: emitted versions share it.
+    for (const svc of inc.data.services) if (!p.services.includes(svc)) p.services = [...p.services, svc]
     if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
     if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
     s.dirtyProblems.add(p)
   }
-  inc.data.problemIds.push(p.id)
+  inc.data.problemIds = [...inc.data.problemIds, p.id]
   s.dirtyIncidents.add(inc)
 }
