@@ -1,0 +1,241 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { Client } from '@elastic/elasticsearch'
+import { Registry } from 'prom-client'
+import { captureLogs, cleanupIndices, esClient, uniqueName, waitFor } from '@opsreview/testing'
+import { bulkAction, incidentDocument, problemDocument } from './documents.ts'
+import { runRetention, type RetentionSettings } from './retention.ts'
+import { RetentionLease, retentionLeaseIndex } from './retention-lease.ts'
+import { registerRetentionMetrics, RetentionScheduler, type RetentionOutcome } from './retention-scheduler.ts'
+import { createIndex, ensureAlertMonth, ensureIndices, FIRST_GENERATION, incidentMappings, indexNames, whatIfPrefix } from './templates.ts'
+
+const NOW = Date.parse('2026-12-01T12:00:00Z')
+// Alerts: 2026.09 is the oldest month kept. Incidents and problems: kept from 2024-11-01T00:00:00Z.
+const SETTINGS: RetentionSettings = { alertsMonths: 3, incidentsMonths: 25, problemsMonths: 25 }
+
+const hex = (n: number) => n.toString(16).padStart(24, '0')
+const incId = (n: number) => `inc-${hex(n)}`
+const prbId = (n: number) => `prb-${hex(n)}`
+
+function incident(n: number, o: { resolvedAt: string | null; openedAt?: string; problemIds?: number[] }) {
+  const openedAt = o.openedAt ?? '2019-01-01T00:00:00.000Z'
+  return {
+    id: incId(n), title: `incident ${n}`, status: o.resolvedAt === null ? 'open' : 'resolved', severity: 'warning', services: ['s'], environment: 'production',
+    groupKey: 's|production', openedAt, resolvedAt: o.resolvedAt, resolvedBy: o.resolvedAt === null ? null : 'alerts',
+    lastEventAt: o.resolvedAt ?? openedAt, alertCount: 1, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+    problemIds: (o.problemIds ?? []).map(prbId), postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
+  }
+}
+
+function problem(n: number, status: 'candidate' | 'confirmed' | 'dismissed' | 'resolved', lastSeenAt: string, incidentIds: number[] = []) {
+  return {
+    id: prbId(n), kind: 'recurring', status, title: `p${n}`, signature: `sig${n}`, services: ['s'], environment: 'production',
+    incidentIds: incidentIds.map(incId), incidentCount: incidentIds.length, firstSeenAt: '2019-01-01T00:00:00.000Z', lastSeenAt, owner: null, notes: [], version: 1,
+  }
+}
+
+const alert = (id: string, startsAt: string) => ({
+  id, source: 'alertmanager', fingerprint: `fp-${id}`, status: 'firing', severity: 'warning', service: 's', environment: 'production',
+  title: id, labels: { alertname: 'A' }, startsAt, receivedAt: startsAt, eventAt: startsAt, links: [], origin: {},
+})
+
+async function write(es: Client, ops: { index: string; id: string; version?: number; document: string }[]) {
+  const r = await es.bulk({ refresh: true, operations: ops.flatMap((op) => [bulkAction(op), JSON.parse(op.document) as unknown]) })
+  expect(r.errors, JSON.stringify(r.items.find((i) => i.index?.error))).toBe(false)
+}
+
+/**
+ * A live index as retention finds it, and a what-if dataset beside it. Incidents and problems:
+ *   1 resolved just before the cutoff                      → deleted
+ *   2 resolved exactly at the cutoff                       → kept
+ *   3 open since 2019                                      → kept (open, whatever its age)
+ *   4 resolved 2023, names open problem 1                  → kept (an open problem refers to it)
+ *   5 resolved 2023, named only by open problem 1          → kept
+ *   6 resolved 2023, names closed problem 2                → deleted, and problem 2 with it
+ *   7 resolved 2026-11 (opened 2023), names closed problem 3 → kept, and so problem 3
+ * Problems: 1 confirmed 2020 (kept), 2 resolved 2023 (deleted), 3 dismissed 2023 (kept: incident 7),
+ *   4 candidate 2019 (kept), 5 resolved 2026-10 (kept), 6 dismissed 2022 with no incidents (deleted).
+ * Alert months: 2026.06 (two generations) and 2026.08 deleted; 2026.09 and 2026.12 kept.
+ */
+async function seed(es: Client, prefix: string) {
+  const n = indexNames(prefix)
+  await ensureIndices(es, prefix)
+  for (const month of ['2026.06', '2026.08', '2026.09', '2026.12']) await ensureAlertMonth(es, prefix, month)
+  // A second generation of June, as a rebuild leaves it: a month is deleted with every generation.
+  await createIndex(es, n.alerts.monthIndex('2026.06', 'gen2'), { [n.alerts.alias]: {} })
+  await write(es, [
+    ...[['a-jun', '2026-06-30T23:59:59.999Z'], ['a-aug', '2026-08-15T00:00:00.000Z'], ['a-sep', '2026-09-01T00:00:00.000Z'], ['a-dec', '2026-12-01T00:00:00.000Z']]
+      .map(([id, at]) => ({ index: n.alerts.indexFor(at!), id: id!, document: JSON.stringify(alert(id!, at!)) })),
+    { index: n.alerts.monthIndex('2026.06', 'gen2'), id: 'a-jun2', document: JSON.stringify(alert('a-jun2', '2026-06-01T00:00:00.000Z')) },
+    ...[
+      incident(1, { resolvedAt: '2024-10-31T23:59:59.999Z' }),
+      incident(2, { resolvedAt: '2024-11-01T00:00:00.000Z' }),
+      incident(3, { resolvedAt: null }),
+      incident(4, { resolvedAt: '2023-03-01T00:00:00.000Z', problemIds: [1] }),
+      incident(5, { resolvedAt: '2023-03-01T00:00:00.000Z' }),
+      incident(6, { resolvedAt: '2023-05-01T00:00:00.000Z', problemIds: [2] }),
+      incident(7, { openedAt: '2023-06-01T00:00:00.000Z', resolvedAt: '2026-11-20T00:00:00.000Z', problemIds: [3] }),
+    ].map((i) => incidentDocument(n.incidents.alias)(JSON.stringify(i))),
+    ...[
+      problem(1, 'confirmed', '2020-01-01T00:00:00.000Z', [4, 5]),
+      problem(2, 'resolved', '2023-05-01T00:00:00.000Z', [6]),
+      problem(3, 'dismissed', '2023-06-01T00:00:00.000Z', [7]),
+      problem(4, 'candidate', '2019-01-01T00:00:00.000Z'),
+      problem(5, 'resolved', '2026-10-01T00:00:00.000Z'),
+      problem(6, 'dismissed', '2022-01-01T00:00:00.000Z'),
+    ].map((p) => problemDocument(n.problems.alias)(JSON.stringify(p))),
+  ])
+
+  // A what-if dataset (`?dataset=old`): scratch indices beside the live ones, older than any retention.
+  const d = indexNames(whatIfPrefix(prefix, 'old'))
+  await es.indices.create({ index: d.incidents.first, mappings: incidentMappings, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [d.incidents.alias]: { is_write_index: true } } })
+  await es.indices.create({ index: d.alerts.monthIndex('2020.01', FIRST_GENERATION), settings: { number_of_shards: 1, number_of_replicas: 0 } })
+  await write(es, [incidentDocument(d.incidents.alias)(JSON.stringify(incident(1, { resolvedAt: '2020-01-01T00:00:00.000Z' })))])
+}
+
+/** Everything under the prefix: every index name, and the ids behind each read alias. */
+async function contents(es: Client, prefix: string) {
+  const n = indexNames(prefix)
+  await es.indices.refresh({ index: `${prefix}*` })
+  const ids = async (index: string) => (await es.search({ index, size: 100, _source: false, query: { match_all: {} } })).hits.hits.map((h) => h._id!).sort()
+  return {
+    indices: (await es.cat.indices({ index: `${prefix}*`, h: 'index', format: 'json' })).map((r) => r.index!).filter((i) => i !== retentionLeaseIndex(prefix)).sort(),
+    alerts: await ids(n.alerts.alias),
+    incidents: await ids(n.incidents.alias),
+    problems: await ids(n.problems.alias),
+    dataset: await ids(indexNames(whatIfPrefix(prefix, 'old')).incidents.alias),
+  }
+}
+
+function expected(prefix: string) {
+  const d = indexNames(whatIfPrefix(prefix, 'old'))
+  return {
+    indices: [
+      d.alerts.monthIndex('2020.01', FIRST_GENERATION), d.incidents.first,
+      `${prefix}-alerts-2026.09-000001`, `${prefix}-alerts-2026.12-000001`, `${prefix}-incidents-000001`, `${prefix}-problems-000001`,
+    ].sort(),
+    alerts: ['a-dec', 'a-sep'],
+    incidents: [2, 3, 4, 5, 7].map(incId),
+    problems: [1, 3, 4, 5].map(prbId),
+    dataset: [incId(1)],
+  }
+}
+
+async function seeded() {
+  const prefix = uniqueName('ret')
+  cleanupIndices(prefix)
+  const es = esClient()
+  onTestFinished(() => es.close())
+  await seed(es, prefix)
+  return { es, prefix }
+}
+
+describe('retention against Elasticsearch', () => {
+  it('deletes old alert months whole and old closed incidents and problems no open record refers to; keeps the rest and any dataset', async () => {
+    const { es, prefix } = await seeded()
+    const before = await contents(es, prefix)
+
+    const dry = await runRetention(es, prefix, SETTINGS, NOW, { dryRun: true })
+    expect(await contents(es, prefix)).toEqual(before)
+
+    const result = await runRetention(es, prefix, SETTINGS, NOW)
+    expect(result.alerts).toEqual({
+      oldestKept: '2026.09', months: ['2026.06', '2026.08'],
+      indices: [`${prefix}-alerts-2026.06-000001`, `${prefix}-alerts-2026.06-gen2`, `${prefix}-alerts-2026.08-000001`],
+    })
+    expect(result.incidents).toEqual({ cutoff: '2024-11-01T00:00:00.000Z', deleted: 2 })
+    expect(result.problems).toEqual({ cutoff: '2024-11-01T00:00:00.000Z', deleted: 2 })
+    // The dry run said exactly what the run did.
+    expect({ ...dry, dryRun: false }).toEqual(result)
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+
+    // Idempotent: a second run finds nothing more.
+    const again = await runRetention(es, prefix, SETTINGS, NOW)
+    expect([again.alerts.indices, again.incidents.deleted, again.problems.deleted]).toEqual([[], 0, 0])
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
+  it('two schedulers at once: one takes the lease and does the run, the other skips, and the result is the same', async () => {
+    const { es, prefix } = await seeded()
+    const registry = new Registry()
+    const metrics = registerRetentionMetrics(registry)
+    const { logger, lines } = captureLogs()
+    const scheduler = (holder: string) => new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder, logger: logger.child({ holder }), metrics, now: () => NOW })
+    const [a, b] = [scheduler('indexer-a'), scheduler('indexer-b')]
+
+    const outcomes = await Promise.all([a.runOnce(), b.runOnce()])
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['done', 'skipped'])
+    const done = outcomes.find((o) => o.outcome === 'done') as Extract<RetentionOutcome, { outcome: 'done' }>
+    const skipped = outcomes.find((o) => o.outcome === 'skipped') as Extract<RetentionOutcome, { outcome: 'skipped' }>
+    const winner = outcomes[0] === done ? 'indexer-a' : 'indexer-b'
+    expect(skipped.holder).toBe(winner)
+    expect([done.result.alerts.indices.length, done.result.incidents.deleted, done.result.problems.deleted]).toEqual([3, 2, 2])
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+
+    // The lease lasts the interval after the run: the other instance does not run again before it ends.
+    const loser = winner === 'indexer-a' ? b : a
+    expect((await loser.runOnce()).outcome).toBe('skipped')
+    // One log line per run, saying what was deleted.
+    const runLines = lines.filter((l) => l.msg === 'retention run done')
+    expect(runLines).toHaveLength(1)
+    expect(runLines[0]).toMatchObject({ holder: winner, alertMonths: ['2026.06', '2026.08'], incidents: 2, problems: 2 })
+    const text = await registry.metrics()
+    expect(text).toContain('opsreview_retention_runs_total{outcome="done"} 1')
+    expect(text).toContain('opsreview_retention_runs_total{outcome="skipped"} 2')
+    expect(text).toContain('opsreview_retention_deleted_total{kind="incidents"} 2')
+    expect(text).toContain('opsreview_retention_deleted_total{kind="alert-months"} 2')
+    expect(text).toContain(`opsreview_retention_last_success_timestamp_seconds ${NOW / 1000}`)
+  })
+
+  it('a failed run is counted, logged and gives the lease up, so the next attempt of any instance retries', async () => {
+    const prefix = uniqueName('ret')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const registry = new Registry()
+    const metrics = registerRetentionMetrics(registry)
+    const { logger, lines } = captureLogs()
+    const scheduler = (holder: string) => new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder, logger, metrics, now: () => NOW })
+
+    // No incidents or problems index yet: the run fails, and does not throw.
+    const failed = await scheduler('indexer-a').runOnce()
+    expect(failed.outcome).toBe('failed')
+    expect(lines.find((l) => l.msg === 'retention run failed; it is tried again')).toMatchObject({ level: 40 })
+    expect(await registry.metrics()).toContain('opsreview_retention_runs_total{outcome="failed"} 1')
+    expect(await registry.metrics()).toMatch(/opsreview_retention_failures_total\{code="[a-z-]+"\} 1/)
+
+    await seed(es, prefix)
+    const retried = await scheduler('indexer-b').runOnce()
+    expect(retried.outcome, JSON.stringify(retried)).toBe('done')
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
+  it('the lease: taken once of two racing takers, refused while held, taken again once expired', async () => {
+    const prefix = uniqueName('ret')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const takers = Array.from({ length: 4 }, (_, i) => new RetentionLease(es, prefix, `t${i}`))
+    const taken = await Promise.all(takers.map((t) => t.acquire(NOW, 60_000)))
+    expect(taken.filter((r) => r.ok)).toHaveLength(1)
+    const holder = takers[taken.findIndex((r) => r.ok)]!
+    const other = takers.find((t) => t !== holder)!
+    expect(await other.acquire(NOW + 59_999, 60_000)).toEqual({ ok: false, holder: holder.holder, expiresAt: new Date(NOW + 60_000).toISOString() })
+    expect(await holder.extend(NOW + 30_000, 60_000)).toBe(true)
+    expect((await other.acquire(NOW + 60_000, 60_000)).ok).toBe(false)
+    expect((await other.acquire(NOW + 90_000, 60_000)).ok).toBe(true)
+    // The old holder lost it: extending fails instead of overwriting the new holder's lease.
+    expect(await holder.extend(NOW + 90_001, 60_000)).toBe(false)
+    expect((await holder.acquire(NOW + 90_002, 60_000)).ok).toBe(false)
+  })
+
+  it('the schedule: the first run comes shortly after start; stop ends the schedule', async () => {
+    const { es, prefix } = await seeded()
+    const { logger, lines } = captureLogs()
+    const s = new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 10, holder: 'indexer-a', logger, now: () => NOW })
+    s.start()
+    onTestFinished(() => s.stop())
+    await waitFor(() => (lines.some((l) => l.msg === 'retention run done') ? true : undefined), { what: 'the first scheduled run' })
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+    await s.stop()
+  })
+})

@@ -1,0 +1,261 @@
+/**
+ * Retention of what the indexer writes to Elasticsearch (docs/retention.md): alert months are deleted
+ * whole, resolved incidents and closed problems one by one, each kind after its own number of months.
+ * The pure part decides what is old; the rest asks Elasticsearch and deletes. Every delete is idempotent,
+ * so a run that fails half-way is simply run again; retention-scheduler.ts keeps two indexers from running
+ * at once.
+ */
+import type { Client, estypes } from '@elastic/elasticsearch'
+import { indexNames } from './templates.ts'
+
+export interface RetentionSettings {
+  /** Alert months kept before the current one. */
+  alertsMonths: number
+  /** Months a resolved incident is kept after the month it resolved in. */
+  incidentsMonths: number
+  /** Months a closed problem is kept after the month its latest incident opened in. */
+  problemsMonths: number
+}
+
+/** The defaults: a year of alerts; two years of incidents and problems, so a year-over-year look-back has both years. */
+export const DEFAULT_RETENTION: RetentionSettings = { alertsMonths: 13, incidentsMonths: 25, problemsMonths: 25 }
+
+/** Problem statuses the review has closed: they collect no more incidents. Candidates and confirmed ones are open. */
+export const CLOSED_PROBLEM_STATUSES = ['resolved', 'dismissed'] as const
+export const OPEN_PROBLEM_STATUSES = ['candidate', 'confirmed'] as const
+
+/**
+ * The first instant that is kept: 00:00 UTC on the first day of the month `months` months before the
+ * current UTC month. Anything before it is older than `months` months. With `months` = 13 on any day of
+ * December 2026, that is 2025-11-01T00:00:00.000Z: the current month and the 13 whole months before it
+ * are kept.
+ */
+export function retentionCutoff(now: number, months: number): Date {
+  const today = new Date(now)
+  const cutoff = new Date(0)
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  cutoff.setUTCFullYear(today.getUTCFullYear(), today.getUTCMonth() - months, 1)
+  return cutoff
+}
+
+/** A month as alert indices name it, `2026.11`. */
+export function monthName(at: Date): string {
+  return `${String(at.getUTCFullYear()).padStart(4, '0')}.${String(at.getUTCMonth() + 1).padStart(2, '0')}`
+}
+
+/** The oldest alert month that is kept. */
+export const oldestKeptMonth = (now: number, months: number): string => monthName(retentionCutoff(now, months))
+
+export interface AlertMonthsToDelete {
+  /** Months older than the retention, oldest first. */
+  months: string[]
+  /** Every concrete index of those months, sorted. */
+  indices: string[]
+}
+
+/**
+ * Which of `names` (concrete index names) are alert months to delete: those of the live alerts of
+ * `prefix` (`<prefix>-alerts-YYYY.MM` and `<prefix>-alerts-YYYY.MM-<generation>`) whose month is older
+ * than the oldest kept one. Every other name, a what-if dataset's or another prefix's included, is never
+ * chosen. A month goes with all its generations, or not at all.
+ */
+export function alertMonthsToDelete(names: readonly string[], prefix: string, now: number, months: number): AlertMonthsToDelete {
+  const alerts = indexNames(prefix).alerts
+  const oldest = oldestKeptMonth(now, months)
+  const indices = names.filter((name) => {
+    const month = alerts.monthOf(name)
+    return month !== undefined && month < oldest
+  }).sort()
+  const monthsOut = [...new Set(indices.map((i) => alerts.monthOf(i)!))].sort()
+  return { months: monthsOut, indices }
+}
+
+/** Terms queries are limited to 65,536 terms per query (`index.max_terms_count`): longer lists are cut. */
+const TERMS_CHUNK = 10_000
+const chunks = <T>(items: readonly T[], size: number): T[][] => {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/** What open problems refer to: their ids (incidents name them) and the incidents they name. */
+export interface OpenReferences {
+  problemIds: readonly string[]
+  incidentIds: readonly string[]
+}
+
+/**
+ * Incidents to delete: resolved before the cutoff, and referred to by no open problem (neither naming an
+ * open problem in `problemIds`, nor named in an open problem's `incidentIds`). An open incident is never
+ * deleted, whatever its age.
+ */
+export function incidentsToDeleteQuery(cutoff: Date, open: OpenReferences): estypes.QueryDslQueryContainer {
+  return {
+    bool: {
+      filter: [{ term: { status: 'resolved' } }, { range: { resolvedAt: { lt: cutoff.toISOString() } } }],
+      must_not: [
+        ...chunks(open.problemIds, TERMS_CHUNK).map((ids) => ({ terms: { problemIds: ids } })),
+        ...chunks(open.incidentIds, TERMS_CHUNK).map((ids) => ({ ids: { values: ids } })),
+      ],
+    },
+  }
+}
+
+/**
+ * Problems that may be deleted once no kept incident refers to them: closed (resolved or dismissed), with
+ * their latest incident opened before the cutoff. A candidate or confirmed problem is never deleted.
+ */
+export function closedProblemsBeforeQuery(cutoff: Date): estypes.QueryDslQueryContainer {
+  return { bool: { filter: [{ terms: { status: [...CLOSED_PROBLEM_STATUSES] } }, { range: { lastSeenAt: { lt: cutoff.toISOString() } } }] } }
+}
+
+/** Kept incidents that refer to a problem: they name it, or it names them, and they are not being deleted. */
+function keptIncidentsOf(problem: { id: string; incidentIds: readonly string[] }, deleting: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
+  return {
+    bool: {
+      should: [{ term: { problemIds: problem.id } }, ...(problem.incidentIds.length > 0 ? [{ ids: { values: [...problem.incidentIds] } }] : [])],
+      minimum_should_match: 1,
+      must_not: [deleting],
+    },
+  }
+}
+
+export interface RetentionPlan {
+  now: string
+  alerts: AlertMonthsToDelete & { oldestKept: string }
+  incidents: { cutoff: string; count: number; query: estypes.QueryDslQueryContainer }
+  problems: { cutoff: string; ids: string[] }
+}
+
+export interface RetentionResult {
+  now: string
+  dryRun: boolean
+  alerts: { oldestKept: string; months: string[]; indices: string[] }
+  incidents: { cutoff: string; deleted: number }
+  problems: { cutoff: string; deleted: number }
+}
+
+const PAGE = 1000
+
+/** Every document of `index` matching `query`, in pages sorted by id; only `fields` of each. */
+async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[]): AsyncGenerator<T> {
+  let after: estypes.SortResults | undefined
+  for (;;) {
+    const r = await es.search<T>({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: fields, track_total_hits: false, ...(after ? { search_after: after } : {}) })
+    for (const hit of r.hits.hits) if (hit._source) yield hit._source
+    if (r.hits.hits.length < PAGE) return
+    after = r.hits.hits.at(-1)!.sort
+  }
+}
+
+/** What open problems refer to, read from the problems alias. */
+async function openReferences(es: Client, problemsAlias: string): Promise<OpenReferences> {
+  const problemIds: string[] = []
+  const incidentIds = new Set<string>()
+  const open = { terms: { status: [...OPEN_PROBLEM_STATUSES] } }
+  for await (const p of scan<{ id: string; incidentIds?: string[] }>(es, problemsAlias, open, ['id', 'incidentIds'])) {
+    problemIds.push(p.id)
+    for (const i of p.incidentIds ?? []) incidentIds.add(i)
+  }
+  return { problemIds, incidentIds: [...incidentIds] }
+}
+
+/** Closed problems before the cutoff that no kept incident refers to. */
+async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cutoff: Date, deletingIncidents: estypes.QueryDslQueryContainer): Promise<string[]> {
+  const out: string[] = []
+  const candidates = scan<{ id: string; incidentIds?: string[] }>(es, n.problems.alias, closedProblemsBeforeQuery(cutoff), ['id', 'incidentIds'])
+  let batch: { id: string; incidentIds: string[] }[] = []
+  const flush = async () => {
+    if (batch.length === 0) return
+    // One filter per problem: a bucket with documents is a problem some kept incident still refers to.
+    const filters = Object.fromEntries(batch.map((p, i) => [String(i), keptIncidentsOf(p, deletingIncidents)]))
+    const r = await es.search({ index: n.incidents.alias, size: 0, aggs: { referred: { filters: { filters } } } })
+    const buckets = (r.aggregations?.referred as estypes.AggregationsFiltersAggregate | undefined)?.buckets as Record<string, { doc_count: number }> | undefined
+    batch.forEach((p, i) => { if ((buckets?.[String(i)]?.doc_count ?? 1) === 0) out.push(p.id) })
+    batch = []
+  }
+  for await (const p of candidates) {
+    batch.push({ id: p.id, incidentIds: p.incidentIds ?? [] })
+    if (batch.length >= 100) await flush()
+  }
+  await flush()
+  return out
+}
+
+/** What a run would delete now. Reads only. */
+export async function planRetention(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<RetentionPlan> {
+  const n = indexNames(prefix)
+  const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })
+  const alerts = alertMonthsToDelete(names.map((r) => r.index ?? ''), prefix, now, settings.alertsMonths)
+  const incidentsCutoff = retentionCutoff(now, settings.incidentsMonths)
+  const problemsCutoff = retentionCutoff(now, settings.problemsMonths)
+  await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` })
+  const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias))
+  const { count } = await es.count({ index: n.incidents.alias, query })
+  const problemIds = await problemsToDelete(es, n, problemsCutoff, query)
+  return {
+    now: new Date(now).toISOString(),
+    alerts: { ...alerts, oldestKept: oldestKeptMonth(now, settings.alertsMonths) },
+    incidents: { cutoff: incidentsCutoff.toISOString(), count, query },
+    problems: { cutoff: problemsCutoff.toISOString(), ids: problemIds },
+  }
+}
+
+/**
+ * Deletes every document of `index` that matches `query`, as `_delete_by_query` does but from the client
+ * (that API is in the `reindex` module, which not every distribution carries): pages sorted by id, each
+ * document deleted only at the sequence number it was read at. A document changed meanwhile (409) is left
+ * for the next run, which looks at it again; one already gone (404) is done. Any other failure throws.
+ */
+async function deleteMatching(es: Client, index: string, query: estypes.QueryDslQueryContainer): Promise<number> {
+  let deleted = 0
+  let after: estypes.SortResults | undefined
+  for (;;) {
+    const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, seq_no_primary_term: true, track_total_hits: false, ...(after ? { search_after: after } : {}) })
+    const hits = r.hits.hits
+    if (hits.length > 0) {
+      const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, if_seq_no: h._seq_no!, if_primary_term: h._primary_term! } })) })
+      for (const item of b.items) {
+        const d = item.delete!
+        if (d.result === 'deleted') deleted += 1
+        else if (d.status !== 409 && d.status !== 404) throw new Error(`deleting ${d._id} from ${d._index} failed (${d.status}): ${JSON.stringify(d.error)}`)
+      }
+    }
+    if (hits.length < PAGE) break
+    after = hits.at(-1)!.sort
+  }
+  await es.indices.refresh({ index })
+  return deleted
+}
+
+export interface RunRetentionOptions {
+  dryRun?: boolean
+}
+
+/**
+ * One retention run: incidents first, then the problems no kept incident refers to any more, then the
+ * alert months. With `dryRun`, what would be deleted, and nothing is.
+ */
+export async function runRetention(es: Client, prefix: string, settings: RetentionSettings, now: number, options: RunRetentionOptions = {}): Promise<RetentionResult> {
+  const n = indexNames(prefix)
+  const plan = await planRetention(es, prefix, settings, now)
+  const result: RetentionResult = {
+    now: plan.now,
+    dryRun: options.dryRun === true,
+    alerts: { oldestKept: plan.alerts.oldestKept, months: plan.alerts.months, indices: plan.alerts.indices },
+    incidents: { cutoff: plan.incidents.cutoff, deleted: plan.incidents.count },
+    problems: { cutoff: plan.problems.cutoff, deleted: plan.problems.ids.length },
+  }
+  if (options.dryRun) return result
+  result.incidents.deleted = plan.incidents.count === 0 ? 0 : await deleteMatching(es, n.incidents.alias, plan.incidents.query)
+  let problems = 0
+  for (const ids of chunks(plan.problems.ids, TERMS_CHUNK)) {
+    // The conditions again: a problem that changed since the plan is left for the next run.
+    const query = { bool: { filter: [closedProblemsBeforeQuery(new Date(plan.problems.cutoff)), { ids: { values: ids } }] } }
+    problems += await deleteMatching(es, n.problems.alias, query)
+  }
+  result.problems.deleted = problems
+  // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
+  for (const names of chunks(plan.alerts.indices, 50)) await es.indices.delete({ index: names.join(','), ignore_unavailable: true })
+  return result
+}
