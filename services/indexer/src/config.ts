@@ -7,6 +7,12 @@ function durationAtLeast(doc: string, def: number, minMs: number): Field<number>
   return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value < minMs ? { ok: false, error: `must be at least ${minMs} ms, got ${r.value} ms` } : r } }
 }
 
+/** An interval that may be 0 (off), else with a floor, so a typo like `1` (ms) cannot make retention spin. */
+function intervalOrOff(doc: string, def: number, minMs: number): Field<number> {
+  const inner = field.duration(doc, def)
+  return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value !== 0 && r.value < minMs ? { ok: false, error: `must be 0 (off) or at least ${minMs} ms, got ${r.value} ms` } : r } }
+}
+
 /** Every variable the indexer reads. The README's configuration table mirrors this. */
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
@@ -32,6 +38,11 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL: field.duration('repeated retry and dead-letter logs: at most one per reason in this interval', 30_000),
   OPSREVIEW_STALL_AFTER: durationAtLeast('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000, 1000),
   OPSREVIEW_CONSUMER_HEALTH_INTERVAL: durationAtLeast('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, 100),
+  // Retention (docs/retention.md): months are whole UTC calendar months before the current one.
+  OPSREVIEW_ALERTS_RETENTION_MONTHS: field.int('alert months kept before the current UTC month; older months are deleted whole', 13, { min: 1, max: 1200 }),
+  OPSREVIEW_INCIDENTS_RETENTION_MONTHS: field.int('months a resolved incident is kept before the current UTC month (by resolvedAt)', 25, { min: 1, max: 1200 }),
+  OPSREVIEW_PROBLEMS_RETENTION_MONTHS: field.int('months a resolved or dismissed problem is kept before the current UTC month (by lastSeenAt)', 25, { min: 1, max: 1200 }),
+  OPSREVIEW_RETENTION_INTERVAL: intervalOrOff('how often retention runs (one indexer of all does each run); 0 disables it', 3_600_000, 60_000),
   OPSREVIEW_INDEXER_HOST: field.string('address of the metrics and health endpoint', '127.0.0.1'),
   OPSREVIEW_INDEXER_PORT: field.port('port of the metrics and health endpoint', 8082),
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
