@@ -20,4 +20,20 @@ describe('ensureTopics on the real Kafka', () => {
       expect(configs.resources[0]!.configEntries[0]!.configValue).toBe(String(30 * 24 * 3600 * 1000))
     }
   })
+
+  it('gives a topic the replication asked for, as its own config rather than the broker default', async () => {
+    const admin = kafkaClient().admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    const spec = alertTopicSpec(uniqueName('replicated'), 2, 1)
+    onTestFinished(() => admin.deleteTopics({ topics: [spec.topic] }).catch(() => undefined))
+    // The shared test broker is one node: one copy is all it can hold, the setting must still be the topic's own.
+    await ensureTopics(admin, [spec], { replicationFactor: 1, minInsyncReplicas: 1 })
+    const metadata = await admin.fetchTopicMetadata({ topics: [spec.topic] })
+    expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([1, 1])
+    const configs = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false })
+    const entry = configs.resources[0]!.configEntries[0]!
+    expect(entry.configValue).toBe('1')
+    expect(entry.isDefault).toBe(false)
+  })
 })

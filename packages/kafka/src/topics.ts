@@ -40,6 +40,35 @@ export function deadLetterTopicSpec(topic: string): TopicSpec {
   return { topic, numPartitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS, configs: { 'max.message.bytes': String(DEAD_LETTER_MAX_MESSAGE_BYTES) } }
 }
 
+/**
+ * How many copies of each partition a topic gets, and how many must hold a write before an acks=all
+ * produce (every opsreview producer) returns. Unset, the broker's `default.replication.factor` and
+ * `min.insync.replicas` apply: one setup fits one broker or a cluster that sets its defaults, as the
+ * local cluster does (3 and 2, docs/cluster.md). Set them where the cluster's defaults are not the ones
+ * opsreview's topics need.
+ */
+export interface TopicReplication {
+  replicationFactor?: number
+  minInsyncReplicas?: number
+}
+
+/** The createTopics entry of a spec: its cleanup, retention and configs, and the replication if given. */
+export function createTopicRequest(s: TopicSpec, replication: TopicReplication = {}): ITopicConfig {
+  const configEntries: NonNullable<ITopicConfig['configEntries']> = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
+  if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
+  for (const [name, value] of Object.entries(s.configs ?? {})) configEntries.push({ name, value })
+  if (replication.minInsyncReplicas !== undefined) configEntries.push({ name: 'min.insync.replicas', value: String(replication.minInsyncReplicas) })
+  return {
+    topic: s.topic, numPartitions: s.numPartitions, configEntries,
+    ...(replication.replicationFactor !== undefined ? { replicationFactor: replication.replicationFactor } : {}),
+  }
+}
+
+export interface EnsureTopicsOptions extends TopicReplication {
+  /** How long to wait for every partition to have a leader. */
+  timeoutMs?: number
+}
+
 /** Another process created the topic between our look and our create: that is what we wanted. */
 function onlyAlreadyExists(err: unknown): boolean {
   const errors = (err as { errors?: { type?: string }[] }).errors
@@ -47,11 +76,13 @@ function onlyAlreadyExists(err: unknown): boolean {
 }
 
 /**
- * Creates the topics that are missing (existing ones are left as they are), then waits until every
- * partition of every topic has a leader. Services starting together race to create shared topics, and a
- * topic another process has just created can be unknown to the broker's metadata for a moment.
+ * Creates the topics that are missing (existing ones are left as they are, their replication too), then
+ * waits until every partition of every topic has a leader. Services starting together race to create
+ * shared topics, and a topic another process has just created can be unknown to the broker's metadata for
+ * a moment.
  */
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], timeoutMs = 30_000): Promise<void> {
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<void> {
+  const { timeoutMs = 30_000, ...replication } = options
   const existing = new Set(await admin.listTopics())
   const missing = specs.filter((s) => !existing.has(s.topic))
   if (missing.length > 0) {
@@ -60,13 +91,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], ti
       // creating the same topics at that moment; the loop below waits and tolerates that.
       await admin.createTopics({
         waitForLeaders: false,
-        topics: missing.map((s) => {
-          const configEntries: ITopicConfig['configEntries'] = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]
-          if (s.retentionMs !== undefined) configEntries.push({ name: 'retention.ms', value: String(s.retentionMs) })
-          for (const [name, value] of Object.entries(s.configs ?? {})) configEntries.push({ name, value })
-          // No replicationFactor: the broker's default.replication.factor applies, so one setup fits one broker or many.
-          return { topic: s.topic, numPartitions: s.numPartitions, configEntries }
-        }),
+        topics: missing.map((s) => createTopicRequest(s, replication)),
       })
     } catch (err) {
       if (!onlyAlreadyExists(err)) throw err
