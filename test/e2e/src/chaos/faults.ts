@@ -1,5 +1,6 @@
 /**
- * The faults: SIGKILL and restart of a service or of Kafka, SIGSTOP and SIGCONT of Elasticsearch. Engine
+ * The faults: SIGKILL and restart of a service (one instance of it, when it runs twice) or of Kafka (one
+ * node of a cluster), SIGSTOP and SIGCONT of Elasticsearch. Engine
  * faults act on the stack named by OPSREVIEW_HOME and the ports, and refuse to act when that stack's
  * configuration does not name the broker and Elasticsearch this run uses: a mistyped variable must never
  * stop someone else's engines.
@@ -43,14 +44,20 @@ export function stackHome(env: NodeJS.ProcessEnv = process.env): string {
 
 const portOf = (url: string) => Number(new URL(url.includes('://') ? url : `tcp://${url}`).port)
 
-/** Throws unless the stack in `home` serves the broker and the Elasticsearch this run talks to. */
+/**
+ * Throws unless the stack in `home` serves the broker(s) and the Elasticsearch this run talks to: one
+ * broker in `kafka/`, or, for a list of several, node k of a cluster in `kafka-k/` (infra/local/stack.sh).
+ */
 export async function assertOwnStack(home: string, brokers: readonly string[], esUrl: string): Promise<void> {
-  const kafkaProps = await readFile(path.join(home, 'kafka/server.properties'), 'utf8').catch(() => '')
+  const dirs = brokers.length === 1 ? ['kafka'] : brokers.map((_, i) => `kafka-${i + 1}`)
+  const kafkaPorts = await Promise.all(dirs.map(async (dir) => {
+    const props = await readFile(path.join(home, dir, 'server.properties'), 'utf8').catch(() => '')
+    return Number(/^listeners=PLAINTEXT:\/\/[^:]+:(\d+)/m.exec(props)?.[1])
+  }))
   const esYml = await readFile(path.join(home, 'elasticsearch/config/elasticsearch.yml'), 'utf8').catch(() => '')
-  const kafkaPort = Number(/^listeners=PLAINTEXT:\/\/[^:]+:(\d+)/m.exec(kafkaProps)?.[1])
   const esPort = Number(/^http\.port:\s*(\d+)/m.exec(esYml)?.[1])
-  if (brokers.length !== 1 || portOf(brokers[0]!) !== kafkaPort) {
-    throw new Error(`the stack in ${home} runs Kafka on port ${kafkaPort || '?'}, this run uses ${brokers.join(',')}: set OPSREVIEW_HOME and the ports of one stack`)
+  if (brokers.some((b, i) => portOf(b) !== kafkaPorts[i])) {
+    throw new Error(`the stack in ${home} runs Kafka on port(s) ${kafkaPorts.map((p) => p || '?').join(',')}, this run uses ${brokers.join(',')}: set OPSREVIEW_HOME and the ports of one stack`)
   }
   if (portOf(esUrl) !== esPort) throw new Error(`the stack in ${home} runs Elasticsearch on port ${esPort || '?'}, this run uses ${esUrl}`)
 }
@@ -58,7 +65,10 @@ export async function assertOwnStack(home: string, brokers: readonly string[], e
 export interface FaultRecord { kind: FaultKind; at: number; ms: number; detail: string }
 
 export interface FaultContext {
-  services: Record<ServiceName, SupervisedService>
+  /** Each service's instances; a fault kills one of them, picked at random. */
+  services: Record<ServiceName, SupervisedService[]>
+  /** Nodes of the stack's Kafka: 1 kills the broker, more kill one node, picked at random. */
+  kafkaNodes: number
   home: string
   esStopMs: number
   random: () => number
@@ -79,20 +89,31 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<s
     case 'receiver':
     case 'correlator':
     case 'indexer': {
-      const svc = ctx.services[kind]
+      const instances = ctx.services[kind]
+      const svc = instances[Math.floor(ctx.random() * instances.length)]!
       const pid = svc.pid
       await svc.kill('SIGKILL')
       const down = 500 + Math.floor(ctx.random() * 2500)
       await sleep(down)
       await svc.start()
-      return `SIGKILL pid ${pid}, down ${down} ms, restarted as pid ${svc.pid}`
+      return `SIGKILL ${svc.label} pid ${pid}, down ${down} ms, restarted as pid ${svc.pid}`
     }
     case 'kafka': {
-      await stack('kill', 'kafka')
-      const down = 2000 + Math.floor(ctx.random() * 6000)
+      if (ctx.kafkaNodes === 1) {
+        await stack('kill', 'kafka')
+        const down = 2000 + Math.floor(ctx.random() * 6000)
+        await sleep(down)
+        await stack('start', 'kafka')
+        return `SIGKILL of the broker, down ${down} ms before the restart began`
+      }
+      // Long enough for the cluster to fence the node (broker.session.timeout.ms, 9 s) and move its
+      // partitions' leadership: the others then serve every partition with two copies in sync.
+      const node = `kafka-${1 + Math.floor(ctx.random() * ctx.kafkaNodes)}`
+      await stack('kill', node)
+      const down = 10_000 + Math.floor(ctx.random() * 10_000)
       await sleep(down)
-      await stack('start', 'kafka')
-      return `SIGKILL of the broker, down ${down} ms before the restart began`
+      await stack('start', node)
+      return `SIGKILL of ${node}, down ${down} ms before the restart began`
     }
     case 'elasticsearch': {
       const pid = await esPid(ctx.home)

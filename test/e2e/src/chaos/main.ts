@@ -26,7 +26,7 @@ try {
   if (details) console.log(details)
   for (const f of result.faults) console.log(`fault ${f.kind} at +${Math.round(f.at / 1000)} s for ${Math.round(f.ms / 1000)} s: ${f.detail}`)
   for (const [name, crashes] of Object.entries(result.crashes)) if (crashes.length > 0) console.log(`${name} exited by itself ${crashes.length} time(s): ${crashes.join(', ')}`)
-  console.log(`report: ${result.workDir}/report.json (total ${result.seconds.total} s, load ${result.seconds.load} s, settle ${result.seconds.settle} s, seed ${options.seed})`)
+  console.log(`report: ${result.workDir}/report.json (total ${result.seconds.total} s, load ${result.seconds.load} s, settle ${result.seconds.settle} s, seed ${options.seed}; ${result.topology.kafkaNodes} Kafka node(s), ${result.topology.instances} instance(s) of each service)`)
   console.log(result.verdict.line)
   code = result.verdict.pass ? 0 : 1
 } catch (err) {

@@ -34,11 +34,19 @@ export interface ChaosOptions {
   latenessMs: number
   /** Keep the run's topics and indices for inspection (the default deletes them). */
   keep: boolean
+  /**
+   * Cluster mode (docs/cluster.md): the stack's Kafka is a cluster (chaos.sh starts three nodes), each
+   * service runs twice, Alertmanager posts to both receivers, and the Kafka fault kills one node.
+   */
+  cluster: boolean
 }
+
+/** Instances of each service a run starts: two in cluster mode. */
+export const instancesOf = (o: Pick<ChaosOptions, 'cluster'>): number => (o.cluster ? 2 : 1)
 
 export const fullChaosOptions: ChaosOptions = Object.freeze({
   alerts: 300, groups: 60, fireMs: 240_000, faults: [...FAULT_KINDS], rounds: 1, esStopMs: 30_000, poison: 8,
-  settleMs: 240_000, seed: Date.now() % 1_000_000, quietPeriodMs: 15_000, latenessMs: 10_000, keep: false,
+  settleMs: 240_000, seed: Date.now() % 1_000_000, quietPeriodMs: 15_000, latenessMs: 10_000, keep: false, cluster: false,
 })
 
 /** The CI variant: fewer alerts, shorter outages, every fault kind still once; under 3 minutes. */
@@ -79,7 +87,7 @@ const settings: Record<string, { env: string; apply: (o: ChaosOptions, raw: stri
   'quiet-period': { env: 'OPSREVIEW_CHAOS_QUIET_PERIOD', doc: 'correlator quiet period, e.g. 15s', apply: (o, r) => { o.quietPeriodMs = parseDuration(r) } },
 }
 
-export const chaosUsage = `usage: pnpm chaos [--short] [--keep] ${Object.keys(settings).map((k) => `[--${k} V]`).join(' ')}\n${
+export const chaosUsage = `usage: pnpm chaos [--short] [--keep] [--cluster] ${Object.keys(settings).map((k) => `[--${k} V]`).join(' ')}\n${
   Object.entries(settings).map(([k, s]) => `  --${k.padEnd(13)} ${s.env.padEnd(30)} ${s.doc}`).join('\n')}`
 
 /** Defaults, then OPSREVIEW_CHAOS_* variables, then flags. `--short` starts from the CI variant. */
@@ -88,10 +96,12 @@ export function chaosOptionsFrom(argv: readonly string[], env: NodeJS.ProcessEnv
   const o: ChaosOptions = { ...(short ? shortChaosOptions : fullChaosOptions), faults: [...(short ? shortChaosOptions : fullChaosOptions).faults] }
   for (const s of Object.values(settings)) { const raw = env[s.env]; if (raw !== undefined && raw !== '') s.apply(o, raw) }
   if (env.OPSREVIEW_CHAOS_KEEP === '1') o.keep = true
+  if (env.OPSREVIEW_CHAOS_CLUSTER === '1') o.cluster = true
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--short') continue
     if (arg === '--keep') { o.keep = true; continue }
+    if (arg === '--cluster') { o.cluster = true; continue }
     const [name, inline] = arg.startsWith('--') ? arg.slice(2).split('=', 2) as [string, string | undefined] : [arg, undefined]
     const s = settings[name]
     if (!s) throw new Error(`unknown argument ${JSON.stringify(arg)}\n${chaosUsage}`)

@@ -2,7 +2,8 @@
  * One chaos run: the pipeline (receiver, correlator, indexer) on its own topics and indices, a real
  * Alertmanager in front, a few hundred alerts fired and resolved through it while faults hit every part,
  * poison alerts on the side, then the oracle once everything has settled. Used by `pnpm chaos` (main.ts)
- * and, with the short options, by chaos.outage.test.ts.
+ * and, with the short options, by chaos.outage.test.ts. In cluster mode each service runs twice and
+ * Alertmanager posts every notification to both receivers, on a Kafka cluster.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -14,7 +15,7 @@ import { freePort, stack } from '../processes.ts'
 import { goodAlert, poisonAlerts, poisonMarker, postToAlertmanager, webhookBody, type PoisonAlert, type PostableAlert } from './alerts.ts'
 import { assertOwnStack, runFaults, seededRandom, sleep, stackHome, type FaultRecord } from './faults.ts'
 import { judge, readIndices, type PoisonOutcome, type SentState, type Verdict } from './oracle.ts'
-import type { ChaosOptions } from './options.ts'
+import { instancesOf, type ChaosOptions } from './options.ts'
 import { startAlertmanager, SupervisedService, type Note, type ServiceName } from './supervisor.ts'
 import { TopicLog } from './topic-log.ts'
 
@@ -23,6 +24,8 @@ export interface ChaosResult {
   faults: FaultRecord[]
   /** Exits of a service that nobody asked for, per service. */
   crashes: Record<string, string[]>
+  /** The run's shape: Kafka nodes and instances per service. */
+  topology: { kafkaNodes: number; instances: number }
   seconds: { total: number; load: number; settle: number }
   workDir: string
 }
@@ -38,7 +41,11 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   const workDir = path.join(process.env.OPSREVIEW_CHAOS_DIR ?? os.tmpdir(), runId)
   await mkdir(workDir, { recursive: true })
   const random = seededRandom(o.seed)
-  note(`run ${runId}: ${o.alerts} alerts in ${o.groups} groups over ${o.fireMs / 1000} s, faults ${o.faults.join(',') || 'none'}, ${o.poison} poison, seed ${o.seed}; logs in ${workDir}`)
+  const instances = instancesOf(o)
+  const kafkaNodes = kafkaBrokers.length
+  if (o.cluster && kafkaNodes < 3) throw new Error(`--cluster needs a Kafka cluster of three nodes; OPSREVIEW_KAFKA_BROKERS names ${kafkaBrokers.join(',')} (infra/local/chaos.sh sets it)`)
+  note(`run ${runId}: ${o.alerts} alerts in ${o.groups} groups over ${o.fireMs / 1000} s, faults ${o.faults.join(',') || 'none'}, ${o.poison} poison, seed ${o.seed}; `
+    + `${kafkaNodes} Kafka node(s), ${instances} instance(s) of each service; logs in ${workDir}`)
 
   const home = stackHome()
   if (o.faults.includes('kafka') || o.faults.includes('elasticsearch')) await assertOwnStack(home, kafkaBrokers, elasticsearchUrl)
@@ -53,21 +60,33 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   const prefix = runId
   const token = randomBytes(16).toString('hex')
   const engineConfig: Partial<CorrelationConfig> = { quietPeriodMs: o.quietPeriodMs, allowedLatenessMs: o.latenessMs }
-  const receiverPort = await freePort()
+  const receiverPorts: number[] = []
+  for (let k = 0; k < instances; k++) receiverPorts.push(await freePort())
   const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...topics }
-  const envs: Record<ServiceName, Record<string, string>> = {
-    receiver: { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: token, OPSREVIEW_SPOOL_DIR: path.join(workDir, 'spool') },
-    correlator: {
-      ...common, OPSREVIEW_CORRELATOR_GROUP: t('correlator'), OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_PARTITIONS: '3',
-      // The broker's minimum session: a killed instance's partitions move to its successor within seconds.
-      OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_TICK_INTERVAL: '2s', OPSREVIEW_QUIET_PERIOD: `${o.quietPeriodMs}ms`, OPSREVIEW_ALLOWED_LATENESS: `${o.latenessMs}ms`,
-    },
-    indexer: { ...common, OPSREVIEW_INDEXER_GROUP: t('indexer'), OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_ES_INDEX_PREFIX: prefix },
+  // Instance k (from 1) of a service: its own port and, for the receiver, its own spool; the instances of
+  // a service share its consumer group, so they share the partitions.
+  const envOf = async (name: ServiceName, k: number): Promise<Record<string, string>> => {
+    switch (name) {
+      case 'receiver':
+        return { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPorts[k - 1]), OPSREVIEW_INGEST_TOKENS: token, OPSREVIEW_SPOOL_DIR: path.join(workDir, instances === 1 ? 'spool' : `spool-${k}`) }
+      case 'correlator':
+        return {
+          ...common, OPSREVIEW_CORRELATOR_GROUP: t('correlator'), OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_PARTITIONS: '3',
+          // The broker's minimum session: a killed instance's partitions move to its successor within seconds.
+          OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_TICK_INTERVAL: '2s', OPSREVIEW_QUIET_PERIOD: `${o.quietPeriodMs}ms`, OPSREVIEW_ALLOWED_LATENESS: `${o.latenessMs}ms`,
+        }
+      case 'indexer':
+        return {
+          ...common, OPSREVIEW_INDEXER_GROUP: t('indexer'), OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_ES_INDEX_PREFIX: prefix,
+          // Two instances: the survivor takes a killed one's partitions within seconds, as the correlator's does.
+          ...(instances > 1 ? { OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s' } : {}),
+        }
+    }
   }
 
   const kafka = kafkaClient(runId)
   const es = esClient()
-  const services = {} as Record<ServiceName, SupervisedService>
+  const services = { receiver: [], correlator: [], indexer: [] } as Record<ServiceName, SupervisedService[]>
   const onCleanup = (f: () => Promise<void> | void) => { cleanups.push(f) }
   onCleanup(async () => {
     if (o.keep) { note(`kept topics ${runId}-* and indices ${prefix}-*`); return }
@@ -81,12 +100,17 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   })
   if (o.faults.includes('kafka')) onCleanup(() => stack('start', 'kafka'))
   for (const name of ['receiver', 'correlator', 'indexer'] as const) {
-    services[name] = new SupervisedService(name, envs[name], path.join(workDir, `${name}.log`), note)
-    onCleanup(() => services[name].close())
+    for (let k = 1; k <= instances; k++) {
+      const label = instances === 1 ? name : `${name}-${k}`
+      const svc = new SupervisedService(name, await envOf(name, k), path.join(workDir, `${label}.log`), note, label)
+      services[name].push(svc)
+      onCleanup(() => svc.close())
+    }
   }
   // One after the other: the receiver creates the alert topic the others read, and the machine is small.
-  for (const name of ['receiver', 'correlator', 'indexer'] as const) await services[name].start()
-  const am = await startAlertmanager(path.join(workDir, 'alertmanager'), `http://127.0.0.1:${receiverPort}/webhooks/alertmanager`, token)
+  for (const name of ['receiver', 'correlator', 'indexer'] as const) for (const svc of services[name]) await svc.start()
+  const receiverUrls = receiverPorts.map((p) => `http://127.0.0.1:${p}/webhooks/alertmanager`)
+  const am = await startAlertmanager(path.join(workDir, 'alertmanager'), receiverUrls, token)
   onCleanup(() => am.close())
 
   const log = new TopicLog(kafka, [topics.OPSREVIEW_TOPIC_ALERTS, topics.OPSREVIEW_TOPIC_CORRELATOR_INPUT, topics.OPSREVIEW_TOPIC_REJECTED, topics.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, topics.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER])
@@ -124,7 +148,8 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
     if (via === 'receiver') {
       // As a sender that retries would: a receiver that is down at that moment (a fault) or answers 5xx gets more tries.
       for (let attempt = 0; attempt < 6; attempt++) {
-        const r = await fetch(`http://127.0.0.1:${receiverPort}/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: webhookBody(p) })
+        // Several receivers: a sender that retries tries the next one.
+        const r = await fetch(receiverUrls[attempt % receiverUrls.length]!, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: webhookBody(p) })
           .then(async (res) => ({ status: res.status, body: await res.text() }), (err: unknown) => ({ status: 0, body: String(err) }))
         answers.push(`receiver ${r.status}: ${r.body.trim().slice(0, 200)}`)
         if (r.status > 0 && r.status < 500) break
@@ -173,7 +198,7 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
     await Promise.all(poisonSends)
     note(`load done: ${sent.length} states sent${resolvedBlind ? `, ${resolvedBlind} resolve(s) sent before their firing was seen on the topic (${OBSERVE_TIMEOUT_MS / 1000} s)` : ''}`)
   })()
-  const faults = runFaults(o.faults, o.rounds, o.fireMs, loadStart, { services, home, esStopMs: o.esStopMs, random, note, onCleanup })
+  const faults = runFaults(o.faults, o.rounds, o.fireMs, loadStart, { services, kafkaNodes, home, esStopMs: o.esStopMs, random, note, onCleanup })
   const [, faultRecords] = await Promise.all([load, faults])
   const loadSeconds = (Date.now() - loadStart) / 1000
 
@@ -211,9 +236,9 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
     verdict = judge(sent, outcomes, { alerts: [], input: [], deadLetters: [], esAlerts: [], esIncidents: [] }, engineConfig, runId)
     verdict.line = `${verdict.line.replace('PASS', 'FAIL')} (the topics were never read to their end)`
   }
-  const crashes = Object.fromEntries(Object.values(services).map((s) => [s.name, s.crashes]))
+  const crashes = Object.fromEntries(Object.values(services).flat().map((s) => [s.label, s.crashes]))
   const result: ChaosResult = {
-    verdict, faults: faultRecords, crashes, workDir,
+    verdict, faults: faultRecords, crashes, workDir, topology: { kafkaNodes, instances },
     seconds: { total: Math.round((Date.now() - began) / 1000), load: Math.round(loadSeconds), settle: Math.round((Date.now() - settleStart) / 1000) },
   }
   await writeFile(path.join(workDir, 'report.json'), JSON.stringify({ runId, options: o, ...result }, null, 2))

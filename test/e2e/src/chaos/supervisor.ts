@@ -17,9 +17,11 @@ const READY: Record<ServiceName, string> = { receiver: 'connected to kafka', ind
 
 export type Note = (message: string) => void
 
-/** One service, kept running: `kill` sends a signal and waits for the exit, `start` brings it back. */
+/** One service instance, kept running: `kill` sends a signal and waits for the exit, `start` brings it back. */
 export class SupervisedService {
   readonly name: ServiceName
+  /** How notes and the report name this instance: `receiver`, or `receiver-2` when a service runs twice. */
+  readonly label: string
   readonly #env: Record<string, string>
   readonly #log: WriteStream
   readonly #note: Note
@@ -31,8 +33,9 @@ export class SupervisedService {
   readonly crashes: string[] = []
   starts = 0
 
-  constructor(name: ServiceName, env: Record<string, string>, logFile: string, note: Note) {
+  constructor(name: ServiceName, env: Record<string, string>, logFile: string, note: Note, label: string = name) {
     this.name = name
+    this.label = label
     this.#env = env
     this.#log = createWriteStream(logFile, { flags: 'a' })
     this.#note = note
@@ -49,7 +52,7 @@ export class SupervisedService {
       const ready = await this.#spawnOnce(Math.max(1000, deadline - Date.now()))
       if ((this.#state as string) === 'closed') return
       if (ready) { this.#state = 'running'; return }
-      if (Date.now() > deadline) throw new Error(`${this.name} did not become ready within ${timeoutMs} ms (see its log)`)
+      if (Date.now() > deadline) throw new Error(`${this.label} did not become ready within ${timeoutMs} ms (see its log)`)
       await new Promise((r) => setTimeout(r, 1000))
     }
   }
@@ -74,17 +77,17 @@ export class SupervisedService {
     child.stdout!.on('data', onData)
     child.stderr!.on('data', onData)
     this.#exited = once(child, 'exit').then(([code, signal]) => {
-      this.#log.write(`\n[chaos] ${this.name} pid ${child.pid} exited: ${String(signal ?? code)}\n`)
+      this.#log.write(`\n[chaos] ${this.label} pid ${child.pid} exited: ${String(signal ?? code)}\n`)
       if (this.#state === 'starting') {
         this.crashes.push(`${String(signal ?? code)} while starting`)
       } else if (this.#state === 'running') {
         this.crashes.push(String(signal ?? code))
-        this.#note(`${this.name} exited by itself (${String(signal ?? code)}); restarting it`)
-        void this.start().catch((err: unknown) => this.#note(`${this.name} restart failed: ${String(err)}`))
+        this.#note(`${this.label} exited by itself (${String(signal ?? code)}); restarting it`)
+        void this.start().catch((err: unknown) => this.#note(`${this.label} restart failed: ${String(err)}`))
       }
     })
     try {
-      await waitFor(() => (ready ? true : child.exitCode !== null || child.signalCode !== null ? false : undefined), { timeoutMs, intervalMs: 100, what: `${this.name} to be ready` })
+      await waitFor(() => (ready ? true : child.exitCode !== null || child.signalCode !== null ? false : undefined), { timeoutMs, intervalMs: 100, what: `${this.label} to be ready` })
     } catch {
       child.kill('SIGKILL')
       await this.#exited
@@ -111,14 +114,28 @@ export class SupervisedService {
   }
 }
 
-/** A real Alertmanager (Debian's package) whose only receiver is the opsreview webhook. */
-export async function startAlertmanager(dir: string, webhookUrl: string, token: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Alertmanager's configuration with one opsreview webhook per URL in its one receiver: every notification
+ * goes to each of them, as an operator sends to every receiver instance so that one being down loses
+ * nothing (and each state then arrives once per receiver).
+ */
+export function alertmanagerConfigFor(webhookUrls: readonly string[], token: string, groupInterval: string): string {
+  const [first, ...others] = webhookUrls
+  if (first === undefined) throw new Error('Alertmanager needs at least one webhook URL')
+  const config = alertmanagerConfig(first, token, groupInterval)
+  // The webhook is the config's last block: repeated for each further URL, with the same settings.
+  const block = config.slice(config.indexOf('      - url: '))
+  return config + others.map((u) => block.replace(JSON.stringify(first), JSON.stringify(u))).join('')
+}
+
+/** A real Alertmanager (Debian's package) whose only receiver posts to the opsreview webhook(s). */
+export async function startAlertmanager(dir: string, webhookUrls: readonly string[], token: string): Promise<{ url: string; close: () => Promise<void> }> {
   await mkdir(dir, { recursive: true })
   const port = await freePort()
   // Small group_wait and group_interval: state changes go out within seconds, and a failed notification
   // is retried by Alertmanager itself (its notify retries, then the next flush of the group).
   const log = createWriteStream(path.join(dir, 'alertmanager.log'), { flags: 'a' })
-  const child = await spawnAlertmanager(dir, port, alertmanagerConfig(webhookUrl, token, '2s'))
+  const child = await spawnAlertmanager(dir, port, alertmanagerConfigFor(webhookUrls, token, '2s'))
   child.stdout.pipe(log)
   child.stderr.pipe(log)
   const exited = once(child, 'exit')
