@@ -175,7 +175,7 @@ export function loadGroupingRulesFile(file: string): GroupingRules {
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new Error(`${file}: cannot read the grouping rules: ${(err as Error).message}`)
+    throw new Error(`${file}: cannot read the grouping rules: ${(err as Error).message}`, { cause: err })
   }
   const r = parseGroupingRules(text, format)
   if (!r.ok) throw new Error(formatGroupingErrors(file, r.errors))

@@ -49,7 +49,8 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: hostileString },
   { weight: 3, arbitrary: hostileDate },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-  { weight: 1, arbitrary: fc.constantFrom(null, true, -1, 0, 1e308, -1e308, 2 ** 53 + 1, 1.5, 253402300800, 1e17, [], {}) },
+  // A fresh [] or {} each time: setPath writes into objects, and a shared one would become circular.
+  { weight: 1, arbitrary: fc.constantFrom(null, true, -1, 0, 1e308, -1e308, 2 ** 53 + 1, 1.5, 253402300800, 1e17, [], {}).map((v) => (typeof v === 'object' && v !== null ? structuredClone(v) : v)) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 400 }).map((depth) => nested(depth)) },
   { weight: 1, arbitrary: fc.dictionary(hostileString, hostileString, { maxKeys: 5 }) },
   { weight: 1, arbitrary: fc.integer({ min: 120, max: 200 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v']))) },
