@@ -51,8 +51,26 @@ async function setUp(): Promise<Setup & { send: (events: (object | string)[]) =>
 }
 
 /** One indexer instance, as services/indexer wires it: the consumer group is `<prefix>-indexer`. */
-async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: number } = {}) {
-  const writer = opts.esNode ? new Client({ node: opts.esNode, maxRetries: 0, requestTimeout: 1000 }) : esClient()
+/**
+ * The real client, except that bulk requests writing alerts wait for `release`: a slow alert index, to
+ * show what else still gets through meanwhile.
+ */
+function holdingAlertBulks(es: Client, prefix: string) {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const alerts = indexNames(prefix).alerts.alias
+  let held = 0
+  const bulk: Client['bulk'] = (async (params: Parameters<Client['bulk']>[0]) => {
+    const ops = (params as { operations?: unknown[] }).operations ?? []
+    if (ops.some((o) => JSON.stringify(o).includes(`"${alerts}-`))) { held++; await released }
+    return es.bulk(params)
+  }) as Client['bulk']
+  const client = new Proxy(es, { get: (target, key) => (key === 'bulk' ? bulk : Reflect.get(target, key)) })
+  return { client, release, held: () => held }
+}
+
+async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: number; writer?: Client; ownLane?: string[]; concurrency?: number } = {}) {
+  const writer = opts.writer ?? (opts.esNode ? new Client({ node: opts.esNode, maxRetries: 0, requestTimeout: 1000 }) : esClient())
   const producer = s.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const consumer = s.kafka.consumer({ groupId: `${s.prefix}-indexer`, maxWaitTimeInMs: 100 })
@@ -67,8 +85,9 @@ async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: numb
   const indexing = new IndexingConsumer({
     consumer, logger,
     documentFor: live.documentFor,
+    ownLane: opts.ownLane,
     pipeline: {
-      ...live.pipeline, es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200, flushBytes: opts.flushBytes,
+      ...live.pipeline, es: writer, logger, minBackoffMs: 50, maxBackoffMs: 200, flushBytes: opts.flushBytes, concurrency: opts.concurrency,
       onIndexed: (count) => { indexed += count },
       onRetry: (reason) => { if (reason === 'item') itemRetries++; else failedAttempts++ },
       deadLetter: async (letters) => { await producer.send({ topic: s.deadLetterTopic, messages: letters.map((l) => ({ key: l.key, value: JSON.stringify(l.envelope) })) }) },
@@ -76,7 +95,7 @@ async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: numb
   })
   await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
   let stopped = false
-  const stop = async () => { if (!stopped) { stopped = true; await indexing.close(topics, 2000); await producer.disconnect(); await writer.close() } }
+  const stop = async () => { if (!stopped) { stopped = true; await indexing.close(topics, 2000); await producer.disconnect(); if (!opts.writer) await writer.close() } }
   onTestFinished(stop)
   return { lines, stop, indexed: () => indexed, itemRetries: () => itemRetries, failedAttempts: () => failedAttempts, joined: () => indexing.joined }
 }
@@ -200,5 +219,29 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     await s.es.indices.refresh({ index: alias })
     const final = (await s.es.get<{ owner: string; version: number; timeToAcknowledgeMs: number }>({ index: alias, id: 'inc-0123456789abcdef01234567' }))._source!
     expect(final).toMatchObject({ owner: 'carol', version: 3, timeToAcknowledgeMs: 10 * 60_000 })
+  })
+
+  it('writes incidents in a lane of their own while alert bulk requests are held up, committing each lane only as far as it is durable', async () => {
+    const s = await setUp()
+    const hold = holdingAlertBulks(s.es, s.prefix)
+    // One request slot per lane: in a shared lane the incident would wait behind the held alert request.
+    await startIndexer(s, { writer: hold.client, ownLane: [s.incidentTopic], concurrency: 1 })
+    await s.send(Array.from({ length: 20 }, (_, i) => alertEvent(i)))
+    await waitFor(() => (hold.held() > 0 ? true : undefined), { what: 'an alert bulk request held' })
+    const id = 'inc-00000000000000000000abcd'
+    await s.sendIncidents([{
+      id, title: 'Checkout errors', status: 'open', severity: 'critical', services: ['checkout'], environment: 'production',
+      groupKey: 'checkout|production', openedAt: '2026-11-30T08:00:00.000Z', resolvedAt: null, resolvedBy: null, lastEventAt: '2026-11-30T08:05:00.000Z',
+      alertCount: 1, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+      problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
+    }])
+    await waitFor(async () => ((await s.committed(s.incidentTopic)) === 1 ? true : undefined), { what: 'the incident committed while alerts are held' })
+    expect(await s.es.exists({ index: indexNames(s.prefix).incidents.alias, id })).toBe(true)
+    // The alerts are not in Elasticsearch yet, so their offsets are not committed.
+    expect(await s.committed()).toBe(0)
+    expect(await s.count()).toBe(0)
+    hold.release()
+    await waitFor(async () => ((await s.committed()) === 20 ? true : undefined), { what: 'the alerts committed once released' })
+    expect(await s.count()).toBe(20)
   })
 })

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs'
 import type { ConsumerHealth } from '@opsreview/kafka/consumer-health'
 import type { Logger } from 'pino'
-import { BulkPipeline, type BulkPipelineOptions, type Poison } from './bulk-pipeline.ts'
+import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
 import { IndexerError, type IndexerFailureCode } from './errors.ts'
 
@@ -19,6 +19,12 @@ export interface IndexingConsumerOptions {
   progress?: ConsumerProgress
   /** Durable offsets are committed at most this often (200 ms): a commit per finished request is broker work for nothing. */
   commitIntervalMs?: number
+  /**
+   * Topics whose writes go through a bulk pipeline of their own (a lane, with its own queue and request
+   * slots): the incidents and problems people wait for are then never queued behind alert bulk requests.
+   * Every other topic shares the main lane (`pipeline`). Default: none, one lane for all.
+   */
+  ownLane?: readonly string[]
 }
 
 /** Records parsed and handed to the pipeline at a time. */
@@ -58,7 +64,11 @@ export class IndexingConsumer {
   /** How the consumer must be run: the handler resolves, and this class commits. */
   static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false, partitionsConsumedConcurrently: 3 })
 
+  /** The main lane: every topic not in `ownLane`. */
   readonly pipeline: BulkPipeline
+  /** Every lane, the main one first; each commits its own topics' offsets. */
+  readonly lanes: readonly BulkPipeline[]
+  readonly #laneOf: (topic: string) => BulkPipeline
   readonly #o: IndexingConsumerOptions
   #committing: Promise<void> | undefined
   #again = false
@@ -68,9 +78,14 @@ export class IndexingConsumer {
 
   constructor(opts: IndexingConsumerOptions) {
     this.#o = opts
-    this.pipeline = new BulkPipeline({ ...opts.pipeline, onDurable: () => this.#scheduleCommit() })
+    const lane = () => new BulkPipeline({ ...opts.pipeline, onDurable: () => this.#scheduleCommit() })
+    this.pipeline = lane()
+    const own = new Set(opts.ownLane ?? [])
+    const ownLane = own.size > 0 ? lane() : undefined
+    this.lanes = ownLane ? [this.pipeline, ownLane] : [this.pipeline]
+    this.#laneOf = (topic) => (ownLane && own.has(topic) ? ownLane : this.pipeline)
     opts.consumer.on(opts.consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.pipeline.offsets.reset()
+      for (const l of this.lanes) l.offsets.reset()
       this.#joined = true
       opts.logger.info({ assignment: payload.memberAssignment }, 'indexer joined its consumer group')
     })
@@ -81,15 +96,31 @@ export class IndexingConsumer {
     return this.#joined
   }
 
+  /** Bytes queued and not yet sent, in every lane. */
+  get queuedBytes(): number {
+    return this.lanes.reduce((sum, l) => sum + l.queuedBytes, 0)
+  }
+
+  /** Bulk requests in flight, in every lane. */
+  get inFlight(): number {
+    return this.lanes.reduce((sum, l) => sum + l.inFlight, 0)
+  }
+
+  /** A whole-request failure being retried in any lane (the longest-running one): for health. */
+  get failing(): PipelineFailing | undefined {
+    return this.lanes.map((l) => l.failing).filter((f) => f !== undefined).sort((a, b) => a.since - b.since)[0]
+  }
+
   readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     const documentFor = this.#o.documentFor(batch.topic)
+    const pipeline = this.#laneOf(batch.topic)
     // In slices, yielding between them: parsing a whole multi-megabyte batch at once would hold the event
     // loop while bulk responses wait, and Elasticsearch would idle for want of the next request.
     for (let from = 0; from < batch.messages.length; from += SLICE) {
       const slice = batch.messages.slice(from, from + SLICE)
       this.#o.progress?.fetched(batch.topic, batch.partition, { firstOffset: slice[0]!.offset, lastOffset: slice.at(-1)!.offset, timestamp: slice[0]!.timestamp })
       const { ops, poison } = batchWrites(documentFor, batch.topic, batch.partition, slice)
-      const taken = await this.pipeline.add(
+      const taken = await pipeline.add(
         { topic: batch.topic, partition: batch.partition, lastOffset: slice.at(-1)!.offset, ops, poison },
         { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat },
       )
@@ -117,11 +148,12 @@ export class IndexingConsumer {
     this.#committing = (async () => {
       do {
         this.#again = false
-        const offsets = this.pipeline.offsets.uncommitted()
+        const byLane = this.lanes.map((l) => ({ lane: l, offsets: l.offsets.uncommitted() }))
+        const offsets = byLane.flatMap((b) => b.offsets)
         if (offsets.length === 0) break
         try {
           await this.#o.consumer.commitOffsets(offsets)
-          this.pipeline.offsets.committed(offsets)
+          for (const b of byLane) b.lane.offsets.committed(b.offsets)
           for (const o of offsets) this.#o.progress?.processed(o.topic, o.partition, o.offset)
         } catch (err) {
           // A rebalance or a broker restart: the offsets stay uncommitted and go with the next commit.
@@ -138,9 +170,9 @@ export class IndexingConsumer {
    */
   async close(topics: readonly string[], timeoutMs = 15_000): Promise<void> {
     this.#o.consumer.pause(topics.map((topic) => ({ topic })))
-    const drained = await this.pipeline.drain(timeoutMs)
-    if (!drained) this.#o.logger.warn({ queuedBytes: this.pipeline.queuedBytes, inFlight: this.pipeline.inFlight }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
-    this.pipeline.stop()
+    const drained = (await Promise.all(this.lanes.map((l) => l.drain(timeoutMs)))).every(Boolean)
+    if (!drained) this.#o.logger.warn({ queuedBytes: this.queuedBytes, inFlight: this.inFlight }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
+    for (const l of this.lanes) l.stop()
     clearTimeout(this.#commitTimer)
     await this.commit()
     await this.#o.consumer.disconnect()

@@ -66,6 +66,8 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
     logger,
     documentFor: live.documentFor,
     progress: health.health,
+    // Incidents and problems are what people search for: their writes do not queue behind alert bulk requests.
+    ownLane: [config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS],
     pipeline: {
       ...live.pipeline,
       es,
@@ -86,8 +88,8 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
     },
   })
-  new Gauge({ name: 'opsreview_indexer_queued_bytes', help: 'Documents taken from Kafka and not yet sent to Elasticsearch', registers: [registry], collect() { this.set(indexing.pipeline.queuedBytes) } })
-  new Gauge({ name: 'opsreview_indexer_bulk_in_flight', help: 'Bulk requests in flight', registers: [registry], collect() { this.set(indexing.pipeline.inFlight) } })
+  new Gauge({ name: 'opsreview_indexer_queued_bytes', help: 'Documents taken from Kafka and not yet sent to Elasticsearch', registers: [registry], collect() { this.set(indexing.queuedBytes) } })
+  new Gauge({ name: 'opsreview_indexer_bulk_in_flight', help: 'Bulk requests in flight', registers: [registry], collect() { this.set(indexing.inFlight) } })
   new Gauge({
     name: 'opsreview_indexer_breaker_state', help: 'Elasticsearch breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
     collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[backPressure.state]) },
@@ -99,7 +101,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
   // Ready: in the consumer group, Elasticsearch taking writes, and no partition stalled.
   app.get('/readyz', (_req, res) => {
-    const readiness = indexerReadiness({ joined: indexing.joined, breaker: backPressure.state, health: health.snapshot(), failing: indexing.pipeline.failing, now: Date.now() })
+    const readiness = indexerReadiness({ joined: indexing.joined, breaker: backPressure.state, health: health.snapshot(), failing: indexing.failing, now: Date.now() })
     res.status(readiness.ready ? 200 : 503).json(readiness)
   })
   app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
