@@ -69,7 +69,7 @@ function saslCredential(doc: string): Field<string> {
     parseEnv: (env, name) => {
       const r = secretOf(env, name)
       if (!r.ok) return r
-      if (isSet(env[MECHANISM]) && r.value === '') return fail(`is required with ${MECHANISM} (or ${name}_FILE)`)
+      if (isSet(env[MECHANISM]) && r.value === '') return fail(`is required with ${MECHANISM} set`)
       return r
     },
   }
@@ -109,13 +109,13 @@ export const kafkaConnectionSpec = {
         : fail(`must be one of ${kafkaSaslMechanisms.join(', ')}, got ${JSON.stringify(raw.trim())}`)
     },
   } satisfies Field<KafkaSaslMechanism | undefined>,
-  OPSREVIEW_KAFKA_SASL_USERNAME: saslCredential('SASL user name (or OPSREVIEW_KAFKA_SASL_USERNAME_FILE)'),
-  OPSREVIEW_KAFKA_SASL_PASSWORD: saslCredential('SASL password (or OPSREVIEW_KAFKA_SASL_PASSWORD_FILE)'),
+  OPSREVIEW_KAFKA_SASL_USERNAME: saslCredential('SASL user name, or OPSREVIEW_KAFKA_SASL_USERNAME_FILE naming a file of it'),
+  OPSREVIEW_KAFKA_SASL_PASSWORD: saslCredential('SASL password, or OPSREVIEW_KAFKA_SASL_PASSWORD_FILE naming a file of it'),
 }
 
 export const elasticsearchConnectionSpec = {
   OPSREVIEW_ES_API_KEY: {
-    doc: 'Elasticsearch API key, the base64 "encoded" value of the create-API-key answer (or OPSREVIEW_ES_API_KEY_FILE); unset: no authentication',
+    doc: 'Elasticsearch API key, the base64 "encoded" value of the create-API-key answer, or OPSREVIEW_ES_API_KEY_FILE naming a file of it; unset: no authentication',
     parse: () => fail('needs the whole environment (readConfig)'),
     parseEnv: secretOf,
   } satisfies Field<string>,

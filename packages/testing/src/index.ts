@@ -153,3 +153,5 @@ export async function latestByKey<T>(kafka: Kafka, topic: string): Promise<Map<s
   for (const m of await readTopicToEnd(kafka, topic)) if (m.key !== null) latest.set(m.key, JSON.parse(m.value) as T)
   return latest
 }
+
+export { freePort, issueServerCert, makeTestCa, startSaslSslKafka, tempDir, type SaslSslKafka, type ServerCert, type TestCa } from './tls.ts'
