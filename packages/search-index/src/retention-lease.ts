@@ -15,8 +15,10 @@ const LEASE_ID = 'retention'
 
 interface LeaseDocument {
   holder: string
-  takenAt: string
+  updatedAt: string
   expiresAt: string
+  /** A run is under way (false: the holder finished and keeps the lease only to space the runs). */
+  running: boolean
 }
 
 export type Acquired = { ok: true } | { ok: false; holder: string; expiresAt: string }
@@ -52,7 +54,7 @@ export class RetentionLease {
     await this.es.indices.create({
       index: this.index,
       settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
-      mappings: { dynamic: false, properties: { holder: { type: 'keyword' }, takenAt: { type: 'date' }, expiresAt: { type: 'date' } } },
+      mappings: { dynamic: false, properties: { holder: { type: 'keyword' }, updatedAt: { type: 'date' }, expiresAt: { type: 'date' } } },
     }).catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
       // Another indexer created it between our look and our create: that is what we wanted.
       if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err
@@ -74,10 +76,14 @@ export class RetentionLease {
     }
   }
 
-  /** Takes the lease until `now + durationMs` when nobody else holds it; says who does otherwise. */
-  async acquire(now: number, durationMs: number): Promise<Acquired> {
+  /**
+   * Takes the lease until `now + durationMs` when nobody else holds it; says who does otherwise. With
+   * `takeResting`, also a lease whose holder finished its run and keeps it only to space the runs (an
+   * operator's one-shot run), never one with a run under way.
+   */
+  async acquire(now: number, durationMs: number, { takeResting = false } = {}): Promise<Acquired> {
     await this.ensureIndex()
-    const doc: LeaseDocument = { holder: this.holder, takenAt: new Date(now).toISOString(), expiresAt: new Date(now + durationMs).toISOString() }
+    const doc: LeaseDocument = { holder: this.holder, updatedAt: new Date(now).toISOString(), expiresAt: new Date(now + durationMs).toISOString(), running: true }
     const current = await this.read()
     try {
       if (!current.found) {
@@ -86,7 +92,8 @@ export class RetentionLease {
         return { ok: true }
       }
       const held = current._source!
-      if (held.holder !== this.holder && Date.parse(held.expiresAt) > now) return { ok: false, holder: held.holder, expiresAt: held.expiresAt }
+      const resting = takeResting && held.running === false
+      if (held.holder !== this.holder && Date.parse(held.expiresAt) > now && !resting) return { ok: false, holder: held.holder, expiresAt: held.expiresAt }
       const r = await this.es.index({ index: this.index, id: LEASE_ID, if_seq_no: current._seq_no!, if_primary_term: current._primary_term!, document: doc, refresh: false })
       this.position = { seqNo: r._seq_no!, primaryTerm: r._primary_term! }
       return { ok: true }
@@ -102,13 +109,13 @@ export class RetentionLease {
    * Moves the expiry to `now + durationMs` while we still hold the lease. False when it is no longer ours
    * (it expired and someone took it): the caller carries on, as every delete is idempotent.
    */
-  async extend(now: number, durationMs: number): Promise<boolean> {
+  async extend(now: number, durationMs: number, running = true): Promise<boolean> {
     const position = this.position
     if (!position) return false
     try {
       const r = await this.es.index({
         index: this.index, id: LEASE_ID, if_seq_no: position.seqNo, if_primary_term: position.primaryTerm, refresh: false,
-        document: { holder: this.holder, takenAt: new Date(now).toISOString(), expiresAt: new Date(now + durationMs).toISOString() } satisfies LeaseDocument,
+        document: { holder: this.holder, updatedAt: new Date(now).toISOString(), expiresAt: new Date(now + durationMs).toISOString(), running } satisfies LeaseDocument,
       })
       this.position = { seqNo: r._seq_no!, primaryTerm: r._primary_term! }
       return true
@@ -121,6 +128,6 @@ export class RetentionLease {
 
   /** Gives the lease up at once (after a failed run), so the next attempt of any instance may retry. */
   async release(now: number): Promise<boolean> {
-    return this.extend(now, 0)
+    return this.extend(now, 0, false)
   }
 }

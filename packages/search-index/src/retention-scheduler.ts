@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { classifyRequestError } from './errors.ts'
 import { RetentionLease } from './retention-lease.ts'
+export { leaseHolderName } from './retention-lease.ts'
 import { runRetention, type RetentionResult, type RetentionSettings } from './retention.ts'
 
 export interface RetentionMetrics {
@@ -50,6 +51,13 @@ export interface RetentionSchedulerOptions {
   logger: Logger
   metrics?: RetentionMetrics
   now?: () => number
+  /**
+   * Keep the lease for an interval after a run that completed, so no instance runs again before then
+   * (the schedule). False: give it back when done.
+   */
+  holdAfterRun?: boolean
+  /** An operator's one-shot run: takes a lease another instance keeps after its run, never one with a run under way. */
+  takeResting?: boolean
 }
 
 export class RetentionScheduler {
@@ -91,7 +99,7 @@ export class RetentionScheduler {
     let held = false
     let renewal: NodeJS.Timeout | undefined
     try {
-      const acquired = await this.lease.acquire(started, intervalMs)
+      const acquired = await this.lease.acquire(started, intervalMs, { takeResting: this.o.takeResting })
       if (!acquired.ok) {
         metrics?.runs.inc({ outcome: 'skipped' })
         logger.debug({ holder: acquired.holder, until: acquired.expiresAt }, 'retention skipped: another instance holds the lease')
@@ -106,7 +114,7 @@ export class RetentionScheduler {
       const result = await runRetention(this.o.es, this.o.prefix, this.o.settings, started)
       clearInterval(renewal)
       renewal = undefined
-      await this.lease.extend(this.now(), intervalMs).catch(() => undefined)
+      await (this.o.holdAfterRun === false ? this.lease.release(this.now()) : this.lease.extend(this.now(), intervalMs, false)).catch(() => undefined)
       const seconds = (this.now() - started) / 1000
       if (metrics) {
         metrics.runs.inc({ outcome: 'done' })

@@ -226,6 +226,11 @@ describe('retention against Elasticsearch', () => {
     // The old holder lost it: extending fails instead of overwriting the new holder's lease.
     expect(await holder.extend(NOW + 90_001, 60_000)).toBe(false)
     expect((await holder.acquire(NOW + 90_002, 60_000)).ok).toBe(false)
+    // An operator's one-shot run takes a lease kept after a run, never one with a run under way.
+    expect((await holder.acquire(NOW + 90_003, 60_000, { takeResting: true })).ok).toBe(false)
+    expect(await other.extend(NOW + 90_004, 60_000, false)).toBe(true)
+    expect((await holder.acquire(NOW + 90_005, 60_000)).ok).toBe(false)
+    expect((await holder.acquire(NOW + 90_006, 60_000, { takeResting: true })).ok).toBe(true)
   })
 
   it('the schedule: the first run comes shortly after start; stop ends the schedule', async () => {

@@ -259,3 +259,16 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
   for (const names of chunks(plan.alerts.indices, 50)) await es.indices.delete({ index: names.join(','), ignore_unavailable: true })
   return result
 }
+
+/** A run's result in words, for the operator's terminal. */
+export function describeRetention(r: RetentionResult): string {
+  const would = r.dryRun ? 'would delete' : 'deleted'
+  const months = r.alerts.months.length === 0 ? 'no alert month' : `alert months ${r.alerts.months.join(', ')} (${r.alerts.indices.length === 1 ? '1 index' : `${r.alerts.indices.length} indices`})`
+  return [
+    `retention at ${r.now}${r.dryRun ? ' (dry run: nothing deleted)' : ''}:`,
+    `  ${would} ${months}; alert months from ${r.alerts.oldestKept} are kept`,
+    `  ${would} ${r.incidents.deleted} resolved incident(s) resolved before ${r.incidents.cutoff}`,
+    `  ${would} ${r.problems.deleted} resolved or dismissed problem(s) last seen before ${r.problems.cutoff}`,
+    '',
+  ].join('\n')
+}
