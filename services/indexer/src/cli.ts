@@ -17,12 +17,17 @@ import { renderReport } from '@opsreview/replay/report'
 import type { LoadedRules } from '@opsreview/replay/rules'
 import { engineConfigOf } from '@opsreview/replay/settings'
 import { whatIf } from '@opsreview/replay/what-if'
-import { loadIndexerConfig } from './config.ts'
+import { describeRetention, runRetention } from '@opsreview/search-index/retention'
+import { leaseHolderName, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
+import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
 import { replayConfigSpec, settingOverridesOf } from './replay-config.ts'
 
 const USAGE = `usage: opsreview <command>
   reindex        Rebuilds alerts, incidents and problems in Elasticsearch from the Kafka topics, then moves the aliases.
   dead-letters   Counts dead letters by topic and reason; \`dead-letters replay\` puts them back after a fix.
+  retention [--dry-run] [--json]
+                 Deletes old alert months, incidents and problems now, as the indexer's schedule does (docs/retention.md);
+                 --dry-run says what it would delete. Exits 75 while an indexer is running retention.
 
 ${DEAD_LETTERS_USAGE}`
 
@@ -58,6 +63,8 @@ if (command === 'reindex') {
   process.exitCode = await deadLetters(rest)
 } else if (command === 'replay') {
   process.exitCode = await replay(rest)
+} else if (command === 'retention') {
+  process.exitCode = await retention(rest)
 } else {
   process.stderr.write(USAGE)
   process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)
@@ -153,6 +160,44 @@ async function replay(argv: string[]): Promise<number> {
     if (e.code === 'DATASET_NOT_FOUND') return 1
     // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
     return e.retriable || e instanceof esErrors.ConnectionError || e instanceof esErrors.TimeoutError ? 69 : 70
+  } finally {
+    await es.close()
+  }
+}
+
+async function retention(argv: string[]): Promise<number> {
+  const unknown = argv.filter((a) => a !== '--dry-run' && a !== '--json')
+  if (unknown.length > 0) {
+    process.stderr.write(`opsreview retention: unknown argument(s) ${unknown.join(' ')}\n\n${USAGE}`)
+    return 64
+  }
+  const config = loadIndexerConfig(process.env)
+  const logger = createLogger('retention', config.OPSREVIEW_LOG_LEVEL, pino.destination(2))
+  const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
+  const print = (result: Parameters<typeof describeRetention>[0]) => process.stdout.write(argv.includes('--json') ? `${JSON.stringify(result, null, 2)}\n` : describeRetention(result))
+  try {
+    const settings = retentionSettingsOf(config)
+    if (argv.includes('--dry-run')) {
+      print(await runRetention(es, config.OPSREVIEW_ES_INDEX_PREFIX, settings, Date.now(), { dryRun: true }))
+      return 0
+    }
+    // The indexers' lease: never beside a run under way; after the run it spaces the indexers' next one.
+    const interval = config.OPSREVIEW_RETENTION_INTERVAL
+    const outcome = await new RetentionScheduler({
+      es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, settings, intervalMs: interval || 3_600_000, firstDelayMs: 0,
+      holder: leaseHolderName('opsreview-retention'), logger, holdAfterRun: interval > 0, takeResting: true,
+    }).runOnce()
+    if (outcome.outcome === 'done') {
+      print(outcome.result)
+      return 0
+    }
+    if (outcome.outcome === 'skipped') {
+      process.stderr.write(`opsreview retention: ${outcome.holder} is running retention now (lease until ${outcome.expiresAt}); try again when it is done\n`)
+      return 75
+    }
+    process.stderr.write(`opsreview retention: ${(outcome.error as Error).message}\n`)
+    // 69 (EX_UNAVAILABLE): Elasticsearch failed, try again; nothing half-done needs undoing.
+    return 69
   } finally {
     await es.close()
   }

@@ -50,6 +50,11 @@ export const indexerConfigSpec = {
 
 export type IndexerConfig = ConfigOf<typeof indexerConfigSpec>
 
+/** The retention months, as packages/search-index/src/retention.ts takes them. */
+export const retentionSettingsOf = (c: IndexerConfig) => ({
+  alertsMonths: c.OPSREVIEW_ALERTS_RETENTION_MONTHS, incidentsMonths: c.OPSREVIEW_INCIDENTS_RETENTION_MONTHS, problemsMonths: c.OPSREVIEW_PROBLEMS_RETENTION_MONTHS,
+})
+
 export function loadIndexerConfig(env: NodeJS.ProcessEnv): IndexerConfig {
   return loadConfigOrExit('indexer', indexerConfigSpec, env)
 }

@@ -8,7 +8,8 @@ import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
-import { loadIndexerConfig } from './config.ts'
+import { leaseHolderName, registerRetentionMetrics, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
+import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
 import { createIndexer } from './indexer.ts'
 import { applyServerTimeouts } from '@opsreview/http/hardening'
 
@@ -29,7 +30,19 @@ const server = indexer.app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIE
 applyServerTimeouts(server)
 await once(server, 'listening')
 
+// Every instance schedules retention; a lease in Elasticsearch gives each round to one of them.
+const retentionMetrics = registerRetentionMetrics(indexer.registry)
+const retentionInterval = config.OPSREVIEW_RETENTION_INTERVAL
+const retention = retentionInterval > 0
+  ? new RetentionScheduler({
+    es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, settings: retentionSettingsOf(config), intervalMs: retentionInterval,
+    firstDelayMs: Math.min(30_000, retentionInterval), holder: leaseHolderName('indexer'), logger: logger.child({ component: 'retention' }), metrics: retentionMetrics,
+  })
+  : undefined
+retention?.start()
+
 shutdownOnSignals(logger, 'writing what is in hand, committing what is indexed', async () => {
+  await retention?.stop()
   server.close()
   await indexer.close()
   await es.close()
