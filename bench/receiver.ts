@@ -5,14 +5,18 @@
 //   3. raw: the same number of events through one kafkajs producer (sendBatch, acks=all), no HTTP.
 //
 // Needs the local Kafka (pnpm stack start kafka). Results go to stdout and bench/results/.
-import { spawn } from 'node:child_process'
+// BENCH_RECEIVER_NODE_ARGS adds node flags to the receiver process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+// (the profile is written when the bench stops the receiver).
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
+import { intakeAlertmanager } from '../packages/ingest/src/intake.ts'
+import { defaultIngestOptions, eventKey } from '../packages/ingest/src/event.ts'
 import { freePort } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -51,20 +55,44 @@ async function load(url: string, opts: { connections: number; overallRate?: numb
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks; fields[0] here is field 3.
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+/**
+ * The receiver's messages, as it would publish them: the canonical events of one of the bench's payloads
+ * (value ~640 bytes, not the ~340-byte raw alert) under keys shaped like the receiver's, one per alert,
+ * so the raw producer moves the same bytes to the same spread of partitions.
+ */
+function canonicalMessageTemplate(): { value: string; keyPrefix: string } {
+  const intake = intakeAlertmanager(JSON.parse(payload()), { receivedAt: new Date(), options: defaultIngestOptions })
+  if (!intake.ok || intake.accepted.length === 0) throw new Error('the bench payload does not pass the receiver validation')
+  const event = intake.accepted[0]!.event
+  return { value: JSON.stringify(event), keyPrefix: `${eventKey(event).split(':')[0]}:` }
+}
+
 async function rawProducer(topic: string, events: number) {
   const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING })
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
-  const value = JSON.stringify(JSON.parse(payload()).alerts[0])
+  const { value, keyPrefix } = canonicalMessageTemplate()
   const batch = 2000
+  const cpuStart = process.cpuUsage()
   const started = performance.now()
   for (let sent = 0; sent < events; sent += batch) {
-    const messages = Array.from({ length: Math.min(batch, events - sent) }, (_, i) => ({ key: `k${(sent + i) % 500}`, value }))
+    const messages = Array.from({ length: Math.min(batch, events - sent) }, (_, i) => ({ key: `${keyPrefix}${(sent + i).toString(16)}`, value }))
     await producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1 })
   }
   const secs = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuStart)
   await producer.disconnect()
-  return { events, seconds: Math.round(secs * 100) / 100, eventsPerSec: Math.round(events / secs) }
+  const cpuSecondsPer100kEvents = Math.round(((cpu.user + cpu.system) / 1e6 / events) * 100_000 * 100) / 100
+  return { events, seconds: Math.round(secs * 100) / 100, eventsPerSec: Math.round(events / secs), cpuSecondsPer100kEvents, loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100 }
 }
 
 const kafka = new Kafka({ clientId: 'bench-admin', brokers, logLevel: logLevel.NOTHING })
@@ -74,7 +102,8 @@ const topics = { alerts: `${run}-alerts`, rejected: `${run}-rejected`, raw: `${r
 await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 6 })), waitForLeaders: true })
 
 const port = await freePort()
-const receiver = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repo, 'services/receiver/src/main.ts')], {
+const receiverNodeArgs = (process.env.BENCH_RECEIVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+const receiver = spawn(process.execPath, [...receiverNodeArgs, '--conditions=@opsreview/source', path.join(repo, 'services/receiver/src/main.ts')], {
   env: {
     ...process.env, OPSREVIEW_RECEIVER_PORT: String(port), OPSREVIEW_INGEST_TOKENS: token, OPSREVIEW_LOG_LEVEL: 'warn',
     OPSREVIEW_TOPIC_ALERTS: topics.alerts, OPSREVIEW_TOPIC_REJECTED: topics.rejected,
@@ -98,7 +127,11 @@ const latency = await load(url, { connections: 50, overallRate: 300, duration: s
 // Where the time goes: the receiver's own Kafka produce latency during the steady phase.
 const publishBuckets = [...(await (await fetch(`${url}/metrics`)).text()).matchAll(/opsreview_receiver_kafka_publish_seconds_bucket\{le="([^"]+)",outcome="ok"\} (\d+)/g)]
   .map(([, le, count]) => ({ le, count: Number(count) }))
+const cpuBefore = { receiver: await cpuSeconds(receiver.pid!), bench: process.cpuUsage(), load: os.loadavg() }
 const throughput = await load(url, { connections: 50, duration: seconds })
+const benchCpu = process.cpuUsage(cpuBefore.bench)
+const receiverCpuSeconds = (await cpuSeconds(receiver.pid!)) - cpuBefore.receiver
+const loadAfter = os.loadavg()
 const raw = await rawProducer(topics.raw, Math.max(100_000, throughput.requests * alertsPerRequest))
 
 const offsets = await admin.fetchTopicOffsets(topics.alerts)
@@ -123,10 +156,18 @@ const result = {
   date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
   receiver: { throughput, latencyAt300rps: latency, kafkaPublishSecondsAt300rps: publishBuckets },
   rawKafkajs: raw,
+  receiverToRaw: Math.round((throughput.alertsPerSec / raw.eventsPerSec) * 1000) / 1000,
+  // Load-independent cost: the receiver's CPU over the throughput phase per 100k alerts answered in it.
+  throughputPhaseCpu: {
+    receiverSeconds: Math.round(receiverCpuSeconds * 100) / 100,
+    receiverSecondsPer100kAlerts: Math.round((receiverCpuSeconds / (throughput.requests * alertsPerRequest)) * 100_000 * 100) / 100,
+    loadGeneratorSeconds: Math.round(((benchCpu.user + benchCpu.system) / 1e6) * 100) / 100,
+    loadAverage1mBefore: Math.round(cpuBefore.load[0]! * 100) / 100, loadAverage1mAfter: Math.round(loadAfter[0]! * 100) / 100,
+  },
   acceptedEvents, eventsAnswered2xxCountedByAutocannon: answered2xx, eventsInKafka: inKafka, lostEvents: Math.max(0, acceptedEvents - inKafka), extraEvents: Math.max(0, inKafka - acceptedEvents),
   targets: { alertsPerSec: 5000, p99MsAt300rps: 50 },
 }
 console.log(JSON.stringify(result, null, 2))
-console.log(`\nreceiver: ${Math.round(throughput.alertsPerSec)} alerts/s sustained (target >= 5000); p99 ${latency.latencyMs.p99} ms at 300 req/s of 10-alert payloads (target <= 50 ms); raw kafkajs producer: ${raw.eventsPerSec} events/s; accepted ${acceptedEvents} events, ${inKafka} in Kafka`)
+console.log(`\nreceiver: ${Math.round(throughput.alertsPerSec)} alerts/s sustained (target >= 5000); p99 ${latency.latencyMs.p99} ms at 300 req/s of 10-alert payloads (target <= 50 ms); raw kafkajs producer: ${raw.eventsPerSec} events/s (receiver/raw ${result.receiverToRaw}); CPU s per 100k: receiver ${result.throughputPhaseCpu.receiverSecondsPer100kAlerts}, raw producer ${raw.cpuSecondsPer100kEvents}; load average ${result.throughputPhaseCpu.loadAverage1mAfter}; accepted ${acceptedEvents} events, ${inKafka} in Kafka`)
 await mkdir(path.join(repo, 'bench/results'), { recursive: true })
 await writeFile(path.join(repo, `bench/results/receiver-${result.date.slice(0, 19).replaceAll(':', '')}.json`), JSON.stringify(result, null, 2))
