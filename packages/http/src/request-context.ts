@@ -21,15 +21,24 @@ const validId = /^[\w.:-]{1,128}$/
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.headers['x-request-id']
-    req.id = typeof incoming === 'string' && validId.test(incoming) ? incoming : randomUUID()
-    req.log = logger.child({ reqId: req.id })
-    res.setHeader('X-Request-Id', req.id)
+    const id = typeof incoming === 'string' && validId.test(incoming) ? incoming : randomUUID()
+    req.id = id
+    // The child logger is made on first use: most requests log nothing, and a child costs its bound
+    // context's serialisation and redaction. A handler may still replace it (a quieter child, say).
+    let log: Logger | undefined
+    Object.defineProperty(req, 'log', {
+      configurable: true, enumerable: true,
+      get: () => (log ??= logger.child({ reqId: id })),
+      set: (value: Logger) => { log = value },
+    })
+    res.setHeader('X-Request-Id', id)
     const started = performance.now()
     res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'
+      // The root's level is the child's until a handler replaces the child.
+      if (!(log ?? logger).isLevelEnabled(level)) return
       const entry = { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round((performance.now() - started) * 10) / 10 }
-      if (res.statusCode >= 500) req.log.error(entry, 'request completed')
-      else if (res.statusCode >= 400) req.log.info(entry, 'request rejected')
-      else req.log.debug(entry, 'request completed')
+      req.log[level](entry, level === 'info' ? 'request rejected' : 'request completed')
     })
     next()
   }

@@ -34,13 +34,14 @@ export type AlertmanagerIntake =
   | {
     ok: true
     payload: AlertmanagerWebhook
-    /** The good alerts' events, with the index of their alert. */
-    accepted: { index: number; event: AlertEvent }[]
+    /** The good alerts' events, with the index of their alert and the event serialised (JSON). */
+    accepted: { index: number; event: AlertEvent; value: string }[]
     rejected: ItemRejection[]
     truncatedAlerts: number
   }
 
-export type SingleIntake = BodyRejection | { ok: true; event: AlertEvent }
+/** `value` is the event serialised (JSON): the size check made it, and the receiver publishes it as is. */
+export type SingleIntake = BodyRejection | { ok: true; event: AlertEvent; value: string }
 
 /** Where an event field comes from in a sender's body, for naming the input field a check failed on. */
 type FieldOrigins = ReadonlyMap<string, string>
@@ -82,13 +83,13 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
   }
   // Every error lies inside some alert, so the envelope and the array are as the schema says.
   const payload = body as AlertmanagerWebhook
-  const accepted: { index: number; event: AlertEvent }[] = []
+  const accepted: { index: number; event: AlertEvent; value: string }[] = []
   const rejected: ItemRejection[] = []
   payload.alerts.forEach((alert, index) => {
     const schemaErrors = perAlert.get(index)
     if (schemaErrors) { rejected.push({ index, reason: 'schema-invalid', errors: schemaErrors }); return }
     const result = mapAndCheck(() => normalizeAlertmanagerAlert(alert, payload, ctx), ctx, `/alerts/${index}`, alertmanagerOrigins)
-    if (result.ok) accepted.push({ index, event: result.event })
+    if (result.ok) accepted.push({ index, event: result.event, value: result.value })
     else rejected.push({ index, reason: result.reason, errors: result.errors })
   })
   return { ok: true, payload, accepted, rejected, truncatedAlerts: payload.truncatedAlerts ?? 0 }
@@ -138,9 +139,9 @@ function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, or
     // Validation should make mapping total; if it is not, the input is refused and kept for replay, not a 500.
     return { ok: false, reason: 'mapping-failed', errors: [{ path: base || '/', message: `could not be mapped: ${(err as Error).message}` }] }
   }
-  const errors = checkEvent(event, ctx)
-  if (errors.length > 0) return { ok: false, reason: 'event-invalid', errors: errors.map((e) => toInputError(e, base, origins)) }
-  return { ok: true, event }
+  const checked = checkSerialised(event, ctx)
+  if (!checked.ok) return { ok: false, reason: 'event-invalid', errors: checked.errors.map((e) => toInputError(e, base, origins)) }
+  return { ok: true, event, value: checked.value }
 }
 
 /**
@@ -149,8 +150,14 @@ function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, or
  * cap. Paths are into the event.
  */
 export function checkEvent(event: AlertEvent, ctx: IngestContext): FieldError[] {
+  const checked = checkSerialised(event, ctx)
+  return checked.ok ? [] : checked.errors
+}
+
+/** checkEvent, keeping the serialisation the size check made, so that nobody serialises the event again. */
+function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; value: string } | { ok: false; errors: FieldError[] } {
   const validation = validateAlertEvent(event)
-  if (!validation.ok) return validation.errors
+  if (!validation.ok) return { ok: false, errors: validation.errors }
   const errors: FieldError[] = []
   const received = ctx.receivedAt.getTime()
   const { maxEventAgeMs, maxClockSkewMs } = ctx.options
@@ -161,16 +168,17 @@ export function checkEvent(event: AlertEvent, ctx: IngestContext): FieldError[] 
     if (at < received - maxEventAgeMs) errors.push({ path: `/${field}`, message: `must not be more than ${duration(maxEventAgeMs)} before the time received (${value})` })
     if (at > received + maxClockSkewMs) errors.push({ path: `/${field}`, message: `must not be more than ${duration(maxClockSkewMs)} after the time received (${value})` })
   }
-  if (errors.length > 0) return errors
-  let bytes: number
+  if (errors.length > 0) return { ok: false, errors }
+  let serialised: string
   try {
-    bytes = Buffer.byteLength(JSON.stringify(event))
+    serialised = JSON.stringify(event)
   } catch {
     // Only a nesting too deep for the stack gets here; the HTTP layer refuses such bodies before.
-    return [{ path: '/origin', message: 'is nested too deeply to serialise' }]
+    return { ok: false, errors: [{ path: '/origin', message: 'is nested too deeply to serialise' }] }
   }
-  if (bytes > MAX_EVENT_BYTES) errors.push({ path: '/', message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}` })
-  return errors
+  const bytes = Buffer.byteLength(serialised)
+  if (bytes > MAX_EVENT_BYTES) return { ok: false, errors: [{ path: '/', message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}` }] }
+  return { ok: true, value: serialised }
 }
 
 /** Names the input field an event check failed on, keeping the event field in the message when they differ. */

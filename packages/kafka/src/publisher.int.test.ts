@@ -1,8 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Partitioners, type Kafka, type Message } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
 import pino from 'pino'
 import { captureLogs, createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
-import { KafkaRecordRejectedError } from './errors.ts'
+import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
 const logger = pino({ level: 'silent' })
@@ -49,6 +49,10 @@ async function plainTopic(kafka: Kafka): Promise<string> {
   return topic
 }
 
+function kafkaClientFor(brokers: string[]): Kafka {
+  return new Kafka({ clientId: uniqueName('unreachable'), brokers, logLevel: logLevel.NOTHING, connectionTimeout: 300, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } })
+}
+
 const small = (key: string): Message => ({ key, value: `${key}:${'s'.repeat(200)}` })
 const keysOn = async (kafka: Kafka, topic: string) => new Set((await readTopicToEnd(kafka, topic)).map((m) => m.key))
 
@@ -82,6 +86,45 @@ describe('BatchPublisher on the real Kafka', () => {
     const expected = new Set([...callers.filter((_, i) => i !== 7 && i !== 20).flat(), small('mixed-ok'), ...after.flat()].map((m) => String(m.key)))
     expect(await keysOn(kafka, topic)).toEqual(expected)
     expect(publisher.breakerState).toBe('closed')
+  })
+
+  it('answers publishEach per message: the refused ones by name, the rest acknowledged and on the topic', async () => {
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 4096)
+    const publisher = await publisherFor(kafka, { maxMessageBytes: 20_000 })
+
+    // One caller's messages: two the broker refuses, one the publisher refuses before sending.
+    const messages = Array.from({ length: 12 }, (_, i) => small(`each${i}`))
+    messages[3] = { key: 'each-big-3', value: 'x'.repeat(10_000) }
+    messages[9] = { key: 'each-big-9', value: 'y'.repeat(10_000) }
+    messages[11] = { key: 'each-over-11', value: 'z'.repeat(30_000) }
+    // Other callers in the same batches are unaffected.
+    const [outcomes, ...others] = await Promise.all([
+      publisher.publishEach(topic, messages),
+      ...Array.from({ length: 5 }, (_, i) => publisher.publishEach(topic, [small(`other${i}`)])),
+    ])
+
+    expect(outcomes!.map((o, i) => (o === undefined ? -1 : i)).filter((i) => i >= 0)).toEqual([3, 9, 11])
+    for (const i of [3, 9, 11]) expect(outcomes![i]).toBeInstanceOf(KafkaRecordRejectedError)
+    expect(outcomes![3]!.message).toContain('MESSAGE_TOO_LARGE')
+    expect(outcomes![11]!.message).toContain('20000-byte limit')
+    for (const o of others) expect(o).toEqual([undefined])
+    const expected = [...messages.filter((_, i) => ![3, 9, 11].includes(i)), ...Array.from({ length: 5 }, (_, i) => small(`other${i}`))]
+    expect(await keysOn(kafka, topic)).toEqual(new Set(expected.map((m) => String(m.key))))
+    expect(publisher.breakerState).toBe('closed')
+  })
+
+  it('answers publishEach with KafkaUnavailableError for every message when Kafka does not acknowledge', async () => {
+    const kafka = kafkaClient()
+    const topic = await plainTopic(kafka)
+    // A producer that cannot reach any broker: bounded retries, then the send fails.
+    const unreachable = kafkaClientFor(['127.0.0.1:1'])
+    const publisher = new BatchPublisher({ createProducer: () => receiverProducer(unreachable), logger, sendTimeoutMs: 3000 })
+    onTestFinished(() => publisher.close().catch(() => undefined))
+
+    const outcomes = await publisher.publishEach(topic, [small('u1'), small('u2'), small('u3')])
+    expect(outcomes).toHaveLength(3)
+    for (const o of outcomes) expect(o).toBeInstanceOf(KafkaUnavailableError)
   })
 
   it('keeps the breaker closed through repeated refusals', async () => {

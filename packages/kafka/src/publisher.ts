@@ -72,6 +72,12 @@ export interface PublisherOptions {
   onRefused?: (info: { topic: string; bytes: number; reason: string }) => void
 }
 
+/**
+ * What became of one message of `publishEach`: undefined once Kafka acknowledged it, else why not —
+ * KafkaRecordRejectedError (Kafka will never take it) or KafkaUnavailableError (retry).
+ */
+export type PublishOutcome = KafkaRecordRejectedError | KafkaUnavailableError | undefined
+
 interface Pending {
   topic: string
   messages: Message[]
@@ -84,9 +90,11 @@ interface Pending {
   refused: { index: number; bytes: number; reason: string }[]
   /** The broker's answer to the first refused message, if the broker refused it. */
   refusedCause: unknown
-  failed: Error | undefined
-  resolve: () => void
-  reject: (err: Error) => void
+  failed: KafkaUnavailableError | undefined
+  /** Per message, for `publishEach`; undefined for `publish`, which answers for all of them at once. */
+  outcomes: PublishOutcome[] | undefined
+  /** Called once, when `outstanding` reaches 0. */
+  done: (p: Pending) => void
 }
 
 interface Entry {
@@ -186,21 +194,51 @@ export class BatchPublisher {
       return Promise.reject(new KafkaUnavailableError('Kafka is unavailable (circuit open)'))
     }
     return new Promise<void>((resolve, reject) => {
-      const sizes = messages.map(estimateMessageBytes)
-      const p: Pending = { topic, messages, sizes, toSend: [], next: 0, outstanding: messages.length, refused: [], refusedCause: undefined, failed: undefined, resolve, reject }
-      sizes.forEach((bytes, index) => { if (bytes <= this.#maxMessageBytes) p.toSend.push(index) })
-      if (p.toSend.length < messages.length) {
-        const over = sizes.flatMap((bytes, index) => (bytes > this.#maxMessageBytes ? [index] : []))
-        this.#logger.warn({ topic, messages: over.length, bytes: over.reduce((max, i) => Math.max(max, sizes[i]!), 0), maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
-        for (const index of over) this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
-        // Settled once for all, so that the caller's promise settles after the last of them.
-        this.#settle(p, over.length)
-      }
-      if (p.toSend.length === 0) return
-      this.#queue.push(p)
-      this.#queuedMessages += p.toSend.length
-      this.#schedule()
+      this.#enqueue(topic, messages, undefined, (p) => {
+        if (p.failed) return reject(p.failed)
+        if (p.refused.length === 0) return resolve()
+        const shown = p.refused.slice(0, 3).map((r) => `message ${r.index} (${r.bytes} bytes): ${r.reason}`).join('; ')
+        const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
+        reject(new KafkaRecordRejectedError(
+          `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${topic}: ${shown}${more}`,
+          { cause: p.refusedCause },
+        ))
+      })
     })
+  }
+
+  /**
+   * The same guarantees as `publish`, answered per message: resolves (never rejects) once every message
+   * is acknowledged, refused or failed, with one outcome per message in order. One call for a whole
+   * webhook's events costs one entry in the queue instead of one per event, and a refusal or failure
+   * still names the very messages it concerns. Messages acknowledged before a failure stay acknowledged.
+   */
+  publishEach(topic: string, messages: Message[]): Promise<PublishOutcome[]> {
+    if (messages.length === 0) return Promise.resolve([])
+    if (this.#breaker.opened) {
+      const err = new KafkaUnavailableError('Kafka is unavailable (circuit open)')
+      return Promise.resolve(messages.map(() => err))
+    }
+    return new Promise<PublishOutcome[]>((resolve) => {
+      this.#enqueue(topic, messages, new Array<PublishOutcome>(messages.length).fill(undefined), (p) => resolve(p.outcomes!))
+    })
+  }
+
+  #enqueue(topic: string, messages: Message[], outcomes: PublishOutcome[] | undefined, done: (p: Pending) => void): void {
+    const sizes = messages.map(estimateMessageBytes)
+    const p: Pending = { topic, messages, sizes, toSend: [], next: 0, outstanding: messages.length, refused: [], refusedCause: undefined, failed: undefined, outcomes, done }
+    for (let index = 0; index < sizes.length; index++) if (sizes[index]! <= this.#maxMessageBytes) p.toSend.push(index)
+    if (p.toSend.length < messages.length) {
+      const over = sizes.flatMap((bytes, index) => (bytes > this.#maxMessageBytes ? [index] : []))
+      this.#logger.warn({ topic, messages: over.length, bytes: over.reduce((max, i) => Math.max(max, sizes[i]!), 0), maxMessageBytes: this.#maxMessageBytes }, 'message over the size limit refused before sending')
+      for (const index of over) this.#refuse(p, index, `larger than the ${this.#maxMessageBytes}-byte limit`)
+      // Settled once for all, so that the caller's promise settles after the last of them.
+      this.#settle(p, over.length)
+    }
+    if (p.toSend.length === 0) return
+    this.#queue.push(p)
+    this.#queuedMessages += p.toSend.length
+    this.#schedule()
   }
 
   #schedule(): void {
@@ -236,6 +274,7 @@ export class BatchPublisher {
         const abandoned = p.toSend.length - p.next
         this.#queuedMessages -= abandoned
         this.#queue.shift()
+        if (p.outcomes) for (let i = p.next; i < p.toSend.length; i++) p.outcomes[p.toSend[i]!] = p.failed
         this.#settle(p, abandoned)
         continue
       }
@@ -270,6 +309,7 @@ export class BatchPublisher {
         const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
         for (const e of batch) {
           e.pending.failed ??= err
+          if (e.pending.outcomes) e.pending.outcomes[e.index] = err
           this.#settle(e.pending, 1)
         }
         return
@@ -336,19 +376,12 @@ export class BatchPublisher {
     p.refused.push({ index, bytes, reason })
     this.#onRefused?.({ topic: p.topic, bytes, reason })
     p.refusedCause ??= cause
+    if (p.outcomes) p.outcomes[index] = new KafkaRecordRejectedError(`Kafka will not take message ${index} (${bytes} bytes) to ${p.topic}: ${reason}`, { cause })
   }
 
   #settle(p: Pending, count: number): void {
     p.outstanding -= count
-    if (p.outstanding > 0) return
-    if (p.failed) return p.reject(p.failed)
-    if (p.refused.length === 0) return p.resolve()
-    const shown = p.refused.slice(0, 3).map((r) => `message ${r.index} (${r.bytes} bytes): ${r.reason}`).join('; ')
-    const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
-    p.reject(new KafkaRecordRejectedError(
-      `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${p.topic}: ${shown}${more}`,
-      { cause: p.refusedCause },
-    ))
+    if (p.outstanding === 0) p.done(p)
   }
 
   /** Sends what is queued, then stops the breaker; disconnects the producer if the publisher made it. */

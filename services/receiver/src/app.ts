@@ -23,6 +23,11 @@ export interface EventPublisher {
    * KafkaRecordRejectedError (Kafka will never take these messages; other callers' are unaffected).
    */
   publish(topic: string, messages: Message[]): Promise<void>
+  /**
+   * The same per message, never rejecting: one outcome per message once each is settled, undefined for
+   * acknowledged, else the KafkaUnavailableError or KafkaRecordRejectedError of that message.
+   */
+  publishEach(topic: string, messages: Message[]): Promise<(Error | undefined)[]>
   readonly ready: boolean
 }
 
@@ -73,8 +78,9 @@ const RECORD_TOO_LARGE = 'record-too-large'
 /** At most one log line per this many ms for unauthenticated requests; the counter has them all. */
 const UNAUTHORIZED_LOG_INTERVAL_MS = 10_000
 
-export function toMessage(event: AlertEvent): Message {
-  return { key: eventKey(event), value: JSON.stringify(event) }
+/** An event's Kafka message; `value` is the event as the intake serialised it to check its size. */
+export function toMessage({ event, value }: { event: AlertEvent; value: string }): Message {
+  return { key: eventKey(event), value }
 }
 
 /**
@@ -87,10 +93,12 @@ export function toMessage(event: AlertEvent): Message {
 export function createReceiverApp(deps: ReceiverDeps): express.Express {
   const { publisher, spool, metrics, clock, topics } = deps
   // Retries come within seconds; repeats hours later must pass (see RecentIds).
-  const recent = new RecentIds(50_000, 10 * 60_000)
+  const recent = new RecentIds(100_000, 10 * 60_000)
   const unauthorizedLog = new RateLimitedLog(UNAUTHORIZED_LOG_INTERVAL_MS, () => performance.now())
   const app = express()
   app.disable('x-powered-by')
+  // Answers to webhooks are never cached or compared: hashing each body for an ETag is wasted work.
+  app.set('etag', false)
   app.set('query parser', 'simple')
   app.use(securityHeaders())
   app.use(requestContext(deps.logger))
@@ -116,30 +124,60 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   // Events being published or spooled right now, by id: a copy arriving meanwhile (a retry racing the
   // original, the same alert twice in one notification) waits for the first instead of writing again.
-  const inFlight = new Map<string, Promise<void>>()
+  // An entry is the first copy's call and its place in it, not a promise of its own per event.
+  type InFlight = { sending: Promise<(Error | undefined)[]>; index: number }
+  const inFlight = new Map<string, InFlight>()
 
   /**
    * Sends each event once: an event acknowledged in the last minutes (a retried delivery) is not sent
-   * again, one in flight is waited for, the rest go through `send`, one call per event. Each result says
-   * whether this call sent it (true) or found it sent (false); a failure of the first is every copy's.
-   * Later stages dedup by id too.
+   * again, one in flight is waited for, the rest go through one `send` call for the whole request, which
+   * answers per event. Each result says whether this call sent it (true) or found it sent (false); a
+   * failure of the first is every copy's. Later stages dedup by id too.
    */
-  async function sendOnce(source: Source, events: readonly AlertEvent[], send: (e: AlertEvent) => Promise<void>): Promise<PromiseSettledResult<boolean>[]> {
+  async function sendOnce(source: Source, events: readonly { event: AlertEvent; value: string }[], send: (fresh: { event: AlertEvent; value: string }[]) => Promise<(Error | undefined)[]>): Promise<PromiseSettledResult<boolean>[]> {
     const now = clock().getTime()
-    const results = await Promise.allSettled(events.map(async (event) => {
-      if (recent.has(event.id, now)) return false
-      const running = inFlight.get(event.id)
-      if (running) return running.then(() => false)
-      const sending = send(event)
-      inFlight.set(event.id, sending)
+    const results: PromiseSettledResult<boolean>[] = new Array(events.length)
+    const fresh: { event: AlertEvent; value: string }[] = []
+    const freshAt: number[] = []
+    const waiting: { at: number; entry: InFlight }[] = []
+    // A copy later in this same request waits for the first, like a copy in another request.
+    const firstHere = new Map<string, number>()
+    const copiesHere: { at: number; index: number }[] = []
+    events.forEach((e, at) => {
+      const id = e.event.id
+      if (recent.has(id, now)) { results[at] = { status: 'fulfilled', value: false }; return }
+      const running = inFlight.get(id)
+      if (running) { waiting.push({ at, entry: running }); return }
+      const first = firstHere.get(id)
+      if (first !== undefined) { copiesHere.push({ at, index: first }); return }
+      firstHere.set(id, fresh.length)
+      fresh.push(e)
+      freshAt.push(at)
+    })
+    if (fresh.length > 0) {
+      const sending = send(fresh)
+      fresh.forEach((e, index) => inFlight.set(e.event.id, { sending, index }))
+      for (const { at, index } of copiesHere) waiting.push({ at, entry: { sending, index } })
+      let outcomes: (Error | undefined)[]
       try {
-        await sending
-        recent.add(event.id, clock().getTime())
-        return true
+        outcomes = await sending
       } finally {
-        inFlight.delete(event.id)
+        for (const e of fresh) inFlight.delete(e.event.id)
       }
-    }))
+      const acknowledgedAt = clock().getTime()
+      outcomes.forEach((err, index) => {
+        if (err === undefined) recent.add(fresh[index]!.event.id, acknowledgedAt)
+        results[freshAt[index]!] = err === undefined ? { status: 'fulfilled', value: true } : { status: 'rejected', reason: err }
+      })
+    }
+    for (const { at, entry } of waiting) {
+      try {
+        const err = (await entry.sending)[entry.index]
+        results[at] = err === undefined ? { status: 'fulfilled', value: false } : { status: 'rejected', reason: err }
+      } catch (reason) {
+        results[at] = { status: 'rejected', reason }
+      }
+    }
     const duplicates = results.filter((r) => r.status === 'fulfilled' && !r.value).length
     if (duplicates > 0) metrics.duplicates.inc({ source }, duplicates)
     return results
@@ -231,9 +269,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       })
       const refusals: Refusal[] = rejected.slice(0, MAX_REFUSED_ALERTS).map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
       const shared = sharedLetters(req, payload, rejected.slice(MAX_REFUSED_ALERTS), receivedAt)
-      // One publish per event: a record Kafka refuses fails its own call alone, and is refused alone.
+      // Outcomes per event: a record Kafka refuses fails alone, and is refused alone.
       const [sent, letters] = await Promise.all([
-        sendOnce('alertmanager', accepted.map((a) => a.event), (event) => publisher.publish(topics.alerts, [toMessage(event)])),
+        sendOnce('alertmanager', accepted, (fresh) => publisher.publishEach(topics.alerts, fresh.map(toMessage))),
         Promise.allSettled([publishDeadLetters(req, [...refusals.map(letterFor), ...shared])]),
       ])
       let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
@@ -271,18 +309,26 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     }
   })
 
-  async function spoolEvents(source: Source, events: AlertEvent[], res: Response) {
-    const results = await sendOnce(source, events, (e) => spool.append([{ topic: topics.alerts, ...stringMessage(toMessage(e)) }]))
+  async function spoolEvents(source: Source, events: { event: AlertEvent; value: string }[], res: Response) {
+    const results = await sendOnce(source, events, async (fresh) => {
+      // The spool's append is all or nothing: its failure is every event's.
+      try {
+        await spool.append(fresh.map((e) => ({ topic: topics.alerts, key: eventKey(e.event), value: e.value })))
+        return fresh.map(() => undefined)
+      } catch (err) {
+        return fresh.map(() => err as Error)
+      }
+    })
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) throw failed.reason
-    res.status(202).json({ accepted: events.length, ids: events.map((e) => e.id) })
+    res.status(202).json({ accepted: events.length, ids: events.map((e) => e.event.id) })
   }
 
   app.post('/webhooks/pingdom', counted('pingdom'), pingdomAuth, ...body, async (req, res, next) => {
     try {
       const intake = intakePingdom(req.body, { receivedAt: clock(), options: deps.ingest })
       if (!intake.ok) throw refuseBody(res, intake)
-      await spoolEvents('pingdom', [intake.event], res)
+      await spoolEvents('pingdom', [intake], res)
     } catch (err) {
       next(asProblem(err))
     }
@@ -292,7 +338,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     try {
       const intake = intakeReport(req.body, { receivedAt: clock(), options: deps.ingest })
       if (!intake.ok) throw refuseBody(res, intake)
-      await spoolEvents('report', [intake.event], res)
+      await spoolEvents('report', [intake], res)
     } catch (err) {
       next(asProblem(err))
     }
@@ -393,8 +439,4 @@ export function spoolDeadLetter(publisher: EventPublisher, topic: string, metric
     await publisher.publish(topic, [deadLetterMessage(record?.key ?? 'spool', envelope)])
     metrics.deadLetters.inc({ stage: 'receiver', reason: reason.code })
   }
-}
-
-function stringMessage(m: Message): { key: string; value: string } {
-  return { key: String(m.key), value: String(m.value) }
 }

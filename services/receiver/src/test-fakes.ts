@@ -32,6 +32,21 @@ export class FakePublisher implements EventPublisher {
     if (refused.length > 0) throw new KafkaRecordRejectedError(`Kafka will not take ${refused.length} message(s) to ${topic} (test)`)
   }
 
+  async publishEach(topic: string, messages: Message[]): Promise<(Error | undefined)[]> {
+    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : queueMicrotask(() => resolve(undefined))))
+    if (this.down || this.downTopics.has(topic)) {
+      const err = new KafkaUnavailableError('Kafka is unavailable (test)')
+      return messages.map(() => err)
+    }
+    const list = this.sent.get(topic) ?? []
+    this.sent.set(topic, list)
+    return messages.map((m) => {
+      if (this.refuse(topic, m)) return new KafkaRecordRejectedError(`Kafka will not take the message to ${topic} (test)`)
+      list.push(m)
+      return undefined
+    })
+  }
+
   values<T>(topic: string): T[] {
     return (this.sent.get(topic) ?? []).map((m) => JSON.parse(String(m.value)) as T)
   }
