@@ -1,12 +1,24 @@
 // The state part of `pnpm bench:correlator`, run by bench/correlator-engine.ts in a process of its own per
 // size (node --expose-gc --max-old-space-size=…): retain N alerts in one engine, then measure its heap per
-// remembered event, its snapshot (raw, gzip'ed, chunks) and the time to encode and restore it.
+// remembered event, its snapshot (raw, gzip'ed, chunks), the checkpoint (encode and write to Kafka) and the
+// restore as a starting correlator does it: read the state topic back from Kafka (`loadAll`), decode the
+// chunks, rebuild the engine.
+//
+// The state is built by feeding the engine directly (no Kafka): the question is what the state costs, and
+// the engine's throughput is the other half of the bench. Only the snapshot goes through Kafka, to a topic
+// of its own on OPSREVIEW_KAFKA_BROKERS (default 127.0.0.1:9092), deleted at the end.
 //
 // The retention is set past the stream's span, so every alert of the stream is remembered at the end (at
 // the default 30 days, the stream's 5M alerts would span 48 days and the oldest would be forgotten).
+// BENCH_PROFILE=<dir> writes a CPU profile of the restore alone there (.cpuprofile, for Chrome DevTools).
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import type { CorrelationEngine as Engine, EngineSnapshot } from '@opsreview/correlation/engine'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
-import { decodeSnapshot, encodeSnapshot } from '../packages/correlation-stream/src/snapshot-chunks.ts'
+import { KafkaStateStore } from '../packages/correlation-stream/src/state-store.ts'
 import { alertStream } from './correlator-stream.ts'
 
 const retained = Number(process.argv[2] ?? 1_000_000)
@@ -26,63 +38,106 @@ const heapAfterGc = async () => {
   return m.heapUsed + m.arrayBuffers
 }
 const MiB = (n: number) => Math.round(n / 1024 / 1024)
-const ms = (t: number) => Math.round(performance.now() - t)
+const seconds = (ms: number) => Math.round(ms / 100) / 10
+/** Wall and CPU time of a step: the machine is shared, and wall time counts the others' work too. */
+const timed = async <T>(f: () => T | Promise<T>): Promise<{ value: T; wall: number; cpu: number }> => {
+  const cpu = process.cpuUsage()
+  const t = performance.now()
+  const value = await f()
+  const c = process.cpuUsage(cpu)
+  return { value, wall: seconds(performance.now() - t), cpu: seconds((c.user + c.system) / 1000) }
+}
+const load = () => loadavg().map((l) => Math.round(l * 10) / 10)
 
 const heapBefore = await heapAfterGc()
 let engine: Engine | undefined = new CorrelationEngine(config)
 let alerts = 0
 let redeliveries = 0
 let lastTick = ''
-const started = performance.now()
-for (const generated of alertStream(retained)) {
-  // Through JSON, as the partition runner reads its input: the engine keeps strings of the events (titles,
-  // times, fingerprints), and in production each event brings its own copies of them.
-  const input = JSON.parse(JSON.stringify(generated)) as EngineInput
-  if (input.type === 'alert') {
-    alerts++
-    // The stream redelivers a firing one second after it, unchanged but for its receipt.
-    if (input.event.receivedAt !== input.event.startsAt) redeliveries++
-  } else if (input.type === 'tick') lastTick = input.at
-  engine.apply(input)
-}
-const feedMs = ms(started)
+const loadAtStart = load()
+const feed = await timed(() => {
+  for (const generated of alertStream(retained)) {
+    // Through JSON, as the partition runner reads its input: the engine keeps strings of the events (titles,
+    // times, fingerprints), and in production each event brings its own copies of them.
+    const input = JSON.parse(JSON.stringify(generated)) as EngineInput
+    if (input.type === 'alert') {
+      alerts++
+      // The stream redelivers a firing one second after it, unchanged but for its receipt.
+      if (input.event.receivedAt !== input.event.startsAt) redeliveries++
+    } else if (input.type === 'tick') lastTick = input.at
+    engine!.apply(input)
+  }
+})
 const remembered = alerts - redeliveries
 const heapWithEngine = await heapAfterGc()
 const engineHeap = heapWithEngine - heapBefore
 
-let t = performance.now()
-let snapshot: EngineSnapshot | undefined = engine.snapshot()
-const encoded = encodeSnapshot(snapshot)
-const encodeMs = ms(t)
-snapshot = undefined
-const gzipBytes = encoded.chunks.reduce((n, c) => n + c.length, 0)
+const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+const kafka = new Kafka({ clientId: 'bench-correlator-state', brokers, logLevel: logLevel.NOTHING })
+const admin = kafka.admin()
+await admin.connect()
+const topic = `bench-correlator-state-${process.pid}-${Date.now()}`
+// As the correlator's state topic, but with Kafka's default record limit: chunks must fit it.
+await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(1024 * 1024) }] }], waitForLeaders: true })
+try {
+  // The correlator's state producer: idempotent, one request in flight.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const checkpoint = await timed(async () => {
+    const snapshot: EngineSnapshot = engine!.snapshot()
+    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot })
+  })
+  await producer.disconnect()
+  const saved = checkpoint.value
 
-// What the engine does next, to compare with the restored one; then it goes, so that the restore runs in
-// the heap a restarted correlator has (the chunks and the decoded state, not a second engine beside them).
-const later: EngineInput = { type: 'tick', at: new Date(Date.parse(lastTick) + 86_400_000).toISOString() }
-const digest = (outputs: EngineOutput[]) => JSON.stringify(outputs)
-const incidents = engine.incidents().length
-const problems = engine.problems().length
-const expected = digest(engine.apply(later))
-engine = undefined
-await heapAfterGc()
+  // What the engine does next, to compare with the restored one; then it goes, so that the restore runs in
+  // the heap a restarted correlator has (the chunks and the decoded state, not a second engine beside them).
+  const later: EngineInput = { type: 'tick', at: new Date(Date.parse(lastTick) + 86_400_000).toISOString() }
+  const digest = (outputs: EngineOutput[]) => JSON.stringify(outputs)
+  const incidents = engine.incidents().length
+  const problems = engine.problems().length
+  const expected = digest(engine.apply(later))
+  engine = undefined
+  await heapAfterGc()
 
-t = performance.now()
-let decoded: EngineSnapshot | undefined = decodeSnapshot(encoded.chunks) as unknown as EngineSnapshot
-const decodeMs = ms(t)
-t = performance.now()
-const restored = new CorrelationEngine(config, decoded)
-const rebuildMs = ms(t)
-decoded = undefined
-const same = restored.incidents().length === incidents && digest(restored.apply(later)) === expected
-const heapRestored = (await heapAfterGc()) - heapBefore
+  const session = process.env.BENCH_PROFILE ? new Session() : undefined
+  if (session) {
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  }
+  const loadAtRestore = load()
+  // A fresh store, as a starting correlator has: it reads the whole topic, then decodes its partition.
+  const read = await timed(() => new KafkaStateStore(kafka, kafka.producer(), topic).loadAll())
+  const stored = read.value.get('bench-input/0')
+  if (!stored) throw new Error('the snapshot written was not found on the state topic')
+  let decoded: EngineSnapshot | undefined
+  const decode = await timed(() => { decoded = stored.decode() })
+  const rebuild = await timed(() => new CorrelationEngine(config, decoded))
+  decoded = undefined
+  if (session) {
+    const { profile } = await session.post('Profiler.stop')
+    writeFileSync(join(process.env.BENCH_PROFILE!, `restore-${retained}.cpuprofile`), JSON.stringify(profile))
+    session.disconnect()
+  }
+  const restored = rebuild.value
+  const same = restored.incidents().length === incidents && digest(restored.apply(later)) === expected
+  const heapRestored = (await heapAfterGc()) - heapBefore
 
-console.log(JSON.stringify({
-  retainedAlerts: alerts, rememberedEvents: remembered, incidents, problems, feedSeconds: Math.round(feedMs / 100) / 10,
-  heapBytesPerEvent: Math.round(engineHeap / remembered), engineHeapMiB: MiB(engineHeap), heapAfterRestoreMiB: MiB(heapRestored),
-  // heapAfterRestoreMiB: the restored engine, plus the chunks (arrayBuffers) the bench still holds.
-  totalHeapUsedMiB: MiB(heapWithEngine), arrayBuffersMiB: MiB(process.memoryUsage().arrayBuffers), maxOldSpaceMiB: Number(process.env.BENCH_MAX_OLD_SPACE ?? 0),
-  snapshotRawMiB: Math.round(encoded.rawBytes / 1024 / 1024 * 10) / 10, snapshotGzipMiB: Math.round(gzipBytes / 1024 / 1024 * 10) / 10,
-  chunks: encoded.chunks.length, largestChunkKiB: Math.round(Math.max(...encoded.chunks.map((c) => c.length)) / 1024),
-  encodeMs, decodeMs, rebuildMs, restoreMs: decodeMs + rebuildMs, restoredIdentical: same,
-}))
+  console.log(JSON.stringify({
+    retainedAlerts: alerts, rememberedEvents: remembered, incidents, problems, feedSeconds: feed.wall, feedCpuSeconds: feed.cpu,
+    heapBytesPerEvent: Math.round(engineHeap / remembered), engineHeapMiB: MiB(engineHeap), heapAfterRestoreMiB: MiB(heapRestored),
+    // heapAfterRestoreMiB: the restored engine, plus the chunks (arrayBuffers) the loaded state still holds.
+    totalHeapUsedMiB: MiB(heapWithEngine), arrayBuffersMiB: MiB(process.memoryUsage().arrayBuffers), maxOldSpaceMiB: Number(process.env.BENCH_MAX_OLD_SPACE ?? 0),
+    snapshotRawMiB: Math.round(saved.rawBytes / 1024 / 1024 * 10) / 10, snapshotGzipMiB: Math.round(saved.bytes / 1024 / 1024 * 10) / 10, chunks: saved.chunks,
+    // Snapshot and encode and write to Kafka (acks=all, one chunk per request), as a checkpoint does.
+    checkpointSeconds: checkpoint.wall, checkpointCpuSeconds: checkpoint.cpu,
+    // Restore = read the state topic + decode the chunks + rebuild the engine.
+    restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000),
+    readSeconds: read.wall, readCpuSeconds: read.cpu, decodeSeconds: decode.wall, decodeCpuSeconds: decode.cpu, rebuildSeconds: rebuild.wall, rebuildCpuSeconds: rebuild.cpu,
+    restoredIdentical: same, loadAverageAtStart: loadAtStart, loadAverageAtRestore: loadAtRestore, loadAverageAtEnd: load(),
+  }))
+} finally {
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
+  await admin.disconnect()
+}

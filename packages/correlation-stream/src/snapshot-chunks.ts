@@ -4,12 +4,13 @@
 // one JSON.parse of a large state is slow and doubles the heap). The raw text is cut into chunks at any
 // byte; the reader gunzips them one by one and carries a partial line into the next.
 import { createHash } from 'node:crypto'
+import { isAscii } from 'node:buffer'
 import { constants, gunzipSync, gzipSync } from 'node:zlib'
 
 /** Well below Kafka's default `max.message.bytes` (1 MiB), with room for the record's key and headers. */
 export const defaultMaxChunkBytes = 512 * 1024
 /** A line holds array items up to this many characters (or one item): lines stay small, and the reader appends them as they come. */
-const lineChars = 256 * 1024
+const lineChars = 64 * 1024
 const NEWLINE = 0x0a
 
 export interface EncodedSnapshot {
@@ -88,26 +89,56 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
   return { chunks, rawBytes, checksum: checksumOf(chunks) }
 }
 
-/** Rebuilds the snapshot from its chunks in order, one chunk at a time. Throws on truncated or corrupt input. */
+/**
+ * Rebuilds the snapshot from its chunks in order, one chunk at a time. Throws on truncated or corrupt input.
+ * An array field's slices are joined once at the end (appending them item by item was a tenth of a
+ * restore's time), and text that is all ASCII, as snapshots almost are, is read as Latin-1: the same
+ * characters, without UTF-8 decoding.
+ */
 export function decodeSnapshot(chunks: Iterable<Buffer>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  const apply = (line: Line) => {
+  const slices = new Map<string, unknown[][]>()
+  const apply = (text: string) => {
+    const line = JSON.parse(text) as Line
     if ('s' in line) { out[line.k] = line.s; return }
-    const into = (out[line.k] ??= []) as unknown[]
-    for (const item of line.v) into.push(item)
+    const list = slices.get(line.k)
+    if (list) list.push(line.v)
+    else {
+      slices.set(line.k, [line.v])
+      // Holds the field's place, so the fields keep the order they were written in.
+      out[line.k] = null
+    }
   }
   let carry: Buffer | undefined
   for (const chunk of chunks) {
-    let buf = gunzipSync(chunk)
-    if (carry) buf = Buffer.concat([carry, buf])
+    const buf = gunzipSync(chunk)
     let start = 0
-    for (let nl = buf.indexOf(NEWLINE, start); nl >= 0; nl = buf.indexOf(NEWLINE, start)) {
-      // A newline byte never occurs inside a multi-byte UTF-8 character, so cutting at bytes is safe.
-      apply(JSON.parse(buf.toString('utf8', start, nl)) as Line)
+    if (carry) {
+      // Only the line the previous chunk began is joined, not the whole chunk.
+      const nl = buf.indexOf(NEWLINE)
+      if (nl < 0) { carry = Buffer.concat([carry, buf]); continue }
+      apply(Buffer.concat([carry, buf.subarray(0, nl)]).toString('utf8'))
+      carry = undefined
       start = nl + 1
     }
-    carry = start < buf.length ? buf.subarray(start) : undefined
+    // A newline byte never occurs inside a multi-byte UTF-8 character, so cutting at bytes is safe.
+    const encoding = isAscii(buf) ? 'latin1' : 'utf8'
+    for (let nl = buf.indexOf(NEWLINE, start); nl >= 0; nl = buf.indexOf(NEWLINE, start)) {
+      apply(buf.toString(encoding, start, nl))
+      start = nl + 1
+    }
+    if (start < buf.length) carry = buf.subarray(start)
   }
   if (carry) throw new Error('snapshot chunks end in the middle of a line: a chunk is missing')
+  for (const [k, list] of slices) out[k] = joined(list)
   return out
+}
+
+/** The slices of one array field as one array. */
+function joined(list: unknown[][]): unknown[] {
+  if (list.length === 1) return list[0]!
+  // concat copies the elements in one go; a call takes at most so many arguments.
+  let all: unknown[] = []
+  for (let i = 0; i < list.length; i += 4096) all = all.concat(...list.slice(i, i + 4096))
+  return all
 }

@@ -11,10 +11,11 @@ import {
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 
 /**
- * The version this engine writes and reads. Version 1 (receive-time clocks) and version 2 (event ids as a
- * list of strings) are refused: the partition replays its input instead.
+ * The version this engine writes. It reads version 3 as well (a running correlator's topic holds version 3
+ * snapshots when this engine starts); versions 1 (receive-time clocks) and 2 (event ids as a list of
+ * strings) are refused: the partition replays its input instead.
  */
-export const snapshotVersion = 3
+export const snapshotVersion = 4
 
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
 const live = Symbol('live snapshot')
@@ -36,11 +37,6 @@ type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'n
   names: string[]
 }
 
-const memberTuple = (m: IncidentAlert): MemberTuple => [
-  m.fingerprint, m.source, m.name, m.title, m.service, m.severity, m.status === 'resolved' ? 1 : 0, m.firstSeenAt,
-  m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt, m.flapCount, m.autoResolved ? 1 : 0,
-]
-
 /** The member object, its fields in the order the engine creates them (the documents' JSON keeps that order). */
 const memberOfTuple = (t: MemberTuple): IncidentAlert => ({
   key: `${t[1]}:${t[0]}`, fingerprint: t[0], source: t[1], name: t[2], title: t[3], service: t[4], severity: t[5],
@@ -48,8 +44,8 @@ const memberOfTuple = (t: MemberTuple): IncidentAlert => ({
   flapCount: t[10], autoResolved: t[11] === 1,
 })
 
-/** The serialisable state of an engine, for checkpoints. */
-export interface EngineSnapshot {
+/** A version 3 snapshot, as engines before version 4 wrote it: still read. */
+export interface EngineSnapshotV3 {
   version: 3
   watermark: number
   highWater: number
@@ -81,9 +77,127 @@ export interface EngineSnapshot {
   stats: Omit<EngineStats, 'pending'>
 }
 
+/**
+ * An incident's id as a snapshot writes it where other parts point at the incident: its position in
+ * `incidents`, or the id itself when no retained incident has it.
+ */
+type IncidentRef = number | string
+
+/** An incident without its members (they are in the member columns), its names and services as string-table indices. */
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data'> & {
+  /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
+  data: Omit<Incident, 'alerts' | 'services'> & { alerts: number; services: number[] }
+  deps: string[]
+  amGroups: string[]
+  names: number[]
+}
+
+/**
+ * The serialisable state of an engine, for checkpoints (version 4). The per-event parts are columns of
+ * numbers and strings instead of a tuple per member and per track: a restore then allocates only the
+ * objects the engine keeps, strings the members repeat are written once (`strings`), and references
+ * between parts are positions instead of ids to look up.
+ */
+export interface EngineSnapshot {
+  version: 4
+  watermark: number
+  highWater: number
+  /** The remembered event ids in binary blocks (`seen.ts`), so no string per id is written or parsed. */
+  seenKeys: string[]
+  seenStamps: string[]
+  pending: Pending[]
+  /**
+   * Late events held by the late-event rule, whether one came since the last tick, whether any tick came,
+   * and the high-water mark when the first and the last were held.
+   */
+  held: Pending[]
+  heldArrivedSinceTick: boolean
+  ticked: boolean
+  heldSince: number
+  heldLastAt: number
+  /** Each distinct member source, name, title, service and severity, and incident service and alert name, once. */
+  strings: string[]
+  incidents: IncidentRecordV4[]
+  /**
+   * The members of every incident, in the order of `incidents` and of each one's `data.alerts`. A member's
+   * key (`source:fingerprint`) is written where it first occurs; a later member with the same key (the
+   * alert in a later incident) writes the position of that first member instead.
+   */
+  memberKeys: (string | number)[]
+  /** Five string-table indices per member: source, name, title, service, severity. */
+  memberStrings: number[]
+  /** Per member: resolved (1) + autoResolved (2) + 4 × flapCount. */
+  memberFlags: number[]
+  /** Three per member: firstSeenAt, lastSeenAt (0 when it equals firstSeenAt), resolvedAt (null when unresolved). */
+  memberTimes: (string | 0 | null)[]
+  /** Per track: the position of a member with its key, or the key itself when no member has it. */
+  trackKeys: (string | number)[]
+  trackIncidents: (IncidentRef | null)[]
+  /** Per track: resolved (1) + has an early resolve (2) + 4 × number of flap times. */
+  trackFlags: number[]
+  /** Three per track: lastChangeAt, lastHeardAt, earlyResolveAt (0 when none). */
+  trackTimes: number[]
+  /** The flap times of every track in order, as many per track as its flags say. */
+  trackFlaps: number[]
+  openByGroup: [string, IncidentRef][]
+  openByAmGroup: [string, IncidentRef][]
+  /** Problems as they are, but for `incidentIds`, which are references. */
+  problems: (Omit<Problem, 'incidentIds'> & { incidentIds: IncidentRef[] })[]
+  bySignature: [string, { incidentId: IncidentRef; at: number }[]][]
+  recentByDep: [string, { incidentId: IncidentRef; at: number; seq: number }[]][]
+  openingSeq: number
+  timers: { at: number; id: IncidentRef }[]
+  /** An incident entry's id is a reference; a track entry's, the position of a member with its key or the key. */
+  evictionQueue: { kind: EvictionEntry['kind']; id: string | number; at: number }[]
+  commandsSeen: [string, number][]
+  nextForgetAt: number
+  stats: Omit<EngineStats, 'pending'>
+}
+
 /** Shares structure with the live state (no copy of a large state per checkpoint): serialise it before the next `apply`. */
 export function takeSnapshot(s: EngineState): EngineSnapshot {
   const seen = s.seen.toSnapshot()
+  const strings: string[] = []
+  const stringIndex = new Map<string, number>()
+  const str = (v: string): number => {
+    let i = stringIndex.get(v)
+    if (i === undefined) { i = strings.length; strings.push(v); stringIndex.set(v, i) }
+    return i
+  }
+  const incidentIndex = new Map<string, number>()
+  const ref = (id: string): IncidentRef => incidentIndex.get(id) ?? id
+  const firstMember = new Map<string, number>()
+  const memberKeys: (string | number)[] = []
+  const memberStrings: number[] = []
+  const memberFlags: number[] = []
+  const memberTimes: (string | 0 | null)[] = []
+  const incidents: IncidentRecordV4[] = []
+  for (const { positions: _p, deps, amGroups, names, data, ...rest } of s.incidents.values()) {
+    incidentIndex.set(data.id, incidents.length)
+    for (const m of data.alerts) {
+      const first = firstMember.get(m.key)
+      if (first === undefined) { firstMember.set(m.key, memberKeys.length); memberKeys.push(m.key) } else memberKeys.push(first)
+      memberStrings.push(str(m.source), str(m.name), str(m.title), str(m.service), str(m.severity))
+      memberFlags.push((m.status === 'resolved' ? 1 : 0) + (m.autoResolved ? 2 : 0) + 4 * m.flapCount)
+      memberTimes.push(m.firstSeenAt, m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt)
+    }
+    incidents.push({
+      ...rest, data: { ...data, alerts: data.alerts.length, services: data.services.map(str) }, deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [],
+      names: Array.from(names, str),
+    })
+  }
+  const trackKeys: (string | number)[] = []
+  const trackIncidents: (IncidentRef | null)[] = []
+  const trackFlags: number[] = []
+  const trackTimes: number[] = []
+  const trackFlaps: number[] = []
+  for (const [key, a] of s.alerts) {
+    trackKeys.push(firstMember.get(key) ?? key)
+    trackIncidents.push(a.incidentId === null ? null : ref(a.incidentId))
+    trackFlags.push((a.status === 'resolved' ? 1 : 0) + (a.earlyResolveAt === null ? 0 : 2) + 4 * a.flapTimes.length)
+    trackTimes.push(a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt ?? 0)
+    for (const t of a.flapTimes) trackFlaps.push(t)
+  }
   const snapshot: EngineSnapshot = {
     version: snapshotVersion,
     watermark: s.watermark,
@@ -96,18 +210,18 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     ticked: s.held.ticked,
     heldSince: s.held.since,
     heldLastAt: s.held.lastAt,
-    alerts: Array.from(s.alerts, ([k, a]): TrackTuple => [k, a.incidentId, a.status === 'resolved' ? 1 : 0, a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt, a.flapTimes]),
-    incidents: Array.from(s.incidents.values(), ({ positions: _p, deps, amGroups, names, data, ...rest }) => ({
-      ...rest, data: { ...data, alerts: data.alerts.map(memberTuple) }, deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [], names: [...names],
-    })),
-    openByGroup: [...s.openByGroup],
-    openByAmGroup: [...s.openByAmGroup],
-    problems: [...s.problems.values()],
-    bySignature: [...s.bySignature],
-    recentByDep: [...s.recentByDep],
+    strings,
+    incidents,
+    memberKeys, memberStrings, memberFlags, memberTimes,
+    trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps,
+    openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
+    openByAmGroup: Array.from(s.openByAmGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
+    problems: Array.from(s.problems.values(), (p) => ({ ...p, incidentIds: p.incidentIds.map(ref) })),
+    bySignature: Array.from(s.bySignature, ([k, os]) => [k, os.map((o) => ({ ...o, incidentId: ref(o.incidentId) }))]),
+    recentByDep: Array.from(s.recentByDep, ([k, os]) => [k, os.map((o) => ({ ...o, incidentId: ref(o.incidentId) }))]),
     openingSeq: s.openingSeq,
-    timers: s.timers.items.slice(),
-    evictionQueue: s.evictionQueue.slice(s.evictionHead),
+    timers: s.timers.items.map((t) => ({ ...t, id: ref(t.id) })),
+    evictionQueue: s.evictionQueue.slice(s.evictionHead).map((e) => ({ ...e, id: e.kind === 'incident' ? ref(e.id) : (firstMember.get(e.id) ?? e.id) })),
     commandsSeen: [...s.commandsSeen],
     nextForgetAt: s.nextForgetAt,
     stats: { ...s.stats },
@@ -118,13 +232,13 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
 }
 
 /**
- * Rebuilds the state of a snapshot; throws `SnapshotVersionError` for one of another version. A decoded
- * snapshot is taken over as it is (copying a large state would double the restore's time and heap); one
- * straight from `snapshot()` of a live engine is copied first.
+ * Rebuilds the state of a snapshot of version 4 or 3; throws `SnapshotVersionError` for one of another
+ * version. A decoded snapshot is taken over as it is (copying a large state would double the restore's
+ * time and heap); one straight from `snapshot()` of a live engine is copied first.
  */
-export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): EngineState {
+export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | EngineSnapshotV3): EngineState {
   const version = (snapshot as { version?: unknown }).version
-  if (version !== snapshotVersion) throw new SnapshotVersionError(version, snapshotVersion)
+  if (version !== snapshotVersion && version !== 3) throw new SnapshotVersionError(version, snapshotVersion)
   const copy = live in snapshot ? structuredClone(snapshot) : snapshot
   const s = createState(cfg)
   s.watermark = copy.watermark
@@ -133,6 +247,85 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
   s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
+  if (copy.version === 3) restoreV3(s, copy)
+  else restoreV4(s, copy)
+  s.openingSeq = copy.openingSeq
+  for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
+  s.nextForgetAt = copy.nextForgetAt
+  Object.assign(s.stats, copy.stats)
+  return s
+}
+
+/** A version 4 snapshot into `s`, which `restoreSnapshot` has begun. */
+function restoreV4(s: EngineState, copy: EngineSnapshot): void {
+  // The table's strings are the ones the live engine shares through its intern table: so they are here.
+  const strings = copy.strings.map((v) => intern(s, v))
+  const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
+  // Every member, in order: a later member of the same alert takes its key and fingerprint from the first.
+  const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
+  const ids: string[] = new Array<string>(copy.incidents.length)
+  let g = 0
+  copy.incidents.forEach((i, n) => {
+    const count = i.data.alerts
+    const alerts = new Array<IncidentAlert>(count)
+    for (let j = 0; j < count; j++, g++) {
+      const k = memberKeys[g]!
+      const source = strings[memberStrings[5 * g]!] as IncidentAlert['source']
+      let key: string
+      let fingerprint: string
+      if (typeof k === 'number') { key = members[k]!.key; fingerprint = members[k]!.fingerprint } else { key = k; fingerprint = k.slice(source.length + 1) }
+      const flags = memberFlags[g]!
+      const firstSeenAt = memberTimes[3 * g] as string
+      const lastSeenAt = memberTimes[3 * g + 1]!
+      // The member object, its fields in the order the engine creates them (the documents' JSON keeps that order).
+      const m: IncidentAlert = {
+        key, fingerprint, source, name: strings[memberStrings[5 * g + 1]!]!, title: strings[memberStrings[5 * g + 2]!]!, service: strings[memberStrings[5 * g + 3]!]!,
+        severity: strings[memberStrings[5 * g + 4]!] as IncidentAlert['severity'], status: (flags & 1) === 1 ? 'resolved' : 'firing', firstSeenAt,
+        lastSeenAt: lastSeenAt === 0 ? firstSeenAt : lastSeenAt, resolvedAt: memberTimes[3 * g + 2] as string | null, flapCount: Math.floor(flags / 4), autoResolved: (flags & 2) === 2,
+      }
+      members[g] = m
+      alerts[j] = m
+    }
+    // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
+    const data: Incident = { ...i.data, alerts, services: i.data.services.map((v) => strings[v]!) }
+    const inc: IncidentState = {
+      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
+    }
+    ids[n] = data.id
+    s.incidents.set(data.id, inc)
+    if (data.status === 'open') s.openIncidents.add(inc)
+  })
+  const idOf = (r: IncidentRef): string => (typeof r === 'number' ? ids[r]! : r)
+  const keyOf = (k: string | number): string => (typeof k === 'number' ? members[k]!.key : k)
+  const { trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps } = copy
+  let f = 0
+  for (let t = 0; t < trackKeys.length; t++) {
+    const flags = trackFlags[t]!
+    const flaps = flags >>> 2
+    const incident = trackIncidents[t]!
+    const track: AlertTrack = {
+      incidentId: incident === null ? null : idOf(incident), status: (flags & 1) === 1 ? 'resolved' : 'firing', lastChangeAt: trackTimes[3 * t]!,
+      lastHeardAt: trackTimes[3 * t + 1]!, earlyResolveAt: (flags & 2) === 2 ? trackTimes[3 * t + 2]! : null, flapTimes: flaps === 0 ? noFlaps : trackFlaps.slice(f, f + flaps),
+    }
+    f += flaps
+    s.alerts.set(keyOf(trackKeys[t]!), track)
+  }
+  for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
+  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
+  for (const stored of copy.problems) {
+    const p = stored as unknown as Problem
+    p.incidentIds = stored.incidentIds.map(idOf)
+    s.problems.set(p.id, p)
+    indexProblem(s, p)
+  }
+  for (const [k, v] of copy.bySignature) s.bySignature.set(k, v.map((o) => { (o as Opening).incidentId = idOf(o.incidentId); return o as Opening }))
+  for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v.map((o) => { (o as DepOpening).incidentId = idOf(o.incidentId); return o as DepOpening }))
+  s.timers = new Heap(timerBefore, copy.timers.map((t) => { (t as Timer).id = idOf(t.id); return t as Timer }))
+  s.evictionQueue = copy.evictionQueue.map((e) => { (e as EvictionEntry).id = e.kind === 'incident' ? idOf(e.id) : keyOf(e.id); return e as EvictionEntry })
+}
+
+/** A version 3 snapshot (member and track tuples, ids as strings) into `s`, which `restoreCommon` has begun. */
+function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   // JSON gives every occurrence of a string its own copy, where the live engine shares one (an alert's key
   // between its track and its member, an incident's id between it and its tracks, timers and openings, the
   // titles, names and services members repeat): shared again here, or a restored engine would need more heap.
@@ -173,11 +366,6 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot): En
   for (const [k, v] of copy.bySignature) { for (const o of v) o.incidentId = idOf(o.incidentId); s.bySignature.set(k, v) }
   for (const [k, v] of copy.recentByDep) { for (const o of v) o.incidentId = idOf(o.incidentId); s.recentByDep.set(k, v) }
   for (const t of copy.timers) t.id = idOf(t.id)
-  s.openingSeq = copy.openingSeq
   s.timers = new Heap(timerBefore, copy.timers)
   s.evictionQueue = copy.evictionQueue
-  for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
-  s.nextForgetAt = copy.nextForgetAt
-  Object.assign(s.stats, copy.stats)
-  return s
 }
