@@ -186,6 +186,14 @@ describe('retention against Elasticsearch', () => {
     expect(text).toContain(`opsreview_retention_last_success_timestamp_seconds ${NOW / 1000}`)
   })
 
+  it('two runs at once without the lease (one lost it mid-run) both complete, delete each document once, and leave the same result', async () => {
+    const { es, prefix } = await seeded()
+    const [a, b] = await Promise.all([runRetention(es, prefix, SETTINGS, NOW), runRetention(es, prefix, SETTINGS, NOW)])
+    expect(a.incidents.deleted + b.incidents.deleted).toBe(2)
+    expect(a.problems.deleted + b.problems.deleted).toBe(2)
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
   it('a failed run is counted, logged and gives the lease up, so the next attempt of any instance retries', async () => {
     const prefix = uniqueName('ret')
     cleanupIndices(prefix)

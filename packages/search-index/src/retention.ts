@@ -256,7 +256,13 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
   }
   result.problems.deleted = problems
   // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
-  for (const names of chunks(plan.alerts.indices, 50)) await es.indices.delete({ index: names.join(','), ignore_unavailable: true })
+  for (const names of chunks(plan.alerts.indices, 50)) {
+    // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
+    await es.indices.delete({ index: names.join(',') }).catch(async (err: { meta?: { statusCode?: number } }) => {
+      if (err.meta?.statusCode !== 404) throw err
+      for (const index of names) await es.indices.delete({ index }, { ignore: [404] })
+    })
+  }
   return result
 }
 
