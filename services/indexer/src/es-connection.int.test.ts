@@ -68,7 +68,8 @@ describe('elasticsearch with an API key and a private CA', () => {
   it('refuses the server with another CA, and with the system CAs, before any request is sent', async () => {
     const other = await makeTestCa(tempDir('es-other-ca'), 'some other CA')
     seen.length = 0
-    for (const env of [{ OPSREVIEW_ES_CA: other.certFile, OPSREVIEW_ES_API_KEY: API_KEY }, { OPSREVIEW_ES_API_KEY: API_KEY }]) {
+    const settings: Record<string, string>[] = [{ OPSREVIEW_ES_CA: other.certFile, OPSREVIEW_ES_API_KEY: API_KEY }, { OPSREVIEW_ES_API_KEY: API_KEY }]
+    for (const env of settings) {
       const es = clientFrom(env)
       try {
         await expect(es.info()).rejects.toThrow(/unable to verify the first certificate/)
