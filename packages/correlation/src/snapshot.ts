@@ -83,10 +83,14 @@ export interface EngineSnapshotV3 {
  */
 type IncidentRef = number | string
 
-/** An incident without its members (they are in the member columns), its names and services as string-table indices. */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data'> & {
+/**
+ * An incident without its members (they are in the member columns); its names, services, group key and
+ * recurring signature as string-table indices.
+ */
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey'> & {
+  recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
-  data: Omit<Incident, 'alerts' | 'services'> & { alerts: number; services: number[] }
+  data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
   deps: string[]
   amGroups: string[]
   names: number[]
@@ -115,7 +119,10 @@ export interface EngineSnapshot {
   ticked: boolean
   heldSince: number
   heldLastAt: number
-  /** Each distinct member source, name, title, service and severity, and incident service and alert name, once. */
+  /**
+   * Each distinct member source, name, title, service and severity, incident service, alert name, group key
+   * and recurring signature, and signature of `bySignature`, once.
+   */
   strings: string[]
   incidents: IncidentRecordV4[]
   /**
@@ -143,7 +150,7 @@ export interface EngineSnapshot {
   openByAmGroup: [string, IncidentRef][]
   /** Problems as they are, but for `incidentIds`, which are references. */
   problems: (Omit<Problem, 'incidentIds'> & { incidentIds: IncidentRef[] })[]
-  bySignature: [string, { incidentId: IncidentRef; at: number }[]][]
+  bySignature: [number, { incidentId: IncidentRef; at: number }[]][]
   recentByDep: [string, { incidentId: IncidentRef; at: number; seq: number }[]][]
   openingSeq: number
   timers: { at: number; id: IncidentRef }[]
@@ -172,7 +179,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
   const memberFlags: number[] = []
   const memberTimes: (string | 0 | null)[] = []
   const incidents: IncidentRecordV4[] = []
-  for (const { positions: _p, deps, amGroups, names, data, ...rest } of s.incidents.values()) {
+  for (const { positions: _p, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -182,8 +189,8 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
       memberTimes.push(m.firstSeenAt, m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt)
     }
     incidents.push({
-      ...rest, data: { ...data, alerts: data.alerts.length, services: data.services.map(str) }, deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [],
-      names: Array.from(names, str),
+      ...rest, recurringKey: recurringKey === null ? null : str(recurringKey), data: { ...data, alerts: data.alerts.length, services: data.services.map(str), groupKey: str(data.groupKey) },
+      deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [], names: Array.from(names, str),
     })
   }
   const trackKeys: (string | number)[] = []
@@ -217,7 +224,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
     openByAmGroup: Array.from(s.openByAmGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
     problems: Array.from(s.problems.values(), (p) => ({ ...p, incidentIds: p.incidentIds.map(ref) })),
-    bySignature: Array.from(s.bySignature, ([k, os]) => [k, os.map((o) => ({ ...o, incidentId: ref(o.incidentId) }))]),
+    bySignature: Array.from(s.bySignature, ([k, os]) => [str(k), os.map((o) => ({ ...o, incidentId: ref(o.incidentId) }))]),
     recentByDep: Array.from(s.recentByDep, ([k, os]) => [k, os.map((o) => ({ ...o, incidentId: ref(o.incidentId) }))]),
     openingSeq: s.openingSeq,
     timers: s.timers.items.map((t) => ({ ...t, id: ref(t.id) })),
@@ -287,9 +294,9 @@ function restoreV4(s: EngineState, copy: EngineSnapshot): void {
       alerts[j] = m
     }
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const data: Incident = { ...i.data, alerts, services: i.data.services.map((v) => strings[v]!) }
+    const data: Incident = { ...i.data, alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
     }
     ids[n] = data.id
     s.incidents.set(data.id, inc)
@@ -318,7 +325,7 @@ function restoreV4(s: EngineState, copy: EngineSnapshot): void {
     s.problems.set(p.id, p)
     indexProblem(s, p)
   }
-  for (const [k, v] of copy.bySignature) s.bySignature.set(k, v.map((o) => { (o as Opening).incidentId = idOf(o.incidentId); return o as Opening }))
+  for (const [k, v] of copy.bySignature) s.bySignature.set(strings[k]!, v.map((o) => { (o as Opening).incidentId = idOf(o.incidentId); return o as Opening }))
   for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v.map((o) => { (o as DepOpening).incidentId = idOf(o.incidentId); return o as DepOpening }))
   s.timers = new Heap(timerBefore, copy.timers.map((t) => { (t as Timer).id = idOf(t.id); return t as Timer }))
   s.evictionQueue = copy.evictionQueue.map((e) => { (e as EvictionEntry).id = e.kind === 'incident' ? idOf(e.id) : keyOf(e.id); return e as EvictionEntry })
