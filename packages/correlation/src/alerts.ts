@@ -1,8 +1,8 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, memberOf, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, resolvedHolding, settle, stalenessOf, touch,
-  updateMember,
+  absorb, addMember, depsOf, memberOf, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
@@ -156,9 +156,8 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
     flapCount += 1
     flapping = countFlap(s, inc, track, t)
   }
-  const member = updateMember(s, inc, key, {
-    status: 'firing', resolvedAt: null, autoResolved: false, flapCount, severity: event.severity, title: intern(s, event.title), lastSeenAt: at,
-  })!
+  const member = memberWith(old, 'firing', null, false, flapCount, event.severity, intern(s, event.title), old.firstSeenAt, at)
+  replaceMember(s, inc, key, member)
   absorb(inc, member)
   track.status = 'firing'
   track.lastChangeAt = t
@@ -190,7 +189,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   if (t < track.lastChangeAt) return inc // older than what we know
   if (track.status === 'resolved' && !member.autoResolved) return inc
   if (member.status === 'firing') inc.firing -= 1
-  updateMember(s, inc, key, { status: 'resolved', resolvedAt: at, autoResolved: false })
+  replaceMember(s, inc, key, memberWith(member, 'resolved', at, false))
   track.status = 'resolved'
   track.lastChangeAt = t
   if (t > track.lastHeardAt) track.lastHeardAt = t

@@ -382,6 +382,45 @@ describe('the review decisions', () => {
   })
 })
 
+describe('emitted versions', () => {
+  it('never change afterwards, though versions share the parts that did not change', () => {
+    // Versions share an incident's services, reports, notes, problem ids and post-mortem, and a problem's
+    // services and notes, with the engine's state: every kind of later change must leave them as emitted.
+    const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
+    const emitted: { output: EngineOutput; json: string }[] = []
+    const apply = (input: EngineInput) => {
+      const out = engine.apply(input)
+      for (const output of out) emitted.push({ output, json: JSON.stringify(output) })
+      return out
+    }
+    apply(alert({ fp: 'a', t: 0, service: 'checkout', severity: 'critical', labels: { host: 'h' } }))
+    apply(report(1, { service: 'checkout' }))
+    apply(alert({ fp: 'b', t: 2, service: 'search', labels: { host: 'h' } }))
+    const id = engine.incidents().find((i) => i.services.includes('checkout'))!.id
+    apply(alert({ fp: 'c', t: 3, service: 'checkout', name: 'ErrorRate', labels: { host: 'h' } }))
+    apply(report(4, { service: 'checkout', kind: 'internal-complaint' }))
+    apply(command('incident.note', id, { text: 'first' }))
+    apply(command('incident.note', id, { text: 'second' }))
+    apply(command('incident.schedule-postmortem', id, { scheduledFor: '2026-12-02T10:00:00Z', owner: 'carol' }))
+    const problem = engine.problems()[0]!
+    apply(command('problem.note', problem.id, { text: 'same host' }))
+    apply(alert({ fp: 'd', t: 5, service: 'ledger', labels: { host: 'h' } }))
+    apply(command('problem.note', problem.id, { text: 'again' }))
+    // One incident across services (by its incident key): its services grow version by version.
+    apply(alert({ fp: 'k1', t: 6, service: 'checkout', labels: { incident_key: 'k' } }))
+    apply(alert({ fp: 'k2', t: 7, service: 'search', labels: { incident_key: 'k' } }))
+    apply(alert({ fp: 'k3', t: 8, service: 'ledger', labels: { incident_key: 'k' } }))
+    apply(tick(40))
+    apply(alert({ fp: 'a', t: 41, status: 'resolved' }))
+    apply(alert({ fp: 'c', t: 42, status: 'resolved' }))
+    apply(tick(60))
+    apply(alert({ fp: 'a', t: 61, service: 'checkout', severity: 'critical', labels: { host: 'h' } }))
+    expect(emitted.filter((e) => e.output.type === 'incident').length).toBeGreaterThan(10)
+    expect(emitted.some((e) => e.output.type === 'problem')).toBe(true)
+    for (const e of emitted) expect(JSON.stringify(e.output)).toBe(e.json)
+  })
+})
+
 describe('checkpoints', () => {
   it('continues from a snapshot exactly as without one', () => {
     const inputs = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, service: 's', labels: { host: 'h' } }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10), alert({ fp: 'a', t: 20 }), report(21)]

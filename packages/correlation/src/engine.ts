@@ -84,11 +84,13 @@ export class CorrelationEngine {
   #flush(): EngineOutput[] {
     const s = this.#s
     if (s.dirtyIncidents.size === 0 && s.dirtyProblems.size === 0 && s.results.length === 0) return []
-    const out: EngineOutput[] = []
+    // Sized once: a list that grows from empty takes room for 17 on its first push.
+    const out = new Array<EngineOutput>(s.dirtyIncidents.size + s.dirtyProblems.size + s.results.length)
+    let n = 0
     for (const inc of s.dirtyIncidents) {
       recompute(s, inc)
       inc.data.version += 1
-      out.push({ type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument, CorrelationEngine.maxEntriesInDocument) })
+      out[n++] = { type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument, CorrelationEngine.maxEntriesInDocument) }
       compactResolved(inc)
     }
     for (const p of s.dirtyProblems) {
@@ -96,9 +98,9 @@ export class CorrelationEngine {
       // Services and notes are never changed in place (a change makes a new array) and notes are immutable
       // values, so a version shares them; the incident ids grow in place and are copied.
       const max = CorrelationEngine.maxEntriesInDocument
-      out.push({ type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } })
+      out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
     }
-    for (const result of s.results) out.push({ type: 'command-result', result })
+    for (const result of s.results) out[n++] = { type: 'command-result', result }
     s.dirtyIncidents.clear()
     s.dirtyProblems.clear()
     s.results = []

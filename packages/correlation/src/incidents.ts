@@ -3,7 +3,7 @@
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
 import { FOREVER, hashId, iso, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
-import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
+import type { AlertEvent, Incident, IncidentAlert, IncidentReport, Note, Severity } from './types.ts'
 
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
 const DAY = 86_400_000
@@ -53,13 +53,18 @@ function withoutPort(instance: string): string {
   return instance.slice(0, colon)
 }
 
+// An incident's reports, notes, problem ids and post-mortem are replaced, never changed in place (emitted
+// versions share them): a new incident starts with these shared empty ones, not six objects of its own.
+const noEntries: readonly never[] = Object.freeze([])
+const noPostmortem: Incident['postmortem'] = Object.freeze({ required: false, reasons: noEntries as string[], scheduledFor: null, owner: null })
+
 export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
   const data: Incident = {
     id: hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
     services: [event.service], environment: event.environment, groupKey,
     openedAt: at, resolvedAt: null, resolvedBy: null, lastEventAt: at,
-    alertCount: 0, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
-    problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 0,
+    alertCount: 0, alerts: [], reports: noEntries as IncidentReport[], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+    problemIds: noEntries as string[], postmortem: noPostmortem, notes: noEntries as Note[], reopenCount: 0, version: 0,
   }
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
@@ -214,14 +219,26 @@ export function compactResolved(inc: IncidentState): void {
   if (d.services.length > 1) d.services = d.services.slice()
 }
 
-/** Replaces a member with a changed copy. */
-export function updateMember(s: EngineState, inc: IncidentState, key: string, change: Partial<IncidentAlert>): IncidentAlert | undefined {
+/**
+ * A member with some fields changed: a new object (emitted documents share members), built whole in the
+ * order the engine creates members (the documents' JSON keeps it), without a spread of a change object.
+ */
+export function memberWith(
+  m: IncidentAlert, status: IncidentAlert['status'], resolvedAt: string | null, autoResolved: boolean,
+  flapCount = m.flapCount, severity = m.severity, title = m.title, firstSeenAt = m.firstSeenAt, lastSeenAt = m.lastSeenAt,
+): IncidentAlert {
+  return {
+    key: m.key, fingerprint: m.fingerprint, source: m.source, name: m.name, title, service: m.service, severity, status,
+    firstSeenAt, lastSeenAt, resolvedAt, flapCount, autoResolved,
+  }
+}
+
+/** Replaces the member with this key by `next` (from `memberWith`). */
+export function replaceMember(s: EngineState, inc: IncidentState, key: string, next: IncidentAlert): void {
   const at = positionsOf(inc).get(key)
-  if (at === undefined) return undefined
-  const next = { ...inc.data.alerts[at]!, ...change }
+  if (at === undefined) return
   inc.data.alerts[at] = next
   s.dirtyIncidents.add(inc)
-  return next
 }
 
 /** Adds a member (a new alert of the incident). */
@@ -250,7 +267,9 @@ export function absorb(inc: IncidentState, m: IncidentAlert): void {
 export function extendStart(s: EngineState, inc: IncidentState, key: string | null, t: number, at: string): void {
   if (key) {
     const member = memberOf(inc, key)
-    if (member && t < parseTime(member.firstSeenAt)) updateMember(s, inc, key, { firstSeenAt: at })
+    if (member && t < parseTime(member.firstSeenAt)) {
+      replaceMember(s, inc, key, memberWith(member, member.status, member.resolvedAt, member.autoResolved, member.flapCount, member.severity, member.title, at))
+    }
   }
   if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; s.dirtyIncidents.add(inc) }
 }
@@ -288,7 +307,7 @@ function expireStale(s: EngineState, inc: IncidentState, now: number): void {
     const track = s.alerts.get(m.key)
     const due = (track?.lastHeardAt ?? parseTime(m.lastSeenAt)) + stalenessOf(s, m.source)
     if (due > now) { if (due < next) next = due; continue }
-    updateMember(s, inc, m.key, { status: 'resolved', resolvedAt: m.lastSeenAt, autoResolved: true })
+    replaceMember(s, inc, m.key, memberWith(m, 'resolved', m.lastSeenAt, true))
     if (track) track.status = 'resolved'
     inc.firing -= 1
     if (due > lastDue) lastDue = due
@@ -358,20 +377,42 @@ export function onTimer(s: EngineState, id: string, at: number): void {
  * Why the incident needs a post-mortem, empty when it does not: a configured severity and, of the conditions
  * turned on, at least one that holds (config.ts `postmortem`). The reasons name the severity and each one.
  */
-function postmortemReasons(s: EngineState, inc: IncidentState): string[] {
+function postmortemReasons(s: EngineState, inc: IncidentState): readonly string[] {
   const d = inc.data
   const pm = s.cfg.postmortem
-  if (!pm.severities.includes(d.severity)) return []
+  // Most incidents need none: one shared empty list, not a new one per version.
+  if (!pm.severities.includes(d.severity)) return noReasons
   const minServices = pm.minServices ?? POSTMORTEM_MIN_SERVICES
-  const reasons: string[] = [`severity ${d.severity}`]
+  // Every version of a critical incident asks: the reasons are counted first and built from remembered
+  // strings, so the usual answer (the same as the last version's) costs one small list and no strings.
+  let lasted = -1
   if (pm.minDurationMs > 0) {
     const end = d.status === 'resolved' && inc.resolvedMs !== null ? inc.resolvedMs : Math.max(s.now, inc.lastEventMs)
-    if (end - inc.openedMs >= pm.minDurationMs) reasons.push(`lasted ${Math.round((end - inc.openedMs) / 60_000)} min or more`)
+    if (end - inc.openedMs >= pm.minDurationMs) lasted = Math.round((end - inc.openedMs) / 60_000)
   }
-  if (pm.whenCustomerImpact && d.customerImpact) reasons.push('customers affected')
-  if (minServices > 0 && d.services.length >= minServices) reasons.push(`${d.services.length} services hit`)
+  const customers = pm.whenCustomerImpact && d.customerImpact
+  const hit = minServices > 0 && d.services.length >= minServices ? d.services.length : -1
   const anyOn = pm.minDurationMs > 0 || pm.whenCustomerImpact || minServices > 0
-  return anyOn && reasons.length === 1 ? [] : reasons
+  const count = 1 + (lasted >= 0 ? 1 : 0) + (customers ? 1 : 0) + (hit >= 0 ? 1 : 0)
+  if (anyOn && count === 1) return noReasons
+  const reasons = new Array<string>(count)
+  let n = 0
+  reasons[n++] = remembered(severityReasons, d.severity, () => `severity ${d.severity}`)
+  if (lasted >= 0) reasons[n++] = lasted < 100_000 ? (lastedReasons[lasted] ??= `lasted ${lasted} min or more`) : `lasted ${lasted} min or more`
+  if (customers) reasons[n++] = 'customers affected'
+  if (hit >= 0) reasons[n++] = hit < 10_000 ? (servicesReasons[hit] ??= `${hit} services hit`) : `${hit} services hit`
+  return reasons
+}
+
+const noReasons: readonly string[] = Object.freeze([])
+const severityReasons = new Map<string, string>()
+const lastedReasons: (string | undefined)[] = []
+const servicesReasons: (string | undefined)[] = []
+
+function remembered(table: Map<string, string>, key: string, make: () => string): string {
+  let v = table.get(key)
+  if (v === undefined) table.set(key, (v = make()))
+  return v
 }
 
 /** Brings the derived fields up to date before a version is emitted. */
@@ -385,7 +426,7 @@ export function recompute(s: EngineState, inc: IncidentState): void {
   const pm = d.postmortem
   // Emitted documents share the post-mortem object: a change makes a new one, and no change (most
   // versions) makes nothing.
-  if (pm.required !== reasons.length > 0 || !sameStrings(pm.reasons, reasons)) d.postmortem = { ...pm, required: reasons.length > 0, reasons }
+  if (pm.required !== reasons.length > 0 || !sameStrings(pm.reasons, reasons)) d.postmortem = { ...pm, required: reasons.length > 0, reasons: reasons as string[] }
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

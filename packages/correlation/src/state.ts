@@ -1,5 +1,5 @@
 // The state one engine (one partition) holds, shared by the modules of the engine, and its small helpers.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { EngineConfig } from './config.ts'
 import { Heap } from './heap.ts'
 import { SeenIds } from './seen.ts'
@@ -14,9 +14,10 @@ export const iso = (t: number): string => new Date(t).toISOString()
 
 /** Ids that leave the engine: a prefix and 24 hex digits of sha256 over the parts. */
 export function hashId(prefix: string, ...parts: string[]): string {
-  const h = createHash('sha256')
-  for (const p of parts) h.update(p).update('\u0000')
-  return `${prefix}-${h.digest('hex').slice(0, 24)}`
+  // Each part followed by a NUL, in one call: a Hash object per id cost more than the digest.
+  let text = ''
+  for (const p of parts) text += `${p}\u0000`
+  return `${prefix}-${hash('sha256', text, 'hex').slice(0, 24)}`
 }
 
 /** What the engine remembers of one alert (source + fingerprint) between its events. Times are event times. */
@@ -150,6 +151,8 @@ export interface EngineState {
   openByGroup: Map<string, string>
   /** Group keys of the default grouping by service and environment (a cache, not in snapshots). */
   groupKeys: Map<string, Map<string, string>>
+  /** Canonical shared-cause signatures by environment and dependency (a cache, not in snapshots). */
+  sharedCauseKeys: Map<string, Map<string, string>>
   openByAmGroup: Map<string, string>
   /**
    * Retained resolved incidents per group key, ordered by `resolvedDecidedAt` then id, so a late event
@@ -186,7 +189,7 @@ export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
-    openByGroup: new Map(), groupKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
+    openByGroup: new Map(), groupKeys: new Map(), sharedCauseKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [], strings: new Map(),
   }

@@ -28,16 +28,45 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   // Stamped with the high-water mark, which only grows, so the retention forgets the oldest first.
   s.seen.add(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
-  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
   if (time.t < s.watermark) {
-    applyLate(s, p)
+    applyLate(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
     return
   }
+  if (s.queued.length === s.queuedHead && s.pending.size === 0) {
+    raise(s, time.t)
+    if (time.t <= s.watermark) {
+      // Nothing waits and the watermark has passed it (no allowed lateness, the usual case): applied now,
+      // as the drain would apply it, without a wait in the queue (an object and an array per event).
+      applyNow(s, event, time.t, time.iso)
+      return
+    }
+  }
+  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
   // Most events come in order: a queue takes them without the heap's work.
   const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
   if (!last || pendingBefore(last, p)) s.queued.push(p)
   else s.pending.push(p)
   advance(s, time.t)
+}
+
+/**
+ * The drain of one event when it is the only one waiting and due: the timers due at or before its time
+ * first (a timer at the event's instant runs first: the event sees its outcome), then the event, then the
+ * rest of the drain.
+ */
+function applyNow(s: EngineState, event: AlertEvent, t: number, iso: string): void {
+  const timers = s.timers
+  for (;;) {
+    const tm = timers.peek()
+    if (!tm || tm.at > t) break
+    timers.pop()
+    s.now = tm.at
+    onTimer(s, tm.id, tm.at)
+  }
+  s.now = t
+  const inc = applyEvent(s, event, t, iso)
+  if (inc) schedule(s, inc)
+  drain(s)
 }
 
 /**
@@ -102,10 +131,14 @@ export function tick(s: EngineState, at: number): void {
 
 /** Moves the high-water mark (and so the watermark) and applies everything the watermark has passed. */
 function advance(s: EngineState, time: number): void {
+  raise(s, time)
+  drain(s)
+}
+
+function raise(s: EngineState, time: number): void {
   if (time > s.highWater) s.highWater = time
   const w = s.highWater - s.cfg.allowedLatenessMs
   if (w > s.watermark) s.watermark = w
-  drain(s)
 }
 
 function drain(s: EngineState): void {

@@ -12,6 +12,7 @@ export function recurringSignature(inc: IncidentState): ProblemSignature & { kin
  * event applies at its own time), so the window may lie on either side of `at`.
  */
 function busiestWindow(openings: readonly Opening[], at: number, windowMs: number): Opening[] {
+  if (isSorted(openings)) return busiestWindowSorted(openings, at, windowMs)
   const near = openings.filter((o) => Math.abs(o.at - at) <= windowMs).sort((a, b) => a.at - b.at)
   let best: Opening[] = []
   for (let i = 0; i < near.length && near[i]!.at <= at; i++) {
@@ -20,6 +21,30 @@ function busiestWindow(openings: readonly Opening[], at: number, windowMs: numbe
     if (j - i > best.length) best = near.slice(i, j)
   }
   return best
+}
+
+function isSorted(openings: readonly Opening[]): boolean {
+  for (let i = 1; i < openings.length; i++) if (openings[i - 1]!.at > openings[i]!.at) return false
+  return true
+}
+
+/**
+ * `busiestWindow` of openings already in time order (nearly always: openings come in event-time order
+ * but for late events): the openings near `at` are a run of the list, and only the answer is copied.
+ */
+function busiestWindowSorted(openings: readonly Opening[], at: number, windowMs: number): Opening[] {
+  let lo = 0
+  while (lo < openings.length && at - openings[lo]!.at > windowMs) lo++
+  let hi = lo
+  while (hi < openings.length && openings[hi]!.at - at <= windowMs) hi++
+  let bestFrom = 0
+  let bestTo = 0
+  for (let i = lo; i < hi && openings[i]!.at <= at; i++) {
+    let j = i
+    while (j < hi && openings[j]!.at - openings[i]!.at <= windowMs) j++
+    if (j - i > bestTo - bestFrom) { bestFrom = i; bestTo = j }
+  }
+  return openings.slice(bestFrom, bestTo)
 }
 
 /** Runs when an alert joins an incident: the signature changes only when a new alert name joins. */
@@ -31,15 +56,17 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   if (key === inc.recurringKey) return
   if (inc.recurringKey !== null) {
     const old = s.bySignature.get(inc.recurringKey)
-    if (old) s.bySignature.set(inc.recurringKey, old.filter((o) => o.incidentId !== inc.data.id))
+    // In place: the lists are the engine's own (a snapshot is serialised before the next input).
+    if (old) removeOpenings(old, inc.data.id)
   }
   inc.recurringKey = key
   const { windowMs, minIncidents } = s.cfg.recurring
   // Kept as long as their incidents are: a late opening may fall next to any of them, earlier or later.
   const horizon = s.watermark - s.cfg.retentionMs - windowMs
-  const list = (s.bySignature.get(key) ?? []).filter((o) => o.at >= horizon)
+  let list = s.bySignature.get(key)
+  if (!list) s.bySignature.set(key, (list = []))
+  else dropBefore(list, horizon)
   list.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
-  s.bySignature.set(key, list)
   const existing = findProblem(s, key)
   const window = busiestWindow(list, inc.firstOpenedMs, windowMs)
   if (window.length >= minIncidents || collecting(existing)) {
@@ -49,4 +76,18 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
     const incidents = existing ? [inc] : linked.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
     upsertProblem(s, sig, key, incidents, () => `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
+}
+
+/** Removes the incident's openings from the list, keeping the order of the others. */
+function removeOpenings(list: Opening[], incidentId: string): void {
+  let n = 0
+  for (let i = 0; i < list.length; i++) if (list[i]!.incidentId !== incidentId) list[n++] = list[i]!
+  list.length = n
+}
+
+/** Removes the openings before `horizon`, keeping the order of the others. */
+function dropBefore(list: Opening[], horizon: number): void {
+  let n = 0
+  for (let i = 0; i < list.length; i++) if (list[i]!.at >= horizon) list[n++] = list[i]!
+  list.length = n
 }

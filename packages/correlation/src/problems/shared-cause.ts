@@ -1,7 +1,7 @@
 // Shared cause: incidents in several services opening close together that share a dependency value.
 import type { DepOpening, EngineState, IncidentState } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, findProblem, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, findProblem, link, upsertProblem } from './store.ts'
 
 /** The first position in `list` (sorted by time) whose time is at least `at`. */
 function lowerBound(list: readonly DepOpening[], at: number): number {
@@ -55,18 +55,44 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
       if (list[i]!.incidentId === inc.data.id) { list.splice(i, 1); break }
     }
     list.splice(upperBound(list, at), 0, { incidentId: inc.data.id, at, seq: s.openingSeq++ })
+    const key = sharedCauseKey(s, inc.data.environment, dep)
+    const existing = findProblem(s, key)
+    if (existing) {
+      // A known problem decides alone: one still collecting takes the incident, a closed one nothing (the
+      // incidents near it and their services would only name a new problem, which this is not).
+      if (collecting(existing)) link(s, inc, existing)
+      continue
+    }
     const eq = dep.indexOf('=')
     const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
-    const key = canonicalSignature(sig)
     const hi = upperBound(list, at + windowMs)
     const near = list.slice(lowerBound(list, at - windowMs), hi).sort(bySeq)
     const sharing = near.map(get).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
-    const existing = findProblem(s, key)
-    if (services.size >= minServices || collecting(existing)) {
+    if (services.size >= minServices) {
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
-      const later = existing ? [] : list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
-      upsertProblem(s, sig, key, existing ? [inc] : [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
+      const later = list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
+      upsertProblem(s, sig, key, [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
     }
   }
+}
+
+/** At most this many signatures are remembered per engine (a cache: dependency values come and go). */
+const maxKeys = 65_536
+
+/**
+ * The canonical signature of a dependency in an environment, remembered: every incident checks its
+ * dependencies (an instance's host at least), and building the JSON each time cost more than the check.
+ */
+function sharedCauseKey(s: EngineState, environment: string, dep: string): string {
+  let byDep = s.sharedCauseKeys.get(environment)
+  if (!byDep) s.sharedCauseKeys.set(environment, (byDep = new Map()))
+  let key = byDep.get(dep)
+  if (key === undefined) {
+    if (byDep.size >= maxKeys) byDep.clear()
+    const eq = dep.indexOf('=')
+    key = canonicalSignature({ kind: 'shared-cause', environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) })
+    byDep.set(dep, key)
+  }
+  return key
 }

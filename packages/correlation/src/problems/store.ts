@@ -41,14 +41,47 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
 
 export { canonicalSignature }
 
+/**
+ * A problem's incident ids and services as sets, beside the lists they mirror: a problem can collect
+ * thousands of incidents and hundreds of services (a shared database host), and a scan of the list per
+ * link grew with them. Rebuilt when the list is not the one it mirrors (a restore makes new lists).
+ */
+interface Members { incidentIdsOf: string[]; incidentIds: Set<string>; servicesOf: string[]; services: Set<string> }
+const members = new WeakMap<Problem, Members>()
+/** Shorter lists are scanned: a set costs more than it saves there. */
+const SCAN = 16
+
+function membersOf(p: Problem): Members {
+  let m = members.get(p)
+  if (!m) members.set(p, (m = { incidentIdsOf: p.incidentIds, incidentIds: new Set(p.incidentIds), servicesOf: p.services, services: new Set(p.services) }))
+  if (m.incidentIdsOf !== p.incidentIds || m.incidentIds.size !== p.incidentIds.length) { m.incidentIdsOf = p.incidentIds; m.incidentIds = new Set(p.incidentIds) }
+  if (m.servicesOf !== p.services) { m.servicesOf = p.services; m.services = new Set(p.services) }
+  return m
+}
+
+function hasIncident(p: Problem, id: string): boolean {
+  return p.incidentIds.length <= SCAN ? p.incidentIds.includes(id) : membersOf(p).incidentIds.has(id)
+}
+
+function hasService(p: Problem, svc: string): boolean {
+  return p.services.length <= SCAN ? p.services.includes(svc) : membersOf(p).services.has(svc)
+}
+
 export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   // Links are made both ways, here only: an incident that has the problem is in the problem's list too.
   if (inc.data.problemIds.includes(p.id)) return
-  if (!p.incidentIds.includes(inc.data.id)) {
+  if (!hasIncident(p, inc.data.id)) {
+    // The set first, so it still mirrors the list when it is looked up (a set that does not is rebuilt).
+    if (p.incidentIds.length >= SCAN) membersOf(p).incidentIds.add(inc.data.id)
     p.incidentIds.push(inc.data.id)
     p.incidentCount = p.incidentIds.length
-    // A new array, never a push: emitted versions share it.
-    for (const svc of inc.data.services) if (!p.services.includes(svc)) p.services = [...p.services, svc]
+    for (const svc of inc.data.services) {
+      if (hasService(p, svc)) continue
+      // A new array, never a push: emitted versions share it.
+      const m = p.services.length >= SCAN ? membersOf(p) : undefined
+      p.services = [...p.services, svc]
+      if (m) { m.servicesOf = p.services; m.services.add(svc) }
+    }
     if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
     if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
     s.dirtyProblems.add(p)
