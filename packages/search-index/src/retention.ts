@@ -109,13 +109,12 @@ export function closedProblemsBeforeQuery(cutoff: Date): estypes.QueryDslQueryCo
   return { bool: { filter: [{ terms: { status: [...CLOSED_PROBLEM_STATUSES] } }, { range: { lastSeenAt: { lt: cutoff.toISOString() } } }] } }
 }
 
-/** Kept incidents that refer to a problem: they name it, or it names them, and they are not being deleted. */
-function keptIncidentsOf(problem: { id: string; incidentIds: readonly string[] }, deleting: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
+/** Incidents that refer to a problem: they name it, or it names them. */
+function incidentsOf(problem: { id: string; incidentIds: readonly string[] }): estypes.QueryDslQueryContainer {
   return {
     bool: {
       should: [{ term: { problemIds: problem.id } }, ...(problem.incidentIds.length > 0 ? [{ ids: { values: [...problem.incidentIds] } }] : [])],
       minimum_should_match: 1,
-      must_not: [deleting],
     },
   }
 }
@@ -167,9 +166,10 @@ async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cu
   let batch: { id: string; incidentIds: string[] }[] = []
   const flush = async () => {
     if (batch.length === 0) return
-    // One filter per problem: a bucket with documents is a problem some kept incident still refers to.
-    const filters = Object.fromEntries(batch.map((p, i) => [String(i), keptIncidentsOf(p, deletingIncidents)]))
-    const r = await es.search({ index: n.incidents.alias, size: 0, aggs: { referred: { filters: { filters } } } })
+    // Over the kept incidents (those not being deleted), one filter per problem: a bucket with documents
+    // is a problem some kept incident still refers to.
+    const filters = Object.fromEntries(batch.map((p, i) => [String(i), incidentsOf(p)]))
+    const r = await es.search({ index: n.incidents.alias, size: 0, query: { bool: { must_not: [deletingIncidents] } }, aggs: { referred: { filters: { filters } } } })
     const buckets = (r.aggregations?.referred as estypes.AggregationsFiltersAggregate | undefined)?.buckets as Record<string, { doc_count: number }> | undefined
     batch.forEach((p, i) => { if ((buckets?.[String(i)]?.doc_count ?? 1) === 0) out.push(p.id) })
     batch = []
