@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { CorrelationConfig } from '@opsreview/correlation/config'
+import { defaultCorrelationConfig, type CorrelationConfig } from '@opsreview/correlation/config'
 import { elasticsearchUrl, esClient, kafkaBrokers, kafkaClient, uniqueName } from '@opsreview/testing'
 import { freePort, stack } from '../processes.ts'
 import { goodAlert, poisonAlerts, poisonMarker, postToAlertmanager, webhookBody, type PoisonAlert, type PostableAlert } from './alerts.ts'
@@ -59,7 +59,12 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
   }
   const prefix = runId
   const token = randomBytes(16).toString('hex')
-  const engineConfig: Partial<CorrelationConfig> = { quietPeriodMs: o.quietPeriodMs, allowedLatenessMs: o.latenessMs }
+  // The correlator's engine config as the service builds it from the run's variables: it ticks
+  // (OPSREVIEW_TICK_INTERVAL below), so its engine expects ticks and takes the first event's receipt as
+  // one (services/correlator/src/config.ts); a replay without that holds the first events differently.
+  const engineConfig: Partial<CorrelationConfig> = {
+    quietPeriodMs: o.quietPeriodMs, allowedLatenessMs: o.latenessMs, lateHold: { ...defaultCorrelationConfig.lateHold, expectTicks: true },
+  }
   const receiverPorts: number[] = []
   for (let k = 0; k < instances; k++) receiverPorts.push(await freePort())
   const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...topics }
