@@ -40,7 +40,7 @@ function kafkaFrom(env: Record<string, string>, retries = 5): Kafka {
 }
 
 describe('kafka over SASL_SSL with a private CA', () => {
-  it.each(['scram-sha-512', 'SCRAM-SHA-512', 'plain'])('creates a topic, produces with acks=all and consumes, with %s', async (mechanism) => {
+  it.each(['scram-sha-512', 'SCRAM-SHA-512', 'scram-sha-256', 'plain'])('creates a topic, produces with acks=all and consumes, with %s', async (mechanism) => {
     const kafka = kafkaFrom(envFor(mechanism))
     const admin = kafka.admin()
     await admin.connect()
