@@ -1,6 +1,7 @@
 /**
- * Environment configuration, checked once at start. Each field parses one variable; `readConfig`
- * runs them all and reports every error together, so a operator fixes a bad deployment in one go.
+ * Environment configuration, checked once at start. Each field parses one variable (a few also read
+ * its `…_FILE` twin or a variable it depends on: `parseEnv`); `readConfig` runs them all and reports
+ * every error together, so an operator fixes a bad deployment in one go.
  */
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string }
