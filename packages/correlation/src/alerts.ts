@@ -110,7 +110,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {
     key, fingerprint: event.fingerprint, source: event.source, name: intern(s, event.labels.alertname ?? event.title),
-    title: intern(s, event.title), service: intern(s, event.service), severity: event.severity, status: 'firing',
+    title: intern(s, event.title), service: serviceOf(s, inc, event), severity: event.severity, status: 'firing',
     firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
   }
   const heardAt = heardAtOf(s, event, t)
@@ -141,6 +141,12 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   return inc
 }
 
+/** The incident's own copy of the event's service when it is its first (nearly always), else the shared one. */
+function serviceOf(s: EngineState, inc: IncidentState, event: AlertEvent): string {
+  const first = inc.data.services[0]
+  return first === event.service ? first : intern(s, event.service)
+}
+
 function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string): void {
   const old = memberOf(inc, key)
   if (!old) return
@@ -156,7 +162,9 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
     flapCount += 1
     flapping = countFlap(s, inc, track, t)
   }
-  const member = memberWith(old, 'firing', null, false, flapCount, event.severity, intern(s, event.title), old.firstSeenAt, at)
+  // Its title is nearly always the one it had: the member's copy, without a look-up in the string table.
+  const title = event.title === old.title ? old.title : intern(s, event.title)
+  const member = memberWith(old, 'firing', null, false, flapCount, event.severity, title, old.firstSeenAt, at)
   replaceMember(s, inc, key, member)
   absorb(inc, member)
   track.status = 'firing'

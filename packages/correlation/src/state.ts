@@ -162,8 +162,8 @@ export interface EngineState {
   problems: Map<string, Problem>
   /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
   problemBySignature: Map<string, Problem>
-  /** Flapping problems by `environment\0source:fingerprint`: most alerts never flap, and need no signature. */
-  flappingAlerts: Map<string, Problem>
+  /** Flapping problems by environment, then alert key (`source:fingerprint`): most alerts never flap, and need no signature. */
+  flappingAlerts: Map<string, Map<string, Problem>>
   /** Recent openings per canonical recurring signature. */
   bySignature: Map<string, Opening[]>
   /** Recent openings per dependency (`label=value`), for shared-cause detection. */

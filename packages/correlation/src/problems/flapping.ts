@@ -1,6 +1,6 @@
 // Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
 import { noFlaps, type AlertTrack, type EngineState, type IncidentState } from '../state.ts'
-import type { IncidentAlert, ProblemSignature } from '../types.ts'
+import type { IncidentAlert, Problem, ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, link, upsertProblem } from './store.ts'
 
 function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): ProblemSignature {
@@ -22,7 +22,7 @@ export function countFlap(s: EngineState, inc: IncidentState, track: AlertTrack,
 }
 
 export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
-  const known = s.flappingAlerts.get(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)
+  const known = knownFlapping(s, inc, m)
   if (known) {
     if (collecting(known)) link(s, inc, known)
     return
@@ -32,7 +32,15 @@ export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAl
 }
 
 /** A new incident whose alert is known to flap is linked to that problem. */
-export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): void {
-  const p = s.flappingAlerts.get(`${inc.data.environment}\u0000${m.source}:${m.fingerprint}`)
+export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
+  const p = knownFlapping(s, inc, m)
   if (collecting(p)) link(s, inc, p)
+}
+
+/**
+ * The flapping problem of the member's alert in the incident's environment: looked up by the member's key
+ * (`source:fingerprint`), whose hash the engine's maps have computed already, not by a string built per event.
+ */
+function knownFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): Problem | undefined {
+  return s.flappingAlerts.get(inc.data.environment)?.get(m.key)
 }

@@ -8,7 +8,9 @@ export function indexProblem(s: EngineState, p: Problem): void {
   s.problemBySignature.set(p.signature, p)
   if (p.kind === 'flapping') {
     const sig = JSON.parse(p.signature) as { environment: string; source: string; fingerprint: string }
-    s.flappingAlerts.set(`${sig.environment}\u0000${sig.source}:${sig.fingerprint}`, p)
+    let byKey = s.flappingAlerts.get(sig.environment)
+    if (!byKey) s.flappingAlerts.set(sig.environment, (byKey = new Map()))
+    byKey.set(`${sig.source}:${sig.fingerprint}`, p)
   }
 }
 
