@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -65,7 +65,7 @@ export interface SaslSslKafka {
   /** The one client user, known to SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN. */
   readonly username: string
   readonly password: string
-  /** Holds the broker's data and logs (logs/server.log). */
+  /** Holds the broker's data (removed by `stop`) and logs (logs/server.log). */
   readonly dir: string
   stop: () => Promise<void>
 }
@@ -89,6 +89,7 @@ export async function startSaslSslKafka(): Promise<SaslSslKafka> {
   await run(script, ['start', dir, String(port), String(controllerPort)], { env, timeout: 120_000 })
   return {
     brokers: [`127.0.0.1:${port}`], ca, username, password, dir,
-    stop: async () => { await run(script, ['stop', dir], { timeout: 30_000 }) },
+    // The data goes (its segments are preallocated); the logs stay, for a failure's post-mortem.
+    stop: async () => { await run(script, ['stop', dir], { timeout: 30_000 }); rmSync(path.join(dir, 'data'), { recursive: true, force: true }) },
   }
 }
