@@ -66,7 +66,7 @@ describe('kafka over SASL_SSL with a private CA', () => {
   })
 
   it('refuses a broker whose certificate another CA signed, and one the system CAs do not know', async () => {
-    const other = await makeTestCa(tempDir('other-ca'), 'some other CA')
+    const other = await makeTestCa(tempDir('sasl-ssl-other-ca'), 'some other CA')
     await expect(kafkaFrom(envFor('scram-sha-512', { OPSREVIEW_KAFKA_SSL_CA: other.certFile }), 0).admin().connect())
       .rejects.toThrow(/unable to verify the first certificate/)
     await expect(kafkaFrom(envFor('scram-sha-512', { OPSREVIEW_KAFKA_SSL_CA: '', OPSREVIEW_KAFKA_SSL: 'true' }), 0).admin().connect())
@@ -92,7 +92,7 @@ describe('the receiver on a SASL_SSL broker', () => {
     const alerts = uniqueName('alerts')
     const receiver = startReceiver({
       ...envFor('scram-sha-512'),
-      OPSREVIEW_INGEST_TOKENS: 'sasl-ssl-token', OPSREVIEW_RECEIVER_PORT: String(port), OPSREVIEW_SPOOL_DIR: tempDir('spool'),
+      OPSREVIEW_INGEST_TOKENS: 'sasl-ssl-token', OPSREVIEW_RECEIVER_PORT: String(port), OPSREVIEW_SPOOL_DIR: tempDir('sasl-ssl-receiver-spool'),
       OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_REJECTED: uniqueName('rejected'), OPSREVIEW_ALERTS_PARTITIONS: '1',
     })
     try {
