@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { connect } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { repoRoot, uniqueName } from '@opsreview/testing'
+import { stackHome } from './chaos/faults.ts'
+
+// Cluster mode of the local stack (docs/cluster.md), on a home and ports of the test's own: the shared
+// engines are not touched, so this is no outage test.
+
+interface Run { code: number | null; out: string; err: string }
+
+async function sh(script: string, args: string[], env: Record<string, string>): Promise<Run> {
+  // Node 24 first on PATH: the scripts' bootstrap then finds it and installs nothing into the fresh home.
+  const child = spawn('bash', [path.join(repoRoot, 'infra/local', script), ...args], {
+    env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, out, err }
+}
+
+const portFree = (port: number) => new Promise<boolean>((resolve) => {
+  const socket = connect(port, '127.0.0.1')
+  socket.once('connect', () => { socket.destroy(); resolve(false) })
+  socket.once('error', () => resolve(true))
+})
+
+/** A client port whose node ports (+0, +100, +200) and controller ports (+1, …) are all free. */
+async function freeClusterPorts(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 31_000 + 2 * Math.floor(Math.random() * 2_000)
+    const ports = [0, 100, 200].flatMap((d) => [base + d, base + d + 1])
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base
+  }
+  throw new Error('no free ports for a test cluster')
+}
+
+async function ownHome(): Promise<string> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'opsreview-cluster-'))
+  // The engines the machine already fetched, instead of a download per test run.
+  const engines = path.join(stackHome(), 'engines')
+  if (existsSync(engines)) await symlink(engines, path.join(home, 'engines'))
+  else await mkdir(path.join(home, 'engines'))
+  return home
+}
+
+describe('cluster mode of the local stack', () => {
+  it('names one part per Kafka node and per service instance in `pnpm status`, each in the form NAME up pid N or NAME down', { timeout: 60_000 }, async () => {
+    const home = await ownHome()
+    onTestFinished(() => rm(home, { recursive: true, force: true }))
+    const base = await freeClusterPorts()
+    const run = await sh('run.sh', ['status'], {
+      OPSREVIEW_HOME: home, OPSREVIEW_KAFKA_NODES: '3', OPSREVIEW_INSTANCES: '2',
+      OPSREVIEW_KAFKA_PORT: String(base), OPSREVIEW_KAFKA_CONTROLLER_PORT: String(base + 1), OPSREVIEW_ES_PORT: String(base + 2),
+    })
+    expect(run.code, run.err).toBe(0)
+    expect(run.out.trim().split('\n')).toEqual([
+      'kafka-1 down', 'kafka-2 down', 'kafka-3 down', 'elasticsearch down',
+      'receiver-1 down', 'receiver-2 down', 'correlator-1 down', 'correlator-2 down',
+      'indexer-1 down', 'indexer-2 down', 'review-1 down', 'review-2 down',
+      'prometheus down', 'alertmanager down',
+    ])
+  })
+
+  it('runs three nodes whose topics get three copies and min.insync.replicas 2, and acknowledges writes with a node killed', { timeout: 300_000 }, async () => {
+    const home = await ownHome()
+    const base = await freeClusterPorts()
+    const env = {
+      OPSREVIEW_HOME: home, OPSREVIEW_KAFKA_NODES: '3', OPSREVIEW_KAFKA_HEAP: '256m',
+      OPSREVIEW_KAFKA_PORT: String(base), OPSREVIEW_KAFKA_CONTROLLER_PORT: String(base + 1),
+    }
+    onTestFinished(async () => {
+      await sh('stack.sh', ['kill', 'kafka'], env)
+      await rm(home, { recursive: true, force: true })
+    })
+    const started = await sh('stack.sh', ['start', 'kafka'], env)
+    expect(started.code, started.err).toBe(0)
+
+    const pids = await sh('stack.sh', ['pids'], env)
+    const kafkaLines = pids.out.split('\n').filter((l) => l.startsWith('kafka'))
+    expect(kafkaLines).toHaveLength(3)
+    kafkaLines.forEach((line, i) => expect(line).toMatch(new RegExp(`^kafka-${i + 1} up pid \\d+$`)))
+    expect((await sh('stack.sh', ['brokers'], env)).out.trim()).toBe(`127.0.0.1:${base},127.0.0.1:${base + 100},127.0.0.1:${base + 200}`)
+
+    const kafka = new Kafka({ clientId: uniqueName('cluster'), brokers: [`127.0.0.1:${base}`, `127.0.0.1:${base + 100}`, `127.0.0.1:${base + 200}`], logLevel: logLevel.NOTHING, retry: { retries: 10 } })
+    const admin = kafka.admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    // As a service creates its topics: no replication given, the cluster's defaults apply.
+    const spec = alertTopicSpec(uniqueName('alerts'), 6, 1)
+    await ensureTopics(admin, [spec], { timeoutMs: 60_000 })
+    const metadata = await admin.fetchTopicMetadata({ topics: [spec.topic] })
+    expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3, 3, 3, 3])
+    const configs = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false })
+    expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('2')
+
+    // One node down: the other two hold every partition, so an acks=all write to each is still acknowledged.
+    const killed = await sh('stack.sh', ['kill', 'kafka-2'], env)
+    expect(killed.code, killed.err).toBe(0)
+    expect((await sh('stack.sh', ['pids'], env)).out).toContain('kafka-2 down')
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 20, initialRetryTime: 300, maxRetryTime: 3000 } })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const sent = await producer.send({ topic: spec.topic, acks: -1, messages: [0, 1, 2, 3, 4, 5].map((partition) => ({ partition, key: String(partition), value: 'while kafka-2 is down' })) })
+    expect(sent.map((r) => r.partition).sort()).toEqual([0, 1, 2, 3, 4, 5])
+
+    const restarted = await sh('stack.sh', ['start', 'kafka-2'], env)
+    expect(restarted.code, restarted.err).toBe(0)
+    expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-2 up pid \d+$/m)
+  })
+})
