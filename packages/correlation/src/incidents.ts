@@ -3,7 +3,7 @@
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
 import { FOREVER, hashId, iso, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
-import type { AlertEvent, Incident, IncidentAlert, IncidentReport, Note, Severity } from './types.ts'
+import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
 const DAY = 86_400_000
@@ -55,16 +55,16 @@ function withoutPort(instance: string): string {
 
 // An incident's reports, notes, problem ids and post-mortem are replaced, never changed in place (emitted
 // versions share them): a new incident starts with these shared empty ones, not six objects of its own.
-const noEntries: readonly never[] = Object.freeze([])
-const noPostmortem: Incident['postmortem'] = Object.freeze({ required: false, reasons: noEntries as string[], scheduledFor: null, owner: null })
+const noEntries = Object.freeze([]) as unknown as never[]
+const noPostmortem: Incident['postmortem'] = Object.freeze({ required: false, reasons: noEntries, scheduledFor: null, owner: null })
 
 export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
   const data: Incident = {
     id: hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
     services: [event.service], environment: event.environment, groupKey,
     openedAt: at, resolvedAt: null, resolvedBy: null, lastEventAt: at,
-    alertCount: 0, alerts: [], reports: noEntries as IncidentReport[], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
-    problemIds: noEntries as string[], postmortem: noPostmortem, notes: noEntries as Note[], reopenCount: 0, version: 0,
+    alertCount: 0, alerts: [], reports: noEntries, customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+    problemIds: noEntries, postmortem: noPostmortem, notes: noEntries, reopenCount: 0, version: 0,
   }
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
@@ -400,7 +400,7 @@ function postmortemReasons(s: EngineState, inc: IncidentState): readonly string[
   reasons[n++] = remembered(severityReasons, d.severity, () => `severity ${d.severity}`)
   if (lasted >= 0) reasons[n++] = lasted < 100_000 ? (lastedReasons[lasted] ??= `lasted ${lasted} min or more`) : `lasted ${lasted} min or more`
   if (customers) reasons[n++] = 'customers affected'
-  if (hit >= 0) reasons[n++] = hit < 10_000 ? (servicesReasons[hit] ??= `${hit} services hit`) : `${hit} services hit`
+  if (hit >= 0) reasons[n] = hit < 10_000 ? (servicesReasons[hit] ??= `${hit} services hit`) : `${hit} services hit`
   return reasons
 }
 
