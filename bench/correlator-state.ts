@@ -48,6 +48,8 @@ const timed = async <T>(f: () => T | Promise<T>): Promise<{ value: T; wall: numb
   return { value, wall: seconds(performance.now() - t), cpu: seconds((c.user + c.system) / 1000) }
 }
 const load = () => loadavg().map((l) => Math.round(l * 10) / 10)
+/** Each step's figures as soon as it is done (stderr): a large size runs long on a loaded host. */
+const progress = (step: string, figures: object) => process.stderr.write(`${JSON.stringify({ step, retained, ...figures, load: load() })}\n`)
 
 const heapBefore = await heapAfterGc()
 let engine: Engine | undefined = new CorrelationEngine(config)
@@ -71,6 +73,7 @@ const feed = await timed(() => {
 const remembered = alerts - redeliveries
 const heapWithEngine = await heapAfterGc()
 const engineHeap = heapWithEngine - heapBefore
+progress('fed', { alerts, remembered, feedSeconds: feed.wall, feedCpuSeconds: feed.cpu, engineHeapMiB: MiB(engineHeap), heapBytesPerEvent: Math.round(engineHeap / remembered) })
 
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const kafka = new Kafka({ clientId: 'bench-correlator-state', brokers, logLevel: logLevel.NOTHING })
@@ -89,6 +92,7 @@ try {
   })
   await producer.disconnect()
   const saved = checkpoint.value
+  progress('checkpointed', { ...saved, seconds: checkpoint.wall, cpuSeconds: checkpoint.cpu })
 
   // What the engine does next, to compare with the restored one; then it goes, so that the restore runs in
   // the heap a restarted correlator has (the chunks and the decoded state, not a second engine beside them).
@@ -133,7 +137,7 @@ try {
     // Snapshot and encode and write to Kafka (acks=all, one chunk per request), as a checkpoint does.
     checkpointSeconds: checkpoint.wall, checkpointCpuSeconds: checkpoint.cpu,
     // Restore = read the state topic + decode the chunks + rebuild the engine.
-    restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000),
+    restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreMs: Math.round((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000),
     readSeconds: read.wall, readCpuSeconds: read.cpu, decodeSeconds: decode.wall, decodeCpuSeconds: decode.cpu, rebuildSeconds: rebuild.wall, rebuildCpuSeconds: rebuild.cpu,
     restoredIdentical: same, loadAverageAtStart: loadAtStart, loadAverageAtRestore: loadAtRestore, loadAverageAtEnd: load(),
   }))
