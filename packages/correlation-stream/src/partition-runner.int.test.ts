@@ -65,7 +65,7 @@ async function setup(opts: { createIncidents?: boolean } = {}) {
 }
 
 /** Runs a PartitionRunner the way the service does: its own consumer group, snapshots, the retry policy. */
-async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer) {
+async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer, opts: { snapshotIntervalMs?: number } = {}) {
   const { logger, lines } = captureLogs()
   const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await stateProducer.connect()
@@ -73,7 +73,7 @@ async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: stri
   const runner = new PartitionRunner({
     consumer, producer: outputProducer, topics, engineConfig: {}, logger,
     store: new KafkaStateStore(kafka, stateProducer, topics.state),
-    snapshotIntervalMs: 200, now: () => Date.now(),
+    snapshotIntervalMs: opts.snapshotIntervalMs ?? 200, now: () => Date.now(),
   })
   const member = { assigned: [] as number[] }
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -84,7 +84,7 @@ async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: stri
   onTestFinished(async () => { await consumer.disconnect(); await stateProducer.disconnect() })
   await consumer.subscribe({ topic: topics.input, fromBeginning: true })
   await consumer.run({ ...PartitionRunner.runOptions, eachBatch: retryingBatches(runner.handler, { logger, initialBackoffMs: 100, maxBackoffMs: 1000 }) })
-  return { runner, lines, member }
+  return { runner, lines, member, consumer }
 }
 
 /**
@@ -233,5 +233,42 @@ describe('PartitionRunner on the real Kafka', () => {
     await waitFor(() => (one.member.assigned.length === 1 && two.member.assigned.length === 1 ? true : undefined), { timeoutMs: 30_000, what: 'each member owning one partition' })
     expect([...one.member.assigned, ...two.member.assigned].sort()).toEqual([0, 1])
     expect(one.runner.partitions.every((p) => one.member.assigned.includes(p))).toBe(true)
+  })
+
+  it('drops an engine whose partition another member advanced meanwhile, and restores from that member\'s snapshot', async () => {
+    const { kafka, topics, run } = await setup()
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const feed = (batch: EngineInput[]) => producer.send({ topic: topics.input, acks: -1, messages: batch.map((i) => ({ partition: 0, key: inputKey(i), value: JSON.stringify(i) })) })
+    const incidentsNow = () => latestByKey<Incident>(kafka, topics.incidents)
+    // A fires and B joins its incident; both resolve later. An engine that never saw B's firing makes
+    // something else of B's resolve than the incident the log describes.
+    await feed([{ type: 'alert', event: alertEvent('gap-a', 'checkout', 'firing', T0) }, { type: 'tick', at: new Date(T0 + MIN).toISOString() }])
+    const one = await startRunner(kafka, topics, `${run}-one`, producer, { snapshotIntervalMs: 3_600_000 })
+    await waitFor(async () => ((await incidentsNow()).size === 1 ? true : undefined), { timeoutMs: 30_000, what: "the first member's incident" })
+    one.consumer.pause([{ topic: topics.input }])
+
+    // Meanwhile another member applies B's firing and checkpoints: the partition's snapshot is now past
+    // what the first member's engine holds.
+    await feed([{ type: 'alert', event: alertEvent('gap-b', 'checkout', 'firing', T0 + 2 * MIN) }])
+    const two = await startRunner(kafka, topics, `${run}-two`, producer, { snapshotIntervalMs: 0 })
+    const store = new KafkaStateStore(kafka, producer, topics.state)
+    await waitFor(async () => ((await store.loadAll(2_000)).get(`${topics.input}/0`)?.offset === '2' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500, what: "the other member's snapshot at offset 2" })
+    await two.consumer.disconnect()
+
+    // The first member resumes where the group's commit now is, past the record it never saw.
+    await feed([
+      { type: 'alert', event: alertEvent('gap-a', 'checkout', 'resolved', T0 + 10 * MIN) },
+      { type: 'alert', event: alertEvent('gap-b', 'checkout', 'resolved', T0 + 11 * MIN) },
+      { type: 'tick', at: new Date(T0 + 30 * MIN).toISOString() },
+    ])
+    one.consumer.seek({ topic: topics.input, partition: 0, offset: '3' })
+    one.consumer.resume([{ topic: topics.input }])
+
+    const expected = await expectedIncidents(kafka, topics.input)
+    expect([...expected.values()].map((i) => [i.status, i.alerts.length])).toEqual([['resolved', 2]])
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 60_000, intervalMs: 500, what: 'the incident the whole log describes' })
+    expect(one.lines.some((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays' && String(l.why).includes('another member'))).toBe(true)
   })
 })

@@ -39,6 +39,8 @@ interface PartitionEngine {
   lastCheckpoint: number
   /** Wall clock when the oldest input no snapshot includes was applied; undefined when all are saved. */
   unsavedSince: number | undefined
+  /** Whether a batch has been applied since the restore: until then the first batch may start anywhere at or after the log's start. */
+  continued: boolean
 }
 
 /**
@@ -173,13 +175,20 @@ export class PartitionRunner {
     if (!isRunning() || isStale()) return
     const log = this.#o.logger.child({ topic, partition })
     let pe = this.#engines.get(partition)
+    const first = batch.messages[0]
+    if (pe?.continued && first && BigInt(first.offset) > pe.applied + 1n) {
+      // Input offsets have no gaps, so another member applied the records in between: this member lost the
+      // partition and got it back without a rebalance telling it (its consumer crashed and rejoined while
+      // a broker was down). Its engine has missed those records and must not go on.
+      this.#drop(partition, log, `input continues at ${first.offset}, after ${pe.applied} this engine applied: another member applied the records between`)
+      pe = undefined
+    }
     if (!pe) {
       this.#saved ??= await this.#o.store.loadAll()
       const { engine, applied, fromSnapshot } = restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log)
-      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), unsavedSince: undefined }
+      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
-      const first = batch.messages[0]
       if (first && BigInt(first.offset) > applied + 1n) {
         // The group's position is past the snapshot: go back and replay what the snapshot lacks.
         this.#o.consumer.seek({ topic, partition, offset: String(applied + 1n) })
@@ -223,6 +232,7 @@ export class PartitionRunner {
     if (last > pe.applied) {
       if (pe.unsavedSince === undefined) pe.unsavedSince = this.#o.now()
       pe.applied = last
+      pe.continued = true
       this.#o.onDurable?.(topic, partition, String(last + 1n))
     }
     this.#o.onApplied?.(inputs, outputs.length)

@@ -109,6 +109,9 @@ new Gauge({
   name: 'opsreview_correlator_snapshot_age_seconds', help: 'Time the partition has held input no snapshot includes; 0 when all is saved', labelNames: ['partition'], registers: [registry],
   collect() { this.reset(); for (const [partition, age] of runner.snapshotAges()) this.set({ partition: String(partition) }, age) },
 })
+// kafkajs rejoins by itself after a crash, and the group may have handed this member's partitions to another
+// meanwhile: the engines restore from the latest snapshots rather than trust what they hold.
+engineConsumer.on(engineConsumer.events.CRASH, ({ payload }) => { if (payload.restart) runner.onAssignment([]) })
 engineConsumer.on(engineConsumer.events.GROUP_JOIN, ({ payload }) => {
   const partitions = payload.memberAssignment[topics.input] ?? []
   runner.onAssignment(partitions)
