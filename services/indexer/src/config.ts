@@ -26,7 +26,7 @@ export const indexerConfigSpec = {
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index, template and alias', 'opsreview'),
-  OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the indices', '1s'),
+  OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the alert indices (incident and problem indices refresh every 250 ms, so a new incident is searchable quickly)', '1s'),
   OPSREVIEW_INDEXER_BULK_BYTES: field.bytes('largest bulk request; a partly filled one goes as soon as a request slot is free', 5 * 1024 * 1024),
   OPSREVIEW_INDEXER_BULK_CONCURRENCY: field.int('bulk requests in flight at once', 3, { min: 1, max: 32 }),
   // Small enough that decoding one fetch does not hold the event loop long (bulk responses wait meanwhile).
