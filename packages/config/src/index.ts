@@ -19,7 +19,7 @@ export interface Field<T> {
   readonly parseEnv?: (env: Env, name: string) => Parsed<T>
 }
 
-type Spec = Record<string, Field<unknown>>
+export type Spec = Record<string, Field<unknown>>
 export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never }
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
