@@ -38,6 +38,25 @@ describe('the date-time format', () => {
     expect(isDateTime(value)).toBe(false)
   })
 
+  it('reads the instant Date.parse reads, for every spelling it accepts, across years 0000-9999', () => {
+    // A fixed-seed generator: the same 50,000 date-times on every run, covering every field's range.
+    let seed = 20261201
+    const next = (n: number) => { seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648; return seed % n }
+    const pad = (n: number, w: number) => String(n).padStart(w, '0')
+    let compared = 0
+    for (let i = 0; i < 50_000; i++) {
+      const date = `${pad(next(10_000), 4)}-${pad(1 + next(12), 2)}-${pad(1 + next(31), 2)}`
+      const time = `${pad(next(24), 2)}:${pad(next(60), 2)}:${pad(next(60), 2)}${['', '.5', '.123', '.123456789'][next(4)]}`
+      const zone = ['Z', 'z', `+${pad(next(24), 2)}:${pad(next(60), 2)}`, `-${pad(next(24), 2)}${pad(next(60), 2)}`][next(4)]
+      const value = `${date}${next(2) ? 'T' : 't'}${time}${zone}`
+      const ms = parseDateTime(value)
+      if (ms === undefined) continue
+      compared++
+      expect(ms, value).toBe(Date.parse(value))
+    }
+    expect(compared).toBeGreaterThan(40_000)
+  })
+
   it('is the format of every schema, the review\'s included', () => {
     const command = { id: 'cmd-12345678', type: 'incident.note', target: `inc-${'a'.repeat(24)}`, environment: 'production', actor: 'me', text: 'x' }
     expect(validateCommand({ ...command, at: '2026-11-28T20:30:00Z' }).ok).toBe(true)

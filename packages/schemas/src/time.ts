@@ -12,16 +12,30 @@ const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1
 export const MIN_INSTANT_MS = -62_167_219_200_000
 export const MAX_INSTANT_MS = 253_402_300_799_999
 
+/** ECMAScript's own date-time string format, which every engine's `Date.parse` must read as specified. */
+const ECMASCRIPT_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?(?:Z|[+-]\d{2}:\d{2})$/
+
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
-  return [4, 6, 9, 11].includes(month) ? 30 : 31
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), for any year 0–9999. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear
+  return era * 146_097 + dayOfEra - 719_468
 }
 
 /** The instant a date-time string names, in ms since the epoch, or undefined when opsreview does not accept it. */
 export function parseDateTime(value: string): number | undefined {
   const m = DATE_TIME.exec(value)
   if (!m) return undefined
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const year = Number(m[1]), month = Number(m[2]), day = Number(m[3])
+  const hour = Number(m[4]), minute = Number(m[5]), second = Number(m[6])
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
   // No leap seconds: `Date` has none, and Go's time (Alertmanager, Prometheus) never writes one.
   if (hour > 23 || minute > 59 || second > 59) return undefined
@@ -33,14 +47,14 @@ export function parseDateTime(value: string): number | undefined {
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (offHours * 60 + offMinutes)
   }
   const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
-  const d = new Date(0)
-  d.setUTCFullYear(year, month - 1, day)
-  d.setUTCHours(hour, minute, second, millis)
-  const ms = d.getTime() - offsetMinutes * 60_000
+  // Integer arithmetic rather than a Date per call: this runs several times for every alert received.
+  const ms = daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis
   if (!(ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS)) return undefined
-  // The promise to every reader of a validated value: `new Date(s)` reads this same instant.
-  if (Date.parse(value) !== ms) return undefined
+  // The promise to every reader of a validated value: `new Date(s)` reads this same instant. For
+  // ECMAScript's own format the language defines that reading, and it is the one computed above; any other
+  // accepted spelling (lower-case t or z, other fraction lengths, an offset without a colon) is read by
+  // the engine's own rules, so it is asked.
+  if (!ECMASCRIPT_DATE_TIME.test(value) && Date.parse(value) !== ms) return undefined
   return ms
 }
 
