@@ -7,10 +7,7 @@
  * listed with the others, not a failed connection minutes later. No error quotes a secret.
  */
 import { readFileSync } from 'node:fs'
-import type { Env, Field, Parsed } from './index.ts'
-
-// Only types come from index.ts: it re-exports this module, so a value imported from it would not be
-// initialised yet when the specs below are built.
+import type { Env, Field, Parsed } from './types.ts'
 
 export const kafkaSaslMechanisms = ['plain', 'scram-sha-256', 'scram-sha-512'] as const
 export type KafkaSaslMechanism = (typeof kafkaSaslMechanisms)[number]

@@ -4,23 +4,9 @@
  * every error together, so an operator fixes a bad deployment in one go.
  */
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string }
+import type { Field, Parsed, Spec, ConfigOf, Env } from './types.ts'
 
-export type Env = Readonly<Record<string, string | undefined>>
-
-export interface Field<T> {
-  readonly parse: (raw: string | undefined) => Parsed<T>
-  /** For the README's table and for error messages. */
-  readonly doc: string
-  /**
-   * For a field that reads more than its own variable (a `…_FILE` twin, a setting it depends on): used
-   * instead of `parse`, with the whole environment and the field's variable name.
-   */
-  readonly parseEnv?: (env: Env, name: string) => Parsed<T>
-}
-
-export type Spec = Record<string, Field<unknown>>
-export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never }
+export type { ConfigOf, Env, Field, Parsed, Spec } from './types.ts'
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
 const fail = (error: string): Parsed<never> => ({ ok: false, error })
