@@ -8,7 +8,7 @@ import path from 'node:path'
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
-import { repoRoot, uniqueName } from '@opsreview/testing'
+import { repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 import { stackHome } from './chaos/faults.ts'
 
 // Cluster mode of the local stack (docs/cluster.md), on a home and ports of the test's own: the shared
@@ -100,9 +100,13 @@ describe('cluster mode of the local stack', () => {
     // As a service creates its topics: no replication given, the cluster's defaults apply.
     const spec = alertTopicSpec(uniqueName('alerts'), 6, 1)
     await ensureTopics(admin, [spec], { timeoutMs: 60_000 })
-    const metadata = await admin.fetchTopicMetadata({ topics: [spec.topic] })
+    // A node that has not yet caught up with the new topic's metadata answers "does not host": ask again.
+    const metadata = await waitFor(() => admin.fetchTopicMetadata({ topics: [spec.topic] }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 500, what: "the new topic's metadata" })
     expect(metadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3, 3, 3, 3])
-    const configs = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false })
+    const configs = await waitFor(
+      () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false }).catch(() => undefined),
+      { timeoutMs: 30_000, intervalMs: 500, what: "the new topic's configuration on every node" },
+    )
     expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('2')
 
     // One node down: the other two hold every partition, so an acks=all write to each is still acknowledged.
