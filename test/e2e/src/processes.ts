@@ -1,21 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { onTestFinished } from 'vitest'
-import { elasticsearchUrl, kafkaBrokers, repoRoot, waitFor } from '@opsreview/testing'
+import { elasticsearchUrl, freePort, kafkaBrokers, repoRoot, waitFor } from '@opsreview/testing'
 
-export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  await new Promise((r) => srv.close(r))
-  return port
-}
+// The e2e tests take every helper for their processes from here.
+export { freePort }
 
 export interface RunningProcess {
   child: ChildProcess
