@@ -3,12 +3,11 @@
 // group has committed past every input record (which it does only with a durable snapshot), i.e. until
 // all alerts were rekeyed, correlated, their incidents produced and the state checkpointed.
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { freePort } from './lib.ts'
+import { freePort, syntheticAlertRecord } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -26,19 +25,7 @@ await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 6 }],
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
 await producer.connect()
 for (let i = 0; i < total; i += 5000) {
-  const messages = Array.from({ length: Math.min(5000, total - i) }, (_, k) => {
-    const n = i + k
-    const episode = Math.floor(n / 2)
-    const status = n % 2 ? 'resolved' : 'firing'
-    const at = new Date(T0 + episode * 200 + (n % 2) * 120_000).toISOString()
-    const service = `svc-${episode % 400}`
-    const event = {
-      id: createHash('sha1').update(`${n}`).digest('hex').slice(0, 32), source: 'alertmanager', fingerprint: `fp-${episode}`, status, severity: 'warning',
-      service, environment: envs[episode % envs.length], title: `HighLatency on ${service}`, labels: { alertname: 'HighLatency', instance: `host-${episode % 50}:9100` },
-      startsAt: at, ...(status === 'resolved' ? { endsAt: at } : {}), receivedAt: at, links: [], origin: {},
-    }
-    return { key: `alertmanager:${event.fingerprint}`, value: JSON.stringify(event) }
-  })
+  const messages = Array.from({ length: Math.min(5000, total - i) }, (_, k) => syntheticAlertRecord(i + k, T0, envs))
   await producer.send({ topic: topics.alerts, acks: -1, messages })
 }
 await producer.disconnect()

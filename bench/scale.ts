@@ -19,7 +19,6 @@
 //
 // BENCH_INDEXER_DOCS (200,000), BENCH_CORRELATOR_ALERTS (100,000), BENCH_PARTS (indexer,correlator).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -27,7 +26,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs'
-import { freePort } from './lib.ts'
+import { freePort, syntheticAlertRecord } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -255,19 +254,7 @@ async function correlatorScale() {
   const T0 = Date.now() - 3 * 3_600_000
   const batches: { key: string; value: string }[][] = []
   for (let i = 0; i < correlatorAlerts; i += 5000) {
-    batches.push(Array.from({ length: Math.min(5000, correlatorAlerts - i) }, (_, k) => {
-      const n = i + k
-      const episode = Math.floor(n / 2)
-      const status = n % 2 ? 'resolved' : 'firing'
-      const at = new Date(T0 + episode * 200 + (n % 2) * 120_000).toISOString()
-      const service = `svc-${episode % 400}`
-      const event = {
-        id: createHash('sha1').update(`${n}`).digest('hex').slice(0, 32), source: 'alertmanager', fingerprint: `fp-${episode}`, status, severity: 'warning',
-        service, environment: envs[episode % envs.length], title: `HighLatency on ${service}`, labels: { alertname: 'HighLatency', instance: `host-${episode % 50}:9100` },
-        startsAt: at, ...(status === 'resolved' ? { endsAt: at } : {}), receivedAt: at, links: [], origin: {},
-      }
-      return { key: `alertmanager:${event.fingerprint}`, value: JSON.stringify(event) }
-    }))
+    batches.push(Array.from({ length: Math.min(5000, correlatorAlerts - i) }, (_, k) => syntheticAlertRecord(i + k, T0, envs)))
   }
   console.log(`correlator: ${correlatorAlerts} alert events (${envs.length} environments, two per input partition of ${PARTITIONS})`)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
