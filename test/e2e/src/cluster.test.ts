@@ -113,6 +113,12 @@ describe('cluster mode of the local stack', () => {
     const killed = await sh('stack.sh', ['kill', 'kafka-2'], env)
     expect(killed.code, killed.err).toBe(0)
     expect((await sh('stack.sh', ['pids'], env)).out).toContain('kafka-2 down')
+    // Until the controllers fence the dead node (broker.session.timeout.ms, 9 s) metadata still lists it, and may
+    // name it as the node to ask for a producer id, which kafkajs does not retry: wait for the two-node view.
+    await waitFor(
+      () => admin.describeCluster().then((c) => (c.brokers.length === 2 ? c : undefined), () => undefined),
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the cluster to fence kafka-2' },
+    )
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 20, initialRetryTime: 300, maxRetryTime: 3000 } })
     await producer.connect()
     onTestFinished(() => producer.disconnect())
