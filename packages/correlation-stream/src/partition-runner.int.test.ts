@@ -65,7 +65,7 @@ async function setup(opts: { createIncidents?: boolean } = {}) {
 }
 
 /** Runs a PartitionRunner the way the service does: its own consumer group, snapshots, the retry policy. */
-async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer, opts: { snapshotIntervalMs?: number } = {}) {
+async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer, opts: { snapshotIntervalMs?: number; checkpointShare?: number } = {}) {
   const { logger, lines } = captureLogs()
   const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await stateProducer.connect()
@@ -73,7 +73,7 @@ async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: stri
   const runner = new PartitionRunner({
     consumer, producer: outputProducer, topics, engineConfig: {}, logger,
     store: new KafkaStateStore(kafka, stateProducer, topics.state),
-    snapshotIntervalMs: opts.snapshotIntervalMs ?? 200, now: () => Date.now(),
+    snapshotIntervalMs: opts.snapshotIntervalMs ?? 200, checkpointShare: opts.checkpointShare, now: () => Date.now(),
   })
   const member = { assigned: [] as number[] }
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -154,6 +154,35 @@ describe('PartitionRunner on the real Kafka', () => {
     await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
     const fedPartitions = new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))
     expect(lines.filter((l) => l.msg === 'snapshot written by an older engine: replaying the partition from the start of its input')).toHaveLength(fedPartitions.size)
+  })
+
+  it('spaces checkpoints by what the last one cost: the share of time they may take bounds how often they run', async () => {
+    /** Rounds of input, each fed once the previous one's incidents are out; the snapshots each partition got. */
+    const checkpointsOver = async (checkpointShare: number) => {
+      const { kafka, topics, run, feed } = await setup()
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+      await producer.connect()
+      onTestFinished(() => producer.disconnect())
+      await startRunner(kafka, topics, `${run}-engine`, producer, { snapshotIntervalMs: 0, checkpointShare })
+      const all = inputs(16)
+      for (let round = 0; round < 4; round++) {
+        await feed(all.slice(round * 20, (round + 1) * 20).map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+        const expected = await expectedIncidents(kafka, topics.input)
+        await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 200, what: `round ${round}'s incidents` })
+      }
+      const fed = [...new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))]
+      const manifests = async () => {
+        const keys = (await readTopicToEnd(kafka, topics.state)).map((m) => m.key)
+        return fed.map((p) => keys.filter((k) => k === `${topics.input}/${p}`).length)
+      }
+      return { fed, manifests }
+    }
+    // A checkpoint takes some milliseconds; at a share of 1 in 100,000 the next waits minutes, so only the first runs.
+    const sparse = await checkpointsOver(0.000_01)
+    expect(await sparse.manifests()).toEqual(sparse.fed.map(() => 1))
+    // At the whole time (and the interval 0), each round's batch is followed by a checkpoint.
+    const every = await checkpointsOver(1)
+    await waitFor(async () => ((await every.manifests()).every((n) => n >= 4) ? true : undefined), { timeoutMs: 10_000, intervalMs: 200, what: 'a checkpoint per round' })
   })
 
   it('waits out an output topic that does not exist yet, then produces everything', async () => {

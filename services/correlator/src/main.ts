@@ -100,6 +100,7 @@ const runner = new PartitionRunner({
   store: new KafkaStateStore(kafka, stateProducer, topics.state),
   logger: engineLogger,
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
+  checkpointShare: config.OPSREVIEW_SNAPSHOT_MAX_PERCENT / 100,
   now: () => Date.now(),
   onApplied: (inputs, outputs) => { applied.inc(inputs); emitted.inc(outputs) },
   onDeadLetter,
