@@ -14,6 +14,7 @@
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { loadavg } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import type { CorrelationEngine as Engine, EngineSnapshot } from '@opsreview/correlation/engine'
@@ -86,13 +87,30 @@ try {
   // The correlator's state producer: idempotent, one request in flight.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
+  // The longest the event loop was held during the checkpoint: what a partition's other consumer, the
+  // heartbeats and the health endpoints wait meanwhile. The engine's own snapshot is one block of it.
+  const blocks = monitorEventLoopDelay({ resolution: 10 })
+  blocks.enable()
+  // The histogram counts from its second timer: a first turn, so that a block right away is measured.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  let takeMs = 0
   const checkpoint = await timed(async () => {
-    const snapshot: EngineSnapshot = engine!.snapshot()
-    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot })
+    // As the partition runner checkpoints: the event loop runs between the snapshot's steps and chunks.
+    const between = () => new Promise<void>((resolve) => setImmediate(resolve))
+    const took = performance.now()
+    const steps = engine!.snapshotSteps()
+    let step = steps.next()
+    for (; !step.done; step = steps.next()) await between()
+    const snapshot: EngineSnapshot = step.value
+    takeMs = performance.now() - took
+    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenChunks: between })
   })
+  blocks.disable()
+  const checkpointLongestBlockMs = Math.round(blocks.max / 1e6)
+  const snapshotTakeMs = Math.round(takeMs)
   await producer.disconnect()
   const saved = checkpoint.value
-  progress('checkpointed', { ...saved, seconds: checkpoint.wall, cpuSeconds: checkpoint.cpu })
+  progress('checkpointed', { ...saved, seconds: checkpoint.wall, cpuSeconds: checkpoint.cpu, checkpointLongestBlockMs, snapshotTakeMs })
 
   // What the engine does next, to compare with the restored one; then it goes, so that the restore runs in
   // the heap a restarted correlator has (the chunks and the decoded state, not a second engine beside them).
@@ -135,7 +153,7 @@ try {
     totalHeapUsedMiB: MiB(heapWithEngine), arrayBuffersMiB: MiB(process.memoryUsage().arrayBuffers), maxOldSpaceMiB: Number(process.env.BENCH_MAX_OLD_SPACE ?? 0),
     snapshotRawMiB: Math.round(saved.rawBytes / 1024 / 1024 * 10) / 10, snapshotGzipMiB: Math.round(saved.bytes / 1024 / 1024 * 10) / 10, chunks: saved.chunks,
     // Snapshot and encode and write to Kafka (acks=all, one chunk per request), as a checkpoint does.
-    checkpointSeconds: checkpoint.wall, checkpointCpuSeconds: checkpoint.cpu,
+    checkpointSeconds: checkpoint.wall, checkpointCpuSeconds: checkpoint.cpu, checkpointLongestBlockMs, snapshotTakeMs,
     // Restore = read the state topic + decode the chunks + rebuild the engine.
     restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreMs: Math.round((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000),
     readSeconds: read.wall, readCpuSeconds: read.cpu, decodeSeconds: decode.wall, decodeCpuSeconds: decode.cpu, rebuildSeconds: rebuild.wall, rebuildCpuSeconds: rebuild.cpu,

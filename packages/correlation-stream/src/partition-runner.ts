@@ -250,7 +250,7 @@ export class PartitionRunner {
     // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
     // records again); nothing is committed until a snapshot includes them (autoCommit is off).
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
-    if (this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe)
+    if (this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat)
     await heartbeat()
   }
 
@@ -270,11 +270,17 @@ export class PartitionRunner {
     return Math.max(this.#o.snapshotIntervalMs, pe.lastCheckpointMs / (this.#o.checkpointShare ?? 0.05))
   }
 
-  async #checkpoint(topic: string, partition: number, pe: PartitionEngine): Promise<void> {
+  async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
     const offset = pe.applied
     const started = this.#o.now()
-    await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot: pe.engine.snapshot() })
+    // The event loop runs between the snapshot's steps and chunks (the rekey consumer, health endpoints),
+    // and the group hears from this member: a large state takes longer than the session timeout.
+    const between = async () => { await new Promise((resolve) => setImmediate(resolve)); await heartbeat() }
+    const steps = pe.engine.snapshotSteps()
+    let step = steps.next()
+    for (; !step.done; step = steps.next()) await between()
+    await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot: step.value }, { betweenChunks: between })
     pe.saved = offset
     pe.lastCheckpoint = this.#o.now()
     pe.lastCheckpointMs = pe.lastCheckpoint - started

@@ -46,21 +46,30 @@ export function checksumOf(chunks: readonly Buffer[]): string {
   return h.digest('hex')
 }
 
+/** What an encoding of a snapshot came to, known once its last chunk is out. */
+export interface EncodingSummary {
+  rawBytes: number
+  /** sha256 over the chunks in order (`checksumOf`). */
+  checksum: string
+}
+
 /**
- * Encodes a plain-data snapshot (JSON values; arrays at the top level are split into slices). Chunks are
- * cut from the raw text at a size that compresses to at most `maxChunkBytes`: it starts at four times that,
- * halves whenever a chunk compresses worse (so incompressible content still fits), and follows the ratio
- * the last chunk compressed at.
+ * Encodes a plain-data snapshot (JSON values; arrays at the top level are split into slices), one chunk at
+ * a time: a caller that awaits between chunks lets the event loop run (other consumers, heartbeats, health
+ * endpoints) instead of blocking it for the whole state. Returns the summary when done. Chunks are cut from
+ * the raw text at a size that compresses to at most `maxChunkBytes`: it starts at four times that, halves
+ * whenever a chunk compresses worse (so incompressible content still fits), and follows the ratio the last
+ * chunk compressed at.
  */
-export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkBytes): EncodedSnapshot {
+export function* snapshotChunks(value: object, maxChunkBytes = defaultMaxChunkBytes): Generator<Buffer, EncodingSummary> {
   // Snapshots are written often and read rarely: the fastest level costs a little size and saves most of the time.
   const zopts = { level: constants.Z_BEST_SPEED }
+  const hash = createHash('sha256')
   let target = 4 * maxChunkBytes
-  const chunks: Buffer[] = []
   let pending: Buffer[] = []
   let pendingBytes = 0
   let rawBytes = 0
-  const cut = (final: boolean) => {
+  function* cut(final: boolean): Generator<Buffer> {
     while (pendingBytes >= target || (final && pendingBytes > 0)) {
       const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
       let n = Math.min(target, all.length)
@@ -70,12 +79,13 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
         target = n
         z = gzipSync(all.subarray(0, n), zopts)
       }
-      chunks.push(z)
       // The next piece aims at three quarters of the limit at the ratio this one compressed at: binary
       // blocks barely compress, records 4-5x, and a fixed size would make many small chunks of the latter.
       if (n === target) target = Math.max(64 * 1024, Math.min(8 * maxChunkBytes, Math.floor(n * (0.75 * maxChunkBytes) / z.length)))
       pending = n < all.length ? [all.subarray(n)] : []
       pendingBytes = all.length - n
+      hash.update(z)
+      yield z
     }
   }
   for (const line of linesOf(value as Record<string, unknown>)) {
@@ -83,10 +93,20 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
     rawBytes += b.length
     pending.push(b)
     pendingBytes += b.length
-    if (pendingBytes >= target) cut(false)
+    if (pendingBytes >= target) yield* cut(false)
   }
-  cut(true)
-  return { chunks, rawBytes, checksum: checksumOf(chunks) }
+  yield* cut(true)
+  return { rawBytes, checksum: hash.digest('hex') }
+}
+
+/** Encodes a snapshot in one go (`snapshotChunks`, all at once). */
+export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkBytes): EncodedSnapshot {
+  const chunks: Buffer[] = []
+  const it = snapshotChunks(value, maxChunkBytes)
+  for (let r = it.next(); ; r = it.next()) {
+    if (r.done) return { chunks, ...r.value }
+    chunks.push(r.value)
+  }
 }
 
 /**

@@ -85,8 +85,11 @@ describe('KafkaStateStore on the real Kafka', () => {
     // What the store wrote before chunks: one record. The topic refuses it, and such a checkpoint fails forever.
     await expect(producer.send({ topic, acks: -1, messages: [{ key: 'in/0', value: whole }] })).rejects.toThrow(/too large|size/i)
 
-    const saved = await store().save({ inputTopic: 'in', partition: 0, offset: '41', snapshot })
+    // Chunks are encoded as they are sent, with a turn for the caller after each.
+    let turns = 0
+    const saved = await store().save({ inputTopic: 'in', partition: 0, offset: '41', snapshot }, { betweenChunks: async () => { turns++ } })
     expect(saved.chunks).toBeGreaterThan(2)
+    expect(turns).toBe(saved.chunks)
     expect(saved.rawBytes).toBeGreaterThan(4 * ONE_MB)
 
     const loaded = await store().loadAll()

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
 import { KafkaUnavailableError } from './errors.ts'
-import { checksumOf, decodeSnapshot, defaultMaxChunkBytes, encodeSnapshot } from './snapshot-chunks.ts'
+import { checksumOf, decodeSnapshot, defaultMaxChunkBytes, snapshotChunks } from './snapshot-chunks.ts'
 
 /** A partition's engine state and the last input offset it includes. */
 export interface SavedState {
@@ -80,26 +80,38 @@ export class KafkaStateStore {
     this.#maxChunkBytes = opts.maxChunkBytes ?? defaultMaxChunkBytes
   }
 
-  /** Resolves once the snapshot's manifest is acknowledged (acks=all): only then is the snapshot durable. */
-  async save(state: SavedState): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
+  /**
+   * Resolves once the snapshot's manifest is acknowledged (acks=all): only then is the snapshot durable.
+   * Each chunk is encoded just before it is sent, so the event loop runs while a large state is written;
+   * `betweenChunks` runs after each (a consumer's heartbeat). The snapshot must not change meanwhile: the
+   * caller applies nothing to that engine until this resolves.
+   */
+  async save(state: SavedState, opts: { betweenChunks?: () => Promise<void> } = {}): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
     const partitionKey = `${state.inputTopic}/${state.partition}`
-    const encoded = encodeSnapshot(state.snapshot, this.#maxChunkBytes)
     const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
-    const keys = encoded.chunks.map((_, i) => chunkKey(partitionKey, seq, i))
-    for (let i = 0; i < encoded.chunks.length; i++) {
+    const keys: string[] = []
+    let bytes = 0
+    const encoding = snapshotChunks(state.snapshot, this.#maxChunkBytes)
+    let next = encoding.next()
+    for (; !next.done; next = encoding.next()) {
+      const key = chunkKey(partitionKey, seq, keys.length)
+      keys.push(key)
+      bytes += next.value.length
       // One chunk per request: the topic's limit applies to a whole record batch, and the records of one
       // partition in one request form one batch. Already gzip'ed: compressing again would only cost time.
-      await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key: keys[i]!, value: encoded.chunks[i]! }] })
+      await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
+      await opts.betweenChunks?.()
     }
+    const { rawBytes, checksum } = next.value
     const manifest: Manifest = {
       format: 'chunked-1', inputTopic: state.inputTopic, partition: state.partition, offset: state.offset, seq,
-      chunks: encoded.chunks.length, rawBytes: encoded.rawBytes, checksum: encoded.checksum,
+      chunks: keys.length, rawBytes, checksum,
     }
     await this.#producer.send({ topic: this.#topic, acks: -1, messages: [{ key: partitionKey, value: JSON.stringify(manifest) }] })
     const obsolete = this.#obsolete.get(partitionKey) ?? new Set<string>()
     this.#obsolete.set(partitionKey, new Set(keys))
     await this.#tombstone(partitionKey, obsolete, offsetOfSeq(seq))
-    return { chunks: encoded.chunks.length, bytes: encoded.chunks.reduce((n, c) => n + c.length, 0), rawBytes: encoded.rawBytes }
+    return { chunks: keys.length, bytes, rawBytes }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
-import { restoreSnapshot, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
+import { restoreSnapshot, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
 import { createState, parseTime, type EngineState } from './state.ts'
 import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
 import { arrive, tick } from './watermark.ts'
@@ -79,6 +79,14 @@ export class CorrelationEngine {
    */
   snapshot(): EngineSnapshot {
     return takeSnapshot(this.#s)
+  }
+
+  /**
+   * `snapshot()` in steps, for a large state (seconds at a million alerts): the caller may let other work
+   * run between steps, but must apply nothing to this engine until the generator returns the snapshot.
+   */
+  snapshotSteps(membersPerStep?: number): Generator<undefined, EngineSnapshot> {
+    return snapshotSteps(this.#s, membersPerStep)
   }
 
   #flush(): EngineOutput[] {

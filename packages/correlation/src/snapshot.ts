@@ -163,6 +163,20 @@ export interface EngineSnapshot {
 
 /** Shares structure with the live state (no copy of a large state per checkpoint): serialise it before the next `apply`. */
 export function takeSnapshot(s: EngineState): EngineSnapshot {
+  const steps = snapshotSteps(s)
+  for (;;) {
+    const r = steps.next()
+    if (r.done) return r.value
+  }
+}
+
+/**
+ * `takeSnapshot` in steps of about `membersPerStep` incident members or alert tracks (25,000: some tens of
+ * milliseconds): a caller may let the event loop run between them (a large state takes seconds), as long
+ * as nothing is applied to the engine until the last.
+ */
+export function* snapshotSteps(s: EngineState, membersPerStep = 25_000): Generator<undefined, EngineSnapshot> {
+  let sinceStep = 0
   const seen = s.seen.toSnapshot()
   const strings: string[] = []
   const stringIndex = new Map<string, number>()
@@ -188,6 +202,8 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
       memberFlags.push((m.status === 'resolved' ? 1 : 0) + (m.autoResolved ? 2 : 0) + 4 * m.flapCount)
       memberTimes.push(m.firstSeenAt, m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt)
     }
+    sinceStep += data.alerts.length + 1
+    if (sinceStep >= membersPerStep) { sinceStep = 0; yield }
     incidents.push({
       ...rest, recurringKey: recurringKey === null ? null : str(recurringKey), data: { ...data, alerts: data.alerts.length, services: data.services.map(str), groupKey: str(data.groupKey) },
       deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [], names: Array.from(names, str),
@@ -204,6 +220,7 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
     trackFlags.push((a.status === 'resolved' ? 1 : 0) + (a.earlyResolveAt === null ? 0 : 2) + 4 * a.flapTimes.length)
     trackTimes.push(a.lastChangeAt, a.lastHeardAt, a.earlyResolveAt ?? 0)
     for (const t of a.flapTimes) trackFlaps.push(t)
+    if (++sinceStep >= membersPerStep) { sinceStep = 0; yield }
   }
   const snapshot: EngineSnapshot = {
     version: snapshotVersion,
