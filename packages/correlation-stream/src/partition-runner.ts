@@ -47,6 +47,10 @@ interface PartitionEngine {
   lastCheckpoint: number
   /** Wall time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
   lastCheckpointMs: number
+  /** The checkpoint being written, while the engine goes on applying. */
+  saving: Promise<void> | undefined
+  /** Wall clock when the first input after the snapshot being written was applied. */
+  unsavedSinceTake: number | undefined
   /** Wall clock when the oldest input no snapshot includes was applied; undefined when all are saved. */
   unsavedSince: number | undefined
   /** Whether a batch has been applied since the restore: until then the first batch may start anywhere at or after the log's start. */
@@ -196,7 +200,7 @@ export class PartitionRunner {
     if (!pe) {
       this.#saved ??= await this.#o.store.loadAll()
       const { engine, applied, fromSnapshot } = restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log)
-      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSince: undefined, continued: false }
+      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, saving: undefined, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
       if (first && BigInt(first.offset) > applied + 1n) {
@@ -241,6 +245,7 @@ export class PartitionRunner {
 
     if (last > pe.applied) {
       if (pe.unsavedSince === undefined) pe.unsavedSince = this.#o.now()
+      if (pe.saving && pe.unsavedSinceTake === undefined) pe.unsavedSinceTake = this.#o.now()
       pe.applied = last
       pe.continued = true
       this.#o.onDurable?.(topic, partition, String(last + 1n))
@@ -250,7 +255,7 @@ export class PartitionRunner {
     // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
     // records again); nothing is committed until a snapshot includes them (autoCommit is off).
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
-    if (this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat)
+    if (!pe.saving && this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
     await heartbeat()
   }
 
@@ -270,22 +275,37 @@ export class PartitionRunner {
     return Math.max(this.#o.snapshotIntervalMs, pe.lastCheckpointMs / (this.#o.checkpointShare ?? 0.05))
   }
 
-  async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>): Promise<void> {
+  /**
+   * Takes the partition's snapshot (its batches wait meanwhile; other work runs between the steps, and the
+   * group hears from this member) and writes it in the background: the snapshot shares nothing the engine
+   * changes later, so the partition goes on applying while the chunks are encoded and sent. The input
+   * offset is committed once the snapshot is durable, if this engine still holds the partition.
+   */
+  async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>, log: Logger): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
     const offset = pe.applied
     const started = this.#o.now()
-    // The event loop runs between the snapshot's steps and chunks (the rekey consumer, health endpoints),
-    // and the group hears from this member: a large state takes longer than the session timeout.
-    const between = async () => { await new Promise((resolve) => setImmediate(resolve)); await heartbeat() }
     const steps = pe.engine.snapshotSteps()
     let step = steps.next()
-    for (; !step.done; step = steps.next()) await between()
-    await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot: step.value }, { betweenChunks: between })
-    pe.saved = offset
-    pe.lastCheckpoint = this.#o.now()
-    pe.lastCheckpointMs = pe.lastCheckpoint - started
-    pe.unsavedSince = undefined
-    await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
+    for (; !step.done; step = steps.next()) { await turn(); await heartbeat() }
+    const snapshot = step.value
+    pe.unsavedSinceTake = undefined
+    pe.saving = (async () => {
+      try {
+        await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenChunks: turn })
+        pe.saved = offset
+        pe.unsavedSince = pe.applied > offset ? pe.unsavedSinceTake : undefined
+        // A dropped or revoked engine commits nothing: another may have committed further already.
+        if (this.#engines.get(partition) === pe) await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
+      } catch (err) {
+        // Nothing is lost: the previous snapshot and commit stand, and the next checkpoint tries again.
+        log.warn({ err, offset: String(offset) }, 'checkpoint not written: the next one tries again')
+      } finally {
+        pe.lastCheckpoint = this.#o.now()
+        pe.lastCheckpointMs = pe.lastCheckpoint - started
+        pe.saving = undefined
+      }
+    })()
   }
 
   /**
@@ -294,6 +314,8 @@ export class PartitionRunner {
    * after it cannot succeed.
    */
   async checkpointAll(): Promise<void> {
+    // A checkpoint still being written commits first: the commits below must not be overtaken by it.
+    await Promise.all([...this.#engines.values()].map((pe) => pe.saving))
     const commits: { topic: string; partition: number; offset: string }[] = []
     for (const [partition, pe] of this.#engines) {
       if (pe.applied === pe.saved) continue
@@ -305,3 +327,6 @@ export class PartitionRunner {
     if (commits.length > 0) await this.#o.consumer.commitOffsets(commits)
   }
 }
+
+/** A turn of the event loop: the other consumer, the health endpoints and the engine's batches run. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))

@@ -74,8 +74,8 @@ export class CorrelationEngine {
 
   /**
    * The whole state as plain data; `new CorrelationEngine(config, snapshot)` continues from it. It shares
-   * structure with the live state (no copy of a large state per checkpoint): serialise it before the
-   * next `apply`.
+   * the immutable parts of the live state (no copy of a large state per checkpoint); later applies do not
+   * change it, so it may be serialised while the engine goes on.
    */
   snapshot(): EngineSnapshot {
     return takeSnapshot(this.#s)

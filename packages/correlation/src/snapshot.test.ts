@@ -224,6 +224,18 @@ describe('engine snapshots', () => {
     expect(stateOf(roundTrip(step.value))).toBe(stateOf(roundTrip(engine.snapshot())))
   })
 
+  it('keeps a snapshot as it was taken while the engine goes on, so it can be written meanwhile', () => {
+    const engine = new CorrelationEngine({ allowedLatenessMs: 2 * MIN })
+    const inputs = stream(400, 7)
+    const half = Math.floor(inputs.length / 2)
+    for (const input of inputs.slice(0, half)) engine.apply(input)
+    const snapshot = engine.snapshot()
+    const taken = JSON.stringify(snapshot)
+    expect(snapshot.pending.length + snapshot.held.length).toBeGreaterThan(0)
+    for (const input of inputs.slice(half)) engine.apply(input)
+    expect(JSON.stringify(snapshot)).toBe(taken)
+  })
+
   it('refuses a snapshot of a version it does not know, newer or older', () => {
     for (const version of [2, 5]) {
       expect(() => new CorrelationEngine({}, { version } as unknown as EngineSnapshot)).toThrow(SnapshotVersionError)

@@ -161,7 +161,11 @@ export interface EngineSnapshot {
   stats: Omit<EngineStats, 'pending'>
 }
 
-/** Shares structure with the live state (no copy of a large state per checkpoint): serialise it before the next `apply`. */
+/**
+ * Shares only what the engine never changes in place (members, and the arrays and objects of incidents and
+ * problems, which it replaces on change): no copy of a large state per checkpoint, and later applies do not
+ * reach a snapshot taken, so it can be serialised while the engine goes on.
+ */
 export function takeSnapshot(s: EngineState): EngineSnapshot {
   const steps = snapshotSteps(s)
   for (;;) {
@@ -229,7 +233,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 25_000): Generat
     seenKeys: seen.keys,
     seenStamps: seen.stamps,
     pending: [...s.pending.items, ...s.queued.slice(s.queuedHead)],
-    held: s.held.events,
+    held: s.held.events.slice(),
     heldArrivedSinceTick: s.held.arrivedSinceTick,
     ticked: s.held.ticked,
     heldSince: s.held.since,
