@@ -103,7 +103,7 @@ try {
     for (; !step.done; step = steps.next()) await between()
     const snapshot: EngineSnapshot = step.value
     takeMs = performance.now() - took
-    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenChunks: between })
+    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenSteps: between })
   })
   blocks.disable()
   const checkpointLongestBlockMs = Math.round(blocks.max / 1e6)

@@ -292,7 +292,7 @@ export class PartitionRunner {
     pe.unsavedSinceTake = undefined
     pe.saving = (async () => {
       try {
-        await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenChunks: turn })
+        await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenSteps: turn })
         pe.saved = offset
         pe.unsavedSince = pe.applied > offset ? pe.unsavedSinceTake : undefined
         // A dropped or revoked engine commits nothing: another may have committed further already.

@@ -53,15 +53,19 @@ export interface EncodingSummary {
   checksum: string
 }
 
+/** Text encoded between two steps of `snapshotChunks` (some milliseconds of work). */
+const stepBytes = 256 * 1024
+
 /**
  * Encodes a plain-data snapshot (JSON values; arrays at the top level are split into slices), one chunk at
- * a time: a caller that awaits between chunks lets the event loop run (other consumers, heartbeats, health
- * endpoints) instead of blocking it for the whole state. Returns the summary when done. Chunks are cut from
+ * a time, with steps (`undefined`) between chunks' worth of text: a caller that awaits at each lets the
+ * event loop run (other consumers, heartbeats, health endpoints) instead of blocking it for the whole
+ * state. Returns the summary when done. Chunks are cut from
  * the raw text at a size that compresses to at most `maxChunkBytes`: it starts at four times that, halves
  * whenever a chunk compresses worse (so incompressible content still fits), and follows the ratio the last
  * chunk compressed at.
  */
-export function* snapshotChunks(value: object, maxChunkBytes = defaultMaxChunkBytes): Generator<Buffer, EncodingSummary> {
+export function* snapshotChunks(value: object, maxChunkBytes = defaultMaxChunkBytes): Generator<Buffer | undefined, EncodingSummary> {
   // Snapshots are written often and read rarely: the fastest level costs a little size and saves most of the time.
   const zopts = { level: constants.Z_BEST_SPEED }
   const hash = createHash('sha256')
@@ -88,12 +92,15 @@ export function* snapshotChunks(value: object, maxChunkBytes = defaultMaxChunkBy
       yield z
     }
   }
+  let sinceStep = 0
   for (const line of linesOf(value as Record<string, unknown>)) {
     const b = Buffer.from(`${line}\n`)
     rawBytes += b.length
     pending.push(b)
     pendingBytes += b.length
-    if (pendingBytes >= target) yield* cut(false)
+    if (pendingBytes >= target) { sinceStep = 0; yield* cut(false) }
+    // A chunk takes about 2 MB of text: a step between, for a caller that lets other work run.
+    else if ((sinceStep += b.length) >= stepBytes) { sinceStep = 0; yield undefined }
   }
   yield* cut(true)
   return { rawBytes, checksum: hash.digest('hex') }
@@ -105,7 +112,7 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
   const it = snapshotChunks(value, maxChunkBytes)
   for (let r = it.next(); ; r = it.next()) {
     if (r.done) return { chunks, ...r.value }
-    chunks.push(r.value)
+    if (r.value) chunks.push(r.value)
   }
 }
 

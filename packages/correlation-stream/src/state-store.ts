@@ -82,11 +82,10 @@ export class KafkaStateStore {
 
   /**
    * Resolves once the snapshot's manifest is acknowledged (acks=all): only then is the snapshot durable.
-   * Each chunk is encoded just before it is sent, so the event loop runs while a large state is written;
-   * `betweenChunks` runs after each (a consumer's heartbeat). The snapshot must not change meanwhile: the
-   * caller applies nothing to that engine until this resolves.
+   * Each chunk is encoded just before it is sent, in steps, so the event loop runs while a large state is
+   * written; `betweenSteps` runs between them (a turn of the event loop, a consumer's heartbeat).
    */
-  async save(state: SavedState, opts: { betweenChunks?: () => Promise<void> } = {}): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
+  async save(state: SavedState, opts: { betweenSteps?: () => Promise<void> } = {}): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
     const partitionKey = `${state.inputTopic}/${state.partition}`
     const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
     const keys: string[] = []
@@ -94,13 +93,13 @@ export class KafkaStateStore {
     const encoding = snapshotChunks(state.snapshot, this.#maxChunkBytes)
     let next = encoding.next()
     for (; !next.done; next = encoding.next()) {
+      if (!next.value) { await opts.betweenSteps?.(); continue }
       const key = chunkKey(partitionKey, seq, keys.length)
       keys.push(key)
       bytes += next.value.length
       // One chunk per request: the topic's limit applies to a whole record batch, and the records of one
       // partition in one request form one batch. Already gzip'ed: compressing again would only cost time.
       await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
-      await opts.betweenChunks?.()
     }
     const { rawBytes, checksum } = next.value
     const manifest: Manifest = {

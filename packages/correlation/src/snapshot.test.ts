@@ -219,7 +219,7 @@ describe('engine snapshots', () => {
     let step = steps.next()
     let count = 1
     for (; !step.done; step = steps.next()) count++
-    // A step per 50 members or tracks (25,000 in the correlator): a caller lets the event loop run in between.
+    // A step per 50 members or tracks (5,000 in the correlator): a caller lets the event loop run in between.
     expect(count).toBeGreaterThan(tracks / 50)
     expect(stateOf(roundTrip(step.value))).toBe(stateOf(roundTrip(engine.snapshot())))
   })

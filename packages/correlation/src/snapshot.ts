@@ -175,11 +175,11 @@ export function takeSnapshot(s: EngineState): EngineSnapshot {
 }
 
 /**
- * `takeSnapshot` in steps of about `membersPerStep` incident members or alert tracks (25,000: some tens of
+ * `takeSnapshot` in steps of about `membersPerStep` incident members or alert tracks (5,000: some
  * milliseconds): a caller may let the event loop run between them (a large state takes seconds), as long
  * as nothing is applied to the engine until the last.
  */
-export function* snapshotSteps(s: EngineState, membersPerStep = 25_000): Generator<undefined, EngineSnapshot> {
+export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generator<undefined, EngineSnapshot> {
   let sinceStep = 0
   const seen = s.seen.toSnapshot()
   const strings: string[] = []
