@@ -81,6 +81,25 @@ describe('kafka connection settings', () => {
   })
 })
 
+describe('replication of the topics a service creates', () => {
+  it("leaves both to the broker's defaults unless set", () => {
+    const r = readConfig(spec, {})
+    expect(r.ok && r.value).toMatchObject({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: undefined, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: undefined })
+    const set = readConfig(spec, { OPSREVIEW_KAFKA_REPLICATION_FACTOR: '3', OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: '2' })
+    expect(set.ok && set.value).toMatchObject({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: 3, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: 2 })
+  })
+
+  it('refuses a count that is not a positive integer, and more in sync than there are copies', () => {
+    const bad = errorsOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: '0', OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: 'two' })
+    expect(bad).toHaveLength(2)
+    expect(bad[0]).toMatch(/^OPSREVIEW_KAFKA_REPLICATION_FACTOR must be an integer >= 1, got "0"/)
+    expect(bad[1]).toMatch(/^OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS must be an integer >= 1, got "two"/)
+    const more = errorsOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: '2', OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: '3' })
+    expect(more).toHaveLength(1)
+    expect(more[0]).toMatch(/^OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS must not exceed OPSREVIEW_KAFKA_REPLICATION_FACTOR \(2\), got 3: no write would be acknowledged/)
+  })
+})
+
 describe('elasticsearch connection settings', () => {
   it('defaults to no API key and the system CAs', () => {
     const r = readConfig(spec, {})

@@ -108,6 +108,31 @@ export const kafkaConnectionSpec = {
   } satisfies Field<KafkaSaslMechanism | undefined>,
   OPSREVIEW_KAFKA_SASL_USERNAME: saslCredential('SASL user name, or OPSREVIEW_KAFKA_SASL_USERNAME_FILE naming a file of it'),
   OPSREVIEW_KAFKA_SASL_PASSWORD: saslCredential('SASL password, or OPSREVIEW_KAFKA_SASL_PASSWORD_FILE naming a file of it'),
+  OPSREVIEW_KAFKA_REPLICATION_FACTOR: {
+    doc: "copies of each partition of the topics a service creates; unset: the broker's default.replication.factor",
+    parse: (raw) => positiveIntOrUnset(raw),
+  } satisfies Field<number | undefined>,
+  OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: {
+    doc: "min.insync.replicas of the topics a service creates (every produce is acks=all); unset: the broker's default",
+    parse: () => fail('needs the whole environment (readConfig)'),
+    parseEnv: (env, name) => {
+      const r = positiveIntOrUnset(env[name])
+      const copies = positiveIntOrUnset(env[REPLICATION])
+      // More in sync than there are copies, and no write to those topics is ever acknowledged.
+      if (r.ok && r.value !== undefined && copies.ok && copies.value !== undefined && r.value > copies.value) {
+        return fail(`must not exceed ${REPLICATION} (${copies.value}), got ${r.value}: no write would be acknowledged`)
+      }
+      return r
+    },
+  } satisfies Field<number | undefined>,
+}
+
+const REPLICATION = 'OPSREVIEW_KAFKA_REPLICATION_FACTOR'
+
+function positiveIntOrUnset(raw: string | undefined): Parsed<number | undefined> {
+  if (!isSet(raw)) return ok(undefined)
+  const n = Number(raw.trim())
+  return Number.isInteger(n) && n >= 1 ? ok(n) : fail(`must be an integer >= 1, got ${JSON.stringify(raw.trim())}`)
 }
 
 export const elasticsearchConnectionSpec = {

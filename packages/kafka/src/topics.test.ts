@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alertTopicSpec, createTopicRequest, documentTopicSpec } from './topics.ts'
+import { alertTopicSpec, createTopicRequest, documentTopicSpec, topicReplicationOf } from './topics.ts'
 
 describe('createTopicRequest', () => {
   it('leaves the replication to the broker when none is given', () => {
@@ -19,5 +19,13 @@ describe('createTopicRequest', () => {
       { name: 'max.message.bytes', value: String(8 * 1024 * 1024) },
       { name: 'min.insync.replicas', value: '2' },
     ])
+  })
+})
+
+describe('topicReplicationOf', () => {
+  it('asks for what the configuration sets and nothing else', () => {
+    expect(topicReplicationOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: undefined, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: undefined })).toEqual({})
+    expect(topicReplicationOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: 3, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: undefined })).toEqual({ replicationFactor: 3 })
+    expect(topicReplicationOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: 3, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: 2 })).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 })
   })
 })

@@ -52,6 +52,20 @@ export interface TopicReplication {
   minInsyncReplicas?: number
 }
 
+/** The part of a service's validated configuration that says how its topics are replicated. */
+export interface KafkaReplicationConfig {
+  readonly OPSREVIEW_KAFKA_REPLICATION_FACTOR: number | undefined
+  readonly OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: number | undefined
+}
+
+/** The replication a service creates its topics with: what is set, the broker's defaults for the rest. */
+export function topicReplicationOf(c: KafkaReplicationConfig): TopicReplication {
+  return {
+    ...(c.OPSREVIEW_KAFKA_REPLICATION_FACTOR !== undefined ? { replicationFactor: c.OPSREVIEW_KAFKA_REPLICATION_FACTOR } : {}),
+    ...(c.OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS !== undefined ? { minInsyncReplicas: c.OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS } : {}),
+  }
+}
+
 /** The createTopics entry of a spec: its cleanup, retention and configs, and the replication if given. */
 export function createTopicRequest(s: TopicSpec, replication: TopicReplication = {}): ITopicConfig {
   const configEntries: NonNullable<ITopicConfig['configEntries']> = [{ name: 'cleanup.policy', value: s.cleanupPolicy }]

@@ -7,7 +7,7 @@ import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
-import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
 import { createRekeyHandler } from '@opsreview/correlation-stream/rekey'
@@ -40,7 +40,7 @@ await admin.connect()
 await ensureTopics(admin, [
   alertTopicSpec(topics.alerts, 6, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
   ...correlatorTopicSpecs(topics, config.OPSREVIEW_CORRELATOR_PARTITIONS, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
-])
+], topicReplicationOf(config))
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
 // and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.

@@ -5,7 +5,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -118,7 +118,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
         documentTopicSpec(config.OPSREVIEW_TOPIC_INCIDENTS, 6),
         documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
-      ])
+      ], topicReplicationOf(config))
       await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })

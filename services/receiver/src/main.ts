@@ -4,7 +4,7 @@ import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { alertTopicSpec, deadLetterTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { Spool } from '@opsreview/spool'
@@ -56,7 +56,7 @@ async function connectKafka(): Promise<void> {
       await ensureTopics(admin, [
         alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_ALERTS_PARTITIONS, config.OPSREVIEW_ALERTS_RETENTION_DAYS),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
-      ])
+      ], topicReplicationOf(config))
       await admin.disconnect()
       await publisher.connect()
       logger.info(describeKafkaConnection(config), 'connected to kafka')

@@ -9,7 +9,7 @@ import { applyServerTimeouts, defaultServerTimeouts } from '@opsreview/http/hard
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
-import { ensureTopics } from '@opsreview/kafka/topics'
+import { ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { DecisionLog } from '@opsreview/review/decisions'
 import { defaultDigestGraceMs, defaultRetryPolicy, digestMarkdown, elasticsearchDigestLedger, startDigestScheduler } from '@opsreview/review/digest'
@@ -34,7 +34,7 @@ await ensureIndices(es, config.OPSREVIEW_ES_INDEX_PREFIX)
 // One admin for the service's life: the dead-letter count asks it for offsets.
 const admin = kafka.admin()
 await admin.connect()
-await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }])
+await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }], topicReplicationOf(config))
 // The publisher makes its producer itself, so it can replace one that a refused record left with broken
 // sequence numbers (see BatchPublisher's createProducer).
 const commands = new BatchPublisher({

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
+import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 import { stackHome } from './chaos/faults.ts'
 
@@ -73,7 +73,7 @@ describe('cluster mode of the local stack', () => {
     ])
   })
 
-  it('runs three nodes whose topics get three copies and min.insync.replicas 2, and acknowledges writes with a node killed', { timeout: 300_000 }, async () => {
+  it('runs three nodes whose topics get three copies and min.insync.replicas 2 (or what a service is told), and acknowledges writes with a node killed', { timeout: 300_000 }, async () => {
     const home = await ownHome()
     const base = await freeClusterPorts()
     const env = {
@@ -108,6 +108,16 @@ describe('cluster mode of the local stack', () => {
       { timeoutMs: 30_000, intervalMs: 500, what: "the new topic's configuration on every node" },
     )
     expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('2')
+    // As a service creates its topics with OPSREVIEW_KAFKA_REPLICATION_FACTOR=2 and OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS=1.
+    const own = alertTopicSpec(uniqueName('alerts-own'), 3, 1)
+    await ensureTopics(admin, [own], { timeoutMs: 60_000, ...topicReplicationOf({ OPSREVIEW_KAFKA_REPLICATION_FACTOR: 2, OPSREVIEW_KAFKA_MIN_INSYNC_REPLICAS: 1 }) })
+    const ownMetadata = await waitFor(() => admin.fetchTopicMetadata({ topics: [own.topic] }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 500, what: "the second topic's metadata" })
+    expect(ownMetadata.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual([2, 2, 2])
+    const ownConfigs = await waitFor(
+      () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: own.topic, configNames: ['min.insync.replicas'] }], includeSynonyms: false }).catch(() => undefined),
+      { timeoutMs: 30_000, intervalMs: 500, what: "the second topic's configuration" },
+    )
+    expect(ownConfigs.resources[0]!.configEntries[0]!.configValue).toBe('1')
 
     // One node down: the other two hold every partition, so an acks=all write to each is still acknowledged.
     const killed = await sh('stack.sh', ['kill', 'kafka-2'], env)
