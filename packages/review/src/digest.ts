@@ -4,9 +4,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import type { DegradedRule } from './degraded.ts'
-import { reviewMarkdown } from './markdown.ts'
+import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { buildReview, type ReviewIndices } from './report.ts'
-import { parseScope, scopeFilter, scopeMarkdown, type ScopeDefaults } from './scope.ts'
+import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import { parseReviewWindow } from './window.ts'
 import { addDays, instantOf, localDate, localTime } from './zone.ts'
 

@@ -1,5 +1,6 @@
 import type { Lookback } from './lookback.ts'
 import type { IncidentSummary, Review } from './report.ts'
+import { describeScope, type Scope } from './scope.ts'
 import { localMinute } from './zone.ts'
 
 const pct = (n: number) => `${n.toFixed(2)} %`
@@ -101,3 +102,6 @@ export function lookbackMarkdown(l: Lookback): string {
     `| problems | ${t.problems} | ${t.previous.problems} | ${signed(t.change.problems, String)} |`, '')
   return lines.join('\n')
 }
+
+/** The scope line the Markdown answers open with: the meeting sees what the report covers. */
+export const scopeMarkdown = (scope: Scope): string => `> Scope: ${markdownText(describeScope(scope))}.\n\n`

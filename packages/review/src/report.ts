@@ -5,15 +5,9 @@ import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
 import { addDays, localTime, startOfDay } from './zone.ts'
+import type { ReviewWindow } from './window.ts'
 
 const DAY = 86_400_000
-
-export interface ReviewWindow {
-  from: string
-  to: string
-  /** The IANA time zone the window was read in (`since=yesterday-09:00`), and the trend's days are. */
-  timeZone: string
-}
 
 /**
  * The incident fields the review lists, fetched as `_source`: the list and the type are one. The fields

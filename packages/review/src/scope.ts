@@ -1,6 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
 import type { FieldError } from './search.ts'
-import { markdownText } from './markdown.ts'
 import type { Teams } from './teams.ts'
 
 /**
@@ -121,5 +120,3 @@ export function unknownParameters(raw: Record<string, unknown>, known: ReadonlyS
   return Object.keys(raw).filter((k) => !known.has(k)).sort().map((k) => ({ path: `/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, message: `is not a parameter of this route (it takes ${known.size === 0 ? 'none' : [...known].sort().join(', ')})` }))
 }
 
-/** The scope line the Markdown answers open with: the meeting sees what the report covers. */
-export const scopeMarkdown = (scope: Scope): string => `> Scope: ${markdownText(describeScope(scope))}.\n\n`

@@ -1,7 +1,13 @@
 import type { FieldError } from './search.ts'
-import type { ReviewWindow } from './report.ts'
 import { parseInstant } from './time.ts'
 import { addDays, canonicalZone, instantOf, localTime } from './zone.ts'
+
+export interface ReviewWindow {
+  from: string
+  to: string
+  /** The IANA time zone the window was read in (`since=yesterday-09:00`), and the trend's days are. */
+  timeZone: string
+}
 
 const DURATION = /^(\d{1,6})(m|h|d)$/
 const UNIT = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const

@@ -4,9 +4,9 @@ import { HttpProblem } from '@opsreview/http/problem'
 import type { ResolvedIndices } from '@opsreview/review/dataset'
 import type { DegradedRule } from '@opsreview/review/degraded'
 import { buildLookback } from '@opsreview/review/lookback'
-import { lookbackMarkdown } from '@opsreview/review/markdown'
+import { lookbackMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
-import { scopeMarkdown, type Scope, type ScopeFilter } from '@opsreview/review/scope'
+import type { Scope, ScopeFilter } from '@opsreview/review/scope'
 import type { FieldError } from '@opsreview/review/search'
 
 export interface LookbackRouteDeps {
