@@ -404,6 +404,23 @@ function timelineItem(t) {
   return el('li', {}, stamp, `${t.kind} · ${t.title}${t.service ? ` (${t.service})` : ''}${t.reportedBy ? ` — reported by ${t.reportedBy}` : ''}`)
 }
 
+/** Re-reads of a view per incident or problem id while its timeline has decisions without an outcome. */
+const pendingReads = new Map()
+
+/**
+ * The review's decision log may hear the correlator's answer a moment after the page read the timeline:
+ * while a decision there has no outcome yet and the same incident or problem is open, read it again, every
+ * 1.5 s for up to a minute.
+ */
+function followPending(kind, id, timeline, show) {
+  const key = `${kind}:${id}`
+  if (!timeline.some((t) => t.kind.startsWith('decision:') && t.outcome === 'pending')) { pendingReads.delete(key); return }
+  const reads = pendingReads.get(key) ?? 0
+  if (reads >= 40) return
+  pendingReads.set(key, reads + 1)
+  setTimeout(() => { if (state[kind] === id) void show(id, false) }, 1500)
+}
+
 async function showIncident(id, scroll = true) {
   try {
     const { incident: i, timeline } = await api(`/api/v1/incidents/${id}`)
@@ -419,6 +436,7 @@ async function showIncident(id, scroll = true) {
     $('#incident-ack').hidden = Boolean(i.acknowledgedAt)
     $('#incident-resolve').hidden = i.status === 'resolved'
     $('#timeline').replaceChildren(...timeline.map(timelineItem))
+    followPending('incident', id, timeline, showIncident)
     $('#detail').hidden = false
     if (scroll) $('#detail').scrollIntoView({ behavior: 'smooth' })
   } catch (err) {
@@ -439,6 +457,7 @@ async function showProblem(id, scroll = true) {
     $('#problem-resolve').hidden = p.status !== 'confirmed'
     $('#problem-incidents').replaceChildren(...incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)))
     $('#problem-timeline').replaceChildren(...timeline.map(timelineItem))
+    followPending('problem', id, timeline, showProblem)
     $('#problem-detail').hidden = false
     if (scroll) $('#problem-detail').scrollIntoView({ behavior: 'smooth' })
   } catch (err) {
