@@ -140,6 +140,8 @@ function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | 
 export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
   readonly #engines = new Map<number, PartitionEngine>()
+  /** Per partition, the checkpoint being written, also after its engine was dropped or revoked. */
+  readonly #writing = new Map<number, Promise<void>>()
   #saved: Map<string, StoredState> | undefined
   #running = 0
   #idle: (() => void)[] = []
@@ -198,6 +200,9 @@ export class PartitionRunner {
       pe = undefined
     }
     if (!pe) {
+      // A dropped engine's checkpoint may still be on its way: let it land, so that the restore reads the
+      // state topic after it and two snapshots of one partition are never written at once.
+      await this.#writing.get(partition)
       this.#saved ??= await this.#o.store.loadAll()
       const { engine, applied, fromSnapshot } = restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log)
       pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, saving: undefined, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
@@ -304,8 +309,10 @@ export class PartitionRunner {
         pe.lastCheckpoint = this.#o.now()
         pe.lastCheckpointMs = pe.lastCheckpoint - started
         pe.saving = undefined
+        this.#writing.delete(partition)
       }
     })()
+    this.#writing.set(partition, pe.saving)
   }
 
   /**
@@ -315,7 +322,7 @@ export class PartitionRunner {
    */
   async checkpointAll(): Promise<void> {
     // A checkpoint still being written commits first: the commits below must not be overtaken by it.
-    await Promise.all([...this.#engines.values()].map((pe) => pe.saving))
+    await Promise.all(this.#writing.values())
     const commits: { topic: string; partition: number; offset: string }[] = []
     for (const [partition, pe] of this.#engines) {
       if (pe.applied === pe.saved) continue
