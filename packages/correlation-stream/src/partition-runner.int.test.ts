@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { KafkaJSConnectionError, Partitioners, type Kafka, type Producer } from 'kafkajs'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
@@ -7,6 +8,7 @@ import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
+import { checksumOf } from './snapshot-chunks.ts'
 import { KafkaStateStore } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -185,6 +187,32 @@ describe('PartitionRunner on the real Kafka', () => {
     // At the whole time (and the interval 0), each round's batch is followed by a checkpoint.
     const every = await checkpointsOver(1)
     await waitFor(async () => ((await every.manifests()).every((n) => n >= 4) ? true : undefined), { timeoutMs: 10_000, intervalMs: 200, what: 'a checkpoint per round' })
+  })
+
+  it('replays a partition from the start of its input when its snapshot is complete but does not decode', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const all = inputs(12)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    const fed = [...new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))]
+    // Chunks and a manifest as the store writes them, checksum and all, but the text is not a snapshot.
+    const writer = kafka.producer()
+    await writer.connect()
+    onTestFinished(() => writer.disconnect())
+    for (const partition of fed) {
+      const key = `${topics.input}/${partition}`
+      const chunk = gzipSync('this is not a snapshot line\n')
+      await writer.send({ topic: topics.state, acks: -1, messages: [{ key: `${key}/20.deadbeef/0`, value: chunk }] })
+      const manifest = { format: 'chunked-1', inputTopic: topics.input, partition, offset: '20', seq: '20.deadbeef', chunks: 1, rawBytes: 28, checksum: checksumOf([chunk]) }
+      await writer.send({ topic: topics.state, acks: -1, messages: [{ key, value: JSON.stringify(manifest) }] })
+    }
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
+    expect(lines.filter((l) => l.msg === 'snapshot unreadable: replaying the partition from the start of its input')).toHaveLength(fed.length)
   })
 
   it('waits out an output topic that does not exist yet, then produces everything', async () => {

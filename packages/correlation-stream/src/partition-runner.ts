@@ -103,15 +103,23 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
  * (its state means something else), so the partition replays its whole retained input instead: slower to
  * start, and the same result a fresh deployment would have.
  */
-function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger): { engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean } {
+async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger, between: () => Promise<void>): Promise<{ engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean }> {
   if (saved) {
+    // A chunk at a time, with a turn of the event loop between: a large state takes seconds to decode.
+    // Only the decoding's own failure means an unreadable snapshot; one of `between` (a rebalance) is the caller's.
+    const steps = saved.decodeSteps()
     let snapshot
-    try {
-      snapshot = saved.decode()
-    } catch (err) {
-      // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
-      log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
-      return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
+    for (;;) {
+      let step
+      try {
+        step = steps.next()
+      } catch (err) {
+        // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
+        log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
+        return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
+      }
+      if (step.done) { snapshot = step.value; break }
+      await between()
     }
     try {
       return { engine: new CorrelationEngine(config, snapshot), applied: BigInt(saved.offset), fromSnapshot: true }
@@ -204,7 +212,7 @@ export class PartitionRunner {
       // state topic after it and two snapshots of one partition are never written at once.
       await this.#writing.get(partition)
       this.#saved ??= await this.#o.store.loadAll()
-      const { engine, applied, fromSnapshot } = restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log)
+      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log, async () => { await turn(); await heartbeat() })
       pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, saving: undefined, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')

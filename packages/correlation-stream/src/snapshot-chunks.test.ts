@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { checksumOf, decodeSnapshot, encodeSnapshot } from './snapshot-chunks.ts'
+import { checksumOf, decodeSnapshot, decodeSteps, encodeSnapshot, snapshotChunks } from './snapshot-chunks.ts'
 
 describe('snapshot chunks', () => {
   // Text that compresses well, binary that does not, multi-byte characters a cut may split, empty arrays, scalars.
@@ -24,6 +24,26 @@ describe('snapshot chunks', () => {
       expect(decodeSnapshot(encoded.chunks)).toEqual(snapshot)
     }
   }, 30_000)
+
+  it('encodes and decodes in steps, a chunk or less of work each, to the same result', () => {
+    // Within a chunk of the default size (2 MB of text or so) a step comes every 256 KiB of text.
+    const encoding = snapshotChunks(snapshot)
+    const chunks: Buffer[] = []
+    let steps = 0
+    let r = encoding.next()
+    for (; !r.done; r = encoding.next()) {
+      if (r.value) chunks.push(r.value)
+      else steps++
+    }
+    expect(steps).toBeGreaterThan(0)
+    expect(r.value.checksum).toBe(checksumOf(chunks))
+    const decoding = decodeSteps(chunks)
+    let turns = 0
+    let d = decoding.next()
+    for (; !d.done; d = decoding.next()) turns++
+    expect(turns).toBe(chunks.length)
+    expect(d.value).toEqual(snapshot)
+  })
 
   it('refuses chunks that end in the middle of a line: one is missing', () => {
     const { chunks } = encodeSnapshot(snapshot, 8 * 1024)

@@ -123,6 +123,15 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
  * characters, without UTF-8 decoding.
  */
 export function decodeSnapshot(chunks: Iterable<Buffer>): Record<string, unknown> {
+  const steps = decodeSteps(chunks)
+  for (;;) {
+    const r = steps.next()
+    if (r.done) return r.value
+  }
+}
+
+/** `decodeSnapshot` a chunk at a time: a caller may let the event loop run at each step. */
+export function* decodeSteps(chunks: Iterable<Buffer>): Generator<undefined, Record<string, unknown>> {
   const out: Record<string, unknown> = {}
   const slices = new Map<string, unknown[][]>()
   const apply = (text: string) => {
@@ -155,6 +164,7 @@ export function decodeSnapshot(chunks: Iterable<Buffer>): Record<string, unknown
       start = nl + 1
     }
     if (start < buf.length) carry = buf.subarray(start)
+    yield
   }
   if (carry) throw new Error('snapshot chunks end in the middle of a line: a chunk is missing')
   for (const [k, list] of slices) out[k] = joined(list)

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
 import { KafkaUnavailableError } from './errors.ts'
-import { checksumOf, decodeSnapshot, defaultMaxChunkBytes, snapshotChunks } from './snapshot-chunks.ts'
+import { checksumOf, decodeSnapshot, decodeSteps, defaultMaxChunkBytes, snapshotChunks } from './snapshot-chunks.ts'
 
 /** A partition's engine state and the last input offset it includes. */
 export interface SavedState {
@@ -20,6 +20,8 @@ export interface StoredState {
   offset: string
   /** Decodes the chunks one by one; throws when they do not decode (the caller replays instead). */
   decode(): EngineSnapshot
+  /** `decode` in steps, one per chunk: a caller may let the event loop run at each. */
+  decodeSteps(): Generator<undefined, EngineSnapshot>
 }
 
 /**
@@ -153,7 +155,9 @@ export class KafkaStateStore {
       else {
         // A snapshot of a version before chunks: one record holding it all (the engine may refuse it, then the partition replays).
         const legacy = parsed as SavedState
-        latest.set(key, { inputTopic: legacy.inputTopic, partition: legacy.partition, offset: legacy.offset, decode: () => legacy.snapshot })
+        // eslint-disable-next-line require-yield -- one record: nothing to step through
+        const legacySteps = function* (): Generator<undefined, EngineSnapshot> { return legacy.snapshot }
+        latest.set(key, { inputTopic: legacy.inputTopic, partition: legacy.partition, offset: legacy.offset, decode: () => legacy.snapshot, decodeSteps: legacySteps })
       }
     }
     for (const [key, m] of manifests) {
@@ -163,7 +167,11 @@ export class KafkaStateStore {
         if (c) chunks.push(c)
       }
       if (chunks.length === m.chunks && checksumOf(chunks) === m.checksum) {
-        latest.set(key, { inputTopic: m.inputTopic, partition: m.partition, offset: m.offset, decode: () => decodeSnapshot(chunks) as unknown as EngineSnapshot })
+        latest.set(key, {
+          inputTopic: m.inputTopic, partition: m.partition, offset: m.offset,
+          decode: () => decodeSnapshot(chunks) as unknown as EngineSnapshot,
+          decodeSteps: () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>,
+        })
       }
     }
     // Every chunk found is obsolete once this instance has written a newer snapshot of its partition: the
