@@ -104,31 +104,38 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
  * start, and the same result a fresh deployment would have.
  */
 async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger, between: () => Promise<void>): Promise<{ engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean }> {
-  if (saved) {
-    // A chunk at a time, with a turn of the event loop between: a large state takes seconds to decode.
-    // Only the decoding's own failure means an unreadable snapshot; one of `between` (a rebalance) is the caller's.
-    const steps = saved.decodeSteps()
-    let snapshot
-    for (;;) {
-      let step
-      try {
-        step = steps.next()
-      } catch (err) {
-        // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
-        log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
-        return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
-      }
-      if (step.done) { snapshot = step.value; break }
-      await between()
-    }
+  const fresh = () => ({ engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false })
+  if (!saved) return fresh()
+  // Decoded a chunk at a time and rebuilt in steps, with a turn of the event loop between: a large state
+  // takes seconds. Only the steps' own failures decide here; one of `between` (a rebalance) is the caller's.
+  const snapshot = await stepped(saved.decodeSteps(), between, (err) => {
+    // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
+    log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
+  })
+  if (snapshot === undefined) return fresh()
+  const engine = await stepped(CorrelationEngine.restoring(config, snapshot), between, (err) => {
+    if (!(err instanceof SnapshotVersionError)) throw err
+    log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
+  })
+  return engine === undefined ? fresh() : { engine, applied: BigInt(saved.offset), fromSnapshot: true }
+}
+
+/**
+ * What a generator of steps returns, with `between` awaited after each step; undefined when a step threw
+ * and `failed` took the error (it may rethrow).
+ */
+async function stepped<T>(steps: Generator<undefined, T>, between: () => Promise<void>, failed: (err: unknown) => void): Promise<T | undefined> {
+  for (;;) {
+    let step: IteratorResult<undefined, T>
     try {
-      return { engine: new CorrelationEngine(config, snapshot), applied: BigInt(saved.offset), fromSnapshot: true }
+      step = steps.next()
     } catch (err) {
-      if (!(err instanceof SnapshotVersionError)) throw err
-      log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
+      failed(err)
+      return undefined
     }
+    if (step.done) return step.value
+    await between()
   }
-  return { engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false }
 }
 
 /**
@@ -298,10 +305,7 @@ export class PartitionRunner {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
     const offset = pe.applied
     const started = this.#o.now()
-    const steps = pe.engine.snapshotSteps()
-    let step = steps.next()
-    for (; !step.done; step = steps.next()) { await turn(); await heartbeat() }
-    const snapshot = step.value
+    const snapshot = (await stepped(pe.engine.snapshotSteps(), async () => { await turn(); await heartbeat() }, (err) => { throw err }))!
     pe.unsavedSinceTake = undefined
     pe.saving = (async () => {
       try {

@@ -1,7 +1,7 @@
 import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
-import { restoreSnapshot, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
+import { restoreSnapshot, restoreSteps, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
 import { createState, parseTime, type EngineState } from './state.ts'
 import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
 import { arrive, tick } from './watermark.ts'
@@ -21,6 +21,10 @@ export { EventTimeError, SnapshotVersionError } from './errors.ts'
  * lateness gives the same incidents and problems. Later events follow the late-event rule
  * (docs/correlation-event-time.md).
  */
+/** A state `restoring` rebuilt, handed to the constructor; the symbol is this module's own. */
+const restored = Symbol('restored engine state')
+interface Restored { readonly [restored]: EngineState }
+
 export class CorrelationEngine {
   readonly #s: EngineState
 
@@ -30,9 +34,20 @@ export class CorrelationEngine {
   static readonly maxEntriesInDocument = 100
 
   /** Throws `SnapshotVersionError` for a snapshot of another engine version: replay the input log instead. */
-  constructor(config: Partial<CorrelationConfig> = {}, snapshot?: EngineSnapshot) {
+  constructor(config: Partial<CorrelationConfig> = {}, snapshot?: EngineSnapshot | Restored) {
     const cfg: EngineConfig = { ...defaultCorrelationConfig, ...config }
-    this.#s = snapshot ? restoreSnapshot(cfg, snapshot) : createState(cfg)
+    this.#s = snapshot === undefined ? createState(cfg) : restored in snapshot ? snapshot[restored] : restoreSnapshot(cfg, snapshot)
+  }
+
+  /**
+   * `new CorrelationEngine(config, snapshot)` in steps, for a large state (seconds at a million alerts): a
+   * caller may let other work run between them. The first step throws `SnapshotVersionError` as the
+   * constructor does.
+   */
+  static *restoring(config: Partial<CorrelationConfig>, snapshot: EngineSnapshot, membersPerStep?: number): Generator<undefined, CorrelationEngine> {
+    const cfg: EngineConfig = { ...defaultCorrelationConfig, ...config }
+    const state = yield* restoreSteps(cfg, snapshot, membersPerStep)
+    return new CorrelationEngine(config, { [restored]: state })
   }
 
   /** The engine's clock: its watermark, in epoch milliseconds of event time. */

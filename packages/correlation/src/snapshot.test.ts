@@ -224,6 +224,25 @@ describe('engine snapshots', () => {
     expect(stateOf(roundTrip(step.value))).toBe(stateOf(roundTrip(engine.snapshot())))
   })
 
+  it('restores in steps to the engine a restore in one go gives, and refuses another version at the first step', () => {
+    const config = { allowedLatenessMs: 2 * MIN }
+    const inputs = stream(400, 5)
+    const engine = new CorrelationEngine(config)
+    for (const input of inputs.slice(0, 1500)) engine.apply(input)
+    const snapshot = roundTrip(engine.snapshot())
+    const restoring = CorrelationEngine.restoring(config, roundTrip(snapshot), 50)
+    let step = restoring.next()
+    let count = 1
+    for (; !step.done; step = restoring.next()) count++
+    // A step per 50 members or tracks (5,000 in the correlator).
+    expect(count).toBeGreaterThan(snapshot.trackKeys.length / 50)
+    const whole = new CorrelationEngine(config, roundTrip(snapshot))
+    expect(stateOf(step.value.snapshot())).toBe(stateOf(whole.snapshot()))
+    const rest = inputs.slice(1500)
+    expect(JSON.stringify(rest.flatMap((i) => step.value.apply(i)))).toBe(JSON.stringify(rest.flatMap((i) => whole.apply(i))))
+    expect(() => CorrelationEngine.restoring(config, { version: 2 } as unknown as EngineSnapshot).next()).toThrow(SnapshotVersionError)
+  })
+
   it('keeps a snapshot as it was taken while the engine goes on, so it can be written meanwhile', () => {
     const engine = new CorrelationEngine({ allowedLatenessMs: 2 * MIN })
     const inputs = stream(400, 7)

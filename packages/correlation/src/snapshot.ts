@@ -265,6 +265,18 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
  * time and heap); one straight from `snapshot()` of a live engine is copied first.
  */
 export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | EngineSnapshotV3): EngineState {
+  const steps = restoreSteps(cfg, snapshot)
+  for (;;) {
+    const r = steps.next()
+    if (r.done) return r.value
+  }
+}
+
+/**
+ * `restoreSnapshot` in steps of about `membersPerStep` members or tracks (of a version 4 snapshot): a caller
+ * may let the event loop run between them, as a large state takes seconds to rebuild.
+ */
+export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | EngineSnapshotV3, membersPerStep = 5_000): Generator<undefined, EngineState> {
   const version = (snapshot as { version?: unknown }).version
   if (version !== snapshotVersion && version !== 3) throw new SnapshotVersionError(version, snapshotVersion)
   const copy = live in snapshot ? structuredClone(snapshot) : snapshot
@@ -276,7 +288,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | En
   for (const p of copy.pending) s.pending.push(p)
   s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
   if (copy.version === 3) restoreV3(s, copy)
-  else restoreV4(s, copy)
+  else yield* restoreV4(s, copy, membersPerStep)
   s.openingSeq = copy.openingSeq
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
   s.nextForgetAt = copy.nextForgetAt
@@ -284,8 +296,8 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | En
   return s
 }
 
-/** A version 4 snapshot into `s`, which `restoreSnapshot` has begun. */
-function restoreV4(s: EngineState, copy: EngineSnapshot): void {
+/** A version 4 snapshot into `s`, which `restoreSteps` has begun; a step every `membersPerStep` members or tracks. */
+function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number): Generator<undefined, void> {
   // The table's strings are the ones the live engine shares through its intern table: so they are here.
   const strings = copy.strings.map((v) => intern(s, v))
   const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
@@ -293,7 +305,9 @@ function restoreV4(s: EngineState, copy: EngineSnapshot): void {
   const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
   const ids: string[] = new Array<string>(copy.incidents.length)
   let g = 0
-  copy.incidents.forEach((i, n) => {
+  let sinceStep = 0
+  for (let n = 0; n < copy.incidents.length; n++) {
+    const i = copy.incidents[n]!
     const count = i.data.alerts
     const alerts = new Array<IncidentAlert>(count)
     for (let j = 0; j < count; j++, g++) {
@@ -322,7 +336,9 @@ function restoreV4(s: EngineState, copy: EngineSnapshot): void {
     ids[n] = data.id
     s.incidents.set(data.id, inc)
     if (data.status === 'open') s.openIncidents.add(inc)
-  })
+    sinceStep += count + 1
+    if (sinceStep >= membersPerStep) { sinceStep = 0; yield }
+  }
   const idOf = (r: IncidentRef): string => (typeof r === 'number' ? ids[r]! : r)
   const keyOf = (k: string | number): string => (typeof k === 'number' ? members[k]!.key : k)
   const { trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps } = copy
@@ -337,6 +353,7 @@ function restoreV4(s: EngineState, copy: EngineSnapshot): void {
     }
     f += flaps
     s.alerts.set(keyOf(trackKeys[t]!), track)
+    if (++sinceStep >= membersPerStep) { sinceStep = 0; yield }
   }
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
   for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
