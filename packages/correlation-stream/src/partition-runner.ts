@@ -47,8 +47,6 @@ interface PartitionEngine {
   lastCheckpoint: number
   /** Wall time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
   lastCheckpointMs: number
-  /** The checkpoint being written, while the engine goes on applying. */
-  saving: Promise<void> | undefined
   /** Wall clock when the first input after the snapshot being written was applied. */
   unsavedSinceTake: number | undefined
   /** Wall clock when the oldest input no snapshot includes was applied; undefined when all are saved. */
@@ -155,7 +153,7 @@ async function stepped<T>(steps: Generator<undefined, T>, between: () => Promise
 export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
   readonly #engines = new Map<number, PartitionEngine>()
-  /** Per partition, the checkpoint being written, also after its engine was dropped or revoked. */
+  /** Per partition, the checkpoint being written (the engine goes on applying), also after its engine was dropped or revoked. */
   readonly #writing = new Map<number, Promise<void>>()
   #saved: Map<string, StoredState> | undefined
   #running = 0
@@ -219,8 +217,8 @@ export class PartitionRunner {
       // state topic after it and two snapshots of one partition are never written at once.
       await this.#writing.get(partition)
       this.#saved ??= await this.#o.store.loadAll()
-      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log, async () => { await turn(); await heartbeat() })
-      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, saving: undefined, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
+      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log, turnAndHeartbeat(heartbeat))
+      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
       if (first && BigInt(first.offset) > applied + 1n) {
@@ -265,7 +263,7 @@ export class PartitionRunner {
 
     if (last > pe.applied) {
       if (pe.unsavedSince === undefined) pe.unsavedSince = this.#o.now()
-      if (pe.saving && pe.unsavedSinceTake === undefined) pe.unsavedSinceTake = this.#o.now()
+      if (this.#writing.has(partition) && pe.unsavedSinceTake === undefined) pe.unsavedSinceTake = this.#o.now()
       pe.applied = last
       pe.continued = true
       this.#o.onDurable?.(topic, partition, String(last + 1n))
@@ -275,7 +273,7 @@ export class PartitionRunner {
     // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
     // records again); nothing is committed until a snapshot includes them (autoCommit is off).
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
-    if (!pe.saving && this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
+    if (!this.#writing.has(partition) && this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
     await heartbeat()
   }
 
@@ -305,9 +303,9 @@ export class PartitionRunner {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
     const offset = pe.applied
     const started = this.#o.now()
-    const snapshot = (await stepped(pe.engine.snapshotSteps(), async () => { await turn(); await heartbeat() }, (err) => { throw err }))!
+    const snapshot = (await stepped(pe.engine.snapshotSteps(), turnAndHeartbeat(heartbeat), (err) => { throw err }))!
     pe.unsavedSinceTake = undefined
-    pe.saving = (async () => {
+    const writing = (async () => {
       try {
         await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenSteps: turn })
         pe.saved = offset
@@ -320,11 +318,10 @@ export class PartitionRunner {
       } finally {
         pe.lastCheckpoint = this.#o.now()
         pe.lastCheckpointMs = pe.lastCheckpoint - started
-        pe.saving = undefined
         this.#writing.delete(partition)
       }
     })()
-    this.#writing.set(partition, pe.saving)
+    this.#writing.set(partition, writing)
   }
 
   /**
@@ -349,3 +346,6 @@ export class PartitionRunner {
 
 /** A turn of the event loop: the other consumer, the health endpoints and the engine's batches run. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** Between steps of a partition's long work: a turn of the event loop, and the group hears from this member. */
+const turnAndHeartbeat = (heartbeat: () => Promise<void>) => async (): Promise<void> => { await turn(); await heartbeat() }

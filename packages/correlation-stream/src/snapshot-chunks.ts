@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { isAscii } from 'node:buffer'
 import { constants, gunzipSync, gzipSync } from 'node:zlib'
+import { finish } from '@opsreview/correlation/steps'
 
 /** Well below Kafka's default `max.message.bytes` (1 MiB), with room for the record's key and headers. */
 export const defaultMaxChunkBytes = 512 * 1024
@@ -123,11 +124,7 @@ export function encodeSnapshot(value: object, maxChunkBytes = defaultMaxChunkByt
  * characters, without UTF-8 decoding.
  */
 export function decodeSnapshot(chunks: Iterable<Buffer>): Record<string, unknown> {
-  const steps = decodeSteps(chunks)
-  for (;;) {
-    const r = steps.next()
-    if (r.done) return r.value
-  }
+  return finish(decodeSteps(chunks))
 }
 
 /** `decodeSnapshot` a chunk at a time: a caller may let the event loop run at each step. */

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
+import { finish } from '@opsreview/correlation/steps'
 import { KafkaUnavailableError } from './errors.ts'
-import { checksumOf, decodeSnapshot, decodeSteps, defaultMaxChunkBytes, snapshotChunks } from './snapshot-chunks.ts'
+import { checksumOf, decodeSteps, defaultMaxChunkBytes, snapshotChunks } from './snapshot-chunks.ts'
 
 /** A partition's engine state and the last input offset it includes. */
 export interface SavedState {
@@ -22,6 +23,11 @@ export interface StoredState {
   decode(): EngineSnapshot
   /** `decode` in steps, one per chunk: a caller may let the event loop run at each. */
   decodeSteps(): Generator<undefined, EngineSnapshot>
+}
+
+/** A snapshot found, decoded by its steps (`decode` runs them all at once). */
+function storedState(where: { inputTopic: string; partition: number; offset: string }, decodeSteps: () => Generator<undefined, EngineSnapshot>): StoredState {
+  return { inputTopic: where.inputTopic, partition: where.partition, offset: where.offset, decodeSteps, decode: () => finish(decodeSteps()) }
 }
 
 /**
@@ -156,8 +162,7 @@ export class KafkaStateStore {
         // A snapshot of a version before chunks: one record holding it all (the engine may refuse it, then the partition replays).
         const legacy = parsed as SavedState
         // eslint-disable-next-line require-yield -- one record: nothing to step through
-        const legacySteps = function* (): Generator<undefined, EngineSnapshot> { return legacy.snapshot }
-        latest.set(key, { inputTopic: legacy.inputTopic, partition: legacy.partition, offset: legacy.offset, decode: () => legacy.snapshot, decodeSteps: legacySteps })
+        latest.set(key, storedState(legacy, function* () { return legacy.snapshot }))
       }
     }
     for (const [key, m] of manifests) {
@@ -167,11 +172,7 @@ export class KafkaStateStore {
         if (c) chunks.push(c)
       }
       if (chunks.length === m.chunks && checksumOf(chunks) === m.checksum) {
-        latest.set(key, {
-          inputTopic: m.inputTopic, partition: m.partition, offset: m.offset,
-          decode: () => decodeSnapshot(chunks) as unknown as EngineSnapshot,
-          decodeSteps: () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>,
-        })
+        latest.set(key, storedState(m, () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
       }
     }
     // Every chunk found is obsolete once this instance has written a newer snapshot of its partition: the

@@ -10,6 +10,10 @@ export type { EngineSnapshot } from './snapshot.ts'
 export { snapshotVersion } from './snapshot.ts'
 export { EventTimeError, SnapshotVersionError } from './errors.ts'
 
+/** A state `restoring` rebuilt, handed to the constructor; the symbol is this module's own. */
+const restored = Symbol('restored engine state')
+interface Restored { readonly [restored]: EngineState }
+
 /**
  * The correlation engine: alert events, the review's commands and clock ticks in; incident and problem
  * versions out. It is deterministic and does no I/O: the same inputs in the same order give the same
@@ -21,10 +25,6 @@ export { EventTimeError, SnapshotVersionError } from './errors.ts'
  * lateness gives the same incidents and problems. Later events follow the late-event rule
  * (docs/correlation-event-time.md).
  */
-/** A state `restoring` rebuilt, handed to the constructor; the symbol is this module's own. */
-const restored = Symbol('restored engine state')
-interface Restored { readonly [restored]: EngineState }
-
 export class CorrelationEngine {
   readonly #s: EngineState
 

@@ -4,6 +4,7 @@ import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
 import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
+import { finish } from './steps.ts'
 import {
   createState, intern, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
@@ -167,11 +168,7 @@ export interface EngineSnapshot {
  * reach a snapshot taken, so it can be serialised while the engine goes on.
  */
 export function takeSnapshot(s: EngineState): EngineSnapshot {
-  const steps = snapshotSteps(s)
-  for (;;) {
-    const r = steps.next()
-    if (r.done) return r.value
-  }
+  return finish(snapshotSteps(s))
 }
 
 /**
@@ -265,11 +262,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
  * time and heap); one straight from `snapshot()` of a live engine is copied first.
  */
 export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | EngineSnapshotV3): EngineState {
-  const steps = restoreSteps(cfg, snapshot)
-  for (;;) {
-    const r = steps.next()
-    if (r.done) return r.value
-  }
+  return finish(restoreSteps(cfg, snapshot))
 }
 
 /**
