@@ -30,7 +30,9 @@ export function uniqueName(prefix: string): string {
 }
 
 export function kafkaClient(clientId = uniqueName('test')): Kafka {
-  return new Kafka({ clientId, brokers: kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } })
+  // Six retries (about 19 s of back-off) rather than three (about 2 s): a topic a service has just created
+  // can answer "not the leader" for a few seconds on a freshly started broker, which failed a fresh-clone run.
+  return new Kafka({ clientId, brokers: kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 6 } })
 }
 
 export function esClient(): Client {
