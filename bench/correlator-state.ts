@@ -48,6 +48,15 @@ const timed = async <T>(f: () => T | Promise<T>): Promise<{ value: T; wall: numb
   const c = process.cpuUsage(cpu)
   return { value, wall: seconds(performance.now() - t), cpu: seconds((c.user + c.system) / 1000) }
 }
+/** A turn of the event loop, which the partition runner takes between the steps of long work. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+/** Runs a generator of steps with a turn between them, as the partition runner does. */
+async function runSteps<T>(steps: Generator<undefined, T>): Promise<T> {
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value
+    await turn()
+  }
+}
 const load = () => loadavg().map((l) => Math.round(l * 10) / 10)
 /** Each step's figures as soon as it is done (stderr): a large size runs long on a loaded host. */
 const progress = (step: string, figures: object) => process.stderr.write(`${JSON.stringify({ step, retained, ...figures, load: load() })}\n`)
@@ -96,14 +105,10 @@ try {
   let takeMs = 0
   const checkpoint = await timed(async () => {
     // As the partition runner checkpoints: the event loop runs between the snapshot's steps and chunks.
-    const between = () => new Promise<void>((resolve) => setImmediate(resolve))
     const took = performance.now()
-    const steps = engine!.snapshotSteps()
-    let step = steps.next()
-    for (; !step.done; step = steps.next()) await between()
-    const snapshot: EngineSnapshot = step.value
+    const snapshot = await runSteps(engine!.snapshotSteps())
     takeMs = performance.now() - took
-    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenSteps: between })
+    return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenSteps: turn })
   })
   blocks.disable()
   const checkpointLongestBlockMs = Math.round(blocks.max / 1e6)
@@ -133,10 +138,17 @@ try {
   const read = await timed(() => new KafkaStateStore(kafka, kafka.producer(), topic).loadAll())
   const stored = read.value.get('bench-input/0')
   if (!stored) throw new Error('the snapshot written was not found on the state topic')
+  // Decoded and rebuilt in steps with a turn of the event loop between them, as the partition runner
+  // restores; the longest block is what the heartbeats and the health endpoints wait meanwhile.
+  const restoreBlocks = monitorEventLoopDelay({ resolution: 10 })
+  restoreBlocks.enable()
+  await new Promise((resolve) => setTimeout(resolve, 50))
   let decoded: EngineSnapshot | undefined
-  const decode = await timed(() => { decoded = stored.decode() })
-  const rebuild = await timed(() => new CorrelationEngine(config, decoded))
+  const decode = await timed(async () => { decoded = await runSteps(stored.decodeSteps()) })
+  const rebuild = await timed(() => runSteps(CorrelationEngine.restoring(config, decoded!)))
   decoded = undefined
+  restoreBlocks.disable()
+  const restoreLongestBlockMs = Math.round(restoreBlocks.max / 1e6)
   if (session) {
     const { profile } = await session.post('Profiler.stop')
     writeFileSync(join(process.env.BENCH_PROFILE!, `restore-${retained}.cpuprofile`), JSON.stringify(profile))
@@ -155,7 +167,7 @@ try {
     // Snapshot and encode and write to Kafka (acks=all, one chunk per request), as a checkpoint does.
     checkpointSeconds: checkpoint.wall, checkpointCpuSeconds: checkpoint.cpu, checkpointLongestBlockMs, snapshotTakeMs,
     // Restore = read the state topic + decode the chunks + rebuild the engine.
-    restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreMs: Math.round((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000),
+    restoreSeconds: seconds((read.wall + decode.wall + rebuild.wall) * 1000), restoreMs: Math.round((read.wall + decode.wall + rebuild.wall) * 1000), restoreCpuSeconds: seconds((read.cpu + decode.cpu + rebuild.cpu) * 1000), restoreLongestBlockMs,
     readSeconds: read.wall, readCpuSeconds: read.cpu, decodeSeconds: decode.wall, decodeCpuSeconds: decode.cpu, rebuildSeconds: rebuild.wall, rebuildCpuSeconds: rebuild.cpu,
     restoredIdentical: same, loadAverageAtStart: loadAtStart, loadAverageAtRestore: loadAtRestore, loadAverageAtEnd: load(),
   }))

@@ -21,7 +21,7 @@ export interface StoredState {
   offset: string
   /** Decodes the chunks one by one; throws when they do not decode (the caller replays instead). */
   decode(): EngineSnapshot
-  /** `decode` in steps, one per chunk: a caller may let the event loop run at each. */
+  /** `decode` in steps, one per chunk and one per array field joined: a caller may let the event loop run at each. */
   decodeSteps(): Generator<undefined, EngineSnapshot>
 }
 

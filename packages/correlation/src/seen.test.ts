@@ -34,4 +34,20 @@ describe('SeenIds', () => {
       for (const id of model.keys()) expect(seen.has(id)).toBe(true)
     }), { numRuns: 40 })
   }, 60_000)
+
+  it('restores in steps, one per block of ids, to the same ids', () => {
+    const seen = new SeenIds()
+    const ids = Array.from({ length: 40_000 }, (_, i) => hexId(i))
+    ids.forEach((id, i) => seen.add(id, i))
+    const snapshot = seen.toSnapshot()
+    const restoring = SeenIds.restoring(snapshot)
+    let steps = 0
+    let r = restoring.next()
+    for (; !r.done; r = restoring.next()) steps++
+    expect(steps).toBe(snapshot.keys.length)
+    expect(steps).toBeGreaterThan(1)
+    expect(r.value.size).toBe(ids.length)
+    expect(ids.every((id) => r.value.has(id))).toBe(true)
+    expect(r.value.has(hexId(40_000))).toBe(false)
+  })
 })

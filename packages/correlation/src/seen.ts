@@ -6,6 +6,8 @@
 // An id is kept as its first 96 bits (24 hex digits; event ids are sha256 hex, so the bits are uniform).
 // Two different ids sharing those is a chance of about 2^-96 per pair: negligible at millions of ids.
 
+import { finish } from './steps.ts'
+
 const EMPTY = -Infinity
 const MIN_CAPACITY = 1024
 /** Above this share of used slots (live or expired) the table is rebuilt for the live ids, at `REBUILT_LOAD`. */
@@ -186,11 +188,16 @@ export class SeenIds {
   }
 
   static fromSnapshot(snapshot: SeenSnapshot): SeenIds {
+    return finish(SeenIds.restoring(snapshot))
+  }
+
+  /** `fromSnapshot` in steps, one per block of ids: a caller may let the event loop run between them. */
+  static *restoring(snapshot: SeenSnapshot): Generator<undefined, SeenIds> {
     let total = 0
     for (const s of snapshot.stamps) total += Buffer.byteLength(s, 'base64') / 8
     const seen = new SeenIds(Math.max(MIN_CAPACITY, Math.ceil(total / REBUILT_LOAD)))
-    snapshot.keys.forEach((k, b) => {
-      const kbuf = Buffer.from(k, 'base64')
+    for (let b = 0; b < snapshot.keys.length; b++) {
+      const kbuf = Buffer.from(snapshot.keys[b]!, 'base64')
       const sbuf = Buffer.from(snapshot.stamps[b]!, 'base64')
       // Copied into aligned arrays: a Buffer from base64 may sit at any offset of its pool.
       const kb = new Uint32Array(kbuf.length / 4)
@@ -198,7 +205,8 @@ export class SeenIds {
       const sb = new Float64Array(sbuf.length / 8)
       new Uint8Array(sb.buffer).set(sbuf)
       for (let i = 0; i < sb.length; i++) seen.#insert(kb[i * 3]!, kb[i * 3 + 1]!, kb[i * 3 + 2]!, sb[i]!)
-    })
+      yield
+    }
     return seen
   }
 }

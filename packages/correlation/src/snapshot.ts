@@ -277,7 +277,7 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   s.watermark = copy.watermark
   s.highWater = copy.highWater
   s.now = copy.watermark
-  s.seen = SeenIds.fromSnapshot({ keys: copy.seenKeys, stamps: copy.seenStamps })
+  s.seen = yield* SeenIds.restoring({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
   s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
   if (copy.version === 3) restoreV3(s, copy)
@@ -292,7 +292,11 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
 /** A version 4 snapshot into `s`, which `restoreSteps` has begun; a step every `membersPerStep` members or tracks. */
 function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number): Generator<undefined, void> {
   // The table's strings are the ones the live engine shares through its intern table: so they are here.
-  const strings = copy.strings.map((v) => intern(s, v))
+  const strings = new Array<string>(copy.strings.length)
+  for (let i = 0; i < strings.length; i++) {
+    strings[i] = intern(s, copy.strings[i]!)
+    if (i % membersPerStep === membersPerStep - 1) yield
+  }
   const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
   // Every member, in order: a later member of the same alert takes its key and fingerprint from the first.
   const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
