@@ -4,7 +4,8 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import type { AlertEvent } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
-import { createRekeyHandler } from './rekey.ts'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { createRekeyHandler, rekeyRunOptions } from './rekey.ts'
 import { retryingBatches } from './retrying.ts'
 
 function alertEvent(fp: string, env: string, description?: string): AlertEvent {
@@ -17,14 +18,14 @@ function alertEvent(fp: string, env: string, description?: string): AlertEvent {
   }
 }
 
-async function setup(inputConfig: { name: string; value: string }[] = []) {
+async function setup(inputConfig: { name: string; value: string }[] = [], sourcePartitions = 1) {
   const kafka = kafkaClient()
   const run = uniqueName('rekey')
   const t = { alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, deadLetter: `${run}-dlq` }
   const admin = kafka.admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
-  await createTopics(admin, [t.alerts, t.commands, t.deadLetter], 1)
+  await createTopics(admin, [t.alerts, t.commands, t.deadLetter], sourcePartitions)
   await admin.createTopics({ topics: [{ topic: t.input, numPartitions: 2, configEntries: inputConfig }], waitForLeaders: true })
   onTestFinished(async () => { await admin.deleteTopics({ topics: [t.input] }).catch(() => undefined) })
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
@@ -35,23 +36,27 @@ async function setup(inputConfig: { name: string; value: string }[] = []) {
 
 async function startRekeyer(kafka: Kafka, t: { alerts: string; commands: string; input: string; deadLetter: string }, groupId: string) {
   const { logger, lines } = captureLogs()
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
+  const produceRequests: number[] = []
+  const publisher = new BatchPublisher({
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger,
+    onBatch: ({ messages }) => produceRequests.push(messages),
+  })
+  await publisher.connect()
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
   await consumer.connect()
-  onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
+  onTestFinished(async () => { await consumer.disconnect(); await publisher.close() })
   const deadLetters: string[] = []
   const durable = new Map<string, string>()
   await consumer.subscribe({ topics: [t.alerts, t.commands], fromBeginning: true })
   await consumer.run({
-    eachBatchAutoResolve: false,
+    ...rekeyRunOptions,
     eachBatch: retryingBatches(createRekeyHandler({
-      producer, inputTopic: t.input, commandsTopic: t.commands, deadLetterTopic: t.deadLetter, logger, now: () => Date.now(),
+      publisher, inputTopic: t.input, commandsTopic: t.commands, deadLetterTopic: t.deadLetter, logger, now: () => Date.now(),
       onDeadLetter: (reason) => deadLetters.push(reason),
       onDurable: (topic, partition, next) => durable.set(`${topic}/${partition}`, next),
     }), { logger }),
   })
-  return { lines, deadLetters, durable }
+  return { lines, deadLetters, durable, produceRequests }
 }
 
 const envelopes = async (kafka: Kafka, topic: string, count: number) =>
@@ -107,5 +112,20 @@ describe('rekeyer on the real Kafka', () => {
     const [letter] = await envelopes(kafka, t.deadLetter, 1)
     expect(letter!.envelope).toMatchObject({ stage: 'correlator', reason: 'record-rejected', origin: { topic: t.alerts, offset: '1' }, replay: { kind: 'record', key: 'large', value: large } })
     expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toEqual([])
+  })
+
+  it('forwards the batches of several source partitions at once, in shared produce requests', async () => {
+    const { kafka, run, t, producer } = await setup([], 4)
+    for (let partition = 0; partition < 4; partition++) {
+      await producer.send({ topic: t.alerts, acks: -1, messages: [{ partition, key: `p${partition}`, value: JSON.stringify(alertEvent(`p${partition}`, 'production')) }] })
+    }
+    const { durable, produceRequests } = await startRekeyer(kafka, t, `${run}-group`)
+
+    const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 4)
+    expect(inputs.map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event.fingerprint).sort()).toEqual(['p0', 'p1', 'p2', 'p3'])
+    await waitFor(() => ([0, 1, 2, 3].every((p) => durable.get(`${t.alerts}/${p}`) === '1') ? true : undefined), { what: 'every source partition durable' })
+    // One fetch brought all four; handled one after another they would take four requests.
+    expect(produceRequests.reduce((a, b) => a + b, 0)).toBe(4)
+    expect(produceRequests.length).toBeLessThan(4)
   })
 })

@@ -1,12 +1,23 @@
-import type { EachBatchPayload, KafkaMessage, Message, Producer, TopicMessages } from 'kafkajs'
+import type { EachBatchPayload, KafkaMessage, Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
 import type { EngineInput } from '@opsreview/correlation/types'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { classifyFailure, KafkaRecordRejectedError, RecordRejectedError, SchemaInvalidError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 
+/** What the rekeyer needs of a publisher: acknowledged sends, answered per message (`BatchPublisher`). */
+export interface RekeyPublisher {
+  publish(topic: string, messages: Message[]): Promise<void>
+  publishEach(topic: string, messages: Message[]): Promise<(Error | undefined)[]>
+}
+
 export interface RekeyOptions {
-  producer: Producer
+  /**
+   * Sends the rekeyed records. A `BatchPublisher` joins the sends of batches handled at once (several
+   * source partitions, `partitionsConsumedConcurrently`) into one produce request, keeping its producer's
+   * one request in flight.
+   */
+  publisher: RekeyPublisher
   inputTopic: string
   commandsTopic: string
   /** Where records that are not valid events or commands go, as dead-letter envelopes. */
@@ -42,11 +53,18 @@ export function toEngineInput(raw: string, isCommand: boolean): EngineInput | Po
 }
 
 /**
+ * How the rekey consumer runs: offsets resolved by the handler once durable, and several source partitions'
+ * batches at once. One at a time, each waited for its own produce round trip, and the batches of one fetch
+ * queued behind each other: the largest part of the alert → incident latency (docs/performance.md).
+ */
+export const rekeyRunOptions = Object.freeze({ eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4 })
+
+/**
  * Moves alerts and commands onto the engine's input topic, keyed by environment, so that everything one
  * incident group or problem needs is in one partition. Records that are not valid events or commands go
- * to the dead-letter topic in the same send. Source offsets are resolved only after Kafka acknowledged
- * both (at least once; the engine drops redeliveries by id). Kafka failures are thrown for the consumer's
- * retry policy (`retryingBatches`).
+ * to the dead-letter topic in the same produce request. Source offsets are resolved only after Kafka
+ * acknowledged both (at least once; the engine drops redeliveries by id). Kafka failures are thrown for the
+ * consumer's retry policy (`retryingBatches`).
  */
 export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPayload) => Promise<void> {
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
@@ -65,29 +83,20 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
       if ('type' in input) inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
       else deadLetter(input, m)
     }
-    const send = (messages: Message[], dead: Message[]) => {
-      const topicMessages: TopicMessages[] = []
-      if (messages.length > 0) topicMessages.push({ topic: opts.inputTopic, messages })
-      if (dead.length > 0) topicMessages.push({ topic: opts.deadLetterTopic, messages: dead })
-      return topicMessages.length > 0 ? opts.producer.sendBatch({ topicMessages, acks: -1 }) : Promise.resolve([])
-    }
-    try {
-      await send(inputs.map((i) => i.message), deadLetters)
-    } catch (err) {
-      if (!(classifyFailure(err) instanceof KafkaRecordRejectedError) || inputs.length === 0) throw err
-      // Kafka refuses one of them (too large for the input topic): send them one by one, so that only the
-      // refused ones are dead-lettered and the others are not held back.
-      for (const { message, source } of inputs) {
-        try {
-          await send([message], [])
-        } catch (one) {
-          const failure = classifyFailure(one)
-          if (!(failure instanceof KafkaRecordRejectedError)) throw one
-          deadLetter(new RecordRejectedError(failure.message, { cause: one }), source)
-        }
-      }
-      await send([], deadLetters)
-    }
+    // Both in one produce request: the publisher sends what is queued at once together.
+    const [outcomes] = await Promise.all([
+      opts.publisher.publishEach(opts.inputTopic, inputs.map((i) => i.message)),
+      opts.publisher.publish(opts.deadLetterTopic, deadLetters),
+    ])
+    // A record Kafka refuses (too large for the input topic) is dead-lettered alone; the others went on.
+    const poison = deadLetters.length
+    outcomes.forEach((outcome, k) => {
+      if (outcome === undefined) return
+      const failure = classifyFailure(outcome)
+      if (!(failure instanceof KafkaRecordRejectedError)) throw failure
+      deadLetter(new RecordRejectedError(failure.message, { cause: outcome }), inputs[k]!.source)
+    })
+    await opts.publisher.publish(opts.deadLetterTopic, deadLetters.slice(poison))
     if (deadLetters.length > 0) opts.logger.warn({ topic, partition, count: deadLetters.length, reasons: [...new Set(reasons)] }, 'invalid records dead-lettered')
     for (const reason of reasons) opts.onDeadLetter?.(reason)
     const last = batch.messages.at(-1)!

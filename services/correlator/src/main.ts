@@ -8,9 +8,10 @@ import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
-import { createRekeyHandler } from '@opsreview/correlation-stream/rekey'
+import { createRekeyHandler, rekeyRunOptions } from '@opsreview/correlation-stream/rekey'
 import { startTicker } from '@opsreview/correlation-stream/ticker'
 import { KafkaStateStore } from '@opsreview/correlation-stream/state-store'
 import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
@@ -44,12 +45,16 @@ await ensureTopics(admin, [
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
 // and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
+const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 const newProducer = async () => {
-  const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  const p = producer()
   await p.connect()
   return p
 }
-const [rekeyProducer, outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), newProducer()])
+// The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share
+// its produce requests. No caller waits on it, so a slow send is waited for rather than failed and resent.
+const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), sendTimeoutMs: 30_000 })
+const [outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), rekeyPublisher.connect()])
 
 const registry = createCorrelatorRegistry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
@@ -86,9 +91,9 @@ const rekeyLogger = logger.child({ component: 'rekey' })
 await rekeyConsumer.connect()
 await rekeyConsumer.subscribe({ topics: [topics.alerts, topics.commands], fromBeginning: true })
 await rekeyConsumer.run({
-  eachBatchAutoResolve: false,
+  ...rekeyRunOptions,
   eachBatch: retryingBatches(reportingFetches(createRekeyHandler({
-    producer: rekeyProducer, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
+    publisher: rekeyPublisher, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
     logger: rekeyLogger, now: () => Date.now(), onDeadLetter,
     onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
   }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
@@ -157,6 +162,6 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   await runner.idle()
   await runner.checkpointAll().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed; the next start replays from the last one'))
   await engineConsumer.disconnect()
-  await Promise.all([rekeyProducer.disconnect(), outputProducer.disconnect(), stateProducer.disconnect()])
+  await Promise.all([rekeyPublisher.close(), outputProducer.disconnect(), stateProducer.disconnect()])
   await admin.disconnect()
 })
