@@ -5,7 +5,8 @@ import type { AlertEvent } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { createRekeyHandler, rekeyRunOptions } from './rekey.ts'
+import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
+import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from './rekey.ts'
 import { retryingBatches } from './retrying.ts'
 
 function alertEvent(fp: string, env: string, description?: string): AlertEvent {
@@ -18,16 +19,26 @@ function alertEvent(fp: string, env: string, description?: string): AlertEvent {
   }
 }
 
-async function setup(inputConfig: { name: string; value: string }[] = [], sourcePartitions = 1) {
+type TopicConfig = { name: string; value: string }[]
+
+/** The rekeyer's topics; the dead-letter topic takes what the correlator's does (8 MiB records). */
+async function setup({ inputConfig = [], alertsConfig = [], sourcePartitions = 1 }: { inputConfig?: TopicConfig; alertsConfig?: TopicConfig; sourcePartitions?: number } = {}) {
   const kafka = kafkaClient()
   const run = uniqueName('rekey')
   const t = { alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, deadLetter: `${run}-dlq` }
   const admin = kafka.admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
-  await createTopics(admin, [t.alerts, t.commands, t.deadLetter], sourcePartitions)
-  await admin.createTopics({ topics: [{ topic: t.input, numPartitions: 2, configEntries: inputConfig }], waitForLeaders: true })
-  onTestFinished(async () => { await admin.deleteTopics({ topics: [t.input] }).catch(() => undefined) })
+  await createTopics(admin, [t.commands], sourcePartitions)
+  await admin.createTopics({
+    topics: [
+      { topic: t.alerts, numPartitions: sourcePartitions, configEntries: alertsConfig },
+      { topic: t.input, numPartitions: 2, configEntries: inputConfig },
+      { topic: t.deadLetter, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_MESSAGE_BYTES) }] },
+    ],
+    waitForLeaders: true,
+  })
+  onTestFinished(async () => { await admin.deleteTopics({ topics: [t.alerts, t.input, t.deadLetter] }).catch(() => undefined) })
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   onTestFinished(() => producer.disconnect())
@@ -38,7 +49,7 @@ async function startRekeyer(kafka: Kafka, t: { alerts: string; commands: string;
   const { logger, lines } = captureLogs()
   const produceRequests: number[] = []
   const publisher = new BatchPublisher({
-    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger,
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger, ...rekeyPublisherLimits,
     onBatch: ({ messages }) => produceRequests.push(messages),
   })
   await publisher.connect()
@@ -98,7 +109,7 @@ describe('rekeyer on the real Kafka', () => {
 
   it('dead-letters a record the input topic refuses, and moves the others on', async () => {
     // An input topic that takes small records only: the broker itself refuses the large one.
-    const { kafka, run, t, producer } = await setup([{ name: 'max.message.bytes', value: '4096' }])
+    const { kafka, run, t, producer } = await setup({ inputConfig: [{ name: 'max.message.bytes', value: '4096' }] })
     const large = JSON.stringify(alertEvent('large', 'production', 'x'.repeat(8000)))
     await producer.send({ topic: t.alerts, acks: -1, messages: [
       { key: 'small-1', value: JSON.stringify(alertEvent('small-1', 'production')) },
@@ -115,7 +126,7 @@ describe('rekeyer on the real Kafka', () => {
   })
 
   it('forwards the batches of several source partitions at once, in shared produce requests', async () => {
-    const { kafka, run, t, producer } = await setup([], 4)
+    const { kafka, run, t, producer } = await setup({ sourcePartitions: 4 })
     for (let partition = 0; partition < 4; partition++) {
       await producer.send({ topic: t.alerts, acks: -1, messages: [{ partition, key: `p${partition}`, value: JSON.stringify(alertEvent(`p${partition}`, 'production')) }] })
     }
@@ -127,5 +138,21 @@ describe('rekeyer on the real Kafka', () => {
     // One fetch brought all four; handled one after another they would take four requests.
     expect(produceRequests.reduce((a, b) => a + b, 0)).toBe(4)
     expect(produceRequests.length).toBeLessThan(4)
+  })
+
+  it('dead-letters a poison record larger than the broker default whole, as its topic takes it', async () => {
+    // A record the alerts topic took (its limit raised) whose dead letter, the record and an envelope, is
+    // over 1 MiB: the dead-letter topic takes 8 MiB, so the rekeyer must not refuse it itself.
+    const { kafka, run, t, producer } = await setup({ alertsConfig: [{ name: 'max.message.bytes', value: String(2 * 1024 * 1024) }] })
+    const huge = `not json ${'x'.repeat(1536 * 1024)}`
+    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'huge', value: huge }, { key: 'after', value: JSON.stringify(alertEvent('after', 'production')) }] })
+    const { lines, durable } = await startRekeyer(kafka, t, `${run}-group`)
+
+    const [letter] = await envelopes(kafka, t.deadLetter, 1)
+    expect(letter!.envelope).toMatchObject({ reason: 'undecodable', replay: { kind: 'record', key: 'huge', value: huge } })
+    const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 1)
+    expect((JSON.parse(inputs[0]!.value) as { event: AlertEvent }).event.fingerprint).toBe('after')
+    await waitFor(() => (durable.get(`${t.alerts}/0`) === '2' ? true : undefined), { what: 'the source durable past both records' })
+    expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toEqual([])
   })
 })

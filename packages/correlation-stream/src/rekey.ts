@@ -2,6 +2,8 @@ import type { EachBatchPayload, KafkaMessage, Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
 import type { EngineInput } from '@opsreview/correlation/types'
+import { DEFAULT_MAX_MESSAGE_BYTES } from '@opsreview/kafka/publisher'
+import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { classifyFailure, KafkaRecordRejectedError, RecordRejectedError, SchemaInvalidError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 
@@ -58,6 +60,15 @@ export function toEngineInput(raw: string, isCommand: boolean): EngineInput | Po
  * queued behind each other: the largest part of the alert → incident latency (docs/performance.md).
  */
 export const rekeyRunOptions = Object.freeze({ eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4 })
+
+/**
+ * The rekeyer's `BatchPublisher` limits. A dead letter carries its poison record whole, and the dead-letter
+ * topic takes records up to 8 MiB: refused here as too large, it would stop the rekeyer on that record for
+ * good. A batch stays within the input topic's limit (the broker's default), and an input record larger than
+ * that goes alone, for the broker to refuse and the handler to dead-letter. No caller waits on a send, so a
+ * slow one is waited for rather than failed and written again by the retry.
+ */
+export const rekeyPublisherLimits = Object.freeze({ maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES, maxBatchBytes: DEFAULT_MAX_MESSAGE_BYTES, sendTimeoutMs: 30_000 })
 
 /**
  * Moves alerts and commands onto the engine's input topic, keyed by environment, so that everything one

@@ -11,7 +11,7 @@ import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kaf
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
-import { createRekeyHandler, rekeyRunOptions } from '@opsreview/correlation-stream/rekey'
+import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from '@opsreview/correlation-stream/rekey'
 import { startTicker } from '@opsreview/correlation-stream/ticker'
 import { KafkaStateStore } from '@opsreview/correlation-stream/state-store'
 import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
@@ -52,8 +52,8 @@ const newProducer = async () => {
   return p
 }
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share
-// its produce requests. No caller waits on it, so a slow send is waited for rather than failed and resent.
-const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), sendTimeoutMs: 30_000 })
+// its produce requests.
+const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), ...rekeyPublisherLimits })
 const [outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), rekeyPublisher.connect()])
 
 const registry = createCorrelatorRegistry()
