@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import type { Message } from 'kafkajs'
+import type { Message, Producer } from 'kafkajs'
+import { pino } from 'pino'
 import { recordRefusal } from './errors.ts'
-import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from './publisher.ts'
+import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from './publisher.ts'
 
 // kafkajs's own encoders (produce v3+ request, src/protocol/requests/produce/v3/request.js): the bytes a
 // single-record batch really takes on the broker, which is what max.message.bytes limits.
@@ -53,5 +54,30 @@ describe('recordRefusal', () => {
     expect(recordRefusal({ name: 'KafkaJSError', originalError: { type: 'MESSAGE_TOO_LARGE' } })).toBe('MESSAGE_TOO_LARGE')
     expect(recordRefusal(new Error('Connection error: ECONNREFUSED'))).toBeUndefined()
     expect(recordRefusal(undefined)).toBeUndefined()
+  })
+
+  it('sends no more of a caller the first half of a split batch failed for, and answers its rest with that failure', async () => {
+    // A producer stand-in (the logic under test is the publisher's own): the broker refuses the whole
+    // batch, then is unreachable for its first half; the second half must not be acknowledged ahead of it.
+    const sent: string[][] = []
+    const answers: unknown[] = [
+      Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' }),
+      Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' }),
+    ]
+    const producer = {
+      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+        sent.push(topicMessages.flatMap((t) => t.messages.map((m) => String(m.value))))
+        const answer = answers.shift()
+        if (answer) throw answer
+        return []
+      },
+    }
+    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    const outcomes = await publisher.publishEach('t', ['a', 'b', 'c', 'd'].map((value) => ({ key: 'k', value })))
+    await publisher.close()
+    expect(sent).toEqual([['a', 'b', 'c', 'd'], ['a', 'b']])
+    expect(outcomes.map((o) => o?.name)).toEqual(['KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError'])
   })
 })

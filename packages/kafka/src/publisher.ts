@@ -289,7 +289,16 @@ export class BatchPublisher {
     return batch
   }
 
-  async #send(batch: Entry[]): Promise<void> {
+  async #send(entries: Entry[]): Promise<void> {
+    // A caller Kafka already failed (in the first half of a split batch) keeps its answer; the rest of its
+    // messages are not sent, or they could be acknowledged ahead of the failed ones, out of its order.
+    const batch: Entry[] = []
+    for (const e of entries) {
+      if (!e.pending.failed) { batch.push(e); continue }
+      if (e.pending.outcomes) e.pending.outcomes[e.index] = e.pending.failed
+      this.#settle(e.pending, 1)
+    }
+    if (batch.length === 0) return
     const byTopic = new Map<string, Message[]>()
     for (const { pending, index } of batch) {
       const list = byTopic.get(pending.topic) ?? []
