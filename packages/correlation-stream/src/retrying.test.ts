@@ -4,10 +4,10 @@ import { captureLogs } from '@opsreview/testing'
 import { retryingBatches } from './retrying.ts'
 
 /** The parts of kafkajs's batch payload the policy touches. */
-function payload(): EachBatchPayload & { heartbeats: number } {
+function payload(partition = 2): EachBatchPayload & { heartbeats: number } {
   const p = {
     heartbeats: 0,
-    batch: { topic: 'input', partition: 2 },
+    batch: { topic: 'input', partition },
     heartbeat: async () => { p.heartbeats++ },
     isRunning: () => true,
   }
@@ -34,6 +34,20 @@ describe('retryingBatches', () => {
     expect(warnings.map((w) => [w.failures, w.suppressed])).toEqual([[1, 0], [7, 5]])
     expect(warnings[0]).toMatchObject({ topic: 'input', partition: 2, retryInMs: 1 })
     expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ failures: 10, outageMs: 50_000 }])
+  })
+
+  it('keeps a run of failures per partition: one getting through neither ends nor lengthens the run of another', async () => {
+    const { logger, lines } = captureLogs()
+    const failing = new Set([1, 2])
+    const run = retryingBatches(async ({ batch }) => { if (failing.has(batch.partition)) throw new KafkaJSConnectionError('Connection closed') }, {
+      logger, initialBackoffMs: 1, maxBackoffMs: 64, logEveryMs: 0,
+    })
+    await Promise.all([run(payload(1)), run(payload(2))])
+    failing.delete(1)
+    await Promise.all([run(payload(1)), run(payload(2))])
+    // Partition 2's second failure is its second (2 ms), not the run's third.
+    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch').map((l) => [l.partition, l.failures, l.retryInMs])).toEqual([[1, 1, 1], [2, 1, 1], [2, 2, 2]])
+    expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ partition: 1, failures: 1 }])
   })
 
   it('rethrows what no retry can fix, and leaves rebalances to kafkajs', async () => {

@@ -26,7 +26,8 @@ const isRebalancing = (err: unknown) => {
  *   leave nothing half-done behind (the partition runner drops the engine it cannot vouch for);
  * - a non-retriable failure (a programmer error, a record Kafka refuses) is rethrown: kafkajs stops the
  *   consumer (its crash event), which the service turns into an exit, never a silent loop.
- * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery.
+ * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery, per
+ * topic-partition.
  * Poison records never reach here: handlers dead-letter them themselves.
  */
 export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<void>, opts: RetryOptions): (payload: EachBatchPayload) => Promise<void> {
@@ -34,38 +35,41 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
   const max = opts.maxBackoffMs ?? 5000
   const logEvery = opts.logEveryMs ?? 30_000
   const now = opts.now ?? Date.now
-  let failures = 0
-  let firstFailureAt = 0
-  let lastLogAt = 0
-  let unlogged = 0
+  // A run of failures per topic-partition: batches of several partitions are handled at once, and one
+  // that gets through says nothing of the others, nor may the others' failures lengthen its back-off.
+  const runs = new Map<string, { failures: number; firstFailureAt: number; lastLogAt: number; unlogged: number }>()
 
   return async (payload) => {
+    const { topic, partition } = payload.batch
+    const key = `${topic}/${partition}`
     try {
       await handler(payload)
     } catch (raw) {
       if (isRebalancing(raw)) throw raw // kafkajs rejoins the group itself
       const err = classifyFailure(raw)
       if (!err.retriable) {
-        opts.logger.error({ err, topic: payload.batch.topic, partition: payload.batch.partition }, 'non-retriable failure: the consumer stops')
+        opts.logger.error({ err, topic, partition }, 'non-retriable failure: the consumer stops')
         throw err
       }
       opts.onRetry?.(err)
-      if (failures++ === 0) firstFailureAt = now()
+      let run = runs.get(key)
+      if (!run) runs.set(key, (run = { failures: 0, firstFailureAt: now(), lastLogAt: 0, unlogged: 0 }))
+      const failures = ++run.failures
       const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 16))
-      if (failures === 1 || now() - lastLogAt >= logEvery) {
-        opts.logger.warn({ err, topic: payload.batch.topic, partition: payload.batch.partition, failures, suppressed: unlogged, retryInMs: delay }, 'kafka unavailable: retrying the batch')
-        lastLogAt = now()
-        unlogged = 0
+      if (failures === 1 || now() - run.lastLogAt >= logEvery) {
+        opts.logger.warn({ err, topic, partition, failures, suppressed: run.unlogged, retryInMs: delay }, 'kafka unavailable: retrying the batch')
+        run.lastLogAt = now()
+        run.unlogged = 0
       } else {
-        unlogged++
+        run.unlogged++
       }
       await backOff(delay, payload)
       return
     }
-    if (failures > 0) {
-      opts.logger.info({ failures, outageMs: now() - firstFailureAt }, 'kafka available again: batches flow')
-      failures = 0
-      unlogged = 0
+    const run = runs.get(key)
+    if (run) {
+      opts.logger.info({ topic, partition, failures: run.failures, outageMs: now() - run.firstFailureAt }, 'kafka available again: batches flow')
+      runs.delete(key)
     }
   }
 }
