@@ -65,15 +65,17 @@ export const rekeyRunOptions = Object.freeze({ eachBatchAutoResolve: false, part
  * The rekeyer's `BatchPublisher` limits. A dead letter carries its poison record whole, and the dead-letter
  * topic takes records up to 8 MiB: refused here as too large, it would stop the rekeyer on that record for
  * good. A batch stays within the input topic's limit (the broker's default), and an input record larger than
- * that goes alone, for the broker to refuse and the handler to dead-letter. No caller waits on a send, so a
- * slow one is waited for rather than failed and written again by the retry.
+ * that goes alone, for the broker to refuse and the handler to dead-letter. A send slower than 10 s fails its
+ * batches for a retry (what it wrote meanwhile is written again: ids absorb that), so that a batch queued
+ * behind it still finishes well within the group's session timeout (30 s by default): the handler does not
+ * heartbeat while it waits.
  */
-export const rekeyPublisherLimits = Object.freeze({ maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES, maxBatchBytes: DEFAULT_MAX_MESSAGE_BYTES, sendTimeoutMs: 30_000 })
+export const rekeyPublisherLimits = Object.freeze({ maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES, maxBatchBytes: DEFAULT_MAX_MESSAGE_BYTES, sendTimeoutMs: 10_000 })
 
 /**
  * Moves alerts and commands onto the engine's input topic, keyed by environment, so that everything one
  * incident group or problem needs is in one partition. Records that are not valid events or commands go
- * to the dead-letter topic in the same produce request. Source offsets are resolved only after Kafka
+ * to the dead-letter topic, queued with them. Source offsets are resolved only after Kafka
  * acknowledged both (at least once; the engine drops redeliveries by id). Kafka failures are thrown for the
  * consumer's retry policy (`retryingBatches`).
  */
@@ -94,11 +96,15 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
       if ('type' in input) inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
       else deadLetter(input, m)
     }
-    // Both in one produce request: the publisher sends what is queued at once together.
-    const [outcomes] = await Promise.all([
+    // Queued together, they go in one produce request unless the publisher's batch limits cut it. Both are
+    // waited for before a failure is thrown, so that a retry does not race records still queued.
+    const [sent, lettered] = await Promise.allSettled([
       opts.publisher.publishEach(opts.inputTopic, inputs.map((i) => i.message)),
       opts.publisher.publish(opts.deadLetterTopic, deadLetters),
     ])
+    if (sent.status === 'rejected') throw sent.reason
+    if (lettered.status === 'rejected') throw lettered.reason
+    const outcomes = sent.value
     // A record Kafka refuses (too large for the input topic) is dead-lettered alone; the others went on.
     const poison = deadLetters.length
     outcomes.forEach((outcome, k) => {
