@@ -36,7 +36,7 @@ describe('retryingBatches', () => {
     expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ failures: 10, outageMs: 50_000 }])
   })
 
-  it('keeps a run of failures per partition: one getting through neither ends nor lengthens the run of another', async () => {
+  it('backs off per partition, and logs the outage of the consumer from the first failure to the last partition getting through', async () => {
     const { logger, lines } = captureLogs()
     const failing = new Set([1, 2])
     const run = retryingBatches(async ({ batch }) => { if (failing.has(batch.partition)) throw new KafkaJSConnectionError('Connection closed') }, {
@@ -45,9 +45,12 @@ describe('retryingBatches', () => {
     await Promise.all([run(payload(1)), run(payload(2))])
     failing.delete(1)
     await Promise.all([run(payload(1)), run(payload(2))])
-    // Partition 2's second failure is its second (2 ms), not the run's third.
-    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch').map((l) => [l.partition, l.failures, l.retryInMs])).toEqual([[1, 1, 1], [2, 1, 1], [2, 2, 2]])
-    expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ partition: 1, failures: 1 }])
+    // Partition 2's second failure backs off as its second (2 ms), not as the consumer's third.
+    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch').map((l) => [l.partition, l.failures, l.retryInMs])).toEqual([[1, 1, 1], [2, 2, 1], [2, 3, 2]])
+    expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toEqual([])
+    failing.delete(2)
+    await run(payload(2))
+    expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ failures: 3 }])
   })
 
   it('rethrows what no retry can fix, and leaves rebalances to kafkajs', async () => {

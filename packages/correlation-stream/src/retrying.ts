@@ -26,8 +26,7 @@ const isRebalancing = (err: unknown) => {
  *   leave nothing half-done behind (the partition runner drops the engine it cannot vouch for);
  * - a non-retriable failure (a programmer error, a record Kafka refuses) is rethrown: kafkajs stops the
  *   consumer (its crash event), which the service turns into an exit, never a silent loop.
- * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery, per
- * topic-partition.
+ * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery.
  * Poison records never reach here: handlers dead-letter them themselves.
  */
 export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<void>, opts: RetryOptions): (payload: EachBatchPayload) => Promise<void> {
@@ -35,9 +34,12 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
   const max = opts.maxBackoffMs ?? 5000
   const logEvery = opts.logEveryMs ?? 30_000
   const now = opts.now ?? Date.now
-  // A run of failures per topic-partition: batches of several partitions are handled at once, and one
-  // that gets through says nothing of the others, nor may the others' failures lengthen its back-off.
-  const runs = new Map<string, { failures: number; firstFailureAt: number; lastLogAt: number; unlogged: number }>()
+  // The back-off doubles per topic-partition: batches of several partitions are handled at once, and one
+  // that gets through says nothing of the others, nor may the others' failures lengthen its back-off. The
+  // log speaks of the consumer: a line when the first partition fails, bounded lines while any still fails,
+  // and one when the last gets through (or stopped failing long ago: revoked in a rebalance, say).
+  const failing = new Map<string, { failures: number; at: number }>()
+  let outage: { failures: number; since: number; lastLogAt: number; unlogged: number } | undefined
 
   return async (payload) => {
     const { topic, partition } = payload.batch
@@ -52,24 +54,30 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
         throw err
       }
       opts.onRetry?.(err)
-      let run = runs.get(key)
-      if (!run) runs.set(key, (run = { failures: 0, firstFailureAt: now(), lastLogAt: 0, unlogged: 0 }))
-      const failures = ++run.failures
-      const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 16))
-      if (failures === 1 || now() - run.lastLogAt >= logEvery) {
-        opts.logger.warn({ err, topic, partition, failures, suppressed: run.unlogged, retryInMs: delay }, 'kafka unavailable: retrying the batch')
-        run.lastLogAt = now()
-        run.unlogged = 0
+      const mine = (failing.get(key)?.failures ?? 0) + 1
+      failing.set(key, { failures: mine, at: now() })
+      const delay = Math.min(max, initial * 2 ** Math.min(mine - 1, 16))
+      const first = outage === undefined
+      outage ??= { failures: 0, since: now(), lastLogAt: 0, unlogged: 0 }
+      outage.failures++
+      if (first || now() - outage.lastLogAt >= logEvery) {
+        opts.logger.warn({ err, topic, partition, failures: outage.failures, suppressed: outage.unlogged, retryInMs: delay }, 'kafka unavailable: retrying the batch')
+        outage.lastLogAt = now()
+        outage.unlogged = 0
       } else {
-        run.unlogged++
+        outage.unlogged++
       }
       await backOff(delay, payload)
       return
     }
-    const run = runs.get(key)
-    if (run) {
-      opts.logger.info({ topic, partition, failures: run.failures, outageMs: now() - run.firstFailureAt }, 'kafka available again: batches flow')
-      runs.delete(key)
+    if (!outage) return
+    failing.delete(key)
+    // A partition that still fails comes back within a back-off and a handler's own wait (its sends time
+    // out in seconds); one silent for a minute is no longer this consumer's to wait for.
+    for (const [k, f] of failing) if (now() - f.at > Math.max(60_000, 4 * max)) failing.delete(k)
+    if (failing.size === 0) {
+      opts.logger.info({ failures: outage.failures, outageMs: now() - outage.since }, 'kafka available again: batches flow')
+      outage = undefined
     }
   }
 }
