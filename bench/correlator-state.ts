@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import type { CorrelationEngine as Engine, EngineSnapshot } from '@opsreview/correlation/engine'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import { stepped } from '@opsreview/correlation/steps'
 import { KafkaStateStore } from '../packages/correlation-stream/src/state-store.ts'
 import { alertStream } from './correlator-stream.ts'
 
@@ -51,12 +52,7 @@ const timed = async <T>(f: () => T | Promise<T>): Promise<{ value: T; wall: numb
 /** A turn of the event loop, which the partition runner takes between the steps of long work. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /** Runs a generator of steps with a turn between them, as the partition runner does. */
-async function runSteps<T>(steps: Generator<undefined, T>): Promise<T> {
-  for (let step = steps.next(); ; step = steps.next()) {
-    if (step.done) return step.value
-    await turn()
-  }
-}
+const runSteps = async <T>(steps: Generator<undefined, T>): Promise<T> => (await stepped(steps, turn, (err) => { throw err }))!
 const load = () => loadavg().map((l) => Math.round(l * 10) / 10)
 /** Each step's figures as soon as it is done (stderr): a large size runs long on a loaded host. */
 const progress = (step: string, figures: object) => process.stderr.write(`${JSON.stringify({ step, retained, ...figures, load: load() })}\n`)

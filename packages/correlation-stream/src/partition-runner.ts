@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import { stepped } from '@opsreview/correlation/steps'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
@@ -116,24 +117,6 @@ async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredSt
     log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
   })
   return engine === undefined ? fresh() : { engine, applied: BigInt(saved.offset), fromSnapshot: true }
-}
-
-/**
- * What a generator of steps returns, with `between` awaited after each step; undefined when a step threw
- * and `failed` took the error (it may rethrow).
- */
-async function stepped<T>(steps: Generator<undefined, T>, between: () => Promise<void>, failed: (err: unknown) => void): Promise<T | undefined> {
-  for (;;) {
-    let step: IteratorResult<undefined, T>
-    try {
-      step = steps.next()
-    } catch (err) {
-      failed(err)
-      return undefined
-    }
-    if (step.done) return step.value
-    await between()
-  }
 }
 
 /**
