@@ -53,6 +53,19 @@ const timed = async <T>(f: () => T | Promise<T>): Promise<{ value: T; wall: numb
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /** Runs a generator of steps with a turn between them, as the partition runner does. */
 const runSteps = async <T>(steps: Generator<undefined, T>): Promise<T> => (await stepped(steps, turn, (err) => { throw err }))!
+/**
+ * The longest the event loop was held while `f` ran: what a partition's other consumer, the heartbeats and
+ * the health endpoints wait meanwhile.
+ */
+async function longestBlock<T>(f: () => Promise<T>): Promise<{ value: T; longestBlockMs: number }> {
+  const blocks = monitorEventLoopDelay({ resolution: 10 })
+  blocks.enable()
+  // The histogram counts from its second timer: a first turn, so that a block right away is measured.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const value = await f()
+  blocks.disable()
+  return { value, longestBlockMs: Math.round(blocks.max / 1e6) }
+}
 const load = () => loadavg().map((l) => Math.round(l * 10) / 10)
 /** Each step's figures as soon as it is done (stderr): a large size runs long on a loaded host. */
 const progress = (step: string, figures: object) => process.stderr.write(`${JSON.stringify({ step, retained, ...figures, load: load() })}\n`)
@@ -92,22 +105,15 @@ try {
   // The correlator's state producer: idempotent, one request in flight.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
-  // The longest the event loop was held during the checkpoint: what a partition's other consumer, the
-  // heartbeats and the health endpoints wait meanwhile. The engine's own snapshot is one block of it.
-  const blocks = monitorEventLoopDelay({ resolution: 10 })
-  blocks.enable()
-  // The histogram counts from its second timer: a first turn, so that a block right away is measured.
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // The engine's own snapshot is one block of the checkpoint.
   let takeMs = 0
-  const checkpoint = await timed(async () => {
+  const { value: checkpoint, longestBlockMs: checkpointLongestBlockMs } = await longestBlock(() => timed(async () => {
     // As the partition runner checkpoints: the event loop runs between the snapshot's steps and chunks.
     const took = performance.now()
     const snapshot = await runSteps(engine!.snapshotSteps())
     takeMs = performance.now() - took
     return new KafkaStateStore(kafka, producer, topic).save({ inputTopic: 'bench-input', partition: 0, offset: '0', snapshot }, { betweenSteps: turn })
-  })
-  blocks.disable()
-  const checkpointLongestBlockMs = Math.round(blocks.max / 1e6)
+  }))
   const snapshotTakeMs = Math.round(takeMs)
   await producer.disconnect()
   const saved = checkpoint.value
@@ -134,17 +140,14 @@ try {
   const read = await timed(() => new KafkaStateStore(kafka, kafka.producer(), topic).loadAll())
   const stored = read.value.get('bench-input/0')
   if (!stored) throw new Error('the snapshot written was not found on the state topic')
-  // Decoded and rebuilt in steps with a turn of the event loop between them, as the partition runner
-  // restores; the longest block is what the heartbeats and the health endpoints wait meanwhile.
-  const restoreBlocks = monitorEventLoopDelay({ resolution: 10 })
-  restoreBlocks.enable()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Decoded and rebuilt in steps with a turn of the event loop between them, as the partition runner restores.
   let decoded: EngineSnapshot | undefined
-  const decode = await timed(async () => { decoded = await runSteps(stored.decodeSteps()) })
-  const rebuild = await timed(() => runSteps(CorrelationEngine.restoring(config, decoded!)))
+  const { value: { decode, rebuild }, longestBlockMs: restoreLongestBlockMs } = await longestBlock(async () => {
+    const decode = await timed(async () => { decoded = await runSteps(stored.decodeSteps()) })
+    const rebuild = await timed(() => runSteps(CorrelationEngine.restoring(config, decoded!)))
+    return { decode, rebuild }
+  })
   decoded = undefined
-  restoreBlocks.disable()
-  const restoreLongestBlockMs = Math.round(restoreBlocks.max / 1e6)
   if (session) {
     const { profile } = await session.post('Profiler.stop')
     writeFileSync(join(process.env.BENCH_PROFILE!, `restore-${retained}.cpuprofile`), JSON.stringify(profile))
