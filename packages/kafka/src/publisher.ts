@@ -271,11 +271,9 @@ export class BatchPublisher {
       const p = this.#queue[0]!
       if (p.failed) {
         // Kafka already failed this caller: the rest of its messages would not change its answer.
-        const abandoned = p.toSend.length - p.next
-        this.#queuedMessages -= abandoned
+        this.#queuedMessages -= p.toSend.length - p.next
         this.#queue.shift()
-        if (p.outcomes) for (let i = p.next; i < p.toSend.length; i++) p.outcomes[p.toSend[i]!] = p.failed
-        this.#settle(p, abandoned)
+        this.#abandon(p, p.toSend.slice(p.next))
         continue
       }
       const index = p.toSend[p.next]!
@@ -292,12 +290,8 @@ export class BatchPublisher {
   async #send(entries: Entry[]): Promise<void> {
     // A caller Kafka already failed (in the first half of a split batch) keeps its answer; the rest of its
     // messages are not sent, or they could be acknowledged ahead of the failed ones, out of its order.
-    const batch: Entry[] = []
-    for (const e of entries) {
-      if (!e.pending.failed) { batch.push(e); continue }
-      if (e.pending.outcomes) e.pending.outcomes[e.index] = e.pending.failed
-      this.#settle(e.pending, 1)
-    }
+    const batch = entries.filter((e) => !e.pending.failed)
+    for (const e of entries) if (e.pending.failed) this.#abandon(e.pending, [e.index])
     if (batch.length === 0) return
     const byTopic = new Map<string, Message[]>()
     for (const { pending, index } of batch) {
@@ -386,6 +380,12 @@ export class BatchPublisher {
     this.#onRefused?.({ topic: p.topic, bytes, reason })
     p.refusedCause ??= cause
     if (p.outcomes) p.outcomes[index] = new KafkaRecordRejectedError(`Kafka will not take message ${index} (${bytes} bytes) to ${p.topic}: ${reason}`, { cause })
+  }
+
+  /** Answers messages of a caller Kafka already failed with that failure, unsent. */
+  #abandon(p: Pending, indexes: readonly number[]): void {
+    if (p.outcomes) for (const i of indexes) p.outcomes[i] = p.failed
+    this.#settle(p, indexes.length)
   }
 
   #settle(p: Pending, count: number): void {
