@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { eventId, labelsFingerprint, stableHash } from './event.ts'
+import { eventId, isoTime, labelsFingerprint, stableHash } from './event.ts'
 
 /** The digest as earlier versions computed it, part by part: ids already on Kafka must stay the ids. */
 function partByPart(parts: readonly string[], hexChars: number): string {
@@ -28,5 +28,21 @@ describe('event ids and hashes', () => {
     expect(labelsFingerprint({ b: '2', a: '1', 'ü': '' })).toBe(partByPart(['a', '1', 'b', '2', 'ü', ''], 16))
     expect(stableHash([])).toBe(partByPart([], 16))
     expect(stableHash(['x', 'y'])).toBe(partByPart(['x', 'y'], 16))
+  })
+})
+
+describe('isoTime', () => {
+  it.each([
+    ['2026-11-28T20:30:00.500Z', '2026-11-28T20:30:00.500Z'],
+    ['2026-11-28t20:30:00.500Z', '2026-11-28T20:30:00.500Z'],
+    ['2026-11-28T20:30:00.500z', '2026-11-28T20:30:00.500Z'],
+    ['2026-11-28T20:30:00Z', '2026-11-28T20:30:00.000Z'],
+    ['2026-11-28T21:30:00.5+01:00', '2026-11-28T20:30:00.500Z'],
+  ])('writes %s as %s, so that one instant hashes one way', (value, iso) => {
+    expect(isoTime(value)).toBe(iso)
+  })
+
+  it('refuses what is not a date-time, even in the canonical shape', () => {
+    expect(() => isoTime('2026-02-30T00:00:00.000Z')).toThrow(RangeError)
   })
 })

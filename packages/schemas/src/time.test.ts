@@ -33,6 +33,13 @@ describe('the date-time format', () => {
     ['a six-digit year', '+010000-01-01T00:00:00Z'],
     ['a date only', '2026-11-28'],
     ['more than nanoseconds', '2026-11-28T20:30:00.1234567891Z'],
+    // toISOString's own form, which is read by hand: the same refusals.
+    ['a day the month does not have, in toISOString form', '2026-02-29T00:00:00.000Z'],
+    ['hour 24, in toISOString form', '2026-11-28T24:00:00.000Z'],
+    ['a leap second, in toISOString form', '2016-12-31T23:59:60.000Z'],
+    ['month 0, in toISOString form', '2026-00-10T00:00:00.000Z'],
+    ['a sign among the digits, in toISOString form', '2026-11-2-T20:30:00.000Z'],
+    ['a letter among the milliseconds', '2026-11-28T20:30:00.0a0Z'],
   ])('refuses %s', (_what, value) => {
     expect(parseDateTime(value)).toBeUndefined()
     expect(isDateTime(value)).toBe(false)

@@ -32,6 +32,11 @@ function daysFromCivil(year: number, month: number, day: number): number {
 
 /** The instant a date-time string names, in ms since the epoch, or undefined when opsreview does not accept it. */
 export function parseDateTime(value: string): number | undefined {
+  // Nearly every time received is `toISOString()`'s form (what Prometheus and Alertmanager send, what the
+  // receiver writes): read by hand. A receiver reads several per alert, and the regular expression, its
+  // match array and the digit strings were a tenth of its CPU.
+  const fast = parseCanonical(value)
+  if (fast !== undefined) return fast
   const m = DATE_TIME.exec(value)
   if (!m) return undefined
   const year = Number(m[1]), month = Number(m[2]), day = Number(m[3])
@@ -56,6 +61,35 @@ export function parseDateTime(value: string): number | undefined {
   // the engine's own rules, so it is asked.
   if (!ECMASCRIPT_DATE_TIME.test(value) && Date.parse(value) !== ms) return undefined
   return ms
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ` or `YYYY-MM-DDTHH:MM:SSZ`, ECMAScript's own format in UTC, whose reading by
+ * `Date` the language defines: its instant, or undefined for any other string (which the regular
+ * expression then judges, so this only ever agrees with it).
+ */
+function parseCanonical(value: string): number | undefined {
+  const n = value.length
+  if ((n !== 24 && n !== 20) || value.charCodeAt(n - 1) !== 90 /* Z */) return undefined
+  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || value.charCodeAt(10) !== 84 || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return undefined
+  if (n === 24 && value.charCodeAt(19) !== 46) return undefined
+  const year = digitsAt(value, 0, 4), month = digitsAt(value, 5, 2), day = digitsAt(value, 8, 2)
+  const hour = digitsAt(value, 11, 2), minute = digitsAt(value, 14, 2), second = digitsAt(value, 17, 2)
+  const millis = n === 24 ? digitsAt(value, 20, 3) : 0
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millis < 0) return undefined
+  return daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + millis
+}
+
+/** The decimal number of `count` digits at `from`, or -1 when one is not a digit. */
+function digitsAt(s: string, from: number, count: number): number {
+  let v = 0
+  for (let i = from; i < from + count; i++) {
+    const c = s.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return -1
+    v = v * 10 + c
+  }
+  return v
 }
 
 /** The `date-time` format of every schema in schemas/. */
