@@ -1,5 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
+import { connectProducer } from '@opsreview/kafka/connection'
 import type { ListCommand, ReplayCommand } from './args.ts'
 import { ReplayFailedError } from './errors.ts'
 import { readDeadLetters, type TopicRead } from './read.ts'
@@ -59,7 +60,7 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
       if (!producer) {
         // A replay must not create a topic that is gone: that is a failure to report, not to paper over.
         producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-        await producer.connect()
+        await connectProducer(producer, { onRetry: (err, attempt) => deps.logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
       }
       await kafkaRecordTarget(producer)(replay)
     },

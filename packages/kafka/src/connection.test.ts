@@ -1,5 +1,6 @@
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSSASLAuthenticationError } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { describeKafkaConnection, kafkaConnectionOptions, type KafkaConnectionConfig } from './connection.ts'
+import { connectProducer, describeKafkaConnection, kafkaConnectionOptions, type KafkaConnectionConfig } from './connection.ts'
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
 const plaintext: KafkaConnectionConfig = {
@@ -22,5 +23,45 @@ describe('kafkaConnectionOptions', () => {
     expect(kafkaConnectionOptions(c)).toEqual({ brokers: ['b1:9092', 'b2:9092'], ssl: { ca: [PEM] }, sasl: { mechanism: 'scram-sha-512', username: 'opsreview', password: 'pw' } })
     expect(describeKafkaConnection(c)).toEqual({ brokers: ['b1:9092', 'b2:9092'], tls: 'CA file', sasl: 'scram-sha-512 as opsreview' })
     expect(JSON.stringify(describeKafkaConnection(c))).not.toContain('pw')
+  })
+})
+
+describe('connectProducer', () => {
+  /** A producer whose connect fails with each of `failures` in turn, then succeeds. */
+  const failing = (...failures: Error[]) => {
+    let calls = 0
+    return { get calls() { return calls }, connect: async () => { const err = failures[calls++]; if (err) throw err } }
+  }
+  const noSleep = { sleep: async () => undefined }
+
+  it('connects again after a connection error, as when the producer id was asked of a dead node', async () => {
+    const producer = failing(new KafkaJSConnectionError('connect ECONNREFUSED 127.0.0.1:33246'), new KafkaJSNumberOfRetriesExceeded(new Error('Connection error'), { retryCount: 5, retryTime: 3000 }))
+    const retried: number[] = []
+    await connectProducer(producer, { ...noSleep, onRetry: (_err, attempt) => retried.push(attempt) })
+    expect(producer.calls).toBe(3)
+    expect(retried).toEqual([1, 2])
+  })
+
+  it('throws a refused login at once', async () => {
+    // kafkajs's types give this class no constructor arguments; it takes the message as its others do.
+    const refused = Reflect.construct(KafkaJSSASLAuthenticationError, ['SASL SCRAM SHA512 authentication failed']) as Error
+    const producer = failing(refused)
+    await expect(connectProducer(producer, noSleep)).rejects.toBe(refused)
+    expect(producer.calls).toBe(1)
+  })
+
+  it('gives up with the last error once the time is up', async () => {
+    const errors = Array.from({ length: 50 }, (_, i) => new KafkaJSConnectionError(`attempt ${i + 1}`))
+    const producer = failing(...errors)
+    const waits: number[] = []
+    await expect(connectProducer(producer, { timeoutMs: 0, sleep: async (ms) => { waits.push(ms) } })).rejects.toBe(errors[0])
+    expect(waits).toEqual([])
+  })
+
+  it('waits longer after each failure, up to 2 s', async () => {
+    const producer = failing(...Array.from({ length: 6 }, () => new KafkaJSConnectionError('down')))
+    const waits: number[] = []
+    await connectProducer(producer, { sleep: async (ms) => { waits.push(ms) } })
+    expect(waits).toEqual([250, 500, 1000, 2000, 2000, 2000])
   })
 })

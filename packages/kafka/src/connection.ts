@@ -41,3 +41,48 @@ export function describeKafkaConnection(c: KafkaConnectionConfig): { brokers: re
     sasl: c.OPSREVIEW_KAFKA_SASL_MECHANISM === undefined ? 'off' : `${c.OPSREVIEW_KAFKA_SASL_MECHANISM} as ${c.OPSREVIEW_KAFKA_SASL_USERNAME}`,
   }
 }
+
+/** What `connectProducer` needs of a producer: kafkajs's, or a stand-in in a unit test. */
+export interface Connectable {
+  connect(): Promise<void>
+}
+
+export interface ConnectRetry {
+  /** Give up after this long and throw the last error. */
+  timeoutMs?: number
+  /** The first wait between attempts; it doubles up to 2 s. */
+  initialDelayMs?: number
+  /** Told of each failed attempt that will be retried. */
+  onRetry?: (err: unknown, attempt: number) => void
+  sleep?: (ms: number) => Promise<void>
+}
+
+/**
+ * Connects an idempotent producer, retrying what a moment can mend. kafkajs asks the broker the metadata
+ * names as controller for the producer id and does not retry a connection error there. On a cluster,
+ * until the controllers fence a node that died (`broker.session.timeout.ms`, 9 s by default), that can be
+ * the dead node: a service starting then failed at once, where a few seconds later it would have
+ * connected. An error kafkajs marks as not retriable (a refused login) is thrown at once.
+ */
+export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
+  const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
+  const deadline = Date.now() + timeoutMs
+  let delay = initialDelayMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await producer.connect()
+      return
+    } catch (err) {
+      if (!mendable(err) || Date.now() + delay > deadline) throw err
+      onRetry?.(err, attempt)
+      await sleep(delay)
+      delay = Math.min(delay * 2, 2000)
+    }
+  }
+}
+
+/** A kafkajs error a later attempt may not meet: retriable, or kafkajs's own retries of one run out. */
+function mendable(err: unknown): boolean {
+  const e = err as { retriable?: unknown; name?: unknown } | undefined
+  return e?.retriable === true || e?.name === 'KafkaJSNumberOfRetriesExceeded'
+}

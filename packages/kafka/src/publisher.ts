@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
+import { connectProducer } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 
 /**
@@ -179,7 +180,7 @@ export class BatchPublisher {
   /** Connects the producer made by `createProducer` (a given `producer` is the caller's to connect). */
   async connect(): Promise<void> {
     if (!this.#createProducer) return
-    await this.#producer.connect()
+    await connectProducer(this.#producer, { onRetry: (err, attempt) => this.#logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
     this.#needsConnect = false
   }
 

@@ -6,7 +6,7 @@ import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
-import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { connectProducer, describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
@@ -48,7 +48,7 @@ await ensureTopics(admin, [
 const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 const newProducer = async () => {
   const p = producer()
-  await p.connect()
+  await connectProducer(p, { onRetry: (err, attempt) => logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
   return p
 }
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share

@@ -6,6 +6,7 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
+import { connectProducer } from '@opsreview/kafka/connection'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -119,7 +120,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
         documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
       ], topicReplicationOf(config))
-      await producer.connect()
+      await connectProducer(producer, { onRetry: (err, attempt) => logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })
       consumer.on(consumer.events.CRASH, ({ payload }) => {
