@@ -7,13 +7,12 @@
  * listed with the others, not a failed connection minutes later. No error quotes a secret.
  */
 import { readFileSync } from 'node:fs'
+import { fail, integer, ok } from './parse.ts'
 import type { Env, Field, Parsed } from './types.ts'
 
 export const kafkaSaslMechanisms = ['plain', 'scram-sha-256', 'scram-sha-512'] as const
 export type KafkaSaslMechanism = (typeof kafkaSaslMechanisms)[number]
 
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
-const fail = (error: string): Parsed<never> => ({ ok: false, error })
 const isSet = (raw: string | undefined): raw is string => raw !== undefined && raw.trim() !== ''
 
 function readText(path: string): { ok: true; text: string } | { ok: false; reason: string } {
@@ -130,9 +129,7 @@ export const kafkaConnectionSpec = {
 const REPLICATION = 'OPSREVIEW_KAFKA_REPLICATION_FACTOR'
 
 function positiveIntOrUnset(raw: string | undefined): Parsed<number | undefined> {
-  if (!isSet(raw)) return ok(undefined)
-  const n = Number(raw.trim())
-  return Number.isInteger(n) && n >= 1 ? ok(n) : fail(`must be an integer >= 1, got ${JSON.stringify(raw.trim())}`)
+  return isSet(raw) ? integer(raw.trim(), { min: 1 }) : ok(undefined)
 }
 
 export const elasticsearchConnectionSpec = {

@@ -4,12 +4,10 @@
  * every error together, so an operator fixes a bad deployment in one go.
  */
 
+import { fail, integer, ok } from './parse.ts'
 import type { Field, Parsed, Spec, ConfigOf, Env } from './types.ts'
 
 export type { ConfigOf, Env, Field, Parsed, Spec } from './types.ts'
-
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value })
-const fail = (error: string): Parsed<never> => ({ ok: false, error })
 
 function withDefault<T>(def: T | undefined, doc: string, parse: (raw: string) => Parsed<T>): Field<T> {
   return {
@@ -24,13 +22,7 @@ function withDefault<T>(def: T | undefined, doc: string, parse: (raw: string) =>
 export const field = {
   string: (doc: string, def?: string): Field<string> => withDefault(def, doc, (raw) => ok(raw)),
   int: (doc: string, def?: number, range: { min?: number; max?: number } = {}): Field<number> =>
-    withDefault(def, doc, (raw) => {
-      const n = Number(raw)
-      if (!Number.isInteger(n)) return fail(`must be an integer, got ${JSON.stringify(raw)}`)
-      if (range.min !== undefined && n < range.min) return fail(`must be >= ${range.min}, got ${n}`)
-      if (range.max !== undefined && n > range.max) return fail(`must be <= ${range.max}, got ${n}`)
-      return ok(n)
-    }),
+    withDefault(def, doc, (raw) => integer(raw, range)),
   port: (doc: string, def?: number): Field<number> => field.int(doc, def, { min: 0, max: 65535 }),
   list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> =>
     withDefault(def, doc, (raw) => {
