@@ -9,7 +9,7 @@ import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, re
 import { PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
 import { checksumOf } from './snapshot-chunks.ts'
-import { KafkaStateStore } from './state-store.ts'
+import { chunkKey, KafkaStateStore, manifestRecord } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
@@ -200,11 +200,11 @@ describe('PartitionRunner on the real Kafka', () => {
     await writer.connect()
     onTestFinished(() => writer.disconnect())
     for (const partition of fed) {
-      const key = `${topics.input}/${partition}`
-      const chunk = gzipSync('this is not a snapshot line\n')
-      await writer.send({ topic: topics.state, acks: -1, messages: [{ key: `${key}/20.deadbeef/0`, value: chunk }] })
-      const manifest = { format: 'chunked-1', inputTopic: topics.input, partition, offset: '20', seq: '20.deadbeef', chunks: 1, rawBytes: 28, checksum: checksumOf([chunk]) }
-      await writer.send({ topic: topics.state, acks: -1, messages: [{ key, value: JSON.stringify(manifest) }] })
+      const text = 'this is not a snapshot line\n'
+      const chunk = gzipSync(text)
+      await writer.send({ topic: topics.state, acks: -1, messages: [{ key: chunkKey(`${topics.input}/${partition}`, '20.deadbeef', 0), value: chunk }] })
+      const manifest = manifestRecord({ inputTopic: topics.input, partition, offset: '20' }, '20.deadbeef', { chunks: 1, rawBytes: text.length, checksum: checksumOf([chunk]) })
+      await writer.send({ topic: topics.state, acks: -1, messages: [manifest] })
     }
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()

@@ -6,7 +6,7 @@ import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/e
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 import { kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { encodeSnapshot } from './snapshot-chunks.ts'
-import { KafkaStateStore } from './state-store.ts'
+import { chunkKey, KafkaStateStore } from './state-store.ts'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
 const MIN = 60_000
@@ -67,7 +67,7 @@ async function writeChunksOnly(kafka: Kafka, topic: string, partitionKey: string
   await producer.connect()
   try {
     const { chunks } = encodeSnapshot(snapshot)
-    const keys = chunks.map((_, i) => `${partitionKey}/${offset}.deadbeef/${i}`)
+    const keys = chunks.map((_, i) => chunkKey(partitionKey, `${offset}.deadbeef`, i))
     for (let i = 0; i < chunks.length; i++) await producer.send({ topic, acks: -1, messages: [{ key: keys[i]!, value: chunks[i]! }] })
     return keys
   } finally {

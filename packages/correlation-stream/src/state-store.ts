@@ -47,7 +47,14 @@ interface Manifest {
 }
 
 const isManifest = (v: unknown): v is Manifest => typeof v === 'object' && v !== null && (v as { format?: unknown }).format === 'chunked-1'
-const chunkKey = (partitionKey: string, seq: string, i: number) => `${partitionKey}/${seq}/${i}`
+/** The key of a snapshot's chunk `i`; exported for tests that write what a writer killed midway leaves. */
+export const chunkKey = (partitionKey: string, seq: string, i: number) => `${partitionKey}/${seq}/${i}`
+
+/** The manifest record of a snapshot whose chunks are all written; exported for the same tests. */
+export function manifestRecord(where: Omit<SavedState, 'snapshot'>, seq: string, encoded: { chunks: number; rawBytes: number; checksum: string }): { key: string; value: string } {
+  const manifest: Manifest = { format: 'chunked-1', inputTopic: where.inputTopic, partition: where.partition, offset: where.offset, seq, ...encoded }
+  return { key: `${where.inputTopic}/${where.partition}`, value: JSON.stringify(manifest) }
+}
 /** Topic names hold no `/`: a manifest's key has two parts, a chunk's four. */
 const isChunkKey = (key: string) => key.split('/').length === 4
 /** The partition key and seq of a chunk's key. */
@@ -110,11 +117,7 @@ export class KafkaStateStore {
       await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
     }
     const { rawBytes, checksum } = next.value
-    const manifest: Manifest = {
-      format: 'chunked-1', inputTopic: state.inputTopic, partition: state.partition, offset: state.offset, seq,
-      chunks: keys.length, rawBytes, checksum,
-    }
-    await this.#producer.send({ topic: this.#topic, acks: -1, messages: [{ key: partitionKey, value: JSON.stringify(manifest) }] })
+    await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
     const obsolete = this.#obsolete.get(partitionKey) ?? new Set<string>()
     this.#obsolete.set(partitionKey, new Set(keys))
     await this.#tombstone(partitionKey, obsolete, offsetOfSeq(seq))
