@@ -7,20 +7,27 @@ const hexId = (n: number) => createHash('sha256').update(String(n)).digest('hex'
 
 describe('SeenIds', () => {
   it('answers exactly as a map of ids pruned at the horizon, through growth, forgetting and snapshots', () => {
+    // Mostly new ids (so that the table grows past 768 live ids and moves them while the other operations
+    // fall), some seen again, now and then a forget (mostly far back) or a snapshot and restore.
     const op = fc.oneof(
-      { weight: 8, arbitrary: fc.record({ kind: fc.constant('add' as const), id: fc.integer({ min: 0, max: 400 }), hex: fc.boolean() }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const), back: fc.integer({ min: 0, max: 300 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('snapshot' as const) }) },
+      { weight: 160, arbitrary: fc.record({ kind: fc.constant('new' as const), hex: fc.boolean() }) },
+      { weight: 40, arbitrary: fc.record({ kind: fc.constant('again' as const), back: fc.nat() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const), back: fc.noBias(fc.integer({ min: 0, max: 3000 })) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('snapshot' as const) }) },
     )
-    fc.assert(fc.property(fc.array(op, { minLength: 300, maxLength: 3000 }), (ops) => {
+    let grew = 0
+    fc.assert(fc.property(fc.array(op, { minLength: 1200, maxLength: 3000, size: 'max' }), (ops) => {
       let seen = new SeenIds()
       const model = new Map<string, number>()
+      const ids: string[] = []
       let stamp = 0
       for (const o of ops) {
-        if (o.kind === 'add') {
-          const id = o.hex ? hexId(o.id) : `id-${o.id}`
+        if (o.kind === 'new' || o.kind === 'again') {
+          const id = o.kind === 'new' || ids.length === 0 ? (o.kind === 'new' && o.hex ? hexId(ids.length) : `id-${ids.length}`) : ids[ids.length - 1 - (o.back % ids.length)]!
+          if (o.kind === 'new' || ids.length === 0) ids.push(id)
           expect(seen.has(id)).toBe(model.has(id))
           if (!model.has(id)) { model.set(id, stamp); seen.add(id, stamp) }
+          if (seen.growing) grew++
           stamp += 1
         } else if (o.kind === 'forget') {
           const horizon = stamp - o.back
@@ -33,6 +40,8 @@ describe('SeenIds', () => {
       expect(seen.size).toBe(model.size)
       for (const id of model.keys()) expect(seen.has(id)).toBe(true)
     }), { numRuns: 40 })
+    // The runs went through growths: the answers above held while ids were being moved.
+    expect(grew).toBeGreaterThan(0)
   }, 60_000)
 
   it('restores in steps, one per block of ids, to the same ids', () => {
@@ -50,4 +59,40 @@ describe('SeenIds', () => {
     expect(ids.every((id) => r.value.has(id))).toBe(true)
     expect(r.value.has(hexId(40_000))).toBe(false)
   })
+
+  it('grows a few slots per insertion, answering for every id while it moves them', () => {
+    const seen = new SeenIds()
+    const ids = Array.from({ length: 20_000 }, (_, i) => hexId(i))
+    let growths = 0
+    let checkedWhileGrowing = 0
+    ids.forEach((id, i) => {
+      const wasGrowing = seen.growing
+      seen.add(id, i)
+      if (!wasGrowing && seen.growing) growths++
+      if (seen.growing) {
+        // Every id so far, whether moved or not, and none beyond.
+        for (let k = 0; k <= i; k += 97) expect(seen.has(ids[k]!)).toBe(true)
+        expect(seen.has(hexId(-1 - i))).toBe(false)
+        checkedWhileGrowing++
+      }
+    })
+    expect(growths).toBeGreaterThanOrEqual(4)
+    expect(checkedWhileGrowing).toBeGreaterThan(0)
+    expect(seen.size).toBe(ids.length)
+  })
+
+  it('keeps ids it has not moved yet in a snapshot taken while it grows, once each, and forgets the expired ones', () => {
+    const seen = new SeenIds()
+    let n = 0
+    while (!seen.growing) seen.add(hexId(n), n++)
+    seen.forget(10)
+    const snapshot = seen.toSnapshot()
+    expect(seen.growing).toBe(true)
+    const restored = SeenIds.fromSnapshot(snapshot)
+    const stamps = snapshot.stamps.reduce((sum, b) => sum + Buffer.byteLength(b, 'base64') / 8, 0)
+    expect(stamps).toBe(n - 10)
+    expect(restored.size).toBe(n - 10)
+    for (let i = 0; i < n; i++) expect(restored.has(hexId(i))).toBe(i >= 10)
+  })
 })
+

@@ -3,14 +3,14 @@
 // string, the entry, the table); this open-addressing table in typed arrays costs 20 bytes per slot, at
 // most twice the ids, and is restored from a snapshot without parsing a string per id.
 //
-// An id is kept as its first 96 bits (24 hex digits; event ids are sha256 hex, so the bits are uniform).
-// Two different ids sharing those is a chance of about 2^-96 per pair: negligible at millions of ids.
+// An id is kept as 95 of its first 96 bits (24 hex digits, the last bit always set to mark a slot in use;
+// event ids are sha256 hex, so the bits are uniform). Two different ids sharing those is a chance of about
+// 2^-95 per pair: negligible at millions of ids.
 
 import { finish } from './steps.ts'
 
-const EMPTY = -Infinity
 const MIN_CAPACITY = 1024
-/** Above this share of used slots (live or expired) the table is rebuilt for the live ids, at `REBUILT_LOAD`. */
+/** Above this share of used slots (live or expired) the table grows into one for the live ids, at `REBUILT_LOAD`. */
 const MAX_LOAD = 0.75
 const REBUILT_LOAD = 0.4
 
@@ -20,7 +20,10 @@ function hexDigit(c: number): number {
   return -1
 }
 
-/** The 96-bit key of an id, into `out`: its first 24 hex digits, or a hash of it when it is not hex. */
+/**
+ * The key of an id, into `out`: its first 24 hex digits, or a hash of it when it is not hex; the last
+ * word's lowest bit is always set, so that a zero there marks an empty slot (95 bits of the id are kept).
+ */
 function keyOf(id: string, out: Uint32Array): void {
   if (id.length >= 24) {
     let ok = true
@@ -33,7 +36,7 @@ function keyOf(id: string, out: Uint32Array): void {
       }
       out[w] = v
     }
-    if (ok) return
+    if (ok) { out[2] = (out[2]! | 1) >>> 0; return }
   }
   // Any other id (tests, hand-made records): three independent FNV-1a hashes of it.
   let a = 0x811c9dc5, b = 0x01000193 ^ 0x5bd1e995, c = 0x9e3779b9
@@ -45,7 +48,7 @@ function keyOf(id: string, out: Uint32Array): void {
   }
   out[0] = a >>> 0
   out[1] = b >>> 0
-  out[2] = (c ^ 0x80000000) >>> 0
+  out[2] = ((c ^ 0x80000000) | 1) >>> 0
 }
 
 export interface SeenSnapshot {
@@ -57,11 +60,30 @@ export interface SeenSnapshot {
 /** Ids per base64 block in a snapshot: blocks of a few hundred KiB. */
 const BLOCK = 16_384
 
+/** One open-addressing table: three uint32 words of key and a stamp per slot; a slot whose last key word is 0 is empty. */
+interface Table {
+  keys: Uint32Array
+  stamps: Float64Array
+  capacity: number
+}
+
+// Zeroed memory is an empty table: nothing to fill, and the pages of a large one are touched as it fills,
+// not all at once when it is made.
+const newTable = (capacity: number): Table => ({ keys: new Uint32Array(capacity * 3), stamps: new Float64Array(capacity), capacity })
+
+/**
+ * Old slots moved per `add` while the table grows. Rebuilt in one go, a table of a few million ids blocked
+ * the event loop for a second (0.39 s at 1.45M ids); moved a few slots per insertion, the move is done long
+ * before the new table (40 % full when it starts) could fill: growth costs each insertion a little instead.
+ */
+const MOVE_PER_ADD = 32
+
 export class SeenIds {
-  #keys: Uint32Array
-  #stamps: Float64Array
-  #capacity: number
-  /** Slots not empty: live ids and expired ones not yet swept. */
+  #t: Table
+  /** The table being moved into `#t`, from slot `#next` on; null when no growth is under way. */
+  #old: Table | null = null
+  #next = 0
+  /** Slots of `#t` not empty: live ids and expired ones not yet swept. */
   #used = 0
   /** Ids stamped before this are forgotten. */
   #horizon = -Infinity
@@ -69,21 +91,23 @@ export class SeenIds {
   #lastId = ''
 
   constructor(capacity = MIN_CAPACITY) {
-    this.#keys = new Uint32Array(capacity * 3)
-    this.#stamps = new Float64Array(capacity).fill(EMPTY)
-    this.#capacity = capacity
+    this.#t = newTable(capacity)
   }
 
   /** Whether the id was seen and is not forgotten. */
   has(id: string): boolean {
     this.#keyOf(id)
-    return this.#find(this.#k[0]!, this.#k[1]!, this.#k[2]!) >= 0
+    const a = this.#k[0]!, b = this.#k[1]!, c = this.#k[2]!
+    // An id not yet moved is still in the old table; one moved is in the new one, which is asked first.
+    return this.#find(this.#t, a, b, c) >= 0 || (this.#old !== null && this.#find(this.#old, a, b, c) >= 0)
   }
 
   /** Remembers an id not remembered yet, with its stamp (stamps never decrease). */
   add(id: string, stamp: number): void {
     this.#keyOf(id)
-    this.#insert(this.#k[0]!, this.#k[1]!, this.#k[2]!, stamp)
+    this.#insert(this.#k[0]!, this.#k[1]!, this.#k[2]!, stamp, true)
+    if (this.#old !== null) this.#move(MOVE_PER_ADD)
+    else if (this.#used > this.#t.capacity * MAX_LOAD) this.#grow()
   }
 
   /** An id is looked up, then added: its key is computed once. */
@@ -98,41 +122,48 @@ export class SeenIds {
     if (horizon > this.#horizon) this.#horizon = horizon
   }
 
+  /** Whether a growth is still moving ids into the new table. */
+  get growing(): boolean {
+    return this.#old !== null
+  }
+
   /** Live ids. */
   get size(): number {
     let n = 0
-    const st = this.#stamps
-    for (let i = 0; i < st.length; i++) if (st[i]! >= this.#horizon && st[i]! !== EMPTY) n++
+    this.#eachLive((_a, _b, _c, _t) => { n++ })
     return n
   }
 
   /** Any capacity, not only powers of two (which would waste up to half the table): a multiply maps the hash onto it. */
-  #slot(a: number, b: number, c: number): number {
-    return Math.floor((Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ c, 0x85ebca6b) >>> 0) * this.#capacity / 4294967296)
+  #slot(t: Table, a: number, b: number, c: number): number {
+    return Math.floor((Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ c, 0x85ebca6b) >>> 0) * t.capacity / 4294967296)
   }
 
-  #find(a: number, b: number, c: number): number {
-    const keys = this.#keys
-    const st = this.#stamps
-    for (let i = this.#slot(a, b, c); ; i = i + 1 === this.#capacity ? 0 : i + 1) {
-      const t = st[i]!
-      if (t === EMPTY) return -1
+  #find(t: Table, a: number, b: number, c: number): number {
+    const keys = t.keys
+    const st = t.stamps
+    for (let i = this.#slot(t, a, b, c); ; i = i + 1 === t.capacity ? 0 : i + 1) {
       const j = i * 3
-      if (keys[j] === a && keys[j + 1] === b && keys[j + 2] === c) return t >= this.#horizon ? i : -1
+      const kc = keys[j + 2]!
+      if (kc === 0) return -1
+      if (kc === c && keys[j] === a && keys[j + 1] === b) return st[i]! >= this.#horizon ? i : -1
     }
   }
 
-  #insert(a: number, b: number, c: number, stamp: number): void {
-    const keys = this.#keys
-    const st = this.#stamps
+  /** Into `#t`; an id already there keeps its stamp unless `overwrite` (a moved id is never newer than the table's). */
+  #insert(a: number, b: number, c: number, stamp: number, overwrite: boolean): void {
+    const t = this.#t
+    const keys = t.keys
+    const st = t.stamps
     let reuse = -1
-    let i = this.#slot(a, b, c)
-    for (; ; i = i + 1 === this.#capacity ? 0 : i + 1) {
-      const t = st[i]!
-      if (t === EMPTY) break
+    let i = this.#slot(t, a, b, c)
+    for (; ; i = i + 1 === t.capacity ? 0 : i + 1) {
       const j = i * 3
-      if (keys[j] === a && keys[j + 1] === b && keys[j + 2] === c) { st[i] = stamp; return }
-      if (reuse < 0 && t < this.#horizon) reuse = i
+      const kc = keys[j + 2]!
+      if (kc === 0) break
+      const s = st[i]!
+      if (kc === c && keys[j] === a && keys[j + 1] === b) { if (overwrite || s < this.#horizon) st[i] = stamp; return }
+      if (reuse < 0 && s < this.#horizon) reuse = i
     }
     if (reuse >= 0) i = reuse
     else this.#used++
@@ -140,29 +171,50 @@ export class SeenIds {
     keys[i * 3 + 1] = b
     keys[i * 3 + 2] = c
     st[i] = stamp
-    if (this.#used > this.#capacity * MAX_LOAD) this.#rebuild()
   }
 
-  #rebuild(): void {
-    const keys = this.#keys
-    const st = this.#stamps
+  /** Starts moving the live ids into a table sized for them at `REBUILT_LOAD`; `add` moves them a few at a time. */
+  #grow(): void {
     let live = 0
-    for (let i = 0; i < st.length; i++) if (st[i]! !== EMPTY && st[i]! >= this.#horizon) live++
-    const capacity = Math.max(MIN_CAPACITY, Math.ceil(live / REBUILT_LOAD))
-    this.#keys = new Uint32Array(capacity * 3)
-    this.#stamps = new Float64Array(capacity).fill(EMPTY)
-    this.#capacity = capacity
+    const { keys, stamps } = this.#t
+    for (let i = 0; i < stamps.length; i++) if (keys[i * 3 + 2] !== 0 && stamps[i]! >= this.#horizon) live++
+    this.#old = this.#t
+    this.#next = 0
+    this.#t = newTable(Math.max(MIN_CAPACITY, Math.ceil(live / REBUILT_LOAD)))
     this.#used = 0
-    for (let i = 0; i < st.length; i++) {
-      const t = st[i]!
-      if (t !== EMPTY && t >= this.#horizon) this.#insert(keys[i * 3]!, keys[i * 3 + 1]!, keys[i * 3 + 2]!, t)
+  }
+
+  /** Moves up to `slots` slots of the old table (the live ids among them) into the new one. */
+  #move(slots: number): void {
+    const old = this.#old!
+    const end = Math.min(old.capacity, this.#next + slots)
+    for (let i = this.#next; i < end; i++) {
+      const s = old.stamps[i]!
+      if (old.keys[i * 3 + 2] !== 0 && s >= this.#horizon) this.#insert(old.keys[i * 3]!, old.keys[i * 3 + 1]!, old.keys[i * 3 + 2]!, s, false)
+    }
+    this.#next = end
+    if (end === old.capacity) this.#old = null
+  }
+
+  /** Every live id once: those of the new table, then those of the old one not moved yet. */
+  #eachLive(f: (a: number, b: number, c: number, stamp: number) => void): void {
+    const t = this.#t
+    for (let i = 0; i < t.capacity; i++) {
+      const s = t.stamps[i]!
+      if (t.keys[i * 3 + 2] !== 0 && s >= this.#horizon) f(t.keys[i * 3]!, t.keys[i * 3 + 1]!, t.keys[i * 3 + 2]!, s)
+    }
+    const old = this.#old
+    if (old === null) return
+    for (let i = this.#next; i < old.capacity; i++) {
+      const s = old.stamps[i]!
+      if (old.keys[i * 3 + 2] === 0 || s < this.#horizon) continue
+      const a = old.keys[i * 3]!, b = old.keys[i * 3 + 1]!, c = old.keys[i * 3 + 2]!
+      if (this.#find(t, a, b, c) < 0) f(a, b, c, s)
     }
   }
 
   /** The live ids as base64 blocks: no string per id, and a restore that copies bytes. */
   toSnapshot(): SeenSnapshot {
-    const st = this.#stamps
-    const keys = this.#keys
     const out: SeenSnapshot = { keys: [], stamps: [] }
     let kb = new Uint32Array(BLOCK * 3)
     let sb = new Float64Array(BLOCK)
@@ -174,15 +226,13 @@ export class SeenIds {
       sb = new Float64Array(BLOCK)
       n = 0
     }
-    for (let i = 0; i < st.length; i++) {
-      const t = st[i]!
-      if (t === EMPTY || t < this.#horizon) continue
-      kb[n * 3] = keys[i * 3]!
-      kb[n * 3 + 1] = keys[i * 3 + 1]!
-      kb[n * 3 + 2] = keys[i * 3 + 2]!
-      sb[n] = t
+    this.#eachLive((a, b, c, stamp) => {
+      kb[n * 3] = a
+      kb[n * 3 + 1] = b
+      kb[n * 3 + 2] = c
+      sb[n] = stamp
       if (++n === BLOCK) flush()
-    }
+    })
     if (n > 0) flush()
     return out
   }
@@ -204,7 +254,8 @@ export class SeenIds {
       new Uint8Array(kb.buffer).set(kbuf)
       const sb = new Float64Array(sbuf.length / 8)
       new Uint8Array(sb.buffer).set(sbuf)
-      for (let i = 0; i < sb.length; i++) seen.#insert(kb[i * 3]!, kb[i * 3 + 1]!, kb[i * 3 + 2]!, sb[i]!)
+      // Snapshots written before the last key word's lowest bit was always set get it here, as `keyOf` sets it.
+      for (let i = 0; i < sb.length; i++) seen.#insert(kb[i * 3]!, kb[i * 3 + 1]!, (kb[i * 3 + 2]! | 1) >>> 0, sb[i]!, true)
       yield
     }
     return seen

@@ -1,11 +1,11 @@
-// Snapshots of version 4 (columns) and of version 3 (tuples, which a running correlator's state topic holds
+// Snapshots of version 5 and 4 (columns) and of version 3 (tuples, which a running correlator's state topic holds
 // when a version 4 engine starts): an engine restored from either, at any point of a stream, continues with
 // exactly the outputs of the engine that was never interrupted, and snapshots exactly like it.
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
-import { CorrelationEngine, SnapshotVersionError, type EngineSnapshot } from './engine.ts'
+import { CorrelationEngine, SnapshotVersionError, snapshotVersion, type EngineSnapshot } from './engine.ts'
 import { restoreSnapshot, type EngineSnapshotV3 } from './snapshot.ts'
 import type { EngineState } from './state.ts'
 import type { AlertEvent, Command, EngineInput, IncidentAlert } from './types.ts'
@@ -193,13 +193,14 @@ describe('engine snapshots', () => {
     }), { numRuns: 10 })
   }, 120_000)
 
-  it('writes the same version 4 snapshot again from a restored engine, and a version 3 one restores to it', () => {
+  it('writes the same version 5 snapshot again from a restored engine, and a version 3 one restores to it', () => {
     const config = { allowedLatenessMs: 2 * MIN }
     const cfg: EngineConfig = { ...defaultCorrelationConfig, ...config }
     const inputs = stream(400, 11)
     const { atSwap } = run(config, inputs, Math.floor(inputs.length * 0.6))
     const snapshot = JSON.parse(atSwap) as EngineSnapshot
-    expect(snapshot.version).toBe(4)
+    expect(snapshot.version).toBe(snapshotVersion)
+    expect(snapshotVersion).toBe(5)
     // The columns hold what the test is about: members sharing a key, tracks pointing at members, flap times.
     expect(snapshot.memberKeys.some((k) => typeof k === 'number')).toBe(true)
     expect(snapshot.trackKeys.some((k) => typeof k === 'number')).toBe(true)
@@ -209,6 +210,29 @@ describe('engine snapshots', () => {
     const v3 = roundTrip(takeSnapshotV3(restoreSnapshot(cfg, roundTrip(snapshot))))
     expect(v3.version).toBe(3)
     expect(stateOf(new CorrelationEngine(config, v3 as unknown as EngineSnapshot).snapshot())).toBe(stateOf(snapshot))
+  })
+
+  it('reads a version 4 snapshot, whose event-id keys were written whole, and drops the same redeliveries', () => {
+    const inputs = stream(300, 5)
+    const engine = new CorrelationEngine()
+    for (const i of inputs) engine.apply(i)
+    const v5 = JSON.parse(JSON.stringify(engine.snapshot())) as EngineSnapshot
+    // A version 4 engine kept the key's last word as the id gave it: here every lowest bit is cleared,
+    // the case the reader must set again (the other half are as version 5 writes them).
+    const clear = (b64: string) => {
+      const words = new Uint32Array(new Uint8Array(Buffer.from(b64, 'base64')).buffer)
+      for (let i = 2; i < words.length; i += 3) words[i] = (words[i]! & ~1) >>> 0
+      return Buffer.from(words.buffer).toString('base64')
+    }
+    const v4 = { ...v5, version: 4, seenKeys: v5.seenKeys.map(clear) } as EngineSnapshot
+    expect(v4.seenKeys).not.toEqual(v5.seenKeys)
+    const fromV4 = new CorrelationEngine({}, v4)
+    const fromV5 = new CorrelationEngine({}, v5)
+    // Every event again, as a redelivery: both drop them all alike, and write version 5.
+    const again = inputs.filter((i) => i.type === 'alert')
+    expect(JSON.stringify(again.flatMap((i) => fromV4.apply(i)))).toBe(JSON.stringify(again.flatMap((i) => fromV5.apply(i))))
+    expect(fromV4.snapshot().version).toBe(5)
+    expect(stateOf(fromV4.snapshot())).toBe(stateOf(fromV5.snapshot()))
   })
 
   it('takes a large state in steps, with the snapshot the same as one taken in one go', () => {
@@ -256,7 +280,7 @@ describe('engine snapshots', () => {
   })
 
   it('refuses a snapshot of a version it does not know, newer or older', () => {
-    for (const version of [2, 5]) {
+    for (const version of [2, snapshotVersion + 1]) {
       expect(() => new CorrelationEngine({}, { version } as unknown as EngineSnapshot)).toThrow(SnapshotVersionError)
     }
   })
