@@ -30,7 +30,12 @@ describe('connectProducer', () => {
   /** A producer whose connect fails with each of `failures` in turn, then succeeds. */
   const failing = (...failures: Error[]) => {
     let calls = 0
-    return { get calls() { return calls }, connect: async () => { const err = failures[calls++]; if (err) throw err } }
+    const events: string[] = []
+    return {
+      get calls() { return calls }, events,
+      connect: async () => { events.push('connect'); const err = failures[calls++]; if (err) throw err },
+      disconnect: async () => { events.push('disconnect') },
+    }
   }
   const noSleep = { sleep: async () => undefined }
 
@@ -40,6 +45,8 @@ describe('connectProducer', () => {
     await connectProducer(producer, { ...noSleep, onRetry: (_err, attempt) => retried.push(attempt) })
     expect(producer.calls).toBe(3)
     expect(retried).toEqual([1, 2])
+    // Disconnected between attempts: kafkajs's cached metadata, which named the dead node, goes with it.
+    expect(producer.events).toEqual(['connect', 'disconnect', 'connect', 'disconnect', 'connect'])
   })
 
   it('throws a refused login at once', async () => {
@@ -47,7 +54,7 @@ describe('connectProducer', () => {
     const refused = Reflect.construct(KafkaJSSASLAuthenticationError, ['SASL SCRAM SHA512 authentication failed']) as Error
     const producer = failing(refused)
     await expect(connectProducer(producer, noSleep)).rejects.toBe(refused)
-    expect(producer.calls).toBe(1)
+    expect(producer.events).toEqual(['connect'])
   })
 
   it('gives up with the last error once the time is up', async () => {

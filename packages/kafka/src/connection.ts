@@ -45,10 +45,14 @@ export function describeKafkaConnection(c: KafkaConnectionConfig): { brokers: re
 /** What `connectProducer` needs of a producer: kafkajs's, or a stand-in in a unit test. */
 export interface Connectable {
   connect(): Promise<void>
+  disconnect(): Promise<void>
 }
 
 export interface ConnectRetry {
-  /** Give up after this long and throw the last error. */
+  /**
+   * No attempt starts after this long: the last error is thrown. An attempt already running goes to its
+   * end (a connect includes kafkajs's own retries, seconds with its defaults).
+   */
   timeoutMs?: number
   /** The first wait between attempts; it doubles up to 2 s. */
   initialDelayMs?: number
@@ -62,7 +66,9 @@ export interface ConnectRetry {
  * names as controller for the producer id and does not retry a connection error there. On a cluster,
  * until the controllers fence a node that died (`broker.session.timeout.ms`, 9 s by default), that can be
  * the dead node: a service starting then failed at once, where a few seconds later it would have
- * connected. An error kafkajs marks as not retriable (a refused login) is thrown at once.
+ * connected. An error kafkajs marks as not retriable (a refused login) is thrown at once. Between attempts
+ * the producer is disconnected, which drops kafkajs's cached metadata: the next attempt asks the cluster
+ * afresh which node to go to, whatever kafkajs refreshed or not on the way out of the failed one.
  */
 export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
   const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
@@ -75,6 +81,7 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
     } catch (err) {
       if (!mendable(err) || Date.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
+      await producer.disconnect().catch(() => undefined)
       await sleep(delay)
       delay = Math.min(delay * 2, 2000)
     }

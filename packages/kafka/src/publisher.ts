@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
-import { connectProducer } from './connection.ts'
+import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 
 /**
@@ -177,10 +177,13 @@ export class BatchPublisher {
     return this.#queuedMessages
   }
 
-  /** Connects the producer made by `createProducer` (a given `producer` is the caller's to connect). */
-  async connect(): Promise<void> {
+  /**
+   * Connects the producer made by `createProducer` (a given `producer` is the caller's to connect), retrying
+   * as `connectProducer` does; a caller with a retry loop of its own passes `{ timeoutMs: 0 }`.
+   */
+  async connect(retry: ConnectRetry = {}): Promise<void> {
     if (!this.#createProducer) return
-    await connectProducer(this.#producer, { onRetry: (err, attempt) => this.#logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
+    await connectProducer(this.#producer, { onRetry: (err, attempt) => this.#logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying'), ...retry })
     this.#needsConnect = false
   }
 

@@ -58,7 +58,8 @@ async function connectKafka(): Promise<void> {
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
       ], topicReplicationOf(config))
       await admin.disconnect()
-      await publisher.connect()
+      // This loop retries for as long as it takes, and answers 503 meanwhile.
+      await publisher.connect({ timeoutMs: 0 })
       logger.info(describeKafkaConnection(config), 'connected to kafka')
       return
     } catch (err) {
