@@ -102,9 +102,10 @@ export function truncateText(value: string, max: number): string {
  * 0000–9999 throws, as `toISOString` would.
  */
 export function isoTime(value: string | number | Date): string {
-  // Already in that form (nearly always): the same string, not a Date and a new one.
-  if (typeof value === 'string' && value.length === 24 && value.charCodeAt(23) === 90 && value.charCodeAt(19) === 46 && value.charCodeAt(10) === 84 && parseDateTime(value) !== undefined) return value
   const ms = typeof value === 'string' ? parseDateTime(value) : new Date(value).getTime()
   if (ms === undefined || !(ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS)) throw new RangeError(`not a representable date-time: ${String(value).slice(0, 64)}`)
+  // Already in that form (a 24-character date-time with an upper-case T and Z has three digits of
+  // milliseconds and no offset): the same string, not a new one from a Date.
+  if (typeof value === 'string' && value.length === 24 && value.charCodeAt(10) === 84 && value.charCodeAt(23) === 90) return value
   return new Date(ms).toISOString()
 }
