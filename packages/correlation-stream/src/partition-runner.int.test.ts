@@ -9,7 +9,7 @@ import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, re
 import { PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
 import { checksumOf } from './snapshot-chunks.ts'
-import { chunkKey, KafkaStateStore, manifestRecord } from './state-store.ts'
+import { chunkKey, KafkaStateStore, manifestRecord, partitionKeyOf } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
@@ -202,7 +202,7 @@ describe('PartitionRunner on the real Kafka', () => {
     for (const partition of fed) {
       const text = 'this is not a snapshot line\n'
       const chunk = gzipSync(text)
-      await writer.send({ topic: topics.state, acks: -1, messages: [{ key: chunkKey(`${topics.input}/${partition}`, '20.deadbeef', 0), value: chunk }] })
+      await writer.send({ topic: topics.state, acks: -1, messages: [{ key: chunkKey(partitionKeyOf(topics.input, partition), '20.deadbeef', 0), value: chunk }] })
       const manifest = manifestRecord({ inputTopic: topics.input, partition, offset: '20' }, '20.deadbeef', { chunks: 1, rawBytes: text.length, checksum: checksumOf([chunk]) })
       await writer.send({ topic: topics.state, acks: -1, messages: [manifest] })
     }

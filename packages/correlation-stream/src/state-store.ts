@@ -47,20 +47,23 @@ interface Manifest {
 }
 
 const isManifest = (v: unknown): v is Manifest => typeof v === 'object' && v !== null && (v as { format?: unknown }).format === 'chunked-1'
+/** The key of a partition's manifest, and the first part of its chunks' keys. */
+export const partitionKeyOf = (inputTopic: string, partition: number | string) => `${inputTopic}/${partition}`
+
 /** The key of a snapshot's chunk `i`; exported for tests that write what a writer killed midway leaves. */
 export const chunkKey = (partitionKey: string, seq: string, i: number) => `${partitionKey}/${seq}/${i}`
 
 /** The manifest record of a snapshot whose chunks are all written; exported for the same tests. */
 export function manifestRecord(where: Omit<SavedState, 'snapshot'>, seq: string, encoded: { chunks: number; rawBytes: number; checksum: string }): { key: string; value: string } {
   const manifest: Manifest = { format: 'chunked-1', inputTopic: where.inputTopic, partition: where.partition, offset: where.offset, seq, ...encoded }
-  return { key: `${where.inputTopic}/${where.partition}`, value: JSON.stringify(manifest) }
+  return { key: partitionKeyOf(where.inputTopic, where.partition), value: JSON.stringify(manifest) }
 }
 /** Topic names hold no `/`: a manifest's key has two parts, a chunk's four. */
 const isChunkKey = (key: string) => key.split('/').length === 4
 /** The partition key and seq of a chunk's key. */
 function chunkOwner(key: string): { partitionKey: string; seq: string } {
   const [topic, partition, seq] = key.split('/')
-  return { partitionKey: `${topic!}/${partition!}`, seq: seq! }
+  return { partitionKey: partitionKeyOf(topic!, partition!), seq: seq! }
 }
 /** The offset a snapshot's seq starts with: `<offset>.<nonce>`. */
 const offsetOfSeq = (seq: string) => BigInt(seq.slice(0, seq.indexOf('.')))
@@ -101,7 +104,7 @@ export class KafkaStateStore {
    * written; `betweenSteps` runs between them (a turn of the event loop, a consumer's heartbeat).
    */
   async save(state: SavedState, opts: { betweenSteps?: () => Promise<void> } = {}): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
-    const partitionKey = `${state.inputTopic}/${state.partition}`
+    const partitionKey = partitionKeyOf(state.inputTopic, state.partition)
     const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
     const keys: string[] = []
     let bytes = 0
