@@ -1,7 +1,8 @@
 // The event ids remembered for dedup: every id of the retention (30 days by default), so the largest part of
 // an engine's state by count. A Map<string, number> of 32-hex ids costs ~140 bytes per id on the heap (the
-// string, the entry, the table); this open-addressing table in typed arrays costs 20 bytes per slot, at
-// most twice the ids, and is restored from a snapshot without parsing a string per id.
+// string, the entry, the table); this open-addressing table in typed arrays costs 20 bytes per slot, 1.33 to
+// 2.5 slots per id (and the old table beside it while it grows), and is restored from a snapshot without
+// parsing a string per id.
 //
 // An id is kept as 95 of its first 96 bits (24 hex digits, the last bit always set to mark a slot in use;
 // event ids are sha256 hex, so the bits are uniform). Two different ids sharing those is a chance of about
@@ -72,17 +73,20 @@ interface Table {
 const newTable = (capacity: number): Table => ({ keys: new Uint32Array(capacity * 3), stamps: new Float64Array(capacity), capacity })
 
 /**
- * Old slots moved per `add` while the table grows. Rebuilt in one go, a table of a few million ids blocked
- * the event loop for a second (0.39 s at 1.45M ids); moved a few slots per insertion, the move is done long
- * before the new table (40 % full when it starts) could fill: growth costs each insertion a little instead.
+ * Old slots moved per `add` while the table grows, at least. Rebuilt in one go, a table of a few million
+ * ids blocked the event loop for a second (0.39 s at 1.45M ids); moved a few slots per insertion, growth
+ * costs each insertion a little instead. An old table mostly of expired ids (a quiet spell after a storm)
+ * can be far larger than the new one: then more are moved per insertion (`#grow`), so that the move ends
+ * before the insertions meanwhile take the new table from 40 % to 75 % full.
  */
-const MOVE_PER_ADD = 32
+const MIN_MOVE_PER_ADD = 32
 
 export class SeenIds {
   #t: Table
   /** The table being moved into `#t`, from slot `#next` on; null when no growth is under way. */
   #old: Table | null = null
   #next = 0
+  #movePerAdd = MIN_MOVE_PER_ADD
   /** Slots of `#t` not empty: live ids and expired ones not yet swept. */
   #used = 0
   /** Ids stamped before this are forgotten. */
@@ -106,8 +110,13 @@ export class SeenIds {
   add(id: string, stamp: number): void {
     this.#keyOf(id)
     this.#insert(this.#k[0]!, this.#k[1]!, this.#k[2]!, stamp, true)
-    if (this.#old !== null) this.#move(MOVE_PER_ADD)
-    else if (this.#used > this.#t.capacity * MAX_LOAD) this.#grow()
+    if (this.#old !== null) this.#move(this.#movePerAdd)
+    // Not while moving (the pace of the move keeps the new table below this), but never past it: a table
+    // with no empty slot left would have every lookup of an absent id go round it for ever.
+    if (this.#used > this.#t.capacity * MAX_LOAD) {
+      if (this.#old !== null) this.#move(Infinity)
+      this.#grow()
+    }
   }
 
   /** An id is looked up, then added: its key is computed once. */
@@ -182,6 +191,7 @@ export class SeenIds {
     this.#next = 0
     this.#t = newTable(Math.max(MIN_CAPACITY, Math.ceil(live / REBUILT_LOAD)))
     this.#used = 0
+    this.#movePerAdd = Math.max(MIN_MOVE_PER_ADD, Math.ceil(this.#old.capacity / ((MAX_LOAD - REBUILT_LOAD) * this.#t.capacity)))
   }
 
   /** Moves up to `slots` slots of the old table (the live ids among them) into the new one. */
