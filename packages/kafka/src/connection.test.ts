@@ -54,7 +54,7 @@ describe('connectProducer', () => {
     const refused = Reflect.construct(KafkaJSSASLAuthenticationError, ['SASL SCRAM SHA512 authentication failed']) as Error
     const producer = failing(refused)
     await expect(connectProducer(producer, noSleep)).rejects.toBe(refused)
-    expect(producer.events).toEqual(['connect'])
+    expect(producer.events).toEqual(['connect', 'disconnect'])
   })
 
   it('gives up with the last error once the time is up', async () => {
@@ -63,6 +63,8 @@ describe('connectProducer', () => {
     const waits: number[] = []
     await expect(connectProducer(producer, { timeoutMs: 0, sleep: async (ms) => { waits.push(ms) } })).rejects.toBe(errors[0])
     expect(waits).toEqual([])
+    // Left disconnected, so that the caller's own next attempt fetches fresh metadata.
+    expect(producer.events).toEqual(['connect', 'disconnect'])
   })
 
   it('waits longer after each failure, up to 2 s', async () => {

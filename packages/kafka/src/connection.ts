@@ -66,9 +66,9 @@ export interface ConnectRetry {
  * names as controller for the producer id and does not retry a connection error there. On a cluster,
  * until the controllers fence a node that died (`broker.session.timeout.ms`, 9 s by default), that can be
  * the dead node: a service starting then failed at once, where a few seconds later it would have
- * connected. An error kafkajs marks as not retriable (a refused login) is thrown at once. Between attempts
- * the producer is disconnected, which drops kafkajs's cached metadata: the next attempt asks the cluster
- * afresh which node to go to, whatever kafkajs refreshed or not on the way out of the failed one.
+ * connected. An error kafkajs marks as not retriable (a refused login) is thrown at once. After a failed
+ * attempt the producer is disconnected, which drops kafkajs's cached metadata: the next attempt, here or
+ * the caller's, asks the cluster afresh which node to go to.
  */
 export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
   const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
@@ -79,9 +79,10 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
       await producer.connect()
       return
     } catch (err) {
+      // Also before giving up: a caller with a loop of its own (the receiver's) starts its next round afresh.
+      await producer.disconnect().catch(() => undefined)
       if (!mendable(err) || Date.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
-      await producer.disconnect().catch(() => undefined)
       await sleep(delay)
       delay = Math.min(delay * 2, 2000)
     }
