@@ -1,5 +1,6 @@
 // The state one engine (one partition) holds, shared by the modules of the engine, and its small helpers.
 import { hash } from 'node:crypto'
+import { parseCanonical } from '@opsreview/schemas/time'
 import type { EngineConfig } from './config.ts'
 import { Heap } from './heap.ts'
 import { SeenIds } from './seen.ts'
@@ -233,29 +234,7 @@ export function parseTime(s: string): number {
 let lastParsed = ''
 let lastParsedMs = Date.parse('')
 
+/** The receivers' form by hand (`parseCanonical`, several times faster than `Date.parse`), anything else by `Date.parse`. */
 function parseTimeOnce(s: string): number {
-  const n = s.length
-  if ((n !== 20 && n !== 24) || s.charCodeAt(n - 1) !== 90 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return Date.parse(s)
-  if (n === 24 && s.charCodeAt(19) !== 46) return Date.parse(s)
-  const year = digits(s, 0, 4)
-  const month = digits(s, 5, 2)
-  const day = digits(s, 8, 2)
-  const hour = digits(s, 11, 2)
-  const minute = digits(s, 14, 2)
-  const second = digits(s, 17, 2)
-  const ms = n === 24 ? digits(s, 20, 3) : 0
-  // Out-of-range fields (and days a month may not have) are Date.parse's to judge.
-  // Years 0–99 too: Date.UTC would read them as 1900–1999.
-  if (year < 100 || month < 1 || month > 12 || day < 1 || day > 28 || hour > 23 || minute > 59 || second > 59 || ms < 0 || hour < 0 || minute < 0 || second < 0) return Date.parse(s)
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms)
-}
-
-function digits(s: string, from: number, count: number): number {
-  let v = 0
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    v = v * 10 + c
-  }
-  return v
+  return parseCanonical(s) ?? Date.parse(s)
 }

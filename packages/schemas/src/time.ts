@@ -66,9 +66,10 @@ export function parseDateTime(value: string): number | undefined {
 /**
  * `YYYY-MM-DDTHH:MM:SS.sssZ` or `YYYY-MM-DDTHH:MM:SSZ`, ECMAScript's own format in UTC, whose reading by
  * `Date` the language defines: its instant, or undefined for any other string (which the regular
- * expression then judges, so this only ever agrees with it).
+ * expression then judges, so this only ever agrees with it). The correlation engine reads its event times
+ * with it too (`@opsreview/schemas/time`, without the validators of the package's index).
  */
-function parseCanonical(value: string): number | undefined {
+export function parseCanonical(value: string): number | undefined {
   const n = value.length
   if ((n !== 24 && n !== 20) || value.charCodeAt(n - 1) !== 90 /* Z */) return undefined
   if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45 || value.charCodeAt(10) !== 84 || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return undefined
