@@ -10,6 +10,8 @@ if [ "${OPSREVIEW_CHAOS_CLUSTER:-}" = 1 ] && [ "${OPSREVIEW_KAFKA_NODES:-1}" -lt
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
 case " $* " in *" --help "*|*" -h "*) exec node --conditions=@opsreview/source test/e2e/src/chaos/main.ts --help ;; esac
+# The run drives a real Alertmanager: on a fresh machine its package is installed first, as for run.sh.
+source "$OPSREVIEW_REPO/infra/local/system-deps.sh"
 bash infra/local/stack.sh start
 # Every node of the stack's Kafka: the run's services bootstrap from all of them, as production would.
 OPSREVIEW_KAFKA_BROKERS="$(kafka_brokers)"
