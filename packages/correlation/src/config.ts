@@ -14,7 +14,7 @@ export interface CorrelationConfig {
   quietPeriodMs: number
   /** A member firing again this soon after the incident resolved reopens it. */
   reopenWindowMs: number
-  /** Firing alerts not heard of for this long are resolved, per source. */
+  /** Firing alerts not heard of for this long are resolved, per source; 0: never (the source's alerts end only by a resolve or a person). */
   stalenessMs: Record<string, number>
   /**
    * When an incident needs a post-mortem ("for large incidents"): its severity is one of `severities` AND
@@ -56,7 +56,9 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   grouping: defaultGroupingRules,
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
-  stalenessMs: { alertmanager: DAY, pingdom: DAY, report: DAY },
+  // Alertmanager repeats a firing alert (repeat_interval, 4 h by default): a day without word means its
+  // resolve was lost. Pingdom sends state changes only: a check down for two days sends nothing in between.
+  stalenessMs: { alertmanager: DAY, pingdom: 0, report: DAY },
   // minServices left out: POSTMORTEM_MIN_SERVICES (2). Settings that build this group field by field (replay's)
   // then keep the default without naming it.
   postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true },

@@ -160,6 +160,15 @@ describe('lifecycle', () => {
     expect(Object.fromEntries(incidents.map((i) => [i.services[0], i.status]))).toEqual({ shop: 'resolved', checkout: 'open' })
   })
 
+  it('keeps a Pingdom check that is still down open however long: Pingdom sends state changes only', () => {
+    const down = alert({ fp: 'check-1', t: 0, source: 'pingdom', service: 'shop' })
+    const inc = only(run([down, tick(30 * 60)]).incidents)
+    expect(inc.status).toBe('open')
+    // Its UP ends it at the UP's time, not at the DOWN's.
+    const ended = only(run([down, tick(30 * 60), alert({ fp: 'check-1', t: 30 * 60, source: 'pingdom', service: 'shop', status: 'resolved' }), tick(30 * 60 + 6)]).incidents)
+    expect(ended).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', resolvedAt: at(30 * 60) })
+  })
+
   it('counts a redelivery as a sign of life for the staleness timeout, and as nothing else', () => {
     const fire = alert({ fp: 'a', t: 0, severity: 'critical' })
     const later = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>

@@ -8,8 +8,10 @@ import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 }
 const DAY = 86_400_000
 
+/** How long a source's firing alert stays firing without word; Infinity for a source that never goes stale (0). */
 export function stalenessOf(s: EngineState, source: string): number {
-  return s.cfg.stalenessMs[source] ?? s.cfg.stalenessMs.alertmanager ?? DAY
+  const ms = s.cfg.stalenessMs[source] ?? s.cfg.stalenessMs.alertmanager ?? DAY
+  return ms > 0 ? ms : Infinity
 }
 
 /** The group an event belongs to, by the grouping rules: canonical JSON, so no value can pose as two. */

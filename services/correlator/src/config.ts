@@ -51,7 +51,7 @@ export const correlatorConfigSpec = {
   OPSREVIEW_QUIET_PERIOD: field.duration('all members resolved this long: the incident resolves', d.quietPeriodMs),
   OPSREVIEW_REOPEN_WINDOW: field.duration('a member firing again this soon reopens the incident', d.reopenWindowMs),
   OPSREVIEW_STALENESS_ALERTMANAGER: field.duration('firing Alertmanager alerts not heard of this long resolve', d.stalenessMs.alertmanager),
-  OPSREVIEW_STALENESS_PINGDOM: field.duration('likewise for Pingdom checks', d.stalenessMs.pingdom),
+  OPSREVIEW_STALENESS_PINGDOM: field.duration('likewise for Pingdom checks (0: never; Pingdom sends state changes only)', d.stalenessMs.pingdom),
   OPSREVIEW_STALENESS_REPORT: field.duration('incidents opened by a report only resolve after this long', d.stalenessMs.report),
   OPSREVIEW_POSTMORTEM_SEVERITIES: field.list('a post-mortem needs one of these severities, and one of the conditions below', [...d.postmortem.severities]),
   OPSREVIEW_POSTMORTEM_MIN_DURATION: field.duration('condition: the incident lasted this long (0 turns it off)', d.postmortem.minDurationMs),
