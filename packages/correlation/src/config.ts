@@ -64,7 +64,9 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   postmortem: { severities: ['critical'], minDurationMs: 30 * MINUTE, whenCustomerImpact: true },
   recurring: { minIncidents: 3, windowMs: 7 * DAY },
   flapping: { minFlaps: 4, windowMs: HOUR },
-  sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'cluster', 'database', 'region', 'dependency'] },
+  // Not `cluster` or `region`: most setups put them on every alert of a Prometheus (external labels), and then
+  // any two services alerting in the same five minutes would share a "cause".
+  sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'database', 'dependency'] },
   retentionMs: 30 * DAY,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,

@@ -315,6 +315,25 @@ describe('candidate problems', () => {
     expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'shared-cause', environment: 'production', label: 'host', value: 'db-1' })
   })
 
+  it('takes no cause from labels every alert of a Prometheus carries (cluster, region)', () => {
+    const external = { cluster: 'prod-eu-1', region: 'eu-west-1' }
+    const { problems } = run([
+      alert({ fp: 'a', t: 0, service: 'checkout', labels: external }),
+      alert({ fp: 'b', t: 2, service: 'search', labels: external }),
+    ])
+    expect(problems).toEqual([])
+  })
+
+  it("takes no host from kube-state-metrics' instance, which is the exporter's own address on all its alerts", () => {
+    const ksm = (fp: string, t: number, container: string) => alert({
+      fp, t, service: container, name: 'KubePodCrashLooping', labels: { job: 'kube-state-metrics', instance: '10.244.1.17:8080', namespace: 'shop', container },
+    })
+    expect(run([ksm('a', 0, 'cart'), ksm('b', 2, 'payments')]).problems).toEqual([])
+    // The same two alerts from a job whose instance is the host they are about do share it.
+    const node = (fp: string, t: number, service: string) => alert({ fp, t, service, labels: { job: 'node-exporter', instance: '10.0.0.5:9100' } })
+    expect(run([node('a', 0, 'cart'), node('b', 2, 'payments')]).problems).toMatchObject([{ kind: 'shared-cause', services: ['cart', 'payments'] }])
+  })
+
   it.each([
     ['more than five minutes apart', 6, 'search'],
     ['in the same service', 3, 'checkout'],
