@@ -1,7 +1,7 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, memberOf, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, joinsAt, memberOf, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -40,15 +40,16 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): v
 
 /**
  * The open incident of the event's group (or of its Alertmanager notification group), if the event's
- * time lies within it: a late event older than the incident by more than the quiet period is not part of it.
+ * time lies within it (`joinsAt`): a late event older than the incident by more than the quiet period is
+ * not part of it, nor an alert long after the last report of an incident of reports alone.
  */
-function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number): IncidentState | undefined {
+function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number, report: boolean): IncidentState | undefined {
   for (let attempt = 0; attempt < 2; attempt++) {
     const id = s.openByGroup.get(groupKey) ?? (amGroupKey ? s.openByAmGroup.get(amGroupKey) : undefined)
     const inc = id ? s.incidents.get(id) : undefined
     if (!inc) return undefined
     settle(s, inc, s.now)
-    if (inc.data.status === 'open') return t >= inc.openedMs - s.cfg.quietPeriodMs ? inc : undefined
+    if (inc.data.status === 'open') return joinsAt(s, inc, t, report) ? inc : undefined
     // It just resolved: its group is free, or taken by another open incident.
   }
   return undefined
@@ -61,7 +62,7 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
  */
 function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean): IncidentState | undefined {
   if (t >= s.watermark) return undefined
-  const inc = resolvedHolding(s, groupKey, t)
+  const inc = resolvedHolding(s, groupKey, t, !firing)
   if (inc && firing) reopenIncident(s, inc, false)
   return inc
 }
@@ -104,7 +105,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
-  const inc = joinable(s, groupKey, amGroupKey, t) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
+  const inc = joinable(s, groupKey, amGroupKey, t, false) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
@@ -216,7 +217,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState {
   const groupKey = groupKeyOf(s, event)
-  const inc = joinable(s, groupKey, null, t) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
+  const inc = joinable(s, groupKey, null, t, true) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).
   inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]

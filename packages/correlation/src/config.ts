@@ -14,6 +14,13 @@ export interface CorrelationConfig {
   quietPeriodMs: number
   /** A member firing again this soon after the incident resolved reopens it. */
   reopenWindowMs: number
+  /**
+   * How close a report and an alert of one group must be to belong together: a report joins an incident
+   * that opens up to this long after it (customers often notice first, and a complaint is filed later
+   * still), and an incident of reports alone takes alerts firing up to this long after its last report (a
+   * complaint in the morning is not the incident of an alert at night).
+   */
+  reportWindowMs?: number
   /** Firing alerts not heard of for this long are resolved, per source; 0: never (the source's alerts end only by a resolve or a person). */
   stalenessMs: Record<string, number>
   /**
@@ -56,6 +63,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   grouping: defaultGroupingRules,
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
+  reportWindowMs: 30 * MINUTE,
   // Alertmanager repeats a firing alert (repeat_interval, 4 h by default): a day without word means its
   // resolve was lost. Pingdom sends state changes only: a check down for two days sends nothing in between.
   stalenessMs: { alertmanager: DAY, pingdom: 0, report: DAY },

@@ -40,9 +40,9 @@ function alert(e: Ev): EngineInput {
   return { type: 'alert', event }
 }
 
-function report(t: number, o: { service?: string; kind?: string; title?: string } = {}): EngineInput {
+function report(t: number, o: { service?: string; kind?: string; title?: string; rx?: number } = {}): EngineInput {
   const kind = o.kind ?? 'customer-complaint'
-  return alert({ fp: `report-${t}-${kind}`, t, service: o.service, source: 'report', name: `report:${kind}`, origin: { kind, reportedBy: 'support' } })
+  return alert({ fp: `report-${t}-${kind}`, t, rx: o.rx, service: o.service, source: 'report', name: `report:${kind}`, origin: { kind, reportedBy: 'support' } })
 }
 
 const tick = (minutes: number): EngineInput => ({ type: 'tick', at: at(minutes) })
@@ -225,6 +225,27 @@ describe('reports', () => {
     expect(manual.engine.incident(id)).toMatchObject({ status: 'resolved', resolvedBy: 'manual' })
     const stale = run([report(0), tick(24 * 60 + 1)])
     expect(only(stale.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
+  })
+
+  it('join the incident an alert opens within the report window after them: customers often notice first', () => {
+    const members = (incidents: Incident[]) => incidents.map((i) => ({ alerts: i.alerts.map((a) => a.fingerprint), reports: i.reports.length, openedAt: i.openedAt }))
+    // A complaint about 08:00 filed at 08:20, after the alert of 08:10: the same incident as when it comes first.
+    const filedLate = run([alert({ fp: 'a', t: 10 }), report(0, { rx: 20 })])
+    const inOrder = run([report(0), alert({ fp: 'a', t: 10 })])
+    expect(members(filedLate.incidents)).toEqual([{ alerts: ['a'], reports: 1, openedAt: at(0) }])
+    expect(members(inOrder.incidents)).toEqual(members(filedLate.incidents))
+    // Beyond the window they are two incidents, whichever comes first.
+    expect(run([alert({ fp: 'a', t: 40 }), report(0, { rx: 41 })]).incidents).toHaveLength(2)
+    expect(run([report(0), alert({ fp: 'a', t: 40 })]).incidents).toHaveLength(2)
+  })
+
+  it('keep a morning complaint out of an alert at night: an incident of reports alone takes alerts only within the window', () => {
+    const { incidents } = run([report(0), alert({ fp: 'oom', t: 11 * 60 }), alert({ fp: 'oom-2', t: 11 * 60 + 5 }), report(11 * 60 + 10)])
+    expect(incidents.map((i) => ({ alerts: i.alerts.map((a) => a.fingerprint), reports: i.reports.length }))).toEqual([
+      { alerts: [], reports: 1 },
+      // The alerts' incident took the group: the second alert and the evening report join it.
+      { alerts: ['oom', 'oom-2'], reports: 1 },
+    ])
   })
 
   it('do not mark customer impact for a capacity forecast', () => {

@@ -81,8 +81,10 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   }
   s.incidents.set(data.id, inc)
   s.openIncidents.add(inc)
-  // A late event's incident never takes its group from a newer open one.
-  if (!s.openByGroup.has(groupKey)) s.openByGroup.set(groupKey, data.id)
+  // A late event's incident never takes its group from a newer open one; a new one takes it from an older
+  // one that would not take its event (an incident of reports alone, long before).
+  const owner = s.openByGroup.get(groupKey)
+  if (owner === undefined || (s.incidents.get(owner)?.openedMs ?? NEVER) < t) s.openByGroup.set(groupKey, data.id)
   s.dirtyIncidents.add(inc)
   return inc
 }
@@ -177,15 +179,25 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
   if (list.length === 0) s.resolvedByGroup!.delete(inc.data.groupKey)
 }
 
+/**
+ * Whether an event at `t` falls within the incident, for joining it: no earlier than its start less the
+ * quiet period (for a report, less the report window), and for an alert joining an incident of reports
+ * alone, no later than the report window after its last report.
+ */
+export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
+  if (t < inc.openedMs - (report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs)) return false
+  return report || inc.data.alerts.length > 0 || t <= inc.lastEventMs + s.cfg.reportWindowMs
+}
+
 /** Spans that overlap in one group are rare (an incident opened by a late event): a few candidates are looked at. */
 const SPAN_CANDIDATES = 8
 
 /**
- * The retained resolved incident of the group whose span holds `t`: opened no later than `t` plus the
- * quiet period, and not yet resolved at `t` (its resolution was decided after `t`). Manually resolved
+ * The retained resolved incident of the group whose span holds `t`: one `joinsAt` `t` (for a `report` or
+ * an alert), not yet resolved at `t` (its resolution was decided after `t`). Manually resolved
  * incidents are left alone: a person decided they are over.
  */
-export function resolvedHolding(s: EngineState, groupKey: string, t: number): IncidentState | undefined {
+export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
   if (!list) return undefined
   // The first incident decided after `t`.
@@ -198,7 +210,7 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number): In
   }
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (t >= inc.openedMs - s.cfg.quietPeriodMs && inc.data.resolvedBy !== 'manual') return inc
+    if (joinsAt(s, inc, t, report) && inc.data.resolvedBy !== 'manual') return inc
   }
   return undefined
 }
