@@ -336,6 +336,13 @@ describe('candidate problems', () => {
     expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'shared-cause', environment: 'production', label: 'host', value: 'db-1' })
   })
 
+  it('finds no shared cause within one incident of several services', () => {
+    const keyed = (fp: string, t: number, service: string) => alert({ fp, t, service, labels: { incident_key: 'fraud-review', instance: `${service}-1:9100` } })
+    const { incidents, problems } = run([keyed('a', 0, 'checkout'), keyed('b', 1, 'risk'), keyed('c', 2, 'checkout')])
+    expect(only(incidents).services).toEqual(['checkout', 'risk'])
+    expect(problems).toEqual([])
+  })
+
   it('takes no cause from labels every alert of a Prometheus carries (cluster, region)', () => {
     const external = { cluster: 'prod-eu-1', region: 'eu-west-1' }
     const { problems } = run([

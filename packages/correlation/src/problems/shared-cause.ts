@@ -69,7 +69,9 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     const near = list.slice(lowerBound(list, at - windowMs), hi).sort(bySeq)
     const sharing = near.map(get).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
-    if (services.size >= minServices) {
+    // Several incidents: one incident of several services (an incident_key across them) shares a value with
+    // nothing but itself.
+    if (sharing.length >= 2 && services.size >= minServices) {
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
       const later = list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
       upsertProblem(s, sig, key, [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
