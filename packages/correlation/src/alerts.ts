@@ -1,7 +1,7 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, joinsAt, memberOf, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, joinsAt, memberOf, otherOpenHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -49,8 +49,11 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
     const inc = id ? s.incidents.get(id) : undefined
     if (!inc) return undefined
     settle(s, inc, s.now)
-    if (inc.data.status === 'open') return joinsAt(s, inc, t, report) ? inc : undefined
-    // It just resolved: its group is free, or taken by another open incident.
+    if (inc.data.status !== 'open') continue // it just resolved: its group is free, or taken by another open incident
+    if (joinsAt(s, inc, t, report)) return inc
+    const other = otherOpenHolding(s, groupKey, inc, t, report)
+    if (other) settle(s, other, s.now)
+    return other?.data.status === 'open' ? other : undefined
   }
   return undefined
 }

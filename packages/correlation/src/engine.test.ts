@@ -248,6 +248,18 @@ describe('reports', () => {
     ])
   })
 
+  it('give the in-order incidents when a report or an alert comes late, either side of the other', () => {
+    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.map((r) => r.at).join('+')}`).sort()
+    // An alert 10 min before a complaint that came first: one incident, as in order.
+    expect(members(run([report(10), alert({ fp: 'a', t: 0, rx: 11 })]).incidents)).toEqual(members(run([alert({ fp: 'a', t: 0 }), report(10)]).incidents))
+    expect(run([report(10), alert({ fp: 'a', t: 0, rx: 11 })]).incidents).toHaveLength(1)
+    // A second complaint about the morning, filed after an alert at night took the group: it still finds the
+    // morning's incident.
+    const late = run([report(0), alert({ fp: 'a', t: 100 }), report(5, { rx: 101 })])
+    expect(members(late.incidents)).toEqual(members(run([report(0), report(5), alert({ fp: 'a', t: 100 })]).incidents))
+    expect(members(late.incidents)).toEqual([`a|`, `|${at(0)}+${at(5)}`].sort())
+  })
+
   it('do not mark customer impact for a capacity forecast', () => {
     expect(only(run([alert({ fp: 'a', t: 0 }), report(1, { kind: 'capacity-forecast' })]).incidents).customerImpact).toBe(false)
   })

@@ -81,12 +81,20 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   }
   s.incidents.set(data.id, inc)
   s.openIncidents.add(inc)
-  // A late event's incident never takes its group from a newer open one; a new one takes it from an older
-  // one that would not take its event (an incident of reports alone, long before).
-  const owner = s.openByGroup.get(groupKey)
-  if (owner === undefined || (s.incidents.get(owner)?.openedMs ?? NEVER) < t) s.openByGroup.set(groupKey, data.id)
+  claimGroup(s, inc)
   s.dirtyIncidents.add(inc)
   return inc
+}
+
+/**
+ * The open incident that owns a group takes its events first (`joinable`). An incident takes its group when
+ * the group is free, or from an incident of reports alone opened before it, which takes alerts only near
+ * its reports. A late event's incident never takes it from a newer one.
+ */
+function claimGroup(s: EngineState, inc: IncidentState): void {
+  const owner = s.openByGroup.get(inc.data.groupKey)
+  const current = owner === undefined ? undefined : s.incidents.get(owner)
+  if (!current || (current.data.alerts.length === 0 && current.openedMs < inc.openedMs)) s.openByGroup.set(inc.data.groupKey, inc.data.id)
 }
 
 /**
@@ -102,8 +110,7 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
   inc.resolvedDecidedAt = null
   inc.resolvedMs = null
   s.openIncidents.add(inc)
-  // The newest open incident of a group owns it; a reopened one takes it back only when it is free.
-  if (!s.openByGroup.has(inc.data.groupKey)) s.openByGroup.set(inc.data.groupKey, inc.data.id)
+  claimGroup(s, inc)
   s.dirtyIncidents.add(inc)
 }
 
@@ -180,13 +187,31 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
 }
 
 /**
- * Whether an event at `t` falls within the incident, for joining it: no earlier than its start less the
- * quiet period (for a report, less the report window), and for an alert joining an incident of reports
- * alone, no later than the report window after its last report.
+ * Whether an event at `t` falls within the incident, for joining it. A report: no earlier than its start
+ * less the report window (customers often notice first). An alert: no earlier than its start less the quiet
+ * period; into an incident of reports alone, only within the report window of one of its reports, before or
+ * after (a complaint in the morning is not the incident of an alert at night), so that the same incident
+ * comes out whichever of the two arrives first.
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
-  if (t < inc.openedMs - (report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs)) return false
-  return report || inc.data.alerts.length > 0 || t <= inc.lastEventMs + s.cfg.reportWindowMs
+  if (report) return t >= inc.openedMs - Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs)
+  if (inc.data.alerts.length > 0) return t >= inc.openedMs - s.cfg.quietPeriodMs
+  for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
+  return false
+}
+
+/**
+ * The open incident of the group, other than its owner, that takes an event at `t` (`joinsAt`), the newest
+ * if several: one a late event opened, or one of reports alone that a newer incident took the group from.
+ * A scan of the open incidents, on the rare path where the owner does not take the event.
+ */
+export function otherOpenHolding(s: EngineState, groupKey: string, owner: IncidentState | undefined, t: number, report: boolean): IncidentState | undefined {
+  let best: IncidentState | undefined
+  for (const inc of s.openIncidents) {
+    if (inc === owner || inc.data.groupKey !== groupKey || !joinsAt(s, inc, t, report)) continue
+    if (!best || inc.openedMs > best.openedMs || (inc.openedMs === best.openedMs && inc.data.id > best.data.id)) best = inc
+  }
+  return best
 }
 
 /** Spans that overlap in one group are rare (an incident opened by a late event): a few candidates are looked at. */
