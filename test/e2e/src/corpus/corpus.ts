@@ -293,7 +293,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
   // 13. A report with no alert: an incident of its own (neither finished nor open by alerts).
   incidents.set('catalog-images-report', { label: 'catalog-images-report', environment: 'production', services: ['catalog'], finished: false, open: false, note: 'an internal complaint with no alert' })
   reports.push({ kind: 'internal-complaint', service: 'catalog', title: 'Product images load slowly in the back office', reportedBy: 'merchandising@northwind-retail.net', at: at(4, 10, 0), incident: 'catalog-images-report', filedAfter: 20 * MIN })
-  // Open until the report staleness timeout (24 h): an alert of its service meanwhile would join it.
+  // An alert of its service within the report window (30 min) of it would join it; the noise keeps a day away.
   busy.push({ env: 'production', service: 'catalog', from: at(4, 10, 0), to: at(5, 10, 0) })
 
   // 14. Still firing when the corpus ends: open incidents.
