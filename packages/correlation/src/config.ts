@@ -21,6 +21,12 @@ export interface CorrelationConfig {
    * complaint in the morning is not the incident of an alert at night).
    */
   reportWindowMs?: number
+  /**
+   * A new alert joins an open incident of its group only if the incident saw an event (a member firing or
+   * resolving, a report) this recently: a warning firing quietly for days does not swallow a new outage of
+   * its service. 0: no limit.
+   */
+  joinWindowMs?: number
   /** Firing alerts not heard of for this long are resolved, per source; 0: never (the source's alerts end only by a resolve or a person). */
   stalenessMs: Record<string, number>
   /**
@@ -64,6 +70,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   quietPeriodMs: 5 * MINUTE,
   reopenWindowMs: 30 * MINUTE,
   reportWindowMs: 30 * MINUTE,
+  joinWindowMs: 4 * HOUR,
   // Alertmanager repeats a firing alert (repeat_interval, 4 h by default): a day without word means its
   // resolve was lost. Pingdom sends state changes only: a check down for two days sends nothing in between.
   stalenessMs: { alertmanager: DAY, pingdom: 0, report: DAY },

@@ -154,6 +154,16 @@ describe('lifecycle', () => {
     if (status === 'resolved') expect(inc).toMatchObject({ resolvedBy: 'staleness', resolvedAt: at(0) })
   })
 
+  it('keeps a new outage out of an incident that has only been firing quietly for longer than the join window', () => {
+    // A certificate warning firing for days, repeated by Alertmanager but never changing; an outage of the
+    // same service 6 h in opens its own incident, and its next alert joins that one.
+    const { incidents } = run([alert({ fp: 'cert', t: 0 }), tick(6 * 60), alert({ fp: '5xx', t: 6 * 60 }), alert({ fp: '5xx-b', t: 6 * 60 + 3 })])
+    expect(incidents.map((i) => i.alerts.map((a) => a.fingerprint))).toEqual([['cert'], ['5xx', '5xx-b']])
+    // Within the window it is the same incident; with no window, always.
+    expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 3 * 60 })]).incidents).alertCount).toBe(2)
+    expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 })], { joinWindowMs: 0 }).incidents).alertCount).toBe(2)
+  })
+
   it('takes the staleness timeout per source', () => {
     const cfg = { stalenessMs: { alertmanager: 24 * HOUR, pingdom: HOUR, report: 24 * HOUR } }
     const { incidents } = run([alert({ fp: 'p', t: 0, source: 'pingdom', service: 'shop' }), alert({ fp: 'a', t: 0 }), tick(61)], cfg)

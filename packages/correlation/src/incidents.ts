@@ -87,14 +87,15 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
 }
 
 /**
- * The open incident that owns a group takes its events first (`joinable`). An incident takes its group when
- * the group is free, or from an incident of reports alone opened before it, which takes alerts only near
- * its reports. A late event's incident never takes it from a newer one.
+ * The newest open incident of a group owns it and takes its events first (`joinable`; an older one that
+ * holds an event still gets it). An incident opened or reopened takes its group when the group is free or
+ * its owner opened before it (one of reports alone, or one quiet for longer than the join window); a late
+ * event's incident never takes it from a newer one.
  */
 function claimGroup(s: EngineState, inc: IncidentState): void {
   const owner = s.openByGroup.get(inc.data.groupKey)
   const current = owner === undefined ? undefined : s.incidents.get(owner)
-  if (!current || (current.data.alerts.length === 0 && current.openedMs < inc.openedMs)) s.openByGroup.set(inc.data.groupKey, inc.data.id)
+  if (!current || current.openedMs < inc.openedMs) s.openByGroup.set(inc.data.groupKey, inc.data.id)
 }
 
 /**
@@ -189,13 +190,13 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
 /**
  * Whether an event at `t` falls within the incident, for joining it. A report: no earlier than its start
  * less the report window (customers often notice first). An alert: no earlier than its start less the quiet
- * period; into an incident of reports alone, only within the report window of one of its reports, before or
+ * period, and no later than the join window after its last event; into an incident of reports alone, only within the report window of one of its reports, before or
  * after (a complaint in the morning is not the incident of an alert at night), so that the same incident
  * comes out whichever of the two arrives first.
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
   if (report) return t >= inc.openedMs - Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs)
-  if (inc.data.alerts.length > 0) return t >= inc.openedMs - s.cfg.quietPeriodMs
+  if (inc.data.alerts.length > 0) return t >= inc.openedMs - s.cfg.quietPeriodMs && (s.cfg.joinWindowMs <= 0 || t <= inc.lastEventMs + s.cfg.joinWindowMs)
   for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
   return false
 }

@@ -72,7 +72,7 @@ export interface ReplayResult {
  */
 export function warmUpFor(config: Partial<CorrelationConfig>): number {
   const c = { ...defaultCorrelationConfig, ...config }
-  return Math.max(c.recurring.windowMs, c.flapping.windowMs, c.reopenWindowMs, c.reportWindowMs, c.sharedCause.windowMs, c.quietPeriodMs)
+  return Math.max(c.recurring.windowMs, c.flapping.windowMs, c.reopenWindowMs, c.reportWindowMs, c.joinWindowMs, c.sharedCause.windowMs, c.quietPeriodMs)
 }
 
 /**

@@ -9,6 +9,7 @@ export interface SettingOverrides {
   OPSREVIEW_QUIET_PERIOD?: number
   OPSREVIEW_REOPEN_WINDOW?: number
   OPSREVIEW_REPORT_WINDOW?: number
+  OPSREVIEW_JOIN_WINDOW?: number
   OPSREVIEW_STALENESS_ALERTMANAGER?: number
   OPSREVIEW_STALENESS_PINGDOM?: number
   OPSREVIEW_STALENESS_REPORT?: number
@@ -34,6 +35,7 @@ export function engineConfigOf(o: SettingOverrides): Partial<CorrelationConfig> 
   if (o.OPSREVIEW_QUIET_PERIOD !== undefined) c.quietPeriodMs = o.OPSREVIEW_QUIET_PERIOD
   if (o.OPSREVIEW_REOPEN_WINDOW !== undefined) c.reopenWindowMs = o.OPSREVIEW_REOPEN_WINDOW
   if (o.OPSREVIEW_REPORT_WINDOW !== undefined) c.reportWindowMs = o.OPSREVIEW_REPORT_WINDOW
+  if (o.OPSREVIEW_JOIN_WINDOW !== undefined) c.joinWindowMs = o.OPSREVIEW_JOIN_WINDOW
   if (o.OPSREVIEW_STALENESS_ALERTMANAGER !== undefined || o.OPSREVIEW_STALENESS_PINGDOM !== undefined || o.OPSREVIEW_STALENESS_REPORT !== undefined) {
     c.stalenessMs = {
       alertmanager: o.OPSREVIEW_STALENESS_ALERTMANAGER ?? d.stalenessMs.alertmanager!,

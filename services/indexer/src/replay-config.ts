@@ -25,6 +25,7 @@ export const replayConfigSpec = {
   OPSREVIEW_GROUPING_RULES: field.string('the live grouping rules file, replayed with when --config is not given (empty: the default rules)', ''),
   OPSREVIEW_QUIET_PERIOD: unlessUnset(field.duration('all members resolved this long: the incident resolves')),
   OPSREVIEW_REOPEN_WINDOW: unlessUnset(field.duration('a member firing again this soon reopens the incident')),
+  OPSREVIEW_JOIN_WINDOW: unlessUnset(field.duration('a new alert joins an open incident only if it saw an event this recently (0: no limit)')),
   OPSREVIEW_REPORT_WINDOW: unlessUnset(field.duration('a report and an alert this close belong to one incident')),
   OPSREVIEW_STALENESS_ALERTMANAGER: unlessUnset(field.duration('firing Alertmanager alerts not heard of this long resolve')),
   OPSREVIEW_STALENESS_PINGDOM: unlessUnset(field.duration('likewise for Pingdom checks')),
@@ -48,7 +49,7 @@ export const replayConfigSpec = {
 export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
 
 /** The threshold variables that are set: what the replay overrides, and what its report shows. */
-const thresholdNames = ['OPSREVIEW_QUIET_PERIOD', 'OPSREVIEW_REOPEN_WINDOW', 'OPSREVIEW_REPORT_WINDOW', 'OPSREVIEW_STALENESS_ALERTMANAGER', 'OPSREVIEW_STALENESS_PINGDOM', 'OPSREVIEW_STALENESS_REPORT',
+const thresholdNames = ['OPSREVIEW_QUIET_PERIOD', 'OPSREVIEW_REOPEN_WINDOW', 'OPSREVIEW_REPORT_WINDOW', 'OPSREVIEW_JOIN_WINDOW', 'OPSREVIEW_STALENESS_ALERTMANAGER', 'OPSREVIEW_STALENESS_PINGDOM', 'OPSREVIEW_STALENESS_REPORT',
   'OPSREVIEW_POSTMORTEM_SEVERITIES', 'OPSREVIEW_POSTMORTEM_MIN_DURATION', 'OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT', 'OPSREVIEW_POSTMORTEM_MIN_SERVICES', 'OPSREVIEW_RECURRING_MIN_INCIDENTS', 'OPSREVIEW_RECURRING_WINDOW',
   'OPSREVIEW_FLAPPING_MIN_FLAPS', 'OPSREVIEW_FLAPPING_WINDOW', 'OPSREVIEW_SHARED_CAUSE_WINDOW', 'OPSREVIEW_SHARED_CAUSE_MIN_SERVICES', 'OPSREVIEW_SHARED_CAUSE_LABELS',
   'OPSREVIEW_CORRELATOR_RETENTION', 'OPSREVIEW_ALLOWED_LATENESS', 'OPSREVIEW_FUTURE_TOLERANCE'] as const satisfies readonly (keyof ReplayConfig)[]
