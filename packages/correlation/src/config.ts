@@ -38,7 +38,11 @@ export interface CorrelationConfig {
   postmortem: { severities: readonly string[]; minDurationMs: number; whenCustomerImpact: boolean; minServices?: number }
   recurring: { minIncidents: number; windowMs: number }
   flapping: { minFlaps: number; windowMs: number }
-  sharedCause: { windowMs: number; minServices: number; labels: readonly string[] }
+  /**
+   * `exporterJobs`: jobs whose `instance` is the exporter's own address, not the host an alert is about
+   * (kube-state-metrics reports on every pod of a cluster from one pod): no `host` is taken from it. Absent: none.
+   */
+  sharedCause: { windowMs: number; minServices: number; labels: readonly string[]; exporterJobs?: readonly string[] }
   /** How long event ids are remembered for dedup, and resolved incidents kept for commands and reopen. */
   retentionMs: number
   /**
@@ -81,7 +85,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   flapping: { minFlaps: 4, windowMs: HOUR },
   // Not `cluster` or `region`: most setups put them on every alert of a Prometheus (external labels), and then
   // any two services alerting in the same five minutes would share a "cause".
-  sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'database', 'dependency'] },
+  sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'database', 'dependency'], exporterJobs: ['kube-state-metrics'] },
   retentionMs: 30 * DAY,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,

@@ -379,6 +379,9 @@ describe('candidate problems', () => {
       fp, t, service: container, name: 'KubePodCrashLooping', labels: { job: 'kube-state-metrics', instance: '10.244.1.17:8080', namespace: 'shop', container },
     })
     expect(run([ksm('a', 0, 'cart'), ksm('b', 2, 'payments')]).problems).toEqual([])
+    // The exporters are a setting: with none, the address is a host like any other.
+    const noExporters = { sharedCause: { windowMs: 5 * MIN, minServices: 2, labels: ['host'], exporterJobs: [] } }
+    expect(run([ksm('a', 0, 'cart'), ksm('b', 2, 'payments')], noExporters).problems).toMatchObject([{ kind: 'shared-cause' }])
     // The same two alerts from a job whose instance is the host they are about do share it.
     const node = (fp: string, t: number, service: string) => alert({ fp, t, service, labels: { job: 'node-exporter', instance: '10.0.0.5:9100' } })
     expect(run([node('a', 0, 'cart'), node('b', 2, 'payments')]).problems).toMatchObject([{ kind: 'shared-cause', services: ['cart', 'payments'] }])

@@ -37,18 +37,13 @@ export function depsOf(s: EngineState, event: AlertEvent): string[] {
     if (v) out.push(`${label}=${v}`)
   }
   const instance = event.labels.instance
-  if (instance && !event.labels.host && labels.includes('host') && event.labels.job !== EXPORTER_OF_OTHERS) {
+  const job = event.labels.job
+  if (instance && !event.labels.host && labels.includes('host') && !(job && s.cfg.sharedCause.exporterJobs?.includes(job))) {
     const host = instance.startsWith('[') ? instance.slice(1, instance.indexOf(']')) : withoutPort(instance)
     if (host) out.push(`host=${host}`)
   }
   return out
 }
-
-/**
- * The job whose `instance` is the exporter's own address, not the thing an alert is about: kube-state-metrics
- * reports on every pod and deployment of a cluster from one pod, so every such alert carries its address.
- */
-const EXPORTER_OF_OTHERS = 'kube-state-metrics'
 
 /** `host:9100` → `host`; a value without a numeric port stays as it is. */
 function withoutPort(instance: string): string {

@@ -24,6 +24,7 @@ export interface SettingOverrides {
   OPSREVIEW_SHARED_CAUSE_WINDOW?: number
   OPSREVIEW_SHARED_CAUSE_MIN_SERVICES?: number
   OPSREVIEW_SHARED_CAUSE_LABELS?: string[]
+  OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS?: string[]
   OPSREVIEW_CORRELATOR_RETENTION?: number
   OPSREVIEW_ALLOWED_LATENESS?: number
   OPSREVIEW_FUTURE_TOLERANCE?: number
@@ -57,11 +58,12 @@ export function engineConfigOf(o: SettingOverrides): Partial<CorrelationConfig> 
   if (o.OPSREVIEW_FLAPPING_MIN_FLAPS !== undefined || o.OPSREVIEW_FLAPPING_WINDOW !== undefined) {
     c.flapping = { minFlaps: o.OPSREVIEW_FLAPPING_MIN_FLAPS ?? d.flapping.minFlaps, windowMs: o.OPSREVIEW_FLAPPING_WINDOW ?? d.flapping.windowMs }
   }
-  if (o.OPSREVIEW_SHARED_CAUSE_WINDOW !== undefined || o.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES !== undefined || o.OPSREVIEW_SHARED_CAUSE_LABELS) {
+  if (o.OPSREVIEW_SHARED_CAUSE_WINDOW !== undefined || o.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES !== undefined || o.OPSREVIEW_SHARED_CAUSE_LABELS || o.OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS) {
     c.sharedCause = {
       windowMs: o.OPSREVIEW_SHARED_CAUSE_WINDOW ?? d.sharedCause.windowMs,
       minServices: o.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES ?? d.sharedCause.minServices,
       labels: o.OPSREVIEW_SHARED_CAUSE_LABELS ?? d.sharedCause.labels,
+      exporterJobs: o.OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS ?? d.sharedCause.exporterJobs ?? [],
     }
   }
   if (o.OPSREVIEW_CORRELATOR_RETENTION !== undefined) c.retentionMs = o.OPSREVIEW_CORRELATOR_RETENTION

@@ -41,6 +41,7 @@ export const replayConfigSpec = {
   OPSREVIEW_SHARED_CAUSE_WINDOW: unlessUnset(field.duration('incidents opening this close can share a cause')),
   OPSREVIEW_SHARED_CAUSE_MIN_SERVICES: unlessUnset(field.int('services that must share a dependency value', undefined, { min: 2 })),
   OPSREVIEW_SHARED_CAUSE_LABELS: unlessUnset(field.list('dependency labels')),
+  OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS: unlessUnset(field.list("jobs whose instance is the exporter's own address")),
   OPSREVIEW_CORRELATOR_RETENTION: unlessUnset(field.duration('how long event ids and resolved incidents stay in engine state')),
   OPSREVIEW_ALLOWED_LATENESS: unlessUnset(field.duration('how late an event may arrive and still be applied in event-time order')),
   OPSREVIEW_FUTURE_TOLERANCE: unlessUnset(field.duration("a sender's event time more than this after receipt is clamped")),
@@ -51,7 +52,7 @@ export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
 /** The threshold variables that are set: what the replay overrides, and what its report shows. */
 const thresholdNames = ['OPSREVIEW_QUIET_PERIOD', 'OPSREVIEW_REOPEN_WINDOW', 'OPSREVIEW_REPORT_WINDOW', 'OPSREVIEW_JOIN_WINDOW', 'OPSREVIEW_STALENESS_ALERTMANAGER', 'OPSREVIEW_STALENESS_PINGDOM', 'OPSREVIEW_STALENESS_REPORT',
   'OPSREVIEW_POSTMORTEM_SEVERITIES', 'OPSREVIEW_POSTMORTEM_MIN_DURATION', 'OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT', 'OPSREVIEW_POSTMORTEM_MIN_SERVICES', 'OPSREVIEW_RECURRING_MIN_INCIDENTS', 'OPSREVIEW_RECURRING_WINDOW',
-  'OPSREVIEW_FLAPPING_MIN_FLAPS', 'OPSREVIEW_FLAPPING_WINDOW', 'OPSREVIEW_SHARED_CAUSE_WINDOW', 'OPSREVIEW_SHARED_CAUSE_MIN_SERVICES', 'OPSREVIEW_SHARED_CAUSE_LABELS',
+  'OPSREVIEW_FLAPPING_MIN_FLAPS', 'OPSREVIEW_FLAPPING_WINDOW', 'OPSREVIEW_SHARED_CAUSE_WINDOW', 'OPSREVIEW_SHARED_CAUSE_MIN_SERVICES', 'OPSREVIEW_SHARED_CAUSE_LABELS', 'OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS',
   'OPSREVIEW_CORRELATOR_RETENTION', 'OPSREVIEW_ALLOWED_LATENESS', 'OPSREVIEW_FUTURE_TOLERANCE'] as const satisfies readonly (keyof ReplayConfig)[]
 
 type Thresholds = { [K in (typeof thresholdNames)[number]]?: NonNullable<ReplayConfig[K]> }
