@@ -1,7 +1,7 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, joinsAt, memberOf, otherOpenHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -39,23 +39,23 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): v
 }
 
 /**
- * The open incident of the event's group (or of its Alertmanager notification group), if the event's
- * time lies within it (`joinsAt`): a late event older than the incident by more than the quiet period is
- * not part of it, nor an alert long after the last report of an incident of reports alone.
+ * The open incident an event joins (`joinsAt`): its group's owner, else the newest other open incident of
+ * its group that takes it, else the open incident of its Alertmanager notification group.
  */
 function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number, report: boolean): IncidentState | undefined {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const id = s.openByGroup.get(groupKey) ?? (amGroupKey ? s.openByAmGroup.get(amGroupKey) : undefined)
-    const inc = id ? s.incidents.get(id) : undefined
-    if (!inc) return undefined
-    settle(s, inc, s.now)
-    if (inc.data.status !== 'open') continue // it just resolved: its group is free, or taken by another open incident
-    if (joinsAt(s, inc, t, report)) return inc
-    const other = otherOpenHolding(s, groupKey, inc, t, report)
-    if (other) settle(s, other, s.now)
-    return other?.data.status === 'open' ? other : undefined
+  const ownerId = s.openByGroup.get(groupKey)
+  const owner = ownerId === undefined ? undefined : s.incidents.get(ownerId)
+  if (owner) {
+    settle(s, owner, s.now)
+    if (owner.data.status === 'open' && joinsAt(s, owner, t, report)) return owner
   }
-  return undefined
+  const other = openHolding(s, groupKey, t, report)
+  if (other || !amGroupKey) return other
+  const id = s.openByAmGroup.get(amGroupKey)
+  const inc = id === undefined ? undefined : s.incidents.get(id)
+  if (!inc) return undefined
+  settle(s, inc, s.now)
+  return inc.data.status === 'open' && joinsAt(s, inc, t, report) ? inc : undefined
 }
 
 /**
@@ -109,7 +109,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
   const inc = joinable(s, groupKey, amGroupKey, t, false) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
-  if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
+  // Only the owner of its group: a late event's incident must not take the notification group from the live one.
+  if (amGroupKey && s.openByGroup.get(inc.data.groupKey) === inc.data.id) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {

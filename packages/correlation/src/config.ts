@@ -17,8 +17,8 @@ export interface CorrelationConfig {
   /**
    * How close a report and an alert of one group must be to belong together: a report joins an incident
    * that opens up to this long after it (customers often notice first, and a complaint is filed later
-   * still), and an incident of reports alone takes alerts firing up to this long after its last report (a
-   * complaint in the morning is not the incident of an alert at night).
+   * still), and an incident of reports alone takes alerts firing up to this long before or after one of its
+   * reports (a complaint in the morning is not the incident of an alert at night).
    */
   reportWindowMs?: number
   /**

@@ -164,6 +164,35 @@ describe('lifecycle', () => {
     expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 })], { joinWindowMs: 0 }).incidents).alertCount).toBe(2)
   })
 
+  it('applies the join window to a complaint as well, whichever of it and the alert arrives first', () => {
+    const byMembers = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
+    const inOrder = run([alert({ fp: 'cert', t: 0 }), report(6 * 60), alert({ fp: '5xx', t: 6 * 60 + 10 })]).incidents
+    const filedLate = run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 + 10 }), report(6 * 60, { rx: 6 * 60 + 11 })]).incidents
+    expect(byMembers(inOrder)).toEqual(['5xx|1', 'cert|0'])
+    expect(byMembers(filedLate)).toEqual(byMembers(inOrder))
+  })
+
+  it('judges a late alert by the incident as it was at its time, not by the events after it', () => {
+    // cert fires at 0 and y at 1 (resolved at 2); y fires again at 10 h. n at 5 h came 3 h after the last
+    // event then, in order an incident of its own; arriving after y's re-fire, it must not join either.
+    const start = [alert({ fp: 'cert', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 2, status: 'resolved' })]
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+    const inOrder = run([...start, alert({ fp: 'n', t: 5 * 60 }), alert({ fp: 'y', t: 10 * 60 })]).incidents
+    const late = run([...start, alert({ fp: 'y', t: 10 * 60 }), alert({ fp: 'n', t: 5 * 60, rx: 10 * 60 + 1 })]).incidents
+    expect(members(inOrder)).toEqual(['cert+y', 'n'])
+    expect(members(late)).toEqual(members(inOrder))
+  })
+
+  it('lets a new alert join an open incident of its group when the owner has resolved', () => {
+    // x fires at 0 and stays; y joins at 1 and resolves at 2. At 10 h a (a new incident, x being quiet) fires
+    // and y fires again into x; a resolves; b at 10 h 20 joins x, whose last event (y) was 15 min before.
+    const { incidents } = run([
+      alert({ fp: 'x', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 2, status: 'resolved' }),
+      alert({ fp: 'a', t: 600 }), alert({ fp: 'y', t: 605 }), alert({ fp: 'a', t: 610, status: 'resolved' }), tick(616), alert({ fp: 'b', t: 620 }),
+    ])
+    expect(incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()).toEqual(['a', 'b+x+y'])
+  })
+
   it('takes the staleness timeout per source', () => {
     const cfg = { stalenessMs: { alertmanager: 24 * HOUR, pingdom: HOUR, report: 24 * HOUR } }
     const { incidents } = run([alert({ fp: 'p', t: 0, source: 'pingdom', service: 'shop' }), alert({ fp: 'a', t: 0 }), tick(61)], cfg)

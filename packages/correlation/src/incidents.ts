@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { FOREVER, hashId, iso, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { FOREVER, hashId, iso, markClosed, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -75,7 +75,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
     recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null,
   }
   s.incidents.set(data.id, inc)
-  s.openIncidents.add(inc)
+  markOpen(s, inc)
   claimGroup(s, inc)
   s.dirtyIncidents.add(inc)
   return inc
@@ -105,7 +105,7 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
   if (counted) inc.data.reopenCount += 1
   inc.resolvedDecidedAt = null
   inc.resolvedMs = null
-  s.openIncidents.add(inc)
+  markOpen(s, inc)
   claimGroup(s, inc)
   s.dirtyIncidents.add(inc)
 }
@@ -118,7 +118,7 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   inc.resolvedMs = atMs
   inc.resolvedDecidedAt = decidedAt
   inc.quietSince = null
-  s.openIncidents.delete(inc)
+  markClosed(s, inc)
   s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) s.openByGroup.delete(inc.data.groupKey)
   if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
@@ -183,28 +183,55 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
 }
 
 /**
- * Whether an event at `t` falls within the incident, for joining it. A report: no earlier than its start
- * less the report window (customers often notice first). An alert: no earlier than its start less the quiet
- * period, and no later than the join window after its last event; into an incident of reports alone, only within the report window of one of its reports, before or
- * after (a complaint in the morning is not the incident of an alert at night), so that the same incident
- * comes out whichever of the two arrives first.
+ * Whether an event at `t` falls within the incident, for joining it.
+ * - A report: no earlier than its start less the report window (customers often notice first).
+ * - An alert: no earlier than its start less the quiet period; into an incident of reports alone, only
+ *   within the report window of one of its reports, before or after (a complaint in the morning is not the
+ *   incident of an alert at night), so that the same incident comes out whichever arrives first.
+ * - Either, into an incident with alerts: within the join window of its latest event at or before `t` (a
+ *   warning firing quietly for days does not take a new outage of its service, nor a complaint about it).
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
-  if (report) return t >= inc.openedMs - Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs)
-  if (inc.data.alerts.length > 0) return t >= inc.openedMs - s.cfg.quietPeriodMs && (s.cfg.joinWindowMs <= 0 || t <= inc.lastEventMs + s.cfg.joinWindowMs)
-  for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
-  return false
+  if (inc.data.alerts.length === 0) {
+    if (report) return t >= inc.openedMs - Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs)
+    for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
+    return false
+  }
+  if (t < inc.openedMs - (report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs)) return false
+  const w = s.cfg.joinWindowMs
+  if (w <= 0 || t <= inc.openedMs) return true
+  // A late event sees the incident as it was at its own time, not the events after it.
+  const last = t >= inc.lastEventMs ? inc.lastEventMs : lastEventAtOrBefore(inc, t)
+  return t - last <= w
+}
+
+/** The incident's latest event time at or before `t`, from its members' and reports' times (`openedMs` at least). */
+function lastEventAtOrBefore(inc: IncidentState, t: number): number {
+  let last = inc.openedMs
+  const consider = (at: string | null) => {
+    if (at === null) return
+    const ms = parseTime(at)
+    if (ms <= t && ms > last) last = ms
+  }
+  for (const m of inc.data.alerts) { consider(m.firstSeenAt); consider(m.lastSeenAt); consider(m.resolvedAt) }
+  for (const r of inc.data.reports) consider(r.at)
+  return last
 }
 
 /**
- * The open incident of the group, other than its owner, that takes an event at `t` (`joinsAt`), the newest
- * if several: one a late event opened, or one of reports alone that a newer incident took the group from.
- * A scan of the open incidents, on the rare path where the owner does not take the event.
+ * The newest open incident of the group that takes an event at `t` (`joinsAt`), when its owner does not:
+ * one a late event opened, one quieter than the join window, one of reports alone, or one left open when
+ * the owner resolved. The group's open incidents are few; each is settled first, so one due to resolve
+ * by now is not joined.
  */
-export function otherOpenHolding(s: EngineState, groupKey: string, owner: IncidentState | undefined, t: number, report: boolean): IncidentState | undefined {
+export function openHolding(s: EngineState, groupKey: string, t: number, report: boolean): IncidentState | undefined {
+  const open = s.openInGroup.get(groupKey)
+  if (!open) return undefined
   let best: IncidentState | undefined
-  for (const inc of s.openIncidents) {
-    if (inc === owner || inc.data.groupKey !== groupKey || !joinsAt(s, inc, t, report)) continue
+  // A copy: settling can resolve an incident, which leaves the set.
+  for (const inc of [...open]) {
+    settle(s, inc, s.now)
+    if (inc.data.status !== 'open' || !joinsAt(s, inc, t, report)) continue
     if (!best || inc.openedMs > best.openedMs || (inc.openedMs === best.openedMs && inc.data.id > best.data.id)) best = inc
   }
   return best

@@ -6,7 +6,7 @@ import { indexProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
-  createState, intern, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, intern, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -334,7 +334,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     }
     ids[n] = data.id
     s.incidents.set(data.id, inc)
-    if (data.status === 'open') s.openIncidents.add(inc)
+    if (data.status === 'open') markOpen(s, inc)
     sinceStep += count + 1
     if (sinceStep >= membersPerStep) { sinceStep = 0; yield }
   }
@@ -390,7 +390,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
       ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
     }
     s.incidents.set(i.data.id, inc)
-    if (inc.data.status === 'open') s.openIncidents.add(inc)
+    if (inc.data.status === 'open') markOpen(s, inc)
   }
   const idOf = (id: string): string => s.incidents.get(id)?.data.id ?? id
   for (const [key, id, resolved, lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes] of copy.alerts) {

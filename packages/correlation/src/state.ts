@@ -149,6 +149,8 @@ export interface EngineState {
   incidents: Map<string, IncidentState>
   /** Open incidents only: the commands and reopen rules look up the retained resolved ones in `incidents`. */
   openIncidents: Set<IncidentState>
+  /** The same by group key, for an event its group's owner does not take (`markOpen`; derived, not in snapshots). */
+  openInGroup: Map<string, Set<IncidentState>>
   openByGroup: Map<string, string>
   /** Group keys of the default grouping by service and environment (a cache, not in snapshots). */
   groupKeys: Map<string, Map<string, string>>
@@ -189,11 +191,28 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new Map(), sharedCauseKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [], strings: new Map(),
   }
+}
+
+/** An incident opens (or opens again): in the open set and its group's. */
+export function markOpen(s: EngineState, inc: IncidentState): void {
+  s.openIncidents.add(inc)
+  let group = s.openInGroup.get(inc.data.groupKey)
+  if (!group) s.openInGroup.set(inc.data.groupKey, (group = new Set()))
+  group.add(inc)
+}
+
+/** An incident resolves: out of the open set and its group's. */
+export function markClosed(s: EngineState, inc: IncidentState): void {
+  s.openIncidents.delete(inc)
+  const group = s.openInGroup.get(inc.data.groupKey)
+  if (!group) return
+  group.delete(inc)
+  if (group.size === 0) s.openInGroup.delete(inc.data.groupKey)
 }
 
 /** At most this many distinct strings are shared: titles that differ per alert must not grow the table for ever. */
