@@ -109,8 +109,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
   const inc = joinable(s, groupKey, amGroupKey, t, false) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
-  // Only the owner of its group: a late event's incident must not take the notification group from the live one.
-  if (amGroupKey && s.openByGroup.get(inc.data.groupKey) === inc.data.id) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
+  if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {

@@ -93,6 +93,14 @@ describe('grouping', () => {
     const amGroup = { groupKey: '{}:{alertname="X"}' }
     const together = run([alert({ fp: 'a', t: 0, labels: { cluster: 'eu' }, origin: amGroup }), alert({ fp: 'b', t: 1, labels: { cluster: 'us' }, origin: amGroup })], cfg)
     expect(only(together.incidents).alertCount).toBe(2)
+    // Also into an incident that does not own its group (an older one, which the newest left when it resolved).
+    const eu = { cluster: 'eu' }
+    const older = run([
+      alert({ fp: 'x', t: 0, labels: eu }), alert({ fp: 'y', t: 1, labels: eu }), alert({ fp: 'y', t: 2, status: 'resolved', labels: eu }),
+      alert({ fp: 'a', t: 600, labels: eu }), alert({ fp: 'y', t: 605, labels: eu }), alert({ fp: 'a', t: 610, status: 'resolved', labels: eu }), tick(616),
+      alert({ fp: 'b', t: 620, labels: eu, origin: amGroup }), alert({ fp: 'c', t: 621, labels: { cluster: 'us' }, origin: amGroup }),
+    ], cfg)
+    expect(older.incidents.map((i) => i.alerts.map((m) => m.fingerprint).sort().join('+')).sort()).toEqual(['a', 'b+c+x+y'])
   })
 
   it('takes the maximum severity of its members', () => {

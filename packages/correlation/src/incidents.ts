@@ -81,6 +81,17 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   return inc
 }
 
+/** The group's owner resolved: the newest open incident left in it owns it now, or none. */
+function handOverGroup(s: EngineState, groupKey: string): void {
+  let next: IncidentState | undefined
+  for (const inc of s.openInGroup.get(groupKey) ?? []) if (!next || newer(inc, next)) next = inc
+  if (next) s.openByGroup.set(groupKey, next.data.id)
+  else s.openByGroup.delete(groupKey)
+}
+
+/** Opened later, or at the same time with the greater id: a total order, whatever order the incidents are held in. */
+const newer = (a: IncidentState, b: IncidentState): boolean => a.openedMs > b.openedMs || (a.openedMs === b.openedMs && a.data.id > b.data.id)
+
 /**
  * The newest open incident of a group owns it and takes its events first (`joinable`; an older one that
  * holds an event still gets it). An incident opened or reopened takes its group when the group is free or
@@ -120,7 +131,7 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   inc.quietSince = null
   markClosed(s, inc)
   s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
-  if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) s.openByGroup.delete(inc.data.groupKey)
+  if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) handOverGroup(s, inc.data.groupKey)
   if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
   inc.amGroups = null
@@ -232,7 +243,7 @@ export function openHolding(s: EngineState, groupKey: string, t: number, report:
   for (const inc of [...open]) {
     settle(s, inc, s.now)
     if (inc.data.status !== 'open' || !joinsAt(s, inc, t, report)) continue
-    if (!best || inc.openedMs > best.openedMs || (inc.openedMs === best.openedMs && inc.data.id > best.data.id)) best = inc
+    if (!best || newer(inc, best)) best = inc
   }
   return best
 }
