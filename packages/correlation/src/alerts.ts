@@ -128,6 +128,9 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   }
   s.alerts.set(key, next)
   addMember(s, inc, member, heardAt)
+  // The first alert of an incident of reports alone: the problem rules time the incident by it, as they
+  // would had it come first and opened the incident (a complaint filed before a backlog of alerts is applied).
+  if (inc.data.alerts.length === 1) inc.firstOpenedMs = t
   if (inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? earlyResolve ?? t, earlyResolve ?? t)
   else inc.quietSince = null
   let newDeps: string[] | undefined

@@ -395,6 +395,16 @@ describe('candidate problems', () => {
     expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'shared-cause', environment: 'production', label: 'host', value: 'db-1' })
   })
 
+  it('times an incident of reports alone by its first alert: a complaint applied before the alerts it follows', () => {
+    const db = { instance: 'db-main:9187' }
+    const { incidents, problems } = run([
+      report(20, { service: 'checkout' }),
+      alert({ fp: 'pay', t: 8, rx: 21, service: 'checkout', labels: db }), alert({ fp: 'search', t: 10, rx: 21, service: 'search', labels: db }),
+    ])
+    expect(incidents.map((i) => `${i.services.join()}:${i.alerts.length}:${i.reports.length}`)).toEqual(['checkout:1:1', 'search:1:0'])
+    expect(problems).toMatchObject([{ kind: 'shared-cause', services: ['checkout', 'search'] }])
+  })
+
   it('finds no shared cause within one incident of several services', () => {
     const keyed = (fp: string, t: number, service: string) => alert({ fp, t, service, labels: { incident_key: 'fraud-review', instance: `${service}-1:9100` } })
     const { incidents, problems } = run([keyed('a', 0, 'checkout'), keyed('b', 1, 'risk'), keyed('c', 2, 'checkout')])
