@@ -61,7 +61,10 @@ export interface IncidentState {
   resolvedDecidedAt: number | null
   /** `data.resolvedAt` as a number. */
   resolvedMs: number | null
-  /** Time of the event that opened it: the problem windows compare this, which never moves. */
+  /**
+   * Time of the event that opened it, or of its first alert when reports opened it: the problem windows
+   * compare this, which a late event moving the start back does not move.
+   */
   firstOpenedMs: number
   /** `data.openedAt` and `data.lastEventAt` as numbers. */
   openedMs: number
