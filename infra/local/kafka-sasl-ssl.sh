@@ -62,9 +62,12 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 PROPS
   if [ ! -f "$dir/data/meta.properties" ]; then
-    local cluster_id
-    # What StorageTool random-uuid prints (16 random bytes, base64url), without a JVM start of its own.
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    local cluster_id=-
+    # What StorageTool random-uuid prints (16 random bytes, base64url), without a JVM start of its own, and,
+    # as it does, never starting with '-': the format tool would read `-t -…` as a missing argument (1 run in 64).
+    while [ "${cluster_id#-}" != "$cluster_id" ]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    done
     java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$KAFKA_HOME/libs/*" -Dlog4j.configuration="file:$dir/log4j.properties" \
       kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
       --add-scram "SCRAM-SHA-512=[name=$user,password=$password]" \
