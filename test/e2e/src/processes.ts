@@ -95,13 +95,20 @@ receivers:
 /** Writes `config` into `dir` and starts Alertmanager on it: data in `dir`, no cluster listener, JSON logs. */
 export async function spawnAlertmanager(dir: string, port: number, config: string): Promise<ChildProcess & { stdout: Readable; stderr: Readable }> {
   await writeFile(path.join(dir, 'alertmanager.yml'), config)
-  return spawn(ALERTMANAGER_BIN, [
+  const child = spawn(ALERTMANAGER_BIN, [
     `--config.file=${path.join(dir, 'alertmanager.yml')}`,
     `--storage.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--cluster.listen-address=',
     '--log.format=json',
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // A missing binary is an 'error' event, not a throw: unheard, it crashed the chaos run past its cleanups
+  // and left the services it had started running.
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (err) => reject(new Error(`cannot start Alertmanager (${ALERTMANAGER_BIN}): ${err.message}; apt-get install prometheus-alertmanager`)))
+  })
+  return child
 }
 
 /** Runs a real Alertmanager (Debian's package) whose only receiver is our webhook. */
