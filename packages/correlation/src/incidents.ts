@@ -203,12 +203,13 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
  *   warning firing quietly for days does not take a new outage of its service, nor a complaint about it).
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
+  const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
-    if (report) return t >= inc.openedMs - Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs)
+    if (report) return t >= inc.openedMs - lead
     for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
     return false
   }
-  if (t < inc.openedMs - (report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs)) return false
+  if (t < inc.openedMs - lead) return false
   const w = s.cfg.joinWindowMs
   if (w <= 0 || t <= inc.openedMs) return true
   // A late event sees the incident as it was at its own time, not the events after it.
