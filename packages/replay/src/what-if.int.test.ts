@@ -5,6 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { Admin, Kafka, Producer } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
+import { overriddenConfigOf } from '@opsreview/correlation/settings'
 import type { AlertEvent, Command, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
@@ -13,7 +14,6 @@ import type { Client } from '@elastic/elasticsearch'
 import { dropDataset } from './dataset.ts'
 import { renderReport } from './report.ts'
 import { loadRules } from './rules.ts'
-import { engineConfigOf } from './settings.ts'
 import { whatIf } from './what-if.ts'
 
 const MIN = 60_000
@@ -167,7 +167,7 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     const { logger } = captureLogs()
     const report = await whatIf({
       kafka, es, logger, topics, indexPrefix: prefix, ...range,
-      engineConfig: { ...engineConfigOf({ OPSREVIEW_REOPEN_WINDOW: 60 * MIN }), ...rules.engineConfig }, relabel: rules.relabel, rules: rules.file,
+      engineConfig: { ...overriddenConfigOf({ OPSREVIEW_REOPEN_WINDOW: 60 * MIN }), ...rules.engineConfig }, relabel: rules.relabel, rules: rules.file,
       groupId, dataset: 'ns', settings: { OPSREVIEW_REOPEN_WINDOW: 60 * MIN },
     })
     const c = report.comparison

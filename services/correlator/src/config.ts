@@ -1,5 +1,6 @@
 import { field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
-import { defaultCorrelationConfig as d, POSTMORTEM_MIN_SERVICES, type CorrelationConfig } from '@opsreview/correlation/config'
+import type { CorrelationConfig } from '@opsreview/correlation/config'
+import { thresholdConfigOf, thresholdSpec } from '@opsreview/correlation/settings'
 import { defaultCorrelatorTopics as t, type CorrelatorTopics } from '@opsreview/correlation-stream/topics'
 import { parseGroupingRulesSetting } from '@opsreview/grouping'
 
@@ -48,31 +49,7 @@ export const correlatorConfigSpec = {
   },
   OPSREVIEW_GROUP_BY: replacedByGroupingRules('replaced by groupBy in OPSREVIEW_GROUPING_RULES'),
   OPSREVIEW_INCIDENT_KEY_LABEL: replacedByGroupingRules('replaced by incidentKeyLabel in OPSREVIEW_GROUPING_RULES'),
-  OPSREVIEW_QUIET_PERIOD: field.duration('all members resolved this long: the incident resolves', d.quietPeriodMs),
-  OPSREVIEW_REOPEN_WINDOW: field.duration('a member firing again this soon reopens the incident', d.reopenWindowMs),
-  OPSREVIEW_JOIN_WINDOW: field.duration('a new alert joins an open incident only if it saw an event this recently (0: no limit)', d.joinWindowMs),
-  OPSREVIEW_REPORT_WINDOW: field.duration('a report joins an incident opening this soon after it; an incident of reports alone takes alerts this near one of its reports', d.reportWindowMs),
-  OPSREVIEW_STALENESS_ALERTMANAGER: field.duration('firing Alertmanager alerts not heard of this long resolve', d.stalenessMs.alertmanager),
-  OPSREVIEW_STALENESS_PINGDOM: field.duration('likewise for Pingdom checks (0: never; Pingdom sends state changes only)', d.stalenessMs.pingdom),
-  OPSREVIEW_STALENESS_REPORT: field.duration('incidents opened by a report only resolve after this long', d.stalenessMs.report),
-  OPSREVIEW_POSTMORTEM_SEVERITIES: field.list('a post-mortem needs one of these severities, and one of the conditions below', [...d.postmortem.severities]),
-  OPSREVIEW_POSTMORTEM_MIN_DURATION: field.duration('condition: the incident lasted this long (0 turns it off)', d.postmortem.minDurationMs),
-  OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT: field.oneOf('condition: customers were affected', ['true', 'false'] as const, d.postmortem.whenCustomerImpact ? 'true' : 'false'),
-  OPSREVIEW_POSTMORTEM_MIN_SERVICES: field.int('condition: the incident hit this many services (0 turns it off; all three off: the severity alone)', d.postmortem.minServices ?? POSTMORTEM_MIN_SERVICES, { min: 0 }),
-  OPSREVIEW_RECURRING_MIN_INCIDENTS: field.int('incidents with one signature that make a recurring problem', d.recurring.minIncidents, { min: 2 }),
-  OPSREVIEW_RECURRING_WINDOW: field.duration('within this window', d.recurring.windowMs),
-  OPSREVIEW_FLAPPING_MIN_FLAPS: field.int('re-fires of one alert that make it flapping', d.flapping.minFlaps, { min: 2 }),
-  OPSREVIEW_FLAPPING_WINDOW: field.duration('within this window', d.flapping.windowMs),
-  OPSREVIEW_SHARED_CAUSE_WINDOW: field.duration('incidents opening this close can share a cause', d.sharedCause.windowMs),
-  OPSREVIEW_SHARED_CAUSE_MIN_SERVICES: field.int('services that must share a dependency value', d.sharedCause.minServices, { min: 2 }),
-  OPSREVIEW_SHARED_CAUSE_LABELS: field.list('dependency labels (host also matches the host part of instance)', [...d.sharedCause.labels]),
-  OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS: field.list("jobs whose instance is the exporter's own address, not a host the alert is about", [...d.sharedCause.exporterJobs ?? []]),
-  OPSREVIEW_CORRELATOR_RETENTION: field.duration('how long event ids and resolved incidents stay in engine state', d.retentionMs),
-  OPSREVIEW_ALLOWED_LATENESS: field.duration('how late an event may arrive and still be applied in event-time order; also how long each event waits', d.allowedLatenessMs),
-  OPSREVIEW_FUTURE_TOLERANCE: field.duration("a sender's event time more than this after receipt is clamped to receipt + this", d.futureToleranceMs),
-  OPSREVIEW_LATE_HOLD_AFTER: field.duration('an event this far behind the watermark is a backlog: held until a tick finds the backlog drained, then applied in event-time order', d.lateHold.afterMs),
-  OPSREVIEW_LATE_HOLD_QUIET: field.duration('a held backlog is applied at the first tick after this long without a held arrival', d.lateHold.quietMs),
-  OPSREVIEW_LATE_HOLD_MAX: field.duration('a backlog held this long (of ticks) is applied even if more keeps coming: longer ones are applied in chunks', d.lateHold.maxMs),
+  ...thresholdSpec,
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 }
 
@@ -91,20 +68,6 @@ export function topicsOf(c: CorrelatorConfig): CorrelatorTopics {
 }
 
 export function engineConfigOf(c: CorrelatorConfig): CorrelationConfig {
-  return {
-    grouping: c.OPSREVIEW_GROUPING_RULES,
-    quietPeriodMs: c.OPSREVIEW_QUIET_PERIOD,
-    reopenWindowMs: c.OPSREVIEW_REOPEN_WINDOW,
-    reportWindowMs: c.OPSREVIEW_REPORT_WINDOW,
-    joinWindowMs: c.OPSREVIEW_JOIN_WINDOW,
-    stalenessMs: { alertmanager: c.OPSREVIEW_STALENESS_ALERTMANAGER, pingdom: c.OPSREVIEW_STALENESS_PINGDOM, report: c.OPSREVIEW_STALENESS_REPORT },
-    postmortem: { severities: c.OPSREVIEW_POSTMORTEM_SEVERITIES, minDurationMs: c.OPSREVIEW_POSTMORTEM_MIN_DURATION, whenCustomerImpact: c.OPSREVIEW_POSTMORTEM_CUSTOMER_IMPACT === 'true', minServices: c.OPSREVIEW_POSTMORTEM_MIN_SERVICES },
-    recurring: { minIncidents: c.OPSREVIEW_RECURRING_MIN_INCIDENTS, windowMs: c.OPSREVIEW_RECURRING_WINDOW },
-    flapping: { minFlaps: c.OPSREVIEW_FLAPPING_MIN_FLAPS, windowMs: c.OPSREVIEW_FLAPPING_WINDOW },
-    sharedCause: { windowMs: c.OPSREVIEW_SHARED_CAUSE_WINDOW, minServices: c.OPSREVIEW_SHARED_CAUSE_MIN_SERVICES, labels: c.OPSREVIEW_SHARED_CAUSE_LABELS, exporterJobs: c.OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS },
-    retentionMs: c.OPSREVIEW_CORRELATOR_RETENTION,
-    allowedLatenessMs: c.OPSREVIEW_ALLOWED_LATENESS,
-    futureToleranceMs: c.OPSREVIEW_FUTURE_TOLERANCE,
-    lateHold: { afterMs: c.OPSREVIEW_LATE_HOLD_AFTER, quietMs: c.OPSREVIEW_LATE_HOLD_QUIET, maxMs: c.OPSREVIEW_LATE_HOLD_MAX, maxEvents: d.lateHold.maxEvents, expectTicks: c.OPSREVIEW_TICK_INTERVAL > 0 },
-  }
+  const thresholds = thresholdConfigOf(c)
+  return { grouping: c.OPSREVIEW_GROUPING_RULES, ...thresholds, lateHold: { ...thresholds.lateHold, expectTicks: c.OPSREVIEW_TICK_INTERVAL > 0 } }
 }

@@ -15,12 +15,12 @@ import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
 import { dropDataset } from '@opsreview/replay/dataset'
 import { renderReport } from '@opsreview/replay/report'
 import type { LoadedRules } from '@opsreview/replay/rules'
-import { engineConfigOf } from '@opsreview/replay/settings'
+import { overriddenConfigOf, setOverrides } from '@opsreview/correlation/settings'
 import { whatIf } from '@opsreview/replay/what-if'
 import { describeRetention, runRetention } from '@opsreview/search-index/retention'
 import { leaseHolderName, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
 import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
-import { replayConfigSpec, settingOverridesOf } from './replay-config.ts'
+import { replayConfigSpec } from './replay-config.ts'
 
 const USAGE = `usage: opsreview <command>
   reindex        Rebuilds alerts, incidents and problems in Elasticsearch from the Kafka topics, then moves the aliases.
@@ -139,12 +139,12 @@ async function replay(argv: string[]): Promise<number> {
       return 0
     }
     const kafka = new Kafka({ clientId: 'opsreview-replay', ...kafkaConnectionOptions(c), logLevel: logLevel.NOTHING, retry: { retries: 3 } })
-    const settings = settingOverridesOf(c)
+    const settings = setOverrides(c)
     const report = await whatIf({
       kafka, es, logger, indexPrefix: c.OPSREVIEW_ES_INDEX_PREFIX,
       topics: { alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS },
       fromMs: cmd.from, toMs: cmd.to,
-      engineConfig: { ...engineConfigOf(settings), ...rules?.engineConfig },
+      engineConfig: { ...overriddenConfigOf(settings), ...rules?.engineConfig },
       ...(rules ? { relabel: rules.relabel, rules: rules.file } : {}),
       ...(cmd.warmUpMs !== undefined ? { warmUpMs: cmd.warmUpMs } : {}),
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
