@@ -23,7 +23,7 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
     if (start < t && (!track || start > track.lastChangeAt)) {
       // The firing's rules (shared cause, recurring, flapping) look at windows around its own time, not the resolve's.
       s.now = start
-      onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt)
+      onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt, t)
       s.now = t
       return onResolve(s, key, s.alerts.get(key), t, at)
     }
@@ -42,20 +42,20 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): v
  * The open incident an event joins (`joinsAt`): its group's owner, else the newest other open incident of
  * its group that takes it, else the open incident of its Alertmanager notification group.
  */
-function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number, report: boolean): IncidentState | undefined {
+function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number, report: boolean, until = t): IncidentState | undefined {
   const ownerId = s.openByGroup.get(groupKey)
   const owner = ownerId === undefined ? undefined : s.incidents.get(ownerId)
   if (owner) {
     settle(s, owner, s.now)
-    if (owner.data.status === 'open' && joinsAt(s, owner, t, report)) return owner
+    if (owner.data.status === 'open' && joinsAt(s, owner, t, report, until)) return owner
   }
-  const other = openHolding(s, groupKey, t, report)
+  const other = openHolding(s, groupKey, t, report, until)
   if (other || !amGroupKey) return other
   const id = s.openByAmGroup.get(amGroupKey)
   const inc = id === undefined ? undefined : s.incidents.get(id)
   if (!inc) return undefined
   settle(s, inc, s.now)
-  return inc.data.status === 'open' && joinsAt(s, inc, t, report) ? inc : undefined
+  return inc.data.status === 'open' && joinsAt(s, inc, t, report, until) ? inc : undefined
 }
 
 /**
@@ -63,9 +63,9 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
  * joined it open in event time. A firing opens it again (no reopening: it had not resolved yet at `t`); a
  * report only adds to it, as reports never keep an incident open.
  */
-function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean): IncidentState | undefined {
+function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t): IncidentState | undefined {
   if (t >= s.watermark) return undefined
-  const inc = resolvedHolding(s, groupKey, t, !firing)
+  const inc = resolvedHolding(s, groupKey, t, !firing, until)
   if (inc && firing) reopenIncident(s, inc, false)
   return inc
 }
@@ -80,7 +80,8 @@ function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
   return Number.isFinite(received) ? Math.max(t, Math.min(received, s.highWater)) : t
 }
 
-function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
+/** `until`: the end of a whole episode (an alert first heard of resolved) that fired at `t`. */
+function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until = t): IncidentState | undefined {
   if (track?.incidentId) {
     const inc = s.incidents.get(track.incidentId)
     if (inc) {
@@ -108,7 +109,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
-  const inc = joinable(s, groupKey, amGroupKey, t, false) ?? joinBySpan(s, groupKey, t, true) ?? openIncident(s, event, groupKey, t, at)
+  const inc = joinable(s, groupKey, amGroupKey, t, false, until) ?? joinBySpan(s, groupKey, t, true, until) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null

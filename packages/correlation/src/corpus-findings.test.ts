@@ -152,6 +152,36 @@ describe('corpus findings: an alert Alertmanager only ever reports as resolved',
   })
 })
 
+describe('corpus findings: an alert only ever reported resolved, over another incident of its group', () => {
+  // Second probe, after a receiver outage: Alertmanager retried until the receiver was back, and by then
+  // 'queue-lag' (10:00-10:20) had ended, so it came only resolved, with its start. 'queue-errors' had
+  // fired at 10:07. The episode overlaps that incident, but its start lies more than the quiet period
+  // before it opened, and the join looked at the start alone: two incidents.
+  const lag: Ev = { fp: 'queue-lag', service: 'queue', status: 'resolved', startsAt: T0, t: T0 + 20 * MIN, name: 'QueueLag' }
+  const errorsFiring: Ev = { fp: 'queue-errors', service: 'queue', status: 'firing', t: T0 + 7 * MIN, name: 'QueueErrors' }
+  const oneIncident = (status: string) => [{ alerts: ['queue-errors', 'queue-lag'], reports: 0, status }]
+
+  it('live, while that incident is open: one incident, opened at the episode start', () => {
+    const engine = run(live([errorsFiring, lag]))
+    expect(membership(engine)).toEqual(oneIncident('open'))
+    expect(engine.incidents()[0]!.openedAt).toBe(isoOf(T0))
+  })
+
+  it('live and in a burst, when that incident has resolved inside the episode: one incident', () => {
+    const errors: Ev[] = [errorsFiring, { fp: 'queue-errors', service: 'queue', status: 'resolved', t: T0 + 10 * MIN, name: 'QueueErrors' }]
+    expect(membership(run(live([...errors, lag])))).toEqual(oneIncident('resolved'))
+    expect(membership(run(burst([...errors, lag])))).toEqual(oneIncident('resolved'))
+    expect(membership(run(burst([lag, ...errors])))).toEqual(oneIncident('resolved'))
+  })
+
+  it('an episode that ends before the incident opens (less the quiet period) stays apart', () => {
+    const early: Ev = { fp: 'queue-lag', service: 'queue', status: 'resolved', startsAt: T0 - 30 * MIN, t: T0 - 20 * MIN, name: 'QueueLag' }
+    expect(membership(run(live([errorsFiring, early])))).toEqual([
+      { alerts: ['queue-errors'], reports: 0, status: 'open' }, { alerts: ['queue-lag'], reports: 0, status: 'resolved' },
+    ])
+  })
+})
+
 describe('corpus findings: recurring openings that arrive out of order', () => {
   // Three incidents of one signature on days 0, 5 and 10: no 7-day window holds three, so no problem.
   const printer = (fp: string, day: number): Ev[] => [

@@ -202,7 +202,10 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
  * - Either, into an incident with alerts: within the join window of its latest event at or before `t` (a
  *   warning firing quietly for days does not take a new outage of its service, nor a complaint about it).
  */
-export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean): boolean {
+export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean, until = t): boolean {
+  // A whole episode (an alert first heard of resolved, `t` to `until`) joins as at its first instant the
+  // incident was open, when it began earlier: it overlapped the incident even if its start did not.
+  if (until > t) t = Math.max(t, Math.min(until, inc.openedMs))
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
     if (report) return t >= inc.openedMs - lead
@@ -236,14 +239,14 @@ function lastEventAtOrBefore(inc: IncidentState, t: number): number {
  * the owner resolved. The group's open incidents are few; each is settled first, so one due to resolve
  * by now is not joined.
  */
-export function openHolding(s: EngineState, groupKey: string, t: number, report: boolean): IncidentState | undefined {
+export function openHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const open = s.openInGroup.get(groupKey)
   if (!open) return undefined
   let best: IncidentState | undefined
   // A copy: settling can resolve an incident, which leaves the set.
   for (const inc of [...open]) {
     settle(s, inc, s.now)
-    if (inc.data.status !== 'open' || !joinsAt(s, inc, t, report)) continue
+    if (inc.data.status !== 'open' || !joinsAt(s, inc, t, report, until)) continue
     if (!best || newer(inc, best)) best = inc
   }
   return best
@@ -257,7 +260,7 @@ const SPAN_CANDIDATES = 8
  * an alert), not yet resolved at `t` (its resolution was decided after `t`). Manually resolved
  * incidents are left alone: a person decided they are over.
  */
-export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean): IncidentState | undefined {
+export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
   if (!list) return undefined
   // The first incident decided after `t`.
@@ -270,7 +273,7 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
   }
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (joinsAt(s, inc, t, report) && inc.data.resolvedBy !== 'manual') return inc
+    if (joinsAt(s, inc, t, report, until) && inc.data.resolvedBy !== 'manual') return inc
   }
   return undefined
 }
