@@ -434,6 +434,13 @@ describe('candidate problems', () => {
     expect(run([node('a', 0, 'cart'), node('b', 2, 'payments')]).problems).toMatchObject([{ kind: 'shared-cause', services: ['cart', 'payments'] }])
   })
 
+  it('takes a bare IPv6 instance whole as its host: its last group is no port', () => {
+    const v6 = (fp: string, t: number, service: string, instance: string) => alert({ fp, t, service, labels: { instance } })
+    expect(run([v6('a', 0, 'geo', '2001:db8:10::5'), v6('b', 1, 'tax', '2001:db8:10::9')]).problems).toEqual([])
+    expect(run([v6('a', 0, 'geo', '2001:db8:10::5'), v6('b', 1, 'tax', '2001:db8:10::5')]).problems).toMatchObject([{ kind: 'shared-cause', signature: expect.stringContaining('"value":"2001:db8:10::5"') }])
+    expect(run([v6('a', 0, 'geo', '[2001:db8:10::5]:9100'), v6('b', 1, 'tax', '[2001:db8:10::5]:9200')]).problems).toMatchObject([{ kind: 'shared-cause', signature: expect.stringContaining('"value":"2001:db8:10::5"') }])
+  })
+
   it.each([
     ['more than five minutes apart', 6, 'search'],
     ['in the same service', 3, 'checkout'],

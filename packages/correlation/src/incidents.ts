@@ -45,10 +45,10 @@ export function depsOf(s: EngineState, event: AlertEvent): string[] {
   return out
 }
 
-/** `host:9100` → `host`; a value without a numeric port stays as it is. */
+/** `host:9100` → `host`; a value without a numeric port stays as it is, and so does a bare IPv6 address (its last group is no port). */
 function withoutPort(instance: string): string {
   const colon = instance.lastIndexOf(':')
-  if (colon < 0 || colon === instance.length - 1) return instance
+  if (colon < 0 || colon === instance.length - 1 || instance.indexOf(':') !== colon) return instance
   for (let i = colon + 1; i < instance.length; i++) {
     const c = instance.charCodeAt(i)
     if (c < 48 || c > 57) return instance
