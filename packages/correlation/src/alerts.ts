@@ -10,12 +10,15 @@ import { checkSharedCause } from './problems/shared-cause.ts'
 import { intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
-/** Applies one event at its time `t` (= `s.now`); returns the incident it touched. */
-export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState | undefined {
+/**
+ * Applies one event at its time `t` (= `s.now`); returns the incident it touched. `firingUntil`: for a
+ * firing, when it is known to have ended, if that is known before its resolve is applied (a backlog's).
+ */
+export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: string, firingUntil?: number): IncidentState | undefined {
   if (event.source === 'report') return onReport(s, event, t, at)
   const key = `${event.source}:${event.fingerprint}`
   const track = s.alerts.get(key)
-  if (event.status === 'firing') return onFiring(s, event, key, track, t, at)
+  if (event.status === 'firing') return onFiring(s, event, key, track, t, at, firingUntil)
   if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.watermark - s.cfg.retentionMs)) {
     // Alertmanager sends an alert that fired and ended between two flushes of its group once, resolved,
     // with its start: a whole episode. Applied as its firing at `startsAt`, then its resolve.
@@ -80,8 +83,13 @@ function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
   return Number.isFinite(received) ? Math.max(t, Math.min(received, s.highWater)) : t
 }
 
-/** `until`: the end of a whole episode (an alert first heard of resolved) that fired at `t`. */
-function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until = t): IncidentState | undefined {
+/**
+ * `until`: until when the alert is known to have fired: the end of a whole episode (an alert first heard
+ * of resolved) or of a backlog's firing whose resolve is in the backlog, else its receipt (Alertmanager
+ * and Pingdom send the state at the time they send). A late alert joins the incident of its group that it
+ * overlaps, not only one that its start falls into.
+ */
+function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until?: number): IncidentState | undefined {
   if (track?.incidentId) {
     const inc = s.incidents.get(track.incidentId)
     if (inc) {
@@ -109,7 +117,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
-  const inc = joinable(s, groupKey, amGroupKey, t, false, until) ?? joinBySpan(s, groupKey, t, true, until) ?? openIncident(s, event, groupKey, t, at)
+  const firedUntil = until ?? heardAtOf(s, event, t)
+  const inc = joinable(s, groupKey, amGroupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null

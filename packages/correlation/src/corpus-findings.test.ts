@@ -182,6 +182,47 @@ describe('corpus findings: an alert only ever reported resolved, over another in
   })
 })
 
+describe('corpus findings: a late alert still firing, over another incident of its group', () => {
+  // Third probe: a silence expires (or a receiver outage ends) and Alertmanager sends an alert firing since
+  // T0-15 at T0+20, while the incident of another alert of its group has been open since T0. The alert
+  // has fired through that incident's whole life, but its start lies more than the quiet period before
+  // the incident opened: live, it opened a second incident; in a burst, in event-time order, one.
+  const events: [Ev, number][] = [
+    [{ fp: 'latency', service: 'checkout', status: 'firing', t: T0, name: 'CheckoutLatencyHigh' }, T0 + 30_000],
+    [{ fp: 'errors', service: 'checkout', status: 'firing', t: T0 - 15 * MIN, name: 'CheckoutErrors' }, T0 + 20 * MIN + 30_000],
+    [{ fp: 'latency', service: 'checkout', status: 'resolved', t: T0 + 35 * MIN, name: 'CheckoutLatencyHigh' }, T0 + 35 * MIN + 30_000],
+    [{ fp: 'errors', service: 'checkout', status: 'resolved', t: T0 + 40 * MIN, name: 'CheckoutErrors' }, T0 + 40 * MIN + 30_000],
+  ]
+  const expected = [{ alerts: ['errors', 'latency'], reports: 0, status: 'resolved' }]
+
+  it('live, as received: one incident, opened at the late alert\'s start', () => {
+    const inputs: EngineInput[] = []
+    let clock = T0 - MIN
+    for (const [e, rx] of events) {
+      for (; clock + MIN <= rx; clock += MIN) inputs.push(tick(clock + MIN))
+      inputs.push(alert(e, rx))
+    }
+    for (const end = clock + HOUR; clock < end; clock += MIN) inputs.push(tick(clock + MIN))
+    const engine = run(inputs)
+    expect(membership(engine)).toEqual(expected)
+    expect(engine.incidents()[0]!.openedAt).toBe(isoOf(T0 - 15 * MIN))
+  })
+
+  it('in a burst: the same', () => {
+    expect(membership(run(burst(events.map(([e]) => e))))).toEqual(expected)
+  })
+
+  it('a backlog holding the late alert\'s resolve too, from before the incident opened: apart', () => {
+    // A spool drained at T0+20: the alert fired at T0-40 and ended at T0-30. Its receipt says nothing of
+    // when it stopped; its held resolve does.
+    const rx = T0 + 20 * MIN
+    const inputs: EngineInput[] = [tick(T0), alert(events[0]![0], T0 + 30_000), tick(T0 + MIN), tick(rx),
+      alert({ fp: 'errors', service: 'checkout', status: 'firing', t: T0 - 40 * MIN, name: 'CheckoutErrors' }, rx),
+      alert({ fp: 'errors', service: 'checkout', status: 'resolved', t: T0 - 30 * MIN, name: 'CheckoutErrors' }, rx), ...quietTicks(rx)]
+    expect(membership(run(inputs))).toEqual([{ alerts: ['errors'], reports: 0, status: 'resolved' }, { alerts: ['latency'], reports: 0, status: 'open' }])
+  })
+})
+
 describe('corpus findings: recurring openings that arrive out of order', () => {
   // Three incidents of one signature on days 0, 5 and 10: no 7-day window holds three, so no problem.
   const printer = (fp: string, day: number): Ev[] => [

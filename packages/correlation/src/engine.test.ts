@@ -237,8 +237,17 @@ describe('lifecycle', () => {
     expect(only(incidents).openedAt).toBe(at(6))
   })
 
-  it('gives a late event older than the open incident by more than the quiet period an incident of its own', () => {
-    const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 2, rx: 11 })])
+  it('lets a late alert still firing join the open incident it overlaps, however much older its start, as in order', () => {
+    // b fired at 2 and, sent at 11, still fires: it fired through a's start at 10. In order it would have
+    // opened the incident that a joined.
+    const late = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 2, rx: 11 })]).incidents
+    expect(late.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint).sort()])).toEqual([[at(2), ['a', 'b']]])
+    expect(run([alert({ fp: 'b', t: 2 }), alert({ fp: 'a', t: 10 })]).incidents.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint).sort()])).toEqual([[at(2), ['a', 'b']]])
+  })
+
+  it('gives a late alert that ended before the open incident, by more than the quiet period, an incident of its own', () => {
+    // Sent once, resolved (it fired at 2 and ended at 3, between two flushes of its group), at 11.
+    const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 3, rx: 11, status: 'resolved' })])
     expect(incidents.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint)])).toEqual([[at(2), ['b']], [at(10), ['a']]])
   })
 

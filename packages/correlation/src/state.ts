@@ -101,6 +101,8 @@ export interface Pending {
   rank: number
   id: string
   event: AlertEvent
+  /** A released backlog's firing whose resolve was held with it: that resolve's time (never in a snapshot: a release applies all it releases). */
+  firingUntil?: number
 }
 
 export interface Timer {

@@ -115,7 +115,22 @@ function tickHold(s: EngineState, at: number): void {
  */
 function release(s: EngineState): void {
   const hold = s.held
-  for (const p of hold.events) s.pending.push(p)
+  // A held firing is known to have fired until its resolve when that is held too: not until its receipt,
+  // which in a backlog can be hours after the resolve.
+  const resolves = new Map<string, number[]>()
+  for (const p of hold.events) {
+    if (p.event.status !== 'resolved' || p.event.source === 'report') continue
+    const key = `${p.event.source}:${p.event.fingerprint}`
+    const times = resolves.get(key)
+    if (times) times.push(p.t)
+    else resolves.set(key, [p.t])
+  }
+  for (const p of hold.events) {
+    const times = p.event.status === 'firing' ? resolves.get(`${p.event.source}:${p.event.fingerprint}`) : undefined
+    let until = Infinity
+    if (times) for (const r of times) if (r >= p.t && r < until) until = r
+    s.pending.push(until === Infinity ? p : { ...p, firingUntil: until })
+  }
   hold.events = []
   hold.since = NEVER
   hold.lastAt = NEVER
@@ -164,7 +179,7 @@ function drain(s: EngineState): void {
       if (fromQueue) s.queuedHead++
       else pending.pop()
       s.now = pt
-      const inc = applyEvent(s, p!.event, pt, p!.iso)
+      const inc = applyEvent(s, p!.event, pt, p!.iso, p!.firingUntil)
       if (inc) schedule(s, inc)
     }
   }
