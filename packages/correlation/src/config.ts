@@ -22,9 +22,10 @@ export interface CorrelationConfig {
    */
   reportWindowMs?: number
   /**
-   * A new alert joins an open incident of its group only if the incident saw an event (a member firing or
-   * resolving, a report) this recently: a warning firing quietly for days does not swallow a new outage of
-   * its service. 0: no limit.
+   * A new alert joins an open incident of its group only if the incident was active this recently: a
+   * member still firing fired or fired again, or a report came (a member that ended counts only within the
+   * quiet period after it). A warning firing quietly for days does not swallow a new outage of its
+   * service, and an outage that joined it and ended does not bridge it to the next. 0: no limit.
    */
   joinWindowMs?: number
   /** Firing alerts not heard of for this long are resolved, per source; 0: never (the source's alerts end only by a resolve or a person). */

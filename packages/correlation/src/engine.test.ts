@@ -172,6 +172,22 @@ describe('lifecycle', () => {
     expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 })], { joinWindowMs: 0 }).incidents).alertCount).toBe(2)
   })
 
+  it('keeps two outages apart that a warning firing across both would bridge', () => {
+    // Third probe: a cache warning fires all day; api errors at 2 h 30 (35 min) join it, within the join
+    // window of its start. Search timeouts at 6 h came 2 h 55 after the api errors ended: only the api
+    // errors' events were recent, and they are over. The warning's own last event is 6 h old.
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+    const outages = [
+      alert({ fp: 'cache', t: 0 }), alert({ fp: 'api', t: 150, severity: 'critical' }), alert({ fp: 'api', t: 185, status: 'resolved' }),
+      alert({ fp: 'search', t: 360, severity: 'critical' }), alert({ fp: 'search', t: 395, status: 'resolved' }), alert({ fp: 'cache', t: 870, status: 'resolved' }),
+    ]
+    expect(members(run(outages).incidents)).toEqual(['api+cache', 'search'])
+    // A resolve counts while its incident would still be open, in the quiet period after it: no longer.
+    const after = (t: number) => members(run([alert({ fp: 'cache', t: 0 }), alert({ fp: 'api', t: 200 }), alert({ fp: 'api', t: 240, status: 'resolved' }), alert({ fp: 'db', t })]).incidents)
+    expect(after(243)).toEqual(['api+cache+db'])
+    expect(after(250)).toEqual(['api+cache', 'db'])
+  })
+
   it('applies the join window to a complaint as well, whichever of it and the alert arrives first', () => {
     const byMembers = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
     const inOrder = run([alert({ fp: 'cert', t: 0 }), report(6 * 60), alert({ fp: '5xx', t: 6 * 60 + 10 })]).incidents

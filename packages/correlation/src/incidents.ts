@@ -199,12 +199,13 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
  * - An alert: no earlier than its start less the quiet period; into an incident of reports alone, only
  *   within the report window of one of its reports, before or after (a complaint in the morning is not the
  *   incident of an alert at night), so that the same incident comes out whichever arrives first.
- * - Either, into an incident with alerts: within the join window of its latest event at or before `t` (a
- *   warning firing quietly for days does not take a new outage of its service, nor a complaint about it).
+ * - Either, into an incident with alerts: within the join window of the incident's activity at `t`
+ *   (`activeWithin`): a warning firing quietly for days does not take a new outage of its service, nor a
+ *   complaint about it, nor does an outage that joined it and ended bridge it to the next one.
+ * `until`: an alert known to have fired from `t` to `until` (a late one) joins as at its first instant the
+ * incident was open, when it began earlier: it overlapped the incident even if its start did not.
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean, until = t): boolean {
-  // A whole episode (an alert first heard of resolved, `t` to `until`) joins as at its first instant the
-  // incident was open, when it began earlier: it overlapped the incident even if its start did not.
   if (until > t) t = Math.max(t, Math.min(until, inc.openedMs))
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
@@ -215,22 +216,40 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   if (t < inc.openedMs - lead) return false
   const w = s.cfg.joinWindowMs
   if (w <= 0 || t <= inc.openedMs) return true
-  // A late event sees the incident as it was at its own time, not the events after it.
-  const last = t >= inc.lastEventMs ? inc.lastEventMs : lastEventAtOrBefore(inc, t)
-  return t - last <= w
+  if (t >= inc.lastEventMs) {
+    if (t - inc.lastEventMs > w) return false
+    // Every member still fires: the latest event is a firing of one of them (or a report).
+    if (inc.firing === inc.data.alerts.length) return true
+  }
+  return activeWithin(s, inc, t, w)
 }
 
-/** The incident's latest event time at or before `t`, from its members' and reports' times (`openedMs` at least). */
-function lastEventAtOrBefore(inc: IncidentState, t: number): number {
-  let last = inc.openedMs
-  const consider = (at: string | null) => {
-    if (at === null) return
-    const ms = parseTime(at)
-    if (ms <= t && ms > last) last = ms
+/**
+ * Whether the incident was active within `w` before `t`, as it was at `t` (a late event does not see the
+ * events after it): a member firing at `t` fired or fired again then, a member that had ended did so
+ * within the quiet period before `t` (its incident would still be open for it alone), or a report came.
+ * Members keep their first and latest firing and latest resolve, which is what is judged.
+ */
+function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number): boolean {
+  const alerts = inc.data.alerts
+  // Newest members first: the one that answers is nearly always among them.
+  for (let i = alerts.length - 1; i >= 0; i--) {
+    const m = alerts[i]!
+    const first = parseTime(m.firstSeenAt)
+    if (first > t) continue
+    const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
+    if (resolved <= t) {
+      if (t - resolved <= s.cfg.quietPeriodMs) return true
+      continue
+    }
+    const seen = parseTime(m.lastSeenAt)
+    if (t - (seen <= t ? seen : first) <= w) return true
   }
-  for (const m of inc.data.alerts) { consider(m.firstSeenAt); consider(m.lastSeenAt); consider(m.resolvedAt) }
-  for (const r of inc.data.reports) consider(r.at)
-  return last
+  for (const r of inc.data.reports) {
+    const at = parseTime(r.at)
+    if (at <= t && t - at <= w) return true
+  }
+  return false
 }
 
 /**
