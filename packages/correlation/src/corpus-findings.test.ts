@@ -223,6 +223,35 @@ describe('corpus findings: a late alert still firing, over another incident of i
   })
 })
 
+describe('corpus findings: an alert on time while a backlog is held', () => {
+  // Third probe: after a receiver outage, Alertmanager's retry brings at T0+0:18 the resolve (T0-34) of
+  // an alert that fired at T0-48; it is 52 minutes late and held with the backlog. A new alert of the
+  // group fires on time at T0+1, before the hold is released: applied at once, it joined the incident
+  // whose end was waiting in the hold. In event time that incident had ended 35 minutes before.
+  const events: [Ev, number][] = [
+    [{ fp: 'labels', service: 'shipping', status: 'firing', t: T0 - 48 * MIN, name: 'ShippingLabelErrors' }, T0 - 47 * MIN - 30_000],
+    [{ fp: 'labels', service: 'shipping', status: 'resolved', t: T0 - 34 * MIN, name: 'ShippingLabelErrors' }, T0 + 18_000],
+    [{ fp: 'rates', service: 'shipping', status: 'firing', t: T0 + MIN, name: 'ShippingRateTimeouts' }, T0 + 90_000],
+    [{ fp: 'rates', service: 'shipping', status: 'resolved', t: T0 + 18 * MIN, name: 'ShippingRateTimeouts' }, T0 + 18 * MIN + 30_000],
+  ]
+  const expected = [{ alerts: ['labels'], reports: 0, status: 'resolved' }, { alerts: ['rates'], reports: 0, status: 'resolved' }]
+
+  it('live, with a tick a minute: waits for the backlog, and gives the incidents of event time', () => {
+    const inputs: EngineInput[] = []
+    let clock = T0 - 48 * MIN
+    for (const [e, rx] of events) {
+      for (; clock + MIN <= rx; clock += MIN) inputs.push(tick(clock + MIN))
+      inputs.push(alert(e, rx))
+    }
+    for (const end = clock + HOUR; clock < end; clock += MIN) inputs.push(tick(clock + MIN))
+    expect(membership(run(inputs))).toEqual(expected)
+  })
+
+  it('in a burst: the same', () => {
+    expect(membership(run(burst(events.map(([e]) => e))))).toEqual(expected)
+  })
+})
+
 describe('corpus findings: recurring openings that arrive out of order', () => {
   // Three incidents of one signature on days 0, 5 and 10: no 7-day window holds three, so no problem.
   const printer = (fp: string, day: number): Ev[] => [

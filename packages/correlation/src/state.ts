@@ -125,6 +125,8 @@ export interface LateHold {
   since: number
   /** The high-water mark when the last held event came: the quiet time runs from here. */
   lastAt: number
+  /** The group keys of the held events, once asked for (not in a snapshot: rebuilt from the events). */
+  groups?: Set<string> | null
 }
 
 export interface EvictionEntry {

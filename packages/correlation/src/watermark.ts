@@ -1,11 +1,11 @@
 // Event time and the watermark: events wait until the watermark passes their time and are then applied in
 // event-time order, interleaved with the timers due before them; late events follow one rule (a backlog
-// is held until the input goes quiet, then applied the same way); retention forgets what lies too far
-// behind the watermark.
+// is held until the input goes quiet, with the on-time events of its groups, then applied the same way);
+// retention forgets what lies too far behind the watermark.
 import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
-import { onTimer, schedule, unindexResolved } from './incidents.ts'
+import { groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
 import { compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
@@ -30,6 +30,13 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   if (time.clamped) s.stats.clamped += 1
   if (time.t < s.watermark) {
     applyLate(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+    return
+  }
+  if (s.held.events.length > 0 && heldGroups(s).has(groupKeyOf(s, event))) {
+    // Its group has events in the held backlog: applied now, it would meet an incident whose events are
+    // still held (an alert joining an incident whose resolve is in the backlog). It waits with them.
+    s.held.events.push({ t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+    advance(s, time.t)
     return
   }
   if (s.queued.length === s.queuedHead && s.pending.size === 0) {
@@ -90,6 +97,7 @@ function applyLate(s: EngineState, p: Pending): void {
   }
   if (hold.events.length === 0) hold.since = s.highWater
   hold.events.push(p)
+  hold.groups?.add(groupKeyOf(s, p.event))
   hold.lastAt = s.highWater
   hold.arrivedSinceTick = true
   if (hold.events.length >= s.cfg.lateHold.maxEvents) release(s)
@@ -132,9 +140,17 @@ function release(s: EngineState): void {
     s.pending.push(until === Infinity ? p : { ...p, firingUntil: until })
   }
   hold.events = []
+  hold.groups = null
   hold.since = NEVER
   hold.lastAt = NEVER
   drain(s)
+}
+
+/** The group keys of the held events; kept while the hold lasts, rebuilt after a restore. */
+function heldGroups(s: EngineState): Set<string> {
+  const hold = s.held
+  if (!hold.groups) hold.groups = new Set(hold.events.map((p) => groupKeyOf(s, p.event)))
+  return hold.groups
 }
 
 /** A tick at wall time `at` says event time has reached at least `at` less the allowed lateness. */
