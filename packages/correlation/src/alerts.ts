@@ -7,7 +7,7 @@ import {
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { alertKeyOf, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /**
@@ -16,7 +16,7 @@ import type { AlertEvent, IncidentAlert } from './types.ts'
  */
 export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: string, firingUntil?: number): IncidentState | undefined {
   if (event.source === 'report') return onReport(s, event, t, at)
-  const key = `${event.source}:${event.fingerprint}`
+  const key = alertKeyOf(event)
   const track = s.alerts.get(key)
   if (event.status === 'firing') return onFiring(s, event, key, track, t, at, firingUntil)
   if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.watermark - s.cfg.retentionMs)) {
@@ -37,7 +37,7 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
 /** A redelivered firing says the alert still fires at `heardAt`: only the staleness timeout counts it. */
 export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): void {
   if (event.status !== 'firing' || event.source === 'report') return
-  const track = s.alerts.get(`${event.source}:${event.fingerprint}`)
+  const track = s.alerts.get(alertKeyOf(event))
   if (track && track.status === 'firing' && heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
 }
 
@@ -85,9 +85,9 @@ function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
 
 /**
  * `until`: until when the alert is known to have fired: the end of a whole episode (an alert first heard
- * of resolved) or of a backlog's firing whose resolve is in the backlog, else its receipt (Alertmanager
- * and Pingdom send the state at the time they send). A late alert joins the incident of its group that it
- * overlaps, not only one that its start falls into.
+ * of resolved) or of a backlog's firing whose resolve is in the backlog, else a resolve already applied
+ * after it, else its receipt (Alertmanager and Pingdom send the state at the time they send). A late alert
+ * joins the incident of its group that it overlaps, not only one that its start falls into.
  */
 function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until?: number): IncidentState | undefined {
   if (track?.incidentId) {
@@ -117,7 +117,10 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
   const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
-  const firedUntil = until ?? heardAtOf(s, event, t)
+  const heardAt = heardAtOf(s, event, t)
+  // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
+  const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
+  const firedUntil = until ?? ended ?? heardAt
   const inc = joinable(s, groupKey, amGroupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
   if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
@@ -127,7 +130,6 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     title: intern(s, event.title), service: serviceOf(s, inc, event), severity: event.severity, status: 'firing',
     firstSeenAt: at, lastSeenAt: at, resolvedAt: null, flapCount: 0, autoResolved: false,
   }
-  const heardAt = heardAtOf(s, event, t)
   const next: AlertTrack = { incidentId: inc.data.id, status: 'firing', lastChangeAt: t, lastHeardAt: heardAt, earlyResolveAt: null, flapTimes: noFlaps }
   if (earlyResolve !== null && earlyResolve >= t) {
     // Its resolve came first: the alert fired and ended before we heard of the firing.

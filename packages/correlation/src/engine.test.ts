@@ -261,6 +261,37 @@ describe('lifecycle', () => {
     expect(run([alert({ fp: 'b', t: 2 }), alert({ fp: 'a', t: 10 })]).incidents.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint).sort()])).toEqual([[at(2), ['a', 'b']]])
   })
 
+  it('keeps a late alert apart from an incident that opened beyond the join window after its start, as in order', () => {
+    // A warning firing since 0 comes at 320 (a silence expired); latency opened an incident at 300. In
+    // order, latency would not have joined the warning's incident, 5 h quiet: the warning does not join it.
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).join('+')).sort()
+    const inOrder = run([alert({ fp: 'warn', t: 0 }), alert({ fp: 'latency', t: 300 }), alert({ fp: 'latency', t: 330, status: 'resolved' })]).incidents
+    const late = run([alert({ fp: 'latency', t: 300 }), alert({ fp: 'warn', t: 0, rx: 320 }), alert({ fp: 'latency', t: 330, status: 'resolved' })]).incidents
+    expect(members(inOrder)).toEqual(['latency', 'warn'])
+    expect(members(late)).toEqual(members(inOrder))
+  })
+
+  it('judges a late firing by the resolve already applied after it, not by its receipt', () => {
+    // A Pingdom check down at 20 and up at 30; the DOWN webhook, retried, comes at 62, after latency
+    // opened an incident at 60. The check ended half an hour before: apart, as in order.
+    const check = (t: number, status: 'firing' | 'resolved', rx = t) => alert({ fp: 'check', t, rx, status, source: 'pingdom' })
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).join('+')).sort()
+    const inOrder = run([check(20, 'firing'), check(30, 'resolved'), alert({ fp: 'latency', t: 60 })]).incidents
+    const retried = run([check(30, 'resolved'), alert({ fp: 'latency', t: 60 }), check(20, 'firing', 62)]).incidents
+    expect(members(inOrder)).toEqual(['check', 'latency'])
+    expect(members(retried)).toEqual(members(inOrder))
+  })
+
+  it('counts a resolve for the quiet period after it even when the join window is shorter, late or not', () => {
+    const config = { quietPeriodMs: 5 * MIN, joinWindowMs: 2 * MIN }
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+    const start = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1 }), alert({ fp: 'b', t: 2, status: 'resolved' })]
+    const inOrder = run([...start, alert({ fp: 'c', t: 4.5 }), alert({ fp: 'a', t: 6, status: 'resolved' })], config).incidents
+    const late = run([...start, alert({ fp: 'a', t: 6, status: 'resolved' }), alert({ fp: 'c', t: 4.5, rx: 6.5 })], config).incidents
+    expect(members(inOrder)).toEqual(['a+b+c'])
+    expect(members(late)).toEqual(members(inOrder))
+  })
+
   it('gives a late alert that ended before the open incident, by more than the quiet period, an incident of its own', () => {
     // Sent once, resolved (it fired at 2 and ended at 3, between two flushes of its group), at 11.
     const { incidents } = run([alert({ fp: 'a', t: 10 }), alert({ fp: 'b', t: 3, rx: 11, status: 'resolved' })])

@@ -203,10 +203,14 @@ export function unindexResolved(s: EngineState, inc: IncidentState): void {
  *   (`activeWithin`): a warning firing quietly for days does not take a new outage of its service, nor a
  *   complaint about it, nor does an outage that joined it and ended bridge it to the next one.
  * `until`: an alert known to have fired from `t` to `until` (a late one) joins as at its first instant the
- * incident was open, when it began earlier: it overlapped the incident even if its start did not.
+ * incident was open, when it began earlier (within the join window): it overlapped the incident even if
+ * its start did not.
  */
 export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: boolean, until = t): boolean {
-  if (until > t) t = Math.max(t, Math.min(until, inc.openedMs))
+  const w = s.cfg.joinWindowMs
+  // Only within the join window of its start: in order, an incident opening later than that would not
+  // have joined the alert's own incident either.
+  if (until > t && (w <= 0 || inc.openedMs - t <= w)) t = Math.max(t, Math.min(until, inc.openedMs))
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
     if (report) return t >= inc.openedMs - lead
@@ -214,10 +218,10 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
     return false
   }
   if (t < inc.openedMs - lead) return false
-  const w = s.cfg.joinWindowMs
   if (w <= 0 || t <= inc.openedMs) return true
   if (t >= inc.lastEventMs) {
-    if (t - inc.lastEventMs > w) return false
+    // A resolve counts for the quiet period after it, which may be longer than the window.
+    if (t - inc.lastEventMs > Math.max(w, s.cfg.quietPeriodMs)) return false
     // Every member still fires: the latest event is a firing of one of them (or a report).
     if (inc.firing === inc.data.alerts.length) return true
   }

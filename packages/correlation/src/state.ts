@@ -21,6 +21,9 @@ export function hashId(prefix: string, ...parts: string[]): string {
   return `${prefix}-${hash('sha256', text, 'hex').slice(0, 24)}`
 }
 
+/** The key of an alert (source + fingerprint): its track, its member in an incident. */
+export const alertKeyOf = (event: AlertEvent): string => `${event.source}:${event.fingerprint}`
+
 /** What the engine remembers of one alert (source + fingerprint) between its events. Times are event times. */
 export interface AlertTrack {
   incidentId: string | null
@@ -101,7 +104,7 @@ export interface Pending {
   rank: number
   id: string
   event: AlertEvent
-  /** A released backlog's firing whose resolve was held with it: that resolve's time (never in a snapshot: a release applies all it releases). */
+  /** A released backlog's firing whose resolve was held with it: that resolve's time. */
   firingUntil?: number
 }
 
