@@ -69,6 +69,19 @@ function live(events: Ev[]): EngineInput[] {
   return out
 }
 
+/** Live as received: each event at its receipt, in receipt order, a tick a minute; then ticks an hour on. */
+function liveAt(events: [Ev, number][], tickMs = MIN): EngineInput[] {
+  const sorted = [...events].sort((a, b) => a[1] - b[1])
+  const out: EngineInput[] = []
+  let clock = Math.floor(sorted[0]![1] / tickMs) * tickMs
+  for (const [e, rx] of sorted) {
+    for (; clock + tickMs <= rx; clock += tickMs) out.push(tick(clock + tickMs))
+    out.push(alert(e, rx))
+  }
+  for (const end = clock + HOUR; clock < end; clock += tickMs) out.push(tick(clock + tickMs))
+  return out
+}
+
 /**
  * A drained spool a day later: the correlator's wall-clock ticks have long passed every event, which arrive
  * in the order given; ticks every second go on, and the one the hold's quiet time after the burst finds it drained.
@@ -174,9 +187,9 @@ describe('corpus findings: an alert only ever reported resolved, over another in
     expect(membership(run(burst([lag, ...errors])))).toEqual(oneIncident('resolved'))
   })
 
-  it('an episode that ends before the incident opens (less the quiet period) stays apart', () => {
+  it('an episode that ends before the incident opens (less the quiet period) stays apart, however late', () => {
     const early: Ev = { fp: 'queue-lag', service: 'queue', status: 'resolved', startsAt: T0 - 30 * MIN, t: T0 - 20 * MIN, name: 'QueueLag' }
-    expect(membership(run(live([errorsFiring, early])))).toEqual([
+    expect(membership(run(liveAt([[errorsFiring, errorsFiring.t], [early, T0 + 8 * MIN]])))).toEqual([
       { alerts: ['queue-errors'], reports: 0, status: 'open' }, { alerts: ['queue-lag'], reports: 0, status: 'resolved' },
     ])
   })
@@ -196,14 +209,7 @@ describe('corpus findings: a late alert still firing, over another incident of i
   const expected = [{ alerts: ['errors', 'latency'], reports: 0, status: 'resolved' }]
 
   it('live, as received: one incident, opened at the late alert\'s start', () => {
-    const inputs: EngineInput[] = []
-    let clock = T0 - MIN
-    for (const [e, rx] of events) {
-      for (; clock + MIN <= rx; clock += MIN) inputs.push(tick(clock + MIN))
-      inputs.push(alert(e, rx))
-    }
-    for (const end = clock + HOUR; clock < end; clock += MIN) inputs.push(tick(clock + MIN))
-    const engine = run(inputs)
+    const engine = run(liveAt(events))
     expect(membership(engine)).toEqual(expected)
     expect(engine.incidents()[0]!.openedAt).toBe(isoOf(T0 - 15 * MIN))
   })
@@ -237,18 +243,43 @@ describe('corpus findings: an alert on time while a backlog is held', () => {
   const expected = [{ alerts: ['labels'], reports: 0, status: 'resolved' }, { alerts: ['rates'], reports: 0, status: 'resolved' }]
 
   it('live, with a tick a minute: waits for the backlog, and gives the incidents of event time', () => {
-    const inputs: EngineInput[] = []
-    let clock = T0 - 48 * MIN
-    for (const [e, rx] of events) {
-      for (; clock + MIN <= rx; clock += MIN) inputs.push(tick(clock + MIN))
-      inputs.push(alert(e, rx))
-    }
-    for (const end = clock + HOUR; clock < end; clock += MIN) inputs.push(tick(clock + MIN))
-    expect(membership(run(inputs))).toEqual(expected)
+    expect(membership(run(liveAt(events)))).toEqual(expected)
   })
 
   it('in a burst: the same', () => {
     expect(membership(run(burst(events.map(([e]) => e))))).toEqual(expected)
+  })
+
+  it('with an allowed lateness, an alert queued before its group\'s backlog came waits for it too', () => {
+    // rates (T0-2) waits in the queue for the 5-minute lateness; labels' resolve comes at T0+0:30, held;
+    // another service's backlog keeps the hold open past T0+3, when the watermark passes rates.
+    const other: [Ev, number][] = Array.from({ length: 18 }, (_, k) => [
+      { fp: `other-${k}`, service: 'billing', status: 'firing', t: T0 - 40 * MIN + k * 10_000, name: 'BillingErrors' }, T0 + 30_000 + k * 20_000,
+    ])
+    const lateness: [Ev, number][] = [
+      [events[0]![0], events[0]![1]],
+      [{ fp: 'rates', service: 'shipping', status: 'firing', t: T0 - 2 * MIN, name: 'ShippingRateTimeouts' }, T0 - 100_000],
+      [events[1]![0], T0 + 30_000],
+      [{ fp: 'rates', service: 'shipping', status: 'resolved', t: T0 + 18 * MIN, name: 'ShippingRateTimeouts' }, T0 + 18 * MIN + 30_000],
+      ...other,
+    ]
+    const shipping = (engine: CorrelationEngine) => membership(engine).filter((i) => !i.alerts[0]!.startsWith('other'))
+    expect(shipping(run(liveAt(lateness, 10_000), { allowedLatenessMs: 5 * MIN }))).toEqual(expected)
+  })
+
+  it('a group whose events join the backlog after its groups were first looked up waits too', () => {
+    // billing's late event starts the hold; checkout's on-time alert looks the held groups up; shipping's
+    // resolve joins the hold after that; shipping's new alert must still wait for it.
+    const inputs: [Ev, number][] = [
+      [events[0]![0], events[0]![1]],
+      [{ fp: 'billing', service: 'billing', status: 'firing', t: T0 - 30 * MIN, name: 'BillingErrors' }, T0 + 10_000],
+      [{ fp: 'checkout', service: 'checkout', status: 'firing', t: T0 + 20_000, name: 'CheckoutErrors' }, T0 + 20_000],
+      [events[1]![0], T0 + 30_000],
+      [{ fp: 'rates', service: 'shipping', status: 'firing', t: T0 + 50_000, name: 'ShippingRateTimeouts' }, T0 + 50_000],
+      [{ fp: 'rates', service: 'shipping', status: 'resolved', t: T0 + 18 * MIN, name: 'ShippingRateTimeouts' }, T0 + 18 * MIN + 30_000],
+    ]
+    const shipping = (engine: CorrelationEngine) => membership(engine).filter((i) => i.alerts[0] === 'labels' || i.alerts[0] === 'rates')
+    expect(shipping(run(liveAt(inputs)))).toEqual(expected)
   })
 })
 

@@ -6,7 +6,7 @@ import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf } from './event-time.ts'
 import { groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
-import { compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
+import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 /** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
@@ -32,10 +32,8 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     applyLate(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
     return
   }
-  if (s.held.events.length > 0 && heldGroups(s).has(groupKeyOf(s, event))) {
-    // Its group has events in the held backlog: applied now, it would meet an incident whose events are
-    // still held (an alert joining an incident whose resolve is in the backlog). It waits with them.
-    s.held.events.push({ t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+  if (waitsForBacklog(s, event)) {
+    holdWithBacklog(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
     advance(s, time.t)
     return
   }
@@ -128,22 +126,50 @@ function release(s: EngineState): void {
   const resolves = new Map<string, number[]>()
   for (const p of hold.events) {
     if (p.event.status !== 'resolved' || p.event.source === 'report') continue
-    const key = `${p.event.source}:${p.event.fingerprint}`
+    const key = alertKeyOf(p.event)
     const times = resolves.get(key)
     if (times) times.push(p.t)
     else resolves.set(key, [p.t])
   }
+  // Sorted once, searched per firing: a check flapping thousands of times in one backlog stays linear-ish.
+  for (const times of resolves.values()) times.sort((a, b) => a - b)
   for (const p of hold.events) {
-    const times = p.event.status === 'firing' ? resolves.get(`${p.event.source}:${p.event.fingerprint}`) : undefined
-    let until = Infinity
-    if (times) for (const r of times) if (r >= p.t && r < until) until = r
-    s.pending.push(until === Infinity ? p : { ...p, firingUntil: until })
+    const times = p.event.status === 'firing' ? resolves.get(alertKeyOf(p.event)) : undefined
+    const next = times ? firstAtOrAfter(times, p.t) : undefined
+    s.pending.push(next === undefined ? p : { ...p, firingUntil: next })
   }
   hold.events = []
   hold.groups = null
   hold.since = NEVER
   hold.lastAt = NEVER
   drain(s)
+}
+
+/** The first of the sorted `times` at or after `t`. */
+function firstAtOrAfter(times: readonly number[], t: number): number | undefined {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (times[mid]! < t) lo = mid + 1
+    else hi = mid
+  }
+  return times[lo]
+}
+
+/**
+ * While a backlog is held, an event of a group with held events waits with them: applied before them, it
+ * would meet an incident whose events are still held (an alert joining an incident whose resolve is in
+ * the backlog). Other groups go on.
+ */
+function waitsForBacklog(s: EngineState, event: AlertEvent): boolean {
+  return s.held.events.length > 0 && heldGroups(s).has(groupKeyOf(s, event))
+}
+
+/** An on-time event joins the held backlog; it does not extend the hold (only late arrivals do). */
+function holdWithBacklog(s: EngineState, p: Pending): void {
+  s.held.events.push(p)
+  if (s.held.events.length >= s.cfg.lateHold.maxEvents) release(s)
 }
 
 /** The group keys of the held events; kept while the hold lasts, rebuilt after a restore. */
@@ -194,6 +220,8 @@ function drain(s: EngineState): void {
     } else {
       if (fromQueue) s.queuedHead++
       else pending.pop()
+      // Queued before its group's backlog came (an allowed lateness): it waits for the backlog too.
+      if (waitsForBacklog(s, p!.event)) { holdWithBacklog(s, p!); continue }
       s.now = pt
       const inc = applyEvent(s, p!.event, pt, p!.iso, p!.firingUntil)
       if (inc) schedule(s, inc)
