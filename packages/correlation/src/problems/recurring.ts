@@ -47,12 +47,19 @@ function busiestWindowSorted(openings: readonly Opening[], at: number, windowMs:
   return openings.slice(bestFrom, bestTo)
 }
 
+/**
+ * The most distinct alert names a recurring signature holds. An incident of more is a storm, not a
+ * pattern that comes back the same; and each new name rebuilds the signature of all (an incident of
+ * 20,000 distinct names took a minute).
+ */
+export const MAX_RECURRING_NAMES = 32
+
 /** Runs when an alert joins an incident: the signature changes only when a new alert name joins. */
 export function checkRecurring(s: EngineState, inc: IncidentState): void {
   if (inc.data.alerts.length === 0 || inc.names.size === inc.recurringNames) return
-  const sig = recurringSignature(inc)
-  const key = canonicalSignature(sig)
   inc.recurringNames = inc.names.size
+  const sig = inc.names.size > MAX_RECURRING_NAMES ? null : recurringSignature(inc)
+  const key = sig === null ? null : canonicalSignature(sig)
   if (key === inc.recurringKey) return
   if (inc.recurringKey !== null) {
     const old = s.bySignature.get(inc.recurringKey)
@@ -60,6 +67,8 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
     if (old) removeOpenings(old, inc.data.id)
   }
   inc.recurringKey = key
+  // A storm is in no signature's list.
+  if (sig === null || key === null) return
   const { windowMs, minIncidents } = s.cfg.recurring
   // Kept as long as their incidents are: a late opening may fall next to any of them, earlier or later.
   const horizon = s.watermark - s.cfg.retentionMs - windowMs
