@@ -236,24 +236,26 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
  */
 function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number): boolean {
   const alerts = inc.data.alerts
-  // Newest members first: the one that answers is nearly always among them.
-  for (let i = alerts.length - 1; i >= 0; i--) {
-    const m = alerts[i]!
-    const first = parseTime(m.firstSeenAt)
-    if (first > t) continue
-    const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
-    if (resolved <= t) {
-      if (t - resolved <= s.cfg.quietPeriodMs) return true
-      continue
-    }
-    const seen = parseTime(m.lastSeenAt)
-    if (t - (seen <= t ? seen : first) <= w) return true
+  // From both ends: an event in order is answered by the newest members, a late one in a storm by the
+  // oldest (the newest fired after it), so neither scans the whole incident per event.
+  for (let i = 0, j = alerts.length - 1; i <= j; i++, j--) {
+    if (memberActive(s, alerts[j]!, t, w) || (i < j && memberActive(s, alerts[i]!, t, w))) return true
   }
   for (const r of inc.data.reports) {
     const at = parseTime(r.at)
     if (at <= t && t - at <= w) return true
   }
   return false
+}
+
+/** A member firing at `t` that fired (again) within `w` before it, or one that ended within the quiet period before it. */
+function memberActive(s: EngineState, m: IncidentAlert, t: number, w: number): boolean {
+  const first = parseTime(m.firstSeenAt)
+  if (first > t) return false
+  const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
+  if (resolved <= t) return t - resolved <= s.cfg.quietPeriodMs
+  const seen = parseTime(m.lastSeenAt)
+  return t - (seen <= t ? seen : first) <= w
 }
 
 /**
