@@ -100,7 +100,11 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
       const inSpan = resolved && started && t < decided && inc.data.resolvedBy !== 'manual'
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
-      if (inc.data.status === 'open' || inSpan || withinReopen) {
+      // An open incident keeps a re-fire soon after the alert ended (as a resolved one reopens for it);
+      // later, only if it is still active, as for a new alert: a quiet incident the alert once joined
+      // does not take its next outage, nor bridge to it the alerts that follow.
+      const keeps = inc.data.status === 'open' && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.reopenWindowMs || joinsAt(s, inc, t, false))
+      if (keeps || inSpan || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
           extendStart(s, inc, key, t, at)
@@ -235,7 +239,10 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState {
   const groupKey = groupKeyOf(s, event)
-  const inc = joinable(s, groupKey, null, t, true) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
+  const open = joinable(s, groupKey, null, t, true)
+  // A late report takes the open incident that opened after it (customers notice first) only if no
+  // resolved incident was going on at its time: the outage it is about comes first.
+  const inc = (open && t < open.openedMs ? joinBySpan(s, groupKey, t, false) ?? open : open) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).
   inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]

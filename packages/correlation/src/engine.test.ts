@@ -96,7 +96,7 @@ describe('grouping', () => {
     // Also into an incident that does not own its group (an older one, which the newest left when it resolved).
     const eu = { cluster: 'eu' }
     const older = run([
-      alert({ fp: 'x', t: 0, labels: eu }), alert({ fp: 'y', t: 1, labels: eu }), alert({ fp: 'y', t: 2, status: 'resolved', labels: eu }),
+      alert({ fp: 'x', t: 0, labels: eu }), alert({ fp: 'y', t: 1, labels: eu }), alert({ fp: 'y', t: 590, status: 'resolved', labels: eu }),
       alert({ fp: 'a', t: 600, labels: eu }), alert({ fp: 'y', t: 605, labels: eu }), alert({ fp: 'a', t: 610, status: 'resolved', labels: eu }), tick(616),
       alert({ fp: 'b', t: 620, labels: eu, origin: amGroup }), alert({ fp: 'c', t: 621, labels: { cluster: 'us' }, origin: amGroup }),
     ], cfg)
@@ -172,6 +172,17 @@ describe('lifecycle', () => {
     expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 })], { joinWindowMs: 0 }).incidents).alertCount).toBe(2)
   })
 
+  it('keeps an incident active while a critical alert of it still fires, however long ago it fired', () => {
+    // Both probes: replication broken (critical) from 0 to 9 h 30; write errors at 5 h 10 are that outage.
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+    const outage = (severity: AlertEvent['severity']) => run([
+      alert({ fp: 'replication', t: 0, severity }), alert({ fp: 'writes', t: 310, severity: 'warning' }), alert({ fp: 'writes', t: 330, status: 'resolved' }),
+      alert({ fp: 'replication', t: 570, status: 'resolved' }),
+    ]).incidents
+    expect(members(outage('critical'))).toEqual(['replication+writes'])
+    expect(members(outage('warning'))).toEqual(['replication', 'writes'])
+  })
+
   it('keeps two outages apart that a warning firing across both would bridge', () => {
     // Third probe: a cache warning fires all day; api errors at 2 h 30 (35 min) join it, within the join
     // window of its start. Search timeouts at 6 h came 2 h 55 after the api errors ended: only the api
@@ -188,6 +199,24 @@ describe('lifecycle', () => {
     expect(after(250)).toEqual(['api+cache', 'db'])
   })
 
+  it('keeps a re-fire out of a quiet incident it once joined, beyond the join window: it does not bridge it either', () => {
+    // Fourth probe: x joined the warning's incident at 2 h and ended at 2 h 20; it fires again at 7 h, when
+    // the incident has been quiet for longer than the join window, and y follows it.
+    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+    const { incidents } = run([
+      alert({ fp: 'warn', t: 0 }), alert({ fp: 'x', t: 120 }), alert({ fp: 'x', t: 140, status: 'resolved' }),
+      alert({ fp: 'x', t: 420 }), alert({ fp: 'y', t: 422 }), alert({ fp: 'y', t: 432, status: 'resolved' }), alert({ fp: 'x', t: 435, status: 'resolved' }),
+    ])
+    expect(members(incidents)).toEqual(['warn+x', 'x+y'])
+  })
+
+  it('keeps complaints hours apart in incidents of their own, as alerts are', () => {
+    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
+    expect(members(run([report(0), report(6 * 60), alert({ fp: 'latency', t: 6 * 60 + 15 })]).incidents)).toEqual(['latency|1', '|1'])
+    // Within the join window of the last one, a complaint joins the incident of complaints.
+    expect(members(run([report(0), report(3 * 60)]).incidents)).toEqual(['|2'])
+  })
+
   it('applies the join window to a complaint as well, whichever of it and the alert arrives first', () => {
     const byMembers = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
     const inOrder = run([alert({ fp: 'cert', t: 0 }), report(6 * 60), alert({ fp: '5xx', t: 6 * 60 + 10 })]).incidents
@@ -197,21 +226,22 @@ describe('lifecycle', () => {
   })
 
   it('judges a late alert by the incident as it was at its time, not by the events after it', () => {
-    // cert fires at 0 and y at 1 (resolved at 2); y fires again at 10 h. n at 5 h came 3 h after the last
-    // event then, in order an incident of its own; arriving after y's re-fire, it must not join either.
+    // cert fires at 0 and y at 1 (resolved at 2); y fires again at 10 h, into an incident of its own (cert's
+    // is quiet). n at 5 h came 3 h after the last event then, in order an incident of its own; arriving
+    // after y's re-fire, it must not join either.
     const start = [alert({ fp: 'cert', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 2, status: 'resolved' })]
     const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
     const inOrder = run([...start, alert({ fp: 'n', t: 5 * 60 }), alert({ fp: 'y', t: 10 * 60 })]).incidents
     const late = run([...start, alert({ fp: 'y', t: 10 * 60 }), alert({ fp: 'n', t: 5 * 60, rx: 10 * 60 + 1 })]).incidents
-    expect(members(inOrder)).toEqual(['cert+y', 'n'])
+    expect(members(inOrder)).toEqual(['cert+y', 'n', 'y'])
     expect(members(late)).toEqual(members(inOrder))
   })
 
   it('lets a new alert join an open incident of its group when the owner has resolved', () => {
-    // x fires at 0 and stays; y joins at 1 and resolves at 2. At 10 h a (a new incident, x being quiet) fires
-    // and y fires again into x; a resolves; b at 10 h 20 joins x, whose last event (y) was 15 min before.
+    // x fires at 0 and stays; y joins at 1 and resolves at 9 h 50. At 10 h a (a new incident, x being quiet)
+    // fires and y fires again into x, 15 min after it ended; a resolves; b at 10 h 20 joins x, active by y.
     const { incidents } = run([
-      alert({ fp: 'x', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 2, status: 'resolved' }),
+      alert({ fp: 'x', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 590, status: 'resolved' }),
       alert({ fp: 'a', t: 600 }), alert({ fp: 'y', t: 605 }), alert({ fp: 'a', t: 610, status: 'resolved' }), tick(616), alert({ fp: 'b', t: 620 }),
     ])
     expect(incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()).toEqual(['a', 'b+x+y'])
@@ -361,6 +391,16 @@ describe('reports', () => {
     const late = run([report(0), alert({ fp: 'a', t: 100 }), report(5, { rx: 101 })])
     expect(members(late.incidents)).toEqual(members(run([report(0), report(5), alert({ fp: 'a', t: 100 })]).incidents))
     expect(members(late.incidents)).toEqual([`a|`, `|${at(0)}+${at(5)}`].sort())
+  })
+
+  it('go late to the resolved incident their time falls in, not to an open incident of complaints opened after it', () => {
+    // An outage from 0 to 40; a complaint at 60; a complaint about 35, filed at 70. In order it joins the outage.
+    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
+    const outage = [alert({ fp: 'errors', t: 0 }), alert({ fp: 'errors', t: 40, status: 'resolved' }), tick(46)]
+    const inOrder = run([...outage.slice(0, 1), report(35), ...outage.slice(1), report(60)]).incidents
+    const late = run([...outage, report(60, { rx: 62 }), report(35, { rx: 70 }), tick(71), tick(72)]).incidents
+    expect(members(inOrder)).toEqual(['errors|1', '|1'])
+    expect(members(late)).toEqual(members(inOrder))
   })
 
   it('do not mark customer impact for a capacity forecast', () => {

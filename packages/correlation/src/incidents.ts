@@ -213,15 +213,17 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   if (until > t && (w <= 0 || inc.openedMs - t <= w)) t = Math.max(t, Math.min(until, inc.openedMs))
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
-    if (report) return t >= inc.openedMs - lead
+    // Complaints hours apart are not one incident: the join window holds between reports as well.
+    if (report) return t >= inc.openedMs - lead && (w <= 0 || t <= inc.openedMs || activeWithin(s, inc, t, w))
     for (const r of inc.data.reports) if (Math.abs(t - parseTime(r.at)) <= s.cfg.reportWindowMs) return true
     return false
   }
   if (t < inc.openedMs - lead) return false
   if (w <= 0 || t <= inc.openedMs) return true
   if (t >= inc.lastEventMs) {
-    // A resolve counts for the quiet period after it, which may be longer than the window.
-    if (t - inc.lastEventMs > Math.max(w, s.cfg.quietPeriodMs)) return false
+    // A resolve counts for the quiet period after it, which may be longer than the window; a critical
+    // member still firing counts however old (it is only found by a scan).
+    if (t - inc.lastEventMs > Math.max(w, s.cfg.quietPeriodMs) && inc.data.severity !== 'critical') return false
     // Every member still fires: the latest event is a firing of one of them (or a report).
     if (inc.firing === inc.data.alerts.length) return true
   }
@@ -230,8 +232,9 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
 
 /**
  * Whether the incident was active within `w` before `t`, as it was at `t` (a late event does not see the
- * events after it): a member firing at `t` fired or fired again then, a member that had ended did so
- * within the quiet period before `t` (its incident would still be open for it alone), or a report came.
+ * events after it): a critical member was firing at `t`, a member firing at `t` fired or fired again
+ * then, a member that had ended did so within the quiet period before `t` (its incident would still be
+ * open for it alone), or a report came.
  * Members keep their first and latest firing and latest resolve, which is what is judged.
  */
 function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number): boolean {
@@ -248,12 +251,16 @@ function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number):
   return false
 }
 
-/** A member firing at `t` that fired (again) within `w` before it, or one that ended within the quiet period before it. */
+/**
+ * A member firing at `t` that is critical (an outage still going on, however long) or fired (again) within
+ * `w` before it, or one that ended within the quiet period before it.
+ */
 function memberActive(s: EngineState, m: IncidentAlert, t: number, w: number): boolean {
   const first = parseTime(m.firstSeenAt)
   if (first > t) return false
   const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
   if (resolved <= t) return t - resolved <= s.cfg.quietPeriodMs
+  if (m.severity === 'critical') return true
   const seen = parseTime(m.lastSeenAt)
   return t - (seen <= t ? seen : first) <= w
 }
