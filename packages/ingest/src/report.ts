@@ -15,7 +15,9 @@ export function normalizeReport(report: Report, ctx: IngestContext): AlertEvent 
   const origin: Record<string, unknown> = { kind: report.kind, reportedBy: report.reportedBy }
   if (report.reference) origin.reference = report.reference
   const event: AlertEvent = {
-    id: eventId('report', fingerprint, 'firing', occurredAt),
+    // With a reference, the ticket is the report, whenever it says it happened: a retried filing without
+    // `occurredAt` (which then defaults to its receipt) or one that corrects it is the same event.
+    id: eventId('report', fingerprint, 'firing', report.reference ? '' : occurredAt),
     source: 'report',
     fingerprint,
     status: 'firing',
