@@ -15,9 +15,7 @@ export function normalizeReport(report: Report, ctx: IngestContext): AlertEvent 
   const origin: Record<string, unknown> = { kind: report.kind, reportedBy: report.reportedBy }
   if (report.reference) origin.reference = report.reference
   const event: AlertEvent = {
-    // With a reference, the ticket is the report, whenever it says it happened: a retried filing without
-    // `occurredAt` (which then defaults to its receipt) or one that corrects it is the same event.
-    id: eventId('report', fingerprint, 'firing', report.reference ? '' : occurredAt),
+    id: eventId('report', fingerprint, 'firing', occurredAt),
     source: 'report',
     fingerprint,
     status: 'firing',
