@@ -100,10 +100,12 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
       const inSpan = resolved && started && t < decided && inc.data.resolvedBy !== 'manual'
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
-      // An open incident keeps a re-fire soon after the alert ended (as a resolved one reopens for it);
-      // later, only if it is still active, as for a new alert: a quiet incident the alert once joined
-      // does not take its next outage, nor bridge to it the alerts that follow.
-      const keeps = inc.data.status === 'open' && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.reopenWindowMs || joinsAt(s, inc, t, false))
+      // An open incident keeps a re-fire as soon after the alert ended as a resolved one would reopen for
+      // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
+      // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
+      // outage, nor bridge to it the alerts that follow.
+      const keeps = inc.data.status === 'open' && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
+        || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
       if (keeps || inSpan || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
@@ -241,8 +243,9 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   const groupKey = groupKeyOf(s, event)
   const open = joinable(s, groupKey, null, t, true)
   // A late report takes the open incident that opened after it (customers notice first) only if no
-  // resolved incident was going on at its time: the outage it is about comes first.
-  const inc = (open && t < open.openedMs ? joinBySpan(s, groupKey, t, false) ?? open : open) ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
+  // incident was going on at its time, open or resolved: the outage it is about comes first.
+  const during = open && t < open.openedMs ? openHolding(s, groupKey, t, true, t, t) ?? joinBySpan(s, groupKey, t, false) : undefined
+  const inc = during ?? open ?? joinBySpan(s, groupKey, t, false) ?? openIncident(s, event, groupKey, t, at)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).
   inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]

@@ -23,8 +23,8 @@ export interface CorrelationConfig {
   reportWindowMs?: number
   /**
    * A new alert joins an open incident of its group only if the incident was active this recently: a
-   * critical member still fires (however long), a member still firing fired or fired again, or a report
-   * came (a member that ended counts only within the quiet period after it). A warning firing quietly for days does not swallow a new outage of its
+   * member still firing fired or fired again, or a report came (a member that ended counts only within the
+   * quiet period after it). A warning firing quietly for days does not swallow a new outage of its
    * service, and an outage that joined it and ended does not bridge it to the next. 0: no limit.
    */
   joinWindowMs?: number

@@ -172,17 +172,6 @@ describe('lifecycle', () => {
     expect(only(run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 })], { joinWindowMs: 0 }).incidents).alertCount).toBe(2)
   })
 
-  it('keeps an incident active while a critical alert of it still fires, however long ago it fired', () => {
-    // Both probes: replication broken (critical) from 0 to 9 h 30; write errors at 5 h 10 are that outage.
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
-    const outage = (severity: AlertEvent['severity']) => run([
-      alert({ fp: 'replication', t: 0, severity }), alert({ fp: 'writes', t: 310, severity: 'warning' }), alert({ fp: 'writes', t: 330, status: 'resolved' }),
-      alert({ fp: 'replication', t: 570, status: 'resolved' }),
-    ]).incidents
-    expect(members(outage('critical'))).toEqual(['replication+writes'])
-    expect(members(outage('warning'))).toEqual(['replication', 'writes'])
-  })
-
   it('keeps two outages apart that a warning firing across both would bridge', () => {
     // Third probe: a cache warning fires all day; api errors at 2 h 30 (35 min) join it, within the join
     // window of its start. Search timeouts at 6 h came 2 h 55 after the api errors ended: only the api
@@ -208,6 +197,17 @@ describe('lifecycle', () => {
       alert({ fp: 'x', t: 420 }), alert({ fp: 'y', t: 422 }), alert({ fp: 'y', t: 432, status: 'resolved' }), alert({ fp: 'x', t: 435, status: 'resolved' }),
     ])
     expect(members(incidents)).toEqual(['warn+x', 'x+y'])
+  })
+
+  it('keeps a re-fire in its open incident as long as a resolved one would reopen for it, and while a flap holds it', () => {
+    const flaps = [0, 2, 4, 6, 8].flatMap((t) => [alert({ fp: 'x', t }), alert({ fp: 'x', t: t + 1, status: 'resolved' })])
+    // Flapping from 0 to 9, held open for the flapping window; a re-fire at 46 is still that incident.
+    const held = run([...flaps, alert({ fp: 'x', t: 46 })]).incidents
+    expect(only(held).alerts[0]).toMatchObject({ fingerprint: 'x', flapCount: 5 })
+    // A quiet warning keeps the incident open: x ending at 305 and firing again at 336 is a re-fire (and a
+    // flap), as it would have reopened the incident without the warning.
+    const warned = run([alert({ fp: 'w', t: 80 }), ...[300, 302, 304].flatMap((t) => [alert({ fp: 'x', t }), alert({ fp: 'x', t: t + 1, status: 'resolved' })]), alert({ fp: 'x', t: 336 })]).incidents
+    expect(only(warned).alerts.find((a) => a.fingerprint === 'x')).toMatchObject({ flapCount: 3 })
   })
 
   it('keeps complaints hours apart in incidents of their own, as alerts are', () => {
@@ -401,6 +401,13 @@ describe('reports', () => {
     const late = run([...outage, report(60, { rx: 62 }), report(35, { rx: 70 }), tick(71), tick(72)]).incidents
     expect(members(inOrder)).toEqual(['errors|1', '|1'])
     expect(members(late)).toEqual(members(inOrder))
+  })
+
+  it('go late to an open incident going on at their time before one that opened after them', () => {
+    // w fires at 0 and stays; x at 250 opens an incident of its own (w quiet for over 4 h); a complaint
+    // about 230 comes at 270: it is about w's incident, open at its time.
+    const { incidents } = run([alert({ fp: 'w', t: 0 }), alert({ fp: 'x', t: 250 }), report(230, { rx: 270 })])
+    expect(incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()).toEqual(['w|1', 'x|0'])
   })
 
   it('do not mark customer impact for a capacity forecast', () => {

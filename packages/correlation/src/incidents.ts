@@ -221,9 +221,8 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   if (t < inc.openedMs - lead) return false
   if (w <= 0 || t <= inc.openedMs) return true
   if (t >= inc.lastEventMs) {
-    // A resolve counts for the quiet period after it, which may be longer than the window; a critical
-    // member still firing counts however old (it is only found by a scan).
-    if (t - inc.lastEventMs > Math.max(w, s.cfg.quietPeriodMs) && inc.data.severity !== 'critical') return false
+    // A resolve counts for the quiet period after it, which may be longer than the window.
+    if (t - inc.lastEventMs > Math.max(w, s.cfg.quietPeriodMs)) return false
     // Every member still fires: the latest event is a firing of one of them (or a report).
     if (inc.firing === inc.data.alerts.length) return true
   }
@@ -232,9 +231,8 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
 
 /**
  * Whether the incident was active within `w` before `t`, as it was at `t` (a late event does not see the
- * events after it): a critical member was firing at `t`, a member firing at `t` fired or fired again
- * then, a member that had ended did so within the quiet period before `t` (its incident would still be
- * open for it alone), or a report came.
+ * events after it): a member firing at `t` fired or fired again then, a member that had ended did so
+ * within the quiet period before `t` (its incident would still be open for it alone), or a report came.
  * Members keep their first and latest firing and latest resolve, which is what is judged.
  */
 function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number): boolean {
@@ -251,16 +249,12 @@ function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number):
   return false
 }
 
-/**
- * A member firing at `t` that is critical (an outage still going on, however long) or fired (again) within
- * `w` before it, or one that ended within the quiet period before it.
- */
+/** A member firing at `t` that fired (again) within `w` before it, or one that ended within the quiet period before it. */
 function memberActive(s: EngineState, m: IncidentAlert, t: number, w: number): boolean {
   const first = parseTime(m.firstSeenAt)
   if (first > t) return false
   const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
   if (resolved <= t) return t - resolved <= s.cfg.quietPeriodMs
-  if (m.severity === 'critical') return true
   const seen = parseTime(m.lastSeenAt)
   return t - (seen <= t ? seen : first) <= w
 }
@@ -271,14 +265,14 @@ function memberActive(s: EngineState, m: IncidentAlert, t: number, w: number): b
  * the owner resolved. The group's open incidents are few; each is settled first, so one due to resolve
  * by now is not joined.
  */
-export function openHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
+export function openHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t, openedBy = Infinity): IncidentState | undefined {
   const open = s.openInGroup.get(groupKey)
   if (!open) return undefined
   let best: IncidentState | undefined
   // A copy: settling can resolve an incident, which leaves the set.
   for (const inc of [...open]) {
     settle(s, inc, s.now)
-    if (inc.data.status !== 'open' || !joinsAt(s, inc, t, report, until)) continue
+    if (inc.data.status !== 'open' || inc.openedMs > openedBy || !joinsAt(s, inc, t, report, until)) continue
     if (!best || newer(inc, best)) best = inc
   }
   return best

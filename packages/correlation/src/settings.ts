@@ -7,7 +7,7 @@ import { defaultCorrelationConfig as d, POSTMORTEM_MIN_SERVICES, type EngineConf
 export const thresholdSpec = {
   OPSREVIEW_QUIET_PERIOD: field.duration('all members resolved this long: the incident resolves', d.quietPeriodMs),
   OPSREVIEW_REOPEN_WINDOW: field.duration('a member firing again this soon reopens the incident', d.reopenWindowMs),
-  OPSREVIEW_JOIN_WINDOW: field.duration('a new alert joins an open incident only if it was active this recently: a critical member still fires, a member still firing fired, or a report came; a member that ended counts for the quiet period after it (0: no limit)', d.joinWindowMs),
+  OPSREVIEW_JOIN_WINDOW: field.duration('a new alert joins an open incident only if it was active this recently: a member still firing fired, or a report came; a member that ended counts for the quiet period after it (0: no limit)', d.joinWindowMs),
   OPSREVIEW_REPORT_WINDOW: field.duration('a report joins an incident opening this soon after it; an incident of reports alone takes alerts this near one of its reports', d.reportWindowMs),
   OPSREVIEW_STALENESS_ALERTMANAGER: field.duration('firing Alertmanager alerts not heard of this long resolve', d.stalenessMs.alertmanager),
   OPSREVIEW_STALENESS_PINGDOM: field.duration('likewise for Pingdom checks (0: never; Pingdom sends state changes only)', d.stalenessMs.pingdom),
