@@ -63,6 +63,11 @@ function run(inputs: EngineInput[], config: ConstructorParameters<typeof Correla
   return { engine, outputs, incidents, problems: engine.problems() }
 }
 
+/** Each incident as its members' fingerprints, sorted, in a sorted list: membership, whatever the ids. */
+const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
+/** The same with the count of reports: `fingerprints|reports`. */
+const withReports = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).sort().join('+')}|${i.reports.length}`).sort()
+
 const only = (incidents: Incident[]): Incident => {
   expect(incidents).toHaveLength(1)
   return incidents[0]!
@@ -176,7 +181,6 @@ describe('lifecycle', () => {
     // Third probe: a cache warning fires all day; api errors at 2 h 30 (35 min) join it, within the join
     // window of its start. Search timeouts at 6 h came 2 h 55 after the api errors ended: only the api
     // errors' events were recent, and they are over. The warning's own last event is 6 h old.
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
     const outages = [
       alert({ fp: 'cache', t: 0 }), alert({ fp: 'api', t: 150, severity: 'critical' }), alert({ fp: 'api', t: 185, status: 'resolved' }),
       alert({ fp: 'search', t: 360, severity: 'critical' }), alert({ fp: 'search', t: 395, status: 'resolved' }), alert({ fp: 'cache', t: 870, status: 'resolved' }),
@@ -191,7 +195,6 @@ describe('lifecycle', () => {
   it('keeps a re-fire out of a quiet incident it once joined, beyond the join window: it does not bridge it either', () => {
     // Fourth probe: x joined the warning's incident at 2 h and ended at 2 h 20; it fires again at 7 h, when
     // the incident has been quiet for longer than the join window, and y follows it.
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
     const { incidents } = run([
       alert({ fp: 'warn', t: 0 }), alert({ fp: 'x', t: 120 }), alert({ fp: 'x', t: 140, status: 'resolved' }),
       alert({ fp: 'x', t: 420 }), alert({ fp: 'y', t: 422 }), alert({ fp: 'y', t: 432, status: 'resolved' }), alert({ fp: 'x', t: 435, status: 'resolved' }),
@@ -211,18 +214,16 @@ describe('lifecycle', () => {
   })
 
   it('keeps complaints hours apart in incidents of their own, as alerts are', () => {
-    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
-    expect(members(run([report(0), report(6 * 60), alert({ fp: 'latency', t: 6 * 60 + 15 })]).incidents)).toEqual(['latency|1', '|1'])
+    expect(withReports(run([report(0), report(6 * 60), alert({ fp: 'latency', t: 6 * 60 + 15 })]).incidents)).toEqual(['latency|1', '|1'])
     // Within the join window of the last one, a complaint joins the incident of complaints.
-    expect(members(run([report(0), report(3 * 60)]).incidents)).toEqual(['|2'])
+    expect(withReports(run([report(0), report(3 * 60)]).incidents)).toEqual(['|2'])
   })
 
   it('applies the join window to a complaint as well, whichever of it and the alert arrives first', () => {
-    const byMembers = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
     const inOrder = run([alert({ fp: 'cert', t: 0 }), report(6 * 60), alert({ fp: '5xx', t: 6 * 60 + 10 })]).incidents
     const filedLate = run([alert({ fp: 'cert', t: 0 }), alert({ fp: '5xx', t: 6 * 60 + 10 }), report(6 * 60, { rx: 6 * 60 + 11 })]).incidents
-    expect(byMembers(inOrder)).toEqual(['5xx|1', 'cert|0'])
-    expect(byMembers(filedLate)).toEqual(byMembers(inOrder))
+    expect(withReports(inOrder)).toEqual(['5xx|1', 'cert|0'])
+    expect(withReports(filedLate)).toEqual(withReports(inOrder))
   })
 
   it('judges a late alert by the incident as it was at its time, not by the events after it', () => {
@@ -230,7 +231,6 @@ describe('lifecycle', () => {
     // is quiet). n at 5 h came 3 h after the last event then, in order an incident of its own; arriving
     // after y's re-fire, it must not join either.
     const start = [alert({ fp: 'cert', t: 0 }), alert({ fp: 'y', t: 1 }), alert({ fp: 'y', t: 2, status: 'resolved' })]
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
     const inOrder = run([...start, alert({ fp: 'n', t: 5 * 60 }), alert({ fp: 'y', t: 10 * 60 })]).incidents
     const late = run([...start, alert({ fp: 'y', t: 10 * 60 }), alert({ fp: 'n', t: 5 * 60, rx: 10 * 60 + 1 })]).incidents
     expect(members(inOrder)).toEqual(['cert+y', 'n', 'y'])
@@ -294,7 +294,6 @@ describe('lifecycle', () => {
   it('keeps a late alert apart from an incident that opened beyond the join window after its start, as in order', () => {
     // A warning firing since 0 comes at 320 (a silence expired); latency opened an incident at 300. In
     // order, latency would not have joined the warning's incident, 5 h quiet: the warning does not join it.
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).join('+')).sort()
     const inOrder = run([alert({ fp: 'warn', t: 0 }), alert({ fp: 'latency', t: 300 }), alert({ fp: 'latency', t: 330, status: 'resolved' })]).incidents
     const late = run([alert({ fp: 'latency', t: 300 }), alert({ fp: 'warn', t: 0, rx: 320 }), alert({ fp: 'latency', t: 330, status: 'resolved' })]).incidents
     expect(members(inOrder)).toEqual(['latency', 'warn'])
@@ -305,7 +304,6 @@ describe('lifecycle', () => {
     // A Pingdom check down at 20 and up at 30; the DOWN webhook, retried, comes at 62, after latency
     // opened an incident at 60. The check ended half an hour before: apart, as in order.
     const check = (t: number, status: 'firing' | 'resolved', rx = t) => alert({ fp: 'check', t, rx, status, source: 'pingdom' })
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).join('+')).sort()
     const inOrder = run([check(20, 'firing'), check(30, 'resolved'), alert({ fp: 'latency', t: 60 })]).incidents
     const retried = run([check(30, 'resolved'), alert({ fp: 'latency', t: 60 }), check(20, 'firing', 62)]).incidents
     expect(members(inOrder)).toEqual(['check', 'latency'])
@@ -314,7 +312,6 @@ describe('lifecycle', () => {
 
   it('counts a resolve for the quiet period after it even when the join window is shorter, late or not', () => {
     const config = { quietPeriodMs: 5 * MIN, joinWindowMs: 2 * MIN }
-    const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
     const start = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1 }), alert({ fp: 'b', t: 2, status: 'resolved' })]
     const inOrder = run([...start, alert({ fp: 'c', t: 4.5 }), alert({ fp: 'a', t: 6, status: 'resolved' })], config).incidents
     const late = run([...start, alert({ fp: 'a', t: 6, status: 'resolved' }), alert({ fp: 'c', t: 4.5, rx: 6.5 })], config).incidents
@@ -361,12 +358,12 @@ describe('reports', () => {
   })
 
   it('join the incident an alert opens within the report window after them: customers often notice first', () => {
-    const members = (incidents: Incident[]) => incidents.map((i) => ({ alerts: i.alerts.map((a) => a.fingerprint), reports: i.reports.length, openedAt: i.openedAt }))
+    const shape = (incidents: Incident[]) => incidents.map((i) => ({ alerts: i.alerts.map((a) => a.fingerprint), reports: i.reports.length, openedAt: i.openedAt }))
     // A complaint about 08:00 filed at 08:20, after the alert of 08:10: the same incident as when it comes first.
     const filedLate = run([alert({ fp: 'a', t: 10 }), report(0, { rx: 20 })])
     const inOrder = run([report(0), alert({ fp: 'a', t: 10 })])
-    expect(members(filedLate.incidents)).toEqual([{ alerts: ['a'], reports: 1, openedAt: at(0) }])
-    expect(members(inOrder.incidents)).toEqual(members(filedLate.incidents))
+    expect(shape(filedLate.incidents)).toEqual([{ alerts: ['a'], reports: 1, openedAt: at(0) }])
+    expect(shape(inOrder.incidents)).toEqual(shape(filedLate.incidents))
     // Beyond the window they are two incidents, whichever comes first.
     expect(run([alert({ fp: 'a', t: 40 }), report(0, { rx: 41 })]).incidents).toHaveLength(2)
     expect(run([report(0), alert({ fp: 'a', t: 40 })]).incidents).toHaveLength(2)
@@ -382,32 +379,31 @@ describe('reports', () => {
   })
 
   it('give the in-order incidents when a report or an alert comes late, either side of the other', () => {
-    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.map((r) => r.at).join('+')}`).sort()
+    const byReportTimes = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.map((r) => r.at).join('+')}`).sort()
     // An alert 10 min before a complaint that came first: one incident, as in order.
-    expect(members(run([report(10), alert({ fp: 'a', t: 0, rx: 11 })]).incidents)).toEqual(members(run([alert({ fp: 'a', t: 0 }), report(10)]).incidents))
+    expect(byReportTimes(run([report(10), alert({ fp: 'a', t: 0, rx: 11 })]).incidents)).toEqual(byReportTimes(run([alert({ fp: 'a', t: 0 }), report(10)]).incidents))
     expect(run([report(10), alert({ fp: 'a', t: 0, rx: 11 })]).incidents).toHaveLength(1)
     // A second complaint about the morning, filed after an alert at night took the group: it still finds the
     // morning's incident.
     const late = run([report(0), alert({ fp: 'a', t: 100 }), report(5, { rx: 101 })])
-    expect(members(late.incidents)).toEqual(members(run([report(0), report(5), alert({ fp: 'a', t: 100 })]).incidents))
-    expect(members(late.incidents)).toEqual([`a|`, `|${at(0)}+${at(5)}`].sort())
+    expect(byReportTimes(late.incidents)).toEqual(byReportTimes(run([report(0), report(5), alert({ fp: 'a', t: 100 })]).incidents))
+    expect(byReportTimes(late.incidents)).toEqual([`a|`, `|${at(0)}+${at(5)}`].sort())
   })
 
   it('go late to the resolved incident their time falls in, not to an open incident of complaints opened after it', () => {
     // An outage from 0 to 40; a complaint at 60; a complaint about 35, filed at 70. In order it joins the outage.
-    const members = (incidents: Incident[]) => incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()
     const outage = [alert({ fp: 'errors', t: 0 }), alert({ fp: 'errors', t: 40, status: 'resolved' }), tick(46)]
     const inOrder = run([...outage.slice(0, 1), report(35), ...outage.slice(1), report(60)]).incidents
     const late = run([...outage, report(60, { rx: 62 }), report(35, { rx: 70 }), tick(71), tick(72)]).incidents
-    expect(members(inOrder)).toEqual(['errors|1', '|1'])
-    expect(members(late)).toEqual(members(inOrder))
+    expect(withReports(inOrder)).toEqual(['errors|1', '|1'])
+    expect(withReports(late)).toEqual(withReports(inOrder))
   })
 
   it('go late to an open incident going on at their time before one that opened after them', () => {
     // w fires at 0 and stays; x at 250 opens an incident of its own (w quiet for over 4 h); a complaint
     // about 230 comes at 270: it is about w's incident, open at its time.
     const { incidents } = run([alert({ fp: 'w', t: 0 }), alert({ fp: 'x', t: 250 }), report(230, { rx: 270 })])
-    expect(incidents.map((i) => `${i.alerts.map((a) => a.fingerprint).join('+')}|${i.reports.length}`).sort()).toEqual(['w|1', 'x|0'])
+    expect(withReports(incidents)).toEqual(['w|1', 'x|0'])
   })
 
   it('do not mark customer impact for a capacity forecast', () => {
