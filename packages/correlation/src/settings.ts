@@ -33,7 +33,6 @@ export const thresholdSpec = {
 }
 
 export type Thresholds = ConfigOf<typeof thresholdSpec>
-export type ThresholdName = keyof Thresholds
 
 /** The engine configuration of the thresholds; the grouping and whether ticks come are the caller's. */
 export function thresholdConfigOf(t: Thresholds): Omit<EngineConfig, 'grouping'> {

@@ -52,7 +52,7 @@ function busiestWindowSorted(openings: readonly Opening[], at: number, windowMs:
  * pattern that comes back the same; and each new name rebuilds the signature of all (an incident of
  * 20,000 distinct names took a minute).
  */
-export const MAX_RECURRING_NAMES = 32
+const MAX_RECURRING_NAMES = 32
 
 /** Runs when an alert joins an incident: the signature changes only when a new alert name joins. */
 export function checkRecurring(s: EngineState, inc: IncidentState): void {
