@@ -4,7 +4,7 @@
 // retention forgets what lies too far behind the watermark.
 import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
-import { eventTimeOf, rankOf } from './event-time.ts'
+import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
 import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
@@ -29,11 +29,11 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   s.seen.add(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
   if (time.t < s.watermark) {
-    applyLate(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+    applyLate(s, pendingOf(event, time))
     return
   }
   if (waitsForBacklog(s, event)) {
-    holdWithBacklog(s, { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event })
+    holdWithBacklog(s, pendingOf(event, time))
     advance(s, time.t)
     return
   }
@@ -46,12 +46,17 @@ export function arrive(s: EngineState, event: AlertEvent): void {
       return
     }
   }
-  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
+  const p = pendingOf(event, time)
   // Most events come in order: a queue takes them without the heap's work.
   const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
   if (!last || pendingBefore(last, p)) s.queued.push(p)
   else s.pending.push(p)
   advance(s, time.t)
+}
+
+/** An event's entry in the queue, the heap or the hold. */
+function pendingOf(event: AlertEvent, time: EventTime): Pending {
+  return { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
 }
 
 /**
