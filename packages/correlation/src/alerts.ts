@@ -34,11 +34,33 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
   return onResolve(s, key, track, t, at)
 }
 
-/** A redelivered firing says the alert still fires at `heardAt`: only the staleness timeout counts it. */
-export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): void {
-  if (event.status !== 'firing' || event.source === 'report') return
-  const track = s.alerts.get(alertKeyOf(event))
-  if (track && track.status === 'firing' && heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
+/**
+ * A redelivered firing says the alert still fires at `heardAt`: the staleness timeout counts it. Heard after
+ * that timeout resolved the alert, it proves the guess wrong (a warning an inhibition kept out of the
+ * notifications for a day, then repeated every repeat_interval): the alert fires again in its incident,
+ * reopened if the guess had resolved it, as a real resolve replaces the guess too. Returns the incident it
+ * revived, whose timers need scheduling.
+ */
+export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): IncidentState | undefined {
+  if (event.status !== 'firing' || event.source === 'report') return undefined
+  const key = alertKeyOf(event)
+  const track = s.alerts.get(key)
+  if (!track || heardAt <= track.lastHeardAt) return undefined
+  if (track.status === 'firing') { track.lastHeardAt = heardAt; return undefined }
+  const inc = track.incidentId === null ? undefined : s.incidents.get(track.incidentId)
+  // Only a guess is undone: an alert that sent its resolve stays resolved whatever repeats of its firing come late.
+  if (!inc || !memberOf(inc, key)?.autoResolved) return undefined
+  settle(s, inc, s.now)
+  if (inc.data.status === 'resolved') {
+    // A person's decision stands.
+    if (inc.data.resolvedBy !== 'staleness') return undefined
+    reopenIncident(s, inc, false)
+  }
+  // Firing since its start all along: no flap, no change of its start.
+  track.status = 'firing'
+  refire(s, inc, key, track, event, track.lastChangeAt, memberOf(inc, key)!.lastSeenAt)
+  track.lastHeardAt = heardAt
+  return inc
 }
 
 /**

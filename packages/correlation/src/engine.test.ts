@@ -271,6 +271,35 @@ describe('lifecycle', () => {
     expect(outputs.filter((o) => o.type === 'incident')).toHaveLength(2) // opened, and the post-mortem flag of a critical incident at 30 min
   })
 
+  it('takes back a staleness resolve when a repeat of the firing comes after it, and only then', () => {
+    // A warning an inhibition kept out of the notifications for 30 h, then repeated every 4 h (same start,
+    // same event id) until its resolve: firing all along, so the guess is undone, with no reopen and no flap.
+    const fire = alert({ fp: 'pvc', t: 0 })
+    // Ticked up to its receipt, as a live correlator is: a repeat counts as heard no later than the engine's time.
+    const repeatAt = (minutes: number): EngineInput[] => {
+      const repeat = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>
+      repeat.event.receivedAt = at(minutes)
+      return [tick(minutes), repeat]
+    }
+    const guessed = run([fire, tick(30 * 60)])
+    expect(only(guessed.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
+    const revived = run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(36 * 60)])
+    expect(only(revived.incidents)).toMatchObject({ status: 'open', resolvedAt: null, resolvedBy: null, reopenCount: 0, openedAt: at(0) })
+    expect(only(revived.incidents).alerts[0]).toMatchObject({ status: 'firing', autoResolved: false, resolvedAt: null, flapCount: 0 })
+    // Heard at 34 h, it goes stale again 24 h later, not at once.
+    expect(only(run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(34 * 60 + 24 * 60 - 1)]).incidents).status).toBe('open')
+    expect(only(run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(34 * 60 + 24 * 60)]).incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
+    // Its real resolve then ends it.
+    const ended = run([fire, tick(30 * 60), ...repeatAt(34 * 60), alert({ fp: 'pvc', t: 47 * 60, status: 'resolved' }), tick(47 * 60 + 10)])
+    expect(only(ended.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', resolvedAt: at(47 * 60) })
+    // An alert that sent its resolve stays resolved, and a person's resolve stands.
+    const sentItsResolve = run([fire, alert({ fp: 'pvc', t: 60, status: 'resolved' }), tick(30 * 60), ...repeatAt(34 * 60)])
+    expect(only(sentItsResolve.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'alerts' })
+    const id = only(guessed.incidents).id
+    const byPerson = run([fire, tick(60), command('incident.resolve', id, { at: at(60) }), tick(30 * 60), ...repeatAt(34 * 60)])
+    expect(only(byPerson.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'manual' })
+  })
+
   it('handles a resolve that arrives before its fire', () => {
     const { incidents } = run([alert({ fp: 'a', t: 5, status: 'resolved' }), alert({ fp: 'a', t: 0, rx: 6 }), tick(12)])
     const inc = only(incidents)

@@ -14,7 +14,8 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   if (s.seen.has(event.id)) {
     // A redelivery changes nothing but says the alert still fires (Alertmanager repeats firing
     // notifications), which the staleness timeout counts; never later than the time seen so far.
-    hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
+    const revived = hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
+    if (revived) schedule(s, revived)
     return
   }
   // Before the first tick, an engine told that ticks will come takes the first event's receipt (the
