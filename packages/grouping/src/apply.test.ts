@@ -60,7 +60,15 @@ describe('service and environment precedence', () => {
     expect(serviceOf(kube('node-filesystem-filling-up')[0]!, defaultGroupingRules)).toBe('node-exporter')
     // A target of an exporter itself is down: the exporter is what is broken.
     expect(serviceOf({ alertname: 'TargetDown', job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', namespace: 'monitoring' }, defaultGroupingRules)).toBe('kube-state-metrics')
-    // Plain Prometheus alerts keep the labels they always had.
+    // kubernetes-mixin's CPUThrottlingHigh aggregates `job` away and keeps the kubelet's Service: its container.
+    expect(serviceOf({ alertname: 'CPUThrottlingHigh', container: 'search-indexer', pod: 'search-indexer-7d9f8-x2x4k', namespace: 'search', service: 'kube-prometheus-stack-kubelet', instance: '10.0.3.17:10250' }, defaultGroupingRules)).toBe('search-indexer')
+    // A kubelet volume alert is about its claim, a node or quota alert of kube-state-metrics about its node or quota, not the exporter.
+    expect(serviceOf({ alertname: 'KubePersistentVolumeFillingUp', job: 'kubelet', service: 'kube-prometheus-stack-kubelet', namespace: 'db', persistentvolumeclaim: 'data-postgres-0', node: 'ip-10-0-3-17', metrics_path: '/metrics' }, defaultGroupingRules)).toBe('data-postgres-0')
+    const ksm = { job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', container: 'kube-state-metrics', pod: 'kube-prometheus-stack-kube-state-metrics-5c7b9-qk2lm', namespace: 'monitoring' }
+    expect(serviceOf({ ...ksm, alertname: 'KubeNodeNotReady', node: 'ip-10-0-3-17', condition: 'Ready', status: 'true' }, defaultGroupingRules)).toBe('ip-10-0-3-17')
+    expect(serviceOf({ ...ksm, alertname: 'KubeQuotaAlmostFull', namespace: 'analytics', resource: 'requests.cpu', resourcequota: 'analytics-compute' }, defaultGroupingRules)).toBe('analytics-compute')
+    // Plain Prometheus alerts keep the labels they always had, also a Service whose name merely contains an exporter's.
+    expect(serviceOf({ service: 'kubelet-proxy-checker', container: 'x' }, defaultGroupingRules)).toBe('kubelet-proxy-checker')
     expect(serviceOf({ service: 'checkout', job: 'blackbox', app: 'x' }, defaultGroupingRules)).toBe('checkout')
     expect(serviceOf({ 'app.kubernetes.io/name': 'search', app: 'legacy', job: 'search-pods' }, defaultGroupingRules)).toBe('search')
   })

@@ -85,22 +85,31 @@ export interface GroupingRules {
 }
 
 /**
- * Exporters whose alerts describe someone else's workload: kube-state-metrics (pods, deployments, jobs),
- * the kubelet and cAdvisor (containers, volumes), node-exporter (nodes). Their `service` and `job` labels
- * name the exporter, so their alerts look for the workload first (docs/grouping.md explains the order).
+ * Exporters whose alerts describe someone else's workload: kube-state-metrics (pods, deployments, jobs,
+ * nodes, quotas), the kubelet and cAdvisor (containers, volumes), node-exporter (nodes). Their `service`
+ * and `job` labels name the exporter, so their alerts look for the workload first (docs/grouping.md
+ * explains the order). Some mixin rules aggregate `job` away but keep `service`, the exporter's Kubernetes
+ * Service (`<release>-kubelet` on `CPUThrottlingHigh`): such alerts are known by that.
  */
 const EXPORTER_JOBS = 'kube-state-metrics|kubelet|cadvisor|node-exporter'
+const EXPORTER_SERVICES = '(.+-)?(kube-state-metrics|kubelet|cadvisor|prometheus-node-exporter|node-exporter)'
+// The volume, node or quota an alert is about comes before `container`: on kube-state-metrics' node and
+// quota alerts, `container` is kube-state-metrics' own.
+const EXPORTER_SUBJECT_LABELS = [
+  'deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler',
+  'persistentvolumeclaim', 'node', 'resourcequota', 'container', 'job',
+]
+const EXPORTER_RULES: ServiceRuleSpec[] = [
+  { name: 'kubernetes exporters describe a workload', match: { labels: { job: { regex: EXPORTER_JOBS } } }, labels: EXPORTER_SUBJECT_LABELS },
+  { name: "kubernetes exporters' alerts without their job", match: { labels: { service: { regex: EXPORTER_SERVICES } } }, labels: EXPORTER_SUBJECT_LABELS },
+]
 
 /** The defaults, written as a file would be: they suit kube-prometheus-stack and plain Prometheus alike. */
 export const defaultGroupingRulesFile: Readonly<Required<GroupingRulesFile>> = deepFreeze({
   version: 1,
   service: {
     labels: ['service', 'app.kubernetes.io/name', 'app', 'container', 'job'],
-    rules: [{
-      name: 'kubernetes exporters describe a workload',
-      match: { labels: { job: { regex: EXPORTER_JOBS } } },
-      labels: ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler', 'container', 'job'],
-    }],
+    rules: EXPORTER_RULES,
   },
   environment: { labels: ['env', 'environment', 'cluster'], default: 'production' },
   incidentKeyLabel: 'incident_key',
