@@ -67,6 +67,10 @@ describe('service and environment precedence', () => {
     const ksm = { job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', container: 'kube-state-metrics', pod: 'kube-prometheus-stack-kube-state-metrics-5c7b9-qk2lm', namespace: 'monitoring' }
     expect(serviceOf({ ...ksm, alertname: 'KubeNodeNotReady', node: 'ip-10-0-3-17', condition: 'Ready', status: 'true' }, defaultGroupingRules)).toBe('ip-10-0-3-17')
     expect(serviceOf({ ...ksm, alertname: 'KubeQuotaAlmostFull', namespace: 'analytics', resource: 'requests.cpu', resourcequota: 'analytics-compute' }, defaultGroupingRules)).toBe('analytics-compute')
+    // A CronJob's runs are one service, the CronJob; a Job of its own keeps its name.
+    const jobFailed = { ...ksm, alertname: 'KubeJobFailed', namespace: 'db', condition: 'true' }
+    expect(['pg-backup-29894520', 'pg-backup-29895960', 'migrate-2024', 'reindex'].map((name) => serviceOf({ ...jobFailed, job_name: name }, defaultGroupingRules)))
+      .toEqual(['pg-backup', 'pg-backup', 'migrate-2024', 'reindex'])
     // Plain Prometheus alerts keep the labels they always had, also a Service whose name merely contains an exporter's.
     expect(serviceOf({ service: 'kubelet-proxy-checker', container: 'x' }, defaultGroupingRules)).toBe('kubelet-proxy-checker')
     expect(serviceOf({ service: 'checkout', job: 'blackbox', app: 'x' }, defaultGroupingRules)).toBe('checkout')

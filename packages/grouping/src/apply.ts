@@ -18,9 +18,24 @@ export function serviceLabelsFor(labels: Labels, rules: GroupingRules): readonly
   return rules.service.labels
 }
 
-/** The service the labels name (first present non-empty label of the precedence), or undefined. */
+/**
+ * A CronJob's run is a Job named `<cronjob>-<its scheduled time in minutes since the epoch>` (8 digits until
+ * the 22nd century), a new name every run. Named by its CronJob, the same run failing night after night is
+ * one service, and so a recurring problem.
+ */
+const CRONJOB_RUN = /^(.+)-\d{8,}$/
+
+/**
+ * The service the labels name (first present non-empty label of the precedence), or undefined. A
+ * `job_name` (kube-state-metrics' Job label) of a CronJob's run names the CronJob.
+ */
 export function serviceOf(labels: Labels, rules: GroupingRules): string | undefined {
-  return firstPresent(labels, serviceLabelsFor(labels, rules))
+  for (const name of serviceLabelsFor(labels, rules)) {
+    const value = labelValue(labels, name)
+    if (value === undefined) continue
+    return name === 'job_name' ? (CRONJOB_RUN.exec(value)?.[1] ?? value) : value
+  }
+  return undefined
 }
 
 /** The environment the labels name, or undefined when none of the environment labels is there. */
