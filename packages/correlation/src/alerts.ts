@@ -48,8 +48,14 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
   if (!track || heardAt <= track.lastHeardAt) return undefined
   if (track.status === 'firing') { track.lastHeardAt = heardAt; return undefined }
   const inc = track.incidentId === null ? undefined : s.incidents.get(track.incidentId)
+  const member = inc && memberOf(inc, key)
   // Only a guess is undone: an alert that sent its resolve stays resolved whatever repeats of its firing come late.
-  if (!inc || !memberOf(inc, key)?.autoResolved) return undefined
+  if (!inc || !member?.autoResolved) return undefined
+  const staleness = stalenessOf(s, member.source)
+  // Heard in time, the repeat would have kept it firing until now; a repeat heard only before that (a
+  // redelivery, a retry delivered late) would have let the guess stand, and does. A repeat more than one
+  // timeout after the guess (weeks later: a route changed back) does not bring back a long-closed incident.
+  if (heardAt + staleness <= s.now || heardAt > track.lastHeardAt + 2 * staleness) return undefined
   settle(s, inc, s.now)
   if (inc.data.status === 'resolved') {
     // A person's decision stands.
@@ -58,7 +64,7 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
   }
   // Firing since its start all along: no flap, no change of its start.
   track.status = 'firing'
-  refire(s, inc, key, track, event, track.lastChangeAt, memberOf(inc, key)!.lastSeenAt)
+  refire(s, inc, key, track, event, track.lastChangeAt, member.lastSeenAt)
   track.lastHeardAt = heardAt
   return inc
 }

@@ -292,6 +292,18 @@ describe('lifecycle', () => {
     // Its real resolve then ends it.
     const ended = run([fire, tick(30 * 60), ...repeatAt(34 * 60), alert({ fp: 'pvc', t: 47 * 60, status: 'resolved' }), tick(47 * 60 + 10)])
     expect(only(ended.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', resolvedAt: at(47 * 60) })
+    // A repeat heard long enough ago that the guess would have stood anyway changes nothing: the original
+    // redelivered, a repeat received at 4 h delivered after the guess. Nor does one weeks after the guess.
+    const late = (receivedMinutes: number): EngineInput => {
+      const repeat = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>
+      repeat.event.receivedAt = at(receivedMinutes)
+      return repeat
+    }
+    for (const stale of [[fire], [late(4 * 60)], repeatAt(30 * 24 * 60)]) {
+      const r = run([fire, tick(30 * 60), ...stale, tick(30 * 60 + 10)])
+      expect(only(r.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
+      expect(r.outputs.filter((o) => o.type === 'incident')).toHaveLength(guessed.outputs.filter((o) => o.type === 'incident').length)
+    }
     // An alert that sent its resolve stays resolved, and a person's resolve stands.
     const sentItsResolve = run([fire, alert({ fp: 'pvc', t: 60, status: 'resolved' }), tick(30 * 60), ...repeatAt(34 * 60)])
     expect(only(sentItsResolve.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'alerts' })
