@@ -66,11 +66,16 @@ describe('service and environment precedence', () => {
     expect(serviceOf({ alertname: 'KubePersistentVolumeFillingUp', job: 'kubelet', service: 'kube-prometheus-stack-kubelet', namespace: 'db', persistentvolumeclaim: 'data-postgres-0', node: 'ip-10-0-3-17', metrics_path: '/metrics' }, defaultGroupingRules)).toBe('data-postgres-0')
     const ksm = { job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', container: 'kube-state-metrics', pod: 'kube-prometheus-stack-kube-state-metrics-5c7b9-qk2lm', namespace: 'monitoring' }
     expect(serviceOf({ ...ksm, alertname: 'KubeNodeNotReady', node: 'ip-10-0-3-17', condition: 'Ready', status: 'true' }, defaultGroupingRules)).toBe('ip-10-0-3-17')
-    expect(serviceOf({ ...ksm, alertname: 'KubeQuotaAlmostFull', namespace: 'analytics', resource: 'requests.cpu', resourcequota: 'analytics-compute' }, defaultGroupingRules)).toBe('analytics-compute')
+    // KubeQuotaAlmostFull's `ignoring(instance, job, type)` drops `job`.
+    const { job: _job, ...ksmWithoutJob } = ksm
+    expect(serviceOf({ ...ksmWithoutJob, alertname: 'KubeQuotaAlmostFull', namespace: 'analytics', resource: 'requests.cpu', resourcequota: 'analytics-compute' }, defaultGroupingRules)).toBe('analytics-compute')
+    expect(serviceOf({ ...ksm, alertname: 'KubePersistentVolumeErrors', persistentvolume: 'pvc-3f2a', phase: 'Failed' }, defaultGroupingRules)).toBe('pvc-3f2a')
+    // A container's alert from a kubelet target, which adds `node`, stays the container's.
+    expect(serviceOf({ alertname: 'ContainerMemoryNearLimit', job: 'kubelet', service: 'kube-prometheus-stack-kubelet', metrics_path: '/metrics/cadvisor', node: 'ip-10-0-3-17', container: 'search-indexer', pod: 'search-indexer-7d9f8-x2x4k', namespace: 'search' }, defaultGroupingRules)).toBe('search-indexer')
     // A CronJob's runs are one service, the CronJob; a Job of its own keeps its name.
     const jobFailed = { ...ksm, alertname: 'KubeJobFailed', namespace: 'db', condition: 'true' }
-    expect(['pg-backup-29894520', 'pg-backup-29895960', 'migrate-2024', 'reindex'].map((name) => serviceOf({ ...jobFailed, job_name: name }, defaultGroupingRules)))
-      .toEqual(['pg-backup', 'pg-backup', 'migrate-2024', 'reindex'])
+    expect(['pg-backup-29894520', 'pg-backup-29895960', 'migrate-2024', 'reindex', 'db-migrate-1733140000', 'tenant-export-400123456'].map((name) => serviceOf({ ...jobFailed, job_name: name }, defaultGroupingRules)))
+      .toEqual(['pg-backup', 'pg-backup', 'migrate-2024', 'reindex', 'db-migrate-1733140000', 'tenant-export-400123456'])
     // Plain Prometheus alerts keep the labels they always had, also a Service whose name merely contains an exporter's.
     expect(serviceOf({ service: 'kubelet-proxy-checker', container: 'x' }, defaultGroupingRules)).toBe('kubelet-proxy-checker')
     expect(serviceOf({ service: 'checkout', job: 'blackbox', app: 'x' }, defaultGroupingRules)).toBe('checkout')

@@ -19,11 +19,11 @@ export function serviceLabelsFor(labels: Labels, rules: GroupingRules): readonly
 }
 
 /**
- * A CronJob's run is a Job named `<cronjob>-<its scheduled time in minutes since the epoch>` (8 digits until
- * the 22nd century), a new name every run. Named by its CronJob, the same run failing night after night is
- * one service, and so a recurring problem.
+ * A CronJob's run is a Job named `<cronjob>-<its scheduled time in minutes since the epoch>`, 8 digits from
+ * 1989 to 2160, a new name every run. Named by its CronJob, the same run failing night after night is one
+ * service, and so a recurring problem. Exactly 8: a Job named with seconds or a longer id is not a run.
  */
-const CRONJOB_RUN = /^(.+)-\d{8,}$/
+const CRONJOB_RUN = /^(.+)-\d{8}$/
 
 /**
  * The service the labels name (first present non-empty label of the precedence), or undefined. A

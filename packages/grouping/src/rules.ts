@@ -93,13 +93,14 @@ export interface GroupingRules {
  */
 const EXPORTER_JOBS = 'kube-state-metrics|kubelet|cadvisor|node-exporter'
 const EXPORTER_SERVICES = '(.+-)?(kube-state-metrics|kubelet|cadvisor|prometheus-node-exporter|node-exporter)'
-// The volume, node or quota an alert is about comes before `container`: on kube-state-metrics' node and
-// quota alerts, `container` is kube-state-metrics' own.
-const EXPORTER_SUBJECT_LABELS = [
-  'deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler',
-  'persistentvolumeclaim', 'node', 'resourcequota', 'container', 'job',
-]
+const WORKLOAD_LABELS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler']
+// A container's own alert keeps its container even where the target adds `node` (every kubelet target does).
+const EXPORTER_SUBJECT_LABELS = [...WORKLOAD_LABELS, 'persistentvolumeclaim', 'persistentvolume', 'container', 'node', 'resourcequota', 'job']
+// A kube-state-metrics series with no container of its own (a node's, a volume's, a quota's) carries the
+// exporter's own `container`: what it is about comes first.
+const KSM_OWN_CONTAINER_LABELS = [...WORKLOAD_LABELS, 'persistentvolumeclaim', 'persistentvolume', 'node', 'resourcequota', 'container', 'job']
 const EXPORTER_RULES: ServiceRuleSpec[] = [
+  { name: "kube-state-metrics' series about no container", match: { labels: { container: 'kube-state-metrics' } }, labels: KSM_OWN_CONTAINER_LABELS },
   { name: 'kubernetes exporters describe a workload', match: { labels: { job: { regex: EXPORTER_JOBS } } }, labels: EXPORTER_SUBJECT_LABELS },
   { name: "kubernetes exporters' alerts without their job", match: { labels: { service: { regex: EXPORTER_SERVICES } } }, labels: EXPORTER_SUBJECT_LABELS },
 ]
