@@ -30,6 +30,17 @@ describe('requestContext', () => {
     expect(handled).toEqual(expect.arrayContaining([['1', ids[0]], ['2', ids[1]]]))
   })
 
+  it('gives no logger to a request that has not reached it yet, even after other requests have', async () => {
+    const lines: unknown[] = []
+    const a = express()
+    a.use((req, res, next) => { if (req.path === '/early') { res.json({ log: typeof req.log }); return } next() })
+    a.use(requestContext(pino({}, { write: (line: string) => { lines.push(line) } })))
+    a.get('/late', (req, res) => { res.json({ log: typeof req.log }) })
+    const url = await serve(a)
+    expect(await (await fetch(`${url}/late`)).json()).toEqual({ log: 'object' })
+    expect(await (await fetch(`${url}/early`)).json()).toEqual({ log: 'undefined' })
+  })
+
   it("keeps the caller's X-Request-Id when it is sane, and replaces one that is not", async () => {
     const { url } = await app((a) => { a.get('/', (req, res) => { res.json({ id: req.id }) }) })
     const kept = await fetch(url, { headers: { 'x-request-id': 'am-retry.42:x' } })

@@ -31,7 +31,8 @@ function defineLogAccessor(proto: object): void {
     configurable: true, enumerable: true,
     // The child logger is made on first use: most requests log nothing, and a child costs its bound
     // context's serialisation and redaction. A handler may still replace it (a quieter child, say).
-    get(this: WithLoggers) { return (this[childLogger] ??= this[rootLogger].child({ reqId: this.id })) },
+    // Undefined on a request of this app that has not reached requestContext yet, as before it was defined.
+    get(this: Partial<WithLoggers>) { return (this[childLogger] ??= this[rootLogger]?.child({ reqId: this.id })) },
     set(this: WithLoggers, value: Logger) { this[childLogger] = value },
   })
 }
