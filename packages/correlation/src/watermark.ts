@@ -12,8 +12,8 @@ import type { AlertEvent } from './types.ts'
 /** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
 export function arrive(s: EngineState, event: AlertEvent): void {
   if (s.seen.has(event.id)) {
-    // A redelivery changes nothing but says the alert still fires (Alertmanager repeats firing
-    // notifications), which the staleness timeout counts; never later than the time seen so far.
+    // A redelivery says the alert still fires (Alertmanager repeats firing notifications), which the
+    // staleness timeout counts, and which can prove its guess wrong; never later than the time seen so far.
     const revived = hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
     if (revived) schedule(s, revived)
     return
