@@ -64,8 +64,8 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
   }
   // Firing since its start all along: no flap, no change of its start.
   track.status = 'firing'
+  // refire hears it at its receipt, as here, and times the staleness from there.
   refire(s, inc, key, track, event, track.lastChangeAt, member.lastSeenAt)
-  track.lastHeardAt = heardAt
   return inc
 }
 
