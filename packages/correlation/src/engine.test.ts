@@ -275,12 +275,10 @@ describe('lifecycle', () => {
     // A warning an inhibition kept out of the notifications for 30 h, then repeated every 4 h (same start,
     // same event id) until its resolve: firing all along, so the guess is undone, with no reopen and no flap.
     const fire = alert({ fp: 'pvc', t: 0 })
+    // The same firing (same start, same event id), received later.
+    const repeat = (receivedMinutes: number) => alert({ fp: 'pvc', t: 0, rx: receivedMinutes })
     // Ticked up to its receipt, as a live correlator is: a repeat counts as heard no later than the engine's time.
-    const repeatAt = (minutes: number): EngineInput[] => {
-      const repeat = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>
-      repeat.event.receivedAt = at(minutes)
-      return [tick(minutes), repeat]
-    }
+    const repeatAt = (minutes: number): EngineInput[] => [tick(minutes), repeat(minutes)]
     const guessed = run([fire, tick(30 * 60)])
     expect(only(guessed.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
     const revived = run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(36 * 60)])
@@ -294,12 +292,7 @@ describe('lifecycle', () => {
     expect(only(ended.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'alerts', resolvedAt: at(47 * 60) })
     // A repeat heard long enough ago that the guess would have stood anyway changes nothing: the original
     // redelivered, a repeat received at 4 h delivered after the guess. Nor does one weeks after the guess.
-    const late = (receivedMinutes: number): EngineInput => {
-      const repeat = structuredClone(fire) as Extract<EngineInput, { type: 'alert' }>
-      repeat.event.receivedAt = at(receivedMinutes)
-      return repeat
-    }
-    for (const stale of [[fire], [late(4 * 60)], repeatAt(30 * 24 * 60)]) {
+    for (const stale of [[fire], [repeat(4 * 60)], repeatAt(30 * 24 * 60)]) {
       const r = run([fire, tick(30 * 60), ...stale, tick(30 * 60 + 10)])
       expect(only(r.incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })
       expect(r.outputs.filter((o) => o.type === 'incident')).toHaveLength(guessed.outputs.filter((o) => o.type === 'incident').length)
