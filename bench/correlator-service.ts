@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { freePort, syntheticAlertRecord } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
+import { syntheticAlertRecord } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')

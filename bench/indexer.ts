@@ -13,7 +13,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { alertDocument, bulkAction } from '@opsreview/search-index/documents'
 import { ensureIndices, liveAlertMonths } from '@opsreview/search-index/templates'
-import { freePort } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')

@@ -15,7 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
-import { freePort } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const seconds = Number(process.env.BENCH_SECONDS ?? 30)

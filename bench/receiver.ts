@@ -17,7 +17,7 @@ import autocannon from 'autocannon'
 import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { intakeAlertmanager } from '../packages/ingest/src/intake.ts'
 import { defaultIngestOptions, eventKey } from '../packages/ingest/src/event.ts'
-import { freePort } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')

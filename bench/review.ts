@@ -12,7 +12,7 @@ import { Client } from '@elastic/elasticsearch'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { parseLookbackQuery } from '@opsreview/review/period'
-import { freePort } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const esUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'

@@ -26,7 +26,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs'
-import { freePort, syntheticAlertRecord } from './lib.ts'
+import { freePort } from '@opsreview/testing/ports'
+import { syntheticAlertRecord } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')

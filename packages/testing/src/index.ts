@@ -156,4 +156,5 @@ export async function latestByKey<T>(kafka: Kafka, topic: string): Promise<Map<s
   return latest
 }
 
-export { freePort, issueServerCert, makeTestCa, startSaslSslKafka, tempDir, type SaslSslKafka, type ServerCert, type TestCa } from './tls.ts'
+export { freePort } from './ports.ts'
+export { issueServerCert, makeTestCa, startSaslSslKafka, tempDir, type SaslSslKafka, type ServerCert, type TestCa } from './tls.ts'

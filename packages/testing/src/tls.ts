@@ -5,12 +5,11 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from './ports.ts'
 
 const run = promisify(execFile)
 
@@ -48,28 +47,6 @@ export async function issueServerCert(ca: TestCa, name: string): Promise<ServerC
   await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`])
   await run('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', `${base}.pem`, '-days', '2', '-extfile', ext])
   return { certFile: `${base}.pem`, keyFile: `${base}.key` }
-}
-
-/**
- * A port nothing listens on, for a process started next. Drawn from below Linux's ephemeral range (32768
- * up): a port the kernel hands out for listen(0) comes from that range, and an outgoing connection of
- * another test (kafkajs, Elasticsearch) took one such port between the check and the service's bind (CI:
- * EADDRINUSE). Not 19000-19999 or 29000-29999, where the CI and chaos stacks listen.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 21_000 + Math.floor(Math.random() * 8_000)
-    if (await canListen(port)) return port
-  }
-}
-
-async function canListen(port: number): Promise<boolean> {
-  const srv = createServer()
-  const listening = once(srv, 'listening').then(() => true, () => false)
-  srv.listen(port, '127.0.0.1')
-  const ok = await listening
-  if (ok) await new Promise((r) => srv.close(r))
-  return ok
 }
 
 export interface SaslSslKafka {
