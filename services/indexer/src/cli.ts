@@ -24,6 +24,8 @@ import { replayConfigSpec } from './replay-config.ts'
 
 const USAGE = `usage: opsreview <command>
   reindex        Rebuilds alerts, incidents and problems in Elasticsearch from the Kafka topics, then moves the aliases.
+  replay         What-if: runs the correlation engine over the retained input with another configuration and
+                 reports against the live incidents and problems (\`opsreview replay --help\`).
   dead-letters   Counts dead letters by topic and reason; \`dead-letters replay\` puts them back after a fix.
   retention [--dry-run] [--json]
                  Deletes old alert months, incidents and problems now, as the indexer's schedule does (docs/retention.md);
