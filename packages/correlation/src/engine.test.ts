@@ -491,6 +491,19 @@ describe('candidate problems', () => {
     for (const inc of incidents) expect(inc.problemIds).toEqual([problems[0]!.id])
   })
 
+  it('names the latest 100 incidents in the problem document and counts them all, so a long-lived problem stays a record Kafka takes', () => {
+    const count = 130
+    const { outputs, incidents } = run(Array.from({ length: count }, (_, k) => episode(k * 3 * 60)).flat())
+    expect(incidents).toHaveLength(count)
+    const versions = outputs.flatMap((o) => (o.type === 'problem' ? [o.problem] : []))
+    const last = versions.at(-1)!
+    expect(last).toMatchObject({ kind: 'recurring', incidentCount: count })
+    expect(last.incidentIds).toEqual(incidents.slice(-100).map((i) => i.id))
+    expect(Math.max(...versions.map((p) => p.incidentIds.length))).toBe(100)
+    // The review finds all of them by the incidents' side of the link.
+    for (const inc of incidents) expect(inc.problemIds).toEqual([last.id])
+  })
+
   it('gives an incident of more distinct alert names than a signature holds no recurring signature: a storm is not a pattern', () => {
     // Each new name rebuilt the signature of all: an incident of 20,000 distinct names took a minute.
     const storm = (day: number, names: number) => Array.from({ length: names }, (_, k) => [

@@ -44,50 +44,53 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
 export { canonicalSignature }
 
 /**
- * A problem's incident ids and services as sets, beside the lists they mirror: a problem can collect
- * thousands of incidents and hundreds of services (a shared database host), and a scan of the list per
- * link grew with them. Rebuilt when the list is not the one it mirrors (a restore makes new lists).
+ * The incidents a problem document names, the latest linked: a problem of a database host many services
+ * share collects thousands over its life, and a list of all of them grew the engine's state and every
+ * version of the problem (each a copy of it) without bound. `incidentCount` counts all; the incidents name
+ * their problems (`problemIds`), which is how the review finds them all.
  */
-interface Members { incidentIdsOf: string[]; incidentIds: Set<string>; servicesOf: string[]; services: Set<string> }
-const members = new WeakMap<Problem, Members>()
+export const maxIncidentIdsInProblem = 100
+
+/**
+ * A problem's services as a set, beside the list it mirrors: a problem can collect hundreds of services
+ * (a shared database host), and a scan of the list per link grew with them. Rebuilt when the list is not
+ * the one it mirrors (a restore makes new lists).
+ */
+interface Services { of: string[]; set: Set<string> }
+const servicesSets = new WeakMap<Problem, Services>()
 /** Shorter lists are scanned: a set costs more than it saves there. */
 const SCAN = 16
 
-function membersOf(p: Problem): Members {
-  let m = members.get(p)
-  if (!m) members.set(p, (m = { incidentIdsOf: p.incidentIds, incidentIds: new Set(p.incidentIds), servicesOf: p.services, services: new Set(p.services) }))
-  if (m.incidentIdsOf !== p.incidentIds || m.incidentIds.size !== p.incidentIds.length) { m.incidentIdsOf = p.incidentIds; m.incidentIds = new Set(p.incidentIds) }
-  if (m.servicesOf !== p.services) { m.servicesOf = p.services; m.services = new Set(p.services) }
+function servicesOf(p: Problem): Services {
+  let m = servicesSets.get(p)
+  if (!m) servicesSets.set(p, (m = { of: p.services, set: new Set(p.services) }))
+  if (m.of !== p.services) { m.of = p.services; m.set = new Set(p.services) }
   return m
 }
 
-function hasIncident(p: Problem, id: string): boolean {
-  return p.incidentIds.length <= SCAN ? p.incidentIds.includes(id) : membersOf(p).incidentIds.has(id)
-}
-
 function hasService(p: Problem, svc: string): boolean {
-  return p.services.length <= SCAN ? p.services.includes(svc) : membersOf(p).services.has(svc)
+  return p.services.length <= SCAN ? p.services.includes(svc) : servicesOf(p).set.has(svc)
 }
 
 export function link(s: EngineState, inc: IncidentState, p: Problem): void {
-  // Links are made both ways, here only: an incident that has the problem is in the problem's list too.
+  // Links are made both ways, here only: an incident that does not name the problem is not among its
+  // incidents either, so the incident's short list answers for both.
   if (inc.data.problemIds.includes(p.id)) return
-  if (!hasIncident(p, inc.data.id)) {
-    // The set first, so it still mirrors the list when it is looked up (a set that does not is rebuilt).
-    if (p.incidentIds.length >= SCAN) membersOf(p).incidentIds.add(inc.data.id)
-    p.incidentIds.push(inc.data.id)
-    p.incidentCount = p.incidentIds.length
-    for (const svc of inc.data.services) {
-      if (hasService(p, svc)) continue
-      // A new array, never a push: emitted versions share it.
-      const m = p.services.length >= SCAN ? membersOf(p) : undefined
-      p.services = [...p.services, svc]
-      if (m) { m.servicesOf = p.services; m.services.add(svc) }
-    }
-    if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
-    if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
-    s.dirtyProblems.add(p)
+  const ids = p.incidentIds
+  ids.push(inc.data.id)
+  // A restored list of an engine that kept them all is cut here too.
+  if (ids.length > maxIncidentIdsInProblem) ids.splice(0, ids.length - maxIncidentIdsInProblem)
+  p.incidentCount += 1
+  for (const svc of inc.data.services) {
+    if (hasService(p, svc)) continue
+    // A new array, never a push: emitted versions share it.
+    const m = p.services.length >= SCAN ? servicesOf(p) : undefined
+    p.services = [...p.services, svc]
+    if (m) { m.of = p.services; m.set.add(svc) }
   }
+  if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
+  if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
+  s.dirtyProblems.add(p)
   inc.data.problemIds = [...inc.data.problemIds, p.id]
   s.dirtyIncidents.add(inc)
 }
