@@ -712,6 +712,27 @@ describe('emitted versions', () => {
   })
 })
 
+describe('retention', () => {
+  it('forgets the problem rules\' openings of dependencies and signatures never seen again, once past the retention', () => {
+    // A pod's address is a new dependency value with every restart, an unusual mix of alert names a new
+    // signature: 180 of each over 30 days, a retention of 2 days.
+    const every = 4 * 60
+    const count = 180
+    const inputs = Array.from({ length: count }, (_, k) => [
+      alert({ fp: `a${k}`, t: k * every, name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` } }),
+      alert({ fp: `a${k}`, t: k * every + 5, status: 'resolved', name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` } }),
+      tick(k * every + 60),
+    ]).flat()
+    const { engine } = run(inputs, { retentionMs: 2 * 24 * HOUR })
+    const snapshot = engine.snapshot()
+    const kept = (days: number) => Math.ceil(days * 24 * 60 / every)
+    // Kept: the retention, the rule's window beyond it, and up to a day until the next daily sweep.
+    expect(snapshot.recentByDep.length).toBeLessThanOrEqual(kept(2 + 1) + 1)
+    expect(snapshot.bySignature.length).toBeLessThanOrEqual(kept(2 + 7 + 1) + 1)
+    expect(snapshot.recentByDep.map(([dep]) => dep)).toContain(`host=10.0.0.${count - 1}`)
+  })
+})
+
 describe('checkpoints', () => {
   it('continues from a snapshot exactly as without one', () => {
     const inputs = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, service: 's', labels: { host: 'h' } }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10), alert({ fp: 'a', t: 20 }), report(21)]

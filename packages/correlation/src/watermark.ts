@@ -6,8 +6,14 @@ import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
+import { forgetOpenings } from './problems/recurring.ts'
+import { forgetDependencyOpenings } from './problems/shared-cause.ts'
 import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
+
+const DAY = 86_400_000
+/** Retention is coarse: once per minute of watermark is enough, and spares every event a scan. */
+const FORGET_EVERY_MS = 60_000
 
 /** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
 export function arrive(s: EngineState, event: AlertEvent): void {
@@ -235,11 +241,18 @@ function drain(s: EngineState): void {
   }
   if (s.queuedHead === queued.length) { queued.length = 0; s.queuedHead = 0 } else s.queuedHead = compactHead(queued, s.queuedHead)
   s.now = w
-  // Retention is coarse: once per minute of watermark is enough, and spares every event a scan.
   const horizon = w - s.cfg.retentionMs
   if (horizon >= s.nextForgetAt) {
-    s.nextForgetAt = horizon + 60_000
+    // Once a day of watermark, the problem rules' opening lists too: a sweep of all of them, which per
+    // minute would cost more than the few it frees. The day is the horizon's, so a restored engine sweeps
+    // when the one it continues would have.
+    const newDay = Math.floor(horizon / DAY) !== Math.floor((s.nextForgetAt - FORGET_EVERY_MS) / DAY)
+    s.nextForgetAt = horizon + FORGET_EVERY_MS
     forget(s, horizon)
+    if (newDay) {
+      forgetOpenings(s, horizon)
+      forgetDependencyOpenings(s, horizon)
+    }
   }
 }
 

@@ -94,6 +94,19 @@ function removeOpenings(list: Opening[], incidentId: string): void {
   list.length = n
 }
 
+/**
+ * Forgets the openings of every signature that fall before the retention (`horizon` = watermark − retention),
+ * and signatures left with none. `checkRecurring` trims only the list of the signature it checks: one seen
+ * once (an incident's unusual mix of alert names) was otherwise kept for ever.
+ */
+export function forgetOpenings(s: EngineState, horizon: number): void {
+  const before = horizon - s.cfg.recurring.windowMs
+  for (const [key, list] of s.bySignature) {
+    dropBefore(list, before)
+    if (list.length === 0) s.bySignature.delete(key)
+  }
+}
+
 /** Removes the openings before `horizon`, keeping the order of the others. */
 function dropBefore(list: Opening[], horizon: number): void {
   let n = 0

@@ -79,6 +79,20 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
   }
 }
 
+/**
+ * Forgets the openings of every dependency that fall before the retention (`horizon` = watermark −
+ * retention), and dependencies left with none. `checkSharedCause` trims only the lists of the dependencies
+ * it checks: a value seen once (a pod's address, new with every restart) was otherwise kept for ever.
+ */
+export function forgetDependencyOpenings(s: EngineState, horizon: number): void {
+  const before = horizon - s.cfg.sharedCause.windowMs
+  for (const [dep, list] of s.recentByDep) {
+    const expired = lowerBound(list, before)
+    if (expired === list.length) s.recentByDep.delete(dep)
+    else if (expired > 0) list.splice(0, expired)
+  }
+}
+
 /** At most this many signatures are remembered per engine (a cache: dependency values come and go). */
 const maxKeys = 65_536
 
