@@ -251,7 +251,9 @@ function renderTrend(days) {
     }
   })
   $('#trend').replaceChildren(svg)
-  $('#trend-caption').textContent = `Grey: all incidents; red: critical. Peak ${max} a day.`
+  // The bars carry no axis: the caption names the days they span.
+  const span = days.length > 0 ? `${days[0].day} – ${days.at(-1).day}, a bar a day. ` : ''
+  $('#trend-caption').textContent = `${span}Grey: all incidents; red: critical. Peak ${max} a day.`
 }
 
 function renderDeadLetters(d) {
