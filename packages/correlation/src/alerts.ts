@@ -225,7 +225,7 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
   if (heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
   inc.quietSince = null
   touch(s, inc, t, at)
-  if (flapping) recordFlapping(s, inc, member)
+  if (flapping) recordFlapping(s, inc, member, track.flapTimes[0]!)
 }
 
 function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {

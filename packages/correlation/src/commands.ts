@@ -2,7 +2,7 @@
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
 import { link } from './problems/store.ts'
-import { parseTime, type EngineState } from './state.ts'
+import { iso, parseTime, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
 export function applyCommand(s: EngineState, c: Command): void {
@@ -69,7 +69,14 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
   switch (c.type) {
     case 'problem.confirm': error = move(['candidate'], 'confirmed'); break
     case 'problem.dismiss': error = move(['candidate'], 'dismissed'); break
-    case 'problem.resolve': error = move(['confirmed'], 'resolved'); break
+    case 'problem.resolve': {
+      error = move(['confirmed'], 'resolved')
+      // As an incident's resolve: never before the state the person saw. Incidents its rule finds after this
+      // bring it back (problems/store.ts, comeBack).
+      const at = parseTime(c.at)
+      if (!error) p.resolvedAt = iso(Math.max(Number.isFinite(at) ? at : s.now, s.now))
+      break
+    }
     case 'problem.assign':
       if (!c.owner) return 'owner is required'
       p.owner = c.owner

@@ -529,6 +529,62 @@ describe('candidate problems', () => {
     expect(r.engine.problem(problem.id)).toMatchObject({ status: 'confirmed', incidentCount: 4 })
   })
 
+  describe('a resolved problem its rule finds again', () => {
+    const DAY = 24 * 60
+    const decide = (r: ReturnType<typeof run>, id: string, t: number) => {
+      r.engine.apply(command('problem.confirm', id, { at: at(t) }))
+      r.engine.apply(command('problem.resolve', id, { at: at(t) }))
+      expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', resolvedAt: at(t), reopenCount: 0 })
+    }
+    const feed = (r: ReturnType<typeof run>, inputs: EngineInput[]) => inputs.flatMap((i) => r.engine.apply(i))
+
+    it('comes back confirmed when incidents opened since it was resolved recur again, and counts only those', () => {
+      const r = run([...episode(0), ...episode(120), ...episode(240)])
+      const id = r.problems[0]!.id
+      decide(r, id, 300)
+      // With the three before the fix, two more within 7 days would make a window: only those since count.
+      feed(r, [...episode(DAY), ...episode(2 * DAY)])
+      expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', incidentCount: 3 })
+      const outputs = feed(r, episode(3 * DAY))
+      const back = r.engine.problem(id)!
+      expect(back).toMatchObject({ status: 'confirmed', resolvedAt: null, reopenCount: 1, incidentCount: 6 })
+      expect(outputs.filter((o) => o.type === 'problem').map((o) => o.type === 'problem' && o.problem.status)).toEqual(['confirmed'])
+      for (const inc of r.engine.incidents()) expect(inc.problemIds).toEqual([id])
+    })
+
+    it('comes back when its alert flaps again after it was resolved', () => {
+      const flaps = (t0: number): EngineInput[] => [
+        alert({ fp: 'f', t: t0 }),
+        ...[1, 2, 3, 4].flatMap((i) => [alert({ fp: 'f', t: t0 + i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: t0 + i * 10 })]),
+        alert({ fp: 'f', t: t0 + 45, status: 'resolved' }), tick(t0 + 120),
+      ]
+      const r = run(flaps(0))
+      const id = r.problems[0]!.id
+      decide(r, id, 130)
+      feed(r, flaps(DAY))
+      expect(r.engine.problem(id)).toMatchObject({ kind: 'flapping', status: 'confirmed', reopenCount: 1, incidentCount: 2 })
+    })
+
+    it('comes back when services fail together on the dependency again; a dismissed one stays dismissed', () => {
+      // Services x and y fail together on each host at `t`.
+      const together = (t: number, hosts: string[]): EngineInput[] => [
+        ...hosts.flatMap((host) => [alert({ fp: `x${host}${t}`, t, service: 'x', labels: { host } }), alert({ fp: `y${host}${t}`, t: t + 1, service: 'y', labels: { host } })]),
+        ...hosts.flatMap((host) => ['x', 'y'].map((svc) => alert({ fp: `${svc}${host}${t}`, t: t + 5, status: 'resolved', service: svc, labels: { host } }))),
+        tick(t + 60),
+      ]
+      const r = run(together(0, ['h', 'g']))
+      const [h, g] = ['h', 'g'].map((v) => r.problems.find((p) => JSON.parse(p.signature).value === v)!.id)
+      decide(r, h!, 70)
+      r.engine.apply(command('problem.dismiss', g!))
+      // One service alone on it again is no shared cause.
+      feed(r, [alert({ fp: 'c', t: DAY, service: 'x', labels: { host: 'h' } })])
+      expect(r.engine.problem(h!)!.status).toBe('resolved')
+      feed(r, together(2 * DAY, ['h', 'g']))
+      expect(r.engine.problem(h!)).toMatchObject({ status: 'confirmed', reopenCount: 1, resolvedAt: null })
+      expect(r.engine.problem(g!)).toMatchObject({ status: 'dismissed', incidentCount: 2 })
+    })
+  })
+
   it('finds flapping: one alert firing again four times within an hour keeps one incident open', () => {
     const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
     for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))

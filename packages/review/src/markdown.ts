@@ -52,7 +52,7 @@ export function reviewMarkdown(r: Review): string {
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
-    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.reopenCount ? `${p.status}, came back ${p.reopenCount}×` : p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
   lines.push('', '## Post-mortems', '')
   if (r.postmortems.items.length === 0) lines.push('_None._')
   else lines.push('| incident | why | scheduled | owner |', '| --- | --- | --- | --- |',

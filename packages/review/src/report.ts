@@ -21,7 +21,7 @@ export type IncidentSummary = Pick<Incident, (typeof incidentSummaryFields)[numb
 
 /** The problem fields the review lists (schemas/problem.v1.json). */
 export const problemSummaryFields = [
-  'id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner', 'version',
+  'id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner', 'reopenCount', 'version',
 ] as const satisfies readonly (keyof Problem)[]
 export type ProblemSummary = Pick<Problem, (typeof problemSummaryFields)[number]>
 
@@ -145,7 +145,8 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
   })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
 
-  const problemItems = sources(problems).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
+  // Documents of engines before `reopenCount` have none: never came back.
+  const problemItems = sources(problems).map((p) => ({ ...p, reopenCount: p.reopenCount ?? 0 })).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
   const openItems = sources(open).sort((a, b) => (severityOrder[a.severity] ?? 3) - (severityOrder[b.severity] ?? 3) || b.openedAt.localeCompare(a.openedAt))
   const pmItems = sources(postmortems)
 

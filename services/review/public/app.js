@@ -211,7 +211,7 @@ function renderReview(r) {
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
     return el('tr', { 'data-id': p.id },
-      el('td', {}, p.kind), el('td', { class: 'problem-status' }, p.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
+      el('td', {}, p.kind), el('td', { class: 'problem-status' }, p.reopenCount > 0 ? `${p.status}, came back ${p.reopenCount}×` : p.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'decide' },
         p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out) }, 'Confirm') : '',
         p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out) }, 'Dismiss') : '',
@@ -452,7 +452,7 @@ async function showProblem(id, scroll = true) {
     if (state.problem !== id) $('#problem-outcome').textContent = ''
     state.problem = id
     $('#problem-detail-h').textContent = p.title
-    const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount]]
+    const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount], ['Came back after resolved', `${p.reopenCount ?? 0}×`]]
     $('#problem-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
     $('#problem-confirm').hidden = p.status !== 'candidate'
     $('#problem-dismiss').hidden = p.status !== 'candidate'

@@ -54,7 +54,8 @@ async function seed() {
   docs.push([inc, incident(2, { title: 'Search latency', services: ['search'], openedAt: at(10), resolvedAt: at(9), owner: 'bob' })])
   docs.push([inc, incident(3, { title: 'Old checkout errors', openedAt: at(30), resolvedAt: at(20), postmortem: { required: true, reasons: ['lasted 30 min or more'], scheduledFor: '2026-12-02T10:00:00.000Z', owner: 'carol' } })])
   docs.push([prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'candidate', title: 'HighLatency keeps recurring on checkout', signature: 'production|checkout|HighLatency', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000001'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(3), owner: null, notes: [], version: 1 }])
-  docs.push([prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'candidate', title: 'db-1 shared', signature: 'production|host=db-1', services: ['a', 'b'], environment: 'production', incidentIds: [], incidentCount: 5, firstSeenAt: at(5), lastSeenAt: at(2), owner: null, notes: [], version: 1 }])
+  // Resolved twice, and twice its rule found it again; the recurring one above is a document of an engine before `reopenCount`.
+  docs.push([prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'confirmed', title: 'db-1 shared', signature: 'production|host=db-1', services: ['a', 'b'], environment: 'production', incidentIds: [], incidentCount: 5, firstSeenAt: at(5), lastSeenAt: at(2), owner: null, notes: [], resolvedAt: null, reopenCount: 2, version: 5 }])
   docs.push([prb, { id: 'prb-00000000000000000000000c', kind: 'flapping', status: 'dismissed', title: 'dismissed one', signature: 'x', services: ['c'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: at(5), lastSeenAt: at(2), owner: null, notes: [], version: 2 }])
   for (const e of [
     alertChange('check-1', 'shop', 'firing', at(10), 'pingdom'), alertChange('check-1', 'shop', 'resolved', at(9.5), 'pingdom'),
@@ -116,7 +117,7 @@ describe('review API on the real Elasticsearch', () => {
     expect(body.newIncidents).toMatchObject({ total: 2, bySeverity: { critical: 1, warning: 1, info: 0 } })
     expect(body.resolvedIncidents.items.map((i: { title: string }) => i.title).sort()).toEqual(['Old checkout errors', 'Search latency'])
     expect(body.openIncidents.items.map((i: { title: string }) => i.title)).toEqual(['Checkout payment timeouts'])
-    expect(body.problems.items.map((p: { kind: string }) => p.kind)).toEqual(['recurring', 'shared-cause'])
+    expect(body.problems.items.map((p: { kind: string; reopenCount: number }) => [p.kind, p.reopenCount])).toEqual([['recurring', 0], ['shared-cause', 2]])
     expect(body.postmortems).toMatchObject({ total: 1, scheduled: 0 })
     const levels = Object.fromEntries(body.serviceLevels.map((l: { service: string }) => [l.service, l]))
     expect(levels.shop).toMatchObject({ availabilityPct: 97.92, downtimeMs: 30 * MIN, interruptions: 1, incidents: 0 })
@@ -134,6 +135,7 @@ describe('review API on the real Elasticsearch', () => {
     expect(md.body).toContain('**2 new incidents** (1 critical, 1 warning, 0 info)')
     expect(md.body).toContain('| shop | 97.92 % | 30 min | 1 | 0 min | 0 | – | – |')
     expect(md.body).toContain('**not scheduled**')
+    expect(md.body).toContain('| shared-cause | confirmed, came back 2× | db-1 shared')
   })
 
   it('searches incident history with safe full text, filters, sort and a search_after cursor', async () => {
@@ -163,7 +165,8 @@ describe('review API on the real Elasticsearch', () => {
     const prb = await r.get('/api/v1/problems/prb-00000000000000000000000a')
     expect(prb.body.incidents.map((i: { id: string }) => i.id)).toEqual(['inc-000000000000000000000001'])
     expect((await r.get('/api/v1/problems?kind=shared-cause')).body.total).toBe(1)
-    expect((await r.get('/api/v1/problems?status=candidate')).body.total).toBe(2)
+    expect((await r.get('/api/v1/problems?status=candidate')).body.total).toBe(1)
+    expect((await r.get('/api/v1/problems?status=confirmed')).body.total).toBe(1)
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
   })
 

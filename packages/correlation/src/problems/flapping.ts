@@ -1,7 +1,7 @@
 // Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
 import { noFlaps, type AlertTrack, type EngineState, type IncidentState } from '../state.ts'
 import type { IncidentAlert, Problem, ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, link, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, comeBack, link, resolvedMsOf, upsertProblem } from './store.ts'
 
 function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): ProblemSignature {
   return { kind: 'flapping', environment: inc.data.environment, source: m.source, fingerprint: m.fingerprint }
@@ -21,9 +21,12 @@ export function countFlap(s: EngineState, inc: IncidentState, track: AlertTrack,
   return true
 }
 
-export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
+/** `firstFlapAt`: the first re-fire of those that make it flap now. */
+export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert, firstFlapAt: number): void {
   const known = knownFlapping(s, inc, m)
   if (known) {
+    // Flapping again, all of it since the review resolved it: the fix did not hold.
+    if (known.status === 'resolved' && firstFlapAt > resolvedMsOf(known)) comeBack(s, known)
     if (collecting(known)) link(s, inc, known)
     return
   }

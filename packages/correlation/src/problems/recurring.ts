@@ -1,7 +1,7 @@
 // Recurring: incidents with one signature (environment, service, alert names) again and again.
 import type { EngineState, IncidentState, Opening } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, findProblem, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, comeBack, findProblem, resolvedMsOf, upsertProblem } from './store.ts'
 
 export function recurringSignature(inc: IncidentState): ProblemSignature & { kind: 'recurring' } {
   return { kind: 'recurring', environment: inc.data.environment, service: inc.data.services[0] ?? '', alertNames: [...inc.names] }
@@ -77,12 +77,16 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   else dropBefore(list, horizon)
   list.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
   const existing = findProblem(s, key)
-  const window = busiestWindow(list, inc.firstOpenedMs, windowMs)
+  // A resolved problem counts only the openings since it was resolved: a window of those is a fix that did not hold.
+  const since = existing?.status === 'resolved' ? resolvedMsOf(existing) : null
+  const counted = since === null ? list : list.filter((o) => o.at > since)
+  const window = busiestWindow(counted, inc.firstOpenedMs, windowMs)
   if (window.length >= minIncidents || collecting(existing)) {
+    const collected = collecting(existing)
+    if (existing && since !== null) comeBack(s, existing)
     // Live, every opening after the window would have been linked as it came: those that came first are linked now.
     const newest = Math.max(...window.map((o) => o.at))
-    const linked = existing ? [] : [...window, ...list.filter((o) => o.at > newest)]
-    const incidents = existing ? [inc] : linked.map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
+    const incidents = collected ? [inc] : [...window, ...counted.filter((o) => o.at > newest)].map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
     upsertProblem(s, sig, key, incidents, () => `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
 }

@@ -1,7 +1,7 @@
 // Shared cause: incidents in several services opening close together that share a dependency value.
 import type { DepOpening, EngineState, IncidentState } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, findProblem, link, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, upsertProblem } from './store.ts'
 
 /** The first position in `list` (sorted by time) whose time is at least `at`. */
 function lowerBound(list: readonly DepOpening[], at: number): number {
@@ -57,21 +57,26 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     list.splice(upperBound(list, at), 0, { incidentId: inc.data.id, at, seq: s.openingSeq++ })
     const key = sharedCauseKey(s, inc.data.environment, dep)
     const existing = findProblem(s, key)
-    if (existing) {
-      // A known problem decides alone: one still collecting takes the incident, a closed one nothing (the
+    if (existing && existing.status !== 'resolved') {
+      // A known problem decides alone: one still collecting takes the incident, a dismissed one nothing (the
       // incidents near it and their services would only name a new problem, which this is not).
       if (collecting(existing)) link(s, inc, existing)
       continue
     }
+    // A resolved one counts only the incidents opened since it was resolved: sharing the value again, they
+    // are a fix that did not hold.
+    const since = existing ? resolvedMsOf(existing) : -Infinity
+    if (at <= since) continue
     const eq = dep.indexOf('=')
     const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
     const hi = upperBound(list, at + windowMs)
-    const near = list.slice(lowerBound(list, at - windowMs), hi).sort(bySeq)
+    const near = list.slice(Math.max(lowerBound(list, at - windowMs), upperBound(list, since)), hi).sort(bySeq)
     const sharing = near.map(get).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
     // Several incidents: one incident of several services (an incident_key across them) shares a value with
     // nothing but itself.
     if (sharing.length >= 2 && services.size >= minServices) {
+      if (existing) comeBack(s, existing)
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
       const later = list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
       upsertProblem(s, sig, key, [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)

@@ -31,7 +31,7 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
     const first = incidents[0]?.data.openedAt ?? iso(s.now)
     p = {
       id, kind: sig.kind, status: 'candidate', title: title(), signature: canonical, services: [], environment: sig.environment,
-      incidentIds: [], incidentCount: 0, firstSeenAt: first, lastSeenAt: first, owner: null, notes: [], version: 0,
+      incidentIds: [], incidentCount: 0, firstSeenAt: first, lastSeenAt: first, owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 0,
     }
     s.problems.set(id, p)
     indexProblem(s, p)
@@ -42,6 +42,25 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
 }
 
 export { canonicalSignature }
+
+/**
+ * When the review resolved the problem: incidents opened after it are news. A problem resolved by an engine
+ * that did not record the time (a snapshot from before 2026-12-02) was resolved after its latest incident.
+ */
+export function resolvedMsOf(p: Problem): number {
+  return parseTime(p.resolvedAt ?? p.lastSeenAt)
+}
+
+/**
+ * The rule that found a problem finds it again in incidents opened after the review resolved it: the fix did
+ * not hold. It is confirmed again (its cause is known; its owner stays) and collects incidents.
+ */
+export function comeBack(s: EngineState, p: Problem): void {
+  p.status = 'confirmed'
+  p.resolvedAt = null
+  p.reopenCount = (p.reopenCount ?? 0) + 1
+  s.dirtyProblems.add(p)
+}
 
 /**
  * The incidents a problem document names, the latest linked: a problem of a database host many services
