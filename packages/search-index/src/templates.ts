@@ -97,7 +97,7 @@ export const DOCUMENT_REFRESH_INTERVAL = '250ms'
 /**
  * Creates or updates the templates and, when missing, the first incident and problem indices behind
  * their aliases. Existing incident and problem indices get `documentRefreshInterval` too (a dynamic
- * setting), so a deployment made before it changed takes it on the next start. Every index gets its aliases explicitly, never from a template, so that a rebuild can
+ * setting) and the fields the schemas added since, so a deployment made before takes them on the next start. Every index gets its aliases explicitly, never from a template, so that a rebuild can
  * fill fresh indices before the aliases move to them. Alert months get theirs on first use
  * (`liveAlertMonths`).
  */
@@ -113,6 +113,10 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval 
       await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
     } else {
       await es.indices.putSettings({ index: names.alias, settings: { refresh_interval: refreshOf[kind] } })
+      // A field a newer schema adds (the mappings are strict): an index made before it would refuse every
+      // document that has it. Adding a field is allowed on a live index; changing one is not, and fails here.
+      const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
+      await es.indices.putMapping({ index: names.alias, properties, dynamic })
     }
   }
 }
