@@ -8,6 +8,7 @@
 // Inputs come in receive order, ticks after the events of the same instant.
 import { createHash } from 'node:crypto'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
+import { seededRandom } from '@opsreview/testing/random'
 
 export const streamStart = Date.parse('2026-11-01T00:00:00Z')
 const MIN = 60_000
@@ -54,8 +55,7 @@ class TimeQueue {
 
 /** About `total` alert events (a few more: an episode is never cut) with their ticks, in receive order. */
 export function* alertStream(total: number, seed = 42): Generator<EngineInput> {
-  let state = seed
-  const rand = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+  const rand = seededRandom(seed)
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
   const services = Array.from({ length: 500 }, (_, i) => `svc-${i}`)
   const envs = ['production', 'staging', 'dev'] as const

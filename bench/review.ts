@@ -13,6 +13,7 @@ import { alertDocument, bulkAction, incidentDocument, problemDocument, type Docu
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { parseLookbackQuery } from '@opsreview/review/period'
 import { freePort } from '@opsreview/testing/ports'
+import { seededRandom } from '@opsreview/testing/random'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const esUrl = process.env.OPSREVIEW_ES_URL ?? 'http://127.0.0.1:9200'
@@ -26,8 +27,7 @@ const prefix = `bench-rev-${Date.now().toString(36)}`
 const es = new Client({ node: esUrl, requestTimeout: 120_000 })
 const NOW = Date.now()
 const DAY = 86_400_000
-let seed = 7
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+const rand = seededRandom(7)
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
 const services = Array.from({ length: 200 }, (_, i) => `svc-${i}`)
 const words = ['timeout', 'latency', 'errors', 'crash', 'disk', 'queue', 'payment', 'login', 'checkout', 'search', 'certificate', 'memory']

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { seededRandom } from '@opsreview/testing/random'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { CorrelationEngine, SnapshotVersionError, snapshotVersion, type EngineSnapshot } from './engine.ts'
 import { restoreSnapshot, type EngineSnapshotV3 } from './snapshot.ts'
@@ -77,8 +78,7 @@ function snapshotV3(cfg: EngineConfig, engine: CorrelationEngine): EngineSnapsho
  * never-resolved alerts, reports, commands and ticks.
  */
 function stream(episodes: number, seed: number): EngineInput[] {
-  let state = seed
-  const rand = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+  const rand = seededRandom(seed)
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
   const services = ['checkout', 'payments', 'search', 'auth', 'ledger', 'cart|eu']
   const names = ['HighLatency', 'ErrorRate', 'DiskFull', 'TargetDown']

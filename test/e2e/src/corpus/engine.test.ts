@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { seededRandom } from '@opsreview/testing/random'
 import { defaultCorrelationConfig } from '@opsreview/correlation/config'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
@@ -33,8 +34,7 @@ const burstOf = (c: Corpus, events: AlertEvent[]): EngineInput[] => [tick(at(c))
 
 /** Kafka's reordering: events of one alert keep their order, different alerts interleave at random. */
 function kafkaShuffle(events: AlertEvent[], seed: number): AlertEvent[] {
-  let a = seed
-  const rnd = () => { a = (a * 1103515245 + 12345) % 2147483648; return a / 2147483648 }
+  const rnd = seededRandom(seed)
   const byKey = new Map<string, AlertEvent[]>()
   for (const e of events) byKey.set(`${e.source}:${e.fingerprint}`, [...(byKey.get(`${e.source}:${e.fingerprint}`) ?? []), e])
   const queues = [...byKey.values()]
