@@ -91,6 +91,17 @@ function hasService(p: Problem, svc: string): boolean {
   return p.services.length <= SCAN ? p.services.includes(svc) : servicesOf(p).set.has(svc)
 }
 
+/**
+ * `[p.id]`, one array for all the incidents that name this problem alone (nearly all that name one): an
+ * incident's list is replaced on change, never changed in place, so they can share it.
+ */
+const ownLists = new WeakMap<Problem, readonly string[]>()
+function onlyThe(p: Problem): string[] {
+  let list = ownLists.get(p)
+  if (!list) ownLists.set(p, (list = Object.freeze([p.id])))
+  return list as string[]
+}
+
 export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   // Links are made both ways, here only: an incident that does not name the problem is not among its
   // incidents either, so the incident's short list answers for both.
@@ -110,6 +121,6 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
   if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
   s.dirtyProblems.add(p)
-  inc.data.problemIds = [...inc.data.problemIds, p.id]
+  inc.data.problemIds = inc.data.problemIds.length === 0 ? onlyThe(p) : [...inc.data.problemIds, p.id]
   s.dirtyIncidents.add(inc)
 }
