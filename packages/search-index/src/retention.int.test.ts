@@ -26,8 +26,9 @@ function incident(n: number, o: { resolvedAt: string | null; openedAt?: string; 
   }
 }
 
-function problem(n: number, status: 'candidate' | 'confirmed' | 'dismissed' | 'resolved', lastSeenAt: string, incidentIds: number[] = []) {
+function problem(n: number, status: 'candidate' | 'confirmed' | 'dismissed' | 'resolved', lastSeenAt: string, incidentIds: number[] = [], resolvedAt?: string) {
   return {
+    ...(resolvedAt ? { resolvedAt, reopenCount: 0 } : {}),
     id: prbId(n), kind: 'recurring', status, title: `p${n}`, signature: `sig${n}`, services: ['s'], environment: 'production',
     incidentIds: incidentIds.map(incId), incidentCount: incidentIds.length, firstSeenAt: '2019-01-01T00:00:00.000Z', lastSeenAt, owner: null, notes: [], version: 1,
   }
@@ -82,6 +83,8 @@ async function seed(es: Client, prefix: string) {
       problem(4, 'candidate', '2019-01-01T00:00:00.000Z'),
       problem(5, 'resolved', '2026-10-01T00:00:00.000Z'),
       problem(6, 'dismissed', '2022-01-01T00:00:00.000Z'),
+      // Last seen long ago, resolved within the retention: its last activity is the resolve.
+      problem(7, 'resolved', '2023-01-01T00:00:00.000Z', [], '2026-11-15T00:00:00.000Z'),
     ].map((p) => problemDocument(n.problems.alias)(JSON.stringify(p))),
   ])
 
@@ -115,7 +118,7 @@ function expected(prefix: string) {
     ].sort(),
     alerts: ['a-dec', 'a-sep'],
     incidents: [2, 3, 4, 5, 7].map(incId),
-    problems: [1, 3, 4, 5].map(prbId),
+    problems: [1, 3, 4, 5, 7].map(prbId),
     dataset: [incId(1)],
   }
 }

@@ -103,10 +103,17 @@ export function incidentsToDeleteQuery(cutoff: Date, open: OpenReferences): esty
 
 /**
  * Problems that may be deleted once no kept incident refers to them: closed (resolved or dismissed), with
- * their latest incident opened before the cutoff. A candidate or confirmed problem is never deleted.
+ * their latest incident opened before the cutoff, and resolved before it (`resolvedAt`, when the document
+ * has one). A candidate or confirmed problem is never deleted.
  */
 export function closedProblemsBeforeQuery(cutoff: Date): estypes.QueryDslQueryContainer {
-  return { bool: { filter: [{ terms: { status: [...CLOSED_PROBLEM_STATUSES] } }, { range: { lastSeenAt: { lt: cutoff.toISOString() } } }] } }
+  const before = cutoff.toISOString()
+  return {
+    bool: {
+      filter: [{ terms: { status: [...CLOSED_PROBLEM_STATUSES] } }, { range: { lastSeenAt: { lt: before } } }],
+      must_not: [{ range: { resolvedAt: { gte: before } } }],
+    },
+  }
 }
 
 /** Incidents that refer to a problem: they name it, or it names them. */
