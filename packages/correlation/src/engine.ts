@@ -1,7 +1,6 @@
 import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
-import { maxIncidentIdsInProblem } from './problems/store.ts'
 import { restoreSnapshot, restoreSteps, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
 import { createState, parseTime, type EngineState } from './state.ts'
 import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
@@ -120,10 +119,9 @@ export class CorrelationEngine {
     for (const p of s.dirtyProblems) {
       p.version += 1
       // Services and notes are never changed in place (a change makes a new array) and notes are immutable
-      // values, so a version shares them; the incident ids change in place and are copied (the latest
-      // `maxIncidentIdsInProblem`: a restored state may hold more).
+      // values, so a version shares them; the incident ids change in place and are copied.
       const max = CorrelationEngine.maxEntriesInDocument
-      out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(-maxIncidentIdsInProblem), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
+      out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
     }
     for (const result of s.results) out[n++] = { type: 'command-result', result }
     s.dirtyIncidents.clear()

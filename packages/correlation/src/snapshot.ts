@@ -2,7 +2,7 @@
 import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
-import { indexProblem } from './problems/store.ts'
+import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
@@ -357,8 +357,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
   for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
   for (const stored of copy.problems) {
-    const p = stored as unknown as Problem
-    p.incidentIds = stored.incidentIds.map(idOf)
+    const p = restoredProblem(stored as unknown as Problem, stored.incidentIds.map(idOf))
     s.problems.set(p.id, p)
     indexProblem(s, p)
   }
@@ -402,8 +401,8 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   keys.clear()
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
   for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
-  for (const p of copy.problems) {
-    p.incidentIds = p.incidentIds.map(idOf)
+  for (const stored of copy.problems) {
+    const p = restoredProblem(stored, stored.incidentIds.map(idOf))
     s.problems.set(p.id, p)
     indexProblem(s, p)
   }

@@ -44,6 +44,19 @@ export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: 
 export { canonicalSignature }
 
 /**
+ * A problem as a snapshot stored it, as this engine keeps it: the fields of engines before `resolvedAt` and
+ * `reopenCount` (2026-12-02) added in the order a new problem has them, so its versions are alike on the
+ * wire; a list of incidents of an engine that kept them all cut to the latest.
+ */
+export function restoredProblem(stored: Problem, incidentIds: string[]): Problem {
+  const { id, kind, status, title, signature, services, environment, incidentCount, firstSeenAt, lastSeenAt, owner, notes, version } = stored
+  return {
+    id, kind, status, title, signature, services, environment, incidentIds: incidentIds.slice(-maxIncidentIdsInProblem), incidentCount, firstSeenAt, lastSeenAt,
+    owner, notes, resolvedAt: stored.resolvedAt ?? null, reopenCount: stored.reopenCount ?? 0, version,
+  }
+}
+
+/**
  * When the review resolved the problem: incidents opened after it are news. A problem resolved by an engine
  * that did not record the time (a snapshot from before 2026-12-02) was resolved after its latest incident.
  */
@@ -103,12 +116,16 @@ function onlyThe(p: Problem): string[] {
 }
 
 export function link(s: EngineState, inc: IncidentState, p: Problem): void {
-  // Links are made both ways, here only: an incident that does not name the problem is not among its
-  // incidents either, so the incident's short list answers for both.
+  // Links are made both ways, here only; but an incident retention forgot, made again by its first event
+  // delivered late, has the same id and names nothing yet: the problem's list may still hold it.
   if (inc.data.problemIds.includes(p.id)) return
   const ids = p.incidentIds
+  if (ids.includes(inc.data.id)) {
+    inc.data.problemIds = [...inc.data.problemIds, p.id]
+    s.dirtyIncidents.add(inc)
+    return
+  }
   ids.push(inc.data.id)
-  // A restored list of an engine that kept them all is cut here too.
   if (ids.length > maxIncidentIdsInProblem) ids.splice(0, ids.length - maxIncidentIdsInProblem)
   p.incidentCount += 1
   for (const svc of inc.data.services) {
