@@ -225,7 +225,8 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
   if (heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
   inc.quietSince = null
   touch(s, inc, t, at)
-  if (flapping) recordFlapping(s, inc, member, track.flapTimes[0]!)
+  // Late re-fires are counted at their own time: the earliest is not always the first in the list.
+  if (flapping) recordFlapping(s, inc, member, Math.min(...track.flapTimes))
 }
 
 function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {

@@ -565,6 +565,28 @@ describe('candidate problems', () => {
       expect(r.engine.problem(id)).toMatchObject({ kind: 'flapping', status: 'confirmed', reopenCount: 1, incidentCount: 2 })
     })
 
+    it('stays resolved for an alert that flapped right through the resolve: not all of its flapping came after', () => {
+      const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
+      for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))
+      const r = run(inputs)
+      const id = r.problems[0]!.id
+      decide(r, id, 41)
+      feed(r, [alert({ fp: 'f', t: 45, status: 'resolved' }), alert({ fp: 'f', t: 50 }), alert({ fp: 'f', t: 55, status: 'resolved' }), alert({ fp: 'f', t: 60 })])
+      expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', reopenCount: 0 })
+    })
+
+    it('counts an incident retention forgot and its late first event made again once, in the problem and its count', () => {
+      const r = run([...episode(0), ...episode(120), ...episode(240)], { retentionMs: 2 * DAY * MIN })
+      const id = r.problems[0]!.id
+      feed(r, [tick(4 * DAY)])
+      expect(r.engine.incidents()).toHaveLength(0)
+      // Its first firing delivered again, now a late event of an incident the engine no longer holds.
+      feed(r, [episode(0)[0]!, tick(4 * DAY + 1), tick(4 * DAY + 2)])
+      expect(r.engine.incidents()).toHaveLength(1)
+      expect(r.engine.problem(id)).toMatchObject({ incidentCount: 3 })
+      expect(new Set(r.engine.problem(id)!.incidentIds).size).toBe(3)
+    })
+
     it('comes back when services fail together on the dependency again; a dismissed one stays dismissed', () => {
       // Services x and y fail together on each host at `t`.
       const together = (t: number, hosts: string[]): EngineInput[] => [
@@ -576,8 +598,9 @@ describe('candidate problems', () => {
       const [h, g] = ['h', 'g'].map((v) => r.problems.find((p) => JSON.parse(p.signature).value === v)!.id)
       decide(r, h!, 70)
       r.engine.apply(command('problem.dismiss', g!))
-      // One service alone on it again is no shared cause.
-      feed(r, [alert({ fp: 'c', t: DAY, service: 'x', labels: { host: 'h' } })])
+      // One service alone on it again is no shared cause, nor one that opened before the resolve and one after.
+      feed(r, [alert({ fp: 'c', t: 69, service: 'x', labels: { host: 'h' } }), alert({ fp: 'd', t: 72, service: 'y', labels: { host: 'h' } })])
+      feed(r, [alert({ fp: 'e', t: DAY, service: 'x', labels: { host: 'h' } })])
       expect(r.engine.problem(h!)!.status).toBe('resolved')
       feed(r, together(2 * DAY, ['h', 'g']))
       expect(r.engine.problem(h!)).toMatchObject({ status: 'confirmed', reopenCount: 1, resolvedAt: null })
