@@ -9,7 +9,7 @@ import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } f
 import { CorrelationEngine, SnapshotVersionError, snapshotVersion, type EngineSnapshot } from './engine.ts'
 import { restoreSnapshot, type EngineSnapshotV3 } from './snapshot.ts'
 import type { EngineState } from './state.ts'
-import type { AlertEvent, Command, EngineInput, IncidentAlert } from './types.ts'
+import type { AlertEvent, Command, EngineInput, IncidentAlert, Problem } from './types.ts'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
 const MIN = 60_000
@@ -210,6 +210,20 @@ describe('engine snapshots', () => {
     const v3 = roundTrip(takeSnapshotV3(restoreSnapshot(cfg, roundTrip(snapshot))))
     expect(v3.version).toBe(3)
     expect(stateOf(new CorrelationEngine(config, v3 as unknown as EngineSnapshot).snapshot())).toBe(stateOf(snapshot))
+  })
+
+  it('gives problems of a snapshot written before resolvedAt and reopenCount both, in a new problem\'s key order', () => {
+    const inputs = stream(400, 11)
+    const engine = new CorrelationEngine()
+    for (const input of inputs) engine.apply(input)
+    const fresh = engine.problems()[0]!
+    const old = roundTrip(engine.snapshot())
+    for (const p of old.problems) { delete (p as Partial<Problem>).resolvedAt; delete (p as Partial<Problem>).reopenCount }
+    const restored = new CorrelationEngine({}, old)
+    const outputs = restored.apply({ type: 'command', command: { id: 'cmd-old-snapshot', type: 'problem.note', target: fresh.id, environment: fresh.environment, actor: 'a', at: new Date(restored.clock).toISOString(), text: 'still here' } })
+    const version = outputs.find((o) => o.type === 'problem')
+    expect(version?.type === 'problem' && Object.keys(version.problem)).toEqual(Object.keys(fresh))
+    expect(version?.type === 'problem' && version.problem).toMatchObject({ resolvedAt: fresh.status === 'resolved' ? expect.any(String) : null, reopenCount: 0 })
   })
 
   it('reads a version 4 snapshot, whose event-id keys were written whole, and drops the same redeliveries', () => {
