@@ -119,12 +119,14 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   // Links are made both ways, here only; but an incident retention forgot, made again by its first event
   // delivered late, has the same id and names nothing yet: the problem's list may still hold it.
   if (inc.data.problemIds.includes(p.id)) return
+  if (!p.incidentIds.includes(inc.data.id)) addIncident(s, p, inc)
+  inc.data.problemIds = inc.data.problemIds.length === 0 ? onlyThe(p) : [...inc.data.problemIds, p.id]
+  s.dirtyIncidents.add(inc)
+}
+
+/** The problem's side of a link: its latest incidents, their count, services and times. */
+function addIncident(s: EngineState, p: Problem, inc: IncidentState): void {
   const ids = p.incidentIds
-  if (ids.includes(inc.data.id)) {
-    inc.data.problemIds = [...inc.data.problemIds, p.id]
-    s.dirtyIncidents.add(inc)
-    return
-  }
   ids.push(inc.data.id)
   if (ids.length > maxIncidentIdsInProblem) ids.splice(0, ids.length - maxIncidentIdsInProblem)
   p.incidentCount += 1
@@ -138,6 +140,4 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   if (inc.openedMs < parseTime(p.firstSeenAt)) p.firstSeenAt = inc.data.openedAt
   if (inc.openedMs > parseTime(p.lastSeenAt)) p.lastSeenAt = inc.data.openedAt
   s.dirtyProblems.add(p)
-  inc.data.problemIds = inc.data.problemIds.length === 0 ? onlyThe(p) : [...inc.data.problemIds, p.id]
-  s.dirtyIncidents.add(inc)
 }
