@@ -241,6 +241,14 @@ export function intern(s: EngineState, v: string): string {
   return v
 }
 
+/**
+ * The oldest opening a problem rule with window `windowMs` keeps: its incidents' retention behind the
+ * watermark and the window before that, since a late opening may fall next to any of them.
+ */
+export function openingsHorizon(s: EngineState, windowMs: number): number {
+  return s.watermark - s.cfg.retentionMs - windowMs
+}
+
 /** Drops a queue's consumed head now and then, so it does not grow without end; returns the new head. */
 export function compactHead<T>(queue: T[], head: number): number {
   if (head <= 4096 || head * 2 <= queue.length) return head

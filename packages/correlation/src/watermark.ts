@@ -250,8 +250,8 @@ function drain(s: EngineState): void {
     s.nextForgetAt = horizon + FORGET_EVERY_MS
     forget(s, horizon)
     if (newDay) {
-      forgetOpenings(s, horizon)
-      forgetDependencyOpenings(s, horizon)
+      forgetOpenings(s)
+      forgetDependencyOpenings(s)
     }
   }
 }

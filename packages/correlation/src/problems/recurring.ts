@@ -1,5 +1,5 @@
 // Recurring: incidents with one signature (environment, service, alert names) again and again.
-import type { EngineState, IncidentState, Opening } from '../state.ts'
+import { openingsHorizon, type EngineState, type IncidentState, type Opening } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, comeBack, findProblem, resolvedMsOf, upsertProblem } from './store.ts'
 
@@ -70,11 +70,9 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   // A storm is in no signature's list.
   if (sig === null || key === null) return
   const { windowMs, minIncidents } = s.cfg.recurring
-  // Kept as long as their incidents are: a late opening may fall next to any of them, earlier or later.
-  const horizon = s.watermark - s.cfg.retentionMs - windowMs
   let list = s.bySignature.get(key)
   if (!list) s.bySignature.set(key, (list = []))
-  else dropBefore(list, horizon)
+  else dropBefore(list, openingsHorizon(s, windowMs))
   list.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
   const existing = findProblem(s, key)
   // A resolved problem counts only the openings since it was resolved: a window of those is a fix that did not hold.
@@ -99,12 +97,12 @@ function removeOpenings(list: Opening[], incidentId: string): void {
 }
 
 /**
- * Forgets the openings of every signature that fall before the retention (`horizon` = watermark − retention),
- * and signatures left with none. `checkRecurring` trims only the list of the signature it checks: one seen
- * once (an incident's unusual mix of alert names) was otherwise kept for ever.
+ * Forgets the openings of every signature past `openingsHorizon`, and signatures left with none.
+ * `checkRecurring` trims only the list of the signature it checks: one seen once (an incident's unusual mix
+ * of alert names) was otherwise kept for ever.
  */
-export function forgetOpenings(s: EngineState, horizon: number): void {
-  const before = horizon - s.cfg.recurring.windowMs
+export function forgetOpenings(s: EngineState): void {
+  const before = openingsHorizon(s, s.cfg.recurring.windowMs)
   for (const [key, list] of s.bySignature) {
     dropBefore(list, before)
     if (list.length === 0) s.bySignature.delete(key)

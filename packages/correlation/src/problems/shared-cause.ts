@@ -1,5 +1,5 @@
 // Shared cause: incidents in several services opening close together that share a dependency value.
-import type { DepOpening, EngineState, IncidentState } from '../state.ts'
+import { openingsHorizon, type DepOpening, type EngineState, type IncidentState } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, upsertProblem } from './store.ts'
 
@@ -42,14 +42,13 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
   if (s.now - inc.firstOpenedMs > windowMs) return
   // Openings arrive in any order (a late event applies at its own time): one that came later may belong
   // next to any of them, so they are kept as long as their incidents, not for the window after the newest.
-  const horizon = s.watermark - s.cfg.retentionMs - windowMs
+  const horizon = openingsHorizon(s, windowMs)
   const at = inc.firstOpenedMs
   const get = (o: DepOpening) => s.incidents.get(o.incidentId)
   for (const dep of deps) {
     let list = s.recentByDep.get(dep)
     if (!list) s.recentByDep.set(dep, (list = []))
-    const expired = lowerBound(list, horizon)
-    if (expired > 0) list.splice(0, expired)
+    dropBefore(list, horizon)
     // Its own earlier opening under this dependency, if any, sits among those at its opening time.
     for (let i = lowerBound(list, at); i < list.length && list[i]!.at === at; i++) {
       if (list[i]!.incidentId === inc.data.id) { list.splice(i, 1); break }
@@ -85,17 +84,22 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
 }
 
 /**
- * Forgets the openings of every dependency that fall before the retention (`horizon` = watermark −
- * retention), and dependencies left with none. `checkSharedCause` trims only the lists of the dependencies
- * it checks: a value seen once (a pod's address, new with every restart) was otherwise kept for ever.
+ * Forgets the openings of every dependency past `openingsHorizon`, and dependencies left with none.
+ * `checkSharedCause` trims only the lists of the dependencies it checks: a value seen once (a pod's
+ * address, new with every restart) was otherwise kept for ever.
  */
-export function forgetDependencyOpenings(s: EngineState, horizon: number): void {
-  const before = horizon - s.cfg.sharedCause.windowMs
+export function forgetDependencyOpenings(s: EngineState): void {
+  const before = openingsHorizon(s, s.cfg.sharedCause.windowMs)
   for (const [dep, list] of s.recentByDep) {
-    const expired = lowerBound(list, before)
-    if (expired === list.length) s.recentByDep.delete(dep)
-    else if (expired > 0) list.splice(0, expired)
+    dropBefore(list, before)
+    if (list.length === 0) s.recentByDep.delete(dep)
   }
+}
+
+/** Removes the openings before `horizon` (the list is in time order). */
+function dropBefore(list: DepOpening[], horizon: number): void {
+  const expired = lowerBound(list, horizon)
+  if (expired > 0) list.splice(0, expired)
 }
 
 /** At most this many signatures are remembered per engine (a cache: dependency values come and go). */
