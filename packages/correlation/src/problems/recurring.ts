@@ -79,8 +79,8 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   const since = existing?.status === 'resolved' ? resolvedMsOf(existing) : null
   const counted = since === null ? list : list.filter((o) => o.at > since)
   const window = busiestWindow(counted, inc.firstOpenedMs, windowMs)
-  if (window.length >= minIncidents || collecting(existing)) {
-    const collected = collecting(existing)
+  const collected = collecting(existing)
+  if (window.length >= minIncidents || collected) {
     if (existing && since !== null) comeBack(s, existing)
     // Live, every opening after the window would have been linked as it came: those that came first are linked now.
     const newest = Math.max(...window.map((o) => o.at))
