@@ -1,7 +1,8 @@
 // pnpm bench:receiver: the receiver under load from a second process, beside a raw kafkajs producer.
 //
 //   1. throughput: autocannon posts unique 10-alert Alertmanager payloads as fast as the receiver answers;
-//   2. latency: a fixed 300 requests/s of the same payloads, p50/p99 latency;
+//   2. latency: a steady 300 requests/s of the same payloads, each due at its own time (bench/paced-load.ts),
+//      p50/p99 latency from when each was due;
 //   3. raw: the same number of events through one kafkajs producer (sendBatch, acks=all), no HTTP.
 //
 // Needs the local Kafka (pnpm stack start kafka). Results go to stdout and bench/results/.
@@ -18,6 +19,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { intakeAlertmanager } from '../packages/ingest/src/intake.ts'
 import { defaultIngestOptions, eventKey } from '../packages/ingest/src/event.ts'
 import { freePort } from '@opsreview/testing/ports'
+import { pacedLoad } from './paced-load.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -41,11 +43,12 @@ function payload(): string {
   return JSON.stringify({ version: '4', status: 'firing', receiver: 'bench', groupKey: `{}:{n="${n}"}`, groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', truncatedAlerts: 0, alerts })
 }
 
-async function load(url: string, opts: { connections: number; overallRate?: number; duration: number }) {
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` }
+
+/** As many requests as `connections` connections get answered: a closed loop, for throughput. */
+async function load(url: string, opts: { connections: number; duration: number }) {
   const result = await autocannon({
-    url: `${url}/webhooks/alertmanager`, method: 'POST', duration: opts.duration, connections: opts.connections,
-    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    url: `${url}/webhooks/alertmanager`, method: 'POST', duration: opts.duration, connections: opts.connections, headers,
     requests: [{ setupRequest: (req) => ({ ...req, body: payload() }) }],
   })
   return {
@@ -149,7 +152,7 @@ for (let i = 0; ; i++) {
 // and both runtimes recovering from ~800k messages on two shared cores (24-56 ms seen), not steady load.
 console.log(`warm-up 3 s, then ${seconds} s at 300 req/s, then ${seconds} s of throughput`)
 const warmUp = await load(url, { connections: 20, duration: 3 })
-const latency = await load(url, { connections: 50, overallRate: 300, duration: seconds })
+const latency = await pacedLoad(`${url}/webhooks/alertmanager`, { rate: 300, durationSeconds: seconds, maxSockets: 50, headers, body: payload })
 // Where the time goes: the receiver's own Kafka produce latency during the steady phase.
 const publishBuckets = [...(await (await fetch(`${url}/metrics`)).text()).matchAll(/opsreview_receiver_kafka_publish_seconds_bucket\{le="([^"]+)",outcome="ok"\} (\d+)/g)]
   .map(([, le, count]) => ({ le, count: Number(count) }))
