@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import { esClient, kafkaClient } from '@opsreview/testing'
 import { buildCorpus, burstOrder, CORPUS_SPAN, HOUR } from './corpus.ts'
 import { postBurst, settled } from './pipeline.ts'
-import { score } from './score.ts'
+import { incidentsByProblem, score } from './score.ts'
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '11' }, receiver: { type: 'string', default: 'http://127.0.0.1:8080' }, timeout: { type: 'string', default: '300' } } })
 const env = process.env
@@ -43,7 +43,8 @@ try {
   const keys = new Set(corpus.episodes.map((e) => e.key))
   const ours = incidents.filter((i) => i.alerts.some((a) => keys.has(a.key)) || i.reports.some((r) => keys.has(`report:${r.title}`)))
   const ids = new Set(ours.map((i) => i.id))
-  const s = score(corpus, ours, problems.filter((p) => p.incidentIds.some((id) => ids.has(id))))
+  const linked = incidentsByProblem(ours, problems)
+  const s = score(corpus, ours, problems.filter((p) => [...linked.get(p.id)!].some((id) => ids.has(id))))
   console.log(s.report)
   process.exitCode = s.pass ? 0 : 1
 } finally {

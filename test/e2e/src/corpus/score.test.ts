@@ -71,4 +71,11 @@ describe('corpus scorer', () => {
     const s = score(truth, [inc('i1', 0, 30, [['am:a', 0], ['am:b', 2]]), inc('i2', 300, 330, [['am:a', 300], ['am:c', 301]])], [problem(['i1'])])
     expect(s.problems.missed).toEqual([{ label: 'p', why: 'found, but not linked to two' }])
   })
+
+  it('finds a problem linked by its incidents\' problemIds when its document no longer names them (it keeps the latest 100)', () => {
+    const s = score(truth, [
+      inc('i1', 0, 30, [['am:a', 0], ['am:b', 2]], { problemIds: ['prb-1'] }), inc('i2', 300, 330, [['am:a', 300], ['am:c', 301]], { problemIds: ['prb-1'] }),
+    ], [problem(['i2'])])
+    expect(s.problems).toMatchObject({ found: ['p'], missed: [], false: [] })
+  })
 })

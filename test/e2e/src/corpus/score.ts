@@ -29,7 +29,18 @@ export interface ScoredProblem {
   kind: string
   status: string
   signature: string
+  /** The latest 100 of its incidents only: the incidents' `problemIds` name the rest. */
   incidentIds: string[]
+}
+
+/**
+ * The incidents each problem is linked to: those whose `problemIds` name it, and those it names itself. A
+ * problem document names only its latest 100, so a problem that caused more would otherwise look unlinked.
+ */
+export function incidentsByProblem(incidents: readonly ScoredIncident[], problems: readonly ScoredProblem[]): Map<string, Set<string>> {
+  const linked = new Map(problems.map((p) => [p.id, new Set(p.incidentIds)]))
+  for (const inc of incidents) for (const id of inc.problemIds) linked.get(id)?.add(inc.id)
+  return linked
 }
 
 export interface Score {
@@ -115,6 +126,7 @@ export function score(corpus: Pick<Corpus, 'episodes' | 'incidents' | 'problems'
   const byId = new Map(incidents.map((i) => [i.id, i]))
 
   // Problems, by signature, and whether they link the planted incidents.
+  const linkedTo = incidentsByProblem(incidents, problems)
   const used = new Set<string>()
   const found: string[] = []
   const missed: { label: string; why: string }[] = []
@@ -122,14 +134,14 @@ export function score(corpus: Pick<Corpus, 'episodes' | 'incidents' | 'problems'
     const candidates = problems.filter((q) => q.kind === p.kind && subsetOf(p.signature, JSON.parse(q.signature) as Record<string, unknown>))
     for (const c of candidates) used.add(c.id)
     if (candidates.length === 0) { missed.push({ label: p.label, why: `no ${p.kind} problem with ${JSON.stringify(p.signature)}` }); continue }
-    const linked = new Set(candidates.flatMap((c) => c.incidentIds))
+    const linked = new Set(candidates.flatMap((c) => [...linkedTo.get(c.id)!]))
     const unlinked = p.incidents.filter((label) => ![...(truthToEngine.get(label) ?? [])].some((id) => linked.has(id)))
     if (unlinked.length > 0) missed.push({ label: p.label, why: `found, but not linked to ${unlinked.join(', ')}` })
     else found.push(p.label)
   }
   const falseProblems = problems.filter((q) => !used.has(q.id)).map((q) => ({
     id: q.id, kind: q.kind, signature: q.signature,
-    truth: [...new Set(q.incidentIds.flatMap((id) => [...(engineToTruth.get(id) ?? [])]))].sort(),
+    truth: [...new Set([...linkedTo.get(q.id)!].flatMap((id) => [...(engineToTruth.get(id) ?? [])]))].sort(),
   }))
 
   // Lifecycle.
