@@ -29,9 +29,9 @@ describe('assembleLookback', () => {
     times: new Map([['checkout', time(99.75, 108 * MIN, 0)], ['gone', time(98, 864 * MIN, 0)]]),
   }
   const problems = [
-    { id: 'prb-a', kind: 'shared-cause', status: 'confirmed', title: 'db', services: ['checkout'], environment: 'production', incidentCount: 9, firstSeenAt: '2026-10-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: 'ann' },
-    { id: 'prb-b', kind: 'recurring', status: 'candidate', title: 'HighLatency again', services: ['checkout'], environment: 'production', incidentCount: 2, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null },
-    { id: 'prb-c', kind: 'flapping', status: 'candidate', title: 'flaps', services: ['search'], environment: 'production', incidentCount: 3, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null },
+    { id: 'prb-a', kind: 'shared-cause', status: 'confirmed', title: 'db', services: ['checkout'], environment: 'production', incidentCount: 9, firstSeenAt: '2026-10-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: 'ann', reopenCount: 2, version: 7 },
+    { id: 'prb-b', kind: 'recurring', status: 'candidate', title: 'HighLatency again', services: ['checkout'], environment: 'production', incidentCount: 2, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null, version: 1 },
+    { id: 'prb-c', kind: 'flapping', status: 'candidate', title: 'flaps', services: ['search'], environment: 'production', incidentCount: 3, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null, version: 1 },
   ] as const
   const l = assembleLookback(q.value, Date.parse('2026-12-01T08:00:00Z'), current, previous, problems.map((p) => ({ ...p, services: [...p.services] })))
 
@@ -55,7 +55,8 @@ describe('assembleLookback', () => {
       postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 3,
       change: { incidents: -1, mttaMs: -5 * MIN, mttrMs: -40 * MIN, downtimeMs: (216 - 108 - 864) * MIN, degradedMs: 120 * MIN, postmortemsRequired: -1, problems: 2 },
     })
-    expect(l.problems.items.map((p) => [p.id, p.incidentsInPeriod, p.incidentsInPrevious])).toEqual([['prb-b', 2, 0], ['prb-c', 3, 0], ['prb-a', 1, 4]])
+    // A document of an engine before reopenCount never came back.
+    expect(l.problems.items.map((p) => [p.id, p.incidentsInPeriod, p.incidentsInPrevious, p.reopenCount])).toEqual([['prb-b', 2, 0, 0], ['prb-c', 3, 0, 0], ['prb-a', 1, 4, 2]])
     expect(l.period).toMatchObject({ label: '2026-11', kind: 'month', timeZone: 'Europe/Berlin', from: '2026-10-31T23:00:00.000Z', localFrom: '2026-11-01T00:00:00+01:00', complete: true })
     expect(l.previous).toMatchObject({ label: '2026-10', localFrom: '2026-10-01T00:00:00+02:00' })
   })

@@ -1,9 +1,8 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import type { Problem } from '@opsreview/schemas'
 import { serviceTimes, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
-import type { ReviewIndices } from './report.ts'
+import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
 import { localIso } from './zone.ts'
@@ -62,8 +61,6 @@ export interface ServiceLookback extends Figures {
   change: Change
 }
 
-export type ProblemSummary = Pick<Problem, 'id' | 'kind' | 'status' | 'title' | 'services' | 'environment' | 'incidentCount' | 'firstSeenAt' | 'lastSeenAt' | 'owner'>
-
 export interface PeriodWindow {
   label: string
   from: string
@@ -93,7 +90,7 @@ export interface Lookback {
   /** Least available first. */
   services: ServiceLookback[]
   /** Problems behind the period's incidents: recurring first, then by incidents in the period. */
-  problems: { total: number; items: (ProblemSummary & { incidentsInPeriod: number; incidentsInPrevious: number })[] }
+  problems: { total: number; items: (ListedProblem & { incidentsInPeriod: number; incidentsInPrevious: number })[] }
 }
 
 export const mean = (s: DurationStats): number | null => (s.count > 0 ? Math.round(s.sum / s.count) : null)
@@ -130,7 +127,7 @@ export function assembleLookback(q: LookbackQuery, nowMs: number, current: Perio
   const sumOf = (times: Map<string, ServiceTime>, field: 'downtimeMs' | 'degradedMs') => [...times.values()].reduce((s, t) => s + t[field], 0)
   const cur = { downtimeMs: sumOf(current.times, 'downtimeMs'), degradedMs: sumOf(current.times, 'degradedMs'), mttaMs: mean(current.all.acknowledge), mttrMs: mean(current.all.resolve) }
   const prev = { downtimeMs: sumOf(previous.times, 'downtimeMs'), degradedMs: sumOf(previous.times, 'degradedMs'), mttaMs: mean(previous.all.acknowledge), mttrMs: mean(previous.all.resolve) }
-  const items = problems.map((p) => ({ ...p, incidentsInPeriod: current.problems.get(p.id) ?? 0, incidentsInPrevious: previous.problems.get(p.id) ?? 0 }))
+  const items = problems.map((p) => ({ ...listedProblem(p), incidentsInPeriod: current.problems.get(p.id) ?? 0, incidentsInPrevious: previous.problems.get(p.id) ?? 0 }))
     .sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentsInPeriod - a.incidentsInPeriod || a.id.localeCompare(b.id))
   return {
     period: { kind: q.period.kind, timeZone: q.timeZone, ...windowOf(q.period, q.timeZone, nowMs) },
@@ -219,7 +216,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const ids = [...current.problems.entries()].sort((a, b) => b[1] - a[1]).slice(0, PROBLEM_LIMIT).map(([id]) => id)
   const problems = ids.length === 0 ? [] : (await es.search<ProblemSummary>({
     index: idx.problems, size: ids.length, query: { terms: { id: ids } },
-    _source: ['id', 'kind', 'status', 'title', 'services', 'environment', 'incidentCount', 'firstSeenAt', 'lastSeenAt', 'owner'],
+    _source: [...problemSummaryFields],
   })).hits.hits.map((h) => h._source!)
   return assembleLookback(q, nowMs, current, before, problems)
 }

@@ -23,6 +23,9 @@ export function markdownText(s: string): string {
     .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 const cell = (s: string | null | undefined) => (s === null || s === undefined ? '–' : markdownText(s))
+
+/** A problem's status, and how often it came back after the review resolved it. */
+const problemStatus = (p: { status: string; reopenCount: number }) => (p.reopenCount > 0 ? `${p.status}, came back ${p.reopenCount}×` : p.status)
 /** A time for people: the wall time in the review's zone, to the minute. */
 const whenIn = (zone: string) => (iso: string | null) => {
   const ms = iso ? Date.parse(iso) : NaN
@@ -52,7 +55,7 @@ export function reviewMarkdown(r: Review): string {
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
-    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.reopenCount ? `${p.status}, came back ${p.reopenCount}×` : p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
   lines.push('', '## Post-mortems', '')
   if (r.postmortems.items.length === 0) lines.push('_None._')
   else lines.push('| incident | why | scheduled | owner |', '| --- | --- | --- | --- |',
@@ -90,7 +93,7 @@ export function lookbackMarkdown(l: Lookback): string {
   lines.push('## Problems', '')
   if (l.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents in period | previous | all time | owner |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...l.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(p.status)} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentsInPeriod} | ${p.incidentsInPrevious} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...l.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentsInPeriod} | ${p.incidentsInPrevious} | ${p.incidentCount} | ${cell(p.owner)} |`))
   lines.push('', `## Change from ${markdownText(l.previous.label)}`, '',
     '| | this period | previous | change |', '| --- | --- | --- | --- |',
     `| incidents | ${s.total} | ${t.previous.incidents.total} | ${signed(t.change.incidents, String)} |`,

@@ -160,7 +160,7 @@ const schemas: Record<string, Json> = {
       },
       problems: {
         type: 'object', required: ['total', 'items'],
-        properties: { total: nonNegative, items: { type: 'array', items: { type: 'object', required: ['id', 'kind', 'status', 'title', 'incidentsInPeriod', 'incidentsInPrevious'], properties: { id: { $ref: `${PROBLEM}#/properties/id` }, incidentsInPeriod: nonNegative, incidentsInPrevious: nonNegative } } } },
+        properties: { total: nonNegative, items: { type: 'array', items: { type: 'object', required: ['id', 'kind', 'status', 'title', 'reopenCount', 'incidentsInPeriod', 'incidentsInPrevious'], properties: { id: { $ref: `${PROBLEM}#/properties/id` }, reopenCount: nonNegative, incidentsInPeriod: nonNegative, incidentsInPrevious: nonNegative } } } },
       },
       dataset: { type: ['string', 'null'] },
       scope: ref('Scope'),

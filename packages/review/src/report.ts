@@ -25,6 +25,13 @@ export const problemSummaryFields = [
 ] as const satisfies readonly (keyof Problem)[]
 export type ProblemSummary = Pick<Problem, (typeof problemSummaryFields)[number]>
 
+export type ListedProblem = ProblemSummary & { reopenCount: number }
+
+/** A problem summary as listed: documents of engines before `reopenCount` have none, and never came back. */
+export function listedProblem<P extends ProblemSummary>(p: P): P & ListedProblem {
+  return { ...p, reopenCount: p.reopenCount ?? 0 }
+}
+
 export interface ServiceLevel {
   service: string
   availabilityPct: number
@@ -44,7 +51,7 @@ export interface Review {
   newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[] }
   resolvedIncidents: { total: number; items: IncidentSummary[] }
   openIncidents: { total: number; items: IncidentSummary[] }
-  problems: { total: number; items: ProblemSummary[] }
+  problems: { total: number; items: ListedProblem[] }
   postmortems: { total: number; scheduled: number; items: IncidentSummary[] }
   serviceLevels: ServiceLevel[]
   trend: { day: string; total: number; critical: number; warning: number; info: number }[]
@@ -145,8 +152,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
   })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
 
-  // Documents of engines before `reopenCount` have none: never came back.
-  const problemItems = sources(problems).map((p) => ({ ...p, reopenCount: p.reopenCount ?? 0 })).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
+  const problemItems = sources(problems).map(listedProblem).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
   const openItems = sources(open).sort((a, b) => (severityOrder[a.severity] ?? 3) - (severityOrder[b.severity] ?? 3) || b.openedAt.localeCompare(a.openedAt))
   const pmItems = sources(postmortems)
 

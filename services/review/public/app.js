@@ -63,6 +63,11 @@ function el(tag, attrs = {}, ...children) {
 
 const formats = new Map()
 /** An instant as `2026-12-01 09:00` in the zone of the last answer (`sv-SE` is the ISO order). */
+/** A problem's status, and how often it came back after the review resolved it (as in review.md). */
+function problemStatus(p) {
+  return p.reopenCount > 0 ? `${p.status}, came back ${p.reopenCount}×` : p.status
+}
+
 function when(iso) {
   if (!iso) return '–'
   if (!formats.has(state.zone)) formats.set(state.zone, new Intl.DateTimeFormat('sv-SE', { timeZone: state.zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }))
@@ -211,7 +216,7 @@ function renderReview(r) {
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
     return el('tr', { 'data-id': p.id },
-      el('td', {}, p.kind), el('td', { class: 'problem-status' }, p.reopenCount > 0 ? `${p.status}, came back ${p.reopenCount}×` : p.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
+      el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'decide' },
         p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out) }, 'Confirm') : '',
         p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out) }, 'Dismiss') : '',
@@ -361,7 +366,7 @@ function renderLookback(l) {
     el('td', { 'data-field': 'mttr' }, minutes(v.mttrMs), changeOf(v.change.mttrMs, minutes)))),
   'No service had alerts or incidents in the period or the one before.', 10)
   fill($('#lookback-problems tbody'), l.problems.items.map((q) => el('tr', { 'data-id': q.id },
-    el('td', {}, q.kind), el('td', {}, q.status), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(q.id) }, q.title)),
+    el('td', {}, q.kind), el('td', { class: 'problem-status' }, problemStatus(q)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(q.id) }, q.title)),
     el('td', {}, q.services.join(', ')), el('td', { 'data-field': 'in-period' }, q.incidentsInPeriod), el('td', {}, q.incidentsInPrevious), el('td', {}, q.incidentCount),
     el('td', {}, el('time', { datetime: q.lastSeenAt }, when(q.lastSeenAt))))),
   'No problem behind the period\'s incidents.', 8)

@@ -6,7 +6,8 @@ const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 // The seed (scope-seed.ts), production only, the clock at 2026-12-01T08:00Z = 09:00 in Berlin:
 // - incident 1 "Checkout down", checkout, critical, opened 05:00Z on 1 December (06:00 in Berlin), problem
-//   "Checkout keeps failing" (recurring); checkout's critical alert fired 06:00Z–06:30Z: 30 min down;
+//   "Checkout keeps failing" (recurring, resolved once and come back); checkout's critical alert fired
+//   06:00Z–06:30Z: 30 min down;
 // - incident 2 "Search latency", search, warning, opened 22:00Z on 30 November (23:00 in Berlin: November).
 // December in Berlin starts 2026-11-30T23:00Z, so up to now it has run 9 h = 540 min, and checkout was
 // available 100 − 30/540 × 100 = 94.44 % of it (93.75 % if the month were UTC's: 8 h).
@@ -60,6 +61,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       const problem = page.locator('#lookback-problems tbody tr').first()
       expect(await problem.textContent()).toContain('Checkout keeps failing')
       expect(await problem.locator('[data-field="in-period"]').textContent()).toBe('1')
+      expect(await problem.locator('.problem-status').textContent()).toBe('confirmed, came back 1×')
 
       // Its Markdown, with the same period, scope and zone.
       const md = page.waitForResponse((r) => r.url().includes('/api/v1/lookback.md'))
