@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: { conditions: ['@opsreview/source'] },
   ssr: { resolve: { conditions: ['@opsreview/source'] } },
   test: {
+    globalSetup: ['.config/vitest.scratch-dir.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['{packages,services}/*/src/**/*.test.ts'], exclude: ['**/*.int.test.ts', '**/node_modules/**'] } },
       { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },

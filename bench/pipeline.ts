@@ -9,7 +9,7 @@
 // correlator's input, the incident's first version produced; a side consumer of this process reads them.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,7 +38,8 @@ function start(service: string, env: Record<string, string>) {
   const child = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repo, `services/${service}/src/main.ts`)], { env: { ...common, ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
   children.push(child)
 }
-start('receiver', { OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: 'bench', OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'bench-spool-')) })
+const spoolDir = await mkdtemp(path.join(os.tmpdir(), 'bench-spool-'))
+start('receiver', { OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: 'bench', OPSREVIEW_SPOOL_DIR: spoolDir })
 start('correlator', { OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${run}-corr` })
 const indexerPort = await freePort()
 start('indexer', { OPSREVIEW_INDEXER_PORT: String(indexerPort), OPSREVIEW_INDEXER_GROUP: `${run}-idx` })
@@ -153,6 +154,7 @@ const between = (from: keyof Steps, to: keyof Steps) => percentiles(all.filter((
 
 for (const c of children) c.kill('SIGTERM')
 await Promise.all(children.map((c) => once(c, 'exit')))
+await rm(spoolDir, { recursive: true, force: true })
 const admin = kafka.admin()
 await admin.connect()
 await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)

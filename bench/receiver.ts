@@ -10,7 +10,7 @@
 // (the profile is written when the bench stops the receiver).
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -131,12 +131,13 @@ const topics = { alerts: `${run}-alerts`, rejected: `${run}-rejected`, raw: `${r
 await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 6 })), waitForLeaders: true })
 
 const port = await freePort()
+const spoolDir = await mkdtemp(path.join(os.tmpdir(), 'bench-spool-'))
 const receiverNodeArgs = (process.env.BENCH_RECEIVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
 const receiver = spawn(process.execPath, [...receiverNodeArgs, '--conditions=@opsreview/source', path.join(repo, 'services/receiver/src/main.ts')], {
   env: {
     ...process.env, OPSREVIEW_RECEIVER_PORT: String(port), OPSREVIEW_INGEST_TOKENS: token, OPSREVIEW_LOG_LEVEL: 'warn',
     OPSREVIEW_TOPIC_ALERTS: topics.alerts, OPSREVIEW_TOPIC_REJECTED: topics.rejected,
-    OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'bench-spool-')),
+    OPSREVIEW_SPOOL_DIR: spoolDir,
   },
   stdio: ['ignore', 'inherit', 'inherit'],
 })
@@ -182,6 +183,7 @@ const failedBatches = Number(/opsreview_receiver_kafka_publish_seconds_count\{ou
 const answered2xx = [warmUp, throughput, latency].reduce((sum, r) => sum + (r.requests - r.non2xx) * alertsPerRequest, 0)
 receiver.kill('SIGTERM')
 await once(receiver, 'exit')
+await rm(spoolDir, { recursive: true, force: true })
 await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
 await admin.disconnect()
 
