@@ -184,8 +184,9 @@ YML
   rm -f "$ES_RUN/es.pid"
   log "starting Elasticsearch $ES_VERSION (heap $ES_HEAP)"
   local java_home="${ES_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}"
+  # CLI_JAVA_OPTS: the launcher probes the JVM's final flags in a directory it leaves behind in java.io.tmpdir.
   as_es_user setsid env ES_PATH_CONF="$ES_RUN/config" ES_JAVA_HOME="$java_home" ES_TMPDIR="$ES_RUN/tmp" \
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" CLI_JAVA_OPTS="-Djava.io.tmpdir=$ES_RUN/tmp" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_RUN/es.pid" > "$ES_RUN/logs/stdout.log" 2>&1 \
     || { tail -30 "$ES_RUN/logs/stdout.log" >&2; exit 1; }
   wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy || { tail -30 "$ES_RUN/logs/opsreview-local.log" >&2; exit 1; }
