@@ -38,6 +38,7 @@ describe('parseIncidentQuery', () => {
 describe('parseProblemQuery', () => {
   it('takes each filter once', () => {
     expect(parseProblemQuery({ status: 'candidate', service: 'checkout' })).toEqual({ ok: true, value: { status: 'candidate', service: 'checkout' } })
+    expect(parseProblemQuery({ environment: 'staging' })).toEqual({ ok: true, value: { environment: 'staging' } })
     expect(parseProblemQuery({ service: ['a', 'b'], kind: 'x' })).toMatchObject({ ok: false, errors: [{ path: '/kind' }, { path: '/service', message: 'must be given once' }] })
   })
 })

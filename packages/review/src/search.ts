@@ -164,6 +164,7 @@ export interface ProblemQuery {
   status?: ProblemStatus
   kind?: ProblemKind
   service?: string
+  environment?: string
 }
 
 const problemEnums: Record<'status' | 'kind', readonly string[]> = { status: problemSchema.definitions.problemStatus.enum, kind: problemSchema.definitions.problemKind.enum }
@@ -172,12 +173,12 @@ const problemEnums: Record<'status' | 'kind', readonly string[]> = { status: pro
 export function parseProblemQuery(raw: Record<string, unknown>): { ok: true; value: ProblemQuery } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = []
   const value: ProblemQuery = {}
-  for (const name of ['status', 'kind', 'service'] as const) {
+  for (const name of ['status', 'kind', 'service', 'environment'] as const) {
     const v = raw[name]
     if (v === undefined || v === '') continue
     if (typeof v !== 'string') { errors.push({ path: `/${name}`, message: 'must be given once' }); continue }
     if (v.length > 500) { errors.push({ path: `/${name}`, message: 'must be at most 500 characters' }); continue }
-    if (name !== 'service' && !(problemEnums[name] as readonly string[]).includes(v)) { errors.push({ path: `/${name}`, message: `must be one of ${problemEnums[name].join(', ')}` }); continue }
+    if ((name === 'status' || name === 'kind') && !(problemEnums[name] as readonly string[]).includes(v)) { errors.push({ path: `/${name}`, message: `must be one of ${problemEnums[name].join(', ')}` }); continue }
     ;(value as Record<string, string>)[name] = v
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
@@ -189,5 +190,6 @@ export function problemSearchRequest(index: string, q: ProblemQuery): estypes.Se
   if (q.status) filter.push({ term: { status: q.status } })
   if (q.kind) filter.push({ term: { kind: q.kind } })
   if (q.service) filter.push({ term: { services: q.service } })
+  if (q.environment) filter.push({ term: { environment: q.environment } })
   return { index, size: 200, track_total_hits: true, query: { bool: { filter } }, sort: [{ lastSeenAt: 'desc' }, { id: 'asc' }] }
 }

@@ -167,6 +167,9 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get('/api/v1/problems?kind=shared-cause')).body.total).toBe(1)
     expect((await r.get('/api/v1/problems?status=candidate')).body.total).toBe(1)
     expect((await r.get('/api/v1/problems?status=confirmed')).body.total).toBe(1)
+    expect((await r.get('/api/v1/problems?environment=production')).body.total).toBe(3)
+    expect((await r.get('/api/v1/problems?environment=staging')).body.total).toBe(0)
+    expect((await r.get('/api/v1/problems?environment=production&kind=flapping')).body.total).toBe(1)
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
   })
 
@@ -271,7 +274,7 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
   it('refuses a repeated query parameter with 400 naming it, on every route', async () => {
     const r = await startReview()
     for (const [path, field] of [
-      ['/api/v1/problems?service=a&service=b', '/service'], ['/api/v1/problems?status=candidate&status=confirmed', '/status'],
+      ['/api/v1/problems?service=a&service=b', '/service'], ['/api/v1/problems?environment=a&environment=b', '/environment'], ['/api/v1/problems?status=candidate&status=confirmed', '/status'],
       ['/api/v1/incidents?service=checkout&service=search', '/service'], ['/api/v1/review?since=24h&since=7d', '/since'],
       ['/api/v1/review?from=2026-11-30T00:00:00Z&from=2026-11-29T00:00:00Z', '/from'], ['/api/v1/review.md?to=2026-12-01T00:00:00Z&to=2026-12-01T00:00:00Z', '/to'],
     ] as const) {
