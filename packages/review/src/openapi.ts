@@ -237,7 +237,7 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/problems': {
     get: {
       summary: 'List problems', security: bearer,
-      parameters: [q('status', 'Status', { $ref: `${PROBLEM}#/properties/status` }), q('kind', 'Kind', { $ref: `${PROBLEM}#/properties/kind` }), q('service', 'Service'), P.dataset, P.token],
+      parameters: [q('status', 'Status', { $ref: `${PROBLEM}#/properties/status` }), q('kind', 'Kind', { $ref: `${PROBLEM}#/properties/kind` }), q('service', 'Service'), q('environment', 'Environment'), P.dataset, P.token],
       responses: { 200: json({ type: 'object', required: ['total', 'items'], properties: { total: nonNegative, items: { type: 'array', items: ref('Problem') } } }), ...readErrors },
     },
   },
@@ -257,7 +257,7 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/lookback': { get: { summary: 'Monthly or quarterly look-back', security: bearer, parameters: [P.period, P.at, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: json(ref('Lookback')), ...readErrors } } },
   '/api/v1/lookback.md': { get: { summary: 'The look-back as Markdown', security: bearer, parameters: [P.period, P.at, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: markdown, ...readErrors } } },
   '/api/v1/dead-letters/summary': { get: { summary: 'Dead letters of the last 24 h', security: bearer, parameters: [P.token], responses: { 200: json(ref('DeadLetterSummary')), ...errors(400, 401, 503) } } },
-  '/api/v1/decisions/{commandId}': { get: { summary: 'The outcome of one decision', security: bearer, parameters: [P.commandId, P.dataset, P.token], responses: { 200: json(ref('Decision')), ...errors(400, 401, 404) } } },
+  '/api/v1/decisions/{commandId}': { get: { summary: 'The outcome of one decision (decisions are taken on live data only)', security: bearer, parameters: [P.commandId, P.token], responses: { 200: json(ref('Decision')), ...errors(400, 401, 404) } } },
   '/api/v1/whoami': {
     get: {
       summary: 'The token\'s name, and whether reports can be filed here', security: bearer, parameters: [P.dataset, P.token],

@@ -67,6 +67,10 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     const id = refused.body.commandIds[0]
     expect((await r.call('GET', `/api/v1/decisions/${id}`, 'reader')).body).toMatchObject({ commandId: id, outcome: 'refused', error: 'incident is already resolved', actor: 'dana' })
     expect((await r.call('GET', '/api/v1/decisions/cmd-never-published-000', 'reader')).body).toEqual({ commandId: 'cmd-never-published-000', outcome: 'pending' })
+    // A what-if dataset takes no decisions, so it has no outcomes to read: the parameter is refused, not ignored.
+    const onDataset = await r.call('GET', `/api/v1/decisions/${id}?dataset=tuned`, 'reader')
+    expect(onDataset.status).toBe(400)
+    expect(onDataset.body.errors).toEqual([expect.objectContaining({ path: '/dataset' })])
     // The refusal is on the incident's timeline, with who tried and why it did not happen.
     const { body: detail } = await r.call('GET', `/api/v1/incidents/${RESOLVED}`, 'reader')
     expect(detail.timeline).toContainEqual(expect.objectContaining({ kind: 'decision:incident.resolve', actor: 'dana', outcome: 'refused', error: 'incident is already resolved', title: 'resolved by hand' }))
