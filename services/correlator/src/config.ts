@@ -20,7 +20,7 @@ function replacedByGroupingRules(doc: string): Field<undefined> {
   }
 }
 
-/** Every variable the correlator reads. The README's configuration table mirrors this. */
+/** Every variable the correlator reads. The configuration table in docs/configuration.md mirrors this. */
 export const correlatorConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   ...kafkaConnectionSpec,
@@ -35,7 +35,7 @@ export const correlatorConfigSpec = {
   OPSREVIEW_CORRELATOR_GROUP: field.string('consumer group prefix (…-rekey and …-engine)', 'opsreview-correlator'),
   OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
   OPSREVIEW_CORRELATOR_PARTITIONS: field.int('partitions of the input topic when created', 6, { min: 1 }),
-  OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input and commands topics when created', 30, { min: 1 }),
+  OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input, commands and command-results topics, and of the alerts topic, when the correlator creates them', 30, { min: 1 }),
   OPSREVIEW_TICK_INTERVAL: field.duration('how often timers are ticked (0 turns ticks off)', 5000),
   OPSREVIEW_SNAPSHOT_INTERVAL: field.duration('how often partition state is checkpointed, at the most', 5000),
   OPSREVIEW_SNAPSHOT_MAX_PERCENT: field.int("the largest share of a partition's time its checkpoints may take: the next waits the last one's duration times 100 / this", 5, { min: 1, max: 100 }),

@@ -13,7 +13,7 @@ function intervalOrOff(doc: string, def: number, minMs: number): Field<number> {
   return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value !== 0 && r.value < minMs ? { ok: false, error: `must be 0 (off) or at least ${minMs} ms, got ${r.value} ms` } : r } }
 }
 
-/** Every variable the indexer reads. The README's configuration table mirrors this. */
+/** Every variable the indexer reads. The configuration table in docs/configuration.md mirrors this. */
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
   ...kafkaConnectionSpec,

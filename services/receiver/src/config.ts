@@ -13,7 +13,7 @@ function replacedByGroupingRules(doc: string): Field<undefined> {
   }
 }
 
-/** Every variable the receiver reads. The README's configuration table mirrors this. */
+/** Every variable the receiver reads. The configuration table in docs/configuration.md mirrors this. */
 export const receiverConfigSpec = {
   OPSREVIEW_RECEIVER_HOST: field.string('address to listen on', '127.0.0.1'),
   OPSREVIEW_RECEIVER_PORT: field.port('port to listen on', 8080),

@@ -23,7 +23,7 @@ function tokens(doc: string): Field<BearerToken[]> {
   }
 }
 
-/** Every variable the review service reads. The README's configuration table mirrors this. */
+/** Every variable the review service reads. The configuration table in docs/configuration.md mirrors this. */
 export const reviewConfigSpec = {
   OPSREVIEW_REVIEW_HOST: field.string('address to listen on', '127.0.0.1'),
   OPSREVIEW_REVIEW_PORT: field.port('port to listen on', 8081),
