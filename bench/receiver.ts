@@ -1,9 +1,12 @@
 // pnpm bench:receiver: the receiver under load from a second process, beside a raw kafkajs producer.
 //
-//   1. throughput: autocannon posts unique 10-alert Alertmanager payloads as fast as the receiver answers;
-//   2. latency: a steady 300 requests/s of the same payloads, each due at its own time (bench/paced-load.ts),
-//      p50/p99 latency from when each was due;
-//   3. raw: the same number of events through one kafkajs producer (sendBatch, acks=all), no HTTP.
+//   1. latency: a steady 300 requests/s of unique 10-alert Alertmanager payloads, each due at its own time
+//      (bench/paced-load.ts), p50/p99 latency from when each was due;
+//   2. BENCH_ROUNDS rounds (default 3), each: throughput, autocannon posting the payloads as fast as the
+//      receiver answers for BENCH_SECONDS; then raw, the same number of events through one kafkajs producer
+//      (sendBatch, acks=all), no HTTP. Alternating, so that a host whose speed drifts within the minute
+//      (this one's raw producer moved by a third between runs) weighs on both sides of each ratio; the
+//      figure is the median round's ratio.
 //
 // Needs the local Kafka (pnpm stack start kafka). Results go to stdout and bench/results/.
 // BENCH_RECEIVER_NODE_ARGS adds node flags to the receiver process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -24,6 +27,7 @@ import { pacedLoad } from './paced-load.ts'
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const seconds = Number(process.env.BENCH_SECONDS ?? 20)
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 const alertsPerRequest = 10
 const token = 'bench-token'
 const run = `bench-${Date.now().toString(36)}`
@@ -151,18 +155,37 @@ for (let i = 0; ; i++) {
 
 // The steady 300 req/s comes before the saturation phase: measured after it, p99 includes the broker
 // and both runtimes recovering from ~800k messages on two shared cores (24-56 ms seen), not steady load.
-console.log(`warm-up 3 s, then ${seconds} s at 300 req/s, then ${seconds} s of throughput`)
+console.log(`warm-up 3 s, then ${seconds} s at 300 req/s, then ${rounds} rounds of ${seconds} s of throughput and the raw producer`)
 const warmUp = await load(url, { connections: 20, duration: 3 })
 const latency = await pacedLoad(`${url}/webhooks/alertmanager`, { rate: 300, durationSeconds: seconds, maxSockets: 50, headers, body: payload })
 // Where the time goes: the receiver's own Kafka produce latency during the steady phase.
 const publishBuckets = [...(await (await fetch(`${url}/metrics`)).text()).matchAll(/opsreview_receiver_kafka_publish_seconds_bucket\{le="([^"]+)",outcome="ok"\} (\d+)/g)]
   .map(([, le, count]) => ({ le, count: Number(count) }))
-const cpuBefore = { receiver: await cpuSeconds(receiver.pid!), bench: process.cpuUsage(), load: os.loadavg() }
-const throughput = await load(url, { connections: 50, duration: seconds })
-const benchCpu = process.cpuUsage(cpuBefore.bench)
-const receiverCpuSeconds = (await cpuSeconds(receiver.pid!)) - cpuBefore.receiver
-const loadAfter = os.loadavg()
-const raw = await rawProducer(topics.raw, Math.max(100_000, throughput.requests * alertsPerRequest))
+
+const round2 = (n: number) => Math.round(n * 100) / 100
+const roundResults = []
+for (let r = 1; r <= rounds; r++) {
+  const cpuBefore = { receiver: await cpuSeconds(receiver.pid!), bench: process.cpuUsage(), load: os.loadavg() }
+  const throughput = await load(url, { connections: 50, duration: seconds })
+  const benchCpu = process.cpuUsage(cpuBefore.bench)
+  const receiverCpuSeconds = (await cpuSeconds(receiver.pid!)) - cpuBefore.receiver
+  const loadAfter = os.loadavg()
+  const raw = await rawProducer(topics.raw, Math.max(100_000, throughput.requests * alertsPerRequest))
+  const round = {
+    throughput, rawKafkajs: raw,
+    receiverToRaw: Math.round((throughput.alertsPerSec / raw.eventsPerSec) * 1000) / 1000,
+    // Load-independent cost: the receiver's CPU over the throughput phase per 100k alerts answered in it.
+    throughputPhaseCpu: {
+      receiverSeconds: round2(receiverCpuSeconds),
+      receiverSecondsPer100kAlerts: round2((receiverCpuSeconds / (throughput.requests * alertsPerRequest)) * 100_000),
+      loadGeneratorSeconds: round2((benchCpu.user + benchCpu.system) / 1e6),
+      loadAverage1mBefore: round2(cpuBefore.load[0]!), loadAverage1mAfter: round2(loadAfter[0]!),
+    },
+  }
+  roundResults.push(round)
+  console.log(`round ${r}/${rounds}: receiver ${Math.round(throughput.alertsPerSec)} alerts/s, raw ${raw.eventsPerSec} events/s, ratio ${round.receiverToRaw}; CPU s per 100k: receiver ${round.throughputPhaseCpu.receiverSecondsPer100kAlerts}, raw ${raw.cpuSecondsPer100kEvents}`)
+}
+const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2 }
 
 const offsets = await admin.fetchTopicOffsets(topics.alerts)
 const inKafka = offsets.reduce((sum, p) => sum + Number(p.high), 0)
@@ -180,7 +203,7 @@ for (let previous = -1; previous !== acceptedEvents; ) {
 // Failed produce requests (a send past the breaker's timeout that Kafka still took, say): their records can
 // be in Kafka although their callers were answered 503, which would explain records beyond the count.
 const failedBatches = Number(/opsreview_receiver_kafka_publish_seconds_count\{outcome="error"\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0)
-const answered2xx = [warmUp, throughput, latency].reduce((sum, r) => sum + (r.requests - r.non2xx) * alertsPerRequest, 0)
+const answered2xx = [warmUp, latency, ...roundResults.map((r) => r.throughput)].reduce((sum, r) => sum + (r.requests - r.non2xx) * alertsPerRequest, 0)
 receiver.kill('SIGTERM')
 await once(receiver, 'exit')
 await rm(spoolDir, { recursive: true, force: true })
@@ -189,20 +212,20 @@ await admin.disconnect()
 
 const result = {
   date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
-  receiver: { throughput, latencyAt300rps: latency, kafkaPublishSecondsAt300rps: publishBuckets },
-  rawKafkajs: raw,
-  receiverToRaw: Math.round((throughput.alertsPerSec / raw.eventsPerSec) * 1000) / 1000,
-  // Load-independent cost: the receiver's CPU over the throughput phase per 100k alerts answered in it.
-  throughputPhaseCpu: {
-    receiverSeconds: Math.round(receiverCpuSeconds * 100) / 100,
-    receiverSecondsPer100kAlerts: Math.round((receiverCpuSeconds / (throughput.requests * alertsPerRequest)) * 100_000 * 100) / 100,
-    loadGeneratorSeconds: Math.round(((benchCpu.user + benchCpu.system) / 1e6) * 100) / 100,
-    loadAverage1mBefore: Math.round(cpuBefore.load[0]! * 100) / 100, loadAverage1mAfter: Math.round(loadAfter[0]! * 100) / 100,
+  receiver: { latencyAt300rps: latency, kafkaPublishSecondsAt300rps: publishBuckets },
+  rounds: roundResults,
+  // The median round's figures: one round's ratio moves with the host's speed during that minute.
+  receiverToRaw: median(roundResults.map((r) => r.receiverToRaw)),
+  receiverAlertsPerSec: Math.round(median(roundResults.map((r) => r.throughput.alertsPerSec))),
+  rawEventsPerSec: Math.round(median(roundResults.map((r) => r.rawKafkajs.eventsPerSec))),
+  cpuSecondsPer100k: {
+    receiver: round2(median(roundResults.map((r) => r.throughputPhaseCpu.receiverSecondsPer100kAlerts))),
+    raw: round2(median(roundResults.map((r) => r.rawKafkajs.cpuSecondsPer100kEvents))),
   },
   acceptedEvents, eventsAnswered2xxCountedByAutocannon: answered2xx, eventsInKafka: inKafka, duplicatesInKafka: inKafka - distinctInKafka, failedBatches, lostEvents: Math.max(0, acceptedEvents - inKafka), extraEvents: Math.max(0, inKafka - acceptedEvents),
   targets: { alertsPerSec: 5000, p99MsAt300rps: 50 },
 }
 console.log(JSON.stringify(result, null, 2))
-console.log(`\nreceiver: ${Math.round(throughput.alertsPerSec)} alerts/s sustained (target >= 5000); p99 ${latency.latencyMs.p99} ms at 300 req/s of 10-alert payloads (target <= 50 ms); raw kafkajs producer: ${raw.eventsPerSec} events/s (receiver/raw ${result.receiverToRaw}); CPU s per 100k: receiver ${result.throughputPhaseCpu.receiverSecondsPer100kAlerts}, raw producer ${raw.cpuSecondsPer100kEvents}; load average ${result.throughputPhaseCpu.loadAverage1mAfter}; accepted ${acceptedEvents} events, ${inKafka} in Kafka (${result.duplicatesInKafka} duplicates)`)
+console.log(`\nreceiver: ${result.receiverAlertsPerSec} alerts/s sustained (target >= 5000, median of ${rounds} rounds); p99 ${latency.latencyMs.p99} ms at 300 req/s of 10-alert payloads (target <= 50 ms); raw kafkajs producer: ${result.rawEventsPerSec} events/s; receiver/raw ${result.receiverToRaw} (median round; target >= 0.5, rounds ${roundResults.map((r) => r.receiverToRaw).join(', ')}); CPU s per 100k: receiver ${result.cpuSecondsPer100k.receiver}, raw producer ${result.cpuSecondsPer100k.raw}; accepted ${acceptedEvents} events, ${inKafka} in Kafka (${result.duplicatesInKafka} duplicates)`)
 await mkdir(path.join(repo, 'bench/results'), { recursive: true })
 await writeFile(path.join(repo, `bench/results/receiver-${result.date.slice(0, 19).replaceAll(':', '')}.json`), JSON.stringify(result, null, 2))
