@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Client } from '@elastic/elasticsearch'
-import { alertDocument, incidentDocument } from './documents.ts'
+import { alertDocument, incidentDocument, problemDocument } from './documents.ts'
 import { IndexerError } from './errors.ts'
 import { indexNames, liveAlertMonths } from './templates.ts'
 
@@ -28,6 +28,20 @@ describe('documents refuse what can never be written, with a catalogue code', ()
     expect(failure(() => alertDocument(n.indexFor)('{"id":'))).toBeInstanceOf(SyntaxError)
     expect(failure(() => alertDocument(n.indexFor)(alert({ startsAt: 'yesterday' })))).toMatchObject({ code: 'schema-invalid' })
     expect(failure(() => incidentDocument('t-incidents')('{"id":"x"}'))).toMatchObject({ code: 'schema-invalid' })
+  })
+
+  it('writes a record another producer wrote over several lines as one line, the form a bulk body needs', () => {
+    const pretty = JSON.stringify({ id: 'a'.repeat(32), status: 'firing', startsAt: '2026-11-01T00:00:00Z', labels: { a: 'x\ny' } }, null, 2)
+    const alertDoc = alertDocument(n.indexFor)(`\r\n${pretty}\n`).document
+    expect(alertDoc).not.toMatch(/[\r\n]/)
+    expect(JSON.parse(alertDoc)).toEqual({ ...JSON.parse(pretty), eventAt: '2026-11-01T00:00:00.000Z' })
+    const problem = JSON.stringify({ id: 'prb-1', version: 2, title: 'multi\nline' }, null, 1)
+    const problemDoc = problemDocument('t-problems')(problem).document
+    expect(problemDoc).not.toMatch(/[\r\n]/)
+    expect(JSON.parse(problemDoc)).toEqual(JSON.parse(problem))
+    // A one-line record is sent as it is, without a second serialisation.
+    const line = alert({})
+    expect(alertDocument(n.indexFor)(line).document.startsWith(line.slice(0, -1))).toBe(true)
   })
 
   it('refuses to prepare a target under the alerts prefix that is no month alias, before asking Elasticsearch', async () => {

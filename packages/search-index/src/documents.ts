@@ -29,6 +29,14 @@ export interface IndexOperation {
  */
 export type DocumentFor = (value: string) => IndexOperation
 
+/**
+ * A record's JSON as one line. A bulk body is one JSON per line, so a record another producer wrote
+ * pretty-printed would split into lines Elasticsearch refuses with the whole request, for ever.
+ */
+function oneLine(value: string, parsed: unknown): string {
+  return value.includes('\n') || value.includes('\r') ? JSON.stringify(parsed) : value
+}
+
 /** The time an alert event is filed under: when it ended for a resolve, when it started otherwise. */
 export function alertEventTime(event: { status?: unknown; startsAt?: unknown; endsAt?: unknown }): string | undefined {
   const at = event.status === 'resolved' && typeof event.endsAt === 'string' ? event.endsAt : event.startsAt
@@ -46,7 +54,7 @@ export function alertDocument(indexFor: (eventTime: string) => string): Document
     if (typeof event.id !== 'string' || at === undefined) throw new IndexerError('schema-invalid', 'not a canonical alert event: no id or no readable event time')
     if (!MONTHLY.test(at)) throw new IndexerError('invalid-target', `event time ${at} is outside years 0000–9999: no month index can hold it`)
     // The record is the document already: add eventAt to its JSON rather than serialise it all again.
-    const document = `${value.trimEnd().slice(0, -1)},"eventAt":${JSON.stringify(at)}}`
+    const document = `${oneLine(value, event).trimEnd().slice(0, -1)},"eventAt":${JSON.stringify(at)}}`
     return { index: indexFor(at), id: event.id, document }
   }
 }
@@ -68,7 +76,7 @@ export function problemDocument(index: string): DocumentFor {
   return (value) => {
     const p = JSON.parse(value) as Record<string, unknown>
     if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new IndexerError('schema-invalid', 'not a problem: no id or no numeric version')
-    return { index, id: p.id, version: p.version, document: value }
+    return { index, id: p.id, version: p.version, document: oneLine(value, p) }
   }
 }
 

@@ -88,7 +88,10 @@ describe('the indexer survives whatever is on its topics', () => {
     const unparseable = '{"id": "not json'
     const mappingConflict = alertEvent(102, { title: { text: 'an object where the mapping has text' } })
     const poison = [JSON.stringify(year10000), JSON.stringify(hugeLabel), unparseable, JSON.stringify(mappingConflict)]
-    await s.send([normal[0]!, normal[1]!, year10000, normal[2]!, normal[3]!, hugeLabel, normal[4]!, unparseable, normal[5]!, mappingConflict, normal[6]!, normal[7]!])
+    // Not poison: valid JSON over several lines, as another producer may write it. A bulk body is one JSON per
+    // line, so sent as it is it would break the whole request, for ever.
+    const pretty = JSON.stringify(normal[5], null, 2)
+    await s.send([normal[0]!, normal[1]!, year10000, normal[2]!, normal[3]!, hugeLabel, normal[4]!, unparseable, pretty, mappingConflict, normal[6]!, normal[7]!])
     // And the same once more behind it, on another partition, after the first ones are in.
     await s.send(normal.slice(8), 1)
 
