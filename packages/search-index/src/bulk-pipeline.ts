@@ -1,4 +1,5 @@
 import type { DeadLetterEnvelope, DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { recordRefusal } from '@opsreview/kafka/errors'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
@@ -402,12 +403,14 @@ export class BulkPipeline {
       await this.#o.deadLetter(letters)
     } catch (err) {
       // A letter Kafka will never take (too large): send the others, and that one without the full record.
-      if ((err as { retriable?: unknown }).retriable !== false || letters.length === 0) throw err
+      // Only the broker's refusal of the records says so: kafkajs gives up on an outage with a
+      // non-retriable error too, and a letter cut down for an outage would lose its replay for nothing.
+      if (recordRefusal(err) === undefined || letters.length === 0) throw err
       let sent = 0
       try {
         for (const letter of letters) {
           await this.#o.deadLetter([letter]).catch(async (e: unknown) => {
-            if ((e as { retriable?: unknown }).retriable !== false) throw e
+            if (recordRefusal(e) === undefined) throw e
             await this.#o.deadLetter([truncated(letter)])
           })
           sent++
