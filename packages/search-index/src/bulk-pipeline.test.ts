@@ -55,3 +55,50 @@ describe('BulkPipeline dead letters', () => {
     expect(topic.taken[1]!.envelope.replay?.value).toBe('{"b":')
   })
 })
+
+/** An Elasticsearch that refuses writes to `refused` indices with `status` and `error`, and takes the rest. */
+function elasticsearch(refusal: { status: number; error: { type: string; reason: string } }) {
+  const refused = new Set<string>()
+  const written: string[] = []
+  const es = {
+    bulk: async ({ operations }: { operations: unknown[] }) => {
+      const items = []
+      for (let i = 0; i < operations.length; i += 2) {
+        const { index } = operations[i] as { index: { _index: string; _id: string } }
+        if (refused.has(index._index)) items.push({ index: { status: refusal.status, error: refusal.error } })
+        else { written.push(index._id); items.push({ index: { status: 201 } }) }
+      }
+      return { errors: items.some((it) => it.index.status >= 300), items }
+    },
+  }
+  return { es: es as unknown as Client, refused, written }
+}
+
+const writes = (partition: number, offset: number, ...docs: [index: string, id: string][]) => ({
+  topic: 'alerts', partition, lastOffset: String(offset), poison: [],
+  ops: docs.map(([index, id]) => ({ index, id, document: '{}', source: { topic: 'alerts', partition, offset: String(offset), key: null, value: '{}' } })),
+})
+
+describe('BulkPipeline retries', () => {
+  it('keeps documents an index refuses for a reason of the cluster (403) waiting while other indices take writes, never dead-letters them', async () => {
+    const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
+    cluster.refused.add('alerts-2026.12')
+    const letters = deadLetterTopic([])
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2 })
+    await pipeline.add(writes(0, 0, ['alerts-2026.12', 'refused-1'], ['alerts-2026.11', 'taken-0']))
+    // Far more than maxItemAttempts rounds in which Elasticsearch takes other documents.
+    for (let i = 1; i <= 20; i++) {
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(letters.taken).toEqual([])
+    expect(cluster.written).not.toContain('refused-1')
+    expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
+    // The operator grants the permission: the document is written and its offset becomes durable.
+    cluster.refused.clear()
+    expect(await pipeline.drain(5_000)).toBe(true)
+    expect(cluster.written).toContain('refused-1')
+    expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '1' })
+    expect(letters.taken).toEqual([])
+  })
+})
