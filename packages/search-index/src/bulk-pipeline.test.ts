@@ -101,4 +101,24 @@ describe('BulkPipeline retries', () => {
     expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '1' })
     expect(letters.taken).toEqual([])
   })
+
+  it('dead-letters what one blocked index refuses while the others take writes, however the retries line up', async () => {
+    const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
+    cluster.refused.add('alerts-2026.10')
+    const letters = deadLetterTopic([])
+    // One request per batch (two documents of about 125 bytes each) and one slot: a request retrying its
+    // blocked document in that slot leaves no other write to go through, so its attempts stop counting.
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, concurrency: 1, flushBytes: 260, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3 })
+    const added = (batch: ReturnType<typeof writes>) => Promise.race([pipeline.add(batch), new Promise((_, reject) => setTimeout(() => reject(new Error('add held back: the pipeline takes no writes')), 1_000))])
+    for (let i = 0; i < 20; i++) await added(writes(0, i, ['alerts-2026.10', `blocked-${i}`], ['alerts-2026.11', `taken-${i}`]))
+    // Alerts for the open month keep coming, as they would: what counts an attempt against a blocked document.
+    for (let i = 0; letters.taken.length < 20; i++) {
+      if (i > 400) throw new Error(`${letters.taken.length} of 20 blocked documents dead-lettered after ${i} more writes`)
+      await added(writes(1, i, ['alerts-2026.11', `later-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(await pipeline.drain(2_000)).toBe(true)
+    for (let i = 0; i < 20; i++) expect(cluster.written).toContain(`taken-${i}`)
+    expect(letters.taken.map((l) => l.envelope.reason)).toEqual(Array(20).fill('retries-exhausted'))
+  })
 })

@@ -260,6 +260,9 @@ export class BulkPipeline {
     const maxBackoff = this.#o.maxBackoffMs ?? 10_000
     const poison = request.poison
     let pending: Pending[] = dedupeById(request.ops).map((op) => ({ op, attempts: 0, acceptedAtLastTry: this.#accepted, counted: false }))
+    // From here on only the documents still pending are needed: a parked request keeps its few failing
+    // ones, not the megabytes Elasticsearch already took.
+    request.ops = []
     let backoff = minBackoff
     const retryLater = async (isolated: boolean) => {
       // Half fixed, half random: instances retrying the same outage spread out instead of arriving together.
@@ -277,7 +280,10 @@ export class BulkPipeline {
       const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
       for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
       pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
-      if (pending.length > 0) await retryLater(!outage && pending.every((p) => p.counted))
+      // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
+      // write came in between this time. Holding the slot, such requests could fill every slot, starve all
+      // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
+      if (pending.length > 0) await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
     }
     backoff = minBackoff
     while (poison.length > 0) {
