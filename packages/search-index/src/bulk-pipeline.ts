@@ -149,7 +149,7 @@ export class BulkPipeline {
   #accepted = 0
   #failing: PipelineFailing | undefined
   #stopped = false
-  #waiters: (() => void)[] = []
+  #waiters = new Set<() => void>()
 
   constructor(opts: BulkPipelineOptions) {
     this.#o = opts
@@ -438,9 +438,11 @@ export class BulkPipeline {
   /** Waits until a request finishes (or `ms` passes). */
   #changed(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const waiters = this.#waiters
       const timer = setTimeout(done, ms)
-      function done() { clearTimeout(timer); resolve() }
-      this.#waiters.push(done)
+      // A wait that times out leaves the set: through a long outage nothing notifies, and the set would grow.
+      function done() { clearTimeout(timer); waiters.delete(done); resolve() }
+      waiters.add(done)
     })
   }
 
@@ -452,7 +454,7 @@ export class BulkPipeline {
 
   #notify(): void {
     const waiters = this.#waiters
-    this.#waiters = []
+    this.#waiters = new Set()
     for (const w of waiters) w()
   }
 }
