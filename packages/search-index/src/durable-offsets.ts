@@ -84,6 +84,19 @@ export class DurableOffsets {
     return out
   }
 
+  /**
+   * Per partition, the records taken and not durable yet: from the end of the durable prefix (unknown before
+   * any record of this generation is durable) to the last record taken. What a successor reads again.
+   */
+  notDurable(): { topic: string; partition: number; from?: string; to: string }[] {
+    const out: { topic: string; partition: number; from?: string; to: string }[] = []
+    for (const s of this.#partitions.values()) {
+      const last = s.spans.at(-1)
+      if (last) out.push({ topic: s.topic, partition: s.partition, ...(s.durable >= 0n ? { from: String(s.durable) } : {}), to: String(last.lastOffset) })
+    }
+    return out
+  }
+
   /** The group accepted these commits. */
   committed(offsets: readonly CommitOffset[]): void {
     for (const o of offsets) {

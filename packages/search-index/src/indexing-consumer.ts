@@ -3,7 +3,9 @@ import type { ConsumerHealth } from '@opsreview/kafka/consumer-health'
 import type { Logger } from 'pino'
 import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
+import type { CommitOffset } from './durable-offsets.ts'
 import { IndexerError, type IndexerFailureCode } from './errors.ts'
+import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 
 /** Where the consumer tells its health tracker what it fetched and made durable. */
 export type ConsumerProgress = Pick<ConsumerHealth, 'fetched' | 'processed'>
@@ -20,6 +22,11 @@ export interface IndexingConsumerOptions {
   /** Durable offsets are committed at most this often (200 ms): a commit per finished request is broker work for nothing. */
   commitIntervalMs?: number
   /**
+   * Longest wait before a failed commit is tried again (10 s). The first wait is `commitIntervalMs` (at least
+   * 10 ms), doubled after each failure in a row, each jittered.
+   */
+  commitRetryMaxMs?: number
+  /**
    * Topics whose writes go through a bulk pipeline of their own (a lane, with its own queue and request
    * slots): the incidents and problems people wait for are then never queued behind alert bulk requests.
    * Every other topic shares the main lane (`pipeline`). Default: none, one lane for all.
@@ -29,6 +36,16 @@ export interface IndexingConsumerOptions {
 
 /** Records parsed and handed to the pipeline at a time. */
 const SLICE = 500
+
+/**
+ * The wait before retry number `failures` (1, 2, …): `minMs` doubled per failure up to `maxMs`, then between
+ * half and all of it, so instances that lost the same coordinator do not all come back at once.
+ */
+export function retryDelay(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  // The exponent is capped: past 2 ** 1023 it is Infinity, and a 0 minimum times Infinity is NaN.
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(0, failures - 1), 30))
+  return ceiling / 2 + random() * (ceiling / 2)
+}
 
 /** Why a record could not become a write: not JSON, not what the topic holds, or a target that cannot exist. */
 function parseFailure(err: unknown): IndexerFailureCode {
@@ -74,10 +91,16 @@ export class IndexingConsumer {
   #again = false
   #commitTimer: NodeJS.Timeout | undefined
   #lastCommit = 0
+  /** Commits that failed in a row: sets the back-off of the next retry. */
+  #commitFailures = 0
+  readonly #commitLog: RateLimitedLog
+  /** Once set, nothing schedules another commit: `close` makes the last one itself. */
+  #closed = false
   #joined = false
 
   constructor(opts: IndexingConsumerOptions) {
     this.#o = opts
+    this.#commitLog = new RateLimitedLog(opts.pipeline.logIntervalMs ?? 30_000)
     const lane = () => new BulkPipeline({ ...opts.pipeline, onDurable: () => this.#scheduleCommit() })
     this.pipeline = lane()
     const own = new Set(opts.ownLane ?? [])
@@ -133,12 +156,15 @@ export class IndexingConsumer {
   }
 
   #scheduleCommit(): void {
-    if (this.#commitTimer) return
+    if (this.#commitTimer || this.#closed) return
     const wait = Math.max(0, this.#lastCommit + (this.#o.commitIntervalMs ?? 200) - Date.now())
     this.#commitTimer = setTimeout(() => { this.#commitTimer = undefined; void this.commit() }, wait)
   }
 
-  /** Commits what is durable; one commit at a time, and a call during one makes one more after it. */
+  /**
+   * Commits what is durable; one commit at a time, and a call during one makes one more after it. A failed
+   * commit is tried again by itself, with back-off, until it succeeds, a join forgets the offsets, or `close`.
+   */
   commit(): Promise<void> {
     this.#lastCommit = Date.now()
     if (this.#committing) {
@@ -146,8 +172,10 @@ export class IndexingConsumer {
       return this.#committing
     }
     this.#committing = (async () => {
+      let failure: { err: unknown; offsets: CommitOffset[] } | undefined
       do {
         this.#again = false
+        failure = undefined
         const byLane = this.lanes.map((l) => ({ lane: l, offsets: l.offsets.uncommitted() }))
         const offsets = byLane.flatMap((b) => b.offsets)
         if (offsets.length === 0) break
@@ -156,12 +184,33 @@ export class IndexingConsumer {
           for (const b of byLane) b.lane.offsets.committed(b.offsets)
           for (const o of offsets) this.#o.progress?.processed(o.topic, o.partition, o.offset)
         } catch (err) {
-          // A rebalance or a broker restart: the offsets stay uncommitted and go with the next commit.
-          this.#o.logger.warn({ err }, 'offset commit failed; retrying with the next one')
+          failure = { err, offsets }
         }
       } while (this.#again)
+      if (failure) this.#commitFailed(failure.err, failure.offsets)
+      else this.#commitFailures = 0
     })().finally(() => { this.#committing = undefined })
     return this.#committing
+  }
+
+  /**
+   * A rebalance or a broker restart: the offsets stay uncommitted. Durable progress may be all there is
+   * (no record comes after it), so the commit is tried again by itself; otherwise lag would stay, and the
+   * partition show as stalled, until traffic arrived. A rebalance ends it: the join forgets the offsets.
+   */
+  #commitFailed(err: unknown, offsets: readonly CommitOffset[]): void {
+    this.#commitFailures++
+    const failures = this.#commitFailures
+    if (this.#closed) {
+      this.#o.logger.warn({ err, offsets, failures }, 'offset commit failed at shutdown; those records are read again on start')
+      return
+    }
+    // At least 10 ms: with commits not spaced at all (commitIntervalMs 0), a lost coordinator would be asked in a tight loop.
+    const retryInMs = Math.round(retryDelay(failures, Math.max(10, this.#o.commitIntervalMs ?? 200), this.#o.commitRetryMaxMs ?? 10_000))
+    this.#commitLog.maybe('commit', (suppressed) => this.#o.logger.warn({ err, offsets, failures, retryInMs, suppressed }, 'offset commit failed; retrying'))
+    // In place of any commit due sooner: new progress goes with the retry, so the back-off holds.
+    clearTimeout(this.#commitTimer)
+    this.#commitTimer = setTimeout(() => { this.#commitTimer = undefined; void this.commit() }, retryInMs)
   }
 
   /**
@@ -171,9 +220,12 @@ export class IndexingConsumer {
   async close(topics: readonly string[], timeoutMs = 15_000): Promise<void> {
     this.#o.consumer.pause(topics.map((topic) => ({ topic })))
     const drained = (await Promise.all(this.lanes.map((l) => l.drain(timeoutMs)))).every(Boolean)
-    if (!drained) this.#o.logger.warn({ queuedBytes: this.queuedBytes, inFlight: this.inFlight }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
+    if (!drained) this.#o.logger.warn({ queuedBytes: this.queuedBytes, inFlight: this.inFlight, notDurable: this.lanes.flatMap((l) => l.offsets.notDurable()) }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
     for (const l of this.lanes) l.stop()
+    this.#closed = true
     clearTimeout(this.#commitTimer)
+    // A commit still in flight may fail after the flag is set; this one is the last, made after it.
+    await this.#committing
     await this.commit()
     await this.#o.consumer.disconnect()
   }
