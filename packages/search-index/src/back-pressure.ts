@@ -26,12 +26,25 @@ export function createBackPressure(opts: BackPressureOptions) {
     volumeThreshold: 3,
     rollingCountTimeout: 30_000,
   })
+  // Set at shutdown: the consumer is paused to drain, and a breaker recovering meanwhile must not fetch more.
+  let stopping = false
   breaker.on('open', () => { opts.logger.warn({ breaker: 'open' }, 'elasticsearch breaker opened: consumption paused'); opts.pause() })
-  breaker.on('halfOpen', () => { opts.logger.info({ breaker: 'half-open' }, 'elasticsearch breaker half-open: trying one bulk request'); opts.resume() })
-  breaker.on('close', () => { opts.logger.info({ breaker: 'closed' }, 'elasticsearch breaker closed: consumption resumed'); opts.resume() })
+  breaker.on('halfOpen', () => {
+    opts.logger.info({ breaker: 'half-open' }, stopping ? 'elasticsearch breaker half-open: trying one bulk request (shutting down: consumption stays paused)' : 'elasticsearch breaker half-open: trying one bulk request')
+    if (!stopping) opts.resume()
+  })
+  breaker.on('close', () => {
+    opts.logger.info({ breaker: 'closed' }, stopping ? 'elasticsearch breaker closed (shutting down: consumption stays paused)' : 'elasticsearch breaker closed: consumption resumed')
+    if (!stopping) opts.resume()
+  })
   return {
     guard: <T>(attempt: () => Promise<T>): Promise<T> => breaker.fire(attempt) as Promise<T>,
     get state(): 'open' | 'half-open' | 'closed' { return breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed' },
+    /**
+     * For shutdown, before the drain: the breaker never resumes consumption again. It still guards the
+     * drain's requests (a shut-down breaker would refuse them all), so `shutdown` comes after the drain.
+     */
+    stopResuming: () => { stopping = true },
     shutdown: () => breaker.shutdown(),
   }
 }

@@ -134,6 +134,9 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
     },
     async close() {
       health.stop()
+      // Before the drain: indexing.close pauses the consumer, and a breaker that recovers while it drains
+      // would otherwise resume it and fetch new batches during shutdown.
+      backPressure.stopResuming()
       await indexing.close(topics)
       backPressure.shutdown()
       await producer.disconnect()
