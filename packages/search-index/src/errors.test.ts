@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import CircuitBreaker from 'opossum'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { classifyItemError, classifyRequestError, INDEXER_FAILURES, IndexerError } from './errors.ts'
 
 // Item errors as Elasticsearch 8.19 returned them (bodies trimmed to type, reason and causes).
@@ -48,11 +49,20 @@ describe('the indexer error catalogue', () => {
   it('classifies whole-request failures: connection errors and timeouts are outages, a response error by its body, ours by its code', () => {
     expect(classifyRequestError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { name: 'ConnectionError' }))).toMatchObject({ code: 'es-unavailable', retriable: true })
     expect(classifyRequestError(Object.assign(new Error('Request timed out'), { name: 'TimeoutError' }))).toMatchObject({ code: 'es-unavailable', retriable: true })
-    expect(classifyRequestError(Object.assign(new Error('Breaker is open'), { name: 'OpenCircuitError' }))).toMatchObject({ code: 'breaker-open', retriable: true })
     expect(classifyRequestError(Object.assign(new Error('invalid_index_name_exception'), { name: 'ResponseError', meta: { statusCode: 400, body: { error: measured.invalidIndex, status: 400 } } }))).toMatchObject({ code: 'invalid-target', retriable: false })
     expect(classifyRequestError(Object.assign(new Error('x'), { name: 'ResponseError', meta: { statusCode: 429, body: { error: { type: 'es_rejected_execution_exception' } } } }))).toMatchObject({ code: 'es-overloaded', retriable: true })
     expect(classifyRequestError(new IndexerError('invalid-target', 'no month'))).toMatchObject({ code: 'invalid-target', retriable: false })
     // What we cannot tell apart is never treated as poison.
     expect(classifyRequestError('something odd')).toMatchObject({ code: 'es-unavailable', retriable: true })
+  })
+
+  it('recognises what opossum rejects with while its breaker is open', async () => {
+    const breaker = new CircuitBreaker(async () => 'written')
+    onTestFinished(() => breaker.shutdown())
+    breaker.open()
+    const rejection = await breaker.fire().then(() => undefined, (err: unknown) => err)
+    // A plain Error (name 'Error') with a code: there is no OpenCircuitError to look for.
+    expect(rejection).toMatchObject({ name: 'Error', code: 'EOPENBREAKER' })
+    expect(classifyRequestError(rejection)).toMatchObject({ code: 'breaker-open', retriable: true })
   })
 })

@@ -114,7 +114,7 @@ interface ClientErrorShape {
   name?: string
   message?: string
   meta?: { statusCode?: number; body?: unknown }
-  code?: IndexerFailureCode
+  code?: unknown
   retriable?: boolean
 }
 
@@ -128,7 +128,8 @@ export function classifyRequestError(err: unknown): Classified {
   const e = (err ?? {}) as ClientErrorShape
   const message = e.message ?? String(err)
   if (err instanceof IndexerError) return classified(err.code, err.name, message)
-  if (e.name === 'OpenCircuitError') return classified('breaker-open', e.name, message)
+  // opossum 10 rejects with a plain Error (name 'Error'): only its code says the breaker is open.
+  if (e.code === 'EOPENBREAKER') return classified('breaker-open', e.code, message)
   if (e.name === 'ResponseError' && typeof e.meta?.statusCode === 'number') {
     const body = e.meta.body as { error?: EsErrorCause | string } | undefined
     const error = typeof body?.error === 'object' ? body.error : undefined
