@@ -81,3 +81,30 @@ describe('recordRefusal', () => {
     expect(outcomes.map((o) => o?.name)).toEqual(['KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError'])
   })
 })
+
+describe('BatchPublisher after a failed send', () => {
+  it('publishes after a failed send through a fresh producer id: kafkajs gave the failed attempt\'s sequence numbers back', async () => {
+    const made: string[][] = []
+    const answers: unknown[] = [Object.assign(new Error('Request Produce(key: 0, version: 7) timed out after 30000ms'), { name: 'KafkaJSRequestTimeoutError' })]
+    const createProducer = () => {
+      const sent: string[] = []
+      made.push(sent)
+      return {
+        connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+        sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+          sent.push(...topicMessages.flatMap((t) => t.messages.map((m) => String(m.value))))
+          const answer = answers.shift()
+          if (answer) throw answer
+          return []
+        },
+      } as unknown as Producer
+    }
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    await expect(publisher.publish('t', [{ key: 'k', value: 'a' }])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
+    await publisher.publish('t', [{ key: 'k', value: 'b' }])
+    await publisher.close()
+    expect(made).toEqual([['a'], ['b']])
+  })
+})
+

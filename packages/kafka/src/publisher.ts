@@ -106,6 +106,12 @@ interface Entry {
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
+/** The breaker refused without sending (open, its half-open trial taken, shut down): no producer state changed. */
+function breakerRefusedFast(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'EOPENBREAKER' || code === 'ESEMLOCKED' || code === 'ESHUTDOWN'
+}
+
 /**
  * Publishes messages with acks=all, micro-batching concurrent callers into one produce request so that
  * each webhook does not pay its own round trip. A promise resolves only after Kafka acknowledged its
@@ -313,6 +319,11 @@ export class BatchPublisher {
       const refusal = recordRefusal(cause)
       if (refusal === undefined) {
         this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
+        // The batch may have been written all the same (a timeout, a leader lost after the append), and
+        // kafkajs has rolled back its sequence numbers: under the same producer id the next, different
+        // batch would be taken for that batch's duplicate (acknowledged, not written) or refused as out of
+        // order for good. A fresh producer id starts over; what was written twice, event ids dedupe.
+        if (!breakerRefusedFast(cause)) this.#renewProducer()
         const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
         for (const e of batch) {
           e.pending.failed ??= err
@@ -352,7 +363,7 @@ export class BatchPublisher {
     if (!this.#createProducer) {
       if (!this.#warnedCannotRenew) {
         this.#warnedCannotRenew = true
-        this.#logger.error({}, 'kafka refused part of a batch and the publisher has no createProducer: an idempotent producer may now fail with OUT_OF_ORDER_SEQUENCE_NUMBER')
+        this.#logger.error({}, 'a send failed or kafka refused part of a batch, and the publisher has no createProducer to start a fresh producer id: an idempotent producer may now drop or refuse later batches')
       }
       return
     }
