@@ -11,7 +11,8 @@ import type { CorrelatorTopics } from './topics.ts'
 
 export interface PartitionRunnerOptions {
   consumer: Consumer
-  producer: Producer
+  /** Sends one request at a time (`SerialProducer`): see there why. */
+  producer: Pick<Producer, 'sendBatch'>
   store: KafkaStateStore
   topics: CorrelatorTopics
   engineConfig: Partial<CorrelationConfig>

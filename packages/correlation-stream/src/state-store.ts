@@ -85,13 +85,13 @@ export interface KafkaStateStoreOptions {
  */
 export class KafkaStateStore {
   readonly #kafka: Kafka
-  readonly #producer: Producer
+  readonly #producer: Pick<Producer, 'send'>
   readonly #topic: string
   readonly #maxChunkBytes: number
   /** Per partition key: chunk keys of snapshots replaced or never completed, to tombstone after the next manifest. */
   readonly #obsolete = new Map<string, Set<string>>()
 
-  constructor(kafka: Kafka, producer: Producer, topic: string, opts: KafkaStateStoreOptions = {}) {
+  constructor(kafka: Kafka, producer: Pick<Producer, 'send'>, topic: string, opts: KafkaStateStoreOptions = {}) {
     this.#kafka = kafka
     this.#producer = producer
     this.#topic = topic

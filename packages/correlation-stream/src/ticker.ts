@@ -2,7 +2,7 @@ import type { Admin, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 
 export interface TickerOptions {
-  producer: Producer
+  producer: Pick<Producer, 'send'>
   admin: Admin
   inputTopic: string
   intervalMs: number

@@ -6,9 +6,10 @@ import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
-import { connectProducer, describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
 import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
 import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from '@opsreview/correlation-stream/rekey'
@@ -46,15 +47,13 @@ await ensureTopics(admin, [
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
 // and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
 const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-const newProducer = async () => {
-  const p = producer()
-  await connectProducer(p, { onRetry: (err, attempt) => logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
-  return p
-}
+// Checkpoints of several partitions and the ticker share the state producer: one send at a time (SerialProducer).
+const outputProducer = new SerialProducer(producer, logger, 'outputs')
+const stateProducer = new SerialProducer(producer, logger, 'state')
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share
 // its produce requests.
 const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), ...rekeyPublisherLimits })
-const [outputProducer, stateProducer] = await Promise.all([newProducer(), newProducer(), rekeyPublisher.connect()])
+await Promise.all([outputProducer.connect(), stateProducer.connect(), rekeyPublisher.connect()])
 
 const registry = createCorrelatorRegistry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
