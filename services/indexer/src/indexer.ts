@@ -6,7 +6,7 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
-import { connectProducer } from '@opsreview/kafka/connection'
+import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -47,7 +47,8 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   const failures = new Counter({ name: 'opsreview_indexer_failures_total', help: 'Failed attempts (retried), by what failed (item, request, prepare, breaker-open, dead-letter) and the catalogue code', labelNames: ['reason', 'code'], registers: [registry] })
 
   const admin = kafka.admin()
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+  // Dead letters of up to three bulk requests at once: one send at a time, a fresh producer id after a failed one.
+  const producer = new SerialProducer(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger, 'dead-letters')
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
   const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
   const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES, ...session })
@@ -120,7 +121,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
         documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
       ], topicReplicationOf(config))
-      await connectProducer(producer, { onRetry: (err, attempt) => logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
+      await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })
       consumer.on(consumer.events.CRASH, ({ payload }) => {
