@@ -46,7 +46,7 @@ const publisher = new BatchPublisher({
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })
 const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, { logger: logger.child({ component: 'spool' }) })
-const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth })
+const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
 
 async function connectKafka(): Promise<void> {
   for (let attempt = 1; ; attempt++) {

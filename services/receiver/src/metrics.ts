@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 /** The receiver's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
-export function createReceiverMetrics(state: { breakerState: () => string; spoolDepth: () => number }) {
+export function createReceiverMetrics(state: { breakerState: () => string; spoolDepth: () => number; spoolOldestAgeMs: () => number }) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const requests = new Counter({ name: 'opsreview_receiver_requests_total', help: 'Requests by source and HTTP status', labelNames: ['source', 'status'], registers: [registry] })
@@ -21,6 +21,11 @@ export function createReceiverMetrics(state: { breakerState: () => string; spool
   new Gauge({
     name: 'opsreview_receiver_spool_depth', help: 'Spooled messages not yet acknowledged by Kafka', registers: [registry],
     collect() { this.set(state.spoolDepth()) },
+  })
+  // What OpsreviewReceiverSpoolStale watches: a drain that stopped moving, however deep the spool is.
+  new Gauge({
+    name: 'opsreview_receiver_spool_oldest_age_seconds', help: 'Age of the oldest spooled message not yet acknowledged by Kafka (0 when the spool is empty)', registers: [registry],
+    collect() { this.set(state.spoolOldestAgeMs() / 1000) },
   })
   return { registry, requests, published, duplicates, rejections, rejectedEvents, deadLetters, unauthorized, truncated, publishSeconds }
 }

@@ -56,6 +56,8 @@ export class FakeSpool implements EventSpool {
   readonly records: SpoolRecord[] = []
   /** What `append` throws, if anything. */
   fail: Error | undefined
+  /** What the real spool measures from its records' times; set by a test. */
+  oldestAgeMs = 0
   get depth() { return this.records.length }
   async append(records: readonly SpoolRecord[]): Promise<void> {
     if (this.fail) throw this.fail
@@ -66,7 +68,7 @@ export class FakeSpool implements EventSpool {
 export function fakeReceiver(overrides: Partial<ReceiverDeps> = {}) {
   const publisher = new FakePublisher()
   const spool = new FakeSpool()
-  const metrics = createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => spool.depth })
+  const metrics = createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
   const app = createReceiverApp({
     publisher, spool, metrics, logger: pino({ level: 'silent' }), clock: () => TEST_NOW,
     tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics: TEST_TOPICS, ingest: defaultIngestOptions, ...overrides,
