@@ -175,6 +175,25 @@ describe('receiver app (in-process, fake Kafka)', () => {
     await expect(deadLetter({ topic: 'alerts', key: 'k', value: 'v' }, { code: 'record-too-large', error: 'big', segment: 1, offset: 0 })).rejects.toMatchObject({ retriable: false })
   })
 
+  it('names a field whatever its name, in a refusal and a dead letter Kafka takes: a 200, never a 500', async () => {
+    const r = fakeReceiver()
+    // Kafka's default max.message.bytes: a dead letter quoting the field name whole would be refused, twice.
+    r.publisher.refuse = (_topic, m) => Buffer.byteLength(String(m.value)) > 1_048_588
+    const url = await serve(r.app)
+    // A label name of 600,000 '/' and a number for its value: its JSON Pointer (each '/' as '~1') is over 1 MB.
+    const name = '/'.repeat(600_000)
+    const res = await post(`${url}/webhooks/alertmanager`, webhook(good('a'), good('b', { labels: { alertname: 'X', [name]: 1 } })))
+    expect(res.status).toBe(200)
+    const body = await res.json() as Accepted
+    expect(body).toMatchObject({ accepted: 1, published: 1 })
+    const [refused] = body.rejected
+    expect(refused).toMatchObject({ index: 1, reason: 'schema-invalid' })
+    expect(refused!.errors.some((e) => e.path.startsWith('/alerts/1/labels/~1~1'))).toBe(true)
+    for (const e of refused!.errors) expect(e.path.length).toBeLessThan(1_000)
+    const letters = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letters.map((l) => l.detail?.index)).toEqual([1])
+  })
+
   it('answers a spool that refuses a record with a 413, and a closing spool with a 503', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

@@ -66,6 +66,8 @@ const DEAD_LETTER_BODY_BYTES = 16 * 1024
 const MAX_DEAD_LETTER_BYTES = 512 * 1024
 /** Field errors kept per refused input: enough to act on, bounded whatever the input. */
 const MAX_ERRORS_PER_ITEM = 20
+/** Characters of an error's path and of its message kept in an answer and a dead letter. */
+const MAX_ERROR_TEXT = 512
 /**
  * Refused alerts dead-lettered, and listed in the answer, one by one. Past this the rest share dead letters
  * of up to SHARED_LETTER_BYTES of alerts each: a 1 MiB body of tiny broken alerts must not become hundreds
@@ -393,8 +395,15 @@ function asProblem(err: unknown): unknown {
 }
 
 function capErrors(errors: readonly FieldError[]): FieldError[] {
-  if (errors.length <= MAX_ERRORS_PER_ITEM) return [...errors]
-  return [...errors.slice(0, MAX_ERRORS_PER_ITEM - 1), { path: errors[MAX_ERRORS_PER_ITEM - 1]!.path, message: `and ${errors.length - MAX_ERRORS_PER_ITEM + 1} more error(s)` }]
+  const capped = errors.length <= MAX_ERRORS_PER_ITEM ? errors
+    : [...errors.slice(0, MAX_ERRORS_PER_ITEM - 1), { path: errors[MAX_ERRORS_PER_ITEM - 1]!.path, message: `and ${errors.length - MAX_ERRORS_PER_ITEM + 1} more error(s)` }]
+  // A field's name is the sender's: one of 600,000 '/' has a JSON Pointer over 1 MB, and quoted whole the
+  // dead letter is more than Kafka takes (a 500 for bad input) and the answer more than anyone reads.
+  return capped.map((e) => ({ path: cut(e.path, MAX_ERROR_TEXT), message: cut(e.message, MAX_ERROR_TEXT) }))
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`
 }
 
 /** Cuts the replay body until the serialised envelope fits a Kafka message with room to spare. */
