@@ -194,7 +194,7 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(letters.map((l) => l.detail?.index)).toEqual([1])
   })
 
-  it('answers a spool that refuses a record with a 413, and a closing spool with a 503', async () => {
+  it('answers a spool that refuses a record with a 413, and a closing spool or a full disk with a 503', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)
     const down = fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json')
@@ -204,6 +204,11 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(await tooLarge.json()).toMatchObject({ errors: [{ path: '/' }] })
     r.spool.fail = new SpoolClosedError()
     expect((await post(`${url}/webhooks/pingdom`, down)).status).toBe(503)
+    // A full disk: nothing kept, and a retry may find room.
+    r.spool.fail = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+    const full = await post(`${url}/webhooks/pingdom`, down)
+    expect(full.status).toBe(503)
+    expect(full.headers.get('retry-after')).toMatch(/^\d+$/)
   })
 
   it('publishes an alert once when copies arrive together, in racing requests or in one notification', async () => {

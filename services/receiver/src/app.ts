@@ -387,11 +387,21 @@ function asProblem(err: unknown): unknown {
   if (err instanceof KafkaUnavailableError || err instanceof SpoolClosedError) {
     return new HttpProblem('UNAVAILABLE', err instanceof SpoolClosedError ? 'The receiver is shutting down; retry later' : 'Kafka is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
   }
+  // The spool's disk is full or failing (ENOSPC, EIO, EROFS): nothing was kept, and the sender's retry may
+  // find room. A 503 says so, as for Kafka; a 500 would say the receiver is broken.
+  if (isSystemError(err)) {
+    return new HttpProblem('UNAVAILABLE', `The receiver cannot keep the events now (${err.code}); retry later`, { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
+  }
   // Unreachable with the event cap (128 KiB against the spool's limit), refused all the same, never a 500.
   if (err instanceof SpoolRecordTooLargeError) {
     return new HttpProblem('PAYLOAD_TOO_LARGE', err.message, { cause: err, errors: [{ path: '/', message: `the event is ${err.bytes} bytes, more than the spool takes (${err.maxRecordBytes})` }] })
   }
   return err
+}
+
+/** An error of the operating system (Node sets `syscall` and a code such as ENOSPC on those). */
+function isSystemError(err: unknown): err is Error & { code: string; syscall: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && typeof (err as { syscall?: unknown }).syscall === 'string'
 }
 
 function capErrors(errors: readonly FieldError[]): FieldError[] {
