@@ -1,4 +1,5 @@
-import type { Server } from 'node:http'
+import { once } from 'node:events'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { RequestHandler } from 'express'
 
 /**
@@ -39,3 +40,20 @@ export function applyServerTimeouts(server: Server, timeouts: ServerTimeouts = d
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
   server.timeout = timeouts.idleTimeoutMs
 }
+
+/**
+ * Stops accepting and resolves once every connection is closed: for SIGTERM. `server.close` alone leaves a
+ * keep-alive connection that is busy at that moment open, taking request after request from a sender that
+ * never pauses 5 s (keepAliveTimeout), so shutdown would wait for the orchestrator's SIGKILL. Each answer
+ * from now on closes its connection; what is still open after `graceMs` is cut.
+ */
+export async function closeServer(server: Server, graceMs = 10_000): Promise<void> {
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => { res.setHeader('Connection', 'close') })
+  const closed = once(server, 'close').catch(() => undefined)
+  server.close()
+  server.closeIdleConnections()
+  const cut = setTimeout(() => server.closeAllConnections(), graceMs)
+  await closed
+  clearTimeout(cut)
+}
+

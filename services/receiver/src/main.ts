@@ -8,7 +8,7 @@ import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf }
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { Spool } from '@opsreview/spool'
-import { applyServerTimeouts } from '@opsreview/http/hardening'
+import { applyServerTimeouts, closeServer } from '@opsreview/http/hardening'
 import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
@@ -87,9 +87,7 @@ void connectKafka().then(() => spool.startDraining(publishSpooled(publisher), {
 }))
 
 shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
-  server.close()
-  server.closeIdleConnections()
-  await once(server, 'close').catch(() => undefined)
+  await closeServer(server)
   await spool.drained(5000)
   await spool.close()
   await publisher.close()

@@ -5,7 +5,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
-import { applyServerTimeouts, defaultServerTimeouts } from '@opsreview/http/hardening'
+import { applyServerTimeouts, closeServer, defaultServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
@@ -87,8 +87,8 @@ const digest = digestUrl === null ? undefined : await (async () => {
 })()
 
 shutdownOnSignals(logger, 'finishing in-flight requests', async () => {
-  server.close()
-  server.closeIdleConnections()
+  // A decision may wait for its outcome up to OPSREVIEW_WAIT_TIMEOUT: let it answer.
+  await closeServer(server, config.OPSREVIEW_WAIT_TIMEOUT + 5_000)
   await digest?.stop()
   await commands.close()
   await decisionReader.stop()

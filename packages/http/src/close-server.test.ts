@@ -1,0 +1,41 @@
+import { createServer, Agent, request } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { closeServer } from './hardening.ts'
+
+/** GET / over the keep-alive `agent`; resolves with the Connection header of the answer. */
+function get(port: number, agent: Agent): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path: '/', agent }, (res) => { res.resume(); res.on('end', () => resolve(res.headers.connection)) })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('closeServer', () => {
+  it('closes a keep-alive connection that never goes idle, long before the grace runs out', async () => {
+    // Busy nearly all the time: between two answers the connection is idle for well under a millisecond.
+    const server = createServer((_req, res) => { setTimeout(() => res.end('ok'), 100) })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    // A sender that never pauses: one request after another on the same connection.
+    let sending = true
+    const answers: (string | undefined)[] = []
+    const sender = (async () => {
+      while (sending) answers.push(await get(port, agent).catch(() => 'refused'))
+    })()
+    while (answers.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
+    const started = performance.now()
+    await closeServer(server, 10_000)
+    const took = performance.now() - started
+    sending = false
+    await sender
+    agent.destroy()
+    // server.close() alone waited here until the grace ran out: the connection took request after request.
+    expect(took).toBeLessThan(2_000)
+    expect(answers.slice(0, 3)).toEqual(['keep-alive', 'keep-alive', 'keep-alive'])
+  })
+})
