@@ -93,6 +93,23 @@ describe('Spool', () => {
     expect(lines.filter((l) => l.msg === 'spool line is not a record it can publish: dead-lettering it')).toHaveLength(2)
   })
 
+  it('keeps the whole text of a corrupt line that holds an event of the largest size, so it can be mended and replayed', async () => {
+    const dir = await tempDir()
+    // A 128 KiB event (the receiver's cap) of quotes, each escaped twice as long in its line, one byte flipped.
+    const event = JSON.stringify({ id: 'e100', title: '"'.repeat((128 * 1024 - 24) / 2) })
+    expect(event.length).toBe(128 * 1024)
+    const corrupt = line(rec('big', event)).trimEnd().replace('"key"', '"ke\u0001"').replace(/}$/, ']')
+    await writeFile(segment(dir, 1), line(rec(1)) + corrupt + '\n' + line(rec(2)))
+    const { spool } = await openSpool(dir)
+    const k = kafka()
+    const d = deadLetters()
+    spool.startDraining(k.publish, { deadLetter: d.deadLetter })
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2)])
+    expect(corrupt.length).toBeGreaterThan(256 * 1024)
+    expect(d.letters.map((l) => [l.reason.code, l.reason.raw])).toEqual([['corrupt-record', corrupt]])
+  })
+
   it.each([2, 10])('drains a record of %i MiB between small ones, in order', async (mib) => {
     const dir = await tempDir()
     const { spool } = await openSpool(dir)
@@ -273,7 +290,7 @@ describe('Spool', () => {
     expect(await spool.drained(50_000)).toBe(true)
     expect(k.published).toEqual([rec(1), rec(2)])
     expect(d.letters.map((l) => l.reason.code)).toEqual(['record-too-large'])
-    expect(d.letters[0]!.reason.raw).toHaveLength(64 * 1024)
+    expect(d.letters[0]!.reason.raw).toHaveLength(260 * 1024)
   }, 60_000)
 })
 

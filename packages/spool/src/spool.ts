@@ -69,7 +69,10 @@ type Item =
   | { kind: 'bad'; code: 'corrupt-record' | 'record-too-large'; error: string; raw: string; offset: number; next: number }
 
 const READ_BLOCK = 1024 * 1024
-const RAW_BYTES = 64 * 1024
+// A corrupt line's text kept in its dead letter: a whole spooled event (up to 128 KiB, at most twice that
+// escaped in its line) with room, so the operator can mend and replay it; escaped again in the letter, it
+// stays under Kafka's 1 MB.
+const RAW_BYTES = 260 * 1024
 const DEAD_LETTER_FILE = 'dead-letters.ndjson'
 
 const segmentName = (n: number) => `segment-${String(n).padStart(9, '0')}.ndjson`
