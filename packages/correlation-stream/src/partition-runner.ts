@@ -4,6 +4,7 @@ import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
+import { requestsOf } from '@opsreview/kafka/publisher'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
@@ -239,7 +240,10 @@ export class PartitionRunner {
       }
       const topicMessages = outputMessages(outputs, this.#o.topics)
       if (deadLetters.length > 0) topicMessages.push({ topic: this.#o.topics.deadLetter, messages: deadLetters })
-      if (topicMessages.length > 0) await this.#o.producer.sendBatch({ topicMessages, acks: -1 })
+      // In requests of at most 1 MiB: a late backlog's release can touch thousands of incidents in one batch,
+      // and in one request a partition's record batch would pass max.message.bytes, for good (the replay
+      // after the restart brings the same outputs). A failure half-way drops the engine as any other does.
+      for (const request of requestsOf(topicMessages)) await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
     } catch (err) {
       if (inputs > 0) this.#drop(partition, log, 'outputs not acknowledged')
       throw err

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import type { Message, Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { recordRefusal } from './errors.ts'
-import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from './publisher.ts'
+import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, requestsOf } from './publisher.ts'
 
 // kafkajs's own encoders (produce v3+ request, src/protocol/requests/produce/v3/request.js): the bytes a
 // single-record batch really takes on the broker, which is what max.message.bytes limits.
@@ -41,6 +41,23 @@ describe('estimateMessageBytes', () => {
 
   it('keeps the default limit under Kafka\'s default max.message.bytes (1048588)', () => {
     expect(DEFAULT_MAX_MESSAGE_BYTES).toBeLessThan(1048588)
+  })
+})
+
+describe('requestsOf', () => {
+  it('cuts messages into requests under the byte limit, keeping their order and topics, a large one alone', () => {
+    const m = (value: string) => ({ key: 'k', value })
+    const requests = requestsOf([
+      { topic: 'incidents', messages: [m('a'.repeat(300)), m('b'.repeat(300)), m('c'.repeat(300))] },
+      { topic: 'results', messages: [m('d'.repeat(2_000)), m('e')] },
+    ], 850)
+    const shape = requests.map((r) => r.map((t) => `${t.topic}:${t.messages.map((x) => String(x.value)[0]).join('')}`))
+    expect(shape).toEqual([['incidents:ab'], ['incidents:c'], ['results:d'], ['results:e']])
+    for (const r of requests) {
+      const bytes = r.flatMap((t) => t.messages).reduce((sum, x) => sum + estimateMessageBytes(x), 0)
+      expect(bytes <= 850 || r.flatMap((t) => t.messages).length === 1).toBe(true)
+    }
+    expect(requestsOf([])).toEqual([])
   })
 })
 

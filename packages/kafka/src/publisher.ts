@@ -30,6 +30,34 @@ function byteLength(v: Buffer | string | null | undefined): number {
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length
 }
 
+/**
+ * The messages cut into produce requests of at most `maxBytes` estimated bytes each, in order, so that no
+ * partition's record batch passes a topic's `max.message.bytes` (1 MiB by default) because many messages
+ * went in one request. A message larger than `maxBytes` goes in a request of its own.
+ */
+export function requestsOf(topicMessages: readonly TopicMessages[], maxBytes = DEFAULT_MAX_MESSAGE_BYTES): TopicMessages[][] {
+  const requests: TopicMessages[][] = []
+  let current: TopicMessages[] = []
+  let bytes = 0
+  for (const { topic, messages } of topicMessages) {
+    let list: Message[] | undefined
+    for (const m of messages) {
+      const size = estimateMessageBytes(m)
+      if (bytes > 0 && bytes + size > maxBytes) {
+        requests.push(current)
+        current = []
+        bytes = 0
+        list = undefined
+      }
+      if (!list) { list = []; current.push({ topic, messages: list }) }
+      list.push(m)
+      bytes += size
+    }
+  }
+  if (current.length > 0) requests.push(current)
+  return requests
+}
+
 export interface PublisherOptions {
   /**
    * The producer to send with; the caller connects and disconnects it. Prefer `createProducer` for an
