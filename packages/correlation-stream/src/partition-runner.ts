@@ -142,6 +142,7 @@ export class PartitionRunner {
   readonly #writing = new Map<number, Promise<void>>()
   #saved: Map<string, StoredState> | undefined
   #running = 0
+  #stopping = false
   #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
@@ -179,6 +180,16 @@ export class PartitionRunner {
     }
   }
 
+  /**
+   * For shutdown, after pausing the consumer: no batch is applied from now on, and this resolves when the
+   * one being applied is done. Pausing alone is not enough: batches kafkajs fetched before the pause still
+   * come, and one applied while `checkpointAll` snapshots could be in a snapshot before its outputs are sent.
+   */
+  stopApplying(): Promise<void> {
+    this.#stopping = true
+    return this.idle()
+  }
+
   /** Resolves when no batch is being applied: after pausing the consumer, the engines hold still. */
   idle(): Promise<void> {
     return this.#running === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve))
@@ -186,7 +197,8 @@ export class PartitionRunner {
 
   async #apply({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition, topic } = batch
-    if (!isRunning() || isStale()) return
+    // Not resolved: read again after the restart, from the offset the last checkpoint committed.
+    if (this.#stopping || !isRunning() || isStale()) return
     const log = this.#o.logger.child({ topic, partition })
     let pe = this.#engines.get(partition)
     const first = batch.messages[0]

@@ -158,7 +158,7 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   server.close()
   await rekeyConsumer.disconnect()
   engineConsumer.pause([{ topic: topics.input }])
-  await runner.idle()
+  await runner.stopApplying()
   await runner.checkpointAll().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed; the next start replays from the last one'))
   await engineConsumer.disconnect()
   await Promise.all([rekeyPublisher.close(), outputProducer.disconnect(), stateProducer.disconnect()])
