@@ -2,6 +2,7 @@ import type { DeadLetterEnvelope, DeadLetterReplay } from '@opsreview/kafka/dead
 import { recordRefusal } from '@opsreview/kafka/errors'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
+import { retryDelay } from './backoff.ts'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
 import { classifyItemError, classifyRequestError, INDEXER_FAILURES, type Classified, type IndexerFailureCode } from './errors.ts'
@@ -263,11 +264,9 @@ export class BulkPipeline {
     // From here on only the documents still pending are needed: a parked request keeps its few failing
     // ones, not the megabytes Elasticsearch already took.
     request.ops = []
-    let backoff = minBackoff
+    let retries = 0
     const retryLater = async (isolated: boolean) => {
-      // Half fixed, half random: instances retrying the same outage spread out instead of arriving together.
-      const wait = backoff / 2 + Math.random() * (backoff / 2)
-      backoff = Math.min(maxBackoff, backoff * 2)
+      const wait = retryDelay(++retries, minBackoff, maxBackoff)
       // Only items of our own are failing while Elasticsearch takes the rest: give the slot to the next
       // request meanwhile, so a few such items cannot hold every slot (and hide that Elasticsearch is fine).
       if (isolated) { this.#inFlight--; this.#parked++; this.#pump() }
@@ -285,7 +284,7 @@ export class BulkPipeline {
       // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
       if (pending.length > 0) await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
     }
-    backoff = minBackoff
+    retries = 0
     while (poison.length > 0) {
       if (this.#stopped) return false
       try {

@@ -3,7 +3,7 @@ import { KafkaJSProtocolError, type Consumer, type EachBatchPayload } from 'kafk
 import { captureLogs } from '@opsreview/testing'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { CommitOffset } from './durable-offsets.ts'
-import { IndexingConsumer, retryDelay } from './indexing-consumer.ts'
+import { IndexingConsumer } from './indexing-consumer.ts'
 
 // What kafkajs throws when the group's coordinator moved (a broker restart): built from the broker's error code.
 const notCoordinator = () => new KafkaJSProtocolError(Object.assign(new Error('This is not the correct coordinator for this group'), { type: 'NOT_COORDINATOR_FOR_GROUP', code: 16, retriable: true }))
@@ -95,17 +95,5 @@ describe('IndexingConsumer commits', () => {
     await indexing.close(['alerts'], 100)
     const timedOut = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('shutdown: elasticsearch did not take everything in time'))
     expect(timedOut?.notDurable).toEqual([{ topic: 'alerts', partition: 0, from: '2', to: '3' }])
-  })
-})
-
-describe('the wait before a commit is retried', () => {
-  it('doubles per failure in a row up to the maximum, each between half and all of it', () => {
-    const lowest = (failures: number) => retryDelay(failures, 200, 10_000, () => 0)
-    const highest = (failures: number) => retryDelay(failures, 200, 10_000, () => 1)
-    expect([1, 2, 3, 4].map(highest)).toEqual([200, 400, 800, 1600])
-    expect([1, 2, 3, 4].map(lowest)).toEqual([100, 200, 400, 800])
-    expect(highest(7)).toBe(10_000)
-    expect(lowest(1_000)).toBe(5_000)
-    expect(highest(1_000)).toBe(10_000)
   })
 })

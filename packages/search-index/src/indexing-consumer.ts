@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
 import type { CommitOffset } from './durable-offsets.ts'
+import { retryDelay } from './backoff.ts'
 import { IndexerError, type IndexerFailureCode } from './errors.ts'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 
@@ -36,16 +37,6 @@ export interface IndexingConsumerOptions {
 
 /** Records parsed and handed to the pipeline at a time. */
 const SLICE = 500
-
-/**
- * The wait before retry number `failures` (1, 2, …): `minMs` doubled per failure up to `maxMs`, then between
- * half and all of it, so instances that lost the same coordinator do not all come back at once.
- */
-export function retryDelay(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  // The exponent is capped: past 2 ** 1023 it is Infinity, and a 0 minimum times Infinity is NaN.
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(0, failures - 1), 30))
-  return ceiling / 2 + random() * (ceiling / 2)
-}
 
 /** Why a record could not become a write: not JSON, not what the topic holds, or a target that cannot exist. */
 function parseFailure(err: unknown): IndexerFailureCode {
