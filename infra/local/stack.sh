@@ -181,6 +181,10 @@ cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
 YML
   [ "$(id -u)" = 0 ] && { id "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER"; chown -R "$ES_USER:" "$ES_RUN"; }
+  # Elasticsearch refuses to run as root, so as root it runs as $ES_USER, who must reach the engine and its
+  # data: not so under a directory only root may enter (/root, or a mktemp -d folder).
+  as_es_user test -x "$ES_HOME/bin/elasticsearch" -a -w "$ES_RUN/data" \
+    || die "Elasticsearch runs as user $ES_USER, who cannot reach $ES_HOME or $ES_RUN: put OPSREVIEW_HOME ($OPSREVIEW_HOME) where every user may enter its parent folders (chmod o+x), e.g. the default /var/lib/opsreview"
   rm -f "$ES_RUN/es.pid"
   log "starting Elasticsearch $ES_VERSION (heap $ES_HEAP)"
   local java_home="${ES_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}"
