@@ -70,7 +70,9 @@ export const rekeyRunOptions = Object.freeze({ eachBatchAutoResolve: false, part
  * behind it still finishes well within the group's session timeout (30 s by default): the handler does not
  * heartbeat while it waits.
  */
-export const rekeyPublisherLimits = Object.freeze({ maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES, maxBatchBytes: DEFAULT_MAX_MESSAGE_BYTES, sendTimeoutMs: 10_000 })
+// No queue limit: each source partition's batch waits for its publish before the next is fetched, so the
+// queue holds at most the batches being handled, and a batch refused for a full queue would only be retried.
+export const rekeyPublisherLimits = Object.freeze({ maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES, maxBatchBytes: DEFAULT_MAX_MESSAGE_BYTES, sendTimeoutMs: 10_000, maxQueuedMessages: Infinity })
 
 /**
  * Moves alerts and commands onto the engine's input topic, keyed by environment, so that everything one

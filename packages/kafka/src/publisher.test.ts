@@ -125,3 +125,41 @@ describe('BatchPublisher after a failed send', () => {
   })
 })
 
+describe('BatchPublisher while Kafka is slower than the input', () => {
+  it('fails calls at once, as unavailable, once its queue is full, and takes them again as it empties', async () => {
+    let release: () => void = () => undefined
+    const sends: number[] = []
+    const producer = {
+      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+      // Kafka holds each request until the test releases it.
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+        sends.push(topicMessages.reduce((n, t) => n + t.messages.length, 0))
+        await new Promise<void>((resolve) => { release = resolve })
+        return []
+      },
+    }
+    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }), maxQueuedMessages: 5 })
+    await publisher.connect()
+    const m = (value: string) => ({ key: 'k', value })
+    const first = publisher.publish('t', [m('in flight')])
+    while (sends.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    // In flight: 1; queued behind it: 3 + 2 = 5, the limit; one more is refused, not queued.
+    const queued = [publisher.publish('t', [m('a'), m('b'), m('c')]), publisher.publishEach('t', [m('d'), m('e')])]
+    const over = await publisher.publishEach('t', [m('f')])
+    expect(over.map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
+    await expect(publisher.publish('t', [m('g')])).rejects.toMatchObject({ name: 'KafkaUnavailableError', message: expect.stringContaining('slower than the input') })
+    release()
+    await first
+    while (sends.length < 2) await new Promise((resolve) => setTimeout(resolve, 1))
+    expect(sends).toEqual([1, 5])
+    // The queue is empty again while those five are in flight: a call is taken.
+    const after = publisher.publish('t', [m('h')])
+    release()
+    await Promise.all(queued)
+    while (sends.length < 3) await new Promise((resolve) => setTimeout(resolve, 1))
+    release()
+    await after
+    await publisher.close()
+  })
+})
+

@@ -82,6 +82,11 @@ export interface PublisherOptions {
   /** A batch is sent at once when it holds this many messages. */
   maxBatchMessages?: number
   /**
+   * Messages waiting to be sent beyond which a call fails at once with KafkaUnavailableError (50,000, tens
+   * of MB): Kafka is up but slower than the input. A call into an empty queue is always taken.
+   */
+  maxQueuedMessages?: number
+  /**
    * A message whose estimated size (key, value, headers and record overhead) is over this is refused
    * before sending. Default 1 MiB − 1 KiB, just under Kafka's default limit.
    */
@@ -156,6 +161,7 @@ export class BatchPublisher {
   readonly #logger: Logger
   readonly #lingerMs: number
   readonly #maxBatchMessages: number
+  readonly #maxQueuedMessages: number
   readonly #maxMessageBytes: number
   readonly #maxBatchBytes: number
   readonly #onBatch: PublisherOptions['onBatch']
@@ -177,6 +183,7 @@ export class BatchPublisher {
     this.#logger = opts.logger
     this.#lingerMs = opts.lingerMs ?? 0
     this.#maxBatchMessages = opts.maxBatchMessages ?? 2000
+    this.#maxQueuedMessages = opts.maxQueuedMessages ?? 50_000
     this.#maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.#maxBatchBytes = opts.maxBatchBytes ?? this.#maxMessageBytes
     this.#onBatch = opts.onBatch
@@ -228,9 +235,8 @@ export class BatchPublisher {
    */
   publish(topic: string, messages: Message[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve()
-    if (this.#breaker.opened) {
-      return Promise.reject(new KafkaUnavailableError('Kafka is unavailable (circuit open)'))
-    }
+    const unavailable = this.#unavailableFor(messages.length)
+    if (unavailable) return Promise.reject(unavailable)
     return new Promise<void>((resolve, reject) => {
       this.#enqueue(topic, messages, undefined, (p) => {
         if (p.failed) return reject(p.failed)
@@ -253,13 +259,24 @@ export class BatchPublisher {
    */
   publishEach(topic: string, messages: Message[]): Promise<PublishOutcome[]> {
     if (messages.length === 0) return Promise.resolve([])
-    if (this.#breaker.opened) {
-      const err = new KafkaUnavailableError('Kafka is unavailable (circuit open)')
-      return Promise.resolve(messages.map(() => err))
-    }
+    const unavailable = this.#unavailableFor(messages.length)
+    if (unavailable) return Promise.resolve(messages.map(() => unavailable))
     return new Promise<PublishOutcome[]>((resolve) => {
       this.#enqueue(topic, messages, new Array<PublishOutcome>(messages.length).fill(undefined), (p) => resolve(p.outcomes!))
     })
+  }
+
+  /**
+   * Fails a call fast while Kafka is unavailable (the breaker is open) or slower than the input (the queue
+   * is full): callers answer 503 and senders retry, instead of the queue holding ever more webhooks' events
+   * in memory while Kafka takes a few seconds per batch.
+   */
+  #unavailableFor(count: number): KafkaUnavailableError | undefined {
+    if (this.#breaker.opened) return new KafkaUnavailableError('Kafka is unavailable (circuit open)')
+    if (this.#queuedMessages > 0 && this.#queuedMessages + count > this.#maxQueuedMessages) {
+      return new KafkaUnavailableError(`Kafka is slower than the input: ${this.#queuedMessages} messages wait to be sent`)
+    }
+    return undefined
   }
 
   #enqueue(topic: string, messages: Message[], outcomes: PublishOutcome[] | undefined, done: (p: Pending) => void): void {
