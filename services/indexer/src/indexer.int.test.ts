@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Partitioners } from 'kafkajs'
+import { errors, type Client } from '@elastic/elasticsearch'
+import { Partitioners, type Consumer, type Kafka } from 'kafkajs'
 import { readConfig } from '@opsreview/config'
 import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, serve, uniqueName, waitFor } from '@opsreview/testing'
 import { FIRST_GENERATION, indexNames } from '@opsreview/search-index/templates'
@@ -24,9 +25,12 @@ interface Envelope {
   replay: { kind: string; topic: string; key: string | null; value: string }
 }
 
-/** One indexer as main.ts builds it, on this test's own topics, group and index prefix, with its app served. */
-async function setUp(env: Record<string, string> = {}) {
-  const kafka = kafkaClient()
+/**
+ * One indexer as main.ts builds it, on this test's own topics, group and index prefix, with its app served.
+ * `kafka` and `writer` stand in for the client and for Elasticsearch as the indexer sees them.
+ */
+async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client } = {}) {
+  const kafka = deps.kafka ?? kafkaClient()
   const admin = kafka.admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
@@ -44,9 +48,10 @@ async function setUp(env: Record<string, string> = {}) {
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'))
   const es = esClient()
   const { logger, lines } = captureLogs()
-  const indexer = createIndexer({ config: parsed.value, logger, kafka, es })
+  const indexer = createIndexer({ config: parsed.value, logger, kafka, es: deps.writer ? deps.writer(es) : es })
   await indexer.start()
-  onTestFinished(async () => { await indexer.close(); await es.close() })
+  let closed = false
+  onTestFinished(async () => { if (!closed) await indexer.close(); await es.close() })
   const url = await serve(indexer.app)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
@@ -69,6 +74,8 @@ async function setUp(env: Record<string, string> = {}) {
     deadLetters: async () => (await readTopicToEnd(kafka, t.deadLetter)).map((m) => ({ key: m.key, ...(JSON.parse(m.value) as Envelope) })),
     readyz: async () => { const res = await fetch(`${url}/readyz`); return { status: res.status, body: (await res.json()) as Record<string, unknown>, nosniff: res.headers.get('x-content-type-options') } },
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    /** SIGTERM's path: what main.ts calls on shutdown. */
+    close: async () => { closed = true; await indexer.close() },
   }
 }
 
@@ -185,5 +192,45 @@ describe('the indexer survives whatever is on its topics', () => {
     await waitFor(async () => ((await s.readyz()).status === 200 ? true : undefined), { what: 'ready again' })
     expect(metric(await s.metrics(), 'opsreview_consumer_stalled', `group="${s.group}"`)).toBe(0)
     expect((await s.ids()).length).toBe(4)
+  })
+})
+
+describe('the indexer at shutdown', () => {
+  it('does not resume consumption when the Elasticsearch breaker recovers during the drain, and still drains through it', async () => {
+    // Elasticsearch as the client sees it when the node is down, for bulk requests only, while `down` says so.
+    let down = false
+    const writer = (es: Client) => {
+      const bulk = (async (params: Parameters<Client['bulk']>[0]) => {
+        if (down) throw new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200')
+        return es.bulk(params)
+      }) as Client['bulk']
+      return new Proxy(es, { get: (target, key) => (key === 'bulk' ? bulk : Reflect.get(target, key)) })
+    }
+    // The indexer's own consumer, with every resume it is told noted.
+    const resumedAt: number[] = []
+    const kafka = kafkaClient()
+    const consumerOf = kafka.consumer.bind(kafka)
+    kafka.consumer = (config) => {
+      const consumer: Consumer = consumerOf(config)
+      const resume = consumer.resume.bind(consumer)
+      consumer.resume = (topics) => { resumedAt.push(Date.now()); resume(topics) }
+      return consumer
+    }
+    const s = await setUp({}, { kafka, writer })
+
+    await s.send([alertEvent(0)])
+    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the first alert committed' })
+    down = true
+    await s.send([alertEvent(1), alertEvent(2), alertEvent(3)])
+    await waitFor(async () => ((await s.readyz()).body.breaker === 'open' ? true : undefined), { what: 'the breaker open' })
+
+    // SIGTERM while the breaker is open; Elasticsearch is back, so its next trial request (5 s on) succeeds.
+    const closingAt = Date.now()
+    down = false
+    await s.close()
+    // Before the fix: resumed at half-open and again at close, while the consumer was paused to drain.
+    expect(resumedAt.filter((at) => at >= closingAt)).toEqual([])
+    // The breaker still guarded the drain, and let it through once it closed: everything it held is committed.
+    expect(await s.committed()).toBe(4)
   })
 })
