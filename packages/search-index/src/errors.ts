@@ -19,7 +19,7 @@ export const INDEXER_FAILURES = Object.freeze({
   /**
    * Elasticsearch refuses for a reason of the cluster's, not the document's: no permission (401, 403
    * `security_exception`, an API key that lost its privileges) or a cluster limit (`validation_exception`,
-   * e.g. the shard limit when a new month's index is created). Dead-lettering would throw away every record
+   * e.g. the shard limit when a new month's index is created, an alias left without a write index). Dead-lettering would throw away every record
    * until someone fixes it; waiting shows it as a stall instead.
    */
   'es-refused': { retriable: true, what: 'Elasticsearch refuses for a reason of the cluster (permissions, a cluster limit)' },
@@ -86,6 +86,12 @@ const MAPPING = new Set(['mapper_parsing_exception', 'document_parsing_exception
 const TARGET = new Set(['invalid_index_name_exception', 'invalid_alias_name_exception', 'invalid_type_name_exception'])
 const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception'])
 
+/**
+ * An alias whose indices are all marked `is_write_index: false` (someone's alias change, a rollover done by
+ * hand): an `illegal_argument_exception` like a mapping refusal, but the cluster's to fix, not the document's.
+ */
+const noWriteIndex = (e: EsErrorCause): boolean => e.type === 'illegal_argument_exception' && (e.reason ?? '').startsWith('no write index is defined for alias')
+
 /** Lucene's "immense term" refusal, however it is wrapped (keyword: `illegal_argument_exception`; older: `max_bytes_length_exceeded_exception`). */
 function isImmenseTerm(all: readonly EsErrorCause[]): boolean {
   return all.some((e) => e.type === 'max_bytes_length_exceeded_exception' || /immense (term|field)/.test(e.reason ?? ''))
@@ -103,7 +109,7 @@ export function classifyItemError(status: number, error: EsErrorCause | undefine
   if (status === 429 || all.some((e) => OVERLOADED.has(e.type ?? ''))) return classified('es-overloaded', type, message)
   if (error?.type === 'index_not_found_exception') return classified('alias-missing', type, message)
   if (status >= 500 || UNAVAILABLE.has(error?.type ?? '')) return classified('es-unavailable', type, message)
-  if (status === 401 || status === 403 || CLUSTER_REFUSALS.has(error?.type ?? '')) return classified('es-refused', type, message)
+  if (status === 401 || status === 403 || CLUSTER_REFUSALS.has(error?.type ?? '') || all.some(noWriteIndex)) return classified('es-refused', type, message)
   if (isImmenseTerm(all)) return classified('term-too-long', type, message)
   if (all.some((e) => TARGET.has(e.type ?? ''))) return classified('invalid-target', type, message)
   if (MAPPING.has(error?.type ?? '')) return classified('mapping-rejected', type, message)

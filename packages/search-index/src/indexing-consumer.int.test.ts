@@ -161,6 +161,28 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     expect(deadLetters.every((p) => p.high === '0')).toBe(true)
   })
 
+  it('waits while the month alias has no write index instead of dead-lettering, and commits once it has one again', async () => {
+    const s = await setUp()
+    const indexer = await startIndexer(s)
+    await s.send([alertEvent(0)])
+    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
+    const names = indexNames(s.prefix).alerts
+    const month = names.monthIndex('2026.11', FIRST_GENERATION)
+    const writeIndex = (isWriteIndex: boolean) => s.es.indices.updateAliases({ actions: [{ add: { index: month, alias: names.monthAlias('2026.11'), is_write_index: isWriteIndex } }] })
+    await writeIndex(false)
+    onTestFinished(() => writeIndex(true).then(() => undefined, () => undefined))
+    await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
+    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the writes refused for want of a write index, and retried' })
+    expect(await s.committed()).toBe(1)
+    await writeIndex(true)
+    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the records committed once the alias has a write index' })
+    expect(await s.count()).toBe(5)
+    const admin = s.kafka.admin()
+    await admin.connect()
+    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
+    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
+  })
+
   it('commits nothing while Elasticsearch is unreachable, so a successor indexes everything', async () => {
     const s = await setUp()
     const down = await startIndexer(s, { esNode: 'http://127.0.0.1:9' })
