@@ -74,6 +74,21 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(res.headers.get('retry-after')).toBe('5')
   })
 
+  it('dead-letters a refused alert once although the notification is retried after a 503', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const notification = webhook(good('a'), good('b', { startsAt: 'yesterday' }))
+    r.publisher.downTopics.add(TEST_TOPICS.alerts)
+    expect((await post(`${url}/webhooks/alertmanager`, notification)).status).toBe(503)
+    r.publisher.downTopics.clear()
+    expect(await (await post(`${url}/webhooks/alertmanager`, notification)).json()).toMatchObject({ published: 1, rejected: [{ index: 1 }] })
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toMatchObject([{ reason: 'schema-invalid', detail: { index: 1 } }])
+    // Another alert refused in the same notification is a dead letter of its own.
+    await post(`${url}/webhooks/alertmanager`, webhook(good('a'), good('c', { startsAt: 'tomorrow' })))
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => l.detail?.index)).toEqual([1, 1])
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(2)
+  })
+
   it('answers 503 while Kafka is down, and 200 to the retry without publishing twice', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

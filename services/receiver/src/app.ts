@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto'
 import express, { type Request, type RequestHandler, type Response } from 'express'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -86,6 +87,15 @@ export function toMessage({ event, value }: { event: AlertEvent; value: string }
 }
 
 /**
+ * What makes a dead letter of refused alerts the same on a retried notification: its reason and the
+ * alerts it replays, not the request id or the time it carries. Undefined for a letter without a replay.
+ */
+function deadLetterId(envelope: DeadLetterEnvelope): string | undefined {
+  if (envelope.replay?.kind !== 'webhook') return undefined
+  return `dead-letter:${hash('sha256', `${envelope.reason}\u0000${envelope.replay.path}\u0000${envelope.replay.body}`)}`
+}
+
+/**
  * The receiver as an express app: webhooks in, canonical events on Kafka. Every event is validated
  * against alert.v1.json, the time bounds and the size caps before it is acknowledged. Nothing is
  * answered 2xx before it is durable: Alertmanager's events (and the dead letters of its refused alerts)
@@ -94,7 +104,8 @@ export function toMessage({ event, value }: { event: AlertEvent; value: string }
  */
 export function createReceiverApp(deps: ReceiverDeps): express.Express {
   const { publisher, spool, metrics, clock, topics } = deps
-  // Retries come within seconds; repeats hours later must pass (see RecentIds).
+  // Event ids and dead-letter ids acknowledged lately. Retries come within seconds; repeats hours later
+  // must pass (see RecentIds).
   const recent = new RecentIds(100_000, 10 * 60_000)
   const unauthorizedLog = new RateLimitedLog(UNAUTHORIZED_LOG_INTERVAL_MS, () => performance.now())
   const app = express()
@@ -231,6 +242,10 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
    */
   async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[]): Promise<void> {
     const send = async ({ key, envelope }: { key: string; envelope: DeadLetterEnvelope }) => {
+      // Alertmanager retries a 503 with the same notification: its refused alerts were dead-lettered on the
+      // first try, and would be again on every retry.
+      const id = deadLetterId(envelope)
+      if (id !== undefined && recent.has(id, clock().getTime())) return
       try {
         await publisher.publish(topics.rejected, [deadLetterMessage(key, fitDeadLetter(envelope))])
       } catch (err) {
@@ -238,6 +253,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         const { replay: _replay, ...slim } = envelope
         await publisher.publish(topics.rejected, [deadLetterMessage(key, { ...slim, detail: { ...slim.detail, replayDropped: err.message } })])
       }
+      if (id !== undefined) recent.add(id, clock().getTime())
       metrics.deadLetters.inc({ stage: 'receiver', reason: envelope.reason })
     }
     const results = await Promise.allSettled(letters.map(send))
