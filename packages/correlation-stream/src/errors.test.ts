@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
-import { classifyFailure, EngineRejectedError, KafkaRecordRejectedError, KafkaUnavailableError, SchemaInvalidError } from './errors.ts'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } from 'kafkajs'
+import { classifyFailure, EngineRejectedError, KafkaAccessRefusedError, KafkaRecordRejectedError, KafkaUnavailableError, SchemaInvalidError } from './errors.ts'
 
 // What kafkajs makes of the broker's error codes (its protocol/error.js table).
 const protocolErrors = {
@@ -10,6 +11,8 @@ const protocolErrors = {
 const protocolError = (name: keyof typeof protocolErrors) => new KafkaJSProtocolError(protocolErrors[name] as never)
 // How kafkajs's retrier gives up on an error it may not retry (retry/index.js): the original as `cause`.
 const bailedOut = (e: Error) => Object.assign(new KafkaJSNonRetriableError(e), { cause: e })
+// The broker's error code as kafkajs turns it into an error when a response carries it.
+const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { createErrorFromCode: (code: number) => KafkaJSProtocolError }
 
 describe('classifyFailure', () => {
   it('calls Kafka being away retriable, however kafkajs wraps it', () => {
@@ -30,6 +33,27 @@ describe('classifyFailure', () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'offset')")
     expect(classifyFailure(bug)).toBe(bug)
     expect(bug).toMatchObject({ retriable: false })
+  })
+
+  it('never retries Kafka refusing the credentials or permissions, and says so', () => {
+    // TOPIC_, GROUP_, CLUSTER_, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, SASL_AUTHENTICATION_FAILED
+    for (const code of [29, 30, 31, 53, 58]) {
+      const refused = createErrorFromCode(code)
+      // As kafkajs gives up on it, and as the rekeyer's publisher reports a send that failed.
+      for (const err of [refused, bailedOut(refused), new KafkaUnavailableError('Kafka did not acknowledge', { cause: bailedOut(refused) })]) {
+        const failure = classifyFailure(err)
+        expect(failure, refused.type).toBeInstanceOf(KafkaAccessRefusedError)
+        expect(failure).toMatchObject({ retriable: false, code: 'KAFKA_ACCESS_REFUSED' })
+        expect(failure.message).toContain(`credentials or permissions (${refused.type})`)
+      }
+    }
+    // A failed SASL handshake carries the broker's answer in its message only.
+    // (kafkajs's types leave out the message its authenticators pass.)
+    const sasl = new (KafkaJSSASLAuthenticationError as new (message: string) => Error)('SASL SCRAM SHA512 authentication failed: SASL Authentication failed')
+    expect(classifyFailure(sasl)).toBeInstanceOf(KafkaAccessRefusedError)
+    expect(classifyFailure(Object.assign(new KafkaJSNonRetriableError(sasl), { cause: sasl })).retriable).toBe(false)
+    // Not every protocol error kafkajs will not retry is a refusal: REBALANCE_IN_PROGRESS is not one.
+    expect(classifyFailure(createErrorFromCode(27))).toBeInstanceOf(KafkaUnavailableError)
   })
 
   it('gives every poison record a stable reason code', () => {

@@ -1,4 +1,4 @@
-import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from '@opsreview/kafka/errors'
+import { kafkaErrorType, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from '@opsreview/kafka/errors'
 
 export { KafkaRecordRejectedError, KafkaUnavailableError }
 
@@ -47,6 +47,34 @@ export class RecordRejectedError extends PoisonRecordError {
   override readonly name = 'RecordRejectedError'
 }
 
+/**
+ * Kafka refused this client: its credentials (SASL) or its permissions (ACLs) on a topic, the group, the
+ * cluster. No retry can change that, and it is not the record's fault either (a dead letter would be refused
+ * the same way): a configuration failure, which stops the consumer loudly, as a programmer error does.
+ */
+export class KafkaAccessRefusedError extends Error {
+  readonly code = 'KAFKA_ACCESS_REFUSED'
+  readonly retriable = false
+  override readonly name = 'KafkaAccessRefusedError'
+}
+
+/**
+ * kafkajs 2.2.4 types (src/protocol/error.js) of the broker refusing the client itself, all `retriable:
+ * false` there. A failed SASL handshake reaches us as KafkaJSSASLAuthenticationError instead, with the
+ * broker's answer in its message only.
+ */
+const ACCESS_REFUSALS: ReadonlySet<string> = new Set([
+  'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'DELEGATION_TOKEN_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED',
+])
+
+/** What Kafka refused this client for (a kafkajs error type) in an error or what it wraps, else undefined. */
+export function accessRefusal(err: unknown): string | undefined {
+  const type = kafkaErrorType(err, ACCESS_REFUSALS)
+  if (type) return type
+  return causes(err).some((e) => (e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError') ? 'SASL_AUTHENTICATION_FAILED' : undefined
+}
+
 // kafkajs wraps the error that made it give up in KafkaJSNonRetriableError/…RetriesExceeded (`cause`);
 // older kafkajs errors keep it in `originalError`.
 function causes(err: unknown): unknown[] {
@@ -63,11 +91,16 @@ function causes(err: unknown): unknown[] {
 /**
  * The one place an error becomes retriable or not. Kafka being unreachable, slow, electing leaders or
  * missing a topic is an outage: retriable, and the consumer backs off and tries again. A record Kafka
- * refuses is never retriable (`KafkaRecordRejectedError`); neither is poison, nor a programmer error
- * (anything else), which stops the consumer loudly rather than loop on it.
+ * refuses is never retriable (`KafkaRecordRejectedError`); neither is poison, nor Kafka refusing this
+ * client's credentials or permissions (`KafkaAccessRefusedError`), nor a programmer error (anything
+ * else). Those last two stop the consumer loudly rather than loop on it.
  */
 export function classifyFailure(err: unknown): Error & { retriable: boolean } {
-  if (err instanceof PoisonRecordError || err instanceof KafkaUnavailableError || err instanceof KafkaRecordRejectedError) return err
+  if (err instanceof PoisonRecordError || err instanceof KafkaAccessRefusedError || err instanceof KafkaRecordRejectedError) return err
+  // Before trusting a KafkaUnavailableError: the rekeyer's publisher wraps whatever kafkajs threw in one.
+  const refused = accessRefusal(err)
+  if (refused) return new KafkaAccessRefusedError(`Kafka refused this client's credentials or permissions (${refused}): ${(err as Error).message}`, { cause: err })
+  if (err instanceof KafkaUnavailableError) return err
   const refusal = recordRefusal(err)
   if (refusal) return new KafkaRecordRejectedError(`Kafka refused the record: ${refusal}`, { cause: err })
   const chain = causes(err)

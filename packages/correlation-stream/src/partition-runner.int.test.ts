@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { KafkaJSConnectionError, Partitioners, type Kafka, type Producer } from 'kafkajs'
+import { pino } from 'pino'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
@@ -67,7 +69,7 @@ async function setup(opts: { createIncidents?: boolean } = {}) {
 }
 
 /** Runs a PartitionRunner the way the service does: its own consumer group, snapshots, the retry policy. */
-async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Producer, opts: { snapshotIntervalMs?: number; checkpointShare?: number } = {}) {
+async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Pick<Producer, 'sendBatch'>, opts: { snapshotIntervalMs?: number; checkpointShare?: number } = {}) {
   const { logger, lines } = captureLogs()
   const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await stateProducer.connect()
@@ -134,6 +136,28 @@ describe('PartitionRunner on the real Kafka', () => {
     expect(sends).toBeGreaterThan(1)
     expect(lines.filter((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toHaveLength(1)
     expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch')).toHaveLength(1)
+  })
+
+  it('gives up on a send that never returns, as Kafka unavailable, and produces everything on a fresh producer', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const all = inputs(20)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    let made = 0
+    const create = () => {
+      const real = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
+      // The first producer's sends never return, as an idempotent kafkajs producer retrying for ever does.
+      return made++ === 0 ? { ...real, sendBatch: () => new Promise<never>(() => undefined) } : real
+    }
+    const outputs = new SerialProducer(create, pino({ level: 'silent' }), 'outputs', { sendTimeoutMs: 1000 })
+    await outputs.connect()
+    onTestFinished(() => outputs.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, outputs)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident at its last version on the output topic' })
+    expect(made).toBe(2)
+    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch')).toMatchObject([{ err: { message: 'kafka send (outputs) did not finish within 1000 ms' } }])
+    expect(lines.filter((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toHaveLength(1)
   })
 
   it('replays a partition from the start of its input when its snapshot was written by an older engine', async () => {

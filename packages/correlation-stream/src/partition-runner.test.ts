@@ -1,8 +1,32 @@
-import type { Consumer, EachBatchPayload } from 'kafkajs'
+import { KafkaJSConnectionError, type Consumer, type EachBatchPayload } from 'kafkajs'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { PartitionRunner } from './partition-runner.ts'
+import { captureLogs, waitFor } from '@opsreview/testing'
+import { PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
 import type { KafkaStateStore } from './state-store.ts'
+
+const topics = { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' }
+const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
+
+/** One batch of partition 0 holding a tick at offset 0, as kafkajs hands it over. */
+function tickBatch(resolved: string[] = []): EachBatchPayload {
+  return {
+    batch: { topic: 'in', partition: 0, messages: [{ offset: '0', value: Buffer.from(tick) }] },
+    resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+  } as unknown as EachBatchPayload
+}
+
+/** A runner whose outputs are always acknowledged, snapshots always written, and commits answered by `commit`. */
+function runnerWithCommits(commit: (offset: string) => void, opts: Partial<PartitionRunnerOptions> = {}) {
+  const saved: string[] = []
+  const store = { loadAll: async () => new Map(), save: async ({ offset }: { offset: string }) => { saved.push(offset); return { chunks: 1, bytes: 1, rawBytes: 1 } } } as unknown as KafkaStateStore
+  const consumer = { commitOffsets: async (offsets: { offset: string }[]) => { for (const { offset } of offsets) commit(offset) } } as unknown as Consumer
+  const runner = new PartitionRunner({
+    consumer, producer: { sendBatch: async () => [] }, store, topics, engineConfig: {},
+    logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(), ...opts,
+  })
+  return { runner, saved }
+}
 
 describe('PartitionRunner at shutdown', () => {
   it('applies no batch once stopping, although kafkajs still hands over batches it fetched before the pause', async () => {
@@ -10,18 +34,50 @@ describe('PartitionRunner at shutdown', () => {
     const store = { loadAll: async () => { touched.push('store'); return new Map() } } as unknown as KafkaStateStore
     const runner = new PartitionRunner({
       consumer: {} as Consumer, producer: { sendBatch: async () => { touched.push('send'); return [] } }, store,
-      topics: { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' },
-      engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
       onApplied: () => touched.push('applied'),
     })
     await runner.stopApplying()
     const resolved: string[] = []
-    const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
-    await runner.handler({
-      batch: { topic: 'in', partition: 0, messages: [{ offset: '0', value: Buffer.from(tick) }] },
-      resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
-    } as unknown as EachBatchPayload)
+    await runner.handler(tickBatch(resolved))
     expect(touched).toEqual([])
     expect(resolved).toEqual([])
   })
+
+  it('commits a snapshot whose commit failed, although nothing was applied since', async () => {
+    const commits: string[] = []
+    let attempts = 0
+    let failing = true
+    const { runner, saved } = runnerWithCommits((offset) => {
+      attempts++
+      if (failing) throw new KafkaJSConnectionError('Connection closed')
+      commits.push(offset)
+    })
+    await runner.handler(tickBatch())
+    await waitFor(() => (attempts > 0 ? true : undefined), { what: 'the commit after the checkpoint' })
+    failing = false
+    await runner.stopApplying()
+    await runner.checkpointAll()
+    expect(saved).toEqual(['0'])
+    expect(commits).toEqual(['1'])
+  })
 })
+
+describe('PartitionRunner checkpoints', () => {
+  it('commits again with back-off when the commit after a snapshot fails: with no new input there is no next checkpoint to do it', async () => {
+    const { logger, lines } = captureLogs()
+    const commits: string[] = []
+    let failures = 2
+    const { runner, saved } = runnerWithCommits((offset) => {
+      if (failures-- > 0) throw new KafkaJSConnectionError('Connection closed')
+      commits.push(offset)
+    }, { logger })
+    await runner.handler(tickBatch())
+    await waitFor(() => (commits.length > 0 ? true : undefined), { timeoutMs: 5000, what: 'the commit, retried' })
+    expect(saved).toEqual(['0'])
+    expect(commits).toEqual(['1'])
+    expect(lines.filter((l) => l.msg === 'offset not committed after the checkpoint: retrying')).toMatchObject([{ failures: 1, retryInMs: 250 }])
+    expect(lines.filter((l) => l.msg === 'offset committed after the checkpoint')).toMatchObject([{ offset: '0', failures: 2 }])
+  })
+})
+

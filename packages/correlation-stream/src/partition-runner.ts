@@ -6,7 +6,8 @@ import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
 import { requestsOf } from '@opsreview/kafka/publisher'
 import { poisonDeadLetter } from './dead-letters.ts'
-import { EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
+import { classifyFailure, EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
+import { backoffMs } from './retrying.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -47,6 +48,8 @@ interface PartitionEngine {
   applied: bigint
   /** The last offset checkpointed. */
   saved: bigint
+  /** The last offset whose commit (of the offset after it) Kafka acknowledged, or the snapshot restored from. */
+  committed: bigint
   lastCheckpoint: number
   /** Wall time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
   lastCheckpointMs: number
@@ -171,6 +174,14 @@ export class PartitionRunner {
   /** How the handler must be run: it resolves and commits by itself. */
   static readonly runOptions = Object.freeze({ eachBatchAutoResolve: false, autoCommit: false })
 
+  /**
+   * The longest one send of outputs or state may take (`SerialProducer`'s `sendTimeoutMs`). The handler
+   * does not heartbeat while it waits: 10 s keeps a batch well inside the session timeout (30 s by default),
+   * as the rekeyer's publisher does. A send that takes longer fails as Kafka unavailable, the engine is
+   * dropped, and the consumer's retry policy backs off, heartbeating.
+   */
+  static readonly sendTimeoutMs = 10_000
+
   readonly handler = async (payload: EachBatchPayload): Promise<void> => {
     this.#running++
     try {
@@ -215,7 +226,7 @@ export class PartitionRunner {
       await this.#writing.get(partition)
       this.#saved ??= await this.#o.store.loadAll()
       const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log, turnAndHeartbeat(heartbeat))
-      pe = { engine, applied, saved: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
+      pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
       if (first && BigInt(first.offset) > applied + 1n) {
@@ -297,7 +308,8 @@ export class PartitionRunner {
    * Takes the partition's snapshot (its batches wait meanwhile; other work runs between the steps, and the
    * group hears from this member) and writes it in the background: the snapshot shares nothing the engine
    * changes later, so the partition goes on applying while the chunks are encoded and sent. The input
-   * offset is committed once the snapshot is durable, if this engine still holds the partition.
+   * offset is committed once the snapshot is durable, if this engine still holds the partition, and
+   * committed again with back-off while that fails (`#commitSaved`).
    */
   async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>, log: Logger): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
@@ -310,18 +322,46 @@ export class PartitionRunner {
         await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenSteps: turn })
         pe.saved = offset
         pe.unsavedSince = pe.applied > offset ? pe.unsavedSinceTake : undefined
-        // A dropped or revoked engine commits nothing: another may have committed further already.
-        if (this.#engines.get(partition) === pe) await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
       } catch (err) {
         // Nothing is lost: the previous snapshot and commit stand, and the next checkpoint tries again.
         log.warn({ err, offset: String(offset) }, 'checkpoint not written: the next one tries again')
+        return
       } finally {
         pe.lastCheckpoint = this.#o.now()
         pe.lastCheckpointMs = pe.lastCheckpoint - started
-        this.#writing.delete(partition)
       }
-    })()
+      // The commit holds the partition's checkpoint slot: the next snapshot waits until it is done.
+      await this.#commitSaved(topic, partition, pe, offset, log)
+    })().finally(() => this.#writing.delete(partition))
     this.#writing.set(partition, writing)
+  }
+
+  /**
+   * Commits the offset after a durable snapshot, and again with back-off while that fails with a retriable
+   * error: until the commit lands, a restart reads the input again from the previous commit, and the next
+   * snapshot, which would commit further, may be minutes away (`checkpointShare`), or never come for a
+   * partition with no new input. A dropped or revoked engine commits nothing: another may have committed
+   * further already. On shutdown the loop ends and `checkpointAll` commits what it left.
+   */
+  async #commitSaved(topic: string, partition: number, pe: PartitionEngine, offset: bigint, log: Logger): Promise<void> {
+    for (let failures = 0; this.#engines.get(partition) === pe && !this.#stopping; failures++) {
+      try {
+        await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
+        pe.committed = offset
+        if (failures > 0) log.info({ offset: String(offset), failures }, 'offset committed after the checkpoint')
+        return
+      } catch (raw) {
+        const err = classifyFailure(raw)
+        if (!err.retriable) {
+          log.error({ err, offset: String(offset) }, 'offset not committed after the checkpoint: no retry can fix this; the next checkpoint tries again')
+          return
+        }
+        const delay = backoffMs(failures + 1, 250, 5000)
+        // The first failure, then now and then: a long outage is one line a minute at most.
+        if (failures % 12 === 0) log.warn({ err, offset: String(offset), failures: failures + 1, retryInMs: delay }, 'offset not committed after the checkpoint: retrying')
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
   }
 
   /**
@@ -333,14 +373,21 @@ export class PartitionRunner {
     // A checkpoint still being written commits first: the commits below must not be overtaken by it.
     await Promise.all(this.#writing.values())
     const commits: { topic: string; partition: number; offset: string }[] = []
+    const committing: PartitionEngine[] = []
     for (const [partition, pe] of this.#engines) {
-      if (pe.applied === pe.saved) continue
-      await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
-      pe.saved = pe.applied
-      pe.unsavedSince = undefined
-      commits.push({ topic: this.#o.topics.input, partition, offset: String(pe.applied + 1n) })
+      if (pe.applied !== pe.saved) {
+        await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
+        pe.saved = pe.applied
+        pe.unsavedSince = undefined
+      }
+      // Also a snapshot already written whose commit has not landed yet.
+      if (pe.saved === pe.committed) continue
+      commits.push({ topic: this.#o.topics.input, partition, offset: String(pe.saved + 1n) })
+      committing.push(pe)
     }
-    if (commits.length > 0) await this.#o.consumer.commitOffsets(commits)
+    if (commits.length === 0) return
+    await this.#o.consumer.commitOffsets(commits)
+    for (const pe of committing) pe.committed = pe.saved
   }
 }
 

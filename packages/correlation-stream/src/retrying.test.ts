@@ -62,6 +62,15 @@ describe('retryingBatches', () => {
     await expect(retryingBatches(async () => { throw rebalance }, { logger })(payload())).rejects.toBe(rebalance)
   })
 
+  it('stops the consumer when Kafka refuses the credentials or permissions, and says so', async () => {
+    const { logger, lines } = captureLogs()
+    const refused = new KafkaJSProtocolError({ type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false, message: 'Not authorized to access topics: [Topic authorization failed]' } as never)
+    const retried: unknown[] = []
+    await expect(retryingBatches(async () => { throw refused }, { logger, onRetry: (err) => retried.push(err) })(payload())).rejects.toMatchObject({ retriable: false, cause: refused })
+    expect(retried).toEqual([])
+    expect(lines.filter((l) => l.msg === 'kafka refused this client (credentials or permissions): the consumer stops')).toMatchObject([{ level: 50, partition: 2 }])
+  })
+
   it('heartbeats while it backs off, so the group keeps the member', async () => {
     const { logger } = captureLogs()
     const p = payload()

@@ -1,6 +1,6 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
-import { classifyFailure } from './errors.ts'
+import { classifyFailure, KafkaAccessRefusedError } from './errors.ts'
 
 export interface RetryOptions {
   logger: Logger
@@ -24,8 +24,9 @@ const isRebalancing = (err: unknown) => {
  * - a retriable failure (Kafka unavailable) backs off, doubling up to a limit, heartbeating meanwhile,
  *   and returns without resolving anything, so kafkajs fetches the same records again; the handler must
  *   leave nothing half-done behind (the partition runner drops the engine it cannot vouch for);
- * - a non-retriable failure (a programmer error, a record Kafka refuses) is rethrown: kafkajs stops the
- *   consumer (its crash event), which the service turns into an exit, never a silent loop.
+ * - a non-retriable failure (a programmer error, a record Kafka refuses, Kafka refusing this client's
+ *   credentials or permissions) is rethrown: kafkajs stops the consumer (its crash event), which the
+ *   service turns into an exit, never a silent loop.
  * Failures are logged when a run of them starts, then at a bounded rate, and once more on recovery.
  * Poison records never reach here: handlers dead-letter them themselves.
  */
@@ -50,13 +51,14 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
       if (isRebalancing(raw)) throw raw // kafkajs rejoins the group itself
       const err = classifyFailure(raw)
       if (!err.retriable) {
-        opts.logger.error({ err, topic, partition }, 'non-retriable failure: the consumer stops')
+        if (err instanceof KafkaAccessRefusedError) opts.logger.error({ err, topic, partition }, 'kafka refused this client (credentials or permissions): the consumer stops')
+        else opts.logger.error({ err, topic, partition }, 'non-retriable failure: the consumer stops')
         throw err
       }
       opts.onRetry?.(err)
       const mine = (failing.get(key)?.failures ?? 0) + 1
       failing.set(key, { failures: mine, at: now() })
-      const delay = Math.min(max, initial * 2 ** Math.min(mine - 1, 16))
+      const delay = backoffMs(mine, initial, max)
       const first = outage === undefined
       outage ??= { failures: 0, since: now(), lastLogAt: 0, unlogged: 0 }
       outage.failures++
@@ -80,6 +82,11 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
       outage = undefined
     }
   }
+}
+
+/** The wait after the `failures`-th failure in a row: `initialMs`, doubling per failure, at most `maxMs`. */
+export function backoffMs(failures: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 16))
 }
 
 /** Waits in slices, heartbeating so the group keeps the member, and stops early when the consumer stops. */

@@ -1,29 +1,39 @@
 import type { Producer } from 'kafkajs'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { KafkaUnavailableError } from './errors.ts'
 import { SerialProducer } from './serial-producer.ts'
 
-/** kafkajs producers as the test scripts them: each logs what it sends and answers from `answers` in turn. */
-function producers(answers: (Error | undefined)[]) {
+/**
+ * kafkajs producers as the test scripts them: each logs what it sends and answers from `answers` in turn;
+ * 'hang' is a send that never returns (an idempotent kafkajs producer retrying for ever). The connects of
+ * the producers in `hangingConnects` wait until `connected()` lets them finish.
+ */
+function producers(answers: (Error | 'hang' | undefined)[], hangingConnects: number[] = []) {
   const log: string[] = []
+  const waiting: (() => void)[] = []
   let made = 0
   const create = () => {
     const id = ++made
     return {
-      connect: async () => { log.push(`connect ${id}`) },
+      connect: async () => {
+        log.push(`connect ${id}`)
+        if (hangingConnects.includes(id)) await new Promise<void>((resolve) => waiting.push(resolve))
+      },
       disconnect: async () => { log.push(`disconnect ${id}`) },
       send: async ({ messages }: { messages: { value: string }[] }) => {
         const value = messages[0]!.value
         log.push(`start ${value} on ${id}`)
+        const answer = answers.shift()
+        if (answer === 'hang') await new Promise(() => undefined)
         await new Promise((resolve) => setTimeout(resolve, 5))
         log.push(`end ${value}`)
-        const answer = answers.shift()
         if (answer) throw answer
         return []
       },
     } as unknown as Producer
   }
-  return { log, create, made: () => made }
+  return { log, create, made: () => made, connected: () => { for (const resolve of waiting.splice(0)) resolve() } }
 }
 
 const send = (p: SerialProducer, value: string) => p.send({ topic: 't', messages: [{ value }] })
@@ -47,5 +57,46 @@ describe('SerialProducer', () => {
     expect(kafka.made()).toBe(2)
     expect(kafka.log.filter((l) => !l.startsWith('disconnect'))).toEqual(['connect 1', 'start a on 1', 'end a', 'connect 2', 'start b on 2', 'end b'])
     expect(kafka.log).toContain('disconnect 1')
+  })
+  it('fails a send that outlives its deadline as Kafka unavailable, and sends the next on a fresh producer id', async () => {
+    const kafka = producers(['hang'])
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })
+    await p.connect()
+    await expect(send(p, 'a')).rejects.toSatisfy((err) => err instanceof KafkaUnavailableError && err.retriable)
+    await send(p, 'b')
+    // 'a' is still running on producer 1, which is disconnected before 'b' starts on producer 2.
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'connect 2', 'start b on 2', 'end b'])
+  })
+
+  it('counts the deadline from the call: a send queued behind one that hangs fails with it, unsent', async () => {
+    // A fake clock: both sends are called at the same millisecond, and their deadlines are the same.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+    onTestFinished(() => { vi.useRealTimers() })
+    const kafka = producers(['hang'])
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })
+    await p.connect()
+    const both = Promise.allSettled([send(p, 'a'), send(p, 'b')])
+    await vi.advanceTimersByTimeAsync(50)
+    const [a, b] = await both
+    expect(a).toMatchObject({ status: 'rejected', reason: { message: 'kafka send (test) did not finish within 50 ms' } })
+    expect(b).toMatchObject({ status: 'rejected', reason: { message: 'kafka send (test) waited 50 ms for the sends before it' } })
+    const c = send(p, 'c')
+    await vi.advanceTimersByTimeAsync(5)
+    await c
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'connect 2', 'start c on 2', 'end c'])
+  })
+
+  it('fails a connect that outlives the deadline the same way, and never sends on that producer once it connects late', async () => {
+    const kafka = producers([new Error('Request timed out')], [2])
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })
+    await p.connect()
+    await expect(send(p, 'a')).rejects.toThrow('Request timed out')
+    await expect(send(p, 'b')).rejects.toBeInstanceOf(KafkaUnavailableError)
+    kafka.connected()
+    await send(p, 'c')
+    await p.disconnect()
+    expect(kafka.log.filter((l) => !l.startsWith('disconnect'))).toEqual(['connect 1', 'start a on 1', 'end a', 'connect 2', 'connect 3', 'start c on 3', 'end c'])
+    // Producer 2 once when replaced, and again when its late connect finished.
+    expect(kafka.log.filter((l) => l === 'disconnect 2')).toHaveLength(2)
   })
 })

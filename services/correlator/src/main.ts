@@ -17,6 +17,7 @@ import { startTicker } from '@opsreview/correlation-stream/ticker'
 import { KafkaStateStore } from '@opsreview/correlation-stream/state-store'
 import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
 import { retryingBatches } from '@opsreview/correlation-stream/retrying'
+import { accessRefusal } from '@opsreview/correlation-stream/errors'
 import { reportingFetches } from '@opsreview/correlation-stream/health'
 import { engineConfigOf, loadCorrelatorConfig, topicsOf } from './config.ts'
 import { createCorrelatorRegistry } from './metrics.ts'
@@ -48,8 +49,16 @@ await ensureTopics(admin, [
 // and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
 const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
 // Checkpoints of several partitions and the ticker share the state producer: one send at a time (SerialProducer).
-const outputProducer = new SerialProducer(producer, logger, 'outputs')
-const stateProducer = new SerialProducer(producer, logger, 'state')
+// A send has PartitionRunner.sendTimeoutMs, then fails as Kafka unavailable and its producer is replaced.
+// kafkajs cannot abandon it: bounded retries (about as long as that, in all) make the replaced producer
+// give up too, where an idempotent one would otherwise retry for ever.
+const sendRetry = { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 }
+const engineSender = (name: string) => new SerialProducer(
+  () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: sendRetry }),
+  logger, name, { sendTimeoutMs: PartitionRunner.sendTimeoutMs },
+)
+const outputProducer = engineSender('outputs')
+const stateProducer = engineSender('state')
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share
 // its produce requests.
 const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), ...rekeyPublisherLimits })
@@ -81,7 +90,9 @@ registerConsumerHealthMetrics(Gauge, registry, () => [rekeyHealth, engineHealth]
 for (const [consumer, name] of [[rekeyConsumer, 'rekey'], [engineConsumer, 'engine']] as const) {
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (payload.restart) return
-    logger.fatal({ err: payload.error, consumer: name }, 'consumer stopped for good: exiting')
+    const refused = accessRefusal(payload.error)
+    if (refused) logger.fatal({ err: payload.error, consumer: name, refused }, 'kafka refused this client (credentials or permissions): consumer stopped for good, exiting')
+    else logger.fatal({ err: payload.error, consumer: name }, 'consumer stopped for good: exiting')
     process.exit(1)
   })
 }
