@@ -3,7 +3,8 @@ import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
-import type { KafkaStateStore } from './state-store.ts'
+import { CorrelationEngine } from '@opsreview/correlation/engine'
+import type { KafkaStateStore, StoredState } from './state-store.ts'
 
 const topics = { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' }
 const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
@@ -81,3 +82,20 @@ describe('PartitionRunner checkpoints', () => {
   })
 })
 
+describe('PartitionRunner restoring', () => {
+  it('keeps no snapshot it read once its partition is restored, nor any of partitions assigned elsewhere', async () => {
+    const stored = (partition: number): StoredState => {
+      const snapshot = new CorrelationEngine().snapshot()
+      return { inputTopic: 'in', partition, offset: '-1', decode: () => snapshot, decodeSteps: function* () { yield; return snapshot } }
+    }
+    const loaded = new Map([['in/0', stored(0)], ['in/1', stored(1)], ['in/2', stored(2)]])
+    const store = { loadAll: async () => loaded, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => [] }, store,
+      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    })
+    runner.onAssignment([0, 2])
+    await runner.handler(tickBatch())
+    expect([...loaded.keys()]).toEqual(['in/2'])
+  })
+})

@@ -143,7 +143,13 @@ export class PartitionRunner {
   readonly #engines = new Map<number, PartitionEngine>()
   /** Per partition, the checkpoint being written (the engine goes on applying), also after its engine was dropped or revoked. */
   readonly #writing = new Map<number, Promise<void>>()
+  /**
+   * The snapshots read for the partitions still to restore: each goes once its partition is restored (a
+   * dropped engine reads the topic afresh), and those of partitions not assigned here are never kept.
+   */
   #saved: Map<string, StoredState> | undefined
+  /** The partitions the group last gave this member; undefined before it said. */
+  #assigned: ReadonlySet<number> | undefined
   #running = 0
   #stopping = false
   #idle: (() => void)[] = []
@@ -155,6 +161,7 @@ export class PartitionRunner {
   /** After a rebalance: forget partitions no longer ours, and read snapshots afresh for new ones. */
   onAssignment(partitions: readonly number[]): void {
     for (const p of [...this.#engines.keys()]) if (!partitions.includes(p)) this.#engines.delete(p)
+    this.#assigned = new Set(partitions)
     this.#saved = undefined
   }
 
@@ -224,8 +231,11 @@ export class PartitionRunner {
       // A dropped engine's checkpoint may still be on its way: let it land, so that the restore reads the
       // state topic after it and two snapshots of one partition are never written at once.
       await this.#writing.get(partition)
-      this.#saved ??= await this.#o.store.loadAll()
-      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(`${topic}/${partition}`), log, turnAndHeartbeat(heartbeat))
+      this.#saved ??= this.#assignedOnly(topic, partition, await this.#o.store.loadAll())
+      const key = `${topic}/${partition}`
+      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(key), log, turnAndHeartbeat(heartbeat))
+      // Its chunks are megabytes at a large state: restored, nothing reads them again.
+      this.#saved.delete(key)
       pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
@@ -290,6 +300,17 @@ export class PartitionRunner {
 
   #deadLetter(err: PoisonRecordError, topic: string, partition: number, m: KafkaMessage): Message {
     return poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, new Date(this.#o.now()))
+  }
+
+  /** What `loadAll` read, less the snapshots of partitions not assigned here; all of it if the assignment is not known to include `partition`. */
+  #assignedOnly(topic: string, partition: number, all: Map<string, StoredState>): Map<string, StoredState> {
+    const assigned = this.#assigned
+    if (!assigned?.has(partition)) return all
+    for (const key of all.keys()) {
+      const p = key.startsWith(`${topic}/`) ? Number(key.slice(topic.length + 1)) : NaN
+      if (!assigned.has(p)) all.delete(key)
+    }
+    return all
   }
 
   /** The next batch of this partition restores it from its latest snapshot, read afresh. */

@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { CompressionTypes, type Admin, type Kafka } from 'kafkajs'
+import { CompressionTypes, type Admin, type Kafka, type Producer } from 'kafkajs'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 import { kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
@@ -55,6 +57,30 @@ function busyEngine(episodes: number): { engine: CorrelationEngine; next: Engine
   }
   const end = T0 + episodes * MIN
   return { engine, next: [ev('late', 'firing', end + MIN, 'svc-1'), { type: 'tick', at: new Date(end + 2 * 86_400_000).toISOString() }] }
+}
+
+/** A snapshot of `kib` KiB of random text: it barely compresses, so its chunks weigh about that much. */
+const noise = (kib: number) => ({ version: 5, blocks: Array.from({ length: kib / 64 }, () => randomBytes(48 * 1024).toString('base64')) }) as unknown as EngineSnapshot
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+/** Bytes of buffers still reachable (chunks are buffers): after full collections, so only what something holds. */
+async function heldBytes(): Promise<number> {
+  for (let i = 0; i < 3; i++) { gc(); await new Promise((resolve) => setImmediate(resolve)) }
+  return process.memoryUsage().arrayBuffers
+}
+/** Waits until buffers held come below `limit`: kafkajs lets go of a fetch response a moment after its consumer disconnects. */
+async function heldBelow(limit: number): Promise<void> {
+  let held = 0
+  await waitFor(async () => ((held = await heldBytes()) < limit ? true : undefined), { timeoutMs: 10_000, intervalMs: 250, what: `buffers held below ${limit} bytes` })
+    .catch((err: Error) => { throw new Error(`${err.message}; still ${held}`) })
+}
+
+/** Chunk keys on the topic that are not tombstoned. */
+async function liveChunkKeys(kafka: Kafka, topic: string): Promise<string[]> {
+  const latest = new Map<string, string>()
+  for (const m of await readTopicToEnd(kafka, topic)) latest.set(m.key!, m.value)
+  return [...latest].filter(([k, v]) => k.split('/').length === 4 && v !== '').map(([k]) => k).sort()
 }
 
 const continueWith = (engine: CorrelationEngine, inputs: EngineInput[]): string => JSON.stringify(inputs.flatMap((i) => engine.apply(i)))
@@ -150,6 +176,53 @@ describe('KafkaStateStore on the real Kafka', () => {
     const state = (await store().loadAll()).get('in/0')!
     expect(state.offset).toBe('20')
     expect(incidentsOf(new CorrelationEngine({}, state.decode()))).toBe(incidentsOf(third.engine))
+  })
+
+  it('forgets chunk keys others tombstoned while it did not own their partition, however many rebalances it saw', async () => {
+    const { kafka, producer, topic, store } = await setup()
+    // Small chunks: a few each, without MBs of state.
+    const opts = { maxChunkBytes: 8 * 1024 }
+    const tombstones: string[] = []
+    const recording: Pick<Producer, 'send'> = {
+      send: (r) => { for (const m of r.messages) if (m.value === null) tombstones.push(m.key as string); return producer.send(r) },
+    }
+    const ours = new KafkaStateStore(kafka, recording, topic, opts)
+    const other = new KafkaStateStore(kafka, producer, topic, opts)
+    await ours.loadAll()
+    await ours.save({ inputTopic: 'in', partition: 0, offset: '1', snapshot: noise(64) })
+    // Rebalances that give in/0 to the other instance: each snapshot of it tombstones the one before, ours included.
+    for (let round = 1; round <= 6; round++) {
+      await other.loadAll()
+      await other.save({ inputTopic: 'in', partition: 0, offset: String(10 * round), snapshot: noise(64) })
+      await ours.loadAll()
+    }
+    const there = await liveChunkKeys(kafka, topic)
+    expect(there.every((k) => k.startsWith('in/0/60.'))).toBe(true)
+
+    // It gets in/0 back: the tombstones after its next snapshot are for what is there, not for every key it ever saw.
+    const restored = (await ours.loadAll()).get('in/0')!
+    expect(restored.offset).toBe('60')
+    restored.decode()
+    tombstones.length = 0
+    await ours.save({ inputTopic: 'in', partition: 0, offset: '70', snapshot: noise(64) })
+    expect(tombstones.sort()).toEqual(there)
+    expect((await liveChunkKeys(kafka, topic)).every((k) => k.startsWith('in/0/70.'))).toBe(true)
+    expect((await store().loadAll()).get('in/0')!.offset).toBe('70')
+  })
+
+  it('holds only the chunks of the newest snapshot it loaded, not the fetched log around them', async () => {
+    const { store } = await setup()
+    const before = await heldBytes()
+    const writer = store()
+    // Replaced snapshots stay in the log, tombstoned, until compaction: a reader fetches them with the newest.
+    for (let i = 0; i < 3; i++) await writer.save({ inputTopic: 'in', partition: 0, offset: String(i), snapshot: noise(3 * 1024) })
+    const newest = await writer.save({ inputTopic: 'in', partition: 0, offset: '10', snapshot: noise(1024) })
+    expect(newest.bytes).toBeGreaterThan(512 * 1024)
+
+    const reader = store()
+    const loaded = await reader.loadAll()
+    await heldBelow(before + 1.5 * newest.bytes)
+    expect(loaded.get('in/0')!.decode()).toMatchObject({ version: 5 })
   })
 
   it('still reads a snapshot written as one record before chunks', async () => {

@@ -68,6 +68,13 @@ function chunkOwner(key: string): { partitionKey: string; seq: string } {
 /** The offset a snapshot's seq starts with: `<offset>.<nonce>`. */
 const offsetOfSeq = (seq: string) => BigInt(seq.slice(0, seq.indexOf('.')))
 
+/** Chunk keys to tombstone after a partition's next manifest, and the read of the topic they were current at. */
+interface Obsolete {
+  keys: Set<string>
+  /** `#reads` when recorded: a read that began later saw every one of these keys that still exists. */
+  read: number
+}
+
 export interface KafkaStateStoreOptions {
   /** Largest chunk (gzip'ed bytes); must stay below the state topic's `max.message.bytes`. */
   maxChunkBytes?: number
@@ -89,7 +96,9 @@ export class KafkaStateStore {
   readonly #topic: string
   readonly #maxChunkBytes: number
   /** Per partition key: chunk keys of snapshots replaced or never completed, to tombstone after the next manifest. */
-  readonly #obsolete = new Map<string, Set<string>>()
+  readonly #obsolete = new Map<string, Obsolete>()
+  /** Reads of the topic begun (`loadAll`). */
+  #reads = 0
 
   constructor(kafka: Kafka, producer: Pick<Producer, 'send'>, topic: string, opts: KafkaStateStoreOptions = {}) {
     this.#kafka = kafka
@@ -121,8 +130,8 @@ export class KafkaStateStore {
     }
     const { rawBytes, checksum } = next.value
     await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
-    const obsolete = this.#obsolete.get(partitionKey) ?? new Set<string>()
-    this.#obsolete.set(partitionKey, new Set(keys))
+    const obsolete = this.#obsolete.get(partitionKey)?.keys ?? new Set<string>()
+    this.#obsolete.set(partitionKey, { keys: new Set(keys), read: this.#reads })
     await this.#tombstone(partitionKey, obsolete, offsetOfSeq(seq))
     return { chunks: keys.length, bytes, rawBytes }
   }
@@ -133,7 +142,7 @@ export class KafkaStateStore {
    * send is not the checkpoint's failure: the keys are kept and tombstoned after the next snapshot.
    */
   async #tombstone(partitionKey: string, keys: Set<string>, newest: bigint): Promise<void> {
-    const current = this.#obsolete.get(partitionKey)!
+    const current = this.#obsolete.get(partitionKey)!.keys
     const messages: Message[] = []
     for (const key of keys) {
       if (current.has(key)) continue
@@ -156,6 +165,7 @@ export class KafkaStateStore {
    * not match its checksum, is left out: that partition replays its input from the start.
    */
   async loadAll(idleTimeoutMs = 60_000): Promise<Map<string, StoredState>> {
+    const read = ++this.#reads
     const records = await this.#readAll(idleTimeoutMs)
     const latest = new Map<string, StoredState>()
     const manifests = new Map<string, Manifest>()
@@ -178,19 +188,32 @@ export class KafkaStateStore {
         if (c) chunks.push(c)
       }
       if (chunks.length === m.chunks && checksumOf(chunks) === m.checksum) {
-        latest.set(key, storedState(m, () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
+        // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, replaced and
+        // orphaned chunks included), and one view kept would keep all of it.
+        const held = chunks.map((c) => Buffer.from(c))
+        latest.set(key, storedState(m, () => decodeSteps(held) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
       }
     }
-    // Every chunk found is obsolete once this instance has written a newer snapshot of its partition: the
-    // current snapshot's, and those no complete manifest names (a crashed write).
+    this.#forgetObsolete(records, read)
+    return latest
+  }
+
+  /**
+   * What the read found replaces what was recorded before it began: a key it did not find is gone (another
+   * instance that took the partition tombstoned it, or this one did), and a partition no longer ours keeps
+   * only the keys it has now, not more after every rebalance. Recorded while it ran, a save's chunks may be
+   * past the end it read to, so those are kept. Every chunk found is obsolete once this instance has written
+   * a newer snapshot of its partition: the current snapshot's, and those no complete manifest names (a crashed write).
+   */
+  #forgetObsolete(records: Map<string, Buffer>, read: number): void {
+    for (const [partitionKey, o] of this.#obsolete) if (o.read < read) this.#obsolete.delete(partitionKey)
     for (const key of records.keys()) {
       if (!isChunkKey(key)) continue
       const { partitionKey } = chunkOwner(key)
-      const set = this.#obsolete.get(partitionKey) ?? new Set<string>()
-      set.add(key)
-      this.#obsolete.set(partitionKey, set)
+      const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read }
+      o.keys.add(key)
+      this.#obsolete.set(partitionKey, o)
     }
-    return latest
   }
 
   /** The latest value of every key on the topic (tombstoned keys left out). */
