@@ -46,17 +46,14 @@ await ensureTopics(admin, [
 ], topicReplicationOf(config))
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
-// and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
-const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
-// Checkpoints of several partitions and the ticker share the state producer: one send at a time (SerialProducer).
-// A send has PartitionRunner.sendTimeoutMs, then fails as Kafka unavailable and its producer is replaced.
-// kafkajs cannot abandon it: bounded retries (about as long as that, in all) make the replaced producer
-// give up too, where an idempotent one would otherwise retry for ever.
-const sendRetry = { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 }
-const engineSender = (name: string) => new SerialProducer(
-  () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: sendRetry }),
-  logger, name, { sendTimeoutMs: PartitionRunner.sendTimeoutMs },
-)
+// and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it. Their
+// kafkajs retries are bounded (about 10 s of waiting in all): an idempotent producer otherwise retries a send
+// for ever, and one replaced after a send timed out would go on sending in the background.
+const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 } })
+// Checkpoints of several partitions and the ticker share the state producer: one send at a time
+// (SerialProducer). A send has PartitionRunner.sendTimeoutMs, then fails as Kafka unavailable and its
+// producer is replaced.
+const engineSender = (name: string) => new SerialProducer(producer, logger, name, { sendTimeoutMs: PartitionRunner.sendTimeoutMs })
 const outputProducer = engineSender('outputs')
 const stateProducer = engineSender('state')
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share

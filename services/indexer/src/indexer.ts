@@ -47,8 +47,14 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   const failures = new Counter({ name: 'opsreview_indexer_failures_total', help: 'Failed attempts (retried), by what failed (item, request, prepare, breaker-open, dead-letter) and the catalogue code', labelNames: ['reason', 'code'], registers: [registry] })
 
   const admin = kafka.admin()
-  // Dead letters of up to three bulk requests at once: one send at a time, a fresh producer id after a failed one.
-  const producer = new SerialProducer(() => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger, 'dead-letters')
+  // Dead letters of up to three bulk requests at once: one send at a time, a fresh producer id after a failed
+  // one. A send fails after 10 s as Kafka unavailable (the poison and what follows it wait and are retried)
+  // instead of holding its partition for ever: an idempotent kafkajs producer retries without end unless
+  // its retries are bounded, also after it was replaced.
+  const producer = new SerialProducer(
+    () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 } }),
+    logger, 'dead-letters', { sendTimeoutMs: 10_000 },
+  )
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
   const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
   const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES, ...session })
