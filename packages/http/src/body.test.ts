@@ -50,6 +50,24 @@ describe('jsonBody', () => {
     expect(res.body.errors?.[0]?.path).toBe(path)
   })
 
+  it('reads a body declared UTF-8, or declared in no charset, as Alertmanager sends it', async () => {
+    const url = await app()
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8']) {
+      expect(await send(url, '{"a":"é"}', { 'content-type': type }), type).toEqual({ status: 200, body: { got: { a: 'é' } } })
+    }
+  })
+
+  it.each([
+    ['latin-1', 'application/json; charset=iso-8859-1', Buffer.from('{"a":"\u00e9"}', 'latin1')],
+    ['UTF-16', 'application/json; charset=utf-16le', Buffer.from('{"a":"\u00e9"}', 'utf16le')],
+    ['UTF-16 quoted, after another parameter', 'application/json; foo=bar; charset="UTF-16"', Buffer.from('\ufeff{"a":1}', 'utf16le')],
+  ])('refuses a body in %s with 415 naming the content type, never garbled', async (_what, type, body) => {
+    const res = await send(await app(), body, { 'content-type': type })
+    expect(res.status).toBe(415)
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE')
+    expect(res.body.errors).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }])
+  })
+
   it('accepts nesting up to 64 levels', async () => {
     expect((await send(await app(), '['.repeat(64) + ']'.repeat(64))).status).toBe(200)
   })

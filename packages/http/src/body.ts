@@ -13,6 +13,19 @@ declare global {
 
 const jsonType = /^application\/([\w.+-]+\+)?json$/i
 
+/**
+ * The `charset` parameters of a Content-Type, lower-cased and unquoted. JSON is UTF-8 (RFC 8259), which
+ * is how the body is decoded, so a body declared in another charset would be read garbled.
+ */
+function declaredCharsets(contentType: string): string[] {
+  return contentType.split(';').slice(1).flatMap((param) => {
+    const eq = param.indexOf('=')
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') return []
+    return [param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase()]
+  })
+}
+const utf8 = new Set(['utf-8', 'utf8'])
+
 /** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
 export const DEFAULT_MAX_JSON_DEPTH = 64
 
@@ -41,19 +54,28 @@ export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
 }
 
 /**
- * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type or
- * encoding, 413 when too large, 400 when it does not parse, is corrupt (a broken gzip, deflate or br
- * stream) or nests deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
+ * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type, a
+ * declared charset other than UTF-8 (none declared is UTF-8) or another encoding, 413 when too large,
+ * 400 when it does not parse, is corrupt (a broken gzip, deflate or br stream) or nests deeper than
+ * `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
  * parsed value and `req.rawBody` the bytes.
  */
 export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = {}): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit })
   return [
     (req, _res, next) => {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
+      const contentType = req.headers['content-type'] ?? ''
+      const type = contentType.split(';')[0]!.trim()
       if (!jsonType.test(type)) {
         return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type.slice(0, 100) || '(none)')} is not JSON`, {
           errors: [{ path: 'header:content-type', message: 'must be application/json' }],
+        }))
+      }
+      // express.raw hands over the bytes whatever the charset says: the check is ours.
+      const other = declaredCharsets(contentType).find((c) => !utf8.has(c))
+      if (other !== undefined) {
+        return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Charset ${JSON.stringify(other.slice(0, 40))} is not UTF-8`, {
+          errors: [{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }],
         }))
       }
       next()
@@ -63,8 +85,8 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
         if (err) {
           const e = err as { type?: string; status?: unknown; message?: unknown }
           if (e.type === 'entity.too.large') return next(new HttpProblem('PAYLOAD_TOO_LARGE', `Body exceeds ${limit} bytes`, { errors: [{ path: '/', message: `must not exceed ${limit} bytes` }] }))
-          if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
-            return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding or charset', {
+          if (e.type === 'encoding.unsupported') {
+            return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', {
               errors: [{ path: 'header:content-encoding', message: 'must be one of identity, gzip, deflate, br' }],
             }))
           }
