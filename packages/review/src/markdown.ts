@@ -10,16 +10,27 @@ function duration(ms: number | null): string {
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }
 /**
+ * A zero-width non-joiner: invisible, and not a character a GFM autolink (`https://`, `www.`, an e-mail
+ * address) may contain, so one inside `://`, before the `.` of `www.` and before `@` leaves the text
+ * looking as typed but no longer a link. A backslash escape would not do: remark-gfm finds autolinks in
+ * the text after escapes are resolved (`https\://x` is a link there), and cmark-gfm, GitHub's, still
+ * links `a\@b.example`.
+ */
+const ZWNJ = '\u200c'
+
+/**
  * Text from alerts, reports and people, made inert for a Markdown table cell: `&`, `<` and `>` become
  * entities (no HTML, no `<…>` autolinks, no character references), and every character that can open
  * inline syntax (emphasis, code spans, links and images, strikethrough) or end the cell is
- * backslash-escaped, so the text renders as typed. Line breaks and other control characters become
+ * backslash-escaped, so the text renders as typed. GFM's autolinks of bare URLs, `www.` and e-mail
+ * addresses are broken by an invisible ZWNJ. Line breaks and other control characters become
  * spaces, so no text starts a line of its own, where `#`, `-` or `>` would mean something.
  */
 export function markdownText(s: string): string {
   return s
     .replace(/[\p{Cc}\u2028\u2029]+/gu, ' ')
     .replace(/[\\`*_[\]|~]/g, (c) => `\\${c}`)
+    .replaceAll('://', `:${ZWNJ}//`).replace(/(www)\./gi, `$1${ZWNJ}.`).replaceAll('@', `${ZWNJ}@`)
     .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 const cell = (s: string | null | undefined) => (s === null || s === undefined ? '–' : markdownText(s))
