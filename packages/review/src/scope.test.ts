@@ -12,6 +12,13 @@ describe('scope of the review and look-back', () => {
     expect(parseScope({ environment: ['staging', 'production', 'staging'] }, defaults)).toEqual({ ok: true, value: { environments: ['production', 'staging'], services: [], teams: [] } })
   })
 
+  it('takes an empty value for no value, as search does: environment= keeps the default environments', () => {
+    const production = { ok: true, value: { environments: ['production'], services: [], teams: [] } }
+    expect(parseScope({ environment: '' }, defaults)).toEqual(production)
+    expect(parseScope({ environment: ['', ''], service: '', team: '' }, defaults)).toEqual(production)
+    expect(parseScope({ environment: ['', 'staging'] }, defaults)).toEqual({ ok: true, value: { environments: ['staging'], services: [], teams: [] } })
+  })
+
   it('names every fault: an unknown team, * with others, a control character', () => {
     const r = parseScope({ team: ['payments', 'nope'], environment: ['*', 'production'], service: 'a\nb' }, defaults)
     expect(r.ok).toBe(false)

@@ -36,7 +36,8 @@ export const everything: Scope = Object.freeze({ environments: [], services: [],
 
 /**
  * `environment`, `service` and `team`, each repeatable. An unknown team is a fault of `/team`; so are
- * empty, over-long or control-character values. No environment named: the defaults' environments.
+ * over-long or control-character values. An empty value is no value, as in search (`environment=` names
+ * no environment, so the defaults' apply); only `environment=*` means every environment.
  */
 export function parseScope(raw: Record<string, unknown>, defaults: ScopeDefaults): { ok: true; value: Scope } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = []
@@ -57,7 +58,7 @@ export function parseScope(raw: Record<string, unknown>, defaults: ScopeDefaults
   if (environments.includes(ALL_ENVIRONMENTS)) {
     if (environments.length > 1) errors.push({ path: '/environment', message: `${ALL_ENVIRONMENTS} (every environment) is given alone` })
     environments = []
-  } else if (environments.length === 0 && raw.environment === undefined) environments = [...defaults.environments].sort()
+  } else if (environments.length === 0) environments = [...defaults.environments].sort()
   const unknown = teams.filter((t) => !defaults.teams.has(t))
   if (unknown.length > 0) {
     const known = [...defaults.teams.keys()].sort()

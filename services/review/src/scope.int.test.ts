@@ -25,6 +25,14 @@ describe('the review scope on the real Elasticsearch', () => {
     expect(levels(prod)).toEqual({ checkout: 30, search: 0 })
     expect(prod.trend.at(-1).total + prod.trend.at(-2).total).toBe(2)
 
+    // An empty environment is none named, as in search: the default, not every environment.
+    for (const path of ['/api/v1/review?since=24h&environment=', '/api/v1/review?since=24h&environment=&environment=']) expect((await get(path)).body, path).toEqual(prod)
+    expect((await get('/api/v1/review.md?since=24h&environment=')).body).toBe((await get('/api/v1/review.md?since=24h')).body)
+    expect((await get('/api/v1/lookback?period=month&at=2026-12&environment=')).body.scope).toEqual({ environments: ['production'], services: [], teams: [] })
+    expect((await get('/api/v1/lookback.md?period=month&at=2026-12&environment=')).body).toMatch(/^> Scope: environment production; every service\.\n/)
+    expect((await get('/api/v1/incidents?environment=')).body).toEqual((await get('/api/v1/incidents')).body)
+    expect((await get('/api/v1/problems?environment=')).body).toEqual((await get('/api/v1/problems')).body)
+
     const all = (await get('/api/v1/review?since=24h&environment=*')).body
     expect(all.scope.environments).toEqual([])
     expect(titles(all.newIncidents.items)).toEqual(['Checkout down', 'Malformed alert junk', 'Search latency', 'Staging checkout down'])
