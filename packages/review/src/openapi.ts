@@ -192,6 +192,8 @@ const P = {
   team: repeatable('team', 'Teams of OPSREVIEW_TEAMS_FILE (repeatable): their services are in scope; with service, only services of both.', 64),
   period: q('period', 'Month or quarter.', { enum: ['month', 'quarter'] }, true),
   at: q('at', 'Which month (YYYY-MM) or quarter (YYYY-Qn); the last complete one by default.', { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2]|Q[1-4])$' }),
+  size: (byDefault: number) => q('size', `Page size, 1 to 200; ${byDefault} by default`, { type: 'string', pattern: '^\\d{1,3}$' }),
+  cursor: q('cursor', 'nextCursor of the previous page (with the same sort)', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,1000}$' }),
   wait: q('wait', 'true: wait for the correlator\'s outcome and for the decision to be visible.', { enum: ['true', 'false'] }),
   incidentId: { name: 'id', in: 'path', required: true, description: 'Incident id.', schema: { type: 'string', pattern: '^inc-[0-9a-f]{24}$' } } as Parameter,
   problemId: { name: 'id', in: 'path', required: true, description: 'Problem id.', schema: { type: 'string', pattern: '^prb-[0-9a-f]{24}$' } } as Parameter,
@@ -218,7 +220,7 @@ const paths: Record<string, Record<string, Json>> = {
         q('q', 'Free text'), q('status', 'Status', { $ref: `${INCIDENT}#/properties/status` }), q('service', 'Service'), q('severity', 'Severity', { enum: alertSchema.properties.severity.enum }),
         q('environment', 'Environment'), q('owner', 'Owner'), q('problem', 'Linked problem id'), P.from, P.to,
         q('sort', 'openedAt, resolvedAt, lastEventAt or severity, with :asc or :desc', { type: 'string', pattern: '^(openedAt|resolvedAt|lastEventAt|severity)(:(asc|desc))?$' }),
-        q('size', 'Page size', { type: 'string', pattern: '^\\d{1,3}$' }), q('cursor', 'nextCursor of the previous page', { type: 'string', pattern: '^[A-Za-z0-9_-]{1,1000}$' }), P.dataset, P.token,
+        P.size(20), P.cursor, P.dataset, P.token,
       ],
       responses: { 200: json({ type: 'object', required: ['total', 'items', 'nextCursor'], properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentListItem') }, nextCursor: { type: ['string', 'null'] } } }), ...readErrors },
     },
@@ -236,9 +238,9 @@ const paths: Record<string, Record<string, Json>> = {
   },
   '/api/v1/problems': {
     get: {
-      summary: 'List problems', security: bearer,
-      parameters: [q('status', 'Status', { $ref: `${PROBLEM}#/properties/status` }), q('kind', 'Kind', { $ref: `${PROBLEM}#/properties/kind` }), q('service', 'Service'), q('environment', 'Environment'), P.dataset, P.token],
-      responses: { 200: json({ type: 'object', required: ['total', 'items'], properties: { total: nonNegative, items: { type: 'array', items: ref('Problem') } } }), ...readErrors },
+      summary: 'List problems, the most recently seen first', security: bearer,
+      parameters: [q('status', 'Status', { $ref: `${PROBLEM}#/properties/status` }), q('kind', 'Kind', { $ref: `${PROBLEM}#/properties/kind` }), q('service', 'Service'), q('environment', 'Environment'), P.size(200), P.cursor, P.dataset, P.token],
+      responses: { 200: json({ type: 'object', required: ['total', 'items', 'nextCursor'], properties: { total: nonNegative, items: { type: 'array', items: ref('Problem') }, nextCursor: { type: ['string', 'null'] } } }), ...readErrors },
     },
   },
   '/api/v1/problems/{id}': {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeCursor, encodeCursor, incidentSearchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery } from './search.ts'
+import { decodeCursor, encodeCursor, incidentSearchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
@@ -37,8 +37,20 @@ describe('parseIncidentQuery', () => {
 
 describe('parseProblemQuery', () => {
   it('takes each filter once', () => {
-    expect(parseProblemQuery({ status: 'candidate', service: 'checkout' })).toEqual({ ok: true, value: { status: 'candidate', service: 'checkout' } })
-    expect(parseProblemQuery({ environment: 'staging' })).toEqual({ ok: true, value: { environment: 'staging' } })
+    expect(parseProblemQuery({ status: 'candidate', service: 'checkout' })).toEqual({ ok: true, value: { status: 'candidate', service: 'checkout', size: 200 } })
+    expect(parseProblemQuery({ environment: 'staging' })).toEqual({ ok: true, value: { environment: 'staging', size: 200 } })
+    expect(parseProblemQuery({ environment: '' })).toEqual({ ok: true, value: { size: 200 } })
     expect(parseProblemQuery({ service: ['a', 'b'], kind: 'x' })).toMatchObject({ ok: false, errors: [{ path: '/kind' }, { path: '/service', message: 'must be given once' }] })
+  })
+
+  it('pages as incidents do: size 1 to 200, and a cursor of lastSeenAt and id for search_after', () => {
+    const cursor = [1764576000000, 'prb-00000000000000000000000a']
+    const r = parseProblemQuery({ size: '5', cursor: encodeCursor(cursor) })
+    expect(r).toEqual({ ok: true, value: { size: 5, cursor } })
+    if (!r.ok) return
+    expect(problemSearchRequest('p', r.value)).toMatchObject({ size: 5, search_after: cursor, sort: [{ lastSeenAt: { order: 'desc', missing: MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }] })
+    const bad = parseProblemQuery({ size: '201', cursor: b64(['2026-12-01', 'prb-1']) })
+    expect(bad).toEqual({ ok: false, errors: [{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned' }] })
+    expect(parseProblemQuery({ size: ['1', '2'], cursor: [encodeCursor(cursor), encodeCursor(cursor)] })).toMatchObject({ ok: false, errors: [{ path: '/size', message: 'must be given once' }, { path: '/cursor', message: 'must be given once' }] })
   })
 })

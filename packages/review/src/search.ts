@@ -42,10 +42,10 @@ export function encodeCursor(sortValues: unknown[]): string {
 
 /**
  * A cursor is accepted only in the shape this API hands out for the requested sort: the sort value
- * (epoch milliseconds for a date, the severity's rank for severity) and the incident id that breaks ties.
+ * (epoch milliseconds for a date, the severity's rank for severity) and the incident or problem id that breaks ties.
  * Anything else would reach Elasticsearch as a `search_after` it refuses.
  */
-export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['field']): unknown[] | undefined {
+export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['field'] | ProblemSortField): unknown[] | undefined {
   if (raw.length > 1000 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined
   let v: unknown
   try {
@@ -76,10 +76,12 @@ function rankedBySeverity(query: estypes.QueryDslQueryContainer): estypes.QueryD
   }
 }
 
-/** Validates the query string of GET /api/v1/incidents, naming every bad parameter. */
-export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; value: IncidentQuery } | { ok: false; errors: FieldError[] } {
-  const errors: FieldError[] = []
-  const str = (name: string): string | undefined => {
+/**
+ * Reads single-valued query parameters, pushing a fault onto `errors` for each bad one: absent or empty
+ * is undefined; repeated ("must be given once"), over 500 characters or outside its `enums` entry is named.
+ */
+export function parameterReader(raw: Record<string, unknown>, errors: FieldError[], enums: Record<string, readonly string[]> = {}) {
+  return (name: string): string | undefined => {
     const v = raw[name]
     if (v === undefined || v === '') return undefined
     if (typeof v !== 'string') { errors.push({ path: `/${name}`, message: 'must be given once' }); return undefined }
@@ -87,6 +89,30 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
     if (enums[name] && !enums[name].includes(v)) { errors.push({ path: `/${name}`, message: `must be one of ${enums[name].join(', ')}` }); return undefined }
     return v
   }
+}
+
+/** `size` and `cursor` of a list, read alike on every list: the cursor must be one handed out for the same sort. */
+function pageOf(str: (name: string) => string | undefined, errors: FieldError[], sortField: IncidentQuery['sort']['field'] | ProblemSortField, defaultSize: number): { size: number; cursor?: unknown[] } {
+  const page: { size: number; cursor?: unknown[] } = { size: defaultSize }
+  const size = str('size')
+  if (size) {
+    const n = Number(size)
+    if (!/^\d{1,3}$/.test(size) || n < 1 || n > 200) errors.push({ path: '/size', message: 'must be an integer from 1 to 200' })
+    else page.size = n
+  }
+  const cursor = str('cursor')
+  if (cursor) {
+    const decoded = decodeCursor(cursor, sortField)
+    if (!decoded) errors.push({ path: '/cursor', message: 'is not a cursor this API returned' })
+    else page.cursor = decoded
+  }
+  return page
+}
+
+/** Validates the query string of GET /api/v1/incidents, naming every bad parameter. */
+export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; value: IncidentQuery } | { ok: false; errors: FieldError[] } {
+  const errors: FieldError[] = []
+  const str = parameterReader(raw, errors, enums)
   const time = (name: string): string | undefined => {
     const v = str(name)
     if (v === undefined) return undefined
@@ -110,18 +136,7 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
     if (!sortFields.includes(field as (typeof sortFields)[number])) errors.push({ path: '/sort', message: `must be one of ${sortFields.join(', ')}, with :asc or :desc` })
     else value.sort = { field: field as IncidentQuery['sort']['field'], order: order as 'asc' | 'desc' }
   }
-  const size = str('size')
-  if (size) {
-    const n = Number(size)
-    if (!/^\d{1,3}$/.test(size) || n < 1 || n > 200) errors.push({ path: '/size', message: 'must be an integer from 1 to 200' })
-    else value.size = n
-  }
-  const cursor = str('cursor')
-  if (cursor) {
-    const decoded = decodeCursor(cursor, value.sort.field)
-    if (!decoded) errors.push({ path: '/cursor', message: 'is not a cursor this API returned' })
-    else value.cursor = decoded
-  }
+  Object.assign(value, pageOf(str, errors, value.sort.field, 20))
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
 }
 
@@ -165,31 +180,40 @@ export interface ProblemQuery {
   kind?: ProblemKind
   service?: string
   environment?: string
+  size: number
+  cursor?: unknown[]
 }
+
+/** Problems list the most recently seen first; their cursors carry lastSeenAt (epoch milliseconds) and the id. */
+type ProblemSortField = 'lastSeenAt'
+/** All of them when there are few: the page size before `size` and `cursor` existed. */
+const PROBLEM_PAGE_SIZE = 200
 
 const problemEnums: Record<'status' | 'kind', readonly string[]> = { status: problemSchema.definitions.problemStatus.enum, kind: problemSchema.definitions.problemKind.enum }
 
-/** Validates the query string of GET /api/v1/problems: each filter at most once, as on incidents. */
+/** Validates the query string of GET /api/v1/problems: each filter at most once, and pages, as on incidents. */
 export function parseProblemQuery(raw: Record<string, unknown>): { ok: true; value: ProblemQuery } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = []
-  const value: ProblemQuery = {}
+  const str = parameterReader(raw, errors, problemEnums)
+  const value: ProblemQuery = { size: PROBLEM_PAGE_SIZE }
   for (const name of ['status', 'kind', 'service', 'environment'] as const) {
-    const v = raw[name]
-    if (v === undefined || v === '') continue
-    if (typeof v !== 'string') { errors.push({ path: `/${name}`, message: 'must be given once' }); continue }
-    if (v.length > 500) { errors.push({ path: `/${name}`, message: 'must be at most 500 characters' }); continue }
-    if ((name === 'status' || name === 'kind') && !(problemEnums[name] as readonly string[]).includes(v)) { errors.push({ path: `/${name}`, message: `must be one of ${problemEnums[name].join(', ')}` }); continue }
-    ;(value as Record<string, string>)[name] = v
+    const v = str(name)
+    if (v !== undefined) (value as unknown as Record<string, string>)[name] = v
   }
+  Object.assign(value, pageOf(str, errors, 'lastSeenAt', PROBLEM_PAGE_SIZE))
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
 }
 
-/** The Elasticsearch request for a problem list: the most recently seen first. */
+/** The Elasticsearch request for a problem list: the most recently seen first, the id breaking ties so pages are stable. */
 export function problemSearchRequest(index: string, q: ProblemQuery): estypes.SearchRequest {
   const filter: estypes.QueryDslQueryContainer[] = []
   if (q.status) filter.push({ term: { status: q.status } })
   if (q.kind) filter.push({ term: { kind: q.kind } })
   if (q.service) filter.push({ term: { services: q.service } })
   if (q.environment) filter.push({ term: { environment: q.environment } })
-  return { index, size: 200, track_total_hits: true, query: { bool: { filter } }, sort: [{ lastSeenAt: 'desc' }, { id: 'asc' }] }
+  return {
+    index, size: q.size, track_total_hits: true, query: { bool: { filter } },
+    sort: [{ lastSeenAt: { order: 'desc', missing: MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }],
+    ...(q.cursor ? { search_after: q.cursor as estypes.SortResults } : {}),
+  }
 }

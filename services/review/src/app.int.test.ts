@@ -173,6 +173,46 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
   })
 
+  it('pages through more problems than one answer holds, each exactly once', async () => {
+    const r = await startReview()
+    // 205 more problems, 21 to each lastSeenAt or so: only the id keeps their order from page to page.
+    const ids = Array.from({ length: 205 }, (_, n) => `prb-${(0x100 + n).toString(16).padStart(24, '0')}`)
+    const prb = problemDocument(indexNames(r.prefix).problems.alias)
+    const ops = ids.map((id, n) => prb(JSON.stringify({
+      id, kind: 'recurring', status: 'candidate', title: `Problem ${n}`, signature: `production|s${n}|HighLatency`, services: [`s${n}`], environment: 'production',
+      incidentIds: [], incidentCount: 2, firstSeenAt: at(200), lastSeenAt: at(n % 10), owner: null, notes: [], version: 1,
+    })))
+    expect((await r.es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    const all = [...ids, 'prb-00000000000000000000000a', 'prb-00000000000000000000000b', 'prb-00000000000000000000000c']
+
+    const first = (await r.get('/api/v1/problems')).body
+    expect(first.total).toBe(208)
+    expect(first.items).toHaveLength(200)
+    expect(first.nextCursor).toEqual(expect.any(String))
+    const rest = (await r.get(`/api/v1/problems?cursor=${first.nextCursor}`)).body
+    expect(rest.items).toHaveLength(8)
+    expect(rest.nextCursor).toBeNull()
+    expect([...first.items, ...rest.items].map((p: { id: string }) => p.id).sort()).toEqual([...all].sort())
+
+    // Small pages with a filter: every production problem once, the most recently seen first.
+    const seen: { id: string; lastSeenAt: string }[] = []
+    let cursor: string | null = null
+    do {
+      const page: { status: number; body: Json } = await r.get(`/api/v1/problems?environment=production&size=7${cursor ? `&cursor=${cursor}` : ''}`)
+      expect(page.status).toBe(200)
+      expect(page.body.total).toBe(208)
+      seen.push(...page.body.items)
+      cursor = page.body.nextCursor
+    } while (cursor && seen.length < 300)
+    expect(seen.map((p) => p.id).sort()).toEqual([...all].sort())
+    expect(new Set(seen.map((p) => p.id)).size).toBe(208)
+    expect(seen.map((p) => p.lastSeenAt)).toEqual(seen.map((p) => p.lastSeenAt).sort().reverse())
+
+    const bad = await r.get(`/api/v1/problems?size=0&cursor=${Buffer.from(JSON.stringify(['2026-12-01', 'prb-1'])).toString('base64url')}`)
+    expect(bad.status).toBe(400)
+    expect(bad.body.errors).toEqual([{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned' }])
+  })
+
   it('publishes decisions as commands, answering 202, and keeps read and write tokens apart', async () => {
     const r = await startReview()
     const patch = (path: string, body: unknown, token = WRITE) =>
@@ -284,6 +324,32 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
     }
   })
 
+  it('refuses a repeated or unknown wait, and a body in another charset than UTF-8, before publishing anything', async () => {
+    const r = await startReview()
+    const patch = (path: string, body: string | Buffer, contentType = 'application/json') =>
+      fetch(`${r.url}${path}`, { method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': contentType }, body })
+    const decision = JSON.stringify({ actor: 'ann', note: 'looked at it' })
+    for (const [query, message] of [['wait=true&wait=true', 'must be given once'], ['wait=yes', 'must be one of true, false'], ['wait=TRUE', 'must be one of true, false']] as const) {
+      for (const target of ['incidents/inc-000000000000000000000001', 'problems/prb-00000000000000000000000a']) {
+        const res = await patch(`/api/v1/${target}?${query}`, decision)
+        expect(res.status, `${target}?${query}`).toBe(400)
+        expect(((await res.json()) as Json).errors, `${target}?${query}`).toEqual([{ path: '/wait', message }])
+      }
+    }
+    for (const [contentType, body] of [['application/json; charset=iso-8859-1', Buffer.from('{"actor":"ann","note":"caf\u00e9"}', 'latin1')], ['application/json; charset=utf-16', Buffer.from(decision, 'utf16le')]] as const) {
+      const res = await patch('/api/v1/incidents/inc-000000000000000000000001', body, contentType)
+      expect(res.status, contentType).toBe(415)
+      expect(((await res.json()) as Json).errors, contentType).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }])
+    }
+    // wait=false is no wait; UTF-8 declared is read. Commands of one environment share a partition, in
+    // order: had a refused request published, it would be on the topic before these.
+    const ok = await patch('/api/v1/incidents/inc-000000000000000000000001?wait=false', JSON.stringify({ actor: 'ann', note: 'café' }), 'application/json; charset=UTF-8')
+    expect(ok.status).toBe(202)
+    const { commandIds } = (await ok.json()) as { commandIds: string[] }
+    const published = await readTopicUntil(r.kafka, r.commandsTopic, (m) => m.some((x) => (JSON.parse(x.value) as { id: string }).id === commandIds[0]))
+    expect(published.map((m) => JSON.parse(m.value))).toEqual([expect.objectContaining({ id: commandIds[0], type: 'incident.note', text: 'café' })])
+  })
+
   it('refuses dates Date or Elasticsearch cannot hold with 400 naming the field', async () => {
     const r = await startReview()
     const cases: [string, string][] = [
@@ -329,10 +395,21 @@ describe('review answers are safe to paste and to frame nowhere', () => {
     }))
     const md: string = (await r.get('/api/v1/review.md?since=24h')).body
     const row = md.split('\n').find((l) => l.includes('pwned'))!
-    expect(row).toBe('| critical | &lt;img src=x onerror=alert(1)&gt; \\*\\*pwned\\*\\* \\[click\\](http://evil.example) \\| \\`x\\` \\~\\~y\\~\\~ \\_z\\_ # heading (`inc-000000000000000000000004`) | &lt;b&gt;shop&lt;/b&gt; | 2026-12-01 07:00 | eve\\|x | open |')
+    expect(row).toBe('| critical | &lt;img src=x onerror=alert(1)&gt; \\*\\*pwned\\*\\* \\[click\\](http:\u200c//evil.example) \\| \\`x\\` \\~\\~y\\~\\~ \\_z\\_ # heading (`inc-000000000000000000000004`) | &lt;b&gt;shop&lt;/b&gt; | 2026-12-01 07:00 | eve\\|x | open |')
     // Every table row still has its six cells: no text added a column or a line.
     for (const line of md.split('\n').filter((l) => l.startsWith('| critical'))) expect(line.replaceAll('\\|', '').split('|').length - 2).toBe(6)
     expect(md).not.toMatch(/<img|<b>/)
+  })
+
+  it('keeps GFM from turning URLs, www. and e-mail addresses in alert text into links in review.md', async () => {
+    const r = await startReview()
+    await addIncident(r, incident(5, { title: 'Login at https://evil.example/reset or www.evil.example', status: 'open', severity: 'critical', openedAt: at(1), resolvedAt: null, owner: 'ops@evil.example', problemIds: [] }))
+    const md: string = (await r.get('/api/v1/review.md?since=24h')).body
+    const row = md.split('\n').find((l) => l.includes('Login at'))!
+    // GFM autolinks `http(s)://`, `www.` and `a@b.c` in plain text; with a ZWNJ inside each, none is one.
+    expect(row).not.toMatch(/:\/\/|www\.|\w@/i)
+    expect(row.replaceAll('\u200c', '')).toContain('| Login at https://evil.example/reset or www.evil.example (`inc-000000000000000000000005`) |')
+    expect(row.replaceAll('\u200c', '')).toContain('| ops@evil.example |')
   })
 
   it('sends security headers and a Content-Security-Policy without inline script, and never caches API answers', async () => {

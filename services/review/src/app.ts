@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express'
-import { errors as esErrors, type Client } from '@elastic/elasticsearch'
+import { errors as esErrors, type Client, type estypes } from '@elastic/elasticsearch'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { tokenAuth, type BearerToken } from '@opsreview/http/auth'
@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { encodeCursor, incidentListExcludes, incidentSearchRequest, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
+import { encodeCursor, incidentListExcludes, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -201,6 +201,19 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     next()
   }
 
+  /**
+   * `?wait=` of a decision, read as search reads its parameters, into `res.locals.wait`. A repeated or
+   * unknown value is a 400 before anything is published: the client meant something, and a decision
+   * taken without the wait it asked for cannot be taken back.
+   */
+  const waitParam: RequestHandler = (req, res, next) => {
+    const errors: FieldError[] = []
+    const wait = parameterReader(req.query as Record<string, unknown>, errors, { wait: ['true', 'false'] })('wait')
+    if (errors.length > 0) return next(new HttpProblem('INVALID_QUERY', 'Invalid wait', { errors }))
+    res.locals.wait = wait === 'true'
+    next()
+  }
+
   const timeZone = deps.timeZone ?? 'UTC'
   const scopeDefaults = deps.scope ?? { environments: [], teams: noTeams }
   /**
@@ -222,18 +235,22 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return { window: w.value, ...scoped }
   }
 
+  /** A page of a list: a full page may have a next one, and its last hit's sort values are where it starts. */
+  function listPage<T>(r: estypes.SearchResponse<T>, size: number) {
+    const hits = r.hits.hits
+    const last = hits.at(-1)
+    return {
+      total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0),
+      items: hits.map((h) => h._source),
+      nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
+    }
+  }
+
   app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const r = await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value))
-      const hits = r.hits.hits
-      const last = hits.at(-1)
-      res.json({
-        total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0),
-        items: hits.map((h) => h._source),
-        nextCursor: hits.length === parsed.value.size && last?.sort ? encodeCursor(last.sort) : null,
-      })
+      res.json(listPage(await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value)), parsed.value.size))
     } catch (err) { next(err) }
   })
 
@@ -265,8 +282,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseProblemQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const r = await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value))
-      res.json({ total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0), items: r.hits.hits.map((h) => h._source) })
+      res.json(listPage(await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value)), parsed.value.size))
     } catch (err) { next(err) }
   })
 
@@ -338,8 +354,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
       req.log.info({ target: target.id, commands: full.map((c) => c.type), named: req.tokenName !== undefined, idempotencyKey: key !== undefined }, 'review decision published')
       const commandIds = full.map((c) => c.id)
-      if (req.query.wait !== 'true' || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
-      if (req.query.wait !== 'true') return { status: 202, body: { commandIds } }
+      const wait = res.locals.wait === true
+      if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
+      if (!wait) return { status: 202, body: { commandIds } }
       const deadline = Date.now() + deps.waitTimeoutMs
       let outcomes: { decisions?: Decision[] } = {}
       if (deps.decisions) {
@@ -420,7 +437,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return t.iso
   }
 
-  app.patch('/api/v1/incidents/:id', write, knownQuery, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/incidents/:id', write, knownQuery, liveOnly, waitParam, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateIncidentPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
@@ -446,7 +463,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.patch('/api/v1/problems/:id', write, knownQuery, liveOnly, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/problems/:id', write, knownQuery, liveOnly, waitParam, ...jsonBody(64 * 1024), async (req, res, next) => {
     try {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
