@@ -5,7 +5,8 @@ const NOW = Date.parse('2026-12-01T08:00:00.000Z')
 
 describe('parseReviewWindow', () => {
   it('is the last 24 h by default, since a duration, or from/to with either left out', () => {
-    expect(parseReviewWindow({}, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC' } })
+    // `now` is the report's clock, which service levels stop at (report.ts).
+    expect(parseReviewWindow({}, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC', now: '2026-12-01T08:00:00.000Z' } })
     expect(parseReviewWindow({ since: '90m' }, NOW)).toMatchObject({ value: { from: '2026-12-01T06:30:00.000Z' } })
     expect(parseReviewWindow({ to: '2026-11-01' }, NOW)).toMatchObject({ value: { from: '2026-10-31T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' } })
     expect(parseReviewWindow({ from: '2026-11-01T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T08:00:00.000Z' } })
@@ -21,9 +22,21 @@ describe('parseReviewWindow', () => {
     expect(parseReviewWindow({ from: 'x', to: '-271821-04-20T00:00:00.000Z' }, NOW)).toMatchObject({ errors: [{ path: '/from' }, { path: '/to' }] })
   })
 
+  it('refuses from/to more than 366 days apart, as since, with to left out meaning now', () => {
+    const tooLong = { ok: false, errors: [{ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' }] }
+    expect(parseReviewWindow({ from: '1970-01-01', to: '9999-12-31' }, NOW)).toEqual(tooLong)
+    expect(parseReviewWindow({ from: '2025-11-30T07:59:59.999Z', to: '2026-12-01T08:00:00Z' }, NOW)).toEqual(tooLong)
+    expect(parseReviewWindow({ from: '2025-11-30T07:59:59.999Z' }, NOW)).toEqual(tooLong)
+    expect(parseReviewWindow({ from: '2024-12-01', to: '2025-12-03', tz: 'Europe/Berlin' }, NOW)).toEqual(tooLong)
+    // 366 days exactly, in UTC and across both of a year's DST changes in Berlin (a leap year's 1 January to 1 January).
+    expect(parseReviewWindow({ from: '2025-11-30T08:00:00Z' }, NOW)).toMatchObject({ ok: true, value: { from: '2025-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z' } })
+    expect(parseReviewWindow({ from: '2024-01-01', to: '2025-01-01', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2023-12-31T23:00:00.000Z', to: '2024-12-31T23:00:00.000Z' } })
+    expect(parseReviewWindow({ since: '366d' }, NOW)).toMatchObject({ ok: true, value: { from: '2025-11-30T08:00:00.000Z' } })
+  })
+
   it('reads local days in the request zone, else the default zone, and names the zone', () => {
     // 08:00Z is 09:00 in Berlin: yesterday 09:00 is exactly 24 h ago in winter.
-    expect(parseReviewWindow({ since: 'yesterday-09:00', tz: 'Europe/Berlin' }, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin' } })
+    expect(parseReviewWindow({ since: 'yesterday-09:00', tz: 'Europe/Berlin' }, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin', now: '2026-12-01T08:00:00.000Z' } })
     expect(parseReviewWindow({ since: 'today' }, NOW, 'Europe/Berlin')).toMatchObject({ value: { from: '2026-11-30T23:00:00.000Z', timeZone: 'Europe/Berlin' } })
     expect(parseReviewWindow({ since: 'yesterday', tz: 'America/New_York' }, NOW)).toMatchObject({ value: { from: '2026-11-30T05:00:00.000Z' } })
     expect(parseReviewWindow({ since: 'yesterday-09:00' }, NOW)).toMatchObject({ value: { from: '2026-11-30T09:00:00.000Z', timeZone: 'UTC' } })

@@ -9,10 +9,22 @@ export interface ReviewWindow {
   timeZone: string
 }
 
+/**
+ * A window as read from a query, with the report's clock: time after `now` has not happened, so no service
+ * level is measured past it (a `to` in the future is the end of the window, not of the downtime).
+ */
+export interface ReviewWindowAt extends ReviewWindow {
+  now: string
+}
+
 const DURATION = /^(\d{1,6})(m|h|d)$/
 const UNIT = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const DAY = UNIT.d
-const MAX_SINCE_MS = 366 * DAY
+/**
+ * The longest window, by `since` or by `from`/`to`: service levels read the alert index in 7-day slices,
+ * so an unbounded span (1970 to 9999) would be hundreds of thousands of searches.
+ */
+const MAX_SPAN_MS = 366 * DAY
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/
 /** `today`, `yesterday`, optionally with a local wall time: `yesterday-09:00`. */
 const LOCAL_DAY = /^(today|yesterday)(?:-([01]\d|2[0-3]):([0-5]\d))?$/
@@ -56,13 +68,13 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
 
 /**
  * The window of a review from its query (docs/review-api.md):
- * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`;
+ * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`; at most 366 days apart;
  * - else `since`: a duration up to a year ending now (`90m`, `24h`, `7d`), or a local day with an optional
  *   wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
  * - else the last 24 h.
  * Local means in `tz` (an IANA zone) or the service's default zone. Each parameter at most once; every fault is named.
  */
-export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, defaultZone = 'UTC'): { ok: true; value: ReviewWindow } | { ok: false; errors: FieldError[] } {
+export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, defaultZone = 'UTC'): { ok: true; value: ReviewWindowAt } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = []
   const once = onceReader(raw, errors)
   const timeZone = parseZone(once, errors, defaultZone)
@@ -84,6 +96,7 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
       to = t ?? nowMs
       from = f ?? to - DAY
       if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
+      else if (to - from > MAX_SPAN_MS) errors.push({ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' })
     }
   } else {
     const since = once('since')
@@ -94,7 +107,7 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
     }
   }
   if (errors.length > 0) return { ok: false, errors }
-  return { ok: true, value: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone } }
+  return { ok: true, value: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone, now: new Date(nowMs).toISOString() } }
 }
 
 /** Where `since` starts: a duration before now, or a local day's wall time (`yesterday-09:00`) in `zone`. */
@@ -102,7 +115,7 @@ export function sinceStart(since: string, nowMs: number, zone: string): { ok: tr
   const m = DURATION.exec(since)
   if (m) {
     const ms = Number(m[1]) * UNIT[m[2] as keyof typeof UNIT]
-    return ms > 0 && ms <= MAX_SINCE_MS ? { ok: true, ms: nowMs - ms } : { ok: false, message: 'must be a duration like 90m, 24h or 7d, at most a year' }
+    return ms > 0 && ms <= MAX_SPAN_MS ? { ok: true, ms: nowMs - ms } : { ok: false, message: 'must be a duration like 90m, 24h or 7d, at most a year' }
   }
   const d = LOCAL_DAY.exec(since)
   if (!d) return { ok: false, message: 'must be a duration (90m, 24h, 7d) or a local day with an optional time (today, yesterday, yesterday-09:00)' }
