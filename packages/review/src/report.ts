@@ -1,11 +1,11 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import type { Incident, Problem } from '@opsreview/schemas'
+import { SEVERITIES, type Incident, type Problem } from '@opsreview/schemas'
 import { serviceTimes } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
 import { addDays, localTime, startOfDay } from './zone.ts'
-import type { ReviewWindow } from './window.ts'
+import type { ReviewWindow, ReviewWindowAt } from './window.ts'
 
 const DAY = 86_400_000
 
@@ -63,8 +63,37 @@ export interface ReviewIndices {
   problems: string
 }
 
-const severityOrder = { critical: 0, warning: 1, info: 2 } as Record<string, number>
 const LIST_LIMIT = 200
+
+/**
+ * Open incidents critical first, chosen so by Elasticsearch: the list keeps 200 of them, and 200 newer info
+ * incidents must not push a critical one out. The rank is the score, a function_score weight per severity
+ * (the local Elasticsearch has no scripting), as search.ts sorts `severity`: critical 4, warning 3, info 2;
+ * a document of no known severity scores 1.
+ */
+function rankedBySeverity(query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
+  return {
+    function_score: {
+      query, score_mode: 'first', boost_mode: 'replace',
+      functions: SEVERITIES.map((severity, i) => ({ filter: { term: { severity } }, weight: SEVERITIES.length + 1 - i })),
+    },
+  }
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0')
+
+/**
+ * The trend's 30 local days as instants. The service computes each local midnight with the runtime's zone
+ * rules rather than handing the zone to a `date_histogram`: Elasticsearch's (its JDK's) zone database is not
+ * Node's, and a zone only Node knows (America/Coyhaique, new in tzdata 2025b) made the whole review fail.
+ * A day the zone skipped (Pacific/Apia, 30 December 2011) is an empty range under its own date.
+ */
+function trendDays(zone: string, first: { year: number; month: number; day: number }): { key: string; from: number; to: number }[] {
+  return Array.from({ length: 30 }, (_, i) => {
+    const date = addDays(first, i)
+    return { key: `${pad(date.year, 4)}-${pad(date.month)}-${pad(date.day)}`, from: startOfDay(zone, date), to: startOfDay(zone, addDays(date, 1)) }
+  })
+}
 
 const total = (r: estypes.SearchResponse) => (typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0))
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
@@ -83,24 +112,27 @@ export interface ReviewOptions {
   scope?: ScopeFilter
 }
 
-export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindow, opts: ReviewOptions = {}): Promise<Review> {
+export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindowAt, opts: ReviewOptions = {}): Promise<Review> {
   const from = Date.parse(window.from)
   const to = Date.parse(window.to)
+  // Service levels are over [from, until): what of the window has happened. A window wholly after now has
+  // no time to measure, so it has no service levels, and the alert index is not read for it.
+  const until = Math.min(Math.max(Date.parse(window.now), from), to)
   const zone = window.timeZone
   // The trend: 30 local calendar days in the window's zone, the last one being the day the window ends in.
-  const lastDate = localTime(zone, to - 1)
-  const firstDayMs = startOfDay(zone, addDays(lastDate, -29))
-  const endDayMs = startOfDay(zone, addDays(lastDate, 1))
+  const days = trendDays(zone, addDays(localTime(zone, to - 1), -29))
+  const firstDayMs = days[0]!.from
   const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
   const scopeClauses = recordScopeClauses(opts.scope)
   const scoped = (query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer => (scopeClauses.length === 0 ? query : { bool: { filter: [query, ...scopeClauses] } })
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
-    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query: scoped(query), sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
+    es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
-    list({ bool: { filter: [inWindow('openedAt')] } }, [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
-    list({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }, [{ resolvedAt: 'desc' }]),
-    list({ bool: { filter: [{ term: { status: 'open' } }] } }, [{ openedAt: 'desc' }]),
+    list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
+    list(scoped({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }), [{ resolvedAt: 'desc' }]),
+    // The ranking wraps the scoped query: inside its filter context every score would be 0.
+    list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
       query: scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }),
@@ -108,14 +140,14 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       _source: [...problemSummaryFields],
     }),
     // The queue: incidents the rule says need a post-mortem, and any the meeting scheduled one for anyway.
-    list({
+    list(scoped({
       bool: {
         filter: [
           { bool: { should: [{ term: { 'postmortem.required': true } }, { exists: { field: 'postmortem.scheduledFor' } }], minimum_should_match: 1 } },
           { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } },
         ],
       },
-    }, [{ openedAt: 'desc' }]),
+    }), [{ openedAt: 'desc' }]),
     es.search({
       index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
       // An in-scope incident's other services are not in scope.
@@ -125,14 +157,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       index: idx.incidents, size: 0,
       query: scoped({ range: { openedAt: { gte: firstDayMs, lt: to, format: 'epoch_millis' } } }),
       aggs: {
-        days: {
-          // Elasticsearch's local days in the zone: 23 or 25 h across a DST change.
-          date_histogram: { field: 'openedAt', calendar_interval: 'day', time_zone: zone, min_doc_count: 0, extended_bounds: { min: firstDayMs, max: endDayMs - 1 }, format: 'yyyy-MM-dd' },
-          aggs: { severity: { terms: { field: 'severity', size: 3 } } },
-        },
+        // Local days in the zone: 23 or 25 h across a DST change.
+        days: { date_range: { field: 'openedAt', format: 'epoch_millis', ranges: days.map((d) => ({ key: d.key, from: d.from, to: d.to })) }, aggs: { severity: { terms: { field: 'severity', size: 3 } } } },
       },
     }),
-    readAlertIntervals(es, idx, { from, until: to, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
+    until === from ? [] : readAlertIntervals(es, idx, { from, until, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
   ])
 
   const bySeverity = { critical: 0, warning: 0, info: 0 }
@@ -144,8 +173,8 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
     incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
   }
-  const times = serviceTimes(intervals, from, to)
-  const services = [...new Set([...incidentsByService.keys(), ...times.keys()])].sort()
+  const times = serviceTimes(intervals, from, until)
+  const services = until === from ? [] : [...new Set([...incidentsByService.keys(), ...times.keys()])].sort()
   const serviceLevels = services.map((service) => ({
     service,
     ...(times.get(service) ?? { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }),
@@ -153,20 +182,21 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
 
   const problemItems = sources(problems).map(listedProblem).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
-  const openItems = sources(open).sort((a, b) => (severityOrder[a.severity] ?? 3) - (severityOrder[b.severity] ?? 3) || b.openedAt.localeCompare(a.openedAt))
   const pmItems = sources(postmortems)
+  const dayBuckets = new Map(((trend.aggregations?.days as estypes.AggregationsDateRangeAggregate | undefined)?.buckets as (estypes.AggregationsRangeBucket & { severity: estypes.AggregationsStringTermsAggregate })[] ?? []).map((b) => [b.key, b]))
 
   return {
-    window,
+    window: { from: window.from, to: window.to, timeZone: window.timeZone },
     newIncidents: { total: total(created), bySeverity, items: sources(created) },
     resolvedIncidents: { total: total(resolved), items: sources(resolved) },
-    openIncidents: { total: total(open), items: openItems },
+    openIncidents: { total: total(open), items: sources(open) },
     problems: { total: total(problems), items: problemItems },
     postmortems: { total: total(postmortems), scheduled: pmItems.filter((i) => i.postmortem.scheduledFor).length, items: pmItems },
     serviceLevels,
-    trend: ((trend.aggregations?.days as estypes.AggregationsDateHistogramAggregate | undefined)?.buckets as (estypes.AggregationsDateHistogramBucket & { severity: estypes.AggregationsStringTermsAggregate })[] ?? []).map((b) => {
-      const sev = Object.fromEntries(((b.severity.buckets as estypes.AggregationsStringTermsBucket[]) ?? []).map((s) => [s.key, s.doc_count]))
-      return { day: b.key_as_string ?? '', total: b.doc_count, critical: sev.critical ?? 0, warning: sev.warning ?? 0, info: sev.info ?? 0 }
+    trend: days.map(({ key }) => {
+      const b = dayBuckets.get(key)
+      const sev = Object.fromEntries(((b?.severity.buckets as estypes.AggregationsStringTermsBucket[] | undefined) ?? []).map((s) => [s.key, s.doc_count]))
+      return { day: key, total: b?.doc_count ?? 0, critical: sev.critical ?? 0, warning: sev.warning ?? 0, info: sev.info ?? 0 }
     }),
   }
 }

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { alertDocument, bulkAction, incidentDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
+import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { incident, NOW } from './fuzz-seed.ts'
+
+// Response bodies are asserted field by field; typing each shape here would only restate the assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const H = 3_600_000
+const READ = 'read-token'
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function firing(fp: string, service: string, startsAt: number) {
+  return {
+    id: createHash('sha256').update(`alertmanager|${fp}|firing|${startsAt}`).digest('hex').slice(0, 32),
+    source: 'alertmanager', fingerprint: fp, status: 'firing', severity: 'critical', service, environment: 'production', title: `${fp} firing`, labels: { alertname: fp },
+    startsAt: iso(startsAt), receivedAt: iso(startsAt), links: [], origin: {},
+  }
+}
+
+const open = (n: number, severity: string, openedAt: number, o: Record<string, unknown> = {}) =>
+  incident(n, { title: `${severity} ${n}`, status: 'open', severity, openedAt: iso(openedAt), resolvedAt: null, resolvedBy: null, lastEventAt: iso(openedAt), ...o })
+
+/**
+ * A review app at NOW (2026-12-01T08:00Z) over its own indices holding `docs`. `searches()` is how many
+ * searches the app has sent to Elasticsearch so far, from the client's own diagnostics.
+ */
+async function start(docs: (es: ReturnType<typeof esClient>, prefix: string) => [DocumentFor, object][], options: { timeZone?: string } = {}) {
+  const es = esClient()
+  onTestFinished(() => es.close())
+  const prefix = uniqueName('bounds')
+  cleanupIndices(prefix)
+  await ensureIndices(es, prefix)
+  const seeded = docs(es, prefix)
+  if (seeded.length > 0) {
+    const months = liveAlertMonths(es, prefix)
+    const ops = seeded.map(([f, d]) => f(JSON.stringify(d)))
+    await months.prepare(new Set(ops.map((o) => o.index)))
+    const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
+    expect(r.errors).toBe(false)
+  }
+  let searches = 0
+  es.diagnostic.on('request', (_err, meta) => { if (meta?.meta.request.params.path.endsWith('/_search')) searches++ })
+  const { logger } = captureLogs()
+  const url = await serve(createReviewApp({
+    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(NOW),
+    readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
+    deadLetters: async () => { throw new Error('not counted here') }, ...options,
+  }))
+  const get = async (path: string): Promise<{ status: number; body: Json }> => {
+    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
+    return { status: res.status, body: (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : await res.text() }
+  }
+  return { get, searches: () => searches }
+}
+
+/** A critical alert of checkout firing since 07:00, an hour before NOW, with no resolve yet. */
+const downSince7 = (es: ReturnType<typeof esClient>, prefix: string): [DocumentFor, object][] =>
+  [[alertDocument(liveAlertMonths(es, prefix).indexFor), firing('CheckoutDown', 'checkout', NOW - H)]]
+
+describe('the review window is bounded (real Elasticsearch)', () => {
+  it('refuses from/to more than 366 days apart with 400 naming /from before any search, and reads a 366-day window in a bounded number of searches', async () => {
+    const { get, searches } = await start(downSince7)
+    for (const path of ['/api/v1/review?from=2025-11-01&to=2026-12-01', '/api/v1/review?from=1970-01-01&to=9999-12-31', '/api/v1/review.md?from=2025-01-01']) {
+      const before = searches()
+      const r = await get(path)
+      expect(r.status, path).toBe(400)
+      expect(r.body.errors, path).toEqual([{ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' }])
+      expect(searches() - before, path).toBe(0)
+    }
+    const before = searches()
+    const year = await get('/api/v1/review?from=2025-11-30T08:00:00Z&to=2026-12-01T08:00:00Z')
+    expect(year.status).toBe(200)
+    expect(year.body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H }])
+    // 7 for the lists and aggregations, 54 week slices of the alert index (the year and the 7-day look-back),
+    // the incidents' members, and the degraded rule's 2.
+    expect(searches() - before).toBeLessThanOrEqual(64)
+  })
+})
+
+describe('time after now is not measured (real Elasticsearch)', () => {
+  it('counts an alert firing since 07:00 as 1 h down at 08:00 whether the window ends now or tomorrow', async () => {
+    const { get } = await start(downSince7)
+    const today = await get('/api/v1/review?since=today')
+    expect(today.body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, availabilityPct: 87.5, interruptions: 1, longestInterruptionMs: H }])
+    const day = await get('/api/v1/review?from=2026-12-01&to=2026-12-02')
+    expect(day.status).toBe(200)
+    expect(day.body.window).toEqual({ from: '2026-12-01T00:00:00.000Z', to: '2026-12-02T00:00:00.000Z', timeZone: 'UTC' })
+    expect(day.body.serviceLevels).toEqual(today.body.serviceLevels)
+    expect((await get('/api/v1/review.md?from=2026-12-01&to=2026-12-02')).body).toContain('| checkout | 87.50 % | 1 h 0 min | 1 |')
+    // Since 07:00 over a window from 06:00 to next week: 1 h down of the 2 h that have passed.
+    expect((await get('/api/v1/review?from=2026-12-01T06:00:00Z&to=2026-12-08')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, availabilityPct: 50 }])
+  })
+
+  it('gives a window wholly after now no service levels: none of its time has passed', async () => {
+    const { get, searches } = await start(downSince7)
+    const before = searches()
+    const r = await get('/api/v1/review?from=2026-12-02&to=2026-12-03')
+    expect(r.status).toBe(200)
+    expect(r.body.serviceLevels).toEqual([])
+    // The 7 of the lists and aggregations; the alert index is not read for a window with nothing to measure.
+    expect(searches() - before).toBe(7)
+    expect((await get('/api/v1/review.md?from=2026-12-02&to=2026-12-03')).body).toContain('_No service had alerts or incidents._')
+  })
+})
+
+describe('time zones Elasticsearch does not know (real Elasticsearch)', () => {
+  // America/Coyhaique is new in tzdata 2025b: Node 24's ICU has it, Elasticsearch 8.19's JDK does not.
+  it('answers tz=America/Coyhaique, and its default from OPSREVIEW_TIMEZONE, with local trend days', async () => {
+    // 02:00Z on 1 December is 23:00 on 30 November in Coyhaique (UTC-3).
+    const seed = (_es: unknown, prefix: string): [DocumentFor, object][] => [[incidentDocument(indexNames(prefix).incidents.alias), open(1, 'warning', Date.parse('2026-12-01T02:00:00Z'))]]
+    for (const [app, path] of [[{}, '/api/v1/review?from=2026-11-30&to=2026-12-01&tz=America/Coyhaique'], [{ timeZone: 'America/Coyhaique' }, '/api/v1/review?from=2026-11-30&to=2026-12-01']] as const) {
+      const { get } = await start(seed, app)
+      const r = await get(path)
+      expect(r.status, path).toBe(200)
+      expect(r.body.window, path).toEqual({ from: '2026-11-30T03:00:00.000Z', to: '2026-12-01T03:00:00.000Z', timeZone: 'America/Coyhaique' })
+      expect(r.body.newIncidents.total, path).toBe(1)
+      expect(r.body.trend, path).toHaveLength(30)
+      expect(r.body.trend.at(-1), path).toEqual({ day: '2026-11-30', total: 1, critical: 0, warning: 1, info: 0 })
+      expect(r.body.trend[0].day, path).toBe('2026-11-01')
+      const md = await get(path.replace('/review?', '/review.md?'))
+      expect(md.status, path).toBe(200)
+      expect(md.body, path).toContain('| 2026-11-30 | 1 | 0 |')
+    }
+  })
+})
+
+describe('open incidents, critical first (real Elasticsearch)', () => {
+  it('lists the critical ones even when 200 newer info incidents are open, then warning, then info, newest first within each', async () => {
+    const { get } = await start((_es, prefix) => {
+      const inc = incidentDocument(indexNames(prefix).incidents.alias)
+      return [
+        [inc, open(1, 'critical', NOW - 5 * H)],
+        [inc, open(2, 'critical', NOW - 4 * H)],
+        [inc, open(3, 'warning', NOW - 6 * H)],
+        // Out of the production scope: ranked like the others, but not listed with environment=production.
+        [inc, open(4, 'critical', NOW - 3 * H, { environment: 'staging', groupKey: 'checkout|staging' })],
+        ...Array.from({ length: 200 }, (_, i): [DocumentFor, object] => [inc, open(100 + i, 'info', NOW - 2 * H + i * 1000)]),
+      ]
+    })
+    const r = await get('/api/v1/review?environment=production')
+    expect(r.status).toBe(200)
+    expect(r.body.openIncidents.total).toBe(203)
+    const items = r.body.openIncidents.items as { title: string; severity: string }[]
+    expect(items).toHaveLength(200)
+    expect(items.slice(0, 4).map((i) => i.title)).toEqual(['critical 2', 'critical 1', 'warning 3', 'info 299'])
+    expect(items.filter((i) => i.severity === 'info')).toHaveLength(197)
+    const md = (await get('/api/v1/review.md?environment=production')).body as string
+    for (const title of ['critical 1', 'critical 2', 'warning 3']) expect(md).toContain(`| ${title} (`)
+    // Every environment: the staging critical is the newest critical.
+    expect((await get('/api/v1/review?environment=*')).body.openIncidents.items.slice(0, 3).map((i: { title: string }) => i.title)).toEqual(['critical 4', 'critical 2', 'critical 1'])
+  })
+})
