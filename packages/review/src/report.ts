@@ -66,19 +66,17 @@ export interface ReviewIndices {
 const LIST_LIMIT = 200
 
 /**
- * Open incidents critical first, chosen so by Elasticsearch: the list keeps 200 of them, and 200 newer info
- * incidents must not push a critical one out. The rank is the score, a function_score weight per severity
- * (the local Elasticsearch has no scripting), as search.ts sorts `severity`: critical 4, warning 3, info 2;
- * a document of no known severity scores 1.
+ * The query, each document scored by the first of `ranks` it matches (the first ranks highest, one matching
+ * none lowest), for a list Elasticsearch must order before it keeps 200: newer documents of a lower rank
+ * must not push out one of a higher. A function_score of weights: the local Elasticsearch has no scripting.
+ * It wraps the whole query: inside a filter context every score would be 0.
  */
-function rankedBySeverity(query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
-  return {
-    function_score: {
-      query, score_mode: 'first', boost_mode: 'replace',
-      functions: SEVERITIES.map((severity, i) => ({ filter: { term: { severity } }, weight: SEVERITIES.length + 1 - i })),
-    },
-  }
+function ranked(query: estypes.QueryDslQueryContainer, ranks: readonly estypes.QueryDslQueryContainer[]): estypes.QueryDslQueryContainer {
+  return { function_score: { query, score_mode: 'first', boost_mode: 'replace', functions: ranks.map((filter, i) => ({ filter, weight: ranks.length + 1 - i })) } }
 }
+
+/** Open incidents critical, then warning, then info first, as search.ts sorts `severity`. */
+const severityFirst = (query: estypes.QueryDslQueryContainer) => ranked(query, SEVERITIES.map((severity) => ({ term: { severity } })))
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0')
 
@@ -131,12 +129,12 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
     list(scoped({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }), [{ resolvedAt: 'desc' }]),
-    // The ranking wraps the scoped query: inside its filter context every score would be 0.
-    list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
+    list(severityFirst(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
-      query: scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }),
-      sort: [{ lastSeenAt: 'desc' }],
+      // Recurring ones first, the most incidents first: the problems that keep coming back.
+      query: ranked(scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }), [{ term: { kind: 'recurring' } }]),
+      sort: [{ _score: { order: 'desc' } }, { incidentCount: 'desc' }, { lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),
     // The queue: incidents the rule says need a post-mortem, and any the meeting scheduled one for anyway.
@@ -181,7 +179,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
   })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
 
-  const problemItems = sources(problems).map(listedProblem).sort((a, b) => (a.kind === 'recurring' ? 0 : 1) - (b.kind === 'recurring' ? 0 : 1) || b.incidentCount - a.incidentCount)
+  const problemItems = sources(problems).map(listedProblem)
   const pmItems = sources(postmortems)
   const dayBuckets = new Map(((trend.aggregations?.days as estypes.AggregationsDateRangeAggregate | undefined)?.buckets as (estypes.AggregationsRangeBucket & { severity: estypes.AggregationsStringTermsAggregate })[] ?? []).map((b) => [b.key, b]))
 

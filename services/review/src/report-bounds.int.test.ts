@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { alertDocument, bulkAction, incidentDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
@@ -153,5 +153,25 @@ describe('open incidents, critical first (real Elasticsearch)', () => {
     for (const title of ['critical 1', 'critical 2', 'warning 3']) expect(md).toContain(`| ${title} (`)
     // Every environment: the staging critical is the newest critical.
     expect((await get('/api/v1/review?environment=*')).body.openIncidents.items.slice(0, 3).map((i: { title: string }) => i.title)).toEqual(['critical 4', 'critical 2', 'critical 1'])
+  })
+
+  it('lists recurring problems first, the most incidents first, even when 200 newer problems of other kinds are open', async () => {
+    const problem = (n: number, kind: string, incidentCount: number, lastSeenAt: number) => ({
+      id: `prb-${String(n).padStart(24, '0')}`, kind, status: 'candidate', title: `${kind} ${n}`, signature: `production|svc-${n}|x`, services: [`svc-${n}`], environment: 'production',
+      incidentIds: [], incidentCount, firstSeenAt: iso(lastSeenAt - 24 * H), lastSeenAt: iso(lastSeenAt), owner: null, notes: [], version: 1,
+    })
+    const { get } = await start((_es, prefix) => {
+      const prb = problemDocument(indexNames(prefix).problems.alias)
+      return [
+        [prb, problem(1, 'recurring', 3, NOW - 50 * H)],
+        [prb, problem(2, 'recurring', 7, NOW - 60 * H)],
+        ...Array.from({ length: 200 }, (_, i): [DocumentFor, object] => [prb, problem(100 + i, i % 2 ? 'flapping' : 'shared-cause', 9, NOW - H + i * 1000)]),
+      ]
+    })
+    const r = await get('/api/v1/review')
+    expect(r.status).toBe(200)
+    expect(r.body.problems.total).toBe(202)
+    expect(r.body.problems.items).toHaveLength(200)
+    expect(r.body.problems.items.slice(0, 3).map((p: { title: string }) => p.title)).toEqual(['recurring 2', 'recurring 1', 'flapping 299'])
   })
 })
