@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs'
+import { ConfigResourceTypes, type Kafka, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { connectProducer } from '@opsreview/kafka/connection'
 import type { ListCommand, ReplayCommand } from './args.ts'
@@ -51,6 +51,7 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
   const topics = topicsOf(cmd, deps)
   const read = await readDeadLetters({ kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs })
   const selected = read.deadLetters.filter((dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl))
+  const compactedTopics = await compacted(deps.kafka, new Set(selected.flatMap((dl) => (dl.replay?.kind === 'record' ? [dl.replay.topic] : []))))
   let producer: Producer | undefined
   const webhook = deps.ingestToken
     ? receiverWebhookTarget({ receiverUrl: deps.receiverUrl, token: deps.ingestToken })
@@ -67,7 +68,7 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
     webhook,
   }
   try {
-    const report = await replayDeadLetters(selected, { targets, dryRun: cmd.dryRun, logger: deps.logger })
+    const report = await replayDeadLetters(selected, { targets, dryRun: cmd.dryRun, logger: deps.logger, compactedTopics })
     const missing = read.topics.filter((t) => !t.exists).map((t: TopicRead) => `  ${t.topic}: no such topic\n`).join('')
     return {
       text: `replay of reason ${cmd.reasons.join(', ')} since ${iso(cmd.sinceMs)}\n${missing}${formatReplayReport(report)}`,
@@ -80,5 +81,21 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
     }
   } finally {
     await producer?.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'replay producer did not disconnect cleanly'))
+  }
+}
+
+/** Those of `topics` that exist and are compacted (`cleanup.policy` names `compact`). */
+async function compacted(kafka: Kafka, topics: ReadonlySet<string>): Promise<Set<string>> {
+  if (topics.size === 0) return new Set()
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const existing = new Set(await admin.listTopics())
+    const names = [...topics].filter((t) => existing.has(t))
+    if (names.length === 0) return new Set()
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })) })
+    return new Set(resources.filter((r) => r.configEntries.some((e) => e.configName === 'cleanup.policy' && e.configValue.split(',').includes('compact'))).map((r) => r.resourceName))
+  } finally {
+    await admin.disconnect()
   }
 }

@@ -174,6 +174,29 @@ describe('dead letters on the real Kafka', () => {
     ])
   })
 
+  it('does not append an old record to a compacted topic, where it would replace a newer version for good', async () => {
+    const dlq = uniqueName('dl-compacted')
+    const incidents = uniqueName('dl-incidents')
+    const plain = uniqueName('dl-plain')
+    await createTopics(admin, [dlq, plain], 1)
+    await admin.createTopics({ topics: [{ topic: incidents, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true })
+    onTestFinished(() => admin.deleteTopics({ topics: [incidents] }).catch(() => undefined))
+    const v = (version: number) => JSON.stringify({ id: 'inc-1', version })
+    await produce(incidents, [{ key: 'inc-1', value: v(3) }, { key: 'inc-1', value: v(7) }])
+    await produce(dlq, [
+      deadLetterMessage('o/0/0', envelope({ stage: 'indexer', reason: 'mapping-rejected', replay: { kind: 'record', topic: incidents, key: 'inc-1', value: v(3) } })),
+      deadLetterMessage('o/0/1', envelope({ stage: 'indexer', reason: 'mapping-rejected', replay: { kind: 'record', topic: plain, key: 'a', value: '{"id":"a"}' } })),
+    ])
+    const cmd = { command: 'replay' as const, sinceMs: Date.now() - HOUR, reasons: ['mapping-rejected'], topics: [], json: false }
+    const deps = { kafka, logger, topics: [dlq], receiverUrl: 'http://127.0.0.1:9', ingestToken: undefined }
+    expect((await replayCommand({ ...cmd, dryRun: true }, deps)).json).toMatchObject({ matched: 2, replayed: 1, notReplayable: 1 })
+    const result = await replayCommand({ ...cmd, dryRun: false }, deps)
+    expect(result.json).toMatchObject({ matched: 2, replayed: 1, failed: 0, notReplayable: 1 })
+    expect(result.text).toContain(`topic ${incidents} is compacted`)
+    expect((await admin.fetchTopicOffsets(incidents)).map((p) => p.high)).toEqual(['2'])
+    expect((await readTopicUntil(kafka, plain, (m) => m.length >= 1)).map((m) => m.value)).toEqual(['{"id":"a"}'])
+  })
+
   it('reports a receiver that is down as failed, to retry later, without trying each dead letter', async () => {
     const dlq = uniqueName('dl-down')
     await createTopics(admin, [dlq], 1)

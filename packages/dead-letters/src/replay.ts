@@ -39,7 +39,7 @@ const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 're
  * turns out unavailable (Kafka down, receiver unreachable or 5xx) the rest bound for it are reported as
  * failed without trying, so an outage does not cost one timeout per dead letter.
  */
-export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger }): Promise<ReplayReport> {
+export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger; compactedTopics?: ReadonlySet<string> }): Promise<ReplayReport> {
   const outcomes: ReplayOutcome[] = []
   const seen = new Map<string, string>()
   const down = new Map<DeadLetterReplay['kind'], ReplayFailedError>()
@@ -47,6 +47,12 @@ export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts
     const replay = dl.replay
     if (!replay) {
       outcomes.push({ deadLetter: dl, outcome: 'not-replayable', why: dl.notReplayable ?? 'no replay in the record' })
+      continue
+    }
+    if (replay.kind === 'record' && opts.compactedTopics?.has(replay.topic)) {
+      // The letter's record came from that topic, which keeps the newest record of each key: appended again,
+      // an old incident or problem version would replace a newer one there for good.
+      outcomes.push({ deadLetter: dl, outcome: 'not-replayable', why: `topic ${replay.topic} is compacted: it still holds this record or a newer version of it, which this one appended now would replace; re-index from the topic instead (pnpm opsreview reindex)` })
       continue
     }
     const target = replayTarget(replay)
