@@ -89,6 +89,13 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(2)
   })
 
+  it('dead-letters every request refused whole, although those refused unread have the same empty replay', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    for (let i = 0; i < 2; i++) expect((await post(`${url}/webhooks/alertmanager`, '{}', { 'content-type': 'text/plain' })).status).toBe(415)
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(2)
+  })
+
   it('answers 503 while Kafka is down, and 200 to the retry without publishing twice', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

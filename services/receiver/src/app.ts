@@ -88,7 +88,7 @@ export function toMessage({ event, value }: { event: AlertEvent; value: string }
 
 /**
  * What makes a dead letter of refused alerts the same on a retried notification: its reason and the
- * alerts it replays, not the request id or the time it carries. Undefined for a letter without a replay.
+ * alerts it replays, not the request id or the time it carries.
  */
 function deadLetterId(envelope: DeadLetterEnvelope): string | undefined {
   if (envelope.replay?.kind !== 'webhook') return undefined
@@ -240,11 +240,12 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
    * fails alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
    * letter; rejects with KafkaUnavailableError if Kafka did not.
    */
-  async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[]): Promise<void> {
+  async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[], { once = false } = {}): Promise<void> {
     const send = async ({ key, envelope }: { key: string; envelope: DeadLetterEnvelope }) => {
-      // Alertmanager retries a 503 with the same notification: its refused alerts were dead-lettered on the
-      // first try, and would be again on every retry.
-      const id = deadLetterId(envelope)
+      // `once`: the refused alerts of an Alertmanager notification, which Alertmanager sends again after a
+      // 503 for its good alerts; they were dead-lettered on the first try. Not a whole request refused: two
+      // different bodies refused unread (a 413, a 415) would have the same empty replay.
+      const id = once ? deadLetterId(envelope) : undefined
       if (id !== undefined && recent.has(id, clock().getTime())) return
       try {
         await publisher.publish(topics.rejected, [deadLetterMessage(key, fitDeadLetter(envelope))])
@@ -290,7 +291,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       // Outcomes per event: a record Kafka refuses fails alone, and is refused alone.
       const [sent, letters] = await Promise.all([
         sendOnce('alertmanager', accepted, (fresh) => publisher.publishEach(topics.alerts, fresh.map(toMessage))),
-        Promise.allSettled([publishDeadLetters(req, [...refusals.map(letterFor), ...shared])]),
+        Promise.allSettled([publishDeadLetters(req, [...refusals.map(letterFor), ...shared], { once: true })]),
       ])
       let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
       const tooLarge: Refusal[] = []
@@ -307,7 +308,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       })
       if (tooLarge.length > 0) {
         req.log.warn({ alerts: tooLarge.map((r) => r.index) }, 'kafka refused events; dead-lettering them')
-        await publishDeadLetters(req, tooLarge.map(letterFor)).catch((err: unknown) => { unavailable ??= err })
+        await publishDeadLetters(req, tooLarge.map(letterFor), { once: true }).catch((err: unknown) => { unavailable ??= err })
       }
       // Events already acknowledged stay published; Alertmanager's retry finds them in RecentIds.
       if (unavailable !== undefined) throw unavailable
