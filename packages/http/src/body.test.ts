@@ -52,7 +52,7 @@ describe('jsonBody', () => {
 
   it('reads a body declared UTF-8, or declared in no charset, as Alertmanager sends it', async () => {
     const url = await app()
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8']) {
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8', 'application/json; charset=us-ascii']) {
       expect(await send(url, '{"a":"é"}', { 'content-type': type }), type).toEqual({ status: 200, body: { got: { a: 'é' } } })
     }
   })
@@ -65,7 +65,7 @@ describe('jsonBody', () => {
     const res = await send(await app(), body, { 'content-type': type })
     expect(res.status).toBe(415)
     expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE')
-    expect(res.body.errors).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }])
+    expect(res.body.errors).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 (or us-ascii) or no charset' }])
   })
 
   it('accepts nesting up to 64 levels', async () => {

@@ -24,7 +24,8 @@ function declaredCharsets(contentType: string): string[] {
     return [param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase()]
   })
 }
-const utf8 = new Set(['utf-8', 'utf8'])
+// ASCII is UTF-8 too: .NET's StringContent with Encoding.ASCII, for one, declares it.
+const utf8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
 
 /** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
 export const DEFAULT_MAX_JSON_DEPTH = 64
@@ -75,7 +76,7 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
       const other = declaredCharsets(contentType).find((c) => !utf8.has(c))
       if (other !== undefined) {
         return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Charset ${JSON.stringify(other.slice(0, 40))} is not UTF-8`, {
-          errors: [{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }],
+          errors: [{ path: 'header:content-type', message: 'must declare charset=utf-8 (or us-ascii) or no charset' }],
         }))
       }
       next()

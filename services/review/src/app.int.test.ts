@@ -339,7 +339,7 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
     for (const [contentType, body] of [['application/json; charset=iso-8859-1', Buffer.from('{"actor":"ann","note":"caf\u00e9"}', 'latin1')], ['application/json; charset=utf-16', Buffer.from(decision, 'utf16le')]] as const) {
       const res = await patch('/api/v1/incidents/inc-000000000000000000000001', body, contentType)
       expect(res.status, contentType).toBe(415)
-      expect(((await res.json()) as Json).errors, contentType).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 or no charset' }])
+      expect(((await res.json()) as Json).errors, contentType).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 (or us-ascii) or no charset' }])
     }
     // wait=false is no wait; UTF-8 declared is read. Commands of one environment share a partition, in
     // order: had a refused request published, it would be on the topic before these.
