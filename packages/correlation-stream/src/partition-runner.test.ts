@@ -99,3 +99,21 @@ describe('PartitionRunner restoring', () => {
     expect([...loaded.keys()]).toEqual(['in/2'])
   })
 })
+
+describe('PartitionRunner sending outputs', () => {
+  it('heartbeats between the requests of a batch too large for one, each of which may take the send timeout', async () => {
+    const events: string[] = []
+    const poison = (offset: string) => ({ offset, value: Buffer.from(`not json ${'x'.repeat(700 * 1024)}`) })
+    const payload = {
+      batch: { topic: 'in', partition: 0, messages: [poison('0'), poison('1')] },
+      resolveOffset: () => undefined, heartbeat: async () => { events.push('heartbeat') }, isRunning: () => true, isStale: () => false,
+    } as unknown as EachBatchPayload
+    const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => { events.push('send'); return [] } }, store,
+      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    })
+    await runner.handler(payload)
+    expect(events.slice(0, 3)).toEqual(['send', 'heartbeat', 'send'])
+  })
+})

@@ -183,8 +183,8 @@ export class PartitionRunner {
 
   /**
    * The longest one send of outputs or state may take (`SerialProducer`'s `sendTimeoutMs`). The handler
-   * does not heartbeat while it waits: 10 s keeps a batch well inside the session timeout (30 s by default),
-   * as the rekeyer's publisher does. A send that takes longer fails as Kafka unavailable, the engine is
+   * does not heartbeat while a send waits, only between the requests of a batch: 10 s keeps each well inside
+   * the session timeout (30 s by default), as the rekeyer's publisher does. A send that takes longer fails as Kafka unavailable, the engine is
    * dropped, and the consumer's retry policy backs off, heartbeating.
    */
   static readonly sendTimeoutMs = 10_000
@@ -276,7 +276,11 @@ export class PartitionRunner {
       // In requests of at most 1 MiB: a late backlog's release can touch thousands of incidents in one batch,
       // and in one request a partition's record batch would pass max.message.bytes, for good (the replay
       // after the restart brings the same outputs). A failure half-way drops the engine as any other does.
-      for (const request of requestsOf(topicMessages)) await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
+      // The group hears from this member between requests: each may take up to sendTimeoutMs.
+      for (const [i, request] of requestsOf(topicMessages).entries()) {
+        if (i > 0) await heartbeat()
+        await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
+      }
     } catch (err) {
       if (inputs > 0) this.#drop(partition, log, 'outputs not acknowledged')
       throw err
@@ -374,7 +378,7 @@ export class PartitionRunner {
       } catch (raw) {
         const err = classifyFailure(raw)
         if (!err.retriable) {
-          log.error({ err, offset: String(offset) }, 'offset not committed after the checkpoint: no retry can fix this; the next checkpoint tries again')
+          log.error({ err, offset: String(offset) }, 'offset not committed after the checkpoint: no retry can fix this; the next checkpoint after new input, or the one at shutdown, commits it')
           return
         }
         const delay = backoffMs(failures + 1, 250, 5000)
