@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Kafka, type Producer } from 'kafkajs'
+import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { connectProducer } from '@opsreview/kafka/connection'
 import type { ListCommand, ReplayCommand } from './args.ts'
@@ -84,7 +84,10 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
   }
 }
 
-/** Those of `topics` that exist and are compacted (`cleanup.policy` names `compact`). */
+/**
+ * Those of `topics` that exist and are compacted (`cleanup.policy` names `compact`). `ConfigResourceTypes`
+ * through the default export: Node's ESM loader does not find it among kafkajs's named CommonJS exports.
+ */
 async function compacted(kafka: Kafka, topics: ReadonlySet<string>): Promise<Set<string>> {
   if (topics.size === 0) return new Set()
   const admin = kafka.admin()
@@ -93,8 +96,8 @@ async function compacted(kafka: Kafka, topics: ReadonlySet<string>): Promise<Set
     const existing = new Set(await admin.listTopics())
     const names = [...topics].filter((t) => existing.has(t))
     if (names.length === 0) return new Set()
-    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })) })
-    return new Set(resources.filter((r) => r.configEntries.some((e) => e.configName === 'cleanup.policy' && e.configValue.split(',').includes('compact'))).map((r) => r.resourceName))
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: names.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })) })
+    return new Set(resources.filter((r) => r.configEntries.some((e) => e.configName === 'cleanup.policy' && e.configValue.split(',').map((p) => p.trim()).includes('compact'))).map((r) => r.resourceName))
   } finally {
     await admin.disconnect()
   }
