@@ -1,10 +1,11 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { SEVERITIES, type Incident, type Problem } from '@opsreview/schemas'
+import type { Incident, Problem } from '@opsreview/schemas'
 import { serviceTimes } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
+import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { readAlertIntervals } from './service-time.ts'
-import { addDays, localTime, startOfDay } from './zone.ts'
+import { addDays, dateText, localTime, startOfDay } from './zone.ts'
 import type { ReviewWindow, ReviewWindowAt } from './window.ts'
 
 const DAY = 86_400_000
@@ -66,21 +67,6 @@ export interface ReviewIndices {
 const LIST_LIMIT = 200
 
 /**
- * The query, each document scored by the first of `ranks` it matches (the first ranks highest, one matching
- * none lowest), for a list Elasticsearch must order before it keeps 200: newer documents of a lower rank
- * must not push out one of a higher. A function_score of weights: the local Elasticsearch has no scripting.
- * It wraps the whole query: inside a filter context every score would be 0.
- */
-function ranked(query: estypes.QueryDslQueryContainer, ranks: readonly estypes.QueryDslQueryContainer[]): estypes.QueryDslQueryContainer {
-  return { function_score: { query, score_mode: 'first', boost_mode: 'replace', functions: ranks.map((filter, i) => ({ filter, weight: ranks.length + 1 - i })) } }
-}
-
-/** Open incidents critical, then warning, then info first, as search.ts sorts `severity`. */
-const severityFirst = (query: estypes.QueryDslQueryContainer) => ranked(query, SEVERITIES.map((severity) => ({ term: { severity } })))
-
-const pad = (n: number, w = 2) => String(n).padStart(w, '0')
-
-/**
  * The trend's 30 local days as instants. The service computes each local midnight with the runtime's zone
  * rules rather than handing the zone to a `date_histogram`: Elasticsearch's (its JDK's) zone database is not
  * Node's, and a zone only Node knows (America/Coyhaique, new in tzdata 2025b) made the whole review fail.
@@ -89,7 +75,7 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0')
 function trendDays(zone: string, first: { year: number; month: number; day: number }): { key: string; from: number; to: number }[] {
   return Array.from({ length: 30 }, (_, i) => {
     const date = addDays(first, i)
-    return { key: `${pad(date.year, 4)}-${pad(date.month)}-${pad(date.day)}`, from: startOfDay(zone, date), to: startOfDay(zone, addDays(date, 1)) }
+    return { key: dateText(date), from: startOfDay(zone, date), to: startOfDay(zone, addDays(date, 1)) }
   })
 }
 
@@ -129,11 +115,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
     list(scoped({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }), [{ resolvedAt: 'desc' }]),
-    list(severityFirst(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
+    list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
       // Recurring ones first, the most incidents first: the problems that keep coming back.
-      query: ranked(scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }), [{ term: { kind: 'recurring' } }]),
+      query: rankedBy(scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }), [{ term: { kind: 'recurring' } }]),
       sort: [{ _score: { order: 'desc' } }, { incidentCount: 'desc' }, { lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),

@@ -1,5 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
+import { rankedBySeverity } from './ranking.ts'
 import { parseInstant } from './time.ts'
 
 export interface FieldError {
@@ -58,22 +59,6 @@ export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['fiel
   if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined
   if (sortField === 'severity') return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= SEVERITIES.length + 1 ? [value, id] : undefined
   return Number.isSafeInteger(value) && (value as number) >= MISSING_DATE_SORT_MS && (value as number) <= LATEST_SORT_MS ? [value, id] : undefined
-}
-
-/**
- * Severity sorts by rank, not by word: `severity:desc` is critical, warning, info (alphabetically warning
- * would come before critical). The rank is the document's score: a function_score of one weight per
- * severity (the local Elasticsearch has no scripting), so indices written before need no new field. A
- * document without a known severity scores 1, below info.
- */
-const severityRank = (severity: string) => SEVERITIES.length + 1 - SEVERITIES.indexOf(severity as Severity)
-function rankedBySeverity(query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer {
-  return {
-    function_score: {
-      query, score_mode: 'first', boost_mode: 'replace',
-      functions: SEVERITIES.map((severity) => ({ filter: { term: { severity } }, weight: severityRank(severity) })),
-    },
-  }
 }
 
 /**

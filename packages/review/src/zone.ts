@@ -101,10 +101,12 @@ export function startOfDayAt(zone: string, ms: number): number {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0')
 
+/** `2026-12-01`: a calendar date as written. */
+export const dateText = (d: { year: number; month: number; day: number }): string => `${pad(d.year, 4)}-${pad(d.month)}-${pad(d.day)}`
+
 /** `2026-12-01`: the local calendar date of an instant. */
 export function localDate(zone: string, ms: number): string {
-  const t = localTime(zone, ms)
-  return `${pad(t.year, 4)}-${pad(t.month)}-${pad(t.day)}`
+  return dateText(localTime(zone, ms))
 }
 
 /** `2026-12-01T09:00:00+01:00`: RFC 3339 with the zone's offset at that instant (`Z` for UTC). */
