@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
 import { readLog, type LogRecord } from './read-log.ts'
 
@@ -42,5 +42,26 @@ describe('readLog on the real Kafka', () => {
     expect(await readLog({ kafka, topics: [missing], fromMs: T, toMs: T + 1000, groupId: uniqueName('log-reader') }, () => undefined)).toEqual({ records: 0, partitions: 0, pauses: 0 })
     expect(await admin.listTopics()).not.toContain(missing)
     await admin.disconnect()
+  })
+
+  it('reads the topics that exist when another is missing (a deployment that never took a decision), creating none', async () => {
+    const kafka = kafkaClient()
+    const admin = kafka.admin()
+    await admin.connect()
+    onTestFinished(() => admin.disconnect())
+    const alerts = uniqueName('log-alerts')
+    const missing = uniqueName('log-commands-missing')
+    await createTopics(admin, [alerts])
+    const producer = kafka.producer()
+    await producer.connect()
+    const T = Date.parse('2026-11-30T00:00:00Z')
+    await producer.send({ topic: alerts, messages: [0, 1, 2].map((i) => ({ partition: i, value: `a${i}`, timestamp: String(T + i * 1000) })) })
+    await producer.disconnect()
+
+    const seen: string[] = []
+    const stats = await readLog({ kafka, topics: [alerts, missing], fromMs: T, toMs: T + 10_000, groupId: uniqueName('log-reader'), idleTimeoutMs: 10_000 }, (r) => seen.push(r.value))
+    expect(seen).toEqual(['a0', 'a1', 'a2'])
+    expect(stats).toMatchObject({ records: 3, partitions: 3 })
+    expect(await admin.listTopics()).not.toContain(missing)
   })
 })

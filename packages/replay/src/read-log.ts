@@ -63,6 +63,18 @@ async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number,
 }
 
 /**
+ * Kafka did not answer: an error kafkajs retries (a connection refused or closed, a request timed out, a
+ * broker not found), or its retries of one ran out. An error kafkajs never retries (authentication
+ * refused, say) is left as it is. By name: kafkajs's error classes are not named exports under Node's ESM.
+ */
+function unavailable(err: unknown): ReplayError | undefined {
+  const e = err as { name?: unknown; retriable?: unknown; message?: unknown } | undefined
+  if (typeof e?.name !== 'string' || !e.name.startsWith('KafkaJS')) return undefined
+  if (e.retriable !== true && e.name !== 'KafkaJSNumberOfRetriesExceeded') return undefined
+  return new ReplayError('UNAVAILABLE', `Kafka is unavailable: ${String(e.message)}`, { cause: err })
+}
+
+/**
  * Reads the records of `topics` published within [fromMs, toMs] and hands them to `onRecord` merged across
  * every partition in timestamp order (the order the live correlator received them in, partition by
  * partition), ties by topic order then partition. A partition that runs ahead of the others is paused
@@ -121,7 +133,8 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
 
     c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
     await c.connect()
-    await c.subscribe({ topics: [...o.topics], fromBeginning: true })
+    // Only the topics with records to read: subscribing to a topic that does not exist fails the consumer.
+    await c.subscribe({ topics: [...new Set(wanted.map((r) => r.topic))], fromBeginning: true })
     await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -156,6 +169,8 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
       clearInterval(watchdog)
     }
     return stats
+  } catch (err) {
+    throw unavailable(err) ?? err
   } finally {
     await consumer?.disconnect().catch(() => undefined)
     // The group never committed anything; deleting it leaves no trace on the broker.
