@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { compareRuns, type ComparedIncident, type ComparedProblem, type MemberAlert } from './compare.ts'
 
-const range = { from: '2026-11-30T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z' }
+// The replay's input starts a 7-day warm-up before the range.
+const range = { from: '2026-11-30T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', readFrom: '2026-11-23T00:00:00.000Z' }
 const at = (hhmm: string, day = '2026-11-30') => `${day}T${hhmm}:00.000Z`
+const before = (hhmm: string) => at(hhmm, '2026-11-29')
 
 function alert(key: string, from: string, to: string | null, extra: Partial<MemberAlert> = {}): MemberAlert {
   return { key, service: 'checkout', severity: 'critical', firstSeenAt: from, lastSeenAt: to ?? from, resolvedAt: to, ...extra }
@@ -114,6 +116,42 @@ describe('compareRuns', () => {
     )
     expect(c.incidents).toMatchObject({ live: 0, replay: 1, onlyReplay: [], merged: [] })
     expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 20 * 60_000, replayDowntimeMs: 15 * 60_000 })
+  })
+
+  it('a live incident resolved before the range, whose alert a longer reopen window keeps in a replayed incident open in it, is merged', () => {
+    // The alert fired 50 min before the range, resolved 45 min before it, and fired again 5 min into it. Live
+    // (30 min reopen window) opened a second incident; the replay (60 min) reopened the first.
+    const first = alert('am:1', before('23:10'), before('23:15'))
+    const again = alert('am:1', at('00:05'), at('00:20'))
+    const c = compareRuns(
+      { incidents: [incident('inc-1', [first]), incident('inc-2', [again])], problems: [] },
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [] },
+      range,
+    )
+    // Counts are of incidents opened in the range: the replay opened none.
+    expect(c.incidents).toMatchObject({ live: 1, replay: 0, delta: -1, unchanged: 0, split: [], onlyLive: [], onlyReplay: [] })
+    expect(c.incidents.merged).toEqual([{ replay: { id: 'inc-1', title: 'inc-1', openedAt: before('23:10') }, live: [{ id: 'inc-1', title: 'inc-1', openedAt: before('23:10') }, { id: 'inc-2', title: 'inc-2', openedAt: at('00:05') }] }])
+  })
+
+  it('a live incident open across the range start, split by a shorter reopen window into one resolved before it and one in it, is a split', () => {
+    const c = compareRuns(
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [] },
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), before('23:15'))]), incident('inc-2', [alert('am:1', at('00:05'), at('00:20'))])], problems: [] },
+      range,
+    )
+    expect(c.incidents).toMatchObject({ live: 0, replay: 1, delta: 1, unchanged: 0, merged: [], onlyLive: [], onlyReplay: [] })
+    expect(c.incidents.split).toEqual([{ live: { id: 'inc-1', title: 'inc-1', openedAt: before('23:10') }, replay: [{ id: 'inc-1', title: 'inc-1', openedAt: before('23:10') }, { id: 'inc-2', title: 'inc-2', openedAt: at('00:05') }] }])
+  })
+
+  it('judges no incident that ended before the range: a merge wholly in the warm-up is not reported', () => {
+    const a = alert('am:1', before('10:00'), before('10:30'))
+    const b = alert('am:2', before('10:10'), before('10:40'))
+    const c = compareRuns(
+      { incidents: [incident('inc-a', [a]), incident('inc-b', [b])], problems: [] },
+      { incidents: [incident('inc-a', [a, b])], problems: [] },
+      range,
+    )
+    expect(c.incidents).toMatchObject({ live: 0, replay: 0, unchanged: 0, merged: [], split: [], onlyLive: [], onlyReplay: [] })
   })
 
   it('ignores incidents wholly outside the range, and warnings for availability', () => {

@@ -73,21 +73,26 @@ export interface ServiceAvailability {
 
 export interface Comparison {
   range: { from: string; to: string }
+  /**
+   * `live` and `replay` count the incidents opened in the range. The lists judge every incident open in it
+   * (opened before its end, not resolved before its start), so an incident opened during the warm-up that
+   * a changed window kept open into the range is judged too, on both sides.
+   */
   incidents: {
     /** Incidents opened in the range. */
     live: number
     replay: number
     /** Replay minus live. */
     delta: number
-    /** Live incidents whose alerts form exactly one replayed incident, and that incident only theirs. */
+    /** Live incidents open in the range whose alerts form exactly one replayed incident, and that incident only theirs. */
     unchanged: number
-    /** Replayed incidents whose alerts came from two or more live incidents. */
+    /** Replayed incidents open in the range whose alerts came from two or more live incidents. */
     merged: { replay: IncidentRef; live: IncidentRef[] }[]
-    /** Live incidents whose alerts landed in two or more replayed incidents. */
+    /** Live incidents open in the range whose alerts landed in two or more replayed incidents. */
     split: { live: IncidentRef; replay: IncidentRef[] }[]
-    /** Live incidents none of whose alerts or reports is in any replayed incident. */
+    /** Live incidents open in the range none of whose alerts or reports is in any replayed incident. */
     onlyLive: IncidentRef[]
-    /** Replayed incidents none of whose alerts or reports is in any live incident. */
+    /** Replayed incidents open in the range none of whose alerts or reports is in any live incident. */
     onlyReplay: IncidentRef[]
   }
   problems: {
@@ -135,7 +140,7 @@ function downtime(intervals: Interval[], from: number, to: number): number {
   return cur ? total + cur.to - cur.from : total
 }
 
-/** Incidents that touch the range: opened before its end, and not resolved before its start. */
+/** Incidents that touch [from, to): opened before its end, and not resolved before its start. */
 function touching(incidents: readonly ComparedIncident[], from: number, to: number): ComparedIncident[] {
   return incidents.filter((i) => ms(i.openedAt) < to && (i.resolvedAt === null || ms(i.resolvedAt) >= from))
 }
@@ -191,29 +196,41 @@ function availabilityOf(incidents: readonly ComparedIncident[], from: number, to
 
 const pct = (downtimeMs: number, windowMs: number) => Math.round((1 - downtimeMs / Math.max(1, windowMs)) * 10_000) / 100
 
+/** The range a comparison reports on, and where the replay's input starts (`from` less the warm-up). */
+export interface CompareRange {
+  from: string
+  to: string
+  readFrom: string
+}
+
 /**
- * Compares a replay with the live run over [from, to). Counts are of incidents opened in the range;
- * merges and splits are judged by alert membership against every incident of the other run that touches
- * the range (so an incident opened just before `from` still counts as the live home of its alerts);
- * problems are compared by id, which is the hash of their kind and signature.
+ * Compares a replay with the live run over [from, to). Counts are of incidents opened in the range. Merges
+ * and splits are judged on the incidents of each run open in the range, by alert membership against every
+ * incident of the other run open in [readFrom, to): the homes of an incident's alerts can lie before `from`
+ * (a live incident resolved just before it, whose alert a longer reopen window keeps in a replayed incident
+ * open in the range, is merged into it), and both runs are judged over the same spans. Problems are
+ * compared by id, which is the hash of their kind and signature.
  */
-export function compareRuns(live: Run, replay: Run, range: { from: string; to: string }): Comparison {
+export function compareRuns(live: Run, replay: Run, range: CompareRange): Comparison {
   const from = ms(range.from)
   const to = ms(range.to)
+  const readFrom = ms(range.readFrom)
   const opened = (i: ComparedIncident) => ms(i.openedAt) >= from && ms(i.openedAt) < to
-  const liveAll = touching(live.incidents, from, to)
-  const replayAll = touching(replay.incidents, from, to)
+  const liveWide = touching(live.incidents, readFrom, to)
+  const replayWide = touching(replay.incidents, readFrom, to)
+  const liveAll = touching(liveWide, from, to)
+  const replayAll = touching(replayWide, from, to)
   const liveIn = liveAll.filter(opened)
   const replayIn = replayAll.filter(opened)
-  const liveById = new Map(liveAll.map((i) => [i.id, i]))
-  const replayById = new Map(replayAll.map((i) => [i.id, i]))
+  const liveById = new Map(liveWide.map((i) => [i.id, i]))
+  const replayById = new Map(replayWide.map((i) => [i.id, i]))
 
-  const homesOfReplay = sharing(replayAll, liveAll, to)
-  const homesOfLive = sharing(liveAll, replayAll, to)
+  const homesOfReplay = sharing(replayWide, liveWide, to)
+  const homesOfLive = sharing(liveWide, replayWide, to)
 
   const merged: Comparison['incidents']['merged'] = []
   const onlyReplay: IncidentRef[] = []
-  for (const r of replayIn) {
+  for (const r of replayAll) {
     const homes = homesOfReplay.get(r.id)!
     if (homes.size === 0) onlyReplay.push(incidentRef(r))
     else if (homes.size >= 2) merged.push({ replay: incidentRef(r), live: [...homes].map((id) => incidentRef(liveById.get(id)!)).sort(byOpened) })
@@ -221,13 +238,13 @@ export function compareRuns(live: Run, replay: Run, range: { from: string; to: s
   const split: Comparison['incidents']['split'] = []
   const onlyLive: IncidentRef[] = []
   let unchanged = 0
-  for (const l of liveIn) {
+  for (const l of liveAll) {
     const homes = homesOfLive.get(l.id)!
     if (homes.size === 0) onlyLive.push(incidentRef(l))
     else if (homes.size >= 2) split.push({ live: incidentRef(l), replay: [...homes].map((id) => incidentRef(replayById.get(id)!)).sort(byOpened) })
     else {
       const [only] = homes
-      if (homesOfReplay.get(only!)?.size === 1) unchanged++
+      if (homesOfReplay.get(only!)!.size === 1) unchanged++
     }
   }
 

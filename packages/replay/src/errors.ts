@@ -5,6 +5,11 @@
 export const replayErrors = {
   /** Kafka or Elasticsearch did not answer, or the read did not finish in time. */
   UNAVAILABLE: { retriable: true },
+  /**
+   * The live incidents or problems alias does not exist (a wrong index prefix, or no indexer has run):
+   * there is nothing to compare with, and an empty live side would report every incident as new.
+   */
+  LIVE_INDEX_NOT_FOUND: { retriable: false },
   /** The grouping rules file cannot be read or is not valid rules. */
   RULES_INVALID: { retriable: false },
   /** `--drop` of a dataset that has no indices. */

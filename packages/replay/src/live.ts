@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { ComparedIncident, ComparedProblem, Run } from './compare.ts'
+import { ReplayError } from './errors.ts'
 
 const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'alerts.key', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'reports.eventId']
 const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
@@ -10,7 +11,7 @@ async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryCon
   const out: T[] = []
   let after: estypes.SortResults | undefined
   for (;;) {
-    const r = await es.search<T>({ index, size: 2000, query, sort: [{ id: 'asc' }], _source: fields, ignore_unavailable: true, allow_no_indices: true, ...(after ? { search_after: after } : {}) })
+    const r = await es.search<T>({ index, size: 2000, query, sort: [{ id: 'asc' }], _source: fields, ...(after ? { search_after: after } : {}) })
     for (const h of r.hits.hits) out.push(h._source!)
     if (r.hits.hits.length < 2000) return out
     after = r.hits.hits.at(-1)!.sort
@@ -18,16 +19,23 @@ async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryCon
 }
 
 /**
- * The live incidents that touch [from, to) (opened before its end, not resolved before its start) and
- * the live problems seen in it, from the aliases the indexer writes. An incident document embeds its
- * first 100 alerts, so membership of larger incidents is judged on those.
+ * The live incidents that touch [readFrom, to) (opened before its end, not resolved before its start) and
+ * the live problems seen in [from, to), from the aliases the indexer writes. Incidents are read from
+ * `readFrom`, where the replay's input starts, so that a live incident resolved during the warm-up is
+ * still there as the home of its alerts. An incident document embeds its first 100 alerts, so membership
+ * of larger incidents is judged on those. Throws LIVE_INDEX_NOT_FOUND when an alias does not exist.
  */
-export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string }): Promise<Run> {
+export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }): Promise<Run> {
   const n = indexNames(prefix)
+  for (const alias of [n.incidents.alias, n.problems.alias]) {
+    if (!(await es.indices.exists({ index: alias }))) {
+      throw new ReplayError('LIVE_INDEX_NOT_FOUND', `the live index ${alias} does not exist, so there is nothing to compare the replay with`)
+    }
+  }
   const incidents = await all<ComparedIncident>(es, n.incidents.alias, {
     bool: {
       filter: [{ range: { openedAt: { lt: range.to } } }],
-      should: [{ bool: { must_not: { exists: { field: 'resolvedAt' } } } }, { range: { resolvedAt: { gte: range.from } } }],
+      should: [{ bool: { must_not: { exists: { field: 'resolvedAt' } } } }, { range: { resolvedAt: { gte: range.readFrom } } }],
       minimum_should_match: 1,
     },
   }, incidentFields)

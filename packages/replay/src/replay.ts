@@ -75,6 +75,11 @@ export function warmUpFor(config: Partial<CorrelationConfig>): number {
   return Math.max(c.recurring.windowMs, c.flapping.windowMs, c.reopenWindowMs, c.reportWindowMs, c.joinWindowMs, c.sharedCause.windowMs, c.quietPeriodMs)
 }
 
+/** Where the replay's input starts: `fromMs` less the warm-up (by default the configuration's). */
+export function readFromOf(o: Pick<ReplayOptions, 'fromMs' | 'warmUpMs' | 'engineConfig'>): number {
+  return o.fromMs - (o.warmUpMs ?? warmUpFor(o.engineConfig))
+}
+
 /**
  * Runs a fresh engine over the retained log of [fromMs − warm-up, toMs]: alerts (relabelled under the
  * rules) and decisions, merged across partitions in the order they were received, each applied on event
@@ -84,8 +89,7 @@ export function warmUpFor(config: Partial<CorrelationConfig>): number {
 export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const now = o.now ?? Date.now
   const started = now()
-  const warmUpMs = o.warmUpMs ?? warmUpFor(o.engineConfig)
-  const readFromMs = o.fromMs - warmUpMs
+  const readFromMs = readFromOf(o)
   const tickIntervalMs = o.tickIntervalMs ?? 5000
   // The replay ticks (below), so a backlog at the start of the log is held as the live correlator holds it.
   const lateHold = { ...defaultCorrelationConfig.lateHold, ...o.engineConfig.lateHold, expectTicks: tickIntervalMs > 0 }

@@ -38,7 +38,7 @@ export function renderReport(r: ReplayReport): string {
     `  read from ${s.readFrom} (warm-up): ${s.alerts} alerts, ${s.commands} decisions (${s.commandsRefused} refused), ${s.invalid} invalid, ${s.relabelled} relabelled; ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.recordsPerSecond} records/s`,
     '',
     `Incidents opened in the range: live ${c.incidents.live}, replay ${c.incidents.replay} (${signed(c.incidents.delta)})`,
-    `  unchanged ${c.incidents.unchanged}, merged ${c.incidents.merged.length}, split ${c.incidents.split.length}, only live ${c.incidents.onlyLive.length}, only replay ${c.incidents.onlyReplay.length}`,
+    `  among incidents open in it (opened before it too): unchanged ${c.incidents.unchanged}, merged ${c.incidents.merged.length}, split ${c.incidents.split.length}, only live ${c.incidents.onlyLive.length}, only replay ${c.incidents.onlyReplay.length}`,
     ...section('merged (replayed ← live)', c.incidents.merged, (m) => [incident(m.replay), ...m.live.map((l) => `← ${incident(l)}`)]),
     ...section('split (live → replayed)', c.incidents.split, (m) => [incident(m.live), ...m.replay.map((x) => `→ ${incident(x)}`)]),
     ...section('only live', c.incidents.onlyLive, (i) => [incident(i)]),

@@ -67,6 +67,18 @@ const events: AlertEvent[] = [
 ]
 const eventTime = (e: AlertEvent) => Date.parse(e.status === 'resolved' ? e.endsAt! : e.startsAt)
 
+/** Indexes a live run's incidents and problems under `prefix`, as the indexer indexes the correlator's outputs. */
+async function indexLive(es: Client, prefix: string, live: { incidents: Map<string, Incident>; problems: Map<string, Problem> }): Promise<void> {
+  await ensureIndices(es, prefix)
+  const n = indexNames(prefix)
+  const operations = [
+    ...[...live.incidents.values()].map((i) => incidentDocument(n.incidents.alias)(JSON.stringify(i))),
+    ...[...live.problems.values()].map((p) => problemDocument(n.problems.alias)(JSON.stringify(p))),
+  ].flatMap((op) => [{ index: { _index: op.index, _id: op.id } }, JSON.parse(op.document) as unknown])
+  const r = await es.bulk({ operations, refresh: true })
+  expect(r.errors).toBe(false)
+}
+
 describe('what-if replay on the real Kafka and Elasticsearch', () => {
   let kafka: Kafka
   let admin: Admin
@@ -113,14 +125,7 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     }
     take(engine.apply({ type: 'tick', at: new Date(range.toMs).toISOString() }))
 
-    await ensureIndices(es, prefix)
-    const n = indexNames(prefix)
-    const operations = [
-      ...[...live.incidents.values()].map((i) => incidentDocument(n.incidents.alias)(JSON.stringify(i))),
-      ...[...live.problems.values()].map((p) => problemDocument(n.problems.alias)(JSON.stringify(p))),
-    ].flatMap((op) => [{ index: { _index: op.index, _id: op.id } }, JSON.parse(op.document) as unknown])
-    const r = await es.bulk({ operations, refresh: true })
-    expect(r.errors).toBe(false)
+    await indexLive(es, prefix, live)
 
     // The retained log: every record stamped with its receipt, keyed by fingerprint over three partitions.
     await producer.send({ topic: topics.alerts, messages: events.map((e) => ({ key: e.fingerprint, value: JSON.stringify(e), timestamp: String(Date.parse(e.receivedAt)) })) })
@@ -190,7 +195,7 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     expect(c.availability.find((a) => a.service === 'queue')).toMatchObject({ deltaDowntimeMs: 90 * MIN, liveAvailabilityPct: 95.83, replayAvailabilityPct: 70.83, deltaPct: -25 })
 
     const text = renderReport(report)
-    expect(text).toContain('Incidents opened in the range: live 9, replay 8 (−1)\n  unchanged 2, merged 2, split 2, only live 0, only replay 0\n')
+    expect(text).toContain('Incidents opened in the range: live 9, replay 8 (−1)\n  among incidents open in it (opened before it too): unchanged 2, merged 2, split 2, only live 0, only replay 0\n')
     expect(text).toContain('Problems seen in the range: live 1, replay 1; found 1, lost 1, kept 0\n')
 
     // The dataset holds the replay; the live topics, indices and groups are as they were.
@@ -227,5 +232,86 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefix, fromMs: T0 - 30 * 86_400_000, toMs: T0 - 20 * 86_400_000, warmUpMs: 0, engineConfig: {}, groupId: uniqueName('replay-empty') })
     expect(report.replay).toMatchObject({ alerts: 0, commands: 0 })
     expect(report.comparison.incidents).toMatchObject({ live: 0, replay: 0 })
+  })
+})
+
+describe('what-if replay across --from, on the real Kafka and Elasticsearch', () => {
+  // One alert fires 50 min before --from, resolves 45 min before it and fires again 5 min into the range.
+  // A 30 min reopen window (the default) makes that two incidents, the first resolved before --from; a
+  // 60 min one reopens the first, which is then open across --from.
+  const fromMs = T0 + 60 * MIN
+  const toMs = T0 + 6 * 60 * MIN
+  const flapping = [
+    ...alert('x1', 'edge', { alertname: 'EdgeDown', namespace: 'edge' }, 10, 15),
+    ...alert('x1', 'edge', { alertname: 'EdgeDown', namespace: 'edge' }, 65, 80),
+  ]
+  const shortWindow = {}
+  const longWindow = overriddenConfigOf({ OPSREVIEW_REOPEN_WINDOW: 60 * MIN })
+  const topics = { alerts: uniqueName('replay-from-alerts'), commands: uniqueName('replay-from-commands') }
+  const prefixes = { short: uniqueName('replayfrom-short'), long: uniqueName('replayfrom-long') }
+  let kafka: Kafka
+  let admin: Admin
+  let es: Client
+  const lives: Record<keyof typeof prefixes, Incident[]> = { short: [], long: [] }
+
+  beforeAll(async () => {
+    kafka = kafkaClient()
+    es = esClient()
+    admin = kafka.admin()
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: true })
+    // "Live" under each window, from the engine as the correlator would have run it.
+    for (const [name, config] of [['short', shortWindow], ['long', longWindow]] as const) {
+      const engine = new CorrelationEngine(config)
+      const live = { incidents: new Map<string, Incident>(), problems: new Map<string, Problem>() }
+      const take = (outs: EngineOutput[]) => {
+        for (const o of outs) {
+          if (o.type === 'incident') live.incidents.set(o.incident.id, o.incident)
+          if (o.type === 'problem') live.problems.set(o.problem.id, o.problem)
+        }
+      }
+      for (const e of flapping) take(engine.apply({ type: 'alert', event: e }))
+      take(engine.apply({ type: 'tick', at: new Date(toMs).toISOString() }))
+      lives[name] = [...live.incidents.values()]
+      await indexLive(es, prefixes[name], live)
+    }
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: topics.alerts, messages: flapping.map((e) => ({ key: e.fingerprint, value: JSON.stringify(e), timestamp: String(Date.parse(e.receivedAt)) })) })
+    await producer.disconnect()
+  })
+
+  afterAll(async () => {
+    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
+    await admin?.disconnect()
+    for (const prefix of Object.values(prefixes)) {
+      await es?.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
+      await es?.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
+    }
+    await es?.close()
+  })
+
+  it('live under each window is what the scenario says', () => {
+    expect(lives.short.map((i) => [i.openedAt, i.resolvedAt])).toEqual([[at(10), expect.any(String)], [at(65), expect.any(String)]])
+    expect(Date.parse(lives.short[0]!.resolvedAt!)).toBeLessThan(fromMs)
+    expect(lives.long.map((i) => i.openedAt)).toEqual([at(10)])
+    expect(Date.parse(lives.long[0]!.resolvedAt!)).toBeGreaterThan(fromMs)
+  })
+
+  it('a longer reopen window merges the live incident resolved before --from into the one reopened across it', async () => {
+    const { logger } = captureLogs()
+    const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefixes.short, fromMs, toMs, engineConfig: longWindow, groupId: uniqueName('replay') })
+    const c = report.comparison.incidents
+    expect(c).toMatchObject({ live: 1, replay: 0, delta: -1, unchanged: 0, split: [], onlyLive: [], onlyReplay: [] })
+    expect(c.merged.map((m) => [m.replay.id, m.live.map((l) => l.id)])).toEqual([[lives.long[0]!.id, lives.short.map((i) => i.id)]])
+    expect(renderReport(report)).toContain('Incidents opened in the range: live 1, replay 0 (−1)\n  among incidents open in it (opened before it too): unchanged 0, merged 1, split 0, only live 0, only replay 0\n')
+  })
+
+  it('a shorter reopen window splits the live incident open across --from into one resolved before it and one in it', async () => {
+    const { logger } = captureLogs()
+    const report = await whatIf({ kafka, es, logger, topics, indexPrefix: prefixes.long, fromMs, toMs, engineConfig: shortWindow, groupId: uniqueName('replay') })
+    const c = report.comparison.incidents
+    expect(c).toMatchObject({ live: 0, replay: 1, delta: 1, unchanged: 0, merged: [], onlyLive: [], onlyReplay: [] })
+    expect(c.split.map((s) => [s.live.id, s.replay.map((r) => r.id)])).toEqual([[lives.long[0]!.id, lives.short.map((i) => i.id)]])
   })
 })

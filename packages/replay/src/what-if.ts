@@ -3,7 +3,7 @@ import { compareRuns } from './compare.ts'
 import { writeDataset } from './dataset.ts'
 import { readLiveRun } from './live.ts'
 import type { ReplayReport } from './report.ts'
-import { runReplay, type ReplayOptions } from './replay.ts'
+import { readFromOf, runReplay, type ReplayOptions } from './replay.ts'
 
 export interface WhatIfOptions extends ReplayOptions {
   es: Client
@@ -17,15 +17,18 @@ export interface WhatIfOptions extends ReplayOptions {
 }
 
 /**
- * `opsreview replay`: runs the engine over the retained log with another configuration, reads the live
- * incidents and problems of the range, compares them, and, when asked, writes the replay to a scratch
- * dataset. Reads live topics and indices only; the dataset is the only thing it writes.
+ * `opsreview replay`: reads the live incidents and problems of the range, runs the engine over the retained
+ * log with another configuration, compares them, and, when asked, writes the replay to a scratch dataset.
+ * Reads live topics and indices only; the dataset is the only thing it writes.
  */
 export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   const range = { from: new Date(o.fromMs).toISOString(), to: new Date(o.toMs).toISOString() }
+  // Live incidents are read from where the replay's input starts, so both sides hold the same span.
+  const spans = { ...range, readFrom: new Date(readFromOf(o)).toISOString() }
+  // Live first: missing live indices or an Elasticsearch that does not answer fail before the long read of the log.
+  const live = await readLiveRun(o.es, o.indexPrefix, spans)
   const replay = await runReplay(o)
-  const live = await readLiveRun(o.es, o.indexPrefix, range)
-  const comparison = compareRuns(live, replay, range)
+  const comparison = compareRuns(live, replay, spans)
   let dataset: ReplayReport['dataset'] = null
   if (o.dataset !== undefined) {
     // What the comparison looked at: incidents touching the range, problems seen in it.
