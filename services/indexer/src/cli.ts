@@ -115,15 +115,23 @@ async function replay(argv: string[]): Promise<number> {
   // when one is given.
   let rules: LoadedRules | undefined
   const errors = [...(args.ok ? [] : args.errors)]
-  // Without --config, the live rules: the events were labelled under them already, and they group.
-  const rulesFile = (args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile) ?? (config.ok && config.value.OPSREVIEW_GROUPING_RULES !== '' ? config.value.OPSREVIEW_GROUPING_RULES : undefined)
+  const configErrors = config.ok ? [] : [...config.errors]
+  // Without --config, the live rules: the events were labelled under them already, and they group. A bad
+  // --config is a flag fault (2); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
+  const flagRules = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
+  const envRules = config.ok && config.value.OPSREVIEW_GROUPING_RULES !== '' ? config.value.OPSREVIEW_GROUPING_RULES : undefined
+  const rulesFile = flagRules ?? envRules
   if (rulesFile !== undefined) {
     const { loadRules } = await import('@opsreview/replay/rules')
-    try { rules = loadRules(rulesFile) } catch (err) { errors.push(`--config: ${(err as Error).message}`) }
+    try {
+      rules = loadRules(rulesFile)
+    } catch (err) {
+      if (flagRules !== undefined) errors.push(`--config: ${(err as Error).message}`)
+      else configErrors.push(`OPSREVIEW_GROUPING_RULES ${(err as Error).message}`)
+    }
   }
-  if (errors.length > 0 || !config.ok) {
-    const all = [...errors, ...(config.ok ? [] : config.errors)]
-    process.stderr.write(`opsreview replay:\n${all.map((e) => `  - ${e}`).join('\n')}\n\n${REPLAY_USAGE}`)
+  if (errors.length > 0 || configErrors.length > 0 || !config.ok) {
+    process.stderr.write(`opsreview replay:\n${[...errors, ...configErrors].map((e) => `  - ${e}`).join('\n')}\n\n${REPLAY_USAGE}`)
     return errors.length > 0 ? 2 : 78
   }
   if (!cmd || cmd.command === 'help') {
@@ -158,6 +166,11 @@ async function replay(argv: string[]): Promise<number> {
     return 0
   } catch (err) {
     const e = err as Error & { retriable?: boolean; code?: string }
+    if (e.code === 'LIVE_INDEX_NOT_FOUND') {
+      process.stderr.write(`opsreview replay: ${e.message}; check OPSREVIEW_ES_INDEX_PREFIX (${c.OPSREVIEW_ES_INDEX_PREFIX}), or start the indexer, which creates it\n`)
+      // 78 (EX_CONFIG): the live indices are not where the configuration says.
+      return 78
+    }
     process.stderr.write(`opsreview replay: ${e.message}\n`)
     if (e.code === 'DATASET_NOT_FOUND') return 1
     // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
