@@ -94,3 +94,12 @@ function mendable(err: unknown): boolean {
   const e = err as { retriable?: unknown; name?: unknown } | undefined
   return e?.retriable === true || e?.name === 'KafkaJSNumberOfRetriesExceeded'
 }
+
+/**
+ * kafkajs retries for an idempotent producer whose sends have a deadline of their own (`SerialProducer`'s
+ * `sendTimeoutMs`): kafkajs retries an idempotent producer's send for ever by default, also after the
+ * producer was replaced for missing its deadline. 10 retries back off about 13 s in all, plus each attempt's
+ * request timeout; kafkajs warns once per producer that limiting them may break exactly-once, which these
+ * producers do not rely on (consumers dedupe by id).
+ */
+export const BOUNDED_SEND_RETRY = Object.freeze({ retries: 10, initialRetryTime: 100, maxRetryTime: 2000 })

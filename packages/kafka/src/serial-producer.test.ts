@@ -60,7 +60,8 @@ describe('SerialProducer', () => {
   })
   it('fails a send that outlives its deadline as Kafka unavailable, and sends the next on a fresh producer id', async () => {
     const kafka = producers(['hang'])
-    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })
+    // Long enough for 'b' to connect and send within its own deadline on a loaded machine.
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 500 })
     await p.connect()
     await expect(send(p, 'a')).rejects.toSatisfy((err) => err instanceof KafkaUnavailableError && err.retriable)
     await send(p, 'b')
@@ -88,7 +89,8 @@ describe('SerialProducer', () => {
 
   it('fails a connect that outlives the deadline the same way, and never sends on that producer once it connects late', async () => {
     const kafka = producers([new Error('Request timed out')], [2])
-    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })
+    // Long enough for 'b' to connect and send within its own deadline on a loaded machine.
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 500 })
     await p.connect()
     await expect(send(p, 'a')).rejects.toThrow('Request timed out')
     await expect(send(p, 'b')).rejects.toBeInstanceOf(KafkaUnavailableError)

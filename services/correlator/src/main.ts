@@ -6,7 +6,7 @@ import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
-import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { BOUNDED_SEND_RETRY, describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
@@ -46,10 +46,8 @@ await ensureTopics(admin, [
 ], topicReplicationOf(config))
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
-// and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it. Their
-// kafkajs retries are bounded (about 10 s of waiting in all): an idempotent producer otherwise retries a send
-// for ever, and one replaced after a send timed out would go on sending in the background.
-const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 } })
+// and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
+const producer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { ...BOUNDED_SEND_RETRY } })
 // Checkpoints of several partitions and the ticker share the state producer: one send at a time
 // (SerialProducer). A send has PartitionRunner.sendTimeoutMs, then fails as Kafka unavailable and its
 // producer is replaced.

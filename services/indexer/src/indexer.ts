@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
+import { BOUNDED_SEND_RETRY } from '@opsreview/kafka/connection'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
@@ -49,10 +50,9 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   const admin = kafka.admin()
   // Dead letters of up to three bulk requests at once: one send at a time, a fresh producer id after a failed
   // one. A send fails after 10 s as Kafka unavailable (the poison and what follows it wait and are retried)
-  // instead of holding its partition for ever: an idempotent kafkajs producer retries without end unless
-  // its retries are bounded, also after it was replaced.
+  // instead of holding its partition for ever.
   const producer = new SerialProducer(
-    () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 } }),
+    () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { ...BOUNDED_SEND_RETRY } }),
     logger, 'dead-letters', { sendTimeoutMs: 10_000 },
   )
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
