@@ -202,3 +202,14 @@ export function problemSearchRequest(index: string, q: ProblemQuery): estypes.Se
     ...(q.cursor ? { search_after: q.cursor as estypes.SortResults } : {}),
   }
 }
+
+/** One page of a search answer: its hits' documents, the total, and the cursor of the next page (null on the last). */
+export function listPage<T>(r: estypes.SearchResponse<T>, size: number): { total: number; items: (T | undefined)[]; nextCursor: string | null } {
+  const hits = r.hits.hits
+  const last = hits.at(-1)
+  return {
+    total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0),
+    items: hits.map((h) => h._source),
+    nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express'
-import { errors as esErrors, type Client, type estypes } from '@elastic/elasticsearch'
+import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { tokenAuth, type BearerToken } from '@opsreview/http/auth'
@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { encodeCursor, incidentListExcludes, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
+import { incidentListExcludes, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -236,16 +236,6 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /** A page of a list: a full page may have a next one, and its last hit's sort values are where it starts. */
-  function listPage<T>(r: estypes.SearchResponse<T>, size: number) {
-    const hits = r.hits.hits
-    const last = hits.at(-1)
-    return {
-      total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0),
-      items: hits.map((h) => h._source),
-      nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
-    }
-  }
-
   app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
