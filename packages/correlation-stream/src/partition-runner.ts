@@ -310,10 +310,7 @@ export class PartitionRunner {
   #assignedOnly(topic: string, partition: number, all: Map<string, StoredState>): Map<string, StoredState> {
     const assigned = this.#assigned
     if (!assigned?.has(partition)) return all
-    for (const key of all.keys()) {
-      const p = key.startsWith(`${topic}/`) ? Number(key.slice(topic.length + 1)) : NaN
-      if (!assigned.has(p)) all.delete(key)
-    }
+    for (const [key, state] of all) if (state.inputTopic !== topic || !assigned.has(state.partition)) all.delete(key)
     return all
   }
 
