@@ -79,6 +79,39 @@ async function indexLive(es: Client, prefix: string, live: { incidents: Map<stri
   expect(r.errors).toBe(false)
 }
 
+/** The live run as the indexer keeps it: the newest version of each incident and problem the engine put out. */
+function liveCollector() {
+  const live = { incidents: new Map<string, Incident>(), problems: new Map<string, Problem>() }
+  const take = (outs: EngineOutput[]) => {
+    for (const o of outs) {
+      if (o.type === 'incident') live.incidents.set(o.incident.id, o.incident)
+      if (o.type === 'problem') live.problems.set(o.problem.id, o.problem)
+    }
+  }
+  return { live, take }
+}
+
+/** The clients a describe block uses, and its alert and command topics, made. */
+async function openClients(topics: { alerts: string; commands: string }): Promise<{ kafka: Kafka; admin: Admin; es: Client }> {
+  const kafka = kafkaClient()
+  const es = esClient()
+  const admin = kafka.admin()
+  await admin.connect()
+  await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: true })
+  return { kafka, admin, es }
+}
+
+/** Deletes the topics and the indices under `prefixes` that a describe block made, and closes its clients. */
+async function closeClients(c: { admin?: Admin; es?: Client }, topics: { alerts: string; commands: string }, prefixes: readonly string[]): Promise<void> {
+  await c.admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
+  await c.admin?.disconnect()
+  for (const prefix of prefixes) {
+    await c.es?.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
+    await c.es?.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
+  }
+  await c.es?.close()
+}
+
 describe('what-if replay on the real Kafka and Elasticsearch', () => {
   let kafka: Kafka
   let admin: Admin
@@ -90,24 +123,16 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
   const commands: { command: Command; at: number }[] = []
 
   beforeAll(async () => {
-    kafka = kafkaClient()
-    es = esClient()
-    admin = kafka.admin()
-    await admin.connect()
-    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: true })
+    ({ kafka, admin, es } = await openClients(topics))
     producer = kafka.producer()
     await producer.connect()
 
     // "Live": the engine with the default configuration over the events in event-time order, as the
     // correlator would have run, indexed as the indexer indexes its outputs.
     const engine = new CorrelationEngine()
-    live = { incidents: new Map(), problems: new Map() }
-    const take = (outs: EngineOutput[]) => {
-      for (const o of outs) {
-        if (o.type === 'incident') live.incidents.set(o.incident.id, o.incident)
-        if (o.type === 'problem') live.problems.set(o.problem.id, o.problem)
-      }
-    }
+    const collected = liveCollector()
+    live = collected.live
+    const take = collected.take
     const ordered = [...events].sort((a, b) => eventTime(a) - eventTime(b))
     const cIncident = () => [...live.incidents.values()].find((i) => i.services.includes('billing'))!
     const paymentsIncident = () => [...live.incidents.values()].find((i) => i.services.includes('payments'))!
@@ -134,11 +159,7 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
 
   afterAll(async () => {
     await producer?.disconnect()
-    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
-    await admin?.disconnect()
-    await es?.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
-    await es?.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
-    await es?.close()
+    await closeClients({ admin, es }, topics, [prefix])
   })
 
   it('the live incidents are what the scenario says', () => {
@@ -255,21 +276,11 @@ describe('what-if replay across --from, on the real Kafka and Elasticsearch', ()
   const lives: Record<keyof typeof prefixes, Incident[]> = { short: [], long: [] }
 
   beforeAll(async () => {
-    kafka = kafkaClient()
-    es = esClient()
-    admin = kafka.admin()
-    await admin.connect()
-    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: true })
+    ({ kafka, admin, es } = await openClients(topics))
     // "Live" under each window, from the engine as the correlator would have run it.
     for (const [name, config] of [['short', shortWindow], ['long', longWindow]] as const) {
       const engine = new CorrelationEngine(config)
-      const live = { incidents: new Map<string, Incident>(), problems: new Map<string, Problem>() }
-      const take = (outs: EngineOutput[]) => {
-        for (const o of outs) {
-          if (o.type === 'incident') live.incidents.set(o.incident.id, o.incident)
-          if (o.type === 'problem') live.problems.set(o.problem.id, o.problem)
-        }
-      }
+      const { live, take } = liveCollector()
       for (const e of flapping) take(engine.apply({ type: 'alert', event: e }))
       take(engine.apply({ type: 'tick', at: new Date(toMs).toISOString() }))
       lives[name] = [...live.incidents.values()]
@@ -281,15 +292,7 @@ describe('what-if replay across --from, on the real Kafka and Elasticsearch', ()
     await producer.disconnect()
   })
 
-  afterAll(async () => {
-    await admin?.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
-    await admin?.disconnect()
-    for (const prefix of Object.values(prefixes)) {
-      await es?.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' }).catch(() => undefined)
-      await es?.indices.deleteIndexTemplate({ name: `${prefix}*` }).catch(() => undefined)
-    }
-    await es?.close()
-  })
+  afterAll(() => closeClients({ admin, es }, topics, Object.values(prefixes)))
 
   it('live under each window is what the scenario says', () => {
     expect(lives.short.map((i) => [i.openedAt, i.resolvedAt])).toEqual([[at(10), expect.any(String)], [at(65), expect.any(String)]])
