@@ -1,6 +1,6 @@
 import { KafkaJSConnectionError, type Consumer, type EachBatchPayload } from 'kafkajs'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
@@ -61,6 +61,33 @@ describe('PartitionRunner at shutdown', () => {
     await runner.checkpointAll()
     expect(saved).toEqual(['0'])
     expect(commits).toEqual(['1'])
+  })
+
+  it('stops waiting to retry a failed commit at shutdown, and commits it in checkpointAll at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const commits: string[] = []
+      let attempts = 0
+      let failing = true
+      const { runner } = runnerWithCommits((offset) => {
+        attempts++
+        if (failing) throw new KafkaJSConnectionError('Connection closed')
+        commits.push(offset)
+      })
+      await runner.handler(tickBatch())
+      // Some seconds of failures: the back-off has grown towards its 5 s.
+      for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(5000)
+      const failed = attempts
+      expect(failed).toBeGreaterThan(3)
+      failing = false
+      // No timer advances from here: shutdown must not wait for the retry's back-off to run out.
+      await runner.stopApplying()
+      await runner.checkpointAll()
+      expect(commits).toEqual(['1'])
+      expect(attempts).toBe(failed + 1)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -152,6 +152,8 @@ export class PartitionRunner {
   #assigned: ReadonlySet<number> | undefined
   #running = 0
   #stopping = false
+  /** Wakes the commit retries' back-off waits, so that shutdown does not wait out up to five seconds of one. */
+  readonly #wakeOnStop = new Set<() => void>()
   #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
@@ -205,6 +207,7 @@ export class PartitionRunner {
    */
   stopApplying(): Promise<void> {
     this.#stopping = true
+    for (const wake of this.#wakeOnStop) wake()
     return this.idle()
   }
 
@@ -381,9 +384,18 @@ export class PartitionRunner {
         const delay = backoffMs(failures + 1, 250, 5000)
         // The first failure, then now and then: a long outage is one line a minute at most.
         if (failures % 12 === 0) log.warn({ err, offset: String(offset), failures: failures + 1, retryInMs: delay }, 'offset not committed after the checkpoint: retrying')
-        await new Promise((resolve) => setTimeout(resolve, delay))
+        await this.#sleepUnlessStopping(delay)
       }
     }
+  }
+
+  #sleepUnlessStopping(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve()
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.#wakeOnStop.delete(wake); resolve() }
+      const timer = setTimeout(wake, ms)
+      this.#wakeOnStop.add(wake)
+    })
   }
 
   /**
