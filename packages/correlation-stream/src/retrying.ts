@@ -1,5 +1,6 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { classifyFailure, KafkaAccessRefusedError } from './errors.ts'
 
 export interface RetryOptions {
@@ -82,11 +83,6 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
       outage = undefined
     }
   }
-}
-
-/** The wait after the `failures`-th failure in a row: `initialMs`, doubling per failure, at most `maxMs`. */
-export function backoffMs(failures: number, initialMs: number, maxMs: number): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 16))
 }
 
 /** Waits in slices, heartbeating so the group keeps the member, and stops early when the consumer stops. */

@@ -2,7 +2,7 @@ import type { DeadLetterEnvelope, DeadLetterReplay } from '@opsreview/kafka/dead
 import { recordRefusal } from '@opsreview/kafka/errors'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
-import { retryDelay } from './backoff.ts'
+import { retryDelay } from '@opsreview/lifecycle/backoff'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
 import { classifyItemError, classifyRequestError, INDEXER_FAILURES, type Classified, type IndexerFailureCode } from './errors.ts'

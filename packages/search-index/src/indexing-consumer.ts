@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
 import type { CommitOffset } from './durable-offsets.ts'
-import { retryDelay } from './backoff.ts'
+import { retryDelay } from '@opsreview/lifecycle/backoff'
 import { IndexerError, type IndexerFailureCode } from './errors.ts'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 

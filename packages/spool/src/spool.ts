@@ -1,6 +1,7 @@
 import { open, readdir, readFile, rename, rm, mkdir, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
 
 export { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
@@ -486,7 +487,7 @@ export class Spool {
   }
 
   #backoffMs(): number {
-    return Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** Math.min(30, Math.max(0, this.#failures - 1)))
+    return backoffMs(this.#failures, this.#retryDelayMs, this.#maxRetryDelayMs)
   }
 
   /** Waits `ms`, or less when the spool closes or, if `untilAppend`, records arrive. */
