@@ -4,7 +4,7 @@ import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
 import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
-import { readAlertIntervals } from './service-time.ts'
+import { measuredUntil, readAlertIntervals } from './service-time.ts'
 import { localIso } from './zone.ts'
 
 const DAY = 86_400_000
@@ -112,7 +112,7 @@ function change(cur: Figures, prev: Figures): Change {
 }
 
 function windowOf(p: Period, zone: string, nowMs: number): PeriodWindow {
-  const until = Math.min(Math.max(nowMs, p.from), p.to)
+  const until = measuredUntil(p.from, p.to, nowMs)
   return { label: p.label, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString(), localFrom: localIso(zone, p.from), localTo: localIso(zone, p.to), until: new Date(until).toISOString(), complete: until === p.to }
 }
 
@@ -182,7 +182,7 @@ export interface LookbackOptions {
 export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQuery, nowMs: number, opts: LookbackOptions = {}): Promise<Lookback> {
   const { period, previous } = q
   const opened = (p: Period): estypes.QueryDslQueryContainer => ({ range: { openedAt: { gte: p.from, lt: p.to, format: 'epoch_millis' } } })
-  const untilOf = (p: Period) => Math.min(Math.max(nowMs, p.from), p.to)
+  const untilOf = (p: Period) => measuredUntil(p.from, p.to, nowMs)
   const [aggs, intervals] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,

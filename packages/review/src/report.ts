@@ -4,7 +4,7 @@ import { serviceTimes } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
-import { readAlertIntervals } from './service-time.ts'
+import { measuredUntil, readAlertIntervals } from './service-time.ts'
 import { addDays, dateText, localTime, startOfDay } from './zone.ts'
 import type { ReviewWindow, ReviewWindowAt } from './window.ts'
 
@@ -99,9 +99,9 @@ export interface ReviewOptions {
 export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindowAt, opts: ReviewOptions = {}): Promise<Review> {
   const from = Date.parse(window.from)
   const to = Date.parse(window.to)
-  // Service levels are over [from, until): what of the window has happened. A window wholly after now has
-  // no time to measure, so it has no service levels, and the alert index is not read for it.
-  const until = Math.min(Math.max(Date.parse(window.now), from), to)
+  // A window wholly after now has no time to measure, so it has no service levels, and the alert index is
+  // not read for it.
+  const until = measuredUntil(from, to, Date.parse(window.now))
   const zone = window.timeZone
   // The trend: 30 local calendar days in the window's zone, the last one being the day the window ends in.
   const days = trendDays(zone, addDays(localTime(zone, to - 1), -29))

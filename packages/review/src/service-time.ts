@@ -12,6 +12,14 @@ const PAGE = 10_000
 const SLICE_MS = 7 * DAY
 const PARALLEL = 4
 
+/**
+ * Where service levels of [from, to) stop being measured: now, within the window. The part of a window
+ * that has not happened yet is neither up nor down; a window wholly after now has nothing to measure.
+ */
+export function measuredUntil(fromMs: number, toMs: number, nowMs: number): number {
+  return Math.min(Math.max(nowMs, fromMs), toMs)
+}
+
 export interface ServiceTimeIndices {
   alerts: string
   incidents: string
