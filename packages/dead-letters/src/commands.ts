@@ -5,7 +5,7 @@ import type { ListCommand, ReplayCommand } from './args.ts'
 import { ReplayFailedError } from './errors.ts'
 import { readDeadLetters, type TopicRead } from './read.ts'
 import { deadLetterId, formatReplayReport, kafkaRecordTarget, receiverWebhookTarget, replayDeadLetters, type ReplayTargets } from './replay.ts'
-import { formatSummary, selects, summarize } from './summary.ts'
+import { formatSummary, ReasonCounts, selects } from './summary.ts'
 
 export interface CommandDeps {
   kafka: Kafka
@@ -28,11 +28,20 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 
 export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<CommandResult> {
   const topics = topicsOf(cmd, deps)
-  const read = await readDeadLetters({ kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs })
-  const selected = read.deadLetters.filter((dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl))
-  const groups = summarize(selected)
-  const total = selected.length
-  const replayable = selected.filter((dl) => dl.replay).length
+  const counts = new ReasonCounts()
+  let total = 0
+  let replayable = 0
+  const read = await readDeadLetters({
+    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs,
+    onLetter: (dl) => {
+      if (!selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl)) return
+      counts.add(dl)
+      total++
+      if (dl.replay) replayable++
+    },
+    keep: () => false,
+  })
+  const groups = counts.groups()
   return {
     text: formatSummary(groups, { sinceMs: cmd.sinceMs, topics: read.topics }),
     json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable },
@@ -49,8 +58,11 @@ export interface ReplayDeps extends CommandDeps {
 /** Exit code 1 when any dead letter failed again, so a script notices. */
 export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promise<CommandResult> {
   const topics = topicsOf(cmd, deps)
-  const read = await readDeadLetters({ kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs })
-  const selected = read.deadLetters.filter((dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl))
+  const read = await readDeadLetters({
+    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs,
+    keep: (dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl),
+  })
+  const selected = read.deadLetters
   const compactedTopics = await compacted(deps.kafka, new Set(selected.flatMap((dl) => (dl.replay?.kind === 'record' ? [dl.replay.topic] : []))))
   let producer: Producer | undefined
   const webhook = deps.ingestToken

@@ -104,6 +104,19 @@ describe('dead letters on the real Kafka', () => {
     expect(recent.text).toMatch(/total 3 \(1 replayable\)/)
   })
 
+  it('hands every letter to onLetter once, in offset order, and holds only those it is told to keep', async () => {
+    const topic = uniqueName('dl-stream')
+    await createTopics(admin, [topic], 1)
+    await produce(topic, Array.from({ length: 30 }, (_, i) => deadLetterMessage(`k${i}`, envelope({ reason: i % 3 === 0 ? 'schema-invalid' : 'too-late' }))))
+    const seen: string[] = []
+    const { deadLetters, topics } = await readDeadLetters({
+      kafka, topics: [topic], logger, onLetter: (dl) => seen.push(dl.offset), keep: (dl) => dl.reason === 'schema-invalid',
+    })
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => String(i)))
+    expect(deadLetters.map((dl) => dl.offset)).toEqual(['0', '3', '6', '9', '12', '15', '18', '21', '24', '27'])
+    expect(topics).toEqual([{ topic, exists: true, read: 30 }])
+  })
+
   it('stops at the end offsets it saw at the start while the topic keeps growing', async () => {
     const topic = uniqueName('dl-growing')
     await createTopics(admin, [topic], 1)

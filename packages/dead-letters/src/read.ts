@@ -12,6 +12,13 @@ export interface ReadDeadLettersOptions {
   logger: Logger
   /** Give up when the end offsets are not reached by then (60 s). */
   timeoutMs?: number
+  /**
+   * Called once per record read, in each partition's offset order. A topic can hold millions of letters,
+   * so a caller that only counts them counts here and keeps none (`keep`).
+   */
+  onLetter?: (dl: DeadLetter) => void
+  /** Which letters the result holds (all when unset), sorted by topic, partition and offset. */
+  keep?: (dl: DeadLetter) => boolean
 }
 
 export interface TopicRead {
@@ -70,14 +77,19 @@ export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<Rea
     await admin.disconnect().catch(() => undefined)
   }
 
-  const byOffset = new Map<string, DeadLetter>()
-  if (ranges.size > 0) await consumeRanges(kafka, ranges, byOffset, reads, logger, timeoutMs)
-  const deadLetters = [...byOffset.values()].sort((a, b) =>
+  const deadLetters: DeadLetter[] = []
+  const { keep = () => true, onLetter } = opts
+  const take = (dl: DeadLetter) => {
+    onLetter?.(dl)
+    if (keep(dl)) deadLetters.push(dl)
+  }
+  if (ranges.size > 0) await consumeRanges(kafka, ranges, take, reads, logger, timeoutMs)
+  deadLetters.sort((a, b) =>
     a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1))
   return { deadLetters, topics: [...reads.values()] }
 }
 
-async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, out: Map<string, DeadLetter>, reads: Map<string, TopicRead>, logger: Logger, timeoutMs: number): Promise<void> {
+async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl: DeadLetter) => void, reads: Map<string, TopicRead>, logger: Logger, timeoutMs: number): Promise<void> {
   const groupId = `opsreview-dead-letters-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 })
   const pending = new Set([...ranges.values()].filter((r) => r.next < r.end).map((r) => rangeId(r.topic, r.partition)))
@@ -97,13 +109,11 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, out: Map<
           if (!range) return
           for (const m of batch.messages) {
             const offset = BigInt(m.offset)
-            if (offset < range.start || offset >= range.end) continue
-            const id = `${rangeId(batch.topic, batch.partition)}\u0000${m.offset}`
-            if (!out.has(id)) {
-              out.set(id, parseDeadLetter({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers }))
-              reads.get(batch.topic)!.read++
-            }
-            if (offset + 1n > range.next) range.next = offset + 1n
+            // Below `next`: read already (a partition's records come in offset order; a fetch may repeat some).
+            if (offset < range.next || offset >= range.end) continue
+            take(parseDeadLetter({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers }))
+            reads.get(batch.topic)!.read++
+            range.next = offset + 1n
           }
           if (range.next >= range.end && pending.delete(rangeId(range.topic, range.partition)) && pending.size === 0) resolve()
         },

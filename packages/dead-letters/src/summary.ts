@@ -49,20 +49,31 @@ export interface ReasonGroup {
 
 /** Counts per topic and reason; topics in name order, within a topic the largest count first. */
 export function summarize(deadLetters: Iterable<DeadLetter>): ReasonGroup[] {
-  const groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; first: number; last: number; stages: Set<string> }>()
-  for (const dl of deadLetters) {
+  const counts = new ReasonCounts()
+  for (const dl of deadLetters) counts.add(dl)
+  return counts.groups()
+}
+
+/** `summarize` one letter at a time, holding only the counts: a listing reads every letter and keeps none. */
+export class ReasonCounts {
+  readonly #groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; first: number; last: number; stages: Set<string> }>()
+
+  add(dl: DeadLetter): void {
     const id = JSON.stringify([dl.topic, dl.reason])
-    let g = groups.get(id)
-    if (!g) groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, first: dl.at, last: dl.at, stages: new Set() }))
+    let g = this.#groups.get(id)
+    if (!g) this.#groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, first: dl.at, last: dl.at, stages: new Set() }))
     g.count++
     if (dl.replay) g.replayable++
     if (dl.at < g.first) g.first = dl.at
     if (dl.at > g.last) g.last = dl.at
     if (dl.stage) g.stages.add(dl.stage)
   }
-  return [...groups.values()]
-    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : b.count - a.count || (a.reason < b.reason ? -1 : 1)))
-    .map((g) => ({ topic: g.topic, reason: g.reason, count: g.count, replayable: g.replayable, first: isoOrInvalid(g.first), last: isoOrInvalid(g.last), stages: [...g.stages].sort() }))
+
+  groups(): ReasonGroup[] {
+    return [...this.#groups.values()]
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : b.count - a.count || (a.reason < b.reason ? -1 : 1)))
+      .map((g) => ({ topic: g.topic, reason: g.reason, count: g.count, replayable: g.replayable, first: isoOrInvalid(g.first), last: isoOrInvalid(g.last), stages: [...g.stages].sort() }))
+  }
 }
 
 // A record with a nonsense timestamp still counts; its time says so instead of throwing.
