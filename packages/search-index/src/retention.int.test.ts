@@ -2,7 +2,9 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Client } from '@elastic/elasticsearch'
 import { Registry } from 'prom-client'
 import { captureLogs, cleanupIndices, esClient, uniqueName, waitFor } from '@opsreview/testing'
-import { bulkAction, incidentDocument, problemDocument } from './documents.ts'
+import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
+import { bulkAction, incidentDocument, liveWrites, problemDocument } from './documents.ts'
+import { batchWrites } from './indexing-consumer.ts'
 import { runRetention, type RetentionSettings } from './retention.ts'
 import { RetentionLease, retentionLeaseIndex } from './retention-lease.ts'
 import { registerRetentionMetrics, RetentionScheduler, type RetentionOutcome } from './retention-scheduler.ts'
@@ -155,6 +157,34 @@ describe('retention against Elasticsearch', () => {
     const again = await runRetention(es, prefix, SETTINGS, NOW)
     expect([again.alerts.indices, again.incidents.deleted, again.problems.deleted]).toEqual([[], 0, 0])
     expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
+  it('a new version of a deleted incident, written right after the delete the way the indexer writes it, is indexed', async () => {
+    const prefix = uniqueName('ret')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    await ensureIndices(es, prefix)
+    const n = indexNames(prefix)
+    const old = { ...incident(1, { resolvedAt: '2023-03-01T00:00:00.000Z' }), version: 3 }
+    await write(es, [incidentDocument(n.incidents.alias)(JSON.stringify(old))])
+    expect((await runRetention(es, prefix, SETTINGS, NOW)).incidents.deleted).toBe(1)
+
+    // Well within index.gc_deletes (60 s), while Elasticsearch still remembers the deletion's version.
+    const topics = { alerts: `${prefix}.alerts`, incidents: `${prefix}.incidents`, problems: `${prefix}.problems` }
+    const live = liveWrites(es, prefix, topics)
+    const letters: DeadLetterItem[] = []
+    const { logger } = captureLogs()
+    const pipeline = new BulkPipeline({ es, logger, deadLetter: async (l) => { letters.push(...l) }, ...live.pipeline })
+    const next = { ...old, title: 'incident 1, noted again', version: 4 }
+    const batch = batchWrites(live.documentFor(topics.incidents), topics.incidents, 0, [{ offset: '0', key: Buffer.from(next.id), value: Buffer.from(JSON.stringify(next)) }])
+    await pipeline.add({ topic: topics.incidents, partition: 0, lastOffset: '0', ...batch })
+    expect(await pipeline.drain(10_000)).toBe(true)
+    expect(letters).toEqual([])
+
+    await es.indices.refresh({ index: n.incidents.alias })
+    const hits = (await es.search<{ title: string }>({ index: n.incidents.alias, version: true, query: { ids: { values: [next.id] } } })).hits.hits
+    expect(hits.map((h) => [h._version, h._source?.title])).toEqual([[4, 'incident 1, noted again']])
   })
 
   it('two schedulers at once: one takes the lease and does the run, the other skips, and the result is the same', async () => {

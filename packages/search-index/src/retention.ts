@@ -211,17 +211,23 @@ export async function planRetention(es: Client, prefix: string, settings: Retent
 /**
  * Deletes every document of `index` that matches `query`, as `_delete_by_query` does but from the client
  * (that API is in the `reindex` module, which not every distribution carries): pages sorted by id, each
- * document deleted only at the sequence number it was read at. A document changed meanwhile (409) is left
- * for the next run, which looks at it again; one already gone (404) is done. Any other failure throws.
+ * document deleted only at the version it was read at. A document changed meanwhile (409) is left for the
+ * next run, which looks at it again; one already gone (404) is done. Any other failure throws.
+ *
+ * The version, not `if_seq_no`: incidents and problems are written with external versions, and a delete
+ * by sequence number raises the deleted document's version from V to V+1, so for `index.gc_deletes` (60 s)
+ * the correlator's next version, V+1, would be refused as a conflict, which the indexer takes for "a newer
+ * version is there" and drops. `external_gte` at V leaves the deletion at V: V+1 is written, and a version
+ * newer than the one read still makes the delete a 409.
  */
 async function deleteMatching(es: Client, index: string, query: estypes.QueryDslQueryContainer): Promise<number> {
   let deleted = 0
   let after: estypes.SortResults | undefined
   for (;;) {
-    const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, seq_no_primary_term: true, track_total_hits: false, ...(after ? { search_after: after } : {}) })
+    const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, version: true, track_total_hits: false, ...(after ? { search_after: after } : {}) })
     const hits = r.hits.hits
     if (hits.length > 0) {
-      const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, if_seq_no: h._seq_no!, if_primary_term: h._primary_term! } })) })
+      const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, version: h._version!, version_type: 'external_gte' as const } })) })
       for (const item of b.items) {
         const d = item.delete!
         if (d.result === 'deleted') deleted += 1
