@@ -163,3 +163,39 @@ describe('BatchPublisher while Kafka is slower than the input', () => {
   })
 })
 
+
+describe('BatchPublisher when the breaker times out a slow connect', () => {
+  it('never sends the abandoned batch, nor marks the replacement producer connected', async () => {
+    // Producer stand-ins (the logic under test is the publisher's own): the first connects slower than the
+    // send timeout, so the breaker times the send out and renews the producer while that connect runs.
+    const sends: string[] = []
+    let slowConnected: () => void = () => undefined
+    const slowConnectDone = new Promise<void>((resolve) => { slowConnected = resolve })
+    let made = 0
+    const createProducer = () => {
+      const id = ++made
+      let connected = false
+      return {
+        on: () => () => undefined,
+        connect: async () => {
+          if (id === 1) await new Promise((resolve) => setTimeout(resolve, 300))
+          connected = true
+          if (id === 1) setImmediate(slowConnected)
+        },
+        disconnect: async () => { connected = false },
+        sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+          sends.push(`producer ${id} ${connected ? 'connected' : 'not connected'}: ${topicMessages.flatMap((t) => t.messages.map((m) => String(m.value))).join()}`)
+          if (!connected) throw new Error('The producer is disconnected')
+          return []
+        },
+      } as unknown as Producer
+    }
+    // No connect(): the first send connects, as while the receiver's connect loop still runs.
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 100 })
+    expect((await publisher.publishEach('t', [{ key: 'k', value: 'a' }])).map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
+    await slowConnectDone
+    expect(await publisher.publishEach('t', [{ key: 'k', value: 'b' }])).toEqual([undefined])
+    await publisher.close()
+    expect(sends).toEqual(['producer 2 connected: b'])
+  })
+})

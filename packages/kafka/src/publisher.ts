@@ -393,11 +393,19 @@ export class BatchPublisher {
   }
 
   async #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
+    const producer = this.#producer
     if (this.#needsConnect) {
-      await this.#producer.connect()
+      await producer.connect()
+      if (producer !== this.#producer) {
+        // The breaker timed this call out while it connected and renewed the producer; its disconnect may
+        // have come before this connect finished. Nobody waits for this batch any more: it must not be
+        // sent, and the replacement, not connected yet, must not be marked connected.
+        void producer.disconnect().catch(() => undefined)
+        throw new KafkaUnavailableError('kafka producer connected after its send timed out')
+      }
       this.#needsConnect = false
     }
-    return this.#producer.sendBatch({ topicMessages, acks: -1 })
+    return producer.sendBatch({ topicMessages, acks: -1 })
   }
 
   /**
