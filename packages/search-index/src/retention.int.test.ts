@@ -187,6 +187,35 @@ describe('retention against Elasticsearch', () => {
     expect(hits.map((h) => [h._version, h._source?.title])).toEqual([[4, 'incident 1, noted again']])
   })
 
+  it('an incident that changed between being read and being deleted is kept, and so is the problem it names', async () => {
+    const { es, prefix } = await seeded()
+    const n = indexNames(prefix)
+    // The correlator writes a new version of incident 6 (still resolved in 2023, so still old) after the
+    // run read it and before its delete reaches Elasticsearch: the delete gets a 409.
+    const bulk = es.bulk.bind(es)
+    let changed = false
+    es.bulk = (async (...args: Parameters<typeof bulk>) => {
+      const ops = (args[0] as { operations?: { delete?: { _id?: string } }[] }).operations ?? []
+      if (!changed && ops.some((op) => op.delete?._id === incId(6))) {
+        changed = true
+        await write(es, [incidentDocument(n.incidents.alias)(JSON.stringify({ ...incident(6, { resolvedAt: '2023-05-01T00:00:00.000Z', problemIds: [2] }), version: 2 }))])
+      }
+      return bulk(...args)
+    }) as typeof es.bulk
+
+    const result = await runRetention(es, prefix, SETTINGS, NOW)
+    expect(changed).toBe(true)
+    expect([result.incidents.deleted, result.problems.deleted]).toEqual([1, 1])
+    const kept = await contents(es, prefix)
+    expect(kept.incidents).toEqual([2, 3, 4, 5, 6, 7].map(incId))
+    expect(kept.problems).toEqual([1, 2, 3, 4, 5, 7].map(prbId))
+
+    // The next run looks at it again, and deletes both.
+    const next = await runRetention(es, prefix, SETTINGS, NOW)
+    expect([next.incidents.deleted, next.problems.deleted]).toEqual([1, 1])
+    expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
   it('two schedulers at once: one takes the lease and does the run, the other skips, and the result is the same', async () => {
     const { es, prefix } = await seeded()
     const registry = new Registry()

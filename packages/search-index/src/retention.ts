@@ -166,17 +166,17 @@ async function openReferences(es: Client, problemsAlias: string): Promise<OpenRe
   return { problemIds, incidentIds: [...incidentIds] }
 }
 
-/** Closed problems before the cutoff that no kept incident refers to. */
-async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cutoff: Date, deletingIncidents: estypes.QueryDslQueryContainer): Promise<string[]> {
+/** Closed problems before the cutoff that no kept incident (one matching `keptIncidents`) refers to. */
+async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cutoff: Date, keptIncidents: estypes.QueryDslQueryContainer): Promise<string[]> {
   const out: string[] = []
   const candidates = scan<{ id: string; incidentIds?: string[] }>(es, n.problems.alias, closedProblemsBeforeQuery(cutoff), ['id', 'incidentIds'])
   let batch: { id: string; incidentIds: string[] }[] = []
   const flush = async () => {
     if (batch.length === 0) return
-    // Over the kept incidents (those not being deleted), one filter per problem: a bucket with documents
-    // is a problem some kept incident still refers to.
+    // Over the kept incidents, one filter per problem: a bucket with documents is a problem some kept
+    // incident still refers to.
     const filters = Object.fromEntries(batch.map((p, i) => [String(i), incidentsOf(p)]))
-    const r = await es.search({ index: n.incidents.alias, size: 0, query: { bool: { must_not: [deletingIncidents] } }, aggs: { referred: { filters: { filters } } } })
+    const r = await es.search({ index: n.incidents.alias, size: 0, query: keptIncidents, aggs: { referred: { filters: { filters } } } })
     const buckets = (r.aggregations?.referred as estypes.AggregationsFiltersAggregate | undefined)?.buckets as Record<string, { doc_count: number }> | undefined
     batch.forEach((p, i) => { if ((buckets?.[String(i)]?.doc_count ?? 1) === 0) out.push(p.id) })
     batch = []
@@ -189,8 +189,10 @@ async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cu
   return out
 }
 
-/** What a run would delete now. Reads only. */
-export async function planRetention(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<RetentionPlan> {
+type PlanBeforeProblems = Omit<RetentionPlan, 'problems'> & { problems: { cutoff: string } }
+
+/** The alert months and the incidents to delete now. Reads only. */
+async function planAlertsAndIncidents(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<PlanBeforeProblems> {
   const n = indexNames(prefix)
   const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })
   const alerts = alertMonthsToDelete(names.map((r) => r.index ?? ''), prefix, now, settings.alertsMonths)
@@ -199,13 +201,22 @@ export async function planRetention(es: Client, prefix: string, settings: Retent
   await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` })
   const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias))
   const { count } = await es.count({ index: n.incidents.alias, query })
-  const problemIds = await problemsToDelete(es, n, problemsCutoff, query)
   return {
     now: new Date(now).toISOString(),
     alerts: { ...alerts, oldestKept: oldestKeptMonth(now, settings.alertsMonths) },
     incidents: { cutoff: incidentsCutoff.toISOString(), count, query },
-    problems: { cutoff: problemsCutoff.toISOString(), ids: problemIds },
+    problems: { cutoff: problemsCutoff.toISOString() },
   }
+}
+
+/**
+ * What a run would delete now. Reads only. The kept incidents are those not planned for deletion; a run
+ * decides its problems again after its incident deletes, as some of those may be refused.
+ */
+export async function planRetention(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<RetentionPlan> {
+  const plan = await planAlertsAndIncidents(es, prefix, settings, now)
+  const ids = await problemsToDelete(es, indexNames(prefix), new Date(plan.problems.cutoff), { bool: { must_not: [plan.incidents.query] } })
+  return { ...plan, problems: { ...plan.problems, ids } }
 }
 
 /**
@@ -246,28 +257,34 @@ export interface RunRetentionOptions {
 }
 
 /**
- * One retention run: incidents first, then the problems no kept incident refers to any more, then the
- * alert months. With `dryRun`, what would be deleted, and nothing is.
+ * One retention run: incidents first, then the problems no incident left refers to, then the alert
+ * months. With `dryRun`, what would be deleted, and nothing is.
  */
 export async function runRetention(es: Client, prefix: string, settings: RetentionSettings, now: number, options: RunRetentionOptions = {}): Promise<RetentionResult> {
   const n = indexNames(prefix)
-  const plan = await planRetention(es, prefix, settings, now)
-  const result: RetentionResult = {
+  const resultOf = (plan: PlanBeforeProblems, dryRun: boolean, problems: number): RetentionResult => ({
     now: plan.now,
-    dryRun: options.dryRun === true,
+    dryRun,
     alerts: { oldestKept: plan.alerts.oldestKept, months: plan.alerts.months, indices: plan.alerts.indices },
     incidents: { cutoff: plan.incidents.cutoff, deleted: plan.incidents.count },
-    problems: { cutoff: plan.problems.cutoff, deleted: plan.problems.ids.length },
+    problems: { cutoff: plan.problems.cutoff, deleted: problems },
+  })
+  if (options.dryRun) {
+    const plan = await planRetention(es, prefix, settings, now)
+    return resultOf(plan, true, plan.problems.ids.length)
   }
-  if (options.dryRun) return result
+  const plan = await planAlertsAndIncidents(es, prefix, settings, now)
+  const result = resultOf(plan, false, 0)
   result.incidents.deleted = plan.incidents.count === 0 ? 0 : await deleteMatching(es, n.incidents.alias, plan.incidents.query)
-  let problems = 0
-  for (const ids of chunks(plan.problems.ids, TERMS_CHUNK)) {
-    // The conditions again: a problem that changed since the plan is left for the next run.
-    const query = { bool: { filter: [closedProblemsBeforeQuery(new Date(plan.problems.cutoff)), { ids: { values: ids } }] } }
-    problems += await deleteMatching(es, n.problems.alias, query)
+  // Only now: an incident whose delete was refused (it changed since it was read) is still there and still
+  // names its problem, which must stay with it. Every incident left counts as kept.
+  const problemsCutoff = new Date(plan.problems.cutoff)
+  const problemIds = await problemsToDelete(es, n, problemsCutoff, { match_all: {} })
+  for (const ids of chunks(problemIds, TERMS_CHUNK)) {
+    // The conditions again: a problem that changed since it was chosen is left for the next run.
+    const query = { bool: { filter: [closedProblemsBeforeQuery(problemsCutoff), { ids: { values: ids } }] } }
+    result.problems.deleted += await deleteMatching(es, n.problems.alias, query)
   }
-  result.problems.deleted = problems
   // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
   for (const names of chunks(plan.alerts.indices, 50)) {
     // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
