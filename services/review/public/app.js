@@ -123,6 +123,10 @@ function incidentLink(i) {
 
 // One key per decision: a retry of the same click (a lost answer) is not recorded twice.
 const newKey = () => (window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`)
+// The key of each decision sent without an answer (an error, a lost reply), by target and body: trying the
+// same decision again sends the same key, so the API publishes it once however often it is retried. An
+// answer, taken or refused, ends it: the next such click is a new decision.
+const pendingKeys = new Map()
 
 /** Who decides: the token's name, or the name typed in "You" (kept for next time); null after asking for it. */
 function actorOrAsk() {
@@ -148,21 +152,29 @@ function outcome(out, text, kind) {
  * Sends one decision and shows what became of it: taken and visible, refused by the correlator (with its
  * reason), or recorded and still waiting, in which case its outcome is polled until the correlator answers.
  */
-async function decide(kind, id, body, doneText, out) {
+async function decide(kind, id, body, doneText, out, control) {
   if (dataset) { outcome(out, `Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, 'error'); return }
   const actor = actorOrAsk()
   if (actor === null) return
+  const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
+  const pending = `${kind}/${id} ${sent}`
+  if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
+  // Disabled before the first await: a double click is one decision, not two.
+  if (control) control.disabled = true
   outcome(out, 'Saving…', 'pending')
   try {
-    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: JSON.stringify(identity.name !== null ? body : { actor, ...body }), headers: { 'idempotency-key': newKey() } })
+    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: sent, headers: { 'idempotency-key': pendingKeys.get(pending) } })
+    pendingKeys.delete(pending)
     if (r.visible) outcome(out, doneText, 'accepted')
     else {
       outcome(out, `${doneText}: recorded, waiting for the correlator…`, 'pending')
       void follow(r.commandIds, doneText, out, kind, id)
     }
   } catch (err) {
-    if (err.problem?.code === 'DECISION_REFUSED') outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused')
+    if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
     else outcome(out, `Not saved: ${err.message}`, 'error')
+  } finally {
+    if (control) control.disabled = false
   }
   await refresh(kind, id)
 }
@@ -208,9 +220,9 @@ function renderReview(r) {
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
-        el('button', { type: 'button', onclick: () => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out) }, 'Assign'),
-        i.acknowledgedAt ? '' : el('button', { type: 'button', onclick: () => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out) }, 'Acknowledge'),
-        el('button', { type: 'button', onclick: () => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out) }, 'Resolve'),
+        el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, e.currentTarget) }, 'Assign'),
+        i.acknowledgedAt ? '' : el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, e.currentTarget) }, 'Acknowledge'),
+        el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, e.currentTarget) }, 'Resolve'),
         out))
   }), 'No open incidents.', 6)
   fill($('#problems tbody'), r.problems.items.map((p) => {
@@ -218,9 +230,9 @@ function renderReview(r) {
     return el('tr', { 'data-id': p.id },
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'decide' },
-        p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out) }, 'Confirm') : '',
-        p.status === 'candidate' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out) }, 'Dismiss') : '',
-        p.status === 'confirmed' ? el('button', { type: 'button', onclick: () => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out) }, 'Resolve') : '',
+        p.status === 'candidate' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, e.currentTarget) }, 'Confirm') : '',
+        p.status === 'candidate' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, e.currentTarget) }, 'Dismiss') : '',
+        p.status === 'confirmed' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, e.currentTarget) }, 'Resolve') : '',
         out))
   }), 'No candidate or open problems.', 6)
   // The problems the review knows, offered when an incident is linked to one.
@@ -479,7 +491,7 @@ function decisionForm(form, kind, current, body, doneText, out) {
     const id = current()
     if (!id) return
     const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
-    await decide(kind, id, body(fields), doneText(fields), out)
+    await decide(kind, id, body(fields), doneText(fields), out, e.submitter)
     if (out.classList.contains('accepted') || out.classList.contains('pending')) form.reset()
   })
 }
@@ -494,12 +506,12 @@ decisionForm($('#incident-link'), 'incidents', inc, (f) => ({ problemId: f.probl
 // datetime-local is the browser's local time; the API takes an instant with its offset.
 decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: new Date(f.scheduledFor).toISOString(), ...(f.owner ? { owner: f.owner } : {}) } }),
   (f) => `Post-mortem scheduled for ${when(new Date(f.scheduledFor).toISOString())}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
-$('#incident-ack').addEventListener('click', () => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut))
-$('#incident-resolve').addEventListener('click', () => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut))
+$('#incident-ack').addEventListener('click', (e) => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut, e.currentTarget))
+$('#incident-resolve').addEventListener('click', (e) => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut, e.currentTarget))
 decisionForm($('#problem-owner'), 'problems', prb, (f) => ({ owner: f.owner }), (f) => `Problem owner is ${f.owner}`, problemOut)
 decisionForm($('#problem-note'), 'problems', prb, (f) => ({ note: f.note }), () => 'Problem note added', problemOut)
 for (const [action, done] of [['confirm', 'Problem confirmed'], ['dismiss', 'Problem dismissed'], ['resolve', 'Problem resolved']]) {
-  $(`#problem-${action}`).addEventListener('click', () => void decide('problems', state.problem, { action }, done, problemOut))
+  $(`#problem-${action}`).addEventListener('click', (e) => void decide('problems', state.problem, { action }, done, problemOut, e.currentTarget))
 }
 
 const REPORT_KINDS = { 'customer-complaint': 'customer complaint', 'internal-complaint': 'internal complaint', manual: 'issue found by hand', 'capacity-forecast': 'capacity forecast' }

@@ -349,31 +349,38 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!wait) return { status: 202, body: { commandIds } }
       const deadline = Date.now() + deps.waitTimeoutMs
       let outcomes: { decisions?: Decision[] } = {}
-      if (deps.decisions) {
-        // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
-        const gone = new AbortController()
-        res.once('close', () => gone.abort())
-        const decisions = await deps.decisions.waitFor(commandIds, deps.waitTimeoutMs, gone.signal)
-        outcomes = { decisions }
-        metrics?.decided(full.map((c, i) => ({ type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout' })))
-        const refused = decisions.filter((d) => d.outcome === 'refused')
-        if (refused.length > 0) {
-          req.log.info({ target: target.id, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
-          const { title, status } = reviewProblems.DECISION_REFUSED
-          return { status, body: {
-            type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
-            detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
-          } }
+      try {
+        if (deps.decisions) {
+          // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
+          const gone = new AbortController()
+          res.once('close', () => gone.abort())
+          const decisions = await deps.decisions.waitFor(commandIds, deps.waitTimeoutMs, gone.signal)
+          outcomes = { decisions }
+          metrics?.decided(full.map((c, i) => ({ type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout' })))
+          const refused = decisions.filter((d) => d.outcome === 'refused')
+          if (refused.length > 0) {
+            req.log.info({ target: target.id, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
+            const { title, status } = reviewProblems.DECISION_REFUSED
+            return { status, body: {
+              type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
+              detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
+            } }
+          }
+          if (decisions.some((d) => d.outcome === 'pending')) return { status: 202, body: { commandIds, decisions, visible: false } }
         }
-        if (decisions.some((d) => d.outcome === 'pending')) return { status: 202, body: { commandIds, decisions, visible: false } }
+        while (Date.now() < deadline) {
+          await es.indices.refresh({ index })
+          const doc = await getDoc<T>(index, target.id)
+          if (visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+          await new Promise((r) => setTimeout(r, 150))
+        }
+        return { status: 202, body: { commandIds, ...outcomes, visible: false } }
+      } catch (err) {
+        // The commands are on Kafka and will be applied: a failure now is the wait's alone, and a 5xx would
+        // tell the client to decide again. It is answered as a slow index is, and kept for the key's retries.
+        req.log.warn({ err, target: target.id }, 'review decision published; waiting for it to show failed')
+        return { status: 202, body: { commandIds, ...outcomes, visible: false } }
       }
-      while (Date.now() < deadline) {
-        await es.indices.refresh({ index })
-        const doc = await getDoc<T>(index, target.id)
-        if (visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
-        await new Promise((r) => setTimeout(r, 150))
-      }
-      return { status: 202, body: { commandIds, ...outcomes, visible: false } }
     }
     if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
     // The body as decided: with a named token, the token's name is the actor, so one key used by two people

@@ -1,11 +1,13 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Partitioners, type Kafka } from 'kafkajs'
+import type { Client } from '@elastic/elasticsearch'
+import { Partitioners, type Message } from 'kafkajs'
 import { DecisionLog } from '@opsreview/review/decisions'
 import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
-import { decisionsOnKafka } from './test-review-kafka.ts'
+import { cuttableElasticsearch } from './test-es-proxy.ts'
+import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -14,45 +16,22 @@ type Json = any
 const OPEN = seededIncidentIds[0]!
 const RESOLVED = seededIncidentIds[1]!
 
-/**
- * Stands in for the correlator on the real Kafka: reads the commands the review published and answers each
- * on the command-results topic as the engine does (packages/correlation/src/commands.ts), refusing to
- * resolve an incident that is resolved already and accepting everything else. The real correlator's
- * refusals through the whole pipeline are in test/e2e/src/dashboard.test.ts.
- */
-async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTopic: string, resolved: Set<string>) {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  const consumer = kafka.consumer({ groupId: uniqueName('standin'), maxWaitTimeInMs: 100 })
-  await consumer.connect()
-  await consumer.subscribe({ topic: commandsTopic, fromBeginning: true })
-  const seen: Json[] = []
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const c = JSON.parse(message.value!.toString()) as Json
-      seen.push(c)
-      const refused = c.type === 'incident.resolve' && resolved.has(c.target)
-      const result = refused ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' } : { commandId: c.id, type: c.type, target: c.target, ok: true }
-      await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify(result) }] })
-    },
-  })
-  onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
-  return seen
-}
-
-async function startReview(opts: { standIn?: boolean } = {}) {
+/** `es`: the client the app reads with (the seeded cluster by default); `published`: called after each publish, with how many so far. */
+async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void } = {}) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
   const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
+  let publishes = 0
+  const publisher = { publish: async (topic: string, messages: Message[]) => { await commands.publish(topic, messages); opts.published?.(++publishes) } }
   const url = await serve(createReviewApp({
-    es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000, publicDir: defaultPublicDir,
+    es: opts.es ?? es, commands: publisher, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000, publicDir: defaultPublicDir,
     readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
     deadLetters: async () => { throw new Error('not counted here') }, decisions,
   }))
-  const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Json; type: string }> => {
-    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
-    return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '' }
+  const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; type: string; replayed: boolean }> => {
+    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '', replayed: res.headers.get('idempotent-replayed') === 'true' }
   }
-  return { call, seen, decisions }
+  return { call, seen, decisions, publishes: () => publishes }
 }
 
 describe('decisions and their outcomes, on the real Kafka and Elasticsearch', () => {
@@ -108,6 +87,21 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     expect(status).toBe(202)
     expect(body).toMatchObject({ visible: false, decisions: [expect.objectContaining({ outcome: 'pending', actor: 'dana' })] })
     expect(r.decisions.waiting).toBe(0)
+  })
+
+  it('answers 202, not 5xx, when Elasticsearch fails after the commands are published, and replays that answer for the same key', async () => {
+    const proxy = await cuttableElasticsearch()
+    // Elasticsearch goes away between the publish and the wait for the decision to show.
+    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() } })
+    const key = { 'idempotency-key': 'es-fails-after-publish' }
+    const first = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
+    expect(first.status).toBe(202)
+    expect(first.body).toEqual({ commandIds: [expect.any(String)], decisions: [expect.objectContaining({ type: 'incident.assign', outcome: 'accepted' })], visible: false })
+    // The incident is read before the key is looked at, so the retry needs Elasticsearch back.
+    proxy.restore()
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
+    expect(retry).toMatchObject({ status: 202, replayed: true, body: first.body })
+    expect(r.publishes()).toBe(1)
   })
 
   it('starts reading once the results topic exists, when the review starts before the correlator made it', async () => {

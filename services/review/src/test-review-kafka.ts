@@ -2,7 +2,7 @@
 // commands publisher, the decision reader and, for decisions, the seeded review index, each cleaned up when
 // the test finishes.
 import { onTestFinished } from 'vitest'
-import { Partitioners } from 'kafkajs'
+import { Partitioners, type Kafka } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DecisionLog } from '@opsreview/review/decisions'
 import { captureLogs, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
@@ -40,4 +40,33 @@ export async function commandsOnKafka() {
   const commands = new BatchPublisher({ producer, logger })
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await admin.disconnect() })
   return { kafka, admin, commandsTopic, logger, commands }
+}
+
+/** A command as the stand-in read it off the topic. */
+export type SeenCommand = { id: string; type: string; target: string } & Record<string, unknown>
+
+/**
+ * Stands in for the correlator on the real Kafka: reads the commands the review published and answers each
+ * on the command-results topic as the engine does (packages/correlation/src/commands.ts), refusing to
+ * resolve an incident that is resolved already and accepting everything else. The real correlator's
+ * refusals through the whole pipeline are in test/e2e/src/dashboard.test.ts.
+ */
+export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTopic: string, resolved: Set<string>) {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  const consumer = kafka.consumer({ groupId: uniqueName('standin'), maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  await consumer.subscribe({ topic: commandsTopic, fromBeginning: true })
+  const seen: SeenCommand[] = []
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const c = JSON.parse(message.value!.toString()) as SeenCommand
+      seen.push(c)
+      const refused = c.type === 'incident.resolve' && resolved.has(c.target)
+      const result = refused ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' } : { commandId: c.id, type: c.type, target: c.target, ok: true }
+      await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify(result) }] })
+    },
+  })
+  onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
+  return seen
 }

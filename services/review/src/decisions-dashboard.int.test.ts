@@ -1,0 +1,67 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { chromium, type Page } from 'playwright-core'
+import { serve } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { seededIncidentIds } from './fuzz-seed.ts'
+import { cuttableElasticsearch } from './test-es-proxy.ts'
+import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
+
+const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
+const OPEN = seededIncidentIds[0]!
+
+/**
+ * The seeded review (fuzz-seed.ts) served by the real app on the real Kafka, with a stand-in correlator
+ * that takes every decision and no indexer: a decision is taken but does not show until the test writes it
+ * into the index. The app reads Elasticsearch through a proxy the test can cut.
+ */
+async function startReview() {
+  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+  await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
+  const proxy = await cuttableElasticsearch()
+  const url = await serve(createReviewApp({
+    es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
+    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions,
+  }))
+  return { url, es, prefix, proxy }
+}
+
+async function open(url: string, timezoneId = 'UTC') {
+  const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+  onTestFinished(() => b.close())
+  const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
+  const decisions: { url: string; key: string | undefined; body: string | null }[] = []
+  page.on('request', (r) => { if (r.method() === 'PATCH') decisions.push({ url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }) })
+  await page.goto(`${url}/#token=secret1`)
+  await expect.poll(() => page.locator('#identity').textContent(), { timeout: 15_000 }).toBe('Decisions are recorded as dana, the name of your token.')
+  return { page, decisions }
+}
+
+const row = (page: Page, id: string) => page.locator(`#open-incidents tr[data-id="${id}"]`)
+const status = (page: Page) => page.locator('#status').textContent()
+
+describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Chromium', () => {
+  it('sends a decision retried after an error with the same Idempotency-Key, and keeps its button disabled while it saves', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    const assign = row(page, OPEN).getByRole('button', { name: 'Assign' })
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+
+    r.proxy.cut()
+    await assign.click()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    r.proxy.restore()
+    // A double click on the retry: one request, the button disabled until it is answered.
+    await assign.dblclick()
+    await expect.poll(() => assign.isDisabled()).toBe(true)
+    await expect.poll(() => assign.isDisabled(), { timeout: 15_000 }).toBe(false)
+    expect(decisions).toHaveLength(2)
+    expect(decisions[1]!.key).toBeDefined()
+    expect(decisions[1]).toEqual(decisions[0])
+
+    // An answered decision is over: the next one, even of the same kind, is new.
+    await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(3)
+    expect(decisions[2]!.key).not.toBe(decisions[0]!.key)
+  })
+})
