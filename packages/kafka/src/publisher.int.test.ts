@@ -1,7 +1,8 @@
+import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
+import { Kafka, logLevel, Partitioners, type ISocketFactory, type Message } from 'kafkajs'
 import pino from 'pino'
-import { captureLogs, createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { captureLogs, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
@@ -186,5 +187,38 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(lines.filter((l) => l.msg === 'kafka refused a batch: resending it in halves to find the refused messages')).toEqual([])
     const onTopic = await readTopicToEnd(kafka, topic)
     expect(new Set(onTopic.map((m) => m.value.split(':')[0])).size).toBe(1500)
+  })
+
+  it('turns ready again without any publish once Kafka is back after a failed send', async () => {
+    const kafka = kafkaClient()
+    const topic = await plainTopic(kafka)
+    // The shared broker cannot be stopped: while "down", this client's new connections go to a closed port
+    // and its open ones are cut, which kafkajs sees as the broker gone.
+    let down = false
+    const sockets = new Set<net.Socket>()
+    const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+      const socket = net.connect(down ? { host: '127.0.0.1', port: 1 } : { host, port }, onConnect)
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      return socket
+    }
+    const flaky = new Kafka({ clientId: uniqueName('flaky'), brokers: kafkaBrokers, logLevel: logLevel.NOTHING, socketFactory, connectionTimeout: 300, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } })
+    const publisher = await publisherFor(flaky, { sendTimeoutMs: 3000 })
+    expect(publisher.ready).toBe(true)
+
+    down = true
+    for (const socket of sockets) socket.destroy()
+    expect(await publisher.publishEach(topic, [small('lost')])).toEqual([expect.any(KafkaUnavailableError)])
+    expect(publisher.breakerState).toBe('closed')
+    expect(publisher.ready).toBe(false)
+    // Long enough for the replacement's first connects to fail.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(publisher.ready).toBe(false)
+
+    down = false
+    // Behind a readiness probe nothing publishes until it is ready: it must come back by itself.
+    await expect.poll(() => publisher.ready, { timeout: 15_000, interval: 100 }).toBe(true)
+    await publisher.publish(topic, [small('after')])
+    expect(await keysOn(kafka, topic)).toEqual(new Set(['after']))
   })
 })

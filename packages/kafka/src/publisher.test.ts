@@ -199,3 +199,63 @@ describe('BatchPublisher when the breaker times out a slow connect', () => {
     expect(sends).toEqual(['producer 2 connected: b'])
   })
 })
+
+describe('BatchPublisher readiness after a failed send', () => {
+  /** Producer stand-ins whose sends fail while `down`, whose connects fail while `unreachable`. */
+  function producers() {
+    const state = { down: false, unreachable: false, connects: 0, made: 0 }
+    const createProducer = () => {
+      state.made++
+      const listeners = new Map<string, (() => void)[]>()
+      const emit = (event: string) => { for (const f of listeners.get(event) ?? []) f() }
+      return {
+        on: (event: string, f: () => void) => { listeners.set(event, [...(listeners.get(event) ?? []), f]); return () => undefined },
+        connect: async () => {
+          state.connects++
+          if (state.unreachable) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true })
+          emit('producer.connect')
+        },
+        disconnect: async () => { emit('producer.disconnect') },
+        sendBatch: async () => {
+          if (state.down) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' })
+          return []
+        },
+      } as unknown as Producer
+    }
+    return { state, createProducer }
+  }
+
+  it('turns ready again without any send once the replacement producer can connect', async () => {
+    const { state, createProducer } = producers()
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    expect(publisher.ready).toBe(true)
+    state.down = true
+    state.unreachable = true
+    expect((await publisher.publishEach('t', [{ key: 'k', value: 'a' }])).map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
+    expect(publisher.ready).toBe(false)
+    expect(publisher.breakerState).toBe('closed')
+    // Kafka back: nothing is published, yet the replacement connects and readiness returns.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    state.down = false
+    state.unreachable = false
+    await expect.poll(() => publisher.ready, { timeout: 5000 }).toBe(true)
+    expect(state.made).toBe(2)
+    await publisher.close()
+  })
+
+  it('stops trying to connect the replacement producer once closed', async () => {
+    const { state, createProducer } = producers()
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    state.down = true
+    state.unreachable = true
+    await publisher.publishEach('t', [{ key: 'k', value: 'a' }])
+    await expect.poll(() => state.connects, { timeout: 2000 }).toBeGreaterThanOrEqual(3)
+    await publisher.close()
+    const connects = state.connects
+    await new Promise((resolve) => setTimeout(resolve, 1200))
+    expect(state.connects).toBe(connects)
+    expect(publisher.ready).toBe(false)
+  })
+})

@@ -139,6 +139,10 @@ interface Entry {
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
+// Between attempts to connect a replacement producer while Kafka is down: doubling, as connectProducer's.
+const RECONNECT_INITIAL_DELAY_MS = 250
+const RECONNECT_MAX_DELAY_MS = 5000
+
 /** The breaker refused without sending (open, its half-open trial taken, shut down): no producer state changed. */
 function breakerRefusedFast(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
@@ -176,6 +180,12 @@ export class BatchPublisher {
   #flushing: Promise<void> | undefined
   #connected = false
   #warnedCannotRenew = false
+  /** The running connect attempt of the current producer, which a send and the reconnect loop share. */
+  #connecting: Promise<void> | undefined
+  #reconnecting: Promise<void> | undefined
+  /** Ends the reconnect loop's wait between attempts. */
+  #wakeReconnect: (() => void) | undefined
+  #closed = false
 
   constructor(opts: PublisherOptions) {
     if (!opts.producer === !opts.createProducer) throw new TypeError('BatchPublisher needs exactly one of producer and createProducer')
@@ -224,8 +234,11 @@ export class BatchPublisher {
    */
   async connect(retry: ConnectRetry = {}): Promise<void> {
     if (!this.#createProducer) return
-    await connectProducer(this.#producer, { onRetry: (err, attempt) => this.#logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying'), ...retry })
-    this.#needsConnect = false
+    const producer = this.#producer
+    await connectProducer({ connect: () => this.#connectOnce(producer), disconnect: () => producer.disconnect() }, {
+      onRetry: (err, attempt) => this.#logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying'),
+      ...retry,
+    })
   }
 
   /**
@@ -394,18 +407,63 @@ export class BatchPublisher {
 
   async #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
     const producer = this.#producer
-    if (this.#needsConnect) {
-      await producer.connect()
-      if (producer !== this.#producer) {
-        // The breaker timed this call out while it connected and renewed the producer; its disconnect may
-        // have come before this connect finished. Nobody waits for this batch any more: it must not be
-        // sent, and the replacement, not connected yet, must not be marked connected.
+    // Throws if the breaker timed this call out and renewed the producer while it connected: nobody waits
+    // for this batch any more, and it must not go out on either producer.
+    if (this.#needsConnect) await this.#connectOnce(producer)
+    return producer.sendBatch({ topicMessages, acks: -1 })
+  }
+
+  /**
+   * Connects `producer`, joining the attempt already running on it: two kafkajs connects of one producer
+   * would each ask for a producer id. A producer replaced (or a publisher closed) while it connected is
+   * disconnected again, since its disconnect may have come before the connect finished, and is never
+   * marked connected: `#needsConnect` is the current producer's.
+   */
+  #connectOnce(producer: Producer): Promise<void> {
+    if (producer === this.#producer && this.#connecting) return this.#connecting
+    const attempt = (async () => {
+      try {
+        await producer.connect()
+      } catch (err) {
+        // As connectProducer does: drops kafkajs's cached metadata, so the next attempt asks the cluster afresh.
+        await producer.disconnect().catch(() => undefined)
+        throw err
+      }
+      if (producer !== this.#producer || this.#closed) {
         void producer.disconnect().catch(() => undefined)
-        throw new KafkaUnavailableError('kafka producer connected after its send timed out')
+        throw new KafkaUnavailableError('kafka producer connected after it was replaced')
       }
       this.#needsConnect = false
+    })()
+    if (producer === this.#producer) {
+      this.#connecting = attempt
+      const clear = () => { if (this.#connecting === attempt) this.#connecting = undefined }
+      attempt.then(clear, clear)
     }
-    return producer.sendBatch({ topicMessages, acks: -1 })
+    return attempt
+  }
+
+  /**
+   * Connects a replacement producer right away instead of at the next send, retrying while Kafka is down:
+   * readiness depends on it, and behind a readiness probe no send would ever come to connect it.
+   */
+  async #reconnect(producer: Producer): Promise<void> {
+    for (let failures = 0; producer === this.#producer && this.#needsConnect && !this.#closed;) {
+      try {
+        await this.#connectOnce(producer)
+      } catch (err) {
+        if (producer !== this.#producer || this.#closed) return
+        failures++
+        this.#logger.warn({ err, attempt: failures }, 'replacement kafka producer could not connect yet; retrying')
+        await new Promise<void>((resolve) => {
+          // Cleared only if still its own: the loop of a replacement may wait by now.
+          const wake = () => { clearTimeout(timer); if (this.#wakeReconnect === wake) this.#wakeReconnect = undefined; resolve() }
+          const timer = setTimeout(wake, Math.min(RECONNECT_INITIAL_DELAY_MS * 2 ** (failures - 1), RECONNECT_MAX_DELAY_MS))
+          timer.unref()
+          this.#wakeReconnect = wake
+        })
+      }
+    }
   }
 
   /**
@@ -423,9 +481,13 @@ export class BatchPublisher {
     const old = this.#producer
     this.#detach?.()
     this.#producer = this.#newProducer()
+    this.#connecting = undefined
     this.#watch(this.#producer)
     // Not awaited: a send the breaker timed out may still hold the old producer, and the resend must not wait for it.
     void old.disconnect().catch((err: unknown) => this.#logger.warn({ err }, 'replaced kafka producer did not disconnect cleanly'))
+    // The loop of the old producer, if it waits between attempts, sees it was replaced and ends.
+    this.#wakeReconnect?.()
+    this.#reconnecting = this.#reconnect(this.#producer)
   }
 
   #newProducer(): Producer {
@@ -465,10 +527,13 @@ export class BatchPublisher {
   async close(): Promise<void> {
     this.#startFlush()
     await this.#flushing
+    this.#closed = true
+    this.#wakeReconnect?.()
     this.#breaker.shutdown()
     if (this.#createProducer) {
       this.#detach?.()
       await this.#producer.disconnect()
     }
+    await this.#reconnecting
   }
 }
