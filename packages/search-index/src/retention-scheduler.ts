@@ -98,6 +98,10 @@ export class RetentionScheduler {
     const started = this.now()
     let held = false
     let renewal: NodeJS.Timeout | undefined
+    // Every lease write goes at the sequence number of the one before: a renewal still in flight must be
+    // done before the final write, or one of the two gets a 409 (a false "lease lost", or a lease left
+    // marked running).
+    let renewing: Promise<void> | undefined
     try {
       const acquired = await this.lease.acquire(started, intervalMs, { takeResting: this.o.takeResting })
       if (!acquired.ok) {
@@ -108,12 +112,15 @@ export class RetentionScheduler {
       held = true
       // A run longer than the interval keeps its lease, so a second instance does not start the same work.
       renewal = setInterval(() => {
-        this.lease.extend(this.now(), intervalMs).then((ours) => { if (!ours) logger.warn('retention lease lost during a run: another instance may run too (deletes are idempotent)') }, () => undefined)
+        renewing ??= this.lease.extend(this.now(), intervalMs)
+          .then((ours) => { if (!ours) logger.warn('retention lease lost during a run: another instance may run too (deletes are idempotent)') }, () => undefined)
+          .finally(() => { renewing = undefined })
       }, Math.max(1000, Math.floor(intervalMs / 3)))
       renewal.unref()
       const result = await runRetention(this.o.es, this.o.prefix, this.o.settings, started)
       clearInterval(renewal)
       renewal = undefined
+      await renewing
       await (this.o.holdAfterRun === false ? this.lease.release(this.now()) : this.lease.extend(this.now(), intervalMs, false)).catch(() => undefined)
       const seconds = (this.now() - started) / 1000
       if (metrics) {
@@ -134,6 +141,7 @@ export class RetentionScheduler {
       return { outcome: 'done', result }
     } catch (error) {
       if (renewal) clearInterval(renewal)
+      await renewing
       const { code } = classifyRequestError(error)
       if (metrics) {
         metrics.runs.inc({ outcome: 'failed' })

@@ -279,6 +279,62 @@ describe('retention against Elasticsearch', () => {
     expect(await contents(es, prefix)).toEqual(expected(prefix))
   })
 
+  it('a lease renewal still in flight when the run ends is waited for: the final write keeps the lease, marked not running', async () => {
+    const { es, prefix } = await seeded()
+    const { logger, lines } = captureLogs()
+    const leaseWrites: { running: boolean; status?: number }[] = []
+    const sent: Promise<unknown>[] = []
+    let renewalStarted!: () => void
+    const renewing = new Promise<void>((resolve) => { renewalStarted = resolve })
+    let finalWritten!: () => void
+    const finalWrite = new Promise<void>((resolve) => { finalWritten = resolve })
+    // The run ends only once a renewal is on its way; that renewal is held back until the final write is
+    // done (or 300 ms, as a scheduler that waits for it sends no final write before).
+    const index = es.index.bind(es)
+    es.index = (async (...args: Parameters<typeof index>) => {
+      const params = args[0] as { index: string; document?: { running: boolean } }
+      if (params.index !== retentionLeaseIndex(prefix)) return index(...args)
+      const write = { running: params.document!.running, status: undefined as number | undefined }
+      leaseWrites.push(write)
+      const attempt = (async () => {
+        if (leaseWrites.length > 1 && write.running) {
+          renewalStarted()
+          await Promise.race([finalWrite, new Promise((resolve) => setTimeout(resolve, 300))])
+        }
+        try {
+          const r = await index(...args)
+          write.status = 200
+          return r
+        } catch (err) {
+          write.status = (err as { meta?: { statusCode?: number } }).meta?.statusCode
+          throw err
+        } finally {
+          if (!write.running) finalWritten()
+        }
+      })()
+      sent.push(attempt.catch(() => undefined))
+      return attempt
+    }) as typeof es.index
+    const count = es.count.bind(es)
+    es.count = (async (...args: Parameters<typeof count>) => {
+      await renewing
+      return count(...args)
+    }) as typeof es.count
+
+    // A renewal every second (a third of the interval, at least 1 s).
+    const s = new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3000, firstDelayMs: 0, holder: 'indexer-a', logger, now: () => NOW })
+    expect((await s.runOnce()).outcome).toBe('done')
+    // A renewal the run did not wait for may still be on its way: its answer counts too.
+    await Promise.all(sent)
+    // The acquire, at least one renewal, then the final write; none refused.
+    expect(leaseWrites.length).toBeGreaterThanOrEqual(3)
+    expect(leaseWrites.at(-1)).toEqual({ running: false, status: 200 })
+    expect(leaseWrites.filter((w) => w.status !== 200)).toEqual([])
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([])
+    const lease = await es.get<{ holder: string; running: boolean }>({ index: retentionLeaseIndex(prefix), id: 'retention' })
+    expect(lease._source).toMatchObject({ holder: 'indexer-a', running: false })
+  })
+
   it('the lease: taken once of two racing takers, refused while held, taken again once expired', async () => {
     const prefix = uniqueName('ret')
     cleanupIndices(prefix)
