@@ -166,9 +166,10 @@ async function decide(kind, id, body, doneText, out, control) {
     const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: sent, headers: { 'idempotency-key': pendingKeys.get(pending) } })
     pendingKeys.delete(pending)
     if (r.visible) outcome(out, doneText, 'accepted')
+    else if (r.decisions?.length && r.decisions.every((d) => d.outcome === 'accepted')) void untilShown(kind, id, body, doneText, out)
     else {
       outcome(out, `${doneText}: recorded, waiting for the correlator…`, 'pending')
-      void follow(r.commandIds, doneText, out, kind, id)
+      void follow(r.commandIds, doneText, out, kind, id, body)
     }
   } catch (err) {
     if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
@@ -180,17 +181,42 @@ async function decide(kind, id, body, doneText, out, control) {
 }
 
 /** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */
-async function follow(commandIds, doneText, out, kind, id) {
+async function follow(commandIds, doneText, out, kind, id, body) {
   for (let i = 0; i < 60; i++) {
     await new Promise((r) => setTimeout(r, 1000))
     try {
       const ds = await Promise.all(commandIds.map((c) => api(`/api/v1/decisions/${encodeURIComponent(c)}`)))
       const refused = ds.filter((d) => d.outcome === 'refused')
       if (refused.length) { outcome(out, `Refused: ${refused.map((d) => d.error).join('; ')}`, 'refused'); await refresh(kind, id); return }
-      if (ds.every((d) => d.outcome === 'accepted')) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
+      if (ds.every((d) => d.outcome === 'accepted')) { await untilShown(kind, id, body, doneText, out); return }
     } catch { /* the next poll may answer */ }
   }
   outcome(out, `${doneText}: recorded; the correlator has not answered yet`, 'pending')
+}
+
+const TARGET_STATUS = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' }
+/** Whether an incident or problem as read shows a decision's body, judged as the API's `?wait=true` judges it. */
+function shows(doc, body) {
+  return (!body.owner || doc.owner === body.owner) && (!body.acknowledge || Boolean(doc.acknowledgedAt)) && (!body.resolve || doc.status === 'resolved') &&
+    (!body.note || doc.notes.some((n) => n.text === body.note)) && (!body.problemId || doc.problemIds.includes(body.problemId)) &&
+    (!body.postmortem || doc.postmortem.scheduledFor === body.postmortem.scheduledFor) && (!body.action || doc.status === TARGET_STATUS[body.action])
+}
+
+/**
+ * A decision the correlator took that the index does not show yet (the indexer is behind): until the
+ * incident or problem read back shows it, the page says so instead of "done" beside the old value, and reads
+ * it again after 0.5, 1, 2, 4 and 8 s (about 15 s), refreshing the page once it shows.
+ */
+async function untilShown(kind, id, body, doneText, out) {
+  outcome(out, `${doneText}: taken, waiting for the index`, 'pending')
+  for (const delay of [500, 1000, 2000, 4000, 8000]) {
+    await new Promise((r) => setTimeout(r, delay))
+    try {
+      const read = await api(`/api/v1/${kind}/${id}`)
+      if (shows(kind === 'incidents' ? read.incident : read.problem, body)) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
+    } catch { /* the next read may answer */ }
+  }
+  outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
 }
 
 /** After a decision: the review, and the incident or problem shown, as they are now. */

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { chromium, type Page } from 'playwright-core'
+import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds } from './fuzz-seed.ts'
@@ -63,5 +64,21 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
     await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(3)
     expect(decisions[2]!.key).not.toBe(decisions[0]!.key)
+  })
+
+  it('says a decision taken but not yet indexed is waiting for the index, and reads it again until it shows', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    // The stand-in took it, nothing indexes it: not "done" while the cell shows the old owner.
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/ is erin: taken, waiting for the index$/)
+    expect(await row(page, OPEN).locator('td.owner').textContent()).toBe('–')
+    // The indexer catches up.
+    const [hit] = (await r.es.search<Record<string, unknown>>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits
+    await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, owner: 'erin' }, refresh: true })
+    await expect.poll(() => row(page, OPEN).locator('td.owner').textContent(), { timeout: 20_000 }).toBe('erin')
+    expect(await status(page)).toMatch(/ is erin$/)
   })
 })
