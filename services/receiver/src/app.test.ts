@@ -244,6 +244,29 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts)).toHaveLength(1)
   })
 
+  it('dead-letters a refused alert once when copies of its notification arrive together', async () => {
+    const r = fakeReceiver()
+    r.publisher.delayMs = 50
+    const url = await serve(r.app)
+    const notification = webhook(good('a'), good('b', { startsAt: 'yesterday' }))
+    const answers = await Promise.all([post(`${url}/webhooks/alertmanager`, notification), post(`${url}/webhooks/alertmanager`, notification)])
+    expect(answers.map((x) => x.status)).toEqual([200, 200])
+    for (const answer of answers) expect(await answer.json()).toMatchObject({ rejected: [{ index: 1 }] })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts)).toHaveLength(1)
+    expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toMatchObject([{ reason: 'schema-invalid', detail: { index: 1 } }])
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/opsreview_dead_letters_total\{stage="receiver",reason="schema-invalid"\} 1$/m)
+  })
+
+  it('fails every copy of a refused alert\'s dead letter when the first copy is not acknowledged', async () => {
+    const r = fakeReceiver()
+    r.publisher.delayMs = 50
+    r.publisher.downTopics.add(TEST_TOPICS.rejected)
+    const url = await serve(r.app)
+    const notification = webhook(good('a'), good('b', { startsAt: 'yesterday' }))
+    const statuses = await Promise.all([post(`${url}/webhooks/alertmanager`, notification), post(`${url}/webhooks/alertmanager`, notification)])
+    expect(statuses.map((x) => x.status)).toEqual([503, 503])
+  })
+
   it('fails every copy of an alert when the first copy is not acknowledged', async () => {
     const r = fakeReceiver()
     r.publisher.delayMs = 50

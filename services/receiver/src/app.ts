@@ -140,6 +140,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   // An entry is the first copy's call and its place in it, not a promise of its own per event.
   type InFlight = { sending: Promise<(Error | undefined)[]>; index: number }
   const inFlight = new Map<string, InFlight>()
+  // The same for the dead letters of refused alerts, by dead-letter id.
+  const deadLettersInFlight = new Map<string, Promise<void>>()
 
   /**
    * Sends each event once: an event acknowledged in the last minutes (a retried delivery) is not sent
@@ -242,11 +244,6 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
    */
   async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[], { once = false } = {}): Promise<void> {
     const send = async ({ key, envelope }: { key: string; envelope: DeadLetterEnvelope }) => {
-      // `once`: the refused alerts of an Alertmanager notification, which Alertmanager sends again after a
-      // 503 for its good alerts; they were dead-lettered on the first try. Not a whole request refused: two
-      // different bodies refused unread (a 413, a 415) would have the same empty replay.
-      const id = once ? deadLetterId(envelope) : undefined
-      if (id !== undefined && recent.has(id, clock().getTime())) return
       try {
         await publisher.publish(topics.rejected, [deadLetterMessage(key, fitDeadLetter(envelope))])
       } catch (err) {
@@ -254,10 +251,37 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         const { replay: _replay, ...slim } = envelope
         await publisher.publish(topics.rejected, [deadLetterMessage(key, { ...slim, detail: { ...slim.detail, replayDropped: err.message } })])
       }
-      if (id !== undefined) recent.add(id, clock().getTime())
       metrics.deadLetters.inc({ stage: 'receiver', reason: envelope.reason })
     }
-    const results = await Promise.allSettled(letters.map(send))
+    // Alike letters of one notification (alike alerts refused alike) are each their own alert's letter, and
+    // are sent together; a copy of the notification in another request waits for them, as events do.
+    const sendAlikeOnce = async (id: string, alike: { key: string; envelope: DeadLetterEnvelope }[]) => {
+      if (recent.has(id, clock().getTime())) return
+      const running = deadLettersInFlight.get(id)
+      if (running) return running
+      const sending = Promise.all(alike.map(send)).then(() => undefined)
+      deadLettersInFlight.set(id, sending)
+      try {
+        await sending
+      } finally {
+        deadLettersInFlight.delete(id)
+      }
+      recent.add(id, clock().getTime())
+    }
+    const sends: Promise<void>[] = []
+    const byId = new Map<string, { key: string; envelope: DeadLetterEnvelope }[]>()
+    for (const letter of letters) {
+      // `once`: the refused alerts of an Alertmanager notification, which Alertmanager sends again after a
+      // 503 for its good alerts; they were dead-lettered on the first try. Not a whole request refused: two
+      // different bodies refused unread (a 413, a 415) would have the same empty replay.
+      const id = once ? deadLetterId(letter.envelope) : undefined
+      const alike = id === undefined ? undefined : byId.get(id)
+      if (id === undefined) sends.push(send(letter))
+      else if (alike) alike.push(letter)
+      else byId.set(id, [letter])
+    }
+    for (const [id, alike] of byId) sends.push(sendAlikeOnce(id, alike))
+    const results = await Promise.allSettled(sends)
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) {
       req.log.warn({ err: failed.reason, deadLetters: letters.length }, 'dead letters not acknowledged by kafka')
