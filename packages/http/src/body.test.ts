@@ -68,6 +68,19 @@ describe('jsonBody', () => {
     expect(res.body.errors).toEqual([{ path: 'header:content-type', message: 'must declare charset=utf-8 (or us-ascii) or no charset' }])
   })
 
+  it.each([
+    ['a byte that starts no UTF-8 sequence', Buffer.from([0xff, 0xfe])],
+    ['a truncated sequence', Buffer.from([0xc3])],
+    ['an overlong encoding', Buffer.from([0xc0, 0xa2])],
+    ['a UTF-16 surrogate', Buffer.from([0xed, 0xa0, 0x80])],
+  ])('refuses a body with %s with a 400 naming the body, never replaced with U+FFFD', async (_what, bad) => {
+    const body = Buffer.concat([Buffer.from('{"a":"x'), bad, Buffer.from('y"}')])
+    const res = await send(await app(), body)
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('BAD_REQUEST')
+    expect(res.body.errors).toEqual([{ path: '/', message: 'is not valid UTF-8' }])
+  })
+
   it('accepts nesting up to 64 levels', async () => {
     expect((await send(await app(), '['.repeat(64) + ']'.repeat(64))).status).toBe(200)
   })

@@ -27,6 +27,10 @@ function declaredCharsets(contentType: string): string[] {
 // ASCII is UTF-8 too: .NET's StringContent with Encoding.ASCII, for one, declares it.
 const utf8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
 
+// fatal: bytes that are not UTF-8 throw instead of becoming U+FFFD, which would be accepted and stored as
+// if the sender had meant it. ignoreBOM keeps a leading BOM in the text, so JSON.parse refuses it as before.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
 export const DEFAULT_MAX_JSON_DEPTH = 64
 
@@ -57,8 +61,8 @@ export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
 /**
  * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type, a
  * declared charset other than UTF-8 (none declared is UTF-8) or another encoding, 413 when too large,
- * 400 when it does not parse, is corrupt (a broken gzip, deflate or br stream) or nests deeper than
- * `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
+ * 400 when it is not UTF-8, does not parse, is corrupt (a broken gzip, deflate or br stream) or nests
+ * deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
  * parsed value and `req.rawBody` the bytes.
  */
 export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = {}): RequestHandler[] {
@@ -108,8 +112,14 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
       if (jsonDepthExceeds(bytes, maxDepth)) {
         return next(new HttpProblem('BAD_REQUEST', `JSON nests deeper than ${maxDepth} levels`, { errors: [{ path: '/', message: `must not nest deeper than ${maxDepth} levels` }] }))
       }
+      let text: string
       try {
-        req.body = JSON.parse(bytes.toString('utf8'))
+        text = utf8Decoder.decode(bytes)
+      } catch {
+        return next(new HttpProblem('BAD_REQUEST', 'The body is not valid UTF-8', { errors: [{ path: '/', message: 'is not valid UTF-8' }] }))
+      }
+      try {
+        req.body = JSON.parse(text)
       } catch (err) {
         return next(new HttpProblem('INVALID_JSON', (err as Error).message, { errors: [{ path: '/', message: (err as Error).message }] }))
       }
