@@ -316,6 +316,27 @@ async function loadDeadLetters() {
   }
 }
 
+// The status line's text of each load that failed last time: its next success clears it, unless something
+// else (a decision's outcome) has been said since.
+const loadErrors = new Map()
+function loadFailed(what, text) {
+  loadErrors.set(what, text)
+  say(text, true)
+}
+function loaded(what) {
+  const s = $('#status')
+  if (s.textContent === 'Loading…' || (loadErrors.has(what) && s.textContent === loadErrors.get(what))) say('')
+  loadErrors.delete(what)
+}
+
+/** When the review on the page was read; null before the first. */
+let reviewLoadedAt = null
+function markReviewStale(stale) {
+  for (const part of document.querySelectorAll('.review-part')) part.classList.toggle('stale', stale)
+  $('#review-stale').hidden = !stale
+  $('#review-stale').textContent = stale ? `Not current: the review could not be reloaded; the figures below are as read at ${when(reviewLoadedAt)} ${state.zone}.` : ''
+}
+
 async function loadReview() {
   const since = $('#window').value
   $('#markdown').href = '#'
@@ -324,9 +345,12 @@ async function loadReview() {
     const review = await api(`/api/v1/review?since=${since}${scopeQuery}${tzQuery}`)
     renderReview(review)
     showScope(review.scope)
-    if (!$('#status').classList.contains('error') && $('#status').textContent === 'Loading…') say('')
+    reviewLoadedAt = new Date().toISOString()
+    markReviewStale(false)
+    loaded('review')
   } catch (err) {
-    say(`Could not load the review: ${err.message}`, true)
+    loadFailed('review', `Could not load the review: ${err.message}`)
+    if (reviewLoadedAt !== null) markReviewStale(true)
   }
 }
 
@@ -415,8 +439,9 @@ async function loadLookback() {
     const l = await api(`/api/v1/lookback?${lookbackQuery()}`)
     if (!$('#lookback-at').value) offerPeriods(l.period.label, l.period.kind)
     renderLookback(l)
+    loaded('lookback')
   } catch (err) {
-    say(`Could not load the look-back: ${err.message}`, true)
+    loadFailed('lookback', `Could not load the look-back: ${err.message}`)
   }
 }
 

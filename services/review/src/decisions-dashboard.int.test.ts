@@ -82,3 +82,28 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     expect(await status(page)).toMatch(/ is erin$/)
   })
 })
+
+describe('the review on the dashboard when Elasticsearch fails and comes back, in Chromium', () => {
+  it('marks the tables of a failed reload as not current, and clears the error once a reload succeeds', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    const stale = page.locator('#review-stale')
+    expect(await stale.isHidden()).toBe(true)
+
+    r.proxy.cut()
+    await page.locator('#window').selectOption('72h')
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/^Could not load the review: 503/)
+    expect(await stale.isVisible()).toBe(true)
+    expect(await stale.textContent()).toMatch(/^Not current: the review could not be reloaded; the figures below are as read at \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/)
+    expect(await page.locator('section.review-part.stale').count()).toBe(6)
+    expect(await row(page, OPEN).count()).toBe(1)
+
+    r.proxy.restore()
+    await page.locator('#window').selectOption('24h')
+    await expect.poll(() => status(page), { timeout: 15_000 }).toBe('')
+    expect(await page.locator('#status').getAttribute('class')).not.toContain('error')
+    expect(await stale.isHidden()).toBe(true)
+    expect(await page.locator('section.review-part.stale').count()).toBe(0)
+  })
+})
