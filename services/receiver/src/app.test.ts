@@ -105,6 +105,22 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(await (await post(`${url}/webhooks/alertmanager`, webhook(good('a')))).json()).toMatchObject({ published: 1 })
   })
 
+  it('answers 503 when only some events were acknowledged, and the retry publishes only the rest', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const notification = webhook(good('a'), good('b'), good('c'))
+    r.publisher.unacknowledged = (topic, m) => topic === TEST_TOPICS.alerts && String(m.key).endsWith(':b')
+    const first = await post(`${url}/webhooks/alertmanager`, notification)
+    expect(first.status).toBe(503)
+    expect(first.headers.get('retry-after')).toBe('5')
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'c'])
+    r.publisher.unacknowledged = () => false
+    const retry = await post(`${url}/webhooks/alertmanager`, notification)
+    expect(retry.status).toBe(200)
+    expect(await retry.json()).toMatchObject({ accepted: 3, published: 1, rejected: [] })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'c', 'b'])
+  })
+
   it('validates Pingdom and reports before spooling, refusing them with the failing field', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

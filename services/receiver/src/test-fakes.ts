@@ -12,13 +12,18 @@ export const TEST_TOKEN = 'test-token-1'
 export const TEST_TOPICS = Object.freeze({ alerts: 'alerts', rejected: 'rejected' })
 export const TEST_NOW = new Date('2026-11-28T20:30:00.000Z')
 
-/** Keeps what it was given per topic; `refuse` picks messages Kafka would never take, `down` is Kafka gone. */
+/**
+ * Keeps what it was given per topic; `refuse` picks messages Kafka would never take, `down` is Kafka gone,
+ * `unacknowledged` picks messages Kafka does not acknowledge this time while it takes the others (a batch
+ * that failed after earlier ones of the same call were acknowledged).
+ */
 export class FakePublisher implements EventPublisher {
   readonly sent = new Map<string, Message[]>()
   ready = true
   down = false
   readonly downTopics = new Set<string>()
   refuse: (topic: string, m: Message) => boolean = () => false
+  unacknowledged: (topic: string, m: Message) => boolean = () => false
   /** How long Kafka takes to acknowledge, so that requests overlap. */
   delayMs = 0
 
@@ -26,9 +31,11 @@ export class FakePublisher implements EventPublisher {
     await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : queueMicrotask(() => resolve(undefined))))
     if (this.down || this.downTopics.has(topic)) throw new KafkaUnavailableError('Kafka is unavailable (test)')
     const refused = messages.filter((m) => this.refuse(topic, m))
+    const unacknowledged = messages.filter((m) => !this.refuse(topic, m) && this.unacknowledged(topic, m))
     const list = this.sent.get(topic) ?? []
-    list.push(...messages.filter((m) => !this.refuse(topic, m)))
+    list.push(...messages.filter((m) => !this.refuse(topic, m) && !this.unacknowledged(topic, m)))
     this.sent.set(topic, list)
+    if (unacknowledged.length > 0) throw new KafkaUnavailableError(`Kafka did not acknowledge ${unacknowledged.length} message(s) to ${topic} (test)`)
     if (refused.length > 0) throw new KafkaRecordRejectedError(`Kafka will not take ${refused.length} message(s) to ${topic} (test)`)
   }
 
@@ -42,6 +49,7 @@ export class FakePublisher implements EventPublisher {
     this.sent.set(topic, list)
     return messages.map((m) => {
       if (this.refuse(topic, m)) return new KafkaRecordRejectedError(`Kafka will not take the message to ${topic} (test)`)
+      if (this.unacknowledged(topic, m)) return new KafkaUnavailableError(`Kafka did not acknowledge the message to ${topic} (test)`)
       list.push(m)
       return undefined
     })
