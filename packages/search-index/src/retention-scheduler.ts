@@ -2,6 +2,7 @@
  * Runs retention (retention.ts) on a schedule inside the indexer. Every indexer schedules it; the lease
  * (retention-lease.ts) lets one of them do a run per interval. A failed run is logged, counted and given
  * up, the lease released, so the next attempt of any instance retries; it never throws into the indexer.
+ * `stop` ends a run under way between two requests and gives its lease back, as the indexer shuts down.
  */
 import type { Client } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
@@ -37,6 +38,8 @@ export type RetentionOutcome =
   | { outcome: 'done'; result: RetentionResult }
   | { outcome: 'skipped'; holder: string; expiresAt: string }
   | { outcome: 'failed'; error: unknown }
+  /** `stop` ended the run part-way: not a failure; the next run of any instance deletes the rest. */
+  | { outcome: 'stopped' }
 
 export interface RetentionSchedulerOptions {
   es: Client
@@ -64,6 +67,7 @@ export class RetentionScheduler {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<RetentionOutcome> | undefined
   private stopped = false
+  private readonly stopping = new AbortController()
   private readonly lease: RetentionLease
   private readonly now: () => number
   private readonly o: RetentionSchedulerOptions
@@ -117,7 +121,7 @@ export class RetentionScheduler {
           .finally(() => { renewing = undefined })
       }, Math.max(1000, Math.floor(intervalMs / 3)))
       renewal.unref()
-      const result = await runRetention(this.o.es, this.o.prefix, this.o.settings, started)
+      const result = await runRetention(this.o.es, this.o.prefix, this.o.settings, started, { signal: this.stopping.signal })
       clearInterval(renewal)
       renewal = undefined
       await renewing
@@ -142,6 +146,13 @@ export class RetentionScheduler {
     } catch (error) {
       if (renewal) clearInterval(renewal)
       await renewing
+      if (this.stopping.signal.aborted) {
+        // Shutting down: no warning and no failure counted; the lease goes back at once, while the
+        // client is still open, so another instance need not wait for it to expire.
+        logger.info({ seconds: (this.now() - started) / 1000 }, 'retention run stopped part-way for shutdown; the next run does the rest')
+        if (held) await this.lease.release(this.now()).catch(() => undefined)
+        return { outcome: 'stopped' }
+      }
       const { code } = classifyRequestError(error)
       if (metrics) {
         metrics.runs.inc({ outcome: 'failed' })
@@ -155,14 +166,14 @@ export class RetentionScheduler {
     }
   }
 
-  /** No more runs; waits up to `waitMs` for one in progress (its delete tasks go on in Elasticsearch regardless). */
-  async stop(waitMs = 5000): Promise<void> {
+  /**
+   * No more runs. A run under way stops after the request in flight, and its lease is given back before
+   * this resolves: call it before closing the client.
+   */
+  async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
-    const running = this.running
-    if (!running) return
-    let timeout: NodeJS.Timeout | undefined
-    await Promise.race([running, new Promise((resolve) => { timeout = setTimeout(resolve, waitMs) })])
-    clearTimeout(timeout)
+    this.stopping.abort()
+    await this.running
   }
 }

@@ -359,6 +359,42 @@ describe('retention against Elasticsearch', () => {
     expect((await holder.acquire(NOW + 90_006, 60_000, { takeResting: true })).ok).toBe(true)
   })
 
+  it('stop during a run: the run ends between two requests, not as a failure, and the lease is given back before stop resolves', async () => {
+    const { es, prefix } = await seeded()
+    const before = await contents(es, prefix)
+    const registry = new Registry()
+    const metrics = registerRetentionMetrics(registry)
+    const { logger, lines } = captureLogs()
+    // The run is held in its plan until stop is called: a run under way at SIGTERM.
+    let planning!: () => void
+    const inPlan = new Promise<void>((resolve) => { planning = resolve })
+    let stopCalled!: () => void
+    const stopping = new Promise<void>((resolve) => { stopCalled = resolve })
+    const count = es.count.bind(es)
+    es.count = (async (...args: Parameters<typeof count>) => {
+      planning()
+      await stopping
+      return count(...args)
+    }) as typeof es.count
+    const s = new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder: 'indexer-a', logger, metrics, now: () => NOW })
+
+    const run = s.runOnce()
+    await inPlan
+    const stopped = s.stop()
+    stopCalled()
+    await stopped
+    // Read before anything else: stop resolved only after the lease went back, as the indexer closes the client next.
+    const lease = await es.get<{ holder: string; running: boolean; expiresAt: string }>({ index: retentionLeaseIndex(prefix), id: 'retention' })
+    expect(lease._source).toMatchObject({ holder: 'indexer-a', running: false, expiresAt: new Date(NOW).toISOString() })
+    expect(await run).toEqual({ outcome: 'stopped' })
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([])
+    expect(lines.map((l) => l.msg)).toContain('retention run stopped part-way for shutdown; the next run does the rest')
+    const text = await registry.metrics()
+    expect(text).not.toContain('opsreview_retention_runs_total{outcome="failed"}')
+    expect(text).not.toMatch(/opsreview_retention_failures_total\{/)
+    expect(await contents(es, prefix)).toEqual(before)
+  })
+
   it('the schedule: the first run comes shortly after start; stop ends the schedule', async () => {
     const { es, prefix } = await seeded()
     const { logger, lines } = captureLogs()

@@ -144,9 +144,10 @@ export interface RetentionResult {
 const PAGE = 1000
 
 /** Every document of `index` matching `query`, in pages sorted by id; only `fields` of each. */
-async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[]): AsyncGenerator<T> {
+async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[], signal?: AbortSignal): AsyncGenerator<T> {
   let after: estypes.SortResults | undefined
   for (;;) {
+    signal?.throwIfAborted()
     const r = await es.search<T>({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: fields, track_total_hits: false, ...(after ? { search_after: after } : {}) })
     for (const hit of r.hits.hits) if (hit._source) yield hit._source
     if (r.hits.hits.length < PAGE) return
@@ -155,11 +156,11 @@ async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryC
 }
 
 /** What open problems refer to, read from the problems alias. */
-async function openReferences(es: Client, problemsAlias: string): Promise<OpenReferences> {
+async function openReferences(es: Client, problemsAlias: string, signal?: AbortSignal): Promise<OpenReferences> {
   const problemIds: string[] = []
   const incidentIds = new Set<string>()
   const open = { terms: { status: [...OPEN_PROBLEM_STATUSES] } }
-  for await (const p of scan<{ id: string; incidentIds?: string[] }>(es, problemsAlias, open, ['id', 'incidentIds'])) {
+  for await (const p of scan<{ id: string; incidentIds?: string[] }>(es, problemsAlias, open, ['id', 'incidentIds'], signal)) {
     problemIds.push(p.id)
     for (const i of p.incidentIds ?? []) incidentIds.add(i)
   }
@@ -167,12 +168,13 @@ async function openReferences(es: Client, problemsAlias: string): Promise<OpenRe
 }
 
 /** Closed problems before the cutoff that no kept incident (one matching `keptIncidents`) refers to. */
-async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cutoff: Date, keptIncidents: estypes.QueryDslQueryContainer): Promise<string[]> {
+async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cutoff: Date, keptIncidents: estypes.QueryDslQueryContainer, signal?: AbortSignal): Promise<string[]> {
   const out: string[] = []
-  const candidates = scan<{ id: string; incidentIds?: string[] }>(es, n.problems.alias, closedProblemsBeforeQuery(cutoff), ['id', 'incidentIds'])
+  const candidates = scan<{ id: string; incidentIds?: string[] }>(es, n.problems.alias, closedProblemsBeforeQuery(cutoff), ['id', 'incidentIds'], signal)
   let batch: { id: string; incidentIds: string[] }[] = []
   const flush = async () => {
     if (batch.length === 0) return
+    signal?.throwIfAborted()
     // Over the kept incidents, one filter per problem: a bucket with documents is a problem some kept
     // incident still refers to.
     const filters = Object.fromEntries(batch.map((p, i) => [String(i), incidentsOf(p)]))
@@ -192,14 +194,17 @@ async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cu
 type PlanBeforeProblems = Omit<RetentionPlan, 'problems'> & { problems: { cutoff: string } }
 
 /** The alert months and the incidents to delete now. Reads only. */
-async function planAlertsAndIncidents(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<PlanBeforeProblems> {
+async function planAlertsAndIncidents(es: Client, prefix: string, settings: RetentionSettings, now: number, signal?: AbortSignal): Promise<PlanBeforeProblems> {
   const n = indexNames(prefix)
+  signal?.throwIfAborted()
   const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })
   const alerts = alertMonthsToDelete(names.map((r) => r.index ?? ''), prefix, now, settings.alertsMonths)
   const incidentsCutoff = retentionCutoff(now, settings.incidentsMonths)
   const problemsCutoff = retentionCutoff(now, settings.problemsMonths)
+  signal?.throwIfAborted()
   await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` })
-  const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias))
+  const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias, signal))
+  signal?.throwIfAborted()
   const { count } = await es.count({ index: n.incidents.alias, query })
   return {
     now: new Date(now).toISOString(),
@@ -213,9 +218,9 @@ async function planAlertsAndIncidents(es: Client, prefix: string, settings: Rete
  * What a run would delete now. Reads only. The kept incidents are those not planned for deletion; a run
  * decides its problems again after its incident deletes, as some of those may be refused.
  */
-export async function planRetention(es: Client, prefix: string, settings: RetentionSettings, now: number): Promise<RetentionPlan> {
-  const plan = await planAlertsAndIncidents(es, prefix, settings, now)
-  const ids = await problemsToDelete(es, indexNames(prefix), new Date(plan.problems.cutoff), { bool: { must_not: [plan.incidents.query] } })
+export async function planRetention(es: Client, prefix: string, settings: RetentionSettings, now: number, signal?: AbortSignal): Promise<RetentionPlan> {
+  const plan = await planAlertsAndIncidents(es, prefix, settings, now, signal)
+  const ids = await problemsToDelete(es, indexNames(prefix), new Date(plan.problems.cutoff), { bool: { must_not: [plan.incidents.query] } }, signal)
   return { ...plan, problems: { ...plan.problems, ids } }
 }
 
@@ -231,13 +236,15 @@ export async function planRetention(es: Client, prefix: string, settings: Retent
  * version is there" and drops. `external_gte` at V leaves the deletion at V: V+1 is written, and a version
  * newer than the one read still makes the delete a 409.
  */
-async function deleteMatching(es: Client, index: string, query: estypes.QueryDslQueryContainer): Promise<number> {
+async function deleteMatching(es: Client, index: string, query: estypes.QueryDslQueryContainer, signal?: AbortSignal): Promise<number> {
   let deleted = 0
   let after: estypes.SortResults | undefined
   for (;;) {
+    signal?.throwIfAborted()
     const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, version: true, track_total_hits: false, ...(after ? { search_after: after } : {}) })
     const hits = r.hits.hits
     if (hits.length > 0) {
+      signal?.throwIfAborted()
       const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, version: h._version!, version_type: 'external_gte' as const } })) })
       for (const item of b.items) {
         const d = item.delete!
@@ -254,6 +261,11 @@ async function deleteMatching(es: Client, index: string, query: estypes.QueryDsl
 
 export interface RunRetentionOptions {
   dryRun?: boolean
+  /**
+   * Stops the run between two requests (it throws the signal's reason): a shutdown need not wait for a
+   * long run, and what is not deleted yet is for the next run.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -269,24 +281,26 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
     incidents: { cutoff: plan.incidents.cutoff, deleted: plan.incidents.count },
     problems: { cutoff: plan.problems.cutoff, deleted: problems },
   })
+  const { signal } = options
   if (options.dryRun) {
-    const plan = await planRetention(es, prefix, settings, now)
+    const plan = await planRetention(es, prefix, settings, now, signal)
     return resultOf(plan, true, plan.problems.ids.length)
   }
-  const plan = await planAlertsAndIncidents(es, prefix, settings, now)
+  const plan = await planAlertsAndIncidents(es, prefix, settings, now, signal)
   const result = resultOf(plan, false, 0)
-  result.incidents.deleted = plan.incidents.count === 0 ? 0 : await deleteMatching(es, n.incidents.alias, plan.incidents.query)
+  result.incidents.deleted = plan.incidents.count === 0 ? 0 : await deleteMatching(es, n.incidents.alias, plan.incidents.query, signal)
   // Only now: an incident whose delete was refused (it changed since it was read) is still there and still
   // names its problem, which must stay with it. Every incident left counts as kept.
   const problemsCutoff = new Date(plan.problems.cutoff)
-  const problemIds = await problemsToDelete(es, n, problemsCutoff, { match_all: {} })
+  const problemIds = await problemsToDelete(es, n, problemsCutoff, { match_all: {} }, signal)
   for (const ids of chunks(problemIds, TERMS_CHUNK)) {
     // The conditions again: a problem that changed since it was chosen is left for the next run.
     const query = { bool: { filter: [closedProblemsBeforeQuery(problemsCutoff), { ids: { values: ids } }] } }
-    result.problems.deleted += await deleteMatching(es, n.problems.alias, query)
+    result.problems.deleted += await deleteMatching(es, n.problems.alias, query, signal)
   }
   // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
   for (const names of chunks(plan.alerts.indices, 50)) {
+    signal?.throwIfAborted()
     // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
     await es.indices.delete({ index: names.join(',') }).catch(async (err: { meta?: { statusCode?: number } }) => {
       if (err.meta?.statusCode !== 404) throw err

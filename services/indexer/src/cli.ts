@@ -210,7 +210,8 @@ async function retention(argv: string[]): Promise<number> {
       process.stderr.write(`opsreview retention: ${outcome.holder} is running retention now (lease until ${outcome.expiresAt}); try again when it is done\n`)
       return 75
     }
-    process.stderr.write(`opsreview retention: ${(outcome.error as Error).message}\n`)
+    // 'stopped' only comes from the scheduler's stop(), which this command never calls.
+    process.stderr.write(`opsreview retention: ${outcome.outcome === 'failed' ? (outcome.error as Error).message : 'stopped before it was done'}\n`)
     // 69 (EX_UNAVAILABLE): Elasticsearch failed, try again; nothing half-done needs undoing.
     return 69
   } finally {

@@ -42,6 +42,7 @@ const retention = retentionInterval > 0
 retention?.start()
 
 shutdownOnSignals(logger, 'writing what is in hand, committing what is indexed', async () => {
+  // First: it ends a run under way and gives the lease back through `es`, which is closed last.
   await retention?.stop()
   server.close()
   await indexer.close()
