@@ -45,12 +45,16 @@ const whenIn = (zone: string) => (iso: string | null) => {
 /** Ids are ours and plain, but one with a backtick or a line break would break out of its code span. */
 const code = (s: string) => (/^[\w.-]+$/.test(s) ? `\`${s}\`` : cell(s))
 
-function incidentRows(items: IncidentSummary[], when: (iso: string | null) => string): string[] {
-  if (items.length === 0) return ['_None._']
+/** A list the review cut at its limit says so under its table: the rows are not all there are. */
+const cutNote = (list: { total: number; items: unknown[] }) => (list.items.length < list.total ? ['', `_${list.items.length} of ${list.total} shown._`] : [])
+
+function incidentRows(list: { total: number; items: IncidentSummary[] }, when: (iso: string | null) => string): string[] {
+  if (list.items.length === 0) return ['_None._']
   return [
     '| severity | incident | services | opened | owner | state |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...items.map((i) => `| ${cell(i.severity)} | ${cell(i.title)} (${code(i.id)}) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${cell(i.status)}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
+    ...list.items.map((i) => `| ${cell(i.severity)} | ${cell(i.title)} (${code(i.id)}) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${cell(i.status)}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
+    ...cutNote(list),
   ]
 }
 
@@ -61,16 +65,16 @@ export function reviewMarkdown(r: Review): string {
   lines.push(`# Operations review ${when(r.window.from)} – ${when(r.window.to)} ${markdownText(r.window.timeZone)}`, '')
   const s = r.newIncidents.bySeverity
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
-  lines.push('## Still open', '', ...incidentRows(r.openIncidents.items, when), '')
-  lines.push('## New in the window', '', ...incidentRows(r.newIncidents.items, when), '')
+  lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
+  lines.push('## New in the window', '', ...incidentRows(r.newIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
-    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...r.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentCount} | ${cell(p.owner)} |`), ...cutNote(r.problems))
   lines.push('', '## Post-mortems', '')
   if (r.postmortems.items.length === 0) lines.push('_None._')
   else lines.push('| incident | why | scheduled | owner |', '| --- | --- | --- | --- |',
-    ...r.postmortems.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`))
+    ...r.postmortems.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`), ...cutNote(r.postmortems))
   lines.push('', '## Service levels', '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',

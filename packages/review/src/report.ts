@@ -131,7 +131,8 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
           { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } },
         ],
       },
-    }), [{ openedAt: 'desc' }]),
+    // Counted over the whole queue, not the LIST_LIMIT listed: "scheduled" is of the same set as the total.
+    }), [{ openedAt: 'desc' }], { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } }),
     es.search({
       index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
       // An in-scope incident's other services are not in scope.
@@ -175,7 +176,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     resolvedIncidents: { total: total(resolved), items: sources(resolved) },
     openIncidents: { total: total(open), items: sources(open) },
     problems: { total: total(problems), items: problemItems },
-    postmortems: { total: total(postmortems), scheduled: pmItems.filter((i) => i.postmortem.scheduledFor).length, items: pmItems },
+    postmortems: { total: total(postmortems), scheduled: (postmortems.aggregations?.scheduled as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0, items: pmItems },
     serviceLevels,
     trend: days.map(({ key }) => {
       const b = dayBuckets.get(key)

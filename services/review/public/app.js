@@ -227,6 +227,13 @@ async function refresh(kind, id) {
   if (kind === 'incidents' && state.problem) await showProblem(state.problem, false)
 }
 
+/** Under a table the review cut at its limit: how many of how many it lists. */
+function showCut(table, list, what) {
+  const note = $(`#${table}-cut`)
+  note.hidden = list.items.length >= list.total
+  note.textContent = note.hidden ? '' : `${list.items.length} of ${list.total} ${what} shown.`
+}
+
 function renderReview(r) {
   // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
   useZone(r.window.timeZone)
@@ -251,6 +258,7 @@ function renderReview(r) {
         el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, e.currentTarget) }, 'Resolve'),
         out))
   }), 'No open incidents.', 6)
+  showCut('open-incidents', r.openIncidents, 'open incidents')
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
     return el('tr', { 'data-id': p.id },
@@ -261,12 +269,14 @@ function renderReview(r) {
         p.status === 'confirmed' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, e.currentTarget) }, 'Resolve') : '',
         out))
   }), 'No candidate or open problems.', 6)
+  showCut('problems', r.problems, 'problems')
   // The problems the review knows, offered when an incident is linked to one.
   $('#problem-options').replaceChildren(...r.problems.items.map((p) => el('option', { value: p.id }, p.title)))
   fill($('#postmortems tbody'), r.postmortems.items.map((i) => el('tr', {},
     el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
     el('td', { class: i.postmortem.scheduledFor ? '' : 'bad' }, i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : 'not scheduled'),
     el('td', {}, i.postmortem.owner ?? '–'))), 'No post-mortem needed.', 4)
+  showCut('postmortems', r.postmortems, 'post-mortems')
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
     el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, `${l.availabilityPct.toFixed(2)} %`),
     el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),

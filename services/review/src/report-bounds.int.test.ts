@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { chromium } from 'playwright-core'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
@@ -55,7 +56,7 @@ async function start(docs: (es: ReturnType<typeof esClient>, prefix: string) => 
     const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
     return { status: res.status, body: (res.headers.get('content-type') ?? '').includes('json') ? await res.json() : await res.text() }
   }
-  return { get, searches: () => searches }
+  return { get, url, searches: () => searches }
 }
 
 /** A critical alert of checkout firing since 07:00, an hour before NOW, with no resolve yet. */
@@ -173,5 +174,37 @@ describe('open incidents, critical first (real Elasticsearch)', () => {
     expect(r.body.problems.total).toBe(202)
     expect(r.body.problems.items).toHaveLength(200)
     expect(r.body.problems.items.slice(0, 3).map((p: { title: string }) => p.title)).toEqual(['recurring 2', 'recurring 1', 'flapping 299'])
+  })
+})
+
+describe('lists cut at 200 (real Elasticsearch)', () => {
+  it('counts scheduled post-mortems over the whole queue, and says "200 of N" under a cut list in Markdown and on the page', async () => {
+    // 230 open critical incidents, each needing a post-mortem; the 210 newest have one scheduled, so all
+    // 200 listed are scheduled and 10 more beyond them.
+    const { get, url } = await start((_es, prefix) => {
+      const inc = incidentDocument(indexNames(prefix).incidents.alias)
+      return Array.from({ length: 230 }, (_, k): [DocumentFor, object] => [inc, open(k + 1, 'critical', NOW - (k + 1) * 60_000, {
+        postmortem: { required: true, reasons: ['severity critical'], scheduledFor: k < 210 ? '2026-12-03T09:00:00.000Z' : null, owner: null },
+      })])
+    })
+    const r = await get('/api/v1/review?since=24h')
+    expect(r.status).toBe(200)
+    expect(r.body.openIncidents.total).toBe(230)
+    expect(r.body.openIncidents.items).toHaveLength(200)
+    expect(r.body.postmortems).toMatchObject({ total: 230, scheduled: 210 })
+    expect(r.body.postmortems.items).toHaveLength(200)
+    const md = (await get('/api/v1/review.md?since=24h')).body as string
+    expect(md).toContain('**230 post-mortems** needed (210 scheduled)')
+    expect(md.match(/^_200 of 230 shown\._$/gm)).toHaveLength(3)
+
+    const b = await chromium.launch({ executablePath: process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    onTestFinished(() => b.close())
+    const page = await b.newPage({ timezoneId: 'UTC' })
+    await page.goto(`${url}/#token=${READ}`)
+    await expect.poll(() => page.locator('#open-incidents tbody tr').count(), { timeout: 15_000 }).toBe(200)
+    expect(await page.locator('#open-incidents-cut').textContent()).toBe('200 of 230 open incidents shown.')
+    expect(await page.locator('#postmortems-cut').textContent()).toBe('200 of 230 post-mortems shown.')
+    expect(await page.locator('#problems-cut').isHidden()).toBe(true)
+    expect(await page.locator('#summary').textContent()).toContain('210/230post-mortems scheduled')
   })
 })
