@@ -61,6 +61,8 @@ export interface RetentionSchedulerOptions {
   holdAfterRun?: boolean
   /** An operator's one-shot run: takes a lease another instance keeps after its run, never one with a run under way. */
   takeResting?: boolean
+  /** An operator's one-shot run: nothing tries a failed run again, so the log does not say it will. */
+  oneShot?: boolean
 }
 
 export class RetentionScheduler {
@@ -160,7 +162,8 @@ export class RetentionScheduler {
         metrics.lastRun.set(this.now() / 1000)
         metrics.lastDuration.set((this.now() - started) / 1000)
       }
-      logger.warn({ err: error, code, retryInMs: this.o.intervalMs }, 'retention run failed; it is tried again')
+      if (this.o.oneShot) logger.warn({ err: error, code }, 'retention run failed')
+      else logger.warn({ err: error, code, retryInMs: this.o.intervalMs }, 'retention run failed; it is tried again')
       if (held) await this.lease.release(this.now()).catch(() => undefined)
       return { outcome: 'failed', error }
     }

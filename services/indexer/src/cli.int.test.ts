@@ -1,4 +1,5 @@
-// `opsreview replay` as the operator runs it: the CLI from source as a process, its exit code and output.
+// `opsreview replay` and `opsreview retention` as the operator runs them: the CLI from source as a process,
+// its exit code and output.
 import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -56,5 +57,20 @@ describe('opsreview replay, exit codes', () => {
     const fromFlag = await opsreview(['replay', '--from', '3h', '--config', file], {})
     expect(fromFlag.stderr).toMatch(/^opsreview replay:\n {2}- --config: .*no-such-dir\/rules\.yaml/)
     expect(fromFlag.code).toBe(2)
+  })
+})
+
+describe('opsreview retention, exit codes', () => {
+  it('exits 69 with one line when Elasticsearch does not answer, for a dry run and for a run', async () => {
+    const env = { OPSREVIEW_ES_INDEX_PREFIX: uniqueName('ret-cli'), OPSREVIEW_ES_URL: 'http://127.0.0.1:1' }
+    for (const args of [['retention', '--dry-run'], ['retention']]) {
+      const r = await opsreview(args, env)
+      expect(r.stdout, args.join(' ')).toBe('')
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('opsreview retention:')), args.join(' ')).toEqual(['opsreview retention: connect ECONNREFUSED 127.0.0.1:1'])
+      // No stack; and a one-shot run is not tried again, so its log does not say it is.
+      expect(r.stderr, args.join(' ')).not.toMatch(/^\s+at /m)
+      expect(r.stderr, args.join(' ')).not.toContain('tried again')
+      expect(r.code, args.join(' ')).toBe(69)
+    }
   })
 })

@@ -193,14 +193,22 @@ async function retention(argv: string[]): Promise<number> {
   try {
     const settings = retentionSettingsOf(config)
     if (argv.includes('--dry-run')) {
-      print(await runRetention(es, config.OPSREVIEW_ES_INDEX_PREFIX, settings, Date.now(), { dryRun: true }))
-      return 0
+      try {
+        print(await runRetention(es, config.OPSREVIEW_ES_INDEX_PREFIX, settings, Date.now(), { dryRun: true }))
+        return 0
+      } catch (err) {
+        // Unreachable, timed out, a 5xx or any other answer of Elasticsearch: as for a run, one line and 69.
+        // Anything else is a fault of ours, and its stack says where.
+        if (!(err instanceof esErrors.ElasticsearchClientError)) throw err
+        process.stderr.write(`opsreview retention: ${err.message}\n`)
+        return 69
+      }
     }
     // The indexers' lease: never beside a run under way; after the run it spaces the indexers' next one.
     const interval = config.OPSREVIEW_RETENTION_INTERVAL
     const outcome = await new RetentionScheduler({
       es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, settings, intervalMs: interval || 3_600_000, firstDelayMs: 0,
-      holder: leaseHolderName('opsreview-retention'), logger, holdAfterRun: interval > 0, takeResting: true,
+      holder: leaseHolderName('opsreview-retention'), logger, holdAfterRun: interval > 0, takeResting: true, oneShot: true,
     }).runOnce()
     if (outcome.outcome === 'done') {
       print(outcome.result)
