@@ -1,6 +1,9 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { Spool, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
@@ -386,5 +389,63 @@ describe('Spool restarts after a crash at each step', () => {
     spool.startDraining(k2.publish)
     expect(await spool.drained(5000)).toBe(true)
     expect(k2.published).toEqual([rec('after')])
+  })
+})
+
+describe('Spool lock', () => {
+  const lockOf = async (dir: string) => JSON.parse(await readFile(path.join(dir, 'lock'), 'utf8')) as { owner: string; host: string; pid: number }
+
+  it('refuses a second open of the directory, in the same process too, and frees it at close', async () => {
+    const dir = await tempDir()
+    const first = await openSpool(dir)
+    const { logger, lines } = captureLogs()
+    await expect(Spool.open(dir, { logger })).rejects.toThrow(`is already open in this process (lock file ${path.join(dir, 'lock')})`)
+    expect(lines.some((l) => l.level === 50 && String(l.msg).includes(path.join(dir, 'lock')))).toBe(true)
+    await first.close()
+    await expect(readFile(path.join(dir, 'lock'))).rejects.toMatchObject({ code: 'ENOENT' })
+    await openSpool(dir)
+  })
+
+  it('never takes over a lock of another host, though its pid is ours (containers sharing a volume are all pid 1)', async () => {
+    const dir = await tempDir()
+    const foreign = JSON.stringify({ owner: 'x', host: 'another-host', pid: process.pid })
+    await writeFile(path.join(dir, 'lock'), foreign)
+    await expect(Spool.open(dir, { logger: captureLogs().logger })).rejects.toThrow(`is locked by process ${process.pid} on host "another-host", which this host (${JSON.stringify(os.hostname())}) cannot check (lock file ${path.join(dir, 'lock')}). If no receiver uses this directory, delete ${path.join(dir, 'lock')}`)
+    expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(foreign)
+    // A lock it cannot read (an older version's bare pid) is not guessed at either.
+    await writeFile(path.join(dir, 'lock'), '1')
+    await expect(Spool.open(dir, { logger: captureLogs().logger })).rejects.toThrow('cannot read')
+  })
+
+  it('takes over the lock of a process of this host that is gone', async () => {
+    const dir = await tempDir()
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(path.join(dir, 'lock'), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone }))
+    const { spool } = await openSpool(dir)
+    expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, owner: expect.not.stringMatching(/^crashed$/) })
+    await spool.append([rec(1)])
+    expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
+  })
+
+  it('leaves a lock that is no longer its own at close', async () => {
+    const dir = await tempDir()
+    const { close } = await openSpool(dir)
+    const other = JSON.stringify({ owner: 'someone-else', host: 'another-host', pid: 1 })
+    await writeFile(path.join(dir, 'lock'), other)
+    await close()
+    expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(other)
+  })
+
+  it('lets exactly one of several receivers starting together open the directory', async () => {
+    const dir = await tempDir()
+    const fixture = fileURLToPath(new URL('./fixtures/open-and-hold.ts', import.meta.url))
+    const children = Array.from({ length: 4 }, () => spawn(process.execPath, [fixture, dir], { stdio: ['pipe', 'pipe', 'inherit'] }))
+    onTestFinished(() => { for (const c of children) c.kill('SIGKILL') })
+    const answers = await Promise.all(children.map(async (c) => String((await once(c.stdout!, 'data'))[0]).trim()))
+    expect(answers.filter((a) => a === 'OPEN')).toHaveLength(1)
+    expect(answers.filter((a) => a === 'REFUSED')).toHaveLength(3)
+    for (const c of children) c.stdin!.end()
+    await Promise.all(children.map((c) => once(c, 'exit')))
+    await expect(readFile(path.join(dir, 'lock'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })
