@@ -78,6 +78,13 @@ function useZone(zone) {
   try { new Intl.DateTimeFormat('sv-SE', { timeZone: zone ?? 'UTC' }); state.zone = zone ?? 'UTC' } catch { state.zone = 'UTC' }
 }
 const minutes = (ms) => (ms === null || ms === undefined ? '–' : ms < 3600000 ? `${Math.round(ms / 60000)} min` : `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} min`)
+// An availability to the hundredth, rounded down, so a figure shown never reaches a target the real one
+// misses (99.8999 % is 99.89 %, not 99.90 %); as floorPct in packages/review/src/markdown.ts.
+function availability(x) {
+  let hundredths = Math.floor(x * 100)
+  if ((hundredths + 1) / 100 <= x) hundredths++
+  return `${(hundredths / 100).toFixed(2)} %`
+}
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)
 
 function say(text, error = false) {
@@ -278,7 +285,7 @@ function renderReview(r) {
     el('td', {}, i.postmortem.owner ?? '–'))), 'No post-mortem needed.', 4)
   showCut('postmortems', r.postmortems, 'post-mortems')
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
-    el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, `${l.availabilityPct.toFixed(2)} %`),
+    el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(l.availabilityPct)),
     el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
   'No service had alerts or incidents.', 8)
   renderTrend(r.trend)
@@ -366,7 +373,6 @@ async function loadReview() {
 
 // The monthly or quarterly look-back (GET /api/v1/lookback): the page's scope, dataset and zone, the
 // period chosen here. Loaded when the page loads and when the period changes, not after every decision.
-const pct = (x) => `${x.toFixed(2)} %`
 /** A change from the previous period, signed; '' when the API gives none (null: no figure on one side). */
 function signed(n, format) {
   if (n === null || n === undefined) return ''
@@ -429,7 +435,7 @@ function renderLookback(l) {
   $('#lookback-totals').querySelector('[data-total="postmortems"] strong').classList.toggle('bad', t.postmortems.unscheduled > 0)
   fill($('#lookback-services tbody'), l.services.map((v) => el('tr', { 'data-service': v.service },
     el('th', { scope: 'row' }, v.service),
-    el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, pct(v.availabilityPct), changeOf(v.change.availabilityPct, pp, false)),
+    el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(v.availabilityPct), changeOf(v.change.availabilityPct, pp, false)),
     el('td', { 'data-field': 'downtime' }, minutes(v.downtimeMs), changeOf(v.change.downtimeMs, minutes)),
     el('td', { 'data-field': 'degraded' }, minutes(v.degradedMs), changeOf(v.change.degradedMs, minutes)),
     el('td', { 'data-field': 'incidents' }, v.incidents.total, changeOf(v.change.incidents, count)),
