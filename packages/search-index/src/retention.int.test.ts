@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import type { Client } from '@elastic/elasticsearch'
+import { Client } from '@elastic/elasticsearch'
 import { Registry } from 'prom-client'
 import { captureLogs, cleanupIndices, esClient, uniqueName, waitFor } from '@opsreview/testing'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
@@ -256,25 +256,35 @@ describe('retention against Elasticsearch', () => {
     expect(await contents(es, prefix)).toEqual(expected(prefix))
   })
 
-  it('a failed run is counted, logged and gives the lease up, so the next attempt of any instance retries', async () => {
-    const prefix = uniqueName('ret')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+  it('a failed run is counted by its code, logged and gives the lease up, so the next attempt of any instance retries', async () => {
+    const { es, prefix } = await seeded()
+    const n = indexNames(prefix)
     const registry = new Registry()
     const metrics = registerRetentionMetrics(registry)
     const { logger, lines } = captureLogs()
-    const scheduler = (holder: string) => new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder, logger, metrics, now: () => NOW })
+    const scheduler = (client: Client, holder: string) => new RetentionScheduler({ es: client, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder, logger, metrics, now: () => NOW })
+    const failures = () => lines.filter((l) => l.msg === 'retention run failed; it is tried again')
 
-    // No incidents or problems index yet: the run fails, and does not throw.
-    const failed = await scheduler('indexer-a').runOnce()
-    expect(failed.outcome).toBe('failed')
-    expect(lines.find((l) => l.msg === 'retention run failed; it is tried again')).toMatchObject({ level: 40 })
+    // Elasticsearch unreachable: an outage; the run fails and does not throw.
+    const down = new Client({ node: 'http://127.0.0.1:1', maxRetries: 0 })
+    onTestFinished(() => down.close())
+    expect((await scheduler(down, 'indexer-a').runOnce()).outcome).toBe('failed')
+    expect(failures()).toMatchObject([{ level: 40, code: 'es-unavailable' }])
     expect(await registry.metrics()).toContain('opsreview_retention_runs_total{outcome="failed"} 1')
-    expect(await registry.metrics()).toMatch(/opsreview_retention_failures_total\{code="[a-z-]+"\} 1/)
+    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="es-unavailable"} 1')
 
-    await seed(es, prefix)
-    const retried = await scheduler('indexer-b').runOnce()
+    // Reachable, the incidents index closed: the lease is taken, the run fails in its plan, the lease goes back.
+    await es.indices.close({ index: n.incidents.first })
+    expect((await scheduler(es, 'indexer-a').runOnce()).outcome).toBe('failed')
+    // The catalogue reads the 400 index_closed_exception as any other 4xx it has no entry for.
+    expect(failures().map((l) => l.code)).toEqual(['es-unavailable', 'document-rejected'])
+    expect(await registry.metrics()).toContain('opsreview_retention_runs_total{outcome="failed"} 2')
+    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="document-rejected"} 1')
+    const lease = await es.get<{ holder: string; running: boolean; expiresAt: string }>({ index: retentionLeaseIndex(prefix), id: 'retention' })
+    expect(lease._source).toMatchObject({ holder: 'indexer-a', running: false, expiresAt: new Date(NOW).toISOString() })
+
+    await es.indices.open({ index: n.incidents.first, wait_for_active_shards: 1 })
+    const retried = await scheduler(es, 'indexer-b').runOnce()
     expect(retried.outcome, JSON.stringify(retried)).toBe('done')
     expect(await contents(es, prefix)).toEqual(expected(prefix))
   })
