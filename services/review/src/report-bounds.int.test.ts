@@ -221,8 +221,7 @@ describe('availability shown rounded down, in Chromium', () => {
     const cell = page.locator('#service-levels tbody tr', { hasText: 'checkout' }).locator('td').nth(1)
     // 1 h down of the 24 h window: 95.833… %.
     await expect.poll(() => cell.textContent(), { timeout: 15_000 }).toBe('95.83 %')
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const shown = await page.evaluate(() => [99.8999, 99.89999999, 99.9, 100 - (30 / 540) * 100, 0.29].map((x) => (window as any).availability(x)))
+    const shown = await page.evaluate(() => [99.8999, 99.89999999, 99.9, 100 - (30 / 540) * 100, 0.29].map((x) => (globalThis as unknown as { availability: (pct: number) => string }).availability(x)))
     expect(shown).toEqual(['99.89 %', '99.89 %', '99.90 %', '94.44 %', '0.29 %'])
   })
 })
