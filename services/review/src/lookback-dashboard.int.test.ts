@@ -3,6 +3,9 @@ import { chromium } from 'playwright-core'
 import { READ, startScopedReview } from './scope-seed.ts'
 
 const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
+// A load of the page is a request to the app and several searches on a shared, busy Elasticsearch: expect.poll's
+// default second is not enough for it on a loaded machine.
+const LOAD = { timeout: 15_000 }
 
 // The seed (scope-seed.ts), production only, the clock at 2026-12-01T08:00Z = 09:00 in Berlin:
 // - incident 1 "Checkout down", checkout, critical, opened 05:00Z on 1 December (06:00 in Berlin), problem
@@ -30,11 +33,11 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       // The review in Berlin time: the window label names the zone, incident times are local.
       await expect.poll(() => page.locator('#window-label').textContent(), { timeout: 15_000 }).toBe('2026-11-30 09:00 – 2026-12-01 09:00 Europe/Berlin')
       expect(asked.find((a) => a.startsWith('/api/v1/review?'))).toBe('/api/v1/review?since=24h&environment=production&tz=Europe%2FBerlin')
-      await expect.poll(() => page.locator('#open-incidents tbody tr').first().textContent()).toContain('Checkout down')
+      await expect.poll(() => page.locator('#open-incidents tbody tr').first().textContent(), LOAD).toContain('Checkout down')
       expect(await page.locator('#open-incidents tbody tr').first().textContent()).toContain('2026-12-01 06:00')
 
       // The default look-back: the last complete month, November, with incident 2 alone.
-      await expect.poll(() => page.locator('#lookback-label').textContent()).toBe('2026-11: 2026-11-01 00:00 – 2026-12-01 00:00 Europe/Berlin')
+      await expect.poll(() => page.locator('#lookback-label').textContent(), LOAD).toBe('2026-11: 2026-11-01 00:00 – 2026-12-01 00:00 Europe/Berlin')
       expect(asked.find((a) => a.startsWith('/api/v1/lookback?'))).toBe('/api/v1/lookback?period=month&environment=production&tz=Europe%2FBerlin')
       const cell = (service: string, field: string) => page.locator(`#lookback-services tr[data-service="${service}"] td[data-field="${field}"]`).textContent()
       expect(await cell('search', 'incidents')).toBe('1 (+1)')
@@ -44,7 +47,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
 
       // December, running: checkout down 30 min of 540, its incident critical; search's incident was November's.
       await page.locator('#lookback-at').selectOption('2026-12')
-      await expect.poll(() => page.locator('#lookback-label').textContent()).toBe('2026-12: 2026-12-01 00:00 – 2027-01-01 00:00 Europe/Berlin')
+      await expect.poll(() => page.locator('#lookback-label').textContent(), LOAD).toBe('2026-12: 2026-12-01 00:00 – 2027-01-01 00:00 Europe/Berlin')
       expect(asked.at(-1)).toBe('/api/v1/lookback?period=month&at=2026-12&environment=production&tz=Europe%2FBerlin')
       expect(await page.locator('#lookback-running').textContent()).toBe('The period is still running: service levels up to 2026-12-01 09:00 Europe/Berlin.')
       expect(await cell('checkout', 'availability')).toBe('94.44 % (−5.56 pp)')
@@ -73,7 +76,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
 
       // The quarter: Q4 is running, so the default is Q3, which has nothing in production.
       await page.locator('#lookback-period').selectOption('quarter')
-      await expect.poll(() => page.locator('#lookback-label').textContent()).toBe('2026-Q3: 2026-07-01 00:00 – 2026-10-01 00:00 Europe/Berlin')
+      await expect.poll(() => page.locator('#lookback-label').textContent(), LOAD).toBe('2026-Q3: 2026-07-01 00:00 – 2026-10-01 00:00 Europe/Berlin')
       expect(await page.locator('#lookback-at option').evaluateAll((os) => os.slice(0, 3).map((o) => o.getAttribute('value')))).toEqual(['', '2026-Q4', '2026-Q3'])
       expect(await page.locator('#lookback-services tbody').textContent()).toBe('No service had alerts or incidents in the period or the one before.')
       expect(errors).toEqual([])
