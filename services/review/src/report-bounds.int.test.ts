@@ -225,3 +225,17 @@ describe('availability shown rounded down, in Chromium', () => {
     expect(shown).toEqual(['99.89 %', '99.89 %', '99.90 %', '94.44 %', '0.29 %'])
   })
 })
+
+describe('long titles, in Chromium', () => {
+  it('wraps a 1000-character unbroken title instead of making the page wider than the viewport', async () => {
+    const { url } = await start((_es, prefix) => [[incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'X'.repeat(1000) })]])
+    const b = await chromium.launch({ executablePath: process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    onTestFinished(() => b.close())
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' })
+    await page.goto(`${url}/#token=${READ}`)
+    await expect.poll(() => page.locator('#open-incidents tbody tr button.link').count(), { timeout: 15_000 }).toBe(1)
+    expect(await page.locator('html').evaluate((html) => html.scrollWidth)).toBeLessThanOrEqual(1280)
+    const assign = await page.locator('#open-incidents tbody tr').getByRole('button', { name: 'Assign' }).boundingBox()
+    expect(assign!.x + assign!.width).toBeLessThanOrEqual(1280)
+  })
+})
