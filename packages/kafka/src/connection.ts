@@ -5,6 +5,7 @@
  * docs/production-connections.md describes them.
  */
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 
 /** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
 export type KafkaPasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -73,7 +74,6 @@ export interface ConnectRetry {
 export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
   const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
   const deadline = Date.now() + timeoutMs
-  let delay = initialDelayMs
   for (let attempt = 1; ; attempt++) {
     try {
       await producer.connect()
@@ -81,10 +81,10 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
     } catch (err) {
       // Also before giving up: a caller with a loop of its own (the receiver's) starts its next round afresh.
       await producer.disconnect().catch(() => undefined)
+      const delay = backoffMs(attempt, initialDelayMs, 2000)
       if (!mendable(err) || Date.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
       await sleep(delay)
-      delay = Math.min(delay * 2, 2000)
     }
   }
 }

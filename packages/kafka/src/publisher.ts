@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 
@@ -458,7 +459,7 @@ export class BatchPublisher {
         await new Promise<void>((resolve) => {
           // Cleared only if still its own: the loop of a replacement may wait by now.
           const wake = () => { clearTimeout(timer); if (this.#wakeReconnect === wake) this.#wakeReconnect = undefined; resolve() }
-          const timer = setTimeout(wake, Math.min(RECONNECT_INITIAL_DELAY_MS * 2 ** (failures - 1), RECONNECT_MAX_DELAY_MS))
+          const timer = setTimeout(wake, backoffMs(failures, RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS))
           timer.unref()
           this.#wakeReconnect = wake
         })
