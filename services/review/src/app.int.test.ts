@@ -32,7 +32,7 @@ function alertChange(fp: string, service: string, status: 'firing' | 'resolved',
 
 /**
  * The scenario, with the figures worked out by hand:
- * - shop: a Pingdom check DOWN 10:00→10:30 hours before now (30 min): 100 - 30/1440 = 97.916… %, shown 97.91 % (rounded down).
+ * - shop: a Pingdom check DOWN 10:00→10:30 hours before now (30 min): 100 - 30/1440 = 97.92 %.
  * - checkout: critical alerts 2→1.5 h and 1.75→1.25 h before now overlap: union 45 min: 96.88 %.
  *   A flapping critical alert fires 5.15→5.10 and 5.05→5.00 h before now: 2 × 3 min; the 3-min gap between
  *   does not count: 6 more min → 51 min in 3 interruptions: 100 - 51/1440 = 96.46 %.
@@ -133,7 +133,7 @@ describe('review API on the real Elasticsearch', () => {
 
     const md = await r.get('/api/v1/review.md?since=24h')
     expect(md.body).toContain('**2 new incidents** (1 critical, 1 warning, 0 info)')
-    expect(md.body).toContain('| shop | 97.91 % | 30 min | 1 | 0 min | 0 | – | – |')
+    expect(md.body).toContain('| shop | 97.92 % | 30 min | 1 | 0 min | 0 | – | – |')
     expect(md.body).toContain('**not scheduled**')
     expect(md.body).toContain('| shared-cause | confirmed, came back 2× | db-1 shared')
   })

@@ -127,7 +127,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect(await page.getByLabel('You').getAttribute('readonly')).not.toBeNull()
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
     await expect.poll(() => rowOf(page, '#problems', 'checkout, search failing together').count()).toBe(1)
-    expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.91 %')
+    expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.92 %')
     // The window is shown in the review's zone, named; slow time has a column of its own.
     expect(await page.locator('#window-label').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} – \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/)
     expect(await page.locator('#service-levels thead').textContent()).toContain('Degraded')
