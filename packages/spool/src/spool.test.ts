@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -393,47 +393,82 @@ describe('Spool restarts after a crash at each step', () => {
 })
 
 describe('Spool lock', () => {
-  const lockOf = async (dir: string) => JSON.parse(await readFile(path.join(dir, 'lock'), 'utf8')) as { owner: string; host: string; pid: number }
+  const lockFile = (dir: string) => path.join(dir, 'lock')
+  const lockOf = async (dir: string) => JSON.parse(await readFile(lockFile(dir), 'utf8')) as { owner: string; host: string; pid: number }
+  /** A lease short enough for a test: touched every 50 ms, stale after 600 ms untouched. */
+  const lease = { lockRefreshMs: 50, lockStaleMs: 600 }
+  /** Sets the lock's last touch `ms` ago. */
+  const touchedAgo = async (dir: string, ms: number) => { const t = new Date(Date.now() - ms); await utimes(lockFile(dir), t, t) }
 
-  it('refuses a second open of the directory, in the same process too, and frees it at close', async () => {
+  it('refuses a second open of the directory in the same process, and frees it at close', async () => {
     const dir = await tempDir()
-    const first = await openSpool(dir)
+    const first = await openSpool(dir, lease)
     const { logger, lines } = captureLogs()
-    await expect(Spool.open(dir, { logger })).rejects.toThrow(`is already open in this process (lock file ${path.join(dir, 'lock')})`)
-    expect(lines.some((l) => l.level === 50 && String(l.msg).includes(path.join(dir, 'lock')))).toBe(true)
+    await expect(Spool.open(dir, { logger, ...lease })).rejects.toThrow(`is already open in this process (lock file ${lockFile(dir)})`)
+    expect(lines.some((l) => l.level === 50 && String(l.msg).includes(lockFile(dir)))).toBe(true)
     await first.close()
-    await expect(readFile(path.join(dir, 'lock'))).rejects.toMatchObject({ code: 'ENOENT' })
-    await openSpool(dir)
+    await expect(readFile(lockFile(dir))).rejects.toMatchObject({ code: 'ENOENT' })
+    await openSpool(dir, lease)
   })
 
-  it('never takes over a lock of another host, though its pid is ours (containers sharing a volume are all pid 1)', async () => {
+  it('refuses a lock its holder keeps fresh, whatever its host and pid (containers sharing a volume are all pid 1)', async () => {
     const dir = await tempDir()
     const foreign = JSON.stringify({ owner: 'x', host: 'another-host', pid: process.pid })
-    await writeFile(path.join(dir, 'lock'), foreign)
-    await expect(Spool.open(dir, { logger: captureLogs().logger })).rejects.toThrow(`is locked by process ${process.pid} on host "another-host", which this host (${JSON.stringify(os.hostname())}) cannot check (lock file ${path.join(dir, 'lock')}). If no receiver uses this directory, delete ${path.join(dir, 'lock')}`)
-    expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(foreign)
-    // A lock it cannot read (an older version's bare pid) is not guessed at either.
-    await writeFile(path.join(dir, 'lock'), '1')
-    await expect(Spool.open(dir, { logger: captureLogs().logger })).rejects.toThrow('cannot read')
+    await writeFile(lockFile(dir), foreign)
+    const holder = setInterval(() => void touchedAgo(dir, 0), 50)
+    onTestFinished(() => clearInterval(holder))
+    await expect(Spool.open(dir, { logger: captureLogs().logger, ...lease })).rejects.toThrow(
+      `is in use by process ${process.pid} on host "another-host", which keeps its lock fresh (lock file ${lockFile(dir)}). If no receiver uses this directory, delete ${lockFile(dir)}`)
+    expect(await readFile(lockFile(dir), 'utf8')).toBe(foreign)
   })
 
-  it('takes over the lock of a process of this host that is gone', async () => {
+  it('takes over a lock nobody touched for the lease, whatever its host and pid (a container recreated or restarted after a crash)', async () => {
+    for (const left of [JSON.stringify({ owner: 'x', host: 'a-container-gone', pid: 1 }), JSON.stringify({ owner: 'y', host: os.hostname(), pid: process.pid }), '4242']) {
+      const dir = await tempDir()
+      await writeFile(lockFile(dir), left)
+      await touchedAgo(dir, 5_000)
+      const { spool, lines } = await openSpool(dir, lease)
+      expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid })
+      expect(lines.filter((l) => l.msg === 'spool lock of a process that is gone taken over')).toHaveLength(1)
+      await spool.close()
+    }
+  })
+
+  it('waits out the lease of a lock that is fresh but no longer touched, then takes it over', async () => {
+    const dir = await tempDir()
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'x', host: 'a-container-gone', pid: 1 }))
+    const started = Date.now()
+    await openSpool(dir, lease)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500)
+    expect((await lockOf(dir)).pid).toBe(process.pid)
+  })
+
+  it('takes over at once the lock of a process of this host that is gone', async () => {
     const dir = await tempDir()
     const gone = spawnSync(process.execPath, ['-e', '']).pid
-    await writeFile(path.join(dir, 'lock'), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone }))
-    const { spool } = await openSpool(dir)
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone }))
+    const started = Date.now()
+    const { spool } = await openSpool(dir, { lockRefreshMs: 50, lockStaleMs: 60_000 })
+    expect(Date.now() - started).toBeLessThan(5_000)
     expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, owner: expect.not.stringMatching(/^crashed$/) })
     await spool.append([rec(1)])
     expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
   })
 
+  it('keeps its lock fresh while open', async () => {
+    const dir = await tempDir()
+    await openSpool(dir, lease)
+    await touchedAgo(dir, 5_000)
+    await waitFor(async () => (Date.now() - (await stat(lockFile(dir))).mtimeMs < 1_000 ? true : undefined), { timeoutMs: 2_000, what: 'the lock touched again' })
+  })
+
   it('leaves a lock that is no longer its own at close', async () => {
     const dir = await tempDir()
-    const { close } = await openSpool(dir)
+    const { close } = await openSpool(dir, lease)
     const other = JSON.stringify({ owner: 'someone-else', host: 'another-host', pid: 1 })
-    await writeFile(path.join(dir, 'lock'), other)
+    await writeFile(lockFile(dir), other)
     await close()
-    expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(other)
+    expect(await readFile(lockFile(dir), 'utf8')).toBe(other)
   })
 
   it('lets exactly one of several receivers starting together open the directory', async () => {
@@ -446,6 +481,6 @@ describe('Spool lock', () => {
     expect(answers.filter((a) => a === 'REFUSED')).toHaveLength(3)
     for (const c of children) c.stdin!.end()
     await Promise.all(children.map((c) => once(c, 'exit')))
-    await expect(readFile(path.join(dir, 'lock'))).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(readFile(lockFile(dir))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto'
-import { link, open, readdir, readFile, rename, rm, mkdir, writeFile, type FileHandle } from 'node:fs/promises'
-import { hostname } from 'node:os'
+import { open, readdir, readFile, rename, rm, mkdir, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
+import { defaultLockTiming, SpoolLock } from './lock.ts'
 
 export { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
 
@@ -54,6 +53,9 @@ export interface SpoolOptions {
   retryLogIntervalMs?: number
   /** Milliseconds since the epoch; for the age of the oldest record. */
   clock?: () => number
+  /** The lock's lease (lock.ts): touched this often (5 s), taken over once untouched this long (30 s). */
+  lockRefreshMs?: number
+  lockStaleMs?: number
 }
 
 export interface DrainOptions {
@@ -86,7 +88,7 @@ const segmentNumber = (name: string) => Number(/^segment-(\d+)\.ndjson$/.exec(na
  * reports). `append` resolves only after the records are fsync'ed, so a 202 survives a crash; the drainer
  * publishes them to Kafka in append order and moves a persisted (fsync'ed) cursor after each
  * acknowledgement. A crash between publish and cursor write republishes a few records: their event ids
- * dedup them later. One process owns a spool directory (a lock file enforces it: see `takeLock`).
+ * dedup them later. One process owns a spool directory (a lock file, a lease: see `SpoolLock`).
  *
  * Nothing stalls the drain: a torn last line (a crash mid-append, never acknowledged) is cut off at open;
  * a line that is not a record, and a record Kafka refuses for good (`retriable: false`), go to the
@@ -123,12 +125,11 @@ export class Spool {
   #failures = 0
   #failingSince = 0
   #lastFailureLog = 0
-  /** The random id in the lock file while this spool owns it. */
-  readonly #lockOwner: string
+  readonly #lock: SpoolLock
 
-  private constructor(dir: string, opts: SpoolOptions, state: { lockOwner: string; writeSegment: number; handle: FileHandle; size: number; cursor: Cursor; depth: number }) {
+  private constructor(dir: string, opts: SpoolOptions, state: { lock: SpoolLock; writeSegment: number; handle: FileHandle; size: number; cursor: Cursor; depth: number }) {
     this.#dir = dir
-    this.#lockOwner = state.lockOwner
+    this.#lock = state.lock
     this.#logger = opts.logger
     this.#segmentBytes = opts.segmentBytes ?? 16 * 1024 * 1024
     this.#drainBatch = opts.drainBatch ?? 500
@@ -147,16 +148,18 @@ export class Spool {
 
   static async open(dir: string, opts: SpoolOptions): Promise<Spool> {
     await mkdir(dir, { recursive: true })
-    const lockOwner = await takeLock(dir, opts.logger)
+    const lock = await SpoolLock.take(dir, opts.logger, {
+      refreshMs: opts.lockRefreshMs ?? defaultLockTiming.refreshMs, staleMs: opts.lockStaleMs ?? defaultLockTiming.staleMs,
+    })
     try {
-      return await Spool.#openLocked(dir, opts, lockOwner)
+      return await Spool.#openLocked(dir, opts, lock)
     } catch (err) {
-      await releaseLock(dir, lockOwner, opts.logger)
+      await lock.release()
       throw err
     }
   }
 
-  static async #openLocked(dir: string, opts: SpoolOptions, lockOwner: string): Promise<Spool> {
+  static async #openLocked(dir: string, opts: SpoolOptions, lock: SpoolLock): Promise<Spool> {
     await rm(path.join(dir, 'cursor.json.tmp'), { force: true })
     let segments = (await readdir(dir)).map(segmentNumber).filter((n) => Number.isInteger(n)).sort((a, b) => a - b)
     const cursor = await readCursor(dir, segments[0] ?? 1, opts.logger)
@@ -187,7 +190,7 @@ export class Spool {
       const limit = n === writeSegment ? size : bytes.length
       depth += countLines(bytes.subarray(from, limit))
     }
-    const spool = new Spool(dir, opts, { lockOwner, writeSegment, handle, size, cursor, depth })
+    const spool = new Spool(dir, opts, { lock, writeSegment, handle, size, cursor, depth })
     if (depth > 0) {
       await spool.#skipDrainedSegments()
       await spool.#read(1)
@@ -530,7 +533,7 @@ export class Spool {
     this.#wake?.()
     await this.#draining
     await this.#writeHandle.close()
-    await releaseLock(this.#dir, this.#lockOwner, this.#logger)
+    await this.#lock.release()
   }
 }
 
@@ -620,108 +623,4 @@ async function readCursor(dir: string, firstSegment: number, logger: Logger): Pr
   // Republishing from the first segment duplicates (ids dedup them); guessing further would lose records.
   logger.warn({ dir }, 'spool cursor unreadable: draining again from the first segment')
   return { segment: firstSegment, offset: 0 }
-}
-
-interface LockHolder {
-  owner: string
-  host: string
-  pid: number
-}
-
-/**
- * One owner per directory: two receivers draining one spool would publish twice and race the cursor.
- *
- * The lock file names its holder by a random id, the host name and the pid: two containers sharing a
- * volume are both pid 1, and a second open in the same process has the same pid, so a pid alone tells
- * no one apart. It is written to a file of its own, then hard-linked to `lock`, which fails if `lock`
- * exists: of two receivers starting together one gets it, and `lock` is never seen half written.
- *
- * A lock left by a process of this host that is gone (a crash, a SIGKILL) is taken over; one of another
- * host never is, since whether its process runs cannot be seen from here: the open fails, naming the lock
- * file, which the operator deletes once no receiver uses the directory. A takeover holds `lock.takeover`
- * (created exclusively) while it checks the lock again and renames its own over it, so two receivers
- * finding the same stale lock do not both take it; one that finds `lock.takeover` refuses too.
- *
- * Returns the random id, which `releaseLock` checks.
- */
-async function takeLock(dir: string, logger: Logger): Promise<string> {
-  const lock = path.join(dir, 'lock')
-  const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid }
-  const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
-  await writeFile(fresh, JSON.stringify(mine) + '\n', { flush: true })
-  const refuse = (why: string): never => {
-    const message = `spool ${dir} ${why} (lock file ${lock}). If no receiver uses this directory, delete ${lock} and start again.`
-    logger.error({ dir, lock }, message)
-    throw new Error(message)
-  }
-  try {
-    // A few rounds: the lock may go (its holder closed) or change (a takeover) between two steps.
-    for (let round = 0; round < 3; round++) {
-      try {
-        await link(fresh, lock)
-        return mine.owner
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const held = await readLock(lock)
-      if (held === undefined) continue
-      if (held === 'unreadable') refuse('has a lock file this receiver cannot read (empty, or of an older version)')
-      const holder = held as LockHolder
-      if (holder.host !== mine.host) refuse(`is locked by process ${holder.pid} on host ${JSON.stringify(holder.host)}, which this host (${JSON.stringify(mine.host)}) cannot check`)
-      if (holder.pid === process.pid) refuse('is already open in this process')
-      if (isAlive(holder.pid)) refuse(`is in use by process ${holder.pid}`)
-      const takeover = path.join(dir, 'lock.takeover')
-      let guard: FileHandle
-      try {
-        guard = await open(takeover, 'wx')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        return refuse(`is being taken over by another process (${takeover} exists; it is left behind if that process crashed, delete it too)`)
-      }
-      try {
-        const again = await readLock(lock)
-        if (typeof again === 'object' && again.owner === holder.owner) {
-          await rename(fresh, lock)
-          logger.warn({ dir, previous: holder }, 'spool lock of a process that is gone taken over')
-          return mine.owner
-        }
-      } finally {
-        await guard.close()
-        await rm(takeover, { force: true })
-      }
-    }
-    return refuse('keeps changing its lock')
-  } finally {
-    await rm(fresh, { force: true })
-  }
-}
-
-/** The holder, 'unreadable', or undefined if there is no lock. */
-async function readLock(lock: string): Promise<LockHolder | 'unreadable' | undefined> {
-  let text: string
-  try {
-    text = await readFile(lock, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw err
-  }
-  const h = (() => { try { return JSON.parse(text) as Partial<LockHolder> } catch { return undefined } })()
-  if (typeof h?.owner === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && h.pid! > 0) return { owner: h.owner, host: h.host, pid: h.pid! }
-  return 'unreadable'
-}
-
-/** Removes the lock only if it is still ours: one an operator handed to another receiver stays. */
-async function releaseLock(dir: string, owner: string, logger: Logger): Promise<void> {
-  const lock = path.join(dir, 'lock')
-  const held = await readLock(lock).catch(() => 'unreadable' as const)
-  if (typeof held === 'object' && held.owner === owner) {
-    await rm(lock, { force: true })
-  } else if (held !== undefined) {
-    logger.warn({ dir, lock }, 'spool lock no longer ours at close: left in place')
-  }
-}
-
-function isAlive(pid: number): boolean {
-  // EPERM: the process exists, only another user's.
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }

@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto'
+import { link, open, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import path from 'node:path'
+import type { Logger } from 'pino'
+
+export interface LockTiming {
+  /** The holder touches its lock this often. */
+  refreshMs: number
+  /** A lock not touched for this long is taken over: its holder is gone, wherever it ran. */
+  staleMs: number
+}
+
+export const defaultLockTiming: LockTiming = { refreshMs: 5_000, staleMs: 30_000 }
+
+interface LockHolder {
+  owner: string
+  host: string
+  pid: number
+}
+
+/** The directories this process holds: a second open in the same process is refused without a file check. */
+const heldHere = new Set<string>()
+
+/**
+ * One owner per spool directory: two receivers draining one spool would publish twice and race the cursor.
+ *
+ * The lock is a lease. Its file names the holder (a random id, the host, the pid) and the holder touches it
+ * every `refreshMs`; one left untouched for `staleMs` belongs to a process that is gone. A pid alone tells
+ * nobody apart (containers sharing a volume are all pid 1, and a container restarted after a crash is pid
+ * 1 again), and a host name does not last (a container recreated after a crash gets a new one), but a
+ * lease that stopped being renewed says the same thing on every host. A lock of this host whose pid is not
+ * running is gone at once, without waiting out the lease.
+ *
+ * A receiver finding a live-looking lock waits up to `staleMs` for it to go stale; if it is touched
+ * meanwhile, its holder runs, and the open fails naming the lock file. The lock is created by hard-linking
+ * a complete file of our own to `lock`, which fails if `lock` exists, so of two receivers starting together
+ * one gets it, and `lock` is never seen half written. A takeover holds `lock.takeover` (created
+ * exclusively) while it checks the lock again and renames its own over it; a `lock.takeover` older than
+ * `staleMs` was left by a crash mid-takeover and is removed.
+ */
+export class SpoolLock {
+  readonly #dir: string
+  readonly #file: string
+  readonly #owner: string
+  readonly #logger: Logger
+  readonly #refresh: NodeJS.Timeout
+  #warnedLost = false
+
+  private constructor(dir: string, owner: string, logger: Logger, timing: LockTiming) {
+    this.#dir = dir
+    this.#file = path.join(dir, 'lock')
+    this.#owner = owner
+    this.#logger = logger
+    this.#refresh = setInterval(() => void this.#touch(), timing.refreshMs)
+    this.#refresh.unref()
+  }
+
+  static async take(dir: string, logger: Logger, timing: LockTiming = defaultLockTiming): Promise<SpoolLock> {
+    const key = path.resolve(dir)
+    const lock = path.join(dir, 'lock')
+    const refuse = (why: string): never => {
+      const message = `spool ${dir} ${why} (lock file ${lock}). If no receiver uses this directory, delete ${lock} and start again.`
+      logger.error({ dir, lock }, message)
+      throw new Error(message)
+    }
+    if (heldHere.has(key)) refuse('is already open in this process')
+    heldHere.add(key)
+    const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid }
+    const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
+    try {
+      await writeFile(fresh, JSON.stringify(mine) + '\n', { flush: true })
+      const deadline = Date.now() + timing.staleMs + 2 * timing.refreshMs
+      let seen: { owner: string; touchedMs: number } | undefined
+      for (;;) {
+        try {
+          await link(fresh, lock)
+          return new SpoolLock(dir, mine.owner, logger, timing)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        }
+        const held = await readLock(lock)
+        if (held === undefined) continue
+        const gone = held.holder !== undefined && held.holder.host === mine.host && held.holder.pid !== process.pid && !isAlive(held.holder.pid)
+        if (gone || Date.now() - held.touchedMs > timing.staleMs) {
+          if (await takeOver(dir, fresh, held, timing, logger)) return new SpoolLock(dir, mine.owner, logger, timing)
+          continue
+        }
+        // Touched since we first looked: its holder is alive.
+        if (seen && seen.owner === held.owner && held.touchedMs !== seen.touchedMs) {
+          refuse(`is in use by ${held.holder ? `process ${held.holder.pid} on host ${JSON.stringify(held.holder.host)}` : 'another process'}, which keeps its lock fresh`)
+        }
+        if (!seen || seen.owner !== held.owner) seen = { owner: held.owner, touchedMs: held.touchedMs }
+        if (Date.now() > deadline) refuse('has a lock that neither goes stale nor is refreshed')
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500, timing.refreshMs)))
+      }
+    } catch (err) {
+      heldHere.delete(key)
+      throw err
+    } finally {
+      await rm(fresh, { force: true })
+    }
+  }
+
+  /** Removes the lock if it is still ours: one an operator handed to another receiver stays. */
+  async release(): Promise<void> {
+    clearInterval(this.#refresh)
+    heldHere.delete(path.resolve(this.#dir))
+    const held = await readLock(this.#file).catch(() => undefined)
+    if (held?.owner === this.#owner) await rm(this.#file, { force: true })
+    else if (held !== undefined) this.#logger.warn({ dir: this.#dir, lock: this.#file }, 'spool lock no longer ours at close: left in place')
+  }
+
+  async #touch(): Promise<void> {
+    try {
+      const held = await readLock(this.#file)
+      if (held?.owner === this.#owner) {
+        const now = new Date()
+        await utimes(this.#file, now, now)
+        return
+      }
+      // Taken over: this process stood still past the lease (a SIGSTOP, a frozen VM). Say so once, loudly.
+      if (!this.#warnedLost) this.#logger.error({ dir: this.#dir, lock: this.#file, holder: held?.holder }, 'spool lock taken over by another process: two receivers may now drain this directory')
+      this.#warnedLost = true
+    } catch (err) {
+      this.#logger.warn({ err, dir: this.#dir }, 'spool lock not refreshed')
+    }
+  }
+}
+
+interface HeldLock {
+  /** The holder's id, or the file's text when it is not ours to read (an older version's bare pid). */
+  owner: string
+  holder: LockHolder | undefined
+  touchedMs: number
+}
+
+/** What `lock` holds, or undefined if there is none. */
+async function readLock(lock: string): Promise<HeldLock | undefined> {
+  let text: string
+  let touchedMs: number
+  try {
+    text = await readFile(lock, 'utf8')
+    touchedMs = (await stat(lock)).mtimeMs
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  const h = (() => { try { return JSON.parse(text) as Partial<LockHolder> } catch { return undefined } })()
+  if (typeof h?.owner === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && h.pid! > 0) {
+    return { owner: h.owner, holder: { owner: h.owner, host: h.host, pid: h.pid! }, touchedMs }
+  }
+  return { owner: text, holder: undefined, touchedMs }
+}
+
+/** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */
+async function takeOver(dir: string, fresh: string, held: HeldLock, timing: LockTiming, logger: Logger): Promise<boolean> {
+  const guardFile = path.join(dir, 'lock.takeover')
+  let guard: FileHandle
+  try {
+    guard = await open(guardFile, 'wx')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    const left = await stat(guardFile).catch(() => undefined)
+    if (left && Date.now() - left.mtimeMs > timing.staleMs) {
+      logger.warn({ dir, guard: guardFile }, 'spool lock takeover guard left by a crash removed')
+      await rm(guardFile, { force: true })
+    } else {
+      // Another receiver is taking over: its lock will be fresh, and the next look says whose it is.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    return false
+  }
+  try {
+    const again = await readLock(path.join(dir, 'lock'))
+    if (again?.owner !== held.owner || again.touchedMs !== held.touchedMs) return false
+    await rename(fresh, path.join(dir, 'lock'))
+    logger.warn({ dir, previous: held.holder ?? held.owner.slice(0, 100) }, 'spool lock of a process that is gone taken over')
+    return true
+  } finally {
+    await guard.close()
+    await rm(guardFile, { force: true })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  // EPERM: the process exists, only another user's.
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
