@@ -50,7 +50,8 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
 
     r.proxy.cut()
     await assign.click()
-    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    // Beside the button: the status line goes on to say the reload after it failed too.
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
     r.proxy.restore()
     // A double click on the retry: one request, the button disabled until it is answered.
     await assign.dblclick()
