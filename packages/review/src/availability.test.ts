@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alertIntervals, availability, completeChanges, firingIntervals, serviceTimes, subtract, unionWithin, type AlertChange, type MemberRecord, type TimedChange } from './availability.ts'
+import { availabilityPctOf, alertIntervals, availability, completeChanges, firingIntervals, serviceTimes, subtract, unionWithin, type AlertChange, type MemberRecord, type TimedChange } from './availability.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
 const MIN = 60_000
@@ -9,9 +9,16 @@ const fire = (fp: string, m: number, source = 'alertmanager'): AlertChange => ({
 const resolve = (fp: string, m: number, source = 'alertmanager'): AlertChange => ({ fingerprint: fp, source, status: 'resolved', startsAt: at(m), endsAt: at(m) })
 
 describe('availability', () => {
-  it('counts a 30-minute Pingdom outage in 24 h as 97.92 %', () => {
+  it('rounds down to the hundredth, in integers: 99.8999 % is 99.89 %, and 99.9 % exactly stays 99.9 %', () => {
+    expect(availabilityPctOf(10_001, 10_000_000)).toBe(99.89)
+    expect(availabilityPctOf(1, 1000)).toBe(99.9)
+    expect(availabilityPctOf(0, 5)).toBe(100)
+    expect(availabilityPctOf(5, 5)).toBe(0)
+  })
+
+  it('counts a 30-minute Pingdom outage in 24 h as 97.91 % (97.916…, rounded down)', () => {
     const a = availability([fire('check-1', 600, 'pingdom'), resolve('check-1', 630, 'pingdom')], T0, T0 + DAY)
-    expect(a).toEqual({ availabilityPct: 97.92, downtimeMs: 30 * MIN, interruptions: 1, longestInterruptionMs: 30 * MIN })
+    expect(a).toEqual({ availabilityPct: 97.91, downtimeMs: 30 * MIN, interruptions: 1, longestInterruptionMs: 30 * MIN })
   })
 
   it('counts overlapping alerts once: downtime is the union', () => {
@@ -86,7 +93,7 @@ describe('service time from the alert index completed by the incidents', () => {
       change('alertmanager:lat', 'firing', 0, { alertname: 'HighLatency', slo: 'latency' }), change('alertmanager:lat', 'resolved', 60, { alertname: 'HighLatency', slo: 'latency' }),
       change('alertmanager:down', 'firing', 30), change('alertmanager:down', 'resolved', 40),
     ]
-    expect(times(changes, [], T0, T0 + DAY, slow).get('shop')).toEqual({ availabilityPct: 99.31, downtimeMs: 10 * MIN, interruptions: 1, longestInterruptionMs: 10 * MIN, degradedMs: 50 * MIN })
+    expect(times(changes, [], T0, T0 + DAY, slow).get('shop')).toEqual({ availabilityPct: 99.3, downtimeMs: 10 * MIN, interruptions: 1, longestInterruptionMs: 10 * MIN, degradedMs: 50 * MIN })
     // The index's labels decide, even when the incident's member record (alertname only) comes last.
     const stale = member('alertmanager:lat', { name: 'HighLatency', firstSeenAt: at(0), resolvedAt: at(90), autoResolved: true })
     expect(times(changes.slice(0, 1), [stale], T0, T0 + DAY, slow).get('shop')).toMatchObject({ downtimeMs: 0, degradedMs: 90 * MIN })

@@ -58,12 +58,21 @@ export function unionWithin(intervals: readonly Interval[], from: number, to: nu
 }
 
 export interface Availability {
-  /** Percent of the window without downtime, two decimals. */
+  /** Percent of the window without downtime, rounded down to two decimals (`availabilityPctOf`). */
   availabilityPct: number
   downtimeMs: number
   /** Separate stretches of downtime: the interruptions the review talks about. */
   interruptions: number
   longestInterruptionMs: number
+}
+
+/**
+ * The share of the window without downtime, in percent, rounded down to the hundredth: 99.8999 % rounded
+ * to 99.90 % would read as a 99.9 % target met. In integers (milliseconds times 10,000, exact for windows
+ * of decades), so that 99.9 % exactly is not floored to 99.89 by a binary fraction.
+ */
+export function availabilityPctOf(downtimeMs: number, windowMs: number): number {
+  return Math.floor(((windowMs - downtimeMs) * 10_000) / windowMs) / 100
 }
 
 /** Downtime is the union of the intervals in which one of the service's critical alerts was firing. */
@@ -72,7 +81,7 @@ export function availability(changes: readonly AlertChange[], from: number, to: 
   const downtimeMs = down.reduce((sum, i) => sum + (i.to - i.from), 0)
   const windowMs = Math.max(1, to - from)
   return {
-    availabilityPct: Math.round((1 - downtimeMs / windowMs) * 10_000) / 100,
+    availabilityPct: availabilityPctOf(downtimeMs, windowMs),
     downtimeMs,
     interruptions: down.length,
     longestInterruptionMs: down.reduce((m, i) => Math.max(m, i.to - i.from), 0),
@@ -227,7 +236,7 @@ export function serviceTimes(alerts: readonly AlertIntervals[], from: number, to
     const degraded = subtract(unionWithin(s.degraded, from, to), down)
     const downtimeMs = sum(down)
     out.set(service, {
-      availabilityPct: Math.round((1 - downtimeMs / windowMs) * 10_000) / 100,
+      availabilityPct: availabilityPctOf(downtimeMs, windowMs),
       downtimeMs,
       interruptions: down.length,
       longestInterruptionMs: down.reduce((m, i) => Math.max(m, i.to - i.from), 0),

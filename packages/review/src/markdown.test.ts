@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { floorPct, markdownText } from './markdown.ts'
+import { markdownText } from './markdown.ts'
 
 describe('markdownText', () => {
   it('turns HTML into entities and escapes inline Markdown and the cell separator', () => {
@@ -22,21 +22,5 @@ describe('markdownText', () => {
 
   it('leaves plain text as it is', () => {
     expect(markdownText('checkout-api 97.92 % (prod): ok')).toBe('checkout-api 97.92 % (prod): ok')
-  })
-})
-
-describe('floorPct', () => {
-  it('rounds an availability down, so a 99.9 % target missed never shows as met', () => {
-    expect(floorPct(99.8999)).toBe('99.89')
-    expect(floorPct(99.89999999)).toBe('99.89')
-    expect(floorPct(99.9)).toBe('99.90')
-    expect(floorPct(100)).toBe('100.00')
-    expect(floorPct(0)).toBe('0.00')
-  })
-
-  it('keeps a figure that is exact in hundredths though its product by 100 is not (0.29 × 100 = 28.999…)', () => {
-    expect(0.29 * 100).toBeLessThan(29)
-    expect(floorPct(0.29)).toBe('0.29')
-    expect(floorPct(100 - (30 / 540) * 100)).toBe('94.44')
   })
 })

@@ -3,16 +3,8 @@ import type { IncidentSummary, Review } from './report.ts'
 import { describeScope, type Scope } from './scope.ts'
 import { localMinute } from './zone.ts'
 
-/**
- * An availability to the hundredth, rounded down: 99.8999 % shown as 99.90 % would read as a 99.9 % target
- * met. The step back up undoes a product like 94.44 × 100 = 9443.999…, which is 94.44 exactly.
- */
-export function floorPct(n: number): string {
-  let hundredths = Math.floor(n * 100)
-  if ((hundredths + 1) / 100 <= n) hundredths++
-  return (hundredths / 100).toFixed(2)
-}
-const pct = (n: number) => `${floorPct(n)} %`
+// Availabilities come rounded down to the hundredth (availabilityPctOf): shown as they are.
+const pct = (n: number) => `${n.toFixed(2)} %`
 function duration(ms: number | null): string {
   if (ms === null) return '–'
   const m = Math.round(ms / 60_000)

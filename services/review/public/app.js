@@ -76,15 +76,51 @@ function when(iso) {
 /** Takes the zone an answer names; one the browser does not know (an older tz database) leaves times in UTC. */
 function useZone(zone) {
   try { new Intl.DateTimeFormat('sv-SE', { timeZone: zone ?? 'UTC' }); state.zone = zone ?? 'UTC' } catch { state.zone = 'UTC' }
+  // The post-mortem time is typed in this zone, not the browser's: its label names it.
+  $('#postmortem-zone').textContent = `(${state.zone})`
+}
+
+const offsetFormats = new Map()
+/** The zone's offset from UTC at an instant, in ms (+1 h for Berlin in winter), as offsetAt in packages/review/src/zone.ts. */
+function offsetAt(zone, ms) {
+  if (!offsetFormats.has(zone)) offsetFormats.set(zone, new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', era: 'short' }))
+  const whole = Math.floor(ms / 1000) * 1000
+  const p = Object.fromEntries(offsetFormats.get(zone).formatToParts(whole).map((x) => [x.type, x.value]))
+  const year = p.era === 'BC' || p.era === 'B' ? 1 - Number(p.year) : Number(p.year)
+  return wallMs(year, Number(p.month), Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - whole
+}
+/** Calendar fields read as if in UTC (Date.UTC would take the years 0-99 as 1900-1999). */
+function wallMs(year, month, day, hour, minute, second) {
+  const d = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
+  d.setUTCFullYear(year, month - 1, day)
+  return d.getTime()
+}
+
+/**
+ * The instant of a `datetime-local` value (`2026-12-03T10:00`) read as a wall-clock time in an IANA zone,
+ * as instantOf in packages/review/src/zone.ts: a time the clocks skip (02:30 on the spring-forward day) is
+ * moved forward by the gap (03:30); a time that happens twice (02:30 on the fall-back day) is its first
+ * occurrence. NaN when the value is no local date-time.
+ */
+function instantInZone(local, zone) {
+  const m = /^(\d{4,6})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,3}))?)?$/.exec(local)
+  if (!m) return NaN
+  const wall = wallMs(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)) + Number((m[7] ?? '').padEnd(3, '0'))
+  // The offset at the instant first guessed, then at the instant that offset gives: a DST change in
+  // between is found so. Offsets change at most once or twice a day, so a day either side brackets them.
+  const DAY = 86400000
+  const before = offsetAt(zone, wall - DAY)
+  const after = offsetAt(zone, wall + DAY)
+  const candidates = [...new Set([before, after, offsetAt(zone, wall - before), offsetAt(zone, wall - after)])]
+    .filter((o) => offsetAt(zone, wall - o) === o)
+    .map((o) => wall - o)
+    .sort((a, b) => a - b)
+  // None: the wall time is in a gap; read with the offset in force before it, it lands after the gap.
+  return candidates.length > 0 ? candidates[0] : wall - before
 }
 const minutes = (ms) => (ms === null || ms === undefined ? '–' : ms < 3600000 ? `${Math.round(ms / 60000)} min` : `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} min`)
-// An availability to the hundredth, rounded down, so a figure shown never reaches a target the real one
-// misses (99.8999 % is 99.89 %, not 99.90 %); as floorPct in packages/review/src/markdown.ts.
-function availability(x) {
-  let hundredths = Math.floor(x * 100)
-  if ((hundredths + 1) / 100 <= x) hundredths++
-  return `${(hundredths / 100).toFixed(2)} %`
-}
+// Availabilities come rounded down to the hundredth by the API (availabilityPctOf): shown as they are.
+const availability = (x) => `${x.toFixed(2)} %`
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)
 
 function say(text, error = false) {
@@ -484,10 +520,20 @@ const OUTCOME = { accepted: 'done', refused: 'refused', pending: 'outcome not kn
 function timelineItem(t) {
   const stamp = el('time', { datetime: t.at }, when(t.at))
   if (t.kind.startsWith('decision:')) {
-    return el('li', { class: `decision ${t.outcome}` }, stamp, el('strong', {}, t.actor ?? 'someone'), ` · ${t.title} — ${OUTCOME[t.outcome] ?? t.outcome}${t.error ? `: ${t.error}` : ''}`)
+    return el('li', { class: `decision ${t.outcome}` }, stamp, el('strong', {}, t.actor ?? 'someone'), ` · ${decisionTitle(t)} — ${OUTCOME[t.outcome] ?? t.outcome}${t.error ? `: ${t.error}` : ''}`)
   }
   if (t.kind === 'note') return el('li', { class: 'note' }, stamp, el('strong', {}, t.author), ` · note: ${t.title}`)
   return el('li', {}, stamp, `${t.kind} · ${t.title}${t.service ? ` (${t.service})` : ''}${t.reportedBy ? ` — reported by ${t.reportedBy}` : ''}`)
+}
+
+/**
+ * A decision's title as the page shows it. The API writes a post-mortem's time as the instant it stores
+ * (`post-mortem scheduled for 2026-12-03T09:00:00.000Z`, describeDecision in packages/review/src/decisions.ts);
+ * the page shows it as every other time, in the review's zone, and names the zone.
+ */
+function decisionTitle(t) {
+  if (t.kind !== 'decision:incident.schedule-postmortem') return t.title
+  return t.title.replace(/^post-mortem scheduled for (\d{4}-\d\d-\d\dT[\d:.]+Z)/, (_, iso) => `post-mortem scheduled for ${when(iso)} ${state.zone}`)
 }
 
 /** Re-reads of a view per incident or problem id while its timeline has decisions without an outcome. */
@@ -570,9 +616,12 @@ const prb = () => state.problem
 decisionForm($('#incident-owner'), 'incidents', inc, (f) => ({ owner: f.owner }), (f) => `Owner is ${f.owner}`, incidentOut)
 decisionForm($('#incident-note'), 'incidents', inc, (f) => ({ note: f.note }), () => 'Note added', incidentOut)
 decisionForm($('#incident-link'), 'incidents', inc, (f) => ({ problemId: f.problemId }), (f) => `Linked to ${f.problemId}`, incidentOut)
-// datetime-local is the browser's local time; the API takes an instant with its offset.
-decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: new Date(f.scheduledFor).toISOString(), ...(f.owner ? { owner: f.owner } : {}) } }),
-  (f) => `Post-mortem scheduled for ${when(new Date(f.scheduledFor).toISOString())}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
+// The datetime-local field is a wall-clock time in the review's zone (its label names it), as every time on
+// the page is, not in the browser's: a meeting-room browser in UTC schedules the time the meeting reads.
+// The API takes the instant.
+const postmortemAt = (f) => new Date(instantInZone(f.scheduledFor, state.zone)).toISOString()
+decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: postmortemAt(f), ...(f.owner ? { owner: f.owner } : {}) } }),
+  (f) => `Post-mortem scheduled for ${when(postmortemAt(f))} ${state.zone}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
 $('#incident-ack').addEventListener('click', (e) => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut, e.currentTarget))
 $('#incident-resolve').addEventListener('click', (e) => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut, e.currentTarget))
 decisionForm($('#problem-owner'), 'problems', prb, (f) => ({ owner: f.owner }), (f) => `Problem owner is ${f.owner}`, problemOut)

@@ -32,10 +32,10 @@ function alertChange(fp: string, service: string, status: 'firing' | 'resolved',
 
 /**
  * The scenario, with the figures worked out by hand:
- * - shop: a Pingdom check DOWN 10:00→10:30 hours before now (30 min): 100 - 30/1440 = 97.92 %.
+ * - shop: a Pingdom check DOWN 10:00→10:30 hours before now (30 min): 100 - 30/1440 = 97.916… %, shown rounded down: 97.91 %.
  * - checkout: critical alerts 2→1.5 h and 1.75→1.25 h before now overlap: union 45 min: 96.88 %.
  *   A flapping critical alert fires 5.15→5.10 and 5.05→5.00 h before now: 2 × 3 min; the 3-min gap between
- *   does not count: 6 more min → 51 min in 3 interruptions: 100 - 51/1440 = 96.46 %.
+ *   does not count: 6 more min → 51 min in 3 interruptions: 100 - 51/1440 = 96.458… %, rounded down 96.45 %.
  * - new in the window: #1 critical (open, opened 3 h ago, acknowledged after 15 min), #2 warning (resolved,
  *   opened 10 h ago, resolved after 60 min), #3 warning (opened 30 h ago: not new, resolved 20 h ago: resolved in window).
  *   MTTA of checkout in the window: 15 min (only #1 was acknowledged); MTTR: 60 min (only #2 resolved).
@@ -120,8 +120,8 @@ describe('review API on the real Elasticsearch', () => {
     expect(body.problems.items.map((p: { kind: string; reopenCount: number }) => [p.kind, p.reopenCount])).toEqual([['recurring', 0], ['shared-cause', 2]])
     expect(body.postmortems).toMatchObject({ total: 1, scheduled: 0 })
     const levels = Object.fromEntries(body.serviceLevels.map((l: { service: string }) => [l.service, l]))
-    expect(levels.shop).toMatchObject({ availabilityPct: 97.92, downtimeMs: 30 * MIN, interruptions: 1, incidents: 0 })
-    expect(levels.checkout).toMatchObject({ availabilityPct: 96.46, downtimeMs: 51 * MIN, interruptions: 3, incidents: 1, mttaMs: 15 * MIN })
+    expect(levels.shop).toMatchObject({ availabilityPct: 97.91, downtimeMs: 30 * MIN, interruptions: 1, incidents: 0 })
+    expect(levels.checkout).toMatchObject({ availabilityPct: 96.45, downtimeMs: 51 * MIN, interruptions: 3, incidents: 1, mttaMs: 15 * MIN })
     expect(levels.search).toMatchObject({ availabilityPct: 100, incidents: 1, mttrMs: 60 * MIN, mttaMs: null })
     expect(body.trend).toHaveLength(30)
     expect(body.trend[0]).toMatchObject({ day: '2026-11-02', total: 0 })
@@ -133,7 +133,7 @@ describe('review API on the real Elasticsearch', () => {
 
     const md = await r.get('/api/v1/review.md?since=24h')
     expect(md.body).toContain('**2 new incidents** (1 critical, 1 warning, 0 info)')
-    expect(md.body).toContain('| shop | 97.92 % | 30 min | 1 | 0 min | 0 | – | – |')
+    expect(md.body).toContain('| shop | 97.91 % | 30 min | 1 | 0 min | 0 | – | – |')
     expect(md.body).toContain('**not scheduled**')
     expect(md.body).toContain('| shared-cause | confirmed, came back 2× | db-1 shared')
   })

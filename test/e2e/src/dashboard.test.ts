@@ -127,7 +127,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect(await page.getByLabel('You').getAttribute('readonly')).not.toBeNull()
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
     await expect.poll(() => rowOf(page, '#problems', 'checkout, search failing together').count()).toBe(1)
-    expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.92 %')
+    expect(await page.locator('#service-levels tbody tr', { hasText: 'Shop API health (prod)' }).textContent()).toContain('97.91 %')
     // The window is shown in the review's zone, named; slow time has a column of its own.
     expect(await page.locator('#window-label').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} – \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/)
     expect(await page.locator('#service-levels thead').textContent()).toContain('Degraded')
@@ -172,12 +172,13 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await page.getByLabel('Post-mortem at').fill('2026-12-03T10:00')
     await page.getByLabel('Post-mortem owner').fill('erin')
     await page.getByRole('button', { name: 'Schedule post-mortem' }).click()
-    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Post-mortem scheduled for 2026-12-03 10:00 with erin')
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Post-mortem scheduled for 2026-12-03 10:00 UTC with erin')
     await expect.poll(() => page.locator('#postmortems tbody tr', { hasText: 'CheckoutPaymentsFailing' }).textContent()).toContain('2026-12-03 10:00erin')
     // Who decided what, and when, on the incident's timeline. The timeline reads each decision's outcome
     // from the review's decision log, which may hear the correlator's answer a moment after the page did:
     // the page reads the incident again by itself until every decision there has its outcome.
-    const postmortemLine = 'dana · post-mortem scheduled for 2026-12-03T10:00:00.000Z, owner erin — done'
+    // The review runs in UTC (no OPSREVIEW_TIMEZONE): the time typed is read, and shown, in UTC, named.
+    const postmortemLine = 'dana · post-mortem scheduled for 2026-12-03 10:00 UTC, owner erin — done'
     await expect.poll(() => page.locator('#timeline').textContent(), { timeout: 30_000 }).toContain(postmortemLine)
     const checkoutTimeline = await page.locator('#timeline').textContent()
     expect(checkoutTimeline).toContain('alert-firing · CheckoutPaymentsFailing on checkout (checkout)')
