@@ -43,6 +43,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     case 'incident.link-problem': {
       const p = c.problemId ? s.problems.get(c.problemId) : undefined
       if (!p) return `unknown problem ${c.problemId ?? '(none)'}`
+      // A problem is one environment's (its signature says which): a staging cause does not explain production.
+      if (p.environment !== d.environment) return `problem ${p.id} is of environment ${p.environment}, the incident of ${d.environment}`
       link(s, inc, p)
       break
     }

@@ -750,6 +750,20 @@ describe('the review decisions', () => {
     expect(r.engine.incident(z.id)!.problemIds).toEqual([problem.id])
     expect(r.engine.problem(problem.id)!.incidentIds).toContain(z.id)
   })
+
+  it('refuses to link an incident to a problem of another environment', () => {
+    const r = run([
+      alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),
+      alert({ fp: 'c', t: 60, service: 'z', env: 'staging' }),
+    ])
+    const problem: Problem = r.problems[0]!
+    const z = r.incidents.find((i) => i.services[0] === 'z')!
+    expect(z.environment).toBe('staging')
+    expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id }))).toMatchObject([
+      { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is of environment ${problem.environment}, the incident of staging` } },
+    ])
+    expect(r.engine.incident(z.id)!.problemIds).toEqual([])
+  })
 })
 
 describe('emitted versions', () => {

@@ -427,6 +427,20 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return given
   }
 
+  /**
+   * A problem explains incidents of its own environment only; the correlator refuses the link too, but a
+   * 400 naming the field says it at once. A problem not indexed yet (just found) is the correlator's to judge.
+   */
+  async function checkSameEnvironment(incident: IncidentDoc, problemId: string): Promise<void> {
+    const r = await es.search<ProblemDoc>({ index: indices.problems, size: 1, query: { term: { id: problemId } }, _source: ['environment'] })
+    const problem = r.hits.hits[0]?._source
+    if (problem && problem.environment !== incident.environment) {
+      throw new HttpProblem('VALIDATION_FAILED', '1 field(s) failed validation', {
+        errors: [{ path: '/problemId', message: `is a problem of environment ${problem.environment}; this incident is of ${incident.environment}` }],
+      })
+    }
+  }
+
   /** A date-time of a decision as the command carries it; one `Date` cannot hold (a leap second) is the client's to fix. */
   function instantOf(value: string, path: string): string {
     const t = parseInstant(value)
@@ -442,6 +456,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
+      if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
       const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
       if (patch.acknowledge) commands.push({ type: 'incident.acknowledge', actor })

@@ -2,6 +2,8 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { Client } from '@elastic/elasticsearch'
 import { Partitioners, type Message } from 'kafkajs'
 import { DecisionLog } from '@opsreview/review/decisions'
+import { bulkAction, problemDocument } from '@opsreview/search-index/documents'
+import { indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
@@ -31,7 +33,7 @@ async function startReview(opts: { standIn?: boolean; es?: Client; published?: (
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '', replayed: res.headers.get('idempotent-replayed') === 'true' }
   }
-  return { call, seen, decisions, publishes: () => publishes }
+  return { call, seen, decisions, publishes: () => publishes, es, prefix }
 }
 
 describe('decisions and their outcomes, on the real Kafka and Elasticsearch', () => {
@@ -53,6 +55,20 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     // The refusal is on the incident's timeline, with who tried and why it did not happen.
     const { body: detail } = await r.call('GET', `/api/v1/incidents/${RESOLVED}`, 'reader')
     expect(detail.timeline).toContainEqual(expect.objectContaining({ kind: 'decision:incident.resolve', actor: 'dana', outcome: 'refused', error: 'incident is already resolved', title: 'resolved by hand' }))
+  })
+
+  it('refuses with 400 naming /problemId a link to a problem of another environment, publishing nothing', async () => {
+    const r = await startReview()
+    const staging = problemDocument(indexNames(r.prefix).problems.alias)(JSON.stringify({
+      id: 'prb-00000000000000000000000b', kind: 'recurring', status: 'candidate', title: 'HighLatency keeps recurring on staging', signature: 'staging|checkout|HighLatency',
+      services: ['checkout'], environment: 'staging', incidentIds: [], incidentCount: 2, firstSeenAt: '2026-11-01T00:00:00.000Z', lastSeenAt: '2026-11-02T00:00:00.000Z', owner: null, notes: [], version: 1,
+    }))
+    const indexed = await r.es.bulk({ refresh: true, operations: [bulkAction(staging), staging.document] })
+    expect(indexed.errors).toBe(false)
+    const refused = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, 'secret1', { problemId: 'prb-00000000000000000000000b' })
+    expect(refused.status).toBe(400)
+    expect(refused.body.errors).toEqual([{ path: '/problemId', message: 'is a problem of environment staging; this incident is of production' }])
+    expect(r.publishes()).toBe(0)
   })
 
   it('takes the actor from a named token, refuses a body that names someone else, and keeps the bare token\'s actor field', async () => {
