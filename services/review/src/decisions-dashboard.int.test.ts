@@ -15,19 +15,21 @@ const OPEN = seededIncidentIds[0]!
  * that takes every decision and no indexer: a decision is taken but does not show until the test writes it
  * into the index. The app reads Elasticsearch through a proxy the test can cut.
  */
-async function startReview() {
+async function startReview(timeZone?: string) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
-  await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
+  const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
   const proxy = await cuttableElasticsearch()
   const url = await serve(createReviewApp({
     es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
     readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions,
+    ...(timeZone ? { timeZone } : {}),
   }))
-  return { url, es, prefix, proxy }
+  return { url, es, prefix, proxy, seen }
 }
 
+/** The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. */
 async function open(url: string, timezoneId = 'UTC') {
-  const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+  const b = await chromium.launch({ executablePath: CHROMIUM, env: { ...process.env, TZ: timezoneId }, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
   onTestFinished(() => b.close())
   const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
   const decisions: { url: string; key: string | undefined; body: string | null }[] = []
@@ -81,6 +83,38 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, owner: 'erin' }, refresh: true })
     await expect.poll(() => row(page, OPEN).locator('td.owner').textContent(), { timeout: 20_000 }).toBe('erin')
     expect(await status(page)).toMatch(/ is erin$/)
+  })
+})
+
+describe('a post-mortem scheduled on the dashboard, with the browser in another zone than the review, in Chromium', () => {
+  it('reads the time typed as a wall-clock time in the review\'s zone, names the zone, and shows it so on the timeline', async () => {
+    // The meeting-room browser runs in UTC; the review (OPSREVIEW_TIMEZONE) in Berlin, an hour ahead in winter.
+    const r = await startReview('Europe/Berlin')
+    const { page, decisions } = await open(r.url, 'UTC')
+    expect(await page.evaluate(() => new Date(2026, 11, 3, 10).getTimezoneOffset())).toBe(0)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await expect.poll(() => page.locator('#window-label').textContent()).toMatch(/ Europe\/Berlin$/)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('#detail').isVisible()).toBe(true)
+
+    const at = page.getByLabel('Post-mortem at')
+    expect(await page.locator('#incident-postmortem label', { has: at }).textContent()).toContain('Post-mortem at (Europe/Berlin)')
+    await at.fill('2026-12-03T10:00')
+    await page.getByLabel('Post-mortem owner').fill('erin')
+    await page.getByRole('button', { name: 'Schedule post-mortem' }).click()
+    // 10:00 in Berlin (CET, +01:00) is 09:00 UTC: in the request, and in the command published on Kafka.
+    await expect.poll(() => r.seen.filter((c) => c.type === 'incident.schedule-postmortem').map((c) => c.scheduledFor), { timeout: 15_000 }).toEqual(['2026-12-03T09:00:00.000Z'])
+    expect(JSON.parse(decisions.at(-1)!.body!)).toEqual({ postmortem: { scheduledFor: '2026-12-03T09:00:00.000Z', owner: 'erin' } })
+    await expect.poll(() => page.locator('#incident-outcome').textContent(), { timeout: 15_000 }).toMatch(/^Post-mortem scheduled for 2026-12-03 10:00 Europe\/Berlin with erin/)
+    // The timeline: the time as the meeting typed it, in the review's zone, named.
+    await expect.poll(() => page.locator('#timeline').textContent(), { timeout: 20_000 }).toContain('dana · post-mortem scheduled for 2026-12-03 10:00 Europe/Berlin, owner erin — done')
+
+    // Across the DST changes (as instantOf in packages/review/src/zone.ts): summer is +02:00, a time the
+    // clocks skip moves forward by the gap, a time that happens twice is its first occurrence.
+    const instants = await page.evaluate(() => ['2026-07-01T10:00', '2026-03-29T02:30', '2026-03-29T03:00', '2026-10-25T02:30', '2026-10-25T03:00', '2026-12-31T23:59']
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .map((t) => new Date((globalThis as any).instantInZone(t, 'Europe/Berlin') as number).toISOString()))
+    expect(instants).toEqual(['2026-07-01T08:00:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T02:00:00.000Z', '2026-12-31T22:59:00.000Z'])
   })
 })
 
