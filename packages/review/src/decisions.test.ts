@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DecisionLog, parseCommand, parseCommandResult } from './decisions.ts'
+import { DecisionLog, describeDecision, parseCommand, parseCommandResult } from './decisions.ts'
 
 const INC = 'inc-000000000000000000000001'
 const cmd = (id: string, at: string, extra: Record<string, unknown> = {}) =>
@@ -67,5 +67,14 @@ describe('DecisionLog', () => {
     expect(log.size).toBe(2)
     expect(log.get('cmd-00000001')).toBeUndefined()
     expect(log.forTarget(INC).map((d) => d.commandId)).toEqual(['cmd-00000002', 'cmd-00000003'])
+  })
+})
+
+describe('describeDecision', () => {
+  // The dashboard (decisionTitle in services/review/public/app.js) finds this instant in the title and shows
+  // it in the review's zone, named: the API keeps the instant it stores, unambiguous in any zone.
+  it('writes a post-mortem\'s time as the instant stored, in UTC', () => {
+    expect(describeDecision({ type: 'incident.schedule-postmortem', scheduledFor: '2026-12-03T09:00:00.000Z', owner: 'erin' })).toBe('post-mortem scheduled for 2026-12-03T09:00:00.000Z, owner erin')
+    expect(describeDecision({ type: 'incident.schedule-postmortem', scheduledFor: '2026-12-03T09:00:00.000Z' })).toBe('post-mortem scheduled for 2026-12-03T09:00:00.000Z')
   })
 })

@@ -186,7 +186,11 @@ export class DecisionLog {
   }
 }
 
-/** A decision in a few words, for timelines: what was decided, not by whom or with what outcome. */
+/**
+ * A decision in a few words, for timelines: what was decided, not by whom or with what outcome. A post-mortem's
+ * time is the instant stored (`2026-12-03T09:00:00.000Z`), unambiguous for the API's clients; the dashboard
+ * shows it in the review's zone, named (decisionTitle in services/review/public/app.js).
+ */
 export function describeDecision(d: Pick<Decision, 'type' | 'owner' | 'text' | 'problemId' | 'scheduledFor'>): string {
   switch (d.type) {
     case 'incident.assign': case 'problem.assign': return `owner ${d.owner ?? '?'}`
