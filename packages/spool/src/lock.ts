@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync, readlinkSync } from 'node:fs'
 import { link, open, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
@@ -17,6 +18,18 @@ interface LockHolder {
   owner: string
   host: string
   pid: number
+  /** The kernel's boot id and the pid namespace (Linux): a pid is this process's to check only when both are ours. */
+  boot?: string
+  pidns?: string
+}
+
+/** Which running kernel and pid namespace this process is in, or undefined where /proc does not say. */
+function pidSpace(): { boot: string; pidns: string } | undefined {
+  try {
+    return { boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidns: readlinkSync('/proc/self/ns/pid') }
+  } catch {
+    return undefined
+  }
 }
 
 /** The directories this process holds: a second open in the same process is refused without a file check. */
@@ -25,19 +38,20 @@ const heldHere = new Set<string>()
 /**
  * One owner per spool directory: two receivers draining one spool would publish twice and race the cursor.
  *
- * The lock is a lease. Its file names the holder (a random id, the host, the pid) and the holder touches it
- * every `refreshMs`; one left untouched for `staleMs` belongs to a process that is gone. A pid alone tells
- * nobody apart (containers sharing a volume are all pid 1, and a container restarted after a crash is pid
- * 1 again), and a host name does not last (a container recreated after a crash gets a new one), but a
- * lease that stopped being renewed says the same thing on every host. A lock of this host whose pid is not
- * running is gone at once, without waiting out the lease.
+ * The lock is a lease. Its file names the holder (a random id, the host, the pid, and on Linux the boot id
+ * and pid namespace) and the holder touches it every `refreshMs`. A reader never trusts another host's
+ * clock nor a pid it cannot check: a lock is stale when the reader has watched it go untouched for
+ * `staleMs`, or for two refresh periods when its time (by the reader's clock) is also older than `staleMs`.
+ * A live holder touches it within a refresh period, whatever its clock says. Neither a pid nor a host name
+ * alone tells holders apart: containers sharing a volume are all pid 1 (each in its own pid namespace),
+ * a container restarted after a crash is pid 1 again, and one recreated has a new host name. A lock whose
+ * holder ran in this kernel's boot and pid namespace, under a pid that no longer runs, is gone at once.
  *
- * A receiver finding a live-looking lock waits up to `staleMs` for it to go stale; if it is touched
- * meanwhile, its holder runs, and the open fails naming the lock file. The lock is created by hard-linking
- * a complete file of our own to `lock`, which fails if `lock` exists, so of two receivers starting together
- * one gets it, and `lock` is never seen half written. A takeover holds `lock.takeover` (created
- * exclusively) while it checks the lock again and renames its own over it; a `lock.takeover` older than
- * `staleMs` was left by a crash mid-takeover and is removed.
+ * The lock is created by hard-linking a complete file of our own to `lock`, which fails if `lock` exists,
+ * so of two receivers starting together one gets it, and `lock` is never seen half written. A takeover
+ * holds `lock.takeover` (created exclusively) while it checks the lock again and renames its own over it;
+ * a `lock.takeover` older than `staleMs` was left by a crash mid-takeover and is removed. A holder that
+ * finds its lock taken over (it stood still past the lease: a SIGSTOP, a frozen VM) calls `onLost`.
  */
 export class SpoolLock {
   readonly #dir: string
@@ -45,18 +59,21 @@ export class SpoolLock {
   readonly #owner: string
   readonly #logger: Logger
   readonly #refresh: NodeJS.Timeout
-  #warnedLost = false
+  readonly #onLost: () => void
+  #lost = false
 
-  private constructor(dir: string, owner: string, logger: Logger, timing: LockTiming) {
+  private constructor(dir: string, owner: string, logger: Logger, timing: LockTiming, onLost: () => void) {
     this.#dir = dir
     this.#file = path.join(dir, 'lock')
     this.#owner = owner
     this.#logger = logger
+    this.#onLost = onLost
     this.#refresh = setInterval(() => void this.#touch(), timing.refreshMs)
     this.#refresh.unref()
   }
 
-  static async take(dir: string, logger: Logger, timing: LockTiming = defaultLockTiming): Promise<SpoolLock> {
+  /** `onLost`: the lock was taken over while held; the caller must stop using the directory. */
+  static async take(dir: string, logger: Logger, timing: LockTiming = defaultLockTiming, onLost: () => void = () => undefined): Promise<SpoolLock> {
     const key = path.resolve(dir)
     const lock = path.join(dir, 'lock')
     const refuse = (why: string): never => {
@@ -66,32 +83,38 @@ export class SpoolLock {
     }
     if (heldHere.has(key)) refuse('is already open in this process')
     heldHere.add(key)
-    const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid }
+    const space = pidSpace()
+    const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid, ...space }
     const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
     try {
       await writeFile(fresh, JSON.stringify(mine) + '\n', { flush: true })
       const deadline = Date.now() + timing.staleMs + 2 * timing.refreshMs
-      let seen: { owner: string; touchedMs: number } | undefined
+      // The lock as first seen, by owner and time: how long it has gone untouched is watched on our clock.
+      let seen: { owner: string; touchedMs: number; sinceMs: number } | undefined
       for (;;) {
         try {
           await link(fresh, lock)
-          return new SpoolLock(dir, mine.owner, logger, timing)
+          return new SpoolLock(dir, mine.owner, logger, timing, onLost)
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         }
         const held = await readLock(lock)
         if (held === undefined) continue
-        const gone = held.holder !== undefined && held.holder.host === mine.host && held.holder.pid !== process.pid && !isAlive(held.holder.pid)
-        if (gone || Date.now() - held.touchedMs > timing.staleMs) {
-          if (await takeOver(dir, fresh, held, timing, logger)) return new SpoolLock(dir, mine.owner, logger, timing)
-          continue
-        }
-        // Touched since we first looked: its holder is alive.
+        const now = Date.now()
         if (seen && seen.owner === held.owner && held.touchedMs !== seen.touchedMs) {
           refuse(`is in use by ${held.holder ? `process ${held.holder.pid} on host ${JSON.stringify(held.holder.host)}` : 'another process'}, which keeps its lock fresh`)
         }
-        if (!seen || seen.owner !== held.owner) seen = { owner: held.owner, touchedMs: held.touchedMs }
-        if (Date.now() > deadline) refuse('has a lock that neither goes stale nor is refreshed')
+        if (!seen || seen.owner !== held.owner) seen = { owner: held.owner, touchedMs: held.touchedMs, sinceMs: now }
+        const untouchedMs = now - seen.sinceMs
+        const h = held.holder
+        const gone = h !== undefined && space !== undefined && h.boot === space.boot && h.pidns === space.pidns && h.pid !== process.pid && !isAlive(h.pid)
+        const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && now - held.touchedMs > timing.staleMs)
+        if (gone || stale) {
+          if (await takeOver(dir, fresh, held, timing, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          seen = undefined
+          continue
+        }
+        if (now > deadline) refuse('has a lock that neither goes stale nor is refreshed')
         await new Promise((resolve) => setTimeout(resolve, Math.min(500, timing.refreshMs)))
       }
     } catch (err) {
@@ -119,9 +142,12 @@ export class SpoolLock {
         await utimes(this.#file, now, now)
         return
       }
-      // Taken over: this process stood still past the lease (a SIGSTOP, a frozen VM). Say so once, loudly.
-      if (!this.#warnedLost) this.#logger.error({ dir: this.#dir, lock: this.#file, holder: held?.holder }, 'spool lock taken over by another process: two receivers may now drain this directory')
-      this.#warnedLost = true
+      // Taken over: this process stood still past the lease (a SIGSTOP, a frozen VM). The directory is another's now.
+      if (this.#lost) return
+      this.#lost = true
+      clearInterval(this.#refresh)
+      this.#logger.error({ dir: this.#dir, lock: this.#file, holder: held?.holder }, 'spool lock taken over by another process: this spool stops using the directory')
+      this.#onLost()
     } catch (err) {
       this.#logger.warn({ err, dir: this.#dir }, 'spool lock not refreshed')
     }
@@ -148,7 +174,8 @@ async function readLock(lock: string): Promise<HeldLock | undefined> {
   }
   const h = (() => { try { return JSON.parse(text) as Partial<LockHolder> } catch { return undefined } })()
   if (typeof h?.owner === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && h.pid! > 0) {
-    return { owner: h.owner, holder: { owner: h.owner, host: h.host, pid: h.pid! }, touchedMs }
+    const space = typeof h.boot === 'string' && typeof h.pidns === 'string' ? { boot: h.boot, pidns: h.pidns } : {}
+    return { owner: h.owner, holder: { owner: h.owner, host: h.host, pid: h.pid!, ...space }, touchedMs }
   }
   return { owner: text, holder: undefined, touchedMs }
 }

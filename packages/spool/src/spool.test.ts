@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
-import { Spool, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
+import { Spool, SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'spool-test-'))
@@ -443,16 +443,47 @@ describe('Spool lock', () => {
     expect((await lockOf(dir)).pid).toBe(process.pid)
   })
 
-  it('takes over at once the lock of a process of this host that is gone', async () => {
+  /** This process's kernel boot and pid namespace, as the lock records them. */
+  const space = async () => ({ boot: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(), pidns: await readlink('/proc/self/ns/pid') })
+
+  it('takes over at once the lock of a process of this boot and pid namespace that is gone', async () => {
     const dir = await tempDir()
     const gone = spawnSync(process.execPath, ['-e', '']).pid
-    await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone }))
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone, ...(await space()) }))
     const started = Date.now()
     const { spool } = await openSpool(dir, { lockRefreshMs: 50, lockStaleMs: 60_000 })
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, owner: expect.not.stringMatching(/^crashed$/) })
     await spool.append([rec(1)])
     expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
+  })
+
+  it('never takes a lock whose pid it cannot check, though no such pid runs here (same host name, another pid namespace: host networking)', async () => {
+    const dir = await tempDir()
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'x', host: os.hostname(), pid: gone, boot: (await space()).boot, pidns: 'pid:[1]' }))
+    const holder = setInterval(() => void touchedAgo(dir, 0), 50)
+    onTestFinished(() => clearInterval(holder))
+    await expect(Spool.open(dir, { logger: captureLogs().logger, ...lease })).rejects.toThrow('which keeps its lock fresh')
+  })
+
+  it('trusts no other clock: a holder whose clock is behind, touching its lock, keeps it', async () => {
+    const dir = await tempDir()
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'x', host: 'nfs-client-2', pid: 1 }))
+    // Each touch stamps a time 10 s in the past (the lease is 0.6 s): only the stamps changing say it is alive.
+    let n = 0
+    const holder = setInterval(() => void touchedAgo(dir, 10_000 + (n++ % 2)), 50)
+    onTestFinished(() => clearInterval(holder))
+    await expect(Spool.open(dir, { logger: captureLogs().logger, ...lease })).rejects.toThrow('which keeps its lock fresh')
+  })
+
+  it('stops using the directory when its lock was taken over (it stood still past the lease): no drain, appends refused as retriable', async () => {
+    const dir = await tempDir()
+    const { spool, lines } = await openSpool(dir, lease)
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'the-new-owner', host: 'elsewhere', pid: 1 }))
+    await waitFor(() => (lines.some((l) => l.msg === 'spool lock taken over by another process: this spool stops using the directory') ? true : undefined), { timeoutMs: 2_000, what: 'the loss noticed' })
+    await expect(spool.append([rec(1)])).rejects.toBeInstanceOf(SpoolClosedError)
+    expect(JSON.parse(await readFile(lockFile(dir), 'utf8'))).toMatchObject({ owner: 'the-new-owner' })
   })
 
   it('keeps its lock fresh while open', async () => {

@@ -148,11 +148,13 @@ export class Spool {
 
   static async open(dir: string, opts: SpoolOptions): Promise<Spool> {
     await mkdir(dir, { recursive: true })
+    let spool: Spool | undefined
     const lock = await SpoolLock.take(dir, opts.logger, {
       refreshMs: opts.lockRefreshMs ?? defaultLockTiming.refreshMs, staleMs: opts.lockStaleMs ?? defaultLockTiming.staleMs,
-    })
+    }, () => { if (spool) spool.#lockLost() })
     try {
-      return await Spool.#openLocked(dir, opts, lock)
+      spool = await Spool.#openLocked(dir, opts, lock)
+      return spool
     } catch (err) {
       await lock.release()
       throw err
@@ -525,6 +527,16 @@ export class Spool {
     const deadline = Date.now() + timeoutMs
     while (this.#depth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     return this.#depth === 0
+  }
+
+  /**
+   * Another receiver took the directory over: this one stood still past the lock's lease. Two drains would
+   * publish twice and race the cursor, so this one stops: no drain, and appends refused (retriable: a 503),
+   * as when shut down. What it appended stays on disk for the new owner.
+   */
+  #lockLost(): void {
+    this.#closed = true
+    this.#wake?.()
   }
 
   async close(): Promise<void> {
