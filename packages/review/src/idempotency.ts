@@ -71,6 +71,13 @@ export class IdempotencyStore {
     return this.#entries.size
   }
 
+  /** The answer kept for `key` when it was given for this request, without taking the key otherwise. */
+  answered(key: string, fingerprint: string, nowMs: number): StoredAnswer | undefined {
+    this.#evict(nowMs)
+    const existing = this.#entries.get(key)
+    return existing?.fingerprint === fingerprint ? existing.answer : undefined
+  }
+
   begin(key: string, fingerprint: string, nowMs: number): Begin {
     this.#evict(nowMs)
     const existing = this.#entries.get(key)

@@ -383,9 +383,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       }
     }
     if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
-    // The body as decided: with a named token, the token's name is the actor, so one key used by two people
-    // is two requests. A bare token's body already holds its actor, and fingerprints as before.
-    const fingerprint = requestFingerprint(req.method, target.id, { ...(req.body as object), actor })
+    const fingerprint = fingerprintOf(req, target.id, actor)
     const begun = idempotency.begin(key, fingerprint, clock().getTime())
     switch (begun.kind) {
       case 'replay':
@@ -405,6 +403,26 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
           throw err
         }
     }
+  }
+
+  /**
+   * The body as decided: with a named token, the token's name is the actor, so one key used by two people
+   * is two requests. A bare token's body already holds its actor, and fingerprints as before.
+   */
+  function fingerprintOf(req: Request, targetId: string, actor: string): string {
+    return requestFingerprint(req.method, targetId, { ...(req.body as object), actor })
+  }
+
+  /**
+   * The kept answer of a keyed decision's retry, looked up before anything is read: a decision published
+   * is never answered 5xx, so its retry is answered while Elasticsearch is down too.
+   */
+  function replayOf(req: Request, targetId: string, actor: string): (StoredAnswer & { replayed: boolean }) | undefined {
+    const key = idempotencyKeyOf(req)
+    const answer = key === undefined ? undefined : idempotency.answered(key, fingerprintOf(req, targetId, actor), clock().getTime())
+    if (!answer) return undefined
+    req.log.info({ target: targetId }, 'review decision replayed for its Idempotency-Key')
+    return { ...answer, replayed: true }
   }
 
   function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
@@ -455,6 +473,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
+      const replay = replayOf(req, String(req.params.id), actor)
+      if (replay) return send(res, replay)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
       const commands: CommandDraft[] = []
@@ -481,6 +501,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
+      const replay = replayOf(req, String(req.params.id), actor)
+      if (replay) return send(res, replay)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const commands: CommandDraft[] = []
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
