@@ -109,14 +109,14 @@ export class RetentionLease {
    * Moves the expiry to `now + durationMs` while we still hold the lease. False when it is no longer ours
    * (it expired and someone took it): the caller carries on, as every delete is idempotent.
    */
-  async extend(now: number, durationMs: number, running = true): Promise<boolean> {
+  async extend(now: number, durationMs: number, running = true, options: { requestTimeout?: number } = {}): Promise<boolean> {
     const position = this.position
     if (!position) return false
     try {
       const r = await this.es.index({
         index: this.index, id: LEASE_ID, if_seq_no: position.seqNo, if_primary_term: position.primaryTerm, refresh: false,
         document: { holder: this.holder, updatedAt: new Date(now).toISOString(), expiresAt: new Date(now + durationMs).toISOString(), running } satisfies LeaseDocument,
-      })
+      }, options)
       this.position = { seqNo: r._seq_no!, primaryTerm: r._primary_term! }
       return true
     } catch (err) {
@@ -127,7 +127,7 @@ export class RetentionLease {
   }
 
   /** Gives the lease up at once (after a failed run), so the next attempt of any instance may retry. */
-  async release(now: number): Promise<boolean> {
-    return this.extend(now, 0, false)
+  async release(now: number, options: { requestTimeout?: number } = {}): Promise<boolean> {
+    return this.extend(now, 0, false, options)
   }
 }

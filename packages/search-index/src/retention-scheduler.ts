@@ -152,7 +152,8 @@ export class RetentionScheduler {
         // Shutting down: no warning and no failure counted; the lease goes back at once, while the
         // client is still open, so another instance need not wait for it to expire.
         logger.info({ seconds: (this.now() - started) / 1000 }, 'retention run stopped part-way for shutdown; the next run does the rest')
-        if (held) await this.lease.release(this.now()).catch(() => undefined)
+        // Bounded: a hung Elasticsearch must not hold the shutdown; the lease then expires by itself.
+        if (held) await this.lease.release(this.now(), { requestTimeout: 5_000 }).catch(() => undefined)
         return { outcome: 'stopped' }
       }
       const { code } = classifyRequestError(error)
@@ -170,8 +171,8 @@ export class RetentionScheduler {
   }
 
   /**
-   * No more runs. A run under way stops after the request in flight, and its lease is given back before
-   * this resolves: call it before closing the client.
+   * No more runs. A run under way stops at once (its request in flight is aborted), and its lease is given
+   * back (waiting 5 s at most) before this resolves: call it before closing the client.
    */
   async stop(): Promise<void> {
     this.stopped = true

@@ -405,6 +405,25 @@ describe('retention against Elasticsearch', () => {
     expect(await contents(es, prefix)).toEqual(before)
   })
 
+  it('stop aborts the request in flight: an Elasticsearch that hangs does not hold the shutdown', async () => {
+    const { es, prefix } = await seeded()
+    const { logger } = captureLogs()
+    let planning!: () => void
+    const inPlan = new Promise<void>((resolve) => { planning = resolve })
+    // A count that never answers: only the request's abort signal ends it.
+    es.count = ((_params: unknown, options?: { signal?: AbortSignal }) => new Promise((_resolve, reject) => {
+      planning()
+      options?.signal?.addEventListener('abort', () => reject(options.signal!.reason as Error))
+    })) as unknown as typeof es.count
+    const s = new RetentionScheduler({ es, prefix, settings: SETTINGS, intervalMs: 3_600_000, firstDelayMs: 0, holder: 'indexer-a', logger, now: () => NOW })
+    const run = s.runOnce()
+    await inPlan
+    const started = Date.now()
+    await s.stop()
+    expect(Date.now() - started).toBeLessThan(3_000)
+    expect(await run).toEqual({ outcome: 'stopped' })
+  })
+
   it('the schedule: the first run comes shortly after start; stop ends the schedule', async () => {
     const { es, prefix } = await seeded()
     const { logger, lines } = captureLogs()

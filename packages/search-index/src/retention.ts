@@ -148,7 +148,7 @@ async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryC
   let after: estypes.SortResults | undefined
   for (;;) {
     signal?.throwIfAborted()
-    const r = await es.search<T>({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: fields, track_total_hits: false, ...(after ? { search_after: after } : {}) })
+    const r = await es.search<T>({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: fields, track_total_hits: false, ...(after ? { search_after: after } : {}) }, { signal })
     for (const hit of r.hits.hits) if (hit._source) yield hit._source
     if (r.hits.hits.length < PAGE) return
     after = r.hits.hits.at(-1)!.sort
@@ -178,7 +178,7 @@ async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cu
     // Over the kept incidents, one filter per problem: a bucket with documents is a problem some kept
     // incident still refers to.
     const filters = Object.fromEntries(batch.map((p, i) => [String(i), incidentsOf(p)]))
-    const r = await es.search({ index: n.incidents.alias, size: 0, query: keptIncidents, aggs: { referred: { filters: { filters } } } })
+    const r = await es.search({ index: n.incidents.alias, size: 0, query: keptIncidents, aggs: { referred: { filters: { filters } } } }, { signal })
     const buckets = (r.aggregations?.referred as estypes.AggregationsFiltersAggregate | undefined)?.buckets as Record<string, { doc_count: number }> | undefined
     batch.forEach((p, i) => { if ((buckets?.[String(i)]?.doc_count ?? 1) === 0) out.push(p.id) })
     batch = []
@@ -197,15 +197,15 @@ type PlanBeforeProblems = Omit<RetentionPlan, 'problems'> & { problems: { cutoff
 async function planAlertsAndIncidents(es: Client, prefix: string, settings: RetentionSettings, now: number, signal?: AbortSignal): Promise<PlanBeforeProblems> {
   const n = indexNames(prefix)
   signal?.throwIfAborted()
-  const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] })
+  const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] }, { signal })
   const alerts = alertMonthsToDelete(names.map((r) => r.index ?? ''), prefix, now, settings.alertsMonths)
   const incidentsCutoff = retentionCutoff(now, settings.incidentsMonths)
   const problemsCutoff = retentionCutoff(now, settings.problemsMonths)
   signal?.throwIfAborted()
-  await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` })
+  await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` }, { signal })
   const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias, signal))
   signal?.throwIfAborted()
-  const { count } = await es.count({ index: n.incidents.alias, query })
+  const { count } = await es.count({ index: n.incidents.alias, query }, { signal })
   return {
     now: new Date(now).toISOString(),
     alerts: { ...alerts, oldestKept: oldestKeptMonth(now, settings.alertsMonths) },
@@ -241,11 +241,11 @@ async function deleteMatching(es: Client, index: string, query: estypes.QueryDsl
   let after: estypes.SortResults | undefined
   for (;;) {
     signal?.throwIfAborted()
-    const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, version: true, track_total_hits: false, ...(after ? { search_after: after } : {}) })
+    const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, version: true, track_total_hits: false, ...(after ? { search_after: after } : {}) }, { signal })
     const hits = r.hits.hits
     if (hits.length > 0) {
       signal?.throwIfAborted()
-      const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, version: h._version!, version_type: 'external_gte' as const } })) })
+      const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, version: h._version!, version_type: 'external_gte' as const } })) }, { signal })
       for (const item of b.items) {
         const d = item.delete!
         if (d.result === 'deleted') deleted += 1
@@ -255,14 +255,14 @@ async function deleteMatching(es: Client, index: string, query: estypes.QueryDsl
     if (hits.length < PAGE) break
     after = hits.at(-1)!.sort
   }
-  await es.indices.refresh({ index })
+  await es.indices.refresh({ index }, { signal })
   return deleted
 }
 
 export interface RunRetentionOptions {
   dryRun?: boolean
   /**
-   * Stops the run between two requests (it throws the signal's reason): a shutdown need not wait for a
+   * Stops the run, aborting the request in flight (it throws): a shutdown need not wait for a
    * long run, and what is not deleted yet is for the next run.
    */
   signal?: AbortSignal
@@ -302,9 +302,9 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
   for (const names of chunks(plan.alerts.indices, 50)) {
     signal?.throwIfAborted()
     // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
-    await es.indices.delete({ index: names.join(',') }).catch(async (err: { meta?: { statusCode?: number } }) => {
+    await es.indices.delete({ index: names.join(',') }, { signal }).catch(async (err: { meta?: { statusCode?: number } }) => {
       if (err.meta?.statusCode !== 404) throw err
-      for (const index of names) await es.indices.delete({ index }, { ignore: [404] })
+      for (const index of names) await es.indices.delete({ index }, { ignore: [404], signal })
     })
   }
   return result
