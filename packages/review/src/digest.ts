@@ -3,6 +3,7 @@
 // instances run and however often they restart. docs/review.md, "The morning digest".
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { buildReview, type ReviewIndices } from './report.ts'
@@ -118,7 +119,6 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) 
  */
 export async function postWebhook(url: string, body: unknown, opts: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: (r: { attempt: number; status?: number; error: string; delayMs: number }) => void } = {}): Promise<PostResult> {
   const policy = opts.policy ?? defaultRetryPolicy
-  let delay = policy.firstDelayMs
   let last: { status?: number; error: string } = { error: 'not sent' }
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (opts.signal?.aborted) return { ok: false, attempts: attempt - 1, ...last, error: 'aborted', permanent: true }
@@ -136,10 +136,9 @@ export async function postWebhook(url: string, body: unknown, opts: { policy?: R
       last = { error: failureOf(err) }
     }
     if (attempt === policy.attempts) break
-    const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? delay)
+    const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? backoffMs(attempt, policy.firstDelayMs, policy.maxDelayMs))
     opts.onRetry?.({ attempt, ...last, delayMs: wait })
     await sleep(wait, opts.signal)
-    delay = Math.min(policy.maxDelayMs, delay * 2)
   }
   return { ok: false, attempts: policy.attempts, ...last, permanent: false }
 }

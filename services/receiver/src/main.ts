@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -64,7 +65,7 @@ async function connectKafka(): Promise<void> {
       return
     } catch (err) {
       logger.warn({ err, attempt }, 'kafka not reachable yet; the receiver answers 503 until it is')
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)))
+      await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 5000)))
     }
   }
 }
