@@ -29,19 +29,13 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
 export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<CommandResult> {
   const topics = topicsOf(cmd, deps)
   const counts = new ReasonCounts()
-  let total = 0
-  let replayable = 0
   const read = await readDeadLetters({
     kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs,
-    onLetter: (dl) => {
-      if (!selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl)) return
-      counts.add(dl)
-      total++
-      if (dl.replay) replayable++
-    },
+    onLetter: (dl) => { if (selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl)) counts.add(dl) },
     keep: () => false,
   })
   const groups = counts.groups()
+  const { total, replayable } = counts
   return {
     text: formatSummary(groups, { sinceMs: cmd.sinceMs, topics: read.topics }),
     json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable },
