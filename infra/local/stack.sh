@@ -49,9 +49,20 @@ as_es_user() {
   fi
 }
 
+# kafka_answers PORT: a Kafka ApiVersions request (v0, correlation id 1, no client id) on 127.0.0.1:PORT
+# gets its reply: the size, correlation id 1 and error code 0. Neither an open port (the listener is bound
+# before the broker serves requests) nor a line of its log (server.log rolls at 20 MB) says that. timeout
+# bounds the whole round trip, the connect included.
+kafka_answers() {
+  local reply
+  reply="$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff" >&3 && head -c 10 <&3' _ "$1" 2>/dev/null | od -An -tx1 | tr -d ' \n')" || true
+  [ "${reply:8:12}" = 000000010000 ]
+}
+
+# Node k is healthy when its broker answers on its client port and runs from its pid file.
 kafka_healthy() {
   local run; run="$(kafka_run_of "$1")"
-  port_open "$(kafka_port_of "$1")" && grep -q 'Kafka Server started' "$run/logs/server.log" 2>/dev/null
+  kafka_answers "$(kafka_port_of "$1")" && pid_alive "$run/kafka.pid"
 }
 
 write_kafka_config() {
