@@ -56,7 +56,32 @@ die() { log "error: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_is PID PATTERN...: process PID runs and its command line (/proc/PID/cmdline, arguments joined by
+# spaces) contains every PATTERN. A zombie's command line is empty, so it does not count.
+pid_is() {
+  local pid="$1" cmdline pattern; shift
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] || return 1
+  cmdline="$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")" || return 1
+  for pattern in "$@"; do [[ "$cmdline" == *"$pattern"* ]] || return 1; done
+}
+
+# pid_ours PIDFILE PATTERN...: PIDFILE names a live process that is ours (pid_is with the PATTERNs). A
+# pid file whose process is gone, or whose pid now belongs to another program, is removed with a note:
+# its pid is never signalled.
+pid_ours() {
+  local file="$1" pid; shift
+  [ -f "$file" ] || return 1
+  pid="$(cat "$file" 2>/dev/null)" || true
+  pid_is "$pid" "$@" && return 0
+  log "removing stale pid file $file: pid ${pid:-(none)} is not a running ${1:-process}"
+  rm -f "$file"
+  return 1
+}
+
+# What our own processes' command lines contain: this home's Kafka node K, Elasticsearch, a service.
+kafka_cmdline_of() { echo "kafka.Kafka $(kafka_run_of "$1")/server.properties"; }
+ES_CMDLINE=(org.elasticsearch "-Djava.io.tmpdir=$ES_RUN/tmp")
+service_cmdline_of() { echo "services/$1/src/main.ts"; }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
 wait_for() {

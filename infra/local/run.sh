@@ -42,6 +42,9 @@ ALERTMANAGER_PORT="${OPSREVIEW_ALERTMANAGER_PORT:-9094}"
 PROMETHEUS_RETENTION="${OPSREVIEW_PROMETHEUS_RETENTION:-2d}"
 PROMETHEUS_RUN="$OPSREVIEW_HOME/prometheus"
 ALERTMANAGER_RUN="$OPSREVIEW_HOME/alertmanager"
+# What our Prometheus' and Alertmanager's command lines contain (pid_ours): the binary and our config.
+PROMETHEUS_CMDLINE=("$PROMETHEUS_BIN" "--config.file=$PROMETHEUS_RUN/prometheus.yml")
+ALERTMANAGER_CMDLINE=("$ALERTMANAGER_BIN" "--config.file=$ALERTMANAGER_RUN/alertmanager.yml")
 
 # A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs, readable by
 # their owner only (files from older runs are tightened too).
@@ -74,7 +77,7 @@ start_service() {
   local service="$1" k="$2" name; name="$(instance_name "$1" "$2")"
   local pidfile="$SERVICES_RUN/$name.pid" spool="$SPOOL_BASE"
   [ "$INSTANCES" = 1 ] || spool="$SPOOL_BASE-$k"
-  if pid_alive "$pidfile"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
+  if pid_ours "$pidfile" "$(service_cmdline_of "$service")"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
   port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
   log "starting $name on $(addr_of "$service" "$k")"
   env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
@@ -122,7 +125,7 @@ render_self_monitoring() {
 
 start_alertmanager() {
   local pidfile="$ALERTMANAGER_RUN/alertmanager.pid"
-  if pid_alive "$pidfile"; then log "alertmanager already running (pid $(cat "$pidfile"))"; return; fi
+  if pid_ours "$pidfile" "${ALERTMANAGER_CMDLINE[@]}"; then log "alertmanager already running (pid $(cat "$pidfile"))"; return; fi
   port_open "$ALERTMANAGER_PORT" && die "port $ALERTMANAGER_PORT is taken by a process this stack did not start (set OPSREVIEW_ALERTMANAGER_PORT)"
   [ -x "$ALERTMANAGER_BIN" ] || die "Alertmanager not found at $ALERTMANAGER_BIN (apt-get install prometheus-alertmanager)"
   log "starting alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
@@ -135,7 +138,7 @@ start_alertmanager() {
 
 start_prometheus() {
   local pidfile="$PROMETHEUS_RUN/prometheus.pid"
-  if pid_alive "$pidfile"; then log "prometheus already running (pid $(cat "$pidfile"))"; return; fi
+  if pid_ours "$pidfile" "${PROMETHEUS_CMDLINE[@]}"; then log "prometheus already running (pid $(cat "$pidfile"))"; return; fi
   port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by a process this stack did not start (set OPSREVIEW_PROMETHEUS_PORT)"
   [ -x "$PROMETHEUS_BIN" ] || die "Prometheus not found at $PROMETHEUS_BIN (apt-get install prometheus)"
   log "starting prometheus on 127.0.0.1:$PROMETHEUS_PORT"
@@ -145,17 +148,19 @@ start_prometheus() {
   echo $! > "$pidfile"
 }
 
+# stop_pid NAME PIDFILE PATTERN...: SIGTERM, then SIGKILL after 30 s, only to a process that is ours (pid_ours).
+pid_gone() { ! pid_is "$@"; }
 stop_pid() {
-  local name="$1" pidfile="$2" pid
-  if pid_alive "$pidfile"; then
-    pid="$(cat "$pidfile")"; log "stopping $name (pid $pid)"; kill -TERM "$pid"
-    wait_for "$name to exit" 30 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
+  local name="$1" pidfile="$2" pid; shift 2
+  if pid_ours "$pidfile" "$@"; then
+    pid="$(cat "$pidfile")"; log "stopping $name (pid $pid)"; kill -TERM "$pid" 2>/dev/null || true
+    wait_for "$name to exit" 30 pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
   fi
   rm -f "$pidfile"
 }
 
-# `NAME up pid N` or `NAME down`: one line per part, the same form as `stack.sh pids`.
-status_line() { if pid_alive "$2"; then echo "$1 up pid $(cat "$2")"; else echo "$1 down"; fi; }
+# status_line NAME PIDFILE PATTERN...: `NAME up pid N` or `NAME down`, the same form as `stack.sh pids`.
+status_line() { local name="$1" pidfile="$2"; shift 2; if pid_ours "$pidfile" "$@"; then echo "$name up pid $(cat "$pidfile")"; else echo "$name down"; fi; }
 
 case "${1:-start}" in
   start)
@@ -201,18 +206,18 @@ INFO
     ;;
   stop)
     # Prometheus first: services going away on purpose are not incidents.
-    stop_pid prometheus "$PROMETHEUS_RUN/prometheus.pid"
-    stop_pid alertmanager "$ALERTMANAGER_RUN/alertmanager.pid"
-    for s in $SERVICES; do for k in $(instances); do stop_pid "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid"; done; done
+    stop_pid prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
+    stop_pid alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
+    for s in $SERVICES; do for k in $(instances); do stop_pid "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
     bash infra/local/stack.sh stop
     ;;
   status)
     # Engines first, then each service's instances, then self-monitoring.
     bash infra/local/stack.sh pids || true
-    for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid"; done; done
+    for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
     if [ "$SELF_MONITORING" != 0 ]; then
-      status_line prometheus "$PROMETHEUS_RUN/prometheus.pid"
-      status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid"
+      status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
+      status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
     fi
     ;;
   *) die "usage: run.sh start|stop|status" ;;

@@ -59,11 +59,15 @@ kafka_answers() {
   [ "${reply:8:12}" = 000000010000 ]
 }
 
-# Node k is healthy when its broker answers on its client port and runs from its pid file.
+# Node k is healthy when its broker answers on its client port and its pid file names it. The answer is
+# checked first: right after the launch the pid is still the shell that is about to exec Java.
 kafka_healthy() {
   local run; run="$(kafka_run_of "$1")"
-  kafka_answers "$(kafka_port_of "$1")" && pid_alive "$run/kafka.pid"
+  kafka_answers "$(kafka_port_of "$1")" && pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$1")"
 }
+# For status: the pid file first, so a stale one is noted and removed even while the port is closed.
+kafka_up() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && kafka_healthy "$1"; }
+es_pid_ok() { pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}"; }
 
 write_kafka_config() {
   local k="$1" run port cport voters="" j
@@ -127,9 +131,9 @@ kafka_cluster_id() {
 launch_kafka_node() {
   local k="$1" run port part
   run="$(kafka_run_of "$k")"; port="$(kafka_port_of "$k")"; part="$(kafka_part_of "$k")"
-  pid_alive "$run/kafka.pid" && return
+  pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$k")" && return
   if port_open "$port"; then
-    [ "$KAFKA_NODES" != 1 ] && [ "$k" = 1 ] && pid_alive "$KAFKA_RUN/kafka.pid" \
+    [ "$KAFKA_NODES" != 1 ] && [ "$k" = 1 ] && pid_ours "$KAFKA_RUN/kafka.pid" "kafka.Kafka $KAFKA_RUN/server.properties" \
       && die "port $port is taken by this home's single-node Kafka: stop it first (pnpm stack stop kafka without OPSREVIEW_KAFKA_NODES)"
     die "port $port is taken by a process this stack did not start"
   fi
@@ -169,7 +173,7 @@ es_healthy() {
 }
 
 start_elasticsearch() {
-  if pid_alive "$ES_RUN/es.pid"; then
+  if es_pid_ok; then
     wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
   fi
   port_open "$ES_PORT" && die "port $ES_PORT is taken by a process this stack did not start"
@@ -208,13 +212,15 @@ YML
   log "elasticsearch ready on http://127.0.0.1:$ES_PORT"
 }
 
+# stop_pidfile NAME PIDFILE SIGNAL PATTERN...: signals the process only when it is ours (pid_ours).
+pid_gone() { ! pid_is "$@"; }
 stop_pidfile() {
-  local name="$1" pidfile="$2" signal="${3:-TERM}"
-  if pid_alive "$pidfile"; then
+  local name="$1" pidfile="$2" signal="$3"; shift 3
+  if pid_ours "$pidfile" "$@"; then
     local pid; pid="$(cat "$pidfile")"
     log "stopping $name (pid $pid, SIG$signal)"
     kill "-$signal" "$pid" 2>/dev/null || true
-    wait_for "$name to exit" 60 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+    wait_for "$name to exit" 60 pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
   fi
   rm -f "$pidfile"
 }
@@ -223,7 +229,7 @@ stop_pidfile() {
 stop_kafka() {
   local signal="$1"; shift
   local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k
-  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" & done
+  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" "$(kafka_cmdline_of "$k")" & done
   wait
 }
 
@@ -252,8 +258,8 @@ act() {
     kafka/stop) stop_kafka TERM $nodes ;;
     kafka/kill) stop_kafka KILL $nodes ;;
     elasticsearch/start) start_elasticsearch ;;
-    elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" ;;
-    elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL ;;
+    elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" TERM "${ES_CMDLINE[@]}" ;;
+    elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL "${ES_CMDLINE[@]}" ;;
   esac
 }
 
@@ -264,19 +270,19 @@ case "$cmd" in
   status)
     rc=0
     for k in $(seq 1 "$KAFKA_NODES"); do
-      if pid_alive "$(kafka_run_of "$k")/kafka.pid" && kafka_healthy "$k"; then printf '%-14s up    127.0.0.1:%s\n' "$(kafka_part_of "$k")" "$(kafka_port_of "$k")"
+      if kafka_up "$k"; then printf '%-14s up    127.0.0.1:%s\n' "$(kafka_part_of "$k")" "$(kafka_port_of "$k")"
       else printf '%-14s down\n' "$(kafka_part_of "$k")"; rc=1; fi
     done
-    if pid_alive "$ES_RUN/es.pid" && es_healthy; then echo "elasticsearch  up    http://127.0.0.1:$ES_PORT"; else echo "elasticsearch  down"; rc=1; fi
+    if es_pid_ok && es_healthy; then echo "elasticsearch  up    http://127.0.0.1:$ES_PORT"; else echo "elasticsearch  down"; rc=1; fi
     exit $rc ;;
   pids)
     # One line per engine part, `NAME up pid N` or `NAME down` (run.sh status prints these first).
     rc=0
     for k in $(seq 1 "$KAFKA_NODES"); do
       run="$(kafka_run_of "$k")"
-      if pid_alive "$run/kafka.pid" && kafka_healthy "$k"; then echo "$(kafka_part_of "$k") up pid $(cat "$run/kafka.pid")"; else echo "$(kafka_part_of "$k") down"; rc=1; fi
+      if kafka_up "$k"; then echo "$(kafka_part_of "$k") up pid $(cat "$run/kafka.pid")"; else echo "$(kafka_part_of "$k") down"; rc=1; fi
     done
-    if pid_alive "$ES_RUN/es.pid" && es_healthy; then echo "elasticsearch up pid $(cat "$ES_RUN/es.pid")"; else echo "elasticsearch down"; rc=1; fi
+    if es_pid_ok && es_healthy; then echo "elasticsearch up pid $(cat "$ES_RUN/es.pid")"; else echo "elasticsearch down"; rc=1; fi
     exit $rc ;;
   brokers) kafka_brokers ;;
   logs)
