@@ -6,12 +6,11 @@
 # everything listens. OPSREVIEW_KAFKA_NODES=3 OPSREVIEW_INSTANCES=2 is cluster mode (docs/cluster.md):
 # three Kafka nodes and two instances of each service, instance k on its default port + 10 × (k − 1).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+# stop and status only read pid files and signal processes: they install nothing and need no Node or
+# pnpm, so they work on a machine where start never ran or its installs broke. start sources
+# system-deps.sh and bootstrap.sh itself.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$OPSREVIEW_REPO"
-# Tokens, the spool and the logs are the services' own: nobody else on the machine reads them.
-mkdir -p "$SERVICES_RUN"
-chmod 700 "$SERVICES_RUN"
 
 SERVICES="receiver correlator indexer review"
 
@@ -56,20 +55,30 @@ token() {
     export "$var=$(cat "$file")"
   fi
 }
-token OPSREVIEW_INGEST_TOKENS ingest-token
-token OPSREVIEW_READ_TOKENS read-token
-token OPSREVIEW_WRITE_TOKENS write-token
 # Each receiver instance has a spool of its own: a spool is one process's durable queue.
 SPOOL_BASE="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
 # The secret of a token list's first entry: entries may be named (`dana:secret`), and only the secret goes
 # into a link, a file or another service's config.
 first_secret() { local e="${1%%,*}"; e="${e//[[:space:]]/}"; printf '%s' "${e#*:}"; }
-# The dashboard's report form files through the receiver, with an ingest token.
-export OPSREVIEW_RECEIVER_URL="${OPSREVIEW_RECEIVER_URL:-http://$RECEIVER_ADDR}"
-export OPSREVIEW_RECEIVER_TOKEN="${OPSREVIEW_RECEIVER_TOKEN:-$(first_secret "$OPSREVIEW_INGEST_TOKENS")}"
-# The services talk to the engines this script started, on whatever ports they were given.
-export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-$(kafka_brokers)}"
-export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
+
+# Before start: what is missing is installed (Debian packages, Node, pnpm, the workspace), the tokens exist
+# and the services' environment is set.
+prepare_start() {
+  source "$OPSREVIEW_REPO/infra/local/system-deps.sh"
+  source "$OPSREVIEW_REPO/infra/local/bootstrap.sh"
+  # Tokens, the spool and the logs are the services' own: nobody else on the machine reads them.
+  mkdir -p "$SERVICES_RUN"
+  chmod 700 "$SERVICES_RUN"
+  token OPSREVIEW_INGEST_TOKENS ingest-token
+  token OPSREVIEW_READ_TOKENS read-token
+  token OPSREVIEW_WRITE_TOKENS write-token
+  # The dashboard's report form files through the receiver, with an ingest token.
+  export OPSREVIEW_RECEIVER_URL="${OPSREVIEW_RECEIVER_URL:-http://$RECEIVER_ADDR}"
+  export OPSREVIEW_RECEIVER_TOKEN="${OPSREVIEW_RECEIVER_TOKEN:-$(first_secret "$OPSREVIEW_INGEST_TOKENS")}"
+  # The services talk to the engines this script started, on whatever ports they were given.
+  export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-$(kafka_brokers)}"
+  export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
+}
 
 # start_service SERVICE K: instance K, with its own port, pid file, log and (receiver) spool; the
 # instances of a service share its consumer group, so they share the partitions.
@@ -164,6 +173,7 @@ status_line() { local name="$1" pidfile="$2"; shift 2; if pid_ours "$pidfile" "$
 
 case "${1:-start}" in
   start)
+    prepare_start
     bash infra/local/stack.sh start
     for s in $SERVICES; do for k in $(instances); do start_service "$s" "$k"; done; done
     for k in $(instances); do
