@@ -171,9 +171,45 @@ stop_pid() {
 # status_line NAME PIDFILE PATTERN...: `NAME up pid N` or `NAME down`, the same form as `stack.sh pids`.
 status_line() { local name="$1" pidfile="$2"; shift 2; if pid_ours "$pidfile" "$@"; then echo "$name up pid $(cat "$pidfile")"; else echo "$name down"; fi; }
 
+# Engines, then each service's instances, then self-monitoring: `NAME up pid N` or `NAME down` lines.
+print_status() {
+  bash infra/local/stack.sh pids || true
+  for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
+  if [ "$SELF_MONITORING" != 0 ]; then
+    status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
+    status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
+  fi
+}
+
+# The command that stops this stack, with the variables that choose its pid files and processes when set.
+stop_command() {
+  local v out="" default_home
+  if [ "$(id -u)" = 0 ]; then default_home=/var/lib/opsreview; else default_home="${XDG_DATA_HOME:-$HOME/.local/share}/opsreview"; fi
+  [ "$OPSREVIEW_HOME" = "$default_home" ] || out="OPSREVIEW_HOME=$OPSREVIEW_HOME "
+  for v in OPSREVIEW_KAFKA_NODES OPSREVIEW_INSTANCES OPSREVIEW_SELF_MONITORING OPSREVIEW_PROMETHEUS_BIN OPSREVIEW_ALERTMANAGER_BIN; do
+    [ -z "${!v:-}" ] || out="$out$v=${!v} "
+  done
+  echo "${out}bash $OPSREVIEW_REPO/infra/local/run.sh stop"
+}
+
+# A start that fails half-way leaves what it got running, and says so: what runs and the command that
+# stops it all. It does not stop things itself: the engines (and services) may have been running before
+# this start and serve others here (a test run, a benchmark), which a failed start must not take down, and
+# what still runs beside the failed part's log is what one needs to find the cause.
+start_failed() {
+  local rc=$?
+  [ "$rc" = 0 ] && return
+  trap - EXIT
+  log "start failed (exit $rc); still running from $OPSREVIEW_HOME:"
+  print_status | grep ' up ' | sed 's/^/  /' >&2 || log "  nothing"
+  log "to stop it all: $(stop_command)"
+  exit "$rc"
+}
+
 case "${1:-start}" in
   start)
     prepare_start
+    trap start_failed EXIT
     bash infra/local/stack.sh start
     for s in $SERVICES; do for k in $(instances); do start_service "$s" "$k"; done; done
     for k in $(instances); do
@@ -213,6 +249,7 @@ $self_monitoring
   dead letters   pnpm opsreview dead-letters
   stop           pnpm stop
 INFO
+    trap - EXIT
     ;;
   stop)
     # Prometheus first: services going away on purpose are not incidents.
@@ -221,14 +258,6 @@ INFO
     for s in $SERVICES; do for k in $(instances); do stop_pid "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
     bash infra/local/stack.sh stop
     ;;
-  status)
-    # Engines first, then each service's instances, then self-monitoring.
-    bash infra/local/stack.sh pids || true
-    for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
-    if [ "$SELF_MONITORING" != 0 ]; then
-      status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
-      status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
-    fi
-    ;;
+  status) print_status ;;
   *) die "usage: run.sh start|stop|status" ;;
 esac
