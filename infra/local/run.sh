@@ -64,6 +64,7 @@ first_secret() { local e="${1%%,*}"; e="${e//[[:space:]]/}"; printf '%s' "${e#*:
 # Before start: what is missing is installed (Debian packages, Node, pnpm, the workspace), the tokens exist
 # and the services' environment is set.
 prepare_start() {
+  local path_before="$PATH"
   source "$OPSREVIEW_REPO/infra/local/system-deps.sh"
   source "$OPSREVIEW_REPO/infra/local/bootstrap.sh"
   # Tokens, the spool and the logs are the services' own: nobody else on the machine reads them.
@@ -78,6 +79,9 @@ prepare_start() {
   # The services talk to the engines this script started, on whatever ports they were given.
   export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-$(kafka_brokers)}"
   export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
+  # What bootstrap.sh put before PATH (Node 24 and pnpm under $OPSREVIEW_HOME): the banner's `pnpm …`
+  # commands need it in the user's shell too.
+  PATH_ADDED="${PATH%"$path_before"}"
 }
 
 # start_service SERVICE K: instance K, with its own port, pid file, log and (receiver) spool; the
@@ -230,12 +234,15 @@ case "${1:-start}" in
       self_monitoring="  prometheus     http://127.0.0.1:$PROMETHEUS_PORT   scrapes the four services, rules infra/prometheus/opsreview-rules.yml
   alertmanager   http://127.0.0.1:$ALERTMANAGER_PORT   sends opsreview's own alerts to POST /webhooks/alertmanager"
     fi
+    path_info=""
+    [ -z "$PATH_ADDED" ] || path_info="
+  pnpm on PATH   export PATH=\"$PATH_ADDED\$PATH\"   (or: source infra/local/bootstrap.sh) before the pnpm commands below"
     instances_info=""
     [ "$INSTANCES" = 1 ] || instances_info="
   instances      $INSTANCES of each service, instance k on the port above + 10 × (k − 1); pnpm status lists them"
     cat <<INFO
 
-opsreview is running.
+opsreview is running.$path_info
   dashboard      http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/#token=$(first_secret "$OPSREVIEW_WRITE_TOKENS")
   review API     http://${OPSREVIEW_REVIEW_HOST:-127.0.0.1}:${OPSREVIEW_REVIEW_PORT:-8081}/api/v1/   (read token $(first_secret "$OPSREVIEW_READ_TOKENS"))
   receiver       http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}   POST /webhooks/alertmanager, /webhooks/pingdom, /api/v1/reports
