@@ -21,4 +21,18 @@ describe('indexer config', () => {
       expect(r.errors.join('\n')).toMatch(/OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS must be >= 1/)
     }
   })
+
+  it('takes an Elasticsearch time value or -1 as the alert indices\' refresh interval, and refuses anything else at start', () => {
+    for (const good of ['250ms', '1s', '30s', '1m', '-1', ' 5s ']) {
+      const r = readConfig(indexerConfigSpec, { OPSREVIEW_ES_REFRESH_INTERVAL: good })
+      expect(r.ok && r.value.OPSREVIEW_ES_REFRESH_INTERVAL).toBe(good.trim())
+    }
+    const d = readConfig(indexerConfigSpec, {})
+    expect(d.ok && d.value.OPSREVIEW_ES_REFRESH_INTERVAL).toBe('1s')
+    for (const bad of ['1', '1 s', 'fast', '0s', '-2', '1.5s', '1sec']) {
+      const r = readConfig(indexerConfigSpec, { OPSREVIEW_ES_REFRESH_INTERVAL: bad })
+      expect(r.ok).toBe(false)
+      if (!r.ok) expect(r.errors.join('\n')).toContain(`OPSREVIEW_ES_REFRESH_INTERVAL must be an Elasticsearch time value like 250ms, 1s or 30s, or -1 (no periodic refresh), got ${JSON.stringify(bad)}`)
+    }
+  })
 })

@@ -13,6 +13,23 @@ function intervalOrOff(doc: string, def: number, minMs: number): Field<number> {
   return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value !== 0 && r.value < minMs ? { ok: false, error: `must be 0 (off) or at least ${minMs} ms, got ${r.value} ms` } : r } }
 }
 
+/**
+ * An Elasticsearch time value (a whole number and a unit: `250ms`, `1s`, `30s`, `1m`) or `-1` (no periodic
+ * refresh). Checked at start: Elasticsearch itself would refuse a bad one only when the template is put.
+ */
+function esTimeValue(doc: string, def: string): Field<string> {
+  const inner = field.string(doc, def)
+  return {
+    doc,
+    parse: (raw) => {
+      const r = inner.parse(raw)
+      return r.ok && !/^(-1|[1-9]\d*(d|h|m|s|ms|micros|nanos))$/.test(r.value)
+        ? { ok: false, error: `must be an Elasticsearch time value like 250ms, 1s or 30s, or -1 (no periodic refresh), got ${JSON.stringify(r.value)}` }
+        : r
+    },
+  }
+}
+
 /** Every variable the indexer reads. The configuration table in docs/configuration.md mirrors this. */
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
@@ -26,7 +43,7 @@ export const indexerConfigSpec = {
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index, template and alias', 'opsreview'),
-  OPSREVIEW_ES_REFRESH_INTERVAL: field.string('refresh_interval of the alert indices (incident and problem indices refresh every 250 ms, so a new incident is searchable quickly)', '1s'),
+  OPSREVIEW_ES_REFRESH_INTERVAL: esTimeValue('refresh_interval of the alert indices (incident and problem indices refresh every 250 ms, so a new incident is searchable quickly)', '1s'),
   OPSREVIEW_INDEXER_BULK_BYTES: field.bytes('largest bulk request; a partly filled one goes as soon as a request slot is free', 5 * 1024 * 1024),
   OPSREVIEW_INDEXER_BULK_CONCURRENCY: field.int('bulk requests in flight at once', 3, { min: 1, max: 32 }),
   // Small enough that decoding one fetch does not hold the event loop long (bulk responses wait meanwhile).
