@@ -110,8 +110,8 @@ export class SpoolLock {
         const gone = h !== undefined && space !== undefined && h.boot === space.boot && h.pidns === space.pidns && h.pid !== process.pid && !isAlive(h.pid)
         const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && now - held.touchedMs > timing.staleMs)
         if (gone || stale) {
+          // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
           if (await takeOver(dir, fresh, held, timing, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
-          seen = undefined
           continue
         }
         if (now > deadline) refuse('has a lock that neither goes stale nor is refreshed')

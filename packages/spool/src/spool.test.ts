@@ -486,6 +486,17 @@ describe('Spool lock', () => {
     expect(JSON.parse(await readFile(lockFile(dir), 'utf8'))).toMatchObject({ owner: 'the-new-owner' })
   })
 
+  it('tells its owner once when the lock was lost', async () => {
+    const dir = await tempDir()
+    let told = 0
+    const { spool } = await openSpool(dir, { ...lease, onLockLost: () => { told++ } })
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'the-new-owner', host: 'elsewhere', pid: 1 }))
+    await waitFor(() => (told > 0 ? true : undefined), { timeoutMs: 2_000, what: 'the owner told' })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(told).toBe(1)
+    await expect(spool.append([rec(1)])).rejects.toBeInstanceOf(SpoolClosedError)
+  })
+
   it('keeps its lock fresh while open', async () => {
     const dir = await tempDir()
     await openSpool(dir, lease)

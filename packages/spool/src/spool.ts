@@ -56,6 +56,11 @@ export interface SpoolOptions {
   /** The lock's lease (lock.ts): touched this often (5 s), taken over once untouched this long (30 s). */
   lockRefreshMs?: number
   lockStaleMs?: number
+  /**
+   * Called once another process took the directory over (this one stood still past the lease): the spool
+   * has stopped, and a receiver that goes on taking webhooks would only refuse them.
+   */
+  onLockLost?: () => void
 }
 
 export interface DrainOptions {
@@ -126,10 +131,12 @@ export class Spool {
   #failingSince = 0
   #lastFailureLog = 0
   readonly #lock: SpoolLock
+  readonly #onLockLost: (() => void) | undefined
 
   private constructor(dir: string, opts: SpoolOptions, state: { lock: SpoolLock; writeSegment: number; handle: FileHandle; size: number; cursor: Cursor; depth: number }) {
     this.#dir = dir
     this.#lock = state.lock
+    this.#onLockLost = opts.onLockLost
     this.#logger = opts.logger
     this.#segmentBytes = opts.segmentBytes ?? 16 * 1024 * 1024
     this.#drainBatch = opts.drainBatch ?? 500
@@ -149,11 +156,14 @@ export class Spool {
   static async open(dir: string, opts: SpoolOptions): Promise<Spool> {
     await mkdir(dir, { recursive: true })
     let spool: Spool | undefined
+    // A loss noticed while the spool is still being read at open is applied once it is open.
+    let lost = false
     const lock = await SpoolLock.take(dir, opts.logger, {
       refreshMs: opts.lockRefreshMs ?? defaultLockTiming.refreshMs, staleMs: opts.lockStaleMs ?? defaultLockTiming.staleMs,
-    }, () => { if (spool) spool.#lockLost() })
+    }, () => { lost = true; if (spool) spool.#lockLost() })
     try {
       spool = await Spool.#openLocked(dir, opts, lock)
+      if (lost) spool.#lockLost()
       return spool
     } catch (err) {
       await lock.release()
@@ -537,6 +547,7 @@ export class Spool {
   #lockLost(): void {
     this.#closed = true
     this.#wake?.()
+    this.#onLockLost?.()
   }
 
   async close(): Promise<void> {

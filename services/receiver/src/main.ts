@@ -46,7 +46,15 @@ const publisher = new BatchPublisher({
   logger: logger.child({ component: 'publisher' }),
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })
-const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, { logger: logger.child({ component: 'spool' }) })
+const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
+  logger: logger.child({ component: 'spool' }),
+  // Another receiver owns the directory now: one that stays up would answer 503 to every report while
+  // looking ready. Exit, and let the supervisor's restart wait for the lock or say who holds it.
+  onLockLost: () => {
+    logger.fatal({ dir: config.OPSREVIEW_SPOOL_DIR }, 'spool lock lost to another receiver: exiting')
+    process.exit(1)
+  },
+})
 const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
 
 async function connectKafka(): Promise<void> {
