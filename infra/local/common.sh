@@ -9,6 +9,9 @@ if [ "$(id -u)" = 0 ]; then
 else
   OPSREVIEW_HOME="${OPSREVIEW_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/opsreview}"
 fi
+# One spelling of the path (no // nor trailing /): Elasticsearch normalises the paths it is given, and
+# pid_ours matches them in its command line.
+OPSREVIEW_HOME="$(realpath -ms "$OPSREVIEW_HOME")"
 export OPSREVIEW_HOME
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$OPSREVIEW_REPO/infra/local/pom.xml")"
@@ -73,7 +76,13 @@ pid_ours() {
   [ -f "$file" ] || return 1
   pid="$(cat "$file" 2>/dev/null)" || true
   pid_is "$pid" "$@" && return 0
-  log "removing stale pid file $file: pid ${pid:-(none)} is not a running ${1:-process}"
+  if [[ "$pid" =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null; then
+    # Alive but not what we started (a reused pid, or a launch we cannot recognise): never signalled, and
+    # the file stays for a person to look at; a start then finds the port taken and says so.
+    log "pid file $file names pid $pid, which runs but is not ${1:-ours}: left alone"
+    return 1
+  fi
+  log "removing stale pid file $file: pid ${pid:-(none)} is not running"
   rm -f "$file"
   return 1
 }
@@ -81,7 +90,7 @@ pid_ours() {
 # What our own processes' command lines contain: this home's Kafka node K, Elasticsearch, a service.
 kafka_cmdline_of() { echo "kafka.Kafka $(kafka_run_of "$1")/server.properties"; }
 ES_CMDLINE=(org.elasticsearch "-Djava.io.tmpdir=$ES_RUN/tmp")
-service_cmdline_of() { echo "services/$1/src/main.ts"; }
+service_cmdline_of() { echo "$OPSREVIEW_REPO/services/$1/src/main.ts"; }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
 wait_for() {

@@ -41,9 +41,10 @@ ALERTMANAGER_PORT="${OPSREVIEW_ALERTMANAGER_PORT:-9094}"
 PROMETHEUS_RETENTION="${OPSREVIEW_PROMETHEUS_RETENTION:-2d}"
 PROMETHEUS_RUN="$OPSREVIEW_HOME/prometheus"
 ALERTMANAGER_RUN="$OPSREVIEW_HOME/alertmanager"
-# What our Prometheus' and Alertmanager's command lines contain (pid_ours): the binary and our config.
-PROMETHEUS_CMDLINE=("$PROMETHEUS_BIN" "--config.file=$PROMETHEUS_RUN/prometheus.yml")
-ALERTMANAGER_CMDLINE=("$ALERTMANAGER_BIN" "--config.file=$ALERTMANAGER_RUN/alertmanager.yml")
+# What our Prometheus' and Alertmanager's command lines contain (pid_ours): our config file (not the binary,
+# which OPSREVIEW_PROMETHEUS_BIN / OPSREVIEW_ALERTMANAGER_BIN may have changed between start and stop).
+PROMETHEUS_CMDLINE=("--config.file=$PROMETHEUS_RUN/prometheus.yml")
+ALERTMANAGER_CMDLINE=("--config.file=$ALERTMANAGER_RUN/alertmanager.yml")
 
 # A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs, readable by
 # their owner only (files from older runs are tightened too).
@@ -94,7 +95,7 @@ start_service() {
   port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
   log "starting $name on $(addr_of "$service" "$k")"
   env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
-    nohup node --conditions=@opsreview/source "services/$service/src/main.ts" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
+    nohup node --conditions=@opsreview/source "$(service_cmdline_of "$service")" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
 
