@@ -147,7 +147,8 @@ export class RetentionScheduler {
       return { outcome: 'done', result }
     } catch (error) {
       if (renewal) clearInterval(renewal)
-      await renewing
+      // At shutdown a renewal stuck on a hung Elasticsearch is not waited for past 5 s either.
+      await (this.stopping.signal.aborted ? Promise.race([renewing, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]) : renewing)
       if (this.stopping.signal.aborted) {
         // Shutting down: no warning and no failure counted; the lease goes back at once, while the
         // client is still open, so another instance need not wait for it to expire.
