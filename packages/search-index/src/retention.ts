@@ -147,7 +147,6 @@ const PAGE = 1000
 async function* scan<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[], signal?: AbortSignal): AsyncGenerator<T> {
   let after: estypes.SortResults | undefined
   for (;;) {
-    signal?.throwIfAborted()
     const r = await es.search<T>({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: fields, track_total_hits: false, ...(after ? { search_after: after } : {}) }, { signal })
     for (const hit of r.hits.hits) if (hit._source) yield hit._source
     if (r.hits.hits.length < PAGE) return
@@ -174,7 +173,6 @@ async function problemsToDelete(es: Client, n: ReturnType<typeof indexNames>, cu
   let batch: { id: string; incidentIds: string[] }[] = []
   const flush = async () => {
     if (batch.length === 0) return
-    signal?.throwIfAborted()
     // Over the kept incidents, one filter per problem: a bucket with documents is a problem some kept
     // incident still refers to.
     const filters = Object.fromEntries(batch.map((p, i) => [String(i), incidentsOf(p)]))
@@ -196,15 +194,12 @@ type PlanBeforeProblems = Omit<RetentionPlan, 'problems'> & { problems: { cutoff
 /** The alert months and the incidents to delete now. Reads only. */
 async function planAlertsAndIncidents(es: Client, prefix: string, settings: RetentionSettings, now: number, signal?: AbortSignal): Promise<PlanBeforeProblems> {
   const n = indexNames(prefix)
-  signal?.throwIfAborted()
   const names = await es.cat.indices({ index: n.alerts.pattern, h: 'index', format: 'json', expand_wildcards: ['open', 'closed'] }, { signal })
   const alerts = alertMonthsToDelete(names.map((r) => r.index ?? ''), prefix, now, settings.alertsMonths)
   const incidentsCutoff = retentionCutoff(now, settings.incidentsMonths)
   const problemsCutoff = retentionCutoff(now, settings.problemsMonths)
-  signal?.throwIfAborted()
   await es.indices.refresh({ index: `${n.incidents.alias},${n.problems.alias}` }, { signal })
   const query = incidentsToDeleteQuery(incidentsCutoff, await openReferences(es, n.problems.alias, signal))
-  signal?.throwIfAborted()
   const { count } = await es.count({ index: n.incidents.alias, query }, { signal })
   return {
     now: new Date(now).toISOString(),
@@ -240,11 +235,9 @@ async function deleteMatching(es: Client, index: string, query: estypes.QueryDsl
   let deleted = 0
   let after: estypes.SortResults | undefined
   for (;;) {
-    signal?.throwIfAborted()
     const r = await es.search({ index, query, size: PAGE, sort: [{ id: 'asc' }], _source: false, version: true, track_total_hits: false, ...(after ? { search_after: after } : {}) }, { signal })
     const hits = r.hits.hits
     if (hits.length > 0) {
-      signal?.throwIfAborted()
       const b = await es.bulk({ operations: hits.map((h) => ({ delete: { _index: h._index, _id: h._id!, version: h._version!, version_type: 'external_gte' as const } })) }, { signal })
       for (const item of b.items) {
         const d = item.delete!
@@ -262,8 +255,8 @@ async function deleteMatching(es: Client, index: string, query: estypes.QueryDsl
 export interface RunRetentionOptions {
   dryRun?: boolean
   /**
-   * Stops the run, aborting the request in flight (it throws): a shutdown need not wait for a
-   * long run, and what is not deleted yet is for the next run.
+   * Stops the run: every request carries it, so the one in flight is aborted and any later one fails at
+   * once (it throws). A shutdown need not wait for a long run; what is not deleted yet is for the next run.
    */
   signal?: AbortSignal
 }
@@ -300,7 +293,6 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
   }
   // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
   for (const names of chunks(plan.alerts.indices, 50)) {
-    signal?.throwIfAborted()
     // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
     await es.indices.delete({ index: names.join(',') }, { signal }).catch(async (err: { meta?: { statusCode?: number } }) => {
       if (err.meta?.statusCode !== 404) throw err
