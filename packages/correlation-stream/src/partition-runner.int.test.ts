@@ -7,7 +7,7 @@ import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/e
 import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
-import { captureLogs, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
 import { checksumOf } from './snapshot-chunks.ts'
@@ -55,9 +55,7 @@ async function setup(opts: { createIncidents?: boolean } = {}) {
     alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, incidents: `${run}-incidents`, problems: `${run}-problems`,
     commandResults: `${run}-results`, state: `${run}-state`, deadLetter: `${run}-dlq`,
   }
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   await createTopics(admin, [topics.input], 2)
   await createTopics(admin, [topics.problems, topics.commandResults, topics.deadLetter, ...(opts.createIncidents === false ? [] : [topics.incidents])], 1)
   await createTopics(admin, [topics.state], 1)

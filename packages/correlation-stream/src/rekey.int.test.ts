@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { AlertEvent } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
-import { captureLogs, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from './rekey.ts'
@@ -26,9 +26,7 @@ async function setup({ inputConfig = [], alertsConfig = [], sourcePartitions = 1
   const kafka = kafkaClient()
   const run = uniqueName('rekey')
   const t = { alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, deadLetter: `${run}-dlq` }
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   await createTopics(admin, [t.commands], sourcePartitions)
   await admin.createTopics({
     topics: [

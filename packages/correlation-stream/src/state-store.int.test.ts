@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { CompressionTypes, type Admin, type Kafka, type Producer } from 'kafkajs'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
-import { kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { encodeSnapshot } from './snapshot-chunks.ts'
 import { chunkKey, KafkaStateStore } from './state-store.ts'
 
@@ -27,9 +27,7 @@ async function stateTopic(admin: Admin): Promise<string> {
 
 async function setup() {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
   onTestFinished(() => producer.disconnect())

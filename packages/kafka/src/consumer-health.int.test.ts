@@ -1,13 +1,11 @@
 import { expect, it, onTestFinished } from 'vitest'
 import { KafkaJSError } from 'kafkajs'
-import { captureLogs, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { ConsumerHealthMonitor } from './consumer-health.ts'
 
 it('on the real broker: lag from the end offsets while the consumer fetches nothing, a stall, and recovery', async () => {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topic = uniqueName('health')
   const group = uniqueName('health-group')
   await createTopics(admin, [topic], 2)
@@ -62,9 +60,7 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
 
 it('on the real broker: a consumer that crashes and restarts faster than the stall time still shows as stalled', async () => {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topic = uniqueName('health-crash')
   const group = uniqueName('health-crash-group')
   await createTopics(admin, [topic], 1)

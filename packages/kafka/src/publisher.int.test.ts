@@ -2,7 +2,7 @@ import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Message } from 'kafkajs'
 import pino from 'pino'
-import { captureLogs, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
@@ -42,9 +42,7 @@ async function smallTopic(kafka: Kafka, maxMessageBytes: number): Promise<string
 }
 
 async function plainTopic(kafka: Kafka): Promise<string> {
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topic = uniqueName('plain')
   await createTopics(admin, [topic])
   return topic

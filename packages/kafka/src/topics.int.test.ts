@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigResourceTypes } from 'kafkajs'
-import { kafkaClient, uniqueName } from '@opsreview/testing'
+import { connectedAdmin, kafkaClient, uniqueName } from '@opsreview/testing'
 import { alertTopicSpec, ensureTopics } from './topics.ts'
 
 describe('ensureTopics on the real Kafka', () => {
@@ -22,9 +22,7 @@ describe('ensureTopics on the real Kafka', () => {
   })
 
   it('gives a topic the replication asked for, as its own config rather than the broker default', async () => {
-    const admin = kafkaClient().admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(kafkaClient())
     const spec = alertTopicSpec(uniqueName('replicated'), 2, 1)
     onTestFinished(() => admin.deleteTopics({ topics: [spec.topic] }).catch(() => undefined))
     // The shared test broker is one node: one copy is all it can hold, the setting must still be the topic's own.

@@ -1,5 +1,5 @@
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
+import { describe, expect, it } from 'vitest'
+import { connectedAdmin, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
 import { readLog, type LogRecord } from './read-log.ts'
 
 describe('readLog on the real Kafka', () => {
@@ -46,9 +46,7 @@ describe('readLog on the real Kafka', () => {
 
   it('reads the topics that exist when another is missing (a deployment that never took a decision), creating none', async () => {
     const kafka = kafkaClient()
-    const admin = kafka.admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(kafka)
     const alerts = uniqueName('log-alerts')
     const missing = uniqueName('log-commands-missing')
     await createTopics(admin, [alerts])

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { Client } from '@elastic/elasticsearch'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 import { ensureIndices, FIRST_GENERATION, indexNames } from './templates.ts'
@@ -25,9 +25,7 @@ interface Setup {
 
 async function setUp(): Promise<Setup & { send: (events: (object | string)[]) => Promise<unknown>; sendIncidents: (versions: object[]) => Promise<unknown>; count: () => Promise<number>; committed: (topic?: string) => Promise<number>; es: Client }> {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topic = uniqueName('alerts')
   const s = { kafka, topic, incidentTopic: `${topic}-incidents`, deadLetterTopic: uniqueName('dlq'), prefix: uniqueName('idx') }
   await createTopics(admin, [s.topic, s.deadLetterTopic, s.incidentTopic])

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { Client } from '@elastic/elasticsearch'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 import { rebuildFromKafka } from './rebuild.ts'
@@ -48,9 +48,7 @@ async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { a
   })
   await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
   onTestFinished(() => indexing.close(Object.values(topics), 2000))
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   /** Resolves when the live group has committed every record on the topics. */
   const caughtUp = () => waitFor(async () => {
     for (const topic of Object.values(topics)) {
@@ -65,9 +63,7 @@ async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { a
 describe('rebuilding the index from Kafka', () => {
   it('makes a corrupted index equal to one the live pipeline built, while the live indexer keeps writing', { timeout: 90_000 }, async () => {
     const kafka = kafkaClient()
-    const admin = kafka.admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(kafka)
     const run = uniqueName('rebuild')
     const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
     await createTopics(admin, Object.values(topics))

@@ -39,6 +39,14 @@ export function esClient(): Client {
   return new Client({ node: elasticsearchUrl })
 }
 
+/** An admin client of `kafka`, connected, and disconnected when this test finishes. */
+export async function connectedAdmin(kafka: Kafka): Promise<Admin> {
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  return admin
+}
+
 /** Creates topics for this test and deletes them when it finishes. */
 export async function createTopics(admin: Admin, topics: readonly string[], numPartitions = 3): Promise<void> {
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true })

@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { errors, type Client } from '@elastic/elasticsearch'
 import { Partitioners, type Consumer, type Kafka } from 'kafkajs'
 import { readConfig } from '@opsreview/config'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, serve, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, readTopicToEnd, serve, uniqueName, waitFor } from '@opsreview/testing'
 import { FIRST_GENERATION, indexNames } from '@opsreview/search-index/templates'
 import { indexerConfigSpec } from './config.ts'
 import { createIndexer } from './indexer.ts'
@@ -31,9 +31,7 @@ interface Envelope {
  */
 async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client } = {}) {
   const kafka = deps.kafka ?? kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const alerts = uniqueName('alerts')
   const t = { alerts, incidents: `${alerts}-incidents`, problems: `${alerts}-problems`, deadLetter: `${alerts}-dlq` }
   await createTopics(admin, Object.values(t))

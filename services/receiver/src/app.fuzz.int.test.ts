@@ -1,13 +1,13 @@
 // Fuzzed webhooks against the real Kafka, with an oracle that counts: every alert the receiver
 // acknowledged is on the alerts topic exactly once, or, if it was refused, on the dead-letter topic
 // exactly once. OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import pino from 'pino'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { intakeAlertmanager, intakePingdom } from '@opsreview/ingest/intake'
-import { createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { connectedAdmin, createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import { post, TEST_NOW, TEST_TOKEN } from './test-fakes.ts'
 import { mixedWebhook, mutatedFixture } from './fuzz-arbitraries.ts'
@@ -20,9 +20,7 @@ const CONCURRENCY = 8
 
 async function startReceiver() {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topics = { alerts: uniqueName('fuzz-alerts'), rejected: uniqueName('fuzz-rejected') }
   await createTopics(admin, [topics.alerts, topics.rejected])
   const { url, spool } = await receiverOnKafka(kafka, topics, { logger: pino({ level: 'silent' }), tokens: [TEST_TOKEN] })

@@ -1,5 +1,5 @@
 import { onTestFinished, describe, expect, it } from 'vitest'
-import { captureLogs, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { receiverOnKafka } from './test-receiver.ts'
@@ -8,9 +8,7 @@ const TOKEN = 'test-token-1'
 
 async function startReceiver(opts: { bodyLimit?: number; alertsMaxMessageBytes?: number } = {}) {
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topics = { alerts: uniqueName('alerts'), rejected: uniqueName('rejected') }
   if (opts.alertsMaxMessageBytes) {
     // A topic that takes less than an event: the broker itself refuses the record.

@@ -2,9 +2,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
-import { captureLogs, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import { ingestOptionsOf, receiverConfigSpec } from './config.ts'
 import { receiverOnKafka } from './test-receiver.ts'
@@ -16,9 +16,7 @@ async function startReceiver(env: Record<string, string>) {
   const config = readConfig(receiverConfigSpec, { OPSREVIEW_INGEST_TOKENS: TOKEN, ...env })
   if (!config.ok) throw new Error(config.errors.join('\n'))
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const topics = { alerts: uniqueName('alerts'), rejected: uniqueName('rejected') }
   await createTopics(admin, [topics.alerts, topics.rejected])
   const { logger } = captureLogs()

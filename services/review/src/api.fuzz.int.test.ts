@@ -5,7 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
-import { captureLogs, createTopics, kafkaClient, serve, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaClient, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { NOW, seedSmallReview, seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 
@@ -202,9 +202,7 @@ const request = fc.oneof({ weight: 4, arbitrary: anyRequest }, { weight: 1, arbi
 async function startApp() {
   const { es, prefix } = await seedSmallReview()
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const commandsTopic = uniqueName('fuzz-commands')
   const deadLetterTopic = uniqueName('fuzz-dlq')
   await createTopics(admin, [commandsTopic, deadLetterTopic], 1)

@@ -5,7 +5,7 @@ import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
-import { captureLogs, cleanupIndices, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
+import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
 import { at, incident, NOW } from './fuzz-seed.ts'
@@ -75,9 +75,7 @@ async function seed() {
 async function startReview() {
   const { es, prefix } = await seed()
   const kafka = kafkaClient()
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
+  const admin = await connectedAdmin(kafka)
   const commandsTopic = uniqueName('commands')
   const deadLetterTopics = [uniqueName('rejected'), uniqueName('indexer-dlq'), uniqueName('never-created')]
   await createTopics(admin, [commandsTopic, deadLetterTopics[0]!, deadLetterTopics[1]!])

@@ -9,7 +9,7 @@ import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { connectProducer } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
-import { repoRoot, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 import { stackHome } from './chaos/faults.ts'
 
 // Cluster mode of the local stack (docs/cluster.md), on a home and ports of the test's own: the shared
@@ -95,9 +95,7 @@ describe('cluster mode of the local stack', () => {
     expect((await sh('stack.sh', ['brokers'], env)).out.trim()).toBe(`127.0.0.1:${base},127.0.0.1:${base + 100},127.0.0.1:${base + 200}`)
 
     const kafka = new Kafka({ clientId: uniqueName('cluster'), brokers: [`127.0.0.1:${base}`, `127.0.0.1:${base + 100}`, `127.0.0.1:${base + 200}`], logLevel: logLevel.NOTHING, retry: { retries: 10 } })
-    const admin = kafka.admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(kafka)
     // As a service creates its topics: no replication given, the cluster's defaults apply.
     const spec = alertTopicSpec(uniqueName('alerts'), 6, 1)
     await ensureTopics(admin, [spec], { timeoutMs: 60_000 })

@@ -4,7 +4,7 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import type { AlertEvent, EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
-import { kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, startService, type RunningProcess } from './processes.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
@@ -216,9 +216,7 @@ describe('correlator on the real Kafka', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200)
 
     // The incidents topic goes away (ours, made for this test): sends fail until it is back.
-    const admin = c.kafka.admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(c.kafka)
     await admin.deleteTopics({ topics: [c.topics.OPSREVIEW_TOPIC_INCIDENTS] })
     await waitFor(async () => ((await admin.listTopics()).includes(c.topics.OPSREVIEW_TOPIC_INCIDENTS) ? undefined : true), { what: 'the incidents topic to be deleted' })
     const events = scenario().slice(0, 40)

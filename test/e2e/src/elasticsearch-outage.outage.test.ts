@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
-import { cleanupIndices, createTopics, esClient, kafkaBrokers, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { cleanupIndices, connectedAdmin, createTopics, esClient, kafkaBrokers, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, stack, startService } from './processes.ts'
 
 function alertEvent(n: number) {
@@ -16,9 +16,7 @@ describe('the indexer through an Elasticsearch outage', () => {
   it('pauses while Elasticsearch is killed with -9, resumes by itself, and indexes every document exactly once', { timeout: 240_000 }, async () => {
     onTestFinished(async () => { await stack('start', 'elasticsearch') })
     const kafka = kafkaClient()
-    const admin = kafka.admin()
-    await admin.connect()
-    onTestFinished(() => admin.disconnect())
+    const admin = await connectedAdmin(kafka)
     const topics = { alerts: uniqueName('esout-alerts'), dlq: uniqueName('esout-dlq') }
     await createTopics(admin, Object.values(topics))
     const prefix = uniqueName('esout')
