@@ -1,6 +1,6 @@
 import { KafkaJSConnectionError, type Consumer, type EachBatchPayload } from 'kafkajs'
 import { pino } from 'pino'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
@@ -64,31 +64,27 @@ describe('PartitionRunner at shutdown', () => {
   })
 
   it('stops waiting to retry a failed commit at shutdown, and commits it in checkpointAll at once', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const commits: string[] = []
-      let attempts = 0
-      let failing = true
-      const { runner } = runnerWithCommits((offset) => {
-        attempts++
-        if (failing) throw new KafkaJSConnectionError('Connection closed')
-        commits.push(offset)
-      })
-      await runner.handler(tickBatch())
-      // Some seconds of failures: the back-off has grown towards its 5 s.
-      for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(5000)
-      const failed = attempts
-      expect(failed).toBeGreaterThan(3)
-      failing = false
-      // No timer advances from here: shutdown must not wait for the retry's back-off to run out.
-      await runner.stopApplying()
-      await runner.checkpointAll()
-      expect(commits).toEqual(['1'])
-      expect(attempts).toBe(failed + 1)
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    const commits: string[] = []
+    let attempts = 0
+    let failing = true
+    const { runner } = runnerWithCommits((offset) => {
+      attempts++
+      if (failing) throw new KafkaJSConnectionError('Connection closed')
+      commits.push(offset)
+    })
+    await runner.handler(tickBatch())
+    // Five failures (0.25 + 0.5 + 1 + 2 s of back-off): the retry now waits 4 s.
+    await waitFor(() => (attempts >= 5 ? true : undefined), { timeoutMs: 10_000, what: 'five failed commits' })
+    const failed = attempts
+    failing = false
+    const stopping = Date.now()
+    await runner.stopApplying()
+    await runner.checkpointAll()
+    // Well under the 4 s the retry would have waited.
+    expect(Date.now() - stopping).toBeLessThan(2_000)
+    expect(commits).toEqual(['1'])
+    expect(attempts).toBe(failed + 1)
+  }, 15_000)
 })
 
 describe('PartitionRunner checkpoints', () => {

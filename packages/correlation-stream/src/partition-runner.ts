@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
@@ -151,9 +152,8 @@ export class PartitionRunner {
   /** The partitions the group last gave this member; undefined before it said. */
   #assigned: ReadonlySet<number> | undefined
   #running = 0
-  #stopping = false
-  /** Wakes the commit retries' back-off waits, so that shutdown does not wait out up to five seconds of one. */
-  readonly #wakeOnStop = new Set<() => void>()
+  /** Aborted by `stopApplying`: ends the commit retries' back-off waits too, so shutdown does not wait one out. */
+  readonly #stopping = new AbortController()
   #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
@@ -206,8 +206,7 @@ export class PartitionRunner {
    * come, and one applied while `checkpointAll` snapshots could be in a snapshot before its outputs are sent.
    */
   stopApplying(): Promise<void> {
-    this.#stopping = true
-    for (const wake of this.#wakeOnStop) wake()
+    this.#stopping.abort()
     return this.idle()
   }
 
@@ -219,7 +218,7 @@ export class PartitionRunner {
   async #apply({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition, topic } = batch
     // Not resolved: read again after the restart, from the offset the last checkpoint committed.
-    if (this.#stopping || !isRunning() || isStale()) return
+    if (this.#stopping.signal.aborted || !isRunning() || isStale()) return
     const log = this.#o.logger.child({ topic, partition })
     let pe = this.#engines.get(partition)
     const first = batch.messages[0]
@@ -369,7 +368,7 @@ export class PartitionRunner {
    * further already. On shutdown the loop ends and `checkpointAll` commits what it left.
    */
   async #commitSaved(topic: string, partition: number, pe: PartitionEngine, offset: bigint, log: Logger): Promise<void> {
-    for (let failures = 0; this.#engines.get(partition) === pe && !this.#stopping; failures++) {
+    for (let failures = 0; this.#engines.get(partition) === pe && !this.#stopping.signal.aborted; failures++) {
       try {
         await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
         pe.committed = offset
@@ -384,18 +383,9 @@ export class PartitionRunner {
         const delay = backoffMs(failures + 1, 250, 5000)
         // The first failure, then now and then: a long outage is one line a minute at most.
         if (failures % 12 === 0) log.warn({ err, offset: String(offset), failures: failures + 1, retryInMs: delay }, 'offset not committed after the checkpoint: retrying')
-        await this.#sleepUnlessStopping(delay)
+        await sleep(delay, undefined, { signal: this.#stopping.signal }).catch(() => undefined)
       }
     }
-  }
-
-  #sleepUnlessStopping(ms: number): Promise<void> {
-    if (this.#stopping) return Promise.resolve()
-    return new Promise((resolve) => {
-      const wake = () => { clearTimeout(timer); this.#wakeOnStop.delete(wake); resolve() }
-      const timer = setTimeout(wake, ms)
-      this.#wakeOnStop.add(wake)
-    })
   }
 
   /**
