@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -184,8 +185,8 @@ export class BatchPublisher {
   /** The running connect attempt of the current producer, which a send and the reconnect loop share. */
   #connecting: Promise<void> | undefined
   #reconnecting: Promise<void> | undefined
-  /** Ends the reconnect loop's wait between attempts. */
-  #wakeReconnect: (() => void) | undefined
+  /** Ends the current producer's reconnect loop, waiting or not: its producer was replaced, or the publisher closed. */
+  #reconnectEnds: AbortController | undefined
   #closed = false
 
   constructor(opts: PublisherOptions) {
@@ -448,21 +449,15 @@ export class BatchPublisher {
    * Connects a replacement producer right away instead of at the next send, retrying while Kafka is down:
    * readiness depends on it, and behind a readiness probe no send would ever come to connect it.
    */
-  async #reconnect(producer: Producer): Promise<void> {
-    for (let failures = 0; producer === this.#producer && this.#needsConnect && !this.#closed;) {
+  async #reconnect(producer: Producer, ends: AbortSignal): Promise<void> {
+    for (let failures = 0; !ends.aborted && this.#needsConnect;) {
       try {
         await this.#connectOnce(producer)
       } catch (err) {
-        if (producer !== this.#producer || this.#closed) return
+        if (ends.aborted) return
         failures++
         this.#logger.warn({ err, attempt: failures }, 'replacement kafka producer could not connect yet; retrying')
-        await new Promise<void>((resolve) => {
-          // Cleared only if still its own: the loop of a replacement may wait by now.
-          const wake = () => { clearTimeout(timer); if (this.#wakeReconnect === wake) this.#wakeReconnect = undefined; resolve() }
-          const timer = setTimeout(wake, backoffMs(failures, RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS))
-          timer.unref()
-          this.#wakeReconnect = wake
-        })
+        await sleep(backoffMs(failures, RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS), undefined, { signal: ends, ref: false }).catch(() => undefined)
       }
     }
   }
@@ -486,9 +481,10 @@ export class BatchPublisher {
     this.#watch(this.#producer)
     // Not awaited: a send the breaker timed out may still hold the old producer, and the resend must not wait for it.
     void old.disconnect().catch((err: unknown) => this.#logger.warn({ err }, 'replaced kafka producer did not disconnect cleanly'))
-    // The loop of the old producer, if it waits between attempts, sees it was replaced and ends.
-    this.#wakeReconnect?.()
-    this.#reconnecting = this.#reconnect(this.#producer)
+    // The loop of the old producer, if it waits between attempts, ends.
+    this.#reconnectEnds?.abort()
+    this.#reconnectEnds = new AbortController()
+    this.#reconnecting = this.#reconnect(this.#producer, this.#reconnectEnds.signal)
   }
 
   #newProducer(): Producer {
@@ -529,7 +525,7 @@ export class BatchPublisher {
     this.#startFlush()
     await this.#flushing
     this.#closed = true
-    this.#wakeReconnect?.()
+    this.#reconnectEnds?.abort()
     this.#breaker.shutdown()
     if (this.#createProducer) {
       this.#detach?.()
