@@ -76,8 +76,8 @@ function when(iso) {
 /** Takes the zone an answer names; one the browser does not know (an older tz database) leaves times in UTC. */
 function useZone(zone) {
   try { new Intl.DateTimeFormat('sv-SE', { timeZone: zone ?? 'UTC' }); state.zone = zone ?? 'UTC' } catch { state.zone = 'UTC' }
-  // The post-mortem time is typed in this zone, not the browser's: its label names it.
-  $('#postmortem-zone').textContent = `(${state.zone})`
+  // Times typed on the page (a post-mortem's, a report's) are read in this zone, not the browser's: their labels name it.
+  for (const label of document.querySelectorAll('.review-zone')) label.textContent = `(${state.zone})`
 }
 
 const offsetFormats = new Map()
@@ -616,12 +616,12 @@ const prb = () => state.problem
 decisionForm($('#incident-owner'), 'incidents', inc, (f) => ({ owner: f.owner }), (f) => `Owner is ${f.owner}`, incidentOut)
 decisionForm($('#incident-note'), 'incidents', inc, (f) => ({ note: f.note }), () => 'Note added', incidentOut)
 decisionForm($('#incident-link'), 'incidents', inc, (f) => ({ problemId: f.problemId }), (f) => `Linked to ${f.problemId}`, incidentOut)
-// The datetime-local field is a wall-clock time in the review's zone (its label names it), as every time on
-// the page is, not in the browser's: a meeting-room browser in UTC schedules the time the meeting reads.
-// The API takes the instant.
-const postmortemAt = (f) => new Date(instantInZone(f.scheduledFor, state.zone)).toISOString()
-decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: postmortemAt(f), ...(f.owner ? { owner: f.owner } : {}) } }),
-  (f) => `Post-mortem scheduled for ${when(postmortemAt(f))} ${state.zone}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
+// A datetime-local field (a post-mortem's time, a report's) is a wall-clock time in the review's zone (its
+// label names it), as every time on the page is, not in the browser's: a meeting-room browser in UTC
+// schedules the time the meeting reads. The API takes the instant.
+const typedInstant = (local) => new Date(instantInZone(local, state.zone)).toISOString()
+decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: typedInstant(f.scheduledFor), ...(f.owner ? { owner: f.owner } : {}) } }),
+  (f) => `Post-mortem scheduled for ${when(typedInstant(f.scheduledFor))} ${state.zone}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
 $('#incident-ack').addEventListener('click', (e) => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut, e.currentTarget))
 $('#incident-resolve').addEventListener('click', (e) => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut, e.currentTarget))
 decisionForm($('#problem-owner'), 'problems', prb, (f) => ({ owner: f.owner }), (f) => `Problem owner is ${f.owner}`, problemOut)
@@ -640,7 +640,7 @@ $('#report').addEventListener('submit', async (e) => {
   const actor = actorOrAsk()
   if (actor === null) return
   const f = Object.fromEntries([...new FormData(e.target)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v))
-  if (f.occurredAt) f.occurredAt = new Date(f.occurredAt).toISOString()
+  if (f.occurredAt) f.occurredAt = typedInstant(f.occurredAt)
   if (identity.name === null) f.reportedBy = actor
   outcome(out, 'Filing…', 'pending')
   try {

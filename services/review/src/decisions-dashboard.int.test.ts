@@ -1,5 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
+import express from 'express'
 import { chromium, type Page } from 'playwright-core'
+import type { ReportTarget } from '@opsreview/review/reports'
 import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
@@ -15,14 +17,14 @@ const OPEN = seededIncidentIds[0]!
  * that takes every decision and no indexer: a decision is taken but does not show until the test writes it
  * into the index. The app reads Elasticsearch through a proxy the test can cut.
  */
-async function startReview(timeZone?: string) {
+async function startReview(timeZone?: string, reports?: ReportTarget) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
   const proxy = await cuttableElasticsearch()
   const url = await serve(createReviewApp({
     es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
     readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions,
-    ...(timeZone ? { timeZone } : {}),
+    ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}),
   }))
   return { url, es, prefix, proxy, seen }
 }
@@ -115,6 +117,29 @@ describe('a post-mortem scheduled on the dashboard, with the browser in another 
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       .map((t) => new Date((globalThis as any).instantInZone(t, 'Europe/Berlin') as number).toISOString()))
     expect(instants).toEqual(['2026-07-01T08:00:00.000Z', '2026-03-29T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-25T02:00:00.000Z', '2026-12-31T22:59:00.000Z'])
+  })
+})
+
+describe('a report filed on the dashboard, with the browser in another zone than the review, in Chromium', () => {
+  it('reads the time it occurred as a wall-clock time in the review\'s zone, and names the zone', async () => {
+    // A stand-in receiver: what the review forwards is what the page sent, with the reporter added.
+    const filed: Record<string, unknown>[] = []
+    const receiver = express()
+    receiver.post('/api/v1/reports', express.json(), (req, res) => { filed.push(req.body as Record<string, unknown>); res.status(202).json({ accepted: 1 }) })
+    const r = await startReview('Europe/Berlin', { url: await serve(receiver), token: 'receiver-token', timeoutMs: 5_000 })
+    const { page } = await open(r.url, 'UTC')
+    await expect.poll(() => page.locator('#window-label').textContent(), { timeout: 15_000 }).toMatch(/ Europe\/Berlin$/)
+    const form = page.getByRole('form', { name: 'File a report' })
+    const at = page.getByLabel('Occurred at')
+    expect(await page.locator('#report label', { has: at }).textContent()).toContain('Occurred at (Europe/Berlin)')
+    await form.getByLabel('Kind').selectOption({ label: 'customer complaint' })
+    await form.getByLabel('Service').fill('checkout')
+    await form.getByLabel('Title').fill('Customers cannot pay')
+    await at.fill('2026-12-03T10:00')
+    await form.getByRole('button', { name: 'File report' }).click()
+    await expect.poll(() => page.locator('#report-outcome').textContent(), { timeout: 15_000 }).toMatch(/^Filed: customer complaint on checkout/)
+    // 10:00 in Berlin (CET, +01:00) is 09:00 UTC; read in the browser's zone it would have been 10:00 UTC.
+    expect(filed).toEqual([expect.objectContaining({ kind: 'customer-complaint', service: 'checkout', occurredAt: '2026-12-03T09:00:00.000Z', reportedBy: 'dana' })])
   })
 })
 
