@@ -69,7 +69,10 @@ const schemas: Record<string, Json> = {
   ProblemSummary: picked(PROBLEM, problemSummaryFields),
   TimelineEntry: {
     type: 'object', required: ['at', 'kind', 'source', 'title'],
-    properties: { at: dateTime, kind: { type: 'string' }, source: { type: 'string' }, title: { type: 'string' } },
+    properties: {
+      at: dateTime, kind: { type: 'string' }, source: { type: 'string' }, title: { type: 'string' },
+      scheduledFor: { ...dateTime, description: 'A post-mortem decision: the time scheduled, which the title names too' },
+    },
   },
   Decision: {
     type: 'object', required: ['commandId', 'outcome'],

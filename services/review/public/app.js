@@ -527,13 +527,12 @@ function timelineItem(t) {
 }
 
 /**
- * A decision's title as the page shows it. The API writes a post-mortem's time as the instant it stores
- * (`post-mortem scheduled for 2026-12-03T09:00:00.000Z`, describeDecision in packages/review/src/decisions.ts);
- * the page shows it as every other time, in the review's zone, and names the zone.
+ * A decision's title as the page shows it: the API names a post-mortem's time as the instant it stores
+ * (`post-mortem scheduled for 2026-12-03T09:00:00.000Z`) and gives it as `scheduledFor`; the page shows it
+ * as every other time, in the review's zone, and names the zone.
  */
 function decisionTitle(t) {
-  if (t.kind !== 'decision:incident.schedule-postmortem') return t.title
-  return t.title.replace(/^post-mortem scheduled for (\d{4}-\d\d-\d\dT[\d:.]+Z)/, (_, iso) => `post-mortem scheduled for ${when(iso)} ${state.zone}`)
+  return t.scheduledFor ? t.title.replace(t.scheduledFor, `${when(t.scheduledFor)} ${state.zone}`) : t.title
 }
 
 /** Re-reads of a view per incident or problem id while its timeline has decisions without an outcome. */

@@ -190,7 +190,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   function decisionEntries(target: string) {
     return (deps.decisions?.forTarget(target) ?? [])
       .filter((d): d is Decision & { at: string } => d.at !== undefined && !(d.outcome === 'accepted' && d.type.endsWith('.note')))
-      .map((d) => ({ at: d.at, kind: `decision:${d.type}`, source: 'review', title: describeDecision(d), actor: d.actor ?? null, outcome: d.outcome, ...(d.error !== undefined ? { error: d.error } : {}), commandId: d.commandId }))
+      .map((d) => ({
+        at: d.at, kind: `decision:${d.type}`, source: 'review', title: describeDecision(d), actor: d.actor ?? null, outcome: d.outcome,
+        ...(d.error !== undefined ? { error: d.error } : {}), commandId: d.commandId,
+        // The instant the title names, as data: a page shows it in its own zone without reading the title.
+        ...(d.scheduledFor !== undefined ? { scheduledFor: d.scheduledFor } : {}),
+      }))
   }
 
   /** Decisions go to the live correlator: a what-if dataset is a replay, and takes none (409). */
