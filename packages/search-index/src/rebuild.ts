@@ -1,7 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import { BulkPipeline } from './bulk-pipeline.ts'
+import { BulkPipeline, type DeadLetter, type DeadLetterItem } from './bulk-pipeline.ts'
 import { alertDocument, incidentDocument, liveWrites, problemDocument, type DocumentFor } from './documents.ts'
 import { batchWrites } from './indexing-consumer.ts'
 import { createIndex, ensureIndices, indexNames } from './templates.ts'
@@ -58,22 +58,40 @@ interface Replay {
 }
 
 /**
+ * What a rebuild does with the records its pipeline gives up on. Those Elasticsearch can never take the
+ * live indexer dead-lettered already: the rebuild counts them in its log. A document that kept failing for
+ * a passing reason of the cluster (a blocked or overloaded index, `retries-exhausted`) is one the fresh
+ * indices lack and the old ones hold: `unwritten` lists those, and the rebuild stops on them before it
+ * moves the aliases or deletes an old index.
+ */
+export function rebuildLetters(logger: Logger): { deadLetter: DeadLetter; unwritten: () => readonly DeadLetterItem[] } {
+  const unwritten: DeadLetterItem[] = []
+  return {
+    deadLetter: async (letters) => {
+      const reasons: Record<string, number> = {}
+      for (const l of letters) {
+        reasons[l.envelope.reason] = (reasons[l.envelope.reason] ?? 0) + 1
+        if (l.envelope.reason === 'retries-exhausted') unwritten.push(l)
+      }
+      logger.warn({ count: letters.length, reasons }, 'rebuild: records not indexable')
+    },
+    unwritten: () => unwritten,
+  }
+}
+
+/**
  * Replays records of the given topics through the same bulk pipeline the live indexer uses, with a
- * throwaway consumer group, and resolves when every record in range is durable in Elasticsearch.
+ * throwaway consumer group, and resolves when every record in range is durable in Elasticsearch. Throws
+ * when a document could not be written for a passing reason (rebuildLetters).
  */
 async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   const end = (key: string) => r.to.get(key)?.high ?? 0n
   const start = (key: string) => r.from?.get(key) ?? r.to.get(key)?.low ?? 0n
   const pending = new Set([...r.to.keys()].filter((key) => end(key) > start(key)))
   if (pending.size === 0) return
+  const letters = rebuildLetters(o.logger)
   const pipeline = new BulkPipeline({
-    es: o.es, logger: o.logger, requireAlias: r.requireAlias, prepare: r.prepare, forget: r.forget,
-    // The live indexer dead-lettered these already; a rebuild only says how many there were.
-    deadLetter: async (letters) => {
-      const reasons: Record<string, number> = {}
-      for (const l of letters) reasons[l.envelope.reason] = (reasons[l.envelope.reason] ?? 0) + 1
-      o.logger.warn({ count: letters.length, reasons }, 'rebuild: records not indexable')
-    },
+    es: o.es, logger: o.logger, requireAlias: r.requireAlias, prepare: r.prepare, forget: r.forget, deadLetter: letters.deadLetter,
   })
   const consumer = o.kafka.consumer({ groupId: r.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 })
   await consumer.connect()
@@ -109,6 +127,12 @@ async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     }
     await finished
     await pipeline.drain()
+    const unwritten = letters.unwritten()
+    if (unwritten.length > 0) {
+      const { origin, error } = unwritten[0]!.envelope
+      throw new Error(`rebuild: ${unwritten.length} document(s) could not be written, the first ${origin.topic}/${origin.partition}@${origin.offset}: ${error}; `
+        + 'the old indices are kept (and, before the switch, the aliases too): run the rebuild again once Elasticsearch takes writes')
+    }
   } finally {
     pipeline.stop()
     await consumer.disconnect()
