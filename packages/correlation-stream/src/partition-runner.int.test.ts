@@ -180,6 +180,29 @@ describe('PartitionRunner on the real Kafka', () => {
     expect(lines.filter((l) => l.msg === 'snapshot written by an older engine: replaying the partition from the start of its input')).toHaveLength(fedPartitions.size)
   })
 
+  it('replays a partition from the start of its input when its snapshot decodes but does not restore, instead of failing', async () => {
+    const { kafka, topics, run, feed } = await setup()
+    const all = inputs(12)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const expected = await expectedIncidents(kafka, topics.input)
+    const stateProducer = kafka.producer()
+    await stateProducer.connect()
+    onTestFinished(() => stateProducer.disconnect())
+    const store = new KafkaStateStore(kafka, stateProducer, topics.state)
+    // This engine's version, so no version error: an incident of the wrong shape makes the restore throw a TypeError.
+    const broken = { ...new CorrelationEngine().snapshot(), incidents: [{ wrong: 1 }] } as unknown as EngineSnapshot
+    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot: broken })
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
+    const fedPartitions = new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))
+    expect(lines.filter((l) => l.msg === 'snapshot does not restore: replaying the partition from the start of its input')).toMatchObject([...fedPartitions].map(() => ({ level: 50, snapshotOffset: '20', err: { type: 'TypeError' } })))
+    expect(lines.some((l) => l.msg === 'non-retriable failure: the consumer stops')).toBe(false)
+  })
+
   it('spaces checkpoints by what the last one cost: the share of time they may take bounds how often they run', async () => {
     /** Rounds of input, each fed once the previous one's incidents are out; the snapshots each partition got. */
     const checkpointsOver = async (checkpointShare: number, { roundAfterCheckpoint = false } = {}) => {

@@ -106,7 +106,7 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
 /**
  * A partition's engine from its latest snapshot. A snapshot written by an older engine cannot be continued
  * (its state means something else), so the partition replays its whole retained input instead: slower to
- * start, and the same result a fresh deployment would have.
+ * start, and the same result a fresh deployment would have. So does one that does not decode or restore.
  */
 async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger, between: () => Promise<void>): Promise<{ engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean }> {
   const fresh = () => ({ engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false })
@@ -119,8 +119,9 @@ async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredSt
   })
   if (snapshot === undefined) return fresh()
   const engine = await stepped(CorrelationEngine.restoring(config, snapshot), between, (err) => {
-    if (!(err instanceof SnapshotVersionError)) throw err
-    log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
+    if (err instanceof SnapshotVersionError) log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
+    // Rethrown, it would end the process, and every member the partition then goes to, on the same snapshot.
+    else log.error({ err, snapshotOffset: saved.offset }, 'snapshot does not restore: replaying the partition from the start of its input')
   })
   return engine === undefined ? fresh() : { engine, applied: BigInt(saved.offset), fromSnapshot: true }
 }
