@@ -30,6 +30,36 @@ describe('documents refuse what can never be written, with a catalogue code', ()
     expect(failure(() => incidentDocument('t-incidents')('{"id":"x"}'))).toMatchObject({ code: 'schema-invalid' })
   })
 
+  it('refuses an id Elasticsearch would refuse, with every document in its bulk request: none, empty, over 512 UTF-8 bytes', () => {
+    // 171 three-byte characters: 513 bytes in 171 characters.
+    for (const id of [undefined, 42, '', 'a'.repeat(513), '€'.repeat(171)]) {
+      for (const record of [() => alertDocument(n.indexFor)(alert({ id })), () => incidentDocument('t-incidents')(JSON.stringify({ id, version: 1 })), () => problemDocument('t-problems')(JSON.stringify({ id, version: 1 }))]) {
+        const err = failure(record)
+        expect(err).toBeInstanceOf(IndexerError)
+        expect(err).toMatchObject({ code: 'schema-invalid', retriable: false })
+      }
+    }
+    for (const id of ['a'.repeat(512), '€'.repeat(170)]) {
+      expect(alertDocument(n.indexFor)(alert({ id })).id).toBe(id)
+      expect(incidentDocument('t-incidents')(JSON.stringify({ id, version: 1 })).id).toBe(id)
+      expect(problemDocument('t-problems')(JSON.stringify({ id, version: 1 })).id).toBe(id)
+    }
+  })
+
+  it('refuses a version Elasticsearch would refuse (below 0) or truncate (not whole), and takes 0 and 2^53 - 1', () => {
+    for (const version of [-1, 3.7, 2 ** 53, '2', null]) {
+      for (const documentFor of [incidentDocument('t-incidents'), problemDocument('t-problems')]) {
+        const err = failure(() => documentFor(JSON.stringify({ id: 'x', version })))
+        expect(err).toBeInstanceOf(IndexerError)
+        expect(err).toMatchObject({ code: 'schema-invalid', retriable: false })
+      }
+    }
+    for (const version of [0, 7, Number.MAX_SAFE_INTEGER]) {
+      expect(incidentDocument('t-incidents')(JSON.stringify({ id: 'x', version })).version).toBe(version)
+      expect(problemDocument('t-problems')(JSON.stringify({ id: 'x', version })).version).toBe(version)
+    }
+  })
+
   it('writes a record another producer wrote over several lines as one line, the form a bulk body needs', () => {
     const pretty = JSON.stringify({ id: 'a'.repeat(32), status: 'firing', startsAt: '2026-11-01T00:00:00Z', labels: { a: 'x\ny' } }, null, 2)
     const alertDoc = alertDocument(n.indexFor)(`\r\n${pretty}\n`).document

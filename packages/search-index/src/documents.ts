@@ -37,6 +37,28 @@ function oneLine(value: string, parsed: unknown): string {
   return value.includes('\n') || value.includes('\r') ? JSON.stringify(parsed) : value
 }
 
+/** Elasticsearch's limit for an `_id`, in UTF-8 bytes. */
+const MAX_ID_BYTES = 512
+
+/**
+ * Refuses what Elasticsearch would refuse in a record's id. It validates every item before it runs a bulk
+ * request, so one such record would fail the whole request, every document in it.
+ */
+function requireId(record: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '') throw new IndexerError('schema-invalid', `${record}: no id`)
+  const bytes = Buffer.byteLength(id)
+  if (bytes > MAX_ID_BYTES) throw new IndexerError('schema-invalid', `${record}: an id of ${bytes} bytes (Elasticsearch takes at most ${MAX_ID_BYTES})`)
+}
+
+/**
+ * Refuses an external version Elasticsearch would refuse (below 0), with the whole request as above, or
+ * truncate (3.7 is written as 3 while a request's dedupe by id compares 3.7).
+ */
+function requireVersion(record: string, version: unknown): asserts version is number {
+  if (typeof version !== 'number') throw new IndexerError('schema-invalid', `${record}: no numeric version`)
+  if (!Number.isSafeInteger(version) || version < 0) throw new IndexerError('schema-invalid', `${record}: version ${version} is not a whole number from 0 to 2^53 - 1`)
+}
+
 /** The time an alert event is filed under: when it ended for a resolve, when it started otherwise. */
 export function alertEventTime(event: { status?: unknown; startsAt?: unknown; endsAt?: unknown }): string | undefined {
   const at = event.status === 'resolved' && typeof event.endsAt === 'string' ? event.endsAt : event.startsAt
@@ -51,7 +73,8 @@ export function alertDocument(indexFor: (eventTime: string) => string): Document
   return (value) => {
     const event = JSON.parse(value) as Record<string, unknown>
     const at = alertEventTime(event)
-    if (typeof event.id !== 'string' || at === undefined) throw new IndexerError('schema-invalid', 'not a canonical alert event: no id or no readable event time')
+    requireId('not a canonical alert event', event.id)
+    if (at === undefined) throw new IndexerError('schema-invalid', 'not a canonical alert event: no readable event time')
     if (!MONTHLY.test(at)) throw new IndexerError('invalid-target', `event time ${at} is outside years 0000–9999: no month index can hold it`)
     // The record is the document already: add eventAt to its JSON rather than serialise it all again.
     const document = `${oneLine(value, event).trimEnd().slice(0, -1)},"eventAt":${JSON.stringify(at)}}`
@@ -66,7 +89,8 @@ const since = (from: unknown, to: unknown) =>
 export function incidentDocument(index: string): DocumentFor {
   return (value) => {
     const inc = JSON.parse(value) as Record<string, unknown>
-    if (typeof inc.id !== 'string' || typeof inc.version !== 'number') throw new IndexerError('schema-invalid', 'not an incident: no id or no numeric version')
+    requireId('not an incident', inc.id)
+    requireVersion('not an incident', inc.version)
     const document = JSON.stringify({ ...inc, timeToAcknowledgeMs: since(inc.openedAt, inc.acknowledgedAt), timeToResolveMs: since(inc.openedAt, inc.resolvedAt) })
     return { index, id: inc.id, version: inc.version, document }
   }
@@ -75,7 +99,8 @@ export function incidentDocument(index: string): DocumentFor {
 export function problemDocument(index: string): DocumentFor {
   return (value) => {
     const p = JSON.parse(value) as Record<string, unknown>
-    if (typeof p.id !== 'string' || typeof p.version !== 'number') throw new IndexerError('schema-invalid', 'not a problem: no id or no numeric version')
+    requireId('not a problem', p.id)
+    requireVersion('not a problem', p.version)
     return { index, id: p.id, version: p.version, document: oneLine(value, p) }
   }
 }
