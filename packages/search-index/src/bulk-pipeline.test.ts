@@ -2,6 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
+import { createBackPressure } from './back-pressure.ts'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
 
 // Poison needs no Elasticsearch: a batch of records that cannot become documents only goes to the dead-letter topic.
@@ -120,5 +121,103 @@ describe('BulkPipeline retries', () => {
     expect(await pipeline.drain(2_000)).toBe(true)
     for (let i = 0; i < 20; i++) expect(cluster.written).toContain(`taken-${i}`)
     expect(letters.taken.map((l) => l.envelope.reason)).toEqual(Array(20).fill('retries-exhausted'))
+  })
+})
+
+/** What `@elastic/transport` throws for an error response: a `ResponseError` with the status and the body. */
+const responseError = (statusCode: number, error: { type: string; reason: string }) =>
+  Object.assign(new Error(error.reason), { name: 'ResponseError', meta: { statusCode, body: { error, status: statusCode } } })
+
+/** An Elasticsearch that fails every bulk request holding `refusedId` with `refusal`, and takes every other one whole. */
+function validatingElasticsearch(refusedId: string, refusal: Error) {
+  const requests: string[][] = []
+  const written: string[] = []
+  const es = {
+    bulk: async ({ operations }: { operations: unknown[] }) => {
+      const ids = operations.filter((_, i) => i % 2 === 0).map((action) => (action as { index: { _id: string } }).index._id)
+      requests.push(ids)
+      if (ids.includes(refusedId)) throw refusal
+      written.push(...ids)
+      return { errors: false, items: ids.map(() => ({ index: { status: 201 } })) }
+    },
+  }
+  return { es: es as unknown as Client, requests, written }
+}
+
+describe('BulkPipeline whole-request refusals', () => {
+  it('writes every other document of a request Elasticsearch refuses whole for one of them, and dead-letters that one', async () => {
+    // An external version below 0 (or an _id over 512 bytes) fails validation before any item runs.
+    const refusal = responseError(400, { type: 'action_request_validation_exception', reason: 'Validation Failed: 1: illegal version value [-1] for version type [EXTERNAL];' })
+    const cluster = validatingElasticsearch('bad', refusal)
+    const letters = deadLetterTopic([])
+    const paused: string[] = []
+    const breaker = createBackPressure({ logger: pino({ level: 'silent' }), pause: () => paused.push('pause'), resume: () => undefined })
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, guard: breaker.guard, concurrency: 1, minBackoffMs: 1, maxBackoffMs: 2 })
+    const failing: unknown[] = []
+    const bulk = cluster.es.bulk.bind(cluster.es) as (params: { operations: unknown[] }) => Promise<unknown>
+    Object.assign(cluster.es, { bulk: (params: { operations: unknown[] }) => { if (pipeline.failing) failing.push(pipeline.failing); return bulk(params) } })
+    // The first request goes alone; the other partitions' batches fill the next one, the refused document among them.
+    await pipeline.add(writes(0, 0, ['alerts-2026.11', 'first']))
+    const ids: string[] = []
+    for (let partition = 1; partition <= 4; partition++) {
+      const docs: [string, string][] = []
+      for (let i = 0; i < 5; i++) docs.push(['alerts-2026.11', `p${partition}-${i}`])
+      if (partition === 3) docs.splice(2, 0, ['alerts-2026.11', 'bad'])
+      ids.push(...docs.map(([, id]) => id))
+      await pipeline.add(writes(partition, 10 + partition, ...docs))
+    }
+    // Before, the request was retried whole for ever, as if Elasticsearch were down.
+    expect(await pipeline.drain(3_000)).toBe(true)
+    breaker.shutdown()
+    expect(cluster.requests.some((r) => r.length > 2 && r.includes('bad'))).toBe(true)
+    expect(cluster.written.sort()).toEqual(['first', ...ids.filter((id) => id !== 'bad')].sort())
+    expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.detail?.id, l.envelope.detail?.status])).toEqual([['document-rejected', 'bad', 400]])
+    expect(letters.taken[0]!.envelope.origin).toEqual({ topic: 'alerts', partition: 3, offset: '13' })
+    for (let partition = 0; partition <= 4; partition++) {
+      expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition, offset: String(partition === 0 ? 1 : 10 + partition + 1) })
+    }
+    // No outage: nothing in `failing`, and the breaker saw answers, not failures.
+    expect(failing).toEqual([])
+    expect(pipeline.failing).toBeUndefined()
+    expect(paused).toEqual([])
+  })
+
+  it('dead-letters a document alone in a request refused whole (413: larger than http.max_content_length)', async () => {
+    const cluster = validatingElasticsearch('huge', responseError(413, { type: 'status 413', reason: 'Request Entity Too Large' }))
+    const letters = deadLetterTopic([])
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2 })
+    await pipeline.add(writes(0, 0, ['alerts-2026.11', 'huge']))
+    await pipeline.add(writes(0, 1, ['alerts-2026.11', 'next']))
+    expect(await pipeline.drain(3_000)).toBe(true)
+    expect(cluster.requests.filter((r) => r.includes('huge'))).toEqual([['huge']])
+    expect(cluster.written).toEqual(['next'])
+    expect(letters.taken.map((l) => l.envelope.reason)).toEqual(['document-rejected'])
+    expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '2' })
+  })
+
+  it('retries a whole request refused for a reason of the cluster or failing for an outage as it is: never split, never dead-lettered', async () => {
+    const refusals = [
+      responseError(403, { type: 'security_exception', reason: 'action [indices:data/write/bulk] is unauthorized for API key' }),
+      responseError(401, { type: 'security_exception', reason: 'unable to authenticate with provided credentials' }),
+      responseError(503, { type: 'unavailable_shards_exception', reason: 'primary shard is not active' }),
+      responseError(429, { type: 'es_rejected_execution_exception', reason: 'rejected execution' }),
+      responseError(403, { type: 'cluster_block_exception', reason: 'index [alerts-2026.11] blocked by: [FORBIDDEN/8/index write (api)];' }),
+      Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' }),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9200'), { name: 'ConnectionError' }),
+    ]
+    for (const refusal of refusals) {
+      const cluster = validatingElasticsearch('refused', refusal)
+      const letters = deadLetterTopic([])
+      const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2 })
+      await pipeline.add(writes(0, 0, ['alerts-2026.11', 'refused'], ['alerts-2026.11', 'other-0'], ['alerts-2026.11', 'other-1']))
+      while (cluster.requests.length < 5) await new Promise((resolve) => setTimeout(resolve, 5))
+      expect(pipeline.failing).toMatchObject({ attempts: expect.any(Number) as number })
+      pipeline.stop()
+      expect(await pipeline.drain(1_000)).toBe(true)
+      expect(cluster.requests.every((r) => r.length === 3)).toBe(true)
+      expect(cluster.written).toEqual([])
+      expect(letters.taken).toEqual([])
+      expect(pipeline.offsets.uncommitted()).toEqual([])
+    }
   })
 })

@@ -128,8 +128,9 @@ const TRUNCATED_VALUE_CHARS = 16 * 1024
  * topic. Retriable failures wait with bounded, jittered back-off; poison is dead-lettered with its reason
  * at once. An item that keeps failing with a retriable error while Elasticsearch accepts the others is
  * poison after `maxItemAttempts`; a whole request failing (Elasticsearch down) is retried for as long as it
- * takes, logged at a bounded rate and shown in `failing`. Only when a request is done do its records count
- * as durable in `offsets`, which is what the consumer commits.
+ * takes, logged at a bounded rate and shown in `failing`, while a whole request refused for what it holds
+ * is sent in halves until the refused document is alone and poison. Only when a request is done do its
+ * records count as durable in `offsets`, which is what the consumer commits.
  */
 export class BulkPipeline {
   readonly offsets = new DurableOffsets()
@@ -332,13 +333,25 @@ export class BulkPipeline {
     return { send, retry, failed: retry.some((p) => !p.counted) }
   }
 
-  /** One bulk attempt for `send`; what must be tried again goes to `retry`, poison to `poison`. True when the whole request failed. */
+  /** One bulk attempt for `send`; what must be tried again goes to `retry`, poison to `poison`. True when a whole request failed retriably (an outage). */
   async #bulk(send: Pending[], retry: Pending[], poison: Poison[]): Promise<boolean> {
     const guard = this.#o.guard ?? ((attempt) => attempt())
     const started = performance.now()
     try {
-      // Only each item's status and error: a tenth of the response to parse, positions kept.
-      const res = await guard(() => this.#o.es.bulk({ require_alias: this.#o.requireAlias, filter_path: BULK_RESPONSE_FIELDS, operations: send.flatMap((p) => [bulkAction(p.op), p.op.document]) }))
+      const answer = await guard(async () => {
+        try {
+          // Only each item's status and error: a tenth of the response to parse, positions kept.
+          return { res: await this.#o.es.bulk({ require_alias: this.#o.requireAlias, filter_path: BULK_RESPONSE_FIELDS, operations: send.flatMap((p) => [bulkAction(p.op), p.op.document]) }) }
+        } catch (err) {
+          // Elasticsearch answered, refusing what the request holds: no failure for the breaker, which would
+          // otherwise open on the refusals in a row while `#refused` halves the request, and pause consumption.
+          const c = classifyRequestError(err)
+          if (c.retriable) throw err
+          return { refused: c, status: (err as { meta?: { statusCode?: number } }).meta?.statusCode }
+        }
+      })
+      if (answer.refused) return await this.#refused(send, retry, poison, answer.refused, answer.status)
+      const res = answer.res!
       this.#recovered()
       let accepted = send.length
       const failed: Pending[] = []
@@ -375,6 +388,24 @@ export class BulkPipeline {
       retry.push(...send)
       return true
     }
+  }
+
+  /**
+   * A whole request refused for what it holds (an item that fails validation, a body over
+   * `http.max_content_length`): no retry of it can succeed, and it is no outage. Sent in halves, each on its
+   * own, until the refused item is alone: that one is poison, every other document is written.
+   */
+  async #refused(send: Pending[], retry: Pending[], poison: Poison[], c: Classified, status: number | undefined): Promise<boolean> {
+    if (send.length === 1) {
+      const p = send[0]!
+      poison.push(poisonOf(p.op, c, { index: p.op.index, status }))
+      return false
+    }
+    this.#log.maybe(`refused:${c.code}`, (suppressed) => this.#o.logger.warn({ reason: c.code, type: c.type, error: c.message, status, docs: send.length, suppressed }, 'elasticsearch refused a whole bulk request for what it holds; sending it in halves to find the documents it refuses'))
+    const half = Math.ceil(send.length / 2)
+    const first = await this.#bulk(send.slice(0, half), retry, poison)
+    const second = await this.#bulk(send.slice(half), retry, poison)
+    return first || second
   }
 
   /**
