@@ -365,7 +365,7 @@ describe('PartitionRunner on the real Kafka', () => {
     await feed([{ type: 'alert', event: alertEvent('gap-b', 'checkout', 'firing', T0 + 2 * MIN) }])
     const two = await startRunner(kafka, topics, `${run}-two`, producer, { snapshotIntervalMs: 0 })
     const store = new KafkaStateStore(kafka, producer, topics.state)
-    await waitFor(async () => ((await store.loadAll(2_000)).get(`${topics.input}/0`)?.offset === '2' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500, what: "the other member's snapshot at offset 2" })
+    await waitFor(async () => ((await store.loadAll({ idleTimeoutMs: 2_000 })).get(`${topics.input}/0`)?.offset === '2' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500, what: "the other member's snapshot at offset 2" })
     await two.consumer.disconnect()
 
     // The first member resumes where the group's commit now is, past the record it never saw.

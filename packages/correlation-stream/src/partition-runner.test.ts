@@ -123,6 +123,90 @@ describe('PartitionRunner restoring', () => {
   })
 })
 
+describe('PartitionRunner reading snapshots', () => {
+  const stored = (partition: number, offset: string): StoredState => {
+    const snapshot = new CorrelationEngine().snapshot()
+    return { inputTopic: 'in', partition, offset, decode: () => snapshot, decodeSteps: function* () { yield; return snapshot } }
+  }
+  /** A batch of `partition` at offset 0, its heartbeats recorded in `events`. */
+  const batchOf = (partition: number, events: string[] = []) => ({
+    batch: { topic: 'in', partition, messages: [{ offset: '0', value: Buffer.from(tick) }] },
+    resolveOffset: () => undefined, heartbeat: async () => { events.push('heartbeat') }, isRunning: () => true, isStale: () => false,
+  }) as unknown as EachBatchPayload
+  const runnerOver = (store: KafkaStateStore) => new PartitionRunner({
+    consumer: { commitOffsets: async () => undefined, seek: () => undefined } as unknown as Consumer, producer: { sendBatch: async () => [] }, store,
+    topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+  })
+
+  it('heartbeats while the state topic is read: a large state takes longer than the session timeout', async () => {
+    const events: string[] = []
+    const store = {
+      loadAll: async (opts?: { onProgress?: () => Promise<void> }) => {
+        events.push('read begins')
+        for (let i = 0; i < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          await opts?.onProgress?.()
+        }
+        events.push('read ends')
+        return new Map()
+      },
+      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+    } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0])
+    await runner.handler(batchOf(0, events))
+    expect(events.slice(0, 5)).toEqual(['read begins', 'heartbeat', 'heartbeat', 'heartbeat', 'read ends'])
+  })
+
+  it('finishes the read when a heartbeat fails meanwhile, keeps it over the rebalance, and fails the batch after', async () => {
+    let reads = 0
+    const loaded = new Map([['in/0', stored(0, '-1')]])
+    const store = {
+      loadAll: async (opts?: { onProgress?: () => Promise<void> }) => { reads++; await opts?.onProgress?.(); await opts?.onProgress?.(); return loaded },
+      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+    } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0])
+    const rebalancing = new Error('The group is rebalancing, so a rejoin is needed')
+    let heartbeats = 0
+    const failing = { ...batchOf(0), heartbeat: async () => { heartbeats++; throw rebalancing } } as unknown as EachBatchPayload
+    await expect(runner.handler(failing)).rejects.toBe(rebalancing)
+    expect(heartbeats).toBe(1)
+    runner.onAssignment([0])
+    await runner.handler(batchOf(0))
+    expect(reads).toBe(1)
+    expect(runner.partitions).toEqual([0])
+  })
+
+  it('does not read again the snapshots read before a rebalance that keeps their partitions here', async () => {
+    let reads = 0
+    const loaded = new Map([['in/0', stored(0, '-1')], ['in/1', stored(1, '-1')], ['in/2', stored(2, '-1')]])
+    const store = { loadAll: async () => { reads++; return loaded }, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0, 1, 2])
+    await runner.handler(batchOf(0))
+    expect(reads).toBe(1)
+    // The member kept 0 and 1 and lost 2: only 1's snapshot is still to restore.
+    runner.onAssignment([0, 1])
+    expect([...loaded.keys()]).toEqual(['in/1'])
+    await runner.handler(batchOf(1))
+    expect(reads).toBe(1)
+    expect([...loaded.keys()]).toEqual([])
+    expect(runner.partitions.sort()).toEqual([0, 1])
+  })
+
+  it('reads afresh for a partition newly assigned: another member may have written its snapshot since', async () => {
+    let reads = 0
+    const store = { loadAll: async () => { reads++; return new Map([['in/0', stored(0, '-1')], ['in/1', stored(1, '-1')]]) }, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0])
+    await runner.handler(batchOf(0))
+    runner.onAssignment([0, 1])
+    await runner.handler(batchOf(1))
+    expect(reads).toBe(2)
+  })
+})
+
 describe('PartitionRunner sending outputs', () => {
   it('heartbeats between the requests of a batch too large for one, each of which may take the send timeout', async () => {
     const events: string[] = []

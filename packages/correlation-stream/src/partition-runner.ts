@@ -150,6 +150,11 @@ export class PartitionRunner {
    * dropped engine reads the topic afresh), and those of partitions not assigned here are never kept.
    */
   #saved: Map<string, StoredState> | undefined
+  /**
+   * The partitions whose latest snapshot `#saved` stands for (one it lacks has none), less those restored
+   * since; undefined: every partition, as read before the assignment was known.
+   */
+  #savedFor: Set<number> | undefined
   /** The partitions the group last gave this member; undefined before it said. */
   #assigned: ReadonlySet<number> | undefined
   #running = 0
@@ -161,11 +166,21 @@ export class PartitionRunner {
     this.#o = opts
   }
 
-  /** After a rebalance: forget partitions no longer ours, and read snapshots afresh for new ones. */
+  /**
+   * After a rebalance: forget partitions no longer ours, and read snapshots afresh for new ones. Those read
+   * for partitions still ours are kept: a member evicted while it read (a large state takes tens of seconds)
+   * rejoins with the same partitions, and reading it all again would start the same wait over. If another
+   * member held a partition meanwhile and checkpointed it, the snapshot kept is older, not wrong: the
+   * partition replays more and produces the same outputs again.
+   */
   onAssignment(partitions: readonly number[]): void {
     for (const p of [...this.#engines.keys()]) if (!partitions.includes(p)) this.#engines.delete(p)
     this.#assigned = new Set(partitions)
-    this.#saved = undefined
+    const savedFor = this.#savedFor
+    if (this.#saved && savedFor) {
+      for (const p of savedFor) if (!partitions.includes(p)) savedFor.delete(p)
+      for (const [key, state] of this.#saved) if (!savedFor.has(state.partition)) this.#saved.delete(key)
+    } else this.#saved = undefined
   }
 
   get partitions(): number[] {
@@ -234,11 +249,13 @@ export class PartitionRunner {
       // A dropped engine's checkpoint may still be on its way: let it land, so that the restore reads the
       // state topic after it and two snapshots of one partition are never written at once.
       await this.#writing.get(partition)
-      this.#saved ??= this.#assignedOnly(topic, partition, await this.#o.store.loadAll())
+      if (!this.#saved || (this.#savedFor && !this.#savedFor.has(partition))) await this.#readSaved(topic, partition, heartbeat)
+      const saved = this.#saved!
       const key = `${topic}/${partition}`
-      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, this.#saved.get(key), log, turnAndHeartbeat(heartbeat))
+      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.get(key), log, turnAndHeartbeat(heartbeat))
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
-      this.#saved.delete(key)
+      saved.delete(key)
+      this.#savedFor?.delete(partition)
       pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
@@ -309,6 +326,21 @@ export class PartitionRunner {
     return poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, new Date(this.#o.now()))
   }
 
+  /**
+   * Reads the latest snapshots for the partitions assigned here. The group hears from this member while the
+   * read goes on (kafkajs heartbeats only between batches): past the session timeout it would be evicted,
+   * and the read be of no use. A failed heartbeat (a rebalance) does not end the read: it is kept over the
+   * rebalance, and the failure is the batch's once the read is done.
+   */
+  async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
+    let failed: { err: unknown } | undefined
+    const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
+    const all = await this.#o.store.loadAll({ onProgress })
+    this.#saved = this.#assignedOnly(topic, partition, all)
+    this.#savedFor = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
+    if (failed) throw failed.err
+  }
+
   /** What `loadAll` read, less the snapshots of partitions not assigned here; all of it if the assignment is not known to include `partition`. */
   #assignedOnly(topic: string, partition: number, all: Map<string, StoredState>): Map<string, StoredState> {
     const assigned = this.#assigned
@@ -321,6 +353,7 @@ export class PartitionRunner {
   #drop(partition: number, log: Logger, why: string): void {
     this.#engines.delete(partition)
     this.#saved = undefined
+    this.#savedFor = undefined
     log.warn({ why }, 'partition engine dropped: it restores from its snapshot and replays')
   }
 

@@ -75,6 +75,20 @@ interface Obsolete {
   read: number
 }
 
+export interface LoadOptions {
+  /** A read that receives nothing for this long fails (default 60 s). */
+  idleTimeoutMs?: number
+  /**
+   * Called as records arrive, at most once every `progressIntervalMs`, and awaited: a long read (7 s for
+   * one partition's snapshot at 5M alerts) otherwise keeps the caller from heartbeating its own group past
+   * the session timeout. A rejection ends the read with that error.
+   */
+  onProgress?: () => Promise<void>
+}
+
+/** How often a read reports progress, at the most. */
+const progressIntervalMs = 1_000
+
 export interface KafkaStateStoreOptions {
   /** Largest chunk (gzip'ed bytes); must stay below the state topic's `max.message.bytes`. */
   maxChunkBytes?: number
@@ -164,9 +178,9 @@ export class KafkaStateStore {
    * a long read that keeps receiving is never cut short. A manifest whose chunks are not all there, or do
    * not match its checksum, is left out: that partition replays its input from the start.
    */
-  async loadAll(idleTimeoutMs = 60_000): Promise<Map<string, StoredState>> {
+  async loadAll({ idleTimeoutMs = 60_000, onProgress }: LoadOptions = {}): Promise<Map<string, StoredState>> {
     const read = ++this.#reads
-    const records = await this.#readAll(idleTimeoutMs)
+    const records = await this.#readAll(idleTimeoutMs, onProgress)
     const latest = new Map<string, StoredState>()
     const manifests = new Map<string, Manifest>()
     for (const [key, value] of records) {
@@ -217,7 +231,7 @@ export class KafkaStateStore {
   }
 
   /** The latest value of every key on the topic (tombstoned keys left out). */
-  async #readAll(idleTimeoutMs: number): Promise<Map<string, Buffer>> {
+  async #readAll(idleTimeoutMs: number, onProgress: (() => Promise<void>) | undefined): Promise<Map<string, Buffer>> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
@@ -233,21 +247,29 @@ export class KafkaStateStore {
     try {
       await consumer.subscribe({ topic: this.#topic, fromBeginning: true })
       await new Promise<void>((resolve, reject) => {
-        const idle = () => reject(new KafkaUnavailableError(`no snapshot record from ${this.#topic} for ${idleTimeoutMs} ms`))
+        let settled = false
+        const idle = () => { settled = true; reject(new KafkaUnavailableError(`no snapshot record from ${this.#topic} for ${idleTimeoutMs} ms`)) }
         let timer = setTimeout(idle, idleTimeoutMs)
-        const done = () => { clearTimeout(timer); resolve() }
+        const done = () => { settled = true; clearTimeout(timer); resolve() }
+        const failed = (err: unknown) => { settled = true; clearTimeout(timer); reject(err as Error) }
+        let reported = Date.now()
         void consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
+            if (settled) return
             clearTimeout(timer)
             timer = setTimeout(idle, idleTimeoutMs)
             if (message.key && message.value) records.set(message.key.toString(), message.value)
             else if (message.key) records.delete(message.key.toString())
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
-            if (remaining.size === 0) done()
+            if (remaining.size === 0) { done(); return }
+            if (onProgress && Date.now() - reported >= progressIntervalMs) {
+              reported = Date.now()
+              await onProgress().catch(failed)
+            }
           },
-        }).catch((err: unknown) => { clearTimeout(timer); reject(err as Error) })
+        }).catch(failed)
       })
     } finally {
       await consumer.disconnect()
