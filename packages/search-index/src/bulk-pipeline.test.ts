@@ -57,6 +57,42 @@ describe('BulkPipeline dead letters', () => {
   })
 })
 
+describe('BulkPipeline back-pressure', () => {
+  it('holds add back once poison fills the queue while the dead-letter topic is down, and lets it go when the topic is back', async () => {
+    let down = true
+    const taken: DeadLetterItem[] = []
+    const deadLetter = async (letters: DeadLetterItem[]) => {
+      if (down) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED')
+      taken.push(...letters)
+    }
+    const maxQueuedBytes = 16 * 1024
+    const flushBytes = 4 * 1024
+    const pipeline = new BulkPipeline({ es: noElasticsearch, logger: pino({ level: 'silent' }), deadLetter, concurrency: 1, flushBytes, maxQueuedBytes, minBackoffMs: 1, maxBackoffMs: 2 })
+    const value = 'x'.repeat(1000)
+    const batchAt = (offset: number) => ({
+      topic: 'alerts', partition: 0, lastOffset: String(offset), ops: [],
+      poison: [{ code: 'unparseable' as const, error: 'not JSON', source: { topic: 'alerts', partition: 0, offset: String(offset), key: null, value } }],
+    })
+    // Before, add never waited: kafkajs kept fetching and the poison grew without bound (+2.36 GB RSS for 200,000 of 10 KB).
+    let held: Promise<boolean> | undefined
+    let offset = 0
+    for (; offset < 1_000 && !held; offset++) {
+      const add = pipeline.add(batchAt(offset))
+      if (!await Promise.race([add.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 50))])) held = add
+    }
+    expect(held).toBeDefined()
+    expect(pipeline.queuedBytes).toBeGreaterThanOrEqual(maxQueuedBytes)
+    // What is held: the queue, the request retrying its dead letters, and the current request's last record.
+    expect(offset * value.length).toBeLessThan(maxQueuedBytes + 2 * flushBytes)
+    down = false
+    expect(await Promise.race([held, new Promise((resolve) => setTimeout(() => resolve('still held'), 3_000))])).toBe(true)
+    expect(await pipeline.drain(5_000)).toBe(true)
+    expect(pipeline.queuedBytes).toBe(0)
+    expect(taken.map((l) => l.envelope.origin.offset)).toEqual(Array.from({ length: offset }, (_, i) => String(i)))
+    expect(pipeline.offsets.uncommitted()).toEqual([{ topic: 'alerts', partition: 0, offset: String(offset) }])
+  })
+})
+
 /** An Elasticsearch that refuses writes to `refused` indices with `status` and `error`, and takes the rest. */
 function elasticsearch(refusal: { status: number; error: { type: string; reason: string } }) {
   const refused = new Set<string>()

@@ -105,6 +105,7 @@ interface Pending {
 interface Request {
   ops: IndexOperation[]
   poison: Poison[]
+  /** Of its documents and its poison: in `#queuedBytes` until the request is sent. */
   bytes: number
   spans: Set<Span>
 }
@@ -114,6 +115,8 @@ const BULK_RESPONSE_FIELDS = ['errors', 'items.*.status', 'items.*.error']
 const newRequest = (): Request => ({ ops: [], poison: [], bytes: 0, spans: new Set() })
 // The action line and separators a document adds to a bulk body, roughly.
 const ACTION_BYTES = 96
+// A dead letter's envelope around the record it carries (stage, reason, time, origin), roughly.
+const LETTER_BYTES = 256
 // A dead letter's copy of a record Kafka would not take whole: the first 16 KiB stay in `detail`.
 const TRUNCATED_VALUE_CHARS = 16 * 1024
 
@@ -189,18 +192,10 @@ export class BulkPipeline {
       await wait.whileWaiting?.()
     }
     const span = this.offsets.open(batch.topic, batch.partition, batch.lastOffset)
-    for (const op of batch.ops) {
-      const bytes = op.document.length + op.id.length + op.index.length + ACTION_BYTES
-      if (this.#current.ops.length > 0 && this.#current.bytes + bytes > this.#flushBytes) this.#seal()
-      this.#current.ops.push(op)
-      this.#current.bytes += bytes
-      this.#queuedBytes += bytes
-      this.#attach(span)
-    }
-    if (batch.poison.length > 0) {
-      this.#current.poison.push(...batch.poison)
-      this.#attach(span)
-    }
+    for (const op of batch.ops) this.#place(op.document.length + op.id.length + op.index.length + ACTION_BYTES, span).ops.push(op)
+    // Poison is held until the dead-letter topic takes it, which may be long: it counts like documents,
+    // or a stream of it (or a dead-letter topic that is down) would never hold `add` back.
+    for (const p of batch.poison) this.#place(poisonBytes(p), span).poison.push(p)
     if (this.offsets.settle(span)) this.#o.onDurable?.()
     this.#pump()
     return true
@@ -223,6 +218,15 @@ export class BulkPipeline {
   stop(): void {
     this.#stopped = true
     this.#notify()
+  }
+
+  /** The request to put `bytes` more of `span`'s into, counted as queued: the current one, or a new one when it is full. */
+  #place(bytes: number, span: Span): Request {
+    if (this.#current.ops.length + this.#current.poison.length > 0 && this.#current.bytes + bytes > this.#flushBytes) this.#seal()
+    this.#current.bytes += bytes
+    this.#queuedBytes += bytes
+    this.#attach(span)
+    return this.#current
   }
 
   #attach(span: Span): void {
@@ -491,6 +495,11 @@ export class BulkPipeline {
 
 function poisonOf(op: IndexOperation, c: Classified, detail: Record<string, unknown>): Poison {
   return { code: c.code, error: c.message, source: op.source ?? { topic: 'unknown', partition: -1, offset: '-1', key: null, value: op.document }, detail: { ...detail, type: c.type, id: op.id } }
+}
+
+/** What a poison record holds in memory until it is dead-lettered: the record's key and value, and its letter. */
+function poisonBytes(p: Poison): number {
+  return (p.source.value?.length ?? 0) + (p.source.key?.length ?? 0) + p.error.length + LETTER_BYTES
 }
 
 function exhausted(p: Pending): Poison {
