@@ -240,6 +240,9 @@ describe('BulkPipeline whole-request refusals', () => {
       responseError(403, { type: 'cluster_block_exception', reason: 'index [alerts-2026.11] blocked by: [FORBIDDEN/8/index write (api)];' }),
       Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' }),
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9200'), { name: 'ConnectionError' }),
+      // Not Elasticsearch's answer (a proxy's, for a wrong URL): no verdict on the documents.
+      Object.assign(new Error('Not Found'), { name: 'ResponseError', meta: { statusCode: 404, body: '<html>Not Found</html>' } }),
+      Object.assign(new Error('Bad Request'), { name: 'ResponseError', meta: { statusCode: 400, body: { message: 'bad gateway config' } } }),
     ]
     for (const refusal of refusals) {
       const cluster = validatingElasticsearch('refused', refusal)

@@ -350,7 +350,7 @@ export class BulkPipeline {
           // Elasticsearch answered, refusing what the request holds: no failure for the breaker, which would
           // otherwise open on the refusals in a row while `#refused` halves the request, and pause consumption.
           const c = classifyRequestError(err)
-          if (c.retriable) throw err
+          if (c.retriable || !refusedForContent(err)) throw err
           return { refused: c, status: (err as { meta?: { statusCode?: number } }).meta?.statusCode }
         }
       })
@@ -527,6 +527,18 @@ function truncated(letter: DeadLetterItem): DeadLetterItem {
   const { replay, ...rest } = letter.envelope
   const value = replay?.kind === 'record' ? replay.value : ''
   return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length } } }
+}
+
+/**
+ * Whether Elasticsearch itself refused a request for what it holds: its error body says why, or the body
+ * was over `http.max_content_length` (413). A 4xx without an Elasticsearch error (a proxy's 404 for a wrong
+ * URL, say) says nothing about the documents: the request waits as in an outage instead of being halved
+ * until every document in it is dead-lettered.
+ */
+function refusedForContent(err: unknown): boolean {
+  const e = err as { name?: unknown; meta?: { statusCode?: unknown; body?: { error?: unknown } | string } }
+  if (e.name !== 'ResponseError') return false
+  return e.meta?.statusCode === 413 || (typeof e.meta?.body === 'object' && typeof e.meta.body.error === 'object' && e.meta.body.error !== null)
 }
 
 /** One request must not carry two writes of one id: the highest version wins. */
