@@ -105,6 +105,32 @@ describe('PartitionRunner checkpoints', () => {
   })
 })
 
+describe('PartitionRunner losing a partition mid-checkpoint', () => {
+  it('writes no manifest and commits nothing for a checkpoint whose partition was revoked while its chunks were written', async () => {
+    const commits: string[] = []
+    let owner: boolean | undefined
+    const store = {
+      loadAll: async () => new Map(),
+      save: async (_state: unknown, opts?: { stillOwner?: () => boolean }) => {
+        runner.onAssignment([1]) // the rebalance lands while the chunks are written
+        owner = opts?.stillOwner?.()
+        return owner === false ? undefined : { chunks: 1, bytes: 1, rawBytes: 1 }
+      },
+    } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async (offsets: { offset: string }[]) => { for (const { offset } of offsets) commits.push(offset) } } as unknown as Consumer,
+      producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(),
+    })
+    runner.onAssignment([0])
+    await runner.handler(tickBatch())
+    await waitFor(() => (owner !== undefined ? true : undefined), { what: 'the checkpoint' })
+    await runner.stopApplying()
+    await runner.checkpointAll()
+    expect(owner).toBe(false)
+    expect(commits).toEqual([])
+  })
+})
+
 describe('PartitionRunner restoring', () => {
   it('keeps no snapshot it read once its partition is restored, nor any of partitions assigned elsewhere', async () => {
     const stored = (partition: number): StoredState => {

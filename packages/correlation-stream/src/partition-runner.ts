@@ -335,7 +335,7 @@ export class PartitionRunner {
   async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
     let failed: { err: unknown } | undefined
     const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
-    const all = await this.#o.store.loadAll({ onProgress })
+    const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger })
     this.#saved = this.#assignedOnly(topic, partition, all)
     this.#savedFor = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
     if (failed) throw failed.err
@@ -377,7 +377,11 @@ export class PartitionRunner {
     pe.unsavedSinceTake = undefined
     const writing = (async () => {
       try {
-        await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenSteps: turn })
+        const written = await this.#o.store.save({ inputTopic: topic, partition, offset: String(offset), snapshot }, { betweenSteps: turn, stillOwner: () => this.#engines.get(partition) === pe })
+        if (!written) {
+          log.info({ offset: String(offset) }, 'checkpoint abandoned: the engine lost the partition before its manifest was written')
+          return
+        }
         pe.saved = offset
         pe.unsavedSince = pe.applied > offset ? pe.unsavedSinceTake : undefined
       } catch (err) {
@@ -434,7 +438,8 @@ export class PartitionRunner {
     const committing: PartitionEngine[] = []
     for (const [partition, pe] of this.#engines) {
       if (pe.applied !== pe.saved) {
-        await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() })
+        const written = await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() }, { stillOwner: () => this.#engines.get(partition) === pe })
+        if (!written) continue
         pe.saved = pe.applied
         pe.unsavedSince = undefined
       }

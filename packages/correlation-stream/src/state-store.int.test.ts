@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { CompressionTypes, type Admin, type Kafka, type Producer } from 'kafkajs'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
-import { connectedAdmin, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { encodeSnapshot } from './snapshot-chunks.ts'
 import { chunkKey, KafkaStateStore } from './state-store.ts'
 
@@ -149,7 +149,35 @@ describe('KafkaStateStore on the real Kafka', () => {
     onTestFinished(() => producer.disconnect())
     await producer.send({ topic, acks: -1, messages: [{ key: chunkKeys[1]!, value: null }] })
 
-    expect((await store().loadAll()).has('in/3')).toBe(false)
+    const { logger, lines } = captureLogs()
+    expect((await store().loadAll({ logger })).has('in/3')).toBe(false)
+    // The partition replays from the start of its input: that must not go unnoticed.
+    expect(lines.filter((l) => l.msg === 'snapshot incomplete: replaying the partition from the start of its input')).toMatchObject([
+      { level: 50, inputTopic: 'in', partition: 3, snapshotOffset: '7', chunks: chunkKeys.length, missingChunks: 1, firstMissing: [1], checksumMismatch: false },
+    ])
+  })
+
+  it('writes no manifest when the partition moved to another member while the chunks were written, and the previous snapshot stands', async () => {
+    const { kafka, topic, store } = await setup()
+    const first = busyEngine(300)
+    const writer = store()
+    await writer.save({ inputTopic: 'in', partition: 0, offset: '100', snapshot: first.engine.snapshot() })
+    let owner = true
+    let asked = 0
+    const late = await writer.save({ inputTopic: 'in', partition: 0, offset: '200', snapshot: busyEngine(2000).engine.snapshot() }, {
+      // The rebalance lands while the chunks are being written.
+      betweenSteps: async () => { owner = false },
+      stillOwner: () => { asked++; return owner },
+    })
+    expect(late).toBeUndefined()
+    expect(asked).toBe(1)
+    const records = await readTopicToEnd(kafka, topic)
+    expect(records.some((m) => m.key!.startsWith('in/0/200.'))).toBe(true)
+    expect(records.filter((m) => m.key === 'in/0')).toHaveLength(1)
+
+    const state = (await store().loadAll()).get('in/0')!
+    expect(state.offset).toBe('100')
+    expect(incidentsOf(new CorrelationEngine({}, state.decode()))).toBe(incidentsOf(first.engine))
   })
 
   it('tombstones the chunks of replaced and orphaned snapshots once a newer snapshot is durable', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs'
+import type { Logger } from 'pino'
 import type { EngineSnapshot } from '@opsreview/correlation/engine'
 import { finish } from '@opsreview/correlation/steps'
 import { KafkaUnavailableError } from './errors.ts'
@@ -84,6 +85,26 @@ export interface LoadOptions {
    * the session timeout. A rejection ends the read with that error.
    */
   onProgress?: () => Promise<void>
+  /** Where a manifest left out (chunks missing or not matching) is reported: its partition replays from the start. */
+  logger?: Logger
+}
+
+export interface SaveOptions {
+  /** Runs between the steps of encoding and sending (a turn of the event loop, a consumer's heartbeat). */
+  betweenSteps?: () => Promise<void>
+  /**
+   * Asked once the chunks are written, just before the manifest: false when the partition has moved to
+   * another member meanwhile. That member may have read the chunks as orphans and tombstoned them, and a
+   * manifest naming them would then be the partition's latest and incomplete, so none is written.
+   */
+  stillOwner?: () => boolean
+}
+
+/** What a snapshot written came to. */
+export interface SaveSummary {
+  chunks: number
+  bytes: number
+  rawBytes: number
 }
 
 /** How often a read reports progress, at the most. */
@@ -124,9 +145,12 @@ export class KafkaStateStore {
   /**
    * Resolves once the snapshot's manifest is acknowledged (acks=all): only then is the snapshot durable.
    * Each chunk is encoded just before it is sent, in steps, so the event loop runs while a large state is
-   * written; `betweenSteps` runs between them (a turn of the event loop, a consumer's heartbeat).
+   * written; `betweenSteps` runs between them (a turn of the event loop, a consumer's heartbeat). Resolves
+   * to undefined, with no manifest written, when `stillOwner` says the partition has moved on.
    */
-  async save(state: SavedState, opts: { betweenSteps?: () => Promise<void> } = {}): Promise<{ chunks: number; bytes: number; rawBytes: number }> {
+  async save(state: SavedState, opts?: Omit<SaveOptions, 'stillOwner'>): Promise<SaveSummary>
+  async save(state: SavedState, opts: SaveOptions): Promise<SaveSummary | undefined>
+  async save(state: SavedState, opts: SaveOptions = {}): Promise<SaveSummary | undefined> {
     const partitionKey = partitionKeyOf(state.inputTopic, state.partition)
     const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
     const keys: string[] = []
@@ -143,6 +167,13 @@ export class KafkaStateStore {
       await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
     }
     const { rawBytes, checksum } = next.value
+    if (opts.stillOwner && !opts.stillOwner()) {
+      // Orphans, as a crashed write leaves: tombstoned after this instance's next snapshot of the partition, or by the owner's.
+      const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read: this.#reads }
+      for (const key of keys) o.keys.add(key)
+      this.#obsolete.set(partitionKey, o)
+      return undefined
+    }
     await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
     const obsolete = this.#obsolete.get(partitionKey)?.keys ?? new Set<string>()
     this.#obsolete.set(partitionKey, { keys: new Set(keys), read: this.#reads })
@@ -176,9 +207,9 @@ export class KafkaStateStore {
    * Reads the topic to its end and returns the latest complete snapshot of every partition. A read that
    * receives nothing for `idleTimeoutMs` (Kafka went away meanwhile) fails as retriable instead of hanging;
    * a long read that keeps receiving is never cut short. A manifest whose chunks are not all there, or do
-   * not match its checksum, is left out: that partition replays its input from the start.
+   * not match its checksum, is left out and logged: that partition replays its input from the start.
    */
-  async loadAll({ idleTimeoutMs = 60_000, onProgress }: LoadOptions = {}): Promise<Map<string, StoredState>> {
+  async loadAll({ idleTimeoutMs = 60_000, onProgress, logger }: LoadOptions = {}): Promise<Map<string, StoredState>> {
     const read = ++this.#reads
     const records = await this.#readAll(idleTimeoutMs, onProgress)
     const latest = new Map<string, StoredState>()
@@ -197,16 +228,24 @@ export class KafkaStateStore {
     }
     for (const [key, m] of manifests) {
       const chunks: Buffer[] = []
+      const missing: number[] = []
       for (let i = 0; i < m.chunks; i++) {
         const c = records.get(chunkKey(key, m.seq, i))
         if (c) chunks.push(c)
+        else missing.push(i)
       }
-      if (chunks.length === m.chunks && checksumOf(chunks) === m.checksum) {
-        // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, replaced and
-        // orphaned chunks included), and one view kept would keep all of it.
-        const held = chunks.map((c) => Buffer.from(c))
-        latest.set(key, storedState(m, () => decodeSteps(held) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
+      if (missing.length > 0 || checksumOf(chunks) !== m.checksum) {
+        // Not silent: the partition starts from a fresh engine and replays only its retained input.
+        logger?.error({
+          inputTopic: m.inputTopic, partition: m.partition, snapshotOffset: m.offset, seq: m.seq, chunks: m.chunks,
+          missingChunks: missing.length, firstMissing: missing.slice(0, 10), checksumMismatch: missing.length === 0,
+        }, 'snapshot incomplete: replaying the partition from the start of its input')
+        continue
       }
+      // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, replaced and
+      // orphaned chunks included), and one view kept would keep all of it.
+      const held = chunks.map((c) => Buffer.from(c))
+      latest.set(key, storedState(m, () => decodeSteps(held) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
     }
     this.#forgetObsolete(records, read)
     return latest
