@@ -158,47 +158,37 @@ describe('PartitionRunner on the real Kafka', () => {
     expect(lines.filter((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toHaveLength(1)
   })
 
-  it('replays a partition from the start of its input when its snapshot was written by an older engine', async () => {
+  /**
+   * A snapshot far along the input that the engine cannot continue from, stored for both partitions; the
+   * runner's log lines once every incident is out again, replayed from offset 0.
+   */
+  async function replayPastSnapshot(snapshot: EngineSnapshot) {
     const { kafka, topics, run, feed } = await setup()
-    const all = inputs(12)
-    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    await feed(inputs(12).map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
     const expected = await expectedIncidents(kafka, topics.input)
-    // What the receive-time engine left on the state topic: far along the input, in a format the engine refuses.
     const stateProducer = kafka.producer()
     await stateProducer.connect()
     onTestFinished(() => stateProducer.disconnect())
     const store = new KafkaStateStore(kafka, stateProducer, topics.state)
-    const oldSnapshot = { version: 1, clock: T0 } as unknown as EngineSnapshot
-    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot: oldSnapshot })
+    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot })
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     onTestFinished(() => producer.disconnect())
     const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
-
     await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
     const fedPartitions = new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))
+    return { lines, fedPartitions }
+  }
+
+  it('replays a partition from the start of its input when its snapshot was written by an older engine', async () => {
+    // What the receive-time engine left on the state topic, in a format the engine refuses.
+    const { lines, fedPartitions } = await replayPastSnapshot({ version: 1, clock: T0 } as unknown as EngineSnapshot)
     expect(lines.filter((l) => l.msg === 'snapshot written by an older engine: replaying the partition from the start of its input')).toHaveLength(fedPartitions.size)
   })
 
   it('replays a partition from the start of its input when its snapshot decodes but does not restore, instead of failing', async () => {
-    const { kafka, topics, run, feed } = await setup()
-    const all = inputs(12)
-    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
-    const expected = await expectedIncidents(kafka, topics.input)
-    const stateProducer = kafka.producer()
-    await stateProducer.connect()
-    onTestFinished(() => stateProducer.disconnect())
-    const store = new KafkaStateStore(kafka, stateProducer, topics.state)
     // This engine's version, so no version error: an incident of the wrong shape makes the restore throw a TypeError.
-    const broken = { ...new CorrelationEngine().snapshot(), incidents: [{ wrong: 1 }] } as unknown as EngineSnapshot
-    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot: broken })
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
-    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
-
-    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
-    const fedPartitions = new Set((await readTopicToEnd(kafka, topics.input)).map((m) => m.partition))
+    const { lines, fedPartitions } = await replayPastSnapshot({ ...new CorrelationEngine().snapshot(), incidents: [{ wrong: 1 }] } as unknown as EngineSnapshot)
     expect(lines.filter((l) => l.msg === 'snapshot does not restore: replaying the partition from the start of its input')).toMatchObject([...fedPartitions].map(() => ({ level: 50, snapshotOffset: '20', err: { type: 'TypeError' } })))
     expect(lines.some((l) => l.msg === 'non-retriable failure: the consumer stops')).toBe(false)
   })
