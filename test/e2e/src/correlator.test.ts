@@ -160,6 +160,16 @@ describe('correlator on the real Kafka', () => {
     const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(input), admin.fetchOffsets({ groupId: `${c.env.OPSREVIEW_CORRELATOR_GROUP}-engine`, topics: [input] })])
     await admin.disconnect()
     for (const end of ends) expect(committed!.partitions.find((p) => p.partition === end.partition)?.offset).toBe(Number(end.high) > 0 ? end.high : '-1')
+
+    // The restart: a partition is restored when input comes for it, from the shutdown's snapshot, at the
+    // commit: nothing of what the first run applied is applied again.
+    const again = await c.start()
+    await c.send(c.topics.OPSREVIEW_TOPIC_ALERTS, [alertEvent('a', 'checkout', 'resolved', T0 + 2 * MIN)].map((e) => ({ key: `alertmanager:${e.fingerprint}`, value: e })))
+    const restored = await waitFor(() => again.logs.find((l) => l.msg === 'partition restored'), { what: 'the partition of the new input restored' })
+    const end = ends.find((e) => e.partition === restored.partition)!
+    expect(Number(end.high)).toBeGreaterThan(0)
+    expect(restored).toMatchObject({ topic: input, snapshot: true, fromOffset: end.high })
+    expect(await again.stop()).toBe(0)
     await c.cleanup()
   })
 
