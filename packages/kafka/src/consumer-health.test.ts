@@ -117,18 +117,24 @@ describe('ConsumerHealth', () => {
       fc.record({ kind: fc.constant('tick' as const), value: fc.integer({ min: 0, max: 120_000 }) }),
     )
     fc.assert(fc.property(fc.array(event, { maxLength: 200 }), (events) => {
-      const { health, advance } = tracker()
+      const { health, advance, now } = tracker()
       health.assigned({ t: [0] })
       let end = 0
       let position = 0
+      // Each end that moved past the ones before it, with when: nothing is fetched here, so the oldest
+      // unprocessed record (at `position`) dates from the first end seen past it.
+      const ends: { end: number; at: number }[] = []
       for (const e of events) {
-        if (e.kind === 'end') { end = Math.max(end, e.value); health.endOffsets('t', [{ partition: 0, high: String(e.value), low: '0' }]) }
-        else if (e.kind === 'processed') { position = Math.max(position, e.value); health.processed('t', 0, String(e.value)) }
+        if (e.kind === 'end') {
+          if (ends.length === 0 || e.value > ends.at(-1)!.end) ends.push({ end: e.value, at: now() })
+          end = Math.max(end, e.value); health.endOffsets('t', [{ partition: 0, high: String(e.value), low: '0' }])
+        } else if (e.kind === 'processed') { position = Math.max(position, e.value); health.processed('t', 0, String(e.value)) }
         else if (e.kind === 'committed') { if (e.value >= 0) position = Math.max(position, e.value); health.committed('t', [{ partition: 0, offset: String(e.value) }]) }
         else advance(e.value)
         const p = only(health)
         expect(p.lag).toBe(Math.max(0, end - position))
-        expect(p.oldestUnprocessedAgeSeconds).toBeGreaterThanOrEqual(0)
+        const firstSeenPast = ends.find((o) => o.end > position)?.at
+        expect(p.oldestUnprocessedAgeSeconds).toBe(p.lag === 0 ? 0 : (now() - firstSeenPast!) / 1000)
         if (p.lag === 0) expect(p.stalled).toBe(false)
       }
     }))
