@@ -10,7 +10,13 @@ export interface LockTiming {
   refreshMs: number
   /** A lock not touched for this long is taken over: its holder is gone, wherever it ran. */
   staleMs: number
+  /** The clock `take` watches a lock and its takeover guard by (tests drive it); Date.now by default. */
+  now?: () => number
+  /** How `take` waits between two looks at a lock (tests record and skip the waits); setTimeout by default. */
+  sleep?: (ms: number) => Promise<void>
 }
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export const defaultLockTiming: LockTiming = { refreshMs: 5_000, staleMs: 30_000 }
 
@@ -83,12 +89,14 @@ export class SpoolLock {
     }
     if (heldHere.has(key)) refuse('is already open in this process')
     heldHere.add(key)
+    const now = timing.now ?? Date.now
+    const sleep = timing.sleep ?? realSleep
     const space = pidSpace()
     const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid, ...space }
     const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
     try {
       await writeFile(fresh, JSON.stringify(mine) + '\n', { flush: true })
-      const deadline = Date.now() + timing.staleMs + 2 * timing.refreshMs
+      const deadline = now() + timing.staleMs + 2 * timing.refreshMs
       // The lock as first seen, by owner and time: how long it has gone untouched is watched on our clock.
       let seen: { owner: string; touchedMs: number; sinceMs: number } | undefined
       for (;;) {
@@ -100,22 +108,22 @@ export class SpoolLock {
         }
         const held = await readLock(lock)
         if (held === undefined) continue
-        const now = Date.now()
+        const at = now()
         if (seen && seen.owner === held.owner && held.touchedMs !== seen.touchedMs) {
           refuse(`is in use by ${held.holder ? `process ${held.holder.pid} on host ${JSON.stringify(held.holder.host)}` : 'another process'}, which keeps its lock fresh`)
         }
-        if (!seen || seen.owner !== held.owner) seen = { owner: held.owner, touchedMs: held.touchedMs, sinceMs: now }
-        const untouchedMs = now - seen.sinceMs
+        if (!seen || seen.owner !== held.owner) seen = { owner: held.owner, touchedMs: held.touchedMs, sinceMs: at }
+        const untouchedMs = at - seen.sinceMs
         const h = held.holder
         const gone = h !== undefined && space !== undefined && h.boot === space.boot && h.pidns === space.pidns && h.pid !== process.pid && !isAlive(h.pid)
-        const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && now - held.touchedMs > timing.staleMs)
+        const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && at - held.touchedMs > timing.staleMs)
         if (gone || stale) {
           // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
-          if (await takeOver(dir, fresh, held, timing, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          if (await takeOver(dir, fresh, held, timing, logger, now, sleep)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
           continue
         }
-        if (now > deadline) refuse('has a lock that neither goes stale nor is refreshed')
-        await new Promise((resolve) => setTimeout(resolve, Math.min(500, timing.refreshMs)))
+        if (at > deadline) refuse('has a lock that neither goes stale nor is refreshed')
+        await sleep(Math.min(500, timing.refreshMs))
       }
     } catch (err) {
       heldHere.delete(key)
@@ -181,7 +189,7 @@ async function readLock(lock: string): Promise<HeldLock | undefined> {
 }
 
 /** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */
-async function takeOver(dir: string, fresh: string, held: HeldLock, timing: LockTiming, logger: Logger): Promise<boolean> {
+async function takeOver(dir: string, fresh: string, held: HeldLock, timing: LockTiming, logger: Logger, now: () => number, sleep: (ms: number) => Promise<void>): Promise<boolean> {
   const guardFile = path.join(dir, 'lock.takeover')
   let guard: FileHandle
   try {
@@ -189,12 +197,12 @@ async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Lock
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     const left = await stat(guardFile).catch(() => undefined)
-    if (left && Date.now() - left.mtimeMs > timing.staleMs) {
+    if (left && now() - left.mtimeMs > timing.staleMs) {
       logger.warn({ dir, guard: guardFile }, 'spool lock takeover guard left by a crash removed')
       await rm(guardFile, { force: true })
     } else {
       // Another receiver is taking over: its lock will be fresh, and the next look says whose it is.
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
     return false
   }

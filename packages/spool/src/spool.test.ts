@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
+import { SpoolLock, type LockTiming } from './lock.ts'
 import { Spool, SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
 
 async function tempDir(): Promise<string> {
@@ -434,12 +435,28 @@ describe('Spool lock', () => {
     }
   })
 
+  /**
+   * Takes the lock on a clock of the test's own: it moves only when the lock waits between two looks, and
+   * each wait records how far the clock had gone and whose the lock file still was.
+   */
+  async function takeOnTestClock(dir: string, timing: LockTiming) {
+    const start = Date.now()
+    let now = start
+    const waits: { atMs: number; owner: string }[] = []
+    const sleep = async (ms: number) => { waits.push({ atMs: now - start, owner: (await lockOf(dir)).owner }); now += ms }
+    const lock = await SpoolLock.take(dir, captureLogs().logger, { ...timing, now: () => now, sleep })
+    onTestFinished(() => lock.release())
+    return { waits, tookAtMs: now - start }
+  }
+
   it('waits out the lease of a lock that is fresh but no longer touched, then takes it over', async () => {
     const dir = await tempDir()
     await writeFile(lockFile(dir), JSON.stringify({ owner: 'x', host: 'a-container-gone', pid: 1 }))
-    const started = Date.now()
-    await openSpool(dir, lease)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500)
+    const { waits, tookAtMs } = await takeOnTestClock(dir, { refreshMs: lease.lockRefreshMs, staleMs: lease.lockStaleMs })
+    // Every look before the lease ran out left the lock to its holder; the first look after it took the lock.
+    expect(waits.length).toBeGreaterThan(0)
+    expect(waits.filter((w) => w.owner !== 'x' || w.atMs >= lease.lockStaleMs)).toEqual([])
+    expect(tookAtMs).toBe(lease.lockStaleMs)
     expect((await lockOf(dir)).pid).toBe(process.pid)
   })
 
@@ -450,11 +467,10 @@ describe('Spool lock', () => {
     const dir = await tempDir()
     const gone = spawnSync(process.execPath, ['-e', '']).pid
     await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone, ...(await space()) }))
-    const started = Date.now()
-    const { spool } = await openSpool(dir, { lockRefreshMs: 50, lockStaleMs: 60_000 })
-    expect(Date.now() - started).toBeLessThan(5_000)
+    const { waits } = await takeOnTestClock(dir, { refreshMs: 50, staleMs: 60_000 })
+    // Not one wait: the holder's pid is checked at the first look, the lease is not waited out.
+    expect(waits).toEqual([])
     expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, owner: expect.not.stringMatching(/^crashed$/) })
-    await spool.append([rec(1)])
     expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
   })
 
