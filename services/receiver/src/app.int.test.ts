@@ -1,5 +1,5 @@
 import { onTestFinished, describe, expect, it } from 'vitest'
-import { captureLogs, connectedAdmin, createTopics, fixture, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, fixture, kafkaClient, readTopicToEnd, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { receiverOnKafka } from './test-receiver.ts'
@@ -20,7 +20,7 @@ async function startReceiver(opts: { bodyLimit?: number; alertsMaxMessageBytes?:
   }
   const { logger, lines } = captureLogs()
   const { url, spool } = await receiverOnKafka(kafka, topics, { logger, tokens: ['old-token', TOKEN], bodyLimit: opts.bodyLimit })
-  return { url, kafka, topics, lines, spool }
+  return { url, kafka, admin, topics, lines, spool }
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -34,8 +34,12 @@ describe('receiver on the real Kafka', () => {
     const payload = fixture<{ alerts: unknown[] }>('alertmanager/am025-mixed-one-resolved-truncated.json')
     const res = await post(`${r.url}/webhooks/alertmanager`, payload)
     expect(res.status).toBe(200)
+    // Right at the answer, no waiting: the broker already holds both records.
+    const ends = await r.admin.fetchTopicOffsets(r.topics.alerts)
+    expect(ends.reduce((sum, p) => sum + Number(p.high), 0)).toBe(2)
     expect(await res.json()).toEqual({ accepted: 2, published: 2, truncatedAlerts: 1, rejected: [], rejectedTotal: 0 })
-    const got = await readTopicUntil(r.kafka, r.topics.alerts, (m) => m.length >= 2)
+    const got = await readTopicToEnd(r.kafka, r.topics.alerts)
+    expect(got).toHaveLength(2)
     expect(got.map((m) => m.key).sort()).toEqual(['alertmanager:34fc7e79f23863fc', 'alertmanager:d1a7f99944274c97'])
     expect(events(got).map((e) => e.status).sort()).toEqual(['firing', 'resolved'])
     expect(r.lines.some((l) => l.msg?.toString().includes('dropped alerts') && l.truncatedAlerts === 1)).toBe(true)
