@@ -4,7 +4,7 @@ import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, wri
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { SpoolLock, type LockTiming } from './lock.ts'
 import { Spool, SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
@@ -505,10 +505,17 @@ describe('Spool lock', () => {
   it('tells its owner once when the lock was lost', async () => {
     const dir = await tempDir()
     let told = 0
+    // Only the lock's refresh is on fake time: the test ticks it, and sees whether a tick is still to come.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
+    onTestFinished(() => { vi.useRealTimers() })
     const { spool } = await openSpool(dir, { ...lease, onLockLost: () => { told++ } })
+    expect(vi.getTimerCount()).toBe(1)
     await writeFile(lockFile(dir), JSON.stringify({ owner: 'the-new-owner', host: 'elsewhere', pid: 1 }))
+    await vi.advanceTimersByTimeAsync(lease.lockRefreshMs)
     await waitFor(() => (told > 0 ? true : undefined), { timeoutMs: 2_000, what: 'the owner told' })
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The refresh stopped at the loss: nothing is left to look at the lock, and so to tell the owner, again.
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(20 * lease.lockRefreshMs)
     expect(told).toBe(1)
     await expect(spool.append([rec(1)])).rejects.toBeInstanceOf(SpoolClosedError)
   })
