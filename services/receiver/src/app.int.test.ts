@@ -131,9 +131,12 @@ describe('receiver on the real Kafka', () => {
     const r = await startReceiver()
     const denied = await post(`${r.url}/webhooks/alertmanager`, fixture('alertmanager/am-resolved.json'), { authorization: 'Bearer nope' })
     expect(denied.status).toBe(401)
-    // A marker refusal after the 401: once it is on the topic, anything before it would be too.
-    await post(`${r.url}/webhooks/alertmanager`, '{')
-    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 1)
+    // A marker refusal after the 401. A refused body's dead letter is sent after the answer, not before,
+    // so wait until the marker is on the topic: a letter sent before it would be acknowledged by then, on
+    // whichever partition. Then read every partition to its end.
+    expect((await post(`${r.url}/webhooks/alertmanager`, '{')).status).toBe(400)
+    await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.some((d) => (JSON.parse(d.value) as DeadLetterEnvelope).reason === 'invalid-json'))
+    const dead = await readTopicToEnd(r.kafka, r.topics.rejected)
     expect(dead.map((m) => (JSON.parse(m.value) as DeadLetterEnvelope).reason)).toEqual(['invalid-json'])
   })
 
