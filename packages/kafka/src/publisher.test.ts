@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import fc from 'fast-check'
 import type { Message, Producer } from 'kafkajs'
 import { pino } from 'pino'
@@ -245,16 +245,28 @@ describe('BatchPublisher readiness after a failed send', () => {
   })
 
   it('stops trying to connect the replacement producer once closed', async () => {
+    vi.useFakeTimers()
+    onTestFinished(() => { vi.useRealTimers() })
     const { state, createProducer } = producers()
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    // The reconnect back-off on the global (fake) setTimeout: node:timers/promises is not faked.
+    const reconnectSleep = (ms: number, ends: AbortSignal) => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      ends.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+    })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), reconnectSleep })
     await publisher.connect()
     state.down = true
     state.unreachable = true
-    await publisher.publishEach('t', [{ key: 'k', value: 'a' }])
-    await expect.poll(() => state.connects, { timeout: 2000 }).toBeGreaterThanOrEqual(3)
+    const outcomes = publisher.publishEach('t', [{ key: 'k', value: 'a' }])
+    await vi.advanceTimersByTimeAsync(0)
+    await outcomes
+    // The replacement's first attempt, then one after each back-off (250 ms, 500 ms).
+    await vi.advanceTimersByTimeAsync(750)
+    expect(state.connects).toBeGreaterThanOrEqual(3)
     await publisher.close()
     const connects = state.connects
-    await new Promise((resolve) => setTimeout(resolve, 1200))
+    // Past the longest back-off (RECONNECT_MAX_DELAY_MS, 5 s) twice over: any attempt still scheduled has come.
+    await vi.advanceTimersByTimeAsync(2 * 5_000)
     expect(state.connects).toBe(connects)
     expect(publisher.ready).toBe(false)
   })

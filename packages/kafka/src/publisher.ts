@@ -106,7 +106,14 @@ export interface PublisherOptions {
   onBatch?: (info: { messages: number; durationMs: number; ok: boolean }) => void
   /** Called for each message Kafka will never take (too large, invalid), for metrics. */
   onRefused?: (info: { topic: string; bytes: number; reason: string }) => void
+  /**
+   * How the replacement producer's reconnect loop waits out a back-off; it resolves early, without
+   * throwing, once `ends` aborts. Tests put it on fake time; by default node:timers/promises, unref'd.
+   */
+  reconnectSleep?: (ms: number, ends: AbortSignal) => Promise<void>
 }
+
+const reconnectSleep = (ms: number, ends: AbortSignal): Promise<void> => sleep(ms, undefined, { signal: ends, ref: false }).catch(() => undefined)
 
 /**
  * What became of one message of `publishEach`: undefined once Kafka acknowledged it, else why not —
@@ -172,6 +179,7 @@ export class BatchPublisher {
   readonly #maxBatchBytes: number
   readonly #onBatch: PublisherOptions['onBatch']
   readonly #onRefused: PublisherOptions['onRefused']
+  readonly #reconnectSleep: (ms: number, ends: AbortSignal) => Promise<void>
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
   #producer: Producer
   #detach: (() => void) | undefined
@@ -200,6 +208,7 @@ export class BatchPublisher {
     this.#maxBatchBytes = opts.maxBatchBytes ?? this.#maxMessageBytes
     this.#onBatch = opts.onBatch
     this.#onRefused = opts.onRefused
+    this.#reconnectSleep = opts.reconnectSleep ?? reconnectSleep
     this.#producer = opts.producer ?? this.#newProducer()
     this.#watch(this.#producer)
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
@@ -457,7 +466,7 @@ export class BatchPublisher {
         if (ends.aborted) return
         failures++
         this.#logger.warn({ err, attempt: failures }, 'replacement kafka producer could not connect yet; retrying')
-        await sleep(backoffMs(failures, RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS), undefined, { signal: ends, ref: false }).catch(() => undefined)
+        await this.#reconnectSleep(backoffMs(failures, RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS), ends)
       }
     }
   }
