@@ -39,23 +39,40 @@ function datasetIndices(livePrefix: string, dataset: string) {
 /**
  * Writes replayed incidents and problems to the scratch dataset: an earlier dataset of that name is
  * dropped first, then its two indices are created with the live mappings (no template: a dataset's
- * pattern would overlap another's whose name extends it), and the documents are derived as the indexer
- * derives them (MTTA and MTTR inputs included).
+ * pattern would overlap another's whose name extends it) and no alias, the documents are derived as the
+ * indexer derives them (MTTA and MTTR inputs included) and loaded, and only then are both read aliases
+ * added, in one `updateAliases` call. The review opens a dataset once both aliases exist, so it sees the
+ * dataset complete or not at all. If anything fails before the aliases are added, the indices this call
+ * created are deleted; a run killed mid-load leaves alias-less indices no one can open, which the next
+ * write of that name or `dropDataset` removes.
  */
 export async function writeDataset(es: Client, livePrefix: string, dataset: string, incidents: readonly Incident[], problems: readonly Problem[]): Promise<WrittenDataset> {
   const d = datasetIndices(livePrefix, dataset)
   await dropDataset(es, livePrefix, dataset).catch((err: unknown) => { if (!(err instanceof ReplayError && err.code === 'DATASET_NOT_FOUND')) throw err })
-  for (const { alias, index, mappings } of [d.incidents, d.problems]) {
-    await es.indices.create({ index, mappings, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [alias]: { is_write_index: true } } })
+  const created: string[] = []
+  try {
+    for (const { index, mappings } of [d.incidents, d.problems]) {
+      await es.indices.create({ index, mappings, settings: { number_of_shards: 1, number_of_replicas: 0 } })
+      created.push(index)
+    }
+    // To the concrete indices: their aliases do not exist yet (a write to one would create an index of its name).
+    const toIncident = incidentDocument(d.incidents.index)
+    const toProblem = problemDocument(d.problems.index)
+    await bulk(es, [...incidents.map((i) => toIncident(JSON.stringify(i))), ...problems.map((p) => toProblem(JSON.stringify(p)))])
+    await es.indices.refresh({ index: `${d.incidents.index},${d.problems.index}` })
+    await es.indices.updateAliases({ actions: [d.incidents, d.problems].map(({ alias, index }) => ({ add: { index, alias, is_write_index: true } })) })
+  } catch (err) {
+    // Also after a failed updateAliases: it may have been applied, and deleting the indices takes the aliases with them.
+    if (created.length > 0) await es.indices.delete({ index: created.join(','), ignore_unavailable: true }).catch(() => undefined)
+    throw err
   }
-  const toIncident = incidentDocument(d.incidents.alias)
-  const toProblem = problemDocument(d.problems.alias)
-  await bulk(es, [...incidents.map((i) => toIncident(JSON.stringify(i))), ...problems.map((p) => toProblem(JSON.stringify(p)))])
-  await es.indices.refresh({ index: `${d.incidents.alias},${d.problems.alias}` })
   return { dataset, incidents: { alias: d.incidents.alias, count: incidents.length }, problems: { alias: d.problems.alias, count: problems.length } }
 }
 
-/** Deletes a dataset's two indices (their aliases go with them). Nothing else is touched. */
+/**
+ * Deletes a dataset's two indices (their aliases go with them), found by their concrete names, so an
+ * alias-less leftover of a write that was killed mid-load goes too. Nothing else is touched.
+ */
 export async function dropDataset(es: Client, livePrefix: string, dataset: string): Promise<{ indices: string[] }> {
   const d = datasetIndices(livePrefix, dataset)
   const found: string[] = []
