@@ -40,8 +40,8 @@ function envelope(over: Partial<DeadLetterEnvelope> & Pick<DeadLetterEnvelope, '
   return { stage: 'correlator', error: `failed: ${over.reason}`, at: at.toISOString(), ...over }
 }
 
-/** A receiver stand-in on a loopback port that counts what it is sent and answers as told. */
-async function fakeReceiver(token: string, answer: (body: string) => number) {
+/** A receiver stand-in on a loopback port that counts what it is sent and answers as told (a status, or a status and a JSON body). */
+async function fakeReceiver(token: string, answer: (body: string) => number | { status: number; json: unknown }) {
   const got: { path: string; auth: string | undefined; type: string | undefined; body: string }[] = []
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = []
@@ -49,9 +49,10 @@ async function fakeReceiver(token: string, answer: (body: string) => number) {
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8')
       got.push({ path: req.url ?? '', auth: req.headers.authorization, type: req.headers['content-type'], body })
-      const status = req.headers.authorization === `Bearer ${token}` ? answer(body) : 401
-      res.writeHead(status, { 'content-type': 'application/problem+json' })
-      res.end(status >= 400 ? JSON.stringify({ code: 'VALIDATION_FAILED', detail: 'alerts[0].status is required' }) : '{}')
+      const told = req.headers.authorization === `Bearer ${token}` ? answer(body) : 401
+      const status = typeof told === 'number' ? told : told.status
+      res.writeHead(status, { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json' })
+      res.end(typeof told !== 'number' ? JSON.stringify(told.json) : status >= 400 ? JSON.stringify({ code: 'VALIDATION_FAILED', detail: 'alerts[0].status is required' }) : '{}')
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -185,6 +186,34 @@ describe('dead letters on the real Kafka', () => {
       ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"fixed":true}'],
       ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"still-bad":true}'],
     ])
+  })
+
+  it('reports an Alertmanager webhook the receiver answers 200 but still refuses alerts of as failed again', async () => {
+    const dlq = uniqueName('dl-am-refused')
+    await createTopics(admin, [dlq], 1)
+    const token = 'replay-token'
+    // The receiver's answer to a notification whose alert it still refuses (services/receiver/src/app.ts).
+    const refused = {
+      accepted: 0, published: 0, truncatedAlerts: 0, rejectedTotal: 1,
+      rejected: [{ index: 0, reason: 'schema-invalid', errors: [{ path: '/alerts/0/labels/severity', message: 'must be one of critical, warning, info' }] }],
+    }
+    const receiver = await fakeReceiver(token, (body) => (body.includes('still-bad') ? { status: 200, json: refused } : { status: 200, json: { accepted: 1, published: 1, truncatedAlerts: 0, rejected: [], rejectedTotal: 0 } }))
+    const am = (name: string) => JSON.stringify({ version: '4', status: 'firing', receiver: 'opsreview', groupKey: 'g', alerts: [{ status: 'firing', labels: { alertname: name } }] })
+    await produce(dlq, [
+      deadLetterMessage('am1', envelope({ stage: 'receiver', reason: 'schema-invalid', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: am('still-bad') } })),
+      deadLetterMessage('am2', envelope({ stage: 'receiver', reason: 'schema-invalid', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: am('fixed') } })),
+    ])
+    const result = await replayCommand(
+      { command: 'replay', sinceMs: Date.now() - HOUR, reasons: ['schema-invalid'], topics: [], dryRun: false, json: false },
+      { kafka, logger, topics: [dlq], receiverUrl: receiver.url, ingestToken: token },
+    )
+    expect(result.json).toMatchObject({ matched: 2, replayed: 1, failed: 1 })
+    expect((result.json as { outcomes: unknown[] }).outcomes[0]).toMatchObject({ outcome: 'failed', retriable: false, status: 200 })
+    expect(result.exitCode).toBe(1)
+    expect(result.text).toMatch(/failed again\s+1/)
+    expect(result.text).toContain('receiver answered 200 but refused 1 of 1 alert(s): alert 0 schema-invalid (/alerts/0/labels/severity must be one of critical, warning, info)')
+    expect(result.text).not.toContain('[retry later]')
+    expect(receiver.got).toHaveLength(2)
   })
 
   it('does not append an old record to a compacted topic, where it would replace a newer version for good', async () => {

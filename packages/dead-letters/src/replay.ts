@@ -122,8 +122,9 @@ export function classifyKafkaFailure(err: unknown): ReplayFailedError {
 
 /**
  * Webhook replays: POSTed to the receiver as the sender would, so the fixed validation and mapping run
- * on them. 2xx is done; 4xx fails again (the receiver dead-letters it again); 5xx, 429 and network
- * errors mean the receiver is unavailable.
+ * on them. 2xx is done, except for an Alertmanager notification whose alerts the receiver still refuses
+ * (it answers those 200 and lists them): that fails again, as does a 4xx (the receiver dead-letters it
+ * again); 5xx, 429 and network errors mean the receiver is unavailable.
  */
 export function receiverWebhookTarget(opts: { receiverUrl: string; token: string; timeoutMs?: number }): ReplayTargets['webhook'] {
   const base = new URL(opts.receiverUrl)
@@ -141,7 +142,11 @@ export function receiverWebhookTarget(opts: { receiverUrl: string; token: string
       throw new ReplayFailedError(`receiver unreachable at ${base.origin}: ${(err as Error).message}`, true, { cause: err })
     }
     const text = await res.text().catch(() => '')
-    if (res.ok) return
+    if (res.ok) {
+      const refused = replay.path.split('?')[0] === ALERTMANAGER_PATH ? alertmanagerRefusal(text, replay.body) : undefined
+      if (refused) throw new ReplayFailedError(`receiver answered ${res.status} but ${refused}`, false, { status: res.status })
+      return
+    }
     throw new ReplayFailedError(`receiver answered ${res.status}${problemDetail(text)}`, res.status >= 500 || res.status === 429, { status: res.status })
   }
 }
@@ -152,6 +157,50 @@ export function webhookUrl(base: URL, path: string): URL {
   const url = new URL(base.pathname.replace(/\/$/, '') + path, base)
   if (url.origin !== base.origin) throw new ReplayFailedError(`replay path ${JSON.stringify(path)} leaves the receiver`, false)
   return url
+}
+
+const ALERTMANAGER_PATH = '/webhooks/alertmanager'
+
+/**
+ * The receiver answers an Alertmanager notification 200 also when it refuses some of its alerts (and
+ * dead-letters them again), with `{accepted, rejected: [{index, reason, errors}], rejectedTotal}`. What
+ * it refused, or undefined when it took every alert of the replayed body (or the answer says nothing).
+ */
+function alertmanagerRefusal(answer: string, sentBody: string): string | undefined {
+  let a: { accepted?: unknown; rejected?: unknown; rejectedTotal?: unknown }
+  try {
+    a = JSON.parse(answer) as typeof a
+  } catch {
+    return undefined
+  }
+  if (!a || typeof a !== 'object') return undefined
+  const sent = alertsIn(sentBody)
+  const rejectedTotal = typeof a.rejectedTotal === 'number' ? a.rejectedTotal : 0
+  const accepted = typeof a.accepted === 'number' ? a.accepted : undefined
+  const short = sent !== undefined && accepted !== undefined && accepted < sent
+  if (rejectedTotal <= 0 && !short) return undefined
+  const of = sent === undefined ? '' : ` of ${sent}`
+  const what = rejectedTotal > 0 ? `refused ${rejectedTotal}${of} alert(s)` : `accepted only ${accepted}${of} alert(s)`
+  const reasons = Array.isArray(a.rejected) ? a.rejected.slice(0, 5).map(refusalText).filter((r) => r !== '') : []
+  return `${what}${reasons.length > 0 ? `: ${reasons.join('; ').slice(0, 500)}` : ''}`
+}
+
+function alertsIn(body: string): number | undefined {
+  try {
+    const alerts = (JSON.parse(body) as { alerts?: unknown } | null)?.alerts
+    return Array.isArray(alerts) ? alerts.length : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function refusalText(r: unknown): string {
+  const { index, reason, errors } = (r ?? {}) as { index?: unknown; reason?: unknown; errors?: unknown }
+  const fields = Array.isArray(errors)
+    ? errors.slice(0, 3).map((e) => { const { path, message } = (e ?? {}) as { path?: unknown; message?: unknown }; return [path, message].filter((v) => typeof v === 'string').join(' ') }).filter((f) => f !== '')
+    : []
+  const head = [typeof index === 'number' ? `alert ${index}` : '', typeof reason === 'string' ? reason : ''].filter((v) => v !== '').join(' ')
+  return [head, fields.length > 0 ? `(${fields.join(', ')})` : ''].filter((v) => v !== '').join(' ')
 }
 
 function problemDetail(body: string): string {
