@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import { KafkaJSProtocolError, type Consumer, type EachBatchPayload } from 'kafkajs'
 import { captureLogs } from '@opsreview/testing'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { CommitOffset } from './durable-offsets.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 
@@ -54,8 +54,6 @@ function indexingConsumer(consumer: Consumer, es: Client = elasticsearch()) {
   return { indexing, lines, processed }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 describe('IndexingConsumer commits', () => {
   it('commits durable progress after a failed commit by itself, without waiting for new records', async () => {
     const kafka = fakeConsumer((attempt) => attempt === 1)
@@ -71,16 +69,23 @@ describe('IndexingConsumer commits', () => {
   })
 
   it('keeps retrying a failing commit with back-off, and stops at close', async () => {
+    // The commit timers on fake time: the test says how long passes, and sees what is still scheduled.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    onTestFinished(() => { vi.useRealTimers() })
     const kafka = fakeConsumer(() => true)
     const { indexing, lines } = indexingConsumer(kafka.consumer)
     await indexing.handler(batchOf('alerts', 0, [0]))
-    await expect.poll(() => kafka.attemptsAt.length, { timeout: 2_000 }).toBeGreaterThanOrEqual(4)
+    // Each retry comes within commitRetryMaxMs (40 ms) of the last failure.
+    for (let i = 0; i < 10 && kafka.attemptsAt.length < 4; i++) await vi.advanceTimersByTimeAsync(40)
+    expect(kafka.attemptsAt.length).toBeGreaterThanOrEqual(4)
     // Logged once, not once per attempt.
     expect(lines.filter((l) => l.msg === 'offset commit failed; retrying')).toHaveLength(1)
     await indexing.close(['alerts'])
     const afterClose = kafka.attemptsAt.length
     expect(lines.at(-1)).toMatchObject({ msg: 'offset commit failed at shutdown; those records are read again on start', offsets: [{ topic: 'alerts', partition: 0, offset: '1' }] })
-    await sleep(200)
+    // No retry is left scheduled, and none comes however long passes (past every back-off: 40 ms at most).
+    expect(vi.getTimerCount()).toBe(0)
+    await vi.advanceTimersByTimeAsync(10 * 40)
     expect(kafka.attemptsAt).toHaveLength(afterClose)
   })
 
