@@ -1,10 +1,10 @@
 import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { connectProducer } from '@opsreview/kafka/connection'
+import { connectProducer, type ConnectRetry } from '@opsreview/kafka/connection'
 import type { ListCommand, ReplayCommand } from './args.ts'
 import { ReplayFailedError } from './errors.ts'
 import { readDeadLetters, type TopicRead } from './read.ts'
-import { deadLetterId, formatReplayReport, kafkaRecordTarget, receiverWebhookTarget, replayDeadLetters, type ReplayTargets } from './replay.ts'
+import { classifyKafkaFailure, deadLetterId, formatReplayReport, kafkaRecordTarget, receiverWebhookTarget, replayDeadLetters, type ReplayTargets } from './replay.ts'
 import { formatSummary, ReasonCounts, selects } from './summary.ts'
 
 export interface CommandDeps {
@@ -58,19 +58,12 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
   })
   const selected = read.deadLetters
   const compactedTopics = await compacted(deps.kafka, new Set(selected.flatMap((dl) => (dl.replay?.kind === 'record' ? [dl.replay.topic] : []))))
-  let producer: Producer | undefined
+  const records = lazyRecordTarget(deps.kafka, deps.logger)
   const webhook = deps.ingestToken
     ? receiverWebhookTarget({ receiverUrl: deps.receiverUrl, token: deps.ingestToken })
     : async () => { throw new ReplayFailedError('no ingest token: set OPSREVIEW_INGEST_TOKENS', false) }
   const targets: ReplayTargets = {
-    record: async (replay) => {
-      if (!producer) {
-        // A replay must not create a topic that is gone: that is a failure to report, not to paper over.
-        producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-        await connectProducer(producer, { onRetry: (err, attempt) => deps.logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
-      }
-      await kafkaRecordTarget(producer)(replay)
-    },
+    record: records.record,
     webhook,
   }
   try {
@@ -86,7 +79,34 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
       exitCode: report.failed > 0 ? 1 : 0,
     }
   } finally {
-    await producer?.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'replay producer did not disconnect cleanly'))
+    await records.close()
+  }
+}
+
+/**
+ * Record replays through a producer connected on the first one. A producer that could not connect is
+ * dropped (connectProducer has disconnected it), so the next record replay connects afresh instead of
+ * sending through it; the connect error is a Kafka failure like a send's (classifyKafkaFailure).
+ */
+export function lazyRecordTarget(kafka: Pick<Kafka, 'producer'>, logger: Logger, connectRetry: Omit<ConnectRetry, 'onRetry'> = {}): { record: ReplayTargets['record']; close(): Promise<void> } {
+  let producer: Producer | undefined
+  return {
+    record: async (replay) => {
+      if (!producer) {
+        // A replay must not create a topic that is gone: that is a failure to report, not to paper over.
+        const connecting = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+        try {
+          await connectProducer(connecting, { ...connectRetry, onRetry: (err, attempt) => logger.warn({ err, attempt }, 'kafka producer could not connect yet; retrying') })
+        } catch (err) {
+          throw classifyKafkaFailure(err)
+        }
+        producer = connecting
+      }
+      await kafkaRecordTarget(producer)(replay)
+    },
+    close: async () => {
+      await producer?.disconnect().catch((err: unknown) => logger.warn({ err }, 'replay producer did not disconnect cleanly'))
+    },
   }
 }
 
