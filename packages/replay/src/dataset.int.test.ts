@@ -42,7 +42,10 @@ describe('what-if dataset writes', () => {
   it('a write that fails mid-load leaves no index behind, and the review finds no dataset', async () => {
     const prefix = uniqueName('replay-ds')
     cleanupIndices(prefix)
-    await expect(writeDataset(failingBulk(es, 2), prefix, 'half', incidents, problems)).rejects.toThrow(/es_rejected_execution_exception/)
+    // A 429 is Elasticsearch too busy: retriable, which the CLI exits 69 for.
+    const failed = writeDataset(failingBulk(es, 2), prefix, 'half', incidents, problems)
+    await expect(failed).rejects.toThrow(/es_rejected_execution_exception/)
+    await expect(failed).rejects.toMatchObject({ code: 'UNAVAILABLE', retriable: true })
     expect(await whatIfIndices(prefix, 'half')).toEqual([])
     await expect(resolveDataset(es, aliasesOf, prefix, 'half')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
 

@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/correlation/types'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
 import { incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
-import { ReplayError } from './errors.ts'
+import { elasticsearchUnavailable, ReplayError, retriableStatus } from './errors.ts'
 
 /** The dataset's index prefix (`<live prefix>-whatif-<name>`), refusing a name `?dataset=` could not open. */
 export function datasetPrefix(livePrefix: string, dataset: string): string {
@@ -21,8 +21,10 @@ async function bulk(es: Client, ops: IndexOperation[]): Promise<void> {
     const chunk = ops.slice(i, i + 1000)
     const r = await es.bulk({ operations: chunk.flatMap((op) => [bulkAction(op), JSON.parse(op.document) as unknown]) })
     if (r.errors) {
-      const first = r.items.find((it) => it.index?.error)?.index?.error
-      throw new Error(`writing the dataset failed: ${JSON.stringify(first)}`)
+      const failed = r.items.flatMap((it) => (it.index?.error ? [it.index] : []))
+      const message = `writing the dataset failed: ${JSON.stringify(failed[0]?.error)}`
+      // Every refusal a 429 (es_rejected_execution_exception) or 5xx: Elasticsearch was too busy, run it again.
+      throw failed.length > 0 && failed.every((it) => retriableStatus(it.status)) ? new ReplayError('UNAVAILABLE', message) : new Error(message)
     }
   }
 }
@@ -64,7 +66,7 @@ export async function writeDataset(es: Client, livePrefix: string, dataset: stri
   } catch (err) {
     // Also after a failed updateAliases: it may have been applied, and deleting the indices takes the aliases with them.
     if (created.length > 0) await es.indices.delete({ index: created.join(','), ignore_unavailable: true }).catch(() => undefined)
-    throw err
+    throw elasticsearchUnavailable(err)
   }
   return { dataset, incidents: { alias: d.incidents.alias, count: incidents.length }, problems: { alias: d.problems.alias, count: problems.length } }
 }
@@ -76,8 +78,12 @@ export async function writeDataset(es: Client, livePrefix: string, dataset: stri
 export async function dropDataset(es: Client, livePrefix: string, dataset: string): Promise<{ indices: string[] }> {
   const d = datasetIndices(livePrefix, dataset)
   const found: string[] = []
-  for (const { index } of [d.incidents, d.problems]) if (await es.indices.exists({ index })) found.push(index)
+  try {
+    for (const { index } of [d.incidents, d.problems]) if (await es.indices.exists({ index })) found.push(index)
+  } catch (err) {
+    throw elasticsearchUnavailable(err)
+  }
   if (found.length === 0) throw new ReplayError('DATASET_NOT_FOUND', `no what-if dataset ${dataset}`)
-  await es.indices.delete({ index: found.join(',') })
+  await es.indices.delete({ index: found.join(',') }).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
   return { indices: found }
 }

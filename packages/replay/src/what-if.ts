@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import { compareRuns } from './compare.ts'
 import { writeDataset } from './dataset.ts'
+import { elasticsearchUnavailable } from './errors.ts'
 import { readLiveRun } from './live.ts'
 import type { ReplayReport } from './report.ts'
 import { readFromOf, runReplay, type ReplayOptions } from './replay.ts'
@@ -26,7 +27,7 @@ export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   // Live incidents are read from where the replay's input starts, so both sides hold the same span.
   const spans = { ...range, readFrom: new Date(readFromOf(o)).toISOString() }
   // Live first: missing live indices or an Elasticsearch that does not answer fail before the long read of the log.
-  const live = await readLiveRun(o.es, o.indexPrefix, spans)
+  const live = await readLiveRun(o.es, o.indexPrefix, spans).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
   const replay = await runReplay(o)
   const comparison = compareRuns(live, replay, spans)
   let dataset: ReplayReport['dataset'] = null
