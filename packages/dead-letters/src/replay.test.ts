@@ -51,6 +51,20 @@ describe('replayDeadLetters', () => {
     expect(report).toMatchObject({ replayed: 2, duplicates: 1 })
   })
 
+  it('reports a duplicate of an input that failed as failed too, without sending it again', async () => {
+    let tries = 0
+    const { t, sent } = targets({ webhook: (b) => { tries++; return b === 'same' ? new ReplayFailedError('receiver answered 422', false, { status: 422 }) : undefined } })
+    const letters = [dl(webhook('same')), dl(webhook('same')), dl(webhook('other'))]
+    const report = await replayDeadLetters(letters, { targets: t, dryRun: false, logger })
+    expect(tries).toBe(2)
+    expect(sent).toEqual(['webhook:other'])
+    expect(report).toMatchObject({ replayed: 1, failed: 2, duplicates: 0 })
+    expect(report.outcomes[1]).toMatchObject({ outcome: 'failed', retriable: false, status: 422, error: `same input as dlq/0@${letters[0]!.offset}, not sent again: receiver answered 422` })
+    const text = formatReplayReport(report)
+    expect(text).toMatch(/failed again\s+2/)
+    expect(text).not.toContain('replayed once')
+  })
+
   it('reports a refused replay and goes on with the others', async () => {
     const { t, sent } = targets({ webhook: (b) => (b === 'bad' ? new ReplayFailedError('receiver answered 422', false, { status: 422 }) : undefined) })
     const report = await replayDeadLetters([dl(webhook('bad')), dl(webhook('good'))], { targets: t, dryRun: false, logger })

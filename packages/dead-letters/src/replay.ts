@@ -31,7 +31,7 @@ export const deadLetterId = (dl: DeadLetter) => `${dl.topic}/${dl.partition}@${d
 
 export const replayTarget = (r: DeadLetterReplay): string => (r.kind === 'record' ? `topic ${r.topic}` : `receiver ${r.path}`)
 
-// Two dead letters of the same input (dead-lettered again after a replay that failed) replay once per run.
+// Two dead letters of the same input (dead-lettered again after a replay that failed) are sent once per run.
 const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 'record' ? [r.kind, r.topic, r.key, r.value] : [r.kind, r.path, r.body])
 
 /**
@@ -41,7 +41,8 @@ const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 're
  */
 export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger; compactedTopics?: ReadonlySet<string> }): Promise<ReplayReport> {
   const outcomes: ReplayOutcome[] = []
-  const seen = new Map<string, string>()
+  // Each input tried in this run: the first dead letter of it, and how it failed if it did.
+  const seen = new Map<string, { id: string; failed?: { error: string; retriable: boolean; status: number | undefined } }>()
   const down = new Map<DeadLetterReplay['kind'], ReplayFailedError>()
   for (const dl of deadLetters) {
     const replay = dl.replay
@@ -58,30 +59,42 @@ export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts
     const target = replayTarget(replay)
     const id = payloadId(replay)
     const first = seen.get(id)
-    if (first !== undefined) {
-      outcomes.push({ deadLetter: dl, outcome: 'duplicate', target, sameAs: first })
+    if (first?.failed) {
+      // Its input failed (or was not tried) a moment ago: not sent again, and failed like it.
+      const { error, retriable, status } = first.failed
+      outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: `same input as ${first.id}, not sent again: ${error}`, retriable, status })
       continue
     }
-    seen.set(id, deadLetterId(dl))
+    if (first !== undefined) {
+      outcomes.push({ deadLetter: dl, outcome: 'duplicate', target, sameAs: first.id })
+      continue
+    }
     if (opts.dryRun) {
+      seen.set(id, { id: deadLetterId(dl) })
       outcomes.push({ deadLetter: dl, outcome: 'would-replay', target })
       continue
     }
     const unavailable = down.get(replay.kind)
     if (unavailable) {
-      outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: `not tried: ${unavailable.message}`, retriable: true })
+      const failed = { error: `not tried: ${unavailable.message}`, retriable: true, status: undefined }
+      seen.set(id, { id: deadLetterId(dl), failed })
+      outcomes.push({ deadLetter: dl, outcome: 'failed', target, ...failed })
       continue
     }
     try {
       if (replay.kind === 'record') await opts.targets.record(replay)
       else await opts.targets.webhook(replay)
+      // Only an input the target has counts as replayed for the duplicates that follow.
+      seen.set(id, { id: deadLetterId(dl) })
       outcomes.push({ deadLetter: dl, outcome: 'replayed', target })
     } catch (err) {
       const failure = err instanceof ReplayFailedError ? err : new ReplayFailedError(String((err as Error)?.message ?? err), false, { cause: err })
       if (failure.retriable) down.set(replay.kind, failure)
       // The report names every failure; the log keeps the cause's stack for whoever runs with debug.
       opts.logger.debug({ deadLetter: deadLetterId(dl), target, err: failure }, 'replay failed')
-      outcomes.push({ deadLetter: dl, outcome: 'failed', target, error: failure.message, retriable: failure.retriable, status: failure.status })
+      const failed = { error: failure.message, retriable: failure.retriable, status: failure.status }
+      seen.set(id, { id: deadLetterId(dl), failed })
+      outcomes.push({ deadLetter: dl, outcome: 'failed', target, ...failed })
     }
   }
   const count = (...kinds: ReplayOutcome['outcome'][]) => outcomes.filter((o) => kinds.includes(o.outcome)).length
