@@ -4,8 +4,7 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, readTopicToEnd, readTopicUntil, uniqueName } from '@opsreview/testing'
-// The package is not a dependency of the receiver's: its source, by path (services may import packages).
-import { replayCommand } from '../../../packages/dead-letters/src/commands.ts'
+import { replayCommand } from '@opsreview/dead-letters'
 import { receiverOnKafka } from './test-receiver.ts'
 import { TEST_NOW } from './test-fakes.ts'
 
