@@ -47,7 +47,7 @@ describe('opsreview replay, exit codes', () => {
     expect(r.code).toBe(69)
   })
 
-  it('a rules file that cannot be read is a configuration fault (78) from OPSREVIEW_GROUPING_RULES, a flag fault (2) from --config', async () => {
+  it('a rules file that cannot be read is a configuration fault (78) from OPSREVIEW_GROUPING_RULES, a flag fault (64) from --config', async () => {
     const file = path.join(repoRoot, 'no-such-dir', 'rules.yaml')
     const fromVariable = await opsreview(['replay', '--from', '3h'], { OPSREVIEW_GROUPING_RULES: file })
     expect(fromVariable.stderr).toMatch(/^opsreview replay:\n {2}- OPSREVIEW_GROUPING_RULES .*no-such-dir\/rules\.yaml/)
@@ -56,7 +56,7 @@ describe('opsreview replay, exit codes', () => {
 
     const fromFlag = await opsreview(['replay', '--from', '3h', '--config', file], {})
     expect(fromFlag.stderr).toMatch(/^opsreview replay:\n {2}- --config: .*no-such-dir\/rules\.yaml/)
-    expect(fromFlag.code).toBe(2)
+    expect(fromFlag.code).toBe(64)
   })
 })
 

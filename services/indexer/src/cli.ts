@@ -117,7 +117,7 @@ async function replay(argv: string[]): Promise<number> {
   const errors = [...(args.ok ? [] : args.errors)]
   const configErrors = config.ok ? [] : [...config.errors]
   // Without --config, the live rules: the events were labelled under them already, and they group. A bad
-  // --config is a flag fault (2); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
+  // --config is a flag fault (64, as every opsreview command's); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
   const flagRules = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
   const envRules = config.ok && config.value.OPSREVIEW_GROUPING_RULES !== '' ? config.value.OPSREVIEW_GROUPING_RULES : undefined
   const rulesFile = flagRules ?? envRules
@@ -132,7 +132,7 @@ async function replay(argv: string[]): Promise<number> {
   }
   if (errors.length > 0 || configErrors.length > 0 || !config.ok) {
     process.stderr.write(`opsreview replay:\n${[...errors, ...configErrors].map((e) => `  - ${e}`).join('\n')}\n\n${REPLAY_USAGE}`)
-    return errors.length > 0 ? 2 : 78
+    return errors.length > 0 ? 64 : 78
   }
   if (!cmd || cmd.command === 'help') {
     process.stdout.write(REPLAY_USAGE)

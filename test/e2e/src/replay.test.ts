@@ -28,9 +28,9 @@ async function opsreview(args: string[], env: Record<string, string>): Promise<{
 }
 
 describe('opsreview replay as a process, on the whole pipeline', () => {
-  it('refuses bad flags with exit 2, listing every fault', async () => {
+  it('refuses bad flags with exit 64, listing every fault', async () => {
     const r = await opsreview(['replay', '--from', 'yesterday', '--index', 'Bad_Name', '--bogus'], {})
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(64)
     expect(r.stderr).toContain('unknown argument "--bogus"')
     expect(r.stderr).toContain('--from must be a date-time')
     expect(r.stderr).toContain('--index must be a dataset name')
