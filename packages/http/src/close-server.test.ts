@@ -30,15 +30,14 @@ describe('closeServer', () => {
     while (answers.length < 3) await new Promise((resolve) => setTimeout(resolve, 10))
     // The grace's end is the only thing that cuts connections: it must never come.
     const cutAtGrace = vi.spyOn(server, 'closeAllConnections')
-    const before = answers.length
     await closeServer(server, 10_000)
     sending = false
     await sender
     agent.destroy()
-    // server.close() alone waited here until the grace ran out: the connection took request after request.
+    // server.close() alone waited here until the grace ran out (past this test's 5 s timeout): the connection
+    // took request after request. closeServer returned, and not by the grace's cut. Whether the client saw an
+    // answer with `Connection: close` or a reset of its next request is a race between the two, both fine.
     expect(cutAtGrace).not.toHaveBeenCalled()
-    // The connection closed because the answer in flight told the client so.
-    expect(answers.slice(before)).toContain('close')
     expect(answers.slice(0, 3)).toEqual(['keep-alive', 'keep-alive', 'keep-alive'])
   })
 })
