@@ -35,7 +35,8 @@ export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<
     keep: () => false,
   })
   const groups = counts.groups()
-  const { total, replayable } = counts
+  const total = groups.reduce((s, g) => s + g.count, 0)
+  const replayable = groups.reduce((s, g) => s + g.replayable, 0)
   return {
     text: formatSummary(groups, { sinceMs: cmd.sinceMs, topics: read.topics }),
     json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable },

@@ -57,16 +57,8 @@ export function summarize(deadLetters: Iterable<DeadLetter>): ReasonGroup[] {
 /** `summarize` one letter at a time, holding only the counts: a listing reads every letter and keeps none. */
 export class ReasonCounts {
   readonly #groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; first: number; last: number; stages: Set<string> }>()
-  #total = 0
-  #replayable = 0
-
-  /** Letters counted, and how many of them carry a replay. */
-  get total(): number { return this.#total }
-  get replayable(): number { return this.#replayable }
 
   add(dl: DeadLetter): void {
-    this.#total++
-    if (dl.replay) this.#replayable++
     const id = JSON.stringify([dl.topic, dl.reason])
     let g = this.#groups.get(id)
     if (!g) this.#groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, first: dl.at, last: dl.at, stages: new Set() }))
