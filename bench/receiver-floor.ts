@@ -17,7 +17,7 @@ import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
-import { alertsPerRequest, cpuSeconds, load, rawProducer, token } from './receiver-load.ts'
+import { alertsPerRequest, brokers, cpuSeconds, load, median, rawProducer, round2, token } from './receiver-load.ts'
 
 type Server = 'http' | 'receiver'
 
@@ -65,8 +65,6 @@ async function start(server: Server): Promise<{ child: ChildProcessByStdio<null,
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
-const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2 }
-const round2 = (n: number) => Math.round(n * 100) / 100
 
 /** The server's CPU seconds per 100k alerts answered, one figure per round. */
 async function measure(server: Server, seconds: number, rounds: number): Promise<{ cpuSecondsPer100kAlerts: number[]; alertsPerSec: number[]; non2xx: number }> {
@@ -89,7 +87,6 @@ async function measure(server: Server, seconds: number, rounds: number): Promise
 }
 
 async function rawCost(rounds: number): Promise<number[]> {
-  const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
   const admin = new Kafka({ clientId: 'bench-floor-admin', brokers, logLevel: logLevel.NOTHING }).admin()
   await admin.connect()
   const topic = `bench-floor-${Date.now().toString(36)}-raw`

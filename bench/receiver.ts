@@ -20,10 +20,9 @@ import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { freePort } from '@opsreview/testing/ports'
 import { pacedLoad } from './paced-load.ts'
-import { alertsPerRequest, cpuSeconds, headers, load, payload, rawProducer, token } from './receiver-load.ts'
+import { alertsPerRequest, brokers, cpuSeconds, headers, load, median, payload, rawProducer, round2, token } from './receiver-load.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const seconds = Number(process.env.BENCH_SECONDS ?? 20)
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 const run = `bench-${Date.now().toString(36)}`
@@ -89,7 +88,6 @@ const latency = await pacedLoad(`${url}/webhooks/alertmanager`, { rate: 300, dur
 const publishBuckets = [...(await (await fetch(`${url}/metrics`)).text()).matchAll(/opsreview_receiver_kafka_publish_seconds_bucket\{le="([^"]+)",outcome="ok"\} (\d+)/g)]
   .map(([, le, count]) => ({ le, count: Number(count) }))
 
-const round2 = (n: number) => Math.round(n * 100) / 100
 const roundResults = []
 for (let r = 1; r <= rounds; r++) {
   const cpuBefore = { receiver: await cpuSeconds(receiver.pid!), bench: process.cpuUsage(), load: os.loadavg() }
@@ -112,7 +110,6 @@ for (let r = 1; r <= rounds; r++) {
   roundResults.push(round)
   console.log(`round ${r}/${rounds}: receiver ${Math.round(throughput.alertsPerSec)} alerts/s, raw ${raw.eventsPerSec} events/s, ratio ${round.receiverToRaw}; CPU s per 100k: receiver ${round.throughputPhaseCpu.receiverSecondsPer100kAlerts}, raw ${raw.cpuSecondsPer100kEvents}`)
 }
-const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2 }
 
 const offsets = await admin.fetchTopicOffsets(topics.alerts)
 const inKafka = offsets.reduce((sum, p) => sum + Number(p.high), 0)
