@@ -89,8 +89,8 @@ export class SpoolLock {
     }
     if (heldHere.has(key)) refuse('is already open in this process')
     heldHere.add(key)
-    const now = timing.now ?? Date.now
-    const sleep = timing.sleep ?? realSleep
+    const clock = { now: timing.now ?? Date.now, sleep: timing.sleep ?? realSleep }
+    const { now, sleep } = clock
     const space = pidSpace()
     const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid, ...space }
     const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
@@ -119,7 +119,7 @@ export class SpoolLock {
         const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && at - held.touchedMs > timing.staleMs)
         if (gone || stale) {
           // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
-          if (await takeOver(dir, fresh, held, timing, logger, now, sleep)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          if (await takeOver(dir, fresh, held, { ...timing, ...clock }, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
           continue
         }
         if (at > deadline) refuse('has a lock that neither goes stale nor is refreshed')
@@ -189,7 +189,8 @@ async function readLock(lock: string): Promise<HeldLock | undefined> {
 }
 
 /** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */
-async function takeOver(dir: string, fresh: string, held: HeldLock, timing: LockTiming, logger: Logger, now: () => number, sleep: (ms: number) => Promise<void>): Promise<boolean> {
+async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Required<LockTiming>, logger: Logger): Promise<boolean> {
+  const { now, sleep } = timing
   const guardFile = path.join(dir, 'lock.takeover')
   let guard: FileHandle
   try {
