@@ -169,9 +169,7 @@ export class KafkaStateStore {
     const { rawBytes, checksum } = next.value
     if (opts.stillOwner && !opts.stillOwner()) {
       // Orphans, as a crashed write leaves: tombstoned after this instance's next snapshot of the partition, or by the owner's.
-      const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read: this.#reads }
-      for (const key of keys) o.keys.add(key)
-      this.#obsolete.set(partitionKey, o)
+      this.#markObsolete(partitionKey, keys, this.#reads)
       return undefined
     }
     await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
@@ -260,13 +258,14 @@ export class KafkaStateStore {
    */
   #forgetObsolete(records: Map<string, Buffer>, read: number): void {
     for (const [partitionKey, o] of this.#obsolete) if (o.read < read) this.#obsolete.delete(partitionKey)
-    for (const key of records.keys()) {
-      if (!isChunkKey(key)) continue
-      const { partitionKey } = chunkOwner(key)
-      const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read }
-      o.keys.add(key)
-      this.#obsolete.set(partitionKey, o)
-    }
+    for (const key of records.keys()) if (isChunkKey(key)) this.#markObsolete(chunkOwner(key).partitionKey, [key], read)
+  }
+
+  /** Chunks of a partition to tombstone once this instance has written a newer snapshot of it. */
+  #markObsolete(partitionKey: string, keys: Iterable<string>, read: number): void {
+    const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read }
+    for (const key of keys) o.keys.add(key)
+    this.#obsolete.set(partitionKey, o)
   }
 
   /** The latest value of every key on the topic (tombstoned keys left out). */
