@@ -87,6 +87,20 @@ pid_ours() {
   return 1
 }
 
+# stop_pidfile NAME PIDFILE SIGNAL SECONDS PATTERN...: signals the process only when it is ours (pid_ours),
+# waits SECONDS for it to go, then SIGKILL; the pid file goes either way.
+pid_gone() { ! pid_is "$@"; }
+stop_pidfile() {
+  local name="$1" pidfile="$2" signal="$3" secs="$4"; shift 4
+  if pid_ours "$pidfile" "$@"; then
+    local pid; pid="$(cat "$pidfile")"
+    log "stopping $name (pid $pid, SIG$signal)"
+    kill "-$signal" "$pid" 2>/dev/null || true
+    wait_for "$name to exit" "$secs" pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
+  fi
+  rm -f "$pidfile"
+}
+
 # What our own processes' command lines contain: this home's Kafka node K, Elasticsearch, a service.
 kafka_cmdline_of() { echo "kafka.Kafka $(kafka_run_of "$1")/server.properties"; }
 ES_CMDLINE=(org.elasticsearch "-Djava.io.tmpdir=$ES_RUN/tmp")

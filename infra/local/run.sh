@@ -162,17 +162,6 @@ start_prometheus() {
   echo $! > "$pidfile"
 }
 
-# stop_pid NAME PIDFILE PATTERN...: SIGTERM, then SIGKILL after 30 s, only to a process that is ours (pid_ours).
-pid_gone() { ! pid_is "$@"; }
-stop_pid() {
-  local name="$1" pidfile="$2" pid; shift 2
-  if pid_ours "$pidfile" "$@"; then
-    pid="$(cat "$pidfile")"; log "stopping $name (pid $pid)"; kill -TERM "$pid" 2>/dev/null || true
-    wait_for "$name to exit" 30 pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
-  fi
-  rm -f "$pidfile"
-}
-
 # status_line NAME PIDFILE PATTERN...: `NAME up pid N` or `NAME down`, the same form as `stack.sh pids`.
 status_line() { local name="$1" pidfile="$2"; shift 2; if pid_ours "$pidfile" "$@"; then echo "$name up pid $(cat "$pidfile")"; else echo "$name down"; fi; }
 
@@ -261,9 +250,9 @@ INFO
     ;;
   stop)
     # Prometheus first: services going away on purpose are not incidents.
-    stop_pid prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
-    stop_pid alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
-    for s in $SERVICES; do for k in $(instances); do stop_pid "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
+    stop_pidfile prometheus "$PROMETHEUS_RUN/prometheus.pid" TERM 30 "${PROMETHEUS_CMDLINE[@]}"
+    stop_pidfile alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" TERM 30 "${ALERTMANAGER_CMDLINE[@]}"
+    for s in $SERVICES; do for k in $(instances); do stop_pidfile "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" TERM 30 "$(service_cmdline_of "$s")"; done; done
     bash infra/local/stack.sh stop
     ;;
   status) print_status ;;

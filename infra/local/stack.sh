@@ -212,24 +212,11 @@ YML
   log "elasticsearch ready on http://127.0.0.1:$ES_PORT"
 }
 
-# stop_pidfile NAME PIDFILE SIGNAL PATTERN...: signals the process only when it is ours (pid_ours).
-pid_gone() { ! pid_is "$@"; }
-stop_pidfile() {
-  local name="$1" pidfile="$2" signal="$3"; shift 3
-  if pid_ours "$pidfile" "$@"; then
-    local pid; pid="$(cat "$pidfile")"
-    log "stopping $name (pid $pid, SIG$signal)"
-    kill "-$signal" "$pid" 2>/dev/null || true
-    wait_for "$name to exit" 60 pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
-  fi
-  rm -f "$pidfile"
-}
-
 # stop_kafka SIGNAL [NODE...]: the nodes together, so none waits for a quorum the others already left.
 stop_kafka() {
   local signal="$1"; shift
   local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k
-  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" "$(kafka_cmdline_of "$k")" & done
+  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" 60 "$(kafka_cmdline_of "$k")" & done
   wait
 }
 
@@ -258,8 +245,8 @@ act() {
     kafka/stop) stop_kafka TERM $nodes ;;
     kafka/kill) stop_kafka KILL $nodes ;;
     elasticsearch/start) start_elasticsearch ;;
-    elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" TERM "${ES_CMDLINE[@]}" ;;
-    elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL "${ES_CMDLINE[@]}" ;;
+    elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" TERM 60 "${ES_CMDLINE[@]}" ;;
+    elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL 60 "${ES_CMDLINE[@]}" ;;
   esac
 }
 
