@@ -87,9 +87,19 @@ pid_ours() {
   return 1
 }
 
+# pid_gone PID PATTERN...: the process has let go of everything it held. A dying process's command line
+# reads empty (pid_is fails) while it, or one of a JVM's other threads, still closes its sockets, so a start
+# right after a kill would find the port taken: gone is no process, or a zombie with no thread beside it.
+pid_gone() {
+  local pid="$1"; shift
+  pid_is "$pid" "$@" && return 1
+  [ -d "/proc/$pid" ] || return 0
+  [[ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)" =~ ^[ZX]?$ ]] &&
+    [ "$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" -le 1 ]
+}
+
 # stop_pidfile NAME PIDFILE SIGNAL SECONDS PATTERN...: signals the process only when it is ours (pid_ours),
 # waits SECONDS for it to go, then SIGKILL; the pid file goes either way.
-pid_gone() { ! pid_is "$@"; }
 stop_pidfile() {
   local name="$1" pidfile="$2" signal="$3" secs="$4"; shift 4
   if pid_ours "$pidfile" "$@"; then
