@@ -2,7 +2,7 @@ import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { connectProducer, type ConnectRetry } from '@opsreview/kafka/connection'
 import type { ListCommand, ReplayCommand } from './args.ts'
-import { ReplayFailedError } from './errors.ts'
+import { kafkaUnavailable, ReplayFailedError } from './errors.ts'
 import { readDeadLetters, type TopicRead } from './read.ts'
 import { classifyKafkaFailure, deadLetterId, formatReplayReport, kafkaRecordTarget, receiverWebhookTarget, replayDeadLetters, type ReplayTargets } from './replay.ts'
 import { formatSummary, ReasonCounts, selects } from './summary.ts'
@@ -112,20 +112,23 @@ export function lazyRecordTarget(kafka: Pick<Kafka, 'producer'>, logger: Logger,
 }
 
 /**
- * Those of `topics` that exist and are compacted (`cleanup.policy` names `compact`). `ConfigResourceTypes`
- * through the default export: Node's ESM loader does not find it among kafkajs's named CommonJS exports.
+ * Those of `topics` that exist and are compacted (`cleanup.policy` names `compact`). Kafka gone since the
+ * read is Kafka unavailable, as it is for the read. `ConfigResourceTypes` through the default export: Node's
+ * ESM loader does not find it among kafkajs's named CommonJS exports.
  */
 async function compacted(kafka: Kafka, topics: ReadonlySet<string>): Promise<Set<string>> {
   if (topics.size === 0) return new Set()
   const admin = kafka.admin()
-  await admin.connect()
   try {
+    await admin.connect()
     const existing = new Set(await admin.listTopics())
     const names = [...topics].filter((t) => existing.has(t))
     if (names.length === 0) return new Set()
     const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: names.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })) })
     return new Set(resources.filter((r) => r.configEntries.some((e) => e.configName === 'cleanup.policy' && e.configValue.split(',').map((p) => p.trim()).includes('compact'))).map((r) => r.resourceName))
+  } catch (err) {
+    throw kafkaUnavailable(err)
   } finally {
-    await admin.disconnect()
+    await admin.disconnect().catch(() => undefined)
   }
 }

@@ -2,10 +2,11 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import type { Admin, Kafka, Message, Producer } from 'kafkajs'
+import { Kafka as KafkaClient, logLevel, type Admin, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs'
 import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { createTopics, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
+import { KafkaUnavailableError } from './errors.ts'
 import { readDeadLetters } from './read.ts'
 
 const logger = pino({ level: 'silent' })
@@ -29,6 +30,15 @@ afterAll(async () => {
 /** `kafka` whose admins are `wrap`ped: a test sees and steers what the code under test asks of the cluster. */
 function withAdmin(k: Kafka, wrap: (admin: Admin) => Admin): Kafka {
   return Object.assign(Object.create(k) as Kafka, { admin: (...args: Parameters<Kafka['admin']>) => wrap(k.admin(...args)) })
+}
+
+/** A port nothing listens on: bind one, then close it. */
+async function closedPort(): Promise<number> {
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise<void>((resolve) => closed.close(() => resolve()))
+  return port
 }
 
 async function produce(topic: string, messages: Message[]): Promise<void> {
@@ -238,11 +248,7 @@ describe('dead letters on the real Kafka', () => {
   it('reports a receiver that is down as failed, to retry later, without trying each dead letter', async () => {
     const dlq = uniqueName('dl-down')
     await createTopics(admin, [dlq], 1)
-    // A port nothing listens on: bind one, then close it.
-    const closed = createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const port = await closedPort()
     await produce(dlq, [1, 2, 3].map((i) => deadLetterMessage(`am${i}`, envelope({ stage: 'receiver', reason: 'validation_failed', replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: `{"n":${i}}` } }))))
     const result = await replayCommand(
       { command: 'replay', sinceMs: Date.now() - HOUR, reasons: ['validation_failed'], topics: [], dryRun: false, json: false },
@@ -252,5 +258,33 @@ describe('dead letters on the real Kafka', () => {
     expect(result.text).toMatch(/receiver unreachable at http:\/\/127\.0\.0\.1:\d+/)
     expect(result.text.match(/not tried/g)).toHaveLength(2)
     expect(result.text).toContain('[retry later]')
+  })
+
+  it('reports Kafka dropping between the read and the compacted-topic check as unavailable (exit 69), and replays nothing', async () => {
+    const dlq = uniqueName('dl-drop')
+    const target = uniqueName('dl-drop-target')
+    await createTopics(admin, [dlq, target], 1)
+    await produce(dlq, [deadLetterMessage('o/0/0', envelope({ reason: 'schema-invalid', replay: { kind: 'record', topic: target, key: 'a', value: '{"id":"a"}' } }))])
+    // Kafka as it is once the broker is gone; no retries: kafkajs gives up the same way after them, only later.
+    const gone = new KafkaClient({ clientId: uniqueName('dl-gone'), brokers: [`127.0.0.1:${await closedPort()}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } })
+    // The broker drops once the reader's consumer has read to the end offsets and disconnected: every admin
+    // asked for after that, the compacted-topic check's among them, reaches no broker.
+    let dropped = false
+    const dropping = Object.assign(Object.create(kafka) as Kafka, {
+      admin: (...args: Parameters<Kafka['admin']>) => (dropped ? gone : kafka).admin(...args),
+      consumer: (...args: Parameters<Kafka['consumer']>) => {
+        const consumer = kafka.consumer(...args)
+        return Object.assign(Object.create(consumer) as Consumer, { disconnect: async () => { await consumer.disconnect(); dropped = true } })
+      },
+    })
+    const replay = replayCommand(
+      { command: 'replay', sinceMs: Date.now() - HOUR, reasons: ['schema-invalid'], topics: [], dryRun: false, json: false },
+      { kafka: dropping, logger, topics: [dlq], receiverUrl: 'http://127.0.0.1:9', ingestToken: undefined },
+    )
+    // Retriable is what the CLI exits 69 (EX_UNAVAILABLE) for, instead of 70 for a fault of ours.
+    await expect(replay).rejects.toBeInstanceOf(KafkaUnavailableError)
+    await expect(replay).rejects.toMatchObject({ retriable: true, message: expect.stringMatching(/^Kafka is unavailable: Connection error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/) })
+    expect(dropped).toBe(true)
+    expect((await admin.fetchTopicOffsets(target)).map((p) => p.high)).toEqual(['0'])
   })
 })

@@ -6,6 +6,12 @@ import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 
 export { KafkaUnavailableError }
 
+/** A kafkajs error (no connection, no answer once its retries are spent) as Kafka unavailable; anything else as it is. */
+export function kafkaUnavailable(err: unknown): unknown {
+  if (err instanceof Error && err.name.startsWith('KafkaJS')) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
+  return err
+}
+
 /** The command line is wrong: every problem found, so the operator fixes it in one go. */
 export class UsageError extends Error {
   readonly code = 'USAGE'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
-import { KafkaUnavailableError, ReadIncompleteError, type PendingPartition } from './errors.ts'
+import { kafkaUnavailable, ReadIncompleteError, type PendingPartition } from './errors.ts'
 import { parseDeadLetter, type DeadLetter } from './record.ts'
 
 export interface ReadDeadLettersOptions {
@@ -37,11 +37,6 @@ interface Range { topic: string; partition: number; start: bigint; end: bigint; 
 
 const rangeId = (topic: string, partition: number) => `${topic}\u0000${partition}`
 
-function unavailable(err: unknown): unknown {
-  if (err instanceof Error && err.name.startsWith('KafkaJS')) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
-  return err
-}
-
 /**
  * Reads the dead-letter topics from `sinceMs` (Kafka's offsets-by-timestamp) up to the end offsets taken
  * before the first fetch, so a topic that keeps growing cannot keep the command running. The consumer has
@@ -72,7 +67,7 @@ export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<Rea
       }
     }
   } catch (err) {
-    throw unavailable(err)
+    throw kafkaUnavailable(err)
   } finally {
     await admin.disconnect().catch(() => undefined)
   }
@@ -122,7 +117,7 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
       for (const r of ranges.values()) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.start) })
     })
   } catch (err) {
-    throw unavailable(err)
+    throw kafkaUnavailable(err)
   } finally {
     clearTimeout(timer)
     await consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'dead-letter reader did not disconnect cleanly'))
