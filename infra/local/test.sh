@@ -15,11 +15,19 @@ command -v promtool >/dev/null || die "the alert rule tests need promtool: apt-g
 export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}"
 export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
 
-started=""
-bash infra/local/stack.sh status >/dev/null 2>&1 || started=yes
+# The parts that were down before the start (`kafka` or `kafka-K`, `elasticsearch`): only those are stopped
+# again, so an engine someone already had running stays up.
+was_down="$(bash infra/local/stack.sh pids 2>/dev/null | awk '$2 == "down" { print $1 }' || true)"
 # Set before the start, so a stack that failed half-way up is stopped too. Only OPSREVIEW_KEEP_STACK=1 keeps it.
 cleanup() {
-  if [ -n "$started" ] && [ "${OPSREVIEW_KEEP_STACK:-}" != 1 ]; then bash infra/local/stack.sh stop; fi
+  [ -n "$was_down" ] && [ "${OPSREVIEW_KEEP_STACK:-}" != 1 ] || return 0
+  local kafka_nodes kafka_down part
+  kafka_nodes="$(bash infra/local/stack.sh pids 2>/dev/null | grep -c '^kafka' || true)"
+  kafka_down="$(grep -c '^kafka' <<<"$was_down" || true)"
+  # A cluster's nodes stop together, so none waits for a quorum the others already left.
+  if [ "$kafka_down" -gt 0 ] && [ "$kafka_down" = "$kafka_nodes" ]; then bash infra/local/stack.sh stop kafka
+  else for part in $(grep '^kafka' <<<"$was_down" || true); do bash infra/local/stack.sh stop "$part"; done; fi
+  if grep -qx elasticsearch <<<"$was_down"; then bash infra/local/stack.sh stop elasticsearch; fi
 }
 trap cleanup EXIT
 bash infra/local/stack.sh start
