@@ -5,10 +5,11 @@ OPSREVIEW_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if [ "$(id -u)" = 0 ]; then
   # Elasticsearch will not run as root, and /root is private, so root keeps the stack where the
   # unprivileged engine user can read it.
-  OPSREVIEW_HOME="${OPSREVIEW_HOME:-/var/lib/opsreview}"
+  OPSREVIEW_DEFAULT_HOME=/var/lib/opsreview
 else
-  OPSREVIEW_HOME="${OPSREVIEW_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/opsreview}"
+  OPSREVIEW_DEFAULT_HOME="${XDG_DATA_HOME:-$HOME/.local/share}/opsreview"
 fi
+OPSREVIEW_HOME="${OPSREVIEW_HOME:-$OPSREVIEW_DEFAULT_HOME}"
 # One spelling of the path (no // nor trailing /): Elasticsearch normalises the paths it is given, and
 # pid_ours matches them in its command line.
 OPSREVIEW_HOME="$(realpath -ms "$OPSREVIEW_HOME")"

@@ -177,9 +177,8 @@ print_status() {
 
 # The command that stops this stack, with the variables that choose its pid files and processes when set.
 stop_command() {
-  local v out="" default_home
-  if [ "$(id -u)" = 0 ]; then default_home=/var/lib/opsreview; else default_home="${XDG_DATA_HOME:-$HOME/.local/share}/opsreview"; fi
-  [ "$OPSREVIEW_HOME" = "$default_home" ] || out="OPSREVIEW_HOME=$OPSREVIEW_HOME "
+  local v out=""
+  [ "$OPSREVIEW_HOME" = "$(realpath -ms "$OPSREVIEW_DEFAULT_HOME")" ] || out="OPSREVIEW_HOME=$OPSREVIEW_HOME "
   for v in OPSREVIEW_KAFKA_NODES OPSREVIEW_INSTANCES OPSREVIEW_SELF_MONITORING OPSREVIEW_PROMETHEUS_BIN OPSREVIEW_ALERTMANAGER_BIN; do
     [ -z "${!v:-}" ] || out="$out$v=${!v} "
   done

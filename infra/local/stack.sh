@@ -66,7 +66,7 @@ kafka_healthy() {
   kafka_answers "$(kafka_port_of "$1")" && pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$1")"
 }
 # For status: the pid file first, so a stale one is noted and removed even while the port is closed.
-kafka_up() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && kafka_healthy "$1"; }
+kafka_up() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && kafka_answers "$(kafka_port_of "$1")"; }
 es_pid_ok() { pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}"; }
 
 write_kafka_config() {
