@@ -157,22 +157,24 @@ describe('KafkaStateStore on the real Kafka', () => {
     ])
   })
 
-  it('writes no manifest when the partition moved to another member while the chunks were written, and the previous snapshot stands', async () => {
-    const { kafka, topic, store } = await setup()
+  it('stops writing chunks and writes no manifest once the partition moved to another member, and the previous snapshot stands', async () => {
+    const { kafka, producer, topic } = await setup()
+    // Small chunks: the snapshot takes many, and the move lands between two of them.
+    const store = () => new KafkaStateStore(kafka, producer, topic, { maxChunkBytes: 8 * 1024 })
     const first = busyEngine(300)
     const writer = store()
     await writer.save({ inputTopic: 'in', partition: 0, offset: '100', snapshot: first.engine.snapshot() })
-    let owner = true
+    const second = busyEngine(2000).engine.snapshot()
+    const whole = await store().save({ inputTopic: 'other', partition: 0, offset: '200', snapshot: second })
+    expect(whole.chunks).toBeGreaterThan(3)
+
     let asked = 0
-    const late = await writer.save({ inputTopic: 'in', partition: 0, offset: '200', snapshot: busyEngine(2000).engine.snapshot() }, {
-      // The rebalance lands while the chunks are being written.
-      betweenSteps: async () => { owner = false },
-      stillOwner: () => { asked++; return owner },
-    })
+    // The rebalance lands once two chunks are written.
+    const late = await writer.save({ inputTopic: 'in', partition: 0, offset: '200', snapshot: second }, { stillOwner: () => ++asked <= 2 })
     expect(late).toBeUndefined()
-    expect(asked).toBe(1)
     const records = await readTopicToEnd(kafka, topic)
-    expect(records.some((m) => m.key!.startsWith('in/0/200.'))).toBe(true)
+    expect(records.filter((m) => m.key!.startsWith('in/0/200.')).map((m) => m.key!.split('/').at(-1))).toEqual(['0', '1'])
+    expect(asked).toBe(3)
     expect(records.filter((m) => m.key === 'in/0')).toHaveLength(1)
 
     const state = (await store().loadAll()).get('in/0')!

@@ -93,9 +93,10 @@ export interface SaveOptions {
   /** Runs between the steps of encoding and sending (a turn of the event loop, a consumer's heartbeat). */
   betweenSteps?: () => Promise<void>
   /**
-   * Asked once the chunks are written, just before the manifest: false when the partition has moved to
-   * another member meanwhile. That member may have read the chunks as orphans and tombstoned them, and a
-   * manifest naming them would then be the partition's latest and incomplete, so none is written.
+   * Asked before each chunk and before the manifest: false when the partition has moved to another member
+   * meanwhile. That member may have read the chunks as orphans and tombstoned them, and a manifest naming
+   * them would then be the partition's latest and incomplete, so none is written; nor is any further
+   * chunk (tens of megabytes at a million alerts) that no manifest would name.
    */
   stillOwner?: () => boolean
 }
@@ -155,10 +156,13 @@ export class KafkaStateStore {
     const seq = `${state.offset}.${randomBytes(4).toString('hex')}`
     const keys: string[] = []
     let bytes = 0
+    // Orphans, as a crashed write leaves: tombstoned after this instance's next snapshot of the partition, or by the owner's.
+    const abandon = () => { this.#markObsolete(partitionKey, keys, this.#reads); return undefined }
     const encoding = snapshotChunks(state.snapshot, this.#maxChunkBytes)
     let next = encoding.next()
     for (; !next.done; next = encoding.next()) {
       if (!next.value) { await opts.betweenSteps?.(); continue }
+      if (opts.stillOwner && !opts.stillOwner()) return abandon()
       const key = chunkKey(partitionKey, seq, keys.length)
       keys.push(key)
       bytes += next.value.length
@@ -167,11 +171,7 @@ export class KafkaStateStore {
       await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
     }
     const { rawBytes, checksum } = next.value
-    if (opts.stillOwner && !opts.stillOwner()) {
-      // Orphans, as a crashed write leaves: tombstoned after this instance's next snapshot of the partition, or by the owner's.
-      this.#markObsolete(partitionKey, keys, this.#reads)
-      return undefined
-    }
+    if (opts.stillOwner && !opts.stillOwner()) return abandon()
     await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
     const obsolete = this.#obsolete.get(partitionKey)?.keys ?? new Set<string>()
     this.#obsolete.set(partitionKey, { keys: new Set(keys), read: this.#reads })
