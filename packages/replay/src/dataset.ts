@@ -16,10 +16,10 @@ export interface WrittenDataset {
   problems: { alias: string; count: number }
 }
 
-async function bulk(es: Client, ops: IndexOperation[]): Promise<void> {
+async function bulk(es: Client, ops: IndexOperation[], signal: AbortSignal | undefined): Promise<void> {
   for (let i = 0; i < ops.length; i += 1000) {
     const chunk = ops.slice(i, i + 1000)
-    const r = await es.bulk({ operations: chunk.flatMap((op) => [bulkAction(op), JSON.parse(op.document) as unknown]) })
+    const r = await es.bulk({ operations: chunk.flatMap((op) => [bulkAction(op), JSON.parse(op.document) as unknown]) }, { signal })
     if (r.errors) {
       const failed = r.items.flatMap((it) => (it.index?.error ? [it.index] : []))
       const message = `writing the dataset failed: ${JSON.stringify(failed[0]?.error)}`
@@ -45,23 +45,29 @@ function datasetIndices(livePrefix: string, dataset: string) {
  * indexer derives them (MTTA and MTTR inputs included) and loaded, and only then are both read aliases
  * added, in one `updateAliases` call. The review opens a dataset once both aliases exist, so it sees the
  * dataset complete or not at all. If anything fails before the aliases are added, the indices this call
- * created are deleted; a run killed mid-load leaves alias-less indices no one can open, which the next
- * write of that name or `dropDataset` removes.
+ * created are deleted; so are they when `signal` aborts (the CLI's Ctrl-C), which also cuts short the
+ * request under way. Only a run killed outright (SIGKILL, a crash) leaves alias-less indices no one can
+ * open, which the next write of that name or `dropDataset` removes.
  */
-export async function writeDataset(es: Client, livePrefix: string, dataset: string, incidents: readonly Incident[], problems: readonly Problem[]): Promise<WrittenDataset> {
+export async function writeDataset(es: Client, livePrefix: string, dataset: string, incidents: readonly Incident[], problems: readonly Problem[], opts: { signal?: AbortSignal } = {}): Promise<WrittenDataset> {
+  const { signal } = opts
   const d = datasetIndices(livePrefix, dataset)
   await dropDataset(es, livePrefix, dataset).catch((err: unknown) => { if (!(err instanceof ReplayError && err.code === 'DATASET_NOT_FOUND')) throw err })
   const created: string[] = []
   try {
     for (const { index, mappings } of [d.incidents, d.problems]) {
-      await es.indices.create({ index, mappings, settings: { number_of_shards: 1, number_of_replicas: 0 } })
+      signal?.throwIfAborted()
+      // Counted before the answer: a create cut short may have made the index all the same. The name was
+      // dropped just above, so an index of it is this call's.
       created.push(index)
+      await es.indices.create({ index, mappings, settings: { number_of_shards: 1, number_of_replicas: 0 } }, { signal })
     }
     // To the concrete indices: their aliases do not exist yet (a write to one would create an index of its name).
     const toIncident = incidentDocument(d.incidents.index)
     const toProblem = problemDocument(d.problems.index)
-    await bulk(es, [...incidents.map((i) => toIncident(JSON.stringify(i))), ...problems.map((p) => toProblem(JSON.stringify(p)))])
-    await es.indices.refresh({ index: `${d.incidents.index},${d.problems.index}` })
+    await bulk(es, [...incidents.map((i) => toIncident(JSON.stringify(i))), ...problems.map((p) => toProblem(JSON.stringify(p)))], signal)
+    await es.indices.refresh({ index: `${d.incidents.index},${d.problems.index}` }, { signal })
+    signal?.throwIfAborted()
     await es.indices.updateAliases({ actions: [d.incidents, d.problems].map(({ alias, index }) => ({ add: { index, alias, is_write_index: true } })) })
   } catch (err) {
     // Also after a failed updateAliases: it may have been applied, and deleting the indices takes the aliases with them.

@@ -62,4 +62,23 @@ describe('readLog on the real Kafka', () => {
     expect(stats).toMatchObject({ records: 3, partitions: 3 })
     expect(await admin.listTopics()).not.toContain(missing)
   })
+
+  it('stops when its signal aborts (Ctrl-C), rejecting with the reason, and deletes its group', async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const alerts = uniqueName('log-aborted')
+    await createTopics(admin, [alerts])
+    const producer = kafka.producer()
+    await producer.connect()
+    const T = Date.parse('2026-11-30T00:00:00Z')
+    await producer.send({ topic: alerts, messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, value: `a${i}`, timestamp: String(T + i * 1000) })) })
+    await producer.disconnect()
+
+    const interruption = new AbortController()
+    const reason = new Error('interrupted')
+    const groupId = uniqueName('log-reader')
+    const read = readLog({ kafka, topics: [alerts], fromMs: T, toMs: T + 60_000, groupId, signal: interruption.signal }, () => interruption.abort(reason))
+    await expect(read).rejects.toBe(reason)
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
+  })
 })

@@ -23,6 +23,8 @@ export interface ReadLogOptions {
   maxBufferedPerPartition?: number
   /** Gives up when no record arrives for this long while some are still expected. */
   idleTimeoutMs?: number
+  /** Stops reading when aborted, rejecting with its reason; the group is deleted all the same. */
+  signal?: AbortSignal
 }
 
 export interface ReadLogStats {
@@ -163,10 +165,14 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     const watchdog = setInterval(() => {
       if (Date.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
     }, 1000)
+    const stop = () => failed(o.signal!.reason)
+    if (o.signal?.aborted) stop()
+    else o.signal?.addEventListener('abort', stop)
     try {
       await finished
     } finally {
       clearInterval(watchdog)
+      o.signal?.removeEventListener('abort', stop)
     }
     return stats
   } catch (err) {

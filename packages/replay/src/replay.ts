@@ -38,6 +38,8 @@ export interface ReplayOptions {
   groupId: string
   /** Gives up when Kafka sends nothing for this long while records are still expected (default 60 s). */
   idleTimeoutMs?: number
+  /** Stops the read of the log when aborted (Ctrl-C), rejecting with its reason. */
+  signal?: AbortSignal
   logger: ReplayLogger
   /** Wall clock for the speed figures only; the engine runs on event time. */
   now?: () => number
@@ -108,7 +110,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const topics = withCommands ? [o.topics.alerts, o.topics.commands] : [o.topics.alerts]
 
   let lastTick = -Infinity
-  await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}) }, (record) => {
+  await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}), signal: o.signal }, (record) => {
     if (tickIntervalMs > 0 && record.timestamp - lastTick >= tickIntervalMs) {
       lastTick = record.timestamp
       take(engine.apply({ type: 'tick', at: new Date(record.timestamp).toISOString() }))

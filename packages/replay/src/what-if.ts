@@ -20,7 +20,8 @@ export interface WhatIfOptions extends ReplayOptions {
 /**
  * `opsreview replay`: reads the live incidents and problems of the range, runs the engine over the retained
  * log with another configuration, compares them, and, when asked, writes the replay to a scratch dataset.
- * Reads live topics and indices only; the dataset is the only thing it writes.
+ * Reads live topics and indices only; the dataset is the only thing it writes. Aborting `signal` stops it
+ * where it is, with its reason, and deletes a dataset it is still writing (writeDataset).
  */
 export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   const range = { from: new Date(o.fromMs).toISOString(), to: new Date(o.toMs).toISOString() }
@@ -28,14 +29,16 @@ export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   const spans = { ...range, readFrom: new Date(readFromOf(o)).toISOString() }
   // Live first: missing live indices or an Elasticsearch that does not answer fail before the long read of the log.
   const live = await readLiveRun(o.es, o.indexPrefix, spans).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
+  o.signal?.throwIfAborted()
   const replay = await runReplay(o)
+  o.signal?.throwIfAborted()
   const comparison = compareRuns(live, replay, spans)
   let dataset: ReplayReport['dataset'] = null
   if (o.dataset !== undefined) {
     // What the comparison looked at: incidents touching the range, problems seen in it.
     const incidents = replay.incidents.filter((i) => Date.parse(i.openedAt) < o.toMs && (i.resolvedAt === null || Date.parse(i.resolvedAt) >= o.fromMs))
     const problems = replay.problems.filter((p) => Date.parse(p.firstSeenAt) < o.toMs && Date.parse(p.lastSeenAt) >= o.fromMs)
-    dataset = await writeDataset(o.es, o.indexPrefix, o.dataset, incidents, problems)
+    dataset = await writeDataset(o.es, o.indexPrefix, o.dataset, incidents, problems, { signal: o.signal })
   }
   return { range, rules: o.rules ?? null, settings: o.settings ?? {}, replay: replay.stats, comparison, dataset }
 }

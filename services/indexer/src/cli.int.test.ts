@@ -1,26 +1,41 @@
 // `opsreview replay` and `opsreview retention` as the operator runs them: the CLI from source as a process,
 // its exit code and output.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ensureIndices } from '@opsreview/search-index/templates'
-import { cleanupIndices, elasticsearchUrl, esClient, kafkaBrokers, repoRoot, uniqueName } from '@opsreview/testing'
+import { cleanupIndices, elasticsearchUrl, esClient, kafkaBrokers, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 
 const run = promisify(execFile)
 
-/** Runs the CLI with only `env` (and the engines the tests use): nothing of the caller's environment leaks in. */
+const cliArgs = (args: string[]) => ['--disable-warning=TimeoutNegativeWarning', '--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args]
+/** Only `env` (and the engines the tests use): nothing of the caller's environment leaks in. */
+const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...env })
+
+/** Runs the CLI to its end. */
 async function opsreview(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['--disable-warning=TimeoutNegativeWarning', '--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args], {
-      env: { PATH: process.env.PATH ?? '', OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...env }, timeout: 60_000,
-    })
+    const r = await run(process.execPath, cliArgs(args), { env: cliEnv(env), timeout: 60_000 })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string }
     if (typeof e.code !== 'number') throw err
     return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }
   }
+}
+
+/** Starts the CLI for a test to signal; `ended` has its exit code, or the signal that killed it, and what it printed. */
+function startOpsreview(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, cliArgs(args), { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = { stdout: '', stderr: '' }
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out.stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out.stderr += d })
+  // 'close', not 'exit': by then everything it printed has been read.
+  const ended = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, ...out }))
+  onTestFinished(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  return { child, ended }
 }
 
 /** Topics no test creates: a replay over them reads nothing and returns at once. */
@@ -72,5 +87,32 @@ describe('opsreview retention, exit codes', () => {
       expect(r.stderr, args.join(' ')).not.toContain('tried again')
       expect(r.code, args.join(' ')).toBe(69)
     }
+  })
+})
+
+describe('opsreview replay --index, interrupted', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s deletes the scratch index it created and had not aliased yet, and exits %i', async (signal, code) => {
+    const prefix = uniqueName('rv-cli-int')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    await ensureIndices(es, prefix)
+    // No node may hold a shard of a dataset index: its create waits for its primary (up to Elasticsearch's
+    // 30 s), so the run is held after the index exists and before its alias does, until the signal comes.
+    await es.indices.putIndexTemplate({ name: `${prefix}-whatif-held`, index_patterns: [`${prefix}-whatif-*`], priority: 1000, template: { settings: { 'index.routing.allocation.require._name': 'no-such-node' } } })
+    const datasetIndices = async () => Object.keys(await es.indices.get({ index: `${prefix}-whatif-*`, allow_no_indices: true, expand_wildcards: 'all' }))
+
+    const replay = startOpsreview(['replay', '--from', '3h', '--index', 'held'], { OPSREVIEW_ES_INDEX_PREFIX: prefix, ...missingTopics() })
+    await Promise.race([
+      waitFor(async () => ((await datasetIndices()).length > 0 ? true : undefined), { what: 'a scratch index of the dataset' }),
+      replay.ended.then((r) => { throw new Error(`opsreview replay ended (${r.code ?? r.signal}) before creating a scratch index: ${r.stderr}`) }),
+    ])
+    replay.child.kill(signal)
+    const r = await replay.ended
+
+    expect(await datasetIndices()).toEqual([])
+    expect([r.code, r.signal]).toEqual([code, null])
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(`opsreview replay: interrupted by ${signal}\n`)
   })
 })

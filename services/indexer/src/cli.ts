@@ -1,6 +1,7 @@
 // `pnpm opsreview <command>`: the operator's commands. Wires config and clients; the work is in packages:
 // reindex is rebuildFromKafka (@opsreview/search-index), dead-letters is @opsreview/dead-letters, replay is
 // @opsreview/replay.
+import { constants } from 'node:os'
 import { Client, errors as esErrors } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
@@ -142,6 +143,15 @@ async function replay(argv: string[]): Promise<number> {
   // Logs to stderr, so `--json` output on stdout stays parseable.
   const logger = createLogger('replay', c.OPSREVIEW_LOG_LEVEL, pino.destination(2))
   const es = new Client({ ...elasticsearchConnectionOptions(c), requestTimeout: 60_000 })
+  // Ctrl-C or SIGTERM stops the run where it is, a dataset half written deleted, instead of killing it with
+  // the dataset's indices left unaliased. A second signal finds no handler and kills it at once.
+  const interruption = new AbortController()
+  let interruptedBy: NodeJS.Signals | undefined
+  const interrupt = (signal: NodeJS.Signals) => {
+    interruptedBy = signal
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
+    interruption.abort()
+  }
   try {
     if (cmd.command === 'drop') {
       const { indices } = await dropDataset(es, c.OPSREVIEW_ES_INDEX_PREFIX, cmd.dataset)
@@ -150,6 +160,7 @@ async function replay(argv: string[]): Promise<number> {
     }
     const kafka = new Kafka({ clientId: 'opsreview-replay', ...kafkaConnectionOptions(c), logLevel: logLevel.NOTHING, retry: { retries: 3 } })
     const settings = setOverrides(c)
+    process.on('SIGINT', interrupt).on('SIGTERM', interrupt)
     const report = await whatIf({
       kafka, es, logger, indexPrefix: c.OPSREVIEW_ES_INDEX_PREFIX,
       topics: { alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS },
@@ -160,11 +171,16 @@ async function replay(argv: string[]): Promise<number> {
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
       settings,
       groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
-      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL,
+      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL, signal: interruption.signal,
     })
     process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report))
     return 0
   } catch (err) {
+    if (interruptedBy) {
+      process.stderr.write(`opsreview replay: interrupted by ${interruptedBy}\n`)
+      // 128 + the signal's number, as a shell reports a process the signal killed: 130 for SIGINT, 143 for SIGTERM.
+      return 128 + constants.signals[interruptedBy]
+    }
     const e = err as Error & { retriable?: boolean; code?: string }
     if (e.code === 'LIVE_INDEX_NOT_FOUND') {
       process.stderr.write(`opsreview replay: ${e.message}; check OPSREVIEW_ES_INDEX_PREFIX (${c.OPSREVIEW_ES_INDEX_PREFIX}), or start the indexer, which creates it\n`)
@@ -176,6 +192,7 @@ async function replay(argv: string[]): Promise<number> {
     // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
     return e.retriable || e instanceof esErrors.ConnectionError || e instanceof esErrors.TimeoutError ? 69 : 70
   } finally {
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
     await es.close()
   }
 }
