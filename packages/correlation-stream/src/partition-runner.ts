@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
@@ -6,7 +5,7 @@ import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
 import { requestsOf } from '@opsreview/kafka/publisher'
-import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { classifyFailure, EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
@@ -32,6 +31,8 @@ export interface PartitionRunnerOptions {
   checkpointShare?: number
   /** Wall clock, for the checkpoint cadence and dead-letter times only; the engine has its own clock. */
   now: () => number
+  /** How a commit retry waits out its back-off, resolving early once `ends` aborts (`sleepUnlessAborted`); tests wait on `ends` alone. */
+  sleep?: (ms: number, ends: AbortSignal) => Promise<void>
   /** After a batch's outputs (and dead letters) are acknowledged by Kafka. */
   onApplied?: (inputs: number, outputs: number) => void
   /** After a poison record's dead letter is acknowledged, with its reason code. */
@@ -160,10 +161,12 @@ export class PartitionRunner {
   #running = 0
   /** Aborted by `stopApplying`: ends the commit retries' back-off waits too, so shutdown does not wait one out. */
   readonly #stopping = new AbortController()
+  readonly #sleep: (ms: number, ends: AbortSignal) => Promise<void>
   #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
     this.#o = opts
+    this.#sleep = opts.sleep ?? sleepUnlessAborted
   }
 
   /**
@@ -421,7 +424,7 @@ export class PartitionRunner {
         const delay = backoffMs(failures + 1, 250, 5000)
         // The first failure, then now and then: a long outage is one line a minute at most.
         if (failures % 12 === 0) log.warn({ err, offset: String(offset), failures: failures + 1, retryInMs: delay }, 'offset not committed after the checkpoint: retrying')
-        await sleep(delay, undefined, { signal: this.#stopping.signal }).catch(() => undefined)
+        await this.#sleep(delay, this.#stopping.signal)
       }
     }
   }

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import CircuitBreaker from 'opossum'
 import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
-import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 
@@ -113,7 +112,7 @@ export interface PublisherOptions {
   reconnectSleep?: (ms: number, ends: AbortSignal) => Promise<void>
 }
 
-const reconnectSleep = (ms: number, ends: AbortSignal): Promise<void> => sleep(ms, undefined, { signal: ends, ref: false }).catch(() => undefined)
+const reconnectSleep = (ms: number, ends: AbortSignal): Promise<void> => sleepUnlessAborted(ms, ends, { ref: false })
 
 /**
  * What became of one message of `publishEach`: undefined once Kafka acknowledged it, else why not —

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { backoffMs, retryDelay } from './backoff.ts'
+import { backoffMs, retryDelay, sleepUnlessAborted } from './backoff.ts'
 
 describe('retryDelay', () => {
   it('doubles per failure in a row up to the maximum, each between half and all of it', () => {
@@ -21,5 +21,19 @@ describe('backoffMs', () => {
     // No failure yet is the initial wait, and a zero initial wait stays zero however many failures.
     expect(backoffMs(0, 250, 5000)).toBe(250)
     expect(backoffMs(10_000, 0, 5000)).toBe(0)
+  })
+})
+
+describe('sleepUnlessAborted', () => {
+  it('resolves, not rejects, as soon as the signal aborts, long before its time', async () => {
+    const ends = new AbortController()
+    const wait = sleepUnlessAborted(3_600_000, ends.signal, { ref: false })
+    let settled: string | undefined
+    wait.then(() => { settled = 'resolved' }, () => { settled = 'rejected' })
+    await Promise.resolve()
+    expect(settled).toBeUndefined()
+    ends.abort()
+    await wait
+    expect(settled).toBe('resolved')
   })
 })
