@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { retryDelay } from '@opsreview/lifecycle/backoff'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
-import { classifyItemError, classifyRequestError, INDEXER_FAILURES, type Classified, type IndexerFailureCode } from './errors.ts'
+import { classifyItemError, classifyRequestError, INDEXER_FAILURES, responseOf, type Classified, type ErrorResponse, type IndexerFailureCode } from './errors.ts'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 
 /** A record the indexer gives up on, before the pipeline stamps it with the stage and the time. */
@@ -350,8 +350,9 @@ export class BulkPipeline {
           // Elasticsearch answered, refusing what the request holds: no failure for the breaker, which would
           // otherwise open on the refusals in a row while `#refused` halves the request, and pause consumption.
           const c = classifyRequestError(err)
-          if (c.retriable || !refusedForContent(err)) throw err
-          return { refused: c, status: (err as { meta?: { statusCode?: number } }).meta?.statusCode }
+          const response = responseOf(err)
+          if (c.retriable || !response || !refusedForContent(response)) throw err
+          return { refused: c, status: response.status }
         }
       })
       if (answer.refused) return await this.#refused(send, retry, poison, answer.refused, answer.status)
@@ -535,10 +536,8 @@ function truncated(letter: DeadLetterItem): DeadLetterItem {
  * URL, say) says nothing about the documents: the request waits as in an outage instead of being halved
  * until every document in it is dead-lettered.
  */
-function refusedForContent(err: unknown): boolean {
-  const e = err as { name?: unknown; meta?: { statusCode?: unknown; body?: { error?: unknown } | string } }
-  if (e.name !== 'ResponseError') return false
-  return e.meta?.statusCode === 413 || (typeof e.meta?.body === 'object' && typeof e.meta.body.error === 'object' && e.meta.body.error !== null)
+function refusedForContent(response: ErrorResponse): boolean {
+  return response.status === 413 || response.error !== undefined
 }
 
 /** One request must not carry two writes of one id: the highest version wins. */

@@ -136,10 +136,22 @@ export function classifyRequestError(err: unknown): Classified {
   if (err instanceof IndexerError) return classified(err.code, err.name, message)
   // opossum 10 rejects with a plain Error (name 'Error'): only its code says the breaker is open.
   if (e.code === 'EOPENBREAKER') return classified('breaker-open', e.code, message)
-  if (e.name === 'ResponseError' && typeof e.meta?.statusCode === 'number') {
-    const body = e.meta.body as { error?: EsErrorCause | string } | undefined
-    const error = typeof body?.error === 'object' ? body.error : undefined
-    return classifyItemError(e.meta.statusCode, error)
-  }
+  const response = responseOf(err)
+  if (response) return classifyItemError(response.status, response.error)
   return classified('es-unavailable', e.name ?? 'Error', message)
+}
+
+/** The HTTP answer behind a client's `ResponseError`: its status, and Elasticsearch's own error when the body holds one (a proxy's 404 page for a wrong URL does not). */
+export interface ErrorResponse {
+  status: number
+  error: EsErrorCause | undefined
+}
+
+/** The answer behind a failed request; undefined for a failure with no answer (no connection, a timeout, an open breaker). */
+export function responseOf(err: unknown): ErrorResponse | undefined {
+  const e = (err ?? {}) as ClientErrorShape
+  if (e.name !== 'ResponseError' || typeof e.meta?.statusCode !== 'number') return undefined
+  const body = e.meta.body as { error?: EsErrorCause | string | null } | undefined
+  const error = typeof body?.error === 'object' && body.error !== null ? body.error : undefined
+  return { status: e.meta.statusCode, error }
 }
