@@ -1,8 +1,9 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/correlation/types'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
+import { retriableStatus } from '@opsreview/search-index/errors'
 import { incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
-import { elasticsearchUnavailable, ReplayError, retriableStatus } from './errors.ts'
+import { elasticsearchUnavailable, ReplayError } from './errors.ts'
 
 /** The dataset's index prefix (`<live prefix>-whatif-<name>`), refusing a name `?dataset=` could not open. */
 export function datasetPrefix(livePrefix: string, dataset: string): string {

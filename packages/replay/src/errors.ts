@@ -1,4 +1,4 @@
-import { errors as esErrors } from '@elastic/elasticsearch'
+import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 
 /**
  * The replay's errors. `retriable`: running the command again later can succeed (an engine was
@@ -35,14 +35,10 @@ export class ReplayError extends Error {
 }
 
 /**
- * Elasticsearch unavailable, as the replay's `UNAVAILABLE` (exit 69, run it again): no connection, no answer
- * in time, or an answer of 429 (too busy) or 5xx. Anything else (a 4xx, an error of ours) is returned as it is.
+ * Elasticsearch unavailable (isElasticsearchUnavailable: no connection, no answer in time, or an answer of 429
+ * or 5xx), as the replay's `UNAVAILABLE` (exit 69, run it again). Anything else (a 4xx, an error of ours) is
+ * returned as it is.
  */
 export function elasticsearchUnavailable(err: unknown): unknown {
-  const unavailable = err instanceof esErrors.ConnectionError || err instanceof esErrors.TimeoutError || err instanceof esErrors.NoLivingConnectionsError
-    || (err instanceof esErrors.ResponseError && retriableStatus(err.statusCode ?? 0))
-  return unavailable ? new ReplayError('UNAVAILABLE', `Elasticsearch is unavailable: ${err.message}`, { cause: err }) : err
+  return isElasticsearchUnavailable(err) ? new ReplayError('UNAVAILABLE', `Elasticsearch is unavailable: ${err.message}`, { cause: err }) : err
 }
-
-/** An HTTP status (of a response, or of one bulk item) that a later attempt can get past. */
-export const retriableStatus = (status: number) => status === 429 || status >= 500

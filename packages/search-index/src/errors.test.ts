@@ -1,6 +1,7 @@
+import { errors as esErrors } from '@elastic/elasticsearch'
 import CircuitBreaker from 'opossum'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { classifyItemError, classifyRequestError, INDEXER_FAILURES, IndexerError } from './errors.ts'
+import { classifyItemError, classifyRequestError, INDEXER_FAILURES, IndexerError, isElasticsearchUnavailable } from './errors.ts'
 
 // Item errors as Elasticsearch 8.19 returned them (bodies trimmed to type, reason and causes).
 const measured = {
@@ -67,3 +68,21 @@ describe('the indexer error catalogue', () => {
     expect(classifyRequestError(rejection)).toMatchObject({ code: 'breaker-open', retriable: true })
   })
 })
+
+describe('isElasticsearchUnavailable', () => {
+  const meta = { context: null, name: 'es', request: { params: { method: 'GET', path: '/_search' }, options: {}, id: 1 }, connection: null, attempts: 0, aborted: false }
+  const response = (statusCode: number) => new esErrors.ResponseError({ statusCode, body: { error: { type: 'some_exception', reason: 'no' }, status: statusCode }, headers: {}, warnings: null, meta })
+
+  it('is no connection, no answer in time, no node alive, a 429 and a 5xx', () => {
+    for (const err of [new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200'), new esErrors.TimeoutError('Request timed out'), new esErrors.NoLivingConnectionsError('none', { body: undefined, statusCode: 0, headers: {}, warnings: null, meta }), response(429), response(500), response(503)]) {
+      expect(isElasticsearchUnavailable(err), err.message).toBe(true)
+    }
+  })
+
+  it('is not a 4xx, another error of the client (a request aborted) or an error not of the client', () => {
+    for (const err of [response(400), response(404), new esErrors.RequestAbortedError('Request aborted'), new Error('connect ECONNREFUSED'), 'a string', undefined]) {
+      expect(isElasticsearchUnavailable(err), String(err)).toBe(false)
+    }
+  })
+})
+

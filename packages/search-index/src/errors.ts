@@ -1,3 +1,5 @@
+import { errors as esErrors } from '@elastic/elasticsearch'
+
 /**
  * Every way writing a record to Elasticsearch can fail, with a stable reason code and whether a retry can
  * help. Load and outages are retriable: the records wait and are retried with back-off. Everything else is
@@ -154,4 +156,17 @@ export function responseOf(err: unknown): ErrorResponse | undefined {
   const body = e.meta.body as { error?: EsErrorCause | string | null } | undefined
   const error = typeof body?.error === 'object' && body.error !== null ? body.error : undefined
   return { status: e.meta.statusCode, error }
+}
+
+/** An HTTP status (of a response, or of one bulk item) that a later attempt can get past: 429 (too busy) or a 5xx. */
+export const retriableStatus = (status: number) => status === 429 || status >= 500
+
+/**
+ * Elasticsearch did not serve a request but may later: no connection, no answer in time, no node alive, or
+ * an answer of 429 or 5xx. A 4xx (the request is wrong) and errors not of the client are not. What a command
+ * exits 69 for and the review API answers 503 for; the indexer classifies more finely (classifyRequestError).
+ */
+export function isElasticsearchUnavailable(err: unknown): err is esErrors.ElasticsearchClientError {
+  return err instanceof esErrors.ConnectionError || err instanceof esErrors.TimeoutError || err instanceof esErrors.NoLivingConnectionsError
+    || (err instanceof esErrors.ResponseError && retriableStatus(err.statusCode ?? 0))
 }

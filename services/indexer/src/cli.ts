@@ -10,6 +10,7 @@ import { createLogger } from '@opsreview/logging'
 import { defaultTopics } from '@opsreview/kafka/topics'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
+import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import { rebuildFromKafka } from '@opsreview/search-index/rebuild'
 import { DEAD_LETTERS_USAGE, listCommand, parseDeadLettersArgs, replayCommand } from '@opsreview/dead-letters'
 import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
@@ -190,7 +191,7 @@ async function replay(argv: string[]): Promise<number> {
     process.stderr.write(`opsreview replay: ${e.message}\n`)
     if (e.code === 'DATASET_NOT_FOUND') return 1
     // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
-    return e.retriable || e instanceof esErrors.ConnectionError || e instanceof esErrors.TimeoutError ? 69 : 70
+    return e.retriable || isElasticsearchUnavailable(e) ? 69 : 70
   } finally {
     process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
     await es.close()

@@ -28,6 +28,7 @@ import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
 import { validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
+import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import type { ReviewMetrics } from './metrics.ts'
 import { registerLookbackRoutes } from './lookback-routes.ts'
 
@@ -103,11 +104,7 @@ const engineErrors: ErrorRequestHandler = (err, req, res, next) => {
     req.log.warn({ err }, 'engine unavailable')
     return next(new HttpProblem('UNAVAILABLE', `${what} is unavailable, retry later`, { retryAfterSeconds: 5, cause: err }))
   }
-  if (err instanceof esErrors.ConnectionError || err instanceof esErrors.TimeoutError || err instanceof esErrors.NoLivingConnectionsError) return unavailable('Elasticsearch')
-  if (err instanceof esErrors.ResponseError) {
-    if (err.statusCode === 429 || (err.statusCode ?? 500) >= 500) return unavailable('Elasticsearch')
-    return next(new HttpProblem('INTERNAL', 'Internal error', { cause: err }))
-  }
+  if (isElasticsearchUnavailable(err)) return unavailable('Elasticsearch')
   if (err instanceof esErrors.ElasticsearchClientError) return next(new HttpProblem('INTERNAL', 'Internal error', { cause: err }))
   if (err instanceof KafkaUnavailableError) return unavailable('Kafka')
   if (err instanceof DeadLetterCountError) return unavailable('Kafka')
