@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from '@opsreview/kafka/publisher'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
 import { captureLogs, fixture, serve } from '@opsreview/testing'
@@ -197,6 +198,31 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(inShared).toEqual([1001, 1002, 1003, 1004, 1005])
     const replay = shared[0]!.replay!
     expect(replay.kind === 'webhook' && (JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual([1, 1, 1, 1, 1])
+  })
+
+  it('fits the shared dead letters of 200,000 tiny bad alerts under the publisher\'s limit, each replaying its alerts whole', async () => {
+    const r = fakeReceiver()
+    // Each letter lists its alerts' indexes and holds the alerts escaped again in its replay body: a letter
+    // bounded by the alerts' own JSON (2 bytes each here) would be several times the limit.
+    const bad = Array.from({ length: 200_000 }, (_, i) => i % 10)
+    const alerts = [good('a'), ...bad, good('z')]
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, { ...webhook(), alerts })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 2, published: 2, rejectedTotal: 200_000 })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'z'])
+    const messages = r.publisher.sent.get(TEST_TOPICS.rejected) ?? []
+    for (const m of messages) expect(estimateMessageBytes(m)).toBeLessThanOrEqual(DEFAULT_MAX_MESSAGE_BYTES)
+    const shared = messages.map((m) => JSON.parse(String(m.value)) as DeadLetterEnvelope).filter((l) => Array.isArray(l.detail?.indexes))
+    expect(shared.length).toBeGreaterThan(1)
+    const inShared = shared.flatMap((l) => l.detail!.indexes as number[])
+    expect(inShared).toEqual(Array.from({ length: 200_000 - 1000 }, (_, i) => 1001 + i))
+    for (const letter of shared) {
+      expect(letter.detail).not.toHaveProperty('bodyTruncated')
+      expect(letter.detail).not.toHaveProperty('replayDropped')
+      const replay = letter.replay!
+      if (replay.kind !== 'webhook') throw new Error('expected a webhook replay')
+      expect((JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual((letter.detail!.indexes as number[]).map((i) => alerts[i]))
+    }
   })
 
   it('dead-letters what the spool will not publish as an envelope that replays the record', async () => {

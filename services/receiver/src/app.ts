@@ -71,11 +71,16 @@ const MAX_ERRORS_PER_ITEM = 20
 const MAX_ERROR_TEXT = 512
 /**
  * Refused alerts dead-lettered, and listed in the answer, one by one. Past this the rest share dead letters
- * of up to SHARED_LETTER_BYTES of alerts each: a 1 MiB body of tiny broken alerts must not become hundreds
+ * of up to SHARED_LETTER_BYTES each, serialised: a 1 MiB body of tiny broken alerts must not become hundreds
  * of thousands of letters, and its good alerts must still be published (Alertmanager never retries a 4xx).
  */
 const MAX_REFUSED_ALERTS = 1000
 const SHARED_LETTER_BYTES = 256 * 1024
+/**
+ * What a shared letter grows by besides its alerts as they join: the count and last index in its `error`,
+ * and the reasons' names and counts in `detail.reasons` (three reasons at most).
+ */
+const SHARED_LETTER_SLACK_BYTES = 256
 /** Reason of a dead letter for an event Kafka itself refused (too large for the topic, say). */
 const RECORD_TOO_LARGE = 'record-too-large'
 /** At most one log line per this many ms for unauthenticated requests; the counter has them all. */
@@ -206,20 +211,15 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   }
 
   /**
-   * The refused alerts past MAX_REFUSED_ALERTS, in dead letters of up to SHARED_LETTER_BYTES of alerts
-   * each; each replays as one notification of its alerts.
+   * The refused alerts past MAX_REFUSED_ALERTS, in dead letters of up to SHARED_LETTER_BYTES each, as
+   * serialised: an alert is in its letter twice, as its index in `detail.indexes` and as its JSON escaped
+   * again in the replay body, and a tiny alert (`1`) costs more as an index than as itself. Each letter
+   * replays whole as one notification of its alerts; only an alert too large for a letter of its own is
+   * cut, as its per-alert letter would be (fitDeadLetter).
    */
   function sharedLetters(req: Request, payload: Readonly<Record<string, unknown>>, surplus: readonly ItemRejection[], receivedAt: Date): { key: string; envelope: DeadLetterEnvelope }[] {
     const alerts = payload.alerts as unknown[]
-    const chunks: ItemRejection[][] = []
-    let bytes = Infinity
-    for (const r of surplus) {
-      const size = JSON.stringify(alerts[r.index] ?? null).length
-      if (bytes + size > SHARED_LETTER_BYTES) { chunks.push([]); bytes = 0 }
-      chunks.at(-1)!.push(r)
-      bytes += size
-    }
-    return chunks.map((chunk) => {
+    const letterOf = (chunk: readonly ItemRejection[]): { key: string; envelope: DeadLetterEnvelope } => {
       const reasons: Record<string, number> = {}
       for (const r of chunk) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1
       const first = chunk[0]!
@@ -234,7 +234,24 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(alertsWebhook(payload, chunk.map((r) => r.index))) },
         },
       }
-    })
+    }
+    const letters: { key: string; envelope: DeadLetterEnvelope }[] = []
+    let chunk: ItemRejection[] = []
+    let bytes = 0
+    for (const r of surplus) {
+      const size = sharedAlertBytes(alerts[r.index], r.index)
+      if (chunk.length > 0 && bytes + size <= SHARED_LETTER_BYTES) {
+        chunk.push(r)
+        bytes += size
+        continue
+      }
+      if (chunk.length > 0) letters.push(letterOf(chunk))
+      chunk = [r]
+      // Measured whole once per letter: the notification's fields and the first alert's errors are its fixed part.
+      bytes = Buffer.byteLength(JSON.stringify(letterOf(chunk).envelope)) + SHARED_LETTER_SLACK_BYTES
+    }
+    if (chunk.length > 0) letters.push(letterOf(chunk))
+    return letters
   }
 
   /**
@@ -455,6 +472,14 @@ function capErrors(errors: readonly FieldError[]): FieldError[] {
 
 function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`
+}
+
+/**
+ * What one more alert adds to a shared letter, serialised: its JSON escaped into the replay body's string
+ * and a comma, its index in `detail.indexes` and a comma.
+ */
+function sharedAlertBytes(alert: unknown, index: number): number {
+  return Buffer.byteLength(JSON.stringify(JSON.stringify(alert ?? null))) - 2 + 1 + String(index).length + 1
 }
 
 /** Cuts the replay body until the serialised envelope fits a Kafka message with room to spare. */

@@ -4,6 +4,7 @@ import type { Message } from 'kafkajs'
 import pino from 'pino'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from '@opsreview/kafka/publisher'
 import type { SpoolRecord } from '@opsreview/spool'
 import { createReceiverApp, type EventPublisher, type EventSpool, type ReceiverDeps } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
@@ -15,7 +16,8 @@ export const TEST_NOW = new Date('2026-11-28T20:30:00.000Z')
 /**
  * Keeps what it was given per topic; `refuse` picks messages Kafka would never take, `down` is Kafka gone,
  * `unacknowledged` picks messages Kafka does not acknowledge this time while it takes the others (a batch
- * that failed after earlier ones of the same call were acknowledged).
+ * that failed after earlier ones of the same call were acknowledged). A message over `maxMessageBytes`
+ * is refused, as the real publisher refuses it before sending.
  */
 export class FakePublisher implements EventPublisher {
   readonly sent = new Map<string, Message[]>()
@@ -23,6 +25,7 @@ export class FakePublisher implements EventPublisher {
   down = false
   readonly downTopics = new Set<string>()
   refuse: (topic: string, m: Message) => boolean = () => false
+  maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES
   unacknowledged: (topic: string, m: Message) => boolean = () => false
   /** How long Kafka takes to acknowledge, so that requests overlap. */
   delayMs = 0
@@ -30,10 +33,10 @@ export class FakePublisher implements EventPublisher {
   async publish(topic: string, messages: Message[]): Promise<void> {
     await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : queueMicrotask(() => resolve(undefined))))
     if (this.down || this.downTopics.has(topic)) throw new KafkaUnavailableError('Kafka is unavailable (test)')
-    const refused = messages.filter((m) => this.refuse(topic, m))
-    const unacknowledged = messages.filter((m) => !this.refuse(topic, m) && this.unacknowledged(topic, m))
+    const refused = messages.filter((m) => this.#refused(topic, m))
+    const unacknowledged = messages.filter((m) => !this.#refused(topic, m) && this.unacknowledged(topic, m))
     const list = this.sent.get(topic) ?? []
-    list.push(...messages.filter((m) => !this.refuse(topic, m) && !this.unacknowledged(topic, m)))
+    list.push(...messages.filter((m) => !this.#refused(topic, m) && !this.unacknowledged(topic, m)))
     this.sent.set(topic, list)
     if (unacknowledged.length > 0) throw new KafkaUnavailableError(`Kafka did not acknowledge ${unacknowledged.length} message(s) to ${topic} (test)`)
     if (refused.length > 0) throw new KafkaRecordRejectedError(`Kafka will not take ${refused.length} message(s) to ${topic} (test)`)
@@ -48,11 +51,15 @@ export class FakePublisher implements EventPublisher {
     const list = this.sent.get(topic) ?? []
     this.sent.set(topic, list)
     return messages.map((m) => {
-      if (this.refuse(topic, m)) return new KafkaRecordRejectedError(`Kafka will not take the message to ${topic} (test)`)
+      if (this.#refused(topic, m)) return new KafkaRecordRejectedError(`Kafka will not take the message to ${topic} (test)`)
       if (this.unacknowledged(topic, m)) return new KafkaUnavailableError(`Kafka did not acknowledge the message to ${topic} (test)`)
       list.push(m)
       return undefined
     })
+  }
+
+  #refused(topic: string, m: Message): boolean {
+    return estimateMessageBytes(m) > this.maxMessageBytes || this.refuse(topic, m)
   }
 
   values<T>(topic: string): T[] {
