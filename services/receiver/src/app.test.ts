@@ -225,6 +225,29 @@ describe('receiver app (in-process, fake Kafka)', () => {
     }
   })
 
+  it('answers 200 when Kafka takes a dead letter only in its smallest form, or in no form at all', async () => {
+    const { logger, lines } = captureLogs()
+    const r = fakeReceiver({ logger })
+    // A dead-letter limit far below the receiver's own: a shared letter's indexes alone are over it.
+    r.publisher.maxMessageBytes = 4096
+    const url = await serve(r.app)
+    const res = await post(`${url}/webhooks/alertmanager`, { ...webhook(), alerts: [good('a'), ...Array.from({ length: 3000 }, () => 1)] })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 1, published: 1, rejectedTotal: 3000 })
+    const letters = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letters.filter((l) => typeof l.detail?.index === 'number')).toHaveLength(1000)
+    const smallest = letters.filter((l) => l.detail?.detailDropped === true)
+    expect(smallest).toMatchObject([{ reason: 'schema-invalid', error: expect.stringContaining('2000 alerts refused (alerts 1001–3000)'), detail: { source: 'alertmanager', replayDropped: expect.any(String) } }])
+    expect(smallest[0]).not.toHaveProperty('replay')
+    expect(smallest[0]!.detail).not.toHaveProperty('indexes')
+    // Kafka will take no form: no retry could change that, so the answer stands and the loss is logged.
+    r.publisher.refuse = (topic) => topic === TEST_TOPICS.rejected
+    const refusedAll = await post(`${url}/webhooks/alertmanager`, webhook(good('b'), good('c', { startsAt: 'yesterday' })))
+    expect(refusedAll.status).toBe(200)
+    expect(await refusedAll.json()).toMatchObject({ published: 1, rejected: [{ index: 1 }] })
+    expect(lines.filter((l) => l.msg === 'kafka refused every form of a dead letter: it is lost')).toHaveLength(1)
+  })
+
   it('dead-letters what the spool will not publish as an envelope that replays the record', async () => {
     const r = fakeReceiver()
     const deadLetter = spoolDeadLetter(r.publisher, TEST_TOPICS.rejected, r.metrics, () => TEST_NOW)

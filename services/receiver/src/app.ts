@@ -256,19 +256,26 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   /**
    * Publishes dead letters one message per call, so that a letter Kafka refuses (too large after all)
-   * fails alone; a refused one is sent again without its replay body. Resolves once Kafka acknowledged every
-   * letter; rejects with KafkaUnavailableError if Kafka did not.
+   * fails alone; a refused one is sent again in smaller forms (smallerDeadLetters). Resolves once Kafka
+   * acknowledged every letter or refused every form of one; rejects with KafkaUnavailableError if Kafka
+   * did not answer.
    */
   async function publishDeadLetters(req: Request, letters: { key: string; envelope: DeadLetterEnvelope }[], { once = false } = {}): Promise<void> {
     const send = async ({ key, envelope }: { key: string; envelope: DeadLetterEnvelope }) => {
-      try {
-        await publisher.publish(topics.rejected, [deadLetterMessage(key, fitDeadLetter(envelope))])
-      } catch (err) {
-        if (!(err instanceof KafkaRecordRejectedError)) throw err
-        const { replay: _replay, ...slim } = envelope
-        await publisher.publish(topics.rejected, [deadLetterMessage(key, { ...slim, detail: { ...slim.detail, replayDropped: err.message } })])
+      let refusal: KafkaRecordRejectedError | undefined
+      for (const form of smallerDeadLetters(envelope)) {
+        try {
+          await publisher.publish(topics.rejected, [deadLetterMessage(key, form(refusal?.message ?? ''))])
+          metrics.deadLetters.inc({ stage: 'receiver', reason: envelope.reason })
+          return
+        } catch (err) {
+          if (!(err instanceof KafkaRecordRejectedError)) throw err
+          refusal = err
+        }
       }
-      metrics.deadLetters.inc({ stage: 'receiver', reason: envelope.reason })
+      // No retry can change Kafka's answer: a 5xx would have the sender retry for ever, its good alerts
+      // published already, so the answer stands and the letter is lost loudly.
+      req.log.error({ err: refusal, reason: envelope.reason, error: envelope.error }, 'kafka refused every form of a dead letter: it is lost')
     }
     // Alike letters of one notification (alike alerts refused alike) are each their own alert's letter, and
     // are sent together; a copy of the notification in another request waits for them, as events do.
@@ -480,6 +487,26 @@ function cut(text: string, max: number): string {
  */
 function sharedAlertBytes(alert: unknown, index: number): number {
   return Buffer.byteLength(JSON.stringify(JSON.stringify(alert ?? null))) - 2 + 1 + String(index).length + 1
+}
+
+/**
+ * A dead letter in ever smaller forms, each given why Kafka refused the one before: cut to
+ * MAX_DEAD_LETTER_BYTES; without its replay body; and without the detail but the scalars that say whose
+ * it is (source, request id, index), for a topic whose limit is far below what the receiver assumes. The
+ * last is a few KB whatever the input (each `error` is cut where it is made), and its `error` still names
+ * the alerts.
+ */
+function smallerDeadLetters(envelope: DeadLetterEnvelope): ((refusal: string) => DeadLetterEnvelope)[] {
+  const { replay: _replay, ...slim } = envelope
+  return [
+    () => fitDeadLetter(envelope),
+    (refusal) => ({ ...slim, detail: { ...slim.detail, replayDropped: refusal } }),
+    (refusal) => ({ ...slim, detail: { ...scalarsOf(slim.detail ?? {}), replayDropped: refusal, detailDropped: true } }),
+  ]
+}
+
+function scalarsOf(detail: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(detail).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 256)))
 }
 
 /** Cuts the replay body until the serialised envelope fits a Kafka message with room to spare. */
