@@ -97,13 +97,24 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(2)
   })
 
-  it('answers 503 while Kafka is down, and 200 to the retry without publishing twice', async () => {
+  it('answers 503 while Kafka is down, and 200 to the retries without publishing twice', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)
+    const notification = webhook(good('a'), good('b'))
     r.publisher.down = true
-    expect((await post(`${url}/webhooks/alertmanager`, webhook(good('a')))).status).toBe(503)
+    expect((await post(`${url}/webhooks/alertmanager`, notification)).status).toBe(503)
+    expect(r.publisher.values(TEST_TOPICS.alerts)).toEqual([])
+    // Kafka is back but does not acknowledge 'b' this time: 'a' is published, the answer is still a 503.
     r.publisher.down = false
-    expect(await (await post(`${url}/webhooks/alertmanager`, webhook(good('a')))).json()).toMatchObject({ published: 1 })
+    r.publisher.unacknowledged = (topic, m) => topic === TEST_TOPICS.alerts && String(m.key).endsWith(':b')
+    expect((await post(`${url}/webhooks/alertmanager`, notification)).status).toBe(503)
+    r.publisher.unacknowledged = () => false
+    expect(await (await post(`${url}/webhooks/alertmanager`, notification)).json()).toMatchObject({ published: 1 })
+    // A retry of a notification answered 200 (the answer lost on the way) publishes nothing.
+    expect(await (await post(`${url}/webhooks/alertmanager`, notification)).json()).toMatchObject({ published: 0 })
+    const ids = r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.id)
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'b'])
+    expect(new Set(ids).size).toBe(2)
   })
 
   it('answers 503 when only some events were acknowledged, and the retry publishes only the rest', async () => {
