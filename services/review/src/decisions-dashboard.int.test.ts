@@ -57,10 +57,20 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     // Beside the button: the status line goes on to say the reload after it failed too.
     await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
     r.proxy.restore()
-    // A double click on the retry: one request, the button disabled until it is answered.
+    // A double click on the retry: one request, the button disabled until it is answered. The answer is
+    // held until the button has been seen disabled: a quick one would otherwise end the wait first.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    await page.route('**/api/v1/incidents/**', async (route) => {
+      if (route.request().method() === 'PATCH') await held
+      await route.continue()
+    })
     await assign.dblclick()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(2)
     await expect.poll(() => assign.isDisabled()).toBe(true)
+    release()
     await expect.poll(() => assign.isDisabled(), { timeout: 15_000 }).toBe(false)
+    await page.unroute('**/api/v1/incidents/**')
     expect(decisions).toHaveLength(2)
     expect(decisions[1]!.key).toBeDefined()
     expect(decisions[1]).toEqual(decisions[0])
