@@ -131,6 +131,15 @@ export const incidentListExcludes = ['alerts', 'reports', 'notes'] as const sati
 export type IncidentListItem = Omit<Incident, (typeof incidentListExcludes)[number]>
 
 /**
+ * The operators free text takes (docs/review-api.md): `+`, `|`, `-`, `"phrase"`, `prefix*`, `( )` and `\`
+ * escapes. Not fuzzy `word~`: each fuzzy word becomes up to 50 terms in each of the six fields, and a query
+ * of a hundred such words, well under 500 characters, is more clauses than Elasticsearch runs (its limit
+ * follows its heap), so it refuses the whole search. Phrase slop `"a b"~2` goes with it, so that `~` is text
+ * wherever it stands. A prefix stays: Elasticsearch matches its terms without making a clause of each.
+ */
+export const SEARCH_OPERATORS = 'AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE'
+
+/**
  * The Elasticsearch request for an incident search. Free text goes through `simple_query_string`, which
  * never fails on user syntax and cannot reach fields or features a raw `query_string` could.
  */
@@ -145,7 +154,7 @@ export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.
   term('problemIds', q.problem)
   if (q.from || q.to) filter.push({ range: { openedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } })
   const must: estypes.QueryDslQueryContainer[] = q.q
-    ? [{ simple_query_string: { query: q.q, fields: ['title^3', 'alerts.title^2', 'alerts.name', 'services^2', 'notes.text', 'reports.title'], default_operator: 'and', lenient: true } }]
+    ? [{ simple_query_string: { query: q.q, fields: ['title^3', 'alerts.title^2', 'alerts.name', 'services^2', 'notes.text', 'reports.title'], default_operator: 'and', flags: SEARCH_OPERATORS, lenient: true } }]
     : []
   return {
     index,

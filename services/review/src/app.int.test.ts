@@ -99,11 +99,24 @@ async function startReview() {
   return { url, get, kafka, admin, producer, commandsTopic, deadLetterTopics, prefix, es, start }
 }
 
-/** Indexes one more incident into a started review's indices. */
-async function addIncident(r: { es: Awaited<ReturnType<typeof startReview>>['es']; prefix: string }, doc: object) {
-  const op = incidentDocument(indexNames(r.prefix).incidents.alias)(JSON.stringify(doc))
-  const res = await r.es.bulk({ refresh: true, operations: [bulkAction(op), op.document] })
+/** Indexes more incidents into a started review's indices. */
+async function addIncident(r: { es: Awaited<ReturnType<typeof startReview>>['es']; prefix: string }, ...docs: object[]) {
+  const ops = docs.map((doc) => incidentDocument(indexNames(r.prefix).incidents.alias)(JSON.stringify(doc)))
+  const res = await r.es.bulk({ refresh: true, operations: ops.flatMap((op) => [bulkAction(op), op.document]) })
   expect(res.errors).toBe(false)
+}
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz'
+/** Every two-letter word, 26 to an incident, in each text field search reads: the many short words of a long history. */
+function vocabularyIncidents(firstNumber: number): object[] {
+  return [...LETTERS].map((a, i) => {
+    const text = [...LETTERS].map((b) => a + b).join(' ')
+    const base = incident(firstNumber + i, { title: text, openedAt: at(50), resolvedAt: at(49) })
+    return {
+      ...base, alerts: base.alerts.map((m) => ({ ...m, title: text })), notes: [{ at: at(50), author: 'ann', text }],
+      reports: [{ eventId: `evt-${i}`, kind: 'manual', title: text, reportedBy: 'ann', at: at(50) }],
+    }
+  })
 }
 
 describe('review API on the real Elasticsearch', () => {
@@ -154,6 +167,32 @@ describe('review API on the real Elasticsearch', () => {
     const bad = await r.get('/api/v1/incidents?status=burning&size=1000&sort=title&cursor=zzz')
     expect(bad.status).toBe(400)
     expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/cursor', '/size', '/sort', '/status'])
+  })
+
+  it('searches with + | - "phrases" prefix* and parentheses, and takes ~ as text, so many fuzzy words are no 500', async () => {
+    const r = await startReview()
+    const ids = async (q: string) => {
+      const res = await r.get(`/api/v1/incidents?q=${encodeURIComponent(q)}`)
+      expect(res.status, q).toBe(200)
+      return res.body.items.map((i: { id: string }) => i.id).sort()
+    }
+    const [one, , three] = ['inc-000000000000000000000001', 'inc-000000000000000000000002', 'inc-000000000000000000000003']
+    expect(await ids('checkout -old')).toEqual([one])
+    expect(await ids('pay*')).toEqual([one])
+    expect(await ids('"checkout errors"')).toEqual([three])
+    expect(await ids('payment | errors')).toEqual([one, three])
+    expect(await ids('(payment | errors) +old')).toEqual([three])
+    // Not fuzzy: a misspelt word finds nothing, and a word before ~ is the word.
+    expect(await ids('paymnt~')).toEqual([])
+    expect(await ids('payment~')).toEqual([one])
+    expect(await ids('"checkout errors"~3')).toEqual([])
+    // A fuzzy word was up to 50 terms in each field: 125 of them, with every two-letter word indexed, were
+    // more clauses than Elasticsearch runs, and the search answered 500.
+    await addIncident(r, ...vocabularyIncidents(0x100))
+    expect(await ids([...LETTERS].map((b) => `a${b}~`).join(' '))).toEqual(['inc-000000000000000000000100'])
+    const fuzzy = Array.from({ length: 125 }, (_, n) => `${LETTERS[Math.floor(n / 26)]}${LETTERS[n % 26]}~`).join(' ')
+    expect(fuzzy.length).toBeLessThanOrEqual(500)
+    expect(await ids(fuzzy)).toEqual([])
   })
 
   it('shows an incident with its timeline, and a problem with its incidents', async () => {
