@@ -112,6 +112,21 @@ describe('normalizeAlertmanager', () => {
     expect(validateAlertmanagerWebhook(payload).ok).toBe(true)
   })
 
+  it('gives a resolve without an end time the same id on each redelivery, though its endsAt is the receipt', () => {
+    for (const given of [undefined, '0001-01-01T00:00:00Z']) {
+      const payload = load('am025-mixed-one-resolved-truncated.json')
+      if (given === undefined) delete payload.alerts[0]!.endsAt
+      else payload.alerts[0]!.endsAt = given
+      const [first] = normalizeAlertmanager(payload, ctx).events
+      const [retry] = normalizeAlertmanager(structuredClone(payload), { ...ctx, receivedAt: new Date('2026-11-28T20:30:05Z') }).events
+      expect([first!.endsAt, retry!.endsAt]).toEqual(['2026-11-28T20:30:00.000Z', '2026-11-28T20:30:05.000Z'])
+      expect(retry!.id).toBe(first!.id)
+      const firing = structuredClone(payload)
+      firing.alerts[0]!.status = 'firing'
+      expect(normalizeAlertmanager(firing, ctx).events[0]!.id).not.toBe(first!.id)
+    }
+  })
+
   it('uses the time it heard of a resolve when the sender gives no end time', () => {
     const payload = load('am025-mixed-one-resolved-truncated.json')
     payload.alerts[0]!.endsAt = '0001-01-01T00:00:00Z'

@@ -32,8 +32,16 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
   const fingerprint = alert.fingerprint ?? labelsFingerprint(labels)
   const startsAt = isoTime(alert.startsAt)
   const status = alert.status
+  const givenEnd = alert.endsAt
+  const ended = hasEnded(givenEnd)
   // A resolve without an end time still happened: it happened when we heard of it.
-  const endsAt = status === 'resolved' ? isoTime(hasEnded(alert.endsAt) ? alert.endsAt : receivedAt) : undefined
+  const endsAt = status === 'resolved' ? isoTime(ended ? givenEnd : receivedAt) : undefined
+  // The id is made of what the sender sent, never of the receipt, or each redelivery (a retry after a 503)
+  // would be a new event: a resolve without an end time is the end of the firing that started at
+  // startsAt, marked apart from a resolve that ended at that time.
+  const id = status === 'resolved' && !ended
+    ? eventId('alertmanager', fingerprint, 'resolved-without-end', startsAt)
+    : eventId('alertmanager', fingerprint, status, endsAt ?? startsAt)
   const links: AlertEvent['links'] = []
   if (alert.generatorURL) links.push({ rel: 'generator', href: alert.generatorURL })
   const runbook = own(annotations, 'runbook_url')
@@ -47,7 +55,7 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
   if (Object.keys(annotations).length > 0) origin.annotations = annotations
 
   const event: AlertEvent = {
-    id: eventId('alertmanager', fingerprint, status, endsAt ?? startsAt),
+    id,
     source: 'alertmanager',
     fingerprint,
     status,
