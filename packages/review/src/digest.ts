@@ -154,7 +154,8 @@ export interface DigestClaim {
 /**
  * The once-per-day record, shared by every review instance. `claim` answers `claimed` to exactly one caller
  * per date, `posted` (or `failed`) once the day's digest is done, and `held` while another caller posts (its
- * claim is younger than the lease); an older claim is a crashed poster's, and is taken over.
+ * claim is younger than the lease); an older claim is a crashed poster's, and is taken over. A caller's own
+ * claim is renewed at once: it is trying again after an error of its own, not racing anyone.
  */
 export interface DigestLedger {
   claim(date: string, owner: string, nowMs: number): Promise<{ state: 'claimed'; claim: DigestClaim } | { state: 'held'; until: number } | { state: 'posted' | 'failed' }>
@@ -198,7 +199,7 @@ export function elasticsearchDigestLedger(es: Client, index: string, leaseMs: nu
       const held = got._source!
       if (held.state !== 'posting') return { state: held.state }
       const until = Date.parse(held.claimedAt) + leaseMs
-      if (until > nowMs) return { state: 'held', until }
+      if (held.owner !== owner && until > nowMs) return { state: 'held', until }
       try {
         const r = await es.index({ index, id: date, document: doc, if_seq_no: got._seq_no!, if_primary_term: got._primary_term!, refresh: 'wait_for' })
         return { state: 'claimed', claim: { date, owner, seqNo: r._seq_no!, primaryTerm: r._primary_term! } }
@@ -258,6 +259,9 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   let done = ''
+  // A post the chat took whose record the ledger did not (a brief Elasticsearch error): the record is tried
+  // again, the post never is.
+  let unrecorded: { date: string; result: PostResult & { ok: true } } | undefined
 
   const schedule = (atMs: number) => {
     if (stopping.signal.aborted) return
@@ -271,10 +275,20 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     schedule(n.dueMs)
   }
 
+  const finished = (date: string, result: PostResult) => {
+    done = date
+    if (result.ok) o.logger.info({ date, attempts: result.attempts }, 'digest posted')
+    else o.logger.error({ date, attempts: result.attempts, status: result.status, error: result.error, permanent: result.permanent }, 'digest not posted')
+    o.onOutcome?.(result.ok ? 'posted' : 'failed', date)
+    scheduleNext()
+  }
+
   async function run(): Promise<void> {
     const now = clock()
     const { dueMs, date } = nextDigest(o.zone, o.at, now, o.graceMs ?? defaultDigestGraceMs)
     if (dueMs > now || date === done) return scheduleNext()
+    // Past its grace, a day whose record never got written stays `posting`: nobody posts that day again.
+    if (unrecorded && unrecorded.date !== date) unrecorded = undefined
     try {
       const c = await o.ledger.claim(date, owner, now)
       if (c.state === 'held') {
@@ -282,29 +296,32 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         return schedule(c.until + SECOND)
       }
       if (c.state !== 'claimed') {
+        // Our record was written after all, only its answer was lost: the day is ours, posted.
+        if (unrecorded) return finished(date, unrecorded.result)
         done = date
         o.onOutcome?.('skipped', date)
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
         return scheduleNext()
       }
       let result: PostResult
-      try {
-        const body = digestBody(await o.render(now))
-        result = await postWebhook(o.url, body, {
-          ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
-          onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
-        })
-      } catch (err) {
-        // The review could not be read (Elasticsearch): a failure of the day, as a refused post is.
-        result = { ok: false, attempts: 0, error: failureOf(err), permanent: false }
+      if (unrecorded) result = unrecorded.result
+      else {
+        try {
+          const body = digestBody(await o.render(now))
+          result = await postWebhook(o.url, body, {
+            ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
+            onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
+          })
+        } catch (err) {
+          // The review could not be read (Elasticsearch): a failure of the day, as a refused post is.
+          result = { ok: false, attempts: 0, error: failureOf(err), permanent: false }
+        }
       }
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
+      if (result.ok) unrecorded = { date, result }
       await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
-      done = date
-      if (result.ok) o.logger.info({ date, attempts: result.attempts }, 'digest posted')
-      else o.logger.error({ date, attempts: result.attempts, status: result.status, error: result.error, permanent: result.permanent }, 'digest not posted')
-      o.onOutcome?.(result.ok ? 'posted' : 'failed', date)
-      scheduleNext()
+      unrecorded = undefined
+      finished(date, result)
     } catch (err) {
       o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest ledger unreachable: trying again')
       schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))

@@ -1,22 +1,28 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestOutcome } from '@opsreview/review/digest'
+import { errors } from '@elastic/elasticsearch'
+import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome } from '@opsreview/review/digest'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
 import { captureLogs, cleanupIndices, uniqueName, waitFor } from '@opsreview/testing'
 import { seedSmallReview } from './fuzz-seed.ts'
+import { cuttableElasticsearch } from './test-es-proxy.ts'
 
 const SECRET = 'T000/B000/not-a-real-secret-42'
 
-/** A chat's incoming webhook on localhost: records each post, and answers with the statuses given, then 200. */
-async function sink(statuses: number[] = []) {
+/**
+ * A chat's incoming webhook on localhost: records each post, and answers with the statuses given, then 200
+ * (after `beforeAnswer`, if given).
+ */
+async function sink(statuses: number[] = [], beforeAnswer?: () => void) {
   const posts: { at: number; contentType: string | undefined; body: unknown; path: string | undefined }[] = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       posts.push({ at: Date.now(), contentType: req.headers['content-type'], path: req.url, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+      beforeAnswer?.()
       res.statusCode = statuses.shift() ?? 200
       res.end(res.statusCode === 200 ? 'ok' : 'no')
     })
@@ -48,11 +54,14 @@ async function setUp() {
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number } = {}) {
   const { logger, lines } = captureLogs()
-  const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
+  const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
-  const sched = startDigestScheduler({ url, zone: 'UTC', at: s.at, ledger, render: s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o) })
+  const sched = startDigestScheduler({
+    url, zone: 'UTC', at: s.at, ledger, render: s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
+    ...(opts.ledgerRetryMs !== undefined ? { ledgerRetryMs: opts.ledgerRetryMs } : {}),
+  })
   onTestFinished(() => sched.stop())
   return { ledger, outcomes, lines, sched }
 }
@@ -132,5 +141,58 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(a.outcomes).toEqual(['posted'])
     expect(hook.posts).toHaveLength(1)
     expect(a.lines.some((l) => l.msg === 'digest being posted by another instance: checking again after its lease')).toBe(true)
+  }, 60_000)
+
+  it('renews its own claim at once, and holds another owner off until the lease is over', async () => {
+    const s = await setUp()
+    const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000)
+    await ledger.ensure()
+    const first = await ledger.claim(s.date, 'instance-a', s.clock())
+    expect(first.state).toBe('claimed')
+    const again = await ledger.claim(s.date, 'instance-a', s.clock())
+    expect(again).toMatchObject({ state: 'claimed', claim: { date: s.date, owner: 'instance-a' } })
+    if (first.state !== 'claimed' || again.state !== 'claimed') return
+    expect(again.claim.seqNo).toBeGreaterThan(first.claim.seqNo)
+    expect(await ledger.claim(s.date, 'instance-b', s.clock())).toMatchObject({ state: 'held' })
+    await ledger.finish(again.claim, { state: 'posted', attempts: 1 }, s.clock())
+    expect(await ledger.claim(s.date, 'instance-a', s.clock())).toEqual({ state: 'posted' })
+  }, 60_000)
+
+  it('posts once when Elasticsearch is gone for a moment after the post: only the record is tried again', async () => {
+    const s = await setUp()
+    const proxied = await cuttableElasticsearch()
+    // Elasticsearch goes away while the chat takes the first post, so the day's record cannot be written.
+    let cuts = 1
+    const hook = await sink([], () => { if (cuts-- > 0) proxied.cut() })
+    const ledger = elasticsearchDigestLedger(proxied.es, s.ledgerIndex, 2_000)
+    await ledger.ensure()
+    const a = scheduler(s, hook.url, { ledger, leaseMs: 2_000, ledgerRetryMs: 100 })
+    await waitFor(() => a.lines.some((l) => l.msg === 'digest ledger unreachable: trying again') || undefined, { timeoutMs: 30_000, what: 'the failed record' })
+    proxied.restore()
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest recorded' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+    expect((await s.es.get<{ state: string; attempts: number }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({ state: 'posted', attempts: 1 })
+    expect(a.lines.some((l) => l.msg === 'digest being posted by another instance: checking again after its lease')).toBe(false)
+  }, 60_000)
+
+  it('counts the day posted, not skipped, when its record was written but the answer was lost', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    const real = elasticsearchDigestLedger(s.es, s.ledgerIndex, 2_000)
+    await real.ensure()
+    let lostAnswers = 1
+    const ledger: DigestLedger = {
+      claim: (...args) => real.claim(...args),
+      async finish(...args) {
+        await real.finish(...args)
+        if (lostAnswers-- > 0) throw new errors.ConnectionError('socket hang up')
+      },
+    }
+    const a = scheduler(s, hook.url, { ledger, leaseMs: 2_000, ledgerRetryMs: 100 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+    expect((await s.es.get<{ state: string }>({ index: s.ledgerIndex, id: s.date }))._source!.state).toBe('posted')
   }, 60_000)
 })
