@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { decodeCursor, encodeCursor, incidentSearchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
+import { errors as esErrors } from '@elastic/elasticsearch'
+import { decodeCursor, encodeCursor, freeTextFault, incidentSearchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
@@ -52,5 +53,34 @@ describe('parseProblemQuery', () => {
     const bad = parseProblemQuery({ size: '201', cursor: b64(['2026-12-01', 'prb-1']) })
     expect(bad).toEqual({ ok: false, errors: [{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned' }] })
     expect(parseProblemQuery({ size: ['1', '2'], cursor: [encodeCursor(cursor), encodeCursor(cursor)] })).toMatchObject({ ok: false, errors: [{ path: '/size', message: 'must be given once' }, { path: '/cursor', message: 'must be given once' }] })
+  })
+})
+
+describe('freeTextFault', () => {
+  const meta = { context: null, name: 'es', request: { params: { method: 'POST', path: '/_search' }, options: {}, id: 1 }, connection: null, attempts: 0, aborted: false }
+  const response = (statusCode: number, error: object) => new esErrors.ResponseError({ statusCode, body: { error, status: statusCode }, headers: {}, warnings: null, meta })
+  // Elasticsearch 8.19's answer to a hundred fuzzy words, as the int test once had it (shards left out).
+  const tooManyClauses = {
+    root_cause: [{ type: 'illegal_argument_exception', reason: 'Query rewrite failed: too many clauses' }],
+    type: 'search_phase_execution_exception', reason: 'all shards failed', phase: 'query', grouped: true,
+    caused_by: { type: 'illegal_argument_exception', reason: 'Query rewrite failed: too many clauses', caused_by: { type: 'too_many_nested_clauses', reason: 'Query contains too many nested clauses; maxClauseCount is set to 16384' } },
+  }
+  const withText = { q: 'aa~ ab~', sort: { field: 'openedAt', order: 'desc' }, size: 20 } as const
+
+  it('names /q for a refusal of the text: too many clauses, or a query that cannot be made of it', () => {
+    expect(freeTextFault(response(400, tooManyClauses), withText)).toEqual({ path: '/q', message: 'has more words and operators than the search can run at once: use fewer' })
+    // Only the root cause's reason says it, as older versions answer.
+    expect(freeTextFault(response(400, { type: 'search_phase_execution_exception', root_cause: [{ type: 'illegal_argument_exception', reason: 'Query rewrite failed: too many clauses' }] }), withText)).toMatchObject({ path: '/q' })
+    expect(freeTextFault(response(400, { type: 'search_phase_execution_exception', caused_by: { type: 'query_shard_exception', reason: 'failed to create query' } }), withText))
+      .toEqual({ path: '/q', message: 'is text the search cannot make a query of' })
+  })
+
+  it('leaves every other failure as it is: no text, not a 400, another refusal, no answer', () => {
+    expect(freeTextFault(response(400, tooManyClauses), { ...withText, q: undefined })).toBeUndefined()
+    expect(freeTextFault(response(500, tooManyClauses), withText)).toBeUndefined()
+    expect(freeTextFault(response(400, { type: 'search_phase_execution_exception', caused_by: { type: 'illegal_argument_exception', reason: 'Result window is too large' } }), withText)).toBeUndefined()
+    expect(freeTextFault(response(404, { type: 'index_not_found_exception', reason: 'no such index' }), withText)).toBeUndefined()
+    expect(freeTextFault(new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200'), withText)).toBeUndefined()
+    expect(freeTextFault(new Error('too many clauses'), withText)).toBeUndefined()
   })
 })

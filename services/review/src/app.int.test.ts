@@ -6,6 +6,7 @@ import { alertDocument, bulkAction, incidentDocument, problemDocument, type Docu
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, readTopicToEnd, readTopicUntil, serve, uniqueName } from '@opsreview/testing'
+import { SEARCH_OPERATORS } from '@opsreview/review/search'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
 import { at, incident, NOW } from './fuzz-seed.ts'
@@ -193,6 +194,24 @@ describe('review API on the real Elasticsearch', () => {
     const fuzzy = Array.from({ length: 125 }, (_, n) => `${LETTERS[Math.floor(n / 26)]}${LETTERS[n % 26]}~`).join(' ')
     expect(fuzzy.length).toBeLessThanOrEqual(500)
     expect(await ids(fuzzy)).toEqual([])
+  })
+
+  it('answers 400 naming /q, not 500, when Elasticsearch refuses a search for its text', async () => {
+    const r = await startReview()
+    await addIncident(r, ...vocabularyIncidents(0x100))
+    // Nothing the API sends now has more clauses than Elasticsearch runs: the refusal comes from the real
+    // Elasticsearch when fuzzy is put back into the searches the app sends.
+    const search = r.es.search.bind(r.es)
+    const fuzzyAgain = (request: object) => JSON.parse(JSON.stringify(request).replaceAll(`"flags":"${SEARCH_OPERATORS}"`, '"flags":"ALL"')) as object
+    r.es.search = ((request: object, options?: object) => search(fuzzyAgain(request), options)) as typeof r.es.search
+    const fuzzy = Array.from({ length: 125 }, (_, n) => `${LETTERS[Math.floor(n / 26)]}${LETTERS[n % 26]}~`).join(' ')
+    for (const sort of ['openedAt', 'severity']) {
+      const refused = await r.get(`/api/v1/incidents?q=${encodeURIComponent(fuzzy)}&sort=${sort}`)
+      expect(refused.status, sort).toBe(400)
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      expect(refused.body).toMatchObject({ code: 'INVALID_QUERY', errors: [{ path: '/q', message: 'has more words and operators than the search can run at once: use fewer' }] })
+    }
+    expect((await r.get(`/api/v1/incidents?q=${encodeURIComponent('paymnt~')}`)).body.total).toBe(1)
   })
 
   it('shows an incident with its timeline, and a problem with its incidents', async () => {

@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { incidentListExcludes, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
+import { freeTextFault, incidentListExcludes, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -242,7 +242,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      res.json(listPage(await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value)), parsed.value.size))
+      const found = await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value)).catch((err: unknown) => {
+        const fault = freeTextFault(err, parsed.value)
+        throw fault ? new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: [fault], cause: err }) : err
+      })
+      res.json(listPage(found, parsed.value.size))
     } catch (err) { next(err) }
   })
 
