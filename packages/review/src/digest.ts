@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { buildReview, type ReviewIndices } from './report.ts'
@@ -104,6 +105,14 @@ function failureOf(err: unknown): string {
   if (e.name === 'TimeoutError') return 'timeout'
   if (e.name === 'AbortError') return 'aborted'
   return e.cause?.code ?? e.name ?? 'error'
+}
+
+/** Why the review could not be read: Elasticsearch's status and error type, or the error itself. */
+function reviewFailureOf(err: unknown): string {
+  const response = responseOf(err)
+  if (response) return `review not read: Elasticsearch answered ${response.status}${response.error?.type ? ` ${response.error.type}` : ''}`
+  const message = (err as { message?: unknown }).message
+  return `review not read: ${failureOf(err)}${typeof message === 'string' && message !== '' ? `: ${message.slice(0, 200)}` : ''}`
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
@@ -243,7 +252,7 @@ export interface DigestSchedulerOptions {
   graceMs?: number
   /** How long a claim is held before another instance may take it over: longer than all the retries take. */
   leaseMs: number
-  /** When the ledger cannot be reached, how soon to try again. */
+  /** When Elasticsearch cannot be reached (for the ledger or the review), how soon to try again. */
   ledgerRetryMs?: number
   /** Each day's outcome: posted, failed (after the retries, or refused), skipped (posted already elsewhere). */
   onOutcome?: (outcome: DigestOutcome, date: string) => void
@@ -283,6 +292,25 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     scheduleNext()
   }
 
+  /** The day's post; undefined when Elasticsearch cannot give the review now but may soon. */
+  async function renderAndPost(date: string, now: number): Promise<PostResult | undefined> {
+    let markdown: string
+    try {
+      markdown = await o.render(now)
+    } catch (err) {
+      if (isElasticsearchUnavailable(err)) {
+        o.logger.warn({ date, err: { message: reviewFailureOf(err) } }, 'digest review unreadable: trying again')
+        return undefined
+      }
+      // A review that will not read as it is (a refused query, a bug) will not read in 30 s either.
+      return { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true }
+    }
+    return postWebhook(o.url, digestBody(markdown), {
+      ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
+      onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
+    })
+  }
+
   async function run(): Promise<void> {
     const now = clock()
     const { dueMs, date } = nextDigest(o.zone, o.at, now, o.graceMs ?? defaultDigestGraceMs)
@@ -303,20 +331,10 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
         return scheduleNext()
       }
-      let result: PostResult
-      if (unrecorded) result = unrecorded.result
-      else {
-        try {
-          const body = digestBody(await o.render(now))
-          result = await postWebhook(o.url, body, {
-            ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
-            onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
-          })
-        } catch (err) {
-          // The review could not be read (Elasticsearch): a failure of the day, as a refused post is.
-          result = { ok: false, attempts: 0, error: failureOf(err), permanent: false }
-        }
-      }
+      const result = unrecorded?.result ?? await renderAndPost(date, now)
+      // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
+      // the day is tried again within the grace.
+      if (result === undefined) return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
       if (result.ok) unrecorded = { date, result }
       await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())

@@ -49,17 +49,17 @@ async function setUp() {
   const names = indexNames(prefix)
   const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
   const render = (now: number) => digestMarkdown(es, indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
-  return { es, ledgerIndex, target, clock, at: { hour: d.getUTCHours(), minute: d.getUTCMinutes() }, render, date: d.toISOString().slice(0, 10) }
+  return { es, ledgerIndex, target, clock, at: { hour: d.getUTCHours(), minute: d.getUTCMinutes() }, indices, render, date: d.toISOString().slice(0, 10) }
 }
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; render?: (now: number) => Promise<string> } = {}) {
   const { logger, lines } = captureLogs()
   const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
   const sched = startDigestScheduler({
-    url, zone: 'UTC', at: s.at, ledger, render: s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
+    url, zone: 'UTC', at: s.at, ledger, render: opts.render ?? s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
     ...(opts.ledgerRetryMs !== undefined ? { ledgerRetryMs: opts.ledgerRetryMs } : {}),
   })
   onTestFinished(() => sched.stop())
@@ -194,5 +194,39 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(a.outcomes).toEqual(['posted'])
     expect(hook.posts).toHaveLength(1)
     expect((await s.es.get<{ state: string }>({ index: s.ledgerIndex, id: s.date }))._source!.state).toBe('posted')
+  }, 60_000)
+
+  it('reads the review again while Elasticsearch does not answer, and posts once it does', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const proxied = await cuttableElasticsearch()
+    proxied.cut()
+    const render = (now: number) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
+    const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100 })
+    await waitFor(() => a.lines.some((l) => l.msg === 'digest review unreadable: trying again') || a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the review unreadable' })
+    // Not a day's outcome: the day is still to be posted.
+    expect(a.outcomes).toEqual([])
+    proxied.restore()
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+    expect((hook.posts[0]!.body as { text: string }).text).toContain('Checkout')
+    expect((await s.es.get<{ state: string; attempts: number }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({ state: 'posted', attempts: 1 })
+  }, 60_000)
+
+  it('fails the day, saying why, when Elasticsearch refuses the review as it is', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const missing = uniqueName('no-such-index')
+    const render = (now: number) => digestMarkdown(s.es, { alerts: missing, incidents: missing, problems: missing }, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
+    const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['failed'])
+    expect(hook.posts).toHaveLength(0)
+    expect((await s.es.get<{ state: string; attempts: number; error: string }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({
+      state: 'failed', attempts: 0, error: 'review not read: Elasticsearch answered 404 index_not_found_exception',
+    })
   }, 60_000)
 })
