@@ -156,6 +156,22 @@ async function loadIdentity() {
   $('#report-off').hidden = identity.reports
 }
 
+/**
+ * The last read begun of each part of the page (the review, the look-back, the search, the incident and
+ * problem views), and the incident or problem it asked for. Reads of one part overlap (a window chosen and
+ * another at once, the refresh after a decision, the reload after a report) and answer in any order: an
+ * answer is shown only if no read of its part began after it, so the page shows the last choice, not the
+ * slowest answer.
+ */
+const latestReads = new Map()
+function beginRead(part, id = null) {
+  const n = (latestReads.get(part)?.n ?? 0) + 1
+  latestReads.set(part, { n, id })
+  return () => latestReads.get(part).n === n
+}
+/** The incident or problem the view last asked for: it shows it, or is about to. */
+const askedFor = (part) => latestReads.get(part)?.id ?? null
+
 function fill(tbody, rows, empty, columns) {
   tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: columns }, empty))]))
 }
@@ -265,9 +281,9 @@ async function untilShown(kind, id, body, doneText, out) {
 /** After a decision: the review, and the incident or problem shown, as they are now. */
 async function refresh(kind, id) {
   await loadReview()
-  if (kind === 'incidents' && state.incident === id) await showIncident(id, false)
-  if (kind === 'problems' && state.problem === id) await showProblem(id, false)
-  if (kind === 'incidents' && state.problem) await showProblem(state.problem, false)
+  if (kind === 'incidents' && askedFor('incident') === id) await showIncident(id, false)
+  if (kind === 'problems' && askedFor('problem') === id) await showProblem(id, false)
+  if (kind === 'incidents' && askedFor('problem')) await showProblem(askedFor('problem'), false)
 }
 
 /** Under a table the review cut at its limit: how many of how many it lists. */
@@ -394,14 +410,17 @@ async function loadReview() {
   const since = $('#window').value
   $('#markdown').href = '#'
   void loadDeadLetters()
+  const current = beginRead('review')
   try {
     const review = await api(`/api/v1/review?since=${since}${scopeQuery}${tzQuery}`)
+    if (!current()) return
     renderReview(review)
     showScope(review.scope)
     reviewLoadedAt = new Date().toISOString()
     markReviewStale(false)
     loaded('review')
   } catch (err) {
+    if (!current()) return
     loadFailed('review', `Could not load the review: ${err.message}`)
     if (reviewLoadedAt !== null) markReviewStale(true)
   }
@@ -487,12 +506,15 @@ function renderLookback(l) {
 }
 
 async function loadLookback() {
+  const current = beginRead('lookback')
   try {
     const l = await api(`/api/v1/lookback?${lookbackQuery()}`)
+    if (!current()) return
     if (!$('#lookback-at').value) offerPeriods(l.period.label, l.period.kind)
     renderLookback(l)
     loaded('lookback')
   } catch (err) {
+    if (!current()) return
     loadFailed('lookback', `Could not load the look-back: ${err.message}`)
   }
 }
@@ -500,8 +522,11 @@ async function loadLookback() {
 async function search(append) {
   const q = new URLSearchParams(Object.entries(state.search).filter(([, v]) => v))
   if (append && state.cursor) q.set('cursor', state.cursor)
+  // A new search drops the pages of the last one still on their way, and two clicks on "More" add one page.
+  const current = beginRead('search')
   try {
     const r = await api(`/api/v1/incidents?${q}`)
+    if (!current()) return
     const rows = r.items.map((i) => el('tr', { 'data-id': i.id }, el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i)), el('td', {}, i.services.join(', ')), el('td', {}, when(i.openedAt)), el('td', {}, i.status), el('td', {}, i.owner ?? '–')))
     const tbody = $('#results tbody')
     if (append) tbody.append(...rows)
@@ -510,7 +535,7 @@ async function search(append) {
     state.cursor = r.nextCursor
     $('#more').hidden = !r.nextCursor
   } catch (err) {
-    say(`Search failed: ${err.message}`, true)
+    if (current()) say(`Search failed: ${err.message}`, true)
   }
 }
 
@@ -549,12 +574,14 @@ function followPending(kind, id, timeline, show) {
   const reads = pendingReads.get(key) ?? 0
   if (reads >= 40) return
   pendingReads.set(key, reads + 1)
-  setTimeout(() => { if (state[kind] === id) void show(id, false) }, 1500)
+  setTimeout(() => { if (askedFor(kind) === id) void show(id, false) }, 1500)
 }
 
 async function showIncident(id, scroll = true) {
+  const current = beginRead('incident', id)
   try {
     const { incident: i, timeline } = await api(`/api/v1/incidents/${id}`)
+    if (!current()) return
     // Another incident opened: the last one's outcome is not this one's.
     if (state.incident !== id) $('#incident-outcome').textContent = ''
     state.incident = id
@@ -571,13 +598,18 @@ async function showIncident(id, scroll = true) {
     $('#detail').hidden = false
     if (scroll) $('#detail').scrollIntoView({ behavior: 'smooth' })
   } catch (err) {
+    if (!current()) return
+    // The view still shows the one before: its re-reads go on.
+    latestReads.get('incident').id = state.incident
     say(`Could not open the incident: ${err.message}`, true)
   }
 }
 
 async function showProblem(id, scroll = true) {
+  const current = beginRead('problem', id)
   try {
     const { problem: p, incidents, timeline } = await api(`/api/v1/problems/${id}`)
+    if (!current()) return
     if (state.problem !== id) $('#problem-outcome').textContent = ''
     state.problem = id
     $('#problem-detail-h').textContent = p.title
@@ -592,6 +624,9 @@ async function showProblem(id, scroll = true) {
     $('#problem-detail').hidden = false
     if (scroll) $('#problem-detail').scrollIntoView({ behavior: 'smooth' })
   } catch (err) {
+    if (!current()) return
+    // The view still shows the one before: its re-reads go on.
+    latestReads.get('problem').id = state.problem
     say(`Could not open the problem: ${err.message}`, true)
   }
 }

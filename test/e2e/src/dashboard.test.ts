@@ -73,6 +73,53 @@ async function browser() {
 
 const rowOf = (page: Page, table: string, text: string) => page.locator(`${table} tbody tr`, { hasText: text })
 
+/** An Alertmanager alert firing since `minutesAgo` before `now`, on a database host unless told. */
+const firing = (now: number, name: string, service: string, minutesAgo: number, instance = 'db-main:9187') => ({
+  status: 'firing', labels: { alertname: name, service, severity: 'critical', instance },
+  annotations: { summary: `${name} on ${service}` }, startsAt: new Date(now - minutesAgo * 60_000).toISOString(), endsAt: '0001-01-01T00:00:00Z', fingerprint: `${service}-${name}`,
+})
+
+/**
+ * Holds the page's next request to `url` back until `release()`: its answer comes after those of requests
+ * the page sends later. `sent` settles once the page has sent it.
+ */
+async function holdBack(page: Page, url: RegExp) {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  let caught!: () => void
+  const sent = new Promise<void>((resolve) => { caught = resolve })
+  await page.route(url, async (route) => {
+    caught()
+    await released
+    await route.continue()
+  }, { times: 1 })
+  return { sent, release }
+}
+
+/**
+ * How many answers to URLs containing a text the page has read (Response.json). The page acts on an answer
+ * in the microtasks after reading it, which all run before the test's next evaluate: once an answer is
+ * counted, whatever the page does with it (show it, or drop it as stale) is done, and an answer that must
+ * not show can be waited for without waiting a while.
+ */
+async function countAnswersRead(page: Page) {
+  await page.addInitScript(() => {
+    const read: string[] = []
+    Object.assign(globalThis, { answersRead: read })
+    const json = Response.prototype.json
+    Object.defineProperty(Response.prototype, 'json', {
+      configurable: true,
+      writable: true,
+      value(this: Response) {
+        const answer = json.call(this) as Promise<unknown>
+        void answer.then(() => read.push(this.url), () => undefined)
+        return answer
+      },
+    })
+  })
+  return (text: string) => page.evaluate((t) => (globalThis as unknown as { answersRead: string[] }).answersRead.filter((u) => u.includes(t)).length, text)
+}
+
 // Response bodies read in assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
@@ -83,10 +130,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     // Two services failing on one database host within minutes: two incidents and a shared-cause problem;
     // two more on a cache host: another problem, which the meeting dismisses.
     const now = Date.now()
-    const alert = (name: string, service: string, minutesAgo: number, instance = 'db-main:9187') => ({
-      status: 'firing', labels: { alertname: name, service, severity: 'critical', instance },
-      annotations: { summary: `${name} on ${service}` }, startsAt: new Date(now - minutesAgo * 60_000).toISOString(), endsAt: '0001-01-01T00:00:00Z', fingerprint: `${service}-${name}`,
-    })
+    const alert = (name: string, service: string, minutesAgo: number, instance?: string) => firing(now, name, service, minutesAgo, instance)
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [alert('CheckoutPaymentsFailing', 'checkout', 12)] })
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="SearchDown"}', alerts: [alert('SearchTimeouts', 'search', 10)] })
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CartErrors"}', alerts: [alert('CartErrors', 'cart', 9, 'cache-1:6379')] })
@@ -253,5 +297,89 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect(refused).toEqual([])
 
     if (process.env.OPSREVIEW_SCREENSHOT) await page.screenshot({ path: process.env.OPSREVIEW_SCREENSHOT, fullPage: true })
+  }, 300_000)
+
+  it('shows the window, period, search, incident and problem chosen last when the answer for an earlier choice comes after it', async () => {
+    const p = await startPipeline()
+    const now = Date.now()
+    const alerts = [firing(now, 'CheckoutPaymentsFailing', 'checkout', 12), firing(now, 'SearchTimeouts', 'search', 10), firing(now, 'CartErrors', 'cart', 9, 'cache-1:6379'), firing(now, 'LoginErrors', 'login', 8, 'cache-1:6379')]
+    for (const a of alerts) await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: `{}:{alertname="${a.labels.alertname}"}`, alerts: [a] })
+    const review = await waitFor(async () => {
+      const r = await p.api<Json>('/api/v1/review?since=24h')
+      return r.openIncidents?.total >= 4 && r.problems?.total >= 2 ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents and two problems in the review' })
+    const incidentId = (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string
+    const problemId = (services: string) => (review.problems.items as Json[]).find((x) => x.title.startsWith(services)).id as string
+
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const answersRead = await countAnswersRead(page)
+    await page.goto(`${p.review}/#token=${READ}`)
+
+    // The window: 30 days asked for and answered last, after 24 h was chosen again.
+    const windowHours = async () => {
+      const [from, to] = (await page.locator('#window-label').textContent())!.replace(/ UTC$/, '').split(' – ').map((t) => Date.parse(`${t.replace(' ', 'T')}Z`))
+      return (to! - from!) / 3_600_000
+    }
+    await expect.poll(windowHours).toBe(24)
+    const month = await holdBack(page, /\/api\/v1\/review\?since=30d/)
+    await page.locator('#window').selectOption('30d')
+    await month.sent
+    const days = await answersRead('review?since=24h')
+    await page.locator('#window').selectOption('24h')
+    await expect.poll(() => answersRead('review?since=24h')).toBe(days + 1)
+    month.release()
+    await expect.poll(() => answersRead('review?since=30d')).toBe(1)
+    expect(await windowHours()).toBe(24)
+
+    // The look-back: a quarter asked for and answered after the month chosen again.
+    const lookbackLabel = () => page.locator('#lookback-label').textContent()
+    await expect.poll(lookbackLabel).toMatch(/^\d{4}-\d{2}: /)
+    const quarter = await holdBack(page, /\/api\/v1\/lookback\?period=quarter/)
+    await page.locator('#lookback-period').selectOption('quarter')
+    await quarter.sent
+    const months = await answersRead('lookback?period=month')
+    await page.locator('#lookback-period').selectOption('month')
+    await expect.poll(() => answersRead('lookback?period=month')).toBe(months + 1)
+    quarter.release()
+    await expect.poll(() => answersRead('lookback?period=quarter')).toBe(1)
+    expect(await lookbackLabel()).toMatch(/^\d{4}-\d{2}: /)
+
+    // The search: the first one's answer after the second's.
+    const search = page.getByRole('search')
+    const first = await holdBack(page, /\/api\/v1\/incidents\?q=CartErrors/)
+    await search.getByLabel('Text').fill('CartErrors')
+    await search.getByRole('button', { name: 'Search' }).click()
+    await first.sent
+    await search.getByLabel('Text').fill('LoginErrors')
+    await search.getByRole('button', { name: 'Search' }).click()
+    await expect.poll(() => answersRead('incidents?q=LoginErrors')).toBe(1)
+    first.release()
+    await expect.poll(() => answersRead('incidents?q=CartErrors')).toBe(1)
+    expect(await rowOf(page, '#results', 'LoginErrors').count()).toBe(1)
+    expect(await rowOf(page, '#results', 'CartErrors').count()).toBe(0)
+
+    // The incident view: the incident opened first answers after the one opened next.
+    const cart = incidentId('CartErrors')
+    const slowIncident = await holdBack(page, new RegExp(`/api/v1/incidents/${cart}$`))
+    await rowOf(page, '#open-incidents', 'CartErrors').locator('button.link').click()
+    await slowIncident.sent
+    await rowOf(page, '#open-incidents', 'LoginErrors').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('LoginErrors')
+    slowIncident.release()
+    await expect.poll(() => answersRead(`/api/v1/incidents/${cart}`)).toBe(1)
+    expect(await page.locator('#detail-h').textContent()).toContain('LoginErrors')
+    expect(await page.locator('#detail-facts dd[data-fact="Id"]').textContent()).toBe(incidentId('LoginErrors'))
+
+    // The problem view, the same way.
+    const database = problemId('checkout, search')
+    const slowProblem = await holdBack(page, new RegExp(`/api/v1/problems/${database}$`))
+    await rowOf(page, '#problems', 'checkout, search failing together').locator('button.link').click()
+    await slowProblem.sent
+    await rowOf(page, '#problems', 'cart, login failing together').locator('button.link').click()
+    await expect.poll(() => page.locator('#problem-detail-h').textContent()).toContain('cart, login failing together')
+    slowProblem.release()
+    await expect.poll(() => answersRead(`/api/v1/problems/${database}`)).toBe(1)
+    expect(await page.locator('#problem-detail-h').textContent()).toContain('cart, login failing together')
+    expect(await page.locator('#problem-facts dd[data-fact="Id"]').textContent()).toBe(problemId('cart, login'))
   }, 300_000)
 })
