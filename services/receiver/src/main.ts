@@ -3,7 +3,6 @@ import { once } from 'node:events'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
-import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -13,6 +12,7 @@ import { applyServerTimeouts, closeServer } from '@opsreview/http/hardening'
 import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
+import { startKafka } from './kafka-startup.ts'
 
 const config = loadReceiverConfig(process.env)
 const logger = createLogger('receiver', config.OPSREVIEW_LOG_LEVEL)
@@ -41,6 +41,8 @@ const publisher = new BatchPublisher({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
+    // A topic is created by startKafka with its retention and limits, never by a broker's defaults on a send.
+    allowAutoTopicCreation: false,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
   }),
   logger: logger.child({ component: 'publisher' }),
@@ -57,27 +59,6 @@ const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
 })
 const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
 
-async function connectKafka(): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const admin = kafka.admin()
-      await admin.connect()
-      await ensureTopics(admin, [
-        alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_ALERTS_PARTITIONS, config.OPSREVIEW_ALERTS_RETENTION_DAYS),
-        deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
-      ], topicReplicationOf(config))
-      await admin.disconnect()
-      // This loop retries for as long as it takes, and answers 503 meanwhile.
-      await publisher.connect({ timeoutMs: 0 })
-      logger.info(describeKafkaConnection(config), 'connected to kafka')
-      return
-    } catch (err) {
-      logger.warn({ err, attempt }, 'kafka not reachable yet; the receiver answers 503 until it is')
-      await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 5000)))
-    }
-  }
-}
-
 const app = createReceiverApp({
   publisher, spool, logger, metrics,
   clock: () => new Date(),
@@ -91,11 +72,24 @@ const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEI
 applyServerTimeouts(server)
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
-void connectKafka().then(() => spool.startDraining(publishSpooled(publisher), {
-  deadLetter: spoolDeadLetter(publisher, config.OPSREVIEW_TOPIC_REJECTED, metrics, () => new Date()),
-}))
+const startup = new AbortController()
+void startKafka({
+  createAdmin: () => kafka.admin(),
+  ensureTopics: (admin) => ensureTopics(admin, [
+    alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_ALERTS_PARTITIONS, config.OPSREVIEW_ALERTS_RETENTION_DAYS),
+    deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
+  ], topicReplicationOf(config)),
+  // startKafka retries for as long as it takes; Alertmanager gets 503s while Kafka does not acknowledge.
+  connectPublisher: () => publisher.connect({ timeoutMs: 0 }),
+  startDraining: () => spool.startDraining(publishSpooled(publisher), {
+    deadLetter: spoolDeadLetter(publisher, config.OPSREVIEW_TOPIC_REJECTED, metrics, () => new Date()),
+  }),
+  logger,
+  ends: startup.signal,
+}).then((connected) => { if (connected) logger.info(describeKafkaConnection(config), 'connected to kafka') })
 
 shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
+  startup.abort()
   await closeServer(server)
   await spool.drained(5000)
   await spool.close()
