@@ -118,7 +118,15 @@ function instantInZone(local, zone) {
   // None: the wall time is in a gap; read with the offset in force before it, it lands after the gap.
   return candidates.length > 0 ? candidates[0] : wall - before
 }
-const minutes = (ms) => (ms === null || ms === undefined ? '–' : ms < 3600000 ? `${Math.round(ms / 60000)} min` : `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} min`)
+/**
+ * A duration as the Markdown report writes it (duration in packages/review/src/markdown.ts): rounded to the
+ * minute first, then split, so 119.5 min is 2 h 0 min on both, not 1 h 60 min here.
+ */
+function minutes(ms) {
+  if (ms === null || ms === undefined) return '–'
+  const m = Math.round(ms / 60000)
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
+}
 // Availabilities come rounded down to the hundredth by the API (availabilityPctOf): shown as they are.
 const availability = (x) => `${x.toFixed(2)} %`
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -297,6 +297,40 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect(refused).toEqual([])
 
     if (process.env.OPSREVIEW_SCREENSHOT) await page.screenshot({ path: process.env.OPSREVIEW_SCREENSHOT, fullPage: true })
+  }, 300_000)
+
+  it('writes durations as the Markdown report does: rounded to the minute, then split into hours and minutes', async () => {
+    const p = await startPipeline()
+    // Two checks down for 119.5 and 59.5 minutes: 2 h 0 min and 1 h 0 min, not 1 h 60 min and 60 min.
+    const since = Math.floor(Date.now() / 1000) - 5 * 3600
+    const outages = [{ check: 'Billing API health', id: 7001, downSeconds: 7170, shown: '2 h 0 min' }, { check: 'Search API health', id: 7002, downSeconds: 3570, shown: '1 h 0 min' }]
+    for (const o of outages) {
+      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-down.json'), check_id: o.id, check_name: o.check, state_changed_timestamp: since })
+      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-up.json'), check_id: o.id, check_name: o.check, state_changed_timestamp: since + o.downSeconds })
+    }
+    await waitFor(async () => {
+      const r = await p.api<Json>('/api/v1/review?since=24h')
+      const down = (service: string) => (r.serviceLevels as Json[] | undefined)?.find((l) => l.service === service)?.downtimeMs
+      return outages.every((o) => down(o.check) === o.downSeconds * 1000) ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'both outages in the review\'s service levels' })
+
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
+    await page.goto(`${p.review}/#token=${READ}`)
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Markdown' }).click()])
+    const markdown = await readFile((await download.path())!, 'utf8')
+    for (const o of outages) {
+      const row = page.locator('#service-levels tbody tr', { hasText: o.check })
+      await expect.poll(() => row.count()).toBe(1)
+      // Page: service, availability, downtime, degraded, interruptions, incidents, MTTA, MTTR.
+      const cells = await row.locator('td').allTextContents()
+      // Markdown: service, availability, downtime, interruptions, degraded, incidents, MTTA, MTTR.
+      const line = markdown.split('\n').find((l) => l.startsWith(`| ${o.check} |`))
+      expect(line, `${o.check} in the Markdown`).toBeDefined()
+      const columns = line!.split('|').slice(1, -1).map((c) => c.trim())
+      expect(cells[2]).toBe(o.shown)
+      expect(columns[2]).toBe(o.shown)
+      expect(cells[7]).toBe(columns[7])
+    }
   }, 300_000)
 
   it('shows the window, period, search, incident and problem chosen last when the answer for an earlier choice comes after it', async () => {
