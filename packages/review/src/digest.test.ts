@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { digestBody, digestLimits, nextDigest, parseDigestAt } from './digest.ts'
+import { digestBody, digestLimits, digestWindow, nextDigest, parseDigestAt } from './digest.ts'
 
 const Z = (iso: string) => Date.parse(iso)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -58,6 +58,31 @@ describe('the digest time', () => {
         expect(dates.every((x, i) => i === 0 || x > dates[i - 1]!)).toBe(true)
         // No date skipped: each is the day after the one before.
         expect(dates.every((x, i) => i === 0 || Date.parse(`${x}T00:00:00Z`) - Date.parse(`${dates[i - 1]}T00:00:00Z`) === 86_400_000)).toBe(true)
+      }
+    }
+  })
+})
+
+describe('the digest window', () => {
+  it('runs from the same local time the day before to the digest time, 25 h across the autumn change and 23 h across the spring one', () => {
+    const at = { hour: 8, minute: 30 }
+    expect(digestWindow('Europe/Berlin', at, '2026-10-25')).toEqual({ fromMs: Z('2026-10-24T06:30:00Z'), toMs: Z('2026-10-25T07:30:00Z') })
+    expect(digestWindow('Europe/Berlin', at, '2026-10-26')).toEqual({ fromMs: Z('2026-10-25T07:30:00Z'), toMs: Z('2026-10-26T07:30:00Z') })
+    expect(digestWindow('Europe/Berlin', at, '2026-03-29')).toEqual({ fromMs: Z('2026-03-28T07:30:00Z'), toMs: Z('2026-03-29T06:30:00Z') })
+    expect(digestWindow('UTC', at, '2027-01-01')).toEqual({ fromMs: Z('2026-12-31T08:30:00Z'), toMs: Z('2027-01-01T08:30:00Z') })
+  })
+
+  it('ends at each digest time and starts where the digest before ended, for every day of a year, in zones with and without DST', () => {
+    for (const zone of ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'UTC']) {
+      // 02:15 is skipped in spring in the first three (and doubled in autumn in Berlin); 01:45 is doubled in autumn in New York and Lord Howe.
+      for (const at of [{ hour: 2, minute: 15 }, { hour: 1, minute: 45 }, { hour: 8, minute: 30 }]) {
+        let previous = nextDigest(zone, at, Z('2026-01-01T00:00:00Z'))
+        for (let i = 0; i < 366; i++) {
+          const next = nextDigest(zone, at, previous.dueMs + 1)
+          const w = digestWindow(zone, at, next.date)
+          expect({ zone, at, date: next.date, ...w }).toEqual({ zone, at, date: next.date, fromMs: previous.dueMs, toMs: next.dueMs })
+          previous = next
+        }
       }
     }
   })

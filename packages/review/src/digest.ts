@@ -46,6 +46,24 @@ export function nextDigest(zone: string, at: DigestTime, nowMs: number, graceMs 
   throw new Error('unreachable: a run time within three local days')
 }
 
+/** The span a digest reports on, as instants. */
+export interface DigestWindow {
+  fromMs: number
+  toMs: number
+}
+
+/**
+ * The window of the digest of a local date: from the digest time of the local day before to this one's. Each
+ * digest starts where the one before ended, so every instant is in exactly one of them, however long the
+ * local day (25 h across the autumn change, 23 h across the spring one); the same window as
+ * `since=yesterday-08:30` read at 08:30.
+ */
+export function digestWindow(zone: string, at: DigestTime, date: string): DigestWindow {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number]
+  const timeOn = (d: { year: number; month: number; day: number }) => instantOf(zone, { ...d, hour: at.hour, minute: at.minute })
+  return { fromMs: timeOn(addDays({ year, month, day }, -1)), toMs: timeOn({ year, month, day }) }
+}
+
 /**
  * What every target takes: Mattermost refuses a post over 16,383 characters, Teams a webhook message over
  * about 28 KB, Slack truncates text past 40,000. The digest keeps under all three.
@@ -71,14 +89,14 @@ export function digestBody(markdown: string, limits: { maxChars: number; maxByte
 }
 
 /**
- * The digest's Markdown: the review of the last 24 h in the review's zone and default scope, exactly as
- * `GET /api/v1/review.md` with no parameters answers it at `nowMs`.
+ * The digest's Markdown: the review of its window in the review's zone and default scope, exactly as
+ * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`.
  */
-export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number): Promise<string> {
-  const w = parseReviewWindow({}, nowMs, o.zone)
+export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow): Promise<string> {
+  const w = parseReviewWindow({ from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString() }, nowMs, o.zone)
   const s = parseScope({}, o.scope)
   /* c8 ignore next */
-  if (!w.ok || !s.ok) throw new Error('the default review window and scope are always valid')
+  if (!w.ok || !s.ok) throw new Error('a digest window (a local day or so) and the default scope are always valid')
   const review = await buildReview(es, indices, w.value, { scope: scopeFilter(s.value, o.scope.teams), ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
   return `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`
 }
@@ -243,8 +261,8 @@ export interface DigestSchedulerOptions {
   zone: string
   at: DigestTime
   ledger: DigestLedger
-  /** The review's Markdown as of `nowMs`. */
-  render: (nowMs: number) => Promise<string>
+  /** The review's Markdown of the window (digestWindow) as of `nowMs`. */
+  render: (nowMs: number, window: DigestWindow) => Promise<string>
   logger: DigestLogger
   clock?: () => number
   policy?: RetryPolicy
@@ -296,7 +314,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   async function renderAndPost(date: string, now: number): Promise<PostResult | undefined> {
     let markdown: string
     try {
-      markdown = await o.render(now)
+      markdown = await o.render(now, digestWindow(o.zone, o.at, date))
     } catch (err) {
       if (isElasticsearchUnavailable(err)) {
         o.logger.warn({ date, err: { message: reviewFailureOf(err) } }, 'digest review unreadable: trying again')

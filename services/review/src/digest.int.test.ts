@@ -2,11 +2,13 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { errors } from '@elastic/elasticsearch'
-import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome } from '@opsreview/review/digest'
+import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow } from '@opsreview/review/digest'
+import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
+import { localDate, localTime } from '@opsreview/review/zone'
 import { captureLogs, cleanupIndices, uniqueName, waitFor } from '@opsreview/testing'
-import { seedSmallReview } from './fuzz-seed.ts'
+import { incident, seedSmallReview } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
 
 const SECRET = 'T000/B000/not-a-real-secret-42'
@@ -35,31 +37,32 @@ async function sink(statuses: number[] = [], beforeAnswer?: () => void) {
 
 /**
  * The review's Markdown on a seeded Elasticsearch, a ledger index of the test's own, and a clock shifted so
- * that the digest time (the next whole UTC minute) comes in about a second and a half.
+ * that the digest time (the next whole minute, or `target`) comes in about a second and a half.
  */
-async function setUp() {
+async function setUp(opts: { zone?: string; target?: number } = {}) {
   const { es, prefix } = await seedSmallReview()
   onTestFinished(() => es.close())
   const ledgerIndex = uniqueName('digests')
   cleanupIndices(ledgerIndex)
-  const target = Math.ceil((Date.now() + 60_000) / 60_000) * 60_000
+  const zone = opts.zone ?? 'UTC'
+  const target = opts.target ?? Math.ceil((Date.now() + 60_000) / 60_000) * 60_000
   const offset = target - 1500 - Date.now()
   const clock = () => Date.now() + offset
-  const d = new Date(target)
+  const local = localTime(zone, target)
   const names = indexNames(prefix)
   const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
-  const render = (now: number) => digestMarkdown(es, indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
-  return { es, ledgerIndex, target, clock, at: { hour: d.getUTCHours(), minute: d.getUTCMinutes() }, indices, render, date: d.toISOString().slice(0, 10) }
+  const render = (now: number, window: DigestWindow) => digestMarkdown(es, indices, { zone, scope: { environments: [], teams: noTeams } }, now, window)
+  return { es, ledgerIndex, zone, target, clock, at: { hour: local.hour, minute: local.minute }, indices, render, date: localDate(zone, target) }
 }
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; render?: (now: number) => Promise<string> } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; render?: (now: number, window: DigestWindow) => Promise<string> } = {}) {
   const { logger, lines } = captureLogs()
   const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
   const sched = startDigestScheduler({
-    url, zone: 'UTC', at: s.at, ledger, render: opts.render ?? s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
+    url, zone: s.zone, at: s.at, ledger, render: opts.render ?? s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
     ...(opts.ledgerRetryMs !== undefined ? { ledgerRetryMs: opts.ledgerRetryMs } : {}),
   })
   onTestFinished(() => sched.stop())
@@ -202,7 +205,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
     const proxied = await cuttableElasticsearch()
     proxied.cut()
-    const render = (now: number) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
+    const render = (now: number, window: DigestWindow) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now, window)
     const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100 })
     await waitFor(() => a.lines.some((l) => l.msg === 'digest review unreadable: trying again') || a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the review unreadable' })
     // Not a day's outcome: the day is still to be posted.
@@ -220,7 +223,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     const hook = await sink()
     await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
     const missing = uniqueName('no-such-index')
-    const render = (now: number) => digestMarkdown(s.es, { alerts: missing, incidents: missing, problems: missing }, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now)
+    const render = (now: number, window: DigestWindow) => digestMarkdown(s.es, { alerts: missing, incidents: missing, problems: missing }, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now, window)
     const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100 })
     await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
     expect(a.outcomes).toEqual(['failed'])
@@ -228,5 +231,32 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect((await s.es.get<{ state: string; attempts: number; error: string }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({
       state: 'failed', attempts: 0, error: 'review not read: Elasticsearch answered 404 index_not_found_exception',
     })
+  }, 60_000)
+
+  it("reports from yesterday's digest time to today's: the morning after the autumn change, 25 h", async () => {
+    // Berlin, 08:30 on 25 October 2026 (07:30Z, CET); the day before, 08:30 was 06:30Z (CEST).
+    const s = await setUp({ zone: 'Europe/Berlin', target: Date.parse('2026-10-25T07:30:00Z') })
+    const opened = (title: string, n: number, at: string) => incident(n, { title, openedAt: at, resolvedAt: at, lastEventAt: at })
+    const docs = [
+      opened('Before yesterdays digest', 0x10, '2026-10-24T06:15:00.000Z'),
+      // After yesterday's 08:30 and before 09:30: the hour a 24 h window leaves out.
+      opened('In the extra hour', 0x11, '2026-10-24T06:45:00.000Z'),
+      opened('Just before the digest', 0x12, '2026-10-25T07:15:00.000Z'),
+      opened('After the digest', 0x13, '2026-10-25T07:45:00.000Z'),
+    ].map((d) => incidentDocument(s.indices.incidents)(JSON.stringify(d)))
+    expect((await s.es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const a = scheduler(s, hook.url)
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the digest' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(s.date).toBe('2026-10-25')
+    const text = (hook.posts[0]!.body as { text: string }).text
+    expect(text).toContain('# Operations review 2026-10-24 08:30 – 2026-10-25 08:30 Europe/Berlin\n')
+    const newInWindow = text.slice(text.indexOf('## New in the window'), text.indexOf('## Problems'))
+    expect(newInWindow).toContain('In the extra hour')
+    expect(newInWindow).toContain('Just before the digest')
+    expect(newInWindow).not.toContain('Before yesterdays digest')
+    expect(newInWindow).not.toContain('After the digest')
   }, 60_000)
 })
