@@ -209,10 +209,29 @@ const refusalOf = (problem) => {
   return refused.length ? refused.join('; ') : problem.detail ?? 'refused'
 }
 
+/**
+ * The last outcome beside each row's buttons, by incident or problem (`incidents/<id>`): the refresh after a
+ * decision rebuilds every row, and the outcome, and any later one (refused, taken, still waiting), shows
+ * beside the buttons of the same incident or problem in the row shown now.
+ */
+const rowOutcomes = new Map()
+function rowOutput(key) {
+  const out = el('output', { class: 'outcome', 'aria-live': 'polite', 'data-outcome-of': key })
+  const last = rowOutcomes.get(key)
+  if (last) { out.textContent = last.text; out.className = `outcome ${last.kind}` }
+  return out
+}
+
 /** Shows a decision's outcome in the status line and beside what was clicked. */
 function outcome(out, text, kind) {
   say(text, kind === 'refused' || kind === 'error')
-  if (out) { out.textContent = text; out.className = `outcome ${kind}` }
+  if (!out) return
+  const key = out.dataset.outcomeOf
+  if (key) rowOutcomes.set(key, { text, kind })
+  // The row clicked may have been rebuilt since: the outcome goes beside the buttons on the screen.
+  const shown = (key && [...document.querySelectorAll('output[data-outcome-of]')].find((o) => o.dataset.outcomeOf === key)) || out
+  shown.textContent = text
+  shown.className = `outcome ${kind}`
 }
 
 /**
@@ -315,7 +334,7 @@ function renderReview(r) {
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
     const owner = el('input', { 'aria-label': `Owner of ${i.title}`, value: i.owner ?? '', placeholder: 'owner' })
-    const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
+    const out = rowOutput(`incidents/${i.id}`)
     return el('tr', { 'data-id': i.id },
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
@@ -327,7 +346,7 @@ function renderReview(r) {
   }), 'No open incidents.', 6)
   showCut('open-incidents', r.openIncidents, 'open incidents')
   fill($('#problems tbody'), r.problems.items.map((p) => {
-    const out = el('output', { class: 'outcome', 'aria-live': 'polite' })
+    const out = rowOutput(`problems/${p.id}`)
     return el('tr', { 'data-id': p.id },
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'decide' },
@@ -337,6 +356,9 @@ function renderReview(r) {
         out))
   }), 'No candidate or open problems.', 6)
   showCut('problems', r.problems, 'problems')
+  // An incident or problem gone from the lists (resolved, dismissed, out of the window) takes its outcome along.
+  const listed = new Set([...r.openIncidents.items.map((i) => `incidents/${i.id}`), ...r.problems.items.map((p) => `problems/${p.id}`)])
+  for (const key of rowOutcomes.keys()) if (!listed.has(key)) rowOutcomes.delete(key)
   // The problems the review knows, offered when an incident is linked to one.
   $('#problem-options').replaceChildren(...r.problems.items.map((p) => el('option', { value: p.id }, p.title)))
   fill($('#postmortems tbody'), r.postmortems.items.map((i) => el('tr', {},

@@ -62,6 +62,23 @@ async function startPipeline() {
   return { post, send, api, patch, review, topics }
 }
 
+type Pipeline = Awaited<ReturnType<typeof startPipeline>>
+
+/** Two services failing on a database host and two on a cache host: four open incidents and two problems. */
+async function twoHostsFailing(p: Pipeline) {
+  const now = Date.now()
+  const alerts = [firing(now, 'CheckoutPaymentsFailing', 'checkout', 12), firing(now, 'SearchTimeouts', 'search', 10), firing(now, 'CartErrors', 'cart', 9, 'cache-1:6379'), firing(now, 'LoginErrors', 'login', 8, 'cache-1:6379')]
+  for (const a of alerts) await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: `{}:{alertname="${a.labels.alertname}"}`, alerts: [a] })
+  const review = await waitFor(async () => {
+    const r = await p.api<Json>('/api/v1/review?since=24h')
+    return r.openIncidents?.total >= 4 && r.problems?.total >= 2 ? r : undefined
+  }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents and two problems in the review' })
+  return {
+    incidentId: (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string,
+    problemId: (services: string) => (review.problems.items as Json[]).find((x) => x.title.startsWith(services)).id as string,
+  }
+}
+
 async function browser() {
   const b = await chromium.launch({
     executablePath: CHROMIUM,
@@ -335,15 +352,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
 
   it('shows the window, period, search, incident and problem chosen last when the answer for an earlier choice comes after it', async () => {
     const p = await startPipeline()
-    const now = Date.now()
-    const alerts = [firing(now, 'CheckoutPaymentsFailing', 'checkout', 12), firing(now, 'SearchTimeouts', 'search', 10), firing(now, 'CartErrors', 'cart', 9, 'cache-1:6379'), firing(now, 'LoginErrors', 'login', 8, 'cache-1:6379')]
-    for (const a of alerts) await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: `{}:{alertname="${a.labels.alertname}"}`, alerts: [a] })
-    const review = await waitFor(async () => {
-      const r = await p.api<Json>('/api/v1/review?since=24h')
-      return r.openIncidents?.total >= 4 && r.problems?.total >= 2 ? r : undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents and two problems in the review' })
-    const incidentId = (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string
-    const problemId = (services: string) => (review.problems.items as Json[]).find((x) => x.title.startsWith(services)).id as string
+    const { incidentId, problemId } = await twoHostsFailing(p)
 
     const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
     const answersRead = await countAnswersRead(page)
@@ -415,5 +424,32 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await expect.poll(() => answersRead(`/api/v1/problems/${database}`)).toBe(1)
     expect(await page.locator('#problem-detail-h').textContent()).toContain('cart, login failing together')
     expect(await page.locator('#problem-facts dd[data-fact="Id"]').textContent()).toBe(problemId('cart, login'))
+  }, 300_000)
+
+  it('keeps a decision\'s outcome, taken or refused, beside the buttons of its row when the rows are rebuilt after it', async () => {
+    const p = await startPipeline()
+    const { problemId } = await twoHostsFailing(p)
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    await page.goto(`${p.review}/#token=${DANA}`)
+    const checkout = () => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing')
+    await expect.poll(() => checkout().count(), { timeout: 15_000 }).toBe(1)
+
+    // Taken: the owner cell shows erin once the rows are rebuilt after the decision; the outcome is beside
+    // the buttons of the new row, not only of the one clicked.
+    await checkout().getByRole('textbox').fill('erin')
+    await checkout().getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => checkout().locator('td.owner').textContent(), { timeout: 30_000 }).toBe('erin')
+    await expect.poll(() => checkout().locator('output').textContent(), { timeout: 30_000 }).toMatch(/^Owner of “CheckoutPaymentsFailing.*” is erin$/)
+    expect(await checkout().locator('output').getAttribute('class')).toBe('outcome accepted')
+
+    // Refused: erin confirmed the problem a moment before, while dana's row still offered to.
+    expect((await p.patch(`/api/v1/problems/${problemId('checkout, search')}?wait=true`, ERIN, { action: 'confirm' })).status).toBe(200)
+    const database = () => rowOf(page, '#problems', 'checkout, search failing together')
+    await database().getByRole('button', { name: 'Confirm' }).click()
+    await expect.poll(() => database().locator('td.problem-status').textContent(), { timeout: 30_000 }).toBe('confirmed')
+    await expect.poll(() => database().locator('output').textContent()).toBe('Refused: cannot confirm a confirmed problem')
+    expect(await database().locator('output').getAttribute('class')).toBe('outcome refused')
+    // Each row keeps its own: the rows rebuilt again after the refusal still say who owns checkout.
+    expect(await checkout().locator('output').textContent()).toMatch(/ is erin$/)
   }, 300_000)
 })
