@@ -5,9 +5,11 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
+import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
+import { indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
-import { NOW, seedSmallReview, seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
+import { at, incident, NOW, seedSmallReview, seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 
 const READ = 'read-token'
 const WRITE = 'write-token'
@@ -82,6 +84,24 @@ const cursorValue = fc.oneof(
   fc.constantFrom(b64([]), b64([null, null]), b64([{}, {}]), b64([[1], 'x']), b64(['x', 'y']), b64([1.5, 'inc']), b64(['NaN', 'inc']), b64([Number.MAX_VALUE, 'x']), b64('[1,'), 'zzz', '***', '%'),
   fc.string().map((s) => Buffer.from(s).toString('base64')),
 )
+const LETTERS = 'abcdefghijklmnopqrstuvwxyz'
+/** Every two-letter word: indexed beside the seed (startApp), so that operators which expand a word have many terms to expand to. */
+const vocabulary = [...LETTERS].flatMap((a) => [...LETTERS].map((b) => a + b))
+// Free text as a search box gets it: up to the 500-character limit and just past it, each word with or
+// without an operator; or one operator on as many words as the limit holds, where whatever an operator
+// makes of each word adds up most. A hundred fuzzy words were once more clauses than Elasticsearch runs,
+// and the search answered 500.
+const searchWord = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...vocabulary, 'checkout', 'payment', 'timeouts', 'latency') }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) })
+const before = fc.constantFrom('', '', '', '+', '-', '|', '(', '"', '-(', '+"', '\\')
+const after = fc.constantFrom('', '', '', '~', '~', '~1', '~2', '*', ')', '"', '"~2', '~99999999999', '*~', '\\')
+const mixedText = fc.tuple(
+  fc.array(fc.tuple(before, searchWord, after), { minLength: 1, maxLength: 200, size: 'max' }),
+  fc.constantFrom(' ', ' ', ' ', '', '|', ' | ', '+', ' -'),
+  fc.constantFrom(500, 500, 500, 501, 120),
+).map(([words, separator, limit]) => words.map(([b, w, a]) => `${b}${w}${a}`).join(separator).slice(0, limit))
+const repeatedText = fc.tuple(before, after, fc.array(fc.constantFrom(...vocabulary), { minLength: 100, maxLength: 250, size: 'max' }), fc.constantFrom(500, 500, 501))
+  .map(([b, a, words, limit]) => words.map((w) => `${b}${w}${a}`).join(' ').slice(0, limit))
+const freeText = fc.oneof(mixedText, repeatedText)
 const queryKeys = ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem', 'from', 'to', 'sort', 'size', 'cursor', 'since', 'kind', 'wait', 'token', 'action', 'tz', 'period', 'at']
 // Zones at the edges: +14 h, −12 h, odd offsets, a midnight in a DST gap, wrong case, unknown ones, offsets that are not zones.
 const zoneValue = fc.constantFrom('UTC', 'Europe/Berlin', 'europe/berlin', 'Pacific/Kiritimati', 'Etc/GMT+12', 'Pacific/Chatham', 'Asia/Kathmandu', 'America/Santiago', 'Mars/Base', '+01:00', 'UTC+1', 'Europe/../UTC', '')
@@ -100,6 +120,7 @@ const queryValue = (key: string) => {
     case 'status': return fc.constantFrom('open', 'resolved', 'candidate', 'confirmed', 'burning', '')
     case 'wait': return fc.constantFrom('true', 'false', '1')
     case 'token': return fc.constantFrom(READ, WRITE, 'nope')
+    case 'q': return fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('checkout', 'payment timeouts'), freeText)
     default: return fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('checkout', 'production', 'bob', seededProblemIds[0]!))
   }
 }
@@ -197,10 +218,29 @@ const decisionRequest: fc.Arbitrary<RawRequest> = fc.record({
   body: Buffer.from(JSON.stringify(d.incident ? d.incidentBody : d.problemBody)),
 }))
 
-const request = fc.oneof({ weight: 4, arbitrary: anyRequest }, { weight: 1, arbitrary: decisionRequest })
+/**
+ * A search as the dashboard sends it: free text, sometimes beside filters it takes, so that most get to
+ * Elasticsearch (hostile parameters beside `q` are anyRequest's).
+ */
+const searchFilters = fc.subarray(['status=open', 'service=checkout', 'severity=critical', 'sort=severity', 'sort=resolvedAt:asc', 'size=5', `problem=${seededProblemIds[0]!}`])
+const searchRequest: fc.Arbitrary<RawRequest> = fc.record({ q: freeText, raw: fc.boolean(), filters: searchFilters, token: fc.constantFrom(READ, WRITE) })
+  .map(({ q, raw, filters, token }) => ({ method: 'GET', path: `/api/v1/incidents?${[`q=${encodeValue(q, raw)}`, ...filters].join('&')}`, headers: { authorization: `Bearer ${token}` } }))
+
+const request = fc.oneof({ weight: 4, arbitrary: anyRequest }, { weight: 1, arbitrary: decisionRequest }, { weight: 1, arbitrary: searchRequest })
 
 async function startApp() {
   const { es, prefix } = await seedSmallReview()
+  // The vocabulary, 26 words to an incident, in every text field search reads: a long history's many short words.
+  const inc = incidentDocument(indexNames(prefix).incidents.alias)
+  const words = [...LETTERS].map((a, i) => {
+    const text = vocabulary.filter((w) => w.startsWith(a)).join(' ')
+    const base = incident(0x100 + i, { title: text, openedAt: at(50), resolvedAt: at(49) })
+    return inc(JSON.stringify({
+      ...base, alerts: base.alerts.map((m) => ({ ...m, title: text })), notes: [{ at: at(50), author: 'ann', text }],
+      reports: [{ eventId: `evt-${i}`, kind: 'manual', title: text, reportedBy: 'ann', at: at(50) }],
+    }))
+  })
+  expect((await es.bulk({ refresh: true, operations: words.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
   const kafka = kafkaClient()
   const admin = await connectedAdmin(kafka)
   const commandsTopic = uniqueName('fuzz-commands')
@@ -226,10 +266,11 @@ describe('the review API under arbitrary input, on the real Elasticsearch', () =
     await fc.assert(fc.asyncProperty(request, async (r) => {
       const res = await send(url, r)
       outcomes.add(`${r.method} ${res.status}`)
+      if (r.path.startsWith('/api/v1/incidents?q=') && r.path.length > 400 && res.status === 200) outcomes.add('long search 200')
       const fault = faultOf(r, res)
       if (fault) throw new Error(`${r.method} ${r.path} ${JSON.stringify(r.headers)} → ${fault}`)
     }), { numRuns: 1_000 })
-    // The run reached every kind of answer, decisions published and replayed or refused included.
-    for (const o of ['GET 200', 'GET 400', 'GET 401', 'GET 404', 'PATCH 202', 'PATCH 400', 'PATCH 404', 'PATCH 415', 'PATCH 422']) expect(outcomes).toContain(o)
+    // The run reached every kind of answer, decisions published and replayed or refused included, and long searches run.
+    for (const o of ['GET 200', 'GET 400', 'GET 401', 'GET 404', 'PATCH 202', 'PATCH 400', 'PATCH 404', 'PATCH 415', 'PATCH 422', 'long search 200']) expect(outcomes).toContain(o)
   }, 240_000)
 })
