@@ -51,7 +51,7 @@ async function seed() {
   const inc = incidentDocument(indexNames(prefix).incidents.alias)
   const prb = problemDocument(indexNames(prefix).problems.alias)
   const alr = alertDocument(alertMonths.indexFor)
-  docs.push([inc, incident(1, { title: 'Checkout payment timeouts', status: 'open', severity: 'critical', openedAt: at(3), resolvedAt: null, resolvedBy: null, acknowledgedAt: new Date(NOW - 3 * H + 15 * MIN).toISOString(), acknowledgedBy: 'ann', postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null }, problemIds: ['prb-00000000000000000000000a'] })])
+  docs.push([inc, incident(1, { title: 'Checkout payment timeouts', status: 'open', severity: 'critical', openedAt: at(3), resolvedAt: null, resolvedBy: null, acknowledgedAt: new Date(NOW - 3 * H + 15 * MIN).toISOString(), acknowledgedBy: 'ann', postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null }, problemIds: ['prb-00000000000000000000000a'], notes: [{ at: at(2.2), author: 'ann', text: 'paged the payments team' }] })])
   docs.push([inc, incident(2, { title: 'Search latency', services: ['search'], openedAt: at(10), resolvedAt: at(9), owner: 'bob' })])
   docs.push([inc, incident(3, { title: 'Old checkout errors', openedAt: at(30), resolvedAt: at(20), postmortem: { required: true, reasons: ['lasted 30 min or more'], scheduledFor: '2026-12-02T10:00:00.000Z', owner: 'carol' } })])
   docs.push([prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'candidate', title: 'HighLatency keeps recurring on checkout', signature: 'production|checkout|HighLatency', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000001'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(3), owner: null, notes: [], version: 1 }])
@@ -65,6 +65,9 @@ async function seed() {
     alertChange('flap', 'checkout', 'firing', at(5.15)), alertChange('flap', 'checkout', 'resolved', at(5.1)),
     alertChange('flap', 'checkout', 'firing', at(5.05)), alertChange('flap', 'checkout', 'resolved', at(5)),
     alertChange('warn', 'checkout', 'firing', at(4), 'alertmanager', 'warning'),
+    // #1's member alert (a warning: no downtime): it opened #1, resolved, fired again; and fired long before, outside #1's timeline.
+    alertChange('fp-1', 'checkout', 'firing', at(3), 'alertmanager', 'warning'), alertChange('fp-1', 'checkout', 'resolved', at(2.5), 'alertmanager', 'warning'),
+    alertChange('fp-1', 'checkout', 'firing', at(2), 'alertmanager', 'warning'), alertChange('fp-1', 'checkout', 'firing', at(30), 'alertmanager', 'warning'),
   ]) docs.push([alr, e])
   const ops = docs.map(([f, d]) => f(JSON.stringify(d)))
   await alertMonths.prepare(new Set(ops.map((o) => o.index)))
@@ -218,6 +221,13 @@ describe('review API on the real Elasticsearch', () => {
     const r = await startReview()
     const inc = await r.get('/api/v1/incidents/inc-000000000000000000000001')
     expect(inc.body.incident).toMatchObject({ title: 'Checkout payment timeouts', owner: null })
+    // Its member alert's changes from an hour before it opened on, and its note, in time order; no other alert's.
+    const change = (status: string, hoursAgo: number) => ({ at: at(hoursAgo), kind: `alert-${status}`, source: 'alertmanager', fingerprint: 'fp-1', title: `fp-1 ${status}`, service: 'checkout' })
+    expect(inc.body.timeline).toEqual([
+      change('firing', 3), change('resolved', 2.5),
+      { at: at(2.2), kind: 'note', source: 'review', title: 'paged the payments team', author: 'ann' },
+      change('firing', 2),
+    ])
     const prb = await r.get('/api/v1/problems/prb-00000000000000000000000a')
     expect(prb.body.incidents.map((i: { id: string }) => i.id)).toEqual(['inc-000000000000000000000001'])
     expect((await r.get('/api/v1/problems?kind=shared-cause')).body.total).toBe(1)
