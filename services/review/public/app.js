@@ -237,20 +237,23 @@ function outcome(out, text, kind) {
 /**
  * Sends one decision and shows what became of it: taken and visible, refused by the correlator (with its
  * reason), or recorded and still waiting, in which case its outcome is polled until the correlator answers.
+ * True when the API recorded it (taken, or still waiting); false when it was not sent, refused or not saved.
  */
 async function decide(kind, id, body, doneText, out, control) {
-  if (dataset) { outcome(out, `Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, 'error'); return }
+  if (dataset) { outcome(out, `Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, 'error'); return false }
   const actor = actorOrAsk()
-  if (actor === null) return
+  if (actor === null) return false
   const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
   const pending = `${kind}/${id} ${sent}`
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
   outcome(out, 'Saving…', 'pending')
+  let recorded = false
   try {
     const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: sent, headers: { 'idempotency-key': pendingKeys.get(pending) } })
     pendingKeys.delete(pending)
+    recorded = true
     if (r.visible) outcome(out, doneText, 'accepted')
     else if (r.decisions?.length && r.decisions.every((d) => d.outcome === 'accepted')) void untilShown(kind, id, body, doneText, out)
     else {
@@ -264,6 +267,7 @@ async function decide(kind, id, body, doneText, out, control) {
     if (control) control.disabled = false
   }
   await refresh(kind, id)
+  return recorded
 }
 
 /** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */
@@ -668,8 +672,8 @@ function decisionForm(form, kind, current, body, doneText, out) {
     const id = current()
     if (!id) return
     const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
-    await decide(kind, id, body(fields), doneText(fields), out, e.submitter)
-    if (out.classList.contains('accepted') || out.classList.contains('pending')) form.reset()
+    // Not by the outcome shown: a decision not sent (no name typed) leaves the last one's there.
+    if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter)) form.reset()
   })
 }
 

@@ -452,4 +452,30 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     // Each row keeps its own: the rows rebuilt again after the refusal still say who owns checkout.
     expect(await checkout().locator('output').textContent()).toMatch(/ is erin$/)
   }, 300_000)
+
+  it('keeps the text typed in a decision form when the decision is not sent for want of a name, after one that was taken', async () => {
+    const p = await startPipeline()
+    await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [firing(Date.now(), 'CheckoutPaymentsFailing', 'checkout', 12)] })
+    await waitFor(async () => ((await p.api<Json>('/api/v1/review?since=24h')).openIncidents?.total >= 1 ? true : undefined), { timeoutMs: 120_000, intervalMs: 500, what: 'the incident in the review' })
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    // A bare token: its decisions carry the name typed in "You".
+    await page.goto(`${p.review}/#token=write-token`)
+    await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
+    await page.getByLabel('You').fill('frank')
+    await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('CheckoutPaymentsFailing')
+    const note = page.getByLabel('Note', { exact: true })
+    await note.fill('payments provider answers 502')
+    await page.getByRole('button', { name: 'Add note' }).click()
+    await expect.poll(() => page.locator('#incident-outcome').textContent(), { timeout: 30_000 }).toBe('Note added')
+    // Taken: the form is cleared for the next note.
+    await expect.poll(() => note.inputValue()).toBe('')
+
+    // No name: nothing is sent, and the note typed is still there to send once the name is.
+    await page.getByLabel('You').fill('')
+    await note.fill('retries exhausted at 14:02')
+    await page.getByRole('button', { name: 'Add note' }).click()
+    await expect.poll(() => page.locator('#status').textContent()).toBe('Enter your name first: decisions are recorded with it.')
+    expect(await note.inputValue()).toBe('retries exhausted at 14:02')
+  }, 300_000)
 })
