@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { errors as esErrors } from '@elastic/elasticsearch'
-import { decodeCursor, encodeCursor, freeTextFault, incidentSearchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
+import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, incidentSearchRequest, incidentTimeline, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
@@ -82,5 +82,16 @@ describe('freeTextFault', () => {
     expect(freeTextFault(response(404, { type: 'index_not_found_exception', reason: 'no such index' }), withText)).toBeUndefined()
     expect(freeTextFault(new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200'), withText)).toBeUndefined()
     expect(freeTextFault(new Error('too many clauses'), withText)).toBeUndefined()
+  })
+})
+
+describe('incidentTimeline', () => {
+  it('of an incident without member alerts: its notes and decisions in time order, nothing left out', () => {
+    const incident = { alerts: [], openedAt: '2026-12-01T06:00:00.000Z', resolvedAt: null, reports: [], notes: [{ at: '2026-12-01T07:00:00.000Z', author: 'ann', text: 'looking' }] }
+    expect(alertChangesRequest('alerts', incident, Date.parse('2026-12-01T08:00:00.000Z'))).toBeUndefined()
+    const decision = { at: '2026-12-01T06:30:00.000Z', kind: 'decision:incident.assign', source: 'review', title: 'assigned to bob' }
+    expect(incidentTimeline(incident, undefined, [decision])).toEqual({
+      timeline: [decision, { at: '2026-12-01T07:00:00.000Z', kind: 'note', source: 'review', title: 'looking', author: 'ann' }], timelineTotal: 2, timelineTruncated: false,
+    })
   })
 })

@@ -259,3 +259,66 @@ export function listPage<T>(r: estypes.SearchResponse<T>, size: number): { total
     nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
   }
 }
+
+/** A state change of an alert as an incident's timeline reads it from the alert index. */
+export interface AlertChange {
+  id: string
+  source: string
+  fingerprint: string
+  status: string
+  title: string
+  eventAt: string
+  service: string
+}
+
+/** One entry of a timeline: when, what kind, from where and what; each kind adds its own fields. */
+export interface TimelineEntry {
+  at: string
+  kind: string
+  source: string
+  title: string
+  [field: string]: unknown
+}
+
+/**
+ * The alert changes an incident's timeline holds at most. A flapping alert makes thousands; the newest
+ * are kept, as they say how the incident ended (its last resolve among them).
+ */
+export const TIMELINE_ALERT_CHANGES = 500
+const HOUR = 3_600_000
+
+/**
+ * The Elasticsearch request for an incident's alert changes: its member alerts' changes from an hour before
+ * it opened to an hour after it resolved (or now), the newest TIMELINE_ALERT_CHANGES, with how many there
+ * are in all. Undefined for an incident without members.
+ */
+export function alertChangesRequest(index: string, incident: Pick<Incident, 'alerts' | 'openedAt' | 'resolvedAt'>, now: number): estypes.SearchRequest | undefined {
+  const fingerprints = incident.alerts.map((a) => a.fingerprint)
+  if (fingerprints.length === 0) return undefined
+  const opened = Date.parse(incident.openedAt)
+  const until = Date.parse(incident.resolvedAt ?? '') || now
+  return {
+    index, size: TIMELINE_ALERT_CHANGES, track_total_hits: true, ignore_unavailable: true, allow_no_indices: true,
+    query: { bool: { filter: [{ terms: { fingerprint: fingerprints } }, { range: { eventAt: { gte: opened - HOUR, lte: until + HOUR, format: 'epoch_millis' } } }] } },
+    sort: [{ eventAt: 'desc' }, { id: 'desc' }],
+    _source: ['id', 'source', 'fingerprint', 'status', 'title', 'eventAt', 'service'],
+  }
+}
+
+/**
+ * An incident's timeline: the alert changes `alertChangesRequest` found, its reports and notes, and the
+ * `decisions` given, in time order. When older alert changes were left out, `timelineTruncated` says so
+ * and `timelineTotal` counts them with the entries shown.
+ */
+export function incidentTimeline(incident: Pick<Incident, 'reports' | 'notes'>, changes: estypes.SearchResponse<AlertChange> | undefined, decisions: readonly TimelineEntry[]): { timeline: TimelineEntry[]; timelineTotal: number; timelineTruncated: boolean } {
+  const alerts = (changes?.hits.hits ?? []).map((h) => h._source!).reverse()
+  const found = changes === undefined ? 0 : typeof changes.hits.total === 'number' ? changes.hits.total : (changes.hits.total?.value ?? alerts.length)
+  const timeline: TimelineEntry[] = [
+    ...alerts.map((a) => ({ at: a.eventAt, kind: a.status === 'firing' ? 'alert-firing' : 'alert-resolved', source: a.source, fingerprint: a.fingerprint, title: a.title, service: a.service })),
+    ...incident.reports.map((r) => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })),
+    ...incident.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
+    ...decisions,
+  ].sort((a, b) => a.at.localeCompare(b.at))
+  const leftOut = Math.max(0, found - alerts.length)
+  return { timeline, timelineTotal: timeline.length + leftOut, timelineTruncated: leftOut > 0 }
+}

@@ -110,6 +110,15 @@ async function addIncident(r: { es: Awaited<ReturnType<typeof startReview>>['es'
   expect(res.errors).toBe(false)
 }
 
+/** Indexes more alert changes into a started review's indices, making their months' indices first. */
+async function addAlerts(r: { es: Awaited<ReturnType<typeof startReview>>['es']; prefix: string }, docs: object[]) {
+  const months = liveAlertMonths(r.es, r.prefix)
+  const ops = docs.map((doc) => alertDocument(months.indexFor)(JSON.stringify(doc)))
+  await months.prepare(new Set(ops.map((o) => o.index)))
+  const res = await r.es.bulk({ refresh: true, operations: ops.flatMap((op) => [bulkAction(op), op.document]) })
+  expect(res.errors).toBe(false)
+}
+
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'
 /** Every two-letter word, 26 to an incident, in each text field search reads: the many short words of a long history. */
 function vocabularyIncidents(firstNumber: number): object[] {
@@ -228,6 +237,7 @@ describe('review API on the real Elasticsearch', () => {
       { at: at(2.2), kind: 'note', source: 'review', title: 'paged the payments team', author: 'ann' },
       change('firing', 2),
     ])
+    expect(inc.body).toMatchObject({ timelineTotal: 4, timelineTruncated: false })
     const prb = await r.get('/api/v1/problems/prb-00000000000000000000000a')
     expect(prb.body.incidents.map((i: { id: string }) => i.id)).toEqual(['inc-000000000000000000000001'])
     expect((await r.get('/api/v1/problems?kind=shared-cause')).body.total).toBe(1)
@@ -237,6 +247,26 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get('/api/v1/problems?environment=staging')).body.total).toBe(0)
     expect((await r.get('/api/v1/problems?environment=production&kind=flapping')).body.total).toBe(1)
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
+  })
+
+  it("keeps a flapping incident's newest 500 alert changes on its timeline, its final resolve among them, and says how many there are", async () => {
+    const r = await startReview()
+    // 300 flaps a minute apart: 600 changes, the last one the resolve that ended the incident.
+    const opened = NOW - 20 * H
+    const changeAt = (n: number) => new Date(opened + n * MIN).toISOString()
+    const changes = Array.from({ length: 600 }, (_, n) => alertChange('flapper', 'checkout', n % 2 === 0 ? 'firing' : 'resolved', changeAt(n), 'alertmanager', 'warning'))
+    await addAlerts(r, changes)
+    const base = incident(6, { title: 'Checkout flapping', openedAt: changeAt(0), resolvedAt: changeAt(599), lastEventAt: changeAt(599) })
+    await addIncident(r, { ...base, alerts: base.alerts.map((m) => ({ ...m, key: 'alertmanager:flapper', fingerprint: 'flapper' })), notes: [{ at: changeAt(10), author: 'ann', text: 'flapping again' }] })
+    const { status, body } = await r.get('/api/v1/incidents/inc-000000000000000000000006')
+    expect(status).toBe(200)
+    const alerts = body.timeline.filter((e: { kind: string }) => e.kind.startsWith('alert-'))
+    expect(alerts).toHaveLength(500)
+    expect(alerts.map((e: { at: string }) => e.at)).toEqual(Array.from({ length: 500 }, (_, n) => changeAt(100 + n)))
+    expect(alerts.at(-1)).toMatchObject({ kind: 'alert-resolved', at: body.incident.resolvedAt })
+    // The note is older than every change kept, and is kept: only alert changes are cut.
+    expect(body.timeline[0]).toMatchObject({ kind: 'note', at: changeAt(10) })
+    expect(body).toMatchObject({ timelineTotal: 601, timelineTruncated: true })
   })
 
   it('pages through more problems than one answer holds, each exactly once', async () => {

@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { freeTextFault, incidentListExcludes, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type IncidentListItem } from '@opsreview/review/search'
+import { alertChangesRequest, freeTextFault, incidentListExcludes, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -74,7 +74,6 @@ export interface ReviewDeps {
 
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
 
-const HOUR = 3_600_000
 const ID = /^(inc|prb)-[0-9a-f]{24}$/
 
 /**
@@ -254,23 +253,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const indices = indicesOf(res)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
-      // The timeline: every state change of the member alerts, and the reports, in time order.
-      const opened = Date.parse(incident.openedAt)
-      const until = Date.parse(incident.resolvedAt ?? '') || clock().getTime()
-      const fingerprints = incident.alerts.map((a) => a.fingerprint)
-      const alerts = fingerprints.length === 0 ? [] : (await es.search<{ id: string; source: string; fingerprint: string; status: string; title: string; eventAt: string; service: string }>({
-        index: indices.alerts, size: 500, ignore_unavailable: true, allow_no_indices: true,
-        query: { bool: { filter: [{ terms: { fingerprint: fingerprints } }, { range: { eventAt: { gte: opened - HOUR, lte: until + HOUR, format: 'epoch_millis' } } }] } },
-        sort: [{ eventAt: 'asc' }, { id: 'asc' }],
-        _source: ['id', 'source', 'fingerprint', 'status', 'title', 'eventAt', 'service'],
-      })).hits.hits.map((h) => h._source!)
-      const timeline = [
-        ...alerts.map((a) => ({ at: a.eventAt, kind: a.status === 'firing' ? 'alert-firing' : 'alert-resolved', source: a.source, fingerprint: a.fingerprint, title: a.title, service: a.service })),
-        ...incident.reports.map((r) => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })),
-        ...incident.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
-        ...(indices.dataset === null ? decisionEntries(incident.id) : []),
-      ].sort((a, b) => a.at.localeCompare(b.at))
-      res.json({ incident, timeline })
+      const changes = alertChangesRequest(indices.alerts, incident, clock().getTime())
+      const found = changes === undefined ? undefined : await es.search<AlertChange>(changes)
+      res.json({ incident, ...incidentTimeline(incident, found, indices.dataset === null ? decisionEntries(incident.id) : []) })
     } catch (err) { next(err) }
   })
 
