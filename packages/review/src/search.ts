@@ -249,6 +249,17 @@ export function problemSearchRequest(index: string, q: ProblemQuery): estypes.Se
   }
 }
 
+/** How many of a problem's incidents its view lists: the newest, beside how many it has in all. */
+export const PROBLEM_INCIDENTS = 200
+
+/** The Elasticsearch request for a problem's incidents: the PROBLEM_INCIDENTS opened last, and how many there are. */
+export function problemIncidentsRequest(index: string, problemId: string): estypes.SearchRequest {
+  return {
+    index, size: PROBLEM_INCIDENTS, track_total_hits: true, query: { term: { problemIds: problemId } },
+    sort: [{ openedAt: { order: 'desc' } }, { id: { order: 'asc' } }], _source: { excludes: [...incidentListExcludes] },
+  }
+}
+
 /** One page of a search answer: its hits' documents, the total, and the cursor of the next page (null on the last). */
 export function listPage<T>(r: estypes.SearchResponse<T>, size: number): { total: number; items: (T | undefined)[]; nextCursor: string | null } {
   const hits = r.hits.hits

@@ -240,6 +240,7 @@ describe('review API on the real Elasticsearch', () => {
     expect(inc.body).toMatchObject({ timelineTotal: 4, timelineTruncated: false })
     const prb = await r.get('/api/v1/problems/prb-00000000000000000000000a')
     expect(prb.body.incidents.map((i: { id: string }) => i.id)).toEqual(['inc-000000000000000000000001'])
+    expect(prb.body).toMatchObject({ incidentsTotal: 1, incidentsTruncated: false })
     expect((await r.get('/api/v1/problems?kind=shared-cause')).body.total).toBe(1)
     expect((await r.get('/api/v1/problems?status=candidate')).body.total).toBe(1)
     expect((await r.get('/api/v1/problems?status=confirmed')).body.total).toBe(1)
@@ -267,6 +268,18 @@ describe('review API on the real Elasticsearch', () => {
     // The note is older than every change kept, and is kept: only alert changes are cut.
     expect(body.timeline[0]).toMatchObject({ kind: 'note', at: changeAt(10) })
     expect(body).toMatchObject({ timelineTotal: 601, timelineTruncated: true })
+  })
+
+  it("lists a problem's newest 200 incidents, and says how many it has", async () => {
+    const r = await startReview()
+    // 205 incidents of one problem, an hour apart: the five opened first are left out of its view.
+    const problem = 'prb-00000000000000000000000b'
+    const id = (n: number) => `inc-${(0x200 + n).toString(16).padStart(24, '0')}`
+    await addIncident(r, ...Array.from({ length: 205 }, (_, n) => incident(0x200 + n, { title: `Recurrence ${n}`, openedAt: at(300 - n), resolvedAt: at(299.5 - n), problemIds: [problem] })))
+    const { status, body } = await r.get(`/api/v1/problems/${problem}`)
+    expect(status).toBe(200)
+    expect(body.incidents.map((i: { id: string }) => i.id)).toEqual(Array.from({ length: 200 }, (_, n) => id(204 - n)))
+    expect(body).toMatchObject({ incidentsTotal: 205, incidentsTruncated: true })
   })
 
   it('pages through more problems than one answer holds, each exactly once', async () => {

@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { alertChangesRequest, freeTextFault, incidentListExcludes, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemSearchRequest, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
+import { alertChangesRequest, freeTextFault, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, PROBLEM_INCIDENTS, problemIncidentsRequest, problemSearchRequest, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -271,14 +271,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const indices = indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
-      const incidents = (await es.search<IncidentListItem>({
-        index: indices.incidents, size: 200, query: { term: { problemIds: problem.id } }, sort: [{ openedAt: 'desc' }], _source: { excludes: [...incidentListExcludes] },
-      })).hits.hits.map((h) => h._source!)
+      const incidents = listPage(await es.search<IncidentListItem>(problemIncidentsRequest(indices.incidents, problem.id)), PROBLEM_INCIDENTS)
       const timeline = [
         ...problem.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
         ...(indices.dataset === null ? decisionEntries(problem.id) : []),
       ].sort((a, b) => a.at.localeCompare(b.at))
-      res.json({ problem, incidents, timeline })
+      res.json({ problem, incidents: incidents.items, incidentsTotal: incidents.total, incidentsTruncated: incidents.items.length < incidents.total, timeline })
     } catch (err) { next(err) }
   })
 
