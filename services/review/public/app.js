@@ -145,6 +145,7 @@ async function api(path, options = {}) {
     const fields = (problem.errors ?? []).map((e) => `${e.path} ${e.message}`).join('; ')
     const err = new Error(`${res.status} ${problem.title ?? res.statusText}${fields ? `: ${fields}` : ''}`)
     err.problem = problem
+    err.retryAfterSeconds = Number(res.headers.get('retry-after')) || null
     throw err
   }
   return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
@@ -251,7 +252,7 @@ async function decide(kind, id, body, doneText, out, control) {
   outcome(out, 'Saving…', 'pending')
   let recorded = false
   try {
-    const r = await api(`/api/v1/${kind}/${id}?wait=true`, { method: 'PATCH', body: sent, headers: { 'idempotency-key': pendingKeys.get(pending) } })
+    const r = await sendDecision(`/api/v1/${kind}/${id}?wait=true`, sent, pendingKeys.get(pending), doneText, out)
     pendingKeys.delete(pending)
     recorded = true
     if (r.visible) outcome(out, doneText, 'accepted')
@@ -262,12 +263,31 @@ async function decide(kind, id, body, doneText, out, control) {
     }
   } catch (err) {
     if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
+    else if (err.problem?.code === 'IDEMPOTENCY_KEY_IN_FLIGHT') outcome(out, `${doneText}: sent, its answer has not come yet; reload to see it`, 'pending')
     else outcome(out, `Not saved: ${err.message}`, 'error')
   } finally {
     if (control) control.disabled = false
   }
   await refresh(kind, id)
   return recorded
+}
+
+/**
+ * A decision's PATCH. The same decision sent while its first request is still running (clicked in a row and
+ * in the incident view at once, or tried again after a lost answer: the same Idempotency-Key) is answered
+ * 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused, so it is asked again after the
+ * Retry-After the API gives, up to 60 times, until the first request's answer comes back for it too.
+ */
+async function sendDecision(path, sent, key, doneText, out) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await api(path, { method: 'PATCH', body: sent, headers: { 'idempotency-key': key } })
+    } catch (err) {
+      if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
+      outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
+      await new Promise((r) => setTimeout(r, (err.retryAfterSeconds ?? 1) * 1000))
+    }
+  }
 }
 
 /** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */

@@ -37,7 +37,7 @@ async function startPipeline() {
   const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_INDEX_PREFIX: prefix, ...topics }
   const receiverPort = await freePort()
   const reviewPort = await freePort()
-  await Promise.all([
+  const [, , indexer] = await Promise.all([
     startService('receiver', { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: INGEST, OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'dash-spool-')) }, 'connected to kafka'),
     startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${run}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_ALLOWED_LATENESS: '0' }, 'correlator running'),
     startService('indexer', { ...common, OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_INDEXER_GROUP: `${run}-indexer` }, 'indexer consuming'),
@@ -59,7 +59,7 @@ async function startPipeline() {
     const res = await fetch(`${review}${p}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
     return { status: res.status, body: (await res.json()) as Record<string, unknown> }
   }
-  return { post, send, api, patch, review, topics }
+  return { post, send, api, patch, review, topics, indexer }
 }
 
 type Pipeline = Awaited<ReturnType<typeof startPipeline>>
@@ -477,5 +477,36 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await page.getByRole('button', { name: 'Add note' }).click()
     await expect.poll(() => page.locator('#status').textContent()).toBe('Enter your name first: decisions are recorded with it.')
     expect(await note.inputValue()).toBe('retries exhausted at 14:02')
+  }, 300_000)
+
+  it('waits for the answer of a decision sent twice at once (from its row and from the incident view) instead of calling the second not saved', async () => {
+    const p = await startPipeline()
+    await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [firing(Date.now(), 'CheckoutPaymentsFailing', 'checkout', 12)] })
+    const review = await waitFor(async () => {
+      const r = await p.api<Json>('/api/v1/review?since=24h')
+      return r.openIncidents?.total >= 1 ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'the incident in the review' })
+    const checkout = review.openIncidents.items[0].id as string
+    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const keys: (string | undefined)[] = []
+    page.on('request', (r) => { if (r.method() === 'PATCH') keys.push(r.headers()['idempotency-key']) })
+    await page.goto(`${p.review}/#token=${DANA}`)
+    await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
+    await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').locator('button.link').click()
+    await expect.poll(() => page.locator('#detail-h').textContent()).toContain('CheckoutPaymentsFailing')
+
+    // Nothing is indexed from here on: the acknowledgement from the row, once the correlator took it, waits
+    // for the index until the review's wait timeout (20 s), its Idempotency-Key in flight all that time.
+    await p.indexer.stop()
+    await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').getByRole('button', { name: 'Acknowledge' }).click()
+    await waitFor(async () => {
+      const { timeline } = await p.api<Json>(`/api/v1/incidents/${checkout}`)
+      return (timeline as Json[]).some((t) => t.kind.startsWith('decision:') && t.outcome === 'accepted') ? true : undefined
+    }, { timeoutMs: 15_000, intervalMs: 200, what: 'the acknowledgement taken by the correlator' })
+    // The same decision from the incident view: the API answers 409 IDEMPOTENCY_KEY_IN_FLIGHT until the
+    // first request answers; it is being published, not refused.
+    await page.locator('#incident-ack').click()
+    await expect.poll(() => page.locator('#incident-outcome').textContent(), { timeout: 40_000 }).toBe('Acknowledged: taken, waiting for the index')
+    expect(new Set(keys).size).toBe(1)
   }, 300_000)
 })
