@@ -231,7 +231,11 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/incidents/{id}': {
     get: {
       summary: 'One incident with its timeline', security: bearer, parameters: [P.incidentId, P.dataset, P.token],
-      responses: { 200: json({ type: 'object', required: ['incident', 'timeline'], properties: { incident: ref('IndexedIncident'), timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
+      responses: { 200: json({
+        type: 'object', required: ['incident', 'timeline', 'timelineTotal', 'timelineTruncated'],
+        // The newest alert changes are kept when there are more than the timeline shows; the total counts them all.
+        properties: { incident: ref('IndexedIncident'), timeline: { type: 'array', items: ref('TimelineEntry') }, timelineTotal: nonNegative, timelineTruncated: { type: 'boolean' } },
+      }), ...readErrors },
     },
     patch: {
       summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey],
@@ -249,7 +253,11 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/problems/{id}': {
     get: {
       summary: 'One problem with its incidents and timeline', security: bearer, parameters: [P.problemId, P.dataset, P.token],
-      responses: { 200: json({ type: 'object', required: ['problem', 'incidents', 'timeline'], properties: { problem: ref('Problem'), incidents: { type: 'array', items: ref('IncidentListItem') }, timeline: { type: 'array', items: ref('TimelineEntry') } } }), ...readErrors },
+      responses: { 200: json({
+        type: 'object', required: ['problem', 'incidents', 'incidentsTotal', 'incidentsTruncated', 'timeline'],
+        // The most recent incidents are listed when there are more; the total counts them all.
+        properties: { problem: ref('Problem'), incidents: { type: 'array', items: ref('IncidentListItem') }, incidentsTotal: nonNegative, incidentsTruncated: { type: 'boolean' }, timeline: { type: 'array', items: ref('TimelineEntry') } },
+      }), ...readErrors },
     },
     patch: {
       summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey],
