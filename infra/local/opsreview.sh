@@ -8,5 +8,4 @@ if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ];
   OPSREVIEW_INGEST_TOKENS="$(cat "$SERVICES_RUN/ingest-token")"
   export OPSREVIEW_INGEST_TOKENS
 fi
-# kafkajs 2.2.4 schedules a negative timeout on Node 24 (harmless); the warning is noise on an operator's terminal.
-exec node --disable-warning=TimeoutNegativeWarning --conditions=@opsreview/source services/indexer/src/cli.ts "$@"
+exec node --conditions=@opsreview/source services/indexer/src/cli.ts "$@"

@@ -10,7 +10,7 @@ import { cleanupIndices, elasticsearchUrl, esClient, kafkaBrokers, repoRoot, uni
 
 const run = promisify(execFile)
 
-const cliArgs = (args: string[]) => ['--disable-warning=TimeoutNegativeWarning', '--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args]
+const cliArgs = (args: string[]) => ['--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args]
 /** Only `env` (and the engines the tests use): nothing of the caller's environment leaks in. */
 const cliEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl, ...env })
 

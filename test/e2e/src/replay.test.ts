@@ -16,7 +16,7 @@ const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 /** `pnpm opsreview replay …` as the operator runs it: the CLI from source, its exit code and output. */
 async function opsreview(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['--disable-warning=TimeoutNegativeWarning', '--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args], {
+    const r = await run(process.execPath, ['--conditions=@opsreview/source', path.join(repoRoot, 'services/indexer/src/cli.ts'), ...args], {
       env: { ...processEnv(), ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024,
     })
     return { code: 0, stdout: r.stdout, stderr: r.stderr }
