@@ -349,9 +349,10 @@ export class BulkPipeline {
         } catch (err) {
           // Elasticsearch answered, refusing what the request holds: no failure for the breaker, which would
           // otherwise open on the refusals in a row while `#refused` halves the request, and pause consumption.
-          const c = classifyRequestError(err)
           const response = responseOf(err)
-          if (c.retriable || !response || !refusedForContent(response)) throw err
+          if (!response || !refusedForContent(response)) throw err
+          const c = classifyItemError(response.status, response.error)
+          if (c.retriable) throw err
           return { refused: c, status: response.status }
         }
       })
