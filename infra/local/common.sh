@@ -107,7 +107,11 @@ stop_pidfile() {
     local pid; pid="$(cat "$pidfile")"
     log "stopping $name (pid $pid, SIG$signal)"
     kill "-$signal" "$pid" 2>/dev/null || true
-    wait_for "$name to exit" "$secs" pid_gone "$pid" "$@" || { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
+    if ! wait_for "$name to exit" "$secs" pid_gone "$pid" "$@"; then
+      { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
+      # Gone for good before the pid file goes: a start right after must find its ports free.
+      wait_for "$name to exit after SIGKILL" 10 pid_gone "$pid" "$@" || true
+    fi
   fi
   rm -f "$pidfile"
 }

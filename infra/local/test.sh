@@ -24,7 +24,8 @@ cleanup() {
   local kafka_nodes kafka_down part
   kafka_nodes="$(bash infra/local/stack.sh pids 2>/dev/null | grep -c '^kafka' || true)"
   kafka_down="$(grep -c '^kafka' <<<"$was_down" || true)"
-  # A cluster's nodes stop together, so none waits for a quorum the others already left.
+  # A cluster's nodes stop together, so none waits for a quorum the others already left; when only some
+  # were down, the others keep the quorum while those stop one by one.
   if [ "$kafka_down" -gt 0 ] && [ "$kafka_down" = "$kafka_nodes" ]; then bash infra/local/stack.sh stop kafka
   else for part in $(grep '^kafka' <<<"$was_down" || true); do bash infra/local/stack.sh stop "$part"; done; fi
   if grep -qx elasticsearch <<<"$was_down"; then bash infra/local/stack.sh stop elasticsearch; fi
