@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
-import { responseOf, type EsErrorCause } from '@opsreview/search-index/errors'
+import { causes, responseOf } from '@opsreview/search-index/errors'
 import { rankedBySeverity } from './ranking.ts'
 import { parseInstant } from './time.ts'
 
@@ -175,19 +175,6 @@ const TOO_MANY_CLAUSES = new Set(['too_many_clauses', 'too_many_nested_clauses']
 /** Elasticsearch's refusals of a query it cannot build from its text. */
 const UNBUILDABLE_QUERY = new Set(['query_shard_exception', 'parse_exception', 'query_parsing_exception'])
 
-/** The types and reasons of an Elasticsearch error and of everything it names as its cause. */
-function causesOf(error: EsErrorCause | undefined): EsErrorCause[] {
-  const out: EsErrorCause[] = []
-  const walk = (e: EsErrorCause | undefined, depth: number) => {
-    if (!e || depth > 8) return
-    out.push(e)
-    walk(e.caused_by, depth + 1)
-    for (const r of e.root_cause ?? []) walk(r, depth + 1)
-  }
-  walk(error, 0)
-  return out
-}
-
 /**
  * Elasticsearch's 400 for a search's free text, as the fault of `/q`: too many words and operators for the
  * cluster's clause limit, or text it cannot make a query of. Every other parameter is checked before the
@@ -198,11 +185,11 @@ export function freeTextFault(err: unknown, q: IncidentQuery): FieldError | unde
   if (q.q === undefined) return undefined
   const response = responseOf(err)
   if (response?.status !== 400) return undefined
-  const causes = causesOf(response.error)
-  if (causes.some((e) => TOO_MANY_CLAUSES.has(e.type ?? '') || /too many (nested )?clauses/i.test(e.reason ?? ''))) {
+  const all = causes(response.error)
+  if (all.some((e) => TOO_MANY_CLAUSES.has(e.type ?? '') || /too many (nested )?clauses/i.test(e.reason ?? ''))) {
     return { path: '/q', message: 'has more words and operators than the search can run at once: use fewer' }
   }
-  if (causes.some((e) => UNBUILDABLE_QUERY.has(e.type ?? ''))) return { path: '/q', message: 'is text the search cannot make a query of' }
+  if (all.some((e) => UNBUILDABLE_QUERY.has(e.type ?? ''))) return { path: '/q', message: 'is text the search cannot make a query of' }
   return undefined
 }
 

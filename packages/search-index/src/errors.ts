@@ -75,7 +75,11 @@ export interface EsErrorCause {
   root_cause?: EsErrorCause[]
 }
 
-function causes(error: EsErrorCause | undefined): EsErrorCause[] {
+/**
+ * An error, the chain of its causes, and the root causes Elasticsearch lists beside them (which it writes
+ * without causes of their own).
+ */
+export function causes(error: EsErrorCause | undefined): EsErrorCause[] {
   const out: EsErrorCause[] = []
   for (let e = error; e && out.length < 8; e = e.caused_by) out.push(e)
   for (const r of error?.root_cause ?? []) out.push(r)
