@@ -7,11 +7,12 @@ const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'ope
 const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
 
 /** Every document a query matches, page by page (search_after on the id). */
-async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[]): Promise<T[]> {
+async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryContainer, fields: string[], signal: AbortSignal | undefined): Promise<T[]> {
   const out: T[] = []
   let after: estypes.SortResults | undefined
   for (;;) {
-    const r = await es.search<T>({ index, size: 2000, query, sort: [{ id: 'asc' }], _source: fields, ...(after ? { search_after: after } : {}) })
+    signal?.throwIfAborted()
+    const r = await es.search<T>({ index, size: 2000, query, sort: [{ id: 'asc' }], _source: fields, ...(after ? { search_after: after } : {}) }, { signal })
     for (const h of r.hits.hits) out.push(h._source!)
     if (r.hits.hits.length < 2000) return out
     after = r.hits.hits.at(-1)!.sort
@@ -24,11 +25,24 @@ async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryCon
  * `readFrom`, where the replay's input starts, so that a live incident resolved during the warm-up is
  * still there as the home of its alerts. An incident document embeds its first 100 alerts, so membership
  * of larger incidents is judged on those. Throws LIVE_INDEX_NOT_FOUND when an alias does not exist.
+ * Aborting `signal` (the CLI's Ctrl-C) cuts the request under way short and rejects with its reason.
  */
-export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }): Promise<Run> {
+export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, opts: { signal?: AbortSignal } = {}): Promise<Run> {
+  const { signal } = opts
+  try {
+    return await read(es, prefix, range, signal)
+  } catch (err) {
+    // A request cut short by the abort fails with the client's RequestAbortedError: the abort's reason instead.
+    signal?.throwIfAborted()
+    throw err
+  }
+}
+
+async function read(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, signal: AbortSignal | undefined): Promise<Run> {
   const n = indexNames(prefix)
   for (const alias of [n.incidents.alias, n.problems.alias]) {
-    if (!(await es.indices.exists({ index: alias }))) {
+    signal?.throwIfAborted()
+    if (!(await es.indices.exists({ index: alias }, { signal }))) {
       throw new ReplayError('LIVE_INDEX_NOT_FOUND', `the live index ${alias} does not exist, so there is nothing to compare the replay with`)
     }
   }
@@ -38,8 +52,8 @@ export async function readLiveRun(es: Client, prefix: string, range: { from: str
       should: [{ bool: { must_not: { exists: { field: 'resolvedAt' } } } }, { range: { resolvedAt: { gte: range.readFrom } } }],
       minimum_should_match: 1,
     },
-  }, incidentFields)
-  const problems = await all<ComparedProblem>(es, n.problems.alias, { bool: { filter: [{ range: { firstSeenAt: { lt: range.to } } }, { range: { lastSeenAt: { gte: range.from } } }] } }, problemFields)
+  }, incidentFields, signal)
+  const problems = await all<ComparedProblem>(es, n.problems.alias, { bool: { filter: [{ range: { firstSeenAt: { lt: range.to } } }, { range: { lastSeenAt: { gte: range.from } } }] } }, problemFields, signal)
   return {
     incidents: incidents.map((i) => ({ ...i, resolvedAt: i.resolvedAt ?? null, alerts: (i.alerts ?? []).map((a) => ({ ...a, resolvedAt: a.resolvedAt ?? null })), reports: i.reports ?? [] })),
     problems,

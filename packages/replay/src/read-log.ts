@@ -84,11 +84,19 @@ function unavailable(err: unknown): ReplayError | undefined {
  * Reads with a throwaway consumer group that seeks to the start offsets, never commits, and is deleted.
  */
 export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => void): Promise<ReadLogStats> {
+  o.signal?.throwIfAborted()
+  // Listened to from the start: an abort during a connect, a subscribe or the offsets look-up (each of which
+  // kafkajs may retry for a while) is acted on at once, not when the step is over.
+  let stop!: () => void
+  const aborted = new Promise<never>((_, reject) => { stop = () => reject(o.signal!.reason) })
+  aborted.catch(() => undefined)
+  o.signal?.addEventListener('abort', stop)
+  const step = <T>(p: Promise<T>): Promise<T> => (o.signal ? Promise.race([p, aborted]) : p)
   const admin = o.kafka.admin()
   let consumer: Consumer | undefined
   try {
-    await admin.connect()
-    const ranges = (await rangesOf(admin, o.topics, o.fromMs, o.toMs))
+    await step(admin.connect())
+    const ranges = (await step(rangesOf(admin, o.topics, o.fromMs, o.toMs)))
     const wanted = ranges.filter((r) => r.end > r.start)
     const stats = { records: 0, partitions: wanted.length, pauses: 0 }
     if (wanted.length === 0) return stats
@@ -134,10 +142,10 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     }
 
     c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
-    await c.connect()
+    await step(c.connect())
     // Only the topics with records to read: subscribing to a topic that does not exist fails the consumer.
-    await c.subscribe({ topics: [...new Set(wanted.map((r) => r.topic))], fromBeginning: true })
-    await c.run({
+    await step(c.subscribe({ topics: [...new Set(wanted.map((r) => r.topic))], fromBeginning: true }))
+    await step(c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
@@ -159,25 +167,22 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
         lastProgress = Date.now()
         drain()
       },
-    })
+    }))
     for (const l of lanes.values()) c.seek({ topic: l.range.topic, partition: l.range.partition, offset: String(l.range.start) })
     const idleTimeoutMs = o.idleTimeoutMs ?? 60_000
     const watchdog = setInterval(() => {
       if (Date.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
     }, 1000)
-    const stop = () => failed(o.signal!.reason)
-    if (o.signal?.aborted) stop()
-    else o.signal?.addEventListener('abort', stop)
     try {
-      await finished
+      await step(finished)
     } finally {
       clearInterval(watchdog)
-      o.signal?.removeEventListener('abort', stop)
     }
     return stats
   } catch (err) {
     throw unavailable(err) ?? err
   } finally {
+    o.signal?.removeEventListener('abort', stop)
     await consumer?.disconnect().catch(() => undefined)
     // The group never committed anything; deleting it leaves no trace on the broker.
     if (consumer) await admin.deleteGroups([o.groupId]).catch(() => undefined)

@@ -28,7 +28,7 @@ export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   // Live incidents are read from where the replay's input starts, so both sides hold the same span.
   const spans = { ...range, readFrom: new Date(readFromOf(o)).toISOString() }
   // Live first: missing live indices or an Elasticsearch that does not answer fail before the long read of the log.
-  const live = await readLiveRun(o.es, o.indexPrefix, spans).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
+  const live = await readLiveRun(o.es, o.indexPrefix, spans, { signal: o.signal }).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
   o.signal?.throwIfAborted()
   const replay = await runReplay(o)
   o.signal?.throwIfAborted()
