@@ -4,6 +4,7 @@ import { serviceTimes } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
+import { hitsTotal } from './search.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
 import { addDays, dateText, localTime, startOfDay } from './zone.ts'
 import type { ReviewWindow, ReviewWindowAt } from './window.ts'
@@ -79,7 +80,6 @@ function trendDays(zone: string, first: { year: number; month: number; day: numb
   })
 }
 
-const total = (r: estypes.SearchResponse) => (typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0))
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
 
 /**
@@ -172,11 +172,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   return {
     window: { from: window.from, to: window.to, timeZone: window.timeZone },
-    newIncidents: { total: total(created), bySeverity, items: sources(created) },
-    resolvedIncidents: { total: total(resolved), items: sources(resolved) },
-    openIncidents: { total: total(open), items: sources(open) },
-    problems: { total: total(problems), items: problemItems },
-    postmortems: { total: total(postmortems), scheduled: (postmortems.aggregations?.scheduled as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0, items: pmItems },
+    newIncidents: { total: hitsTotal(created), bySeverity, items: sources(created) },
+    resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
+    openIncidents: { total: hitsTotal(open), items: sources(open) },
+    problems: { total: hitsTotal(problems), items: problemItems },
+    postmortems: { total: hitsTotal(postmortems), scheduled: (postmortems.aggregations?.scheduled as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0, items: pmItems },
     serviceLevels,
     trend: days.map(({ key }) => {
       const b = dayBuckets.get(key)

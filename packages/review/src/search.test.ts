@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { errors as esErrors } from '@elastic/elasticsearch'
-import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, incidentSearchRequest, incidentTimeline, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemSearchRequest } from './search.ts'
+import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, hitsTotal, incidentSearchRequest, incidentTimeline, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemIncidents, problemSearchRequest, problemTimeline, type IncidentListItem } from './search.ts'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
@@ -93,5 +93,28 @@ describe('incidentTimeline', () => {
     expect(incidentTimeline(incident, undefined, [decision])).toEqual({
       timeline: [decision, { at: '2026-12-01T07:00:00.000Z', kind: 'note', source: 'review', title: 'looking', author: 'ann' }], timelineTotal: 2, timelineTruncated: false,
     })
+  })
+})
+
+describe('problemTimeline', () => {
+  it('holds the notes, as an incident timeline writes them, and the decisions in time order', () => {
+    const decision = { at: '2026-12-01T06:30:00.000Z', kind: 'decision:problem.assign', source: 'review', title: 'assigned to bob' }
+    const problem = { notes: [{ at: '2026-12-01T07:00:00.000Z', author: 'ann', text: 'looking' }] }
+    const incident = { reports: [], ...problem }
+    expect(problemTimeline(problem, [decision])).toEqual(incidentTimeline(incident, undefined, [decision]).timeline)
+  })
+})
+
+describe('hitsTotal and problemIncidents', () => {
+  const answer = (total: number | { value: number; relation: 'eq' | 'gte' } | undefined, ids: string[]) =>
+    ({ took: 1, timed_out: false, _shards: { total: 1, successful: 1, failed: 0 }, hits: { ...(total === undefined ? {} : { total }), hits: ids.map((id) => ({ _index: 'incidents', _id: id, _source: { id } as IncidentListItem, sort: [1, id] })) } })
+  it('reads the total in either form, and none when it was not counted', () => {
+    expect(hitsTotal(answer(3, []))).toBe(3)
+    expect(hitsTotal(answer({ value: 205, relation: 'eq' }, []))).toBe(205)
+    expect(hitsTotal(answer(undefined, []))).toBe(0)
+  })
+  it('says when older incidents were left out, and has no cursor', () => {
+    expect(problemIncidents(answer({ value: 3, relation: 'eq' }, ['a', 'b']))).toEqual({ incidents: [{ id: 'a' }, { id: 'b' }], incidentsTotal: 3, incidentsTruncated: true })
+    expect(problemIncidents(answer({ value: 2, relation: 'eq' }, ['a', 'b']))).toEqual({ incidents: [{ id: 'a' }, { id: 'b' }], incidentsTotal: 2, incidentsTruncated: false })
   })
 })

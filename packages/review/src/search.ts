@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
+import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type Problem, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
 import { causes, responseOf } from '@opsreview/search-index/errors'
 import { rankedBySeverity } from './ranking.ts'
 import { parseInstant } from './time.ts'
@@ -247,12 +247,31 @@ export function problemIncidentsRequest(index: string, problemId: string): estyp
   }
 }
 
+/**
+ * A problem's incidents as its view lists them: the newest PROBLEM_INCIDENTS `problemIncidentsRequest` found,
+ * how many it has in all, and whether older ones were left out. The view has no next page, so no cursor.
+ */
+export function problemIncidents(r: estypes.SearchResponse<IncidentListItem>): { incidents: (IncidentListItem | undefined)[]; incidentsTotal: number; incidentsTruncated: boolean } {
+  const incidents = r.hits.hits.map((h) => h._source)
+  const incidentsTotal = hitsTotal(r)
+  return { incidents, incidentsTotal, incidentsTruncated: incidents.length < incidentsTotal }
+}
+
+/**
+ * How many documents a search found. Elasticsearch answers a number or `{ value, relation }` depending on
+ * the request's options, and nothing when it was not asked to count, which counts as none.
+ */
+export function hitsTotal(r: Pick<estypes.SearchResponse<unknown>, 'hits'>): number {
+  const t = r.hits.total
+  return typeof t === 'number' ? t : (t?.value ?? 0)
+}
+
 /** One page of a search answer: its hits' documents, the total, and the cursor of the next page (null on the last). */
 export function listPage<T>(r: estypes.SearchResponse<T>, size: number): { total: number; items: (T | undefined)[]; nextCursor: string | null } {
   const hits = r.hits.hits
   const last = hits.at(-1)
   return {
-    total: typeof r.hits.total === 'number' ? r.hits.total : (r.hits.total?.value ?? 0),
+    total: hitsTotal(r),
     items: hits.map((h) => h._source),
     nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
   }
@@ -310,13 +329,21 @@ export function alertChangesRequest(index: string, incident: Pick<Incident, 'ale
  */
 export function incidentTimeline(incident: Pick<Incident, 'reports' | 'notes'>, changes: estypes.SearchResponse<AlertChange> | undefined, decisions: readonly TimelineEntry[]): { timeline: TimelineEntry[]; timelineTotal: number; timelineTruncated: boolean } {
   const alerts = (changes?.hits.hits ?? []).map((h) => h._source!).reverse()
-  const found = changes === undefined ? 0 : typeof changes.hits.total === 'number' ? changes.hits.total : (changes.hits.total?.value ?? alerts.length)
+  const found = changes === undefined ? 0 : hitsTotal(changes)
   const timeline: TimelineEntry[] = [
     ...alerts.map((a) => ({ at: a.eventAt, kind: a.status === 'firing' ? 'alert-firing' : 'alert-resolved', source: a.source, fingerprint: a.fingerprint, title: a.title, service: a.service })),
     ...incident.reports.map((r) => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })),
-    ...incident.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
+    ...incident.notes.map(noteEntry),
     ...decisions,
-  ].sort((a, b) => a.at.localeCompare(b.at))
+  ].sort(byTime)
   const leftOut = Math.max(0, found - alerts.length)
   return { timeline, timelineTotal: timeline.length + leftOut, timelineTruncated: leftOut > 0 }
 }
+
+/** A problem's timeline: its notes and the `decisions` given, in time order (its incidents have their own). */
+export function problemTimeline(problem: Pick<Problem, 'notes'>, decisions: readonly TimelineEntry[]): TimelineEntry[] {
+  return [...problem.notes.map(noteEntry), ...decisions].sort(byTime)
+}
+
+const noteEntry = (n: { at: string; text: string; author: string }): TimelineEntry => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })
+const byTime = (a: TimelineEntry, b: TimelineEntry) => a.at.localeCompare(b.at)

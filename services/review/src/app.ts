@@ -18,7 +18,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { alertChangesRequest, freeTextFault, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, PROBLEM_INCIDENTS, problemIncidentsRequest, problemSearchRequest, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
+import { alertChangesRequest, freeTextFault, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -271,12 +271,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const indices = indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
-      const incidents = listPage(await es.search<IncidentListItem>(problemIncidentsRequest(indices.incidents, problem.id)), PROBLEM_INCIDENTS)
-      const timeline = [
-        ...problem.notes.map((n) => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })),
-        ...(indices.dataset === null ? decisionEntries(problem.id) : []),
-      ].sort((a, b) => a.at.localeCompare(b.at))
-      res.json({ problem, incidents: incidents.items, incidentsTotal: incidents.total, incidentsTruncated: incidents.items.length < incidents.total, timeline })
+      const incidents = problemIncidents(await es.search<IncidentListItem>(problemIncidentsRequest(indices.incidents, problem.id)))
+      res.json({ problem, ...incidents, timeline: problemTimeline(problem, indices.dataset === null ? decisionEntries(problem.id) : []) })
     } catch (err) { next(err) }
   })
 
