@@ -289,6 +289,9 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   // A post the chat took whose record the ledger did not (a brief Elasticsearch error): the record is tried
   // again, the post never is.
   let unrecorded: { date: string; result: PostResult & { ok: true } } | undefined
+  // The date this instance claimed whose review it could not read yet (Elasticsearch unavailable): failed, and
+  // counted so, once its grace ends or a newer date comes up while it is still pending.
+  let pending: { claim: DigestClaim; error: string } | undefined
 
   const schedule = (atMs: number) => {
     if (stopping.signal.aborted) return
@@ -310,15 +313,30 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     scheduleNext()
   }
 
-  /** The day's post; undefined when Elasticsearch cannot give the review now but may soon. */
-  async function renderAndPost(date: string, now: number): Promise<PostResult | undefined> {
+  /** A claimed day whose review stayed unreadable: failed, recorded so if the ledger can be reached. */
+  async function givenUp(p: { claim: DigestClaim; error: string }): Promise<void> {
+    pending = undefined
+    const date = p.claim.date
+    o.logger.error({ date, attempts: 0, error: p.error, permanent: false }, 'digest not posted: the review stayed unreadable past the grace')
+    o.onOutcome?.('failed', date)
+    try {
+      await o.ledger.finish(p.claim, { state: 'failed', attempts: 0, error: p.error }, clock())
+    } catch (err) {
+      // Best effort: the record stays `posting`, and nobody posts that day after its grace.
+      o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest failure not recorded: ledger unreachable')
+    }
+  }
+
+  /** The day's post; `unreadable` when Elasticsearch cannot give the review now but may soon. */
+  async function renderAndPost(date: string, now: number): Promise<PostResult | { unreadable: string }> {
     let markdown: string
     try {
       markdown = await o.render(now, digestWindow(o.zone, o.at, date))
     } catch (err) {
       if (isElasticsearchUnavailable(err)) {
-        o.logger.warn({ date, err: { message: reviewFailureOf(err) } }, 'digest review unreadable: trying again')
-        return undefined
+        const unreadable = reviewFailureOf(err)
+        o.logger.warn({ date, err: { message: unreadable } }, 'digest review unreadable: trying again')
+        return { unreadable }
       }
       // A review that will not read as it is (a refused query, a bug) will not read in 30 s either.
       return { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true }
@@ -332,11 +350,14 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   async function run(): Promise<void> {
     const now = clock()
     const { dueMs, date } = nextDigest(o.zone, o.at, now, o.graceMs ?? defaultDigestGraceMs)
+    if (pending && pending.claim.date !== date) await givenUp(pending)
     if (dueMs > now || date === done) return scheduleNext()
     // Past its grace, a day whose record never got written stays `posting`: nobody posts that day again.
     if (unrecorded && unrecorded.date !== date) unrecorded = undefined
     try {
       const c = await o.ledger.claim(date, owner, now)
+      // Held by another instance (ours lapsed and was taken over) or done: the day is no longer this one's.
+      if (c.state !== 'claimed') pending = undefined
       if (c.state === 'held') {
         o.logger.info({ date, until: new Date(c.until).toISOString() }, 'digest being posted by another instance: checking again after its lease')
         return schedule(c.until + SECOND)
@@ -351,8 +372,12 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       }
       const result = unrecorded?.result ?? await renderAndPost(date, now)
       // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
-      // the day is tried again within the grace.
-      if (result === undefined) return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
+      // the day is tried again within the grace; past it, givenUp fails it.
+      if ('unreadable' in result) {
+        pending = { claim: c.claim, error: result.unreadable }
+        return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
+      }
+      pending = undefined
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
       if (result.ok) unrecorded = { date, result }
       await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())

@@ -57,16 +57,19 @@ async function setUp(opts: { zone?: string; target?: number } = {}) {
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; render?: (now: number, window: DigestWindow) => Promise<string> } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; graceMs?: number; render?: (now: number, window: DigestWindow) => Promise<string> } = {}) {
   const { logger, lines } = captureLogs()
   const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
+  const dates: string[] = []
   const sched = startDigestScheduler({
-    url, zone: s.zone, at: s.at, ledger, render: opts.render ?? s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000, onOutcome: (o) => outcomes.push(o),
+    url, zone: s.zone, at: s.at, ledger, render: opts.render ?? s.render, logger, clock: s.clock, policy: fast, leaseMs: opts.leaseMs ?? 60_000,
+    onOutcome: (o, date) => { outcomes.push(o); dates.push(date) },
     ...(opts.ledgerRetryMs !== undefined ? { ledgerRetryMs: opts.ledgerRetryMs } : {}),
+    ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
   })
   onTestFinished(() => sched.stop())
-  return { ledger, outcomes, lines, sched }
+  return { ledger, outcomes, dates, lines, sched }
 }
 
 describe('the morning digest, posted to a local webhook sink, with its once-per-day record in Elasticsearch', () => {
@@ -216,6 +219,27 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(hook.posts).toHaveLength(1)
     expect((hook.posts[0]!.body as { text: string }).text).toContain('Checkout')
     expect((await s.es.get<{ state: string; attempts: number }>({ index: s.ledgerIndex, id: s.date }))._source).toMatchObject({ state: 'posted', attempts: 1 })
+  }, 60_000)
+
+  it('fails the day, and records it failed, when the review stays unreadable past the grace', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const proxied = await cuttableElasticsearch()
+    proxied.cut()
+    const render = (now: number, window: DigestWindow) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now, window)
+    // A grace of 2 s: the review (not the ledger) is unreadable all through it, and after.
+    const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100, graceMs: 2_000 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the day given up' })
+    expect(a.outcomes).toEqual(['failed'])
+    expect(a.dates).toEqual([s.date])
+    expect(s.clock()).toBeGreaterThan(s.target + 2_000)
+    expect(hook.posts).toHaveLength(0)
+    expect(a.lines.some((l) => l.msg === 'digest review unreadable: trying again')).toBe(true)
+    expect(a.lines.filter((l) => l.msg === 'digest not posted: the review stayed unreadable past the grace').map((l) => [l.level, l.date])).toEqual([[50, s.date]])
+    const doc = await s.es.get<{ state: string; attempts: number; error: string }>({ index: s.ledgerIndex, id: s.date })
+    expect(doc._source).toMatchObject({ state: 'failed', attempts: 0 })
+    expect(doc._source!.error).toMatch(/^review not read: /)
   }, 60_000)
 
   it('fails the day, saying why, when Elasticsearch refuses the review as it is', async () => {
