@@ -2,13 +2,16 @@
  * What can go wrong listing or replaying dead letters. `retriable` says whether running the same command
  * again later can help (Kafka or the receiver was unavailable) or whether the input must change first.
  */
-import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { isKafkaUnavailable, KafkaUnavailableError } from '@opsreview/kafka/errors'
 
 export { KafkaUnavailableError }
 
-/** A kafkajs error (no connection, no answer once its retries are spent) as Kafka unavailable; anything else as it is. */
+/**
+ * Kafka not answering (isKafkaUnavailable) as KafkaUnavailableError; anything else as it is, a kafkajs
+ * refusal too (topic authorization, a refused login): running the command again would meet it again.
+ */
 export function kafkaUnavailable(err: unknown): unknown {
-  if (err instanceof Error && err.name.startsWith('KafkaJS')) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
+  if (err instanceof Error && isKafkaUnavailable(err)) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
   return err
 }
 

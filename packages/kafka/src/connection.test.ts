@@ -40,7 +40,7 @@ describe('connectProducer', () => {
   const noSleep = { sleep: async () => undefined }
 
   it('connects again after a connection error, as when the producer id was asked of a dead node', async () => {
-    const producer = failing(new KafkaJSConnectionError('connect ECONNREFUSED 127.0.0.1:33246'), new KafkaJSNumberOfRetriesExceeded(new Error('Connection error'), { retryCount: 5, retryTime: 3000 }))
+    const producer = failing(new KafkaJSConnectionError('connect ECONNREFUSED 127.0.0.1:33246'), new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('Connection error'), { retryCount: 5, retryTime: 3000 }))
     const retried: number[] = []
     await connectProducer(producer, { ...noSleep, onRetry: (_err, attempt) => retried.push(attempt) })
     expect(producer.calls).toBe(3)

@@ -6,6 +6,7 @@
  */
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { isKafkaUnavailable } from './errors.ts'
 
 /** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
 export type KafkaPasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -82,17 +83,11 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
       // Also before giving up: a caller with a loop of its own (the receiver's) starts its next round afresh.
       await producer.disconnect().catch(() => undefined)
       const delay = backoffMs(attempt, initialDelayMs, 2000)
-      if (!mendable(err) || Date.now() + delay > deadline) throw err
+      if (!isKafkaUnavailable(err) || Date.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
       await sleep(delay)
     }
   }
-}
-
-/** A kafkajs error a later attempt may not meet: retriable, or kafkajs's own retries of one run out. */
-function mendable(err: unknown): boolean {
-  const e = err as { retriable?: unknown; name?: unknown } | undefined
-  return e?.retriable === true || e?.name === 'KafkaJSNumberOfRetriesExceeded'
 }
 
 /**

@@ -51,3 +51,23 @@ export function kafkaErrorType(err: unknown, types: ReadonlySet<string>): string
 export function recordRefusal(err: unknown): string | undefined {
   return kafkaErrorType(err, RECORD_REFUSALS)
 }
+
+/**
+ * Kafka did not answer, so the same call later may work: an error kafkajs marks retriable (a connection
+ * refused or closed, a request timed out, a broker not found, a leader being elected), or kafkajs giving up
+ * on one, its retries of it spent (KafkaJSNumberOfRetriesExceeded; an outer retrier wraps that in a
+ * KafkaJSNonRetriableError with the same cause). Not an error kafkajs never retries (a refused login,
+ * TOPIC_AUTHORIZATION_FAILED), nor its retries spent on an error of ours (thrown in an eachBatch): running
+ * again meets them again. By name: kafkajs's error classes are not named exports under Node's ESM.
+ */
+export function isKafkaUnavailable(err: unknown): boolean {
+  let e = err as { name?: unknown; retriable?: unknown; cause?: unknown } | undefined
+  for (let depth = 0; depth < 8; depth++) {
+    if (!e || typeof e !== 'object' || typeof e.name !== 'string' || !e.name.startsWith('KafkaJS')) return false
+    if (e.retriable === true) return true
+    if (e.name !== 'KafkaJSNumberOfRetriesExceeded' && e.name !== 'KafkaJSNonRetriableError') return false
+    if (e.cause === e) return false
+    e = e.cause as typeof e
+  }
+  return false
+}

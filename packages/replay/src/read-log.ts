@@ -1,4 +1,5 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs'
+import { isKafkaUnavailable } from '@opsreview/kafka/errors'
 import { ReplayError } from './errors.ts'
 
 /** One record of the retained log, as the replay hands it on. */
@@ -64,16 +65,10 @@ async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number,
   return out
 }
 
-/**
- * Kafka did not answer: an error kafkajs retries (a connection refused or closed, a request timed out, a
- * broker not found), or its retries of one ran out. An error kafkajs never retries (authentication
- * refused, say) is left as it is. By name: kafkajs's error classes are not named exports under Node's ESM.
- */
+/** Kafka did not answer (isKafkaUnavailable); an error kafkajs never retries (authentication refused, say) is left as it is. */
 function unavailable(err: unknown): ReplayError | undefined {
-  const e = err as { name?: unknown; retriable?: unknown; message?: unknown } | undefined
-  if (typeof e?.name !== 'string' || !e.name.startsWith('KafkaJS')) return undefined
-  if (e.retriable !== true && e.name !== 'KafkaJSNumberOfRetriesExceeded') return undefined
-  return new ReplayError('UNAVAILABLE', `Kafka is unavailable: ${String(e.message)}`, { cause: err })
+  if (!isKafkaUnavailable(err)) return undefined
+  return new ReplayError('UNAVAILABLE', `Kafka is unavailable: ${String((err as Error).message)}`, { cause: err })
 }
 
 /**
