@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest'
-import { digestBody, digestLimits, digestWindow, nextDigest, parseDigestAt } from './digest.ts'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { digestBody, digestLimits, digestWindow, nextDigest, parseDigestAt, postWebhook } from './digest.ts'
 
 const Z = (iso: string) => Date.parse(iso)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -113,5 +115,26 @@ describe('the webhook body', () => {
     const b = digestBody(cjk).text
     expect(fits(b)).toBe(true)
     expect(Buffer.byteLength(b)).toBeGreaterThan(digestLimits.maxBytes * 0.8)
+  })
+})
+
+describe('the webhook post', () => {
+  it('waits between retries, and stops waiting as soon as its signal aborts', async () => {
+    let posts = 0
+    const server = createServer((req, res) => { posts++; req.resume(); res.statusCode = 503; res.end() })
+    server.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    // No signal: every wait is waited out.
+    expect(await postWebhook(url, { text: 'x' }, { policy: { attempts: 3, firstDelayMs: 20, maxDelayMs: 20, timeoutMs: 2_000 } })).toEqual({ ok: false, attempts: 3, status: 503, error: 'HTTP 503', permanent: false })
+    expect(posts).toBe(3)
+    // Aborted during a minute's wait: it ends then, without another attempt.
+    const stop = new AbortController()
+    const started = Date.now()
+    const result = postWebhook(url, { text: 'x' }, { policy: { attempts: 3, firstDelayMs: 60_000, maxDelayMs: 60_000, timeoutMs: 2_000 }, signal: stop.signal, onRetry: () => setTimeout(() => stop.abort(), 50) })
+    expect(await result).toMatchObject({ ok: false, attempts: 1, status: 503, error: 'aborted', permanent: true })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(posts).toBe(4)
   })
 })

@@ -3,7 +3,7 @@
 // instances run and however often they restart. docs/review.md, "The morning digest".
 import { randomUUID } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
-import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
@@ -133,12 +133,6 @@ function reviewFailureOf(err: unknown): string {
   return `review not read: ${failureOf(err)}${typeof message === 'string' && message !== '' ? `: ${message.slice(0, 200)}` : ''}`
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal?.aborted) return resolve()
-  const t = setTimeout(resolve, ms)
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-})
-
 /**
  * Posts the body as JSON, again on a network failure, a timeout, a 429 or a 5xx, with doubling delays (a
  * 429's Retry-After in seconds is honoured, within the policy's longest delay). Another 4xx is permanent: the
@@ -165,7 +159,8 @@ export async function postWebhook(url: string, body: unknown, opts: { policy?: R
     if (attempt === policy.attempts) break
     const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? backoffMs(attempt, policy.firstDelayMs, policy.maxDelayMs))
     opts.onRetry?.({ attempt, ...last, delayMs: wait })
-    await sleep(wait, opts.signal)
+    // Without a signal of the caller's, one that never aborts: the wait is then just the delay.
+    await sleepUnlessAborted(wait, opts.signal ?? new AbortController().signal)
   }
   return { ok: false, attempts: policy.attempts, ...last, permanent: false }
 }
