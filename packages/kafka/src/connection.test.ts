@@ -1,6 +1,7 @@
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSSASLAuthenticationError } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { connectProducer, describeKafkaConnection, kafkaConnectionOptions, type KafkaConnectionConfig } from './connection.ts'
+import { KafkaUnavailableError } from './errors.ts'
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
 const plaintext: KafkaConnectionConfig = {
@@ -47,6 +48,12 @@ describe('connectProducer', () => {
     expect(retried).toEqual([1, 2])
     // Disconnected between attempts: kafkajs's cached metadata, which named the dead node, goes with it.
     expect(producer.events).toEqual(['connect', 'disconnect', 'connect', 'disconnect', 'connect'])
+  })
+
+  it('connects again after our own KafkaUnavailableError, as a publisher whose producer was replaced meanwhile throws', async () => {
+    const producer = failing(new KafkaUnavailableError('kafka producer connected after it was replaced'))
+    await connectProducer(producer, noSleep)
+    expect(producer.calls).toBe(2)
   })
 
   it('throws a refused login at once', async () => {

@@ -6,7 +6,7 @@
  */
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
-import { isKafkaUnavailable } from './errors.ts'
+import { isKafkaUnavailable, KafkaUnavailableError } from './errors.ts'
 
 /** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
 export type KafkaPasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -83,7 +83,9 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
       // Also before giving up: a caller with a loop of its own (the receiver's) starts its next round afresh.
       await producer.disconnect().catch(() => undefined)
       const delay = backoffMs(attempt, initialDelayMs, 2000)
-      if (!isKafkaUnavailable(err) || Date.now() + delay > deadline) throw err
+      // Ours too: BatchPublisher's connect fails so when its producer was replaced meanwhile.
+      const mendable = isKafkaUnavailable(err) || err instanceof KafkaUnavailableError
+      if (!mendable || Date.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
       await sleep(delay)
     }
