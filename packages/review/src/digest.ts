@@ -312,14 +312,15 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   async function givenUp(p: { claim: DigestClaim; error: string }): Promise<void> {
     pending = undefined
     const date = p.claim.date
-    o.logger.error({ date, attempts: 0, error: p.error, permanent: false }, 'digest not posted: the review stayed unreadable past the grace')
-    o.onOutcome?.('failed', date)
+    // Recorded first, as a finished day is: whoever sees the outcome finds the record written (if it could be).
     try {
       await o.ledger.finish(p.claim, { state: 'failed', attempts: 0, error: p.error }, clock())
     } catch (err) {
       // Best effort: the record stays `posting`, and nobody posts that day after its grace.
       o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest failure not recorded: ledger unreachable')
     }
+    o.logger.error({ date, attempts: 0, error: p.error, permanent: false }, 'digest not posted: the review stayed unreadable past the grace')
+    o.onOutcome?.('failed', date)
   }
 
   /** The day's post; `unreadable` when Elasticsearch cannot give the review now but may soon. */
