@@ -7,12 +7,12 @@ import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
+import { startKafka } from '@opsreview/kafka/startup'
 import { Spool } from '@opsreview/spool'
 import { applyServerTimeouts, closeServer } from '@opsreview/http/hardening'
 import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
-import { startKafka } from './kafka-startup.ts'
 
 const config = loadReceiverConfig(process.env)
 const logger = createLogger('receiver', config.OPSREVIEW_LOG_LEVEL)

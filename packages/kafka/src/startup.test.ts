@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { captureLogs } from '@opsreview/testing'
-import { startKafka, type StartupAdmin } from './kafka-startup.ts'
+import { startKafka, type StartupAdmin } from './startup.ts'
 
 /** Admin clients that count their connections; `connects` fails them while it returns an error. */
 function admins(connects: () => Error | undefined = () => undefined) {
@@ -57,10 +57,11 @@ describe('startKafka', () => {
     let unreachable = 2
     const { counts, createAdmin } = admins(() => (unreachable-- > 0 ? new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092') : undefined))
     let topicsFailures = 1
+    let topicsCalls = 0
     let connects = 0
     const result = await startKafka({
       createAdmin,
-      ensureTopics: async () => { if (topicsFailures-- > 0) throw new Error('topics without leaders after 30000 ms') },
+      ensureTopics: async () => { topicsCalls++; if (topicsFailures-- > 0) throw new Error('topics without leaders after 30000 ms') },
       connectPublisher: async () => { if (++connects === 1) throw new Error('producer connect timed out') },
       startDraining: () => undefined,
       logger,
@@ -73,7 +74,32 @@ describe('startKafka', () => {
       ['topics', expect.stringMatching(/^kafka topics could not be set up/)],
       ['producer', 'kafka producer could not connect yet; retrying'],
     ])
-    expect(counts).toEqual({ created: 5, connected: 3, disconnected: 5 })
+    // The retry after the failed producer connect makes no admin client: the topics were set up already.
+    expect(counts).toEqual({ created: 4, connected: 2, disconnected: 4 })
+    expect(topicsCalls).toBe(2)
     expect(connects).toBe(2)
+  })
+
+  it('goes on to no further step once a shutdown began during one, and closes the admin client', async () => {
+    const { logger } = captureLogs()
+    const run = async (abortIn: 'reach' | 'topics') => {
+      const ends = new AbortController()
+      const counts = { connected: 0, disconnected: 0, topics: 0, publisher: 0 }
+      const result = await startKafka({
+        createAdmin: () => ({
+          connect: async () => { counts.connected++; if (abortIn === 'reach') ends.abort() },
+          disconnect: async () => { counts.disconnected++ },
+        }),
+        ensureTopics: async () => { counts.topics++; if (abortIn === 'topics') ends.abort() },
+        connectPublisher: async () => { counts.publisher++ },
+        startDraining: () => undefined,
+        logger,
+        ends: ends.signal,
+        sleep: async () => undefined,
+      })
+      return { result, counts }
+    }
+    expect(await run('reach')).toEqual({ result: false, counts: { connected: 1, disconnected: 1, topics: 0, publisher: 0 } })
+    expect(await run('topics')).toEqual({ result: false, counts: { connected: 1, disconnected: 1, topics: 1, publisher: 0 } })
   })
 })

@@ -33,27 +33,36 @@ const FAILED: Record<Step, string> = {
 /**
  * Starts the spool's drain, then sets up the topics and connects the publisher, retrying until both are
  * done; resolves true then, or false once `ends` aborted. The drain does not wait for the topics: their
- * set-up can fail while they exist (an admin permission the receiver lacks) and Pingdom's and people's
- * events are acknowledged into the spool all the while; the drain retries each publish until Kafka takes
- * it (the producer never has a topic auto-created, so a missing one fails the publish, to be retried).
+ * set-up can fail while they exist (an admin permission the service lacks) and events are acknowledged into
+ * the spool all the while; the drain retries each publish until Kafka takes it (the producer never has a
+ * topic auto-created, so a missing one fails the publish, to be retried). Topics set up once stay set up:
+ * a retry after a failed producer connect goes straight to the producer.
  */
 export async function startKafka<A extends StartupAdmin>(deps: KafkaStartup<A>): Promise<boolean> {
   const ends = deps.ends ?? new AbortController().signal
   const sleep = deps.sleep ?? sleepUnlessAborted
   deps.startDraining()
+  let topicsReady = false
   for (let attempt = 1; !ends.aborted; attempt++) {
     let step: Step = 'reach'
     try {
-      const admin = deps.createAdmin()
-      try {
-        await admin.connect()
-        step = 'topics'
-        await deps.ensureTopics(admin)
-      } finally {
-        // Whatever failed: each attempt makes a new client, and one left connected keeps its sockets.
-        await admin.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'kafka admin client did not disconnect cleanly'))
+      if (!topicsReady) {
+        const admin = deps.createAdmin()
+        try {
+          await admin.connect()
+          // A shutdown while a step ran: the next one would only hold the shutdown up.
+          if (ends.aborted) break
+          step = 'topics'
+          await deps.ensureTopics(admin)
+          topicsReady = true
+        } finally {
+          // Whatever failed: each attempt makes a new client, and one left connected keeps its sockets.
+          await admin.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'kafka admin client did not disconnect cleanly'))
+        }
+        if (ends.aborted) break
       }
       step = 'producer'
+      // Resolved true even if a shutdown began meanwhile: the publisher is connected, and its close ends that.
       await deps.connectPublisher()
       return true
     } catch (err) {

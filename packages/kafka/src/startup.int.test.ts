@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { alertTopicSpec, ensureTopics } from '@opsreview/kafka/topics'
 import { captureLogs, kafkaClient, uniqueName } from '@opsreview/testing'
-import { startKafka } from './kafka-startup.ts'
+import { startKafka } from './startup.ts'
+import { alertTopicSpec, ensureTopics } from './topics.ts'
 
 describe('startKafka on the real Kafka', () => {
   it('closes the admin connection of every attempt while the broker refuses to create the topics', async () => {
