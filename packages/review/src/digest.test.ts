@@ -1,7 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { digestBody, digestLimits, digestWindow, nextDigest, parseDigestAt, postWebhook } from './digest.ts'
+import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook } from './digest.ts'
+import { parseReviewWindow } from './window.ts'
 
 const Z = (iso: string) => Date.parse(iso)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -68,10 +69,12 @@ describe('the digest time', () => {
 describe('the digest window', () => {
   it('runs from the same local time the day before to the digest time, 25 h across the autumn change and 23 h across the spring one', () => {
     const at = { hour: 8, minute: 30 }
-    expect(digestWindow('Europe/Berlin', at, '2026-10-25')).toEqual({ fromMs: Z('2026-10-24T06:30:00Z'), toMs: Z('2026-10-25T07:30:00Z') })
-    expect(digestWindow('Europe/Berlin', at, '2026-10-26')).toEqual({ fromMs: Z('2026-10-25T07:30:00Z'), toMs: Z('2026-10-26T07:30:00Z') })
-    expect(digestWindow('Europe/Berlin', at, '2026-03-29')).toEqual({ fromMs: Z('2026-03-28T07:30:00Z'), toMs: Z('2026-03-29T06:30:00Z') })
-    expect(digestWindow('UTC', at, '2027-01-01')).toEqual({ fromMs: Z('2026-12-31T08:30:00Z'), toMs: Z('2027-01-01T08:30:00Z') })
+    // The digest of a date, as the scheduler has it: nextDigest's at that date's (UTC) midnight, before 08:30 there.
+    const on = (zone: string, date: string) => { const due = nextDigest(zone, at, Z(`${date}T00:00:00Z`)); expect(due.date).toBe(date); return due }
+    expect(digestWindow('Europe/Berlin', at, on('Europe/Berlin', '2026-10-25'))).toEqual({ fromMs: Z('2026-10-24T06:30:00Z'), toMs: Z('2026-10-25T07:30:00Z') })
+    expect(digestWindow('Europe/Berlin', at, on('Europe/Berlin', '2026-10-26'))).toEqual({ fromMs: Z('2026-10-25T07:30:00Z'), toMs: Z('2026-10-26T07:30:00Z') })
+    expect(digestWindow('Europe/Berlin', at, on('Europe/Berlin', '2026-03-29'))).toEqual({ fromMs: Z('2026-03-28T07:30:00Z'), toMs: Z('2026-03-29T06:30:00Z') })
+    expect(digestWindow('UTC', at, on('UTC', '2027-01-01'))).toEqual({ fromMs: Z('2026-12-31T08:30:00Z'), toMs: Z('2027-01-01T08:30:00Z') })
   })
 
   it('ends at each digest time and starts where the digest before ended, for every day of a year, in zones with and without DST', () => {
@@ -81,8 +84,11 @@ describe('the digest window', () => {
         let previous = nextDigest(zone, at, Z('2026-01-01T00:00:00Z'))
         for (let i = 0; i < 366; i++) {
           const next = nextDigest(zone, at, previous.dueMs + 1)
-          const w = digestWindow(zone, at, next.date)
+          const w = digestWindow(zone, at, next)
           expect({ zone, at, date: next.date, ...w }).toEqual({ zone, at, date: next.date, fromMs: previous.dueMs, toMs: next.dueMs })
+          // The review reads it as GET /api/v1/review.md?from=…&to=… would, at the time or a little after.
+          const read = parseReviewWindow({ from: iso(w.fromMs), to: iso(w.toMs) }, next.dueMs + 1234, zone)
+          expect(read.ok && read.value).toEqual(digestReviewWindow(zone, next.dueMs + 1234, w))
           previous = next
         }
       }

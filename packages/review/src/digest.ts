@@ -9,7 +9,7 @@ import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { buildReview, type ReviewIndices } from './report.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
-import { parseReviewWindow } from './window.ts'
+import type { ReviewWindowAt } from './window.ts'
 import { addDays, instantOf, localDate, localTime } from './zone.ts'
 
 const SECOND = 1000
@@ -53,15 +53,14 @@ export interface DigestWindow {
 }
 
 /**
- * The window of the digest of a local date: from the digest time of the local day before to this one's. Each
- * digest starts where the one before ended, so every instant is in exactly one of them, however long the
+ * The window of a digest (`nextDigest`'s answer): from the digest time of the local day before to this one's.
+ * Each digest starts where the one before ended, so every instant is in exactly one of them, however long the
  * local day (25 h across the autumn change, 23 h across the spring one); the same window as
  * `since=yesterday-08:30` read at 08:30.
  */
-export function digestWindow(zone: string, at: DigestTime, date: string): DigestWindow {
-  const [year, month, day] = date.split('-').map(Number) as [number, number, number]
-  const timeOn = (d: { year: number; month: number; day: number }) => instantOf(zone, { ...d, hour: at.hour, minute: at.minute })
-  return { fromMs: timeOn(addDays({ year, month, day }, -1)), toMs: timeOn({ year, month, day }) }
+export function digestWindow(zone: string, at: DigestTime, due: { dueMs: number; date: string }): DigestWindow {
+  const [year, month, day] = due.date.split('-').map(Number) as [number, number, number]
+  return { fromMs: instantOf(zone, { ...addDays({ year, month, day }, -1), hour: at.hour, minute: at.minute }), toMs: due.dueMs }
 }
 
 /**
@@ -89,15 +88,23 @@ export function digestBody(markdown: string, limits: { maxChars: number; maxByte
 }
 
 /**
+ * The digest window as the review reads it: what `parseReviewWindow` makes of its `from` and `to` (no `tz`,
+ * the review's zone) at `nowMs`, built directly; a window of a day or so is always valid.
+ */
+export function digestReviewWindow(zone: string, nowMs: number, window: DigestWindow): ReviewWindowAt {
+  return { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), timeZone: zone, now: new Date(nowMs).toISOString() }
+}
+
+/**
  * The digest's Markdown: the review of its window in the review's zone and default scope, exactly as
  * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`.
  */
 export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow): Promise<string> {
-  const w = parseReviewWindow({ from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString() }, nowMs, o.zone)
+  const w = digestReviewWindow(o.zone, nowMs, window)
   const s = parseScope({}, o.scope)
   /* c8 ignore next */
-  if (!w.ok || !s.ok) throw new Error('a digest window (a local day or so) and the default scope are always valid')
-  const review = await buildReview(es, indices, w.value, { scope: scopeFilter(s.value, o.scope.teams), ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  if (!s.ok) throw new Error('the default scope is always valid')
+  const review = await buildReview(es, indices, w, { scope: scopeFilter(s.value, o.scope.teams), ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
   return `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`
 }
 
@@ -324,10 +331,11 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   }
 
   /** The day's post; `unreadable` when Elasticsearch cannot give the review now but may soon. */
-  async function renderAndPost(date: string, now: number): Promise<PostResult | { unreadable: string }> {
+  async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<PostResult | { unreadable: string }> {
+    const { date } = due
     let markdown: string
     try {
-      markdown = await o.render(now, digestWindow(o.zone, o.at, date))
+      markdown = await o.render(now, digestWindow(o.zone, o.at, due))
     } catch (err) {
       if (isElasticsearchUnavailable(err)) {
         const unreadable = reviewFailureOf(err)
@@ -366,7 +374,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
         return scheduleNext()
       }
-      const result = unrecorded?.result ?? await renderAndPost(date, now)
+      const result = unrecorded?.result ?? await renderAndPost({ dueMs, date }, now)
       // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
       // the day is tried again within the grace; past it, givenUp fails it.
       if ('unreadable' in result) {
