@@ -337,12 +337,20 @@ async function refresh(kind, id) {
   if (kind === 'incidents' && askedFor('problem')) await showProblem(askedFor('problem'), false)
 }
 
-/** Under a table the review cut at its limit: how many of how many it lists. */
-function showCut(table, list, what) {
+/**
+ * Beside a list the review or a view cut at its limit: how many of how many it lists, and `which` of them
+ * when the API kept some end of the list ("newest").
+ */
+function showCut(table, list, what, which) {
   const note = $(`#${table}-cut`)
   note.hidden = list.items.length >= list.total
-  note.textContent = note.hidden ? '' : `${list.items.length} of ${list.total} ${what} shown.`
+  note.textContent = note.hidden ? '' : `${which ? `The ${list.items.length} ${which}` : list.items.length} of ${list.total} ${what} shown.`
 }
+
+// The views' cut notes, where each list was cut: the timeline (oldest first) loses its oldest alert
+// changes, so above it; the problem's incidents (newest first) their oldest, so below.
+$('#timeline').before(el('p', { id: 'timeline-cut', class: 'list-cut', role: 'note', hidden: '' }))
+$('#problem-incidents').after(el('p', { id: 'problem-incidents-cut', class: 'list-cut', role: 'note', hidden: '' }))
 
 function renderReview(r) {
   // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
@@ -634,7 +642,7 @@ function followPending(kind, id, timeline, show) {
 async function showIncident(id, scroll = true) {
   const current = beginRead('incident', id)
   try {
-    const { incident: i, timeline } = await api(`/api/v1/incidents/${id}`)
+    const { incident: i, timeline, timelineTotal } = await api(`/api/v1/incidents/${id}`)
     if (!current()) return
     // Another incident opened: the last one's outcome is not this one's.
     if (state.incident !== id) $('#incident-outcome').textContent = ''
@@ -648,6 +656,7 @@ async function showIncident(id, scroll = true) {
     $('#incident-ack').hidden = Boolean(i.acknowledgedAt)
     $('#incident-resolve').hidden = i.status === 'resolved'
     $('#timeline').replaceChildren(...timeline.map(timelineItem))
+    showCut('timeline', { items: timeline, total: timelineTotal }, 'timeline entries', 'newest')
     followPending('incident', id, timeline, showIncident)
     $('#detail').hidden = false
     if (scroll) $('#detail').scrollIntoView({ behavior: 'smooth' })
@@ -662,7 +671,7 @@ async function showIncident(id, scroll = true) {
 async function showProblem(id, scroll = true) {
   const current = beginRead('problem', id)
   try {
-    const { problem: p, incidents, timeline } = await api(`/api/v1/problems/${id}`)
+    const { problem: p, incidents, incidentsTotal, timeline } = await api(`/api/v1/problems/${id}`)
     if (!current()) return
     if (state.problem !== id) $('#problem-outcome').textContent = ''
     state.problem = id
@@ -673,6 +682,7 @@ async function showProblem(id, scroll = true) {
     $('#problem-dismiss').hidden = p.status !== 'candidate'
     $('#problem-resolve').hidden = p.status !== 'confirmed'
     $('#problem-incidents').replaceChildren(...incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)))
+    showCut('problem-incidents', { items: incidents, total: incidentsTotal }, 'incidents', 'most recent')
     $('#problem-timeline').replaceChildren(...timeline.map(timelineItem))
     followPending('problem', id, timeline, showProblem)
     $('#problem-detail').hidden = false

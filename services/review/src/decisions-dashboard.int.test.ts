@@ -5,7 +5,7 @@ import type { ReportTarget } from '@opsreview/review/reports'
 import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
-import { seededIncidentIds } from './fuzz-seed.ts'
+import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
 import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
 
@@ -95,6 +95,44 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, owner: 'erin' }, refresh: true })
     await expect.poll(() => row(page, OPEN).locator('td.owner').textContent(), { timeout: 20_000 }).toBe('erin')
     expect(await status(page)).toMatch(/ is erin$/)
+  })
+})
+
+describe('the incident and problem views in Chromium', () => {
+  it('say when the API cut their timeline or incidents, and how many there are in all', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    // The seed has no incident with 500 alert changes nor a problem with 200 incidents: the real answers
+    // are read, and their totals made larger, as the API answers a cut list.
+    let cut = true
+    await page.route(/\/api\/v1\/(incidents|problems)\/[^/?]+$/, async (route) => {
+      const response = await route.fetch()
+      const body = await response.json() as Record<string, unknown[]>
+      if (cut && route.request().method() === 'GET') {
+        if ('timeline' in body && 'incident' in body) Object.assign(body, { timelineTotal: body.timeline!.length + 100, timelineTruncated: true })
+        if ('incidents' in body) Object.assign(body, { incidentsTotal: body.incidents!.length + 205, incidentsTruncated: true })
+      }
+      await route.fulfill({ response, json: body })
+    })
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('#timeline-cut').textContent(), { timeout: 15_000 }).toMatch(/^The (\d+) newest of (\d+) timeline entries shown\.$/)
+    const [, shown, all] = /^The (\d+) newest of (\d+)/.exec((await page.locator('#timeline-cut').textContent())!)!
+    expect(Number(all) - Number(shown)).toBe(100)
+    expect(Number(shown)).toBe(await page.locator('#timeline > li').count())
+    expect(await page.locator('#timeline-cut').isVisible()).toBe(true)
+
+    await page.locator(`#problems tr[data-id="${seededProblemIds[0]}"] button.link`).click()
+    await expect.poll(() => page.locator('#problem-incidents-cut').textContent(), { timeout: 15_000 }).toMatch(/^The \d+ most recent of \d+ incidents shown\.$/)
+    const n = await page.locator('#problem-incidents > li').count()
+    expect(await page.locator('#problem-incidents-cut').textContent()).toBe(`The ${n} most recent of ${n + 205} incidents shown.`)
+
+    // Uncut answers: the notes go.
+    cut = false
+    await page.locator(`#problems tr[data-id="${seededProblemIds[0]}"] button.link`).click()
+    await expect.poll(() => page.locator('#problem-incidents-cut').isHidden(), { timeout: 15_000 }).toBe(true)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('#timeline-cut').isHidden(), { timeout: 15_000 }).toBe(true)
   })
 })
 
