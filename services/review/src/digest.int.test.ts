@@ -202,13 +202,19 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect((await s.es.get<{ state: string }>({ index: s.ledgerIndex, id: s.date }))._source!.state).toBe('posted')
   }, 60_000)
 
-  it('reads the review again while Elasticsearch does not answer, and posts once it does', async () => {
-    const s = await setUp()
-    const hook = await sink()
+  /** The ledger on the real Elasticsearch, the review read through a proxy that is cut (`proxied.restore()` mends it). */
+  async function unreadableReview(s: Awaited<ReturnType<typeof setUp>>) {
     await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
     const proxied = await cuttableElasticsearch()
     proxied.cut()
     const render = (now: number, window: DigestWindow) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now, window)
+    return { proxied, render }
+  }
+
+  it('reads the review again while Elasticsearch does not answer, and posts once it does', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    const { proxied, render } = await unreadableReview(s)
     const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100 })
     await waitFor(() => a.lines.some((l) => l.msg === 'digest review unreadable: trying again') || a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the review unreadable' })
     // Not a day's outcome: the day is still to be posted.
@@ -224,10 +230,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
   it('fails the day, and records it failed, when the review stays unreadable past the grace', async () => {
     const s = await setUp()
     const hook = await sink()
-    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
-    const proxied = await cuttableElasticsearch()
-    proxied.cut()
-    const render = (now: number, window: DigestWindow) => digestMarkdown(proxied.es, s.indices, { zone: 'UTC', scope: { environments: [], teams: noTeams } }, now, window)
+    const { render } = await unreadableReview(s)
     // A grace of 2 s: the review (not the ledger) is unreadable all through it, and after.
     const a = scheduler(s, hook.url, { render, ledgerRetryMs: 100, graceMs: 2_000 })
     await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the day given up' })
