@@ -18,9 +18,9 @@ export function retryDelay(failures: number, minMs: number, maxMs: number, rando
 }
 
 /**
- * Waits out a back-off of `ms`, or less: it resolves, never rejects, as soon as `ends` aborts, so a shutdown
- * does not wait one out. `ref: false` lets the process exit while only this wait is pending.
+ * Waits out a back-off of `ms`, or less: it resolves, never rejects, as soon as `ends` aborts (when given), so
+ * a shutdown does not wait one out. `ref: false` lets the process exit while only this wait is pending.
  */
-export function sleepUnlessAborted(ms: number, ends: AbortSignal, { ref = true }: { ref?: boolean } = {}): Promise<void> {
+export function sleepUnlessAborted(ms: number, ends?: AbortSignal, { ref = true }: { ref?: boolean } = {}): Promise<void> {
   return sleep(ms, undefined, { signal: ends, ref }).catch(() => undefined)
 }

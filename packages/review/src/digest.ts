@@ -166,8 +166,7 @@ export async function postWebhook(url: string, body: unknown, opts: { policy?: R
     if (attempt === policy.attempts) break
     const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? backoffMs(attempt, policy.firstDelayMs, policy.maxDelayMs))
     opts.onRetry?.({ attempt, ...last, delayMs: wait })
-    // Without a signal of the caller's, one that never aborts: the wait is then just the delay.
-    await sleepUnlessAborted(wait, opts.signal ?? new AbortController().signal)
+    await sleepUnlessAborted(wait, opts.signal)
   }
   return { ok: false, attempts: policy.attempts, ...last, permanent: false }
 }
