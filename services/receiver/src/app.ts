@@ -237,10 +237,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     }
     const letters: { key: string; envelope: DeadLetterEnvelope }[] = []
     let chunk: ItemRejection[] = []
-    // The letter of the chunk's first alert alone, as it was measured: the one published when no other joins it.
-    let measured: { key: string; envelope: DeadLetterEnvelope } | undefined
     let bytes = 0
-    const close = () => { if (chunk.length > 0) letters.push(chunk.length === 1 ? measured! : letterOf(chunk)) }
+    const close = () => { if (chunk.length > 0) letters.push(letterOf(chunk)) }
     for (const r of surplus) {
       const size = sharedAlertBytes(alerts[r.index], r.index)
       if (chunk.length > 0 && bytes + size <= SHARED_LETTER_BYTES) {
@@ -250,9 +248,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       }
       close()
       chunk = [r]
-      measured = letterOf(chunk)
       // Measured whole once per letter: the notification's fields and the first alert's errors are its fixed part.
-      bytes = Buffer.byteLength(JSON.stringify(measured.envelope)) + SHARED_LETTER_SLACK_BYTES
+      bytes = Buffer.byteLength(JSON.stringify(letterOf(chunk).envelope)) + SHARED_LETTER_SLACK_BYTES
     }
     close()
     return letters
