@@ -43,6 +43,7 @@ async function serve(server: Server): Promise<void> {
         publishEach: async (_topic, messages) => { await nextTick(); return messages.map(() => undefined) },
       },
       spool: { depth: 0, append: async () => {} },
+      topicsReady: () => true,
       logger: createLogger('bench-receiver', 'warn'),
       metrics: createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => 0, spoolOldestAgeMs: () => 0 }),
       clock: () => new Date(),

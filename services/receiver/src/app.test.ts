@@ -17,6 +17,18 @@ const webhook = (...alerts: unknown[]) => ({ version: '4', status: 'firing', rec
 interface Accepted { accepted: number; published: number; truncatedAlerts: number; rejected: { index: number; reason: string; errors: { path: string; message: string }[] }[] }
 
 describe('receiver app (in-process, fake Kafka)', () => {
+  it('is ready only once the topics are set up and the publisher can publish, and says which is missing', async () => {
+    let topicsReady = false
+    const r = fakeReceiver({ topicsReady: () => topicsReady })
+    const url = await serve(r.app)
+    const readiness = async () => { const res = await fetch(`${url}/readyz`); return [res.status, (await res.json() as { status: string }).status] }
+    expect(await readiness()).toEqual([503, 'kafka topics not set up'])
+    topicsReady = true
+    expect(await readiness()).toEqual([200, 'ready'])
+    r.publisher.ready = false
+    expect(await readiness()).toEqual([503, 'kafka unavailable'])
+  })
+
   it('publishes the good alerts of a webhook, dead-letters the bad ones before the 200, and lists them', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

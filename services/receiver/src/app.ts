@@ -40,6 +40,11 @@ export interface EventSpool {
 
 export interface ReceiverDeps {
   publisher: EventPublisher
+  /**
+   * Whether the start-up has set up the topics (`startKafka`): until then the receiver is not ready, even
+   * with its producer connected (the spool's drain connects it on demand).
+   */
+  topicsReady: () => boolean
   spool: EventSpool
   logger: Logger
   metrics: ReceiverMetrics
@@ -123,8 +128,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
 
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
   app.get('/readyz', (_req, res) => {
-    const ready = publisher.ready
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'kafka unavailable', spoolDepth: spool.depth })
+    const status = !deps.topicsReady() ? 'kafka topics not set up' : publisher.ready ? 'ready' : 'kafka unavailable'
+    res.status(status === 'ready' ? 200 : 503).json({ status, spoolDepth: spool.depth })
   })
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

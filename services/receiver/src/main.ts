@@ -59,8 +59,9 @@ const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
 })
 const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
 
+let topicsReady = false
 const app = createReceiverApp({
-  publisher, spool, logger, metrics,
+  publisher, spool, logger, metrics, topicsReady: () => topicsReady,
   clock: () => new Date(),
   tokens: config.OPSREVIEW_INGEST_TOKENS,
   bodyLimit: config.OPSREVIEW_BODY_LIMIT,
@@ -86,7 +87,11 @@ void startKafka({
   }),
   logger,
   ends: startup.signal,
-}).then((connected) => { if (connected) logger.info(describeKafkaConnection(config), 'connected to kafka') })
+}).then((connected) => {
+  if (!connected) return
+  topicsReady = true
+  logger.info(describeKafkaConnection(config), 'connected to kafka')
+})
 
 shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
   startup.abort()

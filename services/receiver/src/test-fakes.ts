@@ -85,7 +85,7 @@ export function fakeReceiver(overrides: Partial<ReceiverDeps> = {}) {
   const spool = new FakeSpool()
   const metrics = createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
   const app = createReceiverApp({
-    publisher, spool, metrics, logger: pino({ level: 'silent' }), clock: () => TEST_NOW,
+    publisher, spool, metrics, logger: pino({ level: 'silent' }), clock: () => TEST_NOW, topicsReady: () => true,
     tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics: TEST_TOPICS, ingest: defaultIngestOptions, ...overrides,
   })
   return { app, publisher, spool, metrics }

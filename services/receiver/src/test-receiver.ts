@@ -26,7 +26,7 @@ export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; re
   onTestFinished(async () => { await spool.close(); await publisher.close() })
   const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
   const app = createReceiverApp({
-    publisher, spool, logger, metrics, clock: () => TEST_NOW,
+    publisher, spool, logger, metrics, clock: () => TEST_NOW, topicsReady: () => true,
     tokens: opts.tokens, bodyLimit: opts.bodyLimit ?? 1024 * 1024, topics, ingest: opts.ingest ?? defaultIngestOptions,
   })
   return { url: await serve(app), spool }
