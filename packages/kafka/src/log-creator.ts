@@ -8,7 +8,7 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 }
 
-/** Routes kafkajs's own logs into pino, one child per kafkajs namespace. */
+/** Routes kafkajs's own logs into pino, tagged `component: 'kafkajs'` and their namespace: pass a logger that binds no `component` of its own, or each line carries the key twice. */
 export function pinoLogCreator(root: Logger): logCreator {
   return () => ({ namespace, level, log }) => {
     const { message, timestamp: _ts, logger: _l, ...rest } = log

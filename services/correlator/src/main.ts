@@ -35,7 +35,7 @@ const kafka = new Kafka({
   clientId: 'opsreview-correlator',
   ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
-  logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  logCreator: pinoLogCreator(logger),
 })
 
 const admin = kafka.admin()

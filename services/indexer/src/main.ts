@@ -20,7 +20,7 @@ const kafka = new Kafka({
   clientId: 'opsreview-indexer',
   ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
-  logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  logCreator: pinoLogCreator(logger),
 })
 
 // Exit, and let the supervisor start a fresh one, which reads again from the committed offsets.

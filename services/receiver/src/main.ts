@@ -26,7 +26,7 @@ const kafka = new Kafka({
   clientId: 'opsreview-receiver',
   ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL),
-  logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  logCreator: pinoLogCreator(logger),
   connectionTimeout: 1000,
   requestTimeout: 5000,
   // Connection and metadata retries: bounded and short, so a dead broker fails a send in about a

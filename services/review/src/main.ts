@@ -25,7 +25,7 @@ const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
 const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 10_000 })
 const kafka = new Kafka({
   clientId: 'opsreview-review', ...kafkaConnectionOptions(config),
-  logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL), logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+  logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL), logCreator: pinoLogCreator(logger),
   retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
 })
 
