@@ -293,6 +293,9 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   // The date this instance claimed whose review it could not read yet (Elasticsearch unavailable): failed, and
   // counted so, once its grace ends or a newer date comes up while it is still pending.
   let pending: { claim: DigestClaim; error: string } | undefined
+  // The date whose claim got no answer at all (the ledger unreachable): failed, and counted so, once its grace
+  // ends without one; without it a day of Elasticsearch gone would end in warnings alone.
+  let unreached: { date: string; error: string } | undefined
 
   const schedule = (atMs: number) => {
     if (stopping.signal.aborted) return
@@ -329,6 +332,24 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     o.onOutcome?.('failed', date)
   }
 
+  /** The days before `date` that this instance left without an outcome get theirs: their grace is over. */
+  async function closeEarlierDays(date: string): Promise<void> {
+    if (pending && pending.claim.date !== date) await givenUp(pending)
+    if (unrecorded && unrecorded.date !== date) {
+      const { date: posted, result } = unrecorded
+      unrecorded = undefined
+      // The chat has it: posted, whatever the record says (it stays `posting`, and nobody posts that day again).
+      o.logger.warn({ date: posted, attempts: result.attempts }, 'digest posted, but its record was never written: the ledger stayed unreachable past the grace')
+      o.onOutcome?.('posted', posted)
+    }
+    if (unreached && unreached.date !== date) {
+      const { date: missed, error } = unreached
+      unreached = undefined
+      o.logger.error({ date: missed, attempts: 0, error, permanent: false }, 'digest not posted: the ledger stayed unreachable past the grace')
+      o.onOutcome?.('failed', missed)
+    }
+  }
+
   /** The day's post; `unreadable` when Elasticsearch cannot give the review now but may soon. */
   async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<PostResult | { unreadable: string }> {
     const { date } = due
@@ -353,12 +374,11 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   async function run(): Promise<void> {
     const now = clock()
     const { dueMs, date } = nextDigest(o.zone, o.at, now, o.graceMs ?? defaultDigestGraceMs)
-    if (pending && pending.claim.date !== date) await givenUp(pending)
+    await closeEarlierDays(date)
     if (dueMs > now || date === done) return scheduleNext()
-    // Past its grace, a day whose record never got written stays `posting`: nobody posts that day again.
-    if (unrecorded && unrecorded.date !== date) unrecorded = undefined
     try {
       const c = await o.ledger.claim(date, owner, now)
+      unreached = undefined
       // Held by another instance (ours lapsed and was taken over) or done: the day is no longer this one's.
       if (c.state !== 'claimed') pending = undefined
       if (c.state === 'held') {
@@ -387,7 +407,10 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       unrecorded = undefined
       finished(date, result)
     } catch (err) {
-      o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest ledger unreachable: trying again')
+      const error = failureOf(err)
+      o.logger.warn({ date, err: { message: error } }, 'digest ledger unreachable: trying again')
+      // A post not recorded yet, or a review unreadable, gets its own outcome past the grace.
+      if (!unrecorded && !pending) unreached = { date, error: `digest record not reached: ${error}` }
       schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
     }
   }

@@ -245,6 +245,47 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(doc._source!.error).toMatch(/^review not read: /)
   }, 60_000)
 
+  it('fails the day when its record cannot be reached all through the grace, saying so', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    await elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000).ensure()
+    const proxied = await cuttableElasticsearch()
+    proxied.cut()
+    // The review reads; the ledger, behind the cut proxy, never answers: nobody can claim the day.
+    const a = scheduler(s, hook.url, { ledger: elasticsearchDigestLedger(proxied.es, s.ledgerIndex, 60_000), ledgerRetryMs: 100, graceMs: 2_000 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the day given up' })
+    expect(a.outcomes).toEqual(['failed'])
+    expect(a.dates).toEqual([s.date])
+    expect(s.clock()).toBeGreaterThan(s.target + 2_000)
+    expect(hook.posts).toHaveLength(0)
+    expect(a.lines.some((l) => l.msg === 'digest ledger unreachable: trying again')).toBe(true)
+    const given = a.lines.filter((l) => l.msg === 'digest not posted: the ledger stayed unreachable past the grace')
+    expect(given.map((l) => [l.level, l.date])).toEqual([[50, s.date]])
+    expect(given[0]!.error).toMatch(/^digest record not reached: /)
+    await expect(s.es.get({ index: s.ledgerIndex, id: s.date })).rejects.toMatchObject({ meta: { statusCode: 404 } })
+  }, 60_000)
+
+  it('counts the day posted once, when the post went out and its record could not be written all through the grace', async () => {
+    const s = await setUp()
+    const hook = await sink()
+    const real = elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000)
+    await real.ensure()
+    const ledger: DigestLedger = {
+      claim: (...args) => real.claim(...args),
+      finish: async () => { throw new errors.ConnectionError('socket hang up') },
+    }
+    const a = scheduler(s, hook.url, { ledger, ledgerRetryMs: 100, graceMs: 2_000 })
+    await waitFor(() => a.outcomes.length > 0 || undefined, { timeoutMs: 30_000, what: 'the day counted' })
+    expect(a.outcomes).toEqual(['posted'])
+    expect(a.dates).toEqual([s.date])
+    expect(hook.posts).toHaveLength(1)
+    expect(a.lines.filter((l) => l.msg === 'digest posted, but its record was never written: the ledger stayed unreachable past the grace').map((l) => l.date)).toEqual([s.date])
+    // The next runs do not count it again, nor post it again.
+    await new Promise((r) => setTimeout(r, 500))
+    expect(a.outcomes).toEqual(['posted'])
+    expect(hook.posts).toHaveLength(1)
+  }, 60_000)
+
   it('fails the day, saying why, when Elasticsearch refuses the review as it is', async () => {
     const s = await setUp()
     const hook = await sink()
