@@ -8,7 +8,7 @@ import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/t
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
-import { PartitionRunner } from './partition-runner.ts'
+import { logStartFrom, PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
 import { checksumOf } from './snapshot-chunks.ts'
 import { chunkKey, KafkaStateStore, manifestRecord, partitionKeyOf } from './state-store.ts'
@@ -72,9 +72,10 @@ async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: stri
   const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await stateProducer.connect()
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
+  const admin = await connectedAdmin(kafka)
   const runner = new PartitionRunner({
     consumer, producer: outputProducer, topics, engineConfig: {}, logger,
-    store: new KafkaStateStore(kafka, stateProducer, topics.state),
+    store: new KafkaStateStore(kafka, stateProducer, topics.state), logStartOf: logStartFrom(admin),
     snapshotIntervalMs: opts.snapshotIntervalMs ?? 200, checkpointShare: opts.checkpointShare, now: () => Date.now(),
   })
   const member = { assigned: [] as number[] }
@@ -255,6 +256,22 @@ describe('PartitionRunner on the real Kafka', () => {
 
     await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'every incident, replayed from offset 0' })
     expect(lines.filter((l) => l.msg === 'snapshot unreadable: replaying the partition from the start of its input')).toHaveLength(fed.length)
+  })
+
+  it('starts where the input log starts when retention removed its head, with no snapshot to continue', async () => {
+    const { kafka, admin, topics, run, feed } = await setup()
+    const all = inputs(24)
+    await feed(all.map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
+    const ends = await admin.fetchTopicOffsets(topics.input)
+    // What retention leaves: each partition's first half gone.
+    await admin.deleteTopicRecords({ topic: topics.input, partitions: ends.map((e) => ({ partition: e.partition, offset: String(Math.floor(Number(e.high) / 2)) })) })
+    const expected = await expectedIncidents(kafka, topics.input)
+    expect(expected.size).toBeGreaterThan(0)
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await startRunner(kafka, topics, `${run}-engine`, producer)
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 500, what: 'the incidents of what the log still holds' })
   })
 
   it('waits out an output topic that does not exist yet, then produces everything', async () => {

@@ -1,4 +1,4 @@
-import { KafkaJSConnectionError, type Consumer, type EachBatchPayload } from 'kafkajs'
+import { KafkaJSConnectionError, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
@@ -8,6 +8,8 @@ import type { KafkaStateStore, StoredState } from './state-store.ts'
 
 const topics = { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' }
 const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
+/** An input log nothing was removed from yet. */
+const logStartAtZero = async () => '0'
 
 /** One batch of partition 0 holding a tick at offset 0, as kafkajs hands it over. */
 function tickBatch(resolved: string[] = []): EachBatchPayload {
@@ -23,7 +25,7 @@ function runnerWithCommits(commit: (offset: string) => void, opts: Partial<Parti
   const store = { loadAll: async () => new Map(), save: async ({ offset }: { offset: string }) => { saved.push(offset); return { chunks: 1, bytes: 1, rawBytes: 1 } } } as unknown as KafkaStateStore
   const consumer = { commitOffsets: async (offsets: { offset: string }[]) => { for (const { offset } of offsets) commit(offset) } } as unknown as Consumer
   const runner = new PartitionRunner({
-    consumer, producer: { sendBatch: async () => [] }, store, topics, engineConfig: {},
+    consumer, producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logStartOf: logStartAtZero,
     logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(), ...opts,
   })
   return { runner, saved }
@@ -35,7 +37,7 @@ describe('PartitionRunner at shutdown', () => {
     const store = { loadAll: async () => { touched.push('store'); return new Map() } } as unknown as KafkaStateStore
     const runner = new PartitionRunner({
       consumer: {} as Consumer, producer: { sendBatch: async () => { touched.push('send'); return [] } }, store,
-      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
       onApplied: () => touched.push('applied'),
     })
     await runner.stopApplying()
@@ -127,7 +129,7 @@ describe('PartitionRunner losing a partition mid-checkpoint', () => {
     } as unknown as KafkaStateStore
     const runner = new PartitionRunner({
       consumer: { commitOffsets: async (offsets: { offset: string }[]) => { for (const { offset } of offsets) commits.push(offset) } } as unknown as Consumer,
-      producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(),
+      producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(),
     })
     runner.onAssignment([0])
     await runner.handler(tickBatch())
@@ -149,7 +151,7 @@ describe('PartitionRunner restoring', () => {
     const store = { loadAll: async () => loaded, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
     const runner = new PartitionRunner({
       consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => [] }, store,
-      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
     })
     runner.onAssignment([0, 2])
     await runner.handler(tickBatch())
@@ -169,7 +171,7 @@ describe('PartitionRunner reading snapshots', () => {
   }) as unknown as EachBatchPayload
   const runnerOver = (store: KafkaStateStore) => new PartitionRunner({
     consumer: { commitOffsets: async () => undefined, seek: () => undefined } as unknown as Consumer, producer: { sendBatch: async () => [] }, store,
-    topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
   })
 
   it('heartbeats while the state topic is read: a large state takes longer than the session timeout', async () => {
@@ -252,9 +254,114 @@ describe('PartitionRunner sending outputs', () => {
     const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
     const runner = new PartitionRunner({
       consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => { events.push('send'); return [] } }, store,
-      topics, engineConfig: {}, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
     })
     await runner.handler(payload)
     expect(events.slice(0, 3)).toEqual(['send', 'heartbeat', 'send'])
+  })
+})
+
+describe('PartitionRunner continuing a restored engine', () => {
+  const at = (minute: number) => new Date(Date.parse('2026-12-03T00:00:00.000Z') + minute * 60_000).toISOString()
+  const alert = (status: 'firing' | 'resolved', minute: number) => JSON.stringify({
+    type: 'alert', event: {
+      id: `checkout-${status}`, source: 'pingdom', fingerprint: 'checkout', status, severity: 'critical', service: 'checkout', environment: 'production',
+      title: 'Checkout down', labels: { alertname: 'CheckoutDown', service: 'checkout' }, startsAt: at(0), ...(status === 'resolved' ? { endsAt: at(minute) } : {}),
+      receivedAt: at(minute), links: [], origin: {},
+    },
+  })
+  const tickAt = (minute: number) => JSON.stringify({ type: 'tick', at: at(minute) })
+  /** A batch of partition 0 from `offset` on, of a consumer that runs while `running()` says so. */
+  const batchAt = (offset: number, values: string[], running: () => boolean = () => true, resolved: string[] = []) => ({
+    batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(offset + i), value: Buffer.from(v) })) },
+    resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: running, isStale: () => false,
+  }) as unknown as EachBatchPayload
+  function setUp(opts: { logStart?: string; loadAll?: () => Promise<Map<string, StoredState>>; sendBatch?: (req: { topicMessages: { topic: string; messages: unknown[] }[] }) => Promise<void> } = {}) {
+    const seeks: string[] = []
+    const applied: number[] = []
+    const sent: string[] = []
+    let loads = 0
+    const store = { loadAll: async () => { loads++; return opts.loadAll ? opts.loadAll() : new Map() }, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined, seek: ({ offset }: { offset: string }) => { seeks.push(offset) } } as unknown as Consumer,
+      producer: {
+        sendBatch: async (req: { topicMessages: { topic: string; messages: unknown[] }[] }) => {
+          await opts.sendBatch?.(req)
+          for (const t of req.topicMessages) for (const m of t.messages as { value: string }[]) sent.push(`${t.topic}:${(JSON.parse(m.value) as { status?: string }).status}`)
+          return []
+        },
+      } as unknown as Pick<Producer, 'sendBatch'>,
+      store, topics, engineConfig: {}, logStartOf: async () => opts.logStart ?? '0', logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      onApplied: (inputs) => applied.push(inputs),
+    })
+    runner.onAssignment([0])
+    return { runner, seeks, applied, sent, loads: () => loads }
+  }
+
+  it('applies no batch that starts past the record after its snapshot, however often one comes: a batch fetched before the seek took effect comes after it', async () => {
+    const r = setUp()
+    const resolved: string[] = []
+    await r.runner.handler(batchAt(3, [tickAt(3)], () => true, resolved))
+    expect(r.seeks).toEqual(['0'])
+    // The same batch again, fetched from the node that led the partition before: a gap of three records.
+    await r.runner.handler(batchAt(3, [tickAt(3)], () => true, resolved))
+    expect(r.seeks).toEqual(['0', '0'])
+    expect(r.applied).toEqual([])
+    expect(resolved).toEqual([])
+    await r.runner.handler(batchAt(0, [tickAt(0), tickAt(1), tickAt(2), tickAt(3)], () => true, resolved))
+    expect(r.applied).toEqual([4])
+    expect(resolved).toEqual(['3'])
+  })
+
+  it('starts where the log starts when retention removed the records after its snapshot', async () => {
+    const r = setUp({ logStart: '5' })
+    await r.runner.handler(batchAt(7, [tickAt(7)]))
+    expect(r.seeks).toEqual(['5'])
+    await r.runner.handler(batchAt(5, [tickAt(5), tickAt(6), tickAt(7)]))
+    expect(r.seeks).toEqual(['5'])
+    expect(r.applied).toEqual([3])
+  })
+
+  it("does not install what a stopped consumer's batch restored meanwhile over its successor's engine", async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let reads = 0
+    const r = setUp({ loadAll: async () => { if (reads++ === 0) await gate; return new Map() } })
+    let oldRunning = true
+    const old = r.runner.handler(batchAt(0, [alert('firing', 0)], () => oldRunning))
+    await waitFor(() => (reads === 1 ? true : undefined), { what: 'the first restore reading' })
+    // kafkajs crashed the consumer and restarted it while the old batch still restores.
+    oldRunning = false
+    r.runner.onAssignment([])
+    r.runner.onAssignment([0])
+    await r.runner.handler(batchAt(0, [alert('firing', 0), tickAt(1)]))
+    expect(r.sent).toEqual(['i:open'])
+    release()
+    await old
+    // The successor goes on with its own engine, which has the firing: the resolve resolves its incident (an
+    // engine without it would only note an early resolve: Pingdom's resolves carry no start).
+    await r.runner.handler(batchAt(2, [alert('resolved', 30), tickAt(60)]))
+    expect(r.seeks).toEqual([])
+    expect(r.sent).toEqual(['i:open', 'i:resolved'])
+  })
+
+  it("does not drop its successor's engine when a stopped consumer's batch fails to send", async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    let sends = 0
+    const r = setUp({ sendBatch: async () => { if (sends++ === 0) { await gate; throw new KafkaJSConnectionError('Connection closed') } } })
+    let oldRunning = true
+    const old = r.runner.handler(batchAt(0, [alert('firing', 0)], () => oldRunning))
+    await waitFor(() => (sends === 1 ? true : undefined), { what: 'the old batch sending' })
+    oldRunning = false
+    r.runner.onAssignment([])
+    r.runner.onAssignment([0])
+    await r.runner.handler(batchAt(0, [alert('firing', 0), tickAt(1)]))
+    release()
+    await expect(old).rejects.toThrow('Connection closed')
+    await r.runner.handler(batchAt(2, [alert('resolved', 30), tickAt(60)]))
+    expect(r.loads()).toBe(2)
+    expect(r.seeks).toEqual([])
+    expect(r.sent).toEqual(['i:open', 'i:resolved'])
   })
 })

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
 import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
@@ -7,7 +7,7 @@ import { stepped } from '@opsreview/correlation/steps'
 import { requestsOf } from '@opsreview/kafka/publisher'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
-import { classifyFailure, EngineRejectedError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
+import { classifyFailure, EngineRejectedError, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -33,6 +33,12 @@ export interface PartitionRunnerOptions {
   now: () => number
   /** How a commit retry waits out its back-off, resolving early once `ends` aborts (`sleepUnlessAborted`); tests wait on `ends` alone. */
   sleep?: (ms: number, ends: AbortSignal) => Promise<void>
+  /**
+   * The first offset of an input partition still in the log (its low watermark): where a restored engine
+   * resumes when retention has removed the records after its snapshot. Asked only when a batch for a
+   * restored engine starts past the record after its snapshot.
+   */
+  logStartOf: (topic: string, partition: number) => Promise<string>
   /** After a batch's outputs (and dead letters) are acknowledged by Kafka. */
   onApplied?: (inputs: number, outputs: number) => void
   /** After a poison record's dead letter is acknowledged, with its reason code. */
@@ -42,6 +48,16 @@ export interface PartitionRunnerOptions {
    * lost by a crash (a restart may replay it, producing the same outputs).
    */
   onDurable?: (topic: string, partition: number, nextOffset: string) => void
+}
+
+/** `logStartOf` answered by an admin client: the partition's low watermark. */
+export function logStartFrom(admin: Pick<Admin, 'fetchTopicOffsets'>): (topic: string, partition: number) => Promise<string> {
+  return async (topic, partition) => {
+    const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)
+    // Metadata behind a partition just added: a later batch asks again.
+    if (!offsets) throw new KafkaUnavailableError(`no offsets known yet for ${topic} partition ${partition}`)
+    return offsets.low
+  }
 }
 
 interface PartitionEngine {
@@ -245,7 +261,7 @@ export class PartitionRunner {
       // Input offsets have no gaps, so another member applied the records in between: this member lost the
       // partition and got it back without a rebalance telling it (its consumer crashed and rejoined while
       // a broker was down). Its engine has missed those records and must not go on.
-      this.#drop(partition, log, `input continues at ${first.offset}, after ${pe.applied} this engine applied: another member applied the records between`)
+      this.#drop(partition, pe, log, `input continues at ${first.offset}, after ${pe.applied} this engine applied: another member applied the records between`)
       pe = undefined
     }
     if (!pe) {
@@ -259,12 +275,22 @@ export class PartitionRunner {
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.delete(key)
       this.#savedFor?.delete(partition)
+      // The consumer stopped while this restored (kafkajs restarts a crashed consumer while the old one's batch
+      // still runs): the partition is its successor's, whose engine this one must not replace.
+      if (!isRunning() || isStale()) return
       pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
-      if (first && BigInt(first.offset) > applied + 1n) {
-        // The group's position is past the snapshot: go back and replay what the snapshot lacks.
-        this.#o.consumer.seek({ topic, partition, offset: String(applied + 1n) })
+    }
+    if (!pe.continued && first && BigInt(first.offset) > pe.applied + 1n) {
+      // A restored engine goes on from the record after its snapshot, or from the log's start if retention
+      // removed that. A batch from further on would leave it a gap: the group's position past the snapshot,
+      // or a batch fetched before the seek took effect (from the node that led the partition until a broker
+      // went down), which would come after the seek. Go back, as often as such a batch comes.
+      const start = BigInt(await this.#o.logStartOf(topic, partition))
+      const from = pe.applied + 1n > start ? pe.applied + 1n : start
+      if (BigInt(first.offset) > from) {
+        this.#o.consumer.seek({ topic, partition, offset: String(from) })
         return
       }
     }
@@ -281,7 +307,7 @@ export class PartitionRunner {
         const offset = BigInt(m.offset)
         if (offset <= last) continue
         if (!isRunning() || isStale()) {
-          if (inputs > 0) this.#drop(partition, log, 'batch abandoned half-way')
+          if (inputs > 0) this.#drop(partition, pe, log, 'batch abandoned half-way')
           return
         }
         const result = applyRecord(pe.engine, m.value?.toString() ?? '')
@@ -305,7 +331,7 @@ export class PartitionRunner {
         await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
       }
     } catch (err) {
-      if (inputs > 0) this.#drop(partition, log, 'outputs not acknowledged')
+      if (inputs > 0) this.#drop(partition, pe, log, 'outputs not acknowledged')
       throw err
     }
 
@@ -352,8 +378,12 @@ export class PartitionRunner {
     return all
   }
 
-  /** The next batch of this partition restores it from its latest snapshot, read afresh. */
-  #drop(partition: number, log: Logger, why: string): void {
+  /**
+   * The next batch of this partition restores it from its latest snapshot, read afresh. Only `pe` goes: a
+   * batch of a stopped consumer ends after its successor may have restored the partition anew.
+   */
+  #drop(partition: number, pe: PartitionEngine, log: Logger, why: string): void {
+    if (this.#engines.get(partition) !== pe) return
     this.#engines.delete(partition)
     this.#saved = undefined
     this.#savedFor = undefined

@@ -15,7 +15,7 @@ import { correlatorTopicSpecs } from '@opsreview/correlation-stream/topics'
 import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from '@opsreview/correlation-stream/rekey'
 import { startTicker } from '@opsreview/correlation-stream/ticker'
 import { KafkaStateStore } from '@opsreview/correlation-stream/state-store'
-import { PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
+import { logStartFrom, PartitionRunner } from '@opsreview/correlation-stream/partition-runner'
 import { retryingBatches } from '@opsreview/correlation-stream/retrying'
 import { accessRefusal } from '@opsreview/correlation-stream/errors'
 import { reportingFetches } from '@opsreview/correlation-stream/health'
@@ -108,6 +108,7 @@ const engineLogger = logger.child({ component: 'engine' })
 const runner = new PartitionRunner({
   consumer: engineConsumer, producer: outputProducer, topics, engineConfig: engineConfigOf(config),
   store: new KafkaStateStore(kafka, stateProducer, topics.state),
+  logStartOf: logStartFrom(admin),
   logger: engineLogger,
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
   checkpointShare: config.OPSREVIEW_SNAPSHOT_MAX_PERCENT / 100,
