@@ -223,6 +223,16 @@ function rowOutput(key) {
   return out
 }
 
+/**
+ * The decisions being saved, by the row button that sent each (`incidents/<id>/Assign`): a refresh meanwhile
+ * (after another decision) rebuilds the rows, and the new button is disabled too until its decision is answered.
+ */
+const saving = new Set()
+function decisionButton(kind, id, label, send) {
+  const key = `${kind}/${id}/${label}`
+  return el('button', { type: 'button', 'data-decision': key, disabled: saving.has(key) ? '' : null, onclick: (e) => send(e.currentTarget) }, label)
+}
+
 /** Shows a decision's outcome in the status line and beside what was clicked. */
 function outcome(out, text, kind) {
   say(text, kind === 'refused' || kind === 'error')
@@ -249,6 +259,8 @@ async function decide(kind, id, body, doneText, out, control) {
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
+  const button = control?.dataset.decision
+  if (button) saving.add(button)
   outcome(out, 'Saving…', 'pending')
   let recorded = false
   try {
@@ -267,6 +279,10 @@ async function decide(kind, id, body, doneText, out, control) {
     else outcome(out, `Not saved: ${err.message}`, 'error')
   } finally {
     if (control) control.disabled = false
+    if (button) {
+      saving.delete(button)
+      for (const b of document.querySelectorAll('button[data-decision]')) if (b.dataset.decision === button) b.disabled = false
+    }
   }
   await refresh(kind, id)
   return recorded
@@ -371,9 +387,9 @@ function renderReview(r) {
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
-        el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, e.currentTarget) }, 'Assign'),
-        i.acknowledgedAt ? '' : el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, e.currentTarget) }, 'Acknowledge'),
-        el('button', { type: 'button', onclick: (e) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, e.currentTarget) }, 'Resolve'),
+        decisionButton('incidents', i.id, 'Assign', (b) => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)),
+        i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b)),
+        decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b)),
         out))
   }), 'No open incidents.', 6)
   showCut('open-incidents', r.openIncidents, 'open incidents')
@@ -382,9 +398,9 @@ function renderReview(r) {
     return el('tr', { 'data-id': p.id },
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'decide' },
-        p.status === 'candidate' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, e.currentTarget) }, 'Confirm') : '',
-        p.status === 'candidate' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, e.currentTarget) }, 'Dismiss') : '',
-        p.status === 'confirmed' ? el('button', { type: 'button', onclick: (e) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, e.currentTarget) }, 'Resolve') : '',
+        p.status === 'candidate' ? decisionButton('problems', p.id, 'Confirm', (b) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, b)) : '',
+        p.status === 'candidate' ? decisionButton('problems', p.id, 'Dismiss', (b) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, b)) : '',
+        p.status === 'confirmed' ? decisionButton('problems', p.id, 'Resolve', (b) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, b)) : '',
         out))
   }), 'No candidate or open problems.', 6)
   showCut('problems', r.problems, 'problems')

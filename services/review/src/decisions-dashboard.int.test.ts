@@ -81,6 +81,34 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     expect(decisions[2]!.key).not.toBe(decisions[0]!.key)
   })
 
+  it('keeps a button disabled while its decision saves, also once a refresh has rebuilt its row', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    // Only this incident's decisions wait: the problem's goes through, and the refresh after it rebuilds every row.
+    await page.route(`**/api/v1/incidents/${OPEN}**`, async (route) => {
+      if (route.request().method() === 'PATCH') await held
+      await route.continue()
+    })
+    await row(page, OPEN).evaluate((tr) => { tr.dataset.before = 'yes' })
+    await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).isDisabled()).toBe(true)
+    const problem = page.locator(`#problems tr[data-id="${seededProblemIds[0]!}"]`)
+    await problem.getByRole('button', { name: 'Confirm' }).click()
+    await expect.poll(() => page.locator('#open-incidents tr[data-before]').count(), { timeout: 15_000 }).toBe(0)
+    await expect.poll(() => row(page, OPEN).count()).toBe(1)
+    // The row is new, the decision still saving: its button is disabled, the others are not.
+    expect(await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).isDisabled()).toBe(true)
+    expect(await row(page, OPEN).getByRole('button', { name: 'Resolve' }).isDisabled()).toBe(false)
+    release()
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/Acknowledged/)
+    await expect.poll(async () => (await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).count()) === 0
+      || !(await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).isDisabled()), { timeout: 15_000 }).toBe(true)
+    await page.unroute(`**/api/v1/incidents/${OPEN}**`)
+  })
+
   it('says a decision taken but not yet indexed is waiting for the index, and reads it again until it shows', async () => {
     const r = await startReview()
     const { page } = await open(r.url)
