@@ -322,19 +322,33 @@ describe('PartitionRunner continuing a restored engine', () => {
     expect(r.applied).toEqual([3])
   })
 
-  it("does not install what a stopped consumer's batch restored meanwhile over its successor's engine", async () => {
+  /** A gate the stopped consumer's batch waits at: `release` opens it. */
+  function gated() {
     let release!: () => void
     const gate = new Promise<void>((resolve) => { release = resolve })
-    let reads = 0
-    const r = setUp({ loadAll: async () => { if (reads++ === 0) await gate; return new Map() } })
+    return { gate, release }
+  }
+  /**
+   * The firing at offset 0 sent by a consumer's batch that waits (`started` says it reached the gate); then
+   * kafkajs crashes that consumer and restarts it, and the successor's first batch runs, firing and tick.
+   * Returns the old batch, still running (wrapped: an async function returning it would wait for it).
+   */
+  async function crashWhileWaiting(r: ReturnType<typeof setUp>, started: () => boolean): Promise<{ old: Promise<void> }> {
     let oldRunning = true
     const old = r.runner.handler(batchAt(0, [alert('firing', 0)], () => oldRunning))
-    await waitFor(() => (reads === 1 ? true : undefined), { what: 'the first restore reading' })
-    // kafkajs crashed the consumer and restarted it while the old batch still restores.
+    await waitFor(() => (started() ? true : undefined), { what: 'the old batch at its gate' })
     oldRunning = false
     r.runner.onAssignment([])
     r.runner.onAssignment([0])
     await r.runner.handler(batchAt(0, [alert('firing', 0), tickAt(1)]))
+    return { old }
+  }
+
+  it("does not install what a stopped consumer's batch restored meanwhile over its successor's engine", async () => {
+    const { gate, release } = gated()
+    let reads = 0
+    const r = setUp({ loadAll: async () => { if (reads++ === 0) await gate; return new Map() } })
+    const { old } = await crashWhileWaiting(r, () => reads === 1)
     expect(r.sent).toEqual(['i:open'])
     release()
     await old
@@ -346,17 +360,10 @@ describe('PartitionRunner continuing a restored engine', () => {
   })
 
   it("does not drop its successor's engine when a stopped consumer's batch fails to send", async () => {
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => { release = resolve })
+    const { gate, release } = gated()
     let sends = 0
     const r = setUp({ sendBatch: async () => { if (sends++ === 0) { await gate; throw new KafkaJSConnectionError('Connection closed') } } })
-    let oldRunning = true
-    const old = r.runner.handler(batchAt(0, [alert('firing', 0)], () => oldRunning))
-    await waitFor(() => (sends === 1 ? true : undefined), { what: 'the old batch sending' })
-    oldRunning = false
-    r.runner.onAssignment([])
-    r.runner.onAssignment([0])
-    await r.runner.handler(batchAt(0, [alert('firing', 0), tickAt(1)]))
+    const { old } = await crashWhileWaiting(r, () => sends === 1)
     release()
     await expect(old).rejects.toThrow('Connection closed')
     await r.runner.handler(batchAt(2, [alert('resolved', 30), tickAt(60)]))
