@@ -2,9 +2,10 @@ import { KafkaJSConnectionError, type Consumer, type EachBatchPayload, type Prod
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
-import { PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
+import { logStartFrom, PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
+import { KafkaUnavailableError } from './errors.ts'
 
 const topics = { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' }
 const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
@@ -276,7 +277,12 @@ describe('PartitionRunner continuing a restored engine', () => {
     batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(offset + i), value: Buffer.from(v) })) },
     resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: running, isStale: () => false,
   }) as unknown as EachBatchPayload
-  function setUp(opts: { logStart?: string; loadAll?: () => Promise<Map<string, StoredState>>; sendBatch?: (req: { topicMessages: { topic: string; messages: unknown[] }[] }) => Promise<void> } = {}) {
+  /** What the state topic holds for partition 0: a snapshot (of an engine with nothing applied) said to include offsets up to `offset`. */
+  const snapshotAt = (offset: string) => {
+    const snapshot = new CorrelationEngine().snapshot()
+    return new Map<string, StoredState>([['in/0', { inputTopic: 'in', partition: 0, offset, decode: () => snapshot, decodeSteps: function* () { yield; return snapshot } }]])
+  }
+  function setUp(opts: { logStart?: string; logStartOf?: () => Promise<string>; loadAll?: () => Promise<Map<string, StoredState>>; sendBatch?: (req: { topicMessages: { topic: string; messages: unknown[] }[] }) => Promise<void> } = {}) {
     const seeks: string[] = []
     const applied: number[] = []
     const sent: string[] = []
@@ -291,7 +297,7 @@ describe('PartitionRunner continuing a restored engine', () => {
           return []
         },
       } as unknown as Pick<Producer, 'sendBatch'>,
-      store, topics, engineConfig: {}, logStartOf: async () => opts.logStart ?? '0', logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      store, topics, engineConfig: {}, logStartOf: opts.logStartOf ?? (async () => opts.logStart ?? '0'), logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
       onApplied: (inputs) => applied.push(inputs),
     })
     runner.onAssignment([0])
@@ -320,6 +326,33 @@ describe('PartitionRunner continuing a restored engine', () => {
     await r.runner.handler(batchAt(5, [tickAt(5), tickAt(6), tickAt(7)]))
     expect(r.seeks).toEqual(['5'])
     expect(r.applied).toEqual([3])
+  })
+
+  it('seeks back to the record after its snapshot, not to the log start before it', async () => {
+    const r = setUp({ logStart: '5', loadAll: async () => snapshotAt('9') })
+    await r.runner.handler(batchAt(12, [tickAt(12)]))
+    expect(r.seeks).toEqual(['10'])
+    await r.runner.handler(batchAt(10, [tickAt(10), tickAt(11), tickAt(12)]))
+    expect(r.applied).toEqual([3])
+  })
+
+  it('heartbeats while the log start is asked: the admin can take long while a broker is down', async () => {
+    const r = setUp({ logStartOf: () => new Promise((resolve) => setTimeout(() => resolve('0'), 1_300)) })
+    let heartbeats = 0
+    await r.runner.handler({ ...batchAt(3, [tickAt(3)]), heartbeat: async () => { heartbeats++ } } as unknown as EachBatchPayload)
+    expect(r.seeks).toEqual(['0'])
+    expect(heartbeats).toBeGreaterThanOrEqual(1)
+  })
+
+  it('keeps the snapshot of a restore whose batch ended meanwhile, and restores the next batch from it', async () => {
+    let running = true
+    const r = setUp({ loadAll: async () => { running = false; return snapshotAt('9') } })
+    await r.runner.handler(batchAt(12, [tickAt(12)], () => running))
+    expect(r.seeks).toEqual([])
+    expect(r.runner.partitions).toEqual([])
+    await r.runner.handler(batchAt(12, [tickAt(12)]))
+    expect(r.loads()).toBe(1)
+    expect(r.seeks).toEqual(['10'])
   })
 
   /** A gate the stopped consumer's batch waits at: `release` opens it. */
@@ -370,5 +403,18 @@ describe('PartitionRunner continuing a restored engine', () => {
     expect(r.loads()).toBe(2)
     expect(r.seeks).toEqual([])
     expect(r.sent).toEqual(['i:open', 'i:resolved'])
+  })
+})
+
+describe('logStartFrom', () => {
+  const admin = (answer: () => Promise<{ partition: number; offset: string; high: string; low: string }[]>) => ({ fetchTopicOffsets: answer }) as never
+  it("is the partition's low watermark, not its end", async () => {
+    const start = logStartFrom(admin(async () => [{ partition: 0, offset: '9', high: '9', low: '2' }, { partition: 1, offset: '7', high: '7', low: '5' }]))
+    expect(await start('in', 1)).toBe('5')
+  })
+
+  it('fails as Kafka unavailable for a partition the metadata does not know yet, and when the answer does not come in time', async () => {
+    await expect(logStartFrom(admin(async () => [{ partition: 0, offset: '9', high: '9', low: '2' }]))('in', 3)).rejects.toBeInstanceOf(KafkaUnavailableError)
+    await expect(logStartFrom(admin(() => new Promise(() => undefined)), { timeoutMs: 50 })('in', 0)).rejects.toBeInstanceOf(KafkaUnavailableError)
   })
 })

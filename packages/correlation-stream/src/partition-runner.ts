@@ -50,13 +50,25 @@ export interface PartitionRunnerOptions {
   onDurable?: (topic: string, partition: number, nextOffset: string) => void
 }
 
-/** `logStartOf` answered by an admin client: the partition's low watermark. */
-export function logStartFrom(admin: Pick<Admin, 'fetchTopicOffsets'>): (topic: string, partition: number) => Promise<string> {
+/**
+ * `logStartOf` answered by an admin client: the partition's low watermark, or a KafkaUnavailableError after
+ * `timeoutMs` (the admin asks for every partition's offsets, and while a broker is down its retries take
+ * minutes; the batch is tried again after a back-off instead).
+ */
+export function logStartFrom(admin: Pick<Admin, 'fetchTopicOffsets'>, { timeoutMs = 10_000 } = {}): (topic: string, partition: number) => Promise<string> {
   return async (topic, partition) => {
-    const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition)
-    // Metadata behind a partition just added: a later batch asks again.
-    if (!offsets) throw new KafkaUnavailableError(`no offsets known yet for ${topic} partition ${partition}`)
-    return offsets.low
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KafkaUnavailableError(`the offsets of ${topic} did not come within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      const offsets = (await Promise.race([admin.fetchTopicOffsets(topic), timeout])).find((o) => o.partition === partition)
+      // Metadata behind a partition just added: a later batch asks again.
+      if (!offsets) throw new KafkaUnavailableError(`no offsets known yet for ${topic} partition ${partition}`)
+      return offsets.low
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 
@@ -272,27 +284,31 @@ export class PartitionRunner {
       const saved = this.#saved!
       const key = `${topic}/${partition}`
       const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.get(key), log, turnAndHeartbeat(heartbeat))
+      // The batch ended while this restored (the consumer stopped, or a seek made it stale): the next batch
+      // restores, from the same snapshot, kept for it. Installed, this engine could replace one restored since.
+      if (!isRunning() || isStale()) return
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.delete(key)
       this.#savedFor?.delete(partition)
-      // The consumer stopped while this restored (kafkajs restarts a crashed consumer while the old one's batch
-      // still runs): the partition is its successor's, whose engine this one must not replace.
-      if (!isRunning() || isStale()) return
       pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
     }
     if (!pe.continued && first && BigInt(first.offset) > pe.applied + 1n) {
       // A restored engine goes on from the record after its snapshot, or from the log's start if retention
-      // removed that. A batch from further on would leave it a gap: the group's position past the snapshot,
-      // or a batch fetched before the seek took effect (from the node that led the partition until a broker
-      // went down), which would come after the seek. Go back, as often as such a batch comes.
-      const start = BigInt(await this.#o.logStartOf(topic, partition))
+      // removed that; a batch from further on would leave it a gap. The group's position is past the snapshot
+      // when another member committed more, or the snapshot was read before a rebalance. And a seek back does
+      // not always hold: with autoCommit off it only moves kafkajs's resolved offset, which every rejoin of the
+      // group (a rebalance, a fetch that met a leader change) sets back to the committed one. So each batch of
+      // a restored engine is checked, and sent back as often as it comes from further on.
+      const start = BigInt(await this.#logStart(topic, partition, heartbeat))
       const from = pe.applied + 1n > start ? pe.applied + 1n : start
       if (BigInt(first.offset) > from) {
+        log.info({ batchFrom: first.offset, seekTo: String(from), snapshotOffset: String(pe.applied) }, 'batch past the restored engine: seeking back')
         this.#o.consumer.seek({ topic, partition, offset: String(from) })
         return
       }
+      if (from > pe.applied + 1n) log.warn({ snapshotOffset: String(pe.applied), logStart: String(start) }, 'input after the snapshot removed by retention: the engine goes on from the start of the log, without it')
     }
 
     // From the first apply until Kafka acknowledges the outputs, the engine is ahead of the topics: if
@@ -349,6 +365,19 @@ export class PartitionRunner {
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
     if (!this.#writing.has(partition) && this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
     await heartbeat()
+  }
+
+  /** The partition's log start; the group hears from this member every second while it is asked. */
+  async #logStart(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<string> {
+    // One promise raced each second: a failure after a heartbeat is this call's, never an unhandled rejection.
+    const asked = this.#o.logStartOf(topic, partition).then((start) => ({ start }))
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 1000) })
+      const answer = await Promise.race([asked, waited]).finally(() => clearTimeout(timer))
+      if (answer) return answer.start
+      await heartbeat()
+    }
   }
 
   #deadLetter(err: PoisonRecordError, topic: string, partition: number, m: KafkaMessage): Message {
