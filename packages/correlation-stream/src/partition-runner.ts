@@ -285,7 +285,7 @@ export class PartitionRunner {
       const key = `${topic}/${partition}`
       const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.get(key), log, turnAndHeartbeat(heartbeat))
       // The batch ended while this restored (the consumer stopped, or a seek made it stale): the next batch
-      // restores, from the same snapshot, kept for it. Installed, this engine could replace one restored since.
+      // restores, from the same snapshot, kept for it.
       if (!isRunning() || isStale()) return
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.delete(key)
@@ -408,8 +408,9 @@ export class PartitionRunner {
   }
 
   /**
-   * The next batch of this partition restores it from its latest snapshot, read afresh. Only `pe` goes: a
-   * batch of a stopped consumer ends after its successor may have restored the partition anew.
+   * The next batch of this partition restores it from its latest snapshot, read afresh. Only `pe` goes, never
+   * an engine restored since: kafkajs 2.2.4 hands over one batch at a time, also across a crash and restart,
+   * so this only guards a client that would not.
    */
   #drop(partition: number, pe: PartitionEngine, log: Logger, why: string): void {
     if (this.#engines.get(partition) !== pe) return
