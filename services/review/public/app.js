@@ -167,7 +167,7 @@ async function loadIdentity() {
 
 /**
  * The last read begun of each part of the page (the review, the look-back, the search, the incident and
- * problem views), and the incident or problem it asked for. Reads of one part overlap (a window chosen and
+ * problem views, the dead-letter count), and the incident or problem it asked for. Reads of one part overlap (a window chosen and
  * another at once, the refresh after a decision, the reload after a report) and answer in any order: an
  * answer is shown only if no read of its part began after it, so the page shows the last choice, not the
  * slowest answer.
@@ -455,9 +455,13 @@ function renderDeadLetters(d) {
 }
 
 async function loadDeadLetters() {
+  // A count asked earlier that answers later is older: it must not replace a newer one.
+  const current = beginRead('dead-letters')
   try {
-    renderDeadLetters(await api('/api/v1/dead-letters/summary'))
+    const summary = await api('/api/v1/dead-letters/summary')
+    if (current()) renderDeadLetters(summary)
   } catch (err) {
+    if (!current()) return
     $('#dead-letter-count').textContent = '?'
     $('#dead-letter-topics').replaceChildren(el('li', {}, `Could not count: ${err.message}`))
   }

@@ -109,6 +109,34 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await page.unroute(`**/api/v1/incidents/${OPEN}**`)
   })
 
+  it('shows the dead-letter count read last when an earlier count answers after it', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('?')
+    const summary = (total: number) => JSON.stringify({ since: '2026-12-02T00:00:00.000Z', at: new Date().toISOString(), windowMs: 86_400_000, total, topics: [], stale: false })
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let counts = 0
+    let earlierAnswered = false
+    // The first count asked is answered last: each change of the window counts again.
+    await page.route('**/api/v1/dead-letters/summary', async (route) => {
+      const n = ++counts
+      if (n === 1) await held
+      await route.fulfill({ status: 200, contentType: 'application/json', body: summary(n === 1 ? 111 : 222) })
+      if (n === 1) earlierAnswered = true
+    })
+    await page.locator('#window').selectOption('72h')
+    await expect.poll(() => counts).toBe(1)
+    await page.locator('#window').selectOption('7d')
+    await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('222')
+    release()
+    await expect.poll(() => earlierAnswered).toBe(true)
+    // The page has had the earlier answer: a timer of its own runs after the handling of it.
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)))
+    expect(await page.locator('#dead-letter-count').textContent()).toBe('222')
+    await page.unroute('**/api/v1/dead-letters/summary')
+  })
+
   it('says a decision taken but not yet indexed is waiting for the index, and reads it again until it shows', async () => {
     const r = await startReview()
     const { page } = await open(r.url)
