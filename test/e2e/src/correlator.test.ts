@@ -248,7 +248,11 @@ describe('correlator on the real Kafka', () => {
     await waitFor(async () => {
       const got = await latestByKey<Incident>(c.kafka, c.topics.OPSREVIEW_TOPIC_INCIDENTS)
       return JSON.stringify(sorted(got)) === JSON.stringify(sorted(expected.incidents)) ? true : undefined
-    }, { timeoutMs: 90_000, intervalMs: 1000, what: 'every incident on the recreated topic' })
+    }, { timeoutMs: 90_000, intervalMs: 1000, what: 'every incident on the recreated topic' }).catch((err: unknown) => {
+      // It timed out once in CI (2026-12-03) and never here: what the correlator said is the only witness.
+      console.log(svc.logs.slice(-80).map((l) => JSON.stringify(l).slice(0, 400)).join('\n'))
+      throw err
+    })
     await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), { timeoutMs: 30_000, what: '/readyz to recover' })
     expect(await metric(base, 'opsreview_consumer_stalled', { group: engineGroup })).toBe(0)
     // Logged when the run of failures began and when it ended, not once per attempt.
