@@ -317,24 +317,30 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     scheduleNext()
   }
 
-  /** A claimed day whose review stayed unreadable: failed, recorded so if the ledger can be reached. */
-  async function givenUp(p: { claim: DigestClaim; error: string }): Promise<void> {
-    pending = undefined
-    const date = p.claim.date
-    // Recorded first, as a finished day is: whoever sees the outcome finds the record written (if it could be).
-    try {
-      await o.ledger.finish(p.claim, { state: 'failed', attempts: 0, error: p.error }, clock())
-    } catch (err) {
-      // Best effort: the record stays `posting`, and nobody posts that day after its grace.
-      o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest failure not recorded: ledger unreachable')
+  /**
+   * A day not posted within its grace (`why`): failed, and recorded so first when this instance holds its
+   * claim and the ledger answers, as a finished day is.
+   */
+  async function failedPastGrace(date: string, error: string, why: string, claim?: DigestClaim): Promise<void> {
+    if (claim) {
+      try {
+        await o.ledger.finish(claim, { state: 'failed', attempts: 0, error }, clock())
+      } catch (err) {
+        // Best effort: the record stays `posting`, and nobody posts that day after its grace.
+        o.logger.warn({ date, err: { message: failureOf(err) } }, 'digest failure not recorded: ledger unreachable')
+      }
     }
-    o.logger.error({ date, attempts: 0, error: p.error, permanent: false }, 'digest not posted: the review stayed unreadable past the grace')
+    o.logger.error({ date, attempts: 0, error, permanent: false }, `digest not posted: ${why}`)
     o.onOutcome?.('failed', date)
   }
 
   /** The days before `date` that this instance left without an outcome get theirs: their grace is over. */
   async function closeEarlierDays(date: string): Promise<void> {
-    if (pending && pending.claim.date !== date) await givenUp(pending)
+    if (pending && pending.claim.date !== date) {
+      const { claim, error } = pending
+      pending = undefined
+      await failedPastGrace(claim.date, error, 'the review stayed unreadable past the grace', claim)
+    }
     if (unrecorded && unrecorded.date !== date) {
       const { date: posted, result } = unrecorded
       unrecorded = undefined
@@ -345,8 +351,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     if (unreached && unreached.date !== date) {
       const { date: missed, error } = unreached
       unreached = undefined
-      o.logger.error({ date: missed, attempts: 0, error, permanent: false }, 'digest not posted: the ledger stayed unreachable past the grace')
-      o.onOutcome?.('failed', missed)
+      await failedPastGrace(missed, error, 'the ledger stayed unreachable past the grace')
     }
   }
 
@@ -395,7 +400,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       }
       const result = unrecorded?.result ?? await renderAndPost({ dueMs, date }, now)
       // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
-      // the day is tried again within the grace; past it, givenUp fails it.
+      // the day is tried again within the grace; past it, closeEarlierDays fails it.
       if ('unreadable' in result) {
         pending = { claim: c.claim, error: result.unreadable }
         return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
