@@ -372,9 +372,8 @@ export class PartitionRunner {
     // One promise raced each second: a failure after a heartbeat is this call's, never an unhandled rejection.
     const asked = this.#o.logStartOf(topic, partition).then((start) => ({ start }))
     for (;;) {
-      let timer: NodeJS.Timeout | undefined
-      const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 1000) })
-      const answer = await Promise.race([asked, waited]).finally(() => clearTimeout(timer))
+      const second = new AbortController()
+      const answer = await Promise.race([asked, sleepUnlessAborted(1000, second.signal).then(() => undefined)]).finally(() => second.abort())
       if (answer) return answer.start
       await heartbeat()
     }
