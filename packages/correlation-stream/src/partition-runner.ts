@@ -5,6 +5,7 @@ import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
 import { requestsOf } from '@opsreview/kafka/publisher'
+import { withinMs } from '@opsreview/kafka/within-ms'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { classifyFailure, EngineRejectedError, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
@@ -57,18 +58,10 @@ export interface PartitionRunnerOptions {
  */
 export function logStartFrom(admin: Pick<Admin, 'fetchTopicOffsets'>, { timeoutMs = 10_000 } = {}): (topic: string, partition: number) => Promise<string> {
   return async (topic, partition) => {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new KafkaUnavailableError(`the offsets of ${topic} did not come within ${timeoutMs} ms`)), timeoutMs)
-    })
-    try {
-      const offsets = (await Promise.race([admin.fetchTopicOffsets(topic), timeout])).find((o) => o.partition === partition)
-      // Metadata behind a partition just added: a later batch asks again.
-      if (!offsets) throw new KafkaUnavailableError(`no offsets known yet for ${topic} partition ${partition}`)
-      return offsets.low
-    } finally {
-      clearTimeout(timer)
-    }
+    const offsets = (await withinMs(admin.fetchTopicOffsets(topic), timeoutMs, `the offsets of ${topic} did not come within ${timeoutMs} ms`)).find((o) => o.partition === partition)
+    // Metadata behind a partition just added: a later batch asks again.
+    if (!offsets) throw new KafkaUnavailableError(`no offsets known yet for ${topic} partition ${partition}`)
+    return offsets.low
   }
 }
 

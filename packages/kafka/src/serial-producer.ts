@@ -2,6 +2,7 @@ import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata } from 'ka
 import type { Logger } from 'pino'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaUnavailableError } from './errors.ts'
+import { withinMs } from './within-ms.ts'
 
 /** What the producers' users call: sends, and nothing of a particular kafkajs producer's identity. */
 export type Sender = Pick<Producer, 'send' | 'sendBatch'>
@@ -93,17 +94,9 @@ export class SerialProducer implements Sender {
     return run
   }
 
-  async #by<T>(deadline: number | undefined, attempt: Promise<T>): Promise<T> {
+  #by<T>(deadline: number | undefined, attempt: Promise<T>): Promise<T> {
     if (deadline === undefined) return attempt
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new KafkaUnavailableError(`kafka send (${this.#name}) did not finish within ${this.#sendTimeoutMs} ms`)), deadline - Date.now())
-    })
-    try {
-      return await Promise.race([attempt, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    return withinMs(attempt, deadline - Date.now(), `kafka send (${this.#name}) did not finish within ${this.#sendTimeoutMs} ms`)
   }
 
   #renew(cause: unknown): void {
