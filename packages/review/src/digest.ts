@@ -279,6 +279,23 @@ export interface DigestSchedulerOptions {
 
 export const defaultDigestGraceMs = 60 * MINUTE
 
+/**
+ * What the scheduler still owes a day it tried and could not finish: an outcome once that day's grace is over,
+ * unless a later try finishes it. One at a time, as each rules the others out.
+ */
+type UnfinishedDay =
+  // A post the chat took whose record the ledger did not (a brief Elasticsearch error): the record is tried
+  // again, the post never is.
+  | { kind: 'posted-unrecorded'; date: string; result: PostResult & { ok: true } }
+  // Claimed by this instance, its review not readable yet (Elasticsearch unavailable): failed, and recorded so,
+  // once its grace ends or a newer date comes up while it is still unread.
+  | { kind: 'claimed-unreadable'; claim: DigestClaim; error: string }
+  // Its claim got no answer at all (the ledger unreachable): failed once its grace ends without one; without
+  // this a day of Elasticsearch gone would end in warnings alone.
+  | { kind: 'ledger-unreached'; date: string; error: string }
+
+const dateOf = (day: UnfinishedDay) => (day.kind === 'claimed-unreadable' ? day.claim.date : day.date)
+
 /** Runs the digest every day at the time until stopped. */
 export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promise<void>; idle(): Promise<void> } {
   const clock = o.clock ?? Date.now
@@ -287,15 +304,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   let done = ''
-  // A post the chat took whose record the ledger did not (a brief Elasticsearch error): the record is tried
-  // again, the post never is.
-  let unrecorded: { date: string; result: PostResult & { ok: true } } | undefined
-  // The date this instance claimed whose review it could not read yet (Elasticsearch unavailable): failed, and
-  // counted so, once its grace ends or a newer date comes up while it is still pending.
-  let pending: { claim: DigestClaim; error: string } | undefined
-  // The date whose claim got no answer at all (the ledger unreachable): failed, and counted so, once its grace
-  // ends without one; without it a day of Elasticsearch gone would end in warnings alone.
-  let unreached: { date: string; error: string } | undefined
+  let unfinished: UnfinishedDay | undefined
 
   const schedule = (atMs: number) => {
     if (stopping.signal.aborted) return
@@ -336,22 +345,19 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
 
   /** The days before `date` that this instance left without an outcome get theirs: their grace is over. */
   async function closeEarlierDays(date: string): Promise<void> {
-    if (pending && pending.claim.date !== date) {
-      const { claim, error } = pending
-      pending = undefined
-      await failedPastGrace(claim.date, error, 'the review stayed unreadable past the grace', claim)
-    }
-    if (unrecorded && unrecorded.date !== date) {
-      const { date: posted, result } = unrecorded
-      unrecorded = undefined
-      // The chat has it: posted, whatever the record says (it stays `posting`, and nobody posts that day again).
-      o.logger.warn({ date: posted, attempts: result.attempts }, 'digest posted, but its record was never written: the ledger stayed unreachable past the grace')
-      o.onOutcome?.('posted', posted)
-    }
-    if (unreached && unreached.date !== date) {
-      const { date: missed, error } = unreached
-      unreached = undefined
-      await failedPastGrace(missed, error, 'the ledger stayed unreachable past the grace')
+    if (!unfinished || dateOf(unfinished) === date) return
+    const day = unfinished
+    unfinished = undefined
+    switch (day.kind) {
+      case 'claimed-unreadable':
+        return failedPastGrace(day.claim.date, day.error, 'the review stayed unreadable past the grace', day.claim)
+      case 'posted-unrecorded':
+        // The chat has it: posted, whatever the record says (it stays `posting`, and nobody posts that day again).
+        o.logger.warn({ date: day.date, attempts: day.result.attempts }, 'digest posted, but its record was never written: the ledger stayed unreachable past the grace')
+        o.onOutcome?.('posted', day.date)
+        return
+      case 'ledger-unreached':
+        return failedPastGrace(day.date, day.error, 'the ledger stayed unreachable past the grace')
     }
   }
 
@@ -383,39 +389,39 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     if (dueMs > now || date === done) return scheduleNext()
     try {
       const c = await o.ledger.claim(date, owner, now)
-      unreached = undefined
+      if (unfinished?.kind === 'ledger-unreached') unfinished = undefined
       // Held by another instance (ours lapsed and was taken over) or done: the day is no longer this one's.
-      if (c.state !== 'claimed') pending = undefined
+      if (c.state !== 'claimed' && unfinished?.kind === 'claimed-unreadable') unfinished = undefined
       if (c.state === 'held') {
         o.logger.info({ date, until: new Date(c.until).toISOString() }, 'digest being posted by another instance: checking again after its lease')
         return schedule(c.until + SECOND)
       }
       if (c.state !== 'claimed') {
         // Our record was written after all, only its answer was lost: the day is ours, posted.
-        if (unrecorded) return finished(date, unrecorded.result)
+        if (unfinished?.kind === 'posted-unrecorded') return finished(date, unfinished.result)
         done = date
         o.onOutcome?.('skipped', date)
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
         return scheduleNext()
       }
-      const result = unrecorded?.result ?? await renderAndPost({ dueMs, date }, now)
+      const result = unfinished?.kind === 'posted-unrecorded' ? unfinished.result : await renderAndPost({ dueMs, date }, now)
       // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
       // the day is tried again within the grace; past it, closeEarlierDays fails it.
       if ('unreadable' in result) {
-        pending = { claim: c.claim, error: result.unreadable }
+        unfinished = { kind: 'claimed-unreadable', claim: c.claim, error: result.unreadable }
         return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
       }
-      pending = undefined
+      if (unfinished?.kind === 'claimed-unreadable') unfinished = undefined
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
-      if (result.ok) unrecorded = { date, result }
+      if (result.ok) unfinished = { kind: 'posted-unrecorded', date, result }
       await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
-      unrecorded = undefined
+      unfinished = undefined
       finished(date, result)
     } catch (err) {
       const error = failureOf(err)
       o.logger.warn({ date, err: { message: error } }, 'digest ledger unreachable: trying again')
-      // A post not recorded yet, or a review unreadable, gets its own outcome past the grace.
-      if (!unrecorded && !pending) unreached = { date, error: `digest record not reached: ${error}` }
+      // A post not recorded yet, or a review unreadable, keeps its own outcome past the grace.
+      if (!unfinished || unfinished.kind === 'ledger-unreached') unfinished = { kind: 'ledger-unreached', date, error: `digest record not reached: ${error}` }
       schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
     }
   }
