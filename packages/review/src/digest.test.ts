@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook } from './digest.ts'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook, startDigestScheduler, type DigestLedger, type DigestOutcome } from './digest.ts'
 import { parseReviewWindow } from './window.ts'
 
 const Z = (iso: string) => Date.parse(iso)
@@ -142,5 +142,55 @@ describe('the webhook post', () => {
     expect(await result).toMatchObject({ ok: false, attempts: 1, status: 503, error: 'aborted', permanent: true })
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(posts).toBe(4)
+  })
+})
+
+describe('the digest scheduler', () => {
+  it('counts a day whose record was written but whose answer was lost once, not again when the next day comes', async () => {
+    let posts = 0
+    const server = createServer((req, res) => { posts++; req.resume(); res.end('ok') })
+    server.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+    // The scheduler's timers are faked and its clock set by hand: a day passes without waiting for it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    onTestFinished(() => { vi.useRealTimers() })
+    let now = Z('2026-03-10T08:00:00.500Z')
+    // One instance's ledger in memory; the first finish is written, but its answer is lost.
+    const records = new Map<string, 'posting' | 'posted' | 'failed'>()
+    let lostAnswers = 1
+    const ledger: DigestLedger = {
+      async claim(date, owner) {
+        const state = records.get(date)
+        if (state === 'posted' || state === 'failed') return { state }
+        records.set(date, 'posting')
+        return { state: 'claimed', claim: { date, owner, seqNo: 1, primaryTerm: 1 } }
+      },
+      async finish(claim, outcome) {
+        records.set(claim.date, outcome.state)
+        if (lostAnswers-- > 0) throw new Error('socket hang up')
+      },
+    }
+    const outcomes: [DigestOutcome, string][] = []
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined }
+    const scheduler = startDigestScheduler({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, zone: 'UTC', at: { hour: 8, minute: 0 }, ledger,
+      render: async () => 'review', logger: quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000,
+      onOutcome: (o, date) => outcomes.push([o, date]),
+    })
+    onTestFinished(() => scheduler.stop())
+    const after = async (ms: number) => {
+      now += ms
+      await vi.advanceTimersByTimeAsync(ms)
+      await scheduler.idle()
+    }
+    await after(0)
+    expect(outcomes).toEqual([])
+    await after(1_000)
+    expect(outcomes).toEqual([['posted', '2026-03-10']])
+    await after(Z('2026-03-11T08:00:00.500Z') - now)
+    expect(outcomes).toEqual([['posted', '2026-03-10'], ['posted', '2026-03-11']])
+    expect(posts).toBe(2)
+    expect(records).toEqual(new Map([['2026-03-10', 'posted'], ['2026-03-11', 'posted']]))
   })
 })

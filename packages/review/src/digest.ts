@@ -397,8 +397,13 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         return schedule(c.until + SECOND)
       }
       if (c.state !== 'claimed') {
-        // Our record was written after all, only its answer was lost: the day is ours, posted.
-        if (unfinished?.kind === 'posted-unrecorded') return finished(date, unfinished.result)
+        // Our record was written after all, only its answer was lost: the day is ours, posted, and nothing of
+        // it is owed any more (left unfinished, the next day's closeEarlierDays would count it posted again).
+        if (unfinished?.kind === 'posted-unrecorded') {
+          const { result } = unfinished
+          unfinished = undefined
+          return finished(date, result)
+        }
         done = date
         o.onOutcome?.('skipped', date)
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
