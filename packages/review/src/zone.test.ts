@@ -50,4 +50,17 @@ describe('time zones', () => {
     expect(localIso('America/St_Johns', Z('2026-12-01T08:00:00Z'))).toBe('2026-12-01T04:30:00-03:30')
     expect(localMinute(B, Z('2026-12-01T08:00:00Z'))).toBe('2026-12-01 09:00')
   })
+
+  it('reads the years 0–99 as themselves, not as 1900–1999', () => {
+    const year = (y: number, iso: string) => { const d = new Date(Z(`2000-${iso}`)); d.setUTCFullYear(y); return d.getTime() }
+    expect(offsetAt('UTC', year(50, '06-01T12:00:00Z'))).toBe(0)
+    expect(instantOf('UTC', { year: 50, month: 6, day: 1, hour: 12, minute: 0 })).toBe(year(50, '06-01T12:00:00Z'))
+    // Berlin kept local mean time then: +0:53:28, as ICU has it.
+    expect(offsetAt(B, year(1, '01-01T00:00:00Z'))).toBe((53 * 60 + 28) * 1000)
+    expect(startOfDay(B, { year: 1, month: 1, day: 1 })).toBe(year(1, '01-01T00:00:00Z') - (53 * 60 + 28) * 1000)
+    expect(localIso(B, startOfDay(B, { year: 99, month: 12, day: 31 }))).toBe('0099-12-31T00:00:00+00:53')
+    // Year 0 (1 BC) is a leap year; so is 2000 and not 1900.
+    expect(addDays({ year: 0, month: 2, day: 28 }, 1)).toEqual({ year: 0, month: 2, day: 29 })
+    expect(addDays({ year: 99, month: 12, day: 31 }, 1)).toEqual({ year: 100, month: 1, day: 1 })
+  })
 })

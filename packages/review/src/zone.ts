@@ -56,7 +56,13 @@ export function localTime(zone: string, ms: number): LocalTime {
   }
 }
 
-const asUtc = (t: LocalTime) => Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second)
+/** 400 Gregorian years, after which the calendar repeats day for day. */
+const GREGORIAN_CYCLE = 146_097 * DAY
+/** Calendar fields read as if in UTC. Date.UTC takes the years 0–99 as 1900–1999: those are read 400 years on. */
+function utcMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  return year >= 0 && year <= 99 ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - GREGORIAN_CYCLE : Date.UTC(year, month - 1, day, hour, minute, second)
+}
+const asUtc = (t: LocalTime) => utcMs(t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 /** The zone's offset from UTC at an instant, in milliseconds (+1 h for Berlin in winter). */
 export function offsetAt(zone: string, ms: number): number {
@@ -85,7 +91,7 @@ export function instantOf(zone: string, t: Omit<LocalTime, 'second'> & { second?
 
 /** A calendar date plus days (no time zone involved: the proleptic Gregorian calendar). */
 export function addDays(date: { year: number; month: number; day: number }, days: number): { year: number; month: number; day: number } {
-  const d = new Date(Date.UTC(date.year, date.month - 1, date.day) + days * DAY)
+  const d = new Date(utcMs(date.year, date.month, date.day) + days * DAY)
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() }
 }
 
