@@ -148,6 +148,12 @@ async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredSt
   return engine === undefined ? fresh() : { engine, applied: BigInt(saved.offset), fromSnapshot: true }
 }
 
+/** Snapshots read from the state topic, by `topic/partition`, and the partitions the read stands for. */
+interface SavedSnapshots {
+  byKey: Map<string, StoredState>
+  partitions: Set<number> | undefined
+}
+
 /**
  * Runs one correlation engine per assigned input partition. A partition is restored from its latest
  * snapshot and replays its input log from the snapshot's offset. An input counts as applied only once
@@ -168,15 +174,12 @@ export class PartitionRunner {
   /** Per partition, the checkpoint being written (the engine goes on applying), also after its engine was dropped or revoked. */
   readonly #writing = new Map<number, Promise<void>>()
   /**
-   * The snapshots read for the partitions still to restore: each goes once its partition is restored (a
-   * dropped engine reads the topic afresh), and those of partitions not assigned here are never kept.
+   * The snapshots read for the partitions still to restore (`byKey`): each goes once its partition is
+   * restored (a dropped engine reads the topic afresh), and those of partitions not assigned here are never
+   * kept. `partitions`: those whose latest snapshot the read stands for (one `byKey` lacks has none), less
+   * those restored since; undefined: every partition, as read before the assignment was known.
    */
-  #saved: Map<string, StoredState> | undefined
-  /**
-   * The partitions whose latest snapshot `#saved` stands for (one it lacks has none), less those restored
-   * since; undefined: every partition, as read before the assignment was known.
-   */
-  #savedFor: Set<number> | undefined
+  #saved: SavedSnapshots | undefined
   /** The partitions the group last gave this member; undefined before it said. */
   #assigned: ReadonlySet<number> | undefined
   #running = 0
@@ -200,10 +203,11 @@ export class PartitionRunner {
   onAssignment(partitions: readonly number[]): void {
     for (const p of [...this.#engines.keys()]) if (!partitions.includes(p)) this.#engines.delete(p)
     this.#assigned = new Set(partitions)
-    const savedFor = this.#savedFor
-    if (this.#saved && savedFor) {
-      for (const p of savedFor) if (!partitions.includes(p)) savedFor.delete(p)
-      for (const [key, state] of this.#saved) if (!savedFor.has(state.partition)) this.#saved.delete(key)
+    const saved = this.#saved
+    if (saved?.partitions) {
+      const kept = saved.partitions
+      for (const p of kept) if (!partitions.includes(p)) kept.delete(p)
+      for (const [key, state] of saved.byKey) if (!kept.has(state.partition)) saved.byKey.delete(key)
     } else this.#saved = undefined
   }
 
@@ -273,16 +277,16 @@ export class PartitionRunner {
       // A dropped engine's checkpoint may still be on its way: let it land, so that the restore reads the
       // state topic after it and two snapshots of one partition are never written at once.
       await this.#writing.get(partition)
-      if (!this.#saved || (this.#savedFor && !this.#savedFor.has(partition))) await this.#readSaved(topic, partition, heartbeat)
-      const saved = this.#saved!
+      let saved = this.#saved
+      if (!saved || (saved.partitions && !saved.partitions.has(partition))) saved = await this.#readSaved(topic, partition, heartbeat)
       const key = `${topic}/${partition}`
-      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.get(key), log, turnAndHeartbeat(heartbeat))
+      const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.byKey.get(key), log, turnAndHeartbeat(heartbeat))
       // The batch ended while this restored (the consumer stopped, or a seek made it stale): the next batch
       // restores, from the same snapshot, kept for it.
       if (!isRunning() || isStale()) return
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
-      saved.delete(key)
-      this.#savedFor?.delete(partition)
+      saved.byKey.delete(key)
+      saved.partitions?.delete(partition)
       pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
@@ -382,13 +386,14 @@ export class PartitionRunner {
    * and the read be of no use. A failed heartbeat (a rebalance) does not end the read: it is kept over the
    * rebalance, and the failure is the batch's once the read is done.
    */
-  async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<void> {
+  async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<SavedSnapshots> {
     let failed: { err: unknown } | undefined
     const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
     const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger })
-    this.#saved = this.#assignedOnly(topic, partition, all)
-    this.#savedFor = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
+    const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined }
+    this.#saved = saved
     if (failed) throw failed.err
+    return saved
   }
 
   /** What `loadAll` read, less the snapshots of partitions not assigned here; all of it if the assignment is not known to include `partition`. */
@@ -408,7 +413,6 @@ export class PartitionRunner {
     if (this.#engines.get(partition) !== pe) return
     this.#engines.delete(partition)
     this.#saved = undefined
-    this.#savedFor = undefined
     log.warn({ why }, 'partition engine dropped: it restores from its snapshot and replays')
   }
 
