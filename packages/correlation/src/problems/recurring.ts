@@ -65,15 +65,22 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
     const old = s.bySignature.get(inc.recurringKey)
     // In place: the lists are the engine's own (a snapshot is serialised before the next input).
     if (old) removeOpenings(old, inc.data.id)
+    // Most signatures an incident passes through as its first alerts come are its alone: left until the
+    // daily sweep, their empty lists made the table a few times larger than the signatures in use.
+    if (old?.length === 0) s.bySignature.delete(inc.recurringKey)
   }
   inc.recurringKey = key
   // A storm is in no signature's list.
   if (sig === null || key === null) return
   const { windowMs, minIncidents } = s.cfg.recurring
+  const opening = { incidentId: inc.data.id, at: inc.firstOpenedMs }
   let list = s.bySignature.get(key)
-  if (!list) s.bySignature.set(key, (list = []))
-  else dropBefore(list, openingsHorizon(s, windowMs))
-  list.push({ incidentId: inc.data.id, at: inc.firstOpenedMs })
+  // A list of one, not an empty one pushed to (which takes room for 17): most signatures never get a second.
+  if (!list) s.bySignature.set(key, (list = [opening]))
+  else {
+    dropBefore(list, openingsHorizon(s, windowMs))
+    list.push(opening)
+  }
   const existing = findProblem(s, key)
   // A resolved problem counts only the openings since it was resolved: a window of those is a fix that did not hold.
   const since = existing?.status === 'resolved' ? resolvedMsOf(existing) : null
