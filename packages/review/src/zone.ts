@@ -6,6 +6,10 @@
  * in a gap (the clocks skip it). Every day boundary here is computed from the calendar, never by adding
  * 24 h to an instant.
  */
+import { DAY, instantOf, localTime, offsetAt, utcMs } from './zone-offsets.js'
+
+// The offset math is plain JavaScript beside this file, as the dashboard imports it too.
+export { instantOf, localTime, offsetAt }
 
 export interface LocalTime {
   year: number
@@ -16,20 +20,8 @@ export interface LocalTime {
   second: number
 }
 
-const HOUR = 3_600_000
-const DAY = 24 * HOUR
 /** IANA names: `UTC`, `Europe/Berlin`, `America/Argentina/Buenos_Aires`, `Etc/GMT+1`. Offsets such as `+01:00` are not zones. */
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/
-
-const formatters = new Map<string, Intl.DateTimeFormat>()
-function formatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', era: 'short' })
-    formatters.set(zone, f)
-  }
-  return f
-}
 
 /**
  * The zone's name as the runtime's ICU spells it (case corrected; an alias may come back as its ICU
@@ -43,50 +35,6 @@ export function canonicalZone(raw: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-/** The calendar fields of an instant in a zone. */
-export function localTime(zone: string, ms: number): LocalTime {
-  const parts: Record<string, string> = {}
-  for (const p of formatter(zone).formatToParts(ms)) parts[p.type] = p.value
-  const year = Number(parts.year)
-  return {
-    year: parts.era === 'BC' || parts.era === 'B' ? 1 - year : year,
-    month: Number(parts.month), day: Number(parts.day), hour: Number(parts.hour), minute: Number(parts.minute), second: Number(parts.second),
-  }
-}
-
-/** 400 Gregorian years, after which the calendar repeats day for day. */
-const GREGORIAN_CYCLE = 146_097 * DAY
-/** Calendar fields read as if in UTC. Date.UTC takes the years 0–99 as 1900–1999: those are read 400 years on. */
-function utcMs(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
-  return year >= 0 && year <= 99 ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - GREGORIAN_CYCLE : Date.UTC(year, month - 1, day, hour, minute, second)
-}
-const asUtc = (t: LocalTime) => utcMs(t.year, t.month, t.day, t.hour, t.minute, t.second)
-
-/** The zone's offset from UTC at an instant, in milliseconds (+1 h for Berlin in winter). */
-export function offsetAt(zone: string, ms: number): number {
-  const whole = Math.floor(ms / 1000) * 1000
-  return asUtc(localTime(zone, whole)) - whole
-}
-
-/**
- * The instant of a local wall time. A time the clocks skip (02:30 on the spring-forward day) is moved
- * forward by the gap (03:30); a time that happens twice (02:30 on the fall-back day) is its first
- * occurrence. Temporal calls this disambiguation `compatible`.
- */
-export function instantOf(zone: string, t: Omit<LocalTime, 'second'> & { second?: number }): number {
-  const wall = asUtc({ second: 0, ...t })
-  // Offsets change at most once or twice a day; the offsets a day either side bracket every candidate.
-  const before = offsetAt(zone, wall - DAY)
-  const after = offsetAt(zone, wall + DAY)
-  const candidates = [...new Set([before, after, offsetAt(zone, wall - before), offsetAt(zone, wall - after)])]
-    .map((o) => wall - o)
-    .filter((ms) => asUtc(localTime(zone, ms)) === wall)
-    .sort((a, b) => a - b)
-  if (candidates.length > 0) return candidates[0]!
-  // In a gap: read the wall time with the offset in force before it, which lands after the gap.
-  return wall - before
 }
 
 /** A calendar date plus days (no time zone involved: the proleptic Gregorian calendar). */

@@ -80,43 +80,24 @@ function useZone(zone) {
   for (const label of document.querySelectorAll('.review-zone')) label.textContent = `(${state.zone})`
 }
 
-const offsetFormats = new Map()
-/** The zone's offset from UTC at an instant, in ms (+1 h for Berlin in winter), as offsetAt in packages/review/src/zone.ts. */
-function offsetAt(zone, ms) {
-  if (!offsetFormats.has(zone)) offsetFormats.set(zone, new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', era: 'short' }))
-  const whole = Math.floor(ms / 1000) * 1000
-  const p = Object.fromEntries(offsetFormats.get(zone).formatToParts(whole).map((x) => [x.type, x.value]))
-  const year = p.era === 'BC' || p.era === 'B' ? 1 - Number(p.year) : Number(p.year)
-  return wallMs(year, Number(p.month), Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - whole
-}
-/** Calendar fields read as if in UTC (Date.UTC would take the years 0-99 as 1900-1999). */
-function wallMs(year, month, day, hour, minute, second) {
-  const d = new Date(Date.UTC(2000, month - 1, day, hour, minute, second))
-  d.setUTCFullYear(year, month - 1, day)
-  return d.getTime()
-}
+// Times typed on the page are read with the review's own offset math (packages/review/src/zone-offsets.js,
+// served as it is): the page and the API's windows cannot drift apart. A classic script has modules only by
+// import(), a promise: a form that reads a typed time waits for it.
+let zoneOffsets = null
+const zoneOffsetsLoaded = import('./zone-offsets.js').then((m) => { zoneOffsets = m }, (err) => say(`Could not load the time-zone code, so typed times cannot be read: ${err.message}`, true))
 
 /**
- * The instant of a `datetime-local` value (`2026-12-03T10:00`) read as a wall-clock time in an IANA zone,
- * as instantOf in packages/review/src/zone.ts: a time the clocks skip (02:30 on the spring-forward day) is
- * moved forward by the gap (03:30); a time that happens twice (02:30 on the fall-back day) is its first
- * occurrence. NaN when the value is no local date-time.
+ * The instant of a `datetime-local` value (`2026-12-03T10:00`) read as a wall-clock time in an IANA zone
+ * (instantOf): a time the clocks skip (02:30 on the spring-forward day) is moved forward by the gap (03:30);
+ * a time that happens twice (02:30 on the fall-back day) is its first occurrence. NaN when the value is no
+ * local date-time, or the zone code is not there.
  */
 function instantInZone(local, zone) {
   const m = /^(\d{4,6})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,3}))?)?$/.exec(local)
-  if (!m) return NaN
-  const wall = wallMs(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)) + Number((m[7] ?? '').padEnd(3, '0'))
-  // The offset at the instant first guessed, then at the instant that offset gives: a DST change in
-  // between is found so. Offsets change at most once or twice a day, so a day either side brackets them.
-  const DAY = 86400000
-  const before = offsetAt(zone, wall - DAY)
-  const after = offsetAt(zone, wall + DAY)
-  const candidates = [...new Set([before, after, offsetAt(zone, wall - before), offsetAt(zone, wall - after)])]
-    .filter((o) => offsetAt(zone, wall - o) === o)
-    .map((o) => wall - o)
-    .sort((a, b) => a - b)
-  // None: the wall time is in a gap; read with the offset in force before it, it lands after the gap.
-  return candidates.length > 0 ? candidates[0] : wall - before
+  if (!m || !zoneOffsets) return NaN
+  // Offsets are whole seconds: the milliseconds go on after.
+  const wall = { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6] ?? 0) }
+  return zoneOffsets.instantOf(zone, wall) + Number((m[7] ?? '').padEnd(3, '0'))
 }
 /**
  * A duration as the Markdown report writes it (duration in packages/review/src/markdown.ts): rounded to the
@@ -722,6 +703,7 @@ function decisionForm(form, kind, current, body, doneText, out) {
     const id = current()
     if (!id) return
     const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
+    await zoneOffsetsLoaded // for a typed time (a post-mortem's)
     // Not by the outcome shown: a decision not sent (no name typed) leaves the last one's there.
     if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter)) form.reset()
   })
@@ -758,7 +740,10 @@ $('#report').addEventListener('submit', async (e) => {
   const actor = actorOrAsk()
   if (actor === null) return
   const f = Object.fromEntries([...new FormData(e.target)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v))
-  if (f.occurredAt) f.occurredAt = typedInstant(f.occurredAt)
+  if (f.occurredAt) {
+    await zoneOffsetsLoaded
+    f.occurredAt = typedInstant(f.occurredAt)
+  }
   if (identity.name === null) f.reportedBy = actor
   outcome(out, 'Filing…', 'pending')
   try {

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
@@ -537,6 +539,16 @@ describe('review answers are safe to paste and to frame nowhere', () => {
     const api = await r.get('/api/v1/review')
     expect(api.headers.get('cache-control')).toBe('no-store')
     expect(api.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+  })
+
+  it("serves the page the review's own offset math, the package's file as it is, as JavaScript", async () => {
+    const r = await startReview()
+    const res = await fetch(`${r.url}/zone-offsets.js`)
+    expect(res.status).toBe(200)
+    // A module script runs only with a JavaScript type (nosniff).
+    expect(res.headers.get('content-type')).toMatch(/^text\/javascript\b/)
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300')
+    expect(await res.text()).toBe(await readFile(createRequire(import.meta.url).resolve('@opsreview/review/zone-offsets'), 'utf8'))
   })
 })
 

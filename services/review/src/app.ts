@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express'
 import { errors as esErrors, type Client } from '@elastic/elasticsearch'
@@ -138,6 +139,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     app.get('/metrics', async (_req, res) => { res.type(metrics.registry.contentType).send(await metrics.registry.metrics()) })
   }
   app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: '5m' }))
+  // The page reads typed times with the review's own offset math, the package's file as it is (plain JS): a
+  // file of the page like those of publicDir, and that one file of its folder only.
+  const zoneOffsets = express.static(path.dirname(zoneOffsetsFile), { index: false, maxAge: '5m' })
+  app.use((req, res, next) => (req.path === `/${path.basename(zoneOffsetsFile)}` ? zoneOffsets(req, res, next) : next()))
   // Answers carry incidents and decisions: no cache, shared or private, keeps them.
   const noStore: RequestHandler = (_req, res, next) => { res.setHeader('Cache-Control', 'no-store'); next() }
   app.use('/api', noStore)
@@ -548,3 +553,4 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 }
 
 export const defaultPublicDir = path.resolve(import.meta.dirname, '../public')
+const zoneOffsetsFile = createRequire(import.meta.url).resolve('@opsreview/review/zone-offsets')
