@@ -1,6 +1,6 @@
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import express from 'express'
-import { chromium, type Page } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import type { ReportTarget } from '@opsreview/review/reports'
 import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
@@ -29,11 +29,21 @@ async function startReview(timeZone?: string, reports?: ReportTarget) {
   return { url, es, prefix, proxy, seen }
 }
 
+// One Chromium per zone for the file (a launch and its close took seconds per test under load); each test's
+// page has a browser context of its own, closed when the test finishes.
+const browsers = new Map<string, Promise<Browser>>()
+afterAll(async () => { for (const b of browsers.values()) await (await b).close() })
+
 /** The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. */
 async function open(url: string, timezoneId = 'UTC') {
-  const b = await chromium.launch({ executablePath: CHROMIUM, env: { ...process.env, TZ: timezoneId }, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
-  onTestFinished(() => b.close())
-  const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
+  let b = browsers.get(timezoneId)
+  if (!b) {
+    b = chromium.launch({ executablePath: CHROMIUM, env: { ...process.env, TZ: timezoneId }, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    browsers.set(timezoneId, b)
+  }
+  const context = await (await b).newContext({ viewport: { width: 1280, height: 900 }, timezoneId })
+  onTestFinished(() => context.close())
+  const page = await context.newPage()
   const decisions: { url: string; key: string | undefined; body: string | null }[] = []
   page.on('request', (r) => { if (r.method() === 'PATCH') decisions.push({ url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }) })
   await page.goto(`${url}/#token=secret1`)

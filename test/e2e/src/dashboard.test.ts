@@ -1,8 +1,8 @@
 import { mkdtemp, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { chromium, type Page } from 'playwright-core'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
 import { cleanupIndices, esClient, fixture, kafkaBrokers, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, startService } from './processes.ts'
 
@@ -81,13 +81,19 @@ async function twoHostsFailing(p: Pipeline) {
   }
 }
 
-async function browser() {
-  const b = await chromium.launch({
+// One Chromium for the file (a launch and its close took seconds per test under load); each test's page
+// has a browser context of its own, closed when the test finishes, so nothing a page kept outlives it.
+let shared: Promise<Browser> | undefined
+afterAll(async () => { await (await shared)?.close() })
+
+async function newPage(options: BrowserContextOptions): Promise<Page> {
+  shared ??= chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
-  onTestFinished(() => b.close())
-  return b
+  const context = await (await shared).newContext(options)
+  onTestFinished(() => context.close())
+  return context.newPage()
 }
 
 const rowOf = (page: Page, table: string, text: string) => page.locator(`${table} tbody tr`, { hasText: text })
@@ -176,7 +182,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     const incidentId = (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string
 
     // Chromium in UTC, so the post-mortem typed as local time is the UTC time the page shows.
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
     // Anything the Content-Security-Policy blocks shows as a console error: the page must need nothing it forbids.
     const refused: string[] = []
     page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text()) })
@@ -333,7 +339,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
       return outages.every((o) => down(o.check) === o.downSeconds * 1000) ? r : undefined
     }, { timeoutMs: 120_000, intervalMs: 500, what: 'both outages in the review\'s service levels' })
 
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
     await page.goto(`${p.review}/#token=${READ}`)
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Markdown' }).click()])
     const markdown = await readFile((await download.path())!, 'utf8')
@@ -356,7 +362,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     const p = await startPipeline()
     const { incidentId, problemId } = await twoHostsFailing(p)
 
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
     const answersRead = await countAnswersRead(page)
     await page.goto(`${p.review}/#token=${READ}`)
 
@@ -431,7 +437,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
   it('keeps a decision\'s outcome, taken or refused, beside the buttons of its row when the rows are rebuilt after it', async () => {
     const p = await startPipeline()
     const { problemId } = await twoHostsFailing(p)
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
     await page.goto(`${p.review}/#token=${DANA}`)
     const checkout = () => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing')
     await expect.poll(() => checkout().count(), { timeout: 15_000 }).toBe(1)
@@ -459,7 +465,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     const p = await startPipeline()
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [firing(Date.now(), 'CheckoutPaymentsFailing', 'checkout', 12)] })
     await waitFor(async () => ((await p.api<Json>('/api/v1/review?since=24h')).openIncidents?.total >= 1 ? true : undefined), { timeoutMs: 120_000, intervalMs: 500, what: 'the incident in the review' })
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
     // A bare token: its decisions carry the name typed in "You".
     await page.goto(`${p.review}/#token=write-token`)
     await expect.poll(() => rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').count(), { timeout: 15_000 }).toBe(1)
@@ -489,7 +495,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
       return r.openIncidents?.total >= 1 ? r : undefined
     }, { timeoutMs: 120_000, intervalMs: 500, what: 'the incident in the review' })
     const checkout = review.openIncidents.items[0].id as string
-    const page = await (await browser()).newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
+    const page = await newPage({ viewport: { width: 1280, height: 1600 }, timezoneId: 'UTC' })
     const keys: (string | undefined)[] = []
     page.on('request', (r) => { if (r.method() === 'PATCH') keys.push(r.headers()['idempotency-key']) })
     await page.goto(`${p.review}/#token=${DANA}`)
