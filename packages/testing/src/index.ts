@@ -61,15 +61,18 @@ export async function createTopics(admin: Admin, topics: readonly string[], numP
  * already be closed here.
  */
 export function cleanupIndices(prefix: string): void {
-  onTestFinished(async () => {
-    const es = esClient()
-    try {
-      await es.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' })
-      await es.indices.deleteIndexTemplate({ name: `${prefix}*` }, { ignore: [404] })
-    } finally {
-      await es.close()
-    }
-  })
+  onTestFinished(() => deleteIndices(prefix))
+}
+
+/** Deletes every index and template matching `prefix*` now: for what a file shares among its tests (afterAll). */
+export async function deleteIndices(prefix: string): Promise<void> {
+  const es = esClient()
+  try {
+    await es.indices.delete({ index: `${prefix}*`, expand_wildcards: 'all' })
+    await es.indices.deleteIndexTemplate({ name: `${prefix}*` }, { ignore: [404] })
+  } finally {
+    await es.close()
+  }
 }
 
 /**

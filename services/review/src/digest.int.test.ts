@@ -1,14 +1,14 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { errors } from '@elastic/elasticsearch'
 import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow } from '@opsreview/review/digest'
 import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
 import { localDate, localTime } from '@opsreview/review/zone'
-import { captureLogs, cleanupIndices, uniqueName, waitFor } from '@opsreview/testing'
-import { incident, seedSmallReview } from './fuzz-seed.ts'
+import { captureLogs, cleanupIndices, deleteIndices, esClient, uniqueName, waitFor } from '@opsreview/testing'
+import { incident, seedSmallReview, seedSmallReviewAt } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
 
 const SECRET = 'T000/B000/not-a-real-secret-42'
@@ -35,15 +35,27 @@ async function sink(statuses: number[] = [], beforeAnswer?: () => void) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/${SECRET}`, posts }
 }
 
+// The digests only read the seeded review, so the file seeds one for all its tests (making and deleting its
+// indices took about two seconds a test); a test that adds to it seeds its own (`ownSeed`).
+const shared = { es: esClient(), prefix: uniqueName('digestreview') }
+beforeAll(() => seedSmallReviewAt(shared.es, shared.prefix))
+afterAll(async () => {
+  await deleteIndices(shared.prefix)
+  await shared.es.close()
+})
+
 /**
  * The review's Markdown on a seeded Elasticsearch, a ledger index of the test's own, and a clock shifted so
  * that the digest time (the next whole minute, or `target`) comes in about a second and a half.
  */
-async function setUp(opts: { zone?: string; target?: number } = {}) {
-  const { es, prefix } = await seedSmallReview()
-  onTestFinished(() => es.close())
+async function setUp(opts: { zone?: string; target?: number; ownSeed?: boolean } = {}) {
+  const { es, prefix } = opts.ownSeed ? await seedSmallReview() : shared
+  if (opts.ownSeed) onTestFinished(() => es.close())
   const ledgerIndex = uniqueName('digests')
   cleanupIndices(ledgerIndex)
+  // Each ledger write waits for the index's next refresh (refresh=wait_for; every second by default). The
+  // tests read the record by id, which does not wait for a refresh: a shorter interval changes only the wait.
+  await es.indices.putIndexTemplate({ name: ledgerIndex, index_patterns: [ledgerIndex], template: { settings: { refresh_interval: '50ms' } } })
   const zone = opts.zone ?? 'UTC'
   const target = opts.target ?? Math.ceil((Date.now() + 60_000) / 60_000) * 60_000
   const offset = target - 1500 - Date.now()
@@ -303,7 +315,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
 
   it("reports from yesterday's digest time to today's: the morning after the autumn change, 25 h", async () => {
     // Berlin, 08:30 on 25 October 2026 (07:30Z, CET); the day before, 08:30 was 06:30Z (CEST).
-    const s = await setUp({ zone: 'Europe/Berlin', target: Date.parse('2026-10-25T07:30:00Z') })
+    const s = await setUp({ zone: 'Europe/Berlin', target: Date.parse('2026-10-25T07:30:00Z'), ownSeed: true })
     const opened = (title: string, n: number, at: string) => incident(n, { title, openedAt: at, resolvedAt: at, lastEventAt: at })
     const docs = [
       opened('Before yesterdays digest', 0x10, '2026-10-24T06:15:00.000Z'),

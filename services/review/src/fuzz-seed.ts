@@ -30,6 +30,12 @@ export async function seedSmallReview(): Promise<{ es: Client; prefix: string }>
   const es = esClient()
   const prefix = uniqueName('revfuzz')
   cleanupIndices(prefix)
+  await seedSmallReviewAt(es, prefix)
+  return { es, prefix }
+}
+
+/** The seed of seedSmallReview under `prefix`, for a file that shares one among its tests and deletes it itself. */
+export async function seedSmallReviewAt(es: Client, prefix: string): Promise<void> {
   await ensureIndices(es, prefix)
   const inc = incidentDocument(indexNames(prefix).incidents.alias)
   const prb = problemDocument(indexNames(prefix).problems.alias)
@@ -41,5 +47,4 @@ export async function seedSmallReview(): Promise<{ es: Client; prefix: string }>
   ]
   const r = await es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })
   expect(r.errors).toBe(false)
-  return { es, prefix }
 }
