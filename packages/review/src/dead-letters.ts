@@ -1,3 +1,4 @@
+import { settleWithin } from '@opsreview/lifecycle/deadline'
 import { DeadLetterCountError } from './errors.ts'
 
 /** The part of a kafkajs `Admin` the count needs. */
@@ -68,19 +69,13 @@ export function cachedDeadLetterCount(take: (nowMs: number) => Promise<DeadLette
   let pending: Promise<CachedCount> | undefined
   const refresh = async (): Promise<CachedCount> => {
     const now = opts.clock()
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeadLetterCountError(`Kafka did not answer within ${opts.timeoutMs} ms`)), opts.timeoutMs)
-    })
     try {
-      const summary = await Promise.race([take(now), timeout])
+      const summary = await settleWithin(take(now), opts.timeoutMs, () => new DeadLetterCountError(`Kafka did not answer within ${opts.timeoutMs} ms`))
       last = { summary, takenAt: now }
       return { summary, stale: false }
     } catch (err) {
       if (last) return { summary: last.summary, stale: true }
       throw err instanceof DeadLetterCountError ? err : new DeadLetterCountError('Kafka could not count the dead letters', { cause: err })
-    } finally {
-      clearTimeout(timer)
     }
   }
   return () => {
