@@ -6,7 +6,9 @@
 // 2. State: for each size in BENCH_RETAINED (default 1,000,000 and 5,000,000 alerts retained), a process
 //    of its own (bench/correlator-state.ts, with --expose-gc and a heap limit sized to it) measures heap per
 //    remembered event, the snapshot (raw, gzip, chunks) and its encode and restore times.
-// BENCH_ENGINE points at another engine module (e.g. a copy of an older commit's engine.ts) for A/B runs.
+// BENCH_ENGINE points at another engine module (e.g. a copy of an older commit's engine.ts). With
+// BENCH_ENGINE_B as well, the two run side by side in this process, each batch applied by both, the first
+// one alternating: on a shared host an A/B of separate runs measured the neighbours (±25 % run to run).
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { CorrelationEngine as Engine } from '@opsreview/correlation/engine'
@@ -15,30 +17,35 @@ import { alertStream, streamStart } from './correlator-stream.ts'
 
 const total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
 const sizes = (process.env.BENCH_RETAINED ?? '1000000,5000000').split(',').map(Number).filter((n) => n > 0)
-const enginePath = process.env.BENCH_ENGINE ?? '@opsreview/correlation/engine'
-const { CorrelationEngine } = (await import(enginePath)) as { CorrelationEngine: typeof Engine }
+const enginePaths = [process.env.BENCH_ENGINE ?? '@opsreview/correlation/engine', ...(process.env.BENCH_ENGINE_B ? [process.env.BENCH_ENGINE_B] : [])]
+const engineClasses = await Promise.all(enginePaths.map(async (path) => ((await import(path)) as { CorrelationEngine: typeof Engine }).CorrelationEngine))
 
 const batchSize = Number(process.env.BENCH_BATCH ?? 1000)
+
+/** One engine's run over the stream: the time it took to apply the inputs, and what it made of them. */
+interface Run { path: string; engine: Engine; seconds: number; cpuSeconds: number; outputs: number }
 
 if (total > 0) {
   // The correlator parses a batch of records and applies them at once, so an input is fresh in the cache
   // when it is applied. A million inputs built first are not: reading them from a heap of ~700 MB cost
   // 15-25 % of the time (2026-12-04), and the collector marked them all.
-  const engine = new CorrelationEngine()
-  let seconds = 0
-  let cpuSeconds = 0
-  let outputs = 0
+  const runs: Run[] = enginePaths.map((path, i) => ({ path, engine: new engineClasses[i]!(), seconds: 0, cpuSeconds: 0, outputs: 0 }))
   let alertInputs = 0
   let ticks = 0
   let lastTickAt: string | undefined
+  let batches = 0
   const applyAll = (inputs: EngineInput[]) => {
-    const started = performance.now()
-    // CPU time of this process too: the machine is shared, and wall time counts the others' work.
-    const cpuStarted = process.cpuUsage()
-    for (const input of inputs) outputs += engine.apply(input).length
-    seconds += (performance.now() - started) / 1000
-    const cpu = process.cpuUsage(cpuStarted)
-    cpuSeconds += (cpu.user + cpu.system) / 1e6
+    for (let k = 0; k < runs.length; k++) {
+      const run = runs[(k + batches) % runs.length]!
+      const started = performance.now()
+      // CPU time of this process too: the machine is shared, and wall time counts the others' work.
+      const cpuStarted = process.cpuUsage()
+      for (const input of inputs) run.outputs += run.engine.apply(input).length
+      run.seconds += (performance.now() - started) / 1000
+      const cpu = process.cpuUsage(cpuStarted)
+      run.cpuSeconds += (cpu.user + cpu.system) / 1e6
+    }
+    batches++
     for (const input of inputs) {
       if (input.type === 'alert') alertInputs++
       else if (input.type === 'tick') { ticks++; lastTickAt = input.at }
@@ -53,16 +60,19 @@ if (total > 0) {
     applyAll(batch)
   } else applyAll([...alertStream(total)])
   const days = lastTickAt === undefined ? 0 : Math.round((Date.parse(lastTickAt) - streamStart) / 86_400_000 * 10) / 10
-  const result = {
-    engine: enginePath, batch: batchSize, alerts: alertInputs, ticks, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
-    alertsPerSec: Math.round(alertInputs / seconds), cpuSeconds: Math.round(cpuSeconds * 100) / 100,
-    alertsPerCpuSec: Math.round(alertInputs / cpuSeconds), outputs,
-    incidents: engine.incidents().length, problems: engine.problems().length,
-    problemKinds: engine.problems().reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.kind]: (acc[p.kind] ?? 0) + 1 }), {}),
-    late: engine.stats.late,
+  for (const { path, engine, seconds, cpuSeconds, outputs } of runs) {
+    const result = {
+      engine: path, batch: batchSize, alerts: alertInputs, ticks, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
+      alertsPerSec: Math.round(alertInputs / seconds), cpuSeconds: Math.round(cpuSeconds * 100) / 100,
+      alertsPerCpuSec: Math.round(alertInputs / cpuSeconds), outputs,
+      incidents: engine.incidents().length, problems: engine.problems().length,
+      problemKinds: engine.problems().reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.kind]: (acc[p.kind] ?? 0) + 1 }), {}),
+      late: engine.stats.late,
+    }
+    console.log(JSON.stringify(result, null, 2))
+    console.log(`\ncorrelation engine ${path}: ${result.alertsPerSec} alerts/s on one core (target >= 200000)\n`)
   }
-  console.log(JSON.stringify(result, null, 2))
-  console.log(`\ncorrelation engine: ${result.alertsPerSec} alerts/s on one core (target >= 200000)\n`)
+  if (runs.length === 2) console.log(`B/A: ${(runs[0]!.seconds / runs[1]!.seconds).toFixed(3)} in wall time, ${(runs[0]!.cpuSeconds / runs[1]!.cpuSeconds).toFixed(3)} in CPU time (above 1: B is faster)\n`)
 }
 
 for (const size of sizes) {
