@@ -1,15 +1,15 @@
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import express from 'express'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import type { ReportTarget } from '@opsreview/review/reports'
 import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
+import { browserPages } from '@opsreview/testing/chromium'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
 import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
 
-const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 const OPEN = seededIncidentIds[0]!
 
 /**
@@ -29,21 +29,11 @@ async function startReview(timeZone?: string, reports?: ReportTarget) {
   return { url, es, prefix, proxy, seen }
 }
 
-// One Chromium per zone for the file (a launch and its close took seconds per test under load); each test's
-// page has a browser context of its own, closed when the test finishes.
-const browsers = new Map<string, Promise<Browser>>()
-afterAll(async () => { for (const b of browsers.values()) await (await b).close() })
+const newPage = browserPages()
 
 /** The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. */
 async function open(url: string, timezoneId = 'UTC') {
-  let b = browsers.get(timezoneId)
-  if (!b) {
-    b = chromium.launch({ executablePath: CHROMIUM, env: { ...process.env, TZ: timezoneId }, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
-    browsers.set(timezoneId, b)
-  }
-  const context = await (await b).newContext({ viewport: { width: 1280, height: 900 }, timezoneId })
-  onTestFinished(() => context.close())
-  const page = await context.newPage()
+  const page = await newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
   const decisions: { url: string; key: string | undefined; body: string | null }[] = []
   page.on('request', (r) => { if (r.method() === 'PATCH') decisions.push({ url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }) })
   await page.goto(`${url}/#token=secret1`)

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { chromium } from 'playwright-core'
+import { launchChromium } from '@opsreview/testing/chromium'
 import { READ, startScopedReview } from './scope-seed.ts'
 
-const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 // A load of the page is a request to the app and several searches on a shared, busy Elasticsearch: expect.poll's
 // default second is not enough for it on a loaded machine.
 const LOAD = { timeout: 15_000 }
@@ -17,7 +16,7 @@ const LOAD = { timeout: 15_000 }
 describe('the dashboard look-back and local time, in Chromium', () => {
   it('shows the look-back of the page\'s scope in the zone of its address', async () => {
     const { url } = await startScopedReview()
-    const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const b = await launchChromium()
     try {
       const page = await b.newPage()
       const asked: string[] = []

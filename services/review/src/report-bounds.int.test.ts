@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { chromium } from 'playwright-core'
+import { launchChromium } from '@opsreview/testing/chromium'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
@@ -197,7 +197,7 @@ describe('lists cut at 200 (real Elasticsearch)', () => {
     expect(md).toContain('**230 post-mortems** needed (210 scheduled)')
     expect(md.match(/^_200 of 230 shown\._$/gm)).toHaveLength(3)
 
-    const b = await chromium.launch({ executablePath: process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const b = await launchChromium()
     onTestFinished(() => b.close())
     const page = await b.newPage({ timezoneId: 'UTC' })
     await page.goto(`${url}/#token=${READ}`)
@@ -214,7 +214,7 @@ describe('availability shown rounded down, in Chromium', () => {
     const { url, get } = await start((es, prefix) => [[alertDocument(liveAlertMonths(es, prefix).indexFor), firing('CheckoutDown', 'checkout', NOW - H / 2)]])
     expect((await get('/api/v1/review')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H / 2, availabilityPct: 97.91 }])
     expect((await get('/api/v1/review.md')).body).toContain('| checkout | 97.91 % |')
-    const b = await chromium.launch({ executablePath: process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const b = await launchChromium()
     onTestFinished(() => b.close())
     const page = await b.newPage({ timezoneId: 'UTC' })
     await page.goto(`${url}/#token=${READ}`)
@@ -226,7 +226,7 @@ describe('availability shown rounded down, in Chromium', () => {
 describe('long titles, in Chromium', () => {
   it('wraps a 1000-character unbroken title instead of making the page wider than the viewport', async () => {
     const { url } = await start((_es, prefix) => [[incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'X'.repeat(1000) })]])
-    const b = await chromium.launch({ executablePath: process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const b = await launchChromium()
     onTestFinished(() => b.close())
     const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' })
     await page.goto(`${url}/#token=${READ}`)

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { chromium } from 'playwright-core'
+import { launchChromium } from '@opsreview/testing/chromium'
 import { READ, startScopedReview } from './scope-seed.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
-const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 describe('the review scope on the real Elasticsearch', () => {
   it('scopes the review, its Markdown and the look-back to the default environment, environment=, service= and team=', async () => {
@@ -82,7 +81,7 @@ describe('the review scope on the real Elasticsearch', () => {
 
   it('the dashboard keeps the scope of its address on its review calls and shows it', async () => {
     const { url } = await startScopedReview()
-    const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const b = await launchChromium()
     try {
       const page = await b.newPage()
       const asked: string[] = []

@@ -1,9 +1,10 @@
 import { mkdtemp, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type { Page } from 'playwright-core'
 import { cleanupIndices, esClient, fixture, kafkaBrokers, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { browserPages } from '@opsreview/testing/chromium'
 import { freePort, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
@@ -12,7 +13,6 @@ const READ = 'read-token'
 const DANA = 'dana-secret'
 const ERIN = 'erin-secret'
 const WRITE = `dana:${DANA},erin:${ERIN},write-token`
-export const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 /** The whole pipeline as processes, each with this test's own topics, groups and indices. */
 async function startPipeline() {
@@ -81,20 +81,7 @@ async function twoHostsFailing(p: Pipeline) {
   }
 }
 
-// One Chromium for the file (a launch and its close took seconds per test under load); each test's page
-// has a browser context of its own, closed when the test finishes, so nothing a page kept outlives it.
-let shared: Promise<Browser> | undefined
-afterAll(async () => { await (await shared)?.close() })
-
-async function newPage(options: BrowserContextOptions): Promise<Page> {
-  shared ??= chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  const context = await (await shared).newContext(options)
-  onTestFinished(() => context.close())
-  return context.newPage()
-}
+const newPage = browserPages()
 
 const rowOf = (page: Page, table: string, text: string) => page.locator(`${table} tbody tr`, { hasText: text })
 

@@ -4,14 +4,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { chromium } from 'playwright-core'
+import { launchChromium } from '@opsreview/testing/chromium'
 import { cleanupIndices, esClient, kafkaBrokers, kafkaClient, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, processEnv, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
 const READ = 'read-token'
 const run = promisify(execFile)
-const CHROMIUM = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 /** `pnpm opsreview replay …` as the operator runs it: the CLI from source, its exit code and output. */
 async function opsreview(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -106,7 +105,7 @@ describe('opsreview replay as a process, on the whole pipeline', () => {
     expect(whatIf.body.items.map((i) => i.services.sort().join('+')).sort()).toEqual(['billing', 'checkout+payments'])
 
     // The dashboard opened on the dataset says so, and its search runs on the dataset.
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    const browser = await launchChromium()
     onTestFinished(() => browser.close())
     const page = await browser.newPage()
     await page.goto(`${review}/?dataset=ns#token=${READ}`)
