@@ -18,8 +18,17 @@ export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
 # The parts that were down before the start (`kafka` or `kafka-K`, `elasticsearch`): only those are stopped
 # again, so an engine someone already had running stays up.
 was_down="$(bash infra/local/stack.sh pids 2>/dev/null | awk '$2 == "down" { print $1 }' || true)"
+# The end-to-end run in the background and the files of the run, for an interrupted run (Ctrl-C) to end and remove.
+e2e_pid=
+temp_files=()
 # Set before the start, so a stack that failed half-way up is stopped too. Only OPSREVIEW_KEEP_STACK=1 keeps it.
 cleanup() {
+  # A background job ignores the terminal's Ctrl-C: its own process group (set -m below) is ended here.
+  if [ -n "$e2e_pid" ] && kill -0 "$e2e_pid" 2>/dev/null; then
+    kill -- "-$e2e_pid" 2>/dev/null || true
+    wait "$e2e_pid" 2>/dev/null || true
+  fi
+  rm -f "${temp_files[@]}"
   [ -n "$was_down" ] && [ "${OPSREVIEW_KEEP_STACK:-}" != 1 ] || return 0
   local kafka_nodes kafka_down part
   kafka_nodes="$(bash infra/local/stack.sh pids 2>/dev/null | grep -c '^kafka' || true)"
@@ -62,21 +71,24 @@ vitest_run() {
   shift
   pnpm -s exec vitest run --config .config/vitest.config.ts "$@" --reporter=default --reporter=json --outputFile.json="$report" "${no_files_ok[@]}" "${filter[@]}"
 }
-new_report() { reports+=("$(mktemp)"); }
+new_report() { reports+=("$(mktemp)"); temp_files+=("${reports[-1]}"); }
 # Three runs. The end-to-end files run one at a time (fileParallelism), and so, with vitest's one worker on
 # 2 cores, do the unit and integration files: in a single run the two groups also came one after the other.
 # Their tests share no topic, group, index or port (each makes its own) and spend most of their time waiting
 # on the engines and the services, so the end-to-end run goes beside the other; its output follows the other's.
 e2e_log="$(mktemp)"
+temp_files+=("$e2e_log")
 new_report
+set -m
 vitest_run "${reports[-1]}" --project e2e >"$e2e_log" 2>&1 &
 e2e_pid=$!
+set +m
 new_report
 vitest_run "${reports[-1]}" --project unit --project int || status=$?
 wait "$e2e_pid" || status=$?
+e2e_pid=
 log "e2e (ran beside unit and int)"
 cat "$e2e_log"
-rm -f "$e2e_log"
 # The outage tests kill and restart the shared engines, so they run alone, after all others.
 new_report
 vitest_run "${reports[-1]}" --project outage || status=$?
@@ -87,5 +99,4 @@ node -e '
   console.log(`vitest: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);
   if (sum("numTotalTests") === 0) { console.error("no test ran"); process.exit(1) }
 ' "${reports[@]}" || status=1
-rm -f "${reports[@]}"
 exit $status
