@@ -12,8 +12,8 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { CorrelationEngine as Engine } from '@opsreview/correlation/engine'
-import type { EngineInput } from '@opsreview/correlation/types'
 import { alertStream, streamStart } from './correlator-stream.ts'
+import { batchesOf, sideBySide, type TimedRun } from './lib.ts'
 
 const total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
 const sizes = (process.env.BENCH_RETAINED ?? '1000000,5000000').split(',').map(Number).filter((n) => n > 0)
@@ -23,7 +23,7 @@ const engineClasses = await Promise.all(enginePaths.map(async (path) => ((await 
 const batchSize = Number(process.env.BENCH_BATCH ?? 1000)
 
 /** One engine's run over the stream: the time it took to apply the inputs, and what it made of them. */
-interface Run { path: string; engine: Engine; seconds: number; cpuSeconds: number; outputs: number }
+interface Run extends TimedRun { path: string; engine: Engine; outputs: number }
 
 if (total > 0) {
   // The correlator parses a batch of records and applies them at once, so an input is fresh in the cache
@@ -34,31 +34,13 @@ if (total > 0) {
   let ticks = 0
   let lastTickAt: string | undefined
   let batches = 0
-  const applyAll = (inputs: EngineInput[]) => {
-    for (let k = 0; k < runs.length; k++) {
-      const run = runs[(k + batches) % runs.length]!
-      const started = performance.now()
-      // CPU time of this process too: the machine is shared, and wall time counts the others' work.
-      const cpuStarted = process.cpuUsage()
-      for (const input of inputs) run.outputs += run.engine.apply(input).length
-      run.seconds += (performance.now() - started) / 1000
-      const cpu = process.cpuUsage(cpuStarted)
-      run.cpuSeconds += (cpu.user + cpu.system) / 1e6
-    }
-    batches++
+  for (const inputs of batchesOf(alertStream(total), batchSize)) {
+    sideBySide(runs, batches++, (run) => { for (const input of inputs) run.outputs += run.engine.apply(input).length })
     for (const input of inputs) {
       if (input.type === 'alert') alertInputs++
       else if (input.type === 'tick') { ticks++; lastTickAt = input.at }
     }
   }
-  if (batchSize > 0) {
-    let batch: EngineInput[] = []
-    for (const input of alertStream(total)) {
-      batch.push(input)
-      if (batch.length === batchSize) { applyAll(batch); batch = [] }
-    }
-    applyAll(batch)
-  } else applyAll([...alertStream(total)])
   const days = lastTickAt === undefined ? 0 : Math.round((Date.parse(lastTickAt) - streamStart) / 86_400_000 * 10) / 10
   for (const { path, engine, seconds, cpuSeconds, outputs } of runs) {
     const result = {

@@ -18,3 +18,38 @@ export function syntheticAlertRecord(n: number, t0: number, envs: readonly strin
   }
   return { key: `alertmanager:${event.fingerprint}`, value: JSON.stringify(event) }
 }
+
+/** What a run measured: wall seconds, and this process's CPU seconds over the same spans. */
+export interface TimedRun {
+  seconds: number
+  cpuSeconds: number
+}
+
+/**
+ * Runs `work` for each of `runs` over one batch, the first alternating from batch to batch (`batch` is the
+ * batch's number), so that a busy spell of the shared host falls on all of them alike: on this host separate
+ * runs of one engine varied ±25 %.
+ */
+export function sideBySide<R extends TimedRun>(runs: readonly R[], batch: number, work: (run: R) => void): void {
+  for (let k = 0; k < runs.length; k++) {
+    const run = runs[(k + batch) % runs.length]!
+    const started = performance.now()
+    // CPU time too: wall time counts the other processes' work.
+    const cpuStarted = process.cpuUsage()
+    work(run)
+    run.seconds += (performance.now() - started) / 1000
+    const cpu = process.cpuUsage(cpuStarted)
+    run.cpuSeconds += (cpu.user + cpu.system) / 1e6
+  }
+}
+
+/** The items in lists of `size` (the last may be shorter); `size` 0: all of them in one. */
+export function* batchesOf<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  if (size <= 0) { yield [...items]; return }
+  let batch: T[] = []
+  for (const item of items) {
+    batch.push(item)
+    if (batch.length === size) { yield batch; batch = [] }
+  }
+  if (batch.length > 0) yield batch
+}
