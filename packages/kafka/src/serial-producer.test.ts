@@ -6,12 +6,14 @@ import { SerialProducer } from './serial-producer.ts'
 
 /**
  * kafkajs producers as the test scripts them: each logs what it sends and answers from `answers` in turn;
- * 'hang' is a send that never returns (an idempotent kafkajs producer retrying for ever). The connects of
- * the producers in `hangingConnects` wait until `connected()` lets them finish.
+ * 'hang' is a send that goes on until `release()` (a kafkajs producer retrying past its caller's deadline),
+ * 'never' one that never returns (a producer retrying for ever). The connects of the producers in
+ * `hangingConnects` wait until `connected()` lets them finish.
  */
-function producers(answers: (Error | 'hang' | undefined)[], hangingConnects: number[] = []) {
+function producers(answers: (Error | 'hang' | 'never' | undefined)[], hangingConnects: number[] = []) {
   const log: string[] = []
   const waiting: (() => void)[] = []
+  const held: (() => void)[] = []
   let made = 0
   const create = () => {
     const id = ++made
@@ -25,7 +27,8 @@ function producers(answers: (Error | 'hang' | undefined)[], hangingConnects: num
         const value = messages[0]!.value
         log.push(`start ${value} on ${id}`)
         const answer = answers.shift()
-        if (answer === 'hang') await new Promise(() => undefined)
+        if (answer === 'never') await new Promise(() => undefined)
+        if (answer === 'hang') await new Promise<void>((resolve) => held.push(resolve))
         await new Promise((resolve) => setTimeout(resolve, 5))
         log.push(`end ${value}`)
         if (answer) throw answer
@@ -33,7 +36,11 @@ function producers(answers: (Error | 'hang' | undefined)[], hangingConnects: num
       },
     } as unknown as Producer
   }
-  return { log, create, made: () => made, connected: () => { for (const resolve of waiting.splice(0)) resolve() } }
+  return {
+    log, create, made: () => made,
+    connected: () => { for (const resolve of waiting.splice(0)) resolve() },
+    release: () => { for (const resolve of held.splice(0)) resolve() },
+  }
 }
 
 const send = (p: SerialProducer, value: string) => p.send({ topic: 't', messages: [{ value }] })
@@ -58,18 +65,22 @@ describe('SerialProducer', () => {
     expect(kafka.log.filter((l) => !l.startsWith('disconnect'))).toEqual(['connect 1', 'start a on 1', 'end a', 'connect 2', 'start b on 2', 'end b'])
     expect(kafka.log).toContain('disconnect 1')
   })
-  it('fails a send that outlives its deadline as Kafka unavailable, and sends the next on a fresh producer id', async () => {
+  it('fails a send that outlives its deadline as Kafka unavailable; the next waits for its end, then goes on a fresh producer id', async () => {
     const kafka = producers(['hang'])
     // Long enough for 'b' to connect and send within its own deadline on a loaded machine.
-    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 500 })
+    const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 1000 })
     await p.connect()
     await expect(send(p, 'a')).rejects.toSatisfy((err) => err instanceof KafkaUnavailableError && err.retriable)
-    await send(p, 'b')
-    // 'a' is still running on producer 1, which is disconnected before 'b' starts on producer 2.
-    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'connect 2', 'start b on 2', 'end b'])
+    const b = send(p, 'b')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // 'a' goes on inside kafkajs and may still land: 'b' landing before it would put it out of order.
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1'])
+    kafka.release()
+    await b
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'end a', 'connect 2', 'start b on 2', 'end b'])
   })
 
-  it('counts the deadline from the call: a send queued behind one that hangs fails with it, unsent', async () => {
+  it('counts the deadline from the call: a send queued behind one that hangs fails with it, unsent, and the next still waits for it', async () => {
     // A fake clock: both sends are called at the same millisecond, and their deadlines are the same.
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
     onTestFinished(() => { vi.useRealTimers() })
@@ -82,9 +93,23 @@ describe('SerialProducer', () => {
     expect(a).toMatchObject({ status: 'rejected', reason: { message: 'kafka send (test) did not finish within 50 ms' } })
     expect(b).toMatchObject({ status: 'rejected', reason: { message: 'kafka send (test) waited 50 ms for the sends before it' } })
     const c = send(p, 'c')
-    await vi.advanceTimersByTimeAsync(5)
+    await vi.advanceTimersByTimeAsync(20)
+    kafka.release()
+    await vi.advanceTimersByTimeAsync(10)
     await c
-    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'connect 2', 'start c on 2', 'end c'])
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'end a', 'connect 2', 'start c on 2', 'end c'])
+  })
+
+  it('stops waiting for a timed-out send that never ends after abandonAfterMs, and says so', async () => {
+    const kafka = producers(['never'])
+    const warnings: string[] = []
+    const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push((JSON.parse(line) as { msg: string }).msg) } })
+    const p = new SerialProducer(kafka.create, logger, 'test', { sendTimeoutMs: 1000, abandonAfterMs: 50 })
+    await p.connect()
+    await expect(send(p, 'a')).rejects.toBeInstanceOf(KafkaUnavailableError)
+    await send(p, 'b')
+    expect(kafka.log).toEqual(['connect 1', 'start a on 1', 'disconnect 1', 'connect 2', 'start b on 2', 'end b'])
+    expect(warnings).toContain('a timed-out kafka send has not ended: the sends after it go on without waiting for it')
   })
 
   it('fails a connect that outlives the deadline the same way, and never sends on that producer once it connects late', async () => {

@@ -26,21 +26,34 @@ export type Sender = Pick<Producer, 'send' | 'sendBatch'>
  * would wait with it. A send timed out while it ran counts as failed: its producer is disconnected and the
  * next send starts a fresh one, so the old send, if it goes on, never runs beside a later one on the same
  * producer id.
+ *
+ * Nor does the next send start before the old one has ended. Disconnected, a kafkajs producer still retries a
+ * send (it connects again for it) until its bounded retries run out, and can land it then: a correlator's
+ * outputs sent after it would otherwise come first, and a compacted topic keeps the last record of a key,
+ * the older version (an e2e run, 2026-12-04: an incident's version 3 written after its version 5, for good).
+ * The caller still hears of the timeout at its deadline; the sends after it wait for the old one's end, or
+ * fail at their own deadlines meanwhile. After `abandonAfterMs` (10 min) they stop waiting: a send that
+ * never ends (retries not bounded) must not stop every later one for ever.
  */
 export class SerialProducer implements Sender {
   readonly #create: () => Producer
   readonly #logger: Logger
   readonly #name: string
   readonly #sendTimeoutMs: number | undefined
+  readonly #abandonAfterMs: number
   #producer: Producer
   #needsConnect = true
+  /** The last send called, and, after a timed-out one, that send's end: the next send starts after it. */
   #tail: Promise<unknown> = Promise.resolve()
+  /** The last send called, settled (every one has a deadline): what `disconnect` waits for. */
+  #called: Promise<unknown> = Promise.resolve()
 
-  constructor(create: () => Producer, logger: Logger, name: string, opts: { sendTimeoutMs?: number } = {}) {
+  constructor(create: () => Producer, logger: Logger, name: string, opts: { sendTimeoutMs?: number; abandonAfterMs?: number } = {}) {
     this.#create = create
     this.#logger = logger
     this.#name = name
     this.#sendTimeoutMs = opts.sendTimeoutMs
+    this.#abandonAfterMs = opts.abandonAfterMs ?? 600_000
     this.#producer = create()
   }
 
@@ -57,20 +70,23 @@ export class SerialProducer implements Sender {
     return this.#serial((producer) => producer.sendBatch(batch))
   }
 
-  /** After the sends queued so far. */
+  /** After the sends queued so far have been answered (a timed-out one may go on: it is not waited for). */
   async disconnect(): Promise<void> {
-    await this.#tail
+    await this.#called
     await this.#producer.disconnect()
   }
 
   #serial<T>(send: (producer: Producer) => Promise<T>): Promise<T> {
     const deadline = this.#sendTimeoutMs === undefined ? undefined : Date.now() + this.#sendTimeoutMs
-    const run = this.#tail.then(async () => {
-      if (deadline !== undefined && Date.now() >= deadline) {
-        throw new KafkaUnavailableError(`kafka send (${this.#name}) waited ${this.#sendTimeoutMs} ms for the sends before it`)
-      }
+    const waited = `kafka send (${this.#name}) waited ${this.#sendTimeoutMs} ms for the sends before it`
+    const previous = this.#tail
+    // Its turn comes when the sends before it have ended, timed-out ones too; its caller waits no longer than its deadline.
+    const turn = deadline === undefined ? previous : withinMs(previous, deadline - Date.now(), waited)
+    let attempt: Promise<T> | undefined
+    const run = turn.then(async () => {
+      if (deadline !== undefined && Date.now() >= deadline) throw new KafkaUnavailableError(waited)
       const producer = this.#producer
-      const attempt = (async () => {
+      attempt = (async () => {
         if (this.#needsConnect) {
           await producer.connect()
           if (producer !== this.#producer) {
@@ -90,8 +106,25 @@ export class SerialProducer implements Sender {
         throw err
       }
     })
-    this.#tail = run.catch(() => undefined)
+    // The next send's turn: after the sends before this one, and after this one's attempt has ended (one
+    // that failed at its deadline may still be running); a send that never had its turn sent nothing.
+    this.#tail = previous.then(() => run.then(() => undefined, () => (attempt === undefined ? undefined : this.#ended(attempt))))
+    this.#called = run.catch(() => undefined)
     return run
+  }
+
+  /** When the timed-out `attempt` has ended, or `abandonAfterMs` after now if it has not. */
+  #ended(attempt: Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#logger.warn({ producer: this.#name, abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
+        resolve()
+      }, this.#abandonAfterMs)
+      // Waiting for it must not keep a stopping process alive.
+      timer.unref()
+      const end = () => { clearTimeout(timer); resolve() }
+      attempt.then(end, end)
+    })
   }
 
   #by<T>(deadline: number | undefined, attempt: Promise<T>): Promise<T> {
