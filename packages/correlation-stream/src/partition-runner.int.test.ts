@@ -148,7 +148,8 @@ describe('PartitionRunner on the real Kafka', () => {
       // The first producer's sends never return, as an idempotent kafkajs producer retrying for ever does.
       return made++ === 0 ? { ...real, sendBatch: () => new Promise<never>(() => undefined) } : real
     }
-    const outputs = new SerialProducer(create, pino({ level: 'silent' }), 'outputs', { sendTimeoutMs: 1000 })
+    // The sends after a timed-out one wait for its end (it could still land), here given up on after 200 ms.
+    const outputs = new SerialProducer(create, pino({ level: 'silent' }), 'outputs', { sendTimeoutMs: 1000, abandonAfterMs: 200 })
     await outputs.connect()
     onTestFinished(() => outputs.disconnect())
     const { lines } = await startRunner(kafka, topics, `${run}-engine`, outputs)
