@@ -30,7 +30,7 @@ export type Sender = Pick<Producer, 'send' | 'sendBatch'>
  * Nor does the next send start before the old one has ended. Disconnected, a kafkajs producer still retries a
  * send (it connects again for it) until its bounded retries run out, and can land it then: a correlator's
  * outputs sent after it would otherwise come first, and a compacted topic keeps the last record of a key,
- * the older version (an e2e run, 2026-12-04: an incident's version 3 written after its version 5, for good).
+ * the older version, for good (serial-producer.int.test.ts: version 1 landed after version 2 on the real Kafka).
  * The caller still hears of the timeout at its deadline; the sends after it wait for the old one's end, or
  * fail at their own deadlines meanwhile. After `abandonAfterMs` (10 min) they stop waiting: a send that
  * never ends (retries not bounded) must not stop every later one for ever.
