@@ -2,7 +2,7 @@
 import { afterAll, onTestFinished } from 'vitest'
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
 
-export const chromiumPath = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
+const chromiumPath = process.env.OPSREVIEW_CHROMIUM ?? '/usr/bin/chromium'
 
 // Headless, and nothing that reaches out on its own: this machine has no network beyond the package registries.
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
