@@ -2,7 +2,7 @@ import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Message } from 'kafkajs'
 import pino from 'pino'
-import { captureLogs, connectedAdmin, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createTopics, kafkaBrokers, kafkaClient, leadersElected, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
@@ -32,12 +32,13 @@ async function smallTopic(kafka: Kafka, maxMessageBytes: number): Promise<string
   const topic = uniqueName('small')
   await admin.createTopics({
     topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }],
-    waitForLeaders: true,
+    waitForLeaders: false,
   })
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
     await admin.disconnect()
   })
+  await leadersElected(admin, [topic])
   return topic
 }
 

@@ -50,16 +50,22 @@ export async function connectedAdmin(kafka: Kafka): Promise<Admin> {
 /**
  * Creates topics for this test, waits until each partition has a leader, and deletes them when it finishes.
  * Not kafkajs's own wait (`waitForLeaders`): on a loaded broker it failed with "This server does not host
- * this topic-partition" for a topic just created (fresh-clone CI, 2026-12-04), as `ensureTopics` found too.
+ * this topic-partition" for a topic just created (fresh-clone CI, 2026-12-04), as `ensureTopics` found too;
+ * a test that creates its topics itself waits with `leadersElected`.
  */
 export async function createTopics(admin: Admin, topics: readonly string[], numPartitions = 3): Promise<void> {
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: false })
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined)
   })
+  await leadersElected(admin, topics)
+}
+
+/** Waits until every partition of the topics (just created with `waitForLeaders: false`) has a leader. */
+export async function leadersElected(admin: Admin, topics: readonly string[]): Promise<void> {
   await waitFor(async () => {
     const metadata = await admin.fetchTopicMetadata({ topics: [...topics] }).catch(() => undefined)
-    return metadata?.topics.every((t) => t.partitions.length === numPartitions && t.partitions.every((p) => p.leader >= 0)) ? true : undefined
+    return metadata?.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) ? true : undefined
   }, { timeoutMs: 30_000, what: `leaders for ${topics.join(', ')}` })
 }
 
