@@ -61,11 +61,17 @@ export async function createTopics(admin: Admin, topics: readonly string[], numP
   await leadersElected(admin, topics)
 }
 
-/** Waits until every partition of the topics (just created with `waitForLeaders: false`) has a leader. */
+/**
+ * Waits until every partition of the topics (just created with `waitForLeaders: false`) has a leader that
+ * answers for it: a partition's metadata can name its leader while that broker still answers "not the
+ * leader" (a fresh-clone CI run, 2026-12-04, listing the offsets of a topic just created).
+ */
 export async function leadersElected(admin: Admin, topics: readonly string[]): Promise<void> {
   await waitFor(async () => {
     const metadata = await admin.fetchTopicMetadata({ topics: [...topics] }).catch(() => undefined)
-    return metadata?.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) ? true : undefined
+    if (!metadata?.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0))) return undefined
+    for (const topic of topics) if (!(await admin.fetchTopicOffsets(topic).then(() => true, () => false))) return undefined
+    return true
   }, { timeoutMs: 30_000, what: `leaders for ${topics.join(', ')}` })
 }
 
