@@ -3,7 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { AlertEvent } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
-import { captureLogs, connectedAdmin, createTopics, kafkaClient, leadersElected, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { createRekeyHandler, rekeyPublisherLimits, rekeyRunOptions } from './rekey.ts'
@@ -28,16 +28,12 @@ async function setup({ inputConfig = [], alertsConfig = [], sourcePartitions = 1
   const t = { alerts: `${run}-alerts`, commands: `${run}-commands`, input: `${run}-input`, deadLetter: `${run}-dlq` }
   const admin = await connectedAdmin(kafka)
   await createTopics(admin, [t.commands], sourcePartitions)
-  await admin.createTopics({
-    topics: [
-      { topic: t.alerts, numPartitions: sourcePartitions, configEntries: alertsConfig },
-      { topic: t.input, numPartitions: 2, configEntries: inputConfig },
-      { topic: t.deadLetter, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_MESSAGE_BYTES) }] },
-    ],
-    waitForLeaders: false,
-  })
+  await createReadyTopics(admin, [
+    { topic: t.alerts, numPartitions: sourcePartitions, configEntries: alertsConfig },
+    { topic: t.input, numPartitions: 2, configEntries: inputConfig },
+    { topic: t.deadLetter, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_MESSAGE_BYTES) }] },
+  ])
   onTestFinished(async () => { await admin.deleteTopics({ topics: [t.alerts, t.input, t.deadLetter] }).catch(() => undefined) })
-  await leadersElected(admin, [t.alerts, t.input, t.deadLetter])
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   onTestFinished(() => producer.disconnect())

@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { CompressionTypes, type Admin, type Kafka, type Producer } from 'kafkajs'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
-import { captureLogs, connectedAdmin, kafkaClient, leadersElected, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { encodeSnapshot } from './snapshot-chunks.ts'
 import { chunkKey, KafkaStateStore } from './state-store.ts'
 
@@ -18,8 +18,7 @@ const ONE_MB = 1024 * 1024
 /** A state topic that takes records of at most 1 MB, as a topic created with Kafka's defaults does. */
 async function stateTopic(admin: Admin): Promise<string> {
   const topic = uniqueName('state')
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(ONE_MB) }, { name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: false })
-  await leadersElected(admin, [topic])
+  await createReadyTopics(admin, [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(ONE_MB) }, { name: 'cleanup.policy', value: 'compact' }] }])
   onTestFinished(async () => { await admin.deleteTopics({ topics: [topic] }).catch(() => undefined) })
   // The leader can be known before every broker path serves the partition: wait until it answers.
   await waitFor(async () => ((await admin.fetchTopicOffsets(topic)).length === 1 ? true : undefined), { what: `${topic} to serve` })

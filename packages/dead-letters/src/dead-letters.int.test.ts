@@ -4,7 +4,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka as KafkaClient, logLevel, type Admin, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs'
 import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
-import { createTopics, kafkaClient, leadersElected, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { createReadyTopics, createTopics, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
 import { KafkaUnavailableError } from './errors.ts'
 import { readDeadLetters } from './read.ts'
@@ -227,8 +227,7 @@ describe('dead letters on the real Kafka', () => {
     const incidents = uniqueName('dl-incidents')
     const plain = uniqueName('dl-plain')
     await createTopics(admin, [dlq, plain], 1)
-    await admin.createTopics({ topics: [{ topic: incidents, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: false })
-    await leadersElected(admin, [incidents])
+    await createReadyTopics(admin, [{ topic: incidents, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }])
     onTestFinished(() => admin.deleteTopics({ topics: [incidents] }).catch(() => undefined))
     const v = (version: number) => JSON.stringify({ id: 'inc-1', version })
     await produce(incidents, [{ key: 'inc-1', value: v(3) }, { key: 'inc-1', value: v(7) }])

@@ -2,7 +2,7 @@ import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Message } from 'kafkajs'
 import pino from 'pino'
-import { captureLogs, connectedAdmin, createTopics, kafkaBrokers, kafkaClient, leadersElected, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
@@ -30,15 +30,11 @@ async function smallTopic(kafka: Kafka, maxMessageBytes: number): Promise<string
   const admin = kafka.admin()
   await admin.connect()
   const topic = uniqueName('small')
-  await admin.createTopics({
-    topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }],
-    waitForLeaders: false,
-  })
+  await createReadyTopics(admin, [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }])
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
     await admin.disconnect()
   })
-  await leadersElected(admin, [topic])
   return topic
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import pino from 'pino'
-import { connectedAdmin, kafkaClient, leadersElected, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, createReadyTopics, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { BOUNDED_SEND_RETRY } from './connection.ts'
 import { KafkaUnavailableError } from './errors.ts'
 import { SerialProducer } from './serial-producer.ts'
@@ -21,8 +21,7 @@ describe('SerialProducer on the real Kafka', () => {
     const send = (value: string) => producer.send({ topic, acks: -1, messages: [{ key: 'incident-1', value }] })
 
     await expect(send('version 1')).rejects.toBeInstanceOf(KafkaUnavailableError)
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: false })
-    await leadersElected(admin, [topic])
+    await createReadyTopics(admin, [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }])
     // As the correlator does: the next version is sent again until it goes, each time with its own deadline.
     await waitFor(() => send('version 2').then(() => true, () => undefined), { timeoutMs: 60_000, intervalMs: 200, what: 'version 2 to be sent' })
 

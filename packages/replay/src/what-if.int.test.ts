@@ -9,7 +9,7 @@ import { overriddenConfigOf } from '@opsreview/correlation/settings'
 import type { AlertEvent, Command, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
-import { captureLogs, esClient, kafkaClient, leadersElected, uniqueName } from '@opsreview/testing'
+import { captureLogs, createReadyTopics, esClient, kafkaClient, uniqueName } from '@opsreview/testing'
 import type { Client } from '@elastic/elasticsearch'
 import { dropDataset } from './dataset.ts'
 import { renderReport } from './report.ts'
@@ -97,8 +97,7 @@ async function openClients(topics: { alerts: string; commands: string }): Promis
   const es = esClient()
   const admin = kafka.admin()
   await admin.connect()
-  await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }], waitForLeaders: false })
-  await leadersElected(admin, [topics.alerts, topics.commands])
+  await createReadyTopics(admin, [{ topic: topics.alerts, numPartitions: 3 }, { topic: topics.commands, numPartitions: 3 }])
   return { kafka, admin, es }
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import type { AddressInfo } from 'node:net'
 import type { Express } from 'express'
-import { Kafka, logLevel, type Admin } from 'kafkajs'
+import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs'
 import { onTestFinished } from 'vitest'
 import pino, { type Logger } from 'pino'
 
@@ -47,32 +47,30 @@ export async function connectedAdmin(kafka: Kafka): Promise<Admin> {
   return admin
 }
 
-/**
- * Creates topics for this test, waits until each partition has a leader, and deletes them when it finishes.
- * Not kafkajs's own wait (`waitForLeaders`): on a loaded broker it failed with "This server does not host
- * this topic-partition" for a topic just created (fresh-clone CI, 2026-12-04), as `ensureTopics` found too;
- * a test that creates its topics itself waits with `leadersElected`.
- */
+/** Creates topics for this test (`createReadyTopics`) and deletes them when it finishes. */
 export async function createTopics(admin: Admin, topics: readonly string[], numPartitions = 3): Promise<void> {
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: false })
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined)
   })
-  await leadersElected(admin, topics)
+  await createReadyTopics(admin, topics.map((topic) => ({ topic, numPartitions })))
 }
 
 /**
- * Waits until every partition of the topics (just created with `waitForLeaders: false`) has a leader that
- * answers for it: a partition's metadata can name its leader while that broker still answers "not the
- * leader" (a fresh-clone CI run, 2026-12-04, listing the offsets of a topic just created).
+ * Creates topics and waits until every partition has a leader that answers for it. Not kafkajs's own wait
+ * (`waitForLeaders`): on a loaded broker it failed with "This server does not host this topic-partition"
+ * for a topic just created (fresh-clone CI, 2026-12-04), as `ensureTopics` found too. Nor the metadata
+ * alone: it can name a leader while that broker still answers "not the leader" (a CI run the same day,
+ * listing the offsets of a topic just created).
  */
-export async function leadersElected(admin: Admin, topics: readonly string[]): Promise<void> {
+export async function createReadyTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false })
+  const names = topics.map((t) => t.topic)
   await waitFor(async () => {
-    const metadata = await admin.fetchTopicMetadata({ topics: [...topics] }).catch(() => undefined)
+    const metadata = await admin.fetchTopicMetadata({ topics: names }).catch(() => undefined)
     if (!metadata?.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0 && p.partitionErrorCode === 0))) return undefined
-    for (const topic of topics) if (!(await admin.fetchTopicOffsets(topic).then(() => true, () => false))) return undefined
+    for (const topic of names) if (!(await admin.fetchTopicOffsets(topic).then(() => true, () => false))) return undefined
     return true
-  }, { timeoutMs: 30_000, what: `leaders for ${topics.join(', ')}` })
+  }, { timeoutMs: 30_000, what: `leaders for ${names.join(', ')}` })
 }
 
 /**

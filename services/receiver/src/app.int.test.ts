@@ -1,5 +1,5 @@
 import { onTestFinished, describe, expect, it } from 'vitest'
-import { captureLogs, connectedAdmin, createTopics, fixture, kafkaClient, leadersElected, readTopicToEnd, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, createTopics, fixture, kafkaClient, readTopicToEnd, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { receiverOnKafka } from './test-receiver.ts'
@@ -12,9 +12,8 @@ async function startReceiver(opts: { bodyLimit?: number; alertsMaxMessageBytes?:
   const topics = { alerts: uniqueName('alerts'), rejected: uniqueName('rejected') }
   if (opts.alertsMaxMessageBytes) {
     // A topic that takes less than an event: the broker itself refuses the record.
-    await admin.createTopics({ topics: [{ topic: topics.alerts, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(opts.alertsMaxMessageBytes) }] }], waitForLeaders: false })
+    await createReadyTopics(admin, [{ topic: topics.alerts, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(opts.alertsMaxMessageBytes) }] }])
     onTestFinished(async () => { await admin.deleteTopics({ topics: [topics.alerts] }).catch(() => undefined) })
-    await leadersElected(admin, [topics.alerts])
     await createTopics(admin, [topics.rejected])
   } else {
     await createTopics(admin, [topics.alerts, topics.rejected])

@@ -10,7 +10,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
-import { fixture, freePort, leadersElected, makeTestCa, readTopicUntil, repoRoot, startSaslSslKafka, tempDir, uniqueName, waitFor, type SaslSslKafka } from '@opsreview/testing'
+import { createReadyTopics, fixture, freePort, makeTestCa, readTopicUntil, repoRoot, startSaslSslKafka, tempDir, uniqueName, waitFor, type SaslSslKafka } from '@opsreview/testing'
 import { receiverConfigSpec } from './config.ts'
 
 let broker: SaslSslKafka
@@ -46,8 +46,7 @@ describe('kafka over SASL_SSL with a private CA', () => {
     await admin.connect()
     try {
       const topic = uniqueName('sasl-ssl')
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: false })
-      await leadersElected(admin, [topic])
+      await createReadyTopics(admin, [{ topic, numPartitions: 2 }])
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
       await producer.connect()
       await producer.send({ topic, acks: -1, messages: [{ key: 'a', value: `over ${mechanism}` }, { key: 'b', value: 'second' }] })

@@ -4,7 +4,7 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import type { AlertEvent, EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
-import { connectedAdmin, kafkaBrokers, kafkaClient, latestByKey, leadersElected, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, createReadyTopics, kafkaBrokers, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { freePort, startService, type RunningProcess } from './processes.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
@@ -242,8 +242,7 @@ describe('correlator on the real Kafka', () => {
     // kafkajs retries a send for a while by itself; past that, the correlator's own policy backs off and retries.
     await waitFor(async () => ((await metric(base, 'opsreview_correlator_kafka_retries_total', { consumer: 'engine' }) ?? 0) >= 2 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500, what: 'two retried batches' })
 
-    await admin.createTopics({ topics: [{ topic: c.topics.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: false })
-    await leadersElected(admin, [c.topics.OPSREVIEW_TOPIC_INCIDENTS])
+    await createReadyTopics(admin, [{ topic: c.topics.OPSREVIEW_TOPIC_INCIDENTS, numPartitions: 6, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }])
     const expected = await replay(c.kafka, c.topics.OPSREVIEW_TOPIC_CORRELATOR_INPUT)
     expect(expected.incidents.size).toBeGreaterThan(5)
     await waitFor(async () => {
