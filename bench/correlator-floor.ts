@@ -13,6 +13,7 @@
 //
 // The floors run side by side, each batch by all three, the first alternating (the host is shared).
 // BENCH_ALERTS (default 1,000,000).
+import { defaultCorrelationConfig } from '../packages/correlation/src/config.ts'
 import { SeenIds } from '../packages/correlation/src/seen.ts'
 import type { AlertEvent } from '../packages/correlation/src/types.ts'
 import { parseCanonical } from '../packages/schemas/src/time.ts'
@@ -21,7 +22,7 @@ import { batchesOf, sideBySide } from './lib.ts'
 
 const total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
 /** The engine's quiet period: a resolved incident takes no new alert after it. */
-const quietMs = 5 * 60_000
+const quietMs = defaultCorrelationConfig.quietPeriodMs
 
 interface Member { key: string; status: AlertEvent['status']; at: string }
 interface Incident { members: Member[]; positions: Map<string, number>; firing: number; quietSince: number }
