@@ -2,7 +2,8 @@ import net from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Message } from 'kafkajs'
 import pino from 'pino'
-import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaBrokers, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
+import { BOUNDED_SEND_RETRY } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from './errors.ts'
 import { BatchPublisher, type PublisherOptions } from './publisher.ts'
 
@@ -215,5 +216,26 @@ describe('BatchPublisher on the real Kafka', () => {
     await expect.poll(() => publisher.ready, { timeout: 15_000, interval: 100 }).toBe(true)
     await publisher.publish(topic, [small('after')])
     expect(await keysOn(kafka, topic)).toEqual(new Set(['after']))
+  })
+  it('keeping order, sends nothing after a timed-out send until it has ended: a decision its caller was told failed cannot land after a later one', { timeout: 90_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    // Not created yet (the broker creates no topic by itself): the send is retried past its deadline and on.
+    const topic = uniqueName('ordered')
+    onTestFinished(async () => { await admin.deleteTopics({ topics: [topic] }).catch(() => undefined) })
+    // The review's commands producer: idempotent, one request in flight, kafkajs retries bounded.
+    const createProducer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { ...BOUNDED_SEND_RETRY } })
+    const publisher = await publisherFor(kafka, { createProducer, sendTimeoutMs: 1_500, keepOrder: true })
+    const decide = (owner: string) => publisher.publish(topic, [{ key: 'incident-1', value: `owner ${owner}` }])
+
+    await expect(decide('alice')).rejects.toBeInstanceOf(KafkaUnavailableError)
+    await createReadyTopics(admin, [{ topic, numPartitions: 1 }])
+    // As a person does after a 503: decides again (here, otherwise) until it goes.
+    await waitFor(() => decide('bob').then(() => true, () => undefined), { timeoutMs: 60_000, intervalMs: 200, what: 'the second decision to be sent' })
+
+    // The timed-out send goes on inside kafkajs and lands once the topic is there: before the later decision,
+    // or the correlator would apply the one its caller was told had failed last.
+    await waitFor(async () => ((await readTopicToEnd(kafka, topic)).length >= 2 ? true : undefined), { timeoutMs: 30_000, what: 'both decisions on the topic' })
+    expect((await readTopicToEnd(kafka, topic)).map((m) => m.value)).toEqual(['owner alice', 'owner bob'])
   })
 })

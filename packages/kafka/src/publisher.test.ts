@@ -3,6 +3,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import fc from 'fast-check'
 import type { Message, Producer } from 'kafkajs'
 import { pino } from 'pino'
+import { captureLogs } from '@opsreview/testing'
 import { recordRefusal } from './errors.ts'
 import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, requestsOf } from './publisher.ts'
 
@@ -269,5 +270,95 @@ describe('BatchPublisher readiness after a failed send', () => {
     await vi.advanceTimersByTimeAsync(2 * 5_000)
     expect(state.connects).toBe(connects)
     expect(publisher.ready).toBe(false)
+  })
+})
+
+describe('BatchPublisher keeping order after a timed-out send', () => {
+  /** Producer stand-ins sharing one log of what was sent; each send waits until the test releases it. */
+  function heldProducers() {
+    const sent: string[] = []
+    const releases: (() => void)[] = []
+    const createProducer = () => {
+      let onConnect = () => undefined as void
+      return {
+        on: (event: string, f: () => void) => { if (event === 'producer.connect') onConnect = f; return () => undefined },
+        connect: async () => { onConnect() },
+        disconnect: async () => undefined,
+        sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+          const values = topicMessages.flatMap((t) => t.messages.map((m) => String(m.value)))
+          await new Promise<void>((resolve) => releases.push(resolve))
+          sent.push(...values)
+          return []
+        },
+      } as unknown as Producer
+    }
+    const releaseAll = () => { for (const release of releases.splice(0)) release() }
+    return { sent, releases, releaseAll, createProducer }
+  }
+  const m = (value: string) => ({ key: 'incident-1', value })
+
+  it('fails what was queued and every call until the timed-out send has ended, then sends after it', async () => {
+    const { sent, releases, releaseAll, createProducer } = heldProducers()
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    await publisher.connect()
+    const first = publisher.publish('t', [m('owner alice')])
+    while (releases.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    const queued = publisher.publishEach('t', [m('owner carol')])
+    await expect(first).rejects.toMatchObject({ name: 'KafkaUnavailableError', message: expect.stringContaining('did not acknowledge') })
+    expect((await queued).map((o) => o?.message)).toEqual([expect.stringContaining('timed out has not ended')])
+    await expect(publisher.publish('t', [m('owner bob')])).rejects.toMatchObject({ name: 'KafkaUnavailableError', message: expect.stringContaining('timed out has not ended') })
+    expect(publisher.ready).toBe(false)
+
+    // The timed-out send lands after all; only then does the next go.
+    releaseAll()
+    await expect.poll(() => publisher.ready).toBe(true)
+    const later = publisher.publish('t', [m('owner bob')])
+    while (releases.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    releaseAll()
+    await later
+    await publisher.close()
+    expect(sent).toEqual(['owner alice', 'owner bob'])
+  })
+
+  it('goes on without a timed-out send that has not ended after abandonAfterMs', async () => {
+    const { sent, releases, createProducer } = heldProducers()
+    const { logger, lines } = captureLogs()
+    const publisher = new BatchPublisher({ createProducer, logger, sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 200 })
+    await publisher.connect()
+    await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
+    await expect.poll(() => publisher.ready, { timeout: 2_000 }).toBe(true)
+    expect(lines.map((l) => l.msg)).toContain('a timed-out kafka send has not ended: the sends after it go on without waiting for it')
+    const later = publisher.publish('t', [m('owner bob')])
+    while (releases.length < 2) await new Promise((resolve) => setTimeout(resolve, 1))
+    releases[1]!()
+    await later
+    expect(sent).toEqual(['owner bob'])
+    releases[0]!()
+    await publisher.close()
+  })
+
+  it('closes without waiting for a timed-out send', async () => {
+    const { releases, createProducer } = heldProducers()
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    await publisher.connect()
+    await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
+    const started = Date.now()
+    await publisher.close()
+    expect(Date.now() - started).toBeLessThan(5_000)
+    releases[0]!()
+  })
+
+  it('does not wait after a failed send by default: the next send goes on a fresh producer at once', async () => {
+    const { sent, releases, createProducer } = heldProducers()
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })
+    await publisher.connect()
+    await expect(publisher.publish('t', [m('alert 1')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
+    const later = publisher.publish('t', [m('alert 2')])
+    while (releases.length < 2) await new Promise((resolve) => setTimeout(resolve, 1))
+    releases[1]!()
+    await later
+    releases[0]!()
+    await publisher.close()
+    expect(sent).toEqual(['alert 2', 'alert 1'])
   })
 })

@@ -99,6 +99,17 @@ export interface PublisherOptions {
   maxBatchBytes?: number
   /** A send slower than this counts as a failure, and the caller gets an error instead of a hang. */
   sendTimeoutMs?: number
+  /**
+   * For messages whose order on a partition matters (the review's decisions: the later one must win). A send
+   * that failed before it ended (timed out) goes on inside kafkajs, on the replaced producer, until its
+   * bounded retries run out, and can land then, after a later send: the decision its caller was told had
+   * failed would be applied last. Keeping order, nothing is sent after such a send until it has ended or
+   * `abandonAfterMs` has passed; meanwhile calls, and what was queued, fail at once with
+   * KafkaUnavailableError (a 503: the caller decides again) and the publisher is not ready.
+   */
+  keepOrder?: boolean
+  /** How long keeping order waits for a timed-out send that never ends (retries not bounded). Default 10 min. */
+  abandonAfterMs?: number
   /** How long the breaker stays open before it lets one send through to test Kafka. */
   resetTimeoutMs?: number
   /** Called after each send, for metrics. */
@@ -110,6 +121,10 @@ export interface PublisherOptions {
    * throwing, once `ends` aborts. Tests put it on fake time; by default node:timers/promises, unref'd.
    */
   reconnectSleep?: (ms: number, ends: AbortSignal) => Promise<void>
+}
+
+function behindTimedOutError(): KafkaUnavailableError {
+  return new KafkaUnavailableError('a send that timed out has not ended yet inside kafkajs: nothing is sent after it until it has, so that it cannot land after a later send')
 }
 
 const reconnectSleep = (ms: number, ends: AbortSignal): Promise<void> => sleepUnlessAborted(ms, ends, { ref: false })
@@ -179,6 +194,8 @@ export class BatchPublisher {
   readonly #onBatch: PublisherOptions['onBatch']
   readonly #onRefused: PublisherOptions['onRefused']
   readonly #reconnectSleep: (ms: number, ends: AbortSignal) => Promise<void>
+  readonly #keepOrder: boolean
+  readonly #abandonAfterMs: number
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
   #producer: Producer
   #detach: (() => void) | undefined
@@ -195,6 +212,12 @@ export class BatchPublisher {
   /** Ends the current producer's reconnect loop, waiting or not: its producer was replaced, or the publisher closed. */
   #reconnectEnds: AbortController | undefined
   #closed = false
+  /** The last send handed to kafkajs, which may outlive the breaker's timeout. */
+  #attempt: Promise<unknown> | undefined
+  /** Keeping order, a timed-out send has not ended yet: nothing may go after it. */
+  #behindTimedOut = false
+  /** Ends a wait for a timed-out send when the publisher closes. */
+  readonly #closing = new AbortController()
 
   constructor(opts: PublisherOptions) {
     if (!opts.producer === !opts.createProducer) throw new TypeError('BatchPublisher needs exactly one of producer and createProducer')
@@ -208,6 +231,8 @@ export class BatchPublisher {
     this.#onBatch = opts.onBatch
     this.#onRefused = opts.onRefused
     this.#reconnectSleep = opts.reconnectSleep ?? reconnectSleep
+    this.#keepOrder = opts.keepOrder ?? false
+    this.#abandonAfterMs = opts.abandonAfterMs ?? 600_000
     this.#producer = opts.producer ?? this.#newProducer()
     this.#watch(this.#producer)
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
@@ -231,7 +256,7 @@ export class BatchPublisher {
 
   /** Ready to accept: connected and the breaker is not open. */
   get ready(): boolean {
-    return this.#connected && !this.#breaker.opened
+    return this.#connected && !this.#breaker.opened && !this.#behindTimedOut
   }
 
   get queuedMessages(): number {
@@ -296,6 +321,7 @@ export class BatchPublisher {
    */
   #unavailableFor(count: number): KafkaUnavailableError | undefined {
     if (this.#breaker.opened) return new KafkaUnavailableError('Kafka is unavailable (circuit open)')
+    if (this.#behindTimedOut) return behindTimedOutError()
     if (this.#queuedMessages > 0 && this.#queuedMessages + count > this.#maxQueuedMessages) {
       return new KafkaUnavailableError(`Kafka is slower than the input: ${this.#queuedMessages} messages wait to be sent`)
     }
@@ -398,6 +424,7 @@ export class BatchPublisher {
           if (e.pending.outcomes) e.pending.outcomes[e.index] = err
           this.#settle(e.pending, 1)
         }
+        if (this.#keepOrder && !breakerRefusedFast(cause) && this.#attempt) await this.#untilEnded(this.#attempt)
         return
       }
       if (batch.length === 1) {
@@ -415,12 +442,47 @@ export class BatchPublisher {
     }
   }
 
-  async #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
+  #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
     const producer = this.#producer
-    // Throws if the breaker timed this call out and renewed the producer while it connected: nobody waits
-    // for this batch any more, and it must not go out on either producer.
-    if (this.#needsConnect) await this.#connectOnce(producer)
-    return producer.sendBatch({ topicMessages, acks: -1 })
+    const attempt = (async () => {
+      // Throws if the breaker timed this call out and renewed the producer while it connected: nobody waits
+      // for this batch any more, and it must not go out on either producer.
+      if (this.#needsConnect) await this.#connectOnce(producer)
+      return producer.sendBatch({ topicMessages, acks: -1 })
+    })()
+    this.#attempt = attempt
+    return attempt
+  }
+
+  /**
+   * Keeping order after a failed send: fails what is queued and every call until `attempt` has ended (at
+   * once if it already has), `abandonAfterMs` has passed, or the publisher closes.
+   */
+  async #untilEnded(attempt: Promise<unknown>): Promise<void> {
+    this.#behindTimedOut = true
+    const err = behindTimedOutError()
+    for (const p of this.#queue.splice(0)) {
+      this.#queuedMessages -= p.toSend.length - p.next
+      p.failed ??= err
+      this.#abandon(p, p.toSend.slice(p.next))
+    }
+    const closing = this.#closing.signal
+    const outcome = await new Promise<'ended' | 'abandoned' | 'closing'>((resolve) => {
+      const end = (why: 'ended' | 'abandoned' | 'closing') => {
+        clearTimeout(timer)
+        closing.removeEventListener('abort', onClose)
+        resolve(why)
+      }
+      const onClose = () => end('closing')
+      const timer = setTimeout(() => end('abandoned'), this.#abandonAfterMs)
+      // Waiting for it must not keep a stopping process alive.
+      timer.unref()
+      if (closing.aborted) return end('closing')
+      closing.addEventListener('abort', onClose)
+      attempt.then(() => end('ended'), () => end('ended'))
+    })
+    if (outcome === 'abandoned') this.#logger.warn({ abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
+    this.#behindTimedOut = false
   }
 
   /**
@@ -530,6 +592,8 @@ export class BatchPublisher {
 
   /** Sends what is queued, then stops the breaker; disconnects the producer if the publisher made it. */
   async close(): Promise<void> {
+    // What a wait for a timed-out send holds back has failed already; the process need not outlive that send.
+    this.#closing.abort()
     this.#startFlush()
     await this.#flushing
     this.#closed = true

@@ -36,10 +36,12 @@ const admin = kafka.admin()
 await admin.connect()
 await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: 30 * 86_400_000 }], topicReplicationOf(config))
 // The publisher makes its producer itself, so it can replace one that a refused record left with broken
-// sequence numbers (see BatchPublisher's createProducer).
+// sequence numbers (see BatchPublisher's createProducer). It keeps order: a decision whose caller was told
+// it failed must not land after a later one, which the correlator would then overrule.
 const commands = new BatchPublisher({
   createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } }),
   logger: logger.child({ component: 'commands' }),
+  keepOrder: true,
 })
 await commands.connect()
 const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
