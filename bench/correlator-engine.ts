@@ -1,8 +1,9 @@
 // pnpm bench:correlator: the pure correlation engine on one core.
 //
 // 1. Throughput: BENCH_ALERTS alerts (default 1,000,000) of bench/correlator-stream.ts, built
-//    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first) and then applied; only
-//    engine.apply is timed (wall and CPU time: the machine is shared).
+//    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first) and then applied as the correlator
+//    applies a batch of records (applyBuffered each, drainOutputs once; an engine without them: apply
+//    each); only the applying is timed (wall and CPU time: the machine is shared).
 // 2. State: for each size in BENCH_RETAINED (default 1,000,000 and 5,000,000 alerts retained), a process
 //    of its own (bench/correlator-state.ts, with --expose-gc and a heap limit sized to it) measures heap per
 //    remembered event, the snapshot (raw, gzip, chunks) and its encode and restore times.
@@ -35,7 +36,15 @@ if (total > 0) {
   let lastTickAt: string | undefined
   let batches = 0
   for (const inputs of batchesOf(alertStream(total), batchSize)) {
-    sideBySide(runs, batches++, (run) => { for (const input of inputs) run.outputs += run.engine.apply(input).length })
+    sideBySide(runs, batches++, (run) => {
+      const engine = run.engine
+      if (typeof engine.applyBuffered !== 'function') {
+        for (const input of inputs) run.outputs += engine.apply(input).length
+        return
+      }
+      for (const input of inputs) engine.applyBuffered(input)
+      run.outputs += engine.drainOutputs().length
+    })
     for (const input of inputs) {
       if (input.type === 'alert') alertInputs++
       else if (input.type === 'tick') { ticks++; lastTickAt = input.at }

@@ -25,7 +25,7 @@ import { describe, expect, it } from 'vitest'
 import { seededRandom } from '@opsreview/testing/random'
 import { CorrelationEngine, type EngineSnapshot } from './engine.ts'
 import type { CorrelationConfig } from './config.ts'
-import type { AlertEvent, Command, EngineInput } from './types.ts'
+import type { AlertEvent, Command, EngineInput, EngineOutput } from './types.ts'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
 const MIN = 60_000
@@ -115,8 +115,9 @@ function seededStream(episodes: number, seed = 7): EngineInput[] {
  * Commands target what exists when they arrive: the first incident (or problem) the engine emitted
  * before them, picked by a fixed rule, so the stream stays deterministic and the commands do something.
  */
-function run(config: Partial<CorrelationConfig>, inputs: EngineInput[], checkpointEvery = 0): { digest: string; outputs: number } {
+function run(config: Partial<CorrelationConfig>, inputs: EngineInput[], checkpointEvery = 0): { digest: string; outputs: number; applied: EngineInput[] } {
   let engine = new CorrelationEngine(config)
+  const applied: EngineInput[] = []
   const h = createHash('sha256')
   const incidents: string[] = []
   const problems: string[] = []
@@ -126,6 +127,7 @@ function run(config: Partial<CorrelationConfig>, inputs: EngineInput[], checkpoi
       const pool = input.command.type.startsWith('problem.') ? problems : incidents
       input = { type: 'command', command: { ...input.command, target: pool[(n * 7) % Math.max(1, pool.length)] ?? 'none' } }
     }
+    applied.push(input)
     for (const o of engine.apply(input)) {
       outputs++
       h.update(JSON.stringify(o)).update('\n')
@@ -140,7 +142,16 @@ function run(config: Partial<CorrelationConfig>, inputs: EngineInput[], checkpoi
   for (const i of engine.incidents()) h.update(JSON.stringify(i))
   for (const p of engine.problems()) h.update(JSON.stringify(p))
   h.update(JSON.stringify(engine.stats))
-  return { digest: h.digest('hex'), outputs }
+  return { digest: h.digest('hex'), outputs, applied }
+}
+
+/** Each incident's, problem's and command result's last output, by its id. */
+function latestOf(outputs: Iterable<EngineOutput>, into = new Map<string, string>()): Map<string, string> {
+  for (const o of outputs) {
+    const key = o.type === 'incident' ? `incident ${o.incident.id}` : o.type === 'problem' ? `problem ${o.problem.id}` : `result ${o.result.commandId}`
+    into.set(key, JSON.stringify(o))
+  }
+  return into
 }
 
 describe('behaviour pinned across optimisation', () => {
@@ -159,5 +170,28 @@ describe('behaviour pinned across optimisation', () => {
 
   it.each(cases)('emits the same outputs %s when restored from a snapshot every 997 inputs', (_name, config, digest) => {
     expect(run(config, inputs, 997).digest).toBe(digest)
+  }, 60_000)
+
+  it.each(cases)('drains, after batches of buffered inputs, the latest version of each incident and problem that apply emits %s, once each, and ends in the same state', (_name, config) => {
+    const { applied } = run(config, inputs)
+    const one = new CorrelationEngine(config)
+    const byApply = new Map<string, string>()
+    for (const input of applied) latestOf(one.apply(input), byApply)
+
+    const buffered = new CorrelationEngine(config)
+    const byBatch = new Map<string, string>()
+    const rand = seededRandom(11)
+    let drained = 0
+    for (let i = 0; i < applied.length;) {
+      const end = Math.min(applied.length, i + 1 + Math.floor(rand() * 500))
+      for (; i < end; i++) buffered.applyBuffered(applied[i]!)
+      const outputs = buffered.drainOutputs()
+      expect(latestOf(outputs).size).toBe(outputs.length)
+      drained += outputs.length
+      latestOf(outputs, byBatch)
+    }
+    expect(drained).toBeLessThan(run(config, inputs).outputs)
+    expect(byBatch).toEqual(byApply)
+    expect(JSON.stringify(buffered.snapshot())).toBe(JSON.stringify(one.snapshot()))
   }, 60_000)
 })

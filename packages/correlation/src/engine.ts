@@ -2,8 +2,8 @@ import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
 import { restoreSnapshot, restoreSteps, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
-import { createState, parseTime, type EngineState } from './state.ts'
-import type { EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
+import { createState, parseTime, type EngineState, type IncidentState } from './state.ts'
+import type { CommandResult, EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
 import { arrive, tick } from './watermark.ts'
 
 export type { EngineSnapshot } from './snapshot.ts'
@@ -27,6 +27,10 @@ interface Restored { readonly [restored]: EngineState }
  */
 export class CorrelationEngine {
   readonly #s: EngineState
+  /** Versioned since the last `drainOutputs`, each once, in the order they first changed. */
+  readonly #changedIncidents = new Set<IncidentState>()
+  readonly #changedProblems = new Set<Problem>()
+  #commandResults: CommandResult[] = []
 
   /** Members embedded in an incident document; `alertCount` always counts them all. */
   static readonly maxAlertsInDocument = 100
@@ -62,12 +66,47 @@ export class CorrelationEngine {
 
   /** Applies one input and returns the new versions it produced, each incident or problem at most once. */
   apply(input: EngineInput): EngineOutput[] {
+    this.applyBuffered(input)
+    return this.drainOutputs()
+  }
+
+  /**
+   * Applies one input as `apply` does, the same versions numbered the same way, but keeps its outputs for
+   * `drainOutputs`. A batch of inputs then costs one document per incident or problem it changed instead of
+   * one per version: a consumer of a compacted topic, or of an index of external versions, only ever keeps
+   * the latest. Drain before `snapshot()`: a snapshot holds no outputs.
+   */
+  applyBuffered(input: EngineInput): void {
     switch (input.type) {
       case 'alert': arrive(this.#s, input.event); break
       case 'command': applyCommand(this.#s, input.command); break
       case 'tick': tick(this.#s, parseTime(input.at)); break
     }
-    return this.#flush()
+    this.#version()
+  }
+
+  /**
+   * The latest version of each incident and problem changed since the last drain, and every command's
+   * result, in the order they first changed; a drain after a single `applyBuffered` gives what `apply` gives.
+   */
+  drainOutputs(): EngineOutput[] {
+    const incidents = this.#changedIncidents
+    const problems = this.#changedProblems
+    const results = this.#commandResults
+    if (incidents.size === 0 && problems.size === 0 && results.length === 0) return []
+    // Sized once: a list that grows from empty takes room for 17 on its first push.
+    const out = new Array<EngineOutput>(incidents.size + problems.size + results.length)
+    let n = 0
+    const { maxAlertsInDocument, maxEntriesInDocument: max } = CorrelationEngine
+    for (const inc of incidents) out[n++] = { type: 'incident', incident: copyIncident(inc.data, maxAlertsInDocument, max) }
+    // Services and notes are never changed in place (a change makes a new array) and notes are immutable
+    // values, so a version shares them; the incident ids change in place and are copied.
+    for (const p of problems) out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
+    for (const result of results) out[n++] = { type: 'command-result', result }
+    incidents.clear()
+    problems.clear()
+    this.#commandResults = []
+    return out
   }
 
   incident(id: string): Incident | undefined {
@@ -104,29 +143,25 @@ export class CorrelationEngine {
     return snapshotSteps(this.#s, membersPerStep)
   }
 
-  #flush(): EngineOutput[] {
+  /** The input's changes become versions: each incident and problem it changed once, as the input left it. */
+  #version(): void {
     const s = this.#s
-    if (s.dirtyIncidents.size === 0 && s.dirtyProblems.size === 0 && s.results.length === 0) return []
-    // Sized once: a list that grows from empty takes room for 17 on its first push.
-    const out = new Array<EngineOutput>(s.dirtyIncidents.size + s.dirtyProblems.size + s.results.length)
-    let n = 0
     for (const inc of s.dirtyIncidents) {
       recompute(s, inc)
       inc.data.version += 1
-      out[n++] = { type: 'incident', incident: copyIncident(inc.data, CorrelationEngine.maxAlertsInDocument, CorrelationEngine.maxEntriesInDocument) }
       compactResolved(inc)
+      this.#changedIncidents.add(inc)
     }
     for (const p of s.dirtyProblems) {
       p.version += 1
-      // Services and notes are never changed in place (a change makes a new array) and notes are immutable
-      // values, so a version shares them; the incident ids change in place and are copied.
-      const max = CorrelationEngine.maxEntriesInDocument
-      out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
+      this.#changedProblems.add(p)
     }
-    for (const result of s.results) out[n++] = { type: 'command-result', result }
+    if (s.results.length > 0) {
+      for (const result of s.results) this.#commandResults.push(result)
+      s.results = []
+    }
     s.dirtyIncidents.clear()
     s.dirtyProblems.clear()
-    s.results = []
-    return out
   }
+
 }
