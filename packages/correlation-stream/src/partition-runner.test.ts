@@ -418,3 +418,35 @@ describe('logStartFrom', () => {
     await expect(logStartFrom(admin(() => new Promise(() => undefined)), { timeoutMs: 50 })('in', 0)).rejects.toBeInstanceOf(KafkaUnavailableError)
   })
 })
+
+describe('PartitionRunner sending a batch', () => {
+  it('sends each incident once per batch, as the batch left it, and a poison record between its alerts to the dead-letter topic', async () => {
+    const sent: { topic: string; messages: { key: string; value: string }[] }[][] = []
+    const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined } as unknown as Consumer,
+      producer: { sendBatch: async ({ topicMessages }) => { sent.push(topicMessages as never); return [] } },
+      store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    })
+    const alert = (fingerprint: string, minute: number) => JSON.stringify({
+      type: 'alert',
+      event: {
+        id: `${fingerprint}-firing`, source: 'alertmanager', fingerprint, status: 'firing', severity: 'critical', service: 'checkout', environment: 'production',
+        title: `${fingerprint} on checkout`, labels: { alertname: fingerprint }, startsAt: `2026-12-03T00:0${minute}:00.000Z`,
+        receivedAt: `2026-12-03T00:0${minute}:00.000Z`, links: [], origin: {},
+      },
+    })
+    const values = [alert('HighLatency', 1), alert('ErrorRate', 2), '{not json', alert('PodCrashLooping', 3)]
+    await runner.handler({
+      batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(i), value: Buffer.from(v) })) },
+      resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    } as unknown as EachBatchPayload)
+
+    const messages = sent.flat()
+    const incidents = messages.filter((t) => t.topic === topics.incidents).flatMap((t) => t.messages)
+    expect(incidents).toHaveLength(1)
+    const incident = JSON.parse(incidents[0]!.value) as { version: number; alertCount: number }
+    expect(incident).toMatchObject({ version: 3, alertCount: 3 })
+    expect(messages.filter((t) => t.topic === topics.deadLetter).flatMap((t) => t.messages)).toHaveLength(1)
+  })
+})

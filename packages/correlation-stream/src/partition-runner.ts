@@ -88,20 +88,22 @@ interface PartitionEngine {
  * Where each output goes: incidents and problems keyed by id (compacted topics), results by command id.
  * Within one batch only the last version of each incident and problem is sent: the topics keep the latest
  * record per key and the index keeps the highest version, so the versions in between would be overwritten
- * unread (a burst of ten alerts joining one incident is one write, not ten).
+ * unread (a burst of ten alerts joining one incident is one write, not ten). The engine's `drainOutputs`
+ * gives one per key already; outputs of several `apply`s may repeat one, and only the last is encoded.
  */
 export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics): { topic: string; messages: Message[] }[] {
-  const latest = new Map<string, { topic: string; message: Message }>()
+  const latest = new Map<string, { topic: string; key: string; value: unknown }>()
   for (const o of outputs) {
     const [topic, key, value] = o.type === 'incident' ? [topics.incidents, o.incident.id, o.incident]
       : o.type === 'problem' ? [topics.problems, o.problem.id, o.problem]
       : [topics.commandResults, o.result.commandId, o.result]
     const id = `${topic}\u0000${key}`
     latest.delete(id) // keep the order of last appearance
-    latest.set(id, { topic, message: { key, value: JSON.stringify(value) } })
+    latest.set(id, { topic, key, value })
   }
   const byTopic = new Map<string, Message[]>()
-  for (const { topic, message } of latest.values()) {
+  for (const { topic, key, value } of latest.values()) {
+    const message: Message = { key, value: JSON.stringify(value) }
     const messages = byTopic.get(topic)
     if (messages) messages.push(message)
     else byTopic.set(topic, [message])
@@ -109,8 +111,11 @@ export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }
 
-/** Applies one input record; a record that is not JSON or that the engine throws on is poison. */
-function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | PoisonRecordError {
+/**
+ * Applies one input record, its outputs kept for the batch's `drainOutputs`; a record that is not JSON or
+ * that the engine throws on is poison.
+ */
+function applyRecord(engine: CorrelationEngine, raw: string): PoisonRecordError | undefined {
   let input: EngineInput
   try {
     input = JSON.parse(raw) as EngineInput
@@ -118,7 +123,8 @@ function applyRecord(engine: CorrelationEngine, raw: string): EngineOutput[] | P
     return new UndecodableRecordError(`input record is not JSON: ${(err as Error).message}`, { cause: err })
   }
   try {
-    return engine.apply(input)
+    engine.applyBuffered(input)
+    return undefined
   } catch (err) {
     // Replaying the log hits the same record at the same point, so the engine's state stays what a replay gives.
     return new EngineRejectedError(`the engine could not apply the input: ${(err as Error).message}`, { cause: err })
@@ -310,7 +316,7 @@ export class PartitionRunner {
 
     // From the first apply until Kafka acknowledges the outputs, the engine is ahead of the topics: if
     // anything stops us in between, it must not be used again.
-    const outputs: EngineOutput[] = []
+    let outputs: EngineOutput[] = []
     const deadLetters: Message[] = []
     const reasons: string[] = []
     let last = pe.applied
@@ -323,16 +329,16 @@ export class PartitionRunner {
           if (inputs > 0) this.#drop(partition, pe, log, 'batch abandoned half-way')
           return
         }
-        const result = applyRecord(pe.engine, m.value?.toString() ?? '')
-        if (Array.isArray(result)) outputs.push(...result)
-        else {
-          log.warn({ err: result, offset: m.offset, reason: result.reason }, 'poison input record dead-lettered')
-          deadLetters.push(this.#deadLetter(result, topic, partition, m))
-          reasons.push(result.reason)
+        const poison = applyRecord(pe.engine, m.value?.toString() ?? '')
+        if (poison) {
+          log.warn({ err: poison, offset: m.offset, reason: poison.reason }, 'poison input record dead-lettered')
+          deadLetters.push(this.#deadLetter(poison, topic, partition, m))
+          reasons.push(poison.reason)
         }
         last = offset
         inputs++
       }
+      outputs = pe.engine.drainOutputs()
       const topicMessages = outputMessages(outputs, this.#o.topics)
       if (deadLetters.length > 0) topicMessages.push({ topic: this.#o.topics.deadLetter, messages: deadLetters })
       // In requests of at most 1 MiB: a late backlog's release can touch thousands of incidents in one batch,
