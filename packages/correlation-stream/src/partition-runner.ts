@@ -316,7 +316,7 @@ export class PartitionRunner {
 
     // From the first apply until Kafka acknowledges the outputs, the engine is ahead of the topics: if
     // anything stops us in between, it must not be used again.
-    let outputs: EngineOutput[] = []
+    let outputs: EngineOutput[]
     const deadLetters: Message[] = []
     const reasons: string[] = []
     let last = pe.applied
