@@ -2,7 +2,7 @@
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
 import { link } from './problems/store.ts'
-import { iso, parseTime, type EngineState } from './state.ts'
+import { iso, markDirty, parseTime, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
 export function applyCommand(s: EngineState, c: Command): void {
@@ -55,7 +55,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     default:
       return `unknown command ${c.type}`
   }
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
   return undefined
 }
 

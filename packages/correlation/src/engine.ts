@@ -27,8 +27,8 @@ interface Restored { readonly [restored]: EngineState }
  */
 export class CorrelationEngine {
   readonly #s: EngineState
-  /** Versioned since the last `drainOutputs`, each once, in the order they first changed. */
-  readonly #changedIncidents = new Set<IncidentState>()
+  /** Versioned since the last `drainOutputs`, each once (`IncidentState.changed`), in the order they first changed. */
+  #changedIncidents: IncidentState[] = []
   readonly #changedProblems = new Set<Problem>()
   #commandResults: CommandResult[] = []
 
@@ -93,17 +93,20 @@ export class CorrelationEngine {
     const incidents = this.#changedIncidents
     const problems = this.#changedProblems
     const results = this.#commandResults
-    if (incidents.size === 0 && problems.size === 0 && results.length === 0) return []
+    if (incidents.length === 0 && problems.size === 0 && results.length === 0) return []
     // Sized once: a list that grows from empty takes room for 17 on its first push.
-    const out = new Array<EngineOutput>(incidents.size + problems.size + results.length)
+    const out = new Array<EngineOutput>(incidents.length + problems.size + results.length)
     let n = 0
     const { maxAlertsInDocument, maxEntriesInDocument: max } = CorrelationEngine
-    for (const inc of incidents) out[n++] = { type: 'incident', incident: copyIncident(inc.data, maxAlertsInDocument, max) }
+    for (const inc of incidents) {
+      inc.changed = false
+      out[n++] = { type: 'incident', incident: copyIncident(inc.data, maxAlertsInDocument, max) }
+    }
     // Services and notes are never changed in place (a change makes a new array) and notes are immutable
     // values, so a version shares them; the incident ids change in place and are copied.
     for (const p of problems) out[n++] = { type: 'problem', problem: { ...p, incidentIds: p.incidentIds.slice(), notes: p.notes.length <= max ? p.notes : p.notes.slice(-max) } }
     for (const result of results) out[n++] = { type: 'command-result', result }
-    incidents.clear()
+    this.#changedIncidents = []
     problems.clear()
     this.#commandResults = []
     return out
@@ -146,12 +149,17 @@ export class CorrelationEngine {
   /** The input's changes become versions: each incident and problem it changed once, as the input left it. */
   #version(): void {
     const s = this.#s
-    for (const inc of s.dirtyIncidents) {
+    const dirty = s.dirtyIncidents
+    for (let i = 0; i < dirty.length; i++) {
+      const inc = dirty[i]!
+      inc.dirty = false
       recompute(s, inc)
       inc.data.version += 1
       compactResolved(inc)
-      this.#changedIncidents.add(inc)
+      if (!inc.changed) { inc.changed = true; this.#changedIncidents.push(inc) }
     }
+    // Emptied in place: the list is this small most inputs, and a new one each time is garbage.
+    dirty.length = 0
     for (const p of s.dirtyProblems) {
       p.version += 1
       this.#changedProblems.add(p)
@@ -160,7 +168,6 @@ export class CorrelationEngine {
       for (const result of s.results) this.#commandResults.push(result)
       s.results = []
     }
-    s.dirtyIncidents.clear()
     s.dirtyProblems.clear()
   }
 

@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { FOREVER, hashId, iso, markClosed, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -72,12 +72,12 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
-    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null,
+    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
   markOpen(s, inc)
   claimGroup(s, inc)
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
   return inc
 }
 
@@ -118,7 +118,7 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
   inc.resolvedMs = null
   markOpen(s, inc)
   claimGroup(s, inc)
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {
@@ -136,7 +136,7 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
   inc.amGroups = null
   indexResolved(s, inc)
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 // The span index: a late event joins the retained resolved incident of its group whose event-time span
@@ -347,7 +347,7 @@ export function replaceMember(s: EngineState, inc: IncidentState, key: string, n
   const at = positionsOf(inc).get(key)
   if (at === undefined) return
   inc.data.alerts[at] = next
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 /** Adds a member (a new alert of the incident). */
@@ -360,7 +360,7 @@ export function addMember(s: EngineState, inc: IncidentState, member: IncidentAl
     if (due < inc.staleDue) inc.staleDue = due
   }
   absorb(inc, member)
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 /** Folds a member into the incident's severity (the maximum), services and names. */
@@ -380,12 +380,12 @@ export function extendStart(s: EngineState, inc: IncidentState, key: string | nu
       replaceMember(s, inc, key, memberWith(member, member.status, member.resolvedAt, member.autoResolved, member.flapCount, member.severity, member.title, at))
     }
   }
-  if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; s.dirtyIncidents.add(inc) }
+  if (t < inc.openedMs) { inc.data.openedAt = at; inc.openedMs = t; markDirty(s, inc) }
 }
 
 export function touch(s: EngineState, inc: IncidentState, t: number, at: string): void {
   if (t > inc.lastEventMs) { inc.data.lastEventAt = at; inc.lastEventMs = t }
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 /** The last end among the members, or `fallback` when none has one. */
@@ -404,7 +404,7 @@ function endOf(inc: IncidentState, fallback: number): { ms: number; at: string }
 export function refreshEnd(s: EngineState, inc: IncidentState): void {
   if (inc.data.status !== 'resolved' || inc.data.resolvedBy === 'manual') return
   const end = endOf(inc, inc.resolvedMs ?? s.now)
-  if (end.ms !== inc.resolvedMs) { inc.data.resolvedAt = end.at; inc.resolvedMs = end.ms; s.dirtyIncidents.add(inc) }
+  if (end.ms !== inc.resolvedMs) { inc.data.resolvedAt = end.at; inc.resolvedMs = end.ms; markDirty(s, inc) }
 }
 
 /** Resolves firing members not heard of for their source's staleness timeout by `now`. */
@@ -478,7 +478,7 @@ export function onTimer(s: EngineState, id: string, at: number): void {
   if (!inc || inc.data.status !== 'open') return
   if (inc.timerAt === at) inc.timerAt = NEVER
   settle(s, inc, at)
-  if (inc.data.status === 'open' && !inc.data.postmortem.required && postmortemReasons(s, inc).length > 0) s.dirtyIncidents.add(inc)
+  if (inc.data.status === 'open' && !inc.data.postmortem.required && postmortemReasons(s, inc).length > 0) markDirty(s, inc)
   schedule(s, inc)
 }
 

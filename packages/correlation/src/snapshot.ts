@@ -33,7 +33,7 @@ type MemberTuple = [string, IncidentAlert['source'], string, string, string, Inc
 /** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
 type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data'> & {
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed'> & {
   data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
   deps: string[]
   amGroups: string[]
@@ -90,7 +90,7 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed'> & {
   recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
@@ -196,7 +196,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberFlags: number[] = []
   const memberTimes: (string | 0 | null)[] = []
   const incidents: IncidentRecordV4[] = []
-  for (const { positions: _p, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+  for (const { positions: _p, dirty: _d, changed: _c, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -331,6 +331,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     const data: Incident = { ...i.data, alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
       ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
+      dirty: false, changed: false,
     }
     ids[n] = data.id
     s.incidents.set(data.id, inc)
@@ -387,6 +388,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
       ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
+      dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)
     if (inc.data.status === 'open') markOpen(s, inc)

@@ -83,6 +83,12 @@ export interface IncidentState {
   deps: readonly string[]
   /** Notification groups that point here while it is open; null when none (a Set costs ~80 bytes even empty). */
   amGroups: Set<string> | null
+  /**
+   * In `dirtyIncidents`, and in the engine's changed list awaiting a drain: flags on the incident instead of
+   * two Sets, which cost a hash and a fresh table per input. False between inputs; not in snapshots.
+   */
+  dirty: boolean
+  changed: boolean
 }
 
 /** An opening under a dependency, numbered in the order the openings came (lists are kept sorted by time). */
@@ -191,7 +197,8 @@ export interface EngineState {
   /** Retention runs when the horizon reaches this. */
   nextForgetAt: number
   stats: Omit<EngineStats, 'pending'>
-  dirtyIncidents: Set<IncidentState>
+  /** Changed by the input being applied (each once: `markDirty`). */
+  dirtyIncidents: IncidentState[]
   dirtyProblems: Set<Problem>
   results: CommandResult[]
   /** One copy of each string the incident documents repeat (`intern`), bounded; not in snapshots. */
@@ -204,8 +211,15 @@ export function createState(cfg: EngineConfig): EngineState {
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new Map(), sharedCauseKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
-    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: new Set(), dirtyProblems: new Set(), results: [], strings: new Map(),
+    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),
   }
+}
+
+/** The incident changed: a new version of it goes out after this input. */
+export function markDirty(s: EngineState, inc: IncidentState): void {
+  if (inc.dirty) return
+  inc.dirty = true
+  s.dirtyIncidents.push(inc)
 }
 
 /** An incident opens (or opens again): in the open set and its group's. */

@@ -1,5 +1,5 @@
 // Problems as records: created from a typed signature, linked to incidents.
-import { iso, parseTime, type EngineState, type IncidentState } from '../state.ts'
+import { iso, markDirty, parseTime, type EngineState, type IncidentState } from '../state.ts'
 import type { Problem, ProblemSignature } from '../types.ts'
 import { canonicalSignature, problemIdOf } from './signature.ts'
 
@@ -121,7 +121,7 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   if (inc.data.problemIds.includes(p.id)) return
   if (!p.incidentIds.includes(inc.data.id)) addIncident(s, p, inc)
   inc.data.problemIds = inc.data.problemIds.length === 0 ? onlyThe(p) : [...inc.data.problemIds, p.id]
-  s.dirtyIncidents.add(inc)
+  markDirty(s, inc)
 }
 
 /** The problem's side of a link: its latest incidents, their count, services and times. */
