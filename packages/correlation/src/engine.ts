@@ -160,15 +160,17 @@ export class CorrelationEngine {
     }
     // Emptied in place: the list is this small most inputs, and a new one each time is garbage.
     dirty.length = 0
-    for (const p of s.dirtyProblems) {
-      p.version += 1
-      this.#changedProblems.add(p)
+    // Few inputs change a problem, and clearing even an empty Set makes it a new table.
+    if (s.dirtyProblems.size > 0) {
+      for (const p of s.dirtyProblems) {
+        p.version += 1
+        this.#changedProblems.add(p)
+      }
+      s.dirtyProblems.clear()
     }
     if (s.results.length > 0) {
       for (const result of s.results) this.#commandResults.push(result)
       s.results = []
     }
-    s.dirtyProblems.clear()
   }
-
 }
