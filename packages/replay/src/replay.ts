@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import { defaultCorrelationConfig, type CorrelationConfig } from '@opsreview/correlation/config'
-import type { AlertEvent, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
+import type { AlertEvent, Incident, Problem } from '@opsreview/correlation/types'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
 import { readLog } from './read-log.ts'
 
@@ -99,13 +99,6 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const incidents = new Map<string, Incident>()
   const problems = new Map<string, Problem>()
   const stats = { alerts: 0, commands: 0, commandsRefused: 0, invalid: 0, relabelled: 0 }
-  const take = (outputs: EngineOutput[]) => {
-    for (const out of outputs) {
-      if (out.type === 'incident') incidents.set(out.incident.id, out.incident)
-      else if (out.type === 'problem') problems.set(out.problem.id, out.problem)
-      else if (!out.result.ok) stats.commandsRefused++
-    }
-  }
   const withCommands = o.commands ?? true
   const topics = withCommands ? [o.topics.alerts, o.topics.commands] : [o.topics.alerts]
 
@@ -113,7 +106,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}), signal: o.signal }, (record) => {
     if (tickIntervalMs > 0 && record.timestamp - lastTick >= tickIntervalMs) {
       lastTick = record.timestamp
-      take(engine.apply({ type: 'tick', at: new Date(record.timestamp).toISOString() }))
+      engine.applyBuffered({ type: 'tick', at: new Date(record.timestamp).toISOString() })
     }
     let parsed: unknown
     try {
@@ -126,7 +119,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       const v = validateCommand(parsed)
       if (!v.ok) { stats.invalid++; return }
       stats.commands++
-      take(engine.apply({ type: 'command', command: v.value }))
+      engine.applyBuffered({ type: 'command', command: v.value })
       return
     }
     const v = validateAlertEvent(parsed)
@@ -138,14 +131,20 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       event = next
     }
     stats.alerts++
-    take(engine.apply({ type: 'alert', event }))
+    engine.applyBuffered({ type: 'alert', event })
   })
   // The watermark trails ticks by the allowed lateness: tick that much later, so it reaches `toMs`. A
   // second tick a quiet time later releases a backlog still held by the late-event rule at the range's end.
   const lateness = o.engineConfig.allowedLatenessMs ?? defaultCorrelationConfig.allowedLatenessMs
   const quietMs = o.engineConfig.lateHold?.quietMs ?? defaultCorrelationConfig.lateHold.quietMs
-  take(engine.apply({ type: 'tick', at: new Date(o.toMs + lateness).toISOString() }))
-  take(engine.apply({ type: 'tick', at: new Date(o.toMs + lateness + quietMs).toISOString() }))
+  engine.applyBuffered({ type: 'tick', at: new Date(o.toMs + lateness).toISOString() })
+  engine.applyBuffered({ type: 'tick', at: new Date(o.toMs + lateness + quietMs).toISOString() })
+  // Only the last version of each incident and problem counts: drained once, each is copied once.
+  for (const out of engine.drainOutputs()) {
+    if (out.type === 'incident') incidents.set(out.incident.id, out.incident)
+    else if (out.type === 'problem') problems.set(out.problem.id, out.problem)
+    else if (!out.result.ok) stats.commandsRefused++
+  }
 
   const elapsedMs = Math.max(1, now() - started)
   const result: ReplayResult = {
