@@ -348,6 +348,55 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
     releases[0]!()
   })
 
+  it('holds nothing back after a send that failed by itself: it has ended and can land nothing later', async () => {
+    const sent: string[] = []
+    let calls = 0
+    const createProducer = () => ({
+      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        if (++calls === 1) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' })
+        sent.push(...topicMessages.flatMap((t) => t.messages.map((x) => String(x.value))))
+        return []
+      },
+    }) as unknown as Producer
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 5_000, keepOrder: true })
+    await publisher.connect()
+    const first = publisher.publish('t', [m('owner alice')])
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const queued = publisher.publish('t', [m('owner bob')])
+    await expect(first).rejects.toMatchObject({ name: 'KafkaUnavailableError', message: expect.stringContaining('ECONNREFUSED') })
+    await queued
+    await publisher.close()
+    expect(sent).toEqual(['owner bob'])
+  })
+
+  it('fails the second half of a split batch at once when the first half timed out, instead of sending it after that send', async () => {
+    const releases: (() => void)[] = []
+    const sends: string[][] = []
+    const createProducer = () => ({
+      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+        const values = topicMessages.flatMap((t) => t.messages.map((x) => String(x.value)))
+        sends.push(values)
+        // The whole batch is refused for its records; its first half then hangs until released.
+        if (sends.length === 1) throw Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })
+        await new Promise<void>((resolve) => releases.push(resolve))
+        return []
+      },
+    }) as unknown as Producer
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 60_000 })
+    await publisher.connect()
+    const started = Date.now()
+    const [alice, bob] = [publisher.publishEach('t', [m('owner alice')]), publisher.publishEach('t', [m('owner bob')])]
+    expect((await alice).map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
+    expect((await bob).map((o) => o?.message)).toEqual([expect.stringContaining('timed out has not ended')])
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(sends).toEqual([['owner alice', 'owner bob'], ['owner alice']])
+    for (const release of releases) release()
+    await publisher.close()
+  })
+
   it('does not wait after a failed send by default: the next send goes on a fresh producer at once', async () => {
     const { sent, releases, createProducer } = heldProducers()
     const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })

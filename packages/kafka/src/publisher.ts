@@ -212,10 +212,14 @@ export class BatchPublisher {
   /** Ends the current producer's reconnect loop, waiting or not: its producer was replaced, or the publisher closed. */
   #reconnectEnds: AbortController | undefined
   #closed = false
-  /** The last send handed to kafkajs, which may outlive the breaker's timeout. */
-  #attempt: Promise<unknown> | undefined
+  /** The last send handed to kafkajs, which may outlive the breaker's timeout, and whether it has ended. */
+  #attempt: { promise: Promise<unknown>; ended: boolean } | undefined
   /** Keeping order, a timed-out send has not ended yet: nothing may go after it. */
   #behindTimedOut = false
+  /** Waits for timed-out sends begun: the second half of a split batch is not sent after one. */
+  #waitsBegun = 0
+  /** The wait for a timed-out send, if one runs. */
+  #holding: Promise<void> | undefined
   /** Ends a wait for a timed-out send when the publisher closes. */
   readonly #closing = new AbortController()
 
@@ -424,7 +428,10 @@ export class BatchPublisher {
           if (e.pending.outcomes) e.pending.outcomes[e.index] = err
           this.#settle(e.pending, 1)
         }
-        if (this.#keepOrder && !breakerRefusedFast(cause) && this.#attempt) await this.#untilEnded(this.#attempt)
+        // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
+        const attempt = this.#attempt
+        // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of a split batch).
+        if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
         return
       }
       if (batch.length === 1) {
@@ -437,7 +444,17 @@ export class BatchPublisher {
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
       this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
+      const waitsBefore = this.#waitsBegun
       await this.#send(batch.slice(0, half))
+      if (this.#waitsBegun !== waitsBefore) {
+        // The first half timed out, and its send may land after anything sent now: the rest fails as the queue did.
+        const err = behindTimedOutError()
+        for (const e of batch.slice(half)) {
+          e.pending.failed ??= err
+          this.#abandon(e.pending, [e.index])
+        }
+        return
+      }
       await this.#send(batch.slice(half))
     }
   }
@@ -450,16 +467,21 @@ export class BatchPublisher {
       if (this.#needsConnect) await this.#connectOnce(producer)
       return producer.sendBatch({ topicMessages, acks: -1 })
     })()
-    this.#attempt = attempt
+    const current = { promise: attempt, ended: false }
+    // Attached before the breaker's own handlers, so it has run by the time the failure reaches `#send`.
+    const ended = () => { current.ended = true }
+    attempt.then(ended, ended)
+    this.#attempt = current
     return attempt
   }
 
   /**
-   * Keeping order after a failed send: fails what is queued and every call until `attempt` has ended (at
-   * once if it already has), `abandonAfterMs` has passed, or the publisher closes.
+   * Keeping order after a timed-out send: fails what is queued now and every call until `attempt` has
+   * ended, `abandonAfterMs` has passed, or the publisher closes.
    */
   async #untilEnded(attempt: Promise<unknown>): Promise<void> {
     this.#behindTimedOut = true
+    this.#waitsBegun++
     const err = behindTimedOutError()
     for (const p of this.#queue.splice(0)) {
       this.#queuedMessages -= p.toSend.length - p.next
@@ -594,6 +616,7 @@ export class BatchPublisher {
   async close(): Promise<void> {
     // What a wait for a timed-out send holds back has failed already; the process need not outlive that send.
     this.#closing.abort()
+    await this.#holding
     this.#startFlush()
     await this.#flushing
     this.#closed = true
