@@ -77,12 +77,17 @@ export class CorrelationEngine {
    * the latest. Drain before `snapshot()`: a snapshot holds no outputs.
    */
   applyBuffered(input: EngineInput): void {
-    switch (input.type) {
-      case 'alert': arrive(this.#s, input.event); break
-      case 'command': applyCommand(this.#s, input.command); break
-      case 'tick': tick(this.#s, parseTime(input.at)); break
+    try {
+      switch (input.type) {
+        case 'alert': arrive(this.#s, input.event); break
+        case 'command': applyCommand(this.#s, input.command); break
+        case 'tick': tick(this.#s, parseTime(input.at)); break
+      }
+    } finally {
+      // An input that throws (poison) keeps what it changed up to the throw: that is a version of its own,
+      // so a later input's version never holds it, whichever batch either falls in.
+      this.#version()
     }
-    this.#version()
   }
 
   /**
@@ -150,16 +155,21 @@ export class CorrelationEngine {
   #version(): void {
     const s = this.#s
     const dirty = s.dirtyIncidents
-    for (let i = 0; i < dirty.length; i++) {
-      const inc = dirty[i]!
-      inc.dirty = false
-      recompute(s, inc)
-      inc.data.version += 1
-      compactResolved(inc)
-      if (!inc.changed) { inc.changed = true; this.#changedIncidents.push(inc) }
+    let i = 0
+    try {
+      for (; i < dirty.length; i++) {
+        const inc = dirty[i]!
+        recompute(s, inc)
+        inc.data.version += 1
+        compactResolved(inc)
+        inc.dirty = false
+        if (!inc.changed) { inc.changed = true; this.#changedIncidents.push(inc) }
+      }
+    } finally {
+      // Emptied in place (a new list per input is garbage); after a throw, the incidents not versioned yet stay.
+      if (i === dirty.length) dirty.length = 0
+      else dirty.splice(0, i)
     }
-    // Emptied in place: the list is this small most inputs, and a new one each time is garbage.
-    dirty.length = 0
     // Few inputs change a problem, and clearing even an empty Set makes it a new table.
     if (s.dirtyProblems.size > 0) {
       for (const p of s.dirtyProblems) {
