@@ -61,7 +61,7 @@ await Promise.all([outputProducer.connect(), stateProducer.connect(), rekeyPubli
 
 const registry = createCorrelatorRegistry()
 const applied = new Counter({ name: 'opsreview_correlator_inputs_applied_total', help: 'Engine inputs applied', registers: [registry] })
-const emitted = new Counter({ name: 'opsreview_correlator_outputs_total', help: 'Incident, problem and command-result versions produced', registers: [registry] })
+const emitted = new Counter({ name: 'opsreview_correlator_outputs_total', help: 'Incident and problem documents and command results produced: the latest version of each incident and problem a batch changed', registers: [registry] })
 const assigned = new Gauge({ name: 'opsreview_correlator_partitions', help: 'Input partitions this instance runs', registers: [registry] })
 const deadLetters = new Counter({ name: 'opsreview_dead_letters_total', help: 'Records dead-lettered, by stage and reason', labelNames: ['stage', 'reason'], registers: [registry] })
 const retries = new Counter({ name: 'opsreview_correlator_kafka_retries_total', help: 'Batches retried after a retriable Kafka failure, by consumer', labelNames: ['consumer'], registers: [registry] })
