@@ -837,3 +837,24 @@ describe('checkpoints', () => {
     expect(resumed.incidents()).toEqual(whole.engine.incidents())
   })
 })
+
+describe('an input that throws', () => {
+  it('keeps what it changed up to the throw as a version of its own, drained with the batch it came in', () => {
+    const engine = new CorrelationEngine()
+    engine.applyBuffered(alert({ fp: 'a', t: 0, service: 'checkout' }))
+    // A record the engine cannot apply half-way (a bug's stand-in): its labels read once, for its group,
+    // and not again, for its member, after the incident it opens exists.
+    const poison = alert({ fp: 'b', t: 1, service: 'search' })
+    if (poison.type !== 'alert') throw new Error('an alert')
+    const labels = poison.event.labels
+    let reads = 0
+    Object.defineProperty(poison.event, 'labels', { get: () => { if (++reads > 1) throw new Error('labels unreadable'); return labels } })
+    expect(() => engine.applyBuffered(poison)).toThrow('labels unreadable')
+
+    const drained = engine.drainOutputs().flatMap((o) => (o.type === 'incident' ? [o.incident] : []))
+    expect(drained.map((i) => [i.services[0], i.version, i.alertCount])).toEqual([['checkout', 1, 1], ['search', 1, 0]])
+    // Nor does the next input's version take it over.
+    engine.applyBuffered(alert({ fp: 'c', t: 2, service: 'checkout' }))
+    expect(engine.drainOutputs().flatMap((o) => (o.type === 'incident' ? [[o.incident.services[0], o.incident.version, o.incident.alertCount]] : []))).toEqual([['checkout', 2, 2]])
+  })
+})
