@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
+import { endedWithin } from './within-ms.ts'
 
 /**
  * Kafka's default `max.message.bytes` (topic) and `message.max.bytes` (broker) is 1 MiB + 12 bytes, and
@@ -488,22 +489,7 @@ export class BatchPublisher {
       p.failed ??= err
       this.#abandon(p, p.toSend.slice(p.next))
     }
-    const closing = this.#closing.signal
-    const outcome = await new Promise<'ended' | 'abandoned' | 'closing'>((resolve) => {
-      const end = (why: 'ended' | 'abandoned' | 'closing') => {
-        clearTimeout(timer)
-        closing.removeEventListener('abort', onClose)
-        resolve(why)
-      }
-      const onClose = () => end('closing')
-      const timer = setTimeout(() => end('abandoned'), this.#abandonAfterMs)
-      // Waiting for it must not keep a stopping process alive.
-      timer.unref()
-      if (closing.aborted) return end('closing')
-      closing.addEventListener('abort', onClose)
-      attempt.then(() => end('ended'), () => end('ended'))
-    })
-    if (outcome === 'abandoned') this.#logger.warn({ abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
+    if (await endedWithin(attempt, this.#abandonAfterMs, this.#closing.signal) === 'abandoned') this.#logger.warn({ abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
     this.#behindTimedOut = false
   }
 

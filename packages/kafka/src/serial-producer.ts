@@ -2,7 +2,7 @@ import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata } from 'ka
 import type { Logger } from 'pino'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaUnavailableError } from './errors.ts'
-import { withinMs } from './within-ms.ts'
+import { endedWithin, withinMs } from './within-ms.ts'
 
 /** What the producers' users call: sends, and nothing of a particular kafkajs producer's identity. */
 export type Sender = Pick<Producer, 'send' | 'sendBatch'>
@@ -114,17 +114,10 @@ export class SerialProducer implements Sender {
   }
 
   /** When the timed-out `attempt` has ended, or `abandonAfterMs` after now if it has not. */
-  #ended(attempt: Promise<unknown>): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#logger.warn({ producer: this.#name, abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
-        resolve()
-      }, this.#abandonAfterMs)
-      // Waiting for it must not keep a stopping process alive.
-      timer.unref()
-      const end = () => { clearTimeout(timer); resolve() }
-      attempt.then(end, end)
-    })
+  async #ended(attempt: Promise<unknown>): Promise<void> {
+    if (await endedWithin(attempt, this.#abandonAfterMs) === 'abandoned') {
+      this.#logger.warn({ producer: this.#name, abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
+    }
   }
 
   #by<T>(deadline: number | undefined, attempt: Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { KafkaUnavailableError } from './errors.ts'
-import { withinMs } from './within-ms.ts'
+import { endedWithin, withinMs } from './within-ms.ts'
 
 // The race itself (timer cleared, late outcome ignored) is settleWithin's, tested in @opsreview/lifecycle.
 describe('withinMs', () => {
@@ -18,5 +18,30 @@ describe('withinMs', () => {
 
   it('is the promise\'s value when it comes in time', async () => {
     expect(await withinMs(Promise.resolve('answer'), 100, 'too slow')).toBe('answer')
+  })
+})
+
+describe('endedWithin', () => {
+  it('answers ended when the send ends, failed or not, abandoned when it has not after the time, aborted when told', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    onTestFinished(() => { vi.useRealTimers() })
+    expect(await endedWithin(Promise.reject(new Error('retries used up')), 100)).toBe('ended')
+    expect(await endedWithin(Promise.resolve([]), 100)).toBe('ended')
+
+    const never = new Promise<never>(() => {})
+    const abandoned = endedWithin(never, 100)
+    await vi.advanceTimersByTimeAsync(99)
+    expect(await Promise.race([abandoned, Promise.resolve('pending')])).toBe('pending')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await abandoned).toBe('abandoned')
+
+    const stop = new AbortController()
+    const aborted = endedWithin(never, 100)
+    const told = endedWithin(never, 100, stop.signal)
+    stop.abort()
+    expect(await told).toBe('aborted')
+    expect(await endedWithin(never, 100, stop.signal)).toBe('aborted')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(await aborted).toBe('abandoned')
   })
 })
