@@ -64,7 +64,10 @@ export class CorrelationEngine {
     return { ...this.#s.stats, pending: this.#s.pending.size + this.#s.queued.length - this.#s.queuedHead + this.#s.held.events.length }
   }
 
-  /** Applies one input and returns the new versions it produced, each incident or problem at most once. */
+  /**
+   * Applies one input and returns the new versions it produced, each incident or problem at most once (with
+   * any that `applyBuffered` kept before it: the two are not meant to be mixed).
+   */
   apply(input: EngineInput): EngineOutput[] {
     this.applyBuffered(input)
     return this.drainOutputs()
