@@ -163,7 +163,8 @@ start_kafka() {
   for k in $nodes; do launch_kafka_node "$k"; done
   for k in $nodes; do
     run="$(kafka_run_of "$k")"
-    wait_for "$(kafka_part_of "$k") on :$(kafka_port_of "$k")" 120 kafka_healthy "$k" || { tail -20 "$run/logs/stdout.log" >&2; exit 1; }
+    # The broker logs to server.log (a port it cannot bind, say); stdout has only what the JVM says before that.
+    wait_for "$(kafka_part_of "$k") on :$(kafka_port_of "$k")" 120 kafka_healthy "$k" || { tail -20 "$run/logs/stdout.log" "$run/logs/server.log" >&2; exit 1; }
     log "$(kafka_part_of "$k") ready on 127.0.0.1:$(kafka_port_of "$k")"
   done
 }
