@@ -215,11 +215,7 @@ export class BatchPublisher {
   #closed = false
   /** The last send handed to kafkajs, which may outlive the breaker's timeout, and whether it has ended. */
   #attempt: { promise: Promise<unknown>; ended: boolean } | undefined
-  /** Keeping order, a timed-out send has not ended yet: nothing may go after it. */
-  #behindTimedOut = false
-  /** Waits for timed-out sends begun: the second half of a split batch is not sent after one. */
-  #waitsBegun = 0
-  /** The wait for a timed-out send, if one runs. */
+  /** Keeping order, the wait for a timed-out send that has not ended yet: while it runs, nothing may go after it. */
   #holding: Promise<void> | undefined
   /** Ends a wait for a timed-out send when the publisher closes. */
   readonly #closing = new AbortController()
@@ -261,7 +257,7 @@ export class BatchPublisher {
 
   /** Ready to accept: connected and the breaker is not open. */
   get ready(): boolean {
-    return this.#connected && !this.#breaker.opened && !this.#behindTimedOut
+    return this.#connected && !this.#breaker.opened && this.#holding === undefined
   }
 
   get queuedMessages(): number {
@@ -326,7 +322,7 @@ export class BatchPublisher {
    */
   #unavailableFor(count: number): KafkaUnavailableError | undefined {
     if (this.#breaker.opened) return new KafkaUnavailableError('Kafka is unavailable (circuit open)')
-    if (this.#behindTimedOut) return behindTimedOutError()
+    if (this.#holding) return behindTimedOutError()
     if (this.#queuedMessages > 0 && this.#queuedMessages + count > this.#maxQueuedMessages) {
       return new KafkaUnavailableError(`Kafka is slower than the input: ${this.#queuedMessages} messages wait to be sent`)
     }
@@ -445,9 +441,8 @@ export class BatchPublisher {
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
       this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
-      const waitsBefore = this.#waitsBegun
       await this.#send(batch.slice(0, half))
-      if (this.#waitsBegun !== waitsBefore) {
+      if (this.#holding) {
         // The first half timed out, and its send may land after anything sent now: the rest fails as the queue did.
         const err = behindTimedOutError()
         for (const e of batch.slice(half)) {
@@ -481,8 +476,6 @@ export class BatchPublisher {
    * ended, `abandonAfterMs` has passed, or the publisher closes.
    */
   async #untilEnded(attempt: Promise<unknown>): Promise<void> {
-    this.#behindTimedOut = true
-    this.#waitsBegun++
     const err = behindTimedOutError()
     for (const p of this.#queue.splice(0)) {
       this.#queuedMessages -= p.toSend.length - p.next
@@ -490,7 +483,7 @@ export class BatchPublisher {
       this.#abandon(p, p.toSend.slice(p.next))
     }
     if (await endedWithin(attempt, this.#abandonAfterMs, this.#closing.signal) === 'abandoned') this.#logger.warn({ abandonAfterMs: this.#abandonAfterMs }, 'a timed-out kafka send has not ended: the sends after it go on without waiting for it')
-    this.#behindTimedOut = false
+    this.#holding = undefined
   }
 
   /**
