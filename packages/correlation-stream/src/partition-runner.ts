@@ -86,23 +86,16 @@ interface PartitionEngine {
 
 /**
  * Where each output goes: incidents and problems keyed by id (compacted topics), results by command id.
- * Within one batch only the last version of each incident and problem is sent: the topics keep the latest
- * record per key and the index keeps the highest version, so the versions in between would be overwritten
- * unread (a burst of ten alerts joining one incident is one write, not ten). The engine's `drainOutputs`
- * gives one per key already; outputs of several `apply`s may repeat one, and only the last is encoded.
+ * The outputs are a batch's `drainOutputs`: the last version of each incident and problem the batch changed,
+ * once each. The topics keep the latest record per key and the index the highest version, so the versions
+ * in between would be overwritten unread (a burst of ten alerts joining one incident is one write, not ten).
  */
 export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics): { topic: string; messages: Message[] }[] {
-  const latest = new Map<string, { topic: string; key: string; value: unknown }>()
+  const byTopic = new Map<string, Message[]>()
   for (const o of outputs) {
     const [topic, key, value] = o.type === 'incident' ? [topics.incidents, o.incident.id, o.incident]
       : o.type === 'problem' ? [topics.problems, o.problem.id, o.problem]
       : [topics.commandResults, o.result.commandId, o.result]
-    const id = `${topic}\u0000${key}`
-    latest.delete(id) // keep the order of last appearance
-    latest.set(id, { topic, key, value })
-  }
-  const byTopic = new Map<string, Message[]>()
-  for (const { topic, key, value } of latest.values()) {
     const message: Message = { key, value: JSON.stringify(value) }
     const messages = byTopic.get(topic)
     if (messages) messages.push(message)
