@@ -84,25 +84,26 @@ export function comeBack(s: EngineState, p: Problem): void {
 export const maxIncidentIdsInProblem = 100
 
 /**
- * A problem's services as a set, beside the list it mirrors: a problem can collect hundreds of services
- * (a shared database host), and a scan of the list per link grew with them. Rebuilt when the list is not
- * the one it mirrors (a restore makes new lists).
+ * A list of a problem's (its services, its latest incidents) as a set beside it: a problem of a database host
+ * many services share collects hundreds of services and links an incident every few minutes, and a scan of
+ * its lists per link grew with them (the incident ids, 100 strings each compared, were 2 % of the engine's
+ * time). Rebuilt when the list is not the one it mirrors (a restore makes new lists).
  */
-interface Services { of: string[]; set: Set<string> }
-const servicesSets = new WeakMap<Problem, Services>()
+interface Mirror { of: string[]; set: Set<string> }
+const servicesSets = new WeakMap<Problem, Mirror>()
+const incidentSets = new WeakMap<Problem, Mirror>()
 /** Shorter lists are scanned: a set costs more than it saves there. */
 const SCAN = 16
 
-function servicesOf(p: Problem): Services {
-  let m = servicesSets.get(p)
-  if (!m) servicesSets.set(p, (m = { of: p.services, set: new Set(p.services) }))
-  if (m.of !== p.services) { m.of = p.services; m.set = new Set(p.services) }
+function mirrorOf(mirrors: WeakMap<Problem, Mirror>, p: Problem, list: string[]): Mirror {
+  let m = mirrors.get(p)
+  if (!m) mirrors.set(p, (m = { of: list, set: new Set(list) }))
+  if (m.of !== list) { m.of = list; m.set = new Set(list) }
   return m
 }
 
-function hasService(p: Problem, svc: string): boolean {
-  return p.services.length <= SCAN ? p.services.includes(svc) : servicesOf(p).set.has(svc)
-}
+const listHas = (mirrors: WeakMap<Problem, Mirror>, p: Problem, list: string[], v: string): boolean =>
+  list.length <= SCAN ? list.includes(v) : mirrorOf(mirrors, p, list).set.has(v)
 
 /**
  * `[p.id]`, one array for all the incidents that name this problem alone (nearly all that name one): an
@@ -119,21 +120,27 @@ export function link(s: EngineState, inc: IncidentState, p: Problem): void {
   // Links are made both ways, here only; but an incident retention forgot, made again by its first event
   // delivered late, has the same id and names nothing yet: the problem's list may still hold it.
   if (inc.data.problemIds.includes(p.id)) return
-  if (!p.incidentIds.includes(inc.data.id)) addIncident(s, p, inc)
+  if (!listHas(incidentSets, p, p.incidentIds, inc.data.id)) addIncident(s, p, inc)
   inc.data.problemIds = inc.data.problemIds.length === 0 ? onlyThe(p) : [...inc.data.problemIds, p.id]
   markDirty(s, inc)
 }
 
 /** The problem's side of a link: its latest incidents, their count, services and times. */
 function addIncident(s: EngineState, p: Problem, inc: IncidentState): void {
+  // Changed in place (emitted versions copy it), so its set follows each change.
   const ids = p.incidentIds
+  const linked = ids.length >= SCAN ? mirrorOf(incidentSets, p, ids).set : undefined
   ids.push(inc.data.id)
-  if (ids.length > maxIncidentIdsInProblem) ids.splice(0, ids.length - maxIncidentIdsInProblem)
+  linked?.add(inc.data.id)
+  if (ids.length > maxIncidentIdsInProblem) {
+    const dropped = ids.splice(0, ids.length - maxIncidentIdsInProblem)
+    if (linked) for (const id of dropped) linked.delete(id)
+  }
   p.incidentCount += 1
   for (const svc of inc.data.services) {
-    if (hasService(p, svc)) continue
+    if (listHas(servicesSets, p, p.services, svc)) continue
     // A new array, never a push: emitted versions share it.
-    const m = p.services.length >= SCAN ? servicesOf(p) : undefined
+    const m = p.services.length >= SCAN ? mirrorOf(servicesSets, p, p.services) : undefined
     p.services = [...p.services, svc]
     if (m) { m.of = p.services; m.set.add(svc) }
   }
