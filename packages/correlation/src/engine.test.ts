@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { compileGroupingRules } from '@opsreview/grouping'
-import { CorrelationEngine } from './engine.ts'
+import { CorrelationEngine, type EngineSnapshot } from './engine.ts'
 import type { AlertEvent, Command, EngineInput, EngineOutput, Incident, Problem } from './types.ts'
 import { createHash } from 'node:crypto'
 
@@ -585,6 +585,47 @@ describe('candidate problems', () => {
       expect(r.engine.incidents()).toHaveLength(1)
       expect(r.engine.problem(id)).toMatchObject({ incidentCount: 3 })
       expect(new Set(r.engine.problem(id)!.incidentIds).size).toBe(3)
+    })
+
+    // Past 16 ids a problem asks a set beside its list whether it names an incident; both must agree.
+    describe('an incident made again, of a problem with many incidents', () => {
+      const starts = Array.from({ length: 105 }, (_, k) => k * 3 * 60)
+      const last = starts.at(-1)!
+      const remade = (r: ReturnType<typeof run>, start: number, t: number) => {
+        feed(r, [episode(start)[0]!, tick(t), tick(t + 1)])
+        return r.engine.incidents().find((i) => i.openedAt === at(start))!
+      }
+
+      it('is counted once while the problem still names it, and again once it fell off the latest 100', () => {
+        const r = run(starts.flatMap((t) => episode(t)), { retentionMs: 2 * DAY * MIN })
+        const id = r.problems[0]!.id
+        feed(r, [tick(last + 4 * DAY)])
+        expect(r.engine.incidents()).toHaveLength(0)
+        expect(remade(r, starts[50]!, last + 4 * DAY + 1).problemIds).toEqual([id])
+        expect(r.engine.problem(id)).toMatchObject({ incidentCount: 105 })
+        expect(remade(r, starts[0]!, last + 4 * DAY + 3).problemIds).toEqual([id])
+        const p = r.engine.problem(id)!
+        expect(p.incidentCount).toBe(106)
+        expect(p.incidentIds).toHaveLength(100)
+        expect(new Set(p.incidentIds).size).toBe(100)
+      })
+
+      it('is counted once when a restored list named an incident twice, after one copy left the list', () => {
+        // Engines of 2026-12-02 could link an incident twice: their snapshots hold the repeat.
+        const first = run(starts.flatMap((t) => episode(t)), { retentionMs: 2 * DAY * MIN })
+        const snapshot = JSON.parse(JSON.stringify(first.engine.snapshot())) as EngineSnapshot
+        // The list names the latest 100 of the 105: its entry 50 is the incident of starts[55].
+        const ids = snapshot.problems[0]!.incidentIds
+        ids[0] = ids[50]!
+        const r = { ...first, engine: new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 2 * DAY * MIN }, snapshot) }
+        const id = r.problems[0]!.id
+        // One more incident pushes the first copy off the front; the second stays named.
+        feed(r, episode(last + 3 * 60))
+        expect(r.engine.problem(id)).toMatchObject({ incidentCount: 106 })
+        feed(r, [tick(last + 4 * DAY)])
+        expect(remade(r, starts[55]!, last + 4 * DAY + 1).problemIds).toEqual([id])
+        expect(r.engine.problem(id)).toMatchObject({ incidentCount: 106 })
+      })
     })
 
     it('comes back when services fail together on the dependency again; a dismissed one stays dismissed', () => {
