@@ -37,16 +37,15 @@ if (total > 0) {
   let lastTickAt: string | undefined
   let batches = 0
   for (const generated of batchesOf(alertStream(total), batchSize)) {
-    // Through JSON, as the partition runner reads its records (and as the state bench feeds its engine): every
-    // string of an event is its own copy then, whose hash no earlier event computed. The generator's events
-    // share one string per service, fingerprint and name, which made each look-up by them cheaper here than
-    // in the correlator (about 10 % of the engine's time, 2026-12-04). Each engine gets copies of its own: the
-    // second would find the hashes the first computed.
+    // Through JSON, as the partition runner reads its records (and as the state bench feeds its engine). The
+    // generator's events share one copy of each string (service, fingerprint, name, title, environment,
+    // source), whose hash V8 then computed once for the whole run; a parsed event brings its own copies of
+    // all but the shortest (JSON.parse shares strings of up to 9 characters), as in the correlator
+    // (docs/performance.md, 2026-12-04 13:36). Each engine parses its own: the second would find the hashes
+    // the first computed.
     const records = generated.map((input) => JSON.stringify(input))
-    const copies = new Map(runs.map((run) => [run, records.map((record) => JSON.parse(record) as EngineInput)]))
-    sideBySide(runs, batches++, (run) => {
+    sideBySide(runs, batches++, () => records.map((record) => JSON.parse(record) as EngineInput), (run, inputs) => {
       const engine = run.engine
-      const inputs = copies.get(run)!
       if (typeof engine.applyBuffered !== 'function') {
         for (const input of inputs) run.outputs += engine.apply(input).length
         return

@@ -82,8 +82,7 @@ for (const inputs of batchesOf(alertStream(total), 1000)) {
   // Through JSON, each floor its own copies, as `pnpm bench:correlator` feeds its engines: what a look-up by
   // an event's strings costs depends on whether an earlier event computed their hashes.
   const records = inputs.flatMap((i) => (i.type === 'alert' ? [JSON.stringify(i.event)] : []))
-  const copies = new Map(floors.map((f) => [f, records.map((r) => JSON.parse(r) as AlertEvent)]))
-  sideBySide(floors, batches++, (f) => { for (const e of copies.get(f)!) f.apply(e) })
+  sideBySide(floors, batches++, () => records.map((r) => JSON.parse(r) as AlertEvent), (f, events) => { for (const e of events) f.apply(e) })
   alerts += records.length
 }
 for (const f of floors) {

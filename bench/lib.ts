@@ -28,15 +28,17 @@ export interface TimedRun {
 /**
  * Runs `work` for each of `runs` over one batch, the first alternating from batch to batch (`batch` is the
  * batch's number), so that a busy spell of the shared host falls on all of them alike: on this host separate
- * runs of one engine varied ±25 %.
+ * runs of one engine varied ±25 %. `prepare` makes each run's input, untimed, just before its run: made
+ * for all of them first, the last made would be the freshest in the cache.
  */
-export function sideBySide<R extends TimedRun>(runs: readonly R[], batch: number, work: (run: R) => void): void {
+export function sideBySide<R extends TimedRun, I>(runs: readonly R[], batch: number, prepare: (run: R) => I, work: (run: R, input: I) => void): void {
   for (let k = 0; k < runs.length; k++) {
     const run = runs[(k + batch) % runs.length]!
+    const input = prepare(run)
     const started = performance.now()
     // CPU time too: wall time counts the other processes' work.
     const cpuStarted = process.cpuUsage()
-    work(run)
+    work(run, input)
     run.seconds += (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpuStarted)
     run.cpuSeconds += (cpu.user + cpu.system) / 1e6
