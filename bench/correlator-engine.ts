@@ -1,9 +1,9 @@
 // pnpm bench:correlator: the pure correlation engine on one core.
 //
 // 1. Throughput: BENCH_ALERTS alerts (default 1,000,000) of bench/correlator-stream.ts, built
-//    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first), each through JSON, and then applied as the correlator
-//    applies a batch of records (applyBuffered each, drainOutputs once; an engine without them: apply
-//    each); only the applying is timed (wall and CPU time: the machine is shared).
+//    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first), each through JSON, and then
+//    applied as the correlator applies a batch of records (applyBuffered each, drainOutputs once; an
+//    engine without them: apply each); only the applying is timed (wall and CPU time: the machine is shared).
 // 2. State: for each size in BENCH_RETAINED (default 1,000,000 and 5,000,000 alerts retained), a process
 //    of its own (bench/correlator-state.ts, with --expose-gc and a heap limit sized to it) measures heap per
 //    remembered event, the snapshot (raw, gzip, chunks) and its encode and restore times.
