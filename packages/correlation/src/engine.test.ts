@@ -617,8 +617,8 @@ describe('candidate problems', () => {
         // The list names the latest 100 of the 105: its entry 50 is the incident of starts[55].
         const ids = snapshot.problems[0]!.incidentIds
         ids[0] = ids[50]!
+        const id = first.problems[0]!.id
         const r = { ...first, engine: new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 2 * DAY * MIN }, snapshot) }
-        const id = r.problems[0]!.id
         // One more incident pushes the first copy off the front; the second stays named.
         feed(r, episode(last + 3 * 60))
         expect(r.engine.problem(id)).toMatchObject({ incidentCount: 106 })
