@@ -27,6 +27,13 @@ function upperBound(list: readonly DepOpening[], at: number): number {
   return lo
 }
 
+/** `lowerBound`, walking back from the end: for a time near the newest, a few steps. */
+function startFromEnd(list: readonly DepOpening[], at: number): number {
+  let i = list.length
+  while (i > 0 && list[i - 1]!.at >= at) i--
+  return i
+}
+
 const bySeq = (a: DepOpening, b: DepOpening) => a.seq - b.seq
 
 /**
@@ -49,11 +56,19 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     let list = s.recentByDep.get(dep)
     if (!list) s.recentByDep.set(dep, (list = []))
     dropBefore(list, horizon)
-    // Its own earlier opening under this dependency, if any, sits among those at its opening time.
-    for (let i = lowerBound(list, at); i < list.length && list[i]!.at === at; i++) {
-      if (list[i]!.incidentId === inc.data.id) { list.splice(i, 1); break }
+    // Openings nearly always come in time order: the new one goes last, and every search is a short walk
+    // back from there (a binary search over a long list is a cache miss per step: the openings are
+    // objects all over the heap).
+    const appended = list.length === 0 || list[list.length - 1]!.at < at
+    const opening = { incidentId: inc.data.id, at, seq: s.openingSeq++ }
+    if (appended) list.push(opening)
+    else {
+      // Its own earlier opening under this dependency, if any, sits among those at its opening time.
+      for (let i = lowerBound(list, at); i < list.length && list[i]!.at === at; i++) {
+        if (list[i]!.incidentId === inc.data.id) { list.splice(i, 1); break }
+      }
+      list.splice(upperBound(list, at), 0, opening)
     }
-    list.splice(upperBound(list, at), 0, { incidentId: inc.data.id, at, seq: s.openingSeq++ })
     const key = sharedCauseKey(s, inc.data.environment, dep)
     const existing = findProblem(s, key)
     if (existing && existing.status !== 'resolved') {
@@ -66,16 +81,20 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     // are a fix that did not hold.
     const since = existing ? resolvedMsOf(existing) : -Infinity
     if (at <= since) continue
-    const eq = dep.indexOf('=')
-    const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
-    const hi = upperBound(list, at + windowMs)
-    const near = list.slice(Math.max(lowerBound(list, at - windowMs), upperBound(list, since)), hi).sort(bySeq)
+    const hi = appended ? list.length : upperBound(list, at + windowMs)
+    let lo = appended ? startFromEnd(list, at - windowMs) : lowerBound(list, at - windowMs)
+    if (since !== -Infinity) lo = Math.max(lo, upperBound(list, since))
+    // Alone in its window (nearly always): no two incidents to share anything.
+    if (hi - lo < 2) continue
+    const near = list.slice(lo, hi).sort(bySeq)
     const sharing = near.map(get).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
     // Several incidents: one incident of several services (an incident_key across them) shares a value with
     // nothing but itself.
     if (sharing.length >= 2 && services.size >= minServices) {
       if (existing) comeBack(s, existing)
+      const eq = dep.indexOf('=')
+      const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
       const later = list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
       upsertProblem(s, sig, key, [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
@@ -98,6 +117,7 @@ export function forgetDependencyOpenings(s: EngineState): void {
 
 /** Removes the openings before `horizon` (the list is in time order). */
 function dropBefore(list: DepOpening[], horizon: number): void {
+  if (list.length === 0 || list[0]!.at >= horizon) return
   const expired = lowerBound(list, horizon)
   if (expired > 0) list.splice(0, expired)
 }
