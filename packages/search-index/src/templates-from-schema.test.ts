@@ -1,7 +1,7 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { describe, expect, it } from 'vitest'
 import { incidentMappings, problemMappings } from './templates.ts'
-import { mappingFromSchema, recordSchemas, resolve, type SchemaNode } from './templates-from-schema.ts'
+import { KEYWORD_MAX_CHARS, mappingFromSchema, recordSchemas, resolve, type SchemaNode } from './templates-from-schema.ts'
 
 /**
  * Checks a mapping against a schema by the rules of the review's data, independently of how the mapping
@@ -70,7 +70,23 @@ describe('incident and problem mappings from schemas/incident.v1.json and proble
     schema.properties.tags = { type: 'array', items: { type: 'string' } } as SchemaNode
     schema.properties.muted = { type: 'boolean' }
     const m = properties(mappingFromSchema(schema, 'problem.v1.json', { long: ['version'] }))
-    expect([m.reviewedAt, m.tags, m.muted, m.title]).toEqual([{ type: 'date' }, { type: 'keyword' }, { type: 'boolean' }, { type: 'keyword' }])
+    const keyword = { type: 'keyword', ignore_above: KEYWORD_MAX_CHARS }
+    expect([m.reviewedAt, m.tags, m.muted, m.title]).toEqual([{ type: 'date' }, keyword, { type: 'boolean' }, keyword])
+  })
+
+  it('indexes no keyword longer than Lucene takes: every keyword of both mappings stops at 8,191 characters', () => {
+    const keywords = (props: Record<string, estypes.MappingProperty>, prefix = ''): [string, number | undefined][] => Object.entries(props).flatMap(([name, m]) => {
+      const field = m as { type?: string; ignore_above?: number; properties?: Record<string, estypes.MappingProperty>; fields?: Record<string, estypes.MappingProperty> }
+      return [
+        ...(field.type === 'keyword' ? [[`${prefix}${name}`, field.ignore_above] as [string, number | undefined]] : []),
+        ...keywords(field.properties ?? {}, `${prefix}${name}.`),
+        ...keywords(field.fields ?? {}, `${prefix}${name}.`),
+      ]
+    })
+    const all = [...keywords(properties(incidentMappings), 'incident.'), ...keywords(properties(problemMappings), 'problem.')]
+    expect(all.map(([path]) => path)).toEqual(expect.arrayContaining(['problem.signature', 'incident.groupKey', 'incident.services', 'problem.title.keyword']))
+    expect(all.filter(([, limit]) => limit === undefined || limit > KEYWORD_MAX_CHARS)).toEqual([])
+    expect(KEYWORD_MAX_CHARS * 4).toBeLessThanOrEqual(32_766)
   })
 
   it('refuses a choice the schema cannot carry: an unknown field, text on a date, long on a string, an index-only field the schema has', () => {

@@ -105,9 +105,18 @@ export interface MappingChoices {
   indexOnly?: Record<string, estypes.MappingProperty>
 }
 
+/**
+ * The longest keyword value indexed, in characters. Lucene refuses a term of over 32,766 bytes, and with it
+ * the whole document: a problem's signature (the JSON of up to 32 alert names) or an incident's group key
+ * (several label values) can pass that, and the document would be dead-lettered, every version of it. A
+ * longer value is kept in the document and only left out of the index. 8,191 characters of up to 4 bytes
+ * each always fit.
+ */
+export const KEYWORD_MAX_CHARS = 8191
+
 const byKind: Record<Exclude<FieldKind, 'object' | 'string'>, estypes.MappingProperty> = {
   date: { type: 'date' },
-  keyword: { type: 'keyword' },
+  keyword: { type: 'keyword', ignore_above: KEYWORD_MAX_CHARS },
   integer: { type: 'integer' },
   boolean: { type: 'boolean' },
 }

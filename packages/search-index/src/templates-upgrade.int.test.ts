@@ -2,6 +2,7 @@
 // mapping is strict, and without them it refused every newer document.
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
+import { KEYWORD_MAX_CHARS } from './templates-from-schema.ts'
 import { ensureIndices, indexNames, problemMappings } from './templates.ts'
 
 describe('indices made before a schema added a field', () => {
@@ -24,5 +25,47 @@ describe('indices made before a schema added a field', () => {
     await es.index({ index: n.alias, id: doc.id, document: doc, refresh: true })
     const found = await es.search({ index: n.alias, query: { term: { reopenCount: 1 } } })
     expect(found.hits.hits.map((h) => h._id)).toEqual([doc.id])
+  })
+
+  it('take the keyword limit on the next start, and then index a problem whose signature Lucene could not hold as a term', async () => {
+    const prefix = uniqueName('upgrade')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const n = indexNames(prefix).problems
+    // The problems index as the version before the limit made it: keywords of any length.
+    const unlimited = Object.fromEntries(Object.entries(problemMappings.properties!).map(([k, m]) => [k, 'ignore_above' in m ? { type: 'keyword' as const } : m]))
+    await es.indices.create({ index: n.first, mappings: { dynamic: 'strict', properties: unlimited }, aliases: { [n.alias]: { is_write_index: true } } })
+    // 32 alert names of 1,000 characters: a recurring signature of ~32 KB, and of ~64 KB in UTF-8 with a two-byte letter in each.
+    const names = Array.from({ length: 32 }, (_, i) => `${'é'.repeat(999)}${i}`)
+    const signature = JSON.stringify({ kind: 'recurring', environment: 'production', service: 'x', alertNames: names })
+    expect(signature.length).toBeGreaterThan(KEYWORD_MAX_CHARS)
+    const doc = {
+      id: 'prb-000000000000000000000002', kind: 'recurring', status: 'candidate', title: 'x keeps recurring', signature, services: ['x'],
+      environment: 'production', incidentIds: [], incidentCount: 3, firstSeenAt: '2026-12-01T00:00:00.000Z', lastSeenAt: '2026-12-02T00:00:00.000Z',
+      owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 1,
+    }
+    await expect(es.index({ index: n.alias, id: doc.id, document: doc })).rejects.toThrow(/immense term/)
+    await ensureIndices(es, prefix)
+    await es.index({ index: n.alias, id: doc.id, document: doc, refresh: true })
+    const found = await es.search<typeof doc>({ index: n.alias, query: { term: { services: 'x' } } })
+    expect(found.hits.hits.map((h) => [h._id, h._source?.signature])).toEqual([[doc.id, signature]])
+  })
+})
+
+describe('keywords longer than Lucene holds as a term', () => {
+  it('a fresh incidents index takes an incident whose group key is one', async () => {
+    const prefix = uniqueName('upgrade')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    await ensureIndices(es, prefix)
+    const n = indexNames(prefix).incidents
+    // Three label values at the receiver's limit (4,096 characters), of three bytes each in UTF-8: ~36 KB.
+    const groupKey = JSON.stringify({ service: 'x', environment: 'production', labels: ['€'.repeat(4096), '€'.repeat(4096), '€'.repeat(4096)] })
+    expect(Buffer.byteLength(groupKey)).toBeGreaterThan(32_766)
+    await es.index({ index: n.alias, id: 'inc-000000000000000000000001', document: { id: 'inc-000000000000000000000001', status: 'open', services: ['x'], groupKey }, refresh: true })
+    const found = await es.search({ index: n.alias, query: { term: { status: 'open' } } })
+    expect(found.hits.hits.map((h) => h._id)).toEqual(['inc-000000000000000000000001'])
   })
 })
