@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import type { AlertEvent } from '@opsreview/correlation/types'
-import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { MAX_DEAD_LETTER_ERRORS, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaClient, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
@@ -145,6 +145,25 @@ describe('rekeyer on the real Kafka', () => {
 
     const [letter] = await envelopes(kafka, t.deadLetter, 1)
     expect(letter!.envelope).toMatchObject({ reason: 'undecodable', replay: { kind: 'record', key: 'huge', value: huge } })
+    const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 1)
+    expect((JSON.parse(inputs[0]!.value) as { event: AlertEvent }).event.fingerprint).toBe('after')
+    await waitFor(() => (durable.get(`${t.alerts}/0`) === '2' ? true : undefined), { what: 'the source durable past both records' })
+    expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toEqual([])
+  })
+
+  it('dead-letters a record of 200,000 unknown fields with the first of its field errors, and moves on', async () => {
+    // Every unknown field is a field error (the validator lists them all): listed whole, the dead letter of
+    // this 2 MiB record was ~15 MB, over what the dead-letter topic takes, and the rekeyer stopped on it.
+    const { kafka, run, t, producer } = await setup({ alertsConfig: [{ name: 'max.message.bytes', value: String(3 * 1024 * 1024) }] })
+    const fields = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i.toString(36)}`, 0]))
+    const record = JSON.stringify({ ...alertEvent('wide', 'production'), ...fields })
+    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'wide', value: record }, { key: 'after', value: JSON.stringify(alertEvent('after', 'production')) }] })
+    const { lines, durable } = await startRekeyer(kafka, t, `${run}-group`)
+
+    const [letter] = await envelopes(kafka, t.deadLetter, 1)
+    expect(letter!.envelope).toMatchObject({ reason: 'schema-invalid', replay: { kind: 'record', key: 'wide', value: record } })
+    expect(letter!.envelope.detail).toMatchObject({ errorsOmitted: 200_000 - MAX_DEAD_LETTER_ERRORS })
+    expect((letter!.envelope.detail!.errors as unknown[]).length).toBe(MAX_DEAD_LETTER_ERRORS)
     const inputs = await readTopicUntil(kafka, t.input, (m) => m.length >= 1)
     expect((JSON.parse(inputs[0]!.value) as { event: AlertEvent }).event.fingerprint).toBe('after')
     await waitFor(() => (durable.get(`${t.alerts}/0`) === '2' ? true : undefined), { what: 'the source durable past both records' })

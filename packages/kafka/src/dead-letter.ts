@@ -34,11 +34,24 @@ export interface DeadLetterEnvelope {
 /** Headers carry the reason and stage too, so tools can filter without parsing values. */
 export const DEAD_LETTER_HEADERS = Object.freeze({ stage: 'opsreview-stage', reason: 'opsreview-reason' })
 
+/**
+ * The field errors a dead letter lists; `detail.errorsOmitted` counts the rest. The validator lists every
+ * failing field, and a record of 100,000 unknown fields has as many: listed whole, its dead letter grew
+ * past what the dead-letter topic takes, and the stage stopped on that record instead of moving on.
+ */
+export const MAX_DEAD_LETTER_ERRORS = 100
+
+function boundedDetail(detail: Record<string, unknown>): Record<string, unknown> {
+  const errors = detail.errors
+  if (!Array.isArray(errors) || errors.length <= MAX_DEAD_LETTER_ERRORS) return detail
+  return { ...detail, errors: errors.slice(0, MAX_DEAD_LETTER_ERRORS), errorsOmitted: errors.length - MAX_DEAD_LETTER_ERRORS }
+}
+
 /** The Kafka message for an envelope; the key groups a record's dead letters (its origin or its id). */
 export function deadLetterMessage(key: string, envelope: DeadLetterEnvelope): Message {
   return {
     key,
-    value: JSON.stringify(envelope),
+    value: JSON.stringify(envelope.detail ? { ...envelope, detail: boundedDetail(envelope.detail) } : envelope),
     headers: { [DEAD_LETTER_HEADERS.stage]: envelope.stage, [DEAD_LETTER_HEADERS.reason]: envelope.reason },
   }
 }
