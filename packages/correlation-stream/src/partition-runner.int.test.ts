@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { DOCUMENT_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { logStartFrom, PartitionRunner } from './partition-runner.ts'
@@ -290,6 +291,37 @@ describe('PartitionRunner on the real Kafka', () => {
     await createTopics(admin, [topics.incidents], 1)
     await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 45_000, intervalMs: 500, what: 'every incident at its last version on the output topic' })
     expect(lines.some((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays')).toBe(true)
+  })
+
+  it('shortens a document larger than its topic takes, instead of stopping the partition on it for good', async () => {
+    // An incident of 100 notes of 19,990 control characters (the schema takes 20,000), each escaped to six bytes: a ~12 MB document.
+    // Refused by the 8 MiB incidents topic it stopped the correlator, and the restart replayed the same inputs.
+    const { kafka, admin, topics, run, feed } = await setup({ createIncidents: false })
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topics.incidents, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DOCUMENT_MAX_MESSAGE_BYTES) }] }] })
+    const firing: EngineInput = { type: 'alert', event: alertEvent('wide', 'checkout', 'firing', T0) }
+    const incidentId = (new CorrelationEngine().apply(firing)[0] as { incident: Incident }).incident.id
+    const notes: EngineInput[] = Array.from({ length: 100 }, (_, i) => ({
+      type: 'command', command: { id: `note-${String(i).padStart(4, '0')}`, type: 'incident.note', target: incidentId, environment: 'production', actor: 'alice', at: new Date(T0 + i * 1000).toISOString(), text: `${i} ${'\u0001'.repeat(19_990)}` },
+    }))
+    const later: EngineInput = { type: 'alert', event: alertEvent('later', 'search', 'firing', T0 + 60 * MIN) }
+    for (const input of [firing, ...notes, later]) await feed([{ key: inputKey(input), value: JSON.stringify(input) }])
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
+
+    const got = await waitFor(async () => {
+      const latest = await latestByKey<Incident>(kafka, topics.incidents)
+      return latest.size === 2 && latest.get(incidentId)?.notes.at(-1)?.text.startsWith('99 ') ? latest : undefined
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'both incidents, the first with its latest note' })
+    const wide = got.get(incidentId)!
+    expect(Buffer.byteLength(JSON.stringify(wide))).toBeLessThanOrEqual(DOCUMENT_MAX_MESSAGE_BYTES)
+    // The latest notes kept, in order; the members untouched.
+    expect(wide.notes.length).toBeLessThan(100)
+    expect(wide.notes.map((n) => Number(n.text.split(' ')[0]))).toEqual(Array.from({ length: wide.notes.length }, (_, i) => 100 - wide.notes.length + i))
+    expect(wide.alerts.map((a) => a.fingerprint)).toEqual(['wide'])
+    expect(lines.filter((l) => l.msg === 'document larger than its topic takes: its longest lists shortened to fit').length).toBeGreaterThan(0)
+    expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toEqual([])
   })
 
   it('dead-letters input the engine cannot apply, with its origin and the record to replay, and goes on', async () => {

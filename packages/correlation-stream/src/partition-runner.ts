@@ -2,12 +2,13 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer
 import type { Logger } from 'pino'
 import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
-import type { EngineInput, EngineOutput } from '@opsreview/correlation/types'
+import type { EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
 import { requestsOf } from '@opsreview/kafka/publisher'
 import { withinMs } from '@opsreview/kafka/within-ms'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
+import { fittedDocument } from './fitted-document.ts'
 import { classifyFailure, EngineRejectedError, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
@@ -89,14 +90,20 @@ interface PartitionEngine {
  * The outputs are a batch's `drainOutputs`: the last version of each incident and problem the batch changed,
  * once each. The topics keep the latest record per key and the index the highest version, so the versions
  * in between would be overwritten unread (a burst of ten alerts joining one incident is one write, not ten).
+ * A document larger than its topic takes is shortened to fit (`fittedDocument`), and `onShortened` told.
  */
-export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics): { topic: string; messages: Message[] }[] {
+export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics, onShortened?: (kind: 'incident' | 'problem', id: string) => void): { topic: string; messages: Message[] }[] {
   const byTopic = new Map<string, Message[]>()
+  const documentJson = (kind: 'incident' | 'problem', doc: Incident | Problem): string => {
+    const { json, shortened } = fittedDocument(kind, doc)
+    if (shortened) onShortened?.(kind, doc.id)
+    return json
+  }
   for (const o of outputs) {
-    const [topic, key, value] = o.type === 'incident' ? [topics.incidents, o.incident.id, o.incident]
-      : o.type === 'problem' ? [topics.problems, o.problem.id, o.problem]
-      : [topics.commandResults, o.result.commandId, o.result]
-    const message: Message = { key, value: JSON.stringify(value) }
+    const [topic, key, value] = o.type === 'incident' ? [topics.incidents, o.incident.id, documentJson('incident', o.incident)]
+      : o.type === 'problem' ? [topics.problems, o.problem.id, documentJson('problem', o.problem)]
+      : [topics.commandResults, o.result.commandId, JSON.stringify(o.result)]
+    const message: Message = { key, value }
     const messages = byTopic.get(topic)
     if (messages) messages.push(message)
     else byTopic.set(topic, [message])
@@ -332,7 +339,7 @@ export class PartitionRunner {
         inputs++
       }
       outputs = pe.engine.drainOutputs()
-      const topicMessages = outputMessages(outputs, this.#o.topics)
+      const topicMessages = outputMessages(outputs, this.#o.topics, (kind, id) => log.warn({ kind, id }, 'document larger than its topic takes: its longest lists shortened to fit'))
       if (deadLetters.length > 0) topicMessages.push({ topic: this.#o.topics.deadLetter, messages: deadLetters })
       // In requests of at most 1 MiB: a late backlog's release can touch thousands of incidents in one batch,
       // and in one request a partition's record batch would pass max.message.bytes, for good (the replay
