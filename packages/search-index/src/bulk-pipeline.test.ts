@@ -139,6 +139,29 @@ describe('BulkPipeline retries', () => {
     expect(letters.taken).toEqual([])
   })
 
+  it('keeps documents whose write alias is missing waiting while other indices take writes, never dead-letters them', async () => {
+    // The incidents alias deleted with its index: every write to it answers 404 while the alerts' months take theirs.
+    const cluster = elasticsearch({ status: 404, error: { type: 'index_not_found_exception', reason: 'no such index [opsreview-incidents] and [require_alias] request flag is [true] and [opsreview-incidents] is not an alias' } })
+    cluster.refused.add('opsreview-incidents')
+    const letters = deadLetterTopic([])
+    const forgotten: string[] = []
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, forget: (index) => forgotten.push(index) })
+    await pipeline.add(writes(0, 0, ['opsreview-incidents', 'inc-1'], ['alerts-2026.11', 'taken-0']))
+    for (let i = 1; i <= 20; i++) {
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(letters.taken).toEqual([])
+    expect(forgotten).toContain('opsreview-incidents')
+    expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
+    // The alias is back (made again by `prepare`, or by hand): the document is written, its offset durable.
+    cluster.refused.clear()
+    expect(await pipeline.drain(5_000)).toBe(true)
+    expect(cluster.written).toContain('inc-1')
+    expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '1' })
+    expect(letters.taken).toEqual([])
+  })
+
   it('dead-letters what one blocked index refuses while the others take writes, however the retries line up', async () => {
     const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
     cluster.refused.add('alerts-2026.10')

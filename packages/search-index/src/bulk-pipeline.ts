@@ -418,11 +418,13 @@ export class BulkPipeline {
    * A retriable failure of one item: it counts towards the item's attempts only when Elasticsearch took
    * something else since the item's last try (the failure is the item's own, not an outage), and never for
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
-   * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale).
+   * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
+   * nor a write alias missing (`prepare` makes it again; one it cannot make, say a hand-deleted alias whose
+   * index is still there, is the operator's to fix too).
    */
   #blame(p: Pending, c: Classified): void {
     p.last = c
-    p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused'
+    p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
     if (p.counted) p.attempts++
     p.acceptedAtLastTry = this.#accepted
   }

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { IndexerError } from './errors.ts'
-import { indexNames, liveAlertMonths } from './templates.ts'
+import { indexNames, liveAlertMonths, liveDocumentAliases } from './templates.ts'
 
 /** The Kafka record a write came from: where it was, and itself, so a dead letter can put it back. */
 export interface RecordSource {
@@ -118,6 +118,7 @@ export function bulkAction(op: IndexOperation): { index: estypes.BulkIndexOperat
 export function liveWrites(es: Client, prefix: string, topics: { alerts: string; incidents: string; problems: string }) {
   const n = indexNames(prefix)
   const months = liveAlertMonths(es, prefix)
+  const documentAliases = liveDocumentAliases(es, prefix)
   const documents = new Map([
     [topics.alerts, alertDocument(months.indexFor)],
     [topics.incidents, incidentDocument(n.incidents.alias)],
@@ -129,6 +130,10 @@ export function liveWrites(es: Client, prefix: string, topics: { alerts: string;
       if (!documentFor) throw new Error(`no document mapping for topic ${topic}`)
       return documentFor
     },
-    pipeline: { requireAlias: true, prepare: months.prepare, forget: months.forget },
+    pipeline: {
+      requireAlias: true,
+      prepare: async (indices: ReadonlySet<string>) => { await months.prepare(indices); await documentAliases.prepare(indices) },
+      forget: (index: string) => { months.forget(index); documentAliases.forget(index) },
+    },
   }
 }

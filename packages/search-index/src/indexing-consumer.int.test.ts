@@ -241,6 +241,34 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     expect(final).toMatchObject({ owner: 'carol', version: 3, timeToAcknowledgeMs: 10 * 60_000 })
   })
 
+  it('makes the incidents index and alias again when they were deleted by hand, and dead-letters nothing', async () => {
+    const s = await setUp()
+    const indexer = await startIndexer(s)
+    const alias = indexNames(s.prefix).incidents.alias
+    const incident = (id: string, version: number) => ({
+      id, title: 'Checkout errors', status: 'open', severity: 'critical', services: ['checkout'], environment: 'production',
+      groupKey: 'checkout|production', openedAt: '2026-11-30T08:00:00.000Z', resolvedAt: null, resolvedBy: null, lastEventAt: '2026-11-30T08:05:00.000Z',
+      alertCount: 1, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+      problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version,
+    })
+    await s.sendIncidents([incident('inc-0000000000000000000000a1', 1)])
+    await waitFor(async () => ((await s.committed(s.incidentTopic)) === 1 ? true : undefined), { what: 'the first incident written' })
+    await s.es.indices.delete({ index: indexNames(s.prefix).incidents.first })
+    expect(await s.es.indices.existsAlias({ name: alias })).toBe(false)
+    // Alerts keep flowing meanwhile, so a failing incident write would count towards its attempts.
+    await s.send([alertEvent(1), alertEvent(3)])
+    await s.sendIncidents([incident('inc-0000000000000000000000a2', 1), incident('inc-0000000000000000000000a1', 2)])
+    await waitFor(async () => ((await s.committed(s.incidentTopic)) === 3 ? true : undefined), { what: 'both incident versions written after the deletion' })
+    await s.es.indices.refresh({ index: alias })
+    const found = await s.es.search<{ version: number }>({ index: alias, query: { match_all: {} } })
+    expect(found.hits.hits.map((h) => [h._id, h._source?.version]).sort()).toEqual([['inc-0000000000000000000000a1', 2], ['inc-0000000000000000000000a2', 1]])
+    expect(indexer.itemRetries()).toBeGreaterThan(0)
+    const admin = s.kafka.admin()
+    await admin.connect()
+    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
+    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
+  })
+
   it('writes incidents in a lane of their own while alert bulk requests are held up, committing each lane only as far as it is durable', async () => {
     const s = await setUp()
     const hold = holdingAlertBulks(s.es, s.prefix)

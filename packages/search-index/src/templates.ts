@@ -109,15 +109,44 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval 
   }
   for (const kind of ['incidents', 'problems'] as const) {
     const names = n[kind]
-    if (!(await es.indices.existsAlias({ name: names.alias }))) {
-      await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
-    } else {
+    if (!(await ensureDocumentAlias(es, prefix, kind))) {
       await es.indices.putSettings({ index: names.alias, settings: { refresh_interval: refreshOf[kind] } })
       // A field a newer schema adds (the mappings are strict): an index made before it would refuse every
       // document that has it. Adding a field is allowed on a live index; changing one is not, and fails here.
       const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
       await es.indices.putMapping({ index: names.alias, properties, dynamic })
     }
+  }
+}
+
+/** Creates the first incidents or problems index behind its write alias, unless the alias exists; true when it made one. */
+async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents' | 'problems'): Promise<boolean> {
+  const names = indexNames(prefix)[kind]
+  if (await es.indices.existsAlias({ name: names.alias })) return false
+  await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
+  return true
+}
+
+/**
+ * The incidents and problems write aliases, made again after a write found one missing (its index deleted
+ * by hand, a cluster restored without it), as `ensureIndices` makes them at the start: their documents
+ * then wait for the alias, not for the indexer's restart, and are never dead-lettered for it. The topics
+ * still hold every incident's and problem's latest version for a rebuild to fill the history in.
+ */
+export function liveDocumentAliases(es: Client, prefix: string) {
+  const n = indexNames(prefix)
+  const kinds = new Map<string, 'incidents' | 'problems'>([[n.incidents.alias, 'incidents'], [n.problems.alias, 'problems']])
+  const missing = new Set<string>()
+  return {
+    async prepare(indices: ReadonlySet<string>): Promise<void> {
+      for (const index of indices) {
+        const kind = kinds.get(index)
+        if (kind === undefined || !missing.has(index)) continue
+        await ensureDocumentAlias(es, prefix, kind)
+        missing.delete(index)
+      }
+    },
+    forget: (index: string) => { if (kinds.has(index)) missing.add(index) },
   }
 }
 
