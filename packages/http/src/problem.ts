@@ -18,6 +18,7 @@ export const problems = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content-Type must be application/json' },
   INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
   VALIDATION_FAILED: { status: 400, title: 'Request body does not match the schema' },
+  ALERTS_REFUSED: { status: 422, title: 'No alert of the notification could be accepted' },
   INVALID_QUERY: { status: 400, title: 'Invalid query parameter' },
   BAD_REQUEST: { status: 400, title: 'Malformed request' },
   UNAVAILABLE: { status: 503, title: 'Temporarily unavailable, retry later' },
@@ -43,7 +44,11 @@ export class HttpProblem extends Error {
   }
 }
 
-export function sendProblem(res: Response, problem: HttpProblem): void {
+/**
+ * `extensions`: members beyond RFC 9457's (a refused notification's `rejected` list), after them; one
+ * named like a standard member does not replace it.
+ */
+export function sendProblem(res: Response, problem: HttpProblem, extensions: Record<string, unknown> = {}): void {
   if (problem.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(problem.retryAfterSeconds))
   if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="opsreview"')
   const body: Record<string, unknown> = {
@@ -54,6 +59,7 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
     detail: problem.message,
   }
   if (problem.errors) body.errors = problem.errors
+  for (const [name, value] of Object.entries(extensions)) if (!(name in body)) body[name] = value
   res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
 }
 

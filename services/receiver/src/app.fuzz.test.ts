@@ -91,8 +91,10 @@ describe('receiver fuzz (in-process)', () => {
       const before = { alerts: r.publisher.sent.get(TEST_TOPICS.alerts)?.length ?? 0, dead: r.publisher.sent.get(TEST_TOPICS.rejected)?.length ?? 0 }
       const res = await post(`${url}/webhooks/alertmanager`, body)
       const answer = await expectSane(res, 'alertmanager')
-      if (res.status !== 200) return
+      // 422: every alert refused (and dead-lettered), listed as in a 200.
+      if (res.status !== 200 && res.status !== 422) return
       const { accepted, published, rejected } = answer as Accepted
+      expect(res.status === 422).toBe(accepted === 0 && rejected.length > 0)
       const alerts = body.alerts as unknown[]
       expect(accepted + rejected.length).toBe(alerts.length)
       // Every generated good alert passes; a "bad" one may still be valid (a hostile value can be harmless).

@@ -93,10 +93,14 @@ describe('receiver on the real Kafka', () => {
   it('refuses bad alerts alone and bad bodies with problem+json naming the fields, and dead-letters both', async () => {
     const r = await startReceiver({ bodyLimit: 4096 })
     const badAlert = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'x', groupKey: 'g', alerts: [{ status: 'burning', labels: {} }] })
-    expect(badAlert.status).toBe(200)
-    const accepted = await badAlert.json() as { accepted: number; rejected: { index: number; errors: { path: string }[] }[] }
-    expect(accepted.accepted).toBe(0)
-    expect(accepted.rejected[0]!.errors.map((e) => e.path).sort()).toEqual(['/alerts/0/labels/alertname', '/alerts/0/startsAt', '/alerts/0/status'])
+    // Its only alert refused: nothing of the notification could be used, a 4xx naming the fields.
+    expect(badAlert.status).toBe(422)
+    expect(badAlert.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    const refused = await badAlert.json() as { code: string; errors: { path: string }[]; accepted: number; rejected: { index: number; errors: { path: string }[] }[] }
+    expect(refused.code).toBe('ALERTS_REFUSED')
+    expect(refused.errors.map((e) => e.path).sort()).toEqual(['/alerts/0/labels/alertname', '/alerts/0/startsAt', '/alerts/0/status'])
+    expect(refused.accepted).toBe(0)
+    expect(refused.rejected[0]!.errors.map((e) => e.path).sort()).toEqual(['/alerts/0/labels/alertname', '/alerts/0/startsAt', '/alerts/0/status'])
 
     const invalid = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', groupKey: 'g', alerts: 'none' })
     expect(invalid.status).toBe(400)

@@ -10,7 +10,7 @@ import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dea
 import { tokenAuth } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
-import { HttpProblem, problemHandler, toProblem } from '@opsreview/http/problem'
+import { HttpProblem, problemHandler, sendProblem, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
 import { SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetter, type SpoolRecord } from '@opsreview/spool'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
@@ -370,13 +370,21 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       for (const r of [...allRefused, ...rejected.slice(MAX_REFUSED_ALERTS)]) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
       if (allRefused.length > 0) req.log.info({ refused: allRefused.length, reasons: [...new Set(allRefused.map((r) => r.reason))] }, 'alerts refused and dead-lettered')
       metrics.published.inc({ source: 'alertmanager' }, published)
-      res.status(200).json({
+      const answer = {
         accepted: accepted.length - tooLarge.length,
         published,
         truncatedAlerts,
         rejected: allRefused.map(({ index, reason, errors }) => ({ index, reason, errors })),
         rejectedTotal: rejected.length + tooLarge.length,
-      })
+      }
+      if (answer.accepted === 0 && answer.rejectedTotal > 0) {
+        // Nothing of it could be used: a 4xx naming the failing fields, which Alertmanager counts as a
+        // failed notification (and, rightly, never retries). Each refused alert is dead-lettered already.
+        const errors = capErrors(allRefused.flatMap((r) => r.errors))
+        sendProblem(res, new HttpProblem('ALERTS_REFUSED', `${answer.rejectedTotal} alert(s) refused, none accepted; each is dead-lettered`, { errors }), answer)
+        return
+      }
+      res.status(200).json(answer)
     } catch (err) {
       next(asProblem(err))
     }

@@ -21,8 +21,8 @@ describe('dead-letter replay through the real receiver', () => {
 
     const notification = { version: '4', status: 'firing', receiver: 'x', groupKey: 'g', alerts: [{ status: 'burning', labels: {} }] }
     const res = await fetch(`${url}/webhooks/alertmanager`, { method: 'POST', body: JSON.stringify(notification), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } })
-    expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ accepted: 0, rejectedTotal: 1 })
+    expect(res.status).toBe(422)
+    expect(await res.json()).toMatchObject({ code: 'ALERTS_REFUSED', accepted: 0, rejectedTotal: 1 })
     const [letter] = await readTopicUntil(kafka, topics.rejected, (m) => m.length >= 1)
     expect((JSON.parse(letter!.value) as DeadLetterEnvelope).replay).toMatchObject({ kind: 'webhook', path: '/webhooks/alertmanager' })
 
@@ -33,8 +33,8 @@ describe('dead-letter replay through the real receiver', () => {
       { kafka, logger: pino({ level: 'silent' }), topics: [topics.rejected], receiverUrl: url, ingestToken: TOKEN },
     )
     expect(result.json).toMatchObject({ matched: 1, replayed: 0, failed: 1 })
-    expect((result.json as { outcomes: unknown[] }).outcomes[0]).toMatchObject({ outcome: 'failed', retriable: false, status: 200 })
-    expect(result.text).toContain('receiver answered 200 but refused 1 of 1 alert(s): alert 0 schema-invalid')
+    expect((result.json as { outcomes: unknown[] }).outcomes[0]).toMatchObject({ outcome: 'failed', retriable: false, status: 422 })
+    expect(result.text).toContain('receiver answered 422 (ALERTS_REFUSED: 1 alert(s) refused, none accepted; each is dead-lettered)')
     expect(result.exitCode).toBe(1)
     // Nothing reached the alerts topic.
     expect(await readTopicToEnd(kafka, topics.alerts)).toHaveLength(0)
