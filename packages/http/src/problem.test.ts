@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { HttpProblem, toProblem } from './problem.ts'
+import type { Response } from 'express'
+import { HttpProblem, sendProblem, toProblem } from './problem.ts'
 
 /** What the router throws for a bad %-escape in a path parameter. */
 function routerDecodeError(): URIError {
@@ -43,5 +44,29 @@ describe('toProblem', () => {
     expect(toProblem(new TypeError('x is undefined')).status).toBe(500)
     expect(toProblem('a string').status).toBe(500)
     expect(toProblem(null).status).toBe(500)
+  })
+})
+
+describe('sendProblem', () => {
+  /** The little of express's Response that sendProblem uses, recording what it was given. */
+  function response() {
+    const sent: { status?: number; type?: string; body?: string; headers: Record<string, string> } = { headers: {} }
+    const res = {
+      setHeader: (name: string, value: string) => { sent.headers[name] = value },
+      status(code: number) { sent.status = code; return this },
+      type(t: string) { sent.type = t; return this },
+      send(body: string) { sent.body = body; return this },
+    }
+    return { res: res as unknown as Response, sent }
+  }
+
+  it('writes the extensions after the standard members, never in place of one', () => {
+    const { res, sent } = response()
+    sendProblem(res, new HttpProblem('ALERTS_REFUSED', '2 alert(s) refused', { errors: [{ path: '/alerts/0/status', message: 'must be equal to one of the allowed values' }] }), { accepted: 0, rejectedTotal: 2, status: 200, code: 'OK' })
+    expect(sent.status).toBe(422)
+    expect(sent.type).toBe('application/problem+json')
+    const body = JSON.parse(sent.body!) as Record<string, unknown>
+    expect(Object.keys(body)).toEqual(['type', 'title', 'status', 'code', 'detail', 'errors', 'accepted', 'rejectedTotal'])
+    expect(body).toMatchObject({ status: 422, code: 'ALERTS_REFUSED', detail: '2 alert(s) refused', accepted: 0, rejectedTotal: 2 })
   })
 })
