@@ -15,6 +15,10 @@ describe('parseReviewWindow', () => {
 
   it('names every fault', () => {
     expect(parseReviewWindow({ since: ['24h', '7d'] }, NOW)).toEqual({ ok: false, errors: [{ path: '/since', message: 'must be given once' }] })
+    // With from or to, since was read by nothing, whatever it said: a bad or repeated one went unnoticed.
+    expect(parseReviewWindow({ from: '2026-11-30T00:00:00Z', since: 'banana' }, NOW)).toEqual({ ok: false, errors: [{ path: '/since', message: 'must not be given with from or to' }] })
+    expect(parseReviewWindow({ to: '2026-12-01T00:00:00Z', since: ['1d', '7d'] }, NOW)).toEqual({ ok: false, errors: [{ path: '/since', message: 'must not be given with from or to' }] })
+    expect(parseReviewWindow({ from: '2026-11-30T00:00:00Z', since: '' }, NOW)).toMatchObject({ ok: true })
     expect(parseReviewWindow({ since: '367d' }, NOW)).toMatchObject({ errors: [{ path: '/since' }] })
     expect(parseReviewWindow({ since: '0h' }, NOW)).toMatchObject({ errors: [{ path: '/since' }] })
     expect(parseReviewWindow({ since: '99999999999999999999d' }, NOW)).toMatchObject({ errors: [{ path: '/since' }] })

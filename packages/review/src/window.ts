@@ -69,7 +69,7 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
 /**
  * The window of a review from its query (docs/review-api.md):
  * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`; at most 366 days apart;
- * - else `since`: a duration up to a year ending now (`90m`, `24h`, `7d`), or a local day with an optional
+ * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a local day with an optional
  *   wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
  * - else the last 24 h.
  * Local means in `tz` (an IANA zone) or the service's default zone. Each parameter at most once; every fault is named.
@@ -90,6 +90,8 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
   let to = nowMs
   let from = nowMs - DAY
   if ((fromRaw !== undefined && fromRaw !== '') || (toRaw !== undefined && toRaw !== '')) {
+    // Two windows asked for at once: answering either would be a window the caller did not ask for.
+    if (raw.since !== undefined && raw.since !== '') errors.push({ path: '/since', message: 'must not be given with from or to' })
     const f = instant('from')
     const t = instant('to')
     if (errors.length === 0) {
