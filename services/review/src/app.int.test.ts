@@ -582,6 +582,12 @@ describe('PATCH with an Idempotency-Key', () => {
       method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json', 'idempotency-key': 'retry-1' }, body: JSON.stringify({ actor: 'ann', owner: 'bob', note: 'looking' }),
     })
     expect(elsewhere.status).toBe(422)
+    // The same key and body on the other route, by the incident's own id: no incident passed off as a problem's decision.
+    const otherRoute = await fetch(`${r.url}/api/v1/problems/inc-000000000000000000000001`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json', 'idempotency-key': 'retry-1' }, body: JSON.stringify(body),
+    })
+    expect(otherRoute.status).toBe(404)
+    expect(otherRoute.headers.get('idempotent-replayed')).toBeNull()
     const badKey = await patch(r.url, 'has space', body)
     expect(badKey.status).toBe(400)
     expect(((await badKey.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('header:idempotency-key')

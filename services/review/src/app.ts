@@ -162,6 +162,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   const read = tokenAuth([...deps.readTokens, ...deps.writeTokens])
   const write = tokenAuth(deps.writeTokens)
 
+  /**
+   * A decision's target from its route: an id of the other kind names nothing there (404). Checked before a
+   * keyed retry's kept answer is looked up, which must never answer for the other route: the same key and
+   * body on `/problems/inc-…` replayed the incident route's answer, an incident as a problem's decision.
+   */
+  function routeTarget(req: Request, kind: 'inc' | 'prb'): string {
+    const id = String(req.params.id)
+    if (!ID.test(id) || !id.startsWith(`${kind}-`)) throw new HttpProblem('NOT_FOUND', `No such id ${id}`)
+    return id
+  }
+
   async function getDoc<T>(index: string, id: string): Promise<T> {
     if (!ID.test(id)) throw new HttpProblem('NOT_FOUND', `No such id ${id}`)
     const r = await es.search<T>({ index, size: 1, query: { term: { id } } })
@@ -463,9 +474,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
-      const replay = replayOf(req, String(req.params.id), actor)
+      const id = routeTarget(req, 'inc')
+      const replay = replayOf(req, id, actor)
       if (replay) return send(res, replay)
-      const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
+      const incident = await getDoc<IncidentDoc>(indices.incidents, id)
       if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
       const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
@@ -491,9 +503,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
-      const replay = replayOf(req, String(req.params.id), actor)
+      const id = routeTarget(req, 'prb')
+      const replay = replayOf(req, id, actor)
       if (replay) return send(res, replay)
-      const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
+      const problem = await getDoc<ProblemDoc>(indices.problems, id)
       const commands: CommandDraft[] = []
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
       if (patch.owner) commands.push({ type: 'problem.assign', actor, owner: patch.owner })
