@@ -526,7 +526,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   /** Who the token is (its name, or null for a bare token), and whether reports can be filed here. */
-  app.get('/api/v1/whoami', read, knownQuery, (req, res) => {
+  app.get('/api/v1/whoami', read, knownQuery, dataset, (req, res) => {
     res.json({ name: req.tokenName ?? null, reports: deps.reports !== undefined })
   })
 

@@ -83,7 +83,7 @@ describe('?dataset= on the review API (real Elasticsearch and Kafka)', () => {
 
   it('a missing dataset is 404, a malformed or repeated one 400 naming dataset, on every read endpoint', async () => {
     const { call, merged } = await startWithDataset()
-    for (const path of ['/api/v1/incidents', `/api/v1/incidents/${merged.id}`, '/api/v1/problems', '/api/v1/problems/prb-0000000000000000000000ff', '/api/v1/review', '/api/v1/review.md']) {
+    for (const path of ['/api/v1/incidents', `/api/v1/incidents/${merged.id}`, '/api/v1/problems', '/api/v1/problems/prb-0000000000000000000000ff', '/api/v1/review', '/api/v1/review.md', '/api/v1/whoami']) {
       const missing = await call(`${path}?dataset=nope`)
       expect(missing.status, path).toBe(404)
       expect(missing.type).toContain('application/problem+json')
