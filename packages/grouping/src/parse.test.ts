@@ -115,6 +115,12 @@ describe('parseGroupingRules', () => {
     expect(r.errors[0]!.message).toMatch(/^is not a valid regex: /)
   })
 
+  it('refuses a regex that is valid only inside the anchoring group, where it would match anything', () => {
+    // `^(?:api)|(.*)$`: the wrapped form compiles, and its second branch takes every value.
+    const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match: { service: { regex: 'api)|(.*' } }, by: ['service'] }] } }), 'json')
+    expect(r).toMatchObject({ ok: false, errors: [{ path: '/groupBy/rules/0/match/service/regex', message: expect.stringMatching(/^is not a valid regex: /) }] })
+  })
+
   it('gives the line of each YAML error, the key line for an unknown key', () => {
     const text = yamlFile
       .replace('  labels: [env]\n', '  labels: [env]\n  colour: red\n')

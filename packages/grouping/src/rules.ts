@@ -132,8 +132,12 @@ export function labelValue(labels: Readonly<Record<string, string>>, name: strin
   return typeof v === 'string' && v !== '' && Object.hasOwn(labels, name) ? v : undefined
 }
 
-/** Anchored like Alertmanager's and Prometheus's matchers: `api` does not match `api-gateway`. */
+/**
+ * Anchored like Alertmanager's and Prometheus's matchers: `api` does not match `api-gateway`. The source is
+ * compiled alone first: `api)|(.*` is no regex, but wrapped it closed the anchoring group and matched anything.
+ */
 export function compileRegex(source: string): RegExp {
+  new RegExp(source, 'u')
   return new RegExp(`^(?:${source})$`, 'u')
 }
 
