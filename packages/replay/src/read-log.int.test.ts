@@ -61,6 +61,12 @@ describe('readLog on the real Kafka', () => {
     expect(seen).toEqual(['a0', 'a1', 'a2'])
     expect(stats).toMatchObject({ records: 3, partitions: 3 })
     expect(await admin.listTopics()).not.toContain(missing)
+    // From before 1970, as a warm-up can make it: from the start of the log, not Kafka's "latest" (-1).
+    for (const fromMs of [-1, -5, -86_400_000]) {
+      const early: string[] = []
+      await readLog({ kafka, topics: [alerts], fromMs, toMs: T + 10_000, groupId: uniqueName('log-reader'), idleTimeoutMs: 10_000 }, (r) => early.push(r.value))
+      expect(early, String(fromMs)).toEqual(['a0', 'a1', 'a2'])
+    }
   })
 
   it('stops when its signal aborts (Ctrl-C), rejecting with the reason, and deletes its group', async () => {

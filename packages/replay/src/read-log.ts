@@ -58,7 +58,9 @@ async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number,
     const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
     // kafkajs answers -1 (or the high watermark) for a partition with no record that late.
     const at = async (ms: number) => new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset) < 0n ? high.get(p.partition)! : BigInt(p.offset)]))
-    const starts = await at(fromMs)
+    // Kafka reads a negative time as a request for a special offset (-1 the latest, -2 the earliest): a start
+    // before 1970 (`--from 1970-01-07T23:59:59.999Z` less a 7-day warm-up is -1) read nothing at all.
+    const starts = await at(Math.max(0, fromMs))
     const ends = await at(toMs + 1)
     for (const [partition, h] of high) out.push({ topic, partition, start: starts.get(partition) ?? h, end: ends.get(partition) ?? h })
   }
