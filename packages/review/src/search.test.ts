@@ -5,20 +5,33 @@ import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, hitsTot
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
 describe('cursors', () => {
+  const opened = 'incidents:openedAt:desc' as const
+  const bySeverity = 'incidents:severity:desc' as const
   it('round-trip what the API hands out, the missing-value marker included', () => {
-    for (const sort of [[1764576000000, 'inc-1'], [MISSING_DATE_SORT_MS, 'inc-2']]) expect(decodeCursor(encodeCursor(sort), 'openedAt')).toEqual(sort)
-    expect(decodeCursor(encodeCursor([3, 'inc-1']), 'severity')).toEqual([3, 'inc-1'])
-    expect(decodeCursor(encodeCursor([1, 'inc-1']), 'severity')).toEqual([1, 'inc-1'])
-    expect(decodeCursor(encodeCursor([0, 'inc-1']), 'severity')).toBeUndefined()
-    expect(decodeCursor(encodeCursor(['critical', 'inc-1']), 'severity')).toBeUndefined()
-    expect(decodeCursor(encodeCursor([5, 'inc-1']), 'severity')).toBeUndefined()
+    for (const sort of [[1764576000000, 'inc-1'], [MISSING_DATE_SORT_MS, 'inc-2']]) expect(decodeCursor(encodeCursor(opened, sort), opened)).toEqual(sort)
+    expect(decodeCursor(encodeCursor(bySeverity, [3, 'inc-1']), bySeverity)).toEqual([3, 'inc-1'])
+    expect(decodeCursor(encodeCursor(bySeverity, [1, 'inc-1']), bySeverity)).toEqual([1, 'inc-1'])
+    expect(decodeCursor(encodeCursor(bySeverity, [0, 'inc-1']), bySeverity)).toBeUndefined()
+    expect(decodeCursor(encodeCursor(bySeverity, ['critical', 'inc-1']), bySeverity)).toBeUndefined()
+    expect(decodeCursor(encodeCursor(bySeverity, [5, 'inc-1']), bySeverity)).toBeUndefined()
   })
 
   it('refuse every other shape', () => {
-    for (const raw of [b64([]), b64([1]), b64([1, 'a', 2]), b64([1.5, 'a']), b64(['1', 'a']), b64([null, 'a']), b64([2 ** 63, 'a']), b64([1, 1]), b64([1, '']), b64({}), b64('x'), 'not base64!', '']) {
-      expect(decodeCursor(raw, 'openedAt'), raw).toBeUndefined()
+    for (const raw of [b64([]), b64([opened]), b64([opened, 1]), b64([opened, 1, 'a', 2]), b64([opened, 1.5, 'a']), b64([opened, '1', 'a']), b64([opened, null, 'a']), b64([opened, 2 ** 63, 'a']), b64([opened, 1, 1]), b64([opened, 1, '']), b64({}), b64('x'), 'not base64!', '']) {
+      expect(decodeCursor(raw, opened), raw).toBeUndefined()
     }
-    expect(decodeCursor(b64([1.5, 'a']), 'severity')).toBeUndefined()
+    expect(decodeCursor(b64([bySeverity, 1.5, 'a']), bySeverity)).toBeUndefined()
+  })
+
+  it('refuse a cursor of another list or sort, whose values would fit but page another order', () => {
+    const values = [1764576000000, 'inc-1']
+    for (const other of ['incidents:openedAt:asc', 'incidents:resolvedAt:desc', 'problems:lastSeenAt:desc'] as const) {
+      expect(decodeCursor(encodeCursor(other, values), opened), other).toBeUndefined()
+    }
+    // The cursors handed out before they named their sort: two values alone.
+    expect(decodeCursor(b64(values), opened)).toBeUndefined()
+    const r = parseIncidentQuery({ sort: 'openedAt:asc', cursor: encodeCursor(opened, values) })
+    expect(r).toEqual({ ok: false, errors: [{ path: '/cursor', message: 'is not a cursor this API returned for this list and sort' }] })
   })
 })
 
@@ -46,13 +59,14 @@ describe('parseProblemQuery', () => {
 
   it('pages as incidents do: size 1 to 200, and a cursor of lastSeenAt and id for search_after', () => {
     const cursor = [1764576000000, 'prb-00000000000000000000000a']
-    const r = parseProblemQuery({ size: '5', cursor: encodeCursor(cursor) })
+    const r = parseProblemQuery({ size: '5', cursor: encodeCursor('problems:lastSeenAt:desc', cursor) })
     expect(r).toEqual({ ok: true, value: { size: 5, cursor } })
     if (!r.ok) return
     expect(problemSearchRequest('p', r.value)).toMatchObject({ size: 5, search_after: cursor, sort: [{ lastSeenAt: { order: 'desc', missing: MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }] })
-    const bad = parseProblemQuery({ size: '201', cursor: b64(['2026-12-01', 'prb-1']) })
-    expect(bad).toEqual({ ok: false, errors: [{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned' }] })
-    expect(parseProblemQuery({ size: ['1', '2'], cursor: [encodeCursor(cursor), encodeCursor(cursor)] })).toMatchObject({ ok: false, errors: [{ path: '/size', message: 'must be given once' }, { path: '/cursor', message: 'must be given once' }] })
+    const bad = parseProblemQuery({ size: '201', cursor: b64(['problems:lastSeenAt:desc', '2026-12-01', 'prb-1']) })
+    expect(bad).toEqual({ ok: false, errors: [{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned for this list and sort' }] })
+    const twice = encodeCursor('problems:lastSeenAt:desc', cursor)
+    expect(parseProblemQuery({ size: ['1', '2'], cursor: [twice, twice] })).toMatchObject({ ok: false, errors: [{ path: '/size', message: 'must be given once' }, { path: '/cursor', message: 'must be given once' }] })
   })
 })
 

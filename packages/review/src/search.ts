@@ -37,17 +37,27 @@ const enums: Record<string, readonly string[]> = { status: incidentSchema.defini
 export const MISSING_DATE_SORT_MS = -62_167_219_200_000
 const LATEST_SORT_MS = 253_402_300_799_999
 
-/** Cursors are opaque to clients: base64url JSON of Elasticsearch's sort values. */
-export function encodeCursor(sortValues: unknown[]): string {
-  return Buffer.from(JSON.stringify(sortValues)).toString('base64url')
+/**
+ * Which list and sort a cursor belongs to (`incidents:openedAt:desc`): a cursor carries it, and is taken
+ * only by a request of the same list and sort. The values alone fit another sort of the same kind (any
+ * date sort, either direction) and gave a wrong page without a word.
+ */
+export type CursorSort = `incidents:${IncidentQuery['sort']['field']}:${'asc' | 'desc'}` | `problems:${ProblemSortField}:desc`
+export const incidentCursorSort = (sort: IncidentQuery['sort']): CursorSort => `incidents:${sort.field}:${sort.order}`
+export const PROBLEM_CURSOR_SORT: CursorSort = 'problems:lastSeenAt:desc'
+
+/** Cursors are opaque to clients: base64url JSON of their list and sort, then Elasticsearch's sort values. */
+export function encodeCursor(sort: CursorSort, sortValues: unknown[]): string {
+  return Buffer.from(JSON.stringify([sort, ...sortValues])).toString('base64url')
 }
 
 /**
- * A cursor is accepted only in the shape this API hands out for the requested sort: the sort value
- * (epoch milliseconds for a date, the severity's rank for severity) and the incident or problem id that breaks ties.
- * Anything else would reach Elasticsearch as a `search_after` it refuses.
+ * A cursor is accepted only in the shape this API hands out for the requested list and sort: that sort,
+ * the sort value (epoch milliseconds for a date, the severity's rank for severity) and the incident or
+ * problem id that breaks ties. Anything else would reach Elasticsearch as a `search_after` it refuses, or
+ * page another sort. Returns the `search_after` values.
  */
-export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['field'] | ProblemSortField): unknown[] | undefined {
+export function decodeCursor(raw: string, sort: CursorSort): unknown[] | undefined {
   if (raw.length > 1000 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined
   let v: unknown
   try {
@@ -55,8 +65,9 @@ export function decodeCursor(raw: string, sortField: IncidentQuery['sort']['fiel
   } catch {
     return undefined
   }
-  if (!Array.isArray(v) || v.length !== 2) return undefined
-  const [value, id] = v as [unknown, unknown]
+  if (!Array.isArray(v) || v.length !== 3 || v[0] !== sort) return undefined
+  const sortField = sort.split(':')[1]
+  const [, value, id] = v as [unknown, unknown, unknown]
   if (typeof id !== 'string' || id.length === 0 || id.length > 128) return undefined
   if (sortField === 'severity') return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= SEVERITIES.length + 1 ? [value, id] : undefined
   return Number.isSafeInteger(value) && (value as number) >= MISSING_DATE_SORT_MS && (value as number) <= LATEST_SORT_MS ? [value, id] : undefined
@@ -78,7 +89,7 @@ export function parameterReader(raw: Record<string, unknown>, errors: FieldError
 }
 
 /** `size` and `cursor` of a list, read alike on every list: the cursor must be one handed out for the same sort. */
-function pageOf(str: (name: string) => string | undefined, errors: FieldError[], sortField: IncidentQuery['sort']['field'] | ProblemSortField, defaultSize: number): { size: number; cursor?: unknown[] } {
+function pageOf(str: (name: string) => string | undefined, errors: FieldError[], sort: CursorSort, defaultSize: number): { size: number; cursor?: unknown[] } {
   const page: { size: number; cursor?: unknown[] } = { size: defaultSize }
   const size = str('size')
   if (size) {
@@ -88,8 +99,8 @@ function pageOf(str: (name: string) => string | undefined, errors: FieldError[],
   }
   const cursor = str('cursor')
   if (cursor) {
-    const decoded = decodeCursor(cursor, sortField)
-    if (!decoded) errors.push({ path: '/cursor', message: 'is not a cursor this API returned' })
+    const decoded = decodeCursor(cursor, sort)
+    if (!decoded) errors.push({ path: '/cursor', message: 'is not a cursor this API returned for this list and sort' })
     else page.cursor = decoded
   }
   return page
@@ -122,7 +133,7 @@ export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; va
     if (!sortFields.includes(field as (typeof sortFields)[number])) errors.push({ path: '/sort', message: `must be one of ${sortFields.join(', ')}, with :asc or :desc` })
     else value.sort = { field: field as IncidentQuery['sort']['field'], order: order as 'asc' | 'desc' }
   }
-  Object.assign(value, pageOf(str, errors, value.sort.field, 20))
+  Object.assign(value, pageOf(str, errors, incidentCursorSort(value.sort), 20))
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
 }
 
@@ -218,7 +229,7 @@ export function parseProblemQuery(raw: Record<string, unknown>): { ok: true; val
     const v = str(name)
     if (v !== undefined) (value as unknown as Record<string, string>)[name] = v
   }
-  Object.assign(value, pageOf(str, errors, 'lastSeenAt', PROBLEM_PAGE_SIZE))
+  Object.assign(value, pageOf(str, errors, PROBLEM_CURSOR_SORT, PROBLEM_PAGE_SIZE))
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value }
 }
 
@@ -267,13 +278,13 @@ export function hitsTotal(r: Pick<estypes.SearchResponse<unknown>, 'hits'>): num
 }
 
 /** One page of a search answer: its hits' documents, the total, and the cursor of the next page (null on the last). */
-export function listPage<T>(r: estypes.SearchResponse<T>, size: number): { total: number; items: (T | undefined)[]; nextCursor: string | null } {
+export function listPage<T>(r: estypes.SearchResponse<T>, size: number, sort: CursorSort): { total: number; items: (T | undefined)[]; nextCursor: string | null } {
   const hits = r.hits.hits
   const last = hits.at(-1)
   return {
     total: hitsTotal(r),
     items: hits.map((h) => h._source),
-    nextCursor: hits.length === size && last?.sort ? encodeCursor(last.sort) : null,
+    nextCursor: hits.length === size && last?.sort ? encodeCursor(sort, last.sort) : null,
   }
 }
 

@@ -319,9 +319,9 @@ describe('review API on the real Elasticsearch', () => {
     expect(new Set(seen.map((p) => p.id)).size).toBe(208)
     expect(seen.map((p) => p.lastSeenAt)).toEqual(seen.map((p) => p.lastSeenAt).sort().reverse())
 
-    const bad = await r.get(`/api/v1/problems?size=0&cursor=${Buffer.from(JSON.stringify(['2026-12-01', 'prb-1'])).toString('base64url')}`)
+    const bad = await r.get(`/api/v1/problems?size=0&cursor=${Buffer.from(JSON.stringify(['problems:lastSeenAt:desc', '2026-12-01', 'prb-1'])).toString('base64url')}`)
     expect(bad.status).toBe(400)
-    expect(bad.body.errors).toEqual([{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned' }])
+    expect(bad.body.errors).toEqual([{ path: '/size', message: 'must be an integer from 1 to 200' }, { path: '/cursor', message: 'is not a cursor this API returned for this list and sort' }])
   })
 
   it('publishes decisions as commands, answering 202, and keeps read and write tokens apart', async () => {
@@ -389,13 +389,16 @@ describe('the review API refuses bad input with a 4xx naming the field (issue 10
 
   it('takes only cursors of the shape it hands out, and pages past incidents without the sort field', async () => {
     const r = await startReview()
-    for (const cursor of [b64([{}, {}]), b64([null, 'inc-1']), b64(['2026', 'inc-1']), b64([1, 2]), b64([1]), b64([1, 'a', 3]), b64({ a: 1 }), b64([-9223372036854775808, 'inc-1']), b64([1.5, 'inc-1']), '%%%', 'e30']) {
+    const opened = 'incidents:openedAt:desc'
+    for (const cursor of [b64([opened, {}, {}]), b64([opened, null, 'inc-1']), b64([opened, '2026', 'inc-1']), b64([opened, 1, 2]), b64([opened, 1]), b64([opened, 1, 'a', 3]), b64({ a: 1 }), b64([opened, -9223372036854775808, 'inc-1']), b64([opened, 1.5, 'inc-1']), '%%%', 'e30',
+      // Values that fit, of another sort or list, or without one (as cursors were before they named it).
+      b64(['incidents:openedAt:asc', 1764576000000, 'inc-1']), b64(['problems:lastSeenAt:desc', 1764576000000, 'inc-1']), b64([1764576000000, 'inc-1'])]) {
       const res = await r.get(`/api/v1/incidents?cursor=${encodeURIComponent(cursor)}`)
       expect(res.status, cursor).toBe(400)
-      expect(res.body.errors).toEqual([{ path: '/cursor', message: 'is not a cursor this API returned' }])
+      expect(res.body.errors).toEqual([{ path: '/cursor', message: 'is not a cursor this API returned for this list and sort' }])
     }
     // A severity word is no cursor: severity cursors carry the rank.
-    expect((await r.get(`/api/v1/incidents?sort=severity&cursor=${b64(['critical', 'inc-000000000000000000000001'])}`)).status).toBe(400)
+    expect((await r.get(`/api/v1/incidents?sort=severity&cursor=${b64(['incidents:severity:desc', 'critical', 'inc-000000000000000000000001'])}`)).status).toBe(400)
     // The open incident has no resolvedAt: paging one by one must get through it and on to the end.
     const seen: string[] = []
     let cursor: string | null = null

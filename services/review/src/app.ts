@@ -19,7 +19,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { alertChangesRequest, freeTextFault, incidentTimeline, listPage, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
+import { alertChangesRequest, freeTextFault, incidentCursorSort, incidentTimeline, listPage, PROBLEM_CURSOR_SORT, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -261,7 +261,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         const fault = freeTextFault(err, parsed.value)
         throw fault ? new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: [fault], cause: err }) : err
       })
-      res.json(listPage(found, parsed.value.size))
+      res.json(listPage(found, parsed.value.size, incidentCursorSort(parsed.value.sort)))
     } catch (err) { next(err) }
   })
 
@@ -279,7 +279,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseProblemQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      res.json(listPage(await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value)), parsed.value.size))
+      res.json(listPage(await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value)), parsed.value.size, PROBLEM_CURSOR_SORT))
     } catch (err) { next(err) }
   })
 
