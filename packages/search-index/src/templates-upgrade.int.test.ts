@@ -5,12 +5,18 @@ import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
 import { KEYWORD_MAX_CHARS } from './templates-from-schema.ts'
 import { ensureIndices, indexNames, problemMappings } from './templates.ts'
 
+/** A prefix of its own, its indices removed after the test, and a client closed after it. */
+function freshIndices() {
+  const prefix = uniqueName('upgrade')
+  cleanupIndices(prefix)
+  const es = esClient()
+  onTestFinished(() => es.close())
+  return { prefix, es }
+}
+
 describe('indices made before a schema added a field', () => {
   it('take the new fields on the next start, and then index documents that carry them', async () => {
-    const prefix = uniqueName('upgrade')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = freshIndices()
     const n = indexNames(prefix).problems
     // The problems index as the version before `resolvedAt` and `reopenCount` made it.
     const { resolvedAt: _r, reopenCount: _c, ...before } = problemMappings.properties!
@@ -28,10 +34,7 @@ describe('indices made before a schema added a field', () => {
   })
 
   it('take the keyword limit on the next start, and then index a problem whose signature Lucene could not hold as a term', async () => {
-    const prefix = uniqueName('upgrade')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = freshIndices()
     const n = indexNames(prefix).problems
     // The problems index as the version before the limit made it: keywords of any length.
     const unlimited = Object.fromEntries(Object.entries(problemMappings.properties!).map(([k, m]) => [k, 'ignore_above' in m ? { type: 'keyword' as const } : m]))
@@ -55,10 +58,7 @@ describe('indices made before a schema added a field', () => {
 
 describe('keywords longer than Lucene holds as a term', () => {
   it('a fresh incidents index takes an incident whose group key is one', async () => {
-    const prefix = uniqueName('upgrade')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = freshIndices()
     await ensureIndices(es, prefix)
     const n = indexNames(prefix).incidents
     // Three label values at the receiver's limit (4,096 characters), of three bytes each in UTF-8: ~36 KB.
