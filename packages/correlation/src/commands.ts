@@ -15,6 +15,7 @@ export function applyCommand(s: EngineState, c: Command): void {
 function incidentCommand(s: EngineState, c: Command): string | undefined {
   const inc = s.incidents.get(c.target)
   if (!inc) return `unknown incident ${c.target}`
+  if (c.environment !== inc.data.environment) return `incident ${c.target} is of environment ${inc.data.environment}, the command of ${c.environment}`
   settle(s, inc, s.now)
   const d = inc.data
   switch (c.type) {
@@ -45,6 +46,9 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       if (!p) return `unknown problem ${c.problemId ?? '(none)'}`
       // A problem is one environment's (its signature says which): a staging cause does not explain production.
       if (p.environment !== d.environment) return `problem ${p.id} is of environment ${p.environment}, the incident of ${d.environment}`
+      // As the rules link: only to a problem still collecting. A dismissed one collects nothing more; a
+      // resolved one comes back by its rule, or is confirmed again by a person, not by a link.
+      if (p.status === 'dismissed' || p.status === 'resolved') return `problem ${p.id} is ${p.status}: it takes no incident`
       link(s, inc, p)
       break
     }
@@ -62,6 +66,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
 function problemCommand(s: EngineState, c: Command): string | undefined {
   const p = s.problems.get(c.target)
   if (!p) return `unknown problem ${c.target}`
+  if (c.environment !== p.environment) return `problem ${c.target} is of environment ${p.environment}, the command of ${c.environment}`
   const move = (from: Problem['status'][], to: Problem['status']) => {
     if (!from.includes(p.status)) return `cannot ${c.type.slice(8)} a ${p.status} problem`
     p.status = to

@@ -113,26 +113,28 @@ function seededStream(episodes: number, seed = 7): EngineInput[] {
 
 /**
  * Commands target what exists when they arrive: the first incident (or problem) the engine emitted
- * before them, picked by a fixed rule, so the stream stays deterministic and the commands do something.
+ * before them, picked by a fixed rule, so the stream stays deterministic and the commands do something;
+ * of the target's environment, as the review sends them.
  */
 function run(config: Partial<CorrelationConfig>, inputs: EngineInput[], checkpointEvery = 0): { digest: string; outputs: number; applied: EngineInput[] } {
   let engine = new CorrelationEngine(config)
   const applied: EngineInput[] = []
   const h = createHash('sha256')
-  const incidents: string[] = []
-  const problems: string[] = []
+  const incidents: { id: string; environment: string }[] = []
+  const problems: { id: string; environment: string }[] = []
   let outputs = 0
   inputs.forEach((input, n) => {
     if (input.type === 'command') {
       const pool = input.command.type.startsWith('problem.') ? problems : incidents
-      input = { type: 'command', command: { ...input.command, target: pool[(n * 7) % Math.max(1, pool.length)] ?? 'none' } }
+      const target = pool[(n * 7) % Math.max(1, pool.length)]
+      input = { type: 'command', command: { ...input.command, target: target?.id ?? 'none', environment: target?.environment ?? input.command.environment } }
     }
     applied.push(input)
     for (const o of engine.apply(input)) {
       outputs++
       h.update(JSON.stringify(o)).update('\n')
-      if (o.type === 'incident' && o.incident.version === 1) incidents.push(o.incident.id)
-      if (o.type === 'problem' && o.problem.version === 1) problems.push(o.problem.id)
+      if (o.type === 'incident' && o.incident.version === 1) incidents.push({ id: o.incident.id, environment: o.incident.environment })
+      if (o.type === 'problem' && o.problem.version === 1) problems.push({ id: o.problem.id, environment: o.problem.environment })
     }
     if (checkpointEvery > 0 && n % checkpointEvery === checkpointEvery - 1) {
       engine = new CorrelationEngine(config, JSON.parse(JSON.stringify(engine.snapshot())) as EngineSnapshot)

@@ -792,6 +792,38 @@ describe('the review decisions', () => {
     expect(r.engine.problem(problem.id)!.incidentIds).toContain(z.id)
   })
 
+  it('refuses a command of another environment than its target, which changes nothing', () => {
+    const r = run([alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } })])
+    const inc = r.incidents[0]!
+    const problem: Problem = r.problems[0]!
+    expect(r.engine.apply(command('incident.assign', inc.id, { owner: 'bob', environment: 'staging' }))).toMatchObject([
+      { type: 'command-result', result: { ok: false, error: `incident ${inc.id} is of environment production, the command of staging` } },
+    ])
+    expect(r.engine.apply(command('problem.confirm', problem.id, { environment: 'staging' }))).toMatchObject([
+      { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is of environment production, the command of staging` } },
+    ])
+    expect(r.engine.incident(inc.id)!.owner).toBeNull()
+    expect(r.engine.problem(problem.id)!.status).toBe('candidate')
+  })
+
+  it.each(['dismissed', 'resolved'] as const)('refuses to link an incident by hand to a %s problem, as the rules do', (status) => {
+    const r = run([
+      alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),
+      alert({ fp: 'c', t: 60, service: 'z' }),
+    ])
+    const problem: Problem = r.problems[0]!
+    const z = r.incidents.find((i) => i.services[0] === 'z')!
+    if (status === 'dismissed') r.engine.apply(command('problem.dismiss', problem.id))
+    else { r.engine.apply(command('problem.confirm', problem.id)); r.engine.apply(command('problem.resolve', problem.id)) }
+    expect(r.engine.problem(problem.id)!.status).toBe(status)
+    const before = r.engine.problem(problem.id)!.incidentCount
+    expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id }))).toMatchObject([
+      { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is ${status}: it takes no incident` } },
+    ])
+    expect(r.engine.incident(z.id)!.problemIds).toEqual([])
+    expect(r.engine.problem(problem.id)).toMatchObject({ status, incidentCount: before })
+  })
+
   it('refuses to link an incident to a problem of another environment', () => {
     const r = run([
       alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),
@@ -800,7 +832,7 @@ describe('the review decisions', () => {
     const problem: Problem = r.problems[0]!
     const z = r.incidents.find((i) => i.services[0] === 'z')!
     expect(z.environment).toBe('staging')
-    expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id }))).toMatchObject([
+    expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id, environment: 'staging' }))).toMatchObject([
       { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is of environment ${problem.environment}, the incident of staging` } },
     ])
     expect(r.engine.incident(z.id)!.problemIds).toEqual([])
