@@ -164,6 +164,21 @@ describe('review API on the real Elasticsearch', () => {
     expect(md.body).toContain('| shared-cause | confirmed, came back 2× | db-1 shared')
   })
 
+  it('keeps an incident needing a post-mortem in the queue until one is scheduled, however long ago it opened and resolved', async () => {
+    const r = await startReview()
+    const before = (await r.get('/api/v1/review?since=24h')).body.postmortems as { total: number; scheduled: number }
+    const required = { required: true, reasons: ['severity critical', 'lasted 30 min or more'], owner: null }
+    await addIncident(r,
+      incident(900, { title: 'Outage three days ago, no post-mortem scheduled', severity: 'critical', openedAt: at(72), resolvedAt: at(70), postmortem: { ...required, scheduledFor: null } }),
+      incident(901, { title: 'Outage three days ago, post-mortem scheduled', severity: 'critical', openedAt: at(72), resolvedAt: at(70), postmortem: { ...required, scheduledFor: at(30) } }),
+    )
+    const { body } = await r.get('/api/v1/review?since=24h')
+    const titles = (body.postmortems.items as { title: string }[]).map((i) => i.title)
+    expect(titles).toContain('Outage three days ago, no post-mortem scheduled')
+    expect(titles).not.toContain('Outage three days ago, post-mortem scheduled')
+    expect(body.postmortems).toMatchObject({ total: before.total + 1, scheduled: before.scheduled })
+  })
+
   it('searches incident history with safe full text, filters, sort and a search_after cursor', async () => {
     const r = await startReview()
     expect((await r.get('/api/v1/incidents?q=checkout')).body.total).toBe(2)
