@@ -1,7 +1,7 @@
 // The review's decisions on incidents and problems. Commands are applied when they arrive: they act on
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
-import { link } from './problems/store.ts'
+import { collecting, link } from './problems/store.ts'
 import { iso, markDirty, parseTime, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
@@ -48,7 +48,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       if (p.environment !== d.environment) return `problem ${p.id} is of environment ${p.environment}, the incident of ${d.environment}`
       // As the rules link: only to a problem still collecting. A dismissed one collects nothing more; a
       // resolved one comes back by its rule, or is confirmed again by a person, not by a link.
-      if (p.status === 'dismissed' || p.status === 'resolved') return `problem ${p.id} is ${p.status}: it takes no incident`
+      const { status } = p
+      if (!collecting(p)) return `problem ${c.problemId} is ${status}: it takes no incident`
       link(s, inc, p)
       break
     }
