@@ -123,22 +123,15 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       sort: [{ _score: { order: 'desc' } }, { incidentCount: 'desc' }, { lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),
-    // The queue: incidents the rule says need a post-mortem, and any the meeting scheduled one for anyway,
-    // opened in the window or still open; and every one still needing a post-mortem nobody has scheduled,
-    // however long ago it opened and resolved (one that became required as it resolved, after the review
-    // that saw it open, was otherwise in no review's queue at all).
+    // The queue: every incident the rule says needs a post-mortem that nobody has scheduled, however long ago
+    // it opened and resolved (one that became required as it resolved, after the review that saw it open,
+    // was otherwise in no review's queue at all); and those scheduled (required or not), opened in the window
+    // or still open.
     list(scoped({
       bool: {
         should: [
           { bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] } },
-          {
-            bool: {
-              filter: [
-                { bool: { should: [{ term: { 'postmortem.required': true } }, { exists: { field: 'postmortem.scheduledFor' } }], minimum_should_match: 1 } },
-                { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } },
-              ],
-            },
-          },
+          { bool: { filter: [{ exists: { field: 'postmortem.scheduledFor' } }, { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }] } },
         ],
         minimum_should_match: 1,
       },
