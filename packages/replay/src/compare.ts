@@ -195,7 +195,6 @@ function availabilityOf(incidents: readonly ComparedIncident[], from: number, to
   return new Map([...intervals].map(([service, list]) => [service, downtime(list, from, to)]))
 }
 
-
 /** The range a comparison reports on, and where the replay's input starts (`from` less the warm-up). */
 export interface CompareRange {
   from: string

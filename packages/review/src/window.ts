@@ -69,8 +69,8 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
 /**
  * The window of a review from its query (docs/review-api.md):
  * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`; at most 366 days apart;
- * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a local day with an optional
- *   wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
+ * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a
+ *   local day with an optional wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
  * - else the last 24 h.
  * Local means in `tz` (an IANA zone) or the service's default zone. Each parameter at most once; every fault is named.
  */
