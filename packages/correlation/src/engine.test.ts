@@ -897,6 +897,17 @@ describe('retention', () => {
     expect(snapshot.bySignature.length).toBeLessThanOrEqual(kept(2 + 7 + 1) + 1)
     expect(snapshot.recentByDep.map(([dep]) => dep)).toContain(`host=10.0.0.${count - 1}`)
   })
+
+  it('forgets an incident a person resolved at a time ahead of the watermark, once past the retention', () => {
+    // The review's clock runs ahead of the correlator's watermark: the decision is timed after the
+    // watermark at which the incident was queued for eviction.
+    const r = run([alert({ fp: 'a', t: 0 }), tick(10)], { retentionMs: 24 * HOUR })
+    const id = only(r.incidents).id
+    r.engine.apply(command('incident.resolve', id, { at: at(10.9) }))
+    for (const m of [24 * 60 + 10.5, 24 * 60 + 30, 3 * 24 * 60]) r.engine.apply(tick(m))
+    expect(r.engine.incident(id)).toBeUndefined()
+    expect(r.engine.snapshot().incidents).toHaveLength(0)
+  })
 })
 
 describe('checkpoints', () => {
