@@ -127,14 +127,17 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       const started = t >= inc.openedMs - s.cfg.quietPeriodMs
       // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
       const inSpan = resolved && started && t < decided && inc.data.resolvedBy !== 'manual'
-      const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
+      // One before a person's resolve: in time, it would have fired in the open incident and the person
+      // resolved it anyway. It fires in it, resolved: no reopening.
+      const beforeDecision = resolved && started && t < decided && inc.data.resolvedBy === 'manual'
+      const withinReopen = resolved && !inSpan && !beforeDecision && started && t - decided <= s.cfg.reopenWindowMs
       // An open incident keeps a re-fire as soon after the alert ended as a resolved one would reopen for
       // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
       // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
       // outage, nor bridge to it the alerts that follow.
       const keeps = inc.data.status === 'open' && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
-      if (keeps || inSpan || withinReopen) {
+      if (keeps || inSpan || beforeDecision || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
           extendStart(s, inc, key, t, at)

@@ -25,6 +25,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'incident.acknowledge':
       if (d.acknowledgedAt) return undefined
+      // Someone taking on an incident that is over would only skew the time to acknowledge.
+      if (d.status === 'resolved') return 'incident is resolved: nothing to acknowledge'
       d.acknowledgedAt = c.at
       d.acknowledgedBy = c.actor
       break
@@ -35,10 +37,13 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'incident.resolve': {
       if (d.status === 'resolved') return 'incident is already resolved'
+      // Never before the incident's last event (a review clock behind would shorten it, and withdraw a
+      // post-mortem its length required), nor further ahead than an event may be (its eviction and reopen
+      // window run from it).
       const at = parseTime(c.at)
-      const t = Number.isFinite(at) ? at : s.now
+      const t = Math.min(Math.max(Number.isFinite(at) ? at : s.now, inc.lastEventMs), s.highWater + s.cfg.futureToleranceMs)
       // The reopen window runs from the decision, never from before the state the person saw.
-      resolveIncident(s, inc, 'manual', t, c.at, Math.max(t, s.now))
+      resolveIncident(s, inc, 'manual', t, iso(t), Math.max(t, s.now))
       break
     }
     case 'incident.link-problem': {

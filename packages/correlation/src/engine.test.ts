@@ -759,6 +759,48 @@ describe('the review decisions', () => {
     expect(r.engine.problem(id)!.status).toBe('resolved')
   })
 
+  it('times a person\'s resolve no earlier than the incident\'s last event, nor later than the clock allows, and keeps its post-mortem', () => {
+    // A critical incident open 40 min (a post-mortem required at 30): a resolve stamped 10 min after its
+    // opening, by a review clock behind, does not make it 10 min long.
+    const r = run([alert({ fp: 'a', t: 0, severity: 'critical' }), alert({ fp: 'b', t: 35, severity: 'critical' }), tick(40)])
+    const id = only(r.incidents).id
+    expect(r.engine.incident(id)!.postmortem.required).toBe(true)
+    r.engine.apply(command('incident.resolve', id, { at: at(10) }))
+    expect(r.engine.incident(id)).toMatchObject({ status: 'resolved', resolvedBy: 'manual', resolvedAt: at(35), postmortem: { required: true } })
+    // A clock far ahead is taken as the engine's newest time and the future tolerance, no later.
+    const ahead = run([alert({ fp: 'a', t: 0 }), tick(40)])
+    const aheadId = only(ahead.incidents).id
+    ahead.engine.apply(command('incident.resolve', aheadId, { at: '2099-01-01T00:00:00.000Z' }))
+    expect(ahead.engine.incident(aheadId)!.resolvedAt).toBe(at(41))
+  })
+
+  it('refuses to acknowledge a resolved incident', () => {
+    const r = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10)])
+    const id = only(r.incidents).id
+    expect(r.engine.incident(id)!.status).toBe('resolved')
+    expect(r.engine.apply(command('incident.acknowledge', id, { at: at(11) }))).toMatchObject([{ result: { ok: false, error: 'incident is resolved: nothing to acknowledge' } }])
+    expect(r.engine.incident(id)!.acknowledgedAt).toBeNull()
+  })
+
+  it('keeps a person\'s resolve when a firing from before it arrives late, as it stands when the firing comes in time', () => {
+    const inputs = (late: boolean) => {
+      const refire = alert({ fp: 'a', t: 3, rx: late ? 5 : 3 })
+      const before = [alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' })]
+      return late ? [...before, tick(4), 'resolve' as const, refire, tick(6)] : [...before, refire, tick(4), 'resolve' as const, tick(6)]
+    }
+    const outcome = (late: boolean) => {
+      const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
+      for (const input of inputs(late)) {
+        if (input !== 'resolve') { engine.apply(input); continue }
+        engine.apply(command('incident.resolve', only(engine.incidents()).id, { at: at(4) }))
+      }
+      const inc = only(engine.incidents())
+      return { status: inc.status, resolvedBy: inc.resolvedBy, resolvedAt: inc.resolvedAt, reopenCount: inc.reopenCount, alerts: inc.alerts.map((a) => [a.status, a.flapCount]) }
+    }
+    expect(outcome(false)).toMatchObject({ status: 'resolved', resolvedBy: 'manual', reopenCount: 0 })
+    expect(outcome(true)).toEqual(outcome(false))
+  })
+
   it('rejects commands for unknown targets and ignores a redelivered command', () => {
     const r = run([alert({ fp: 'a', t: 0 })])
     expect(r.engine.apply(command('incident.assign', 'inc-nope', { owner: 'x' }))).toMatchObject([{ result: { ok: false, error: 'unknown incident inc-nope' } }])
