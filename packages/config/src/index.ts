@@ -42,6 +42,8 @@ export const field = {
       const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
       return ok(Number(m[1]) * unit)
     }),
+  /** A variable `parse` reads once trimmed; `def` when unset or empty. */
+  custom: <T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> => withDefault(def, doc, parse),
   /** A size such as 1mb, 512kb or 1048576 (bytes). */
   bytes: (doc: string, def?: number): Field<number> =>
     withDefault(def, doc, (raw) => {

@@ -1,3 +1,5 @@
+import { field, type ConfigOf } from '@opsreview/config'
+
 /**
  * Which alerts mean a service is degraded (slow) rather than down. A critical alert counts towards a
  * service's downtime unless the rule picks it: then its firing time is degraded time, reported apart.
@@ -11,6 +13,14 @@ export interface DegradedRule {
 }
 
 export const defaultDegradedRule: DegradedRule = Object.freeze({ labels: [{ name: 'slo', value: 'latency' }], alertnames: /Latency|Slow|ResponseTime/ })
+
+/** The rule's variables, read by the review and by `opsreview replay`, which counts availability as the review does. */
+export const degradedRuleSpec = {
+  OPSREVIEW_DEGRADED_LABELS: field.custom<DegradedRule['labels']>('label=value pairs marking a critical alert as degraded (slow), not down; none for no label rule', defaultDegradedRule.labels, parseDegradedLabels),
+  OPSREVIEW_DEGRADED_ALERTNAMES: field.custom<DegradedRule['alertnames']>('regular expression over alertnames marking a critical alert as degraded, not down; none for no alertname rule', defaultDegradedRule.alertnames, parseDegradedAlertnames),
+}
+
+export const degradedRuleOf = (c: ConfigOf<typeof degradedRuleSpec>): DegradedRule => ({ labels: c.OPSREVIEW_DEGRADED_LABELS, alertnames: c.OPSREVIEW_DEGRADED_ALERTNAMES })
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
-import { degradedRuleOf, reviewConfigSpec } from './config.ts'
+import { degradedRuleOf } from '@opsreview/review/degraded'
+import { reviewConfigSpec } from './config.ts'
 
 const required = { OPSREVIEW_READ_TOKENS: 'r', OPSREVIEW_WRITE_TOKENS: 'w' }
 

@@ -1,14 +1,9 @@
 import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
-import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field, type Parsed } from '@opsreview/config'
-import { parseDegradedAlertnames, parseDegradedLabels, type DegradedRule } from '@opsreview/review/degraded'
+import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
+import { degradedRuleSpec } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
 import { parseDigestAt, type DigestTime } from '@opsreview/review/digest'
 import { loadTeamsFile, noTeams, type Teams } from '@opsreview/review/teams'
-
-/** A variable read by `parse` once trimmed, `def` when unset or empty. */
-function custom<T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> {
-  return { doc, parse: (raw) => (raw === undefined || raw.trim() === '' ? { ok: true, value: def } : parse(raw.trim())) }
-}
 
 /** Bearer tokens, `secret` or `name:secret`, at least one (`parseTokenEntries`). */
 function tokens(doc: string): Field<BearerToken[]> {
@@ -43,23 +38,22 @@ export const reviewConfigSpec = {
   OPSREVIEW_DEAD_LETTER_CACHE: field.duration('how long a dead-letter count is served before Kafka is asked again', 10_000),
   OPSREVIEW_IDEMPOTENCY_TTL: field.duration('how long the answer to a PATCH with an Idempotency-Key is replayed', 86_400_000),
   OPSREVIEW_IDEMPOTENCY_MAX_KEYS: field.int('how many Idempotency-Keys are remembered, the oldest forgotten first', 10_000, { min: 1 }),
-  OPSREVIEW_TIMEZONE: custom('IANA time zone of review windows, trend days, look-back periods and Markdown times (?tz= overrides it)', 'UTC', (raw) => {
+  OPSREVIEW_TIMEZONE: field.custom('IANA time zone of review windows, trend days, look-back periods and Markdown times (?tz= overrides it)', 'UTC', (raw) => {
     const zone = canonicalZone(raw)
     return zone === undefined ? { ok: false, error: `must be an IANA time zone such as UTC or Europe/Berlin, got ${JSON.stringify(raw)}` } : { ok: true, value: zone }
   }),
-  OPSREVIEW_DEGRADED_LABELS: custom<DegradedRule['labels']>('label=value pairs marking a critical alert as degraded (slow), not down; none for no label rule', [{ name: 'slo', value: 'latency' }], parseDegradedLabels),
-  OPSREVIEW_DEGRADED_ALERTNAMES: custom<DegradedRule['alertnames']>('regular expression over alertnames marking a critical alert as degraded, not down; none for no alertname rule', /Latency|Slow|ResponseTime/, parseDegradedAlertnames),
+  ...degradedRuleSpec,
   OPSREVIEW_REVIEW_ENVIRONMENTS: field.list('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty for all', []),
-  OPSREVIEW_TEAMS_FILE: custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
+  OPSREVIEW_TEAMS_FILE: field.custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
     const t = loadTeamsFile(raw)
     return t.ok ? t : { ok: false, error: `${raw}: ${t.errors.join('; ')}` }
   }),
   // The webhook URL is a secret (Slack's and Mattermost's carry their key in the path): no error quotes it.
-  OPSREVIEW_DIGEST_WEBHOOK_URL: custom<URL | null>('incoming-webhook URL (Slack, Mattermost, Teams) the morning digest is posted to; empty: no digest', null, (raw) => {
+  OPSREVIEW_DIGEST_WEBHOOK_URL: field.custom<URL | null>('incoming-webhook URL (Slack, Mattermost, Teams) the morning digest is posted to; empty: no digest', null, (raw) => {
     const u = URL.canParse(raw) ? new URL(raw) : null
     return u && (u.protocol === 'https:' || u.protocol === 'http:') ? { ok: true, value: u } : { ok: false, error: 'must be an http(s) URL (not shown: it is a secret)' }
   }),
-  OPSREVIEW_DIGEST_AT: custom<DigestTime>('local time of day (HH:MM, in OPSREVIEW_TIMEZONE) the morning digest is posted at', { hour: 8, minute: 30 }, (raw) => {
+  OPSREVIEW_DIGEST_AT: field.custom<DigestTime>('local time of day (HH:MM, in OPSREVIEW_TIMEZONE) the morning digest is posted at', { hour: 8, minute: 30 }, (raw) => {
     const t = parseDigestAt(raw)
     return t.ok ? t : { ok: false, error: t.error }
   }),
@@ -69,7 +63,6 @@ export const reviewConfigSpec = {
 export type ReviewConfig = ConfigOf<typeof reviewConfigSpec>
 
 /** The degraded rule the configuration describes. */
-export const degradedRuleOf = (c: ReviewConfig): DegradedRule => ({ labels: c.OPSREVIEW_DEGRADED_LABELS, alertnames: c.OPSREVIEW_DEGRADED_ALERTNAMES })
 
 /** The review's default scope and teams (packages/review/src/scope.ts). */
 export const scopeDefaultsOf = (c: ReviewConfig) => ({ environments: c.OPSREVIEW_REVIEW_ENVIRONMENTS, teams: c.OPSREVIEW_TEAMS_FILE })
