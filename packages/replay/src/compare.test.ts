@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { TimedChange } from '@opsreview/review/availability'
 import { compareRuns, type ComparedIncident, type ComparedProblem, type MemberAlert } from './compare.ts'
 
 // The replay's input starts a 7-day warm-up before the range.
@@ -7,7 +8,7 @@ const at = (hhmm: string, day = '2026-11-30') => `${day}T${hhmm}:00.000Z`
 const before = (hhmm: string) => at(hhmm, '2026-11-29')
 
 function alert(key: string, from: string, to: string | null, extra: Partial<MemberAlert> = {}): MemberAlert {
-  return { key, service: 'checkout', severity: 'critical', firstSeenAt: from, lastSeenAt: to ?? from, resolvedAt: to, ...extra }
+  return { key, source: 'alertmanager', name: key, service: 'checkout', severity: 'critical', firstSeenAt: from, lastSeenAt: to ?? from, resolvedAt: to, autoResolved: false, ...extra }
 }
 
 function incident(id: string, alerts: MemberAlert[], extra: Partial<ComparedIncident> = {}): ComparedIncident {
@@ -16,6 +17,9 @@ function incident(id: string, alerts: MemberAlert[], extra: Partial<ComparedInci
   const resolvedAt = ends.includes(null) ? null : (ends as string[]).sort().at(-1) ?? null
   return { id, title: id, status: resolvedAt ? 'resolved' : 'open', services: ['checkout'], environment: 'production', openedAt: opened, resolvedAt, alerts, reports: [], ...extra }
 }
+
+/** A critical alert's state change as the log holds it. */
+const change = (key: string, status: TimedChange['status'], time: string, service = 'checkout'): TimedChange => ({ key, status, at: Date.parse(time), service, labels: { alertname: key } })
 
 function problem(id: string, kind = 'recurring', extra: Partial<ComparedProblem> = {}): ComparedProblem {
   return { id, kind, signature: `{"kind":"${kind}","id":"${id}"}`, status: 'candidate', title: id, incidentCount: 3, firstSeenAt: at('01:00'), lastSeenAt: at('05:00'), ...extra }
@@ -26,6 +30,7 @@ describe('compareRuns', () => {
     const run = {
       incidents: [incident('inc-a', [alert('am:1', at('01:00'), at('01:30'))]), incident('inc-b', [alert('am:2', at('03:00'), at('03:10'))])],
       problems: [problem('prb-1')],
+      changes: [],
     }
     const c = compareRuns(run, run, range)
     expect(c.incidents).toMatchObject({ live: 2, replay: 2, delta: 0, unchanged: 2, merged: [], split: [], onlyLive: [], onlyReplay: [] })
@@ -35,7 +40,7 @@ describe('compareRuns', () => {
 
   it('rounds availability down, as the review shows it: 99.895 % is not a 99.9 % target met', () => {
     // 90,720 ms of downtime in the 1-day range: 99.895 %.
-    const run = { incidents: [incident('inc-a', [alert('am:1', at('01:00'), '2026-11-30T01:01:30.720Z')])], problems: [] }
+    const run = { incidents: [incident('inc-a', [alert('am:1', at('01:00'), '2026-11-30T01:01:30.720Z')])], problems: [], changes: [] }
     const c = compareRuns(run, run, range)
     expect(c.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 90_720, replayDowntimeMs: 90_720, deltaDowntimeMs: 0, liveAvailabilityPct: 99.89, replayAvailabilityPct: 99.89, deltaPct: 0 }])
   })
@@ -44,8 +49,8 @@ describe('compareRuns', () => {
     const a = alert('am:1', at('01:00'), at('01:30'))
     const b = alert('am:2', at('01:10'), at('01:40'), { service: 'payments' })
     const c = compareRuns(
-      { incidents: [incident('inc-a', [a]), incident('inc-b', [b], { services: ['payments'] })], problems: [] },
-      { incidents: [incident('inc-a', [a, b], { services: ['checkout', 'payments'] })], problems: [] },
+      { incidents: [incident('inc-a', [a]), incident('inc-b', [b], { services: ['payments'] })], problems: [], changes: [] },
+      { incidents: [incident('inc-a', [a, b], { services: ['checkout', 'payments'] })], problems: [], changes: [] },
       range,
     )
     expect(c.incidents.live).toBe(2)
@@ -62,8 +67,8 @@ describe('compareRuns', () => {
     const a = alert('am:1', at('01:00'), at('01:30'))
     const b = alert('am:2', at('01:10'), at('01:40'))
     const c = compareRuns(
-      { incidents: [incident('inc-a', [a, b])], problems: [] },
-      { incidents: [incident('inc-a', [a]), incident('inc-x', [b])], problems: [] },
+      { incidents: [incident('inc-a', [a, b])], problems: [], changes: [] },
+      { incidents: [incident('inc-a', [a]), incident('inc-x', [b])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents.split).toEqual([{ live: { id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, replay: [{ id: 'inc-a', title: 'inc-a', openedAt: at('01:00') }, { id: 'inc-x', title: 'inc-x', openedAt: at('01:10') }] }])
@@ -76,8 +81,8 @@ describe('compareRuns', () => {
     const mon = alert('am:1', at('01:00'), at('01:20'))
     const tue = alert('am:1', at('20:00'), at('20:30'))
     const c = compareRuns(
-      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [] },
-      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [] },
+      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [], changes: [] },
+      { incidents: [incident('inc-mon', [mon]), incident('inc-tue', [tue])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents).toMatchObject({ unchanged: 2, merged: [], split: [] })
@@ -88,23 +93,25 @@ describe('compareRuns', () => {
     const live = incident('inc-a', [alert('am:1', at('01:00'), at('01:20'))])
     const r1 = incident('inc-a', [alert('am:1', at('01:00'), at('01:10'))])
     const r2 = incident('inc-r', [alert('am:1', at('01:12'), at('01:20'))])
-    const c = compareRuns({ incidents: [live], problems: [] }, { incidents: [r1, r2], problems: [] }, range)
+    const changes = [change('am:1', 'firing', at('01:00')), change('am:1', 'resolved', at('01:10')), change('am:1', 'firing', at('01:12')), change('am:1', 'resolved', at('01:20'))]
+    const c = compareRuns({ incidents: [live], problems: [], changes }, { incidents: [r1, r2], problems: [], changes }, range)
     expect(c.incidents.split.map((s) => [s.live.id, s.replay.map((r) => r.id)])).toEqual([['inc-a', ['inc-a', 'inc-r']]])
     expect(c.incidents.replay - c.incidents.live).toBe(1)
-    // The two minutes between the firings are no longer downtime.
-    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 20 * 60_000, replayDowntimeMs: 18 * 60_000, deltaDowntimeMs: -2 * 60_000 })
+    // Downtime is when the alert fired, in both runs: not the live incident's span, which holds the two
+    // minutes between the firings.
+    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 18 * 60_000, replayDowntimeMs: 18 * 60_000, deltaDowntimeMs: 0 })
   })
 
   it('report-only incidents match by their reports', () => {
     const report = (id: string, eventId: string) => incident(id, [], { openedAt: at('02:00'), resolvedAt: at('03:00'), reports: [{ eventId }] })
-    const c = compareRuns({ incidents: [report('inc-r1', 'evt-1'), report('inc-r2', 'evt-2')], problems: [] }, { incidents: [report('inc-r1', 'evt-1'), { ...report('inc-r1b', 'evt-2') }], problems: [] }, range)
+    const c = compareRuns({ incidents: [report('inc-r1', 'evt-1'), report('inc-r2', 'evt-2')], problems: [], changes: [] }, { incidents: [report('inc-r1', 'evt-1'), { ...report('inc-r1b', 'evt-2') }], problems: [], changes: [] }, range)
     expect(c.incidents).toMatchObject({ unchanged: 2, onlyLive: [], onlyReplay: [] })
   })
 
   it('incidents with nothing in common are only-live and only-replay', () => {
     const c = compareRuns(
-      { incidents: [incident('inc-a', [alert('am:1', at('01:00'), at('01:30'))])], problems: [] },
-      { incidents: [incident('inc-b', [alert('am:2', at('04:00'), null)])], problems: [] },
+      { incidents: [incident('inc-a', [alert('am:1', at('01:00'), at('01:30'))])], problems: [], changes: [] },
+      { incidents: [incident('inc-b', [alert('am:2', at('04:00'), null)])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents.onlyLive.map((i) => i.id)).toEqual(['inc-a'])
@@ -116,9 +123,9 @@ describe('compareRuns', () => {
   it('counts only incidents opened in the range, but an incident opened before it is still the live home of its alerts', () => {
     const early = alert('am:1', '2026-11-29T23:50:00.000Z', at('00:20'))
     const c = compareRuns(
-      { incidents: [incident('inc-early', [early])], problems: [] },
+      { incidents: [incident('inc-early', [early])], problems: [], changes: [] },
       // The replay opened it after the range start (say, a late first alert): no new incident, only a renamed one.
-      { incidents: [incident('inc-late', [alert('am:1', at('00:05'), at('00:20'))])], problems: [] },
+      { incidents: [incident('inc-late', [alert('am:1', at('00:05'), at('00:20'))])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents).toMatchObject({ live: 0, replay: 1, onlyReplay: [], merged: [] })
@@ -131,8 +138,8 @@ describe('compareRuns', () => {
     const first = alert('am:1', before('23:10'), before('23:15'))
     const again = alert('am:1', at('00:05'), at('00:20'))
     const c = compareRuns(
-      { incidents: [incident('inc-1', [first]), incident('inc-2', [again])], problems: [] },
-      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [] },
+      { incidents: [incident('inc-1', [first]), incident('inc-2', [again])], problems: [], changes: [] },
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [], changes: [] },
       range,
     )
     // Counts are of incidents opened in the range: the replay opened none.
@@ -142,8 +149,8 @@ describe('compareRuns', () => {
 
   it('a live incident open across the range start, split by a shorter reopen window into one resolved before it and one in it, is a split', () => {
     const c = compareRuns(
-      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [] },
-      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), before('23:15'))]), incident('inc-2', [alert('am:1', at('00:05'), at('00:20'))])], problems: [] },
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), at('00:20'))])], problems: [], changes: [] },
+      { incidents: [incident('inc-1', [alert('am:1', before('23:10'), before('23:15'))]), incident('inc-2', [alert('am:1', at('00:05'), at('00:20'))])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents).toMatchObject({ live: 0, replay: 1, delta: 1, unchanged: 0, merged: [], onlyLive: [], onlyReplay: [] })
@@ -154,8 +161,8 @@ describe('compareRuns', () => {
     const a = alert('am:1', before('10:00'), before('10:30'))
     const b = alert('am:2', before('10:10'), before('10:40'))
     const c = compareRuns(
-      { incidents: [incident('inc-a', [a]), incident('inc-b', [b])], problems: [] },
-      { incidents: [incident('inc-a', [a, b])], problems: [] },
+      { incidents: [incident('inc-a', [a]), incident('inc-b', [b])], problems: [], changes: [] },
+      { incidents: [incident('inc-a', [a, b])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents).toMatchObject({ live: 0, replay: 0, unchanged: 0, merged: [], split: [], onlyLive: [], onlyReplay: [] })
@@ -163,8 +170,8 @@ describe('compareRuns', () => {
 
   it('ignores incidents wholly outside the range, and warnings for availability', () => {
     const c = compareRuns(
-      { incidents: [incident('inc-old', [alert('am:1', '2026-11-28T01:00:00.000Z', '2026-11-28T02:00:00.000Z')]), incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [] },
-      { incidents: [incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [] },
+      { incidents: [incident('inc-old', [alert('am:1', '2026-11-28T01:00:00.000Z', '2026-11-28T02:00:00.000Z')]), incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [], changes: [] },
+      { incidents: [incident('inc-w', [alert('am:2', at('01:00'), at('02:00'), { severity: 'warning' })])], problems: [], changes: [] },
       range,
     )
     expect(c.incidents).toMatchObject({ live: 1, replay: 1, unchanged: 1 })
@@ -173,8 +180,8 @@ describe('compareRuns', () => {
 
   it('problems found and lost by id; problems seen outside the range are left out', () => {
     const c = compareRuns(
-      { incidents: [], problems: [problem('prb-kept'), problem('prb-lost', 'flapping'), problem('prb-old', 'recurring', { firstSeenAt: '2026-11-20T00:00:00.000Z', lastSeenAt: '2026-11-21T00:00:00.000Z' })] },
-      { incidents: [], problems: [problem('prb-kept'), problem('prb-new', 'shared-cause'), problem('prb-new2', 'recurring')] },
+      { incidents: [], problems: [problem('prb-kept'), problem('prb-lost', 'flapping'), problem('prb-old', 'recurring', { firstSeenAt: '2026-11-20T00:00:00.000Z', lastSeenAt: '2026-11-21T00:00:00.000Z' })], changes: [] },
+      { incidents: [], problems: [problem('prb-kept'), problem('prb-new', 'shared-cause'), problem('prb-new2', 'recurring')], changes: [] },
       range,
     )
     expect(c.problems.live).toBe(2)
@@ -184,10 +191,22 @@ describe('compareRuns', () => {
     expect(c.problems.lost.map((p) => [p.id, p.kind])).toEqual([['prb-lost', 'flapping']])
   })
 
+  it('counts a staleness end where each run put it, and a degraded alert as no downtime, as the review does', () => {
+    // The resolve was lost: live ended the alert by staleness where it was last seen (01:30); a replay with
+    // a longer timeout still has it firing at the range's end.
+    const changes = [change('am:1', 'firing', at('01:00')), change('am:lat', 'firing', at('02:00')), change('am:lat', 'resolved', at('03:00'))]
+    const live = incident('inc-a', [alert('am:1', at('01:00'), at('01:30'), { autoResolved: true }), alert('am:lat', at('02:00'), at('03:00'), { name: 'CheckoutLatencyHigh' })])
+    const replay = incident('inc-a', [alert('am:1', at('01:00'), null), alert('am:lat', at('02:00'), at('03:00'), { name: 'CheckoutLatencyHigh' })])
+    const named = changes.map((c) => (c.key === 'am:lat' ? { ...c, labels: { alertname: 'CheckoutLatencyHigh' } } : c))
+    const c = compareRuns({ incidents: [live], problems: [], changes: named }, { incidents: [replay], problems: [], changes: named }, range)
+    expect(c.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 23 * 3_600_000, deltaDowntimeMs: 23 * 3_600_000 - 30 * 60_000, liveAvailabilityPct: 97.91, replayAvailabilityPct: 4.16, deltaPct: -93.75 }])
+  })
+
   it('relabelled services move downtime from one service to another', () => {
     const live = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'unknown' })])
     const replay = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'checkout' })])
-    const c = compareRuns({ incidents: [live], problems: [] }, { incidents: [replay], problems: [] }, range)
+    const fired = (service: string) => [change('am:1', 'firing', at('01:00'), service), change('am:1', 'resolved', at('02:00'), service)]
+    const c = compareRuns({ incidents: [live], problems: [], changes: fired('unknown') }, { incidents: [replay], problems: [], changes: fired('checkout') }, range)
     expect(c.availability).toEqual([
       { service: 'checkout', liveDowntimeMs: 0, replayDowntimeMs: 3_600_000, deltaDowntimeMs: 3_600_000, liveAvailabilityPct: 100, replayAvailabilityPct: 95.83, deltaPct: -4.17 },
       { service: 'unknown', liveDowntimeMs: 3_600_000, replayDowntimeMs: 0, deltaDowntimeMs: -3_600_000, liveAvailabilityPct: 95.83, replayAvailabilityPct: 100, deltaPct: 4.17 },

@@ -1,16 +1,22 @@
 // The comparison of a replay with the live run: pure, over plain incident and problem records, so that it
 // is tested with hand-built ones and knows nothing of Kafka or Elasticsearch.
-import { availabilityPctOf } from '@opsreview/review/availability'
+import { alertIntervals, availabilityPctOf, completeChanges, serviceTimes, type TimedChange } from '@opsreview/review/availability'
+import { defaultDegradedRule, isDegraded, type DegradedRule } from '@opsreview/review/degraded'
 
 /** One member alert of an incident, as both the engine's output and the live index hold it. */
 export interface MemberAlert {
   /** `source:fingerprint`: the engine's alert key. */
   key: string
+  source: string
+  /** The alertname (or the title when it has none). */
+  name: string
   service: string
   severity: string
   firstSeenAt: string
   lastSeenAt: string
   resolvedAt: string | null
+  /** Resolved by the staleness timeout: its resolve was lost, and its end is where it was last seen. */
+  autoResolved: boolean
 }
 
 /** What the comparison needs of an incident. */
@@ -43,6 +49,11 @@ export interface ComparedProblem {
 export interface Run {
   incidents: readonly ComparedIncident[]
   problems: readonly ComparedProblem[]
+  /**
+   * The critical alerts' state changes read from the log, each with the service this run gave it: the
+   * downtime is when they fired, as the review counts it, not the span of the incidents that hold them.
+   */
+  changes: readonly TimedChange[]
 }
 
 export interface IncidentRef {
@@ -107,7 +118,11 @@ export interface Comparison {
     /** In both. */
     kept: number
   }
-  /** Per service: downtime is the union of the times a critical member alert was firing, within the range. */
+  /**
+   * Per service, as the review counts it: downtime is the union of the times a critical alert was firing
+   * (not degraded), within the range, from the alert changes completed by the run's members (a staleness
+   * end, an opening before the log).
+   */
   availability: ServiceAvailability[]
 }
 
@@ -125,21 +140,6 @@ function memberInterval(a: MemberAlert, until: number): Interval {
 }
 
 const overlaps = (a: Interval, b: Interval) => a.from <= b.to && b.from <= a.to
-
-/** The union of intervals clipped to [from, to): total length and stretch count. Same rule as the review's availability. */
-function downtime(intervals: Interval[], from: number, to: number): number {
-  const clipped = intervals.map((i) => ({ from: Math.max(i.from, from), to: Math.min(i.to, to) })).filter((i) => i.to > i.from).sort((a, b) => a.from - b.from)
-  let total = 0
-  let cur: Interval | undefined
-  for (const i of clipped) {
-    if (cur && i.from <= cur.to) cur.to = Math.max(cur.to, i.to)
-    else {
-      if (cur) total += cur.to - cur.from
-      cur = { ...i }
-    }
-  }
-  return cur ? total + cur.to - cur.from : total
-}
 
 /** Incidents that touch [from, to): opened before its end, and not resolved before its start. */
 function touching(incidents: readonly ComparedIncident[], from: number, to: number): ComparedIncident[] {
@@ -182,17 +182,11 @@ const incidentRef = (i: ComparedIncident): IncidentRef => ({ id: i.id, title: i.
 const problemRef = (p: ComparedProblem): ProblemRef => ({ id: p.id, kind: p.kind, title: p.title, signature: p.signature, status: p.status, incidentCount: p.incidentCount })
 const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id)
 
-function availabilityOf(incidents: readonly ComparedIncident[], from: number, to: number): Map<string, number> {
-  const intervals = new Map<string, Interval[]>()
-  for (const inc of incidents) {
-    for (const a of inc.alerts) {
-      if (a.severity !== 'critical') continue
-      const list = intervals.get(a.service) ?? []
-      list.push(memberInterval(a, to))
-      intervals.set(a.service, list)
-    }
-  }
-  return new Map([...intervals].map(([service, list]) => [service, downtime(list, from, to)]))
+/** Downtime per service in [from, to) (the review's serviceTimes), of the services a critical alert of the run touched. */
+function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule): Map<string, number> {
+  const completed = completeChanges(changes, incidents.flatMap((i) => i.alerts))
+  const times = serviceTimes(alertIntervals(completed, to, (labels) => isDegraded(rule, { labels })), from, to)
+  return new Map([...times].filter(([, t]) => t.downtimeMs > 0 || t.degradedMs > 0).map(([service, t]) => [service, t.downtimeMs]))
 }
 
 /** The range a comparison reports on, and where the replay's input starts (`from` less the warm-up). */
@@ -210,7 +204,7 @@ export interface CompareRange {
  * open in the range, is merged into it), and both runs are judged over the same spans. Problems are
  * compared by id, which is the hash of their kind and signature.
  */
-export function compareRuns(live: Run, replay: Run, range: CompareRange): Comparison {
+export function compareRuns(live: Run, replay: Run, range: CompareRange, degraded: DegradedRule = defaultDegradedRule): Comparison {
   const from = ms(range.from)
   const to = ms(range.to)
   const readFrom = ms(range.readFrom)
@@ -254,8 +248,8 @@ export function compareRuns(live: Run, replay: Run, range: CompareRange): Compar
   const lost = [...liveProblems.values()].filter((p) => !replayProblems.has(p.id)).map(problemRef)
   const byKind = (a: ProblemRef, b: ProblemRef) => a.kind.localeCompare(b.kind) || a.signature.localeCompare(b.signature)
 
-  const liveDown = availabilityOf(liveAll, from, to)
-  const replayDown = availabilityOf(replayAll, from, to)
+  const liveDown = downtimeOf(live.changes, liveAll, from, to, degraded)
+  const replayDown = downtimeOf(replay.changes, replayAll, from, to, degraded)
   const windowMs = to - from
   const availability = [...new Set([...liveDown.keys(), ...replayDown.keys()])].sort().map((service): ServiceAvailability => {
     const l = liveDown.get(service) ?? 0

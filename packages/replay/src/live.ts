@@ -1,9 +1,12 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { ComparedIncident, ComparedProblem, Run } from './compare.ts'
+
+/** The live run as the indices hold it: its alert changes come from the log the replay reads. */
+export type IndexedRun = Omit<Run, 'changes'>
 import { ReplayError } from './errors.ts'
 
-const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'alerts.key', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'reports.eventId']
+const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'alerts.key', 'alerts.source', 'alerts.name', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved', 'reports.eventId']
 const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
 
 /** Every document a query matches, page by page (search_after on the id). */
@@ -27,7 +30,7 @@ async function all<T>(es: Client, index: string, query: estypes.QueryDslQueryCon
  * of larger incidents is judged on those. Throws LIVE_INDEX_NOT_FOUND when an alias does not exist.
  * Aborting `signal` (the CLI's Ctrl-C) cuts the request under way short and rejects with its reason.
  */
-export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, opts: { signal?: AbortSignal } = {}): Promise<Run> {
+export async function readLiveRun(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, opts: { signal?: AbortSignal } = {}): Promise<IndexedRun> {
   const { signal } = opts
   try {
     return await read(es, prefix, range, signal)
@@ -38,7 +41,7 @@ export async function readLiveRun(es: Client, prefix: string, range: { from: str
   }
 }
 
-async function read(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, signal: AbortSignal | undefined): Promise<Run> {
+async function read(es: Client, prefix: string, range: { from: string; to: string; readFrom: string }, signal: AbortSignal | undefined): Promise<IndexedRun> {
   const n = indexNames(prefix)
   for (const alias of [n.incidents.alias, n.problems.alias]) {
     signal?.throwIfAborted()
@@ -55,7 +58,7 @@ async function read(es: Client, prefix: string, range: { from: string; to: strin
   }, incidentFields, signal)
   const problems = await all<ComparedProblem>(es, n.problems.alias, { bool: { filter: [{ range: { firstSeenAt: { lt: range.to } } }, { range: { lastSeenAt: { gte: range.from } } }] } }, problemFields, signal)
   return {
-    incidents: incidents.map((i) => ({ ...i, resolvedAt: i.resolvedAt ?? null, alerts: (i.alerts ?? []).map((a) => ({ ...a, resolvedAt: a.resolvedAt ?? null })), reports: i.reports ?? [] })),
+    incidents: incidents.map((i) => ({ ...i, resolvedAt: i.resolvedAt ?? null, alerts: (i.alerts ?? []).map((a) => ({ ...a, resolvedAt: a.resolvedAt ?? null, autoResolved: a.autoResolved ?? false })), reports: i.reports ?? [] })),
     problems,
   }
 }

@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import { defaultCorrelationConfig, type CorrelationConfig } from '@opsreview/correlation/config'
 import type { AlertEvent, Incident, Problem } from '@opsreview/correlation/types'
+import { timedChange, type TimedChange } from '@opsreview/review/availability'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
 import { readLog } from './read-log.ts'
 
@@ -65,6 +66,11 @@ export interface ReplayStats {
 export interface ReplayResult {
   incidents: Incident[]
   problems: Problem[]
+  /**
+   * The critical alerts' state changes read, for availability: `live` with the service the receiver gave
+   * each (the live run's), `replay` with the service the rules give it.
+   */
+  changes: { live: TimedChange[]; replay: TimedChange[] }
   stats: ReplayStats
 }
 
@@ -99,6 +105,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const incidents = new Map<string, Incident>()
   const problems = new Map<string, Problem>()
   const stats = { alerts: 0, commands: 0, commandsRefused: 0, invalid: 0, relabelled: 0 }
+  const changes: ReplayResult['changes'] = { live: [], replay: [] }
   const withCommands = o.commands ?? true
   const topics = withCommands ? [o.topics.alerts, o.topics.commands] : [o.topics.alerts]
 
@@ -130,6 +137,12 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
       if (next.service !== event.service || next.environment !== event.environment) stats.relabelled++
       event = next
     }
+    // Only critical alerts count for service levels; reports are no alert state.
+    if (event.severity === 'critical' && event.source !== 'report') {
+      const live = timedChange(v.value)
+      changes.live.push(live)
+      changes.replay.push(event.service === live.service ? live : timedChange(event))
+    }
     stats.alerts++
     engine.applyBuffered({ type: 'alert', event })
   })
@@ -150,6 +163,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const result: ReplayResult = {
     incidents: [...incidents.values()],
     problems: [...problems.values()],
+    changes,
     stats: {
       readFrom: new Date(readFromMs).toISOString(), ...stats, late: engine.stats.late, elapsedMs,
       recordsPerSecond: Math.round(((stats.alerts + stats.commands) * 1000) / elapsedMs),

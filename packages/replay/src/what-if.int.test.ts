@@ -210,10 +210,12 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     expect(c.problems).toMatchObject({ live: 1, replay: 1, kept: 0 })
     expect(c.problems.lost.map((p) => p.title)).toEqual(['QueueLag keeps recurring on queue'])
     expect(c.problems.found.map((p) => [p.kind, p.signature])).toEqual([['shared-cause', '{"kind":"shared-cause","environment":"production","label":"host","value":"h9"}']])
+    // Grouping and windows do not change when the alerts fired: queue's three 5-minute lags are 15 minutes
+    // in both, though the replay holds them in one incident reopened twice, 105 minutes from first to last.
     expect(c.availability.map((a) => [a.service, a.liveDowntimeMs / MIN, a.replayDowntimeMs / MIN])).toEqual([
-      ['billing', 10, 10], ['checkout', 20, 20], ['dns', 45, 45], ['mail', 60, 60], ['payments', 28, 28], ['queue', 15, 105], ['search', 15, 15],
+      ['billing', 10, 10], ['checkout', 20, 20], ['dns', 45, 45], ['mail', 60, 60], ['payments', 28, 28], ['queue', 15, 15], ['search', 15, 15],
     ])
-    expect(c.availability.find((a) => a.service === 'queue')).toMatchObject({ deltaDowntimeMs: 90 * MIN, liveAvailabilityPct: 95.83, replayAvailabilityPct: 70.83, deltaPct: -25 })
+    expect(c.availability.find((a) => a.service === 'queue')).toMatchObject({ deltaDowntimeMs: 0, liveAvailabilityPct: 95.83, replayAvailabilityPct: 95.83, deltaPct: 0 })
 
     const text = renderReport(report)
     expect(text).toContain('Incidents opened in the range: live 9, replay 8 (−1)\n  among incidents open in it (opened before it too): unchanged 2, merged 2, split 2, only live 0, only replay 0\n')

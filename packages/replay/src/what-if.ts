@@ -1,4 +1,5 @@
 import type { Client } from '@elastic/elasticsearch'
+import type { DegradedRule } from '@opsreview/review/degraded'
 import { compareRuns } from './compare.ts'
 import { writeDataset } from './dataset.ts'
 import { elasticsearchUnavailable } from './errors.ts'
@@ -15,6 +16,8 @@ export interface WhatIfOptions extends ReplayOptions {
   rules?: string
   /** The settings to show in the report (what differs from the engine's defaults). */
   settings?: Record<string, unknown>
+  /** Which critical alerts are slowness, not downtime, as the review reads them (default: the review's default rule). */
+  degraded?: DegradedRule
 }
 
 /**
@@ -32,7 +35,7 @@ export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
   o.signal?.throwIfAborted()
   const replay = await runReplay(o)
   o.signal?.throwIfAborted()
-  const comparison = compareRuns(live, replay, spans)
+  const comparison = compareRuns({ ...live, changes: replay.changes.live }, { ...replay, changes: replay.changes.replay }, spans, o.degraded)
   let dataset: ReplayReport['dataset'] = null
   if (o.dataset !== undefined) {
     // What the comparison looked at: incidents touching the range, problems seen in it.

@@ -19,6 +19,7 @@ import { renderReport } from '@opsreview/replay/report'
 import type { LoadedRules } from '@opsreview/replay/rules'
 import { overriddenConfigOf, setOverrides } from '@opsreview/correlation/settings'
 import { whatIf } from '@opsreview/replay/what-if'
+import { degradedRuleOf } from '@opsreview/review/degraded'
 import { describeRetention, runRetention } from '@opsreview/search-index/retention'
 import { leaseHolderName, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
 import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
@@ -170,7 +171,7 @@ async function replay(argv: string[]): Promise<number> {
       ...(rules ? { relabel: rules.relabel, rules: rules.file } : {}),
       ...(cmd.warmUpMs !== undefined ? { warmUpMs: cmd.warmUpMs } : {}),
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
-      settings,
+      settings, degraded: degradedRuleOf(c),
       groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
       idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL, signal: interruption.signal,
     })

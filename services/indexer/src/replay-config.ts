@@ -1,6 +1,7 @@
 import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, type ConfigOf } from '@opsreview/config'
 import { thresholdOverridesSpec } from '@opsreview/correlation/settings'
 import { defaultTopics } from '@opsreview/kafka/topics'
+import { degradedRuleSpec } from '@opsreview/review/degraded'
 
 /**
  * Every variable `opsreview replay` reads: where the log and the live indices are, and the correlator's
@@ -20,6 +21,8 @@ export const replayConfigSpec = {
   OPSREVIEW_LOG_LEVEL: field.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'warn'),
   OPSREVIEW_GROUPING_RULES: field.string('the live grouping rules file, replayed with when --config is not given (empty: the default rules)', ''),
   ...thresholdOverridesSpec,
+  // The review's rule: the replay counts availability as the review does.
+  ...degradedRuleSpec,
 }
 
 export type ReplayConfig = ConfigOf<typeof replayConfigSpec>
