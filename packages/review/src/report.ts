@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
-import { serviceTimes } from './availability.ts'
+import { serviceTimes, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
@@ -66,6 +66,22 @@ export interface ReviewIndices {
 }
 
 const LIST_LIMIT = 200
+
+type IncidentFigures = Pick<ServiceLevel, 'incidents' | 'mttaMs' | 'mttrMs'>
+
+/**
+ * The services with something in the window, worst first: the least available, then the longest degraded
+ * (slow at 100 % is worse than fine at 100 %), then the most interrupted, then by name. A service whose
+ * alerts fired only before the window (read for the look-back) and that had no incident in it is left out.
+ */
+export function serviceLevelsOf(times: ReadonlyMap<string, ServiceTime>, incidents: ReadonlyMap<string, IncidentFigures>): ServiceLevel[] {
+  const idle: ServiceTime = { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }
+  const none: IncidentFigures = { incidents: 0, mttaMs: null, mttrMs: null }
+  return [...new Set([...incidents.keys(), ...times.keys()])]
+    .map((service): ServiceLevel => ({ service, ...(times.get(service) ?? idle), ...(incidents.get(service) ?? none) }))
+    .filter((l) => l.incidents > 0 || l.downtimeMs > 0 || l.degradedMs > 0)
+    .sort((a, b) => a.availabilityPct - b.availabilityPct || b.degradedMs - a.degradedMs || b.interruptions - a.interruptions || a.service.localeCompare(b.service))
+}
 
 /**
  * The trend's 30 local days as instants. The service computes each local midnight with the runtime's zone
@@ -162,13 +178,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
     incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
   }
-  const times = serviceTimes(intervals, from, until)
-  const services = until === from ? [] : [...new Set([...incidentsByService.keys(), ...times.keys()])].sort()
-  const serviceLevels = services.map((service) => ({
-    service,
-    ...(times.get(service) ?? { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }),
-    ...(incidentsByService.get(service) ?? { incidents: 0, mttaMs: null, mttrMs: null }),
-  })).sort((a, b) => a.availabilityPct - b.availabilityPct || a.service.localeCompare(b.service))
+  const serviceLevels = until === from ? [] : serviceLevelsOf(serviceTimes(intervals, from, until), incidentsByService)
 
   const problemItems = sources(problems).map(listedProblem)
   const pmItems = sources(postmortems)
