@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { markdownText } from './markdown.ts'
+import { markdownText, reviewMarkdown } from './markdown.ts'
+import type { IncidentSummary, Review } from './report.ts'
 
 describe('markdownText', () => {
   it('turns HTML into entities and escapes inline Markdown and the cell separator', () => {
@@ -22,5 +23,28 @@ describe('markdownText', () => {
 
   it('leaves plain text as it is', () => {
     expect(markdownText('checkout-api 97.92 % (prod): ok')).toBe('checkout-api 97.92 % (prod): ok')
+  })
+})
+
+describe('reviewMarkdown', () => {
+  const incident = (n: number, extra: Partial<IncidentSummary>): IncidentSummary => ({
+    id: `inc-${String(n).padStart(24, '0')}`, title: `incident ${n}`, status: 'open', severity: 'critical', services: ['checkout'], environment: 'production',
+    openedAt: '2026-12-01T06:00:00.000Z', resolvedAt: null, owner: null, acknowledgedAt: null, customerImpact: false, alertCount: 1, problemIds: [],
+    postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, version: 1, ...extra,
+  })
+  const review = (resolved: IncidentSummary[], total = resolved.length): Review => ({
+    window: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC' },
+    newIncidents: { total: 0, bySeverity: { critical: 0, warning: 0, info: 0 }, items: [] },
+    resolvedIncidents: { total, items: resolved },
+    openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [] }, serviceLevels: [], trend: [],
+  })
+
+  it('lists the incidents resolved in the window, each with when it resolved, not only their count', () => {
+    const md = reviewMarkdown(review([incident(1, { status: 'resolved', resolvedAt: '2026-12-01T06:40:00.000Z', owner: 'ann', title: 'Checkout payment timeouts' })], 3))
+    expect(md).toContain('**3 resolved**')
+    const section = md.slice(md.indexOf('## Resolved in the window'), md.indexOf('## Problems'))
+    expect(section).toContain('| critical | Checkout payment timeouts (`inc-000000000000000000000001`) | checkout | 2026-12-01 06:00 | ann | resolved 2026-12-01 06:40 |')
+    expect(section).toContain('_1 of 3 shown._')
+    expect(reviewMarkdown(review([]))).toContain('## Resolved in the window\n\n_None._')
   })
 })

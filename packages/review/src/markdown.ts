@@ -54,7 +54,7 @@ function incidentRows(list: { total: number; items: IncidentSummary[] }, when: (
   return [
     '| severity | incident | services | opened | owner | state |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...list.items.map((i) => `| ${cell(i.severity)} | ${cell(i.title)} (${code(i.id)}) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${cell(i.status)}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
+    ...list.items.map((i) => `| ${cell(i.severity)} | ${cell(i.title)} (${code(i.id)}) | ${cell(i.services.join(', '))} | ${when(i.openedAt)} | ${cell(i.owner)} | ${cell(i.status)}${i.status === 'resolved' && i.resolvedAt ? ` ${when(i.resolvedAt)}` : ''}${i.acknowledgedAt ? ', acknowledged' : ''}${i.customerImpact ? ', customers affected' : ''} |`),
     ...cutNote(list),
   ]
 }
@@ -68,6 +68,7 @@ export function reviewMarkdown(r: Review): string {
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
   lines.push('## New in the window', '', ...incidentRows(r.newIncidents, when), '')
+  lines.push('## Resolved in the window', '', ...incidentRows(r.resolvedIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
