@@ -950,6 +950,19 @@ describe('retention', () => {
     expect(r.engine.incident(id)).toBeUndefined()
     expect(r.engine.snapshot().incidents).toHaveLength(0)
   })
+
+  it('keeps one eviction entry per resolve within the retention for an incident that keeps reopening, not one for ever', () => {
+    // A check failing for the first half of every hour: one incident, reopened and resolved hourly.
+    const inputs: EngineInput[] = []
+    for (let m = 0; m <= 20 * 24 * 60; m += 5) {
+      if (m % 30 === 0) inputs.push(alert({ fp: 'cron', t: m, service: 'batch', status: m % 60 === 0 ? 'firing' : 'resolved' }))
+      inputs.push(tick(m))
+    }
+    const { engine } = run(inputs, { retentionMs: 24 * HOUR })
+    expect(engine.incidents()).toHaveLength(1)
+    // A day of hourly resolves, and the hour forgetting waits for.
+    expect(engine.snapshot().evictionQueue.length).toBeLessThanOrEqual(26)
+  })
 })
 
 describe('checkpoints', () => {

@@ -130,7 +130,9 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   inc.resolvedDecidedAt = decidedAt
   inc.quietSince = null
   markClosed(s, inc)
-  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: s.watermark })
+  // At its decision when that is ahead of the watermark (a resolve by hand at the review's clock): an entry
+  // that comes due before the incident's latest decision is then always a stale one, a newer entry following.
+  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: Math.max(s.watermark, decidedAt) })
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) handOverGroup(s, inc.data.groupKey)
   if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.

@@ -270,11 +270,8 @@ function forget(s: EngineState, horizon: number): void {
       continue
     }
     const inc = s.incidents.get(id)
-    // Reopened since it was queued: it is queued again when it resolves again.
-    if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null) continue
-    // Resolved by a person at the review's clock, ahead of the watermark it was queued at: queued again
-    // at its decision, or it would never be forgotten.
-    if (inc.resolvedDecidedAt >= horizon) { q.push({ kind: 'incident', id, at: inc.resolvedDecidedAt }); continue }
+    // Reopened since it was queued, or resolved again later: queued again then, at its decision.
+    if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
     unindexResolved(s, inc)
     s.incidents.delete(id)
     for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
