@@ -963,6 +963,27 @@ describe('retention', () => {
     // A day of hourly resolves, and the hour forgetting waits for.
     expect(engine.snapshot().evictionQueue.length).toBeLessThanOrEqual(26)
   })
+
+  it('forgets an incident a person resolved that a late re-fire reopened after its timer came due', () => {
+    // Every day: a critical alert fires, a person resolves it at 20 min, its post-mortem timer (30 min) comes
+    // due while it is resolved, a re-fire of 29 min arrives at 31 min and reopens it, its resolve is lost.
+    const inputs: EngineInput[] = []
+    const day = 24 * 60
+    for (let d = 0; d < 10; d++) {
+      const t = d * day
+      inputs.push(alert({ fp: `a${d}`, t, service: `svc${d}`, severity: 'critical' }), tick(t + 20), { type: 'resolve', day: d } as never, tick(t + 30))
+      inputs.push(alert({ fp: `a${d}`, t: t + 29, rx: t + 31, service: `svc${d}`, severity: 'critical' }), tick(t + day - 1))
+    }
+    const engine = new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 24 * HOUR })
+    for (const input of inputs as (EngineInput | { type: 'resolve'; day: number })[]) {
+      if (input.type !== 'resolve') { engine.apply(input); continue }
+      const inc = engine.incidents().find((i) => i.alerts[0]?.fingerprint === `a${input.day}`)!
+      engine.apply(command('incident.resolve', inc.id, { at: at(input.day * day + 20) }))
+    }
+    // The staleness timeout (a day) ends each reopened incident; the retention (a day) forgets it.
+    expect(engine.incidents().filter((i) => i.status === 'open')).toHaveLength(1)
+    expect(engine.snapshot().incidents.length).toBeLessThanOrEqual(3)
+  })
 })
 
 describe('checkpoints', () => {

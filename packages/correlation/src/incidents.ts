@@ -477,8 +477,10 @@ export function schedule(s: EngineState, inc: IncidentState): void {
 /** A timer came due: apply what is due, note a newly required post-mortem, and queue the next one. */
 export function onTimer(s: EngineState, id: string, at: number): void {
   const inc = s.incidents.get(id)
-  if (!inc || inc.data.status !== 'open') return
+  if (!inc) return
+  // Spent whatever the status: a resolved incident reopened later must not find it still queued.
   if (inc.timerAt === at) inc.timerAt = NEVER
+  if (inc.data.status !== 'open') return
   settle(s, inc, at)
   if (inc.data.status === 'open' && !inc.data.postmortem.required && postmortemReasons(s, inc).length > 0) markDirty(s, inc)
   schedule(s, inc)
