@@ -21,11 +21,7 @@ export function groupKeyOf(s: EngineState, event: AlertEvent): string {
   const explicit = incidentKeyGroupOf(event, rules)
   if (explicit !== undefined) return explicit
   // The default, on every event: remembered per service and environment rather than built each time.
-  let envs = s.groupKeys.get(event.service)
-  if (!envs) s.groupKeys.set(event.service, (envs = new Map()))
-  let key = envs.get(event.environment)
-  if (key === undefined) envs.set(event.environment, (key = serviceEnvironmentKey(event.service, event.environment)))
-  return key
+  return s.groupKeys.get(event.service, event.environment) ?? s.groupKeys.set(event.service, event.environment, serviceEnvironmentKey(event.service, event.environment))
 }
 
 /** Dependency label values (`label=value`; label names cannot hold `=`): what two services can share when one cause hurts both. */

@@ -3,6 +3,7 @@ import { hash } from 'node:crypto'
 import { parseCanonical } from '@opsreview/schemas/time'
 import type { EngineConfig } from './config.ts'
 import { Heap } from './heap.ts'
+import { PairCache } from './pair-cache.ts'
 import { SeenIds } from './seen.ts'
 import type { AlertEvent, CommandResult, EngineStats, Incident, Problem } from './types.ts'
 
@@ -169,9 +170,9 @@ export interface EngineState {
   openInGroup: Map<string, Set<IncidentState>>
   openByGroup: Map<string, string>
   /** Group keys of the default grouping by service and environment (a cache, not in snapshots). */
-  groupKeys: Map<string, Map<string, string>>
+  groupKeys: PairCache<string>
   /** Canonical shared-cause signatures by environment and dependency (a cache, not in snapshots). */
-  sharedCauseKeys: Map<string, Map<string, string>>
+  sharedCauseKeys: PairCache<string>
   openByAmGroup: Map<string, string>
   /**
    * Retained resolved incidents per group key, ordered by `resolvedDecidedAt` then id, so a late event
@@ -209,7 +210,7 @@ export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
-    openByGroup: new Map(), groupKeys: new Map(), sharedCauseKeys: new Map(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
+    openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),
   }

@@ -122,22 +122,13 @@ function dropBefore(list: DepOpening[], horizon: number): void {
   if (expired > 0) list.splice(0, expired)
 }
 
-/** At most this many signatures are remembered per engine (a cache: dependency values come and go). */
-const maxKeys = 65_536
-
 /**
  * The canonical signature of a dependency in an environment, remembered: every incident checks its
  * dependencies (an instance's host at least), and building the JSON each time cost more than the check.
  */
 function sharedCauseKey(s: EngineState, environment: string, dep: string): string {
-  let byDep = s.sharedCauseKeys.get(environment)
-  if (!byDep) s.sharedCauseKeys.set(environment, (byDep = new Map()))
-  let key = byDep.get(dep)
-  if (key === undefined) {
-    if (byDep.size >= maxKeys) byDep.clear()
-    const eq = dep.indexOf('=')
-    key = canonicalSignature({ kind: 'shared-cause', environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) })
-    byDep.set(dep, key)
-  }
-  return key
+  const known = s.sharedCauseKeys.get(environment, dep)
+  if (known !== undefined) return known
+  const eq = dep.indexOf('=')
+  return s.sharedCauseKeys.set(environment, dep, canonicalSignature({ kind: 'shared-cause', environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }))
 }
