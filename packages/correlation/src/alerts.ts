@@ -91,13 +91,14 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
 
 /**
  * A late event joins the resolved incident of its group whose span holds its time, as it would have
- * joined it open in event time. A firing opens it again (no reopening: it had not resolved yet at `t`); a
- * report only adds to it, as reports never keep an incident open.
+ * joined it open in event time. A firing opens it again (no reopening: it had not resolved yet at `t`),
+ * unless a person resolved it (they would have resolved it with the firing in it); a report only adds to
+ * it, as reports never keep an incident open.
  */
 function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t): IncidentState | undefined {
   if (t >= s.watermark) return undefined
   const inc = resolvedHolding(s, groupKey, t, !firing, until)
-  if (inc && firing) reopenIncident(s, inc, false)
+  if (inc && firing && inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
   return inc
 }
 
@@ -125,19 +126,21 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       const decided = inc.resolvedDecidedAt
       const resolved = inc.data.status === 'resolved' && decided !== null
       const started = t >= inc.openedMs - s.cfg.quietPeriodMs
+      const manual = inc.data.resolvedBy === 'manual'
       // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
-      const inSpan = resolved && started && t < decided && inc.data.resolvedBy !== 'manual'
-      // One before a person's resolve: in time, it would have fired in the open incident and the person
-      // resolved it anyway. It fires in it, resolved: no reopening.
-      const beforeDecision = resolved && started && t < decided && inc.data.resolvedBy === 'manual'
-      const withinReopen = resolved && !inSpan && !beforeDecision && started && t - decided <= s.cfg.reopenWindowMs
+      const inSpan = resolved && started && t < decided && !manual
+      // One before a person's resolve: in order it would have come to the open incident first, and the person
+      // resolved it anyway. It is judged as the open incident would judge it (below), and stays resolved.
+      const beforeManual = resolved && started && t < decided && manual
+      const open = inc.data.status === 'open'
       // An open incident keeps a re-fire as soon after the alert ended as a resolved one would reopen for
       // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
       // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
       // outage, nor bridge to it the alerts that follow.
-      const keeps = inc.data.status === 'open' && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
+      const kept = (open || beforeManual) && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
-      if (keeps || inSpan || beforeDecision || withinReopen) {
+      const withinReopen = resolved && !inSpan && !beforeManual && started && t - decided <= s.cfg.reopenWindowMs
+      if (kept || inSpan || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
           extendStart(s, inc, key, t, at)
@@ -159,7 +162,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
   const firedUntil = until ?? ended ?? heardAt
   const inc = joinable(s, groupKey, amGroupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
-  if (amGroupKey) { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
+  // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.
+  if (amGroupKey && inc.data.status === 'open') { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
   const earlyResolve = track?.earlyResolveAt ?? null
   const member: IncidentAlert = {
@@ -180,7 +184,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // The first alert of an incident of reports alone: the problem rules time the incident by it, as they
   // would had it come first and opened the incident (a complaint filed before a backlog of alerts is applied).
   if (inc.data.alerts.length === 1) inc.firstOpenedMs = t
-  if (inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? earlyResolve ?? t, earlyResolve ?? t)
+  if (inc.firing === 0 && inc.data.status === 'open') inc.quietSince = Math.max(inc.quietSince ?? earlyResolve ?? t, earlyResolve ?? t)
   else inc.quietSince = null
   let newDeps: string[] | undefined
   for (const dep of depsOf(s, event)) {

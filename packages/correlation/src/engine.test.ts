@@ -782,23 +782,64 @@ describe('the review decisions', () => {
     expect(r.engine.incident(id)!.acknowledgedAt).toBeNull()
   })
 
-  it('keeps a person\'s resolve when a firing from before it arrives late, as it stands when the firing comes in time', () => {
-    const inputs = (late: boolean) => {
-      const refire = alert({ fp: 'a', t: 3, rx: late ? 5 : 3 })
-      const before = [alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 2, status: 'resolved' })]
-      return late ? [...before, tick(4), 'resolve' as const, refire, tick(6)] : [...before, refire, tick(4), 'resolve' as const, tick(6)]
-    }
-    const outcome = (late: boolean) => {
+  describe('a person\'s resolve and an event from before it that arrives late give what in-order delivery gives', () => {
+    // `a` opens the incident at 0; after the events `before` and a tick at `clock` (default: `resolveAt`),
+    // the person resolves it (the command's `at`); `event` comes in time, before the resolve, or late, after it.
+    const cases: { name: string; before: EngineInput[]; clock?: number; resolveAt: number; event: (rx?: number) => EngineInput; expected: Partial<Incident>[] }[] = [
+      {
+        name: 'a re-fire of its alert: it stays resolved, its member firing',
+        before: [alert({ fp: 'a', t: 2, status: 'resolved' })], resolveAt: 4, event: (rx) => alert({ fp: 'a', t: 3, rx }),
+        expected: [{ status: 'resolved', resolvedBy: 'manual', resolvedAt: at(4), reopenCount: 0 }],
+      },
+      {
+        name: 'a re-fire after a resolve stamped earlier by a review clock behind: the resolve moves to it',
+        before: [alert({ fp: 'a', t: 2, status: 'resolved' })], clock: 4, resolveAt: 2.5, event: (rx) => alert({ fp: 'a', t: 3, rx }),
+        expected: [{ status: 'resolved', resolvedAt: at(3), reopenCount: 0 }],
+      },
+      {
+        name: 'a new alert of its group: it joins it, resolved',
+        before: [], resolveAt: 4, event: (rx) => alert({ fp: 'b', t: 3, rx }),
+        expected: [{ status: 'resolved', resolvedAt: at(4), alertCount: 2 }],
+      },
+      {
+        name: 'a complaint: it joins it, resolved',
+        before: [], resolveAt: 4, event: (rx) => report(3, { rx }),
+        expected: [{ status: 'resolved', resolvedAt: at(4), customerImpact: true }],
+      },
+      {
+        name: 'a re-fire long after its alert ended, nothing else active then: a new outage, an incident of its own',
+        before: [alert({ fp: 'b', t: 1 }), alert({ fp: 'a', t: 2, status: 'resolved' })], resolveAt: 300, event: (rx) => alert({ fp: 'a', t: 296, rx }),
+        expected: [{ status: 'resolved', resolvedBy: 'manual' }, { status: 'open', openedAt: at(296) }],
+      },
+    ]
+    const outcome = (c: (typeof cases)[number], late: boolean) => {
       const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
-      for (const input of inputs(late)) {
-        if (input !== 'resolve') { engine.apply(input); continue }
-        engine.apply(command('incident.resolve', only(engine.incidents()).id, { at: at(4) }))
-      }
-      const inc = only(engine.incidents())
-      return { status: inc.status, resolvedBy: inc.resolvedBy, resolvedAt: inc.resolvedAt, reopenCount: inc.reopenCount, alerts: inc.alerts.map((a) => [a.status, a.flapCount]) }
+      for (const input of [alert({ fp: 'a', t: 0 }), ...c.before, ...(late ? [] : [c.event()])]) engine.apply(input)
+      const clock = c.clock ?? c.resolveAt
+      engine.apply(tick(clock))
+      const target = engine.incidents().find((i) => i.alerts.some((m) => m.fingerprint === 'a' && m.firstSeenAt === at(0)))!
+      engine.apply(command('incident.resolve', target.id, { at: at(c.resolveAt) }))
+      if (late) engine.apply(c.event(clock + 1))
+      engine.apply(tick(clock + 2))
+      return engine.incidents().sort((x, y) => x.openedAt.localeCompare(y.openedAt)).map((i) => ({
+        id: i.id, status: i.status, resolvedBy: i.resolvedBy, openedAt: i.openedAt, resolvedAt: i.resolvedAt, reopenCount: i.reopenCount, alertCount: i.alertCount,
+        customerImpact: i.customerImpact, alerts: i.alerts.map((m) => [m.fingerprint, m.status, m.flapCount]), reports: i.reports.length,
+      }))
     }
-    expect(outcome(false)).toMatchObject({ status: 'resolved', resolvedBy: 'manual', reopenCount: 0 })
-    expect(outcome(true)).toEqual(outcome(false))
+    it.each(cases)('$name', (c) => {
+      const inOrder = outcome(c, false)
+      expect(inOrder).toMatchObject(c.expected)
+      expect(outcome(c, true)).toEqual(inOrder)
+    })
+
+    it('an event after the resolve leaves its time alone', () => {
+      const r = run([alert({ fp: 'a', t: 0 }), tick(4)])
+      const id = only(r.incidents).id
+      r.engine.apply(command('incident.resolve', id, { at: at(4) }))
+      r.engine.apply(alert({ fp: 'a', t: 10, status: 'resolved' }))
+      r.engine.apply(report(12))
+      expect(r.engine.incident(id)).toMatchObject({ status: 'resolved', resolvedBy: 'manual', resolvedAt: at(4) })
+    })
   })
 
   it('rejects commands for unknown targets and ignores a redelivered command', () => {

@@ -281,8 +281,8 @@ const SPAN_CANDIDATES = 8
 
 /**
  * The retained resolved incident of the group whose span holds `t`: one `joinsAt` `t` (for a `report` or
- * an alert), not yet resolved at `t` (its resolution was decided after `t`). Manually resolved
- * incidents are left alone: a person decided they are over.
+ * an alert), not yet resolved at `t` (its resolution was decided after `t`), by its alerts, its staleness
+ * or a person (an event before the person's decision was, in event time, part of what they resolved).
  */
 export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
@@ -297,7 +297,7 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
   }
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (joinsAt(s, inc, t, report, until) && inc.data.resolvedBy !== 'manual') return inc
+    if (joinsAt(s, inc, t, report, until)) return inc
   }
   return undefined
 }
@@ -383,6 +383,9 @@ export function extendStart(s: EngineState, inc: IncidentState, key: string | nu
 
 export function touch(s: EngineState, inc: IncidentState, t: number, at: string): void {
   if (t > inc.lastEventMs) { inc.data.lastEventAt = at; inc.lastEventMs = t }
+  // A late event from before a person's resolve: had it come first, the resolve would have been timed no
+  // earlier than it (commands.ts).
+  if (inc.data.resolvedBy === 'manual' && t > inc.resolvedMs! && t < inc.resolvedDecidedAt!) { inc.resolvedMs = t; inc.data.resolvedAt = at }
   markDirty(s, inc)
 }
 
