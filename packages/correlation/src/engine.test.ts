@@ -992,6 +992,19 @@ describe('retention', () => {
     expect(r.engine.snapshot().incidents).toHaveLength(0)
   })
 
+  it('forgets such an incident restored from a snapshot of an engine that queued it at the watermark', () => {
+    const r = run([alert({ fp: 'a', t: 0 }), tick(10)], { retentionMs: 24 * HOUR })
+    const id = only(r.incidents).id
+    r.engine.apply(command('incident.resolve', id, { at: at(10.9) }))
+    const snapshot = JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot
+    // As engines before 2026-12-04 wrote it: queued at the watermark (10 min), ahead of which it was decided.
+    expect(snapshot.evictionQueue).toHaveLength(1)
+    snapshot.evictionQueue[0]!.at = T0 + 10 * MIN
+    const restored = new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 24 * HOUR }, snapshot)
+    for (const m of [24 * 60 + 10.5, 24 * 60 + 30, 3 * 24 * 60]) restored.apply(tick(m))
+    expect(restored.incident(id)).toBeUndefined()
+  })
+
   it('keeps one eviction entry per resolve within the retention for an incident that keeps reopening, not one for ever', () => {
     // A check failing for the first half of every hour: one incident, reopened and resolved hourly.
     const inputs: EngineInput[] = []

@@ -288,7 +288,27 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
   s.nextForgetAt = copy.nextForgetAt
   Object.assign(s.stats, copy.stats)
+  queueDecisionsAhead(s)
   return s
+}
+
+/**
+ * Engines before 2026-12-04 queued a resolve by hand at the watermark even when its decision lay ahead of
+ * it, and an entry due before the decision is now dropped as stale: such an incident gets its entry at
+ * the decision, or it would never be forgotten. A snapshot of this engine has one for every resolved incident.
+ */
+function queueDecisionsAhead(s: EngineState): void {
+  const queuedUntil = new Map<string, number>()
+  for (let i = s.evictionHead; i < s.evictionQueue.length; i++) {
+    const e = s.evictionQueue[i]!
+    if (e.kind === 'incident' && e.at > (queuedUntil.get(e.id) ?? -Infinity)) queuedUntil.set(e.id, e.at)
+  }
+  for (const inc of s.incidents.values()) {
+    const decided = inc.resolvedDecidedAt
+    if (inc.data.status === 'resolved' && decided !== null && decided > (queuedUntil.get(inc.data.id) ?? -Infinity)) {
+      s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: decided })
+    }
+  }
 }
 
 /** A version 4 snapshot into `s`, which `restoreSteps` has begun; a step every `membersPerStep` members or tracks. */
