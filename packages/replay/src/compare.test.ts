@@ -202,6 +202,13 @@ describe('compareRuns', () => {
     expect(c.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 23 * 3_600_000, deltaDowntimeMs: 23 * 3_600_000 - 30 * 60_000, liveAvailabilityPct: 97.91, replayAvailabilityPct: 4.16, deltaPct: -93.75 }])
   })
 
+  it('ends an alert the staleness timeout ended during the warm-up where its incident, resolved before the range, says', () => {
+    // Its resolve was lost: without the incident's end, it would be firing all through the range.
+    const stale = alert('am:db', before('10:00'), before('10:00'), { service: 'db', autoResolved: true })
+    const run = { incidents: [incident('inc-db', [stale], { services: ['db'] })], problems: [], changes: [change('am:db', 'firing', before('10:00'), 'db')] }
+    expect(compareRuns(run, run, range).availability).toEqual([])
+  })
+
   it('relabelled services move downtime from one service to another', () => {
     const live = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'unknown' })])
     const replay = incident('inc-a', [alert('am:1', at('01:00'), at('02:00'), { service: 'checkout' })])

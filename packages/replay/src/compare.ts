@@ -182,7 +182,7 @@ const incidentRef = (i: ComparedIncident): IncidentRef => ({ id: i.id, title: i.
 const problemRef = (p: ComparedProblem): ProblemRef => ({ id: p.id, kind: p.kind, title: p.title, signature: p.signature, status: p.status, incidentCount: p.incidentCount })
 const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id)
 
-/** Downtime per service in [from, to) (the review's serviceTimes), of the services a critical alert of the run touched. */
+/** Downtime per service in [from, to) (the review's serviceTimes), of the services down or degraded in it. */
 function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule): Map<string, number> {
   const completed = completeChanges(changes, incidents.flatMap((i) => i.alerts))
   const times = serviceTimes(alertIntervals(completed, to, (labels) => isDegraded(rule, { labels })), from, to)
@@ -248,8 +248,10 @@ export function compareRuns(live: Run, replay: Run, range: CompareRange, degrade
   const lost = [...liveProblems.values()].filter((p) => !replayProblems.has(p.id)).map(problemRef)
   const byKind = (a: ProblemRef, b: ProblemRef) => a.kind.localeCompare(b.kind) || a.signature.localeCompare(b.signature)
 
-  const liveDown = downtimeOf(live.changes, liveAll, from, to, degraded)
-  const replayDown = downtimeOf(replay.changes, replayAll, from, to, degraded)
+  // Completed from every incident since the read began, as the review reads members a look-back before its
+  // window: an alert the staleness timeout ended during the warm-up has its end in an incident resolved then.
+  const liveDown = downtimeOf(live.changes, liveWide, from, to, degraded)
+  const replayDown = downtimeOf(replay.changes, replayWide, from, to, degraded)
   const windowMs = to - from
   const availability = [...new Set([...liveDown.keys(), ...replayDown.keys()])].sort().map((service): ServiceAvailability => {
     const l = liveDown.get(service) ?? 0

@@ -1,10 +1,10 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { ComparedIncident, ComparedProblem, Run } from './compare.ts'
+import { ReplayError } from './errors.ts'
 
 /** The live run as the indices hold it: its alert changes come from the log the replay reads. */
 export type IndexedRun = Omit<Run, 'changes'>
-import { ReplayError } from './errors.ts'
 
 const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'alerts.key', 'alerts.source', 'alerts.name', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved', 'reports.eventId']
 const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
