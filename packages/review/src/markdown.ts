@@ -68,7 +68,6 @@ export function reviewMarkdown(r: Review): string {
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
   lines.push('## New in the window', '', ...incidentRows(r.newIncidents, when), '')
-  lines.push('## Resolved in the window', '', ...incidentRows(r.resolvedIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',
@@ -82,6 +81,8 @@ export function reviewMarkdown(r: Review): string {
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${l.interruptions} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.')
+  // After what the meeting acts on: the digest is cut at its limit, and these rows repeat the new ones that ended.
+  lines.push('', '## Resolved in the window', '', ...incidentRows(r.resolvedIncidents, when))
   lines.push('', `## Last 30 days (${markdownText(r.window.timeZone)})`, '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${cell(d.day)} | ${d.total} | ${d.critical} |`), '')
   return lines.join('\n')
 }

@@ -333,7 +333,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(s.date).toBe('2026-10-25')
     const text = (hook.posts[0]!.body as { text: string }).text
     expect(text).toContain('# Operations review 2026-10-24 08:30 – 2026-10-25 08:30 Europe/Berlin\n')
-    const newInWindow = text.slice(text.indexOf('## New in the window'), text.indexOf('## Resolved in the window'))
+    const newInWindow = text.slice(text.indexOf('## New in the window'), text.indexOf('## Problems'))
     expect(newInWindow).toContain('In the extra hour')
     expect(newInWindow).toContain('Just before the digest')
     expect(newInWindow).not.toContain('Before yesterdays digest')
