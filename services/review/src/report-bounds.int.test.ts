@@ -97,6 +97,15 @@ describe('time after now is not measured (real Elasticsearch)', () => {
     expect((await get('/api/v1/review?from=2026-12-01T06:00:00Z&to=2026-12-08')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, availabilityPct: 50 }])
   })
 
+  it('counts a critical complaint as no downtime: a report is no alert state, and never resolves', async () => {
+    const complaint = {
+      ...firing('report-1', 'checkout', NOW - 2 * H), source: 'report', fingerprint: 'report-1', labels: {}, title: 'customers cannot pay',
+      id: createHash('sha256').update('report|report-1').digest('hex').slice(0, 32), origin: { kind: 'customer-complaint', reportedBy: 'support' },
+    }
+    const { get } = await start((es, prefix) => [...downSince7(es, prefix), [alertDocument(liveAlertMonths(es, prefix).indexFor), complaint]])
+    expect((await get('/api/v1/review?since=today')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, interruptions: 1 }])
+  })
+
   it('gives a window wholly after now no service levels: none of its time has passed', async () => {
     const { get, searches } = await start(downSince7)
     const before = searches()
