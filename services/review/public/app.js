@@ -654,7 +654,8 @@ async function showIncident(id, scroll = true) {
       ['Problems', i.problemIds.length ? i.problemIds.join(', ') : '–'],
       ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : 'not scheduled'}` : 'not needed']]
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
-    $('#incident-ack').hidden = Boolean(i.acknowledgedAt)
+    // The correlator refuses to acknowledge a resolved incident: not offered.
+    $('#incident-ack').hidden = Boolean(i.acknowledgedAt) || i.status === 'resolved'
     $('#incident-resolve').hidden = i.status === 'resolved'
     $('#timeline').replaceChildren(...timeline.map(timelineItem))
     showCut('timeline', { items: timeline, total: timelineTotal }, 'timeline entries', 'newest')

@@ -253,6 +253,8 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await page.getByRole('button', { name: 'Resolve by hand' }).click()
     await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Resolved by hand')
     await expect.poll(() => page.locator('#detail-facts dd[data-fact="Status"]').textContent()).toBe('resolved')
+    // Resolved and never acknowledged: neither is offered any more (the correlator would refuse both).
+    expect([await page.locator('#incident-ack').isHidden(), await page.locator('#incident-resolve').isHidden()]).toEqual([true, true])
     await expect.poll(() => rowOf(page, '#open-incidents', 'CartErrors').count()).toBe(0)
 
     // A refused decision: erin resolves the search incident while dana's page still offers to; dana's
