@@ -217,6 +217,17 @@ export interface ServiceTime extends Availability {
 
 const sum = (xs: readonly Interval[]) => xs.reduce((s, i) => s + (i.to - i.from), 0)
 
+/** A service's time in a window where none of its alerts fired. */
+export const fullyAvailable: ServiceTime = Object.freeze({ availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 })
+
+/**
+ * The order service levels are listed in, worst first: the least available, then the longest degraded
+ * (slow at 100 % is worse than fine at 100 %), then the most interrupted, then by name.
+ */
+export function worstFirst(a: Pick<ServiceTime, 'availabilityPct' | 'degradedMs' | 'interruptions'> & { service: string }, b: typeof a): number {
+  return a.availabilityPct - b.availabilityPct || b.degradedMs - a.degradedMs || b.interruptions - a.interruptions || a.service.localeCompare(b.service)
+}
+
 /**
  * Per service over [from, to): downtime is the union of its down alerts' intervals; degraded time the
  * union of its degraded alerts' intervals outside downtime (down outranks slow). Availability counts

@@ -18,7 +18,8 @@ describe('assembleLookback', () => {
     postmortems: { required: 2, scheduled: 1 },
     problems: new Map([['prb-b', 2], ['prb-a', 1], ['prb-c', 3]]),
     problemCount: 3,
-    times: new Map([['checkout', time(99.5, 216 * MIN, 30 * MIN)], ['search', time(100, 0, 90 * MIN)]]),
+    // `idle`: its alerts fired only in the week read before the period.
+    times: new Map([['checkout', time(99.5, 216 * MIN, 30 * MIN)], ['search', time(100, 0, 90 * MIN)], ['idle', time(100, 0, 0)]]),
   }
   const previous: PeriodFacts = {
     services: new Map([['checkout', facts(5, 2, [5, 100 * MIN], [5, 500 * MIN])]]),
@@ -26,7 +27,7 @@ describe('assembleLookback', () => {
     postmortems: { required: 3, scheduled: 3 },
     problems: new Map([['prb-a', 4]]),
     problemCount: 1,
-    times: new Map([['checkout', time(99.75, 108 * MIN, 0)], ['gone', time(98, 864 * MIN, 0)]]),
+    times: new Map([['checkout', time(99.75, 108 * MIN, 0)], ['gone', time(98, 864 * MIN, 0)], ['idle', time(100, 0, 0)]]),
   }
   const problems = [
     { id: 'prb-a', kind: 'shared-cause', status: 'confirmed', title: 'db', services: ['checkout'], environment: 'production', incidentCount: 9, firstSeenAt: '2026-10-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: 'ann', reopenCount: 2, version: 7 },
@@ -46,6 +47,7 @@ describe('assembleLookback', () => {
     expect(l.services.find((s) => s.service === 'search')).toMatchObject({ mttaMs: null, change: { mttaMs: null, incidents: 1 } })
     // A service seen only in the previous period is listed, fully available now.
     expect(l.services.find((s) => s.service === 'gone')).toMatchObject({ availabilityPct: 100, change: { availabilityPct: 2, downtimeMs: -864 * MIN } })
+    // Nothing in either period: not listed.
     expect(l.services.map((s) => s.service)).toEqual(['checkout', 'search', 'gone'])
   })
 

@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { serviceTimes, type ServiceTime } from './availability.ts'
+import { fullyAvailable, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
 import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
@@ -87,7 +87,7 @@ export interface Lookback {
     previous: { incidents: SeverityCounts; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortems: { required: number; scheduled: number }; problems: number }
     change: { incidents: number; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortemsRequired: number; problems: number }
   }
-  /** Least available first. */
+  /** With anything in either period, worst first (availability.ts `worstFirst`). */
   services: ServiceLookback[]
   /** Problems behind the period's incidents: recurring first, then by incidents in the period. */
   problems: { total: number; items: (ListedProblem & { incidentsInPeriod: number; incidentsInPrevious: number })[] }
@@ -96,7 +96,6 @@ export interface Lookback {
 export const mean = (s: DurationStats): number | null => (s.count > 0 ? Math.round(s.sum / s.count) : null)
 const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : Math.round((a - b) * 100) / 100)
 const noIncidents: IncidentFacts = { incidents: { total: 0, critical: 0, warning: 0, info: 0 }, acknowledge: { count: 0, sum: 0 }, resolve: { count: 0, sum: 0 } }
-const fullyAvailable: ServiceTime = { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }
 
 function figures(facts: IncidentFacts | undefined, time: ServiceTime | undefined): Figures {
   const f = facts ?? noIncidents
@@ -119,11 +118,13 @@ function windowOf(p: Period, zone: string, nowMs: number): PeriodWindow {
 /** The look-back from the facts of the two periods: pure, so every figure can be checked by hand. */
 export function assembleLookback(q: LookbackQuery, nowMs: number, current: PeriodFacts, previous: PeriodFacts, problems: readonly ProblemSummary[]): Lookback {
   const names = [...new Set([...current.services.keys(), ...current.times.keys(), ...previous.services.keys(), ...previous.times.keys()])]
+  // A service with nothing in either period (its alerts fired only in the week read before) is left out.
+  const busy = (f: Figures) => f.incidents.total > 0 || f.downtimeMs > 0 || f.degradedMs > 0
   const services = names.map((service) => {
     const cur = figures(current.services.get(service), current.times.get(service))
     const prev = figures(previous.services.get(service), previous.times.get(service))
     return { service, ...cur, previous: prev, change: change(cur, prev) }
-  }).sort((a, b) => a.availabilityPct - b.availabilityPct || b.degradedMs - a.degradedMs || a.service.localeCompare(b.service))
+  }).filter((s) => busy(s) || busy(s.previous)).sort(worstFirst)
   const sumOf = (times: Map<string, ServiceTime>, field: 'downtimeMs' | 'degradedMs') => [...times.values()].reduce((s, t) => s + t[field], 0)
   const cur = { downtimeMs: sumOf(current.times, 'downtimeMs'), degradedMs: sumOf(current.times, 'degradedMs'), mttaMs: mean(current.all.acknowledge), mttrMs: mean(current.all.resolve) }
   const prev = { downtimeMs: sumOf(previous.times, 'downtimeMs'), degradedMs: sumOf(previous.times, 'degradedMs'), mttaMs: mean(previous.all.acknowledge), mttrMs: mean(previous.all.resolve) }

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
-import { serviceTimes, type ServiceTime } from './availability.ts'
+import { fullyAvailable, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
@@ -69,18 +69,17 @@ const LIST_LIMIT = 200
 
 type IncidentFigures = Pick<ServiceLevel, 'incidents' | 'mttaMs' | 'mttrMs'>
 
+const noIncidents: IncidentFigures = { incidents: 0, mttaMs: null, mttrMs: null }
+
 /**
- * The services with something in the window, worst first: the least available, then the longest degraded
- * (slow at 100 % is worse than fine at 100 %), then the most interrupted, then by name. A service whose
- * alerts fired only before the window (read for the look-back) and that had no incident in it is left out.
+ * The services with something in the window, worst first (`worstFirst`). A service whose alerts fired
+ * only before the window (read for the look-back) and that had no incident in it is left out.
  */
 export function serviceLevelsOf(times: ReadonlyMap<string, ServiceTime>, incidents: ReadonlyMap<string, IncidentFigures>): ServiceLevel[] {
-  const idle: ServiceTime = { availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 }
-  const none: IncidentFigures = { incidents: 0, mttaMs: null, mttrMs: null }
   return [...new Set([...incidents.keys(), ...times.keys()])]
-    .map((service): ServiceLevel => ({ service, ...(times.get(service) ?? idle), ...(incidents.get(service) ?? none) }))
+    .map((service): ServiceLevel => ({ service, ...(times.get(service) ?? fullyAvailable), ...(incidents.get(service) ?? noIncidents) }))
     .filter((l) => l.incidents > 0 || l.downtimeMs > 0 || l.degradedMs > 0)
-    .sort((a, b) => a.availabilityPct - b.availabilityPct || b.degradedMs - a.degradedMs || b.interruptions - a.interruptions || a.service.localeCompare(b.service))
+    .sort(worstFirst)
 }
 
 /**

@@ -62,8 +62,6 @@ export const reviewConfigSpec = {
 
 export type ReviewConfig = ConfigOf<typeof reviewConfigSpec>
 
-/** The degraded rule the configuration describes. */
-
 /** The review's default scope and teams (packages/review/src/scope.ts). */
 export const scopeDefaultsOf = (c: ReviewConfig) => ({ environments: c.OPSREVIEW_REVIEW_ENVIRONMENTS, teams: c.OPSREVIEW_TEAMS_FILE })
 
