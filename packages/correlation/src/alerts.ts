@@ -1,7 +1,7 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
 import {
-  absorb, addMember, depsOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -126,28 +126,28 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       const decided = inc.resolvedDecidedAt
       const resolved = inc.data.status === 'resolved' && decided !== null
       const started = t >= inc.openedMs - s.cfg.quietPeriodMs
-      const manual = inc.data.resolvedBy === 'manual'
-      // A late firing within the resolved incident's span: in event time the incident had not resolved yet.
-      const inSpan = resolved && started && t < decided && !manual
-      // One before a person's resolve: in order it would have come to the open incident first, and the person
-      // resolved it anyway. It is judged as the open incident would judge it (below), and stays resolved.
-      const beforeManual = resolved && started && t < decided && manual
+      // A late firing within the resolved incident's span: in event time the incident had not resolved yet,
+      // and it is judged as the open incident would have judged it (below).
+      const inSpan = resolved && started && t < decided
       const open = inc.data.status === 'open'
       // An open incident keeps a re-fire as soon after the alert ended as a resolved one would reopen for
       // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
       // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
       // outage, nor bridge to it the alerts that follow.
-      const kept = (open || beforeManual) && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
+      const kept = (open || inSpan) && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
-      const withinReopen = resolved && !inSpan && !beforeManual && started && t - decided <= s.cfg.reopenWindowMs
-      if (kept || inSpan || withinReopen) {
+      const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
+      if (kept || withinReopen) {
         if (track.status === 'resolved' && t < track.lastChangeAt) {
           // A firing older than the resolve already applied: only its start is news.
           extendStart(s, inc, key, t, at)
           return inc
         }
-        if (inSpan || withinReopen) reopenIncident(s, inc, withinReopen)
+        // Within the span it opens again uncounted, unless a person resolved it: in order the firing would
+        // have come before their decision, and they resolved it with the firing in it.
+        if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen)
         refire(s, inc, key, track, event, t, at)
+        expireUntilDecision(s, inc)
         return inc
       }
     }
@@ -161,6 +161,15 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
   const firedUntil = until ?? ended ?? heardAt
+  // Older than its alert's incident, and running into it until the resolve already applied there: in order
+  // it would have opened that incident. Only its start is news (joined as a new alert, it was a second member
+  // of one key).
+  const own = ended !== undefined && track!.incidentId !== null ? s.incidents.get(track!.incidentId) : undefined
+  if (own && memberOf(own, key) && joinsAt(s, own, t, false, firedUntil)) {
+    extendStart(s, own, key, t, at)
+    touch(s, own, t, at)
+    return own
+  }
   const inc = joinable(s, groupKey, amGroupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
   // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.
   if (amGroupKey && inc.data.status === 'open') { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
@@ -198,6 +207,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   linkKnownFlapping(s, inc, member)
   checkRecurring(s, inc)
   if (newDeps) checkSharedCause(s, inc, newDeps)
+  expireUntilDecision(s, inc)
   return inc
 }
 

@@ -359,6 +359,18 @@ describe('lifecycle', () => {
     expect(incidents.map((i) => [i.openedAt, i.alerts.map((a) => a.fingerprint)])).toEqual([[at(2), ['b']], [at(10), ['a']]])
   })
 
+  it('judges a late re-fire within a resolved incident\'s span as the open incident would have: a new outage when nothing was active then', () => {
+    // `b` keeps the incident open until the staleness timeout ends it (1441 min); `a`, ended at 2, fires again
+    // at 1000, with nothing in the incident active within the join window then.
+    const base = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1 }), alert({ fp: 'a', t: 2, status: 'resolved' })]
+    const refire = (rx?: number) => alert({ fp: 'a', t: 1000, rx })
+    const inOrder = run([...base, tick(999), refire(), tick(1500), tick(1502)])
+    const late = run([...base, tick(1500), refire(1501), tick(1502), tick(1503), tick(1504)])
+    const shape = (incidents: Incident[]) => incidents.map((i) => [i.openedAt, i.status, i.resolvedBy, i.reopenCount, i.alerts.map((m) => m.fingerprint).join('+')])
+    expect(shape(inOrder.incidents)).toEqual([[at(0), 'resolved', 'staleness', 0, 'a+b'], [at(1000), 'open', null, 0, 'a']])
+    expect(shape(late.incidents)).toEqual(shape(inOrder.incidents))
+  })
+
   it('ignores a late firing older than the resolve already applied', () => {
     const { incidents } = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 10, status: 'resolved' }), alert({ fp: 'a', t: 5, rx: 11 })])
     expect(only(incidents).alerts[0]).toMatchObject({ status: 'resolved', flapCount: 0 })
@@ -783,6 +795,19 @@ describe('the review decisions', () => {
   })
 
   describe('a person\'s resolve and an event from before it that arrives late give what in-order delivery gives', () => {
+    const summary = (engine: CorrelationEngine) => engine.incidents().sort((x, y) => x.openedAt.localeCompare(y.openedAt)).map((i) => ({
+      id: i.id, status: i.status, resolvedBy: i.resolvedBy, openedAt: i.openedAt, resolvedAt: i.resolvedAt, reopenCount: i.reopenCount, alertCount: i.alertCount,
+      customerImpact: i.customerImpact, alerts: i.alerts.map((m) => [m.fingerprint, m.status, m.flapCount, m.autoResolved]), reports: i.reports.length,
+    }))
+    const play = (inputs: (EngineInput | { resolveAt: number })[]) => {
+      const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
+      for (const input of inputs) {
+        if (!('resolveAt' in input)) { engine.apply(input); continue }
+        const target = engine.incidents().find((i) => i.alerts.some((m) => m.fingerprint === 'a'))!
+        engine.apply(command('incident.resolve', target.id, { at: at(input.resolveAt) }))
+      }
+      return summary(engine)
+    }
     // `a` opens the incident at 0; after the events `before` and a tick at `clock` (default: `resolveAt`),
     // the person resolves it (the command's `at`); `event` comes in time, before the resolve, or late, after it.
     const cases: { name: string; before: EngineInput[]; clock?: number; resolveAt: number; event: (rx?: number) => EngineInput; expected: Partial<Incident>[] }[] = [
@@ -821,15 +846,34 @@ describe('the review decisions', () => {
       engine.apply(command('incident.resolve', target.id, { at: at(c.resolveAt) }))
       if (late) engine.apply(c.event(clock + 1))
       engine.apply(tick(clock + 2))
-      return engine.incidents().sort((x, y) => x.openedAt.localeCompare(y.openedAt)).map((i) => ({
-        id: i.id, status: i.status, resolvedBy: i.resolvedBy, openedAt: i.openedAt, resolvedAt: i.resolvedAt, reopenCount: i.reopenCount, alertCount: i.alertCount,
-        customerImpact: i.customerImpact, alerts: i.alerts.map((m) => [m.fingerprint, m.status, m.flapCount]), reports: i.reports.length,
-      }))
+      return summary(engine)
     }
     it.each(cases)('$name', (c) => {
       const inOrder = outcome(c, false)
       expect(inOrder).toMatchObject(c.expected)
       expect(outcome(c, true)).toEqual(inOrder)
+    })
+
+    it('a firing of a spooled backlog, not heard of since, is ended by the staleness timeout before the decision, as the open incident ended it', () => {
+      // `a` is repeated every 4 h and keeps the incident open; `b`, received at 10 min and never again, times
+      // out a day later, and the person resolves at 2000 min.
+      const repeats = [240, 480, 720, 960, 1200, 1440, 1680, 1920].flatMap((rx) => [tick(rx), alert({ fp: 'a', t: 0, rx })])
+      const b = alert({ fp: 'b', t: 10 })
+      const end = [tick(2002), tick(2003), tick(2004)]
+      const inOrder = play([alert({ fp: 'a', t: 0 }), b, ...repeats, tick(2000), { resolveAt: 2000 }, ...end])
+      expect(inOrder).toMatchObject([{ status: 'resolved', resolvedBy: 'manual', alerts: [['a', 'firing', 0, false], ['b', 'resolved', 0, true]] }])
+      expect(play([alert({ fp: 'a', t: 0 }), ...repeats, tick(2000), { resolveAt: 2000 }, b, ...end])).toEqual(inOrder)
+    })
+
+    it('a late firing of a member from before its incident began, running into it until its resolve, moves its start: no second member', () => {
+      for (const resolved of [[], [tick(65), { resolveAt: 65 }]]) {
+        const inOrder = play([alert({ fp: 'a', t: 10 }), alert({ fp: 'a', t: 60 }), ...resolved, alert({ fp: 'a', t: 70, status: 'resolved' }), tick(100)])
+        const late = play([alert({ fp: 'a', t: 60 }), ...resolved, alert({ fp: 'a', t: 70, status: 'resolved' }), tick(100), alert({ fp: 'a', t: 10, rx: 101 }), tick(102), tick(103)])
+        expect(late).toMatchObject([{ openedAt: at(10), alerts: [['a', 'resolved', 0, false]] }])
+        // All but the id, which is its first event's: the firing of 60 opened it here.
+        const withoutId = (incidents: typeof late) => incidents.map(({ id: _id, ...rest }) => rest)
+        expect(withoutId(late)).toEqual(withoutId(inOrder))
+      }
     })
 
     it('an event after the resolve leaves its time alone', () => {

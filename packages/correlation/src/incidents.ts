@@ -408,6 +408,17 @@ export function refreshEnd(s: EngineState, inc: IncidentState): void {
   if (end.ms !== inc.resolvedMs) { inc.data.resolvedAt = end.at; inc.resolvedMs = end.ms; markDirty(s, inc) }
 }
 
+/**
+ * For a firing a late event brought into an incident a person resolved: in order it was in the open
+ * incident, whose staleness timeout ended it by their decision if it was not heard of for that long.
+ */
+export function expireUntilDecision(s: EngineState, inc: IncidentState): void {
+  if (inc.data.resolvedBy !== 'manual') return
+  expireStale(s, inc, inc.resolvedDecidedAt!)
+  // Resolved: no quiet period runs.
+  inc.quietSince = null
+}
+
 /** Resolves firing members not heard of for their source's staleness timeout by `now`. */
 function expireStale(s: EngineState, inc: IncidentState, now: number): void {
   let next = FOREVER
