@@ -32,14 +32,17 @@ export class HttpProblem extends Error {
   readonly code: ProblemCode
   readonly status: number
   readonly errors: FieldError[] | undefined
+  /** Failing fields left out of a list cut at its limit. */
+  readonly errorsOmitted: number | undefined
   readonly retryAfterSeconds: number | undefined
 
-  constructor(code: ProblemCode, detail?: string, extra: { errors?: FieldError[]; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(code: ProblemCode, detail?: string, extra: { errors?: FieldError[]; errorsOmitted?: number; retryAfterSeconds?: number; cause?: unknown } = {}) {
     super(detail ?? problems[code].title, { cause: extra.cause })
     this.name = 'HttpProblem'
     this.code = code
     this.status = problems[code].status
     this.errors = extra.errors
+    this.errorsOmitted = extra.errorsOmitted
     this.retryAfterSeconds = extra.retryAfterSeconds
   }
 }
@@ -59,6 +62,7 @@ export function sendProblem(res: Response, problem: HttpProblem, extensions: Rec
     detail: problem.message,
   }
   if (problem.errors) body.errors = problem.errors
+  if (problem.errorsOmitted !== undefined) body.errorsOmitted = problem.errorsOmitted
   for (const [name, value] of Object.entries(extensions)) if (!(name in body)) body[name] = value
   res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
 }

@@ -145,6 +145,19 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'c', 'b'])
   })
 
+  it('lists the first 20 failing fields of a refused body, each a real one, and counts the rest, in the answer and the dead letter', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const unknown = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`extra${i}`, i]))
+    const res = await post(`${url}/api/v1/reports`, { kind: 'manual', service: 's', title: 't', reportedBy: 'me', ...unknown })
+    expect(res.status).toBe(400)
+    const body = await res.json() as { errors: { path: string; message: string }[]; errorsOmitted: number }
+    expect(body.errors).toHaveLength(20)
+    expect(body.errorsOmitted).toBe(10)
+    expect(body.errors.every((e) => /^must NOT have additional properties/.test(e.message))).toBe(true)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => [l.detail?.errorsOmitted, (l.detail?.errors as unknown[]).length])).toEqual([[10, 20]])
+  })
+
   it('validates Pingdom and reports before spooling, refusing them with the failing field', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

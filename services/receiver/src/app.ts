@@ -58,10 +58,9 @@ export interface ReceiverDeps {
 type Source = 'alertmanager' | 'pingdom' | 'report'
 
 /** A refused alert of an accepted webhook, as the 200 lists it and the dead letter keeps it. */
-interface Refusal {
+interface Refusal extends ListedErrors {
   index: number
   reason: string
-  errors: FieldError[]
 }
 
 /** How long a sender should wait before retrying while Kafka is unavailable. */
@@ -211,8 +210,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   /** A body refused as a whole: a 400 naming the fields; the error handler dead-letters it with this reason. */
   function refuseBody(res: Response, rejection: BodyRejection): HttpProblem {
     res.locals.deadLetterReason = rejection.reason
-    const errors = capErrors(rejection.errors)
-    return new HttpProblem('VALIDATION_FAILED', `${rejection.errors.length} field(s) failed validation`, { errors })
+    return new HttpProblem('VALIDATION_FAILED', `${rejection.errors.length} field(s) failed validation`, listedErrors(rejection.errors))
   }
 
   /**
@@ -235,7 +233,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           reason: first.reason,
           error: `${chunk.length} alerts refused (alerts ${first.index}–${chunk.at(-1)!.index}); the first: ${first.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
           at: receivedAt.toISOString(),
-          detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), reasons, errors: capErrors(first.errors) },
+          detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), reasons, ...listedErrors(first.errors) },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(alertsWebhook(payload, chunk.map((r) => r.index))) },
         },
       }
@@ -336,11 +334,11 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           reason: r.reason,
           error: `alert ${r.index} refused: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
           at: receivedAt.toISOString(),
-          detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors },
+          detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors, ...(r.errorsOmitted !== undefined ? { errorsOmitted: r.errorsOmitted } : {}) },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
         },
       })
-      const refusals: Refusal[] = rejected.slice(0, MAX_REFUSED_ALERTS).map((r: ItemRejection) => ({ index: r.index, reason: r.reason, errors: capErrors(r.errors) }))
+      const refusals: Refusal[] = rejected.slice(0, MAX_REFUSED_ALERTS).map((r: ItemRejection) => ({ index: r.index, reason: r.reason, ...listedErrors(r.errors) }))
       const shared = sharedLetters(req, payload, rejected.slice(MAX_REFUSED_ALERTS), receivedAt)
       // Outcomes per event: a record Kafka refuses fails alone, and is refused alone.
       const [sent, letters] = await Promise.all([
@@ -380,8 +378,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       if (answer.accepted === 0 && answer.rejectedTotal > 0) {
         // Nothing of it could be used: a 4xx naming the failing fields, which Alertmanager counts as a
         // failed notification (and, rightly, never retries). Each refused alert is dead-lettered already.
-        const errors = capErrors(allRefused.flatMap((r) => r.errors))
-        sendProblem(res, new HttpProblem('ALERTS_REFUSED', `${answer.rejectedTotal} alert(s) refused, none accepted; each is dead-lettered`, { errors }), answer)
+        sendProblem(res, new HttpProblem('ALERTS_REFUSED', `${answer.rejectedTotal} alert(s) refused, none accepted; each is dead-lettered`, listedErrors(allRefused.flatMap((r) => r.errors))), answer)
         return
       }
       res.status(200).json(answer)
@@ -448,7 +445,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         error: problem.message.slice(0, 1000),
         at: clock().toISOString(),
         detail: {
-          source, status: problem.status, requestId: req.id, errors: problem.errors ?? [],
+          source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], ...(problem.errorsOmitted !== undefined ? { errorsOmitted: problem.errorsOmitted } : {}),
           bodyBytes: raw.length, bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
         },
         replay: { kind: 'webhook', path: req.path, body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') },
@@ -483,12 +480,17 @@ function isSystemError(err: unknown): err is Error & { code: string; syscall: st
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && typeof (err as { syscall?: unknown }).syscall === 'string'
 }
 
-function capErrors(errors: readonly FieldError[]): FieldError[] {
-  const capped = errors.length <= MAX_ERRORS_PER_ITEM ? errors
-    : [...errors.slice(0, MAX_ERRORS_PER_ITEM - 1), { path: errors[MAX_ERRORS_PER_ITEM - 1]!.path, message: `and ${errors.length - MAX_ERRORS_PER_ITEM + 1} more error(s)` }]
+/** Field errors as answers and dead letters list them: the first MAX_ERRORS_PER_ITEM, and how many more failed (as `deadLetterMessage` counts them). */
+interface ListedErrors {
+  errors: FieldError[]
+  errorsOmitted?: number
+}
+
+function listedErrors(errors: readonly FieldError[]): ListedErrors {
   // A field's name is the sender's: one of 600,000 '/' has a JSON Pointer over 1 MB, and quoted whole the
   // dead letter is more than Kafka takes (a 500 for bad input) and the answer more than anyone reads.
-  return capped.map((e) => ({ path: cut(e.path, MAX_ERROR_TEXT), message: cut(e.message, MAX_ERROR_TEXT) }))
+  const listed = errors.slice(0, MAX_ERRORS_PER_ITEM).map((e) => ({ path: cut(e.path, MAX_ERROR_TEXT), message: cut(e.message, MAX_ERROR_TEXT) }))
+  return errors.length > MAX_ERRORS_PER_ITEM ? { errors: listed, errorsOmitted: errors.length - MAX_ERRORS_PER_ITEM } : { errors: listed }
 }
 
 function cut(text: string, max: number): string {
