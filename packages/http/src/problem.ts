@@ -1,10 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express'
-
-/** A failing field, by JSON Pointer. */
-export interface FieldError {
-  path: string
-  message: string
-}
+import type { FieldError } from '@opsreview/schemas'
 
 /**
  * The catalogue of HTTP-facing errors. Each code has one status; 4xx means the same request will never

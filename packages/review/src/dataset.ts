@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
 import { ReviewProblem } from './errors.ts'
 import type { ReviewIndices } from './report.ts'
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 
 
 /**

@@ -1,4 +1,4 @@
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 
 /**
  * The review's own HTTP-facing errors, beside the shared catalogue of `@opsreview/http`: each code has one

@@ -1,4 +1,4 @@
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 import { localTime, startOfDay } from './zone.ts'
 import { onceReader, parseZone } from './window.ts'
 

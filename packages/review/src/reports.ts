@@ -2,7 +2,7 @@
 // forecasts) are handed to the receiver, which answers only once its spool or Kafka holds the event: the
 // review acknowledges a report exactly when the receiver does, and never makes the canonical event itself.
 import { validateReport, type Report } from '@opsreview/schemas'
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 
 /** Where the review files reports: the receiver's base URL and an ingest token it accepts. */
 export interface ReportTarget {

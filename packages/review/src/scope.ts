@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 import type { Teams } from './teams.ts'
 
 /**

@@ -1,13 +1,9 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { recordSchemas, SEVERITIES, type Incident, type IncidentStatus, type Problem, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
+import { recordSchemas, SEVERITIES, type FieldError, type Incident, type IncidentStatus, type Problem, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
 import { causes, responseOf } from '@opsreview/search-index/errors'
 import { rankedBySeverity } from './ranking.ts'
 import { parseInstant } from './time.ts'
 
-export interface FieldError {
-  path: string
-  message: string
-}
 
 export interface IncidentQuery {
   q?: string

@@ -1,4 +1,4 @@
-import type { FieldError } from './search.ts'
+import type { FieldError } from '@opsreview/schemas'
 import { parseInstant } from './time.ts'
 import { addDays, canonicalZone, instantOf, localTime } from './zone.ts'
 

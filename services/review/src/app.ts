@@ -23,7 +23,7 @@ import { alertChangesRequest, freeTextFault, incidentCursorSort, incidentTimelin
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
-import type { FieldError } from '@opsreview/review/search'
+import type { FieldError } from '@opsreview/schemas'
 import { parseScope, scopeFilter, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
 import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'

@@ -7,7 +7,7 @@ import { buildLookback } from '@opsreview/review/lookback'
 import { lookbackMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
 import type { Scope, ScopeFilter } from '@opsreview/review/scope'
-import type { FieldError } from '@opsreview/review/search'
+import type { FieldError } from '@opsreview/schemas'
 
 export interface LookbackRouteDeps {
   es: Client
