@@ -6,7 +6,7 @@ import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
 import { captureLogs, fixture, serve } from '@opsreview/testing'
 import { SpoolClosedError, SpoolRecordTooLargeError } from '@opsreview/spool'
-import { spoolDeadLetter } from './app.ts'
+import { publishSpooled, spoolDeadLetter } from './app.ts'
 import { fakeReceiver, post, TEST_NOW, TEST_TOPICS } from './test-fakes.ts'
 
 const good = (fp: string, patch: Record<string, unknown> = {}) => ({
@@ -156,6 +156,16 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(body.errorsOmitted).toBe(10)
     expect(body.errors.every((e) => /^must NOT have additional properties/.test(e.message))).toBe(true)
     await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => [l.detail?.errorsOmitted, (l.detail?.errors as unknown[]).length])).toEqual([[10, 20]])
+  })
+
+  it('drains spooled records to the alerts topic configured now, not the one they were written under', async () => {
+    // Written before OPSREVIEW_TOPIC_ALERTS changed (or its topic was deleted): that topic never takes them.
+    const r = fakeReceiver()
+    await publishSpooled(r.publisher, TEST_TOPICS.alerts)([
+      { topic: 'opsreview.alerts.old', key: 'a', value: JSON.stringify({ n: 1 }) }, { topic: TEST_TOPICS.alerts, key: 'b', value: JSON.stringify({ n: 2 }) },
+    ])
+    expect(r.publisher.values<{ n: number }>(TEST_TOPICS.alerts)).toEqual([{ n: 1 }, { n: 2 }])
+    expect(r.publisher.values('opsreview.alerts.old')).toEqual([])
   })
 
   it('validates Pingdom and reports before spooling, refusing them with the failing field', async () => {

@@ -535,16 +535,15 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   return current
 }
 
-/** The spool's drain: records go to their topics in order, each call resolving after Kafka acknowledged. */
-export function publishSpooled(publisher: EventPublisher): (records: SpoolRecord[]) => Promise<void> {
+/**
+ * The spool's drain: records go in order to the alerts topic configured now, each call resolving after
+ * Kafka acknowledged. The spool holds alert events only; the topic a record names is the one configured
+ * when it was written, and one renamed or deleted since never takes it: the drain waited on it for ever,
+ * every later report behind it.
+ */
+export function publishSpooled(publisher: EventPublisher, alertsTopic: string): (records: SpoolRecord[]) => Promise<void> {
   return async (records) => {
-    const byTopic = new Map<string, Message[]>()
-    for (const { topic, key, value } of records) {
-      const messages = byTopic.get(topic)
-      if (messages) messages.push({ key, value })
-      else byTopic.set(topic, [{ key, value }])
-    }
-    await Promise.all([...byTopic].map(([topic, messages]) => publisher.publish(topic, messages)))
+    await publisher.publish(alertsTopic, records.map(({ key, value }): Message => ({ key, value })))
   }
 }
 

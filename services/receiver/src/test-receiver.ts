@@ -22,7 +22,7 @@ export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; re
   })
   await publisher.connect()
   const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
-  spool.startDraining(publishSpooled(publisher))
+  spool.startDraining(publishSpooled(publisher, topics.alerts))
   onTestFinished(async () => { await spool.close(); await publisher.close() })
   const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
   const app = createReceiverApp({
