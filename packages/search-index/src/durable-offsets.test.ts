@@ -64,6 +64,19 @@ describe('durable offsets', () => {
     expect(commitOf(offsets)).toBe('5')
   })
 
+  it('holds a bounded number of spans behind a request that never finishes, and commits past it once it does', () => {
+    // A document Elasticsearch keeps refusing with an error that counts no attempt: its request stays open.
+    const offsets = new DurableOffsets()
+    const stuck = open(offsets, 0, 9)
+    for (let batch = 1; batch <= 100_000; batch++) offsets.done(open(offsets, 0, batch * 10 + 9))
+    expect(offsets.heldSpans()).toBe(2)
+    expect(commitOf(offsets)).toBeUndefined()
+    expect(offsets.notDurable()).toEqual([{ topic: 'alerts', partition: 0, to: '1000009' }])
+    expect(offsets.done(stuck)).toBe(true)
+    expect(commitOf(offsets)).toBe('1000010')
+    expect(offsets.heldSpans()).toBe(0)
+  })
+
   it('never commits past a record that is not durable, whatever order requests finish in', () => {
     // A partition's batches, each carried by 1-3 requests; requests finish in a random order.
     const scenario = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 12 }).chain((parts) => {

@@ -58,23 +58,45 @@ export class DurableOffsets {
   done(span: Span): boolean {
     span.pending--
     if (span.pending > 0 || span.generation !== this.#generation) return false
-    return this.#advance(span.topic, span.partition)
+    return this.#advance(span)
   }
 
   /** A span that no request carries (every record was empty): durable as soon as those before it are. */
   settle(span: Span): boolean {
-    return span.pending === 0 && span.generation === this.#generation && this.#advance(span.topic, span.partition)
+    return span.pending === 0 && span.generation === this.#generation && this.#advance(span)
   }
 
-  #advance(topic: string, partition: number): boolean {
-    const state = this.#partitions.get(`${topic}\u0000${partition}`)
+  /** Spans held: those not durable yet, and at most one finished span after each of them. */
+  heldSpans(): number {
+    let n = 0
+    for (const s of this.#partitions.values()) n += s.spans.length
+    return n
+  }
+
+  /** `finished` has no request left: the durable prefix moves, or it stands in for the finished spans next to it. */
+  #advance(finished: Span): boolean {
+    const state = this.#partitions.get(`${finished.topic}\u0000${finished.partition}`)
     if (!state) return false
     let moved = false
     while (state.spans.length > 0 && state.spans[0]!.pending === 0) {
       state.durable = state.spans.shift()!.lastOffset + 1n
       moved = true
     }
+    if (!moved) this.#merge(state.spans, finished)
     return moved
+  }
+
+  /**
+   * Of a run of finished spans behind one that is not, only the last matters: the prefix, once it gets
+   * there, moves to its end. Kept alone, the finished spans behind a request that never finishes (a
+   * document Elasticsearch refuses with an error that counts no attempt) grew by one per batch for ever.
+   */
+  #merge(spans: Span[], finished: Span): void {
+    // Batches finish about in order: the span is near the end.
+    let i = spans.lastIndexOf(finished)
+    if (i <= 0) return
+    if (spans[i - 1]!.pending === 0) spans.splice(--i, 1)
+    if (i + 1 < spans.length && spans[i + 1]!.pending === 0) spans.splice(i, 1)
   }
 
   /** Durable offsets not committed yet. */
