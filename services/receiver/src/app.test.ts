@@ -158,6 +158,21 @@ describe('receiver app (in-process, fake Kafka)', () => {
     await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => [l.detail?.errorsOmitted, (l.detail?.errors as unknown[]).length])).toEqual([[10, 20]])
   })
 
+  it('counts the failing fields left out of a refused alert, in a 200\'s rejected list and in a 422 of every alert', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const noisy = (fp: string) => good(fp, { labels: { alertname: 'X', ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`l${i}`, i])) } })
+    const partly = await post(`${url}/webhooks/alertmanager`, webhook(good('a'), noisy('b')))
+    expect(partly.status).toBe(200)
+    const refused = (await partly.json() as { rejected: { errors: unknown[]; errorsOmitted?: number }[] }).rejected
+    expect(refused.map((x) => [x.errors.length, x.errorsOmitted])).toEqual([[20, 10]])
+    const none = await post(`${url}/webhooks/alertmanager`, webhook(noisy('c'), noisy('d')))
+    expect(none.status).toBe(422)
+    const body = await none.json() as { errors: unknown[]; errorsOmitted: number; rejected: { errorsOmitted?: number }[] }
+    // 60 failing fields in all: 20 listed, 40 counted (not the 20 + 20 the two cut lists hold).
+    expect([body.errors.length, body.errorsOmitted, body.rejected.map((x) => x.errorsOmitted)]).toEqual([20, 40, [10, 10]])
+  })
+
   it('drains spooled records to the alerts topic configured now, not the one they were written under', async () => {
     // Written before OPSREVIEW_TOPIC_ALERTS changed (or its topic was deleted): that topic never takes them.
     const r = fakeReceiver()

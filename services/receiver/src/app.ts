@@ -334,7 +334,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           reason: r.reason,
           error: `alert ${r.index} refused: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
           at: receivedAt.toISOString(),
-          detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors, ...(r.errorsOmitted !== undefined ? { errorsOmitted: r.errorsOmitted } : {}) },
+          detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors, errorsOmitted: r.errorsOmitted },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
         },
       })
@@ -372,13 +372,15 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         accepted: accepted.length - tooLarge.length,
         published,
         truncatedAlerts,
-        rejected: allRefused.map(({ index, reason, errors }) => ({ index, reason, errors })),
+        rejected: allRefused,
         rejectedTotal: rejected.length + tooLarge.length,
       }
       if (answer.accepted === 0 && answer.rejectedTotal > 0) {
         // Nothing of it could be used: a 4xx naming the failing fields, which Alertmanager counts as a
         // failed notification (and, rightly, never retries). Each refused alert is dead-lettered already.
-        sendProblem(res, new HttpProblem('ALERTS_REFUSED', `${answer.rejectedTotal} alert(s) refused, none accepted; each is dead-lettered`, listedErrors(allRefused.flatMap((r) => r.errors))), answer)
+        // Listed from every alert's own errors, not the lists cut per alert: `errorsOmitted` counts them all.
+        const errors = [...rejected, ...tooLarge].sort((a, b) => a.index - b.index).flatMap((r) => r.errors)
+        sendProblem(res, new HttpProblem('ALERTS_REFUSED', `${answer.rejectedTotal} alert(s) refused, none accepted; each is dead-lettered`, listedErrors(errors)), answer)
         return
       }
       res.status(200).json(answer)
@@ -445,7 +447,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         error: problem.message.slice(0, 1000),
         at: clock().toISOString(),
         detail: {
-          source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], ...(problem.errorsOmitted !== undefined ? { errorsOmitted: problem.errorsOmitted } : {}),
+          source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], errorsOmitted: problem.errorsOmitted,
           bodyBytes: raw.length, bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
         },
         replay: { kind: 'webhook', path: req.path, body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') },
