@@ -1,6 +1,6 @@
 // The comparison of a replay with the live run: pure, over plain incident and problem records, so that it
 // is tested with hand-built ones and knows nothing of Kafka or Elasticsearch.
-import { alertIntervals, availabilityPctOf, completeChanges, serviceTimes, type TimedChange } from '@opsreview/review/availability'
+import { alertIntervals, availabilityPctOf, completeChanges, hadServiceTime, serviceTimes, type TimedChange } from '@opsreview/review/availability'
 import { defaultDegradedRule, isDegraded, type DegradedRule } from '@opsreview/review/degraded'
 
 /** One member alert of an incident, as both the engine's output and the live index hold it. */
@@ -186,7 +186,7 @@ const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.
 function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule): Map<string, number> {
   const completed = completeChanges(changes, incidents.flatMap((i) => i.alerts))
   const times = serviceTimes(alertIntervals(completed, to, (labels) => isDegraded(rule, { labels })), from, to)
-  return new Map([...times].filter(([, t]) => t.downtimeMs > 0 || t.degradedMs > 0).map(([service, t]) => [service, t.downtimeMs]))
+  return new Map([...times].filter(([, t]) => hadServiceTime(t)).map(([service, t]) => [service, t.downtimeMs]))
 }
 
 /** The range a comparison reports on, and where the replay's input starts (`from` less the warm-up). */

@@ -217,6 +217,9 @@ export interface ServiceTime extends Availability {
 
 const sum = (xs: readonly Interval[]) => xs.reduce((s, i) => s + (i.to - i.from), 0)
 
+/** Whether the service was down or degraded at all in the window. */
+export const hadServiceTime = (t: Pick<ServiceTime, 'downtimeMs' | 'degradedMs'>): boolean => t.downtimeMs > 0 || t.degradedMs > 0
+
 /** A service's time in a window where none of its alerts fired. */
 export const fullyAvailable: ServiceTime = Object.freeze({ availabilityPct: 100, downtimeMs: 0, interruptions: 0, longestInterruptionMs: 0, degradedMs: 0 })
 

@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { fullyAvailable, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
+import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
 import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
@@ -119,7 +119,7 @@ function windowOf(p: Period, zone: string, nowMs: number): PeriodWindow {
 export function assembleLookback(q: LookbackQuery, nowMs: number, current: PeriodFacts, previous: PeriodFacts, problems: readonly ProblemSummary[]): Lookback {
   const names = [...new Set([...current.services.keys(), ...current.times.keys(), ...previous.services.keys(), ...previous.times.keys()])]
   // A service with nothing in either period (its alerts fired only in the week read before) is left out.
-  const busy = (f: Figures) => f.incidents.total > 0 || f.downtimeMs > 0 || f.degradedMs > 0
+  const busy = (f: Figures) => f.incidents.total > 0 || hadServiceTime(f)
   const services = names.map((service) => {
     const cur = figures(current.services.get(service), current.times.get(service))
     const prev = figures(previous.services.get(service), previous.times.get(service))

@@ -1,6 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
-import { fullyAvailable, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
+import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
@@ -78,7 +78,7 @@ const noIncidents: IncidentFigures = { incidents: 0, mttaMs: null, mttrMs: null 
 export function serviceLevelsOf(times: ReadonlyMap<string, ServiceTime>, incidents: ReadonlyMap<string, IncidentFigures>): ServiceLevel[] {
   return [...new Set([...incidents.keys(), ...times.keys()])]
     .map((service): ServiceLevel => ({ service, ...(times.get(service) ?? fullyAvailable), ...(incidents.get(service) ?? noIncidents) }))
-    .filter((l) => l.incidents > 0 || l.downtimeMs > 0 || l.degradedMs > 0)
+    .filter((l) => l.incidents > 0 || hadServiceTime(l))
     .sort(worstFirst)
 }
 

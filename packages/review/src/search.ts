@@ -4,7 +4,6 @@ import { causes, responseOf } from '@opsreview/search-index/errors'
 import { rankedBySeverity } from './ranking.ts'
 import { parseInstant } from './time.ts'
 
-
 export interface IncidentQuery {
   q?: string
   status?: IncidentStatus
