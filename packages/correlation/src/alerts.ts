@@ -7,7 +7,7 @@ import {
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { alertKeyOf, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { alertKeyOf, flatJoin, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /**
@@ -156,7 +156,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const groupKey = groupKeyOf(s, event)
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never does.
-  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? `${origin}\u0000${event.service}\u0000${event.environment}` : null
+  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? flatJoin('\u0000', origin, event.service, event.environment) : null
   const heardAt = heardAtOf(s, event, t)
   // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined

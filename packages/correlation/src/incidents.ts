@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -30,13 +30,13 @@ export function depsOf(s: EngineState, event: AlertEvent): string[] {
   const labels = s.cfg.sharedCause.labels
   for (const label of labels) {
     const v = event.labels[label]
-    if (v) out.push(`${label}=${v}`)
+    if (v) out.push(flatJoin('=', label, v))
   }
   const instance = event.labels.instance
   const job = event.labels.job
   if (instance && !event.labels.host && labels.includes('host') && !(job && s.cfg.sharedCause.exporterJobs?.includes(job))) {
     const host = instance.startsWith('[') ? instance.slice(1, instance.indexOf(']')) : withoutPort(instance)
-    if (host) out.push(`host=${host}`)
+    if (host) out.push(flatJoin('=', 'host', host))
   }
   return out
 }

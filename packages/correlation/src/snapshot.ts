@@ -6,7 +6,7 @@ import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
-  createState, intern, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, flatJoin, intern, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -42,7 +42,7 @@ type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'n
 
 /** The member object, its fields in the order the engine creates them (the documents' JSON keeps that order). */
 const memberOfTuple = (t: MemberTuple): IncidentAlert => ({
-  key: `${t[1]}:${t[0]}`, fingerprint: t[0], source: t[1], name: t[2], title: t[3], service: t[4], severity: t[5],
+  key: flatJoin(':', t[1], t[0]), fingerprint: t[0], source: t[1], name: t[2], title: t[3], service: t[4], severity: t[5],
   status: t[6] === 1 ? 'resolved' : 'firing', firstSeenAt: t[7], lastSeenAt: t[8] === 0 ? t[7] : t[8], resolvedAt: t[9],
   flapCount: t[10], autoResolved: t[11] === 1,
 })

@@ -14,16 +14,24 @@ export const FOREVER = 8.64e15
 
 export const iso = (t: number): string => new Date(t).toISOString()
 
+/**
+ * The parts joined by `separator` into one flat string, for a key the engine's tables keep. V8 keeps a
+ * concatenation of 13 characters or more (`+`, a template literal) as a rope of its parts, and a slice of as
+ * many as a view of its parent; a table comparing such a key reads through to the characters, a cache miss
+ * more on every look-up in a table of a million keys (alert keys so built cost the engine 7 – 9 %, 2026-12-04).
+ */
+export const flatJoin = (separator: string, ...parts: string[]): string => parts.join(separator)
+
 /** Ids that leave the engine: a prefix and 24 hex digits of sha256 over the parts. */
 export function hashId(prefix: string, ...parts: string[]): string {
   // Each part followed by a NUL, in one call: a Hash object per id cost more than the digest.
   let text = ''
   for (const p of parts) text += `${p}\u0000`
-  return `${prefix}-${hash('sha256', text, 'hex').slice(0, 24)}`
+  return flatJoin('-', prefix, hash('sha256', text, 'hex').slice(0, 24))
 }
 
 /** The key of an alert (source + fingerprint): its track, its member in an incident. */
-export const alertKeyOf = (event: AlertEvent): string => `${event.source}:${event.fingerprint}`
+export const alertKeyOf = (event: AlertEvent): string => flatJoin(':', event.source, event.fingerprint)
 
 /** What the engine remembers of one alert (source + fingerprint) between its events. Times are event times. */
 export interface AlertTrack {
