@@ -165,7 +165,7 @@ describe('PartitionRunner on the real Kafka', () => {
    * A snapshot far along the input that the engine cannot continue from, stored for both partitions; the
    * runner's log lines once every incident is out again, replayed from offset 0.
    */
-  async function replayPastSnapshot(snapshot: EngineSnapshot) {
+  async function replayPastSnapshot(snapshot: EngineSnapshot, offset = '20') {
     const { kafka, topics, run, feed } = await setup()
     await feed(inputs(12).map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
     const expected = await expectedIncidents(kafka, topics.input)
@@ -173,7 +173,7 @@ describe('PartitionRunner on the real Kafka', () => {
     await stateProducer.connect()
     onTestFinished(() => stateProducer.disconnect())
     const store = new KafkaStateStore(kafka, stateProducer, topics.state)
-    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot })
+    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset, snapshot })
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     onTestFinished(() => producer.disconnect())
@@ -194,6 +194,12 @@ describe('PartitionRunner on the real Kafka', () => {
     const { lines, fedPartitions } = await replayPastSnapshot({ ...new CorrelationEngine().snapshot(), incidents: [{ wrong: 1 }] } as unknown as EngineSnapshot)
     expect(lines.filter((l) => l.msg === 'snapshot does not restore: replaying the partition from the start of its input')).toMatchObject([...fedPartitions].map(() => ({ level: 50, snapshotOffset: '20', err: { type: 'TypeError' } })))
     expect(lines.some((l) => l.msg === 'non-retriable failure: the consumer stops')).toBe(false)
+  })
+
+  it('applies an input log made anew below the offset of its snapshot (the topic deleted and created again), instead of skipping its records as applied', async () => {
+    // The snapshot of the old log's engine, at an offset the new log has not reached.
+    const { lines, fedPartitions } = await replayPastSnapshot(new CorrelationEngine().snapshot(), '1000')
+    expect(lines.filter((l) => l.msg === 'input log starts over below what this engine applied: applying it from its batch on')).toMatchObject([...fedPartitions].map(() => ({ level: 40, applied: '1000', batchFrom: '0' })))
   })
 
   it('spaces checkpoints by what the last one cost: the share of time they may take bounds how often they run', async () => {

@@ -273,8 +273,9 @@ describe('PartitionRunner continuing a restored engine', () => {
   })
   const tickAt = (minute: number) => JSON.stringify({ type: 'tick', at: at(minute) })
   /** A batch of partition 0 from `offset` on, of a consumer that runs while `running()` says so. */
-  const batchAt = (offset: number, values: string[], running: () => boolean = () => true, resolved: string[] = []) => ({
-    batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(offset + i), value: Buffer.from(v) })) },
+  /** `logEnd`: the partition's high watermark at the fetch, by default just after the batch. */
+  const batchAt = (offset: number, values: string[], running: () => boolean = () => true, resolved: string[] = [], logEnd = offset + values.length) => ({
+    batch: { topic: 'in', partition: 0, highWatermark: String(logEnd), messages: values.map((v, i) => ({ offset: String(offset + i), value: Buffer.from(v) })) },
     resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: running, isStale: () => false,
   }) as unknown as EachBatchPayload
   /** What the state topic holds for partition 0: a snapshot (of an engine with nothing applied) said to include offsets up to `offset`. */
@@ -403,6 +404,37 @@ describe('PartitionRunner continuing a restored engine', () => {
     expect(r.loads()).toBe(2)
     expect(r.seeks).toEqual([])
     expect(r.sent).toEqual(['i:open', 'i:resolved'])
+  })
+
+  it('skips the records it applied when a rejoin reads them again from the last commit', async () => {
+    const r = setUp()
+    await r.runner.handler(batchAt(0, [tickAt(0), tickAt(1), tickAt(2), tickAt(3)]))
+    const resolved: string[] = []
+    await r.runner.handler(batchAt(2, [tickAt(2), tickAt(3), tickAt(4)], () => true, resolved))
+    expect(r.applied).toEqual([4, 1])
+    expect(resolved).toEqual(['4'])
+  })
+
+  it('applies a log made anew (the topic deleted and created again) whose offsets start below what it applied, instead of skipping them as applied', async () => {
+    const r = setUp()
+    await r.runner.handler(batchAt(0, Array.from({ length: 101 }, (_, i) => tickAt(i))))
+    const resolved: string[] = []
+    await r.runner.handler(batchAt(0, [alert('firing', 200), tickAt(201), tickAt(202)], () => true, resolved))
+    expect(r.applied).toEqual([101, 3])
+    expect(r.sent).toContain(`${topics.incidents}:open`)
+    expect(resolved).toEqual(['2'])
+    // And the next batch of the new log goes on from there.
+    await r.runner.handler(batchAt(3, [tickAt(203)]))
+    expect(r.applied).toEqual([101, 3, 1])
+  })
+
+  it('applies a log made anew from its start when restored from a snapshot of the old one at a later offset', async () => {
+    const r = setUp({ loadAll: async () => snapshotAt('100') })
+    const resolved: string[] = []
+    await r.runner.handler(batchAt(0, [alert('firing', 0), tickAt(1), tickAt(2)], () => true, resolved))
+    expect(r.seeks).toEqual([])
+    expect(r.applied).toEqual([3])
+    expect(resolved).toEqual(['2'])
   })
 })
 

@@ -297,6 +297,15 @@ export class PartitionRunner {
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
     }
+    if (first && BigInt(first.offset) <= pe.applied && BigInt(batch.highWatermark) <= pe.applied) {
+      // Records this engine applied are read again (a rejoin sets the position back to the last commit) only
+      // from a log that still holds them. This one ends before the last of them: it was made anew (the topic
+      // deleted and created again) or cut back (an unclean leader election), and its records at those offsets
+      // are new ones. Skipped as applied, they would be lost. Applied from here, any the engine had already
+      // (a truncated log written again) are dropped as duplicates by their ids.
+      log.warn({ applied: String(pe.applied), highWatermark: batch.highWatermark, batchFrom: first.offset }, 'input log starts over below what this engine applied: applying it from its batch on')
+      pe.applied = BigInt(first.offset) - 1n
+    }
     if (!pe.continued && first && BigInt(first.offset) > pe.applied + 1n) {
       // A restored engine goes on from the record after its snapshot, or from the log's start if retention
       // removed that; a batch from further on would leave it a gap. The group's position is past the snapshot
