@@ -30,11 +30,11 @@ export function reportOf(body: unknown, tokenName: string | undefined): { ok: tr
 export type ReportOutcome =
   /** The receiver holds it: its answer (`{accepted, ids}`). */
   | { kind: 'accepted'; status: number; body: unknown }
-  /** The receiver refused the report itself (a 4xx naming fields): the filer's to fix. */
+  /** The receiver refused the report itself (a 4xx naming fields, or a 413): the filer's to fix. */
   | { kind: 'refused'; status: number; errors: FieldError[]; detail: string }
   /** The receiver is down, overloaded or slow: retry. */
   | { kind: 'unavailable'; detail: string }
-  /** The receiver refused the review's own token or request: a deployment fault, not the filer's. */
+  /** The receiver refused the review's own token, or answered a 4xx that names no field of the report: a deployment fault, not the filer's. */
   | { kind: 'misconfigured'; detail: string }
 
 /** Files the report with the receiver (`POST /api/v1/reports`). The token is sent, never returned or logged. */
@@ -54,5 +54,10 @@ export async function fileReport(target: ReportTarget, report: Report, fetchImpl
   if (res.status === 401 || res.status === 403) return { kind: 'misconfigured', detail: `the receiver refused the review's token (${res.status})` }
   const problem = (body ?? {}) as { detail?: unknown; errors?: unknown }
   const errors = Array.isArray(problem.errors) ? (problem.errors as FieldError[]).filter((e) => typeof e?.path === 'string' && typeof e.message === 'string') : []
-  return { kind: 'refused', status: res.status, errors, detail: typeof problem.detail === 'string' ? problem.detail : `the receiver answered ${res.status}` }
+  const detail = typeof problem.detail === 'string' ? problem.detail : `the receiver answered ${res.status}`
+  // Only a refusal that names the report's fields, or its size, is the filer's to fix. Any other answer (a
+  // 404 or 405 of a wrong OPSREVIEW_RECEIVER_URL, a proxy's redirect) says nothing about the report: told
+  // to the filer as a 400, it left them nothing to change.
+  if (errors.length === 0 && res.status !== 413) return { kind: 'misconfigured', detail: `the receiver answered ${res.status} without naming a field: ${detail}` }
+  return { kind: 'refused', status: res.status, errors, detail }
 }

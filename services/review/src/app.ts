@@ -548,7 +548,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
           return
         case 'refused':
           if (outcome.status === 413) throw new HttpProblem('PAYLOAD_TOO_LARGE', outcome.detail)
-          throw new HttpProblem(outcome.errors.length > 0 ? 'VALIDATION_FAILED' : 'BAD_REQUEST', outcome.detail, outcome.errors.length > 0 ? { errors: outcome.errors } : {})
+          throw new HttpProblem('VALIDATION_FAILED', outcome.detail, { errors: outcome.errors })
         case 'unavailable':
           req.log.warn({ detail: outcome.detail }, 'receiver unavailable for a report')
           throw new HttpProblem('UNAVAILABLE', 'The receiver is unavailable, retry later', { retryAfterSeconds: 5 })
