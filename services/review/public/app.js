@@ -349,6 +349,13 @@ function showCut(table, list, what, which) {
 $('#timeline').before(el('p', { id: 'timeline-cut', class: 'list-cut', role: 'note', hidden: '' }))
 $('#problem-incidents').after(el('p', { id: 'problem-incidents-cut', class: 'list-cut', role: 'note', hidden: '' }))
 
+/**
+ * What was typed in an open incident's owner box and not recorded yet, by incident: every reload rebuilds the
+ * rows (the one after a decision too, a failed one included), and took the name away, so a retry of a failed
+ * Assign sent an empty owner under a new Idempotency-Key.
+ */
+const ownerDrafts = new Map()
+
 function renderReview(r) {
   // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
   useZone(r.window.timeZone)
@@ -362,13 +369,13 @@ function renderReview(r) {
     el('li', {}, el('strong', {}, `${r.postmortems.scheduled}/${r.postmortems.total}`), 'post-mortems scheduled'),
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
-    const owner = el('input', { 'aria-label': `Owner of ${i.title}`, value: i.owner ?? '', placeholder: 'owner' })
+    const owner = el('input', { 'aria-label': `Owner of ${i.title}`, value: ownerDrafts.get(i.id) ?? i.owner ?? '', placeholder: 'owner', oninput: (e) => ownerDrafts.set(i.id, e.currentTarget.value) })
     const out = rowOutput(`incidents/${i.id}`)
     return el('tr', { 'data-id': i.id },
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
-        decisionButton('incidents', i.id, 'Assign', (b) => decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)),
+        decisionButton('incidents', i.id, 'Assign', async (b) => { if (await decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)) ownerDrafts.delete(i.id) }),
         i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b)),
         decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b)),
         out))

@@ -81,6 +81,26 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     expect(decisions[2]!.key).not.toBe(decisions[0]!.key)
   })
 
+  it('keeps the owner typed in a row when a reload rebuilds the row after a failed Assign, and retries it under the same Idempotency-Key', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+    r.proxy.cut()
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    r.proxy.restore()
+    await row(page, OPEN).evaluate((tr) => { tr.dataset.before = 'yes' })
+    await page.getByRole('button', { name: 'Load' }).click()
+    await expect.poll(() => page.locator('#open-incidents tr[data-before]').count(), { timeout: 15_000 }).toBe(0)
+    await expect.poll(() => row(page, OPEN).count()).toBe(1)
+    expect(await row(page, OPEN).getByRole('textbox').inputValue()).toBe('erin')
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(2)
+    expect(decisions[1]).toEqual(decisions[0])
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/erin/)
+  })
+
   it('keeps a button disabled while its decision saves, also once a refresh has rebuilt its row', async () => {
     const r = await startReview()
     const { page } = await open(r.url)
