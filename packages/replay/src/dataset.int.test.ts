@@ -47,7 +47,7 @@ describe('what-if dataset writes', () => {
     await expect(failed).rejects.toThrow(/es_rejected_execution_exception/)
     await expect(failed).rejects.toMatchObject({ code: 'UNAVAILABLE', retriable: true })
     expect(await whatIfIndices(prefix, 'half')).toEqual([])
-    await expect(resolveDataset(es, aliasesOf, prefix, 'half')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
+    await expect(resolveDataset(es, aliasesOf, prefix, 'half')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND', status: 404, errors: [{ path: '/dataset', message: 'names no what-if dataset' }] })
 
     // The same write through a client that works: visible, complete.
     const written = await writeDataset(es, prefix, 'half', incidents, problems)

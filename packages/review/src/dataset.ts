@@ -42,6 +42,10 @@ export async function resolveDataset(es: Client, aliasesOf: AliasesOf, prefix: s
   const d = datasetIndices(aliasesOf, prefix, dataset)
   if (dataset === null) return d
   const [incidents, problems] = await Promise.all([es.indices.existsAlias({ name: d.incidents }), es.indices.existsAlias({ name: d.problems })])
-  if (!incidents || !problems) throw new ReviewProblem('DATASET_NOT_FOUND', `There is no what-if dataset ${dataset}: write one with opsreview replay --index ${dataset}`)
+  if (!incidents || !problems) {
+    throw new ReviewProblem('DATASET_NOT_FOUND', `There is no what-if dataset ${dataset}: write one with opsreview replay --index ${dataset}`, {
+      errors: [{ path: '/dataset', message: 'names no what-if dataset' }],
+    })
+  }
   return d
 }

@@ -87,7 +87,7 @@ describe('?dataset= on the review API (real Elasticsearch and Kafka)', () => {
       const missing = await call(`${path}?dataset=nope`)
       expect(missing.status, path).toBe(404)
       expect(missing.type).toContain('application/problem+json')
-      expect(missing.body).toMatchObject({ code: 'DATASET_NOT_FOUND', detail: 'There is no what-if dataset nope: write one with opsreview replay --index nope' })
+      expect(missing.body).toMatchObject({ code: 'DATASET_NOT_FOUND', detail: 'There is no what-if dataset nope: write one with opsreview replay --index nope', errors: [{ path: '/dataset', message: 'names no what-if dataset' }] })
       const bad = await call(`${path}?dataset=Prod_1`)
       expect(bad.status, path).toBe(400)
       expect(bad.body.errors).toEqual([{ path: '/dataset', message: 'must be a what-if dataset name: 1 to 40 characters a-z, 0-9 and -' }])
