@@ -36,6 +36,14 @@ describe('toProblem', () => {
     expect(toProblem(bodyParserError(status)).code).toBe(code)
   })
 
+  it.each([[412, 'PRECONDITION_FAILED', 'header:if-match'], [416, 'RANGE_NOT_SATISFIABLE', 'header:range']] as const)("keeps a static file's %i as %s, naming the header", (status, code, path) => {
+    // What express.static (send) passes on: an http-error with its status and `expose: true`.
+    const p = toProblem(Object.assign(new Error('Range Not Satisfiable'), { status, statusCode: status, expose: true }))
+    expect(p.status).toBe(status)
+    expect(p.code).toBe(code)
+    expect(p.errors).toMatchObject([{ path }])
+  })
+
   it.each([429, 404, 400])("keeps an upstream client's %i a server-side failure", (status) => {
     expect(toProblem(upstreamError(status)).status).toBe(500)
   })

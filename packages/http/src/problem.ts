@@ -11,6 +11,8 @@ export const problems = {
   NOT_FOUND: { status: 404, title: 'Not found' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content-Type must be application/json' },
+  PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
   VALIDATION_FAILED: { status: 400, title: 'Request body does not match the schema' },
   ALERTS_REFUSED: { status: 422, title: 'No alert of the notification could be accepted' },
@@ -81,6 +83,9 @@ export function toProblem(err: unknown): HttpProblem {
   const status = clientErrorStatus(err)
   if (status === 413) return new HttpProblem('PAYLOAD_TOO_LARGE', undefined, { cause: err })
   if (status === 415) return new HttpProblem('UNSUPPORTED_MEDIA_TYPE', undefined, { cause: err })
+  // A static file's conditional or partial request (express.static): the header is the field at fault.
+  if (status === 412) return new HttpProblem('PRECONDITION_FAILED', 'The file does not match the request\'s preconditions', { cause: err, errors: [{ path: 'header:if-match', message: 'matches no current version of the file (If-Match, If-Unmodified-Since)' }] })
+  if (status === 416) return new HttpProblem('RANGE_NOT_SATISFIABLE', 'The Range header asks for bytes the file does not have', { cause: err, errors: [{ path: 'header:range', message: 'must name bytes within the file' }] })
   if (status !== undefined) return new HttpProblem('BAD_REQUEST', err instanceof URIError ? 'The URL holds a malformed %-escape' : 'The request could not be read', { cause: err })
   return new HttpProblem('INTERNAL', 'Internal error', { cause: err })
 }

@@ -384,6 +384,15 @@ describe('review API on the real Elasticsearch', () => {
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('<h1>Morning operations review</h1>')
   })
+
+  it("answers a range the page's files do not have with 416 naming the Range header, not a 400 naming nothing", async () => {
+    const r = await startReview()
+    const res = await fetch(`${r.url}/app.js`, { headers: { range: 'bytes=99999999-' } })
+    expect(res.status).toBe(416)
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+    expect(await res.json()).toMatchObject({ code: 'RANGE_NOT_SATISFIABLE', errors: [{ path: 'header:range' }] })
+    expect((await fetch(`${r.url}/app.js`, { headers: { range: 'bytes=0-9' } })).status).toBe(206)
+  })
 })
 
 describe('the review API refuses bad input with a 4xx naming the field (issue 10)', () => {
