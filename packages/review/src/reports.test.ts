@@ -42,7 +42,7 @@ describe('fileReport', () => {
     [400, { detail: 'bad', errors: [{ path: '/title', message: 'too long' }] }, { kind: 'refused', status: 400, errors: [{ path: '/title', message: 'too long' }], detail: 'bad' }],
     [413, {}, { kind: 'refused', status: 413, errors: [], detail: 'the receiver answered 413' }],
     [401, {}, { kind: 'misconfigured', detail: "the receiver refused the review's token (401)" }],
-    [404, {}, { kind: 'misconfigured', detail: 'the receiver answered 404 without naming a field: the receiver answered 404' }],
+    [404, {}, { kind: 'misconfigured', detail: 'the receiver answered 404 without naming a field' }],
     [405, { detail: 'Method Not Allowed' }, { kind: 'misconfigured', detail: 'the receiver answered 405 without naming a field: Method Not Allowed' }],
     [503, {}, { kind: 'unavailable', detail: 'the receiver answered 503' }],
     [429, {}, { kind: 'unavailable', detail: 'the receiver answered 429' }],

@@ -54,10 +54,10 @@ export async function fileReport(target: ReportTarget, report: Report, fetchImpl
   if (res.status === 401 || res.status === 403) return { kind: 'misconfigured', detail: `the receiver refused the review's token (${res.status})` }
   const problem = (body ?? {}) as { detail?: unknown; errors?: unknown }
   const errors = Array.isArray(problem.errors) ? (problem.errors as FieldError[]).filter((e) => typeof e?.path === 'string' && typeof e.message === 'string') : []
-  const detail = typeof problem.detail === 'string' ? problem.detail : `the receiver answered ${res.status}`
+  const said = typeof problem.detail === 'string' ? problem.detail : undefined
   // Only a refusal that names the report's fields, or its size, is the filer's to fix. Any other answer (a
-  // 404 or 405 of a wrong OPSREVIEW_RECEIVER_URL, a proxy's redirect) says nothing about the report: told
+  // 404 or 405 of a wrong OPSREVIEW_RECEIVER_URL, a proxy's error page) says nothing about the report: told
   // to the filer as a 400, it left them nothing to change.
-  if (errors.length === 0 && res.status !== 413) return { kind: 'misconfigured', detail: `the receiver answered ${res.status} without naming a field: ${detail}` }
-  return { kind: 'refused', status: res.status, errors, detail }
+  if (errors.length === 0 && res.status !== 413) return { kind: 'misconfigured', detail: `the receiver answered ${res.status} without naming a field${said === undefined ? '' : `: ${said}`}` }
+  return { kind: 'refused', status: res.status, errors, detail: said ?? `the receiver answered ${res.status}` }
 }
