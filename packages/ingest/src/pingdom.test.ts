@@ -30,8 +30,19 @@ describe('normalizePingdom', () => {
     expect(up.status).toBe('resolved')
     expect(up.endsAt).toBe(up.startsAt)
     const failing = normalizePingdom(load('pingdom-transaction-failing.json'), ctx)
-    expect(failing).toMatchObject({ status: 'firing', fingerprint: 'check-61207' })
+    expect(failing).toMatchObject({ status: 'firing', fingerprint: 'transaction-61207' })
     expect(normalizePingdom({ ...load('pingdom-transaction-failing.json'), current_state: 'SUCCESS' }, ctx).status).toBe('resolved')
+  })
+
+  it('keeps an uptime check and a transaction check of the same number apart: their numbers are counted apart', () => {
+    const uptime = normalizePingdom({ ...load('pingdom-http-down.json'), check_id: 61207 }, ctx)
+    const transaction = normalizePingdom({ ...load('pingdom-transaction-failing.json'), current_state: 'SUCCESS' }, ctx)
+    expect([uptime.fingerprint, transaction.fingerprint]).toEqual(['check-61207', 'transaction-61207'])
+  })
+
+  it('falls back to the short description when the long one is empty, as Pingdom sends a text it has not', () => {
+    const e = normalizePingdom({ ...load('pingdom-http-down.json'), long_description: '', description: 'Timeout (> 30s)', custom_message: '' }, ctx)
+    expect(e.description).toBe('Timeout (> 30s)')
   })
 
   it('takes the service and environment from tags, by either separator', () => {

@@ -21,7 +21,9 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
   const tags = payload.tags ?? []
   const status = firingStates.has(payload.current_state) ? 'firing' : 'resolved'
   const at = isoTime(payload.state_changed_timestamp * 1000)
-  const fingerprint = `check-${payload.check_id}`
+  // Uptime and transaction checks are numbered apart (Pingdom's /checks and /tms/check): one number can be
+  // both, and a transaction's SUCCESS must not resolve the uptime check's DOWN.
+  const fingerprint = payload.check_type === 'TRANSACTION' ? `transaction-${payload.check_id}` : `check-${payload.check_id}`
   const params = payload.check_params ?? {}
   const hostname = typeof params.hostname === 'string' ? params.hostname : undefined
   const fullUrl = typeof params.full_url === 'string' ? params.full_url : undefined
@@ -63,7 +65,8 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     links: fullUrl ? [{ rel: 'target', href: fullUrl }] : [],
     origin,
   }
-  const description = [payload.long_description ?? payload.description, payload.custom_message].filter(Boolean).join('\n\n')
+  // Pingdom sends "" for a text it has not: an empty long description is none.
+  const description = [payload.long_description || payload.description, payload.custom_message].filter(Boolean).join('\n\n')
   if (description) event.description = truncateText(description, MAX_DESCRIPTION_CHARS)
   if (status === 'resolved') event.endsAt = at
   return event

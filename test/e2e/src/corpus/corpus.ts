@@ -34,7 +34,7 @@ export interface Delivery {
  */
 export interface TruthEpisode {
   kind: 'alert' | 'report'
-  /** `alertmanager:<fingerprint>`, `pingdom:check-<id>`, or `report:<title>`. */
+  /** `alertmanager:<fingerprint>`, `pingdom:check-<id>` (`pingdom:transaction-<id>` for a transaction check), or `report:<title>`. */
   key: string
   /** Its firing time (a report's occurredAt), epoch ms. */
   at: number
@@ -333,7 +333,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
   const deliveries = [...alertmanagerDeliveries([...amAlerts.values()], end), ...pingdomDeliveries([...checks.values()], end), ...reportDeliveries(reports, end)]
   const episodes: TruthEpisode[] = [
     ...[...amAlerts.values()].flatMap((a) => a.episodes.map((e) => ({ kind: 'alert' as const, key: `alertmanager:${a.fingerprint}`, at: e.start, incident: e.incident }))),
-    ...[...checks.values()].flatMap((c) => c.outages.map((o) => ({ kind: 'alert' as const, key: `pingdom:check-${c.id}`, at: o.start, incident: o.incident }))),
+    ...[...checks.values()].flatMap((c) => c.outages.map((o) => ({ kind: 'alert' as const, key: `pingdom:${c.type === 'TRANSACTION' ? 'transaction' : 'check'}-${c.id}`, at: o.start, incident: o.incident }))),
     ...reports.map((r) => ({ kind: 'report' as const, key: `report:${r.title}`, at: r.at, incident: r.incident })),
   ].sort((a, b) => a.at - b.at || a.key.localeCompare(b.key))
   return { seed, start: S, end, deliveries, episodes, incidents: [...incidents.values()], problems, distractors }
