@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import { validateGroupingRules, type FieldError } from '@opsreview/schemas'
+import { escapePointer, validateGroupingRules, type FieldError } from '@opsreview/schemas'
 import { compileGroupingRules, compileRegex, defaultGroupingRules, type GroupingRules, type GroupingRulesFile } from './rules.ts'
 
 /** A failing field of a rules file; `line` (1-based) when the file is YAML and the place is known. */
@@ -21,7 +21,6 @@ export function formatOfPath(file: string): GroupingRulesFormat | undefined {
   return ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : undefined
 }
 
-const escapePointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1')
 const unescapePointer = (s: string) => s.replaceAll('~1', '/').replaceAll('~0', '~')
 
 /** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. */

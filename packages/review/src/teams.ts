@@ -6,9 +6,6 @@ export type Teams = ReadonlyMap<string, readonly string[]>
 
 export const noTeams: Teams = new Map()
 
-/** schemas/teams.v1.json's rule for a team name (its `propertyNames`). */
-export const TEAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-
 /**
  * A teams file's text, validated against schemas/teams.v1.json: every fault is listed, each with its
  * JSON Pointer, so one start-up shows them all. JSON only (no YAML parser in this package).
@@ -22,11 +19,9 @@ export function parseTeams(text: string): { ok: true; value: Teams } | { ok: fal
   }
   const v = validateTeams(raw)
   if (!v.ok) {
-    // ajv's propertyNames faults say the name is wrong but not which one: name each here instead.
-    const named = v.errors.filter((e) => !(e.path === '/teams' && /pattern|property name/.test(e.message))).map((e) => `${e.path} ${e.message}`)
-    const teams = (raw as { teams?: unknown } | null)?.teams
-    const badNames = teams !== null && typeof teams === 'object' ? Object.keys(teams).filter((n) => !TEAM_NAME.test(n)) : []
-    return { ok: false, errors: [...named, ...badNames.map((n) => `/teams/${n.replaceAll('~', '~0').replaceAll('/', '~1')} is not a team name: 1 to 64 characters A-Z, a-z, 0-9, ., _ and -, starting with a letter or digit`)] }
+    // A bad team name is named by its own path (`/teams/<name>`, "name must match pattern …"): said in words.
+    const isTeamName = (path: string, message: string) => message.startsWith('name ') && path.startsWith('/teams/') && path.indexOf('/', 7) < 0
+    return { ok: false, errors: v.errors.map((e) => `${e.path} ${isTeamName(e.path, e.message) ? 'is not a team name: 1 to 64 characters A-Z, a-z, 0-9, ., _ and -, starting with a letter or digit' : e.message}`) }
   }
   return { ok: true, value: new Map(Object.entries(v.value.teams).map(([name, t]) => [name, [...t.services]])) }
 }

@@ -47,15 +47,20 @@ function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> 
 export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   const seen = new Set<string>()
   const out: FieldError[] = []
+  // A name that fails `propertyNames` gets its own error (the name's path, what is wrong with it); ajv's
+  // generic one beside it ("property name must be valid") then says nothing more.
+  const badNames = new Set(errors.filter((e) => e.propertyName !== undefined).map((e) => e.instancePath))
   for (const e of errors) {
+    if (e.keyword === 'propertyNames' && badNames.has(e.instancePath)) continue
     let path = e.instancePath || ''
+    if (e.propertyName !== undefined) path += `/${escapePointer(e.propertyName)}`
     if (e.keyword === 'required') path += `/${(e.params as { missingProperty: string }).missingProperty}`
     if (e.keyword === 'additionalProperties') path += `/${(e.params as { additionalProperty: string }).additionalProperty}`
     const message = e.keyword === 'enum'
       ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
       : e.keyword === 'const'
         ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`
-        : e.message ?? 'is invalid'
+        : `${e.propertyName !== undefined ? 'name ' : ''}${e.message ?? 'is invalid'}`
     const key = `${path || '/'}\u0000${message}`
     if (seen.has(key)) continue
     seen.add(key)
@@ -63,6 +68,9 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   }
   return out
 }
+
+/** A JSON Pointer token (RFC 6901): `~` and `/` escaped. */
+export const escapePointer = (token: string): string => token.replaceAll('~', '~0').replaceAll('/', '~1')
 
 /** Caps of the canonical event that code needs too (to cut a derived text to fit), read from alert.v1.json. */
 export const alertEventCaps = Object.freeze({

@@ -86,7 +86,7 @@ describe('the canonical event caps', () => {
     ['/service', { service: 'x'.repeat(257) }],
     ['/labels/big', { labels: { big: 'x'.repeat(4097) } }],
     ['/labels', { labels: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`l${i}`, 'v'])) }],
-    ['/labels', { labels: { ['n'.repeat(257)]: 'v' } }],
+    [`/labels/${'n'.repeat(257)}`, { labels: { ['n'.repeat(257)]: 'v' } }],
     ['/origin/annotations/a', { origin: { annotations: { a: 'x'.repeat(16385) } } }],
     ['/title', { title: 'x'.repeat(1025) }],
   ])('refuses an event over a cap at %s', (path, patch) => {
