@@ -39,6 +39,17 @@ describe('intakeAlertmanager', () => {
     expect(r.truncatedAlerts).toBe(3)
   })
 
+  it('refuses alone an alert with a NUL in a label or annotation name, which Elasticsearch would refuse to index after the 2xx', () => {
+    const r = intakeAlertmanager(webhook(good('a', { labels: { alertname: 'A', 'k8s\u0000label': 'x' } }), good('b', { annotations: { 'run\u0000book': 'y' } }), good('c')), ctx)
+    expect(r.ok).toBe(true)
+    if (!r.ok) return
+    expect(r.accepted.map((a) => a.index)).toEqual([2])
+    expect(r.rejected.map((x) => [x.index, x.reason, x.errors])).toEqual([
+      [0, 'schema-invalid', [{ path: '/alerts/0/labels/k8s\u0000label', message: 'name must match pattern "^[^\\u0000]*$"' }]],
+      [1, 'schema-invalid', [{ path: '/alerts/1/annotations/run\u0000book', message: 'name must match pattern "^[^\\u0000]*$"' }]],
+    ])
+  })
+
   it('refuses the body as a whole for a fault outside the alerts', () => {
     const r = intakeAlertmanager({ ...webhook(good('a')), receiver: 7, version: '3' }, ctx)
     expect(r).toMatchObject({ ok: false, reason: 'schema-invalid' })
