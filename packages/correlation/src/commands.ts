@@ -84,10 +84,12 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
     case 'problem.dismiss': error = move(['candidate'], 'dismissed'); break
     case 'problem.resolve': {
       error = move(['confirmed'], 'resolved')
-      // As an incident's resolve: never before the state the person saw. Incidents its rule finds after this
-      // bring it back (problems/store.ts, comeBack).
+      // As an incident's resolve: never before the state the person saw, nor further ahead than an event may
+      // be: the rules count only incidents opened after it, and a review clock ahead kept the problem from
+      // coming back for the incidents of those hours. Incidents its rule finds after this bring it back
+      // (problems/store.ts, comeBack).
       const at = parseTime(c.at)
-      if (!error) p.resolvedAt = iso(Math.max(Number.isFinite(at) ? at : s.now, s.now))
+      if (!error) p.resolvedAt = iso(Math.min(Math.max(Number.isFinite(at) ? at : s.now, s.now), s.highWater + s.cfg.futureToleranceMs))
       break
     }
     case 'problem.assign':

@@ -544,6 +544,8 @@ describe('candidate problems', () => {
   describe('a resolved problem its rule finds again', () => {
     const DAY = 24 * 60
     const decide = (r: ReturnType<typeof run>, id: string, t: number) => {
+      // The correlator's clock at the decision (a live one ticks every few seconds): a resolve never stands further ahead of it than an event may.
+      r.engine.apply(tick(t))
       r.engine.apply(command('problem.confirm', id, { at: at(t) }))
       r.engine.apply(command('problem.resolve', id, { at: at(t) }))
       expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', resolvedAt: at(t), reopenCount: 0 })
@@ -562,6 +564,17 @@ describe('candidate problems', () => {
       expect(back).toMatchObject({ status: 'confirmed', resolvedAt: null, reopenCount: 1, incidentCount: 6 })
       expect(outputs.filter((o) => o.type === 'problem').map((o) => o.type === 'problem' && o.problem.status)).toEqual(['confirmed'])
       for (const inc of r.engine.incidents()) expect(inc.problemIds).toEqual([id])
+    })
+
+    it('is resolved no later than an event may be, by a review clock ahead, and still comes back for the incidents after', () => {
+      const r = run([...episode(0), ...episode(120), ...episode(240)])
+      const id = r.problems[0]!.id
+      r.engine.apply(command('problem.confirm', id, { at: at(300) }))
+      // The review's clock two hours ahead of the newest event (the tick at 280).
+      r.engine.apply(command('problem.resolve', id, { at: at(400) }))
+      expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', resolvedAt: at(281) })
+      feed(r, [...episode(290), ...episode(330), ...episode(370)])
+      expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', reopenCount: 1, incidentCount: 6 })
     })
 
     it('comes back when its alert flaps again after it was resolved', () => {
