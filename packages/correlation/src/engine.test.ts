@@ -1049,6 +1049,20 @@ describe('retention', () => {
     expect(r.engine.snapshot().incidents).toHaveLength(0)
   })
 
+  it('does not open again, under the same id, an incident a person resolved whose alert repeats past the retention', () => {
+    const r = run([alert({ fp: 'disk', t: 0 }), tick(10)], { retentionMs: 2 * 24 * HOUR })
+    const id = only(r.incidents).id
+    const outputs = [...r.engine.apply(command('incident.assign', id, { owner: 'bob', at: at(5) })), ...r.engine.apply(command('incident.resolve', id, { at: at(10) }))]
+    // Alertmanager repeats the firing every 4 h (repeat_interval) as long as it fires: the same event, the same id.
+    for (let k = 1; k <= 30; k++) outputs.push(...r.engine.apply(alert({ fp: 'disk', t: 0, rx: k * 240 })), ...r.engine.apply(tick(k * 240)))
+    const versions = outputs.flatMap((o) => (o.type === 'incident' && o.incident.id === id ? [o.incident.version] : []))
+    expect(versions).toEqual([...versions].sort((a, b) => a - b))
+    expect(new Set(versions).size).toBe(versions.length)
+    // Forgotten after the retention, and not made again: the person's decision is the last word on it.
+    expect(r.engine.incident(id)).toBeUndefined()
+    expect(r.engine.incidents()).toHaveLength(0)
+  })
+
   it('forgets such an incident restored from a snapshot of an engine that queued it at the watermark', () => {
     const r = run([alert({ fp: 'a', t: 0 }), tick(10)], { retentionMs: 24 * HOUR })
     const id = only(r.incidents).id

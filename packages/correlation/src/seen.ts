@@ -106,7 +106,7 @@ export class SeenIds {
     return this.#find(this.#t, a, b, c) >= 0 || (this.#old !== null && this.#find(this.#old, a, b, c) >= 0)
   }
 
-  /** Remembers an id not remembered yet, with its stamp (stamps never decrease). */
+  /** Remembers an id with its stamp, or stamps one remembered again (stamps never decrease). */
   add(id: string, stamp: number): void {
     this.#keyOf(id)
     this.#insert(this.#k[0]!, this.#k[1]!, this.#k[2]!, stamp, true)

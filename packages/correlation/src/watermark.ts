@@ -18,6 +18,11 @@ const FORGET_EVERY_MS = 60_000
 /** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
 export function arrive(s: EngineState, event: AlertEvent): void {
   if (s.seen.has(event.id)) {
+    // Remembered for a retention from its last delivery, not its first: Alertmanager repeats a firing under
+    // one id for as long as it fires, and once the id was forgotten with its incident (a person resolved it,
+    // the alert fired on) the next repeat opened that incident again under the same id, at version 1, open,
+    // without the person's decision.
+    s.seen.add(event.id, s.highWater)
     // A redelivery says the alert still fires (Alertmanager repeats firing notifications), which the
     // staleness timeout counts, and which can prove its guess wrong; never later than the time seen so far.
     const revived = hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
