@@ -1,7 +1,7 @@
 // The review's decisions on incidents and problems. Commands are applied when they arrive: they act on
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
-import { collecting, link } from './problems/store.ts'
+import { collecting, comeBack, link } from './problems/store.ts'
 import { iso, markDirty, parseTime, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
@@ -80,7 +80,12 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
   }
   let error: string | undefined
   switch (c.type) {
-    case 'problem.confirm': error = move(['candidate'], 'confirmed'); break
+    case 'problem.confirm':
+      // A resolved problem confirmed again is the review saying the fix did not hold (an incident it knows the
+      // problem caused): it comes back as its rule would bring it back, without waiting for the rule's count.
+      if (p.status === 'resolved') comeBack(s, p)
+      else error = move(['candidate'], 'confirmed')
+      break
     case 'problem.dismiss': error = move(['candidate'], 'dismissed'); break
     case 'problem.resolve': {
       error = move(['confirmed'], 'resolved')

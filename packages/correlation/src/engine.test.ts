@@ -566,6 +566,22 @@ describe('candidate problems', () => {
       for (const inc of r.engine.incidents()) expect(inc.problemIds).toEqual([id])
     })
 
+    it('comes back when a person confirms it again, and then takes the incident they link to it', () => {
+      const r = run([...episode(0), ...episode(120), ...episode(240)])
+      const id = r.problems[0]!.id
+      decide(r, id, 300)
+      feed(r, [alert({ fp: 'a', t: 400, service: 'checkout', name: 'HighLatency' })])
+      const latest = r.engine.incidents().at(-1)!
+      expect(feed(r, [command('incident.link-problem', latest.id, { problemId: id, at: at(401) })]).find((o) => o.type === 'command-result')).toMatchObject({ result: { ok: false } })
+      // The fix did not hold, and the review says so before the rule's count: confirmed again, counted as a come-back.
+      const outputs = feed(r, [command('problem.confirm', id, { at: at(402) })])
+      expect(outputs.find((o) => o.type === 'command-result')).toMatchObject({ result: { ok: true } })
+      expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', resolvedAt: null, reopenCount: 1 })
+      feed(r, [command('incident.link-problem', latest.id, { problemId: id, at: at(403) })])
+      expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', incidentCount: 4 })
+      expect(r.engine.incident(latest.id)!.problemIds).toEqual([id])
+    })
+
     it('is resolved no later than an event may be, by a review clock ahead, and still comes back for the incidents after', () => {
       const r = run([...episode(0), ...episode(120), ...episode(240)])
       const id = r.problems[0]!.id

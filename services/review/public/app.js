@@ -687,7 +687,9 @@ async function showProblem(id, scroll = true) {
     $('#problem-detail-h').textContent = p.title
     const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount], ['Came back after resolved', `${p.reopenCount ?? 0}×`]]
     $('#problem-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
-    $('#problem-confirm').hidden = p.status !== 'candidate'
+    // A resolved problem confirmed again: the fix did not hold (the correlator counts it as a come-back).
+    $('#problem-confirm').hidden = p.status !== 'candidate' && p.status !== 'resolved'
+    $('#problem-confirm').textContent = p.status === 'resolved' ? 'Confirm again: the fix did not hold' : 'Confirm problem'
     $('#problem-dismiss').hidden = p.status !== 'candidate'
     $('#problem-resolve').hidden = p.status !== 'confirmed'
     $('#problem-incidents').replaceChildren(...incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)))

@@ -212,6 +212,30 @@ describe('the incident and problem views in Chromium', () => {
   })
 })
 
+describe('a resolved problem on the dashboard, in Chromium', () => {
+  it('offers to confirm it again (the fix did not hold), and sends that decision', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    const id = seededProblemIds[0]!
+    // The seed's problem is a candidate: its view is shown as the problem once resolved.
+    await page.route(`**/api/v1/problems/${id}`, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue()
+      const response = await route.fetch()
+      const body = await response.json() as { problem: Record<string, unknown> }
+      body.problem = { ...body.problem, status: 'resolved', resolvedAt: '2026-12-02T08:00:00.000Z' }
+      await route.fulfill({ response, json: body })
+    })
+    await page.locator(`#problems tr[data-id="${id}"] button.link`).click()
+    await expect.poll(() => page.locator('#problem-confirm').textContent(), { timeout: 15_000 }).toBe('Confirm again: the fix did not hold')
+    expect(await page.locator('#problem-confirm').isVisible()).toBe(true)
+    expect(await page.locator('#problem-resolve').isVisible()).toBe(false)
+    expect(await page.locator('#problem-dismiss').isVisible()).toBe(false)
+    await page.locator('#problem-confirm').click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    expect(decisions[0]).toMatchObject({ url: expect.stringContaining(`/api/v1/problems/${id}`), body: JSON.stringify({ action: 'confirm' }) })
+  })
+})
+
 describe('a post-mortem scheduled on the dashboard, with the browser in another zone than the review, in Chromium', () => {
   it('reads the time typed as a wall-clock time in the review\'s zone, names the zone, and shows it so on the timeline', async () => {
     // The meeting-room browser runs in UTC; the review (OPSREVIEW_TIMEZONE) in Berlin, an hour ahead in winter.
