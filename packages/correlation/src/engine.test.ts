@@ -566,6 +566,24 @@ describe('candidate problems', () => {
       for (const inc of r.engine.incidents()) expect(inc.problemIds).toEqual([id])
     })
 
+    it('takes an incident that opened before it was resolved and came after, as in order, without coming back', () => {
+      const linked = (late: boolean) => {
+        const r = run([...episode(0), ...episode(120), ...episode(240)])
+        const id = r.problems[0]!.id
+        r.engine.apply(command('problem.confirm', id, { at: at(260) }))
+        const fourth = alert({ fp: 'a', t: 300, service: 'checkout', name: 'HighLatency' })
+        if (!late) feed(r, [fourth])
+        feed(r, [tick(302), command('problem.resolve', id, { at: at(302) })])
+        if (late) feed(r, [fourth])
+        feed(r, [alert({ fp: 'a', t: 305, status: 'resolved', service: 'checkout', name: 'HighLatency' }), tick(350)])
+        const inc = r.engine.incidents().find((i) => i.openedAt === at(300))!
+        return { problem: r.engine.problem(id), problemIds: inc.problemIds }
+      }
+      const inOrder = linked(false)
+      expect(inOrder).toMatchObject({ problem: { status: 'resolved', incidentCount: 4, reopenCount: 0 }, problemIds: [inOrder.problem!.id] })
+      expect(linked(true)).toEqual(inOrder)
+    })
+
     it('comes back when a person confirms it again, and then takes the incident they link to it', () => {
       const r = run([...episode(0), ...episode(120), ...episode(240)])
       const id = r.problems[0]!.id

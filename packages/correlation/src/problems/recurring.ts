@@ -1,7 +1,7 @@
 // Recurring: incidents with one signature (environment, service, alert names) again and again.
 import { openingsHorizon, type EngineState, type IncidentState, type Opening } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, comeBack, findProblem, resolvedMsOf, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, takesLate, upsertProblem } from './store.ts'
 
 export function recurringSignature(inc: IncidentState): ProblemSignature & { kind: 'recurring' } {
   return { kind: 'recurring', environment: inc.data.environment, service: inc.data.services[0] ?? '', alertNames: [...inc.names] }
@@ -82,6 +82,10 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
     list.push(opening)
   }
   const existing = findProblem(s, key)
+  if (existing && takesLate(existing, inc)) {
+    link(s, inc, existing)
+    return
+  }
   // A resolved problem counts only the openings since it was resolved: a window of those is a fix that did not hold.
   const since = existing?.status === 'resolved' ? resolvedMsOf(existing) : null
   const counted = since === null ? list : list.filter((o) => o.at > since)

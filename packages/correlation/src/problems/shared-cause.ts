@@ -1,7 +1,7 @@
 // Shared cause: incidents in several services opening close together that share a dependency value.
 import { openingsHorizon, type DepOpening, type EngineState, type IncidentState } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, upsertProblem } from './store.ts'
+import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, takesLate, upsertProblem } from './store.ts'
 
 /** The first position in `list` (sorted by time) whose time is at least `at`. */
 function lowerBound(list: readonly DepOpening[], at: number): number {
@@ -80,7 +80,10 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     // A resolved one counts only the incidents opened since it was resolved: sharing the value again, they
     // are a fix that did not hold.
     const since = existing ? resolvedMsOf(existing) : -Infinity
-    if (at <= since) continue
+    if (at <= since) {
+      if (takesLate(existing!, inc)) link(s, inc, existing!)
+      continue
+    }
     const hi = appended ? list.length : upperBound(list, at + windowMs)
     let lo = appended ? startFromEnd(list, at - windowMs) : lowerBound(list, at - windowMs)
     if (since !== -Infinity) lo = Math.max(lo, upperBound(list, since))

@@ -19,6 +19,15 @@ export function collecting(p: Problem | undefined): p is Problem {
   return !!p && (p.status === 'candidate' || p.status === 'confirmed')
 }
 
+/**
+ * A resolved problem still takes an incident that opened while it collected (since it was first seen, until
+ * it was resolved) and whose events came after the review's resolve: in order it was linked as it opened.
+ * It does not bring the problem back: the rules count only incidents opened after the resolve.
+ */
+export function takesLate(p: Problem, inc: IncidentState): boolean {
+  return p.status === 'resolved' && inc.firstOpenedMs <= resolvedMsOf(p) && inc.firstOpenedMs >= parseTime(p.firstSeenAt)
+}
+
 export function findProblem(s: EngineState, canonical: string): Problem | undefined {
   return s.problemBySignature.get(canonical)
 }
