@@ -77,6 +77,16 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times([], [still]).get('api')).toMatchObject({ downtimeMs: DAY, availabilityPct: 0 })
   })
 
+  it('counts every blip Alertmanager sent only resolved, each from its own member, not only the first', () => {
+    // Fired and ended between two flushes of its group, twice: the index holds two resolves and no firing.
+    const changes = [change('alertmanager:blip', 'resolved', 64), change('alertmanager:blip', 'resolved', 304)]
+    const episodes = [member('alertmanager:blip', { firstSeenAt: at(60), resolvedAt: at(64) }), member('alertmanager:blip', { firstSeenAt: at(300), resolvedAt: at(304) })]
+    expect(times(changes, episodes).get('shop')).toMatchObject({ downtimeMs: 8 * MIN, interruptions: 2 })
+    // After an episode the index has whole, a blip still gets its opening.
+    const whole = [change('alertmanager:blip', 'firing', 0), change('alertmanager:blip', 'resolved', 2), ...changes]
+    expect(times(whole, [member('alertmanager:blip', { firstSeenAt: at(0), resolvedAt: at(2) }), ...episodes]).get('shop')).toMatchObject({ downtimeMs: 10 * MIN, interruptions: 3 })
+  })
+
   it('leaves alerts the index has whole as they are, and ignores non-critical members', () => {
     const changes = [change('alertmanager:b', 'firing', 10), change('alertmanager:b', 'resolved', 20)]
     const b = member('alertmanager:b', { firstSeenAt: at(10), resolvedAt: at(20) })

@@ -130,20 +130,24 @@ export const timedChange = (c: AlertChange & { service: string; labels?: Record<
  * Only critical members count, as only critical alerts are read from the index.
  */
 export function completeChanges(changes: readonly TimedChange[], members: readonly MemberRecord[]): TimedChange[] {
-  const first = new Map<string, TimedChange>()
+  const firings = new Map<string, number[]>()
   for (const c of changes) {
-    const f = first.get(c.key)
-    if (!f || c.at < f.at || (c.at === f.at && c.status === 'firing')) first.set(c.key, c)
+    if (c.status !== 'firing') continue
+    const list = firings.get(c.key)
+    if (list) list.push(c.at)
+    else firings.set(c.key, [c.at])
   }
   const out = [...changes]
   for (const m of members) {
     if (m.severity !== 'critical') continue
     const opened = Date.parse(m.firstSeenAt)
     const resolved = m.resolvedAt === null ? null : Date.parse(m.resolvedAt)
-    const f = first.get(m.key)
     const labels = m.source === 'alertmanager' ? { alertname: m.name } : undefined
     const synthetic = (status: 'firing' | 'resolved', at: number): TimedChange => ({ key: m.key, status, at, service: m.service, inferred: true, ...(labels ? { labels } : {}) })
-    const missingOpening = (!f || f.status === 'resolved') && opened <= (f?.at ?? Infinity)
+    // Each member's own episode: an alert that fired and ended between two flushes of its group is sent once,
+    // resolved, and every such blip after its first lacks its opening too (until 2026-12-04 only the alert's
+    // first change was looked at, and the later blips counted no downtime).
+    const missingOpening = !(firings.get(m.key) ?? []).some((t) => t >= opened && t <= (resolved ?? Infinity))
     if (missingOpening) out.push(synthetic('firing', opened))
     if (resolved !== null && (missingOpening || m.autoResolved)) out.push(synthetic('resolved', Math.max(opened, resolved)))
   }
