@@ -178,6 +178,19 @@ describe('compareRuns', () => {
     expect(c.availability).toEqual([])
   })
 
+  it('counts an outage that began before the log the runs read on both sides, though only the live run saw it begin', () => {
+    // A Pingdom check down since before the warm-up, up in the range: both runs read only its UP, and a
+    // replay's engine drops a resolve of a check it never saw fire. The same configuration: no delta.
+    const r = { ...range, readFrom: '2026-11-29T18:00:00.000Z' }
+    const check = alert('pingdom:check-42', '2026-11-29T12:00:00.000Z', at('02:00'), { source: 'pingdom', name: 'shop homepage' })
+    const changes = [change('pingdom:check-42', 'resolved', at('02:00'))]
+    const c = compareRuns({ incidents: [incident('inc-p', [check])], problems: [], changes }, { incidents: [], problems: [], changes }, r)
+    expect(c.availability).toEqual([expect.objectContaining({ service: 'checkout', liveDowntimeMs: 2 * 3_600_000, replayDowntimeMs: 2 * 3_600_000, deltaDowntimeMs: 0 })])
+    // Under the service the replay's rules give the alert.
+    const relabelled = compareRuns({ incidents: [incident('inc-p', [check])], problems: [], changes }, { incidents: [], problems: [], changes: [{ ...changes[0]!, service: 'shop' }] }, r)
+    expect(relabelled.availability.map((a) => [a.service, a.liveDowntimeMs, a.replayDowntimeMs])).toEqual([['checkout', 2 * 3_600_000, 0], ['shop', 0, 2 * 3_600_000]])
+  })
+
   it('problems found and lost by id; problems seen outside the range are left out', () => {
     const c = compareRuns(
       { incidents: [], problems: [problem('prb-kept'), problem('prb-lost', 'flapping'), problem('prb-old', 'recurring', { firstSeenAt: '2026-11-20T00:00:00.000Z', lastSeenAt: '2026-11-21T00:00:00.000Z' })], changes: [] },

@@ -182,9 +182,12 @@ const incidentRef = (i: ComparedIncident): IncidentRef => ({ id: i.id, title: i.
 const problemRef = (p: ComparedProblem): ProblemRef => ({ id: p.id, kind: p.kind, title: p.title, signature: p.signature, status: p.status, incidentCount: p.incidentCount })
 const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id)
 
-/** Downtime per service in [from, to) (the review's serviceTimes), of the services down or degraded in it. */
-function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule): Map<string, number> {
-  const completed = completeChanges(changes, incidents.flatMap((i) => i.alerts))
+/**
+ * Downtime per service in [from, to) (the review's serviceTimes), of the services down or degraded in it.
+ * `inherited`: members the run did not make but whose openings it must count (see `compareRuns`).
+ */
+function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule, inherited: readonly MemberAlert[] = []): Map<string, number> {
+  const completed = completeChanges(changes, [...incidents.flatMap((i) => i.alerts), ...inherited])
   const times = serviceTimes(alertIntervals(completed, to, (labels) => isDegraded(rule, { labels })), from, to)
   return new Map([...times].filter(([, t]) => hadServiceTime(t)).map(([service, t]) => [service, t.downtimeMs]))
 }
@@ -250,8 +253,17 @@ export function compareRuns(live: Run, replay: Run, range: CompareRange, degrade
 
   // Completed from every incident since the read began, as the review reads members a look-back before its
   // window: an alert the staleness timeout ended during the warm-up has its end in an incident resolved then.
+  // An alert that opened before the log both runs read (a Pingdom check down since before the warm-up) is
+  // known only from the live run's members: a replay that never saw it fire has none, and without them the
+  // report credited the configuration with removing that outage. The replay inherits them, under its own
+  // service for the alert where its changes name one.
+  const replayKeys = new Set(replayWide.flatMap((i) => i.alerts.map((a) => a.key)))
+  const replayServices = new Map(replay.changes.map((c) => [c.key, c.service]))
+  const inherited = liveWide.flatMap((i) => i.alerts)
+    .filter((a) => ms(a.firstSeenAt) < readFrom && !replayKeys.has(a.key))
+    .map((a) => ({ ...a, service: replayServices.get(a.key) ?? a.service }))
   const liveDown = downtimeOf(live.changes, liveWide, from, to, degraded)
-  const replayDown = downtimeOf(replay.changes, replayWide, from, to, degraded)
+  const replayDown = downtimeOf(replay.changes, replayWide, from, to, degraded, inherited)
   const windowMs = to - from
   const availability = [...new Set([...liveDown.keys(), ...replayDown.keys()])].sort().map((service): ServiceAvailability => {
     const l = liveDown.get(service) ?? 0
