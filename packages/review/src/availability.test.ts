@@ -87,6 +87,15 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times(whole, [member('alertmanager:blip', { firstSeenAt: at(0), resolvedAt: at(2) }), ...episodes]).get('shop')).toMatchObject({ downtimeMs: 10 * MIN, interruptions: 3 })
   })
 
+  it('opens a member whose first change is a resolve though it fired again in its incident after it', () => {
+    // A blip sent only resolved (08:00–08:20), then the alert fired again (08:30–08:40) in the same incident: one member.
+    const refired = [change('alertmanager:r', 'resolved', 500), change('alertmanager:r', 'firing', 510), change('alertmanager:r', 'resolved', 520)]
+    expect(times(refired, [member('alertmanager:r', { firstSeenAt: at(480), resolvedAt: at(520) })]).get('shop')).toMatchObject({ downtimeMs: 30 * MIN, interruptions: 2 })
+    // Firing since before the look-back, resolved at 01:00, then a flap at 01:10–01:20.
+    const old = [change('alertmanager:o', 'resolved', 60), change('alertmanager:o', 'firing', 70), change('alertmanager:o', 'resolved', 80)]
+    expect(times(old, [member('alertmanager:o', { firstSeenAt: at(-10 * 24 * 60), resolvedAt: at(80) })]).get('shop')).toMatchObject({ downtimeMs: 70 * MIN, interruptions: 2 })
+  })
+
   it('leaves alerts the index has whole as they are, and ignores non-critical members', () => {
     const changes = [change('alertmanager:b', 'firing', 10), change('alertmanager:b', 'resolved', 20)]
     const b = member('alertmanager:b', { firstSeenAt: at(10), resolvedAt: at(20) })

@@ -130,12 +130,20 @@ export const timedChange = (c: AlertChange & { service: string; labels?: Record<
  * Only critical members count, as only critical alerts are read from the index.
  */
 export function completeChanges(changes: readonly TimedChange[], members: readonly MemberRecord[]): TimedChange[] {
-  const firings = new Map<string, number[]>()
+  const byKey = new Map<string, TimedChange[]>()
   for (const c of changes) {
-    if (c.status !== 'firing') continue
-    const list = firings.get(c.key)
-    if (list) list.push(c.at)
-    else firings.set(c.key, [c.at])
+    const list = byKey.get(c.key)
+    if (list) list.push(c)
+    else byKey.set(c.key, [c])
+  }
+  /** The alert's first change in [from, to], a firing before a resolve of the same instant. */
+  const firstWithin = (key: string, from: number, to: number): TimedChange | undefined => {
+    let first: TimedChange | undefined
+    for (const c of byKey.get(key) ?? []) {
+      if (c.at < from || c.at > to) continue
+      if (!first || c.at < first.at || (c.at === first.at && c.status === 'firing')) first = c
+    }
+    return first
   }
   const out = [...changes]
   for (const m of members) {
@@ -144,10 +152,11 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     const resolved = m.resolvedAt === null ? null : Date.parse(m.resolvedAt)
     const labels = m.source === 'alertmanager' ? { alertname: m.name } : undefined
     const synthetic = (status: 'firing' | 'resolved', at: number): TimedChange => ({ key: m.key, status, at, service: m.service, inferred: true, ...(labels ? { labels } : {}) })
-    // Each member's own episode: an alert that fired and ended between two flushes of its group is sent once,
-    // resolved, and every such blip after its first lacks its opening too (until 2026-12-04 only the alert's
-    // first change was looked at, and the later blips counted no downtime).
-    const missingOpening = !(firings.get(m.key) ?? []).some((t) => t >= opened && t <= (resolved ?? Infinity))
+    // Each member's own span: an alert that fired and ended between two flushes of its group is sent once,
+    // resolved, and a blip after the alert's first change lacks its opening too (until 2026-12-04 only that
+    // first change was looked at, and later blips counted no downtime). A member that re-fired spans several
+    // episodes: its opening is missing when the first change in its span is a resolve, even if a re-fire follows.
+    const missingOpening = firstWithin(m.key, opened, resolved ?? Infinity)?.status !== 'firing'
     if (missingOpening) out.push(synthetic('firing', opened))
     if (resolved !== null && (missingOpening || m.autoResolved)) out.push(synthetic('resolved', Math.max(opened, resolved)))
   }
