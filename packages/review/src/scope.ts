@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import type { FieldError } from '@opsreview/schemas'
+import { escapePointer, type FieldError } from '@opsreview/schemas'
 import type { Teams } from './teams.ts'
 
 /**
@@ -118,6 +118,6 @@ export function describeScope(scope: Scope): string {
  * filter is refused instead of silently ignored.
  */
 export function unknownParameters(raw: Record<string, unknown>, known: ReadonlySet<string>): FieldError[] {
-  return Object.keys(raw).filter((k) => !known.has(k)).sort().map((k) => ({ path: `/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`, message: `is not a parameter of this route (it takes ${known.size === 0 ? 'none' : [...known].sort().join(', ')})` }))
+  return Object.keys(raw).filter((k) => !known.has(k)).sort().map((k) => ({ path: `/${escapePointer(k)}`, message: `is not a parameter of this route (it takes ${known.size === 0 ? 'none' : [...known].sort().join(', ')})` }))
 }
 
