@@ -40,8 +40,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       // Never before the incident's last event (a review clock behind would shorten it, and withdraw a
       // post-mortem its length required), nor further ahead than an event may be (its eviction and reopen
       // window run from it).
-      const at = parseTime(c.at)
-      const t = Math.min(Math.max(Number.isFinite(at) ? at : s.now, inc.lastEventMs), s.highWater + s.cfg.futureToleranceMs)
+      const t = decisionTime(s, c.at, inc.lastEventMs)
       // The reopen window runs from the decision, never from before the state the person saw.
       resolveIncident(s, inc, 'manual', t, iso(t), Math.max(t, s.now))
       break
@@ -69,6 +68,15 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
   return undefined
 }
 
+/**
+ * When a person's resolve stands: the time their review stamped (the engine's clock when it has none), never
+ * before `notBefore`, nor further ahead of the newest event time than an event may be.
+ */
+function decisionTime(s: EngineState, at: string, notBefore: number): number {
+  const stamped = parseTime(at)
+  return Math.min(Math.max(Number.isFinite(stamped) ? stamped : s.now, notBefore), s.highWater + s.cfg.futureToleranceMs)
+}
+
 function problemCommand(s: EngineState, c: Command): string | undefined {
   const p = s.problems.get(c.target)
   if (!p) return `unknown problem ${c.target}`
@@ -93,8 +101,7 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
       // be: the rules count only incidents opened after it, and a review clock ahead kept the problem from
       // coming back for the incidents of those hours. Incidents its rule finds after this bring it back
       // (problems/store.ts, comeBack).
-      const at = parseTime(c.at)
-      if (!error) p.resolvedAt = iso(Math.min(Math.max(Number.isFinite(at) ? at : s.now, s.now), s.highWater + s.cfg.futureToleranceMs))
+      if (!error) p.resolvedAt = iso(decisionTime(s, c.at, s.now))
       break
     }
     case 'problem.assign':
