@@ -20,7 +20,7 @@ export function parseTeams(text: string): { ok: true; value: Teams } | { ok: fal
   const v = validateTeams(raw)
   if (!v.ok) {
     // A bad team name is named by its own path (`/teams/<name>`, "name must match pattern …"): said in words.
-    const isTeamName = (path: string, message: string) => message.startsWith('name ') && path.startsWith('/teams/') && path.indexOf('/', 7) < 0
+    const isTeamName = (path: string, message: string) => message.startsWith('name ') && /^\/teams\/[^/]+$/.test(path)
     return { ok: false, errors: v.errors.map((e) => `${e.path} ${isTeamName(e.path, e.message) ? 'is not a team name: 1 to 64 characters A-Z, a-z, 0-9, ., _ and -, starting with a letter or digit' : e.message}`) }
   }
   return { ok: true, value: new Map(Object.entries(v.value.teams).map(([name, t]) => [name, [...t.services]])) }
