@@ -1,7 +1,7 @@
 // Flapping: one alert firing again and again within a window. Its incident is held open meanwhile.
 import { noFlaps, type AlertTrack, type EngineState, type IncidentState } from '../state.ts'
 import type { IncidentAlert, Problem, ProblemSignature } from '../types.ts'
-import { canonicalSignature, collecting, comeBack, link, resolvedMsOf, takesLate, upsertProblem } from './store.ts'
+import { canonicalSignature, comeBack, link, resolvedMsOf, takes, upsertProblem } from './store.ts'
 
 function flappingSignature(inc: IncidentState, m: Pick<IncidentAlert, 'source' | 'fingerprint'>): ProblemSignature {
   return { kind: 'flapping', environment: inc.data.environment, source: m.source, fingerprint: m.fingerprint }
@@ -27,7 +27,7 @@ export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAl
   if (known) {
     // Flapping again, all of it since the review resolved it: the fix did not hold.
     if (known.status === 'resolved' && firstFlapAt > resolvedMsOf(known)) comeBack(s, known)
-    if (collecting(known) || takesLate(known, inc)) link(s, inc, known)
+    if (takes(known, inc)) link(s, inc, known)
     return
   }
   const sig = flappingSignature(inc, m)
@@ -37,7 +37,7 @@ export function recordFlapping(s: EngineState, inc: IncidentState, m: IncidentAl
 /** A new incident whose alert is known to flap is linked to that problem. */
 export function linkKnownFlapping(s: EngineState, inc: IncidentState, m: IncidentAlert): void {
   const p = knownFlapping(s, inc, m)
-  if (collecting(p) || (p && takesLate(p, inc))) link(s, inc, p)
+  if (takes(p, inc)) link(s, inc, p)
 }
 
 /**

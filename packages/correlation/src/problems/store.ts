@@ -28,6 +28,11 @@ export function takesLate(p: Problem, inc: IncidentState): boolean {
   return p.status === 'resolved' && inc.firstOpenedMs <= resolvedMsOf(p) && inc.firstOpenedMs >= parseTime(p.firstSeenAt)
 }
 
+/** Whether the problem takes the incident: it collects, or it is resolved and takes it late (`takesLate`). */
+export function takes(p: Problem | undefined, inc: IncidentState): p is Problem {
+  return collecting(p) || (p !== undefined && takesLate(p, inc))
+}
+
 export function findProblem(s: EngineState, canonical: string): Problem | undefined {
   return s.problemBySignature.get(canonical)
 }
