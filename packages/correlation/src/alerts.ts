@@ -138,8 +138,10 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
       if (kept || withinReopen) {
-        if (track.status === 'resolved' && t < track.lastChangeAt) {
-          // A firing older than the resolve already applied: only its start is news.
+        if (t < track.lastChangeAt) {
+          // A firing older than the change already applied (the alert's resolve, or its later firing, which
+          // Alertmanager sends with a new start when the alert ended and fired again between two flushes):
+          // only its start is news. Applied as a re-fire, it set the member's last firing before its first.
           extendStart(s, inc, key, t, at)
           return inc
         }

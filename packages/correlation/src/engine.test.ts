@@ -376,6 +376,17 @@ describe('lifecycle', () => {
     expect(only(incidents).alerts[0]).toMatchObject({ status: 'resolved', flapCount: 0 })
   })
 
+  it('takes a late firing older than the alert\'s later firing as its start only, as in order', () => {
+    // Alertmanager sends a firing with a new start when the alert resolved and fired again between two
+    // flushes; the first notification, retried, comes after the second. Staleness ends both at the later one.
+    const first = (rx?: number) => alert({ fp: 'a', t: 0, rx })
+    const shape = (incidents: Incident[]) => incidents.map((i) => [i.openedAt, i.resolvedAt, i.alerts.map((m) => [m.firstSeenAt, m.lastSeenAt, m.flapCount])])
+    const inOrder = run([first(), alert({ fp: 'a', t: 5 }), tick(6), tick(3 * 24 * 60)]).incidents
+    const late = run([alert({ fp: 'a', t: 5 }), first(6), tick(6), tick(3 * 24 * 60)]).incidents
+    expect(shape(inOrder)).toEqual([[at(0), at(5), [[at(0), at(5), 0]]]])
+    expect(shape(late)).toEqual(shape(inOrder))
+  })
+
   it('times the quiet period on the receiver clock, so a sender with a skewed clock cannot end it early', () => {
     // The second sender's clock runs two hours ahead: its event times say +120 min, it was received at +3.
     const { incidents } = run([
