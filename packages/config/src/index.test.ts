@@ -28,4 +28,25 @@ describe('readConfig', () => {
       expect(r.errors.join('\n')).toMatch(/LIMIT must be a size/)
     }
   })
+
+  it('refuses a topic name Kafka refuses, and two topic variables naming one topic', () => {
+    const topics = { ALERTS: field.topic('alerts topic', 'alerts.v1'), REJECTED: field.topic('dead letters', 'rejected.v1') }
+    expect(readConfig(topics, {})).toEqual({ ok: true, value: { ALERTS: 'alerts.v1', REJECTED: 'rejected.v1' } })
+    for (const bad of ['same topic!', '..', 'a/b', 'x'.repeat(250)]) {
+      const r = readConfig(topics, { ALERTS: bad })
+      expect(r.ok ? [] : r.errors).toEqual([expect.stringMatching(/^ALERTS must be a Kafka topic name/)])
+    }
+    const same = readConfig(topics, { REJECTED: 'alerts.v1' })
+    expect(same.ok ? [] : same.errors).toEqual([expect.stringMatching(/^REJECTED names the same topic as ALERTS, "alerts.v1"/)])
+  })
+
+  it('refuses brokers without a port, and a size below its minimum', () => {
+    const brokers = { BROKERS: field.brokers('brokers', ['127.0.0.1:9092']), LIMIT: field.bytes('body limit', 1024 * 1024) }
+    expect(readConfig(brokers, { BROKERS: 'kafka-1:9092, [::1]:9093' })).toEqual({ ok: true, value: { BROKERS: ['kafka-1:9092', '[::1]:9093'], LIMIT: 1024 * 1024 } })
+    const r = readConfig(brokers, { BROKERS: 'localhost,::1:x,k:0,k:9092', LIMIT: '0' })
+    expect(r.ok ? [] : r.errors).toEqual([
+      expect.stringMatching(/^BROKERS must be host:port, each port 1-65535 \(an IPv6 host in brackets\), got "localhost", "::1:x", "k:0" /),
+      expect.stringMatching(/^LIMIT must be at least 1024 bytes, got "0"/),
+    ])
+  })
 })

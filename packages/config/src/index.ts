@@ -44,15 +44,39 @@ export const field = {
     }),
   /** A variable `parse` reads once trimmed; `def` when unset or empty. */
   custom: <T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> => withDefault(def, doc, parse),
-  /** A size such as 1mb, 512kb or 1048576 (bytes). */
-  bytes: (doc: string, def?: number): Field<number> =>
+  /** A size such as 1mb, 512kb or 1048576 (bytes), at least `min` (a limit of 0 refuses everything). */
+  bytes: (doc: string, def?: number, { min = 1024 } = {}): Field<number> =>
     withDefault(def, doc, (raw) => {
       const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw)
       if (!m) return fail(`must be a size like 1mb or 1048576, got ${JSON.stringify(raw)}`)
       const unit = (m[2] ?? 'b').toLowerCase()
       const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
-      return ok(Number(m[1]) * mult)
+      const n = Number(m[1]) * mult
+      return n < min ? fail(`must be at least ${min} bytes, got ${JSON.stringify(raw)}`) : ok(n)
     }),
+  /**
+   * A Kafka topic name, as the broker checks it: a name it refuses passed the start and failed at the first
+   * send, with Pingdom's and the reports' events acknowledged from the spool and never delivered.
+   */
+  topic: (doc: string, def: string): Field<string> => ({
+    ...withDefault(def, doc, (raw) => (legalTopic(raw) ? ok(raw) : fail(`must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -, not . or ..), got ${JSON.stringify(raw)}`))),
+    topic: true,
+  }),
+  /** Kafka bootstrap brokers: comma-separated `host:port` (an IPv6 host in brackets). */
+  brokers: (doc: string, def: string[]): Field<string[]> =>
+    withDefault(def, doc, (raw) => {
+      const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
+      if (items.length === 0) return fail('needs at least 1 comma-separated value(s)')
+      const bad = items.filter((b) => !brokerAddress(b))
+      return bad.length > 0 ? fail(`must be host:port, each port 1-65535 (an IPv6 host in brackets), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`) : ok(items)
+    }),
+}
+
+const legalTopic = (name: string): boolean => /^[a-zA-Z0-9._-]{1,249}$/.test(name) && name !== '.' && name !== '..'
+
+function brokerAddress(broker: string): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(broker)
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535
 }
 
 export type ConfigResult<S extends Spec> = { ok: true; value: ConfigOf<S> } | { ok: false; errors: string[] }
@@ -61,10 +85,18 @@ export type ConfigResult<S extends Spec> = { ok: true; value: ConfigOf<S> } | { 
 export function readConfig<S extends Spec>(spec: S, env: Env): ConfigResult<S> {
   const errors: string[] = []
   const out: Record<string, unknown> = {}
+  const topics = new Map<string, string>()
   for (const [name, f] of Object.entries(spec)) {
     const r = f.parseEnv ? f.parseEnv(env, name) : f.parse(env[name])
-    if (r.ok) out[name] = r.value
-    else errors.push(`${name} ${r.error} (${f.doc})`)
+    if (!r.ok) {
+      errors.push(`${name} ${r.error} (${f.doc})`)
+      continue
+    }
+    out[name] = r.value
+    if (!f.topic) continue
+    const other = topics.get(r.value as string)
+    if (other) errors.push(`${name} names the same topic as ${other}, ${JSON.stringify(r.value)}: each must be a topic of its own (${f.doc})`)
+    else topics.set(r.value as string, name)
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: Object.freeze(out) as ConfigOf<S> }
 }

@@ -14,6 +14,11 @@ export interface Field<T> {
    * instead of `parse`, with the whole environment and the field's variable name.
    */
   readonly parseEnv?: (env: Env, name: string) => Parsed<T>
+  /**
+   * A Kafka topic: two topic fields of one spec naming the same topic is an error (a service that reads
+   * its dead letters back as alerts, or writes incidents over its snapshots).
+   */
+  readonly topic?: true
 }
 
 export type Spec = Record<string, Field<unknown>>

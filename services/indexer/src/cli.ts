@@ -38,11 +38,11 @@ ${DEAD_LETTERS_USAGE}`
 
 /** Every variable `opsreview dead-letters` reads. docs/dead-letters.md mirrors this. */
 const deadLettersConfigSpec = {
-  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_KAFKA_BROKERS: field.brokers('Kafka bootstrap brokers', ['127.0.0.1:9092']),
   ...kafkaConnectionSpec,
-  OPSREVIEW_TOPIC_REJECTED: field.string('dead-letter topic of the receiver', defaultTopics.rejected),
-  OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.string('dead-letter topic of the indexer', defaultTopics.indexerDeadLetter),
-  OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.string('dead-letter topic of the correlator', 'opsreview.correlator.dead-letter.v1'),
+  OPSREVIEW_TOPIC_REJECTED: field.topic('dead-letter topic of the receiver', defaultTopics.rejected),
+  OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.topic('dead-letter topic of the indexer', defaultTopics.indexerDeadLetter),
+  OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: field.topic('dead-letter topic of the correlator', 'opsreview.correlator.dead-letter.v1'),
   OPSREVIEW_DEAD_LETTER_TOPICS: field.list('every dead-letter topic to read, comma-separated (default: the three above)', []),
   OPSREVIEW_RECEIVER_URL: field.url('receiver that webhook dead letters are replayed through', 'http://127.0.0.1:8080'),
   OPSREVIEW_INGEST_TOKENS: field.list('ingest tokens; the first authenticates webhook replays', []),

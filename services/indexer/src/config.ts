@@ -32,12 +32,12 @@ function esTimeValue(doc: string, def: string): Field<string> {
 
 /** Every variable the indexer reads. The configuration table in docs/configuration.md mirrors this. */
 export const indexerConfigSpec = {
-  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_KAFKA_BROKERS: field.brokers('Kafka bootstrap brokers', ['127.0.0.1:9092']),
   ...kafkaConnectionSpec,
-  OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
-  OPSREVIEW_TOPIC_INCIDENTS: field.string('compacted topic of incident versions', 'opsreview.incidents.v1'),
-  OPSREVIEW_TOPIC_PROBLEMS: field.string('compacted topic of problem versions', 'opsreview.problems.v1'),
-  OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.string('dead-letter topic for documents Elasticsearch rejects', defaultTopics.indexerDeadLetter),
+  OPSREVIEW_TOPIC_ALERTS: field.topic('topic of canonical alert events', defaultTopics.alerts),
+  OPSREVIEW_TOPIC_INCIDENTS: field.topic('compacted topic of incident versions', 'opsreview.incidents.v1'),
+  OPSREVIEW_TOPIC_PROBLEMS: field.topic('compacted topic of problem versions', 'opsreview.problems.v1'),
+  OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.topic('dead-letter topic for documents Elasticsearch rejects', defaultTopics.indexerDeadLetter),
   OPSREVIEW_INDEXER_GROUP: field.string('Kafka consumer group of the indexer', 'opsreview-indexer'),
   OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),

@@ -9,10 +9,10 @@ import { degradedRuleSpec } from '@opsreview/review/degraded'
  * the engine's default. docs/replay.md mirrors this.
  */
 export const replayConfigSpec = {
-  OPSREVIEW_KAFKA_BROKERS: field.list('Kafka bootstrap brokers', ['127.0.0.1:9092'], { minItems: 1 }),
+  OPSREVIEW_KAFKA_BROKERS: field.brokers('Kafka bootstrap brokers', ['127.0.0.1:9092']),
   ...kafkaConnectionSpec,
-  OPSREVIEW_TOPIC_ALERTS: field.string('topic of canonical alert events', defaultTopics.alerts),
-  OPSREVIEW_TOPIC_COMMANDS: field.string('topic of the review decisions', 'opsreview.commands.v1'),
+  OPSREVIEW_TOPIC_ALERTS: field.topic('topic of canonical alert events', defaultTopics.alerts),
+  OPSREVIEW_TOPIC_COMMANDS: field.topic('topic of the review decisions', 'opsreview.commands.v1'),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of the live indices; datasets are <prefix>-whatif-<name>', 'opsreview'),
