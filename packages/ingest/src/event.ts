@@ -35,8 +35,13 @@ export interface IngestContext {
 }
 
 function digest(parts: readonly string[], hexChars: number): string {
-  // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc"). The one-shot
-  // hash of the joined parts is the same digest as updating part by part, at a quarter of the cost.
+  // Each part ended by a NUL keeps ("ab","c") apart from ("a","bc"): the ids and fingerprints already on
+  // Kafka. The one-shot hash of the joined parts is the same digest as updating part by part, at a quarter
+  // of the cost. A label value or a report field may hold a NUL itself ({alertname: "A\0instance\0db-1"}
+  // hashed as {alertname: "A", instance: "db-1"}, and the receiver dropped the second alert as a copy):
+  // such parts go as JSON, which holds no raw NUL, ended by one NUL. No caller hashes a single part, so
+  // no NUL-free list (as many NULs as parts) hashes the same text.
+  for (const p of parts) if (p.includes('\u0000')) return hash('sha256', `${JSON.stringify(parts)}\u0000`).slice(0, hexChars)
   return hash('sha256', parts.length === 0 ? '' : `${parts.join('\u0000')}\u0000`).slice(0, hexChars)
 }
 
