@@ -103,6 +103,18 @@ describe('intakeAlertmanager', () => {
     expect(r.ok && r.rejected[0]).toMatchObject({ reason: 'event-invalid', errors: [{ path: '/alerts/0/labels', message: expect.stringContaining('/service') }] })
   })
 
+  it('names the annotation a link too long came from, not the generator URL', () => {
+    const long = `https://runbooks.example/${'x'.repeat(5000)}`
+    const r = intakeAlertmanager(webhook(
+      good('a', { annotations: { runbook_url: long } }),
+      good('b', { generatorURL: 'http://prometheus:9090/graph', annotations: { dashboard_url: long } }),
+    ), ctx)
+    expect(r.ok && r.rejected.map((x) => [x.index, x.reason, x.errors.map((e) => e.path)])).toEqual([
+      [0, 'event-invalid', ['/alerts/0/annotations/runbook_url']],
+      [1, 'event-invalid', ['/alerts/1/annotations/dashboard_url']],
+    ])
+  })
+
   it('refuses an event larger than the event cap', () => {
     const annotations = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, 'x'.repeat(16_000)]))
     const r = intakeAlertmanager(webhook(good('a', { annotations })), ctx)
@@ -147,6 +159,11 @@ describe('intakePingdom and intakeReport', () => {
 
   it('refuses a check name too long for a service name', () => {
     expect(intakePingdom({ ...down, check_name: 'c'.repeat(300) }, pingdomCtx)).toMatchObject({ ok: false, errors: [{ path: '/check_name' }] })
+  })
+
+  it('names an unknown field of a report by a JSON Pointer, escaped', () => {
+    const report = { kind: 'manual', service: 's', title: 't', reportedBy: 'me', 'a/b~c': 1 }
+    expect(intakeReport(report, ctx)).toMatchObject({ ok: false, reason: 'schema-invalid', errors: [{ path: '/a~1b~0c', message: 'must NOT have additional properties' }] })
   })
 
   it('refuses a report that occurred outside the bounds, naming occurredAt', () => {

@@ -43,13 +43,16 @@ export type AlertmanagerIntake =
 /** `value` is the event serialised (JSON): the size check made it, and the receiver publishes it as is. */
 export type SingleIntake = BodyRejection | { ok: true; event: AlertEvent; value: string }
 
-/** Where an event field comes from in a sender's body, for naming the input field a check failed on. */
+/**
+ * Where an event field comes from in a sender's body, for naming the input field a check failed on; a
+ * link by its `rel` (`links:<rel>`) where links come from several fields.
+ */
 type FieldOrigins = ReadonlyMap<string, string>
 
 const alertmanagerOrigins: FieldOrigins = new Map([
   ['startsAt', 'startsAt'], ['endsAt', 'endsAt'], ['fingerprint', 'fingerprint'], ['labels', 'labels'],
   ['service', 'labels'], ['environment', 'labels'], ['title', 'annotations'], ['description', 'annotations'],
-  ['links', 'generatorURL'],
+  ['links:generator', 'generatorURL'], ['links:runbook', 'annotations/runbook_url'], ['links:dashboard', 'annotations/dashboard_url'],
 ])
 const pingdomOrigins: FieldOrigins = new Map([
   ['startsAt', 'state_changed_timestamp'], ['endsAt', 'state_changed_timestamp'], ['fingerprint', 'check_id'],
@@ -140,7 +143,7 @@ function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, or
     return { ok: false, reason: 'mapping-failed', errors: [{ path: base || '/', message: `could not be mapped: ${(err as Error).message}` }] }
   }
   const checked = checkSerialised(event, ctx)
-  if (!checked.ok) return { ok: false, reason: 'event-invalid', errors: checked.errors.map((e) => toInputError(e, base, origins)) }
+  if (!checked.ok) return { ok: false, reason: 'event-invalid', errors: checked.errors.map((e) => toInputError(e, event, base, origins)) }
   return { ok: true, event, value: checked.value }
 }
 
@@ -182,9 +185,10 @@ function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; val
 }
 
 /** Names the input field an event check failed on, keeping the event field in the message when they differ. */
-function toInputError(e: FieldError, base: string, origins: FieldOrigins): FieldError {
+function toInputError(e: FieldError, event: AlertEvent, base: string, origins: FieldOrigins): FieldError {
   const [, first = '', ...rest] = e.path.split('/')
-  const from = origins.get(first)
+  const link = first === 'links' ? event.links[Number(rest[0])] : undefined
+  const from = (link && origins.get(`links:${link.rel}`)) ?? origins.get(first)
   if (from === undefined) return { path: base || '/', message: `canonical event ${e.path}: ${e.message}` }
   if (from === first) return { path: `${base}/${[first, ...rest].join('/')}`, message: e.message }
   return { path: `${base}/${from}`, message: `canonical event ${e.path}: ${e.message}` }

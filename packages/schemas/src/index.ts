@@ -54,8 +54,8 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
     if (e.keyword === 'propertyNames' && badNames.has(e.instancePath)) continue
     let path = e.instancePath || ''
     if (e.propertyName !== undefined) path += `/${escapePointer(e.propertyName)}`
-    if (e.keyword === 'required') path += `/${(e.params as { missingProperty: string }).missingProperty}`
-    if (e.keyword === 'additionalProperties') path += `/${(e.params as { additionalProperty: string }).additionalProperty}`
+    if (e.keyword === 'required') path += `/${escapePointer((e.params as { missingProperty: string }).missingProperty)}`
+    if (e.keyword === 'additionalProperties') path += `/${escapePointer((e.params as { additionalProperty: string }).additionalProperty)}`
     const message = e.keyword === 'enum'
       ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
       : e.keyword === 'const'
