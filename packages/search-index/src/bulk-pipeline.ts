@@ -284,24 +284,33 @@ export class BulkPipeline {
       const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
       for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
       pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
+      if (pending.length === 0) break
+      // Poison of this request goes now: its retriable documents may wait as long as their cause lasts.
+      if (poison.length > 0) await this.#tryDeadLetter(poison)
       // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
       // write came in between this time. Holding the slot, such requests could fill every slot, starve all
       // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
-      if (pending.length > 0) await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
+      await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
     }
     retries = 0
     while (poison.length > 0) {
       if (this.#stopped) return false
-      try {
-        await this.#deadLetter(poison)
-        break
-      } catch (err) {
-        this.#log.maybe('dead-letter', (suppressed) => this.#o.logger.warn({ err, count: poison.length, suppressed }, 'dead-letter topic unavailable; retrying'))
-        this.#o.onRetry?.('dead-letter', 'kafka-unavailable')
-        await retryLater(false)
-      }
+      if (await this.#tryDeadLetter(poison)) break
+      await retryLater(false)
     }
     return true
+  }
+
+  /** Dead-letters the poison; false (and the poison kept) while the dead-letter topic is unavailable. */
+  async #tryDeadLetter(poison: Poison[]): Promise<boolean> {
+    try {
+      await this.#deadLetter(poison)
+      return true
+    } catch (err) {
+      this.#log.maybe('dead-letter', (suppressed) => this.#o.logger.warn({ err, count: poison.length, suppressed }, 'dead-letter topic unavailable; retrying'))
+      this.#o.onRetry?.('dead-letter', 'kafka-unavailable')
+      return false
+    }
   }
 
   /** Makes sure of each target index; an index that cannot exist makes its items poison, a retriable failure makes them wait. */
@@ -327,7 +336,7 @@ export class BulkPipeline {
           continue
         }
         this.#o.onRetry?.('prepare', c.code)
-        this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, suppressed }, 'preparing the target index failed; retrying'))
+        this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
         // Blamed on the index, like an item error, only while Elasticsearch takes other writes.
         for (const p of items) this.#blame(p, c)
         if (items.some((p) => !p.counted)) this.#outage(c)
@@ -380,7 +389,7 @@ export class BulkPipeline {
       for (const p of failed) {
         this.#blame(p, p.last!)
         this.#o.onRetry?.('item', p.last!.code)
-        this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
+        this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, ...recordOf(p.op), attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
         retry.push(p)
       }
       return false
@@ -388,7 +397,7 @@ export class BulkPipeline {
       const c = classifyRequestError(err)
       this.#outage(c)
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
-      this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
+      this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, partitions: partitionsOf(send), failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
       for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false }
       retry.push(...send)
@@ -487,7 +496,8 @@ export class BulkPipeline {
   /** A back-off wait that `stop` cuts short. */
   async #changedOrStopped(ms: number): Promise<void> {
     const until = Date.now() + ms
-    while (!this.#stopped && Date.now() < until) await this.#changed(until - Date.now())
+    // Whole milliseconds: a fraction left of the wait made Node warn of a negative timeout on stderr.
+    while (!this.#stopped && Date.now() < until) await this.#changed(Math.max(1, Math.ceil(until - Date.now())))
   }
 
   #notify(): void {
@@ -495,6 +505,17 @@ export class BulkPipeline {
     this.#waiters = new Set()
     for (const w of waiters) w()
   }
+}
+
+/** Where a document's record is, for a log line about that document. */
+const recordOf = (op: IndexOperation): { topic?: string; partition?: number; offset?: string } =>
+  op.source ? { topic: op.source.topic, partition: op.source.partition, offset: op.source.offset } : {}
+
+/** The partitions (`topic/partition`) of a request's documents, for a log line about the request: which ones wait. */
+function partitionsOf(items: readonly Pending[]): string[] {
+  const out = new Set<string>()
+  for (const p of items) if (p.op.source) out.add(`${p.op.source.topic}/${p.op.source.partition}`)
+  return [...out]
 }
 
 function poisonOf(op: IndexOperation, c: Classified, detail: Record<string, unknown>): Poison {
