@@ -45,6 +45,18 @@ describe('normalizePingdom', () => {
     expect(e.description).toBe('Timeout (> 30s)')
   })
 
+  it('takes texts longer than the event\'s text cap, cut to fit, instead of refusing the state change', () => {
+    const long = 'Connection refused. '.repeat(1500)
+    const payload = { ...load('pingdom-http-down.json'), long_description: long, description: long, custom_message: long }
+    expect(validatePingdomWebhook(payload).ok).toBe(true)
+    const e = normalizePingdom(payload, ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    for (const text of [e.description!, e.origin.long_description as string, e.origin.description as string, e.origin.custom_message as string]) {
+      expect(Array.from(text)).toHaveLength(16_384)
+      expect(text.endsWith('…')).toBe(true)
+    }
+  })
+
   it('takes the service and environment from tags, by either separator', () => {
     const base = load('pingdom-http-down.json')
     expect(normalizePingdom({ ...base, tags: ['service:shop-api', 'env:staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })
