@@ -94,9 +94,13 @@ describe('BulkPipeline back-pressure', () => {
   })
 })
 
-/** An Elasticsearch that refuses writes to `refused` indices with `status` and `error`, and takes the rest. */
+/**
+ * An Elasticsearch that refuses writes to `refused` indices with `status` and `error`, refuses the documents
+ * of the `unmappable` ids as it refuses a field of the wrong type, and takes the rest.
+ */
 function elasticsearch(refusal: { status: number; error: { type: string; reason: string } }) {
   const refused = new Set<string>()
+  const unmappable = new Set<string>()
   const written: string[] = []
   const es = {
     bulk: async ({ operations }: { operations: unknown[] }) => {
@@ -104,12 +108,13 @@ function elasticsearch(refusal: { status: number; error: { type: string; reason:
       for (let i = 0; i < operations.length; i += 2) {
         const { index } = operations[i] as { index: { _index: string; _id: string } }
         if (refused.has(index._index)) items.push({ index: { status: refusal.status, error: refusal.error } })
+        else if (unmappable.has(index._id)) items.push({ index: { status: 400, error: { type: 'document_parsing_exception', reason: '[1:10] failed to parse field [startsAt] of type [date]' } } })
         else { written.push(index._id); items.push({ index: { status: 201 } }) }
       }
       return { errors: items.some((it) => it.index.status >= 300), items }
     },
   }
-  return { es: es as unknown as Client, refused, written }
+  return { es: es as unknown as Client, refused, unmappable, written }
 }
 
 const writes = (partition: number, offset: number, ...docs: [index: string, id: string][]) => ({
@@ -148,34 +153,23 @@ describe('BulkPipeline retries', () => {
   })
 
   it('dead-letters a document Elasticsearch can never take at once, not after the retriable ones of its request', async () => {
-    const blocked = new Set(['alerts-2026.10'])
-    const written: string[] = []
-    const es = {
-      bulk: async ({ operations }: { operations: unknown[] }) => {
-        const items = []
-        for (let i = 0; i < operations.length; i += 2) {
-          const { index } = operations[i] as { index: { _index: string; _id: string } }
-          if (blocked.has(index._index)) items.push({ index: { status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } } })
-          else if (index._id === 'unmappable') items.push({ index: { status: 400, error: { type: 'document_parsing_exception', reason: '[1:10] failed to parse field [startsAt] of type [date]' } } })
-          else { written.push(index._id); items.push({ index: { status: 201 } }) }
-        }
-        return { errors: true, items }
-      },
-    } as unknown as Client
+    const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
+    cluster.refused.add('alerts-2026.10')
+    cluster.unmappable.add('unmappable')
     const letters = deadLetterTopic([])
     const logs = captureLogs()
-    const pipeline = new BulkPipeline({ es, logger: logs.logger, deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3 })
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: logs.logger, deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3 })
     await pipeline.add(writes(0, 0, ['alerts-2026.10', 'waiting'], ['alerts-2026.11', 'unmappable'], ['alerts-2026.11', 'taken']))
     // No other write comes: the waiting document's attempts never count, and it waits as long as the cause lasts.
     for (let i = 0; i < 100 && letters.taken.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.origin.offset])).toEqual([['mapping-rejected', '0']])
-    expect(written).toEqual(['taken'])
+    expect(cluster.written).toEqual(['taken'])
     expect(pipeline.offsets.uncommitted()).toEqual([])
     // The retry names the record, so that an operator knows which partition waits.
     expect(logs.lines.find((l) => l.msg === 'elasticsearch refused a document for a retriable reason; retrying')).toMatchObject({ id: 'waiting', topic: 'alerts', partition: 0, offset: '0' })
-    blocked.clear()
+    cluster.refused.clear()
     expect(await pipeline.drain(5_000)).toBe(true)
-    expect(written).toEqual(['taken', 'waiting'])
+    expect(cluster.written).toEqual(['taken', 'waiting'])
     expect(pipeline.offsets.uncommitted()).toEqual([{ topic: 'alerts', partition: 0, offset: '1' }])
     expect(letters.taken).toHaveLength(1)
   })
