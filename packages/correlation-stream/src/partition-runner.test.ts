@@ -12,19 +12,27 @@ const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
 /** An input log nothing was removed from yet. */
 const logStartAtZero = async () => '0'
 
-/** One batch of partition 0 holding a tick at offset 0, as kafkajs hands it over. */
-function tickBatch(resolved: string[] = []): EachBatchPayload {
+/** One batch of the partition holding a tick at offset 0, as kafkajs hands it over. */
+function tickBatch(resolved: string[] = [], partition = 0): EachBatchPayload {
   return {
-    batch: { topic: 'in', partition: 0, messages: [{ offset: '0', value: Buffer.from(tick) }] },
+    batch: { topic: 'in', partition, messages: [{ offset: '0', value: Buffer.from(tick) }] },
     resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
   } as unknown as EachBatchPayload
 }
 
-/** A runner whose outputs are always acknowledged, snapshots always written, and commits answered by `commit`. */
-function runnerWithCommits(commit: (offset: string) => void, opts: Partial<PartitionRunnerOptions> = {}) {
+/**
+ * A runner whose outputs are always acknowledged, snapshots written (but for the partitions of `failSaves`),
+ * and commits answered by `commit`.
+ */
+function runnerWithCommits(commit: (offset: string, partition: number) => void, opts: Partial<PartitionRunnerOptions> = {}, failSaves: number[] = []) {
   const saved: string[] = []
-  const store = { loadAll: async () => new Map(), save: async ({ offset }: { offset: string }) => { saved.push(offset); return { chunks: 1, bytes: 1, rawBytes: 1 } } } as unknown as KafkaStateStore
-  const consumer = { commitOffsets: async (offsets: { offset: string }[]) => { for (const { offset } of offsets) commit(offset) } } as unknown as Consumer
+  const save = async ({ offset, partition }: { offset: string; partition: number }) => {
+    if (failSaves.includes(partition)) throw new KafkaJSConnectionError('Connection closed')
+    saved.push(offset)
+    return { chunks: 1, bytes: 1, rawBytes: 1 }
+  }
+  const store = { loadAll: async () => new Map(), save } as unknown as KafkaStateStore
+  const consumer = { commitOffsets: async (offsets: { offset: string; partition: number }[]) => { for (const { offset, partition } of offsets) commit(offset, partition) } } as unknown as Consumer
   const runner = new PartitionRunner({
     consumer, producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logStartOf: logStartAtZero,
     logger: pino({ level: 'silent' }), snapshotIntervalMs: 0, now: () => Date.now(), ...opts,
@@ -64,6 +72,17 @@ describe('PartitionRunner at shutdown', () => {
     await runner.checkpointAll()
     expect(saved).toEqual(['0'])
     expect(commits).toEqual(['1'])
+  })
+
+  it('checkpoints every other partition when one partition\'s save fails, and names that one', async () => {
+    const commits: string[] = []
+    const { runner, saved } = runnerWithCommits((offset, partition) => commits.push(`${partition}@${offset}`), { snapshotIntervalMs: 60_000 }, [0])
+    await runner.handler(tickBatch([], 0))
+    await runner.handler(tickBatch([], 1))
+    await runner.stopApplying()
+    await expect(runner.checkpointAll()).rejects.toThrow('the checkpoint of partition 0 of in failed')
+    expect(saved).toEqual(['0'])
+    expect(commits).toEqual(['1@1'])
   })
 
   it('stops waiting to retry a failed commit at shutdown, and commits it in checkpointAll at once', async () => {

@@ -510,9 +510,17 @@ export class PartitionRunner {
     await Promise.all(this.#writing.values())
     const commits: { topic: string; partition: number; offset: string }[] = []
     const committing: PartitionEngine[] = []
+    // One partition's failed save does not cost the others their checkpoint: they are saved and committed.
+    const failed = new Map<number, unknown>()
     for (const [partition, pe] of this.#engines) {
       if (pe.applied !== pe.saved) {
-        const written = await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() }, { stillOwner: () => this.#engines.get(partition) === pe })
+        let written
+        try {
+          written = await this.#o.store.save({ inputTopic: this.#o.topics.input, partition, offset: String(pe.applied), snapshot: pe.engine.snapshot() }, { stillOwner: () => this.#engines.get(partition) === pe })
+        } catch (err) {
+          failed.set(partition, err)
+          continue
+        }
         if (!written) continue
         pe.saved = pe.applied
         pe.unsavedSince = undefined
@@ -522,9 +530,13 @@ export class PartitionRunner {
       commits.push({ topic: this.#o.topics.input, partition, offset: String(pe.saved + 1n) })
       committing.push(pe)
     }
-    if (commits.length === 0) return
-    await this.#o.consumer.commitOffsets(commits)
-    for (const pe of committing) pe.committed = pe.saved
+    if (commits.length > 0) {
+      await this.#o.consumer.commitOffsets(commits)
+      for (const pe of committing) pe.committed = pe.saved
+    }
+    if (failed.size > 0) {
+      throw new AggregateError([...failed.values()], `the checkpoint of partition ${[...failed.keys()].join(', ')} of ${this.#o.topics.input} failed; the next start replays it from its last one`)
+    }
   }
 }
 

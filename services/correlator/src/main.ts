@@ -166,7 +166,7 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   await rekeyConsumer.disconnect()
   engineConsumer.pause([{ topic: topics.input }])
   await runner.stopApplying()
-  await runner.checkpointAll().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed; the next start replays from the last one'))
+  await runner.checkpointAll().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed; the next start replays those partitions from their last one'))
   await engineConsumer.disconnect()
   await Promise.all([rekeyPublisher.close(), outputProducer.disconnect(), stateProducer.disconnect()])
   await admin.disconnect()
