@@ -140,8 +140,11 @@ type MemberDoc = { alerts?: (Omit<MemberRecord, 'key'> & { fingerprint: string }
 
 /**
  * Members of the incidents that can complete the alert index (`completeChanges`): incidents with a member
- * resolved by staleness within the range, and incidents opened before the range still open or resolved
- * after `from`. The object array is not nested, so the query over-selects; `completeChanges` decides per member.
+ * resolved by staleness within the range, and incidents still open or resolved after `from`, wherever they
+ * opened: one opened within the range holds the start of an alert Alertmanager sent only resolved (it fired
+ * and ended between two flushes of its group), which the alert index lacks (until 2026-12-05 only incidents
+ * opened before the range were read, and such an outage counted no downtime). The object array is not
+ * nested, so the query over-selects; `completeChanges` decides per member.
  */
 async function members(es: Client, index: string, rangeStart: number, from: number, until: number, scope?: ScopeFilter): Promise<MemberRecord[]> {
   const out: MemberRecord[] = []
@@ -152,7 +155,8 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
         filter: [{ term: { 'alerts.severity': 'critical' } }, { range: { openedAt: { lt: until, format: 'epoch_millis' } } }, ...recordScopeClauses(scope)],
         should: [
           { bool: { filter: [{ term: { 'alerts.autoResolved': true } }, { range: { lastEventAt: { gte: rangeStart, format: 'epoch_millis' } } }] } },
-          { bool: { filter: [{ range: { openedAt: { lt: rangeStart, format: 'epoch_millis' } } }], should: [{ term: { status: 'open' } }, { range: { resolvedAt: { gte: from, format: 'epoch_millis' } } }], minimum_should_match: 1 } },
+          { term: { status: 'open' } },
+          { range: { resolvedAt: { gte: from, format: 'epoch_millis' } } },
         ],
         minimum_should_match: 1,
       },

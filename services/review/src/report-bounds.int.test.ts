@@ -106,6 +106,21 @@ describe('time after now is not measured (real Elasticsearch)', () => {
     expect((await get('/api/v1/review?since=today')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, interruptions: 1 }])
   })
 
+  it('counts an outage Alertmanager sent only resolved by its incident\'s member, whenever the incident opened', async () => {
+    // It fired at 04:00 and ended at 04:03, between two flushes of its group: the alert index has its resolve
+    // alone, and the incident's member its start. Opened in the window, the incident was not read.
+    const start4 = NOW - 4 * H
+    const resolve = { ...firing('PricingDown', 'pricing', start4), status: 'resolved', endsAt: iso(start4 + 180_000), id: createHash('sha256').update('PricingDown|resolved').digest('hex').slice(0, 32) }
+    const member = { key: 'alertmanager:PricingDown', fingerprint: 'PricingDown', source: 'alertmanager', name: 'PricingDown', title: 'PricingDown firing', service: 'pricing', severity: 'critical', status: 'resolved', firstSeenAt: iso(start4), lastSeenAt: iso(start4), resolvedAt: iso(start4 + 180_000), flapCount: 0, autoResolved: false }
+    for (const openedAt of [start4, NOW - 10 * 24 * H]) {
+      const { get } = await start((es, prefix) => [
+        [alertDocument(liveAlertMonths(es, prefix).indexFor), resolve],
+        [incidentDocument(indexNames(prefix).incidents.alias), incident(1, { severity: 'critical', services: ['pricing'], openedAt: iso(openedAt), resolvedAt: iso(start4 + 180_000), lastEventAt: iso(start4 + 180_000), alerts: [member] })],
+      ])
+      expect((await get('/api/v1/review?since=24h')).body.serviceLevels, iso(openedAt)).toMatchObject([{ service: 'pricing', downtimeMs: 180_000, interruptions: 1 }])
+    }
+  })
+
   it('gives a window wholly after now no service levels: none of its time has passed', async () => {
     const { get, searches } = await start(downSince7)
     const before = searches()
