@@ -741,6 +741,16 @@ describe('candidate problems', () => {
     expect(JSON.parse(problems[0]!.signature)).toEqual({ kind: 'shared-cause', environment: 'production', label: 'host', value: 'db-1' })
   })
 
+  it('finds no shared cause between environments that one engine holds, and one within each', () => {
+    // Environments share a partition of the input, and their hosts may share names.
+    const onDb1 = (fp: string, t: number, service: string, env: string) => alert({ fp, t, service, env, labels: { instance: 'db-1:9100' } })
+    expect(run([onDb1('a', 0, 'checkout', 'production'), onDb1('b', 2, 'search', 'staging')]).problems).toEqual([])
+    expect(run([onDb1('b', 0, 'search', 'staging'), onDb1('a', 0, 'checkout', 'production')]).problems).toEqual([])
+    const both = run([onDb1('a', 0, 'checkout', 'production'), onDb1('b', 1, 'search', 'staging'), onDb1('c', 2, 'cart', 'production'), onDb1('d', 3, 'tax', 'staging')])
+    expect(both.problems.map((p) => [p.environment, [...p.services].sort(), p.incidentCount]).sort()).toEqual([['production', ['cart', 'checkout'], 2], ['staging', ['search', 'tax'], 2]])
+    for (const i of both.incidents) expect(both.problems.find((p) => p.id === i.problemIds[0])?.environment).toBe(i.environment)
+  })
+
   it('times an incident of reports alone by its first alert: a complaint applied before the alerts it follows', () => {
     const db = { instance: 'db-main:9187' }
     const { incidents, problems } = run([

@@ -51,7 +51,13 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
   // next to any of them, so they are kept as long as their incidents, not for the window after the newest.
   const horizon = openingsHorizon(s, windowMs)
   const at = inc.firstOpenedMs
-  const get = (o: DepOpening) => s.incidents.get(o.incidentId)
+  // A dependency's openings are listed across the environments this engine holds (they share a partition
+  // of the input, and their hosts may share names); a problem takes only those of the incident's own.
+  const environment = inc.data.environment
+  const ofEnvironment = (o: DepOpening): IncidentState | undefined => {
+    const other = s.incidents.get(o.incidentId)
+    return other?.data.environment === environment ? other : undefined
+  }
   for (const dep of deps) {
     let list = s.recentByDep.get(dep)
     if (!list) s.recentByDep.set(dep, (list = []))
@@ -69,7 +75,7 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
       }
       list.splice(upperBound(list, at), 0, opening)
     }
-    const key = sharedCauseKey(s, inc.data.environment, dep)
+    const key = sharedCauseKey(s, environment, dep)
     const existing = findProblem(s, key)
     if (existing && existing.status !== 'resolved') {
       // A known problem decides alone: one still collecting takes the incident, a dismissed one nothing (the
@@ -90,16 +96,16 @@ export function checkSharedCause(s: EngineState, inc: IncidentState, deps: reado
     // Alone in its window (nearly always): no two incidents to share anything.
     if (hi - lo < 2) continue
     const near = list.slice(lo, hi).sort(bySeq)
-    const sharing = near.map(get).filter((o): o is IncidentState => !!o)
+    const sharing = near.map(ofEnvironment).filter((o): o is IncidentState => !!o)
     const services = new Set(sharing.flatMap((o) => o.data.services))
     // Several incidents: one incident of several services (an incident_key across them) shares a value with
     // nothing but itself.
     if (sharing.length >= 2 && services.size >= minServices) {
       if (existing) comeBack(s, existing)
       const eq = dep.indexOf('=')
-      const sig: ProblemSignature = { kind: 'shared-cause', environment: inc.data.environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
+      const sig: ProblemSignature = { kind: 'shared-cause', environment, label: dep.slice(0, eq), value: dep.slice(eq + 1) }
       // Live, every incident opening after these would have been linked as it came: those that came first are linked now.
-      const later = list.slice(hi).sort(bySeq).map(get).filter((o): o is IncidentState => !!o)
+      const later = list.slice(hi).sort(bySeq).map(ofEnvironment).filter((o): o is IncidentState => !!o)
       upsertProblem(s, sig, key, [...sharing, ...later], () => `${[...services].sort().join(', ')} failing together on ${dep}`)
     }
   }
