@@ -2,7 +2,7 @@
 // the state the review was shown.
 import { resolveIncident, settle } from './incidents.ts'
 import { collecting, comeBack, link } from './problems/store.ts'
-import { iso, markDirty, parseTime, type EngineState } from './state.ts'
+import { iso, markDirty, parseTime, withLatest, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
 
 export function applyCommand(s: EngineState, c: Command): void {
@@ -33,7 +33,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     case 'incident.note':
       if (!c.text) return 'text is required'
       // A new array, never a push: emitted documents share it (copyIncident).
-      d.notes = [...d.notes, { at: c.at, author: c.actor, text: c.text }]
+      d.notes = withLatest(d.notes, { at: c.at, author: c.actor, text: c.text })
       break
     case 'incident.resolve': {
       if (d.status === 'resolved') return 'incident is already resolved'
@@ -110,7 +110,7 @@ function problemCommand(s: EngineState, c: Command): string | undefined {
       break
     case 'problem.note':
       if (!c.text) return 'text is required'
-      p.notes = [...p.notes, { at: c.at, author: c.actor, text: c.text }]
+      p.notes = withLatest(p.notes, { at: c.at, author: c.actor, text: c.text })
       break
     default:
       return `unknown command ${c.type}`

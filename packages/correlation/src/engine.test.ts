@@ -973,6 +973,18 @@ describe('the review decisions', () => {
     expect(doc!.notes).toHaveLength(CorrelationEngine.maxEntriesInDocument)
     expect(doc!.notes.at(-1)!.text).toBe(`note ${CorrelationEngine.maxEntriesInDocument + 19}`)
     expect(doc!.notes[0]!.text).toBe('note 20')
+    // Nor does the state keep more: a problem is kept for ever, and its notes went into every snapshot.
+    expect(only(r.engine.incidents()).notes).toHaveLength(CorrelationEngine.maxEntriesInDocument)
+  })
+
+  it('keeps the latest notes of a problem, in its document and in the state', () => {
+    const r = run([alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } })])
+    expect(r.problems).toHaveLength(1)
+    for (let i = 0; i < 5_000; i++) r.engine.apply(command('problem.note', r.problems[0]!.id, { text: `note ${i}` }))
+    const kept = r.engine.problems()[0]!.notes
+    expect(kept).toHaveLength(CorrelationEngine.maxEntriesInDocument)
+    expect([kept[0]!.text, kept.at(-1)!.text]).toEqual(['note 4900', 'note 4999'])
+    expect(JSON.stringify(r.engine.snapshot()).match(/"text":"note \d+"/g)).toHaveLength(CorrelationEngine.maxEntriesInDocument)
   })
 
   it('links an incident to a problem by hand', () => {

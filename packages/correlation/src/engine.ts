@@ -2,7 +2,7 @@ import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
 import { restoreSnapshot, restoreSteps, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
-import { createState, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { createState, MAX_ENTRIES_IN_DOCUMENT, parseTime, type EngineState, type IncidentState } from './state.ts'
 import type { CommandResult, EngineInput, EngineOutput, EngineStats, Incident, Problem } from './types.ts'
 import { arrive, tick } from './watermark.ts'
 
@@ -34,8 +34,8 @@ export class CorrelationEngine {
 
   /** Members embedded in an incident document; `alertCount` always counts them all. */
   static readonly maxAlertsInDocument = 100
-  /** The latest notes and reports an incident document holds, and notes a problem document holds. */
-  static readonly maxEntriesInDocument = 100
+  /** The latest notes and reports an incident document holds, and notes a problem document holds (and the state keeps of notes). */
+  static readonly maxEntriesInDocument = MAX_ENTRIES_IN_DOCUMENT
 
   /** Throws `SnapshotVersionError` for a snapshot of another engine version: replay the input log instead. */
   constructor(config: Partial<CorrelationConfig> = {}, snapshot?: EngineSnapshot | Restored) {

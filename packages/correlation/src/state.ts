@@ -50,6 +50,19 @@ export interface AlertTrack {
 /** The flap times of the many alerts that never flapped: one shared, frozen empty list instead of one each. */
 export const noFlaps: number[] = Object.freeze([]) as unknown as number[]
 
+/** The latest notes and reports an incident document holds, and notes a problem document holds. */
+export const MAX_ENTRIES_IN_DOCUMENT = 100
+
+/**
+ * `list` with `entry` appended, as a new array (emitted versions share the old one), holding the latest
+ * `MAX_ENTRIES_IN_DOCUMENT`: notes are kept for the documents alone, and a problem is kept for ever, so its
+ * notes grew without bound in the state and in every snapshot (5,000 notes, a 5 MB snapshot).
+ */
+export function withLatest<T>(list: readonly T[], entry: T): T[] {
+  const from = Math.max(0, list.length + 1 - MAX_ENTRIES_IN_DOCUMENT)
+  return [...list.slice(from), entry]
+}
+
 /** The dependencies of an incident with none. */
 export const noDeps: readonly string[] = Object.freeze([])
 
