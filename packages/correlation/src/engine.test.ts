@@ -645,6 +645,17 @@ describe('candidate problems', () => {
       expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', reopenCount: 0 })
     })
 
+    it('comes back for an alert still flapping an hour after the resolve, in the incident it flapped in before', () => {
+      const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
+      for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))
+      const r = run(inputs)
+      const id = r.problems[0]!.id
+      decide(r, id, 41)
+      for (let t = 50; t <= 130; t += 10) feed(r, [alert({ fp: 'f', t: t - 5, status: 'resolved' }), alert({ fp: 'f', t })])
+      expect(r.engine.incidents()).toHaveLength(1)
+      expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', reopenCount: 1, incidentCount: 1 })
+    })
+
     it('counts an incident retention forgot and its late first event made again once, in the problem and its count', () => {
       const r = run([...episode(0), ...episode(120), ...episode(240)], { retentionMs: 2 * DAY * MIN })
       const id = r.problems[0]!.id
