@@ -24,11 +24,7 @@ export const field = {
   int: (doc: string, def?: number, range: { min?: number; max?: number } = {}): Field<number> =>
     withDefault(def, doc, (raw) => integer(raw, range)),
   port: (doc: string, def?: number): Field<number> => field.int(doc, def, { min: 0, max: 65535 }),
-  list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> =>
-    withDefault(def, doc, (raw) => {
-      const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
-      return items.length < minItems ? fail(`needs at least ${minItems} comma-separated value(s)`) : ok(items)
-    }),
+  list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> => withDefault(def, doc, (raw) => listOf(raw, minItems)),
   oneOf: <T extends string>(doc: string, values: readonly T[], def?: T): Field<T> =>
     withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
   url: (doc: string, def?: string): Field<string> =>
@@ -65,11 +61,17 @@ export const field = {
   /** Kafka bootstrap brokers: comma-separated `host:port` (an IPv6 host in brackets). */
   brokers: (doc: string, def: string[]): Field<string[]> =>
     withDefault(def, doc, (raw) => {
-      const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
-      if (items.length === 0) return fail('needs at least 1 comma-separated value(s)')
-      const bad = items.filter((b) => !brokerAddress(b))
-      return bad.length > 0 ? fail(`must be host:port, each port 1-65535 (an IPv6 host in brackets), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`) : ok(items)
+      const items = listOf(raw, 1)
+      if (!items.ok) return items
+      const bad = items.value.filter((b) => !brokerAddress(b))
+      return bad.length > 0 ? fail(`must be host:port, each port 1-65535 (an IPv6 host in brackets), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`) : items
     }),
+}
+
+/** Comma-separated values, trimmed, empty ones dropped, at least `minItems`. */
+function listOf(raw: string, minItems: number): Parsed<string[]> {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  return items.length < minItems ? fail(`needs at least ${minItems} comma-separated value(s)`) : ok(items)
 }
 
 const legalTopic = (name: string): boolean => /^[a-zA-Z0-9._-]{1,249}$/.test(name) && name !== '.' && name !== '..'
