@@ -187,12 +187,15 @@ describe('relabel', () => {
     expect(relabel(event({ labels: { alertname: 'HighLatency' } }), team)).toMatchObject({ service: 'HighLatency', environment: 'prd' })
   })
 
-  it('leaves Pingdom checks and reports as they are unless a label of the rules names a service or environment', () => {
+  it('leaves Pingdom checks and reports as they are, whatever labels the rules name: the receiver took theirs from tags and the filer', () => {
     const check = event({ source: 'pingdom', service: 'shop', environment: 'staging', labels: { alertname: 'shop home', check_id: '1', host: 'shop.example' } })
     expect(relabel(check, team)).toBe(check)
-    expect(relabel(check, rules({ service: { labels: ['host'] } }))).toMatchObject({ service: 'shop.example', environment: 'staging' })
+    expect(relabel(check, rules({ service: { labels: ['host'] } }))).toBe(check)
+    // A precedence ending in alertname, as live rules may have: the check keeps the service its tag gave.
+    expect(relabel(check, rules({ service: { labels: ['service', 'app', 'job', 'alertname'] } }))).toBe(check)
     const report = event({ source: 'report', service: 'billing', environment: 'production', labels: { alertname: 'report:manual', report_kind: 'manual' } })
     expect(relabel(report, team)).toBe(report)
+    expect(relabel(report, rules({ service: { labels: ['alertname'] }, environment: { labels: ['report_kind'] } }))).toBe(report)
   })
 
   it('returns the same object when nothing changes, and never changes the input', () => {

@@ -52,20 +52,16 @@ export function environmentOf(labels: Labels, rules: GroupingRules): string {
  * The event's service and environment under other rules, from its labels: what the receiver would have
  * published had it run with `rules`. An Alertmanager alert's service falls back to its `alertname` and its
  * environment to the rules' default, as in the receiver. Pingdom checks and reports got theirs from tags
- * and from the filer, not from labels: they keep them unless a label of the rules' precedence is there.
+ * and from the filer, never from labels, so they keep them (until 2026-12-05 a label of the rules'
+ * precedence renamed them: a precedence ending in `alertname` named a Pingdom check's service after the
+ * check, and a replay with the live rules split incidents the live correlator had kept whole).
  * Returns the same object when nothing changes.
  */
 export function relabel(event: AlertEvent, rules: GroupingRules): AlertEvent {
+  if (event.source !== 'alertmanager') return event
   const labels = event.labels
-  let service: string
-  let environment: string
-  if (event.source === 'alertmanager') {
-    service = serviceOf(labels, rules) ?? labelValue(labels, 'alertname') ?? event.service
-    environment = environmentOf(labels, rules)
-  } else {
-    service = serviceOf(labels, rules) ?? event.service
-    environment = environmentLabelOf(labels, rules) ?? event.environment
-  }
+  const service = serviceOf(labels, rules) ?? labelValue(labels, 'alertname') ?? event.service
+  const environment = environmentOf(labels, rules)
   return service === event.service && environment === event.environment ? event : { ...event, service, environment }
 }
 
