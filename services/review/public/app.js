@@ -139,8 +139,11 @@ async function loadIdentity() {
     Object.assign(identity, { name: null, reports: false })
   }
   const actor = $('#actor')
-  actor.readOnly = identity.name !== null
+  // A bare token after a named one: the name typed for bare tokens, not the last token's (decisions went in
+  // under that person's name).
   if (identity.name !== null) actor.value = identity.name
+  else if (actor.readOnly) actor.value = localStorage.getItem('opsreview-actor') ?? ''
+  actor.readOnly = identity.name !== null
   $('#identity').textContent = identity.name !== null ? `Decisions are recorded as ${identity.name}, the name of your token.` : ''
   $('#report').hidden = !identity.reports
   $('#report-off').hidden = identity.reports
@@ -218,6 +221,11 @@ function decisionButton(kind, id, label, send) {
 function outcome(out, text, kind) {
   say(text, kind === 'refused' || kind === 'error')
   if (!out) return
+  // A view's outcome is of the incident or problem decided on: shown while the view still shows it.
+  if (out.view) {
+    if (state[out.view] === out.id) { out.el.textContent = text; out.el.className = `outcome ${kind}` }
+    return
+  }
   const key = out.dataset.outcomeOf
   if (key) rowOutcomes.set(key, { text, kind })
   // The row clicked may have been rebuilt since: the outcome goes beside the buttons on the screen.
@@ -231,7 +239,10 @@ function outcome(out, text, kind) {
  * reason), or recorded and still waiting, in which case its outcome is polled until the correlator answers.
  * True when the API recorded it (taken, or still waiting); false when it was not sent, refused or not saved.
  */
-async function decide(kind, id, body, doneText, out, control) {
+async function decide(kind, id, body, doneText, viewOrRowOut, control) {
+  // In the incident or problem view, the outcome is bound to the one decided on: the meeting may open
+  // another before the answer comes, and its view must not read "Acknowledged" for this one's decision.
+  const out = viewOrRowOut?.dataset.view ? { view: viewOrRowOut.dataset.view, id, el: viewOrRowOut } : viewOrRowOut
   if (dataset) { outcome(out, `Not saved: what-if dataset ${dataset} is a replay; decide on the live review.`, 'error'); return false }
   const actor = actorOrAsk()
   if (actor === null) return false
@@ -257,6 +268,9 @@ async function decide(kind, id, body, doneText, out, control) {
   } catch (err) {
     if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
     else if (err.problem?.code === 'IDEMPOTENCY_KEY_IN_FLIGHT') outcome(out, `${doneText}: sent, its answer has not come yet; reload to see it`, 'pending')
+    // No answer at all (the connection failed): the request may have been published. Trying again sends the
+    // same Idempotency-Key, so it is never applied twice.
+    else if (!err.problem) outcome(out, `${doneText}: no answer (${err.message}); it may have been saved: try again, it is not applied twice`, 'error')
     else outcome(out, `Not saved: ${err.message}`, 'error')
   } finally {
     if (control) control.disabled = false
@@ -653,7 +667,11 @@ async function showIncident(id, scroll = true) {
     const { incident: i, timeline, timelineTotal } = await api(`/api/v1/incidents/${id}`)
     if (!current()) return
     // Another incident opened: the last one's outcome is not this one's.
-    if (state.incident !== id) $('#incident-outcome').textContent = ''
+    if (state.incident !== id) {
+      $('#incident-outcome').textContent = ''
+      // The last one's decision may still be saving: its buttons were disabled for it, not for this one.
+      for (const b of $('#incident-decisions').querySelectorAll('button')) b.disabled = false
+    }
     state.incident = id
     $('#detail-h').textContent = i.title
     const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
@@ -668,7 +686,8 @@ async function showIncident(id, scroll = true) {
     showCut('timeline', { items: timeline, total: timelineTotal }, 'timeline entries', 'newest')
     followPending('incident', id, timeline, showIncident)
     $('#detail').hidden = false
-    if (scroll) $('#detail').scrollIntoView({ behavior: 'smooth' })
+    // Focus, not only the view: a keyboard user was left on the link, some 950 Tab presses before it.
+    if (scroll) { $('#detail').scrollIntoView({ behavior: 'smooth' }); $('#detail-h').focus({ preventScroll: true }) }
   } catch (err) {
     if (!current()) return
     // The view still shows the one before: its re-reads go on.
@@ -682,7 +701,10 @@ async function showProblem(id, scroll = true) {
   try {
     const { problem: p, incidents, incidentsTotal, timeline } = await api(`/api/v1/problems/${id}`)
     if (!current()) return
-    if (state.problem !== id) $('#problem-outcome').textContent = ''
+    if (state.problem !== id) {
+      $('#problem-outcome').textContent = ''
+      for (const b of $('#problem-detail .decisions').querySelectorAll('button')) b.disabled = false
+    }
     state.problem = id
     $('#problem-detail-h').textContent = p.title
     const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount], ['Came back after resolved', `${p.reopenCount ?? 0}×`]]
@@ -697,7 +719,7 @@ async function showProblem(id, scroll = true) {
     $('#problem-timeline').replaceChildren(...timeline.map(timelineItem))
     followPending('problem', id, timeline, showProblem)
     $('#problem-detail').hidden = false
-    if (scroll) $('#problem-detail').scrollIntoView({ behavior: 'smooth' })
+    if (scroll) { $('#problem-detail').scrollIntoView({ behavior: 'smooth' }); $('#problem-detail-h').focus({ preventScroll: true }) }
   } catch (err) {
     if (!current()) return
     // The view still shows the one before: its re-reads go on.
@@ -715,12 +737,15 @@ function decisionForm(form, kind, current, body, doneText, out) {
     const fields = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]))
     await zoneOffsetsLoaded // for a typed time (a post-mortem's)
     // Not by the outcome shown: a decision not sent (no name typed) leaves the last one's there.
-    if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter)) form.reset()
+    // Reset only while the view still shows it: another one opened meanwhile may hold a note half typed.
+    if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter) && current() === id) form.reset()
   })
 }
 
 const incidentOut = $('#incident-outcome')
 const problemOut = $('#problem-outcome')
+incidentOut.dataset.view = 'incident'
+problemOut.dataset.view = 'problem'
 const inc = () => state.incident
 const prb = () => state.problem
 decisionForm($('#incident-owner'), 'incidents', inc, (f) => ({ owner: f.owner }), (f) => `Owner is ${f.owner}`, incidentOut)
@@ -787,6 +812,11 @@ $('#search').addEventListener('submit', (e) => {
   e.preventDefault()
   state.search = Object.fromEntries(new FormData(e.target))
   state.cursor = null
+  // The last search's rows and its "More" go at once: a click on More before the answer added this search's
+  // first page under the last one's rows.
+  $('#results tbody').replaceChildren()
+  $('#search-total').textContent = ''
+  $('#more').hidden = true
   void search(false)
 })
 $('#more').addEventListener('click', () => void search(true))

@@ -23,7 +23,7 @@ async function startReview(timeZone?: string, reports?: ReportTarget) {
   const proxy = await cuttableElasticsearch()
   const url = await serve(createReviewApp({
     es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
-    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions,
+    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
     ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}),
   }))
   return { url, es, prefix, proxy, seen }
@@ -171,6 +171,86 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, owner: 'erin' }, refresh: true })
     await expect.poll(() => row(page, OPEN).locator('td.owner').textContent(), { timeout: 20_000 }).toBe('erin')
     expect(await status(page)).toMatch(/ is erin$/)
+  })
+})
+
+describe('the meeting moving on while a decision saves, in Chromium', () => {
+  it('shows a view decision\'s outcome on its own incident only, and leaves a note typed in the next one', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    await page.route('**/api/v1/incidents/**', async (route) => {
+      if (route.request().method() === 'PATCH') await held
+      await route.continue()
+    })
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(OPEN)
+    await page.locator('#incident-ack').click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    // The next incident, from the history, while the first one's decision is still on its way.
+    const next = seededIncidentIds[1]!
+    await page.locator('#search').getByRole('button', { name: 'Search' }).click()
+    await page.locator(`#results tr[data-id="${next}"] button.link`).click()
+    await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(next)
+    expect(await page.locator('#incident-ack').isDisabled()).toBe(false)
+    await page.locator('#incident-note textarea').fill('half typed: the root cause is')
+    release()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/^Acknowledged/)
+    expect(await page.locator('#incident-outcome').textContent()).toBe('')
+    expect(await page.locator('#incident-note textarea').inputValue()).toBe('half typed: the root cause is')
+  })
+
+  it('says a decision whose answer was lost may have been saved, not that it was not', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    // The request reaches the API, which records it; the connection drops before the answer.
+    await page.route('**/api/v1/incidents/**', async (route) => {
+      if (route.request().method() !== 'PATCH') return route.continue()
+      await route.fetch()
+      await route.abort('connectionreset')
+    })
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Acknowledged .+: no answer \(.+\); it may have been saved: try again, it is not applied twice$/)
+  })
+
+  it('records decisions under the name typed for bare tokens after a named token, not the named token\'s', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    expect(await page.locator('#actor').inputValue()).toBe('dana')
+    await page.evaluate(() => localStorage.setItem('opsreview-actor', 'erin'))
+    await page.locator('#token').fill('bare1')
+    await page.getByRole('button', { name: 'Load' }).click()
+    await expect.poll(() => page.locator('#identity').textContent(), { timeout: 15_000 }).toBe('')
+    expect(await page.locator('#actor').inputValue()).toBe('erin')
+    expect(await page.locator('#actor').isEditable()).toBe(true)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    expect(JSON.parse(decisions[0]!.body!)).toEqual({ actor: 'erin', acknowledge: true })
+  })
+
+  it('drops the last search\'s rows and its More at once when a new search is asked, and moves the focus to a view opened', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await page.locator('#search').getByRole('button', { name: 'Search' }).click()
+    await expect.poll(() => page.locator('#results tbody tr[data-id]').count(), { timeout: 15_000 }).toBe(3)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    await page.route('**/api/v1/incidents?*', async (route) => { await held; await route.continue() })
+    await page.locator('#search select[name="status"]').selectOption('resolved')
+    await page.locator('#search').getByRole('button', { name: 'Search' }).click()
+    expect(await page.locator('#results tbody tr').count()).toBe(0)
+    expect(await page.locator('#more').isHidden()).toBe(true)
+    release()
+    await expect.poll(() => page.locator('#results tbody tr[data-id]').count(), { timeout: 15_000 }).toBe(2)
+    // By keyboard: Enter on an incident's link, and the focus is on its view.
+    await row(page, OPEN).locator('button.link').focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.evaluate('document.activeElement?.id'), { timeout: 15_000 }).toBe('detail-h')
   })
 })
 
