@@ -191,6 +191,15 @@ describe('compareRuns', () => {
     expect(relabelled.availability.map((a) => [a.service, a.liveDowntimeMs, a.replayDowntimeMs])).toEqual([['checkout', 2 * 3_600_000, 0], ['shop', 0, 2 * 3_600_000]])
   })
 
+  it('counts an outage that began before the log though the alert fires again later in the range, which the replay did see', () => {
+    const r = { ...range, readFrom: '2026-11-29T18:00:00.000Z' }
+    const down = alert('pingdom:check-42', '2026-11-29T12:00:00.000Z', at('02:00'), { source: 'pingdom', name: 'shop homepage' })
+    const again = alert('pingdom:check-42', at('05:00'), at('06:00'), { source: 'pingdom', name: 'shop homepage' })
+    const changes = [change('pingdom:check-42', 'resolved', at('02:00')), change('pingdom:check-42', 'firing', at('05:00')), change('pingdom:check-42', 'resolved', at('06:00'))]
+    const c = compareRuns({ incidents: [incident('inc-p', [down]), incident('inc-q', [again])], problems: [], changes }, { incidents: [incident('inc-q', [again])], problems: [], changes }, r)
+    expect(c.availability).toEqual([expect.objectContaining({ service: 'checkout', liveDowntimeMs: 3 * 3_600_000, replayDowntimeMs: 3 * 3_600_000, deltaDowntimeMs: 0 })])
+  })
+
   it('problems found and lost by id; problems seen outside the range are left out', () => {
     const c = compareRuns(
       { incidents: [], problems: [problem('prb-kept'), problem('prb-lost', 'flapping'), problem('prb-old', 'recurring', { firstSeenAt: '2026-11-20T00:00:00.000Z', lastSeenAt: '2026-11-21T00:00:00.000Z' })], changes: [] },

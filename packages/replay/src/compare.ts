@@ -256,11 +256,13 @@ export function compareRuns(live: Run, replay: Run, range: CompareRange, degrade
   // An alert that opened before the log both runs read (a Pingdom check down since before the warm-up) is
   // known only from the live run's members: a replay that never saw it fire has none, and without them the
   // report credited the configuration with removing that outage. The replay inherits them, under its own
-  // service for the alert where its changes name one.
-  const replayKeys = new Set(replayWide.flatMap((i) => i.alerts.map((a) => a.key)))
+  // service for the alert where its changes name one, unless it has a member of the alert that began as
+  // early (it saw that opening); a later occurrence of the alert in the range is another episode.
+  const replayEarliest = new Map<string, number>()
+  for (const a of replayWide.flatMap((i) => i.alerts)) replayEarliest.set(a.key, Math.min(replayEarliest.get(a.key) ?? Infinity, ms(a.firstSeenAt)))
   const replayServices = new Map(replay.changes.map((c) => [c.key, c.service]))
   const inherited = liveWide.flatMap((i) => i.alerts)
-    .filter((a) => ms(a.firstSeenAt) < readFrom && !replayKeys.has(a.key))
+    .filter((a) => ms(a.firstSeenAt) < readFrom && !((replayEarliest.get(a.key) ?? Infinity) <= ms(a.firstSeenAt)))
     .map((a) => ({ ...a, service: replayServices.get(a.key) ?? a.service }))
   const liveDown = downtimeOf(live.changes, liveWide, from, to, degraded)
   const replayDown = downtimeOf(replay.changes, replayWide, from, to, degraded, inherited)
