@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseReplayArgs } from './args.ts'
+import { readFromOf } from './replay.ts'
 
 const now = Date.parse('2026-12-01T12:00:00Z')
 
@@ -33,8 +34,18 @@ describe('parseReplayArgs', () => {
     expect(errors(['--from', '1h', '--warm-up', 'week'])).toEqual(['--warm-up must be a duration like 0, 6h or 7d, got "week"'])
     expect(errors(['--from', '1h', '--index', 'a'.repeat(41)])).toHaveLength(1)
     expect(errors(['--from', '1h', '--from', '2h'])).toEqual(['--from given twice'])
+    // Before the epoch: the log holds nothing, and Elasticsearch refused the year before 0 the warm-up made.
+    expect(errors(['--from', '0000-01-01', '--to', '0000-01-02'])).toEqual(['--from must not be before 1970-01-01: the log holds nothing earlier'])
+    expect(errors(['--from', '999999d', '--to', '999998d'])).toEqual(['--from must not be before 1970-01-01: the log holds nothing earlier'])
     expect(errors(['--drop', 'x', '--from', '1h'])).toEqual(['--from cannot be combined with --drop'])
     // A rules file named with bad flags still comes back, so the caller can check it in the same run.
     expect(parseReplayArgs(['--from', 'x', '--config', 'r.yaml'], now)).toMatchObject({ ok: false, rulesFile: 'r.yaml' })
+  })
+})
+
+describe('readFromOf', () => {
+  it('starts the read at the epoch at the earliest, whatever the warm-up', () => {
+    expect(readFromOf({ fromMs: 3_600_000, warmUpMs: 999_999 * 86_400_000, engineConfig: {} })).toBe(0)
+    expect(readFromOf({ fromMs: 10 * 86_400_000, warmUpMs: 86_400_000, engineConfig: {} })).toBe(9 * 86_400_000)
   })
 })

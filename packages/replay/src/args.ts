@@ -85,6 +85,7 @@ export function parseReplayArgs(argv: readonly string[], now: number): { ok: tru
   const from = time('--from')
   const to = time('--to') ?? (values.has('--to') ? undefined : now)
   if (!values.has('--from')) errors.push('--from is required')
+  if (from !== undefined && from < 0) errors.push('--from must not be before 1970-01-01: the log holds nothing earlier')
   if (from !== undefined && to !== undefined && from >= to) errors.push('--from must be before --to')
   if (to !== undefined && to > now) errors.push('--to must not be in the future: the log has nothing after now')
   let warmUpMs: number | undefined

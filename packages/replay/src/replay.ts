@@ -85,7 +85,8 @@ export function warmUpFor(config: Partial<CorrelationConfig>): number {
 
 /** Where the replay's input starts: `fromMs` less the warm-up (by default the configuration's). */
 export function readFromOf(o: Pick<ReplayOptions, 'fromMs' | 'warmUpMs' | 'engineConfig'>): number {
-  return o.fromMs - (o.warmUpMs ?? warmUpFor(o.engineConfig))
+  // Never before the epoch: the log holds nothing earlier, and Elasticsearch refuses a year before 0.
+  return Math.max(0, o.fromMs - (o.warmUpMs ?? warmUpFor(o.engineConfig)))
 }
 
 /**
