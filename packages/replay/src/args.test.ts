@@ -38,6 +38,8 @@ describe('parseReplayArgs', () => {
     expect(errors(['--from', '0000-01-01', '--to', '0000-01-02'])).toEqual(['--from must not be before 1970-01-01: the log holds nothing earlier'])
     expect(errors(['--from', '999999d', '--to', '999998d'])).toEqual(['--from must not be before 1970-01-01: the log holds nothing earlier'])
     expect(errors(['--drop', 'x', '--from', '1h'])).toEqual(['--from cannot be combined with --drop'])
+    expect(parseReplayArgs(['--list', '--json'], now)).toEqual({ ok: true, value: { command: 'list', json: true } })
+    expect(errors(['--list', '--from', '1h'])).toEqual(['--from cannot be combined with --list'])
     // A rules file named with bad flags still comes back, so the caller can check it in the same run.
     expect(parseReplayArgs(['--from', 'x', '--config', 'r.yaml'], now)).toMatchObject({ ok: false, rulesFile: 'r.yaml' })
   })

@@ -4,10 +4,12 @@ import { WHAT_IF_DATASET_NAME } from '@opsreview/search-index/templates'
 export type ReplayCommand =
   | { command: 'replay'; from: number; to: number; rulesFile?: string; dataset?: string; json: boolean; warmUpMs?: number }
   | { command: 'drop'; dataset: string }
+  | { command: 'list'; json: boolean }
   | { command: 'help' }
 
 export const REPLAY_USAGE = `usage: opsreview replay --from <time> [--to <time>] [--config <rules file>] [--warm-up <duration>] [--index <dataset>] [--json]
        opsreview replay --drop <dataset>
+       opsreview replay --list [--json]
 
   Runs the correlation engine over the retained alerts and decisions of [--from, --to) with another
   configuration, offline, and reports against the live incidents and problems: incidents merged and
@@ -22,6 +24,7 @@ export const REPLAY_USAGE = `usage: opsreview replay --from <time> [--to <time>]
                     ([a-z0-9-]{1,40}), which the review API and dashboard open with ?dataset=<name>
   --json            the report as JSON
   --drop <name>     delete the scratch dataset <name>
+  --list            the scratch datasets: name, incidents, problems, when written, whether complete
 
   Thresholds come from the correlator's variables (OPSREVIEW_QUIET_PERIOD, OPSREVIEW_REOPEN_WINDOW, …);
   see docs/replay.md.
@@ -46,10 +49,12 @@ export function parseReplayArgs(argv: readonly string[], now: number): { ok: tru
   const errors: string[] = []
   const values = new Map<string, string>()
   let json = false
+  let list = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--help' || arg === '-h' || arg === 'help') return { ok: true, value: { command: 'help' } }
     if (arg === '--json') { json = true; continue }
+    if (arg === '--list') { list = true; continue }
     const eq = arg.indexOf('=')
     const name = eq > 0 ? arg.slice(0, eq) : arg
     if (!flags.has(name)) { errors.push(`unknown argument ${JSON.stringify(arg)}`); continue }
@@ -66,6 +71,11 @@ export function parseReplayArgs(argv: readonly string[], now: number): { ok: tru
     const v = values.get(flag)
     if (v !== undefined && !WHAT_IF_DATASET_NAME.test(v)) errors.push(`${flag} must be a dataset name of 1 to 40 characters a-z, 0-9 and -, got ${JSON.stringify(v)}`)
     return v
+  }
+
+  if (list) {
+    for (const other of values.keys()) errors.push(`${other} cannot be combined with --list`)
+    return errors.length > 0 ? { ok: false, errors } : { ok: true, value: { command: 'list', json } }
   }
 
   if (values.has('--drop')) {

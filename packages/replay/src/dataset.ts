@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/correlation/types'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
 import { retriableStatus } from '@opsreview/search-index/errors'
-import { incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
+import { FIRST_GENERATION, incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
 import { elasticsearchUnavailable, ReplayError } from './errors.ts'
 
 /** The dataset's index prefix (`<live prefix>-whatif-<name>`), refusing a name `?dataset=` could not open. */
@@ -93,4 +93,46 @@ export async function dropDataset(es: Client, livePrefix: string, dataset: strin
   if (found.length === 0) throw new ReplayError('DATASET_NOT_FOUND', `no what-if dataset ${dataset}`)
   await es.indices.delete({ index: found.join(',') }).catch((err: unknown) => { throw elasticsearchUnavailable(err) })
   return { indices: found }
+}
+
+/** A what-if dataset as `--list` shows it. */
+export interface DatasetSummary {
+  dataset: string
+  incidents: number
+  problems: number
+  /** When its incidents index was made (the replay that wrote it). */
+  createdAt: string
+  /** Both read aliases exist: the review opens it. False for the leftover of a write killed mid-load. */
+  complete: boolean
+}
+
+/**
+ * The what-if datasets of the live prefix, by name, found by their incidents indices (an alias-less
+ * leftover too, marked incomplete: `dropDataset` removes it). Nothing else is read.
+ */
+export async function listDatasets(es: Client, livePrefix: string): Promise<DatasetSummary[]> {
+  const start = whatIfPrefix(livePrefix, '')
+  const end = `-incidents-${FIRST_GENERATION}`
+  try {
+    const [indices, counts] = await Promise.all([
+      es.indices.get({ index: `${start}*`, allow_no_indices: true, ignore_unavailable: true, features: ['aliases', 'settings'] }),
+      es.cat.indices({ index: `${start}*`, format: 'json', h: ['index', 'docs.count'] }),
+    ])
+    const docs = new Map(counts.map((c) => [c.index, Number(c['docs.count'] ?? 0)]))
+    const out: DatasetSummary[] = []
+    for (const [index, info] of Object.entries(indices)) {
+      if (!index.endsWith(end)) continue
+      const dataset = index.slice(start.length, -end.length)
+      if (!WHAT_IF_DATASET_NAME.test(dataset)) continue
+      const d = datasetIndices(livePrefix, dataset)
+      out.push({
+        dataset, incidents: docs.get(d.incidents.index) ?? 0, problems: docs.get(d.problems.index) ?? 0,
+        createdAt: new Date(Number(info.settings?.index?.creation_date ?? 0)).toISOString(),
+        complete: d.incidents.alias in (info.aliases ?? {}) && d.problems.alias in (indices[d.problems.index]?.aliases ?? {}),
+      })
+    }
+    return out.sort((a, b) => a.dataset.localeCompare(b.dataset))
+  } catch (err) {
+    throw elasticsearchUnavailable(err)
+  }
 }

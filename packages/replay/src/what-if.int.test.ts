@@ -11,7 +11,7 @@ import { incidentDocument, problemDocument } from '@opsreview/search-index/docum
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, createReadyTopics, esClient, kafkaClient, uniqueName } from '@opsreview/testing'
 import type { Client } from '@elastic/elasticsearch'
-import { dropDataset } from './dataset.ts'
+import { dropDataset, listDatasets } from './dataset.ts'
 import { renderReport } from './report.ts'
 import { loadRules } from './rules.ts'
 import { whatIf } from './what-if.ts'
@@ -227,8 +227,10 @@ describe('what-if replay on the real Kafka and Elasticsearch', () => {
     expect(await counts()).toEqual(before)
     expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
 
+    expect(await listDatasets(es, prefix)).toEqual([{ dataset: 'ns', incidents: 8, problems: 1, createdAt: expect.stringMatching(/^\d{4}-/), complete: true }])
     expect(await dropDataset(es, prefix, 'ns')).toEqual({ indices: [`${prefix}-whatif-ns-incidents-000001`, `${prefix}-whatif-ns-problems-000001`] })
     expect(Object.keys(await es.indices.get({ index: `${prefix}-whatif-ns-*`, allow_no_indices: true }))).toEqual([])
+    expect(await listDatasets(es, prefix)).toEqual([])
     await expect(dropDataset(es, prefix, 'ns')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
   })
 

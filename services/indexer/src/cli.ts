@@ -14,7 +14,7 @@ import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import { rebuildFromKafka } from '@opsreview/search-index/rebuild'
 import { DEAD_LETTERS_USAGE, listCommand, parseDeadLettersArgs, replayCommand } from '@opsreview/dead-letters'
 import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
-import { dropDataset } from '@opsreview/replay/dataset'
+import { dropDataset, listDatasets } from '@opsreview/replay/dataset'
 import { renderReport } from '@opsreview/replay/report'
 import type { LoadedRules } from '@opsreview/replay/rules'
 import { overriddenConfigOf, setOverrides } from '@opsreview/correlation/settings'
@@ -155,6 +155,13 @@ async function replay(argv: string[]): Promise<number> {
     interruption.abort()
   }
   try {
+    if (cmd.command === 'list') {
+      const datasets = await listDatasets(es, c.OPSREVIEW_ES_INDEX_PREFIX)
+      if (cmd.json) process.stdout.write(`${JSON.stringify(datasets, null, 2)}\n`)
+      else if (datasets.length === 0) process.stdout.write('no what-if datasets\n')
+      else for (const d of datasets) process.stdout.write(`${d.dataset}\t${d.incidents} incidents\t${d.problems} problems\twritten ${d.createdAt}${d.complete ? '' : '\tincomplete (a write cut short): --drop it'}\n`)
+      return 0
+    }
     if (cmd.command === 'drop') {
       const { indices } = await dropDataset(es, c.OPSREVIEW_ES_INDEX_PREFIX, cmd.dataset)
       process.stdout.write(`dropped what-if dataset ${cmd.dataset}: ${indices.join(', ')}\n`)
