@@ -343,6 +343,7 @@ async function untilShown(kind, id, body, doneText, out) {
 /** After a decision: the review, and the incident or problem shown, as they are now. */
 async function refresh(kind, id) {
   await loadReview()
+  if (kind === 'incidents') await refreshResult(id)
   if (kind === 'incidents' && askedFor('incident') === id) await showIncident(id, false)
   if (kind === 'problems' && askedFor('problem') === id) await showProblem(id, false)
   if (kind === 'incidents' && askedFor('problem')) await showProblem(askedFor('problem'), false)
@@ -603,6 +604,18 @@ async function loadLookback() {
   }
 }
 
+const resultRow = (i) => el('tr', { 'data-id': i.id }, el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i)), el('td', {}, i.services.join(', ')), el('td', {}, when(i.openedAt)), el('td', {}, i.status), el('td', {}, i.owner ?? '–'))
+
+/** The history's row of an incident decided on, read again: the search is not run again, which would lose its pages. */
+async function refreshResult(id) {
+  const rowOf = () => [...document.querySelectorAll('#results tr[data-id]')].find((tr) => tr.dataset.id === id)
+  if (!rowOf()) return
+  try {
+    const { incident } = await api(`/api/v1/incidents/${id}`)
+    rowOf()?.replaceWith(resultRow(incident))
+  } catch { /* the row keeps what it showed; the next search reads it */ }
+}
+
 async function search(append) {
   const q = new URLSearchParams(Object.entries(state.search).filter(([, v]) => v))
   if (append && state.cursor) q.set('cursor', state.cursor)
@@ -611,7 +624,7 @@ async function search(append) {
   try {
     const r = await api(`/api/v1/incidents?${q}`)
     if (!current()) return
-    const rows = r.items.map((i) => el('tr', { 'data-id': i.id }, el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i)), el('td', {}, i.services.join(', ')), el('td', {}, when(i.openedAt)), el('td', {}, i.status), el('td', {}, i.owner ?? '–')))
+    const rows = r.items.map(resultRow)
     const tbody = $('#results tbody')
     if (append) tbody.append(...rows)
     else fill(tbody, rows, 'No incident matches.', 6)

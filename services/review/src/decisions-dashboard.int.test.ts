@@ -233,6 +233,23 @@ describe('the meeting moving on while a decision saves, in Chromium', () => {
     expect(JSON.parse(decisions[0]!.body!)).toEqual({ actor: 'erin', acknowledge: true })
   })
 
+  it('reads the history\'s row of an incident decided on again, without running the search again', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    await page.locator('#search').getByRole('button', { name: 'Search' }).click()
+    const result = page.locator(`#results tr[data-id="${OPEN}"] td`).last()
+    await expect.poll(() => result.textContent(), { timeout: 15_000 }).toBe('–')
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/ is erin: taken, waiting for the index$/)
+    // The indexer catches up: the page reads it again, and the history's row with it.
+    const [hit] = (await r.es.search<Record<string, unknown>>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits
+    await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, owner: 'erin' }, refresh: true })
+    await expect.poll(() => result.textContent(), { timeout: 20_000 }).toBe('erin')
+    expect(await page.locator('#results tbody tr[data-id]').count()).toBe(3)
+  })
+
   it('drops the last search\'s rows and its More at once when a new search is asked, and moves the focus to a view opened', async () => {
     const r = await startReview()
     const { page } = await open(r.url)
