@@ -384,13 +384,18 @@ function renderReview(r) {
     el('li', {}, el('strong', {}, `${r.postmortems.scheduled}/${r.postmortems.total}`), 'post-mortems scheduled'),
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
-    const owner = el('input', { 'aria-label': `Owner of ${i.title}`, value: ownerDrafts.get(i.id) ?? i.owner ?? '', placeholder: 'owner', oninput: (e) => ownerDrafts.set(i.id, e.currentTarget.value) })
     const out = rowOutput(`incidents/${i.id}`)
+    const assign = decisionButton('incidents', i.id, 'Assign', async (b) => { if (await decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)) ownerDrafts.delete(i.id) })
+    // Enter assigns, as in the view's owner form (the row's box is in no form of its own).
+    const owner = el('input', {
+      'aria-label': `Owner of ${i.title}`, value: ownerDrafts.get(i.id) ?? i.owner ?? '', placeholder: 'owner', oninput: (e) => ownerDrafts.set(i.id, e.currentTarget.value),
+      onkeydown: (e) => { if (e.key === 'Enter' && !assign.disabled) { e.preventDefault(); assign.click() } },
+    })
     return el('tr', { 'data-id': i.id },
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
-        decisionButton('incidents', i.id, 'Assign', async (b) => { if (await decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)) ownerDrafts.delete(i.id) }),
+        assign,
         i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b)),
         decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b)),
         out))

@@ -269,6 +269,16 @@ describe('the meeting moving on while a decision saves, in Chromium', () => {
     await page.keyboard.press('Enter')
     await expect.poll(() => page.evaluate('document.activeElement?.id'), { timeout: 15_000 }).toBe('detail-h')
   })
+
+  it('assigns the owner typed in a row on Enter, as the view\'s owner form does', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('textbox').fill('kim')
+    await row(page, OPEN).getByRole('textbox').press('Enter')
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    expect(decisions[0]).toMatchObject({ url: expect.stringContaining(`/api/v1/incidents/${OPEN}`), body: JSON.stringify({ owner: 'kim' }) })
+  })
 })
 
 describe('the incident and problem views in Chromium', () => {
