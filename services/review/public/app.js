@@ -4,7 +4,7 @@
 const $ = (sel) => document.querySelector(sel)
 // zone: the time zone the last review or look-back answered in (OPSREVIEW_TIMEZONE or ?tz=); every time on
 // the page is shown in it, so the window label, incidents and problems agree.
-const state = { cursor: null, search: {}, incident: null, problem: null, zone: 'UTC' }
+const state = { cursor: null, search: {}, incident: null, incidentEnvironment: null, problem: null, problems: [], zone: 'UTC' }
 // Who the token is: a named token (name:secret) is the actor of every decision, and the page shows it
 // instead of asking; a bare token's decisions carry the name typed in "You".
 const identity = { name: null, reports: false }
@@ -415,8 +415,8 @@ function renderReview(r) {
   // An incident or problem gone from the lists (resolved, dismissed, out of the window) takes its outcome along.
   const listed = new Set([...r.openIncidents.items.map((i) => `incidents/${i.id}`), ...r.problems.items.map((p) => `problems/${p.id}`)])
   for (const key of rowOutcomes.keys()) if (!listed.has(key)) rowOutcomes.delete(key)
-  // The problems the review knows, offered when an incident is linked to one.
-  $('#problem-options').replaceChildren(...r.problems.items.map((p) => el('option', { value: p.id }, p.title)))
+  state.problems = r.problems.items
+  offerProblems()
   fill($('#postmortems tbody'), r.postmortems.items.map((i) => el('tr', {},
     el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
     el('td', { class: i.postmortem.scheduledFor ? '' : 'bad' }, i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : 'not scheduled'),
@@ -679,6 +679,15 @@ function followPending(kind, id, timeline, show) {
   setTimeout(() => { if (askedFor(kind) === id) void show(id, false) }, 1500)
 }
 
+/**
+ * The problems the review knows, offered when the incident shown is linked to one: those of its environment
+ * (the API refuses a link across environments, and a staging problem was offered for a production incident).
+ */
+function offerProblems() {
+  const env = state.incidentEnvironment
+  $('#problem-options').replaceChildren(...state.problems.filter((p) => env === null || p.environment === env).map((p) => el('option', { value: p.id }, p.title)))
+}
+
 async function showIncident(id, scroll = true) {
   const current = beginRead('incident', id)
   try {
@@ -691,6 +700,8 @@ async function showIncident(id, scroll = true) {
       for (const b of $('#incident-decisions').querySelectorAll('button')) b.disabled = false
     }
     state.incident = id
+    state.incidentEnvironment = i.environment
+    offerProblems()
     $('#detail-h').textContent = i.title
     const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
       ['Owner', i.owner ?? '–'], ['Acknowledged', i.acknowledgedAt ? `${when(i.acknowledgedAt)} by ${i.acknowledgedBy}` : '–'], ['Alerts', i.alertCount], ['Customers affected', i.customerImpact ? 'yes' : 'no'],

@@ -174,7 +174,7 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
   })
 })
 
-describe('the meeting moving on while a decision saves, in Chromium', () => {
+describe('the dashboard as a meeting uses it, in Chromium', () => {
   it('shows a view decision\'s outcome on its own incident only, and leaves a note typed in the next one', async () => {
     const r = await startReview()
     const { page, decisions } = await open(r.url)
@@ -268,6 +268,25 @@ describe('the meeting moving on while a decision saves, in Chromium', () => {
     await row(page, OPEN).locator('button.link').focus()
     await page.keyboard.press('Enter')
     await expect.poll(() => page.evaluate('document.activeElement?.id'), { timeout: 15_000 }).toBe('detail-h')
+  })
+
+  it('offers to link an incident only to problems of its environment', async () => {
+    const r = await startReview()
+    const { page } = await open(r.url)
+    // A staging problem among the review's (the seed has none): the API would refuse linking a production incident to it.
+    const staging = 'prb-00000000000000000000beef'
+    await page.route('**/api/v1/review?*', async (route) => {
+      const response = await route.fetch()
+      const body = await response.json() as { problems: { items: Record<string, unknown>[] } }
+      body.problems.items.push({ ...body.problems.items[0], id: staging, environment: 'staging', title: 'staging trouble' })
+      await route.fulfill({ response, json: body })
+    })
+    await page.getByRole('button', { name: 'Load' }).click()
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(OPEN)
+    const offered = () => page.locator('#problem-options option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))
+    await expect.poll(offered, { timeout: 15_000 }).toEqual([seededProblemIds[0]])
   })
 
   it('assigns the owner typed in a row on Enter, as the view\'s owner form does', async () => {
