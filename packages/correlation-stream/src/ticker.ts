@@ -3,27 +3,44 @@ import type { Logger } from 'pino'
 
 export interface TickerOptions {
   producer: Pick<Producer, 'send'>
-  admin: Admin
+  admin: Pick<Admin, 'fetchTopicMetadata'>
   inputTopic: string
   intervalMs: number
   clock: () => Date
   logger: Logger
+  /** The partitions the input topic was made with: another count is said at error level (records moved between engines). */
+  expectedPartitions?: number
+  /** How often the partitions are read again (default a minute): partitions added meanwhile are ticked too. */
+  refreshMs?: number
 }
 
 /**
  * Writes a tick into every partition of the input topic. Ticks are part of the input log, so timers
  * (quiet period, staleness) fire without new alerts and a replay of the log fires them at the same points.
  */
-export function startTicker(opts: TickerOptions): { stop: () => void } {
+export function startTicker(opts: TickerOptions): { stop: () => void; tick: () => Promise<void> } {
   let partitions: number[] = []
+  let readAt = 0
   let running = false
   let failures = 0
   let lastLogAt = 0
+  const refreshMs = opts.refreshMs ?? 60_000
+  /** Read once at the start and then every `refreshMs`: partitions added later were never ticked, and their timers never fired. */
+  const readPartitions = async (now: number) => {
+    const metadata = await opts.admin.fetchTopicMetadata({ topics: [opts.inputTopic] })
+    partitions = (metadata.topics.find((t) => t.name === opts.inputTopic)?.partitions ?? []).map((p) => p.partitionId).sort((a, b) => a - b)
+    readAt = now
+    if (opts.expectedPartitions !== undefined && partitions.length !== opts.expectedPartitions) {
+      opts.logger.error({ topic: opts.inputTopic, partitions: partitions.length, expected: opts.expectedPartitions },
+        'the input topic has another partition count than it was made with: environments moved between engines, and the state of each is split; a restart refuses it (docs/correlator-reliability.md)')
+    }
+  }
   const tick = async () => {
     if (running) return
     running = true
     try {
-      if (partitions.length === 0) partitions = (await opts.admin.fetchTopicOffsets(opts.inputTopic)).map((p) => p.partition)
+      const now = opts.clock().getTime()
+      if (partitions.length === 0 || now - readAt >= refreshMs) await readPartitions(now)
       const value = JSON.stringify({ type: 'tick', at: opts.clock().toISOString() })
       await opts.producer.send({ topic: opts.inputTopic, acks: -1, messages: partitions.map((partition) => ({ partition, key: 'tick', value })) })
       if (failures > 0) opts.logger.info({ failures }, 'ticks written again')
@@ -41,5 +58,5 @@ export function startTicker(opts: TickerOptions): { stop: () => void } {
     }
   }
   const timer = setInterval(() => void tick(), opts.intervalMs)
-  return { stop: () => clearInterval(timer) }
+  return { stop: () => clearInterval(timer), tick }
 }

@@ -33,7 +33,7 @@ export function correlatorTopicSpecs(t: CorrelatorTopics, inputPartitions: numbe
   return [
     { topic: t.commands, numPartitions: 3, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
     // The input log must outlive the oldest snapshot it is replayed from; it is kept as long as the alerts.
-    { topic: t.input, numPartitions: inputPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS },
+    { topic: t.input, numPartitions: inputPartitions, cleanupPolicy: 'delete', retentionMs: retentionDays * DAY_MS, partitionsFixed: true },
     documentTopicSpec(t.incidents, 6),
     documentTopicSpec(t.problems, 3),
     // As long as the commands: the review rebuilds its decision timelines from both when it starts.

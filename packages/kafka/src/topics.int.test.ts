@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigResourceTypes } from 'kafkajs'
 import { connectedAdmin, kafkaClient, uniqueName } from '@opsreview/testing'
-import { alertTopicSpec, ensureTopics } from './topics.ts'
+import { alertTopicSpec, ensureTopics, TopicMismatchError } from './topics.ts'
 
 describe('ensureTopics on the real Kafka', () => {
   it('lets services that start together create the same topics at once', async () => {
@@ -33,5 +33,25 @@ describe('ensureTopics on the real Kafka', () => {
     const entry = configs.resources[0]!.configEntries[0]!
     expect(entry.configValue).toBe('1')
     expect(entry.isDefault).toBe(false)
+  })
+
+  it('refuses an existing topic its spec cannot live with: a compacted one not compacted, a fixed partition count changed', async () => {
+    const admin = await connectedAdmin(kafkaClient())
+    const state = uniqueName('state')
+    const input = uniqueName('input')
+    onTestFinished(() => admin.deleteTopics({ topics: [state, input] }).catch(() => undefined))
+    const specs = [{ topic: state, numPartitions: 1, cleanupPolicy: 'compact' as const }, { topic: input, numPartitions: 6, cleanupPolicy: 'delete' as const, partitionsFixed: true as const }]
+    // Made by someone else, otherwise: deleted after a week, and two partitions.
+    await admin.createTopics({ topics: [{ topic: state, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }, { topic: input, numPartitions: 2 }] })
+    const refused = await ensureTopics(admin, specs).then(() => undefined, (err: unknown) => err)
+    expect(refused).toBeInstanceOf(TopicMismatchError)
+    expect((refused as TopicMismatchError).faults).toEqual([
+      `${input} has 2 partitions, not 6: its partition count decides which engine holds each key, so records would move between engines`,
+      `${state} has cleanup.policy=delete, not compact: it keeps the latest record per key, and retention would delete it`,
+    ])
+    // Put right, they are taken as they are.
+    await admin.createPartitions({ topicPartitions: [{ topic: input, count: 6 }] })
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: state, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+    await ensureTopics(admin, specs)
   })
 })

@@ -1,4 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs'
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -11,6 +11,21 @@ export interface TopicSpec {
   retentionMs?: number
   /** Further topic configs, e.g. max.message.bytes. */
   configs?: Record<string, string>
+  /**
+   * The partition count routes the records (the correlator's input, keyed by environment: a partition is
+   * an engine's state): an existing topic of another count is refused, as records would move between engines.
+   */
+  partitionsFixed?: true
+}
+
+/** Existing topics that are not what their specs need: each fault named. */
+export class TopicMismatchError extends Error {
+  readonly faults: readonly string[]
+  constructor(faults: readonly string[]) {
+    super(`existing topics do not fit: ${faults.join('; ')}`)
+    this.name = 'TopicMismatchError'
+    this.faults = faults
+  }
 }
 
 export const defaultTopics = Object.freeze({
@@ -93,7 +108,9 @@ function onlyAlreadyExists(err: unknown): boolean {
  * Creates the topics that are missing (existing ones are left as they are, their replication too), then
  * waits until every partition of every topic has a leader. Services starting together race to create
  * shared topics, and a topic another process has just created can be unknown to the broker's metadata for
- * a moment.
+ * a moment. An existing topic its spec cannot live with is refused (`TopicMismatchError`, every fault
+ * named): a compacted spec's topic not compacted (snapshots and versions piled up for ever, and retention
+ * deleted the latest), or a fixed partition count changed.
  */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<void> {
   const { timeoutMs = 30_000, ...replication } = options
@@ -118,8 +135,32 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
       (m) => m.topics.length === topics.length && m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
       () => false,
     )
-    if (ready) return
+    if (ready) break
     if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
+  const faults = await mismatches(admin, specs.filter((s) => existing.has(s.topic)))
+  if (faults.length > 0) throw new TopicMismatchError(faults)
+}
+
+/** What makes each existing topic unfit for its spec. */
+async function mismatches(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+  const faults: string[] = []
+  const fixed = specs.filter((s) => s.partitionsFixed)
+  if (fixed.length > 0) {
+    const metadata = await admin.fetchTopicMetadata({ topics: fixed.map((s) => s.topic) })
+    for (const s of fixed) {
+      const count = metadata.topics.find((t) => t.name === s.topic)?.partitions.length
+      if (count !== s.numPartitions) faults.push(`${s.topic} has ${count} partitions, not ${s.numPartitions}: its partition count decides which engine holds each key, so records would move between engines`)
+    }
+  }
+  const compacted = specs.filter((s) => s.cleanupPolicy === 'compact')
+  if (compacted.length > 0) {
+    const described = await admin.describeConfigs({ resources: compacted.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['cleanup.policy'] })), includeSynonyms: false })
+    for (const r of described.resources) {
+      const policy = r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? ''
+      if (!policy.split(',').includes('compact')) faults.push(`${r.resourceName} has cleanup.policy=${policy}, not compact: it keeps the latest record per key, and retention would delete it`)
+    }
+  }
+  return faults
 }

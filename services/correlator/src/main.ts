@@ -7,7 +7,7 @@ import { createLogger } from '@opsreview/logging'
 import { shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { BOUNDED_SEND_RETRY, describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
-import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
+import { alertTopicSpec, ensureTopics, TopicMismatchError, topicReplicationOf } from '@opsreview/kafka/topics'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason } from '@opsreview/kafka/consumer-health'
@@ -43,7 +43,11 @@ await admin.connect()
 await ensureTopics(admin, [
   alertTopicSpec(topics.alerts, 6, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
   ...correlatorTopicSpecs(topics, config.OPSREVIEW_CORRELATOR_PARTITIONS, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
-], topicReplicationOf(config))
+], topicReplicationOf(config)).catch((err: unknown) => {
+  if (!(err instanceof TopicMismatchError)) throw err
+  logger.fatal({ faults: err.faults }, 'existing topics do not fit the correlator: not started (docs/correlator-reliability.md)')
+  process.exit(78)
+})
 
 // Three producers, each idempotent with one request in flight (its order): rekeyed input, engine outputs,
 // and snapshots with ticks. Shared, a multi-megabyte snapshot would stall every output behind it.
@@ -140,7 +144,7 @@ rekeyHealth.start()
 engineHealth.start()
 
 const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
-  ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger })
+  ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger, expectedPartitions: config.OPSREVIEW_CORRELATOR_PARTITIONS })
   : undefined
 logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
 
