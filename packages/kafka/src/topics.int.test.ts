@@ -43,7 +43,9 @@ describe('ensureTopics on the real Kafka', () => {
     const specs = [{ topic: state, numPartitions: 1, cleanupPolicy: 'compact' as const }, { topic: input, numPartitions: 6, cleanupPolicy: 'delete' as const, partitionsFixed: true as const }]
     // Made by someone else, otherwise: deleted after a week, and two partitions.
     await admin.createTopics({ topics: [{ topic: state, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }, { topic: input, numPartitions: 2 }] })
-    const refused = await ensureTopics(admin, specs).then(() => undefined, (err: unknown) => err)
+    // A reader takes them as they are; the writer refuses them.
+    await ensureTopics(admin, specs)
+    const refused = await ensureTopics(admin, specs, { verifyExisting: true }).then(() => undefined, (err: unknown) => err)
     expect(refused).toBeInstanceOf(TopicMismatchError)
     expect((refused as TopicMismatchError).faults).toEqual([
       `${input} has 2 partitions, not 6: its partition count decides which engine holds each key, so records would move between engines`,
@@ -52,6 +54,6 @@ describe('ensureTopics on the real Kafka', () => {
     // Put right, they are taken as they are.
     await admin.createPartitions({ topicPartitions: [{ topic: input, count: 6 }] })
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: state, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
-    await ensureTopics(admin, specs)
+    await ensureTopics(admin, specs, { verifyExisting: true })
   })
 })

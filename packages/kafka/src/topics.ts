@@ -96,6 +96,11 @@ export function createTopicRequest(s: TopicSpec, replication: TopicReplication =
 export interface EnsureTopicsOptions extends TopicReplication {
   /** How long to wait for every partition to have a leader. */
   timeoutMs?: number
+  /**
+   * Refuse existing topics the specs cannot live with (`TopicMismatchError`): for the service that writes
+   * them (the correlator its input, state and documents); a reader lives with what the writer accepted.
+   */
+  verifyExisting?: boolean
 }
 
 /** Another process created the topic between our look and our create: that is what we wanted. */
@@ -108,12 +113,12 @@ function onlyAlreadyExists(err: unknown): boolean {
  * Creates the topics that are missing (existing ones are left as they are, their replication too), then
  * waits until every partition of every topic has a leader. Services starting together race to create
  * shared topics, and a topic another process has just created can be unknown to the broker's metadata for
- * a moment. An existing topic its spec cannot live with is refused (`TopicMismatchError`, every fault
- * named): a compacted spec's topic not compacted (snapshots and versions piled up for ever, and retention
- * deleted the latest), or a fixed partition count changed.
+ * a moment. With `verifyExisting`, an existing topic its spec cannot live with is refused
+ * (`TopicMismatchError`, every fault named): a compacted spec's topic not compacted (snapshots and versions
+ * piled up for ever, and retention deleted the latest), or a fixed partition count changed.
  */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<void> {
-  const { timeoutMs = 30_000, ...replication } = options
+  const { timeoutMs = 30_000, verifyExisting = false, ...replication } = options
   const existing = new Set(await admin.listTopics())
   const missing = specs.filter((s) => !existing.has(s.topic))
   if (missing.length > 0) {
@@ -139,6 +144,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
     if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
+  if (!verifyExisting) return
   const faults = await mismatches(admin, specs.filter((s) => existing.has(s.topic)))
   if (faults.length > 0) throw new TopicMismatchError(faults)
 }

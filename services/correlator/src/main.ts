@@ -43,7 +43,7 @@ await admin.connect()
 await ensureTopics(admin, [
   alertTopicSpec(topics.alerts, 6, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
   ...correlatorTopicSpecs(topics, config.OPSREVIEW_CORRELATOR_PARTITIONS, config.OPSREVIEW_CORRELATOR_RETENTION_DAYS),
-], topicReplicationOf(config)).catch((err: unknown) => {
+], { ...topicReplicationOf(config), verifyExisting: true }).catch((err: unknown) => {
   if (!(err instanceof TopicMismatchError)) throw err
   logger.fatal({ faults: err.faults }, 'existing topics do not fit the correlator: not started (docs/correlator-reliability.md)')
   process.exit(78)
