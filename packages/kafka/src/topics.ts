@@ -1,4 +1,6 @@
-import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs'
+// ConfigResourceTypes through the default export: Node's ESM loader does not find it among kafkajs's named
+// CommonJS exports (vitest's transform does, so only a service started by node fails).
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -162,7 +164,7 @@ async function mismatches(admin: Admin, specs: readonly TopicSpec[]): Promise<st
   }
   const compacted = specs.filter((s) => s.cleanupPolicy === 'compact')
   if (compacted.length > 0) {
-    const described = await admin.describeConfigs({ resources: compacted.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['cleanup.policy'] })), includeSynonyms: false })
+    const described = await admin.describeConfigs({ resources: compacted.map((s) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['cleanup.policy'] })), includeSynonyms: false })
     for (const r of described.resources) {
       const policy = r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? ''
       if (!policy.split(',').includes('compact')) faults.push(`${r.resourceName} has cleanup.policy=${policy}, not compact: it keeps the latest record per key, and retention would delete it`)
