@@ -45,9 +45,10 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
   if (payload.previous_state) origin.previous_state = payload.previous_state
   if (payload.importance_level) origin.importance_level = payload.importance_level
   // Texts of any length are taken, cut to the event's text cap: Pingdom does not retry a refused webhook.
-  if (payload.description) origin.description = truncateText(payload.description, MAX_DESCRIPTION_CHARS)
-  if (payload.long_description) origin.long_description = truncateText(payload.long_description, MAX_DESCRIPTION_CHARS)
-  if (payload.custom_message) origin.custom_message = truncateText(payload.custom_message, MAX_DESCRIPTION_CHARS)
+  for (const field of ['description', 'long_description', 'custom_message'] as const) {
+    const text = payload[field]
+    if (text) origin[field] = truncateText(text, MAX_DESCRIPTION_CHARS)
+  }
   if (payload.first_probe) origin.first_probe = payload.first_probe
   if (payload.second_probe) origin.second_probe = payload.second_probe
 
