@@ -688,17 +688,22 @@ function offerProblems() {
   $('#problem-options').replaceChildren(...state.problems.filter((p) => env === null || p.environment === env).map((p) => el('option', { value: p.id }, p.title)))
 }
 
+/**
+ * A view opens on another incident or problem: the last one's outcome is not this one's, and its decision
+ * may still be saving (its buttons were disabled for it, not for this one).
+ */
+function leaveView(view) {
+  $(`${view} output[data-view]`).textContent = ''
+  for (const b of $(view).querySelectorAll('.decisions button')) b.disabled = false
+}
+
 async function showIncident(id, scroll = true) {
   const current = beginRead('incident', id)
   try {
     const { incident: i, timeline, timelineTotal } = await api(`/api/v1/incidents/${id}`)
     if (!current()) return
     // Another incident opened: the last one's outcome is not this one's.
-    if (state.incident !== id) {
-      $('#incident-outcome').textContent = ''
-      // The last one's decision may still be saving: its buttons were disabled for it, not for this one.
-      for (const b of $('#incident-decisions').querySelectorAll('button')) b.disabled = false
-    }
+    if (state.incident !== id) leaveView('#detail')
     state.incident = id
     state.incidentEnvironment = i.environment
     offerProblems()
@@ -730,10 +735,7 @@ async function showProblem(id, scroll = true) {
   try {
     const { problem: p, incidents, incidentsTotal, timeline } = await api(`/api/v1/problems/${id}`)
     if (!current()) return
-    if (state.problem !== id) {
-      $('#problem-outcome').textContent = ''
-      for (const b of $('#problem-detail .decisions').querySelectorAll('button')) b.disabled = false
-    }
+    if (state.problem !== id) leaveView('#problem-detail')
     state.problem = id
     $('#problem-detail-h').textContent = p.title
     const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount], ['Came back after resolved', `${p.reopenCount ?? 0}×`]]
@@ -773,8 +775,6 @@ function decisionForm(form, kind, current, body, doneText, out) {
 
 const incidentOut = $('#incident-outcome')
 const problemOut = $('#problem-outcome')
-incidentOut.dataset.view = 'incident'
-problemOut.dataset.view = 'problem'
 const inc = () => state.incident
 const prb = () => state.problem
 decisionForm($('#incident-owner'), 'incidents', inc, (f) => ({ owner: f.owner }), (f) => `Owner is ${f.owner}`, incidentOut)
