@@ -635,22 +635,24 @@ describe('candidate problems', () => {
       expect(r.engine.problem(id)).toMatchObject({ kind: 'flapping', status: 'confirmed', reopenCount: 1, incidentCount: 2 })
     })
 
-    it('stays resolved for an alert that flapped right through the resolve: not all of its flapping came after', () => {
+    /** One alert re-firing four times in its incident (0–40), its flapping problem resolved at 41. */
+    const flappedThenResolved = () => {
       const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
       for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))
       const r = run(inputs)
       const id = r.problems[0]!.id
       decide(r, id, 41)
+      return { r, id }
+    }
+
+    it('stays resolved for an alert that flapped right through the resolve: not all of its flapping came after', () => {
+      const { r, id } = flappedThenResolved()
       feed(r, [alert({ fp: 'f', t: 45, status: 'resolved' }), alert({ fp: 'f', t: 50 }), alert({ fp: 'f', t: 55, status: 'resolved' }), alert({ fp: 'f', t: 60 })])
       expect(r.engine.problem(id)).toMatchObject({ status: 'resolved', reopenCount: 0 })
     })
 
     it('comes back for an alert still flapping an hour after the resolve, in the incident it flapped in before', () => {
-      const inputs: EngineInput[] = [alert({ fp: 'f', t: 0 })]
-      for (let i = 1; i <= 4; i++) inputs.push(alert({ fp: 'f', t: i * 10 - 5, status: 'resolved' }), alert({ fp: 'f', t: i * 10 }))
-      const r = run(inputs)
-      const id = r.problems[0]!.id
-      decide(r, id, 41)
+      const { r, id } = flappedThenResolved()
       for (let t = 50; t <= 130; t += 10) feed(r, [alert({ fp: 'f', t: t - 5, status: 'resolved' }), alert({ fp: 'f', t })])
       expect(r.engine.incidents()).toHaveLength(1)
       expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', reopenCount: 1, incidentCount: 1 })
