@@ -8,4 +8,9 @@ if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ];
   OPSREVIEW_INGEST_TOKENS="$(cat "$SERVICES_RUN/ingest-token")"
   export OPSREVIEW_INGEST_TOKENS
 fi
+# The stack and the pipeline `pnpm start` ran, on whatever ports they were given (as run.sh and chaos.sh
+# point their services): a second stack on other ports is not the default 9092, 9200 and 8080.
+export OPSREVIEW_KAFKA_BROKERS="${OPSREVIEW_KAFKA_BROKERS:-$(kafka_brokers)}"
+export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
+export OPSREVIEW_RECEIVER_URL="${OPSREVIEW_RECEIVER_URL:-http://${OPSREVIEW_RECEIVER_HOST:-127.0.0.1}:${OPSREVIEW_RECEIVER_PORT:-8080}}"
 exec node --conditions=@opsreview/source services/indexer/src/cli.ts "$@"
