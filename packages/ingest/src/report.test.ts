@@ -26,6 +26,17 @@ describe('normalizeReport', () => {
     expect(b.id).toBe(a.id)
   })
 
+  it('takes the caps every alert event has for service and title (written once, in alert.v1.json)', () => {
+    const at = (service: string, title: string) => validateReport({ kind: 'manual', service, title, reportedBy: 'a' })
+    expect(at('s'.repeat(256), 't'.repeat(1024)).ok).toBe(true)
+    const r = at('s'.repeat(257), 't'.repeat(1025))
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.errors.map((e) => e.path).sort()).toEqual(['/service', '/title'])
+    const empty = at('s', '')
+    if (!empty.ok) expect(empty.errors.map((e) => e.path)).toEqual(['/title'])
+    expect(empty.ok).toBe(false)
+  })
+
   it('rejects unknown kinds and fields, naming them', () => {
     const r = validateReport({ kind: 'rumour', service: 's', title: 't', reportedBy: 'x', colour: 'red' })
     expect(r.ok).toBe(false)
