@@ -2,6 +2,7 @@ import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
 import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { degradedRuleSpec } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
+import { ALL_ENVIRONMENTS } from '@opsreview/review/scope'
 import { parseDigestAt, type DigestTime } from '@opsreview/review/digest'
 import { loadTeamsFile, noTeams, type Teams } from '@opsreview/review/teams'
 
@@ -43,7 +44,13 @@ export const reviewConfigSpec = {
     return zone === undefined ? { ok: false, error: `must be an IANA time zone such as UTC or Europe/Berlin, got ${JSON.stringify(raw)}` } : { ok: true, value: zone }
   }),
   ...degradedRuleSpec,
-  OPSREVIEW_REVIEW_ENVIRONMENTS: field.list('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty for all', []),
+  // `*` as a request says it (?environment=*): set here it was taken for an environment of that name, and
+  // every request without ?environment= found nothing.
+  OPSREVIEW_REVIEW_ENVIRONMENTS: field.custom<string[]>('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty or * for all', [], (raw) => {
+    const items = raw.split(',').map((v) => v.trim()).filter(Boolean)
+    if (!items.includes(ALL_ENVIRONMENTS)) return { ok: true, value: items }
+    return items.length === 1 ? { ok: true, value: [] } : { ok: false, error: `${ALL_ENVIRONMENTS} (every environment) is given alone, got ${JSON.stringify(raw)}` }
+  }),
   OPSREVIEW_TEAMS_FILE: field.custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
     const t = loadTeamsFile(raw)
     return t.ok ? t : { ok: false, error: `${raw}: ${t.errors.join('; ')}` }

@@ -29,6 +29,15 @@ describe('review configuration: default scope and teams', () => {
     expect(scopeDefaultsOf(c.value)).toEqual({ environments: ['production', 'staging'], teams: new Map([['payments', ['checkout', 'billing']]]) })
   })
 
+  it('takes * as every environment, as ?environment=* says it, and refuses it beside a name', () => {
+    const all = readConfig(reviewConfigSpec, { ...required, OPSREVIEW_REVIEW_ENVIRONMENTS: ' * ' })
+    if (!all.ok) throw new Error(all.errors.join())
+    expect(scopeDefaultsOf(all.value).environments).toEqual([])
+    const mixed = readConfig(reviewConfigSpec, { ...required, OPSREVIEW_REVIEW_ENVIRONMENTS: 'production,*' })
+    expect(mixed.ok).toBe(false)
+    if (!mixed.ok) expect(mixed.errors).toEqual([expect.stringMatching(/^OPSREVIEW_REVIEW_ENVIRONMENTS.*\* \(every environment\) is given alone/)])
+  })
+
   it('refuses to start on a teams file with faults, naming every one, or one it cannot read', () => {
     const file = teamsFile(JSON.stringify({ version: 1, teams: { payments: { services: [] }, search: { services: ['a'], lead: 'x' } } }))
     const c = readConfig(reviewConfigSpec, { ...required, OPSREVIEW_TEAMS_FILE: file })
