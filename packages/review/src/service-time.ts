@@ -60,6 +60,15 @@ const criticalIn = (from: number, until: number, scope?: ScopeFilter): estypes.Q
 ]
 
 /**
+ * The critical changes the degraded rule judges: Alertmanager's. A Pingdom check is down when DOWN, whatever
+ * its name: the receiver makes the check's name its alertname, and "Checkout ResponseTime" matched the
+ * rule's expression, so a real outage of it counted no downtime (until 2026-12-05).
+ */
+const ruledIn = (from: number, until: number, scope?: ScopeFilter): estypes.QueryDslQueryContainer[] => [
+  ...criticalIn(from, until, scope), { term: { source: 'alertmanager' } },
+]
+
+/**
  * Critical alert changes with event time in [from, until), from doc values (no `_source`, no stored field):
  * only what firing intervals need. Labels are not read per change: the degraded rule is answered per
  * alert by `degradedKeys`, as an Alertmanager fingerprint is the hash of the alert's labels.
@@ -112,7 +121,7 @@ async function degradedKeys(es: Client, index: string, from: number, until: numb
   const base = { index, size: 0, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false } as const
   let names: string[] = []
   if (rule.alertnames !== null) {
-    const r = await es.search({ ...base, query: { bool: { filter: criticalIn(from, until, scope) } }, aggs: { names: { terms: { field: 'labels.alertname', size: 10_000 } } } })
+    const r = await es.search({ ...base, query: { bool: { filter: ruledIn(from, until, scope) } }, aggs: { names: { terms: { field: 'labels.alertname', size: 10_000 } } } })
     const buckets = (r.aggregations?.names as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] | undefined ?? []
     names = buckets.map((b) => String(b.key)).filter((n) => isDegraded({ labels: [], alertnames: rule.alertnames }, { alertname: n }))
   }
@@ -125,7 +134,7 @@ async function degradedKeys(es: Client, index: string, from: number, until: numb
   let after: Record<string, string> | undefined
   for (;;) {
     const r = await es.search({
-      ...base, query: { bool: { filter: criticalIn(from, until, scope), should, minimum_should_match: 1 } },
+      ...base, query: { bool: { filter: ruledIn(from, until, scope), should, minimum_should_match: 1 } },
       aggs: { keys: { composite: { size: PAGE, sources: [{ source: { terms: { field: 'source' } } }, { fingerprint: { terms: { field: 'fingerprint' } } }], ...(after ? { after } : {}) } } },
     })
     const agg = r.aggregations?.keys as estypes.AggregationsCompositeAggregate | undefined

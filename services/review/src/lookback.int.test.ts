@@ -77,8 +77,10 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     [inc, incidentAt(9, 'search', 'info', '2026-10-25T22:30:00Z', null, 10)],
     [prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'HighLatency keeps recurring on checkout', signature: 's-a', services: ['checkout'], environment: 'production', incidentIds: [], incidentCount: 6, firstSeenAt: iso('2026-10-10T12:00:00Z'), lastSeenAt: iso('2026-11-15T23:30:00Z'), owner: 'ann', notes: [], resolvedAt: null, reopenCount: 1, version: 3 }],
     [prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'candidate', title: 'shop and cdn together', signature: 's-b', services: ['shop'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: iso('2026-11-10T10:00:00Z'), lastSeenAt: iso('2026-11-10T10:00:00Z'), owner: null, notes: [], version: 1 }],
-    [alr, change('pingdom', 'check-1', 'shop', 'firing', '2026-11-10T10:00:00Z', null, {})],
-    [alr, change('pingdom', 'check-1', 'shop', 'resolved', '2026-11-10T10:30:00Z', '2026-11-10T10:30:00Z', {})],
+    // The receiver names a Pingdom alert by its check (alertname = check_name): one whose name the degraded
+    // rule's expression matches is still down when DOWN.
+    [alr, change('pingdom', 'check-1', 'shop', 'firing', '2026-11-10T10:00:00Z', null, { alertname: 'Shop ResponseTime', check_type: 'HTTP' })],
+    [alr, change('pingdom', 'check-1', 'shop', 'resolved', '2026-11-10T10:30:00Z', '2026-11-10T10:30:00Z', { alertname: 'Shop ResponseTime', check_type: 'HTTP' })],
     [alr, change('alertmanager', 'lat', 'checkout', 'firing', '2026-11-05T12:00:00Z', null, { alertname: 'HighLatency', slo: 'latency' })],
     [alr, change('alertmanager', 'lat', 'checkout', 'resolved', '2026-11-05T12:00:00Z', '2026-11-05T14:00:00Z', { alertname: 'HighLatency', slo: 'latency' })],
     [alr, change('alertmanager', 'cdown', 'checkout', 'firing', '2026-11-05T13:00:00Z', null, { alertname: 'CheckoutDown' })],
