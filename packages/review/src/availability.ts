@@ -114,6 +114,12 @@ export interface MemberRecord {
   firstSeenAt: string
   resolvedAt: string | null
   autoResolved: boolean
+  /**
+   * When a person resolved the member's incident (its `resolvedAt` when `resolvedBy` is manual), else null:
+   * a member they left firing (a Pingdom check whose UP was lost) is down until then, not until the end of
+   * every window that still reads its DOWN.
+   */
+  resolvedByHandAt?: string | null
 }
 
 export const timedChange = (c: AlertChange & { service: string; labels?: Record<string, string> }): TimedChange => ({
@@ -126,7 +132,8 @@ export const timedChange = (c: AlertChange & { service: string; labels?: Record<
  * - a member the correlator resolved by staleness (its resolve was lost) ends where the incident says
  *   (its `resolvedAt`, when it was last seen), not at the end of the window;
  * - a member whose opening is not among the changes (it started before the look-back, or its firing was
- *   lost) opens at its `firstSeenAt`, and ends at its `resolvedAt` when it has one.
+ *   lost) opens at its `firstSeenAt`, and ends at its `resolvedAt` when it has one;
+ * - a member still firing in an incident a person resolved ends at their resolve (review-time.md).
  * Only critical members count, as only critical alerts are read from the index.
  */
 export function completeChanges(changes: readonly TimedChange[], members: readonly MemberRecord[]): TimedChange[] {
@@ -149,7 +156,8 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
   for (const m of members) {
     if (m.severity !== 'critical') continue
     const opened = Date.parse(m.firstSeenAt)
-    const resolved = m.resolvedAt === null ? null : Date.parse(m.resolvedAt)
+    const byHand = m.resolvedAt === null && m.resolvedByHandAt ? Date.parse(m.resolvedByHandAt) : null
+    const resolved = m.resolvedAt === null ? byHand : Date.parse(m.resolvedAt)
     const labels = m.source === 'alertmanager' ? { alertname: m.name } : undefined
     const synthetic = (status: 'firing' | 'resolved', at: number): TimedChange => ({ key: m.key, status, at, service: m.service, inferred: true, ...(labels ? { labels } : {}) })
     // Each member's own span: an alert that fired and ended between two flushes of its group is sent once,
@@ -158,7 +166,7 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     // episodes: its opening is missing when the first change in its span is a resolve, even if a re-fire follows.
     const missingOpening = firstWithin(m.key, opened, resolved ?? Infinity)?.status !== 'firing'
     if (missingOpening) out.push(synthetic('firing', opened))
-    if (resolved !== null && (missingOpening || m.autoResolved)) out.push(synthetic('resolved', Math.max(opened, resolved)))
+    if (resolved !== null && (missingOpening || m.autoResolved || byHand !== null)) out.push(synthetic('resolved', Math.max(opened, resolved)))
   }
   return out
 }

@@ -75,6 +75,8 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     // 22:30Z on the 24th is 00:30 CEST on the 25th; 22:30Z on the 25th is 23:30 CET on the 25th: one 25-hour Berlin day.
     [inc, incidentAt(8, 'search', 'info', '2026-10-24T22:30:00Z', null, 10)],
     [inc, incidentAt(9, 'search', 'info', '2026-10-25T22:30:00Z', null, 10)],
+    // A Pingdom check's UP lost, its incident resolved by hand an hour after the DOWN.
+    [inc, incidentAt(10, 'cart', 'critical', '2026-09-10T10:00:00Z', 5, 60, { resolvedBy: 'manual', alerts: [member('pingdom', 'check-2', 'cart', 'Cart', '2026-09-10T10:00:00Z', null)] })],
     [prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'HighLatency keeps recurring on checkout', signature: 's-a', services: ['checkout'], environment: 'production', incidentIds: [], incidentCount: 6, firstSeenAt: iso('2026-10-10T12:00:00Z'), lastSeenAt: iso('2026-11-15T23:30:00Z'), owner: 'ann', notes: [], resolvedAt: null, reopenCount: 1, version: 3 }],
     [prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'candidate', title: 'shop and cdn together', signature: 's-b', services: ['shop'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: iso('2026-11-10T10:00:00Z'), lastSeenAt: iso('2026-11-10T10:00:00Z'), owner: null, notes: [], version: 1 }],
     // The receiver names a Pingdom alert by its check (alertname = check_name): one whose name the degraded
@@ -91,6 +93,7 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     [alr, change('alertmanager', 'p99', 'payments', 'resolved', '2026-11-12T08:00:00Z', '2026-11-12T08:45:00Z', { alertname: 'PaymentsP99Budget', slo: 'latency' })],
     [alr, change('alertmanager', 'sq', 'search', 'firing', '2026-11-13T08:00:00Z', null, { alertname: 'SearchSlowQueries' })],
     [alr, change('alertmanager', 'sq', 'search', 'resolved', '2026-11-13T08:00:00Z', '2026-11-13T08:20:00Z', { alertname: 'SearchSlowQueries' })],
+    [alr, change('pingdom', 'check-2', 'cart', 'firing', '2026-09-10T10:00:00Z', null, { alertname: 'Cart', check_type: 'HTTP' })],
     [alr, change('alertmanager', 'api', 'api', 'firing', '2026-09-01T00:00:00Z', null, { alertname: 'ApiDown' })],
     [alr, change('alertmanager', 'api', 'api', 'resolved', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z', { alertname: 'ApiDown' })],
   )
@@ -218,6 +221,9 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     expect((await levels('/api/v1/review?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')).checkout).toMatchObject({ downtimeMs: 30 * MIN, degradedMs: 90 * MIN, interruptions: 1, availabilityPct: 97.91 })
     expect((await levels('/api/v1/review?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z')).db).toMatchObject({ downtimeMs: 60 * MIN, availabilityPct: 95.83 })
     expect((await levels('/api/v1/review?from=2026-10-01T00:00:00Z&to=2026-10-02T12:00:00Z')).api).toMatchObject({ downtimeMs: 24 * H, availabilityPct: 33.33 })
+    // A check left down in an incident a person resolved: down until their resolve, that day and the next.
+    expect((await levels('/api/v1/review?from=2026-09-10T00:00:00Z&to=2026-09-11T00:00:00Z')).cart).toMatchObject({ downtimeMs: 60 * MIN, interruptions: 1, availabilityPct: 95.83 })
+    expect((await levels('/api/v1/review?from=2026-09-11T00:00:00Z&to=2026-09-12T00:00:00Z')).cart ?? { downtimeMs: 0 }).toMatchObject({ downtimeMs: 0 })
     const md = await get('/api/v1/review.md?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')
     expect(md.body).toContain('| checkout | 97.91 % | 30 min | 1 | 1 h 30 min | 1 | 10 min | 2 h 0 min |')
   })
