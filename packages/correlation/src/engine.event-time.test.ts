@@ -272,6 +272,33 @@ describe('event time: clocks and watermark', () => {
     expect(engine.incidents()).toEqual([])
   })
 
+  it('hears a redelivery of a waiting firing after its original, not before: a closed episode of its alert does not come back', () => {
+    // The alert fired a day before and was closed by the staleness timeout; its next firing waits (for the
+    // allowed lateness, or in a held backlog) when its redelivery comes. Heard of first, the redelivery
+    // reopened the old incident, which took the new firing: one incident where there are two.
+    const old = alertInput({ fp: 'x', service: 'search', status: 'firing', t: T0 }, T0)
+    const next = (received: number) => alertInput({ fp: 'x', service: 'search', status: 'firing', t: T0 + 29 * HOUR }, received)
+    const cases: [Partial<CorrelationConfig>, EngineInput[], EngineInput[]][] = [
+      // Waiting for the allowed lateness.
+      [withLateness, [old, next(T0 + 29 * HOUR)], [tickInput(T0 + 29 * HOUR + 6 * MIN)]],
+      // Held with a backlog (no allowed lateness: the firing came 10 minutes after its time, behind a tick).
+      [{ allowedLatenessMs: 0 }, [old, tickInput(T0 + 29 * HOUR + 10 * MIN), next(T0 + 29 * HOUR + 10 * MIN)], [tickInput(T0 + 29 * HOUR + 10 * MIN + 40_000), tickInput(T0 + 29 * HOUR + 10 * MIN + 80_000)]],
+    ]
+    for (const [config, before, after] of cases) {
+      const once = deliver([...before, ...after, ...settleTicks(T0 + 30 * HOUR)], config)
+      const twice = deliver([...before, before.at(-1)!, ...after, ...settleTicks(T0 + 30 * HOUR)], config)
+      expect(once.incidents().map((i) => i.openedAt)).toEqual([isoOf(T0), isoOf(T0 + 29 * HOUR)])
+      expect(outcome(twice)).toEqual(outcome(once))
+      expect(twice.stats.pending).toBe(0)
+      // Checkpointed while the redelivery waits behind its original, and resumed.
+      const before2 = deliver([...before, before.at(-1)!], config)
+      expect(before2.stats.pending).toBeGreaterThan(0)
+      const resumed = new CorrelationEngine({ ...withLateness, ...config }, JSON.parse(JSON.stringify(before2.snapshot())) as EngineSnapshot)
+      for (const input of [...after, ...settleTicks(T0 + 30 * HOUR)]) resumed.apply(input)
+      expect(outcome(resumed)).toEqual(outcome(once))
+    }
+  })
+
   it('refuses an event without a readable time before changing anything, and goes on with the next', () => {
     const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
     const bad = alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0)

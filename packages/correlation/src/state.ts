@@ -134,6 +134,8 @@ export interface Pending {
   event: AlertEvent
   /** A released backlog's firing whose resolve was held with it: that resolve's time. */
   firingUntil?: number
+  /** A redelivery of a firing that came while its original waited: heard of again once the original is applied. */
+  again?: true
 }
 
 export interface Timer {
@@ -142,7 +144,7 @@ export interface Timer {
 }
 
 export const pendingBefore = (a: Pending, b: Pending): boolean =>
-  a.t !== b.t ? a.t < b.t : a.rank !== b.rank ? a.rank < b.rank : a.id < b.id
+  a.t !== b.t ? a.t < b.t : a.rank !== b.rank ? a.rank < b.rank : a.id !== b.id ? a.id < b.id : a.again === undefined && b.again === true
 export const timerBefore = (a: Timer, b: Timer): boolean => (a.at !== b.at ? a.at < b.at : a.id < b.id)
 
 /** Late events held until the input goes quiet (the late-event rule), and what decides their release. */
@@ -183,6 +185,11 @@ export interface EngineState {
   queuedHead: number
   /** Events far behind the watermark, held to be applied together in event-time order. */
   held: LateHold
+  /**
+   * The events waiting (queued, in the heap or held) by id, redeliveries apart; null until asked for (`waitingOf`:
+   * rebuilt from the three, so not in snapshots), then kept as events wait and are applied.
+   */
+  waiting: Map<string, Pending> | null
   alerts: Map<string, AlertTrack>
   incidents: Map<string, IncidentState>
   /** Open incidents only: the commands and reopen rules look up the retained resolved ones in `incidents`. */
@@ -230,7 +237,7 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),

@@ -23,6 +23,14 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     // the alert fired on) the next repeat opened that incident again under the same id, at version 1, open,
     // without the person's decision.
     s.seen.add(event.id, s.highWater)
+    const original = somethingWaits(s) ? waitingOf(s).get(event.id) : undefined
+    if (original) {
+      // Its original waits for the watermark or in a held backlog: heard of now, it met the alert's earlier
+      // episode (an incident the staleness timeout had closed came back, and the original joined it, instead
+      // of opening its own). It is heard of right after its original is applied, as in order.
+      if (event.status === 'firing' && event.source !== 'report') waitBehind(s, original, event)
+      return
+    }
     // A redelivery says the alert still fires (Alertmanager repeats firing notifications), which the
     // staleness timeout counts, and which can prove its guess wrong; never later than the time seen so far.
     const revived = hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
@@ -41,11 +49,11 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   s.seen.add(event.id, Math.max(s.highWater, time.t))
   if (time.clamped) s.stats.clamped += 1
   if (time.t < s.watermark) {
-    applyLate(s, pendingOf(event, time))
+    applyLate(s, pendingOf(s, event, time))
     return
   }
   if (waitsForBacklog(s, event)) {
-    holdWithBacklog(s, pendingOf(event, time))
+    holdWithBacklog(s, pendingOf(s, event, time))
     advance(s, time.t)
     return
   }
@@ -58,7 +66,7 @@ export function arrive(s: EngineState, event: AlertEvent): void {
       return
     }
   }
-  const p = pendingOf(event, time)
+  const p = pendingOf(s, event, time)
   // Most events come in order: a queue takes them without the heap's work.
   const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
   if (!last || pendingBefore(last, p)) s.queued.push(p)
@@ -66,9 +74,30 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   advance(s, time.t)
 }
 
-/** An event's entry in the queue, the heap or the hold. */
-function pendingOf(event: AlertEvent, time: EventTime): Pending {
-  return { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
+/** An event's entry in the queue, the heap or the hold: it waits from now until `drain` applies it. */
+function pendingOf(s: EngineState, event: AlertEvent, time: EventTime): Pending {
+  const p: Pending = { t: time.t, iso: time.iso, rank: rankOf(event), id: event.id, event }
+  s.waiting?.set(p.id, p)
+  return p
+}
+
+const somethingWaits = (s: EngineState): boolean => s.queued.length > s.queuedHead || s.pending.size > 0 || s.held.events.length > 0
+
+/** The waiting events by id (redeliveries apart), built from the queue, the heap and the hold on first use. */
+function waitingOf(s: EngineState): Map<string, Pending> {
+  if (s.waiting) return s.waiting
+  const waiting = new Map<string, Pending>()
+  for (const list of [s.queued.slice(s.queuedHead), s.pending.items, s.held.events]) for (const p of list) if (!p.again) waiting.set(p.id, p)
+  return (s.waiting = waiting)
+}
+
+/** A redelivered firing waits right behind its original, at its time and rank, wherever the original waits. */
+function waitBehind(s: EngineState, original: Pending, event: AlertEvent): void {
+  const p: Pending = { t: original.t, iso: original.iso, rank: original.rank, id: event.id, event, again: true }
+  if (waitsForBacklog(s, event)) { holdWithBacklog(s, p); return }
+  const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
+  if (!last || pendingBefore(last, p)) s.queued.push(p)
+  else s.pending.push(p)
 }
 
 /**
@@ -240,6 +269,13 @@ function drain(s: EngineState): void {
       // Queued before its group's backlog came (an allowed lateness): it waits for the backlog too.
       if (waitsForBacklog(s, p!.event)) { holdWithBacklog(s, p!); continue }
       s.now = pt
+      if (p!.again) {
+        // Heard of when it came, as `arrive` hears a redelivery of an event already applied.
+        const revived = hearAgain(s, p!.event, Math.min(parseTime(p!.event.receivedAt), s.highWater))
+        if (revived) schedule(s, revived)
+        continue
+      }
+      s.waiting?.delete(p!.id)
       const inc = applyEvent(s, p!.event, pt, p!.iso, p!.firingUntil)
       if (inc) schedule(s, inc)
     }
