@@ -29,14 +29,14 @@ export const field = {
     withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
   url: (doc: string, def?: string): Field<string> =>
     withDefault(def, doc, (raw) => (URL.canParse(raw) ? ok(raw) : fail(`must be a URL, got ${JSON.stringify(raw)}`))),
-  /** A duration such as 500ms, 30s, 5m, 24h or 7d, in milliseconds. */
-  duration: (doc: string, def?: number): Field<number> =>
+  /** A duration such as 500ms, 30s, 5m, 24h or 7d, in milliseconds, within `min` and `max` when given. */
+  duration: (doc: string, def?: number, { min = 0, max = Infinity }: { min?: number; max?: number } = {}): Field<number> =>
     withDefault(def, doc, (raw) => {
-      if (raw === '0') return ok(0)
-      const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(raw)
-      if (!m) return fail(`must be a duration like 30s, 5m, 24h or 7d, got ${JSON.stringify(raw)}`)
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
-      return ok(Number(m[1]) * unit)
+      const m = raw === '0' ? null : /^(\d+)\s*(ms|s|m|h|d)$/.exec(raw)
+      if (!m && raw !== '0') return fail(`must be a duration like 30s, 5m, 24h or 7d, got ${JSON.stringify(raw)}`)
+      const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'] : 0
+      if (ms < min) return fail(`must be at least ${min} ms, got ${ms} ms`)
+      return ms > max ? fail(`must be at most ${max} ms, got ${ms} ms`) : ok(ms)
     }),
   /** A variable `parse` reads once trimmed; `def` when unset or empty. */
   custom: <T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> => withDefault(def, doc, parse),

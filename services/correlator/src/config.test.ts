@@ -27,6 +27,15 @@ describe('correlator config', () => {
     ])
   })
 
+  it('refuses a session timeout the broker would refuse every join with (6 s to 30 min), naming the variable', () => {
+    for (const [raw, error] of [['0', /must be at least 6000 ms, got 0 ms/], ['2s', /must be at least 6000 ms, got 2000 ms/], ['2h', /must be at most 1800000 ms, got 7200000 ms/]] as const) {
+      const r = readConfig(correlatorConfigSpec, { OPSREVIEW_KAFKA_SESSION_TIMEOUT: raw })
+      expect(r.ok ? [] : r.errors).toEqual([expect.stringMatching(new RegExp(`^OPSREVIEW_KAFKA_SESSION_TIMEOUT ${error.source}`))])
+    }
+    const ok = readConfig(correlatorConfigSpec, { OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s' })
+    expect(ok.ok && ok.value.OPSREVIEW_KAFKA_SESSION_TIMEOUT).toBe(6000)
+  })
+
   it('hands the engine its event-time settings', () => {
     const r = readConfig(correlatorConfigSpec, { OPSREVIEW_ALLOWED_LATENESS: '5m', OPSREVIEW_FUTURE_TOLERANCE: '0' })
     expect(r.ok && engineConfigOf(r.value)).toMatchObject({ allowedLatenessMs: 5 * 60_000, futureToleranceMs: 0 })

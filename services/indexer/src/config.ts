@@ -1,11 +1,6 @@
 import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { defaultTopics } from '@opsreview/kafka/topics'
 
-/** A duration with a floor: 0 would make a timer spin or every partition stall at once. */
-function durationAtLeast(doc: string, def: number, minMs: number): Field<number> {
-  const inner = field.duration(doc, def)
-  return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value < minMs ? { ok: false, error: `must be at least ${minMs} ms, got ${r.value} ms` } : r } }
-}
 
 /** An interval that may be 0 (off), else with a floor, so a typo like `1` (ms) cannot make retention spin. */
 function intervalOrOff(doc: string, def: number, minMs: number): Field<number> {
@@ -39,7 +34,9 @@ export const indexerConfigSpec = {
   OPSREVIEW_TOPIC_PROBLEMS: field.topic('compacted topic of problem versions', 'opsreview.problems.v1'),
   OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: field.topic('dead-letter topic for documents Elasticsearch rejects', defaultTopics.indexerDeadLetter),
   OPSREVIEW_INDEXER_GROUP: field.string('Kafka consumer group of the indexer', 'opsreview-indexer'),
-  OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000),
+  // The broker's bounds (group.min/max.session.timeout.ms by default): outside them every join is refused,
+  // which kafkajs does not retry, and the service restarted into the same refusal.
+  OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000, { min: 6000, max: 1_800_000 }),
   OPSREVIEW_ES_URL: field.url('Elasticsearch URL', 'http://127.0.0.1:9200'),
   ...elasticsearchConnectionSpec,
   OPSREVIEW_ES_INDEX_PREFIX: field.string('prefix of every index, template and alias', 'opsreview'),
@@ -50,11 +47,11 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024),
   OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
   OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: field.int('attempts a document may fail with a retriable error while Elasticsearch accepts others, before it is dead-lettered (retries-exhausted)', 10, { min: 1, max: 1000 }),
-  OPSREVIEW_INDEXER_MIN_BACKOFF: durationAtLeast('first wait before a failed write is retried (then doubled, jittered)', 200, 1),
-  OPSREVIEW_INDEXER_MAX_BACKOFF: durationAtLeast('longest wait between retries of a failed write', 10_000, 1),
+  OPSREVIEW_INDEXER_MIN_BACKOFF: field.duration('first wait before a failed write is retried (then doubled, jittered)', 200, { min: 1 }),
+  OPSREVIEW_INDEXER_MAX_BACKOFF: field.duration('longest wait between retries of a failed write', 10_000, { min: 1 }),
   OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL: field.duration('repeated retry and dead-letter logs: at most one per reason in this interval', 30_000),
-  OPSREVIEW_STALL_AFTER: durationAtLeast('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000, 1000),
-  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: durationAtLeast('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, 100),
+  OPSREVIEW_STALL_AFTER: field.duration('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000, { min: 1000 }),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.duration('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, { min: 100 }),
   // Retention (docs/retention.md): months are whole UTC calendar months before the current one.
   OPSREVIEW_ALERTS_RETENTION_MONTHS: field.int('alert months kept before the current UTC month; older months are deleted whole', 13, { min: 1, max: 1200 }),
   OPSREVIEW_INCIDENTS_RETENTION_MONTHS: field.int('months a resolved incident is kept before the current UTC month (by resolvedAt)', 25, { min: 1, max: 1200 }),
