@@ -6,6 +6,7 @@
  */
 import type { KafkaConfig, SASLOptions } from 'kafkajs'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { registerCompressionCodecs } from './compression.ts'
 import { isKafkaUnavailable, KafkaUnavailableError } from './errors.ts'
 
 /** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
@@ -25,6 +26,9 @@ export interface KafkaConnectionConfig {
 export type KafkaConnectionOptions = Required<Pick<KafkaConfig, 'brokers'>> & Pick<KafkaConfig, 'ssl' | 'sasl'>
 
 export function kafkaConnectionOptions(c: KafkaConnectionConfig): KafkaConnectionOptions {
+  // Here, because every service and command builds its client from these options: none can forget it and
+  // stop on the first record another team's producer compressed with snappy, lz4 or zstd (compression.ts).
+  registerCompressionCodecs()
   // ssl: true is Node's default verification against the system CAs; with a CA file, only that file is
   // trusted. Host names are verified either way (kafkajs passes the broker host as servername).
   const ssl = !c.OPSREVIEW_KAFKA_SSL ? undefined : c.OPSREVIEW_KAFKA_SSL_CA === undefined ? true : { ca: [c.OPSREVIEW_KAFKA_SSL_CA] }
