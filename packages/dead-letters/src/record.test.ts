@@ -41,6 +41,15 @@ describe('parseDeadLetter', () => {
     expect(dl).toMatchObject({ format: 'envelope', reason: 'schema-invalid', replay: undefined, notReplayable: 'no replay in the record' })
   })
 
+  it('says why a dead letter written without its too large record cannot be replayed, and where the record is', () => {
+    const value = `{"id":"e1","pad":"${'x'.repeat(9_000_000)}"}`
+    const m = deadLetterMessage('opsreview.alerts.v1/2/41', { ...envelope, replay: { kind: 'record', topic: 'opsreview.alerts.v1', key: 'checkout', value } })
+    const dl = parseDeadLetter(raw(m.value as string))
+    expect(dl.replay).toBeUndefined()
+    expect(dl.notReplayable).toMatch(/^the record \(9000020 bytes, sha256 [0-9a-f]{64}\) was too large to carry: read it at its origin$/)
+    expect(dl).toMatchObject({ format: 'envelope', reason: 'schema-invalid', stage: 'correlator' })
+  })
+
   it.each([
     [{ kind: 'record', key: 'k', value: 'v' }, 'replay.topic is missing'],
     [{ kind: 'record', topic: 't', key: 3, value: 'v' }, 'replay.key must be a string or null'],

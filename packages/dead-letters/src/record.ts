@@ -92,7 +92,10 @@ export function parseDeadLetter(raw: RawDeadLetterRecord): DeadLetter {
   const o = body as Record<string, unknown>
   const at = typeof o.at === 'string' ? Date.parse(o.at) : NaN
   const isEnvelope = nonEmpty(o.stage) !== undefined && nonEmpty(o.reason) !== undefined && !Number.isNaN(at)
-  const replay = parseReplay(o.replay)
+  const omitted = (o.detail as { replayOmitted?: { bytes?: unknown; sha256?: unknown } } | undefined)?.replayOmitted
+  const replay = o.replay === undefined && omitted
+    ? { problem: `the record (${String(omitted.bytes)} bytes, sha256 ${String(omitted.sha256)}) was too large to carry: read it at its origin` }
+    : parseReplay(o.replay)
   return {
     ...base,
     at: isEnvelope ? at : kafkaTime,

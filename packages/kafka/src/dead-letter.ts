@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import type { Message } from 'kafkajs'
+import { DEAD_LETTER_MAX_MESSAGE_BYTES } from './topics.ts'
 
 /** Which stage gave up on a record. */
 export type DeadLetterStage = 'receiver' | 'correlator' | 'indexer'
@@ -47,11 +49,35 @@ function boundedDetail(detail: Record<string, unknown>): Record<string, unknown>
   return { ...detail, errors: errors.slice(0, MAX_DEAD_LETTER_ERRORS), errorsOmitted: errors.length - MAX_DEAD_LETTER_ERRORS }
 }
 
-/** The Kafka message for an envelope; the key groups a record's dead letters (its origin or its id). */
-export function deadLetterMessage(key: string, envelope: DeadLetterEnvelope): Message {
-  return {
-    key,
-    value: JSON.stringify(envelope.detail ? { ...envelope, detail: boundedDetail(envelope.detail) } : envelope),
-    headers: { [DEAD_LETTER_HEADERS.stage]: envelope.stage, [DEAD_LETTER_HEADERS.reason]: envelope.reason },
+/** The largest dead letter value: the dead-letter topics' record limit, less room for its key, headers and framing. */
+export const MAX_DEAD_LETTER_VALUE_BYTES = DEAD_LETTER_MAX_MESSAGE_BYTES - 64 * 1024
+/** What a dead letter too large to carry its record keeps of it. */
+export const OMITTED_REPLAY_HEAD_CHARS = 4096
+
+/**
+ * The envelope without its record, for a record too large to carry: its size, its sha256 and its head, so
+ * it can be found at its origin. Such a record comes compressed (the broker checks a batch's compressed
+ * size: 9 MB of text gzip to a few KB), and a dead letter carrying it whole was refused by the dead-letter
+ * topic, which stopped the stage on that record for good (until 2026-12-05).
+ */
+function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
+  const { replay, ...rest } = envelope
+  if (!replay) return envelope
+  const payload = replay.kind === 'record' ? replay.value : replay.body
+  const omitted = {
+    kind: replay.kind, bytes: Buffer.byteLength(payload), sha256: createHash('sha256').update(payload).digest('hex'), head: payload.slice(0, OMITTED_REPLAY_HEAD_CHARS),
   }
+  return { ...rest, detail: { ...rest.detail, replayOmitted: omitted } }
+}
+
+/**
+ * The Kafka message for an envelope; the key groups a record's dead letters (its origin or its id). One
+ * whose record would take it past what the dead-letter topic takes goes without it (`withoutReplay`): not
+ * replayable, but written, so the stage moves on.
+ */
+export function deadLetterMessage(key: string, envelope: DeadLetterEnvelope): Message {
+  const bounded = envelope.detail ? { ...envelope, detail: boundedDetail(envelope.detail) } : envelope
+  let value = JSON.stringify(bounded)
+  if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(withoutReplay(bounded))
+  return { key, value, headers: { [DEAD_LETTER_HEADERS.stage]: envelope.stage, [DEAD_LETTER_HEADERS.reason]: envelope.reason } }
 }
