@@ -61,7 +61,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const data: Incident = {
     id: hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
     services: [event.service], environment: event.environment, groupKey,
-    openedAt: at, resolvedAt: null, resolvedBy: null, lastEventAt: at,
+    openedAt: at, resolvedAt: null, resolvedBy: null, resolutionDecidedAt: null, lastEventAt: at,
     alertCount: 0, alerts: [], reports: noEntries, customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
     problemIds: noEntries, postmortem: noPostmortem, notes: noEntries, reopenCount: 0, version: 0,
   }
@@ -109,6 +109,7 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
   inc.data.status = 'open'
   inc.data.resolvedAt = null
   inc.data.resolvedBy = null
+  inc.data.resolutionDecidedAt = null
   if (counted) inc.data.reopenCount += 1
   inc.resolvedDecidedAt = null
   inc.resolvedMs = null
@@ -122,6 +123,7 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   inc.data.status = 'resolved'
   inc.data.resolvedAt = at
   inc.data.resolvedBy = by
+  inc.data.resolutionDecidedAt = iso(decidedAt)
   inc.resolvedMs = atMs
   inc.resolvedDecidedAt = decidedAt
   inc.quietSince = null

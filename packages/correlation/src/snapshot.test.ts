@@ -226,6 +226,16 @@ describe('engine snapshots', () => {
     expect(version?.type === 'problem' && version.problem).toMatchObject({ resolvedAt: fresh.status === 'resolved' ? expect.any(String) : null, reopenCount: 0 })
   })
 
+  it('gives incidents of a snapshot written before resolutionDecidedAt their decision time, in a new incident\'s key order', () => {
+    const engine = new CorrelationEngine()
+    for (const input of stream(400, 11)) engine.apply(input)
+    const old = roundTrip(engine.snapshot())
+    for (const i of old.incidents) delete (i.data as { resolutionDecidedAt?: string | null }).resolutionDecidedAt
+    const restored = new CorrelationEngine({}, old)
+    expect(restored.incidents().some((i) => i.status === 'resolved')).toBe(true)
+    expect(restored.incidents().map((i) => JSON.stringify(i))).toEqual(engine.incidents().map((i) => JSON.stringify(i)))
+  })
+
   it('reads a version 4 snapshot, whose event-id keys were written whole, and drops the same redeliveries', () => {
     const inputs = stream(300, 5)
     const engine = new CorrelationEngine()

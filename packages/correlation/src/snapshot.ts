@@ -6,7 +6,7 @@ import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
-  createState, flatJoin, intern, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
+  createState, flatJoin, intern, iso, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
@@ -348,7 +348,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
       alerts[j] = m
     }
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const data: Incident = { ...i.data, alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
+    const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
       ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
@@ -405,7 +405,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   }
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
-    const data: Incident = { ...i.data, alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
+    const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
       ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
@@ -433,4 +433,18 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   for (const t of copy.timers) t.id = idOf(t.id)
   s.timers = new Heap(timerBefore, copy.timers)
   s.evictionQueue = copy.evictionQueue
+}
+
+/**
+ * An incident of a snapshot written before the document had `resolutionDecidedAt` (2026-12-05) gets it from
+ * the state's decision time, in a new incident's key order (after `resolvedBy`), so its versions are alike on the wire.
+ */
+function withResolutionDecidedAt<D extends { resolutionDecidedAt?: string | null }>(i: { data: D; resolvedDecidedAt: number | null }): D {
+  if (i.data.resolutionDecidedAt !== undefined) return i.data
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(i.data)) {
+    out[k] = v
+    if (k === 'resolvedBy') out.resolutionDecidedAt = i.resolvedDecidedAt === null ? null : iso(i.resolvedDecidedAt)
+  }
+  return out as D
 }

@@ -129,7 +129,16 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
-    list(scoped({ bool: { filter: [inWindow('resolvedAt'), { term: { status: 'resolved' } }] } }), [{ resolvedAt: 'desc' }]),
+    // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
+    // puts a day before the decision: selected by it, such an incident was open in one review and in no
+    // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
+    list(scoped({
+      bool: {
+        filter: [{ term: { status: 'resolved' } }],
+        should: [inWindow('resolutionDecidedAt'), { bool: { filter: [inWindow('resolvedAt')], must_not: [{ exists: { field: 'resolutionDecidedAt' } }] } }],
+        minimum_should_match: 1,
+      },
+    }), [{ resolvedAt: 'desc' }]),
     list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,

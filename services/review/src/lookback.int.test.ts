@@ -75,6 +75,8 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     // 22:30Z on the 24th is 00:30 CEST on the 25th; 22:30Z on the 25th is 23:30 CET on the 25th: one 25-hour Berlin day.
     [inc, incidentAt(8, 'search', 'info', '2026-10-24T22:30:00Z', null, 10)],
     [inc, incidentAt(9, 'search', 'info', '2026-10-25T22:30:00Z', null, 10)],
+    // Resolved by the staleness timeout a day after its alert was last heard of: resolvedAt is the guess, the day before.
+    [inc, incidentAt(11, 'queue', 'warning', '2026-09-20T06:00:00Z', null, 0, { resolvedBy: 'staleness', resolutionDecidedAt: '2026-09-21T06:00:00.000Z' })],
     // A Pingdom check's UP lost, its incident resolved by hand an hour after the DOWN.
     [inc, incidentAt(10, 'cart', 'critical', '2026-09-10T10:00:00Z', 5, 60, { resolvedBy: 'manual', alerts: [member('pingdom', 'check-2', 'cart', 'Cart', '2026-09-10T10:00:00Z', null)] })],
     [prb, { id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'HighLatency keeps recurring on checkout', signature: 's-a', services: ['checkout'], environment: 'production', incidentIds: [], incidentCount: 6, firstSeenAt: iso('2026-10-10T12:00:00Z'), lastSeenAt: iso('2026-11-15T23:30:00Z'), owner: 'ann', notes: [], resolvedAt: null, reopenCount: 1, version: 3 }],
@@ -224,6 +226,18 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     // A check left down in an incident a person resolved: down until their resolve, that day and the next.
     expect((await levels('/api/v1/review?from=2026-09-10T00:00:00Z&to=2026-09-11T00:00:00Z')).cart).toMatchObject({ downtimeMs: 60 * MIN, interruptions: 1, availabilityPct: 95.83 })
     expect((await levels('/api/v1/review?from=2026-09-11T00:00:00Z&to=2026-09-12T00:00:00Z')).cart ?? { downtimeMs: 0 }).toMatchObject({ downtimeMs: 0 })
+  })
+
+  it('lists an incident as resolved in the review of the window its resolve was decided in, and one of an older engine by its resolvedAt', async () => {
+    const get = await start()
+    const resolved = async (from: string, to: string) => ((await get(`/api/v1/review?from=${from}&to=${to}`)).body.resolvedIncidents.items as { id: string }[]).map((i) => i.id)
+    const staleness = 'inc-00000000000000000000000b'
+    const byHand = 'inc-00000000000000000000000a'
+    // The staleness guess is dated the 20th, decided the 21st: open in the review of the 20th, resolved in the 21st's.
+    expect(await resolved('2026-09-20T00:00:00Z', '2026-09-21T00:00:00Z')).not.toContain(staleness)
+    expect(await resolved('2026-09-21T00:00:00Z', '2026-09-22T00:00:00Z')).toContain(staleness)
+    // No resolutionDecidedAt (a document of an engine before it): by resolvedAt, as before.
+    expect(await resolved('2026-09-10T00:00:00Z', '2026-09-11T00:00:00Z')).toContain(byHand)
     const md = await get('/api/v1/review.md?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')
     expect(md.body).toContain('| checkout | 97.91 % | 30 min | 1 | 1 h 30 min | 1 | 10 min | 2 h 0 min |')
   })
