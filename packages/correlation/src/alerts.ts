@@ -260,7 +260,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
       incidentId: null, status: 'resolved', lastChangeAt: t, lastHeardAt: t,
       earlyResolveAt: Math.max(t, track?.earlyResolveAt ?? t), flapTimes: noFlaps,
     })
-    s.evictionQueue.push({ kind: 'track', id: key, at: s.watermark })
+    s.evictionQueue.push({ kind: 'track', id: key, at: t })
     return undefined
   }
   const inc = s.incidents.get(track.incidentId)

@@ -299,6 +299,26 @@ describe('event time: clocks and watermark', () => {
     }
   })
 
+  it('forgets by each event\'s own time: events shuffled within the lateness find the same retained incidents', () => {
+    // A short retention (2 days): the first payments incident is forgotten near the time P applies. Forgotten
+    // when the watermark passed it, it was gone before P in one delivery and there in another, and P's
+    // recurring problem took it in one only.
+    const at = (s: string) => Date.parse(s)
+    const config: Partial<CorrelationConfig> = { allowedLatenessMs: 5 * MIN, retentionMs: 2 * DAY }
+    const whole = alertInput({ fp: 'a', name: 'A', service: 'payments', status: 'resolved', t: at('2026-11-30T00:15:30Z') }, at('2026-11-30T00:15:30Z'))
+    if (whole.type === 'alert') whole.event.startsAt = '2026-11-30T00:03:30.000Z'
+    const p = alertInput({ source: 'pingdom', fp: 'p', name: 'A', service: 'payments', status: 'firing', t: at('2026-12-02T00:24:30Z') }, at('2026-12-02T00:24:30Z'))
+    const q = alertInput({ fp: 'q', name: 'Q', service: 'search', status: 'firing', t: at('2026-12-02T00:26:30Z') }, at('2026-12-02T00:29:31Z'))
+    const z = alertInput({ fp: 'z', name: 'Z', service: 'search', status: 'firing', t: at('2026-12-02T00:29:31Z') }, at('2026-12-02T00:29:31Z'))
+    const before = [whole, tickInput(at('2026-11-30T00:25:30Z')), alertInput({ fp: 'a', name: 'A', service: 'payments', status: 'firing', t: at('2026-12-01T00:22:52Z') }, at('2026-12-01T00:22:52Z')), p]
+    const after = [tickInput(at('2026-12-02T01:00:00Z')), tickInput(at('2026-12-05T00:00:00Z'))]
+    const a = deliver([...before, q, z, ...after], config)
+    const b = deliver([...before, z, q, ...after], config)
+    expect(a.stats.late + b.stats.late).toBe(0)
+    expect(a.problems().map((pr) => pr.kind)).toEqual(['recurring'])
+    expect(outcome(b)).toEqual(outcome(a))
+  })
+
   it('refuses an event without a readable time before changing anything, and goes on with the next', () => {
     const engine = new CorrelationEngine({ allowedLatenessMs: 0 })
     const bad = alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 }, T0)

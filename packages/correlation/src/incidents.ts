@@ -128,9 +128,12 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   inc.resolvedDecidedAt = decidedAt
   inc.quietSince = null
   markClosed(s, inc)
-  // At its decision when that is ahead of the watermark (a resolve by hand at the review's clock): an entry
-  // that comes due before the incident's latest decision is then always a stale one, a newer entry following.
-  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: Math.max(s.watermark, decidedAt) })
+  // At its decision, or at the time being applied when that is later (an incident settled by a later event):
+  // event times, so that it is forgotten at the same point of event time however the events were delivered
+  // (at the watermark, it was forgotten before an event in one delivery and after it in another). A resolve
+  // by hand at the review's clock may lie ahead: an entry that comes due before the incident's latest
+  // decision is then always a stale one, a newer entry following.
+  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: Math.max(s.now, decidedAt) })
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) handOverGroup(s, inc.data.groupKey)
   if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.

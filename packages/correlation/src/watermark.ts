@@ -107,13 +107,16 @@ function waitBehind(s: EngineState, original: Pending, event: AlertEvent): void 
  */
 function applyNow(s: EngineState, event: AlertEvent, t: number, iso: string): void {
   const timers = s.timers
+  const retention = s.cfg.retentionMs
   for (;;) {
     const tm = timers.peek()
     if (!tm || tm.at > t) break
     timers.pop()
+    evictUntil(s, tm.at - retention)
     s.now = tm.at
     onTimer(s, tm.id, tm.at)
   }
+  evictUntil(s, t - retention)
   s.now = t
   const inc = applyEvent(s, event, t, iso)
   if (inc) schedule(s, inc)
@@ -258,6 +261,9 @@ function drain(s: EngineState): void {
     const pt = p && p.t <= w ? p.t : Infinity
     const tt = tm && tm.at <= w ? tm.at : Infinity
     if (pt === Infinity && tt === Infinity) break
+    // Each timer and event sees what the retention has forgotten by its own time, not by a watermark some
+    // delivery reached before it: the same incidents are there to join and link whatever the delivery.
+    evictUntil(s, Math.min(tt, pt) - s.cfg.retentionMs)
     // A timer due at the same instant as an event runs first: the event sees its outcome.
     if (tt <= pt) {
       timers.pop()
@@ -301,6 +307,11 @@ function drain(s: EngineState): void {
 function forget(s: EngineState, horizon: number): void {
   s.seen.forget(horizon)
   pruneOldest(s.commandsSeen, horizon)
+  evictUntil(s, horizon)
+}
+
+/** Forgets the resolved incidents and early resolves queued before `horizon` (a look at the queue's head when none is). */
+function evictUntil(s: EngineState, horizon: number): void {
   const q = s.evictionQueue
   let head = s.evictionHead
   while (head < q.length && q[head]!.at < horizon) {
