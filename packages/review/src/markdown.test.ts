@@ -15,7 +15,9 @@ describe('markdownText', () => {
   it('breaks the links GFM would make of bare URLs, www. and e-mail addresses, with an invisible ZWNJ', () => {
     const zwnj = '\u200c'
     expect(markdownText('Login at https://evil.example/reset or www.evil.example')).toBe(`Login at https:${zwnj}//evil.example/reset or www${zwnj}.evil.example`)
-    expect(markdownText('FTP://x WWW.x Www.x ops@evil.example mailto:a@b.example')).toBe(`FTP:${zwnj}//x WWW${zwnj}.x Www${zwnj}.x ops${zwnj}@evil.example mailto:a${zwnj}@b.example`)
+    expect(markdownText('FTP://x WWW.x Www.x ops@evil.example mailto:a@b.example')).toBe(`FTP:${zwnj}//x WWW${zwnj}.x Www${zwnj}.x ops@${zwnj}evil.example mailto:a@${zwnj}b.example`)
+    // A mention in a title does not notify the chat (Mattermost takes \u200c@channel as @channel still).
+    expect(markdownText('Disk full @channel @here @all')).toBe(`Disk full @${zwnj}channel @${zwnj}here @${zwnj}all`)
     // Nothing but the ZWNJ and the escapes is added: what a reader sees is what the alert said.
     const text = '(http://evil.example/a?b=c) *www.evil.example* x@y.example'
     expect(markdownText(text).replaceAll(zwnj, '').replace(/\\(.)/g, '$1')).toBe(text)

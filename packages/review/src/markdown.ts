@@ -12,11 +12,13 @@ function duration(ms: number | null): string {
 }
 /**
  * A zero-width non-joiner: invisible, and not a character a GFM autolink (`https://`, `www.`, an e-mail
- * address) may contain, so one inside `://`, before the `.` of `www.` and before `@` leaves the text
+ * address) may contain, so one inside `://`, before the `.` of `www.` and after `@` leaves the text
  * looking as typed but no longer a link. A backslash escape would not do: remark-gfm finds autolinks in
  * the text after escapes are resolved (`https\://x` is a link there), and cmark-gfm, GitHub's, still
  * links `a\@b.example`.
  */
+// After `@`, not before: Mattermost splits a mention off at any character but a letter or digit, so
+// `\u200c@channel` still notified the whole channel of every digest whose alert title said @channel.
 const ZWNJ = '\u200c'
 
 /**
@@ -31,7 +33,7 @@ export function markdownText(s: string): string {
   return s
     .replace(/[\p{Cc}\u2028\u2029]+/gu, ' ')
     .replace(/[\\`*_[\]|~]/g, (c) => `\\${c}`)
-    .replaceAll('://', `:${ZWNJ}//`).replace(/(www)\./gi, `$1${ZWNJ}.`).replaceAll('@', `${ZWNJ}@`)
+    .replaceAll('://', `:${ZWNJ}//`).replace(/(www)\./gi, `$1${ZWNJ}.`).replaceAll('@', `@${ZWNJ}`)
     .replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 }
 const cell = (s: string | null | undefined) => (s === null || s === undefined ? '–' : markdownText(s))
