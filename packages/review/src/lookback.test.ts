@@ -69,5 +69,14 @@ describe('assembleLookback', () => {
     expect(md).toContain('| checkout | 99.50 % | −0.25 pp | 3 h 36 min | 30 min | 1 | 3 (1) | 15 min | 1 h 0 min | 99.75 %, 1 h 48 min down, 0 min degraded, 5 incidents |')
     expect(md).toContain('| post-mortems required | 2 | 3 | −1 |')
     expect(md).toContain('| recurring | candidate | HighLatency again (`prb-b`) | checkout | 2 | 0 | 2 | – |')
+    expect(md).toContain('| downtime, summed over services | 3 h 36 min | 16 h 12 min | −12 h 36 min |')
+    expect(md).not.toContain('shown._')
+  })
+
+  it('says in its Markdown how many of the period\'s problems its list shows, when it shows fewer', () => {
+    const cut = { ...l, problems: { total: 250, items: l.problems.items } }
+    const md = lookbackMarkdown(cut)
+    const problems = md.slice(md.indexOf('## Problems'), md.indexOf('## Change'))
+    expect(problems.trimEnd().split('\n').slice(-2)).toEqual(['', '_3 of 250 shown._'])
   })
 })

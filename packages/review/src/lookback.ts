@@ -214,6 +214,13 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   })
   const current = factsFor(buckets.current, period)
   const before = factsFor(buckets.previous, previous)
+  // A dismissed problem (the review found it no real cause) stays linked to its incidents: it is no
+  // problem behind them, in the count, the change or the list (until 2026-12-05 it was all three).
+  const linked = [...new Set([...current.problems.keys(), ...before.problems.keys()])]
+  const dismissed = linked.length === 0 ? [] : (await es.search<{ id: string }>({
+    index: idx.problems, size: linked.length, query: { bool: { filter: [{ terms: { id: linked } }, { term: { status: 'dismissed' } }] } }, _source: ['id'],
+  })).hits.hits.map((h) => h._source!.id)
+  for (const facts of [current, before]) for (const id of dismissed) if (facts.problems.delete(id)) facts.problemCount = Math.max(0, facts.problemCount - 1)
   const ids = [...current.problems.entries()].sort((a, b) => b[1] - a[1]).slice(0, PROBLEM_LIMIT).map(([id]) => id)
   const problems = ids.length === 0 ? [] : (await es.search<ProblemSummary>({
     index: idx.problems, size: ids.length, query: { terms: { id: ids } },

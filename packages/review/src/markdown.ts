@@ -113,12 +113,12 @@ export function lookbackMarkdown(l: Lookback): string {
   lines.push('## Problems', '')
   if (l.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents in period | previous | all time | owner |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...l.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentsInPeriod} | ${p.incidentsInPrevious} | ${p.incidentCount} | ${cell(p.owner)} |`))
+    ...l.problems.items.map((p) => `| ${cell(p.kind)} | ${cell(problemStatus(p))} | ${cell(p.title)} (${code(p.id)}) | ${cell(p.services.join(', '))} | ${p.incidentsInPeriod} | ${p.incidentsInPrevious} | ${p.incidentCount} | ${cell(p.owner)} |`), ...cutNote(l.problems))
   lines.push('', `## Change from ${markdownText(l.previous.label)}`, '',
     '| | this period | previous | change |', '| --- | --- | --- | --- |',
     `| incidents | ${s.total} | ${t.previous.incidents.total} | ${signed(t.change.incidents, String)} |`,
-    `| downtime (all services) | ${duration(t.downtimeMs)} | ${duration(t.previous.downtimeMs)} | ${signed(t.change.downtimeMs, duration)} |`,
-    `| degraded (all services) | ${duration(t.degradedMs)} | ${duration(t.previous.degradedMs)} | ${signed(t.change.degradedMs, duration)} |`,
+    `| downtime, summed over services | ${duration(t.downtimeMs)} | ${duration(t.previous.downtimeMs)} | ${signed(t.change.downtimeMs, duration)} |`,
+    `| degraded, summed over services | ${duration(t.degradedMs)} | ${duration(t.previous.degradedMs)} | ${signed(t.change.degradedMs, duration)} |`,
     `| MTTA | ${duration(t.mttaMs)} | ${duration(t.previous.mttaMs)} | ${signed(t.change.mttaMs, duration)} |`,
     `| MTTR | ${duration(t.mttrMs)} | ${duration(t.previous.mttrMs)} | ${signed(t.change.mttrMs, duration)} |`,
     `| post-mortems required | ${t.postmortems.required} | ${t.previous.postmortems.required} | ${signed(t.change.postmortemsRequired, String)} |`,

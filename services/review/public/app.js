@@ -570,8 +570,8 @@ function renderLookback(l) {
   const card = (field, value, text, change) => el('li', { 'data-total': field }, el('strong', {}, value), text, change)
   $('#lookback-totals').replaceChildren(
     card('incidents', t.incidents.total, `incidents (${t.incidents.critical} critical, ${t.incidents.warning} warning, ${t.incidents.info} info)`, changeOf(c.incidents, count)),
-    card('downtime', minutes(t.downtimeMs), 'down, all services', changeOf(c.downtimeMs, minutes)),
-    card('degraded', minutes(t.degradedMs), 'degraded, all services', changeOf(c.degradedMs, minutes)),
+    card('downtime', minutes(t.downtimeMs), 'down, summed over services', changeOf(c.downtimeMs, minutes)),
+    card('degraded', minutes(t.degradedMs), 'degraded, summed over services', changeOf(c.degradedMs, minutes)),
     card('mtta', minutes(t.mttaMs), 'MTTA', changeOf(c.mttaMs, minutes)),
     card('mttr', minutes(t.mttrMs), 'MTTR', changeOf(c.mttrMs, minutes)),
     card('postmortems', `${t.postmortems.scheduled}/${t.postmortems.required}`, `post-mortems scheduled of required${t.postmortems.unscheduled > 0 ? ` (${t.postmortems.unscheduled} not)` : ''}`, changeOf(c.postmortemsRequired, count)),
@@ -593,6 +593,7 @@ function renderLookback(l) {
     el('td', {}, q.services.join(', ')), el('td', { 'data-field': 'in-period' }, q.incidentsInPeriod), el('td', {}, q.incidentsInPrevious), el('td', {}, q.incidentCount),
     el('td', {}, el('time', { datetime: q.lastSeenAt }, when(q.lastSeenAt))))),
   'No problem behind the period\'s incidents.', 8)
+  showCut('lookback-problems', l.problems, 'problems')
 }
 
 async function loadLookback() {

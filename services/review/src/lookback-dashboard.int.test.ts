@@ -59,7 +59,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       // Least available first, as the API orders them.
       expect(await page.locator('#lookback-services tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))).toEqual(['checkout', 'search'])
       expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incidents (1 critical, 0 warning, 0 info) (±0)')
-      expect(await page.locator('#lookback-totals [data-total="downtime"]').textContent()).toBe('30 mindown, all services (+30 min)')
+      expect(await page.locator('#lookback-totals [data-total="downtime"]').textContent()).toBe('30 mindown, summed over services (+30 min)')
       const problem = page.locator('#lookback-problems tbody tr').first()
       expect(await problem.textContent()).toContain('Checkout keeps failing')
       expect(await problem.locator('[data-field="in-period"]').textContent()).toBe('1')

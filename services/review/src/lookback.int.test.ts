@@ -67,10 +67,10 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
   docs.push(
     [inc, incidentAt(1, 'checkout', 'critical', '2026-11-05T12:00:00Z', 10, 120, { postmortem: pm(true, '2026-11-07T10:00:00.000Z'), problemIds: ['prb-00000000000000000000000a'] })],
     [inc, incidentAt(2, 'checkout', 'warning', '2026-11-15T23:30:00Z', 20, 60, { problemIds: ['prb-00000000000000000000000a'] })],
-    [inc, incidentAt(3, 'shop', 'critical', '2026-11-10T10:00:00Z', null, 30, { postmortem: pm(true), problemIds: ['prb-00000000000000000000000b'] })],
+    [inc, incidentAt(3, 'shop', 'critical', '2026-11-10T10:00:00Z', null, 30, { postmortem: pm(true), problemIds: ['prb-00000000000000000000000b', 'prb-00000000000000000000000c'] })],
     [inc, incidentAt(4, 'db', 'critical', '2026-11-20T00:00:00Z', null, 60, { resolvedBy: 'staleness', alerts: [member('alertmanager', 'db', 'db', 'DbDown', '2026-11-20T00:00:00Z', '2026-11-20T01:00:00Z', true)] })],
     [inc, incidentAt(5, 'api', 'critical', '2026-09-01T00:00:00Z', null, 31 * 24 * 60, { alerts: [member('alertmanager', 'api', 'api', 'ApiDown', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z')] })],
-    [inc, incidentAt(6, 'checkout', 'warning', '2026-10-10T12:00:00Z', 30, 90, { problemIds: ['prb-00000000000000000000000a'] })],
+    [inc, incidentAt(6, 'checkout', 'warning', '2026-10-10T12:00:00Z', 30, 90, { problemIds: ['prb-00000000000000000000000a', 'prb-00000000000000000000000c'] })],
     [inc, incidentAt(7, 'search', 'warning', '2026-10-31T23:30:00Z', null, 10)],
     // 22:30Z on the 24th is 00:30 CEST on the 25th; 22:30Z on the 25th is 23:30 CET on the 25th: one 25-hour Berlin day.
     [inc, incidentAt(8, 'search', 'info', '2026-10-24T22:30:00Z', null, 10)],
@@ -83,6 +83,8 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     [prb, { id: 'prb-00000000000000000000000b', kind: 'shared-cause', status: 'candidate', title: 'shop and cdn together', signature: 's-b', services: ['shop'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: iso('2026-11-10T10:00:00Z'), lastSeenAt: iso('2026-11-10T10:00:00Z'), owner: null, notes: [], version: 1 }],
     // The receiver names a Pingdom alert by its check (alertname = check_name): one whose name the degraded
     // rule's expression matches is still down when DOWN.
+    // Dismissed by the review (no real cause), still linked to two incidents: no problem behind them.
+    [prb, { id: 'prb-00000000000000000000000c', kind: 'shared-cause', status: 'dismissed', title: 'shop and checkout on one host', signature: 's-c', services: ['shop', 'checkout'], environment: 'production', incidentIds: [], incidentCount: 2, firstSeenAt: iso('2026-10-10T12:00:00Z'), lastSeenAt: iso('2026-11-10T10:00:00Z'), owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 2 }],
     [alr, change('pingdom', 'check-1', 'shop', 'firing', '2026-11-10T10:00:00Z', null, { alertname: 'Shop ResponseTime', check_type: 'HTTP' })],
     [alr, change('pingdom', 'check-1', 'shop', 'resolved', '2026-11-10T10:30:00Z', '2026-11-10T10:30:00Z', { alertname: 'Shop ResponseTime', check_type: 'HTTP' })],
     [alr, change('alertmanager', 'lat', 'checkout', 'firing', '2026-11-05T12:00:00Z', null, { alertname: 'HighLatency', slo: 'latency' })],
