@@ -51,4 +51,10 @@ describe('reviewMarkdown', () => {
     expect(section).toContain('_1 of 3 shown._')
     expect(reviewMarkdown(review([]))).toContain('## Resolved in the window\n\n_None._')
   })
+
+  it('gives an outage under a minute in seconds, not as 0 min beside an availability below 100 %', () => {
+    const level = { service: 'checkout', availabilityPct: 99.96, downtimeMs: 29_000, interruptions: 1, longestInterruptionMs: 29_000, degradedMs: 400, incidents: 1, mttaMs: null, mttrMs: 0 }
+    const md = reviewMarkdown({ ...review([]), serviceLevels: [level] })
+    expect(md).toContain('| checkout | 99.96 % | 29 s | 1 | 1 s | 1 | – | 0 min |')
+  })
 })
