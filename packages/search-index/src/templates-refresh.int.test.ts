@@ -25,4 +25,18 @@ describe('refresh intervals of the live indices', () => {
     expect(DOCUMENT_REFRESH_INTERVAL).toBe('250ms')
     expect(await refreshIntervals(prefix)).toEqual({ incidents: '250ms', problems: '250ms', alertsTemplate: '1s', incidentsTemplate: '250ms' })
   })
+
+  it('keeps the alert template\'s configured refresh interval when the review or a reindex makes sure of the indices', async () => {
+    const prefix = uniqueName('refresh')
+    cleanupIndices(prefix)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    // As the review starts on a fresh cluster: 1 s.
+    await ensureIndices(es, prefix)
+    expect((await refreshIntervals(prefix)).alertsTemplate).toBe('1s')
+    // The indexer, with OPSREVIEW_ES_REFRESH_INTERVAL=30s; then the review again, and a reindex.
+    await ensureIndices(es, prefix, '30s')
+    await ensureIndices(es, prefix)
+    expect((await refreshIntervals(prefix)).alertsTemplate).toBe('30s')
+  })
 })

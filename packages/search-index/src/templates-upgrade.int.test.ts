@@ -68,4 +68,16 @@ describe('keywords longer than Lucene holds as a term', () => {
     const found = await es.search({ index: n.alias, query: { term: { status: 'open' } } })
     expect(found.hits.hits.map((h) => h._id)).toEqual(['inc-000000000000000000000001'])
   })
+
+  it('puts a lost write alias back onto the first index when an index of that name is there without it', async () => {
+    // What a reindex stopped before deleting the indices it replaced leaves, once the alias is lost too.
+    const { prefix, es } = freshIndices()
+    const n = indexNames(prefix).incidents
+    await ensureIndices(es, prefix)
+    await es.indices.updateAliases({ actions: [{ remove: { index: n.first, alias: n.alias } }] })
+    expect(await es.indices.existsAlias({ name: n.alias })).toBe(false)
+    await ensureIndices(es, prefix)
+    const aliases = await es.indices.getAlias({ name: n.alias })
+    expect(Object.entries(aliases).map(([index, a]) => [index, a.aliases[n.alias]?.is_write_index])).toEqual([[n.first, true]])
+  })
 })

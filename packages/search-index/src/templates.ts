@@ -99,11 +99,14 @@ export const DOCUMENT_REFRESH_INTERVAL = '250ms'
  * their aliases. Existing incident and problem indices get `documentRefreshInterval` too (a dynamic
  * setting) and the fields the schemas added since, so a deployment made before takes them on the next start. Every index gets its aliases explicitly, never from a template, so that a rebuild can
  * fill fresh indices before the aliases move to them. Alert months get theirs on first use
- * (`liveAlertMonths`).
+ * (`liveAlertMonths`). Without `refreshInterval` (the review, a reindex: only the indexer is configured
+ * with OPSREVIEW_ES_REFRESH_INTERVAL), the alert template keeps the one it has, else 1 s: each review start
+ * and each reindex put it back to 1 s, and every month index made until the indexer's next start took that.
  */
-export async function ensureIndices(es: Client, prefix: string, refreshInterval = '1s', documentRefreshInterval = DOCUMENT_REFRESH_INTERVAL): Promise<void> {
+export async function ensureIndices(es: Client, prefix: string, refreshInterval?: string, documentRefreshInterval = DOCUMENT_REFRESH_INTERVAL): Promise<void> {
   const n = indexNames(prefix)
-  const refreshOf = { alerts: refreshInterval, incidents: documentRefreshInterval, problems: documentRefreshInterval }
+  const alertsRefresh = refreshInterval ?? (await templateRefreshInterval(es, n.alerts.template)) ?? '1s'
+  const refreshOf = { alerts: alertsRefresh, incidents: documentRefreshInterval, problems: documentRefreshInterval }
   for (const [kind, mappings] of [['alerts', alertMappings], ['incidents', incidentMappings], ['problems', problemMappings]] as const) {
     await es.indices.putIndexTemplate({ name: n[kind].template, index_patterns: [n[kind].pattern], priority: 200, template: { settings: settings(refreshOf[kind]), mappings } })
   }
@@ -119,11 +122,26 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval 
   }
 }
 
-/** Creates the first incidents or problems index behind its write alias, unless the alias exists; true when it made one. */
+/** The refresh interval an index template gives, if the template exists and says. */
+async function templateRefreshInterval(es: Client, name: string): Promise<string | undefined> {
+  const found = await es.indices.getIndexTemplate({ name }, { ignore: [404] })
+  return found.index_templates?.[0]?.index_template.template?.settings?.index?.refresh_interval as string | undefined
+}
+
+/**
+ * Creates the first incidents or problems index behind its write alias, unless the alias exists; true when
+ * it made one. An index of the first's name may be there without the alias (left by a reindex stopped
+ * before it deleted the indices it replaced, the alias lost since): the alias goes onto it. Before, the
+ * create's "already exists" was taken for success, no alias was made, and every write of the lane waited
+ * for it for ever.
+ */
 async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents' | 'problems'): Promise<boolean> {
   const names = indexNames(prefix)[kind]
   if (await es.indices.existsAlias({ name: names.alias })) return false
   await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
+  if (!(await es.indices.existsAlias({ name: names.alias }))) {
+    await es.indices.updateAliases({ actions: [{ add: { index: names.first, alias: names.alias, is_write_index: true } }] })
+  }
   return true
 }
 
