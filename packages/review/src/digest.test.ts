@@ -143,6 +143,18 @@ describe('the webhook post', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(posts).toBe(4)
   })
+
+  it('does not send again a post the chat took and answered too late: it may have shown it', async () => {
+    let posts = 0
+    const server = createServer((req, res) => { posts++; req.resume(); setTimeout(() => { if (!res.destroyed) res.end('ok') }, 300) })
+    server.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+    const result = await postWebhook(url, { text: 'x' }, { policy: { attempts: 3, firstDelayMs: 20, maxDelayMs: 20, timeoutMs: 100 } })
+    expect(result).toEqual({ ok: false, attempts: 1, error: 'timeout: the chat may have shown it; not sent again', permanent: true })
+    expect(posts).toBe(1)
+  })
 })
 
 describe('the digest scheduler', () => {

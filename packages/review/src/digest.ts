@@ -117,8 +117,8 @@ export interface RetryPolicy {
   timeoutMs: number
 }
 
-/** 8 attempts over about 4 minutes (1, 2, 4 … 64 s apart), each given 10 s. */
-export const defaultRetryPolicy: RetryPolicy = Object.freeze({ attempts: 8, firstDelayMs: SECOND, maxDelayMs: 2 * MINUTE, timeoutMs: 10 * SECOND })
+/** 8 attempts over about 4 minutes (1, 2, 4 … 64 s apart), each given 30 s. */
+export const defaultRetryPolicy: RetryPolicy = Object.freeze({ attempts: 8, firstDelayMs: SECOND, maxDelayMs: 2 * MINUTE, timeoutMs: 30 * SECOND })
 
 export type PostResult =
   | { ok: true; attempts: number; status: number }
@@ -141,9 +141,10 @@ function reviewFailureOf(err: unknown): string {
 }
 
 /**
- * Posts the body as JSON, again on a network failure, a timeout, a 429 or a 5xx, with doubling delays (a
- * 429's Retry-After in seconds is honoured, within the policy's longest delay). Another 4xx is permanent: the
- * URL or the body is wrong, and sending it again will not help.
+ * Posts the body as JSON, again on a network failure, a 429 or a 5xx, with doubling delays (a 429's
+ * Retry-After in seconds is honoured, within the policy's longest delay). Another 4xx is permanent: the URL
+ * or the body is wrong, and sending it again will not help. So is a timeout: the chat had the post and did
+ * not answer in time, and may well have shown it (a chat answering in 11 s got the digest eight times).
  */
 export async function postWebhook(url: string, body: unknown, opts: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: (r: { attempt: number; status?: number; error: string; delayMs: number }) => void } = {}): Promise<PostResult> {
   const policy = opts.policy ?? defaultRetryPolicy
@@ -162,6 +163,7 @@ export async function postWebhook(url: string, body: unknown, opts: { policy?: R
       if (res.status === 429 && Number.isFinite(ra) && ra > 0) retryAfterMs = ra * SECOND
     } catch (err) {
       last = { error: failureOf(err) }
+      if (last.error === 'timeout') return { ok: false, attempts: attempt, error: 'timeout: the chat may have shown it; not sent again', permanent: true }
     }
     if (attempt === policy.attempts) break
     const wait = Math.min(policy.maxDelayMs, retryAfterMs ?? backoffMs(attempt, policy.firstDelayMs, policy.maxDelayMs))
