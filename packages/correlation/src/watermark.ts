@@ -66,12 +66,15 @@ export function arrive(s: EngineState, event: AlertEvent): void {
       return
     }
   }
-  const p = pendingOf(s, event, time)
-  // Most events come in order: a queue takes them without the heap's work.
+  enqueue(s, pendingOf(s, event, time))
+  advance(s, time.t)
+}
+
+/** Into the queue when it goes last there (most events come in order: no heap work), else into the heap. */
+function enqueue(s: EngineState, p: Pending): void {
   const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
   if (!last || pendingBefore(last, p)) s.queued.push(p)
   else s.pending.push(p)
-  advance(s, time.t)
 }
 
 /** An event's entry in the queue, the heap or the hold: it waits from now until `drain` applies it. */
@@ -94,10 +97,8 @@ function waitingOf(s: EngineState): Map<string, Pending> {
 /** A redelivered firing waits right behind its original, at its time and rank, wherever the original waits. */
 function waitBehind(s: EngineState, original: Pending, event: AlertEvent): void {
   const p: Pending = { t: original.t, iso: original.iso, rank: original.rank, id: event.id, event, again: true }
-  if (waitsForBacklog(s, event)) { holdWithBacklog(s, p); return }
-  const last = s.queued.length > s.queuedHead ? s.queued[s.queued.length - 1]! : undefined
-  if (!last || pendingBefore(last, p)) s.queued.push(p)
-  else s.pending.push(p)
+  if (waitsForBacklog(s, event)) holdWithBacklog(s, p)
+  else enqueue(s, p)
 }
 
 /**
