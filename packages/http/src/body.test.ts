@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib'
+import { gzipSync, zstdCompressSync } from 'node:zlib'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { serve } from '@opsreview/testing'
@@ -39,6 +39,8 @@ describe('jsonBody', () => {
     ['a corrupt deflate stream', 'xx', { 'content-encoding': 'deflate' }, 400, 'BAD_REQUEST', '/'],
     ['a corrupt br stream', '\u00ff\u00ff', { 'content-encoding': 'br' }, 400, 'BAD_REQUEST', '/'],
     ['an unknown encoding', '{}', { 'content-encoding': 'compress' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-encoding'],
+    ['zstd, which body-parser would inflate', zstdCompressSync('{"a":1}'), { 'content-encoding': 'zstd' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-encoding'],
+    ['two encodings', gzipSync(gzipSync('{"a":1}')), { 'content-encoding': 'gzip, gzip' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-encoding'],
     ['another content type', '{}', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'header:content-type'],
     ['a body over the limit', JSON.stringify({ a: 'x'.repeat(400_000) }), {}, 413, 'PAYLOAD_TOO_LARGE', '/'],
     ['a gzip bomb over the limit', gzipSync(Buffer.alloc(10_000_000, 0x20)), { 'content-encoding': 'gzip' }, 413, 'PAYLOAD_TOO_LARGE', '/'],

@@ -65,6 +65,8 @@ export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
  * deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
  * parsed value and `req.rawBody` the bytes.
  */
+const knownEncodings = new Set(['', 'identity', 'gzip', 'deflate', 'br'])
+
 export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = {}): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit })
   return [
@@ -74,6 +76,13 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
       if (!jsonType.test(type)) {
         return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type.slice(0, 100) || '(none)')} is not JSON`, {
           errors: [{ path: 'header:content-type', message: 'must be application/json' }],
+        }))
+      }
+      // body-parser 2 inflates zstd too: refused as the documents say, not an encoding nobody tested.
+      const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
+      if (!knownEncodings.has(encoding)) {
+        return next(new HttpProblem('UNSUPPORTED_MEDIA_TYPE', 'Unsupported content encoding', {
+          errors: [{ path: 'header:content-encoding', message: 'must be one of identity, gzip, deflate, br' }],
         }))
       }
       // express.raw hands over the bytes whatever the charset says: the check is ours.
