@@ -38,6 +38,14 @@ describe('fileReport', () => {
     expect(await seen[0]!.json()).toEqual(valid)
   })
 
+  it('keeps the receiver URL\'s base path (a receiver behind a gateway), with or without its last slash', async () => {
+    for (const url of ['https://gw.invalid/receiver/', 'https://gw.invalid/receiver']) {
+      const seen: Request[] = []
+      await fileReport({ ...target, url }, valid, answering(202, { accepted: 1, ids: ['e1'] }, seen))
+      expect(seen[0]!.url).toBe('https://gw.invalid/receiver/api/v1/reports')
+    }
+  })
+
   it.each([
     [400, { detail: 'bad', errors: [{ path: '/title', message: 'too long' }] }, { kind: 'refused', status: 400, errors: [{ path: '/title', message: 'too long' }], detail: 'bad' }],
     [413, {}, { kind: 'refused', status: 413, errors: [], detail: 'the receiver answered 413' }],

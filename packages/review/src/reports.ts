@@ -37,11 +37,22 @@ export type ReportOutcome =
   /** The receiver refused the review's own token, or answered a 4xx that names no field of the report: a deployment fault, not the filer's. */
   | { kind: 'misconfigured'; detail: string }
 
+/**
+ * The receiver's reports route under its configured URL, base path kept: a receiver behind a gateway at
+ * `https://gw/receiver/` is `https://gw/receiver/api/v1/reports`, not `https://gw/api/v1/reports`, where the
+ * ingest token went to whatever answers there (until 2026-12-05), as `dead-letters replay` already keeps it.
+ */
+export function reportsUrl(base: string | URL): URL {
+  const url = new URL(base)
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/api/v1/reports`
+  return url
+}
+
 /** Files the report with the receiver (`POST /api/v1/reports`). The token is sent, never returned or logged. */
 export async function fileReport(target: ReportTarget, report: Report, fetchImpl: typeof fetch = fetch): Promise<ReportOutcome> {
   let res: Response
   try {
-    res = await fetchImpl(new URL('/api/v1/reports', target.url), {
+    res = await fetchImpl(reportsUrl(target.url), {
       method: 'POST', body: JSON.stringify(report), signal: AbortSignal.timeout(target.timeoutMs),
       headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
     })
