@@ -50,3 +50,10 @@ describe('readConfig', () => {
     ])
   })
 })
+
+describe('a URL an error quotes', () => {
+  it('leaves out the user and password before @, so a typo does not put the password in the logs', () => {
+    const r = readConfig({ ES: field.url('es') }, { ES: 'https://elastic:S3cretPw@es.internal:92000' })
+    expect(r.ok ? [] : r.errors).toEqual(['ES must be a URL, got "https://…@es.internal:92000" (es)'])
+  })
+})

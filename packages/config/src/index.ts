@@ -28,7 +28,7 @@ export const field = {
   oneOf: <T extends string>(doc: string, values: readonly T[], def?: T): Field<T> =>
     withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
   url: (doc: string, def?: string): Field<string> =>
-    withDefault(def, doc, (raw) => (URL.canParse(raw) ? ok(raw) : fail(`must be a URL, got ${JSON.stringify(raw)}`))),
+    withDefault(def, doc, (raw) => (URL.canParse(raw) ? ok(raw) : fail(`must be a URL, got ${JSON.stringify(withoutUserInfo(raw))}`))),
   /** A duration such as 500ms, 30s, 5m, 24h or 7d, in milliseconds, within `min` and `max` when given. */
   duration: (doc: string, def?: number, { min = 0, max = Infinity }: { min?: number; max?: number } = {}): Field<number> =>
     withDefault(def, doc, (raw) => {
@@ -66,6 +66,14 @@ export const field = {
       const bad = items.value.filter((b) => !brokerAddress(b))
       return bad.length > 0 ? fail(`must be host:port, each port 1-65535 (an IPv6 host in brackets), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`) : items
     }),
+}
+
+/**
+ * A URL as an error may quote it: a user and password before `@` (Elasticsearch takes them there) are left
+ * out, so a typo elsewhere in the URL does not put the password in the logs.
+ */
+function withoutUserInfo(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1…@')
 }
 
 /** Comma-separated values, trimmed, empty ones dropped, at least `minItems`. */
