@@ -24,11 +24,16 @@ const embedded = (s: Json): Json => { const { $schema: _dialect, ...rest } = s; 
 
 const INCIDENT = 'https://opsreview.dev/schemas/incident.v1.json'
 const PROBLEM = 'https://opsreview.dev/schemas/problem.v1.json'
+/**
+ * Some fields of a record schema, required where the schema requires them: a field added later (an
+ * incident's `resolutionDecidedAt`, a problem's `resolvedAt`) is absent from the documents older engines wrote.
+ */
 const picked = (id: string, fields: readonly string[], extra: Record<string, Json> = {}): Json => ({
-  type: 'object', required: [...fields], additionalProperties: false,
+  type: 'object', required: fields.filter((f) => requiredIn[id]!.has(f)), additionalProperties: false,
   properties: { ...Object.fromEntries(fields.map((f) => [f, { $ref: `${id}#/properties/${f}` }])), ...extra },
 })
 const incidentFields = Object.keys(incidentSchema.properties)
+const requiredIn: Record<string, Set<string>> = { [INCIDENT]: new Set(incidentSchema.required), [PROBLEM]: new Set(problemSchema.required) }
 const nonNegative = { type: 'integer', minimum: 0 }
 const nullableMs = { type: ['integer', 'null'], minimum: 0 }
 const dateTime = { type: 'string', format: 'date-time' }
