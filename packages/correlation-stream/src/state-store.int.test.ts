@@ -264,4 +264,20 @@ describe('KafkaStateStore on the real Kafka', () => {
     expect(state.offset).toBe('5')
     expect(state.decode()).toEqual(old)
   })
+
+  it('leaves out a record under a partition\'s key that is neither a manifest nor a snapshot, and reads the others', async () => {
+    const { kafka, topic, store } = await setup()
+    const producer = kafka.producer()
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
+    await producer.send({ topic, acks: -1, messages: [
+      { key: 'in/0', value: 'null' }, { key: 'in/2', value: '{"offset":"7"}' },
+      { key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) },
+    ] })
+    const { logger, lines } = captureLogs()
+    const loaded = await store().loadAll({ logger })
+    expect([...loaded.keys()]).toEqual(['in/1'])
+    expect(lines.filter((l) => l.msg === 'state record is neither a snapshot manifest nor a snapshot: left out, the partition replays').map((l) => l.key)).toEqual(['in/0', 'in/2'])
+  })
 })

@@ -27,6 +27,13 @@ export interface StoredState {
 }
 
 /** A snapshot found, decoded by its steps (`decode` runs them all at once). */
+/** A snapshot as one record (before chunks): where it stands in its input, and the engine's snapshot. */
+function isSavedState(v: unknown): v is SavedState {
+  const s = v as Partial<SavedState> | null
+  return typeof s === 'object' && s !== null && typeof s.inputTopic === 'string' && typeof s.partition === 'number' && typeof s.offset === 'string'
+    && typeof s.snapshot === 'object' && s.snapshot !== null
+}
+
 function storedState(where: { inputTopic: string; partition: number; offset: string }, decodeSteps: () => Generator<undefined, EngineSnapshot>): StoredState {
   return { inputTopic: where.inputTopic, partition: where.partition, offset: where.offset, decodeSteps, decode: () => finish(decodeSteps()) }
 }
@@ -217,9 +224,13 @@ export class KafkaStateStore {
       let parsed: unknown
       try { parsed = JSON.parse(value.toString()) } catch { continue }
       if (isManifest(parsed)) manifests.set(key, parsed)
-      else {
+      else if (!isSavedState(parsed)) {
+        // Neither (a foreign or broken writer's `null`): read as a snapshot, it threw, and every member that
+        // restored crashed on it again, for good. That partition replays its input instead.
+        logger?.warn({ key }, 'state record is neither a snapshot manifest nor a snapshot: left out, the partition replays')
+      } else {
         // A snapshot of a version before chunks: one record holding it all (the engine may refuse it, then the partition replays).
-        const legacy = parsed as SavedState
+        const legacy = parsed
         // eslint-disable-next-line require-yield -- one record: nothing to step through
         latest.set(key, storedState(legacy, function* () { return legacy.snapshot }))
       }
