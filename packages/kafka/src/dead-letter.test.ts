@@ -41,4 +41,19 @@ describe('deadLetterMessage', () => {
     const fits = { ...e, replay: { kind: 'record' as const, topic: 'alerts', key: 'k', value: 'y'.repeat(MAX_DEAD_LETTER_VALUE_BYTES - 1000) } }
     expect(JSON.parse(deadLetterMessage('k', fits).value as string)).toEqual(fits)
   })
+
+  it('cuts its texts when even without its record it would not fit: 100 field errors each naming a 110 KB field', () => {
+    const errors = Array.from({ length: 100 }, (_, i) => ({ path: `/${'n'.repeat(110_000)}${i}`, message: 'must NOT have additional properties' }))
+    const e: DeadLetterEnvelope = {
+      stage: 'correlator', reason: 'schema-invalid', error: 'record is not a valid alert event', at: '2026-12-05T00:00:00.000Z',
+      origin: { topic: 'alerts', partition: 0, offset: '7' }, detail: { errors }, replay: { kind: 'record', topic: 'alerts', key: null, value: 'x'.repeat(100) },
+    }
+    const message = deadLetterMessage('alerts/0/7', e)
+    expect(Buffer.byteLength(message.value as string)).toBeLessThan(MAX_DEAD_LETTER_VALUE_BYTES)
+    const parsed = JSON.parse(message.value as string) as DeadLetterEnvelope & { detail: { errors: { path: string; message: string }[]; replayOmitted: { bytes: number } } }
+    expect(parsed.detail.errors).toHaveLength(100)
+    expect(parsed.detail.errors[0]).toEqual({ path: `/${'n'.repeat(1022)}…`, message: 'must NOT have additional properties' })
+    expect(parsed.detail.replayOmitted).toMatchObject({ kind: 'record', bytes: 100 })
+    expect(parsed).toMatchObject({ stage: 'correlator', reason: 'schema-invalid', origin: e.origin })
+  })
 })

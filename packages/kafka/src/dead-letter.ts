@@ -79,5 +79,21 @@ export function deadLetterMessage(key: string, envelope: DeadLetterEnvelope): Me
   const bounded = envelope.detail ? { ...envelope, detail: boundedDetail(envelope.detail) } : envelope
   let value = JSON.stringify(bounded)
   if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(withoutReplay(bounded))
+  // Still too large: its texts are (100 field errors, each naming an unknown field of 110 KB).
+  if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(cutTexts(withoutReplay(bounded)))
   return { key, value, headers: { [DEAD_LETTER_HEADERS.stage]: envelope.stage, [DEAD_LETTER_HEADERS.reason]: envelope.reason } }
+}
+
+/** The longest text a dead letter keeps of any one string when it would not fit otherwise. */
+export const MAX_DEAD_LETTER_TEXT_CHARS = 1024
+
+/** Every string of the value cut to `MAX_DEAD_LETTER_TEXT_CHARS`, ending in `…`: 32 KB of keys at most, with 100 errors. */
+function cutTexts<T>(value: T): T {
+  const cut = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.length <= MAX_DEAD_LETTER_TEXT_CHARS ? v : `${v.slice(0, MAX_DEAD_LETTER_TEXT_CHARS - 1)}…`
+    if (Array.isArray(v)) return v.map(cut)
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [cut(k) as string, cut(x)]))
+    return v
+  }
+  return cut(value) as T
 }
