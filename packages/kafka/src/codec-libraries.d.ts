@@ -5,8 +5,8 @@ declare module 'lz4js' {
     compressBound(n: number): number
     /** Compresses src[sIndex, sIndex + sLength) into `dst` as one LZ4 block; returns its size (0: incompressible). */
     compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number
-    /** The content of an LZ4 frame. */
-    decompress(src: Uint8Array, maxSize?: number): Uint8Array
+    /** Decompresses the LZ4 block src[sIndex, sIndex + sLength) into `dst` from `dIndex`; returns the index after it. */
+    decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number
   }
   export = lz4
 }

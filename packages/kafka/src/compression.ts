@@ -66,6 +66,38 @@ export function lz4Compress(src: Buffer): Buffer {
   return Buffer.concat(parts)
 }
 
+/** Block sizes by the frame descriptor's BD code. */
+const LZ4_BLOCK_SIZES: Record<number, number> = { 4: 64 << 10, 5: 256 << 10, 6: 1 << 20, 7: 4 << 20 }
+
+/**
+ * The content of an LZ4 frame. lz4js's own reader skips a block's checksum before its data instead of after
+ * it, and a frame with block checksums came out garbled without an error; this one reads the frame itself
+ * and hands lz4js each block.
+ */
+export function lz4Decompress(src: Buffer): Buffer {
+  if (src.length < 7 || src.readUInt32LE(0) !== 0x184d2204) throw new RangeError('not an LZ4 frame')
+  const flg = src[4]!
+  const maxBlock = LZ4_BLOCK_SIZES[(src[5]! >> 4) & 7]
+  if ((flg & 0xc0) !== 0x40 || maxBlock === undefined) throw new RangeError('an LZ4 frame of another version or block size')
+  const blockChecksums = (flg & 0x10) !== 0
+  // Magic, FLG and BD; the content size and the dictionary id when present; the header checksum.
+  let at = 6 + ((flg & 0x08) !== 0 ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0) + 1
+  const block = Buffer.alloc(maxBlock)
+  const out: Buffer[] = []
+  for (;;) {
+    if (at + 4 > src.length) throw new RangeError('an LZ4 frame without its end mark')
+    const word = src.readUInt32LE(at)
+    at += 4
+    if (word === 0) break
+    const size = word & 0x7fffffff
+    if (size > maxBlock || at + size > src.length) throw new RangeError(`an LZ4 block of ${size} bytes runs past its frame or its block size`)
+    if ((word & 0x80000000) !== 0) out.push(Buffer.from(src.subarray(at, at + size)))
+    else out.push(Buffer.from(block.subarray(0, lz4.decompressBlock(src, block, at, size, 0))))
+    at += size + (blockChecksums ? 4 : 0)
+  }
+  return Buffer.concat(out)
+}
+
 const codecs: Record<'Snappy' | 'LZ4' | 'ZSTD', Codec> = {
   Snappy: {
     compress: async ({ buffer }) => Buffer.from(snappy.compress(buffer)),
@@ -74,7 +106,7 @@ const codecs: Record<'Snappy' | 'LZ4' | 'ZSTD', Codec> = {
   // LZ4 frames, as the Java client and librdkafka write them since message format v1.
   LZ4: {
     compress: async ({ buffer }) => lz4Compress(buffer),
-    decompress: async (buffer) => Buffer.from(lz4.decompress(buffer)),
+    decompress: async (buffer) => lz4Decompress(buffer),
   },
   ZSTD: {
     compress: async ({ buffer }) => zstdCompressSync(buffer),
