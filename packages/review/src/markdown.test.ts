@@ -56,5 +56,7 @@ describe('reviewMarkdown', () => {
     const level = { service: 'checkout', availabilityPct: 99.96, downtimeMs: 29_000, interruptions: 1, longestInterruptionMs: 29_000, degradedMs: 400, incidents: 1, mttaMs: null, mttrMs: 0 }
     const md = reviewMarkdown({ ...review([]), serviceLevels: [level] })
     expect(md).toContain('| checkout | 99.96 % | 29 s | 1 | 1 s | 1 | – | 0 min |')
+    // 59.5 s rounds to the minute, not to "60 s".
+    expect(reviewMarkdown({ ...review([]), serviceLevels: [{ ...level, downtimeMs: 59_500, degradedMs: 59_499 }] })).toContain('| checkout | 99.96 % | 1 min | 1 | 59 s |')
   })
 })

@@ -8,7 +8,7 @@ const pct = (n: number) => `${n.toFixed(2)} %`
 function duration(ms: number | null): string {
   if (ms === null) return '–'
   // Seconds under a minute: a 29-second outage read "0 min" beside an availability below 100 %.
-  if (ms > 0 && ms < 60_000) return `${Math.max(1, Math.round(ms / 1000))} s`
+  if (ms > 0 && ms < 59_500) return `${Math.max(1, Math.round(ms / 1000))} s`
   const m = Math.round(ms / 60_000)
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }

@@ -106,7 +106,7 @@ function instantInZone(local, zone) {
 function minutes(ms) {
   if (ms === null || ms === undefined) return '–'
   // Seconds under a minute, as the Markdown shows them: "0 min" beside a real outage read as none.
-  if (ms > 0 && ms < 60000) return `${Math.max(1, Math.round(ms / 1000))} s`
+  if (ms > 0 && ms < 59500) return `${Math.max(1, Math.round(ms / 1000))} s`
   const m = Math.round(ms / 60000)
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }
