@@ -78,9 +78,12 @@ function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
 export function deadLetterMessage(key: string, envelope: DeadLetterEnvelope): Message {
   const bounded = envelope.detail ? { ...envelope, detail: boundedDetail(envelope.detail) } : envelope
   let value = JSON.stringify(bounded)
-  if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(withoutReplay(bounded))
-  // Still too large: its texts are (100 field errors, each naming an unknown field of 110 KB).
-  if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(cutTexts(withoutReplay(bounded)))
+  if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) {
+    const small = withoutReplay(bounded)
+    value = JSON.stringify(small)
+    // Still too large: its texts are (100 field errors, each naming an unknown field of 110 KB).
+    if (Buffer.byteLength(value) > MAX_DEAD_LETTER_VALUE_BYTES) value = JSON.stringify(cutTexts(small))
+  }
   return { key, value, headers: { [DEAD_LETTER_HEADERS.stage]: envelope.stage, [DEAD_LETTER_HEADERS.reason]: envelope.reason } }
 }
 
