@@ -76,8 +76,8 @@ function withoutUserInfo(raw: string): string {
   return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1…@')
 }
 
-/** Comma-separated values, trimmed, empty ones dropped, at least `minItems`. */
-function listOf(raw: string, minItems: number): Parsed<string[]> {
+/** Comma-separated values, trimmed, empty ones dropped, at least `minItems` (`field.list`'s parse, for fields built on it). */
+export function listOf(raw: string, minItems: number): Parsed<string[]> {
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean)
   return items.length < minItems ? fail(`needs at least ${minItems} comma-separated value(s)`) : ok(items)
 }

@@ -1,5 +1,5 @@
 import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
-import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
+import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, listOf, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { degradedRuleSpec } from '@opsreview/review/degraded'
 import { canonicalZone } from '@opsreview/review/zone'
 import { ALL_ENVIRONMENTS } from '@opsreview/review/scope'
@@ -47,9 +47,9 @@ export const reviewConfigSpec = {
   // `*` as a request says it (?environment=*): set here it was taken for an environment of that name, and
   // every request without ?environment= found nothing.
   OPSREVIEW_REVIEW_ENVIRONMENTS: field.custom<string[]>('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty or * for all', [], (raw) => {
-    const items = raw.split(',').map((v) => v.trim()).filter(Boolean)
-    if (!items.includes(ALL_ENVIRONMENTS)) return { ok: true, value: items }
-    return items.length === 1 ? { ok: true, value: [] } : { ok: false, error: `${ALL_ENVIRONMENTS} (every environment) is given alone, got ${JSON.stringify(raw)}` }
+    const items = listOf(raw, 0)
+    if (!items.ok || !items.value.includes(ALL_ENVIRONMENTS)) return items
+    return items.value.length === 1 ? { ok: true, value: [] } : { ok: false, error: `${ALL_ENVIRONMENTS} (every environment) is given alone, got ${JSON.stringify(raw)}` }
   }),
   OPSREVIEW_TEAMS_FILE: field.custom<Teams>('JSON file of teams and the services each owns (schemas/teams.v1.json), for ?team=; unset: no teams', noTeams, (raw) => {
     const t = loadTeamsFile(raw)
