@@ -253,28 +253,21 @@ describe('KafkaStateStore on the real Kafka', () => {
     expect(loaded.get('in/0')!.decode()).toMatchObject({ version: 5 })
   })
 
+  /** A snapshot as one record, as engines before chunks wrote it. */
+  const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
+  const oneRecord = { key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) }
+
   it('still reads a snapshot written as one record before chunks', async () => {
-    const { kafka, topic, store } = await setup()
-    const producer = kafka.producer()
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
-    const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
-    await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [{ key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) }] })
+    const { producer, topic, store } = await setup()
+    await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [oneRecord] })
     const state = (await store().loadAll()).get('in/1')!
     expect(state.offset).toBe('5')
     expect(state.decode()).toEqual(old)
   })
 
   it('leaves out a record under a partition\'s key that is neither a manifest nor a snapshot, and reads the others', async () => {
-    const { kafka, topic, store } = await setup()
-    const producer = kafka.producer()
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
-    const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
-    await producer.send({ topic, acks: -1, messages: [
-      { key: 'in/0', value: 'null' }, { key: 'in/2', value: '{"offset":"7"}' },
-      { key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) },
-    ] })
+    const { producer, topic, store } = await setup()
+    await producer.send({ topic, acks: -1, messages: [{ key: 'in/0', value: 'null' }, { key: 'in/2', value: '{"offset":"7"}' }, oneRecord] })
     const { logger, lines } = captureLogs()
     const loaded = await store().loadAll({ logger })
     expect([...loaded.keys()]).toEqual(['in/1'])
