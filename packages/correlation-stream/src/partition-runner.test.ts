@@ -1,11 +1,11 @@
 import { KafkaJSConnectionError, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { logStartFrom, PartitionRunner, type PartitionRunnerOptions } from './partition-runner.ts'
-import { CorrelationEngine } from '@opsreview/correlation/engine'
+import { CorrelationEngine, EngineCapacityError } from '@opsreview/correlation/engine'
 import type { KafkaStateStore, StoredState } from './state-store.ts'
-import { KafkaUnavailableError } from './errors.ts'
+import { classifyFailure, KafkaUnavailableError } from './errors.ts'
 
 const topics = { alerts: 'a', commands: 'c', input: 'in', incidents: 'i', problems: 'p', commandResults: 'r', state: 's', deadLetter: 'd' }
 const tick = JSON.stringify({ type: 'tick', at: '2026-12-03T00:00:00.000Z' })
@@ -471,6 +471,15 @@ describe('logStartFrom', () => {
 })
 
 describe('PartitionRunner sending a batch', () => {
+  const alert = (fingerprint: string, minute: number) => JSON.stringify({
+    type: 'alert',
+    event: {
+      id: `${fingerprint}-firing`, source: 'alertmanager', fingerprint, status: 'firing', severity: 'critical', service: 'checkout', environment: 'production',
+      title: `${fingerprint} on checkout`, labels: { alertname: fingerprint }, startsAt: `2026-12-03T00:0${minute}:00.000Z`,
+      receivedAt: `2026-12-03T00:0${minute}:00.000Z`, links: [], origin: {},
+    },
+  })
+
   it('sends each incident once per batch, as the batch left it, and a poison record between its alerts to the dead-letter topic', async () => {
     const sent: { topic: string; messages: { key: string; value: string }[] }[][] = []
     const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
@@ -478,14 +487,6 @@ describe('PartitionRunner sending a batch', () => {
       consumer: { commitOffsets: async () => undefined } as unknown as Consumer,
       producer: { sendBatch: async ({ topicMessages }) => { sent.push(topicMessages as never); return [] } },
       store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
-    })
-    const alert = (fingerprint: string, minute: number) => JSON.stringify({
-      type: 'alert',
-      event: {
-        id: `${fingerprint}-firing`, source: 'alertmanager', fingerprint, status: 'firing', severity: 'critical', service: 'checkout', environment: 'production',
-        title: `${fingerprint} on checkout`, labels: { alertname: fingerprint }, startsAt: `2026-12-03T00:0${minute}:00.000Z`,
-        receivedAt: `2026-12-03T00:0${minute}:00.000Z`, links: [], origin: {},
-      },
     })
     const values = [alert('HighLatency', 1), alert('ErrorRate', 2), '{not json', alert('PodCrashLooping', 3)]
     await runner.handler({
@@ -499,5 +500,35 @@ describe('PartitionRunner sending a batch', () => {
     const incident = JSON.parse(incidents[0]!.value) as { version: number; alertCount: number }
     expect(incident).toMatchObject({ version: 3, alertCount: 3 })
     expect(messages.filter((t) => t.topic === topics.deadLetter).flatMap((t) => t.messages)).toHaveLength(1)
+  })
+
+  it('stops at an engine at a limit of the runtime: no dead letter for that input or any after, nothing resolved or sent', async () => {
+    const sent: string[] = []
+    const resolved: string[] = []
+    const deadLetters: string[] = []
+    const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined } as unknown as Consumer,
+      producer: { sendBatch: async ({ topicMessages }) => { sent.push(...(topicMessages ?? []).map((m) => m.topic)); return [] } },
+      store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+      onDeadLetter: (reason) => deadLetters.push(reason),
+    })
+    // The table of alert tracks refuses the alert `Full` as V8 refuses a Map its 2^24th entry.
+    const set = Map.prototype.set
+    const spy = vi.spyOn(Map.prototype, 'set').mockImplementation(function (this: Map<unknown, unknown>, key: unknown, value: unknown) {
+      if (key === 'alertmanager:Full') throw new RangeError('Map maximum size exceeded')
+      return set.call(this, key, value)
+    })
+    onTestFinished(() => spy.mockRestore())
+    const values = [alert('HighLatency', 1), alert('Full', 2), alert('PodCrashLooping', 3)]
+    const batch = () => ({
+      batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(i), value: Buffer.from(v) })) },
+      resolveOffset: (o: string) => resolved.push(o), heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    }) as unknown as EachBatchPayload
+    await expect(runner.handler(batch())).rejects.toThrow(EngineCapacityError)
+    // Fetched again (a restart replays it): the same stop, from an engine restored afresh.
+    await expect(runner.handler(batch())).rejects.toMatchObject({ code: 'ENGINE_CAPACITY', retriable: false })
+    expect({ sent, resolved, deadLetters }).toEqual({ sent: [], resolved: [], deadLetters: [] })
+    expect(classifyFailure(new EngineCapacityError(new RangeError('Map maximum size exceeded'))).retriable).toBe(false)
   })
 })

@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { CorrelationEngine, SnapshotVersionError } from '@opsreview/correlation/engine'
+import { CorrelationEngine, EngineCapacityError, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
@@ -113,7 +113,7 @@ export function outputMessages(outputs: EngineOutput[], topics: CorrelatorTopics
 
 /**
  * Applies one input record, its outputs kept for the batch's `drainOutputs`; a record that is not JSON or
- * that the engine throws on is poison.
+ * that the engine throws on is poison, unless the engine is at a limit of the runtime (thrown).
  */
 function applyRecord(engine: CorrelationEngine, raw: string): PoisonRecordError | undefined {
   let input: EngineInput
@@ -126,6 +126,8 @@ function applyRecord(engine: CorrelationEngine, raw: string): PoisonRecordError 
     engine.applyBuffered(input)
     return undefined
   } catch (err) {
+    // Not the record's fault, and every record after it would fail the same: the consumer stops (the engine is dropped).
+    if (err instanceof EngineCapacityError) throw err
     // Replaying the log hits the same record at the same point, so the engine's state stays what a replay gives.
     return new EngineRejectedError(`the engine could not apply the input: ${(err as Error).message}`, { cause: err })
   }

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { compileGroupingRules } from '@opsreview/grouping'
-import { CorrelationEngine, type EngineSnapshot } from './engine.ts'
+import { CorrelationEngine, EngineCapacityError, type EngineSnapshot } from './engine.ts'
 import type { AlertEvent, Command, EngineInput, EngineOutput, Incident, Problem } from './types.ts'
 import { createHash } from 'node:crypto'
 
@@ -1222,5 +1222,35 @@ describe('an input that throws', () => {
     // Nor does the next input's version take it over.
     engine.applyBuffered(alert({ fp: 'c', t: 2, service: 'checkout' }))
     expect(engine.drainOutputs().flatMap((o) => (o.type === 'incident' ? [[o.incident.services[0], o.incident.version, o.incident.alertCount]] : []))).toEqual([['checkout', 2, 2]])
+  })
+})
+
+describe('limits of the runtime', () => {
+  it('stops at a full table with a capacity error, for that input and every later one, not a poison per input', () => {
+    // V8 refuses a Map its 2^24th entry with this RangeError; filling one takes ~1 GB, so the table of alert
+    // tracks is made to refuse the alert `full` instead.
+    const set = Map.prototype.set
+    const spy = vi.spyOn(Map.prototype, 'set').mockImplementation(function (this: Map<unknown, unknown>, key: unknown, value: unknown) {
+      if (key === 'alertmanager:full') throw new RangeError('Map maximum size exceeded')
+      return set.call(this, key, value)
+    })
+    onTestFinished(() => spy.mockRestore())
+    const engine = new CorrelationEngine()
+    engine.apply(alert({ fp: 'a', t: 0 }))
+    expect(() => engine.apply(alert({ fp: 'full', t: 1 }))).toThrow(EngineCapacityError)
+    try { engine.apply(alert({ fp: 'b', t: 2 })) } catch (err) {
+      expect(err).toMatchObject({ code: 'ENGINE_CAPACITY', retriable: false, cause: { message: 'Map maximum size exceeded' } })
+      expect((err as Error).message).toContain('OPSREVIEW_CORRELATOR_RETENTION')
+      return
+    }
+    expect.unreachable('an input after the limit was applied')
+  })
+
+  it('lets any other throw stay the input\'s own: the next input applies', () => {
+    const engine = new CorrelationEngine()
+    const broken = alert({ fp: 'a', t: 0 })
+    if (broken.type === 'alert') (broken.event as { labels: unknown }).labels = null
+    expect(() => engine.apply(broken)).toThrow(TypeError)
+    expect(engine.apply(alert({ fp: 'b', t: 1 }))).toMatchObject([{ type: 'incident' }])
   })
 })

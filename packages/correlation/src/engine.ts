@@ -1,5 +1,6 @@
 import { applyCommand } from './commands.ts'
 import { defaultCorrelationConfig, type CorrelationConfig, type EngineConfig } from './config.ts'
+import { EngineCapacityError, isCapacityError } from './errors.ts'
 import { compactResolved, copyIncident, recompute } from './incidents.ts'
 import { restoreSnapshot, restoreSteps, snapshotSteps, takeSnapshot, type EngineSnapshot } from './snapshot.ts'
 import { createState, MAX_ENTRIES_IN_DOCUMENT, parseTime, type EngineState, type IncidentState } from './state.ts'
@@ -8,7 +9,7 @@ import { arrive, tick } from './watermark.ts'
 
 export type { EngineSnapshot } from './snapshot.ts'
 export { snapshotVersion } from './snapshot.ts'
-export { EventTimeError, SnapshotVersionError } from './errors.ts'
+export { EngineCapacityError, EventTimeError, SnapshotVersionError } from './errors.ts'
 
 /** A state `restoring` rebuilt, handed to the constructor; the symbol is this module's own. */
 const restored = Symbol('restored engine state')
@@ -31,6 +32,8 @@ export class CorrelationEngine {
   #changedIncidents: IncidentState[] = []
   readonly #changedProblems = new Set<Problem>()
   #commandResults: CommandResult[] = []
+  /** The limit an input met: the state is half-changed since, and every later input is refused with it. */
+  #full: EngineCapacityError | undefined
 
   /** Members embedded in an incident document; `alertCount` always counts them all. */
   static readonly maxAlertsInDocument = 100
@@ -80,12 +83,17 @@ export class CorrelationEngine {
    * the latest. Drain before `snapshot()`: a snapshot holds no outputs.
    */
   applyBuffered(input: EngineInput): void {
+    if (this.#full) throw this.#full
     try {
       switch (input.type) {
         case 'alert': arrive(this.#s, input.event); break
         case 'command': applyCommand(this.#s, input.command); break
         case 'tick': tick(this.#s, parseTime(input.at)); break
       }
+    } catch (err) {
+      // Every input after it would meet the same limit: no poison, and this engine takes no more.
+      if (isCapacityError(err)) throw (this.#full = new EngineCapacityError(err))
+      throw err
     } finally {
       // An input that throws (poison) keeps what it changed up to the throw: that is a version of its own,
       // so a later input's version never holds it, whichever batch either falls in.

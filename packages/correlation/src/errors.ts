@@ -30,3 +30,28 @@ export class EventTimeError extends Error {
     this.name = 'EventTimeError'
   }
 }
+
+/**
+ * The engine's state outgrew what one process can hold (a Map or Set at V8's 2^24 entries, an allocation
+ * refused). Not the input's fault: every later input would fail the same way, so it is no poison to
+ * dead-letter. Never retriable either (a replay rebuilds the same state); the state is half-changed, so
+ * the engine must not be used again. The remedy is an operator's: a shorter retention, more partitions.
+ */
+export class EngineCapacityError extends Error {
+  readonly code = 'ENGINE_CAPACITY'
+  readonly retriable = false
+  override readonly name = 'EngineCapacityError'
+
+  constructor(cause: Error) {
+    super(`the engine's state is at a limit of the runtime (${cause.message}): shorten OPSREVIEW_CORRELATOR_RETENTION or spread the input over more partitions`, { cause })
+  }
+}
+
+// V8's RangeErrors for a collection or allocation at its limit. "Invalid array/string length" comes from a
+// length past 2^32 - 1 or ~2^29 characters, which no input record (at most a few MiB) reaches on its own.
+const CAPACITY_MESSAGES = /^(Map maximum size exceeded|Set maximum size exceeded|Array buffer allocation failed|Invalid array length|Invalid string length|Invalid typed array length)/
+
+/** Whether an error is the runtime refusing the engine more room (`EngineCapacityError`'s cause). */
+export function isCapacityError(err: unknown): err is RangeError {
+  return err instanceof RangeError && CAPACITY_MESSAGES.test(err.message)
+}
