@@ -4,7 +4,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
-import { rebuildFromKafka } from './rebuild.ts'
+import { rebuildFromKafka, replay } from './rebuild.ts'
 import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
 
 const alert = (n: number, receivedAt: string) => ({
@@ -124,5 +124,27 @@ describe('rebuilding the index from Kafka', () => {
     expect(Object.keys(aliases).filter((index) => !result.fresh.includes(index))).toEqual([])
     expect(result.fresh).toEqual(expect.arrayContaining([n.alerts.monthIndex('2026.10', result.generation), n.alerts.monthIndex('2026.11', result.generation), `${run}-incidents-${result.generation}`]))
     for (const index of result.replaced) expect(await es.indices.exists({ index })).toBe(false)
+  })
+
+  it('ends a replay whose partitions lost the rest of their range to retention after it was read, rather than wait for ever', { timeout: 60_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('rebuild-gone')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, [topics.alerts], 1)
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await producer.send({ topic: topics.alerts, acks: -1, messages: [1, 2, 3].map((n) => ({ partition: 0, key: String(n), value: JSON.stringify(alert(n, '2026-11-30T00:00:00.000Z')) })) })
+    // The range as the rebuild read it; then retention takes every record of it before the replay fetches one.
+    const to = new Map([[`${topics.alerts}/0`, { low: 0n, high: 3n }]])
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '3' }] }).then(() => true), { what: 'the records deleted' })
+    const { logger, lines } = captureLogs()
+    const es = esClient()
+    cleanupIndices(run)
+    await replay({ kafka, es, prefix: run, topics, logger }, {
+      topics: [topics.alerts], documentFor: liveWrites(es, run, topics).documentFor, to, groupId: `${run}-replay`, requireAlias: false, logStartCheckMs: 200,
+    })
+    expect(lines.filter((l) => l.msg === "rebuild: the rest of a partition's range went to retention meanwhile")).toMatchObject([{ partition: `${topics.alerts}/0`, logStart: '3', rangeEnd: '3' }])
   })
 })

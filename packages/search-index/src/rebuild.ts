@@ -22,6 +22,8 @@ export interface RebuildResult {
   fresh: string[]
   /** The indices they pointed to before, deleted. */
   replaced: string[]
+  /** Those of `replaced` whose deletion failed (logged): left for a person to delete. */
+  notDeleted: string[]
   /** Alert documents older than the oldest retained alert record, copied from the old indices. */
   carriedOver: number
   /** That bound, when the alert topic has lost records to retention. */
@@ -55,6 +57,45 @@ interface Replay {
   forget?: (index: string) => void
   /** The timestamp of the first record read of each partition. */
   onFirstRecord?: (key: string, timestampMs: number) => void
+  /** How often the partitions still pending are asked whether retention removed what is left of their range. */
+  logStartCheckMs?: number
+}
+
+/**
+ * Waits for `finished`, meanwhile asking every `everyMs` whether retention (or a record deletion) removed
+ * the rest of a pending partition's range: records gone are never fetched, and a partition whose last
+ * records went between reading its range and replaying it would be waited for for ever. Such a partition
+ * is done once its log starts at or past the end of its range.
+ */
+async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Set<string>, end: (key: string) => bigint, done: () => void, everyMs: number): Promise<void> {
+  const admin = o.kafka.admin()
+  await admin.connect()
+  let over = false
+  void finished.then(() => { over = true })
+  try {
+    while (!over) {
+      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, everyMs).unref())])
+      if (over) return
+      const topics = new Set([...pending].map((key) => key.slice(0, key.lastIndexOf('/'))))
+      try {
+        for (const topic of topics) {
+          for (const p of await admin.fetchTopicOffsets(topic)) {
+            const key = partitionKey(topic, p.partition)
+            if (pending.has(key) && BigInt(p.low) >= end(key)) {
+              pending.delete(key)
+              o.logger.info({ partition: key, logStart: p.low, rangeEnd: String(end(key)) }, 'rebuild: the rest of a partition\'s range went to retention meanwhile')
+            }
+          }
+        }
+      } catch (err) {
+        // The consumer meets the same outage and waits it out; so does this check, asking again next time.
+        o.logger.warn({ err }, 'rebuild: could not ask Kafka where the pending partitions start')
+      }
+      if (pending.size === 0) done()
+    }
+  } finally {
+    await admin.disconnect()
+  }
 }
 
 /**
@@ -84,7 +125,7 @@ export function rebuildLetters(logger: Logger): { deadLetter: DeadLetter; unwrit
  * throwaway consumer group, and resolves when every record in range is durable in Elasticsearch. Throws
  * when a document could not be written for a passing reason (rebuildLetters).
  */
-async function replay(o: RebuildOptions, r: Replay): Promise<void> {
+export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   const end = (key: string) => r.to.get(key)?.high ?? 0n
   const start = (key: string) => r.from?.get(key) ?? r.to.get(key)?.low ?? 0n
   const pending = new Set([...r.to.keys()].filter((key) => end(key) > start(key)))
@@ -125,7 +166,7 @@ async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       const slash = key.lastIndexOf('/')
       consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: String(start(key)) })
     }
-    await finished
+    await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000)
     await pipeline.drain()
     const unwritten = letters.unwritten()
     if (unwritten.length > 0) {
@@ -286,11 +327,19 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       groupId: `${o.prefix}-rebuild-${generation}-2`,
       ...live.pipeline,
     })
-    for (const index of replaced) await o.es.indices.delete({ index }).catch(() => undefined)
+    const kept: string[] = []
+    for (const index of replaced) {
+      await o.es.indices.delete({ index }).catch((err: unknown) => {
+        // The aliases moved already: the index only takes disk now, and nothing reads it.
+        o.logger.warn({ err, index }, 'rebuild: a replaced index could not be deleted: delete it by hand')
+        kept.push(index)
+      })
+    }
     return {
       generation,
       fresh: [fresh.incidents, fresh.problems, ...[...freshMonths].map((m) => n.alerts.monthIndex(m, generation))].sort(),
       replaced: [...replaced].sort(),
+      notDeleted: kept.sort(),
       carriedOver,
       oldestRetained: bound === undefined ? null : new Date(bound).toISOString(),
     }
