@@ -10,7 +10,7 @@ import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { fittedDocument } from './fitted-document.ts'
 import { classifyFailure, EngineRejectedError, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
-import type { KafkaStateStore, StoredState } from './state-store.ts'
+import { partitionKeyOf, type KafkaStateStore, type StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
 export interface PartitionRunnerOptions {
@@ -406,7 +406,9 @@ export class PartitionRunner {
   async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<SavedSnapshots> {
     let failed: { err: unknown } | undefined
     const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
-    const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger })
+    const assigned = this.#assigned?.has(partition) ? this.#assigned : undefined
+    const partitionKeys = assigned && new Set([...assigned].map((p) => partitionKeyOf(topic, p)))
+    const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger, ...(partitionKeys ? { partitionKeys } : {}) })
     const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined }
     this.#saved = saved
     if (failed) throw failed.err

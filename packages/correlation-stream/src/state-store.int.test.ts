@@ -253,6 +253,20 @@ describe('KafkaStateStore on the real Kafka', () => {
     expect(loaded.get('in/0')!.decode()).toMatchObject({ version: 5 })
   })
 
+  it('keeps only the snapshots of the partitions it is asked for, dropping the others\' records as they arrive', async () => {
+    const { store } = await setup()
+    const before = await heldBytes()
+    const writer = store()
+    const mine = await writer.save({ inputTopic: 'in', partition: 0, offset: '10', snapshot: noise(1024) })
+    await writer.save({ inputTopic: 'in', partition: 1, offset: '20', snapshot: noise(3 * 1024) })
+    await writer.save({ inputTopic: 'in', partition: 2, offset: '30', snapshot: noise(3 * 1024) })
+
+    const loaded = await store().loadAll({ partitionKeys: new Set(['in/0']) })
+    expect([...loaded.keys()]).toEqual(['in/0'])
+    await heldBelow(before + 1.5 * mine.bytes)
+    expect(loaded.get('in/0')!.decode()).toMatchObject({ version: 5 })
+  })
+
   /** A snapshot as one record, as engines before chunks wrote it. */
   const old = { version: 2, watermark: 0 } as unknown as EngineSnapshot
   const oneRecord = { key: 'in/1', value: JSON.stringify({ inputTopic: 'in', partition: 1, offset: '5', snapshot: old }) }

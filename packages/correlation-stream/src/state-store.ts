@@ -68,6 +68,10 @@ export function manifestRecord(where: Omit<SavedState, 'snapshot'>, seq: string,
 }
 /** Topic names hold no `/`: a manifest's key has two parts, a chunk's four. */
 const isChunkKey = (key: string) => key.split('/').length === 4
+/** The partition (`partitionKeyOf`) a record of the state topic belongs to: a chunk's owner, else the record's own key. */
+const ownerOf = (key: string) => (isChunkKey(key) ? chunkOwner(key).partitionKey : key)
+/** The value `#readAll` keeps for a record of a partition the read does not want. */
+const UNWANTED = Buffer.alloc(0)
 /** The partition key and seq of a chunk's key. */
 function chunkOwner(key: string): { partitionKey: string; seq: string } {
   const [topic, partition, seq] = key.split('/')
@@ -94,6 +98,12 @@ export interface LoadOptions {
   onProgress?: () => Promise<void>
   /** Where a manifest left out (chunks missing or not matching) is reported: its partition replays from the start. */
   logger?: Logger
+  /**
+   * Only the snapshots of these partitions (`partitionKeyOf`) are wanted: the records of the others are
+   * dropped as they arrive, not held until the whole topic is read (an instance of a group holds its
+   * share of the state, not all of it). Default: every partition.
+   */
+  partitionKeys?: ReadonlySet<string>
 }
 
 export interface SaveOptions {
@@ -214,13 +224,13 @@ export class KafkaStateStore {
    * a long read that keeps receiving is never cut short. A manifest whose chunks are not all there, or do
    * not match its checksum, is left out and logged: that partition replays its input from the start.
    */
-  async loadAll({ idleTimeoutMs = 60_000, onProgress, logger }: LoadOptions = {}): Promise<Map<string, StoredState>> {
+  async loadAll({ idleTimeoutMs = 60_000, onProgress, logger, partitionKeys }: LoadOptions = {}): Promise<Map<string, StoredState>> {
     const read = ++this.#reads
-    const records = await this.#readAll(idleTimeoutMs, onProgress)
+    const records = await this.#readAll(idleTimeoutMs, onProgress, partitionKeys)
     const latest = new Map<string, StoredState>()
     const manifests = new Map<string, Manifest>()
     for (const [key, value] of records) {
-      if (isChunkKey(key)) continue
+      if (isChunkKey(key) || value === UNWANTED) continue
       let parsed: unknown
       try { parsed = JSON.parse(value.toString()) } catch { continue }
       if (isManifest(parsed)) manifests.set(key, parsed)
@@ -251,10 +261,7 @@ export class KafkaStateStore {
         }, 'snapshot incomplete: replaying the partition from the start of its input')
         continue
       }
-      // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, replaced and
-      // orphaned chunks included), and one view kept would keep all of it.
-      const held = chunks.map((c) => Buffer.from(c))
-      latest.set(key, storedState(m, () => decodeSteps(held) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
+      latest.set(key, storedState(m, () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
     }
     this.#forgetObsolete(records, read)
     return latest
@@ -279,8 +286,11 @@ export class KafkaStateStore {
     this.#obsolete.set(partitionKey, o)
   }
 
-  /** The latest value of every key on the topic (tombstoned keys left out). */
-  async #readAll(idleTimeoutMs: number, onProgress: (() => Promise<void>) | undefined): Promise<Map<string, Buffer>> {
+  /**
+   * The latest value of every key on the topic (tombstoned keys left out); `UNWANTED` for a key of a
+   * partition not in `wanted` (its key still counts for `#forgetObsolete`).
+   */
+  async #readAll(idleTimeoutMs: number, onProgress: (() => Promise<void>) | undefined, wanted: ReadonlySet<string> | undefined): Promise<Map<string, Buffer>> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
@@ -308,8 +318,12 @@ export class KafkaStateStore {
             if (settled) return
             clearTimeout(timer)
             timer = setTimeout(idle, idleTimeoutMs)
-            if (message.key && message.value) records.set(message.key.toString(), message.value)
-            else if (message.key) records.delete(message.key.toString())
+            if (message.key && message.value) {
+              const key = message.key.toString()
+              // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, other
+              // partitions', replaced and orphaned chunks included), and one view kept would keep all of it.
+              records.set(key, !wanted || wanted.has(ownerOf(key)) ? Buffer.from(message.value) : UNWANTED)
+            } else if (message.key) records.delete(message.key.toString())
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
             if (remaining.size === 0) { done(); return }
