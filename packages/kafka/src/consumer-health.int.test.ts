@@ -91,3 +91,31 @@ it('on the real broker: a consumer that crashes and restarts faster than the sta
   expect(crashes).toBeGreaterThan(1)
   expect(stalled.partitions).toEqual([expect.objectContaining({ partition: 0, lag: 1, stalled: true })])
 })
+
+it('on the real broker: sees the lag of a topic deleted and created again, not the old log\'s position', async () => {
+  const kafka = kafkaClient()
+  const admin = await connectedAdmin(kafka)
+  const topic = uniqueName('health-recreated')
+  const group = uniqueName('health-group')
+  await createTopics(admin, [topic], 1)
+  const producer = kafka.producer()
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  await producer.send({ topic, acks: -1, messages: [1, 2, 3].map((i) => ({ value: `old${i}` })) })
+  // The group read the old log to its end (no member runs: its offsets are set as a member commits them).
+  await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }] })
+  const consumer = kafka.consumer({ groupId: group })
+  const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger: captureLogs().logger, stallAfterMs: 60_000, intervalMs: 100 })
+  onTestFinished(() => monitor.stop())
+  monitor.health.assigned({ [topic]: [0] })
+  monitor.start()
+  await waitFor(() => { const p = monitor.snapshot().partitions[0]; return p?.end === '3' && p.position === '3' && p.lag === 0 ? p : undefined }, { what: 'the old log read to its end' })
+
+  await admin.deleteTopics({ topics: [topic] })
+  // Deleting finishes in the background; the admin's metadata refresh meanwhile can fail the creation.
+  await waitFor(async () => ((await admin.listTopics()).includes(topic) ? undefined : true), { what: 'the topic deleted' })
+  await waitFor(() => createTopics(admin, [topic], 1).then(() => true), { what: 'the topic created again' })
+  await waitFor(() => producer.send({ topic, acks: -1, messages: [{ value: 'new1' }, { value: 'new2' }] }).then(() => true), { what: 'the new log written' })
+  const p = await waitFor(() => { const q = monitor.snapshot().partitions[0]; return q?.end === '2' ? q : undefined }, { what: 'the new log\'s end' })
+  expect(p).toMatchObject({ position: null, lag: 2 })
+})

@@ -109,6 +109,26 @@ describe('ConsumerHealth', () => {
     expect(health.snapshot().partitions.map((p) => p.partition)).toEqual([1])
   })
 
+  it('starts over when the listed end goes below the last one (the topic deleted and created again), leaving the old log\'s commits out', () => {
+    const { health, advance } = tracker({ stallAfterMs: 60_000 })
+    health.assigned({ t: [0] })
+    health.endOffsets('t', [{ partition: 0, high: '5000', low: '0' }])
+    health.committed('t', [{ partition: 0, offset: '5000' }])
+    expect(only(health).lag).toBe(0)
+    // The new log fills while the consumer is stuck: the group still holds the old log's commit.
+    health.endOffsets('t', [{ partition: 0, high: '40', low: '0' }])
+    health.committed('t', [{ partition: 0, offset: '5000' }])
+    expect(only(health)).toMatchObject({ position: null, end: '40', lag: 40 })
+    advance(61_000)
+    health.endOffsets('t', [{ partition: 0, high: '40', low: '0' }])
+    expect(only(health).stalled).toBe(true)
+    health.committed('t', [{ partition: 0, offset: '40' }])
+    expect(only(health)).toMatchObject({ position: '40', lag: 0, stalled: false })
+    // A batch's high watermark lower than the last (a new leader's, briefly behind) is no new log.
+    health.endOffsets('t', [{ partition: 0, high: '30' }])
+    expect(only(health).position).toBe('40')
+  })
+
   it('keeps lag equal to end minus the furthest position for any sequence of reports (property)', () => {
     const event = fc.oneof(
       fc.record({ kind: fc.constant('end' as const), value: fc.integer({ min: 0, max: 1000 }) }),
@@ -121,15 +141,23 @@ describe('ConsumerHealth', () => {
       health.assigned({ t: [0] })
       let end = 0
       let position = 0
+      // The end last listed: one lower is a new log (the topic created again), where everything starts over,
+      // and a commit past it is the old log's.
+      let listed: number | undefined
       // Each end that moved past the ones before it, with when: nothing is fetched here, so the oldest
       // unprocessed record (at `position`) dates from the first end seen past it.
-      const ends: { end: number; at: number }[] = []
+      let ends: { end: number; at: number }[] = []
       for (const e of events) {
         if (e.kind === 'end') {
+          if (listed !== undefined && e.value < listed) { end = 0; position = 0; ends = [] }
+          listed = e.value
           if (ends.length === 0 || e.value > ends.at(-1)!.end) ends.push({ end: e.value, at: now() })
           end = Math.max(end, e.value); health.endOffsets('t', [{ partition: 0, high: String(e.value), low: '0' }])
         } else if (e.kind === 'processed') { position = Math.max(position, e.value); health.processed('t', 0, String(e.value)) }
-        else if (e.kind === 'committed') { if (e.value >= 0) position = Math.max(position, e.value); health.committed('t', [{ partition: 0, offset: String(e.value) }]) }
+        else if (e.kind === 'committed') {
+          if (e.value >= 0 && (listed === undefined || e.value <= listed)) position = Math.max(position, e.value)
+          health.committed('t', [{ partition: 0, offset: String(e.value) }])
+        }
         else advance(e.value)
         const p = only(health)
         expect(p.lag).toBe(Math.max(0, end - position))

@@ -72,6 +72,8 @@ interface PartitionState {
   /** Set from `processed` and the group's committed offsets; null until either is known. */
   position: bigint | null
   low: bigint | null
+  /** The end the broker last listed (admin `fetchTopicOffsets`): never lower on the same log (KIP-207). */
+  listedEnd: bigint | null
   /** End offsets in the order they were seen, each with when: the first one past the position says since when work waits. */
   ends: EndSeen[]
   /** Ranges handed to the consumer and not yet behind the position. */
@@ -110,7 +112,7 @@ export class ConsumerHealth {
       for (const partition of partitions) {
         const key = keyOf(topic, partition)
         keep.add(key)
-        if (!this.#partitions.has(key)) this.#partitions.set(key, { topic, partition, position: null, low: null, ends: [], fetched: [], lastProgressAt: now })
+        if (!this.#partitions.has(key)) this.#partitions.set(key, { topic, partition, position: null, low: null, listedEnd: null, ends: [], fetched: [], lastProgressAt: now })
       }
     }
     for (const key of [...this.#partitions.keys()]) if (!keep.has(key)) this.#partitions.delete(key)
@@ -129,8 +131,14 @@ export class ConsumerHealth {
     for (const o of offsets) {
       const s = this.#partitions.get(keyOf(topic, o.partition))
       if (!s) continue
-      if (o.low !== undefined) s.low = BigInt(o.low)
       const end = BigInt(o.high)
+      if (o.low !== undefined) {
+        // A listed end below the last one: the topic was deleted and created again (or truncated). What was
+        // durable belongs to the old log; left, it hid the new log's lag until the new log passed it.
+        if (s.listedEnd !== null && end < s.listedEnd) this.#newLog(s)
+        s.listedEnd = end
+        s.low = BigInt(o.low)
+      }
       if (s.position === null && !this.#fromBeginning) s.position = end
       const last = s.ends.at(-1)
       if (last && end <= last.end) continue
@@ -141,9 +149,25 @@ export class ConsumerHealth {
     }
   }
 
-  /** The group's committed offsets (admin `fetchOffsets`); -1 means none. They only ever move the position forward. */
+  /**
+   * The group's committed offsets (admin `fetchOffsets`); -1 means none. They only ever move the position
+   * forward; one past the end last listed is the old log's (the group commits on a new log only once its
+   * consumer reads it), and is left out.
+   */
   committed(topic: string, offsets: readonly { partition: number; offset: string }[]): void {
-    for (const o of offsets) if (BigInt(o.offset) >= 0n) this.processed(topic, o.partition, o.offset)
+    for (const o of offsets) {
+      const offset = BigInt(o.offset)
+      const listed = this.#partitions.get(keyOf(topic, o.partition))?.listedEnd ?? null
+      if (offset >= 0n && (listed === null || offset <= listed)) this.processed(topic, o.partition, o.offset)
+    }
+  }
+
+  /** Starts a partition over on a new log: no position, nothing fetched or seen of it yet. */
+  #newLog(s: PartitionState): void {
+    s.position = null
+    s.ends = []
+    s.fetched = []
+    s.lastProgressAt = this.#now()
   }
 
   /** The consumer took these records (one call per batch or slice is enough). */
@@ -316,9 +340,10 @@ export class ConsumerHealthMonitor {
     const topics = this.#o.topics.filter((t) => this.health.assignment[t] !== undefined)
     if (topics.length === 0) return
     try {
+      // Ends first: a commit is judged against an end listed before it, not one a poll older.
+      for (const topic of topics) this.health.endOffsets(topic, await this.#o.admin.fetchTopicOffsets(topic))
       const committed = await this.#o.admin.fetchOffsets({ groupId: this.#o.group, topics })
       for (const t of committed) this.health.committed(t.topic, t.partitions)
-      for (const topic of topics) this.health.endOffsets(topic, await this.#o.admin.fetchTopicOffsets(topic))
       this.#failures = 0
       this.#logTransition()
     } catch (err) {
