@@ -261,6 +261,25 @@ describe('PartitionRunner reading snapshots', () => {
     await runner.handler(batchOf(1))
     expect(reads).toBe(2)
   })
+
+  it('asks only for the partitions assigned, and reads afresh for one assigned while it read', async () => {
+    const asked: (string[] | undefined)[] = []
+    const onTopic = new Map([['in/0', stored(0, '-1')], ['in/1', stored(1, '-1')]])
+    const store = {
+      loadAll: async (opts?: { partitionKeys?: ReadonlySet<string> }) => {
+        asked.push(opts?.partitionKeys && [...opts.partitionKeys])
+        // A rebalance during the (long) first read gives this member partition 1 as well.
+        if (asked.length === 1) runner.onAssignment([0, 1])
+        return new Map([...onTopic].filter(([key]) => !opts?.partitionKeys || opts.partitionKeys.has(key)))
+      },
+      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+    } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0])
+    await runner.handler(batchOf(0))
+    await runner.handler(batchOf(1))
+    expect(asked).toEqual([['in/0'], ['in/0', 'in/1']])
+  })
 })
 
 describe('PartitionRunner sending outputs', () => {
@@ -530,5 +549,28 @@ describe('PartitionRunner sending a batch', () => {
     await expect(runner.handler(batch())).rejects.toMatchObject({ code: 'ENGINE_CAPACITY', retriable: false })
     expect({ sent, resolved, deadLetters }).toEqual({ sent: [], resolved: [], deadLetters: [] })
     expect(classifyFailure(new EngineCapacityError(new RangeError('Map maximum size exceeded'))).retriable).toBe(false)
+  })
+
+  it('drops the engine when the limit meets the first input of a batch: it is half-changed all the same', async () => {
+    let reads = 0
+    const store = { loadAll: async () => { reads++; return new Map() }, save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => [] },
+      store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    })
+    const batch = (values: string[], from: number) => ({
+      batch: { topic: 'in', partition: 0, messages: values.map((v, i) => ({ offset: String(from + i), value: Buffer.from(v) })) },
+      resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    }) as unknown as EachBatchPayload
+    await runner.handler(batch([alert('HighLatency', 1)], 0))
+    expect({ partitions: runner.partitions, reads }).toEqual({ partitions: [0], reads: 1 })
+    const set = Map.prototype.set
+    const spy = vi.spyOn(Map.prototype, 'set').mockImplementation(function (this: Map<unknown, unknown>, key: unknown, value: unknown) {
+      if (key === 'alertmanager:Full') throw new RangeError('Map maximum size exceeded')
+      return set.call(this, key, value)
+    })
+    onTestFinished(() => spy.mockRestore())
+    await expect(runner.handler(batch([alert('Full', 2), alert('ErrorRate', 3)], 1))).rejects.toThrow(EngineCapacityError)
+    expect(runner.partitions).toEqual([])
   })
 })

@@ -361,7 +361,8 @@ export class PartitionRunner {
         await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
       }
     } catch (err) {
-      if (inputs > 0) this.#drop(partition, pe, log, 'outputs not acknowledged')
+      // An engine at a limit threw half-way through its first input as well: it is changed, if nothing was applied.
+      if (inputs > 0 || err instanceof EngineCapacityError) this.#drop(partition, pe, log, err instanceof EngineCapacityError ? 'engine at a limit of the runtime' : 'outputs not acknowledged')
       throw err
     }
 
@@ -406,10 +407,11 @@ export class PartitionRunner {
   async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<SavedSnapshots> {
     let failed: { err: unknown } | undefined
     const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
-    const assigned = this.#assigned?.has(partition) ? this.#assigned : undefined
+    const assigned = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
     const partitionKeys = assigned && new Set([...assigned].map((p) => partitionKeyOf(topic, p)))
     const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger, ...(partitionKeys ? { partitionKeys } : {}) })
-    const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined }
+    // The partitions read for, not those assigned by now: one assigned during the read has no snapshot in it.
+    const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: assigned }
     this.#saved = saved
     if (failed) throw failed.err
     return saved

@@ -253,7 +253,7 @@ describe('KafkaStateStore on the real Kafka', () => {
     expect(loaded.get('in/0')!.decode()).toMatchObject({ version: 5 })
   })
 
-  it('keeps only the snapshots of the partitions it is asked for, dropping the others\' records as they arrive', async () => {
+  it('keeps only the snapshots of the partitions it is asked for, and holds none of the others\' records once read', async () => {
     const { store } = await setup()
     const before = await heldBytes()
     const writer = store()
