@@ -142,9 +142,13 @@ describe('rebuilding the index from Kafka', () => {
     const { logger, lines } = captureLogs()
     const es = esClient()
     cleanupIndices(run)
+    const gone: string[] = []
     await replay({ kafka, es, prefix: run, topics, logger }, {
       topics: [topics.alerts], documentFor: liveWrites(es, run, topics).documentFor, to, groupId: `${run}-replay`, requireAlias: false, logStartCheckMs: 200,
+      onGone: (key) => gone.push(key),
     })
+    // The rebuild then carries over every alert document older than its start: none of that partition's was replayed.
+    expect(gone).toEqual([`${topics.alerts}/0`])
     expect(lines.filter((l) => l.msg === "rebuild: the rest of a partition's range went to retention meanwhile")).toMatchObject([{ partition: `${topics.alerts}/0`, logStart: '3', rangeEnd: '3' }])
   })
 })

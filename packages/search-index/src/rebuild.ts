@@ -55,8 +55,10 @@ interface Replay {
   requireAlias: boolean
   prepare?: (indices: ReadonlySet<string>) => Promise<void>
   forget?: (index: string) => void
-  /** The timestamp of the first record read of each partition. */
-  onFirstRecord?: (key: string, timestampMs: number) => void
+  /** The first record read of each partition. */
+  onFirstRecord?: (key: string, read: FirstRead) => void
+  /** A partition done without its last records: retention removed them before they were fetched (`untilDone`). */
+  onGone?: (key: string) => void
   /** How often the partitions still pending are asked whether retention removed what is left of their range. */
   logStartCheckMs?: number
 }
@@ -67,9 +69,9 @@ interface Replay {
  * records went between reading its range and replaying it would be waited for for ever. Such a partition
  * is done once its log starts at or past the end of its range.
  */
-async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Set<string>, end: (key: string) => bigint, done: () => void, everyMs: number): Promise<void> {
+async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Set<string>, end: (key: string) => bigint, done: () => void, everyMs: number, onGone?: (key: string) => void): Promise<void> {
   const admin = o.kafka.admin()
-  await admin.connect()
+  let connected = false
   let over = false
   void finished.then(() => { over = true })
   try {
@@ -78,11 +80,13 @@ async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Se
       if (over) return
       const topics = new Set([...pending].map((key) => key.slice(0, key.lastIndexOf('/'))))
       try {
+        if (!connected) { await admin.connect(); connected = true }
         for (const topic of topics) {
           for (const p of await admin.fetchTopicOffsets(topic)) {
             const key = partitionKey(topic, p.partition)
             if (pending.has(key) && BigInt(p.low) >= end(key)) {
               pending.delete(key)
+              onGone?.(key)
               o.logger.info({ partition: key, logStart: p.low, rangeEnd: String(end(key)) }, 'rebuild: the rest of a partition\'s range went to retention meanwhile')
             }
           }
@@ -94,7 +98,7 @@ async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Se
       if (pending.size === 0) done()
     }
   } finally {
-    await admin.disconnect()
+    if (connected) await admin.disconnect()
   }
 }
 
@@ -148,7 +152,7 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const key = partitionKey(batch.topic, batch.partition)
         const first = batch.messages[0]
-        if (first && !seen.has(key)) { seen.add(key); r.onFirstRecord?.(key, Number(first.timestamp)) }
+        if (first && !seen.has(key)) { seen.add(key); r.onFirstRecord?.(key, { offset: BigInt(first.offset), timestampMs: Number(first.timestamp) }) }
         const within = batch.messages.filter((m) => BigInt(m.offset) >= start(key) && BigInt(m.offset) < end(key))
         const last = within.at(-1)
         if (last) {
@@ -166,7 +170,7 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       const slash = key.lastIndexOf('/')
       consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: String(start(key)) })
     }
-    await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000)
+    await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000, r.onGone)
     await pipeline.drain()
     const unwritten = letters.unwritten()
     if (unwritten.length > 0) {
@@ -184,17 +188,23 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   }
 }
 
+/** The first record the replay read of a partition, or `gone`: retention removed the rest of its range before it was fetched. */
+export type FirstRead = { offset: bigint; timestampMs: number } | 'gone'
+
 /**
- * The bound below which the alert log cannot vouch for a document: the latest of the first retained
- * record's timestamps among the partitions that have lost records to retention (for a partition that
- * has lost them all, the rebuild's start). Every record received after it is still in the log, because
- * retention deletes a partition from its oldest end. Undefined when no partition has lost any.
+ * The bound below which the alert log cannot vouch for a document: the latest of the first replayed
+ * record's timestamps among the partitions that have lost records to retention, before the rebuild (its
+ * log starts past 0) or during the replay (its first record read lies past that start); for a partition
+ * that has lost them all, or whose rest went before it was read (`gone`), the rebuild's start. Every
+ * record received after it was replayed, because retention deletes a partition from its oldest end.
+ * Undefined when no partition has lost any.
  */
-export function oldestRetained(alertRanges: Ranges, firstTimestamp: ReadonlyMap<string, number>, startedAt: number): number | undefined {
+export function oldestRetained(alertRanges: Ranges, firstRead: ReadonlyMap<string, FirstRead>, startedAt: number): number | undefined {
   let bound: number | undefined
-  for (const [key, { low, high }] of alertRanges) {
-    if (low === 0n) continue
-    const t = high > low ? (firstTimestamp.get(key) ?? startedAt) : startedAt
+  for (const [key, { low }] of alertRanges) {
+    const read = firstRead.get(key)
+    if (low === 0n && read !== 'gone' && (read === undefined || read.offset === 0n)) continue
+    const t = read === undefined || read === 'gone' ? startedAt : read.timestampMs
     bound = Math.max(bound ?? t, t)
   }
   return bound
@@ -250,7 +260,7 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
   try {
     const first = await ranges(admin, Object.values(o.topics))
     o.logger.info({ generation }, 'rebuild: replaying the topics into fresh indices')
-    const firstTimestamp = new Map<string, number>()
+    const firstRead = new Map<string, FirstRead>()
     const freshDocuments = new Map([
       [o.topics.alerts, alertDocument((at) => n.alerts.monthIndex(n.alerts.month(at), generation))],
       [o.topics.incidents, incidentDocument(fresh.incidents)],
@@ -263,14 +273,15 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       groupId: `${o.prefix}-rebuild-${generation}-1`,
       requireAlias: false,
       prepare: async (indices) => { for (const index of indices) { const month = n.alerts.monthOf(index); if (month !== undefined) await freshMonth(month) } },
-      onFirstRecord: (key, ts) => firstTimestamp.set(key, ts),
+      onFirstRecord: (key, read) => firstRead.set(key, read),
+      onGone: (key) => firstRead.set(key, 'gone'),
     })
 
     const before = await aliasesByIndex(o.es, o.prefix)
     const isFresh = (index: string) => index === fresh.incidents || index === fresh.problems || (n.alerts.monthOf(index) !== undefined && index.endsWith(`-${generation}`))
     const oldAlertIndices = [...before].filter(([index, aliases]) => !isFresh(index) && aliases.includes(n.alerts.alias)).map(([index]) => index)
     const alertRanges = new Map([...first].filter(([key]) => key.startsWith(`${o.topics.alerts}/`)))
-    const bound = oldestRetained(alertRanges, firstTimestamp, startedAt)
+    const bound = oldestRetained(alertRanges, firstRead, startedAt)
     let carriedOver = 0
     if (bound !== undefined) {
       for (const index of oldAlertIndices) {
