@@ -7,7 +7,7 @@ import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
-import { buildReview, type ReviewIndices } from './report.ts'
+import { buildReview, newIncidentsQuery, type LateIncidents, type ReviewIndices } from './report.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
 import { addDays, instantOf, localDate, localTime } from './zone.ts'
@@ -95,18 +95,35 @@ export function digestReviewWindow(zone: string, nowMs: number, window: DigestWi
   return { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), timeZone: zone, now: new Date(nowMs).toISOString() }
 }
 
+/** A digest as rendered: its Markdown, and the ids of every incident it lists as new, for the ledger. */
+export interface RenderedDigest {
+  markdown: string
+  newIncidentIds: string[]
+}
+
+/** The most new incident ids a digest records: a day of more repeats the rest in the next one's late list. */
+export const MAX_RECORDED_NEW = 10_000
+
 /**
  * The digest's Markdown: the review of its window in the review's zone and default scope, exactly as
- * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`.
+ * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`, but for the new incidents `late` adds (those
+ * no earlier digest listed).
  */
-export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow): Promise<string> {
+export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow, late?: LateIncidents): Promise<RenderedDigest> {
   const w = digestReviewWindow(o.zone, nowMs, window)
   const s = parseScope({}, o.scope)
   /* c8 ignore next */
   if (!s.ok) throw new Error('the default scope is always valid')
-  const review = await buildReview(es, indices, w, { scope: scopeFilter(s.value, o.scope.teams), ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
-  return `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`
+  const scope = scopeFilter(s.value, o.scope.teams)
+  const [review, listed] = await Promise.all([
+    buildReview(es, indices, w, { scope, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}), ...(late ? { lateSince: late } : {}) }),
+    // Every new one, not only the LIST_LIMIT shown: the next digest leaves these out of its late ones.
+    es.search({ index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, { scope, ...(late ? { lateSince: late } : {}) }) }),
+  ])
+  return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, newIncidentIds: listed.hits.hits.map((h) => h._id!) }
 }
+
+const isoWindow = (w: DigestWindow) => ({ from: new Date(w.fromMs).toISOString(), to: new Date(w.toMs).toISOString() })
 
 /** How a post is retried. */
 export interface RetryPolicy {
@@ -189,8 +206,23 @@ export interface DigestClaim {
  */
 export interface DigestLedger {
   claim(date: string, owner: string, nowMs: number): Promise<{ state: 'claimed'; claim: DigestClaim } | { state: 'held'; until: number } | { state: 'posted' | 'failed' }>
-  finish(claim: DigestClaim, outcome: { state: 'posted' | 'failed'; attempts: number; error?: string }, nowMs: number): Promise<void>
+  finish(claim: DigestClaim, outcome: { state: 'posted' | 'failed'; attempts: number; error?: string; listed?: ListedNew }, nowMs: number): Promise<void>
+  /**
+   * What the digests posted before `date`, over the last `LATE_LOOK_BACK_MS`, listed as new: from the start
+   * of the earliest one's window, the ids. Undefined when none recorded any (the first digest, or only
+   * digests of engines before 2026-12-05).
+   */
+  listedBefore(date: string, nowMs: number): Promise<LateIncidents | undefined>
 }
+
+/** What a posted digest listed as new: its window, and the ids (at most `MAX_RECORDED_NEW`). */
+export interface ListedNew {
+  window: { from: string; to: string }
+  ids: string[]
+}
+
+/** How far back a digest looks for incidents no earlier digest listed. */
+export const LATE_LOOK_BACK_MS = 7 * 24 * 60 * MINUTE
 
 interface LedgerDoc {
   date: string
@@ -200,6 +232,7 @@ interface LedgerDoc {
   finishedAt?: string
   attempts?: number
   error?: string
+  listed?: ListedNew
 }
 
 const statusOf = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode
@@ -241,10 +274,21 @@ export function elasticsearchDigestLedger(es: Client, index: string, leaseMs: nu
     async finish(claim, outcome, nowMs) {
       const doc: LedgerDoc = {
         date: claim.date, state: outcome.state, owner: claim.owner, claimedAt: new Date(nowMs).toISOString(), finishedAt: new Date(nowMs).toISOString(),
-        attempts: outcome.attempts, ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        attempts: outcome.attempts, ...(outcome.error !== undefined ? { error: outcome.error } : {}), ...(outcome.listed ? { listed: outcome.listed } : {}),
       }
       // A conflict means another instance took the claim over after the lease: it now owns the day.
       await es.index({ index, id: claim.date, document: doc, if_seq_no: claim.seqNo, if_primary_term: claim.primaryTerm, refresh: 'wait_for' })
+    },
+    async listedBefore(date, nowMs) {
+      const since = nowMs - LATE_LOOK_BACK_MS
+      const r = await es.search<LedgerDoc>({
+        index, size: 16, _source: ['listed'],
+        query: { bool: { filter: [{ term: { state: 'posted' } }, { range: { finishedAt: { gte: new Date(since).toISOString() } } }], must_not: [{ ids: { values: [date] } }] } },
+      })
+      const listed = r.hits.hits.flatMap((h) => (h._source?.listed ? [h._source.listed] : []))
+      if (listed.length === 0) return undefined
+      const from = Math.max(since, Math.min(...listed.map((l) => Date.parse(l.window.from))))
+      return { from: new Date(from).toISOString(), reported: listed.flatMap((l) => l.ids) }
     },
   }
 }
@@ -264,8 +308,8 @@ export interface DigestSchedulerOptions {
   zone: string
   at: DigestTime
   ledger: DigestLedger
-  /** The review's Markdown of the window (digestWindow) as of `nowMs`. */
-  render: (nowMs: number, window: DigestWindow) => Promise<string>
+  /** The review's Markdown of the window (digestWindow) as of `nowMs`, with the `late` new ones (digestMarkdown). */
+  render: (nowMs: number, window: DigestWindow, late: LateIncidents | undefined) => Promise<RenderedDigest>
   logger: DigestLogger
   clock?: () => number
   policy?: RetryPolicy
@@ -288,7 +332,7 @@ export const defaultDigestGraceMs = 60 * MINUTE
 type UnfinishedDay =
   // A post the chat took whose record the ledger did not (a brief Elasticsearch error): the record is tried
   // again, the post never is.
-  | { kind: 'posted-unrecorded'; date: string; result: PostResult & { ok: true } }
+  | { kind: 'posted-unrecorded'; date: string; result: PostResult & { ok: true }; listed: ListedNew }
   // Claimed by this instance, its review not readable yet (Elasticsearch unavailable): failed, and recorded so,
   // once its grace ends or a newer date comes up while it is still unread.
   | { kind: 'claimed-unreadable'; claim: DigestClaim; error: string }
@@ -363,12 +407,16 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
     }
   }
 
-  /** The day's post; `unreadable` when Elasticsearch cannot give the review now but may soon. */
-  async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<PostResult | { unreadable: string }> {
+  /**
+   * The day's post, and what it listed as new; `unreadable` when Elasticsearch cannot give the review (or the
+   * ledger what earlier digests listed) now but may soon.
+   */
+  async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<{ result: PostResult; listed: ListedNew } | { unreadable: string }> {
     const { date } = due
-    let markdown: string
+    const window = digestWindow(o.zone, o.at, due)
+    let rendered: RenderedDigest
     try {
-      markdown = await o.render(now, digestWindow(o.zone, o.at, due))
+      rendered = await o.render(now, window, await o.ledger.listedBefore(date, now))
     } catch (err) {
       if (isElasticsearchUnavailable(err)) {
         const unreadable = reviewFailureOf(err)
@@ -376,12 +424,13 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         return { unreadable }
       }
       // A review that will not read as it is (a refused query, a bug) will not read in 30 s either.
-      return { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true }
+      return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true }, listed: { window: isoWindow(window), ids: [] } }
     }
-    return postWebhook(o.url, digestBody(markdown), {
+    const result = await postWebhook(o.url, digestBody(rendered.markdown), {
       ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
       onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
     })
+    return { result, listed: { window: isoWindow(window), ids: rendered.newIncidentIds } }
   }
 
   async function run(): Promise<void> {
@@ -411,17 +460,19 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         o.logger.info({ date, state: c.state }, 'digest of this date done already')
         return scheduleNext()
       }
-      const result = unfinished?.kind === 'posted-unrecorded' ? unfinished.result : await renderAndPost({ dueMs, date }, now)
+      const posted = unfinished?.kind === 'posted-unrecorded' ? unfinished : await renderAndPost({ dueMs, date }, now)
       // Nothing was posted: the claim stays this instance's (renewed at the next try, lapsing if it stops) and
       // the day is tried again within the grace; past it, closeEarlierDays fails it.
-      if ('unreadable' in result) {
-        unfinished = { kind: 'claimed-unreadable', claim: c.claim, error: result.unreadable }
+      if ('unreadable' in posted) {
+        unfinished = { kind: 'claimed-unreadable', claim: c.claim, error: posted.unreadable }
         return schedule(clock() + (o.ledgerRetryMs ?? 30 * SECOND))
       }
+      const { result, listed } = posted
       if (unfinished?.kind === 'claimed-unreadable') unfinished = undefined
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
-      if (result.ok) unfinished = { kind: 'posted-unrecorded', date, result }
-      await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
+      if (result.ok) unfinished = { kind: 'posted-unrecorded', date, result, listed }
+      // Only a posted digest's list counts: a failed one's new incidents are the next digest's late ones.
+      await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts, listed } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
       unfinished = undefined
       finished(date, result)
     } catch (err) {

@@ -71,7 +71,9 @@ export function reviewMarkdown(r: Review): string {
   const s = r.newIncidents.bySeverity
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
-  lines.push('## New in the window', '', ...incidentRows(r.newIncidents, when), '')
+  const late = r.newIncidents.late ?? 0
+  const lateNote = late > 0 ? [`${late} of them opened before the window and were in no earlier digest (indexed after it was posted, or its post failed).`, ''] : []
+  lines.push('## New in the window', '', ...lateNote, ...incidentRows(r.newIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',

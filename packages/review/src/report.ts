@@ -50,7 +50,8 @@ export interface ServiceLevel {
 
 export interface Review {
   window: ReviewWindow
-  newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[] }
+  /** `late`: of them, those opened before the window (the digest's `lateSince`; absent without it). */
+  newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[]; late?: number }
   resolvedIncidents: { total: number; items: IncidentSummary[] }
   openIncidents: { total: number; items: IncidentSummary[] }
   problems: { total: number; items: ListedProblem[] }
@@ -109,6 +110,33 @@ export interface ReviewOptions {
   degradedRule?: DegradedRule
   /** Only these environments and services (scope.ts); everything when absent. */
   scope?: ScopeFilter
+  /** The digest's: incidents opened before the window that no earlier digest listed count as new too. */
+  lateSince?: LateIncidents
+}
+
+/**
+ * Incidents opened from `from` until the window, and not in `reported` (the ids earlier digests listed as
+ * new): indexed only after the digest of their own window was posted (one opened seconds before it, behind
+ * Alertmanager's group_wait; a backlog drained late), or of a window whose digest failed.
+ */
+export interface LateIncidents {
+  from: string
+  reported: readonly string[]
+}
+
+/** The new incidents of a review in its scope: opened in the window, and those `lateSince` adds. */
+export function newIncidentsQuery(window: Pick<ReviewWindowAt, 'from' | 'to'>, opts: Pick<ReviewOptions, 'lateSince' | 'scope'>): estypes.QueryDslQueryContainer {
+  const scope = recordScopeClauses(opts.scope)
+  const inWindow: estypes.QueryDslQueryContainer = { range: { openedAt: { gte: window.from, lt: window.to } } }
+  const lateSince = opts.lateSince
+  if (!lateSince || Date.parse(lateSince.from) >= Date.parse(window.from)) return { bool: { filter: [inWindow, ...scope] } }
+  const late: estypes.QueryDslQueryContainer = {
+    bool: {
+      filter: [{ range: { openedAt: { gte: lateSince.from, lt: window.from } } }],
+      ...(lateSince.reported.length > 0 ? { must_not: [{ ids: { values: [...lateSince.reported] } }] } : {}),
+    },
+  }
+  return { bool: { filter: scope, should: [inWindow, late], minimum_should_match: 1 } }
 }
 
 export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindowAt, opts: ReviewOptions = {}): Promise<Review> {
@@ -128,7 +156,10 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
-    list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
+    list(newIncidentsQuery(window, opts), [{ openedAt: 'desc' }], {
+      severity: { terms: { field: 'severity', size: 3 } },
+      ...(opts.lateSince ? { late: { filter: { range: { openedAt: { lt: window.from } } } } } : {}),
+    }),
     // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
     // puts a day before the decision: selected by it, such an incident was open in one review and in no
     // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
@@ -194,7 +225,10 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   return {
     window: { from: window.from, to: window.to, timeZone: window.timeZone },
-    newIncidents: { total: hitsTotal(created), bySeverity, items: sources(created) },
+    newIncidents: {
+      total: hitsTotal(created), bySeverity, items: sources(created),
+      ...(opts.lateSince ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),
+    },
     resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
     openIncidents: { total: hitsTotal(open), items: sources(open) },
     problems: { total: hitsTotal(problems), items: problemItems },

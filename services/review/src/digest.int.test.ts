@@ -2,7 +2,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { errors } from '@elastic/elasticsearch'
-import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow } from '@opsreview/review/digest'
+import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow, type RenderedDigest } from '@opsreview/review/digest'
+import type { LateIncidents } from '@opsreview/review/report'
 import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
@@ -63,13 +64,13 @@ async function setUp(opts: { zone?: string; target?: number; ownSeed?: boolean }
   const local = localTime(zone, target)
   const names = indexNames(prefix)
   const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
-  const render = (now: number, window: DigestWindow) => digestMarkdown(es, indices, { zone, scope: { environments: [], teams: noTeams } }, now, window)
+  const render = (now: number, window: DigestWindow, late?: LateIncidents) => digestMarkdown(es, indices, { zone, scope: { environments: [], teams: noTeams } }, now, window, late)
   return { es, ledgerIndex, zone, target, clock, at: { hour: local.hour, minute: local.minute }, indices, render, date: localDate(zone, target) }
 }
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; graceMs?: number; render?: (now: number, window: DigestWindow) => Promise<string> } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; graceMs?: number; render?: (now: number, window: DigestWindow, late?: LateIncidents) => Promise<RenderedDigest> } = {}) {
   const { logger, lines } = captureLogs()
   const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
@@ -99,8 +100,9 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(Object.keys(post.body as object)).toEqual(['text'])
     expect((post.body as { text: string }).text).toMatch(/^> Scope: [^\n]+\n\n# Operations review [^\n]+ UTC\n/)
     expect((post.body as { text: string }).text).toContain('Checkout')
-    const doc = await s.es.get<{ state: string; date: string; attempts: number }>({ index: s.ledgerIndex, id: s.date })
-    expect(doc._source).toMatchObject({ state: 'posted', date: s.date, attempts: 1 })
+    const doc = await s.es.get<{ state: string; date: string; attempts: number; listed: { window: { from: string; to: string }; ids: string[] } }>({ index: s.ledgerIndex, id: s.date })
+    // What it listed as new, for the next digest's late ones: nothing of the seed opened in its window.
+    expect(doc._source).toMatchObject({ state: 'posted', date: s.date, attempts: 1, listed: { window: { from: new Date(s.target - 86_400_000).toISOString(), to: new Date(s.target).toISOString() }, ids: [] } })
     expect(JSON.stringify(a.lines)).not.toContain(SECRET)
     expect(JSON.stringify(a.lines)).not.toContain('/hooks/')
   }, 60_000)
@@ -202,6 +204,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     let lostAnswers = 1
     const ledger: DigestLedger = {
       claim: (...args) => real.claim(...args),
+      listedBefore: (...args) => real.listedBefore(...args),
       async finish(...args) {
         await real.finish(...args)
         if (lostAnswers-- > 0) throw new errors.ConnectionError('socket hang up')
@@ -284,6 +287,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     await real.ensure()
     const ledger: DigestLedger = {
       claim: (...args) => real.claim(...args),
+      listedBefore: (...args) => real.listedBefore(...args),
       finish: async () => { throw new errors.ConnectionError('socket hang up') },
     }
     const a = scheduler(s, hook.url, { ledger, ledgerRetryMs: 100, graceMs: 2_000 })
@@ -338,5 +342,38 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(newInWindow).toContain('Just before the digest')
     expect(newInWindow).not.toContain('Before yesterdays digest')
     expect(newInWindow).not.toContain('After the digest')
+  }, 60_000)
+
+  it('lists the next morning, once, an incident of the window indexed only after its digest was posted', async () => {
+    const s = await setUp({ target: Date.parse('2026-11-20T08:30:00Z'), ownSeed: true })
+    const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000)
+    await ledger.ensure()
+    const index = async (...docs: ReturnType<typeof incident>[]) => {
+      const ops = docs.map((d) => incidentDocument(s.indices.incidents)(JSON.stringify(d)))
+      expect((await s.es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    }
+    const opened = (title: string, n: number, at: string) => incident(n, { title, openedAt: at, resolvedAt: at, lastEventAt: at })
+    const render = (nowMs: number, fromMs: number, toMs: number, date: string) => ledger.listedBefore(date, nowMs).then(async (late) => ({ late, digest: await s.render(nowMs, { fromMs, toMs }, late) }))
+    const day = 86_400_000
+    const t1 = Date.parse('2026-11-20T08:30:00Z')
+
+    await index(opened('Reported yesterday', 0x21, '2026-11-19T12:00:00.000Z'))
+    const first = await render(t1 + 60_000, t1 - day, t1, '2026-11-20')
+    expect(first.late).toBeUndefined()
+    const claim = await ledger.claim('2026-11-20', 'test', t1 + 60_000)
+    if (claim.state !== 'claimed') throw new Error(`not claimed: ${claim.state}`)
+    await ledger.finish(claim.claim, { state: 'posted', attempts: 1, listed: { window: { from: new Date(t1 - day).toISOString(), to: new Date(t1).toISOString() }, ids: first.digest.newIncidentIds } }, t1 + 60_000)
+
+    // Opened 10 s before the digest, behind Alertmanager's group_wait: indexed after it was posted.
+    await index(opened('Behind the group wait', 0x22, '2026-11-20T08:29:50.000Z'), opened('Today', 0x23, '2026-11-20T15:00:00.000Z'))
+    const second = await render(t1 + day + 60_000, t1, t1 + day, '2026-11-21')
+    expect(second.late).toEqual({ from: new Date(t1 - day).toISOString(), reported: first.digest.newIncidentIds })
+    const newInWindow = second.digest.markdown.slice(second.digest.markdown.indexOf('## New in the window'), second.digest.markdown.indexOf('## Problems'))
+    expect(newInWindow).toContain('1 of them opened before the window and were in no earlier digest')
+    expect(newInWindow).toContain('Behind the group wait')
+    expect(newInWindow).toContain('Today')
+    expect(newInWindow).not.toContain('Reported yesterday')
+    expect(second.digest.newIncidentIds).toEqual([incident(0x22, {}).id, incident(0x23, {}).id])
+    expect(first.digest.newIncidentIds).toContain(incident(0x21, {}).id)
   }, 60_000)
 })
