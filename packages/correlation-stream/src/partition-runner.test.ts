@@ -262,23 +262,27 @@ describe('PartitionRunner reading snapshots', () => {
     expect(reads).toBe(2)
   })
 
-  it('asks only for the partitions assigned, and reads afresh for one assigned while it read', async () => {
+  it.each([
+    ['assigned while it read', [0], [0, 1], [0, 1]],
+    ['revoked while it read and assigned again', [0, 1], [0], [0, 1]],
+  ] as const)('asks only for the partitions assigned, and reads afresh for one %s', async (_name, before, during, after) => {
     const asked: (string[] | undefined)[] = []
     const onTopic = new Map([['in/0', stored(0, '-1')], ['in/1', stored(1, '-1')]])
     const store = {
       loadAll: async (opts?: { partitionKeys?: ReadonlySet<string> }) => {
         asked.push(opts?.partitionKeys && [...opts.partitionKeys])
-        // A rebalance during the (long) first read gives this member partition 1 as well.
-        if (asked.length === 1) runner.onAssignment([0, 1])
+        // A rebalance during the (long) first read.
+        if (asked.length === 1) runner.onAssignment([...during])
         return new Map([...onTopic].filter(([key]) => !opts?.partitionKeys || opts.partitionKeys.has(key)))
       },
       save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
     } as unknown as KafkaStateStore
     const runner = runnerOver(store)
-    runner.onAssignment([0])
+    runner.onAssignment([...before])
     await runner.handler(batchOf(0))
+    runner.onAssignment([...after])
     await runner.handler(batchOf(1))
-    expect(asked).toEqual([['in/0'], ['in/0', 'in/1']])
+    expect(asked).toEqual([before.map((p) => `in/${p}`), ['in/0', 'in/1']])
   })
 })
 

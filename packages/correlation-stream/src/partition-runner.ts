@@ -410,8 +410,10 @@ export class PartitionRunner {
     const assigned = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
     const partitionKeys = assigned && new Set([...assigned].map((p) => partitionKeyOf(topic, p)))
     const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger, ...(partitionKeys ? { partitionKeys } : {}) })
-    // The partitions read for, not those assigned by now: one assigned during the read has no snapshot in it.
-    const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: assigned }
+    // The partitions read for and still assigned: one assigned during the read has no snapshot in it, and
+    // one revoked meanwhile loses its snapshot (#assignedOnly); either is read afresh when it comes (back).
+    const kept = assigned && new Set([...assigned].filter((p) => this.#assigned?.has(p)))
+    const saved: SavedSnapshots = { byKey: this.#assignedOnly(topic, partition, all), partitions: kept }
     this.#saved = saved
     if (failed) throw failed.err
     return saved
