@@ -142,13 +142,41 @@ describe('rebuilding the index from Kafka', () => {
     const { logger, lines } = captureLogs()
     const es = esClient()
     cleanupIndices(run)
-    const gone: string[] = []
+    const lost: [string, number][] = []
+    const before = Date.now()
     await replay({ kafka, es, prefix: run, topics, logger }, {
       topics: [topics.alerts], documentFor: liveWrites(es, run, topics).documentFor, to, groupId: `${run}-replay`, requireAlias: false, logStartCheckMs: 200,
-      onGone: (key) => gone.push(key),
+      onLost: (key, beforeMs) => lost.push([key, beforeMs]),
     })
-    // The rebuild then carries over every alert document older than its start: none of that partition's was replayed.
-    expect(gone).toEqual([`${topics.alerts}/0`])
+    // The rebuild then carries over every alert document received before that: none of that partition's was replayed.
+    expect(lost).toEqual([[`${topics.alerts}/0`, expect.any(Number)]])
+    expect(lost[0]![1]).toBeGreaterThanOrEqual(before)
     expect(lines.filter((l) => l.msg === "rebuild: the rest of a partition's range went to retention meanwhile")).toMatchObject([{ partition: `${topics.alerts}/0`, logStart: '3', rangeEnd: '3' }])
+  })
+
+  it('tells the records retention removed before the replay read them, by the time of the first record read after them', { timeout: 60_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('rebuild-trimmed')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, [topics.alerts], 1)
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const sent = [1, 2, 3, 4, 5].map((n) => alert(n, minutesAfter('2026-11-30T00:00:00.000Z', n)))
+    await producer.send({ topic: topics.alerts, acks: -1, messages: sent.map((a) => ({ partition: 0, key: a.id, value: JSON.stringify(a), timestamp: String(Date.parse(a.receivedAt)) })) })
+    // The range read from 0; retention then takes the first two records before the replay fetches them.
+    const to = new Map([[`${topics.alerts}/0`, { low: 0n, high: 5n }]])
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '2' }] }).then(() => true), { what: 'the records deleted' })
+    const es = esClient()
+    cleanupIndices(run)
+    await ensureIndices(es, run)
+    const live = liveWrites(es, run, topics)
+    const lost: [string, number][] = []
+    await replay({ kafka, es, prefix: run, topics, logger: captureLogs().logger }, {
+      topics: [topics.alerts], documentFor: live.documentFor, to, groupId: `${run}-replay`, ...live.pipeline, logStartCheckMs: 200,
+      onLost: (key, beforeMs) => lost.push([key, beforeMs]),
+    })
+    expect(lost).toEqual([[`${topics.alerts}/0`, Date.parse(sent[2]!.receivedAt)]])
   })
 })

@@ -27,26 +27,18 @@ describe('the bound below which alert documents are carried over', () => {
   const startedAt = Date.parse('2026-12-05T08:00:00.000Z')
   const at = (iso: string) => Date.parse(iso)
 
-  it('is none when every partition was read from offset 0', () => {
+  it('is none when no partition lost a record unread', () => {
     const ranges = new Map([['alerts/0', { low: 0n, high: 10n }], ['alerts/1', { low: 0n, high: 0n }]])
-    expect(oldestRetained(ranges, new Map([['alerts/0', { offset: 0n, timestampMs: at('2026-11-01T00:00:00Z') }]]), startedAt)).toBeUndefined()
+    expect(oldestRetained(ranges, new Map(), startedAt)).toBeUndefined()
   })
 
-  it('is the latest first record read among partitions trimmed before the rebuild or during its replay', () => {
+  it('is the latest time before which a partition lost records unread, before the rebuild or during it', () => {
     const ranges = new Map([['alerts/0', { low: 4n, high: 10n }], ['alerts/1', { low: 0n, high: 10n }], ['alerts/2', { low: 0n, high: 10n }]])
-    const read = new Map([
-      ['alerts/0', { offset: 4n, timestampMs: at('2026-11-02T00:00:00Z') }],
-      // Its range started at 0, but retention took records 0-6 before the replay fetched them.
-      ['alerts/1', { offset: 7n, timestampMs: at('2026-11-03T00:00:00Z') }],
-      ['alerts/2', { offset: 0n, timestampMs: at('2026-11-09T00:00:00Z') }],
-    ])
-    expect(oldestRetained(ranges, read, startedAt)).toBe(at('2026-11-03T00:00:00Z'))
+    const lost = new Map([['alerts/0', at('2026-11-02T00:00:00Z')], ['alerts/1', at('2026-11-03T00:00:00Z')]])
+    expect(oldestRetained(ranges, lost, startedAt)).toBe(at('2026-11-03T00:00:00Z'))
   })
 
-  it('is the rebuild\'s start when a partition lost all its records, before the rebuild or before the replay read them', () => {
-    const emptied = new Map([['alerts/0', { low: 10n, high: 10n }]])
-    expect(oldestRetained(emptied, new Map(), startedAt)).toBe(startedAt)
-    const gone = new Map([['alerts/0', { low: 0n, high: 10n }]])
-    expect(oldestRetained(gone, new Map([['alerts/0', 'gone' as const]]), startedAt)).toBe(startedAt)
+  it("is the rebuild's start for a partition that had lost every record before it began", () => {
+    expect(oldestRetained(new Map([['alerts/0', { low: 10n, high: 10n }]]), new Map(), startedAt)).toBe(startedAt)
   })
 })

@@ -55,10 +55,12 @@ interface Replay {
   requireAlias: boolean
   prepare?: (indices: ReadonlySet<string>) => Promise<void>
   forget?: (index: string) => void
-  /** The first record read of each partition. */
-  onFirstRecord?: (key: string, read: FirstRead) => void
-  /** A partition done without its last records: retention removed them before they were fetched (`untilDone`). */
-  onGone?: (key: string) => void
+  /**
+   * Records of a partition were removed before they were read (retention, `DeleteRecords`): every one of
+   * them was received before `beforeMs`, the time of the first record read after them, or the time the
+   * rest of the partition's range was found gone (`untilDone`). A log that starts past 0 counts too.
+   */
+  onLost?: (key: string, beforeMs: number) => void
   /** How often the partitions still pending are asked whether retention removed what is left of their range. */
   logStartCheckMs?: number
 }
@@ -69,7 +71,7 @@ interface Replay {
  * records went between reading its range and replaying it would be waited for for ever. Such a partition
  * is done once its log starts at or past the end of its range.
  */
-async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Set<string>, end: (key: string) => bigint, done: () => void, everyMs: number, onGone?: (key: string) => void): Promise<void> {
+async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Set<string>, end: (key: string) => bigint, done: () => void, everyMs: number, onLost?: (key: string, beforeMs: number) => void): Promise<void> {
   const admin = o.kafka.admin()
   let connected = false
   let over = false
@@ -86,7 +88,7 @@ async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Se
             const key = partitionKey(topic, p.partition)
             if (pending.has(key) && BigInt(p.low) >= end(key)) {
               pending.delete(key)
-              onGone?.(key)
+              onLost?.(key, Date.now())
               o.logger.info({ partition: key, logStart: p.low, rangeEnd: String(end(key)) }, 'rebuild: the rest of a partition\'s range went to retention meanwhile')
             }
           }
@@ -144,7 +146,9 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     await consumer.subscribe({ topics: [...r.topics], fromBeginning: true })
     let done!: () => void
     const finished = new Promise<void>((resolve) => { done = resolve })
-    const seen = new Set<string>()
+    // The offset after the last record read of each partition: a batch starting past it follows records
+    // removed before they were read (the alert topic's offsets have no gaps otherwise).
+    const next = new Map<string, bigint>()
     await consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: false,
@@ -152,7 +156,10 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const key = partitionKey(batch.topic, batch.partition)
         const first = batch.messages[0]
-        if (first && !seen.has(key)) { seen.add(key); r.onFirstRecord?.(key, { offset: BigInt(first.offset), timestampMs: Number(first.timestamp) }) }
+        if (first) {
+          if (BigInt(first.offset) > (next.get(key) ?? 0n)) r.onLost?.(key, Number(first.timestamp))
+          next.set(key, BigInt(batch.messages.at(-1)!.offset) + 1n)
+        }
         const within = batch.messages.filter((m) => BigInt(m.offset) >= start(key) && BigInt(m.offset) < end(key))
         const last = within.at(-1)
         if (last) {
@@ -170,7 +177,7 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       const slash = key.lastIndexOf('/')
       consumer.seek({ topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), offset: String(start(key)) })
     }
-    await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000, r.onGone)
+    await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000, r.onLost)
     await pipeline.drain()
     const unwritten = letters.unwritten()
     if (unwritten.length > 0) {
@@ -188,24 +195,18 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
   }
 }
 
-/** The first record the replay read of a partition, or `gone`: retention removed the rest of its range before it was fetched. */
-export type FirstRead = { offset: bigint; timestampMs: number } | 'gone'
-
 /**
- * The bound below which the alert log cannot vouch for a document: the latest of the first replayed
- * record's timestamps among the partitions that have lost records to retention, before the rebuild (its
- * log starts past 0) or during the replay (its first record read lies past that start); for a partition
- * that has lost them all, or whose rest went before it was read (`gone`), the rebuild's start. Every
- * record received after it was replayed, because retention deletes a partition from its oldest end.
- * Undefined when no partition has lost any.
+ * The bound below which the alert log cannot vouch for a document: the latest time before which a
+ * partition lost records unread (`lost`: before the rebuild, its log starting past 0; or during the replay,
+ * retention deleting what it had not read yet), and the rebuild's start for a partition that had lost them
+ * all before it began. Every record received after the bound was replayed, because retention deletes a
+ * partition from its oldest end. Undefined when no partition has lost any.
  */
-export function oldestRetained(alertRanges: Ranges, firstRead: ReadonlyMap<string, FirstRead>, startedAt: number): number | undefined {
+export function oldestRetained(alertRanges: Ranges, lost: ReadonlyMap<string, number>, startedAt: number): number | undefined {
   let bound: number | undefined
-  for (const [key, { low }] of alertRanges) {
-    const read = firstRead.get(key)
-    if (low === 0n && read !== 'gone' && (read === undefined || read.offset === 0n)) continue
-    const t = read === undefined || read === 'gone' ? startedAt : read.timestampMs
-    bound = Math.max(bound ?? t, t)
+  for (const [key, { low, high }] of alertRanges) {
+    const t = lost.get(key) ?? (low > 0n && high === low ? startedAt : undefined)
+    if (t !== undefined) bound = Math.max(bound ?? t, t)
   }
   return bound
 }
@@ -260,7 +261,7 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
   try {
     const first = await ranges(admin, Object.values(o.topics))
     o.logger.info({ generation }, 'rebuild: replaying the topics into fresh indices')
-    const firstRead = new Map<string, FirstRead>()
+    const lost = new Map<string, number>()
     const freshDocuments = new Map([
       [o.topics.alerts, alertDocument((at) => n.alerts.monthIndex(n.alerts.month(at), generation))],
       [o.topics.incidents, incidentDocument(fresh.incidents)],
@@ -273,15 +274,14 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       groupId: `${o.prefix}-rebuild-${generation}-1`,
       requireAlias: false,
       prepare: async (indices) => { for (const index of indices) { const month = n.alerts.monthOf(index); if (month !== undefined) await freshMonth(month) } },
-      onFirstRecord: (key, read) => firstRead.set(key, read),
-      onGone: (key) => firstRead.set(key, 'gone'),
+      onLost: (key, beforeMs) => lost.set(key, Math.max(lost.get(key) ?? beforeMs, beforeMs)),
     })
 
     const before = await aliasesByIndex(o.es, o.prefix)
     const isFresh = (index: string) => index === fresh.incidents || index === fresh.problems || (n.alerts.monthOf(index) !== undefined && index.endsWith(`-${generation}`))
     const oldAlertIndices = [...before].filter(([index, aliases]) => !isFresh(index) && aliases.includes(n.alerts.alias)).map(([index]) => index)
     const alertRanges = new Map([...first].filter(([key]) => key.startsWith(`${o.topics.alerts}/`)))
-    const bound = oldestRetained(alertRanges, firstRead, startedAt)
+    const bound = oldestRetained(alertRanges, lost, startedAt)
     let carriedOver = 0
     if (bound !== undefined) {
       for (const index of oldAlertIndices) {
