@@ -182,13 +182,13 @@ describe('the digest scheduler', () => {
         records.set(claim.date, outcome.state)
         if (lostAnswers-- > 0) throw new Error('socket hang up')
       },
-      listedBefore: async () => undefined,
+      listedBefore: async () => [],
     }
     const outcomes: [DigestOutcome, string][] = []
     const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined }
     const scheduler = startDigestScheduler({
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, zone: 'UTC', at: { hour: 8, minute: 0 }, ledger,
-      render: async () => ({ markdown: 'review', newIncidentIds: [] }), logger: quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000,
+      render: async () => ({ markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] } }), logger: quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000,
       onOutcome: (o, date) => outcomes.push([o, date]),
     })
     onTestFinished(() => scheduler.stop())

@@ -7,7 +7,7 @@ import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
-import { buildReview, newIncidentsQuery, type LateIncidents, type ReviewIndices } from './report.ts'
+import { buildReview, newIncidentsQuery, type ReviewIndices } from './report.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
 import { addDays, instantOf, localDate, localTime } from './zone.ts'
@@ -95,35 +95,37 @@ export function digestReviewWindow(zone: string, nowMs: number, window: DigestWi
   return { from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), timeZone: zone, now: new Date(nowMs).toISOString() }
 }
 
-/** A digest as rendered: its Markdown, and the ids of every incident it lists as new, for the ledger. */
+/** A digest as rendered: its Markdown, and what it lists as new, for its ledger record. */
 export interface RenderedDigest {
   markdown: string
-  newIncidentIds: string[]
+  listed: ListedNew
 }
 
-/** The most new incident ids a digest records: a day of more repeats the rest in the next one's late list. */
+/** The most new incident ids a digest records: a day of more lists the rest again in the next one. */
 export const MAX_RECORDED_NEW = 10_000
 
 /**
  * The digest's Markdown: the review of its window in the review's zone and default scope, exactly as
- * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`, but for the new incidents `late` adds (those
- * no earlier digest listed).
+ * `GET /api/v1/review.md?from=…&to=…` answers it at `nowMs`, but for the new incidents: also those opened
+ * in the window of an `earlier` digest of the same scope that it did not list (indexed after it was posted).
+ * The new ones are read once, and the review lists exactly those: one read for the list and another for the
+ * record would disagree on an incident indexed between them.
  */
-export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow, late?: LateIncidents): Promise<RenderedDigest> {
+export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow, earlier: readonly ListedNew[] = []): Promise<RenderedDigest> {
   const w = digestReviewWindow(o.zone, nowMs, window)
   const s = parseScope({}, o.scope)
   /* c8 ignore next */
   if (!s.ok) throw new Error('the default scope is always valid')
   const scope = scopeFilter(s.value, o.scope.teams)
-  const [review, listed] = await Promise.all([
-    buildReview(es, indices, w, { scope, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}), ...(late ? { lateSince: late } : {}) }),
-    // Every new one, not only the LIST_LIMIT shown: the next digest leaves these out of its late ones.
-    es.search({ index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, { scope, ...(late ? { lateSince: late } : {}) }) }),
-  ])
-  return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, newIncidentIds: listed.hits.hits.map((h) => h._id!) }
+  // A digest of another scope listed other incidents: its window says nothing of what this one missed.
+  const scopeKey = JSON.stringify(scope)
+  const same = earlier.filter((l) => l.scope === scopeKey)
+  const late = { windows: same.map((l) => l.window), listed: same.flatMap((l) => l.ids) }
+  const found = await es.search({ index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, scope, late) })
+  const ids = found.hits.hits.map((h) => h._id!)
+  const review = await buildReview(es, indices, w, { scope, newIncidentIds: ids, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
 }
-
-const isoWindow = (w: DigestWindow) => ({ from: new Date(w.fromMs).toISOString(), to: new Date(w.toMs).toISOString() })
 
 /** How a post is retried. */
 export interface RetryPolicy {
@@ -208,16 +210,16 @@ export interface DigestLedger {
   claim(date: string, owner: string, nowMs: number): Promise<{ state: 'claimed'; claim: DigestClaim } | { state: 'held'; until: number } | { state: 'posted' | 'failed' }>
   finish(claim: DigestClaim, outcome: { state: 'posted' | 'failed'; attempts: number; error?: string; listed?: ListedNew }, nowMs: number): Promise<void>
   /**
-   * What the digests posted before `date`, over the last `LATE_LOOK_BACK_MS`, listed as new: from the start
-   * of the earliest one's window, the ids. Undefined when none recorded any (the first digest, or only
-   * digests of engines before 2026-12-05).
+   * What the digests posted before `date` over the last `LATE_LOOK_BACK_MS` listed as new, those that
+   * recorded it (a digest of a review before 2026-12-05 did not; nor does one whose record was never written).
    */
-  listedBefore(date: string, nowMs: number): Promise<LateIncidents | undefined>
+  listedBefore(date: string, nowMs: number): Promise<ListedNew[]>
 }
 
-/** What a posted digest listed as new: its window, and the ids (at most `MAX_RECORDED_NEW`). */
+/** What a posted digest listed as new: its window, its scope (as `digestMarkdown` keys it), the ids (at most `MAX_RECORDED_NEW`). */
 export interface ListedNew {
   window: { from: string; to: string }
+  scope: string
   ids: string[]
 }
 
@@ -285,10 +287,7 @@ export function elasticsearchDigestLedger(es: Client, index: string, leaseMs: nu
         index, size: 16, _source: ['listed'],
         query: { bool: { filter: [{ term: { state: 'posted' } }, { range: { finishedAt: { gte: new Date(since).toISOString() } } }], must_not: [{ ids: { values: [date] } }] } },
       })
-      const listed = r.hits.hits.flatMap((h) => (h._source?.listed ? [h._source.listed] : []))
-      if (listed.length === 0) return undefined
-      const from = Math.max(since, Math.min(...listed.map((l) => Date.parse(l.window.from))))
-      return { from: new Date(from).toISOString(), reported: listed.flatMap((l) => l.ids) }
+      return r.hits.hits.flatMap((h) => (h._source?.listed ? [h._source.listed] : []))
     },
   }
 }
@@ -308,8 +307,8 @@ export interface DigestSchedulerOptions {
   zone: string
   at: DigestTime
   ledger: DigestLedger
-  /** The review's Markdown of the window (digestWindow) as of `nowMs`, with the `late` new ones (digestMarkdown). */
-  render: (nowMs: number, window: DigestWindow, late: LateIncidents | undefined) => Promise<RenderedDigest>
+  /** The review's Markdown of the window (digestWindow) as of `nowMs`, given what `earlier` digests listed (digestMarkdown). */
+  render: (nowMs: number, window: DigestWindow, earlier: readonly ListedNew[]) => Promise<RenderedDigest>
   logger: DigestLogger
   clock?: () => number
   policy?: RetryPolicy
@@ -411,7 +410,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
    * The day's post, and what it listed as new; `unreadable` when Elasticsearch cannot give the review (or the
    * ledger what earlier digests listed) now but may soon.
    */
-  async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<{ result: PostResult; listed: ListedNew } | { unreadable: string }> {
+  async function renderAndPost(due: { dueMs: number; date: string }, now: number): Promise<{ result: PostResult; listed?: ListedNew } | { unreadable: string }> {
     const { date } = due
     const window = digestWindow(o.zone, o.at, due)
     let rendered: RenderedDigest
@@ -424,13 +423,13 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
         return { unreadable }
       }
       // A review that will not read as it is (a refused query, a bug) will not read in 30 s either.
-      return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true }, listed: { window: isoWindow(window), ids: [] } }
+      return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true } }
     }
     const result = await postWebhook(o.url, digestBody(rendered.markdown), {
       ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
       onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),
     })
-    return { result, listed: { window: isoWindow(window), ids: rendered.newIncidentIds } }
+    return { result, listed: rendered.listed }
   }
 
   async function run(): Promise<void> {
@@ -470,9 +469,9 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       const { result, listed } = posted
       if (unfinished?.kind === 'claimed-unreadable') unfinished = undefined
       if (stopping.signal.aborted && !result.ok) return // a stopping review leaves its claim to lapse: another one takes it over
-      if (result.ok) unfinished = { kind: 'posted-unrecorded', date, result, listed }
-      // Only a posted digest's list counts: a failed one's new incidents are the next digest's late ones.
-      await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts, listed } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
+      if (result.ok && listed) unfinished = { kind: 'posted-unrecorded', date, result, listed }
+      // Only a posted digest's list counts: the next one goes by it.
+      await o.ledger.finish(c.claim, result.ok ? { state: 'posted', attempts: result.attempts, ...(listed ? { listed } : {}) } : { state: 'failed', attempts: result.attempts, error: result.error }, clock())
       unfinished = undefined
       finished(date, result)
     } catch (err) {

@@ -72,7 +72,7 @@ export function reviewMarkdown(r: Review): string {
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
   const late = r.newIncidents.late ?? 0
-  const lateNote = late > 0 ? [`${late} of them opened before the window and were in no earlier digest (indexed after it was posted, or its post failed).`, ''] : []
+  const lateNote = late > 0 ? [`${late} of them opened in an earlier digest's window, and were indexed only after it was posted.`, ''] : []
   lines.push('## New in the window', '', ...lateNote, ...incidentRows(r.newIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')

@@ -50,7 +50,7 @@ export interface ServiceLevel {
 
 export interface Review {
   window: ReviewWindow
-  /** `late`: of them, those opened before the window (the digest's `lateSince`; absent without it). */
+  /** `late`: of them, those opened before the window (a digest's; absent elsewhere). */
   newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[]; late?: number }
   resolvedIncidents: { total: number; items: IncidentSummary[] }
   openIncidents: { total: number; items: IncidentSummary[] }
@@ -110,33 +110,36 @@ export interface ReviewOptions {
   degradedRule?: DegradedRule
   /** Only these environments and services (scope.ts); everything when absent. */
   scope?: ScopeFilter
-  /** The digest's: incidents opened before the window that no earlier digest listed count as new too. */
-  lateSince?: LateIncidents
+  /**
+   * The digest's: its new incidents are exactly these (read once by `newIncidentsQuery`, and recorded in its
+   * ledger), those opened before the window listed first.
+   */
+  newIncidentIds?: readonly string[]
 }
 
 /**
- * Incidents opened from `from` until the window, and not in `reported` (the ids earlier digests listed as
- * new): indexed only after the digest of their own window was posted (one opened seconds before it, behind
- * Alertmanager's group_wait; a backlog drained late), or of a window whose digest failed.
+ * The windows of earlier digests and the ids they listed as new: an incident opened in one of them and
+ * listed by none was indexed only after that digest was posted (one opened seconds before it, behind
+ * Alertmanager's group_wait; a backlog drained late), and is new in the next digest.
  */
 export interface LateIncidents {
-  from: string
-  reported: readonly string[]
+  windows: readonly { from: string; to: string }[]
+  listed: readonly string[]
 }
 
-/** The new incidents of a review in its scope: opened in the window, and those `lateSince` adds. */
-export function newIncidentsQuery(window: Pick<ReviewWindowAt, 'from' | 'to'>, opts: Pick<ReviewOptions, 'lateSince' | 'scope'>): estypes.QueryDslQueryContainer {
-  const scope = recordScopeClauses(opts.scope)
+/** The new incidents of a digest in its scope: opened in the window, and those earlier digests' windows left out (`late`). */
+export function newIncidentsQuery(window: Pick<ReviewWindowAt, 'from' | 'to'>, scope: ScopeFilter | undefined, late?: LateIncidents): estypes.QueryDslQueryContainer {
   const inWindow: estypes.QueryDslQueryContainer = { range: { openedAt: { gte: window.from, lt: window.to } } }
-  const lateSince = opts.lateSince
-  if (!lateSince || Date.parse(lateSince.from) >= Date.parse(window.from)) return { bool: { filter: [inWindow, ...scope] } }
-  const late: estypes.QueryDslQueryContainer = {
+  const earlier = (late?.windows ?? []).filter((w) => w.from < window.from)
+  if (!late || earlier.length === 0) return { bool: { filter: [inWindow, ...recordScopeClauses(scope)] } }
+  const missed: estypes.QueryDslQueryContainer = {
     bool: {
-      filter: [{ range: { openedAt: { gte: lateSince.from, lt: window.from } } }],
-      ...(lateSince.reported.length > 0 ? { must_not: [{ ids: { values: [...lateSince.reported] } }] } : {}),
+      should: earlier.map((w) => ({ range: { openedAt: { gte: w.from, lt: w.to < window.from ? w.to : window.from } } })),
+      minimum_should_match: 1,
+      ...(late.listed.length > 0 ? { must_not: [{ ids: { values: [...late.listed] } }] } : {}),
     },
   }
-  return { bool: { filter: scope, should: [inWindow, late], minimum_should_match: 1 } }
+  return { bool: { filter: recordScopeClauses(scope), should: [inWindow, missed], minimum_should_match: 1 } }
 }
 
 export async function buildReview(es: Client, idx: ReviewIndices, window: ReviewWindowAt, opts: ReviewOptions = {}): Promise<Review> {
@@ -156,10 +159,12 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
-    list(newIncidentsQuery(window, opts), [{ openedAt: 'desc' }], {
-      severity: { terms: { field: 'severity', size: 3 } },
-      ...(opts.lateSince ? { late: { filter: { range: { openedAt: { lt: window.from } } } } } : {}),
-    }),
+    opts.newIncidentIds
+      // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first.
+      ? list(rankedBy({ ids: { values: [...opts.newIncidentIds] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], {
+        severity: { terms: { field: 'severity', size: 3 } }, late: { filter: { range: { openedAt: { lt: window.from } } } },
+      })
+      : list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
     // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
     // puts a day before the decision: selected by it, such an incident was open in one review and in no
     // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
@@ -227,7 +232,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     window: { from: window.from, to: window.to, timeZone: window.timeZone },
     newIncidents: {
       total: hitsTotal(created), bySeverity, items: sources(created),
-      ...(opts.lateSince ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),
+      ...(opts.newIncidentIds ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),
     },
     resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
     openIncidents: { total: hitsTotal(open), items: sources(open) },

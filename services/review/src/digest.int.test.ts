@@ -2,8 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { errors } from '@elastic/elasticsearch'
-import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow, type RenderedDigest } from '@opsreview/review/digest'
-import type { LateIncidents } from '@opsreview/review/report'
+import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow, type ListedNew, type RenderedDigest } from '@opsreview/review/digest'
 import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
@@ -64,13 +63,13 @@ async function setUp(opts: { zone?: string; target?: number; ownSeed?: boolean }
   const local = localTime(zone, target)
   const names = indexNames(prefix)
   const indices = { alerts: names.alerts.alias, incidents: names.incidents.alias, problems: names.problems.alias }
-  const render = (now: number, window: DigestWindow, late?: LateIncidents) => digestMarkdown(es, indices, { zone, scope: { environments: [], teams: noTeams } }, now, window, late)
+  const render = (now: number, window: DigestWindow, earlier?: readonly ListedNew[]) => digestMarkdown(es, indices, { zone, scope: { environments: [], teams: noTeams } }, now, window, earlier)
   return { es, ledgerIndex, zone, target, clock, at: { hour: local.hour, minute: local.minute }, indices, render, date: localDate(zone, target) }
 }
 
 const fast = { attempts: 4, firstDelayMs: 50, maxDelayMs: 200, timeoutMs: 5_000 }
 
-function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; graceMs?: number; render?: (now: number, window: DigestWindow, late?: LateIncidents) => Promise<RenderedDigest> } = {}) {
+function scheduler(s: Awaited<ReturnType<typeof setUp>>, url: string, opts: { leaseMs?: number; ledger?: DigestLedger; ledgerRetryMs?: number; graceMs?: number; render?: (now: number, window: DigestWindow, earlier: readonly ListedNew[]) => Promise<RenderedDigest> } = {}) {
   const { logger, lines } = captureLogs()
   const ledger = opts.ledger ?? elasticsearchDigestLedger(s.es, s.ledgerIndex, opts.leaseMs ?? 60_000)
   const outcomes: DigestOutcome[] = []
@@ -353,27 +352,43 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
       expect((await s.es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
     }
     const opened = (title: string, n: number, at: string) => incident(n, { title, openedAt: at, resolvedAt: at, lastEventAt: at })
-    const render = (nowMs: number, fromMs: number, toMs: number, date: string) => ledger.listedBefore(date, nowMs).then(async (late) => ({ late, digest: await s.render(nowMs, { fromMs, toMs }, late) }))
     const day = 86_400_000
     const t1 = Date.parse('2026-11-20T08:30:00Z')
+    /** The digest of the day ending at `to`, posted a minute later and recorded as the scheduler does. */
+    const post = async (to: number, date: string) => {
+      const earlier = await ledger.listedBefore(date, to + 60_000)
+      const digest = await s.render(to + 60_000, { fromMs: to - day, toMs: to }, earlier)
+      const claim = await ledger.claim(date, 'test', to + 60_000)
+      if (claim.state !== 'claimed') throw new Error(`not claimed: ${claim.state}`)
+      await ledger.finish(claim.claim, { state: 'posted', attempts: 1, listed: digest.listed }, to + 60_000)
+      const newInWindow = digest.markdown.slice(digest.markdown.indexOf('## New in the window'), digest.markdown.indexOf('## Problems'))
+      return { earlier, digest, newInWindow }
+    }
 
     await index(opened('Reported yesterday', 0x21, '2026-11-19T12:00:00.000Z'))
-    const first = await render(t1 + 60_000, t1 - day, t1, '2026-11-20')
-    expect(first.late).toBeUndefined()
-    const claim = await ledger.claim('2026-11-20', 'test', t1 + 60_000)
-    if (claim.state !== 'claimed') throw new Error(`not claimed: ${claim.state}`)
-    await ledger.finish(claim.claim, { state: 'posted', attempts: 1, listed: { window: { from: new Date(t1 - day).toISOString(), to: new Date(t1).toISOString() }, ids: first.digest.newIncidentIds } }, t1 + 60_000)
+    const first = await post(t1, '2026-11-20')
+    expect(first.earlier).toEqual([])
+    expect(first.digest.listed).toMatchObject({ window: { from: new Date(t1 - day).toISOString(), to: new Date(t1).toISOString() }, ids: [incident(0x21, {}).id] })
 
     // Opened 10 s before the digest, behind Alertmanager's group_wait: indexed after it was posted.
     await index(opened('Behind the group wait', 0x22, '2026-11-20T08:29:50.000Z'), opened('Today', 0x23, '2026-11-20T15:00:00.000Z'))
-    const second = await render(t1 + day + 60_000, t1, t1 + day, '2026-11-21')
-    expect(second.late).toEqual({ from: new Date(t1 - day).toISOString(), reported: first.digest.newIncidentIds })
-    const newInWindow = second.digest.markdown.slice(second.digest.markdown.indexOf('## New in the window'), second.digest.markdown.indexOf('## Problems'))
-    expect(newInWindow).toContain('1 of them opened before the window and were in no earlier digest')
-    expect(newInWindow).toContain('Behind the group wait')
-    expect(newInWindow).toContain('Today')
-    expect(newInWindow).not.toContain('Reported yesterday')
-    expect(second.digest.newIncidentIds).toEqual([incident(0x22, {}).id, incident(0x23, {}).id])
-    expect(first.digest.newIncidentIds).toContain(incident(0x21, {}).id)
+    const second = await post(t1 + day, '2026-11-21')
+    expect(second.earlier).toEqual([first.digest.listed])
+    expect(second.newInWindow).toContain("1 of them opened in an earlier digest's window, and were indexed only after it was posted.")
+    // Listed first: a cut list or a cut post keeps it.
+    expect(second.newInWindow.indexOf('Behind the group wait')).toBeGreaterThan(0)
+    expect(second.newInWindow.indexOf('Behind the group wait')).toBeLessThan(second.newInWindow.indexOf('Today'))
+    expect(second.newInWindow).not.toContain('Reported yesterday')
+    expect(second.digest.listed.ids).toEqual([incident(0x22, {}).id, incident(0x23, {}).id])
+    // A digest of another scope does not go by that record: what it left out says nothing of this one.
+    const production = await digestMarkdown(s.es, s.indices, { zone: 'UTC', scope: { environments: ['production'], teams: noTeams } }, t1 + day + 60_000, { fromMs: t1, toMs: t1 + day }, [first.digest.listed])
+    expect(production.listed.ids).toEqual([incident(0x23, {}).id])
+
+    // And never again: the day after lists neither.
+    const third = await post(t1 + 2 * day, '2026-11-22')
+    expect(third.earlier).toHaveLength(2)
+    expect(third.digest.listed.ids).toEqual([])
+    expect(third.newInWindow).not.toContain('Behind the group wait')
+    expect(third.newInWindow).not.toContain('earlier digest')
   }, 60_000)
 })

@@ -84,7 +84,7 @@ const digest = digestUrl === null ? undefined : await (async () => {
   digestLogger.info({ at: config.OPSREVIEW_DIGEST_AT, zone: config.OPSREVIEW_TIMEZONE }, 'morning digest scheduled')
   return startDigestScheduler({
     url: digestUrl.href, zone: config.OPSREVIEW_TIMEZONE, at: config.OPSREVIEW_DIGEST_AT, ledger, logger: digestLogger,
-    render: (now, window, late) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config) }, now, window, late),
+    render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config) }, now, window, earlier),
     policy: defaultRetryPolicy, graceMs: defaultDigestGraceMs, leaseMs: 15 * 60_000, onOutcome: (o) => metrics.digest(o),
   })
 })()
