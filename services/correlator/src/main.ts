@@ -4,7 +4,7 @@ import express from 'express'
 import { Kafka, Partitioners, type Consumer } from 'kafkajs'
 import { Counter, Gauge } from 'prom-client'
 import { createLogger } from '@opsreview/logging'
-import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { BOUNDED_SEND_RETRY, describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, TopicMismatchError, topicReplicationOf } from '@opsreview/kafka/topics'
@@ -25,6 +25,7 @@ import { applyServerTimeouts, securityHeaders } from '@opsreview/http/hardening'
 
 const config = loadCorrelatorConfig(process.env)
 const logger = createLogger('correlator', config.OPSREVIEW_LOG_LEVEL)
+guardStartup(logger)
 const grouping = config.OPSREVIEW_GROUPING_RULES
 logger.info({
   file: process.env.OPSREVIEW_GROUPING_RULES?.trim() || null, groupRules: grouping.groupBy.rules.map((r, i) => r.name ?? i),

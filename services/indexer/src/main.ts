@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
-import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
@@ -15,6 +15,7 @@ import { applyServerTimeouts } from '@opsreview/http/hardening'
 
 const config = loadIndexerConfig(process.env)
 const logger = createLogger('indexer', config.OPSREVIEW_LOG_LEVEL)
+guardStartup(logger)
 const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 30_000, maxRetries: 0 })
 const kafka = new Kafka({
   clientId: 'opsreview-indexer',

@@ -2,7 +2,7 @@
 import { once } from 'node:events'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
-import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { alertTopicSpec, deadLetterTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -16,6 +16,7 @@ import { createReceiverMetrics } from './metrics.ts'
 
 const config = loadReceiverConfig(process.env)
 const logger = createLogger('receiver', config.OPSREVIEW_LOG_LEVEL)
+guardStartup(logger)
 const grouping = config.OPSREVIEW_GROUPING_RULES
 logger.info({
   file: process.env.OPSREVIEW_GROUPING_RULES?.trim() || null, serviceLabels: grouping.service.labels,

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
-import { shutdownOnSignals } from '@opsreview/lifecycle'
+import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
 import { applyServerTimeouts, closeServer, defaultServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
@@ -23,6 +23,7 @@ import { startDecisionConsumer } from './decisions-consumer.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
+guardStartup(logger)
 const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 10_000 })
 const kafka = new Kafka({
   clientId: 'opsreview-review', ...kafkaConnectionOptions(config),

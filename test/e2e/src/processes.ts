@@ -52,13 +52,21 @@ export function processEnv(): Record<string, string> {
   return { PATH: process.env.PATH ?? '', OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_URL: elasticsearchUrl }
 }
 
-/** Starts a service from source, the way `pnpm start` does, and waits for its ready log line. */
-export async function startService(service: 'receiver' | 'indexer' | 'correlator' | 'review', env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
+type Service = 'receiver' | 'indexer' | 'correlator' | 'review'
+
+/** Spawns a service from source, the way `pnpm start` does, without waiting for anything. */
+export function spawnService(service: Service, env: Record<string, string>): RunningProcess {
   const child = spawn(process.execPath, ['--conditions=@opsreview/source', path.join(repoRoot, `services/${service}/src/main.ts`)], {
     env: { ...processEnv(), OPSREVIEW_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const p = track(child, service)
+  return track(child, service)
+}
+
+/** Starts a service from source, the way `pnpm start` does, and waits for its ready log line. */
+export async function startService(service: Service, env: Record<string, string>, readyMessage: string): Promise<RunningProcess> {
+  const p = spawnService(service, env)
+  const child = p.child
   const exited = once(child, 'exit').then(() => { throw new Error(`${service} exited before it was ready:\n${p.output()}`) })
   await Promise.race([exited, waitFor(() => (p.logs.some((l) => l.msg === readyMessage) ? true : undefined), { timeoutMs: 60_000, what: `${service} to be ready` })])
   exited.catch(() => undefined)
