@@ -57,7 +57,9 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   )
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
   const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
-  const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES, ...session })
+  // A fetch waits at most a second for records: kafkajs's 5 s default is also how long a stop waited for the
+  // fetch in flight (4-5 s of every idle shutdown).
+  const consumer = kafka.consumer({ groupId: config.OPSREVIEW_INDEXER_GROUP, maxBytesPerPartition: config.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION, maxBytes: config.OPSREVIEW_INDEXER_FETCH_BYTES, maxWaitTimeInMs: 1000, ...session })
   const health = new ConsumerHealthMonitor({
     group: config.OPSREVIEW_INDEXER_GROUP, topics, admin, consumer, logger,
     stallAfterMs: config.OPSREVIEW_STALL_AFTER, intervalMs: config.OPSREVIEW_CONSUMER_HEALTH_INTERVAL,

@@ -97,7 +97,8 @@ void startKafka({
 shutdownOnSignals(logger, 'no new requests, finishing in-flight ones, draining the spool', async () => {
   startup.abort()
   await closeServer(server)
-  await spool.drained(5000)
+  // Not lost (the spool keeps them on disk for the next start), but not in Kafka yet either: said so.
+  if (!(await spool.drained(5000))) logger.warn({ spoolDepth: spool.depth, spoolOldestAgeMs: spool.oldestAgeMs }, 'stopping with alerts still in the spool: the next start publishes them')
   await spool.close()
   await publisher.close()
 })

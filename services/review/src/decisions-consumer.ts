@@ -40,7 +40,8 @@ export function startDecisionConsumer(kafka: Kafka, topics: DecisionTopics, log:
 
   async function start(attempt: number): Promise<void> {
     if (stopped) return
-    const c = kafka.consumer({ groupId: `opsreview-review-${hostname()}-${randomUUID().slice(0, 8)}`, allowAutoTopicCreation: false })
+    // A fetch waits at most a second: kafkajs's 5 s default held every stop of the review that long.
+    const c = kafka.consumer({ groupId: `opsreview-review-${hostname()}-${randomUUID().slice(0, 8)}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 })
     consumer = c
     try {
       await c.connect()

@@ -33,6 +33,7 @@ describe('the receiver while its topics cannot be set up', () => {
       await admin.disconnect()
     }
     expect(await receiver.stop()).toBe(0)
+    expect(receiver.logs.filter((l) => l.msg === 'stopping with alerts still in the spool: the next start publishes them')).toMatchObject([{ level: 'warn', spoolDepth: 1 }])
   })
 
   it('is ready once the topics are set up, and the spooled post is published', async () => {
