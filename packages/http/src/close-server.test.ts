@@ -40,4 +40,24 @@ describe('closeServer', () => {
     expect(cutAtGrace).not.toHaveBeenCalled()
     expect(answers.slice(0, 3)).toEqual(['keep-alive', 'keep-alive', 'keep-alive'])
   })
+
+  it('closes the connection of a request under way at the close once it is answered, not when keep-alive runs out', async () => {
+    let answer!: () => void
+    const server = createServer((_req, res) => { answer = () => res.end('ok') })
+    server.keepAliveTimeout = 600_000
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const answered = get(port, agent)
+    while (!answer) await new Promise((resolve) => setTimeout(resolve, 10))
+    const cutAtGrace = vi.spyOn(server, 'closeAllConnections')
+    const closing = closeServer(server, 600_000)
+    answer()
+    expect(await answered).toBe('keep-alive')
+    // Neither the client (a keep-alive agent) nor the server's timeouts (ten minutes) would end it.
+    await closing
+    expect(cutAtGrace).not.toHaveBeenCalled()
+    agent.destroy()
+  })
 })

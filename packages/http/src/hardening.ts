@@ -52,8 +52,12 @@ export async function closeServer(server: Server, graceMs = 10_000): Promise<voi
   const closed = once(server, 'close').catch(() => undefined)
   server.close()
   server.closeIdleConnections()
+  // A request under way when the close came is answered keep-alive (its headers were read before): its
+  // connection goes idle after the answer, and is closed then, not when the client or keepAliveTimeout does.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100)
   const cut = setTimeout(() => server.closeAllConnections(), graceMs)
   await closed
+  clearInterval(sweep)
   clearTimeout(cut)
 }
 
