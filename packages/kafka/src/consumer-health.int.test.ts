@@ -3,15 +3,21 @@ import { KafkaJSError } from 'kafkajs'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { ConsumerHealthMonitor } from './consumer-health.ts'
 
-it('on the real broker: lag from the end offsets while the consumer fetches nothing, a stall, and recovery', async () => {
+/** A topic of its own with `partitions`, a group name, and a connected admin and producer on the real broker. */
+async function onBroker(name: string, partitions: number) {
   const kafka = kafkaClient()
   const admin = await connectedAdmin(kafka)
-  const topic = uniqueName('health')
-  const group = uniqueName('health-group')
-  await createTopics(admin, [topic], 2)
+  const topic = uniqueName(name)
+  const group = uniqueName(`${name}-group`)
+  await createTopics(admin, [topic], partitions)
   const producer = kafka.producer()
   await producer.connect()
   onTestFinished(() => producer.disconnect())
+  return { kafka, admin, topic, group, producer }
+}
+
+it('on the real broker: lag from the end offsets while the consumer fetches nothing, a stall, and recovery', async () => {
+  const { kafka, admin, topic, group, producer } = await onBroker('health', 2)
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
@@ -59,14 +65,7 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
 })
 
 it('on the real broker: a consumer that crashes and restarts faster than the stall time still shows as stalled', async () => {
-  const kafka = kafkaClient()
-  const admin = await connectedAdmin(kafka)
-  const topic = uniqueName('health-crash')
-  const group = uniqueName('health-crash-group')
-  await createTopics(admin, [topic], 1)
-  const producer = kafka.producer()
-  await producer.connect()
-  onTestFinished(() => producer.disconnect())
+  const { kafka, admin, topic, group, producer } = await onBroker('health-crash', 1)
   await producer.send({ topic, acks: -1, messages: [{ value: 'never processed' }] })
   // No retries inside kafkajs: each failure crashes the consumer, which restarts and rejoins at once.
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100, retry: { retries: 0, initialRetryTime: 50 } })
@@ -93,14 +92,7 @@ it('on the real broker: a consumer that crashes and restarts faster than the sta
 })
 
 it('on the real broker: sees the lag of a topic deleted and created again, not the old log\'s position', async () => {
-  const kafka = kafkaClient()
-  const admin = await connectedAdmin(kafka)
-  const topic = uniqueName('health-recreated')
-  const group = uniqueName('health-group')
-  await createTopics(admin, [topic], 1)
-  const producer = kafka.producer()
-  await producer.connect()
-  onTestFinished(() => producer.disconnect())
+  const { kafka, admin, topic, group, producer } = await onBroker('health-recreated', 1)
   await producer.send({ topic, acks: -1, messages: [1, 2, 3].map((i) => ({ value: `old${i}` })) })
   // The group read the old log to its end (no member runs: its offsets are set as a member commits them).
   await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '3' }] })

@@ -126,35 +126,11 @@ describe('rebuilding the index from Kafka', () => {
     for (const index of result.replaced) expect(await es.indices.exists({ index })).toBe(false)
   })
 
-  it('ends a replay whose partitions lost the rest of their range to retention after it was read, rather than wait for ever', { timeout: 60_000 }, async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('rebuild-gone')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, [topics.alerts], 1)
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
-    await producer.send({ topic: topics.alerts, acks: -1, messages: [1, 2, 3].map((n) => ({ partition: 0, key: String(n), value: JSON.stringify(alert(n, '2026-11-30T00:00:00.000Z')) })) })
-    // The range as the rebuild read it; then retention takes every record of it before the replay fetches one.
-    const to = new Map([[`${topics.alerts}/0`, { low: 0n, high: 3n }]])
-    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '3' }] }).then(() => true), { what: 'the records deleted' })
-    const { logger, lines } = captureLogs()
-    const es = esClient()
-    cleanupIndices(run)
-    const lost: [string, number][] = []
-    const before = Date.now()
-    await replay({ kafka, es, prefix: run, topics, logger }, {
-      topics: [topics.alerts], documentFor: liveWrites(es, run, topics).documentFor, to, groupId: `${run}-replay`, requireAlias: false, logStartCheckMs: 200,
-      onLost: (key, beforeMs) => lost.push([key, beforeMs]),
-    })
-    // The rebuild then carries over every alert document received before that: none of that partition's was replayed.
-    expect(lost).toEqual([[`${topics.alerts}/0`, expect.any(Number)]])
-    expect(lost[0]![1]).toBeGreaterThanOrEqual(before)
-    expect(lines.filter((l) => l.msg === "rebuild: the rest of a partition's range went to retention meanwhile")).toMatchObject([{ partition: `${topics.alerts}/0`, logStart: '3', rangeEnd: '3' }])
-  })
-
-  it('tells the records retention removed before the replay read them, by the time of the first record read after them', { timeout: 60_000 }, async () => {
+  /**
+   * A replay of one alert partition of `count` records whose range was read from 0, after retention took
+   * the records before offset `deleteTo`; what it said it lost, and its log.
+   */
+  async function replayTrimmed(count: number, deleteTo: number) {
     const kafka = kafkaClient()
     const admin = await connectedAdmin(kafka)
     const run = uniqueName('rebuild-trimmed')
@@ -163,20 +139,34 @@ describe('rebuilding the index from Kafka', () => {
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
     onTestFinished(() => producer.disconnect())
-    const sent = [1, 2, 3, 4, 5].map((n) => alert(n, minutesAfter('2026-11-30T00:00:00.000Z', n)))
+    const sent = Array.from({ length: count }, (_, i) => alert(i + 1, minutesAfter('2026-11-30T00:00:00.000Z', i + 1)))
     await producer.send({ topic: topics.alerts, acks: -1, messages: sent.map((a) => ({ partition: 0, key: a.id, value: JSON.stringify(a), timestamp: String(Date.parse(a.receivedAt)) })) })
-    // The range read from 0; retention then takes the first two records before the replay fetches them.
-    const to = new Map([[`${topics.alerts}/0`, { low: 0n, high: 5n }]])
-    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '2' }] }).then(() => true), { what: 'the records deleted' })
+    const to = new Map([[`${topics.alerts}/0`, { low: 0n, high: BigInt(count) }]])
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: String(deleteTo) }] }).then(() => true), { what: 'the records deleted' })
+    const { logger, lines } = captureLogs()
     const es = esClient()
     cleanupIndices(run)
     await ensureIndices(es, run)
     const live = liveWrites(es, run, topics)
     const lost: [string, number][] = []
-    await replay({ kafka, es, prefix: run, topics, logger: captureLogs().logger }, {
+    const before = Date.now()
+    await replay({ kafka, es, prefix: run, topics, logger }, {
       topics: [topics.alerts], documentFor: live.documentFor, to, groupId: `${run}-replay`, ...live.pipeline, logStartCheckMs: 200,
       onLost: (key, beforeMs) => lost.push([key, beforeMs]),
     })
-    expect(lost).toEqual([[`${topics.alerts}/0`, Date.parse(sent[2]!.receivedAt)]])
+    return { key: `${topics.alerts}/0`, sent, lost, lines, before }
+  }
+
+  it('ends a replay whose partitions lost the rest of their range to retention after it was read, rather than wait for ever', { timeout: 60_000 }, async () => {
+    const { key, lost, lines, before } = await replayTrimmed(3, 3)
+    // The rebuild then carries over every alert document received before that: none of that partition's was replayed.
+    expect(lost).toEqual([[key, expect.any(Number)]])
+    expect(lost[0]![1]).toBeGreaterThanOrEqual(before)
+    expect(lines.filter((l) => l.msg === "rebuild: the rest of a partition's range went to retention meanwhile")).toMatchObject([{ partition: key, logStart: '3', rangeEnd: '3' }])
+  })
+
+  it('tells the records retention removed before the replay read them, by the time of the first record read after them', { timeout: 60_000 }, async () => {
+    const { key, sent, lost } = await replayTrimmed(5, 2)
+    expect(lost).toEqual([[key, Date.parse(sent[2]!.receivedAt)]])
   })
 })
