@@ -1,6 +1,8 @@
 import { once } from 'node:events'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { RequestHandler } from 'express'
+import { HttpProblem, problemBody, problems } from './problem.ts'
 
 /**
  * Headers every opsreview response carries: no MIME sniffing, no framing by other sites, no referrer
@@ -33,12 +35,36 @@ export interface ServerTimeouts {
 
 export const defaultServerTimeouts: ServerTimeouts = Object.freeze({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, idleTimeoutMs: 30_000 })
 
-/** Bounds how long a slow or silent client can hold a connection. */
-export function applyServerTimeouts(server: Server, timeouts: ServerTimeouts = defaultServerTimeouts): void {
+/**
+ * Bounds how long a slow or silent client can hold a connection, and answers a request Node cannot read
+ * with a problem naming what is wrong (`clientProblem`), as every other 4xx is answered.
+ */
+export function hardenServer(server: Server, timeouts: ServerTimeouts = defaultServerTimeouts): void {
   server.requestTimeout = timeouts.requestTimeoutMs
   server.headersTimeout = timeouts.headersTimeoutMs
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
   server.timeout = timeouts.idleTimeoutMs
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    // Node's own answer was a bare status line (a URL past 16 KiB: "431" and no body). Nothing can be
+    // written once the response began, or to a socket the client closed.
+    const response = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+    if (!socket.writable || response?.headersSent || err.code === 'ECONNRESET') { socket.destroy(); return }
+    const problem = clientProblem(err.code)
+    const body = JSON.stringify(problemBody(problem))
+    socket.end(`HTTP/1.1 ${problem.status} ${problems[problem.code].title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  })
+}
+
+/** The problem of a request Node's HTTP parser refused, by its error code. */
+export function clientProblem(code: string | undefined): HttpProblem {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new HttpProblem('HEADERS_TOO_LARGE', 'The request line and headers together are larger than 16 KiB', { errors: [{ path: 'url', message: 'with the headers, must fit in 16 KiB (a query this long belongs in a body)' }] })
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new HttpProblem('REQUEST_TIMEOUT', 'The request was not received in full in time', { errors: [{ path: 'request', message: 'must arrive in full within the request timeout' }] })
+    default:
+      return new HttpProblem('BAD_REQUEST', 'The request is not well-formed HTTP', { errors: [{ path: 'request', message: `could not be parsed (${code ?? 'unknown error'})` }] })
+  }
 }
 
 /**

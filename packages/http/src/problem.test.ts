@@ -30,10 +30,19 @@ describe('toProblem', () => {
     expect(p.status).toBe(400)
     expect(p.code).toBe('BAD_REQUEST')
     expect(p.message).toMatch(/%-escape/)
+    expect(p.errors).toEqual([{ path: 'url', message: 'holds a % not followed by two hex digits of UTF-8' }])
+  })
+
+  it('keeps a URIError of our own, not the router\'s, a server-side failure', () => {
+    expect(toProblem(new URIError('URI malformed')).status).toBe(500)
   })
 
   it.each([[400, 'BAD_REQUEST'], [413, 'PAYLOAD_TOO_LARGE'], [415, 'UNSUPPORTED_MEDIA_TYPE']] as const)('turns a body parser %i into %s', (status, code) => {
     expect(toProblem(bodyParserError(status)).code).toBe(code)
+  })
+
+  it('names the body as the field of a body that could not be read', () => {
+    expect(toProblem(bodyParserError(400)).errors).toEqual([{ path: 'body', message: 'incorrect header check' }])
   })
 
   it.each([[412, 'PRECONDITION_FAILED', 'header:if-match'], [416, 'RANGE_NOT_SATISFIABLE', 'header:range']] as const)("keeps a static file's %i as %s, naming the header", (status, code, path) => {

@@ -13,6 +13,8 @@ export const problems = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Content-Type must be application/json' },
   PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request line and headers too large' },
   INVALID_JSON: { status: 400, title: 'Request body is not valid JSON' },
   VALIDATION_FAILED: { status: 400, title: 'Request body does not match the schema' },
   ALERTS_REFUSED: { status: 422, title: 'No alert of the notification could be accepted' },
@@ -51,6 +53,13 @@ export class HttpProblem extends Error {
 export function sendProblem(res: Response, problem: HttpProblem, extensions: Record<string, unknown> = {}): void {
   if (problem.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(problem.retryAfterSeconds))
   if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="opsreview"')
+  const body = problemBody(problem)
+  for (const [name, value] of Object.entries(extensions)) if (!(name in body)) body[name] = value
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
+}
+
+/** A problem's RFC 9457 members. */
+export function problemBody(problem: HttpProblem): Record<string, unknown> {
   const body: Record<string, unknown> = {
     type: `https://opsreview.dev/problems/${problem.code.toLowerCase().replaceAll('_', '-')}`,
     title: problems[problem.code].title,
@@ -60,8 +69,7 @@ export function sendProblem(res: Response, problem: HttpProblem, extensions: Rec
   }
   if (problem.errors) body.errors = problem.errors
   if (problem.errorsOmitted !== undefined) body.errorsOmitted = problem.errorsOmitted
-  for (const [name, value] of Object.entries(extensions)) if (!(name in body)) body[name] = value
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(body))
+  return body
 }
 
 /**
@@ -86,7 +94,9 @@ export function toProblem(err: unknown): HttpProblem {
   // A static file's conditional or partial request (express.static): the header is the field at fault.
   if (status === 412) return new HttpProblem('PRECONDITION_FAILED', 'The file does not match the request\'s preconditions', { cause: err, errors: [{ path: 'header:if-match', message: 'matches no current version of the file (If-Match, If-Unmodified-Since)' }] })
   if (status === 416) return new HttpProblem('RANGE_NOT_SATISFIABLE', 'The Range header asks for bytes the file does not have', { cause: err, errors: [{ path: 'header:range', message: 'must name bytes within the file' }] })
-  if (status !== undefined) return new HttpProblem('BAD_REQUEST', err instanceof URIError ? 'The URL holds a malformed %-escape' : 'The request could not be read', { cause: err })
+  if (status !== undefined && err instanceof URIError) return new HttpProblem('BAD_REQUEST', 'The URL holds a malformed %-escape', { cause: err, errors: [{ path: 'url', message: 'holds a % not followed by two hex digits of UTF-8' }] })
+  // body-parser's exposed errors (a corrupt compressed body, a body cut short) are about the body, in words fit for the client.
+  if (status !== undefined) return new HttpProblem('BAD_REQUEST', 'The request could not be read', { cause: err, errors: [{ path: 'body', message: (err as Error).message }] })
   return new HttpProblem('INTERNAL', 'Internal error', { cause: err })
 }
 

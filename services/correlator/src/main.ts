@@ -21,7 +21,7 @@ import { accessRefusal } from '@opsreview/correlation-stream/errors'
 import { reportingFetches } from '@opsreview/correlation-stream/health'
 import { engineConfigOf, loadCorrelatorConfig, topicsOf } from './config.ts'
 import { createCorrelatorRegistry } from './metrics.ts'
-import { applyServerTimeouts, securityHeaders } from '@opsreview/http/hardening'
+import { hardenServer, securityHeaders } from '@opsreview/http/hardening'
 
 const config = loadCorrelatorConfig(process.env)
 const logger = createLogger('correlator', config.OPSREVIEW_LOG_LEVEL)
@@ -160,7 +160,7 @@ app.get('/readyz', (_req, res) => {
 })
 app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
 const server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
-applyServerTimeouts(server)
+hardenServer(server)
 await once(server, 'listening')
 
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {

@@ -11,7 +11,7 @@ import { elasticsearchConnectionOptions } from '@opsreview/search-index/connecti
 import { leaseHolderName, registerRetentionMetrics, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
 import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
 import { createIndexer } from './indexer.ts'
-import { applyServerTimeouts } from '@opsreview/http/hardening'
+import { hardenServer } from '@opsreview/http/hardening'
 
 const config = loadIndexerConfig(process.env)
 const logger = createLogger('indexer', config.OPSREVIEW_LOG_LEVEL)
@@ -28,7 +28,7 @@ const kafka = new Kafka({
 const indexer = createIndexer({ config, logger, kafka, es, onFatal: () => process.exit(1) })
 await indexer.start()
 const server = indexer.app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
-applyServerTimeouts(server)
+hardenServer(server)
 await once(server, 'listening')
 
 // Every instance schedules retention; a lease in Elasticsearch gives each round to one of them.

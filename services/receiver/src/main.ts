@@ -9,7 +9,7 @@ import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { startKafka } from '@opsreview/kafka/startup'
 import { Spool } from '@opsreview/spool'
-import { applyServerTimeouts, closeServer } from '@opsreview/http/hardening'
+import { hardenServer, closeServer } from '@opsreview/http/hardening'
 import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
@@ -71,7 +71,7 @@ const app = createReceiverApp({
 })
 
 const server = app.listen(config.OPSREVIEW_RECEIVER_PORT, config.OPSREVIEW_RECEIVER_HOST)
-applyServerTimeouts(server)
+hardenServer(server)
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_RECEIVER_HOST}:${config.OPSREVIEW_RECEIVER_PORT}` }, 'receiver listening')
 const startup = new AbortController()

@@ -393,7 +393,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       case 'mismatch':
         throw new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
       case 'in-flight':
-        throw new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1 })
+        throw new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
       case 'new':
         try {
           const answer = await publish((type) => commandIdFor(key, fingerprint, type))

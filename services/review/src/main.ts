@@ -5,7 +5,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
-import { applyServerTimeouts, closeServer, defaultServerTimeouts } from '@opsreview/http/hardening'
+import { hardenServer, closeServer, defaultServerTimeouts } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
@@ -68,7 +68,7 @@ const app = createReviewApp({
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 // The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
-applyServerTimeouts(server, { ...defaultServerTimeouts, idleTimeoutMs: Math.max(defaultServerTimeouts.idleTimeoutMs, config.OPSREVIEW_WAIT_TIMEOUT + 5_000) })
+hardenServer(server, { ...defaultServerTimeouts, idleTimeoutMs: Math.max(defaultServerTimeouts.idleTimeoutMs, config.OPSREVIEW_WAIT_TIMEOUT + 5_000) })
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 
