@@ -42,7 +42,7 @@ describe('toProblem', () => {
   })
 
   it('names the body as the field of a body that could not be read', () => {
-    expect(toProblem(bodyParserError(400)).errors).toEqual([{ path: 'body', message: 'incorrect header check' }])
+    expect(toProblem(bodyParserError(400)).errors).toEqual([{ path: '/', message: 'incorrect header check' }])
   })
 
   it.each([[412, 'PRECONDITION_FAILED', 'header:if-match'], [416, 'RANGE_NOT_SATISFIABLE', 'header:range']] as const)("keeps a static file's %i as %s, naming the header", (status, code, path) => {

@@ -96,7 +96,7 @@ export function toProblem(err: unknown): HttpProblem {
   if (status === 416) return new HttpProblem('RANGE_NOT_SATISFIABLE', 'The Range header asks for bytes the file does not have', { cause: err, errors: [{ path: 'header:range', message: 'must name bytes within the file' }] })
   if (status !== undefined && err instanceof URIError) return new HttpProblem('BAD_REQUEST', 'The URL holds a malformed %-escape', { cause: err, errors: [{ path: 'url', message: 'holds a % not followed by two hex digits of UTF-8' }] })
   // body-parser's exposed errors (a corrupt compressed body, a body cut short) are about the body, in words fit for the client.
-  if (status !== undefined) return new HttpProblem('BAD_REQUEST', 'The request could not be read', { cause: err, errors: [{ path: 'body', message: (err as Error).message }] })
+  if (status !== undefined) return new HttpProblem('BAD_REQUEST', 'The request could not be read', { cause: err, errors: [{ path: '/', message: (err as Error).message }] })
   return new HttpProblem('INTERNAL', 'Internal error', { cause: err })
 }
 

@@ -42,7 +42,10 @@ function send(base: string, r: RawRequest): Promise<RawResponse> {
   })
 }
 
-/** What every answer must be: below 500, and a problem+json body naming the fields at fault when the input was. */
+/**
+ * What every answer must be: below 500, and a problem+json body naming the fields at fault when the input was
+ * (a JSON pointer into the body or the query, `header:<name>`, `url` for the URL itself, `request` for what is not HTTP).
+ */
 function faultOf(r: RawRequest, res: RawResponse): string | undefined {
   if (res.status >= 500) return `status ${res.status}: ${res.body.slice(0, 300)}`
   if (res.status < 400 || r.method === 'HEAD') return undefined
@@ -51,7 +54,7 @@ function faultOf(r: RawRequest, res: RawResponse): string | undefined {
   try { p = JSON.parse(res.body) as typeof p } catch { return `a ${res.status} whose body is not JSON` }
   if (p.status !== res.status || typeof p.code !== 'string' || typeof p.title !== 'string') return `a problem without status, code or title: ${res.body}`
   if ((p.code === 'INVALID_QUERY' || p.code === 'VALIDATION_FAILED') && !(Array.isArray(p.errors) && p.errors.length > 0)) return `${p.code} naming no field: ${res.body}`
-  for (const e of p.errors ?? []) if (typeof e.path !== 'string' || !/^(\/|header:)/.test(e.path) || typeof e.message !== 'string') return `a field error without path or message: ${res.body}`
+  for (const e of p.errors ?? []) if (typeof e.path !== 'string' || !/^(\/|header:|url$|request$)/.test(e.path) || typeof e.message !== 'string') return `a field error without path or message: ${res.body}`
   return undefined
 }
 
