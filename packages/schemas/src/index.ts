@@ -33,6 +33,8 @@ const ajv = addFormats(new Ajv({ strict: true, allErrors: true, useDefaults: tru
 ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
 // The sender schemas take their caps from the canonical event's definitions, by relative $ref.
 ajv.addSchema(alertEvent)
+// A person's name (an owner, an actor, who filed a report), as the decisions and reports take it.
+ajv.addSchema(incidentPatch)
 // The incident and the problem refer to each other's ids and take their people and texts from the command.
 ajv.addSchema(command)
 ajv.addSchema(incident)
@@ -42,6 +44,9 @@ function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> 
   const validate = (ajv.getSchema(schema.$id) ?? ajv.compile(schema)) as ValidateFunction<T>
   return (input) => (validate(input) ? { ok: true, value: input } : { ok: false, errors: toFieldErrors(validate.errors ?? []) })
 }
+
+/** A person's name and a report's title: not blank, no control characters (incident-patch.v1.json). */
+const NAME_PATTERN = incidentPatch.definitions.name.pattern
 
 /** Turns ajv's errors into field paths a sender can act on: a missing or unknown property is named. */
 export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
@@ -60,7 +65,9 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
       ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
       : e.keyword === 'const'
         ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`
-        : `${e.propertyName !== undefined ? 'name ' : ''}${e.message ?? 'is invalid'}`
+        : e.keyword === 'pattern' && (e.params as { pattern: string }).pattern === NAME_PATTERN
+          ? 'must not be blank or hold control characters'
+          : `${e.propertyName !== undefined ? 'name ' : ''}${e.message ?? 'is invalid'}`
     const key = `${path || '/'}\u0000${message}`
     if (seen.has(key)) continue
     seen.add(key)

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { validateIncidentPatch, validateProblemPatch, validateReport } from './index.ts'
+
+const errorsOf = (v: { ok: true } | { ok: false; errors: { path: string; message: string }[] }) => (v.ok ? [] : v.errors)
+const refused = 'must not be blank or hold control characters'
+
+// The review's filters refuse a control character (scope.ts), so a name holding one could be stored and never searched.
+describe("a person's name and a report's title", () => {
+  it.each(['', '   ', 'ann\u0000', 'line\nbreak', 'tab\there', '\u007f'])('refuse %j, naming the field once', (name) => {
+    expect(errorsOf(validateIncidentPatch({ owner: name }))).toEqual([{ path: '/owner', message: refused }])
+    expect(errorsOf(validateIncidentPatch({ acknowledge: true, actor: name }))).toEqual([{ path: '/actor', message: refused }])
+    expect(errorsOf(validateIncidentPatch({ postmortem: { scheduledFor: '2026-12-07T09:00:00Z', owner: name } }))).toEqual([{ path: '/postmortem/owner', message: refused }])
+    expect(errorsOf(validateProblemPatch({ owner: name }))).toEqual([{ path: '/owner', message: refused }])
+    expect(errorsOf(validateReport({ kind: 'manual', service: 's', title: name, reportedBy: name }))).toEqual([{ path: '/title', message: refused }, { path: '/reportedBy', message: refused }])
+  })
+
+  it.each(['ann', 'Ann-Marie O’Neill', ' bob ', 'Łukasz', '山田'])('take %j', (name) => {
+    expect(validateIncidentPatch({ owner: name }).ok).toBe(true)
+    expect(validateReport({ kind: 'manual', service: 's', title: name, reportedBy: name }).ok).toBe(true)
+  })
+})
