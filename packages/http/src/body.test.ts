@@ -54,7 +54,11 @@ describe('jsonBody', () => {
 
   it('reads a body declared UTF-8, or declared in no charset, as Alertmanager sends it', async () => {
     const url = await app()
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8', 'application/json; charset=us-ascii']) {
+    for (const type of [
+      'application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8', 'application/json; charset=us-ascii',
+      // A quoted parameter value may hold a ';' and what looks like a charset: it is the value of foo.
+      'application/json; foo="a;charset=utf-16"', 'application/json; foo="a\\"b;charset=utf-16"; charset=utf-8',
+    ]) {
       expect(await send(url, '{"a":"é"}', { 'content-type': type }), type).toEqual({ status: 200, body: { got: { a: 'é' } } })
     }
   })

@@ -18,11 +18,12 @@ const jsonType = /^application\/([\w.+-]+\+)?json$/i
  * is how the body is decoded, so a body declared in another charset would be read garbled.
  */
 function declaredCharsets(contentType: string): string[] {
-  return contentType.split(';').slice(1).flatMap((param) => {
-    const eq = param.indexOf('=')
-    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') return []
-    return [param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase()]
-  })
+  // Parameters as RFC 9110 has them: a value may be a quoted string, which can hold a `;` or `charset=`.
+  const out: string[] = []
+  for (const [, name, quoted, token] of contentType.matchAll(/;\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g)) {
+    if (name!.toLowerCase() === 'charset') out.push((quoted ?? token ?? '').replace(/\\(.)/g, '$1').trim().toLowerCase())
+  }
+  return out
 }
 // ASCII is UTF-8 too: .NET's StringContent with Encoding.ASCII, for one, declares it.
 const utf8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
