@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Client } from '@elastic/elasticsearch'
 import { Registry } from 'prom-client'
-import { captureLogs, cleanupIndices, esClient, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, indicesOfTest, waitFor } from '@opsreview/testing'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
 import { bulkAction, incidentDocument, liveWrites, problemDocument } from './documents.ts'
 import { batchWrites } from './indexing-consumer.ts'
@@ -126,10 +126,7 @@ function expected(prefix: string) {
 }
 
 async function seeded() {
-  const prefix = uniqueName('ret')
-  cleanupIndices(prefix)
-  const es = esClient()
-  onTestFinished(() => es.close())
+  const { prefix, es } = indicesOfTest('ret')
   await seed(es, prefix)
   return { es, prefix }
 }
@@ -160,10 +157,7 @@ describe('retention against Elasticsearch', () => {
   })
 
   it('a new version of a deleted incident, written right after the delete the way the indexer writes it, is indexed', async () => {
-    const prefix = uniqueName('ret')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = indicesOfTest('ret')
     await ensureIndices(es, prefix)
     const n = indexNames(prefix)
     const old = { ...incident(1, { resolvedAt: '2023-03-01T00:00:00.000Z' }), version: 3 }
@@ -346,10 +340,7 @@ describe('retention against Elasticsearch', () => {
   })
 
   it('the lease: taken once of two racing takers, refused while held, taken again once expired', async () => {
-    const prefix = uniqueName('ret')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = indicesOfTest('ret')
     const takers = Array.from({ length: 4 }, (_, i) => new RetentionLease(es, prefix, `t${i}`))
     const taken = await Promise.all(takers.map((t) => t.acquire(NOW, 60_000)))
     expect(taken.filter((r) => r.ok)).toHaveLength(1)

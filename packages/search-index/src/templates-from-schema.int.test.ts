@@ -2,8 +2,8 @@
 // the templates (strict mappings) on the real Elasticsearch. The engine and the validators are imported by
 // path: search-index does not depend on them, and only this test needs them.
 import { createHash } from 'node:crypto'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
+import { describe, expect, it } from 'vitest'
+import { indicesOfTest } from '@opsreview/testing'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import type { AlertEvent, Command, CommandType, EngineInput, Incident, Problem } from '@opsreview/correlation/types'
 import { validateIncident, validateProblem } from '@opsreview/schemas'
@@ -66,10 +66,7 @@ describe('engine records in indices created from the templates', () => {
     for (const i of incidents) expect(validateIncident(JSON.parse(JSON.stringify(i)))).toMatchObject({ ok: true })
     for (const p of problems) expect(validateProblem(JSON.parse(JSON.stringify(p)))).toMatchObject({ ok: true })
 
-    const es = esClient()
-    const prefix = uniqueName('records')
-    cleanupIndices(prefix)
-    onTestFinished(() => es.close())
+    const { prefix, es } = indicesOfTest('records')
     await ensureIndices(es, prefix)
     const n = indexNames(prefix)
     // The concrete indices took the strict mappings from the templates.

@@ -1,7 +1,7 @@
 // Incidents and problems become searchable sooner than alerts: their own refresh interval, in the
 // templates and on indices that existed before it.
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
+import { esClient, indicesOfTest } from '@opsreview/testing'
 import { DOCUMENT_REFRESH_INTERVAL, ensureIndices, indexNames } from './templates.ts'
 
 async function refreshIntervals(prefix: string) {
@@ -13,18 +13,9 @@ async function refreshIntervals(prefix: string) {
   return { incidents: await of(n.incidents.alias), problems: await of(n.problems.alias), alertsTemplate: await template(n.alerts.template), incidentsTemplate: await template(n.incidents.template) }
 }
 
-/** A prefix of its own, its indices removed after the test, and a client closed after it. */
-function freshIndices() {
-  const prefix = uniqueName('refresh')
-  cleanupIndices(prefix)
-  const es = esClient()
-  onTestFinished(() => es.close())
-  return { prefix, es }
-}
-
 describe('refresh intervals of the live indices', () => {
   it('gives incidents and problems their own, shorter refresh interval, also on indices made before it', async () => {
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('refresh')
     await ensureIndices(es, prefix, '1s', '1s')
     expect(await refreshIntervals(prefix)).toEqual({ incidents: '1s', problems: '1s', alertsTemplate: '1s', incidentsTemplate: '1s' })
     await ensureIndices(es, prefix, '1s')
@@ -33,7 +24,7 @@ describe('refresh intervals of the live indices', () => {
   })
 
   it('keeps the alert template\'s configured refresh interval when the review or a reindex makes sure of the indices', async () => {
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('refresh')
     // As the review starts on a fresh cluster: 1 s.
     await ensureIndices(es, prefix)
     expect((await refreshIntervals(prefix)).alertsTemplate).toBe('1s')

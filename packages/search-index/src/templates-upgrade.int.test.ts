@@ -1,22 +1,13 @@
 // An incident or problem index made by an earlier version takes the fields the schemas added since: its
 // mapping is strict, and without them it refused every newer document.
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { cleanupIndices, esClient, uniqueName } from '@opsreview/testing'
+import { describe, expect, it } from 'vitest'
+import { indicesOfTest } from '@opsreview/testing'
 import { KEYWORD_MAX_CHARS } from './templates-from-schema.ts'
 import { ensureIndices, indexNames, problemMappings } from './templates.ts'
 
-/** A prefix of its own, its indices removed after the test, and a client closed after it. */
-function freshIndices() {
-  const prefix = uniqueName('upgrade')
-  cleanupIndices(prefix)
-  const es = esClient()
-  onTestFinished(() => es.close())
-  return { prefix, es }
-}
-
 describe('indices made before a schema added a field', () => {
   it('take the new fields on the next start, and then index documents that carry them', async () => {
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('upgrade')
     const n = indexNames(prefix).problems
     // The problems index as the version before `resolvedAt` and `reopenCount` made it.
     const { resolvedAt: _r, reopenCount: _c, ...before } = problemMappings.properties!
@@ -34,7 +25,7 @@ describe('indices made before a schema added a field', () => {
   })
 
   it('take the keyword limit on the next start, and then index a problem whose signature Lucene could not hold as a term', async () => {
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('upgrade')
     const n = indexNames(prefix).problems
     // The problems index as the version before the limit made it: keywords of any length.
     const unlimited = Object.fromEntries(Object.entries(problemMappings.properties!).map(([k, m]) => [k, 'ignore_above' in m ? { type: 'keyword' as const } : m]))
@@ -58,7 +49,7 @@ describe('indices made before a schema added a field', () => {
 
 describe('keywords longer than Lucene holds as a term', () => {
   it('a fresh incidents index takes an incident whose group key is one', async () => {
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('upgrade')
     await ensureIndices(es, prefix)
     const n = indexNames(prefix).incidents
     // Three label values at the receiver's limit (4,096 characters), of three bytes each in UTF-8: ~36 KB.
@@ -71,7 +62,7 @@ describe('keywords longer than Lucene holds as a term', () => {
 
   it('puts a lost write alias back onto the first index when an index of that name is there without it', async () => {
     // What a reindex stopped before deleting the indices it replaced leaves, once the alias is lost too.
-    const { prefix, es } = freshIndices()
+    const { prefix, es } = indicesOfTest('upgrade')
     const n = indexNames(prefix).incidents
     await ensureIndices(es, prefix)
     await es.indices.updateAliases({ actions: [{ remove: { index: n.first, alias: n.alias } }] })

@@ -82,6 +82,18 @@ export function cleanupIndices(prefix: string): void {
   onTestFinished(() => deleteIndices(prefix))
 }
 
+/**
+ * A test's own index prefix (`name` and a unique suffix), its indices and templates removed when the test
+ * finishes, and a client closed then.
+ */
+export function indicesOfTest(name: string): { prefix: string; es: Client } {
+  const prefix = uniqueName(name)
+  cleanupIndices(prefix)
+  const es = esClient()
+  onTestFinished(() => es.close())
+  return { prefix, es }
+}
+
 /** Deletes every index and template matching `prefix*` now: for what a file shares among its tests (afterAll). */
 export async function deleteIndices(prefix: string): Promise<void> {
   const es = esClient()

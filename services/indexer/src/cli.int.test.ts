@@ -6,7 +6,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ensureIndices } from '@opsreview/search-index/templates'
-import { cleanupIndices, elasticsearchUrl, esClient, kafkaBrokers, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
+import { elasticsearchUrl, indicesOfTest, kafkaBrokers, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 
 const run = promisify(execFile)
 
@@ -51,10 +51,7 @@ describe('opsreview replay, exit codes', () => {
   })
 
   it('exits 69 with one line when Kafka does not answer', async () => {
-    const prefix = uniqueName('rv-cli')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = indicesOfTest('rv-cli')
     await ensureIndices(es, prefix)
     const r = await opsreview(['replay', '--from', '3h'], { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_KAFKA_BROKERS: '127.0.0.1:1' })
     expect(r.stdout).toBe('')
@@ -92,10 +89,7 @@ describe('opsreview retention, exit codes', () => {
 
 describe('opsreview replay --index, interrupted', () => {
   it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s deletes the scratch index it created and had not aliased yet, and exits %i', async (signal, code) => {
-    const prefix = uniqueName('rv-cli-int')
-    cleanupIndices(prefix)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { prefix, es } = indicesOfTest('rv-cli-int')
     await ensureIndices(es, prefix)
     // No node may hold a shard of a dataset index: its create waits for its primary (up to Elasticsearch's
     // 30 s), so the run is held after the index exists and before its alias does, until the signal comes.
