@@ -407,7 +407,7 @@ export class PartitionRunner {
   async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<SavedSnapshots> {
     let failed: { err: unknown } | undefined
     const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
-    const assigned = this.#assigned?.has(partition) ? new Set(this.#assigned) : undefined
+    const assigned = this.#assigned?.has(partition) ? this.#assigned : undefined
     const partitionKeys = assigned && new Set([...assigned].map((p) => partitionKeyOf(topic, p)))
     const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger, ...(partitionKeys ? { partitionKeys } : {}) })
     // The partitions read for and still assigned: one assigned during the read has no snapshot in it, and

@@ -56,7 +56,7 @@ export function hardenServer(server: Server, timeouts: ServerTimeouts = defaultS
 }
 
 /** The problem of a request Node's HTTP parser refused, by its error code. */
-export function clientProblem(code: string | undefined): HttpProblem {
+function clientProblem(code: string | undefined): HttpProblem {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return new HttpProblem('HEADERS_TOO_LARGE', 'The request line and headers together are larger than 16 KiB', { errors: [{ path: 'url', message: 'with the headers, must fit in 16 KiB (a query this long belongs in a body)' }] })
