@@ -46,7 +46,7 @@ function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> 
 }
 
 /** A person's name and a report's title: not blank, no control characters (incident-patch.v1.json). */
-const NAME_PATTERN = incidentPatch.definitions.name.pattern
+const NAME_PATTERN = incidentPatch.definitions.printable.pattern
 
 /** Turns ajv's errors into field paths a sender can act on: a missing or unknown property is named. */
 export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
