@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { KafkaJSConnectionError, Partitioners, type Kafka, type Producer } from 'kafkajs'
+import { KafkaJSConnectionError, Partitioners, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/engine'
 import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/types'
@@ -68,11 +68,21 @@ async function setup(opts: { createIncidents?: boolean } = {}) {
 }
 
 /** Runs a PartitionRunner the way the service does: its own consumer group, snapshots, the retry policy. */
-async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Pick<Producer, 'sendBatch'>, opts: { snapshotIntervalMs?: number; checkpointShare?: number } = {}) {
+interface RunnerOptions {
+  snapshotIntervalMs?: number
+  checkpointShare?: number
+  /** The consumer's session timeout; kafkajs's 30 s when not given. */
+  sessionTimeoutMs?: number
+  /** Awaited before each batch reaches the runner: a member standing still in a batch. */
+  beforeBatch?: () => Promise<void>
+}
+
+async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: string, outputProducer: Pick<Producer, 'sendBatch'>, opts: RunnerOptions = {}) {
   const { logger, lines } = captureLogs()
   const stateProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await stateProducer.connect()
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 })
+  const session = opts.sessionTimeoutMs === undefined ? {} : { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: 500 }
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, ...session })
   const admin = await connectedAdmin(kafka)
   const runner = new PartitionRunner({
     consumer, producer: outputProducer, topics, engineConfig: {}, logger,
@@ -87,7 +97,9 @@ async function startRunner(kafka: Kafka, topics: CorrelatorTopics, groupId: stri
   await consumer.connect()
   onTestFinished(async () => { await consumer.disconnect(); await stateProducer.disconnect() })
   await consumer.subscribe({ topic: topics.input, fromBeginning: true })
-  await consumer.run({ ...PartitionRunner.runOptions, eachBatch: retryingBatches(runner.handler, { logger, initialBackoffMs: 100, maxBackoffMs: 1000 }) })
+  const { beforeBatch } = opts
+  const handler = beforeBatch ? async (payload: EachBatchPayload) => { await beforeBatch(); await runner.handler(payload) } : runner.handler
+  await consumer.run({ ...PartitionRunner.runOptions, eachBatch: retryingBatches(handler, { logger, initialBackoffMs: 100, maxBackoffMs: 1000 }) })
   return { runner, lines, member, consumer }
 }
 
@@ -427,5 +439,51 @@ describe('PartitionRunner on the real Kafka', () => {
     expect([...expected.values()].map((i) => [i.status, i.alerts.length])).toEqual([['resolved', 2]])
     await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 60_000, intervalMs: 500, what: 'the incident the whole log describes' })
     expect(one.lines.some((l) => l.msg === 'partition engine dropped: it restores from its snapshot and replays' && String(l.why).includes('another member'))).toBe(true)
+  })
+
+  it('sends nothing of a batch it held past its session: another member owns the partition and has written newer versions', { timeout: 120_000 }, async () => {
+    const { kafka, admin, topics, run } = await setup()
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const all = inputs(12)
+    const feed = (batch: EngineInput[]) => producer.send({ topic: topics.input, acks: -1, messages: batch.map((i) => ({ partition: 0, key: inputKey(i), value: JSON.stringify(i) })) })
+    const groupId = `${run}-engine`
+    const group = async () => (await admin.describeGroups([groupId])).groups[0]
+    // The first member stands still in a batch (a SIGSTOP, a paused VM, a long pause of the collector):
+    // kafkajs heartbeats only between batches, so the group evicts it after its session timeout.
+    let holdNext = false
+    let release: (() => void) | undefined
+    const beforeBatch = async () => {
+      if (!holdNext) return
+      holdNext = false
+      await new Promise<void>((resolve) => { release = resolve })
+    }
+    // What it sends once it moves again, before it has rejoined the group.
+    let moving = false
+    let rejoined = false
+    let sentBeforeRejoin = 0
+    const watched: Producer = { ...producer, sendBatch: async (batch) => { if (moving && !rejoined) sentBeforeRejoin++; return producer.sendBatch(batch) } }
+    await feed(all.slice(0, 20))
+    const one = await startRunner(kafka, topics, groupId, watched, { sessionTimeoutMs: 6_000, beforeBatch })
+    await waitFor(async () => outputsMatch(kafka, topics, await expectedIncidents(kafka, topics.input)), { timeoutMs: 60_000, intervalMs: 500, what: 'the first member\'s incidents' })
+    holdNext = true
+    await feed(all.slice(20, 40))
+    await waitFor(() => release, { timeoutMs: 30_000, what: 'the first member holding a batch' })
+    await waitFor(async () => ((await group())?.state === 'Empty' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500, what: 'the first member evicted' })
+
+    // Another member takes the partition, applies the held records and those after them.
+    await startRunner(kafka, topics, groupId, producer, { sessionTimeoutMs: 6_000 })
+    await feed(all.slice(40))
+    const expected = await expectedIncidents(kafka, topics.input)
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 60_000, intervalMs: 500, what: 'every incident at its last version, from the second member' })
+
+    one.consumer.on(one.consumer.events.GROUP_JOIN, () => { if (moving) rejoined = true })
+    moving = true
+    release!()
+    await waitFor(() => (rejoined ? true : undefined), { timeoutMs: 60_000, what: 'the first member rejoining' })
+    // Its outputs of the held batch would have landed after the newer versions, the latest of their incidents on the compacted topic.
+    expect(sentBeforeRejoin).toBe(0)
+    await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 60_000, intervalMs: 500, what: 'every incident at its last version' })
   })
 })

@@ -287,7 +287,7 @@ describe('PartitionRunner reading snapshots', () => {
 })
 
 describe('PartitionRunner sending outputs', () => {
-  it('heartbeats between the requests of a batch too large for one, each of which may take the send timeout', async () => {
+  it('heartbeats before each request of a batch too large for one (each may take the send timeout), the first too', async () => {
     const events: string[] = []
     const poison = (offset: string) => ({ offset, value: Buffer.from(`not json ${'x'.repeat(700 * 1024)}`) })
     const payload = {
@@ -300,7 +300,7 @@ describe('PartitionRunner sending outputs', () => {
       topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
     })
     await runner.handler(payload)
-    expect(events.slice(0, 3)).toEqual(['send', 'heartbeat', 'send'])
+    expect(events.slice(0, 4)).toEqual(['heartbeat', 'send', 'heartbeat', 'send'])
   })
 })
 

@@ -355,9 +355,12 @@ export class PartitionRunner {
       // In requests of at most 1 MiB: a late backlog's release can touch thousands of incidents in one batch,
       // and in one request a partition's record batch would pass max.message.bytes, for good (the replay
       // after the restart brings the same outputs). A failure half-way drops the engine as any other does.
-      // The group hears from this member between requests: each may take up to sendTimeoutMs.
-      for (const [i, request] of requestsOf(topicMessages).entries()) {
-        if (i > 0) await heartbeat()
+      // The group hears from this member before each request (each may take up to sendTimeoutMs), the first
+      // too: a member that stood still in this batch past its session (a SIGSTOP, a paused VM) learns here
+      // that the partition is another's, whose newer versions its outputs would otherwise follow on the
+      // compacted topics. kafkajs hands over a fetched batch without asking the group first.
+      for (const request of requestsOf(topicMessages)) {
+        await heartbeat()
         await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
       }
     } catch (err) {
