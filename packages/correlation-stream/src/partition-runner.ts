@@ -398,7 +398,7 @@ export class PartitionRunner {
   }
 
   #deadLetter(err: PoisonRecordError, topic: string, partition: number, m: KafkaMessage): Message {
-    return poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, new Date(this.#o.now()))
+    return poisonDeadLetter(err, { topic, partition, offset: m.offset }, m, new Date(this.#o.now()))
   }
 
   /**

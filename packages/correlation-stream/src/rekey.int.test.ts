@@ -102,6 +102,21 @@ describe('rekeyer on the real Kafka', () => {
     expect(deadLetters.sort()).toEqual(['schema-invalid', 'schema-invalid', 'undecodable'])
   })
 
+  it('dead-letters a record of bytes another producer wrote with its bytes and headers, in base64', async () => {
+    const { kafka, run, t, producer } = await setup()
+    // An Avro-framed value (magic byte, schema id, then binary), a header of raw bytes.
+    const value = Buffer.from([0x00, 0x00, 0x00, 0x00, 0x2a, 0xff, 0xfe, 0x80, 0x01])
+    const trace = Buffer.from([0xc3, 0x28, 0x41])
+    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'checkout', value, headers: { 'content-type': 'avro/binary', trace } }] })
+    await startRekeyer(kafka, t, `${run}-group`)
+    const [letter] = await envelopes(kafka, t.deadLetter, 1)
+    expect(letter!.envelope).toMatchObject({ reason: 'undecodable', origin: { topic: t.alerts, offset: '0' } })
+    expect(letter!.envelope.replay).toEqual({
+      kind: 'record', topic: t.alerts, encoding: 'base64', key: Buffer.from('checkout').toString('base64'), value: value.toString('base64'),
+      headers: { 'content-type': [Buffer.from('avro/binary').toString('base64')], trace: [trace.toString('base64')] },
+    })
+  })
+
   it('dead-letters a record the input topic refuses, and moves the others on', async () => {
     // An input topic that takes small records only: the broker itself refuses the large one.
     const { kafka, run, t, producer } = await setup({ inputConfig: [{ name: 'max.message.bytes', value: '4096' }] })

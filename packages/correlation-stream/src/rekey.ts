@@ -90,7 +90,7 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
     const deadLetters: Message[] = []
     const reasons: string[] = []
     const deadLetter = (err: PoisonRecordError, m: KafkaMessage) => {
-      deadLetters.push(poisonDeadLetter(err, { topic, partition, offset: m.offset }, { key: m.key?.toString() ?? null, value: m.value?.toString() ?? '' }, at))
+      deadLetters.push(poisonDeadLetter(err, { topic, partition, offset: m.offset }, m, at))
       reasons.push(err.reason)
     }
     for (const m of batch.messages) {

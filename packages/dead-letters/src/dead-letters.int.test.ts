@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka as KafkaClient, logLevel, type Admin, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs'
-import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
-import { createReadyTopics, createTopics, kafkaClient, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { createReadyTopics, createTopics, kafkaClient, readRecordsUntil, readTopicUntil, uniqueName } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
 import { KafkaUnavailableError } from './errors.ts'
 import { readDeadLetters } from './read.ts'
@@ -192,6 +192,28 @@ describe('dead letters on the real Kafka', () => {
       ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"fixed":true}'],
       ['/webhooks/alertmanager', `Bearer ${token}`, 'application/json', '{"still-bad":true}'],
     ])
+  })
+
+  it('puts back a record of bytes that are not text, and a tombstone, as they were: bytes, key and headers', async () => {
+    const dlq = uniqueName('dl-bytes')
+    const target = uniqueName('dl-bytes-target')
+    await createTopics(admin, [dlq, target], 1)
+    const value = Buffer.from([0x00, 0x00, 0x00, 0x00, 0x2a, 0xff, 0xfe, 0x80, 0x01])
+    const key = Buffer.from([0x01, 0xff])
+    const trace = Buffer.from([0xc3, 0x28])
+    const now = Date.now()
+    await produce(dlq, [
+      deadLetterMessage('o/0/1', envelope({ reason: 'undecodable', replay: recordReplay(target, { key, value, headers: { trace, 'content-type': 'avro/binary' } }) })),
+      deadLetterMessage('o/0/2', envelope({ reason: 'undecodable', replay: recordReplay(target, { key: Buffer.from('gone'), value: null }) })),
+    ])
+    // Record letters only: the receiver is never asked.
+    const deps = { kafka, logger, topics: [dlq], receiverUrl: 'http://127.0.0.1:9', ingestToken: 'unused' }
+    const result = await replayCommand({ command: 'replay', sinceMs: now - HOUR, reasons: ['undecodable'], topics: [], json: false, dryRun: false }, deps)
+    expect(result.json).toMatchObject({ matched: 2, replayed: 2, failed: 0 })
+    const back = await readRecordsUntil(kafka, target, (m) => m.length >= 2)
+    expect(back.map((m) => [m.key, m.value])).toEqual([[key, value], [Buffer.from('gone'), null]])
+    expect(back[0]!.headers).toEqual({ trace, 'content-type': Buffer.from('avro/binary') })
+    expect(back[1]!.headers).toEqual({})
   })
 
   it('reports an Alertmanager webhook the receiver answers 200 but still refuses alerts of as failed again', async () => {

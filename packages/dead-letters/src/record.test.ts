@@ -53,7 +53,12 @@ describe('parseDeadLetter', () => {
   it.each([
     [{ kind: 'record', key: 'k', value: 'v' }, 'replay.topic is missing'],
     [{ kind: 'record', topic: 't', key: 3, value: 'v' }, 'replay.key must be a string or null'],
-    [{ kind: 'record', topic: 't', key: null, value: { a: 1 } }, 'replay.value must be a string'],
+    [{ kind: 'record', topic: 't', key: null, value: { a: 1 } }, 'replay.value must be a string or null'],
+    [{ kind: 'record', topic: 't', key: null, value: 'not base64!', encoding: 'base64' }, 'replay.value must be a base64 string or null'],
+    [{ kind: 'record', topic: 't', key: 'QQ=', value: null, encoding: 'base64' }, 'replay.key must be a base64 string or null'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', encoding: 'hex' }, 'replay.encoding must be base64 or absent'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: ['trace'] }, 'replay.headers must be an object'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: 'abc' } }, 'replay.headers.trace must be a list of strings'],
     [{ kind: 'webhook', path: 'https://elsewhere.example/x', body: '{}' }, 'replay.path must be a path starting with /'],
     [{ kind: 'webhook', path: '/webhooks/pingdom' }, 'replay.body must be a string'],
     [{ kind: 'email' }, 'unknown replay kind "email"'],
@@ -68,6 +73,11 @@ describe('parseDeadLetter', () => {
   it('keeps a record-kind replay with a null key', () => {
     const dl = parseDeadLetter(raw(JSON.stringify({ ...envelope, replay: { kind: 'record', topic: 't', key: null, value: 'v' } })))
     expect(dl.replay).toEqual({ kind: 'record', topic: 't', key: null, value: 'v' })
+  })
+
+  it('keeps a tombstone, and bytes and headers in base64, as recordReplay writes them', () => {
+    const replay = { kind: 'record', topic: 't', key: 'AP8=', value: null, encoding: 'base64', headers: { trace: ['YWJj', ''] } }
+    expect(parseDeadLetter(raw(JSON.stringify({ ...envelope, replay }))).replay).toEqual(replay)
   })
 
   it("counts the rekey stage's older {reason, error, value} under its reason, at the Kafka time", () => {

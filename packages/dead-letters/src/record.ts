@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs'
-import { DEAD_LETTER_HEADERS, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { DEAD_LETTER_HEADERS, type DeadLetterReplay, type RecordReplay } from '@opsreview/kafka/dead-letter'
 
 /** A record as read from a dead-letter topic, before anything is known about its shape. */
 export interface RawDeadLetterRecord {
@@ -48,6 +48,8 @@ function header(headers: IHeaders | undefined, name: string): string | undefined
   return s === null || s.trim() === '' ? undefined : s.trim()
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
 const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined)
 
 function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: string } {
@@ -56,9 +58,24 @@ function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: stri
   const r = v as Record<string, unknown>
   if (r.kind === 'record') {
     if (!nonEmpty(r.topic)) return { problem: 'replay.topic is missing' }
-    if (r.key !== null && typeof r.key !== 'string') return { problem: 'replay.key must be a string or null' }
-    if (typeof r.value !== 'string') return { problem: 'replay.value must be a string' }
-    return { replay: { kind: 'record', topic: (r.topic as string).trim(), key: r.key, value: r.value } }
+    if (r.encoding !== undefined && r.encoding !== 'base64') return { problem: 'replay.encoding must be base64 or absent' }
+    const encoded = r.encoding === 'base64'
+    // What Buffer.from(…, 'base64') would otherwise read past without a word, putting back other bytes.
+    const readable = (v: unknown) => typeof v === 'string' && (!encoded || BASE64.test(v))
+    const what = encoded ? 'a base64 string' : 'a string'
+    if (r.key !== null && !readable(r.key)) return { problem: `replay.key must be ${what} or null` }
+    if (r.value !== null && !readable(r.value)) return { problem: `replay.value must be ${what} or null` }
+    const headers = r.headers
+    if (headers !== undefined) {
+      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return { problem: 'replay.headers must be an object' }
+      for (const [name, values] of Object.entries(headers)) {
+        if (!Array.isArray(values) || !values.every(readable)) return { problem: `replay.headers.${name} must be a list of ${encoded ? 'base64 strings' : 'strings'}` }
+      }
+    }
+    const replay: RecordReplay = { kind: 'record', topic: (r.topic as string).trim(), key: r.key as string | null, value: r.value as string | null }
+    if (encoded) replay.encoding = 'base64'
+    if (headers !== undefined) replay.headers = headers as Record<string, string[]>
+    return { replay }
   }
   if (r.kind === 'webhook') {
     if (typeof r.path !== 'string' || !r.path.startsWith('/')) return { problem: 'replay.path must be a path starting with /' }

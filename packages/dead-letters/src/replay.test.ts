@@ -22,7 +22,7 @@ const webhook = (body: string): DeadLetterReplay => ({ kind: 'webhook', path: '/
 function targets(fail: { record?: (v: string) => Error | undefined; webhook?: (b: string) => Error | undefined } = {}) {
   const sent: string[] = []
   const t: ReplayTargets = {
-    record: async (r) => { const e = fail.record?.(r.value); if (e) throw e; sent.push(`record:${r.value}`) },
+    record: async (r) => { const e = fail.record?.(r.value ?? ''); if (e) throw e; sent.push(`record:${r.value}`) },
     webhook: async (w) => { const e = fail.webhook?.(w.body); if (e) throw e; sent.push(`webhook:${w.body}`) },
   }
   return { t, sent }

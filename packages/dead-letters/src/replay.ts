@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import type { DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { replayedMessage, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
 import { kafkaErrorType, RECORD_REFUSALS } from '@opsreview/kafka/errors'
 import { ReplayFailedError } from './errors.ts'
 import type { DeadLetter } from './record.ts'
@@ -32,7 +32,7 @@ export const deadLetterId = (dl: DeadLetter) => `${dl.topic}/${dl.partition}@${d
 export const replayTarget = (r: DeadLetterReplay): string => (r.kind === 'record' ? `topic ${r.topic}` : `receiver ${r.path}`)
 
 // Two dead letters of the same input (dead-lettered again after a replay that failed) are sent once per run.
-const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 'record' ? [r.kind, r.topic, r.key, r.value] : [r.kind, r.path, r.body])
+const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 'record' ? [r.kind, r.topic, r.key, r.value, r.encoding, r.headers] : [r.kind, r.path, r.body])
 
 /**
  * Puts the selected dead letters back, in the order given (topic, partition, offset). Once a target
@@ -113,7 +113,7 @@ export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts
 export function kafkaRecordTarget(producer: Producer): ReplayTargets['record'] {
   return async (replay) => {
     try {
-      await producer.send({ topic: replay.topic, acks: -1, messages: [{ key: replay.key, value: replay.value }] })
+      await producer.send({ topic: replay.topic, acks: -1, messages: [replayedMessage(replay)] })
     } catch (err) {
       throw classifyKafkaFailure(err)
     }

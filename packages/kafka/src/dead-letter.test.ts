@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { deadLetterMessage, MAX_DEAD_LETTER_ERRORS, MAX_DEAD_LETTER_VALUE_BYTES, OMITTED_REPLAY_HEAD_CHARS, type DeadLetterEnvelope } from './dead-letter.ts'
+import { deadLetterMessage, MAX_DEAD_LETTER_ERRORS, MAX_DEAD_LETTER_VALUE_BYTES, OMITTED_REPLAY_HEAD_CHARS, recordReplay, replayedMessage, type DeadLetterEnvelope } from './dead-letter.ts'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from './topics.ts'
 
 const envelope = (errors: unknown[]): DeadLetterEnvelope => ({
@@ -55,5 +55,35 @@ describe('deadLetterMessage', () => {
     expect(parsed.detail.errors[0]).toEqual({ path: `/${'n'.repeat(1022)}…`, message: 'must NOT have additional properties' })
     expect(parsed.detail.replayOmitted).toMatchObject({ kind: 'record', bytes: 100 })
     expect(parsed).toMatchObject({ stage: 'correlator', reason: 'schema-invalid', origin: e.origin })
+  })
+})
+
+describe('recordReplay', () => {
+  const bytes = (m: { key?: unknown; value?: unknown }, part: 'key' | 'value') => { const v = m[part]; return v === null || v === undefined ? v : Buffer.from(v as Buffer | string) }
+
+  it('keeps text records as text, readable in the letter, and puts the same bytes back', () => {
+    const record = { key: Buffer.from('checkout'), value: Buffer.from('{"service":"café ☕"}'), headers: { trace: Buffer.from('abc') } }
+    const replay = recordReplay('alerts', record)
+    expect(replay).toEqual({ kind: 'record', topic: 'alerts', key: 'checkout', value: '{"service":"café ☕"}', headers: { trace: ['abc'] } })
+    const back = replayedMessage(JSON.parse(JSON.stringify(replay)))
+    expect(bytes(back, 'value')).toEqual(record.value)
+    expect(back.headers).toEqual({ trace: ['abc'] })
+  })
+
+  it('carries bytes that are not UTF-8 (and so the whole record) in base64, and puts them back unchanged', () => {
+    // An Avro-framed value and a header of raw bytes: as text, each invalid byte would come back as U+FFFD.
+    const record = { key: Buffer.from('k'), value: Buffer.from([0x00, 0x00, 0x00, 0x00, 0x07, 0xff, 0xfe, 0x80]), headers: { id: [Buffer.from([0xc3, 0x28]), Buffer.from('x')] } }
+    const replay = recordReplay('alerts', record)
+    expect(replay).toMatchObject({ encoding: 'base64', key: 'aw==', value: 'AAAAAAf//oA=' })
+    const back = replayedMessage(JSON.parse(JSON.stringify(replay)))
+    expect(bytes(back, 'key')).toEqual(record.key)
+    expect(bytes(back, 'value')).toEqual(record.value)
+    expect(back.headers).toEqual({ id: record.headers.id })
+  })
+
+  it('keeps a tombstone a tombstone and a null key null, and leaves out headers a record has none of', () => {
+    const replay = recordReplay('alerts', { key: null, value: null, headers: {} })
+    expect(replay).toEqual({ kind: 'record', topic: 'alerts', key: null, value: null })
+    expect(replayedMessage(replay)).toEqual({ key: null, value: null })
   })
 })

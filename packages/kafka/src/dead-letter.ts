@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
-import type { Message } from 'kafkajs'
+import type { IHeaders, Message } from 'kafkajs'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from './topics.ts'
 
 /** Which stage gave up on a record. */
@@ -10,9 +11,53 @@ export type DeadLetterStage = 'receiver' | 'correlator' | 'indexer'
  * to that topic as it was. `webhook`: an input the receiver refused goes back through the receiver, so
  * the fixed validation and mapping run on it.
  */
-export type DeadLetterReplay =
-  | { kind: 'record'; topic: string; key: string | null; value: string }
-  | { kind: 'webhook'; path: string; body: string }
+export type DeadLetterReplay = RecordReplay | { kind: 'webhook'; path: string; body: string }
+
+/**
+ * A record to put back as it was read: key, value (null: a tombstone) and headers as text, or, when any of
+ * them is not UTF-8 (a record another producer wrote: Avro, a compressed blob), every one of them in
+ * base64, so that the bytes come back unchanged. opsreview's own records are JSON text and stay readable.
+ */
+export interface RecordReplay {
+  kind: 'record'
+  topic: string
+  key: string | null
+  value: string | null
+  encoding?: 'base64'
+  /** Each header's values in order (Kafka allows a name more than once). */
+  headers?: Record<string, string[]>
+}
+
+type Bytes = Buffer | string | null | undefined
+
+const headerValues = (v: IHeaders[string]): (Buffer | string)[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+
+/** The replay of a record read from `topic` (a kafkajs message, or a record of opsreview's own as text). */
+export function recordReplay(topic: string, record: { key: Bytes; value: Bytes; headers?: IHeaders | undefined }): RecordReplay {
+  const headers = Object.entries(record.headers ?? {}).map(([name, v]) => [name, headerValues(v)] as const).filter(([, values]) => values.length > 0)
+  const parts: Bytes[] = [record.key, record.value, ...headers.flatMap(([, values]) => values)]
+  const text = parts.every((b) => b === null || b === undefined || typeof b === 'string' || isUtf8(b))
+  const encode = (b: Buffer | string): string => (text ? b.toString() : (typeof b === 'string' ? Buffer.from(b) : b).toString('base64'))
+  const orNull = (b: Bytes): string | null => (b === null || b === undefined ? null : encode(b))
+  return {
+    kind: 'record', topic, key: orNull(record.key), value: orNull(record.value),
+    ...(text ? {} : { encoding: 'base64' as const }),
+    ...(headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, values]) => [name, values.map(encode)])) } : {}),
+  }
+}
+
+/** The record a replay puts back: the bytes it was read as. */
+export function replayedMessage(replay: RecordReplay): Message {
+  const decode = (s: string): Buffer | string => (replay.encoding === 'base64' ? Buffer.from(s, 'base64') : s)
+  return {
+    key: replay.key === null ? null : decode(replay.key),
+    value: replay.value === null ? null : decode(replay.value),
+    ...(replay.headers ? { headers: Object.fromEntries(Object.entries(replay.headers).map(([name, values]) => [name, values.map(decode)])) } : {}),
+  }
+}
+
+/** The replay's value as the bytes it stands for. */
+export const replayValueBytes = (replay: RecordReplay): Buffer => Buffer.from(replay.value ?? '', replay.encoding === 'base64' ? 'base64' : 'utf8')
 
 /**
  * One envelope for every dead-letter topic, so that `pnpm opsreview dead-letters` can count by reason
@@ -63,10 +108,10 @@ export const OMITTED_REPLAY_HEAD_CHARS = 4096
 function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   const { replay, ...rest } = envelope
   if (!replay) return envelope
-  const payload = replay.kind === 'record' ? replay.value : replay.body
-  const omitted = {
-    kind: replay.kind, bytes: Buffer.byteLength(payload), sha256: createHash('sha256').update(payload).digest('hex'), head: payload.slice(0, OMITTED_REPLAY_HEAD_CHARS),
-  }
+  const payload = replay.kind === 'record' ? replayValueBytes(replay) : Buffer.from(replay.body)
+  // The head as the letter carried it (base64 for bytes that are not text); size and sha256 of the bytes themselves.
+  const head = (replay.kind === 'record' ? replay.value ?? '' : replay.body).slice(0, OMITTED_REPLAY_HEAD_CHARS)
+  const omitted = { kind: replay.kind, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), head }
   return { ...rest, detail: { ...rest.detail, replayOmitted: omitted } }
 }
 

@@ -1,4 +1,4 @@
-import type { DeadLetterEnvelope, DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { recordReplay, type DeadLetterEnvelope, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
 import { recordRefusal } from '@opsreview/kafka/errors'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
@@ -535,22 +535,20 @@ function exhausted(p: Pending): Poison {
 /** The envelope of one poison record: where it was read, why, and the record itself, to put back after a fix. */
 export function letterOf(p: Poison, at: string): DeadLetterItem {
   const s = p.source
-  const value = typeof s.value === 'string' ? s.value : (s.value?.toString() ?? '')
-  const key = s.key === null ? null : s.key.toString()
   return {
     key: `${s.topic}/${s.partition}/${s.offset}`,
     envelope: {
       stage: 'indexer', reason: p.code, error: p.error, at,
       origin: { topic: s.topic, partition: s.partition, offset: s.offset },
       ...(p.detail ? { detail: p.detail } : {}),
-      replay: { kind: 'record', topic: s.topic, key, value },
+      replay: recordReplay(s.topic, s),
     },
   }
 }
 
 function truncated(letter: DeadLetterItem): DeadLetterItem {
   const { replay, ...rest } = letter.envelope
-  const value = replay?.kind === 'record' ? replay.value : ''
+  const value = replay?.kind === 'record' ? replay.value ?? '' : ''
   return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length } } }
 }
 

@@ -1,4 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
+import type { IHeaders } from 'kafkajs'
 import { IndexerError } from './errors.ts'
 import { indexNames, liveAlertMonths, liveDocumentAliases } from './templates.ts'
 
@@ -9,6 +10,7 @@ export interface RecordSource {
   offset: string
   key: Buffer | string | null
   value: Buffer | string | null
+  headers?: IHeaders | undefined
 }
 
 /** One document write. With `version`, Elasticsearch keeps the highest version and refuses older ones. */

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload } from 'kafkajs'
+import type { Consumer, EachBatchPayload, IHeaders } from 'kafkajs'
 import type { ConsumerHealth } from '@opsreview/kafka/consumer-health'
 import type { Logger } from 'pino'
 import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
@@ -45,11 +45,11 @@ function parseFailure(err: unknown): IndexerFailureCode {
 }
 
 /** Parses one batch into writes; a record that is not what its topic should hold becomes a dead letter. */
-export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; key?: Buffer | null; value: Buffer | null }[]) {
+export function batchWrites(documentFor: DocumentFor, topic: string, partition: number, messages: readonly { offset: string; key?: Buffer | null; value: Buffer | null; headers?: IHeaders }[]) {
   const ops: IndexOperation[] = []
   const poison: Poison[] = []
   for (const m of messages) {
-    const source = { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value }
+    const source = { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value, headers: m.headers }
     try {
       const op = documentFor(m.value?.toString() ?? '')
       op.source = source

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import type { AddressInfo } from 'node:net'
 import type { Express } from 'express'
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs'
+import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaMessage } from 'kafkajs'
 import { onTestFinished } from 'vitest'
 import pino, { type Logger } from 'pino'
 
@@ -138,9 +138,18 @@ export interface ReadMessage {
  * Reads `topic` from the beginning with a fresh group until `done(messages)` holds, then stops.
  * For asserting what really reached Kafka.
  */
-export async function readTopicUntil(kafka: Kafka, topic: string, done: (messages: ReadMessage[]) => boolean, timeoutMs = 30_000): Promise<ReadMessage[]> {
+export function readTopicUntil(kafka: Kafka, topic: string, done: (messages: ReadMessage[]) => boolean, timeoutMs = 30_000): Promise<ReadMessage[]> {
+  return readUntil(kafka, topic, (message, partition) => ({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset }), done, timeoutMs)
+}
+
+/** `readTopicUntil` of the records as kafkajs gives them: their bytes and headers, for asserting that bytes came through unchanged. */
+export function readRecordsUntil(kafka: Kafka, topic: string, done: (messages: KafkaMessage[]) => boolean, timeoutMs = 30_000): Promise<KafkaMessage[]> {
+  return readUntil(kafka, topic, (message) => message, done, timeoutMs)
+}
+
+async function readUntil<T>(kafka: Kafka, topic: string, read: (message: KafkaMessage, partition: number) => T, done: (messages: T[]) => boolean, timeoutMs: number): Promise<T[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 })
-  const messages: ReadMessage[] = []
+  const messages: T[] = []
   await consumer.connect()
   try {
     await consumer.subscribe({ topic, fromBeginning: true })
@@ -148,7 +157,7 @@ export async function readTopicUntil(kafka: Kafka, topic: string, done: (message
       const timer = setTimeout(() => reject(new Error(`timed out reading ${topic}: got ${messages.length} message(s)`)), timeoutMs)
       void consumer.run({
         eachMessage: async ({ message, partition }) => {
-          messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition, offset: message.offset })
+          messages.push(read(message, partition))
           if (done(messages)) { clearTimeout(timer); resolve() }
         },
       }).catch(reject)

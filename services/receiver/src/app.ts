@@ -6,7 +6,7 @@ import { eventKey, type AlertEvent, type IngestOptions } from '@opsreview/ingest
 import { alertsWebhook, intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook, type BodyRejection, type ItemRejection } from '@opsreview/ingest/intake'
 import type { FieldError } from '@opsreview/schemas'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
-import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { tokenAuth } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
@@ -564,7 +564,7 @@ export function spoolDeadLetter(publisher: EventPublisher, topic: string, metric
       at: clock().toISOString(),
       detail: { spool: { segment: reason.segment, offset: reason.offset }, ...(reason.raw === undefined ? {} : { raw: reason.raw }) },
     }
-    if (record) envelope.replay = { kind: 'record', topic: record.topic, key: record.key, value: record.value }
+    if (record) envelope.replay = recordReplay(record.topic, record)
     await publisher.publish(topic, [deadLetterMessage(record?.key ?? 'spool', envelope)])
     metrics.deadLetters.inc({ stage: 'receiver', reason: reason.code })
   }
