@@ -370,6 +370,22 @@ describe('Spool restarts after a crash at each step', () => {
     expect(lines.some((l) => l.msg === 'spool cursor unreadable: draining again from the first segment')).toBe(true)
   })
 
+  it('drains again from the first segment, deleting nothing, when cursor.json names a segment past the last one', async () => {
+    const dir = await tempDir()
+    await writeFile(segment(dir, 1), line(rec(1)) + line(rec(2)))
+    await writeFile(segment(dir, 2), line(rec(3)))
+    // One corrupted digit: segment 2 became 9.
+    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: 9, offset: 0 }))
+    const { spool, lines } = await openSpool(dir)
+    expect(spool.depth).toBe(3)
+    expect(await segmentsIn(dir)).toEqual(['segment-000000001.ndjson', 'segment-000000002.ndjson'])
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2), rec(3)])
+    expect(lines.some((l) => l.level === 40 && l.msg === 'spool cursor names a segment past the last one: draining again from the first segment')).toBe(true)
+  })
+
   it('writes the cursor durably: after a restart nothing drained is published again', async () => {
     const dir = await tempDir()
     const first = await openSpool(dir, { segmentBytes: 200 })

@@ -176,6 +176,12 @@ export class Spool {
     let segments = (await readdir(dir)).map(segmentNumber).filter((n) => Number.isInteger(n)).sort((a, b) => a - b)
     const cursor = await readCursor(dir, segments[0] ?? 1, opts.logger)
     if (segments.length > 0 && cursor.segment < segments[0]!) Object.assign(cursor, { segment: segments[0]!, offset: 0 })
+    // The cursor only moves to a segment once it exists, so one past the last is corrupt, not a sign that
+    // the segments before it were drained: deleting them would lose every record they hold.
+    if (segments.length > 0 && cursor.segment > segments.at(-1)!) {
+      opts.logger.warn({ dir, cursor, lastSegment: segments.at(-1) }, 'spool cursor names a segment past the last one: draining again from the first segment')
+      Object.assign(cursor, { segment: segments[0]!, offset: 0 })
+    }
     // Segments before the cursor are drained: a crash came between moving the cursor and deleting them.
     for (const n of segments.filter((s) => s < cursor.segment)) await rm(path.join(dir, segmentName(n)), { force: true })
     segments = segments.filter((s) => s >= cursor.segment)
