@@ -114,3 +114,13 @@ export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   }
   return Object.assign(err instanceof Error ? err : new Error(String(err)), { retriable: false })
 }
+
+/**
+ * Whether a group request's answer says the group went on without this member: another may own its
+ * partitions already. A rebalance in progress is not that: the broker checks membership and generation
+ * first, so the member still owns its partitions until it rejoins.
+ */
+export function evictedFromGroup(err: unknown): boolean {
+  const type = (err as { type?: unknown } | null)?.type
+  return type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'FENCED_INSTANCE_ID'
+}

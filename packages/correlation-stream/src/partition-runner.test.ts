@@ -302,6 +302,33 @@ describe('PartitionRunner sending outputs', () => {
     await runner.handler(payload)
     expect(events.slice(0, 4)).toEqual(['heartbeat', 'send', 'heartbeat', 'send'])
   })
+
+  describe('a heartbeat failing before the send', () => {
+    const groupError = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type })
+    const run = async (type: string) => {
+      const events: string[] = []
+      const payload = {
+        batch: { topic: 'in', partition: 0, messages: [{ offset: '0', value: Buffer.from('not json') }] },
+        resolveOffset: () => undefined, heartbeat: async () => { events.push('heartbeat'); throw groupError(type) }, isRunning: () => true, isStale: () => false,
+      } as unknown as EachBatchPayload
+      const store = { loadAll: async () => new Map(), save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }) } as unknown as KafkaStateStore
+      const { logger, lines } = captureLogs()
+      const runner = new PartitionRunner({
+        consumer: { commitOffsets: async () => undefined } as unknown as Consumer, producer: { sendBatch: async () => { events.push('send'); return [] } }, store,
+        topics, engineConfig: {}, logStartOf: logStartAtZero, logger, snapshotIntervalMs: 60_000, now: () => 0,
+      })
+      const outcome = await runner.handler(payload).then(() => 'done', (err: { type?: string }) => err.type)
+      return { events, outcome, partitions: runner.partitions, drops: lines.filter((l) => String(l.msg).startsWith('partition engine dropped')).map((l) => l.why) }
+    }
+
+    it('in a rebalance, sends all the same and keeps its engine: the member owns the partition until it rejoins, which the heartbeat after the batch leads to', async () => {
+      expect(await run('REBALANCE_IN_PROGRESS')).toEqual({ events: ['heartbeat', 'send', 'heartbeat'], outcome: 'REBALANCE_IN_PROGRESS', partitions: [0], drops: [] })
+    })
+
+    it.each(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION'])('evicted (%s), sends nothing and drops the engine, which got ahead of the topics', async (type) => {
+      expect(await run(type)).toEqual({ events: ['heartbeat'], outcome: type, partitions: [], drops: ['the group went on without this member while it held the batch'] })
+    })
+  })
 })
 
 describe('PartitionRunner continuing a restored engine', () => {

@@ -9,7 +9,7 @@ import { withinMs } from '@opsreview/kafka/within-ms'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { fittedDocument } from './fitted-document.ts'
-import { classifyFailure, EngineRejectedError, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
+import { classifyFailure, EngineRejectedError, evictedFromGroup, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import { partitionKeyOf, type KafkaStateStore, type StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -360,12 +360,12 @@ export class PartitionRunner {
       // that the partition is another's, whose newer versions its outputs would otherwise follow on the
       // compacted topics. kafkajs hands over a fetched batch without asking the group first.
       for (const request of requestsOf(topicMessages)) {
-        await heartbeat()
+        await unlessEvicted(heartbeat)
         await this.#o.producer.sendBatch({ topicMessages: request, acks: -1 })
       }
     } catch (err) {
       // An engine at a limit threw half-way through its first input as well: it is changed, if nothing was applied.
-      if (inputs > 0 || err instanceof EngineCapacityError) this.#drop(partition, pe, log, err instanceof EngineCapacityError ? 'engine at a limit of the runtime' : 'outputs not acknowledged')
+      if (inputs > 0 || err instanceof EngineCapacityError) this.#drop(partition, pe, log, dropReason(err))
       throw err
     }
 
@@ -498,6 +498,12 @@ export class PartitionRunner {
         if (failures > 0) log.info({ offset: String(offset), failures }, 'offset committed after the checkpoint')
         return
       } catch (raw) {
+        if (evictedFromGroup(raw)) {
+          // Another member owns the partition now and commits its own offsets; retried, this one could land
+          // after them, below.
+          log.info({ offset: String(offset) }, 'offset not committed after the checkpoint: the group went on without this member')
+          return
+        }
         const err = classifyFailure(raw)
         if (!err.retriable) {
           log.error({ err, offset: String(offset) }, 'offset not committed after the checkpoint: no retry can fix this; the next checkpoint after new input, or the one at shutdown, commits it')
@@ -549,6 +555,25 @@ export class PartitionRunner {
       throw new AggregateError([...failed.values()], `the checkpoint of partition ${[...failed.keys()].join(', ')} of ${this.#o.topics.input} failed; the next start replays it from its last one`)
     }
   }
+}
+
+/**
+ * A heartbeat before a request of outputs. Any failure but eviction (a rebalance in progress, the
+ * coordinator moving) lets the request go: the member still owns the partition, and the heartbeat after the
+ * batch meets the failure again once the outputs are acknowledged, and kafkajs rejoins then. Failing here, it
+ * would drop an engine the rebalance most often leaves in place, and cost a restore and a replay.
+ */
+async function unlessEvicted(heartbeat: () => Promise<void>): Promise<void> {
+  try {
+    await heartbeat()
+  } catch (err) {
+    if (evictedFromGroup(err)) throw err
+  }
+}
+
+function dropReason(err: unknown): string {
+  if (err instanceof EngineCapacityError) return 'engine at a limit of the runtime'
+  return evictedFromGroup(err) ? 'the group went on without this member while it held the batch' : 'outputs not acknowledged'
 }
 
 /** A turn of the event loop: the other consumer, the health endpoints and the engine's batches run. */
