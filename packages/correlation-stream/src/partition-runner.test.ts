@@ -133,6 +133,21 @@ describe('PartitionRunner checkpoints', () => {
     expect(lines.filter((l) => l.msg === 'offset not committed after the checkpoint: retrying')).toMatchObject([{ failures: 1, retryInMs: 250 }])
     expect(lines.filter((l) => l.msg === 'offset committed after the checkpoint')).toMatchObject([{ offset: '0', failures: 2 }])
   })
+  it('does not retry a commit the group refuses because it went on without this member: the new owner commits', async () => {
+    const { logger, lines } = captureLogs()
+    let attempts = 0
+    const { runner, saved } = runnerWithCommits(() => {
+      attempts++
+      throw Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID' })
+    }, { logger })
+    await runner.handler(tickBatch())
+    await waitFor(() => (lines.some((l) => l.msg === 'offset not committed after the checkpoint: the group went on without this member') ? true : undefined), { timeoutMs: 5000, what: 'the commit given up' })
+    // A retry would have come after 250 ms.
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(saved).toEqual(['0'])
+    expect(attempts).toBe(1)
+    expect(lines.filter((l) => l.msg === 'offset not committed after the checkpoint: retrying')).toEqual([])
+  })
 })
 
 describe('PartitionRunner losing a partition mid-checkpoint', () => {
