@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs'
 import { link, open, readFile, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 
 export interface LockTiming {
@@ -10,7 +11,10 @@ export interface LockTiming {
   refreshMs: number
   /** A lock not touched for this long is taken over: its holder is gone, wherever it ran. */
   staleMs: number
-  /** The clock `take` watches a lock and its takeover guard by (tests drive it); Date.now by default. */
+  /**
+   * The monotonic clock `take` measures how long it watched a lock by (tests drive it); performance.now by
+   * default. Never the wall clock: a step forward during the wait would look like a lease gone untouched.
+   */
   now?: () => number
   /** How `take` waits between two looks at a lock (tests record and skip the waits); setTimeout by default. */
   sleep?: (ms: number) => Promise<void>
@@ -89,7 +93,7 @@ export class SpoolLock {
     }
     if (heldHere.has(key)) refuse('is already open in this process')
     heldHere.add(key)
-    const clock = { now: timing.now ?? Date.now, sleep: timing.sleep ?? realSleep }
+    const clock = { now: timing.now ?? (() => performance.now()), sleep: timing.sleep ?? realSleep }
     const { now, sleep } = clock
     const space = pidSpace()
     const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid, ...space }
@@ -116,7 +120,9 @@ export class SpoolLock {
         const untouchedMs = at - seen.sinceMs
         const h = held.holder
         const gone = h !== undefined && space !== undefined && h.boot === space.boot && h.pidns === space.pidns && h.pid !== process.pid && !isAlive(h.pid)
-        const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && at - held.touchedMs > timing.staleMs)
+        // The lock's time against the wall clock only shortens the watch to two refresh periods (a stepped
+        // clock cannot shorten it further): a live holder touches its lock within them.
+        const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && Date.now() - held.touchedMs > timing.staleMs)
         if (gone || stale) {
           // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
           if (await takeOver(dir, fresh, held, { ...timing, ...clock }, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
@@ -190,7 +196,7 @@ async function readLock(lock: string): Promise<HeldLock | undefined> {
 
 /** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */
 async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Required<LockTiming>, logger: Logger): Promise<boolean> {
-  const { now, sleep } = timing
+  const { sleep } = timing
   const guardFile = path.join(dir, 'lock.takeover')
   let guard: FileHandle
   try {
@@ -198,7 +204,7 @@ async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Requ
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     const left = await stat(guardFile).catch(() => undefined)
-    if (left && now() - left.mtimeMs > timing.staleMs) {
+    if (left && Date.now() - left.mtimeMs > timing.staleMs) {
       logger.warn({ dir, guard: guardFile }, 'spool lock takeover guard left by a crash removed')
       await rm(guardFile, { force: true })
     } else {

@@ -509,6 +509,22 @@ describe('Spool lock', () => {
     await expect(Spool.open(dir, { logger: captureLogs().logger, ...lease })).rejects.toThrow('which keeps its lock fresh')
   })
 
+  it('never takes over a lock its holder keeps touching, though the wall clock steps forward during the wait', async () => {
+    const dir = await tempDir()
+    const held = JSON.stringify({ owner: 'x', host: 'another-host', pid: 1 })
+    await writeFile(lockFile(dir), held)
+    // The holder touches its lock once a refresh period (1 s), at its own true time.
+    const holder = setInterval(() => { const t = new Date(); void utimes(lockFile(dir), t, t) }, 1_000)
+    onTestFinished(() => clearInterval(holder))
+    // An NTP step or a VM resumed: a quarter of a second into the wait, the wall clock jumps a minute ahead.
+    const realNow = Date.now.bind(Date)
+    const start = realNow()
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (realNow() - start > 250 ? 60_000 : 0))
+    onTestFinished(() => { vi.restoreAllMocks() })
+    await expect(Spool.open(dir, { logger: captureLogs().logger, lockRefreshMs: 1_000, lockStaleMs: 3_000 })).rejects.toThrow('which keeps its lock fresh')
+    expect(await readFile(lockFile(dir), 'utf8')).toBe(held)
+  })
+
   it('stops using the directory when its lock was taken over (it stood still past the lease): no drain, appends refused as retriable', async () => {
     const dir = await tempDir()
     const { spool, lines } = await openSpool(dir, lease)
