@@ -1,5 +1,6 @@
 // Alert tracking: what one event (a firing, a resolve, a report) does to its alert and its incident,
 // applied at the event's own time `s.now`.
+import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
   absorb, addMember, depsOf, expireUntilDecision, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
@@ -7,7 +8,7 @@ import {
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
-import { alertKeyOf, flatJoin, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
+import { alertKeyOf, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
 
 /**
@@ -157,8 +158,9 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A new alert, or one whose incident is long resolved: it joins the open incident of its group or opens one.
   const groupKey = groupKeyOf(s, event)
   const origin = event.origin.groupKey
-  // A notification group can span environments (a route grouping by alertname and service): an incident never does.
-  const amGroupKey = typeof origin === 'string' && s.cfg.grouping.groupBy.joinAlertmanagerGroups ? flatJoin('\u0000', origin, event.service, event.environment) : null
+  // A notification group can span environments (a route grouping by alertname and service): an incident never
+  // does. JSON, as group keys are: a label value may hold any separator, and two services must not pose as one.
+  const amGroupKey = typeof origin === 'string' && joinsNotificationGroup(s, event) ? JSON.stringify([origin, event.service, event.environment]) : null
   const heardAt = heardAtOf(s, event, t)
   // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
@@ -211,6 +213,17 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   if (newDeps) checkSharedCause(s, inc, newDeps)
   expireUntilDecision(s, inc)
   return inc
+}
+
+/**
+ * Whether the event joins the open incident of its Alertmanager notification group. Only alerts the default
+ * `by` groups: an incident key or a group rule is the user's own word on what belongs together, which a
+ * notification group (kube-prometheus-stack's routes group by namespace) would otherwise overrule.
+ */
+function joinsNotificationGroup(s: EngineState, event: AlertEvent): boolean {
+  const rules = s.cfg.grouping
+  if (!rules.groupBy.joinAlertmanagerGroups || incidentKeyGroupOf(event, rules) !== undefined) return false
+  return rules.groupBy.rules.length === 0 || groupRuleOf(event, rules) === undefined
 }
 
 /** The incident's own copy of the event's service when it is its first (nearly always), else the shared one. */

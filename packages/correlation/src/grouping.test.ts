@@ -82,8 +82,50 @@ describe('grouping kube-prometheus-stack alerts', () => {
       [['shop-team'], 2, '[["environment","labels.container","labels.namespace"],["production","checkout","shop"]]'],
       [['shop-team'], 1, '[["environment","labels.container","labels.namespace"],["production","cart","shop"]]'],
     ])
-    // By default alerts of one notification with one service join one incident, the sender's grouping.
+    // The rule is the user's word on what belongs together: the notification (grouped by namespace) does not
+    // join its groups again, whatever joinAlertmanagerGroups says (it did until 2026-12-05: one incident of 3).
     const joined = compileGroupingRules(file)
-    expect(incidentsOf(notification('pod-crashlooping', joined, (l) => ({ ...l, team: 'shop-team' })), joined).map((i) => i.alertCount)).toEqual([3])
+    expect(incidentsOf(notification('pod-crashlooping', joined, (l) => ({ ...l, team: 'shop-team' })), joined).map((i) => i.alertCount)).toEqual([2, 1])
+  })
+})
+
+describe('the Alertmanager notification-group join', () => {
+  it('keeps alerts with different incident keys apart, though one notification holds them with one service', () => {
+    // payments' two providers failing, each filed as its own incident by the alert's incident_key.
+    const incidents = incidentsOf(notification('incident-key', defaultGroupingRules), defaultGroupingRules)
+    expect(incidents.map((i) => [i.groupKey, i.services, i.alertCount])).toEqual([
+      ['[["environment","labels.incident_key"],["production","INC-1"]]', ['payments'], 1],
+      ['[["environment","labels.incident_key"],["production","INC-2"]]', ['payments'], 1],
+    ])
+  })
+
+  it('keeps two services apart whose service and environment would run together (a NUL in a label)', () => {
+    // Label values may hold any code point: service "a" in "b\0e" and service "a\0b" in "e" once shared one join key.
+    const split = (l: Record<string, string>) => {
+      const { incident_key: _k, ...rest } = l
+      return l.provider === 'adyen' ? { ...rest, service: 'a', env: 'b\u0000e' } : { ...rest, service: 'a\u0000b', env: 'e' }
+    }
+    const incidents = incidentsOf(notification('incident-key', defaultGroupingRules, split), defaultGroupingRules)
+    expect(incidents.map((i) => [i.services, i.environment, i.alertCount])).toEqual([
+      [['a'], 'b\u0000e', 1],
+      [['a\u0000b'], 'e', 1],
+    ])
+  })
+
+  it('leaves a group rule’s groups apart: the docs’ rule by labels.instance keeps two nodes’ alerts two incidents', () => {
+    // kube-prometheus-stack routes by namespace: every node-exporter alert comes in the monitoring namespace's notification.
+    const rules = compileGroupingRules({ version: 1, groupBy: { rules: [{ name: "a node's alerts together", match: { labels: { job: 'node-exporter' } }, by: ['labels.instance'] }] } })
+    expect(rules.groupBy.joinAlertmanagerGroups).toBe(true)
+    const incidents = incidentsOf(notification('node-alerts-two-nodes', rules), rules)
+    expect(incidents.map((i) => [i.groupKey, i.alerts.map((a) => a.name)])).toEqual([
+      ['[["environment","labels.instance"],["production","10.0.3.17:9100"]]', ['NodeFilesystemSpaceFillingUp']],
+      ['[["environment","labels.instance"],["production","10.0.4.22:9100"]]', ['NodeMemoryHighUtilization']],
+    ])
+  })
+
+  it('still joins alerts the default grouping keeps apart where the notification and the service are one', () => {
+    // Grouped by the default `by` with labels.instance added, the two nodes' alerts differ in key, share service node-exporter.
+    const rules = compileGroupingRules({ version: 1, groupBy: { default: ['service', 'labels.instance'] } })
+    expect(incidentsOf(notification('node-alerts-two-nodes', rules), rules).map((i) => i.alertCount)).toEqual([2])
   })
 })

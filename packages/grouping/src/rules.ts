@@ -75,8 +75,9 @@ export interface GroupingRules {
     /** No rules, and the default is service and environment: the correlator's cached fast path applies. */
     readonly byServiceAndEnvironment: boolean
     /**
-     * Alerts of one Alertmanager notification group (its `groupKey`) with the same service join one open
-     * incident even where their group keys differ: the sender grouped them. False keeps to the keys alone.
+     * Alerts of one Alertmanager notification group (its `groupKey`) with the same service, grouped by the
+     * default `by`, join one open incident even where their group keys differ: the sender grouped them. An
+     * incident key or a rule is the user's own grouping, never joined so. False keeps to the keys alone.
      */
     readonly joinAlertmanagerGroups: boolean
   }
