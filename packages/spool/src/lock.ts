@@ -148,6 +148,23 @@ export class SpoolLock {
     else if (held !== undefined) this.#logger.warn({ dir: this.#dir, lock: this.#file }, 'spool lock no longer ours at close: left in place')
   }
 
+  /**
+   * Whether the lock file still names this holder: one read, for the spool to ask before each write and
+   * before acknowledging it, as the refresh alone notices a takeover only up to `refreshMs` late. The first
+   * false is the loss (`onLost`); it stays lost.
+   */
+  async holds(): Promise<boolean> {
+    if (this.#lost) return false
+    const text = await readFile(this.#file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined
+      throw err
+    })
+    const held = text === undefined ? undefined : holderOf(text)
+    if (held?.owner === this.#owner) return true
+    this.#lose(held?.holder)
+    return false
+  }
+
   async #touch(): Promise<void> {
     try {
       const held = await readLock(this.#file)
@@ -156,15 +173,19 @@ export class SpoolLock {
         await utimes(this.#file, now, now)
         return
       }
-      // Taken over: this process stood still past the lease (a SIGSTOP, a frozen VM). The directory is another's now.
-      if (this.#lost) return
-      this.#lost = true
-      clearInterval(this.#refresh)
-      this.#logger.error({ dir: this.#dir, lock: this.#file, holder: held?.holder }, 'spool lock taken over by another process: this spool stops using the directory')
-      this.#onLost()
+      this.#lose(held?.holder)
     } catch (err) {
       this.#logger.warn({ err, dir: this.#dir }, 'spool lock not refreshed')
     }
+  }
+
+  /** Taken over: this process stood still past the lease (a SIGSTOP, a frozen VM). The directory is another's now. */
+  #lose(holder: LockHolder | undefined): void {
+    if (this.#lost) return
+    this.#lost = true
+    clearInterval(this.#refresh)
+    this.#logger.error({ dir: this.#dir, lock: this.#file, holder }, 'spool lock taken over by another process: this spool stops using the directory')
+    this.#onLost()
   }
 }
 
@@ -186,12 +207,16 @@ async function readLock(lock: string): Promise<HeldLock | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+  return { ...holderOf(text), touchedMs }
+}
+
+function holderOf(text: string): Omit<HeldLock, 'touchedMs'> {
   const h = (() => { try { return JSON.parse(text) as Partial<LockHolder> } catch { return undefined } })()
   if (typeof h?.owner === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && h.pid! > 0) {
     const space = typeof h.boot === 'string' && typeof h.pidns === 'string' ? { boot: h.boot, pidns: h.pidns } : {}
-    return { owner: h.owner, holder: { owner: h.owner, host: h.host, pid: h.pid!, ...space }, touchedMs }
+    return { owner: h.owner, holder: { owner: h.owner, host: h.host, pid: h.pid!, ...space } }
   }
-  return { owner: text, holder: undefined, touchedMs }
+  return { owner: text, holder: undefined }
 }
 
 /** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */

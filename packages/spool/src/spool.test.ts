@@ -581,3 +581,36 @@ describe('Spool lock', () => {
     await expect(readFile(lockFile(dir))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })
+
+describe('Spool whose process stood still past its lease', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/append-until-stopped.ts', import.meta.url))
+  const ackedIn = async (log: string) => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('A ')).map((l) => l.slice(2))
+
+  it('acknowledges nothing once another receiver took the directory over, though it resumes mid-append: every acknowledged record is published', async () => {
+    const dir = await tempDir()
+    const spoolDir = path.join(dir, 'spool')
+    const log = path.join(dir, 'acks.log')
+    const stopped = spawn(process.execPath, [fixture, spoolDir, log], { stdio: ['ignore', 'pipe', 'inherit'] })
+    onTestFinished(() => { stopped.kill('SIGKILL') })
+    await once(stopped.stdout!, 'data')
+    await waitFor(async () => ((await ackedIn(log)).length >= 50 ? true : undefined), { what: 'appends acknowledged' })
+    stopped.kill('SIGSTOP')
+
+    // The new owner takes the directory once the lease is over, drains it, and writes on until the segment
+    // the stopped one was appending to is drained and deleted.
+    const { spool } = await openSpool(spoolDir, { segmentBytes: 4096, lockRefreshMs: 50, lockStaleMs: 600 })
+    const [stoppedIn] = (await segmentsIn(spoolDir)).slice(-1)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    for (let i = 0; (await segmentsIn(spoolDir)).at(-1) === stoppedIn; i++) await spool.append([rec(`b${i}`, 'v'.repeat(200))])
+    await waitFor(async () => ((await segmentsIn(spoolDir)).includes(stoppedIn!) ? undefined : true), { what: 'the stopped one\'s segment deleted' })
+
+    const exited = once(stopped, 'exit')
+    stopped.kill('SIGCONT')
+    // It learns of the loss and exits, as the receiver does.
+    expect((await exited)[0]).toBe(3)
+    expect(await spool.drained(5000)).toBe(true)
+    const published = new Set(k.published.map((r) => r.key))
+    expect((await ackedIn(log)).filter((key) => !published.has(key))).toEqual([])
+  }, 30_000)
+})

@@ -254,6 +254,8 @@ export class Spool {
       const batch = this.#pending.splice(0)
       const bytes = Buffer.from(batch.map((p) => p.lines).join(''))
       try {
+        // A process that stood still past the lease and resumed finds its lock taken over before it writes.
+        await this.#ensureOwned()
         if (this.#dirty) {
           await this.#writeHandle.truncate(this.#writeSize)
           this.#dirty = false
@@ -264,6 +266,9 @@ export class Spool {
         await this.#writeHandle.datasync()
         this.#dirty = false
         this.#writeSize += bytes.length
+        // Taken over during the write: the new owner may have deleted this segment, or read past where these
+        // bytes landed, so they are not acknowledged (nor cut: the file is the new owner's now).
+        await this.#ensureOwned()
         this.#oldestAt ??= batch[0]!.at
         for (const p of batch) { this.#depth += p.count; p.resolve() }
         if (this.#wakeOnAppend) this.#wake?.()
@@ -272,7 +277,7 @@ export class Spool {
         if (this.#dirty) {
           await this.#writeHandle.truncate(this.#writeSize).then(() => { this.#dirty = false }, () => undefined)
         }
-        this.#logger.error({ err, records: batch.reduce((n, p) => n + p.count, 0) }, 'spool append failed')
+        if (!(err instanceof SpoolClosedError)) this.#logger.error({ err, records: batch.reduce((n, p) => n + p.count, 0) }, 'spool append failed')
         for (const p of batch) p.reject(err as Error)
       }
     }
@@ -490,6 +495,8 @@ export class Spool {
   }
 
   async #saveCursor(): Promise<void> {
+    // A drain that resumed after a takeover must not move the new owner's cursor, nor delete its segments.
+    await this.#ensureOwned()
     const tmp = path.join(this.#dir, 'cursor.json.tmp')
     const file = await open(tmp, 'w')
     try {
@@ -543,6 +550,11 @@ export class Spool {
     const deadline = Date.now() + timeoutMs
     while (this.#depth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     return this.#depth === 0
+  }
+
+  /** Rejects, with the spool closed (SpoolClosedError: a 503), once the lock file no longer names this spool. */
+  async #ensureOwned(): Promise<void> {
+    if (!(await this.#lock.holds())) throw new SpoolClosedError()
   }
 
   /**
