@@ -113,6 +113,15 @@ describe('matchers', () => {
     expect(at({ service: 'mydb', labels: { tier: 'x' } })).toBe('anything empty')
   })
 
+  it('an exact "" holds for a missing or empty label, as Alertmanager\'s team="" does', () => {
+    const unowned = rules({ groupBy: { rules: [{ name: 'unowned', match: { labels: { team: '' } }, by: ['labels.alertname'] }] } })
+    // kube-prometheus-stack's own alerts carry no team label.
+    const [targetDown] = kube('target-down')
+    expect(groupRuleOf(event({ labels: targetDown! }), unowned)).toBe('unowned')
+    expect(groupRuleOf(event({ labels: { ...targetDown!, team: '' } }), unowned)).toBe('unowned')
+    expect(groupRuleOf(event({ labels: { ...targetDown!, team: 'shop' } }), unowned)).toBeUndefined()
+  })
+
   it('an empty match holds for every alert', () => {
     const all = rules({ groupBy: { rules: [{ match: {}, by: ['labels.team'] }] } })
     expect(groupKeyOf(event({ labels: { team: 'a' } }), all)).toBe(groupKeyOf(event({ service: 'other', labels: { team: 'a' } }), all))

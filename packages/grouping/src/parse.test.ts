@@ -156,6 +156,24 @@ describe('parseGroupingRules', () => {
     expect(!notObject.ok && notObject.errors[0]).toMatchObject({ path: '/', message: 'must be object' })
   })
 
+  it('refuses a key given twice in a JSON file, naming it, as in YAML (JSON.parse kept the last)', () => {
+    const r = parseGroupingRules('{\n  "version": 1,\n  "incidentKeyLabel": "incident_key",\n  "groupBy": { "default": ["labels.instance"], "default": ["service"] },\n  "incidentKeyLabel": null\n}\n', 'json')
+    expect(!r.ok && r.errors).toEqual([
+      { path: '/groupBy/default', message: 'is a duplicate key', line: 4 },
+      { path: '/incidentKeyLabel', message: 'is a duplicate key', line: 5 },
+    ])
+  })
+
+  it('reads a JSON file saved with a UTF-8 byte order mark', () => {
+    const r = parseGroupingRules('\uFEFF{"version": 1, "incidentKeyLabel": "ticket"}', 'json')
+    expect(r.ok && r.rules.incidentKeyLabel).toBe('ticket')
+  })
+
+  it('refuses an empty service or environment matcher, which no alert could match', () => {
+    const r = parseGroupingRules('version: 1\ngroupBy:\n  rules:\n    - match: { service: "" }\n      by: [fingerprint]\n', 'yaml')
+    expect(!r.ok && r.errors).toEqual([{ path: '/groupBy/rules/0/match/service', message: expect.stringMatching(/^is never empty/), line: 4 }])
+  })
+
   it('returns immutable rules', () => {
     const r = parseGroupingRules(yamlFile, 'yaml')
     expect(r.ok).toBe(true)

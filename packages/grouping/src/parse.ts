@@ -36,6 +36,8 @@ function clarify(errors: readonly FieldError[]): FieldError[] {
       message = 'must be a string (quote numbers in YAML), { regex: "..." } or { present: true|false }'
     } else if (/\/match\/(source|service|environment)$/.test(e.path) && message === 'must be object') {
       message = 'must be a string (quote numbers in YAML) or { regex: "..." }'
+    } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must NOT have fewer than 1 characters') {
+      message = 'is never empty (every alert has a service and an environment): match a missing label with labels: { <name>: "" }'
     } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
       message = 'must be a label name or null'
     }
@@ -108,6 +110,28 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
   return offset === undefined ? undefined : lines.linePos(offset).line
 }
 
+/** Every key given again in its object, by JSON Pointer and line: YAML refuses them, JSON.parse keeps the last. */
+function duplicateKeys(doc: Document, lines: LineCounter): GroupingRulesError[] {
+  const errors: GroupingRulesError[] = []
+  const walk = (node: unknown, pointer: string) => {
+    if (isMap(node)) {
+      const seen = new Set<string>()
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+        const path = `${pointer}/${escapePointer(key)}`
+        if (seen.has(key)) {
+          const offset = (pair.key as Node | null)?.range?.[0]
+          errors.push(withLine({ path, message: 'is a duplicate key' }, offset === undefined ? undefined : lines.linePos(offset).line))
+        }
+        seen.add(key)
+        walk(pair.value, path)
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, `${pointer}/${i}`))
+  }
+  walk(doc.contents, '')
+  return errors
+}
+
 /**
  * Parses and checks a rules document. Unknown keys, wrong types, bad `by` fields and regexes that do not
  * compile are all reported, each with its JSON Pointer and its line.
@@ -116,20 +140,21 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   let value: unknown
   let located: (pointer: string) => number | undefined
   if (format === 'json') {
+    // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses as an invisible token.
+    const body = text.startsWith('\uFEFF') ? text.slice(1) : text
     try {
-      value = JSON.parse(text)
+      value = JSON.parse(body)
     } catch (err) {
       return { ok: false, errors: [{ path: '/', message: `is not JSON: ${(err as Error).message}` }] }
     }
-    // JSON is YAML too: the YAML parser's node positions give JSON errors their lines (only when there are errors).
-    let parsed: { doc: Document; lines: LineCounter } | undefined
-    located = (pointer) => {
-      if (!parsed) {
-        const lines = new LineCounter()
-        parsed = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines }
-      }
-      return parsed.doc.errors.length > 0 ? undefined : lineOf(parsed.doc, parsed.lines, pointer)
+    // JSON is YAML too: the YAML parser's nodes show the keys JSON.parse let the last of win, and give errors their lines.
+    const lines = new LineCounter()
+    const doc = parseDocument(body, { lineCounter: lines, uniqueKeys: false })
+    if (doc.errors.length === 0) {
+      const duplicates = duplicateKeys(doc, lines)
+      if (duplicates.length > 0) return { ok: false, errors: duplicates }
     }
+    located = (pointer) => (doc.errors.length > 0 ? undefined : lineOf(doc, lines, pointer))
   } else {
     const lines = new LineCounter()
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })

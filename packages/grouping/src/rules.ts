@@ -155,7 +155,8 @@ type LabelsTest = (labels: Readonly<Record<string, string>>) => boolean
 function labelsTest(specs: Readonly<Record<string, LabelMatcherSpec>> | undefined): LabelsTest[] {
   const tests: LabelsTest[] = []
   for (const [name, spec] of Object.entries(specs ?? {})) {
-    if (typeof spec === 'string') tests.push((l) => labelValue(l, name) === spec)
+    // `team: ""` holds for a missing or empty label, as Alertmanager's and Prometheus's `team=""`.
+    if (typeof spec === 'string') tests.push((l) => (labelValue(l, name) ?? '') === spec)
     else if ('present' in spec) tests.push(spec.present ? (l) => labelValue(l, name) !== undefined : (l) => labelValue(l, name) === undefined)
     else {
       // An absent label is the empty string to a regex, as in Prometheus: `.*` holds without the label.
