@@ -409,6 +409,24 @@ describe('Spool restarts after a crash at each step', () => {
   })
 })
 
+describe('Spool on a full disk', () => {
+  // A small tmpfs of the test's own, mounted in a user and mount namespace: no root needed, nothing left mounted.
+  const namespaces = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true']).status === 0
+  const fixture = fileURLToPath(new URL('./fixtures/fill-disk-then-drain.ts', import.meta.url))
+
+  it.skipIf(!namespaces)('deletes drained segments once Kafka is back, so appends work again without a restart', async () => {
+    const dir = await tempDir()
+    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" "$3" "$1"', 'sh', dir, process.execPath, fixture], { stdio: ['ignore', 'pipe', 'inherit'] })
+    onTestFinished(() => { child.kill('SIGKILL') })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => { out += String(d) })
+    expect((await once(child, 'exit'))[0]).toBe(0)
+    const seen = JSON.parse(out) as { acked: number; fullError: string; drained: boolean; unpublished: string[]; segmentsLeft: number; after: { acked: number; failed: string[] } }
+    expect(seen).toMatchObject({ fullError: 'ENOSPC', drained: true, unpublished: [], segmentsLeft: 1, after: { acked: 20, failed: [] } })
+    expect(seen.acked).toBeGreaterThan(100)
+  }, 30_000)
+})
+
 describe('Spool lock', () => {
   const lockFile = (dir: string) => path.join(dir, 'lock')
   const lockOf = async (dir: string) => JSON.parse(await readFile(lockFile(dir), 'utf8')) as { owner: string; host: string; pid: number }

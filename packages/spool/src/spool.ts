@@ -409,9 +409,12 @@ export class Spool {
       const size = await fileSize(path.join(this.#dir, segmentName(done)))
       if (this.#cursor.offset < size) break
       this.#cursor = { segment: done + 1, offset: 0 }
-      await this.#saveCursor()
-      await rm(path.join(this.#dir, segmentName(done)), { force: true })
       moved = true
+      // Deleted before the cursor is saved: on a full disk saving needs a block that only this deletion frees.
+      // A restart that finds the cursor on a deleted segment goes on from the next one (open).
+      await this.#ensureOwned()
+      await rm(path.join(this.#dir, segmentName(done)), { force: true })
+      await this.#saveCursor()
     }
     return moved
   }
