@@ -89,6 +89,37 @@ describe('grouping kube-prometheus-stack alerts', () => {
   })
 })
 
+describe('kube-prometheus-stack alerts about no workload container', () => {
+  const byService = (names: string[]) => incidentsOf(names.flatMap((n) => notification(n, defaultGroupingRules)), defaultGroupingRules)
+    .map((i) => [i.services, i.alerts.map((a) => a.name)])
+
+  it('names a PDB alert by its PodDisruptionBudget, not kube-state-metrics: two namespaces’ PDBs are two incidents', () => {
+    // The alert keeps kube-state-metrics' own container, job and service labels.
+    expect(byService(['pdb-not-enough-healthy-pods-shop', 'pdb-not-enough-healthy-pods-billing'])).toEqual([
+      [['checkout'], ['KubePdbNotEnoughHealthyPods']],
+      [['ledger'], ['KubePdbNotEnoughHealthyPods']],
+    ])
+  })
+
+  it('names KubeJobNotCompleted by the Job’s CronJob, and node-only kubelet alerts by their node', () => {
+    expect(byService(['job-not-completed-ops', 'job-not-completed-search'])).toEqual([
+      [['pg-backup'], ['KubeJobNotCompleted']],
+      [['reindex'], ['KubeJobNotCompleted']],
+    ])
+    expect(byService(['kubelet-node-alerts'])).toEqual([
+      [['ip-10-0-3-17'], ['KubeletTooManyPods']],
+      [['ip-10-0-4-22'], ['KubeNodeReadinessFlapping']],
+    ])
+  })
+
+  it('keeps InfoInhibitor out of the incident of the info alert whose labels it copies, as Watchdog is kept out', () => {
+    expect(byService(['info-inhibitor'])).toEqual([
+      [['checkout'], ['CPUThrottlingHigh']],
+      [['InfoInhibitor'], ['InfoInhibitor']],
+    ])
+  })
+})
+
 describe('the Alertmanager notification-group join', () => {
   it('keeps alerts with different incident keys apart, though one notification holds them with one service', () => {
     // payments' two providers failing, each filed as its own incident by the alert's incident_key.

@@ -83,6 +83,22 @@ describe('service and environment precedence', () => {
   })
 })
 
+describe("kube-state-metrics' own container and job", () => {
+  const ksm = { container: 'kube-state-metrics', endpoint: 'http', instance: '10.244.1.17:8080', job: 'kube-state-metrics', pod: 'kube-prometheus-stack-kube-state-metrics-6c7b8d9f4-lm2np', service: 'kube-prometheus-stack-kube-state-metrics' }
+  const named = (labels: Record<string, string>) => relabel(event({ service: '', labels: { ...ksm, severity: 'warning', ...labels } }), defaultGroupingRules).service
+
+  it('never name the service: the object the series is about does, else the alert', () => {
+    expect(named({ alertname: 'KubePdbNotEnoughHealthyPods', namespace: 'shop', poddisruptionbudget: 'checkout' })).toBe('checkout')
+    expect(named({ alertname: 'KubeHpaMaxedOut', namespace: 'shop', horizontalpodautoscaler: 'checkout-hpa' })).toBe('checkout-hpa')
+    expect(named({ alertname: 'KubeJobFailed', namespace: 'ops', job_name: 'pg-backup-29894520', condition: 'true' })).toBe('pg-backup')
+    expect(named({ alertname: 'KubePersistentVolumeErrors', persistentvolume: 'pvc-3f1e0c2a', phase: 'Failed' })).toBe('pvc-3f1e0c2a')
+    expect(named({ alertname: 'KubeQuotaFullyUsed', namespace: 'shop', resource: 'pods', resourcequota: 'shop-quota' })).toBe('shop-quota')
+    expect(named({ alertname: 'KubeNodeUnreachable', node: 'ip-10-0-3-17', key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' })).toBe('ip-10-0-3-17')
+    // An in-house rule on kube_namespace_status_phase: the namespace is all it has.
+    expect(named({ alertname: 'NamespaceStuckTerminating', namespace: 'old-shop', phase: 'Terminating' })).toBe('NamespaceStuckTerminating')
+  })
+})
+
 describe('matchers', () => {
   const r = rules({
     groupBy: {

@@ -94,13 +94,21 @@ export interface GroupingRules {
  */
 const EXPORTER_JOBS = 'kube-state-metrics|kubelet|cadvisor|node-exporter'
 const EXPORTER_SERVICES = '(.+-)?(kube-state-metrics|kubelet|cadvisor|prometheus-node-exporter|node-exporter)'
-const WORKLOAD_LABELS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler']
+const WORKLOAD_LABELS = ['deployment', 'statefulset', 'daemonset', 'cronjob', 'job_name', 'horizontalpodautoscaler', 'poddisruptionbudget']
+const OBJECT_LABELS = [...WORKLOAD_LABELS, 'persistentvolumeclaim', 'persistentvolume']
 // A container's own alert keeps its container even where the target adds `node` (every kubelet target does).
-const EXPORTER_SUBJECT_LABELS = [...WORKLOAD_LABELS, 'persistentvolumeclaim', 'persistentvolume', 'container', 'node', 'resourcequota', 'job']
-// A kube-state-metrics series with no container of its own (a node's, a volume's, a quota's) carries the
-// exporter's own `container`: what it is about comes first.
-const KSM_OWN_CONTAINER_LABELS = [...WORKLOAD_LABELS, 'persistentvolumeclaim', 'persistentvolume', 'node', 'resourcequota', 'container', 'job']
-const EXPORTER_RULES: ServiceRuleSpec[] = [
+const EXPORTER_SUBJECT_LABELS = [...OBJECT_LABELS, 'container', 'node', 'resourcequota', 'job']
+// A kube-state-metrics series with no container of its own (a node's, a volume's, a quota's, a PDB's)
+// carries the exporter's own `container` and `job`: never its service. Without an object label the
+// receiver falls back to the alert's name, which at least keeps apart alerts about different things.
+const KSM_OWN_CONTAINER_LABELS = [...OBJECT_LABELS, 'node', 'resourcequota']
+/**
+ * kube-prometheus-stack's meta-alerts: `Watchdog` always fires, and `InfoInhibitor` copies the labels of the
+ * info alert it inhibits (its service among them). They are about the alerting pipeline, no workload.
+ */
+const META_ALERTS = 'Watchdog|InfoInhibitor'
+const SERVICE_RULES: ServiceRuleSpec[] = [
+  { name: "kube-prometheus-stack's meta-alerts are their own", match: { labels: { alertname: { regex: META_ALERTS } } }, labels: ['alertname'] },
   { name: "kube-state-metrics' series about no container", match: { labels: { container: 'kube-state-metrics' } }, labels: KSM_OWN_CONTAINER_LABELS },
   { name: 'kubernetes exporters describe a workload', match: { labels: { job: { regex: EXPORTER_JOBS } } }, labels: EXPORTER_SUBJECT_LABELS },
   { name: "kubernetes exporters' alerts without their job", match: { labels: { service: { regex: EXPORTER_SERVICES } } }, labels: EXPORTER_SUBJECT_LABELS },
@@ -110,8 +118,9 @@ const EXPORTER_RULES: ServiceRuleSpec[] = [
 export const defaultGroupingRulesFile: Readonly<Required<GroupingRulesFile>> = deepFreeze({
   version: 1,
   service: {
-    labels: ['service', 'app.kubernetes.io/name', 'app', 'container', 'job'],
-    rules: EXPORTER_RULES,
+    // `job_name` and `node` for kubernetes-mixin rules that aggregate down to a Job or a node (KubeJobNotCompleted, KubeletTooManyPods).
+    labels: ['service', 'app.kubernetes.io/name', 'app', 'container', 'job_name', 'job', 'node'],
+    rules: SERVICE_RULES,
   },
   environment: { labels: ['env', 'environment', 'cluster'], default: 'production' },
   incidentKeyLabel: 'incident_key',
