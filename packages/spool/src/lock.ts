@@ -97,21 +97,34 @@ export class SpoolLock {
     const { now, sleep } = clock
     const space = pidSpace()
     const mine: LockHolder = { owner: randomUUID(), host: hostname(), pid: process.pid, ...space }
-    const fresh = path.join(dir, `lock.${mine.owner}.tmp`)
+    const text = JSON.stringify(mine) + '\n'
+    const freshFile = path.join(dir, `lock.${mine.owner}.tmp`)
     try {
-      await writeFile(fresh, JSON.stringify(mine) + '\n', { flush: true })
+      // On a full disk (the spool filled it while Kafka was down) no new file can be written: a lock left by
+      // a crash is then taken over by writing it in place, which needs no new block.
+      const fresh = await writeFile(freshFile, text, { flush: true }).then(() => freshFile, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOSPC') throw err
+        return undefined
+      })
       const deadline = now() + timing.staleMs + 2 * timing.refreshMs
       // The lock as first seen, by owner and time: how long it has gone untouched is watched on our clock.
       let seen: { owner: string; touchedMs: number; sinceMs: number } | undefined
       for (;;) {
-        try {
-          await link(fresh, lock)
-          return new SpoolLock(dir, mine.owner, logger, timing, onLost)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        if (fresh) {
+          try {
+            await link(fresh, lock)
+            return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+          }
         }
         const held = await readLock(lock)
-        if (held === undefined) continue
+        if (held === undefined) {
+          if (fresh) continue
+          const message = `spool ${dir} has no room for its lock file ${lock}: its disk is full (ENOSPC). Free space on it and start again.`
+          logger.error({ dir, lock }, message)
+          throw new Error(message)
+        }
         const at = now()
         if (seen && seen.owner === held.owner && held.touchedMs !== seen.touchedMs) {
           refuse(`is in use by ${held.holder ? `process ${held.holder.pid} on host ${JSON.stringify(held.holder.host)}` : 'another process'}, which keeps its lock fresh`)
@@ -125,7 +138,7 @@ export class SpoolLock {
         const stale = untouchedMs >= timing.staleMs || (untouchedMs >= 2 * timing.refreshMs && Date.now() - held.touchedMs > timing.staleMs)
         if (gone || stale) {
           // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
-          if (await takeOver(dir, fresh, held, { ...timing, ...clock }, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          if (await takeOver(dir, fresh ?? { text }, held, { ...timing, ...clock }, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
           continue
         }
         if (at > deadline) refuse('has a lock that neither goes stale nor is refreshed')
@@ -135,7 +148,7 @@ export class SpoolLock {
       heldHere.delete(key)
       throw err
     } finally {
-      await rm(fresh, { force: true })
+      await rm(freshFile, { force: true })
     }
   }
 
@@ -219,8 +232,11 @@ function holderOf(text: string): Omit<HeldLock, 'touchedMs'> {
   return { owner: text, holder: undefined }
 }
 
-/** Renames `fresh` over the stale lock `held`, unless another took it over first; true if we hold it now. */
-async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Required<LockTiming>, logger: Logger): Promise<boolean> {
+/**
+ * Renames `fresh` over the stale lock `held` (or, on a full disk, writes `text` over its content), unless
+ * another took it over first; true if we hold it now.
+ */
+async function takeOver(dir: string, fresh: string | { text: string }, held: HeldLock, timing: Required<LockTiming>, logger: Logger): Promise<boolean> {
   const { sleep } = timing
   const guardFile = path.join(dir, 'lock.takeover')
   let guard: FileHandle
@@ -241,12 +257,29 @@ async function takeOver(dir: string, fresh: string, held: HeldLock, timing: Requ
   try {
     const again = await readLock(path.join(dir, 'lock'))
     if (again?.owner !== held.owner || again.touchedMs !== held.touchedMs) return false
-    await rename(fresh, path.join(dir, 'lock'))
+    if (typeof fresh === 'string') await rename(fresh, path.join(dir, 'lock'))
+    else await overwrite(path.join(dir, 'lock'), fresh.text)
     logger.warn({ dir, previous: held.holder ?? held.owner.slice(0, 100) }, 'spool lock of a process that is gone taken over')
     return true
   } finally {
     await guard.close()
     await rm(guardFile, { force: true })
+  }
+}
+
+/**
+ * Writes `text` over the file's content, in its own blocks. Not atomic: a reader may see it half written,
+ * which it reads as another owner (a lock changing hands), never as this one.
+ */
+async function overwrite(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'r+')
+  try {
+    const bytes = Buffer.from(text)
+    await handle.write(bytes, 0, bytes.length, 0)
+    await handle.truncate(bytes.length)
+    await handle.datasync()
+  } finally {
+    await handle.close()
   }
 }
 

@@ -413,17 +413,40 @@ describe('Spool on a full disk', () => {
   // A small tmpfs of the test's own, mounted in a user and mount namespace: no root needed, nothing left mounted.
   const namespaces = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true']).status === 0
   const fixture = fileURLToPath(new URL('./fixtures/fill-disk-then-drain.ts', import.meta.url))
+  interface Filled { acked: string[]; fullError: string }
+  interface Drained { published: string[]; drained: boolean; segmentsLeft: number; after: { acked: number; failed: string[] } }
 
-  it.skipIf(!namespaces)('deletes drained segments once Kafka is back, so appends work again without a restart', async () => {
+  /** Runs the fixture once per mode, one after the other, on one 256 KiB disk; what each reported. */
+  async function onSmallDisk(modes: string[]): Promise<unknown[]> {
     const dir = await tempDir()
-    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" "$3" "$1"', 'sh', dir, process.execPath, fixture], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const script = ['mount -t tmpfs -o size=256k tmpfs "$1"', ...modes.map((m) => `"$2" "$3" "$1" ${m}`)].join(' && ')
+    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath, fixture], { stdio: ['ignore', 'pipe', 'inherit'] })
     onTestFinished(() => { child.kill('SIGKILL') })
     let out = ''
     child.stdout!.on('data', (d: Buffer) => { out += String(d) })
     expect((await once(child, 'exit'))[0]).toBe(0)
-    const seen = JSON.parse(out) as { acked: number; fullError: string; drained: boolean; unpublished: string[]; segmentsLeft: number; after: { acked: number; failed: string[] } }
-    expect(seen).toMatchObject({ fullError: 'ENOSPC', drained: true, unpublished: [], segmentsLeft: 1, after: { acked: 20, failed: [] } })
-    expect(seen.acked).toBeGreaterThan(100)
+    return out.trim().split('\n').map((l) => JSON.parse(l) as unknown)
+  }
+
+  it.skipIf(!namespaces)('deletes drained segments once Kafka is back, so appends work again without a restart', async () => {
+    const [filled, drained] = await onSmallDisk(['fill-and-drain']) as [Filled, Drained]
+    expect(filled.fullError).toBe('ENOSPC')
+    expect(filled.acked.length).toBeGreaterThan(100)
+    expect(drained).toMatchObject({ drained: true, segmentsLeft: 1, after: { acked: 20, failed: [] } })
+    expect(filled.acked.filter((k) => !drained.published.includes(k))).toEqual([])
+  }, 30_000)
+
+  it.skipIf(!namespaces)('opens again after a crash left the disk full, taking the lock over in place, and drains', async () => {
+    const [filled, restarted] = await onSmallDisk(['fill', 'restart']) as [Filled, Drained]
+    expect(filled.fullError).toBe('ENOSPC')
+    expect(restarted).toMatchObject({ drained: true, segmentsLeft: 1, after: { acked: 20, failed: [] } })
+    expect(filled.acked.filter((k) => !restarted.published.includes(k))).toEqual([])
+  }, 30_000)
+
+  it.skipIf(!namespaces)('refuses to open, naming the disk full and the directory, when a full disk has no room for a new lock file', async () => {
+    const [filled, restarted] = await onSmallDisk(['fill-and-stop', 'restart']) as [Filled, { openError: string }]
+    expect(filled.fullError).toBe('ENOSPC')
+    expect(restarted.openError).toMatch(/^spool \/\S+ has no room for its lock file \/\S+\/lock: its disk is full \(ENOSPC\)/)
   }, 30_000)
 })
 
