@@ -94,7 +94,9 @@ start_service() {
   if pid_ours "$pidfile" "$(service_cmdline_of "$service")"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
   port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
   log "starting $name on $(addr_of "$service" "$k")"
-  env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
+  # setsid, as the engines: Node resets the SIGHUP that nohup ignores, so a start run as a terminal's
+  # command (ssh -t host pnpm start, a tmux window) took the services along when that terminal closed.
+  setsid env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
     nohup node --conditions=@opsreview/source "$(service_cmdline_of "$service")" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
@@ -223,6 +225,9 @@ case "${1:-start}" in
       self_monitoring="  prometheus     http://127.0.0.1:$PROMETHEUS_PORT   scrapes the four services, rules infra/prometheus/opsreview-rules.yml
   alertmanager   http://127.0.0.1:$ALERTMANAGER_PORT   sends opsreview's own alerts to POST /webhooks/alertmanager"
     fi
+    # pnpm stop acts on the default home and layout: a start with others says the command that stops it.
+    banner_stop="$(stop_command)"
+    [[ "$banner_stop" == "bash $OPSREVIEW_REPO/infra/local/run.sh stop" ]] && banner_stop="pnpm stop"
     path_info=""
     [ -z "$PATH_ADDED" ] || path_info="
   pnpm on PATH   export PATH=\"$PATH_ADDED\$PATH\"   (or: source infra/local/bootstrap.sh) before the pnpm commands below"
@@ -243,7 +248,7 @@ $self_monitoring
   ingest token   $OPSREVIEW_INGEST_TOKENS
   logs           $SERVICES_RUN/*.log   (engines: pnpm stack logs kafka|elasticsearch; $PROMETHEUS_RUN, $ALERTMANAGER_RUN)
   dead letters   pnpm opsreview dead-letters
-  stop           pnpm stop
+  stop           $banner_stop
 INFO
     trap - EXIT
     ;;
@@ -254,6 +259,10 @@ INFO
     for s in $SERVICES; do for k in $(instances); do stop_pidfile "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" TERM 30 "$(service_cmdline_of "$s")"; done; done
     bash infra/local/stack.sh stop
     ;;
-  status) print_status ;;
+  status)
+    status="$(print_status)"
+    echo "$status"
+    # Exit 1 when any part is down, as stack.sh status.
+    ! grep -q ' down$' <<< "$status" ;;
   *) die "usage: run.sh start|stop|status" ;;
 esac

@@ -152,19 +152,30 @@ launch_kafka_node() {
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$run/log4j.properties" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$run/server.properties" \
-    > "$run/logs/stdout.log" 2>&1 < /dev/null &
+    > "$run/logs/stdout.log" 2>&1 < /dev/null 8>&- &
   echo $! > "$run/kafka.pid"
+}
+
+# The broker logs to server.log (a port it cannot bind, say); stdout has only what the JVM says before that
+# (a heap it cannot have).
+kafka_logs() { local run; run="$(kafka_run_of "$1")"; tail -n 20 "$run/logs/stdout.log" "$run/logs/server.log" >&2; }
+
+# kafka_up_or_gone K: node K is healthy; or its JVM is gone, and waiting on is no use: its logs, and exit.
+kafka_up_or_gone() {
+  kafka_healthy "$1" && return 0
+  pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && return 1
+  log "$(kafka_part_of "$1") exited while starting"
+  kafka_logs "$1"
+  exit 1
 }
 
 # start_kafka [NODE...]: the given nodes (default all), then waits until each is healthy.
 start_kafka() {
-  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k run
+  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k
   fetch_kafka
   for k in $nodes; do launch_kafka_node "$k"; done
   for k in $nodes; do
-    run="$(kafka_run_of "$k")"
-    # The broker logs to server.log (a port it cannot bind, say); stdout has only what the JVM says before that.
-    wait_for "$(kafka_part_of "$k") on :$(kafka_port_of "$k")" 120 kafka_healthy "$k" || { tail -20 "$run/logs/stdout.log" "$run/logs/server.log" >&2; exit 1; }
+    wait_for "$(kafka_part_of "$k") on :$(kafka_port_of "$k")" 120 kafka_up_or_gone "$k" || { kafka_logs "$k"; exit 1; }
     log "$(kafka_part_of "$k") ready on 127.0.0.1:$(kafka_port_of "$k")"
   done
 }
@@ -178,6 +189,8 @@ start_elasticsearch() {
     wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
   fi
   port_open "$ES_PORT" && die "port $ES_PORT is taken by a process this stack did not start"
+  # Else Elasticsearch fails half a minute later, saying so deep in a Java stack trace.
+  port_open "$ES_TRANSPORT_PORT" && die "transport port $ES_TRANSPORT_PORT (OPSREVIEW_ES_TRANSPORT_PORT) is taken by a process this stack did not start"
   fetch_elasticsearch
   mkdir -p "$ES_RUN/data" "$ES_RUN/logs" "$ES_RUN/tmp" "$ES_RUN/config"
   cp -r "$ES_HOME/config/." "$ES_RUN/config/"
@@ -205,9 +218,12 @@ YML
   log "starting Elasticsearch $ES_VERSION (heap $ES_HEAP)"
   local java_home="${ES_JAVA_HOME:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}}"
   # CLI_JAVA_OPTS: the launcher probes the JVM's final flags in a directory it leaves behind in java.io.tmpdir.
+  # The launcher splits CLI_JAVA_OPTS at spaces, so a home with one in its path leaves that directory in /tmp.
+  local cli_opts=()
+  [[ "$ES_RUN" == *[[:space:]]* ]] || cli_opts=(CLI_JAVA_OPTS="-Djava.io.tmpdir=$ES_RUN/tmp")
   as_es_user setsid env ES_PATH_CONF="$ES_RUN/config" ES_JAVA_HOME="$java_home" ES_TMPDIR="$ES_RUN/tmp" \
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" CLI_JAVA_OPTS="-Djava.io.tmpdir=$ES_RUN/tmp" \
-    "$ES_HOME/bin/elasticsearch" -d -p "$ES_RUN/es.pid" > "$ES_RUN/logs/stdout.log" 2>&1 \
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" "${cli_opts[@]}" \
+    "$ES_HOME/bin/elasticsearch" -d -p "$ES_RUN/es.pid" > "$ES_RUN/logs/stdout.log" 2>&1 8>&- \
     || { tail -30 "$ES_RUN/logs/stdout.log" >&2; exit 1; }
   wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy || { tail -30 "$ES_RUN/logs/opsreview-local.log" >&2; exit 1; }
   log "elasticsearch ready on http://127.0.0.1:$ES_PORT"
@@ -251,10 +267,19 @@ act() {
   esac
 }
 
+# One start, stop or kill at a time per home: two starts at once (pnpm start beside pnpm test) both found
+# an engine down and launched it, and the one whose pid file lost ran on, untracked, holding the ports.
+# The engines are launched without the lock's descriptor (8>&-): inherited, it held the lock while they ran.
+lock_home() {
+  mkdir -p "$OPSREVIEW_HOME"
+  exec 8> "$OPSREVIEW_HOME/.stack.lock"
+  flock -w 600 8 || die "another stack.sh start, stop or kill in $OPSREVIEW_HOME has held it for 10 minutes"
+}
+
 cmd="${1:-status}"; shift || true
 case "$cmd" in
-  start|stop) act "$cmd" "${1:-}" ;;
-  kill) [ -n "${1:-}" ] || die "kill needs a part"; act kill "$1" ;;
+  start|stop) lock_home; act "$cmd" "${1:-}" ;;
+  kill) [ -n "${1:-}" ] || die "kill needs a part"; lock_home; act kill "$1" ;;
   status)
     rc=0
     for k in $(seq 1 "$KAFKA_NODES"); do
@@ -282,6 +307,7 @@ case "$cmd" in
       *) die "unknown part: $part" ;;
     esac ;;
   reset)
+    lock_home
     act stop
     log "deleting engine data under $OPSREVIEW_HOME"
     rm -rf "$KAFKA_RUN" "$OPSREVIEW_HOME"/kafka-[1-9] "$OPSREVIEW_HOME/kafka-cluster.id" "$ES_RUN" ;;
