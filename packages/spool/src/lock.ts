@@ -268,8 +268,8 @@ async function takeOver(dir: string, fresh: string | { text: string }, held: Hel
 }
 
 /**
- * Writes `text` over the file's content, in its own blocks. Not atomic: a reader may see it half written,
- * which it reads as another owner (a lock changing hands), never as this one.
+ * Writes `text` over the file's content, in the block it already has. Not atomic: a reader may see it half
+ * written, which it reads as another owner (a lock changing hands), never as this one.
  */
 async function overwrite(file: string, text: string): Promise<void> {
   const handle = await open(file, 'r+')

@@ -575,6 +575,23 @@ describe('Spool lock', () => {
     expect(JSON.parse(await readFile(lockFile(dir), 'utf8'))).toMatchObject({ owner: 'the-new-owner' })
   })
 
+  it('does not write the cursor of a drain that resumes after its lock was taken over', async () => {
+    const dir = await tempDir()
+    let lost = 0
+    // A refresh too slow to notice first: the cursor write has to.
+    const { spool } = await openSpool(dir, { lockRefreshMs: 60_000, lockStaleMs: 120_000, onLockLost: () => { lost++ } })
+    await spool.append([rec(1), rec(2)])
+    let acknowledge: (() => void) | undefined
+    spool.startDraining(() => new Promise<void>((resolve) => { acknowledge = resolve }))
+    await waitFor(() => (acknowledge ? true : undefined), { what: 'a publish under way' })
+    // Stood still in the publish past the lease: another receiver took the directory over.
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'the-new-owner', host: 'elsewhere', pid: 1 }))
+    acknowledge!()
+    await waitFor(() => (lost > 0 ? true : undefined), { timeoutMs: 2_000, what: 'the loss noticed' })
+    await expect(readFile(path.join(dir, 'cursor.json'))).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(lost).toBe(1)
+  })
+
   it('tells its owner once when the lock was lost', async () => {
     const dir = await tempDir()
     let told = 0

@@ -182,7 +182,8 @@ export class Spool {
       opts.logger.warn({ dir, cursor, lastSegment: segments.at(-1) }, 'spool cursor names a segment past the last one: draining again from the first segment')
       Object.assign(cursor, { segment: segments[0]!, offset: 0 })
     }
-    // Segments before the cursor are drained: a crash came between moving the cursor and deleting them.
+    // Segments before the cursor are drained: a crash came between moving the cursor and deleting them (in
+    // a version that saved the cursor first).
     for (const n of segments.filter((s) => s < cursor.segment)) await rm(path.join(dir, segmentName(n)), { force: true })
     segments = segments.filter((s) => s >= cursor.segment)
     const writeSegment = Math.max(segments.at(-1) ?? cursor.segment, cursor.segment)
@@ -314,6 +315,8 @@ export class Spool {
         if (await this.#drainOnce(publish, deadLetter)) continue
         await this.#sleep(1000, true)
       } catch (err) {
+        // The lock was lost: the spool is closed, nothing is to be retried.
+        if (err instanceof SpoolClosedError) return
         // The spool's own files, or a dead-letter callback that could not keep a record: retry in order.
         this.#failed(err, 'spool drain failed')
         await this.#sleep(this.#backoffMs())
@@ -498,7 +501,7 @@ export class Spool {
   }
 
   async #saveCursor(): Promise<void> {
-    // A drain that resumed after a takeover must not move the new owner's cursor, nor delete its segments.
+    // A drain that resumed after a takeover must not move the new owner's cursor.
     await this.#ensureOwned()
     const tmp = path.join(this.#dir, 'cursor.json.tmp')
     const file = await open(tmp, 'w')
