@@ -261,7 +261,8 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(replay.kind === 'webhook' && (JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual([1, 1, 1, 1, 1])
   })
 
-  it('fits the shared dead letters of 200,000 tiny bad alerts under the publisher\'s limit, each replaying its alerts whole', async () => {
+  // 200,000 alerts validated and written into letters: seconds of CPU, more on a host busy with other suites.
+  it('fits the shared dead letters of 200,000 tiny bad alerts under the publisher\'s limit, each replaying its alerts whole', { timeout: 60_000 }, async () => {
     const r = fakeReceiver()
     // Each letter lists its alerts' indexes and holds the alerts escaped again in its replay body: a letter
     // bounded by the alerts' own JSON (2 bytes each here) would be several times the limit.
