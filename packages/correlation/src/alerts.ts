@@ -160,7 +160,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   const origin = event.origin.groupKey
   // A notification group can span environments (a route grouping by alertname and service): an incident never
   // does. JSON, as group keys are: a label value may hold any separator, and two services must not pose as one.
-  const amGroupKey = typeof origin === 'string' && joinsNotificationGroup(s, event) ? JSON.stringify([origin, event.service, event.environment]) : null
+  const amGroup = typeof origin === 'string' ? notificationGroupRole(s, event) : null
+  const amGroupKey = amGroup ? JSON.stringify([origin, event.service, event.environment]) : null
   const heardAt = heardAtOf(s, event, t)
   // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
@@ -174,7 +175,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     touch(s, own, t, at)
     return own
   }
-  const inc = joinable(s, groupKey, amGroupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
+  const inc = joinable(s, groupKey, amGroup === 'join' ? amGroupKey : null, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil) ?? openIncident(s, event, groupKey, t, at)
   // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.
   if (amGroupKey && inc.data.status === 'open') { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
 
@@ -216,14 +217,18 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
 }
 
 /**
- * Whether the event joins the open incident of its Alertmanager notification group. Only alerts the default
- * `by` groups: an incident key or a group rule is the user's own word on what belongs together, which a
- * notification group (kube-prometheus-stack's routes group by namespace) would otherwise overrule.
+ * What the event does with its Alertmanager notification group: 'join' (find the group's open incident and
+ * be found in it), 'register' (only be found), or nothing. Only alerts the default `by` groups join: a group
+ * rule is the user's own word on what belongs together, which a notification group (kube-prometheus-stack's
+ * routes group by namespace) would otherwise overrule, merging a rule's groups (two nodes). The incident a
+ * rule-grouped alert opens is still its service's incident in that notification, so default-grouped alerts
+ * of that service find it (a deployment's replica mismatch, the crash loops a rule groups per container). An
+ * incident key is a name for one incident alone: its incident is neither joined nor found.
  */
-function joinsNotificationGroup(s: EngineState, event: AlertEvent): boolean {
+function notificationGroupRole(s: EngineState, event: AlertEvent): 'join' | 'register' | null {
   const rules = s.cfg.grouping
-  if (!rules.groupBy.joinAlertmanagerGroups || incidentKeyGroupOf(event, rules) !== undefined) return false
-  return rules.groupBy.rules.length === 0 || groupRuleOf(event, rules) === undefined
+  if (!rules.groupBy.joinAlertmanagerGroups || incidentKeyGroupOf(event, rules) !== undefined) return null
+  return rules.groupBy.rules.length === 0 || groupRuleOf(event, rules) === undefined ? 'join' : 'register'
 }
 
 /** The incident's own copy of the event's service when it is its first (nearly always), else the shared one. */

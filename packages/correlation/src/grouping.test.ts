@@ -154,6 +154,29 @@ describe('the Alertmanager notification-group join', () => {
     ])
   })
 
+  it('lets a default-grouped alert join the incident a rule opened in its notification, never one an incident key opened', () => {
+    // The docs' example rules: crash loops grouped per namespace and container, the replica mismatch by default.
+    const rules = compileGroupingRules({ version: 1, groupBy: { rules: [
+      { name: 'crash loops per workload, whatever service they name', match: { source: 'alertmanager', labels: { alertname: { regex: 'KubePod.*|KubeContainer.*' }, namespace: { present: true } } }, by: ['labels.namespace', 'labels.container'] },
+      { name: "a node's alerts together", match: { labels: { job: 'node-exporter' } }, by: ['labels.instance'] },
+    ] } })
+    const incidents = incidentsOf([...notification('pod-crashlooping', rules), ...notification('deployment-replicas-mismatch', rules)], rules)
+    // Until the rule's incident was found through its notification (2026-12-05), the mismatch was an incident of its own.
+    expect(incidents.map((i) => [i.services, i.alerts.map((a) => a.name)])).toEqual([
+      [['checkout'], ['KubePodCrashLooping', 'KubePodCrashLooping', 'KubeDeploymentReplicasMismatch']],
+      [['cart'], ['KubePodCrashLooping']],
+    ])
+    // An incident key names one incident alone: an alert of the same service and notification without one keeps out.
+    const keyed = incidentsOf(notification('incident-key', rules, (l) => {
+      const { incident_key: _k, ...rest } = l
+      return l.provider === 'adyen' ? l : rest
+    }), rules)
+    expect(keyed.map((i) => [i.groupKey, i.alertCount])).toEqual([
+      ['[["environment","labels.incident_key"],["production","INC-1"]]', 1],
+      ['["payments","production"]', 1],
+    ])
+  })
+
   it('still joins alerts the default grouping keeps apart where the notification and the service are one', () => {
     // Grouped by the default `by` with labels.instance added, the two nodes' alerts differ in key, share service node-exporter.
     const rules = compileGroupingRules({ version: 1, groupBy: { default: ['service', 'labels.instance'] } })
