@@ -411,7 +411,7 @@ describe('Spool restarts after a crash at each step', () => {
 
 describe('Spool on a full disk', () => {
   // A small tmpfs of the test's own, mounted in a user and mount namespace: no root needed, nothing left mounted.
-  const namespaces = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true']).status === 0
+  // A kernel without user namespaces fails these tests (unshare says why) rather than skip them unseen.
   const fixture = fileURLToPath(new URL('./fixtures/fill-disk-then-drain.ts', import.meta.url))
   interface Filled { acked: string[]; fullError: string }
   interface Drained { published: string[]; drained: boolean; segmentsLeft: number; after: { acked: number; failed: string[] } }
@@ -428,7 +428,7 @@ describe('Spool on a full disk', () => {
     return out.trim().split('\n').map((l) => JSON.parse(l) as unknown)
   }
 
-  it.skipIf(!namespaces)('deletes drained segments once Kafka is back, so appends work again without a restart', async () => {
+  it('deletes drained segments once Kafka is back, so appends work again without a restart', async () => {
     const [filled, drained] = await onSmallDisk(['fill-and-drain']) as [Filled, Drained]
     expect(filled.fullError).toBe('ENOSPC')
     expect(filled.acked.length).toBeGreaterThan(100)
@@ -436,14 +436,14 @@ describe('Spool on a full disk', () => {
     expect(filled.acked.filter((k) => !drained.published.includes(k))).toEqual([])
   }, 30_000)
 
-  it.skipIf(!namespaces)('opens again after a crash left the disk full, taking the lock over in place, and drains', async () => {
+  it('opens again after a crash left the disk full, taking the lock over in place, and drains', async () => {
     const [filled, restarted] = await onSmallDisk(['fill', 'restart']) as [Filled, Drained]
     expect(filled.fullError).toBe('ENOSPC')
     expect(restarted).toMatchObject({ drained: true, segmentsLeft: 1, after: { acked: 20, failed: [] } })
     expect(filled.acked.filter((k) => !restarted.published.includes(k))).toEqual([])
   }, 30_000)
 
-  it.skipIf(!namespaces)('refuses to open, naming the disk full and the directory, when a full disk has no room for a new lock file', async () => {
+  it('refuses to open, naming the disk full and the directory, when a full disk has no room for a new lock file', async () => {
     const [filled, restarted] = await onSmallDisk(['fill-and-stop', 'restart']) as [Filled, { openError: string }]
     expect(filled.fullError).toBe('ENOSPC')
     expect(restarted.openError).toMatch(/^spool \/\S+ has no room for its lock file \/\S+\/lock: its disk is full \(ENOSPC\)/)
