@@ -112,6 +112,13 @@ describe('kube-prometheus-stack alerts about no workload container', () => {
     ])
   })
 
+  it('names the kubelet’s and kube-state-metrics’ alerts about the kube-state-metrics container by it: one incident', () => {
+    // Its pod CPU-throttled, its replacement stuck pulling the image, its target down: one container's trouble.
+    expect(byService(['kube-state-metrics-container'])).toEqual([
+      [['kube-state-metrics'], ['CPUThrottlingHigh', 'KubeContainerWaiting', 'TargetDown']],
+    ])
+  })
+
   it('keeps InfoInhibitor out of the incident of the info alert whose labels it copies, as Watchdog is kept out', () => {
     expect(byService(['info-inhibitor'])).toEqual([
       [['checkout'], ['CPUThrottlingHigh']],

@@ -97,6 +97,17 @@ describe("kube-state-metrics' own container and job", () => {
     // An in-house rule on kube_namespace_status_phase: the namespace is all it has.
     expect(named({ alertname: 'NamespaceStuckTerminating', namespace: 'old-shop', phase: 'Terminating' })).toBe('NamespaceStuckTerminating')
   })
+
+  it('are the service of alerts other exporters raise about the kube-state-metrics container', () => {
+    // cAdvisor via the kubelet: the kubelet's Service, kube-state-metrics' container is the series' own.
+    const { job: _j, endpoint: _e, ...target } = ksm
+    expect(named({ ...target, alertname: 'CPUThrottlingHigh', instance: '10.0.3.17:10250', namespace: 'monitoring', service: 'kube-prometheus-stack-kubelet' })).toBe('kube-state-metrics')
+    // kube-state-metrics' own series, aggregated down to the container: no exporter labels left.
+    expect(relabel(event({ service: '', labels: { alertname: 'KubeContainerWaiting', container: 'kube-state-metrics', namespace: 'monitoring', pod: ksm.pod, reason: 'ImagePullBackOff' } }), defaultGroupingRules).service).toBe('kube-state-metrics')
+    // Exported by kube-state-metrics and keeping its Service, though the rule dropped `job`: still the quota's.
+    const { job: _job, ...withoutJob } = ksm
+    expect(named({ ...withoutJob, alertname: 'KubeQuotaAlmostFull', namespace: 'shop', resource: 'requests.cpu', resourcequota: 'shop-quota' })).toBe('shop-quota')
+  })
 })
 
 describe('matchers', () => {

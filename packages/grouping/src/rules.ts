@@ -102,6 +102,10 @@ const EXPORTER_SUBJECT_LABELS = [...OBJECT_LABELS, 'container', 'node', 'resourc
 // carries the exporter's own `container` and `job`: never its service. Without an object label the
 // receiver falls back to the alert's name, which at least keeps apart alerts about different things.
 const KSM_OWN_CONTAINER_LABELS = [...OBJECT_LABELS, 'node', 'resourcequota']
+// Only a series kube-state-metrics exported has its own container for want of one: the target's `service`
+// says so (kept where a rule drops `job`, as KubeQuotaAlmostFull does). The kubelet's and cAdvisor's alerts
+// about the kube-state-metrics container (CPUThrottlingHigh, KubeContainerWaiting) are that container's.
+const KSM_SERVICE = '(.+-)?kube-state-metrics'
 /**
  * kube-prometheus-stack's meta-alerts: `Watchdog` always fires, and `InfoInhibitor` copies the labels of the
  * info alert it inhibits (its service among them). They are about the alerting pipeline, no workload.
@@ -109,7 +113,7 @@ const KSM_OWN_CONTAINER_LABELS = [...OBJECT_LABELS, 'node', 'resourcequota']
 const META_ALERTS = 'Watchdog|InfoInhibitor'
 const SERVICE_RULES: ServiceRuleSpec[] = [
   { name: "kube-prometheus-stack's meta-alerts are their own", match: { labels: { alertname: { regex: META_ALERTS } } }, labels: ['alertname'] },
-  { name: "kube-state-metrics' series about no container", match: { labels: { container: 'kube-state-metrics' } }, labels: KSM_OWN_CONTAINER_LABELS },
+  { name: "kube-state-metrics' series about no container", match: { labels: { container: 'kube-state-metrics', service: { regex: KSM_SERVICE } } }, labels: KSM_OWN_CONTAINER_LABELS },
   { name: 'kubernetes exporters describe a workload', match: { labels: { job: { regex: EXPORTER_JOBS } } }, labels: EXPORTER_SUBJECT_LABELS },
   { name: "kubernetes exporters' alerts without their job", match: { labels: { service: { regex: EXPORTER_SERVICES } } }, labels: EXPORTER_SUBJECT_LABELS },
 ]
