@@ -19,7 +19,8 @@ import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
  * refuses it and replays, and this one sets that bit on reading a version 4 snapshot. Version 6 is version
  * 5 whose waiting events may hold a redelivery (`Pending.again`) and whose incidents carry
  * `resolutionDecidedAt`: an engine of version 5 would apply such a redelivery as a new event, so it refuses
- * version 6 and replays (an engine rolled back stays right); this one reads version 5 as it is.
+ * version 6 and replays (an engine rolled back stays right); this one reads version 5 as it is. Snapshots of
+ * any version written before 27c0263 hold NUL-joined notification-group keys, read as JSON ones (`amGroupKeyOf`).
  */
 export const snapshotVersion = 6
 
@@ -353,7 +354,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -379,7 +380,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     if (++sinceStep >= membersPerStep) { sinceStep = 0; yield }
   }
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
-  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
+  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(amGroupKeyOf(k), idOf(v))
   for (const stored of copy.problems) {
     const p = restoredProblem(stored as unknown as Problem, stored.incidentIds.map(idOf))
     s.problems.set(p.id, p)
@@ -389,6 +390,18 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
   for (const [k, v] of copy.recentByDep) s.recentByDep.set(k, v.map((o) => { (o as DepOpening).incidentId = idOf(o.incidentId); return o as DepOpening }))
   s.timers = new Heap(timerBefore, copy.timers.map((t) => { (t as Timer).id = idOf(t.id); return t as Timer }))
   s.evictionQueue = copy.evictionQueue.map((e) => { (e as EvictionEntry).id = e.kind === 'incident' ? idOf(e.id) : keyOf(e.id); return e as EvictionEntry })
+}
+
+/**
+ * A notification-group key in the form the engine looks up. Engines before 27c0263 wrote the notification's
+ * groupKey, service and environment joined by NUL, in snapshots of the same version: left so, the incident it
+ * names would never be found again, and a restored engine would part what the uninterrupted one joins. A JSON
+ * key holds no raw NUL. An old key of more than three parts (a NUL in a label) cannot be split surely: it
+ * stays, and its incident takes nothing more through its notification group.
+ */
+function amGroupKeyOf(k: string): string {
+  const parts = k.split('\u0000')
+  return parts.length === 3 ? JSON.stringify(parts) : k
 }
 
 /** A version 3 snapshot (member and track tuples, ids as strings) into `s`, which `restoreCommon` has begun. */
@@ -410,7 +423,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
-      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)
@@ -425,7 +438,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   for (const e of copy.evictionQueue) e.id = e.kind === 'incident' ? idOf(e.id) : (keys.get(e.id) ?? e.id)
   keys.clear()
   for (const [k, v] of copy.openByGroup) s.openByGroup.set(k, idOf(v))
-  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(k, idOf(v))
+  for (const [k, v] of copy.openByAmGroup) s.openByAmGroup.set(amGroupKeyOf(k), idOf(v))
   for (const stored of copy.problems) {
     const p = restoredProblem(stored, stored.incidentIds.map(idOf))
     s.problems.set(p.id, p)
