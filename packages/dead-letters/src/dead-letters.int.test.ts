@@ -203,7 +203,7 @@ describe('dead letters on the real Kafka', () => {
     const trace = Buffer.from([0xc3, 0x28])
     const now = Date.now()
     await produce(dlq, [
-      deadLetterMessage('o/0/1', envelope({ reason: 'undecodable', replay: recordReplay(target, { key, value, headers: { trace, 'content-type': 'avro/binary' } }) })),
+      deadLetterMessage('o/0/1', envelope({ reason: 'undecodable', replay: recordReplay(target, { key, value, headers: { trace, 'content-type': 'avro/binary', empty: null as unknown as string } }) })),
       deadLetterMessage('o/0/2', envelope({ reason: 'undecodable', replay: recordReplay(target, { key: Buffer.from('gone'), value: null }) })),
     ])
     // Record letters only: the receiver is never asked.
@@ -212,7 +212,7 @@ describe('dead letters on the real Kafka', () => {
     expect(result.json).toMatchObject({ matched: 2, replayed: 2, failed: 0 })
     const back = await readRecordsUntil(kafka, target, (m) => m.length >= 2)
     expect(back.map((m) => [m.key, m.value])).toEqual([[key, value], [Buffer.from('gone'), null]])
-    expect(back[0]!.headers).toEqual({ trace, 'content-type': Buffer.from('avro/binary') })
+    expect(back[0]!.headers).toEqual({ trace, 'content-type': Buffer.from('avro/binary'), empty: null })
     expect(back[1]!.headers).toEqual({})
   })
 

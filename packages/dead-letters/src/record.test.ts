@@ -58,7 +58,7 @@ describe('parseDeadLetter', () => {
     [{ kind: 'record', topic: 't', key: 'QQ=', value: null, encoding: 'base64' }, 'replay.key must be a base64 string or null'],
     [{ kind: 'record', topic: 't', key: null, value: 'v', encoding: 'hex' }, 'replay.encoding must be base64 or absent'],
     [{ kind: 'record', topic: 't', key: null, value: 'v', headers: ['trace'] }, 'replay.headers must be an object'],
-    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: 'abc' } }, 'replay.headers.trace must be a list of strings'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: 'abc' } }, 'replay.headers.trace must be a list of strings or nulls'],
     [{ kind: 'webhook', path: 'https://elsewhere.example/x', body: '{}' }, 'replay.path must be a path starting with /'],
     [{ kind: 'webhook', path: '/webhooks/pingdom' }, 'replay.body must be a string'],
     [{ kind: 'email' }, 'unknown replay kind "email"'],
@@ -76,7 +76,7 @@ describe('parseDeadLetter', () => {
   })
 
   it('keeps a tombstone, and bytes and headers in base64, as recordReplay writes them', () => {
-    const replay = { kind: 'record', topic: 't', key: 'AP8=', value: null, encoding: 'base64', headers: { trace: ['YWJj', ''] } }
+    const replay = { kind: 'record', topic: 't', key: 'AP8=', value: null, encoding: 'base64', headers: { trace: ['YWJj', ''], empty: [null] } }
     expect(parseDeadLetter(raw(JSON.stringify({ ...envelope, replay }))).replay).toEqual(replay)
   })
 

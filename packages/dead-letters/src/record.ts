@@ -69,12 +69,12 @@ function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: stri
     if (headers !== undefined) {
       if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return { problem: 'replay.headers must be an object' }
       for (const [name, values] of Object.entries(headers)) {
-        if (!Array.isArray(values) || !values.every(readable)) return { problem: `replay.headers.${name} must be a list of ${encoded ? 'base64 strings' : 'strings'}` }
+        if (!Array.isArray(values) || !values.every((v) => v === null || readable(v))) return { problem: `replay.headers.${name} must be a list of ${encoded ? 'base64 strings' : 'strings'} or nulls` }
       }
     }
     const replay: RecordReplay = { kind: 'record', topic: (r.topic as string).trim(), key: r.key as string | null, value: r.value as string | null }
     if (encoded) replay.encoding = 'base64'
-    if (headers !== undefined) replay.headers = headers as Record<string, string[]>
+    if (headers !== undefined) replay.headers = headers as Record<string, (string | null)[]>
     return { replay }
   }
   if (r.kind === 'webhook') {

@@ -1,3 +1,4 @@
+import type { IHeaders } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import { deadLetterMessage, MAX_DEAD_LETTER_ERRORS, MAX_DEAD_LETTER_VALUE_BYTES, OMITTED_REPLAY_HEAD_CHARS, recordReplay, replayedMessage, type DeadLetterEnvelope } from './dead-letter.ts'
@@ -79,6 +80,22 @@ describe('recordReplay', () => {
     expect(bytes(back, 'key')).toEqual(record.key)
     expect(bytes(back, 'value')).toEqual(record.value)
     expect(back.headers).toEqual({ id: record.headers.id })
+  })
+
+  it('keeps a header without a value (another client wrote it; kafkajs reads it as null), as text or among bytes', () => {
+    const nullValued = { traceparent: null } as unknown as IHeaders
+    expect(recordReplay('alerts', { key: null, value: Buffer.from('not json'), headers: nullValued })).toEqual({ kind: 'record', topic: 'alerts', key: null, value: 'not json', headers: { traceparent: [null] } })
+    const binary = recordReplay('alerts', { key: null, value: Buffer.from([0xff]), headers: nullValued })
+    expect(binary).toMatchObject({ encoding: 'base64', value: '/w==', headers: { traceparent: [null] } })
+    expect(replayedMessage(binary).headers).toEqual({ traceparent: [null] })
+  })
+
+  it('says the head of a record too large to carry is base64 when its bytes are not text', () => {
+    const value = Buffer.alloc(7 * 1024 * 1024, 0xff)
+    const e: DeadLetterEnvelope = { stage: 'correlator', reason: 'undecodable', error: 'not JSON', at: '2026-12-05T00:00:00.000Z', replay: recordReplay('alerts', { key: null, value }) }
+    const parsed = JSON.parse(deadLetterMessage('alerts/0/1', e).value as string) as DeadLetterEnvelope
+    expect(parsed.replay).toBeUndefined()
+    expect(parsed.detail!.replayOmitted).toEqual({ kind: 'record', bytes: value.length, sha256: createHash('sha256').update(value).digest('hex'), head: value.toString('base64').slice(0, OMITTED_REPLAY_HEAD_CHARS), encoding: 'base64' })
   })
 
   it('keeps a tombstone a tombstone and a null key null, and leaves out headers a record has none of', () => {

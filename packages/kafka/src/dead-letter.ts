@@ -24,13 +24,15 @@ export interface RecordReplay {
   key: string | null
   value: string | null
   encoding?: 'base64'
-  /** Each header's values in order (Kafka allows a name more than once). */
-  headers?: Record<string, string[]>
+  /** Each header's values in order (Kafka allows a name more than once); null for a header without a value. */
+  headers?: Record<string, (string | null)[]>
 }
 
 type Bytes = Buffer | string | null | undefined
 
-const headerValues = (v: IHeaders[string]): (Buffer | string)[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+// kafkajs reads a header another client wrote without a value (Java's `new RecordHeader(name, null)`) as
+// null, which its type leaves out.
+const headerValues = (v: IHeaders[string] | null): (Buffer | string | null)[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
 
 /** The replay of a record read from `topic` (a kafkajs message, or a record of opsreview's own as text). */
 export function recordReplay(topic: string, record: { key: Bytes; value: Bytes; headers?: IHeaders | undefined }): RecordReplay {
@@ -42,17 +44,18 @@ export function recordReplay(topic: string, record: { key: Bytes; value: Bytes; 
   return {
     kind: 'record', topic, key: orNull(record.key), value: orNull(record.value),
     ...(text ? {} : { encoding: 'base64' as const }),
-    ...(headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, values]) => [name, values.map(encode)])) } : {}),
+    ...(headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, values]) => [name, values.map(orNull)])) } : {}),
   }
 }
 
 /** The record a replay puts back: the bytes it was read as. */
 export function replayedMessage(replay: RecordReplay): Message {
-  const decode = (s: string): Buffer | string => (replay.encoding === 'base64' ? Buffer.from(s, 'base64') : s)
+  const decode = (s: string | null): Buffer | string | null => (s === null ? null : replay.encoding === 'base64' ? Buffer.from(s, 'base64') : s)
   return {
-    key: replay.key === null ? null : decode(replay.key),
-    value: replay.value === null ? null : decode(replay.value),
-    ...(replay.headers ? { headers: Object.fromEntries(Object.entries(replay.headers).map(([name, values]) => [name, values.map(decode)])) } : {}),
+    key: decode(replay.key),
+    value: decode(replay.value),
+    // kafkajs writes a null header value as a header without one, as it was read.
+    ...(replay.headers ? { headers: Object.fromEntries(Object.entries(replay.headers).map(([name, values]) => [name, values.map(decode)])) as IHeaders } : {}),
   }
 }
 
@@ -111,7 +114,8 @@ function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   const payload = replay.kind === 'record' ? replayValueBytes(replay) : Buffer.from(replay.body)
   // The head as the letter carried it (base64 for bytes that are not text); size and sha256 of the bytes themselves.
   const head = (replay.kind === 'record' ? replay.value ?? '' : replay.body).slice(0, OMITTED_REPLAY_HEAD_CHARS)
-  const omitted = { kind: replay.kind, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), head }
+  const encoded = replay.kind === 'record' && replay.encoding ? { encoding: replay.encoding } : {}
+  const omitted = { kind: replay.kind, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), head, ...encoded }
   return { ...rest, detail: { ...rest.detail, replayOmitted: omitted } }
 }
 

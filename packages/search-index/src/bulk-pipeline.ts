@@ -549,7 +549,9 @@ export function letterOf(p: Poison, at: string): DeadLetterItem {
 function truncated(letter: DeadLetterItem): DeadLetterItem {
   const { replay, ...rest } = letter.envelope
   const value = replay?.kind === 'record' ? replay.value ?? '' : ''
-  return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length } } }
+  // Head and length of the value as the letter carried it: base64 text for bytes that are not UTF-8.
+  const encoded = replay?.kind === 'record' && replay.encoding ? { valueEncoding: replay.encoding } : {}
+  return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length, ...encoded } } }
 }
 
 /**
