@@ -370,20 +370,24 @@ describe('Spool restarts after a crash at each step', () => {
     expect(lines.some((l) => l.msg === 'spool cursor unreadable: draining again from the first segment')).toBe(true)
   })
 
-  it('drains again from the first segment, deleting nothing, when cursor.json names a segment past the last one', async () => {
+  // One corrupted digit: segment 2 became 9 (past the last), or 1 became 2 with segments 1 and 3 on disk (between two).
+  it.each([
+    ['past the last one', [1, 2], 9],
+    ['between two', [1, 3], 2],
+  ])('drains again from the first segment, deleting nothing, when cursor.json names a segment %s', async (_, [first, second], cursorSegment) => {
     const dir = await tempDir()
-    await writeFile(segment(dir, 1), line(rec(1)) + line(rec(2)))
-    await writeFile(segment(dir, 2), line(rec(3)))
-    // One corrupted digit: segment 2 became 9.
-    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: 9, offset: 0 }))
+    await writeFile(segment(dir, first!), line(rec(1)) + line(rec(2)))
+    await writeFile(segment(dir, second!), line(rec(3)))
+    await writeFile(path.join(dir, 'cursor.json'), JSON.stringify({ segment: cursorSegment, offset: 0 }))
+    const segments = await segmentsIn(dir)
     const { spool, lines } = await openSpool(dir)
     expect(spool.depth).toBe(3)
-    expect(await segmentsIn(dir)).toEqual(['segment-000000001.ndjson', 'segment-000000002.ndjson'])
+    expect(await segmentsIn(dir)).toEqual(segments)
     const k = kafka()
     spool.startDraining(k.publish)
     expect(await spool.drained(5000)).toBe(true)
     expect(k.published).toEqual([rec(1), rec(2), rec(3)])
-    expect(lines.some((l) => l.level === 40 && l.msg === 'spool cursor names a segment past the last one: draining again from the first segment')).toBe(true)
+    expect(lines.some((l) => l.level === 40 && l.msg === 'spool cursor names a segment that is not there: draining again from the first segment')).toBe(true)
   })
 
   it('writes the cursor durably: after a restart nothing drained is published again', async () => {
@@ -406,6 +410,27 @@ describe('Spool restarts after a crash at each step', () => {
     spool.startDraining(k2.publish)
     expect(await spool.drained(5000)).toBe(true)
     expect(k2.published).toEqual([rec('after')])
+  })
+})
+
+describe('Spool whose lock cannot be read after a write', () => {
+  it('counts the records it wrote and fsynced, though it refuses them, so the depth says what waits on disk; both are published', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir)
+    // The read after the first batch's fsync fails (a descriptor limit); every other read finds the lock ours.
+    let reads = 0
+    const holds = vi.spyOn(SpoolLock.prototype, 'holds').mockImplementation(() => {
+      if (++reads === 2) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+      return true
+    })
+    onTestFinished(() => holds.mockRestore())
+    await expect(spool.append([rec(1)])).rejects.toMatchObject({ code: 'EMFILE' })
+    await spool.append([rec(2)])
+    expect(spool.depth).toBe(2)
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([rec(1), rec(2)])
   })
 })
 
@@ -432,6 +457,13 @@ describe('Spool on a full disk', () => {
     const [filled, drained] = await onSmallDisk(['fill-and-drain']) as [Filled, Drained]
     expect(filled.fullError).toBe('ENOSPC')
     expect(filled.acked.length).toBeGreaterThan(100)
+    expect(drained).toMatchObject({ drained: true, segmentsLeft: 1, after: { acked: 20, failed: [] } })
+    expect(filled.acked.filter((k) => !drained.published.includes(k))).toEqual([])
+  }, 30_000)
+
+  it('frees a disk the segment being written filled (segments of the default 16 MiB on 256 KiB), once drained, by moving to a new one', async () => {
+    const [filled, drained] = await onSmallDisk(['fill-and-drain 16777216']) as [Filled, Drained]
+    expect(filled.fullError).toBe('ENOSPC')
     expect(drained).toMatchObject({ drained: true, segmentsLeft: 1, after: { acked: 20, failed: [] } })
     expect(filled.acked.filter((k) => !drained.published.includes(k))).toEqual([])
   }, 30_000)

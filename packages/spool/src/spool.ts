@@ -122,6 +122,8 @@ export class Spool {
   #oldestAt: number | undefined
   #pending: { lines: string; count: number; at: number; resolve: () => void; reject: (e: Error) => void }[] = []
   #writing: Promise<void> | undefined
+  /** An append met ENOSPC since the last rotation the drain asked for. */
+  #diskFull = false
   /** Ends the current wait of the drain; `#wakeOnAppend` says whether an append may end it. */
   #wake: (() => void) | undefined
   #wakeOnAppend = false
@@ -176,10 +178,11 @@ export class Spool {
     let segments = (await readdir(dir)).map(segmentNumber).filter((n) => Number.isInteger(n)).sort((a, b) => a - b)
     const cursor = await readCursor(dir, segments[0] ?? 1, opts.logger)
     if (segments.length > 0 && cursor.segment < segments[0]!) Object.assign(cursor, { segment: segments[0]!, offset: 0 })
-    // The cursor only moves to a segment once it exists, so one past the last is corrupt, not a sign that
-    // the segments before it were drained: deleting them would lose every record they hold.
-    if (segments.length > 0 && cursor.segment > segments.at(-1)!) {
-      opts.logger.warn({ dir, cursor, lastSegment: segments.at(-1) }, 'spool cursor names a segment past the last one: draining again from the first segment')
+    // The cursor only moves to a segment once it exists, and a drained segment is deleted before the cursor
+    // leaves it: a cursor naming a missing segment above an existing one (past the last, or between two) is
+    // corrupt, not a sign that the segments before it were drained. Deleting them would lose their records.
+    if (segments.length > 0 && cursor.segment > segments[0]! && !segments.includes(cursor.segment)) {
+      opts.logger.warn({ dir, cursor, firstSegment: segments[0], lastSegment: segments.at(-1) }, 'spool cursor names a segment that is not there: draining again from the first segment')
       Object.assign(cursor, { segment: segments[0]!, offset: 0 })
     }
     // Segments before the cursor are drained: a crash came between moving the cursor and deleting them (in
@@ -256,7 +259,7 @@ export class Spool {
       const bytes = Buffer.from(batch.map((p) => p.lines).join(''))
       try {
         // A process that stood still past the lease and resumed finds its lock taken over before it writes.
-        await this.#ensureOwned()
+        this.#ensureOwned()
         if (this.#dirty) {
           await this.#writeHandle.truncate(this.#writeSize)
           this.#dirty = false
@@ -267,22 +270,35 @@ export class Spool {
         await this.#writeHandle.datasync()
         this.#dirty = false
         this.#writeSize += bytes.length
+        // On disk, and drained as any record there, whatever the check below finds: counted (a check that
+        // failed to read left them uncounted, and the depth said drained while records waited).
+        this.#oldestAt ??= batch[0]!.at
+        for (const p of batch) this.#depth += p.count
         // Taken over during the write: the new owner may have deleted this segment, or read past where these
         // bytes landed, so they are not acknowledged (nor cut: the file is the new owner's now).
-        await this.#ensureOwned()
-        this.#oldestAt ??= batch[0]!.at
-        for (const p of batch) { this.#depth += p.count; p.resolve() }
+        this.#ensureOwned()
+        for (const p of batch) p.resolve()
         if (this.#wakeOnAppend) this.#wake?.()
       } catch (err) {
         // Not acknowledged; a partial write must not stay in front of the next append's lines.
         if (this.#dirty) {
           await this.#writeHandle.truncate(this.#writeSize).then(() => { this.#dirty = false }, () => undefined)
         }
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') this.#diskFull = true
         if (!(err instanceof SpoolClosedError)) this.#logger.error({ err, records: batch.reduce((n, p) => n + p.count, 0) }, 'spool append failed')
         for (const p of batch) p.reject(err as Error)
       }
     }
     this.#writing = undefined
+  }
+
+  /** A rotation the drain asks for, in the write path's turn: appends that come meanwhile are written after it. */
+  async #rotateForDrain(): Promise<void> {
+    const rotating = this.#rotate()
+    this.#writing = rotating.then(() => undefined, () => undefined).then(() => {
+      this.#writing = this.#pending.length > 0 ? this.#flushWrites() : undefined
+    })
+    await rotating
   }
 
   async #rotate(): Promise<void> {
@@ -407,6 +423,12 @@ export class Spool {
    */
   async #skipDrainedSegments(): Promise<boolean> {
     let moved = false
+    // Only a segment the drain has left can be deleted, and the one being written is never left: when an
+    // append met a full disk whose space that segment holds, the drained segment is rotated away.
+    if (this.#diskFull && this.#writing === undefined && this.#cursor.segment === this.#writeSegment && this.#writeSize > 0 && this.#cursor.offset >= this.#writeSize) {
+      await this.#rotateForDrain()
+      this.#diskFull = false
+    }
     while (this.#cursor.segment < this.#writeSegment) {
       const done = this.#cursor.segment
       const size = await fileSize(path.join(this.#dir, segmentName(done)))
@@ -415,7 +437,7 @@ export class Spool {
       moved = true
       // Deleted before the cursor is saved: on a full disk saving needs a block that only this deletion frees.
       // A restart that finds the cursor on a deleted segment goes on from the next one (open).
-      await this.#ensureOwned()
+      this.#ensureOwned()
       await rm(path.join(this.#dir, segmentName(done)), { force: true })
       await this.#saveCursor()
     }
@@ -502,7 +524,7 @@ export class Spool {
 
   async #saveCursor(): Promise<void> {
     // A drain that resumed after a takeover must not move the new owner's cursor.
-    await this.#ensureOwned()
+    this.#ensureOwned()
     const tmp = path.join(this.#dir, 'cursor.json.tmp')
     const file = await open(tmp, 'w')
     try {
@@ -558,9 +580,9 @@ export class Spool {
     return this.#depth === 0
   }
 
-  /** Rejects, with the spool closed (SpoolClosedError: a 503), once the lock file no longer names this spool. */
-  async #ensureOwned(): Promise<void> {
-    if (!(await this.#lock.holds())) throw new SpoolClosedError()
+  /** Throws, with the spool closed (SpoolClosedError: a 503), once the lock file no longer names this spool. */
+  #ensureOwned(): void {
+    if (!this.#lock.holds()) throw new SpoolClosedError()
   }
 
   /**
