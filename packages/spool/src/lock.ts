@@ -139,6 +139,9 @@ export class SpoolLock {
         if (gone || stale) {
           // Not taken (another is taking it over, or it changed): the next look says which; what was watched stands.
           if (await takeOver(dir, fresh ?? { text }, held, { ...timing, ...clock }, logger)) return new SpoolLock(dir, mine.owner, logger, timing, onLost)
+          // Another receiver taking it over renews it within a moment; one that stays stale a lease past the
+          // deadline cannot be taken over at all (its guard file is stuck): said, not waited on for ever.
+          if (at > deadline + timing.staleMs) refuse(`has a stale lock that cannot be taken over: remove ${path.join(dir, 'lock.takeover')} if no receiver runs`)
           continue
         }
         if (at > deadline) refuse('has a lock that neither goes stale nor is refreshed')
@@ -249,7 +252,9 @@ async function takeOver(dir: string, fresh: string | { text: string }, held: Hel
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     const left = await stat(guardFile).catch(() => undefined)
-    if (left && Date.now() - left.mtimeMs > timing.staleMs) {
+    // A guard is held for milliseconds: one older than the lease, or as far in the future (the clock stepped
+    // back since a crash left it), is a crash's, and waiting on it would wait for ever.
+    if (left && Math.abs(Date.now() - left.mtimeMs) > timing.staleMs) {
       logger.warn({ dir, guard: guardFile }, 'spool lock takeover guard left by a crash removed')
       await rm(guardFile, { force: true })
     } else {
@@ -273,14 +278,17 @@ async function takeOver(dir: string, fresh: string | { text: string }, held: Hel
 
 /**
  * Writes `text` over the file's content, in the block it already has. Not atomic: a reader may see it half
- * written, which it reads as another owner (a lock changing hands), never as this one.
+ * written, which it reads as another owner (a lock changing hands), never as this one. Padded with spaces
+ * (JSON's whitespace) to the old length, in one write with no truncate after it: a crash between the two
+ * left the old text's tail behind the new, a lock no one could parse, which the next start waited a whole
+ * lease on.
  */
 async function overwrite(file: string, text: string): Promise<void> {
   const handle = await open(file, 'r+')
   try {
-    const bytes = Buffer.from(text)
+    const { size } = await handle.stat()
+    const bytes = Buffer.from(text.padEnd(size - (Buffer.byteLength(text) - text.length), ' '))
     await handle.write(bytes, 0, bytes.length, 0)
-    await handle.truncate(bytes.length)
     await handle.datasync()
   } finally {
     await handle.close()

@@ -563,6 +563,36 @@ describe('Spool lock', () => {
     expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
   })
 
+  it.each([
+    ['older than the lease', -60_000],
+    ['dated ahead of the clock by more than the lease (the clock stepped back since)', 600_000],
+  ])('removes a takeover guard a crash left %s, and takes the lock of a holder that is gone', async (_, offsetMs) => {
+    const dir = await tempDir()
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone, ...(await space()) }))
+    const guard = path.join(dir, 'lock.takeover')
+    await writeFile(guard, '')
+    const at = new Date(Date.now() + offsetMs)
+    await utimes(guard, at, at)
+    const { logger, lines } = captureLogs()
+    const spool = await Spool.open(dir, { logger, ...lease })
+    onTestFinished(() => spool.close())
+    expect(lines.some((l) => l.msg === 'spool lock takeover guard left by a crash removed')).toBe(true)
+    expect(await lockOf(dir)).toMatchObject({ pid: process.pid })
+  })
+
+  it('says so, instead of waiting for ever, when a stale lock cannot be taken over because its takeover guard stays', async () => {
+    const dir = await tempDir()
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(lockFile(dir), JSON.stringify({ owner: 'crashed', host: os.hostname(), pid: gone, ...(await space()) }))
+    const guard = path.join(dir, 'lock.takeover')
+    await writeFile(guard, '')
+    // Something keeps the guard fresh (what, this receiver cannot know).
+    const toucher = setInterval(() => { const now = new Date(); void utimes(guard, now, now).catch(() => undefined) }, 50)
+    onTestFinished(() => clearInterval(toucher))
+    await expect(Spool.open(dir, { logger: captureLogs().logger, ...lease })).rejects.toThrow(`has a stale lock that cannot be taken over: remove ${guard} if no receiver runs`)
+  })
+
   it('never takes a lock whose pid it cannot check, though no such pid runs here (same host name, another pid namespace: host networking)', async () => {
     const dir = await tempDir()
     const gone = spawnSync(process.execPath, ['-e', '']).pid
