@@ -1,7 +1,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
-import { classifyFailure, KafkaAccessRefusedError } from './errors.ts'
+import { classifyFailure, evictedFromGroup, KafkaAccessRefusedError } from './errors.ts'
 
 export interface RetryOptions {
   logger: Logger
@@ -15,9 +15,10 @@ export interface RetryOptions {
   now?: () => number
 }
 
+/** The group moved on (a rebalance, another coordinator) or without this member: kafkajs rejoins by itself. */
 const isRebalancing = (err: unknown) => {
   const type = (err as { type?: unknown }).type
-  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID'
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || evictedFromGroup(err)
 }
 
 /**
