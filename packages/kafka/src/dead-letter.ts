@@ -60,7 +60,7 @@ export function replayedMessage(replay: RecordReplay): Message {
 }
 
 /** The replay's value as the bytes it stands for. */
-export const replayValueBytes = (replay: RecordReplay): Buffer => Buffer.from(replay.value ?? '', replay.encoding === 'base64' ? 'base64' : 'utf8')
+const replayValueBytes = (replay: RecordReplay): Buffer => Buffer.from(replay.value ?? '', replay.encoding === 'base64' ? 'base64' : 'utf8')
 
 /**
  * One envelope for every dead-letter topic, so that `pnpm opsreview dead-letters` can count by reason
