@@ -254,6 +254,9 @@ export class Spool {
   }
 
   async #flushWrites(): Promise<void> {
+    // Started as `this.#writing ??= …`: a flush that ended before its first await (a lock read that threw at
+    // once) cleared #writing before that assignment stored its settled promise, and no flush started again.
+    await null
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0)
       const bytes = Buffer.from(batch.map((p) => p.lines).join(''))
@@ -263,6 +266,11 @@ export class Spool {
         if (this.#dirty) {
           await this.#writeHandle.truncate(this.#writeSize)
           this.#dirty = false
+        }
+        // Here too, not only between appends: appends back to back keep the drain's turn from ever coming.
+        if (this.#writeSegmentHoldsFullDisk()) {
+          await this.#rotate()
+          this.#diskFull = false
         }
         if (this.#writeSize > 0 && this.#writeSize + bytes.length > this.#segmentBytes) await this.#rotate()
         this.#dirty = true
@@ -295,8 +303,10 @@ export class Spool {
   /** A rotation the drain asks for, in the write path's turn: appends that come meanwhile are written after it. */
   async #rotateForDrain(): Promise<void> {
     const rotating = this.#rotate()
+    // The chain ends with the flush it starts, so that close(), awaiting #writing, waits for that flush too.
     this.#writing = rotating.then(() => undefined, () => undefined).then(() => {
       this.#writing = this.#pending.length > 0 ? this.#flushWrites() : undefined
+      return this.#writing
     })
     await rotating
   }
@@ -423,9 +433,7 @@ export class Spool {
    */
   async #skipDrainedSegments(): Promise<boolean> {
     let moved = false
-    // Only a segment the drain has left can be deleted, and the one being written is never left: when an
-    // append met a full disk whose space that segment holds, the drained segment is rotated away.
-    if (this.#diskFull && this.#writing === undefined && this.#cursor.segment === this.#writeSegment && this.#writeSize > 0 && this.#cursor.offset >= this.#writeSize) {
+    if (this.#writing === undefined && this.#writeSegmentHoldsFullDisk()) {
       await this.#rotateForDrain()
       this.#diskFull = false
     }
@@ -433,15 +441,25 @@ export class Spool {
       const done = this.#cursor.segment
       const size = await fileSize(path.join(this.#dir, segmentName(done)))
       if (this.#cursor.offset < size) break
-      this.#cursor = { segment: done + 1, offset: 0 }
-      moved = true
       // Deleted before the cursor is saved: on a full disk saving needs a block that only this deletion frees.
-      // A restart that finds the cursor on a deleted segment goes on from the next one (open).
+      // A restart that finds the cursor on a deleted segment goes on from the next one (open). The cursor
+      // moves once the file is gone: a deletion that failed is tried again, never left behind the cursor.
       this.#ensureOwned()
       await rm(path.join(this.#dir, segmentName(done)), { force: true })
+      this.#cursor = { segment: done + 1, offset: 0 }
+      moved = true
       await this.#saveCursor()
     }
     return moved
+  }
+
+  /**
+   * Only a segment the drain has left can be deleted, and the one being written is never left: after an
+   * append met a full disk, once the drain has passed that segment's last byte (and no refused bytes wait
+   * to be cut from it), a new segment lets the drain delete it.
+   */
+  #writeSegmentHoldsFullDisk(): boolean {
+    return this.#diskFull && !this.#dirty && this.#cursor.segment === this.#writeSegment && this.#writeSize > 0 && this.#cursor.offset >= this.#writeSize
   }
 
   /**
