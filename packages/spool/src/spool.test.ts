@@ -413,16 +413,21 @@ describe('Spool restarts after a crash at each step', () => {
   })
 })
 
-describe('Spool whose lock cannot be read after a write', () => {
-  it('refuses the append whose lock read fails before its write, and writes the next ones (a flush that failed at once left every later append waiting)', async () => {
-    const dir = await tempDir()
-    const { spool } = await openSpool(dir)
+describe('Spool whose lock cannot be read', () => {
+  /** The `n`th read of the lock fails (a descriptor limit); every other read finds it ours. */
+  const failLockRead = (n: number) => {
     let reads = 0
     const holds = vi.spyOn(SpoolLock.prototype, 'holds').mockImplementation(() => {
-      if (++reads === 1) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+      if (++reads === n) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
       return true
     })
     onTestFinished(() => holds.mockRestore())
+  }
+
+  it('refuses the append whose lock read fails before its write, and writes the next ones (a flush that failed at once left every later append waiting)', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir)
+    failLockRead(1)
     await expect(spool.append([rec(1)])).rejects.toMatchObject({ code: 'EMFILE' })
     await spool.append([rec(2)])
     await spool.append([rec(3)])
@@ -432,13 +437,8 @@ describe('Spool whose lock cannot be read after a write', () => {
   it('counts the records it wrote and fsynced, though it refuses them, so the depth says what waits on disk; both are published', async () => {
     const dir = await tempDir()
     const { spool } = await openSpool(dir)
-    // The read after the first batch's fsync fails (a descriptor limit); every other read finds the lock ours.
-    let reads = 0
-    const holds = vi.spyOn(SpoolLock.prototype, 'holds').mockImplementation(() => {
-      if (++reads === 2) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
-      return true
-    })
-    onTestFinished(() => holds.mockRestore())
+    // The read after the first batch's fsync.
+    failLockRead(2)
     await expect(spool.append([rec(1)])).rejects.toMatchObject({ code: 'EMFILE' })
     await spool.append([rec(2)])
     expect(spool.depth).toBe(2)
