@@ -287,7 +287,8 @@ async function overwrite(file: string, text: string): Promise<void> {
   const handle = await open(file, 'r+')
   try {
     const { size } = await handle.stat()
-    const bytes = Buffer.from(text.padEnd(size - (Buffer.byteLength(text) - text.length), ' '))
+    const bytes = Buffer.alloc(Math.max(size, Buffer.byteLength(text)), ' ')
+    bytes.write(text)
     await handle.write(bytes, 0, bytes.length, 0)
     await handle.datasync()
   } finally {
