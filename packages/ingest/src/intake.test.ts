@@ -161,6 +161,20 @@ describe('intakePingdom and intakeReport', () => {
     expect(intakePingdom({ ...down, check_name: 'c'.repeat(300) }, pingdomCtx)).toMatchObject({ ok: false, errors: [{ path: '/check_name' }] })
   })
 
+  // The check name becomes the service and the alert's name, which the review's filters refuse blank or
+  // holding a control character: accepted, such an alert could never be found by its service.
+  it.each(['', '   ', '\u3000', 'shop\u0000api', 'shop\napi', 'tab\there', '\u001b[31mred', 'del\u007f'])('refuses the check name %j, naming /check_name', (name) => {
+    const r = intakePingdom({ ...down, check_name: name }, pingdomCtx)
+    expect(r).toMatchObject({ ok: false, reason: 'schema-invalid' })
+    if (r.ok) return
+    expect(r.errors.map((e) => e.path)).toEqual(r.errors.map(() => '/check_name'))
+    expect(r.errors).toContainEqual({ path: '/check_name', message: 'must not be blank or hold control characters' })
+  })
+
+  it.each(['Shop API health (prod)', ' padded ', 'Café – 山田 ✓', 'emoji 🚀', 'c1\u0085ok'])('takes the printable check name %j', (name) => {
+    expect(intakePingdom({ ...down, check_name: name }, pingdomCtx)).toMatchObject({ ok: true, event: { service: name, labels: { alertname: name } } })
+  })
+
   it('names an unknown field of a report by a JSON Pointer, escaped', () => {
     const report = { kind: 'manual', service: 's', title: 't', reportedBy: 'me', 'a/b~c': 1 }
     expect(intakeReport(report, ctx)).toMatchObject({ ok: false, reason: 'schema-invalid', errors: [{ path: '/a~1b~0c', message: 'must NOT have additional properties' }] })
