@@ -256,7 +256,14 @@ INFO
     # Prometheus first: services going away on purpose are not incidents.
     stop_pidfile prometheus "$PROMETHEUS_RUN/prometheus.pid" TERM 30 "${PROMETHEUS_CMDLINE[@]}"
     stop_pidfile alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" TERM 30 "${ALERTMANAGER_CMDLINE[@]}"
-    for s in $SERVICES; do for k in $(instances); do stop_pidfile "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" TERM 30 "$(service_cmdline_of "$s")"; done; done
+    # Every instance this home runs, whatever OPSREVIEW_INSTANCES says now: started with 2 and stopped
+    # without it, the second instances ran on.
+    for s in $SERVICES; do
+      for pidfile in "$SERVICES_RUN/$s.pid" "$SERVICES_RUN/$s"-[1-9].pid; do
+        [ -f "$pidfile" ] || continue
+        stop_pidfile "$(basename "$pidfile" .pid)" "$pidfile" TERM 30 "$(service_cmdline_of "$s")"
+      done
+    done
     bash infra/local/stack.sh stop
     ;;
   status)

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -78,6 +78,29 @@ describe('cluster mode of the local stack', () => {
     ])
   })
 
+  it('stops every service instance of its home in `pnpm stop`, whatever OPSREVIEW_INSTANCES says', { timeout: 60_000 }, async () => {
+    const home = await ownHome()
+    const base = await freeClusterPorts()
+    const env = { OPSREVIEW_HOME: home, OPSREVIEW_KAFKA_PORT: String(base), OPSREVIEW_KAFKA_CONTROLLER_PORT: String(base + 1), OPSREVIEW_ES_PORT: String(base + 2) }
+    // Stand-ins for the instances of a cluster-mode start: processes whose command line names the service's
+    // main.ts, as run.sh checks before it signals a pid, with the pid files run.sh writes.
+    const standIns = ['receiver-1', 'receiver-2', 'indexer-2'].map((name) => {
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', path.join(repoRoot, 'services', name.split('-')[0]!, 'src/main.ts')], { stdio: 'ignore' })
+      return { name, child, exited: once(child, 'exit') }
+    })
+    onTestFinished(async () => {
+      for (const { child } of standIns) child.kill('SIGKILL')
+      await rm(home, { recursive: true, force: true })
+    })
+    await mkdir(path.join(home, 'services'), { recursive: true })
+    for (const { name, child } of standIns) await writeFile(path.join(home, 'services', `${name}.pid`), `${child.pid}\n`)
+    const stopped = await sh('run.sh', ['stop'], { ...env, OPSREVIEW_INSTANCES: '' })
+    expect(stopped.code, stopped.err).toBe(0)
+    // run.sh waits for each to exit: one it did not stop keeps this waiting until the test times out.
+    await Promise.all(standIns.map((s) => s.exited))
+    expect(standIns.map((s) => s.child.signalCode)).toEqual(['SIGTERM', 'SIGTERM', 'SIGTERM'])
+  })
+
   it('runs three nodes whose topics get three copies and min.insync.replicas 2 (or what a service is told), and acknowledges writes with a node killed', { timeout: 300_000 }, async () => {
     const home = await ownHome()
     const base = await freeClusterPorts()
@@ -138,5 +161,10 @@ describe('cluster mode of the local stack', () => {
     const restarted = await sh('stack.sh', ['start', 'kafka-2'], env)
     expect(restarted.code, restarted.err).toBe(0)
     expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-2 up pid \d+$/m)
+
+    // Stopped from a shell without OPSREVIEW_KAFKA_NODES: every node of the cluster goes, none holds its ports.
+    const stopped = await sh('stack.sh', ['stop'], { ...env, OPSREVIEW_KAFKA_NODES: '' })
+    expect(stopped.code, stopped.err).toBe(0)
+    expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-1 down\nkafka-2 down\nkafka-3 down$/m)
   })
 })
