@@ -10,7 +10,24 @@ describe('parseReviewWindow', () => {
     expect(parseReviewWindow({ since: '90m' }, NOW)).toMatchObject({ value: { from: '2026-12-01T06:30:00.000Z' } })
     expect(parseReviewWindow({ to: '2026-11-01' }, NOW)).toMatchObject({ value: { from: '2026-10-31T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' } })
     expect(parseReviewWindow({ from: '2026-11-01T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T08:00:00.000Z' } })
-    expect(parseReviewWindow({ to: '1970-01-01T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '1969-12-31T00:00:00.000Z' } })
+    expect(parseReviewWindow({ to: '1970-01-02T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '1970-01-01T00:00:00.000Z' } })
+  })
+
+  it('refuses a to whose default from (24 h before) falls before 1970, naming /to: no instant of the API is before the epoch', () => {
+    const beforeEpoch = { ok: false, errors: [{ path: '/to', message: 'must be at least 24 h after 1970-01-01T00:00:00Z when from is left out (from is then 24 h before to)' }] }
+    for (const to of ['1970-01-01', '1970-01-01T00:00:00Z', '1970-01-01T23:59:59.999Z', '1970-01-02T00:59:59+01:00']) expect(parseReviewWindow({ to }, NOW), to).toEqual(beforeEpoch)
+    expect(parseReviewWindow({ to: '1970-01-02', tz: 'America/New_York' }, NOW)).toMatchObject({ ok: true, value: { from: '1970-01-01T05:00:00.000Z' } })
+    // With from given, from is the window's start: 1970-01-01 itself is in range.
+    expect(parseReviewWindow({ from: '1970-01-01', to: '1970-01-01T00:00:01Z' }, NOW)).toMatchObject({ ok: true, value: { from: '1970-01-01T00:00:00.000Z' } })
+    expect(parseReviewWindow({ from: '1970-01-01', to: '1970-01-01' }, NOW)).toEqual({ ok: false, errors: [{ path: '/from', message: 'must be before to' }] })
+  })
+
+  it('takes the last instants of 9999 and refuses past them, or a from after now with to left out', () => {
+    expect(parseReviewWindow({ to: '9999-12-31T23:59:59.999Z' }, NOW)).toMatchObject({ ok: true, value: { from: '9999-12-30T23:59:59.999Z', to: '9999-12-31T23:59:59.999Z' } })
+    expect(parseReviewWindow({ from: '9999-12-31', to: '9999-12-31T23:59:59.999Z' }, NOW)).toMatchObject({ ok: true })
+    expect(parseReviewWindow({ to: '10000-01-01T00:00:00Z' }, NOW)).toMatchObject({ ok: false, errors: [{ path: '/to' }] })
+    expect(parseReviewWindow({ to: '+010000-01-01T00:00:00.000Z' }, NOW)).toMatchObject({ ok: false, errors: [{ path: '/to' }] })
+    expect(parseReviewWindow({ from: '9999-12-30' }, NOW)).toEqual({ ok: false, errors: [{ path: '/from', message: 'must be before to' }] })
   })
 
   it('names every fault', () => {

@@ -1,5 +1,5 @@
 import type { FieldError } from '@opsreview/schemas'
-import { parseInstant } from './time.ts'
+import { EARLIEST_MS, parseInstant } from './time.ts'
 import { addDays, canonicalZone, instantOf, localTime } from './zone.ts'
 
 export interface ReviewWindow {
@@ -68,7 +68,7 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
 
 /**
  * The window of a review from its query (docs/review-api.md):
- * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to`; at most 366 days apart;
+ * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to` (not before 1970); at most 366 days apart;
  * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a
  *   local day with an optional wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
  * - else the last 24 h.
@@ -97,7 +97,10 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
     if (errors.length === 0) {
       to = t ?? nowMs
       from = f ?? to - DAY
-      if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
+      // A given from is in range already; the default one, 24 h before a to on 1 January 1970, is not, and a
+      // window reaching into 1969 is an instant no other parameter of the API could name.
+      if (from < EARLIEST_MS) errors.push({ path: '/to', message: 'must be at least 24 h after 1970-01-01T00:00:00Z when from is left out (from is then 24 h before to)' })
+      else if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
       else if (to - from > MAX_SPAN_MS) errors.push({ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' })
     }
   } else {
