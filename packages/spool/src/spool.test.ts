@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { appendFile, mkdtemp, readdir, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import fsp, { appendFile, mkdtemp, open, readdir, readFile, readlink, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises'
+import { syncBuiltinESMExports } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,6 +42,27 @@ function deadLetters() {
   const letters: { record: SpoolRecord | undefined; reason: SpoolDeadLetterReason }[] = []
   return { letters, deadLetter: async (record: SpoolRecord | undefined, reason: SpoolDeadLetterReason) => { letters.push({ record, reason }) } }
 }
+
+/**
+ * Spies on a node:fs/promises function for one test. spool.ts and lock.ts import them by name, and such a
+ * binding to a built-in module follows the module's object only through syncBuiltinESMExports.
+ */
+function spyOnFs<K extends 'rm' | 'rename' | 'writeFile'>(name: K) {
+  const spy = vi.spyOn(fsp, name)
+  syncBuiltinESMExports()
+  onTestFinished(() => { spy.mockRestore(); syncBuiltinESMExports() })
+  return spy
+}
+
+/** FileHandle's prototype (node:fs/promises does not export the class): to spy on every handle's writes and syncs. */
+async function fileHandlePrototype(dir: string): Promise<FileHandle> {
+  const handle = await open(dir, 'r')
+  await handle.close()
+  return Object.getPrototypeOf(handle) as FileHandle
+}
+
+/** An error as the kernel gives it (Node sets `code` and `syscall`). */
+const systemError = (code: string, syscall: string, file: string) => Object.assign(new Error(`${code}: injected by the test, ${syscall} '${file}'`), { code, syscall, path: file })
 
 const retriable = (message = 'Kafka is unavailable') => Object.assign(new Error(message), { retriable: true })
 const refused = (message = 'Kafka will not take it') => Object.assign(new Error(message), { retriable: false, name: 'KafkaRecordRejectedError' })
@@ -449,6 +472,102 @@ describe('Spool whose lock cannot be read', () => {
   })
 })
 
+describe('Spool whose files fail mid-drain', () => {
+  it('waits at close for the append a drain\'s rotation off a full disk held back: it is acknowledged before close resolves, and kept', async () => {
+    const dir = await tempDir()
+    const { spool, close } = await openSpool(dir)
+    await spool.append([rec(1)])
+    const handles = await fileHandlePrototype(dir)
+    // The disk is full for one write: the append is refused, and once the drain passes the segment's last
+    // byte it moves the spool to a new one (#rotateForDrain).
+    const writes = vi.spyOn(handles, 'write').mockRejectedValueOnce(systemError('ENOSPC', 'write', segment(dir, 1)))
+    onTestFinished(() => writes.mockRestore())
+    await expect(spool.append([rec(2)])).rejects.toMatchObject({ code: 'ENOSPC' })
+
+    // The rotation's directory fsync (segment 2 exists by then) waits for the test: an append and close()
+    // come while it is under way.
+    const realSync = handles.sync
+    let rotationHeld = false
+    let letRotationOn: (() => void) | undefined
+    const syncs = vi.spyOn(handles, 'sync').mockImplementation(async function (this: FileHandle) {
+      if (!rotationHeld && existsSync(segment(dir, 2)) && (await this.stat()).isDirectory()) {
+        rotationHeld = true
+        await new Promise<void>((resolve) => { letRotationOn = resolve })
+      }
+      return realSync.call(this)
+    })
+    onTestFinished(() => syncs.mockRestore())
+    const k = kafka()
+    spool.startDraining(k.publish)
+    await waitFor(() => letRotationOn, { what: 'the drain rotating off the full segment' })
+
+    // A slow disk from here on: the append's fsync takes a quarter of a second, longer than the rest of the
+    // drain's step, so a close that did not wait for it would close the segment under it.
+    const realDatasync = handles.datasync
+    const datasyncs = vi.spyOn(handles, 'datasync').mockImplementation(async function (this: FileHandle) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      return realDatasync.call(this)
+    })
+    onTestFinished(() => datasyncs.mockRestore())
+    const events: string[] = []
+    const appended = spool.append([rec(3)]).then(() => { events.push('append acknowledged') }, (err: NodeJS.ErrnoException) => { events.push(`append refused: ${err.code ?? err.message}`) })
+    const closed = close().then(() => { events.push('closed') })
+    letRotationOn!()
+    await closed
+    await appended
+    expect(events).toEqual(['append acknowledged', 'closed'])
+    expect(k.published).toEqual([rec(1)])
+    datasyncs.mockRestore()
+
+    const again = await openSpool(dir)
+    expect(again.spool.depth).toBe(1)
+    const k2 = kafka()
+    again.spool.startDraining(k2.publish)
+    expect(await again.spool.drained(5000)).toBe(true)
+    expect(k2.published).toEqual([rec(3)])
+  })
+
+  it('retries a drained segment\'s deletion that failed before the cursor leaves it: the cursor never names a segment past one left on disk, and nothing is published twice or lost', async () => {
+    const dir = await tempDir()
+    // One record a segment.
+    const { spool, lines, close } = await openSpool(dir, { segmentBytes: 100 })
+    for (let i = 1; i <= 4; i++) await spool.append([rec(i)])
+    expect(await segmentsIn(dir)).toHaveLength(4)
+
+    const realRm = fsp.rm
+    const rms = spyOnFs('rm')
+    let failures = 0
+    rms.mockImplementation(async (file, opts) => {
+      if (file === segment(dir, 1) && failures++ === 0) throw systemError('EBUSY', 'unlink', String(file))
+      return realRm(file, opts)
+    })
+    // Each cursor as it is saved, and the segments on disk at that moment.
+    const realRename = fsp.rename
+    const saves: { cursor: { segment: number }; segments: number[] }[] = []
+    spyOnFs('rename').mockImplementation(async (from, to) => {
+      await realRename(from, to)
+      if (to !== path.join(dir, 'cursor.json')) return
+      const segments = readdirSync(dir).filter((f) => f.startsWith('segment-')).map((f) => Number(/\d+/.exec(f)![0]))
+      saves.push({ cursor: JSON.parse(readFileSync(to, 'utf8')) as { segment: number }, segments })
+    })
+
+    const k = kafka()
+    spool.startDraining(k.publish)
+    expect(await spool.drained(5000)).toBe(true)
+    expect(lines.filter((l) => l.msg === 'spool drain failed')).toEqual([expect.objectContaining({ err: expect.objectContaining({ code: 'EBUSY' }) })])
+    expect(saves.length).toBeGreaterThan(0)
+    expect(saves.filter((s) => s.segments.some((n) => n < s.cursor.segment))).toEqual([])
+    await waitFor(async () => ((await segmentsIn(dir)).length === 1 ? true : undefined), { timeoutMs: 2_000, what: 'the drained segments deleted, the one whose deletion failed too' })
+    expect(await segmentsIn(dir)).toEqual([path.basename(segment(dir, 4))])
+    expect(failures).toBe(2)
+    expect(k.published).toEqual([rec(1), rec(2), rec(3), rec(4)])
+
+    await close()
+    const again = await openSpool(dir)
+    expect(again.spool.depth).toBe(0)
+  })
+})
+
 describe('Spool on a full disk', () => {
   // A small tmpfs of the test's own, mounted in a user and mount namespace: no root needed, nothing left mounted.
   // A kernel without user namespaces fails these tests (unshare says why) rather than skip them unseen.
@@ -576,6 +695,39 @@ describe('Spool lock', () => {
     expect(waits).toEqual([])
     expect(await lockOf(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, owner: expect.not.stringMatching(/^crashed$/) })
     expect((await readdir(dir)).filter((f) => f.startsWith('lock'))).toEqual(['lock'])
+  })
+
+  it('takes a lock over in place on a full disk in one write, padded with spaces to the old byte length, and reads it as its own though the old text held multi-byte characters', async () => {
+    const dir = await tempDir()
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    // A host name of 3-byte characters: the old text is longer in bytes than in characters, and than the new text.
+    const old = JSON.stringify({ owner: 'crashed', host: 'ホスト名'.repeat(30), pid: gone, ...(await space()) }) + '\n'
+    await writeFile(lockFile(dir), old)
+    const oldBytes = Buffer.byteLength(old)
+    // No room for a fresh lock file to link into place.
+    spyOnFs('writeFile').mockRejectedValueOnce(systemError('ENOSPC', 'write', path.join(dir, 'lock.tmp')))
+    const handles = await fileHandlePrototype(dir)
+    const writes = vi.spyOn(handles, 'write')
+    const truncates = vi.spyOn(handles, 'truncate')
+    onTestFinished(() => { writes.mockRestore(); truncates.mockRestore() })
+
+    const { spool, lines, close } = await openSpool(dir, lease)
+    expect(lines.filter((l) => l.msg === 'spool lock of a process that is gone taken over')).toHaveLength(1)
+    // One write of the whole file from its start, and no truncate a crash could come before.
+    const calls = writes.mock.calls as unknown as [Buffer, number, number, number][]
+    expect(calls.map(([bytes, offset, length, position]) => [bytes.length, offset, length, position])).toEqual([[oldBytes, 0, oldBytes, 0]])
+    expect(truncates).not.toHaveBeenCalled()
+    const text = await readFile(lockFile(dir), 'utf8')
+    expect(Buffer.byteLength(text)).toBe(oldBytes)
+    const ours = text.slice(0, text.indexOf('\n') + 1)
+    expect(text.slice(ours.length)).toMatch(/^ +$/)
+    expect(JSON.parse(ours)).toMatchObject({ host: os.hostname(), pid: process.pid })
+
+    // Its own: appends go through the lock check, and close removes it.
+    await spool.append([rec(1)])
+    expect(spool.depth).toBe(1)
+    await close()
+    await expect(readFile(lockFile(dir))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it.each([
