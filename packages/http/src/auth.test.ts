@@ -48,6 +48,23 @@ describe('tokenAuth', () => {
     expect(await (await get(base, 'plain')).json()).toEqual({ name: null })
   })
 
+  it('reads ?token= only where allowed, and answers a repeated one 400 naming /token once it authenticates, else 401', async () => {
+    const a = express()
+    a.get('/query', tokenAuth([{ name: 'dana', secret: 'secret1' }], { allowQueryToken: true }), (req, res) => { res.json({ name: req.tokenName ?? null }) })
+    a.get('/header', tokenAuth(['secret1']), (_req, res) => { res.json({}) })
+    a.use(problemHandler)
+    const base = await serve(a)
+    const body = async (path: string, headers: Record<string, string> = {}) => { const r = await fetch(`${base}${path}`, { headers }); return { status: r.status, body: await r.json() as Record<string, unknown> } }
+    expect(await body('/query?token=secret1')).toEqual({ status: 200, body: { name: 'dana' } })
+    expect(await body('/header?token=secret1')).toMatchObject({ status: 401, body: { detail: 'A bearer token is required' } })
+    for (const path of ['/query?token=secret1&token=secret1', '/query?token=nope&token=secret1']) {
+      expect(await body(path), path).toMatchObject({ status: 400, body: { code: 'INVALID_QUERY', errors: [{ path: '/token', message: 'must be given once' }] } })
+    }
+    // The header authenticates; the query is still malformed.
+    expect(await body('/query?token=a&token=b', { authorization: 'Bearer secret1' })).toMatchObject({ status: 400, body: { errors: [{ path: '/token' }] } })
+    expect(await body('/query?token=a&token=b')).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED', detail: 'The token is not valid' } })
+  })
+
   it('refuses a missing token, a wrong one, and the name:secret entry itself', async () => {
     const base = await app([{ name: 'dana', secret: 'secret1' }])
     expect((await get(base)).status).toBe(401)

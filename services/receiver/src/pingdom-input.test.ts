@@ -29,3 +29,34 @@ describe('a Pingdom check name', () => {
     expect(r.spooled).toBe(1)
   })
 })
+
+describe('a Pingdom token in the URL', () => {
+  it('is a 400 naming /token when repeated, once one of them is a valid token', async () => {
+    for (const query of [`?token=${TEST_TOKEN}&token=${TEST_TOKEN}`, `?token=wrong&token=${TEST_TOKEN}`, `?token=${TEST_TOKEN}&token=`]) {
+      const r = await pingdom(query)
+      expect(r.status, query).toBe(400)
+      expect(r.body, query).toMatchObject({ code: 'INVALID_QUERY', errors: [{ path: '/token', message: 'must be given once' }] })
+      expect(r.spooled, query).toBe(0)
+    }
+  })
+
+  it('is a 401 when no value of it is a valid token: a 400 would tell an unauthenticated sender more, and be dead-lettered', async () => {
+    const r = await pingdom('?token=a&token=b')
+    expect(r.status).toBe(401)
+    expect(r.body).toMatchObject({ code: 'UNAUTHORIZED', detail: 'The token is not valid' })
+  })
+
+  // A malformed token is answered as a wrong one, word for word: its shape says nothing of the tokens there are.
+  it.each(['x', 'é', '%ED%A0%80', '%00', '%20' + TEST_TOKEN, `${TEST_TOKEN}%0A`, 'x'.repeat(4000), TEST_TOKEN.toUpperCase()])('is a 401 UNAUTHORIZED for the malformed or unknown token %s, never a 5xx', async (token) => {
+    const r = await pingdom(`?token=${token}`)
+    expect(r.status).toBe(401)
+    expect(r.body).toEqual({ type: 'https://opsreview.dev/problems/unauthorized', title: 'Missing or invalid token', status: 401, code: 'UNAUTHORIZED', detail: 'The token is not valid' })
+    expect(r.spooled).toBe(0)
+  })
+
+  it('is a 401 saying a token is required when it is empty or absent', async () => {
+    for (const query of ['', '?token=', '?token=&token=', '?tokens=' + TEST_TOKEN]) {
+      expect(await pingdom(query), query).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED', detail: 'A bearer token is required' } })
+    }
+  })
+})
