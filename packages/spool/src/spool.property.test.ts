@@ -61,9 +61,13 @@ describe('Spool under random appends, partial drains, crashes and restarts', () 
                 if (taken.length < records.length) { refusedOnce = true; throw Object.assign(new Error('Kafka down'), { retriable: true }) }
               }, { deadLetter: async (record, reason) => { deadLettered.push({ record, reason }) } })
               await until(() => spool.depth === 0 || refusedOnce)
+              const bytes = spool.bytes
               await spool.close()
               spool = await Spool.open(dir, opts)
+              // What the drain and appends counted is what the next open finds on disk past the cursor.
+              expect(spool.bytes).toBe(bytes)
             } else {
+              const bytes = spool.bytes
               await spool.close()
               if (o.tear !== undefined) {
                 const key = `torn${next++}`
@@ -76,10 +80,12 @@ describe('Spool under random appends, partial drains, crashes and restarts', () 
                 else await writeFile(path.join(dir, 'cursor.json'), cursorBeforeDrain)
               }
               spool = await Spool.open(dir, opts)
+              if (!o.rewindCursor) expect(spool.bytes).toBe(bytes)
             }
           }
           spool.startDraining(async (records) => { published.push(...records.map((r) => r.key)) }, { deadLetter: async (record, reason) => { deadLettered.push({ record, reason }) } })
           await until(() => spool.depth === 0)
+          expect(spool.bytes).toBe(0)
         } finally {
           await spool.close()
           await rm(dir, { recursive: true, force: true })

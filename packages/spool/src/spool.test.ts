@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { SpoolLock, type LockTiming } from './lock.ts'
-import { Spool, SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
+import { Spool, SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError, type SpoolDeadLetterReason, type SpoolOptions, type SpoolRecord } from './spool.ts'
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'spool-test-'))
@@ -319,6 +319,75 @@ describe('Spool', () => {
     expect(d.letters.map((l) => l.reason.code)).toEqual(['record-too-large'])
     expect(d.letters[0]!.reason.raw).toHaveLength(260 * 1024)
   }, 60_000)
+})
+
+describe('Spool with a byte limit (maxBytes)', () => {
+  // A clock that stands still: every line of rec(1) … rec(9) has the same length.
+  const at = 1_000
+  const lineBytes = Buffer.byteLength(JSON.stringify({ ...rec(1), at }) + '\n')
+
+  it('refuses an append that would take the bytes not yet drained past maxBytes, counting appends still being written, and takes appends again as the drain makes room', async () => {
+    const dir = await tempDir()
+    const { spool, lines } = await openSpool(dir, { clock: () => at, maxBytes: 3 * lineBytes, drainBatch: 1 })
+    // Four appends at once: the fourth is refused though none is on disk yet.
+    const first = await Promise.allSettled([1, 2, 3, 4].map((i) => spool.append([rec(i)])))
+    expect(first.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    const refusal = (first[3] as PromiseRejectedResult).reason as SpoolFullError
+    expect(refusal).toBeInstanceOf(SpoolFullError)
+    // Shaped as the kernel's disk-quota error: what a caller does for a full disk (a 503) it does for this.
+    expect(refusal).toMatchObject({ code: 'EDQUOT', syscall: 'write', retriable: true, bytes: 3 * lineBytes, appendBytes: lineBytes, maxBytes: 3 * lineBytes })
+    await expect(spool.append([rec(5)])).rejects.toBeInstanceOf(SpoolFullError)
+    expect([spool.depth, spool.bytes]).toEqual([3, 3 * lineBytes])
+    expect(lines.filter((l) => l.msg === 'spool full: appends refused until the drain makes room')).toHaveLength(1)
+
+    // Kafka takes one record and is down again: room for one.
+    let allow = 1
+    const k = kafka()
+    spool.startDraining(async (records) => {
+      if (allow <= 0) throw retriable()
+      allow--
+      await k.publish(records)
+    })
+    await waitFor(() => (spool.depth === 2 ? true : undefined), { what: 'one record drained' })
+    expect(spool.bytes).toBe(2 * lineBytes)
+    await spool.append([rec(6)])
+    await expect(spool.append([rec(7)])).rejects.toBeInstanceOf(SpoolFullError)
+
+    allow = Infinity
+    expect(await spool.drained(5000)).toBe(true)
+    expect(spool.bytes).toBe(0)
+    await Promise.all([7, 8, 9].map((i) => spool.append([rec(i)])))
+    expect(await spool.drained(5000)).toBe(true)
+    expect(k.published).toEqual([1, 2, 3, 6, 7, 8, 9].map((i) => rec(i)))
+  })
+
+  it('counts what waits on disk past the cursor at open, across segments, without a torn tail', async () => {
+    const dir = await tempDir()
+    // Two records a segment.
+    const segmentBytes = 2 * lineBytes
+    const first = await openSpool(dir, { clock: () => at, segmentBytes, drainBatch: 1 })
+    for (const i of [1, 2, 3, 4]) await first.spool.append([rec(i)])
+    let allow = 1
+    first.spool.startDraining(async () => { if (allow-- <= 0) throw retriable() })
+    await waitFor(() => (first.spool.depth === 3 ? true : undefined), { what: 'one record drained' })
+    await first.close()
+    // A crash tore an append that was never acknowledged.
+    await appendFile(segment(dir, 2), '{"topic":"alerts","key":"k5"')
+
+    const { spool } = await openSpool(dir, { clock: () => at, segmentBytes, maxBytes: 4 * lineBytes })
+    expect(await segmentsIn(dir)).toHaveLength(2)
+    expect([spool.depth, spool.bytes]).toEqual([3, 3 * lineBytes])
+    await spool.append([rec(6)])
+    await expect(spool.append([rec(7)])).rejects.toBeInstanceOf(SpoolFullError)
+  })
+
+  it('refuses as too large, not as full, a record that could never fit under maxBytes', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir, { clock: () => at, maxBytes: lineBytes })
+    await expect(spool.append([rec(1, 'a longer value')])).rejects.toBeInstanceOf(SpoolRecordTooLargeError)
+    await spool.append([rec(1)])
+    expect(spool.bytes).toBe(lineBytes)
+  })
 })
 
 describe('Spool restarts after a crash at each step', () => {

@@ -2,10 +2,10 @@ import { open, readdir, readFile, rename, rm, mkdir, type FileHandle } from 'nod
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
-import { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
+import { SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError } from './errors.ts'
 import { defaultLockTiming, SpoolLock } from './lock.ts'
 
-export { SpoolClosedError, SpoolRecordTooLargeError } from './errors.ts'
+export { SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError } from './errors.ts'
 
 /** One message waiting for Kafka. */
 export interface SpoolRecord {
@@ -46,6 +46,13 @@ export interface SpoolOptions {
   drainBytes?: number
   /** `append` refuses a record larger than this; a longer line found on disk is dead-lettered. */
   maxRecordBytes?: number
+  /**
+   * Bytes of records not yet drained (across segments; at open, what is on disk past the cursor) beyond
+   * which `append` refuses with SpoolFullError; unlimited when absent. The disk holds up to about a segment
+   * more (a segment is deleted only once drained to its end). A record larger than this never fits and is
+   * refused as too large.
+   */
+  maxBytes?: number
   /** First wait after a failed publish; each consecutive failure doubles it, up to `maxRetryDelayMs`. */
   retryDelayMs?: number
   maxRetryDelayMs?: number
@@ -107,6 +114,7 @@ export class Spool {
   readonly #drainBatch: number
   readonly #drainBytes: number
   readonly #maxRecordBytes: number
+  readonly #maxBytes: number
   readonly #retryDelayMs: number
   readonly #maxRetryDelayMs: number
   readonly #retryLogIntervalMs: number
@@ -119,6 +127,12 @@ export class Spool {
   #dirty = false
   #cursor: Cursor
   #depth: number
+  /** Bytes of fsync'ed records past the cursor, in every segment: what `maxBytes` bounds. */
+  #bytes: number
+  /** Bytes of appends waiting for or in a flush: counted against `maxBytes` before they are written. */
+  #queuedBytes = 0
+  /** An append was refused at `maxBytes` and the drain has not moved since: the warning is logged once a spell. */
+  #full = false
   #oldestAt: number | undefined
   #pending: { lines: string; count: number; at: number; resolve: () => void; reject: (e: Error) => void }[] = []
   #writing: Promise<void> | undefined
@@ -135,7 +149,7 @@ export class Spool {
   readonly #lock: SpoolLock
   readonly #onLockLost: (() => void) | undefined
 
-  private constructor(dir: string, opts: SpoolOptions, state: { lock: SpoolLock; writeSegment: number; handle: FileHandle; size: number; cursor: Cursor; depth: number }) {
+  private constructor(dir: string, opts: SpoolOptions, state: { lock: SpoolLock; writeSegment: number; handle: FileHandle; size: number; cursor: Cursor; depth: number; bytes: number }) {
     this.#dir = dir
     this.#lock = state.lock
     this.#onLockLost = opts.onLockLost
@@ -144,6 +158,7 @@ export class Spool {
     this.#drainBatch = opts.drainBatch ?? 500
     this.#drainBytes = opts.drainBytes ?? 4 * 1024 * 1024
     this.#maxRecordBytes = opts.maxRecordBytes ?? 64 * 1024 * 1024
+    this.#maxBytes = opts.maxBytes ?? Infinity
     this.#retryDelayMs = opts.retryDelayMs ?? 1000
     this.#maxRetryDelayMs = opts.maxRetryDelayMs ?? 30_000
     this.#retryLogIntervalMs = opts.retryLogIntervalMs ?? 60_000
@@ -153,6 +168,7 @@ export class Spool {
     this.#writeSize = state.size
     this.#cursor = state.cursor
     this.#depth = state.depth
+    this.#bytes = state.bytes
   }
 
   static async open(dir: string, opts: SpoolOptions): Promise<Spool> {
@@ -206,13 +222,15 @@ export class Spool {
     }
 
     let depth = 0
+    let waiting = 0
     for (const n of segments) {
       const bytes = await readFile(path.join(dir, segmentName(n))).catch(() => Buffer.alloc(0))
       const from = n === cursor.segment ? cursor.offset : 0
       const limit = n === writeSegment ? size : bytes.length
       depth += countLines(bytes.subarray(from, limit))
+      waiting += Math.max(0, limit - from)
     }
-    const spool = new Spool(dir, opts, { lock, writeSegment, handle, size, cursor, depth })
+    const spool = new Spool(dir, opts, { lock, writeSegment, handle, size, cursor, depth, bytes: waiting })
     if (depth > 0) {
       await spool.#skipDrainedSegments()
       await spool.#read(1)
@@ -226,6 +244,11 @@ export class Spool {
     return this.#depth
   }
 
+  /** Bytes of the records counted in `depth`, as on disk: what `maxBytes` bounds. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
   /** How long the oldest record not yet acknowledged by Kafka has waited; 0 when the spool is empty. */
   get oldestAgeMs(): number {
     if (this.#depth === 0 || this.#oldestAt === undefined) return 0
@@ -233,22 +256,35 @@ export class Spool {
   }
 
   /**
-   * Resolves once the records are on disk (fsync'ed). Concurrent appends share one fsync. Rejects with
-   * SpoolRecordTooLargeError (nothing appended) when a record is over `maxRecordBytes`.
+   * Resolves once the records are on disk (fsync'ed). Concurrent appends share one fsync. Rejects, with
+   * nothing appended, with SpoolRecordTooLargeError when a record is over `maxRecordBytes`, and with
+   * SpoolFullError when the records would take the bytes not yet drained past `maxBytes`.
    */
   append(records: readonly SpoolRecord[]): Promise<void> {
     if (this.#closed) return Promise.reject(new SpoolClosedError())
     if (records.length === 0) return Promise.resolve()
     const at = this.#clock()
     const lines: string[] = []
+    // `maxBytes` counts the newline too. Only here, not when reading: a spool reopened with a smaller limit
+    // still drains what it holds.
+    const recordLimit = Math.min(this.#maxRecordBytes, this.#maxBytes - 1)
     for (const { topic, key, value } of records) {
       const line = JSON.stringify({ topic, key, value, at })
       const bytes = Buffer.byteLength(line)
-      if (bytes > this.#maxRecordBytes) return Promise.reject(new SpoolRecordTooLargeError(bytes, this.#maxRecordBytes))
+      if (bytes > recordLimit) return Promise.reject(new SpoolRecordTooLargeError(bytes, recordLimit))
       lines.push(line + '\n')
     }
+    const text = lines.join('')
+    const bytes = Buffer.byteLength(text)
+    if (this.#bytes + this.#queuedBytes + bytes > this.#maxBytes) {
+      const err = new SpoolFullError(this.#bytes + this.#queuedBytes, bytes, this.#maxBytes)
+      if (!this.#full) this.#logger.warn({ bytes: err.bytes, maxBytes: this.#maxBytes, depth: this.#depth, oldestAgeMs: this.oldestAgeMs }, 'spool full: appends refused until the drain makes room')
+      this.#full = true
+      return Promise.reject(err)
+    }
+    this.#queuedBytes += bytes
     return new Promise((resolve, reject) => {
-      this.#pending.push({ lines: lines.join(''), count: records.length, at, resolve, reject })
+      this.#pending.push({ lines: text, count: records.length, at, resolve, reject })
       this.#writing ??= this.#flushWrites()
     })
   }
@@ -282,6 +318,7 @@ export class Spool {
         // failed to read left them uncounted, and the depth said drained while records waited).
         this.#oldestAt ??= batch[0]!.at
         for (const p of batch) this.#depth += p.count
+        this.#bytes += bytes.length
         // Taken over during the write: the new owner may have deleted this segment, or read past where these
         // bytes landed, so they are not acknowledged (nor cut: the file is the new owner's now).
         this.#ensureOwned()
@@ -295,6 +332,8 @@ export class Spool {
         if ((err as NodeJS.ErrnoException).code === 'ENOSPC') this.#diskFull = true
         if (!(err instanceof SpoolClosedError)) this.#logger.error({ err, records: batch.reduce((n, p) => n + p.count, 0) }, 'spool append failed')
         for (const p of batch) p.reject(err as Error)
+      } finally {
+        this.#queuedBytes -= bytes.length
       }
     }
     this.#writing = undefined
@@ -421,6 +460,8 @@ export class Spool {
   }
 
   async #advance(offset: number, count: number): Promise<void> {
+    this.#bytes = Math.max(0, this.#bytes - (offset - this.#cursor.offset))
+    this.#full = false
     this.#cursor = { segment: this.#cursor.segment, offset }
     this.#depth = Math.max(0, this.#depth - count)
     if (this.#depth === 0) this.#oldestAt = undefined
