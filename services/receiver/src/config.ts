@@ -26,6 +26,8 @@ export const receiverConfigSpec = {
   OPSREVIEW_ALERTS_PARTITIONS: field.int('partitions of the alerts topic when the receiver creates it', 6, { min: 1 }),
   OPSREVIEW_ALERTS_RETENTION_DAYS: field.int('retention of the alerts topic when the receiver creates it', 30, { min: 1 }),
   OPSREVIEW_SPOOL_DIR: field.string('durable spool for Pingdom and reports while Kafka is down', '.opsreview/spool'),
+  // At least 1 MiB: a smaller limit could refuse one Pingdom event or report (up to 128 KiB, twice that escaped in its line) for good.
+  OPSREVIEW_SPOOL_MAX_BYTES: field.bytes('bytes of Pingdom events and reports the spool holds for Kafka; past it they get a 503 with Retry-After until the drain makes room', 1024 * 1024 * 1024, { min: 1024 * 1024 }),
   OPSREVIEW_GROUPING_RULES: {
     doc: 'grouping rules file (.json, .yaml, .yml): the labels naming service and environment (docs/grouping.md); empty: the defaults',
     parse: parseGroupingRulesSetting,

@@ -51,6 +51,7 @@ const publisher = new BatchPublisher({
 })
 const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
   logger: logger.child({ component: 'spool' }),
+  maxBytes: config.OPSREVIEW_SPOOL_MAX_BYTES,
   // Another receiver owns the directory now: one that stays up would answer 503 to every report while
   // looking ready. Exit, and let the supervisor's restart wait for the lock or say who holds it.
   onLockLost: () => {
