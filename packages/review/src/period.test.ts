@@ -34,4 +34,17 @@ describe('parseLookbackQuery', () => {
     expect(parseLookbackQuery({ period: 'month', tz: 'Europe/Nowhere' }, NOW)).toMatchObject({ errors: [{ path: '/tz' }] })
     expect(parseLookbackQuery({ period: ['month', 'quarter'] }, NOW)).toMatchObject({ errors: [{ path: '/period', message: 'must be given once' }] })
   })
+
+  it('refuses a period whose previous one, its comparison, starts before 1970, naming /at and the first it takes in the zone', () => {
+    const refused = (first: string, zone: string) => ({ ok: false, errors: [{ path: '/at', message: `must be a period whose previous one (its comparison) starts in 1970 or later: ${first} or later in ${zone}` }] })
+    expect(parseLookbackQuery({ period: 'month', at: '1970-01' }, NOW)).toEqual(refused('1970-02', 'UTC'))
+    expect(parseLookbackQuery({ period: 'quarter', at: '1970-Q1' }, NOW)).toEqual(refused('1970-Q2', 'UTC'))
+    // East of UTC, local 1 January 1970 is still 1969 in UTC: the first month it takes is March.
+    expect(parseLookbackQuery({ period: 'month', at: '1970-02', tz: 'Europe/Berlin' }, NOW)).toEqual(refused('1970-03', 'Europe/Berlin'))
+    expect(parseLookbackQuery({ period: 'quarter', at: '1970-Q2', tz: 'Asia/Tokyo' }, NOW)).toEqual(refused('1970-Q3', 'Asia/Tokyo'))
+    expect(parseLookbackQuery({ period: 'month', at: '1970-02' }, NOW)).toMatchObject({ ok: true, value: { previous: { label: '1970-01', from: 0 } } })
+    expect(parseLookbackQuery({ period: 'month', at: '1970-02', tz: 'America/New_York' }, NOW)).toMatchObject({ ok: true, value: { previous: { from: 5 * 3_600_000 } } })
+    expect(parseLookbackQuery({ period: 'month', at: '1970-03', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true })
+    expect(parseLookbackQuery({ period: 'quarter', at: '9998-Q4', tz: 'Pacific/Kiritimati' }, NOW)).toMatchObject({ ok: true })
+  })
 })

@@ -1,4 +1,5 @@
 import type { FieldError } from '@opsreview/schemas'
+import { EARLIEST_MS } from './time.ts'
 import { localTime, startOfDay } from './zone.ts'
 import { onceReader, parseZone } from './window.ts'
 
@@ -38,6 +39,15 @@ export function previousPeriod(p: Period, zone: string): Period {
   return periodAt(p.kind, monthIndex - (p.kind === 'month' ? 1 : 3), zone)
 }
 
+/** The first period of a kind whose previous one starts at the epoch or later in the zone: its second or third. */
+function firstComparable(kind: PeriodKind, zone: string): string {
+  const step = kind === 'month' ? 1 : 3
+  for (let index = 1970 * 12 + step; ; index += step) {
+    const p = periodAt(kind, index, zone)
+    if (previousPeriod(p, zone).from >= EARLIEST_MS) return p.label
+  }
+}
+
 export interface LookbackQuery {
   period: Period
   previous: Period
@@ -70,6 +80,12 @@ export function parseLookbackQuery(raw: Record<string, unknown>, nowMs: number, 
       const year = Number(m?.[1])
       if (!m || year < 1970 || year > 9998) errors.push({ path: '/at', message: kind === 'month' ? 'must be a month like 2026-11 (1970 to 9998)' : 'must be a quarter like 2026-Q4 (1970 to 9998)' })
       else period = periodAt(kind, year * 12 + (kind === 'month' ? Number(m[2]) - 1 : (Number(m[2]) - 1) * 3), timeZone)
+    }
+    // The previous period is read too, for the comparison: 1970-01's is 1969-12, and east of UTC local
+    // January 1970 itself starts in 1969, instants no other parameter of the API may name.
+    if (period && previousPeriod(period, timeZone).from < EARLIEST_MS) {
+      errors.push({ path: '/at', message: `must be a period whose previous one (its comparison) starts in 1970 or later: ${firstComparable(kind, timeZone)} or later in ${timeZone}` })
+      period = undefined
     }
   }
   if (errors.length > 0 || period === undefined) return { ok: false, errors }
