@@ -4,6 +4,7 @@ import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { Kafka as KafkaClient, logLevel, type Admin, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs'
 import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { createReadyTopics, createTopics, kafkaClient, readRecordsUntil, readTopicUntil, uniqueName } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
 import { KafkaUnavailableError } from './errors.ts'
@@ -214,6 +215,40 @@ describe('dead letters on the real Kafka', () => {
     expect(back.map((m) => [m.key, m.value])).toEqual([[key, value], [Buffer.from('gone'), null]])
     expect(back[0]!.headers).toEqual({ trace, 'content-type': Buffer.from('avro/binary'), empty: null })
     expect(back[1]!.headers).toEqual({})
+  })
+
+  it('puts back a 6 MiB text value with a binary header (only the header in base64), and a letter of the older all-base64 shape, byte for byte', async () => {
+    const dlq = uniqueName('dl-mixed')
+    const target = uniqueName('dl-mixed-target')
+    // Both as large as the dead-letter topics take (the default 1 MiB would refuse the letter).
+    const large = [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_MESSAGE_BYTES) }]
+    await createReadyTopics(admin, [{ topic: dlq, numPartitions: 1, configEntries: large }, { topic: target, numPartitions: 1, configEntries: large }])
+    onTestFinished(() => admin.deleteTopics({ topics: [dlq, target] }).catch(() => undefined))
+    // Whole in base64 this letter was 8 MiB, past what the topic takes: it went without its replay.
+    const value = Buffer.from(`{"id":"e1","pad":"${'x'.repeat(6 * 1024 * 1024)}"}`)
+    const trace = Buffer.from([0xc3, 0x28, 0xff])
+    const mixed = deadLetterMessage('o/0/1', envelope({ reason: 'undecodable', replay: recordReplay(target, { key: Buffer.from('checkout'), value, headers: { trace, 'content-type': 'application/json' } }) }))
+    // As recordReplay wrote a record with one part that is not UTF-8 until per-part base64.
+    const oldKey = Buffer.from([0x01, 0xff])
+    const oldValue = Buffer.from('{"id":"e2"}')
+    const oldReplay = { kind: 'record', topic: target, key: oldKey.toString('base64'), value: oldValue.toString('base64'), encoding: 'base64', headers: { trace: [trace.toString('base64')], empty: [null] } }
+    const old = { key: 'o/0/2', value: JSON.stringify({ ...envelope({ reason: 'undecodable' }), replay: oldReplay }) }
+    const now = Date.now()
+    await produce(dlq, [mixed, old])
+
+    const letters = await readRecordsUntil(kafka, dlq, (m) => m.length >= 2)
+    const written = JSON.parse(letters[0]!.value!.toString()) as DeadLetterEnvelope
+    expect(written.detail?.replayOmitted).toBeUndefined()
+    expect(written.replay).toMatchObject({ key: 'checkout', value: value.toString(), base64: { headers: { trace: [0] } } })
+
+    const deps = { kafka, logger, topics: [dlq], receiverUrl: 'http://127.0.0.1:9', ingestToken: 'unused' }
+    const result = await replayCommand({ command: 'replay', sinceMs: now - HOUR, reasons: ['undecodable'], topics: [], json: false, dryRun: false }, deps)
+    expect(result.json).toMatchObject({ matched: 2, replayed: 2, failed: 0, notReplayable: 0 })
+    const back = await readRecordsUntil(kafka, target, (m) => m.length >= 2)
+    expect(back[0]!.key).toEqual(Buffer.from('checkout'))
+    expect(back[0]!.value!.equals(value)).toBe(true)
+    expect(back[0]!.headers).toEqual({ trace, 'content-type': Buffer.from('application/json') })
+    expect(back.slice(1).map((m) => [m.key, m.value, m.headers])).toEqual([[oldKey, oldValue, { trace, empty: null }]])
   })
 
   it('reports an Alertmanager webhook the receiver answers 200 but still refuses alerts of as failed again', async () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { deadLetterMessage, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import type { IHeaders } from 'kafkajs'
+import { deadLetterMessage, recordReplay, replayedMessage, type DeadLetterEnvelope, type RecordReplay } from '@opsreview/kafka/dead-letter'
 import { parseDeadLetter, type RawDeadLetterRecord } from './record.ts'
 
 const KAFKA_TIME = Date.parse('2026-12-01T10:00:00.000Z')
@@ -59,6 +60,22 @@ describe('parseDeadLetter', () => {
     [{ kind: 'record', topic: 't', key: null, value: 'v', encoding: 'hex' }, 'replay.encoding must be base64 or absent'],
     [{ kind: 'record', topic: 't', key: null, value: 'v', headers: ['trace'] }, 'replay.headers must be an object'],
     [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: 'abc' } }, 'replay.headers.trace must be a list of strings or nulls'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', base64: { value: true }, encoding: 'base64' }, 'replay.base64 and replay.encoding cannot both be set'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', base64: ['value'] }, 'replay.base64 must be an object'],
+    [{ kind: 'record', topic: 't', key: null, value: 'dg==', base64: { timestamp: true } }, 'replay.base64.timestamp is not a part of a record'],
+    [{ kind: 'record', topic: 't', key: 'k', value: 'dg==', base64: { value: 'yes' } }, 'replay.base64.value must be true or absent'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', base64: { key: true } }, 'replay.base64.key names a null key'],
+    [{ kind: 'record', topic: 't', key: 'k', value: 'not base64!', base64: { value: true } }, 'replay.value must be a base64 string or null'],
+    [{ kind: 'record', topic: 't', key: 'QQ=', value: 'v', base64: { key: true } }, 'replay.key must be a base64 string or null'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', base64: { headers: [] } }, 'replay.base64.headers must be an object'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', base64: { headers: { trace: [0] } } }, 'replay.base64.headers.trace names a header the replay does not have'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: {}, base64: { headers: { constructor: [0] } } }, 'replay.base64.headers.constructor names a header the replay does not have'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: ['YWJj'] }, base64: { headers: { trace: [1] } } }, 'replay.base64.headers.trace must list positions of values in replay.headers.trace'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: [null] }, base64: { headers: { trace: [0] } } }, 'replay.base64.headers.trace must list positions of values in replay.headers.trace'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: ['YWJj'] }, base64: { headers: { trace: 0 } } }, 'replay.base64.headers.trace must list positions of values in replay.headers.trace'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: ['x', 'not base64!'] }, base64: { headers: { trace: [1] } } }, 'replay.headers.trace[1] must be a base64 string'],
+    [{ kind: 'record', topic: 't', key: null, value: 'v', headers: { trace: ['not base64!'] }, encoding: 'base64' }, 'replay.value must be a base64 string or null'],
+    [{ kind: 'record', topic: 't', key: null, value: 'dg==', headers: { trace: ['not base64!'] }, encoding: 'base64' }, 'replay.headers.trace must be a list of base64 strings or nulls'],
     [{ kind: 'webhook', path: 'https://elsewhere.example/x', body: '{}' }, 'replay.path must be a path starting with /'],
     [{ kind: 'webhook', path: '/webhooks/pingdom' }, 'replay.body must be a string'],
     [{ kind: 'email' }, 'unknown replay kind "email"'],
@@ -78,6 +95,48 @@ describe('parseDeadLetter', () => {
   it('keeps a tombstone, and bytes and headers in base64, as recordReplay writes them', () => {
     const replay = { kind: 'record', topic: 't', key: 'AP8=', value: null, encoding: 'base64', headers: { trace: ['YWJj', ''], empty: [null] } }
     expect(parseDeadLetter(raw(JSON.stringify({ ...envelope, replay }))).replay).toEqual(replay)
+  })
+
+  it('keeps a replay with only its bytes in base64, as recordReplay writes it, and puts back the bytes it was read as', () => {
+    const record = { key: Buffer.from('checkout'), value: Buffer.from('{"id":"e1"}'), headers: { trace: [Buffer.from([0xc3, 0x28]), Buffer.from('x')], empty: null } as unknown as IHeaders }
+    const m = deadLetterMessage('o/0/1', { ...envelope, replay: recordReplay('t', record) })
+    const replay = parseDeadLetter(raw(m.value as string)).replay as RecordReplay
+    expect(replay).toEqual({ kind: 'record', topic: 't', key: 'checkout', value: '{"id":"e1"}', headers: { trace: ['wyg=', 'x'], empty: [null] }, base64: { headers: { trace: [0] } } })
+    expect(replayedMessage(replay)).toEqual({ key: 'checkout', value: '{"id":"e1"}', headers: { trace: [Buffer.from([0xc3, 0x28]), 'x'], empty: [null] } })
+  })
+
+  it('reads a letter of the older all-base64 shape as written, and it puts back the same bytes as one written today', () => {
+    // How a record with one part that is not UTF-8 was dead-lettered before per-part base64.
+    const key = Buffer.from('checkout')
+    const value = Buffer.from('{"id":"e1","service":"café"}')
+    const trace = Buffer.from([0xc3, 0x28])
+    const old = { kind: 'record', topic: 't', key: key.toString('base64'), value: value.toString('base64'), encoding: 'base64', headers: { trace: [trace.toString('base64')], empty: [null] } }
+    const oldReplay = parseDeadLetter(raw(JSON.stringify({ ...envelope, replay: old }))).replay as RecordReplay
+    expect(oldReplay).toEqual(old)
+    const m = deadLetterMessage('o/0/1', { ...envelope, replay: recordReplay('t', { key, value, headers: { trace, empty: null } as unknown as IHeaders }) })
+    const newReplay = parseDeadLetter(raw(m.value as string)).replay as RecordReplay
+    const asBytes = (msg: ReturnType<typeof replayedMessage>) => ({
+      key: msg.key === null ? null : Buffer.from(msg.key!), value: msg.value === null ? null : Buffer.from(msg.value!),
+      headers: Object.fromEntries(Object.entries(msg.headers ?? {}).map(([n, vs]) => [n, (vs as (Buffer | string | null)[]).map((v) => (v === null ? null : Buffer.from(v)))])),
+    })
+    expect(asBytes(replayedMessage(oldReplay))).toEqual({ key, value, headers: { trace: [trace], empty: [null] } })
+    expect(asBytes(replayedMessage(newReplay))).toEqual(asBytes(replayedMessage(oldReplay)))
+  })
+
+  it('puts back any record byte for byte through the letter: text, bytes, nulls, repeated headers', () => {
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)), fc.string({ unit: 'grapheme', maxLength: 12 }).map((t) => Buffer.from(t)))
+    const part = fc.option(bytes, { nil: null })
+    const headers = fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.array(part, { minLength: 1, maxLength: 3 }), { maxKeys: 4 })
+    const asBytes = (v: unknown) => (v === null || v === undefined ? null : Buffer.from(v as Buffer | string))
+    fc.assert(fc.property(part, part, headers, (key, value, hs) => {
+      const m = deadLetterMessage('o/0/1', { ...envelope, replay: recordReplay('t', { key, value, headers: hs as unknown as IHeaders }) })
+      const dl = parseDeadLetter(raw(m.value as string))
+      expect(dl.notReplayable).toBeUndefined()
+      const back = replayedMessage(dl.replay as RecordReplay)
+      expect(asBytes(back.key)).toEqual(key)
+      expect(asBytes(back.value)).toEqual(value)
+      expect(Object.fromEntries(Object.entries(back.headers ?? {}).map(([n, vs]) => [n, (vs as unknown[]).map(asBytes)]))).toEqual(hs)
+    }))
   })
 
   it("counts the rekey stage's older {reason, error, value} under its reason, at the Kafka time", () => {

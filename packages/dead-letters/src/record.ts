@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs'
-import { DEAD_LETTER_HEADERS, type DeadLetterReplay, type RecordReplay } from '@opsreview/kafka/dead-letter'
+import { DEAD_LETTER_HEADERS, type DeadLetterReplay, type RecordReplay, type ReplayBase64Parts } from '@opsreview/kafka/dead-letter'
 
 /** A record as read from a dead-letter topic, before anything is known about its shape. */
 export interface RawDeadLetterRecord {
@@ -52,29 +52,71 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined)
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * `replay.base64`, checked against the parts it names: what it gets wrong would decode a part that is text
+ * as base64, or the reverse, and put back other bytes.
+ */
+function base64Parts(r: Record<string, unknown>, headers: Record<string, unknown[]> | undefined): { base64?: ReplayBase64Parts } | { problem: string } {
+  const b = r.base64
+  if (b === undefined) return {}
+  if (r.encoding !== undefined) return { problem: 'replay.base64 and replay.encoding cannot both be set' }
+  if (!isObject(b)) return { problem: 'replay.base64 must be an object' }
+  const unknown = Object.keys(b).find((part) => part !== 'key' && part !== 'value' && part !== 'headers')
+  if (unknown !== undefined) return { problem: `replay.base64.${unknown} is not a part of a record` }
+  for (const part of ['key', 'value'] as const) {
+    if (b[part] === undefined) continue
+    if (b[part] !== true) return { problem: `replay.base64.${part} must be true or absent` }
+    if (r[part] === null) return { problem: `replay.base64.${part} names a null ${part}` }
+  }
+  if (b.headers !== undefined) {
+    if (!isObject(b.headers)) return { problem: 'replay.base64.headers must be an object' }
+    for (const [name, positions] of Object.entries(b.headers)) {
+      const values = headers && Object.hasOwn(headers, name) ? headers[name]! : undefined
+      if (!values) return { problem: `replay.base64.headers.${name} names a header the replay does not have` }
+      const valid = Array.isArray(positions) && positions.every((p) => Number.isInteger(p) && p >= 0 && p < values.length && values[p as number] !== null)
+      if (!valid) return { problem: `replay.base64.headers.${name} must list positions of values in replay.headers.${name}` }
+    }
+  }
+  return { base64: b as ReplayBase64Parts }
+}
+
 function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: string } {
   if (v === undefined || v === null) return { problem: 'no replay in the record' }
-  if (typeof v !== 'object' || Array.isArray(v)) return { problem: 'replay is not an object' }
-  const r = v as Record<string, unknown>
+  if (!isObject(v)) return { problem: 'replay is not an object' }
+  const r = v
   if (r.kind === 'record') {
     if (!nonEmpty(r.topic)) return { problem: 'replay.topic is missing' }
     if (r.encoding !== undefined && r.encoding !== 'base64') return { problem: 'replay.encoding must be base64 or absent' }
-    const encoded = r.encoding === 'base64'
-    // What Buffer.from(…, 'base64') would otherwise read past without a word, putting back other bytes.
-    const readable = (v: unknown) => typeof v === 'string' && (!encoded || BASE64.test(v))
-    const what = encoded ? 'a base64 string' : 'a string'
-    if (r.key !== null && !readable(r.key)) return { problem: `replay.key must be ${what} or null` }
-    if (r.value !== null && !readable(r.value)) return { problem: `replay.value must be ${what} or null` }
+    // An older letter: every part base64.
+    const all = r.encoding === 'base64'
     const headers = r.headers
     if (headers !== undefined) {
-      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return { problem: 'replay.headers must be an object' }
+      if (!isObject(headers)) return { problem: 'replay.headers must be an object' }
       for (const [name, values] of Object.entries(headers)) {
-        if (!Array.isArray(values) || !values.every((v) => v === null || readable(v))) return { problem: `replay.headers.${name} must be a list of ${encoded ? 'base64 strings' : 'strings'} or nulls` }
+        if (!Array.isArray(values) || !values.every((v) => v === null || typeof v === 'string')) return { problem: `replay.headers.${name} must be a list of ${all ? 'base64 strings' : 'strings'} or nulls` }
       }
     }
+    const parts = base64Parts(r, headers as Record<string, unknown[]> | undefined)
+    if ('problem' in parts) return parts
     const replay: RecordReplay = { kind: 'record', topic: (r.topic as string).trim(), key: r.key as string | null, value: r.value as string | null }
-    if (encoded) replay.encoding = 'base64'
     if (headers !== undefined) replay.headers = headers as Record<string, (string | null)[]>
+    if (parts.base64) replay.base64 = parts.base64
+    if (all) replay.encoding = 'base64'
+    // What Buffer.from(…, 'base64') would otherwise read past without a word, putting back other bytes.
+    const readable = (v: unknown, base64: boolean) => typeof v === 'string' && (!base64 || BASE64.test(v))
+    const what = (base64: boolean) => (base64 ? 'a base64 string' : 'a string')
+    const keyBase64 = all || parts.base64?.key === true
+    const valueBase64 = all || parts.base64?.value === true
+    if (r.key !== null && !readable(r.key, keyBase64)) return { problem: `replay.key must be ${what(keyBase64)} or null` }
+    if (r.value !== null && !readable(r.value, valueBase64)) return { problem: `replay.value must be ${what(valueBase64)} or null` }
+    for (const [name, values] of Object.entries(replay.headers ?? {})) {
+      if (all && !values.every((v) => v === null || BASE64.test(v))) return { problem: `replay.headers.${name} must be a list of base64 strings or nulls` }
+      const positions = parts.base64?.headers && Object.hasOwn(parts.base64.headers, name) ? parts.base64.headers[name]! : []
+      const bad = positions.find((p) => !BASE64.test(values[p]!))
+      if (bad !== undefined) return { problem: `replay.headers.${name}[${bad}] must be a base64 string` }
+    }
     return { replay }
   }
   if (r.kind === 'webhook') {

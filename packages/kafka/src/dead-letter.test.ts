@@ -1,7 +1,7 @@
 import type { IHeaders } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { deadLetterMessage, MAX_DEAD_LETTER_ERRORS, MAX_DEAD_LETTER_VALUE_BYTES, OMITTED_REPLAY_HEAD_CHARS, recordReplay, replayedMessage, type DeadLetterEnvelope } from './dead-letter.ts'
+import { deadLetterMessage, MAX_DEAD_LETTER_ERRORS, MAX_DEAD_LETTER_VALUE_BYTES, OMITTED_REPLAY_HEAD_CHARS, recordReplay, replayedMessage, replayValueEncoding, type DeadLetterEnvelope, type RecordReplay } from './dead-letter.ts'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from './topics.ts'
 
 const envelope = (errors: unknown[]): DeadLetterEnvelope => ({
@@ -71,22 +71,57 @@ describe('recordReplay', () => {
     expect(back.headers).toEqual({ trace: ['abc'] })
   })
 
-  it('carries bytes that are not UTF-8 (and so the whole record) in base64, and puts them back unchanged', () => {
+  it('carries only the parts that are not UTF-8 in base64, names them, and puts every part back unchanged', () => {
     // An Avro-framed value and a header of raw bytes: as text, each invalid byte would come back as U+FFFD.
     const record = { key: Buffer.from('k'), value: Buffer.from([0x00, 0x00, 0x00, 0x00, 0x07, 0xff, 0xfe, 0x80]), headers: { id: [Buffer.from([0xc3, 0x28]), Buffer.from('x')] } }
     const replay = recordReplay('alerts', record)
-    expect(replay).toMatchObject({ encoding: 'base64', key: 'aw==', value: 'AAAAAAf//oA=' })
+    expect(replay).toEqual({ kind: 'record', topic: 'alerts', key: 'k', value: 'AAAAAAf//oA=', headers: { id: ['wyg=', 'x'] }, base64: { value: true, headers: { id: [0] } } })
     const back = replayedMessage(JSON.parse(JSON.stringify(replay)))
     expect(bytes(back, 'key')).toEqual(record.key)
     expect(bytes(back, 'value')).toEqual(record.value)
-    expect(back.headers).toEqual({ id: record.headers.id })
+    expect((back.headers!.id as (Buffer | string)[]).map((v) => Buffer.from(v))).toEqual(record.headers.id)
+  })
+
+  it('round-trips every mix of text, bytes and nulls in key, value and header values byte for byte', () => {
+    const text = Buffer.from('{"service":"café ☕"}')
+    const binary = Buffer.from([0xff, 0x00, 0xc3, 0x28, 0xed, 0xa0, 0x80]) // invalid UTF-8, a NUL, an encoded surrogate
+    const kinds = [null, text, binary, Buffer.alloc(0)]
+    for (const key of kinds) {
+      for (const value of kinds) {
+        // A header named like an Object.prototype member must not be read as one.
+        const headers = { trace: [binary, null, text], constructor: text, empty: null } as unknown as IHeaders
+        const replay = JSON.parse(JSON.stringify(recordReplay('alerts', { key, value, headers }))) as RecordReplay
+        const back = replayedMessage(replay)
+        expect(bytes(back, 'key')).toEqual(key)
+        expect(bytes(back, 'value')).toEqual(value)
+        const asBytes = (v: unknown) => (v === null ? null : Buffer.from(v as Buffer | string))
+        expect((back.headers!.trace as unknown[]).map(asBytes)).toEqual([binary, null, text])
+        expect((back.headers!.constructor as unknown as unknown[]).map(asBytes)).toEqual([text])
+        expect(back.headers!.empty).toEqual([null])
+        expect(replay.base64?.headers).toEqual({ trace: [0] })
+      }
+    }
+  })
+
+  it('puts back a letter of the older shape (every part base64, encoding: base64) as the bytes it was written from', () => {
+    // As recordReplay wrote it until per-part base64: such letters stay on the dead-letter topics for 30 days.
+    const old: RecordReplay = { kind: 'record', topic: 'alerts', key: 'aw==', value: 'AAAAAAf//oA=', encoding: 'base64', headers: { id: ['wyg=', 'eA=='], empty: [null] } }
+    const back = replayedMessage(old)
+    expect(back).toEqual({ key: Buffer.from('k'), value: Buffer.from([0x00, 0x00, 0x00, 0x00, 0x07, 0xff, 0xfe, 0x80]), headers: { id: [Buffer.from([0xc3, 0x28]), Buffer.from('x')], empty: [null] } })
+    // The same record written today puts back the same bytes.
+    const now = replayedMessage(recordReplay('alerts', { key: Buffer.from('k'), value: back.value as Buffer, headers: { id: [Buffer.from([0xc3, 0x28]), Buffer.from('x')], empty: null } as unknown as IHeaders }))
+    expect(bytes(now, 'key')).toEqual(back.key)
+    expect(bytes(now, 'value')).toEqual(back.value)
+    expect((now.headers!.id as unknown[]).map((v) => Buffer.from(v as Buffer | string))).toEqual(back.headers!.id)
+    expect(replayValueEncoding(old)).toBe('base64')
+    expect(replayValueEncoding({ ...old, encoding: undefined, base64: { key: true } })).toBeUndefined()
   })
 
   it('keeps a header without a value (another client wrote it; kafkajs reads it as null), as text or among bytes', () => {
     const nullValued = { traceparent: null } as unknown as IHeaders
     expect(recordReplay('alerts', { key: null, value: Buffer.from('not json'), headers: nullValued })).toEqual({ kind: 'record', topic: 'alerts', key: null, value: 'not json', headers: { traceparent: [null] } })
     const binary = recordReplay('alerts', { key: null, value: Buffer.from([0xff]), headers: nullValued })
-    expect(binary).toMatchObject({ encoding: 'base64', value: '/w==', headers: { traceparent: [null] } })
+    expect(binary).toEqual({ kind: 'record', topic: 'alerts', key: null, value: '/w==', headers: { traceparent: [null] }, base64: { value: true } })
     expect(replayedMessage(binary).headers).toEqual({ traceparent: [null] })
   })
 
@@ -96,6 +131,27 @@ describe('recordReplay', () => {
     const parsed = JSON.parse(deadLetterMessage('alerts/0/1', e).value as string) as DeadLetterEnvelope
     expect(parsed.replay).toBeUndefined()
     expect(parsed.detail!.replayOmitted).toEqual({ kind: 'record', bytes: value.length, sha256: createHash('sha256').update(value).digest('hex'), head: value.toString('base64').slice(0, OMITTED_REPLAY_HEAD_CHARS), encoding: 'base64' })
+  })
+
+  it('keeps the replay of a 6 MiB text value whose one header is not text: only the header is base64', () => {
+    // Base64 of the whole record would be 8 MiB, past MAX_DEAD_LETTER_VALUE_BYTES (8 MiB less 64 KiB): the replay was lost.
+    const value = Buffer.from(`{"id":"e1","pad":"${'x'.repeat(6 * 1024 * 1024)}"}`)
+    const trace = Buffer.from([0xc3, 0x28, 0xff])
+    const record = { key: Buffer.from('checkout'), value, headers: { trace, 'content-type': 'application/json' } }
+    const e: DeadLetterEnvelope = { stage: 'correlator', reason: 'schema-invalid', error: 'invalid', at: '2026-12-05T00:00:00.000Z', replay: recordReplay('alerts', record) }
+    const letter = deadLetterMessage('alerts/0/1', e)
+    expect(Buffer.byteLength(letter.value as string)).toBeLessThan(MAX_DEAD_LETTER_VALUE_BYTES)
+    const parsed = JSON.parse(letter.value as string) as DeadLetterEnvelope
+    expect(Object.keys(parsed)).not.toContain('detail') // no replayOmitted
+    const replay = parsed.replay as RecordReplay
+    expect(replay.value).toBe(value.toString())
+    expect(replay.key).toBe('checkout')
+    expect(replay.headers).toEqual({ trace: [trace.toString('base64')], 'content-type': ['application/json'] })
+    expect(replay.base64).toEqual({ headers: { trace: [0] } })
+    const back = replayedMessage(replay)
+    expect(bytes(back, 'value')).toEqual(value)
+    expect(bytes(back, 'key')).toEqual(record.key)
+    expect(back.headers).toEqual({ trace: [trace], 'content-type': ['application/json'] })
   })
 
   it('keeps a tombstone a tombstone and a null key null, and leaves out headers a record has none of', () => {

@@ -14,18 +14,35 @@ export type DeadLetterStage = 'receiver' | 'correlator' | 'indexer'
 export type DeadLetterReplay = RecordReplay | { kind: 'webhook'; path: string; body: string }
 
 /**
- * A record to put back as it was read: key, value (null: a tombstone) and headers as text, or, when any of
- * them is not UTF-8 (a record another producer wrote: Avro, a compressed blob), every one of them in
- * base64, so that the bytes come back unchanged. opsreview's own records are JSON text and stay readable.
+ * A record to put back as it was read: key, value (null: a tombstone) and header values, each as text, or,
+ * when that part is not UTF-8 (a record another producer wrote: Avro, a compressed blob, a binary trace id),
+ * in base64 and named in `base64`, so that its bytes come back unchanged. Only such parts are base64: one
+ * binary header on a text value of 6 MiB would otherwise make the whole letter 4/3 of the record's size,
+ * past what the dead-letter topic takes. opsreview's own records are JSON text and stay readable.
  */
 export interface RecordReplay {
   kind: 'record'
   topic: string
   key: string | null
   value: string | null
-  encoding?: 'base64'
   /** Each header's values in order (Kafka allows a name more than once); null for a header without a value. */
   headers?: Record<string, (string | null)[]>
+  /** The parts in base64; absent when every part is text. */
+  base64?: ReplayBase64Parts
+  /**
+   * Every part (key, value, each header value) in base64: how letters were written before `base64`, when any
+   * part was not UTF-8. Never written now; read so that those letters, still on the dead-letter topics for
+   * their retention, replay as they were.
+   */
+  encoding?: 'base64'
+}
+
+/** Which parts of a record replay are base64; every other part is UTF-8 text. */
+export interface ReplayBase64Parts {
+  key?: true
+  value?: true
+  /** For a header name, the positions in `headers[name]` of its values in base64. */
+  headers?: Record<string, number[]>
 }
 
 type Bytes = Buffer | string | null | undefined
@@ -34,33 +51,63 @@ type Bytes = Buffer | string | null | undefined
 // null, which its type leaves out.
 const headerValues = (v: IHeaders[string] | null): (Buffer | string | null)[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
 
+/** A part as a letter carries it: text when it is UTF-8 (the same bytes come back from it), else base64. */
+function carried(b: Bytes): { text: string | null; base64: boolean } {
+  if (b === null || b === undefined) return { text: null, base64: false }
+  if (typeof b === 'string' || isUtf8(b)) return { text: b.toString(), base64: false }
+  return { text: b.toString('base64'), base64: true }
+}
+
 /** The replay of a record read from `topic` (a kafkajs message, or a record of opsreview's own as text). */
 export function recordReplay(topic: string, record: { key: Bytes; value: Bytes; headers?: IHeaders | undefined }): RecordReplay {
-  const headers = Object.entries(record.headers ?? {}).map(([name, v]) => [name, headerValues(v)] as const).filter(([, values]) => values.length > 0)
-  const parts: Bytes[] = [record.key, record.value, ...headers.flatMap(([, values]) => values)]
-  const text = parts.every((b) => b === null || b === undefined || typeof b === 'string' || isUtf8(b))
-  const encode = (b: Buffer | string): string => (text ? b.toString() : (typeof b === 'string' ? Buffer.from(b) : b).toString('base64'))
-  const orNull = (b: Bytes): string | null => (b === null || b === undefined ? null : encode(b))
-  return {
-    kind: 'record', topic, key: orNull(record.key), value: orNull(record.value),
-    ...(text ? {} : { encoding: 'base64' as const }),
-    ...(headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, values]) => [name, values.map(orNull)])) } : {}),
+  const headers = Object.entries(record.headers ?? {}).map(([name, v]) => [name, headerValues(v).map(carried)] as const).filter(([, values]) => values.length > 0)
+  const key = carried(record.key)
+  const value = carried(record.value)
+  const base64Headers = headers
+    .map(([name, values]) => [name, values.flatMap((v, i) => (v.base64 ? [i] : []))] as const)
+    .filter(([, positions]) => positions.length > 0)
+  const base64: ReplayBase64Parts = {
+    ...(key.base64 ? { key: true as const } : {}),
+    ...(value.base64 ? { value: true as const } : {}),
+    ...(base64Headers.length > 0 ? { headers: Object.fromEntries(base64Headers) } : {}),
   }
+  return {
+    kind: 'record', topic, key: key.text, value: value.text,
+    ...(headers.length > 0 ? { headers: Object.fromEntries(headers.map(([name, values]) => [name, values.map((v) => v.text)])) } : {}),
+    ...(Object.keys(base64).length > 0 ? { base64 } : {}),
+  }
+}
+
+/** Whether a part of the replay is carried in base64: named in `base64`, or every part of an older letter. */
+function isBase64(replay: RecordReplay, part: 'key' | 'value' | { header: string; position: number }): boolean {
+  if (replay.encoding === 'base64') return true
+  if (typeof part === 'string') return replay.base64?.[part] === true
+  // Own names only: a header called `constructor` must not find Object's.
+  const positions = replay.base64?.headers && Object.hasOwn(replay.base64.headers, part.header) ? replay.base64.headers[part.header] : undefined
+  return positions?.includes(part.position) ?? false
 }
 
 /** The record a replay puts back: the bytes it was read as. */
 export function replayedMessage(replay: RecordReplay): Message {
-  const decode = (s: string | null): Buffer | string | null => (s === null ? null : replay.encoding === 'base64' ? Buffer.from(s, 'base64') : s)
+  const decode = (s: string | null, base64: boolean): Buffer | string | null => (s === null ? null : base64 ? Buffer.from(s, 'base64') : s)
+  const headers = replay.headers
+    ? Object.fromEntries(Object.entries(replay.headers).map(([name, values]) => [name, values.map((v, position) => decode(v, isBase64(replay, { header: name, position })))]))
+    : undefined
   return {
-    key: decode(replay.key),
-    value: decode(replay.value),
+    key: decode(replay.key, isBase64(replay, 'key')),
+    value: decode(replay.value, isBase64(replay, 'value')),
     // kafkajs writes a null header value as a header without one, as it was read.
-    ...(replay.headers ? { headers: Object.fromEntries(Object.entries(replay.headers).map(([name, values]) => [name, values.map(decode)])) as IHeaders } : {}),
+    ...(headers ? { headers: headers as IHeaders } : {}),
   }
 }
 
+/** How the replay carries its value: `base64` when its bytes are not text, else undefined (UTF-8 text). */
+export function replayValueEncoding(replay: RecordReplay): 'base64' | undefined {
+  return isBase64(replay, 'value') ? 'base64' : undefined
+}
+
 /** The replay's value as the bytes it stands for. */
-const replayValueBytes = (replay: RecordReplay): Buffer => Buffer.from(replay.value ?? '', replay.encoding === 'base64' ? 'base64' : 'utf8')
+const replayValueBytes = (replay: RecordReplay): Buffer => Buffer.from(replay.value ?? '', replayValueEncoding(replay) ?? 'utf8')
 
 /**
  * One envelope for every dead-letter topic, so that `pnpm opsreview dead-letters` can count by reason
@@ -114,7 +161,8 @@ function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   const payload = replay.kind === 'record' ? replayValueBytes(replay) : Buffer.from(replay.body)
   // The head as the letter carried it (base64 for bytes that are not text); size and sha256 of the bytes themselves.
   const head = (replay.kind === 'record' ? replay.value ?? '' : replay.body).slice(0, OMITTED_REPLAY_HEAD_CHARS)
-  const encoded = replay.kind === 'record' && replay.encoding ? { encoding: replay.encoding } : {}
+  const encoding = replay.kind === 'record' ? replayValueEncoding(replay) : undefined
+  const encoded = encoding ? { encoding } : {}
   const omitted = { kind: replay.kind, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), head, ...encoded }
   return { ...rest, detail: { ...rest.detail, replayOmitted: omitted } }
 }

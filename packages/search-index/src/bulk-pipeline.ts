@@ -1,4 +1,4 @@
-import { recordReplay, type DeadLetterEnvelope, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { recordReplay, replayValueEncoding, type DeadLetterEnvelope, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
 import { recordRefusal } from '@opsreview/kafka/errors'
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
@@ -550,7 +550,8 @@ function truncated(letter: DeadLetterItem): DeadLetterItem {
   const { replay, ...rest } = letter.envelope
   const value = replay?.kind === 'record' ? replay.value ?? '' : ''
   // Head and length of the value as the letter carried it: base64 text for bytes that are not UTF-8.
-  const encoded = replay?.kind === 'record' && replay.encoding ? { valueEncoding: replay.encoding } : {}
+  const valueEncoding = replay?.kind === 'record' ? replayValueEncoding(replay) : undefined
+  const encoded = valueEncoding ? { valueEncoding } : {}
   return { key: letter.key, envelope: { ...rest, detail: { ...rest.detail, replayDropped: 'the record is too large for the dead-letter topic', valueHead: value.slice(0, TRUNCATED_VALUE_CHARS), valueLength: value.length, ...encoded } } }
 }
 
