@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import type { DeadLetterReplay } from '@opsreview/kafka/dead-letter'
+import { recordReplay, type DeadLetterReplay } from '@opsreview/kafka/dead-letter'
 import { ReplayFailedError } from './errors.ts'
 import type { DeadLetter } from './record.ts'
 import { classifyKafkaFailure, formatReplayReport, replayDeadLetters, webhookUrl, type ReplayTargets } from './replay.ts'
@@ -49,6 +49,17 @@ describe('replayDeadLetters', () => {
     const report = await replayDeadLetters([dl(webhook('same')), dl(webhook('same')), dl(webhook('other'))], { targets: t, dryRun: false, logger })
     expect(sent).toEqual(['webhook:same', 'webhook:other'])
     expect(report).toMatchObject({ replayed: 2, duplicates: 1 })
+  })
+
+  it('takes a record letter of the older all-base64 shape and one written since of the same bytes as the same input', async () => {
+    const { t, sent } = targets()
+    const trace = Buffer.from([0xc3, 0x28])
+    const old: DeadLetterReplay = { kind: 'record', topic: 'alerts', key: 'aw==', value: Buffer.from('{"id":"e1"}').toString('base64'), encoding: 'base64', headers: { trace: [trace.toString('base64')] } }
+    const now = recordReplay('alerts', { key: 'k', value: '{"id":"e1"}', headers: { trace } })
+    const other = recordReplay('alerts', { key: 'k', value: '{"id":"e1"}', headers: { trace: Buffer.from([0xc3, 0x29]) } })
+    const report = await replayDeadLetters([dl(old), dl(now), dl(other)], { targets: t, dryRun: false, logger })
+    expect(report).toMatchObject({ replayed: 2, duplicates: 1 })
+    expect(sent).toHaveLength(2)
   })
 
   it('reports a duplicate of an input that failed as failed too, without sending it again', async () => {

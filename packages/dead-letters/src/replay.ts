@@ -31,8 +31,17 @@ export const deadLetterId = (dl: DeadLetter) => `${dl.topic}/${dl.partition}@${d
 
 export const replayTarget = (r: DeadLetterReplay): string => (r.kind === 'record' ? `topic ${r.topic}` : `receiver ${r.path}`)
 
+const bytesId = (v: Buffer | string | null | undefined): string | null => (v === null || v === undefined ? null : Buffer.from(v).toString('base64'))
+
 // Two dead letters of the same input (dead-lettered again after a replay that failed) are sent once per run.
-const payloadId = (r: DeadLetterReplay): string => JSON.stringify(r.kind === 'record' ? [r.kind, r.topic, r.key, r.value, r.encoding, r.headers] : [r.kind, r.path, r.body])
+// A record by the bytes it puts back: a letter of the older all-base64 shape and one written since of the
+// same record are the same input.
+function payloadId(r: DeadLetterReplay): string {
+  if (r.kind === 'webhook') return JSON.stringify([r.kind, r.path, r.body])
+  const m = replayedMessage(r)
+  const headers = Object.entries(m.headers ?? {}).map(([name, v]) => [name, (Array.isArray(v) ? v : [v]).map(bytesId)])
+  return JSON.stringify([r.kind, r.topic, bytesId(m.key), bytesId(m.value), headers])
+}
 
 /**
  * Puts the selected dead letters back, in the order given (topic, partition, offset). Once a target
