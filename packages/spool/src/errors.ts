@@ -1,5 +1,3 @@
-import { constants } from 'node:os'
-
 /**
  * The spool's errors say whether a retry can help: a record too large for the spool never fits, a closed
  * spool (the receiver is shutting down) is worth retrying against the next instance.
@@ -28,13 +26,10 @@ export class SpoolClosedError extends Error {
 
 /**
  * The spool already holds `maxBytes` not yet drained (Kafka has been down a while): nothing of the append
- * is kept. Shaped as the kernel's disk-quota error (EDQUOT from a write), which the limit is, so a caller
- * handles it as a full disk: the receiver answers 503 with Retry-After, and the drain makes room again.
+ * is kept. Retriable: the drain makes room as Kafka takes the records, so the sender's retry may fit.
  */
 export class SpoolFullError extends Error {
-  readonly code = 'EDQUOT'
-  readonly errno = -constants.errno.EDQUOT
-  readonly syscall = 'write'
+  readonly code = 'SPOOL_FULL'
   readonly retriable = true
   /** Bytes waiting to be drained, with the appends being written. */
   readonly bytes: number
@@ -42,7 +37,7 @@ export class SpoolFullError extends Error {
   readonly appendBytes: number
   readonly maxBytes: number
   constructor(bytes: number, appendBytes: number, maxBytes: number) {
-    super(`EDQUOT: the spool is full, ${bytes} bytes wait for Kafka and ${appendBytes} more would pass its ${maxBytes}-byte limit`)
+    super(`the spool is full: ${bytes} bytes wait for Kafka and ${appendBytes} more would pass its ${maxBytes}-byte limit`)
     this.name = 'SpoolFullError'
     this.bytes = bytes
     this.appendBytes = appendBytes

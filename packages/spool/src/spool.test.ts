@@ -335,7 +335,7 @@ describe('Spool with a byte limit (maxBytes)', () => {
     const refusal = (first[3] as PromiseRejectedResult).reason as SpoolFullError
     expect(refusal).toBeInstanceOf(SpoolFullError)
     // Shaped as the kernel's disk-quota error: what a caller does for a full disk (a 503) it does for this.
-    expect(refusal).toMatchObject({ code: 'EDQUOT', syscall: 'write', retriable: true, bytes: 3 * lineBytes, appendBytes: lineBytes, maxBytes: 3 * lineBytes })
+    expect(refusal).toMatchObject({ code: 'SPOOL_FULL', retriable: true, bytes: 3 * lineBytes, appendBytes: lineBytes, maxBytes: 3 * lineBytes })
     await expect(spool.append([rec(5)])).rejects.toBeInstanceOf(SpoolFullError)
     expect([spool.depth, spool.bytes]).toEqual([3, 3 * lineBytes])
     expect(lines.filter((l) => l.msg === 'spool full: appends refused until the drain makes room')).toHaveLength(1)

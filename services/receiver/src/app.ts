@@ -12,7 +12,7 @@ import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
 import { HttpProblem, problemHandler, sendProblem, toProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
-import { SpoolClosedError, SpoolRecordTooLargeError, type SpoolDeadLetter, type SpoolRecord } from '@opsreview/spool'
+import { SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError, type SpoolDeadLetter, type SpoolRecord } from '@opsreview/spool'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 import { RecentIds } from './recent-ids.ts'
 import type { ReceiverMetrics } from './metrics.ts'
@@ -464,6 +464,11 @@ function asProblem(err: unknown): unknown {
   // A closing spool (shutdown): the next instance takes it. Pingdom does not retry, but a 503 says so.
   if (err instanceof KafkaUnavailableError || err instanceof SpoolClosedError) {
     return new HttpProblem('UNAVAILABLE', err instanceof SpoolClosedError ? 'The receiver is shutting down; retry later' : 'Kafka is unavailable; retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
+  }
+  // Kafka has been away long enough to fill the spool to OPSREVIEW_SPOOL_MAX_BYTES: the drain makes room as
+  // Kafka comes back, and the sender's retry may fit then.
+  if (err instanceof SpoolFullError) {
+    return new HttpProblem('UNAVAILABLE', 'The receiver\'s spool is full while Kafka is away (OPSREVIEW_SPOOL_MAX_BYTES); retry later', { retryAfterSeconds: RETRY_AFTER_SECONDS, cause: err })
   }
   // The spool's disk is full or failing (ENOSPC, EIO, EROFS): nothing was kept, and the sender's retry may
   // find room. A 503 says so, as for Kafka; a 500 would say the receiver is broken.

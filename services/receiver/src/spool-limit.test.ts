@@ -41,7 +41,7 @@ describe('receiver spool limit (OPSREVIEW_SPOOL_MAX_BYTES)', () => {
     const refused = await post(`${url}/webhooks/pingdom`, down)
     expect(refused.status).toBe(503)
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/)
-    expect(await refused.json()).toMatchObject({ detail: 'The receiver cannot keep the events now (EDQUOT); retry later' })
+    expect(await refused.json()).toMatchObject({ detail: 'The receiver\'s spool is full while Kafka is away (OPSREVIEW_SPOOL_MAX_BYTES); retry later' })
 
     // Kafka is back: the drain makes room, and the sender's retry is taken.
     const published: SpoolRecord[] = []
