@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { validateCommand } from '@opsreview/schemas'
 import { DecisionLog, describeDecision, parseCommand, parseCommandResult } from './decisions.ts'
 
 const INC = 'inc-000000000000000000000001'
@@ -14,6 +15,22 @@ describe('parseCommandResult and parseCommand', () => {
 
   it.each([null, 'not json', '[]', '{"commandId":"x"}', '{"commandId":"cmd-1234","type":"t","target":"x","ok":"yes"}'])('skip what is not a result: %s', (v) => {
     expect(parseCommandResult(v)).toBeUndefined()
+  })
+
+  it('keeps a name and a text the schema takes, counted in code points as the schema counts them, not UTF-16 units', () => {
+    // U+20000 (CJK Ext. B) is one code point and two UTF-16 units: 200 of them are a valid owner and actor.
+    const name = '\u{20000}'.repeat(200)
+    const text = '\u{1F600}'.repeat(20_000)
+    const d = cmd('cmd-12345678', '2026-12-01T08:00:00.000Z', { type: 'incident.assign', actor: name, owner: name })
+    expect(validateCommand({ id: 'cmd-12345678', type: 'incident.assign', target: INC, environment: 'production', actor: name, at: '2026-12-01T08:00:00.000Z', owner: name }).ok).toBe(true)
+    expect(d).toMatchObject({ actor: name, owner: name })
+    expect(describeDecision(d)).toBe(`owner ${name}`)
+    expect(cmd('cmd-12345679', '2026-12-01T08:00:00.000Z', { type: 'incident.note', text }).text).toBe(text)
+    // One code point past the schema's bound is still left out.
+    const over = cmd('cmd-12345670', '2026-12-01T08:00:00.000Z', { type: 'incident.assign', actor: `${name}x`, owner: `${name}x`, text: `${text}x` })
+    expect(over.actor).toBeUndefined()
+    expect(over.owner).toBeUndefined()
+    expect(over.text).toBeUndefined()
   })
 
   it('gives a refusal without a reason one', () => {

@@ -1,5 +1,6 @@
 // What became of the review's decisions: the commands it published (opsreview.commands.v1) joined with the
 // correlator's outcome of each (opsreview.command-results.v1), in memory, bounded.
+import commandSchema from '../../../schemas/command.v1.json' with { type: 'json' }
 
 /** The correlator's outcome of one command, as it publishes it (keyed by commandId). */
 export interface CommandResult {
@@ -31,6 +32,16 @@ export interface Decision {
 const COMMAND_ID = /^[\w.:-]{8,64}$/
 const TARGET = /^(inc|prb)-[0-9a-f]{24}$/
 const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
+// The schema's bounds count code points (as ajv does), not UTF-16 units: a name of 150 astral characters is
+// valid, 300 units long, and was left out of the decision ("owner ?"). Units bound code points from above,
+// so only a string longer in units than the bound is counted.
+const codePoints = (s: string, max: number) => { let n = 0; for (const _ of s) if (++n > max) break; return n }
+const bounded = (bound: { maxLength: number }) => (v: unknown): v is string =>
+  typeof v === 'string' && v.length > 0 && (v.length <= bound.maxLength || codePoints(v, bound.maxLength) <= bound.maxLength)
+const { properties: commandFields } = commandSchema
+const isActor = bounded(commandFields.actor)
+const isOwner = bounded(commandFields.owner)
+const isText = bounded(commandFields.text)
 
 /** Whether a string may be a command id: what `GET /api/v1/decisions/:id` accepts. */
 export const isCommandId = (s: string) => COMMAND_ID.test(s)
@@ -49,10 +60,10 @@ export function parseCommand(value: Buffer | string | null): Decision | undefine
   const v = parseObject(value)
   if (!v || !str(v.id, 64) || !str(v.type, 100) || !str(v.target, 100) || !TARGET.test(v.target)) return undefined
   const d: Decision = { commandId: v.id, type: v.type, target: v.target, outcome: 'pending' }
-  if (str(v.actor, 200)) d.actor = v.actor
+  if (isActor(v.actor)) d.actor = v.actor
   if (str(v.at, 64)) d.at = v.at
-  if (str(v.owner, 200)) d.owner = v.owner
-  if (str(v.text, 20_000)) d.text = v.text
+  if (isOwner(v.owner)) d.owner = v.owner
+  if (isText(v.text)) d.text = v.text
   if (str(v.problemId, 64)) d.problemId = v.problemId
   if (str(v.scheduledFor, 64)) d.scheduledFor = v.scheduledFor
   return d
