@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -101,16 +101,6 @@ function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean
   const inc = resolvedHolding(s, groupKey, t, !firing, until)
   if (inc && firing && inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
   return inc
-}
-
-/**
- * When a firing was last heard of: its receipt says it still fired then, however long ago it started (an
- * alert firing since March, first heard of today, is not stale today). Clamped to the newest time the
- * engine has seen, so a late delivery cannot move the staleness clock past the events around it.
- */
-function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
-  const received = parseTime(event.receivedAt)
-  return Number.isFinite(received) ? Math.max(t, Math.min(received, s.highWater)) : t
 }
 
 /**

@@ -658,40 +658,49 @@ describe('candidate problems', () => {
       expect(r.engine.problem(id)).toMatchObject({ status: 'confirmed', reopenCount: 1, incidentCount: 1 })
     })
 
-    it('counts an incident retention forgot and its late first event made again once, in the problem and its count', () => {
+    /** The id of the incident the run opened at `start`. */
+    const openedAt = (r: ReturnType<typeof run>, start: number) =>
+      r.outputs.flatMap((o) => (o.type === 'incident' && o.incident.openedAt === at(start) ? [o.incident.id] : []))[0]!
+    /**
+     * The first event of the incident of `start` delivered again at `t`, older than the retention in event
+     * time as every event of its incident: applied for the problem rules, and nothing of it goes out (its
+     * documents, with any decision taken on it, went out when it was first made).
+     */
+    const deliverAgain = (r: ReturnType<typeof run>, start: number, t: number) => {
+      expect(feed(r, [episode(start)[0]!, tick(t), tick(t + 1)]).filter((o) => o.type === 'incident')).toEqual([])
+      expect(r.engine.incidents()).toHaveLength(0)
+    }
+
+    it('counts an incident retention forgot and its late first event made again once, in the problem and its count, emitting nothing of it', () => {
       const r = run([...episode(0), ...episode(120), ...episode(240)], { retentionMs: 2 * DAY * MIN })
       const id = r.problems[0]!.id
       feed(r, [tick(4 * DAY)])
       expect(r.engine.incidents()).toHaveLength(0)
-      // Its first firing delivered again, now a late event of an incident the engine no longer holds: made
-      // again, one incident, and (older than the retention in event time) forgotten again at once.
-      const remade = feed(r, [episode(0)[0]!, tick(4 * DAY + 1), tick(4 * DAY + 2)]).flatMap((o) => (o.type === 'incident' ? [o.incident.id] : []))
-      expect(new Set(remade).size).toBe(1)
-      expect(r.engine.incidents()).toHaveLength(0)
+      deliverAgain(r, 0, 4 * DAY + 1)
       expect(r.engine.problem(id)).toMatchObject({ incidentCount: 3 })
       expect(new Set(r.engine.problem(id)!.incidentIds).size).toBe(3)
+      expect(r.engine.stats.lateDropped).toBe(1)
     })
 
     // Past 16 ids a problem asks a set beside its list whether it names an incident; both must agree.
     describe('an incident made again, of a problem with many incidents', () => {
       const starts = Array.from({ length: 105 }, (_, k) => k * 3 * 60)
       const last = starts.at(-1)!
-      /** The latest version of the incident made again (older than the retention, the engine forgets it again at once). */
-      const remade = (r: ReturnType<typeof run>, start: number, t: number) =>
-        feed(r, [episode(start)[0]!, tick(t), tick(t + 1)]).flatMap((o) => (o.type === 'incident' && o.incident.openedAt === at(start) ? [o.incident] : [])).at(-1)!
 
       it('is counted once while the problem still names it, and again once it fell off the latest 100', () => {
         const r = run(starts.flatMap((t) => episode(t)), { retentionMs: 2 * DAY * MIN })
         const id = r.problems[0]!.id
         feed(r, [tick(last + 4 * DAY)])
         expect(r.engine.incidents()).toHaveLength(0)
-        expect(remade(r, starts[50]!, last + 4 * DAY + 1).problemIds).toEqual([id])
+        deliverAgain(r, starts[50]!, last + 4 * DAY + 1)
         expect(r.engine.problem(id)).toMatchObject({ incidentCount: 105 })
-        expect(remade(r, starts[0]!, last + 4 * DAY + 3).problemIds).toEqual([id])
+        expect(r.engine.problem(id)!.incidentIds).toContain(openedAt(r, starts[50]!))
+        deliverAgain(r, starts[0]!, last + 4 * DAY + 3)
         const p = r.engine.problem(id)!
         expect(p.incidentCount).toBe(106)
         expect(p.incidentIds).toHaveLength(100)
         expect(new Set(p.incidentIds).size).toBe(100)
+        expect(p.incidentIds.at(-1)).toBe(openedAt(r, starts[0]!))
       })
 
       it('is counted once when a restored list named an incident twice, after one copy left the list', () => {
@@ -707,8 +716,9 @@ describe('candidate problems', () => {
         feed(r, episode(last + 3 * 60))
         expect(r.engine.problem(id)).toMatchObject({ incidentCount: 106 })
         feed(r, [tick(last + 4 * DAY)])
-        expect(remade(r, starts[55]!, last + 4 * DAY + 1).problemIds).toEqual([id])
+        deliverAgain(r, starts[55]!, last + 4 * DAY + 1)
         expect(r.engine.problem(id)).toMatchObject({ incidentCount: 106 })
+        expect(r.engine.problem(id)!.incidentIds).toContain(openedAt(first, starts[55]!))
       })
     })
 
@@ -1142,6 +1152,53 @@ describe('retention', () => {
     // Forgotten after the retention, and not made again: the person's decision is the last word on it.
     expect(r.engine.incident(id)).toBeUndefined()
     expect(r.engine.incidents()).toHaveLength(0)
+  })
+
+  it('emits nothing in place of an incident it forgot, decisions and all, when its first event is delivered again', () => {
+    // A record replayed after the retention (from a spool, the dead letters, a receiver's retry): the same
+    // event as it was first received. Made again under its id, its version 1 was the latest document of the
+    // incident on the compacted topic, without the owner, note and resolve of the review.
+    const first = alert({ fp: 'payments', t: 0 })
+    const r = run([first, tick(5)], { retentionMs: 2 * 24 * HOUR })
+    const id = only(r.incidents).id
+    for (const decision of [command('incident.assign', id, { owner: 'dana', at: at(5) }), command('incident.note', id, { text: 'bad deploy', at: at(6) }), command('incident.resolve', id, { at: at(10) })]) r.engine.apply(decision)
+    r.engine.apply(tick(4 * 24 * 60))
+    expect(r.engine.incident(id)).toBeUndefined()
+    const after = [first, tick(4 * 24 * 60 + 1), tick(4 * 24 * 60 + 2), tick(5 * 24 * 60)].flatMap((i) => r.engine.apply(i))
+    expect(after.filter((o) => o.type === 'incident')).toEqual([])
+    expect(r.engine.stats.lateDropped).toBe(1)
+  })
+
+  it('emits nothing of such an incident after a snapshot either, while it stays open', () => {
+    // Alerts that never go stale: the incident made again stays open until its resolve comes again too.
+    const config = { allowedLatenessMs: 0, retentionMs: 2 * 24 * HOUR, stalenessMs: { alertmanager: 0 } }
+    const r = run([alert({ fp: 'a', t: 0 }), alert({ fp: 'a', t: 10, status: 'resolved' }), tick(4 * 24 * 60)], config)
+    expect(r.engine.incidents()).toHaveLength(0)
+    // Ticks release the late event held as a backlog's.
+    expect([alert({ fp: 'a', t: 0 }), tick(4 * 24 * 60 + 1), tick(4 * 24 * 60 + 2)].flatMap((i) => r.engine.apply(i)).filter((o) => o.type === 'incident')).toEqual([])
+    expect(r.engine.incidents()).toHaveLength(1)
+    const restored = new CorrelationEngine(config, JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot)
+    for (const engine of [r.engine, restored]) {
+      const later = [alert({ fp: 'a', t: 10, status: 'resolved' }), tick(4 * 24 * 60 + 3), tick(4 * 24 * 60 + 4), tick(5 * 24 * 60)].flatMap((i) => engine.apply(i))
+      expect(later.filter((o) => o.type === 'incident')).toEqual([])
+      expect(engine.incidents()).toHaveLength(0)
+    }
+  })
+
+  it('opens an incident of its own for an alert heard of again, still firing, after a silence longer than the retention', () => {
+    // Silenced for four days with a retention of two, the alert fires on: once the silence ends,
+    // Alertmanager sends it again with its first start, under the id of its first notification.
+    const r = run([alert({ fp: 'disk', t: 0 }), tick(5)], { retentionMs: 2 * 24 * HOUR })
+    const id = only(r.incidents).id
+    r.engine.apply(command('incident.assign', id, { owner: 'dana', at: at(5) }))
+    r.engine.apply(command('incident.resolve', id, { at: at(10) }))
+    r.engine.apply(tick(4 * 24 * 60))
+    const after = [alert({ fp: 'disk', t: 0, rx: 4 * 24 * 60 + 1 }), tick(4 * 24 * 60 + 1), tick(4 * 24 * 60 + 2)].flatMap((i) => r.engine.apply(i))
+    const emitted = after.flatMap((o) => (o.type === 'incident' ? [o.incident] : []))
+    expect(emitted.map((i) => i.id)).not.toContain(id)
+    expect(emitted.at(-1)).toMatchObject({ status: 'open', owner: null, openedAt: at(0), alertCount: 1 })
+    expect(r.engine.incidents()).toEqual([emitted.at(-1)])
+    expect(r.engine.stats.lateDropped).toBe(0)
   })
 
   it('forgets such an incident restored from a snapshot of an engine that queued it at the watermark', () => {

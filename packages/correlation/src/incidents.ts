@@ -57,9 +57,37 @@ function withoutPort(instance: string): string {
 const noEntries = Object.freeze([]) as unknown as never[]
 const noPostmortem: Incident['postmortem'] = Object.freeze({ required: false, reasons: noEntries, scheduledFor: null, owner: null })
 
+/**
+ * When a firing was last heard of: its receipt says it still fired then, however long ago it started (an
+ * alert firing since March, first heard of today, is not stale today). Clamped to the newest time the
+ * engine has seen, so a late delivery cannot move the staleness clock past the events around it.
+ */
+export function heardAtOf(s: EngineState, event: AlertEvent, t: number): number {
+  const received = parseTime(event.receivedAt)
+  return Number.isFinite(received) ? Math.max(t, Math.min(received, s.highWater)) : t
+}
+
+/**
+ * The id of the incident an event opens, and whether its documents go out. An event older than the retention
+ * may be the first event of an incident the engine made and forgot with its id (a record replayed after a
+ * month, an alert silenced for longer than the retention that fires on): made again under the same id, its
+ * version 1 replaced the forgotten incident's latest document on the compacted topic, the review's decisions
+ * with it. Heard of within the retention, it is news (the alert fires now): an incident of its own, its id
+ * the event's and its receipt's. Heard of only before, it is history the engine may already have recorded:
+ * applied under the event's id, so the problem rules count it as they did, but never emitted.
+ */
+function openingOf(s: EngineState, event: AlertEvent, t: number): { id: string; unrecorded: boolean } {
+  const horizon = s.watermark - s.cfg.retentionMs
+  if (t >= horizon) return { id: hashId('inc', event.id), unrecorded: false }
+  if (heardAtOf(s, event, t) >= horizon) return { id: hashId('inc', event.id, event.receivedAt), unrecorded: false }
+  s.stats.lateDropped += 1
+  return { id: hashId('inc', event.id), unrecorded: true }
+}
+
 export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
+  const { id, unrecorded } = openingOf(s, event, t)
   const data: Incident = {
-    id: hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
+    id, title: event.title, status: 'open', severity: event.severity,
     services: [event.service], environment: event.environment, groupKey,
     openedAt: at, resolvedAt: null, resolvedBy: null, resolutionDecidedAt: null, lastEventAt: at,
     alertCount: 0, alerts: [], reports: noEntries, customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
@@ -68,7 +96,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
-    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, dirty: false, changed: false,
+    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, unrecorded, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
   markOpen(s, inc)

@@ -105,6 +105,8 @@ export interface IncidentState {
   deps: readonly string[]
   /** Notification groups that point here while it is open; null when none (a Set costs ~80 bytes even empty). */
   amGroups: Set<string> | null
+  /** Opened and last heard of before the retention: applied, never emitted (`openingOf` in incidents.ts). */
+  unrecorded: boolean
   /**
    * In `dirtyIncidents`, and in the engine's changed list awaiting a drain: flags on the incident instead of
    * two Sets, which cost a hash and a fresh table per input. False between inputs; not in snapshots.
