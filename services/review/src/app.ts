@@ -116,6 +116,16 @@ type IncidentDoc = Incident
 type ProblemDoc = Problem
 
 /**
+ * Whether the note a decision added shows: a version past the one read before the decision, whose latest note
+ * is this author's text (the engine appends it as the latest). Not a count of notes: a document holds the
+ * latest 100 (fewer once shortened to fit Kafka), so at that cap a new note leaves the count as it was.
+ */
+function noteShown(doc: IncidentDoc | ProblemDoc, versionBefore: number, author: string, text: string): boolean {
+  const latest = doc.notes.at(-1)
+  return doc.version > versionBefore && latest?.author === author && latest.text === text
+}
+
+/**
  * The review service as an express app: incident and problem search, the morning review (JSON and
  * Markdown), the dashboard page, and the review's decisions, which are published as commands for the
  * correlator (the single writer) and become visible when it has applied them.
@@ -486,11 +496,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.problemId) commands.push({ type: 'incident.link-problem', actor, problemId: patch.problemId })
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
-      const notes = incident.notes.length
+      const { note } = patch
+      const versionBefore = incident.version
       send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
-        (!patch.note || d.notes.length > notes) &&
+        (!note || noteShown(d, versionBefore, actor, note)) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
         (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
         (!patch.resolve || d.status === 'resolved')))
@@ -512,9 +523,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.owner) commands.push({ type: 'problem.assign', actor, owner: patch.owner })
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
-      const notes = problem.notes.length
+      const { note } = patch
+      const versionBefore = problem.version
       send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d) =>
-        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!patch.note || d.notes.length > notes)))
+        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, versionBefore, actor, note))))
     } catch (err) { next(err) }
   })
 

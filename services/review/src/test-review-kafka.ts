@@ -45,13 +45,18 @@ export async function commandsOnKafka() {
 /** A command as the stand-in read it off the topic. */
 export type SeenCommand = { id: string; type: string; target: string } & Record<string, unknown>
 
+export interface StandInOptions {
+  /** Done with each command before its result is published, as the engine applies it first: index its new version, or take a while. */
+  beforeAnswer?: (c: SeenCommand) => Promise<void>
+}
+
 /**
  * Stands in for the correlator on the real Kafka: reads the commands the review published and answers each
  * on the command-results topic as the engine does (packages/correlation/src/commands.ts), refusing to
  * resolve an incident that is resolved already and accepting everything else. The real correlator's
  * refusals through the whole pipeline are in test/e2e/src/dashboard.test.ts.
  */
-export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTopic: string, resolved: Set<string>) {
+export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, resultsTopic: string, resolved: Set<string>, opts: StandInOptions = {}) {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const consumer = kafka.consumer({ groupId: uniqueName('standin'), maxWaitTimeInMs: 100 })
@@ -62,6 +67,7 @@ export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, res
     eachMessage: async ({ message }) => {
       const c = JSON.parse(message.value!.toString()) as SeenCommand
       seen.push(c)
+      await opts.beforeAnswer?.(c)
       const refused = c.type === 'incident.resolve' && resolved.has(c.target)
       const result = refused ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' } : { commandId: c.id, type: c.type, target: c.target, ok: true }
       await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify(result) }] })

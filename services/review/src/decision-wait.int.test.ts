@@ -1,0 +1,101 @@
+// `?wait=true` on the real Kafka and Elasticsearch, where a decision's answer depends on what the index shows
+// after the correlator applied it.
+import { describe, expect, it } from 'vitest'
+import type { Client } from '@elastic/elasticsearch'
+import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { indexNames } from '@opsreview/search-index/templates'
+import { serve } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
+import { correlatorStandIn, decisionsOnKafka, type SeenCommand, type StandInOptions } from './test-review-kafka.ts'
+
+// Response bodies are asserted field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const OPEN = seededIncidentIds[0]!
+const PROBLEM = seededProblemIds[0]!
+// MAX_ENTRIES_IN_DOCUMENT of the engine (packages/correlation/src/state.ts): the latest notes a document holds.
+const NOTES_CAP = 100
+const WAIT_MS = 5_000
+
+type Indexed = { version: number; notes: { at: string; author: string; text: string }[] } & Record<string, unknown>
+
+async function indexed(es: Client, alias: string, id: string): Promise<Indexed> {
+  await es.indices.refresh({ index: alias })
+  const r = await es.search<Indexed>({ index: alias, size: 1, query: { term: { id } } })
+  return r.hits.hits[0]!._source!
+}
+
+/** Writes the next version of a document as the indexer does (external versions). */
+async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<void> {
+  const n = indexNames(prefix)
+  const op = String(doc.id).startsWith('inc-') ? incidentDocument(n.incidents.alias)(JSON.stringify(doc)) : problemDocument(n.problems.alias)(JSON.stringify(doc))
+  const r = await es.bulk({ refresh: true, operations: [bulkAction(op), op.document] })
+  expect(r.errors).toBe(false)
+}
+
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void> } = {}) {
+  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+  const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
+  const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
+  let publishes = 0
+  const url = await serve(createReviewApp({
+    es, commands: { publish: async (topic, messages) => { await commands.publish(topic, messages); publishes++ } }, commandsTopic, logger, clock: () => new Date(),
+    indexPrefix: prefix, waitTimeoutMs: WAIT_MS, publicDir: defaultPublicDir, readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }],
+    deadLetters: async () => { throw new Error('not counted here') }, decisions,
+  }))
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; replayed: boolean; ms: number }> => {
+    const t0 = Date.now()
+    const res = await fetch(`${url}${path}`, { method, headers: { authorization: 'Bearer secret1', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    return { status: res.status, body: await res.json(), replayed: res.headers.get('idempotent-replayed') === 'true', ms: Date.now() - t0 }
+  }
+  return { es, prefix, url, call, seen, decisions, publishes: () => publishes }
+}
+
+/**
+ * Applies a note or an assignment as the engine does (packages/correlation/src/commands.ts), each a version of
+ * its own: a version holds the latest `NOTES_CAP` notes, or only the latest `keep` of them when the document
+ * was shortened to fit Kafka.
+ */
+function applied(keep = NOTES_CAP) {
+  return async (c: SeenCommand, { es, prefix }: { es: Client; prefix: string }) => {
+    if (!c.type.endsWith('.note') && !c.type.endsWith('.assign')) return
+    const n = indexNames(prefix)
+    const doc = await indexed(es, c.target.startsWith('inc-') ? n.incidents.alias : n.problems.alias, c.target)
+    const change = c.type.endsWith('.note')
+      ? { notes: [...doc.notes, { at: String(c.at), author: String(c.actor), text: String(c.text) }].slice(-Math.min(keep, NOTES_CAP)) }
+      : { owner: c.owner }
+    await indexVersion(es, prefix, { ...doc, ...change, version: doc.version + 1 })
+  }
+}
+
+const fullOfNotes = (author: string) => Array.from({ length: NOTES_CAP }, (_, i) => ({ at: `2026-11-30T${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00.000Z`, author, text: `note ${i}` }))
+
+describe('?wait=true on a record holding as many notes as a document keeps', () => {
+  it('answers 200 visible once the note is the latest of a newer version, though the count of notes stays 100', async () => {
+    const r = await startReview({ beforeAnswer: applied() })
+    const alias = indexNames(r.prefix).incidents.alias
+    await indexVersion(r.es, r.prefix, { ...(await indexed(r.es, alias, OPEN)), notes: fullOfNotes('dana'), version: 2 })
+    const answer = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'the 101st note' })
+    expect(answer.status).toBe(200)
+    expect(answer.body).toMatchObject({ visible: true, decisions: [expect.objectContaining({ type: 'incident.note', outcome: 'accepted' })] })
+    expect(answer.body.document.notes).toHaveLength(NOTES_CAP)
+    expect(answer.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'the 101st note' })
+    // Answered when it showed, not when the wait ran out.
+    expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+
+  it('does the same for a problem whose document was shortened to fit Kafka and holds fewer notes than before', async () => {
+    const r = await startReview({ beforeAnswer: applied(40) })
+    const alias = indexNames(r.prefix).problems.alias
+    await indexVersion(r.es, r.prefix, { ...(await indexed(r.es, alias, PROBLEM)), notes: fullOfNotes('erin'), version: 2 })
+    const answer = await r.call('PATCH', `/api/v1/problems/${PROBLEM}?wait=true`, { note: 'the 101st note', owner: 'dana' })
+    expect(answer.status).toBe(200)
+    // The assignment is a version of its own, before the note's: visible once both show.
+    expect(answer.body.document).toMatchObject({ owner: 'dana', version: 4 })
+    expect(answer.body.document.notes).toHaveLength(40)
+    expect(answer.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'the 101st note' })
+    expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+})
