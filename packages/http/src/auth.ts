@@ -61,7 +61,8 @@ export function parseTokenEntries(entries: readonly string[]): { ok: true; value
  * configured token is compared, so timing tells nothing about which token nearly matched. A string is a bare
  * secret (as the receiver's tokens are); a named token puts its name on the request as `req.tokenName`.
  * Every refusal is a 401 `UNAUTHORIZED`, but a `token` given more than once, which is a 400 `INVALID_QUERY`
- * naming `/token` once one of its values (or the header) authenticates.
+ * naming `/token` once the request authenticates (by its header, or by copies of one valid token); differing
+ * values are a wrong token.
  */
 export function tokenAuth(tokens: readonly (string | BearerToken)[], { allowQueryToken = false } = {}): RequestHandler {
   const expected = tokens.map((t) => (typeof t === 'string' ? { digest: digest(t), name: undefined } : { digest: digest(t.secret), name: t.name }))
@@ -70,17 +71,20 @@ export function tokenAuth(tokens: readonly (string | BearerToken)[], { allowQuer
     const query: unknown = allowQueryToken ? req.query.token : undefined
     // `?token=a&token=b` (or `token[x]=` under a nested-key parser) is not one token.
     const repeated = query !== undefined && typeof query !== 'string'
-    let presented: string[]
-    if (header?.toLowerCase().startsWith('bearer ')) presented = [header.slice(7).trim()]
-    else if (typeof query === 'string') presented = [query]
-    else presented = Array.isArray(query) ? query.filter((v): v is string => typeof v === 'string') : []
-    presented = presented.filter((p) => p !== '')
-    if (presented.length === 0) return next(new HttpProblem('UNAUTHORIZED', 'A bearer token is required'))
-    let match: { name: string | undefined } | undefined
-    for (const p of presented) {
-      const got = digest(p)
-      for (const e of expected) if (timingSafeEqual(e.digest, got) && !match) match = e
+    let presented: string | undefined
+    if (header?.toLowerCase().startsWith('bearer ')) presented = header.slice(7).trim()
+    else if (typeof query === 'string') presented = query
+    else if (Array.isArray(query)) {
+      // Copies of one value are one token. Values that differ are not each tried: a request could then weigh
+      // hundreds of guesses, and the 400 below would say that one of them was right.
+      const values = query.filter((v): v is string => typeof v === 'string' && v !== '')
+      if (values.length > 0 && values.some((v) => v !== values[0])) return next(new HttpProblem('UNAUTHORIZED', 'The token is not valid'))
+      presented = values[0]
     }
+    if (!presented) return next(new HttpProblem('UNAUTHORIZED', 'A bearer token is required'))
+    const got = digest(presented)
+    let match: { name: string | undefined } | undefined
+    for (const e of expected) if (timingSafeEqual(e.digest, got) && !match) match = e
     // A malformed token (too short, not ASCII) is answered as a wrong one: a rule of shape would say what tokens
     // look like. A repeated one is named only to a sender that holds a valid token: told to anyone, and
     // kept as a refused request, unauthenticated traffic would fill the dead-letter topic.
