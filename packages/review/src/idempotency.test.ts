@@ -41,6 +41,40 @@ describe('IdempotencyStore', () => {
     expect(s.begin('k', 'fp', 1).kind).toBe('new')
   })
 
+  it('keeps a newer answer of the same request in place of the one kept, never one of another request or of one still running', () => {
+    const s = new IdempotencyStore(limits)
+    const first = s.begin('k', 'fp', 0)
+    if (first.kind !== 'new') throw new Error('new')
+    first.finish({ status: 202, body: { commandIds: ['c1'], visible: false } })
+    const final = { status: 409, body: { commandIds: ['c1'], code: 'DECISION_REFUSED' } }
+    s.update('k', 'other', final, 1)
+    expect(s.begin('k', 'fp', 2)).toEqual({ kind: 'replay', answer: { status: 202, body: { commandIds: ['c1'], visible: false } } })
+    s.update('k', 'fp', final, 3)
+    expect(s.begin('k', 'fp', 4)).toEqual({ kind: 'replay', answer: final })
+    expect(s.answered('k', 'fp', 5)).toEqual(final)
+    const running = s.begin('j', 'fp', 6)
+    s.update('j', 'fp', final, 7)
+    expect(s.begin('j', 'fp', 8)).toEqual({ kind: 'in-flight' })
+    if (running.kind === 'new') running.abandon()
+    s.update('gone', 'fp', final, 9)
+    expect(s.size).toBe(1)
+    // The key keeps its age: updated at 999, it is forgotten at 1000 as if it had not been.
+    s.update('k', 'fp', answer, 999)
+    expect(s.begin('k', 'fp', 1000).kind).toBe('new')
+  })
+
+  it('counts what an answer holds besides its body against the bytes', () => {
+    const s = new IdempotencyStore({ ...limits, maxKeys: 100, maxBytes: 1000 })
+    for (const k of ['a', 'b']) {
+      const b = s.begin(k, 'fp', 0)
+      if (b.kind === 'new') b.finish({ ...answer, heldBytes: 400 })
+    }
+    expect(s.size).toBe(2)
+    s.update('b', 'fp', { ...answer, heldBytes: 700 }, 1)
+    expect(s.begin('a', 'fp', 2).kind).toBe('new')
+    expect(s.begin('b', 'fp', 3).kind).toBe('replay')
+  })
+
   it('is bounded by age, by count and by bytes, the oldest first', () => {
     const s = new IdempotencyStore(limits)
     for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) {

@@ -30,7 +30,11 @@ export function commandIdFor(key: string, fingerprint: string, commandType: stri
 export interface StoredAnswer {
   status: number
   body: unknown
+  /** Memory the answer holds besides its body (what a retry needs to finish it), counted with the body's bytes. */
+  heldBytes?: number
 }
+
+const bytesOf = (key: string, answer: StoredAnswer) => key.length + JSON.stringify(answer.body ?? null).length + (answer.heldBytes ?? 0)
 
 export interface IdempotencyLimits {
   /** How long an answer is replayed. */
@@ -41,26 +45,28 @@ export interface IdempotencyLimits {
   maxBytes: number
 }
 
-interface Entry {
+interface Entry<A> {
   fingerprint: string
   at: number
-  answer: StoredAnswer | undefined
+  answer: A | undefined
   bytes: number
 }
 
-export type Begin =
-  | { kind: 'new'; finish: (answer: StoredAnswer) => void; abandon: () => void }
-  | { kind: 'replay'; answer: StoredAnswer }
+export type Begin<A extends StoredAnswer = StoredAnswer> =
+  | { kind: 'new'; finish: (answer: A) => void; abandon: () => void }
+  | { kind: 'replay'; answer: A }
   | { kind: 'in-flight' }
   | { kind: 'mismatch' }
 
 /**
  * Answers of keyed requests, in memory and bounded by age, count and bytes. Only successful answers are
- * kept: a request that failed may be retried with its key, and publishes the same command ids again.
+ * kept: a request that failed may be retried with its key, and publishes the same command ids again. `A`
+ * is the caller's answer, which may carry what a retry needs to finish an answer kept before its outcome
+ * was known (`update` then keeps the newer one).
  */
-export class IdempotencyStore {
+export class IdempotencyStore<A extends StoredAnswer = StoredAnswer> {
   readonly #limits: IdempotencyLimits
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries = new Map<string, Entry<A>>()
   #bytes = 0
 
   constructor(limits: IdempotencyLimits) {
@@ -72,20 +78,20 @@ export class IdempotencyStore {
   }
 
   /** The answer kept for `key` when it was given for this request, without taking the key otherwise. */
-  answered(key: string, fingerprint: string, nowMs: number): StoredAnswer | undefined {
+  answered(key: string, fingerprint: string, nowMs: number): A | undefined {
     this.#evict(nowMs)
     const existing = this.#entries.get(key)
     return existing?.fingerprint === fingerprint ? existing.answer : undefined
   }
 
-  begin(key: string, fingerprint: string, nowMs: number): Begin {
+  begin(key: string, fingerprint: string, nowMs: number): Begin<A> {
     this.#evict(nowMs)
     const existing = this.#entries.get(key)
     if (existing) {
       if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' }
       return existing.answer ? { kind: 'replay', answer: existing.answer } : { kind: 'in-flight' }
     }
-    const entry: Entry = { fingerprint, at: nowMs, answer: undefined, bytes: 0 }
+    const entry: Entry<A> = { fingerprint, at: nowMs, answer: undefined, bytes: 0 }
     this.#entries.set(key, entry)
     let open = true
     return {
@@ -94,7 +100,7 @@ export class IdempotencyStore {
         if (!open || this.#entries.get(key) !== entry) return
         open = false
         entry.answer = answer
-        entry.bytes = key.length + JSON.stringify(answer.body ?? null).length
+        entry.bytes = bytesOf(key, answer)
         this.#bytes += entry.bytes
         this.#evict(nowMs)
       },
@@ -104,6 +110,21 @@ export class IdempotencyStore {
         if (this.#entries.get(key) === entry) this.#entries.delete(key)
       },
     }
+  }
+
+  /**
+   * Keeps `answer` for `key` in place of the answer kept for this request (one kept before its outcome was
+   * known, which a retry has waited on again). Nothing when the key is forgotten, another request's, or its
+   * first request still runs. The key keeps its age: it is not kept longer for being retried.
+   */
+  update(key: string, fingerprint: string, answer: A, nowMs: number): void {
+    const entry = this.#entries.get(key)
+    if (!entry?.answer || entry.fingerprint !== fingerprint) return
+    this.#bytes -= entry.bytes
+    entry.answer = answer
+    entry.bytes = bytesOf(key, answer)
+    this.#bytes += entry.bytes
+    this.#evict(nowMs)
   }
 
   #evict(nowMs: number): void {

@@ -328,7 +328,14 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   type CommandDraft = Omit<Command, 'id' | 'target' | 'environment' | 'at'>
-  const idempotency = new IdempotencyStore(deps.idempotency ?? defaultIdempotencyLimits)
+  /**
+   * What an answer given before its outcome was known needs to be finished later: the published commands' ids
+   * and where the change shows. Never the commands: a keyed retry waits on these, and publishes nothing again.
+   */
+  interface Awaiting { commandIds: string[]; index: string; targetId: string; visible: (doc: unknown) => boolean }
+  /** A kept answer: final, or still `awaiting` its outcome (the wait ran out, the client hung up, Elasticsearch failed). */
+  type KeptAnswer = StoredAnswer & { awaiting?: Awaiting }
+  const idempotency = new IdempotencyStore<KeptAnswer>(deps.idempotency ?? defaultIdempotencyLimits)
 
   /** The Idempotency-Key header, when sent: a client's retries of one decision carry the same key. */
   function idempotencyKeyOf(req: Request): string | undefined {
@@ -341,15 +348,60 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
-   * Publishes the commands, then with ?wait=true waits for the correlator's outcome of each (a refusal is a
-   * 409 with its reason) and, when all were taken, until `visible` holds for the indexed document. With an
+   * Waits up to `waitMs` for the correlator's outcome of each command (a refusal is a 409 with its reason)
+   * and, when all were taken, until `visible` holds for the indexed document; with `waitMs` 0 it answers what
+   * is known now. An answer short of an outcome or of visibility is a 202 still `awaiting`. `counted` takes the
+   * outcomes once read, for the metrics, which count a decision once: only its first wait passes it.
+   */
+  async function outcomeOf(req: Request, res: express.Response, w: Awaiting, waitMs: number, counted?: (decisions: Decision[]) => void): Promise<KeptAnswer> {
+    const { commandIds } = w
+    const deadline = Date.now() + waitMs
+    let outcomes: { decisions?: Decision[] } = {}
+    const unfinished = (): KeptAnswer => ({ status: 202, body: { commandIds, ...outcomes, visible: false }, awaiting: w })
+    // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
+    try {
+      if (deps.decisions) {
+        const decisions = await deps.decisions.waitFor(commandIds, waitMs, gone.signal)
+        outcomes = { decisions }
+        counted?.(decisions)
+        const refused = decisions.filter((d) => d.outcome === 'refused')
+        if (refused.length > 0) {
+          req.log.info({ target: w.targetId, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
+          const { title, status } = reviewProblems.DECISION_REFUSED
+          return { status, body: {
+            type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
+            detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
+          } }
+        }
+        if (decisions.some((d) => d.outcome === 'pending')) return unfinished()
+      }
+      // Looked at once at least: a retry that does not wait is told whether the change shows by now.
+      for (;;) {
+        await es.indices.refresh({ index: w.index })
+        const doc = await getDoc<unknown>(w.index, w.targetId)
+        if (w.visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
+        await new Promise((r) => setTimeout(r, 150))
+      }
+    } catch (err) {
+      // The commands are on Kafka and will be applied: a failure now is the wait's alone, and a 5xx would
+      // tell the client to decide again. It is answered as a slow index is, and finished by the key's retries.
+      req.log.warn({ err, target: w.targetId }, 'review decision published; waiting for it to show failed')
+      return unfinished()
+    }
+  }
+
+  /**
+   * Publishes the commands, then with ?wait=true waits for their outcome (`outcomeOf`). With an
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
-   * the first answer back instead of publishing again.
+   * the first answer back instead of publishing again (`replayed`).
    */
   async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
     if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
-    const publish = async (idFor: (type: string) => string): Promise<StoredAnswer> => {
+    const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
       const at = clock().toISOString()
       const full: Command[] = commands.map((c) => ({ ...c, id: idFor(c.type), target: target.id, environment: target.environment, at }))
       await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
@@ -358,48 +410,19 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const wait = res.locals.wait === true
       if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
       if (!wait) return { status: 202, body: { commandIds } }
-      const deadline = Date.now() + deps.waitTimeoutMs
-      let outcomes: { decisions?: Decision[] } = {}
-      try {
-        if (deps.decisions) {
-          // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
-          const gone = new AbortController()
-          res.once('close', () => gone.abort())
-          const decisions = await deps.decisions.waitFor(commandIds, deps.waitTimeoutMs, gone.signal)
-          outcomes = { decisions }
-          metrics?.decided(full.map((c, i) => ({ type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout' })))
-          const refused = decisions.filter((d) => d.outcome === 'refused')
-          if (refused.length > 0) {
-            req.log.info({ target: target.id, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
-            const { title, status } = reviewProblems.DECISION_REFUSED
-            return { status, body: {
-              type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
-              detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
-            } }
-          }
-          if (decisions.some((d) => d.outcome === 'pending')) return { status: 202, body: { commandIds, decisions, visible: false } }
-        }
-        while (Date.now() < deadline) {
-          await es.indices.refresh({ index })
-          const doc = await getDoc<T>(index, target.id)
-          if (visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
-          await new Promise((r) => setTimeout(r, 150))
-        }
-        return { status: 202, body: { commandIds, ...outcomes, visible: false } }
-      } catch (err) {
-        // The commands are on Kafka and will be applied: a failure now is the wait's alone, and a 5xx would
-        // tell the client to decide again. It is answered as a slow index is, and kept for the key's retries.
-        req.log.warn({ err, target: target.id }, 'review decision published; waiting for it to show failed')
-        return { status: 202, body: { commandIds, ...outcomes, visible: false } }
-      }
+      const awaiting: Awaiting = { commandIds, index, targetId: target.id, visible: visible as (doc: unknown) => boolean }
+      const answer = await outcomeOf(req, res, awaiting, deps.waitTimeoutMs, (decisions) => metrics?.decided(full.map((c, i) => ({
+        type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout',
+      }))))
+      // The predicate holds the request's values (a note of up to 20,000 characters): counted as its body.
+      return answer.awaiting ? { ...answer, heldBytes: JSON.stringify(req.body ?? null).length } : answer
     }
     if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
     const fingerprint = fingerprintOf(req, target.id, actor)
     const begun = idempotency.begin(key, fingerprint, clock().getTime())
     switch (begun.kind) {
       case 'replay':
-        req.log.info({ target: target.id }, 'review decision replayed for its Idempotency-Key')
-        return { ...begun.answer, replayed: true }
+        return replayed(req, res, key, fingerprint, target.id, begun.answer)
       case 'mismatch':
         throw new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
       case 'in-flight':
@@ -417,6 +440,21 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
+   * A keyed retry's answer: the kept one when final. One kept while its outcome was still to come is waited
+   * on again by its command ids, as long as the retry's own `?wait=true` asks (without it, what is known
+   * now), and kept in its place: a retry is never told "pending" by an answer older than the outcome, and
+   * nothing is published again, so a command goes to Kafka at most once per key while the key is kept.
+   */
+  async function replayed(req: Request, res: express.Response, key: string, fingerprint: string, targetId: string, kept: KeptAnswer): Promise<KeptAnswer & { replayed: boolean }> {
+    req.log.info({ target: targetId, awaited: kept.awaiting !== undefined }, 'review decision replayed for its Idempotency-Key')
+    if (!kept.awaiting) return { ...kept, replayed: true }
+    const answer = await outcomeOf(req, res, kept.awaiting, res.locals.wait === true ? deps.waitTimeoutMs : 0)
+    const now = answer.awaiting ? { ...answer, heldBytes: kept.heldBytes } : answer
+    idempotency.update(key, fingerprint, now, clock().getTime())
+    return { ...now, replayed: true }
+  }
+
+  /**
    * The body as decided: with a named token, the token's name is the actor, so one key used by two people
    * is two requests. A bare token's body already holds its actor, and fingerprints as before.
    */
@@ -428,12 +466,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * The kept answer of a keyed decision's retry, looked up before anything is read: a decision published
    * is never answered 5xx, so its retry is answered while Elasticsearch is down too.
    */
-  function replayOf(req: Request, targetId: string, actor: string): (StoredAnswer & { replayed: boolean }) | undefined {
+  async function replayOf(req: Request, res: express.Response, targetId: string, actor: string): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
     const key = idempotencyKeyOf(req)
-    const answer = key === undefined ? undefined : idempotency.answered(key, fingerprintOf(req, targetId, actor), clock().getTime())
-    if (!answer) return undefined
-    req.log.info({ target: targetId }, 'review decision replayed for its Idempotency-Key')
-    return { ...answer, replayed: true }
+    if (key === undefined) return undefined
+    const fingerprint = fingerprintOf(req, targetId, actor)
+    const answer = idempotency.answered(key, fingerprint, clock().getTime())
+    return answer && replayed(req, res, key, fingerprint, targetId, answer)
   }
 
   function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
@@ -485,7 +523,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
       const id = routeTarget(req, 'inc')
-      const replay = replayOf(req, id, actor)
+      const replay = await replayOf(req, res, id, actor)
       if (replay) return send(res, replay)
       const incident = await getDoc<IncidentDoc>(indices.incidents, id)
       if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
@@ -515,7 +553,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
       const id = routeTarget(req, 'prb')
-      const replay = replayOf(req, id, actor)
+      const replay = await replayOf(req, res, id, actor)
       if (replay) return send(res, replay)
       const problem = await getDoc<ProblemDoc>(indices.problems, id)
       const commands: CommandDraft[] = []

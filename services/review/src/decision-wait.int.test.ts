@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { Client } from '@elastic/elasticsearch'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
-import { serve } from '@opsreview/testing'
+import { serve, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { correlatorStandIn, decisionsOnKafka, type SeenCommand, type StandInOptions } from './test-review-kafka.ts'
@@ -97,5 +97,57 @@ describe('?wait=true on a record holding as many notes as a document keeps', () 
     expect(answer.body.document.notes).toHaveLength(40)
     expect(answer.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'the 101st note' })
     expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+})
+
+/** A correlator that takes its time: it answers nothing until `release()`. */
+function held() {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  return { release, gate }
+}
+
+describe('a keyed ?wait=true whose client hung up before the outcome', () => {
+  const RESOLVED = seededIncidentIds[1]!
+
+  /** Sends the request and hangs up once the correlator has the command, before it answers. */
+  async function hangUp(r: Awaited<ReturnType<typeof startReview>>, path: string, body: unknown, key: string) {
+    const client = new AbortController()
+    const sent = fetch(`${r.url}${path}`, { method: 'PATCH', signal: client.signal, headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) })
+    await waitFor(() => (r.seen.length === 1 && r.decisions.waiting === 1 ? true : undefined), { what: 'the command on the topic and the request waiting for its outcome' })
+    client.abort()
+    await expect(sent).rejects.toThrow()
+    await waitFor(() => (r.decisions.waiting === 0 ? true : undefined), { what: 'the wait ended by the hang-up' })
+    return r.seen[0]!.id
+  }
+
+  it('answers its retry with the refusal that came since, publishing nothing again, and keeps that final answer', async () => {
+    const correlator = held()
+    const r = await startReview({ beforeAnswer: () => correlator.gate })
+    const commandId = await hangUp(r, `/api/v1/incidents/${RESOLVED}?wait=true`, { resolve: true }, 'resolve-after-hang-up')
+    correlator.release()
+    await waitFor(() => (r.decisions.get(commandId)?.outcome === 'refused' ? true : undefined), { what: 'the refusal read back' })
+    const retry = await r.call('PATCH', `/api/v1/incidents/${RESOLVED}?wait=true`, { resolve: true }, { 'idempotency-key': 'resolve-after-hang-up' })
+    expect(retry).toMatchObject({ status: 409, replayed: true, body: { code: 'DECISION_REFUSED', commandIds: [commandId], decisions: [expect.objectContaining({ outcome: 'refused', error: 'incident is already resolved' })] } })
+    // A retry without ?wait=true is told the same, from the answer kept now.
+    const again = await r.call('PATCH', `/api/v1/incidents/${RESOLVED}`, { resolve: true }, { 'idempotency-key': 'resolve-after-hang-up' })
+    expect(again).toMatchObject({ status: 409, replayed: true, body: retry.body })
+    expect(r.publishes()).toBe(1)
+    expect(r.seen).toHaveLength(1)
+  })
+
+  it('answers its retry 200 once the decision shows, waiting for it again without publishing it again', async () => {
+    const correlator = held()
+    const apply = applied()
+    const r = await startReview({ beforeAnswer: async (c, ctx) => { await correlator.gate; await apply(c, ctx) } })
+    await hangUp(r, `/api/v1/incidents/${OPEN}?wait=true`, { note: 'said before hanging up' }, 'note-after-hang-up')
+    // The retry comes before the correlator answers: it waits for the outcome again, as the first request did.
+    const retrying = r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'said before hanging up' }, { 'idempotency-key': 'note-after-hang-up' })
+    setTimeout(correlator.release, 300)
+    const retry = await retrying
+    expect(retry).toMatchObject({ status: 200, replayed: true, body: { visible: true, decisions: [expect.objectContaining({ outcome: 'accepted' })] } })
+    expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'said before hanging up' })
+    expect(r.publishes()).toBe(1)
+    expect(r.seen).toHaveLength(1)
   })
 })
