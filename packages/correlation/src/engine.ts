@@ -174,7 +174,7 @@ export class CorrelationEngine {
         inc.data.version += 1
         compactResolved(inc)
         inc.dirty = false
-        if (!inc.changed && !inc.unrecorded) { inc.changed = true; this.#changedIncidents.push(inc) }
+        if (!inc.changed) { inc.changed = true; this.#changedIncidents.push(inc) }
       }
     } finally {
       // Emptied in place (a new list per input is garbage); after a throw, the incidents not versioned yet stay.

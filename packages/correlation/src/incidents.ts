@@ -68,26 +68,24 @@ export function heardAtOf(s: EngineState, event: AlertEvent, t: number): number 
 }
 
 /**
- * The id of the incident an event opens, and whether its documents go out. An event older than the retention
- * may be the first event of an incident the engine made and forgot with its id (a record replayed after a
- * month, an alert silenced for longer than the retention that fires on): made again under the same id, its
- * version 1 replaced the forgotten incident's latest document on the compacted topic, the review's decisions
- * with it. Heard of within the retention, it is news (the alert fires now): an incident of its own, its id
- * the event's and its receipt's. Heard of only before, it is history the engine may already have recorded:
- * applied under the event's id, so the problem rules count it as they did, but never emitted.
+ * Whether an event that would open an incident is history the engine may have applied and forgotten: older
+ * than what retention forgot (`forgottenBefore`), and heard of only before that (a record replayed after a
+ * month keeps its receipt). Made again under its id, such an incident's version 1 replaced the forgotten
+ * one's latest document on the compacted topic, the review's owner, notes and resolve with it; it is dropped
+ * instead, as a resolve of a forgotten alert is (`stats.lateDropped`).
  */
-function openingOf(s: EngineState, event: AlertEvent, t: number): { id: string; unrecorded: boolean } {
-  const horizon = s.watermark - s.cfg.retentionMs
-  if (t >= horizon) return { id: hashId('inc', event.id), unrecorded: false }
-  if (heardAtOf(s, event, t) >= horizon) return { id: hashId('inc', event.id, event.receivedAt), unrecorded: false }
+export function forgottenHistory(s: EngineState, t: number, heardAt: number): boolean {
+  if (t >= s.forgottenBefore || heardAt >= s.forgottenBefore) return false
   s.stats.lateDropped += 1
-  return { id: hashId('inc', event.id), unrecorded: true }
+  return true
 }
 
 export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
-  const { id, unrecorded } = openingOf(s, event, t)
   const data: Incident = {
-    id, title: event.title, status: 'open', severity: event.severity,
+    // Older than what retention forgot, yet heard of since (an alert silenced for longer than the retention
+    // that fires on): news, but its event's id may be that of a forgotten incident, whose documents it must
+    // not replace. An engine that forgot nothing (a rebuild from the input log) keeps the event's id.
+    id: t < s.forgottenBefore ? hashId('inc', event.id, event.receivedAt) : hashId('inc', event.id), title: event.title, status: 'open', severity: event.severity,
     services: [event.service], environment: event.environment, groupKey,
     openedAt: at, resolvedAt: null, resolvedBy: null, resolutionDecidedAt: null, lastEventAt: at,
     alertCount: 0, alerts: [], reports: noEntries, customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
@@ -96,7 +94,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
-    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, unrecorded, dirty: false, changed: false,
+    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
   markOpen(s, inc)

@@ -94,10 +94,8 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'unrecorded' | 'dirty' | 'changed'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed'> & {
   recurringKey: number | null
-  /** Present (true) only for an incident that is never emitted; absent in snapshots from before 2026-12-05. */
-  unrecorded?: true
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
   deps: string[]
@@ -167,6 +165,8 @@ export interface EngineSnapshot {
   evictionQueue: { kind: EvictionEntry['kind']; id: string | number; at: number }[]
   commandsSeen: [string, number][]
   nextForgetAt: number
+  /** Absent from snapshots written before 2026-12-05: then the watermark less the retention. */
+  forgottenBefore?: number
   stats: Omit<EngineStats, 'pending'>
 }
 
@@ -202,7 +202,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberFlags: number[] = []
   const memberTimes: (string | 0 | null)[] = []
   const incidents: IncidentRecordV4[] = []
-  for (const { positions: _p, dirty: _d, changed: _c, unrecorded, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+  for (const { positions: _p, dirty: _d, changed: _c, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -216,8 +216,6 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     incidents.push({
       ...rest, recurringKey: recurringKey === null ? null : str(recurringKey), data: { ...data, alerts: data.alerts.length, services: data.services.map(str), groupKey: str(data.groupKey) },
       deps: deps.slice(), amGroups: amGroups ? [...amGroups] : [], names: Array.from(names, str),
-      // Nearly every incident is recorded: the flag is written only when set.
-      ...(unrecorded ? { unrecorded } : {}),
     })
   }
   const trackKeys: (string | number)[] = []
@@ -259,6 +257,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     evictionQueue: s.evictionQueue.slice(s.evictionHead).map((e) => ({ ...e, id: e.kind === 'incident' ? ref(e.id) : (firstMember.get(e.id) ?? e.id) })),
     commandsSeen: [...s.commandsSeen],
     nextForgetAt: s.nextForgetAt,
+    forgottenBefore: s.forgottenBefore,
     stats: { ...s.stats },
   }
   // Not enumerable: a serialised and parsed copy shares nothing, and is taken over as it is.
@@ -295,6 +294,8 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   s.openingSeq = copy.openingSeq
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
   s.nextForgetAt = copy.nextForgetAt
+  // What the engine that wrote it had forgotten at most; a restart with a longer retention forgot no less.
+  s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? copy.watermark - cfg.retentionMs
   Object.assign(s.stats, copy.stats)
   queueDecisionsAhead(s)
   return s
@@ -359,8 +360,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
       ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
-      // Snapshots from before 2026-12-05 do not have it: their incidents were all emitted.
-      unrecorded: i.unrecorded === true, dirty: false, changed: false,
+      dirty: false, changed: false,
     }
     ids[n] = data.id
     s.incidents.set(data.id, inc)

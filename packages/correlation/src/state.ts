@@ -105,8 +105,6 @@ export interface IncidentState {
   deps: readonly string[]
   /** Notification groups that point here while it is open; null when none (a Set costs ~80 bytes even empty). */
   amGroups: Set<string> | null
-  /** Opened and last heard of before the retention: applied, never emitted (`openingOf` in incidents.ts). */
-  unrecorded: boolean
   /**
    * In `dirtyIncidents`, and in the engine's changed list awaiting a drain: flags on the incident instead of
    * two Sets, which cost a hash and a fresh table per input. False between inputs; not in snapshots.
@@ -227,6 +225,12 @@ export interface EngineState {
   commandsSeen: Map<string, number>
   /** Retention runs when the horizon reaches this. */
   nextForgetAt: number
+  /**
+   * The latest horizon retention forgot resolved incidents before: an event older than this may belong to
+   * an incident the engine made and forgot (`forgottenHistory` in incidents.ts). Only grows; in snapshots,
+   * so a restart with a longer retention still knows what it forgot.
+   */
+  forgottenBefore: number
   stats: Omit<EngineStats, 'pending'>
   /** Changed by the input being applied (each once: `markDirty`). */
   dirtyIncidents: IncidentState[]
@@ -241,7 +245,7 @@ export function createState(cfg: EngineConfig): EngineState {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
-    recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER,
+    recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER, forgottenBefore: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),
   }
 }

@@ -31,7 +31,11 @@ export type EngineOutput =
 export interface EngineStats {
   /** Events whose time was behind the watermark when they arrived: applied by the late-event rule. */
   late: number
-  /** Late resolves for alerts already forgotten (older than the retention): dropped. */
+  /**
+   * Late events dropped as history the engine may already have applied and forgotten: resolves of alerts older
+   * than the retention, and events that would open an incident older than what retention forgot, heard of
+   * only before it (docs/correlation-event-time.md).
+   */
   lateDropped: number
   /** Events whose sender time lay beyond receipt + the future tolerance. */
   clamped: number

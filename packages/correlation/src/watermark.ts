@@ -313,6 +313,7 @@ function forget(s: EngineState, horizon: number): void {
 
 /** Forgets the resolved incidents and early resolves queued before `horizon` (a look at the queue's head when none is). */
 function evictUntil(s: EngineState, horizon: number): void {
+  if (horizon > s.forgottenBefore) s.forgottenBefore = horizon
   const q = s.evictionQueue
   let head = s.evictionHead
   while (head < q.length && q[head]!.at < horizon) {
