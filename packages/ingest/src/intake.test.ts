@@ -163,7 +163,7 @@ describe('intakePingdom and intakeReport', () => {
 
   // The check name becomes the service and the alert's name, which the review's filters refuse blank or
   // holding a control character: accepted, such an alert could never be found by its service.
-  it.each(['', '   ', '\u3000', 'shop\u0000api', 'shop\napi', 'tab\there', '\u001b[31mred', 'del\u007f'])('refuses the check name %j, naming /check_name', (name) => {
+  it.each(['', '   ', '\u3000', 'shop\u0000api', 'shop\napi', 'tab\there', '\u001b[31mred', 'del\u007f', 'c1\u0085nel', '\u009b31mred'])('refuses the check name %j, naming /check_name', (name) => {
     const r = intakePingdom({ ...down, check_name: name }, pingdomCtx)
     expect(r).toMatchObject({ ok: false, reason: 'schema-invalid' })
     if (r.ok) return
@@ -171,7 +171,13 @@ describe('intakePingdom and intakeReport', () => {
     expect(r.errors).toContainEqual({ path: '/check_name', message: 'must not be blank or hold control characters' })
   })
 
-  it.each(['Shop API health (prod)', ' padded ', 'Café – 山田 ✓', 'emoji 🚀', 'c1\u0085ok'])('takes the printable check name %j', (name) => {
+  it('refuses a tag holding a control character, naming it: a tag can name the service', () => {
+    expect(intakePingdom({ ...down, tags: ['team:a', 'service:shop\u0000api'] }, pingdomCtx)).toMatchObject({ ok: false, errors: [{ path: '/tags/1' }] })
+    expect(intakePingdom({ ...down, tags: ['env:pr\u0085od'] }, pingdomCtx)).toMatchObject({ ok: false, errors: [{ path: '/tags/0' }] })
+    expect(intakePingdom({ ...down, tags: ['service:shop api', ''] }, pingdomCtx)).toMatchObject({ ok: true, event: { service: 'shop api' } })
+  })
+
+  it.each(['Shop API health (prod)', ' padded ', 'Café – 山田 ✓', 'emoji 🚀', 'nbsp\u00a0ok'])('takes the printable check name %j', (name) => {
     expect(intakePingdom({ ...down, check_name: name }, pingdomCtx)).toMatchObject({ ok: true, event: { service: name, labels: { alertname: name } } })
   })
 

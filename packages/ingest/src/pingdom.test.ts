@@ -62,6 +62,8 @@ describe('normalizePingdom', () => {
     expect(normalizePingdom({ ...base, tags: ['service:shop-api', 'env:staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })
     expect(normalizePingdom({ ...base, tags: ['service_shop-api', 'env_staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })
     expect(normalizePingdom({ ...base, tags: [] }, ctx)).toMatchObject({ service: 'Shop API health (prod)', environment: 'production' })
+    // A blank value is no value: the check's name and the default environment, not a blank service.
+    expect(normalizePingdom({ ...base, tags: ['service:   ', 'env:', 'env: '] }, ctx)).toMatchObject({ service: 'Shop API health (prod)', environment: 'production' })
   })
 
   it.each(['HTTP', 'HTTP_CUSTOM', 'TCP', 'PORT_TCP', 'PING', 'DNS', 'UDP', 'SMTP', 'POP3', 'IMAP', 'TRANSACTION'] as const)(

@@ -4,9 +4,10 @@ import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 const firingStates = new Set(['DOWN', 'FAILING'])
 
+/** The value of the first tag with one of the prefixes; a blank value (`service:  `) is no value, as in the review's filters. */
 function tagValue(tags: readonly string[], prefixes: readonly string[]): string | undefined {
   for (const prefix of prefixes) {
-    const tag = tags.find((t) => t.startsWith(prefix) && t.length > prefix.length)
+    const tag = tags.find((t) => t.startsWith(prefix) && t.slice(prefix.length).trim() !== '')
     if (tag) return tag.slice(prefix.length)
   }
   return undefined

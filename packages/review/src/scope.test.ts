@@ -27,6 +27,14 @@ describe('scope of the review and look-back', () => {
     expect(r.errors.find((e) => e.path === '/team')?.message).toContain('nope')
   })
 
+  it('bounds a name in code points, as the schemas bound the service an event carries', () => {
+    // 200 emoji are 400 UTF-16 units: a service the receivers take (256 code points at most) must be filterable.
+    const emoji = '🚀'.repeat(200)
+    expect(parseScope({ service: emoji }, defaults)).toEqual({ ok: true, value: { environments: ['production'], services: [emoji], teams: [] } })
+    expect(parseScope({ service: '🚀'.repeat(257) }, defaults)).toMatchObject({ ok: false, errors: [{ path: '/service' }] })
+    expect(parseScope({ service: 'x\u0085y' }, defaults)).toMatchObject({ ok: false, errors: [{ path: '/service' }] })
+  })
+
   it('narrows services to the teams\' and filters incidents and alerts by them', () => {
     const only = (q: Record<string, unknown>) => { const r = parseScope(q, defaults); if (!r.ok) throw new Error(JSON.stringify(r.errors)); return r.value }
     expect(scopeFilter(only({ team: 'payments' }), teams)).toEqual({ environments: ['production'], services: ['billing', 'checkout'] })
