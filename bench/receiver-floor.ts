@@ -45,7 +45,7 @@ async function serve(server: Server): Promise<void> {
       spool: { depth: 0, append: async () => {} },
       topicsReady: () => true,
       logger: createLogger('bench-receiver', 'warn'),
-      metrics: createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => 0, spoolOldestAgeMs: () => 0 }),
+      metrics: createReceiverMetrics({ breakerState: () => 'closed', spool: { depth: 0, oldestAgeMs: 0, bytes: 0, maxBytes: Infinity } }),
       clock: () => new Date(),
       tokens: [token],
       bodyLimit: 1024 * 1024,

@@ -244,6 +244,11 @@ export class Spool {
     return this.#depth
   }
 
+  /** The limit of `bytes` (`SpoolOptions.maxBytes`); Infinity when unlimited. */
+  get maxBytes(): number {
+    return this.#maxBytes
+  }
+
   /** Bytes of the records counted in `depth`, as on disk: what `maxBytes` bounds. */
   get bytes(): number {
     return this.#bytes

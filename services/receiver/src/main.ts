@@ -59,7 +59,7 @@ const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
     process.exit(1)
   },
 })
-const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
+const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spool })
 
 let topicsReady = false
 const app = createReceiverApp({

@@ -1,7 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
+/** What the metrics read of the spool at each scrape. */
+export interface SpoolGauges { readonly depth: number; readonly oldestAgeMs: number; readonly bytes: number; readonly maxBytes: number }
+
 /** The receiver's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
-export function createReceiverMetrics(state: { breakerState: () => string; spoolDepth: () => number; spoolOldestAgeMs: () => number }) {
+export function createReceiverMetrics(state: { breakerState: () => string; spool: SpoolGauges }) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const requests = new Counter({ name: 'opsreview_receiver_requests_total', help: 'Requests by source and HTTP status', labelNames: ['source', 'status'], registers: [registry] })
@@ -20,12 +23,21 @@ export function createReceiverMetrics(state: { breakerState: () => string; spool
   })
   new Gauge({
     name: 'opsreview_receiver_spool_depth', help: 'Spooled messages not yet acknowledged by Kafka', registers: [registry],
-    collect() { this.set(state.spoolDepth()) },
+    collect() { this.set(state.spool.depth) },
   })
   // What OpsreviewReceiverSpoolStale watches: a drain that stopped moving, however deep the spool is.
   new Gauge({
     name: 'opsreview_receiver_spool_oldest_age_seconds', help: 'Age of the oldest spooled message not yet acknowledged by Kafka (0 when the spool is empty)', registers: [registry],
-    collect() { this.set(state.spoolOldestAgeMs() / 1000) },
+    collect() { this.set(state.spool.oldestAgeMs / 1000) },
+  })
+  // What OpsreviewReceiverSpoolNearlyFull watches: Pingdom does not retry, so what a full spool refuses is lost.
+  new Gauge({
+    name: 'opsreview_receiver_spool_bytes', help: 'Bytes of spooled messages not yet acknowledged by Kafka (what OPSREVIEW_SPOOL_MAX_BYTES bounds)', registers: [registry],
+    collect() { this.set(state.spool.bytes) },
+  })
+  new Gauge({
+    name: 'opsreview_receiver_spool_max_bytes', help: 'OPSREVIEW_SPOOL_MAX_BYTES: past it the spool refuses appends with 503', registers: [registry],
+    collect() { this.set(state.spool.maxBytes) },
   })
   return { registry, requests, published, duplicates, rejections, rejectedEvents, deadLetters, unauthorized, truncated, publishSeconds }
 }

@@ -7,6 +7,7 @@ import { readConfig } from '@opsreview/config'
 import { fixture, serve } from '@opsreview/testing'
 import { Spool, SpoolFullError, type SpoolRecord } from '@opsreview/spool'
 import { receiverConfigSpec } from './config.ts'
+import { createReceiverMetrics } from './metrics.ts'
 import { fakeReceiver, post } from './test-fakes.ts'
 
 const required = { OPSREVIEW_INGEST_TOKENS: 't' }
@@ -34,8 +35,14 @@ describe('receiver spool limit (OPSREVIEW_SPOOL_MAX_BYTES)', () => {
       const full = await spool.append([{ topic: 'alerts', key: `k${i}`, value: '' }]).then(() => false, (err: unknown) => err instanceof SpoolFullError)
       if (full) break
     }
-    const r = fakeReceiver({ spool })
+    const metrics = createReceiverMetrics({ breakerState: () => 'open', spool })
+    const r = fakeReceiver({ spool, metrics })
     const url = await serve(r.app)
+    // What OpsreviewReceiverSpoolNearlyFull compares: the bytes waiting and the limit.
+    const gauge = async (name: string) => Number((await (await fetch(`${url}/metrics`)).text()).match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1])
+    expect(await gauge('opsreview_receiver_spool_max_bytes')).toBe(4096)
+    expect(await gauge('opsreview_receiver_spool_bytes')).toBe(spool.bytes)
+    expect(spool.bytes).toBeGreaterThan(4096 * 0.9)
     const down = fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json')
 
     const refused = await post(`${url}/webhooks/pingdom`, down)

@@ -73,7 +73,9 @@ export class FakeSpool implements EventSpool {
   fail: Error | undefined
   /** What the real spool measures from its records' times; set by a test. */
   oldestAgeMs = 0
+  maxBytes = Infinity
   get depth() { return this.records.length }
+  get bytes() { return this.records.reduce((n, r) => n + Buffer.byteLength(r.value ?? ''), 0) }
   async append(records: readonly SpoolRecord[]): Promise<void> {
     if (this.fail) throw this.fail
     this.records.push(...records)
@@ -83,7 +85,7 @@ export class FakeSpool implements EventSpool {
 export function fakeReceiver(overrides: Partial<ReceiverDeps> = {}) {
   const publisher = new FakePublisher()
   const spool = new FakeSpool()
-  const metrics = createReceiverMetrics({ breakerState: () => 'closed', spoolDepth: () => spool.depth, spoolOldestAgeMs: () => spool.oldestAgeMs })
+  const metrics = createReceiverMetrics({ breakerState: () => 'closed', spool })
   const app = createReceiverApp({
     publisher, spool, metrics, logger: pino({ level: 'silent' }), clock: () => TEST_NOW, topicsReady: () => true,
     tokens: [TEST_TOKEN], bodyLimit: 1024 * 1024, topics: TEST_TOPICS, ingest: defaultIngestOptions, ...overrides,
