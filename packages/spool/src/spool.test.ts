@@ -388,6 +388,15 @@ describe('Spool with a byte limit (maxBytes)', () => {
     await spool.append([rec(1)])
     expect(spool.bytes).toBe(lineBytes)
   })
+
+  it('refuses as too large, not as full, records that could never fit under maxBytes together, on an empty spool', async () => {
+    const dir = await tempDir()
+    const { spool } = await openSpool(dir, { clock: () => at, maxBytes: 2 * lineBytes })
+    await expect(spool.append([rec(1), rec(2), rec(3)])).rejects.toMatchObject({ name: 'SpoolRecordTooLargeError', retriable: false, bytes: 3 * lineBytes, maxRecordBytes: 2 * lineBytes })
+    expect(spool.bytes).toBe(0)
+    await spool.append([rec(1), rec(2)])
+    expect(spool.bytes).toBe(2 * lineBytes)
+  })
 })
 
 describe('Spool restarts after a crash at each step', () => {

@@ -262,8 +262,9 @@ export class Spool {
 
   /**
    * Resolves once the records are on disk (fsync'ed). Concurrent appends share one fsync. Rejects, with
-   * nothing appended, with SpoolRecordTooLargeError when a record is over `maxRecordBytes`, and with
-   * SpoolFullError when the records would take the bytes not yet drained past `maxBytes`.
+   * nothing appended, with SpoolRecordTooLargeError when a record is over `maxRecordBytes` or the records
+   * together over `maxBytes` (they would never fit), and with SpoolFullError when the records would take the
+   * bytes not yet drained past `maxBytes`.
    */
   append(records: readonly SpoolRecord[]): Promise<void> {
     if (this.#closed) return Promise.reject(new SpoolClosedError())
@@ -281,6 +282,8 @@ export class Spool {
     }
     const text = lines.join('')
     const bytes = Buffer.byteLength(text)
+    // Refused as full, retriable, a batch no drain can make room for would be retried for ever.
+    if (bytes > this.#maxBytes) return Promise.reject(new SpoolRecordTooLargeError(bytes, this.#maxBytes))
     if (this.#bytes + this.#queuedBytes + bytes > this.#maxBytes) {
       const err = new SpoolFullError(this.#bytes + this.#queuedBytes, bytes, this.#maxBytes)
       if (!this.#full) this.#logger.warn({ bytes: err.bytes, maxBytes: this.#maxBytes, depth: this.#depth, oldestAgeMs: this.oldestAgeMs }, 'spool full: appends refused until the drain makes room')
