@@ -237,13 +237,13 @@ stop_kafka() {
   wait
 }
 
-# stop_other_layout SIGNAL: the nodes of the other layout that run from this home. A cluster started with
-# OPSREVIEW_KAFKA_NODES=3 and stopped without it (or a single node stopped with it) ran on, holding its ports.
-stop_other_layout() {
-  local signal="$1" run ours=" " k
-  for k in $(seq 1 "$KAFKA_NODES"); do ours="$ours$(kafka_run_of "$k") "; done
+# stop_every_node SIGNAL: every Kafka node that runs from this home, together, whatever OPSREVIEW_KAFKA_NODES
+# says now: a cluster started with OPSREVIEW_KAFKA_NODES=3 and stopped without it (or a single node stopped
+# with it) ran on, holding its ports; stopped a few at a time, the last ones waited for a quorum gone.
+stop_every_node() {
+  local signal="$1" run
   for run in "$OPSREVIEW_HOME/kafka" "$OPSREVIEW_HOME"/kafka-[1-9]; do
-    [ -f "$run/kafka.pid" ] && [[ "$ours" != *" $run "* ]] || continue
+    [ -f "$run/kafka.pid" ] || continue
     stop_pidfile "$(basename "$run")" "$run/kafka.pid" "$signal" 60 "kafka.Kafka $run/server.properties" &
   done
   wait
@@ -271,8 +271,8 @@ act() {
   read -r engine nodes <<< "$resolved"
   case "$engine/$action" in
     kafka/start) start_kafka $nodes ;;
-    kafka/stop) stop_kafka TERM $nodes; [ "$part" != kafka ] || stop_other_layout TERM ;;
-    kafka/kill) stop_kafka KILL $nodes; [ "$part" != kafka ] || stop_other_layout KILL ;;
+    kafka/stop) if [ "$part" = kafka ]; then stop_every_node TERM; else stop_kafka TERM $nodes; fi ;;
+    kafka/kill) if [ "$part" = kafka ]; then stop_every_node KILL; else stop_kafka KILL $nodes; fi ;;
     elasticsearch/start) start_elasticsearch ;;
     elasticsearch/stop) stop_pidfile elasticsearch "$ES_RUN/es.pid" TERM 60 "${ES_CMDLINE[@]}" ;;
     elasticsearch/kill) stop_pidfile elasticsearch "$ES_RUN/es.pid" KILL 60 "${ES_CMDLINE[@]}" ;;
