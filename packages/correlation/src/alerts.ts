@@ -20,7 +20,7 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
   const key = alertKeyOf(event)
   const track = s.alerts.get(key)
   if (event.status === 'firing') return onFiring(s, event, key, track, t, at, firingUntil)
-  if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.watermark - s.cfg.retentionMs)) {
+  if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.forgottenBefore)) {
     // Alertmanager sends an alert that fired and ended between two flushes of its group once, resolved,
     // with its start: a whole episode. Applied as its firing at `startsAt`, then its resolve.
     const start = parseTime(event.startsAt)
@@ -260,7 +260,7 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
 
 function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
   if (!track || !track.incidentId) {
-    if (t < s.watermark - s.cfg.retentionMs) {
+    if (t < s.forgottenBefore) {
       // Older than anything the engine still remembers: its alert may have been forgotten. Dropped, counted.
       s.stats.lateDropped += 1
       return undefined

@@ -10,6 +10,7 @@ import {
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
+import { FORGET_EVERY_MS } from './watermark.ts'
 
 /**
  * The version this engine writes. It reads versions 5, 4 and 3 as well (a running correlator's topic holds
@@ -294,8 +295,9 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   s.openingSeq = copy.openingSeq
   for (const [k, v] of copy.commandsSeen) s.commandsSeen.set(k, v)
   s.nextForgetAt = copy.nextForgetAt
-  // What the engine that wrote it had forgotten at most; a restart with a longer retention forgot no less.
-  s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? copy.watermark - cfg.retentionMs
+  // What the engine that wrote it had forgotten; a restart with a longer retention forgot no less. Written
+  // before it was kept, its last retention run tells it (`nextForgetAt` is that run's horizon and a step).
+  s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? Math.max(copy.nextForgetAt - FORGET_EVERY_MS, copy.watermark - cfg.retentionMs)
   Object.assign(s.stats, copy.stats)
   queueDecisionsAhead(s)
   return s

@@ -13,7 +13,7 @@ import type { AlertEvent } from './types.ts'
 
 const DAY = 86_400_000
 /** Retention is coarse: once per minute of watermark is enough, and spares every event a scan. */
-const FORGET_EVERY_MS = 60_000
+export const FORGET_EVERY_MS = 60_000
 
 /** An alert event arrives: dropped if seen; if late, applied at once or held (the late-event rule); else it waits for the watermark. */
 export function arrive(s: EngineState, event: AlertEvent): void {
@@ -22,7 +22,7 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     // one id for as long as it fires, and once the id was forgotten with its incident (a person resolved it,
     // the alert fired on) the next repeat opened that incident again under the same id, at version 1, open,
     // without the person's decision.
-    s.seen.add(event.id, s.highWater)
+    s.seen.add(event.id, seenStamp(s, event, s.highWater))
     const original = somethingWaits(s) ? waitingOf(s).get(event.id) : undefined
     if (original) {
       // Its original waits for the watermark or in a held backlog: heard of now, it met the alert's earlier
@@ -45,8 +45,7 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   const time = eventTimeOf(event, s.cfg.futureToleranceMs)
   // It would wait forever at the head of the queue, and everything behind it with it.
   if (!Number.isFinite(time.t)) throw new EventTimeError(event.id)
-  // Stamped with the high-water mark, which only grows, so the retention forgets the oldest first.
-  s.seen.add(event.id, Math.max(s.highWater, time.t))
+  s.seen.add(event.id, seenStamp(s, event, time.t))
   if (time.clamped) s.stats.clamped += 1
   if (time.t < s.watermark) {
     applyLate(s, pendingOf(s, event, time))
@@ -68,6 +67,18 @@ export function arrive(s: EngineState, event: AlertEvent): void {
   }
   enqueue(s, pendingOf(s, event, time))
   advance(s, time.t)
+}
+
+/**
+ * When an id is remembered from: the high-water mark (which only grows, so the retention forgets the oldest
+ * first), and never before the event's receipt. An id is then forgotten only once retention has forgotten
+ * everything up to its receipt (`forgottenBefore`), so a delivery of the same record after that is history
+ * (`forgottenHistory`). Stamped at a high-water mark behind its receipt (an engine not ticking, a quiet
+ * partition), the id went before the incident it opened, and a redelivery made that incident again.
+ */
+function seenStamp(s: EngineState, event: AlertEvent, t: number): number {
+  const received = parseTime(event.receivedAt)
+  return Math.max(s.highWater, t, Number.isFinite(received) ? received : NEVER)
 }
 
 /** Into the queue when it goes last there (most events come in order: no heap work), else into the heap. */
