@@ -65,6 +65,18 @@ async function fileHandlePrototype(dir: string): Promise<FileHandle> {
 const systemError = (code: string, syscall: string, file: string) => Object.assign(new Error(`${code}: injected by the test, ${syscall} '${file}'`), { code, syscall, path: file })
 
 const retriable = (message = 'Kafka is unavailable') => Object.assign(new Error(message), { retriable: true })
+
+/** Drains into a Kafka that takes `batches` batches, then refuses (retriably) until `allow` gives it more. */
+function drainIntoFlakyKafka(spool: Spool, batches: number) {
+  const k = kafka()
+  let left = batches
+  spool.startDraining(async (records) => {
+    if (left <= 0) throw retriable()
+    left--
+    await k.publish(records)
+  })
+  return { published: k.published, allow: (more: number) => { left = more } }
+}
 const refused = (message = 'Kafka will not take it') => Object.assign(new Error(message), { retriable: false, name: 'KafkaRecordRejectedError' })
 
 describe('Spool', () => {
@@ -280,15 +292,9 @@ describe('Spool', () => {
     now = 1000
     await spool.append([rec(2)])
     now = 3000
-    let allow = 1
-    const k = kafka()
-    spool.startDraining(async (records) => {
-      if (allow <= 0) throw retriable()
-      allow--
-      await k.publish(records)
-    })
+    const k = drainIntoFlakyKafka(spool, 1)
     await waitFor(() => (k.published.length === 1 && spool.oldestAgeMs === 2000 ? true : undefined), { what: 'the second record as the oldest' })
-    allow = 1
+    k.allow(1)
     expect(await spool.drained(5000)).toBe(true)
     expect(spool.oldestAgeMs).toBe(0)
   })
@@ -341,19 +347,13 @@ describe('Spool with a byte limit (maxBytes)', () => {
     expect(lines.filter((l) => l.msg === 'spool full: appends refused until the drain makes room')).toHaveLength(1)
 
     // Kafka takes one record and is down again: room for one.
-    let allow = 1
-    const k = kafka()
-    spool.startDraining(async (records) => {
-      if (allow <= 0) throw retriable()
-      allow--
-      await k.publish(records)
-    })
+    const k = drainIntoFlakyKafka(spool, 1)
     await waitFor(() => (spool.depth === 2 ? true : undefined), { what: 'one record drained' })
     expect(spool.bytes).toBe(2 * lineBytes)
     await spool.append([rec(6)])
     await expect(spool.append([rec(7)])).rejects.toBeInstanceOf(SpoolFullError)
 
-    allow = Infinity
+    k.allow(Infinity)
     expect(await spool.drained(5000)).toBe(true)
     expect(spool.bytes).toBe(0)
     await Promise.all([7, 8, 9].map((i) => spool.append([rec(i)])))
