@@ -117,12 +117,15 @@ type ProblemDoc = Problem
 
 /**
  * Whether the note a decision added shows: a version past the one read before the decision, whose latest note
- * is this author's text (the engine appends it as the latest). Not a count of notes: a document holds the
- * latest 100 (fewer once shortened to fit Kafka), so at that cap a new note leaves the count as it was.
+ * is this author's text stamped with the command's `at` (the engine appends it as the latest, with the
+ * command's `at`, packages/correlation/src/commands.ts). Author and text alone are not this note: the same
+ * words said before, brought to a newer version by another change, showed a note not indexed yet. Not a
+ * count of notes: a document holds the latest 100 (fewer once shortened to fit Kafka), so at that cap a new
+ * note leaves the count as it was.
  */
-function noteShown(doc: IncidentDoc | ProblemDoc, versionBefore: number, author: string, text: string): boolean {
+function noteShown(doc: IncidentDoc | ProblemDoc, versionBefore: number, note: { author: string; text: string; at: string }): boolean {
   const latest = doc.notes.at(-1)
-  return doc.version > versionBefore && latest?.author === author && latest.text === text
+  return doc.version > versionBefore && latest?.author === note.author && latest.text === note.text && latest.at === note.at
 }
 
 /**
@@ -332,7 +335,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * What an answer given before its outcome was known needs to be finished later: the published commands' ids
    * and where the change shows. Never the commands: a keyed retry waits on these, and publishes nothing again.
    */
-  interface Awaiting { commandIds: string[]; index: string; targetId: string; visible: (doc: unknown) => boolean }
+  interface Awaiting { commandIds: string[]; index: string; targetId: string; at: string; visible: (doc: unknown, at: string) => boolean }
   /** A kept answer: final, or still `awaiting` its outcome (the wait ran out, the client hung up, Elasticsearch failed). */
   type KeptAnswer = StoredAnswer & { awaiting?: Awaiting }
   const idempotency = new IdempotencyStore<KeptAnswer>(deps.idempotency ?? defaultIdempotencyLimits)
@@ -381,7 +384,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       for (;;) {
         await es.indices.refresh({ index: w.index })
         const doc = await getDoc<unknown>(w.index, w.targetId)
-        if (w.visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        if (w.visible(doc, w.at)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }
@@ -398,7 +401,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
    * the first answer back instead of publishing again (`replayed`).
    */
-  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T, at: string) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
     if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
@@ -410,7 +413,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const wait = res.locals.wait === true
       if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
       if (!wait) return { status: 202, body: { commandIds } }
-      const awaiting: Awaiting = { commandIds, index, targetId: target.id, visible: visible as (doc: unknown) => boolean }
+      // `at` is kept with the command ids: the note that shows is the one stamped with it.
+      const awaiting: Awaiting = { commandIds, index, targetId: target.id, at, visible: visible as (doc: unknown, at: string) => boolean }
       const answer = await outcomeOf(req, res, awaiting, deps.waitTimeoutMs, (decisions) => metrics?.decided(full.map((c, i) => ({
         type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout',
       }))))
@@ -536,10 +540,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const { note } = patch
       const versionBefore = incident.version
-      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d) =>
+      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d, at) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
-        (!note || noteShown(d, versionBefore, actor, note)) &&
+        (!note || noteShown(d, versionBefore, { author: actor, text: note, at })) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
         (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
         (!patch.resolve || d.status === 'resolved')))
@@ -563,8 +567,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const { note } = patch
       const versionBefore = problem.version
-      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d) =>
-        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, versionBefore, actor, note))))
+      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d, at) =>
+        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, versionBefore, { author: actor, text: note, at }))))
     } catch (err) { next(err) }
   })
 

@@ -151,3 +151,22 @@ describe('a keyed ?wait=true whose client hung up before the outcome', () => {
     expect(r.seen).toHaveLength(1)
   })
 })
+
+describe('?wait=true on a note like one the document holds already', () => {
+  it('waits for its own note (author, text and time), not an earlier one of the same words that another change brought to a newer version', async () => {
+    // The engine applies the assignment and the note; the assignment's version is indexed at once, the note's
+    // later (an indexer behind the correlator's results).
+    const r = await startReview({ beforeAnswer: async (c, ctx) => {
+      if (c.type.endsWith('.assign')) await applied()(c, ctx)
+      else setTimeout(() => void applied()(c, ctx), 1_000)
+    } })
+    const alias = indexNames(r.prefix).incidents.alias
+    const earlier = { at: '2026-11-30T09:00:00.000Z', author: 'dana', text: 'still investigating' }
+    await indexVersion(r.es, r.prefix, { ...(await indexed(r.es, alias, OPEN)), notes: [earlier], version: 2 })
+    const answer = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { owner: 'bob', note: 'still investigating' })
+    const note = r.seen.find((c) => c.type === 'incident.note')!
+    expect(answer.status).toBe(200)
+    expect(answer.body.document).toMatchObject({ owner: 'bob', version: 4 })
+    expect(answer.body.document.notes).toEqual([earlier, { at: note.at, author: 'dana', text: 'still investigating' }])
+  })
+})
