@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express'
@@ -27,7 +27,7 @@ import type { FieldError } from '@opsreview/schemas'
 import { parseScope, scopeFilter, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
 import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
-import { validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Problem, type ProblemPatch } from '@opsreview/schemas'
+import { recordSchemas, validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Note, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import type { ReviewMetrics } from './metrics.ts'
@@ -115,17 +115,38 @@ const engineErrors: ErrorRequestHandler = (err, req, res, next) => {
 type IncidentDoc = Incident
 type ProblemDoc = Problem
 
+/** The latest notes a document keeps (the engine's MAX_ENTRIES_IN_DOCUMENT); fewer once shortened to fit Kafka. */
+const NOTES_KEPT = recordSchemas.incident.properties.notes.maxItems
+
+const sameNote = (a: Note) => (b: Note) => a.at === b.at && a.author === b.author && a.text === b.text
+
 /**
- * Whether the note a decision added shows: a version past the one read before the decision, whose latest note
- * is this author's text stamped with the command's `at` (the engine appends it as the latest, with the
- * command's `at`, packages/correlation/src/commands.ts). Author and text alone are not this note: the same
- * words said before, brought to a newer version by another change, showed a note not indexed yet. Not a
- * count of notes: a document holds the latest 100 (fewer once shortened to fit Kafka), so at that cap a new
- * note leaves the count as it was.
+ * What `noteShown` needs of the document read before the decision: its version and a digest of its latest
+ * note. Not the document: an answer kept awaiting holds this, and a document may be megabytes.
  */
-function noteShown(doc: IncidentDoc | ProblemDoc, versionBefore: number, note: { author: string; text: string; at: string }): boolean {
-  const latest = doc.notes.at(-1)
-  return doc.version > versionBefore && latest?.author === note.author && latest.text === note.text && latest.at === note.at
+interface NotesBefore { version: number; lastNote: string | undefined }
+const noteDigest = (n: Note) => createHash('sha256').update(`${n.at}\n${n.author}\n${n.text}`).digest('hex')
+const notesBefore = (doc: IncidentDoc | ProblemDoc): NotesBefore => {
+  const last = doc.notes.at(-1)
+  return { version: doc.version, lastNote: last && noteDigest(last) }
+}
+
+/**
+ * Whether the note a decision added shows in `doc`, a version past `before` (the one read before the decision).
+ * The note is the decision's own: its author, its text and the command's `at`, which the engine stores as the
+ * note's time (packages/correlation/src/commands.ts); author and text alone matched the same words said
+ * earlier, brought to a newer version by another change. Anywhere in the notes, not only the latest: another
+ * note applied before the version was indexed comes after it, and the note was then never counted shown.
+ * Not found, it may have been pushed out: notes are cut from the front only (the latest 100 kept, or halved
+ * to fit Kafka), and this note comes after every note read before, so pushed out it took them all with it.
+ * Only then is a newer version taken as showing it.
+ */
+function noteShown(doc: IncidentDoc | ProblemDoc, before: NotesBefore, note: Note): boolean {
+  if (doc.version <= before.version) return false
+  if (doc.notes.some(sameNote(note))) return true
+  const { lastNote } = before
+  // With no note before, only the cap says a note was cut; a cut to fit Kafka leaves no trace then (docs/review-api.md).
+  return lastNote ? !doc.notes.some((n) => noteDigest(n) === lastNote) : doc.notes.length >= NOTES_KEPT
 }
 
 /**
@@ -539,11 +560,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const { note } = patch
-      const versionBefore = incident.version
+      const before = notesBefore(incident)
       send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d, at) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
-        (!note || noteShown(d, versionBefore, { author: actor, text: note, at })) &&
+        (!note || noteShown(d, before, { author: actor, text: note, at })) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
         (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
         (!patch.resolve || d.status === 'resolved')))
@@ -566,9 +587,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const { note } = patch
-      const versionBefore = problem.version
+      const before = notesBefore(problem)
       send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d, at) =>
-        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, versionBefore, { author: actor, text: note, at }))))
+        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, before, { author: actor, text: note, at }))))
     } catch (err) { next(err) }
   })
 

@@ -170,3 +170,48 @@ describe('?wait=true on a note like one the document holds already', () => {
     expect(answer.body.document.notes).toEqual([earlier, { at: note.at, author: 'dana', text: 'still investigating' }])
   })
 })
+
+describe('?wait=true on a note that is not the latest of the version that shows it', () => {
+  /** Applies the note as the engine does, with `after` notes of others applied before the version is indexed. */
+  const withOthers = (after: number, keep = NOTES_CAP) => async (c: SeenCommand, { es, prefix }: { es: Client; prefix: string }) => {
+    if (!c.type.endsWith('.note')) return
+    const doc = await indexed(es, indexNames(prefix).incidents.alias, c.target)
+    const others = Array.from({ length: after }, (_, i) => ({ at: String(c.at), author: 'erin', text: `right after ${i}` }))
+    const notes = [...doc.notes, { at: String(c.at), author: String(c.actor), text: String(c.text) }, ...others].slice(-Math.min(keep, NOTES_CAP))
+    await indexVersion(es, prefix, { ...doc, notes, version: doc.version + 1 + after })
+  }
+
+  it('answers 200 visible when its note is in the version though another note came after it, and a keyed retry replays that', async () => {
+    const r = await startReview({ beforeAnswer: withOthers(1) })
+    const answer = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'mine' }, { 'idempotency-key': 'not-the-latest' })
+    expect(answer.status).toBe(200)
+    expect(answer.body).toMatchObject({ visible: true, document: { version: 3 } })
+    expect(answer.body.document.notes.map((n: Json) => n.text)).toEqual(['mine', 'right after 0'])
+    expect(answer.ms).toBeLessThan(WAIT_MS)
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'mine' }, { 'idempotency-key': 'not-the-latest' })
+    expect(retry).toMatchObject({ status: 200, replayed: true, body: answer.body })
+    expect(retry.ms).toBeLessThan(WAIT_MS)
+    expect(r.publishes()).toBe(1)
+  })
+
+  it('answers 200 visible when the notes after it pushed it and every note read before out of the 100 kept', async () => {
+    const r = await startReview({ beforeAnswer: withOthers(NOTES_CAP) })
+    const alias = indexNames(r.prefix).incidents.alias
+    await indexVersion(r.es, r.prefix, { ...(await indexed(r.es, alias, OPEN)), notes: fullOfNotes('dana'), version: 2 })
+    const answer = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'pushed out' })
+    expect(answer.status).toBe(200)
+    expect(answer.body).toMatchObject({ visible: true, document: { version: 2 + 1 + NOTES_CAP } })
+    expect(answer.body.document.notes.every((n: Json) => n.author === 'erin')).toBe(true)
+    expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+
+  it('does the same when the document was shortened to fit Kafka down to notes that came after it', async () => {
+    const r = await startReview({ beforeAnswer: withOthers(3, 2) })
+    const alias = indexNames(r.prefix).incidents.alias
+    await indexVersion(r.es, r.prefix, { ...(await indexed(r.es, alias, OPEN)), notes: fullOfNotes('dana').slice(0, 5), version: 2 })
+    const answer = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, { note: 'cut' })
+    expect(answer.status).toBe(200)
+    expect(answer.body.document.notes.map((n: Json) => n.text)).toEqual(['right after 1', 'right after 2'])
+    expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+})
