@@ -45,22 +45,37 @@ describe('IdempotencyStore', () => {
     const s = new IdempotencyStore(limits)
     const first = s.begin('k', 'fp', 0)
     if (first.kind !== 'new') throw new Error('new')
-    first.finish({ status: 202, body: { commandIds: ['c1'], visible: false } })
+    const awaiting = { status: 202, body: { commandIds: ['c1'], visible: false } }
+    first.finish(awaiting)
     const final = { status: 409, body: { commandIds: ['c1'], code: 'DECISION_REFUSED' } }
-    s.update('k', 'other', final, 1)
+    expect(s.update('k', 'other', awaiting, final, 1)).toBeUndefined()
     expect(s.begin('k', 'fp', 2)).toEqual({ kind: 'replay', answer: { status: 202, body: { commandIds: ['c1'], visible: false } } })
-    s.update('k', 'fp', final, 3)
+    expect(s.update('k', 'fp', awaiting, final, 3)).toBe(final)
     expect(s.begin('k', 'fp', 4)).toEqual({ kind: 'replay', answer: final })
     expect(s.answered('k', 'fp', 5)).toEqual(final)
     const running = s.begin('j', 'fp', 6)
-    s.update('j', 'fp', final, 7)
+    expect(s.update('j', 'fp', awaiting, final, 7)).toBeUndefined()
     expect(s.begin('j', 'fp', 8)).toEqual({ kind: 'in-flight' })
     if (running.kind === 'new') running.abandon()
-    s.update('gone', 'fp', final, 9)
+    expect(s.update('gone', 'fp', awaiting, final, 9)).toBeUndefined()
     expect(s.size).toBe(1)
     // The key keeps its age: updated at 999, it is forgotten at 1000 as if it had not been.
-    s.update('k', 'fp', answer, 999)
+    s.update('k', 'fp', final, answer, 999)
     expect(s.begin('k', 'fp', 1000).kind).toBe('new')
+  })
+
+  it('replaces only the answer the caller read: a retry slower than another keeps nothing over what that one kept', () => {
+    const s = new IdempotencyStore(limits)
+    const first = s.begin('k', 'fp', 0)
+    if (first.kind !== 'new') throw new Error('new')
+    const awaiting = { status: 202, body: { commandIds: ['c1'], visible: false } }
+    first.finish(awaiting)
+    // Two retries read the kept 202; the first to end keeps a 200, the slower ends with a 202 again.
+    const read = [s.answered('k', 'fp', 1)!, s.answered('k', 'fp', 1)!]
+    const shown = { status: 200, body: { commandIds: ['c1'], visible: true } }
+    expect(s.update('k', 'fp', read[0]!, shown, 2)).toBe(shown)
+    expect(s.update('k', 'fp', read[1]!, { status: 202, body: { commandIds: ['c1'], visible: false } }, 3)).toBe(shown)
+    expect(s.answered('k', 'fp', 4)).toBe(shown)
   })
 
   it('counts what an answer holds besides its body against the bytes', () => {
@@ -70,7 +85,7 @@ describe('IdempotencyStore', () => {
       if (b.kind === 'new') b.finish({ ...answer, heldBytes: 400 })
     }
     expect(s.size).toBe(2)
-    s.update('b', 'fp', { ...answer, heldBytes: 700 }, 1)
+    s.update('b', 'fp', s.answered('b', 'fp', 1)!, { ...answer, heldBytes: 700 }, 1)
     expect(s.begin('a', 'fp', 2).kind).toBe('new')
     expect(s.begin('b', 'fp', 3).kind).toBe('replay')
   })

@@ -113,18 +113,23 @@ export class IdempotencyStore<A extends StoredAnswer = StoredAnswer> {
   }
 
   /**
-   * Keeps `answer` for `key` in place of the answer kept for this request (one kept before its outcome was
-   * known, which a retry has waited on again). Nothing when the key is forgotten, another request's, or its
-   * first request still runs. The key keeps its age: it is not kept longer for being retried.
+   * Keeps `answer` for `key` in place of `expected`, the answer kept for this request that the caller read (one
+   * kept before its outcome was known, which a retry has waited on again), and answers what is kept then.
+   * Compare and set: two retries of one key wait side by side, and the slower, which may have learnt less (its
+   * look at the index failed), would otherwise replace the final answer the other kept since. Nothing when the
+   * key is forgotten, another request's, or its first request still runs. The key keeps its age: it is not
+   * kept longer for being retried.
    */
-  update(key: string, fingerprint: string, answer: A, nowMs: number): void {
+  update(key: string, fingerprint: string, expected: A, answer: A, nowMs: number): A | undefined {
     const entry = this.#entries.get(key)
-    if (!entry?.answer || entry.fingerprint !== fingerprint) return
+    if (!entry?.answer || entry.fingerprint !== fingerprint) return undefined
+    if (entry.answer !== expected) return entry.answer
     this.#bytes -= entry.bytes
     entry.answer = answer
     entry.bytes = bytesOf(key, answer)
     this.#bytes += entry.bytes
     this.#evict(nowMs)
+    return this.#entries.get(key)?.answer
   }
 
   #evict(nowMs: number): void {

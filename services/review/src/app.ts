@@ -356,7 +356,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * What an answer given before its outcome was known needs to be finished later: the published commands' ids
    * and where the change shows. Never the commands: a keyed retry waits on these, and publishes nothing again.
    */
-  interface Awaiting { commandIds: string[]; index: string; targetId: string; at: string; visible: (doc: unknown, at: string) => boolean }
+  interface Awaiting { commandIds: string[]; index: string; targetId: string; at: string; versionBefore: number; visible: (doc: unknown, at: string) => boolean }
   /** A kept answer: final, or still `awaiting` its outcome (the wait ran out, the client hung up, Elasticsearch failed). */
   type KeptAnswer = StoredAnswer & { awaiting?: Awaiting }
   const idempotency = new IdempotencyStore<KeptAnswer>(deps.idempotency ?? defaultIdempotencyLimits)
@@ -385,6 +385,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
     const gone = new AbortController()
     res.once('close', () => gone.abort())
+    // Whether every outcome was read; without a log, the index alone says.
+    let settled = true
     try {
       if (deps.decisions) {
         const decisions = await deps.decisions.waitFor(commandIds, waitMs, gone.signal)
@@ -399,13 +401,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
             detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
           } }
         }
-        if (decisions.some((d) => d.outcome === 'pending')) return unfinished()
+        settled = decisions.every((d) => d.outcome !== 'pending')
       }
-      // Looked at once at least: a retry that does not wait is told whether the change shows by now.
+      // Looked at once at least: a retry that does not wait is told whether the change shows by now. Pending
+      // too: the log forgets results (it is bounded; a restart reads what the topics retain), and a decision
+      // whose result is gone would stay 202 for ever though it shows. A refused command makes no version, so
+      // while pending only a version past the one read before counts: a record that looked decided already
+      // (an incident resolved before) is not taken for a decision the correlator may yet refuse.
       for (;;) {
         await es.indices.refresh({ index: w.index })
-        const doc = await getDoc<unknown>(w.index, w.targetId)
-        if (w.visible(doc, w.at)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        const doc = await getDoc<{ version: number }>(w.index, w.targetId)
+        if (w.visible(doc, w.at) && (settled || doc.version > w.versionBefore)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }
@@ -422,7 +428,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
    * the first answer back instead of publishing again (`replayed`).
    */
-  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T, at: string) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string; version: number }, commands: CommandDraft[], visible: (doc: T, at: string) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
     if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
@@ -435,7 +441,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
       if (!wait) return { status: 202, body: { commandIds } }
       // `at` is kept with the command ids: the note that shows is the one stamped with it.
-      const awaiting: Awaiting = { commandIds, index, targetId: target.id, at, visible: visible as (doc: unknown, at: string) => boolean }
+      const awaiting: Awaiting = { commandIds, index, targetId: target.id, at, versionBefore: target.version, visible: visible as (doc: unknown, at: string) => boolean }
       const answer = await outcomeOf(req, res, awaiting, deps.waitTimeoutMs, (decisions) => metrics?.decided(full.map((c, i) => ({
         type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout',
       }))))
@@ -475,8 +481,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     if (!kept.awaiting) return { ...kept, replayed: true }
     const answer = await outcomeOf(req, res, kept.awaiting, res.locals.wait === true ? deps.waitTimeoutMs : 0)
     const now = answer.awaiting ? { ...answer, heldBytes: kept.heldBytes } : answer
-    idempotency.update(key, fingerprint, now, clock().getTime())
-    return { ...now, replayed: true }
+    // In place of the answer this retry read only: another retry may have kept a final one meanwhile, which
+    // this one's answer (a failed look) must not replace. A final answer still takes the place of another
+    // retry's awaiting one.
+    let stored = idempotency.update(key, fingerprint, kept, now, clock().getTime())
+    if (stored?.awaiting && stored !== now && !now.awaiting) stored = idempotency.update(key, fingerprint, stored, now, clock().getTime())
+    return { ...(stored && !stored.awaiting ? stored : now), replayed: true }
   }
 
   /**

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { Client } from '@elastic/elasticsearch'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
+import type { DecisionLogLimits } from '@opsreview/review/decisions'
 import { serve, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
@@ -35,13 +36,13 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
   expect(r.errors).toBe(false)
 }
 
-async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void> } = {}) {
-  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits } = {}) {
+  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka(opts.decisionLimits)
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
   let publishes = 0
   const url = await serve(createReviewApp({
-    es, commands: { publish: async (topic, messages) => { await commands.publish(topic, messages); publishes++ } }, commandsTopic, logger, clock: () => new Date(),
+    es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => { await commands.publish(topic, messages); publishes++ } }, commandsTopic, logger, clock: () => new Date(),
     indexPrefix: prefix, waitTimeoutMs: WAIT_MS, publicDir: defaultPublicDir, readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }],
     deadLetters: async () => { throw new Error('not counted here') }, decisions,
   }))
@@ -107,19 +108,19 @@ function held() {
   return { release, gate }
 }
 
+/** Sends the request and hangs up once the correlator has the command, before it answers. */
+async function hangUp(r: Awaited<ReturnType<typeof startReview>>, path: string, body: unknown, key: string) {
+  const client = new AbortController()
+  const sent = fetch(`${r.url}${path}`, { method: 'PATCH', signal: client.signal, headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) })
+  await waitFor(() => (r.seen.length === 1 && r.decisions.waiting === 1 ? true : undefined), { what: 'the command on the topic and the request waiting for its outcome' })
+  client.abort()
+  await expect(sent).rejects.toThrow()
+  await waitFor(() => (r.decisions.waiting === 0 ? true : undefined), { what: 'the wait ended by the hang-up' })
+  return r.seen[0]!.id
+}
+
 describe('a keyed ?wait=true whose client hung up before the outcome', () => {
   const RESOLVED = seededIncidentIds[1]!
-
-  /** Sends the request and hangs up once the correlator has the command, before it answers. */
-  async function hangUp(r: Awaited<ReturnType<typeof startReview>>, path: string, body: unknown, key: string) {
-    const client = new AbortController()
-    const sent = fetch(`${r.url}${path}`, { method: 'PATCH', signal: client.signal, headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) })
-    await waitFor(() => (r.seen.length === 1 && r.decisions.waiting === 1 ? true : undefined), { what: 'the command on the topic and the request waiting for its outcome' })
-    client.abort()
-    await expect(sent).rejects.toThrow()
-    await waitFor(() => (r.decisions.waiting === 0 ? true : undefined), { what: 'the wait ended by the hang-up' })
-    return r.seen[0]!.id
-  }
 
   it('answers its retry with the refusal that came since, publishing nothing again, and keeps that final answer', async () => {
     const correlator = held()
@@ -213,5 +214,79 @@ describe('?wait=true on a note that is not the latest of the version that shows 
     expect(answer.status).toBe(200)
     expect(answer.body.document.notes.map((n: Json) => n.text)).toEqual(['right after 1', 'right after 2'])
     expect(answer.ms).toBeLessThan(WAIT_MS)
+  })
+})
+
+describe('keyed retries of a ?wait=true answered before the outcome', () => {
+  /** Elasticsearch whose next refresh takes `slowMs` and fails, or whose refreshes all fail while `down`. */
+  function failingRefresh() {
+    const state = { slowOnce: 0, down: false }
+    const wrap = (es: Client): Client => {
+      const indices = new Proxy(es.indices, { get(t, p, receiver) {
+        if (p !== 'refresh') return Reflect.get(t, p, receiver) as unknown
+        return async (...args: Parameters<Client['indices']['refresh']>) => {
+          if (state.slowOnce > 0) { const ms = state.slowOnce; state.slowOnce = 0; await new Promise((res) => setTimeout(res, ms)); throw new Error('refresh timed out') }
+          if (state.down) throw new Error('Elasticsearch down')
+          return t.refresh(...args)
+        }
+      } })
+      return new Proxy(es, { get: (t, p, receiver) => (p === 'indices' ? indices : Reflect.get(t, p, receiver) as unknown) })
+    }
+    return { state, wrap }
+  }
+
+  it('keeps the final 200 one retry found when a slower retry of the same key ends without the outcome', async () => {
+    const correlator = held()
+    const apply = applied()
+    const es = failingRefresh()
+    const r = await startReview({ beforeAnswer: async (c, ctx) => { await correlator.gate; await apply(c, ctx) }, esWrap: es.wrap })
+    const body = { note: 'raced' }
+    const commandId = await hangUp(r, `/api/v1/incidents/${OPEN}?wait=true`, body, 'raced-retries')
+    correlator.release()
+    await waitFor(() => (r.decisions.get(commandId)?.outcome === 'accepted' ? true : undefined), { what: 'the note accepted' })
+    // The slow retry reads the kept 202 first, and fails after the fast one has kept its 200.
+    es.state.slowOnce = 1_500
+    const slow = r.call('PATCH', `/api/v1/incidents/${OPEN}`, body, { 'idempotency-key': 'raced-retries' })
+    await waitFor(() => (es.state.slowOnce === 0 ? true : undefined), { what: 'the slow retry refreshing' })
+    const fast = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'raced-retries' })
+    expect(fast).toMatchObject({ status: 200, replayed: true, body: { visible: true } })
+    const slowAnswer = await slow
+    // The 200 is kept: a retry while Elasticsearch is down replays it, not the 202 of the slow retry's failed look.
+    es.state.down = true
+    const later = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, body, { 'idempotency-key': 'raced-retries' })
+    expect(later).toMatchObject({ status: 200, replayed: true, body: fast.body })
+    // The slow one is told the final answer kept since it looked.
+    expect(slowAnswer).toMatchObject({ status: 200, replayed: true, body: fast.body })
+    expect(r.publishes()).toBe(1)
+  })
+
+  it('answers 200 once the change shows though its result left the decision log, without publishing again', async () => {
+    const correlator = held()
+    const apply = applied()
+    const r = await startReview({ beforeAnswer: async (c, ctx) => { await correlator.gate; await apply(c, ctx) }, decisionLimits: { maxDecisions: 1 } })
+    const body = { note: 'outlived its result' }
+    const commandId = await hangUp(r, `/api/v1/incidents/${OPEN}?wait=true`, body, 'result-forgotten')
+    correlator.release()
+    await waitFor(() => (r.decisions.get(commandId)?.outcome === 'accepted' ? true : undefined), { what: 'the note accepted' })
+    // Another decision takes the only place in the log.
+    expect((await r.call('PATCH', `/api/v1/problems/${PROBLEM}`, { owner: 'erin' })).status).toBe(202)
+    await waitFor(() => (r.decisions.get(commandId) === undefined && r.decisions.size === 1 ? true : undefined), { what: 'the note forgotten by the log' })
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, body, { 'idempotency-key': 'result-forgotten' })
+    expect(retry).toMatchObject({ status: 200, replayed: true, body: { visible: true, commandIds: [commandId], decisions: [{ commandId, outcome: 'pending' }] } })
+    expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'outlived its result', at: r.seen[0]!.at })
+    expect(r.publishes()).toBe(2)
+  })
+
+  it('is not counted shown while its outcome is pending and the record only looks as decided already', async () => {
+    const correlator = held()
+    const r = await startReview({ beforeAnswer: () => correlator.gate })
+    const RESOLVED = seededIncidentIds[1]!
+    const commandId = await hangUp(r, `/api/v1/incidents/${RESOLVED}?wait=true`, { resolve: true }, 'resolve-pending')
+    // The record is resolved already, and the resolve will be refused: pending, it is not taken as shown.
+    const pending = await r.call('PATCH', `/api/v1/incidents/${RESOLVED}`, { resolve: true }, { 'idempotency-key': 'resolve-pending' })
+    expect(pending).toMatchObject({ status: 202, replayed: true, body: { visible: false, decisions: [{ commandId, outcome: 'pending' }] } })
+    correlator.release()
+    await waitFor(() => (r.decisions.get(commandId)?.outcome === 'refused' ? true : undefined), { what: 'the refusal read back' })
+    expect(await r.call('PATCH', `/api/v1/incidents/${RESOLVED}`, { resolve: true }, { 'idempotency-key': 'resolve-pending' })).toMatchObject({ status: 409, replayed: true })
   })
 })

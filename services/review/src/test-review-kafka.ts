@@ -4,12 +4,13 @@
 import { onTestFinished } from 'vitest'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
-import { DecisionLog } from '@opsreview/review/decisions'
+import { DecisionLog, type DecisionLogLimits } from '@opsreview/review/decisions'
 import { captureLogs, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 import { seedSmallReview } from './fuzz-seed.ts'
 
-export async function decisionsOnKafka() {
+/** `limits` bound the decision log, to have a decision's result leave it. */
+export async function decisionsOnKafka(limits?: DecisionLogLimits) {
   const { es, prefix } = await seedSmallReview()
   const kafka = kafkaClient()
   const admin = kafka.admin()
@@ -21,7 +22,7 @@ export async function decisionsOnKafka() {
   const { logger } = captureLogs()
   const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
   await commands.connect()
-  const decisions = new DecisionLog()
+  const decisions = new DecisionLog(limits)
   const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
   onTestFinished(async () => { await reader.stop(); await commands.close(); await es.close() })
   return { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions }
