@@ -1197,6 +1197,36 @@ describe('retention', () => {
     expect(versions.size).toBeGreaterThan(0)
   })
 
+  it('makes no second incident of one episode from a record delivered again after an earlier copy of it came late', () => {
+    // One id, two receipts (Alertmanager repeats a firing under one id): the earlier copy delivered again after
+    // the later one must not lower when the id is forgotten, or the later copy, delivered again once the
+    // incident is forgotten, opens a second incident of the same episode.
+    const config = { allowedLatenessMs: 0, retentionMs: 24 * HOUR, stalenessMs: { alertmanager: 3 * HOUR } }
+    const engine = new CorrelationEngine(config)
+    const [early, late] = [alert({ fp: 'c', t: 0, rx: 1600, service: 'c' }), alert({ fp: 'c', t: 0, rx: 3000, service: 'c' })]
+    const inputs = [
+      alert({ fp: 'a', t: 1501, status: 'resolved', rx: 1500, service: 'a' }), early, late, early,
+      alert({ fp: 'b', t: 3100, status: 'resolved', service: 'b' }), alert({ fp: 'd', t: 3400, status: 'resolved', service: 'd' }), late,
+    ]
+    const incidentsOfC = new Set(inputs.flatMap((i) => engine.apply(i)).flatMap((o) => (o.type === 'incident' && o.incident.services.includes('c') ? [o.incident.id] : [])))
+    expect(incidentsOfC.size).toBe(1)
+  })
+
+  it('remembers an id for a retention past the times seen at most, however far ahead its receipt', () => {
+    // A receiver whose clock runs a year ahead: its ids are forgotten as the others are, not a year later.
+    const remembered = (aheadMinutes: number) => {
+      const engine = new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 24 * HOUR })
+      for (let m = 0; m < 3 * 24 * 60; m += 10) {
+        engine.apply(alert({ fp: `fp${m}`, t: m, status: 'resolved', rx: m + aheadMinutes }))
+        engine.apply(tick(m))
+      }
+      return engine.snapshot().seenStamps.reduce((n, block) => n + Buffer.byteLength(block, 'base64') / 8, 0)
+    }
+    const onTime = remembered(0)
+    expect(onTime).toBeLessThan(3 * 24 * 6 / 2)
+    expect(remembered(365 * 24 * 60)).toBeLessThanOrEqual(2 * onTime)
+  })
+
   it('gives one delivery\'s incidents to another within the allowed lateness, for an alert first heard of resolved before a jump longer than the retention', () => {
     const config = { allowedLatenessMs: 5 * MIN, retentionMs: 2 * 24 * HOUR }
     const episode = alert({ fp: 'ep', t: 0, status: 'resolved' })

@@ -171,7 +171,9 @@ export class SeenIds {
       const kc = keys[j + 2]!
       if (kc === 0) break
       const s = st[i]!
-      if (kc === c && keys[j] === a && keys[j + 1] === b) { if (overwrite || s < this.#horizon) st[i] = stamp; return }
+      // A live id's stamp never goes down: the same id delivered again with an earlier receipt (a repeat
+      // redelivered after a later one) must not have it forgotten sooner.
+      if (kc === c && keys[j] === a && keys[j + 1] === b) { if (s < this.#horizon) st[i] = stamp; else if (overwrite && stamp > s) st[i] = stamp; return }
       if (reuse < 0 && s < this.#horizon) reuse = i
     }
     if (reuse >= 0) i = reuse

@@ -71,14 +71,16 @@ export function arrive(s: EngineState, event: AlertEvent): void {
 
 /**
  * When an id is remembered from: the high-water mark (which only grows, so the retention forgets the oldest
- * first), and never before the event's receipt. An id is then forgotten only once retention has forgotten
+ * first), and never before the event's receipt (up to a retention past the times seen). An id is then forgotten only once retention has forgotten
  * everything up to its receipt (`forgottenBefore`), so a delivery of the same record after that is history
  * (`forgottenHistory`). Stamped at a high-water mark behind its receipt (an engine not ticking, a quiet
  * partition), the id went before the incident it opened, and a redelivery made that incident again.
  */
 function seenStamp(s: EngineState, event: AlertEvent, t: number): number {
   const received = parseTime(event.receivedAt)
-  return Math.max(s.highWater, t, Number.isFinite(received) ? received : NEVER)
+  const seen = Math.max(s.highWater, t)
+  // A receiver whose clock runs far ahead would have its ids kept for ever: a retention past the times seen at most.
+  return Number.isFinite(received) ? Math.max(seen, Math.min(received, seen + s.cfg.retentionMs)) : seen
 }
 
 /** Into the queue when it goes last there (most events come in order: no heap work), else into the heap. */
