@@ -118,32 +118,33 @@ type ProblemDoc = Problem
 /** The latest notes a document keeps (the engine's MAX_ENTRIES_IN_DOCUMENT); fewer once shortened to fit Kafka. */
 const NOTES_KEPT = recordSchemas.incident.properties.notes.maxItems
 
-const sameNote = (a: Note) => (b: Note) => a.at === b.at && a.author === b.author && a.text === b.text
-
 /**
- * What `noteShown` needs of the document read before the decision: its version and a digest of its latest
- * note. Not the document: an answer kept awaiting holds this, and a document may be megabytes.
+ * What `noteShown` needs of the document read before the decision: its version, a digest of its latest note,
+ * and the times of the notes it held already with the decision's author and words. Not the document: an
+ * answer kept awaiting holds this, and a document may be megabytes.
  */
-interface NotesBefore { version: number; lastNote: string | undefined }
+interface NotesBefore { version: number; lastNote: string | undefined; sameWordsAt: string[] }
 const noteDigest = (n: Note) => createHash('sha256').update(`${n.at}\n${n.author}\n${n.text}`).digest('hex')
-const notesBefore = (doc: IncidentDoc | ProblemDoc): NotesBefore => {
+const notesBefore = (doc: IncidentDoc | ProblemDoc, author: string, text: string | undefined): NotesBefore => {
   const last = doc.notes.at(-1)
-  return { version: doc.version, lastNote: last && noteDigest(last) }
+  const sameWordsAt = text === undefined ? [] : doc.notes.filter((n) => n.author === author && n.text === text).map((n) => n.at)
+  return { version: doc.version, lastNote: last && noteDigest(last), sameWordsAt }
 }
 
 /**
  * Whether the note a decision added shows in `doc`, a version past `before` (the one read before the decision).
- * The note is the decision's own: its author, its text and the command's `at`, which the engine stores as the
- * note's time (packages/correlation/src/commands.ts); author and text alone matched the same words said
- * earlier, brought to a newer version by another change. Anywhere in the notes, not only the latest: another
+ * The note is the decision's own: its author and its text, at a time none of the notes read before had (the
+ * same words said earlier, brought to a newer version by another change, are not it). Not by the command's
+ * time alone: a command published again under its id (a retry after a publish that failed but reached Kafka)
+ * carries a new time, and the correlator keeps the first. Anywhere in the notes, not only the latest: another
  * note applied before the version was indexed comes after it, and the note was then never counted shown.
  * Not found, it may have been pushed out: notes are cut from the front only (the latest 100 kept, or halved
  * to fit Kafka), and this note comes after every note read before, so pushed out it took them all with it.
  * Only then is a newer version taken as showing it.
  */
-function noteShown(doc: IncidentDoc | ProblemDoc, before: NotesBefore, note: Note): boolean {
+function noteShown(doc: IncidentDoc | ProblemDoc, before: NotesBefore, note: Omit<Note, 'at'>): boolean {
   if (doc.version <= before.version) return false
-  if (doc.notes.some(sameNote(note))) return true
+  if (doc.notes.some((n) => n.author === note.author && n.text === note.text && !before.sameWordsAt.includes(n.at))) return true
   const { lastNote } = before
   // With no note before, only the cap says a note was cut; a cut to fit Kafka leaves no trace then (docs/review-api.md).
   return lastNote ? !doc.notes.some((n) => noteDigest(n) === lastNote) : doc.notes.length >= NOTES_KEPT
@@ -356,7 +357,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * What an answer given before its outcome was known needs to be finished later: the published commands' ids
    * and where the change shows. Never the commands: a keyed retry waits on these, and publishes nothing again.
    */
-  interface Awaiting { commandIds: string[]; index: string; targetId: string; at: string; versionBefore: number; visible: (doc: unknown, at: string) => boolean }
+  interface Awaiting { commandIds: string[]; index: string; targetId: string; visible: (doc: unknown) => boolean }
   /** A kept answer: final, or still `awaiting` its outcome (the wait ran out, the client hung up, Elasticsearch failed). */
   type KeptAnswer = StoredAnswer & { awaiting?: Awaiting }
   const idempotency = new IdempotencyStore<KeptAnswer>(deps.idempotency ?? defaultIdempotencyLimits)
@@ -403,15 +404,15 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         }
         settled = decisions.every((d) => d.outcome !== 'pending')
       }
-      // Looked at once at least: a retry that does not wait is told whether the change shows by now. Pending
-      // too: the log forgets results (it is bounded; a restart reads what the topics retain), and a decision
-      // whose result is gone would stay 202 for ever though it shows. A refused command makes no version, so
-      // while pending only a version past the one read before counts: a record that looked decided already
-      // (an incident resolved before) is not taken for a decision the correlator may yet refuse.
+      // An outcome still pending is no 200, however the record looks: the correlator may yet refuse a command
+      // whose change looked made already (a resolve of a resolved incident, sent with a note that made a new
+      // version). Kept awaiting, the key's retries read the outcome when it comes (docs/review-api.md).
+      if (!settled) return unfinished()
+      // Looked at once at least: a retry that does not wait is told whether the change shows by now.
       for (;;) {
         await es.indices.refresh({ index: w.index })
         const doc = await getDoc<{ version: number }>(w.index, w.targetId)
-        if (w.visible(doc, w.at) && (settled || doc.version > w.versionBefore)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        if (w.visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }
@@ -428,7 +429,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
    * the first answer back instead of publishing again (`replayed`).
    */
-  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string; version: number }, commands: CommandDraft[], visible: (doc: T, at: string) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
     if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
     const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
@@ -440,8 +441,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const wait = res.locals.wait === true
       if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
       if (!wait) return { status: 202, body: { commandIds } }
-      // `at` is kept with the command ids: the note that shows is the one stamped with it.
-      const awaiting: Awaiting = { commandIds, index, targetId: target.id, at, versionBefore: target.version, visible: visible as (doc: unknown, at: string) => boolean }
+      const awaiting: Awaiting = { commandIds, index, targetId: target.id, visible: visible as (doc: unknown) => boolean }
       const answer = await outcomeOf(req, res, awaiting, deps.waitTimeoutMs, (decisions) => metrics?.decided(full.map((c, i) => ({
         type: c.type, outcome: decisions[i]?.outcome === 'accepted' || decisions[i]?.outcome === 'refused' ? decisions[i].outcome : 'pending-at-timeout',
       }))))
@@ -570,11 +570,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const { note } = patch
-      const before = notesBefore(incident)
-      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d, at) =>
+      const before = notesBefore(incident, actor, note)
+      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
-        (!note || noteShown(d, before, { author: actor, text: note, at })) &&
+        (!note || noteShown(d, before, { author: actor, text: note })) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
         (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
         (!patch.resolve || d.status === 'resolved')))
@@ -597,9 +597,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const { note } = patch
-      const before = notesBefore(problem)
-      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d, at) =>
-        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, before, { author: actor, text: note, at }))))
+      const before = notesBefore(problem, actor, note)
+      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d) =>
+        (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, before, { author: actor, text: note }))))
     } catch (err) { next(err) }
   })
 

@@ -5,6 +5,7 @@ import type { Client } from '@elastic/elasticsearch'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import type { DecisionLogLimits } from '@opsreview/review/decisions'
+import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { serve, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
@@ -36,13 +37,20 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
   expect(r.errors).toBe(false)
 }
 
-async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits } = {}) {
+/**
+ * `failPublish(n)`: the n-th publish reaches Kafka and then fails, as a send whose acknowledgement was lost.
+ */
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean } = {}) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka(opts.decisionLimits)
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
   let publishes = 0
   const url = await serve(createReviewApp({
-    es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => { await commands.publish(topic, messages); publishes++ } }, commandsTopic, logger, clock: () => new Date(),
+    es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => {
+      await commands.publish(topic, messages)
+      publishes++
+      if (opts.failPublish?.(publishes)) throw new KafkaUnavailableError('the acknowledgement was lost')
+    } }, commandsTopic, logger, clock: () => new Date(),
     indexPrefix: prefix, waitTimeoutMs: WAIT_MS, publicDir: defaultPublicDir, readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }],
     deadLetters: async () => { throw new Error('not counted here') }, decisions,
   }))
@@ -260,21 +268,33 @@ describe('keyed retries of a ?wait=true answered before the outcome', () => {
     expect(r.publishes()).toBe(1)
   })
 
-  it('answers 200 once the change shows though its result left the decision log, without publishing again', async () => {
+  it('answers no 200 while an outcome is pending, though another command of the request made a newer version: the correlator may yet refuse it', async () => {
     const correlator = held()
+    const RESOLVED = seededIncidentIds[1]!
     const apply = applied()
-    const r = await startReview({ beforeAnswer: async (c, ctx) => { await correlator.gate; await apply(c, ctx) }, decisionLimits: { maxDecisions: 1 } })
-    const body = { note: 'outlived its result' }
-    const commandId = await hangUp(r, `/api/v1/incidents/${OPEN}?wait=true`, body, 'result-forgotten')
+    // The note is applied at once; the resolve of an incident resolved already waits, and is then refused.
+    const r = await startReview({ beforeAnswer: async (c, ctx) => { if (c.type.endsWith('.note')) await apply(c, ctx); else await correlator.gate } })
+    const body = { note: 'done', resolve: true }
+    const first = await r.call('PATCH', `/api/v1/incidents/${RESOLVED}?wait=true`, body, { 'idempotency-key': 'note-and-resolve' })
+    expect(first).toMatchObject({ status: 202, body: { visible: false, decisions: [{ outcome: 'accepted' }, { outcome: 'pending' }] } })
     correlator.release()
-    await waitFor(() => (r.decisions.get(commandId)?.outcome === 'accepted' ? true : undefined), { what: 'the note accepted' })
-    // Another decision takes the only place in the log.
-    expect((await r.call('PATCH', `/api/v1/problems/${PROBLEM}`, { owner: 'erin' })).status).toBe(202)
-    await waitFor(() => (r.decisions.get(commandId) === undefined && r.decisions.size === 1 ? true : undefined), { what: 'the note forgotten by the log' })
-    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, body, { 'idempotency-key': 'result-forgotten' })
-    expect(retry).toMatchObject({ status: 200, replayed: true, body: { visible: true, commandIds: [commandId], decisions: [{ commandId, outcome: 'pending' }] } })
-    expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'outlived its result', at: r.seen[0]!.at })
-    expect(r.publishes()).toBe(2)
+    await waitFor(() => (r.decisions.get(r.seen[1]!.id)?.outcome === 'refused' ? true : undefined), { what: 'the resolve refused' })
+    expect(await r.call('PATCH', `/api/v1/incidents/${RESOLVED}?wait=true`, body, { 'idempotency-key': 'note-and-resolve' })).toMatchObject({ status: 409, replayed: true })
+    expect(r.publishes()).toBe(1)
+  })
+
+  it('counts the note shown when the retry of a publish that failed but reached Kafka sent it again with a new time', async () => {
+    // The correlator applies a command id once, with the time of its first copy.
+    const appliedIds = new Set<string>()
+    const apply = applied()
+    const r = await startReview({ failPublish: (n) => n === 1, beforeAnswer: async (c, ctx) => { if (!appliedIds.has(c.id)) { appliedIds.add(c.id); await apply(c, ctx) } } })
+    const body = { note: 'once' }
+    expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'republished' })).status).toBe(503)
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'republished' })
+    expect(r.seen.map((c) => c.id)).toEqual([r.seen[0]!.id, r.seen[0]!.id])
+    expect(r.seen[1]!.at).not.toBe(r.seen[0]!.at)
+    expect(retry).toMatchObject({ status: 200, body: { visible: true } })
+    expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'once', at: r.seen[0]!.at })
   })
 
   it('is not counted shown while its outcome is pending and the record only looks as decided already', async () => {
