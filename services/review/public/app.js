@@ -289,12 +289,14 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
  * A decision's PATCH. The same decision sent while its first request is still running (clicked in a row and
  * in the incident view at once, or tried again after a lost answer: the same Idempotency-Key) is answered
  * 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused, so it is asked again after the
- * Retry-After the API gives, up to 60 times, until the first request's answer comes back for it too.
+ * Retry-After the API gives, up to 60 times, until the first request's answer comes back for it too. Asked
+ * again without `?wait=true`: the first request waited already, and the page follows the decision itself
+ * (`follow`, `untilShown`); waiting, the API would spend a second whole wait on a decision still awaiting.
  */
 async function sendDecision(path, sent, key, doneText, out) {
   for (let tries = 1; ; tries++) {
     try {
-      return await api(path, { method: 'PATCH', body: sent, headers: { 'idempotency-key': key } })
+      return await api(tries === 1 ? path : path.replace('wait=true', 'wait=false'), { method: 'PATCH', body: sent, headers: { 'idempotency-key': key } })
     } catch (err) {
       if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
       outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
