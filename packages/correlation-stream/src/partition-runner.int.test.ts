@@ -229,6 +229,7 @@ describe('PartitionRunner on the real Kafka', () => {
       }
       const all = inputs(16)
       for (let round = 0; round < 4; round++) {
+        const fedAt = Date.now()
         await feed(all.slice(round * 20, (round + 1) * 20).map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
         const expected = await expectedIncidents(kafka, topics.input)
         await waitFor(() => outputsMatch(kafka, topics, expected), { timeoutMs: 30_000, intervalMs: 200, what: `round ${round}'s incidents` })
@@ -237,6 +238,10 @@ describe('PartitionRunner on the real Kafka', () => {
         if (roundAfterCheckpoint) {
           const fed = await fedPartitions()
           await waitFor(async () => ((await manifests(fed)).every((n) => n >= round + 1) ? true : undefined), { timeoutMs: 30_000, intervalMs: 200, what: `round ${round}'s checkpoint` })
+          // At a share of 1 the next checkpoint is due once as long as this one took has passed since it
+          // ended (and its commit is done): a batch sooner takes none. The round took at least as long as its
+          // checkpoint; waiting as long again keeps the next round's batch from coming early on a loaded host.
+          await new Promise((resolve) => setTimeout(resolve, Date.now() - fedAt))
         }
       }
       const fed = await fedPartitions()
