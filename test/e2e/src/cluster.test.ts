@@ -166,5 +166,14 @@ describe('cluster mode of the local stack', () => {
     const stopped = await sh('stack.sh', ['stop'], { ...env, OPSREVIEW_KAFKA_NODES: '' })
     expect(stopped.code, stopped.err).toBe(0)
     expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-1 down\nkafka-2 down\nkafka-3 down$/m)
+
+    // Stopped with OPSREVIEW_KAFKA_NODES set too low: every node still goes, and all together; the node left
+    // for last waited for a quorum the others had taken away (60 s, then SIGKILL).
+    const again = await sh('stack.sh', ['start', 'kafka'], env)
+    expect(again.code, again.err).toBe(0)
+    const tooFew = await sh('stack.sh', ['stop'], { ...env, OPSREVIEW_KAFKA_NODES: '2' })
+    expect(tooFew.code, tooFew.err).toBe(0)
+    expect(tooFew.err).not.toContain('timed out')
+    expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-1 down\nkafka-2 down\nkafka-3 down$/m)
   })
 })
