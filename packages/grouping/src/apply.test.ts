@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { fixture } from '@opsreview/testing'
 import type { AlertEvent, AlertmanagerWebhook } from '@opsreview/schemas'
 import {
-  compileGroupingRules, defaultGroupingRules, environmentOf, groupKeyOf, groupRuleOf, parseGroupingRules, relabel, serviceOf,
+  compileGroupingRules, defaultGroupingRules, environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, parseGroupingRules, relabel, serviceOf,
   type GroupingRules, type GroupingRulesFile,
 } from './index.ts'
 
@@ -80,6 +80,69 @@ describe('service and environment precedence', () => {
     expect(serviceOf({ service: 'kubelet-proxy-checker', container: 'x' }, defaultGroupingRules)).toBe('kubelet-proxy-checker')
     expect(serviceOf({ service: 'checkout', job: 'blackbox', app: 'x' }, defaultGroupingRules)).toBe('checkout')
     expect(serviceOf({ 'app.kubernetes.io/name': 'search', app: 'legacy', job: 'search-pods' }, defaultGroupingRules)).toBe('search')
+  })
+})
+
+describe('label values that cannot name a service or an environment', () => {
+  const r = rules({ service: { labels: ['service', 'app.kubernetes.io/name', 'app', 'container', 'job'], rules: [] }, environment: { labels: ['env', 'environment', 'cluster'], default: 'production' } })
+  // C0 (NUL, tab, line break, ESC, U+001F), DEL and C1 (U+0080, NEL U+0085, U+009F): what the review's filters refuse.
+  const controls = ['\u0000', '\t', '\n', '\r', '\u001b', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f']
+
+  it('pass over a service label holding a control character, anywhere in it, to the next label', () => {
+    for (const c of controls) {
+      for (const bad of [`checkout${c}`, `${c}checkout`, `check${c}out`, c]) {
+        expect(serviceOf({ service: bad, 'app.kubernetes.io/name': 'search', app: 'legacy' }, r)).toBe('search')
+        expect(serviceOf({ service: bad, 'app.kubernetes.io/name': bad, app: 'legacy' }, r)).toBe('legacy')
+      }
+    }
+    expect(serviceOf({ service: 'api\u007f', container: 'api-server', job: 'api' }, r)).toBe('api-server')
+    expect(serviceOf({ service: 'api\u0085', app: 'api\u009f', job: 'api' }, r)).toBe('api')
+  })
+
+  it('pass over a blank service label, of any whitespace, to the next label', () => {
+    for (const blank of [' ', '   ', '\u00a0', '\u2003', '\u3000', '\ufeff']) {
+      expect(serviceOf({ service: blank, app: 'web' }, r)).toBe('web')
+    }
+    // Printable text around spaces is a name.
+    expect(serviceOf({ service: ' checkout ', app: 'web' }, r)).toBe(' checkout ')
+  })
+
+  it('name no service when every label is unusable, so the alert falls back to its name', () => {
+    const labels = { alertname: 'HighErrorRate', service: 'checkout\n', 'app.kubernetes.io/name': ' ', app: '\u0085', container: '', job: 'x\u007f' }
+    expect(serviceOf(labels, r)).toBeUndefined()
+    expect(relabel(event({ service: 'stale', labels }), r)).toMatchObject({ service: 'HighErrorRate', labels })
+  })
+
+  it('pass over an environment label so too, else the default', () => {
+    expect(environmentOf({ env: 'staging\n', environment: 'qa', cluster: 'eu' }, r)).toBe('qa')
+    expect(environmentOf({ env: '  ', environment: 'qa\u007f', cluster: 'eu-1' }, r)).toBe('eu-1')
+    expect(environmentOf({ env: '\u0000', environment: '\u0090', cluster: ' ' }, r)).toBe('production')
+    expect(environmentLabelOf({ env: '\u009f', cluster: '\t' }, r)).toBeUndefined()
+    const labels = { alertname: 'X', env: 'prod\u0085', environment: '\t' }
+    expect(relabel(event({ environment: 'stale', labels }), r)).toMatchObject({ environment: 'production', labels })
+  })
+
+  it('pass over a service rule\'s labels so too, the rule still chosen by the raw values', () => {
+    // kube-state-metrics' alert about a Deployment whose name came through with a line break.
+    const ksm = { alertname: 'KubeDeploymentReplicasMismatch', job: 'kube-state-metrics', service: 'kube-prometheus-stack-kube-state-metrics', namespace: 'shop' }
+    expect(serviceOf({ ...ksm, deployment: 'checkout\n', container: 'checkout-api' }, defaultGroupingRules)).toBe('checkout-api')
+    // A CronJob's run is named by its CronJob: the name it gives is what is checked.
+    expect(serviceOf({ ...ksm, alertname: 'KubeJobFailed', job_name: '  -29894520', container: 'kube-state-metrics\u0000' }, defaultGroupingRules)).toBe('kube-state-metrics')
+    expect(serviceOf({ ...ksm, alertname: 'KubeJobFailed', job_name: 'pg\u0085backup-29894520' }, defaultGroupingRules)).toBe('kube-state-metrics')
+  })
+
+  it('in a kube-prometheus-stack notification, leave the other alerts and every label as sent', () => {
+    const [crash1, crash2, crash3] = kube('pod-crashlooping')
+    // A container label mangled by a relabelling rule: the crash loop falls to the exporter's job, its
+    // neighbours keep their container, and the raw label is still there to see.
+    const mangled = { ...crash1!, container: 'checkout\u001b[31m' }
+    expect([mangled, crash2!, crash3!].map((l) => serviceOf(l, defaultGroupingRules))).toEqual(['kube-state-metrics', 'checkout', 'cart'])
+    const [down] = kube('target-down')
+    const downMangled = { ...down!, service: 'checkout\r\n', cluster: 'staging\u0000' }
+    expect([serviceOf(downMangled, defaultGroupingRules), environmentOf(downMangled, defaultGroupingRules)]).toEqual(['checkout', 'production'])
+    const relabelled = relabel(event({ labels: downMangled }), defaultGroupingRules)
+    expect(relabelled.labels).toEqual(downMangled)
+    expect(relabelled.labels.service).toBe('checkout\r\n')
   })
 })
 

@@ -1,13 +1,16 @@
 // Applying compiled rules to one alert: its service, its environment, its incident group key. Pure.
 import type { AlertEvent } from '@opsreview/schemas'
+import { isUsableName } from './names.ts'
 import { labelValue, type GroupingRules } from './rules.ts'
 
 type Labels = Readonly<Record<string, string>>
 
-function firstPresent(labels: Labels, names: readonly string[]): string | undefined {
+// A blank label or one holding a control character names nothing: the next label of the precedence does.
+// The raw value stays in the event's labels; only the name it would have given is passed over.
+function firstUsable(labels: Labels, names: readonly string[]): string | undefined {
   for (const n of names) {
     const v = labelValue(labels, n)
-    if (v !== undefined) return v
+    if (v !== undefined && isUsableName(v)) return v
   }
   return undefined
 }
@@ -26,24 +29,27 @@ export function serviceLabelsFor(labels: Labels, rules: GroupingRules): readonly
 const CRONJOB_RUN = /^(.+)-\d{8}$/
 
 /**
- * The service the labels name (first present non-empty label of the precedence), or undefined. A
- * `job_name` (kube-state-metrics' Job label) of a CronJob's run names the CronJob.
+ * The service the labels name (first label of the precedence that is present, not blank and free of
+ * control characters), or undefined. A `job_name` (kube-state-metrics' Job label) of a CronJob's run
+ * names the CronJob.
  */
 export function serviceOf(labels: Labels, rules: GroupingRules): string | undefined {
   for (const name of serviceLabelsFor(labels, rules)) {
     const value = labelValue(labels, name)
     if (value === undefined) continue
-    return name === 'job_name' ? (CRONJOB_RUN.exec(value)?.[1] ?? value) : value
+    // The name is checked, not the label: a run `  -29894520` would name a blank CronJob.
+    const named = name === 'job_name' ? (CRONJOB_RUN.exec(value)?.[1] ?? value) : value
+    if (isUsableName(named)) return named
   }
   return undefined
 }
 
-/** The environment the labels name, or undefined when none of the environment labels is there. */
+/** The environment the labels name, or undefined when none of the environment labels is there and usable. */
 export function environmentLabelOf(labels: Labels, rules: GroupingRules): string | undefined {
-  return firstPresent(labels, rules.environment.labels)
+  return firstUsable(labels, rules.environment.labels)
 }
 
-/** The environment: the first present environment label, else the rules' default. */
+/** The environment: the first usable environment label, else the rules' default. */
 export function environmentOf(labels: Labels, rules: GroupingRules): string {
   return environmentLabelOf(labels, rules) ?? rules.environment.default
 }

@@ -107,6 +107,49 @@ describe('normalizeAlertmanager', () => {
     expect(normalizeAlertmanager(payload, { ...ctx, options: { ...defaultIngestOptions, grouping: rules.rules } }).events[0]).toMatchObject({ environment: 'prd' })
   })
 
+  it('passes over a service or environment label that is blank or holds a control character, keeping the label as sent', () => {
+    const payload = load('am-firing-3-alerts.json')
+    const base = { alertname: 'HighErrorRate', severity: 'critical' }
+    const cases: [Record<string, string>, string, string][] = [
+      // C0: a line break, a NUL, an ESC sequence a terminal would colour.
+      [{ service: 'checkout\n', 'app.kubernetes.io/name': 'checkout-api', env: 'staging' }, 'checkout-api', 'staging'],
+      [{ service: '\u0000', app: 'cart', env: 'prod\u0000', environment: 'qa' }, 'cart', 'qa'],
+      [{ service: '\u001b[31mcheckout', container: 'checkout', cluster: 'eu-1' }, 'checkout', 'eu-1'],
+      // DEL and C1 (U+0085 NEL, U+009F).
+      [{ service: 'checkout\u007f', job: 'checkout-pods', env: '\u007f' }, 'checkout-pods', 'production'],
+      [{ service: 'check\u0085out', app: 'x\u009f', job: 'billing', environment: 'qa\u0080' }, 'billing', 'production'],
+      // Blank: spaces, a no-break space.
+      [{ service: '   ', 'app.kubernetes.io/name': '\u00a0', app: 'search', env: ' ', cluster: 'us-2' }, 'search', 'us-2'],
+      // Nothing usable: the alert's name and the rules' default environment, as for an alert without such labels.
+      [{ service: '\t', 'app.kubernetes.io/name': ' ', app: '\r\n', container: '\u0090', job: '', env: '\n', environment: '\u0000', cluster: '  ' }, 'HighErrorRate', 'production'],
+    ]
+    for (const [extra, service, environment] of cases) {
+      const labels = { ...base, ...extra }
+      payload.alerts = [{ ...payload.alerts[0]!, labels }]
+      const valid = validateAlertmanagerWebhook(structuredClone(payload))
+      expect(valid.ok).toBe(true)
+      const [e] = normalizeAlertmanager(payload, ctx).events
+      expect(e).toMatchObject({ service, environment })
+      expect(e!.labels).toEqual(labels)
+      expect(validateAlertEvent(e).ok).toBe(true)
+    }
+  })
+
+  it('names a kube-prometheus-stack alert whose workload label holds a control character by the next label, the others of the group as before', () => {
+    const payload = load('kube-prometheus-pod-crashlooping.json')
+    payload.alerts[0]!.labels.container = 'checkout\u0000'
+    payload.alerts[2]!.labels.cluster = 'prod-eu-1\u0085'
+    const events = normalizeAlertmanager(payload, ctx).events
+    // The exporter rule's precedence goes on from `container` to `job`.
+    expect(events.map((e) => [e.service, e.environment])).toEqual([['kube-state-metrics', 'production'], ['checkout', 'production'], ['cart', 'production']])
+    expect(events[0]!.labels.container).toBe('checkout\u0000')
+    expect(events[2]!.labels.cluster).toBe('prod-eu-1\u0085')
+    const mismatch = load('kube-prometheus-deployment-replicas-mismatch.json')
+    mismatch.alerts[0]!.labels.deployment = 'checkout\n'
+    // kube-state-metrics' own series: its container and job never name it, so the alert's name does.
+    expect(normalizeAlertmanager(mismatch, ctx).events[0]).toMatchObject({ service: 'KubeDeploymentReplicasMismatch', labels: { deployment: 'checkout\n' } })
+  })
+
   it('accepts fields only newer Alertmanagers send, and unknown ones', () => {
     const payload = { ...load('am-mixed-some-resolved.json'), notification_reason: 'resolved', routeLabels: { team: 'x' }, somethingNew: [1] }
     expect(validateAlertmanagerWebhook(payload).ok).toBe(true)

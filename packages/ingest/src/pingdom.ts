@@ -1,13 +1,18 @@
 import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
+import { isUsableName } from '@opsreview/grouping'
 import { eventId, isoTime, truncateText, type IngestContext } from './event.ts'
 import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 const firingStates = new Set(['DOWN', 'FAILING'])
 
-/** The value of the first tag with one of the prefixes; a blank value (`service:  `) is no value, as in the review's filters. */
+/**
+ * The value of the first tag with one of the prefixes; a blank value (`service:  `) is no value, as in the
+ * review's filters. The schema already refused a tag holding a control character; the check is the one
+ * an Alertmanager label's value goes through, so both senders name services by one rule.
+ */
 function tagValue(tags: readonly string[], prefixes: readonly string[]): string | undefined {
   for (const prefix of prefixes) {
-    const tag = tags.find((t) => t.startsWith(prefix) && t.slice(prefix.length).trim() !== '')
+    const tag = tags.find((t) => t.startsWith(prefix) && isUsableName(t.slice(prefix.length)))
     if (tag) return tag.slice(prefix.length)
   }
   return undefined
