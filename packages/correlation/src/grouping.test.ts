@@ -137,16 +137,17 @@ describe('the Alertmanager notification-group join', () => {
     ])
   })
 
-  it('keeps two services apart whose service and environment would run together (a NUL in a label)', () => {
-    // Label values may hold any code point: service "a" in "b\0e" and service "a\0b" in "e" once shared one join key.
+  it('keeps two services apart whose service and environment would run together (quotes and commas in a label)', () => {
+    // Label values may hold any printable character: service "a" in `b","e` and service `a","b` in "e", their
+    // parts joined by `","`, would share one join key. (A NUL once did this; a label holding one names no service now.)
     const split = (l: Record<string, string>) => {
       const { incident_key: _k, ...rest } = l
-      return l.provider === 'adyen' ? { ...rest, service: 'a', env: 'b\u0000e' } : { ...rest, service: 'a\u0000b', env: 'e' }
+      return l.provider === 'adyen' ? { ...rest, service: 'a', env: 'b","e' } : { ...rest, service: 'a","b', env: 'e' }
     }
     const incidents = incidentsOf(notification('incident-key', defaultGroupingRules, split), defaultGroupingRules)
     expect(incidents.map((i) => [i.services, i.environment, i.alertCount])).toEqual([
-      [['a'], 'b\u0000e', 1],
-      [['a\u0000b'], 'e', 1],
+      [['a'], 'b","e', 1],
+      [['a","b'], 'e', 1],
     ])
   })
 
