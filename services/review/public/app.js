@@ -128,6 +128,7 @@ async function api(path, options = {}) {
     const fields = (problem.errors ?? []).map((e) => `${e.path} ${e.message}`).join('; ')
     const err = new Error(`${res.status} ${problem.title ?? res.statusText}${fields ? `: ${fields}` : ''}`)
     err.problem = problem
+    err.status = res.status
     err.retryAfterSeconds = Number(res.headers.get('retry-after')) || null
     throw err
   }
@@ -251,6 +252,10 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
   const pending = `${kind}/${id} ${sent}`
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
+  // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
+  // (`untilShown`), are the same request under its key. With the token it was sent with: under another
+  // token a key the API forgot would publish it again as someone else's decision.
+  const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${$('#token').value.trim()}`, 'idempotency-key': pendingKeys.get(pending) } }
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
   const button = control?.dataset.decision
@@ -258,14 +263,14 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   outcome(out, 'Saving…', 'pending')
   let recorded = false
   try {
-    const r = await sendDecision(`/api/v1/${kind}/${id}?wait=true`, sent, pendingKeys.get(pending), doneText, out)
+    const r = await sendDecision(request, doneText, out)
     pendingKeys.delete(pending)
     recorded = true
     if (r.visible) outcome(out, doneText, 'accepted')
-    else if (r.decisions?.length && r.decisions.every((d) => d.outcome === 'accepted')) void untilShown(kind, id, body, doneText, out)
+    else if (r.decisions?.length && r.decisions.every((d) => d.outcome === 'accepted')) void untilShown(kind, id, request, doneText, out)
     else {
       outcome(out, `${doneText}: recorded, waiting for the correlator…`, 'pending')
-      void follow(r.commandIds, doneText, out, kind, id, body)
+      void follow(r.commandIds, doneText, out, kind, id, request)
     }
   } catch (err) {
     if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
@@ -293,10 +298,10 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
  * again without `?wait=true`: the first request waited already, and the page follows the decision itself
  * (`follow`, `untilShown`); waiting, the API would spend a second whole wait on a decision still awaiting.
  */
-async function sendDecision(path, sent, key, doneText, out) {
+async function sendDecision(request, doneText, out) {
   for (let tries = 1; ; tries++) {
     try {
-      return await api(tries === 1 ? path : path.replace('wait=true', 'wait=false'), { method: 'PATCH', body: sent, headers: { 'idempotency-key': key } })
+      return await resend(request, tries === 1)
     } catch (err) {
       if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
       outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
@@ -305,41 +310,50 @@ async function sendDecision(path, sent, key, doneText, out) {
   }
 }
 
+/** A decision's request sent (again): the same body, token and Idempotency-Key, with `?wait=true` or without. */
+const resend = (request, wait) => api(`${request.path}?wait=${wait}`, { method: 'PATCH', body: request.sent, headers: request.headers })
+
 /** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */
-async function follow(commandIds, doneText, out, kind, id, body) {
+async function follow(commandIds, doneText, out, kind, id, request) {
   for (let i = 0; i < 60; i++) {
     await new Promise((r) => setTimeout(r, 1000))
     try {
       const ds = await Promise.all(commandIds.map((c) => api(`/api/v1/decisions/${encodeURIComponent(c)}`)))
       const refused = ds.filter((d) => d.outcome === 'refused')
       if (refused.length) { outcome(out, `Refused: ${refused.map((d) => d.error).join('; ')}`, 'refused'); await refresh(kind, id); return }
-      if (ds.every((d) => d.outcome === 'accepted')) { await untilShown(kind, id, body, doneText, out); return }
+      if (ds.every((d) => d.outcome === 'accepted')) { await untilShown(kind, id, request, doneText, out); return }
     } catch { /* the next poll may answer */ }
   }
   outcome(out, `${doneText}: recorded; the correlator has not answered yet`, 'pending')
 }
 
-const TARGET_STATUS = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' }
-/** Whether an incident or problem as read shows a decision's body, judged as the API's `?wait=true` judges it. */
-function shows(doc, body) {
-  return (!body.owner || doc.owner === body.owner) && (!body.acknowledge || Boolean(doc.acknowledgedAt)) && (!body.resolve || doc.status === 'resolved') &&
-    (!body.note || doc.notes.some((n) => n.text === body.note)) && (!body.problemId || doc.problemIds.includes(body.problemId)) &&
-    (!body.postmortem || doc.postmortem.scheduledFor === body.postmortem.scheduledFor) && (!body.action || doc.status === TARGET_STATUS[body.action])
-}
-
 /**
- * A decision the correlator took that the index does not show yet (the indexer is behind): until the
- * incident or problem read back shows it, the page says so instead of "done" beside the old value, and reads
- * it again after 0.5, 1, 2, 4 and 8 s (about 15 s), refreshing the page once it shows.
+ * A decision the correlator took that the index does not show yet (the indexer is behind): until the API
+ * says it shows, the page says so instead of "done" beside the old value, and asks again after 0.5, 1, 2, 4
+ * and 8 s (about 15 s), refreshing the page once it shows. It asks the API, not the record: the same request
+ * under its Idempotency-Key without `?wait=true` publishes nothing while the API keeps the key, and answers
+ * at once whether the index shows the decision, judged by the API's own rule. A copy of that rule in the page fell behind it: it took
+ * the same words said earlier for the note just added, and said "done" before the note was indexed.
  */
-async function untilShown(kind, id, body, doneText, out) {
+async function untilShown(kind, id, request, doneText, out) {
   outcome(out, `${doneText}: taken, waiting for the index`, 'pending')
   for (const delay of [500, 1000, 2000, 4000, 8000]) {
     await new Promise((r) => setTimeout(r, delay))
+    let r
     try {
-      const read = await api(`/api/v1/${kind}/${id}`)
-      if (shows(kind === 'incidents' ? read.incident : read.problem, body)) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
-    } catch { /* the next read may answer */ }
+      r = await resend(request, false)
+    } catch (err) {
+      if (err.problem?.code === 'DECISION_REFUSED') { outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused'); await refresh(kind, id); return }
+      // Not answered (the connection, a 5xx), or another request of the key still running: the next ask may be.
+      if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) continue
+      outcome(out, `${doneText}: taken; could not ask whether the index shows it (${err.message}), reload later`, 'pending')
+      return
+    }
+    if (r.visible === true) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
+    // A 202 without `visible` is no judgement: the API forgot the key (restarted, another instance, its
+    // bounds) and took the ask for a decision without a wait, publishing its commands again under the same
+    // ids, which the correlator drops. Whether the index shows it, no ask of this key can tell any more.
+    if (r.visible !== false) { outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending'); return }
   }
   outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
 }

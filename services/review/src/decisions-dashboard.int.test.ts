@@ -5,7 +5,8 @@ import type { ReportTarget } from '@opsreview/review/reports'
 import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import type { IdempotencyLimits } from '@opsreview/review/idempotency'
+import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
 import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
@@ -17,14 +18,14 @@ const OPEN = seededIncidentIds[0]!
  * that takes every decision and no indexer: a decision is taken but does not show until the test writes it
  * into the index. The app reads Elasticsearch through a proxy the test can cut.
  */
-async function startReview(timeZone?: string, reports?: ReportTarget) {
+async function startReview(timeZone?: string, reports?: ReportTarget, idempotency?: IdempotencyLimits) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
   const proxy = await cuttableElasticsearch()
   const url = await serve(createReviewApp({
     es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
     readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
-    ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}),
+    ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}), ...(idempotency ? { idempotency } : {}),
   }))
   return { url, es, prefix, proxy, seen }
 }
@@ -34,11 +35,19 @@ const newPage = browserPages()
 /** The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. */
 async function open(url: string, timezoneId = 'UTC') {
   const page = await newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
+  // The decisions sent (?wait=true), and apart from them the page's asks whether one taken shows yet: the
+  // same request under its key without the wait.
   const decisions: { url: string; key: string | undefined; body: string | null }[] = []
-  page.on('request', (r) => { if (r.method() === 'PATCH') decisions.push({ url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }) })
+  const asks: typeof decisions = []
+  page.on('request', (r) => {
+    if (r.method() !== 'PATCH') return
+    const sent = { url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }
+    if (new URL(sent.url).searchParams.get('wait') === 'false') asks.push(sent)
+    else decisions.push(sent)
+  })
   await page.goto(`${url}/#token=secret1`)
   await expect.poll(() => page.locator('#identity').textContent(), { timeout: 15_000 }).toBe('Decisions are recorded as dana, the name of your token.')
-  return { page, decisions }
+  return { page, decisions, asks }
 }
 
 const row = (page: Page, id: string) => page.locator(`#open-incidents tr[data-id="${id}"]`)
@@ -172,6 +181,72 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await expect.poll(() => row(page, OPEN).locator('td.owner').textContent(), { timeout: 20_000 }).toBe('erin')
     // The page's own refresh can show the row first; the status follows at the decision's next read (0.5-8 s apart).
     await expect.poll(() => status(page), { timeout: 20_000 }).toMatch(/ is erin$/)
+  })
+
+  it('says a note whose words were said before is waiting for the index until the index shows the new note, not the earlier one', async () => {
+    const r = await startReview()
+    const { page, decisions, asks } = await open(r.url)
+    const words = 'payments provider answers 502'
+    // Dana said the same words on the incident yesterday: that note is indexed.
+    const read = async () => (await r.es.search<Record<string, unknown> & { version: number; notes: unknown[] }>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits[0]!
+    const before = await read()
+    await r.es.index({ index: before._index, id: before._id!, refresh: true, document: {
+      ...before._source!, notes: [{ at: new Date(Date.now() - 86_400_000).toISOString(), author: 'dana', text: words }], version: before._source!.version + 1,
+    } })
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(OPEN)
+    await expect.poll(() => page.locator('#timeline').textContent(), { timeout: 15_000 }).toContain(`note: ${words}`)
+
+    await page.locator('#incident-note textarea').fill(words)
+    await page.getByRole('button', { name: 'Add note' }).click()
+    // The stand-in took the note, nothing indexes it: the earlier note with its words is not it.
+    const outcome = () => page.locator('#incident-outcome').textContent()
+    await expect.poll(outcome, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
+    // Still so once the page has had an answer about it: its second ask goes after it has judged the first.
+    // "Done" meanwhile ends the wait at once, and fails.
+    await expect.poll(async () => {
+      const now = await outcome()
+      return now === 'Note added' || asks.length >= 2 ? now : 'not asked twice yet'
+    }, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
+    expect(asks.every((a) => a.key === decisions.at(-1)!.key && a.body === decisions.at(-1)!.body)).toBe(true)
+
+    // The indexer catches up: a newer version with the new note, stamped with the command's time.
+    const note = r.seen.find((c) => c.type === 'incident.note')!
+    const taken = await read()
+    await r.es.index({ index: taken._index, id: taken._id!, refresh: true, document: {
+      ...taken._source!, notes: [...taken._source!.notes, { at: note.at, author: 'dana', text: words }], version: taken._source!.version + 1,
+    } })
+    await expect.poll(outcome, { timeout: 20_000 }).toBe('Note added')
+    expect(await page.locator('#incident-outcome').getAttribute('class')).toBe('outcome accepted')
+  })
+
+  it('does not call a decision done when the API forgot its Idempotency-Key before the page asked whether it shows', async () => {
+    // One key kept: another client's keyed decision makes the API forget the page's.
+    const r = await startReview(undefined, undefined, { ...defaultIdempotencyLimits, maxKeys: 1 })
+    const { page, decisions, asks } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    // The page's first ask is held until the key is gone.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    await page.route(`**/api/v1/incidents/${OPEN}?wait=false`, async (route) => { await held; await route.continue() }, { times: 1 })
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/ is erin: taken, waiting for the index$/)
+    await expect.poll(() => asks.length, { timeout: 15_000 }).toBe(1)
+    const other = await fetch(`${r.url}/api/v1/incidents/${seededIncidentIds[1]}`, {
+      method: 'PATCH', headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': 'another-client-1' }, body: JSON.stringify({ acknowledge: true }),
+    })
+    expect(other.status).toBe(202)
+    release()
+    // Asked under a key it forgot, the API took the ask for the decision again, without a wait: its commands
+    // went to Kafka again under the same ids (which the correlator drops), and nothing says whether it shows.
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/ is erin: taken; the API can no longer say whether the index shows it, reload later$/)
+    expect(await row(page, OPEN).locator('output').getAttribute('class')).toBe('outcome pending')
+    const assigns = () => r.seen.filter((c) => c.type === 'incident.assign').map((c) => c.id)
+    await expect.poll(() => assigns().length, { timeout: 15_000 }).toBe(2)
+    expect(new Set(assigns()).size).toBe(1)
+    expect(asks.map((a) => a.key)).toEqual([decisions[0]!.key])
   })
 })
 
