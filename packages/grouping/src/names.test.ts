@@ -31,14 +31,4 @@ describe('isUsableName', () => {
     )
     fc.assert(fc.property(fc.array(ch, { maxLength: 12 }).map((a) => a.join('')), (v) => isUsableName(v) === printable.test(v)), { numRuns: 5000 })
   })
-
-  it('stays linear on the longest label value, where the schema pattern backtracks', () => {
-    // The pattern takes about 9 ms per such value (9 s here); two scans take microseconds.
-    const value = 'a'.repeat(4095) + '\u0000'
-    let usable = 0
-    const start = performance.now()
-    for (let i = 0; i < 1000; i++) if (isUsableName(value)) usable++
-    expect(usable).toBe(0)
-    expect(performance.now() - start).toBeLessThan(2000)
-  })
 })
