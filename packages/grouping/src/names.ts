@@ -10,8 +10,7 @@ const VISIBLE = /\S/
  * True for a value that can name a service or an environment: not blank, no control character. The same
  * rule as schemas/incident-patch.v1.json's `printable` (names.test.ts holds them together), which refuses
  * such a Pingdom check name or tag with a 400; a label is skipped instead, since refusing an Alertmanager
- * alert for one label would lose the alert. Two linear scans, not that pattern, whose backtracking is
- * quadratic on a 4,096-character label value.
+ * alert for one label would lose the alert.
  */
 export function isUsableName(value: string): boolean {
   return !CONTROL.test(value) && VISIBLE.test(value)
