@@ -37,6 +37,16 @@ describe('normalizeReport', () => {
     expect(empty.ok).toBe(false)
   })
 
+  it('refuses a blank service or environment, or one holding a control character, naming the field', () => {
+    // They become the incident's service and environment, which the review's filters refuse with any of these.
+    for (const bad of ['', '   ', '\u3000', 'shop\u0000api', 'shop\napi', '\u001b[31mred', 'a\u007f', 'a\u0085']) {
+      const r = validateReport({ kind: 'manual', service: bad, environment: bad, title: 't', reportedBy: 'a' })
+      expect(r.ok).toBe(false)
+      if (!r.ok) expect(r.errors.filter((e) => e.message === 'must not be blank or hold control characters').map((e) => e.path).sort()).toEqual(['/environment', '/service'])
+    }
+    expect(validateReport({ kind: 'manual', service: 'Café – 山田', environment: 'prod eu', title: 't', reportedBy: 'a' }).ok).toBe(true)
+  })
+
   it('rejects unknown kinds and fields, naming them', () => {
     const r = validateReport({ kind: 'rumour', service: 's', title: 't', reportedBy: 'x', colour: 'red' })
     expect(r.ok).toBe(false)

@@ -192,10 +192,13 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(await future.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: '/state_changed_timestamp' }] })
     const report = await post(`${url}/api/v1/reports`, { kind: 'manual', service: 's', title: 't', reportedBy: 'me', occurredAt: '2026-11-28T21:00:00+01' })
     expect(await report.json()).toMatchObject({ errors: [{ path: '/occurredAt' }] })
+    const badService = await post(`${url}/api/v1/reports`, { kind: 'manual', service: 'shop\u0000api', title: 't', reportedBy: 'me' })
+    expect(badService.status).toBe(400)
+    expect(await badService.json()).toMatchObject({ errors: [{ path: '/service', message: 'must not be blank or hold control characters' }] })
     expect(r.spool.records).toEqual([])
     expect((await post(`${url}/webhooks/pingdom`, down)).status).toBe(202)
     expect(r.spool.records).toHaveLength(1)
-    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => l.reason)).toEqual(['schema-invalid', 'schema-invalid'])
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => l.reason)).toEqual(['schema-invalid', 'schema-invalid', 'schema-invalid'])
   })
 
   it('counts 401s, logs them at a bounded rate, and never dead-letters them', async () => {
