@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, forgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
   stalenessOf, touch,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -166,7 +166,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     return own
   }
   const inc = joinable(s, groupKey, amGroup === 'join' ? amGroupKey : null, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil)
-    ?? (forgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at))
+    ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at))
   if (!inc) return undefined
   // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.
   if (amGroupKey && inc.data.status === 'open') { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }
@@ -303,7 +303,7 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   // A late report takes the open incident that opened after it (customers notice first) only if no
   // incident was going on at its time, open or resolved: the outage it is about comes first.
   const during = open && t < open.openedMs ? openHolding(s, groupKey, t, true, t, t) ?? joinBySpan(s, groupKey, t, false) : undefined
-  const inc = during ?? open ?? joinBySpan(s, groupKey, t, false) ?? (forgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
+  const inc = during ?? open ?? joinBySpan(s, groupKey, t, false) ?? (dropAsForgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
   if (!inc) return undefined
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).

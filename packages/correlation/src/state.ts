@@ -227,7 +227,7 @@ export interface EngineState {
   nextForgetAt: number
   /**
    * The latest horizon retention forgot resolved incidents before: an event older than this may belong to
-   * an incident the engine made and forgot (`forgottenHistory` in incidents.ts). Only grows; in snapshots,
+   * an incident the engine made and forgot (`dropAsForgottenHistory` in incidents.ts). Only grows; in snapshots,
    * so a restart with a longer retention still knows what it forgot.
    */
   forgottenBefore: number

@@ -73,7 +73,7 @@ export function arrive(s: EngineState, event: AlertEvent): void {
  * When an id is remembered from: the high-water mark (which only grows, so the retention forgets the oldest
  * first), and never before the event's receipt (up to a retention past the times seen). An id is then forgotten only once retention has forgotten
  * everything up to its receipt (`forgottenBefore`), so a delivery of the same record after that is history
- * (`forgottenHistory`). Stamped at a high-water mark behind its receipt (an engine not ticking, a quiet
+ * (`dropAsForgottenHistory`). Stamped at a high-water mark behind its receipt (an engine not ticking, a quiet
  * partition), the id went before the incident it opened, and a redelivery made that incident again.
  */
 function seenStamp(s: EngineState, event: AlertEvent, t: number): number {
