@@ -85,46 +85,53 @@ function base64Parts(r: Record<string, unknown>, headers: Record<string, unknown
 function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: string } {
   if (v === undefined || v === null) return { problem: 'no replay in the record' }
   if (!isObject(v)) return { problem: 'replay is not an object' }
-  const r = v
-  if (r.kind === 'record') {
-    if (!nonEmpty(r.topic)) return { problem: 'replay.topic is missing' }
-    if (r.encoding !== undefined && r.encoding !== 'base64') return { problem: 'replay.encoding must be base64 or absent' }
-    // An older letter: every part base64.
-    const all = r.encoding === 'base64'
-    const headers = r.headers
-    if (headers !== undefined) {
-      if (!isObject(headers)) return { problem: 'replay.headers must be an object' }
-      for (const [name, values] of Object.entries(headers)) {
-        if (!Array.isArray(values) || !values.every((v) => v === null || typeof v === 'string')) return { problem: `replay.headers.${name} must be a list of ${all ? 'base64 strings' : 'strings'} or nulls` }
-      }
-    }
-    const parts = base64Parts(r, headers as Record<string, unknown[]> | undefined)
-    if ('problem' in parts) return parts
-    const replay: RecordReplay = { kind: 'record', topic: (r.topic as string).trim(), key: r.key as string | null, value: r.value as string | null }
-    if (headers !== undefined) replay.headers = headers as Record<string, (string | null)[]>
-    if (parts.base64) replay.base64 = parts.base64
-    if (all) replay.encoding = 'base64'
-    // What Buffer.from(…, 'base64') would otherwise read past without a word, putting back other bytes.
-    const readable = (v: unknown, base64: boolean) => typeof v === 'string' && (!base64 || BASE64.test(v))
-    const what = (base64: boolean) => (base64 ? 'a base64 string' : 'a string')
-    const keyBase64 = all || parts.base64?.key === true
-    const valueBase64 = all || parts.base64?.value === true
-    if (r.key !== null && !readable(r.key, keyBase64)) return { problem: `replay.key must be ${what(keyBase64)} or null` }
-    if (r.value !== null && !readable(r.value, valueBase64)) return { problem: `replay.value must be ${what(valueBase64)} or null` }
-    for (const [name, values] of Object.entries(replay.headers ?? {})) {
-      if (all && !values.every((v) => v === null || BASE64.test(v))) return { problem: `replay.headers.${name} must be a list of base64 strings or nulls` }
-      const positions = parts.base64?.headers && Object.hasOwn(parts.base64.headers, name) ? parts.base64.headers[name]! : []
-      const bad = positions.find((p) => !BASE64.test(values[p]!))
-      if (bad !== undefined) return { problem: `replay.headers.${name}[${bad}] must be a base64 string` }
-    }
-    return { replay }
+  if (v.kind === 'record') return parseRecordReplay(v)
+  if (v.kind === 'webhook') {
+    if (typeof v.path !== 'string' || !v.path.startsWith('/')) return { problem: 'replay.path must be a path starting with /' }
+    if (typeof v.body !== 'string') return { problem: 'replay.body must be a string' }
+    return { replay: { kind: 'webhook', path: v.path, body: v.body } }
   }
-  if (r.kind === 'webhook') {
-    if (typeof r.path !== 'string' || !r.path.startsWith('/')) return { problem: 'replay.path must be a path starting with /' }
-    if (typeof r.body !== 'string') return { problem: 'replay.body must be a string' }
-    return { replay: { kind: 'webhook', path: r.path, body: r.body } }
+  return { problem: `unknown replay kind ${JSON.stringify(v.kind)}` }
+}
+
+/** A record to put back on its topic: its shape, then whether each part reads as the encoding it is said to have. */
+function parseRecordReplay(r: Record<string, unknown>): { replay: RecordReplay } | { problem: string } {
+  if (!nonEmpty(r.topic)) return { problem: 'replay.topic is missing' }
+  if (r.encoding !== undefined && r.encoding !== 'base64') return { problem: 'replay.encoding must be base64 or absent' }
+  // An older letter: every part base64.
+  const all = r.encoding === 'base64'
+  const headers = r.headers
+  if (headers !== undefined) {
+    if (!isObject(headers)) return { problem: 'replay.headers must be an object' }
+    for (const [name, values] of Object.entries(headers)) {
+      if (!Array.isArray(values) || !values.every((v) => v === null || typeof v === 'string')) return { problem: `replay.headers.${name} must be a list of ${all ? 'base64 strings' : 'strings'} or nulls` }
+    }
   }
-  return { problem: `unknown replay kind ${JSON.stringify(r.kind)}` }
+  const parts = base64Parts(r, headers as Record<string, unknown[]> | undefined)
+  if ('problem' in parts) return parts
+  const replay: RecordReplay = { kind: 'record', topic: (r.topic as string).trim(), key: r.key as string | null, value: r.value as string | null }
+  if (headers !== undefined) replay.headers = headers as Record<string, (string | null)[]>
+  if (parts.base64) replay.base64 = parts.base64
+  if (all) replay.encoding = 'base64'
+  const unreadable = unreadablePart(r, replay, all)
+  return unreadable === undefined ? { replay } : { problem: unreadable }
+}
+
+/** What Buffer.from(…, 'base64') would read past without a word, putting back other bytes: the first such part. */
+function unreadablePart(r: Record<string, unknown>, replay: RecordReplay, all: boolean): string | undefined {
+  const readable = (v: unknown, base64: boolean) => typeof v === 'string' && (!base64 || BASE64.test(v))
+  const what = (base64: boolean) => (base64 ? 'a base64 string' : 'a string')
+  const keyBase64 = all || replay.base64?.key === true
+  const valueBase64 = all || replay.base64?.value === true
+  if (r.key !== null && !readable(r.key, keyBase64)) return `replay.key must be ${what(keyBase64)} or null`
+  if (r.value !== null && !readable(r.value, valueBase64)) return `replay.value must be ${what(valueBase64)} or null`
+  for (const [name, values] of Object.entries(replay.headers ?? {})) {
+    if (all && !values.every((v) => v === null || BASE64.test(v))) return `replay.headers.${name} must be a list of base64 strings or nulls`
+    const positions = replay.base64?.headers && Object.hasOwn(replay.base64.headers, name) ? replay.base64.headers[name]! : []
+    const bad = positions.find((p) => !BASE64.test(values[p]!))
+    if (bad !== undefined) return `replay.headers.${name}[${bad}] must be a base64 string`
+  }
+  return undefined
 }
 
 /**
