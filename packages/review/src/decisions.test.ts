@@ -51,6 +51,21 @@ describe('DecisionLog', () => {
     ])
   })
 
+  it('keeps the time of a command\'s first copy when it is published again under its id, and its outcome', () => {
+    const log = new DecisionLog()
+    log.recordCommand(cmd('cmd-a0000001', '2026-12-01T08:00:00.000Z'))
+    log.recordResult({ commandId: 'cmd-a0000001', type: 'incident.resolve', target: INC, ok: true })
+    // A keyed retry after a lost acknowledgement: the same id, stamped when it was sent again.
+    log.recordCommand(cmd('cmd-a0000001', '2026-12-01T08:03:00.000Z'))
+    log.recordCommand(cmd('cmd-b0000001', '2026-12-01T08:01:00.000Z'))
+    log.recordCommand(cmd('cmd-b0000001', '2026-12-01T08:02:00.000Z'))
+    expect(log.get('cmd-a0000001')).toMatchObject({ at: '2026-12-01T08:00:00.000Z', outcome: 'accepted' })
+    expect(log.forTarget(INC).map((d) => [d.commandId, d.at, d.outcome])).toEqual([
+      ['cmd-a0000001', '2026-12-01T08:00:00.000Z', 'accepted'],
+      ['cmd-b0000001', '2026-12-01T08:01:00.000Z', 'pending'],
+    ])
+  })
+
   it('wakes a waiter once every command has its outcome, and frees it', async () => {
     const log = new DecisionLog()
     const waiting = log.waitFor(['cmd-a0000001', 'cmd-b0000001'], 60_000)

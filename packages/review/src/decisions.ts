@@ -109,8 +109,11 @@ export class DecisionLog {
   recordCommand(c: Decision): void {
     const known = this.#byId.get(c.commandId)
     if (known) {
-      // The result came first, or the command was published again (an Idempotency-Key retry): keep the outcome.
-      Object.assign(known, { ...c, outcome: known.outcome, ...(known.error !== undefined ? { error: known.error } : {}) })
+      // The result came first (it knows the outcome, not who decided or when), or the command was published
+      // again under its id (a keyed retry after a lost acknowledgement, with the time of the retry): what was
+      // read first stands. The correlator applies an id once, as its first copy says, so the timeline keeps
+      // that copy's time, not the retry's.
+      Object.assign(known, { ...c, ...known })
       return
     }
     this.#add({ ...c, outcome: 'pending' })
