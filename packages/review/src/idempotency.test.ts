@@ -33,6 +33,20 @@ describe('IdempotencyStore', () => {
     expect(s.begin('k', 'other', 3)).toEqual({ kind: 'mismatch' })
   })
 
+  it('looks a key up as begin would see it, without taking one it does not know', () => {
+    const s = new IdempotencyStore(limits)
+    expect(s.lookup('k', 'fp', 0)).toEqual({ kind: 'unknown' })
+    expect(s.size).toBe(0)
+    const first = s.begin('k', 'fp', 0)
+    if (first.kind !== 'new') throw new Error('new')
+    expect(s.lookup('k', 'fp', 1)).toEqual({ kind: 'in-flight' })
+    first.finish(answer)
+    expect(s.lookup('k', 'fp', 1)).toEqual({ kind: 'replay', answer })
+    expect(s.lookup('k', 'other', 1)).toEqual({ kind: 'mismatch' })
+    // Past its age the key is unknown again.
+    expect(s.lookup('k', 'fp', limits.ttlMs)).toEqual({ kind: 'unknown' })
+  })
+
   it('forgets a failed request, so its retry runs', () => {
     const s = new IdempotencyStore(limits)
     const first = s.begin('k', 'fp', 0)

@@ -79,9 +79,20 @@ export class IdempotencyStore<A extends StoredAnswer = StoredAnswer> {
 
   /** The answer kept for `key` when it was given for this request, without taking the key otherwise. */
   answered(key: string, fingerprint: string, nowMs: number): A | undefined {
+    const kept = this.lookup(key, fingerprint, nowMs)
+    return kept.kind === 'replay' ? kept.answer : undefined
+  }
+
+  /**
+   * What `begin` would say of `key`, without taking it when it is unknown: for a client that asks for the
+   * kept answer only, to whom a key forgotten (its age, the bounds, a restart) is no licence to publish again.
+   */
+  lookup(key: string, fingerprint: string, nowMs: number): Exclude<Begin<A>, { kind: 'new' }> | { kind: 'unknown' } {
     this.#evict(nowMs)
     const existing = this.#entries.get(key)
-    return existing?.fingerprint === fingerprint ? existing.answer : undefined
+    if (!existing) return { kind: 'unknown' }
+    if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' }
+    return existing.answer ? { kind: 'replay', answer: existing.answer } : { kind: 'in-flight' }
   }
 
   begin(key: string, fingerprint: string, nowMs: number): Begin<A> {

@@ -373,6 +373,30 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
+   * `Idempotency-Replay: only`, when sent: the client asks for the answer kept for its key (whether a
+   * decision it took shows yet), never for a decision. A key the review no longer keeps (its age, its bounds,
+   * a restart, another instance) is then answered 404 instead of being taken as a new request: that would
+   * publish the commands again, count the decision again and log it as published again.
+   */
+  function replayOnlyOf(req: Request): boolean {
+    const value = req.headers['idempotency-replay']
+    if (value === undefined) return false
+    if (value !== 'only') {
+      throw new HttpProblem('BAD_REQUEST', 'Invalid Idempotency-Replay', { errors: [{ path: 'header:idempotency-replay', message: 'must be only, sent once' }] })
+    }
+    return true
+  }
+
+  const keyReused = () => new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
+  const keyInFlight = () => new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
+  /** A replay-only request whose key is not kept: nothing was published, and no answer can be given for it. */
+  const keyUnknown = (): StoredAnswer & { replayed: boolean } => ({ status: 404, replayed: false, body: {
+    type: 'https://opsreview.dev/problems/idempotency-key-unknown', title: 'No answer is kept for this Idempotency-Key', status: 404, code: 'IDEMPOTENCY_KEY_UNKNOWN',
+    detail: 'This Idempotency-Key is not (or no longer) kept here, and Idempotency-Replay: only asks for its kept answer alone: nothing was published',
+    errors: [{ path: 'header:idempotency-key', message: 'is not kept by this review (never sent, or forgotten: its age, the bounds, a restart or another instance)' }],
+  } })
+
+  /**
    * Waits up to `waitMs` for the correlator's outcome of each command (a refusal is a 409 with its reason)
    * and, when all were taken, until `visible` holds for the indexed document; with `waitMs` 0 it answers what
    * is known now. An answer short of an outcome or of visibility is a 202 still `awaiting`. `counted` takes the
@@ -455,9 +479,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       case 'replay':
         return replayed(req, res, key, fingerprint, target.id, begun.answer)
       case 'mismatch':
-        throw new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
+        throw keyReused()
       case 'in-flight':
-        throw new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
+        throw keyInFlight()
       case 'new':
         try {
           const answer = await publish((type) => commandIdFor(key, fingerprint, type))
@@ -499,14 +523,25 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   /**
    * The kept answer of a keyed decision's retry, looked up before anything is read: a decision published
-   * is never answered 5xx, so its retry is answered while Elasticsearch is down too.
+   * is never answered 5xx, so its retry is answered while Elasticsearch is down too. With
+   * `Idempotency-Replay: only` (`replayOnlyOf`) it is the whole answer: a key not kept is a 404, and a key
+   * another request holds is refused as a retry's would be, before any decision is read or published.
    */
   async function replayOf(req: Request, res: express.Response, targetId: string, actor: string): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
+    const only = replayOnlyOf(req)
     const key = idempotencyKeyOf(req)
-    if (key === undefined) return undefined
+    if (key === undefined) {
+      if (only) throw new HttpProblem('BAD_REQUEST', 'Idempotency-Replay without an Idempotency-Key', { errors: [{ path: 'header:idempotency-key', message: 'is required with Idempotency-Replay: only' }] })
+      return undefined
+    }
     const fingerprint = fingerprintOf(req, targetId, actor)
-    const answer = idempotency.answered(key, fingerprint, clock().getTime())
-    return answer && replayed(req, res, key, fingerprint, targetId, answer)
+    const kept = idempotency.lookup(key, fingerprint, clock().getTime())
+    if (kept.kind === 'replay') return replayed(req, res, key, fingerprint, targetId, kept.answer)
+    if (!only) return undefined
+    if (kept.kind === 'mismatch') throw keyReused()
+    if (kept.kind === 'in-flight') throw keyInFlight()
+    req.log.info({ target: targetId }, 'review decision not replayed: its Idempotency-Key is not kept')
+    return keyUnknown()
   }
 
   function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
