@@ -253,8 +253,8 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   const pending = `${kind}/${id} ${sent}`
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
-  // (`untilShown`), are the same request under its key. With the token it was sent with: under another
-  // token a key the API forgot would publish it again as someone else's decision.
+  // (`untilShown`), are the same request under its key, with the token it was sent with: under another
+  // token it would be another request, which the API refuses under this key.
   const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${$('#token').value.trim()}`, 'idempotency-key': pendingKeys.get(pending) } }
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
@@ -291,17 +291,19 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
 }
 
 /**
- * A decision's PATCH. The same decision sent while its first request is still running (clicked in a row and
- * in the incident view at once, or tried again after a lost answer: the same Idempotency-Key) is answered
- * 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused, so it is asked again after the
- * Retry-After the API gives, up to 60 times, until the first request's answer comes back for it too. Asked
- * again without `?wait=true`: the first request waited already, and the page follows the decision itself
- * (`follow`, `untilShown`); waiting, the API would spend a second whole wait on a decision still awaiting.
+ * A decision's PATCH, with `?wait=true`. The same decision sent while its first request is still running
+ * (clicked in a row and in the incident view at once, or tried again after a lost answer: the same
+ * Idempotency-Key) is answered 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused, so it is
+ * sent again after the Retry-After the API gives, up to 60 times, until the first request's answer comes back
+ * for it too. Sent again as it was, with `?wait=true`: the first request may yet fail (Kafka down) and give
+ * the key up, and this one then publishes the decision; without the wait, its answer kept for the key was a
+ * final 202 `{commandIds}`, which holds no judgement of whether the index shows it, and the asks of
+ * `untilShown` could tell nothing though the API kept the key.
  */
 async function sendDecision(request, doneText, out) {
   for (let tries = 1; ; tries++) {
     try {
-      return await resend(request, tries === 1)
+      return await api(`${request.path}?wait=true`, { method: 'PATCH', body: request.sent, headers: request.headers })
     } catch (err) {
       if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
       outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
@@ -310,8 +312,12 @@ async function sendDecision(request, doneText, out) {
   }
 }
 
-/** A decision's request sent (again): the same body, token and Idempotency-Key, with `?wait=true` or without. */
-const resend = (request, wait) => api(`${request.path}?wait=${wait}`, { method: 'PATCH', body: request.sent, headers: request.headers })
+/**
+ * Asks the API for the answer it keeps for a decision's key: the same body, token and Idempotency-Key, with
+ * `Idempotency-Replay: only`, so that a key the API forgot is a 404 IDEMPOTENCY_KEY_UNKNOWN, never a new
+ * publish of the decision. Without the wait: the page asks again itself.
+ */
+const askKept = (request) => api(`${request.path}?wait=false`, { method: 'PATCH', body: request.sent, headers: { ...request.headers, 'idempotency-replay': 'only' } })
 
 /** Polls the outcome of decisions that were recorded but not yet answered, for up to a minute. */
 async function follow(commandIds, doneText, out, kind, id, request) {
@@ -330,30 +336,33 @@ async function follow(commandIds, doneText, out, kind, id, request) {
 /**
  * A decision the correlator took that the index does not show yet (the indexer is behind): until the API
  * says it shows, the page says so instead of "done" beside the old value, and asks again after 0.5, 1, 2, 4
- * and 8 s (about 15 s), refreshing the page once it shows. It asks the API, not the record: the same request
- * under its Idempotency-Key without `?wait=true` publishes nothing while the API keeps the key, and answers
- * at once whether the index shows the decision, judged by the API's own rule. A copy of that rule in the page fell behind it: it took
- * the same words said earlier for the note just added, and said "done" before the note was indexed.
+ * and 8 s (about 15 s), refreshing the page once it shows. It asks the API, not the record (`askKept`): the
+ * answer kept for the decision's key, judged at once by the API's own rule. A copy of that rule in the page
+ * fell behind it: it took the same words said earlier for the note just added, and said "done" before the
+ * note was indexed.
  */
 async function untilShown(kind, id, request, doneText, out) {
   outcome(out, `${doneText}: taken, waiting for the index`, 'pending')
+  const cannotTell = () => outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending')
   for (const delay of [500, 1000, 2000, 4000, 8000]) {
     await new Promise((r) => setTimeout(r, delay))
     let r
     try {
-      r = await resend(request, false)
+      r = await askKept(request)
     } catch (err) {
       if (err.problem?.code === 'DECISION_REFUSED') { outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused'); await refresh(kind, id); return }
+      // The API no longer keeps the key (restarted, another instance, its bounds): it published nothing, and
+      // no ask of this key can tell any more whether the index shows the decision.
+      if (err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN') { cannotTell(); return }
       // Not answered (the connection, a 5xx), or another request of the key still running: the next ask may be.
       if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) continue
       outcome(out, `${doneText}: taken; could not ask whether the index shows it (${err.message}), reload later`, 'pending')
       return
     }
     if (r.visible === true) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
-    // A 202 without `visible` is no judgement: the API forgot the key (restarted, another instance, its
-    // bounds) and took the ask for a decision without a wait, publishing its commands again under the same
-    // ids, which the correlator drops. Whether the index shows it, no ask of this key can tell any more.
-    if (r.visible !== false) { outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending'); return }
+    // A kept answer without `visible` holds no judgement (a 202 `{commandIds}` of a request sent without the
+    // wait, which this page does not send): as little to tell as a forgotten key.
+    if (r.visible !== false) { cannotTell(); return }
   }
   outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
 }

@@ -6,6 +6,8 @@ import { indexNames } from '@opsreview/search-index/templates'
 import { serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
 import type { IdempotencyLimits } from '@opsreview/review/idempotency'
+import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { readTopicToEnd } from '@opsreview/testing'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
@@ -16,18 +18,33 @@ const OPEN = seededIncidentIds[0]!
 /**
  * The seeded review (fuzz-seed.ts) served by the real app on the real Kafka, with a stand-in correlator
  * that takes every decision and no indexer: a decision is taken but does not show until the test writes it
- * into the index. The app reads Elasticsearch through a proxy the test can cut.
+ * into the index. The app reads Elasticsearch through a proxy the test can cut. `kafkaDownOnce()`: the next
+ * publish waits until the function it answers is called, then fails as Kafka unreachable, publishing nothing.
  */
 async function startReview(timeZone?: string, reports?: ReportTarget, idempotency?: IdempotencyLimits) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
   const proxy = await cuttableElasticsearch()
+  let down: Promise<void> | undefined
   const url = await serve(createReviewApp({
-    es: proxy.es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
+    es: proxy.es, commands: { publish: async (topic, messages) => {
+      const failing = down
+      down = undefined
+      if (!failing) return commands.publish(topic, messages)
+      await failing
+      throw new KafkaUnavailableError('Kafka is unreachable')
+    } }, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
     readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
     ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}), ...(idempotency ? { idempotency } : {}),
   }))
-  return { url, es, prefix, proxy, seen }
+  const kafkaDownOnce = () => {
+    let fail!: () => void
+    down = new Promise<void>((resolve) => { fail = resolve })
+    return fail
+  }
+  /** The ids of the commands on the topic, read to its end: a publish answered is on it. */
+  const onTopic = async () => (await readTopicToEnd(kafka, commandsTopic)).map((m) => (JSON.parse(m.value) as { id: string; type: string }))
+  return { url, es, prefix, proxy, seen, kafkaDownOnce, onTopic }
 }
 
 const newPage = browserPages()
@@ -36,13 +53,14 @@ const newPage = browserPages()
 async function open(url: string, timezoneId = 'UTC') {
   const page = await newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
   // The decisions sent (?wait=true), and apart from them the page's asks whether one taken shows yet: the
-  // same request under its key without the wait.
-  const decisions: { url: string; key: string | undefined; body: string | null }[] = []
+  // same request under its key, for its kept answer only (Idempotency-Replay: only). `at`: when the test saw it.
+  const decisions: { url: string; key: string | undefined; body: string | null; authorization: string | undefined; at: number }[] = []
   const asks: typeof decisions = []
   page.on('request', (r) => {
     if (r.method() !== 'PATCH') return
-    const sent = { url: r.url(), key: r.headers()['idempotency-key'], body: r.postData() }
-    if (new URL(sent.url).searchParams.get('wait') === 'false') asks.push(sent)
+    const headers = r.headers()
+    const sent = { url: r.url(), key: headers['idempotency-key'], body: r.postData(), authorization: headers.authorization, at: Date.now() }
+    if (headers['idempotency-replay'] === 'only') asks.push(sent)
     else decisions.push(sent)
   })
   await page.goto(`${url}/#token=secret1`)
@@ -238,15 +256,43 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
       method: 'PATCH', headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': 'another-client-1' }, body: JSON.stringify({ acknowledge: true }),
     })
     expect(other.status).toBe(202)
+    const answers: number[] = []
+    page.on('response', (res) => { if (res.request().headers()['idempotency-replay'] === 'only') answers.push(res.status()) })
     release()
-    // Asked under a key it forgot, the API took the ask for the decision again, without a wait: its commands
-    // went to Kafka again under the same ids (which the correlator drops), and nothing says whether it shows.
+    // Asked under a key it forgot, the API answers 404 and publishes nothing (until 2026-12-05 it took the
+    // ask for the decision again and published it again): nothing says whether it shows.
     await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/ is erin: taken; the API can no longer say whether the index shows it, reload later$/)
     expect(await row(page, OPEN).locator('output').getAttribute('class')).toBe('outcome pending')
-    const assigns = () => r.seen.filter((c) => c.type === 'incident.assign').map((c) => c.id)
-    await expect.poll(() => assigns().length, { timeout: 15_000 }).toBe(2)
-    expect(new Set(assigns()).size).toBe(1)
+    expect(answers).toEqual([404])
+    // The API answers a publish once Kafka has it: read to its end, the topic holds every command published.
+    expect((await r.onTopic()).filter((c) => c.type === 'incident.assign')).toHaveLength(1)
     expect(asks.map((a) => a.key)).toEqual([decisions[0]!.key])
+  })
+
+  it('says a decision shows once the index has it when its first request failed on Kafka and the same click from the view published it', async () => {
+    const r = await startReview()
+    const { page, decisions, asks } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).locator('button.link').click()
+    await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(OPEN)
+    // The row's Acknowledge reaches a Kafka that fails it, slowly; the view's, under the same key, is told
+    // it is in flight meanwhile, and sent again once the first gave the key up: that one publishes it.
+    const kafkaFails = r.kafkaDownOnce()
+    await row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(1)
+    await page.locator('#incident-ack').click()
+    const viewOutcome = () => page.locator('#incident-outcome').textContent()
+    await expect.poll(viewOutcome, { timeout: 15_000 }).toBe('Acknowledged: being sent already, waiting for its answer…')
+    kafkaFails()
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    await expect.poll(viewOutcome, { timeout: 15_000 }).toBe('Acknowledged: taken, waiting for the index')
+    expect(new Set(decisions.map((d) => d.key)).size).toBe(1)
+    // The indexer catches up: the API, asked under the key it keeps, says it shows.
+    const [hit] = (await r.es.search<Record<string, unknown>>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits
+    await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, acknowledgedAt: new Date().toISOString(), acknowledgedBy: 'dana' }, refresh: true })
+    await expect.poll(viewOutcome, { timeout: 20_000 }).toBe('Acknowledged')
+    expect(asks.every((a) => a.key === decisions[0]!.key)).toBe(true)
+    expect((await r.onTopic()).filter((c) => c.type === 'incident.acknowledge')).toHaveLength(1)
   })
 })
 
