@@ -218,6 +218,8 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
 
     await page.locator('#incident-note textarea').fill(words)
     await page.getByRole('button', { name: 'Add note' }).click()
+    // Another token typed once the note is sent: the asks about the note are still the note's, under its token.
+    await page.locator('#token').fill('bare1')
     // The stand-in took the note, nothing indexes it: the earlier note with its words is not it.
     const outcome = () => page.locator('#incident-outcome').textContent()
     await expect.poll(outcome, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
@@ -228,6 +230,8 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
       return now === 'Note added' || asks.length >= 2 ? now : 'not asked twice yet'
     }, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
     expect(asks.every((a) => a.key === decisions.at(-1)!.key && a.body === decisions.at(-1)!.body)).toBe(true)
+    expect(decisions.at(-1)!.authorization).toBe('Bearer secret1')
+    expect(asks.map((a) => a.authorization)).toEqual(asks.map(() => 'Bearer secret1'))
 
     // The indexer catches up: a newer version with the new note, stamped with the command's time.
     const note = r.seen.find((c) => c.type === 'incident.note')!
