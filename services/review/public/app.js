@@ -178,9 +178,12 @@ function incidentLink(i) {
 
 // One key per decision: a retry of the same click (a lost answer) is not recorded twice.
 const newKey = () => (window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`)
-// The key of each decision sent without an answer (an error, a lost reply), by target and body: trying the
-// same decision again sends the same key, so the API publishes it once however often it is retried. An
-// answer, taken or refused, ends it: the next such click is a new decision.
+// The key of each decision sent without an answer (an error, a lost reply), by who decides, target and body:
+// trying the same decision again sends the same key, so the API publishes it once however often it is
+// retried. An answer, taken or refused, ends it: the next such click is a new decision. Who decides is part
+// of it: the same click under another named token is another person's decision, whose body (without an
+// actor) is the same; under the first one's key the API refused it (422) or, the key forgotten, published it
+// as a new decision of the second person under the first one's key.
 const pendingKeys = new Map()
 
 /** Who decides: the token's name, or the name typed in "You" (kept for next time); null after asking for it. */
@@ -250,7 +253,7 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   const actor = actorOrAsk()
   if (actor === null) return false
   const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
-  const pending = `${kind}/${id} ${sent}`
+  const pending = JSON.stringify([identity.name, kind, id, sent])
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
   // (`untilShown`), are the same request under its key, with the token it was sent with: under another

@@ -34,7 +34,7 @@ async function startReview(timeZone?: string, reports?: ReportTarget, idempotenc
       await failing
       throw new KafkaUnavailableError('Kafka is unreachable')
     } }, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
-    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
+    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
     ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}), ...(idempotency ? { idempotency } : {}),
   }))
   const kafkaDownOnce = () => {
@@ -297,6 +297,39 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await expect.poll(viewOutcome, { timeout: 20_000 }).toBe('Acknowledged')
     expect(asks.every((a) => a.key === decisions[0]!.key)).toBe(true)
     expect((await r.onTopic()).filter((c) => c.type === 'incident.acknowledge')).toHaveLength(1)
+  })
+
+  it('sends a decision retried under another named token with a key of its own, and under the first token again with the first one\'s', async () => {
+    const r = await startReview()
+    const { page, decisions } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    const acknowledge = () => row(page, OPEN).getByRole('button', { name: 'Acknowledge' }).click()
+    const as = async (token: string, name: string) => {
+      await page.locator('#token').fill(token)
+      await page.getByRole('button', { name: 'Load' }).click()
+      await expect.poll(() => page.locator('#identity').textContent(), { timeout: 15_000 }).toBe(`Decisions are recorded as ${name}, the name of your token.`)
+      await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    }
+    // Dana's acknowledgement fails before anything is published (Elasticsearch cut).
+    r.proxy.cut()
+    await acknowledge()
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    r.proxy.restore()
+    // Erin, at the same screen with her own token, acknowledges it: her decision, not dana's retried.
+    await as('secret2', 'erin')
+    r.proxy.cut()
+    await acknowledge()
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
+    r.proxy.restore()
+    await as('secret1', 'dana')
+    await acknowledge()
+    await expect.poll(() => decisions.length, { timeout: 15_000 }).toBe(3)
+    expect(decisions.map((d) => [d.authorization, d.body])).toEqual([
+      ['Bearer secret1', '{"acknowledge":true}'], ['Bearer secret2', '{"acknowledge":true}'], ['Bearer secret1', '{"acknowledge":true}'],
+    ])
+    expect(decisions[1]!.key).not.toBe(decisions[0]!.key)
+    expect(decisions[2]!.key).toBe(decisions[0]!.key)
+    await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Acknowledged/)
   })
 })
 
