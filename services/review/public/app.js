@@ -336,19 +336,30 @@ async function follow(commandIds, doneText, out, kind, id, request) {
   outcome(out, `${doneText}: recorded; the correlator has not answered yet`, 'pending')
 }
 
+const ASK_DELAYS_MS = [500, 1000, 2000, 4000, 8000]
+const ASK_BUDGET_MS = ASK_DELAYS_MS.reduce((a, b) => a + b)
+
 /**
  * A decision the correlator took that the index does not show yet (the indexer is behind): until the API
  * says it shows, the page says so instead of "done" beside the old value, and asks again after 0.5, 1, 2, 4
  * and 8 s (about 15 s), refreshing the page once it shows. It asks the API, not the record (`askKept`): the
  * answer kept for the decision's key, judged at once by the API's own rule. A copy of that rule in the page
  * fell behind it: it took the same words said earlier for the note just added, and said "done" before the
- * note was indexed.
+ * note was indexed. An ask the API could not answer (a 503) waits at least its Retry-After, within the same
+ * 15.5 s: asked sooner, an API that said when to come back was asked in vain.
  */
 async function untilShown(kind, id, request, doneText, out) {
   outcome(out, `${doneText}: taken, waiting for the index`, 'pending')
   const cannotTell = () => outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending')
-  for (const delay of [500, 1000, 2000, 4000, 8000]) {
+  let waited = 0
+  let retryAfterMs = 0
+  for (const base of ASK_DELAYS_MS) {
+    let delay = Math.max(base, retryAfterMs)
+    // The last ask comes at the end of the budget (once), unless the API asked to be left alone until after it.
+    if (waited + delay > ASK_BUDGET_MS) { delay = ASK_BUDGET_MS - waited; if (delay <= 0 || delay < retryAfterMs) break }
+    waited += delay
     await new Promise((r) => setTimeout(r, delay))
+    retryAfterMs = 0
     let r
     try {
       r = await askKept(request)
@@ -358,7 +369,7 @@ async function untilShown(kind, id, request, doneText, out) {
       // no ask of this key can tell any more whether the index shows the decision.
       if (err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN') { cannotTell(); return }
       // Not answered (the connection, a 5xx), or another request of the key still running: the next ask may be.
-      if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) continue
+      if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) { retryAfterMs = (err.retryAfterSeconds ?? 0) * 1000; continue }
       outcome(out, `${doneText}: taken; could not ask whether the index shows it (${err.message}), reload later`, 'pending')
       return
     }

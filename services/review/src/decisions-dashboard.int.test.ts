@@ -299,6 +299,22 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     expect((await r.onTopic()).filter((c) => c.type === 'incident.acknowledge')).toHaveLength(1)
   })
 
+  it('asks again whether a decision shows no sooner than the Retry-After of an ask the API could not answer', async () => {
+    const r = await startReview()
+    const { page, asks } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    // The first ask meets an API that cannot answer now, and says when to come back: 4 s, more than the 1 s
+    // the page would wait next.
+    await page.route(`**/api/v1/incidents/${OPEN}?wait=false`, (route) => route.fulfill({
+      status: 503, headers: { 'retry-after': '4' }, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'UNAVAILABLE', title: 'Temporarily unavailable, retry later' }),
+    }), { times: 1 })
+    await row(page, OPEN).getByRole('textbox').fill('erin')
+    await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
+    await expect.poll(() => asks.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2)
+    expect(asks[1]!.at - asks[0]!.at).toBeGreaterThanOrEqual(3_900)
+    expect(await status(page)).toMatch(/ is erin: taken, waiting for the index$/)
+  })
+
   it('sends a decision retried under another named token with a key of its own, and under the first token again with the first one\'s', async () => {
     const r = await startReview()
     const { page, decisions } = await open(r.url)
