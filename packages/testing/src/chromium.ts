@@ -16,7 +16,9 @@ export function launchChromium(timeZone?: string): Promise<Browser> {
  * Pages for one test file, from one Chromium per zone (`timezoneId`, UTC when none), launched on first use
  * and closed after the file: a launch and its close took seconds per test under load. Each page has a
  * browser context of its own, closed when its test finishes, so nothing a page kept outlives its test.
- * Call it at the top of the file.
+ * Its routes go first, their handlers' errors ignored: a handler still in `route.fetch()` when the context
+ * closes (a reload the test did not wait for) otherwise fails as an unhandled rejection, charged to whichever
+ * test runs then. Call it at the top of the file.
  */
 export function browserPages(): (options?: BrowserContextOptions) => Promise<Page> {
   const browsers = new Map<string, Promise<Browser>>()
@@ -26,7 +28,11 @@ export function browserPages(): (options?: BrowserContextOptions) => Promise<Pag
     let browser = browsers.get(zone)
     if (!browser) browsers.set(zone, (browser = launchChromium(zone)))
     const context = await (await browser).newContext({ ...options, timezoneId: zone })
-    onTestFinished(() => context.close())
+    onTestFinished(async () => {
+      await context.unrouteAll({ behavior: 'ignoreErrors' })
+      for (const page of context.pages()) await page.unrouteAll({ behavior: 'ignoreErrors' })
+      await context.close()
+    })
     return context.newPage()
   }
 }
