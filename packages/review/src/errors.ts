@@ -9,6 +9,8 @@ export const reviewProblems = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key already used for a different request', retriable: false },
   /** The first request with this key has not answered yet. */
   IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still in progress', retriable: true },
+  /** `Idempotency-Replay: only` asked for the answer kept for a key that is not (or no longer) kept: nothing was published. */
+  IDEMPOTENCY_KEY_UNKNOWN: { status: 404, title: 'No answer is kept for this Idempotency-Key', retriable: false },
   /** `?dataset=` names no what-if dataset (docs/replay.md). */
   DATASET_NOT_FOUND: { status: 404, title: 'No such what-if dataset', retriable: false },
   /** A decision on a what-if dataset: it is a replay, not live, and no correlator applies commands to it. */

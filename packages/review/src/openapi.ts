@@ -207,6 +207,7 @@ const P = {
   problemId: { name: 'id', in: 'path', required: true, description: 'Problem id.', schema: { type: 'string', pattern: '^prb-[0-9a-f]{24}$' } } as Parameter,
   commandId: { name: 'commandId', in: 'path', required: true, description: 'A command id a decision returned.', schema: { type: 'string' } } as Parameter,
   idempotencyKey: { name: 'Idempotency-Key', in: 'header', description: 'The same key on a retry replays the first answer.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } } as Parameter,
+  idempotencyReplay: { name: 'Idempotency-Replay', in: 'header', description: 'only: answer with what is kept for the Idempotency-Key (whether the decision shows yet), never take the decision; a key not kept is 404 IDEMPOTENCY_KEY_UNKNOWN.', schema: { type: 'string', enum: ['only'] } } as Parameter,
 }
 const scopeParameters = [P.environment, P.service, P.team]
 
@@ -243,7 +244,7 @@ const paths: Record<string, Record<string, Json>> = {
       }), ...readErrors },
     },
     patch: {
-      summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey],
+      summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay],
       requestBody: { required: true, content: { 'application/json': { schema: ref('IncidentPatch') } } },
       responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },
@@ -265,7 +266,7 @@ const paths: Record<string, Record<string, Json>> = {
       }), ...readErrors },
     },
     patch: {
-      summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey],
+      summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay],
       requestBody: { required: true, content: { 'application/json': { schema: ref('ProblemPatch') } } },
       responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
     },

@@ -390,11 +390,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   const keyReused = () => new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
   const keyInFlight = () => new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
   /** A replay-only request whose key is not kept: nothing was published, and no answer can be given for it. */
-  const keyUnknown = (): StoredAnswer & { replayed: boolean } => ({ status: 404, replayed: false, body: {
-    type: 'https://opsreview.dev/problems/idempotency-key-unknown', title: 'No answer is kept for this Idempotency-Key', status: 404, code: 'IDEMPOTENCY_KEY_UNKNOWN',
-    detail: 'This Idempotency-Key is not (or no longer) kept here, and Idempotency-Replay: only asks for its kept answer alone: nothing was published',
+  const keyUnknown = () => new ReviewProblem('IDEMPOTENCY_KEY_UNKNOWN', 'This Idempotency-Key is not (or no longer) kept here, and Idempotency-Replay: only asks for its kept answer alone: nothing was published', {
     errors: [{ path: 'header:idempotency-key', message: 'is not kept by this review (never sent, or forgotten: its age, the bounds, a restart or another instance)' }],
-  } })
+  })
 
   /**
    * Waits up to `waitMs` for the correlator's outcome of each command (a refusal is a 409 with its reason)
@@ -541,7 +539,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     if (kept.kind === 'mismatch') throw keyReused()
     if (kept.kind === 'in-flight') throw keyInFlight()
     req.log.info({ target: targetId }, 'review decision not replayed: its Idempotency-Key is not kept')
-    return keyUnknown()
+    throw keyUnknown()
   }
 
   function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
