@@ -253,12 +253,14 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   const actor = actorOrAsk()
   if (actor === null) return false
   const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
-  const pending = JSON.stringify([identity.name, kind, id, sent])
+  // By the token sent, not the name loaded with one: a token typed without Load is still another person's.
+  const token = $('#token').value.trim()
+  const pending = JSON.stringify([token, kind, id, sent])
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
   // (`untilShown`), are the same request under its key, with the token it was sent with: under another
   // token it would be another request, which the API refuses under this key.
-  const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${$('#token').value.trim()}`, 'idempotency-key': pendingKeys.get(pending) } }
+  const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${token}`, 'idempotency-key': pendingKeys.get(pending) } }
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
   const button = control?.dataset.decision
@@ -296,21 +298,23 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
 /**
  * A decision's PATCH, with `?wait=true`. The same decision sent while its first request is still running
  * (clicked in a row and in the incident view at once, or tried again after a lost answer: the same
- * Idempotency-Key) is answered 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused, so it is
- * sent again after the Retry-After the API gives, up to 60 times, until the first request's answer comes back
- * for it too. Sent again as it was, with `?wait=true`: the first request may yet fail (Kafka down) and give
- * the key up, and this one then publishes the decision; without the wait, its answer kept for the key was a
- * final 202 `{commandIds}`, which holds no judgement of whether the index shows it, and the asks of
- * `untilShown` could tell nothing though the API kept the key.
+ * Idempotency-Key) is answered 409 IDEMPOTENCY_KEY_IN_FLIGHT: it is being published, not refused. After the
+ * Retry-After the API gives, up to 60 times, it asks for the answer the first request keeps (`askKept`): sent
+ * again with the wait, a kept answer still awaiting its outcome would be waited on a second whole time. When
+ * the first request gave the key up instead (its publish failed: 404 IDEMPOTENCY_KEY_UNKNOWN), this one sends
+ * the decision again, with the wait, so that its kept answer holds a judgement of whether the index shows it.
  */
 async function sendDecision(request, doneText, out) {
+  let askOnly = false
   for (let tries = 1; ; tries++) {
     try {
-      return await api(`${request.path}?wait=true`, { method: 'PATCH', body: request.sent, headers: request.headers })
+      return askOnly ? await askKept(request) : await api(`${request.path}?wait=true`, { method: 'PATCH', body: request.sent, headers: request.headers })
     } catch (err) {
+      if (askOnly && err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN' && tries < 60) { askOnly = false; continue }
       if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
       outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
       await new Promise((r) => setTimeout(r, (err.retryAfterSeconds ?? 1) * 1000))
+      askOnly = true
     }
   }
 }
@@ -353,6 +357,8 @@ async function untilShown(kind, id, request, doneText, out) {
   const cannotTell = () => outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending')
   let waited = 0
   let retryAfterMs = 0
+  // Why the last ask got no answer: the page then cannot say the index does not show the decision.
+  let unanswered = null
   for (const base of ASK_DELAYS_MS) {
     let delay = Math.max(base, retryAfterMs)
     // The last ask comes at the end of the budget (once), unless the API asked to be left alone until after it.
@@ -369,16 +375,18 @@ async function untilShown(kind, id, request, doneText, out) {
       // no ask of this key can tell any more whether the index shows the decision.
       if (err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN') { cannotTell(); return }
       // Not answered (the connection, a 5xx), or another request of the key still running: the next ask may be.
-      if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) { retryAfterMs = (err.retryAfterSeconds ?? 0) * 1000; continue }
+      if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) { retryAfterMs = (err.retryAfterSeconds ?? 0) * 1000; unanswered = err.message; continue }
       outcome(out, `${doneText}: taken; could not ask whether the index shows it (${err.message}), reload later`, 'pending')
       return
     }
+    unanswered = null
     if (r.visible === true) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
     // A kept answer without `visible` holds no judgement (a 202 `{commandIds}` of a request sent without the
     // wait, which this page does not send): as little to tell as a forgotten key.
     if (r.visible !== false) { cannotTell(); return }
   }
-  outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
+  if (unanswered !== null) outcome(out, `${doneText}: taken; could not ask whether the index shows it (${unanswered}), reload later`, 'pending')
+  else outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
 }
 
 /** After a decision: the review, and the incident or problem shown, as they are now. */
