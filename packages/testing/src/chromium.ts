@@ -29,9 +29,13 @@ export function browserPages(): (options?: BrowserContextOptions) => Promise<Pag
     if (!browser) browsers.set(zone, (browser = launchChromium(zone)))
     const context = await (await browser).newContext({ ...options, timezoneId: zone })
     onTestFinished(async () => {
-      await context.unrouteAll({ behavior: 'ignoreErrors' })
-      for (const page of context.pages()) await page.unrouteAll({ behavior: 'ignoreErrors' })
-      await context.close()
+      try {
+        await context.unrouteAll({ behavior: 'ignoreErrors' })
+        for (const page of context.pages()) await page.unrouteAll({ behavior: 'ignoreErrors' })
+      } finally {
+        // A browser that crashed fails the unrouting: its context is closed all the same.
+        await context.close()
+      }
     })
     return context.newPage()
   }
