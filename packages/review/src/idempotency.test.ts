@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, commandIdFor, IdempotencyStore, requestFingerprint } from './idempotency.ts'
+import { canonicalJson, commandIdFor, IdempotencyStore, requestFingerprint, type StoredAnswer } from './idempotency.ts'
 
 const limits = { ttlMs: 1000, maxKeys: 3, maxBytes: 10_000 }
 const answer = { status: 202, body: { commandIds: ['c1'] } }
+
+/** The answer kept for the key when it was given for this request, as a keyed retry reads it. */
+function answeredBy<A extends StoredAnswer>(s: IdempotencyStore<A>, key: string, fingerprint: string, nowMs: number): A | undefined {
+  const kept = s.lookup(key, fingerprint, nowMs)
+  return kept.kind === 'replay' ? kept.answer : undefined
+}
 
 describe('request fingerprints and command ids', () => {
   it('ignore key order and spacing, and differ with method, target or body', () => {
@@ -66,7 +72,7 @@ describe('IdempotencyStore', () => {
     expect(s.begin('k', 'fp', 2)).toEqual({ kind: 'replay', answer: { status: 202, body: { commandIds: ['c1'], visible: false } } })
     expect(s.update('k', 'fp', awaiting, final, 3)).toBe(final)
     expect(s.begin('k', 'fp', 4)).toEqual({ kind: 'replay', answer: final })
-    expect(s.answered('k', 'fp', 5)).toEqual(final)
+    expect(answeredBy(s, 'k', 'fp', 5)).toEqual(final)
     const running = s.begin('j', 'fp', 6)
     expect(s.update('j', 'fp', awaiting, final, 7)).toBeUndefined()
     expect(s.begin('j', 'fp', 8)).toEqual({ kind: 'in-flight' })
@@ -85,11 +91,11 @@ describe('IdempotencyStore', () => {
     const awaiting = { status: 202, body: { commandIds: ['c1'], visible: false } }
     first.finish(awaiting)
     // Two retries read the kept 202; the first to end keeps a 200, the slower ends with a 202 again.
-    const read = [s.answered('k', 'fp', 1)!, s.answered('k', 'fp', 1)!]
+    const read = [answeredBy(s, 'k', 'fp', 1)!, answeredBy(s, 'k', 'fp', 1)!]
     const shown = { status: 200, body: { commandIds: ['c1'], visible: true } }
     expect(s.update('k', 'fp', read[0]!, shown, 2)).toBe(shown)
     expect(s.update('k', 'fp', read[1]!, { status: 202, body: { commandIds: ['c1'], visible: false } }, 3)).toBe(shown)
-    expect(s.answered('k', 'fp', 4)).toBe(shown)
+    expect(answeredBy(s, 'k', 'fp', 4)).toBe(shown)
   })
 
   it('counts what an answer holds besides its body against the bytes', () => {
@@ -99,7 +105,7 @@ describe('IdempotencyStore', () => {
       if (b.kind === 'new') b.finish({ ...answer, heldBytes: 400 })
     }
     expect(s.size).toBe(2)
-    s.update('b', 'fp', s.answered('b', 'fp', 1)!, { ...answer, heldBytes: 700 }, 1)
+    s.update('b', 'fp', answeredBy(s, 'b', 'fp', 1)!, { ...answer, heldBytes: 700 }, 1)
     expect(s.begin('a', 'fp', 2).kind).toBe('new')
     expect(s.begin('b', 'fp', 3).kind).toBe('replay')
   })

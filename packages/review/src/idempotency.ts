@@ -77,15 +77,10 @@ export class IdempotencyStore<A extends StoredAnswer = StoredAnswer> {
     return this.#entries.size
   }
 
-  /** The answer kept for `key` when it was given for this request, without taking the key otherwise. */
-  answered(key: string, fingerprint: string, nowMs: number): A | undefined {
-    const kept = this.lookup(key, fingerprint, nowMs)
-    return kept.kind === 'replay' ? kept.answer : undefined
-  }
-
   /**
-   * What `begin` would say of `key`, without taking it when it is unknown: for a client that asks for the
-   * kept answer only, to whom a key forgotten (its age, the bounds, a restart) is no licence to publish again.
+   * What `begin` would say of `key`, without taking it when it is unknown: a keyed retry's kept answer, read
+   * before anything else; and all a client that asks for the kept answer only is told, to whom a key
+   * forgotten (its age, the bounds, a restart) is no licence to publish again.
    */
   lookup(key: string, fingerprint: string, nowMs: number): Exclude<Begin<A>, { kind: 'new' }> | { kind: 'unknown' } {
     this.#evict(nowMs)

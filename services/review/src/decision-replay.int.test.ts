@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, readTopicToEnd, serve, waitFor } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
-import { seededIncidentIds } from './fuzz-seed.ts'
+import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { createReviewMetrics } from './metrics.ts'
 import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
 
@@ -13,6 +13,7 @@ import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
 type Json = any
 
 const OPEN = seededIncidentIds[0]!
+const PROBLEM = seededProblemIds[0]!
 const WAIT_MS = 1_500
 
 /**
@@ -98,6 +99,17 @@ describe('Idempotency-Replay: only', () => {
     }
     const keyless = await review.call(path, { acknowledge: true }, { 'idempotency-replay': 'only' })
     expect(keyless).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST', errors: [{ path: 'header:idempotency-key' }] } })
+    expect(review.published()).toBe(0)
+    expect(await r.onTopic()).toEqual([])
+  })
+
+  it('asks a problem decision\'s kept answer alone too: an unknown key is a 404 and nothing is published', async () => {
+    const r = await startReview()
+    const review = await r.instance()
+    const asked = await review.call(`/api/v1/problems/${PROBLEM}`, { action: 'confirm' }, only('confirm-1'))
+    expect(asked).toMatchObject({ status: 404, body: { code: 'IDEMPOTENCY_KEY_UNKNOWN', errors: [{ path: 'header:idempotency-key' }] } })
+    const bad = await review.call(`/api/v1/problems/${PROBLEM}`, { action: 'confirm' }, { 'idempotency-key': 'confirm-1', 'idempotency-replay': 'yes' })
+    expect(bad).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST', errors: [{ path: 'header:idempotency-replay' }] } })
     expect(review.published()).toBe(0)
     expect(await r.onTopic()).toEqual([])
   })
