@@ -253,13 +253,13 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   const actor = actorOrAsk()
   if (actor === null) return false
   const sent = JSON.stringify(identity.name !== null ? body : { actor, ...body })
-  // By the token sent, not the name loaded with one: a token typed without Load is still another person's.
+  // By the token sent, not the name loaded with one (a token typed without Load is sent as it is): under
+  // another named token the decision is that person's, which the API refuses under the first one's key.
   const token = $('#token').value.trim()
   const pending = JSON.stringify([token, kind, id, sent])
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
-  // (`untilShown`), are the same request under its key, with the token it was sent with: under another
-  // token it would be another request, which the API refuses under this key.
+  // (`untilShown`), are the same request under its key, with the token it was sent with.
   const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${token}`, 'idempotency-key': pendingKeys.get(pending) } }
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
@@ -310,7 +310,9 @@ async function sendDecision(request, doneText, out) {
     try {
       return askOnly ? await askKept(request) : await api(`${request.path}?wait=true`, { method: 'PATCH', body: request.sent, headers: request.headers })
     } catch (err) {
-      if (askOnly && err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN' && tries < 60) { askOnly = false; continue }
+      // Given up by the first request, or forgotten meanwhile (a restart, another instance, the key bounds):
+      // sent again under the same command ids, which the correlator drops if the first one's reached it.
+      if (askOnly && err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN') { askOnly = false; continue }
       if (err.problem?.code !== 'IDEMPOTENCY_KEY_IN_FLIGHT' || tries >= 60) throw err
       outcome(out, `${doneText}: being sent already, waiting for its answer…`, 'pending')
       await new Promise((r) => setTimeout(r, (err.retryAfterSeconds ?? 1) * 1000))
