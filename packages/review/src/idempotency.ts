@@ -91,12 +91,8 @@ export class IdempotencyStore<A extends StoredAnswer = StoredAnswer> {
   }
 
   begin(key: string, fingerprint: string, nowMs: number): Begin<A> {
-    this.#evict(nowMs)
-    const existing = this.#entries.get(key)
-    if (existing) {
-      if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' }
-      return existing.answer ? { kind: 'replay', answer: existing.answer } : { kind: 'in-flight' }
-    }
+    const kept = this.lookup(key, fingerprint, nowMs)
+    if (kept.kind !== 'unknown') return kept
     const entry: Entry<A> = { fingerprint, at: nowMs, answer: undefined, bytes: 0 }
     this.#entries.set(key, entry)
     let open = true
