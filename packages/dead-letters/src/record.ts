@@ -1,5 +1,5 @@
 import type { IHeaders } from 'kafkajs'
-import { DEAD_LETTER_HEADERS, type DeadLetterReplay, type RecordReplay, type ReplayBase64Parts } from '@opsreview/kafka/dead-letter'
+import { DEAD_LETTER_HEADERS, isBase64, type DeadLetterReplay, type RecordReplay, type ReplayBase64Parts } from '@opsreview/kafka/dead-letter'
 
 /** A record as read from a dead-letter topic, before anything is known about its shape. */
 export interface RawDeadLetterRecord {
@@ -113,23 +113,21 @@ function parseRecordReplay(r: Record<string, unknown>): { replay: RecordReplay }
   if (headers !== undefined) replay.headers = headers as Record<string, (string | null)[]>
   if (parts.base64) replay.base64 = parts.base64
   if (all) replay.encoding = 'base64'
-  const unreadable = unreadablePart(r, replay, all)
+  const unreadable = unreadablePart(replay)
   return unreadable === undefined ? { replay } : { problem: unreadable }
 }
 
 /** What Buffer.from(…, 'base64') would read past without a word, putting back other bytes: the first such part. */
-function unreadablePart(r: Record<string, unknown>, replay: RecordReplay, all: boolean): string | undefined {
-  const readable = (v: unknown, base64: boolean) => typeof v === 'string' && (!base64 || BASE64.test(v))
-  const what = (base64: boolean) => (base64 ? 'a base64 string' : 'a string')
-  const keyBase64 = all || replay.base64?.key === true
-  const valueBase64 = all || replay.base64?.value === true
-  if (r.key !== null && !readable(r.key, keyBase64)) return `replay.key must be ${what(keyBase64)} or null`
-  if (r.value !== null && !readable(r.value, valueBase64)) return `replay.value must be ${what(valueBase64)} or null`
+function unreadablePart(replay: RecordReplay): string | undefined {
+  for (const part of ['key', 'value'] as const) {
+    const v: unknown = replay[part]
+    const base64 = isBase64(replay, part)
+    if (v !== null && !(typeof v === 'string' && (!base64 || BASE64.test(v)))) return `replay.${part} must be ${base64 ? 'a base64 string' : 'a string'} or null`
+  }
   for (const [name, values] of Object.entries(replay.headers ?? {})) {
-    if (all && !values.every((v) => v === null || BASE64.test(v))) return `replay.headers.${name} must be a list of base64 strings or nulls`
-    const positions = replay.base64?.headers && Object.hasOwn(replay.base64.headers, name) ? replay.base64.headers[name]! : []
-    const bad = positions.find((p) => !BASE64.test(values[p]!))
-    if (bad !== undefined) return `replay.headers.${name}[${bad}] must be a base64 string`
+    const bad = values.findIndex((v, position) => v !== null && isBase64(replay, { header: name, position }) && !BASE64.test(v))
+    if (bad < 0) continue
+    return replay.encoding === 'base64' ? `replay.headers.${name} must be a list of base64 strings or nulls` : `replay.headers.${name}[${bad}] must be a base64 string`
   }
   return undefined
 }

@@ -79,7 +79,7 @@ export function recordReplay(topic: string, record: { key: Bytes; value: Bytes; 
 }
 
 /** Whether a part of the replay is carried in base64: named in `base64`, or every part of an older letter. */
-function isBase64(replay: RecordReplay, part: 'key' | 'value' | { header: string; position: number }): boolean {
+export function isBase64(replay: RecordReplay, part: 'key' | 'value' | { header: string; position: number }): boolean {
   if (replay.encoding === 'base64') return true
   if (typeof part === 'string') return replay.base64?.[part] === true
   // Own names only: a header called `constructor` must not find Object's.
