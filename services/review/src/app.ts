@@ -14,7 +14,7 @@ import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { parseDataset, resolveDataset, type ResolvedIndices } from '@opsreview/review/dataset'
 import type { CachedCount } from '@opsreview/review/dead-letters'
 import { describeDecision, isCommandId, type Decision, type DecisionLog } from '@opsreview/review/decisions'
-import { DeadLetterCountError, ReviewProblem, reviewProblems } from '@opsreview/review/errors'
+import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
 import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/reports'
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
@@ -86,6 +86,15 @@ export const contentSecurityPolicy = [
   "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ')
 
+/** A review problem as its problem+json body. */
+function problemBody(p: ReviewProblem): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    type: `https://opsreview.dev/problems/${p.code.toLowerCase().replaceAll('_', '-')}`, title: p.title, status: p.status, code: p.code, detail: p.message,
+  }
+  if (p.errors) body.errors = p.errors
+  return body
+}
+
 /**
  * Errors of the engines behind the API, as problems: an engine that is down or overloaded is a 503 the
  * client may retry; one that refuses our request is our bug, a 500. Review problems render as they are.
@@ -93,11 +102,7 @@ export const contentSecurityPolicy = [
 const engineErrors: ErrorRequestHandler = (err, req, res, next) => {
   if (err instanceof ReviewProblem) {
     if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds))
-    const body: Record<string, unknown> = {
-      type: `https://opsreview.dev/problems/${err.code.toLowerCase().replaceAll('_', '-')}`, title: err.title, status: err.status, code: err.code, detail: err.message,
-    }
-    if (err.errors) body.errors = err.errors
-    res.status(err.status).type('application/problem+json').send(JSON.stringify(body))
+    res.status(err.status).type('application/problem+json').send(JSON.stringify(problemBody(err)))
     return
   }
   const unavailable = (what: string) => {
@@ -418,11 +423,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         const refused = decisions.filter((d) => d.outcome === 'refused')
         if (refused.length > 0) {
           req.log.info({ target: w.targetId, refused: refused.map((d) => d.type) }, 'review decision refused by the correlator')
-          const { title, status } = reviewProblems.DECISION_REFUSED
-          return { status, body: {
-            type: 'https://opsreview.dev/problems/decision-refused', title, status, code: 'DECISION_REFUSED',
-            detail: refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '), commandIds, decisions,
-          } }
+          // An answer, not a throw: it is kept for the key's retries, the outcome beside the problem.
+          const problem = new ReviewProblem('DECISION_REFUSED', refused.map((d) => `${d.type}: ${d.error ?? 'refused'}`).join('; '))
+          return { status: problem.status, body: { ...problemBody(problem), commandIds, decisions } }
         }
         settled = decisions.every((d) => d.outcome !== 'pending')
       }
