@@ -260,11 +260,8 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
 
 function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t: number, at: string): IncidentState | undefined {
   if (!track || !track.incidentId) {
-    if (t < s.forgottenBefore) {
-      // Older than anything the engine still remembers: its alert may have been forgotten. Dropped, counted.
-      s.stats.lateDropped += 1
-      return undefined
-    }
+    // Older than anything the engine still remembers: its alert may have been forgotten, whenever it was heard of.
+    if (dropAsForgottenHistory(s, t, t)) return undefined
     // Resolved before we saw it fire: remember, so a later firing is known to be over.
     s.alerts.set(key, {
       incidentId: null, status: 'resolved', lastChangeAt: t, lastHeardAt: t,

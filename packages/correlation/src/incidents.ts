@@ -68,11 +68,11 @@ export function heardAtOf(s: EngineState, event: AlertEvent, t: number): number 
 }
 
 /**
- * Drops (counts in `stats.lateDropped`, returns true) an event that would open an incident but is history the engine may have applied and forgotten: older
- * than what retention forgot (`forgottenBefore`), and heard of only before that (a record replayed after a
- * month keeps its receipt). Made again under its id, such an incident's version 1 replaced the forgotten
- * one's latest document on the compacted topic, the review's owner, notes and resolve with it; it is dropped
- * instead, as a resolve of a forgotten alert is (`stats.lateDropped`).
+ * Drops (counts in `stats.lateDropped`, returns true) an event that is history the engine may have applied
+ * and forgotten: older than what retention forgot (`forgottenBefore`), and heard of only before that (a
+ * record replayed after a month keeps its receipt). Made again under its id, an incident's version 1
+ * replaced the forgotten one's latest document on the compacted topic, the review's owner, notes and
+ * resolve with it. A resolve of an alert no longer tracked is dropped by its time alone (`heardAt` = `t`).
  */
 export function dropAsForgottenHistory(s: EngineState, t: number, heardAt: number): boolean {
   if (t >= s.forgottenBefore || heardAt >= s.forgottenBefore) return false
