@@ -357,6 +357,7 @@ const ASK_BUDGET_MS = ASK_DELAYS_MS.reduce((a, b) => a + b)
 async function untilShown(kind, id, request, doneText, out) {
   outcome(out, `${doneText}: taken, waiting for the index`, 'pending')
   const cannotTell = () => outcome(out, `${doneText}: taken; the API can no longer say whether the index shows it, reload later`, 'pending')
+  const couldNotAsk = (why) => outcome(out, `${doneText}: taken; could not ask whether the index shows it (${why}), reload later`, 'pending')
   let waited = 0
   let retryAfterMs = 0
   // Why the last ask got no answer: the page then cannot say the index does not show the decision.
@@ -378,7 +379,7 @@ async function untilShown(kind, id, request, doneText, out) {
       if (err.problem?.code === 'IDEMPOTENCY_KEY_UNKNOWN') { cannotTell(); return }
       // Not answered (the connection, a 5xx), or another request of the key still running: the next ask may be.
       if (!err.problem || err.problem.code === 'IDEMPOTENCY_KEY_IN_FLIGHT' || err.status >= 500) { retryAfterMs = (err.retryAfterSeconds ?? 0) * 1000; unanswered = err.message; continue }
-      outcome(out, `${doneText}: taken; could not ask whether the index shows it (${err.message}), reload later`, 'pending')
+      couldNotAsk(err.message)
       return
     }
     unanswered = null
@@ -387,7 +388,7 @@ async function untilShown(kind, id, request, doneText, out) {
     // wait, which this page does not send): as little to tell as a forgotten key.
     if (r.visible !== false) { cannotTell(); return }
   }
-  if (unanswered !== null) outcome(out, `${doneText}: taken; could not ask whether the index shows it (${unanswered}), reload later`, 'pending')
+  if (unanswered !== null) couldNotAsk(unanswered)
   else outcome(out, `${doneText}: taken; the index does not show it yet, reload later`, 'pending')
 }
 
