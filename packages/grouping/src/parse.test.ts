@@ -98,6 +98,17 @@ describe('parseGroupingRules', () => {
     expect(r.errors.some((e) => /must match "(then|else)"/.test(e.message))).toBe(false)
   })
 
+  it('refuses a default environment that is blank or holds a control character, as no label value could name one so', () => {
+    for (const env of ['   ', 'prod\nuction', 'prod\u0085']) {
+      const r = parseGroupingRules(JSON.stringify({ version: 1, environment: { default: env } }), 'json')
+      expect(r.ok ? r : r.errors.map(({ path, message }) => ({ path, message }))).toEqual([
+        { path: '/environment/default', message: 'must not be blank or hold control characters' },
+      ])
+    }
+    const r = parseGroupingRules(JSON.stringify({ version: 1, environment: { default: 'pre prod' } }), 'json')
+    expect(r.ok && r.rules.environment.default).toBe('pre prod')
+  })
+
   it('names every regex that does not compile by its field', () => {
     const r = parseGroupingRules(JSON.stringify({
       version: 1,
