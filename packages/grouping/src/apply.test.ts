@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { fixture } from '@opsreview/testing'
 import type { AlertEvent, AlertmanagerWebhook } from '@opsreview/schemas'
 import {
-  compileGroupingRules, defaultGroupingRules, environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, parseGroupingRules, relabel, serviceOf,
+  compileGroupingRules, defaultGroupingRules, environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, isUsableName, parseGroupingRules, relabel, serviceFromAlertname, serviceOf,
+  UNNAMED_SERVICE,
   type GroupingRules, type GroupingRulesFile,
 } from './index.ts'
 
@@ -111,6 +112,18 @@ describe('label values that cannot name a service or an environment', () => {
     const labels = { alertname: 'HighErrorRate', service: 'checkout\n', 'app.kubernetes.io/name': ' ', app: '\u0085', container: '', job: 'x\u007f' }
     expect(serviceOf(labels, r)).toBeUndefined()
     expect(relabel(event({ service: 'stale', labels }), r)).toMatchObject({ service: 'HighErrorRate', labels })
+  })
+
+  it('make an alertname that could not be found a usable service name, and name a blank one unnamed', () => {
+    expect(serviceFromAlertname('HighErrorRate')).toBe('HighErrorRate')
+    expect(serviceFromAlertname(' Padded ')).toBe(' Padded ')
+    expect(serviceFromAlertname('Disk\nFull')).toBe('Disk Full')
+    expect(serviceFromAlertname('\u001b[31mRed\u001b[0m')).toBe('[31mRed [0m')
+    expect(serviceFromAlertname('\tCert\u0085\u009fExpiry\r\n')).toBe('Cert Expiry')
+    for (const blank of [' ', '\u00a0', '\n', '\u0000\u007f', ' \t\u0090 ']) expect(serviceFromAlertname(blank)).toBe(UNNAMED_SERVICE)
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 12 }), (name) => isUsableName(serviceFromAlertname(name))), { numRuns: 2000 })
+    const labels = { alertname: 'Disk\u0000Full', service: '\n' }
+    expect(relabel(event({ service: 'stale', labels }), r)).toMatchObject({ service: 'Disk Full', labels })
   })
 
   it('pass over an environment label so too, else the default', () => {

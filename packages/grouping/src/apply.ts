@@ -44,6 +44,22 @@ export function serviceOf(labels: Labels, rules: GroupingRules): string | undefi
   return undefined
 }
 
+/** The service of an alert whose `alertname` is blank, or holds nothing but control characters and blanks. */
+export const UNNAMED_SERVICE = 'unnamed'
+
+/**
+ * The service an Alertmanager alert's `alertname` gives when no label of the precedence names one. The
+ * webhook takes any alertname of one character or more, and refusing the alert would lose it with the
+ * rest of its notification: an alertname that could not be found by the review's filters (blank, or
+ * holding a control character) names its service with each run of control characters made a space, the
+ * ends trimmed, or `unnamed` when nothing is left.
+ */
+export function serviceFromAlertname(alertname: string): string {
+  if (isUsableName(alertname)) return alertname
+  const named = alertname.replace(/\p{Cc}+/gu, ' ').trim()
+  return isUsableName(named) ? named : UNNAMED_SERVICE
+}
+
 /** The environment the labels name, or undefined when none of the environment labels is there and usable. */
 export function environmentLabelOf(labels: Labels, rules: GroupingRules): string | undefined {
   return firstUsable(labels, rules.environment.labels)
@@ -66,7 +82,8 @@ export function environmentOf(labels: Labels, rules: GroupingRules): string {
 export function relabel(event: AlertEvent, rules: GroupingRules): AlertEvent {
   if (event.source !== 'alertmanager') return event
   const labels = event.labels
-  const service = serviceOf(labels, rules) ?? labelValue(labels, 'alertname') ?? event.service
+  const alertname = labelValue(labels, 'alertname')
+  const service = serviceOf(labels, rules) ?? (alertname === undefined ? event.service : serviceFromAlertname(alertname))
   const environment = environmentOf(labels, rules)
   return service === event.service && environment === event.environment ? event : { ...event, service, environment }
 }

@@ -8,7 +8,7 @@ export {
 } from './rules.ts'
 export { isUsableName } from './names.ts'
 export {
-  environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, incidentKeyGroupOf, relabel, serviceLabelsFor, serviceOf,
+  environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, incidentKeyGroupOf, relabel, serviceFromAlertname, serviceLabelsFor, serviceOf, UNNAMED_SERVICE,
 } from './apply.ts'
 export {
   formatGroupingErrors, formatOfPath, loadGroupingRulesFile, parseGroupingRules, parseGroupingRulesSetting,

@@ -122,6 +122,9 @@ describe('normalizeAlertmanager', () => {
       [{ service: '   ', 'app.kubernetes.io/name': '\u00a0', app: 'search', env: ' ', cluster: 'us-2' }, 'search', 'us-2'],
       // Nothing usable: the alert's name and the rules' default environment, as for an alert without such labels.
       [{ service: '\t', 'app.kubernetes.io/name': ' ', app: '\r\n', container: '\u0090', job: '', env: '\n', environment: '\u0000', cluster: '  ' }, 'HighErrorRate', 'production'],
+      // Nor the alert's name: the service is that name made findable (schemas take any alertname).
+      [{ alertname: 'High\nError\u0000Rate', service: ' ' }, 'High Error Rate', 'production'],
+      [{ alertname: ' \u0085 ' }, 'unnamed', 'production'],
     ]
     for (const [extra, service, environment] of cases) {
       const labels = { ...base, ...extra }

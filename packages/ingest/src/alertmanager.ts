@@ -1,5 +1,5 @@
 import type { AlertmanagerAlert, AlertmanagerWebhook, AlertEvent } from '@opsreview/schemas'
-import { environmentOf, serviceOf } from '@opsreview/grouping'
+import { environmentOf, serviceFromAlertname, serviceOf } from '@opsreview/grouping'
 import { eventId, isoTime, labelsFingerprint, normalizeSeverity, own, truncateText, type IngestContext } from './event.ts'
 import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
@@ -61,7 +61,7 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
     status,
     severity: normalizeSeverity(own(labels, 'severity')),
     // The same rules give the same answer in the what-if replay (@opsreview/grouping relabel).
-    service: serviceOf(labels, options.grouping) ?? labels.alertname,
+    service: serviceOf(labels, options.grouping) ?? serviceFromAlertname(labels.alertname),
     environment: environmentOf(labels, options.grouping),
     title: truncateText(own(annotations, 'summary') || own(annotations, 'title') || labels.alertname, MAX_TITLE_CHARS),
     labels,
