@@ -1,6 +1,7 @@
 // What became of the review's decisions: the commands it published (opsreview.commands.v1) joined with the
 // correlator's outcome of each (opsreview.command-results.v1), in memory, bounded.
 import commandSchema from '../../../schemas/command.v1.json' with { type: 'json' }
+import { withinCodePoints } from './code-points.ts'
 
 /** The correlator's outcome of one command, as it publishes it (keyed by commandId). */
 export interface CommandResult {
@@ -32,12 +33,9 @@ export interface Decision {
 const COMMAND_ID = /^[\w.:-]{8,64}$/
 const TARGET = /^(inc|prb)-[0-9a-f]{24}$/
 const str = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
-// The schema's bounds count code points (as ajv does), not UTF-16 units: a name of 150 astral characters is
-// valid, 300 units long, and was left out of the decision ("owner ?"). Units bound code points from above,
-// so only a string longer in units than the bound is counted.
-const codePoints = (s: string, max: number) => { let n = 0; for (const _ of s) if (++n > max) break; return n }
-const bounded = (bound: { maxLength: number }) => (v: unknown): v is string =>
-  typeof v === 'string' && v.length > 0 && (v.length <= bound.maxLength || codePoints(v, bound.maxLength) <= bound.maxLength)
+// The schema's bounds count code points, not UTF-16 units: a name of 150 astral characters counted in
+// units was left out of the decision ("owner ?").
+const bounded = (bound: { maxLength: number }) => (v: unknown): v is string => typeof v === 'string' && v.length > 0 && withinCodePoints(v, bound.maxLength)
 const { properties: commandFields } = commandSchema
 const isActor = bounded(commandFields.actor)
 const isOwner = bounded(commandFields.owner)

@@ -1,5 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch'
 import { escapePointer, type FieldError } from '@opsreview/schemas'
+import { withinCodePoints } from './code-points.ts'
 import type { Teams } from './teams.ts'
 
 /**
@@ -48,8 +49,8 @@ export function parseScope(raw: Record<string, unknown>, defaults: ScopeDefaults
     if (list.some((x) => typeof x !== 'string')) { errors.push({ path: `/${name}`, message: 'must be a name' }); return [] }
     if (list.length > MAX_VALUES) { errors.push({ path: `/${name}`, message: `may be given at most ${MAX_VALUES} times` }); return [] }
     for (const x of list as string[]) {
-      // In code points, as the schemas bound the names an event carries: 200 emoji are 400 UTF-16 units.
-      if ((x.length > caps[name] && [...x].length > caps[name]) || CONTROL.test(x)) { errors.push({ path: `/${name}`, message: `must be names of at most ${caps[name]} characters without control characters` }); return [] }
+      // In code points, as the schemas bound the names an event carries.
+      if (!withinCodePoints(x, caps[name]) || CONTROL.test(x)) { errors.push({ path: `/${name}`, message: `must be names of at most ${caps[name]} characters without control characters` }); return [] }
     }
     return [...new Set(list as string[])].sort()
   }

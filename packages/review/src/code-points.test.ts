@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest'
+import { withinCodePoints } from './code-points.ts'
+
+describe('withinCodePoints', () => {
+  it('counts code points, not UTF-16 units, up to the bound', () => {
+    expect(withinCodePoints('🙂'.repeat(150), 150)).toBe(true)
+    expect(withinCodePoints('🙂'.repeat(151), 150)).toBe(false)
+    expect(withinCodePoints('a'.repeat(150), 150)).toBe(true)
+    expect(withinCodePoints('a'.repeat(151), 150)).toBe(false)
+    expect(withinCodePoints(`${'a'.repeat(149)}🙂`, 150)).toBe(true)
+    expect(withinCodePoints('', 0)).toBe(true)
+    // A lone surrogate is one code point, as ajv counts it.
+    expect(withinCodePoints('\ud83d'.repeat(3), 3)).toBe(true)
+  })
+})
