@@ -410,9 +410,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     const deadline = Date.now() + waitMs
     let outcomes: { decisions?: Decision[] } = {}
     const unfinished = (): KeptAnswer => ({ status: 202, body: { commandIds, ...outcomes, visible: false }, awaiting: w })
-    // A client that hangs up stops the wait; the decision stands and its outcome stays readable.
+    // A client that hangs up stops the wait; the decision stands and its outcome stays readable. One that
+    // hung up while the commands were published has no 'close' left to hear.
     const gone = new AbortController()
-    res.once('close', () => gone.abort())
+    if (res.closed) gone.abort()
+    else res.once('close', () => gone.abort())
     // Whether every outcome was read; without a log, the index alone says.
     let settled = true
     try {

@@ -40,13 +40,14 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
 /**
  * `failPublish(n)`: the n-th publish reaches Kafka and then fails, as a send whose acknowledgement was lost.
  */
-async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean } = {}) {
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void> } = {}) {
   const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka(opts.decisionLimits)
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
   let publishes = 0
   const url = await serve(createReviewApp({
     es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => {
+      await opts.beforePublish?.()
       await commands.publish(topic, messages)
       publishes++
       if (opts.failPublish?.(publishes)) throw new KafkaUnavailableError('the acknowledgement was lost')
@@ -158,6 +159,34 @@ describe('a keyed ?wait=true whose client hung up before the outcome', () => {
     expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'said before hanging up' })
     expect(r.publishes()).toBe(1)
     expect(r.seen).toHaveLength(1)
+  })
+})
+
+describe('a keyed ?wait=true whose client hung up while it was being published', () => {
+  it('does not wait for an outcome no one will read: the key keeps the answer at once, and its retry reads it', async () => {
+    const publishing = held()
+    let entered!: () => void
+    const reached = new Promise<void>((resolve) => { entered = resolve })
+    const r = await startReview({ beforePublish: async () => { entered(); await publishing.gate } })
+    // Whether each wait for the correlator's outcome was told the client had gone before it began.
+    const toldGone: boolean[] = []
+    const waitForOutcome = r.decisions.waitFor.bind(r.decisions)
+    r.decisions.waitFor = (ids, ms, signal) => { toldGone.push(signal?.aborted === true); return waitForOutcome(ids, ms, signal) }
+    const client = new AbortController()
+    const sent = fetch(`${r.url}/api/v1/incidents/${OPEN}?wait=true`, { method: 'PATCH', signal: client.signal, headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', 'idempotency-key': 'hung-up-while-publishing' }, body: JSON.stringify({ note: 'said while it was sent' }) })
+    await reached
+    client.abort()
+    await expect(sent).rejects.toThrow()
+    // The server hears the hang-up a moment after the client makes it; the publish ends only then.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    publishing.release()
+    await waitFor(() => (r.publishes() === 1 && toldGone.length === 1 ? true : undefined), { what: 'the command published and its wait begun' })
+    expect(toldGone).toEqual([true])
+    expect(r.decisions.waiting).toBe(0)
+    // Kept as awaiting its outcome, not held in flight for the wait's whole timeout.
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}`, { note: 'said while it was sent' }, { 'idempotency-key': 'hung-up-while-publishing' })
+    expect(retry).toMatchObject({ status: 202, replayed: true, body: { commandIds: [r.seen[0]!.id] } })
+    expect(r.publishes()).toBe(1)
   })
 })
 
