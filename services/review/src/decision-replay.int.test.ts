@@ -3,10 +3,10 @@
 import { describe, expect, it } from 'vitest'
 import { indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, readTopicToEnd, serve, waitFor } from '@opsreview/testing'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { createReviewMetrics } from './metrics.ts'
-import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,17 +23,15 @@ const WAIT_MS = 1_500
  * restart, or another instance behind the same address.
  */
 async function startReview() {
-  const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+  const on = await decisionsOnKafka()
+  const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   let open!: () => void
   const gate = new Promise<void>((resolve) => { open = resolve })
   await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set(), { beforeAnswer: () => gate })
   const instance = async () => {
     const { logger, lines } = captureLogs()
     const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
-    const url = await serve(createReviewApp({
-      es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: WAIT_MS, publicDir: defaultPublicDir,
-      readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions, metrics,
-    }))
+    const url = await serve(createReviewApp(reviewDeps(on, { logger, waitTimeoutMs: WAIT_MS, readTokens: [], metrics })))
     const call = async (path: string, body: unknown, headers: Record<string, string>) => {
       const res = await fetch(`${url}${path}`, { method: 'PATCH', headers: { authorization: 'Bearer secret1', 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
       return { status: res.status, type: res.headers.get('content-type'), replayed: res.headers.get('idempotent-replayed'), body: (await res.json()) as Json }

@@ -7,9 +7,9 @@ import { indexNames } from '@opsreview/search-index/templates'
 import type { DecisionLogLimits } from '@opsreview/review/decisions'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { serve, waitFor } from '@opsreview/testing'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
-import { correlatorStandIn, decisionsOnKafka, type SeenCommand, type StandInOptions } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps, type SeenCommand, type StandInOptions } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -41,20 +41,19 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
  * `failPublish(n)`: the n-th publish reaches Kafka and then fails, as a send whose acknowledgement was lost.
  */
 async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void> } = {}) {
-  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka(opts.decisionLimits)
+  const on = await decisionsOnKafka(opts.decisionLimits)
+  const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
   let publishes = 0
-  const url = await serve(createReviewApp({
+  const url = await serve(createReviewApp(reviewDeps(on, {
     es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => {
       await opts.beforePublish?.()
       await commands.publish(topic, messages)
       publishes++
       if (opts.failPublish?.(publishes)) throw new KafkaUnavailableError('the acknowledgement was lost')
-    } }, commandsTopic, logger, clock: () => new Date(),
-    indexPrefix: prefix, waitTimeoutMs: WAIT_MS, publicDir: defaultPublicDir, readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }],
-    deadLetters: async () => { throw new Error('not counted here') }, decisions,
-  }))
+    } }, waitTimeoutMs: WAIT_MS,
+  })))
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; replayed: boolean; ms: number }> => {
     const t0 = Date.now()
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: 'Bearer secret1', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })

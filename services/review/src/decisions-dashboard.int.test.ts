@@ -8,10 +8,10 @@ import { browserPages } from '@opsreview/testing/chromium'
 import type { IdempotencyLimits } from '@opsreview/review/idempotency'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { readTopicToEnd } from '@opsreview/testing'
-import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
+import { createReviewApp, defaultIdempotencyLimits } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
-import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
 
 const OPEN = seededIncidentIds[0]!
 
@@ -22,21 +22,22 @@ const OPEN = seededIncidentIds[0]!
  * publish waits until the function it answers is called, then fails as Kafka unreachable, publishing nothing.
  */
 async function startReview(timeZone?: string, reports?: ReportTarget, idempotency?: IdempotencyLimits) {
-  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+  const on = await decisionsOnKafka()
+  const { es, prefix, kafka, commands, commandsTopic, resultsTopic } = on
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
   const proxy = await cuttableElasticsearch()
   let down: Promise<void> | undefined
-  const url = await serve(createReviewApp({
+  const url = await serve(createReviewApp(reviewDeps(on, {
     es: proxy.es, commands: { publish: async (topic, messages) => {
       const failing = down
       down = undefined
       if (!failing) return commands.publish(topic, messages)
       await failing
       throw new KafkaUnavailableError('Kafka is unreachable')
-    } }, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
-    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, 'bare1'], deadLetters: async () => { throw new Error('not counted here') }, decisions,
+    } }, waitTimeoutMs: 1_500,
+    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, 'bare1'],
     ...(timeZone ? { timeZone } : {}), ...(reports ? { reports } : {}), ...(idempotency ? { idempotency } : {}),
-  }))
+  })))
   const kafkaDownOnce = () => {
     let fail!: () => void
     down = new Promise<void>((resolve) => { fail = resolve })

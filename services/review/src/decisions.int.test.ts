@@ -5,11 +5,11 @@ import { DecisionLog } from '@opsreview/review/decisions'
 import { bulkAction, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, createTopics, kafkaClient, serve, uniqueName, waitFor } from '@opsreview/testing'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
-import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -20,15 +20,15 @@ const RESOLVED = seededIncidentIds[1]!
 
 /** `es`: the client the app reads with (the seeded cluster by default); `published`: called after each publish, with how many so far. */
 async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void } = {}) {
-  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+  const on = await decisionsOnKafka()
+  const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
   let publishes = 0
   const publisher = { publish: async (topic: string, messages: Message[]) => { await commands.publish(topic, messages); opts.published?.(++publishes) } }
-  const url = await serve(createReviewApp({
-    es: opts.es ?? es, commands: publisher, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000, publicDir: defaultPublicDir,
-    readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
-    deadLetters: async () => { throw new Error('not counted here') }, decisions,
-  }))
+  const url = await serve(createReviewApp(reviewDeps(on, {
+    es: opts.es ?? es, commands: publisher, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000,
+    writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
+  })))
   const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; type: string; replayed: boolean }> => {
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '', replayed: res.headers.get('idempotent-replayed') === 'true' }

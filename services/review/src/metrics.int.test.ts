@@ -1,9 +1,9 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { serve, uniqueName, waitFor } from '@opsreview/testing'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp } from './app.ts'
 import { seededIncidentIds } from './fuzz-seed.ts'
-import { decisionsOnKafka } from './test-review-kafka.ts'
+import { decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
 import { createReviewMetrics } from './metrics.ts'
 
 const OPEN = seededIncidentIds[0]!
@@ -17,7 +17,8 @@ const series = (text: string, name: string, ...labels: string[]) => {
 
 describe("the review's /metrics, on the real Kafka and Elasticsearch", () => {
   it('times requests by route and status, counts decisions by type and outcome, and serves the process metrics', async () => {
-    const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
+    const on = await decisionsOnKafka()
+    const { kafka, commands, commandsTopic, resultsTopic } = on
     // Stands in for the correlator: accepts everything but resolving the resolved incident, and leaves notes
     // on the open one unanswered (their wait runs out).
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
@@ -35,10 +36,7 @@ describe("the review's /metrics, on the real Kafka and Elasticsearch", () => {
     })
     onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
     const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
-    const url = await serve(createReviewApp({
-      es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 3_000, publicDir: defaultPublicDir,
-      readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'writer' }], deadLetters: async () => { throw new Error('not counted here') }, decisions, metrics,
-    }))
+    const url = await serve(createReviewApp(reviewDeps(on, { waitTimeoutMs: 3_000, writeTokens: [{ name: 'dana', secret: 'writer' }], metrics })))
     const call = async (method: string, path: string, token: string, body?: unknown) => {
       const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
       const text = await res.text()

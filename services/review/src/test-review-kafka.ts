@@ -6,6 +6,7 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DecisionLog, type DecisionLogLimits } from '@opsreview/review/decisions'
 import { captureLogs, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
+import { defaultPublicDir, type ReviewDeps } from './app.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 import { seedSmallReview } from './fuzz-seed.ts'
 
@@ -26,6 +27,19 @@ export async function decisionsOnKafka(limits?: DecisionLogLimits) {
   const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
   onTestFinished(async () => { await reader.stop(); await commands.close(); await es.close() })
   return { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions }
+}
+
+/**
+ * The review app's dependencies on `decisionsOnKafka`'s index, commands topic, publisher and decision log:
+ * the real clock and public files, one reader (`reader`) and one writer (dana, `secret1`), dead letters not
+ * counted. `deps` replaces any of them.
+ */
+export function reviewDeps(on: Awaited<ReturnType<typeof decisionsOnKafka>>, deps: Partial<ReviewDeps> & Pick<ReviewDeps, 'waitTimeoutMs'>): ReviewDeps {
+  return {
+    es: on.es, commands: on.commands, commandsTopic: on.commandsTopic, logger: on.logger, clock: () => new Date(), indexPrefix: on.prefix,
+    publicDir: defaultPublicDir, readTokens: ['reader'], writeTokens: [{ name: 'dana', secret: 'secret1' }],
+    deadLetters: async () => { throw new Error('not counted here') }, decisions: on.decisions, ...deps,
+  }
 }
 
 /** A commands topic of its own on the real Kafka and the publisher the review sends decisions with. */
