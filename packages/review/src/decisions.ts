@@ -1,7 +1,7 @@
 // What became of the review's decisions: the commands it published (opsreview.commands.v1) joined with the
 // correlator's outcome of each (opsreview.command-results.v1), in memory, bounded.
 import commandSchema from '../../../schemas/command.v1.json' with { type: 'json' }
-import { withinCodePoints } from './code-points.ts'
+import { withinCodePoints } from '@opsreview/schemas'
 
 /** The correlator's outcome of one command, as it publishes it (keyed by commandId). */
 export interface CommandResult {

@@ -1,6 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { escapePointer, type FieldError } from '@opsreview/schemas'
-import { withinCodePoints } from './code-points.ts'
+import { escapePointer, withinCodePoints, type FieldError } from '@opsreview/schemas'
 import type { Teams } from './teams.ts'
 
 /**

@@ -9,7 +9,8 @@ describe('withinCodePoints', () => {
     expect(withinCodePoints('a'.repeat(151), 150)).toBe(false)
     expect(withinCodePoints(`${'a'.repeat(149)}🙂`, 150)).toBe(true)
     expect(withinCodePoints('', 0)).toBe(true)
-    // A lone surrogate is one code point, as ajv counts it.
-    expect(withinCodePoints('\ud83d'.repeat(3), 3)).toBe(true)
+    // A lone surrogate is one code point, as ajv counts it; a pair is one.
+    expect(withinCodePoints('a\ud83d\ud83d\ude42', 3)).toBe(true)
+    expect(withinCodePoints('\ud83d'.repeat(4), 3)).toBe(false)
   })
 })
