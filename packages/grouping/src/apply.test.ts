@@ -4,7 +4,7 @@ import { fixture } from '@opsreview/testing'
 import type { AlertEvent, AlertmanagerWebhook } from '@opsreview/schemas'
 import {
   compileGroupingRules, defaultGroupingRules, environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, isUsableName, parseGroupingRules, relabel, serviceFromAlertname, serviceOf,
-  UNNAMED_SERVICE,
+  MAX_SERVICE_CHARS, UNNAMED_SERVICE,
   type GroupingRules, type GroupingRulesFile,
 } from './index.ts'
 
@@ -121,9 +121,22 @@ describe('label values that cannot name a service or an environment', () => {
     expect(serviceFromAlertname('\u001b[31mRed\u001b[0m')).toBe('[31mRed [0m')
     expect(serviceFromAlertname('\tCert\u0085\u009fExpiry\r\n')).toBe('Cert Expiry')
     for (const blank of [' ', '\u00a0', '\n', '\u0000\u007f', ' \t\u0090 ']) expect(serviceFromAlertname(blank)).toBe(UNNAMED_SERVICE)
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 12 }), (name) => isUsableName(serviceFromAlertname(name))), { numRuns: 2000 })
+    // Up to a label value's 4,096: longer than a service's name, it is cut to it (in code points, its ends trimmed).
+    expect(serviceFromAlertname('n'.repeat(4096))).toBe('n'.repeat(256))
+    expect(serviceFromAlertname(`${'🙂'.repeat(255)} tail`)).toBe('🙂'.repeat(255))
+    expect(serviceFromAlertname('a\u0000'.repeat(200))).toBe(`${'a '.repeat(128)}`.trimEnd())
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (name) => isUsableName(serviceFromAlertname(name), MAX_SERVICE_CHARS)), { numRuns: 2000 })
     const labels = { alertname: 'Disk\u0000Full', service: '\n' }
     expect(relabel(event({ service: 'stale', labels }), r)).toMatchObject({ service: 'Disk Full', labels })
+  })
+
+  it('pass over a label longer than the name it would give, which the event would be refused for', () => {
+    expect(serviceOf({ service: 's'.repeat(257), app: 'web' }, r)).toBe('web')
+    expect(serviceOf({ service: 's'.repeat(256), app: 'web' }, r)).toBe('s'.repeat(256))
+    expect(environmentOf({ env: 'e'.repeat(129), environment: 'qa' }, r)).toBe('qa')
+    expect(environmentOf({ env: 'e'.repeat(129) }, r)).toBe('production')
+    const labels = { alertname: 'HighErrorRate', service: 'x'.repeat(300) }
+    expect(relabel(event({ service: 'stale', labels }), r)).toMatchObject({ service: 'HighErrorRate', labels })
   })
 
   it('pass over an environment label so too, else the default', () => {

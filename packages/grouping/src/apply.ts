@@ -1,16 +1,17 @@
 // Applying compiled rules to one alert: its service, its environment, its incident group key. Pure.
-import type { AlertEvent } from '@opsreview/schemas'
-import { isUsableName } from './names.ts'
+import { withinCodePoints, type AlertEvent } from '@opsreview/schemas'
+import { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from './names.ts'
 import { labelValue, type GroupingRules } from './rules.ts'
 
 type Labels = Readonly<Record<string, string>>
 
-// A blank label or one holding a control character names nothing: the next label of the precedence does.
-// The raw value stays in the event's labels; only the name it would have given is passed over.
-function firstUsable(labels: Labels, names: readonly string[]): string | undefined {
+// A blank label, one holding a control character or one longer than the name it would give names nothing:
+// the next label of the precedence does. The raw value stays in the event's labels; only the name it would
+// have given is passed over.
+function firstUsable(labels: Labels, names: readonly string[], maxChars: number): string | undefined {
   for (const n of names) {
     const v = labelValue(labels, n)
-    if (v !== undefined && isUsableName(v)) return v
+    if (v !== undefined && isUsableName(v, maxChars)) return v
   }
   return undefined
 }
@@ -39,7 +40,7 @@ export function serviceOf(labels: Labels, rules: GroupingRules): string | undefi
     if (value === undefined) continue
     // The name is checked, not the label: a run `  -29894520` would name a blank CronJob.
     const named = name === 'job_name' ? (CRONJOB_RUN.exec(value)?.[1] ?? value) : value
-    if (isUsableName(named)) return named
+    if (isUsableName(named, MAX_SERVICE_CHARS)) return named
   }
   return undefined
 }
@@ -49,20 +50,22 @@ export const UNNAMED_SERVICE = 'unnamed'
 
 /**
  * The service an Alertmanager alert's `alertname` gives when no label of the precedence names one. The
- * webhook takes any alertname of one character or more, and refusing the alert would lose it with the
- * rest of its notification: an alertname that could not be found by the review's filters (blank, or
- * holding a control character) names its service with each run of control characters made a space, the
- * ends trimmed, or `unnamed` when nothing is left.
+ * webhook takes any alertname of one character or more (a label value of up to 4,096), and refusing the
+ * alert would lose it with the rest of its notification: an alertname that could not be found by the
+ * review's filters (blank, or holding a control character) names its service with each run of control
+ * characters made a space, the ends trimmed, or `unnamed` when nothing is left; one longer than a service's
+ * name is cut to it.
  */
 export function serviceFromAlertname(alertname: string): string {
-  if (isUsableName(alertname)) return alertname
-  const named = alertname.replace(/\p{Cc}+/gu, ' ').trim()
-  return isUsableName(named) ? named : UNNAMED_SERVICE
+  if (isUsableName(alertname, MAX_SERVICE_CHARS)) return alertname
+  let named = alertname.replace(/\p{Cc}+/gu, ' ').trim()
+  if (!withinCodePoints(named, MAX_SERVICE_CHARS)) named = Array.from(named).slice(0, MAX_SERVICE_CHARS).join('').trimEnd()
+  return isUsableName(named, MAX_SERVICE_CHARS) ? named : UNNAMED_SERVICE
 }
 
 /** The environment the labels name, or undefined when none of the environment labels is there and usable. */
 export function environmentLabelOf(labels: Labels, rules: GroupingRules): string | undefined {
-  return firstUsable(labels, rules.environment.labels)
+  return firstUsable(labels, rules.environment.labels, MAX_ENVIRONMENT_CHARS)
 }
 
 /** The environment: the first usable environment label, else the rules' default. */

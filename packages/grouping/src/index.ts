@@ -6,7 +6,7 @@ export {
   type CompiledBy, type CompiledGroupRule, type CompiledServiceRule, type GroupingRules, type GroupingRulesFile, type GroupRuleSpec,
   type LabelMatcherSpec, type MatchInput, type MatchSpec, type ServiceRuleSpec, type Source, type ValueMatcherSpec,
 } from './rules.ts'
-export { isUsableName } from './names.ts'
+export { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from './names.ts'
 export {
   environmentLabelOf, environmentOf, groupKeyOf, groupRuleOf, incidentKeyGroupOf, relabel, serviceFromAlertname, serviceLabelsFor, serviceOf, UNNAMED_SERVICE,
 } from './apply.ts'

@@ -3,7 +3,9 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { repoRoot } from '@opsreview/testing'
-import { isUsableName } from './index.ts'
+import { isUsableName as usable, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from './index.ts'
+
+const isUsableName = (v: string) => usable(v, MAX_SERVICE_CHARS)
 
 // The schemas' rule for a name a sender is refused over (a Pingdom check name or tag, a report's title).
 const schema = JSON.parse(readFileSync(path.join(repoRoot, 'schemas/incident-patch.v1.json'), 'utf8')) as { definitions: { printable: { pattern: string } } }
@@ -21,6 +23,15 @@ describe('isUsableName', () => {
       expect(isUsableName(`checkout${ch}`)).toBe(!control)
     }
     expect(['checkout', 'app.kubernetes.io', ' padded ', 'Café – 山田 ✓', '🙂', '\u00a0x', '\u00a0'.repeat(3) + 'x'].every(isUsableName)).toBe(true)
+  })
+
+  it('refuses a name longer than the event takes, counted in code points as the schema counts it', () => {
+    expect([MAX_SERVICE_CHARS, MAX_ENVIRONMENT_CHARS]).toEqual([256, 128])
+    expect(usable('s'.repeat(256), MAX_SERVICE_CHARS)).toBe(true)
+    expect(usable('s'.repeat(257), MAX_SERVICE_CHARS)).toBe(false)
+    expect(usable('🙂'.repeat(256), MAX_SERVICE_CHARS)).toBe(true)
+    expect(usable('e'.repeat(129), MAX_ENVIRONMENT_CHARS)).toBe(false)
+    expect(usable('e'.repeat(128), MAX_ENVIRONMENT_CHARS)).toBe(true)
   })
 
   it('agrees with the schemas\' printable pattern, the rule a refused sender field follows', () => {

@@ -98,9 +98,14 @@ describe('intakeAlertmanager', () => {
     expect(r.ok && Array.from(r.accepted[0]!.event.title)).toHaveLength(1024)
   })
 
-  it('refuses a service label longer than a service name may be, naming the labels', () => {
-    const r = intakeAlertmanager(webhook(good('a', { labels: { alertname: 'A', service: 's'.repeat(300) } })), ctx)
-    expect(r.ok && r.rejected[0]).toMatchObject({ reason: 'event-invalid', errors: [{ path: '/alerts/0/labels', message: expect.stringContaining('/service') }] })
+  it('passes over a service or environment label longer than its name may be, as over a blank one, keeping the labels as sent', () => {
+    const labels = { alertname: 'A', service: 's'.repeat(300), app: 'web', env: 'e'.repeat(129) }
+    const r = intakeAlertmanager(webhook(good('a', { labels })), ctx)
+    expect(r.ok && r.rejected).toEqual([])
+    expect(r.ok && r.accepted[0]!.event).toMatchObject({ service: 'web', environment: 'production', labels })
+    // Nothing else names it: the alertname, cut to a service's 256 code points.
+    const unnamed = intakeAlertmanager(webhook(good('b', { labels: { alertname: 'A'.repeat(300), service: 's'.repeat(300) } })), ctx)
+    expect(unnamed.ok && unnamed.accepted[0]!.event.service).toBe('A'.repeat(256))
   })
 
   it('names the annotation a link too long came from, not the generator URL', () => {

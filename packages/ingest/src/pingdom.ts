@@ -1,5 +1,5 @@
 import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
-import { isUsableName } from '@opsreview/grouping'
+import { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from '@opsreview/grouping'
 import { eventId, isoTime, truncateText, type IngestContext } from './event.ts'
 import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
@@ -10,9 +10,9 @@ const firingStates = new Set(['DOWN', 'FAILING'])
  * review's filters. The schema already refused a tag holding a control character; the check is the one
  * an Alertmanager label's value goes through, so both senders name services by one rule.
  */
-function tagValue(tags: readonly string[], prefixes: readonly string[]): string | undefined {
+function tagValue(tags: readonly string[], prefixes: readonly string[], maxChars: number): string | undefined {
   for (const prefix of prefixes) {
-    const tag = tags.find((t) => t.startsWith(prefix) && isUsableName(t.slice(prefix.length)))
+    const tag = tags.find((t) => t.startsWith(prefix) && isUsableName(t.slice(prefix.length), maxChars))
     if (tag) return tag.slice(prefix.length)
   }
   return undefined
@@ -64,8 +64,8 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     fingerprint,
     status,
     severity: payload.importance_level === 'LOW' ? 'warning' : 'critical',
-    service: tagValue(tags, options.pingdomServiceTagPrefixes) ?? payload.check_name,
-    environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes) ?? options.grouping.environment.default,
+    service: tagValue(tags, options.pingdomServiceTagPrefixes, MAX_SERVICE_CHARS) ?? payload.check_name,
+    environment: tagValue(tags, options.pingdomEnvironmentTagPrefixes, MAX_ENVIRONMENT_CHARS) ?? options.grouping.environment.default,
     title: truncateText(`${payload.check_name} is ${payload.current_state}${payload.description ? `: ${payload.description}` : ''}`, MAX_TITLE_CHARS),
     labels,
     startsAt: at,

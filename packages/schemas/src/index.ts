@@ -81,8 +81,10 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
 /** A JSON Pointer token (RFC 6901): `~` and `/` escaped. */
 export const escapePointer = (token: string): string => token.replaceAll('~', '~0').replaceAll('/', '~1')
 
-/** Caps of the canonical event that code needs too (to cut a derived text to fit), read from alert.v1.json. */
+/** Caps of the canonical event that code needs too (to cut a derived text to fit, to pass over a name too long), read from alert.v1.json. */
 export const alertEventCaps = Object.freeze({
+  serviceChars: alertEvent.definitions.service.maxLength,
+  environmentChars: alertEvent.definitions.environment.maxLength,
   titleChars: alertEvent.definitions.title.maxLength,
   textChars: alertEvent.definitions.text.maxLength,
 })
