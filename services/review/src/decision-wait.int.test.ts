@@ -1,6 +1,7 @@
 // `?wait=true` on the real Kafka and Elasticsearch, where a decision's answer depends on what the index shows
 // after the correlator applied it.
 import { describe, expect, it } from 'vitest'
+import express from 'express'
 import type { Client } from '@elastic/elasticsearch'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
@@ -40,20 +41,23 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
 /**
  * `failPublish(n)`: the n-th publish reaches Kafka and then fails, as a send whose acknowledgement was lost.
  */
-async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void> } = {}) {
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void>; onResponseClosed?: () => void } = {}) {
   const on = await decisionsOnKafka(opts.decisionLimits)
   const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
   const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([seededIncidentIds[1]!]), standIn)
   let publishes = 0
-  const url = await serve(createReviewApp(reviewDeps(on, {
+  const app = createReviewApp(reviewDeps(on, {
     es: opts.esWrap ? opts.esWrap(es) : es, commands: { publish: async (topic, messages) => {
       await opts.beforePublish?.()
       await commands.publish(topic, messages)
       publishes++
       if (opts.failPublish?.(publishes)) throw new KafkaUnavailableError('the acknowledgement was lost')
     } }, waitTimeoutMs: WAIT_MS,
-  })))
+  }))
+  // Told when the server sees a response end or its client hang up: a test then need not guess when that was.
+  const onClosed = opts.onResponseClosed
+  const url = await serve(onClosed ? express().use((_req, res, next) => { res.once('close', onClosed); next() }, app) : app)
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; replayed: boolean; ms: number }> => {
     const t0 = Date.now()
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: 'Bearer secret1', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
@@ -166,7 +170,9 @@ describe('a keyed ?wait=true whose client hung up while it was being published',
     const publishing = held()
     let entered!: () => void
     const reached = new Promise<void>((resolve) => { entered = resolve })
-    const r = await startReview({ beforePublish: async () => { entered(); await publishing.gate } })
+    let closed!: () => void
+    const heardHangUp = new Promise<void>((resolve) => { closed = resolve })
+    const r = await startReview({ beforePublish: async () => { entered(); await publishing.gate }, onResponseClosed: () => closed() })
     // Whether each wait for the correlator's outcome was told the client had gone before it began.
     const toldGone: boolean[] = []
     const waitForOutcome = r.decisions.waitFor.bind(r.decisions)
@@ -176,8 +182,8 @@ describe('a keyed ?wait=true whose client hung up while it was being published',
     await reached
     client.abort()
     await expect(sent).rejects.toThrow()
-    // The server hears the hang-up a moment after the client makes it; the publish ends only then.
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The publish ends only once the server has heard the hang-up.
+    await heardHangUp
     publishing.release()
     await waitFor(() => (r.publishes() === 1 && toldGone.length === 1 ? true : undefined), { what: 'the command published and its wait begun' })
     expect(toldGone).toEqual([true])
