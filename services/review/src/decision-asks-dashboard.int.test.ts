@@ -5,9 +5,9 @@ import { ReviewProblem } from '@opsreview/review/errors'
 import { indexNames } from '@opsreview/search-index/templates'
 import { readTopicToEnd, serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
-import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewApp } from './app.ts'
 import { seededIncidentIds } from './fuzz-seed.ts'
-import { correlatorStandIn, decisionsOnKafka } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
 
 const OPEN = seededIncidentIds[0]!
 
@@ -16,12 +16,10 @@ const OPEN = seededIncidentIds[0]!
  * decision and no indexer: a decision taken does not show until the test writes it into the index.
  */
 async function startReview() {
-  const { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions } = await decisionsOnKafka()
-  await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
-  const url = await serve(createReviewApp({
-    es, commands, commandsTopic, logger, clock: () => new Date(), indexPrefix: prefix, waitTimeoutMs: 1_500, publicDir: defaultPublicDir,
-    readTokens: [], writeTokens: [{ name: 'dana', secret: 'secret1' }], deadLetters: async () => { throw new Error('not counted here') }, decisions,
-  }))
+  const on = await decisionsOnKafka()
+  const { es, prefix, kafka, commandsTopic } = on
+  await correlatorStandIn(kafka, commandsTopic, on.resultsTopic, new Set())
+  const url = await serve(createReviewApp(reviewDeps(on, { waitTimeoutMs: 1_500 })))
   /** The acknowledgements on the topic, read to its end: a publish answered is on it. */
   const acknowledgements = async () => (await readTopicToEnd(kafka, commandsTopic)).map((m) => JSON.parse(m.value) as { type: string }).filter((c) => c.type === 'incident.acknowledge')
   /** The indexer catching up with the acknowledgement. */
