@@ -129,7 +129,9 @@ async function api(path, options = {}) {
     const err = new Error(`${res.status} ${problem.title ?? res.statusText}${fields ? `: ${fields}` : ''}`)
     err.problem = problem
     err.status = res.status
-    err.retryAfterSeconds = Number(res.headers.get('retry-after')) || null
+    // Seconds, as the API sends it; `0` is "now", not "no advice" (which a `|| null` made it, waited as 1 s).
+    const retryAfter = res.headers.get('retry-after')?.trim()
+    err.retryAfterSeconds = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null
     throw err
   }
   return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()

@@ -87,7 +87,7 @@ export const contentSecurityPolicy = [
 ].join('; ')
 
 /** A review problem as its problem+json body. */
-function problemBody(p: ReviewProblem): Record<string, unknown> {
+export function problemBody(p: ReviewProblem): Record<string, unknown> {
   const body: Record<string, unknown> = {
     type: `https://opsreview.dev/problems/${p.code.toLowerCase().replaceAll('_', '-')}`, title: p.title, status: p.status, code: p.code, detail: p.message,
   }
