@@ -1,5 +1,5 @@
 // Applying compiled rules to one alert: its service, its environment, its incident group key. Pure.
-import { withinCodePoints, type AlertEvent } from '@opsreview/schemas'
+import { firstCodePoints, type AlertEvent } from '@opsreview/schemas'
 import { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from './names.ts'
 import { labelValue, type GroupingRules } from './rules.ts'
 
@@ -58,8 +58,7 @@ export const UNNAMED_SERVICE = 'unnamed'
  */
 export function serviceFromAlertname(alertname: string): string {
   if (isUsableName(alertname, MAX_SERVICE_CHARS)) return alertname
-  let named = alertname.replace(/\p{Cc}+/gu, ' ').trim()
-  if (!withinCodePoints(named, MAX_SERVICE_CHARS)) named = Array.from(named).slice(0, MAX_SERVICE_CHARS).join('').trimEnd()
+  const named = firstCodePoints(alertname.replace(/\p{Cc}+/gu, ' ').trim(), MAX_SERVICE_CHARS).trimEnd()
   return isUsableName(named, MAX_SERVICE_CHARS) ? named : UNNAMED_SERVICE
 }
 

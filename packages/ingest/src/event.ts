@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { MAX_INSTANT_MS, MIN_INSTANT_MS, parseDateTime, type AlertEvent, type AlertSource, type Severity, type StringMap } from '@opsreview/schemas'
+import { firstCodePoints, MAX_INSTANT_MS, MIN_INSTANT_MS, parseDateTime, withinCodePoints, type AlertEvent, type AlertSource, type Severity, type StringMap } from '@opsreview/schemas'
 import { defaultGroupingRules, type GroupingRules } from '@opsreview/grouping'
 
 export type { AlertEvent, AlertSource, Severity }
@@ -95,10 +95,7 @@ export function own(map: Readonly<Record<string, string>>, key: string): string 
  * points, ending in an ellipsis: a long summary shortens the title instead of losing the alert.
  */
 export function truncateText(value: string, max: number): string {
-  // UTF-16 length bounds the code point count from above, so most strings need no split.
-  if (value.length <= max) return value
-  const points = Array.from(value)
-  return points.length <= max ? value : `${points.slice(0, max - 1).join('')}…`
+  return withinCodePoints(value, max) ? value : `${firstCodePoints(value, max - 1)}…`
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { withinCodePoints } from './code-points.ts'
+import { firstCodePoints, withinCodePoints } from './code-points.ts'
 
 describe('withinCodePoints', () => {
   it('counts code points, not UTF-16 units, up to the bound', () => {
@@ -12,5 +12,13 @@ describe('withinCodePoints', () => {
     // A lone surrogate is one code point, as ajv counts it; a pair is one.
     expect(withinCodePoints('a\ud83d\ud83d\ude42', 3)).toBe(true)
     expect(withinCodePoints('\ud83d'.repeat(4), 3)).toBe(false)
+  })
+
+  it('cuts to the first code points, never between the halves of a pair', () => {
+    expect(firstCodePoints('🙂'.repeat(5), 3)).toBe('🙂🙂🙂')
+    expect(firstCodePoints('ab🙂c', 3)).toBe('ab🙂')
+    const s = 'short'
+    expect(firstCodePoints(s, 5)).toBe(s)
+    expect(firstCodePoints('abc', 0)).toBe('')
   })
 })

@@ -9,3 +9,8 @@ export function withinCodePoints(s: string, max: number): boolean {
   for (const _ of s) if (++n > max) return false
   return true
 }
+
+/** `s` cut to its first `max` code points (a surrogate pair is never split); `s` itself when it is no longer. */
+export function firstCodePoints(s: string, max: number): string {
+  return withinCodePoints(s, max) ? s : Array.from(s).slice(0, max).join('')
+}

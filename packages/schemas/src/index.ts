@@ -16,7 +16,7 @@ import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWe
 import type { Incident } from './generated/incident.v1.ts'
 import type { Problem } from './generated/problem.v1.ts'
 
-export { withinCodePoints } from './code-points.ts'
+export { firstCodePoints, withinCodePoints } from './code-points.ts'
 
 /** One failing field: a JSON Pointer into the input and what is wrong there. */
 export interface FieldError {
