@@ -65,6 +65,17 @@ const inFlight = () => answer(new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'Th
   retryAfterSeconds: 0, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }],
 }))
 
+/** Answers the page's asks alone with `reply` (its decision goes to the real API, so it is really taken); how many came so far. */
+async function answerAsks(page: Page, reply: (route: Route) => Promise<void>): Promise<() => number> {
+  let asked = 0
+  await page.route(ofOpen, async (route) => {
+    if (!isAsk(route.request())) return route.continue()
+    asked++
+    await reply(route)
+  })
+  return () => asked
+}
+
 const waitInPage = (page: Page, ms: number) => page.evaluate((t) => new Promise((resolve) => setTimeout(resolve, t)), ms)
 
 describe('a decision taken, whose asks whether it shows get no judgement, in Chromium', () => {
@@ -76,23 +87,17 @@ describe('a decision taken, whose asks whether it shows get no judgement, in Chr
   ])('says at once it could not ask when an ask is refused $why, and asks no more', async ({ why, problem }) => {
     const r = await startReview()
     const { page, patches, outcome, outcomeClass } = await openIncident(r.url)
-    let asked = 0
-    // Only the asks: the decision itself reaches the real API, so it is really taken.
-    await page.route(ofOpen, async (route) => {
-      if (!isAsk(route.request())) return route.continue()
-      asked++
-      await route.fulfill(answer(problem))
-    })
+    const asked = await answerAsks(page, (route) => route.fulfill(answer(problem)))
     await page.locator('#incident-ack').click()
     await expect.poll(outcome, { timeout: 15_000 }).toBe(`Acknowledged: taken; could not ask whether the index shows it (${why}), reload later`)
     expect(await outcomeClass()).toBe('outcome pending')
-    expect(asked).toBe(1)
+    expect(asked()).toBe(1)
     expect(patches.map(shape)).toEqual(['send ?wait=true', 'ask ?wait=false'])
     expect(patches[1]!.headers()['idempotency-key']).toBe(patches[0]!.headers()['idempotency-key'])
     expect(await r.acknowledgements()).toHaveLength(1)
     // Past the 1 s the next ask would have waited: none goes, and the message stays.
     await waitInPage(page, 1_500)
-    expect(asked).toBe(1)
+    expect(asked()).toBe(1)
     expect(patches).toHaveLength(2)
     expect(await outcome()).toBe(`Acknowledged: taken; could not ask whether the index shows it (${why}), reload later`)
   })
@@ -106,17 +111,12 @@ describe('a decision taken, whose asks whether it shows get no judgement, in Chr
   ])('says it could not ask, not that the index does not show it, when every ask meets $what', async ({ why, asks, fail }) => {
     const r = await startReview()
     const { page, patches, outcome, outcomeClass } = await openIncident(r.url)
-    let asked = 0
-    await page.route(ofOpen, async (route) => {
-      if (!isAsk(route.request())) return route.continue()
-      asked++
-      await fail(route)
-    })
+    const asked = await answerAsks(page, fail)
     await page.locator('#incident-ack').click()
     await expect.poll(outcome, { timeout: 15_000 }).toBe('Acknowledged: taken, waiting for the index')
     await expect.poll(outcome, { timeout: 30_000 }).toBe(`Acknowledged: taken; could not ask whether the index shows it (${why}), reload later`)
     expect(await outcomeClass()).toBe('outcome pending')
-    expect(asked).toBe(asks)
+    expect(asked()).toBe(asks)
     expect(patches.map(shape)).toEqual(['send ?wait=true', ...Array<string>(asks).fill('ask ?wait=false')])
     expect(await r.acknowledgements()).toHaveLength(1)
   })
