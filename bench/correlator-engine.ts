@@ -3,7 +3,8 @@
 // 1. Throughput: BENCH_ALERTS alerts (default 1,000,000) of bench/correlator-stream.ts, built
 //    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first), each through JSON, and then
 //    applied as the correlator applies a batch of records (applyBuffered each, drainOutputs once; an
-//    engine without them: apply each); only the applying is timed (wall and CPU time: the machine is shared).
+//    engine without them: apply each); only the applying is timed (wall and CPU time: the machine is shared),
+//    in a process pinned to one CPU (BENCH_CPU, below).
 // 2. State: for each size in BENCH_RETAINED (default 1,000,000 and 5,000,000 alerts retained), a process
 //    of its own (bench/correlator-state.ts, with --expose-gc and a heap limit sized to it) measures heap per
 //    remembered event, the snapshot (raw, gzip, chunks) and its encode and restore times.
@@ -11,13 +12,25 @@
 // BENCH_ENGINE_B as well, the two run side by side in this process, each batch applied by both, the first
 // one alternating: on a shared host an A/B of separate runs measured the neighbours (±25 % run to run).
 import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { CorrelationEngine as Engine } from '@opsreview/correlation/engine'
 import type { EngineInput } from '@opsreview/correlation/types'
 import { alertStream, streamStart } from './correlator-stream.ts'
 import { batchesOf, sideBySide, type TimedRun } from './lib.ts'
 
-const total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
+// The target is per core: the throughput runs in a process of its own pinned to one CPU (`taskset`), where
+// the collector's helper threads share the core with the engine instead of taking a second one.
+// BENCH_CPU picks the CPU (default: the last); `none` runs it in this process, unpinned.
+const pinnedTo = process.env.BENCH_PINNED
+const cpu = process.env.BENCH_CPU ?? String(availableParallelism() - 1)
+let total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
+if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
+  execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' }, stdio: 'inherit',
+  })
+  total = 0
+}
 const sizes = (process.env.BENCH_RETAINED ?? '1000000,5000000').split(',').map(Number).filter((n) => n > 0)
 const enginePaths = [process.env.BENCH_ENGINE ?? '@opsreview/correlation/engine', ...(process.env.BENCH_ENGINE_B ? [process.env.BENCH_ENGINE_B] : [])]
 const engineClasses = await Promise.all(enginePaths.map(async (path) => ((await import(path)) as { CorrelationEngine: typeof Engine }).CorrelationEngine))
@@ -61,7 +74,7 @@ if (total > 0) {
   const days = lastTickAt === undefined ? 0 : Math.round((Date.parse(lastTickAt) - streamStart) / 86_400_000 * 10) / 10
   for (const { path, engine, seconds, cpuSeconds, outputs } of runs) {
     const result = {
-      engine: path, batch: batchSize, alerts: alertInputs, ticks, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
+      engine: path, cpu: pinnedTo ?? 'any', batch: batchSize, alerts: alertInputs, ticks, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
       alertsPerSec: Math.round(alertInputs / seconds), cpuSeconds: Math.round(cpuSeconds * 100) / 100,
       alertsPerCpuSec: Math.round(alertInputs / cpuSeconds), outputs,
       incidents: engine.incidents().length, problems: engine.problems().length,
@@ -69,7 +82,7 @@ if (total > 0) {
       late: engine.stats.late,
     }
     console.log(JSON.stringify(result, null, 2))
-    console.log(`\ncorrelation engine ${path}: ${result.alertsPerSec} alerts/s on one core (target >= 200000)\n`)
+    console.log(`\ncorrelation engine ${path}: ${result.alertsPerSec} alerts/s ${pinnedTo === undefined ? 'unpinned (BENCH_CPU=none)' : `on one core (CPU ${pinnedTo})`} (target >= 200000)\n`)
   }
   if (runs.length === 2) console.log(`B/A: ${(runs[0]!.seconds / runs[1]!.seconds).toFixed(3)} in wall time, ${(runs[0]!.cpuSeconds / runs[1]!.cpuSeconds).toFixed(3)} in CPU time (above 1: B is faster)\n`)
 }
