@@ -115,12 +115,15 @@ export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   return Object.assign(err instanceof Error ? err : new Error(String(err)), { retriable: false })
 }
 
+const EVICTIONS: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID'])
+
 /**
  * Whether a group request's answer says the group went on without this member: another may own its
  * partitions already. A rebalance in progress is not that: the broker checks membership and generation
- * first, so the member still owns its partitions until it rejoins.
+ * first, so the member still owns its partitions until it rejoins. Wrapped or not: a commit's answer comes
+ * through kafkajs's retrier, which wraps an error it may not retry (KafkaJSNonRetriableError, the original
+ * as `cause`), where a heartbeat's comes bare.
  */
 export function evictedFromGroup(err: unknown): boolean {
-  const type = (err as { type?: unknown } | null)?.type
-  return type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'FENCED_INSTANCE_ID'
+  return kafkaErrorType(err, EVICTIONS) !== undefined
 }

@@ -1,4 +1,4 @@
-import { KafkaJSConnectionError, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
@@ -133,12 +133,16 @@ describe('PartitionRunner checkpoints', () => {
     expect(lines.filter((l) => l.msg === 'offset not committed after the checkpoint: retrying')).toMatchObject([{ failures: 1, retryInMs: 250 }])
     expect(lines.filter((l) => l.msg === 'offset committed after the checkpoint')).toMatchObject([{ offset: '0', failures: 2 }])
   })
-  it('does not retry a commit the group refuses because it went on without this member: the new owner commits', async () => {
+  // As kafkajs answers a commit (its retrier wraps an error it may not retry, the original as `cause`), and bare.
+  it.each([
+    ['wrapped as kafkajs wraps a commit\'s', (e: Error) => Object.assign(new KafkaJSNonRetriableError(e), { cause: e })],
+    ['bare', (e: Error) => e],
+  ])('does not retry a commit the group refuses because it went on without this member, %s: the new owner commits', async (_how, wrap) => {
     const { logger, lines } = captureLogs()
     let attempts = 0
     const { runner, saved } = runnerWithCommits(() => {
       attempts++
-      throw Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID' })
+      throw wrap(Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID' }))
     }, { logger })
     await runner.handler(tickBatch())
     await waitFor(() => (lines.some((l) => l.msg === 'offset not committed after the checkpoint: the group went on without this member') ? true : undefined), { timeoutMs: 5000, what: 'the commit given up' })
