@@ -90,7 +90,9 @@ const OVERLOADED = new Set(['es_rejected_execution_exception', 'circuit_breaking
 const UNAVAILABLE = new Set(['unavailable_shards_exception', 'no_shard_available_action_exception', 'node_not_connected_exception', 'node_disconnected_exception', 'master_not_discovered_exception', 'process_cluster_event_timeout_exception', 'timeout_exception', 'receive_timeout_transport_exception', 'connect_transport_exception', 'node_closed_exception', 'shard_not_in_primary_mode_exception'])
 const MAPPING = new Set(['mapper_parsing_exception', 'document_parsing_exception', 'strict_dynamic_mapping_exception', 'illegal_argument_exception', 'mapper_exception'])
 const TARGET = new Set(['invalid_index_name_exception', 'invalid_alias_name_exception', 'invalid_type_name_exception'])
-const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception'])
+// A closed index (an old month closed to free heap, an index closed for maintenance) is 400 since Elasticsearch 6:
+// the cluster's to open, not the document's fault.
+const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception', 'index_closed_exception'])
 
 /**
  * An alias whose indices are all marked `is_write_index: false` (someone's alias change, a rollover done by

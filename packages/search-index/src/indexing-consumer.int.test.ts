@@ -181,6 +181,26 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     expect(deadLetters.every((p) => p.high === '0')).toBe(true)
   })
 
+  it('waits while the month index is closed instead of dead-lettering, and commits once it is open again', async () => {
+    const s = await setUp()
+    const indexer = await startIndexer(s)
+    await s.send([alertEvent(0)])
+    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
+    const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
+    await s.es.indices.close({ index: month })
+    onTestFinished(() => s.es.indices.open({ index: month }).then(() => undefined, () => undefined))
+    await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
+    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the writes refused by the closed index, and retried' })
+    expect(await s.committed()).toBe(1)
+    await s.es.indices.open({ index: month, wait_for_active_shards: 1 })
+    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the records committed once the index is open' })
+    expect(await s.count()).toBe(5)
+    const admin = s.kafka.admin()
+    await admin.connect()
+    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
+    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
+  })
+
   it('commits nothing while Elasticsearch is unreachable, so a successor indexes everything', async () => {
     const s = await setUp()
     const down = await startIndexer(s, { esNode: 'http://127.0.0.1:9' })

@@ -270,10 +270,10 @@ describe('retention against Elasticsearch', () => {
     // Reachable, the incidents index closed: the lease is taken, the run fails in its plan, the lease goes back.
     await es.indices.close({ index: n.incidents.first })
     expect((await scheduler(es, 'indexer-a').runOnce()).outcome).toBe('failed')
-    // The catalogue reads the 400 index_closed_exception as any other 4xx it has no entry for.
-    expect(failures().map((l) => l.code)).toEqual(['es-unavailable', 'document-rejected'])
+    // The 400 index_closed_exception is the cluster's to fix (an index to open), as the catalogue reads it.
+    expect(failures().map((l) => l.code)).toEqual(['es-unavailable', 'es-refused'])
     expect(await registry.metrics()).toContain('opsreview_retention_runs_total{outcome="failed"} 2')
-    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="document-rejected"} 1')
+    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="es-refused"} 1')
     const lease = await es.get<{ holder: string; running: boolean; expiresAt: string }>({ index: retentionLeaseIndex(prefix), id: 'retention' })
     expect(lease._source).toMatchObject({ holder: 'indexer-a', running: false, expiresAt: new Date(NOW).toISOString() })
 
