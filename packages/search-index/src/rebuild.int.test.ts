@@ -78,6 +78,10 @@ describe('rebuilding the index from Kafka', () => {
 
     // October alerts first on partition 0 (retention will take them), then November ones everywhere.
     await sendAlerts(0, Array.from({ length: 10 }, (_, i) => alert(i, minutesAfter('2026-10-15T00:00:00.000Z', i))))
+    // Sent by a receiver whose clock ran ahead of the one that sent the first record the log will keep:
+    // received, by its clock, after that record's timestamp, yet before it in the log.
+    const ahead = alert(50, minutesAfter('2026-11-30T00:00:00.000Z', 2))
+    await producer.send({ topic: topics.alerts, acks: -1, messages: [{ partition: 0, key: ahead.id, value: JSON.stringify(ahead), timestamp: String(Date.parse('2026-10-15T00:10:00.000Z')) }] })
     for (let p = 0; p < 3; p++) await sendAlerts(p, Array.from({ length: 10 }, (_, i) => alert(100 + p * 10 + i, minutesAfter('2026-11-30T00:00:00.000Z', p * 10 + i))))
     await send(topics.incidents, Array.from({ length: 10 }, (_, i) => incident(i, 1)))
     await send(topics.incidents, Array.from({ length: 10 }, (_, i) => incident(i, 1 + (i % 3))))
@@ -88,11 +92,11 @@ describe('rebuilding the index from Kafka', () => {
     const live = await liveIndexer(kafka, es, run, topics)
     await reference.caughtUp()
     await live.caughtUp()
-    expect(Object.keys(await everything(es, run))).toHaveLength(40 + 10 + 5)
+    expect(Object.keys(await everything(es, run))).toHaveLength(41 + 10 + 5)
 
     // Retention: the October records leave the log; their documents stay only in the index.
     // Retried: the admin client may not know the new topic's leaders yet.
-    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '10' }] }).then(() => true), { what: 'the October records deleted' })
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '11' }] }).then(() => true), { what: 'the October records deleted' })
 
     // Corruption: documents deleted, documents altered (their versions kept), documents that never existed.
     const n = indexNames(run)
@@ -116,8 +120,9 @@ describe('rebuilding the index from Kafka', () => {
     await live.caughtUp()
 
     expect(await everything(es, run)).toEqual(await everything(es, `${run}-ref`))
-    // The October alerts were carried over: the log no longer has them, so it could not vouch for them.
-    expect(result.carriedOver).toBe(10)
+    // The October alerts were carried over: the log no longer has them, so it could not vouch for them. So was
+    // the one of the receiver ahead, though its receivedAt is past the first record kept.
+    expect(result.carriedOver).toBe(11)
     expect(result.oldestRetained).toBe(minutesAfter('2026-11-30T00:00:00.000Z', 0))
     // Readers see only the fresh indices; the old ones are gone.
     const aliases = await es.indices.getAlias({ index: `${run}-alerts-*,${run}-incidents-*,${run}-problems-*` })

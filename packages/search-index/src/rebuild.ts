@@ -212,6 +212,15 @@ export function oldestRetained(alertRanges: Ranges, lost: ReadonlyMap<string, nu
 }
 
 /**
+ * How far past the bound documents are carried over. The bound is a record's Kafka timestamp, the documents'
+ * time their `receivedAt`: the clocks of two receiver hosts. A record just before the trimmed edge, stamped
+ * by a receiver whose clock ran ahead, has a `receivedAt` past the bound, and was neither replayed nor copied.
+ * Past the bound the log restored every document already, so a copy there is a 409 (`create`), unless the old
+ * index holds one the log never had: kept, the price of not losing the others.
+ */
+export const CARRY_OVER_SKEW_MS = 5 * 60_000
+
+/**
  * Copies the alert documents of `from` received before `before` into `to`, as they are. `create` lets a
  * document the log restored already stand (409); any other failure fails the rebuild before any alias moves.
  * A client-side scroll, because `_reindex` is a module not every distribution carries.
@@ -288,7 +297,7 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
         const month = n.alerts.monthOf(index)
         if (month === undefined) continue
         await freshMonth(month)
-        const copied = await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), new Date(bound).toISOString())
+        const copied = await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), new Date(bound + CARRY_OVER_SKEW_MS).toISOString())
         carriedOver += copied
       }
       o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString() }, 'rebuild: alert documents older than the log carried over')
