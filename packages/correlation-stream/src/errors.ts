@@ -115,7 +115,8 @@ export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   return Object.assign(err instanceof Error ? err : new Error(String(err)), { retriable: false })
 }
 
-const EVICTIONS: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID'])
+/** The group request answers that say the group went on without this member. */
+export const EVICTIONS: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID'])
 
 /**
  * Whether a group request's answer says the group went on without this member: another may own its

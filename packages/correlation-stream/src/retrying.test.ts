@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { KafkaJSConnectionError, KafkaJSProtocolError, type EachBatchPayload } from 'kafkajs'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, type EachBatchPayload } from 'kafkajs'
 import { captureLogs } from '@opsreview/testing'
 import { retryingBatches } from './retrying.ts'
 
@@ -60,6 +60,18 @@ describe('retryingBatches', () => {
     expect(lines.filter((l) => l.msg === 'non-retriable failure: the consumer stops')).toHaveLength(1)
     const rebalance = new KafkaJSProtocolError({ type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: false, message: 'The group is rebalancing' } as never)
     await expect(retryingBatches(async () => { throw rebalance }, { logger })(payload())).rejects.toBe(rebalance)
+    const evicted = new KafkaJSProtocolError({ type: 'UNKNOWN_MEMBER_ID', code: 25, retriable: false, message: 'The coordinator is not aware of this member' } as never)
+    await expect(retryingBatches(async () => { throw evicted }, { logger })(payload())).rejects.toBe(evicted)
+  })
+
+  it('retries an eviction kafkajs wrapped, which its runner could not read to rejoin: the next heartbeat meets it bare', async () => {
+    const { logger } = captureLogs()
+    const evicted = new KafkaJSProtocolError({ type: 'UNKNOWN_MEMBER_ID', code: 25, retriable: false, message: 'The coordinator is not aware of this member' } as never)
+    const wrapped = Object.assign(new KafkaJSNonRetriableError(evicted), { cause: evicted })
+    let calls = 0
+    const handler = retryingBatches(async () => { calls++; throw wrapped }, { logger, initialBackoffMs: 1 })
+    await expect(handler(payload())).resolves.toBeUndefined()
+    expect(calls).toBe(1)
   })
 
   it('stops the consumer when Kafka refuses the credentials or permissions, and says so', async () => {

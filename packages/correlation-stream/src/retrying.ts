@@ -1,7 +1,7 @@
 import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
-import { classifyFailure, evictedFromGroup, KafkaAccessRefusedError } from './errors.ts'
+import { classifyFailure, EVICTIONS, KafkaAccessRefusedError } from './errors.ts'
 
 export interface RetryOptions {
   logger: Logger
@@ -15,10 +15,14 @@ export interface RetryOptions {
   now?: () => number
 }
 
-/** The group moved on (a rebalance, another coordinator) or without this member: kafkajs rejoins by itself. */
+/**
+ * The group moved on (a rebalance, another coordinator) or without this member: kafkajs rejoins by itself,
+ * but only for an error whose own type says so (its runner reads no cause). A wrapped one is retried here
+ * as Kafka being unavailable, and the next heartbeat meets the answer bare.
+ */
 const isRebalancing = (err: unknown) => {
   const type = (err as { type?: unknown }).type
-  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || evictedFromGroup(err)
+  return typeof type === 'string' && (type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || EVICTIONS.has(type))
 }
 
 /**
