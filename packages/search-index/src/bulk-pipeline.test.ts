@@ -174,8 +174,12 @@ describe('BulkPipeline retries', () => {
     expect(letters.taken).toHaveLength(1)
   })
 
-  it('dead-letters what one blocked index refuses while the others take writes, however the retries line up', async () => {
-    const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
+  // A write block, and an old month closed to free heap: one index either way, never every write stalled.
+  it.each([
+    ['write-blocked', { status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } }],
+    ['closed', { status: 400, error: { type: 'index_closed_exception', reason: 'closed' } }],
+  ])('dead-letters what one %s index refuses while the others take writes, however the retries line up', async (_kind, refusal) => {
+    const cluster = elasticsearch(refusal)
     cluster.refused.add('alerts-2026.10')
     const letters = deadLetterTopic([])
     // One request per batch (two documents of about 125 bytes each) and one slot: a request retrying its

@@ -31,7 +31,7 @@ describe('the indexer error catalogue', () => {
     ['no permission to write', 403, { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key id [k]' }, 'es-refused', true],
     ['bad credentials', 401, { type: 'security_exception', reason: 'unable to authenticate with provided credentials' }, 'es-refused', true],
     ['an alias left without a write index', 400, { type: 'illegal_argument_exception', reason: 'no write index is defined for alias [x-alerts-2026.11]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index' }, 'es-refused', true],
-    ['a closed index', 400, { type: 'index_closed_exception', reason: 'closed' }, 'es-refused', true],
+    ['a closed index', 400, { type: 'index_closed_exception', reason: 'closed' }, 'es-blocked', true],
     ['the shard limit at a new index', 400, { type: 'validation_exception', reason: 'Validation Failed: 1: this action would add [2] shards, but this cluster currently has [1000]/[1000] maximum normal shards open;' }, 'es-refused', true],
     ['a write block', 403, measured.writeBlock, 'es-blocked', true],
     ['a flood-stage block', 429, measured.floodStage, 'es-blocked', true],

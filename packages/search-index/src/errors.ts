@@ -13,7 +13,7 @@ export const INDEXER_FAILURES = Object.freeze({
   /** A 5xx, a shard unavailable, a connection error or a timeout. */
   'es-unavailable': { retriable: true, what: 'Elasticsearch is unreachable or failing (5xx, connection error, timeout)' },
   /** `cluster_block_exception`: a flood-stage disk watermark, or a write block someone set. */
-  'es-blocked': { retriable: true, what: 'the target index is blocked (flood-stage watermark, write block)' },
+  'es-blocked': { retriable: true, what: 'the target index is blocked (flood-stage watermark, write block) or closed' },
   /** The Elasticsearch breaker is open: no request was sent. */
   'breaker-open': { retriable: true, what: 'the Elasticsearch breaker is open' },
   /** The dead-letter topic cannot be written now: the poison waits, with everything behind it. */
@@ -90,9 +90,13 @@ const OVERLOADED = new Set(['es_rejected_execution_exception', 'circuit_breaking
 const UNAVAILABLE = new Set(['unavailable_shards_exception', 'no_shard_available_action_exception', 'node_not_connected_exception', 'node_disconnected_exception', 'master_not_discovered_exception', 'process_cluster_event_timeout_exception', 'timeout_exception', 'receive_timeout_transport_exception', 'connect_transport_exception', 'node_closed_exception', 'shard_not_in_primary_mode_exception'])
 const MAPPING = new Set(['mapper_parsing_exception', 'document_parsing_exception', 'strict_dynamic_mapping_exception', 'illegal_argument_exception', 'mapper_exception'])
 const TARGET = new Set(['invalid_index_name_exception', 'invalid_alias_name_exception', 'invalid_type_name_exception'])
-// A closed index (an old month closed to free heap, an index closed for maintenance) is 400 since Elasticsearch 6:
-// the cluster's to open, not the document's fault.
-const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception', 'index_closed_exception'])
+const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception'])
+/**
+ * A write-blocked index, or a closed one (an old month closed to free heap: 400 `index_closed_exception` since
+ * Elasticsearch 6): the cluster's to open, not the document's fault, and like a write block it is one index,
+ * so it waits while nothing else is written and ends as `retries-exhausted` while others are.
+ */
+const BLOCKED = new Set(['cluster_block_exception', 'index_closed_exception'])
 
 /**
  * An alias whose indices are all marked `is_write_index: false` (someone's alias change, a rollover done by
@@ -113,7 +117,7 @@ export function classifyItemError(status: number, error: EsErrorCause | undefine
   const all = causes(error)
   const type = error?.type ?? `status ${status}`
   const message = error?.reason ?? type
-  if (error?.type === 'cluster_block_exception') return classified('es-blocked', type, message)
+  if (BLOCKED.has(error?.type ?? '')) return classified('es-blocked', type, message)
   if (status === 429 || all.some((e) => OVERLOADED.has(e.type ?? ''))) return classified('es-overloaded', type, message)
   if (error?.type === 'index_not_found_exception') return classified('alias-missing', type, message)
   if (status >= 500 || UNAVAILABLE.has(error?.type ?? '')) return classified('es-unavailable', type, message)

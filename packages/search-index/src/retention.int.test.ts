@@ -271,9 +271,9 @@ describe('retention against Elasticsearch', () => {
     await es.indices.close({ index: n.incidents.first })
     expect((await scheduler(es, 'indexer-a').runOnce()).outcome).toBe('failed')
     // The 400 index_closed_exception is the cluster's to fix (an index to open), as the catalogue reads it.
-    expect(failures().map((l) => l.code)).toEqual(['es-unavailable', 'es-refused'])
+    expect(failures().map((l) => l.code)).toEqual(['es-unavailable', 'es-blocked'])
     expect(await registry.metrics()).toContain('opsreview_retention_runs_total{outcome="failed"} 2')
-    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="es-refused"} 1')
+    expect(await registry.metrics()).toContain('opsreview_retention_failures_total{code="es-blocked"} 1')
     const lease = await es.get<{ holder: string; running: boolean; expiresAt: string }>({ index: retentionLeaseIndex(prefix), id: 'retention' })
     expect(lease._source).toMatchObject({ holder: 'indexer-a', running: false, expiresAt: new Date(NOW).toISOString() })
 
