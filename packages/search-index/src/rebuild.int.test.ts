@@ -105,6 +105,9 @@ describe('rebuilding the index from Kafka', () => {
     await es.delete({ index: n.alerts.indexFor(recent.startsAt), id: recent.id, refresh: true })
     await es.index({ index: n.problems.alias, id: problem(1, 1).id, document: { ...problem(1, 2), status: 'dismissed', title: 'wrong' }, version: 2, version_type: 'external_gte', refresh: true })
     await es.index({ index: n.alerts.indexFor(recent.startsAt), id: alert(112, recent.startsAt).id, document: { ...alert(112, recent.startsAt), title: 'wrong', eventAt: recent.startsAt }, refresh: true })
+    // Altered within the minutes past the first record kept that are carried over too: the log's version stands.
+    const early = alert(101, minutesAfter('2026-11-30T00:00:00.000Z', 1))
+    await es.index({ index: n.alerts.indexFor(early.startsAt), id: early.id, document: { ...early, title: 'wrong', eventAt: early.startsAt }, refresh: true })
     await es.index({ index: n.incidents.alias, id: 'inc-ffffffffffffffffffffffff', document: { ...incident(99, 1), id: 'inc-ffffffffffffffffffffffff' }, refresh: true })
     const invented = alert(999, '2026-12-01T00:00:00.000Z')
     await liveAlertMonths(es, run).prepare(new Set([n.alerts.indexFor(invented.startsAt)]))
