@@ -138,62 +138,43 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     expect(await s.count()).toBe(2)
   })
 
-  it('waits out a flood-stage block instead of dead-lettering, and commits only once the documents are in', async () => {
-    const s = await setUp()
-    const indexer = await startIndexer(s)
-    await s.send([alertEvent(0)])
-    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
-    // What Elasticsearch itself sets when a disk passes the flood-stage watermark.
-    const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
-    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': true } })
-    onTestFinished(() => s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } }).then(() => undefined, () => undefined))
-    await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
-    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the blocked writes refused and retried' })
-    expect(await s.committed()).toBe(1)
-    await s.es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } })
-    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the blocked records committed after the block lifted' })
-    expect(await s.count()).toBe(5)
-    const admin = s.kafka.admin()
-    await admin.connect()
-    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
-    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
-  })
-
-  it('waits while the month alias has no write index instead of dead-lettering, and commits once it has one again', async () => {
+  // The month index refuses writes for a cause of the cluster's, set by hand or by Elasticsearch itself: the
+  // records wait (the index is the only one written, so nothing counts their attempts) and are committed once
+  // the cause is gone, none dead-lettered.
+  type Refusal = { what: string; refused: string; lifted: string; refuse: (es: Client, month: string, alias: string) => Promise<unknown>; lift: (es: Client, month: string, alias: string) => Promise<unknown> }
+  const refusals: Refusal[] = [
+    {
+      // What Elasticsearch itself sets when a disk passes the flood-stage watermark.
+      what: 'a flood-stage block', refused: 'the blocked writes refused and retried', lifted: 'the blocked records committed after the block lifted',
+      refuse: (es, month) => es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': true } }),
+      lift: (es, month) => es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } }),
+    },
+    {
+      what: 'a month alias without a write index', refused: 'the writes refused for want of a write index, and retried', lifted: 'the records committed once the alias has a write index',
+      refuse: (es, month, alias) => es.indices.updateAliases({ actions: [{ add: { index: month, alias, is_write_index: false } }] }),
+      lift: (es, month, alias) => es.indices.updateAliases({ actions: [{ add: { index: month, alias, is_write_index: true } }] }),
+    },
+    {
+      // An old month closed to free heap, written to by a late alert.
+      what: 'a closed month index', refused: 'the writes refused by the closed index, and retried', lifted: 'the records committed once the index is open',
+      refuse: (es, month) => es.indices.close({ index: month }),
+      lift: (es, month) => es.indices.open({ index: month, wait_for_active_shards: 1 }),
+    },
+  ]
+  it.each(refusals)('waits out $what instead of dead-lettering, and commits only once the documents are in', async ({ refused, lifted, refuse, lift }) => {
     const s = await setUp()
     const indexer = await startIndexer(s)
     await s.send([alertEvent(0)])
     await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
     const names = indexNames(s.prefix).alerts
     const month = names.monthIndex('2026.11', FIRST_GENERATION)
-    const writeIndex = (isWriteIndex: boolean) => s.es.indices.updateAliases({ actions: [{ add: { index: month, alias: names.monthAlias('2026.11'), is_write_index: isWriteIndex } }] })
-    await writeIndex(false)
-    onTestFinished(() => writeIndex(true).then(() => undefined, () => undefined))
+    await refuse(s.es, month, names.monthAlias('2026.11'))
+    onTestFinished(() => lift(s.es, month, names.monthAlias('2026.11')).then(() => undefined, () => undefined))
     await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
-    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the writes refused for want of a write index, and retried' })
+    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: refused })
     expect(await s.committed()).toBe(1)
-    await writeIndex(true)
-    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the records committed once the alias has a write index' })
-    expect(await s.count()).toBe(5)
-    const admin = s.kafka.admin()
-    await admin.connect()
-    const deadLetters = await admin.fetchTopicOffsets(s.deadLetterTopic).finally(() => admin.disconnect())
-    expect(deadLetters.every((p) => p.high === '0')).toBe(true)
-  })
-
-  it('waits while the month index is closed instead of dead-lettering, and commits once it is open again', async () => {
-    const s = await setUp()
-    const indexer = await startIndexer(s)
-    await s.send([alertEvent(0)])
-    await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
-    const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
-    await s.es.indices.close({ index: month })
-    onTestFinished(() => s.es.indices.open({ index: month }).then(() => undefined, () => undefined))
-    await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
-    await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: 'the writes refused by the closed index, and retried' })
-    expect(await s.committed()).toBe(1)
-    await s.es.indices.open({ index: month, wait_for_active_shards: 1 })
-    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: 'the records committed once the index is open' })
+    await lift(s.es, month, names.monthAlias('2026.11'))
+    await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: lifted })
     expect(await s.count()).toBe(5)
     const admin = s.kafka.admin()
     await admin.connect()
