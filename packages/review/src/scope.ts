@@ -1,5 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch'
-import { escapePointer, withinCodePoints, type FieldError } from '@opsreview/schemas'
+import { alertEventCaps, escapePointer, withinCodePoints, type FieldError } from '@opsreview/schemas'
 import type { Teams } from './teams.ts'
 
 /**
@@ -29,7 +29,8 @@ export const SCOPE_PARAMETERS = ['environment', 'service', 'team'] as const
 /** `environment=*`: every environment, whatever the default. */
 export const ALL_ENVIRONMENTS = '*'
 const MAX_VALUES = 50
-const caps = { environment: 128, service: 256, team: 64 } as const
+// The event's caps for the names it carries (schemas/alert.v1.json); a team's name is the teams file's own.
+const caps = { environment: alertEventCaps.environmentChars, service: alertEventCaps.serviceChars, team: 64 } as const
 const CONTROL = /\p{Cc}/u
 
 export const everything: Scope = Object.freeze({ environments: [], services: [], teams: [] }) as Scope
