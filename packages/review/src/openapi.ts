@@ -7,6 +7,7 @@ import problemPatchSchema from '../../../schemas/problem-patch.v1.json' with { t
 import reportSchema from '../../../schemas/report.v1.json' with { type: 'json' }
 import { incidentSummaryFields, problemSummaryFields } from './report.ts'
 import { WHAT_IF_DATASET_NAME } from '@opsreview/search-index/templates'
+import { SCOPE_CAPS } from './scope.ts'
 import { incidentListExcludes } from './search.ts'
 
 /**
@@ -195,9 +196,9 @@ const P = {
   from: q('from', 'Start: RFC 3339 date-time, or a date (local midnight in tz).', { type: 'string', maxLength: 40 }),
   to: q('to', 'End (exclusive), as from; now by default.', { type: 'string', maxLength: 40 }),
   since: q('since', 'A duration ending now, or a local day with an optional time.', { type: 'string', pattern: '^(\\d{1,6}(m|h|d)|(today|yesterday)(-([01]\\d|2[0-3]):[0-5]\\d)?)$' }),
-  environment: repeatable('environment', 'Environments in scope (repeatable); `*` for all. OPSREVIEW_REVIEW_ENVIRONMENTS when none is given.', 128),
-  service: repeatable('service', 'Services in scope (repeatable): incidents of any of them, service levels of these only.', 256),
-  team: repeatable('team', 'Teams of OPSREVIEW_TEAMS_FILE (repeatable): their services are in scope; with service, only services of both.', 64),
+  environment: repeatable('environment', 'Environments in scope (repeatable); `*` for all. OPSREVIEW_REVIEW_ENVIRONMENTS when none is given.', SCOPE_CAPS.environment),
+  service: repeatable('service', 'Services in scope (repeatable): incidents of any of them, service levels of these only.', SCOPE_CAPS.service),
+  team: repeatable('team', 'Teams of OPSREVIEW_TEAMS_FILE (repeatable): their services are in scope; with service, only services of both.', SCOPE_CAPS.team),
   period: q('period', 'Month or quarter.', { enum: ['month', 'quarter'] }, true),
   at: q('at', 'Which month (YYYY-MM) or quarter (YYYY-Qn); the last complete one by default.', { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2]|Q[1-4])$' }),
   size: (byDefault: number) => q('size', `Page size, 1 to 200; ${byDefault} by default`, { type: 'string', pattern: '^\\d{1,3}$' }),

@@ -29,8 +29,8 @@ export const SCOPE_PARAMETERS = ['environment', 'service', 'team'] as const
 /** `environment=*`: every environment, whatever the default. */
 export const ALL_ENVIRONMENTS = '*'
 const MAX_VALUES = 50
-// The event's caps for the names it carries (schemas/alert.v1.json); a team's name is the teams file's own.
-const caps = { environment: alertEventCaps.environmentChars, service: alertEventCaps.serviceChars, team: 64 } as const
+/** The longest value of each scope parameter, in code points: the event's caps for the names it carries (schemas/alert.v1.json), and a team's. */
+export const SCOPE_CAPS = { environment: alertEventCaps.environmentChars, service: alertEventCaps.serviceChars, team: 64 } as const
 const CONTROL = /\p{Cc}/u
 
 export const everything: Scope = Object.freeze({ environments: [], services: [], teams: [] }) as Scope
@@ -50,7 +50,7 @@ export function parseScope(raw: Record<string, unknown>, defaults: ScopeDefaults
     if (list.length > MAX_VALUES) { errors.push({ path: `/${name}`, message: `may be given at most ${MAX_VALUES} times` }); return [] }
     for (const x of list as string[]) {
       // In code points, as the schemas bound the names an event carries.
-      if (!withinCodePoints(x, caps[name]) || CONTROL.test(x)) { errors.push({ path: `/${name}`, message: `must be names of at most ${caps[name]} characters without control characters` }); return [] }
+      if (!withinCodePoints(x, SCOPE_CAPS[name]) || CONTROL.test(x)) { errors.push({ path: `/${name}`, message: `must be names of at most ${SCOPE_CAPS[name]} characters without control characters` }); return [] }
     }
     return [...new Set(list as string[])].sort()
   }
