@@ -125,10 +125,10 @@ const writes = (partition: number, offset: number, ...docs: [index: string, id: 
 describe('BulkPipeline retries', () => {
   // Neither is the documents' fault: the operator grants the permission, `prepare` makes the alias again.
   it.each([
-    { why: 'a reason of the cluster (403)', index: 'alerts-2026.12', forgets: false, refusal: { status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } } },
+    { why: 'a reason of the cluster (403)', index: 'alerts-2026.12', forgets: false, code: 'es-refused', refusal: { status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } } },
     // The incidents alias deleted with its index: every write to it answers 404.
-    { why: 'a missing write alias (404)', index: 'opsreview-incidents', forgets: true, refusal: { status: 404, error: { type: 'index_not_found_exception', reason: 'no such index [opsreview-incidents] and [require_alias] request flag is [true] and [opsreview-incidents] is not an alias' } } },
-  ])('keeps documents an index refuses for $why waiting while other indices take writes, never dead-letters them', async ({ index, forgets, refusal }) => {
+    { why: 'a missing write alias (404)', index: 'opsreview-incidents', forgets: true, code: 'alias-missing', refusal: { status: 404, error: { type: 'index_not_found_exception', reason: 'no such index [opsreview-incidents] and [require_alias] request flag is [true] and [opsreview-incidents] is not an alias' } } },
+  ])('keeps documents an index refuses for $why waiting while other indices take writes, never dead-letters them', async ({ index, forgets, code, refusal }) => {
     const cluster = elasticsearch(refusal)
     cluster.refused.add(index)
     const letters = deadLetterTopic([])
@@ -144,9 +144,13 @@ describe('BulkPipeline retries', () => {
     expect(cluster.written).not.toContain('refused-1')
     expect(forgotten.includes(index)).toBe(forgets)
     expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
+    // No outage to show in `failing`: what waits, and why, is in `waiting` (for /readyz).
+    expect(pipeline.failing).toBeUndefined()
+    expect(pipeline.waiting).toEqual([{ code, index, documents: 1, since: expect.any(Number), error: refusal.error.reason }])
     // The cause fixed: the document is written and its offset becomes durable.
     cluster.refused.clear()
     expect(await pipeline.drain(5_000)).toBe(true)
+    expect(pipeline.waiting).toEqual([])
     expect(cluster.written).toContain('refused-1')
     expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '1' })
     expect(letters.taken).toEqual([])

@@ -52,6 +52,19 @@ export interface PipelineFailing {
   error: string
 }
 
+/**
+ * Documents held back by a retriable failure of their own (a blocked, closed or missing index) while
+ * Elasticsearch takes other writes, by cause and index: no outage shows in `failing`, yet their records wait.
+ */
+export interface PipelineWaiting {
+  code: IndexerFailureCode
+  index: string
+  documents: number
+  /** When the longest-waiting request of them first held documents back. */
+  since: number
+  error: string
+}
+
 export interface BulkPipelineOptions {
   es: Client
   logger: Logger
@@ -153,6 +166,8 @@ export class BulkPipeline {
   /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
   #accepted = 0
   #failing: PipelineFailing | undefined
+  /** The requests holding documents back for their own failures, with what they hold back and since when. */
+  readonly #holding = new Map<Request, { since: number; pending: Pending[] }>()
   #stopped = false
   #waiters = new Set<() => void>()
 
@@ -178,6 +193,20 @@ export class BulkPipeline {
   /** The whole-request failure being retried now, if any: for health. */
   get failing(): PipelineFailing | undefined {
     return this.#failing
+  }
+
+  /** The documents held back by their own retriable failures, by cause and index, the longest-waiting first: for health. */
+  get waiting(): PipelineWaiting[] {
+    const byCause = new Map<string, PipelineWaiting>()
+    for (const { since, pending } of this.#holding.values()) {
+      for (const { op, last } of pending) {
+        if (!last) continue
+        const key = JSON.stringify([last.code, op.index])
+        const w = byCause.get(key)
+        if (w) { w.documents++; w.since = Math.min(w.since, since) } else byCause.set(key, { code: last.code, index: op.index, documents: 1, since, error: last.message })
+      }
+    }
+    return [...byCause.values()].sort((a, b) => a.since - b.since)
   }
 
   /**
@@ -278,19 +307,26 @@ export class BulkPipeline {
       await this.#changedOrStopped(wait)
       if (isolated) { this.#parked--; this.#inFlight++ }
     }
-    while (pending.length > 0) {
-      if (this.#stopped) return false
-      const { send, retry, failed } = await this.#prepare(pending, poison)
-      const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
-      for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
-      pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
-      if (pending.length === 0) break
-      // Poison of this request goes now: its retriable documents may wait as long as their cause lasts.
-      if (poison.length > 0) await this.#tryDeadLetter(poison)
-      // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
-      // write came in between this time. Holding the slot, such requests could fill every slot, starve all
-      // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
-      await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
+    try {
+      while (pending.length > 0) {
+        if (this.#stopped) return false
+        const { send, retry, failed } = await this.#prepare(pending, poison)
+        const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
+        for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
+        pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
+        if (pending.length === 0) break
+        // An outage shows in `failing`; documents refused for their own cause show in `waiting` while they wait.
+        if (outage) this.#holding.delete(request)
+        else this.#holding.set(request, { since: this.#holding.get(request)?.since ?? this.#now(), pending })
+        // Poison of this request goes now: its retriable documents may wait as long as their cause lasts.
+        if (poison.length > 0) await this.#tryDeadLetter(poison)
+        // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
+        // write came in between this time. Holding the slot, such requests could fill every slot, starve all
+        // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
+        await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
+      }
+    } finally {
+      this.#holding.delete(request)
     }
     retries = 0
     while (poison.length > 0) {

@@ -95,7 +95,7 @@ async function startIndexer(s: Setup, opts: { esNode?: string; flushBytes?: numb
   let stopped = false
   const stop = async () => { if (!stopped) { stopped = true; await indexing.close(topics, 2000); await producer.disconnect(); if (!opts.writer) await writer.close() } }
   onTestFinished(stop)
-  return { lines, stop, indexed: () => indexed, itemRetries: () => itemRetries, failedAttempts: () => failedAttempts, joined: () => indexing.joined }
+  return { lines, stop, indexed: () => indexed, itemRetries: () => itemRetries, failedAttempts: () => failedAttempts, joined: () => indexing.joined, waiting: () => indexing.waiting }
 }
 
 describe('the indexer on the real Kafka and Elasticsearch', () => {
@@ -141,27 +141,27 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
   // The month index refuses writes for a cause of the cluster's, set by hand or by Elasticsearch itself: the
   // records wait (the index is the only one written, so nothing counts their attempts) and are committed once
   // the cause is gone, none dead-lettered.
-  type Refusal = { what: string; refused: string; lifted: string; refuse: (es: Client, month: string, alias: string) => Promise<unknown>; lift: (es: Client, month: string, alias: string) => Promise<unknown> }
+  type Refusal = { what: string; code: string; refused: string; lifted: string; refuse: (es: Client, month: string, alias: string) => Promise<unknown>; lift: (es: Client, month: string, alias: string) => Promise<unknown> }
   const refusals: Refusal[] = [
     {
       // What Elasticsearch itself sets when a disk passes the flood-stage watermark.
-      what: 'a flood-stage block', refused: 'the blocked writes refused and retried', lifted: 'the blocked records committed after the block lifted',
+      what: 'a flood-stage block', code: 'es-blocked', refused: 'the blocked writes refused and retried', lifted: 'the blocked records committed after the block lifted',
       refuse: (es, month) => es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': true } }),
       lift: (es, month) => es.indices.putSettings({ index: month, settings: { 'index.blocks.read_only_allow_delete': null } }),
     },
     {
-      what: 'a month alias without a write index', refused: 'the writes refused for want of a write index, and retried', lifted: 'the records committed once the alias has a write index',
+      what: 'a month alias without a write index', code: 'es-refused', refused: 'the writes refused for want of a write index, and retried', lifted: 'the records committed once the alias has a write index',
       refuse: (es, month, alias) => es.indices.updateAliases({ actions: [{ add: { index: month, alias, is_write_index: false } }] }),
       lift: (es, month, alias) => es.indices.updateAliases({ actions: [{ add: { index: month, alias, is_write_index: true } }] }),
     },
     {
       // An old month closed to free heap, written to by a late alert.
-      what: 'a closed month index', refused: 'the writes refused by the closed index, and retried', lifted: 'the records committed once the index is open',
+      what: 'a closed month index', code: 'es-blocked', refused: 'the writes refused by the closed index, and retried', lifted: 'the records committed once the index is open',
       refuse: (es, month) => es.indices.close({ index: month }),
       lift: (es, month) => es.indices.open({ index: month, wait_for_active_shards: 1 }),
     },
   ]
-  it.each(refusals)('waits out $what instead of dead-lettering, and commits only once the documents are in', async ({ refused, lifted, refuse, lift }) => {
+  it.each(refusals)('waits out $what instead of dead-lettering, names it for /readyz, and commits only once the documents are in', async ({ code, refused, lifted, refuse, lift }) => {
     const s = await setUp()
     const indexer = await startIndexer(s)
     await s.send([alertEvent(0)])
@@ -173,8 +173,10 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     await s.send([2, 4, 6, 8].map((n) => alertEvent(n)))
     await waitFor(() => (indexer.itemRetries() >= 2 ? true : undefined), { what: refused })
     expect(await s.committed()).toBe(1)
+    expect(indexer.waiting()).toEqual([expect.objectContaining({ code, index: names.monthAlias('2026.11'), documents: 4 })])
     await lift(s.es, month, names.monthAlias('2026.11'))
     await waitFor(async () => ((await s.committed()) === 5 ? true : undefined), { what: lifted })
+    expect(indexer.waiting()).toEqual([])
     expect(await s.count()).toBe(5)
     const admin = s.kafka.admin()
     await admin.connect()

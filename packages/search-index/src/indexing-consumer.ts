@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, IHeaders } from 'kafkajs'
 import type { ConsumerHealth } from '@opsreview/kafka/consumer-health'
 import type { Logger } from 'pino'
-import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type Poison } from './bulk-pipeline.ts'
+import { BulkPipeline, type BulkPipelineOptions, type PipelineFailing, type PipelineWaiting, type Poison } from './bulk-pipeline.ts'
 import type { DocumentFor, IndexOperation } from './documents.ts'
 import type { CommitOffset } from './durable-offsets.ts'
 import { retryDelay } from '@opsreview/lifecycle/backoff'
@@ -123,6 +123,11 @@ export class IndexingConsumer {
   /** A whole-request failure being retried in any lane (the longest-running one): for health. */
   get failing(): PipelineFailing | undefined {
     return this.lanes.map((l) => l.failing).filter((f) => f !== undefined).sort((a, b) => a.since - b.since)[0]
+  }
+
+  /** Documents held back by their own retriable failures in every lane, the longest-waiting first: for health. */
+  get waiting(): PipelineWaiting[] {
+    return this.lanes.flatMap((l) => l.waiting).sort((a, b) => a.since - b.since)
   }
 
   readonly handler = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {

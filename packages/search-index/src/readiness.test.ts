@@ -6,18 +6,33 @@ const health = (stalled: boolean) => ({ group: 'g', stalled, stallAfterSeconds: 
 
 describe('indexerReadiness', () => {
   it('is ready in its group with the breaker closed and nothing stalled', () => {
-    expect(indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, now: 0 })).toMatchObject({ ready: true, reasons: [], stalled: false, stalledPartitions: [] })
+    expect(indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, waiting: [], now: 0 })).toMatchObject({ ready: true, reasons: [], stalled: false, stalledPartitions: [] })
   })
 
   it('is not ready when stalled, even with the breaker closed, and says which partition and why', () => {
-    const r = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, now: 0 })
+    const r = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, waiting: [], now: 0 })
     expect(r).toMatchObject({ ready: false, stalled: true, stalledPartitions: [{ topic: 'alerts', partition: 0, lag: 3, position: '7' }] })
     expect(r.reasons).toEqual(['stalled: alerts/0 has 3 record(s) waiting and no progress for 75 s'])
   })
 
   it('lists every reason, and the whole-request failure being retried', () => {
-    const r = indexerReadiness({ joined: false, breaker: 'open', health: health(false), failing: { code: 'es-unavailable', since: 1000, attempts: 12, error: 'connect ECONNREFUSED' }, now: 31_000 })
+    const r = indexerReadiness({ joined: false, breaker: 'open', health: health(false), failing: { code: 'es-unavailable', since: 1000, attempts: 12, error: 'connect ECONNREFUSED' }, waiting: [], now: 31_000 })
     expect(r.reasons).toEqual(['not in its consumer group yet', 'elasticsearch breaker open'])
     expect(r.failing).toEqual({ reason: 'es-unavailable', sinceSeconds: 30, attempts: 12, error: 'connect ECONNREFUSED' })
+    expect(r).not.toHaveProperty('waiting')
+  })
+
+  it('names the index and cause of documents held back when a partition stalls on them, and lists them without a stall', () => {
+    const blocked = { code: 'es-blocked' as const, index: 'opsreview-alerts-2026.11', documents: 4, since: 1000, error: 'index [opsreview-alerts-2026.11] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark]' }
+    const stalled = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, waiting: [blocked], now: 76_000 })
+    expect(stalled.ready).toBe(false)
+    expect(stalled.reasons).toEqual([
+      'stalled: alerts/0 has 3 record(s) waiting and no progress for 75 s',
+      `held back: 4 document(s) for opsreview-alerts-2026.11, es-blocked: ${blocked.error}`,
+    ])
+    expect(stalled.waiting).toEqual([{ reason: 'es-blocked', index: 'opsreview-alerts-2026.11', documents: 4, sinceSeconds: 75, error: blocked.error }])
+    // A short wait is no stall: listed, and still ready.
+    const waiting = indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, waiting: [blocked], now: 3000 })
+    expect(waiting).toMatchObject({ ready: true, reasons: [], waiting: [{ reason: 'es-blocked', documents: 4, sinceSeconds: 2 }] })
   })
 })

@@ -1,5 +1,5 @@
 import type { ConsumerHealthSnapshot } from '@opsreview/kafka/consumer-health'
-import type { PipelineFailing } from './bulk-pipeline.ts'
+import type { PipelineFailing, PipelineWaiting } from './bulk-pipeline.ts'
 
 /** What `/readyz` is decided from. */
 export interface ReadinessInput {
@@ -7,6 +7,7 @@ export interface ReadinessInput {
   breaker: 'open' | 'half-open' | 'closed'
   health: ConsumerHealthSnapshot
   failing: PipelineFailing | undefined
+  waiting: PipelineWaiting[]
   now: number
 }
 
@@ -20,6 +21,8 @@ export interface Readiness {
   stalledPartitions: { topic: string; partition: number; lag: number; position: string | null; noProgressForSeconds: number; oldestUnprocessedAgeSeconds: number }[]
   /** A whole-request failure being retried now (Elasticsearch down). */
   failing?: { reason: string; sinceSeconds: number; attempts: number; error: string }
+  /** Documents held back by a retriable refusal of their own (a blocked or closed index) while Elasticsearch takes other writes. */
+  waiting?: { reason: string; index: string; documents: number; sinceSeconds: number; error: string }[]
 }
 
 /**
@@ -33,6 +36,9 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
   if (i.breaker !== 'closed') reasons.push(`elasticsearch breaker ${i.breaker}`)
   const stalledPartitions = i.health.partitions.filter((p) => p.stalled).map(({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }) => ({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }))
   if (i.health.stalled) reasons.push(`stalled: ${stalledPartitions.map((p) => `${p.topic}/${p.partition} has ${p.lag} record(s) waiting and no progress for ${Math.round(p.noProgressForSeconds)} s`).join('; ')}`)
+  // A stall with Elasticsearch up and no outage is documents refused for a cause of their own: named, so
+  // the operator knows which index to fix. Not a reason alone: a short wait is no stall.
+  if (i.health.stalled) for (const w of i.waiting) reasons.push(`held back: ${w.documents} document(s) for ${w.index}, ${w.code}: ${w.error}`)
   return {
     ready: reasons.length === 0,
     reasons,
@@ -41,5 +47,6 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
     stalled: i.health.stalled,
     stalledPartitions,
     ...(i.failing ? { failing: { reason: i.failing.code, sinceSeconds: Math.round((i.now - i.failing.since) / 1000), attempts: i.failing.attempts, error: i.failing.error } } : {}),
+    ...(i.waiting.length > 0 ? { waiting: i.waiting.map((w) => ({ reason: w.code, index: w.index, documents: w.documents, sinceSeconds: Math.round((i.now - w.since) / 1000), error: w.error })) } : {}),
   }
 }

@@ -111,7 +111,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }) })
   // Ready: in the consumer group, Elasticsearch taking writes, and no partition stalled.
   app.get('/readyz', (_req, res) => {
-    const readiness = indexerReadiness({ joined: indexing.joined, breaker: backPressure.state, health: health.snapshot(), failing: indexing.failing, now: Date.now() })
+    const readiness = indexerReadiness({ joined: indexing.joined, breaker: backPressure.state, health: health.snapshot(), failing: indexing.failing, waiting: indexing.waiting, now: Date.now() })
     res.status(readiness.ready ? 200 : 503).json(readiness)
   })
   app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
