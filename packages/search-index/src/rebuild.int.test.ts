@@ -115,7 +115,8 @@ describe('rebuilding the index from Kafka', () => {
     expect(await everything(es, run)).not.toEqual(await everything(es, `${run}-ref`))
 
     // New records arrive while the rebuild runs; the live indexer writes them through the aliases.
-    const rebuilding = rebuildFromKafka({ kafka, es, prefix: run, topics, logger: captureLogs().logger })
+    const logs = captureLogs()
+    const rebuilding = rebuildFromKafka({ kafka, es, prefix: run, topics, logger: logs.logger })
     await sendAlerts(1, Array.from({ length: 10 }, (_, i) => alert(200 + i, minutesAfter('2026-12-01T01:00:00.000Z', i))))
     await send(topics.incidents, [incident(0, 3), incident(20, 1)])
     const result = await rebuilding
@@ -127,6 +128,10 @@ describe('rebuilding the index from Kafka', () => {
     // the one of the receiver ahead, though its receivedAt is past the first record kept.
     expect(result.carriedOver).toBe(11)
     expect(result.oldestRetained).toBe(minutesAfter('2026-11-30T00:00:00.000Z', 0))
+    // The log says how far past that bound the copy reached.
+    expect(logs.lines.find((l) => l.msg === 'rebuild: alert documents older than the log carried over')).toMatchObject({
+      carriedOver: 11, oldestRetained: result.oldestRetained, copiedReceivedBefore: minutesAfter('2026-11-30T00:00:00.000Z', 5),
+    })
     // Readers see only the fresh indices; the old ones are gone.
     const aliases = await es.indices.getAlias({ index: `${run}-alerts-*,${run}-incidents-*,${run}-problems-*` })
     expect(Object.keys(aliases).filter((index) => !result.fresh.includes(index))).toEqual([])

@@ -293,14 +293,15 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
     const bound = oldestRetained(alertRanges, lost, startedAt)
     let carriedOver = 0
     if (bound !== undefined) {
+      const copiedBefore = new Date(bound + CARRY_OVER_SKEW_MS).toISOString()
       for (const index of oldAlertIndices) {
         const month = n.alerts.monthOf(index)
         if (month === undefined) continue
         await freshMonth(month)
-        const copied = await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), new Date(bound + CARRY_OVER_SKEW_MS).toISOString())
-        carriedOver += copied
+        carriedOver += await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), copiedBefore)
       }
-      o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString() }, 'rebuild: alert documents older than the log carried over')
+      // Both times: the documents copied reach past the bound by the receivers' clock skew.
+      o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString(), copiedReceivedBefore: copiedBefore }, 'rebuild: alert documents older than the log carried over')
     }
 
     // Move every alias in one call. A live indexer that opened a new month meanwhile gave it an index of
