@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch'
+import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -146,7 +146,7 @@ describe('BulkPipeline retries', () => {
     expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
     // No outage to show in `failing`: what waits, and why, is in `waiting` (for /readyz).
     expect(pipeline.failing).toBeUndefined()
-    expect(pipeline.waiting).toEqual([{ code, index, documents: 1, since: expect.any(Number), error: refusal.error.reason }])
+    expect(pipeline.waiting).toEqual([{ code, index, documents: 1, partitions: ['alerts/0'], since: expect.any(Number), error: refusal.error.reason }])
     // The cause fixed: the document is written and its offset becomes durable.
     cluster.refused.clear()
     expect(await pipeline.drain(5_000)).toBe(true)
@@ -154,6 +154,49 @@ describe('BulkPipeline retries', () => {
     expect(cluster.written).toContain('refused-1')
     expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '1' })
     expect(letters.taken).toEqual([])
+  })
+
+  it('shows documents held back at their index in waiting from the first refusal, through an outage, whether their index refused them or could not be made', async () => {
+    const denied = { type: 'security_exception', reason: 'action [indices:admin/create] is unauthorized for API key' }
+    const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
+    cluster.refused.add('alerts-2026.10')
+    let down = false
+    let unmade = true
+    let clock = 1000
+    const es = { bulk: (args: { operations: unknown[] }) => (down ? Promise.reject(new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200')) : cluster.es.bulk(args)) } as unknown as Client
+    const pipeline = new BulkPipeline({
+      es, logger: pino({ level: 'silent' }), deadLetter: deadLetterTopic([]).deadLetter, minBackoffMs: 1, maxBackoffMs: 2, now: () => clock,
+      // The new month's index cannot be made (no permission to create it) while the others take writes.
+      prepare: async (indices) => { if (unmade && indices.has('alerts-2026.12')) throw responseError(403, denied) },
+    })
+    const until = async (what: string, holds: () => boolean) => {
+      for (let i = 0; !holds(); i++) {
+        if (i > 400) throw new Error(`not seen: ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+    await pipeline.add(writes(0, 0, ['alerts-2026.12', 'unmade'], ['alerts-2026.10', 'refused'], ['alerts-2026.11', 'taken']))
+    const byIndex = () => [...pipeline.waiting].sort((a, b) => a.index.localeCompare(b.index))
+    await until('both documents waiting', () => pipeline.waiting.reduce((n, w) => n + w.documents, 0) === 2)
+    expect(byIndex()).toEqual([
+      { code: 'es-refused', index: 'alerts-2026.10', documents: 1, partitions: ['alerts/0'], since: 1000, error: 'action [indices:data/write/bulk[s]] is unauthorized for API key' },
+      { code: 'es-refused', index: 'alerts-2026.12', documents: 1, partitions: ['alerts/0'], since: 1000, error: denied.reason },
+    ])
+    // An outage: the document its bulk request failed for shows in failing, not in waiting.
+    clock = 5000
+    down = true
+    await until('the outage', () => pipeline.failing !== undefined && pipeline.waiting.length === 1)
+    expect(pipeline.waiting).toMatchObject([{ index: 'alerts-2026.12', since: 1000 }])
+    // Over: refused again at its index, it shows as waiting since its first refusal, not since the outage.
+    clock = 9000
+    down = false
+    await until('both waiting again', () => pipeline.waiting.length === 2)
+    expect(byIndex().map((w) => [w.index, w.since])).toEqual([['alerts-2026.10', 1000], ['alerts-2026.12', 1000]])
+    unmade = false
+    cluster.refused.clear()
+    expect(await pipeline.drain(5_000)).toBe(true)
+    expect(pipeline.waiting).toEqual([])
+    expect([...cluster.written].sort()).toEqual(['refused', 'taken', 'unmade'])
   })
 
   it('dead-letters a document Elasticsearch can never take at once, not after the retriable ones of its request', async () => {

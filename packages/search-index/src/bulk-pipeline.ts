@@ -60,6 +60,8 @@ export interface PipelineWaiting {
   code: IndexerFailureCode
   index: string
   documents: number
+  /** Their records' partitions (`topic/partition`): a stall of another partition is not theirs. */
+  partitions: string[]
   /** When the longest-waiting request of them first held documents back. */
   since: number
   error: string
@@ -112,6 +114,11 @@ interface Pending {
   acceptedAtLastTry: number
   /** Whether the last failure counted as the item's own. */
   counted: boolean
+  /**
+   * Whether its last failure was a refusal at its index (an item error, or its index not made), not an
+   * outage: what `waiting` shows. An outage shows in `failing` instead.
+   */
+  held?: boolean
   last?: Classified
 }
 
@@ -197,16 +204,19 @@ export class BulkPipeline {
 
   /** The documents held back by their own retriable failures, by cause and index, the longest-waiting first: for health. */
   get waiting(): PipelineWaiting[] {
-    const byCause = new Map<string, PipelineWaiting>()
+    const byCause = new Map<string, PipelineWaiting & { from: Set<string> }>()
     for (const { since, pending } of this.#holding.values()) {
-      for (const { op, last } of pending) {
-        if (!last) continue
+      for (const { op, held, last } of pending) {
+        if (!held || !last) continue
         const key = JSON.stringify([last.code, op.index])
-        const w = byCause.get(key)
-        if (w) { w.documents++; w.since = Math.min(w.since, since) } else byCause.set(key, { code: last.code, index: op.index, documents: 1, since, error: last.message })
+        let w = byCause.get(key)
+        if (!w) byCause.set(key, (w = { code: last.code, index: op.index, documents: 0, partitions: [], since, error: last.message, from: new Set() }))
+        w.documents++
+        w.since = Math.min(w.since, since)
+        if (op.source) w.from.add(`${op.source.topic}/${op.source.partition}`)
       }
     }
-    return [...byCause.values()].sort((a, b) => a.since - b.since)
+    return [...byCause.values()].map(({ from, ...w }) => ({ ...w, partitions: [...from].sort() })).sort((a, b) => a.since - b.since)
   }
 
   /**
@@ -315,9 +325,11 @@ export class BulkPipeline {
         for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
         pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
         if (pending.length === 0) break
-        // An outage shows in `failing`; documents refused for their own cause show in `waiting` while they wait.
-        if (outage) this.#holding.delete(request)
-        else this.#holding.set(request, { since: this.#holding.get(request)?.since ?? this.#now(), pending })
+        // Documents refused at their index show in `waiting` from the first refusal until they are written or
+        // dead-lettered, through any outage meanwhile (which shows in `failing`).
+        const holding = this.#holding.get(request)
+        if (holding) holding.pending = pending
+        else if (pending.some((p) => p.held)) this.#holding.set(request, { since: this.#now(), pending })
         // Poison of this request goes now: its retriable documents may wait as long as their cause lasts.
         if (poison.length > 0) await this.#tryDeadLetter(poison)
         // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
@@ -374,7 +386,9 @@ export class BulkPipeline {
         this.#o.onRetry?.('prepare', c.code)
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
         // Blamed on the index, like an item error, only while Elasticsearch takes other writes.
-        for (const p of items) this.#blame(p, c)
+        // Elasticsearch down or the breaker open while the index was made is an outage, not the index's refusal.
+        const outage = c.code === 'es-unavailable' || c.code === 'breaker-open'
+        for (const p of items) { this.#blame(p, c); if (outage) p.held = false }
         if (items.some((p) => !p.counted)) this.#outage(c)
         retry.push(...items)
       }
@@ -435,7 +449,7 @@ export class BulkPipeline {
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
       this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, partitions: partitionsOf(send), failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
-      for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false }
+      for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false; p.held = false }
       retry.push(...send)
       return true
     }
@@ -469,6 +483,7 @@ export class BulkPipeline {
    */
   #blame(p: Pending, c: Classified): void {
     p.last = c
+    p.held = true
     p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
     if (p.counted) p.attempts++
     p.acceptedAtLastTry = this.#accepted

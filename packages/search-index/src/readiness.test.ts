@@ -22,15 +22,21 @@ describe('indexerReadiness', () => {
     expect(r).not.toHaveProperty('waiting')
   })
 
-  it('names the index and cause of documents held back when a partition stalls on them, and lists them without a stall', () => {
-    const blocked = { code: 'es-blocked' as const, index: 'opsreview-alerts-2026.11', documents: 4, since: 1000, error: 'index [opsreview-alerts-2026.11] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark]' }
-    const stalled = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, waiting: [blocked], now: 76_000 })
+  it('names the index and cause of documents held back from a stalled partition, and lists them without a stall', () => {
+    const error = 'index [opsreview-alerts-2026.11] blocked by: [FORBIDDEN/8/index write (api)];'
+    const blocked = { code: 'es-blocked' as const, index: 'opsreview-alerts-2026.11', documents: 4, partitions: ['alerts/0'], since: 1000, error }
+    // Another partition's short wait (a 429) is no cause of this stall: listed, not named.
+    const busy = { code: 'es-overloaded' as const, index: 'opsreview-incidents', documents: 1, partitions: ['incidents/3'], since: 74_000, error: 'rejected execution' }
+    const stalled = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, waiting: [blocked, busy], now: 76_000 })
     expect(stalled.ready).toBe(false)
     expect(stalled.reasons).toEqual([
       'stalled: alerts/0 has 3 record(s) waiting and no progress for 75 s',
-      `held back: 4 document(s) for opsreview-alerts-2026.11, es-blocked: ${blocked.error}`,
+      `held back: 4 document(s) for opsreview-alerts-2026.11 from alerts/0, es-blocked: ${error}`,
     ])
-    expect(stalled.waiting).toEqual([{ reason: 'es-blocked', index: 'opsreview-alerts-2026.11', documents: 4, sinceSeconds: 75, error: blocked.error }])
+    expect(stalled.waiting).toEqual([
+      { reason: 'es-blocked', index: 'opsreview-alerts-2026.11', documents: 4, partitions: ['alerts/0'], sinceSeconds: 75, error },
+      { reason: 'es-overloaded', index: 'opsreview-incidents', documents: 1, partitions: ['incidents/3'], sinceSeconds: 2, error: 'rejected execution' },
+    ])
     // A short wait is no stall: listed, and still ready.
     const waiting = indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, waiting: [blocked], now: 3000 })
     expect(waiting).toMatchObject({ ready: true, reasons: [], waiting: [{ reason: 'es-blocked', documents: 4, sinceSeconds: 2 }] })

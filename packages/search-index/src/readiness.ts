@@ -22,7 +22,7 @@ export interface Readiness {
   /** A whole-request failure being retried now (Elasticsearch down). */
   failing?: { reason: string; sinceSeconds: number; attempts: number; error: string }
   /** Documents held back by a retriable refusal of their own (a blocked or closed index) while Elasticsearch takes other writes. */
-  waiting?: { reason: string; index: string; documents: number; sinceSeconds: number; error: string }[]
+  waiting?: { reason: string; index: string; documents: number; partitions: string[]; sinceSeconds: number; error: string }[]
 }
 
 /**
@@ -36,9 +36,13 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
   if (i.breaker !== 'closed') reasons.push(`elasticsearch breaker ${i.breaker}`)
   const stalledPartitions = i.health.partitions.filter((p) => p.stalled).map(({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }) => ({ topic, partition, lag, position, noProgressForSeconds, oldestUnprocessedAgeSeconds }))
   if (i.health.stalled) reasons.push(`stalled: ${stalledPartitions.map((p) => `${p.topic}/${p.partition} has ${p.lag} record(s) waiting and no progress for ${Math.round(p.noProgressForSeconds)} s`).join('; ')}`)
-  // A stall with Elasticsearch up and no outage is documents refused for a cause of their own: named, so
-  // the operator knows which index to fix. Not a reason alone: a short wait is no stall.
-  if (i.health.stalled) for (const w of i.waiting) reasons.push(`held back: ${w.documents} document(s) for ${w.index}, ${w.code}: ${w.error}`)
+  // A stall with Elasticsearch up is documents its index refuses: named with the stalled partitions they
+  // hold back, so the operator knows which index to fix. Not a reason alone: a short wait is no stall.
+  const stalledKeys = new Set(stalledPartitions.map((p) => `${p.topic}/${p.partition}`))
+  for (const w of i.waiting) {
+    const held = w.partitions.filter((p) => stalledKeys.has(p))
+    if (held.length > 0) reasons.push(`held back: ${w.documents} document(s) for ${w.index} from ${held.join(', ')}, ${w.code}: ${w.error}`)
+  }
   return {
     ready: reasons.length === 0,
     reasons,
@@ -47,6 +51,6 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
     stalled: i.health.stalled,
     stalledPartitions,
     ...(i.failing ? { failing: { reason: i.failing.code, sinceSeconds: Math.round((i.now - i.failing.since) / 1000), attempts: i.failing.attempts, error: i.failing.error } } : {}),
-    ...(i.waiting.length > 0 ? { waiting: i.waiting.map((w) => ({ reason: w.code, index: w.index, documents: w.documents, sinceSeconds: Math.round((i.now - w.since) / 1000), error: w.error })) } : {}),
+    ...(i.waiting.length > 0 ? { waiting: i.waiting.map((w) => ({ reason: w.code, index: w.index, documents: w.documents, partitions: w.partitions, sinceSeconds: Math.round((i.now - w.since) / 1000), error: w.error })) } : {}),
   }
 }
