@@ -131,6 +131,8 @@ const NOTES_KEPT = recordSchemas.incident.properties.notes.maxItems
 interface NotesBefore { version: number; lastNote: NoteMark | undefined; sameWordsAt: string[] }
 /** A note told apart from others without its text: its time, author and length, and a digest of all three and the text. */
 interface NoteMark { at: string; author: string; length: number; digest: string }
+/** A keyed decision: its Idempotency-Key, its request's fingerprint, and whether only a kept answer is asked for. */
+interface Keyed { key: string; fingerprint: string; replayOnly: boolean }
 const noteDigest = (n: Note) => createHash('sha256').update(`${n.at}\n${n.author}\n${n.text}`).digest('hex')
 // Digested only when the rest matches: a wait looks every 150 ms, at up to 100 notes of up to 20,000 characters.
 const isNote = (n: Note, mark: NoteMark) => n.at === mark.at && n.author === mark.author && n.text.length === mark.length && noteDigest(n) === mark.digest
@@ -460,14 +462,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
    * the first answer back instead of publishing again (`replayed`).
    */
-  async function decide<T>(req: Request, res: express.Response, actor: string, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
+  async function decide<T>(req: Request, res: express.Response, keyed: Keyed | undefined, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
     if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
-    const key = idempotencyKeyOf(req)
     const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
       const at = clock().toISOString()
       const full: Command[] = commands.map((c) => ({ ...c, id: idFor(c.type), target: target.id, environment: target.environment, at }))
       await deps.commands.publish(deps.commandsTopic, full.map((c) => ({ key: c.environment, value: JSON.stringify(c) })))
-      req.log.info({ target: target.id, commands: full.map((c) => c.type), named: req.tokenName !== undefined, idempotencyKey: key !== undefined }, 'review decision published')
+      req.log.info({ target: target.id, commands: full.map((c) => c.type), named: req.tokenName !== undefined, idempotencyKey: keyed !== undefined }, 'review decision published')
       const commandIds = full.map((c) => c.id)
       const wait = res.locals.wait === true
       if (!wait || !deps.decisions) metrics?.decided(full.map((c) => ({ type: c.type, outcome: 'not-awaited' })))
@@ -479,8 +480,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       // The predicate holds the request's values (a note of up to 20,000 characters): counted as its body.
       return answer.awaiting ? { ...answer, heldBytes: JSON.stringify(req.body ?? null).length } : answer
     }
-    if (key === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
-    const fingerprint = fingerprintOf(req, target.id, actor)
+    if (keyed === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
+    const { key, fingerprint } = keyed
     const begun = idempotency.begin(key, fingerprint, clock().getTime())
     switch (begun.kind) {
       case 'replay':
@@ -521,11 +522,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
-   * The body as decided: with a named token, the token's name is the actor, so one key used by two people
-   * is two requests. A bare token's body already holds its actor, and fingerprints as before.
+   * A keyed decision's Idempotency-Key and request fingerprint (a hash of the body), made once for both the
+   * retry's look-up (`replayOf`) and the decision (`decide`). The body as decided: with a named token, the
+   * token's name is the actor, so one key used by two people is two requests. A bare token's body already
+   * holds its actor, and fingerprints as before.
    */
-  function fingerprintOf(req: Request, targetId: string, actor: string): string {
-    return requestFingerprint(req.method, targetId, { ...(req.body as object), actor })
+  function keyedOf(req: Request, targetId: string, actor: string): Keyed | undefined {
+    const replayOnly = replayOnlyOf(req)
+    const key = idempotencyKeyOf(req)
+    if (key !== undefined) return { key, fingerprint: requestFingerprint(req.method, targetId, { ...(req.body as object), actor }), replayOnly }
+    if (replayOnly) throw new HttpProblem('BAD_REQUEST', 'Idempotency-Replay without an Idempotency-Key', { errors: [{ path: 'header:idempotency-key', message: 'is required with Idempotency-Replay: only' }] })
+    return undefined
   }
 
   /**
@@ -534,17 +541,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * `Idempotency-Replay: only` (`replayOnlyOf`) it is the whole answer: a key not kept is a 404, and a key
    * another request holds is refused as a retry's would be, before any decision is read or published.
    */
-  async function replayOf(req: Request, res: express.Response, targetId: string, actor: string): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
-    const only = replayOnlyOf(req)
-    const key = idempotencyKeyOf(req)
-    if (key === undefined) {
-      if (only) throw new HttpProblem('BAD_REQUEST', 'Idempotency-Replay without an Idempotency-Key', { errors: [{ path: 'header:idempotency-key', message: 'is required with Idempotency-Replay: only' }] })
-      return undefined
-    }
-    const fingerprint = fingerprintOf(req, targetId, actor)
+  async function replayOf(req: Request, res: express.Response, targetId: string, keyed: Keyed | undefined): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
+    if (keyed === undefined) return undefined
+    const { key, fingerprint } = keyed
     const kept = idempotency.lookup(key, fingerprint, clock().getTime())
     if (kept.kind === 'replay') return replayed(req, res, key, fingerprint, targetId, kept.answer)
-    if (!only) return undefined
+    if (!keyed.replayOnly) return undefined
     if (kept.kind === 'mismatch') throw keyReused()
     if (kept.kind === 'in-flight') throw keyInFlight()
     req.log.info({ target: targetId }, 'review decision not replayed: its Idempotency-Key is not kept')
@@ -600,7 +602,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
       const id = routeTarget(req, 'inc')
-      const replay = await replayOf(req, res, id, actor)
+      const keyed = keyedOf(req, id, actor)
+      const replay = await replayOf(req, res, id, keyed)
       if (replay) return send(res, replay)
       const incident = await getDoc<IncidentDoc>(indices.incidents, id)
       if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
@@ -613,7 +616,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       const { note } = patch
       const before = notesBefore(incident, actor, note)
-      send(res, await decide<IncidentDoc>(req, res, actor, indices.incidents, incident, commands, (d) =>
+      send(res, await decide<IncidentDoc>(req, res, keyed, indices.incidents, incident, commands, (d) =>
         (!patch.owner || d.owner === patch.owner) &&
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
         (!note || noteShown(d, before, { author: actor, text: note })) &&
@@ -630,7 +633,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
       const id = routeTarget(req, 'prb')
-      const replay = await replayOf(req, res, id, actor)
+      const keyed = keyedOf(req, id, actor)
+      const replay = await replayOf(req, res, id, keyed)
       if (replay) return send(res, replay)
       const problem = await getDoc<ProblemDoc>(indices.problems, id)
       const commands: CommandDraft[] = []
@@ -640,7 +644,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const { note } = patch
       const before = notesBefore(problem, actor, note)
-      send(res, await decide<ProblemDoc>(req, res, actor, indices.problems, problem, commands, (d) =>
+      send(res, await decide<ProblemDoc>(req, res, keyed, indices.problems, problem, commands, (d) =>
         (!patch.action || d.status === target[patch.action]) && (!patch.owner || d.owner === patch.owner) && (!note || noteShown(d, before, { author: actor, text: note }))))
     } catch (err) { next(err) }
   })
