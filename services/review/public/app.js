@@ -197,10 +197,12 @@ function actorOrAsk() {
   return actor
 }
 
-const refusalOf = (problem) => {
-  const refused = (problem.decisions ?? []).filter((d) => d.outcome === 'refused').map((d) => d.error)
-  return refused.length ? refused.join('; ') : problem.detail ?? 'refused'
+/** What the correlator said of the refused ones among a decision's commands, or `otherwise`. */
+const refusalsOf = (decisions, otherwise = 'refused') => {
+  const refused = decisions.filter((d) => d.outcome === 'refused').map((d) => d.error)
+  return refused.length ? refused.join('; ') : otherwise
 }
+const refusalOf = (problem) => refusalsOf(problem.decisions ?? [], problem.detail ?? 'refused')
 
 /**
  * The last outcome beside each row's buttons, by incident or problem (`incidents/<id>`): the refresh after a
@@ -336,8 +338,7 @@ async function follow(commandIds, doneText, out, kind, id, request) {
     await new Promise((r) => setTimeout(r, 1000))
     try {
       const ds = await Promise.all(commandIds.map((c) => api(`/api/v1/decisions/${encodeURIComponent(c)}`)))
-      const refused = ds.filter((d) => d.outcome === 'refused')
-      if (refused.length) { outcome(out, `Refused: ${refused.map((d) => d.error).join('; ')}`, 'refused'); await refresh(kind, id); return }
+      if (ds.some((d) => d.outcome === 'refused')) { outcome(out, `Refused: ${refusalsOf(ds)}`, 'refused'); await refresh(kind, id); return }
       if (ds.every((d) => d.outcome === 'accepted')) { await untilShown(kind, id, request, doneText, out); return }
     } catch { /* the next poll may answer */ }
   }

@@ -11,7 +11,7 @@ import { readTopicToEnd } from '@opsreview/testing'
 import { createReviewApp, defaultIdempotencyLimits } from './app.ts'
 import { seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
 import { cuttableElasticsearch } from './test-es-proxy.ts'
-import { correlatorStandIn, decisionsOnKafka, reviewDeps } from './test-review-kafka.ts'
+import { correlatorStandIn, decisionsOnKafka, reviewDeps, type StandInOptions } from './test-review-kafka.ts'
 
 const OPEN = seededIncidentIds[0]!
 
@@ -21,10 +21,10 @@ const OPEN = seededIncidentIds[0]!
  * into the index. The app reads Elasticsearch through a proxy the test can cut. `kafkaDownOnce()`: the next
  * publish waits until the function it answers is called, then fails as Kafka unreachable, publishing nothing.
  */
-async function startReview(timeZone?: string, reports?: ReportTarget, idempotency?: IdempotencyLimits) {
+async function startReview(timeZone?: string, reports?: ReportTarget, idempotency?: IdempotencyLimits, standIn: { resolved?: Set<string> } & StandInOptions = {}) {
   const on = await decisionsOnKafka()
   const { es, prefix, kafka, commands, commandsTopic, resultsTopic } = on
-  const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set())
+  const seen = await correlatorStandIn(kafka, commandsTopic, resultsTopic, standIn.resolved ?? new Set(), standIn)
   const proxy = await cuttableElasticsearch()
   let down: Promise<void> | undefined
   const url = await serve(createReviewApp(reviewDeps(on, {
@@ -185,6 +185,19 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)))
     expect(await page.locator('#dead-letter-count').textContent()).toBe('222')
     await page.unroute('**/api/v1/dead-letters/summary')
+  })
+
+  it('says a decision the correlator refuses after the wait ran out is refused, with the correlator\'s reason', async () => {
+    // The correlator answers only after the API's wait (1.5 s) is over: the page follows the decision itself.
+    let answer!: () => void
+    const late = new Promise<void>((resolve) => { answer = resolve })
+    const r = await startReview(undefined, undefined, undefined, { resolved: new Set([OPEN]), beforeAnswer: () => late })
+    const { page } = await open(r.url)
+    await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
+    await row(page, OPEN).getByRole('button', { name: 'Resolve' }).click()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/by hand: recorded, waiting for the correlator…$/)
+    answer()
+    await expect.poll(() => status(page), { timeout: 15_000 }).toBe('Refused: incident is already resolved')
   })
 
   it('says a decision taken but not yet indexed is waiting for the index, and reads it again until it shows', async () => {
