@@ -146,7 +146,7 @@ describe('BulkPipeline retries', () => {
     expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
     // No outage to show in `failing`: what waits, and why, is in `waiting` (for /readyz).
     expect(pipeline.failing).toBeUndefined()
-    expect(pipeline.waiting).toEqual([{ code, index, documents: 1, partitions: ['alerts/0'], since: expect.any(Number), error: refusal.error.reason }])
+    expect(pipeline.waiting).toEqual([{ code, index, documents: 1, partitions: { 'alerts/0': 1 }, since: expect.any(Number), error: refusal.error.reason }])
     // The cause fixed: the document is written and its offset becomes durable.
     cluster.refused.clear()
     expect(await pipeline.drain(5_000)).toBe(true)
@@ -167,7 +167,10 @@ describe('BulkPipeline retries', () => {
     const pipeline = new BulkPipeline({
       es, logger: pino({ level: 'silent' }), deadLetter: deadLetterTopic([]).deadLetter, minBackoffMs: 1, maxBackoffMs: 2, now: () => clock,
       // The new month's index cannot be made (no permission to create it) while the others take writes.
-      prepare: async (indices) => { if (unmade && indices.has('alerts-2026.12')) throw responseError(403, denied) },
+      prepare: async (indices) => {
+        if (down) throw new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200')
+        if (unmade && indices.has('alerts-2026.12')) throw responseError(403, denied)
+      },
     })
     const until = async (what: string, holds: () => boolean) => {
       for (let i = 0; !holds(); i++) {
@@ -179,15 +182,16 @@ describe('BulkPipeline retries', () => {
     const byIndex = () => [...pipeline.waiting].sort((a, b) => a.index.localeCompare(b.index))
     await until('both documents waiting', () => pipeline.waiting.reduce((n, w) => n + w.documents, 0) === 2)
     expect(byIndex()).toEqual([
-      { code: 'es-refused', index: 'alerts-2026.10', documents: 1, partitions: ['alerts/0'], since: 1000, error: 'action [indices:data/write/bulk[s]] is unauthorized for API key' },
-      { code: 'es-refused', index: 'alerts-2026.12', documents: 1, partitions: ['alerts/0'], since: 1000, error: denied.reason },
+      { code: 'es-refused', index: 'alerts-2026.10', documents: 1, partitions: { 'alerts/0': 1 }, since: 1000, error: 'action [indices:data/write/bulk[s]] is unauthorized for API key' },
+      { code: 'es-refused', index: 'alerts-2026.12', documents: 1, partitions: { 'alerts/0': 1 }, since: 1000, error: denied.reason },
     ])
-    // An outage: the document its bulk request failed for shows in failing, not in waiting.
+    // The refusal to make the index is no outage: it shows in waiting, not in failing.
+    expect(pipeline.failing).toBeUndefined()
+    // An outage (nothing written, the index cannot be made either): it shows in failing, and nothing in waiting.
     clock = 5000
     down = true
-    await until('the outage', () => pipeline.failing !== undefined && pipeline.waiting.length === 1)
-    expect(pipeline.waiting).toMatchObject([{ index: 'alerts-2026.12', since: 1000 }])
-    // Over: refused again at its index, it shows as waiting since its first refusal, not since the outage.
+    await until('the outage', () => pipeline.failing?.code === 'es-unavailable' && pipeline.waiting.length === 0)
+    // Over: refused again at their index, they show as waiting since their first refusal, not since the outage.
     clock = 9000
     down = false
     await until('both waiting again', () => pipeline.waiting.length === 2)

@@ -60,9 +60,9 @@ export interface PipelineWaiting {
   code: IndexerFailureCode
   index: string
   documents: number
-  /** Their records' partitions (`topic/partition`): a stall of another partition is not theirs. */
-  partitions: string[]
-  /** When the longest-waiting request of them first held documents back. */
+  /** Of those, how many by their records' partition (`topic/partition`): a stall of another partition is not theirs. */
+  partitions: Record<string, number>
+  /** When the one waiting longest was first refused. */
   since: number
   error: string
 }
@@ -119,6 +119,8 @@ interface Pending {
    * outage: what `waiting` shows. An outage shows in `failing` instead.
    */
   held?: boolean
+  /** When it was first refused at its index: kept through outages, for `waiting`. */
+  heldSince?: number
   last?: Classified
 }
 
@@ -174,7 +176,7 @@ export class BulkPipeline {
   #accepted = 0
   #failing: PipelineFailing | undefined
   /** The requests holding documents back for their own failures, with what they hold back and since when. */
-  readonly #holding = new Map<Request, { since: number; pending: Pending[] }>()
+  readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
   #waiters = new Set<() => void>()
 
@@ -204,19 +206,19 @@ export class BulkPipeline {
 
   /** The documents held back by their own retriable failures, by cause and index, the longest-waiting first: for health. */
   get waiting(): PipelineWaiting[] {
-    const byCause = new Map<string, PipelineWaiting & { from: Set<string> }>()
-    for (const { since, pending } of this.#holding.values()) {
-      for (const { op, held, last } of pending) {
-        if (!held || !last) continue
+    const byCause = new Map<string, PipelineWaiting>()
+    for (const pending of this.#holding.values()) {
+      for (const { op, held, heldSince, last } of pending) {
+        if (!held || !last || heldSince === undefined) continue
         const key = JSON.stringify([last.code, op.index])
         let w = byCause.get(key)
-        if (!w) byCause.set(key, (w = { code: last.code, index: op.index, documents: 0, partitions: [], since, error: last.message, from: new Set() }))
+        if (!w) byCause.set(key, (w = { code: last.code, index: op.index, documents: 0, partitions: {}, since: heldSince, error: last.message }))
         w.documents++
-        w.since = Math.min(w.since, since)
-        if (op.source) w.from.add(`${op.source.topic}/${op.source.partition}`)
+        w.since = Math.min(w.since, heldSince)
+        if (op.source) { const from = `${op.source.topic}/${op.source.partition}`; w.partitions[from] = (w.partitions[from] ?? 0) + 1 }
       }
     }
-    return [...byCause.values()].map(({ from, ...w }) => ({ ...w, partitions: [...from].sort() })).sort((a, b) => a.since - b.since)
+    return [...byCause.values()].sort((a, b) => a.since - b.since)
   }
 
   /**
@@ -325,11 +327,9 @@ export class BulkPipeline {
         for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
         pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
         if (pending.length === 0) break
-        // Documents refused at their index show in `waiting` from the first refusal until they are written or
-        // dead-lettered, through any outage meanwhile (which shows in `failing`).
-        const holding = this.#holding.get(request)
-        if (holding) holding.pending = pending
-        else if (pending.some((p) => p.held)) this.#holding.set(request, { since: this.#now(), pending })
+        // Documents refused at their index show in `waiting` from their first refusal until they are written or
+        // dead-lettered; during an outage (which shows in `failing`) they are not refused, and do not show.
+        this.#holding.set(request, pending)
         // Poison of this request goes now: its retriable documents may wait as long as their cause lasts.
         if (poison.length > 0) await this.#tryDeadLetter(poison)
         // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
@@ -385,11 +385,12 @@ export class BulkPipeline {
         }
         this.#o.onRetry?.('prepare', c.code)
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
-        // Blamed on the index, like an item error, only while Elasticsearch takes other writes.
-        // Elasticsearch down or the breaker open while the index was made is an outage, not the index's refusal.
-        const outage = c.code === 'es-unavailable' || c.code === 'breaker-open'
-        for (const p of items) { this.#blame(p, c); if (outage) p.held = false }
-        if (items.some((p) => !p.counted)) this.#outage(c)
+        // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Elasticsearch
+        // down or the breaker open while nothing else was written is an outage (`failing`); a refusal to make
+        // the index (a permission, a cluster limit) is the index's, and shows in `waiting`.
+        const unreachable = c.code === 'es-unavailable' || c.code === 'breaker-open'
+        for (const p of items) this.#blame(p, c, unreachable)
+        if (unreachable && items.some((p) => !p.counted)) this.#outage(c)
         retry.push(...items)
       }
     }
@@ -479,14 +480,16 @@ export class BulkPipeline {
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
    * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
    * nor a write alias missing (`prepare` makes it again; one it cannot make, say a hand-deleted alias whose
-   * index is still there, is the operator's to fix too).
+   * index is still there, is the operator's to fix too). It is then held back at its index (`waiting`),
+   * unless `outageUnlessCounted` and it did not count: Elasticsearch unreachable while nothing else was written.
    */
-  #blame(p: Pending, c: Classified): void {
+  #blame(p: Pending, c: Classified, outageUnlessCounted = false): void {
     p.last = c
-    p.held = true
     p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
     if (p.counted) p.attempts++
     p.acceptedAtLastTry = this.#accepted
+    p.held = !(outageUnlessCounted && !p.counted)
+    if (p.held) p.heldSince ??= this.#now()
   }
 
   /** A failure that is not one document's: shown in `failing` until a bulk request succeeds. */

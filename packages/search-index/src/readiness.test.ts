@@ -24,18 +24,19 @@ describe('indexerReadiness', () => {
 
   it('names the index and cause of documents held back from a stalled partition, and lists them without a stall', () => {
     const error = 'index [opsreview-alerts-2026.11] blocked by: [FORBIDDEN/8/index write (api)];'
-    const blocked = { code: 'es-blocked' as const, index: 'opsreview-alerts-2026.11', documents: 4, partitions: ['alerts/0'], since: 1000, error }
+    // Four documents of the blocked month, three of them from the stalled partition.
+    const blocked = { code: 'es-blocked' as const, index: 'opsreview-alerts-2026.11', documents: 4, partitions: { 'alerts/0': 3, 'alerts/1': 1 }, since: 1000, error }
     // Another partition's short wait (a 429) is no cause of this stall: listed, not named.
-    const busy = { code: 'es-overloaded' as const, index: 'opsreview-incidents', documents: 1, partitions: ['incidents/3'], since: 74_000, error: 'rejected execution' }
+    const busy = { code: 'es-overloaded' as const, index: 'opsreview-incidents', documents: 1, partitions: { 'incidents/3': 1 }, since: 74_000, error: 'rejected execution' }
     const stalled = indexerReadiness({ joined: true, breaker: 'closed', health: health(true), failing: undefined, waiting: [blocked, busy], now: 76_000 })
     expect(stalled.ready).toBe(false)
     expect(stalled.reasons).toEqual([
       'stalled: alerts/0 has 3 record(s) waiting and no progress for 75 s',
-      `held back: 4 document(s) for opsreview-alerts-2026.11 from alerts/0, es-blocked: ${error}`,
+      `held back: 3 document(s) for opsreview-alerts-2026.11 from alerts/0, es-blocked: ${error}`,
     ])
     expect(stalled.waiting).toEqual([
-      { reason: 'es-blocked', index: 'opsreview-alerts-2026.11', documents: 4, partitions: ['alerts/0'], sinceSeconds: 75, error },
-      { reason: 'es-overloaded', index: 'opsreview-incidents', documents: 1, partitions: ['incidents/3'], sinceSeconds: 2, error: 'rejected execution' },
+      { reason: 'es-blocked', index: 'opsreview-alerts-2026.11', documents: 4, partitions: { 'alerts/0': 3, 'alerts/1': 1 }, sinceSeconds: 75, error },
+      { reason: 'es-overloaded', index: 'opsreview-incidents', documents: 1, partitions: { 'incidents/3': 1 }, sinceSeconds: 2, error: 'rejected execution' },
     ])
     // A short wait is no stall: listed, and still ready.
     const waiting = indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: undefined, waiting: [blocked], now: 3000 })

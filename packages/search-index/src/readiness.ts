@@ -22,7 +22,7 @@ export interface Readiness {
   /** A whole-request failure being retried now (Elasticsearch down). */
   failing?: { reason: string; sinceSeconds: number; attempts: number; error: string }
   /** Documents held back by a retriable refusal of their own (a blocked or closed index) while Elasticsearch takes other writes. */
-  waiting?: { reason: string; index: string; documents: number; partitions: string[]; sinceSeconds: number; error: string }[]
+  waiting?: { reason: string; index: string; documents: number; partitions: Record<string, number>; sinceSeconds: number; error: string }[]
 }
 
 /**
@@ -40,8 +40,9 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
   // hold back, so the operator knows which index to fix. Not a reason alone: a short wait is no stall.
   const stalledKeys = new Set(stalledPartitions.map((p) => `${p.topic}/${p.partition}`))
   for (const w of i.waiting) {
-    const held = w.partitions.filter((p) => stalledKeys.has(p))
-    if (held.length > 0) reasons.push(`held back: ${w.documents} document(s) for ${w.index} from ${held.join(', ')}, ${w.code}: ${w.error}`)
+    const held = Object.keys(w.partitions).filter((p) => stalledKeys.has(p))
+    const documents = held.reduce((sum, p) => sum + w.partitions[p]!, 0)
+    if (held.length > 0) reasons.push(`held back: ${documents} document(s) for ${w.index} from ${held.join(', ')}, ${w.code}: ${w.error}`)
   }
   return {
     ready: reasons.length === 0,

@@ -179,7 +179,7 @@ describe('the indexer survives whatever is on its topics', () => {
     expect(String((stalled.reasons as string[])[0])).toMatch(/^stalled: .* has 3 record\(s\) waiting and no progress for \d+ s$/)
     // And why: the documents the blocked month holds back, from the stalled partition.
     expect(String((stalled.reasons as string[])[1])).toMatch(new RegExp(`^held back: 3 document\\(s\\) for \\S+ from ${s.t.alerts}/0, es-blocked: .*blocked by`))
-    expect(stalled.waiting).toEqual([expect.objectContaining({ reason: 'es-blocked', documents: 3, partitions: [`${s.t.alerts}/0`] })])
+    expect(stalled.waiting).toEqual([expect.objectContaining({ reason: 'es-blocked', documents: 3, partitions: { [`${s.t.alerts}/0`]: 3 } })])
     const text = await s.metrics()
     expect(metric(text, 'opsreview_consumer_stalled', `group="${s.group}"`)).toBe(1)
     expect(metric(text, 'opsreview_consumer_lag', 'partition="0"')).toBe(3)
