@@ -203,6 +203,43 @@ describe('BulkPipeline retries', () => {
     expect([...cluster.written].sort()).toEqual(['refused', 'taken', 'unmade'])
   })
 
+  it('shows an index that cannot be made as an outage while Elasticsearch does not answer, and in waiting once it refuses with an answer', async () => {
+    // The lane's only documents are for a month whose index must be made: no bulk request goes out at all.
+    let answer: 'none' | 'timeout' | 'denied' = 'none'
+    let clock = 1000
+    const pipeline = new BulkPipeline({
+      es: elasticsearch({ status: 500, error: { type: 'unused', reason: 'unused' } }).es, logger: pino({ level: 'silent' }), deadLetter: deadLetterTopic([]).deadLetter,
+      minBackoffMs: 1, maxBackoffMs: 2, now: () => clock,
+      prepare: async () => {
+        if (answer === 'none') throw new esErrors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200')
+        // The master answers, but cannot make the index: its own timeout, then a limit of the cluster.
+        if (answer === 'timeout') throw responseError(503, { type: 'process_cluster_event_timeout_exception', reason: 'failed to process cluster event (create-index [alerts-2026.12]) within 30s' })
+        throw responseError(400, { type: 'validation_exception', reason: 'Validation Failed: 1: this action would add [2] shards, but this cluster currently has [1000]/[1000] maximum normal shards open;' })
+      },
+    })
+    const until = async (what: string, holds: () => boolean) => {
+      for (let i = 0; !holds(); i++) {
+        if (i > 400) throw new Error(`not seen: ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+    await pipeline.add(writes(0, 0, ['alerts-2026.12', 'a'], ['alerts-2026.12', 'b']))
+    await until('the outage', () => pipeline.failing?.code === 'es-unavailable')
+    expect(pipeline.waiting).toEqual([])
+    // Answered: no outage any more, and the documents wait at their index from now on.
+    clock = 5000
+    answer = 'timeout'
+    await until('the timeout held back', () => pipeline.waiting.length === 1)
+    expect(pipeline.failing).toBeUndefined()
+    expect(pipeline.waiting).toEqual([{ code: 'es-unavailable', index: 'alerts-2026.12', documents: 2, partitions: { 'alerts/0': 2 }, since: 5000, error: expect.stringContaining('failed to process cluster event') }])
+    clock = 9000
+    answer = 'denied'
+    await until('the limit held back', () => pipeline.waiting[0]?.code === 'es-refused')
+    expect(pipeline.waiting).toEqual([{ code: 'es-refused', index: 'alerts-2026.12', documents: 2, partitions: { 'alerts/0': 2 }, since: 5000, error: expect.stringContaining('maximum normal shards open') }])
+    expect(pipeline.failing).toBeUndefined()
+    pipeline.stop()
+  })
+
   it('dead-letters a document Elasticsearch can never take at once, not after the retriable ones of its request', async () => {
     const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
     cluster.refused.add('alerts-2026.10')

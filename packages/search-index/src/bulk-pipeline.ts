@@ -115,8 +115,8 @@ interface Pending {
   /** Whether the last failure counted as the item's own. */
   counted: boolean
   /**
-   * Whether its last failure was a refusal at its index (an item error, or its index not made), not an
-   * outage: what `waiting` shows. An outage shows in `failing` instead.
+   * Whether its last failure was a refusal at its index (an item error, or its index not made, with an
+   * answer from Elasticsearch), not an outage: what `waiting` shows. An outage shows in `failing` instead.
    */
   held?: boolean
   /** When it was first refused at its index: kept through outages, for `waiting`. */
@@ -385,12 +385,14 @@ export class BulkPipeline {
         }
         this.#o.onRetry?.('prepare', c.code)
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
-        // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Elasticsearch
-        // down or the breaker open while nothing else was written is an outage (`failing`); a refusal to make
-        // the index (a permission, a cluster limit) is the index's, and shows in `waiting`.
-        const unreachable = c.code === 'es-unavailable' || c.code === 'breaker-open'
-        for (const p of items) this.#blame(p, c, unreachable)
-        if (unreachable && items.some((p) => !p.counted)) this.#outage(c)
+        // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Refused with an
+        // answer (a permission, a cluster limit, a timeout of the master's), the documents are held back at
+        // their index (`waiting`), and an outage shown is over; with none, Elasticsearch is unreachable: an
+        // outage (`failing`).
+        const answered = responseOf(err) !== undefined
+        for (const p of items) this.#blame(p, c, answered)
+        if (answered) this.#recovered()
+        else this.#outage(c)
         retry.push(...items)
       }
     }
@@ -480,16 +482,16 @@ export class BulkPipeline {
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
    * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
    * nor a write alias missing (`prepare` makes it again; one it cannot make, say a hand-deleted alias whose
-   * index is still there, is the operator's to fix too). It is then held back at its index (`waiting`),
-   * unless `outageUnlessCounted` and it did not count: Elasticsearch unreachable while nothing else was written.
+   * index is still there, is the operator's to fix too). `held`: refused at its index (`waiting`), not
+   * failed for want of Elasticsearch.
    */
-  #blame(p: Pending, c: Classified, outageUnlessCounted = false): void {
+  #blame(p: Pending, c: Classified, held = true): void {
     p.last = c
     p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
     if (p.counted) p.attempts++
     p.acceptedAtLastTry = this.#accepted
-    p.held = !(outageUnlessCounted && !p.counted)
-    if (p.held) p.heldSince ??= this.#now()
+    p.held = held
+    if (held) p.heldSince ??= this.#now()
   }
 
   /** A failure that is not one document's: shown in `failing` until a bulk request succeeds. */
@@ -500,7 +502,7 @@ export class BulkPipeline {
 
   #recovered(): void {
     if (!this.#failing) return
-    this.#o.logger.info({ reason: this.#failing.code, attempts: this.#failing.attempts, seconds: Math.round((this.#now() - this.#failing.since) / 1000) }, 'elasticsearch bulk requests succeed again')
+    this.#o.logger.info({ reason: this.#failing.code, attempts: this.#failing.attempts, seconds: Math.round((this.#now() - this.#failing.since) / 1000) }, 'elasticsearch answers again')
     this.#failing = undefined
   }
 
