@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { retryDelay } from '@opsreview/lifecycle/backoff'
 import { bulkAction, type IndexOperation, type RecordSource } from './documents.ts'
 import { DurableOffsets, type Span } from './durable-offsets.ts'
-import { classifyItemError, classifyRequestError, INDEXER_FAILURES, responseOf, type Classified, type ErrorResponse, type IndexerFailureCode } from './errors.ts'
+import { classifyItemError, classifyRequestError, INDEXER_FAILURES, responseOf, retriableStatus, type Classified, type ErrorResponse, type IndexerFailureCode } from './errors.ts'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
 
 /** A record the indexer gives up on, before the pipeline stamps it with the stage and the time. */
@@ -175,7 +175,9 @@ export class BulkPipeline {
   /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
   #accepted = 0
   #failing: PipelineFailing | undefined
-  /** The requests holding documents back for their own failures, with what they hold back and since when. */
+  /** Whether a bulk request failing whole is part of `#failing`, or only the making of indices. */
+  #failingFrom: 'prepare' | 'bulk' | undefined
+  /** Each request's documents still to be written, while it retries: what `waiting` reads. */
   readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
   #waiters = new Set<() => void>()
@@ -385,14 +387,19 @@ export class BulkPipeline {
         }
         this.#o.onRetry?.('prepare', c.code)
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
-        // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Refused with an
-        // answer (a permission, a cluster limit, a timeout of the master's), the documents are held back at
-        // their index (`waiting`), and an outage shown is over; with none, Elasticsearch is unreachable: an
-        // outage (`failing`).
-        const answered = responseOf(err) !== undefined
-        for (const p of items) this.#blame(p, c, answered)
-        if (answered) this.#recovered()
-        else this.#outage(c)
+        // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Refused in so
+        // many words (a permission, a cluster limit), the documents are held back at their index (`waiting`);
+        // without such an answer (none, a 429 or 5xx), that is an outage (`failing`), as a bulk request failing
+        // whole is.
+        const response = responseOf(err)
+        const refused = response?.error !== undefined && !retriableStatus(response.status)
+        for (const p of items) {
+          this.#blame(p, c)
+          if (refused) this.#hold(p)
+          else p.held = false
+        }
+        if (!refused) this.#outage(c, 'prepare')
+        else if (this.#failingFrom === 'prepare') this.#recovered()
         retry.push(...items)
       }
     }
@@ -441,6 +448,7 @@ export class BulkPipeline {
       this.#o.onIndexed?.(accepted, performance.now() - started)
       for (const p of failed) {
         this.#blame(p, p.last!)
+        this.#hold(p)
         this.#o.onRetry?.('item', p.last!.code)
         this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, ...recordOf(p.op), attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
         retry.push(p)
@@ -448,7 +456,7 @@ export class BulkPipeline {
       return false
     } catch (err) {
       const c = classifyRequestError(err)
-      this.#outage(c)
+      this.#outage(c, 'bulk')
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
       this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, partitions: partitionsOf(send), failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
@@ -482,28 +490,36 @@ export class BulkPipeline {
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
    * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
    * nor a write alias missing (`prepare` makes it again; one it cannot make, say a hand-deleted alias whose
-   * index is still there, is the operator's to fix too). `held`: refused at its index (`waiting`), not
-   * failed for want of Elasticsearch.
+   * index is still there, is the operator's to fix too).
    */
-  #blame(p: Pending, c: Classified, held = true): void {
+  #blame(p: Pending, c: Classified): void {
     p.last = c
     p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
     if (p.counted) p.attempts++
     p.acceptedAtLastTry = this.#accepted
-    p.held = held
-    if (held) p.heldSince ??= this.#now()
   }
 
-  /** A failure that is not one document's: shown in `failing` until a bulk request succeeds. */
-  #outage(c: Classified): void {
+  /** Held back at its index (`waiting`), from its first refusal on, until an outage (or its write) ends it. */
+  #hold(p: Pending): void {
+    p.held = true
+    p.heldSince ??= this.#now()
+  }
+
+  /**
+   * A failure that is not one document's: shown in `failing` until a bulk request succeeds, or, when only
+   * making an index failed so, until Elasticsearch refuses to make one in so many words.
+   */
+  #outage(c: Classified, from: 'prepare' | 'bulk'): void {
     const failing = this.#failing ?? { code: c.code, since: this.#now(), attempts: 0, error: c.message }
     this.#failing = { ...failing, code: c.code, attempts: failing.attempts + 1, error: c.message }
+    if (from === 'bulk' || this.#failingFrom === undefined) this.#failingFrom = from
   }
 
   #recovered(): void {
     if (!this.#failing) return
     this.#o.logger.info({ reason: this.#failing.code, attempts: this.#failing.attempts, seconds: Math.round((this.#now() - this.#failing.since) / 1000) }, 'elasticsearch answers again')
     this.#failing = undefined
+    this.#failingFrom = undefined
   }
 
   async #deadLetter(poison: Poison[]): Promise<void> {
