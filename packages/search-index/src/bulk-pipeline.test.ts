@@ -241,6 +241,43 @@ describe('BulkPipeline retries', () => {
     pipeline.stop()
   })
 
+  it('shows the making of one index failing for want of Elasticsearch as one steady outage, while other indices are written or refused', async () => {
+    // A month rollover with the master busy: the new month's index times out, an old one is refused (a
+    // permission), late records of the current month are written.
+    let made = false
+    let clock = 1000
+    const cluster = elasticsearch({ status: 500, error: { type: 'unused', reason: 'unused' } })
+    const pipeline = new BulkPipeline({
+      es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: deadLetterTopic([]).deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 1000, now: () => clock,
+      prepare: async (indices) => {
+        if (indices.has('alerts-2026.12') && !made) throw responseError(503, { type: 'process_cluster_event_timeout_exception', reason: 'failed to process cluster event (create-index [alerts-2026.12]) within 30s' })
+        if (indices.has('alerts-2026.09')) throw responseError(403, { type: 'security_exception', reason: 'action [indices:admin/create] is unauthorized for API key' })
+      },
+    })
+    await pipeline.add(writes(0, 0, ['alerts-2026.12', 'new'], ['alerts-2026.09', 'old'], ['alerts-2026.11', 'current-0']))
+    for (let i = 0; pipeline.failing === undefined || pipeline.waiting.length === 0; i++) {
+      if (i > 400) throw new Error('the first round not seen')
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const seen: (string | undefined)[] = []
+    for (let i = 1; i <= 40; i++) {
+      clock = 1000 + i * 100
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `current-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+      const f = pipeline.failing
+      seen.push(f && `${f.index} ${f.code} since ${f.since}`)
+    }
+    // Every look: the same outage, of that index, from its start; the refusal apart.
+    expect(seen.every((f) => f === 'alerts-2026.12 es-unavailable since 1000')).toBe(true)
+    expect(pipeline.waiting).toMatchObject([{ code: 'es-refused', index: 'alerts-2026.09', documents: 1, since: 1000 }])
+    // Made at last: the outage is over once its documents are written.
+    made = true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(cluster.written).toContain('new')
+    expect(pipeline.failing).toBeUndefined()
+    pipeline.stop()
+  })
+
   it('dead-letters a document Elasticsearch can never take at once, not after the retriable ones of its request', async () => {
     const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
     cluster.refused.add('alerts-2026.10')

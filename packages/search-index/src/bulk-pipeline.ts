@@ -44,12 +44,17 @@ export interface BatchWrites {
 
 export type RetryReason = 'item' | 'request' | 'prepare' | 'breaker-open' | 'dead-letter'
 
-/** A whole-request failure still being retried: Elasticsearch down, a breaker open. Cleared by the next success. */
+/**
+ * An outage still being retried: whole bulk requests failing (Elasticsearch down, a breaker open), cleared by
+ * the next that succeeds; or the making of one index (`index`) getting no answer, a 429 or a 5xx, for as long
+ * as documents wait for it.
+ */
 export interface PipelineFailing {
   code: IndexerFailureCode
   since: number
   attempts: number
   error: string
+  index?: string
 }
 
 /**
@@ -115,12 +120,14 @@ interface Pending {
   /** Whether the last failure counted as the item's own. */
   counted: boolean
   /**
-   * Whether its last failure was a refusal at its index (an item error, or its index not made, with an
-   * answer from Elasticsearch), not an outage: what `waiting` shows. An outage shows in `failing` instead.
+   * Whether its last failure was a refusal at its index (an item error in a bulk answer, or Elasticsearch
+   * refusing to make its index), not an outage: what `waiting` shows. An outage shows in `failing` instead.
    */
   held?: boolean
   /** When it was first refused at its index: kept through outages, for `waiting`. */
   heldSince?: number
+  /** Its index's making failing for want of Elasticsearch, since when and how many times in a row: for `failing`. */
+  unmade?: { since: number; attempts: number }
   last?: Classified
 }
 
@@ -174,9 +181,8 @@ export class BulkPipeline {
   #parked = 0
   /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
   #accepted = 0
+  /** Whole bulk requests failing. */
   #failing: PipelineFailing | undefined
-  /** Whether a bulk request failing whole is part of `#failing`, or only the making of indices. */
-  #failingFrom: 'prepare' | 'bulk' | undefined
   /** Each request's documents still to be written, while it retries: what `waiting` reads. */
   readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
@@ -201,9 +207,16 @@ export class BulkPipeline {
     return this.#inFlight + this.#parked
   }
 
-  /** The whole-request failure being retried now, if any: for health. */
+  /** The outage being retried now that began first, if any: for health. */
   get failing(): PipelineFailing | undefined {
-    return this.#failing
+    let first = this.#failing
+    for (const pending of this.#holding.values()) {
+      for (const { op, unmade, last } of pending) {
+        if (!unmade || !last || (first && first.since <= unmade.since)) continue
+        first = { code: last.code, since: unmade.since, attempts: unmade.attempts, error: last.message, index: op.index }
+      }
+    }
+    return first
   }
 
   /** The documents held back by their own retriable failures, by cause and index, the longest-waiting first: for health. */
@@ -377,6 +390,7 @@ export class BulkPipeline {
     for (const [index, items] of byIndex) {
       try {
         await this.#o.prepare(new Set([index]))
+        for (const p of items) p.unmade = undefined
         send.push(...items)
       } catch (err) {
         const c = classifyRequestError(err)
@@ -389,17 +403,17 @@ export class BulkPipeline {
         this.#log.maybe(`prepare:${c.code}`, (suppressed) => this.#o.logger.warn({ err, index, reason: c.code, docs: items.length, partitions: partitionsOf(items), suppressed }, 'preparing the target index failed; retrying'))
         // Blamed on the index, like an item error, only while Elasticsearch takes other writes. Refused in so
         // many words (a permission, a cluster limit), the documents are held back at their index (`waiting`);
-        // without such an answer (none, a 429 or 5xx), that is an outage (`failing`), as a bulk request failing
-        // whole is.
+        // without such an answer (none, a 429 or 5xx), the making of that index is an outage (`failing`) until
+        // it is made or refused.
         const response = responseOf(err)
         const refused = response?.error !== undefined && !retriableStatus(response.status)
         for (const p of items) {
           this.#blame(p, c)
-          if (refused) this.#hold(p)
-          else p.held = false
+          if (refused) { this.#hold(p); p.unmade = undefined } else {
+            p.held = false
+            p.unmade = { since: p.unmade?.since ?? this.#now(), attempts: (p.unmade?.attempts ?? 0) + 1 }
+          }
         }
-        if (!refused) this.#outage(c, 'prepare')
-        else if (this.#failingFrom === 'prepare') this.#recovered()
         retry.push(...items)
       }
     }
@@ -425,9 +439,10 @@ export class BulkPipeline {
           return { refused: c, status: response.status }
         }
       })
+      // Answered either way: whole requests go through again.
+      this.#recovered()
       if (answer.refused) return await this.#refused(send, retry, poison, answer.refused, answer.status)
       const res = answer.res!
-      this.#recovered()
       let accepted = send.length
       const failed: Pending[] = []
       if (res.errors) res.items.forEach((item, i) => {
@@ -456,7 +471,7 @@ export class BulkPipeline {
       return false
     } catch (err) {
       const c = classifyRequestError(err)
-      this.#outage(c, 'bulk')
+      this.#failing = outageOf(this.#failing, c, this.#now())
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
       this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, partitions: partitionsOf(send), failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
@@ -505,21 +520,10 @@ export class BulkPipeline {
     p.heldSince ??= this.#now()
   }
 
-  /**
-   * A failure that is not one document's: shown in `failing` until a bulk request succeeds, or, when only
-   * making an index failed so, until Elasticsearch refuses to make one in so many words.
-   */
-  #outage(c: Classified, from: 'prepare' | 'bulk'): void {
-    const failing = this.#failing ?? { code: c.code, since: this.#now(), attempts: 0, error: c.message }
-    this.#failing = { ...failing, code: c.code, attempts: failing.attempts + 1, error: c.message }
-    if (from === 'bulk' || this.#failingFrom === undefined) this.#failingFrom = from
-  }
-
   #recovered(): void {
     if (!this.#failing) return
     this.#o.logger.info({ reason: this.#failing.code, attempts: this.#failing.attempts, seconds: Math.round((this.#now() - this.#failing.since) / 1000) }, 'elasticsearch answers again')
     this.#failing = undefined
-    this.#failingFrom = undefined
   }
 
   async #deadLetter(poison: Poison[]): Promise<void> {
@@ -584,6 +588,11 @@ const recordOf = (op: IndexOperation): { topic?: string; partition?: number; off
   op.source ? { topic: op.source.topic, partition: op.source.partition, offset: op.source.offset } : {}
 
 /** The partitions (`topic/partition`) of a request's documents, for a log line about the request: which ones wait. */
+/** `failing` one attempt on: the outage's start kept, its latest cause shown. */
+function outageOf(failing: PipelineFailing | undefined, c: Classified, now: number): PipelineFailing {
+  return { code: c.code, since: failing?.since ?? now, attempts: (failing?.attempts ?? 0) + 1, error: c.message }
+}
+
 function partitionsOf(items: readonly Pending[]): string[] {
   const out = new Set<string>()
   for (const p of items) if (p.op.source) out.add(`${p.op.source.topic}/${p.op.source.partition}`)

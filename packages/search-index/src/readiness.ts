@@ -19,8 +19,8 @@ export interface Readiness {
   breaker: ReadinessInput['breaker']
   stalled: boolean
   stalledPartitions: { topic: string; partition: number; lag: number; position: string | null; noProgressForSeconds: number; oldestUnprocessedAgeSeconds: number }[]
-  /** A whole-request failure being retried now (Elasticsearch down). */
-  failing?: { reason: string; sinceSeconds: number; attempts: number; error: string }
+  /** An outage being retried now: Elasticsearch down, or the making of `index` failing for want of it. */
+  failing?: { reason: string; sinceSeconds: number; attempts: number; error: string; index?: string }
   /** Documents held back by a retriable refusal of their own (a blocked or closed index) while Elasticsearch takes other writes. */
   waiting?: { reason: string; index: string; documents: number; partitions: Record<string, number>; sinceSeconds: number; error: string }[]
 }
@@ -51,7 +51,7 @@ export function indexerReadiness(i: ReadinessInput): Readiness {
     breaker: i.breaker,
     stalled: i.health.stalled,
     stalledPartitions,
-    ...(i.failing ? { failing: { reason: i.failing.code, sinceSeconds: Math.round((i.now - i.failing.since) / 1000), attempts: i.failing.attempts, error: i.failing.error } } : {}),
+    ...(i.failing ? { failing: { reason: i.failing.code, sinceSeconds: Math.round((i.now - i.failing.since) / 1000), attempts: i.failing.attempts, error: i.failing.error, ...(i.failing.index === undefined ? {} : { index: i.failing.index }) } } : {}),
     ...(i.waiting.length > 0 ? { waiting: i.waiting.map((w) => ({ reason: w.code, index: w.index, documents: w.documents, partitions: w.partitions, sinceSeconds: Math.round((i.now - w.since) / 1000), error: w.error })) } : {}),
   }
 }
