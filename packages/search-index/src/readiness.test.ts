@@ -20,6 +20,9 @@ describe('indexerReadiness', () => {
     expect(r.reasons).toEqual(['not in its consumer group yet', 'elasticsearch breaker open'])
     expect(r.failing).toEqual({ reason: 'es-unavailable', sinceSeconds: 30, attempts: 12, error: 'connect ECONNREFUSED' })
     expect(r).not.toHaveProperty('waiting')
+    // The making of one index failing for want of Elasticsearch names that index.
+    const unmade = indexerReadiness({ joined: true, breaker: 'closed', health: health(false), failing: { code: 'es-unavailable', since: 1000, attempts: 3, error: 'failed to process cluster event', index: 'alerts-2026.12' }, waiting: [], now: 11_000 })
+    expect(unmade.failing).toEqual({ reason: 'es-unavailable', sinceSeconds: 10, attempts: 3, error: 'failed to process cluster event', index: 'alerts-2026.12' })
   })
 
   it('names the index and cause of documents held back from a stalled partition, and lists them without a stall', () => {
