@@ -247,11 +247,12 @@ describe('BulkPipeline retries', () => {
     let made = false
     let clock = 1000
     const cluster = elasticsearch({ status: 500, error: { type: 'unused', reason: 'unused' } })
+    const letters = deadLetterTopic([])
     const pipeline = new BulkPipeline({
-      es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: deadLetterTopic([]).deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 1000, now: () => clock,
+      es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3, now: () => clock,
       prepare: async (indices) => {
         if (indices.has('alerts-2026.12') && !made) throw responseError(503, { type: 'process_cluster_event_timeout_exception', reason: 'failed to process cluster event (create-index [alerts-2026.12]) within 30s' })
-        if (indices.has('alerts-2026.09')) throw responseError(403, { type: 'security_exception', reason: 'action [indices:admin/create] is unauthorized for API key' })
+        if (indices.has('alerts-2026.09') && !made) throw responseError(403, { type: 'security_exception', reason: 'action [indices:admin/create] is unauthorized for API key' })
       },
     })
     await pipeline.add(writes(0, 0, ['alerts-2026.12', 'new'], ['alerts-2026.09', 'old'], ['alerts-2026.11', 'current-0']))
@@ -262,18 +263,21 @@ describe('BulkPipeline retries', () => {
     const seen: (string | undefined)[] = []
     for (let i = 1; i <= 40; i++) {
       clock = 1000 + i * 100
-      await pipeline.add(writes(1, i, ['alerts-2026.11', `current-${i}`]))
+      // New records for the new month keep coming; the first ones run out of attempts (counted: the current
+      // month is written meanwhile) and are dead-lettered: the outage of the index goes on all the same.
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `current-${i}`], ['alerts-2026.12', `new-${i}`]))
       await new Promise((resolve) => setTimeout(resolve, 3))
       const f = pipeline.failing
       seen.push(f && `${f.index} ${f.code} since ${f.since}`)
     }
     // Every look: the same outage, of that index, from its start; the refusal apart.
     expect(seen.every((f) => f === 'alerts-2026.12 es-unavailable since 1000')).toBe(true)
+    expect(letters.taken.length).toBeGreaterThan(0)
     expect(pipeline.waiting).toMatchObject([{ code: 'es-refused', index: 'alerts-2026.09', documents: 1, since: 1000 }])
-    // Made at last: the outage is over once its documents are written.
+    // Made at last (and the permission granted): the outage is over once its documents are written.
     made = true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(cluster.written).toContain('new')
+    expect(await pipeline.drain(5_000)).toBe(true)
+    expect(cluster.written).toContain('new-40')
     expect(pipeline.failing).toBeUndefined()
     pipeline.stop()
   })

@@ -45,9 +45,9 @@ export interface BatchWrites {
 export type RetryReason = 'item' | 'request' | 'prepare' | 'breaker-open' | 'dead-letter'
 
 /**
- * An outage still being retried: whole bulk requests failing (Elasticsearch down, a breaker open), cleared by
- * the next that succeeds; or the making of one index (`index`) getting no answer, a 429 or a 5xx, for as long
- * as documents wait for it.
+ * An outage still being retried: whole bulk requests failing (Elasticsearch down, a breaker open), until
+ * one is answered; or, when none fails so, the making of one index (`index`) getting no answer, a 429 or a
+ * 5xx, for as long as documents wait for it.
  */
 export interface PipelineFailing {
   code: IndexerFailureCode
@@ -126,8 +126,8 @@ interface Pending {
   held?: boolean
   /** When it was first refused at its index: kept through outages, for `waiting`. */
   heldSince?: number
-  /** Its index's making failing for want of Elasticsearch, since when and how many times in a row: for `failing`. */
-  unmade?: { since: number; attempts: number }
+  /** Whether its index's making failed for want of Elasticsearch on its last try: for `failing`. */
+  unmade?: boolean
   last?: Classified
 }
 
@@ -183,6 +183,8 @@ export class BulkPipeline {
   #accepted = 0
   /** Whole bulk requests failing. */
   #failing: PipelineFailing | undefined
+  /** Indices whose making fails for want of Elasticsearch: since when, however many of their documents come and go. */
+  readonly #unmade = new Map<string, PipelineFailing>()
   /** Each request's documents still to be written, while it retries: what `waiting` reads. */
   readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
@@ -209,12 +211,15 @@ export class BulkPipeline {
 
   /** The outage being retried now that began first, if any: for health. */
   get failing(): PipelineFailing | undefined {
-    let first = this.#failing
-    for (const pending of this.#holding.values()) {
-      for (const { op, unmade, last } of pending) {
-        if (!unmade || !last || (first && first.since <= unmade.since)) continue
-        first = { code: last.code, since: unmade.since, attempts: unmade.attempts, error: last.message, index: op.index }
-      }
+    // Whole requests failing is an outage of everything: not to be read as one index's.
+    if (this.#failing) return this.#failing
+    const waitedFor = new Set<string>()
+    for (const pending of this.#holding.values()) for (const { op, unmade } of pending) if (unmade) waitedFor.add(op.index)
+    let first: PipelineFailing | undefined
+    for (const [index, f] of this.#unmade) {
+      // No document waits for it any more (written elsewhere, or dead-lettered): over until one comes again.
+      if (!waitedFor.has(index)) { this.#unmade.delete(index); continue }
+      if (!first || f.since < first.since) first = f
     }
     return first
   }
@@ -337,6 +342,8 @@ export class BulkPipeline {
     try {
       while (pending.length > 0) {
         if (this.#stopped) return false
+        // Read by `waiting` and `failing` while the round runs too: what the last round left is still so.
+        this.#holding.set(request, pending)
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
         for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
@@ -390,7 +397,8 @@ export class BulkPipeline {
     for (const [index, items] of byIndex) {
       try {
         await this.#o.prepare(new Set([index]))
-        for (const p of items) p.unmade = undefined
+        this.#unmade.delete(index)
+        for (const p of items) p.unmade = false
         send.push(...items)
       } catch (err) {
         const c = classifyRequestError(err)
@@ -409,11 +417,12 @@ export class BulkPipeline {
         const refused = response?.error !== undefined && !retriableStatus(response.status)
         for (const p of items) {
           this.#blame(p, c)
-          if (refused) { this.#hold(p); p.unmade = undefined } else {
-            p.held = false
-            p.unmade = { since: p.unmade?.since ?? this.#now(), attempts: (p.unmade?.attempts ?? 0) + 1 }
-          }
+          if (refused) this.#hold(p)
+          else p.held = false
+          p.unmade = !refused
         }
+        if (refused) this.#unmade.delete(index)
+        else this.#unmade.set(index, { ...outageOf(this.#unmade.get(index), c, this.#now()), index })
         retry.push(...items)
       }
     }
@@ -587,12 +596,12 @@ export class BulkPipeline {
 const recordOf = (op: IndexOperation): { topic?: string; partition?: number; offset?: string } =>
   op.source ? { topic: op.source.topic, partition: op.source.partition, offset: op.source.offset } : {}
 
-/** The partitions (`topic/partition`) of a request's documents, for a log line about the request: which ones wait. */
 /** `failing` one attempt on: the outage's start kept, its latest cause shown. */
 function outageOf(failing: PipelineFailing | undefined, c: Classified, now: number): PipelineFailing {
   return { code: c.code, since: failing?.since ?? now, attempts: (failing?.attempts ?? 0) + 1, error: c.message }
 }
 
+/** The partitions (`topic/partition`) of a request's documents, for a log line about the request: which ones wait. */
 function partitionsOf(items: readonly Pending[]): string[] {
   const out = new Set<string>()
   for (const p of items) if (p.op.source) out.add(`${p.op.source.topic}/${p.op.source.partition}`)

@@ -120,7 +120,7 @@ export class IndexingConsumer {
     return this.lanes.reduce((sum, l) => sum + l.inFlight, 0)
   }
 
-  /** A whole-request failure being retried in any lane (the longest-running one): for health. */
+  /** An outage being retried in any lane (the longest-running one): for health. */
   get failing(): PipelineFailing | undefined {
     return this.lanes.map((l) => l.failing).filter((f) => f !== undefined).sort((a, b) => a.since - b.since)[0]
   }
