@@ -325,6 +325,8 @@ describe('keyed retries of a ?wait=true answered before the outcome', () => {
     const body = { note: 'once' }
     expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'republished' })).status).toBe(503)
     const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'republished' })
+    // The retry is answered by the first copy's outcome, which may come before the stand-in reads the second.
+    await waitFor(() => (r.seen.length >= 2 ? true : undefined), { what: 'the second copy read from Kafka' })
     expect(r.seen.map((c) => c.id)).toEqual([r.seen[0]!.id, r.seen[0]!.id])
     expect(r.seen[1]!.at).not.toBe(r.seen[0]!.at)
     expect(retry).toMatchObject({ status: 200, body: { visible: true } })
