@@ -282,6 +282,44 @@ describe('BulkPipeline retries', () => {
     pipeline.stop()
   })
 
+  it('keeps the start of an index\'s outage when its documents are dead-lettered while the next one\'s first try is under way', async () => {
+    let gate: Promise<void> | undefined
+    let clock = 1000
+    const letters = deadLetterTopic([])
+    const pipeline = new BulkPipeline({
+      es: elasticsearch({ status: 500, error: { type: 'unused', reason: 'unused' } }).es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter,
+      minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 1, now: () => clock,
+      prepare: async (indices) => {
+        if (!indices.has('alerts-2026.12')) return
+        if (gate) await gate
+        throw responseError(503, { type: 'process_cluster_event_timeout_exception', reason: 'failed to process cluster event (create-index [alerts-2026.12]) within 30s' })
+      },
+    })
+    const until = async (what: string, holds: () => boolean) => {
+      for (let i = 0; !holds(); i++) {
+        if (i > 400) throw new Error(`not seen: ${what}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    }
+    await pipeline.add(writes(0, 0, ['alerts-2026.12', 'first']))
+    await until('the outage', () => pipeline.failing?.since === 1000)
+    // Another month written: the first document's next failure counts, and its one attempt is spent.
+    await pipeline.add(writes(1, 1, ['alerts-2026.11', 'other']))
+    await until('the first document dead-lettered', () => letters.taken.length === 1)
+    // The next document's first try hangs on the master meanwhile: the outage goes on, from its start.
+    let release!: () => void
+    gate = new Promise((resolve) => { release = resolve })
+    clock = 3000
+    await pipeline.add(writes(0, 2, ['alerts-2026.12', 'next']))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(pipeline.failing).toMatchObject({ index: 'alerts-2026.12', since: 1000 })
+    release()
+    gate = undefined
+    await until('the next try failed', () => (pipeline.failing?.attempts ?? 0) > 2)
+    expect(pipeline.failing).toMatchObject({ index: 'alerts-2026.12', since: 1000 })
+    pipeline.stop()
+  })
+
   it('dead-letters a document Elasticsearch can never take at once, not after the retriable ones of its request', async () => {
     const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })
     cluster.refused.add('alerts-2026.10')

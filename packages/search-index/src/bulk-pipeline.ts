@@ -213,8 +213,9 @@ export class BulkPipeline {
   get failing(): PipelineFailing | undefined {
     // Whole requests failing is an outage of everything: not to be read as one index's.
     if (this.#failing) return this.#failing
+    // Waited for by a document whose last try failed so, or that has had none yet (its first may be under way).
     const waitedFor = new Set<string>()
-    for (const pending of this.#holding.values()) for (const { op, unmade } of pending) if (unmade) waitedFor.add(op.index)
+    for (const pending of this.#holding.values()) for (const { op, unmade } of pending) if (unmade !== false) waitedFor.add(op.index)
     let first: PipelineFailing | undefined
     for (const [index, f] of this.#unmade) {
       // No document waits for it any more (written elsewhere, or dead-lettered): over until one comes again.
