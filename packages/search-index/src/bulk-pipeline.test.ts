@@ -2,7 +2,7 @@ import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { captureLogs } from '@opsreview/testing'
+import { captureLogs, waitFor } from '@opsreview/testing'
 import { createBackPressure } from './back-pressure.ts'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
 
@@ -122,6 +122,9 @@ const writes = (partition: number, offset: number, ...docs: [index: string, id: 
   ops: docs.map(([index, id]) => ({ index, id, document: '{}', source: { topic: 'alerts', partition, offset: String(offset), key: null, value: '{}' } })),
 })
 
+/** Until `holds`, polled every 5 ms for up to 2 s: the pipeline retries on timers of its own. */
+const until = (what: string, holds: () => boolean) => waitFor(() => (holds() ? true : undefined), { what, intervalMs: 5, timeoutMs: 2000 })
+
 describe('BulkPipeline retries', () => {
   // Neither is the documents' fault: the operator grants the permission, `prepare` makes the alias again.
   it.each([
@@ -172,12 +175,6 @@ describe('BulkPipeline retries', () => {
         if (unmade && indices.has('alerts-2026.12')) throw responseError(403, denied)
       },
     })
-    const until = async (what: string, holds: () => boolean) => {
-      for (let i = 0; !holds(); i++) {
-        if (i > 400) throw new Error(`not seen: ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 5))
-      }
-    }
     await pipeline.add(writes(0, 0, ['alerts-2026.12', 'unmade'], ['alerts-2026.10', 'refused'], ['alerts-2026.11', 'taken']))
     const byIndex = () => [...pipeline.waiting].sort((a, b) => a.index.localeCompare(b.index))
     await until('both documents waiting', () => pipeline.waiting.reduce((n, w) => n + w.documents, 0) === 2)
@@ -218,12 +215,6 @@ describe('BulkPipeline retries', () => {
         throw responseError(400, { type: 'validation_exception', reason: 'Validation Failed: 1: this action would add [2] shards, but this cluster currently has [1000]/[1000] maximum normal shards open;' })
       },
     })
-    const until = async (what: string, holds: () => boolean) => {
-      for (let i = 0; !holds(); i++) {
-        if (i > 400) throw new Error(`not seen: ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 5))
-      }
-    }
     await pipeline.add(writes(0, 0, ['alerts-2026.12', 'a'], ['alerts-2026.12', 'b']))
     await until('the outage', () => pipeline.failing?.code === 'es-unavailable')
     expect(pipeline.waiting).toEqual([])
@@ -256,10 +247,7 @@ describe('BulkPipeline retries', () => {
       },
     })
     await pipeline.add(writes(0, 0, ['alerts-2026.12', 'new'], ['alerts-2026.09', 'old'], ['alerts-2026.11', 'current-0']))
-    for (let i = 0; pipeline.failing === undefined || pipeline.waiting.length === 0; i++) {
-      if (i > 400) throw new Error('the first round not seen')
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
+    await until('the first round', () => pipeline.failing !== undefined && pipeline.waiting.length > 0)
     const seen: (string | undefined)[] = []
     for (let i = 1; i <= 40; i++) {
       clock = 1000 + i * 100
@@ -295,12 +283,6 @@ describe('BulkPipeline retries', () => {
         throw responseError(503, { type: 'process_cluster_event_timeout_exception', reason: 'failed to process cluster event (create-index [alerts-2026.12]) within 30s' })
       },
     })
-    const until = async (what: string, holds: () => boolean) => {
-      for (let i = 0; !holds(); i++) {
-        if (i > 400) throw new Error(`not seen: ${what}`)
-        await new Promise((resolve) => setTimeout(resolve, 5))
-      }
-    }
     await pipeline.add(writes(0, 0, ['alerts-2026.12', 'first']))
     await until('the outage', () => pipeline.failing?.since === 1000)
     // Another month written: the first document's next failure counts, and its one attempt is spent.
