@@ -22,25 +22,38 @@ import { batchesOf, sideBySide, type TimedRun } from './lib.ts'
 // The target is per core: the throughput runs in a process of its own pinned to one CPU (`taskset`), where
 // the collector's helper threads share the core with the engine instead of taking a second one.
 // BENCH_CPU picks the CPU (default: the last); `none` runs it in this process, unpinned.
-// BENCH_ROUNDS passes (default 5), each a process of its own, and their median: this host's speed moves by
-// a sixth from one minute to the next (docs/performance.md), which one pass reported as the engine's.
+// Pinned, BENCH_ROUNDS passes (default 5), each a process of its own, and their median: this host's speed
+// moves by a sixth from one minute to the next (docs/performance.md), which one pass reported as the engine's.
 const pinnedTo = process.env.BENCH_PINNED
 const cpu = process.env.BENCH_CPU ?? String(availableParallelism() - 1)
 let total = Number(process.env.BENCH_ALERTS ?? 1_000_000)
 if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
-  const rates = new Map<string, number[]>()
+  // By the engine's place in each pass's output (A, then B): BENCH_ENGINE_B may name the same engine (A/A).
+  const rates: { path: string; list: number[] }[] = []
+  const report = () => {
+    for (const { path, list } of rates) {
+      const median = [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
+      console.log(`correlation engine ${path}: ${list.join(' · ')} alerts/s over ${list.length} rounds, median ${median} on one core (CPU ${cpu}) (target >= 200000)\n`)
+    }
+  }
   for (let round = 1; round <= rounds; round++) {
-    const out = execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
-      env: { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
-    })
+    let out: string
+    try {
+      out = execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
+        env: { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
+      })
+    } catch (err) {
+      // What the failed pass printed, and the passes before it.
+      process.stdout.write(String((err as { stdout?: unknown }).stdout ?? ''))
+      report()
+      throw err
+    }
     process.stdout.write(out)
-    for (const [, path, rate] of out.matchAll(/"engine": "([^"]+)",[\s\S]*?"alertsPerSec": (\d+)/g)) rates.set(path!, [...(rates.get(path!) ?? []), Number(rate)])
+    let k = 0
+    for (const [, path, rate] of out.matchAll(/"engine": "([^"]+)",(?:(?!"engine")[\s\S])*?"alertsPerSec": (\d+)/g)) (rates[k++] ??= { path: path!, list: [] }).list.push(Number(rate))
   }
-  for (const [path, list] of rates) {
-    const median = [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
-    console.log(`correlation engine ${path}: ${list.join(' · ')} alerts/s over ${list.length} rounds, median ${median} on one core (CPU ${cpu}) (target >= 200000)\n`)
-  }
+  report()
   total = 0
 }
 const sizes = (process.env.BENCH_RETAINED ?? '1000000,5000000').split(',').map(Number).filter((n) => n > 0)
