@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import type { CorrelationEngine as Engine } from '@opsreview/correlation/engine'
 import type { EngineInput } from '@opsreview/correlation/types'
 import { alertStream, streamStart } from './correlator-stream.ts'
-import { batchesOf, sideBySide, type TimedRun } from './lib.ts'
+import { batchesOf, median, sideBySide, type TimedRun } from './lib.ts'
 
 // The target is per core: the throughput runs in a process of its own pinned to one CPU (`taskset`), where
 // the collector's helper threads share the core with the engine instead of taking a second one.
@@ -33,8 +33,7 @@ if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
   const rates: { path: string; list: number[] }[] = []
   const report = () => {
     for (const { path, list } of rates) {
-      const median = [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
-      console.log(`correlation engine ${path}: ${list.join(' · ')} alerts/s over ${list.length} rounds, median ${median} on one core (CPU ${cpu}) (target >= 200000)\n`)
+      console.log(`correlation engine ${path}: ${list.join(' · ')} alerts/s over ${list.length} rounds, median ${Math.round(median(list))} on one core (CPU ${cpu}) (target >= 200000)\n`)
     }
   }
   for (let round = 1; round <= rounds; round++) {

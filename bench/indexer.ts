@@ -14,6 +14,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import { alertDocument, bulkAction } from '@opsreview/search-index/documents'
 import { ensureIndices, liveAlertMonths } from '@opsreview/search-index/templates'
 import { freePort } from '@opsreview/testing/ports'
+import { median } from './lib.ts'
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -121,7 +122,6 @@ async function viaRawLoader(round: number) {
   return { seconds: round2(seconds), docsPerSec: Math.round(total / seconds), failed: stats.failed, ...(await lostAndDuplicates(`${prefix}-alerts`)) }
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 const results: { round: number; first: string; indexer: Awaited<ReturnType<typeof viaIndexer>>; raw: Awaited<ReturnType<typeof viaRawLoader>> }[] = []
 for (let round = 0; round < rounds; round++) {
   const indexerFirst = round % 2 === 0

@@ -1,6 +1,9 @@
 // Helpers shared by the benchmarks.
 import { createHash } from 'node:crypto'
 
+/** The middle value; of an even count, the mean of the two middle ones. */
+export const median = (xs: readonly number[]): number => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2 }
+
 /**
  * The n-th record of the correlator benches' alert stream, as a receiver writes it to the alerts topic:
  * episodes of a firing and its resolve two minutes later, 200 ms apart from T0, over 400 services and the

@@ -9,7 +9,7 @@ import { intakeAlertmanager } from '../packages/ingest/src/intake.ts'
 import { defaultIngestOptions, eventKey } from '../packages/ingest/src/event.ts'
 
 export const brokers = (process.env.OPSREVIEW_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
-export const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); const m = v.length >> 1; return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2 }
+export { median } from './lib.ts'
 export const round2 = (n: number) => Math.round(n * 100) / 100
 
 export const alertsPerRequest = 10
