@@ -340,11 +340,11 @@ export class BulkPipeline {
       await this.#changedOrStopped(wait)
       if (isolated) { this.#parked--; this.#inFlight++ }
     }
+    // Read by `waiting` and `failing` from the first round on, and after each round what it left.
+    this.#holding.set(request, pending)
     try {
       while (pending.length > 0) {
         if (this.#stopped) return false
-        // Read by `waiting` and `failing` while the round runs too: what the last round left is still so.
-        this.#holding.set(request, pending)
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
         for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
