@@ -1,5 +1,8 @@
 import type { ErrorRequestHandler, Response } from 'express'
 import type { FieldError } from '@opsreview/schemas'
+// `req.log` is declared on Express's Request there: a program holding this file alone (a service's own
+// tsconfig) must see that declaration too.
+import type {} from './request-context.ts'
 
 /**
  * The catalogue of HTTP-facing errors. Each code has one status; 4xx means the same request will never

@@ -5,6 +5,10 @@
  * consumer stopped on it, restarted into it, and no handler ever saw the record to dead-letter it.
  * Pure JavaScript (lz4js, snappyjs) and Node's own zstd: nothing to compile.
  */
+// The codec libraries' types, for any program that holds this file (a service's own tsconfig, not only the
+// workspace's): ambient module declarations, which an import cannot bring in.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./codec-libraries.d.ts" />
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib'
 import kafkajs from 'kafkajs'
 import lz4 from 'lz4js'
