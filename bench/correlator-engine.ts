@@ -4,8 +4,8 @@
 //    BENCH_BATCH inputs at a time (default 1,000; 0: all of them first), each through JSON, and then
 //    applied as the correlator applies a batch of records (applyBuffered each, drainOutputs once; an
 //    engine without them: apply each); only the applying is timed (wall and CPU time: the machine is shared),
-//    in a process pinned to one CPU (BENCH_CPU, below). Beside each rate, the host's speed during the pass
-//    (hostReferenceMs, bench/lib.ts): a fixed piece of work that is not the engine's.
+//    in a process pinned to one CPU (BENCH_CPU, below). Beside each rate, how fast the host was just before
+//    and just after the pass (bench/host-reference.ts, on the same CPU): a fixed piece of work not the engine's.
 // 2. State: for each size in BENCH_RETAINED (default 1,000,000 and 5,000,000 alerts retained), a process
 //    of its own (bench/correlator-state.ts, with --expose-gc and a heap limit sized to it) measures heap per
 //    remembered event, the snapshot (raw, gzip, chunks) and its encode and restore times.
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import type { CorrelationEngine as Engine } from '@opsreview/correlation/engine'
 import type { EngineInput } from '@opsreview/correlation/types'
 import { alertStream, streamStart } from './correlator-stream.ts'
-import { batchesOf, hostReferenceMs, median, sideBySide, type TimedRun } from './lib.ts'
+import { batchesOf, median, sideBySide, type TimedRun } from './lib.ts'
 
 // The target is per core: the throughput runs in a process of its own pinned to one CPU (`taskset`), where
 // the collector's helper threads share the core with the engine instead of taking a second one.
@@ -32,15 +32,21 @@ if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
   // By the engine's place in each pass's output (A, then B): BENCH_ENGINE_B may name the same engine (A/A).
   const rates: { path: string; list: number[] }[] = []
-  const hostMs: number[] = []
+  // Before → after each pass, in ms.
+  const host: string[] = []
   const report = () => {
     for (const { path, list } of rates) {
       console.log(`correlation engine ${path}: ${list.join(' · ')} alerts/s over ${list.length} rounds, median ${Math.round(median(list))} on one core (CPU ${cpu}) (target >= 200000)`)
     }
-    console.log(`host reference (bench/lib.ts, lower is a faster host): ${hostMs.join(' · ')} ms\n`)
+    if (host.length > 0) console.log(`host reference before → after each round (bench/host-reference.ts; lower is a faster host): ${host.join(' · ')} ms`)
+    console.log('')
   }
+  const hostReferenceMs = () => execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(new URL('./host-reference.ts', import.meta.url))], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim()
   for (let round = 1; round <= rounds; round++) {
     let out: string
+    const hostBefore = hostReferenceMs()
     try {
       out = execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
         env: { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
@@ -52,9 +58,8 @@ if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
       throw err
     }
     process.stdout.write(out)
+    host.push(`${hostBefore} → ${hostReferenceMs()}`)
     let k = 0
-    const host = /"hostReferenceMs": (\d+)/.exec(out)
-    if (host) hostMs.push(Number(host[1]))
     for (const [, path, rate] of out.matchAll(/"engine": "([^"]+)",(?:(?!"engine")[\s\S])*?"alertsPerSec": (\d+)/g)) (rates[k++] ??= { path: path!, list: [] }).list.push(Number(rate))
   }
   report()
@@ -70,10 +75,6 @@ const batchSize = Number(process.env.BENCH_BATCH ?? 1000)
 interface Run extends TimedRun { path: string; engine: Engine; outputs: number }
 
 if (total > 0) {
-  // How fast the host is, at the start of this pass and at its end: a warm-up, then the median of five each time.
-  hostReferenceMs()
-  const hostNow = () => median(Array.from({ length: 5 }, () => hostReferenceMs()))
-  const hostBefore = hostNow()
   // The correlator parses a batch of records and applies them at once, so an input is fresh in the cache
   // when it is applied. A million inputs built first are not: reading them from a heap of ~700 MB cost
   // 15-25 % of the time (2026-12-04), and the collector marked them all.
@@ -104,12 +105,11 @@ if (total > 0) {
       else if (input.type === 'tick') { ticks++; lastTickAt = input.at }
     }
   }
-  const hostMs = Math.round((hostBefore + hostNow()) / 2)
   const days = lastTickAt === undefined ? 0 : Math.round((Date.parse(lastTickAt) - streamStart) / 86_400_000 * 10) / 10
   for (const { path, engine, seconds, cpuSeconds, outputs } of runs) {
     const result = {
       engine: path, cpu: pinnedTo ?? 'any', batch: batchSize, alerts: alertInputs, ticks, eventTimeDays: days, seconds: Math.round(seconds * 100) / 100,
-      alertsPerSec: Math.round(alertInputs / seconds), hostReferenceMs: hostMs, cpuSeconds: Math.round(cpuSeconds * 100) / 100,
+      alertsPerSec: Math.round(alertInputs / seconds), cpuSeconds: Math.round(cpuSeconds * 100) / 100,
       alertsPerCpuSec: Math.round(alertInputs / cpuSeconds), outputs,
       incidents: engine.incidents().length, problems: engine.problems().length,
       problemKinds: engine.problems().reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.kind]: (acc[p.kind] ?? 0) + 1 }), {}),

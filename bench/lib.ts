@@ -22,25 +22,6 @@ export function syntheticAlertRecord(n: number, t0: number, envs: readonly strin
   return { key: `alertmanager:${event.fingerprint}`, value: JSON.stringify(event) }
 }
 
-/**
- * Milliseconds this host takes, now, for a fixed piece of work that is none of the engine's but of its kind:
- * 200,000 objects put into a Map by string key, then looked up in another order (cache misses, string
- * hashing, young objects that survive). This host's speed moves by a third within the hour
- * (docs/performance.md): a bench prints it beside each rate, so that a low rate at a usual reference is the
- * code's, and at a high one the host's.
- */
-export function hostReferenceMs(): number {
-  const n = 200_000
-  const started = performance.now()
-  const table = new Map<string, { n: number; at: number }>()
-  // 7,919 and 104,729 are primes, so each walk visits every key once, in two different orders.
-  for (let i = 0; i < n; i++) table.set(`key-${(i * 7919) % n}`, { n: (i * 7919) % n, at: i * 1000.5 })
-  let sum = 0
-  for (let i = 0; i < n; i++) sum += table.get(`key-${(i * 104_729) % n}`)!.n
-  if (sum !== (n * (n - 1)) / 2) throw new Error(`host reference: the keys summed to ${sum}`)
-  return performance.now() - started
-}
-
 /** What a run measured: wall seconds, and this process's CPU seconds over the same spans. */
 export interface TimedRun {
   seconds: number
