@@ -41,6 +41,16 @@ describe('availability', () => {
     expect(firingIntervals([resolve('x', 5), fire('y', 1), fire('y', 1), resolve('y', 3)], T0 + DAY)).toEqual([{ from: T0 + MIN, to: T0 + 3 * MIN }])
   })
 
+  it('keeps an alert down that recovered and failed again within one instant, and counts a blip of no length as no downtime', () => {
+    // Pingdom's state changes are timed to the second: DOWN, UP and DOWN again within one.
+    expect(availability([fire('c', 0, 'pingdom'), resolve('c', 10, 'pingdom'), fire('c', 10, 'pingdom'), resolve('c', 20, 'pingdom')], T0, T0 + DAY))
+      .toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
+    // Whatever order the changes of the instant come in; and still down at the end of the window when no UP followed.
+    expect(availability([fire('c', 0, 'pingdom'), fire('c', 10, 'pingdom'), resolve('c', 10, 'pingdom')], T0, T0 + DAY).downtimeMs).toBe(DAY)
+    // Up before the instant: a DOWN and an UP within it are a blip, not down until the end of the window.
+    expect(availability([resolve('c', 10, 'pingdom'), fire('c', 10, 'pingdom')], T0, T0 + DAY).downtimeMs).toBe(0)
+  })
+
   it('merges touching intervals', () => {
     expect(unionWithin([{ from: 0, to: 5 }, { from: 5, to: 8 }, { from: 10, to: 12 }], 0, 100)).toEqual([{ from: 0, to: 8 }, { from: 10, to: 12 }])
   })
@@ -75,6 +85,12 @@ describe('service time from the alert index completed by the incidents', () => {
     // Still firing with no change at all in the read range: down for the whole window.
     const still = member('pingdom:check-9', { firstSeenAt: at(-10 * 24 * 60), service: 'api' })
     expect(times([], [still]).get('api')).toMatchObject({ downtimeMs: DAY, availabilityPct: 0 })
+  })
+
+  it('keeps an alert down through a resolve and a firing of one instant, in the service levels as in availability', () => {
+    const changes = [change('pingdom:c', 'firing', 0), change('pingdom:c', 'resolved', 10), change('pingdom:c', 'firing', 10)]
+    expect(times(changes, []).get('shop')).toMatchObject({ downtimeMs: DAY, interruptions: 1 })
+    expect(times([...changes, change('pingdom:c', 'resolved', 20)], []).get('shop')).toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
   })
 
   it('counts every blip Alertmanager sent only resolved, each from its own member, not only the first', () => {

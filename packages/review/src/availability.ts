@@ -13,33 +13,47 @@ export interface Interval {
 }
 
 /**
- * When each alert was firing, from its state changes: a firing opens an interval at its start, the next
- * resolve closes it at its end; one still firing at `until` runs to `until`. Redeliveries and repeated
- * firings of an already open interval change nothing.
+ * One alert's firing intervals from its changes in time order: a firing opens an interval, the next resolve
+ * closes it; one still firing at `until` runs to `until`. The changes of one instant are taken together,
+ * from the state before it, as their order within the instant is unknown: an alert down before it stays down
+ * if a firing is among them (it recovered and failed again at once: a Pingdom DOWN, UP, DOWN within its
+ * one-second times), and an alert up before it stays up if a resolve is among them (a blip of no length,
+ * which would otherwise stay down until `until`). Redelivered and repeated firings change nothing.
  */
+function intervalsOf(changes: readonly { status: 'firing' | 'resolved'; at: number }[], until: number): Interval[] {
+  const out: Interval[] = []
+  let open: number | null = null
+  for (let i = 0; i < changes.length;) {
+    const at = changes[i]!.at
+    let firing = false
+    let resolved = false
+    do {
+      if (changes[i]!.status === 'firing') firing = true
+      else resolved = true
+      i++
+    } while (i < changes.length && changes[i]!.at === at)
+    if (open === null) {
+      if (firing && !resolved) open = at
+    } else if (!firing) {
+      out.push({ from: open, to: at })
+      open = null
+    }
+  }
+  if (open !== null && open < until) out.push({ from: open, to: until })
+  return out
+}
+
+/** When each alert was firing, from its state changes: a firing at its start, a resolve at its end (`intervalsOf`). */
 export function firingIntervals(changes: readonly AlertChange[], until: number): Interval[] {
-  const byAlert = new Map<string, AlertChange[]>()
+  const byAlert = new Map<string, { status: AlertChange['status']; at: number }[]>()
   for (const c of changes) {
     const key = `${c.source}:${c.fingerprint}`
+    const change = { status: c.status, at: Date.parse(c.status === 'resolved' ? (c.endsAt ?? c.startsAt) : c.startsAt) }
     const list = byAlert.get(key)
-    if (list) list.push(c)
-    else byAlert.set(key, [c])
+    if (list) list.push(change)
+    else byAlert.set(key, [change])
   }
-  const out: Interval[] = []
-  for (const list of byAlert.values()) {
-    const at = (c: AlertChange) => Date.parse(c.status === 'resolved' ? (c.endsAt ?? c.startsAt) : c.startsAt)
-    list.sort((a, b) => at(a) - at(b) || (a.status === 'firing' ? -1 : 1))
-    let open: number | null = null
-    for (const c of list) {
-      if (c.status === 'firing') open ??= at(c)
-      else if (open !== null) {
-        out.push({ from: open, to: Math.max(open, at(c)) })
-        open = null
-      }
-    }
-    if (open !== null && open < until) out.push({ from: open, to: until })
-  }
-  return out
+  return [...byAlert.values()].flatMap((list) => intervalsOf(list.sort((a, b) => a.at - b.at), until))
 }
 
 /** The union of intervals, clipped to [from, to), as disjoint sorted intervals. */
@@ -180,8 +194,7 @@ export interface AlertIntervals {
 }
 
 /**
- * Firing intervals per alert (a firing opens at its start, the next resolve closes at its end; one still
- * firing at `until` runs to `until`), each alert classified down or degraded by `isDegraded` on the
+ * Firing intervals per alert (`intervalsOf`), each alert classified down or degraded by `isDegraded` on the
  * labels of its latest change in the alert index (of its member record when the index has none).
  */
 export function alertIntervals(changes: readonly TimedChange[], until: number, isDegraded: (labels: Readonly<Record<string, string>> | undefined, key: string) => boolean): AlertIntervals[] {
@@ -193,22 +206,15 @@ export function alertIntervals(changes: readonly TimedChange[], until: number, i
   }
   const out: AlertIntervals[] = []
   for (const [key, list] of byKey) {
+    // Within an instant, resolves last: the labels and service of the latest change, whatever order the index gave.
     list.sort((a, b) => a.at - b.at || (a.status === 'firing' ? -1 : 1) - (b.status === 'firing' ? -1 : 1))
-    const intervals: Interval[] = []
-    let open: number | null = null
     let labels: Readonly<Record<string, string>> | undefined
     let fromIndex = false
     for (const c of list) {
       // The alert index's labels are the whole set; a member record's only its alertname.
       if (c.labels && (!c.inferred || !fromIndex)) { labels = c.labels; fromIndex = !c.inferred }
-      if (c.status === 'firing') open ??= c.at
-      else if (open !== null) {
-        intervals.push({ from: open, to: Math.max(open, c.at) })
-        open = null
-      }
     }
-    if (open !== null && open < until) intervals.push({ from: open, to: until })
-    out.push({ key, service: list.at(-1)!.service, degraded: isDegraded(labels, key), intervals })
+    out.push({ key, service: list.at(-1)!.service, degraded: isDegraded(labels, key), intervals: intervalsOf(list, until) })
   }
   return out
 }
