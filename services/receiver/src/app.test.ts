@@ -56,6 +56,15 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/opsreview_dead_letters_total\{stage="receiver",reason="schema-invalid"\} 3/)
   })
 
+  it('publishes two alerts that differ only in a lone surrogate, which UTF-8 writes as the other\'s U+FFFD', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    // Hashed as UTF-8, both had one id: the second was acknowledged as a copy of the first and never published.
+    const res = await post(`${url}/webhooks/alertmanager`, webhook(good('fp\ud800'), good('fp\ufffd')))
+    expect(await res.json()).toMatchObject({ accepted: 2, published: 2 })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['fp\ud800', 'fp\ufffd'])
+  })
+
   it('replays a dead-lettered alert through a receiver whose bounds were widened', async () => {
     const strict = fakeReceiver()
     const res = await post(`${await serve(strict.app)}/webhooks/alertmanager`, webhook(good('old', { startsAt: '2020-01-01T00:00:00Z' }), good('new')))
