@@ -3,6 +3,7 @@ import { validateAlertEvent, validatePingdomWebhook, type PingdomWebhook } from 
 import { fixture } from '@opsreview/testing'
 import { normalizePingdom } from './pingdom.ts'
 import { defaultIngestOptions } from './event.ts'
+import { MAX_EVENT_BYTES } from './limits.ts'
 
 const ctx = { receivedAt: new Date('2026-11-28T20:30:00.000Z'), options: defaultIngestOptions }
 const load = (name: string) => fixture<PingdomWebhook>(`pingdom/${name}`)
@@ -55,6 +56,32 @@ describe('normalizePingdom', () => {
       expect(Array.from(text)).toHaveLength(16_384)
       expect(text.endsWith('…')).toBe(true)
     }
+  })
+
+  it('drops the originals from origin, then cuts the description, when the event would be over the cap in bytes', () => {
+    const payload = { ...load('pingdom-http-down.json'), long_description: '😀'.repeat(20_000), custom_message: 'Page payments on-call' }
+    const e = normalizePingdom(payload, ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(MAX_EVENT_BYTES)
+    expect(e.origin).toMatchObject({ check_id: 8412337, cut: ['description', 'long_description', 'custom_message', 'first_probe', 'second_probe'] })
+    expect(e.origin).not.toHaveProperty('long_description')
+    // 16,384 emoji and the custom message were 64 KiB: within the cap once the originals are gone.
+    expect(Array.from(e.description!)).toHaveLength(16_384)
+    expect(e.description!.startsWith('😀😀')).toBe(true)
+    // Within the cap, nothing is dropped.
+    expect(normalizePingdom(load('pingdom-http-down.json'), ctx).origin).not.toHaveProperty('cut')
+  })
+
+  it('halves the description until the event fits when the originals are not enough', () => {
+    // Six bytes each in JSON: a description at its cap is 96 KiB, and a host name and URL at theirs 24 KiB each.
+    const huge = (n: number) => '\u0001'.repeat(n)
+    const payload = { ...load('pingdom-http-down.json'), long_description: huge(16_000), custom_message: huge(16_000), check_params: { hostname: huge(4096), full_url: huge(4096) } }
+    expect(validatePingdomWebhook(payload).ok).toBe(true)
+    const e = normalizePingdom(payload, ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(MAX_EVENT_BYTES)
+    expect(e.description!.endsWith('…')).toBe(true)
+    expect(Array.from(e.description!).length).toBeLessThan(16_384)
   })
 
   it('takes the service and environment from tags, by either separator', () => {

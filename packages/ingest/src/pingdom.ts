@@ -1,7 +1,7 @@
 import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
 import { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from '@opsreview/grouping'
 import { eventId, isoTime, truncateText, type IngestContext } from './event.ts'
-import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
+import { MAX_DESCRIPTION_CHARS, MAX_EVENT_BYTES, MAX_TITLE_CHARS } from './limits.ts'
 
 const firingStates = new Set(['DOWN', 'FAILING'])
 
@@ -77,5 +77,28 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
   const description = [payload.long_description || payload.description, payload.custom_message].filter(Boolean).join('\n\n')
   if (description) event.description = truncateText(description, MAX_DESCRIPTION_CHARS)
   if (status === 'resolved') event.endsAt = at
-  return event
+  return withinEventCap(event)
+}
+
+/** What `origin` keeps of the message only as it came: the description holds the texts' substance. */
+const ORIGINALS = ['description', 'long_description', 'custom_message', 'first_probe', 'second_probe'] as const
+
+/**
+ * The event cut to fit the intake's cap on a serialised event (`MAX_EVENT_BYTES`): Pingdom does not retry a
+ * refused webhook, so its texts are cut, never refused. Each text is within its cap in characters, but the
+ * description and the three texts it is made of, in `origin`, all long (or a probe with a long value) made an
+ * event over the cap in bytes, refused with a 400 at `/` until 2026-12-05. The originals go first, marked in
+ * `origin.cut`, then the description is halved until the event fits. Pingdom sends a state change at a time:
+ * serialising one twice costs nothing that matters.
+ */
+function withinEventCap(event: AlertEvent): AlertEvent {
+  if (Buffer.byteLength(JSON.stringify(event)) <= MAX_EVENT_BYTES) return event
+  const origin = { ...event.origin }
+  const cut = ORIGINALS.filter((field) => field in origin)
+  for (const field of cut) delete origin[field]
+  let fitted: AlertEvent = { ...event, origin: { ...origin, cut } }
+  for (let chars = MAX_DESCRIPTION_CHARS >> 1; fitted.description && chars > 0 && Buffer.byteLength(JSON.stringify(fitted)) > MAX_EVENT_BYTES; chars >>= 1) {
+    fitted = { ...fitted, description: truncateText(fitted.description, chars) }
+  }
+  return fitted
 }

@@ -30,6 +30,21 @@ describe('a Pingdom check name', () => {
   })
 })
 
+describe('a Pingdom message of long texts', () => {
+  // Each text within its cap in characters, yet four copies of it (the description and the three originals
+  // it is made of), or a probe's long value, made an event over the intake's cap in bytes: a 400 at `/`.
+  it.each([
+    ['a long description of emoji', { long_description: '😀'.repeat(20_000) }],
+    ['two long texts in Japanese', { description: 'あ'.repeat(20_000), long_description: 'あ'.repeat(20_000) }],
+    ['a probe with a long value', { first_probe: { ip: '192.0.2.1', location: 'x'.repeat(140_000) } }],
+  ])('%s is taken (202), cut to fit, not refused: Pingdom does not retry', async (_name, patch) => {
+    const r = await pingdom(`?token=${TEST_TOKEN}`, message(patch))
+    expect(r.body).toMatchObject({ accepted: 1 })
+    expect(r.status).toBe(202)
+    expect(r.spooled).toBe(1)
+  })
+})
+
 describe('a Pingdom token in the URL', () => {
   it('is a 400 naming /token when a valid token is given more than once', async () => {
     for (const query of [`?token=${TEST_TOKEN}&token=${TEST_TOKEN}`, `?token=${TEST_TOKEN}&token=`]) {
