@@ -47,8 +47,13 @@ function compile<T>(schema: { $id: string }): (input: unknown) => Validation<T> 
   return (input) => (validate(input) ? { ok: true, value: input } : { ok: false, errors: toFieldErrors(validate.errors ?? []) })
 }
 
-/** A person's name and a report's title: not blank, no control characters (incident-patch.v1.json). */
-const NAME_PATTERN = incidentPatch.definitions.printable.pattern
+/** What a person's text must be, in words, for the patterns that say it (ajv's message quotes the pattern). */
+const PATTERN_MESSAGES = new Map<string, string>([
+  // A person's name and a report's title (incident-patch.v1.json).
+  [incidentPatch.definitions.printable.pattern, 'must not be blank or hold control characters'],
+  // A note, which has lines.
+  [incidentPatch.definitions.note.pattern, 'must not be blank or hold control characters other than tabs and line breaks'],
+])
 
 /** Turns ajv's errors into field paths a sender can act on: a missing or unknown property is named. */
 export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
@@ -67,9 +72,8 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
       ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
       : e.keyword === 'const'
         ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`
-        : e.keyword === 'pattern' && (e.params as { pattern: string }).pattern === NAME_PATTERN
-          ? 'must not be blank or hold control characters'
-          : `${e.propertyName !== undefined ? 'name ' : ''}${e.message ?? 'is invalid'}`
+        : (e.keyword === 'pattern' && PATTERN_MESSAGES.get((e.params as { pattern: string }).pattern))
+          || `${e.propertyName !== undefined ? 'name ' : ''}${e.message ?? 'is invalid'}`
     const key = `${path || '/'}\u0000${message}`
     if (seen.has(key)) continue
     seen.add(key)

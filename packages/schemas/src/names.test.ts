@@ -19,3 +19,17 @@ describe("a person's name and a report's title", () => {
     expect(validateReport({ kind: 'manual', service: 's', title: name, reportedBy: name }).ok).toBe(true)
   })
 })
+
+// A blank note is a decision that says nothing, kept on the record for ever.
+describe('a note', () => {
+  const noteRefused = 'must not be blank or hold control characters other than tabs and line breaks'
+  it.each(['', '   ', '\n\t', 'a\u0000b', '\u001b[31mred', '\u0085'])('refuses %j, naming the field', (note) => {
+    expect(errorsOf(validateIncidentPatch({ note }))).toEqual([{ path: '/note', message: noteRefused }])
+    expect(errorsOf(validateProblemPatch({ note }))).toEqual([{ path: '/note', message: noteRefused }])
+  })
+
+  it.each(['Rolled back 4.2.1.', 'Steps:\n1. drain\r\n2.\tswap', ' padded '])('takes %j', (note) => {
+    expect(validateIncidentPatch({ note }).ok).toBe(true)
+    expect(validateProblemPatch({ note }).ok).toBe(true)
+  })
+})
