@@ -228,18 +228,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
-   * `?dataset=<name>` on a read: the what-if dataset's indices instead of the live ones (docs/replay.md),
-   * in `res.locals.indices`. 400 naming `dataset` when malformed, 404 when there is no such dataset.
+   * `?dataset=<name>` on a read: the what-if dataset's indices instead of the live ones (docs/replay.md). A
+   * name that is malformed is a 400 naming `dataset` here; one that names no dataset a 404 from `indicesOf`,
+   * which a route calls once the rest of its query is checked: a bad query is a 400 whatever the dataset,
+   * and never a 503 while Elasticsearch is down (it was looked up first until 2026-12-05).
    */
-  const dataset: RequestHandler = async (req, res, next) => {
-    try {
-      const d = parseDataset(req.query.dataset)
-      if (!d.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid dataset', { errors: d.errors })
-      res.locals.indices = await resolveDataset(es, aliasesOf, deps.indexPrefix, d.value)
-      next()
-    } catch (err) { next(err) }
+  const dataset: RequestHandler = (req, res, next) => {
+    const d = parseDataset(req.query.dataset)
+    if (!d.ok) return next(new HttpProblem('INVALID_QUERY', 'Invalid dataset', { errors: d.errors }))
+    res.locals.dataset = d.value
+    next()
   }
-  const indicesOf = (res: express.Response) => res.locals.indices as ResolvedIndices
+  const indicesOf = (res: express.Response): Promise<ResolvedIndices> => resolveDataset(es, aliasesOf, deps.indexPrefix, res.locals.dataset as string | null)
 
   /**
    * The decisions on an incident or problem the review has read back, for its timeline: who decided what,
@@ -303,7 +303,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const found = await es.search<IncidentListItem>(incidentSearchRequest(indicesOf(res).incidents, parsed.value)).catch((err: unknown) => {
+      const found = await es.search<IncidentListItem>(incidentSearchRequest((await indicesOf(res)).incidents, parsed.value)).catch((err: unknown) => {
         const fault = freeTextFault(err, parsed.value)
         throw fault ? new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: [fault], cause: err }) : err
       })
@@ -313,7 +313,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   app.get('/api/v1/incidents/:id', read, knownQuery, dataset, async (req, res, next) => {
     try {
-      const indices = indicesOf(res)
+      const indices = await indicesOf(res)
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       const changes = alertChangesRequest(indices.alerts, incident, clock().getTime())
       const found = changes === undefined ? undefined : await es.search<AlertChange>(changes)
@@ -325,13 +325,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseProblemQuery(req.query as Record<string, unknown>)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      res.json(listPage(await es.search<ProblemDoc>(problemSearchRequest(indicesOf(res).problems, parsed.value)), parsed.value.size, PROBLEM_CURSOR_SORT))
+      res.json(listPage(await es.search<ProblemDoc>(problemSearchRequest((await indicesOf(res)).problems, parsed.value)), parsed.value.size, PROBLEM_CURSOR_SORT))
     } catch (err) { next(err) }
   })
 
   app.get('/api/v1/problems/:id', read, knownQuery, dataset, async (req, res, next) => {
     try {
-      const indices = indicesOf(res)
+      const indices = await indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const incidents = problemIncidents(await es.search<IncidentListItem>(problemIncidentsRequest(indices.incidents, problem.id)))
       res.json({ problem, ...incidents, timeline: problemTimeline(problem, indices.dataset === null ? decisionEntries(problem.id) : []) })
@@ -341,20 +341,21 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   app.get('/api/v1/review', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const { window, scope, filter } = reviewQueryOf(req)
-      res.json({ ...(await buildReview(es, indicesOf(res), window, { ...reviewOptions, scope: filter })), dataset: indicesOf(res).dataset, scope })
+      const indices = await indicesOf(res)
+      res.json({ ...(await buildReview(es, indices, window, { ...reviewOptions, scope: filter })), dataset: indices.dataset, scope })
     } catch (err) { next(err) }
   })
 
   app.get('/api/v1/review.md', read, knownQuery, dataset, async (req, res, next) => {
     try {
-      const { dataset: name, ...idx } = indicesOf(res)
       const { window, scope, filter } = reviewQueryOf(req)
+      const { dataset: name, ...idx } = await indicesOf(res)
       const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await buildReview(es, idx, window, { ...reviewOptions, scope: filter }))}`
       res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
     } catch (err) { next(err) }
   })
 
-  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, scopeOf, timeZone, degradedRule: deps.degradedRule })
+  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule })
 
   app.get('/api/v1/dead-letters/summary', read, knownQuery, async (_req, res, next) => {
     try {
@@ -657,8 +658,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   /** Who the token is (its name, or null for a bare token), and whether reports can be filed here. */
-  app.get('/api/v1/whoami', read, knownQuery, dataset, (req, res) => {
-    res.json({ name: req.tokenName ?? null, reports: deps.reports !== undefined })
+  app.get('/api/v1/whoami', read, knownQuery, dataset, async (req, res, next) => {
+    try {
+      // A page opened on a dataset that is not there learns it here.
+      await indicesOf(res)
+      res.json({ name: req.tokenName ?? null, reports: deps.reports !== undefined })
+    } catch (err) { next(err) }
   })
 
   /**

@@ -1,3 +1,4 @@
+import { Client } from '@elastic/elasticsearch'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { incidentMappings, indexNames, problemMappings } from '@opsreview/search-index/templates'
@@ -95,6 +96,28 @@ describe('?dataset= on the review API (real Elasticsearch and Kafka)', () => {
       expect(twice.status, path).toBe(400)
       expect(twice.body.errors).toEqual([{ path: '/dataset', message: 'must be given once' }])
     }
+  })
+
+  it('names a bad query with a 400 whatever the dataset names, and before looking it up: even with Elasticsearch down', async () => {
+    const { call } = await startWithDataset()
+    for (const path of ['/api/v1/review?tz=Mars/Base&dataset=nope', '/api/v1/review.md?since=yesterday-9&dataset=nope', '/api/v1/lookback?period=month&tz=Mars/Base&dataset=nope', '/api/v1/incidents?size=0&dataset=nope']) {
+      const r = await call(path)
+      expect(r.status, path).toBe(400)
+      expect(r.body.errors.map((e: { path: string }) => e.path), path).not.toContain('/dataset')
+    }
+    // Nothing listens on port 1: the dataset could not be looked up, and the bad query is still a 400, not a 503.
+    const { logger, commands, commandsTopic } = await commandsOnKafka()
+    const down = new Client({ node: 'http://127.0.0.1:1', maxRetries: 0, requestTimeout: 2000 })
+    onTestFinished(async () => { await down.close() })
+    const url = await serve(createReviewApp({
+      es: down, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: 'opsreview-down',
+      waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters: async () => { throw new Error('not counted here') },
+    }))
+    const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
+    expect((await get('/api/v1/review?tz=Mars/Base&dataset=nope')).status).toBe(400)
+    expect((await get('/api/v1/lookback?period=month&tz=Mars/Base&dataset=nope')).status).toBe(400)
+    // A good query on a dataset that cannot be looked up: Elasticsearch is down, a 503.
+    expect((await get('/api/v1/review?dataset=nope')).status).toBe(503)
   })
 
   it('decisions on a dataset are refused with 409 and nothing is published', async () => {

@@ -12,11 +12,13 @@ import type { FieldError } from '@opsreview/schemas'
 export interface LookbackRouteDeps {
   es: Client
   clock: () => Date
-  /** Authentication of reads, and `?dataset=` resolved into `res.locals.indices` (app.ts). */
+  /** Authentication of reads (app.ts). */
   read: RequestHandler
   /** Refuses query parameters the route does not document (app.ts). */
   knownQuery: RequestHandler
+  /** Checks `?dataset=`; `indicesOf` then finds its indices, once the rest of the query is checked (app.ts). */
   dataset: RequestHandler
+  indicesOf: (res: Response) => Promise<ResolvedIndices>
   /** `?environment=`, `?service=`, `?team=` (app.ts, packages/review/src/scope.ts). */
   /** Throws one 400 naming `prior`'s faults (the rest of the query) and the scope's. */
   scopeOf: (req: Request, prior?: { title: string; errors: FieldError[] }) => { scope: Scope; filter: ScopeFilter }
@@ -34,7 +36,7 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
     const q = parseLookbackQuery(req.query as Record<string, unknown>, now, deps.timeZone)
     const { scope, filter } = deps.scopeOf(req, q.ok ? undefined : { title: 'Invalid look-back', errors: q.errors })
     if (!q.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid look-back', { errors: q.errors })
-    const { dataset, ...idx } = res.locals.indices as ResolvedIndices
+    const { dataset, ...idx } = await deps.indicesOf(res)
     return { dataset, scope, lookback: await buildLookback(deps.es, idx, q.value, now, { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), scope: filter }) }
   }
   app.get('/api/v1/lookback', deps.read, deps.knownQuery, deps.dataset, async (req, res, next) => {
