@@ -13,8 +13,16 @@ describe('parseReviewWindow', () => {
     expect(parseReviewWindow({ to: '1970-01-02T00:00:00Z' }, NOW)).toMatchObject({ value: { from: '1970-01-01T00:00:00.000Z' } })
   })
 
-  it('refuses a to whose default from (24 h before) falls before 1970, naming /to: no instant of the API is before the epoch', () => {
-    const beforeEpoch = { ok: false, errors: [{ path: '/to', message: 'must be at least 24 h after 1970-01-01T00:00:00Z when from is left out (from is then 24 h before to)' }] }
+  it('starts a window that ends on a calendar date at the local day before it, however long that day was', () => {
+    // 25 October 2026 in Berlin lasted 25 h (the clocks went back), 29 March 23 h.
+    expect(parseReviewWindow({ to: '2026-10-26', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-10-24T22:00:00.000Z', to: '2026-10-25T23:00:00.000Z' } })
+    expect(parseReviewWindow({ to: '2026-03-30', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-03-28T23:00:00.000Z', to: '2026-03-29T22:00:00.000Z' } })
+    // A date-time is an instant: 24 h before it.
+    expect(parseReviewWindow({ to: '2026-10-26T00:00:00+01:00', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-10-24T23:00:00.000Z' } })
+  })
+
+  it('refuses a to whose default from (the day before) falls before 1970, naming /to: no instant of the API is before the epoch', () => {
+    const beforeEpoch = { ok: false, errors: [{ path: '/to', message: 'must be at least a day after 1970-01-01T00:00:00Z when from is left out (from is then the day before to)' }] }
     for (const to of ['1970-01-01', '1970-01-01T00:00:00Z', '1970-01-01T23:59:59.999Z', '1970-01-02T00:59:59+01:00']) expect(parseReviewWindow({ to }, NOW), to).toEqual(beforeEpoch)
     expect(parseReviewWindow({ to: '1970-01-02', tz: 'America/New_York' }, NOW)).toMatchObject({ ok: true, value: { from: '1970-01-01T05:00:00.000Z' } })
     // With from given, from is the window's start: 1970-01-01 itself is in range.

@@ -1,6 +1,6 @@
 import type { FieldError } from '@opsreview/schemas'
 import { EARLIEST_MS, parseInstant } from './time.ts'
-import { addDays, canonicalZone, instantOf, localTime } from './zone.ts'
+import { addDays, canonicalZone, instantOf, localTime, startOfDay } from './zone.ts'
 
 export interface ReviewWindow {
   from: string
@@ -68,7 +68,8 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
 
 /**
  * The window of a review from its query (docs/review-api.md):
- * - `from`/`to`: either may be left out: `to` defaults to now, `from` to 24 h before `to` (not before 1970); at most 366 days apart;
+ * - `from`/`to`: either may be left out: `to` defaults to now, `from` to the day before `to` (not before 1970): the local
+ *   calendar day before a calendar date (23 or 25 h across a DST change), 24 h before a date-time; at most 366 days apart;
  * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a
  *   local day with an optional wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
  * - else the last 24 h.
@@ -96,10 +97,13 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
     const t = instant('to')
     if (errors.length === 0) {
       to = t ?? nowMs
-      from = f ?? to - DAY
-      // A given from is in range already; the default one, 24 h before a to on 1 January 1970, is not, and a
-      // window reaching into 1969 is an instant no other parameter of the API could name.
-      if (from < EARLIEST_MS) errors.push({ path: '/to', message: 'must be at least 24 h after 1970-01-01T00:00:00Z when from is left out (from is then 24 h before to)' })
+      // `to=2026-10-26` is a local day's end: the day before it is that calendar day, whatever its length
+      // (until 2026-12-05, 24 h, which left out an hour of a 25-hour day and took one of the day before a 23-hour day).
+      const toDay = typeof toRaw === 'string' ? DATE_ONLY.exec(toRaw) : null
+      from = f ?? (toDay ? startOfDay(timeZone, addDays({ year: Number(toDay[1]), month: Number(toDay[2]), day: Number(toDay[3]) }, -1)) : to - DAY)
+      // A given from is in range already; the default one, the day before a to on 1 January 1970, is not, and
+      // a window reaching into 1969 is an instant no other parameter of the API could name.
+      if (from < EARLIEST_MS) errors.push({ path: '/to', message: 'must be at least a day after 1970-01-01T00:00:00Z when from is left out (from is then the day before to)' })
       else if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
       else if (to - from > MAX_SPAN_MS) errors.push({ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' })
     }

@@ -267,7 +267,7 @@ describe('the review window stays within 1970 to 9999 (real Elasticsearch)', () 
     for (const path of ['/api/v1/review?to=1970-01-01', '/api/v1/review?to=1970-01-01T12:00:00Z', '/api/v1/review.md?to=1970-01-01']) {
       const r = await get(path)
       expect(r.status, path).toBe(400)
-      expect(r.body.errors, path).toEqual([{ path: '/to', message: 'must be at least 24 h after 1970-01-01T00:00:00Z when from is left out (from is then 24 h before to)' }])
+      expect(r.body.errors, path).toEqual([{ path: '/to', message: 'must be at least a day after 1970-01-01T00:00:00Z when from is left out (from is then the day before to)' }])
     }
     expect(searches()).toBe(0)
   })
