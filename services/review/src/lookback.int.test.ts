@@ -259,4 +259,30 @@ describe('reading alert intervals', () => {
     expect(whole.map((a) => a.key)).toEqual(['alertmanager:api', 'alertmanager:cdown', 'alertmanager:db', 'alertmanager:lat', 'alertmanager:p99', 'alertmanager:sq', 'pingdom:check-1'])
     for (const pageSize of [1, 2, 3]) expect(JSON.stringify(sorted(await readAlertIntervals(es, idx, { ...q, pageSize })), null, 1), `pages of ${pageSize}`).toEqual(JSON.stringify(whole, null, 1))
   })
+
+  it('reads every change of a millisecond that fills a page, which cannot be halved', async () => {
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const prefix = uniqueName('storm')
+    cleanupIndices(prefix)
+    await ensureIndices(es, prefix)
+    const months = liveAlertMonths(es, prefix)
+    const alr = alertDocument(months.indexFor)
+    // One rule evaluation fires three alerts at one instant (and the first is redelivered under another id).
+    const at = '2026-11-25T06:00:00Z'
+    const changes = ['a', 'b', 'c'].flatMap((fp) => [
+      change('alertmanager', fp, 'storm', 'firing', at, null, { alertname: 'InstanceDown' }),
+      change('alertmanager', fp, 'storm', 'resolved', at, '2026-11-25T06:10:00Z', { alertname: 'InstanceDown' }),
+    ])
+    changes.push({ ...changes[0]!, id: 'redelivered' })
+    const ops = changes.map((d) => alr(JSON.stringify(d)))
+    await months.prepare(new Set(ops.map((o) => o.index)))
+    expect((await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    const n = indexNames(prefix)
+    const q = { from: Date.parse('2026-11-25T00:00:00Z'), until: Date.parse('2026-11-26T00:00:00Z'), lookBackMs: H, rule: defaultDegradedRule }
+    for (const pageSize of [1, 2, 1000]) {
+      const read = await readAlertIntervals(es, { alerts: n.alerts.alias, incidents: n.incidents.alias }, { ...q, pageSize })
+      expect(read.map((x) => [x.key, x.intervals]).sort(), `pages of ${pageSize}`).toEqual(['a', 'b', 'c'].map((fp) => [`alertmanager:${fp}`, [{ from: Date.parse(at), to: Date.parse('2026-11-25T06:10:00Z') }]]))
+    }
+  })
 })
