@@ -87,6 +87,20 @@ describe('jsonBody', () => {
     expect(res.body.errors).toEqual([{ path: '/', message: 'is not valid UTF-8' }])
   })
 
+  it('refuses a string holding a lone surrogate with a 400 naming each one, as bytes that are not UTF-8 are refused', async () => {
+    const url = await app()
+    // JSON text as a sender writes it: the escapes are ASCII, the strings they make are not Unicode text.
+    const res = await send(url, '{"alerts":[{"labels":{"alertname":"Disk\\ud800"}},{"fingerprint":"ok"},{"fingerprint":"\\udc00fp"}],"\\udbffkey":1}')
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('BAD_REQUEST')
+    const message = 'must be Unicode text: it holds a lone surrogate (\\ud800 to \\udfff without its pair)'
+    expect(res.body.errors).toEqual([{ path: '/alerts/0/labels/alertname', message }, { path: '/alerts/2/fingerprint', message }, { path: '/\ufffdkey', message }])
+    // A pair is a character: taken, escaped or not.
+    expect(await send(url, '{"a":"\\ud83d\\ude00 \ud83d\ude00","\\ud83d\\ude00":"x"}')).toEqual({ status: 200, body: { got: { a: '😀 😀', '😀': 'x' } } })
+    // A body of many names ten of them.
+    expect((await send(url, JSON.stringify(Array.from({ length: 50 }, () => '\ud800')))).body.errors).toHaveLength(10)
+  })
+
   it('accepts nesting up to 64 levels', async () => {
     expect((await send(await app(), '['.repeat(64) + ']'.repeat(64))).status).toBe(200)
   })

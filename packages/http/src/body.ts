@@ -1,4 +1,5 @@
 import express, { type RequestHandler } from 'express'
+import { escapePointer } from '@opsreview/schemas'
 import { HttpProblem } from './problem.ts'
 
 declare global {
@@ -32,6 +33,33 @@ const utf8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
 // if the sender had meant it. ignoreBOM keeps a leading BOM in the text, so JSON.parse refuses it as before.
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/** An escaped surrogate in JSON text (`"\ud800"`): only then can a parsed string hold a lone one. */
+const surrogateEscape = /\\u[dD][89a-fA-F]/
+/** Strings named in a refusal, at most: a body of thousands names a sample. */
+const MAX_NAMED = 10
+
+/**
+ * JSON Pointers of the strings in a parsed body, member names included, that hold a lone surrogate (an
+ * escaped `\ud800`–`\udfff` without its pair): valid JSON, but no Unicode text. UTF-8 writes every lone
+ * surrogate as U+FFFD and Elasticsearch's keywords as `?`, so two alerts differing only there were one
+ * alert to the ids, the dedup and the index. As bytes that are not UTF-8, refused at the edge.
+ */
+export function illFormedStrings(value: unknown, path = '', out: string[] = []): string[] {
+  if (out.length >= MAX_NAMED) return out
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) out.push(path || '/')
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => illFormedStrings(v, `${path}/${i}`, out))
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const at = `${path}/${escapePointer(k.toWellFormed())}`
+      if (!k.isWellFormed() && out.length < MAX_NAMED) out.push(at)
+      illFormedStrings(v, at, out)
+    }
+  }
+  return out
+}
+
 /** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
 export const DEFAULT_MAX_JSON_DEPTH = 64
 
@@ -62,8 +90,8 @@ export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
 /**
  * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type, a
  * declared charset other than UTF-8 (none declared is UTF-8) or another encoding, 413 when too large,
- * 400 when it is not UTF-8, does not parse, is corrupt (a broken gzip, deflate or br stream) or nests
- * deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
+ * 400 when it is not UTF-8, does not parse, holds a lone surrogate (`illFormedStrings`), is corrupt (a broken
+ * gzip, deflate or br stream) or nests deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
  * parsed value and `req.rawBody` the bytes.
  */
 const knownEncodings = new Set(['', 'identity', 'gzip', 'deflate', 'br'])
@@ -132,6 +160,12 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
         req.body = JSON.parse(text)
       } catch (err) {
         return next(new HttpProblem('INVALID_JSON', (err as Error).message, { errors: [{ path: '/', message: (err as Error).message }] }))
+      }
+      const illFormed = surrogateEscape.test(text) ? illFormedStrings(req.body) : []
+      if (illFormed.length > 0) {
+        return next(new HttpProblem('BAD_REQUEST', 'The body holds text that is not Unicode', {
+          errors: illFormed.map((path) => ({ path, message: 'must be Unicode text: it holds a lone surrogate (\\ud800 to \\udfff without its pair)' })),
+        }))
       }
       next()
     },

@@ -40,11 +40,8 @@ function digest(parts: readonly string[], hexChars: number): string {
   // of the cost. A label value or a report field may hold a NUL itself ({alertname: "A\0instance\0db-1"}
   // hashed as {alertname: "A", instance: "db-1"}, and the receiver dropped the second alert as a copy):
   // such parts go as JSON, which holds no raw NUL, ended by one NUL. No caller hashes a single part, so
-  // no NUL-free list (as many NULs as parts) hashes the same text. So does a part with a lone surrogate,
-  // which UTF-8 writes as U+FFFD, as it writes every other one: {alertname: "Disk\ud800"} and "Disk\udbff"
-  // (or "Disk\ufffd") hashed alike, and the receiver acknowledged the second alert as a copy and never
-  // published it. JSON writes a lone surrogate as its escape.
-  for (const p of parts) if (p.includes('\u0000') || !p.isWellFormed()) return hash('sha256', `${JSON.stringify(parts)}\u0000`).slice(0, hexChars)
+  // no NUL-free list (as many NULs as parts) hashes the same text.
+  for (const p of parts) if (p.includes('\u0000')) return hash('sha256', `${JSON.stringify(parts)}\u0000`).slice(0, hexChars)
   return hash('sha256', parts.length === 0 ? '' : `${parts.join('\u0000')}\u0000`).slice(0, hexChars)
 }
 
