@@ -93,6 +93,19 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times([...changes, change('pingdom:c', 'resolved', 20)], []).get('shop')).toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
   })
 
+  it('ends an alert at the staleness resolve timed at its last firing: the inferred resolve comes after that instant\'s firing', () => {
+    // Its UP lost; re-fired at 00:20, when it was last seen, and resolved by the staleness timeout there.
+    const changes = [change('pingdom:c', 'firing', 0), change('pingdom:c', 'firing', 20)]
+    const stale = member('pingdom:c', { firstSeenAt: at(0), resolvedAt: at(20), autoResolved: true })
+    expect(times(changes, [stale]).get('shop')).toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
+  })
+
+  it('opens an alert down since before the look-back at its member\'s start when its first instant in the index is an UP and a DOWN', () => {
+    const changes = [change('pingdom:c', 'resolved', 10), change('pingdom:c', 'firing', 10)]
+    const still = member('pingdom:c', { firstSeenAt: at(-10 * 24 * 60) })
+    expect(times(changes, [still]).get('shop')).toMatchObject({ downtimeMs: DAY, interruptions: 1 })
+  })
+
   it('counts every blip Alertmanager sent only resolved, each from its own member, not only the first', () => {
     // Fired and ended between two flushes of its group, twice: the index holds two resolves and no firing.
     const changes = [change('alertmanager:blip', 'resolved', 64), change('alertmanager:blip', 'resolved', 304)]

@@ -18,23 +18,32 @@ export interface Interval {
  * from the state before it, as their order within the instant is unknown: an alert down before it stays down
  * if a firing is among them (it recovered and failed again at once: a Pingdom DOWN, UP, DOWN within its
  * one-second times), and an alert up before it stays up if a resolve is among them (a blip of no length,
- * which would otherwise stay down until `until`). Redelivered and repeated firings change nothing.
+ * which would otherwise stay down until `until`). Redelivered and repeated firings change nothing. A resolve
+ * the incidents inferred (`completeChanges`: a staleness guess, a person's resolve) comes after the instant's
+ * other changes: it is timed at the last firing the correlator heard of, which it ends.
  */
-function intervalsOf(changes: readonly { status: 'firing' | 'resolved'; at: number }[], until: number): Interval[] {
+function intervalsOf(changes: readonly Pick<TimedChange, 'status' | 'at' | 'inferred'>[], until: number): Interval[] {
   const out: Interval[] = []
   let open: number | null = null
   for (let i = 0; i < changes.length;) {
     const at = changes[i]!.at
     let firing = false
     let resolved = false
+    let inferredResolve = false
     do {
-      if (changes[i]!.status === 'firing') firing = true
+      const c = changes[i]!
+      if (c.status === 'firing') firing = true
+      else if (c.inferred) inferredResolve = true
       else resolved = true
       i++
     } while (i < changes.length && changes[i]!.at === at)
     if (open === null) {
       if (firing && !resolved) open = at
     } else if (!firing) {
+      out.push({ from: open, to: at })
+      open = null
+    }
+    if (inferredResolve && open !== null) {
       out.push({ from: open, to: at })
       open = null
     }
@@ -157,12 +166,15 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     if (list) list.push(c)
     else byKey.set(c.key, [c])
   }
-  /** The alert's first change in [from, to], a firing before a resolve of the same instant. */
+  /**
+   * The alert's first change in [from, to], a resolve before a firing of the same instant: such an instant
+   * opens nothing from up (`intervalsOf`), so an alert down since before it still lacks its opening.
+   */
   const firstWithin = (key: string, from: number, to: number): TimedChange | undefined => {
     let first: TimedChange | undefined
     for (const c of byKey.get(key) ?? []) {
       if (c.at < from || c.at > to) continue
-      if (!first || c.at < first.at || (c.at === first.at && c.status === 'firing')) first = c
+      if (!first || c.at < first.at || (c.at === first.at && c.status === 'resolved')) first = c
     }
     return first
   }
