@@ -17,6 +17,8 @@ describe('parseReviewWindow', () => {
     // 25 October 2026 in Berlin lasted 25 h (the clocks went back), 29 March 23 h.
     expect(parseReviewWindow({ to: '2026-10-26', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-10-24T22:00:00.000Z', to: '2026-10-25T23:00:00.000Z' } })
     expect(parseReviewWindow({ to: '2026-03-30', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-03-28T23:00:00.000Z', to: '2026-03-29T22:00:00.000Z' } })
+    // Apia skipped 30 December 2011: the day that ends at 31 December's midnight is the 29th.
+    expect(parseReviewWindow({ to: '2011-12-31', tz: 'Pacific/Apia' }, NOW)).toMatchObject({ ok: true, value: { from: '2011-12-29T10:00:00.000Z', to: '2011-12-30T10:00:00.000Z' } })
     // A date-time is an instant: 24 h before it.
     expect(parseReviewWindow({ to: '2026-10-26T00:00:00+01:00', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ ok: true, value: { from: '2026-10-24T23:00:00.000Z' } })
   })

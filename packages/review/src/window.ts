@@ -1,6 +1,6 @@
 import type { FieldError } from '@opsreview/schemas'
 import { EARLIEST_MS, parseInstant } from './time.ts'
-import { addDays, canonicalZone, instantOf, localTime, startOfDay } from './zone.ts'
+import { addDays, canonicalZone, instantOf, localTime, startOfDayAt } from './zone.ts'
 
 export interface ReviewWindow {
   from: string
@@ -97,10 +97,11 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
     const t = instant('to')
     if (errors.length === 0) {
       to = t ?? nowMs
-      // `to=2026-10-26` is a local day's end: the day before it is that calendar day, whatever its length
-      // (until 2026-12-05, 24 h, which left out an hour of a 25-hour day and took one of the day before a 23-hour day).
-      const toDay = typeof toRaw === 'string' ? DATE_ONLY.exec(toRaw) : null
-      from = f ?? (toDay ? startOfDay(timeZone, addDays({ year: Number(toDay[1]), month: Number(toDay[2]), day: Number(toDay[3]) }, -1)) : to - DAY)
+      // `to=2026-10-26` is a local day's end: the day before it is the local day that ends there, whatever its
+      // length (until 2026-12-05, 24 h, which left out an hour of a 25-hour day and took one of the day before a
+      // 23-hour day). Read at the instant before `to`, not as the calendar's day before: a day a zone skipped
+      // (30 December 2011 in Apia) has no start, and its start would have been `to` itself.
+      from = f ?? (typeof toRaw === 'string' && DATE_ONLY.test(toRaw) ? startOfDayAt(timeZone, to - 1) : to - DAY)
       // A given from is in range already; the default one, the day before a to on 1 January 1970, is not, and
       // a window reaching into 1969 is an instant no other parameter of the API could name.
       if (from < EARLIEST_MS) errors.push({ path: '/to', message: 'must be at least a day after 1970-01-01T00:00:00Z when from is left out (from is then the day before to)' })
