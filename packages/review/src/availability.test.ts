@@ -100,6 +100,16 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times(changes, [stale]).get('shop')).toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
   })
 
+  it('keeps an alert down through UP and DOWN instants that end and open members of several incidents', () => {
+    // A member per incident: 00:00–00:10, 00:10–00:20, from 00:20 on; each UP came with the next DOWN in one second.
+    const changes = [change('pingdom:c', 'firing', 0), change('pingdom:c', 'resolved', 10), change('pingdom:c', 'firing', 10), change('pingdom:c', 'resolved', 20), change('pingdom:c', 'firing', 20)]
+    const members = [member('pingdom:c', { firstSeenAt: at(0), resolvedAt: at(10) }), member('pingdom:c', { firstSeenAt: at(10), resolvedAt: at(20) }), member('pingdom:c', { firstSeenAt: at(20) })]
+    expect(times(changes, members).get('shop')).toMatchObject({ downtimeMs: DAY, interruptions: 1 })
+    // Down since before the look-back, its UP and DOWN in one second: the member it ended and the one it opened.
+    const since = [member('pingdom:c', { firstSeenAt: at(-10 * 24 * 60), resolvedAt: at(10) }), member('pingdom:c', { firstSeenAt: at(10) })]
+    expect(times([change('pingdom:c', 'resolved', 10), change('pingdom:c', 'firing', 10)], since).get('shop')).toMatchObject({ downtimeMs: DAY, interruptions: 1 })
+  })
+
   it('opens an alert down since before the look-back at its member\'s start when its first instant in the index is an UP and a DOWN', () => {
     const changes = [change('pingdom:c', 'resolved', 10), change('pingdom:c', 'firing', 10)]
     const still = member('pingdom:c', { firstSeenAt: at(-10 * 24 * 60) })

@@ -19,21 +19,21 @@ export interface Interval {
  * if a firing is among them (it recovered and failed again at once: a Pingdom DOWN, UP, DOWN within its
  * one-second times), and an alert up before it stays up if a resolve is among them (a blip of no length,
  * which would otherwise stay down until `until`). Redelivered and repeated firings change nothing. A resolve
- * the incidents inferred (`completeChanges`: a staleness guess, a person's resolve) comes after the instant's
- * other changes: it is timed at the last firing the correlator heard of, which it ends.
+ * decided for the alert (`decided`) comes after the instant's other changes: it is timed at the last firing
+ * the correlator heard of, which it ends.
  */
-function intervalsOf(changes: readonly Pick<TimedChange, 'status' | 'at' | 'inferred'>[], until: number): Interval[] {
+function intervalsOf(changes: readonly Pick<TimedChange, 'status' | 'at' | 'decided'>[], until: number): Interval[] {
   const out: Interval[] = []
   let open: number | null = null
   for (let i = 0; i < changes.length;) {
     const at = changes[i]!.at
     let firing = false
     let resolved = false
-    let inferredResolve = false
+    let decidedResolve = false
     do {
       const c = changes[i]!
       if (c.status === 'firing') firing = true
-      else if (c.inferred) inferredResolve = true
+      else if (c.decided) decidedResolve = true
       else resolved = true
       i++
     } while (i < changes.length && changes[i]!.at === at)
@@ -43,7 +43,7 @@ function intervalsOf(changes: readonly Pick<TimedChange, 'status' | 'at' | 'infe
       out.push({ from: open, to: at })
       open = null
     }
-    if (inferredResolve && open !== null) {
+    if (decidedResolve && open !== null) {
       out.push({ from: open, to: at })
       open = null
     }
@@ -124,6 +124,11 @@ export interface TimedChange {
   labels?: Readonly<Record<string, string>>
   /** Taken from an incident's member record, not the alert index: its labels are the alertname alone. */
   inferred?: true
+  /**
+   * A resolve nobody heard the alert send: the staleness timeout's guess, or a person resolving its incident
+   * (`completeChanges`). Not a resolve the index lacks, which is the alert's own and goes by the instant's rule.
+   */
+  decided?: true
 }
 
 /** An alert as a member of an incident (incident.v1 `alerts[]`): what the correlator concluded about it. */
@@ -192,7 +197,8 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     // episodes: its opening is missing when the first change in its span is a resolve, even if a re-fire follows.
     const missingOpening = firstWithin(m.key, opened, resolved ?? Infinity)?.status !== 'firing'
     if (missingOpening) out.push(synthetic('firing', opened))
-    if (resolved !== null && (missingOpening || m.autoResolved || byHand !== null)) out.push(synthetic('resolved', Math.max(opened, resolved)))
+    const decided = m.autoResolved || byHand !== null
+    if (resolved !== null && (missingOpening || decided)) out.push({ ...synthetic('resolved', Math.max(opened, resolved)), ...(decided ? { decided: true as const } : {}) })
   }
   return out
 }
