@@ -1,13 +1,14 @@
 // Fuzzed webhooks against the real Kafka, with an oracle that counts: every alert the receiver
 // acknowledged is on the alerts topic exactly once, or, if it was refused, on the dead-letter topic
-// exactly once. OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
+// exactly once; and every request refused as a whole (a 4xx) is on the dead-letter topic once.
+// OPSREVIEW_FUZZ_SCALE multiplies the number of webhooks.
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import pino from 'pino'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
 import { intakeAlertmanager, intakePingdom } from '@opsreview/ingest/intake'
-import { connectedAdmin, createTopics, kafkaClient, readTopicToEnd, uniqueName } from '@opsreview/testing'
+import { connectedAdmin, createTopics, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import { post, TEST_NOW, TEST_TOKEN } from './test-fakes.ts'
 import { mixedWebhook, mutatedFixture } from './fuzz-arbitraries.ts'
@@ -54,10 +55,13 @@ describe('receiver fuzz on the real Kafka', () => {
     /** Per-alert refusals it must have dead-lettered. */
     const expectedLetters = new Set<string>()
     const statuses = new Map<number, number>()
+    /** Requests refused as a whole (a body with a lone surrogate, a schema fault of the notification): dead-lettered whole. */
+    const refusedWhole = new Set<string>()
     await pool(webhooks, CONCURRENCY, async (body) => {
       const res = await post(`${r.url}/webhooks/alertmanager`, body)
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
       expect(res.status).toBeLessThan(500)
+      if (res.status >= 400 && res.status !== 422) { refusedWhole.add(res.headers.get('x-request-id')!); return }
       // 422: every alert refused (and dead-lettered), listed as in a 200.
       if (res.status !== 200 && res.status !== 422) return
       const answer = await res.json() as { accepted: number; rejected: { index: number }[] }
@@ -74,6 +78,7 @@ describe('receiver fuzz on the real Kafka', () => {
       const res = await post(`${r.url}/webhooks/pingdom`, body)
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
       expect(res.status).toBeLessThan(500)
+      if (res.status >= 400) { refusedWhole.add(res.headers.get('x-request-id')!); return }
       if (res.status !== 202) return
       const intake = intakePingdom(body, ctx)
       if (!intake.ok) throw new Error('the receiver accepted a Pingdom body its own intake refuses')
@@ -94,6 +99,17 @@ describe('receiver fuzz on the real Kafka', () => {
       .map((l) => `${String(l.detail!.requestId)}#${String(l.detail!.index)}`)
     expect(letters).toHaveLength(new Set(letters).size)
     expect(new Set(letters)).toEqual(expectedLetters)
+    // A whole refusal's letter is published after the answer (a failing publish must not change it): waited for.
+    const wholeLetters = await waitFor(async () => {
+      const whole = (await readTopicToEnd(r.kafka, r.topics.rejected))
+        .map((m) => JSON.parse(m.value) as DeadLetterEnvelope)
+        .filter((l) => l.detail?.index === undefined)
+        .map((l) => String(l.detail?.requestId))
+      return whole.length >= refusedWhole.size ? whole : undefined
+    }, { timeoutMs: 30_000, what: 'a dead letter for every request refused as a whole' })
+    expect(wholeLetters).toHaveLength(new Set(wholeLetters).size)
+    expect(new Set(wholeLetters)).toEqual(refusedWhole)
+    expect(refusedWhole.size).toBeGreaterThan(0)
     // A scaled run is a measurement: it reports what it counted and the time taken.
     if (SCALE !== 1) console.log(JSON.stringify({ statuses: Object.fromEntries(statuses), onTopic: onTopic.length, ids: expectedIds.size, letters: letters.length, seconds: Math.round((performance.now() - started) / 100) / 10 }))
     // Enough of each outcome that the oracle counted something.

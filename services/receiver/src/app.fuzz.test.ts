@@ -91,8 +91,15 @@ describe('receiver fuzz (in-process)', () => {
       const before = { alerts: r.publisher.sent.get(TEST_TOPICS.alerts)?.length ?? 0, dead: r.publisher.sent.get(TEST_TOPICS.rejected)?.length ?? 0 }
       const res = await post(`${url}/webhooks/alertmanager`, body)
       const answer = await expectSane(res, 'alertmanager')
+      if (res.status >= 400 && res.status !== 422) {
+        // Refused as a whole (a lone surrogate anywhere in it): nothing published, the request dead-lettered once.
+        expect(r.publisher.sent.get(TEST_TOPICS.alerts)?.length ?? 0).toBe(before.alerts)
+        await expect.poll(() => (r.publisher.sent.get(TEST_TOPICS.rejected)?.length ?? 0) - before.dead).toBe(1)
+        const [letter] = (r.publisher.sent.get(TEST_TOPICS.rejected) ?? []).slice(before.dead).map((m) => JSON.parse(String(m.value)) as DeadLetterEnvelope)
+        expect(letter!.detail).toMatchObject({ status: res.status, requestId: res.headers.get('x-request-id') })
+        return
+      }
       // 422: every alert refused (and dead-lettered), listed as in a 200.
-      if (res.status !== 200 && res.status !== 422) return
       const { accepted, published, rejected } = answer as Accepted
       expect(res.status === 422).toBe(accepted === 0 && rejected.length > 0)
       const alerts = body.alerts as unknown[]
