@@ -93,7 +93,7 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times([...changes, change('pingdom:c', 'resolved', 20)], []).get('shop')).toMatchObject({ downtimeMs: 20 * MIN, interruptions: 1 })
   })
 
-  it('ends an alert at the staleness resolve timed at its last firing: the inferred resolve comes after that instant\'s firing', () => {
+  it('ends an alert at the staleness resolve timed at its last firing: the decided resolve comes after that instant\'s firing', () => {
     // Its UP lost; re-fired at 00:20, when it was last seen, and resolved by the staleness timeout there.
     const changes = [change('pingdom:c', 'firing', 0), change('pingdom:c', 'firing', 20)]
     const stale = member('pingdom:c', { firstSeenAt: at(0), resolvedAt: at(20), autoResolved: true })
