@@ -2,6 +2,9 @@
 # `pnpm opsreview <command>`: operator commands: reindex, dead-letters (and dead-letters replay), replay (what-if).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+# A relative path on the command line (`replay --config mine.yaml`) is the caller's, wherever the command runs:
+# pnpm starts its scripts at the repository's root, and says where it was called from in INIT_CWD.
+export OPSREVIEW_CALLER_DIR="${INIT_CWD:-$PWD}"
 cd "$OPSREVIEW_REPO"
 # Against the local pipeline, replays authenticate with the ingest token `pnpm start` generated.
 if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ]; then

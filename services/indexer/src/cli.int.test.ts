@@ -2,6 +2,8 @@
 // its exit code and output.
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -69,6 +71,28 @@ describe('opsreview replay, exit codes', () => {
     const fromFlag = await opsreview(['replay', '--from', '3h', '--config', file], {})
     expect(fromFlag.stderr).toMatch(/^opsreview replay:\n {2}- --config: .*no-such-dir\/rules\.yaml/)
     expect(fromFlag.code).toBe(64)
+  })
+
+  it('reads a relative --config from the caller\'s directory, not the repository\'s (opsreview.sh runs from there)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'opsreview-rules-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    await writeFile(path.join(dir, 'mine.yaml'), 'version: 2\n')
+    const r = await opsreview(['replay', '--from', '3h', '--config', 'mine.yaml'], { OPSREVIEW_CALLER_DIR: dir })
+    // Read, and found wanting: not ENOENT in the repository.
+    expect(r.stderr).toMatch(/^opsreview replay:\n {2}- --config: 1 problem\(s\) in the grouping rules:\n {4}\S*\/mine\.yaml:1 \/version: must be 1\n/)
+    expect(r.stderr).not.toContain('ENOENT')
+    expect(r.code).toBe(64)
+  })
+
+  it('does not stop --help or --list on a bad OPSREVIEW_GROUPING_RULES, and lists it beside another bad variable', async () => {
+    const bad = path.join(repoRoot, 'no-such-dir', 'rules.yaml')
+    const help = await opsreview(['replay', '--help'], { OPSREVIEW_GROUPING_RULES: bad })
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('opsreview replay')
+    const both = await opsreview(['replay', '--from', '3h'], { OPSREVIEW_GROUPING_RULES: bad, OPSREVIEW_LOG_LEVEL: 'loud' })
+    expect(both.stderr).toContain('OPSREVIEW_LOG_LEVEL')
+    expect(both.stderr).toMatch(/OPSREVIEW_GROUPING_RULES .*no-such-dir\/rules\.yaml/)
+    expect(both.code).toBe(78)
   })
 })
 

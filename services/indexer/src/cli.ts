@@ -2,6 +2,7 @@
 // reindex is rebuildFromKafka (@opsreview/search-index), dead-letters is @opsreview/dead-letters, replay is
 // @opsreview/replay.
 import { constants } from 'node:os'
+import path from 'node:path'
 import { Client, errors as esErrors } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
@@ -121,13 +122,16 @@ async function replay(argv: string[]): Promise<number> {
   const configErrors = config.ok ? [] : [...config.errors]
   // Without --config, the live rules: the events were labelled under them already, and they group. A bad
   // --config is a flag fault (64, as every opsreview command's); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
+  // Only a replay reads rules: --help, --list and --drop do not stop on a bad file. Read even when another
+  // variable is bad (from the environment as it is), so that one run lists both.
   const flagRules = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
-  const envRules = config.ok && config.value.OPSREVIEW_GROUPING_RULES !== '' ? config.value.OPSREVIEW_GROUPING_RULES : undefined
+  const envRules = (!args.ok || cmd?.command === 'replay') && process.env.OPSREVIEW_GROUPING_RULES ? process.env.OPSREVIEW_GROUPING_RULES : undefined
   const rulesFile = flagRules ?? envRules
   if (rulesFile !== undefined) {
     const { loadRules } = await import('@opsreview/replay/rules')
     try {
-      rules = loadRules(rulesFile)
+      // A relative path is the caller's: opsreview.sh runs from the repository (OPSREVIEW_CALLER_DIR, docs/replay.md).
+      rules = loadRules(path.resolve(process.env.OPSREVIEW_CALLER_DIR ?? '.', rulesFile))
     } catch (err) {
       if (flagRules !== undefined) errors.push(`--config: ${(err as Error).message}`)
       else configErrors.push(`OPSREVIEW_GROUPING_RULES ${(err as Error).message}`)
