@@ -160,7 +160,7 @@ describe('parseGroupingRules', () => {
     const y = parseGroupingRules('version: 1\nservice:\n  labels: [a\n', 'yaml')
     expect(!y.ok && y.errors[0]).toMatchObject({ path: '/', message: expect.stringMatching(/^is not YAML/) })
     const dup = parseGroupingRules('version: 1\nversion: 1\n', 'yaml')
-    expect(!dup.ok && dup.errors[0]).toMatchObject({ path: '/', line: 2 })
+    expect(!dup.ok && dup.errors).toEqual([{ path: '/version', message: 'is a duplicate key', line: 2 }])
     const j = parseGroupingRules('{"version": 1,', 'json')
     expect(!j.ok && j.errors[0]).toMatchObject({ path: '/', message: expect.stringMatching(/^is not JSON/) })
     const notObject = parseGroupingRules('- 1\n', 'yaml')
@@ -173,6 +173,15 @@ describe('parseGroupingRules', () => {
       { path: '/groupBy/default', message: 'is a duplicate key', line: 4 },
       { path: '/incidentKeyLabel', message: 'is a duplicate key', line: 5 },
     ])
+  })
+
+  it('lists a duplicate key with the file\'s other faults, in JSON and in YAML, and takes 1 and "1" for one key', () => {
+    const faults = (r: ReturnType<typeof parseGroupingRules>) => (r.ok ? [] : r.errors.map((e) => [e.path, e.line]))
+    const expected = [['/version', 1], ['/colour', 1], ['/groupBy/default/0', 1]]
+    expect(faults(parseGroupingRules('{"version":1,"version":1,"colour":2,"groupBy":{"default":["nope"]}}', 'json')).sort()).toEqual(expected.sort())
+    const yaml = 'version: 1\nversion: 1\ncolour: 2\ngroupBy:\n  default: [nope]\n'
+    expect(faults(parseGroupingRules(yaml, 'yaml'))).toEqual([['/version', 2], ['/colour', 3], ['/groupBy/default/0', 5]])
+    expect(faults(parseGroupingRules('version: 1\nservice:\n  labels: [a]\n  1: x\n  "1": y\n', 'yaml'))).toContainEqual(['/service/1', 5])
   })
 
   it('reads a JSON file saved with a UTF-8 byte order mark', () => {

@@ -110,7 +110,7 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
   return offset === undefined ? undefined : lines.linePos(offset).line
 }
 
-/** Every key given again in its object, by JSON Pointer and line: YAML refuses them, JSON.parse keeps the last. */
+/** Every key given again in its object, by JSON Pointer and line: JSON.parse and YAML's toJS keep the last. */
 function duplicateKeys(doc: Document, lines: LineCounter): GroupingRulesError[] {
   const errors: GroupingRulesError[] = []
   const walk = (node: unknown, pointer: string) => {
@@ -139,6 +139,8 @@ function duplicateKeys(doc: Document, lines: LineCounter): GroupingRulesError[] 
 export function parseGroupingRules(text: string, format: GroupingRulesFormat): GroupingRulesParse {
   let value: unknown
   let located: (pointer: string) => number | undefined
+  // Listed with the rest, not instead of it: one round of fixes makes the file good.
+  let duplicates: GroupingRulesError[] = []
   if (format === 'json') {
     // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses as an invisible token.
     const body = text.startsWith('\uFEFF') ? text.slice(1) : text
@@ -150,20 +152,20 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
     // JSON is YAML too: the YAML parser's nodes show the keys JSON.parse let the last of win, and give errors their lines.
     const lines = new LineCounter()
     const doc = parseDocument(body, { lineCounter: lines, uniqueKeys: false })
-    if (doc.errors.length === 0) {
-      const duplicates = duplicateKeys(doc, lines)
-      if (duplicates.length > 0) return { ok: false, errors: duplicates }
-    }
+    if (doc.errors.length === 0) duplicates = duplicateKeys(doc, lines)
     located = (pointer) => (doc.errors.length > 0 ? undefined : lineOf(doc, lines, pointer))
   } else {
     const lines = new LineCounter()
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+    // Duplicate keys found as in JSON (by their text: `1` and `"1"` are one key), not by the parser, whose
+    // error named neither the key nor the other faults of the file.
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false })
     if (doc.errors.length > 0) {
       return {
         ok: false,
         errors: doc.errors.map((e) => ({ path: '/', message: `is not YAML: ${e.message.split('\n')[0]}`, line: lines.linePos(e.pos[0]).line })),
       }
     }
+    duplicates = duplicateKeys(doc, lines)
     try {
       value = doc.toJS({ maxAliasCount: 100 })
     } catch (err) {
@@ -173,10 +175,10 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   }
   // The shared ajv fills in schema defaults; the document stays the caller's as written.
   const checked = validateGroupingRules(structuredClone(value))
-  const errors: GroupingRulesError[] = [...(checked.ok ? [] : clarify(checked.errors)), ...regexErrors(value)]
-  if (errors.length > 0) {
+  const errors: GroupingRulesError[] = [...(checked.ok ? [] : clarify(checked.errors)), ...regexErrors(value)].map((e) => withLine(e, located(e.path)))
+  if (duplicates.length > 0 || errors.length > 0) {
     // In the file's order, as an editor shows it.
-    return { ok: false, errors: errors.map((e) => withLine(e, located(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }
+    return { ok: false, errors: [...duplicates, ...errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }
   }
   return { ok: true, rules: compileGroupingRules(value as GroupingRulesFile) }
 }
