@@ -229,6 +229,17 @@ describe('matchers', () => {
     expect(at({ service: 'mydb', labels: { tier: 'x' } })).toBe('anything empty')
   })
 
+  it('runs a regex in time linear in the value (RE2, as Alertmanager), and answers each value as it did the first time', () => {
+    const nested = rules({ groupBy: { rules: [{ name: 'nested', match: { labels: { team: { regex: '(a+)+b' } } }, by: ['source'] }] } })
+    // JavaScript's backtracking took 4.9 s for this against 28 a's, doubling with each more (40: hours, past any
+    // test's time limit); a label is any sender's.
+    for (const n of [28, 40, 4096]) expect(groupRuleOf(event({ labels: { team: 'a'.repeat(n) } }), nested), String(n)).toBeUndefined()
+    // Remembered answers are per value: a value that matches, one that does not, and the first again.
+    for (const [team, rule] of [['aab', 'nested'], ['aac', undefined], ['aab', 'nested'], ['b'.repeat(300), undefined], ['a'.repeat(300) + 'b', 'nested']] as const) {
+      expect(groupRuleOf(event({ labels: { team } }), nested), team.slice(0, 10)).toBe(rule)
+    }
+  })
+
   it('an exact "" holds for a missing or empty label, as Alertmanager\'s team="" does', () => {
     const unowned = rules({ groupBy: { rules: [{ name: 'unowned', match: { labels: { team: '' } }, by: ['labels.alertname'] }] } })
     // kube-prometheus-stack's own alerts carry no team label.

@@ -126,6 +126,13 @@ describe('parseGroupingRules', () => {
     expect(r.errors[0]!.message).toMatch(/^is not a valid regex: /)
   })
 
+  it('refuses what RE2 does not have (lookaround, backreferences), as Alertmanager\'s matchers do', () => {
+    for (const regex of ['(?<=a)b', '(a)\\1', 'x(?!y)']) {
+      const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match: { service: { regex } }, by: ['service'] }] } }), 'json')
+      expect(r, regex).toMatchObject({ ok: false, errors: [{ path: '/groupBy/rules/0/match/service/regex', message: expect.stringMatching(/^is not a valid regex: /) }] })
+    }
+  })
+
   it('refuses a regex that is valid only inside the anchoring group, where it would match anything', () => {
     // `^(?:api)|(.*)$`: the wrapped form compiles, and its second branch takes every value.
     const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match: { service: { regex: 'api)|(.*' } }, by: ['service'] }] } }), 'json')
