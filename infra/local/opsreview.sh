@@ -3,8 +3,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 # A relative path on the command line (`replay --config mine.yaml`) is the caller's, wherever the command runs:
-# pnpm starts its scripts at the repository's root, and says where it was called from in INIT_CWD.
-export OPSREVIEW_CALLER_DIR="${INIT_CWD:-$PWD}"
+# `pnpm opsreview` starts this at the repository's root and says where it was called from in INIT_CWD. Only
+# then: a process a pnpm script started inherits an INIT_CWD that is not its caller's directory.
+if [ "${npm_lifecycle_event:-}" = opsreview ] && [ -n "${INIT_CWD:-}" ]; then
+  export OPSREVIEW_CALLER_DIR="$INIT_CWD"
+else
+  export OPSREVIEW_CALLER_DIR="$PWD"
+fi
 cd "$OPSREVIEW_REPO"
 # Against the local pipeline, replays authenticate with the ingest token `pnpm start` generated.
 if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ]; then

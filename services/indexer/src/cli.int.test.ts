@@ -82,13 +82,31 @@ describe('opsreview replay, exit codes', () => {
     expect(r.stderr).toMatch(/^opsreview replay:\n {2}- --config: 1 problem\(s\) in the grouping rules:\n {4}\S*\/mine\.yaml:1 \/version: must be 1\n/)
     expect(r.stderr).not.toContain('ENOENT')
     expect(r.code).toBe(64)
+    // As the operator runs it: opsreview.sh from that directory, and `pnpm opsreview` there (pnpm starts it at the
+    // repository's root, saying where it was called from in INIT_CWD); an INIT_CWD inherited from elsewhere is not it.
+    const script = path.join(repoRoot, 'infra/local/opsreview.sh')
+    const viaScript = async (env: Record<string, string>) => {
+      try {
+        await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: dir, env: { ...cliEnv({}), HOME: process.env.HOME ?? '', OPSREVIEW_HOME: process.env.OPSREVIEW_HOME ?? '', ...env }, timeout: 60_000 })
+        return { code: 0, stderr: '' }
+      } catch (err) { return err as { code: number; stderr: string } }
+    }
+    for (const env of [{}, { INIT_CWD: repoRoot }] as Record<string, string>[]) {
+      const s = await viaScript(env)
+      expect(s.stderr, JSON.stringify(env)).toMatch(/\/mine\.yaml:1 \/version: must be 1/)
+      expect(s.code).toBe(64)
+    }
+    const asPnpm = await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: repoRoot, env: { ...cliEnv({}), HOME: process.env.HOME ?? '', OPSREVIEW_HOME: process.env.OPSREVIEW_HOME ?? '', INIT_CWD: dir, npm_lifecycle_event: 'opsreview' }, timeout: 60_000 }).catch((err: unknown) => err as { code: number; stderr: string })
+    expect((asPnpm as { stderr: string }).stderr).toMatch(/\/mine\.yaml:1 \/version: must be 1/)
   })
 
-  it('does not stop --help or --list on a bad OPSREVIEW_GROUPING_RULES, and lists it beside another bad variable', async () => {
+  it('does not stop --help on a bad OPSREVIEW_GROUPING_RULES, and lists it beside another bad variable', async () => {
     const bad = path.join(repoRoot, 'no-such-dir', 'rules.yaml')
     const help = await opsreview(['replay', '--help'], { OPSREVIEW_GROUPING_RULES: bad })
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('opsreview replay')
+    // Blank, trimmed as every variable: the default rules, not a file named " ".
+    expect((await opsreview(['replay', '--help'], { OPSREVIEW_GROUPING_RULES: ' ' })).code).toBe(0)
     const both = await opsreview(['replay', '--from', '3h'], { OPSREVIEW_GROUPING_RULES: bad, OPSREVIEW_LOG_LEVEL: 'loud' })
     expect(both.stderr).toContain('OPSREVIEW_LOG_LEVEL')
     expect(both.stderr).toMatch(/OPSREVIEW_GROUPING_RULES .*no-such-dir\/rules\.yaml/)

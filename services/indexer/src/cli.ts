@@ -123,15 +123,17 @@ async function replay(argv: string[]): Promise<number> {
   // Without --config, the live rules: the events were labelled under them already, and they group. A bad
   // --config is a flag fault (64, as every opsreview command's); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
   // Only a replay reads rules: --help, --list and --drop do not stop on a bad file. Read even when another
-  // variable is bad (from the environment as it is), so that one run lists both.
+  // variable is bad (from the environment, trimmed as readConfig trims it), so that one run lists both.
+  // A relative --config is the caller's (opsreview.sh runs from the repository: OPSREVIEW_CALLER_DIR); the
+  // variable's, as every path of the configuration, the repository's, where the live services run.
   const flagRules = args.ok ? (cmd?.command === 'replay' ? cmd.rulesFile : undefined) : args.rulesFile
-  const envRules = (!args.ok || cmd?.command === 'replay') && process.env.OPSREVIEW_GROUPING_RULES ? process.env.OPSREVIEW_GROUPING_RULES : undefined
-  const rulesFile = flagRules ?? envRules
+  const envValue = process.env.OPSREVIEW_GROUPING_RULES?.trim()
+  const envRules = (!args.ok || cmd?.command === 'replay') && envValue ? envValue : undefined
+  const rulesFile = flagRules === undefined ? envRules : path.resolve(process.env.OPSREVIEW_CALLER_DIR ?? '.', flagRules)
   if (rulesFile !== undefined) {
     const { loadRules } = await import('@opsreview/replay/rules')
     try {
-      // A relative path is the caller's: opsreview.sh runs from the repository (OPSREVIEW_CALLER_DIR, docs/replay.md).
-      rules = loadRules(path.resolve(process.env.OPSREVIEW_CALLER_DIR ?? '.', rulesFile))
+      rules = loadRules(rulesFile)
     } catch (err) {
       if (flagRules !== undefined) errors.push(`--config: ${(err as Error).message}`)
       else configErrors.push(`OPSREVIEW_GROUPING_RULES ${(err as Error).message}`)
