@@ -191,6 +191,21 @@ describe('parseGroupingRules', () => {
     expect(faults(parseGroupingRules('version: 1\nservice:\n  labels: [a]\n  1: x\n  "1": y\n', 'yaml'))).toContainEqual(['/service/1', 5])
   })
 
+  it('locates a fault of a key given twice at the copy that counts, the last; and takes merge keys, aliases and ~ as the parsed file does', () => {
+    const r = parseGroupingRules('version: 1\nincidentKeyLabel: ticket\nincidentKeyLabel: 5\n', 'yaml')
+    expect(!r.ok && r.errors).toEqual([
+      { path: '/incidentKeyLabel', message: 'is a duplicate key', line: 3 },
+      { path: '/incidentKeyLabel', message: expect.any(String), line: 3 },
+    ])
+    // YAML 1.1 merge keys merge (two are no duplicate); an alias key is the key it stands for; ~ and "null" are two keys.
+    const merged = parseGroupingRules('%YAML 1.1\n---\nversion: 1\nx: &x { labels: [a] }\ny: &y { default: b }\nservice:\n  <<: *x\n  <<: *y\n', 'yaml')
+    expect(merged.ok ? [] : merged.errors.filter((e) => e.message === 'is a duplicate key')).toEqual([])
+    const aliased = parseGroupingRules('version: 1\nname: &k labels\nservice:\n  labels: [a]\n  *k : [b]\n', 'yaml')
+    expect(aliased.ok ? [] : aliased.errors.filter((e) => e.message === 'is a duplicate key')).toEqual([{ path: '/service/labels', message: 'is a duplicate key', line: 5 }])
+    const nulls = parseGroupingRules('version: 1\nservice:\n  ~: 1\n  "null": 2\n', 'yaml')
+    expect(nulls.ok ? [] : nulls.errors.filter((e) => e.message === 'is a duplicate key')).toEqual([])
+  })
+
   it('reads a JSON file saved with a UTF-8 byte order mark', () => {
     const r = parseGroupingRules('\uFEFF{"version": 1, "incidentKeyLabel": "ticket"}', 'json')
     expect(r.ok && r.rules.incidentKeyLabel).toBe('ticket')

@@ -2,7 +2,7 @@
 // every problem reported at once with its JSON Pointer (and, in YAML, its line).
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import { escapePointer, validateGroupingRules, type FieldError } from '@opsreview/schemas'
 import { compileGroupingRules, compileRegex, defaultGroupingRules, type GroupingRules, type GroupingRulesFile } from './rules.ts'
 
@@ -95,7 +95,8 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
   let at: Node | null = doc.contents as Node | null
   for (const seg of segments) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === seg)
+      // The last of a key given twice: the one JSON.parse and toJS keep, whose value the errors are about.
+      const pair = node.items.findLast((p) => keyText(doc, p.key) === seg)
       if (!pair) break
       at = (pair.key as Node | null) ?? at
       node = pair.value
@@ -110,6 +111,17 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
   return offset === undefined ? undefined : lines.linePos(offset).line
 }
 
+/**
+ * A map key as the parsed value names it (`~` is "", as toJS makes it), an alias's by what it stands for;
+ * undefined for a YAML 1.1 merge key (`<<`), which merges and names nothing, and for a key that is not a
+ * scalar (`? [a]`), which no rules file has (the schema names it).
+ */
+function keyText(doc: Document, key: unknown): string | undefined {
+  const node = isAlias(key) ? key.resolve(doc) : key
+  if (!isScalar(node) || typeof node.value === 'symbol') return undefined
+  return node.value === null ? '' : String(node.value)
+}
+
 /** Every key given again in its object, by JSON Pointer and line: JSON.parse and YAML's toJS keep the last. */
 function duplicateKeys(doc: Document, lines: LineCounter): GroupingRulesError[] {
   const errors: GroupingRulesError[] = []
@@ -117,7 +129,8 @@ function duplicateKeys(doc: Document, lines: LineCounter): GroupingRulesError[] 
     if (isMap(node)) {
       const seen = new Set<string>()
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+        const key = keyText(doc, pair.key)
+        if (key === undefined) continue
         const path = `${pointer}/${escapePointer(key)}`
         if (seen.has(key)) {
           const offset = (pair.key as Node | null)?.range?.[0]
