@@ -127,10 +127,17 @@ describe('parseGroupingRules', () => {
   })
 
   it('refuses what RE2 does not have (lookaround, backreferences), as Alertmanager\'s matchers do', () => {
-    for (const regex of ['(?<=a)b', '(a)\\1', 'x(?!y)']) {
+    for (const regex of ['(?<=a)b', '(a)\\1', 'x(?!y)', '\\p{Letter}', 'a{1001}']) {
       const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match: { service: { regex } }, by: ['service'] }] } }), 'json')
       expect(r, regex).toMatchObject({ ok: false, errors: [{ path: '/groupBy/rules/0/match/service/regex', message: expect.stringMatching(/^is not a valid regex: /) }] })
     }
+  })
+
+  it('takes many large regexes: RE2 here is plain JavaScript, with no heap of its own to run out of', () => {
+    // re2-wasm's fixed 16 MiB heap refused the second of these with an out-of-memory abort.
+    const rule = (i: number) => ({ name: `r${i}`, match: { labels: { team: { regex: '[\\p{L}\\d_-]{1,64}' }, tier: { regex: '.{0,1000}' } } }, by: ['service'] })
+    const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: Array.from({ length: 50 }, (_, i) => rule(i)) } }), 'json')
+    expect(r.ok && r.rules.groupBy.rules.length).toBe(50)
   })
 
   it('refuses a regex that is valid only inside the anchoring group, where it would match anything', () => {
