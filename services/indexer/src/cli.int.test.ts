@@ -85,9 +85,11 @@ describe('opsreview replay, exit codes', () => {
     // As the operator runs it: opsreview.sh from that directory, and `pnpm opsreview` there (pnpm starts it at the
     // repository's root, saying where it was called from in INIT_CWD); an INIT_CWD inherited from elsewhere is not it.
     const script = path.join(repoRoot, 'infra/local/opsreview.sh')
+    // This Node first on PATH, and pnpm as the tests were run with it: the script's bootstrap finds them and installs nothing.
+    const scriptEnv = { ...cliEnv({}), PATH: [path.dirname(process.execPath), process.env.PATH ?? ''].join(path.delimiter), HOME: process.env.HOME ?? '', OPSREVIEW_HOME: process.env.OPSREVIEW_HOME ?? '' }
     const viaScript = async (env: Record<string, string>) => {
       try {
-        await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: dir, env: { ...cliEnv({}), HOME: process.env.HOME ?? '', OPSREVIEW_HOME: process.env.OPSREVIEW_HOME ?? '', ...env }, timeout: 60_000 })
+        await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: dir, env: { ...scriptEnv, ...env }, timeout: 60_000 })
         return { code: 0, stderr: '' }
       } catch (err) { return err as { code: number; stderr: string } }
     }
@@ -96,7 +98,7 @@ describe('opsreview replay, exit codes', () => {
       expect(s.stderr, JSON.stringify(env)).toMatch(/\/mine\.yaml:1 \/version: must be 1/)
       expect(s.code).toBe(64)
     }
-    const asPnpm = await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: repoRoot, env: { ...cliEnv({}), HOME: process.env.HOME ?? '', OPSREVIEW_HOME: process.env.OPSREVIEW_HOME ?? '', INIT_CWD: dir, npm_lifecycle_event: 'opsreview' }, timeout: 60_000 }).catch((err: unknown) => err as { code: number; stderr: string })
+    const asPnpm = await run('bash', [script, 'replay', '--from', '3h', '--config', 'mine.yaml'], { cwd: repoRoot, env: { ...scriptEnv, INIT_CWD: dir, npm_lifecycle_event: 'opsreview' }, timeout: 60_000 }).catch((err: unknown) => err as { code: number; stderr: string })
     expect((asPnpm as { stderr: string }).stderr).toMatch(/\/mine\.yaml:1 \/version: must be 1/)
   })
 
