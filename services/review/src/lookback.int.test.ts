@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
-import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
+import { captureLogs, cleanupIndices, esClient, indicesOfTest, serve, uniqueName } from '@opsreview/testing'
 import { defaultDegradedRule } from '@opsreview/review/degraded'
 import { readAlertIntervals } from '@opsreview/review/service-time'
 import { createReviewApp, defaultPublicDir } from './app.ts'
@@ -261,10 +261,7 @@ describe('reading alert intervals', () => {
   })
 
   it('reads every change of a millisecond that fills a page, which cannot be halved', async () => {
-    const es = esClient()
-    onTestFinished(() => es.close())
-    const prefix = uniqueName('storm')
-    cleanupIndices(prefix)
+    const { prefix, es } = indicesOfTest('storm')
     await ensureIndices(es, prefix)
     const months = liveAlertMonths(es, prefix)
     const alr = alertDocument(months.indexFor)
