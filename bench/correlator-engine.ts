@@ -41,16 +41,16 @@ if (total > 0 && pinnedTo === undefined && cpu !== 'none') {
     if (host.length > 0) console.log(`host reference before → after each round (bench/host-reference.ts; lower is a faster host): ${host.join(' · ')} ms`)
     console.log('')
   }
-  const hostReferenceMs = () => execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(new URL('./host-reference.ts', import.meta.url))], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim()
+  /** What a script of this directory prints, run in a process of its own pinned to the CPU. */
+  const pinned = (script: string, env: NodeJS.ProcessEnv = process.env) => execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(new URL(script, import.meta.url))], {
+    env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
+  })
+  const hostReferenceMs = () => pinned('./host-reference.ts').trim()
   for (let round = 1; round <= rounds; round++) {
     let out: string
     const hostBefore = hostReferenceMs()
     try {
-      out = execFileSync('taskset', ['--cpu-list', cpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url)], {
-        env: { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20,
-      })
+      out = pinned(import.meta.url, { ...process.env, BENCH_PINNED: cpu, BENCH_RETAINED: '' })
     } catch (err) {
       // What the failed pass printed, and the passes before it.
       process.stdout.write(String((err as { stdout?: unknown }).stdout ?? ''))
