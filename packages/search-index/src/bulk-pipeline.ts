@@ -120,14 +120,14 @@ interface Pending {
   /** Whether the last failure counted as the item's own. */
   counted: boolean
   /**
-   * Whether its last failure was a refusal at its index (an item error in a bulk answer, or Elasticsearch
-   * refusing to make its index), not an outage: what `waiting` shows. An outage shows in `failing` instead.
+   * How its tries have left it, for health; none yet: undefined. `held`: refused at its index (an item error
+   * in a bulk answer, or Elasticsearch refusing to make its index), what `waiting` shows, until it is written
+   * or an outage ends it (a made index does not: its write may be refused again); `unmade`: its index's making
+   * got no answer, a 429 or a 5xx, an outage `failing` shows; `tried`: neither.
    */
-  held?: boolean
+  standing?: 'held' | 'unmade' | 'tried'
   /** When it was first refused at its index: kept through outages, for `waiting`. */
   heldSince?: number
-  /** Whether its index's making failed for want of Elasticsearch on its last try: for `failing`. */
-  unmade?: boolean
   last?: Classified
 }
 
@@ -215,7 +215,7 @@ export class BulkPipeline {
     if (this.#failing) return this.#failing
     // Waited for by a document whose last try failed so, or that has had none yet (its first may be under way).
     const waitedFor = new Set<string>()
-    for (const pending of this.#holding.values()) for (const { op, unmade } of pending) if (unmade !== false) waitedFor.add(op.index)
+    for (const pending of this.#holding.values()) for (const { op, standing } of pending) if (standing === undefined || standing === 'unmade') waitedFor.add(op.index)
     let first: PipelineFailing | undefined
     for (const [index, f] of this.#unmade) {
       // No document waits for it any more (written elsewhere, or dead-lettered): over until one comes again.
@@ -229,8 +229,8 @@ export class BulkPipeline {
   get waiting(): PipelineWaiting[] {
     const byCause = new Map<string, PipelineWaiting>()
     for (const pending of this.#holding.values()) {
-      for (const { op, held, heldSince, last } of pending) {
-        if (!held || !last || heldSince === undefined) continue
+      for (const { op, standing, heldSince, last } of pending) {
+        if (standing !== 'held' || !last || heldSince === undefined) continue
         const key = JSON.stringify([last.code, op.index])
         let w = byCause.get(key)
         if (!w) byCause.set(key, (w = { code: last.code, index: op.index, documents: 0, partitions: {}, since: heldSince, error: last.message }))
@@ -399,7 +399,7 @@ export class BulkPipeline {
       try {
         await this.#o.prepare(new Set([index]))
         this.#unmade.delete(index)
-        for (const p of items) p.unmade = false
+        for (const p of items) if (p.standing !== 'held') p.standing = 'tried'
         send.push(...items)
       } catch (err) {
         const c = classifyRequestError(err)
@@ -419,8 +419,7 @@ export class BulkPipeline {
         for (const p of items) {
           this.#blame(p, c)
           if (refused) this.#hold(p)
-          else p.held = false
-          p.unmade = !refused
+          else p.standing = 'unmade'
         }
         if (refused) this.#unmade.delete(index)
         else this.#unmade.set(index, { ...outageOf(this.#unmade.get(index), c, this.#now()), index })
@@ -485,7 +484,7 @@ export class BulkPipeline {
       this.#o.onRetry?.(c.code === 'breaker-open' ? 'breaker-open' : 'request', c.code)
       this.#log.maybe(`request:${c.code}`, (suppressed) => this.#o.logger.warn({ err, reason: c.code, docs: send.length, partitions: partitionsOf(send), failingSince: new Date(this.#failing!.since).toISOString(), attempts: this.#failing!.attempts, suppressed }, 'elasticsearch bulk request failed; retrying'))
       // An outage is not the items' fault: it does not count towards their attempts.
-      for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false; p.held = false }
+      for (const p of send) { p.acceptedAtLastTry = this.#accepted; p.counted = false; p.standing = 'tried' }
       retry.push(...send)
       return true
     }
@@ -526,7 +525,7 @@ export class BulkPipeline {
 
   /** Held back at its index (`waiting`), from its first refusal on, until an outage (or its write) ends it. */
   #hold(p: Pending): void {
-    p.held = true
+    p.standing = 'held'
     p.heldSince ??= this.#now()
   }
 
