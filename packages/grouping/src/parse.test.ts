@@ -126,6 +126,15 @@ describe('parseGroupingRules', () => {
     expect(r.errors[0]!.message).toMatch(/^is not a valid regex: /)
   })
 
+  it('refuses a source regex that matches none of the sources, a rule that would never apply', () => {
+    const rule = (regex: string) => ({ version: 1, groupBy: { rules: [{ match: { source: { regex } }, by: ['service'] }] } })
+    const r = parseGroupingRules(JSON.stringify(rule('alertmanger|pingdum')), 'json')
+    expect(!r.ok && r.errors).toEqual([
+      { path: '/groupBy/rules/0/match/source/regex', message: 'matches none of alertmanager, pingdom, report: the rule would apply to no alert', line: 1 },
+    ])
+    for (const regex of ['alertmanager', 'ping.*', 'report|nagios']) expect(parseGroupingRules(JSON.stringify(rule(regex)), 'json').ok, regex).toBe(true)
+  })
+
   it('refuses what RE2 does not have (lookaround, backreferences), as Alertmanager\'s matchers do', () => {
     for (const regex of ['(?<=a)b', '(a)\\1', 'x(?!y)', '\\p{Letter}', 'a{1001}']) {
       const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match: { service: { regex } }, by: ['service'] }] } }), 'json')

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import { escapePointer, validateGroupingRules, type FieldError } from '@opsreview/schemas'
+import { escapePointer, SOURCES, validateGroupingRules, type FieldError } from '@opsreview/schemas'
 import { compileGroupingRules, compileRegex, defaultGroupingRules, type GroupingRules, type GroupingRulesFile } from './rules.ts'
 
 /** A failing field of a rules file; `line` (1-based) when the file is YAML and the place is known. */
@@ -62,14 +62,18 @@ function at(value: unknown, ...keys: (string | number)[]): unknown {
  */
 function regexErrors(file: unknown): FieldError[] {
   const errors: FieldError[] = []
-  const check = (pointer: string, spec: unknown) => {
+  const check = (pointer: string, spec: unknown, values?: readonly string[]) => {
     const regex = at(spec, 'regex')
     if (typeof regex !== 'string') return
+    let test: (value: string) => boolean
     try {
-      compileRegex(regex)
+      test = compileRegex(regex)
     } catch (err) {
       errors.push({ path: `${pointer}/regex`, message: `is not a valid regex: ${(err as Error).message}` })
+      return
     }
+    // A misspelt source (`alertmanger`) is a rule that never applies, and nothing else would say so.
+    if (values && !values.some(test)) errors.push({ path: `${pointer}/regex`, message: `matches none of ${values.join(', ')}: the rule would apply to no alert` })
   }
   const checkLabels = (pointer: string, labels: unknown) => {
     if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) return
@@ -82,7 +86,8 @@ function regexErrors(file: unknown): FieldError[] {
   rulesOf('service').forEach((r, i) => checkLabels(`/service/rules/${i}/match`, at(r, 'match', 'labels')))
   rulesOf('groupBy').forEach((r, i) => {
     const match = `/groupBy/rules/${i}/match`
-    for (const field of ['source', 'service', 'environment']) check(`${match}/${field}`, at(r, 'match', field))
+    check(`${match}/source`, at(r, 'match', 'source'), SOURCES)
+    for (const field of ['service', 'environment']) check(`${match}/${field}`, at(r, 'match', field))
     checkLabels(match, at(r, 'match', 'labels'))
   })
   return errors

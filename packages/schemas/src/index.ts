@@ -12,7 +12,7 @@ import incident from '../../../schemas/incident.v1.json' with { type: 'json' }
 import problem from '../../../schemas/problem.v1.json' with { type: 'json' }
 import teams from '../../../schemas/teams.v1.json' with { type: 'json' }
 import { isDateTime } from './time.ts'
-import type { AlertEvent, AlertmanagerWebhook, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report, Severity } from './types.ts'
+import type { AlertEvent, AlertmanagerWebhook, AlertSource, Command, IncidentPatch, PingdomWebhook, ProblemPatch, Report, Severity } from './types.ts'
 import type { Incident } from './generated/incident.v1.ts'
 import type { Problem } from './generated/problem.v1.ts'
 
@@ -111,6 +111,7 @@ export const validateTeams = compile<{ version: 1; teams: Record<string, { servi
 export const recordSchemas = Object.freeze({ incident, problem })
 /** The severities of schemas/alert.v1.json, most severe first (the schema lists them in that order). */
 export const SEVERITIES = Object.freeze(alertEvent.properties.severity.enum) as readonly Severity[]
+export const SOURCES = Object.freeze(alertEvent.properties.source.enum) as readonly AlertSource[]
 
 export { isDateTime, parseDateTime, MAX_INSTANT_MS, MIN_INSTANT_MS } from './time.ts'
 export type * from './types.ts'
