@@ -232,6 +232,26 @@ describe('parseGroupingRules', () => {
     expect(!r.ok && r.errors).toEqual([{ path: '/groupBy/rules/0/match/service', message: expect.stringMatching(/^is never empty/), line: 4 }])
   })
 
+  it('refuses an exact service or environment that no alert\'s could be: blank, holding a control character, or over its cap', () => {
+    const faults = (match: Record<string, string>) => {
+      const r = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { rules: [{ match, by: ['fingerprint'] }] } }), 'json')
+      return r.ok ? [] : r.errors.map(({ path, message }) => ({ path, message }))
+    }
+    const unprintable = 'must not be blank or hold control characters: no alert\'s service or environment does (the receiver passes over a label value that does), so it would match no alert'
+    for (const value of ['  ', 'check\nout', 'checkout\u0085']) {
+      expect(faults({ service: value, environment: value }), JSON.stringify(value)).toEqual([
+        { path: '/groupBy/rules/0/match/service', message: unprintable },
+        { path: '/groupBy/rules/0/match/environment', message: unprintable },
+      ])
+    }
+    expect(faults({ service: 's'.repeat(257), environment: 'e'.repeat(129) })).toEqual([
+      { path: '/groupBy/rules/0/match/service', message: 'is longer than an alert\'s service can be (256 characters): it would match no alert' },
+      { path: '/groupBy/rules/0/match/environment', message: 'is longer than an alert\'s environment can be (128 characters): it would match no alert' },
+    ])
+    // At the caps, and with inner spaces, a value an alert can have is taken.
+    expect(faults({ service: 's'.repeat(256), environment: 'pre prod' + 'e'.repeat(120) })).toEqual([])
+  })
+
   it('returns immutable rules', () => {
     const r = parseGroupingRules(yamlFile, 'yaml')
     expect(r.ok).toBe(true)

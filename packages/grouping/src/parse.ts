@@ -26,6 +26,7 @@ const unescapePointer = (s: string) => s.replaceAll('~1', '/').replaceAll('~0', 
 /** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. */
 function clarify(errors: readonly FieldError[]): FieldError[] {
   const out: FieldError[] = []
+  const empty = new Set(errors.filter((e) => e.message === 'must NOT have fewer than 1 characters').map((e) => e.path))
   for (const e of errors) {
     if (/^must match "(then|else)" schema$/.test(e.message)) continue
     let message = e.message
@@ -38,6 +39,12 @@ function clarify(errors: readonly FieldError[]): FieldError[] {
       message = 'must be a string (quote numbers in YAML) or { regex: "..." }'
     } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must NOT have fewer than 1 characters') {
       message = 'is never empty (every alert has a service and an environment): match a missing label with labels: { <name>: "" }'
+    } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must not be blank or hold control characters') {
+      // An empty value is blank too: its own message says what to write instead.
+      if (empty.has(e.path)) continue
+      message = 'must not be blank or hold control characters: no alert\'s service or environment does (the receiver passes over a label value that does), so it would match no alert'
+    } else if (/\/match\/(service|environment)$/.test(e.path) && /^must NOT have more than \d+ characters$/.test(message)) {
+      message = `is longer than an alert's ${e.path.endsWith('/service') ? 'service' : 'environment'} can be (${/\d+/.exec(message)![0]} characters): it would match no alert`
     } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
       message = 'must be a label name or null'
     }
