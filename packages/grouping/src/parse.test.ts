@@ -98,6 +98,26 @@ describe('parseGroupingRules', () => {
     expect(r.errors.some((e) => /must match "(then|else)"/.test(e.message))).toBe(false)
   })
 
+  it('refuses a label name that starts or ends with white space or holds a control character, wherever a rule names one', () => {
+    const r = parseGroupingRules(JSON.stringify({
+      version: 1,
+      service: { labels: ['service ', 'app'], rules: [{ match: { labels: { ' job': 'x' } }, labels: ['contai\u0000ner'] }] },
+      environment: { labels: ['env\t'] },
+      incidentKeyLabel: 'ticket\n',
+      groupBy: { rules: [{ match: { labels: { 'name\u0085': { present: true } } }, by: ['labels. namespace', 'labels.a b'] }] },
+    }), 'json')
+    const typo = 'must not start or end with white space or hold control characters: in a rules file that is a typo'
+    expect(r.ok ? [] : r.errors.map(({ path, message }) => ({ path, message }))).toEqual([
+      { path: '/service/labels/0', message: typo },
+      { path: '/service/rules/0/match/labels/ job', message: typo },
+      { path: '/service/rules/0/labels/0', message: typo },
+      { path: '/environment/labels/0', message: typo },
+      { path: '/incidentKeyLabel', message: typo },
+      { path: '/groupBy/rules/0/match/labels/name\u0085', message: typo },
+      { path: '/groupBy/rules/0/by/0', message: 'must be labels.<label name>, the name with no white space at either end and no control characters: in a rules file that is a typo' },
+    ])
+  })
+
   it('refuses a default environment that is blank or holds a control character, as no label value could name one so', () => {
     for (const env of ['   ', 'prod\nuction', 'prod\u0085']) {
       const r = parseGroupingRules(JSON.stringify({ version: 1, environment: { default: env } }), 'json')

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import { escapePointer, SOURCES, validateGroupingRules, type FieldError } from '@opsreview/schemas'
-import { compileGroupingRules, compileRegex, defaultGroupingRules, type GroupingRules, type GroupingRulesFile } from './rules.ts'
+import { compileGroupingRules, compileRegex, defaultGroupingRules, LABEL_PREFIX, type GroupingRules, type GroupingRulesFile } from './rules.ts'
 
 /** A failing field of a rules file; `line` (1-based) when the file is YAML and the place is known. */
 export interface GroupingRulesError extends FieldError {
@@ -23,8 +23,8 @@ export function formatOfPath(file: string): GroupingRulesFormat | undefined {
 
 const unescapePointer = (s: string) => s.replaceAll('~1', '/').replaceAll('~0', '~')
 
-/** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. */
-function clarify(errors: readonly FieldError[]): FieldError[] {
+/** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. `file`: the document they are about. */
+function clarify(errors: readonly FieldError[], file: unknown): FieldError[] {
   const out: FieldError[] = []
   const empty = new Set(errors.filter((e) => e.message === 'must NOT have fewer than 1 characters').map((e) => e.path))
   for (const e of errors) {
@@ -32,7 +32,10 @@ function clarify(errors: readonly FieldError[]): FieldError[] {
     let message = e.message
     if (message === 'must NOT have additional properties') message = 'is not a known key'
     else if (/\/by\/\d+$|\/groupBy\/default\/\d+$/.test(e.path) && message.startsWith('must match pattern')) {
-      message = 'must be service, environment, source, fingerprint or labels.<label name>'
+      const field = at(file, ...e.path.slice(1).split('/').map(unescapePointer))
+      message = typeof field === 'string' && field.startsWith(LABEL_PREFIX)
+        ? 'must be labels.<label name>, the name with no white space at either end and no control characters: in a rules file that is a typo'
+        : 'must be service, environment, source, fingerprint or labels.<label name>'
     } else if (/\/match\/labels\/[^/]+$/.test(e.path) && message === 'must be object') {
       message = 'must be a string (quote numbers in YAML), { regex: "..." } or { present: true|false }'
     } else if (/\/match\/(source|service|environment)$/.test(e.path) && message === 'must be object') {
@@ -200,7 +203,7 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
   }
   // The shared ajv fills in schema defaults; the document stays the caller's as written.
   const checked = validateGroupingRules(structuredClone(value))
-  const errors: GroupingRulesError[] = [...(checked.ok ? [] : clarify(checked.errors)), ...regexErrors(value)].map((e) => withLine(e, located(e.path)))
+  const errors: GroupingRulesError[] = [...(checked.ok ? [] : clarify(checked.errors, value)), ...regexErrors(value)].map((e) => withLine(e, located(e.path)))
   if (duplicates.length > 0 || errors.length > 0) {
     // In the file's order, as an editor shows it.
     return { ok: false, errors: [...duplicates, ...errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }

@@ -197,7 +197,8 @@ function matchTest(spec: MatchSpec): (input: MatchInput) => boolean {
   }
 }
 
-const LABEL_PREFIX = 'labels.'
+/** A `by` field naming a label: `labels.<name>`. */
+export const LABEL_PREFIX = 'labels.'
 
 /**
  * A `by` list as a key builder. The key is canonical JSON of the field names and their values, so no value

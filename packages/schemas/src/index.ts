@@ -53,6 +53,8 @@ const PATTERN_MESSAGES = new Map<string, string>([
   [incidentPatch.definitions.printable.pattern, 'must not be blank or hold control characters'],
   // A note, which has lines.
   [incidentPatch.definitions.note.pattern, 'must not be blank or hold control characters other than tabs and line breaks'],
+  // A label name in a grouping rules file.
+  [groupingRules.definitions.labelName.pattern, 'must not start or end with white space or hold control characters: in a rules file that is a typo'],
 ])
 
 /** Turns ajv's errors into field paths a sender can act on: a missing or unknown property is named. */
