@@ -123,7 +123,27 @@ describe('intakeAlertmanager', () => {
   it('refuses an event larger than the event cap', () => {
     const annotations = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`a${i}`, 'x'.repeat(16_000)]))
     const r = intakeAlertmanager(webhook(good('a', { annotations })), ctx)
-    expect(r.ok && r.rejected[0]).toMatchObject({ reason: 'event-invalid', errors: [{ path: '/alerts/0', message: expect.stringContaining('bytes serialised') }] })
+    expect(r.ok && r.rejected[0]).toMatchObject({
+      reason: 'event-invalid',
+      errors: [{ path: '/alerts/0/annotations', message: expect.stringMatching(/^canonical event \/origin\/annotations: the event is \d+ bytes serialised, more than 131072; \/origin\/annotations is 160\d{3} of them$/) }],
+    })
+  })
+
+  it('names the part that makes an event too large: many labels, or the one annotation that is most of the annotations', () => {
+    // Each within its own cap (4,096 characters a label value, 16,384 an annotation), too large together.
+    const labels = { alertname: 'B', ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v'.repeat(4000)])) }
+    const many = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`l${i}`, 'v'.repeat(4000)]))
+    const r = intakeAlertmanager(webhook(
+      good('a'),
+      good('b', { labels }),
+      // 64 KB of emoji in one annotation, 32 KB in another: the first is most of the annotations.
+      good('c', { labels: { alertname: 'C', ...many }, annotations: { note: '\u{1F525}'.repeat(16_000), other: '\u{1F525}'.repeat(8000) } }),
+    ), ctx)
+    expect(r.ok && r.rejected.map((x) => [x.index, x.errors.map((e) => e.path)])).toEqual([[1, ['/alerts/1/labels']], [2, ['/alerts/2/annotations/note']]])
+    expect(r.ok && r.rejected.map((x) => x.errors[0]!.message)).toEqual([
+      expect.stringMatching(/^the event is 160\d{3} bytes serialised, more than 131072; \/labels is 160\d{3} of them$/),
+      expect.stringMatching(/^canonical event \/origin\/annotations\/note: the event is 13\d{4} bytes serialised, more than 131072; \/origin\/annotations\/note is 640\d{2} of them$/),
+    ])
   })
 
   it('makes a one-alert replay webhook that maps to the same event, without the group\'s extras', () => {

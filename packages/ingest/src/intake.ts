@@ -1,5 +1,5 @@
 import {
-  validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
+  escapePointer, validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
   type AlertEvent, type AlertmanagerWebhook, type FieldError,
 } from '@opsreview/schemas'
 import { normalizeAlertmanagerAlert } from './alertmanager.ts'
@@ -53,6 +53,7 @@ const alertmanagerOrigins: FieldOrigins = new Map([
   ['startsAt', 'startsAt'], ['endsAt', 'endsAt'], ['fingerprint', 'fingerprint'], ['labels', 'labels'],
   ['service', 'labels'], ['environment', 'labels'], ['title', 'annotations'], ['description', 'annotations'],
   ['links:generator', 'generatorURL'], ['links:runbook', 'annotations/runbook_url'], ['links:dashboard', 'annotations/dashboard_url'],
+  ['origin/annotations', 'annotations'],
 ])
 const pingdomOrigins: FieldOrigins = new Map([
   ['startsAt', 'state_changed_timestamp'], ['endsAt', 'state_changed_timestamp'], ['fingerprint', 'check_id'],
@@ -180,14 +181,44 @@ function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; val
     return { ok: false, errors: [{ path: '/origin', message: 'is nested too deeply to serialise' }] }
   }
   const bytes = Buffer.byteLength(serialised)
-  if (bytes > MAX_EVENT_BYTES) return { ok: false, errors: [{ path: '/', message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}` }] }
+  if (bytes > MAX_EVENT_BYTES) {
+    const largest = largestPart(event)
+    return { ok: false, errors: [{ path: largest.path, message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}; ${largest.path} is ${largest.bytes} of them` }] }
+  }
   return { ok: true, value: serialised }
+}
+
+/**
+ * The part of an oversized event to cut, for its sender: its largest field, and within it the largest entry
+ * while that entry is most of it (one annotation of 200 KB, not the annotations of which it is one).
+ */
+function largestPart(event: AlertEvent): { path: string; bytes: number } {
+  let path = ''
+  let value: unknown = event
+  let bytes = 0
+  for (;;) {
+    if (value === null || typeof value !== 'object') break
+    let best: { key: string; value: unknown; bytes: number } | undefined
+    for (const [key, v] of Object.entries(value)) {
+      const size = Buffer.byteLength(JSON.stringify(v) ?? '')
+      if (!best || size > best.bytes) best = { key, value: v, bytes: size }
+    }
+    // Below the event itself, an entry that is not most of its object is one of many: the object is the part.
+    if (!best || (path !== '' && best.bytes * 2 <= bytes)) break
+    path += `/${escapePointer(best.key)}`
+    value = best.value
+    bytes = best.bytes
+  }
+  return { path: path || '/', bytes }
 }
 
 /** Names the input field an event check failed on, keeping the event field in the message when they differ. */
 function toInputError(e: FieldError, event: AlertEvent, base: string, origins: FieldOrigins): FieldError {
   const [, first = '', ...rest] = e.path.split('/')
   const link = first === 'links' ? event.links[Number(rest[0])] : undefined
+  const nested = rest.length > 0 ? origins.get(`${first}/${rest[0]}`) : undefined
+  // A field the event keeps as the sender gave it, inside another (Alertmanager's annotations in `origin`): its own path below.
+  if (nested !== undefined) return { path: [`${base}/${nested}`, ...rest.slice(1)].join('/'), message: `canonical event ${e.path}: ${e.message}` }
   const from = (link && origins.get(`links:${link.rel}`)) ?? origins.get(first)
   if (from === undefined) return { path: base || '/', message: `canonical event ${e.path}: ${e.message}` }
   if (from === first) return { path: `${base}/${[first, ...rest].join('/')}`, message: e.message }
