@@ -116,6 +116,30 @@ describe('parseGroupingRules', () => {
       { path: '/groupBy/rules/0/match/labels/name\u0085', message: typo },
       { path: '/groupBy/rules/0/by/0', message: 'must be labels.<label name>, the name with no white space at either end and no control characters: in a rules file that is a typo' },
     ])
+    const byTypo = 'must be labels.<label name>, the name with no white space at either end and no control characters: in a rules file that is a typo'
+    const byFaults = (by: string[]) => {
+      const f = parseGroupingRules(JSON.stringify({ version: 1, groupBy: { default: by } }), 'json')
+      return f.ok ? [] : f.errors.map(({ path, message }) => ({ path, message }))
+    }
+    expect(byFaults(['labels.ns ', 'labels.a\u0000b', 'labels.a\u0085', 'labels.\u00a0a', 'labels.a b'])).toEqual([0, 1, 2, 3].map((i) => ({ path: `/groupBy/default/${i}`, message: byTypo })))
+    // No name at all is no typo of one.
+    expect(byFaults(['labels.'])).toEqual([{ path: '/groupBy/default/0', message: 'must be service, environment, source, fingerprint or labels.<label name>' }])
+  })
+
+  it('says one thing about one fault: an empty or over-long name or value is refused for its length alone', () => {
+    const faults = (file: object) => {
+      const r = parseGroupingRules(JSON.stringify({ version: 1, ...file }), 'json')
+      return r.ok ? [] : r.errors.map(({ path, message }) => ({ path, message }))
+    }
+    expect(faults({ incidentKeyLabel: '', service: { labels: [''] } })).toEqual([
+      { path: '/service/labels/0', message: 'must NOT have fewer than 1 characters' },
+      { path: '/incidentKeyLabel', message: 'must NOT have fewer than 1 characters' },
+    ])
+    expect(faults({ environment: { labels: [`${'x'.repeat(257)} `] } })).toEqual([{ path: '/environment/labels/0', message: 'must NOT have more than 256 characters' }])
+    expect(faults({ groupBy: { rules: [{ match: { service: ' '.repeat(300), environment: `${'e'.repeat(200)}\n` }, by: ['service'] }] } })).toEqual([
+      { path: '/groupBy/rules/0/match/service', message: 'is longer than an alert\'s service can be (256 code points): it would match no alert' },
+      { path: '/groupBy/rules/0/match/environment', message: 'is longer than an alert\'s environment can be (128 code points): it would match no alert' },
+    ])
   })
 
   it('refuses a default environment that is blank or holds a control character, as no label value could name one so', () => {
@@ -265,8 +289,8 @@ describe('parseGroupingRules', () => {
       ])
     }
     expect(faults({ service: 's'.repeat(257), environment: 'e'.repeat(129) })).toEqual([
-      { path: '/groupBy/rules/0/match/service', message: 'is longer than an alert\'s service can be (256 characters): it would match no alert' },
-      { path: '/groupBy/rules/0/match/environment', message: 'is longer than an alert\'s environment can be (128 characters): it would match no alert' },
+      { path: '/groupBy/rules/0/match/service', message: 'is longer than an alert\'s service can be (256 code points): it would match no alert' },
+      { path: '/groupBy/rules/0/match/environment', message: 'is longer than an alert\'s environment can be (128 code points): it would match no alert' },
     ])
     // At the caps, and with inner spaces, a value an alert can have is taken.
     expect(faults({ service: 's'.repeat(256), environment: 'pre prod' + 'e'.repeat(120) })).toEqual([])

@@ -26,14 +26,16 @@ const unescapePointer = (s: string) => s.replaceAll('~1', '/').replaceAll('~0', 
 /** Messages an operator can act on, in place of ajv's words for the if/then/else shapes. `file`: the document they are about. */
 function clarify(errors: readonly FieldError[], file: unknown): FieldError[] {
   const out: FieldError[] = []
-  const empty = new Set(errors.filter((e) => e.message === 'must NOT have fewer than 1 characters').map((e) => e.path))
+  // A value too short or too long gets that said alone: the pattern's message beside it reads as a second fault.
+  const lengthFaults = new Set(errors.filter((e) => /^(name )?must NOT have (fewer|more) than \d+ characters$/.test(e.message)).map((e) => e.path))
   for (const e of errors) {
+    if (lengthFaults.has(e.path) && /^must not (be blank|start or end with white space)/.test(e.message)) continue
     if (/^must match "(then|else)" schema$/.test(e.message)) continue
     let message = e.message
     if (message === 'must NOT have additional properties') message = 'is not a known key'
     else if (/\/by\/\d+$|\/groupBy\/default\/\d+$/.test(e.path) && message.startsWith('must match pattern')) {
       const field = at(file, ...e.path.slice(1).split('/').map(unescapePointer))
-      message = typeof field === 'string' && field.startsWith(LABEL_PREFIX)
+      message = typeof field === 'string' && field.startsWith(LABEL_PREFIX) && field.length > LABEL_PREFIX.length
         ? 'must be labels.<label name>, the name with no white space at either end and no control characters: in a rules file that is a typo'
         : 'must be service, environment, source, fingerprint or labels.<label name>'
     } else if (/\/match\/labels\/[^/]+$/.test(e.path) && message === 'must be object') {
@@ -43,11 +45,9 @@ function clarify(errors: readonly FieldError[], file: unknown): FieldError[] {
     } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must NOT have fewer than 1 characters') {
       message = 'is never empty (every alert has a service and an environment): match a missing label with labels: { <name>: "" }'
     } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must not be blank or hold control characters') {
-      // An empty value is blank too: its own message says what to write instead.
-      if (empty.has(e.path)) continue
       message = 'must not be blank or hold control characters: no alert\'s service or environment does (the receiver passes over a label value that does), so it would match no alert'
     } else if (/\/match\/(service|environment)$/.test(e.path) && /^must NOT have more than \d+ characters$/.test(message)) {
-      message = `is longer than an alert's ${e.path.endsWith('/service') ? 'service' : 'environment'} can be (${/\d+/.exec(message)![0]} characters): it would match no alert`
+      message = `is longer than an alert's ${e.path.endsWith('/service') ? 'service' : 'environment'} can be (${/\d+/.exec(message)![0]} code points): it would match no alert`
     } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
       message = 'must be a label name or null'
     }
