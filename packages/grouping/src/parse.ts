@@ -32,6 +32,8 @@ function clarify(errors: readonly FieldError[], file: unknown): FieldError[] {
     if (lengthFaults.has(e.path) && /^must not (be blank|start or end with white space)/.test(e.message)) continue
     if (/^must match "(then|else)" schema$/.test(e.message)) continue
     let message = e.message
+    // An exact service or environment to match.
+    const value = /\/match\/(service|environment)$/.exec(e.path)?.[1]
     if (message === 'must NOT have additional properties') message = 'is not a known key'
     else if (/\/by\/\d+$|\/groupBy\/default\/\d+$/.test(e.path) && message.startsWith('must match pattern')) {
       const field = at(file, ...e.path.slice(1).split('/').map(unescapePointer))
@@ -42,12 +44,12 @@ function clarify(errors: readonly FieldError[], file: unknown): FieldError[] {
       message = 'must be a string (quote numbers in YAML), { regex: "..." } or { present: true|false }'
     } else if (/\/match\/(source|service|environment)$/.test(e.path) && message === 'must be object') {
       message = 'must be a string (quote numbers in YAML) or { regex: "..." }'
-    } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must NOT have fewer than 1 characters') {
+    } else if (value && message === 'must NOT have fewer than 1 characters') {
       message = 'is never empty (every alert has a service and an environment): match a missing label with labels: { <name>: "" }'
-    } else if (/\/match\/(service|environment)$/.test(e.path) && message === 'must not be blank or hold control characters') {
+    } else if (value && message === 'must not be blank or hold control characters') {
       message = 'must not be blank or hold control characters: no alert\'s service or environment does (the receiver passes over a label value that does), so it would match no alert'
-    } else if (/\/match\/(service|environment)$/.test(e.path) && /^must NOT have more than \d+ characters$/.test(message)) {
-      message = `is longer than an alert's ${e.path.endsWith('/service') ? 'service' : 'environment'} can be (${/\d+/.exec(message)![0]} code points): it would match no alert`
+    } else if (value && /^must NOT have more than \d+ characters$/.test(message)) {
+      message = `is longer than an alert's ${value} can be (${/\d+/.exec(message)![0]} code points): it would match no alert`
     } else if (e.path === '/incidentKeyLabel' && message === 'must be null') {
       message = 'must be a label name or null'
     }
