@@ -125,24 +125,35 @@ describe('intakeAlertmanager', () => {
     const r = intakeAlertmanager(webhook(good('a', { annotations })), ctx)
     expect(r.ok && r.rejected[0]).toMatchObject({
       reason: 'event-invalid',
-      errors: [{ path: '/alerts/0/annotations', message: expect.stringMatching(/^canonical event \/origin\/annotations: the event is \d+ bytes serialised, more than 131072; \/origin\/annotations is 160\d{3} of them$/) }],
+      errors: [{ path: '/alerts/0/annotations', message: expect.stringMatching(/^the event is 16\d{4} bytes serialised, more than 131072, 160\d{3} of them from annotations$/) }],
     })
   })
 
-  it('names the part that makes an event too large: many labels, or the one annotation that is most of the annotations', () => {
+  it('names the part that makes an event too large: many labels, the annotations, or the one annotation that is most of them', () => {
     // Each within its own cap (4,096 characters a label value, 16,384 an annotation), too large together.
-    const labels = { alertname: 'B', ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v'.repeat(4000)])) }
-    const many = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`l${i}`, 'v'.repeat(4000)]))
+    const bigLabels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v'.repeat(4000)]))
     const r = intakeAlertmanager(webhook(
       good('a'),
-      good('b', { labels }),
+      good('b', { labels: { alertname: 'B', ...bigLabels(40) } }),
       // 64 KB of emoji in one annotation, 32 KB in another: the first is most of the annotations.
-      good('c', { labels: { alertname: 'C', ...many }, annotations: { note: '\u{1F525}'.repeat(16_000), other: '\u{1F525}'.repeat(8000) } }),
+      good('c', { labels: { alertname: 'C', ...bigLabels(10) }, annotations: { 'note/x': '\u{1F525}'.repeat(16_000), other: '\u{1F525}'.repeat(8000) } }),
+      // The description is in the event twice (its own field, and the annotations kept as sent): 2 × 72 KB
+      // of escaped control characters outweigh 76 KB of labels.
+      good('d', { labels: { alertname: 'D', ...bigLabels(19) }, annotations: { description: '\u001b'.repeat(12_000) } }),
+      // Three annotations alike: none is most of them.
+      good('e', { annotations: { a: '\u{1F525}'.repeat(12_000), b: '\u{1F525}'.repeat(12_000), c: '\u{1F525}'.repeat(12_000) } }),
     ), ctx)
-    expect(r.ok && r.rejected.map((x) => [x.index, x.errors.map((e) => e.path)])).toEqual([[1, ['/alerts/1/labels']], [2, ['/alerts/2/annotations/note']]])
+    expect(r.ok && r.rejected.map((x) => [x.index, x.errors.map((e) => e.path)])).toEqual([
+      [1, ['/alerts/1/labels']],
+      [2, ['/alerts/2/annotations/note~1x']],
+      [3, ['/alerts/3/annotations']],
+      [4, ['/alerts/4/annotations']],
+    ])
     expect(r.ok && r.rejected.map((x) => x.errors[0]!.message)).toEqual([
-      expect.stringMatching(/^the event is 160\d{3} bytes serialised, more than 131072; \/labels is 160\d{3} of them$/),
-      expect.stringMatching(/^canonical event \/origin\/annotations\/note: the event is 13\d{4} bytes serialised, more than 131072; \/origin\/annotations\/note is 640\d{2} of them$/),
+      expect.stringMatching(/^the event is 160\d{3} bytes serialised, more than 131072, 160\d{3} of them from labels$/),
+      expect.stringMatching(/^the event is 13\d{4} bytes serialised, more than 131072, 96\d{3} of them from annotations \(640\d{2} from note\/x\)$/),
+      expect.stringMatching(/^the event is 22\d{4} bytes serialised, more than 131072, 144\d{3} of them from annotations$/),
+      expect.stringMatching(/^the event is 14\d{4} bytes serialised, more than 131072, 144\d{3} of them from annotations$/),
     ])
   })
 

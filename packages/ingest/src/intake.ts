@@ -144,7 +144,10 @@ function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, or
     return { ok: false, reason: 'mapping-failed', errors: [{ path: base || '/', message: `could not be mapped: ${(err as Error).message}` }] }
   }
   const checked = checkSerialised(event, ctx)
-  if (!checked.ok) return { ok: false, reason: 'event-invalid', errors: checked.errors.map((e) => toInputError(e, event, base, origins)) }
+  if (!checked.ok) {
+    const errors = checked.bytes === undefined ? checked.errors.map((e) => toInputError(e, event, base, origins)) : [oversized(event, checked.bytes, base, origins)]
+    return { ok: false, reason: 'event-invalid', errors }
+  }
   return { ok: true, event, value: checked.value }
 }
 
@@ -159,7 +162,7 @@ export function checkEvent(event: AlertEvent, ctx: IngestContext): FieldError[] 
 }
 
 /** checkEvent, keeping the serialisation the size check made, so that nobody serialises the event again. */
-function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; value: string } | { ok: false; errors: FieldError[] } {
+function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; value: string } | { ok: false; errors: FieldError[]; bytes?: number } {
   const validation = validateAlertEvent(event)
   if (!validation.ok) return { ok: false, errors: validation.errors }
   const errors: FieldError[] = []
@@ -181,44 +184,53 @@ function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; val
     return { ok: false, errors: [{ path: '/origin', message: 'is nested too deeply to serialise' }] }
   }
   const bytes = Buffer.byteLength(serialised)
-  if (bytes > MAX_EVENT_BYTES) {
-    const largest = largestPart(event)
-    return { ok: false, errors: [{ path: largest.path, message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}; ${largest.path} is ${largest.bytes} of them` }] }
-  }
+  if (bytes > MAX_EVENT_BYTES) return { ok: false, errors: [{ path: '/', message: `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}` }], bytes }
   return { ok: true, value: serialised }
 }
 
 /**
- * The part of an oversized event to cut, for its sender: its largest field, and within it the largest entry
- * while that entry is most of it (one annotation of 200 KB, not the annotations of which it is one).
+ * The refusal of an event over the size cap, naming what the sender should cut: the input field that makes
+ * most of the event's bytes, and within it the entry that makes most of that (one annotation of 60 KB, not
+ * the annotations of which it is one). An input field can make several parts of the event (Alertmanager's
+ * annotations: `origin.annotations`, the description, the runbook link), so parts are summed by `origins`.
  */
-function largestPart(event: AlertEvent): { path: string; bytes: number } {
-  let path = ''
-  let value: unknown = event
-  let bytes = 0
-  for (;;) {
-    if (value === null || typeof value !== 'object') break
-    let best: { key: string; value: unknown; bytes: number } | undefined
-    for (const [key, v] of Object.entries(value)) {
-      const size = Buffer.byteLength(JSON.stringify(v) ?? '')
-      if (!best || size > best.bytes) best = { key, value: v, bytes: size }
+function oversized(event: AlertEvent, bytes: number, base: string, origins: FieldOrigins): FieldError {
+  const byInput = new Map<string, number>()
+  // An input field's own copy in the event, whose entries are the sender's (labels, annotations).
+  const copies = new Map<string, Readonly<Record<string, unknown>>>()
+  let unmapped = { path: '/', bytes: 0 }
+  const count = (canonicalPath: string, origin: string | undefined, value: unknown) => {
+    const size = Buffer.byteLength(JSON.stringify(value) ?? '')
+    if (origin === undefined) {
+      if (size > unmapped.bytes) unmapped = { path: canonicalPath, bytes: size }
+      return
     }
-    // Below the event itself, an entry that is not most of its object is one of many: the object is the part.
-    if (!best || (path !== '' && best.bytes * 2 <= bytes)) break
-    path += `/${escapePointer(best.key)}`
-    value = best.value
-    bytes = best.bytes
+    const field = origin.split('/')[0]!
+    byInput.set(field, (byInput.get(field) ?? 0) + size)
+    if (origin === field && value !== null && typeof value === 'object' && !Array.isArray(value)) copies.set(field, value as Record<string, unknown>)
   }
-  return { path: path || '/', bytes }
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'origin') for (const [k, v] of Object.entries(event.origin ?? {})) count(`/origin/${escapePointer(k)}`, origins.get(`origin/${k}`), v)
+    else if (key === 'links') event.links.forEach((l, i) => count(`/links/${i}`, origins.get(`links:${l.rel}`) ?? origins.get('links'), l))
+    else count(`/${escapePointer(key)}`, origins.get(key), value)
+  }
+  const [field, made] = [...byInput].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0])
+  const cap = `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}`
+  // Only what the whole notification sends (its receiver, its groupKey) is the larger part: named in the event.
+  if (made < unmapped.bytes) return { path: base || '/', message: `canonical event ${unmapped.path}: ${cap}, ${unmapped.bytes} of them from this field` }
+  const message = `${cap}, ${made} of them from ${field}`
+  const copy = copies.get(field)
+  if (copy) {
+    const [key, size] = Object.entries(copy).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(v) ?? '')] as const).reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0] as const)
+    if (size * 2 > made) return { path: `${base}/${field}/${escapePointer(key)}`, message: `${message} (${size} from ${key})` }
+  }
+  return { path: `${base}/${field}`, message }
 }
 
 /** Names the input field an event check failed on, keeping the event field in the message when they differ. */
 function toInputError(e: FieldError, event: AlertEvent, base: string, origins: FieldOrigins): FieldError {
   const [, first = '', ...rest] = e.path.split('/')
   const link = first === 'links' ? event.links[Number(rest[0])] : undefined
-  const nested = rest.length > 0 ? origins.get(`${first}/${rest[0]}`) : undefined
-  // A field the event keeps as the sender gave it, inside another (Alertmanager's annotations in `origin`): its own path below.
-  if (nested !== undefined) return { path: [`${base}/${nested}`, ...rest.slice(1)].join('/'), message: `canonical event ${e.path}: ${e.message}` }
   const from = (link && origins.get(`links:${link.rel}`)) ?? origins.get(first)
   if (from === undefined) return { path: base || '/', message: `canonical event ${e.path}: ${e.message}` }
   if (from === first) return { path: `${base}/${[first, ...rest].join('/')}`, message: e.message }
