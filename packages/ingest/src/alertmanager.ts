@@ -24,6 +24,24 @@ function hasEnded(endsAt: string | undefined): endsAt is string {
   return !!endsAt && !endsAt.startsWith('0001-01-01')
 }
 
+type Texts = Readonly<Record<string, string>>
+
+/** Where an alert's title comes from: its `summary` annotation, else its `title` annotation, else its `alertname` label. */
+export function titleOrigin(annotations: Texts, labels: Texts): 'annotations/summary' | 'annotations/title' | 'labels/alertname' {
+  return own(annotations, 'summary') ? 'annotations/summary' : own(annotations, 'title') ? 'annotations/title' : 'labels/alertname'
+}
+
+/** Where an alert's description comes from: its `description` annotation, else its `message` annotation; none without either. */
+export function descriptionOrigin(annotations: Texts): 'annotations/description' | 'annotations/message' | undefined {
+  return own(annotations, 'description') ? 'annotations/description' : own(annotations, 'message') ? 'annotations/message' : undefined
+}
+
+/** The text at a path `titleOrigin` or `descriptionOrigin` gave. */
+function textAt(origin: string, annotations: Texts, labels: Texts): string {
+  const [field, key] = origin.split('/') as [string, string]
+  return own(field === 'labels' ? labels : annotations, key) ?? ''
+}
+
 /** One alert of a notification as a canonical event; `payload` gives the group's facts (receiver, groupKey). */
 export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: AlertmanagerWebhook, ctx: IngestContext): AlertEvent {
   const { options, receivedAt } = ctx
@@ -63,15 +81,15 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
     // The same rules give the same answer in the what-if replay (@opsreview/grouping relabel).
     service: serviceOf(labels, options.grouping) ?? serviceFromAlertname(labels.alertname),
     environment: environmentOf(labels, options.grouping),
-    title: truncateText(own(annotations, 'summary') || own(annotations, 'title') || labels.alertname, MAX_TITLE_CHARS),
+    title: truncateText(textAt(titleOrigin(annotations, labels), annotations, labels), MAX_TITLE_CHARS),
     labels,
     startsAt,
     receivedAt: isoTime(receivedAt),
     links,
     origin,
   }
-  const description = own(annotations, 'description') || own(annotations, 'message')
-  if (description) event.description = truncateText(description, MAX_DESCRIPTION_CHARS)
+  const describedBy = descriptionOrigin(annotations)
+  if (describedBy) event.description = truncateText(textAt(describedBy, annotations, labels), MAX_DESCRIPTION_CHARS)
   if (endsAt) event.endsAt = endsAt
   return event
 }

@@ -142,19 +142,32 @@ describe('intakeAlertmanager', () => {
       good('d', { labels: { alertname: 'D', ...bigLabels(19) }, annotations: { description: '\u001b'.repeat(12_000) } }),
       // Three annotations alike: none is most of them.
       good('e', { annotations: { a: '\u{1F525}'.repeat(12_000), b: '\u{1F525}'.repeat(12_000), c: '\u{1F525}'.repeat(12_000) } }),
+      // Without a summary the title is the alertname label's: 2 × 6 KB more for the labels, none for the annotations.
+      good('f', { labels: { alertname: '\u001b'.repeat(1000), ...bigLabels(14) }, annotations: { note: '\u{1F525}'.repeat(16_000) } }),
     ), ctx)
     expect(r.ok && r.rejected.map((x) => [x.index, x.errors.map((e) => e.path)])).toEqual([
       [1, ['/alerts/1/labels']],
       [2, ['/alerts/2/annotations/note~1x']],
-      [3, ['/alerts/3/annotations']],
+      [3, ['/alerts/3/annotations/description']],
       [4, ['/alerts/4/annotations']],
+      [5, ['/alerts/5/labels']],
     ])
     expect(r.ok && r.rejected.map((x) => x.errors[0]!.message)).toEqual([
       expect.stringMatching(/^the event is 160\d{3} bytes serialised, more than 131072, 160\d{3} of them from labels$/),
       expect.stringMatching(/^the event is 13\d{4} bytes serialised, more than 131072, 96\d{3} of them from annotations \(640\d{2} from note\/x\)$/),
-      expect.stringMatching(/^the event is 22\d{4} bytes serialised, more than 131072, 144\d{3} of them from annotations$/),
+      expect.stringMatching(/^the event is 22\d{4} bytes serialised, more than 131072, 144\d{3} of them from annotations \(144\d{3} from description\)$/),
       expect.stringMatching(/^the event is 14\d{4} bytes serialised, more than 131072, 144\d{3} of them from annotations$/),
+      expect.stringMatching(/^the event is 13\d{4} bytes serialised, more than 131072, 68\d{3} of them from labels$/),
     ])
+  })
+
+  it('names the notification\'s own field in the event when it, not the alert, makes most of an oversized event', () => {
+    const payload = { ...webhook(good('a', { labels: { alertname: 'A', ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`l${i}`, 'v'.repeat(4000)])) }, annotations: { note: '\u{1F525}'.repeat(11_000) } })), groupKey: '\u0001'.repeat(8192) }
+    const r = intakeAlertmanager(payload, ctx)
+    expect(r.ok && r.rejected.map((x) => x.errors)).toEqual([[{
+      path: '/alerts/0',
+      message: expect.stringMatching(/^canonical event \/origin\/groupKey: the event is 14\d{4} bytes serialised, more than 131072, 49154 of them from the notification's groupKey$/),
+    }]])
   })
 
   it('makes a one-alert replay webhook that maps to the same event, without the group\'s extras', () => {

@@ -2,7 +2,7 @@ import {
   escapePointer, validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
   type AlertEvent, type AlertmanagerWebhook, type FieldError,
 } from '@opsreview/schemas'
-import { normalizeAlertmanagerAlert } from './alertmanager.ts'
+import { descriptionOrigin, normalizeAlertmanagerAlert, titleOrigin } from './alertmanager.ts'
 import { normalizePingdom } from './pingdom.ts'
 import { normalizeReport } from './report.ts'
 import type { IngestContext } from './event.ts'
@@ -49,12 +49,21 @@ export type SingleIntake = BodyRejection | { ok: true; event: AlertEvent; value:
  */
 type FieldOrigins = ReadonlyMap<string, string>
 
-const alertmanagerOrigins: FieldOrigins = new Map([
+const alertmanagerFields: FieldOrigins = new Map([
   ['startsAt', 'startsAt'], ['endsAt', 'endsAt'], ['fingerprint', 'fingerprint'], ['labels', 'labels'],
-  ['service', 'labels'], ['environment', 'labels'], ['title', 'annotations'], ['description', 'annotations'],
+  ['service', 'labels'], ['environment', 'labels'],
   ['links:generator', 'generatorURL'], ['links:runbook', 'annotations/runbook_url'], ['links:dashboard', 'annotations/dashboard_url'],
   ['origin/annotations', 'annotations'],
 ])
+
+/** An Alertmanager event's origins, with the annotation or label its title and its description came from. */
+function alertmanagerOrigins(event: AlertEvent): FieldOrigins {
+  const annotations = (event.origin?.annotations ?? {}) as Record<string, string>
+  const origins = new Map(alertmanagerFields)
+  origins.set('title', titleOrigin(annotations, event.labels))
+  origins.set('description', descriptionOrigin(annotations) ?? 'annotations')
+  return origins
+}
 const pingdomOrigins: FieldOrigins = new Map([
   ['startsAt', 'state_changed_timestamp'], ['endsAt', 'state_changed_timestamp'], ['fingerprint', 'check_id'],
   ['service', 'check_name'], ['title', 'check_name'], ['environment', 'tags'], ['description', 'long_description'],
@@ -103,14 +112,14 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
 export function intakePingdom(body: unknown, ctx: IngestContext): SingleIntake {
   const validation = validatePingdomWebhook(body)
   if (!validation.ok) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
-  return mapAndCheck(() => normalizePingdom(validation.value, ctx), ctx, '', pingdomOrigins)
+  return mapAndCheck(() => normalizePingdom(validation.value, ctx), ctx, '', () => pingdomOrigins)
 }
 
 /** A person's report: one event, refused as a whole. */
 export function intakeReport(body: unknown, ctx: IngestContext): SingleIntake {
   const validation = validateReport(body)
   if (!validation.ok) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
-  return mapAndCheck(() => normalizeReport(validation.value, ctx), ctx, '', reportOrigins)
+  return mapAndCheck(() => normalizeReport(validation.value, ctx), ctx, '', () => reportOrigins)
 }
 
 /** The notification fields the mapping reads; a replay keeps these and leaves out the rest. */
@@ -135,7 +144,7 @@ export function alertsWebhook(payload: Readonly<Record<string, unknown>>, indexe
   return out
 }
 
-function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, origins: FieldOrigins): SingleIntake {
+function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, originsOf: (event: AlertEvent) => FieldOrigins): SingleIntake {
   let event: AlertEvent
   try {
     event = map()
@@ -145,6 +154,7 @@ function mapAndCheck(map: () => AlertEvent, ctx: IngestContext, base: string, or
   }
   const checked = checkSerialised(event, ctx)
   if (!checked.ok) {
+    const origins = originsOf(event)
     const errors = checked.bytes === undefined ? checked.errors.map((e) => toInputError(e, event, base, origins)) : [oversized(event, checked.bytes, base, origins)]
     return { ok: false, reason: 'event-invalid', errors }
   }
@@ -190,41 +200,52 @@ function checkSerialised(event: AlertEvent, ctx: IngestContext): { ok: true; val
 
 /**
  * The refusal of an event over the size cap, naming what the sender should cut: the input field that makes
- * most of the event's bytes, and within it the entry that makes most of that (one annotation of 60 KB, not
- * the annotations of which it is one). An input field can make several parts of the event (Alertmanager's
- * annotations: `origin.annotations`, the description, the runbook link), so parts are summed by `origins`.
+ * most of the event's bytes, and the one entry of it that makes most of those, if one does (one annotation
+ * of 60 KB, not the annotations of which it is one). An input entry can make several parts of the event
+ * (Alertmanager's `description` annotation: the description, and the annotations kept as sent), so each
+ * part counts for the field and entry `origins` gives it.
  */
 function oversized(event: AlertEvent, bytes: number, base: string, origins: FieldOrigins): FieldError {
-  const byInput = new Map<string, number>()
-  // An input field's own copy in the event, whose entries are the sender's (labels, annotations).
-  const copies = new Map<string, Readonly<Record<string, unknown>>>()
+  const byField = new Map<string, number>()
+  const byEntry = new Map<string, Map<string, number>>()
   let unmapped = { path: '/', bytes: 0 }
+  const addEntry = (field: string, entry: string, size: number) => {
+    const entries = byEntry.get(field) ?? new Map<string, number>()
+    byEntry.set(field, entries.set(entry, (entries.get(entry) ?? 0) + size))
+  }
   const count = (canonicalPath: string, origin: string | undefined, value: unknown) => {
-    const size = Buffer.byteLength(JSON.stringify(value) ?? '')
+    const size = sizeOf(value)
     if (origin === undefined) {
       if (size > unmapped.bytes) unmapped = { path: canonicalPath, bytes: size }
       return
     }
-    const field = origin.split('/')[0]!
-    byInput.set(field, (byInput.get(field) ?? 0) + size)
-    if (origin === field && value !== null && typeof value === 'object' && !Array.isArray(value)) copies.set(field, value as Record<string, unknown>)
+    const [field, entry] = origin.split('/') as [string, string | undefined]
+    byField.set(field, (byField.get(field) ?? 0) + size)
+    if (entry !== undefined) addEntry(field, entry, size)
+    // The field as the sender gave it (labels, annotations): each of its entries counts for itself too.
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) for (const [k, v] of Object.entries(value)) addEntry(field, k, sizeOf(v))
   }
   for (const [key, value] of Object.entries(event)) {
     if (key === 'origin') for (const [k, v] of Object.entries(event.origin ?? {})) count(`/origin/${escapePointer(k)}`, origins.get(`origin/${k}`), v)
     else if (key === 'links') event.links.forEach((l, i) => count(`/links/${i}`, origins.get(`links:${l.rel}`) ?? origins.get('links'), l))
     else count(`/${escapePointer(key)}`, origins.get(key), value)
   }
-  const [field, made] = [...byInput].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0])
+  const [field, made] = largest(byField)
   const cap = `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}`
-  // Only what the whole notification sends (its receiver, its groupKey) is the larger part: named in the event.
-  if (made < unmapped.bytes) return { path: base || '/', message: `canonical event ${unmapped.path}: ${cap}, ${unmapped.bytes} of them from this field` }
+  // Only what the whole notification sends (its receiver, its groupKey) outweighs every field of the alert: named in the event.
+  if (made < unmapped.bytes) return { path: base || '/', message: `canonical event ${unmapped.path}: ${cap}, ${unmapped.bytes} of them from the notification's ${unmapped.path.split('/').pop()}` }
   const message = `${cap}, ${made} of them from ${field}`
-  const copy = copies.get(field)
-  if (copy) {
-    const [key, size] = Object.entries(copy).map(([k, v]) => [k, Buffer.byteLength(JSON.stringify(v) ?? '')] as const).reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0] as const)
-    if (size * 2 > made) return { path: `${base}/${field}/${escapePointer(key)}`, message: `${message} (${size} from ${key})` }
-  }
+  const [entry, size] = largest(byEntry.get(field) ?? new Map())
+  if (size * 2 > made) return { path: `${base}/${field}/${escapePointer(entry)}`, message: `${message} (${size} from ${entry})` }
   return { path: `${base}/${field}`, message }
+}
+
+const sizeOf = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '')
+
+function largest(sizes: ReadonlyMap<string, number>): [string, number] {
+  let best: [string, number] = ['', 0]
+  for (const [key, size] of sizes) if (size > best[1]) best = [key, size]
+  return best
 }
 
 /** Names the input field an event check failed on, keeping the event field in the message when they differ. */
