@@ -27,7 +27,7 @@ function hasEnded(endsAt: string | undefined): endsAt is string {
 type Texts = Readonly<Record<string, string>>
 
 /** Where an alert's title comes from: its `summary` annotation, else its `title` annotation, else its `alertname` label. */
-export function titleOrigin(annotations: Texts, labels: Texts): 'annotations/summary' | 'annotations/title' | 'labels/alertname' {
+export function titleOrigin(annotations: Texts): 'annotations/summary' | 'annotations/title' | 'labels/alertname' {
   return own(annotations, 'summary') ? 'annotations/summary' : own(annotations, 'title') ? 'annotations/title' : 'labels/alertname'
 }
 
@@ -81,7 +81,7 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
     // The same rules give the same answer in the what-if replay (@opsreview/grouping relabel).
     service: serviceOf(labels, options.grouping) ?? serviceFromAlertname(labels.alertname),
     environment: environmentOf(labels, options.grouping),
-    title: truncateText(textAt(titleOrigin(annotations, labels), annotations, labels), MAX_TITLE_CHARS),
+    title: truncateText(textAt(titleOrigin(annotations), annotations, labels), MAX_TITLE_CHARS),
     labels,
     startsAt,
     receivedAt: isoTime(receivedAt),

@@ -60,7 +60,7 @@ const alertmanagerFields: FieldOrigins = new Map([
 function alertmanagerOrigins(event: AlertEvent): FieldOrigins {
   const annotations = (event.origin?.annotations ?? {}) as Record<string, string>
   const origins = new Map(alertmanagerFields)
-  origins.set('title', titleOrigin(annotations, event.labels))
+  origins.set('title', titleOrigin(annotations))
   origins.set('description', descriptionOrigin(annotations) ?? 'annotations')
   return origins
 }
