@@ -837,6 +837,30 @@ describe('the review decisions', () => {
     expect(versions).toEqual([1, 2, 3, 4, 5])
   })
 
+  it('says in each accepted result the version of its target that shows it, and none in a refusal', () => {
+    const r = run([alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } })])
+    const inc = r.incidents[0]!.id
+    const prb = r.problems[0]!.id
+    const result = (input: EngineInput) => r.engine.apply(input).find((o) => o.type === 'command-result')
+    const before = r.engine.incident(inc)!.version
+    expect(result(command('incident.assign', inc, { owner: 'bob' }))).toEqual({ type: 'command-result', result: expect.objectContaining({ ok: true, version: before + 1 }) })
+    // A command that changes nothing is shown by the version there is.
+    expect(result(command('incident.acknowledge', inc))).toMatchObject({ result: { ok: true, version: before + 2 } })
+    expect(result(command('incident.acknowledge', inc))).toMatchObject({ result: { ok: true, version: before + 2 } })
+    expect(result(command('problem.confirm', prb))).toMatchObject({ result: { ok: true, version: r.engine.problem(prb)!.version } })
+    const refused = result(command('problem.resolve', `prb-${'0'.repeat(24)}`))
+    expect(refused).toMatchObject({ result: { ok: false } })
+    expect(refused?.type === 'command-result' && 'version' in refused.result).toBe(false)
+    // Batched as the correlator applies records: the result says the version the drain emits.
+    r.engine.applyBuffered(command('incident.note', inc, { text: 'one' }))
+    r.engine.applyBuffered(command('incident.note', inc, { text: 'two' }))
+    const drained = r.engine.drainOutputs()
+    const emitted = drained.find((o) => o.type === 'incident')
+    const results = drained.flatMap((o) => (o.type === 'command-result' ? [o.result.version] : []))
+    expect(emitted?.type === 'incident' && emitted.incident.version).toBe(before + 4)
+    expect(results).toEqual([before + 3, before + 4])
+  })
+
   it('moves problems candidate → confirmed → resolved, and refuses what the state does not allow', () => {
     const r = run([
       alert({ fp: 'a', t: 0, service: 'x', labels: { host: 'h' } }), alert({ fp: 'b', t: 1, service: 'y', labels: { host: 'h' } }),

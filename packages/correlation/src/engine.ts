@@ -190,7 +190,11 @@ export class CorrelationEngine {
       s.dirtyProblems.clear()
     }
     if (s.results.length > 0) {
-      for (const result of s.results) this.#commandResults.push(result)
+      for (const result of s.results) {
+        // Versioned above: the target's version now shows the command.
+        const version = !result.ok ? undefined : result.target.startsWith('inc-') ? s.incidents.get(result.target)?.data.version : s.problems.get(result.target)?.version
+        this.#commandResults.push(version === undefined ? result : { ...result, version })
+      }
       s.results = []
     }
   }

@@ -20,6 +20,11 @@ export interface CommandResult {
   target: string
   ok: boolean
   error?: string
+  /**
+   * Accepted: the version of the target that shows the command (the review's `?wait=true` waits for the
+   * index to hold it). The version the command made, or the target's version when it changed nothing.
+   */
+  version?: number
 }
 
 export type EngineOutput =

@@ -33,6 +33,16 @@ describe('parseCommandResult and parseCommand', () => {
     expect(over.text).toBeUndefined()
   })
 
+  it('reads the version an accepted result says shows it, and nothing else as one', () => {
+    const result = (extra: object) => parseCommandResult(JSON.stringify({ commandId: 'cmd-12345678', type: 'incident.note', target: INC, ok: true, ...extra }))
+    expect(result({ version: 7 })).toMatchObject({ ok: true, version: 7 })
+    for (const version of [-1, 1.5, '7', null, 2 ** 53]) expect(result({ version }), String(version)).not.toHaveProperty('version')
+    const log = new DecisionLog()
+    log.recordCommand(cmd('cmd-12345678', '2026-12-01T08:00:00.000Z', { type: 'incident.note', text: 'x' }))
+    log.recordResult(result({ version: 7 })!)
+    expect(log.get('cmd-12345678')).toMatchObject({ outcome: 'accepted', version: 7 })
+  })
+
   it('gives a refusal without a reason one', () => {
     expect(parseCommandResult('{"commandId":"cmd-12345678","type":"t","target":"x","ok":false}')?.error).toBe('refused without a reason')
   })

@@ -10,6 +10,8 @@ export interface CommandResult {
   target: string
   ok: boolean
   error?: string
+  /** Accepted: the version of the target that shows it (a correlator before 2026-12-05 sends none). */
+  version?: number
 }
 
 /** One decision as the timelines show it: who, when, what, and what became of it. */
@@ -26,6 +28,8 @@ export interface Decision {
   scheduledFor?: string
   /** `pending` until the correlator's result is read. */
   outcome: 'pending' | 'accepted' | 'refused'
+  /** Accepted: the version of the incident or problem that shows it, when the correlator said. */
+  version?: number
   /** The correlator's reason, when refused. */
   error?: string
 }
@@ -50,6 +54,7 @@ export function parseCommandResult(value: Buffer | string | null): CommandResult
   if (!v || !str(v.commandId, 64) || !str(v.type, 100) || !str(v.target, 100) || typeof v.ok !== 'boolean') return undefined
   const r: CommandResult = { commandId: v.commandId, type: v.type, target: v.target, ok: v.ok }
   if (!v.ok) r.error = str(v.error, 2000) ? v.error : 'refused without a reason'
+  else if (Number.isSafeInteger(v.version) && (v.version as number) >= 0) r.version = v.version as number
   return r
 }
 
@@ -125,8 +130,10 @@ export class DecisionLog {
       known.outcome = outcome
       if (r.error !== undefined) known.error = r.error
       else delete known.error
+      if (r.version !== undefined) known.version = r.version
+      else delete known.version
     } else {
-      this.#add({ commandId: r.commandId, type: r.type, target: r.target, outcome, ...(r.error !== undefined ? { error: r.error } : {}) })
+      this.#add({ commandId: r.commandId, type: r.type, target: r.target, outcome, ...(r.error !== undefined ? { error: r.error } : {}), ...(r.version !== undefined ? { version: r.version } : {}) })
     }
     const waiting = this.#waiters.get(r.commandId)
     if (waiting) for (const wake of waiting) wake()

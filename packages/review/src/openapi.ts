@@ -85,6 +85,7 @@ const schemas: Record<string, Json> = {
     properties: {
       commandId: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, actor: { type: 'string' }, at: dateTime,
       outcome: { enum: ['pending', 'accepted', 'refused'] }, error: { type: 'string' },
+      version: { type: 'integer', minimum: 0, description: 'Accepted: the version of the incident or problem that shows it, when the correlator said' },
     },
   },
   DecisionAnswer: {

@@ -442,11 +442,15 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       // whose change looked made already (a resolve of a resolved incident, sent with a note that made a new
       // version). Kept awaiting, the key's retries read the outcome when it comes (docs/review-api.md).
       if (!settled) return unfinished()
+      // The version the correlator said shows every command, when it said (since 2026-12-05): what the record
+      // looks like cannot tell a keyed retry's note from the same note its first copy already added.
+      const versions = outcomes.decisions?.map((d) => d.version)
+      const shownIn = versions?.every((v) => v !== undefined) ? Math.max(...versions) : undefined
       // Looked at once at least: a retry that does not wait is told whether the change shows by now.
       for (;;) {
         await es.indices.refresh({ index: w.index })
         const doc = await getDoc<{ version: number }>(w.index, w.targetId)
-        if (w.visible(doc)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        if (shownIn === undefined ? w.visible(doc) : doc.version >= shownIn) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }
@@ -622,7 +626,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         (!patch.acknowledge || d.acknowledgedAt !== null) &&
         (!note || noteShown(d, before, { author: actor, text: note })) &&
         (!patch.problemId || d.problemIds.includes(patch.problemId)) &&
-        (!scheduledFor || d.postmortem.scheduledFor === scheduledFor) &&
+        (!scheduledFor || (d.postmortem.scheduledFor === scheduledFor && (!patch.postmortem?.owner || d.postmortem.owner === patch.postmortem.owner))) &&
         (!patch.resolve || d.status === 'resolved')))
     } catch (err) { next(err) }
   })

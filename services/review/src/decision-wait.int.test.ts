@@ -41,7 +41,7 @@ async function indexVersion(es: Client, prefix: string, doc: Indexed): Promise<v
 /**
  * `failPublish(n)`: the n-th publish reaches Kafka and then fails, as a send whose acknowledgement was lost.
  */
-async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void>; onResponseClosed?: () => void } = {}) {
+async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Client; prefix: string }) => Promise<void | number | undefined>; esWrap?: (es: Client) => Client; decisionLimits?: DecisionLogLimits; failPublish?: (n: number) => boolean; beforePublish?: () => Promise<void>; onResponseClosed?: () => void } = {}) {
   const on = await decisionsOnKafka(opts.decisionLimits)
   const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const standIn: StandInOptions = opts.beforeAnswer ? { beforeAnswer: (c) => opts.beforeAnswer!(c, { es, prefix }) } : {}
@@ -69,17 +69,19 @@ async function startReview(opts: { beforeAnswer?: (c: SeenCommand, ctx: { es: Cl
 /**
  * Applies a note or an assignment as the engine does (packages/correlation/src/commands.ts), each a version of
  * its own: a version holds the latest `NOTES_CAP` notes, or only the latest `keep` of them when the document
- * was shortened to fit Kafka.
+ * was shortened to fit Kafka. `versioned`: the result says the version, as the engine's since 2026-12-05;
+ * without, the review judges by the record alone, as with an older correlator.
  */
-function applied(keep = NOTES_CAP) {
-  return async (c: SeenCommand, { es, prefix }: { es: Client; prefix: string }) => {
-    if (!c.type.endsWith('.note') && !c.type.endsWith('.assign')) return
+function applied(keep = NOTES_CAP, versioned = false) {
+  return async (c: SeenCommand, { es, prefix }: { es: Client; prefix: string }): Promise<number | undefined> => {
+    if (!c.type.endsWith('.note') && !c.type.endsWith('.assign')) return undefined
     const n = indexNames(prefix)
     const doc = await indexed(es, c.target.startsWith('inc-') ? n.incidents.alias : n.problems.alias, c.target)
     const change = c.type.endsWith('.note')
       ? { notes: [...doc.notes, { at: String(c.at), author: String(c.actor), text: String(c.text) }].slice(-Math.min(keep, NOTES_CAP)) }
       : { owner: c.owner }
     await indexVersion(es, prefix, { ...doc, ...change, version: doc.version + 1 })
+    return versioned ? doc.version + 1 : undefined
   }
 }
 
@@ -331,6 +333,23 @@ describe('keyed retries of a ?wait=true answered before the outcome', () => {
     expect(r.seen[1]!.at).not.toBe(r.seen[0]!.at)
     expect(retry).toMatchObject({ status: 200, body: { visible: true } })
     expect(retry.body.document.notes.at(-1)).toMatchObject({ author: 'dana', text: 'once', at: r.seen[0]!.at })
+  })
+
+  it('answers a keyed retry 200 when its first copy\'s note is indexed already: by the version the correlator said shows it', async () => {
+    const appliedIds = new Map<string, number | undefined>()
+    const apply = applied(NOTES_CAP, true)
+    const r = await startReview({ failPublish: (n) => n === 1, beforeAnswer: async (c, ctx) => { if (!appliedIds.has(c.id)) appliedIds.set(c.id, await apply(c, ctx)); return appliedIds.get(c.id) } })
+    const body = { note: 'said once' }
+    expect((await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'lost-ack' })).status).toBe(503)
+    // Applied and indexed before the retry reads the record: the note is among the notes it reads first.
+    const alias = indexNames(r.prefix).incidents.alias
+    await waitFor(async () => ((await indexed(r.es, alias, OPEN)).notes.some((n) => n.text === 'said once') ? true : undefined), { what: 'the first copy indexed' })
+    const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, body, { 'idempotency-key': 'lost-ack' })
+    expect(retry).toMatchObject({ status: 200, body: { visible: true, decisions: [{ outcome: 'accepted', version: expect.any(Number) }] } })
+    expect(retry.body.document.version).toBeGreaterThanOrEqual(retry.body.decisions[0].version)
+    expect(retry.body.document.notes.filter((n: { text: string }) => n.text === 'said once')).toHaveLength(1)
+    // Not by waiting the whole timeout out.
+    expect(retry.ms).toBeLessThan(WAIT_MS)
   })
 
   it('is not counted shown while its outcome is pending and the record only looks as decided already', async () => {

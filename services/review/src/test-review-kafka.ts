@@ -61,8 +61,11 @@ export async function commandsOnKafka() {
 export type SeenCommand = { id: string; type: string; target: string } & Record<string, unknown>
 
 export interface StandInOptions {
-  /** Done with each command before its result is published, as the engine applies it first: index its new version, or take a while. */
-  beforeAnswer?: (c: SeenCommand) => Promise<void>
+  /**
+   * Done with each command before its result is published, as the engine applies it first: index its new
+   * version, or take a while. A number it returns is the result's `version`, as the engine's since 2026-12-05.
+   */
+  beforeAnswer?: (c: SeenCommand) => Promise<void | number>
 }
 
 /**
@@ -78,13 +81,19 @@ export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, res
   await consumer.connect()
   await consumer.subscribe({ topic: commandsTopic, fromBeginning: true })
   const seen: SeenCommand[] = []
+  // The engine answers a command id once, its first copy (packages/correlation/src/commands.ts).
+  const answered = new Set<string>()
   await consumer.run({
     eachMessage: async ({ message }) => {
       const c = JSON.parse(message.value!.toString()) as SeenCommand
       seen.push(c)
-      await opts.beforeAnswer?.(c)
+      const version = await opts.beforeAnswer?.(c)
+      if (answered.has(c.id)) return
+      answered.add(c.id)
       const refused = c.type === 'incident.resolve' && resolved.has(c.target)
-      const result = refused ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' } : { commandId: c.id, type: c.type, target: c.target, ok: true }
+      const result = refused
+        ? { commandId: c.id, type: c.type, target: c.target, ok: false, error: 'incident is already resolved' }
+        : { commandId: c.id, type: c.type, target: c.target, ok: true, ...(typeof version === 'number' ? { version } : {}) }
       await producer.send({ topic: resultsTopic, acks: -1, messages: [{ key: c.id, value: JSON.stringify(result) }] })
     },
   })
