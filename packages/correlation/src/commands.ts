@@ -27,7 +27,9 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       if (d.acknowledgedAt) return undefined
       // Someone taking on an incident that is over would only skew the time to acknowledge.
       if (d.status === 'resolved') return 'incident is resolved: nothing to acknowledge'
-      d.acknowledgedAt = c.at
+      // As a resolve is timed: a review clock behind gave an acknowledgement before the opening (and a time to
+      // acknowledge the indexer floored at 0), one ahead a date years away.
+      d.acknowledgedAt = iso(decisionTime(s, c.at, inc.openedMs))
       d.acknowledgedBy = c.actor
       break
     case 'incident.note':
@@ -69,7 +71,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
 }
 
 /**
- * When a person's resolve stands: the time their review stamped (the engine's clock when it has none), never
+ * When a person's resolve or acknowledgement stands: the time their review stamped (the engine's clock when it has none), never
  * before `notBefore`, nor further ahead of the newest event time than an event may be.
  */
 function decisionTime(s: EngineState, at: string, notBefore: number): number {

@@ -822,7 +822,8 @@ describe('candidate problems', () => {
 
 describe('the review decisions', () => {
   it('applies owner, acknowledgement, notes, problem links and post-mortems, each a new version', () => {
-    const r = run([alert({ fp: 'a', t: 0 })])
+    // The correlator's ticks bring event time to the review's: an acknowledgement is timed no further ahead.
+    const r = run([alert({ fp: 'a', t: 0 }), tick(5)])
     const id = only(r.incidents).id
     const versions = [r.engine.incident(id)!.version]
     const apply = (input: EngineInput) => { const out = r.engine.apply(input); versions.push(r.engine.incident(id)!.version); return out }
@@ -872,6 +873,17 @@ describe('the review decisions', () => {
     expect(result(command('problem.dismiss', id))).toMatchObject({ result: { ok: false } })
     expect(result(command('problem.resolve', id))).toMatchObject({ result: { ok: true } })
     expect(r.engine.problem(id)!.status).toBe('resolved')
+  })
+
+  it('times an acknowledgement no earlier than the opening, nor later than the clock allows', () => {
+    const r = run([alert({ fp: 'a', t: 10, service: 'x' }), alert({ fp: 'b', t: 20, service: 'y' })])
+    const [early, late] = r.incidents.map((i) => i.id) as [string, string]
+    // A review clock an hour behind: no acknowledgement before the opening (and no negative time to acknowledge).
+    r.engine.apply(command('incident.acknowledge', early, { at: at(-50) }))
+    expect(r.engine.incident(early)!.acknowledgedAt).toBe(at(10))
+    // One years ahead: no further ahead of the newest event time than an event may be (a minute).
+    r.engine.apply(command('incident.acknowledge', late, { at: '2099-01-01T00:00:00.000Z' }))
+    expect(r.engine.incident(late)!.acknowledgedAt).toBe(at(21))
   })
 
   it('times a person\'s resolve no earlier than the incident\'s last event, nor later than the clock allows, and keeps its post-mortem', () => {
