@@ -232,20 +232,53 @@ YML
 # stop_kafka SIGNAL [NODE...]: the nodes together, so none waits for a quorum the others already left.
 stop_kafka() {
   local signal="$1"; shift
-  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k
-  for k in $nodes; do stop_pidfile "$(kafka_part_of "$k")" "$(kafka_run_of "$k")/kafka.pid" "$signal" 60 "$(kafka_cmdline_of "$k")" & done
-  wait
+  local nodes="${*:-$(seq 1 "$KAFKA_NODES")}" k runs=()
+  for k in $nodes; do runs+=("$(kafka_run_of "$k")"); done
+  stop_runs "$signal" "${runs[@]}"
 }
 
 # stop_every_node SIGNAL: every Kafka node that runs from this home, together, whatever OPSREVIEW_KAFKA_NODES
 # says now: a cluster started with OPSREVIEW_KAFKA_NODES=3 and stopped without it (or a single node stopped
 # with it) ran on, holding its ports; stopped a few at a time, the last ones waited for a quorum gone.
 stop_every_node() {
-  local signal="$1" run
+  local signal="$1" run runs=()
   for run in "$OPSREVIEW_HOME/kafka" "$OPSREVIEW_HOME"/kafka-[1-9]; do
-    [ -f "$run/kafka.pid" ] || continue
+    [ -f "$run/kafka.pid" ] && runs+=("$run")
+  done
+  stop_runs "$signal" "${runs[@]}"
+}
+
+# Seconds the nodes still up may go on shutting down once the last of the others has gone.
+QUORUM_GONE_SECS=10
+
+# stop_runs SIGNAL RUN...: the Kafka node of each run directory, together. Signalled at once, a node the
+# host is slow to schedule can still find the others gone before its controlled shutdown was approved, and
+# then waits for a controller quorum that cannot form again (Kafka waits up to 5 minutes; here 60 s, then
+# SIGKILL, seen in CI on a loaded host 2026-12-05): alone for QUORUM_GONE_SECS, it is killed instead. A
+# stopped broker's log is on disk whether it exits or is killed; a kill only costs the next start a log recovery.
+stop_runs() {
+  local signal="$1"; shift
+  local run pid pids=() alone=0 live was=0
+  for run in "$@"; do
+    pid_ours "$run/kafka.pid" "kafka.Kafka $run/server.properties" && pids+=("$(cat "$run/kafka.pid")")
     stop_pidfile "$(basename "$run")" "$run/kafka.pid" "$signal" 60 "kafka.Kafka $run/server.properties" &
   done
+  if [ "$signal" = TERM ] && [ "${#pids[@]}" -gt 1 ]; then
+    while :; do
+      live=()
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && live+=("$pid"); done
+      [ "${#live[@]}" -eq 0 ] && break
+      # Counted from the last node to leave: a node left while others were still shutting down is not alone yet.
+      if [ "${#live[@]}" -lt "${#pids[@]}" ] && [ "${#live[@]}" -eq "$was" ]; then alone=$((alone + 1)); else alone=0; fi
+      was=${#live[@]}
+      if [ "$alone" -ge $((QUORUM_GONE_SECS * 2)) ]; then
+        log "kafka pid(s) ${live[*]} still shutting down ${QUORUM_GONE_SECS}s after the other nodes left: no controller quorum can approve it now, SIGKILL"
+        kill -9 "${live[@]}" 2>/dev/null || true
+        break
+      fi
+      sleep 0.5
+    done
+  fi
   wait
 }
 
