@@ -1,6 +1,6 @@
 // The review's decisions on incidents and problems. Commands are applied when they arrive: they act on
 // the state the review was shown.
-import { resolveIncident, settle } from './incidents.ts'
+import { isArchived, resolveIncident, settle } from './incidents.ts'
 import { collecting, comeBack, link } from './problems/store.ts'
 import { iso, markDirty, parseTime, withLatest, type EngineState } from './state.ts'
 import type { Command, Problem } from './types.ts'
@@ -62,6 +62,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     case 'incident.schedule-postmortem':
       if (!c.scheduledFor) return 'scheduledFor is required'
       d.postmortem = { ...d.postmortem, scheduledFor: c.scheduledFor, owner: c.owner ?? d.postmortem.owner }
+      // Kept past the retention for this alone: this version is its last (it is no longer the engine's to change).
+      if (isArchived(s, inc)) { s.incidents.delete(d.id); s.awaitingPostmortem.delete(d.id) }
       break
     default:
       return `unknown command ${c.type}`

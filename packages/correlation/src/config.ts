@@ -47,6 +47,12 @@ export interface CorrelationConfig {
   /** How long event ids are remembered for dedup, and resolved incidents kept for commands and reopen. */
   retentionMs: number
   /**
+   * How many resolved incidents past the retention are kept for the post-mortem the review has still to
+   * schedule (the oldest forgotten first): large incidents are few, but a team that never schedules one
+   * would otherwise keep every one for ever.
+   */
+  maxAwaitingPostmortem?: number
+  /**
    * How far behind the newest event time (or tick) an event may arrive and still be applied in event-time
    * order, exactly as if it had come in order. It is also how long every event waits before it is applied:
    * the watermark is the newest event time or tick less this. Later events follow the late-event rule.
@@ -88,6 +94,7 @@ export const defaultCorrelationConfig: EngineConfig = Object.freeze({
   // any two services alerting in the same five minutes would share a "cause".
   sharedCause: { windowMs: 5 * MINUTE, minServices: 2, labels: ['host', 'node', 'database', 'dependency'], exporterJobs: ['kube-state-metrics'] },
   retentionMs: 30 * DAY,
+  maxAwaitingPostmortem: 10_000,
   allowedLatenessMs: 0,
   futureToleranceMs: MINUTE,
   // 30 s of quiet: a drain that stalls a few seconds under load (a busy receiver, a slow broker) must not be

@@ -875,6 +875,40 @@ describe('the review decisions', () => {
     expect(r.engine.problem(id)!.status).toBe('resolved')
   })
 
+  it('keeps an incident past the retention until the post-mortem it requires is scheduled, for that decision alone', () => {
+    const DAY = 24 * 60
+    const config = { retentionMs: 2 * 86_400_000 }
+    // A critical outage of 45 minutes (a post-mortem required) and a short warning of another service.
+    const r = run([
+      alert({ fp: 'big', t: 0, severity: 'critical', service: 'checkout' }), alert({ fp: 'small', t: 0, service: 'search' }),
+      alert({ fp: 'small', t: 5, status: 'resolved', service: 'search' }), alert({ fp: 'big', t: 45, status: 'resolved', severity: 'critical', service: 'checkout' }),
+      tick(4 * DAY),
+    ], config)
+    const [big, small] = ['checkout', 'search'].map((svc) => r.outputs.flatMap((o) => (o.type === 'incident' && o.incident.services[0] === svc ? [o.incident.id] : []))[0]!)
+    expect(r.engine.incident(small!)).toBeUndefined()
+    expect(r.engine.incident(big!)).toMatchObject({ status: 'resolved', postmortem: { required: true, scheduledFor: null } })
+    // No event finds it: the same alert firing again opens an incident of its own, and leaves it as it was.
+    const version = r.engine.incident(big!)!.version
+    r.engine.apply(alert({ fp: 'big', t: 4 * DAY + 1, severity: 'critical', service: 'checkout' }))
+    expect(r.engine.incidents().filter((i) => i.services[0] === 'checkout').map((i) => i.status).sort()).toEqual(['open', 'resolved'])
+    expect(r.engine.incident(big!)!.version).toBe(version)
+    // Restored from a snapshot, it is still kept; scheduled, its version is its last, and it is forgotten.
+    const restored = new CorrelationEngine({ allowedLatenessMs: 0, ...config }, JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot)
+    expect(restored.incident(big!)).toBeDefined()
+    const scheduled = restored.apply(command('incident.schedule-postmortem', big!, { scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }))
+    expect(scheduled).toContainEqual({ type: 'incident', incident: expect.objectContaining({ id: big, postmortem: expect.objectContaining({ scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }) }) })
+    expect(scheduled).toContainEqual({ type: 'command-result', result: expect.objectContaining({ ok: true }) })
+    expect(restored.incident(big!)).toBeUndefined()
+    expect(restored.apply(command('incident.note', big!, { text: 'late' }))).toContainEqual({ type: 'command-result', result: expect.objectContaining({ ok: false, error: `unknown incident ${big}` }) })
+  })
+
+  it('keeps at most maxAwaitingPostmortem incidents for their post-mortems, forgetting the oldest', () => {
+    const DAY = 24 * 60
+    const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
+    const r = run([...outage('a', 0), ...outage('b', 60), ...outage('c', 120), tick(4 * DAY)], { retentionMs: 2 * 86_400_000, maxAwaitingPostmortem: 2 })
+    expect(r.engine.incidents().map((i) => i.services[0]).sort()).toEqual(['b', 'c'])
+  })
+
   it('times an acknowledgement no earlier than the opening, nor later than the clock allows', () => {
     const r = run([alert({ fp: 'a', t: 10, service: 'x' }), alert({ fp: 'b', t: 20, service: 'y' })])
     const [early, late] = r.incidents.map((i) => i.id) as [string, string]

@@ -188,11 +188,24 @@ function lowerBound(list: IncidentState[], inc: IncidentState): number {
   return lo
 }
 
+/**
+ * An incident past the retention kept only for its post-mortem (`evictUntil`, watermark.ts): out of every
+ * index, so no event finds it; only the review's commands, by its id.
+ */
+export function isArchived(s: EngineState, inc: IncidentState): boolean {
+  return inc.data.status === 'resolved' && inc.resolvedDecidedAt !== null && inc.resolvedDecidedAt < s.forgottenBefore
+}
+
+/** A resolved incident that requires a post-mortem nobody has scheduled yet: the review still has to. */
+export function awaitsPostmortem(inc: IncidentState): boolean {
+  return inc.data.postmortem.required && inc.data.postmortem.scheduledFor === null
+}
+
 function spanIndex(s: EngineState): Map<string, IncidentState[]> {
   if (s.resolvedByGroup) return s.resolvedByGroup
   const index = new Map<string, IncidentState[]>()
   for (const inc of s.incidents.values()) {
-    if (inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null) continue
+    if (inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || isArchived(s, inc)) continue
     const list = index.get(inc.data.groupKey)
     if (list) list.push(inc)
     else index.set(inc.data.groupKey, [inc])

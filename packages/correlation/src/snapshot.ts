@@ -2,6 +2,7 @@
 import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
+import { isArchived } from './incidents.ts'
 import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
@@ -300,6 +301,7 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? Math.max(copy.nextForgetAt - FORGET_EVERY_MS, copy.watermark - cfg.retentionMs)
   Object.assign(s.stats, copy.stats)
   queueDecisionsAhead(s)
+  for (const inc of s.incidents.values()) if (isArchived(s, inc)) s.awaitingPostmortem.add(inc.data.id)
   return s
 }
 
@@ -316,7 +318,7 @@ function queueDecisionsAhead(s: EngineState): void {
   }
   for (const inc of s.incidents.values()) {
     const decided = inc.resolvedDecidedAt
-    if (inc.data.status === 'resolved' && decided !== null && decided > (queuedUntil.get(inc.data.id) ?? -Infinity)) {
+    if (inc.data.status === 'resolved' && decided !== null && decided > (queuedUntil.get(inc.data.id) ?? -Infinity) && !isArchived(s, inc)) {
       s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: decided })
     }
   }

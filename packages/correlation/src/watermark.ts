@@ -5,10 +5,10 @@
 import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
-import { groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
+import { awaitsPostmortem, groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
 import { forgetOpenings } from './problems/recurring.ts'
 import { forgetDependencyOpenings } from './problems/shared-cause.ts'
-import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type Pending } from './state.ts'
+import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 const DAY = 86_400_000
@@ -340,10 +340,28 @@ function evictUntil(s: EngineState, horizon: number): void {
     // Reopened since it was queued, or resolved again later: queued again then, at its decision.
     if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
     unindexResolved(s, inc)
-    s.incidents.delete(id)
+    // One whose post-mortem the review has still to schedule stays, for that command alone (`isArchived`):
+    // forgotten, it left the review's queue with an item no decision could take off it for the index's 25 months.
+    if (awaitsPostmortem(inc)) keepForPostmortem(s, id)
+    else s.incidents.delete(id)
     for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
   }
   s.evictionHead = compactHead(q, head)
+}
+
+/** Keeps a forgotten incident for its post-mortem, within `maxAwaitingPostmortem`: past it the oldest goes. */
+function keepForPostmortem(s: EngineState, id: string): void {
+  const kept = s.awaitingPostmortem
+  kept.add(id)
+  if (kept.size <= s.cfg.maxAwaitingPostmortem) return
+  // The oldest by its decided resolve, then id: the same after a restore, whatever order they were kept in.
+  let oldest: IncidentState | undefined
+  for (const k of kept) {
+    const inc = s.incidents.get(k)!
+    if (!oldest || inc.resolvedDecidedAt! < oldest.resolvedDecidedAt! || (inc.resolvedDecidedAt === oldest.resolvedDecidedAt && k < oldest.data.id)) oldest = inc
+  }
+  kept.delete(oldest!.data.id)
+  s.incidents.delete(oldest!.data.id)
 }
 
 /** Ids are inserted in watermark order, so the expired ones are a prefix: stop at the first that is not. */
