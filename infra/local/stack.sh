@@ -248,32 +248,37 @@ stop_every_node() {
   stop_runs "$signal" "${runs[@]}"
 }
 
-# Seconds the nodes still up may go on shutting down once the last of the others has gone.
+# Seconds the nodes still up may go on shutting down once too few are left to make a controller quorum.
 QUORUM_GONE_SECS=10
 
 # stop_runs SIGNAL RUN...: the Kafka node of each run directory, together. Signalled at once, a node the
 # host is slow to schedule can still find the others gone before its controlled shutdown was approved, and
 # then waits for a controller quorum that cannot form again (Kafka waits up to 5 minutes; here 60 s, then
-# SIGKILL, seen in CI on a loaded host 2026-12-05): alone for QUORUM_GONE_SECS, it is killed instead. A
-# stopped broker's log is on disk whether it exits or is killed; a kill only costs the next start a log recovery.
+# SIGKILL, seen in CI on a loaded host 2026-12-05): once no majority of the nodes is left, those still up
+# get QUORUM_GONE_SECS more, and are then killed. A stopped broker's log is on disk whether it exits or is
+# killed; a kill only costs the next start a log recovery.
 stop_runs() {
   local signal="$1"; shift
-  local run pid pids=() alone=0 live was=0
+  local run i pids=() patterns=() live=() waited=0
   for run in "$@"; do
-    pid_ours "$run/kafka.pid" "kafka.Kafka $run/server.properties" && pids+=("$(cat "$run/kafka.pid")")
+    if pid_ours "$run/kafka.pid" "kafka.Kafka $run/server.properties"; then
+      pids+=("$(cat "$run/kafka.pid")"); patterns+=("kafka.Kafka $run/server.properties")
+    fi
     stop_pidfile "$(basename "$run")" "$run/kafka.pid" "$signal" 60 "kafka.Kafka $run/server.properties" &
   done
   if [ "$signal" = TERM ] && [ "${#pids[@]}" -gt 1 ]; then
     while :; do
       live=()
-      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && live+=("$pid"); done
+      for i in "${!pids[@]}"; do pid_is "${pids[$i]}" "${patterns[$i]}" && live+=("$i"); done
       [ "${#live[@]}" -eq 0 ] && break
-      # Counted from the last node to leave: a node left while others were still shutting down is not alone yet.
-      if [ "${#live[@]}" -lt "${#pids[@]}" ] && [ "${#live[@]}" -eq "$was" ]; then alone=$((alone + 1)); else alone=0; fi
-      was=${#live[@]}
-      if [ "$alone" -ge $((QUORUM_GONE_SECS * 2)) ]; then
-        log "kafka pid(s) ${live[*]} still shutting down ${QUORUM_GONE_SECS}s after the other nodes left: no controller quorum can approve it now, SIGKILL"
-        kill -9 "${live[@]}" 2>/dev/null || true
+      # Two of three still make a quorum, and may be busy with a shutdown it will approve.
+      if [ $((2 * ${#live[@]})) -le "${#pids[@]}" ]; then waited=$((waited + 1)); fi
+      if [ "$waited" -ge $((QUORUM_GONE_SECS * 2)) ]; then
+        for i in "${live[@]}"; do
+          log "kafka pid ${pids[$i]} still shutting down ${QUORUM_GONE_SECS}s after too few nodes were left for a controller quorum to approve it: SIGKILL"
+          # Checked again at the kill: the pid is still that node's.
+          { pid_is "${pids[$i]}" "${patterns[$i]}" && kill -9 "${pids[$i]}" 2>/dev/null; } || true
+        done
         break
       fi
       sleep 0.5
