@@ -23,15 +23,19 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       if (!c.owner) return 'owner is required'
       d.owner = c.owner
       break
-    case 'incident.acknowledge':
+    case 'incident.acknowledge': {
       if (d.acknowledgedAt) return undefined
       // Someone taking on an incident that is over would only skew the time to acknowledge.
       if (d.status === 'resolved') return 'incident is resolved: nothing to acknowledge'
-      // As a resolve is timed: a review clock behind gave an acknowledgement before the opening (and a time to
-      // acknowledge the indexer floored at 0), one ahead a date years away.
-      d.acknowledgedAt = iso(decisionTime(s, c.at, inc.openedMs))
+      // Never before the opening: a review clock behind gave an acknowledgement before it (and a time to
+      // acknowledge the indexer floored at 0). Not held to the newest event time, as a resolve is: without a
+      // tick since (ticks off, or commands applied before the first tick after an outage) that would cut a
+      // real half hour to acknowledge to the minute after the last event.
+      const stamped = parseTime(c.at)
+      d.acknowledgedAt = iso(Math.max(Number.isFinite(stamped) ? stamped : s.now, inc.openedMs))
       d.acknowledgedBy = c.actor
       break
+    }
     case 'incident.note':
       if (!c.text) return 'text is required'
       // A new array, never a push: emitted documents share it (copyIncident).
@@ -62,8 +66,9 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
     case 'incident.schedule-postmortem':
       if (!c.scheduledFor) return 'scheduledFor is required'
       d.postmortem = { ...d.postmortem, scheduledFor: c.scheduledFor, owner: c.owner ?? d.postmortem.owner }
-      // Kept past the retention for this alone: this version is its last (it is no longer the engine's to change).
-      if (isArchived(s, inc)) { s.incidents.delete(d.id); s.awaitingPostmortem.delete(d.id) }
+      // Kept past the retention for this alone: this version is its last (it is no longer the engine's to
+      // change), forgotten once made, so that the result can still say which version shows it.
+      if (isArchived(s, inc)) { s.awaitingPostmortem.delete(d.id); s.forgetAfterVersion.push(d.id) }
       break
     default:
       return `unknown command ${c.type}`
@@ -73,7 +78,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
 }
 
 /**
- * When a person's resolve or acknowledgement stands: the time their review stamped (the engine's clock when it has none), never
+ * When a person's resolve stands: the time their review stamped (the engine's clock when it has none), never
  * before `notBefore`, nor further ahead of the newest event time than an event may be.
  */
 function decisionTime(s: EngineState, at: string, notBefore: number): number {

@@ -197,5 +197,9 @@ export class CorrelationEngine {
       }
       s.results = []
     }
+    if (s.forgetAfterVersion.length > 0) {
+      for (const id of s.forgetAfterVersion) s.incidents.delete(id)
+      s.forgetAfterVersion.length = 0
+    }
   }
 }

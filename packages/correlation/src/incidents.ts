@@ -189,11 +189,11 @@ function lowerBound(list: IncidentState[], inc: IncidentState): number {
 }
 
 /**
- * An incident past the retention kept only for its post-mortem (`evictUntil`, watermark.ts): out of every
- * index, so no event finds it; only the review's commands, by its id.
+ * An incident the retention reached that is kept only for its post-mortem (`evictUntil`, watermark.ts):
+ * out of every index, so no event finds it; only the review's commands, by its id.
  */
 export function isArchived(s: EngineState, inc: IncidentState): boolean {
-  return inc.data.status === 'resolved' && inc.resolvedDecidedAt !== null && inc.resolvedDecidedAt < s.forgottenBefore
+  return s.awaitingPostmortem.has(inc.data.id)
 }
 
 /** A resolved incident that requires a post-mortem nobody has scheduled yet: the review still has to. */

@@ -2,7 +2,7 @@
 import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
-import { isArchived } from './incidents.ts'
+import { awaitsPostmortem, isArchived } from './incidents.ts'
 import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
@@ -11,7 +11,7 @@ import {
   type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
-import { FORGET_EVERY_MS } from './watermark.ts'
+import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
 
 /**
  * The version this engine writes. It reads versions 5, 4 and 3 as well (a running correlator's topic holds
@@ -300,9 +300,25 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   // before it was kept, its last retention run tells it (`nextForgetAt` is that run's horizon and a step).
   s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? Math.max(copy.nextForgetAt - FORGET_EVERY_MS, copy.watermark - cfg.retentionMs)
   Object.assign(s.stats, copy.stats)
+  keptForPostmortem(s)
   queueDecisionsAhead(s)
-  for (const inc of s.incidents.values()) if (isArchived(s, inc)) s.awaitingPostmortem.add(inc.data.id)
   return s
+}
+
+/**
+ * The incidents the retention reached and kept for their post-mortems (`isArchived`), as the live engine
+ * had them: resolved before the horizon, awaiting one, and no longer queued for the retention (an entry
+ * still queued, held back behind a later one at the queue's head, is not reached yet).
+ */
+function keptForPostmortem(s: EngineState): void {
+  const queued = new Set<string>()
+  for (let i = s.evictionHead; i < s.evictionQueue.length; i++) if (s.evictionQueue[i]!.kind === 'incident') queued.add(s.evictionQueue[i]!.id)
+  for (const inc of s.incidents.values()) {
+    const decided = inc.resolvedDecidedAt
+    if (inc.data.status === 'resolved' && decided !== null && decided < s.forgottenBefore && awaitsPostmortem(inc) && !queued.has(inc.data.id)) s.awaitingPostmortem.add(inc.data.id)
+  }
+  // A restart with a lower OPSREVIEW_POSTMORTEM_KEEP keeps no more than it says.
+  trimAwaitingPostmortem(s)
 }
 
 /**

@@ -349,19 +349,27 @@ function evictUntil(s: EngineState, horizon: number): void {
   s.evictionHead = compactHead(q, head)
 }
 
-/** Keeps a forgotten incident for its post-mortem, within `maxAwaitingPostmortem`: past it the oldest goes. */
+/** Keeps a forgotten incident for its post-mortem, within `maxAwaitingPostmortem`. */
 function keepForPostmortem(s: EngineState, id: string): void {
+  s.awaitingPostmortem.add(id)
+  trimAwaitingPostmortem(s)
+}
+
+/**
+ * Forgets the oldest incidents kept for their post-mortems (by decided resolve, then id: the same after a
+ * restore, whatever order they were kept in) until at most `maxAwaitingPostmortem` are left.
+ */
+export function trimAwaitingPostmortem(s: EngineState): void {
   const kept = s.awaitingPostmortem
-  kept.add(id)
-  if (kept.size <= s.cfg.maxAwaitingPostmortem) return
-  // The oldest by its decided resolve, then id: the same after a restore, whatever order they were kept in.
-  let oldest: IncidentState | undefined
-  for (const k of kept) {
-    const inc = s.incidents.get(k)!
-    if (!oldest || inc.resolvedDecidedAt! < oldest.resolvedDecidedAt! || (inc.resolvedDecidedAt === oldest.resolvedDecidedAt && k < oldest.data.id)) oldest = inc
+  while (kept.size > s.cfg.maxAwaitingPostmortem) {
+    let oldest: IncidentState | undefined
+    for (const k of kept) {
+      const inc = s.incidents.get(k)!
+      if (!oldest || inc.resolvedDecidedAt! < oldest.resolvedDecidedAt! || (inc.resolvedDecidedAt === oldest.resolvedDecidedAt && k < oldest.data.id)) oldest = inc
+    }
+    kept.delete(oldest!.data.id)
+    s.incidents.delete(oldest!.data.id)
   }
-  kept.delete(oldest!.data.id)
-  s.incidents.delete(oldest!.data.id)
 }
 
 /** Ids are inserted in watermark order, so the expired ones are a prefix: stop at the first that is not. */
