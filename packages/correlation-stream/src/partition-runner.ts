@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { CorrelationEngine, EngineCapacityError, SnapshotVersionError } from '@opsreview/correlation/engine'
+import { CorrelationEngine, EngineCapacityError, isCapacityError, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
@@ -136,7 +136,8 @@ function applyRecord(engine: CorrelationEngine, raw: string): PoisonRecordError 
 /**
  * A partition's engine from its latest snapshot. A snapshot written by an older engine cannot be continued
  * (its state means something else), so the partition replays its whole retained input instead: slower to
- * start, and the same result a fresh deployment would have. So does one that does not decode or restore.
+ * start, and the same result a fresh deployment would have. So does one that does not decode or restore,
+ * unless the runtime refused the room for it (`atCapacity`).
  */
 async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredState | undefined, log: Logger, between: () => Promise<void>): Promise<{ engine: CorrelationEngine; applied: bigint; fromSnapshot: boolean }> {
   const fresh = () => ({ engine: new CorrelationEngine(config), applied: -1n, fromSnapshot: false })
@@ -144,16 +145,29 @@ async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredSt
   // Decoded a chunk at a time and rebuilt in steps, with a turn of the event loop between: a large state
   // takes seconds. Only the steps' own failures decide here; one of `between` (a rebalance) is the caller's.
   const snapshot = await stepped(saved.decodeSteps(), between, (err) => {
+    atCapacity(err)
     // Complete and checksummed, yet unreadable: replaying is slower, and stalling on it forever is worse.
     log.error({ err, snapshotOffset: saved.offset }, 'snapshot unreadable: replaying the partition from the start of its input')
   })
   if (snapshot === undefined) return fresh()
   const engine = await stepped(CorrelationEngine.restoring(config, snapshot), between, (err) => {
+    atCapacity(err)
     if (err instanceof SnapshotVersionError) log.warn({ err, snapshotOffset: saved.offset }, 'snapshot written by an older engine: replaying the partition from the start of its input')
     // Rethrown, it would end the process, and every member the partition then goes to, on the same snapshot.
     else log.error({ err, snapshotOffset: saved.offset }, 'snapshot does not restore: replaying the partition from the start of its input')
   })
   return engine === undefined ? fresh() : { engine, applied: BigInt(saved.offset), fromSnapshot: true }
+}
+
+/**
+ * Throws when a restore failed for want of room (an allocation refused, a table at V8's limit): the snapshot
+ * is good, and replaying instead would soon checkpoint an engine of the retained log alone over it, losing
+ * for good what only it held (problems, incidents older than the log). The consumer stops, as when the
+ * engine reaches a limit while applying, and the snapshot stays for a restart with more room.
+ */
+function atCapacity(err: unknown): void {
+  if (err instanceof EngineCapacityError) throw err
+  if (isCapacityError(err)) throw new EngineCapacityError(err)
 }
 
 /** Snapshots read from the state topic, by `topic/partition`, and the partitions the read stands for. */
