@@ -56,6 +56,21 @@ describe('classifyFailure', () => {
     expect(classifyFailure(createErrorFromCode(27))).toBeInstanceOf(KafkaUnavailableError)
   })
 
+  it('never retries what Kafka refuses for good, however wrapped', () => {
+    // INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, INVALID_TIMESTAMP, UNSUPPORTED_VERSION, INVALID_REQUEST, UNSUPPORTED_FOR_MESSAGE_FORMAT, POLICY_VIOLATION
+    for (const code of [17, 21, 32, 35, 42, 43, 44]) {
+      const refused = createErrorFromCode(code)
+      for (const err of [refused, bailedOut(refused), new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 3000 }), new KafkaUnavailableError('Kafka did not acknowledge', { cause: bailedOut(refused) })]) {
+        const failure = classifyFailure(err)
+        expect(failure.retriable, refused.type).toBe(false)
+        expect(failure.message).toContain(`Kafka refused the request for good (${refused.type})`)
+      }
+    }
+    // Kafka away, wrapped the same ways, stays retriable.
+    expect(classifyFailure(new KafkaUnavailableError('Kafka did not acknowledge', { cause: bailedOut(new KafkaJSConnectionError('Connection closed')) })).retriable).toBe(true)
+    expect(classifyFailure(createErrorFromCode(27)).retriable).toBe(true)
+  })
+
   it('gives every poison record a stable reason code', () => {
     expect(new EngineRejectedError('x')).toMatchObject({ reason: 'engine-rejected', code: 'ENGINE_REJECTED', retriable: false })
     expect(new SchemaInvalidError('x', { detail: { errors: [] } })).toMatchObject({ reason: 'schema-invalid', detail: { errors: [] } })

@@ -1,4 +1,4 @@
-import { kafkaErrorType, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from '@opsreview/kafka/errors'
+import { kafkaErrorType, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal, REQUEST_REFUSALS } from '@opsreview/kafka/errors'
 
 export { KafkaRecordRejectedError, KafkaUnavailableError }
 
@@ -100,9 +100,16 @@ export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   // Before trusting a KafkaUnavailableError: the rekeyer's publisher wraps whatever kafkajs threw in one.
   const refused = accessRefusal(err)
   if (refused) return new KafkaAccessRefusedError(`Kafka refused this client's credentials or permissions (${refused}): ${(err as Error).message}`, { cause: err })
-  if (err instanceof KafkaUnavailableError) return err
   const refusal = recordRefusal(err)
   if (refusal) return new KafkaRecordRejectedError(`Kafka refused the record: ${refusal}`, { cause: err })
+  // Retried, they would stall the partition in back-off for good (until 2026-12-05 they did: any error with
+  // a kafkajs error in its chain counted as Kafka being away).
+  const requestRefusal = kafkaErrorType(err, REQUEST_REFUSALS)
+  if (requestRefusal) return Object.assign(new Error(`Kafka refused the request for good (${requestRefusal}): ${(err as Error).message}`, { cause: err }), { retriable: false })
+  if (err instanceof KafkaUnavailableError) return err
+  // Any other error with a kafkajs one in its chain is taken for Kafka being away, even one of ours that
+  // kafkajs's retrier wrapped: kafkajs itself throws TypeErrors in a broker's failover, and stopping the
+  // service on one would be worse than retrying it.
   const chain = causes(err)
   if (chain.some((e) => typeof (e as { name?: unknown }).name === 'string' && (e as Error).name.startsWith('KafkaJS'))) {
     return new KafkaUnavailableError(`Kafka is unavailable: ${(err as Error).message}`, { cause: err })

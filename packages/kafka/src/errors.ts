@@ -33,6 +33,16 @@ export class KafkaRecordRejectedError extends Error {
 export const RECORD_REFUSALS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD'])
 
 /**
+ * Broker answers that say the request itself can never succeed as made (a topic name it refuses, a request
+ * or version it does not take, a policy, a timestamp out of its range): the same call later meets the same
+ * answer. Not REBALANCE_IN_PROGRESS and the group's other answers, which kafkajs marks as not to retry too.
+ */
+export const REQUEST_REFUSALS: ReadonlySet<string> = new Set([
+  'INVALID_TOPIC_EXCEPTION', 'UNSUPPORTED_VERSION', 'INVALID_REQUEST', 'POLICY_VIOLATION', 'INVALID_REQUIRED_ACKS',
+  'INVALID_TIMESTAMP', 'UNSUPPORTED_FOR_MESSAGE_FORMAT', 'UNSUPPORTED_COMPRESSION_TYPE',
+])
+
+/**
  * The first kafkajs error type among `types` in an error and what it wraps: kafkajs wraps a protocol error
  * in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`, older errors as `originalError`.
  */
