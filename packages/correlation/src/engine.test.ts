@@ -1500,4 +1500,11 @@ describe('limits of the runtime', () => {
     expect(() => engine.apply(broken)).toThrow(TypeError)
     expect(engine.apply(alert({ fp: 'b', t: 1 }))).toMatchObject([{ type: 'incident' }])
   })
+
+  it('throws on a record that is no engine input (an unknown type, a bare number), for the runner to dead-letter, instead of passing over it', () => {
+    const engine = new CorrelationEngine()
+    expect(() => engine.apply({ type: 'alerts', event: {} } as unknown as EngineInput)).toThrow('not an engine input: type "alerts" is none of alert, command, tick')
+    expect(() => engine.apply(7 as unknown as EngineInput)).toThrow('not an engine input: type undefined')
+    expect(engine.apply(alert({ fp: 'b', t: 1 }))).toMatchObject([{ type: 'incident' }])
+  })
 })

@@ -89,6 +89,9 @@ export class CorrelationEngine {
         case 'alert': arrive(this.#s, input.event); break
         case 'command': applyCommand(this.#s, input.command); break
         case 'tick': tick(this.#s, parseTime(input.at)); break
+        // Only what the rekeyer and the ticker write is an input: anything else another writer put on the
+        // topic is poison to dead-letter, not a record to pass over unsaid (until 2026-12-05 it was).
+        default: throw new Error(`not an engine input: type ${JSON.stringify((input as { type?: unknown } | null)?.type)} is none of alert, command, tick`)
       }
     } catch (err) {
       // Every input after it would meet the same limit: no poison, and this engine takes no more.
