@@ -941,6 +941,30 @@ describe('the review decisions', () => {
     expect(restored.incidents()).toEqual([])
   })
 
+  it('acts on an incident at its latest retention entry only: kept for its post-mortem as a restored engine would', () => {
+    // X resolves (entry at 55), fires again and resolves again at 75; its new entry waits behind a resolve by
+    // hand stamped 79. When the retention passes 77, the entry at 55 is an older one: acting on it kept X
+    // for its post-mortem live, while an engine restored then saw X's entry still queued and did not.
+    const DAY = 24 * 60
+    const config = { retentionMs: 2 * 86_400_000, allowedLatenessMs: 5 * 60_000 }
+    const critical = { service: 'x', severity: 'critical' as const }
+    const live = run([
+      alert({ fp: 'y', t: 0, service: 'y' }), alert({ fp: 'x', t: 10, ...critical }), alert({ fp: 'x', t: 50, status: 'resolved', ...critical }), tick(58),
+      alert({ fp: 'x', t: 60, ...critical }), alert({ fp: 'x', t: 70, status: 'resolved', ...critical }), tick(78),
+    ], config)
+    const [x, y] = ['x', 'y'].map((svc) => live.incidents.find((i) => i.services[0] === svc)!.id) as [string, string]
+    live.engine.apply(command('incident.resolve', y, { at: at(79) }))
+    live.engine.apply(tick(81))
+    live.engine.apply(tick(2 * DAY + 82))
+    const restored = new CorrelationEngine(config, JSON.parse(JSON.stringify(live.engine.snapshot())) as EngineSnapshot)
+    for (const engine of [live.engine, restored]) {
+      engine.apply(command('incident.schedule-postmortem', x, { scheduledFor: '2026-12-31T10:00:00Z' }))
+      engine.apply(command('incident.note', x, { text: 'after the post-mortem was set' }))
+    }
+    expect(restored.incidents()).toEqual(live.engine.incidents())
+    expect(live.engine.incident(x)?.notes).toMatchObject([{ text: 'after the post-mortem was set' }])
+  })
+
   it('times an acknowledgement no earlier than the opening, and as stamped after it, ticks or none', () => {
     const r = run([alert({ fp: 'a', t: 10, service: 'x' }), alert({ fp: 'b', t: 20, service: 'y' })])
     const [early, late] = r.incidents.map((i) => i.id) as [string, string]

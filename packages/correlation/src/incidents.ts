@@ -159,7 +159,7 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   // (at the watermark, it was forgotten before an event in one delivery and after it in another). A resolve
   // by hand at the review's clock may lie ahead: an entry that comes due before the incident's latest
   // decision is then always a stale one, a newer entry following.
-  s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: Math.max(s.now, decidedAt) })
+  queueEviction(s, inc.data.id, Math.max(s.now, decidedAt))
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) handOverGroup(s, inc.data.groupKey)
   if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
   // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
@@ -223,6 +223,12 @@ function indexResolved(s: EngineState, inc: IncidentState): void {
   const last = list[list.length - 1]
   if (!last || spanBefore(last, inc)) list.push(inc)
   else list.splice(lowerBound(list, inc), 0, inc)
+}
+
+/** Queues an incident for the retention at `at`, its latest entry (`latestEviction`). */
+export function queueEviction(s: EngineState, id: string, at: number): void {
+  s.evictionQueue.push({ kind: 'incident', id, at })
+  s.latestEviction.set(id, at)
 }
 
 /** Takes a resolved incident out of the span index (before it reopens or is forgotten). */

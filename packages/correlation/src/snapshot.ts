@@ -338,6 +338,11 @@ function queueDecisionsAhead(s: EngineState): void {
       s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: decided })
     }
   }
+  // The latest entry of each, in the order they were queued, as the live engine kept it.
+  for (let i = s.evictionHead; i < s.evictionQueue.length; i++) {
+    const e = s.evictionQueue[i]!
+    if (e.kind === 'incident') s.latestEviction.set(e.id, e.at)
+  }
 }
 
 /** A version 4 snapshot into `s`, which `restoreSteps` has begun; a step every `membersPerStep` members or tracks. */

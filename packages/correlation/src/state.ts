@@ -214,6 +214,11 @@ export interface EngineState {
   awaitingPostmortem: Set<string>
   /** Incidents to forget once the input's versions are made (an archived one whose post-mortem was just scheduled). */
   forgetAfterVersion: string[]
+  /**
+   * Each incident's latest entry in `evictionQueue`, by its time: the retention acts on an incident at that
+   * entry only, not at an older one a reopen left behind (derived from the queue, not in snapshots).
+   */
+  latestEviction: Map<string, number>
   problems: Map<string, Problem>
   /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
   problemBySignature: Map<string, Problem>
@@ -251,7 +256,7 @@ export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
-    openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
+    openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], latestEviction: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER, forgottenBefore: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),
   }

@@ -5,7 +5,7 @@
 import { applyEvent, hearAgain } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
-import { awaitsPostmortem, groupKeyOf, onTimer, schedule, unindexResolved } from './incidents.ts'
+import { awaitsPostmortem, groupKeyOf, onTimer, recompute, schedule, unindexResolved } from './incidents.ts'
 import { forgetOpenings } from './problems/recurring.ts'
 import { forgetDependencyOpenings } from './problems/shared-cause.ts'
 import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
@@ -330,15 +330,22 @@ function evictUntil(s: EngineState, horizon: number): void {
   const q = s.evictionQueue
   let head = s.evictionHead
   while (head < q.length && q[head]!.at < horizon) {
-    const { kind, id } = q[head++]!
+    const { kind, id, at } = q[head++]!
     if (kind === 'track') {
       const track = s.alerts.get(id)
       if (track && track.incidentId === null && track.lastHeardAt < horizon) s.alerts.delete(id)
       continue
     }
+    // An older entry of an incident reopened and resolved since: its latest acts for it. Acting at whichever
+    // came first, an incident whose latest entry waited behind another was kept for its post-mortem live and
+    // not in an engine restored meanwhile, which can tell only from the entries still queued.
+    if (s.latestEviction.get(id) !== at) continue
+    s.latestEviction.delete(id)
     const inc = s.incidents.get(id)
-    // Reopened since it was queued, or resolved again later: queued again then, at its decision.
+    // Reopened since it was queued: queued again when it resolves.
     if (!inc || inc.data.status !== 'resolved' || inc.resolvedDecidedAt === null || inc.resolvedDecidedAt >= horizon) continue
+    // Whether it requires a post-mortem is made current with its version; this input may have resolved it.
+    if (inc.dirty) recompute(s, inc)
     unindexResolved(s, inc)
     // One whose post-mortem the review has still to schedule stays, for that command alone (`isArchived`):
     // forgotten, it left the review's queue with an item no decision could take off it for the index's 25 months.
