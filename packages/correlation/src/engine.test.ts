@@ -965,6 +965,27 @@ describe('the review decisions', () => {
     expect(live.engine.incident(x)?.notes).toMatchObject([{ text: 'after the post-mortem was set' }])
   })
 
+  it('tells an incident\'s latest retention entry from an older one of the same time', () => {
+    // X resolves (an entry at 55), a resolve by hand of Y is queued at 56, a late firing reopens X and a resolve
+    // by hand stamped 55 queues X again at 55: the older entry at 55 is not X's latest.
+    const DAY = 24 * 60
+    const config = { retentionMs: 2 * 86_400_000 }
+    const critical = { service: 'x', severity: 'critical' as const }
+    const live = run([alert({ fp: 'y', t: 0, service: 'y' }), alert({ fp: 'x', t: 10, ...critical }), alert({ fp: 'x', t: 50, status: 'resolved', ...critical }), tick(55)], config)
+    const [x, y] = ['x', 'y'].map((svc) => live.incidents.find((i) => i.services[0] === svc)!.id) as [string, string]
+    live.engine.apply(command('incident.resolve', y, { at: at(56) }))
+    live.engine.apply(alert({ fp: 'x2', t: 52, rx: 55, ...critical }))
+    expect(live.engine.incident(x)).toMatchObject({ status: 'open' })
+    live.engine.apply(command('incident.resolve', x, { at: at(55) }))
+    live.engine.apply(tick(2 * DAY + 55.5))
+    const restored = new CorrelationEngine(config, JSON.parse(JSON.stringify(live.engine.snapshot())) as EngineSnapshot)
+    for (const engine of [live.engine, restored]) {
+      engine.apply(command('incident.schedule-postmortem', x, { scheduledFor: '2026-12-31T10:00:00Z' }))
+      engine.apply(command('incident.note', x, { text: 'after the post-mortem was set' }))
+    }
+    expect(restored.incidents()).toEqual(live.engine.incidents())
+  })
+
   it('times an acknowledgement no earlier than the opening, and as stamped after it, ticks or none', () => {
     const r = run([alert({ fp: 'a', t: 10, service: 'x' }), alert({ fp: 'b', t: 20, service: 'y' })])
     const [early, late] = r.incidents.map((i) => i.id) as [string, string]

@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type IncidentState } from './state.ts'
+import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type EvictionEntry, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -227,8 +227,9 @@ function indexResolved(s: EngineState, inc: IncidentState): void {
 
 /** Queues an incident for the retention at `at`, its latest entry (`latestEviction`). */
 export function queueEviction(s: EngineState, id: string, at: number): void {
-  s.evictionQueue.push({ kind: 'incident', id, at })
-  s.latestEviction.set(id, at)
+  const entry: EvictionEntry = { kind: 'incident', id, at }
+  s.evictionQueue.push(entry)
+  s.latestEviction.set(id, entry)
 }
 
 /** Takes a resolved incident out of the span index (before it reopens or is forgotten). */

@@ -341,7 +341,7 @@ function queueDecisionsAhead(s: EngineState): void {
   // The latest entry of each, in the order they were queued, as the live engine kept it.
   for (let i = s.evictionHead; i < s.evictionQueue.length; i++) {
     const e = s.evictionQueue[i]!
-    if (e.kind === 'incident') s.latestEviction.set(e.id, e.at)
+    if (e.kind === 'incident') s.latestEviction.set(e.id, e)
   }
 }
 

@@ -215,10 +215,11 @@ export interface EngineState {
   /** Incidents to forget once the input's versions are made (an archived one whose post-mortem was just scheduled). */
   forgetAfterVersion: string[]
   /**
-   * Each incident's latest entry in `evictionQueue`, by its time: the retention acts on an incident at that
-   * entry only, not at an older one a reopen left behind (derived from the queue, not in snapshots).
+   * Each incident's latest entry in `evictionQueue` (the entry itself: two may share a time): the retention
+   * acts on an incident at that entry only, not at an older one a reopen left behind (derived from the
+   * queue, not in snapshots).
    */
-  latestEviction: Map<string, number>
+  latestEviction: Map<string, EvictionEntry>
   problems: Map<string, Problem>
   /** Problems by canonical signature (derived from `problems`, not stored in snapshots). */
   problemBySignature: Map<string, Problem>

@@ -330,7 +330,8 @@ function evictUntil(s: EngineState, horizon: number): void {
   const q = s.evictionQueue
   let head = s.evictionHead
   while (head < q.length && q[head]!.at < horizon) {
-    const { kind, id, at } = q[head++]!
+    const entry = q[head++]!
+    const { kind, id } = entry
     if (kind === 'track') {
       const track = s.alerts.get(id)
       if (track && track.incidentId === null && track.lastHeardAt < horizon) s.alerts.delete(id)
@@ -339,7 +340,7 @@ function evictUntil(s: EngineState, horizon: number): void {
     // An older entry of an incident reopened and resolved since: its latest acts for it. Acting at whichever
     // came first, an incident whose latest entry waited behind another was kept for its post-mortem live and
     // not in an engine restored meanwhile, which can tell only from the entries still queued.
-    if (s.latestEviction.get(id) !== at) continue
+    if (s.latestEviction.get(id) !== entry) continue
     s.latestEviction.delete(id)
     const inc = s.incidents.get(id)
     // Reopened since it was queued: queued again when it resolves.
