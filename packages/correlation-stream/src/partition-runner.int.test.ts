@@ -208,28 +208,6 @@ describe('PartitionRunner on the real Kafka', () => {
     expect(lines.some((l) => l.msg === 'non-retriable failure: the consumer stops')).toBe(false)
   })
 
-  it('stops, keeping its snapshot, when the runtime refuses the room to restore it, instead of replaying an engine of the log alone over it', async () => {
-    const { kafka, topics, run, feed } = await setup()
-    await feed(inputs(12).map((i) => ({ key: inputKey(i), value: JSON.stringify(i) })))
-    const stateProducer = kafka.producer()
-    await stateProducer.connect()
-    onTestFinished(() => stateProducer.disconnect())
-    const store = new KafkaStateStore(kafka, stateProducer, topics.state)
-    // Rebuilding it asks for an array past the runtime's limit: V8's RangeError, as when an allocation is refused.
-    const tooLarge = { ...new CorrelationEngine().snapshot(), memberKeys: { length: 2 ** 32 } } as unknown as EngineSnapshot
-    for (const partition of [0, 1]) await store.save({ inputTopic: topics.input, partition, offset: '20', snapshot: tooLarge })
-    const manifests = async () => (await readTopicToEnd(kafka, topics.state)).filter((m) => m.key === `${topics.input}/0` || m.key === `${topics.input}/1`).length
-    const before = await manifests()
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
-    const { lines } = await startRunner(kafka, topics, `${run}-engine`, producer)
-    await waitFor(() => (lines.some((l) => l.msg === 'non-retriable failure: the consumer stops') ? true : undefined), { timeoutMs: 30_000, intervalMs: 200, what: 'the consumer stopped' })
-    expect(lines.some((l) => /^snapshot (unreadable|does not restore)/.test(String(l.msg)))).toBe(false)
-    expect(await manifests()).toBe(before)
-    expect((await readTopicToEnd(kafka, topics.incidents)).length).toBe(0)
-  })
-
   it('applies an input log made anew below the offset of its snapshot (the topic deleted and created again), instead of skipping its records as applied', async () => {
     // The snapshot of the old log's engine, at an offset the new log has not reached.
     const { lines, fedPartitions } = await replayPastSnapshot(new CorrelationEngine().snapshot(), '1000')

@@ -393,6 +393,19 @@ describe('PartitionRunner continuing a restored engine', () => {
     return { runner, seeks, applied, sent, loads: () => loads }
   }
 
+  it('stops, keeping its snapshot, when the runtime refuses the room to restore it; replays one whose bad number gives an invalid length', async () => {
+    const failing = (err: Error) => async () => new Map<string, StoredState>([['in/0', {
+      inputTopic: 'in', partition: 0, offset: '20', decode: () => { throw err }, decodeSteps: function* () { yield; throw err },
+    }]])
+    // A replay would soon checkpoint an engine of the retained log alone over the good snapshot.
+    const refused = setUp({ loadAll: failing(new RangeError('Array buffer allocation failed')) })
+    await expect(refused.runner.handler(batchAt(21, [tickAt(21)]))).rejects.toBeInstanceOf(EngineCapacityError)
+    expect(refused.seeks).toEqual([])
+    const corrupt = setUp({ loadAll: failing(new RangeError('Invalid array length')) })
+    await corrupt.runner.handler(batchAt(21, [tickAt(21)]))
+    expect(corrupt.seeks).toEqual(['0'])
+  })
+
   it('applies no batch that starts past the record after its snapshot, however often one comes: a batch fetched before the seek took effect comes after it', async () => {
     const r = setUp()
     const resolved: string[] = []

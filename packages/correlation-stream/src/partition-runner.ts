@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs'
 import type { Logger } from 'pino'
-import { CorrelationEngine, EngineCapacityError, isCapacityError, SnapshotVersionError } from '@opsreview/correlation/engine'
+import { CorrelationEngine, EngineCapacityError, isRoomRefused, SnapshotVersionError } from '@opsreview/correlation/engine'
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
@@ -167,7 +167,8 @@ async function restoreEngine(config: Partial<CorrelationConfig>, saved: StoredSt
  */
 function atCapacity(err: unknown): void {
   if (err instanceof EngineCapacityError) throw err
-  if (isCapacityError(err)) throw new EngineCapacityError(err)
+  // Not an invalid array length: a bad number in the snapshot gives that too, and it replays instead.
+  if (isRoomRefused(err)) throw new EngineCapacityError(err)
 }
 
 /** Snapshots read from the state topic, by `topic/partition`, and the partitions the read stands for. */

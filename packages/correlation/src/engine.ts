@@ -9,7 +9,7 @@ import { arrive, tick } from './watermark.ts'
 
 export type { EngineSnapshot } from './snapshot.ts'
 export { snapshotVersion } from './snapshot.ts'
-export { EngineCapacityError, EventTimeError, isCapacityError, SnapshotVersionError } from './errors.ts'
+export { EngineCapacityError, EventTimeError, isRoomRefused, SnapshotVersionError } from './errors.ts'
 
 /** A state `restoring` rebuilt, handed to the constructor; the symbol is this module's own. */
 const restored = Symbol('restored engine state')
