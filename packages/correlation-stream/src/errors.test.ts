@@ -57,8 +57,8 @@ describe('classifyFailure', () => {
   })
 
   it('never retries what Kafka refuses for good, however wrapped', () => {
-    // INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, INVALID_TIMESTAMP, UNSUPPORTED_VERSION, INVALID_REQUEST, UNSUPPORTED_FOR_MESSAGE_FORMAT, POLICY_VIOLATION
-    for (const code of [17, 21, 32, 35, 42, 43, 44]) {
+    // INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, UNSUPPORTED_VERSION, INVALID_REQUEST, UNSUPPORTED_FOR_MESSAGE_FORMAT, POLICY_VIOLATION
+    for (const code of [17, 21, 35, 42, 43, 44]) {
       const refused = createErrorFromCode(code)
       for (const err of [refused, bailedOut(refused), new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 5, retryTime: 3000 }), new KafkaUnavailableError('Kafka did not acknowledge', { cause: bailedOut(refused) })]) {
         const failure = classifyFailure(err)
@@ -69,6 +69,8 @@ describe('classifyFailure', () => {
     // Kafka away, wrapped the same ways, stays retriable.
     expect(classifyFailure(new KafkaUnavailableError('Kafka did not acknowledge', { cause: bailedOut(new KafkaJSConnectionError('Connection closed')) })).retriable).toBe(true)
     expect(classifyFailure(createErrorFromCode(27)).retriable).toBe(true)
+    // INVALID_TIMESTAMP: the producer's clock outside a topic's bounds, which setting the clock right ends.
+    expect(classifyFailure(bailedOut(createErrorFromCode(32))).retriable).toBe(true)
   })
 
   it('gives every poison record a stable reason code', () => {

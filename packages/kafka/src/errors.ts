@@ -34,12 +34,13 @@ export const RECORD_REFUSALS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE'
 
 /**
  * Broker answers that say the request itself can never succeed as made (a topic name it refuses, a request
- * or version it does not take, a policy, a timestamp out of its range): the same call later meets the same
- * answer. Not REBALANCE_IN_PROGRESS and the group's other answers, which kafkajs marks as not to retry too.
+ * or version it does not take, a policy): the same call later meets the same answer. Not
+ * REBALANCE_IN_PROGRESS and the group's other answers, which kafkajs marks as not to retry too, nor
+ * INVALID_TIMESTAMP, which the producer's clock gives and a clock set right takes away.
  */
 export const REQUEST_REFUSALS: ReadonlySet<string> = new Set([
   'INVALID_TOPIC_EXCEPTION', 'UNSUPPORTED_VERSION', 'INVALID_REQUEST', 'POLICY_VIOLATION', 'INVALID_REQUIRED_ACKS',
-  'INVALID_TIMESTAMP', 'UNSUPPORTED_FOR_MESSAGE_FORMAT', 'UNSUPPORTED_COMPRESSION_TYPE',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT', 'UNSUPPORTED_COMPRESSION_TYPE',
 ])
 
 /**
