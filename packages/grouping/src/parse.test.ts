@@ -266,6 +266,11 @@ describe('parseGroupingRules', () => {
     expect(nulls.ok ? [] : nulls.errors.filter((e) => e.message === 'is a duplicate key')).toEqual([])
   })
 
+  it('gives a file refused for expanding too many aliases the line of its first alias', () => {
+    const bomb = `version: 1\nx: &a [1, 2]\n\ny: [${Array.from({ length: 120 }, () => '*a').join(', ')}]\n`
+    expect(parseGroupingRules(bomb, 'yaml')).toEqual({ ok: false, errors: [{ path: '/', message: expect.stringMatching(/^is not usable YAML: .*alias/i), line: 4 }] })
+  })
+
   it('reads a JSON file saved with a UTF-8 byte order mark', () => {
     const r = parseGroupingRules('\uFEFF{"version": 1, "incidentKeyLabel": "ticket"}', 'json')
     expect(r.ok && r.rules.incidentKeyLabel).toBe('ticket')

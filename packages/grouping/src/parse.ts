@@ -2,7 +2,7 @@
 // every problem reported at once with its JSON Pointer (and, in YAML, its line).
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import { escapePointer, SOURCES, validateGroupingRules, type FieldError } from '@opsreview/schemas'
 import { compileGroupingRules, compileRegex, defaultGroupingRules, LABEL_PREFIX, type GroupingRules, type GroupingRulesFile } from './rules.ts'
 
@@ -199,7 +199,9 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
     try {
       value = doc.toJS({ maxAliasCount: 100 })
     } catch (err) {
-      return { ok: false, errors: [{ path: '/', message: `is not usable YAML: ${(err as Error).message}` }] }
+      const message = (err as Error).message
+      // The guard against alias bombs names no place: the first alias is where to look.
+      return { ok: false, errors: [withLine({ path: '/', message: `is not usable YAML: ${message}` }, /alias/i.test(message) ? firstAliasLine(doc, lines) : undefined)] }
     }
     located = (pointer) => lineOf(doc, lines, pointer)
   }
@@ -211,6 +213,13 @@ export function parseGroupingRules(text: string, format: GroupingRulesFormat): G
     return { ok: false, errors: [...duplicates, ...errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) }
   }
   return { ok: true, rules: compileGroupingRules(value as GroupingRulesFile) }
+}
+
+/** The 1-based line of the document's first alias (`*name`), if it has one. */
+function firstAliasLine(doc: Document, lines: LineCounter): number | undefined {
+  let offset: number | undefined
+  visit(doc, { Alias(_key, node) { offset = node.range?.[0]; return visit.BREAK } })
+  return offset === undefined ? undefined : lines.linePos(offset).line
 }
 
 function withLine(e: GroupingRulesError, line: number | undefined): GroupingRulesError {
