@@ -63,6 +63,19 @@ function run(inputs: EngineInput[], config: ConstructorParameters<typeof Correla
   return { engine, outputs, incidents, problems: engine.problems() }
 }
 
+/** The engine a correlator restarts with: `engine`'s snapshot through JSON, as the state topic keeps it. */
+function restore(engine: CorrelationEngine, config: ConstructorParameters<typeof CorrelationEngine>[0] = {}): CorrelationEngine {
+  return new CorrelationEngine({ allowedLatenessMs: 0, ...config }, JSON.parse(JSON.stringify(engine.snapshot())) as EngineSnapshot)
+}
+
+/** Schedules incident `id`'s post-mortem, then notes it, in each engine. */
+function scheduleThenNote(engines: readonly CorrelationEngine[], id: string): void {
+  for (const engine of engines) {
+    engine.apply(command('incident.schedule-postmortem', id, { scheduledFor: '2026-12-31T10:00:00Z' }))
+    engine.apply(command('incident.note', id, { text: 'after the post-mortem was set' }))
+  }
+}
+
 /** Each incident as its members' fingerprints, sorted, in a sorted list: membership, whatever the ids. */
 const members = (incidents: Incident[]) => incidents.map((i) => i.alerts.map((a) => a.fingerprint).sort().join('+')).sort()
 /** The same with the count of reports: `fingerprints|reports`. */
@@ -892,7 +905,7 @@ describe('the review decisions', () => {
     expect(r.engine.incidents().filter((i) => i.services[0] === 'checkout').map((i) => i.status).sort()).toEqual(['open', 'resolved'])
     expect(r.engine.incident(big!)!.version).toBe(version)
     // Restored from a snapshot, it is still kept; scheduled, its version is its last, and it is forgotten.
-    const restored = new CorrelationEngine({ allowedLatenessMs: 0, ...config }, JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot)
+    const restored = restore(r.engine, config)
     expect(restored.incident(big!)).toBeDefined()
     const scheduled = restored.apply(command('incident.schedule-postmortem', big!, { scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }))
     expect(scheduled).toContainEqual({ type: 'incident', incident: expect.objectContaining({ id: big, postmortem: expect.objectContaining({ scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }) }) })
@@ -910,7 +923,7 @@ describe('the review decisions', () => {
     const config = { retentionMs: 2 * 86_400_000, maxAwaitingPostmortem: 2 }
     const r = run([...outage('a', 0), ...outage('b', 60), ...outage('c', 120), tick(4 * DAY)], config)
     expect(r.engine.incidents().map((i) => i.services[0]).sort()).toEqual(['b', 'c'])
-    const restored = new CorrelationEngine({ allowedLatenessMs: 0, ...config, maxAwaitingPostmortem: 1 }, JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot)
+    const restored = restore(r.engine, { ...config, maxAwaitingPostmortem: 1 })
     expect(restored.incidents().map((i) => i.services[0])).toEqual(['c'])
   })
 
@@ -930,7 +943,7 @@ describe('the review decisions', () => {
     live.engine.apply(command('incident.resolve', b, { at: at(95.4) }))
     live.engine.apply(tick(96))
     live.engine.apply(tick(2 * DAY + 95.2))
-    const restored = new CorrelationEngine({ allowedLatenessMs: 0, ...config }, JSON.parse(JSON.stringify(live.engine.snapshot())) as EngineSnapshot)
+    const restored = restore(live.engine, config)
     const a = live.incidents.find((i) => i.services[0] === 'a')!.id
     // Scheduled before the retention reached it, it is an incident as any other: kept until the retention does.
     for (const engine of [live.engine, restored]) engine.apply(command('incident.schedule-postmortem', a, { scheduledFor: '2026-12-10T10:00:00Z' }))
@@ -956,11 +969,8 @@ describe('the review decisions', () => {
     live.engine.apply(command('incident.resolve', y, { at: at(79) }))
     live.engine.apply(tick(81))
     live.engine.apply(tick(2 * DAY + 82))
-    const restored = new CorrelationEngine(config, JSON.parse(JSON.stringify(live.engine.snapshot())) as EngineSnapshot)
-    for (const engine of [live.engine, restored]) {
-      engine.apply(command('incident.schedule-postmortem', x, { scheduledFor: '2026-12-31T10:00:00Z' }))
-      engine.apply(command('incident.note', x, { text: 'after the post-mortem was set' }))
-    }
+    const restored = restore(live.engine, config)
+    scheduleThenNote([live.engine, restored], x)
     expect(restored.incidents()).toEqual(live.engine.incidents())
     expect(live.engine.incident(x)?.notes).toMatchObject([{ text: 'after the post-mortem was set' }])
   })
@@ -978,11 +988,8 @@ describe('the review decisions', () => {
     expect(live.engine.incident(x)).toMatchObject({ status: 'open' })
     live.engine.apply(command('incident.resolve', x, { at: at(55) }))
     live.engine.apply(tick(2 * DAY + 55.5))
-    const restored = new CorrelationEngine(config, JSON.parse(JSON.stringify(live.engine.snapshot())) as EngineSnapshot)
-    for (const engine of [live.engine, restored]) {
-      engine.apply(command('incident.schedule-postmortem', x, { scheduledFor: '2026-12-31T10:00:00Z' }))
-      engine.apply(command('incident.note', x, { text: 'after the post-mortem was set' }))
-    }
+    const restored = restore(live.engine, config)
+    scheduleThenNote([live.engine, restored], x)
     expect(restored.incidents()).toEqual(live.engine.incidents())
   })
 
@@ -1308,7 +1315,7 @@ describe('retention', () => {
     const first = alert({ fp: 'payments', t: 0 })
     const r = run([first, alert({ fp: 'payments', t: 10, status: 'resolved' }), tick(4 * 24 * 60)], { retentionMs: 2 * 24 * HOUR })
     expect(r.engine.incidents()).toEqual([])
-    const restored = new CorrelationEngine({ allowedLatenessMs: 0, retentionMs: 10 * 24 * HOUR }, JSON.parse(JSON.stringify(r.engine.snapshot())) as EngineSnapshot)
+    const restored = restore(r.engine, { retentionMs: 10 * 24 * HOUR })
     expect([first, tick(4 * 24 * 60 + 1), tick(4 * 24 * 60 + 2)].flatMap((i) => restored.apply(i)).filter((o) => o.type === 'incident')).toEqual([])
     expect(restored.stats.lateDropped).toBe(1)
   })
@@ -1488,7 +1495,7 @@ describe('checkpoints', () => {
     const inputs = [alert({ fp: 'a', t: 0 }), alert({ fp: 'b', t: 1, service: 's', labels: { host: 'h' } }), alert({ fp: 'a', t: 2, status: 'resolved' }), tick(10), alert({ fp: 'a', t: 20 }), report(21)]
     const whole = run(inputs)
     const first = run(inputs.slice(0, 3))
-    const resumed = new CorrelationEngine({ allowedLatenessMs: 0 }, JSON.parse(JSON.stringify(first.engine.snapshot())))
+    const resumed = restore(first.engine)
     const rest = inputs.slice(3).flatMap((i) => resumed.apply(i))
     expect(rest).toEqual(whole.outputs.slice(first.outputs.length))
     expect(resumed.incidents()).toEqual(whole.engine.incidents())
