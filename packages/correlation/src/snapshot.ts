@@ -2,7 +2,7 @@
 import type { EngineConfig } from './config.ts'
 import { SnapshotVersionError } from './errors.ts'
 import { Heap } from './heap.ts'
-import { awaitsPostmortem, isArchived } from './incidents.ts'
+import { awaitsPostmortem, queueEviction } from './incidents.ts'
 import { indexProblem, restoredProblem } from './problems/store.ts'
 import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
@@ -300,49 +300,36 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   // before it was kept, its last retention run tells it (`nextForgetAt` is that run's horizon and a step).
   s.forgottenBefore = ('forgottenBefore' in copy ? copy.forgottenBefore : undefined) ?? Math.max(copy.nextForgetAt - FORGET_EVERY_MS, copy.watermark - cfg.retentionMs)
   Object.assign(s.stats, copy.stats)
-  keptForPostmortem(s)
-  queueDecisionsAhead(s)
+  restoreRetention(s)
   return s
 }
 
 /**
- * The incidents the retention reached and kept for their post-mortems (`isArchived`), as the live engine
- * had them: resolved before the horizon, awaiting one, and no longer queued for the retention (an entry
- * still queued, held back behind a later one at the queue's head, is not reached yet).
+ * The retention's state derived from the queue, in one pass over it, as the live engine had it: each
+ * incident's latest entry (`latestEviction`); the incidents kept for their post-mortems (`isArchived`):
+ * resolved before the horizon, awaiting one, and no longer queued (an entry still queued, held back behind
+ * a later one at the queue's head, is not reached yet); and an entry at its decision for a resolved
+ * incident queued only before it. Engines before 2026-12-04 queued a resolve by hand at the watermark
+ * even when its decision lay ahead of it, and an entry due before the decision is dropped as stale: such
+ * an incident would never be forgotten. A snapshot of this engine has one for every resolved incident.
  */
-function keptForPostmortem(s: EngineState): void {
-  const queued = new Set<string>()
-  for (let i = s.evictionHead; i < s.evictionQueue.length; i++) if (s.evictionQueue[i]!.kind === 'incident') queued.add(s.evictionQueue[i]!.id)
-  for (const inc of s.incidents.values()) {
-    const decided = inc.resolvedDecidedAt
-    if (inc.data.status === 'resolved' && decided !== null && decided < s.forgottenBefore && awaitsPostmortem(inc) && !queued.has(inc.data.id)) s.awaitingPostmortem.add(inc.data.id)
-  }
-  // A restart with a lower OPSREVIEW_POSTMORTEM_KEEP keeps no more than it says.
-  trimAwaitingPostmortem(s)
-}
-
-/**
- * Engines before 2026-12-04 queued a resolve by hand at the watermark even when its decision lay ahead of
- * it, and an entry due before the decision is now dropped as stale: such an incident gets its entry at
- * the decision, or it would never be forgotten. A snapshot of this engine has one for every resolved incident.
- */
-function queueDecisionsAhead(s: EngineState): void {
+function restoreRetention(s: EngineState): void {
   const queuedUntil = new Map<string, number>()
   for (let i = s.evictionHead; i < s.evictionQueue.length; i++) {
     const e = s.evictionQueue[i]!
-    if (e.kind === 'incident' && e.at > (queuedUntil.get(e.id) ?? -Infinity)) queuedUntil.set(e.id, e.at)
+    if (e.kind !== 'incident') continue
+    s.latestEviction.set(e.id, e)
+    if (e.at > (queuedUntil.get(e.id) ?? -Infinity)) queuedUntil.set(e.id, e.at)
   }
   for (const inc of s.incidents.values()) {
     const decided = inc.resolvedDecidedAt
-    if (inc.data.status === 'resolved' && decided !== null && decided > (queuedUntil.get(inc.data.id) ?? -Infinity) && !isArchived(s, inc)) {
-      s.evictionQueue.push({ kind: 'incident', id: inc.data.id, at: decided })
-    }
+    if (inc.data.status !== 'resolved' || decided === null) continue
+    const queued = queuedUntil.get(inc.data.id)
+    if (queued === undefined && decided < s.forgottenBefore && awaitsPostmortem(inc)) s.awaitingPostmortem.add(inc.data.id)
+    else if (decided > (queued ?? -Infinity)) queueEviction(s, inc.data.id, decided)
   }
-  // The latest entry of each, in the order they were queued, as the live engine kept it.
-  for (let i = s.evictionHead; i < s.evictionQueue.length; i++) {
-    const e = s.evictionQueue[i]!
-    if (e.kind === 'incident') s.latestEviction.set(e.id, e)
-  }
+  // A restart with a lower OPSREVIEW_POSTMORTEM_KEEP keeps no more than it says.
+  trimAwaitingPostmortem(s)
 }
 
 /** A version 4 snapshot into `s`, which `restoreSteps` has begun; a step every `membersPerStep` members or tracks. */
