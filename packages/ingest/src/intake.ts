@@ -61,7 +61,9 @@ function alertmanagerOrigins(event: AlertEvent): FieldOrigins {
   const annotations = (event.origin?.annotations ?? {}) as Record<string, string>
   const origins = new Map(alertmanagerFields)
   origins.set('title', titleOrigin(annotations))
-  origins.set('description', descriptionOrigin(annotations) ?? 'annotations')
+  // An event without a description has no part for the entry to name.
+  const describedBy = descriptionOrigin(annotations)
+  if (describedBy) origins.set('description', describedBy)
   return origins
 }
 const pingdomOrigins: FieldOrigins = new Map([
