@@ -251,28 +251,48 @@ stop_every_node() {
 # Seconds the nodes still up may go on shutting down once too few are left to make a controller quorum.
 QUORUM_GONE_SECS=10
 
+# voters_of RUN: how many controllers the node's cluster has (its controller.quorum.voters).
+voters_of() {
+  local voters
+  voters="$(sed -n 's/^controller\.quorum\.voters=//p' "$1/server.properties" 2>/dev/null)"
+  [ -n "$voters" ] || { echo 1; return; }
+  echo "$voters" | tr ',' '\n' | grep -c .
+}
+
 # stop_runs SIGNAL RUN...: the Kafka node of each run directory, together. Signalled at once, a node the
 # host is slow to schedule can still find the others gone before its controlled shutdown was approved, and
 # then waits for a controller quorum that cannot form again (Kafka waits up to 5 minutes; here 60 s, then
-# SIGKILL, seen in CI on a loaded host 2026-12-05): once no majority of the nodes is left, those still up
-# get QUORUM_GONE_SECS more, and are then killed. A stopped broker's log is on disk whether it exits or is
-# killed; a kill only costs the next start a log recovery.
+# SIGKILL, seen in CI on a loaded host 2026-12-05): once no majority of the cluster's controllers is left,
+# those still up get QUORUM_GONE_SECS more, and are then killed. The majority counts every node of this
+# home that runs, stopped now or not (one node stopped in a cluster of three is approved by the other two),
+# out of the cluster's voters, not out of the nodes stopped: the last node of a cluster whose other nodes
+# had died waited the whole 60 s (until 2026-12-06). A stopped broker's log is on disk whether it exits or
+# is killed; a kill only costs the next start a log recovery.
 stop_runs() {
   local signal="$1"; shift
-  local run i pids=() patterns=() live=() waited=0
+  local run i pids=() patterns=() live=() voters=1 v cluster_pids=() cluster_patterns=() up waited=0
   for run in "$@"; do
     if pid_ours "$run/kafka.pid" "kafka.Kafka $run/server.properties"; then
       pids+=("$(cat "$run/kafka.pid")"); patterns+=("kafka.Kafka $run/server.properties")
+      v="$(voters_of "$run")"; [ "$v" -gt "$voters" ] && voters="$v"
     fi
+  done
+  for run in "$OPSREVIEW_HOME/kafka" "$OPSREVIEW_HOME"/kafka-[1-9]; do
+    [ -f "$run/kafka.pid" ] || continue
+    cluster_pids+=("$(cat "$run/kafka.pid" 2>/dev/null)"); cluster_patterns+=("kafka.Kafka $run/server.properties")
+  done
+  for run in "$@"; do
     stop_pidfile "$(basename "$run")" "$run/kafka.pid" "$signal" 60 "kafka.Kafka $run/server.properties" &
   done
-  if [ "$signal" = TERM ] && [ "${#pids[@]}" -gt 1 ]; then
+  if [ "$signal" = TERM ] && [ "$voters" -gt 1 ] && [ "${#pids[@]}" -gt 0 ]; then
     while :; do
       live=()
       for i in "${!pids[@]}"; do pid_is "${pids[$i]}" "${patterns[$i]}" && live+=("$i"); done
       [ "${#live[@]}" -eq 0 ] && break
+      up=0
+      for i in "${!cluster_pids[@]}"; do pid_is "${cluster_pids[$i]}" "${cluster_patterns[$i]}" && up=$((up + 1)); done
       # Two of three still make a quorum, and may be busy with a shutdown it will approve.
-      if [ $((2 * ${#live[@]})) -le "${#pids[@]}" ]; then waited=$((waited + 1)); fi
+      if [ $((2 * up)) -le "$voters" ]; then waited=$((waited + 1)); fi
       if [ "$waited" -ge $((QUORUM_GONE_SECS * 2)) ]; then
         for i in "${live[@]}"; do
           log "kafka pid ${pids[$i]} still shutting down ${QUORUM_GONE_SECS}s after too few nodes were left for a controller quorum to approve it: SIGKILL"

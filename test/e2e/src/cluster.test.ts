@@ -175,5 +175,19 @@ describe('cluster mode of the local stack', () => {
     expect(tooFew.code, tooFew.err).toBe(0)
     expect(tooFew.err).not.toContain('timed out')
     expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-1 down\nkafka-2 down\nkafka-3 down$/m)
+
+    // The last node of a cluster whose other two died: no quorum can approve its controlled shutdown, and it
+    // is killed once the others are seen gone, instead of waited for the whole 60 s.
+    const third = await sh('stack.sh', ['start', 'kafka'], env)
+    expect(third.code, third.err).toBe(0)
+    for (const node of ['kafka-1', 'kafka-2']) {
+      const died = await sh('stack.sh', ['kill', node], env)
+      expect(died.code, died.err).toBe(0)
+    }
+    const lone = await sh('stack.sh', ['stop'], env)
+    expect(lone.code, lone.err).toBe(0)
+    expect(lone.err).not.toContain('timed out')
+    expect(lone.err).toContain('too few nodes were left for a controller quorum')
+    expect((await sh('stack.sh', ['pids'], env)).out).toMatch(/^kafka-1 down\nkafka-2 down\nkafka-3 down$/m)
   })
 })
