@@ -927,6 +927,26 @@ describe('the review decisions', () => {
     expect(restored.incidents().map((i) => i.services[0])).toEqual(['c'])
   })
 
+  it('keeps at most 100 members per incident maxAwaitingPostmortem allows, counting a storm kept whole, after a restart too', () => {
+    const DAY = 24 * 60
+    const storm = (svc: string, t: number) => Array.from({ length: 150 }, (_, k) => [
+      alert({ fp: `${svc}${k}`, t, severity: 'critical', service: svc }), alert({ fp: `${svc}${k}`, t: t + 45, status: 'resolved', severity: 'critical', service: svc }),
+    ]).flat()
+    const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
+    // Two critical storms of 150 alerts, then an outage of one: 301 members in three incidents.
+    const inputs = [...storm('first', 0), ...storm('second', 60), ...outage('a', 120), tick(4 * DAY)]
+    const kept = (engine: CorrelationEngine) => engine.incidents().map((i) => [i.services[0], i.alertCount]).sort()
+    // Three allowed is 300 members: the oldest storm goes as the outage comes, though three incidents fit.
+    const config = { retentionMs: 2 * 86_400_000, maxAwaitingPostmortem: 3 }
+    expect(kept(run(inputs, config).engine)).toEqual([['a', 1], ['second', 150]])
+    // Kept with room to spare, then restored with room for three: the same.
+    const roomy = run(inputs, { ...config, maxAwaitingPostmortem: 10 })
+    expect(kept(roomy.engine)).toEqual([['a', 1], ['first', 150], ['second', 150]])
+    expect(kept(restore(roomy.engine, config))).toEqual([['a', 1], ['second', 150]])
+    // One allowed is 100 members: a storm is never kept, the outage is.
+    expect(kept(run(inputs, { ...config, maxAwaitingPostmortem: 1 }).engine)).toEqual([['a', 1]])
+  })
+
   it('restores no incident as kept for its post-mortem that the retention has not reached yet, held back in its queue', () => {
     // A resolve by hand timed a minute ahead heads the retention's queue and holds back the incidents resolved
     // just after it: for that minute, 30 days on, they are past the horizon and not yet reached. A snapshot

@@ -364,12 +364,24 @@ function keepForPostmortem(s: EngineState, id: string): void {
 }
 
 /**
+ * Members of the incidents kept for their post-mortems, at most, per incident the cap allows: as many as an
+ * incident document embeds. A storm incident of thousands of alerts is kept whole (its schedule's version
+ * counts them all), and a team that never scheduled the post-mortems of its storms grew the state by
+ * thousands of members each (until 2026-12-06 only the incidents were counted).
+ */
+const KEPT_MEMBERS_PER_INCIDENT = 100
+
+/**
  * Forgets the oldest incidents kept for their post-mortems (by decided resolve, then id: the same after a
- * restore, whatever order they were kept in) until at most `maxAwaitingPostmortem` are left.
+ * restore, whatever order they were kept in) until at most `maxAwaitingPostmortem` are left, with at most
+ * `KEPT_MEMBERS_PER_INCIDENT` times as many members in all.
  */
 export function trimAwaitingPostmortem(s: EngineState): void {
   const kept = s.awaitingPostmortem
-  while (kept.size > s.cfg.maxAwaitingPostmortem) {
+  const maxMembers = s.cfg.maxAwaitingPostmortem * KEPT_MEMBERS_PER_INCIDENT
+  let members = 0
+  for (const k of kept) members += s.incidents.get(k)!.data.alerts.length
+  while (kept.size > s.cfg.maxAwaitingPostmortem || members > maxMembers) {
     let oldest: IncidentState | undefined
     for (const k of kept) {
       const inc = s.incidents.get(k)!
@@ -377,6 +389,7 @@ export function trimAwaitingPostmortem(s: EngineState): void {
     }
     kept.delete(oldest!.data.id)
     s.incidents.delete(oldest!.data.id)
+    members -= oldest!.data.alerts.length
   }
 }
 
