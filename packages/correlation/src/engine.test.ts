@@ -929,7 +929,7 @@ describe('the review decisions', () => {
 
   it('keeps at most 100 members per incident maxAwaitingPostmortem allows, counting a storm kept whole, after a restart too', () => {
     const DAY = 24 * 60
-    const storm = (svc: string, t: number) => Array.from({ length: 150 }, (_, k) => [
+    const storm = (svc: string, t: number, size = 150) => Array.from({ length: size }, (_, k) => [
       alert({ fp: `${svc}${k}`, t, severity: 'critical', service: svc }), alert({ fp: `${svc}${k}`, t: t + 45, status: 'resolved', severity: 'critical', service: svc }),
     ]).flat()
     const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
@@ -945,6 +945,10 @@ describe('the review decisions', () => {
     expect(kept(restore(roomy.engine, config))).toEqual([['a', 1], ['second', 150]])
     // One allowed is 100 members: a storm is never kept, the outage is.
     expect(kept(run(inputs, { ...config, maxAwaitingPostmortem: 1 }).engine)).toEqual([['a', 1]])
+    // A storm larger than all the room goes alone: the older incidents, which fit, stay.
+    const larger = [...outage('a', 0), ...outage('b', 60), ...storm('big', 120, 250), tick(4 * DAY)]
+    expect(kept(run(larger, { ...config, maxAwaitingPostmortem: 2 }).engine)).toEqual([['a', 1], ['b', 1]])
+    expect(kept(restore(run(larger, { ...config, maxAwaitingPostmortem: 10 }).engine, { ...config, maxAwaitingPostmortem: 2 }))).toEqual([['a', 1], ['b', 1]])
   })
 
   it('restores no incident as kept for its post-mortem that the retention has not reached yet, held back in its queue', () => {

@@ -374,23 +374,33 @@ const KEPT_MEMBERS_PER_INCIDENT = 100
 /**
  * Forgets the oldest incidents kept for their post-mortems (by decided resolve, then id: the same after a
  * restore, whatever order they were kept in) until at most `maxAwaitingPostmortem` are left, with at most
- * `KEPT_MEMBERS_PER_INCIDENT` times as many members in all.
+ * `KEPT_MEMBERS_PER_INCIDENT` times as many members in all; one with more members than that alone first.
  */
 export function trimAwaitingPostmortem(s: EngineState): void {
   const kept = s.awaitingPostmortem
   const maxMembers = s.cfg.maxAwaitingPostmortem * KEPT_MEMBERS_PER_INCIDENT
   let members = 0
-  for (const k of kept) members += s.incidents.get(k)!.data.alerts.length
+  for (const k of kept) {
+    const inc = s.incidents.get(k)!
+    // One larger than all the room alone goes by itself: room made for it by forgetting the older ones
+    // would not have been enough, and they went for nothing.
+    if (inc.data.alerts.length > maxMembers) forgetKept(s, inc)
+    else members += inc.data.alerts.length
+  }
   while (kept.size > s.cfg.maxAwaitingPostmortem || members > maxMembers) {
     let oldest: IncidentState | undefined
     for (const k of kept) {
       const inc = s.incidents.get(k)!
       if (!oldest || inc.resolvedDecidedAt! < oldest.resolvedDecidedAt! || (inc.resolvedDecidedAt === oldest.resolvedDecidedAt && k < oldest.data.id)) oldest = inc
     }
-    kept.delete(oldest!.data.id)
-    s.incidents.delete(oldest!.data.id)
+    forgetKept(s, oldest!)
     members -= oldest!.data.alerts.length
   }
+}
+
+function forgetKept(s: EngineState, inc: IncidentState): void {
+  s.awaitingPostmortem.delete(inc.data.id)
+  s.incidents.delete(inc.data.id)
 }
 
 /** Ids are inserted in watermark order, so the expired ones are a prefix: stop at the first that is not. */
