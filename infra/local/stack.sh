@@ -277,9 +277,11 @@ stop_runs() {
       v="$(voters_of "$run")"; [ "$v" -gt "$voters" ] && voters="$v"
     fi
   done
-  for run in "$OPSREVIEW_HOME/kafka" "$OPSREVIEW_HOME"/kafka-[1-9]; do
+  # The cluster's nodes only: the single node's directory (kafka) is another cluster of one voter.
+  for run in "$OPSREVIEW_HOME"/kafka-[1-9]; do
     [ -f "$run/kafka.pid" ] || continue
-    cluster_pids+=("$(cat "$run/kafka.pid" 2>/dev/null)"); cluster_patterns+=("kafka.Kafka $run/server.properties")
+    # A status run beside this one may remove a stale pid file between the test and the read.
+    cluster_pids+=("$(cat "$run/kafka.pid" 2>/dev/null || true)"); cluster_patterns+=("kafka.Kafka $run/server.properties")
   done
   for run in "$@"; do
     stop_pidfile "$(basename "$run")" "$run/kafka.pid" "$signal" 60 "kafka.Kafka $run/server.properties" &
