@@ -52,7 +52,7 @@ const PATTERN_MESSAGES = new Map<string, string>([
   // A person's name and a report's title (incident-patch.v1.json).
   [incidentPatch.definitions.printable.pattern, 'must not be blank or hold control characters'],
   // A person's name, of the two patterns the second.
-  [incidentPatch.definitions.name.pattern, 'must start and end with a character that shows, not white space or an invisible mark (U+200B, U+200E)'],
+  [incidentPatch.definitions.name.pattern, 'must start and end with a character that shows, not white space or an invisible one (U+200B, U+200E, a soft hyphen)'],
   // A note, which has lines.
   [incidentPatch.definitions.note.pattern, 'must not be blank or hold control characters other than tabs and line breaks'],
   // A label name in a grouping rules file.

@@ -174,7 +174,8 @@ const incidentPatch = fc.record({
 }, { requiredKeys: [] })
 const problemPatch = fc.record({ actor: name, action: fc.constantFrom('confirm', 'dismiss', 'resolve', 'explode'), owner: name, note: name }, { requiredKeys: [] })
 // Decisions the schema takes, so that requests reach publishing (and the Idempotency-Key store) often.
-const someone = fc.oneof(fc.constantFrom('ann', 'bob', '<b>eve</b>'), fc.string({ minLength: 1, maxLength: 20 }))
+// Trimmed: a person's name starts and ends with a character that shows.
+const someone = fc.oneof(fc.constantFrom('ann', 'bob', '<b>eve</b>'), fc.string({ minLength: 1, maxLength: 20 }).map((s) => s.trim()).filter((s) => s.length > 0))
 const validIncidentPatch = fc.record({
   actor: someone, owner: someone, acknowledge: fc.constant(true), note: someone,
   postmortem: fc.record({ scheduledFor: iso, owner: someone }, { requiredKeys: ['scheduledFor'] }),
