@@ -263,8 +263,8 @@ voters_of() {
 # host is slow to schedule can still find the others gone before its controlled shutdown was approved, and
 # then waits for a controller quorum that cannot form again (Kafka waits up to 5 minutes; here 60 s, then
 # SIGKILL, seen in CI on a loaded host 2026-12-05): once no majority of the cluster's controllers is left,
-# those still up get QUORUM_GONE_SECS more, and are then killed. The majority counts every node of this
-# home that runs, stopped now or not (one node stopped in a cluster of three is approved by the other two),
+# those still up get QUORUM_GONE_SECS more, and are then killed. The majority counts every node of the
+# cluster (kafka-K) that runs, stopped now or not (one node stopped of three is approved by the other two),
 # out of the cluster's voters, not out of the nodes stopped: the last node of a cluster whose other nodes
 # had died waited the whole 60 s (until 2026-12-06). A stopped broker's log is on disk whether it exits or
 # is killed; a kill only costs the next start a log recovery.
