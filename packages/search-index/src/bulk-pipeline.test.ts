@@ -159,6 +159,72 @@ describe('BulkPipeline retries', () => {
     expect(letters.taken).toEqual([])
   })
 
+  it('dead-letters a document its index keeps refusing with a 503 only once minItemRetryMs has passed since its first counted attempt', async () => {
+    // One index's shard recovering (503 for it alone) while the others take writes.
+    const cluster = elasticsearch({ status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-incidents-000001][0] primary shard is not active' } })
+    cluster.refused.add('incidents')
+    const letters = deadLetterTopic([])
+    let clock = 0
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, minItemRetryMs: 60_000, now: () => clock })
+    await pipeline.add(writes(0, 0, ['incidents', 'recovering'], ['alerts-2026.11', 'taken-0']))
+    // Far more than maxItemAttempts rounds in which the other index takes writes, within the minute.
+    for (let i = 1; i <= 30; i++) {
+      clock = i * 1000
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+    expect(letters.taken).toEqual([])
+    // The shard back within the minute: written, nothing dead-lettered.
+    cluster.refused.clear()
+    await until('the recovered document written', () => cluster.written.includes('recovering'))
+    // Refused for good: dead-lettered once the minute since its first counted attempt is over, not before.
+    cluster.refused.add('incidents')
+    await pipeline.add(writes(0, 1, ['incidents', 'lost-shard']))
+    for (let i = 31; i <= 60; i++) {
+      clock = i * 1000
+      await pipeline.add(writes(1, 100 + i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+    expect(letters.taken).toEqual([])
+    for (let i = 61; letters.taken.length === 0 && i <= 200; i++) {
+      clock = i * 1000
+      await pipeline.add(writes(1, 100 + i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+    expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.detail?.lastReason, l.envelope.replay?.value !== undefined])).toEqual([['retries-exhausted', 'es-unavailable', true]])
+    // Its first attempt counted at 31 s or later: the letter came a minute after it.
+    expect(clock).toBeGreaterThanOrEqual(91_000)
+    pipeline.stop()
+  })
+
+  it('bounds what parked requests hold: past the queue\'s bytes, documents out of attempts go without waiting out minItemRetryMs', async () => {
+    const cluster = elasticsearch({ status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-alerts-2026.12-000001][0] primary shard is not active' } })
+    cluster.refused.add('alerts-2026.12')
+    const letters = deadLetterTopic([])
+    // A request per batch (two documents of about 125 bytes each), room for a few documents in the queue, and
+    // an hour before any would go by age.
+    const pipeline = new BulkPipeline({
+      es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, concurrency: 1, flushBytes: 260, maxQueuedBytes: 600,
+      minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, minItemRetryMs: 3_600_000,
+    })
+    let most = 0
+    for (let i = 0; i < 200; i++) {
+      await pipeline.add(writes(0, i, ['alerts-2026.12', `refused-${i}`], ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      most = Math.max(most, pipeline.inFlight)
+    }
+    // Each parked request holds one refused document of ~100 bytes: a few beyond the 600, never the 200.
+    expect(most).toBeLessThan(40)
+    expect(letters.taken.length).toBeGreaterThan(100)
+    expect(new Set(letters.taken.map((l) => l.envelope.reason))).toEqual(new Set(['retries-exhausted']))
+    cluster.refused.clear()
+    expect(await pipeline.drain(5_000)).toBe(true)
+    // Every refused document is written or dead-lettered (by its record's offset), none both, none neither.
+    const lettered = letters.taken.map((l) => Number(l.envelope.origin.offset))
+    const written = cluster.written.filter((id) => id.startsWith('refused-')).map((id) => Number(id.slice('refused-'.length)))
+    expect([...lettered, ...written].sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i))
+  })
+
   it('shows documents held back at their index in waiting from the first refusal, through an outage, whether their index refused them or could not be made', async () => {
     const denied = { type: 'security_exception', reason: 'action [indices:admin/create] is unauthorized for API key' }
     const cluster = elasticsearch({ status: 403, error: { type: 'security_exception', reason: 'action [indices:data/write/bulk[s]] is unauthorized for API key' } })

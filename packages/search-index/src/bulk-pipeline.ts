@@ -90,6 +90,12 @@ export interface BulkPipelineOptions {
    * treated as poison (`retries-exhausted`). Attempts while nothing is accepted (an outage) do not count.
    */
   maxItemAttempts?: number
+  /**
+   * And not before this long since its first counted failure (0: at once). A shard that is recovering or
+   * relocating answers 503 for its index alone for a minute or more, while the others take writes: after
+   * ten attempts in ~45 s its documents were dead-lettered, to be replayed by hand after a routine restart.
+   */
+  minItemRetryMs?: number
   /** Repeated retry logs: at most one per reason in this interval (30 s). */
   logIntervalMs?: number
   /** Wraps each bulk attempt; throwing (an open breaker) counts as a failed attempt. */
@@ -119,6 +125,8 @@ interface Pending {
   acceptedAtLastTry: number
   /** Whether the last failure counted as the item's own. */
   counted: boolean
+  /** When its first attempt counted. */
+  countedSince?: number
   /**
    * How its tries have left it, for health; none yet: undefined. `held`: refused at its index (an item error
    * in a bulk answer, or Elasticsearch refusing to make its index), what `waiting` shows, until it is written
@@ -171,6 +179,7 @@ export class BulkPipeline {
   readonly #concurrency: number
   readonly #maxQueuedBytes: number
   readonly #maxItemAttempts: number
+  readonly #minItemRetryMs: number
   readonly #now: () => number
   readonly #log: RateLimitedLog
   readonly #queue: Request[] = []
@@ -179,6 +188,8 @@ export class BulkPipeline {
   #inFlight = 0
   /** Requests waiting out an isolated item failure without holding a slot. */
   #parked = 0
+  /** Of the documents parked requests still hold (as `add` counts them). */
+  #parkedBytes = 0
   /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
   #accepted = 0
   /** Whole bulk requests failing. */
@@ -196,6 +207,7 @@ export class BulkPipeline {
     this.#concurrency = opts.concurrency ?? 3
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? this.#flushBytes * this.#concurrency
     this.#maxItemAttempts = opts.maxItemAttempts ?? 10
+    this.#minItemRetryMs = opts.minItemRetryMs ?? 0
     this.#now = opts.now ?? Date.now
     this.#log = new RateLimitedLog(opts.logIntervalMs ?? 30_000, this.#now)
   }
@@ -254,7 +266,7 @@ export class BulkPipeline {
       await wait.whileWaiting?.()
     }
     const span = this.offsets.open(batch.topic, batch.partition, batch.lastOffset)
-    for (const op of batch.ops) this.#place(op.document.length + op.id.length + op.index.length + ACTION_BYTES, span).ops.push(op)
+    for (const op of batch.ops) this.#place(opBytes(op), span).ops.push(op)
     // Poison is held until the dead-letter topic takes it, which may be long: it counts like documents,
     // or a stream of it (or a dead-letter topic that is down) would never hold `add` back.
     for (const p of batch.poison) this.#place(poisonBytes(p), span).poison.push(p)
@@ -336,9 +348,10 @@ export class BulkPipeline {
       const wait = retryDelay(++retries, minBackoff, maxBackoff)
       // Only items of our own are failing while Elasticsearch takes the rest: give the slot to the next
       // request meanwhile, so a few such items cannot hold every slot (and hide that Elasticsearch is fine).
-      if (isolated) { this.#inFlight--; this.#parked++; this.#pump() }
+      const held = isolated ? pending.reduce((sum, p) => sum + opBytes(p.op), 0) : 0
+      if (isolated) { this.#inFlight--; this.#parked++; this.#parkedBytes += held; this.#pump() }
       await this.#changedOrStopped(wait)
-      if (isolated) { this.#parked--; this.#inFlight++ }
+      if (isolated) { this.#parked--; this.#parkedBytes -= held; this.#inFlight++ }
     }
     // Read by `waiting` and `failing` from the first round on, and after each round what it left.
     this.#holding.set(request, pending)
@@ -347,8 +360,13 @@ export class BulkPipeline {
         if (this.#stopped) return false
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
-        for (const p of retry) if (p.attempts >= this.#maxItemAttempts) poison.push(exhausted(p))
-        pending = retry.filter((p) => p.attempts < this.#maxItemAttempts)
+        const now = this.#now()
+        // Parked requests count towards no queue `add` waits for (waiting, no attempt would count, and a blocked
+        // index would hold everything): past the queue's bound, those out of attempts go without their minimum.
+        const pressed = this.#parkedBytes > this.#maxQueuedBytes
+        const spent = (p: Pending) => p.attempts >= this.#maxItemAttempts && (pressed || now - p.countedSince! >= this.#minItemRetryMs)
+        for (const p of retry) if (spent(p)) poison.push(exhausted(p))
+        pending = retry.filter((p) => !spent(p))
         if (pending.length === 0) break
         // Documents refused at their index show in `waiting` from their first refusal until they are written or
         // dead-lettered; during an outage (which shows in `failing`) they are not refused, and do not show.
@@ -519,7 +537,7 @@ export class BulkPipeline {
   #blame(p: Pending, c: Classified): void {
     p.last = c
     p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
-    if (p.counted) p.attempts++
+    if (p.counted) { p.attempts++; p.countedSince ??= this.#now() }
     p.acceptedAtLastTry = this.#accepted
   }
 
@@ -616,6 +634,9 @@ function poisonOf(op: IndexOperation, c: Classified, detail: Record<string, unkn
 function poisonBytes(p: Poison): number {
   return (p.source.value?.length ?? 0) + (p.source.key?.length ?? 0) + p.error.length + LETTER_BYTES
 }
+
+/** What a document counts for in the queue's bound. */
+const opBytes = (op: IndexOperation): number => op.document.length + op.id.length + op.index.length + ACTION_BYTES
 
 function exhausted(p: Pending): Poison {
   const last = p.last!
