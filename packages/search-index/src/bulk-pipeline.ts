@@ -91,11 +91,13 @@ export interface BulkPipelineOptions {
    */
   maxItemAttempts?: number
   /**
-   * And not before this long since its first counted failure (0: at once). A shard that is recovering or
-   * relocating answers 503 for its index alone for a minute or more, while the others take writes: after
+   * An item whose index is unavailable (`es-unavailable`: a 503, a shard not active) goes only once this
+   * long has passed since its first counted attempt too (0: at once). A shard that is recovering or
+   * relocating answers so for its index alone for a minute or more while the others take writes: after
    * ten attempts in ~45 s its documents were dead-lettered, to be replayed by hand after a routine restart.
+   * A block or a closed index is the operator's, and waits for no such time.
    */
-  minItemRetryMs?: number
+  unavailableRetryMs?: number
   /** Repeated retry logs: at most one per reason in this interval (30 s). */
   logIntervalMs?: number
   /** Wraps each bulk attempt; throwing (an open breaker) counts as a failed attempt. */
@@ -179,7 +181,7 @@ export class BulkPipeline {
   readonly #concurrency: number
   readonly #maxQueuedBytes: number
   readonly #maxItemAttempts: number
-  readonly #minItemRetryMs: number
+  readonly #unavailableRetryMs: number
   readonly #now: () => number
   readonly #log: RateLimitedLog
   readonly #queue: Request[] = []
@@ -207,7 +209,7 @@ export class BulkPipeline {
     this.#concurrency = opts.concurrency ?? 3
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? this.#flushBytes * this.#concurrency
     this.#maxItemAttempts = opts.maxItemAttempts ?? 10
-    this.#minItemRetryMs = opts.minItemRetryMs ?? 0
+    this.#unavailableRetryMs = opts.unavailableRetryMs ?? 0
     this.#now = opts.now ?? Date.now
     this.#log = new RateLimitedLog(opts.logIntervalMs ?? 30_000, this.#now)
   }
@@ -362,9 +364,10 @@ export class BulkPipeline {
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
         const now = this.#now()
         // Parked requests count towards no queue `add` waits for (waiting, no attempt would count, and a blocked
-        // index would hold everything): past the queue's bound, those out of attempts go without their minimum.
+        // index would hold everything): past the queue's bound, every item whose failure counted goes.
         const pressed = this.#parkedBytes > this.#maxQueuedBytes
-        const spent = (p: Pending) => p.attempts >= this.#maxItemAttempts && (pressed || now - p.countedSince! >= this.#minItemRetryMs)
+        const spent = (p: Pending) => pressed ? p.attempts > 0
+          : p.attempts >= this.#maxItemAttempts && (p.last!.code !== 'es-unavailable' || now - p.countedSince! >= this.#unavailableRetryMs)
         for (const p of retry) if (spent(p)) poison.push(exhausted(p))
         pending = retry.filter((p) => !spent(p))
         if (pending.length === 0) break

@@ -47,7 +47,7 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024),
   OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
   OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: field.int('attempts a document may fail with a retriable error while Elasticsearch accepts others, before it is dead-lettered (retries-exhausted)', 10, { min: 1, max: 1000 }),
-  OPSREVIEW_INDEXER_MIN_ITEM_RETRY: field.duration('and not before this long since its first counted attempt: a shard recovering or relocating refuses its index alone for minutes', 300_000, { min: 0, max: 86_400_000 }),
+  OPSREVIEW_INDEXER_UNAVAILABLE_RETRY: field.duration('a document whose index is unavailable (503, a shard not active) while others are written goes only once this long has passed since its first counted attempt too: a recovering or relocating shard answers so for minutes', 300_000, { min: 0, max: 86_400_000 }),
   OPSREVIEW_INDEXER_MIN_BACKOFF: field.duration('first wait before a failed write is retried (then doubled, jittered)', 200, { min: 1 }),
   OPSREVIEW_INDEXER_MAX_BACKOFF: field.duration('longest wait between retries of a failed write', 10_000, { min: 1 }),
   OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL: field.duration('repeated retry and dead-letter logs: at most one per reason in this interval', 30_000),

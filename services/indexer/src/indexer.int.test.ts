@@ -138,7 +138,7 @@ describe('the indexer survives whatever is on its topics', () => {
   })
 
   it('dead-letters a document that keeps failing for a retriable reason while Elasticsearch takes the others', async () => {
-    const s = await setUp({ OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: '3', OPSREVIEW_INDEXER_MIN_ITEM_RETRY: '0' })
+    const s = await setUp({ OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: '3' })
     const n = indexNames(s.prefix).alerts
     await s.send([alertEvent(0, { startsAt: '2026-10-15T00:00:00.000Z' }), alertEvent(1)])
     await waitFor(async () => ((await s.committed()) === 2 ? true : undefined), { what: 'both months created' })

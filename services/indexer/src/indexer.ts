@@ -85,7 +85,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       flushBytes: config.OPSREVIEW_INDEXER_BULK_BYTES,
       concurrency: config.OPSREVIEW_INDEXER_BULK_CONCURRENCY,
       maxItemAttempts: config.OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS,
-      minItemRetryMs: config.OPSREVIEW_INDEXER_MIN_ITEM_RETRY,
+      unavailableRetryMs: config.OPSREVIEW_INDEXER_UNAVAILABLE_RETRY,
       minBackoffMs: config.OPSREVIEW_INDEXER_MIN_BACKOFF,
       maxBackoffMs: config.OPSREVIEW_INDEXER_MAX_BACKOFF,
       logIntervalMs: config.OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL,
