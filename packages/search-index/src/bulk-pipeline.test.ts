@@ -161,7 +161,9 @@ describe('BulkPipeline retries', () => {
 
   it('dead-letters a document its index keeps refusing with a 503 only once unavailableRetryMs has passed since its first counted attempt', async () => {
     // One index's shard recovering (503 for it alone) while the others take writes.
-    const cluster = elasticsearch({ status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-incidents-000001][0] primary shard is not active' } })
+    const unavailable = { status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-incidents-000001][0] primary shard is not active' } }
+    const refusal = { ...unavailable }
+    const cluster = elasticsearch(refusal)
     cluster.refused.add('incidents')
     const letters = deadLetterTopic([])
     let clock = 0
@@ -182,6 +184,8 @@ describe('BulkPipeline retries', () => {
     await pipeline.add(writes(0, 1, ['incidents', 'lost-shard']))
     for (let i = 31; i <= 60; i++) {
       clock = i * 1000
+      // Between 40 and 50 s its node is busy as well: a 429, which counts nothing, is no reason to give up.
+      Object.assign(refusal, i >= 40 && i < 50 ? { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' } } : unavailable)
       await pipeline.add(writes(1, 100 + i, ['alerts-2026.11', `taken-${i}`]))
       await new Promise((resolve) => setTimeout(resolve, 3))
     }
@@ -194,6 +198,21 @@ describe('BulkPipeline retries', () => {
     expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.detail?.lastReason, l.envelope.replay?.value !== undefined])).toEqual([['retries-exhausted', 'es-unavailable', true]])
     // Its first attempt counted at 31 s or later: the letter came a minute after it.
     expect(clock).toBeGreaterThanOrEqual(91_000)
+    pipeline.stop()
+  })
+
+  it('dead-letters what a write-blocked index refuses after its attempts, unavailableRetryMs or not: the block is the operator\'s', async () => {
+    const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
+    cluster.refused.add('alerts-2026.10')
+    const letters = deadLetterTopic([])
+    // The clock never moves: only the attempts can let it go.
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3, unavailableRetryMs: 3_600_000, now: () => 0 })
+    await pipeline.add(writes(0, 0, ['alerts-2026.10', 'blocked'], ['alerts-2026.11', 'taken-0']))
+    for (let i = 1; letters.taken.length === 0 && i <= 200; i++) {
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+    expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.detail?.lastReason])).toEqual([['retries-exhausted', 'es-blocked']])
     pipeline.stop()
   })
 

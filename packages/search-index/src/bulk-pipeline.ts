@@ -363,11 +363,12 @@ export class BulkPipeline {
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
         const now = this.#now()
-        // Parked requests count towards no queue `add` waits for (waiting, no attempt would count, and a blocked
-        // index would hold everything): past the queue's bound, every item whose failure counted goes.
+        // Only a round whose failure counted decides, by that failure (`last`): a 429 or a refusal of the
+        // cluster's never does. Parked requests' bytes hold no `add` back (it waiting, no attempt would count,
+        // and a blocked index would hold everything): past the queue's bytes, every item whose failure counted goes.
         const pressed = this.#parkedBytes > this.#maxQueuedBytes
-        const spent = (p: Pending) => pressed ? p.attempts > 0
-          : p.attempts >= this.#maxItemAttempts && (p.last!.code !== 'es-unavailable' || now - p.countedSince! >= this.#unavailableRetryMs)
+        const spent = (p: Pending) => p.counted && (pressed
+          || (p.attempts >= this.#maxItemAttempts && (p.last!.code !== 'es-unavailable' || now - p.countedSince! >= this.#unavailableRetryMs)))
         for (const p of retry) if (spent(p)) poison.push(exhausted(p))
         pending = retry.filter((p) => !spent(p))
         if (pending.length === 0) break
