@@ -47,19 +47,20 @@ export class EngineCapacityError extends Error {
   }
 }
 
-// V8's RangeErrors for a collection or allocation at its limit. "Invalid array/string length" comes from a
-// length past 2^32 - 1 or ~2^29 characters, which no input record (at most a few MiB) reaches on its own.
-const CAPACITY_MESSAGES = /^(Map maximum size exceeded|Set maximum size exceeded|Array buffer allocation failed|Invalid array length|Invalid string length|Invalid typed array length)/
+// V8's RangeErrors for a collection at its limit or an allocation refused.
+const ROOM_REFUSED = /^(Map maximum size exceeded|Set maximum size exceeded|Array buffer allocation failed)/
+// And for a length past 2^32 - 1 or ~2^29 characters, which no input record (at most a few MiB) reaches on its own.
+const INVALID_LENGTH = /^(Invalid array length|Invalid string length|Invalid typed array length)/
 
 /**
  * Whether an error is the runtime refusing room outright: a table at V8's limit, an allocation refused. Not
  * an invalid length, which a restore also meets from a bad number in a snapshot it reads.
  */
 export function isRoomRefused(err: unknown): err is RangeError {
-  return err instanceof RangeError && /^(Map maximum size exceeded|Set maximum size exceeded|Array buffer allocation failed)/.test(err.message)
+  return err instanceof RangeError && ROOM_REFUSED.test(err.message)
 }
 
 /** Whether an error is the runtime refusing the engine more room (`EngineCapacityError`'s cause). */
 export function isCapacityError(err: unknown): err is RangeError {
-  return err instanceof RangeError && CAPACITY_MESSAGES.test(err.message)
+  return isRoomRefused(err) || (err instanceof RangeError && INVALID_LENGTH.test(err.message))
 }
