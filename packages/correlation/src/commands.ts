@@ -23,7 +23,7 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       if (!c.owner) return 'owner is required'
       d.owner = c.owner
       break
-    case 'incident.acknowledge': {
+    case 'incident.acknowledge':
       if (d.acknowledgedAt) return undefined
       // Someone taking on an incident that is over would only skew the time to acknowledge.
       if (d.status === 'resolved') return 'incident is resolved: nothing to acknowledge'
@@ -31,11 +31,9 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       // acknowledge the indexer floored at 0). Not held to the newest event time, as a resolve is: without a
       // tick since (ticks off, or commands applied before the first tick after an outage) that would cut a
       // real half hour to acknowledge to the minute after the last event.
-      const stamped = parseTime(c.at)
-      d.acknowledgedAt = iso(Math.max(Number.isFinite(stamped) ? stamped : s.now, inc.openedMs))
+      d.acknowledgedAt = iso(Math.max(stampedTime(s, c.at), inc.openedMs))
       d.acknowledgedBy = c.actor
       break
-    }
     case 'incident.note':
       if (!c.text) return 'text is required'
       // A new array, never a push: emitted documents share it (copyIncident).
@@ -82,8 +80,13 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
  * before `notBefore`, nor further ahead of the newest event time than an event may be.
  */
 function decisionTime(s: EngineState, at: string, notBefore: number): number {
+  return Math.min(Math.max(stampedTime(s, at), notBefore), s.highWater + s.cfg.futureToleranceMs)
+}
+
+/** The time a person's review stamped on a command, or the engine's clock when it stamped none it can read. */
+function stampedTime(s: EngineState, at: string): number {
   const stamped = parseTime(at)
-  return Math.min(Math.max(Number.isFinite(stamped) ? stamped : s.now, notBefore), s.highWater + s.cfg.futureToleranceMs)
+  return Number.isFinite(stamped) ? stamped : s.now
 }
 
 function problemCommand(s: EngineState, c: Command): string | undefined {
