@@ -369,8 +369,8 @@ export class BulkPipeline {
         const pressed = this.#parkedBytes > this.#maxQueuedBytes
         const spent = (p: Pending) => p.counted && (pressed
           || (p.attempts >= this.#maxItemAttempts && (p.last!.code !== 'es-unavailable' || now - p.countedSince! >= this.#unavailableRetryMs)))
-        for (const p of retry) if (spent(p)) poison.push(exhausted(p))
-        pending = retry.filter((p) => !spent(p))
+        pending = []
+        for (const p of retry) if (spent(p)) poison.push(exhausted(p)); else pending.push(p)
         if (pending.length === 0) break
         // Documents refused at their index show in `waiting` from their first refusal until they are written or
         // dead-lettered; during an outage (which shows in `failing`) they are not refused, and do not show.
