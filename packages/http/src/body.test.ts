@@ -101,6 +101,19 @@ describe('jsonBody', () => {
     expect((await send(url, JSON.stringify(Array.from({ length: 50 }, () => '\ud800')))).body.errors).toHaveLength(10)
   })
 
+  it('reads a body that starts with a UTF-8 byte order mark, as RFC 8259 lets a parser, and keeps its bytes as sent', async () => {
+    const a = express()
+    a.post('/', ...jsonBody(1024), (req, res) => { res.json({ got: req.body as unknown, rawBytes: req.rawBody?.length }) })
+    a.use(problemHandler)
+    const url = await serve(a)
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"é"}')])
+    expect(await send(url, body)).toEqual({ status: 200, body: { got: { a: 'é' }, rawBytes: body.length } })
+    // One mark is a mark; a second is a character outside JSON's grammar.
+    const twice = await send(url, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]))
+    expect(twice.status).toBe(400)
+    expect(twice.body.code).toBe('INVALID_JSON')
+  })
+
   it('accepts nesting up to 64 levels', async () => {
     expect((await send(await app(), '['.repeat(64) + ']'.repeat(64))).status).toBe(200)
   })

@@ -30,8 +30,9 @@ function declaredCharsets(contentType: string): string[] {
 const utf8 = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii'])
 
 // fatal: bytes that are not UTF-8 throw instead of becoming U+FFFD, which would be accepted and stored as
-// if the sender had meant it. ignoreBOM keeps a leading BOM in the text, so JSON.parse refuses it as before.
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// if the sender had meant it. A leading BOM is dropped (RFC 8259 lets a parser ignore it; .NET and
+// PowerShell clients write one): kept, JSON.parse refused the body with an invisible character in the message.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** An escaped surrogate in JSON text (`"\ud800"`): only then can a parsed string hold a lone one. */
 const surrogateEscape = /\\u[dD][89a-fA-F]/
