@@ -1,7 +1,8 @@
-import type { AlertmanagerAlert, AlertmanagerWebhook, AlertEvent } from '@opsreview/schemas'
+import { hash } from 'node:crypto'
+import { withinCodePoints, type AlertmanagerAlert, type AlertmanagerWebhook, type AlertEvent } from '@opsreview/schemas'
 import { environmentOf, serviceFromAlertname, serviceOf } from '@opsreview/grouping'
 import { eventId, isoTime, labelsFingerprint, normalizeSeverity, own, truncateText, type IngestContext } from './event.ts'
-import { MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS } from './limits.ts'
+import { MAX_DESCRIPTION_CHARS, MAX_GROUP_KEY_CHARS, MAX_LINK_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 /** Alertmanager's Go zero time: an alert that has not ended, not a date. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z'
@@ -36,6 +37,17 @@ export function descriptionOrigin(annotations: Texts): 'annotations/description'
   return own(annotations, 'description') ? 'annotations/description' : own(annotations, 'message') ? 'annotations/message' : undefined
 }
 
+/**
+ * A notification's group key as its events carry it: as sent up to MAX_GROUP_KEY_CHARS, else
+ * `sha256:<64 hex digits>` of the whole key. The correlator keeps a notification's alerts together by this
+ * key, so a long one is replaced by something as distinct, never cut: two groups whose keys share their
+ * first characters (`group_by: ['...']` puts every label in the key) would be one. A digest is short, so a
+ * replay that sends it as the key maps to the same key again.
+ */
+export function eventGroupKey(groupKey: string): string {
+  return withinCodePoints(groupKey, MAX_GROUP_KEY_CHARS) ? groupKey : `sha256:${hash('sha256', groupKey)}`
+}
+
 /** The text at a path `titleOrigin` or `descriptionOrigin` gave. */
 function textAt(origin: string, annotations: Texts, labels: Texts): string {
   const [field, key] = origin.split('/') as [string, string]
@@ -61,13 +73,21 @@ export function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, payload: Al
     ? eventId('alertmanager', fingerprint, 'resolved-without-end', startsAt)
     : eventId('alertmanager', fingerprint, status, endsAt ?? startsAt)
   const links: AlertEvent['links'] = []
-  if (alert.generatorURL) links.push({ rel: 'generator', href: alert.generatorURL })
-  const runbook = own(annotations, 'runbook_url')
-  const dashboard = own(annotations, 'dashboard_url')
-  if (runbook) links.push({ rel: 'runbook', href: runbook })
-  if (dashboard) links.push({ rel: 'dashboard', href: dashboard })
+  // A link longer than the event takes is left out, and named in the origin: the alert is news, its link a
+  // convenience (a runbook or dashboard URL stays in the annotations kept as sent), and Alertmanager never
+  // retries a refused alert.
+  const linksLeftOut: string[] = []
+  const link = (rel: string, href: string | undefined) => {
+    if (!href) return
+    if (withinCodePoints(href, MAX_LINK_CHARS)) links.push({ rel, href })
+    else linksLeftOut.push(rel)
+  }
+  link('generator', alert.generatorURL)
+  link('runbook', own(annotations, 'runbook_url'))
+  link('dashboard', own(annotations, 'dashboard_url'))
 
-  const origin: Record<string, unknown> = { receiver: payload.receiver, groupKey: payload.groupKey }
+  const origin: Record<string, unknown> = { receiver: payload.receiver, groupKey: eventGroupKey(payload.groupKey) }
+  if (linksLeftOut.length > 0) origin.linksLeftOut = linksLeftOut
   if (payload.externalURL) origin.externalURL = payload.externalURL
   if (typeof payload.notification_reason === 'string') origin.notificationReason = payload.notification_reason
   if (Object.keys(annotations).length > 0) origin.annotations = annotations

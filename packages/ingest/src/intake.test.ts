@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { validateAlertEvent } from '@opsreview/schemas'
 import { fixture } from '@opsreview/testing'
@@ -108,16 +109,26 @@ describe('intakeAlertmanager', () => {
     expect(unnamed.ok && unnamed.accepted[0]!.event.service).toBe('A'.repeat(256))
   })
 
-  it('names the annotation a link too long came from, not the generator URL', () => {
-    const long = `https://runbooks.example/${'x'.repeat(5000)}`
+  it('leaves a link too long for the event out of its links, naming it in the origin, instead of refusing the alert', () => {
+    // A Prometheus graph link of a rule matching 400 services, as Prometheus writes it: 9 KB.
+    const expr = encodeURIComponent(`sum by (job) (rate(http_requests_total{job=~"${Array.from({ length: 400 }, (_, i) => `service-${i}`).join('|')}",code=~"5.."}[5m])) > 0.05`)
+    const generatorURL = `http://prometheus:9090/graph?g0.expr=${expr}&g0.tab=1`
+    const runbook = `https://runbooks.example/${'x'.repeat(5000)}`
+    const atCap = `https://dashboards.example/${'d'.repeat(4096 - 27)}`
+    expect(atCap).toHaveLength(4096)
     const r = intakeAlertmanager(webhook(
-      good('a', { annotations: { runbook_url: long } }),
-      good('b', { generatorURL: 'http://prometheus:9090/graph', annotations: { dashboard_url: long } }),
+      good('a', { generatorURL, annotations: { runbook_url: 'https://runbooks.example/a' } }),
+      good('b', { generatorURL: 'http://prometheus:9090/graph', annotations: { runbook_url: runbook, dashboard_url: atCap } }),
     ), ctx)
-    expect(r.ok && r.rejected.map((x) => [x.index, x.reason, x.errors.map((e) => e.path)])).toEqual([
-      [0, 'event-invalid', ['/alerts/0/annotations/runbook_url']],
-      [1, 'event-invalid', ['/alerts/1/annotations/dashboard_url']],
-    ])
+    expect(r.ok && r.rejected).toEqual([])
+    const [a, b] = r.ok ? r.accepted.map((x) => x.event) : []
+    expect(a!.links).toEqual([{ rel: 'runbook', href: 'https://runbooks.example/a' }])
+    expect(a!.origin.linksLeftOut).toEqual(['generator'])
+    expect(b!.links).toEqual([{ rel: 'generator', href: 'http://prometheus:9090/graph' }, { rel: 'dashboard', href: atCap }])
+    expect(b!.origin.linksLeftOut).toEqual(['runbook'])
+    // The runbook stays where the sender put it: in the annotations, kept as sent.
+    expect((b!.origin.annotations as Record<string, string>).runbook_url).toBe(runbook)
+    for (const e of [a!, b!]) expect(validateAlertEvent(e).ok).toBe(true)
   })
 
   it('refuses an event larger than the event cap', () => {
@@ -161,13 +172,32 @@ describe('intakeAlertmanager', () => {
     ])
   })
 
-  it('names the notification\'s own field in the event when it, not the alert, makes most of an oversized event', () => {
-    const payload = { ...webhook(good('a', { labels: { alertname: 'A', ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`l${i}`, 'v'.repeat(4000)])) }, annotations: { note: '\u{1F525}'.repeat(11_000) } })), groupKey: '\u0001'.repeat(8192) }
-    const r = intakeAlertmanager(payload, ctx)
-    expect(r.ok && r.rejected.map((x) => x.errors)).toEqual([[{
-      path: '/alerts/0',
-      message: expect.stringMatching(/^canonical event \/origin\/groupKey: the event is 14\d{4} bytes serialised, more than 131072, 49154 of them from the notification's groupKey$/),
-    }]])
+  it('takes a group key of any length, carrying one over 1,024 characters as its digest: one per key, the same on a replay', () => {
+    // kube-prometheus-stack routed by a long namespace regex and grouped by every label (group_by: ['...']):
+    // the key holds the route's matchers and the alert's labels, 11 KB here.
+    const payload = fixture<Record<string, unknown> & { alerts: { labels: Record<string, string> }[] }>('alertmanager/kube-prometheus-node-filesystem-filling-up.json')
+    const route = `{}/{namespace=~"^(?:${Array.from({ length: 1200 }, (_, i) => `team-${i}`).join('|')})$"}`
+    const labelSet = (labels: Record<string, string>) => `{${Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`
+    const keyOf = (labels: Record<string, string>) => `${route}:${labelSet(labels)}`
+    const labels = payload.alerts[0]!.labels
+    const other = { ...labels, instance: '10.0.3.18:9100' }
+    const long = { ...payload, groupKey: keyOf(labels) }
+    expect(long.groupKey.length).toBeGreaterThan(8192)
+    const first = intakeAlertmanager(long, ctx)
+    const again = intakeAlertmanager({ ...payload, groupKey: keyOf(labels) }, ctx)
+    const another = intakeAlertmanager({ ...payload, groupKey: keyOf(other), alerts: [{ ...payload.alerts[0]!, labels: other }] }, ctx)
+    const keyIn = (r: ReturnType<typeof intakeAlertmanager>) => (r.ok ? r.accepted[0]!.event.origin.groupKey : r.errors)
+    expect(keyIn(first)).toBe(`sha256:${createHash('sha256').update(long.groupKey).digest('hex')}`)
+    expect(keyIn(again)).toBe(keyIn(first))
+    expect(keyIn(another)).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(keyIn(another)).not.toBe(keyIn(first))
+    // A key within the bound is carried as sent, a digest included: a replay posting it maps to it again.
+    const atBound = `{}:{${'k'.repeat(1019)}}`
+    expect(atBound).toHaveLength(1024)
+    expect(keyIn(intakeAlertmanager({ ...payload, groupKey: atBound }, ctx))).toBe(atBound)
+    const replay = singleAlertWebhook(long, 0)
+    expect(replay.groupKey).toBe(keyIn(first))
+    expect(intakeAlertmanager(JSON.parse(JSON.stringify(replay)), ctx)).toMatchObject({ ok: true, accepted: [{ event: first.ok ? first.accepted[0]!.event : {} }] })
   })
 
   it('makes a one-alert replay webhook that maps to the same event, without the group\'s extras', () => {

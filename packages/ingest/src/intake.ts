@@ -2,7 +2,7 @@ import {
   escapePointer, validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
   type AlertEvent, type AlertmanagerWebhook, type FieldError,
 } from '@opsreview/schemas'
-import { descriptionOrigin, normalizeAlertmanagerAlert, titleOrigin } from './alertmanager.ts'
+import { descriptionOrigin, eventGroupKey, normalizeAlertmanagerAlert, titleOrigin } from './alertmanager.ts'
 import { normalizePingdom } from './pingdom.ts'
 import { normalizeReport } from './report.ts'
 import type { IngestContext } from './event.ts'
@@ -134,7 +134,9 @@ const REPLAY_FIELDS = ['version', 'status', 'receiver', 'groupKey', 'externalURL
  * A notification holding only the alert at `index`: what a replay through the receiver posts once the
  * cause of the refusal is fixed. It keeps the fields the mapping reads and no more, so a dead letter per
  * refused alert does not copy the group's common labels each time; `truncatedAlerts` stays behind, or a
- * replay would count the sender's truncation again.
+ * replay would count the sender's truncation again. A group key too long for an event is kept as the
+ * digest the events carry (eventGroupKey), which maps to itself: the replay gives the same events, and
+ * no letter copies a key of megabytes.
  */
 export function singleAlertWebhook(payload: Readonly<Record<string, unknown>>, index: number): Record<string, unknown> {
   return alertsWebhook(payload, [index])
@@ -144,6 +146,7 @@ export function singleAlertWebhook(payload: Readonly<Record<string, unknown>>, i
 export function alertsWebhook(payload: Readonly<Record<string, unknown>>, indexes: readonly number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const field of REPLAY_FIELDS) if (Object.hasOwn(payload, field)) out[field] = payload[field]
+  if (typeof out.groupKey === 'string') out.groupKey = eventGroupKey(out.groupKey)
   const alerts = payload.alerts as unknown[]
   out.alerts = indexes.map((i) => alerts[i])
   return out
@@ -237,7 +240,7 @@ function oversized(event: AlertEvent, bytes: number, base: string, origins: Fiel
   }
   const [field, made] = largest(byField)
   const cap = `the event is ${bytes} bytes serialised, more than ${MAX_EVENT_BYTES}`
-  // Only what the whole notification sends (its receiver, its groupKey) outweighs every field of the alert: named in the event.
+  // Only what the whole notification sends (its receiver, its externalURL) outweighs every field of the alert: named in the event.
   if (made < unmapped.bytes) return { path: base || '/', message: `canonical event ${unmapped.path}: ${cap}, ${unmapped.bytes} of them from the notification's ${unmapped.path.split('/').pop()}` }
   const message = `${cap}, ${made} of them from ${field}`
   const [entry, size] = largest(byEntry.get(field) ?? new Map())

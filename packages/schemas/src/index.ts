@@ -95,6 +95,7 @@ export const alertEventCaps = Object.freeze({
   environmentChars: alertEvent.definitions.environment.maxLength,
   titleChars: alertEvent.definitions.title.maxLength,
   textChars: alertEvent.definitions.text.maxLength,
+  urlChars: alertEvent.definitions.url.maxLength,
 })
 
 export const validateAlertmanagerWebhook = compile<AlertmanagerWebhook>(alertmanagerWebhook)

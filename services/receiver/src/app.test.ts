@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { readConfig } from '@opsreview/config'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes } from '@opsreview/kafka/publisher'
 import { defaultIngestOptions } from '@opsreview/ingest/event'
@@ -7,12 +9,22 @@ import { validateAlertEvent, type AlertEvent } from '@opsreview/schemas'
 import { captureLogs, fixture, serve } from '@opsreview/testing'
 import { SpoolClosedError, SpoolRecordTooLargeError } from '@opsreview/spool'
 import { publishSpooled, spoolDeadLetter } from './app.ts'
+import { receiverConfigSpec } from './config.ts'
 import { fakeReceiver, post, TEST_NOW, TEST_TOPICS } from './test-fakes.ts'
 
 const good = (fp: string, patch: Record<string, unknown> = {}) => ({
   status: 'firing', labels: { alertname: 'HighErrorRate', service: 'checkout' }, startsAt: '2026-11-28T20:00:00Z', fingerprint: fp, ...patch,
 })
 const webhook = (...alerts: unknown[]) => ({ version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{}', alerts })
+
+type Notification = { alerts: Record<string, unknown>[]; groupKey: string } & Record<string, unknown>
+
+/** A kube-prometheus-stack notification grouped by namespace: `n` alerts of ~1.5 KB, one per node. */
+function kubePrometheusStorm(n: number): Notification {
+  const one = fixture<Notification>('alertmanager/kube-prometheus-node-filesystem-filling-up.json')
+  const alert = one.alerts[0]!
+  return { ...one, alerts: Array.from({ length: n }, (_, i) => ({ ...alert, fingerprint: `fp${i}`, labels: { ...(alert.labels as object), instance: `node-${i}:9100` } })) }
+}
 
 interface Accepted { accepted: number; published: number; truncatedAlerts: number; rejected: { index: number; reason: string; errors: { path: string; message: string }[] }[] }
 
@@ -254,6 +266,78 @@ describe('receiver app (in-process, fake Kafka)', () => {
     }
     const ok = await post(`${url}/webhooks/alertmanager`, gzipSync(JSON.stringify(webhook(good('a')))), { 'content-encoding': 'gzip' })
     expect(ok.status).toBe(200)
+  })
+
+  it('takes a storm of 800 kube-prometheus alerts in one notification (1.2 MB) with the default body limit', async () => {
+    const config = readConfig(receiverConfigSpec, { OPSREVIEW_INGEST_TOKENS: 't' })
+    if (!config.ok) throw new Error(config.errors.join('\n'))
+    const r = fakeReceiver({ bodyLimit: config.value.OPSREVIEW_BODY_LIMIT })
+    const storm = kubePrometheusStorm(800)
+    expect(Buffer.byteLength(JSON.stringify(storm))).toBeGreaterThan(1024 * 1024)
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, storm)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 800, published: 800, rejected: [] })
+  })
+
+  it('refuses a notification over the body limit with a 413, its dead letter giving the declared size of the body it did not read', async () => {
+    const r = fakeReceiver({ bodyLimit: 1024 * 1024 })
+    const body = JSON.stringify(kubePrometheusStorm(800))
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, body)
+    expect(res.status).toBe(413)
+    expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', errors: [{ path: '/', message: 'must not exceed 1048576 bytes' }] })
+    expect(r.publisher.values(TEST_TOPICS.alerts)).toEqual([])
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toMatchObject([{
+      reason: 'payload-too-large', detail: { status: 413, bodyBytes: 0, contentLength: Buffer.byteLength(body) }, replay: { kind: 'webhook', body: '' },
+    }])
+  })
+
+  it('publishes the alerts of a notification whose group key is longer than 8,192 characters, carrying the key\'s digest', async () => {
+    const r = fakeReceiver()
+    // group_by: ['...'] puts every label in the key; each label is within its own cap.
+    const labels = { alertname: 'BackupFailed', service: 'db', job: 'backup', error: 'x'.repeat(4096), target: 'y'.repeat(4096), instance: 'db-1' }
+    const groupKey = `{}:{${Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`
+    expect(groupKey.length).toBeGreaterThan(8192)
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, { ...webhook(good('f1', { labels })), groupKey })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 1, published: 1, rejected: [] })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.origin.groupKey)).toEqual([`sha256:${createHash('sha256').update(groupKey).digest('hex')}`])
+  })
+
+  it('publishes an alert whose generatorURL is too long for the event, without that link', async () => {
+    const r = fakeReceiver()
+    const expr = encodeURIComponent(`sum by (job) (rate(http_requests_total{job=~"${Array.from({ length: 400 }, (_, i) => `service-${i}`).join('|')}",code=~"5.."}[5m])) > 0.05`)
+    const generatorURL = `http://prometheus:9090/graph?g0.expr=${expr}&g0.tab=1`
+    expect(generatorURL.length).toBeGreaterThan(4096)
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('f2', { generatorURL })))
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ accepted: 1, published: 1, rejected: [] })
+    expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts)).toMatchObject([{ fingerprint: 'f2', links: [], origin: { linksLeftOut: ['generator'] } }])
+  })
+
+  it('bounds the dead letters of many refused alerts by bytes as well as by count, each refused alert in one letter that replays it', async () => {
+    const r = fakeReceiver()
+    // 39 KB: a thousand broken alerts beside a 32 KB group key and a 4 KB externalURL, which each letter
+    // copied: 37 MB of dead letters until 2026-12-06.
+    const alerts = Array.from({ length: 1000 }, () => 1)
+    const body = JSON.stringify({ ...webhook(), groupKey: '\u{1F600}'.repeat(8192), externalURL: `http://am/${'a'.repeat(4000)}`, alerts })
+    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, body)
+    expect(res.status).toBe(422)
+    const answer = await res.json() as Accepted & { rejectedTotal: number }
+    expect(answer.rejectedTotal).toBe(1000)
+    const messages = r.publisher.sent.get(TEST_TOPICS.rejected) ?? []
+    // A MiB of letters one by one, then letters of up to 256 KiB shared by the rest.
+    expect(messages.reduce((n, m) => n + Buffer.byteLength(String(m.value)), 0)).toBeLessThan(1.5 * 1024 * 1024)
+    const letters = messages.map((m) => JSON.parse(String(m.value)) as DeadLetterEnvelope)
+    const own = letters.filter((l) => typeof l.detail?.index === 'number')
+    expect(own.length).toBeLessThan(1000)
+    expect(answer.rejected.map((x) => x.index)).toEqual(own.map((l) => l.detail!.index))
+    const indexesIn = (l: DeadLetterEnvelope) => (typeof l.detail?.index === 'number' ? [l.detail.index] : l.detail!.indexes as number[])
+    expect(letters.flatMap(indexesIn).sort((a, b) => a - b)).toEqual(alerts.map((_, i) => i))
+    for (const letter of letters) {
+      const replay = letter.replay!
+      if (replay.kind !== 'webhook') throw new Error('expected a webhook replay')
+      expect((JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual(indexesIn(letter).map((i) => alerts[i]))
+    }
   })
 
   it('still publishes the good alerts when more are bad than it dead-letters one by one: the rest share dead letters', async () => {

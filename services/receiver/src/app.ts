@@ -74,11 +74,14 @@ const MAX_ERRORS_PER_ITEM = 20
 /** Characters of an error's path and of its message kept in an answer and a dead letter. */
 const MAX_ERROR_TEXT = 512
 /**
- * Refused alerts dead-lettered, and listed in the answer, one by one. Past this the rest share dead letters
- * of up to SHARED_LETTER_BYTES each, serialised: a 1 MiB body of tiny broken alerts must not become hundreds
- * of thousands of letters, and its good alerts must still be published (Alertmanager never retries a 4xx).
+ * Refused alerts dead-lettered, and listed in the answer, one by one: at most this many, and their letters
+ * at most MAX_REFUSED_ALERT_LETTER_BYTES, serialised. Past either the rest share dead letters of up to
+ * SHARED_LETTER_BYTES each: a body of tiny broken alerts must not become hundreds of thousands of letters,
+ * nor one whose alerts each carry the notification's fields (a 4 KB externalURL) a thousand copies of them,
+ * and its good alerts must still be published (Alertmanager never retries a 4xx).
  */
 const MAX_REFUSED_ALERTS = 1000
+const MAX_REFUSED_ALERT_LETTER_BYTES = 1024 * 1024
 const SHARED_LETTER_BYTES = 256 * 1024
 /**
  * What a shared letter grows by besides its alerts as they join: the count and last index in its `error`,
@@ -214,11 +217,11 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   }
 
   /**
-   * The refused alerts past MAX_REFUSED_ALERTS, in dead letters of up to SHARED_LETTER_BYTES each, as
-   * serialised: an alert is in its letter twice, as its index in `detail.indexes` and as its JSON escaped
-   * again in the replay body, and a tiny alert (`1`) costs more as an index than as itself. Each letter
-   * replays whole as one notification of its alerts; only an alert too large for a letter of its own is
-   * cut, as its per-alert letter would be (fitDeadLetter).
+   * The refused alerts past those dead-lettered one by one, in dead letters of up to SHARED_LETTER_BYTES
+   * each, as serialised: an alert is in its letter twice, as its index in `detail.indexes` and as its JSON
+   * escaped again in the replay body, and a tiny alert (`1`) costs more as an index than as itself. Each
+   * letter replays whole as one notification of its alerts; only an alert too large for a letter of its own
+   * is cut, as its per-alert letter would be (fitDeadLetter).
    */
   function sharedLetters(req: Request, payload: Readonly<Record<string, unknown>>, surplus: readonly ItemRejection[], receivedAt: Date): { key: string; envelope: DeadLetterEnvelope }[] {
     const alerts = payload.alerts as unknown[]
@@ -338,12 +341,26 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
         },
       })
-      const refusals: Refusal[] = rejected.slice(0, MAX_REFUSED_ALERTS).map((r: ItemRejection) => ({ index: r.index, reason: r.reason, ...listedErrors(r.errors) }))
-      const shared = sharedLetters(req, payload, rejected.slice(MAX_REFUSED_ALERTS), receivedAt)
+      const refusals: Refusal[] = []
+      const ownLetters: { key: string; envelope: DeadLetterEnvelope }[] = []
+      let ownLetterBytes = 0
+      for (const r of rejected) {
+        if (refusals.length === MAX_REFUSED_ALERTS) break
+        const refusal: Refusal = { index: r.index, reason: r.reason, ...listedErrors(r.errors) }
+        const letter = letterFor(refusal)
+        // As publishDeadLetters first sends it: cut to MAX_DEAD_LETTER_BYTES, which the first letter always fits.
+        const bytes = Math.min(Buffer.byteLength(JSON.stringify(letter.envelope)), MAX_DEAD_LETTER_BYTES)
+        if (ownLetterBytes + bytes > MAX_REFUSED_ALERT_LETTER_BYTES) break
+        ownLetterBytes += bytes
+        refusals.push(refusal)
+        ownLetters.push(letter)
+      }
+      const surplus = rejected.slice(refusals.length)
+      const shared = sharedLetters(req, payload, surplus, receivedAt)
       // Outcomes per event: a record Kafka refuses fails alone, and is refused alone.
       const [sent, letters] = await Promise.all([
         sendOnce('alertmanager', accepted, (fresh) => publisher.publishEach(topics.alerts, fresh.map(toMessage))),
-        Promise.allSettled([publishDeadLetters(req, [...refusals.map(letterFor), ...shared], { once: true })]),
+        Promise.allSettled([publishDeadLetters(req, [...ownLetters, ...shared], { once: true })]),
       ])
       let unavailable: unknown = letters[0].status === 'rejected' ? letters[0].reason : undefined
       const tooLarge: Refusal[] = []
@@ -365,7 +382,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       // Events already acknowledged stay published; Alertmanager's retry finds them in RecentIds.
       if (unavailable !== undefined) throw unavailable
       const allRefused = [...refusals, ...tooLarge].sort((a, b) => a.index - b.index)
-      for (const r of [...allRefused, ...rejected.slice(MAX_REFUSED_ALERTS)]) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
+      for (const r of [...allRefused, ...surplus]) metrics.rejectedEvents.inc({ source: 'alertmanager', reason: r.reason })
       if (allRefused.length > 0) req.log.info({ refused: allRefused.length, reasons: [...new Set(allRefused.map((r) => r.reason))] }, 'alerts refused and dead-lettered')
       metrics.published.inc({ source: 'alertmanager' }, published)
       const answer = {
@@ -441,6 +458,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       const reason = (res.locals.deadLetterReason as string | undefined) ?? problem.code.toLowerCase().replaceAll('_', '-')
       metrics.rejections.inc({ source, reason })
       const raw = req.rawBody ?? Buffer.alloc(0)
+      // A body refused unread (a 413, a 415) leaves nothing to keep: its declared size at least says how
+      // far OPSREVIEW_BODY_LIMIT falls short.
+      const contentLength = req.rawBody === undefined ? Number(req.headers['content-length']) : NaN
       const envelope: DeadLetterEnvelope = {
         stage: 'receiver',
         reason,
@@ -449,6 +469,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         detail: {
           source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], errorsOmitted: problem.errorsOmitted,
           bodyBytes: raw.length, bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
+          ...(Number.isSafeInteger(contentLength) ? { contentLength } : {}),
         },
         replay: { kind: 'webhook', path: req.path, body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') },
       }

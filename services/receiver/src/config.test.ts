@@ -4,7 +4,8 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readConfig } from '@opsreview/config'
 import { defaultGroupingRules } from '@opsreview/grouping'
-import { ingestOptionsOf, receiverConfigSpec } from './config.ts'
+import { backoffMs } from '@opsreview/lifecycle/backoff'
+import { ingestOptionsOf, receiverConfigSpec, spoolOptionsOf } from './config.ts'
 
 const required = { OPSREVIEW_INGEST_TOKENS: 't' }
 
@@ -35,5 +36,32 @@ describe('receiver grouping rules', () => {
     ])
     const missing = readConfig(receiverConfigSpec, { ...required, OPSREVIEW_GROUPING_RULES: '/nonexistent/rules.yaml' })
     expect(!missing.ok && missing.errors[0]).toMatch(/^OPSREVIEW_GROUPING_RULES \/nonexistent\/rules\.yaml: cannot read the grouping rules/)
+  })
+})
+
+describe('receiver limits', () => {
+  it('takes bodies up to 16 MiB by default: a storm\'s notification group, which Alertmanager never retries if refused', () => {
+    const d = readConfig(receiverConfigSpec, required)
+    expect(d.ok && d.value.OPSREVIEW_BODY_LIMIT).toBe(16 * 1024 * 1024)
+  })
+
+  it('refuses at start an OPSREVIEW_MAX_EVENT_AGE under an hour, listed with the other errors', () => {
+    const hour = readConfig(receiverConfigSpec, { ...required, OPSREVIEW_MAX_EVENT_AGE: '1h' })
+    expect(hour.ok && ingestOptionsOf(hour.value).maxEventAgeMs).toBe(3_600_000)
+    for (const tooShort of ['0', '1s', '59m']) {
+      const bad = readConfig(receiverConfigSpec, { ...required, OPSREVIEW_MAX_EVENT_AGE: tooShort, OPSREVIEW_ALERTS_PARTITIONS: '0' })
+      expect(!bad.ok && bad.errors, tooShort).toEqual([
+        expect.stringMatching(/^OPSREVIEW_ALERTS_PARTITIONS /),
+        expect.stringMatching(/^OPSREVIEW_MAX_EVENT_AGE must be at least 3600000 ms/),
+      ])
+    }
+  })
+
+  it('has the spool retry a failed drain after 1 s, doubling to 5 s at most, and keeps its size limit', () => {
+    const d = readConfig(receiverConfigSpec, { ...required, OPSREVIEW_SPOOL_MAX_BYTES: '256mb' })
+    if (!d.ok) throw new Error(d.errors.join('\n'))
+    const options = spoolOptionsOf(d.value)
+    expect(options.maxBytes).toBe(256 * 1024 * 1024)
+    expect(Array.from({ length: 8 }, (_, i) => backoffMs(i + 1, options.retryDelayMs!, options.maxRetryDelayMs!))).toEqual([1000, 2000, 4000, 5000, 5000, 5000, 5000, 5000])
   })
 })

@@ -10,7 +10,7 @@ import { describeKafkaConnection, kafkaConnectionOptions } from '@opsreview/kafk
 import { startKafka } from '@opsreview/kafka/startup'
 import { Spool } from '@opsreview/spool'
 import { hardenServer, closeServer } from '@opsreview/http/hardening'
-import { ingestOptionsOf, loadReceiverConfig } from './config.ts'
+import { ingestOptionsOf, loadReceiverConfig, spoolOptionsOf } from './config.ts'
 import { createReceiverApp, publishSpooled, spoolDeadLetter } from './app.ts'
 import { createReceiverMetrics } from './metrics.ts'
 
@@ -50,8 +50,8 @@ const publisher = new BatchPublisher({
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })
 const spool = await Spool.open(config.OPSREVIEW_SPOOL_DIR, {
+  ...spoolOptionsOf(config),
   logger: logger.child({ component: 'spool' }),
-  maxBytes: config.OPSREVIEW_SPOOL_MAX_BYTES,
   // Another receiver owns the directory now: one that stays up would answer 503 to every report while
   // looking ready. Exit, and let the supervisor's restart wait for the lock or say who holds it.
   onLockLost: () => {
