@@ -154,6 +154,27 @@ describe('PartitionRunner checkpoints', () => {
   })
 })
 
+describe('PartitionRunner reporting the snapshot age to expect', () => {
+  it('is the spacing after a checkpoint and twice what the last one took: a large state\'s checkpoints are minutes apart', async () => {
+    const clock = { t: 0 }
+    const store = {
+      loadAll: async () => new Map(),
+      // A large state: its checkpoint takes 10 s.
+      save: async () => { clock.t += 10_000; return { chunks: 1, bytes: 1, rawBytes: 1 } },
+    } as unknown as KafkaStateStore
+    const { runner } = runnerWithCommits(() => undefined, { store, snapshotIntervalMs: 5000, checkpointShare: 0.05, now: () => clock.t })
+    await runner.handler(tickBatch())
+    // No checkpoint yet: the configured interval.
+    expect(runner.expectedSnapshotAges()).toEqual(new Map([[0, 5]]))
+    clock.t = 5000
+    await runner.handler({ ...tickBatch(), batch: { topic: 'in', partition: 0, highWatermark: '2', messages: [{ offset: '1', value: Buffer.from(tick) }] } } as unknown as EachBatchPayload)
+    // The checkpoint is written in the background: this waits for it.
+    await runner.checkpointAll()
+    // 10 s at a share of 5 %: the next one 200 s after it, and input applied as one was taken waits out two.
+    expect(runner.expectedSnapshotAges()).toEqual(new Map([[0, 220]]))
+  })
+})
+
 describe('PartitionRunner losing a partition mid-checkpoint', () => {
   it('writes no manifest and commits nothing for a checkpoint whose partition was revoked while its chunks were written', async () => {
     const commits: string[] = []
@@ -233,7 +254,8 @@ describe('PartitionRunner reading snapshots', () => {
     expect(events.slice(0, 5)).toEqual(['read begins', 'heartbeat', 'heartbeat', 'heartbeat', 'read ends'])
   })
 
-  it('finishes the read when a heartbeat fails meanwhile, keeps it over the rebalance, and fails the batch after', async () => {
+  // As kafkajs 2.2.4's heartbeat fails when the member must rejoin.
+  it.each(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION'])('finishes the read when a heartbeat fails meanwhile with %s, keeps it over the rebalance, and fails the batch after', async (type) => {
     let reads = 0
     const loaded = new Map([['in/0', stored(0, '-1')]])
     const store = {
@@ -242,7 +264,7 @@ describe('PartitionRunner reading snapshots', () => {
     } as unknown as KafkaStateStore
     const runner = runnerOver(store)
     runner.onAssignment([0])
-    const rebalancing = new Error('The group is rebalancing, so a rejoin is needed')
+    const rebalancing = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { name: 'KafkaJSProtocolError', type })
     let heartbeats = 0
     const failing = { ...batchOf(0), heartbeat: async () => { heartbeats++; throw rebalancing } } as unknown as EachBatchPayload
     await expect(runner.handler(failing)).rejects.toBe(rebalancing)
@@ -250,6 +272,33 @@ describe('PartitionRunner reading snapshots', () => {
     runner.onAssignment([0])
     await runner.handler(batchOf(0))
     expect(reads).toBe(1)
+    expect(runner.partitions).toEqual([0])
+  })
+
+  it('heartbeats on through a long read after a heartbeat failed for another reason than a rebalance (a connection reset)', async () => {
+    const events: string[] = []
+    const store = {
+      loadAll: async (opts?: { onProgress?: () => Promise<void> }) => {
+        events.push('read begins')
+        // A large state: 40 s of progress, past a session of 30 s.
+        for (let i = 0; i < 40; i++) await opts?.onProgress?.()
+        events.push('read ends')
+        return new Map()
+      },
+      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+    } as unknown as KafkaStateStore
+    const runner = runnerOver(store)
+    runner.onAssignment([0])
+    let heartbeats = 0
+    const payload = {
+      ...batchOf(0, events),
+      heartbeat: async () => { events.push('heartbeat'); if (heartbeats++ === 0) throw new KafkaJSConnectionError('Connection closed') },
+    } as unknown as EachBatchPayload
+    await runner.handler(payload)
+    // Until 2026-12-06 the first failure ended the heartbeats for the rest of the read, and the member was
+    // evicted meanwhile.
+    const during = events.slice(events.indexOf('read begins') + 1, events.indexOf('read ends'))
+    expect(during).toEqual(Array.from({ length: 40 }, () => 'heartbeat'))
     expect(runner.partitions).toEqual([0])
   })
 
@@ -536,6 +585,144 @@ describe('PartitionRunner continuing a restored engine', () => {
     expect(r.seeks).toEqual([])
     expect(r.applied).toEqual([3])
     expect(resolved).toEqual(['2'])
+  })
+
+  describe('checkpointing a log made anew', () => {
+    /**
+     * The state topic and the group's commits in memory: `loadAll` gives the latest snapshot saved, a save
+     * waits for `saveGate` (when set) and fails while `failSaves` says so, a commit while `failCommits` does.
+     */
+    function kafkaInMemory() {
+      let latest: { offset: string; snapshot: unknown } | undefined
+      const k = {
+        saves: [] as string[], commits: [] as string[], failSaves: false, failCommits: false, saveGate: undefined as Promise<void> | undefined,
+        store: {
+          loadAll: async () => {
+            const s = latest
+            if (!s) return new Map()
+            return new Map([['in/0', { inputTopic: 'in', partition: 0, offset: s.offset, decode: () => s.snapshot, decodeSteps: function* () { yield; return s.snapshot } }]])
+          },
+          save: async (state: { offset: string; snapshot: unknown }) => {
+            await k.saveGate
+            if (k.failSaves) throw new KafkaJSConnectionError('Connection closed')
+            latest = state
+            k.saves.push(state.offset)
+            return { chunks: 1, bytes: 1, rawBytes: 1 }
+          },
+        } as unknown as KafkaStateStore,
+      }
+      return k
+    }
+    /** A runner on `k`, its clock `clock.t`, checkpointing once a second at the most; what it sent in `sent`. */
+    function runnerOn(k: ReturnType<typeof kafkaInMemory>, clock: { t: number }, opts: Partial<PartitionRunnerOptions> = {}) {
+      const sent: string[] = []
+      const commitOffsets = async (offsets: { offset: string }[]) => {
+        if (k.failCommits) throw new KafkaJSConnectionError('Connection closed')
+        for (const { offset } of offsets) k.commits.push(offset)
+      }
+      const runner = new PartitionRunner({
+        consumer: { commitOffsets, seek: () => undefined } as unknown as Consumer,
+        producer: {
+          sendBatch: async (req: { topicMessages: { topic: string; messages: { value: string }[] }[] }) => {
+            for (const t of req.topicMessages) for (const m of t.messages) sent.push(`${t.topic}:${(JSON.parse(m.value) as { status?: string }).status}`)
+            return []
+          },
+        } as unknown as Pick<Producer, 'sendBatch'>,
+        store: k.store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 1000, now: () => clock.t, ...opts,
+      })
+      runner.onAssignment([0])
+      return { runner, sent }
+    }
+    /** The old log, ticks at offsets 0 to 5, checkpointed at 5 and committed; then its topic is made anew. */
+    async function oldLogCheckpointedAt5(k: ReturnType<typeof kafkaInMemory>, clock: { t: number }, runner: PartitionRunner) {
+      await runner.handler(batchAt(0, [0, 1, 2, 3, 4].map(tickAt)))
+      clock.t = 2000
+      await runner.handler(batchAt(5, [tickAt(5)]))
+      if (!k.saveGate && !k.failCommits) await waitFor(() => (k.commits.length > 0 ? true : undefined), { what: 'the old log checkpointed' })
+    }
+    const firstOfNewLog = () => batchAt(0, [alert('firing', 10), tickAt(11), tickAt(12)])
+    const newLogTo5 = () => batchAt(3, [tickAt(13), tickAt(14), tickAt(15)])
+
+    it('checkpoints it after its first batch, so that a restart goes on with the new log\'s state, not the old one\'s', async () => {
+      const k = kafkaInMemory()
+      const clock = { t: 0 }
+      const a = runnerOn(k, clock)
+      await oldLogCheckpointedAt5(k, clock, a.runner)
+      // Within the second after the old log's checkpoint: only the log starting over makes one due.
+      clock.t = 2500
+      await a.runner.handler(firstOfNewLog())
+      await waitFor(() => (k.commits.length > 1 ? true : undefined), { timeoutMs: 1000, what: 'the new log checkpointed' })
+      expect({ saves: k.saves, commits: k.commits }).toEqual({ saves: ['5', '2'], commits: ['6', '3'] })
+      clock.t = 4000
+      await a.runner.handler(newLogTo5())
+      await waitFor(() => (k.commits.length > 2 ? true : undefined), { timeoutMs: 1000, what: 'the new log checkpointed at 5' })
+      expect({ saves: k.saves, commits: k.commits }).toEqual({ saves: ['5', '2', '5'], commits: ['6', '3', '6'] })
+
+      // Killed: the successor restores the latest snapshot and is handed the commit. Until 2026-12-06 those
+      // were still the old log's (offset 5 of the new log looked saved), and the successor, without the firing
+      // at offset 0 of the new log, could not resolve its incident.
+      const b = runnerOn(k, clock)
+      await b.runner.handler(batchAt(6, [alert('resolved', 40), tickAt(60)]))
+      expect(b.sent).toContain(`${topics.incidents}:resolved`)
+    })
+
+    it('saves and commits it at shutdown when it reached the old snapshot\'s offset, its own first checkpoint having failed', async () => {
+      const k = kafkaInMemory()
+      const clock = { t: 0 }
+      const a = runnerOn(k, clock)
+      await oldLogCheckpointedAt5(k, clock, a.runner)
+      k.failSaves = true
+      clock.t = 2500
+      await a.runner.handler(firstOfNewLog())
+      k.failSaves = false
+      clock.t = 2600
+      await a.runner.handler(newLogTo5())
+      await a.runner.stopApplying()
+      await a.runner.checkpointAll()
+      // Offset 5 of the new log is not the old log's 5: skipped as saved, the restart restored the old state.
+      expect({ saves: k.saves, commits: k.commits }).toEqual({ saves: ['5', '5'], commits: ['6', '6'] })
+    })
+
+    it('counts for nothing a checkpoint of the old log still being written when the log starts over', async () => {
+      const { logger, lines } = captureLogs()
+      const k = kafkaInMemory()
+      let release!: () => void
+      k.saveGate = new Promise((resolve) => { release = resolve })
+      const clock = { t: 0 }
+      const a = runnerOn(k, clock, { logger })
+      await oldLogCheckpointedAt5(k, clock, a.runner)
+      clock.t = 2500
+      await a.runner.handler(firstOfNewLog())
+      clock.t = 2600
+      await a.runner.handler(newLogTo5())
+      k.saveGate = undefined
+      release()
+      await a.runner.stopApplying()
+      await a.runner.checkpointAll()
+      // The old log's snapshot at 5 landed after the new log started over: counted, it made the new log's 5
+      // look saved, and its commit (6) skipped the new log's records up to there after a restart.
+      expect({ saves: k.saves, commits: k.commits }).toEqual({ saves: ['5', '5'], commits: ['6'] })
+      expect(lines.filter((l) => l.msg === 'checkpoint of the input log before it started over: not counted, not committed')).toMatchObject([{ offset: '5' }])
+    })
+
+    it('stops committing the old log\'s snapshot once the log starts over', async () => {
+      const k = kafkaInMemory()
+      k.failCommits = true
+      let retry!: () => void
+      const backOffs: number[] = []
+      const clock = { t: 0 }
+      const a = runnerOn(k, clock, { sleep: (ms) => { backOffs.push(ms); return new Promise((resolve) => { retry = resolve }) } })
+      await oldLogCheckpointedAt5(k, clock, a.runner)
+      await waitFor(() => (backOffs.length > 0 ? true : undefined), { what: 'the commit waiting to be tried again' })
+      clock.t = 2500
+      await a.runner.handler(firstOfNewLog())
+      k.failCommits = false
+      retry()
+      // Not stopping first: that ends the retries as well. checkpointAll waits for the one in progress.
+      await a.runner.checkpointAll()
+      // 6 is past the new log's records at 0 to 2: committed, a restart before the next checkpoint skipped them.
+      expect({ saves: k.saves, commits: k.commits }).toEqual({ saves: ['5', '2'], commits: ['3'] })
+    })
   })
 })
 

@@ -4,12 +4,13 @@ import { CorrelationEngine, EngineCapacityError, isRoomRefused, SnapshotVersionE
 import type { CorrelationConfig } from '@opsreview/correlation/config'
 import type { EngineInput, EngineOutput, Incident, Problem } from '@opsreview/correlation/types'
 import { stepped } from '@opsreview/correlation/steps'
+import { kafkaErrorType } from '@opsreview/kafka/errors'
 import { requestsOf } from '@opsreview/kafka/publisher'
 import { withinMs } from '@opsreview/kafka/within-ms'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { poisonDeadLetter } from './dead-letters.ts'
 import { fittedDocument } from './fitted-document.ts'
-import { classifyFailure, EngineRejectedError, evictedFromGroup, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
+import { classifyFailure, EngineRejectedError, EVICTIONS, evictedFromGroup, KafkaUnavailableError, UndecodableRecordError, type PoisonRecordError } from './errors.ts'
 import { partitionKeyOf, type KafkaStateStore, type StoredState } from './state-store.ts'
 import type { CorrelatorTopics } from './topics.ts'
 
@@ -70,10 +71,12 @@ interface PartitionEngine {
   engine: CorrelationEngine
   /** The last input offset applied whose outputs Kafka acknowledged (-1: none). */
   applied: bigint
-  /** The last offset checkpointed. */
+  /** The last offset checkpointed (`NONE_OF_THIS_LOG` once the input log started over). */
   saved: bigint
-  /** The last offset whose commit (of the offset after it) Kafka acknowledged, or the snapshot restored from. */
+  /** The last offset whose commit (of the offset after it) Kafka acknowledged, or the snapshot restored from (`NONE_OF_THIS_LOG` as `saved`). */
   committed: bigint
+  /** Times the input log started over under this engine: a checkpoint taken before the last of them is of the old log. */
+  logRestarts: number
   lastCheckpoint: number
   /** Wall time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
   lastCheckpointMs: number
@@ -171,6 +174,12 @@ function atCapacity(err: unknown): void {
   if (isRoomRefused(err)) throw new EngineCapacityError(err)
 }
 
+/**
+ * What `saved` and `committed` hold once the input log started over: no offset, so that no offset of the new
+ * log is taken for one of the old log's snapshot or commit (-1 is one: a batch that applied nothing).
+ */
+const NONE_OF_THIS_LOG = -2n
+
 /** Snapshots read from the state topic, by `topic/partition`, and the partitions the read stands for. */
 interface SavedSnapshots {
   byKey: Map<string, StoredState>
@@ -187,9 +196,9 @@ interface SavedSnapshots {
  * therefore replays from a snapshot and re-produces the same outputs (same ids, same versions), which
  * the compacted output topics and the indexer's external versions absorb.
  *
- * Poison input (not JSON, or the engine throws) goes to the dead-letter topic in the same acknowledged
- * send as the outputs, and is applied as far as the engine got. Kafka failures are thrown for the
- * consumer's retry policy (`retryingBatches`).
+ * Poison input (not JSON, or the engine throws) goes to the dead-letter topic with the batch's outputs,
+ * before the batch counts as applied, and is applied as far as the engine got. Kafka failures are thrown
+ * for the consumer's retry policy (`retryingBatches`).
  */
 export class PartitionRunner {
   readonly #o: PartitionRunnerOptions
@@ -245,6 +254,16 @@ export class PartitionRunner {
   snapshotAges(): Map<number, number> {
     const now = this.#o.now()
     return new Map([...this.#engines].map(([p, pe]) => [p, pe.unsavedSince === undefined ? 0 : Math.max(0, now - pe.unsavedSince) / 1000]))
+  }
+
+  /**
+   * Per partition, the snapshot age (`snapshotAges`, seconds) that a partition whose checkpoints succeed
+   * reaches at most: input applied just after a snapshot was taken waits for that snapshot's write, the
+   * spacing after it, and the next checkpoint. Checkpoints are spaced by their own cost (`checkpointShare`),
+   * so at a large state this is many minutes, and an alert on a fixed age fired on a healthy correlator.
+   */
+  expectedSnapshotAges(): Map<number, number> {
+    return new Map([...this.#engines].map(([p, pe]) => [p, (this.#checkpointSpacing(pe) + 2 * pe.lastCheckpointMs) / 1000]))
   }
 
   /** How the handler must be run: it resolves and commits by itself. */
@@ -310,7 +329,7 @@ export class PartitionRunner {
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.byKey.delete(key)
       saved.partitions?.delete(partition)
-      pe = { engine, applied, saved: applied, committed: applied, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
+      pe = { engine, applied, saved: applied, committed: applied, logRestarts: 0, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
     }
@@ -322,6 +341,13 @@ export class PartitionRunner {
       // (a truncated log written again) are dropped as duplicates by their ids.
       log.warn({ applied: String(pe.applied), highWatermark: batch.highWatermark, batchFrom: first.offset }, 'input log starts over below what this engine applied: applying it from its batch on')
       pe.applied = BigInt(first.offset) - 1n
+      // The snapshot and the commit are the old log's. Kept, the new log reaching their offset looked saved,
+      // so no checkpoint (SIGTERM's neither) wrote it, and a restart resumed the old state after that offset:
+      // the new log's records before it were lost. The new log is checkpointed after this batch, and one of the
+      // old log still being written counts for nothing.
+      pe.saved = pe.committed = NONE_OF_THIS_LOG
+      pe.lastCheckpoint = Number.NEGATIVE_INFINITY
+      pe.logRestarts++
     }
     if (!pe.continued && first && BigInt(first.offset) > pe.applied + 1n) {
       // A restored engine goes on from the record after its snapshot, or from the log's start if retention
@@ -419,12 +445,14 @@ export class PartitionRunner {
   /**
    * Reads the latest snapshots for the partitions assigned here. The group hears from this member while the
    * read goes on (kafkajs heartbeats only between batches): past the session timeout it would be evicted,
-   * and the read be of no use. A failed heartbeat (a rebalance) does not end the read: it is kept over the
-   * rebalance, and the failure is the batch's once the read is done.
+   * and the read be of no use. A heartbeat that says the member must rejoin (`mustRejoin`) does not end the
+   * read: it is kept over the rebalance, and the failure is the batch's once the read is done. Any other
+   * failure (a connection reset, a request timed out) says nothing of the member, and the next progress
+   * heartbeats again: stopping on it left the rest of a long read without heartbeats, and the member evicted.
    */
   async #readSaved(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<SavedSnapshots> {
     let failed: { err: unknown } | undefined
-    const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { failed = { err } }) }
+    const onProgress = async () => { if (!failed) await heartbeat().catch((err: unknown) => { if (mustRejoin(err)) failed = { err } }) }
     const assigned = this.#assigned?.has(partition) ? this.#assigned : undefined
     const partitionKeys = assigned && new Set([...assigned].map((p) => partitionKeyOf(topic, p)))
     const all = await this.#o.store.loadAll({ onProgress, logger: this.#o.logger, ...(partitionKeys ? { partitionKeys } : {}) })
@@ -472,6 +500,7 @@ export class PartitionRunner {
   async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>, log: Logger): Promise<void> {
     if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
     const offset = pe.applied
+    const logRestarts = pe.logRestarts
     const started = this.#o.now()
     const snapshot = (await stepped(pe.engine.snapshotSteps(), turnAndHeartbeat(heartbeat), (err) => { throw err }))!
     pe.unsavedSinceTake = undefined
@@ -482,6 +511,12 @@ export class PartitionRunner {
           log.info({ offset: String(offset) }, 'checkpoint abandoned: the engine lost the partition before its manifest was written')
           return
         }
+        if (pe.logRestarts !== logRestarts) {
+          // Its offset is the old log's: counted as saved, a checkpoint of the new log at that offset would be
+          // skipped, and committed, it would skip the new log's records up to there after a restart.
+          log.info({ offset: String(offset) }, 'checkpoint of the input log before it started over: not counted, not committed')
+          return
+        }
         pe.saved = offset
         pe.unsavedSince = pe.applied > offset ? pe.unsavedSinceTake : undefined
       } catch (err) {
@@ -489,11 +524,12 @@ export class PartitionRunner {
         log.warn({ err, offset: String(offset) }, 'checkpoint not written: the next one tries again')
         return
       } finally {
-        pe.lastCheckpoint = this.#o.now()
-        pe.lastCheckpointMs = pe.lastCheckpoint - started
+        pe.lastCheckpointMs = this.#o.now() - started
+        // A log that started over meanwhile is checkpointed at its next batch, not a spacing later.
+        if (pe.logRestarts === logRestarts) pe.lastCheckpoint = this.#o.now()
       }
       // The commit holds the partition's checkpoint slot: the next snapshot waits until it is done.
-      await this.#commitSaved(topic, partition, pe, offset, log)
+      await this.#commitSaved(topic, partition, pe, offset, logRestarts, log)
     })().finally(() => this.#writing.delete(partition))
     this.#writing.set(partition, writing)
   }
@@ -503,10 +539,11 @@ export class PartitionRunner {
    * error: until the commit lands, a restart reads the input again from the previous commit, and the next
    * snapshot, which would commit further, may be minutes away (`checkpointShare`), or never come for a
    * partition with no new input. A dropped or revoked engine commits nothing: another may have committed
-   * further already. On shutdown the loop ends and `checkpointAll` commits what it left.
+   * further already; nor one whose input log started over since (`logRestarts`): the offset is the old log's.
+   * On shutdown the loop ends and `checkpointAll` commits what it left.
    */
-  async #commitSaved(topic: string, partition: number, pe: PartitionEngine, offset: bigint, log: Logger): Promise<void> {
-    for (let failures = 0; this.#engines.get(partition) === pe && !this.#stopping.signal.aborted; failures++) {
+  async #commitSaved(topic: string, partition: number, pe: PartitionEngine, offset: bigint, logRestarts: number, log: Logger): Promise<void> {
+    for (let failures = 0; this.#engines.get(partition) === pe && pe.logRestarts === logRestarts && !this.#stopping.signal.aborted; failures++) {
       try {
         await this.#o.consumer.commitOffsets([{ topic, partition, offset: String(offset + 1n) }])
         pe.committed = offset
@@ -570,6 +607,13 @@ export class PartitionRunner {
       throw new AggregateError([...failed.values()], `the checkpoint of partition ${[...failed.keys()].join(', ')} of ${this.#o.topics.input} failed; the next start replays it from its last one`)
     }
   }
+}
+
+/** The heartbeat answers that end a batch for kafkajs to rejoin: a rebalance, or the group gone on without this member. */
+const REJOINS: ReadonlySet<string> = new Set(['REBALANCE_IN_PROGRESS', ...EVICTIONS])
+
+function mustRejoin(err: unknown): boolean {
+  return kafkaErrorType(err, REJOINS) !== undefined
 }
 
 /**
