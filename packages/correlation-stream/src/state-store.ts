@@ -131,6 +131,12 @@ const progressIntervalMs = 1_000
 export interface KafkaStateStoreOptions {
   /** Largest chunk (gzip'ed bytes); must stay below the state topic's `max.message.bytes`. */
   maxChunkBytes?: number
+  /**
+   * What the consumer group of each read is named from (`<prefix>-<pid>-<ms>`, one group per read; nothing
+   * is committed). The correlator names it under its own groups' prefix, so that group ACLs granted on that
+   * prefix cover the reads too. Default `opsreview-state-reader`.
+   */
+  readerGroupPrefix?: string
 }
 
 /**
@@ -148,6 +154,7 @@ export class KafkaStateStore {
   readonly #producer: Pick<Producer, 'send'>
   readonly #topic: string
   readonly #maxChunkBytes: number
+  readonly #readerGroupPrefix: string
   /** Per partition key: chunk keys of snapshots replaced or never completed, to tombstone after the next manifest. */
   readonly #obsolete = new Map<string, Obsolete>()
   /** Reads of the topic begun (`loadAll`). */
@@ -158,6 +165,7 @@ export class KafkaStateStore {
     this.#producer = producer
     this.#topic = topic
     this.#maxChunkBytes = opts.maxChunkBytes ?? defaultMaxChunkBytes
+    this.#readerGroupPrefix = opts.readerGroupPrefix ?? 'opsreview-state-reader'
   }
 
   /**
@@ -176,20 +184,29 @@ export class KafkaStateStore {
     // Orphans, as a crashed write leaves: tombstoned after this instance's next snapshot of the partition, or by the owner's.
     const abandon = () => { this.#markObsolete(partitionKey, keys, this.#reads); return undefined }
     const encoding = snapshotChunks(state.snapshot, this.#maxChunkBytes)
-    let next = encoding.next()
-    for (; !next.done; next = encoding.next()) {
-      if (!next.value) { await opts.betweenSteps?.(); continue }
+    let rawBytes: number
+    try {
+      let next = encoding.next()
+      for (; !next.done; next = encoding.next()) {
+        if (!next.value) { await opts.betweenSteps?.(); continue }
+        if (opts.stillOwner && !opts.stillOwner()) return abandon()
+        const key = chunkKey(partitionKey, seq, keys.length)
+        keys.push(key)
+        bytes += next.value.length
+        // One chunk per request: the topic's limit applies to a whole record batch, and the records of one
+        // partition in one request form one batch. Already gzip'ed: compressing again would only cost time.
+        await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
+      }
+      rawBytes = next.value.rawBytes
       if (opts.stillOwner && !opts.stillOwner()) return abandon()
-      const key = chunkKey(partitionKey, seq, keys.length)
-      keys.push(key)
-      bytes += next.value.length
-      // One chunk per request: the topic's limit applies to a whole record batch, and the records of one
-      // partition in one request form one batch. Already gzip'ed: compressing again would only cost time.
-      await this.#producer.send({ topic: this.#topic, acks: -1, compression: CompressionTypes.None, messages: [{ key, value: next.value }] })
+      await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum: next.value.checksum })] })
+    } catch (err) {
+      // A send that failed (a timed-out one may still land) leaves the chunks sent so far as a crashed write
+      // does; so does a failed step between them. Unrecorded, they stayed on the topic for good. Should the
+      // manifest have landed after all, its chunks are tombstoned only once a newer snapshot is durable.
+      abandon()
+      throw err
     }
-    const { rawBytes, checksum } = next.value
-    if (opts.stillOwner && !opts.stillOwner()) return abandon()
-    await this.#producer.send({ topic: this.#topic, acks: -1, messages: [manifestRecord(state, seq, { chunks: keys.length, rawBytes, checksum })] })
     const obsolete = this.#obsolete.get(partitionKey)?.keys ?? new Set<string>()
     this.#obsolete.set(partitionKey, { keys: new Set(keys), read: this.#reads })
     await this.#tombstone(partitionKey, obsolete, offsetOfSeq(seq))
@@ -298,7 +315,7 @@ export class KafkaStateStore {
     const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]))
     if (remaining.size === 0) return records
     const consumer = this.#kafka.consumer({
-      groupId: `opsreview-state-reader-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100,
+      groupId: `${this.#readerGroupPrefix}-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100,
       // Chunks are up to half a MiB: fetch many at once.
       maxBytesPerPartition: 16 * 1024 * 1024, maxBytes: 64 * 1024 * 1024,
     })
@@ -312,6 +329,10 @@ export class KafkaStateStore {
         const done = () => { settled = true; clearTimeout(timer); resolve() }
         const failed = (err: unknown) => { settled = true; clearTimeout(timer); reject(err as Error) }
         let reported = Date.now()
+        // A join kafkajs may not retry (the group refused: GROUP_AUTHORIZATION_FAILED) comes only as a crash,
+        // and run() resolves: waited out, the read failed as Kafka unavailable and was retried for ever.
+        // Failed with it, the refusal stops the consumer and the service, as other refusals do.
+        consumer.on(consumer.events.CRASH, ({ payload }) => { if (!settled && !payload.restart) failed(payload.error) })
         void consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
