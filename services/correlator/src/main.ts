@@ -1,5 +1,6 @@
 // Wires the correlator: config, logger, Kafka clients, the rekeyer, the ticker and the partition runner.
 import { once } from 'node:events'
+import type { Server } from 'node:http'
 import express from 'express'
 import { Kafka, Partitioners, type Consumer } from 'kafkajs'
 import { Counter, Gauge } from 'prom-client'
@@ -98,21 +99,11 @@ for (const [consumer, name] of [[rekeyConsumer, 'rekey'], [engineConsumer, 'engi
 }
 
 const rekeyLogger = logger.child({ component: 'rekey' })
-await rekeyConsumer.connect()
-await rekeyConsumer.subscribe({ topics: [topics.alerts, topics.commands], fromBeginning: true })
-await rekeyConsumer.run({
-  ...rekeyRunOptions,
-  eachBatch: retryingBatches(reportingFetches(createRekeyHandler({
-    publisher: rekeyPublisher, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
-    logger: rekeyLogger, now: () => Date.now(), onDeadLetter,
-    onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
-  }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
-})
-
 const engineLogger = logger.child({ component: 'engine' })
 const runner = new PartitionRunner({
   consumer: engineConsumer, producer: outputProducer, topics, engineConfig: engineConfigOf(config),
-  store: new KafkaStateStore(kafka, stateProducer, topics.state),
+  // Under the groups' prefix: group ACLs granted on it cover the snapshot reads' groups too.
+  store: new KafkaStateStore(kafka, stateProducer, topics.state, { readerGroupPrefix: `${config.OPSREVIEW_CORRELATOR_GROUP}-state-reader` }),
   logStartOf: logStartFrom(admin),
   logger: engineLogger,
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
@@ -126,6 +117,10 @@ new Gauge({
   name: 'opsreview_correlator_snapshot_age_seconds', help: 'Time the partition has held input no snapshot includes; 0 when all is saved', labelNames: ['partition'], registers: [registry],
   collect() { this.reset(); for (const [partition, age] of runner.snapshotAges()) this.set({ partition: String(partition) }, age) },
 })
+new Gauge({
+  name: 'opsreview_correlator_snapshot_age_expected_seconds', help: 'The snapshot age the partition reaches at most while its checkpoints succeed: they are spaced by their own cost', labelNames: ['partition'], registers: [registry],
+  collect() { this.reset(); for (const [partition, age] of runner.expectedSnapshotAges()) this.set({ partition: String(partition) }, age) },
+})
 // kafkajs rejoins by itself after a crash, and the group may have handed this member's partitions to another
 // meanwhile: the engines restore from the latest snapshots rather than trust what they hold.
 engineConsumer.on(engineConsumer.events.CRASH, ({ payload }) => { if (payload.restart) runner.onAssignment([]) })
@@ -135,39 +130,19 @@ engineConsumer.on(engineConsumer.events.GROUP_JOIN, ({ payload }) => {
   assigned.set(partitions.length)
   logger.info({ partitions }, 'input partitions assigned')
 })
-await engineConsumer.connect()
-await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
-await engineConsumer.run({
-  ...PartitionRunner.runOptions,
-  eachBatch: retryingBatches(reportingFetches(runner.handler, engineHealth.health), { logger: engineLogger, onRetry: () => retries.inc({ consumer: 'engine' }) }),
-})
-rekeyHealth.start()
-engineHealth.start()
 
-const ticker = config.OPSREVIEW_TICK_INTERVAL > 0
-  ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger, expectedPartitions: config.OPSREVIEW_CORRELATOR_PARTITIONS })
-  : undefined
-logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
-
-const app = express()
-app.disable('x-powered-by')
-app.use(securityHeaders())
-app.get('/healthz', (_req, res) => { res.json({ status: 'ok', partitions: runner.partitions }) })
-// Ready while no consumer has stalled: lag with no progress for OPSREVIEW_STALL_AFTER turns it 503.
-app.get('/readyz', (_req, res) => {
-  const stalled = [rekeyHealth, engineHealth].map((m) => stallReason(m.snapshot())).filter((r) => r !== undefined)
-  res.status(stalled.length > 0 ? 503 : 200).json(stalled.length > 0 ? { status: 'stalled', stalled } : { status: 'ready' })
-})
-app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
-const server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
-hardenServer(server)
-await once(server, 'listening')
-
+let ticker: ReturnType<typeof startTicker> | undefined
+let server: Server | undefined
+// Before any consumer starts: from its join on, a signal must leave the groups and checkpoint what the engine
+// applied (guardStartup's exit at once did neither: the partitions waited out the session, and a restart
+// replayed). A signal during the start waits for it to end: torn down under a consumer joining, that
+// consumer crashed (exit 1) or went on joining after the shutdown had left.
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {
+  await started.catch(() => undefined)
   ticker?.stop()
   rekeyHealth.stop()
   engineHealth.stop()
-  server.close()
+  server?.close()
   await rekeyConsumer.disconnect()
   // Between a crash and kafkajs's restart of the consumer (up to its retry time) there is no group to
   // pause, and pause() throws: the shutdown went no further, without its final checkpoint and commits.
@@ -182,3 +157,47 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   await Promise.all([rekeyPublisher.close(), outputProducer.disconnect(), stateProducer.disconnect()])
   await admin.disconnect()
 })
+// In the same turn as the handler above: no signal comes between, to find `started` not there yet.
+const started = start()
+await started
+logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
+
+/** The consumers, their health, the ticker and the endpoints, in that order. */
+async function start(): Promise<void> {
+  await rekeyConsumer.connect()
+  await rekeyConsumer.subscribe({ topics: [topics.alerts, topics.commands], fromBeginning: true })
+  await rekeyConsumer.run({
+    ...rekeyRunOptions,
+    eachBatch: retryingBatches(reportingFetches(createRekeyHandler({
+      publisher: rekeyPublisher, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
+      logger: rekeyLogger, now: () => Date.now(), onDeadLetter,
+      onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
+    }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
+  })
+  await engineConsumer.connect()
+  await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
+  await engineConsumer.run({
+    ...PartitionRunner.runOptions,
+    eachBatch: retryingBatches(reportingFetches(runner.handler, engineHealth.health), { logger: engineLogger, onRetry: () => retries.inc({ consumer: 'engine' }) }),
+  })
+  rekeyHealth.start()
+  engineHealth.start()
+
+  ticker = config.OPSREVIEW_TICK_INTERVAL > 0
+    ? startTicker({ producer: stateProducer, admin, inputTopic: topics.input, intervalMs: config.OPSREVIEW_TICK_INTERVAL, clock: () => new Date(), logger, expectedPartitions: config.OPSREVIEW_CORRELATOR_PARTITIONS })
+    : undefined
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.use(securityHeaders())
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok', partitions: runner.partitions }) })
+  // Ready while no consumer has stalled: lag with no progress for OPSREVIEW_STALL_AFTER turns it 503.
+  app.get('/readyz', (_req, res) => {
+    const stalled = [rekeyHealth, engineHealth].map((m) => stallReason(m.snapshot())).filter((r) => r !== undefined)
+    res.status(stalled.length > 0 ? 503 : 200).json(stalled.length > 0 ? { status: 'stalled', stalled } : { status: 'ready' })
+  })
+  app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
+  server = app.listen(config.OPSREVIEW_CORRELATOR_PORT, config.OPSREVIEW_CORRELATOR_HOST)
+  hardenServer(server)
+  await once(server, 'listening')
+}
