@@ -324,8 +324,9 @@ export class PartitionRunner {
       const key = `${topic}/${partition}`
       const { engine, applied, fromSnapshot } = await restoreEngine(this.#o.engineConfig, saved.byKey.get(key), log, turnAndHeartbeat(heartbeat))
       // The batch ended while this restored (the consumer stopped, or a seek made it stale): the next batch
-      // restores, from the same snapshot, kept for it.
-      if (!isRunning() || isStale()) return
+      // restores, from the same snapshot, kept for it. Nor does a shutdown begun meanwhile take it: applied,
+      // its batch would cost the shutdown a whole checkpoint of a state nobody asked for yet.
+      if (this.#stopping.signal.aborted || !isRunning() || isStale()) return
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.byKey.delete(key)
       saved.partitions?.delete(partition)
@@ -609,8 +610,12 @@ export class PartitionRunner {
   }
 }
 
-/** The heartbeat answers that end a batch for kafkajs to rejoin: a rebalance, or the group gone on without this member. */
-const REJOINS: ReadonlySet<string> = new Set(['REBALANCE_IN_PROGRESS', ...EVICTIONS])
+/**
+ * The heartbeat answers that end a batch for kafkajs to rejoin: a rebalance, the group gone on without this
+ * member, or its coordinator moved (kafkajs finds the new one only by rejoining: every heartbeat meanwhile
+ * goes to the old broker, so the new coordinator hears nothing and evicts the member unheard).
+ */
+const REJOINS: ReadonlySet<string> = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', ...EVICTIONS])
 
 function mustRejoin(err: unknown): boolean {
   return kafkaErrorType(err, REJOINS) !== undefined

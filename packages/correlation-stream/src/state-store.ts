@@ -299,6 +299,8 @@ export class KafkaStateStore {
   /** Chunks of a partition to tombstone once this instance has written a newer snapshot of it. */
   #markObsolete(partitionKey: string, keys: Iterable<string>, read: number): void {
     const o = this.#obsolete.get(partitionKey) ?? { keys: new Set<string>(), read }
+    // Keys recorded while a read runs (a failed save's) may lie past the end it reads to: the entry must outlive it.
+    o.read = Math.max(o.read, read)
     for (const key of keys) o.keys.add(key)
     this.#obsolete.set(partitionKey, o)
   }

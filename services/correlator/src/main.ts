@@ -137,7 +137,9 @@ let server: Server | undefined
 // applied (guardStartup's exit at once did neither: the partitions waited out the session, and a restart
 // replayed). A signal during the start waits for it to end: torn down under a consumer joining, that
 // consumer crashed (exit 1) or went on joining after the shutdown had left.
+let stopRequested = false
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {
+  stopRequested = true
   await started.catch(() => undefined)
   ticker?.stop()
   rekeyHealth.stop()
@@ -160,7 +162,7 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
 // In the same turn as the handler above: no signal comes between, to find `started` not there yet.
 const started = start()
 await started
-logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
+if (!stopRequested) logger.info({ topics, kafka: describeKafkaConnection(config) }, 'correlator running')
 
 /** The consumers, their health, the ticker and the endpoints, in that order. */
 async function start(): Promise<void> {
@@ -174,6 +176,9 @@ async function start(): Promise<void> {
       onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
     }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
   })
+  // A signal while the rekey consumer joined keeps the engine consumer out of its group: joining it only to
+  // leave would move every partition twice, and apply and checkpoint a batch nobody waits for.
+  if (stopRequested) return
   await engineConsumer.connect()
   await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
   await engineConsumer.run({
