@@ -172,7 +172,7 @@ describe('intakeAlertmanager', () => {
     ])
   })
 
-  it('takes a group key of any length, carrying one over 1,024 characters as its digest: one per key, the same on a replay', () => {
+  it('takes a group key of any length, carrying one over 8,192 characters as its digest: one per key, the same on a replay', () => {
     // kube-prometheus-stack routed by a long namespace regex and grouped by every label (group_by: ['...']):
     // the key holds the route's matchers and the alert's labels, 11 KB here.
     const payload = fixture<Record<string, unknown> & { alerts: { labels: Record<string, string> }[] }>('alertmanager/kube-prometheus-node-filesystem-filling-up.json')
@@ -192,12 +192,47 @@ describe('intakeAlertmanager', () => {
     expect(keyIn(another)).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(keyIn(another)).not.toBe(keyIn(first))
     // A key within the bound is carried as sent, a digest included: a replay posting it maps to it again.
-    const atBound = `{}:{${'k'.repeat(1019)}}`
-    expect(atBound).toHaveLength(1024)
+    // The bound is the schema's old cap: no key taken before an upgrade changes form after it.
+    const atBound = `{}:{${'k'.repeat(8187)}}`
+    expect(atBound).toHaveLength(8192)
     expect(keyIn(intakeAlertmanager({ ...payload, groupKey: atBound }, ctx))).toBe(atBound)
     const replay = singleAlertWebhook(long, 0)
     expect(replay.groupKey).toBe(keyIn(first))
     expect(intakeAlertmanager(JSON.parse(JSON.stringify(replay)), ctx)).toMatchObject({ ok: true, accepted: [{ event: first.ok ? first.accepted[0]!.event : {} }] })
+  })
+
+  it('refuses a notification of more alerts than it may hold whole, before the schema lists an error per alert', () => {
+    const r = intakeAlertmanager(webhook(...Array.from({ length: 50_001 }, () => 1)), ctx)
+    expect(r).toEqual({ ok: false, reason: 'schema-invalid', errors: [{ path: '/alerts', message: 'must NOT have more than 50000 items' }] })
+  })
+
+  it('lists the errors of a malformed notification\'s alerts up to a budget, then tells the rest apart by their first error', () => {
+    // 127 labels whose values are not strings: 127 errors an alert, 200 alerts past the budget of 20,000.
+    const labels: Record<string, unknown> = { alertname: 'Bad' }
+    for (let i = 0; i < 127; i++) labels[`l${i}`] = 1
+    const bad = Array.from({ length: 200 }, (_, i) => good(`b${i}`, { labels }))
+    const r = intakeAlertmanager(webhook(...bad, good('ok')), ctx)
+    if (!r.ok) throw new Error('expected the notification taken')
+    expect(r.accepted.map((x) => x.event.fingerprint)).toEqual(['ok'])
+    const counts = r.rejected.map((x) => x.errors.length)
+    expect(counts).toHaveLength(200)
+    // Every error listed until the budget is spent (158 × 127 = 20,066), then one each.
+    expect(counts.slice(0, 158)).toEqual(Array.from({ length: 158 }, () => 127))
+    expect(counts.slice(158)).toEqual(Array.from({ length: 42 }, () => 1))
+    expect(r.rejected[199]!.errors).toEqual([{ path: '/alerts/199/labels/l0', message: 'must be string' }])
+  })
+
+  it('refuses an alert of more labels or annotations than an event may hold with one error each, not one per entry', () => {
+    // 200,000 labels whose values are not strings: validated entry by entry, ajv made an error of each.
+    const labels: Record<string, unknown> = { alertname: 'Wide' }
+    for (let i = 0; i < 200_000; i++) labels[`l${i}`] = 1
+    const annotations = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`a${i}`, 'x']))
+    const r = intakeAlertmanager(webhook(good('a'), good('b', { labels }), good('c', { annotations })), ctx)
+    expect(r.ok && r.accepted.map((x) => x.index)).toEqual([0])
+    expect(r.ok && r.rejected).toEqual([
+      { index: 1, reason: 'schema-invalid', errors: [{ path: '/alerts/1/labels', message: 'must NOT have more than 128 properties' }] },
+      { index: 2, reason: 'schema-invalid', errors: [{ path: '/alerts/2/annotations', message: 'must NOT have more than 64 properties' }] },
+    ])
   })
 
   it('makes a one-alert replay webhook that maps to the same event, without the group\'s extras', () => {

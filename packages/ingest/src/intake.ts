@@ -1,5 +1,6 @@
 import {
-  escapePointer, validateAlertEvent, validateAlertmanagerWebhook, validatePingdomWebhook, validateReport,
+  alertEventCaps, escapePointer, validateAlertEvent, validateAlertmanagerAlert, validateAlertmanagerAlertToFirstError, validateAlertmanagerEnvelope,
+  validatePingdomWebhook, validateReport,
   type AlertEvent, type AlertmanagerWebhook, type FieldError,
 } from '@opsreview/schemas'
 import { descriptionOrigin, eventGroupKey, normalizeAlertmanagerAlert, titleOrigin } from './alertmanager.ts'
@@ -7,7 +8,7 @@ import { normalizePingdom } from './pingdom.ts'
 import { normalizeReport } from './report.ts'
 import type { IngestContext } from './event.ts'
 import type { RejectReason } from './errors.ts'
-import { MAX_EVENT_BYTES } from './limits.ts'
+import { MAX_ALERTS_PER_NOTIFICATION, MAX_EVENT_BYTES, MAX_LISTED_ALERT_ERRORS } from './limits.ts'
 
 /**
  * From a parsed request body to canonical events, validated at the edge: the sender's schema, then the
@@ -76,31 +77,28 @@ const reportOrigins: FieldOrigins = new Map([
   ['description', 'description'], ['fingerprint', 'reference'],
 ])
 
-const ALERT_PATH = /^\/alerts\/(\d+)(?=\/|$)/
-
 /**
  * An Alertmanager notification. A fault confined to some alerts refuses those alerts alone (Alertmanager
  * never retries a 4xx, so refusing the batch would lose the good ones); a fault anywhere else refuses
  * the body.
  */
 export function intakeAlertmanager(body: unknown, ctx: IngestContext): AlertmanagerIntake {
-  const validation = validateAlertmanagerWebhook(body)
-  const perAlert = new Map<number, FieldError[]>()
-  if (!validation.ok) {
-    const whole: FieldError[] = []
-    for (const e of validation.errors) {
-      const m = ALERT_PATH.exec(e.path)
-      if (!m) { whole.push(e); continue }
-      const index = Number(m[1])
-      // In place: a copy per error made an alert of 30,000 bad labels hold the event loop for 4 s.
-      const list = perAlert.get(index)
-      if (list) list.push(e)
-      else perAlert.set(index, [e])
-    }
-    if (whole.length > 0) return { ok: false, reason: 'schema-invalid', errors: validation.errors }
+  const envelope = validateAlertmanagerEnvelope(body)
+  if (!envelope.ok) return { ok: false, reason: 'schema-invalid', errors: envelope.errors }
+  if (envelope.value.alerts.length > MAX_ALERTS_PER_NOTIFICATION) {
+    return { ok: false, reason: 'schema-invalid', errors: [{ path: '/alerts', message: `must NOT have more than ${MAX_ALERTS_PER_NOTIFICATION} items` }] }
   }
-  // Every error lies inside some alert, so the envelope and the array are as the schema says.
-  const payload = body as AlertmanagerWebhook
+  const perAlert = new Map<number, FieldError[]>()
+  let listable = MAX_LISTED_ALERT_ERRORS
+  envelope.value.alerts.forEach((alert: unknown, index) => {
+    const errors = oversizedMaps(alert, index)
+    if (errors.length > 0) { perAlert.set(index, errors); return }
+    const validation = listable > 0 ? validateAlertmanagerAlert(alert) : validateAlertmanagerAlertToFirstError(alert)
+    if (validation.ok) return
+    listable -= validation.errors.length
+    perAlert.set(index, validation.errors.map((e) => ({ path: `/alerts/${index}${e.path === '/' ? '' : e.path}`, message: e.message })))
+  })
+  const payload = envelope.value
   const accepted: { index: number; event: AlertEvent; value: string }[] = []
   const rejected: ItemRejection[] = []
   payload.alerts.forEach((alert, index) => {
@@ -111,6 +109,22 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
     else rejected.push({ index, reason: result.reason, errors: result.errors })
   })
   return { ok: true, payload, accepted, rejected, truncatedAlerts: payload.truncatedAlerts ?? 0 }
+}
+
+/**
+ * An alert whose labels or annotations hold more entries than an event may is refused for that alone,
+ * before the schema, which lists an error for each entry that fails too: one alert of a million labels made
+ * a million errors.
+ */
+function oversizedMaps(alert: unknown, index: number): FieldError[] {
+  const errors: FieldError[] = []
+  for (const [field, max] of [['labels', alertEventCaps.labels], ['annotations', alertEventCaps.annotations]] as const) {
+    const map = (alert as Record<string, unknown> | null)?.[field]
+    if (map !== null && typeof map === 'object' && !Array.isArray(map) && Object.keys(map).length > max) {
+      errors.push({ path: `/alerts/${index}/${field}`, message: `must NOT have more than ${max} properties` })
+    }
+  }
+  return errors
 }
 
 /** A Pingdom state change: one event, refused as a whole. */

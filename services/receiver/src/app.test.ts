@@ -291,6 +291,20 @@ describe('receiver app (in-process, fake Kafka)', () => {
     }])
   })
 
+  it('keeps a Pingdom message and a report to 1 MiB, whatever larger limit a storm\'s notification has', async () => {
+    const r = fakeReceiver({ bodyLimit: 16 * 1024 * 1024 })
+    const url = await serve(r.app)
+    // Over 1 MiB and far under the default 16 MiB: one event is at most 128 KiB, and such a body only costs.
+    const down = { ...fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json'), tags: Array.from({ length: 600_000 }, () => 1) }
+    const pingdom = await post(`${url}/webhooks/pingdom`, down)
+    expect(pingdom.status).toBe(413)
+    expect(await pingdom.json()).toMatchObject({ errors: [{ path: '/', message: 'must not exceed 1048576 bytes' }] })
+    const report = await post(`${url}/api/v1/reports`, { service: 'checkout', title: 'x', description: 'y'.repeat(1_100_000) })
+    expect(report.status).toBe(413)
+    // The notification route keeps the default.
+    expect((await post(`${url}/webhooks/alertmanager`, JSON.stringify(kubePrometheusStorm(800)))).status).toBe(200)
+  })
+
   it('publishes the alerts of a notification whose group key is longer than 8,192 characters, carrying the key\'s digest', async () => {
     const r = fakeReceiver()
     // group_by: ['...'] puts every label in the key; each label is within its own cap.
@@ -320,10 +334,13 @@ describe('receiver app (in-process, fake Kafka)', () => {
     // copied: 37 MB of dead letters until 2026-12-06.
     const alerts = Array.from({ length: 1000 }, () => 1)
     const body = JSON.stringify({ ...webhook(), groupKey: '\u{1F600}'.repeat(8192), externalURL: `http://am/${'a'.repeat(4000)}`, alerts })
-    const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, body)
+    const url = await serve(r.app)
+    const res = await post(`${url}/webhooks/alertmanager`, body)
     expect(res.status).toBe(422)
     const answer = await res.json() as Accepted & { rejectedTotal: number }
     expect(answer.rejectedTotal).toBe(1000)
+    // Each refused alert counted once, whether its letter is its own or shared.
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/opsreview_receiver_rejected_events_total\{source="alertmanager",reason="schema-invalid"\} 1000\n/)
     const messages = r.publisher.sent.get(TEST_TOPICS.rejected) ?? []
     // A MiB of letters one by one, then letters of up to 256 KiB shared by the rest.
     expect(messages.reduce((n, m) => n + Buffer.byteLength(String(m.value)), 0)).toBeLessThan(1.5 * 1024 * 1024)
@@ -360,22 +377,23 @@ describe('receiver app (in-process, fake Kafka)', () => {
   })
 
   // 200,000 alerts validated and written into letters: seconds of CPU, more on a host busy with other suites.
-  it('fits the shared dead letters of 200,000 tiny bad alerts under the publisher\'s limit, each replaying its alerts whole', { timeout: 60_000 }, async () => {
+  it('fits the shared dead letters of 49,998 tiny bad alerts under the publisher\'s limit, each replaying its alerts whole', { timeout: 60_000 }, async () => {
     const r = fakeReceiver()
     // Each letter lists its alerts' indexes and holds the alerts escaped again in its replay body: a letter
-    // bounded by the alerts' own JSON (2 bytes each here) would be several times the limit.
-    const bad = Array.from({ length: 200_000 }, (_, i) => i % 10)
+    // bounded by the alerts' own JSON (2 bytes each here) would be several times the limit. As many as a
+    // notification may hold (MAX_ALERTS_PER_NOTIFICATION), with the two good ones.
+    const bad = Array.from({ length: 49_998 }, (_, i) => i % 10)
     const alerts = [good('a'), ...bad, good('z')]
     const res = await post(`${await serve(r.app)}/webhooks/alertmanager`, { ...webhook(), alerts })
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ accepted: 2, published: 2, rejectedTotal: 200_000 })
+    expect(await res.json()).toMatchObject({ accepted: 2, published: 2, rejectedTotal: 49_998 })
     expect(r.publisher.values<AlertEvent>(TEST_TOPICS.alerts).map((e) => e.fingerprint)).toEqual(['a', 'z'])
     const messages = r.publisher.sent.get(TEST_TOPICS.rejected) ?? []
     for (const m of messages) expect(estimateMessageBytes(m)).toBeLessThanOrEqual(DEFAULT_MAX_MESSAGE_BYTES)
     const shared = messages.map((m) => JSON.parse(String(m.value)) as DeadLetterEnvelope).filter((l) => Array.isArray(l.detail?.indexes))
     expect(shared.length).toBeGreaterThan(1)
     const inShared = shared.flatMap((l) => l.detail!.indexes as number[])
-    expect(inShared).toEqual(Array.from({ length: 200_000 - 1000 }, (_, i) => 1001 + i))
+    expect(inShared).toEqual(Array.from({ length: 49_998 - 1000 }, (_, i) => 1001 + i))
     for (const letter of shared) {
       expect(letter.detail).not.toHaveProperty('bodyTruncated')
       expect(letter.detail).not.toHaveProperty('replayDropped')

@@ -81,6 +81,8 @@ const MAX_ERROR_TEXT = 512
  * and its good alerts must still be published (Alertmanager never retries a 4xx).
  */
 const MAX_REFUSED_ALERTS = 1000
+/** The body limit of the routes that take one event (Pingdom, reports), whatever OPSREVIEW_BODY_LIMIT allows a notification. */
+const ONE_EVENT_BODY_LIMIT = 1024 * 1024
 const MAX_REFUSED_ALERT_LETTER_BYTES = 1024 * 1024
 const SHARED_LETTER_BYTES = 256 * 1024
 /**
@@ -141,6 +143,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
   // Pingdom cannot set headers: its token travels in the URL, on its route alone.
   const pingdomAuth = tokenAuth(deps.tokens, { allowQueryToken: true })
   const body = jsonBody(deps.bodyLimit)
+  // A Pingdom message or a report is one event of at most 128 KiB: the limit sized for a storm's notification
+  // would only let a malformed one cost hundreds of megabytes to parse and validate.
+  const oneEventBody = jsonBody(Math.min(deps.bodyLimit, ONE_EVENT_BODY_LIMIT))
   const counted = (source: Source): RequestHandler => (req, res, next) => {
     res.on('finish', () => metrics.requests.inc({ source, status: String(res.statusCode) }))
     res.locals.source = source
@@ -421,7 +426,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     res.status(202).json({ accepted: events.length, ids: events.map((e) => e.event.id) })
   }
 
-  app.post('/webhooks/pingdom', counted('pingdom'), pingdomAuth, ...body, async (req, res, next) => {
+  app.post('/webhooks/pingdom', counted('pingdom'), pingdomAuth, ...oneEventBody, async (req, res, next) => {
     try {
       const intake = intakePingdom(req.body, { receivedAt: clock(), options: deps.ingest })
       if (!intake.ok) throw refuseBody(res, intake)
@@ -431,7 +436,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     }
   })
 
-  app.post('/api/v1/reports', counted('report'), auth, ...body, async (req, res, next) => {
+  app.post('/api/v1/reports', counted('report'), auth, ...oneEventBody, async (req, res, next) => {
     try {
       const intake = intakeReport(req.body, { receivedAt: clock(), options: deps.ingest })
       if (!intake.ok) throw refuseBody(res, intake)
