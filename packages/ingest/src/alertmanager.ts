@@ -45,14 +45,18 @@ export function descriptionOrigin(annotations: Texts): 'annotations/description'
  * replay that sends it as the key maps to the same key again.
  */
 export function eventGroupKey(groupKey: string): string {
-  if (withinCodePoints(groupKey, MAX_GROUP_KEY_CHARS)) return groupKey
-  // Asked once per alert and per dead letter of one notification: a key of megabytes was hashed again for
-  // each of its thousands of alerts (minutes of a blocked event loop).
-  if (groupKey !== lastLongKey) { lastLongKey = groupKey; lastLongKeyDigest = `sha256:${hash('sha256', groupKey)}` }
-  return lastLongKeyDigest
+  // No more UTF-16 units than the bound: no more code points either.
+  if (groupKey.length <= MAX_GROUP_KEY_CHARS) return groupKey
+  // Asked once per alert and per dead letter of one notification (the same string each time): a key of
+  // megabytes was hashed again for each of its thousands of alerts (minutes of a blocked event loop).
+  if (groupKey !== lastLongKey) {
+    lastLongKey = groupKey
+    lastLongKeyAsCarried = withinCodePoints(groupKey, MAX_GROUP_KEY_CHARS) ? groupKey : `sha256:${hash('sha256', groupKey)}`
+  }
+  return lastLongKeyAsCarried
 }
 let lastLongKey = ''
-let lastLongKeyDigest = ''
+let lastLongKeyAsCarried = ''
 
 /** The text at a path `titleOrigin` or `descriptionOrigin` gave. */
 function textAt(origin: string, annotations: Texts, labels: Texts): string {

@@ -172,7 +172,7 @@ describe('intakeAlertmanager', () => {
     ])
   })
 
-  it('takes a group key of any length, carrying one over 8,192 characters as its digest: one per key, the same on a replay', () => {
+  it('takes a group key of any length, carrying one over 1,024 characters as its digest: one per key, the same on a replay', () => {
     // kube-prometheus-stack routed by a long namespace regex and grouped by every label (group_by: ['...']):
     // the key holds the route's matchers and the alert's labels, 11 KB here.
     const payload = fixture<Record<string, unknown> & { alerts: { labels: Record<string, string> }[] }>('alertmanager/kube-prometheus-node-filesystem-filling-up.json')
@@ -192,9 +192,12 @@ describe('intakeAlertmanager', () => {
     expect(keyIn(another)).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(keyIn(another)).not.toBe(keyIn(first))
     // A key within the bound is carried as sent, a digest included: a replay posting it maps to it again.
-    // The bound is the schema's old cap: no key taken before an upgrade changes form after it.
-    const atBound = `{}:{${'k'.repeat(8187)}}`
-    expect(atBound).toHaveLength(8192)
+    // 1,024 code points in more UTF-16 units (astral characters) are within it too.
+    const atBound = `{}:{${'k'.repeat(1019)}}`
+    expect(atBound).toHaveLength(1024)
+    const astral = `{}:{${'\u{1F600}'.repeat(1019)}}`
+    expect(astral.length).toBeGreaterThan(1024)
+    expect(keyIn(intakeAlertmanager({ ...payload, groupKey: astral }, ctx))).toBe(astral)
     expect(keyIn(intakeAlertmanager({ ...payload, groupKey: atBound }, ctx))).toBe(atBound)
     const replay = singleAlertWebhook(long, 0)
     expect(replay.groupKey).toBe(keyIn(first))
@@ -220,6 +223,14 @@ describe('intakeAlertmanager', () => {
     expect(counts.slice(0, 158)).toEqual(Array.from({ length: 158 }, () => 127))
     expect(counts.slice(158)).toEqual(Array.from({ length: 42 }, () => 1))
     expect(r.rejected[199]!.errors).toEqual([{ path: '/alerts/199/labels/l0', message: 'must be string' }])
+  })
+
+  it('refuses a notification whose common labels hold more entries than Alertmanager\'s can, with one error', () => {
+    const commonLabels: Record<string, unknown> = {}
+    for (let i = 0; i < 100_000; i++) commonLabels[`k${i}`] = 1
+    expect(intakeAlertmanager({ ...webhook(good('a')), commonLabels }, ctx)).toEqual({
+      ok: false, reason: 'schema-invalid', errors: [{ path: '/commonLabels', message: 'must NOT have more than 1000 properties' }],
+    })
   })
 
   it('refuses an alert of more labels or annotations than an event may hold with one error each, not one per entry', () => {

@@ -8,7 +8,7 @@ import { normalizePingdom } from './pingdom.ts'
 import { normalizeReport } from './report.ts'
 import type { IngestContext } from './event.ts'
 import type { RejectReason } from './errors.ts'
-import { MAX_ALERTS_PER_NOTIFICATION, MAX_EVENT_BYTES, MAX_LISTED_ALERT_ERRORS } from './limits.ts'
+import { MAX_ALERTS_PER_NOTIFICATION, MAX_ENVELOPE_MAP_ENTRIES, MAX_EVENT_BYTES, MAX_LISTED_ALERT_ERRORS } from './limits.ts'
 
 /**
  * From a parsed request body to canonical events, validated at the edge: the sender's schema, then the
@@ -83,6 +83,8 @@ const reportOrigins: FieldOrigins = new Map([
  * the body.
  */
 export function intakeAlertmanager(body: unknown, ctx: IngestContext): AlertmanagerIntake {
+  const wide = oversizedEnvelopeMaps(body)
+  if (wide.length > 0) return { ok: false, reason: 'schema-invalid', errors: wide }
   const envelope = validateAlertmanagerEnvelope(body)
   if (!envelope.ok) return { ok: false, reason: 'schema-invalid', errors: envelope.errors }
   if (envelope.value.alerts.length > MAX_ALERTS_PER_NOTIFICATION) {
@@ -109,6 +111,18 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
     else rejected.push({ index, reason: result.reason, errors: result.errors })
   })
   return { ok: true, payload, accepted, rejected, truncatedAlerts: payload.truncatedAlerts ?? 0 }
+}
+
+/** The notification's own maps (its group's labels and annotations) past their cap, before the schema lists an error per entry. */
+function oversizedEnvelopeMaps(body: unknown): FieldError[] {
+  const errors: FieldError[] = []
+  for (const field of ['groupLabels', 'commonLabels', 'commonAnnotations']) {
+    const map = (body as Record<string, unknown> | null)?.[field]
+    if (map !== null && typeof map === 'object' && !Array.isArray(map) && Object.keys(map).length > MAX_ENVELOPE_MAP_ENTRIES) {
+      errors.push({ path: `/${field}`, message: `must NOT have more than ${MAX_ENVELOPE_MAP_ENTRIES} properties` })
+    }
+  }
+  return errors
 }
 
 /**

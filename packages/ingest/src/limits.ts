@@ -1,4 +1,5 @@
 import { alertEventCaps } from '@opsreview/schemas'
+import alertmanagerWebhookSchema from '../../../schemas/alertmanager-webhook.v4.json' with { type: 'json' }
 
 /**
  * The caps JSON Schema cannot state; the per-field ones live in schemas/alert.v1.json's definitions.
@@ -17,12 +18,12 @@ export const MAX_LINK_CHARS = alertEventCaps.urlChars
 
 /**
  * The longest Alertmanager group key an event carries as sent; a longer one is carried as its digest
- * (alertmanager.ts), which keeps each event, and the correlator's notification groups that hold the key,
- * small whatever the route groups by. The bound the webhook schema had until 2026-12-06: every key taken
- * before keeps its form, so a group's alerts from before an upgrade and after it still meet in the
- * correlator (a lower bound split them: the incident held the raw key, the next alerts the digest).
+ * (alertmanager.ts). Every event copies the key: at the schema's old cap of 8,192, a 4 MB notification of
+ * 50,000 small alerts under a key of control characters (six bytes each, escaped) made 2.4 GB of events.
+ * The price, once (docs/receiving.md): a group whose key is 1,025 to 8,192 characters long carried it as
+ * sent before 2026-12-06, and its alerts from before and after an upgrade meet only by their grouping rules.
  */
-export const MAX_GROUP_KEY_CHARS = 8192
+export const MAX_GROUP_KEY_CHARS = 1024
 
 /**
  * Most alerts one Alertmanager notification may hold, checked before the schema: ajv lists an error per
@@ -36,3 +37,6 @@ export const MAX_ALERTS_PER_NOTIFICATION = 50_000
  * to its first error. As many as the receiver lists: 20 for each of the 1,000 alerts it dead-letters one by one.
  */
 export const MAX_LISTED_ALERT_ERRORS = 20_000
+
+/** alertmanager-webhook.v4.json's cap on the notification's groupLabels, commonLabels and commonAnnotations. */
+export const MAX_ENVELOPE_MAP_ENTRIES = alertmanagerWebhookSchema.definitions.stringMap.maxProperties
