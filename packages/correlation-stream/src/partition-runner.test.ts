@@ -234,6 +234,32 @@ describe('PartitionRunner reading snapshots', () => {
     topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
   })
 
+  it('does not apply a batch whose restore finished after the shutdown began, nor checkpoint it', async () => {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let saves = 0
+    const store = {
+      loadAll: async () => { await held; return new Map() },
+      save: async () => { saves++; return { chunks: 1, bytes: 1, rawBytes: 1 } },
+    } as unknown as KafkaStateStore
+    let sends = 0
+    let commits = 0
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async () => { commits++ }, seek: () => undefined } as unknown as Consumer, producer: { sendBatch: async () => { sends++; return [] } }, store,
+      topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => 0,
+    })
+    runner.onAssignment([0])
+    const applying = runner.handler(batchOf(0))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const stopped = runner.stopApplying()
+    release()
+    await applying
+    await stopped
+    await runner.checkpointAll()
+    // Until 2026-12-06 the batch was applied, its outputs sent, and the shutdown wrote a whole snapshot of it.
+    expect({ sends, saves, commits, partitions: runner.partitions }).toEqual({ sends: 0, saves: 0, commits: 0, partitions: [] })
+  })
+
   it('heartbeats while the state topic is read: a large state takes longer than the session timeout', async () => {
     const events: string[] = []
     const store = {

@@ -138,6 +138,8 @@ let server: Server | undefined
 // replayed). A signal during the start waits for it to end: torn down under a consumer joining, that
 // consumer crashed (exit 1) or went on joining after the shutdown had left.
 let stopRequested = false
+/** Whether the start got as far as running the engine consumer: a signal while the rekey consumer joined keeps it out. */
+let engineRunning = false
 shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   stopRequested = true
   await started.catch(() => undefined)
@@ -149,7 +151,7 @@ shutdownOnSignals(logger, 'checkpointing every partition', async () => {
   // Between a crash and kafkajs's restart of the consumer (up to its retry time) there is no group to
   // pause, and pause() throws: the shutdown went no further, without its final checkpoint and commits.
   try {
-    engineConsumer.pause([{ topic: topics.input }])
+    if (engineRunning) engineConsumer.pause([{ topic: topics.input }])
   } catch (err) {
     logger.warn({ err }, 'engine consumer not running (restarting after a failure): nothing to pause')
   }
@@ -181,6 +183,7 @@ async function start(): Promise<void> {
   if (stopRequested) return
   await engineConsumer.connect()
   await engineConsumer.subscribe({ topic: topics.input, fromBeginning: true })
+  engineRunning = true
   await engineConsumer.run({
     ...PartitionRunner.runOptions,
     eachBatch: retryingBatches(reportingFetches(runner.handler, engineHealth.health), { logger: engineLogger, onRetry: () => retries.inc({ consumer: 'engine' }) }),
