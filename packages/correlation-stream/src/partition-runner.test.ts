@@ -260,20 +260,23 @@ describe('PartitionRunner reading snapshots', () => {
     expect({ sends, saves, commits, partitions: runner.partitions }).toEqual({ sends: 0, saves: 0, commits: 0, partitions: [] })
   })
 
+  /** A state topic of no snapshots whose read reports progress `steps` times, writing down when it begins and ends. */
+  const storeReading = (events: string[], steps: number, betweenSteps: () => Promise<unknown> = async () => undefined) => ({
+    loadAll: async (opts?: { onProgress?: () => Promise<void> }) => {
+      events.push('read begins')
+      for (let i = 0; i < steps; i++) {
+        await betweenSteps()
+        await opts?.onProgress?.()
+      }
+      events.push('read ends')
+      return new Map()
+    },
+    save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+  }) as unknown as KafkaStateStore
+
   it('heartbeats while the state topic is read: a large state takes longer than the session timeout', async () => {
     const events: string[] = []
-    const store = {
-      loadAll: async (opts?: { onProgress?: () => Promise<void> }) => {
-        events.push('read begins')
-        for (let i = 0; i < 3; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 5))
-          await opts?.onProgress?.()
-        }
-        events.push('read ends')
-        return new Map()
-      },
-      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
-    } as unknown as KafkaStateStore
+    const store = storeReading(events, 3, () => new Promise((resolve) => setTimeout(resolve, 5)))
     const runner = runnerOver(store)
     runner.onAssignment([0])
     await runner.handler(batchOf(0, events))
@@ -305,16 +308,8 @@ describe('PartitionRunner reading snapshots', () => {
 
   it('heartbeats on through a long read after a heartbeat failed for another reason than a rebalance (a connection reset)', async () => {
     const events: string[] = []
-    const store = {
-      loadAll: async (opts?: { onProgress?: () => Promise<void> }) => {
-        events.push('read begins')
-        // A large state: 40 s of progress, past a session of 30 s.
-        for (let i = 0; i < 40; i++) await opts?.onProgress?.()
-        events.push('read ends')
-        return new Map()
-      },
-      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
-    } as unknown as KafkaStateStore
+    // A large state: 40 s of progress, past a session of 30 s.
+    const store = storeReading(events, 40)
     const runner = runnerOver(store)
     runner.onAssignment([0])
     let heartbeats = 0
