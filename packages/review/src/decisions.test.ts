@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { validateCommand } from '@opsreview/schemas'
-import { DecisionLog, describeDecision, parseCommand, parseCommandResult } from './decisions.ts'
+import { DECISION_TEXT_KEPT, DecisionLog, describeDecision, parseCommand, parseCommandResult } from './decisions.ts'
 
 const INC = 'inc-000000000000000000000001'
 const cmd = (id: string, at: string, extra: Record<string, unknown> = {}) =>
@@ -25,12 +25,29 @@ describe('parseCommandResult and parseCommand', () => {
     expect(validateCommand({ id: 'cmd-12345678', type: 'incident.assign', target: INC, environment: 'production', actor: name, at: '2026-12-01T08:00:00.000Z', owner: name }).ok).toBe(true)
     expect(d).toMatchObject({ actor: name, owner: name })
     expect(describeDecision(d)).toBe(`owner ${name}`)
-    expect(cmd('cmd-12345679', '2026-12-01T08:00:00.000Z', { type: 'incident.note', text }).text).toBe(text)
+    // Taken, and kept as its first 200 code points (below).
+    expect(cmd('cmd-12345679', '2026-12-01T08:00:00.000Z', { type: 'incident.note', text }).text).toBe(`${'\u{1F600}'.repeat(DECISION_TEXT_KEPT)}…`)
     // One code point past the schema's bound is still left out.
     const over = cmd('cmd-12345670', '2026-12-01T08:00:00.000Z', { type: 'incident.assign', actor: `${name}x`, owner: `${name}x`, text: `${text}x` })
     expect(over.actor).toBeUndefined()
     expect(over.owner).toBeUndefined()
     expect(over.text).toBeUndefined()
+  })
+
+  it('keeps a note\'s first 200 code points, not its whole text: the log holds 50,000 decisions', () => {
+    expect(DECISION_TEXT_KEPT).toBe(200)
+    const note = (n: number, text: string) => cmd(`cmd-1000${String(n).padStart(4, '0')}`, '2026-12-01T08:00:00.000Z', { type: 'incident.note', text })
+    // Up to the bound a note is kept as written; past it, cut at a code point (never inside a surrogate pair) and marked.
+    expect(note(1, 'a'.repeat(200)).text).toBe('a'.repeat(200))
+    expect(note(2, 'a'.repeat(201)).text).toBe(`${'a'.repeat(200)}…`)
+    expect(note(3, `${'a'.repeat(199)}\u{1F600}\u{1F600}`).text).toBe(`${'a'.repeat(199)}\u{1F600}…`)
+    const long = 'the pool ran dry under the retry storm; '.repeat(500)
+    const log = new DecisionLog()
+    for (let n = 0; n < 100; n++) log.recordCommand(note(n, long))
+    const kept = log.forTarget(INC)
+    expect(kept).toHaveLength(100)
+    for (const d of kept) expect(d.text).toBe(`${long.slice(0, 200)}…`)
+    expect(describeDecision(kept[0]!)).toBe(`note: ${long.slice(0, 200)}…`)
   })
 
   it('reads the version an accepted result says shows it, and nothing else as one', () => {
