@@ -219,9 +219,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return id
   }
 
-  async function getDoc<T>(index: string, id: string): Promise<T> {
+  async function getDoc<T>(index: string, id: string, options?: { requestTimeout: number; maxRetries: number; signal: AbortSignal }): Promise<T> {
     if (!ID.test(id)) throw new HttpProblem('NOT_FOUND', `No such id ${id}`)
-    const r = await es.search<T>({ index, size: 1, query: { term: { id } } })
+    const r = await es.search<T>({ index, size: 1, query: { term: { id } } }, options)
     const doc = r.hits.hits[0]?._source
     if (!doc) throw new HttpProblem('NOT_FOUND', `No such id ${id}`)
     return doc
@@ -399,6 +399,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return true
   }
 
+  /**
+   * A body with `actor` alone. Refused before the target is read: it is the client's fault whatever
+   * Elasticsearch says (checked once the commands were made, it was 503 while it was down, 404 on an unknown id).
+   */
+  const noDecision = () => new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
   const keyReused = () => new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
   const keyInFlight = () => new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
   /** A replay-only request whose key is not kept: nothing was published, and no answer can be given for it. */
@@ -448,8 +453,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const shownIn = versions?.every((v) => v !== undefined) ? Math.max(...versions) : undefined
       // Looked at once at least: a retry that does not wait is told whether the change shows by now.
       for (;;) {
-        await es.indices.refresh({ index: w.index })
-        const doc = await getDoc<{ version: number }>(w.index, w.targetId)
+        // Each look within what is left of the wait, and never retried (a first look of a wait of 0 gets a
+        // second): with the client's own timeout (10 s, retried), Elasticsearch turning slow held a published
+        // decision's answer past the socket's idle timeout and the shutdown's grace, and the client saw its
+        // connection dropped instead of this 202. A look that runs out is answered as a failed one (below).
+        const bounded = () => ({ requestTimeout: Math.max(waitMs === 0 ? 1000 : 250, deadline - Date.now()), maxRetries: 0, signal: gone.signal })
+        await es.indices.refresh({ index: w.index }, bounded())
+        const doc = await getDoc<{ version: number }>(w.index, w.targetId, bounded())
         if (shownIn === undefined ? w.visible(doc) : doc.version >= shownIn) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
@@ -457,7 +467,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) {
       // The commands are on Kafka and will be applied: a failure now is the wait's alone, and a 5xx would
       // tell the client to decide again. It is answered as a slow index is, and finished by the key's retries.
-      req.log.warn({ err, target: w.targetId }, 'review decision published; waiting for it to show failed')
+      // A look cut short by the client's hang-up (the signal) is no failure of Elasticsearch's.
+      if (gone.signal.aborted) req.log.info({ target: w.targetId }, 'review decision published; its client hung up before it showed')
+      else req.log.warn({ err, target: w.targetId }, 'review decision published; waiting for it to show failed')
       return unfinished()
     }
   }
@@ -465,10 +477,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   /**
    * Publishes the commands, then with ?wait=true waits for their outcome (`outcomeOf`). With an
    * Idempotency-Key, the command ids come from the key and the request, and a repeat of the request gets
-   * the first answer back instead of publishing again (`replayed`).
+   * the first answer back instead of publishing again (`replayed`). Without one, nothing is published for a
+   * client that has hung up already (undefined: there is no one to answer).
    */
-  async function decide<T>(req: Request, res: express.Response, keyed: Keyed | undefined, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<StoredAnswer & { replayed: boolean }> {
-    if (commands.length === 0) throw new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
+  async function decide<T>(req: Request, res: express.Response, keyed: Keyed | undefined, index: string, target: T & { id: string; environment: string }, commands: CommandDraft[], visible: (doc: T) => boolean): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
+    if (commands.length === 0) throw noDecision()
     const publish = async (idFor: (type: string) => string): Promise<KeptAnswer> => {
       const at = clock().toISOString()
       const full: Command[] = commands.map((c) => ({ ...c, id: idFor(c.type), target: target.id, environment: target.environment, at }))
@@ -485,7 +498,16 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       // The predicate holds the request's values (a note of up to 20,000 characters): counted as its body.
       return answer.awaiting ? { ...answer, heldBytes: JSON.stringify(req.body ?? null).length } : answer
     }
-    if (keyed === undefined) return { ...(await publish(() => randomUUID())), replayed: false }
+    if (keyed === undefined) {
+      // A client gone before its unkeyed decision is published (timed out while the target was read) is told
+      // nothing, and its retry, without a key, would be a second decision with ids of its own: not published.
+      // A keyed one goes on: its retry publishes the same ids, which the correlator applies once.
+      if (res.closed) {
+        req.log.info({ target: target.id, commands: commands.map((c) => c.type) }, 'review decision not published: its client hung up before it was')
+        return undefined
+      }
+      return { ...(await publish(() => randomUUID())), replayed: false }
+    }
     const { key, fingerprint } = keyed
     const begun = idempotency.begin(key, fingerprint, clock().getTime())
     switch (begun.kind) {
@@ -542,23 +564,26 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
 
   /**
    * The kept answer of a keyed decision's retry, looked up before anything is read: a decision published
-   * is never answered 5xx, so its retry is answered while Elasticsearch is down too. With
-   * `Idempotency-Replay: only` (`replayOnlyOf`) it is the whole answer: a key not kept is a 404, and a key
-   * another request holds is refused as a retry's would be, before any decision is read or published.
+   * is never answered 5xx, so its retry is answered while Elasticsearch is down too. A key another request
+   * holds is refused here too, before the target is read: another body is 422 and a request still running
+   * 409, whatever Elasticsearch says (read first, they were 503 while it was down, or 404 on an id it does
+   * not hold). With `Idempotency-Replay: only` (`replayOnlyOf`) it is the whole answer: a key not kept is a 404.
    */
   async function replayOf(req: Request, res: express.Response, targetId: string, keyed: Keyed | undefined): Promise<(StoredAnswer & { replayed: boolean }) | undefined> {
     if (keyed === undefined) return undefined
     const { key, fingerprint } = keyed
     const kept = idempotency.lookup(key, fingerprint, clock().getTime())
     if (kept.kind === 'replay') return replayed(req, res, key, fingerprint, targetId, kept.answer)
-    if (!keyed.replayOnly) return undefined
     if (kept.kind === 'mismatch') throw keyReused()
     if (kept.kind === 'in-flight') throw keyInFlight()
+    if (!keyed.replayOnly) return undefined
     req.log.info({ target: targetId }, 'review decision not replayed: its Idempotency-Key is not kept')
     throw keyUnknown()
   }
 
-  function send(res: express.Response, answer: StoredAnswer & { replayed: boolean }) {
+  /** `answer` undefined: nothing was decided for a client that has gone, and nothing is sent. */
+  function send(res: express.Response, answer: (StoredAnswer & { replayed: boolean }) | undefined) {
+    if (answer === undefined) return
     if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true')
     if (answer.status >= 400) res.status(answer.status).type('application/problem+json').send(JSON.stringify(answer.body))
     else res.status(answer.status).json(answer.body)
@@ -599,13 +624,22 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return t.iso
   }
 
-  app.patch('/api/v1/incidents/:id', write, knownQuery, liveOnly, waitParam, ...jsonBody(64 * 1024), async (req, res, next) => {
+  /**
+   * The body limit of a decision: the largest valid body fits. A note is up to 20,000 code points; sent
+   * \u-escaped, an astral one is 12 bytes (a surrogate pair), so a note alone may be 240,000 bytes, and three
+   * names of 200 such code points 7,200 more. At 64 KiB a note of 20,000 emoji (or ~10,900 escaped non-ASCII
+   * characters) was refused 413 though the schema takes it.
+   */
+  const decisionBody = jsonBody(256 * 1024)
+
+  app.patch('/api/v1/incidents/:id', write, knownQuery, liveOnly, waitParam, ...decisionBody, async (req, res, next) => {
     try {
       const v = validateIncidentPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
+      if (Object.keys(patch).every((k) => k === 'actor')) throw noDecision()
       const id = routeTarget(req, 'inc')
       const keyed = keyedOf(req, id, actor)
       const replay = await replayOf(req, res, id, keyed)
@@ -631,12 +665,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  app.patch('/api/v1/problems/:id', write, knownQuery, liveOnly, waitParam, ...jsonBody(64 * 1024), async (req, res, next) => {
+  app.patch('/api/v1/problems/:id', write, knownQuery, liveOnly, waitParam, ...decisionBody, async (req, res, next) => {
     try {
       const v = validateProblemPatch(req.body)
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
+      if (Object.keys(patch).every((k) => k === 'actor')) throw noDecision()
       const id = routeTarget(req, 'prb')
       const keyed = keyedOf(req, id, actor)
       const replay = await replayOf(req, res, id, keyed)
