@@ -457,10 +457,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         // second): with the client's own timeout (10 s, retried), Elasticsearch turning slow held a published
         // decision's answer past the socket's idle timeout and the shutdown's grace, and the client saw its
         // connection dropped instead of this 202. A look that runs out is answered as a failed one (below).
-        const bounded = () => ({ requestTimeout: Math.max(waitMs === 0 ? 1000 : 250, deadline - Date.now()), maxRetries: 0, signal: gone.signal })
-        await es.indices.refresh({ index: w.index }, bounded())
-        const doc = await getDoc<{ version: number }>(w.index, w.targetId, bounded())
-        if (shownIn === undefined ? w.visible(doc) : doc.version >= shownIn) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
+        // A signal of its own per call: the transport times a request out by dispatching 'abort' on the signal
+        // it is given, which on the shared one would reach every listener as a hang-up.
+        const bounded = () => ({ requestTimeout: Math.max(waitMs === 0 ? 1000 : 250, deadline - Date.now()), maxRetries: 0, signal: AbortSignal.any([gone.signal]) })
+        let doc: { version: number } | undefined
+        try {
+          await es.indices.refresh({ index: w.index }, bounded())
+          doc = await getDoc<{ version: number }>(w.index, w.targetId, bounded())
+        } catch (err) {
+          // One failed look while time is left is looked past, as the client's retries once rode it out.
+          if (gone.signal.aborted || Date.now() + 150 >= deadline || err instanceof HttpProblem) throw err
+        }
+        if (doc && (shownIn === undefined ? w.visible(doc) : doc.version >= shownIn)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
         if (gone.signal.aborted || Date.now() + 150 >= deadline) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }

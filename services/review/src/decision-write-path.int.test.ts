@@ -95,6 +95,18 @@ describe('?wait=true when Elasticsearch stops answering after the decision is pu
   })
 })
 
+describe('?wait=true when Elasticsearch fails for a moment after the decision is published', () => {
+  it('looks again while the wait lasts, instead of ending it at the first failed look', async () => {
+    const r = await startReview()
+    // Refused for 400 ms of a wait of 1.5 s: each look is tried once, so the wait itself rides it out.
+    r.hooks.afterPublish = () => { r.proxy.cut(); setTimeout(() => r.proxy.restore(), 400) }
+    const answer = await r.call(`/api/v1/incidents/${OPEN}?wait=true`, { body: { owner: 'erin' } })
+    // No indexer here: the change never shows, and the wait ends pending, with the index answering again.
+    expect(answer).toMatchObject({ status: 202, body: { visible: false } })
+    expect(r.lines.filter((l) => l.msg === 'review decision published; waiting for it to show failed')).toEqual([])
+  })
+})
+
 describe('a reused Idempotency-Key is refused before the target is read', () => {
   it('is 422 with another body while Elasticsearch is down, and with another target the index does not hold', async () => {
     const r = await startReview()
