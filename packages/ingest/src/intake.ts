@@ -83,7 +83,7 @@ const reportOrigins: FieldOrigins = new Map([
  * the body.
  */
 export function intakeAlertmanager(body: unknown, ctx: IngestContext): AlertmanagerIntake {
-  const wide = oversizedEnvelopeMaps(body)
+  const wide = oversizedMaps(body, '', envelopeMapCaps)
   if (wide.length > 0) return { ok: false, reason: 'schema-invalid', errors: wide }
   const envelope = validateAlertmanagerEnvelope(body)
   if (!envelope.ok) return { ok: false, reason: 'schema-invalid', errors: envelope.errors }
@@ -93,7 +93,7 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
   const perAlert = new Map<number, FieldError[]>()
   let listable = MAX_LISTED_ALERT_ERRORS
   envelope.value.alerts.forEach((alert: unknown, index) => {
-    const errors = oversizedMaps(alert, index)
+    const errors = oversizedMaps(alert, `/alerts/${index}`, alertMapCaps)
     if (errors.length > 0) { perAlert.set(index, errors); return }
     const validation = listable > 0 ? validateAlertmanagerAlert(alert) : validateAlertmanagerAlertToFirstError(alert)
     if (validation.ok) return
@@ -113,29 +113,22 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
   return { ok: true, payload, accepted, rejected, truncatedAlerts: payload.truncatedAlerts ?? 0 }
 }
 
-/** The notification's own maps (its group's labels and annotations) past their cap, before the schema lists an error per entry. */
-function oversizedEnvelopeMaps(body: unknown): FieldError[] {
-  const errors: FieldError[] = []
-  for (const field of ['groupLabels', 'commonLabels', 'commonAnnotations']) {
-    const map = (body as Record<string, unknown> | null)?.[field]
-    if (map !== null && typeof map === 'object' && !Array.isArray(map) && Object.keys(map).length > MAX_ENVELOPE_MAP_ENTRIES) {
-      errors.push({ path: `/${field}`, message: `must NOT have more than ${MAX_ENVELOPE_MAP_ENTRIES} properties` })
-    }
-  }
-  return errors
-}
+/** The notification's own maps (its group's labels and annotations): a cap each. */
+const envelopeMapCaps = [['groupLabels', MAX_ENVELOPE_MAP_ENTRIES], ['commonLabels', MAX_ENVELOPE_MAP_ENTRIES], ['commonAnnotations', MAX_ENVELOPE_MAP_ENTRIES]] as const
+/** An alert's maps: an event's caps. */
+const alertMapCaps = [['labels', alertEventCaps.labels], ['annotations', alertEventCaps.annotations]] as const
 
 /**
- * An alert whose labels or annotations hold more entries than an event may is refused for that alone,
- * before the schema, which lists an error for each entry that fails too: one alert of a million labels made
- * a million errors.
+ * The maps of `value` (the notification, or an alert of it at `base`) that hold more entries than their cap,
+ * found before the schema, which lists an error for each entry that fails too: an alert of a million labels
+ * made a million errors. Such an alert is refused for that alone, such a notification whole.
  */
-function oversizedMaps(alert: unknown, index: number): FieldError[] {
+function oversizedMaps(value: unknown, base: string, caps: readonly (readonly [string, number])[]): FieldError[] {
   const errors: FieldError[] = []
-  for (const [field, max] of [['labels', alertEventCaps.labels], ['annotations', alertEventCaps.annotations]] as const) {
-    const map = (alert as Record<string, unknown> | null)?.[field]
+  for (const [field, max] of caps) {
+    const map = (value as Record<string, unknown> | null)?.[field]
     if (map !== null && typeof map === 'object' && !Array.isArray(map) && Object.keys(map).length > max) {
-      errors.push({ path: `/alerts/${index}/${field}`, message: `must NOT have more than ${max} properties` })
+      errors.push({ path: `${base}/${field}`, message: `must NOT have more than ${max} properties` })
     }
   }
   return errors
