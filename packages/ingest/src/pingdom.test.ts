@@ -84,6 +84,24 @@ describe('normalizePingdom', () => {
     expect(Array.from(e.description!).length).toBeLessThan(16_384)
   })
 
+  it('takes a check whose URL is too long for an event\'s link, leaving the link out and naming it', () => {
+    // A transaction check's URL with a long query string: until 2026-12-06 the whole message was refused, and
+    // Pingdom does not retry.
+    const url = `https://shop.example/health?${'probe=1&'.repeat(600)}`
+    expect(url.length).toBeGreaterThan(4096)
+    const base = load('pingdom-http-down.json')
+    const payload = { ...base, check_params: { ...base.check_params, full_url: url } }
+    expect(validatePingdomWebhook(payload).ok).toBe(true)
+    const e = normalizePingdom(payload, ctx)
+    expect(validateAlertEvent(e).ok).toBe(true)
+    expect(e.links).toEqual([])
+    expect(e.origin.linksLeftOut).toEqual(['target'])
+    // Within the cap, the link is kept and nothing is named.
+    const kept = normalizePingdom(base, ctx)
+    expect(kept.links).toEqual([{ rel: 'target', href: base.check_params!.full_url }])
+    expect(kept.origin).not.toHaveProperty('linksLeftOut')
+  })
+
   it('takes the service and environment from tags, by either separator', () => {
     const base = load('pingdom-http-down.json')
     expect(normalizePingdom({ ...base, tags: ['service:shop-api', 'env:staging'] }, ctx)).toMatchObject({ service: 'shop-api', environment: 'staging' })

@@ -1,7 +1,7 @@
-import type { AlertEvent, PingdomWebhook } from '@opsreview/schemas'
+import { withinCodePoints, type AlertEvent, type PingdomWebhook } from '@opsreview/schemas'
 import { isUsableName, MAX_ENVIRONMENT_CHARS, MAX_SERVICE_CHARS } from '@opsreview/grouping'
 import { eventId, isoTime, truncateText, type IngestContext } from './event.ts'
-import { MAX_DESCRIPTION_CHARS, MAX_EVENT_BYTES, MAX_TITLE_CHARS } from './limits.ts'
+import { MAX_DESCRIPTION_CHARS, MAX_EVENT_BYTES, MAX_LINK_CHARS, MAX_TITLE_CHARS } from './limits.ts'
 
 const firingStates = new Set(['DOWN', 'FAILING'])
 
@@ -55,6 +55,10 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     const text = payload[field]
     if (text) origin[field] = truncateText(text, MAX_DESCRIPTION_CHARS)
   }
+  // A URL longer than an event's link is left out, and named: Pingdom does not retry a refused message, and
+  // the alert is news, its link a convenience (until 2026-12-06 the whole message was refused, and lost).
+  const linkable = fullUrl !== undefined && withinCodePoints(fullUrl, MAX_LINK_CHARS)
+  if (fullUrl && !linkable) origin.linksLeftOut = ['target']
   if (payload.first_probe) origin.first_probe = payload.first_probe
   if (payload.second_probe) origin.second_probe = payload.second_probe
 
@@ -70,7 +74,7 @@ export function normalizePingdom(payload: PingdomWebhook, ctx: IngestContext): A
     labels,
     startsAt: at,
     receivedAt: isoTime(receivedAt),
-    links: fullUrl ? [{ rel: 'target', href: fullUrl }] : [],
+    links: fullUrl && linkable ? [{ rel: 'target', href: fullUrl }] : [],
     origin,
   }
   // Pingdom sends "" for a text it has not: an empty long description is none.
