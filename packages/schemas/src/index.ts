@@ -29,12 +29,20 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; errors: FieldE
 // ajv-formats ships CommonJS whose default export is the plugin itself.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
-// One strict instance for every schema in schemas/: two instances cannot share $refs.
-const ajv = addFormats(new Ajv({ strict: true, allErrors: true, useDefaults: true }))
-// Replaces ajv-formats' date-time, which accepts what `Date` cannot read (see time.ts), in every schema.
-ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
-// The sender schemas take their caps from the canonical event's definitions, by relative $ref.
-ajv.addSchema(alertEvent)
+/**
+ * A strict instance with the project's formats and the canonical event's definitions, which the sender schemas
+ * take their caps from by relative $ref. `allErrors` is an instance's option, hence a function.
+ */
+function schemaInstance(allErrors: boolean): Ajv {
+  const instance = addFormats(new Ajv({ strict: true, allErrors, useDefaults: true }))
+  // Replaces ajv-formats' date-time, which accepts what `Date` cannot read (see time.ts), in every schema.
+  instance.addFormat('date-time', { type: 'string', validate: isDateTime })
+  instance.addSchema(alertEvent)
+  return instance
+}
+
+// One instance for every schema in schemas/: two instances cannot share $refs.
+const ajv = schemaInstance(true)
 // A person's name (an owner, an actor, who filed a report), as the decisions and reports take it.
 ajv.addSchema(incidentPatch)
 // The incident and the problem refer to each other's ids and take their people and texts from the command.
@@ -119,11 +127,8 @@ export const validateAlertmanagerAlert = compile<AlertmanagerWebhook['alerts'][n
 
 // The same alert schema, stopping at its first error: past the errors the receiver lists, the rest of a
 // malformed notification's alerts are only told apart, taken or refused, at a cost that does not grow with
-// their errors. An instance of its own (allErrors is an instance's option), with the event's definitions.
-const firstErrorAjv = addFormats(new Ajv({ strict: true, allErrors: false, useDefaults: true }))
-firstErrorAjv.addFormat('date-time', { type: 'string', validate: isDateTime })
-firstErrorAjv.addSchema(alertEvent)
-const firstErrorOfAlert = firstErrorAjv.compile<AlertmanagerWebhook['alerts'][number]>(alertmanagerAlert)
+// their errors.
+const firstErrorOfAlert = schemaInstance(false).compile<AlertmanagerWebhook['alerts'][number]>(alertmanagerAlert)
 export const validateAlertmanagerAlertToFirstError = (input: unknown): Validation<AlertmanagerWebhook['alerts'][number]> =>
   firstErrorOfAlert(input) ? { ok: true, value: input } : { ok: false, errors: toFieldErrors(firstErrorOfAlert.errors ?? []) }
 export const validatePingdomWebhook = compile<PingdomWebhook>(pingdomWebhook)
