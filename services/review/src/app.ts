@@ -403,6 +403,8 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * A body with `actor` alone. Refused before the target is read: it is the client's fault whatever
    * Elasticsearch says (checked once the commands were made, it was 503 while it was down, 404 on an unknown id).
    */
+  /** A patch naming who decides and no decision. */
+  const actorAlone = (patch: object) => Object.keys(patch).every((k) => k === 'actor')
   const noDecision = () => new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
   const keyReused = () => new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
   const keyInFlight = () => new ReviewProblem('IDEMPOTENCY_KEY_IN_FLIGHT', 'The first request with this Idempotency-Key has not answered yet; retry it', { retryAfterSeconds: 1, errors: [{ path: 'header:idempotency-key', message: 'is that of a request still being answered' }] })
@@ -647,7 +649,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const patch: IncidentPatch = v.value
       const scheduledFor = patch.postmortem ? instantOf(patch.postmortem.scheduledFor, '/postmortem/scheduledFor') : undefined
       const actor = actorOf(req, patch.actor)
-      if (Object.keys(patch).every((k) => k === 'actor')) throw noDecision()
+      if (actorAlone(patch)) throw noDecision()
       const id = routeTarget(req, 'inc')
       const keyed = keyedOf(req, id, actor)
       const replay = await replayOf(req, res, id, keyed)
@@ -679,7 +681,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (!v.ok) throw new HttpProblem('VALIDATION_FAILED', `${v.errors.length} field(s) failed validation`, { errors: v.errors })
       const patch: ProblemPatch = v.value
       const actor = actorOf(req, patch.actor)
-      if (Object.keys(patch).every((k) => k === 'actor')) throw noDecision()
+      if (actorAlone(patch)) throw noDecision()
       const id = routeTarget(req, 'prb')
       const keyed = keyedOf(req, id, actor)
       const replay = await replayOf(req, res, id, keyed)
