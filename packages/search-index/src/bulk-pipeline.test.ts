@@ -36,6 +36,24 @@ async function deadLetterThrough(failures: Error[]) {
   return topic
 }
 
+describe('BulkPipeline broken by a defect', () => {
+  it('tells onBroken, and throws from drain and add, instead of leaving a rejection no one handles', async () => {
+    const defect = new Error('a defect where the durable offset is announced')
+    const broken: unknown[] = []
+    const topic = deadLetterTopic([])
+    const pipeline = new BulkPipeline({
+      es: noElasticsearch, logger: pino({ level: 'silent' }), deadLetter: topic.deadLetter, minBackoffMs: 1, maxBackoffMs: 2,
+      onDurable: () => { throw defect }, onBroken: (err) => broken.push(err),
+    })
+    await pipeline.add(poisonBatch(['{"a":']))
+    await expect(pipeline.drain(5_000)).rejects.toBe(defect)
+    expect(broken).toEqual([defect])
+    // Taken now, a batch would wait for ever in a pipeline that sends nothing more.
+    await expect(pipeline.add(poisonBatch(['{"b":']))).rejects.toBe(defect)
+    expect(topic.taken.map((l) => l.envelope.replay?.value)).toEqual(['{"a":'])
+  })
+})
+
 describe('BulkPipeline dead letters', () => {
   it('keeps every letter whole through a Kafka outage, although kafkajs gives up on it with a non-retriable error', async () => {
     // What kafkajs's producer throws when its retries run out while the broker is away: retriable false.

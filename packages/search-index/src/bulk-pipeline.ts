@@ -117,6 +117,12 @@ export interface BulkPipelineOptions {
   onDurable?: () => void
   /** For the dead letters' `at`. */
   now?: () => number
+  /**
+   * The pipeline broke: something threw where nothing should (a defect, not a failure of Elasticsearch or
+   * Kafka, which are retried). It takes nothing more, and `add` and `drain` throw the error; what it held
+   * is not committed, so a restart reads it again.
+   */
+  onBroken?: (err: unknown) => void
 }
 
 interface Pending {
@@ -201,6 +207,8 @@ export class BulkPipeline {
   /** Each request's documents still to be written, while it retries: what `waiting` reads. */
   readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
+  /** What broke the pipeline, once it has (see `onBroken`). */
+  #broken: { err: unknown } | undefined
   #waiters = new Set<() => void>()
 
   constructor(opts: BulkPipelineOptions) {
@@ -262,7 +270,9 @@ export class BulkPipeline {
    * `shouldStop` turns true while it waits: the records stay unresolved and are read again.
    */
   async add(batch: BatchWrites, wait: { shouldStop?: () => boolean; whileWaiting?: () => Promise<void> } = {}): Promise<boolean> {
+    this.#throwIfBroken()
     while (this.#queuedBytes >= this.#maxQueuedBytes) {
+      this.#throwIfBroken()
       if (this.#stopped || wait.shouldStop?.()) return false
       await this.#changed(1000)
       await wait.whileWaiting?.()
@@ -277,16 +287,18 @@ export class BulkPipeline {
     return true
   }
 
-  /** Resolves when everything added is durable, or after `timeoutMs` (then what is left is not committed). */
+  /** Resolves when everything added is durable, or after `timeoutMs` (then what is left is not committed); throws what broke the pipeline. */
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     this.#pump()
     while (this.inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
+      this.#throwIfBroken()
       const left = deadline - Date.now()
       if (left <= 0) return false
       await this.#changed(Math.min(left, 1000))
       this.#pump()
     }
+    this.#throwIfBroken()
     return true
   }
 
@@ -332,8 +344,21 @@ export class BulkPipeline {
         if (moved) this.#o.onDurable?.()
         this.#notify()
         this.#pump()
-      })
+      }).catch((err: unknown) => this.#break(err))
     }
+  }
+
+  #break(err: unknown): void {
+    if (this.#broken) return
+    this.#broken = { err }
+    this.#stopped = true
+    this.#o.logger.error({ err }, 'bulk pipeline broke; it takes nothing more, and what it held is read again on restart')
+    this.#notify()
+    this.#o.onBroken?.(err)
+  }
+
+  #throwIfBroken(): void {
+    if (this.#broken) throw this.#broken.err
   }
 
   /** Writes one request until every item is in Elasticsearch or dead-lettered; false when stopped first. */

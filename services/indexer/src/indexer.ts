@@ -97,6 +97,10 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
         for (const l of letters) deadLetters.inc({ stage: 'indexer', reason: l.envelope.reason })
       },
       onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
+      onBroken: (err) => {
+        logger.fatal({ err }, 'indexing stopped for good: the bulk pipeline broke')
+        onFatal?.(err)
+      },
     },
   })
   new Gauge({ name: 'opsreview_indexer_queued_bytes', help: 'Documents taken from Kafka and not yet sent to Elasticsearch', registers: [registry], collect() { this.set(indexing.queuedBytes) } })
