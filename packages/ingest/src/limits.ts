@@ -1,5 +1,4 @@
-import { alertEventCaps } from '@opsreview/schemas'
-import alertmanagerWebhookSchema from '../../../schemas/alertmanager-webhook.v4.json' with { type: 'json' }
+import { alertEventCaps, alertmanagerEnvelopeCaps } from '@opsreview/schemas'
 
 /**
  * The caps JSON Schema cannot state; the per-field ones live in schemas/alert.v1.json's definitions.
@@ -39,4 +38,4 @@ export const MAX_ALERTS_PER_NOTIFICATION = 50_000
 export const MAX_LISTED_ALERT_ERRORS = 20_000
 
 /** alertmanager-webhook.v4.json's cap on the notification's groupLabels, commonLabels and commonAnnotations. */
-export const MAX_ENVELOPE_MAP_ENTRIES = alertmanagerWebhookSchema.definitions.stringMap.maxProperties
+export const MAX_ENVELOPE_MAP_ENTRIES = alertmanagerEnvelopeCaps.mapEntries

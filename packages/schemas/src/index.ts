@@ -108,6 +108,11 @@ export const alertEventCaps = Object.freeze({
   annotations: alertEvent.definitions.annotations.maxProperties,
 })
 
+/** alertmanager-webhook.v4.json's cap on a notification's groupLabels, commonLabels and commonAnnotations. */
+export const alertmanagerEnvelopeCaps = Object.freeze({
+  mapEntries: alertmanagerWebhook.definitions.stringMap.maxProperties,
+})
+
 export const validateAlertmanagerWebhook = compile<AlertmanagerWebhook>(alertmanagerWebhook)
 
 /**
