@@ -62,6 +62,14 @@ describe('parseCommandResult and parseCommand', () => {
 
   it('gives a refusal without a reason one', () => {
     expect(parseCommandResult('{"commandId":"cmd-12345678","type":"t","target":"x","ok":false}')?.error).toBe('refused without a reason')
+    expect(parseCommandResult('{"commandId":"cmd-12345678","type":"t","target":"x","ok":false,"error":""}')?.error).toBe('refused without a reason')
+  })
+
+  it('keeps a refusal\'s reason as it keeps a note: its first 200 code points, however long', () => {
+    const refusal = (error: string) => parseCommandResult(JSON.stringify({ commandId: 'cmd-12345678', type: 'incident.note', target: INC, ok: false, error }))?.error
+    expect(refusal('x'.repeat(200))).toBe('x'.repeat(200))
+    const reason = 'the incident was forgotten by retention; '.repeat(100)
+    expect(refusal(reason)).toBe(`${reason.slice(0, 200)}…`)
   })
 })
 

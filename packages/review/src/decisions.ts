@@ -47,7 +47,7 @@ const isOwner = bounded(commandFields.owner)
 const isText = bounded(commandFields.text)
 
 /**
- * How much of a note's text a decision keeps, in code points: its readers show a note's decision as a title
+ * How much of a note's text, and of a refusal's reason, a decision keeps, in code points: its readers show a note's decision as a title
  * (`note: …` on a timeline, for a note pending or refused; an accepted one is shown from the record, whole) and
  * `GET /api/v1/decisions/:id` serves its outcome. Kept whole (up to 20,000 characters), the log held about
  * 1 GB at its bound of 50,000 decisions, rebuilt from 30 days of topics at every start.
@@ -75,7 +75,8 @@ export function parseCommandResult(value: Buffer | string | null): CommandResult
   const v = parseObject(value)
   if (!v || !str(v.commandId, 64) || !str(v.type, 100) || !str(v.target, 100) || typeof v.ok !== 'boolean') return undefined
   const r: CommandResult = { commandId: v.commandId, type: v.type, target: v.target, ok: v.ok }
-  if (!v.ok) r.error = str(v.error, 2000) ? v.error : 'refused without a reason'
+  // A long reason is still a reason: cut as a note is, not replaced (until 2026-12-06 one over 2,000 characters was).
+  if (!v.ok) r.error = typeof v.error === 'string' && v.error.length > 0 ? keptText(v.error) : 'refused without a reason'
   else if (Number.isSafeInteger(v.version) && (v.version as number) >= 0) r.version = v.version as number
   return r
 }
