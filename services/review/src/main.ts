@@ -5,7 +5,7 @@ import { Client } from '@elastic/elasticsearch'
 import { Kafka, Partitioners } from 'kafkajs'
 import { createLogger } from '@opsreview/logging'
 import { guardStartup, shutdownOnSignals } from '@opsreview/lifecycle'
-import { hardenServer, closeServer, defaultServerTimeouts } from '@opsreview/http/hardening'
+import { hardenServer, closeServer } from '@opsreview/http/hardening'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { kafkaLogLevel, pinoLogCreator } from '@opsreview/kafka/log-creator'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
@@ -19,12 +19,13 @@ import { degradedRuleOf } from '@opsreview/review/degraded'
 import { loadReviewConfig, scopeDefaultsOf } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
+import { elasticsearchTimeouts, reviewServerTimeouts } from './timeouts.ts'
 import { startDecisionConsumer } from './decisions-consumer.ts'
 
 const config = loadReviewConfig(process.env)
 const logger = createLogger('review', config.OPSREVIEW_LOG_LEVEL)
 guardStartup(logger)
-const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 10_000 })
+const es = new Client({ ...elasticsearchConnectionOptions(config), ...elasticsearchTimeouts })
 const kafka = new Kafka({
   clientId: 'opsreview-review', ...kafkaConnectionOptions(config),
   logLevel: kafkaLogLevel(config.OPSREVIEW_LOG_LEVEL), logCreator: pinoLogCreator(logger),
@@ -67,8 +68,7 @@ const app = createReviewApp({
   metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config), scope: scopeDefaultsOf(config),
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
-// The socket idle timeout must outlast a ?wait=true, during which the response is silent by design.
-hardenServer(server, { ...defaultServerTimeouts, idleTimeoutMs: Math.max(defaultServerTimeouts.idleTimeoutMs, config.OPSREVIEW_WAIT_TIMEOUT + 5_000) })
+hardenServer(server, reviewServerTimeouts(config.OPSREVIEW_WAIT_TIMEOUT))
 await once(server, 'listening')
 logger.info({ url: `http://${config.OPSREVIEW_REVIEW_HOST}:${config.OPSREVIEW_REVIEW_PORT}` }, 'review listening')
 

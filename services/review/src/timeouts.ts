@@ -1,0 +1,25 @@
+// The review's time limits that must agree: a read of Elasticsearch ends before the socket's idle timeout.
+import { defaultServerTimeouts, type ServerTimeouts } from '@opsreview/http/hardening'
+
+/**
+ * The review's Elasticsearch client: each request 10 s, retried once. A read must end before the socket's
+ * idle timeout, or its client sees the connection dropped instead of a 503: with the transport's default of
+ * three retries, an Elasticsearch that hung held a read for up to 50 s (four times 10 s and the back-offs
+ * between them) against an idle timeout of 30 s (until 2026-12-06).
+ */
+export const elasticsearchTimeouts = Object.freeze({ requestTimeout: 10_000, maxRetries: 1 })
+
+/**
+ * The longest a read can take: every attempt timed out, with the transport's longest back-off before each
+ * retry (2^attempt seconds, at most 4: @elastic/transport's `retryBackoff(0, 4, attempt)`).
+ */
+export function longestReadMs({ requestTimeout, maxRetries }: { requestTimeout: number; maxRetries: number }): number {
+  let ms = requestTimeout * (maxRetries + 1)
+  for (let attempt = 1; attempt <= maxRetries; attempt++) ms += Math.min(4, 2 ** attempt) * 1000
+  return ms
+}
+
+/** The server's: its socket idle timeout also outlasts a `?wait=true`, during which the response is silent by design. */
+export function reviewServerTimeouts(waitTimeoutMs: number): ServerTimeouts {
+  return { ...defaultServerTimeouts, idleTimeoutMs: Math.max(defaultServerTimeouts.idleTimeoutMs, waitTimeoutMs + 5_000) }
+}
