@@ -120,7 +120,7 @@ export interface BulkPipelineOptions {
   /**
    * The pipeline broke: something threw where nothing should (a defect, not a failure of Elasticsearch or
    * Kafka, which are retried). It takes nothing more, and `add` and `drain` throw the error; what it held
-   * is not committed, so a restart reads it again.
+   * is not committed, so a restart reads it again. The pipeline does not log it: whoever stops on it does.
    */
   onBroken?: (err: unknown) => void
 }
@@ -272,10 +272,10 @@ export class BulkPipeline {
   async add(batch: BatchWrites, wait: { shouldStop?: () => boolean; whileWaiting?: () => Promise<void> } = {}): Promise<boolean> {
     this.#throwIfBroken()
     while (this.#queuedBytes >= this.#maxQueuedBytes) {
-      this.#throwIfBroken()
       if (this.#stopped || wait.shouldStop?.()) return false
       await this.#changed(1000)
       await wait.whileWaiting?.()
+      this.#throwIfBroken()
     }
     const span = this.offsets.open(batch.topic, batch.partition, batch.lastOffset)
     for (const op of batch.ops) this.#place(opBytes(op), span).ops.push(op)
@@ -352,7 +352,6 @@ export class BulkPipeline {
     if (this.#broken) return
     this.#broken = { err }
     this.#stopped = true
-    this.#o.logger.error({ err }, 'bulk pipeline broke; it takes nothing more, and what it held is read again on restart')
     this.#notify()
     this.#o.onBroken?.(err)
   }
