@@ -15,7 +15,7 @@ function incident(id: string, alerts: MemberAlert[], extra: Partial<ComparedInci
   const opened = alerts.map((a) => a.firstSeenAt).sort()[0] ?? extra.openedAt ?? range.from
   const ends = alerts.map((a) => a.resolvedAt)
   const resolvedAt = ends.includes(null) ? null : (ends as string[]).sort().at(-1) ?? null
-  return { id, title: id, status: resolvedAt ? 'resolved' : 'open', services: ['checkout'], environment: 'production', openedAt: opened, resolvedAt, alerts, reports: [], ...extra }
+  return { id, title: id, status: resolvedAt ? 'resolved' : 'open', services: ['checkout'], environment: 'production', openedAt: opened, resolvedAt, resolvedBy: resolvedAt ? 'alerts' : null, alerts, reports: [], ...extra }
 }
 
 /** A critical alert's state change as the log holds it. */
@@ -222,6 +222,19 @@ describe('compareRuns', () => {
     const named = changes.map((c) => (c.key === 'am:lat' ? { ...c, labels: { alertname: 'CheckoutLatencyHigh' } } : c))
     const c = compareRuns({ incidents: [live], problems: [], changes: named }, { incidents: [replay], problems: [], changes: named }, range)
     expect(c.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 23 * 3_600_000, deltaDowntimeMs: 23 * 3_600_000 - 30 * 60_000, liveAvailabilityPct: 97.91, replayAvailabilityPct: 4.16, deltaPct: -93.75 }])
+  })
+
+  it('ends a member left firing in an incident a person resolved at their resolve, as the review does, on each side as it was resolved', () => {
+    // A Pingdom check DOWN at 10:00 whose UP was lost; the on-call resolved its incident by hand at 10:30.
+    const down = alert('pingdom:42', at('10:00'), null, { source: 'pingdom', name: 'shop' })
+    const changes = [change('pingdom:42', 'firing', at('10:00'))]
+    const resolvedByHand = incident('inc-p', [down], { status: 'resolved', resolvedAt: at('10:30'), resolvedBy: 'manual' })
+    const same = compareRuns({ incidents: [resolvedByHand], problems: [], changes }, { incidents: [resolvedByHand], problems: [], changes }, range)
+    expect(same.availability).toEqual([{ service: 'checkout', liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 30 * 60_000, deltaDowntimeMs: 0, liveAvailabilityPct: 97.91, replayAvailabilityPct: 97.91, deltaPct: 0 }])
+    // A grouping under which the person's resolve found no incident (another id): the replay's check is down to the end.
+    const stillOpen = incident('inc-q', [down])
+    const c = compareRuns({ incidents: [resolvedByHand], problems: [], changes }, { incidents: [stillOpen], problems: [], changes }, range)
+    expect(c.availability[0]).toMatchObject({ liveDowntimeMs: 30 * 60_000, replayDowntimeMs: 14 * 3_600_000 })
   })
 
   it('ends an alert the staleness timeout ended during the warm-up where its incident, resolved before the range, says', () => {

@@ -1,6 +1,6 @@
 // The comparison of a replay with the live run: pure, over plain incident and problem records, so that it
 // is tested with hand-built ones and knows nothing of Kafka or Elasticsearch.
-import { alertIntervals, availabilityPctOf, completeChanges, hadServiceTime, serviceTimes, type TimedChange } from '@opsreview/review/availability'
+import { alertIntervals, availabilityPctOf, completeChanges, hadServiceTime, serviceTimes, type MemberRecord, type TimedChange } from '@opsreview/review/availability'
 import { defaultDegradedRule, isDegraded, type DegradedRule } from '@opsreview/review/degraded'
 
 /** One member alert of an incident, as both the engine's output and the live index hold it. */
@@ -28,6 +28,8 @@ export interface ComparedIncident {
   environment: string
   openedAt: string
   resolvedAt: string | null
+  /** `manual` when a person resolved it: a member they left firing is down until then (`membersOf`). */
+  resolvedBy: string | null
   alerts: MemberAlert[]
   /** Reports attached: a report-only incident has no alerts, and its reports' event ids identify it. */
   reports: { eventId: string }[]
@@ -183,11 +185,20 @@ const problemRef = (p: ComparedProblem): ProblemRef => ({ id: p.id, kind: p.kind
 const byOpened = (a: IncidentRef, b: IncidentRef) => a.openedAt.localeCompare(b.openedAt) || a.id.localeCompare(b.id)
 
 /**
+ * An incident's members as the review completes the alert changes with them: one left firing in an incident
+ * a person resolved ends at their resolve (until 2026-12-06 the replay's figures ran it to the range's end).
+ */
+const membersOf = (i: ComparedIncident): MemberRecord[] => {
+  const resolvedByHandAt = i.resolvedBy === 'manual' ? i.resolvedAt : null
+  return i.alerts.map((a) => ({ ...a, resolvedByHandAt }))
+}
+
+/**
  * Downtime per service in [from, to) (the review's serviceTimes), of the services down or degraded in it.
  * `inherited`: members the run did not make but whose openings it must count (see `compareRuns`).
  */
-function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule, inherited: readonly MemberAlert[] = []): Map<string, number> {
-  const completed = completeChanges(changes, [...incidents.flatMap((i) => i.alerts), ...inherited])
+function downtimeOf(changes: readonly TimedChange[], incidents: readonly ComparedIncident[], from: number, to: number, rule: DegradedRule, inherited: readonly MemberRecord[] = []): Map<string, number> {
+  const completed = completeChanges(changes, [...incidents.flatMap(membersOf), ...inherited])
   const times = serviceTimes(alertIntervals(completed, to, (labels) => isDegraded(rule, { labels })), from, to)
   return new Map([...times].filter(([, t]) => hadServiceTime(t)).map(([service, t]) => [service, t.downtimeMs]))
 }
@@ -261,7 +272,7 @@ export function compareRuns(live: Run, replay: Run, range: CompareRange, degrade
   const replayEarliest = new Map<string, number>()
   for (const a of replayWide.flatMap((i) => i.alerts)) replayEarliest.set(a.key, Math.min(replayEarliest.get(a.key) ?? Infinity, ms(a.firstSeenAt)))
   const replayServices = new Map(replay.changes.map((c) => [c.key, c.service]))
-  const inherited = liveWide.flatMap((i) => i.alerts)
+  const inherited = liveWide.flatMap(membersOf)
     .filter((a) => ms(a.firstSeenAt) < readFrom && !((replayEarliest.get(a.key) ?? Infinity) <= ms(a.firstSeenAt)))
     .map((a) => ({ ...a, service: replayServices.get(a.key) ?? a.service }))
   const liveDown = downtimeOf(live.changes, liveWide, from, to, degraded)
