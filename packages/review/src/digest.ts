@@ -7,7 +7,8 @@ import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
-import { buildReview, newIncidentsQuery, type ReviewIndices } from './report.ts'
+import { buildReview, newIncidentsQuery, severityAggregation, severityCounts, type ReviewIndices } from './report.ts'
+import { hitsTotal } from './search.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
 import { addDays, instantOf, localDate, localTime } from './zone.ts'
@@ -121,9 +122,13 @@ export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zo
   const scopeKey = JSON.stringify(scope)
   const same = earlier.filter((l) => l.scope === scopeKey)
   const late = { windows: same.map((l) => l.window), listed: same.flatMap((l) => l.ids) }
-  const found = await es.search({ index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, scope, late) })
+  const found = await es.search({
+    index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, scope, late), track_total_hits: true,
+    aggs: { severity: severityAggregation, late: { filter: { range: { openedAt: { lt: w.from } } } } },
+  })
   const ids = found.hits.hits.map((h) => h._id!)
-  const review = await buildReview(es, indices, w, { scope, newIncidentIds: ids, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  const newIncidents = { ids, total: hitsTotal(found), bySeverity: severityCounts(found.aggregations?.severity), late: (found.aggregations?.late as { doc_count?: number } | undefined)?.doc_count ?? 0 }
+  const review = await buildReview(es, indices, w, { scope, newIncidents, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
   return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
 }
 

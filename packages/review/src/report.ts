@@ -110,11 +110,35 @@ export interface ReviewOptions {
   degradedRule?: DegradedRule
   /** Only these environments and services (scope.ts); everything when absent. */
   scope?: ScopeFilter
-  /**
-   * The digest's: its new incidents are exactly these (read once by `newIncidentsQuery`, and recorded in its
-   * ledger), those opened before the window listed first.
-   */
-  newIncidentIds?: readonly string[]
+  /** The digest's: its new incidents as it read them, once (`DigestNew`). */
+  newIncidents?: DigestNew
+}
+
+/**
+ * A digest's new incidents, read once by `newIncidentsQuery`: the ids it lists and records in its ledger (at
+ * most `MAX_RECORDED_NEW`, those opened before the window first), and the count, severities and late ones
+ * of all of them, which a day of more incidents than it records has too (until 2026-12-06 the count stopped
+ * at the ids, 10,000, without saying so).
+ */
+export interface DigestNew {
+  ids: readonly string[]
+  total: number
+  bySeverity: SeverityCounts
+  late: number
+}
+
+export type SeverityCounts = Record<'critical' | 'warning' | 'info', number>
+
+/** The aggregation `severityCounts` reads. */
+export const severityAggregation: estypes.AggregationsAggregationContainer = { terms: { field: 'severity', size: 3 } }
+
+/** Incidents by severity, from a `severityAggregation`. */
+export function severityCounts(aggregate: estypes.AggregationsAggregate | undefined): SeverityCounts {
+  const counts = { critical: 0, warning: 0, info: 0 }
+  for (const b of (aggregate as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] ?? []) {
+    counts[b.key as keyof SeverityCounts] = b.doc_count
+  }
+  return counts
 }
 
 /**
@@ -159,12 +183,10 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
-    opts.newIncidentIds
+    opts.newIncidents
       // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first.
-      ? list(rankedBy({ ids: { values: [...opts.newIncidentIds] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], {
-        severity: { terms: { field: 'severity', size: 3 } }, late: { filter: { range: { openedAt: { lt: window.from } } } },
-      })
-      : list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: { terms: { field: 'severity', size: 3 } } }),
+      ? list(rankedBy({ ids: { values: [...opts.newIncidents.ids] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }])
+      : list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: severityAggregation }),
     // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
     // puts a day before the decision: selected by it, such an incident was open in one review and in no
     // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
@@ -213,11 +235,6 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     until === from ? [] : readAlertIntervals(es, idx, { from, until, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
   ])
 
-  const bySeverity = { critical: 0, warning: 0, info: 0 }
-  for (const b of (created.aggregations?.severity as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] ?? []) {
-    bySeverity[b.key as keyof typeof bySeverity] = b.doc_count
-  }
-
   const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()
   for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
     incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
@@ -230,10 +247,9 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   return {
     window: { from: window.from, to: window.to, timeZone: window.timeZone },
-    newIncidents: {
-      total: hitsTotal(created), bySeverity, items: sources(created),
-      ...(opts.newIncidentIds ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),
-    },
+    newIncidents: opts.newIncidents
+      ? { total: opts.newIncidents.total, bySeverity: opts.newIncidents.bySeverity, items: sources(created), late: opts.newIncidents.late }
+      : { total: hitsTotal(created), bySeverity: severityCounts(created.aggregations?.severity), items: sources(created) },
     resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
     openIncidents: { total: hitsTotal(open), items: sources(open) },
     problems: { total: hitsTotal(problems), items: problemItems },

@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { errors } from '@elastic/elasticsearch'
-import { digestMarkdown, elasticsearchDigestLedger, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow, type ListedNew, type RenderedDigest } from '@opsreview/review/digest'
+import { digestMarkdown, elasticsearchDigestLedger, MAX_RECORDED_NEW, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestWindow, type ListedNew, type RenderedDigest } from '@opsreview/review/digest'
 import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { noTeams } from '@opsreview/review/teams'
@@ -390,5 +390,26 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(third.digest.listed.ids).toEqual([])
     expect(third.newInWindow).not.toContain('Behind the group wait')
     expect(third.newInWindow).not.toContain('earlier digest')
+  }, 60_000)
+
+  it('counts every new incident of a day of more than it records, by severity, and records the first 10,000', async () => {
+    const s = await setUp({ ownSeed: true })
+    const to = Date.parse('2026-10-02T08:00:00Z')
+    const opened = (i: number) => {
+      const at = new Date(to - 3_600_000 - i).toISOString()
+      return incident(0x100000 + i, { severity: i < 5 ? 'critical' : 'info', openedAt: at, resolvedAt: at, lastEventAt: at })
+    }
+    const docs = Array.from({ length: MAX_RECORDED_NEW + 5 }, (_, i) => incidentDocument(s.indices.incidents)(JSON.stringify(opened(i))))
+    for (let k = 0; k < docs.length; k += 2_500) {
+      expect((await s.es.bulk({ refresh: true, operations: docs.slice(k, k + 2_500).flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    }
+    const digest = await s.render(to + 60_000, { fromMs: to - 86_400_000, toMs: to })
+    // Until 2026-12-06 it said 10000 new, 9995 info: the count stopped at the ids recorded.
+    expect(digest.markdown).toContain('**10005 new incidents** (5 critical, 0 warning, 10000 info)')
+    expect(digest.markdown).toContain('_200 of 10005 shown._')
+    expect(digest.listed.ids).toHaveLength(MAX_RECORDED_NEW)
+    // The oldest first: the 5 newest are left for the next digest, as opened in this one's window and not listed.
+    expect(digest.listed.ids).not.toContain(opened(0).id)
+    expect(digest.listed.ids).toContain(opened(MAX_RECORDED_NEW + 4).id)
   }, 60_000)
 })
