@@ -42,6 +42,20 @@ describe('parseIncidentQuery', () => {
     if (!r.ok) expect(r.errors.map((e) => e.path).sort()).toEqual(['/cursor', '/from', '/service', '/size', '/sort'])
   })
 
+  it('reads a date as local midnight in tz, else in the service zone, as the review does', () => {
+    const window = (raw: Record<string, unknown>, zone?: string) => {
+      const r = parseIncidentQuery(raw, zone)
+      return r.ok ? [r.value.from, r.value.to] : r.errors
+    }
+    const days = { from: '2026-11-30', to: '2026-12-01' }
+    expect(window(days)).toEqual(['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z'])
+    expect(window(days, 'Europe/Berlin')).toEqual(['2026-11-29T23:00:00.000Z', '2026-11-30T23:00:00.000Z'])
+    expect(window({ ...days, tz: 'UTC' }, 'Europe/Berlin')).toEqual(['2026-11-30T00:00:00.000Z', '2026-12-01T00:00:00.000Z'])
+    // A date-time says its own offset: no zone moves it.
+    expect(window({ from: '2026-11-30T08:00:00+01:00' }, 'America/New_York')).toEqual(['2026-11-30T07:00:00.000Z', undefined])
+    expect(window({ ...days, tz: 'Mars/Olympus' })).toEqual([{ path: '/tz', message: 'must be an IANA time zone such as UTC or Europe/Berlin' }])
+  })
+
   it('sorts documents without a date where null would go, with a value a cursor can carry', () => {
     const r = parseIncidentQuery({ sort: 'resolvedAt:desc' })
     if (!r.ok) throw new Error('valid')

@@ -2,7 +2,7 @@ import type { estypes } from '@elastic/elasticsearch'
 import { recordSchemas, SEVERITIES, type FieldError, type Incident, type IncidentStatus, type Problem, type ProblemKind, type ProblemStatus, type Severity } from '@opsreview/schemas'
 import { causes, responseOf } from '@opsreview/search-index/errors'
 import { rankedBySeverity } from './ranking.ts'
-import { parseInstant } from './time.ts'
+import { parseZone, parseZonedInstant } from './window.ts'
 
 export interface IncidentQuery {
   q?: string
@@ -101,16 +101,21 @@ function pageOf(str: (name: string) => string | undefined, errors: FieldError[],
   return page
 }
 
-/** Validates the query string of GET /api/v1/incidents, naming every bad parameter. */
-export function parseIncidentQuery(raw: Record<string, unknown>): { ok: true; value: IncidentQuery } | { ok: false; errors: FieldError[] } {
+/**
+ * Validates the query string of GET /api/v1/incidents, naming every bad parameter. A date in `from`/`to` is
+ * local midnight in `tz` or `defaultZone`, as the review reads it: until 2026-12-06 the search read it as UTC
+ * midnight and took no `tz`, so with a service zone the same dates were another window on each route.
+ */
+export function parseIncidentQuery(raw: Record<string, unknown>, defaultZone = 'UTC'): { ok: true; value: IncidentQuery } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = []
   const str = parameterReader(raw, errors, enums)
+  const zone = parseZone(str, errors, defaultZone)
   const time = (name: string): string | undefined => {
     const v = str(name)
     if (v === undefined) return undefined
-    const t = parseInstant(v)
+    const t = parseZonedInstant(v, zone)
     if (!t.ok) { errors.push({ path: `/${name}`, message: t.message }); return undefined }
-    return t.iso
+    return new Date(t.ms).toISOString()
   }
   const value: IncidentQuery = { sort: { field: 'openedAt', order: 'desc' }, size: 20 }
   for (const name of ['q', 'status', 'service', 'severity', 'environment', 'owner', 'problem'] as const) {

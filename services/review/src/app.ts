@@ -301,7 +301,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   /** A page of a list: a full page may have a next one, and its last hit's sort values are where it starts. */
   app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
     try {
-      const parsed = parseIncidentQuery(req.query as Record<string, unknown>)
+      const parsed = parseIncidentQuery(req.query as Record<string, unknown>, timeZone)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
       const found = await es.search<IncidentListItem>(incidentSearchRequest((await indicesOf(res)).incidents, parsed.value)).catch((err: unknown) => {
         const fault = freeTextFault(err, parsed.value)

@@ -152,6 +152,25 @@ describe('time zones Elasticsearch does not know (real Elasticsearch)', () => {
       expect(md.body, path).toContain('| 2026-11-30 | 1 | 0 |')
     }
   })
+
+  it('reads the same dates as the same window on the search as on the review, in the service zone or tz', async () => {
+    // 23:30Z on 29 November is 00:30 on 30 November in Berlin; 23:30Z on 30 November is already 1 December there.
+    const seed = (_es: unknown, prefix: string): [DocumentFor, object][] => [
+      [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'warning', Date.parse('2026-11-30T23:30:00Z'))],
+      [incidentDocument(indexNames(prefix).incidents.alias), open(2, 'warning', Date.parse('2026-11-29T23:30:00Z'))],
+    ]
+    const { get } = await start(seed, { timeZone: 'Europe/Berlin' })
+    const ids = (items: { id: string }[]) => items.map((i) => i.id)
+    for (const q of ['from=2026-11-30&to=2026-12-01', 'from=2026-11-30&to=2026-12-01&tz=UTC']) {
+      const review = await get(`/api/v1/review?${q}`)
+      const search = await get(`/api/v1/incidents?${q}`)
+      expect(search.status, q).toBe(200)
+      expect(ids(search.body.items), q).toEqual(ids(review.body.newIncidents.items))
+    }
+    // Until 2026-12-06 the search read the dates as UTC midnight, and found the other incident.
+    expect(ids((await get('/api/v1/incidents?from=2026-11-30&to=2026-12-01')).body.items)).toEqual([open(2, 'warning', 0).id])
+    expect(ids((await get('/api/v1/incidents?from=2026-11-30&to=2026-12-01&tz=UTC')).body.items)).toEqual([open(1, 'warning', 0).id])
+  })
 })
 
 describe('open incidents, critical first (real Elasticsearch)', () => {
