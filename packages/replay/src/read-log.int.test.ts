@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import type { Kafka } from 'kafkajs'
 import { connectedAdmin, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
 import { readLog, type LogRecord } from './read-log.ts'
 
@@ -87,4 +88,32 @@ describe('readLog on the real Kafka', () => {
     await expect(read).rejects.toBe(reason)
     expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
   })
+
+  it('fetches nothing of a partition with no record in the range, however long its history', async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const topic = uniqueName('replay-idle')
+    await createTopics(admin, [topic])
+    const producer = kafka.producer()
+    await producer.connect()
+    const T = Date.parse('2026-11-30T00:00:00Z')
+    const pad = 'x'.repeat(16 * 1024)
+    // Partitions 1 and 2: 600 records each (~9.6 MiB) a month before the range; partition 0: 600 in it.
+    for (const p of [1, 2]) for (let i = 0; i < 600; i += 30) await producer.send({ topic, messages: Array.from({ length: 30 }, (_, j) => ({ partition: p, value: pad, timestamp: String(T - 30 * 86_400_000 + (i + j) * 1000) })) })
+    for (let i = 0; i < 600; i += 30) await producer.send({ topic, messages: Array.from({ length: 30 }, (_, j) => ({ partition: 0, value: 'in-range' + pad, timestamp: String(T + (i + j) * 1000) })) })
+    await producer.disconnect()
+
+    let fetchedOutside = 0
+    const spy = new Proxy(kafka, { get: (t, k) => k === 'consumer' ? (cfg: Parameters<Kafka['consumer']>[0]) => {
+      const c = t.consumer(cfg)
+      c.on(c.events.END_BATCH_PROCESS, (e) => { if (e.payload.partition !== 0) fetchedOutside += e.payload.batchSize })
+      return c
+    } : Reflect.get(t, k) }) as Kafka
+    const seen: string[] = []
+    const stats = await readLog({ kafka: spy, topics: [topic], fromMs: T, toMs: T + 3_600_000, groupId: uniqueName('replay-idle-reader') }, (r) => seen.push(r.value))
+    expect(stats).toMatchObject({ records: 600, partitions: 1 })
+    expect(seen.length).toBe(600)
+    expect(fetchedOutside).toBe(0)
+    await admin.disconnect()
+  }, 120_000)
 })

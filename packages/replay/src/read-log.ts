@@ -141,7 +141,11 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
     await step(c.connect())
     // Only the topics with records to read: subscribing to a topic that does not exist fails the consumer.
-    await step(c.subscribe({ topics: [...new Set(wanted.map((r) => r.topic))], fromBeginning: true }))
+    // From their ends: the partitions with records in the range are sought to them below, and the others
+    // are never read (from the beginning, until 2026-12-06, each was fetched whole, up to the retention's
+    // 30 days, and thrown away).
+    const subscribed = new Set(wanted.map((r) => r.topic))
+    await step(c.subscribe({ topics: [...subscribed], fromBeginning: false }))
     await step(c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -166,6 +170,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
       },
     }))
     for (const l of lanes.values()) c.seek({ topic: l.range.topic, partition: l.range.partition, offset: String(l.range.start) })
+    for (const r of ranges) if (subscribed.has(r.topic) && !lanes.has(keyOf(r.topic, r.partition))) c.pause([{ topic: r.topic, partitions: [r.partition] }])
     const idleTimeoutMs = o.idleTimeoutMs ?? 60_000
     const watchdog = setInterval(() => {
       if (Date.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
