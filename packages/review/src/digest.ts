@@ -7,7 +7,8 @@ import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { isElasticsearchUnavailable, responseOf } from '@opsreview/search-index/errors'
 import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
-import { buildReview, newIncidentsQuery, severityAggregation, severityCounts, type ReviewIndices } from './report.ts'
+import { rankedBySeverity } from './ranking.ts'
+import { buildReview, newIncidentsQuery, type ReviewIndices } from './report.ts'
 import { hitsTotal } from './search.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
@@ -122,13 +123,13 @@ export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zo
   const scopeKey = JSON.stringify(scope)
   const same = earlier.filter((l) => l.scope === scopeKey)
   const late = { windows: same.map((l) => l.window), listed: same.flatMap((l) => l.ids) }
+  // The most severe first, then the oldest: a day of more than it records leaves its least severe to the next.
   const found = await es.search({
-    index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, sort: [{ openedAt: 'asc' }], query: newIncidentsQuery(w, scope, late), track_total_hits: true,
-    aggs: { severity: severityAggregation, late: { filter: { range: { openedAt: { lt: w.from } } } } },
+    index: indices.incidents, size: MAX_RECORDED_NEW, _source: false, track_total_hits: true,
+    query: rankedBySeverity(newIncidentsQuery(w, scope, late)), sort: [{ _score: { order: 'desc' } }, { openedAt: 'asc' }],
   })
   const ids = found.hits.hits.map((h) => h._id!)
-  const newIncidents = { ids, total: hitsTotal(found), bySeverity: severityCounts(found.aggregations?.severity), late: (found.aggregations?.late as { doc_count?: number } | undefined)?.doc_count ?? 0 }
-  const review = await buildReview(es, indices, w, { scope, newIncidents, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  const review = await buildReview(es, indices, w, { scope, newIncidents: { ids, carried: hitsTotal(found) - ids.length }, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
   return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
 }
 

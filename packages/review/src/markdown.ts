@@ -72,8 +72,10 @@ export function reviewMarkdown(r: Review): string {
   lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
   const late = r.newIncidents.late ?? 0
-  const lateNote = late > 0 ? [`${late} of them opened in an earlier digest's window, and were indexed only after it was posted.`, ''] : []
-  lines.push('## New in the window', '', ...lateNote, ...incidentRows(r.newIncidents, when), '')
+  const carried = r.newIncidents.carried ?? 0
+  const lateNote = late > 0 ? [`${late} of them opened in an earlier digest's window, and were not listed by it: indexed only after it was posted, or more than it records.`, ''] : []
+  const carriedNote = carried > 0 ? [`${carried} more opened in the window than a digest records: the next digest lists them.`, ''] : []
+  lines.push('## New in the window', '', ...lateNote, ...carriedNote, ...incidentRows(r.newIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents | owner |', '| --- | --- | --- | --- | --- | --- |',

@@ -50,8 +50,11 @@ export interface ServiceLevel {
 
 export interface Review {
   window: ReviewWindow
-  /** `late`: of them, those opened before the window (a digest's; absent elsewhere). */
-  newIncidents: { total: number; bySeverity: Record<'critical' | 'warning' | 'info', number>; items: IncidentSummary[]; late?: number }
+  /**
+   * A digest's also (absent elsewhere): `late`, of them, those opened before the window; `carried`, those
+   * opened in the window past the most a digest records, which the next one lists (`DigestNew`).
+   */
+  newIncidents: { total: number; bySeverity: BySeverity; items: IncidentSummary[]; late?: number; carried?: number }
   resolvedIncidents: { total: number; items: IncidentSummary[] }
   openIncidents: { total: number; items: IncidentSummary[] }
   problems: { total: number; items: ListedProblem[] }
@@ -115,28 +118,25 @@ export interface ReviewOptions {
 }
 
 /**
- * A digest's new incidents, read once by `newIncidentsQuery`: the ids it lists and records in its ledger (at
- * most `MAX_RECORDED_NEW`, those opened before the window first), and the count, severities and late ones
- * of all of them, which a day of more incidents than it records has too (until 2026-12-06 the count stopped
- * at the ids, 10,000, without saying so).
+ * A digest's new incidents, read once by `newIncidentsQuery`: the ids it lists, counts and records in its
+ * ledger (at most `MAX_RECORDED_NEW`), and how many more there were (`carried`): those the next digest lists,
+ * as not listed before, so that each is counted once. Until 2026-12-06 a day of more went unsaid.
  */
 export interface DigestNew {
   ids: readonly string[]
-  total: number
-  bySeverity: SeverityCounts
-  late: number
+  carried: number
 }
 
-export type SeverityCounts = Record<'critical' | 'warning' | 'info', number>
+type BySeverity = Record<'critical' | 'warning' | 'info', number>
 
 /** The aggregation `severityCounts` reads. */
-export const severityAggregation: estypes.AggregationsAggregationContainer = { terms: { field: 'severity', size: 3 } }
+const severityAggregation: estypes.AggregationsAggregationContainer = { terms: { field: 'severity', size: 3 } }
 
 /** Incidents by severity, from a `severityAggregation`. */
-export function severityCounts(aggregate: estypes.AggregationsAggregate | undefined): SeverityCounts {
+function severityCounts(aggregate: estypes.AggregationsAggregate | undefined): BySeverity {
   const counts = { critical: 0, warning: 0, info: 0 }
   for (const b of (aggregate as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] ?? []) {
-    counts[b.key as keyof SeverityCounts] = b.doc_count
+    counts[b.key as keyof BySeverity] = b.doc_count
   }
   return counts
 }
@@ -185,7 +185,9 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     opts.newIncidents
       // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first.
-      ? list(rankedBy({ ids: { values: [...opts.newIncidents.ids] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }])
+      ? list(rankedBy({ ids: { values: [...opts.newIncidents.ids] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], {
+        severity: severityAggregation, late: { filter: { range: { openedAt: { lt: window.from } } } },
+      })
       : list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: severityAggregation }),
     // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
     // puts a day before the decision: selected by it, such an incident was open in one review and in no
@@ -247,9 +249,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   return {
     window: { from: window.from, to: window.to, timeZone: window.timeZone },
-    newIncidents: opts.newIncidents
-      ? { total: opts.newIncidents.total, bySeverity: opts.newIncidents.bySeverity, items: sources(created), late: opts.newIncidents.late }
-      : { total: hitsTotal(created), bySeverity: severityCounts(created.aggregations?.severity), items: sources(created) },
+    newIncidents: {
+      total: hitsTotal(created), bySeverity: severityCounts(created.aggregations?.severity), items: sources(created),
+      ...(opts.newIncidents ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),
+      ...(opts.newIncidents && opts.newIncidents.carried > 0 ? { carried: opts.newIncidents.carried } : {}),
+    },
     resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
     openIncidents: { total: hitsTotal(open), items: sources(open) },
     problems: { total: hitsTotal(problems), items: problemItems },

@@ -374,7 +374,7 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     await index(opened('Behind the group wait', 0x22, '2026-11-20T08:29:50.000Z'), opened('Today', 0x23, '2026-11-20T15:00:00.000Z'))
     const second = await post(t1 + day, '2026-11-21')
     expect(second.earlier).toEqual([first.digest.listed])
-    expect(second.newInWindow).toContain("1 of them opened in an earlier digest's window, and were indexed only after it was posted.")
+    expect(second.newInWindow).toContain("1 of them opened in an earlier digest's window, and were not listed by it: indexed only after it was posted, or more than it records.")
     // Listed first: a cut list or a cut post keeps it.
     expect(second.newInWindow.indexOf('Behind the group wait')).toBeGreaterThan(0)
     expect(second.newInWindow.indexOf('Behind the group wait')).toBeLessThan(second.newInWindow.indexOf('Today'))
@@ -392,24 +392,40 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(third.newInWindow).not.toContain('earlier digest')
   }, 60_000)
 
-  it('counts every new incident of a day of more than it records, by severity, and records the first 10,000', async () => {
-    const s = await setUp({ ownSeed: true })
-    const to = Date.parse('2026-10-02T08:00:00Z')
+  it('counts each new incident of a day of more than it records once: the most severe in it, the rest in the next digest, saying so', async () => {
+    const s = await setUp({ target: Date.parse('2026-10-02T08:30:00Z'), ownSeed: true })
+    const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000)
+    await ledger.ensure()
+    const day = 86_400_000
+    const to = Date.parse('2026-10-02T08:30:00Z')
+    // 5 critical, the newest, and 10,000 info before them.
     const opened = (i: number) => {
-      const at = new Date(to - 3_600_000 - i).toISOString()
+      const at = new Date(to - 3_600_000 - i * 1000).toISOString()
       return incident(0x100000 + i, { severity: i < 5 ? 'critical' : 'info', openedAt: at, resolvedAt: at, lastEventAt: at })
     }
     const docs = Array.from({ length: MAX_RECORDED_NEW + 5 }, (_, i) => incidentDocument(s.indices.incidents)(JSON.stringify(opened(i))))
     for (let k = 0; k < docs.length; k += 2_500) {
       expect((await s.es.bulk({ refresh: true, operations: docs.slice(k, k + 2_500).flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
     }
-    const digest = await s.render(to + 60_000, { fromMs: to - 86_400_000, toMs: to })
-    // Until 2026-12-06 it said 10000 new, 9995 info: the count stopped at the ids recorded.
-    expect(digest.markdown).toContain('**10005 new incidents** (5 critical, 0 warning, 10000 info)')
-    expect(digest.markdown).toContain('_200 of 10005 shown._')
-    expect(digest.listed.ids).toHaveLength(MAX_RECORDED_NEW)
-    // The oldest first: the 5 newest are left for the next digest, as opened in this one's window and not listed.
-    expect(digest.listed.ids).not.toContain(opened(0).id)
-    expect(digest.listed.ids).toContain(opened(MAX_RECORDED_NEW + 4).id)
+    const post = async (until: number, date: string) => {
+      const digest = await s.render(until + 60_000, { fromMs: until - day, toMs: until }, await ledger.listedBefore(date, until + 60_000))
+      const claim = await ledger.claim(date, 'test', until + 60_000)
+      if (claim.state !== 'claimed') throw new Error(`not claimed: ${claim.state}`)
+      await ledger.finish(claim.claim, { state: 'posted', attempts: 1, listed: digest.listed }, until + 60_000)
+      return digest
+    }
+    const first = await post(to, '2026-10-02')
+    // Until 2026-12-06 the count stopped at the 10,000 recorded without a word; the critical ones, the newest, were among those left out.
+    expect(first.markdown).toContain('**10000 new incidents** (5 critical, 0 warning, 9995 info)')
+    expect(first.markdown).toContain('5 more opened in the window than a digest records: the next digest lists them.')
+    expect(first.listed.ids).toHaveLength(MAX_RECORDED_NEW)
+    for (let i = 0; i < 5; i++) expect(first.listed.ids).toContain(opened(i).id)
+    // The newest info ones wait: the 5 after the 5 critical.
+    for (let i = 5; i < 10; i++) expect(first.listed.ids).not.toContain(opened(i).id)
+    const second = await post(to + day, '2026-10-03')
+    expect(second.markdown).toContain('**5 new incidents** (0 critical, 0 warning, 5 info)')
+    expect(second.markdown).toContain("5 of them opened in an earlier digest's window, and were not listed by it")
+    expect(second.markdown).not.toContain('more opened in the window than a digest records')
+    expect([...second.listed.ids].sort()).toEqual([5, 6, 7, 8, 9].map((i) => opened(i).id).sort())
   }, 60_000)
 })
