@@ -110,10 +110,63 @@ describe('readLog on the real Kafka', () => {
       return c
     } : Reflect.get(t, k) }) as Kafka
     const seen: string[] = []
-    const stats = await readLog({ kafka: spy, topics: [topic], fromMs: T, toMs: T + 3_600_000, groupId: uniqueName('replay-idle-reader') }, (r) => seen.push(r.value))
+    // Live traffic on the idle partitions while the range is read: paused, they fetch none of it either.
+    const live = kafka.producer()
+    await live.connect()
+    let sent: Promise<unknown> | undefined
+    const stats = await readLog({ kafka: spy, topics: [topic], fromMs: T, toMs: T + 3_600_000, groupId: uniqueName('replay-idle-reader'), maxBufferedPerPartition: 100 }, (r) => {
+      seen.push(r.value)
+      if (seen.length === 50) sent = live.send({ topic, messages: [1, 2].map((partition) => ({ partition, value: 'live' })) })
+      const until = Date.now() + 2
+      while (Date.now() < until) { /* an engine applying it */ }
+    })
+    await sent
+    await live.disconnect()
     expect(stats).toMatchObject({ records: 600, partitions: 1 })
     expect(seen.length).toBe(600)
     expect(fetchedOutside).toBe(0)
     await admin.disconnect()
+  }, 120_000)
+
+  it('reads every record of the range once when its group rebalances mid-read', async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const topic = uniqueName('replay-rejoin')
+    await createTopics(admin, [topic], 1)
+    const producer = kafka.producer()
+    await producer.connect()
+    const T = Date.parse('2026-11-30T00:00:00Z')
+    const n = 1000
+    const pad = 'x'.repeat(16 * 1024)
+    for (let i = 0; i < n; i += 50) await producer.send({ topic, messages: Array.from({ length: 50 }, (_, j) => ({ partition: 0, value: `r${i + j} ${pad}`, timestamp: String(T + (i + j) * 10) })) })
+    // A record after the range: the range ends at its offset.
+    await producer.send({ topic, messages: [{ partition: 0, value: 'after', timestamp: String(T + 3_600_000) }] })
+    const groupId = uniqueName('replay-rejoin-reader')
+    // Another member joins the reader's group and leaves: the reader rejoins twice, and live traffic goes on.
+    const rebalance = async () => {
+      const other = kafka.consumer({ groupId })
+      await other.connect()
+      await other.subscribe({ topics: [topic] })
+      const joined = new Promise<void>((resolve) => other.on(other.events.GROUP_JOIN, () => resolve()))
+      await other.run({ autoCommit: false, eachBatch: async () => { await new Promise((r) => setTimeout(r, 10)) } })
+      await joined
+      await other.disconnect()
+      await new Promise((r) => setTimeout(r, 3000))
+      await producer.send({ topic, messages: [{ partition: 0, value: 'live', timestamp: String(Date.now()) }] })
+    }
+    const seen: string[] = []
+    let rebalanced: Promise<void> | undefined
+    const stats = await readLog({ kafka, topics: [topic], fromMs: T, toMs: T + n * 10, groupId, maxBufferedPerPartition: 50, idleTimeoutMs: 30_000 }, (r) => {
+      seen.push(r.value.slice(0, r.value.indexOf(' ')))
+      if (seen.length === 100) rebalanced = rebalance()
+      const until = Date.now() + 8
+      while (Date.now() < until) { /* a slow engine */ }
+    })
+    await rebalanced
+    await producer.disconnect()
+    await admin.disconnect()
+    // Before 2026-12-06: 420 of 1,500 read, no error (or, subscribed from the beginning, 1,920, some twice).
+    expect(stats.records).toBe(n)
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => `r${i}`))
   }, 120_000)
 })

@@ -100,8 +100,9 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     const topicRank = new Map(o.topics.map((t, i) => [t, i]))
     const maxBuffered = o.maxBufferedPerPartition ?? 5000
 
-    interface Lane { range: Range; buffer: LogRecord[]; head: number; received: boolean; paused: boolean }
-    const lanes = new Map(wanted.map((range) => [keyOf(range.topic, range.partition), { range, buffer: [], head: 0, received: false, paused: false } as Lane]))
+    /** `next`: the offset the partition is read from next; a record before it was read already. */
+    interface Lane { range: Range; buffer: LogRecord[]; head: number; received: boolean; paused: boolean; next: bigint }
+    const lanes = new Map(wanted.map((range) => [keyOf(range.topic, range.partition), { range, buffer: [], head: 0, received: false, paused: false, next: range.start } as Lane]))
     const size = (l: Lane) => l.buffer.length - l.head
     const exhausted = (l: Lane) => l.received && size(l) === 0
 
@@ -139,6 +140,15 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     }
 
     c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
+    // The first join is `run`'s, and the seeks below follow it. After a later one (a rebalance: the group
+    // is this reader's alone, but a session that timed out rejoins) kafkajs reads each partition afresh from
+    // where nothing committed puts it, its end: each unfinished one goes on from where it was (until
+    // 2026-12-06 the rest of its range was lost without a word, or, subscribed from the beginning, read twice).
+    let joins = 0
+    c.on(c.events.GROUP_JOIN, () => {
+      if (joins++ === 0) return
+      for (const l of lanes.values()) if (!l.received) c.seek({ topic: l.range.topic, partition: l.range.partition, offset: String(l.next) })
+    })
     await step(c.connect())
     // Only the topics with records to read: subscribing to a topic that does not exist fails the consumer.
     // From their ends: the partitions with records in the range are sought to them below, and the others
@@ -158,7 +168,8 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
         if (!lane || lane.received) return
         for (const m of batch.messages) {
           const offset = BigInt(m.offset)
-          if (offset < lane.range.start || offset >= lane.range.end) continue
+          if (offset < lane.next || offset >= lane.range.end) continue
+          lane.next = offset + 1n
           const timestamp = Number(m.timestamp)
           // CreateTime can run backwards within a partition; the offsets bound the range, the times filter it.
           if (timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
