@@ -52,6 +52,22 @@ describe('BulkPipeline broken by a defect', () => {
     await expect(pipeline.add(poisonBatch(['{"b":']))).rejects.toBe(defect)
     expect(topic.taken.map((l) => l.envelope.replay?.value)).toEqual(['{"a":'])
   })
+
+  it('breaks on a defect while it reads an answer, which is no outage of Elasticsearch to retry', async () => {
+    let bulks = 0
+    const es = { bulk: async () => { bulks++; return { errors: false, items: [{ index: { status: 201 } }] } } } as unknown as Client
+    const defect = new Error('a defect where the accepted documents are counted')
+    const broken: unknown[] = []
+    const retries: string[] = []
+    const pipeline = new BulkPipeline({
+      es, logger: pino({ level: 'silent' }), deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2,
+      onIndexed: () => { throw defect }, onBroken: (err) => broken.push(err), onRetry: (reason, code) => retries.push(`${reason}:${code}`),
+    })
+    await pipeline.add({ topic: 'alerts', partition: 0, lastOffset: '0', ops: [{ index: 'alerts-test', id: 'a', document: '{}' }], poison: [] })
+    // Until 2026-12-06: retried as es-unavailable, the document Elasticsearch took sent again and again (238 requests in 500 ms).
+    await expect(pipeline.drain(5_000)).rejects.toBe(defect)
+    expect({ bulks, broken, retries, failing: pipeline.failing }).toEqual({ bulks: 1, broken: [defect], retries: [], failing: undefined })
+  })
 })
 
 describe('BulkPipeline dead letters', () => {

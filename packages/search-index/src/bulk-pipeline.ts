@@ -479,8 +479,12 @@ export class BulkPipeline {
   async #bulk(send: Pending[], retry: Pending[], poison: Poison[]): Promise<boolean> {
     const guard = this.#o.guard ?? ((attempt) => attempt())
     const started = performance.now()
+    // Only the request is an outage when it fails: a throw while its answer is read is a defect, which breaks
+    // the pipeline (until 2026-12-06 it was retried as Elasticsearch unavailable, the accepted documents sent
+    // again for ever).
+    let answer: { res?: estypes.BulkResponse; refused?: Classified; status?: number | undefined }
     try {
-      const answer = await guard(async () => {
+      answer = await guard(async () => {
         try {
           // Only each item's status and error: a tenth of the response to parse, positions kept.
           return { res: await this.#o.es.bulk({ require_alias: this.#o.requireAlias, filter_path: BULK_RESPONSE_FIELDS, operations: send.flatMap((p) => [bulkAction(p.op), p.op.document]) }) }
@@ -494,36 +498,6 @@ export class BulkPipeline {
           return { refused: c, status: response.status }
         }
       })
-      // Answered either way: whole requests go through again.
-      this.#recovered()
-      if (answer.refused) return await this.#refused(send, retry, poison, answer.refused, answer.status)
-      const res = answer.res!
-      let accepted = send.length
-      const failed: Pending[] = []
-      if (res.errors) res.items.forEach((item, i) => {
-        const r = item.index as estypes.BulkResponseItem
-        if (!r.error || r.status === 409) return
-        accepted--
-        const p = send[i]!
-        const c = classifyItemError(r.status, r.error)
-        p.last = c
-        if (!c.retriable) {
-          poison.push(poisonOf(p.op, c, { index: p.op.index, status: r.status }))
-          return
-        }
-        if (c.code === 'alias-missing') this.#o.forget?.(p.op.index)
-        failed.push(p)
-      })
-      this.#accepted += accepted
-      this.#o.onIndexed?.(accepted, performance.now() - started)
-      for (const p of failed) {
-        this.#blame(p, p.last!)
-        this.#hold(p)
-        this.#o.onRetry?.('item', p.last!.code)
-        this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, ...recordOf(p.op), attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
-        retry.push(p)
-      }
-      return false
     } catch (err) {
       const c = classifyRequestError(err)
       this.#failing = outageOf(this.#failing, c, this.#now())
@@ -534,6 +508,36 @@ export class BulkPipeline {
       retry.push(...send)
       return true
     }
+    // Answered either way: whole requests go through again.
+    this.#recovered()
+    if (answer.refused) return await this.#refused(send, retry, poison, answer.refused, answer.status)
+    const res = answer.res!
+    let accepted = send.length
+    const failed: Pending[] = []
+    if (res.errors) res.items.forEach((item, i) => {
+      const r = item.index as estypes.BulkResponseItem
+      if (!r.error || r.status === 409) return
+      accepted--
+      const p = send[i]!
+      const c = classifyItemError(r.status, r.error)
+      p.last = c
+      if (!c.retriable) {
+        poison.push(poisonOf(p.op, c, { index: p.op.index, status: r.status }))
+        return
+      }
+      if (c.code === 'alias-missing') this.#o.forget?.(p.op.index)
+      failed.push(p)
+    })
+    this.#accepted += accepted
+    this.#o.onIndexed?.(accepted, performance.now() - started)
+    for (const p of failed) {
+      this.#blame(p, p.last!)
+      this.#hold(p)
+      this.#o.onRetry?.('item', p.last!.code)
+      this.#log.maybe(`item:${p.last!.code}`, (suppressed) => this.#o.logger.warn({ reason: p.last!.code, type: p.last!.type, error: p.last!.message, index: p.op.index, id: p.op.id, ...recordOf(p.op), attempts: p.attempts, maxAttempts: this.#maxItemAttempts, suppressed }, 'elasticsearch refused a document for a retriable reason; retrying'))
+      retry.push(p)
+    }
+    return false
   }
 
   /**

@@ -54,6 +54,25 @@ function indexingConsumer(consumer: Consumer, es: Client = elasticsearch()) {
   return { indexing, lines, processed }
 }
 
+describe('IndexingConsumer close', () => {
+  it('leaves the group when a lane broke, and throws what broke it after', async () => {
+    const { consumer } = fakeConsumer(() => false)
+    let disconnected = false
+    consumer.disconnect = async () => { disconnected = true }
+    const defect = new Error('a defect where the accepted documents are counted')
+    const { logger } = captureLogs()
+    const indexing = new IndexingConsumer({
+      consumer, logger, commitIntervalMs: 10,
+      documentFor: () => (value) => ({ index: 'alerts-test', id: value, document: '{}' }),
+      pipeline: { es: elasticsearch(), logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2, onIndexed: () => { throw defect } },
+    })
+    await indexing.handler(batchOf('alerts', 0, [0]))
+    // Until 2026-12-06 it threw at the broken lane's drain, and never stopped the lanes, committed or left the group.
+    await expect(indexing.close(['alerts'], 1_000)).rejects.toBe(defect)
+    expect(disconnected).toBe(true)
+  })
+})
+
 describe('IndexingConsumer commits', () => {
   it('commits durable progress after a failed commit by itself, without waiting for new records', async () => {
     const kafka = fakeConsumer((attempt) => attempt === 1)

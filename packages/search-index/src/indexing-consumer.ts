@@ -211,12 +211,16 @@ export class IndexingConsumer {
 
   /**
    * For SIGTERM: stop fetching, let the pipeline finish what it holds (up to `timeoutMs`), commit, and
-   * leave the group. What could not be written in time stays uncommitted and is read again.
+   * leave the group. What could not be written in time stays uncommitted and is read again. Throws, after
+   * all that, what broke a lane.
    */
   async close(topics: readonly string[], timeoutMs = 15_000): Promise<void> {
     this.#o.consumer.pause(topics.map((topic) => ({ topic })))
-    const drained = (await Promise.all(this.lanes.map((l) => l.drain(timeoutMs)))).every(Boolean)
-    if (!drained) this.#o.logger.warn({ queuedBytes: this.queuedBytes, inFlight: this.inFlight, notDurable: this.lanes.flatMap((l) => l.offsets.notDurable()) }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
+    // Each lane to its end, a broken one too: what the others made durable is still committed, and the group left.
+    const drains = await Promise.allSettled(this.lanes.map((l) => l.drain(timeoutMs)))
+    const broken = drains.find((d) => d.status === 'rejected')
+    const drained = drains.every((d) => d.status === 'fulfilled' && d.value)
+    if (!drained && !broken) this.#o.logger.warn({ queuedBytes: this.queuedBytes, inFlight: this.inFlight, notDurable: this.lanes.flatMap((l) => l.offsets.notDurable()) }, 'shutdown: elasticsearch did not take everything in time; the rest is read again on start')
     for (const l of this.lanes) l.stop()
     this.#closed = true
     clearTimeout(this.#commitTimer)
@@ -224,5 +228,6 @@ export class IndexingConsumer {
     await this.#committing
     await this.commit()
     await this.#o.consumer.disconnect()
+    if (broken) throw broken.reason
   }
 }
