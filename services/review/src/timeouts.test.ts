@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { elasticsearchTimeouts, longestReadMs, reviewServerTimeouts } from './timeouts.ts'
 
 describe('the review\'s time limits', () => {
-  it('end a read of an Elasticsearch that hangs before the socket\'s idle timeout, so its client gets a 503, not a dropped connection', () => {
+  it('end a read whose attempts all fail late before the socket\'s idle timeout, so its client gets a 503, not a dropped connection', () => {
     // 2 × 10 s and one back-off of at most 2 s.
     expect(longestReadMs(elasticsearchTimeouts)).toBe(22_000)
     for (const wait of [0, 10_000, 60_000]) expect(longestReadMs(elasticsearchTimeouts)).toBeLessThan(reviewServerTimeouts(wait).idleTimeoutMs)

@@ -2,16 +2,19 @@
 import { defaultServerTimeouts, type ServerTimeouts } from '@opsreview/http/hardening'
 
 /**
- * The review's Elasticsearch client: each request 10 s, retried once. A read must end before the socket's
- * idle timeout, or its client sees the connection dropped instead of a 503: with the transport's default of
- * three retries, an Elasticsearch that hung held a read for up to 50 s (four times 10 s and the back-offs
- * between them) against an idle timeout of 30 s (until 2026-12-06).
+ * The review's Elasticsearch client: each request 10 s; one that fails for want of a connection, or with a
+ * 502, 503 or 504 (a proxy in front of Elasticsearch answers 504 after its own timeout), retried once. A
+ * read must end before the socket's idle timeout, or its client sees the connection dropped instead of a
+ * 503: with the transport's default of three retries, such failures held a read for up to 50 s against an
+ * idle timeout of 30 s (until 2026-12-06). A request that timed out is not retried (`retryOnTimeout`, the
+ * transport's default, stated so that no upgrade changes it unseen).
  */
-export const elasticsearchTimeouts = Object.freeze({ requestTimeout: 10_000, maxRetries: 1 })
+export const elasticsearchTimeouts = Object.freeze({ requestTimeout: 10_000, maxRetries: 1, retryOnTimeout: false })
 
 /**
- * The longest a read can take: every attempt timed out, with the transport's longest back-off before each
- * retry (2^attempt seconds, at most 4: @elastic/transport's `retryBackoff(0, 4, attempt)`).
+ * The longest a read can take: every attempt failing as late as its timeout lets it, retried, with the
+ * transport's longest back-off before each retry (2^attempt seconds, at most 4: @elastic/transport's
+ * `retryBackoff(0, 4, attempt)`).
  */
 export function longestReadMs({ requestTimeout, maxRetries }: { requestTimeout: number; maxRetries: number }): number {
   let ms = requestTimeout * (maxRetries + 1)
