@@ -3,7 +3,8 @@ import { MAX_INSTANT_MS, parseDateTime } from '@opsreview/schemas'
 /**
  * Instants as the review API accepts them in query strings and decisions: an RFC 3339 date-time with an
  * offset, as every schema takes it (`2026-12-01T08:00:00Z`, `2026-12-01T09:00:00.5+01:00`), or a calendar
- * date (`2026-12-01`, UTC midnight), between 1970-01-01 and 9999-12-31 UTC.
+ * date (`2026-12-01`, UTC midnight here; the routes read it in their zone with `parseZonedInstant`), between
+ * 1970-01-01 and 9999-12-31 UTC.
  *
  * Stricter than `Date.parse`, which reads `1` as 2001, a date-time without offset in the server's time
  * zone, and six-digit years Elasticsearch cannot store; and which has no leap seconds (`23:59:60` is
