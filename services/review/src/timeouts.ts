@@ -6,10 +6,10 @@ import { defaultServerTimeouts, type ServerTimeouts } from '@opsreview/http/hard
  * 502, 503 or 504 (a proxy in front of Elasticsearch answers 504 after its own timeout), retried once. A
  * read must end before the socket's idle timeout, or its client sees the connection dropped instead of a
  * 503: with the transport's default of three retries, such failures held a read for up to 50 s against an
- * idle timeout of 30 s (until 2026-12-06). A request that timed out is not retried (`retryOnTimeout`, the
- * transport's default, stated so that no upgrade changes it unseen).
+ * idle timeout of 30 s (until 2026-12-06). A request that timed out is not retried: @elastic/transport 8's
+ * default, which @elastic/elasticsearch 8 does not let a client change.
  */
-export const elasticsearchTimeouts = Object.freeze({ requestTimeout: 10_000, maxRetries: 1, retryOnTimeout: false })
+export const elasticsearchTimeouts = Object.freeze({ requestTimeout: 10_000, maxRetries: 1 })
 
 /**
  * The longest a read can take: every attempt failing as late as its timeout lets it, retried, with the
