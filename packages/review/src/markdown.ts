@@ -74,7 +74,7 @@ export function reviewMarkdown(r: Review): string {
   const late = r.newIncidents.late ?? 0
   const carried = r.newIncidents.carried ?? 0
   const lateNote = late > 0 ? [`${late} of them opened in an earlier digest's window, and were not listed by it: indexed only after it was posted, or more than it records.`, ''] : []
-  const carriedNote = carried > 0 ? [`${carried} more opened in the window than a digest records: the next digest lists them.`, ''] : []
+  const carriedNote = carried > 0 ? [`${carried} more than a digest records: the next digest lists them.`, ''] : []
   lines.push('## New in the window', '', ...lateNote, ...carriedNote, ...incidentRows(r.newIncidents, when), '')
   lines.push('## Problems', '')
   if (r.problems.items.length === 0) lines.push('_None._')

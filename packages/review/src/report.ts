@@ -52,7 +52,8 @@ export interface Review {
   window: ReviewWindow
   /**
    * A digest's also (absent elsewhere): `late`, of them, those opened before the window; `carried`, those
-   * opened in the window past the most a digest records, which the next one lists (`DigestNew`).
+   * past the most a digest records (of the window, or late ones the window's more severe outranked), which
+   * the next one lists (`DigestNew`).
    */
   newIncidents: { total: number; bySeverity: BySeverity; items: IncidentSummary[]; late?: number; carried?: number }
   resolvedIncidents: { total: number; items: IncidentSummary[] }
