@@ -227,7 +227,10 @@ export class IndexingConsumer {
     // A commit still in flight may fail after the flag is set; this one is the last, made after it.
     await this.#committing
     await this.commit()
-    await this.#o.consumer.disconnect()
-    if (broken) throw broken.reason
+    // What broke the lane is the error, rather than a failure to leave the group that followed it.
+    const left = this.#o.consumer.disconnect()
+    if (!broken) return left
+    await left.catch((err: unknown) => this.#o.logger.warn({ err }, 'leaving the group failed after a lane broke'))
+    throw broken.reason
   }
 }
