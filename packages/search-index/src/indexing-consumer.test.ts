@@ -71,6 +71,21 @@ describe('IndexingConsumer close', () => {
     await expect(indexing.close(['alerts'], 1_000)).rejects.toBe(defect)
     expect(disconnected).toBe(true)
   })
+
+  it('throws what broke the lane, not the failure to leave the group that followed', async () => {
+    const { consumer } = fakeConsumer(() => false)
+    consumer.disconnect = async () => { throw new Error('the coordinator is gone') }
+    const defect = new Error('a defect where the accepted documents are counted')
+    const { logger, lines } = captureLogs()
+    const indexing = new IndexingConsumer({
+      consumer, logger, commitIntervalMs: 10,
+      documentFor: () => (value) => ({ index: 'alerts-test', id: value, document: '{}' }),
+      pipeline: { es: elasticsearch(), logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2, onIndexed: () => { throw defect } },
+    })
+    await indexing.handler(batchOf('alerts', 0, [0]))
+    await expect(indexing.close(['alerts'], 1_000)).rejects.toBe(defect)
+    expect(lines.map((l) => l.msg)).toContain('leaving the group failed after a lane broke')
+  })
 })
 
 describe('IndexingConsumer commits', () => {
