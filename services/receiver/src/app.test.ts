@@ -287,8 +287,28 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(await res.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', errors: [{ path: '/', message: 'must not exceed 1048576 bytes' }] })
     expect(r.publisher.values(TEST_TOPICS.alerts)).toEqual([])
     await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toMatchObject([{
-      reason: 'payload-too-large', detail: { status: 413, bodyBytes: 0, contentLength: Buffer.byteLength(body) }, replay: { kind: 'webhook', body: '' },
+      reason: 'payload-too-large', detail: { status: 413, bodyBytes: 0, contentLength: Buffer.byteLength(body) },
     }])
+    // Nothing was read, so there is nothing to send again (until 2026-12-06 an empty body was its replay).
+    const [letter] = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letter).not.toHaveProperty('replay')
+    expect(letter!.detail).not.toHaveProperty('bodyHead')
+  })
+
+  it('keeps a refused body over 16 KiB as its head to read, not as a replay that would fail as invalid JSON', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const long = { ...webhook(good('a')), version: '3', commonLabels: { note: 'x'.repeat(20_000) } }
+    expect((await post(`${url}/webhooks/alertmanager`, long)).status).toBe(400)
+    const short = { ...webhook(good('a')), version: '3' }
+    expect((await post(`${url}/webhooks/alertmanager`, short)).status).toBe(400)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(2)
+    const [cut, whole] = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).sort((a, b) => Number(b.detail!.bodyBytes) - Number(a.detail!.bodyBytes))
+    expect(cut).toMatchObject({ reason: 'schema-invalid', detail: { bodyTruncated: true, bodyBytes: Buffer.byteLength(JSON.stringify(long)) } })
+    expect(cut).not.toHaveProperty('replay')
+    expect(JSON.stringify(long).startsWith(String(cut!.detail!.bodyHead))).toBe(true)
+    expect(String(cut!.detail!.bodyHead)).toHaveLength(16 * 1024)
+    expect(whole).toMatchObject({ reason: 'schema-invalid', detail: { bodyTruncated: false }, replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: JSON.stringify(short) } })
   })
 
   it('keeps a Pingdom message and a report to 1 MiB, whatever larger limit a storm\'s notification has', async () => {
@@ -374,6 +394,24 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(inShared).toEqual([1001, 1002, 1003, 1004, 1005])
     const replay = shared[0]!.replay!
     expect(replay.kind === 'webhook' && (JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual([1, 1, 1, 1, 1])
+  })
+
+  it('shares dead letters by reason, so that a replay by one reason takes all of its alerts', async () => {
+    const r = fakeReceiver()
+    const old = (i: number) => good(`old${i}`, { startsAt: '2020-01-01T00:00:00Z' })
+    const alerts = [...Array.from({ length: 1001 }, () => 1), old(0), 1, old(1), old(2)]
+    expect((await post(`${await serve(r.app)}/webhooks/alertmanager`, webhook(good('a'), ...alerts))).status).toBe(200)
+    const shared = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).filter((l) => Array.isArray(l.detail?.indexes))
+    // Until 2026-12-06 one letter, schema-invalid, held the event-invalid alerts too.
+    expect(shared.map((l) => [l.reason, l.detail!.indexes, l.detail!.reasons])).toEqual([
+      ['schema-invalid', [1001, 1003], { 'schema-invalid': 2 }],
+      ['event-invalid', [1002, 1004, 1005], { 'event-invalid': 3 }],
+    ])
+    for (const letter of shared) {
+      const replay = letter.replay!
+      if (replay.kind !== 'webhook') throw new Error('expected a webhook replay')
+      expect((JSON.parse(replay.body) as { alerts: unknown[] }).alerts).toEqual((letter.detail!.indexes as number[]).map((i) => alerts[i - 1]))
+    }
   })
 
   // 200,000 alerts validated and written into letters: seconds of CPU, more on a host busy with other suites.

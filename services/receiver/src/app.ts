@@ -226,7 +226,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
    * each, as serialised: an alert is in its letter twice, as its index in `detail.indexes` and as its JSON
    * escaped again in the replay body, and a tiny alert (`1`) costs more as an index than as itself. Each
    * letter replays whole as one notification of its alerts; only an alert too large for a letter of its own
-   * is cut, as its per-alert letter would be (fitDeadLetter).
+   * goes without a replay, as its per-alert letter would (fitDeadLetter).
    */
   function sharedLetters(req: Request, payload: Readonly<Record<string, unknown>>, surplus: readonly ItemRejection[], receivedAt: Date): { key: string; envelope: DeadLetterEnvelope }[] {
     const alerts = payload.alerts as unknown[]
@@ -250,7 +250,16 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
     let chunk: ItemRejection[] = []
     let bytes = 0
     const close = () => { if (chunk.length > 0) letters.push(letterOf(chunk)) }
+    // A letter's alerts share its reason: `--reason` selects, and the listing counts, by the letter's (until
+    // 2026-12-06 a letter took its first alert's reason for all, and a replay by another missed the rest).
+    const byReason = new Map<string, ItemRejection[]>()
     for (const r of surplus) {
+      const group = byReason.get(r.reason)
+      if (group) group.push(r)
+      else byReason.set(r.reason, [r])
+    }
+    for (const r of [...byReason.values()].flat()) {
+      if (chunk.length > 0 && chunk[0]!.reason !== r.reason) { close(); chunk = [] }
       const size = sharedAlertBytes(alerts[r.index], r.index)
       if (chunk.length > 0 && bytes + size <= SHARED_LETTER_BYTES) {
         chunk.push(r)
@@ -466,6 +475,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       // A body refused unread (a 413, a 415) leaves nothing to keep: its declared size at least says how
       // far OPSREVIEW_BODY_LIMIT falls short.
       const contentLength = req.rawBody === undefined ? Number(req.headers['content-length']) : NaN
+      const whole = raw.length > 0 && raw.length <= DEAD_LETTER_BODY_BYTES
       const envelope: DeadLetterEnvelope = {
         stage: 'receiver',
         reason,
@@ -475,8 +485,11 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], errorsOmitted: problem.errorsOmitted,
           bodyBytes: raw.length, bodyTruncated: raw.length > DEAD_LETTER_BODY_BYTES,
           ...(Number.isSafeInteger(contentLength) ? { contentLength } : {}),
+          // A body cut or never read cannot be sent again: its head is kept to be read, not as a replay
+          // (until 2026-12-06 it was one, which failed as invalid JSON and left a letter of another reason).
+          ...(whole || raw.length === 0 ? {} : { bodyHead: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') }),
         },
-        replay: { kind: 'webhook', path: req.path, body: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') },
+        ...(whole ? { replay: { kind: 'webhook', path: req.path, body: raw.toString('utf8') } } : {}),
       }
       publishDeadLetters(req, [{ key: source, envelope }]).catch(() => undefined)
     }
@@ -558,13 +571,20 @@ function scalarsOf(detail: Readonly<Record<string, unknown>>): Record<string, un
   return Object.fromEntries(Object.entries(detail).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 256)))
 }
 
-/** Cuts the replay body until the serialised envelope fits a Kafka message with room to spare. */
+/**
+ * The envelope as it is when it fits a Kafka message with room to spare; else without its replay, whose
+ * body, cut until it fits, is kept as `detail.bodyHead` to be read: a cut body is no request to send again.
+ */
 function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
-  let current = envelope
-  while (Buffer.byteLength(JSON.stringify(current)) > MAX_DEAD_LETTER_BYTES && current.replay?.kind === 'webhook' && current.replay.body.length > 0) {
-    const body = current.replay.body.slice(0, Math.floor(current.replay.body.length / 2))
-    current = { ...current, detail: { ...current.detail, bodyTruncated: true }, replay: { ...current.replay, body } }
-  }
+  const fits = (e: DeadLetterEnvelope) => Buffer.byteLength(JSON.stringify(e)) <= MAX_DEAD_LETTER_BYTES
+  if (fits(envelope) || envelope.replay?.kind !== 'webhook') return envelope
+  const { replay, ...rest } = envelope
+  let head = replay.body
+  let current: DeadLetterEnvelope
+  do {
+    head = head.slice(0, Math.floor(head.length / 2))
+    current = { ...rest, detail: { ...rest.detail, bodyTruncated: true, bodyHead: head } }
+  } while (!fits(current) && head.length > 0)
   return current
 }
 
