@@ -51,6 +51,26 @@ describe('parseDeadLetter', () => {
     expect(dl).toMatchObject({ format: 'envelope', reason: 'schema-invalid', stage: 'correlator' })
   })
 
+  it("counts a receiver's letter whose body was cut or never read as not replayable, as letters before 2026-12-06 carried it", () => {
+    const receiver = (detail: Record<string, unknown>, body: string) => parseDeadLetter(raw(JSON.stringify({
+      ...envelope, stage: 'receiver', reason: 'schema-invalid', detail: { source: 'alertmanager', ...detail }, replay: { kind: 'webhook', path: '/webhooks/alertmanager', body },
+    })))
+    // Sent, the first 16 KiB of a body failed as invalid JSON, and an empty one likewise: a new letter of another reason each run.
+    expect(receiver({ bodyBytes: 20_078, bodyTruncated: true }, '{"alerts":[')).toMatchObject({
+      replay: undefined, notReplayable: "the request's body was cut (20078 bytes, the first kept to be read): its sender must send it again",
+    })
+    expect(receiver({ bodyBytes: 0, bodyTruncated: false, contentLength: 2_000_000 }, '')).toMatchObject({
+      replay: undefined, notReplayable: 'the request was refused before its body was read (too large, or not JSON): its sender must send it again',
+    })
+    expect(receiver({ bodyBytes: 13, bodyTruncated: false }, '{"alerts":[]}').replay).toEqual({ kind: 'webhook', path: '/webhooks/alertmanager', body: '{"alerts":[]}' })
+  })
+
+  it('says that a letter sent without its replay, which Kafka refused, holds none', () => {
+    const { replay: _replay, ...slim } = envelope
+    const dl = parseDeadLetter(raw(JSON.stringify({ ...slim, detail: { replayDropped: 'The request included a message larger than the max message size the server will accept' } })))
+    expect(dl.notReplayable).toBe('the replay was dropped, Kafka refusing the letter with it (The request included a message larger than the max message size the server will accept): read the request at its sender')
+  })
+
   it.each([
     [{ kind: 'record', key: 'k', value: 'v' }, 'replay.topic is missing'],
     [{ kind: 'record', topic: 't', key: 3, value: 'v' }, 'replay.key must be a string or null'],

@@ -82,6 +82,24 @@ function base64Parts(r: Record<string, unknown>, headers: Record<string, unknown
   return { base64: b as ReplayBase64Parts }
 }
 
+/**
+ * Why a letter's replay cannot be sent, when its detail says so: the record too large to carry, a replay
+ * Kafka refused the letter with, or a receiver's request body cut or never read (its replay, in letters
+ * written before 2026-12-06, was that cut body: sent, it failed as invalid JSON and left a letter of
+ * another reason). Undefined when nothing there stands in the way.
+ */
+function unreplayable(o: Record<string, unknown>): { problem: string } | undefined {
+  const detail = isObject(o.detail) ? o.detail : {}
+  const omitted = detail.replayOmitted as { bytes?: unknown; sha256?: unknown } | undefined
+  if (o.replay === undefined && omitted) return { problem: `the record (${String(omitted.bytes)} bytes, sha256 ${String(omitted.sha256)}) was too large to carry: read it at its origin` }
+  if (o.replay === undefined && typeof detail.replayDropped === 'string') return { problem: `the replay was dropped, Kafka refusing the letter with it (${detail.replayDropped.slice(0, 200)}): read the request at its sender` }
+  const replay = isObject(o.replay) ? o.replay : undefined
+  if (replay?.kind !== 'webhook') return undefined
+  if (detail.bodyTruncated === true) return { problem: `the request's body was cut (${String(detail.bodyBytes)} bytes, the first kept to be read): its sender must send it again` }
+  if (replay.body === '') return { problem: 'the request was refused before its body was read (too large, or not JSON): its sender must send it again' }
+  return undefined
+}
+
 function parseReplay(v: unknown): { replay: DeadLetterReplay } | { problem: string } {
   if (v === undefined || v === null) return { problem: 'no replay in the record' }
   if (!isObject(v)) return { problem: 'replay is not an object' }
@@ -156,10 +174,7 @@ export function parseDeadLetter(raw: RawDeadLetterRecord): DeadLetter {
   const o = body as Record<string, unknown>
   const at = typeof o.at === 'string' ? Date.parse(o.at) : NaN
   const isEnvelope = nonEmpty(o.stage) !== undefined && nonEmpty(o.reason) !== undefined && !Number.isNaN(at)
-  const omitted = (o.detail as { replayOmitted?: { bytes?: unknown; sha256?: unknown } } | undefined)?.replayOmitted
-  const replay = o.replay === undefined && omitted
-    ? { problem: `the record (${String(omitted.bytes)} bytes, sha256 ${String(omitted.sha256)}) was too large to carry: read it at its origin` }
-    : parseReplay(o.replay)
+  const replay = unreplayable(o) ?? parseReplay(o.replay)
   return {
     ...base,
     at: isEnvelope ? at : kafkaTime,
