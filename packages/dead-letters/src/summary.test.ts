@@ -23,11 +23,13 @@ describe('parseSince', () => {
     ['2026-11-30T06:00:00Z', Date.parse('2026-11-30T06:00:00Z')],
     ['2026-11-30T06:00:00.250+01:00', Date.parse('2026-11-30T05:00:00.250Z')],
     ['2026-11-30', Date.parse('2026-11-30T00:00:00Z')],
+    ['2028-02-29', Date.parse('2028-02-29T00:00:00Z')],
   ])('%s', (input, ms) => {
     expect(parseSince(input, NOW)).toEqual({ ok: true, ms })
   })
 
-  it.each(['yesterday', '24', '5 minutes', '', '-1h', 'June', '2026-13-45T99:00:00Z'])('refuses %j, saying what it takes', (input) => {
+  // The last three until 2026-12-06: exit 70 ("Invalid time value"), and 3 March.
+  it.each(['yesterday', '24', '5 minutes', '', '-1h', 'June', '2026-13-45T99:00:00Z', '99999999999999999999w', '2026-02-31', '2026-02-29T00:00:00Z'])('refuses %j, saying what it takes', (input) => {
     const r = parseSince(input, NOW)
     expect(r.ok).toBe(false)
     if (!r.ok) expect(r.error).toMatch(/--since must be a duration like 30m, 24h or 7d, or an ISO time/)

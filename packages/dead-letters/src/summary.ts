@@ -9,11 +9,17 @@ const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 8
 export function parseSince(value: string, now: number): { ok: true; ms: number } | { ok: false; error: string } {
   const v = value.trim()
   const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(v)
-  if (m) return { ok: true, ms: now - Number(m[1]) * UNITS[m[2] as keyof typeof UNITS] }
-  // Only full dates or date-times: Date.parse alone would take "5" or "June" as a time.
-  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) {
+  // Within what a Date holds: further back, the letters' times were compared with an invalid one (exit 70).
+  if (m) {
+    const ms = now - Number(m[1]) * UNITS[m[2] as keyof typeof UNITS]
+    if (ms >= -8.64e15) return { ok: true, ms }
+  }
+  // Only full dates or date-times: Date.parse alone would take "5" or "June" as a time, and 2026-02-31 as 3 March.
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(v)
+  if (date) {
+    const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])]
     const ms = Date.parse(v)
-    if (!Number.isNaN(ms)) return { ok: true, ms }
+    if (!Number.isNaN(ms) && month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate()) return { ok: true, ms }
   }
   return { ok: false, error: `--since must be a duration like 30m, 24h or 7d, or an ISO time like 2026-12-01T06:00:00Z; got ${JSON.stringify(value)}` }
 }
