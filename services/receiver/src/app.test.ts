@@ -311,6 +311,43 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(whole).toMatchObject({ reason: 'schema-invalid', detail: { bodyTruncated: false }, replay: { kind: 'webhook', path: '/webhooks/alertmanager', body: JSON.stringify(short) } })
   })
 
+  it('keeps a body that is not UTF-8 as its head, never as a replay that would send it again changed', async () => {
+    const r = fakeReceiver()
+    const text = JSON.stringify(webhook(good('a', { labels: { alertname: 'X', service: 'caf@' } })))
+    const latin1 = Buffer.from(text, 'latin1')
+    latin1[latin1.indexOf('@'.charCodeAt(0))] = 0xe9
+    expect((await post(`${await serve(r.app)}/webhooks/alertmanager`, latin1)).status).toBe(400)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(1)
+    const [letter] = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    // Until 2026-12-06 its replay read "caf\ufffd", which a replay published as the alert's service.
+    expect(letter).toMatchObject({ reason: 'bad-request', detail: { bodyBytes: latin1.length, bodyTruncated: false } })
+    expect(letter).not.toHaveProperty('replay')
+    expect(String(letter!.detail!.bodyHead)).toContain('"service":"caf\ufffd"')
+  })
+
+  it('sends a letter without a replay that Kafka refuses once more, smaller, not saying a replay was dropped', async () => {
+    const r = fakeReceiver()
+    r.publisher.maxMessageBytes = 4096
+    const long = { ...webhook(good('a')), version: '3', commonLabels: { note: 'x'.repeat(20_000) } }
+    expect((await post(`${await serve(r.app)}/webhooks/alertmanager`, long)).status).toBe(400)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(1)
+    const [letter] = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letter).toMatchObject({ reason: 'schema-invalid', detail: { bodyTruncated: true, detailDropped: true, refused: expect.stringContaining('Kafka will not take') } })
+    expect(letter!.detail).not.toHaveProperty('replayDropped')
+  })
+
+  it('cuts a body\'s head at a whole character', async () => {
+    const r = fakeReceiver()
+    // Two-byte characters from an odd offset: byte 16,384 falls inside one.
+    const body = { ...webhook(good('a')), version: '3', commonLabels: { note: `x${'\u00e9'.repeat(10_000)}` } }
+    expect((await post(`${await serve(r.app)}/webhooks/alertmanager`, body)).status).toBe(400)
+    await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)).toHaveLength(1)
+    const head = String(r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)[0]!.detail!.bodyHead)
+    expect(JSON.stringify(body).startsWith(head)).toBe(true)
+    expect(Buffer.byteLength(head)).toBeLessThanOrEqual(16 * 1024)
+    expect(Buffer.byteLength(head)).toBeGreaterThan(16 * 1024 - 2)
+  })
+
   it('keeps a Pingdom message and a report to 1 MiB, whatever larger limit a storm\'s notification has', async () => {
     const r = fakeReceiver({ bodyLimit: 16 * 1024 * 1024 })
     const url = await serve(r.app)

@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer'
 import { hash } from 'node:crypto'
+import { StringDecoder } from 'node:string_decoder'
 import express, { type Request, type RequestHandler, type Response } from 'express'
 import type { Message } from 'kafkajs'
 import type { Logger } from 'pino'
@@ -475,7 +477,9 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       // A body refused unread (a 413, a 415) leaves nothing to keep: its declared size at least says how
       // far OPSREVIEW_BODY_LIMIT falls short.
       const contentLength = req.rawBody === undefined ? Number(req.headers['content-length']) : NaN
-      const whole = raw.length > 0 && raw.length <= DEAD_LETTER_BODY_BYTES
+      // Whole, and text as sent: a body of bytes that are not UTF-8 came back from its replay as U+FFFD, and
+      // was taken so, changed.
+      const whole = raw.length > 0 && raw.length <= DEAD_LETTER_BODY_BYTES && isUtf8(raw)
       const envelope: DeadLetterEnvelope = {
         stage: 'receiver',
         reason,
@@ -487,7 +491,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           ...(Number.isSafeInteger(contentLength) ? { contentLength } : {}),
           // A body cut or never read cannot be sent again: its head is kept to be read, not as a replay
           // (until 2026-12-06 it was one, which failed as invalid JSON and left a letter of another reason).
-          ...(whole || raw.length === 0 ? {} : { bodyHead: raw.subarray(0, DEAD_LETTER_BODY_BYTES).toString('utf8') }),
+          // Up to the last whole character: a cut inside one would end the head with U+FFFD.
+          ...(whole || raw.length === 0 ? {} : { bodyHead: new StringDecoder('utf8').write(raw.subarray(0, DEAD_LETTER_BODY_BYTES)) }),
         },
         ...(whole ? { replay: { kind: 'webhook', path: req.path, body: raw.toString('utf8') } } : {}),
       }
@@ -559,11 +564,13 @@ function sharedAlertBytes(alert: unknown, index: number): number {
  * the alerts.
  */
 function smallerDeadLetters(envelope: DeadLetterEnvelope): ((refusal: string) => DeadLetterEnvelope)[] {
-  const { replay: _replay, ...slim } = envelope
+  const { replay, ...slim } = envelope
+  // A letter without a replay has none to drop: only its detail is left to drop.
+  const dropped = (refusal: string) => (replay ? { replayDropped: refusal } : { refused: refusal })
   return [
     () => fitDeadLetter(envelope),
-    (refusal) => ({ ...slim, detail: { ...slim.detail, replayDropped: refusal } }),
-    (refusal) => ({ ...slim, detail: { ...scalarsOf(slim.detail ?? {}), replayDropped: refusal, detailDropped: true } }),
+    ...(replay ? [(refusal: string) => ({ ...slim, detail: { ...slim.detail, replayDropped: refusal } })] : []),
+    (refusal) => ({ ...slim, detail: { ...scalarsOf(slim.detail ?? {}), ...dropped(refusal), detailDropped: true } }),
   ]
 }
 
