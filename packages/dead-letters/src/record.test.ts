@@ -63,12 +63,16 @@ describe('parseDeadLetter', () => {
       replay: undefined, notReplayable: 'the request was refused before its body was read (too large, or not JSON): its sender must send it again',
     })
     expect(receiver({ bodyBytes: 13, bodyTruncated: false }, '{"alerts":[]}').replay).toEqual({ kind: 'webhook', path: '/webhooks/alertmanager', body: '{"alerts":[]}' })
+    // As the receiver writes them now: no replay, and the same reasons.
+    const written = (detail: Record<string, unknown>) => parseDeadLetter(raw(JSON.stringify({ ...envelope, stage: 'receiver', replay: undefined, detail }))).notReplayable
+    expect(written({ bodyBytes: 20_078, bodyTruncated: true, bodyHead: '{"alerts":[' })).toMatch(/^the request's body was cut/)
+    expect(written({ bodyBytes: 0, bodyTruncated: false })).toMatch(/^the request was refused before its body was read/)
   })
 
   it('says that a letter sent without its replay, which Kafka refused, holds none', () => {
     const { replay: _replay, ...slim } = envelope
     const dl = parseDeadLetter(raw(JSON.stringify({ ...slim, detail: { replayDropped: 'The request included a message larger than the max message size the server will accept' } })))
-    expect(dl.notReplayable).toBe('the replay was dropped, Kafka refusing the letter with it (The request included a message larger than the max message size the server will accept): read the request at its sender')
+    expect(dl.notReplayable).toBe('the replay was left out for its size (The request included a message larger than the max message size the server will accept): read the input at its origin')
   })
 
   it.each([

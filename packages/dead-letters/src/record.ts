@@ -92,11 +92,13 @@ function unreplayable(o: Record<string, unknown>): { problem: string } | undefin
   const detail = isObject(o.detail) ? o.detail : {}
   const omitted = detail.replayOmitted as { bytes?: unknown; sha256?: unknown } | undefined
   if (o.replay === undefined && omitted) return { problem: `the record (${String(omitted.bytes)} bytes, sha256 ${String(omitted.sha256)}) was too large to carry: read it at its origin` }
-  if (o.replay === undefined && typeof detail.replayDropped === 'string') return { problem: `the replay was dropped, Kafka refusing the letter with it (${detail.replayDropped.slice(0, 200)}): read the request at its sender` }
+  if (o.replay === undefined && typeof detail.replayDropped === 'string') return { problem: `the replay was left out for its size (${detail.replayDropped.slice(0, 200)}): read the input at its origin` }
   const replay = isObject(o.replay) ? o.replay : undefined
-  if (replay?.kind !== 'webhook') return undefined
+  // A receiver's request: written since 2026-12-06 without a replay, before with the cut or empty body as one.
+  const request = replay?.kind === 'webhook' || (replay === undefined && o.stage === 'receiver')
+  if (!request) return undefined
   if (detail.bodyTruncated === true) return { problem: `the request's body was cut (${String(detail.bodyBytes)} bytes, the first kept to be read): its sender must send it again` }
-  if (replay.body === '') return { problem: 'the request was refused before its body was read (too large, or not JSON): its sender must send it again' }
+  if (replay ? replay.body === '' : detail.bodyBytes === 0) return { problem: 'the request was refused before its body was read (too large, or not JSON): its sender must send it again' }
   return undefined
 }
 

@@ -24,6 +24,7 @@ describe('parseSince', () => {
     ['2026-11-30T06:00:00.250+01:00', Date.parse('2026-11-30T05:00:00.250Z')],
     ['2026-11-30', Date.parse('2026-11-30T00:00:00Z')],
     ['2028-02-29', Date.parse('2028-02-29T00:00:00Z')],
+    ['0000-02-29', Date.parse('0000-02-29T00:00:00Z')],
   ])('%s', (input, ms) => {
     expect(parseSince(input, NOW)).toEqual({ ok: true, ms })
   })

@@ -19,7 +19,10 @@ export function parseSince(value: string, now: number): { ok: true; ms: number }
   if (date) {
     const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])]
     const ms = Date.parse(v)
-    if (!Number.isNaN(ms) && month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate()) return { ok: true, ms }
+    // The month's last day: Date.UTC reads years 0-99 as 1900-1999, setUTCFullYear does not.
+    const last = new Date(0)
+    last.setUTCFullYear(year, month, 0)
+    if (!Number.isNaN(ms) && month >= 1 && month <= 12 && day >= 1 && day <= last.getUTCDate()) return { ok: true, ms }
   }
   return { ok: false, error: `--since must be a duration like 30m, 24h or 7d, or an ISO time like 2026-12-01T06:00:00Z; got ${JSON.stringify(value)}` }
 }
