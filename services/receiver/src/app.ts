@@ -260,20 +260,22 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       if (group) group.push(r)
       else byReason.set(r.reason, [r])
     }
-    for (const r of [...byReason.values()].flat()) {
-      if (chunk.length > 0 && chunk[0]!.reason !== r.reason) { close(); chunk = [] }
-      const size = sharedAlertBytes(alerts[r.index], r.index)
-      if (chunk.length > 0 && bytes + size <= SHARED_LETTER_BYTES) {
-        chunk.push(r)
-        bytes += size
-        continue
+    for (const group of byReason.values()) {
+      for (const r of group) {
+        const size = sharedAlertBytes(alerts[r.index], r.index)
+        if (chunk.length > 0 && bytes + size <= SHARED_LETTER_BYTES) {
+          chunk.push(r)
+          bytes += size
+          continue
+        }
+        close()
+        chunk = [r]
+        // Measured whole once per letter: the notification's fields and the first alert's errors are its fixed part.
+        bytes = Buffer.byteLength(JSON.stringify(letterOf(chunk).envelope)) + SHARED_LETTER_SLACK_BYTES
       }
       close()
-      chunk = [r]
-      // Measured whole once per letter: the notification's fields and the first alert's errors are its fixed part.
-      bytes = Buffer.byteLength(JSON.stringify(letterOf(chunk).envelope)) + SHARED_LETTER_SLACK_BYTES
+      chunk = []
     }
-    close()
     return letters
   }
 
