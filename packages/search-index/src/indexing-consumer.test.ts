@@ -3,6 +3,7 @@ import { KafkaJSProtocolError, type Consumer, type EachBatchPayload } from 'kafk
 import { captureLogs } from '@opsreview/testing'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { CommitOffset } from './durable-offsets.ts'
+import type { BulkPipelineOptions } from './bulk-pipeline.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 
 // What kafkajs throws when the group's coordinator moved (a broker restart): built from the broker's error code.
@@ -42,14 +43,14 @@ function batchOf(topic: string, partition: number, offsets: number[]): EachBatch
   return { batch: { topic, partition, messages }, resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false } as unknown as EachBatchPayload
 }
 
-function indexingConsumer(consumer: Consumer, es: Client = elasticsearch()) {
+function indexingConsumer(consumer: Consumer, es: Client = elasticsearch(), pipeline: Partial<BulkPipelineOptions> = {}) {
   const { logger, lines } = captureLogs()
   const processed: string[] = []
   const indexing = new IndexingConsumer({
     consumer, logger, commitIntervalMs: 10, commitRetryMaxMs: 40,
     documentFor: () => (value) => ({ index: 'alerts-test', id: value, document: '{}' }),
     progress: { fetched: () => undefined, processed: (topic, partition, offset) => { processed.push(`${topic}/${partition}/${offset}`) } },
-    pipeline: { es, logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2 },
+    pipeline: { es, logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2, ...pipeline },
   })
   return { indexing, lines, processed }
 }
@@ -60,12 +61,7 @@ describe('IndexingConsumer close', () => {
     let disconnected = false
     consumer.disconnect = async () => { disconnected = true }
     const defect = new Error('a defect where the accepted documents are counted')
-    const { logger } = captureLogs()
-    const indexing = new IndexingConsumer({
-      consumer, logger, commitIntervalMs: 10,
-      documentFor: () => (value) => ({ index: 'alerts-test', id: value, document: '{}' }),
-      pipeline: { es: elasticsearch(), logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2, onIndexed: () => { throw defect } },
-    })
+    const { indexing } = indexingConsumer(consumer, elasticsearch(), { onIndexed: () => { throw defect } })
     await indexing.handler(batchOf('alerts', 0, [0]))
     // Until 2026-12-06 it threw at the broken lane's drain, and never stopped the lanes, committed or left the group.
     await expect(indexing.close(['alerts'], 1_000)).rejects.toBe(defect)
@@ -76,12 +72,7 @@ describe('IndexingConsumer close', () => {
     const { consumer } = fakeConsumer(() => false)
     consumer.disconnect = async () => { throw new Error('the coordinator is gone') }
     const defect = new Error('a defect where the accepted documents are counted')
-    const { logger, lines } = captureLogs()
-    const indexing = new IndexingConsumer({
-      consumer, logger, commitIntervalMs: 10,
-      documentFor: () => (value) => ({ index: 'alerts-test', id: value, document: '{}' }),
-      pipeline: { es: elasticsearch(), logger, deadLetter: async () => undefined, minBackoffMs: 1, maxBackoffMs: 2, onIndexed: () => { throw defect } },
-    })
+    const { indexing, lines } = indexingConsumer(consumer, elasticsearch(), { onIndexed: () => { throw defect } })
     await indexing.handler(batchOf('alerts', 0, [0]))
     await expect(indexing.close(['alerts'], 1_000)).rejects.toBe(defect)
     expect(lines.map((l) => l.msg)).toContain('leaving the group failed after a lane broke')
