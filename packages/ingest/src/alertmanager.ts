@@ -47,16 +47,8 @@ export function descriptionOrigin(annotations: Texts): 'annotations/description'
 export function eventGroupKey(groupKey: string): string {
   // No more UTF-16 units than the bound: no more code points either.
   if (groupKey.length <= MAX_GROUP_KEY_CHARS) return groupKey
-  // Asked once per alert and per dead letter of one notification (the same string each time): a key of
-  // megabytes was hashed again for each of its thousands of alerts (minutes of a blocked event loop).
-  if (groupKey !== lastLongKey) {
-    lastLongKey = groupKey
-    lastLongKeyAsCarried = withinCodePoints(groupKey, MAX_GROUP_KEY_CHARS) ? groupKey : `sha256:${hash('sha256', groupKey)}`
-  }
-  return lastLongKeyAsCarried
+  return withinCodePoints(groupKey, MAX_GROUP_KEY_CHARS) ? groupKey : `sha256:${hash('sha256', groupKey)}`
 }
-let lastLongKey = ''
-let lastLongKeyAsCarried = ''
 
 /** The text at a path `titleOrigin` or `descriptionOrigin` gave. */
 function textAt(origin: string, annotations: Texts, labels: Texts): string {

@@ -34,6 +34,7 @@ export type AlertmanagerIntake =
   | BodyRejection
   | {
     ok: true
+    /** The notification, its group key as its events carry it (`eventGroupKey`). */
     payload: AlertmanagerWebhook
     /** The good alerts' events, with the index of their alert and the event serialised (JSON). */
     accepted: { index: number; event: AlertEvent; value: string }[]
@@ -100,7 +101,10 @@ export function intakeAlertmanager(body: unknown, ctx: IngestContext): Alertmana
     listable -= validation.errors.length
     perAlert.set(index, validation.errors.map((e) => ({ path: `/alerts/${index}${e.path === '/' ? '' : e.path}`, message: e.message })))
   })
-  const payload = envelope.value
+  // The key as its events carry it, made once: a key of megabytes, hashed again for each of thousands of
+  // alerts and dead letters, held the event loop for minutes. The intake's payload carries it, a digest
+  // mapping to itself, so that neither the events nor the receiver's dead letters make it again.
+  const payload = { ...envelope.value, groupKey: eventGroupKey(envelope.value.groupKey) }
   const accepted: { index: number; event: AlertEvent; value: string }[] = []
   const rejected: ItemRejection[] = []
   payload.alerts.forEach((alert, index) => {
