@@ -400,10 +400,10 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   }
 
   /**
-   * A body with `actor` alone. Refused before the target is read: it is the client's fault whatever
-   * Elasticsearch says (checked once the commands were made, it was 503 while it was down, 404 on an unknown id).
+   * A patch naming who decides and no decision. Refused before the target is read: it is the client's fault
+   * whatever Elasticsearch says (checked once the commands were made, it was 503 while it was down, 404 on an
+   * unknown id).
    */
-  /** A patch naming who decides and no decision. */
   const actorAlone = (patch: object) => Object.keys(patch).every((k) => k === 'actor')
   const noDecision = () => new HttpProblem('VALIDATION_FAILED', 'No decision', { errors: [{ path: '/', message: 'must hold at least one decision besides actor' }] })
   const keyReused = () => new ReviewProblem('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was sent with a different target or body; use a new key for a new decision', { errors: [{ path: 'header:idempotency-key', message: 'was already used for a different request' }] })
