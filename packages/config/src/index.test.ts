@@ -29,6 +29,16 @@ describe('readConfig', () => {
     }
   })
 
+  it("takes a timer's delay up to the longest Node's timers wait, and refuses a longer one", () => {
+    const timers = { TICK: field.timer('tick', 5000), STALL: field.timer('stall', 60_000, { min: 1000, max: 86_400_000 }) }
+    expect(readConfig(timers, { TICK: '2147483647ms' })).toEqual({ ok: true, value: { TICK: 2 ** 31 - 1, STALL: 60_000 } })
+    const r = readConfig(timers, { TICK: '2147483648ms', STALL: '2d' })
+    expect(r.ok ? [] : r.errors).toEqual([
+      expect.stringMatching(/^TICK must be at most 2147483647 ms, got 2147483648 ms/),
+      expect.stringMatching(/^STALL must be at most 86400000 ms, got 172800000 ms/),
+    ])
+  })
+
   it('refuses a topic name Kafka refuses, and two topic variables naming one topic', () => {
     const topics = { ALERTS: field.topic('alerts topic', 'alerts.v1'), REJECTED: field.topic('dead letters', 'rejected.v1') }
     expect(readConfig(topics, {})).toEqual({ ok: true, value: { ALERTS: 'alerts.v1', REJECTED: 'rejected.v1' } })

@@ -19,6 +19,9 @@ function withDefault<T>(def: T | undefined, doc: string, parse: (raw: string) =>
   }
 }
 
+/** The longest delay Node's timers take (2^31 - 1 ms, 24 days 20 hours). */
+export const TIMER_MAX_MS = 2 ** 31 - 1
+
 export const field = {
   string: (doc: string, def?: string): Field<string> => withDefault(def, doc, (raw) => ok(raw)),
   int: (doc: string, def?: number, range: { min?: number; max?: number } = {}): Field<number> =>
@@ -38,6 +41,13 @@ export const field = {
       if (ms < min) return fail(`must be at least ${min} ms, got ${ms} ms`)
       return ms > max ? fail(`must be at most ${max} ms, got ${ms} ms`) : ok(ms)
     }),
+  /**
+   * A duration a timer waits (`setTimeout`, `setInterval`): at most `TIMER_MAX_MS`. Node runs a longer
+   * delay after 1 ms instead, with only a warning: a tick interval of `30d` ticked every partition as fast
+   * as the sends returned.
+   */
+  timer: (doc: string, def?: number, { min = 0, max = TIMER_MAX_MS }: { min?: number; max?: number } = {}): Field<number> =>
+    field.duration(doc, def, { min, max: Math.min(max, TIMER_MAX_MS) }),
   /** A variable `parse` reads once trimmed; `def` when unset or empty. */
   custom: <T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> => withDefault(def, doc, parse),
   /** A size such as 1mb, 512kb or 1048576 (bytes), at least `min` (a limit of 0 refuses everything). */

@@ -27,6 +27,16 @@ describe('correlator config', () => {
     ])
   })
 
+  it("refuses a tick or health interval longer than Node's timers wait (which then fire every millisecond), naming the variable", () => {
+    const bad = readConfig(correlatorConfigSpec, { OPSREVIEW_TICK_INTERVAL: '30d', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '25d' })
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      expect.stringMatching(/^OPSREVIEW_TICK_INTERVAL must be at most 2147483647 ms, got 2592000000 ms/),
+      expect.stringMatching(/^OPSREVIEW_CONSUMER_HEALTH_INTERVAL must be at most 2147483647 ms, got 2160000000 ms/),
+    ])
+    const ok = readConfig(correlatorConfigSpec, { OPSREVIEW_TICK_INTERVAL: '24d', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '24d' })
+    expect(ok.ok && [ok.value.OPSREVIEW_TICK_INTERVAL, ok.value.OPSREVIEW_CONSUMER_HEALTH_INTERVAL]).toEqual([24 * 86_400_000, 24 * 86_400_000])
+  })
+
   it('refuses a session timeout the broker would refuse every join with (6 s to 30 min), naming the variable', () => {
     for (const [raw, error] of [['0', /must be at least 6000 ms, got 0 ms/], ['2s', /must be at least 6000 ms, got 2000 ms/], ['2h', /must be at most 1800000 ms, got 7200000 ms/]] as const) {
       const r = readConfig(correlatorConfigSpec, { OPSREVIEW_KAFKA_SESSION_TIMEOUT: raw })

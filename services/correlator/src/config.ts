@@ -33,11 +33,11 @@ export const correlatorConfigSpec = {
   OPSREVIEW_KAFKA_SESSION_TIMEOUT: field.duration('consumer session timeout: how soon partitions of a dead instance move', 30_000, { min: 6000, max: 1_800_000 }),
   OPSREVIEW_CORRELATOR_PARTITIONS: field.int('partitions of the input topic when created', 6, { min: 1 }),
   OPSREVIEW_CORRELATOR_RETENTION_DAYS: field.int('retention of the input, commands and command-results topics, and of the alerts topic, when the correlator creates them', 30, { min: 1 }),
-  OPSREVIEW_TICK_INTERVAL: field.duration('how often timers are ticked (0 turns ticks off)', 5000),
+  OPSREVIEW_TICK_INTERVAL: field.timer('how often timers are ticked (0 turns ticks off)', 5000),
   OPSREVIEW_SNAPSHOT_INTERVAL: field.duration('how often partition state is checkpointed, at the most', 5000),
   OPSREVIEW_SNAPSHOT_MAX_PERCENT: field.int("the largest share of a partition's time its checkpoints may take: the next waits the last one's duration times 100 / this", 5, { min: 1, max: 100 }),
   OPSREVIEW_STALL_AFTER: field.duration('a consumer with lag and no progress for this long is stalled: /readyz turns 503', 60_000, { min: 1000 }),
-  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.duration('how often end and committed offsets are fetched for consumer health', 5000, { min: 100 }),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.timer('how often end and committed offsets are fetched for consumer health', 5000, { min: 100 }),
   OPSREVIEW_CORRELATOR_HOST: field.string('address of the health and metrics endpoint', '127.0.0.1'),
   OPSREVIEW_CORRELATOR_PORT: field.port('port of the health and metrics endpoint', 8083),
   OPSREVIEW_GROUPING_RULES: {

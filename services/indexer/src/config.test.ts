@@ -23,6 +23,14 @@ describe('indexer config', () => {
     }
   })
 
+  it("refuses a backoff, health or retention interval longer than Node's timers wait (which then fire every millisecond)", () => {
+    const r = readConfig(indexerConfigSpec, { OPSREVIEW_INDEXER_MIN_BACKOFF: '25d', OPSREVIEW_INDEXER_MAX_BACKOFF: '30d', OPSREVIEW_CONSUMER_HEALTH_INTERVAL: '25d', OPSREVIEW_RETENTION_INTERVAL: '30d' })
+    expect(r.ok ? [] : r.errors).toEqual(['OPSREVIEW_INDEXER_MIN_BACKOFF', 'OPSREVIEW_INDEXER_MAX_BACKOFF', 'OPSREVIEW_CONSUMER_HEALTH_INTERVAL', 'OPSREVIEW_RETENTION_INTERVAL']
+      .map((name) => expect.stringMatching(new RegExp(`^${name} must be at most 2147483647 ms`))))
+    const ok = readConfig(indexerConfigSpec, { OPSREVIEW_INDEXER_MAX_BACKOFF: '24d', OPSREVIEW_RETENTION_INTERVAL: '24d' })
+    expect(ok.ok && [ok.value.OPSREVIEW_INDEXER_MAX_BACKOFF, ok.value.OPSREVIEW_RETENTION_INTERVAL]).toEqual([24 * 86_400_000, 24 * 86_400_000])
+  })
+
   it('takes an Elasticsearch time value or -1 as the alert indices\' refresh interval, and refuses anything else at start', () => {
     for (const good of ['250ms', '1s', '30s', '1m', '-1', ' 5s ']) {
       const r = readConfig(indexerConfigSpec, { OPSREVIEW_ES_REFRESH_INTERVAL: good })

@@ -4,7 +4,7 @@ import { defaultTopics } from '@opsreview/kafka/topics'
 
 /** An interval that may be 0 (off), else with a floor, so a typo like `1` (ms) cannot make retention spin. */
 function intervalOrOff(doc: string, def: number, minMs: number): Field<number> {
-  const inner = field.duration(doc, def)
+  const inner = field.timer(doc, def)
   return { doc, parse: (raw) => { const r = inner.parse(raw); return r.ok && r.value !== 0 && r.value < minMs ? { ok: false, error: `must be 0 (off) or at least ${minMs} ms, got ${r.value} ms` } : r } }
 }
 
@@ -48,11 +48,11 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
   OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: field.int('attempts a document may fail with a retriable error while Elasticsearch accepts others, before it is dead-lettered (retries-exhausted)', 10, { min: 1, max: 1000 }),
   OPSREVIEW_INDEXER_UNAVAILABLE_RETRY: field.duration('a document whose index is unavailable (503, a shard not active) while others are written goes only once this long has passed since its first counted attempt too: a recovering or relocating shard answers so for minutes', 300_000, { min: 0, max: 86_400_000 }),
-  OPSREVIEW_INDEXER_MIN_BACKOFF: field.duration('first wait before a failed write is retried (then doubled, jittered)', 200, { min: 1 }),
-  OPSREVIEW_INDEXER_MAX_BACKOFF: field.duration('longest wait between retries of a failed write', 10_000, { min: 1 }),
+  OPSREVIEW_INDEXER_MIN_BACKOFF: field.timer('first wait before a failed write is retried (then doubled, jittered)', 200, { min: 1 }),
+  OPSREVIEW_INDEXER_MAX_BACKOFF: field.timer('longest wait between retries of a failed write', 10_000, { min: 1 }),
   OPSREVIEW_INDEXER_RETRY_LOG_INTERVAL: field.duration('repeated retry and dead-letter logs: at most one per reason in this interval', 30_000),
   OPSREVIEW_STALL_AFTER: field.duration('a partition with records waiting and no progress for this long is stalled (/readyz 503)', 60_000, { min: 1000 }),
-  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.duration('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, { min: 100 }),
+  OPSREVIEW_CONSUMER_HEALTH_INTERVAL: field.timer('how often end and committed offsets are fetched from the broker for lag and stall detection', 5_000, { min: 100 }),
   // Retention (docs/retention.md): months are whole UTC calendar months before the current one.
   OPSREVIEW_ALERTS_RETENTION_MONTHS: field.int('alert months kept before the current UTC month; older months are deleted whole', 13, { min: 1, max: 1200 }),
   OPSREVIEW_INCIDENTS_RETENTION_MONTHS: field.int('months a resolved incident is kept before the current UTC month (by resolvedAt)', 25, { min: 1, max: 1200 }),

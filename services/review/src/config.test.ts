@@ -26,4 +26,9 @@ describe('review configuration: time zone and degraded rule', () => {
     if (c.ok) return
     expect(c.errors.map((e) => e.split(' ')[0])).toEqual(['OPSREVIEW_TIMEZONE', 'OPSREVIEW_DEGRADED_LABELS', 'OPSREVIEW_DEGRADED_ALERTNAMES'])
   })
+
+  it("refuses a decision wait longer than Node's timers wait (which would answer at once)", () => {
+    const c = readConfig(reviewConfigSpec, { ...required, OPSREVIEW_WAIT_TIMEOUT: '30d' })
+    expect(c.ok ? [] : c.errors).toEqual([expect.stringMatching(/^OPSREVIEW_WAIT_TIMEOUT must be at most 2147483647 ms, got 2592000000 ms/)])
+  })
 })

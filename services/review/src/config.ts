@@ -34,7 +34,7 @@ export const reviewConfigSpec = {
   OPSREVIEW_TOPIC_COMMAND_RESULTS: field.topic("topic of the correlator's outcome of each decision, read for ?wait=true, decision outcomes and timelines", 'opsreview.command-results.v1'),
   OPSREVIEW_RECEIVER_URL: field.url('receiver that reports filed on the dashboard are handed to', 'http://127.0.0.1:8080'),
   OPSREVIEW_RECEIVER_TOKEN: field.string('an ingest token of the receiver, for reports filed on the dashboard; unset: the dashboard files none', ''),
-  OPSREVIEW_WAIT_TIMEOUT: field.duration('how long ?wait=true waits for a decision to be visible', 10_000),
+  OPSREVIEW_WAIT_TIMEOUT: field.timer('how long ?wait=true waits for a decision to be visible', 10_000),
   OPSREVIEW_DEAD_LETTER_TOPICS: field.list('dead-letter topics whose last 24 h the dashboard counts', ['opsreview.rejected.v1', 'opsreview.indexer.dead-letter.v1', 'opsreview.correlator.dead-letter.v1'], { minItems: 1 }),
   OPSREVIEW_DEAD_LETTER_CACHE: field.duration('how long a dead-letter count is served before Kafka is asked again', 10_000),
   OPSREVIEW_IDEMPOTENCY_TTL: field.duration('how long the answer to a PATCH with an Idempotency-Key is replayed', 86_400_000),
