@@ -74,6 +74,10 @@ describe('receiver on the real Kafka', () => {
     expect(pingdom.map((e) => e.status)).toEqual(['firing', 'resolved'])
     expect(events(got).find((e) => e.source === 'report')).toMatchObject({ service: 'checkout', severity: 'warning' })
     expect(await r.spool.drained(5000)).toBe(true)
+    // Counted by source once Kafka acknowledged them, as Alertmanager's are.
+    const metrics = await (await fetch(`${r.url}/metrics`)).text()
+    expect(metrics).toMatch(/^opsreview_receiver_events_published_total\{source="pingdom"\} 2$/m)
+    expect(metrics).toMatch(/^opsreview_receiver_events_published_total\{source="report"\} 1$/m)
   })
 
   it.each([

@@ -199,7 +199,7 @@ describe('receiver app (in-process, fake Kafka)', () => {
   it('drains spooled records to the alerts topic configured now, not the one they were written under', async () => {
     // Written before OPSREVIEW_TOPIC_ALERTS changed (or its topic was deleted): that topic never takes them.
     const r = fakeReceiver()
-    await publishSpooled(r.publisher, TEST_TOPICS.alerts)([
+    await publishSpooled(r.publisher, TEST_TOPICS.alerts, r.metrics)([
       { topic: 'opsreview.alerts.old', key: 'a', value: JSON.stringify({ n: 1 }) }, { topic: TEST_TOPICS.alerts, key: 'b', value: JSON.stringify({ n: 2 }) },
     ])
     expect(r.publisher.values<{ n: number }>(TEST_TOPICS.alerts)).toEqual([{ n: 1 }, { n: 2 }])

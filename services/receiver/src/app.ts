@@ -603,10 +603,23 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
  * when it was written, and one renamed or deleted since never takes it: the drain waited on it for ever,
  * every later report behind it.
  */
-export function publishSpooled(publisher: EventPublisher, alertsTopic: string): (records: SpoolRecord[]) => Promise<void> {
+export function publishSpooled(publisher: EventPublisher, alertsTopic: string, metrics: ReceiverMetrics): (records: SpoolRecord[]) => Promise<void> {
   return async (records) => {
     await publisher.publish(alertsTopic, records.map(({ key, value }): Message => ({ key, value })))
+    // Counted once Kafka has them, as the Alertmanager route counts its own; the key names the source.
+    const bySource = new Map<string, number>()
+    for (const { key } of records) {
+      const source = spooledSource(key)
+      bySource.set(source, (bySource.get(source) ?? 0) + 1)
+    }
+    for (const [source, n] of bySource) metrics.published.inc({ source }, n)
   }
+}
+
+/** The source of a spooled record, from its key (`eventKey`: `source:fingerprint`); a key of no known source is `unknown`. */
+function spooledSource(key: string | null): string {
+  const source = key?.slice(0, key.indexOf(':'))
+  return source === 'pingdom' || source === 'report' ? source : 'unknown'
 }
 
 /**

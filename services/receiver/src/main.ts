@@ -84,7 +84,7 @@ void startKafka({
   ], topicReplicationOf(config)),
   // startKafka retries for as long as it takes; Alertmanager gets 503s while Kafka does not acknowledge.
   connectPublisher: () => publisher.connect({ timeoutMs: 0 }),
-  startDraining: () => spool.startDraining(publishSpooled(publisher, config.OPSREVIEW_TOPIC_ALERTS), {
+  startDraining: () => spool.startDraining(publishSpooled(publisher, config.OPSREVIEW_TOPIC_ALERTS, metrics), {
     deadLetter: spoolDeadLetter(publisher, config.OPSREVIEW_TOPIC_REJECTED, metrics, () => new Date()),
   }),
   logger,

@@ -22,9 +22,9 @@ export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; re
   })
   await publisher.connect()
   const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
-  spool.startDraining(publishSpooled(publisher, topics.alerts))
-  onTestFinished(async () => { await spool.close(); await publisher.close() })
   const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spool })
+  spool.startDraining(publishSpooled(publisher, topics.alerts, metrics))
+  onTestFinished(async () => { await spool.close(); await publisher.close() })
   const app = createReceiverApp({
     publisher, spool, logger, metrics, clock: () => TEST_NOW, topicsReady: () => true,
     tokens: opts.tokens, bodyLimit: opts.bodyLimit ?? 1024 * 1024, topics, ingest: opts.ingest ?? defaultIngestOptions,
