@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/schemas'
+import { POSTMORTEM_AWAITED } from '@opsreview/search-index/retention'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
@@ -215,7 +216,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     list(scoped({
       bool: {
         should: [
-          { bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] } },
+          POSTMORTEM_AWAITED,
           { bool: { filter: [{ exists: { field: 'postmortem.scheduledFor' } }, { bool: { should: [inWindow('openedAt'), { term: { status: 'open' } }], minimum_should_match: 1 } }] } },
         ],
         minimum_should_match: 1,

@@ -81,12 +81,15 @@ describe('alertMonthsToDelete', () => {
 })
 
 describe('incidentsToDeleteQuery', () => {
-  it('takes resolved incidents before the cutoff, except those open problems refer to', () => {
+  it('takes resolved incidents before the cutoff, except those open problems refer to and those awaiting a post-mortem', () => {
     const q = incidentsToDeleteQuery(new Date('2024-11-01T00:00:00Z'), { problemIds: ['prb-1'], incidentIds: ['inc-2'] })
     expect(q).toEqual({
       bool: {
         filter: [{ term: { status: 'resolved' } }, { range: { resolvedAt: { lt: '2024-11-01T00:00:00.000Z' } } }],
-        must_not: [{ terms: { problemIds: ['prb-1'] } }, { ids: { values: ['inc-2'] } }],
+        must_not: [
+          { bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] } },
+          { terms: { problemIds: ['prb-1'] } }, { ids: { values: ['inc-2'] } },
+        ],
       },
     })
   })
@@ -94,7 +97,7 @@ describe('incidentsToDeleteQuery', () => {
   it('cuts long reference lists below the terms limit', () => {
     const problemIds = Array.from({ length: 25_000 }, (_, i) => `prb-${i}`)
     const q = incidentsToDeleteQuery(new Date(0), { problemIds, incidentIds: [] })
-    const mustNot = q.bool!.must_not as { terms: { problemIds: string[] } }[]
+    const mustNot = (q.bool!.must_not as { terms?: { problemIds: string[] } }[]).filter((c) => c.terms) as { terms: { problemIds: string[] } }[]
     expect(mustNot.map((c) => c.terms.problemIds.length)).toEqual([10_000, 10_000, 5_000])
     expect(mustNot.flatMap((c) => c.terms.problemIds)).toEqual(problemIds)
   })

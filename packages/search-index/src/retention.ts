@@ -78,6 +78,11 @@ const chunks = <T>(items: readonly T[], size: number): T[][] => {
   return out
 }
 
+/** An incident in the review's post-mortem queue: required, not scheduled yet (the report's query). */
+export const POSTMORTEM_AWAITED: estypes.QueryDslQueryContainer = Object.freeze({
+  bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] },
+})
+
 /** What open problems refer to: their ids (incidents name them) and the incidents they name. */
 export interface OpenReferences {
   problemIds: readonly string[]
@@ -87,13 +92,15 @@ export interface OpenReferences {
 /**
  * Incidents to delete: resolved before the cutoff, and referred to by no open problem (neither naming an
  * open problem in `problemIds`, nor named in an open problem's `incidentIds`). An open incident is never
- * deleted, whatever its age.
+ * deleted, whatever its age, nor one whose post-mortem is required and not scheduled: the review's queue
+ * lists it until it is, however long ago it resolved.
  */
 export function incidentsToDeleteQuery(cutoff: Date, open: OpenReferences): estypes.QueryDslQueryContainer {
   return {
     bool: {
       filter: [{ term: { status: 'resolved' } }, { range: { resolvedAt: { lt: cutoff.toISOString() } } }],
       must_not: [
+        POSTMORTEM_AWAITED,
         ...chunks(open.problemIds, TERMS_CHUNK).map((ids) => ({ terms: { problemIds: ids } })),
         ...chunks(open.incidentIds, TERMS_CHUNK).map((ids) => ({ ids: { values: ids } })),
       ],
