@@ -52,17 +52,19 @@ async function startRekeyer(kafka: Kafka, t: { alerts: string; commands: string;
   await consumer.connect()
   onTestFinished(async () => { await consumer.disconnect(); await publisher.close() })
   const deadLetters: string[] = []
+  const clamped: number[] = []
   const durable = new Map<string, string>()
   await consumer.subscribe({ topics: [t.alerts, t.commands], fromBeginning: true })
   await consumer.run({
     ...rekeyRunOptions,
     eachBatch: retryingBatches(createRekeyHandler({
       publisher, inputTopic: t.input, commandsTopic: t.commands, deadLetterTopic: t.deadLetter, logger, now: () => Date.now(),
+      receiptToleranceMs: 60_000, onReceiptsClamped: (n) => clamped.push(n),
       onDeadLetter: (reason) => deadLetters.push(reason),
       onDurable: (topic, partition, next) => durable.set(`${topic}/${partition}`, next),
     }), { logger }),
   })
-  return { lines, deadLetters, durable, produceRequests }
+  return { lines, deadLetters, clamped, durable, produceRequests }
 }
 
 const envelopes = async (kafka: Kafka, topic: string, count: number) =>
@@ -100,6 +102,26 @@ describe('rekeyer on the real Kafka', () => {
     expect(JSON.stringify(invalidAlert.detail)).toContain('status')
     await waitFor(() => (durable.get(`${t.alerts}/0`) === '3' && durable.get(`${t.commands}/0`) === '2' ? true : undefined), { what: 'both sources durable to their ends' })
     expect(deadLetters.sort()).toEqual(['schema-invalid', 'schema-invalid', 'undecodable'])
+  })
+
+  it("clamps a receipt later than its clock plus the tolerance, so that one wrong clock cannot move a partition's watermark years ahead", async () => {
+    const { kafka, run, t, producer } = await setup()
+    // A receiver whose clock ran ahead stamped the first; the second came from a sound one.
+    const ahead = { ...alertEvent('ahead', 'production'), startsAt: '9999-12-31T00:00:00.000Z', receivedAt: '9999-12-31T00:00:00.000Z' }
+    const sound = alertEvent('sound', 'production')
+    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'ahead', value: JSON.stringify(ahead) }, { key: 'sound', value: JSON.stringify(sound) }] })
+    const before = Date.now()
+    const { lines, clamped, deadLetters } = await startRekeyer(kafka, t, `${run}-group`)
+    const inputs = (await readTopicUntil(kafka, t.input, (m) => m.length >= 2)).map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event)
+    const got = new Map(inputs.map((e) => [e.fingerprint, e]))
+    const receipt = Date.parse(got.get('ahead')!.receivedAt)
+    expect(receipt).toBeGreaterThanOrEqual(before + 60_000)
+    expect(receipt).toBeLessThanOrEqual(Date.now() + 60_000)
+    // Only the receipt: the sender's time stays as sent, for the engine to clamp to the receipt.
+    expect(got.get('ahead')).toEqual({ ...ahead, receivedAt: got.get('ahead')!.receivedAt })
+    expect(got.get('sound')).toEqual(sound)
+    expect([clamped, deadLetters]).toEqual([[1], []])
+    expect(lines.filter((l) => l.msg === "events received after this instance's clock: receipts clamped to it")).toMatchObject([{ count: 1, topic: t.alerts, partition: 0 }])
   })
 
   it('dead-letters a record of bytes another producer wrote with its bytes and headers, the parts that are not text in base64', async () => {

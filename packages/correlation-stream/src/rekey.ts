@@ -1,7 +1,7 @@
 import type { EachBatchPayload, KafkaMessage, Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
-import type { EngineInput } from '@opsreview/correlation/types'
+import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '@opsreview/kafka/publisher'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { poisonDeadLetter } from './dead-letters.ts'
@@ -25,8 +25,16 @@ export interface RekeyOptions {
   /** Where records that are not valid events or commands go, as dead-letter envelopes. */
   deadLetterTopic: string
   logger: Logger
-  /** Wall clock, for dead-letter times. */
+  /** Wall clock, for dead-letter times and the latest receipt an event may carry. */
   now: () => number
+  /**
+   * An event's receipt (`receivedAt`) later than the wall clock plus this is clamped to that: a receiver
+   * whose clock ran ahead (or another producer's record) would move its partition's watermark there,
+   * resolve every firing incident of the partition by staleness, and hold every later event as late.
+   */
+  receiptToleranceMs: number
+  /** Per batch, with how many events' receipts were clamped. */
+  onReceiptsClamped?: (count: number) => void
   /** After a dead letter is acknowledged, with its reason code. */
   onDeadLetter?: (reason: string) => void
   /** After every record of a source partition before `nextOffset` is acknowledged downstream. */
@@ -52,6 +60,14 @@ export function toEngineInput(raw: string, isCommand: boolean): EngineInput | Po
   }
   const v = validateAlertEvent(parsed)
   return v.ok ? { type: 'alert', event: v.value } : new SchemaInvalidError('record is not a valid alert event', { detail: { errors: v.errors } })
+}
+
+/**
+ * The event with its receipt no later than `latestMs` (epoch ms), or the event itself when it is not. Done
+ * once, here, so the input log carries the clamped receipt: the engine and a replay of the log agree.
+ */
+export function withReceiptNoLaterThan(event: AlertEvent, latestMs: number): AlertEvent {
+  return Date.parse(event.receivedAt) > latestMs ? { ...event, receivedAt: new Date(latestMs).toISOString() } : event
 }
 
 /**
@@ -93,10 +109,16 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
       deadLetters.push(poisonDeadLetter(err, { topic, partition, offset: m.offset }, m, at))
       reasons.push(err.reason)
     }
+    const latestReceipt = at.getTime() + opts.receiptToleranceMs
+    let clamped = 0
     for (const m of batch.messages) {
-      const input = toEngineInput(m.value?.toString() ?? '', topic === opts.commandsTopic)
-      if ('type' in input) inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
-      else deadLetter(input, m)
+      let input = toEngineInput(m.value?.toString() ?? '', topic === opts.commandsTopic)
+      if (!('type' in input)) { deadLetter(input, m); continue }
+      if (input.type === 'alert') {
+        const event = withReceiptNoLaterThan(input.event, latestReceipt)
+        if (event !== input.event) { input = { type: 'alert', event }; clamped++ }
+      }
+      inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
     }
     // Queued together, they go in one produce request unless the publisher's batch limits cut it. Both are
     // waited for before a failure is thrown, so that a retry does not race records still queued.
@@ -117,6 +139,10 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
     })
     await opts.publisher.publish(opts.deadLetterTopic, deadLetters.slice(poison))
     if (deadLetters.length > 0) opts.logger.warn({ topic, partition, count: deadLetters.length, reasons: [...new Set(reasons)] }, 'invalid records dead-lettered')
+    if (clamped > 0) {
+      opts.logger.warn({ topic, partition, count: clamped, latestReceipt: new Date(latestReceipt).toISOString() }, "events received after this instance's clock: receipts clamped to it")
+      opts.onReceiptsClamped?.(clamped)
+    }
     for (const reason of reasons) opts.onDeadLetter?.(reason)
     const last = batch.messages.at(-1)!
     resolveOffset(last.offset)

@@ -72,6 +72,7 @@ const assigned = new Gauge({ name: 'opsreview_correlator_partitions', help: 'Inp
 const deadLetters = new Counter({ name: 'opsreview_dead_letters_total', help: 'Records dead-lettered, by stage and reason', labelNames: ['stage', 'reason'], registers: [registry] })
 const retries = new Counter({ name: 'opsreview_correlator_kafka_retries_total', help: 'Batches retried after a retriable Kafka failure, by consumer', labelNames: ['consumer'], registers: [registry] })
 const onDeadLetter = (reason: string) => deadLetters.inc({ stage: 'correlator', reason })
+const receiptsClamped = new Counter({ name: 'opsreview_correlator_receipts_clamped_total', help: "Events whose receipt lay after the rekeyer's clock plus OPSREVIEW_FUTURE_TOLERANCE, clamped to it (a receiver's clock runs ahead)", registers: [registry] })
 
 const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
 const rekeyGroup = `${config.OPSREVIEW_CORRELATOR_GROUP}-rekey`
@@ -175,6 +176,7 @@ async function start(): Promise<void> {
     eachBatch: retryingBatches(reportingFetches(createRekeyHandler({
       publisher: rekeyPublisher, inputTopic: topics.input, commandsTopic: topics.commands, deadLetterTopic: topics.deadLetter,
       logger: rekeyLogger, now: () => Date.now(), onDeadLetter,
+      receiptToleranceMs: config.OPSREVIEW_FUTURE_TOLERANCE, onReceiptsClamped: (n) => receiptsClamped.inc(n),
       onDurable: (topic, partition, next) => rekeyHealth.health.processed(topic, partition, next),
     }), rekeyHealth.health), { logger: rekeyLogger, onRetry: () => retries.inc({ consumer: 'rekey' }) }),
   })
