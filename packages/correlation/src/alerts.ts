@@ -3,7 +3,7 @@
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
   absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
-  stalenessOf, touch,
+  stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
@@ -65,8 +65,9 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
   }
   // Firing since its start all along: no flap, no change of its start.
   track.status = 'firing'
-  // refire hears it at its receipt, as here, and times the staleness from there.
-  refire(s, inc, key, track, event, track.lastChangeAt, member.lastSeenAt)
+  // refire hears it at its receipt, as here, and times the staleness from there. The guess is undone, not
+  // kept as an end: the alert fired all along.
+  refire(s, inc, key, track, event, track.lastChangeAt, member.lastSeenAt, false)
   return inc
 }
 
@@ -139,7 +140,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         // Within the span it opens again uncounted, unless a person resolved it: in order the firing would
         // have come before their decision, and they resolved it with the firing in it.
         if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen)
-        refire(s, inc, key, track, event, t, at)
+        refire(s, inc, key, track, event, t, at, true)
         expireUntilDecision(s, inc)
         return inc
       }
@@ -229,7 +230,12 @@ function serviceOf(s: EngineState, inc: IncidentState, event: AlertEvent): strin
   return first === event.service ? first : intern(s, event.service)
 }
 
-function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string): void {
+/**
+ * The alert fires again in its incident. `guessStands`: a staleness guess that ended it stays an end (a
+ * firing with a new start: the resolve of the episode before was lost), kept in `guessedEnds`, since the
+ * member's own end is now its new episode's; else (a repeat proving the alert never stopped) it is dropped.
+ */
+function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, event: AlertEvent, t: number, at: string, guessStands: boolean): void {
   const old = memberOf(inc, key)
   if (!old) return
   const heardAt = heardAtOf(s, event, t)
@@ -246,7 +252,10 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
   }
   // Its title is nearly always the one it had: the member's copy, without a look-up in the string table.
   const title = event.title === old.title ? old.title : intern(s, event.title)
-  const member = memberWith(old, 'firing', null, false, flapCount, event.severity, title, old.firstSeenAt, at)
+  // A late firing from before the guess was due would, in order, have come before it: no guess to keep.
+  const guessedEnd = guessStands && old.autoResolved && t >= track.lastHeardAt + stalenessOf(s, old.source) ? old.resolvedAt : null
+  const guessedEnds = guessedEnd === null ? old.guessedEnds : withGuessedEnd(old.guessedEnds, guessedEnd)
+  const member = memberWith(old, 'firing', null, false, flapCount, event.severity, title, old.firstSeenAt, at, guessedEnds)
   replaceMember(s, inc, key, member)
   absorb(inc, member)
   track.status = 'firing'

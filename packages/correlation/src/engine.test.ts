@@ -284,6 +284,44 @@ describe('lifecycle', () => {
     expect(outputs.filter((o) => o.type === 'incident')).toHaveLength(2) // opened, and the post-mortem flag of a critical incident at 30 min
   })
 
+  it('keeps a staleness guess as an end when the alert fires again with a new start, in its reopened or still open incident', () => {
+    // Its resolve was lost: guessed ended at its last firing (0) a day later; then it fires anew at 24 h 20 min,
+    // within the reopen window. The member's own end is now the new episode's; the guessed one stays listed.
+    const fire = alert({ fp: 'db', t: 0, severity: 'critical' })
+    const again = alert({ fp: 'db', t: 24 * 60 + 20, severity: 'critical' })
+    const reopened = run([fire, tick(24 * 60), tick(24 * 60 + 20), again])
+    expect(only(reopened.incidents)).toMatchObject({ status: 'open', reopenCount: 1 })
+    expect(only(reopened.incidents).alerts[0]).toMatchObject({ status: 'firing', autoResolved: false, resolvedAt: null, firstSeenAt: at(0), lastSeenAt: at(24 * 60 + 20), guessedEnds: [at(0)] })
+    // Its real resolve later ends the new episode; the guessed end of the first stays, through a restart too.
+    reopened.engine.apply(alert({ fp: 'db', t: 25 * 60, status: 'resolved', severity: 'critical' }))
+    const restored = restore(reopened.engine)
+    for (const e of [reopened.engine, restored]) {
+      expect(only(e.incidents()).alerts[0]).toMatchObject({ status: 'resolved', autoResolved: false, resolvedAt: at(25 * 60), guessedEnds: [at(0)] })
+    }
+
+    // Kept open by another alert heard all along (ten minutes of staleness), the incident never resolved: the same.
+    const config = { stalenessMs: { alertmanager: 10 * MIN } }
+    const keep = (minutes: number) => [tick(minutes), alert({ fp: 'api', t: 0, rx: minutes, severity: 'critical' })]
+    const open = run([fire, alert({ fp: 'api', t: 0, severity: 'critical' }), ...keep(5), tick(11), ...keep(14), alert({ fp: 'db', t: 20, severity: 'critical' })], config)
+    expect(only(open.incidents).status).toBe('open')
+    expect(only(open.incidents).alerts.find((a) => a.fingerprint === 'db')).toMatchObject({ status: 'firing', flapCount: 1, guessedEnds: [at(0)] })
+  })
+
+  it('keeps the latest 20 guessed ends of a member', () => {
+    // Ten minutes of staleness; one alert heard every five keeps the incident open while the other goes
+    // silent and comes back with a new start 25 times.
+    const config = { stalenessMs: { alertmanager: 10 * MIN } }
+    const inputs: EngineInput[] = [alert({ fp: 'api', t: 0 })]
+    for (let k = 0; k < 25; k++) {
+      const start = k * 20
+      inputs.push(alert({ fp: 'db', t: start }))
+      for (let m = 5; m <= 20; m += 5) inputs.push(tick(start + m), alert({ fp: 'api', t: 0, rx: start + m }))
+    }
+    inputs.push(alert({ fp: 'db', t: 25 * 20 }))
+    const db = only(run(inputs, config).incidents).alerts.find((a) => a.fingerprint === 'db')!
+    expect(db.guessedEnds).toEqual(Array.from({ length: 20 }, (_, i) => at((i + 5) * 20)))
+  })
+
   it('takes back a staleness resolve when a repeat of the firing comes after it, and only then', () => {
     // A warning an inhibition kept out of the notifications for 30 h, then repeated every 4 h (same start,
     // same event id) until its resolve: firing all along, so the guess is undone, with no reopen and no flap.
@@ -297,6 +335,8 @@ describe('lifecycle', () => {
     const revived = run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(36 * 60)])
     expect(only(revived.incidents)).toMatchObject({ status: 'open', resolvedAt: null, resolvedBy: null, reopenCount: 0, openedAt: at(0) })
     expect(only(revived.incidents).alerts[0]).toMatchObject({ status: 'firing', autoResolved: false, resolvedAt: null, flapCount: 0 })
+    // The guess was wrong, not an end: nothing of it stays.
+    expect(only(revived.incidents).alerts[0]!.guessedEnds).toBeUndefined()
     // Heard at 34 h, it goes stale again 24 h later, not at once.
     expect(only(run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(34 * 60 + 24 * 60 - 1)]).incidents).status).toBe('open')
     expect(only(run([fire, tick(30 * 60), ...repeatAt(34 * 60), tick(34 * 60 + 24 * 60)]).incidents)).toMatchObject({ status: 'resolved', resolvedBy: 'staleness' })

@@ -384,11 +384,24 @@ export function compactResolved(inc: IncidentState): void {
 export function memberWith(
   m: IncidentAlert, status: IncidentAlert['status'], resolvedAt: string | null, autoResolved: boolean,
   flapCount = m.flapCount, severity = m.severity, title = m.title, firstSeenAt = m.firstSeenAt, lastSeenAt = m.lastSeenAt,
+  guessedEnds = m.guessedEnds,
 ): IncidentAlert {
-  return {
+  const next: IncidentAlert = {
     key: m.key, fingerprint: m.fingerprint, source: m.source, name: m.name, title, service: m.service, severity, status,
     firstSeenAt, lastSeenAt, resolvedAt, flapCount, autoResolved,
   }
+  // Only on the few members that have them: the others keep one shape, and their documents no empty list.
+  if (guessedEnds !== undefined) next.guessedEnds = guessedEnds
+  return next
+}
+
+/** The most guessed ends a member keeps (the schema's `maxItems`). */
+export const MAX_GUESSED_ENDS = 20
+
+/** A member's guessed ends with `end` last, the oldest dropped beyond `MAX_GUESSED_ENDS`. */
+export function withGuessedEnd(ends: readonly string[] | undefined, end: string): string[] {
+  const next = ends === undefined ? [end] : [...ends, end]
+  return next.length > MAX_GUESSED_ENDS ? next.slice(next.length - MAX_GUESSED_ENDS) : next
 }
 
 /** Replaces the member with this key by `next` (from `memberWith`). */

@@ -146,6 +146,11 @@ export interface EngineSnapshot {
   memberFlags: number[]
   /** Three per member: firstSeenAt, lastSeenAt (0 when it equals firstSeenAt), resolvedAt (null when unresolved). */
   memberTimes: (string | 0 | null)[]
+  /**
+   * The few members with guessed ends (`guessedEnds`): a member's position in the members, then its ends.
+   * Absent from snapshots written before 2026-12-06, which had none.
+   */
+  memberGuessedEnds?: [number, string[]][]
   /** Per track: the position of a member with its key, or the key itself when no member has it. */
   trackKeys: (string | number)[]
   trackIncidents: (IncidentRef | null)[]
@@ -203,6 +208,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberStrings: number[] = []
   const memberFlags: number[] = []
   const memberTimes: (string | 0 | null)[] = []
+  const memberGuessedEnds: [number, string[]][] = []
   const incidents: IncidentRecordV4[] = []
   for (const { positions: _p, dirty: _d, changed: _c, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     incidentIndex.set(data.id, incidents.length)
@@ -211,6 +217,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
       if (first === undefined) { firstMember.set(m.key, memberKeys.length); memberKeys.push(m.key) } else memberKeys.push(first)
       memberStrings.push(str(m.source), str(m.name), str(m.title), str(m.service), str(m.severity))
       memberFlags.push((m.status === 'resolved' ? 1 : 0) + (m.autoResolved ? 2 : 0) + 4 * m.flapCount)
+      if (m.guessedEnds !== undefined) memberGuessedEnds.push([memberKeys.length - 1, m.guessedEnds])
       memberTimes.push(m.firstSeenAt, m.lastSeenAt === m.firstSeenAt ? 0 : m.lastSeenAt, m.resolvedAt)
     }
     sinceStep += data.alerts.length + 1
@@ -247,7 +254,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     heldLastAt: s.held.lastAt,
     strings,
     incidents,
-    memberKeys, memberStrings, memberFlags, memberTimes,
+    memberKeys, memberStrings, memberFlags, memberTimes, memberGuessedEnds,
     trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps,
     openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
     openByAmGroup: Array.from(s.openByAmGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
@@ -341,6 +348,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     if (i % membersPerStep === membersPerStep - 1) yield
   }
   const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
+  const guessedEnds = new Map(copy.memberGuessedEnds ?? [])
   // Every member, in order: a later member of the same alert takes its key and fingerprint from the first.
   const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
   const ids: string[] = new Array<string>(copy.incidents.length)
@@ -365,6 +373,8 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
         severity: strings[memberStrings[5 * g + 4]!] as IncidentAlert['severity'], status: (flags & 1) === 1 ? 'resolved' : 'firing', firstSeenAt,
         lastSeenAt: lastSeenAt === 0 ? firstSeenAt : lastSeenAt, resolvedAt: memberTimes[3 * g + 2] as string | null, flapCount: Math.floor(flags / 4), autoResolved: (flags & 2) === 2,
       }
+      const ends = guessedEnds.get(g)
+      if (ends !== undefined) m.guessedEnds = ends
       members[g] = m
       alerts[j] = m
     }
