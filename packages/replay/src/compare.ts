@@ -17,6 +17,8 @@ export interface MemberAlert {
   resolvedAt: string | null
   /** Resolved by the staleness timeout: its resolve was lost, and its end is where it was last seen. */
   autoResolved: boolean
+  /** Ends of its earlier episodes the staleness timeout guessed before it fired again. */
+  guessedEnds?: readonly string[]
 }
 
 /** What the comparison needs of an incident. */

@@ -6,7 +6,7 @@ import { ReplayError } from './errors.ts'
 /** The live run as the indices hold it: its alert changes come from the log the replay reads. */
 export type IndexedRun = Omit<Run, 'changes'>
 
-const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'resolvedBy', 'alerts.key', 'alerts.source', 'alerts.name', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved', 'reports.eventId']
+const incidentFields = ['id', 'title', 'status', 'services', 'environment', 'openedAt', 'resolvedAt', 'resolvedBy', 'alerts.key', 'alerts.source', 'alerts.name', 'alerts.service', 'alerts.severity', 'alerts.firstSeenAt', 'alerts.lastSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved', 'alerts.guessedEnds', 'reports.eventId']
 const problemFields = ['id', 'kind', 'signature', 'status', 'title', 'incidentCount', 'firstSeenAt', 'lastSeenAt']
 
 /** Every document a query matches, page by page (search_after on the id). */

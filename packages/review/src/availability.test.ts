@@ -76,6 +76,20 @@ describe('service time from the alert index completed by the incidents', () => {
     expect(times([...changes, change('alertmanager:a', 'firing', 200), change('alertmanager:a', 'resolved', 230)], [stale]).get('shop')).toMatchObject({ downtimeMs: 70 * MIN, interruptions: 2 })
   })
 
+  it('ends each episode of an alert that went stale and fired again with a new start at the end guessed for it, not at the next firing', () => {
+    // Fired at 01:00, last seen at 01:40, its resolve lost; it fired anew at 05:00 in the same incident (the
+    // correlator reopened it, or another alert held it open) and resolved at 06:00. The index holds two firings and one resolve.
+    const changes = [change('alertmanager:a', 'firing', 60), change('alertmanager:a', 'firing', 300), change('alertmanager:a', 'resolved', 360)]
+    const member2 = member('alertmanager:a', { firstSeenAt: at(60), resolvedAt: at(360), guessedEnds: [at(100)] })
+    expect(times(changes, [member2]).get('shop')).toMatchObject({ downtimeMs: 100 * MIN, interruptions: 2 })
+    // Still firing in the second episode at the end of the day: the same first episode, and the second until then.
+    const firing = member('alertmanager:a', { firstSeenAt: at(60), guessedEnds: [at(100)] })
+    expect(times(changes.slice(0, 2), [firing]).get('shop')).toMatchObject({ downtimeMs: 40 * MIN + (24 * 60 - 300) * MIN, interruptions: 2 })
+    // Its first firing before the look-back (not read): opened at its first sight, ended at the guess.
+    expect(times(changes.slice(1), [member('alertmanager:a', { firstSeenAt: at(-10 * 24 * 60), resolvedAt: at(360), guessedEnds: [at(100)] })]).get('shop'))
+      .toMatchObject({ downtimeMs: 100 * MIN + 60 * MIN, interruptions: 2 })
+  })
+
   it('counts an alert that started before the look-back from its incident, not as zero', () => {
     // Fired 10 days ago (before the 7-day look-back), resolved at 02:00 in the window: only the resolve is read.
     const changes = [change('alertmanager:old', 'resolved', 120)]

@@ -148,6 +148,8 @@ export interface MemberRecord {
    * every window that still reads its DOWN.
    */
   resolvedByHandAt?: string | null
+  /** Ends of its earlier episodes the staleness timeout guessed before it fired again (the incident's `guessedEnds`). */
+  guessedEnds?: readonly string[]
 }
 
 export const timedChange = (c: AlertChange & { service: string; labels?: Record<string, string> }): TimedChange => ({
@@ -161,7 +163,9 @@ export const timedChange = (c: AlertChange & { service: string; labels?: Record<
  *   (its `resolvedAt`, when it was last seen), not at the end of the window;
  * - a member whose opening is not among the changes (it started before the look-back, or its firing was
  *   lost) opens at its `firstSeenAt`, and ends at its `resolvedAt` when it has one;
- * - a member still firing in an incident a person resolved ends at their resolve (review-time.md).
+ * - a member still firing in an incident a person resolved ends at their resolve (review-time.md);
+ * - a member that went stale and then fired again with a new start ends each earlier episode at the end
+ *   the correlator guessed for it (`guessedEnds`): the index holds the two firings and no resolve between.
  * Only critical members count, as only critical alerts are read from the index.
  */
 export function completeChanges(changes: readonly TimedChange[], members: readonly MemberRecord[]): TimedChange[] {
@@ -195,8 +199,11 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     // resolved, and a blip after the alert's first change lacks its opening too (until 2026-12-04 only that
     // first change was looked at, and later blips counted no downtime). A member that re-fired spans several
     // episodes: its opening is missing when the first change in its span is a resolve, even if a re-fire follows.
-    const missingOpening = firstWithin(m.key, opened, resolved ?? Infinity)?.status !== 'firing'
+    // With guessed ends, its first episode ends at the first of them.
+    const firstEnd = m.guessedEnds?.[0]
+    const missingOpening = firstWithin(m.key, opened, firstEnd === undefined ? resolved ?? Infinity : Date.parse(firstEnd))?.status !== 'firing'
     if (missingOpening) out.push(synthetic('firing', opened))
+    for (const end of m.guessedEnds ?? []) out.push({ ...synthetic('resolved', Math.max(opened, Date.parse(end))), decided: true })
     const decided = m.autoResolved || byHand !== null
     if (resolved !== null && (missingOpening || decided)) out.push({ ...synthetic('resolved', Math.max(opened, resolved)), ...(decided ? { decided: true as const } : {}) })
   }

@@ -154,7 +154,7 @@ type MemberDoc = { resolvedAt?: string | null; resolvedBy?: string | null; alert
 
 /**
  * Members of the incidents that can complete the alert index (`completeChanges`): incidents with a member
- * resolved by staleness within the range, incidents a person resolved within it, and incidents still open or resolved after `from`, wherever they
+ * resolved by staleness within the range (now, or before it fired again: `guessedEnds`), incidents a person resolved within it, and incidents still open or resolved after `from`, wherever they
  * opened: one opened within the range holds the start of an alert Alertmanager sent only resolved (it fired
  * and ended between two flushes of its group), which the alert index lacks (until 2026-12-05 only incidents
  * opened before the range were read, and such an outage counted no downtime). The object array is not
@@ -169,6 +169,7 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
         filter: [{ term: { 'alerts.severity': 'critical' } }, { range: { openedAt: { lt: until, format: 'epoch_millis' } } }, ...recordScopeClauses(scope)],
         should: [
           { bool: { filter: [{ term: { 'alerts.autoResolved': true } }, { range: { lastEventAt: { gte: rangeStart, format: 'epoch_millis' } } }] } },
+          { bool: { filter: [{ exists: { field: 'alerts.guessedEnds' } }, { range: { lastEventAt: { gte: rangeStart, format: 'epoch_millis' } } }] } },
           { term: { status: 'open' } },
           { range: { resolvedAt: { gte: from, format: 'epoch_millis' } } },
           // Resolved by hand within the range: a member left firing ends there, though the index's lone DOWN reads on.
@@ -178,12 +179,15 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
       },
     },
     sort: [{ openedAt: 'asc' }, { id: 'asc' }],
-    _source: ['resolvedAt', 'resolvedBy', 'alerts.source', 'alerts.fingerprint', 'alerts.service', 'alerts.severity', 'alerts.name', 'alerts.firstSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved'],
+    _source: ['resolvedAt', 'resolvedBy', 'alerts.source', 'alerts.fingerprint', 'alerts.service', 'alerts.severity', 'alerts.name', 'alerts.firstSeenAt', 'alerts.resolvedAt', 'alerts.autoResolved', 'alerts.guessedEnds'],
     ...(after ? { search_after: after } : {}),
   }), (h) => {
     const resolvedByHandAt = h._source?.resolvedBy === 'manual' ? h._source.resolvedAt ?? null : null
     for (const a of h._source?.alerts ?? []) {
-      out.push({ key: `${a.source}:${a.fingerprint}`, source: a.source, service: a.service, severity: a.severity, name: a.name, firstSeenAt: a.firstSeenAt, resolvedAt: a.resolvedAt ?? null, autoResolved: a.autoResolved === true, resolvedByHandAt })
+      out.push({
+        key: `${a.source}:${a.fingerprint}`, source: a.source, service: a.service, severity: a.severity, name: a.name, firstSeenAt: a.firstSeenAt, resolvedAt: a.resolvedAt ?? null, autoResolved: a.autoResolved === true, resolvedByHandAt,
+        ...(a.guessedEnds ? { guessedEnds: a.guessedEnds } : {}),
+      })
     }
   })
   return out

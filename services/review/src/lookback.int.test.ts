@@ -260,6 +260,32 @@ describe('reading alert intervals', () => {
     for (const pageSize of [1, 2, 3]) expect(JSON.stringify(sorted(await readAlertIntervals(es, idx, { ...q, pageSize })), null, 1), `pages of ${pageSize}`).toEqual(JSON.stringify(whole, null, 1))
   })
 
+  it("ends an alert's episode at the end the correlator guessed before the alert fired again in the same incident, as the index keeps it", async () => {
+    const { prefix, es } = indicesOfTest('guessed')
+    await ensureIndices(es, prefix)
+    const n = indexNames(prefix)
+    const months = liveAlertMonths(es, prefix)
+    // DbDown fired at 00:00, its resolve lost; guessed ended at 00:00 a day later, it fired anew at 00:20
+    // the next day (the incident reopened) and resolved at 01:00.
+    const ops = [
+      alertDocument(months.indexFor)(JSON.stringify(change('alertmanager', 'db', 'db', 'firing', '2026-11-24T00:00:00Z', null, { alertname: 'DbDown' }))),
+      alertDocument(months.indexFor)(JSON.stringify(change('alertmanager', 'db', 'db', 'firing', '2026-11-25T00:20:00Z', null, { alertname: 'DbDown' }))),
+      alertDocument(months.indexFor)(JSON.stringify(change('alertmanager', 'db', 'db', 'resolved', '2026-11-25T00:20:00Z', '2026-11-25T01:00:00Z', { alertname: 'DbDown' }))),
+      incidentDocument(n.incidents.alias)(JSON.stringify(incident(1, {
+        services: ['db'], severity: 'critical', openedAt: iso('2026-11-24T00:00:00Z'), resolvedAt: iso('2026-11-25T01:00:00Z'), lastEventAt: iso('2026-11-25T01:00:00Z'), reopenCount: 1,
+        alerts: [{ ...member('alertmanager', 'db', 'db', 'DbDown', '2026-11-24T00:00:00Z', '2026-11-25T01:00:00Z'), guessedEnds: [iso('2026-11-24T00:00:00Z')] }],
+      }))),
+    ]
+    await months.prepare(new Set(ops.map((o) => o.index)))
+    expect((await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    const q = { from: Date.parse('2026-11-24T00:00:00Z'), until: Date.parse('2026-11-26T00:00:00Z'), lookBackMs: H, rule: defaultDegradedRule }
+    const read = await readAlertIntervals(es, { alerts: n.alerts.alias, incidents: n.incidents.alias }, q)
+    // Not down from 00:00 the first day to 01:00 the next: the first episode ended at its guess.
+    expect(read.map((x) => [x.key, x.intervals])).toEqual([['alertmanager:db', [
+      { from: Date.parse('2026-11-24T00:00:00Z'), to: Date.parse('2026-11-24T00:00:00Z') }, { from: Date.parse('2026-11-25T00:20:00Z'), to: Date.parse('2026-11-25T01:00:00Z') },
+    ]]])
+  })
+
   it('reads every change of a millisecond that fills a page, which cannot be halved', async () => {
     const { prefix, es } = indicesOfTest('storm')
     await ensureIndices(es, prefix)
