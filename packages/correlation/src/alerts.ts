@@ -148,11 +148,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   }
   // A new alert, or one whose incident is long resolved: it joins the open incident of its group or opens one.
   const groupKey = groupKeyOf(s, event)
-  const origin = event.origin.groupKey
-  // A notification group can span environments (a route grouping by alertname and service): an incident never
-  // does. JSON, as group keys are: a label value may hold any separator, and two services must not pose as one.
-  const amGroup = typeof origin === 'string' ? notificationGroupRole(s, event) : null
-  const amGroupKey = amGroup ? JSON.stringify([origin, event.service, event.environment]) : null
+  const amGroup = notificationGroupRole(s, event)
+  const amGroupKey = amGroup ? notificationGroupKeyOf(event) : null
   const heardAt = heardAtOf(s, event, t)
   // A resolve already applied after it (a retried firing, a resolve that came first) ends what it overlaps.
   const ended = track?.status === 'resolved' && track.lastChangeAt >= t ? track.lastChangeAt : undefined
@@ -219,9 +216,27 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
  * incident key is a name for one incident alone: its incident is neither joined nor found.
  */
 function notificationGroupRole(s: EngineState, event: AlertEvent): 'join' | 'register' | null {
+  if (typeof event.origin.groupKey !== 'string') return null
   const rules = s.cfg.grouping
   if (!rules.groupBy.joinAlertmanagerGroups || incidentKeyGroupOf(event, rules) !== undefined) return null
   return rules.groupBy.rules.length === 0 || groupRuleOf(event, rules) === undefined ? 'join' : 'register'
+}
+
+/**
+ * The key an incident is found by through the event's Alertmanager notification group. A notification group
+ * can span environments (a route grouping by alertname and service): an incident never does. JSON, as group
+ * keys are: a label value may hold any separator, and two services must not pose as one.
+ */
+function notificationGroupKeyOf(event: AlertEvent): string {
+  return JSON.stringify([event.origin.groupKey, event.service, event.environment])
+}
+
+/**
+ * The notification-group key of an event that joins or registers in its notification group's incident, else
+ * null: a held backlog holds the events of its notification groups too (`waitsForBacklog`).
+ */
+export function notificationGroupOf(s: EngineState, event: AlertEvent): string | null {
+  return notificationGroupRole(s, event) === null ? null : notificationGroupKeyOf(event)
 }
 
 /** The incident's own copy of the event's service when it is its first (nearly always), else the shared one. */

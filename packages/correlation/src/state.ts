@@ -160,6 +160,8 @@ export interface LateHold {
   lastAt: number
   /** The group keys of the held events, once asked for (not in a snapshot: rebuilt from the events). */
   groups?: Set<string> | null
+  /** Their notification groups' keys (`notificationGroupOf`), alike. */
+  notificationGroups?: Set<string> | null
 }
 
 export interface EvictionEntry {

@@ -2,13 +2,13 @@
 // event-time order, interleaved with the timers due before them; late events follow one rule (a backlog
 // is held until the input goes quiet, with the on-time events of its groups, then applied the same way);
 // retention forgets what lies too far behind the watermark.
-import { applyEvent, hearAgain } from './alerts.ts'
+import { applyEvent, hearAgain, notificationGroupOf } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { awaitsPostmortem, groupKeyOf, onTimer, recompute, schedule, unindexResolved } from './incidents.ts'
 import { forgetOpenings } from './problems/recurring.ts'
 import { forgetDependencyOpenings } from './problems/shared-cause.ts'
-import { alertKeyOf, compactHead, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
+import { alertKeyOf, compactHead, iso, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 const DAY = 86_400_000
@@ -33,7 +33,18 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     }
     // A redelivery says the alert still fires (Alertmanager repeats firing notifications), which the
     // staleness timeout counts, and which can prove its guess wrong; never later than the time seen so far.
-    const revived = hearAgain(s, event, Math.min(parseTime(event.receivedAt), s.highWater))
+    // It is heard at that time, in event time: ahead of the watermark it waits for it, and behind a held
+    // backlog of its group it waits with it. Heard on arrival, a repeat received just after a staleness
+    // timeout took the guess back or not, and an alert of its service joined its incident or not, by how
+    // late the repeat came.
+    const heardAt = Math.min(parseTime(event.receivedAt), s.highWater)
+    if (event.status === 'firing' && event.source !== 'report' && (heardAt > s.watermark || waitsForBacklog(s, event))) {
+      const p: Pending = { t: heardAt, iso: iso(heardAt), rank: rankOf(event), id: event.id, event, again: true }
+      if (waitsForBacklog(s, event)) holdWithBacklog(s, p)
+      else enqueue(s, p)
+      return
+    }
+    const revived = hearAgain(s, event, heardAt)
     if (revived) schedule(s, revived)
     return
   }
@@ -158,7 +169,7 @@ function applyLate(s: EngineState, p: Pending): void {
   }
   if (hold.events.length === 0) hold.since = s.highWater
   hold.events.push(p)
-  hold.groups?.add(groupKeyOf(s, p.event))
+  if (hold.groups) noteHeld(s, p.event)
   hold.lastAt = s.highWater
   hold.arrivedSinceTick = true
   if (hold.events.length >= s.cfg.lateHold.maxEvents) release(s)
@@ -203,6 +214,7 @@ function release(s: EngineState): void {
   }
   hold.events = []
   hold.groups = null
+  hold.notificationGroups = null
   hold.since = NEVER
   hold.lastAt = NEVER
   drain(s)
@@ -223,23 +235,44 @@ function firstAtOrAfter(times: readonly number[], t: number): number | undefined
 /**
  * While a backlog is held, an event of a group with held events waits with them: applied before them, it
  * would meet an incident whose events are still held (an alert joining an incident whose resolve is in
- * the backlog). Other groups go on.
+ * the backlog). So does one of a notification group with held events, through which it would join their
+ * incident (a deployment's replica mismatch, its crash loop held: it opened an incident of its own, and
+ * the crash loop another). Other groups go on.
  */
 function waitsForBacklog(s: EngineState, event: AlertEvent): boolean {
-  return s.held.events.length > 0 && heldGroups(s).has(groupKeyOf(s, event))
+  if (s.held.events.length === 0) return false
+  const { groups, notificationGroups } = heldKeys(s)
+  if (groups.has(groupKeyOf(s, event))) return true
+  const notification = notificationGroupOf(s, event)
+  return notification !== null && notificationGroups.has(notification)
 }
 
-/** An on-time event joins the held backlog; it does not extend the hold (only late arrivals do). */
+/**
+ * An on-time event joins the held backlog; it does not extend the hold (only late arrivals do). Its groups
+ * are held from now on too: an event of its group must not overtake it.
+ */
 function holdWithBacklog(s: EngineState, p: Pending): void {
   s.held.events.push(p)
+  if (s.held.groups) noteHeld(s, p.event)
   if (s.held.events.length >= s.cfg.lateHold.maxEvents) release(s)
 }
 
-/** The group keys of the held events; kept while the hold lasts, rebuilt after a restore. */
-function heldGroups(s: EngineState): Set<string> {
+/** The group and notification-group keys of the held events; kept while the hold lasts, rebuilt after a restore. */
+function heldKeys(s: EngineState): { groups: Set<string>; notificationGroups: Set<string> } {
   const hold = s.held
-  if (!hold.groups) hold.groups = new Set(hold.events.map((p) => groupKeyOf(s, p.event)))
-  return hold.groups
+  if (!hold.groups || !hold.notificationGroups) {
+    hold.groups = new Set()
+    hold.notificationGroups = new Set()
+    for (const p of hold.events) noteHeld(s, p.event)
+  }
+  return { groups: hold.groups, notificationGroups: hold.notificationGroups! }
+}
+
+/** Adds a held event's keys to the hold's sets (which exist). */
+function noteHeld(s: EngineState, event: AlertEvent): void {
+  s.held.groups!.add(groupKeyOf(s, event))
+  const notification = notificationGroupOf(s, event)
+  if (notification !== null) s.held.notificationGroups!.add(notification)
 }
 
 /** A tick at wall time `at` says event time has reached at least `at` less the allowed lateness. */
