@@ -321,10 +321,14 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState | undefined {
   const groupKey = groupKeyOf(s, event)
   const open = joinable(s, groupKey, null, t, true)
+  const spanned = joinBySpan(s, groupKey, t, false)
   // A late report takes the open incident that opened after it (customers notice first) only if no
   // incident was going on at its time, open or resolved: the outage it is about comes first.
-  const during = open && t < open.openedMs ? openHolding(s, groupKey, t, true, t, t) ?? joinBySpan(s, groupKey, t, false) : undefined
-  const inc = during ?? open ?? joinBySpan(s, groupKey, t, false) ?? (dropAsForgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
+  const during = open && t < open.openedMs ? openHolding(s, groupKey, t, true, t, t) ?? spanned : undefined
+  // One whose span holds it, opened after the open one it would join, owned its group at its time (a person
+  // resolved it since, while the report was held in a backlog): in order the report joined it.
+  const owner = open && spanned && open.openedMs <= t && spanned.openedMs > open.openedMs ? spanned : undefined
+  const inc = owner ?? during ?? open ?? spanned ?? (dropAsForgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
   if (!inc) return undefined
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).

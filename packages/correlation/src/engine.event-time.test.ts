@@ -5,6 +5,7 @@ import { compileGroupingRules } from '@opsreview/grouping'
 import { CorrelationEngine, EventTimeError, SnapshotVersionError, type EngineSnapshot } from './engine.ts'
 import type { CorrelationConfig } from './config.ts'
 import type { AlertEvent, EngineInput, Incident, Problem } from './types.ts'
+import { hashId } from './state.ts'
 
 const T0 = Date.parse('2026-11-30T00:00:00.000Z')
 const MIN = 60_000
@@ -469,5 +470,32 @@ describe('event time: repeats and notification groups around a held backlog', ()
     // Retried by Alertmanager after a receiver outage, or both in the one notification it sends at 10:09.
     expect(outcome(run(T0 + 10 * HOUR + 8 * MIN + 50_000))).toEqual(outcome(live))
     expect(outcome(run(T0 + 10 * HOUR + 9 * MIN))).toEqual(outcome(live))
+  })
+})
+
+describe("event time: a held report from before a person's resolve", () => {
+  it('joins the incident they resolved, which owned its group at its time, not an older open one', () => {
+    const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
+    const cfg: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+    // 01:00 a complaint (an incident of reports alone); 01:40 the alert (an incident of its own, which owns
+    // the group); 02:00 a second complaint, about the alert's outage; 02:20 a person resolves the alert's incident.
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'checkout', status: 'firing', t: at(1, 0), name: 'report:customer-complaint' }
+    const errors: Ev = { fp: 'co-5xx', service: 'checkout', status: 'firing', t: at(1, 40), name: 'CheckoutErrors' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: at(2, 0), name: 'report:customer-complaint' }
+    const resolve: EngineInput = { type: 'command', command: { id: 'c1', type: 'incident.resolve', target: hashId('inc', event(errors, errors.t).id), environment: 'production', actor: 'dana', at: isoOf(at(2, 20)) } }
+    const run = (r2Arrives: number) => deliver(byKey([
+      { key: r1.t, order: 0, input: alertInput(r1, r1.t) },
+      { key: errors.t, order: 0, input: alertInput(errors, errors.t) },
+      { key: r2Arrives, order: 0, input: alertInput(r2, r2.t) },
+      { key: at(2, 20), order: 1, input: resolve },
+      ...Array.from({ length: 4 * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) })),
+    ]), cfg)
+    const live = run(r2.t)
+    const withErrors = live.incidents().find((i) => i.alerts.length > 0)!
+    expect([withErrors.reports.length, withErrors.customerImpact, withErrors.resolvedBy]).toEqual([1, true, 'manual'])
+    // The complaint's tool posted it 19 minutes late: held with the backlog, applied after the person's decision.
+    const held = run(at(2, 19))
+    expect(held.stats.late).toBe(1)
+    expect(outcome(held)).toEqual(outcome(live))
   })
 })
