@@ -499,3 +499,24 @@ describe("event time: a held report from before a person's resolve", () => {
     expect(outcome(held)).toEqual(outcome(live))
   })
 })
+
+describe('event time: a late re-fire inside a span the staleness guess closed', () => {
+  it('is judged as firing at its time, as live: one incident, not a second one', () => {
+    const cfg: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+    // The alert fires at 00:00 and is not repeated; Alertmanager sends it with a new start at 23:15 (it ended
+    // and fired again between two flushes, the resolve lost). Kafka is down 23:00–00:30: the receiver spools
+    // the 23:15 firing and drains it after the ticks of 00:30, by when the staleness timeout (24 h) ran.
+    const disk = (t: number): Ev => ({ fp: 'disk', service: 'payments', status: 'firing', t, name: 'DiskFilling' })
+    const again = disk(T0 + 23 * HOUR + 15 * MIN)
+    const run = (arrives: number) => deliver(byKey([
+      { key: T0, order: 0, input: alertInput(disk(T0), T0) },
+      { key: arrives, order: 0, input: alertInput(again, again.t) },
+      ...Array.from({ length: 50 * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) })),
+    ]), cfg)
+    const live = run(again.t)
+    expect(live.incidents().map((i) => [i.openedAt, i.resolvedAt, i.resolvedBy, i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[isoOf(T0), isoOf(again.t), 'staleness', 0, 0]])
+    const spooled = run(T0 + 24 * HOUR + 30 * MIN)
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
+})
