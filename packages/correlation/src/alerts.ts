@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -328,7 +328,14 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
     // A real end replaces the staleness guess.
     let auto = false
     for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
-    if (inc.data.resolvedBy === 'staleness' && !auto) inc.data.resolvedBy = 'alerts'
+    if (inc.data.resolvedBy === 'staleness' && !auto) {
+      // Its alerts would have resolved it a quiet period after their end: earlier than the guess when the
+      // resolve waited in a backlog while the ticks ran the timeout. Decided then, a re-fire after it reopens
+      // it, as live, instead of falling within its span.
+      const byAlerts = Math.max(inc.resolvedMs! + s.cfg.quietPeriodMs, inc.flapHoldUntil)
+      if (byAlerts < inc.resolvedDecidedAt!) resolveIncident(s, inc, 'alerts', inc.resolvedMs!, inc.data.resolvedAt!, byAlerts)
+      else inc.data.resolvedBy = 'alerts'
+    }
   }
   touch(s, inc, t, at)
   settle(s, inc, s.now)

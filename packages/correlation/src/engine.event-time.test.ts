@@ -519,4 +519,27 @@ describe('event time: a late re-fire inside a span the staleness guess closed', 
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
+
+  it("moves the decision to the alerts' when the real resolve in the backlog replaces the guess: a re-fire after it reopens, as live", () => {
+    // Nothing lost this time: it resolved at 23:10 and fired again at 23:20, both spooled through the outage.
+    // Live, the incident resolved at 23:15 (quiet period) and the re-fire reopened it (counted).
+    const events: Ev[] = [
+      { fp: 'disk', service: 'payments', status: 'firing', t: T0, name: 'DiskFilling' },
+      { fp: 'disk', service: 'payments', status: 'resolved', t: T0 + 23 * HOUR + 10 * MIN, name: 'DiskFilling' },
+      { fp: 'disk', service: 'payments', status: 'firing', t: T0 + 23 * HOUR + 20 * MIN, name: 'DiskFilling' },
+    ]
+    // Alertmanager sends the resolve with the alert's start.
+    const input = (e: Ev): EngineInput => {
+      const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e.status === 'resolved') x.event.startsAt = isoOf(T0)
+      return x
+    }
+    const run = (spoolUntil: number | null) => deliver(byKey([
+      ...events.map((e, n) => ({ key: spoolUntil !== null && e.t >= T0 + 23 * HOUR ? spoolUntil : e.t, order: n, input: input(e) })),
+      ...Array.from({ length: 50 * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) })),
+    ]), { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } })
+    const live = run(null)
+    expect(live.incidents().map((i) => [i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[1, 1]])
+    expect(outcome(run(T0 + 24 * HOUR + 30 * MIN))).toEqual(outcome(live))
+  })
 })
