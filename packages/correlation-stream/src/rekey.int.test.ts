@@ -104,15 +104,20 @@ describe('rekeyer on the real Kafka', () => {
     expect(deadLetters.sort()).toEqual(['schema-invalid', 'schema-invalid', 'undecodable'])
   })
 
-  it("clamps a receipt later than its clock plus the tolerance, so that one wrong clock cannot move a partition's watermark years ahead", async () => {
+  it("clamps a receipt later than its clock or its record's timestamp plus the tolerance, so that one wrong clock cannot move a partition's watermark years ahead", async () => {
     const { kafka, run, t, producer } = await setup()
     // A receiver whose clock ran ahead stamped the first; the second came from a sound one.
     const ahead = { ...alertEvent('ahead', 'production'), startsAt: '9999-12-31T00:00:00.000Z', receivedAt: '9999-12-31T00:00:00.000Z' }
     const sound = alertEvent('sound', 'production')
-    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'ahead', value: JSON.stringify(ahead) }, { key: 'sound', value: JSON.stringify(sound) }] })
+    // Another producer's record, published on 30 November, says it was received a day later.
+    const foreign = { ...alertEvent('foreign', 'production'), receivedAt: '2026-12-01T00:00:00.000Z' }
     const before = Date.now()
+    await producer.send({ topic: t.alerts, acks: -1, messages: [
+      { key: 'ahead', value: JSON.stringify(ahead) }, { key: 'sound', value: JSON.stringify(sound) },
+      { key: 'foreign', value: JSON.stringify(foreign), timestamp: String(Date.parse('2026-11-30T00:00:00.000Z')) },
+    ] })
     const { lines, clamped, deadLetters } = await startRekeyer(kafka, t, `${run}-group`)
-    const inputs = (await readTopicUntil(kafka, t.input, (m) => m.length >= 2)).map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event)
+    const inputs = (await readTopicUntil(kafka, t.input, (m) => m.length >= 3)).map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event)
     const got = new Map(inputs.map((e) => [e.fingerprint, e]))
     const receipt = Date.parse(got.get('ahead')!.receivedAt)
     expect(receipt).toBeGreaterThanOrEqual(before + 60_000)
@@ -120,8 +125,9 @@ describe('rekeyer on the real Kafka', () => {
     // Only the receipt: the sender's time stays as sent, for the engine to clamp to the receipt.
     expect(got.get('ahead')).toEqual({ ...ahead, receivedAt: got.get('ahead')!.receivedAt })
     expect(got.get('sound')).toEqual(sound)
-    expect([clamped, deadLetters]).toEqual([[1], []])
-    expect(lines.filter((l) => l.msg === "events received after this instance's clock: receipts clamped to it")).toMatchObject([{ count: 1, topic: t.alerts, partition: 0 }])
+    expect(got.get('foreign')!.receivedAt).toBe('2026-11-30T00:01:00.000Z')
+    expect([clamped, deadLetters]).toEqual([[2], []])
+    expect(lines.filter((l) => l.msg === "events received after this instance's clock or their record's timestamp: receipts clamped to it")).toMatchObject([{ count: 2, topic: t.alerts, partition: 0 }])
   })
 
   it('dead-letters a record of bytes another producer wrote with its bytes and headers, the parts that are not text in base64', async () => {

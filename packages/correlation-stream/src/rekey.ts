@@ -1,7 +1,8 @@
 import type { EachBatchPayload, KafkaMessage, Message } from 'kafkajs'
 import type { Logger } from 'pino'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
-import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
+import { withReceiptNoLaterThan } from '@opsreview/correlation/event-time'
+import type { EngineInput } from '@opsreview/correlation/types'
 import { DEFAULT_MAX_MESSAGE_BYTES } from '@opsreview/kafka/publisher'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { poisonDeadLetter } from './dead-letters.ts'
@@ -28,9 +29,8 @@ export interface RekeyOptions {
   /** Wall clock, for dead-letter times and the latest receipt an event may carry. */
   now: () => number
   /**
-   * An event's receipt (`receivedAt`) later than the wall clock plus this is clamped to that: a receiver
-   * whose clock ran ahead (or another producer's record) would move its partition's watermark there,
-   * resolve every firing incident of the partition by staleness, and hold every later event as late.
+   * An event's receipt (`receivedAt`) later than the wall clock, or than its record's Kafka timestamp, plus
+   * this is clamped to that (`withReceiptNoLaterThan`); a replay clamps to the record's timestamp alike.
    */
   receiptToleranceMs: number
   /** Per batch, with how many events' receipts were clamped. */
@@ -63,11 +63,12 @@ export function toEngineInput(raw: string, isCommand: boolean): EngineInput | Po
 }
 
 /**
- * The event with its receipt no later than `latestMs` (epoch ms), or the event itself when it is not. Done
- * once, here, so the input log carries the clamped receipt: the engine and a replay of the log agree.
+ * The latest receipt a record's event may carry: its Kafka timestamp (when the receiver published it; a
+ * replay reads the same) or the rekeyer's clock, the earlier, plus the tolerance.
  */
-export function withReceiptNoLaterThan(event: AlertEvent, latestMs: number): AlertEvent {
-  return Date.parse(event.receivedAt) > latestMs ? { ...event, receivedAt: new Date(latestMs).toISOString() } : event
+function latestReceiptOf(m: KafkaMessage, nowMs: number, toleranceMs: number): number {
+  const published = Number(m.timestamp)
+  return (Number.isFinite(published) ? Math.min(published, nowMs) : nowMs) + toleranceMs
 }
 
 /**
@@ -109,13 +110,12 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
       deadLetters.push(poisonDeadLetter(err, { topic, partition, offset: m.offset }, m, at))
       reasons.push(err.reason)
     }
-    const latestReceipt = at.getTime() + opts.receiptToleranceMs
     let clamped = 0
     for (const m of batch.messages) {
       let input = toEngineInput(m.value?.toString() ?? '', topic === opts.commandsTopic)
       if (!('type' in input)) { deadLetter(input, m); continue }
       if (input.type === 'alert') {
-        const event = withReceiptNoLaterThan(input.event, latestReceipt)
+        const event = withReceiptNoLaterThan(input.event, latestReceiptOf(m, at.getTime(), opts.receiptToleranceMs))
         if (event !== input.event) { input = { type: 'alert', event }; clamped++ }
       }
       inputs.push({ message: { key: inputKey(input), value: JSON.stringify(input) }, source: m })
@@ -140,7 +140,7 @@ export function createRekeyHandler(opts: RekeyOptions): (payload: EachBatchPaylo
     await opts.publisher.publish(opts.deadLetterTopic, deadLetters.slice(poison))
     if (deadLetters.length > 0) opts.logger.warn({ topic, partition, count: deadLetters.length, reasons: [...new Set(reasons)] }, 'invalid records dead-lettered')
     if (clamped > 0) {
-      opts.logger.warn({ topic, partition, count: clamped, latestReceipt: new Date(latestReceipt).toISOString() }, "events received after this instance's clock: receipts clamped to it")
+      opts.logger.warn({ topic, partition, count: clamped }, "events received after this instance's clock or their record's timestamp: receipts clamped to it")
       opts.onReceiptsClamped?.(clamped)
     }
     for (const reason of reasons) opts.onDeadLetter?.(reason)

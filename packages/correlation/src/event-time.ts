@@ -30,3 +30,13 @@ export function eventTimeOf(event: AlertEvent, toleranceMs: number): EventTime {
 export function rankOf(event: AlertEvent): number {
   return event.source === 'report' ? 1 : event.status === 'firing' ? 0 : 2
 }
+
+/**
+ * The event with its receipt (`receivedAt`) no later than `latestMs`, or the event itself when it is not.
+ * A receipt is the receiver's clock: one running years ahead (or another producer's record) moved its
+ * partition's watermark there, resolved every firing incident of it by staleness, and held every later
+ * event as late. The correlator's rekeyer clamps before the input log, a replay as it reads the alerts topic.
+ */
+export function withReceiptNoLaterThan(event: AlertEvent, latestMs: number): AlertEvent {
+  return Date.parse(event.receivedAt) > latestMs ? { ...event, receivedAt: new Date(latestMs).toISOString() } : event
+}

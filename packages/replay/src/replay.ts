@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs'
 import { CorrelationEngine } from '@opsreview/correlation/engine'
 import { defaultCorrelationConfig, type CorrelationConfig } from '@opsreview/correlation/config'
+import { withReceiptNoLaterThan } from '@opsreview/correlation/event-time'
 import type { AlertEvent, Incident, Problem } from '@opsreview/correlation/types'
 import { timedChange, type TimedChange } from '@opsreview/review/availability'
 import { validateAlertEvent, validateCommand } from '@opsreview/schemas'
@@ -103,6 +104,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   // The replay ticks (below), so a backlog at the start of the log is held as the live correlator holds it.
   const lateHold = { ...defaultCorrelationConfig.lateHold, ...o.engineConfig.lateHold, expectTicks: tickIntervalMs > 0 }
   const engine = new CorrelationEngine({ ...o.engineConfig, lateHold })
+  const futureToleranceMs = o.engineConfig.futureToleranceMs ?? defaultCorrelationConfig.futureToleranceMs
   const incidents = new Map<string, Incident>()
   const problems = new Map<string, Problem>()
   const stats = { alerts: 0, commands: 0, commandsRefused: 0, invalid: 0, relabelled: 0 }
@@ -132,7 +134,8 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     }
     const v = validateAlertEvent(parsed)
     if (!v.ok) { stats.invalid++; return }
-    let event = v.value
+    // As the correlator's rekeyer clamps it before its input log.
+    let event = withReceiptNoLaterThan(v.value, record.timestamp + futureToleranceMs)
     if (o.relabel) {
       const next = o.relabel(event)
       if (next.service !== event.service || next.environment !== event.environment) stats.relabelled++
