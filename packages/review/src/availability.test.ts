@@ -85,6 +85,11 @@ describe('service time from the alert index completed by the incidents', () => {
     // Still firing in the second episode at the end of the day: the same first episode, and the second until then.
     const firing = member('alertmanager:a', { firstSeenAt: at(60), guessedEnds: [at(100)] })
     expect(times(changes.slice(0, 2), [firing]).get('shop')).toMatchObject({ downtimeMs: 40 * MIN + (24 * 60 - 300) * MIN, interruptions: 2 })
+    // Its second episode sent only resolved (it fired at 05:00 and ended at 05:10 between two flushes of its
+    // group): opened at that resolve's start, not at the guess, nor counted as nothing.
+    const blip = { ...change('alertmanager:a', 'resolved', 310), startedAt: T0 + 300 * MIN }
+    expect(times([changes[0]!, blip], [member('alertmanager:a', { firstSeenAt: at(60), resolvedAt: at(310), guessedEnds: [at(100)] })]).get('shop'))
+      .toMatchObject({ downtimeMs: 40 * MIN + 10 * MIN, interruptions: 2 })
     // Its first firing before the look-back (not read): opened at its first sight, ended at the guess.
     expect(times(changes.slice(1), [member('alertmanager:a', { firstSeenAt: at(-10 * 24 * 60), resolvedAt: at(360), guessedEnds: [at(100)] })]).get('shop'))
       .toMatchObject({ downtimeMs: 100 * MIN + 60 * MIN, interruptions: 2 })

@@ -124,6 +124,8 @@ export interface TimedChange {
   labels?: Readonly<Record<string, string>>
   /** Taken from an incident's member record, not the alert index: its labels are the alertname alone. */
   inferred?: true
+  /** A resolve's alert start (its `startsAt`), when before its end: an episode sent only resolved began there. */
+  startedAt?: number
   /**
    * A resolve nobody heard the alert send: the staleness timeout's guess, or a person resolving its incident
    * (`completeChanges`). Not a resolve the index lacks, which is the alert's own and goes by the instant's rule.
@@ -152,10 +154,14 @@ export interface MemberRecord {
   guessedEnds?: readonly string[]
 }
 
-export const timedChange = (c: AlertChange & { service: string; labels?: Record<string, string> }): TimedChange => ({
-  key: `${c.source}:${c.fingerprint}`, status: c.status, at: Date.parse(c.status === 'resolved' ? (c.endsAt ?? c.startsAt) : c.startsAt), service: c.service,
-  ...(c.labels ? { labels: c.labels } : {}),
-})
+export const timedChange = (c: AlertChange & { service: string; labels?: Record<string, string> }): TimedChange => {
+  const at = Date.parse(c.status === 'resolved' ? (c.endsAt ?? c.startsAt) : c.startsAt)
+  const startedAt = c.status === 'resolved' ? Date.parse(c.startsAt) : NaN
+  return {
+    key: `${c.source}:${c.fingerprint}`, status: c.status, at, service: c.service,
+    ...(c.labels ? { labels: c.labels } : {}), ...(startedAt < at ? { startedAt } : {}),
+  }
+}
 
 /**
  * The alert index's changes, completed with what the incidents know and the index cannot say:
@@ -203,7 +209,16 @@ export function completeChanges(changes: readonly TimedChange[], members: readon
     const firstEnd = m.guessedEnds?.[0]
     const missingOpening = firstWithin(m.key, opened, firstEnd === undefined ? resolved ?? Infinity : Date.parse(firstEnd))?.status !== 'firing'
     if (missingOpening) out.push(synthetic('firing', opened))
-    for (const end of m.guessedEnds ?? []) out.push({ ...synthetic('resolved', Math.max(opened, Date.parse(end))), decided: true })
+    const ends = m.guessedEnds ?? []
+    for (let k = 0; k < ends.length; k++) {
+      const end = Math.max(opened, Date.parse(ends[k]!))
+      out.push({ ...synthetic('resolved', end), decided: true })
+      // The episode after a guess, sent only resolved (it fired and ended between two flushes of its group),
+      // lacks its opening too: it began at that resolve's start.
+      const next = k + 1 < ends.length ? Date.parse(ends[k + 1]!) : resolved ?? Infinity
+      const first = firstWithin(m.key, end + 1, next)
+      if (first?.status === 'resolved' && first.startedAt !== undefined && first.startedAt > end) out.push(synthetic('firing', first.startedAt))
+    }
     const decided = m.autoResolved || byHand !== null
     if (resolved !== null && (missingOpening || decided)) out.push({ ...synthetic('resolved', Math.max(opened, resolved)), ...(decided ? { decided: true as const } : {}) })
   }

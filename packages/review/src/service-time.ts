@@ -106,7 +106,7 @@ async function criticalChanges(es: Client, index: string, from: number, until: n
       const [source, fingerprint, status, service, startsAt, endsAt] = (h.sort ?? []) as [string, string, string, string, number, number]
       const resolved = status === 'resolved'
       const at = resolved && endsAt !== 0 ? endsAt : startsAt
-      if (typeof at === 'number') out.push({ key: `${source}:${fingerprint}`, status: resolved ? 'resolved' : 'firing', at, service })
+      if (typeof at === 'number') out.push({ key: `${source}:${fingerprint}`, status: resolved ? 'resolved' : 'firing', at, service, ...(resolved && startsAt < at ? { startedAt: startsAt } : {}) })
     }
     // A millisecond cannot be halved: one that fills a page (a rule evaluation firing thousands of alerts at
     // one instant) is read on after the page's last sort values. Changes that share them all are one change

@@ -275,13 +275,22 @@ describe('reading alert intervals', () => {
         services: ['db'], severity: 'critical', openedAt: iso('2026-11-24T00:00:00Z'), resolvedAt: iso('2026-11-25T01:00:00Z'), lastEventAt: iso('2026-11-25T01:00:00Z'), reopenCount: 1,
         alerts: [{ ...member('alertmanager', 'db', 'db', 'DbDown', '2026-11-24T00:00:00Z', '2026-11-25T01:00:00Z'), guessedEnds: [iso('2026-11-24T00:00:00Z')] }],
       }))),
+      // CacheDown alike, but its second episode (00:20–00:30) came only resolved: it fired and ended between two flushes.
+      alertDocument(months.indexFor)(JSON.stringify(change('alertmanager', 'cache', 'cache', 'firing', '2026-11-24T00:00:00Z', null, { alertname: 'CacheDown' }))),
+      alertDocument(months.indexFor)(JSON.stringify(change('alertmanager', 'cache', 'cache', 'resolved', '2026-11-25T00:20:00Z', '2026-11-25T00:30:00Z', { alertname: 'CacheDown' }))),
+      incidentDocument(n.incidents.alias)(JSON.stringify(incident(2, {
+        services: ['cache'], severity: 'critical', openedAt: iso('2026-11-24T00:00:00Z'), resolvedAt: iso('2026-11-25T00:30:00Z'), lastEventAt: iso('2026-11-25T00:30:00Z'), reopenCount: 1,
+        alerts: [{ ...member('alertmanager', 'cache', 'cache', 'CacheDown', '2026-11-24T00:00:00Z', '2026-11-25T00:30:00Z'), guessedEnds: [iso('2026-11-24T00:00:00Z')] }],
+      }))),
     ]
     await months.prepare(new Set(ops.map((o) => o.index)))
     expect((await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
     const q = { from: Date.parse('2026-11-24T00:00:00Z'), until: Date.parse('2026-11-26T00:00:00Z'), lookBackMs: H, rule: defaultDegradedRule }
     const read = await readAlertIntervals(es, { alerts: n.alerts.alias, incidents: n.incidents.alias }, q)
     // Not down from 00:00 the first day to 01:00 the next: the first episode ended at its guess.
-    expect(read.map((x) => [x.key, x.intervals])).toEqual([['alertmanager:db', [
+    expect(read.map((x) => [x.key, x.intervals]).sort()).toEqual([['alertmanager:cache', [
+      { from: Date.parse('2026-11-24T00:00:00Z'), to: Date.parse('2026-11-24T00:00:00Z') }, { from: Date.parse('2026-11-25T00:20:00Z'), to: Date.parse('2026-11-25T00:30:00Z') },
+    ]], ['alertmanager:db', [
       { from: Date.parse('2026-11-24T00:00:00Z'), to: Date.parse('2026-11-24T00:00:00Z') }, { from: Date.parse('2026-11-25T00:20:00Z'), to: Date.parse('2026-11-25T01:00:00Z') },
     ]]])
   })
