@@ -38,11 +38,14 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     // timeout took the guess back or not, and an alert of its service joined its incident or not, by how
     // late the repeat came.
     const heardAt = Math.min(parseTime(event.receivedAt), s.highWater)
-    if (event.status === 'firing' && event.source !== 'report' && (heardAt > s.watermark || waitsForBacklog(s, event))) {
-      const p: Pending = { t: heardAt, iso: iso(heardAt), rank: rankOf(event), id: event.id, event, again: true }
-      if (waitsForBacklog(s, event)) holdWithBacklog(s, p)
-      else enqueue(s, p)
-      return
+    if (event.status === 'firing' && event.source !== 'report') {
+      const waits = waitsForBacklog(s, event)
+      if (waits || heardAt > s.watermark) {
+        const p: Pending = { t: heardAt, iso: iso(heardAt), rank: rankOf(event), id: event.id, event, again: true }
+        if (waits) holdWithBacklog(s, p)
+        else enqueue(s, p)
+        return
+      }
     }
     const revived = hearAgain(s, event, heardAt)
     if (revived) schedule(s, revived)
