@@ -126,7 +126,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
       // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
       // outage, nor bridge to it the alerts that follow.
-      const kept = (open || inSpan) && (firingAt(s, inc, key, track, t) || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
+      const kept = (open || inSpan) && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
       if (kept || withinReopen) {
@@ -246,22 +246,6 @@ function serviceOf(s: EngineState, inc: IncidentState, event: AlertEvent): strin
 }
 
 /**
- * Whether the alert fired at `t`, as far as event time tells: it fires now, or the staleness timeout that
- * resolved it was due only after `t` (a late firing, held in a backlog while the ticks ran the timeout: in
- * order it came first, and the alert was still firing).
- */
-function firingAt(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, t: number): boolean {
-  if (track.status === 'firing') return true
-  const member = memberOf(inc, key)
-  return member !== undefined && guessedAfter(s, member, track, t)
-}
-
-/** The member was resolved by a staleness guess due after `t`. */
-function guessedAfter(s: EngineState, member: IncidentAlert, track: AlertTrack, t: number): boolean {
-  return member.autoResolved && t < track.lastHeardAt + stalenessOf(s, member.source)
-}
-
-/**
  * The alert fires again in its incident. `guessStands`: a staleness guess that ended it stays an end (a
  * firing with a new start: the resolve of the episode before was lost), kept in `guessedEnds`, since the
  * member's own end is now its new episode's; else (a repeat proving the alert never stopped) it is dropped.
@@ -277,15 +261,14 @@ function refire(s: EngineState, inc: IncidentState, key: string, track: AlertTra
   }
   let flapCount = old.flapCount
   let flapping = false
-  const guessAfter = guessedAfter(s, old, track, t)
-  if (track.status === 'resolved' && !guessAfter) {
+  if (track.status === 'resolved') {
     flapCount += 1
     flapping = countFlap(s, inc, track, t)
   }
   // Its title is nearly always the one it had: the member's copy, without a look-up in the string table.
   const title = event.title === old.title ? old.title : intern(s, event.title)
   // A late firing from before the guess was due would, in order, have come before it: no guess to keep.
-  const guessedEnd = guessStands && old.autoResolved && !guessAfter ? old.resolvedAt : null
+  const guessedEnd = guessStands && old.autoResolved && t >= track.lastHeardAt + stalenessOf(s, old.source) ? old.resolvedAt : null
   const guessedEnds = guessedEnd === null ? old.guessedEnds : withGuessedEnd(old.guessedEnds, guessedEnd)
   const member = memberWith(old, 'firing', null, false, flapCount, event.severity, title, old.firstSeenAt, at, guessedEnds)
   replaceMember(s, inc, key, member)
@@ -349,9 +332,9 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   // A late report takes the open incident that opened after it (customers notice first) only if no
   // incident was going on at its time, open or resolved: the outage it is about comes first.
   const during = open && t < open.openedMs ? openHolding(s, groupKey, t, true, t, t) ?? spanned : undefined
-  // One whose span holds it, opened after the open one it would join, owned its group at its time (a person
-  // resolved it since, while the report was held in a backlog): in order the report joined it.
-  const owner = open && spanned && open.openedMs <= t && spanned.openedMs > open.openedMs ? spanned : undefined
+  // One whose span holds it, opened by its time and after the open one it would join, owned its group then
+  // (a person resolved it since, while the report was held in a backlog): in order the report joined it.
+  const owner = open && spanned && open.openedMs < spanned.openedMs && spanned.openedMs <= t ? spanned : undefined
   const inc = owner ?? during ?? open ?? spanned ?? (dropAsForgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
   if (!inc) return undefined
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')

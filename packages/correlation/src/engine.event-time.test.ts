@@ -500,26 +500,7 @@ describe("event time: a held report from before a person's resolve", () => {
   })
 })
 
-describe('event time: a late re-fire inside a span the staleness guess closed', () => {
-  it('is judged as firing at its time, as live: one incident, not a second one', () => {
-    const cfg: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
-    // The alert fires at 00:00 and is not repeated; Alertmanager sends it with a new start at 23:15 (it ended
-    // and fired again between two flushes, the resolve lost). Kafka is down 23:00–00:30: the receiver spools
-    // the 23:15 firing and drains it after the ticks of 00:30, by when the staleness timeout (24 h) ran.
-    const disk = (t: number): Ev => ({ fp: 'disk', service: 'payments', status: 'firing', t, name: 'DiskFilling' })
-    const again = disk(T0 + 23 * HOUR + 15 * MIN)
-    const run = (arrives: number) => deliver(byKey([
-      { key: T0, order: 0, input: alertInput(disk(T0), T0) },
-      { key: arrives, order: 0, input: alertInput(again, again.t) },
-      ...Array.from({ length: 50 * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) })),
-    ]), cfg)
-    const live = run(again.t)
-    expect(live.incidents().map((i) => [i.openedAt, i.resolvedAt, i.resolvedBy, i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[isoOf(T0), isoOf(again.t), 'staleness', 0, 0]])
-    const spooled = run(T0 + 24 * HOUR + 30 * MIN)
-    expect(spooled.stats.late).toBe(1)
-    expect(outcome(spooled)).toEqual(outcome(live))
-  })
-
+describe('event time: a backlog across a staleness guess', () => {
   it("moves the decision to the alerts' when the real resolve in the backlog replaces the guess: a re-fire after it reopens, as live", () => {
     // Nothing lost this time: it resolved at 23:10 and fired again at 23:20, both spooled through the outage.
     // Live, the incident resolved at 23:15 (quiet period) and the re-fire reopened it (counted).
@@ -541,5 +522,59 @@ describe('event time: a late re-fire inside a span the staleness guess closed', 
     const live = run(null)
     expect(live.incidents().map((i) => [i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[1, 1]])
     expect(outcome(run(T0 + 24 * HOUR + 30 * MIN))).toEqual(outcome(live))
+  })
+})
+
+describe('event time: late events that must not move', () => {
+  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
+  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
+
+  it('a late report stays in the open incident it joined in order, not one that opened only after it', () => {
+    // 01:00 a fires, 01:10 it resolves: incident A resolves at 01:15. 01:12 a complaint (A open: it joins A).
+    // 01:20 b fires: incident B. 01:25 a fires again: A reopens; B keeps the group. 01:28 b resolves: B resolves
+    // at 01:33. The complaint's tool posts it 28 minutes late: B's span reaches back to it, but B opened after it.
+    const a1: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(1, 0), name: 'A' }
+    const a1r: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(1, 10), name: 'A' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: at(1, 12), name: 'report:customer-complaint' }
+    const b1: Ev = { fp: 'b', service: 'checkout', status: 'firing', t: at(1, 20), name: 'B' }
+    const a2: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(1, 25), name: 'A' }
+    const b1r: Ev = { fp: 'b', service: 'checkout', status: 'resolved', t: at(1, 28), name: 'B' }
+    const input = (e: Ev): EngineInput => {
+      const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e.status === 'resolved') x.event.startsAt = isoOf(e.fp === 'a' ? a1.t : b1.t)
+      return x
+    }
+    const run = (r2Arrives: number) => deliver(byKey([
+      ...[a1, a1r, b1, a2, b1r].map((e, n) => ({ key: e.t, order: n, input: input(e) })),
+      { key: r2Arrives, order: 0, input: input(r2) },
+      ...ticks(3),
+    ]), held)
+    const live = run(r2.t)
+    expect(live.incidents().filter((i) => i.reports.length > 0).map((i) => i.alerts.map((m) => m.fingerprint))).toEqual([['a']])
+    const late = run(at(1, 40))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+
+  it("a re-fire after a staleness guess whose earlier real resolve is still in flight counts its flap, as live", () => {
+    // Staleness 40 min. b and a fire at 00:00 (one incident; a goes on firing). b resolves at 00:01 and fires
+    // again at 00:30 (a whole episode: Alertmanager sends it resolved at 00:31 with its start). Two receivers'
+    // spools bring the episode at 00:39, after the guess, and the 00:01 resolve at 00:41:30.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 40 * MIN, pingdom: 0, report: 40 * MIN } }
+    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 0), name: 'B' }
+    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
+    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 1), name: 'B' }
+    const b2: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 31), name: 'B' }
+    const run = (episodeArrives: number | null, resolveArrives: number | null) => deliver(byKey([
+      { key: b0.t, order: 0, input: alertInput(b0, b0.t) },
+      { key: a0.t, order: 1, input: alertInput(a0, a0.t) },
+      { key: resolveArrives ?? b1.t, order: 0, input: alertInput(b1, b1.t) },
+      { key: episodeArrives ?? b2.t, order: 0, input: alertInput(b2, b2.t) },
+      ...ticks(4),
+    ]), cfg)
+    const live = run(null, null)
+    expect(live.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['b', 1], ['a', 0]]])
+    expect(outcome(run(at(0, 39), at(0, 41) + 30_000))).toEqual(outcome(live))
   })
 })
