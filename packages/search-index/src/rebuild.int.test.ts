@@ -170,6 +170,59 @@ describe('rebuilding the index from Kafka', () => {
     return { key: `${topics.alerts}/0`, sent, lost, lines, before }
   }
 
+  it('moves the aliases only once what arrived during the replay is in the fresh indices: no reader sees an older version, nor misses a new incident', { timeout: 90_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('rebuild-window')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, Object.values(topics))
+    const es = esClient()
+    cleanupIndices(run)
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const send = (docs: { id: string }[]) => producer.send({ topic: topics.incidents, acks: -1, messages: docs.map((d) => ({ key: d.id, value: JSON.stringify(d) })) })
+    const n = indexNames(run)
+    /** The incident as the review reads it, through the alias. */
+    const seen = async (id: string) => {
+      await es.indices.refresh({ index: n.incidents.alias })
+      return (await es.search<{ version: number; status: string }>({ index: n.incidents.alias, query: { ids: { values: [id] } } })).hits.hits.map((h) => [h._source!.version, h._source!.status])
+    }
+    await send([incident(1, 1)])
+    await liveIndexer(kafka, es, run, topics)
+    await waitFor(async () => ((await seen(incident(1, 1).id))[0]?.[0] === 1 ? true : undefined), { what: 'v1 indexed' })
+
+    // Once the first pass read its ranges, incident 1 resolves (v2) and incident 2 opens: the live indexer
+    // writes both through the aliases, into the old index, while the rebuild replays.
+    let rangesRead = 0
+    const wrapped: Kafka = Object.create(kafka)
+    wrapped.admin = (cfg) => {
+      const a = kafka.admin(cfg)
+      const fetchTopicOffsets = a.fetchTopicOffsets.bind(a)
+      a.fetchTopicOffsets = async (topic: string) => {
+        const r = await fetchTopicOffsets(topic)
+        if (++rangesRead === 3) {
+          await send([incident(1, 2), incident(2, 1)])
+          await waitFor(async () => ((await seen(incident(2, 1).id)).length === 1 && (await seen(incident(1, 1).id))[0]?.[0] === 2 ? true : undefined), { what: 'the live indexer wrote both' })
+        }
+        return r
+      }
+      return a
+    }
+    // What a reader sees the moment the aliases move.
+    const atSwitch: unknown[] = []
+    const updateAliases = es.indices.updateAliases.bind(es.indices)
+    es.indices.updateAliases = (async (...args: Parameters<typeof updateAliases>) => {
+      const r = await updateAliases(...args)
+      atSwitch.push([await seen(incident(1, 1).id), await seen(incident(2, 1).id)])
+      return r
+    }) as typeof es.indices.updateAliases
+    await rebuildFromKafka({ kafka: wrapped, es, prefix: run, topics, logger: captureLogs().logger })
+    // Until 2026-12-06 the aliases moved before the catch-up: v1 open again, and incident 2 missing.
+    expect(atSwitch[0]).toEqual([[[2, 'resolved']], [[1, 'open']]])
+    expect([await seen(incident(1, 1).id), await seen(incident(2, 1).id)]).toEqual([[[2, 'resolved']], [[1, 'open']]])
+  })
+
   it('ends a replay whose partitions lost the rest of their range to retention after it was read, rather than wait for ever', { timeout: 60_000 }, async () => {
     const { key, lost, lines, before } = await replayTrimmed(3, 3)
     // The rebuild then carries over every alert document received before that: none of that partition's was replayed.

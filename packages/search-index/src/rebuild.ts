@@ -237,6 +237,16 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
   return stats.successful
 }
 
+/** Catch-up rounds into the fresh indices before the aliases move, at the most. */
+const CATCH_UP_ROUNDS = 5
+/** A round that had fewer records than this to write is the last before the move. */
+const CATCH_UP_SMALL = 1000
+
+/** Each partition's high watermark: where the next pass starts. */
+function highs(r: Ranges): Map<string, bigint> {
+  return new Map([...r].map(([key, range]) => [key, range.high]))
+}
+
 /** Every index under the prefix with its aliases. */
 async function aliasesByIndex(es: Client, prefix: string): Promise<Map<string, string[]>> {
   const all = await es.indices.getAlias({ index: `${prefix}-*` })
@@ -248,8 +258,9 @@ async function aliasesByIndex(es: Client, prefix: string): Promise<Map<string, s
  * ones. Alert events go into fresh month indices; alert documents older than the oldest retained record
  * are copied over from the old indices (the log no longer has them, so it cannot correct them). Then every
  * alias (the alert read alias, each month's write alias, incidents, problems) moves to the fresh indices
- * in one atomic `_aliases` call, a catch-up pass writes what arrived meanwhile through the aliases as the
- * live indexer does (ids and external versions keep the newest), and the old indices are deleted.
+ * in one atomic `_aliases` call, once catch-up passes have written what arrived during the replay into the
+ * fresh indices; a last pass writes what arrived during the last of them through the aliases as the live
+ * indexer does (ids and external versions keep the newest), and the old indices are deleted.
  */
 export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult> {
   const startedAt = Date.now()
@@ -276,15 +287,28 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       [o.topics.incidents, incidentDocument(fresh.incidents)],
       [o.topics.problems, problemDocument(fresh.problems)],
     ])
-    await replay(o, {
+    const intoFresh = {
       topics: Object.values(o.topics),
-      documentFor: (topic) => freshDocuments.get(topic)!,
-      to: first,
-      groupId: `${o.prefix}-rebuild-${generation}-1`,
+      documentFor: (topic: string) => freshDocuments.get(topic)!,
       requireAlias: false,
-      prepare: async (indices) => { for (const index of indices) { const month = n.alerts.monthOf(index); if (month !== undefined) await freshMonth(month) } },
-      onLost: (key, beforeMs) => lost.set(key, Math.max(lost.get(key) ?? beforeMs, beforeMs)),
-    })
+      prepare: async (indices: Iterable<string>) => { for (const index of indices) { const month = n.alerts.monthOf(index); if (month !== undefined) await freshMonth(month) } },
+      onLost: (key: string, beforeMs: number) => lost.set(key, Math.max(lost.get(key) ?? beforeMs, beforeMs)),
+    }
+    await replay(o, { ...intoFresh, to: first, groupId: `${o.prefix}-rebuild-${generation}-1` })
+    // What arrived during the replay goes into the fresh indices too, before any alias moves: moved first,
+    // the readers saw the fresh indices without it (an incident resolved meanwhile open again, one opened
+    // meanwhile missing) until the pass after the move wrote it, and for good when the rebuild stopped
+    // between the two. Each round is shorter; what arrives during the last is written after the move.
+    let replayed = first
+    for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+      const now = await ranges(admin, Object.values(o.topics))
+      const behind = [...now].reduce((sum, [key, r]) => sum + Number(r.high - (replayed.get(key)?.high ?? r.low)), 0)
+      if (behind === 0) break
+      await replay(o, { ...intoFresh, to: now, from: highs(replayed), groupId: `${o.prefix}-rebuild-${generation}-catch-up-${round}` })
+      o.logger.info({ generation, records: behind }, 'rebuild: caught up into the fresh indices')
+      replayed = now
+      if (behind < CATCH_UP_SMALL) break
+    }
 
     const before = await aliasesByIndex(o.es, o.prefix)
     const isFresh = (index: string) => index === fresh.incidents || index === fresh.problems || (n.alerts.monthOf(index) !== undefined && index.endsWith(`-${generation}`))
@@ -344,7 +368,7 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       topics: Object.values(o.topics),
       documentFor: live.documentFor,
       to: second,
-      from: new Map([...first].map(([key, r]) => [key, r.high])),
+      from: highs(replayed),
       groupId: `${o.prefix}-rebuild-${generation}-2`,
       ...live.pipeline,
     })
