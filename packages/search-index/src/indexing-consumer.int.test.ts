@@ -296,3 +296,40 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
     expect(await s.count()).toBe(20)
   })
 })
+
+describe('a month index without its aliases', () => {
+  it('gets them back, as the incidents index does, and the alerts partition moves on', { timeout: 60_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('month-alias')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, Object.values(topics), 1)
+    const es = esClient()
+    cleanupIndices(run)
+    await ensureIndices(es, run)
+    const n = indexNames(run).alerts
+    // The month's first index, restored from a snapshot without its aliases (or an alias removed by hand).
+    await es.indices.create({ index: n.monthIndex('2026.12', FIRST_GENERATION) })
+    const a = { id: '1'.padStart(32, '0'), source: 'alertmanager', fingerprint: 'fp', status: 'firing', severity: 'warning', service: 's', environment: 'production', title: 't', labels: {}, startsAt: '2026-12-01T00:00:00.000Z', receivedAt: '2026-12-01T00:00:00.000Z', links: [], origin: {} }
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    await producer.send({ topic: topics.alerts, acks: -1, messages: [{ key: 'k', value: JSON.stringify(a) }] })
+    const { logger } = captureLogs()
+    const consumer = kafka.consumer({ groupId: `${run}-live`, maxWaitTimeInMs: 100 })
+    await consumer.connect()
+    await consumer.subscribe({ topics: Object.values(topics), fromBeginning: true })
+    const live = liveWrites(es, run, topics)
+    const indexing = new IndexingConsumer({ consumer, logger, documentFor: live.documentFor, pipeline: { ...live.pipeline, es, logger, deadLetter: async () => undefined, minBackoffMs: 50, maxBackoffMs: 200 } })
+    await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
+    onTestFinished(() => indexing.close(Object.values(topics), 1000))
+    // Until 2026-12-06 its creation was skipped as done, and the write waited for the alias for ever.
+    await waitFor(async () => {
+      const [c] = await admin.fetchOffsets({ groupId: `${run}-live`, topics: [topics.alerts] })
+      return c!.partitions[0]!.offset === '1' ? true : undefined
+    }, { what: 'the alert committed', timeoutMs: 30_000 })
+    expect(await es.indices.existsAlias({ name: n.monthAlias('2026.12') })).toBe(true)
+    await es.indices.refresh({ index: n.alias })
+    expect((await es.count({ index: n.alias })).count).toBe(1)
+  })
+})

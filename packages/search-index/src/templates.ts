@@ -168,11 +168,19 @@ export function liveDocumentAliases(es: Client, prefix: string) {
   }
 }
 
-/** Creates a month's first alert index with the read alias and the month's write alias, unless the month has one. */
+/**
+ * Creates a month's first alert index with the read alias and the month's write alias, unless the month has
+ * one. A first index there already without them (a snapshot restored without aliases, an alias removed by
+ * hand) gets them: its creation is skipped as done, and every write to the month waited for the alias for ever.
+ */
 export async function ensureAlertMonth(es: Client, prefix: string, month: string): Promise<void> {
   const n = indexNames(prefix).alerts
   if (await es.indices.existsAlias({ name: n.monthAlias(month) })) return
-  await createIndex(es, n.monthIndex(month, FIRST_GENERATION), { [n.alias]: {}, [n.monthAlias(month)]: { is_write_index: true } })
+  const index = n.monthIndex(month, FIRST_GENERATION)
+  await createIndex(es, index, { [n.alias]: {}, [n.monthAlias(month)]: { is_write_index: true } })
+  if (!(await es.indices.existsAlias({ name: n.monthAlias(month) }))) {
+    await es.indices.updateAliases({ actions: [{ add: { index, alias: n.alias } }, { add: { index, alias: n.monthAlias(month), is_write_index: true } }] })
+  }
 }
 
 /**
