@@ -47,14 +47,32 @@ PROMETHEUS_CMDLINE=("--config.file=$PROMETHEUS_RUN/prometheus.yml")
 ALERTMANAGER_CMDLINE=("--config.file=$ALERTMANAGER_RUN/alertmanager.yml")
 
 # A first run without tokens gets generated ones, kept in $SERVICES_RUN for the next runs, readable by
-# their owner only (files from older runs are tightened too).
+# their owner only (files from older runs are tightened too). Tokens given in the environment are kept
+# there as well: a later start in a shell without them (bringing back a part that crashed) took the
+# generated ones instead, and pointed Alertmanager at the receiver with a token it refused (401).
 token() {
   local var="$1" file="$SERVICES_RUN/$2"
-  if [ -z "${!var:-}" ]; then
+  if [ -n "${!var:-}" ]; then
+    if [ -f "$file" ] && [ "$(cat "$file")" != "${!var}" ] && any_service_running; then
+      die "$var differs from the tokens the running services were started with: stop them first ($(stop_command))"
+    fi
+    (umask 077 && printf '%s\n' "${!var}" > "$file")
+  else
     [ -f "$file" ] || (umask 077 && node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file")
-    chmod 600 "$file"
     export "$var=$(cat "$file")"
   fi
+  chmod 600 "$file"
+}
+
+# Whether an instance of any service of this home runs.
+any_service_running() {
+  local s pidfile
+  for s in $SERVICES; do
+    for pidfile in "$SERVICES_RUN/$s.pid" "$SERVICES_RUN/$s"-[1-9].pid; do
+      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "$s")" && return 0
+    done
+  done
+  return 1
 }
 # Each receiver instance has a spool of its own: a spool is one process's durable queue.
 SPOOL_BASE="${OPSREVIEW_SPOOL_DIR:-$SERVICES_RUN/spool}"
@@ -104,7 +122,19 @@ start_service() {
 # wait_service SERVICE K PATH: until instance K answers PATH, else its log's tail and exit.
 wait_service() {
   local name; name="$(instance_name "$1" "$2")"
-  wait_for "$name" 90 wait_http "http://$(addr_of "$1" "$2")$3" || { tail -20 "$SERVICES_RUN/$name.log" >&2; exit 1; }
+  wait_for "$name" 90 up_or_gone "$SERVICES_RUN/$name.pid" "$SERVICES_RUN/$name.log" "http://$(addr_of "$1" "$2")$3" "$(service_cmdline_of "$1")" \
+    || { tail -20 "$SERVICES_RUN/$name.log" >&2; exit 1; }
+}
+
+# up_or_gone PIDFILE LOG URL PATTERN...: URL answers; or the process is gone, and waiting on is no use (a
+# service refusing its configuration exits at once with code 78): its log's tail, and exit.
+up_or_gone() {
+  local pidfile="$1" logfile="$2" url="$3"; shift 3
+  wait_http "$url" && return 0
+  pid_ours "$pidfile" "$@" && return 1
+  log "$(basename "$pidfile" .pid) exited while starting"
+  tail -20 "$logfile" >&2
+  exit 1
 }
 
 # Every address of a service's instances, for Prometheus' targets: 127.0.0.1:8080', '127.0.0.1:8090
@@ -217,10 +247,10 @@ case "${1:-start}" in
     if [ "$SELF_MONITORING" != 0 ]; then
       render_self_monitoring
       start_alertmanager
-      wait_for "alertmanager" 30 wait_http "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" \
+      wait_for "alertmanager" 30 up_or_gone "$ALERTMANAGER_RUN/alertmanager.pid" "$ALERTMANAGER_RUN/alertmanager.log" "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" "${ALERTMANAGER_CMDLINE[@]}" \
         || { tail -20 "$ALERTMANAGER_RUN/alertmanager.log" >&2; exit 1; }
       start_prometheus
-      wait_for "prometheus" 60 wait_http "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" \
+      wait_for "prometheus" 60 up_or_gone "$PROMETHEUS_RUN/prometheus.pid" "$PROMETHEUS_RUN/prometheus.log" "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" "${PROMETHEUS_CMDLINE[@]}" \
         || { tail -20 "$PROMETHEUS_RUN/prometheus.log" >&2; exit 1; }
       self_monitoring="  prometheus     http://127.0.0.1:$PROMETHEUS_PORT   scrapes the four services, rules infra/prometheus/opsreview-rules.yml
   alertmanager   http://127.0.0.1:$ALERTMANAGER_PORT   sends opsreview's own alerts to POST /webhooks/alertmanager"

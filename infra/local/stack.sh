@@ -380,6 +380,13 @@ case "$cmd" in
     esac ;;
   reset)
     lock_home
+    # The services' topics go with Kafka's data and are not made again while they run: every webhook then
+    # got 503 until they were restarted, while `run.sh status` said all was up.
+    for pidfile in "$SERVICES_RUN"/*.pid; do
+      name="$(basename "$pidfile" .pid)"
+      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "${name%-[1-9]}")" \
+        && die "the services of $OPSREVIEW_HOME run ($name): stop them first (bash infra/local/run.sh stop)"
+    done
     act stop
     log "deleting engine data under $OPSREVIEW_HOME"
     rm -rf "$KAFKA_RUN" "$OPSREVIEW_HOME"/kafka-[1-9] "$OPSREVIEW_HOME/kafka-cluster.id" "$ES_RUN" ;;
