@@ -11,7 +11,7 @@ else
   export OPSREVIEW_CALLER_DIR="$PWD"
 fi
 cd "$OPSREVIEW_REPO"
-# Against the local pipeline, replays authenticate with the ingest token `pnpm start` generated.
+# Against the local pipeline, replays authenticate with the ingest tokens `pnpm start` kept (generated or given).
 if [ -z "${OPSREVIEW_INGEST_TOKENS:-}" ] && [ -r "$SERVICES_RUN/ingest-token" ]; then
   OPSREVIEW_INGEST_TOKENS="$(cat "$SERVICES_RUN/ingest-token")"
   export OPSREVIEW_INGEST_TOKENS
