@@ -60,18 +60,24 @@ async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { a
   return { caughtUp }
 }
 
+/** The three topics of a test, its index prefix (cleaned up after it), and a producer. */
+async function rebuildSetup(name: string) {
+  const kafka = kafkaClient()
+  const admin = await connectedAdmin(kafka)
+  const run = uniqueName(name)
+  const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+  await createTopics(admin, Object.values(topics))
+  const es = esClient()
+  cleanupIndices(run)
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  return { kafka, admin, run, topics, es, producer }
+}
+
 describe('rebuilding the index from Kafka', () => {
   it('makes a corrupted index equal to one the live pipeline built, while the live indexer keeps writing', { timeout: 90_000 }, async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('rebuild')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, Object.values(topics))
-    const es = esClient()
-    cleanupIndices(run)
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
+    const { kafka, admin, run, topics, es, producer } = await rebuildSetup('rebuild')
     const sendAlerts = (partition: number, alerts: ReturnType<typeof alert>[]) =>
       producer.send({ topic: topics.alerts, acks: -1, messages: alerts.map((a) => ({ partition, key: a.id, value: JSON.stringify(a), timestamp: String(Date.parse(a.receivedAt)) })) })
     const send = (topic: string, docs: { id: string }[]) => producer.send({ topic, acks: -1, messages: docs.map((d) => ({ key: d.id, value: JSON.stringify(d) })) })
@@ -171,16 +177,7 @@ describe('rebuilding the index from Kafka', () => {
   }
 
   it('moves the aliases only once what arrived during the replay is in the fresh indices: no reader sees an older version, nor misses a new incident', { timeout: 90_000 }, async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('rebuild-window')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, Object.values(topics))
-    const es = esClient()
-    cleanupIndices(run)
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-    await producer.connect()
-    onTestFinished(() => producer.disconnect())
+    const { kafka, run, topics, es, producer } = await rebuildSetup('rebuild-window')
     const send = (docs: { id: string }[]) => producer.send({ topic: topics.incidents, acks: -1, messages: docs.map((d) => ({ key: d.id, value: JSON.stringify(d) })) })
     const n = indexNames(run)
     /** The incident as the review reads it, through the alias. */
