@@ -3,16 +3,22 @@ import type { Kafka } from 'kafkajs'
 import { connectedAdmin, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
 import { readLog, type LogRecord } from './read-log.ts'
 
+const T = Date.parse('2026-11-30T00:00:00Z')
+
+/** A client, its admin, the topics made (3 partitions unless told), and a connected producer. */
+async function withTopics(topics: string[], partitions?: number) {
+  const kafka = kafkaClient()
+  const admin = await connectedAdmin(kafka)
+  await createTopics(admin, topics, partitions)
+  const producer = kafka.producer()
+  await producer.connect()
+  return { kafka, admin, producer }
+}
+
 describe('readLog on the real Kafka', () => {
   it('merges every partition of two topics in timestamp order within the range, pausing partitions that run ahead', async () => {
-    const kafka = kafkaClient()
-    const admin = kafka.admin()
-    await admin.connect()
     const topics = [uniqueName('log-a'), uniqueName('log-b')]
-    await createTopics(admin, topics)
-    const producer = kafka.producer()
-    await producer.connect()
-    const T = Date.parse('2026-11-30T00:00:00Z')
+    const { kafka, admin, producer } = await withTopics(topics)
     // 300 records over 3 partitions of topic a (partition p holds every third second), 30 on topic b, and
     // records before and after the range that must not be read. Records are 16 KiB, so a partition (1.6 MiB)
     // takes more than one 1 MiB fetch: its first batch fills a buffer of 5 before the partition is complete,
@@ -46,14 +52,9 @@ describe('readLog on the real Kafka', () => {
   })
 
   it('reads the topics that exist when another is missing (a deployment that never took a decision), creating none', async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
     const alerts = uniqueName('log-alerts')
     const missing = uniqueName('log-commands-missing')
-    await createTopics(admin, [alerts])
-    const producer = kafka.producer()
-    await producer.connect()
-    const T = Date.parse('2026-11-30T00:00:00Z')
+    const { kafka, admin, producer } = await withTopics([alerts])
     await producer.send({ topic: alerts, messages: [0, 1, 2].map((i) => ({ partition: i, value: `a${i}`, timestamp: String(T + i * 1000) })) })
     await producer.disconnect()
 
@@ -71,13 +72,8 @@ describe('readLog on the real Kafka', () => {
   })
 
   it('stops when its signal aborts (Ctrl-C), rejecting with the reason, and deletes its group', async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
     const alerts = uniqueName('log-aborted')
-    await createTopics(admin, [alerts])
-    const producer = kafka.producer()
-    await producer.connect()
-    const T = Date.parse('2026-11-30T00:00:00Z')
+    const { kafka, admin, producer } = await withTopics([alerts])
     await producer.send({ topic: alerts, messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, value: `a${i}`, timestamp: String(T + i * 1000) })) })
     await producer.disconnect()
 
@@ -90,13 +86,8 @@ describe('readLog on the real Kafka', () => {
   })
 
   it('fetches nothing of a partition with no record in the range, however long its history', async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
     const topic = uniqueName('replay-idle')
-    await createTopics(admin, [topic])
-    const producer = kafka.producer()
-    await producer.connect()
-    const T = Date.parse('2026-11-30T00:00:00Z')
+    const { kafka, admin, producer } = await withTopics([topic])
     const pad = 'x'.repeat(16 * 1024)
     // Partitions 1 and 2: 600 records each (~9.6 MiB) a month before the range; partition 0: 600 in it.
     for (const p of [1, 2]) for (let i = 0; i < 600; i += 30) await producer.send({ topic, messages: Array.from({ length: 30 }, (_, j) => ({ partition: p, value: pad, timestamp: String(T - 30 * 86_400_000 + (i + j) * 1000) })) })
@@ -129,13 +120,8 @@ describe('readLog on the real Kafka', () => {
   }, 120_000)
 
   it('reads every record of the range once when its group rebalances mid-read', async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
     const topic = uniqueName('replay-rejoin')
-    await createTopics(admin, [topic], 1)
-    const producer = kafka.producer()
-    await producer.connect()
-    const T = Date.parse('2026-11-30T00:00:00Z')
+    const { kafka, admin, producer } = await withTopics([topic], 1)
     const n = 1000
     const pad = 'x'.repeat(16 * 1024)
     for (let i = 0; i < n; i += 50) await producer.send({ topic, messages: Array.from({ length: 50 }, (_, j) => ({ partition: 0, value: `r${i + j} ${pad}`, timestamp: String(T + (i + j) * 10) })) })
