@@ -87,10 +87,7 @@ const MAX_REFUSED_ALERTS = 1000
 const ONE_EVENT_BODY_LIMIT = 1024 * 1024
 const MAX_REFUSED_ALERT_LETTER_BYTES = 1024 * 1024
 const SHARED_LETTER_BYTES = 256 * 1024
-/**
- * What a shared letter grows by besides its alerts as they join: the count and last index in its `error`,
- * and the reasons' names and counts in `detail.reasons` (three reasons at most).
- */
+/** What a shared letter grows by besides its alerts as they join: the count and last index in its `error`. */
 const SHARED_LETTER_SLACK_BYTES = 256
 /** Reason of a dead letter for an event Kafka itself refused (too large for the topic, say). */
 const RECORD_TOO_LARGE = 'record-too-large'
@@ -232,9 +229,8 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
    */
   function sharedLetters(req: Request, payload: Readonly<Record<string, unknown>>, surplus: readonly ItemRejection[], receivedAt: Date): { key: string; envelope: DeadLetterEnvelope }[] {
     const alerts = payload.alerts as unknown[]
+    // Its alerts share its reason (below): the reason and `indexes` say how many of each.
     const letterOf = (chunk: readonly ItemRejection[]): { key: string; envelope: DeadLetterEnvelope } => {
-      const reasons: Record<string, number> = {}
-      for (const r of chunk) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1
       const first = chunk[0]!
       return {
         key: req.id,
@@ -243,7 +239,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
           reason: first.reason,
           error: `${chunk.length} alerts refused (alerts ${first.index}–${chunk.at(-1)!.index}); the first: ${first.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
           at: receivedAt.toISOString(),
-          detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), reasons, ...listedErrors(first.errors) },
+          detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), ...listedErrors(first.errors) },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(alertsWebhook(payload, chunk.map((r) => r.index))) },
         },
       }
