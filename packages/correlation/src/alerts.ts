@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -86,9 +86,27 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
   if (other || !amGroupKey) return other
   const id = s.openByAmGroup.get(amGroupKey)
   const inc = id === undefined ? undefined : s.incidents.get(id)
-  if (!inc) return undefined
+  // Opened after it by a rule-grouped alert, which never joins a notification group's incident: in order
+  // the two were apart.
+  if (!inc || (t < inc.openedMs && !inc.openerJoinsAmGroup)) return undefined
   settle(s, inc, s.now)
   return inc.data.status === 'open' && joinsAt(s, inc, t, report, until) ? inc : undefined
+}
+
+/**
+ * A late rule-grouped alert from before the opening of its notification group's open incident, which a
+ * default-grouped alert opened: in order the late alert opened its own incident first, and that alert (and
+ * those after it) joined it through the notification group. It joins that incident, which takes its group,
+ * as its own would have had; the incident keeps its id (an emitted incident is never renamed).
+ */
+function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t: number, until: number): IncidentState | undefined {
+  const id = s.openByAmGroup.get(amGroupKey)
+  const inc = id === undefined ? undefined : s.incidents.get(id)
+  if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup) return undefined
+  settle(s, inc, s.now)
+  if (inc.data.status !== 'open' || !joinsAt(s, inc, t, false, until)) return undefined
+  regroup(s, inc, groupKey)
+  return inc
 }
 
 /**
@@ -164,7 +182,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     return own
   }
   const inc = joinable(s, groupKey, amGroup === 'join' ? amGroupKey : null, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil)
-    ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at))
+    ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil) : undefined)
+    ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at, amGroup === 'join'))
   if (!inc) return undefined
   // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.
   if (amGroupKey && inc.data.status === 'open') { (inc.amGroups ??= new Set()).add(amGroupKey); s.openByAmGroup.set(amGroupKey, inc.data.id) }

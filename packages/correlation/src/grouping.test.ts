@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { fixture } from '@opsreview/testing'
 import { compileGroupingRules, defaultGroupingRules, relabel, type GroupingRules } from '@opsreview/grouping'
 import type { AlertmanagerWebhook } from '@opsreview/schemas'
-import { CorrelationEngine } from './engine.ts'
+import { CorrelationEngine, type EngineSnapshot } from './engine.ts'
 import type { AlertEvent, EngineInput, Incident } from './types.ts'
 
 /**
@@ -183,6 +183,47 @@ describe('the Alertmanager notification-group join', () => {
       ['[["environment","labels.incident_key"],["production","INC-1"]]', 1],
       ['["payments","production"]', 1],
     ])
+  })
+
+  it('gives a crash loop that arrives after the replica mismatch it started before the incident it gives in order', () => {
+    // One notification lists its alerts by label, not by start, and a retry after a receiver outage comes
+    // late: the crash loops of 16:41 (received 16:58) reach the engine after the mismatch of 16:57.
+    const rules = compileGroupingRules({ version: 1, groupBy: { rules: [
+      { name: 'crash loops per workload', match: { source: 'alertmanager', labels: { alertname: { regex: 'KubePod.*' }, namespace: { present: true } } }, by: ['labels.namespace', 'labels.container'] },
+    ] } })
+    const receivedAt = (inputs: EngineInput[], at: string) => inputs.map((i) => (i.type === 'alert' ? { ...i, event: { ...i.event, receivedAt: at } } : i))
+    const crash = receivedAt(notification('pod-crashlooping', rules), '2026-11-28T16:43:30.000Z')
+    const mismatch = receivedAt(notification('deployment-replicas-mismatch', rules), '2026-11-28T16:57:30.000Z')
+    const shape = (engine: CorrelationEngine) => engine.incidents().map((i) => [i.groupKey, i.openedAt, members(i)]).sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+    const run = (inputs: EngineInput[]) => {
+      const engine = new CorrelationEngine({ grouping: rules })
+      for (const input of inputs) engine.apply(input)
+      return engine
+    }
+    const inOrder = run([...crash, ...mismatch])
+    expect(shape(inOrder)).toEqual([
+      ['[["environment","labels.container","labels.namespace"],["production","cart","shop"]]', '2026-11-28T16:43:12.377Z', ['1f07c2e9b84d6a53']],
+      ['[["environment","labels.container","labels.namespace"],["production","checkout","shop"]]', '2026-11-28T16:41:12.377Z', ['4b1d2f0e8c7a9b31', 'a93e51c07d2b4f68', 'c5e8a1f9d0b27346']],
+    ])
+    // Until 2026-12-06 the late crash loops opened an incident of their own beside the mismatch's.
+    const late = receivedAt(crash, '2026-11-28T16:58:00.000Z')
+    expect(shape(run([...mismatch, ...late]))).toEqual(shape(inOrder))
+    // A restart between the two keeps what opened the mismatch's incident.
+    const before = run(mismatch)
+    const restarted = new CorrelationEngine({ grouping: rules }, JSON.parse(JSON.stringify(before.snapshot())) as EngineSnapshot)
+    for (const input of late) restarted.apply(input)
+    expect(shape(restarted)).toEqual(shape(inOrder))
+
+    // A mismatch from before the crash loops opens its own incident, which the rule-grouped crash loops
+    // do not join; late, it does not join theirs either (until 2026-12-06 it did).
+    const early = mismatch.map((i) => (i.type === 'alert' ? { ...i, event: { ...i.event, startsAt: '2026-11-28T16:40:00.000Z' } } : i))
+    const apart = shape(run([...early, ...crash]))
+    expect(apart.map(([, openedAt, fingerprints]) => [openedAt, fingerprints])).toEqual([
+      ['2026-11-28T16:40:00.000Z', ['c5e8a1f9d0b27346']],
+      ['2026-11-28T16:43:12.377Z', ['1f07c2e9b84d6a53']],
+      ['2026-11-28T16:41:12.377Z', ['4b1d2f0e8c7a9b31', 'a93e51c07d2b4f68']],
+    ])
+    expect(shape(run([...crash, ...receivedAt(early, '2026-11-28T16:58:00.000Z')]))).toEqual(apart)
   })
 
   it('still joins alerts the default grouping keeps apart where the notification and the service are one', () => {

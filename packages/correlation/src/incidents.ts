@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, NEVER, noDeps, parseTime, type EngineState, type EvictionEntry, type IncidentState } from './state.ts'
+import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, moveToGroup, NEVER, noDeps, parseTime, type EngineState, type EvictionEntry, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -80,7 +80,8 @@ export function dropAsForgottenHistory(s: EngineState, t: number, heardAt: numbe
   return true
 }
 
-export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string): IncidentState {
+/** `openerJoinsAmGroup`: the event joins its notification group's incident (state.ts). */
+export function openIncident(s: EngineState, event: AlertEvent, groupKey: string, t: number, at: string, openerJoinsAmGroup = false): IncidentState {
   const data: Incident = {
     // Older than what retention forgot, yet heard of since (an alert silenced for longer than the retention
     // that fires on): news, but its event's id may be that of a forgotten incident, whose documents it must
@@ -94,7 +95,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
-    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, dirty: false, changed: false,
+    recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, openerJoinsAmGroup, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
   markOpen(s, inc)
@@ -124,6 +125,19 @@ function claimGroup(s: EngineState, inc: IncidentState): void {
   const owner = s.openByGroup.get(inc.data.groupKey)
   const current = owner === undefined ? undefined : s.incidents.get(owner)
   if (!current || current.openedMs < inc.openedMs) s.openByGroup.set(inc.data.groupKey, inc.data.id)
+}
+
+/**
+ * The open incident takes another group, its events and its ownership, as the incident a late event opened
+ * in event time would have had (alerts.ts); its old group goes to its next newest open incident.
+ */
+export function regroup(s: EngineState, inc: IncidentState, groupKey: string): void {
+  const from = inc.data.groupKey
+  if (from === groupKey) return
+  moveToGroup(s, inc, groupKey)
+  if (s.openByGroup.get(from) === inc.data.id) handOverGroup(s, from)
+  claimGroup(s, inc)
+  markDirty(s, inc)
 }
 
 /**

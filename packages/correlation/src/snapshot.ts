@@ -381,7 +381,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -450,7 +450,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
-      ...i, data, positions: null, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

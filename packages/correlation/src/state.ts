@@ -106,6 +106,11 @@ export interface IncidentState {
   /** Notification groups that point here while it is open; null when none (a Set costs ~80 bytes even empty). */
   amGroups: Set<string> | null
   /**
+   * Opened by an alert that joins its notification group's incident (grouped by the default `by`): in order,
+   * a rule-grouped alert of that group from before the opening would have opened the incident it joined.
+   */
+  openerJoinsAmGroup: boolean
+  /**
    * In `dirtyIncidents`, and in the engine's changed list awaiting a drain: flags on the incident instead of
    * two Sets, which cost a hash and a fresh table per input. False between inputs; not in snapshots.
    */
@@ -278,6 +283,17 @@ export function markOpen(s: EngineState, inc: IncidentState): void {
   let group = s.openInGroup.get(inc.data.groupKey)
   if (!group) s.openInGroup.set(inc.data.groupKey, (group = new Set()))
   group.add(inc)
+}
+
+/** An open incident changes group (alerts.ts, a late rule-grouped alert that opened it in event time). */
+export function moveToGroup(s: EngineState, inc: IncidentState, groupKey: string): void {
+  const group = s.openInGroup.get(inc.data.groupKey)
+  group?.delete(inc)
+  if (group?.size === 0) s.openInGroup.delete(inc.data.groupKey)
+  inc.data.groupKey = groupKey
+  let next = s.openInGroup.get(groupKey)
+  if (!next) s.openInGroup.set(groupKey, (next = new Set()))
+  next.add(inc)
 }
 
 /** An incident resolves: out of the open set and its group's. */
