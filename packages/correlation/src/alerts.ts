@@ -84,13 +84,19 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
   }
   const other = openHolding(s, groupKey, t, report, until)
   if (other || !amGroupKey) return other
-  const id = s.openByAmGroup.get(amGroupKey)
-  const inc = id === undefined ? undefined : s.incidents.get(id)
+  const inc = notificationGroupIncident(s, amGroupKey)
   // Opened after it by a rule-grouped alert, which never joins a notification group's incident: in order
   // the two were apart.
-  if (!inc || (t < inc.openedMs && !inc.openerJoinsAmGroup)) return undefined
+  return inc && (t >= inc.openedMs || inc.openerJoinsAmGroup) && joinsAt(s, inc, t, report, until) ? inc : undefined
+}
+
+/** The open incident the notification group points to. */
+function notificationGroupIncident(s: EngineState, amGroupKey: string): IncidentState | undefined {
+  const id = s.openByAmGroup.get(amGroupKey)
+  const inc = id === undefined ? undefined : s.incidents.get(id)
+  if (!inc) return undefined
   settle(s, inc, s.now)
-  return inc.data.status === 'open' && joinsAt(s, inc, t, report, until) ? inc : undefined
+  return inc.data.status === 'open' ? inc : undefined
 }
 
 /**
@@ -100,11 +106,8 @@ function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t
  * as its own would have had; the incident keeps its id (an emitted incident is never renamed).
  */
 function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t: number, until: number): IncidentState | undefined {
-  const id = s.openByAmGroup.get(amGroupKey)
-  const inc = id === undefined ? undefined : s.incidents.get(id)
-  if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup) return undefined
-  settle(s, inc, s.now)
-  if (inc.data.status !== 'open' || !joinsAt(s, inc, t, false, until)) return undefined
+  const inc = notificationGroupIncident(s, amGroupKey)
+  if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup || !joinsAt(s, inc, t, false, until)) return undefined
   regroup(s, inc, groupKey)
   return inc
 }
