@@ -235,21 +235,6 @@ describe('BulkPipeline retries', () => {
     pipeline.stop()
   })
 
-  it('dead-letters what a write-blocked index refuses after its attempts, unavailableRetryMs or not: the block is the operator\'s', async () => {
-    const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
-    cluster.refused.add('alerts-2026.10')
-    const letters = deadLetterTopic([])
-    // The clock never moves: only the attempts can let it go.
-    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3, unavailableRetryMs: 3_600_000, now: () => 0 })
-    await pipeline.add(writes(0, 0, ['alerts-2026.10', 'blocked'], ['alerts-2026.11', 'taken-0']))
-    for (let i = 1; letters.taken.length === 0 && i <= 200; i++) {
-      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
-      await new Promise((resolve) => setTimeout(resolve, 3))
-    }
-    expect(letters.taken.map((l) => [l.envelope.reason, l.envelope.detail?.lastReason])).toEqual([['retries-exhausted', 'es-blocked']])
-    pipeline.stop()
-  })
-
   it('bounds what parked requests hold: past the queue\'s bytes, documents whose failure counted go at once', async () => {
     const cluster = elasticsearch({ status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-alerts-2026.12-000001][0] primary shard is not active' } })
     cluster.refused.add('alerts-2026.12')
@@ -456,28 +441,65 @@ describe('BulkPipeline retries', () => {
     expect(letters.taken).toHaveLength(1)
   })
 
-  // A write block, and an old month closed to free heap: one index either way, never every write stalled.
+  // A write block, a flood stage on one index's node, and an old month closed to free heap: one index's
+  // outage, the operator's to lift. Never poison, and never every write stalled.
   it.each([
     ['write-blocked', { status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } }],
+    ['flood-stage', { status: 429, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];' } }],
     ['closed', { status: 400, error: { type: 'index_closed_exception', reason: 'closed' } }],
-  ])('dead-letters what one %s index refuses while the others take writes, however the retries line up', async (_kind, refusal) => {
+  ])('keeps what one %s index refuses waiting while the others take writes, however the retries line up, and writes it once lifted', async (_kind, refusal) => {
     const cluster = elasticsearch(refusal)
     cluster.refused.add('alerts-2026.10')
     const letters = deadLetterTopic([])
     // One request per batch (two documents of about 125 bytes each) and one slot: a request retrying its
-    // blocked document in that slot leaves no other write to go through, so its attempts stop counting.
-    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, concurrency: 1, flushBytes: 260, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3 })
+    // blocked document in that slot would leave no other write to go through. The clock never moves, and
+    // far more rounds than maxItemAttempts go by: neither time nor attempts let a blocked document go.
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, concurrency: 1, flushBytes: 260, maxQueuedBytes: 20_000, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3, now: () => 0 })
     const added = (batch: ReturnType<typeof writes>) => Promise.race([pipeline.add(batch), new Promise((_, reject) => setTimeout(() => reject(new Error('add held back: the pipeline takes no writes')), 1_000))])
     for (let i = 0; i < 20; i++) await added(writes(0, i, ['alerts-2026.10', `blocked-${i}`], ['alerts-2026.11', `taken-${i}`]))
-    // Alerts for the open month keep coming, as they would: what counts an attempt against a blocked document.
-    for (let i = 0; letters.taken.length < 20; i++) {
-      if (i > 400) throw new Error(`${letters.taken.length} of 20 blocked documents dead-lettered after ${i} more writes`)
+    // Alerts for the open month keep coming, as they would, and are written meanwhile.
+    for (let i = 0; i < 100; i++) {
       await added(writes(1, i, ['alerts-2026.11', `later-${i}`]))
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      await new Promise((resolve) => setTimeout(resolve, 2))
     }
-    expect(await pipeline.drain(2_000)).toBe(true)
+    await until('the open month written', () => cluster.written.includes('later-99'))
     for (let i = 0; i < 20; i++) expect(cluster.written).toContain(`taken-${i}`)
-    expect(letters.taken.map((l) => l.envelope.reason)).toEqual(Array(20).fill('retries-exhausted'))
+    // Until 2026-12-07: every blocked document dead-lettered as retries-exhausted after its 3 attempts.
+    expect(letters.taken).toEqual([])
+    expect(cluster.written.filter((id) => id.startsWith('blocked-'))).toEqual([])
+    // Shown as held back at their index; the blocked partition commits nothing past its first record.
+    expect(pipeline.waiting).toMatchObject([{ code: 'es-blocked', index: 'alerts-2026.10', documents: 20, partitions: { 'alerts/0': 20 } }])
+    expect(pipeline.offsets.uncommitted().find((o) => o.partition === 0)).toBeUndefined()
+    expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 1, offset: '100' })
+    cluster.refused.clear()
+    expect(await pipeline.drain(5_000)).toBe(true)
+    for (let i = 0; i < 20; i++) expect(cluster.written).toContain(`blocked-${i}`)
+    expect(letters.taken).toEqual([])
+    expect(pipeline.waiting).toEqual([])
+    expect(pipeline.offsets.uncommitted()).toContainEqual({ topic: 'alerts', partition: 0, offset: '20' })
+  })
+
+  it('holds add back once what a blocked index refuses fills the queue\'s bytes, and lets it go when the block is lifted', async () => {
+    const cluster = elasticsearch({ status: 403, error: { type: 'cluster_block_exception', reason: 'index [alerts-2026.10] blocked by: [FORBIDDEN/8/index write (api)];' } })
+    cluster.refused.add('alerts-2026.10')
+    const letters = deadLetterTopic([])
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, concurrency: 1, flushBytes: 260, maxQueuedBytes: 1_000, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 3 })
+    // Each batch a blocked document and one the open month takes: only the blocked ones stay in memory.
+    let held: Promise<boolean> | undefined
+    let i = 0
+    for (; i < 200 && !held; i++) {
+      const add = pipeline.add(writes(0, i, ['alerts-2026.10', `blocked-${i}`], ['alerts-2026.11', `taken-${i}`]))
+      if (!await Promise.race([add.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 50))])) held = add
+    }
+    // About 1,000 bytes of blocked documents of ~125 each, never all of the 200.
+    expect(held).toBeDefined()
+    expect(i).toBeLessThan(20)
+    expect(letters.taken).toEqual([])
+    cluster.refused.clear()
+    expect(await Promise.race([held, new Promise((resolve) => setTimeout(() => resolve('still held'), 3_000))])).toBe(true)
+    expect(await pipeline.drain(5_000)).toBe(true)
+    for (let j = 0; j < i; j++) expect(cluster.written).toEqual(expect.arrayContaining([`blocked-${j}`, `taken-${j}`]))
+    expect(letters.taken).toEqual([])
   })
 })
 

@@ -87,7 +87,8 @@ export interface BulkPipelineOptions {
   maxBackoffMs?: number
   /**
    * Attempts an item may fail with a retriable error while Elasticsearch accepts other items, before it is
-   * treated as poison (`retries-exhausted`). Attempts while nothing is accepted (an outage) do not count.
+   * treated as poison (`retries-exhausted`). Attempts while nothing is accepted (an outage) do not count,
+   * nor do a 429, a block, a refusal of the cluster's or a missing alias (see `#blame`).
    */
   maxItemAttempts?: number
   /**
@@ -95,7 +96,7 @@ export interface BulkPipelineOptions {
    * long has passed since its first counted attempt too (0: at once). A shard that is recovering or
    * relocating answers so for its index alone for a minute or more while the others take writes: after
    * ten attempts in ~45 s its documents were dead-lettered, to be replayed by hand after a routine restart.
-   * A block or a closed index is the operator's, and waits for no such time.
+   * A block or a closed index counts no attempts at all: its documents wait until the operator lifts it.
    */
   unavailableRetryMs?: number
   /** Repeated retry logs: at most one per reason in this interval (30 s). */
@@ -136,6 +137,12 @@ interface Pending {
   /** When its first attempt counted. */
   countedSince?: number
   /**
+   * Refused by a block of its index (`es-blocked`) while Elasticsearch took other writes: its index's trouble
+   * alone, so it waits outside the slots as a counted one does, but it counts no attempt and is never
+   * dead-lettered (the block is the operator's to lift).
+   */
+  blockedAlone?: boolean
+  /**
    * How its tries have left it, for health; none yet: undefined. `held`: refused at its index (an item error
    * in a bulk answer, or Elasticsearch refusing to make its index), what `waiting` shows, until it is written
    * or an outage ends it (a made index does not: its write may be refused again); `unmade`: its index's making
@@ -156,6 +163,9 @@ interface Request {
 }
 
 const BULK_RESPONSE_FIELDS = ['errors', 'items.*.status', 'items.*.error']
+
+/** Retriable failures that never count towards an item's attempts: it waits as long as they last. */
+const UNCOUNTED: ReadonlySet<IndexerFailureCode> = new Set(['es-overloaded', 'es-refused', 'alias-missing', 'es-blocked'])
 
 const newRequest = (): Request => ({ ops: [], poison: [], bytes: 0, spans: new Set() })
 // The action line and separators a document adds to a bulk body, roughly.
@@ -196,8 +206,13 @@ export class BulkPipeline {
   #inFlight = 0
   /** Requests waiting out an isolated item failure without holding a slot. */
   #parked = 0
-  /** Of the documents parked requests still hold (as `add` counts them). */
+  /** Of the documents parked requests still hold (as `add` counts them), but those refused by a block. */
   #parkedBytes = 0
+  /**
+   * Of the documents parked requests hold that a block of their index refused: they wait as long as the
+   * block lasts, so they count towards `add`'s bound (back-pressure), not towards dead-lettering.
+   */
+  #blockedBytes = 0
   /** Items Elasticsearch accepted so far: tells an item's own failure from an outage. */
   #accepted = 0
   /** Whole bulk requests failing. */
@@ -271,7 +286,7 @@ export class BulkPipeline {
    */
   async add(batch: BatchWrites, wait: { shouldStop?: () => boolean; whileWaiting?: () => Promise<void> } = {}): Promise<boolean> {
     this.#throwIfBroken()
-    while (this.#queuedBytes >= this.#maxQueuedBytes) {
+    while (this.#queuedBytes + this.#blockedBytes >= this.#maxQueuedBytes) {
       if (this.#stopped || wait.shouldStop?.()) return false
       await this.#changed(1000)
       await wait.whileWaiting?.()
@@ -374,10 +389,12 @@ export class BulkPipeline {
       const wait = retryDelay(++retries, minBackoff, maxBackoff)
       // Only items of our own are failing while Elasticsearch takes the rest: give the slot to the next
       // request meanwhile, so a few such items cannot hold every slot (and hide that Elasticsearch is fine).
-      const held = isolated ? pending.reduce((sum, p) => sum + opBytes(p.op), 0) : 0
-      if (isolated) { this.#inFlight--; this.#parked++; this.#parkedBytes += held; this.#pump() }
+      let held = 0
+      let blocked = 0
+      if (isolated) for (const p of pending) if (p.last?.code === 'es-blocked') blocked += opBytes(p.op); else held += opBytes(p.op)
+      if (isolated) { this.#inFlight--; this.#parked++; this.#parkedBytes += held; this.#blockedBytes += blocked; this.#pump() }
       await this.#changedOrStopped(wait)
-      if (isolated) { this.#parked--; this.#parkedBytes -= held; this.#inFlight++ }
+      if (isolated) { this.#parked--; this.#parkedBytes -= held; this.#blockedBytes -= blocked; this.#inFlight++ }
     }
     // Read by `waiting` and `failing` from the first round on, and after each round what it left.
     this.#holding.set(request, pending)
@@ -387,9 +404,10 @@ export class BulkPipeline {
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
         const now = this.#now()
-        // Only a round whose failure counted decides, by that failure (`last`): a 429 or a refusal of the
-        // cluster's never does. Parked requests' bytes hold no `add` back (it waiting, no attempt would count,
-        // and a blocked index would hold everything): past the queue's bytes, every item whose failure counted goes.
+        // Only a round whose failure counted decides, by that failure (`last`): a 429, a block or a refusal of
+        // the cluster's never does. Parked requests' bytes hold no `add` back (it waiting, no attempt would
+        // count, and one failing shard would hold everything): past the queue's bytes, every item whose
+        // failure counted goes. Those a block refused are never dead-lettered: their bytes hold `add` back instead.
         const pressed = this.#parkedBytes > this.#maxQueuedBytes
         const spent = (p: Pending) => p.counted && (pressed
           || (p.attempts >= this.#maxItemAttempts && (p.last!.code !== 'es-unavailable' || now - p.countedSince! >= this.#unavailableRetryMs)))
@@ -404,7 +422,7 @@ export class BulkPipeline {
         // Its items' own failure, seen once while Elasticsearch took others: it waits parked, also when no other
         // write came in between this time. Holding the slot, such requests could fill every slot, starve all
         // other writes, and so never count an attempt again: a blocked index would hold everything for ever.
-        await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0))
+        await retryLater(!outage && pending.every((p) => p.counted || p.attempts > 0 || p.blockedAlone === true))
       }
     } finally {
       this.#holding.delete(request)
@@ -563,12 +581,16 @@ export class BulkPipeline {
    * something else since the item's last try (the failure is the item's own, not an outage), and never for
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
    * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
-   * nor a write alias missing (`prepare` makes it again; one it cannot make, say a hand-deleted alias whose
-   * index is still there, is the operator's to fix too).
+   * nor a block or a closed index (a flood stage, a write block: an outage of that index the operator lifts;
+   * until 2026-12-07 it counted, and one blocked month among working ones was dead-lettered after its ten
+   * attempts, to be replayed by hand), nor a write alias missing (`prepare` makes it again; one it cannot
+   * make, say a hand-deleted alias whose index is still there, is the operator's to fix too).
    */
   #blame(p: Pending, c: Classified): void {
     p.last = c
-    p.counted = this.#accepted > p.acceptedAtLastTry && c.code !== 'es-overloaded' && c.code !== 'es-refused' && c.code !== 'alias-missing'
+    const own = this.#accepted > p.acceptedAtLastTry
+    if (own && c.code === 'es-blocked') p.blockedAlone = true
+    p.counted = own && !UNCOUNTED.has(c.code)
     if (p.counted) { p.attempts++; p.countedSince ??= this.#now() }
     p.acceptedAtLastTry = this.#accepted
   }

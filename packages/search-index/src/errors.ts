@@ -93,8 +93,8 @@ const TARGET = new Set(['invalid_index_name_exception', 'invalid_alias_name_exce
 const CLUSTER_REFUSALS = new Set(['security_exception', 'validation_exception'])
 /**
  * A write-blocked index, or a closed one (an old month closed to free heap: 400 `index_closed_exception` since
- * Elasticsearch 6): the cluster's to open, not the document's fault, and like a write block it is one index,
- * so it waits while nothing else is written and ends as `retries-exhausted` while others are.
+ * Elasticsearch 6): the cluster's to open, not the document's fault. An outage of that index: its documents
+ * wait until it is lifted, also while others are written, and are never dead-lettered.
  */
 const BLOCKED = new Set(['cluster_block_exception', 'index_closed_exception'])
 

@@ -107,7 +107,7 @@ async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Se
 /**
  * What a rebuild does with the records its pipeline gives up on. Those Elasticsearch can never take the
  * live indexer dead-lettered already: the rebuild counts them in its log. A document that kept failing for
- * a passing reason of the cluster (a blocked or overloaded index, `retries-exhausted`) is one the fresh
+ * a passing reason of the cluster (an unavailable index, `retries-exhausted`) is one the fresh
  * indices lack and the old ones hold: `unwritten` lists those, and the rebuild stops on them before it
  * moves the aliases or deletes an old index.
  */
