@@ -30,7 +30,11 @@ export interface DeadLetterItem {
   envelope: IndexerDeadLetterEnvelope
 }
 
-/** Puts dead letters on the dead-letter topic; throws when Kafka did not take them (they are retried). */
+/**
+ * Puts dead letters on the dead-letter topic; throws when Kafka did not take them (they are retried). All of
+ * them or none: when Kafka refuses a call for a letter's size, each letter is sent again alone, so a call
+ * taken in part (one send spread over partitions) would write the others twice.
+ */
 export type DeadLetter = (letters: DeadLetterItem[]) => Promise<void>
 
 /** What one consumed batch of one partition brings: its writes and the records that cannot become one. */

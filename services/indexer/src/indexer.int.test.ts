@@ -73,7 +73,7 @@ async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; wr
       const res = await es.search<{ id: string }>({ index: alias, size: 1000, _source: ['id'] })
       return res.hits.hits.map((h) => h._source!.id).sort()
     },
-    deadLetters: async () => (await readTopicToEnd(kafka, t.deadLetter)).map((m) => ({ key: m.key, ...(JSON.parse(m.value) as Envelope) })),
+    deadLetters: async () => (await readTopicToEnd(kafka, t.deadLetter)).map((m) => ({ key: m.key, partition: m.partition, ...(JSON.parse(m.value) as Envelope) })),
     readyz: async () => { const res = await fetch(`${url}/readyz`); return { status: res.status, body: (await res.json()) as Record<string, unknown>, nosniff: res.headers.get('x-content-type-options') } },
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     /** SIGTERM's path: what main.ts calls on shutdown. */
@@ -139,6 +139,23 @@ describe('the indexer survives whatever is on its topics', () => {
     expect(dead!.replay).toBeUndefined()
     expect((dead!.detail!.valueHead as string).length).toBe(16 * 1024)
     expect(await s.ids()).toEqual([alertEvent(1).id, alertEvent(2).id].sort())
+  })
+
+  it('writes each letter of a batch the dead-letter topic refuses for size once, on a topic of several partitions', async () => {
+    // The dead-letter topic as an operator may have made it: 3 partitions (setUp's), 1 MB records. The
+    // letters of one request go in one send, to every partition; the broker refuses the part of the one
+    // with the large letter and appends the others.
+    const s = await setUp()
+    const huge = '"'.repeat(700_000)
+    const small = Array.from({ length: 8 }, (_, i) => `{"not json ${i}`)
+    await s.send([small[0]!, small[1]!, small[2]!, small[3]!, huge, small[4]!, small[5]!, small[6]!, small[7]!])
+    await waitFor(async () => ((await s.committed()) === 9 ? true : undefined), { what: 'every record committed' })
+    const dead = await s.deadLetters()
+    // Until 2026-12-07 the letters sent to the other partitions were written again one by one: some twice.
+    expect(dead.map((d) => Number(d.origin.offset)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    expect(new Set(dead.map((d) => d.partition)).size).toBeGreaterThan(1)
+    expect(dead.find((d) => d.origin.offset === '4')!.replay).toBeUndefined()
+    for (const d of dead.filter((l) => l.origin.offset !== '4')) expect(d.replay.value).toBe(small[Number(d.origin.offset) - (Number(d.origin.offset) > 4 ? 1 : 0)])
   })
 
   // A write block someone set, and the flood-stage block Elasticsearch sets when a node's disk fills (429):

@@ -2,7 +2,7 @@
 // app. main.ts gives it config and clients; tests give it theirs and drive the app in-process.
 import express, { type Express } from 'express'
 import type { Client } from '@elastic/elasticsearch'
-import { Partitioners, type Kafka } from 'kafkajs'
+import { Partitioners, type Kafka, type PartitionMetadata } from 'kafkajs'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
@@ -55,6 +55,15 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
     () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { ...BOUNDED_SEND_RETRY } }),
     logger, 'dead-letters', { sendTimeoutMs: 10_000 },
   )
+  // Each send of dead letters goes to one partition, the one its first letter's key hashes to: a broker takes or
+  // refuses one partition's batch whole, while a send spread over partitions is taken in part when one part is
+  // refused (a letter too large), and the pipeline then sends each letter again alone. Until 2026-12-07, on a
+  // dead-letter topic of several partitions (one made by hand: the indexer makes it with one), the letters the
+  // other partitions had taken were written twice.
+  let letterPartitions: PartitionMetadata[] = []
+  const letterPartition = Partitioners.DefaultPartitioner()
+  const partitionOfLetters = (key: string): number => (letterPartitions.length === 0 ? 0
+    : letterPartition({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, partitionMetadata: letterPartitions, message: { key, value: null } }))
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
   const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
   // A fetch waits at most a second for records: kafkajs's 5 s default is also how long a stop waited for the
@@ -92,7 +101,9 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       guard: backPressure.guard,
       onRetry: (reason, code) => failures.inc({ reason, code }),
       deadLetter: async (letters) => {
-        await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: letters.map((l) => deadLetterMessage(l.key, l.envelope)) })
+        if (letters.length === 0) return
+        const partition = partitionOfLetters(letters[0]!.key)
+        await producer.send({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, acks: -1, messages: letters.map((l) => ({ ...deadLetterMessage(l.key, l.envelope), partition })) })
         deadLettered.inc(letters.length)
         for (const l of letters) deadLetters.inc({ stage: 'indexer', reason: l.envelope.reason })
       },
@@ -134,6 +145,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
         documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
       ], topicReplicationOf(config))
+      letterPartitions = (await admin.fetchTopicMetadata({ topics: [config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER] })).topics[0]?.partitions ?? []
       await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })
