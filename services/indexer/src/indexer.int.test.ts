@@ -29,7 +29,7 @@ interface Envelope {
  * One indexer as main.ts builds it, on this test's own topics, group and index prefix, with its app served.
  * `kafka` and `writer` stand in for the client and for Elasticsearch as the indexer sees them.
  */
-async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client } = {}) {
+async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client; onFatal?: (err: unknown) => void } = {}) {
   const kafka = deps.kafka ?? kafkaClient()
   const admin = await connectedAdmin(kafka)
   const alerts = uniqueName('alerts')
@@ -46,9 +46,10 @@ async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; wr
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'))
   const es = esClient()
   const { logger, lines } = captureLogs()
-  const indexer = createIndexer({ config: parsed.value, logger, kafka, es: deps.writer ? deps.writer(es) : es })
-  await indexer.start()
   let closed = false
+  const onFatal = deps.onFatal && ((err: unknown) => { closed = true; deps.onFatal!(err) })
+  const indexer = createIndexer({ config: parsed.value, logger, kafka, es: deps.writer ? deps.writer(es) : es, onFatal })
+  await indexer.start()
   onTestFinished(async () => { if (!closed) await indexer.close(); await es.close() })
   const url = await serve(indexer.app)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
@@ -269,5 +270,60 @@ describe('the indexer at shutdown', () => {
     expect(resumedAt.filter((at) => at >= closingAt)).toEqual([])
     // The breaker still guarded the drain, and let it through once it closed: everything it held is committed.
     expect(await s.committed()).toBe(4)
+  })
+})
+
+describe('the indexer stopped for good', () => {
+  it('commits what other requests made durable before it reports the break, so a successor does not redo it', async () => {
+    // Two requests in flight: one of alert 1 (partition 0) written, and one of alert 2 (partition 1) whose
+    // answer breaks the pipeline (a bulk answer without items: reading it throws, a defect), just after it.
+    const good = alertEvent(1)
+    const bad = alertEvent(2)
+    let badArrived!: () => void
+    const badIn = new Promise<void>((resolve) => { badArrived = resolve })
+    let goodDone!: () => void
+    const goodOut = new Promise<void>((resolve) => { goodDone = resolve })
+    const writer = (es: Client) => {
+      const bulk = (async (params: { operations: unknown[] }) => {
+        const ids = params.operations.filter((_, i) => i % 2 === 0).map((a) => (a as { index: { _id: string } }).index._id)
+        if (ids.includes(bad.id)) {
+          badArrived()
+          await goodOut
+          await new Promise((resolve) => setTimeout(resolve, 0))
+          return { errors: true }
+        }
+        if (ids.includes(good.id)) {
+          await badIn
+          const res = await es.bulk(params as Parameters<Client['bulk']>[0])
+          goodDone()
+          return res
+        }
+        return es.bulk(params as Parameters<Client['bulk']>[0])
+      }) as unknown as Client['bulk']
+      return new Proxy(es, { get: (target, key) => (key === 'bulk' ? bulk : Reflect.get(target, key)) })
+    }
+    // The indexer's own consumer, with each commit noted once Kafka has it.
+    const committed: { topic: string; partition: number; offset: string }[] = []
+    const kafka = kafkaClient()
+    const consumerOf = kafka.consumer.bind(kafka)
+    kafka.consumer = (config) => {
+      const consumer: Consumer = consumerOf(config)
+      const commit = consumer.commitOffsets.bind(consumer)
+      consumer.commitOffsets = async (offsets) => { await commit(offsets); committed.push(...offsets) }
+      return consumer
+    }
+    // What main.ts does there is exit: what is committed by then is all a successor finds.
+    let fatal!: (at: { err: unknown; committed: typeof committed }) => void
+    const stopped = new Promise<{ err: unknown; committed: typeof committed }>((resolve) => { fatal = resolve })
+    const s = await setUp({}, { kafka, writer, onFatal: (err) => fatal({ err, committed: [...committed] }) })
+    await s.send([good], 0)
+    await s.send([bad], 1)
+    const at = await stopped
+    expect(at.err).toBeInstanceOf(TypeError)
+    // Until 2026-12-07: reported (the process gone) before the commit due for alert 1, which was indexed again.
+    expect(at.committed).toContainEqual({ topic: s.t.alerts, partition: 0, offset: '1' })
+    expect(at.committed.find((c) => c.partition === 1)).toBeUndefined()
+    expect(await s.committed()).toBe(1)
+    expect(s.lines.some((l) => l.msg === 'indexing stopped for good: the bulk pipeline broke')).toBe(true)
   })
 })

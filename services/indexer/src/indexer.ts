@@ -17,14 +17,21 @@ import { IndexingConsumer } from '@opsreview/search-index/indexing-consumer'
 import { indexerReadiness } from '@opsreview/search-index/readiness'
 import type { IndexerConfig } from './config.ts'
 import { securityHeaders } from '@opsreview/http/hardening'
+import { settleWithin } from '@opsreview/lifecycle/deadline'
 
 export interface IndexerDeps {
   config: IndexerConfig
   logger: Logger
   kafka: Kafka
   es: Client
-  /** The consumer stopped for good (a failure kafkajs will not restart from): the process must not look alive. */
+  /**
+   * Indexing stopped for good (the bulk pipeline broke, or the consumer crashed and kafkajs will not restart
+   * it): the process must not look alive. Called once what is durable is committed and the group left, or
+   * after `fatalCloseMs` whatever is left.
+   */
   onFatal?: (err: unknown) => void
+  /** How long a fatal stop may take to commit and leave the group before `onFatal` (10 s). */
+  fatalCloseMs?: number
 }
 
 export interface Indexer {
@@ -36,7 +43,7 @@ export interface Indexer {
   close(): Promise<void>
 }
 
-export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDeps): Indexer {
+export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs = 10_000 }: IndexerDeps): Indexer {
   const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
   const registry = new Registry()
   // prom-client's process metrics (CPU, memory, event loop, GC), as every service exports them.
@@ -110,7 +117,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       onIndexed: (count, ms) => { indexed.inc(count); bulkSeconds.observe(ms / 1000) },
       onBroken: (err) => {
         logger.fatal({ err }, 'indexing stopped for good: the bulk pipeline broke')
-        onFatal?.(err)
+        fatal(err)
       },
     },
   })
@@ -132,6 +139,40 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
   })
   app.get('/metrics', async (_req, res) => { res.type(registry.contentType).send(await registry.metrics()) })
 
+  let closing: Promise<void> | undefined
+  /** Once, however often it is called: SIGTERM may come while a fatal stop closes. */
+  const close = (drainMs?: number): Promise<void> => (closing ??= (async () => {
+    health.stop()
+    // Before the drain: indexing.close pauses the consumer, and a breaker that recovers while it drains
+    // would otherwise resume it and fetch new batches during shutdown.
+    backPressure.stopResuming()
+    await indexing.close(topics, drainMs)
+    backPressure.shutdown()
+    await producer.disconnect()
+    await admin.disconnect()
+  })())
+
+  let stoppedFor: { err: unknown } | undefined
+  /**
+   * A stop for good: commit what is durable (a broken lane's finished requests too: only what it held is
+   * uncertain, and that stays uncommitted) and leave the group, within `fatalCloseMs`, then `onFatal`. Until
+   * 2026-12-07 the process exited at once: the records other requests had made durable since the last
+   * commit (up to 200 ms of them, or the whole backlog behind a failing commit) were indexed again by the
+   * next owner, which got the partitions only once the session timed out.
+   */
+  function fatal(err: unknown): void {
+    if (stoppedFor) return
+    stoppedFor = { err }
+    const drainMs = Math.max(0, Math.floor(fatalCloseMs / 2))
+    const closed = close(drainMs).then(
+      () => undefined,
+      (e: unknown) => { if (e !== err) logger.warn({ err: e }, 'fatal stop: committing or leaving the group failed') },
+    )
+    void settleWithin(closed, fatalCloseMs, () => new Error(`fatal stop: not closed within ${fatalCloseMs} ms`))
+      .catch((e: unknown) => logger.warn({ err: e }, 'fatal stop: exiting without waiting for the rest'))
+      .finally(() => onFatal?.(err))
+  }
+
   return {
     app,
     registry,
@@ -152,21 +193,12 @@ export function createIndexer({ config, logger, kafka, es, onFatal }: IndexerDep
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (payload.restart) return
         logger.fatal({ err: payload.error }, 'consumer stopped for good')
-        onFatal?.(payload.error)
+        fatal(payload.error)
       })
       await consumer.run({ ...IndexingConsumer.runOptions, eachBatch: indexing.handler })
       health.start()
       logger.info({ topics, group: config.OPSREVIEW_INDEXER_GROUP }, 'indexer consuming')
     },
-    async close() {
-      health.stop()
-      // Before the drain: indexing.close pauses the consumer, and a breaker that recovers while it drains
-      // would otherwise resume it and fetch new batches during shutdown.
-      backPressure.stopResuming()
-      await indexing.close(topics)
-      backPressure.shutdown()
-      await producer.disconnect()
-      await admin.disconnect()
-    },
+    close: () => close(),
   }
 }

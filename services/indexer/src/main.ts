@@ -24,7 +24,8 @@ const kafka = new Kafka({
   logCreator: pinoLogCreator(logger),
 })
 
-// Exit, and let the supervisor start a fresh one, which reads again from the committed offsets.
+// Exit (once what is durable is committed and the group left, at most 10 s on), and let the supervisor start a
+// fresh one, which reads again from the committed offsets.
 const indexer = createIndexer({ config, logger, kafka, es, onFatal: () => process.exit(1) })
 await indexer.start()
 const server = indexer.app.listen(config.OPSREVIEW_INDEXER_PORT, config.OPSREVIEW_INDEXER_HOST)
