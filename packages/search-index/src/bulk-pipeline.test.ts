@@ -464,7 +464,7 @@ describe('BulkPipeline retries', () => {
     }
     await until('the open month written', () => cluster.written.includes('later-99'))
     for (let i = 0; i < 20; i++) expect(cluster.written).toContain(`taken-${i}`)
-    // Until 2026-12-07: every blocked document dead-lettered as retries-exhausted after its 3 attempts.
+    // Until 2026-12-06: every blocked document dead-lettered as retries-exhausted after its 3 attempts.
     expect(letters.taken).toEqual([])
     expect(cluster.written.filter((id) => id.startsWith('blocked-'))).toEqual([])
     // Shown as held back at their index; the blocked partition commits nothing past its first record.

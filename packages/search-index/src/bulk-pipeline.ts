@@ -586,7 +586,7 @@ export class BulkPipeline {
    * a 429 (which items a busy node rejects is chance, not the document) nor a refusal of the cluster's
    * (a permission or a limit the operator must fix: the records wait, they are not dead-lettered wholesale),
    * nor a block or a closed index (a flood stage, a write block: an outage of that index the operator lifts;
-   * until 2026-12-07 it counted, and one blocked month among working ones was dead-lettered after its ten
+   * until 2026-12-06 it counted, and one blocked month among working ones was dead-lettered after its ten
    * attempts, to be replayed by hand), nor a write alias missing (`prepare` makes it again; one it cannot
    * make, say a hand-deleted alias whose index is still there, is the operator's to fix too).
    */

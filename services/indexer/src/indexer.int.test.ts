@@ -152,7 +152,7 @@ describe('the indexer survives whatever is on its topics', () => {
     await s.send([small[0]!, small[1]!, small[2]!, small[3]!, huge, small[4]!, small[5]!, small[6]!, small[7]!])
     await waitFor(async () => ((await s.committed()) === 9 ? true : undefined), { what: 'every record committed' })
     const dead = await s.deadLetters()
-    // Until 2026-12-07 the letters sent to the other partitions were written again one by one: some twice.
+    // Until 2026-12-06 the letters sent to the other partitions were written again one by one: some twice.
     expect(dead.map((d) => Number(d.origin.offset)).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
     expect(new Set(dead.map((d) => d.partition)).size).toBeGreaterThan(1)
     expect(dead.find((d) => d.origin.offset === '4')!.replay).toBeUndefined()
@@ -180,7 +180,7 @@ describe('the indexer survives whatever is on its topics', () => {
       const retries = metric(await s.metrics(), 'opsreview_indexer_failures_total', 'code="es-blocked"') ?? 0
       return retries >= 8 || (await s.deadLetters()).length > 0 ? true : undefined
     }, { what: 'the blocked document retried past its attempts, or dead-lettered', timeoutMs: 30_000 })
-    // Until 2026-12-07: dead-lettered as retries-exhausted (lastReason es-blocked) after its 3 attempts.
+    // Until 2026-12-06: dead-lettered as retries-exhausted (lastReason es-blocked) after its 3 attempts.
     expect(await s.deadLetters()).toEqual([])
     // Everything else is written; partition 0 commits nothing past the blocked record, the others reach their end.
     const end = await s.ends()
@@ -320,7 +320,7 @@ describe('the indexer stopped for good', () => {
     await s.send([bad], 1)
     const at = await stopped
     expect(at.err).toBeInstanceOf(TypeError)
-    // Until 2026-12-07: reported (the process gone) before the commit due for alert 1, which was indexed again.
+    // Until 2026-12-06: reported (the process gone) before the commit due for alert 1, which was indexed again.
     expect(at.committed).toContainEqual({ topic: s.t.alerts, partition: 0, offset: '1' })
     expect(at.committed.find((c) => c.partition === 1)).toBeUndefined()
     expect(await s.committed()).toBe(1)

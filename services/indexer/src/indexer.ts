@@ -64,7 +64,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs
   )
   // Each send of dead letters goes to one partition, the one its first letter's key hashes to: a broker takes or
   // refuses one partition's batch whole, while a send spread over partitions is taken in part when one part is
-  // refused (a letter too large), and the pipeline then sends each letter again alone. Until 2026-12-07, on a
+  // refused (a letter too large), and the pipeline then sends each letter again alone. Until 2026-12-06, on a
   // dead-letter topic of several partitions (one made by hand: the indexer makes it with one), the letters the
   // other partitions had taken were written twice.
   let letterPartitions: PartitionMetadata[] = []
@@ -156,7 +156,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs
   /**
    * A stop for good: commit what is durable (a broken lane's finished requests too: only what it held is
    * uncertain, and that stays uncommitted) and leave the group, within `fatalCloseMs`, then `onFatal`. Until
-   * 2026-12-07 the process exited at once: the records other requests had made durable since the last
+   * 2026-12-06 the process exited at once: the records other requests had made durable since the last
    * commit (up to 200 ms of them, or the whole backlog behind a failing commit) were indexed again by the
    * next owner, which got the partitions only once the session timed out.
    */
