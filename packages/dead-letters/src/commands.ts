@@ -34,12 +34,13 @@ export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<
     onLetter: (dl) => { if (selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl)) counts.add(dl) },
     keep: () => false,
   })
-  const groups = counts.groups()
+  // As the replay does: a record for a compacted topic is not appended again, so it is no replayable letter.
+  const groups = counts.groups(await compacted(deps.kafka, counts.recordTargets()))
   const total = groups.reduce((s, g) => s + g.count, 0)
   const replayable = groups.reduce((s, g) => s + g.replayable, 0)
   return {
     text: formatSummary(groups, { sinceMs: cmd.sinceMs, topics: read.topics }),
-    json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable },
+    json: { since: iso(cmd.sinceMs), topics: read.topics, groups, total, replayable, compactedTarget: groups.reduce((s, g) => s + g.compactedTarget, 0) },
     exitCode: 0,
   }
 }

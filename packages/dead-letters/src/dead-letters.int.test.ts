@@ -279,7 +279,7 @@ describe('dead letters on the real Kafka', () => {
     expect(receiver.got).toHaveLength(2)
   })
 
-  it('does not append an old record to a compacted topic, where it would replace a newer version for good', async () => {
+  it('does not append an old record to a compacted topic, where it would replace a newer version for good, nor list it as replayable', async () => {
     const dlq = uniqueName('dl-compacted')
     const incidents = uniqueName('dl-incidents')
     const plain = uniqueName('dl-plain')
@@ -294,6 +294,10 @@ describe('dead letters on the real Kafka', () => {
     ])
     const cmd = { command: 'replay' as const, sinceMs: Date.now() - HOUR, reasons: ['mapping-rejected'], topics: [], json: false }
     const deps = { kafka, logger, topics: [dlq], receiverUrl: 'http://127.0.0.1:9', ingestToken: undefined }
+    // The listing counts as replayable what the replay would put back: not the letter for the compacted topic.
+    const listed = await listCommand({ command: 'list', sinceMs: cmd.sinceMs, reasons: [], topics: [], json: false }, deps)
+    expect(listed.json).toMatchObject({ total: 2, replayable: 1, compactedTarget: 1, groups: [{ reason: 'mapping-rejected', count: 2, replayable: 1, compactedTarget: 1 }] })
+    expect(listed.text).toContain('total 2 (1 replayable)')
     expect((await replayCommand({ ...cmd, dryRun: true }, deps)).json).toMatchObject({ matched: 2, replayed: 1, notReplayable: 1 })
     const result = await replayCommand({ ...cmd, dryRun: false }, deps)
     expect(result.json).toMatchObject({ matched: 2, replayed: 1, failed: 0, notReplayable: 1 })

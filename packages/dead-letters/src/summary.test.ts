@@ -64,10 +64,20 @@ describe('summarize', () => {
       dl('opsreview.rejected.v1', 'validation_failed', '2026-12-01T09:30:00Z'),
     ])
     expect(groups).toEqual([
-      { topic: 'opsreview.indexer.dead-letter.v1', reason: 'mapper_parsing_exception', count: 1, replayable: 0, first: '2026-12-01T09:00:00.000Z', last: '2026-12-01T09:00:00.000Z', stages: ['indexer'] },
-      { topic: 'opsreview.rejected.v1', reason: 'validation_failed', count: 3, replayable: 2, first: '2026-12-01T08:00:00.000Z', last: '2026-12-01T10:00:00.000Z', stages: ['receiver'] },
-      { topic: 'opsreview.rejected.v1', reason: 'unsupported_media_type', count: 1, replayable: 1, first: '2026-12-01T11:00:00.000Z', last: '2026-12-01T11:00:00.000Z', stages: ['receiver'] },
+      { topic: 'opsreview.indexer.dead-letter.v1', reason: 'mapper_parsing_exception', count: 1, replayable: 0, compactedTarget: 0, first: '2026-12-01T09:00:00.000Z', last: '2026-12-01T09:00:00.000Z', stages: ['indexer'] },
+      { topic: 'opsreview.rejected.v1', reason: 'validation_failed', count: 3, replayable: 2, compactedTarget: 0, first: '2026-12-01T08:00:00.000Z', last: '2026-12-01T10:00:00.000Z', stages: ['receiver'] },
+      { topic: 'opsreview.rejected.v1', reason: 'unsupported_media_type', count: 1, replayable: 1, compactedTarget: 0, first: '2026-12-01T11:00:00.000Z', last: '2026-12-01T11:00:00.000Z', stages: ['receiver'] },
     ])
+  })
+
+  it('counts a record bound for a compacted topic as not replayable, as the replay refuses it', () => {
+    const record = (target: string) => ({ ...dl('opsreview.indexer.dead-letter.v1', 'mapping-rejected', '2026-12-01T10:00:00Z', true, 'indexer'), replay: { kind: 'record' as const, topic: target, key: 'inc-1', value: '{}' } })
+    const letters = [record('opsreview.incidents.v1'), record('opsreview.incidents.v1'), record('opsreview.alerts.v1')]
+    expect(summarize(letters, new Set(['opsreview.incidents.v1']))).toMatchObject([{ count: 3, replayable: 1, compactedTarget: 2 }])
+    expect(summarize(letters)).toMatchObject([{ count: 3, replayable: 3, compactedTarget: 0 }])
+    const text = formatSummary(summarize(letters, new Set(['opsreview.incidents.v1'])), { topics: [] })
+    expect(text).toContain('total 3 (1 replayable)')
+    expect(text).toContain('2 of them carry a record for a compacted topic: not replayable')
   })
 
   it('keeps the same reason on two topics apart', () => {

@@ -47,8 +47,13 @@ export interface ReasonGroup {
   topic: string
   reason: string
   count: number
-  /** How many of them carry a replay. */
+  /**
+   * How many of them `dead-letters replay` would put back: those that carry a replay, less the record
+   * replays bound for a compacted topic, which it refuses (see `compactedTarget`).
+   */
   replayable: number
+  /** Of those carrying a replay, how many are records for a compacted topic: not replayable, re-indexed instead. */
+  compactedTarget: number
   /** Earliest and latest dead-letter time, ISO 8601. */
   first: string
   last: string
@@ -56,32 +61,46 @@ export interface ReasonGroup {
   stages: string[]
 }
 
-/** Counts per topic and reason; topics in name order, within a topic the largest count first. */
-export function summarize(deadLetters: Iterable<DeadLetter>): ReasonGroup[] {
+/**
+ * Counts per topic and reason; topics in name order, within a topic the largest count first. A record
+ * replay bound for one of `compactedTopics` is not replayable, as `dead-letters replay` refuses it.
+ */
+export function summarize(deadLetters: Iterable<DeadLetter>, compactedTopics: ReadonlySet<string> = new Set()): ReasonGroup[] {
   const counts = new ReasonCounts()
   for (const dl of deadLetters) counts.add(dl)
-  return counts.groups()
+  return counts.groups(compactedTopics)
 }
 
 /** `summarize` one letter at a time, holding only the counts: a listing reads every letter and keeps none. */
 export class ReasonCounts {
-  readonly #groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; first: number; last: number; stages: Set<string> }>()
+  readonly #groups = new Map<string, { topic: string; reason: string; count: number; replayable: number; recordTargets: Map<string, number>; first: number; last: number; stages: Set<string> }>()
 
   add(dl: DeadLetter): void {
     const id = JSON.stringify([dl.topic, dl.reason])
     let g = this.#groups.get(id)
-    if (!g) this.#groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, first: dl.at, last: dl.at, stages: new Set() }))
+    if (!g) this.#groups.set(id, (g = { topic: dl.topic, reason: dl.reason, count: 0, replayable: 0, recordTargets: new Map(), first: dl.at, last: dl.at, stages: new Set() }))
     g.count++
     if (dl.replay) g.replayable++
+    // Whether a record's target is compacted is known only once every letter is read (one look-up for all).
+    if (dl.replay?.kind === 'record') g.recordTargets.set(dl.replay.topic, (g.recordTargets.get(dl.replay.topic) ?? 0) + 1)
     if (dl.at < g.first) g.first = dl.at
     if (dl.at > g.last) g.last = dl.at
     if (dl.stage) g.stages.add(dl.stage)
   }
 
-  groups(): ReasonGroup[] {
+  /** The record topics the counted letters would be replayed to: what to ask `cleanup.policy` of. */
+  recordTargets(): Set<string> {
+    return new Set([...this.#groups.values()].flatMap((g) => [...g.recordTargets.keys()]))
+  }
+
+  /** The groups; a record replay bound for one of `compactedTopics` is counted as not replayable, as the replay refuses it. */
+  groups(compactedTopics: ReadonlySet<string> = new Set()): ReasonGroup[] {
     return [...this.#groups.values()]
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : b.count - a.count || (a.reason < b.reason ? -1 : 1)))
-      .map((g) => ({ topic: g.topic, reason: g.reason, count: g.count, replayable: g.replayable, first: isoOrInvalid(g.first), last: isoOrInvalid(g.last), stages: [...g.stages].sort() }))
+      .map((g) => {
+        const compactedTarget = [...g.recordTargets].reduce((n, [topic, count]) => n + (compactedTopics.has(topic) ? count : 0), 0)
+        return { topic: g.topic, reason: g.reason, count: g.count, replayable: g.replayable - compactedTarget, compactedTarget, first: isoOrInvalid(g.first), last: isoOrInvalid(g.last), stages: [...g.stages].sort() }
+      })
   }
 }
 
@@ -107,5 +126,7 @@ export function formatSummary(groups: readonly ReasonGroup[], opts: { sinceMs?: 
   const total = groups.reduce((s, g) => s + g.count, 0)
   const replayable = groups.reduce((s, g) => s + g.replayable, 0)
   lines.push(`  total ${total} (${replayable} replayable)`)
+  const compacted = groups.reduce((s, g) => s + g.compactedTarget, 0)
+  if (compacted > 0) lines.push(`  ${compacted} of them carry a record for a compacted topic: not replayable (a replay would replace a newer version); once the cause is fixed, pnpm opsreview reindex`)
   return `${lines.join('\n')}\n`
 }
