@@ -46,7 +46,7 @@ describe('readLog on the real Kafka', () => {
     expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groupId)
     // A topic that does not exist reads as empty, and is not created.
     const missing = uniqueName('log-missing')
-    expect(await readLog({ kafka, topics: [missing], fromMs: T, toMs: T + 1000, groupId: uniqueName('log-reader') }, () => undefined)).toEqual({ records: 0, partitions: 0, pauses: 0 })
+    expect(await readLog({ kafka, topics: [missing], fromMs: T, toMs: T + 1000, groupId: uniqueName('log-reader') }, () => undefined)).toEqual({ records: 0, partitions: 0, pauses: 0, cut: [] })
     expect(await admin.listTopics()).not.toContain(missing)
     await admin.disconnect()
   })
@@ -69,6 +69,39 @@ describe('readLog on the real Kafka', () => {
       await readLog({ kafka, topics: [alerts], fromMs, toMs: T + 10_000, groupId: uniqueName('log-reader'), idleTimeoutMs: 10_000 }, (r) => early.push(r.value))
       expect(early, String(fromMs)).toEqual(['a0', 'a1', 'a2'])
     }
+  })
+
+  it('names each partition whose retained log starts after the read does, with the time of its first record', async () => {
+    const topic = uniqueName('log-retained')
+    const { kafka, admin, producer } = await withTopics([topic], 4)
+    // Partitions 0 to 2: records every 10 s from T; retention (deleteTopicRecords moves the log start as it does)
+    // removed the first 5 of partition 0 and all 3 of partition 1. Partition 2 lost none, partition 3 holds none.
+    const at = (i: number) => String(T + i * 10_000)
+    await producer.send({ topic, messages: [
+      ...Array.from({ length: 10 }, (_, i) => ({ partition: 0, value: `p0-${i}`, timestamp: at(i) })),
+      ...Array.from({ length: 3 }, (_, i) => ({ partition: 1, value: `p1-${i}`, timestamp: at(i) })),
+      ...Array.from({ length: 10 }, (_, i) => ({ partition: 2, value: `p2-${i}`, timestamp: at(i) })),
+    ] })
+    await producer.disconnect()
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '3' }] })
+    const read = async (fromMs: number, toMs: number) => {
+      const seen: string[] = []
+      const stats = await readLog({ kafka, topics: [topic], fromMs, toMs, groupId: uniqueName('log-reader'), idleTimeoutMs: 20_000 }, (r) => seen.push(r.value))
+      return { seen, cut: stats.cut }
+    }
+    const p0 = { topic, partition: 0, logStartOffset: '5', earliest: T + 50_000 }
+    const p1 = { topic, partition: 1, logStartOffset: '3', earliest: null }
+    // From before what is retained: partition 0 starts at its 6th record, partition 1 holds none.
+    const whole = await read(T - 3_600_000, T + 100_000)
+    expect(whole.cut).toEqual([p0, p1])
+    expect(whole.seen.filter((v) => v.startsWith('p0'))).toEqual(['p0-5', 'p0-6', 'p0-7', 'p0-8', 'p0-9'])
+    // A range that ends before partition 0's first retained record: its time is read all the same, and nothing of it handed on.
+    const before = await read(T - 3_600_000, T + 20_000)
+    expect(before.cut).toEqual([p0, p1])
+    expect(before.seen).toEqual(['p2-0', 'p2-1', 'p2-2'])
+    // From after partition 0's log start: what it lost lies before the read.
+    expect((await read(T + 60_000, T + 100_000)).cut).toEqual([p1])
+    await admin.disconnect()
   })
 
   it('stops when its signal aborts (Ctrl-C), rejecting with the reason, and deletes its group', async () => {

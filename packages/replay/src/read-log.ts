@@ -33,6 +33,22 @@ export interface ReadLogStats {
   partitions: number
   /** Times a partition was paused because it ran ahead of the others: the bound on memory at work. */
   pauses: number
+  /**
+   * The partitions whose retained log starts after `fromMs`: retention removed their records before
+   * `logStartOffset`, so what was received before `earliest` (the first record still there; null when none
+   * is) cannot be read. Empty when the log reaches back to `fromMs` everywhere (or never lost a record).
+   */
+  cut: CutPartition[]
+}
+
+/** A partition whose earliest retained record is later than the start of the read. */
+export interface CutPartition {
+  topic: string
+  partition: number
+  /** The partition's log start offset: that many records were removed (by retention) before it. */
+  logStartOffset: string
+  /** The Kafka timestamp of the first record retained, epoch ms; null when the partition retains none. */
+  earliest: number | null
 }
 
 interface Range {
@@ -40,6 +56,13 @@ interface Range {
   partition: number
   start: bigint
   end: bigint
+  /**
+   * Set when the read starts at the partition's log start and records were removed before it: the first
+   * record read there is the earliest the log still holds (`earliest` of CutPartition).
+   */
+  cut?: CutPartition
+  /** Read only for `cut`: its one record, at the log start, lies after the range (none is handed on). */
+  probe?: boolean
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}/${partition}`
@@ -55,14 +78,28 @@ async function rangesOf(admin: Admin, topics: readonly string[], fromMs: number,
   const existing = new Set(await admin.listTopics())
   for (const topic of topics) {
     if (!existing.has(topic)) continue
-    const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
+    const offsets = await admin.fetchTopicOffsets(topic)
+    const high = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]))
+    const low = new Map(offsets.map((p) => [p.partition, BigInt(p.low)]))
     // kafkajs answers -1 (or the high watermark) for a partition with no record that late.
     const at = async (ms: number) => new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset) < 0n ? high.get(p.partition)! : BigInt(p.offset)]))
     // Kafka reads a negative time as a request for a special offset (-1 the latest, -2 the earliest): a start
     // before 1970 (`--from 1970-01-07T23:59:59.999Z` less a 7-day warm-up is -1) read nothing at all.
     const starts = await at(Math.max(0, fromMs))
     const ends = await at(toMs + 1)
-    for (const [partition, h] of high) out.push({ topic, partition, start: starts.get(partition) ?? h, end: ends.get(partition) ?? h })
+    for (const [partition, h] of high) {
+      const range: Range = { topic, partition, start: starts.get(partition) ?? h, end: ends.get(partition) ?? h }
+      // The first record at or after `fromMs` is the first the partition still holds, and some before it are
+      // gone: the log may have held records of the range (or its warm-up) that retention removed. Which time
+      // the log now starts at is the timestamp of that first record, read with the rest (or alone: a probe,
+      // when the range holds no record). Kafka does not say when the removed records were written.
+      const l = low.get(partition) ?? 0n
+      if (l > 0n && range.start === l) {
+        range.cut = { topic, partition, logStartOffset: String(l), earliest: null }
+        if (range.end === range.start && l < h) Object.assign(range, { end: l + 1n, probe: true })
+      }
+      out.push(range)
+    }
   }
   return out
 }
@@ -95,7 +132,8 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     await step(admin.connect())
     const ranges = (await step(rangesOf(admin, o.topics, o.fromMs, o.toMs)))
     const wanted = ranges.filter((r) => r.end > r.start)
-    const stats = { records: 0, partitions: wanted.length, pauses: 0 }
+    const cut = ranges.flatMap((r) => (r.cut ? [r.cut] : [])).sort((a, b) => o.topics.indexOf(a.topic) - o.topics.indexOf(b.topic) || a.partition - b.partition)
+    const stats: ReadLogStats = { records: 0, partitions: wanted.filter((r) => !r.probe).length, pauses: 0, cut }
     if (wanted.length === 0) return stats
     const topicRank = new Map(o.topics.map((t, i) => [t, i]))
     const maxBuffered = o.maxBufferedPerPartition ?? 5000
@@ -168,11 +206,15 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
         if (!lane || lane.received) return
         for (const m of batch.messages) {
           const offset = BigInt(m.offset)
-          if (offset < lane.next || offset >= lane.range.end) continue
-          lane.next = offset + 1n
+          if (offset < lane.next) continue
           const timestamp = Number(m.timestamp)
+          // The first record at or past the log start: where the retained log begins (a probe's may lie past its
+          // one-offset range, when the record at the log start is a transaction marker).
+          if (lane.range.cut && lane.range.cut.earliest === null) lane.range.cut.earliest = timestamp
+          if (offset >= lane.range.end) continue
+          lane.next = offset + 1n
           // CreateTime can run backwards within a partition; the offsets bound the range, the times filter it.
-          if (timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
+          if (!lane.range.probe && timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
         }
         if (last && BigInt(last.offset) + 1n >= lane.range.end) { lane.received = true; pause(lane) }
         else if (size(lane) >= maxBuffered && !lane.paused) { stats.pauses++; pause(lane) }

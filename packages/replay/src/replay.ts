@@ -59,6 +59,11 @@ export interface ReplayStats {
   /** Events whose service or environment the rules changed. */
   relabelled: number
   late: number
+  /**
+   * The input partitions whose retained log starts after `readFrom`: retention removed what they received
+   * before `earliest` (ISO 8601; null when the partition retains no record), so the replay could not read it.
+   */
+  cut: { topic: string; partition: number; logStartOffset: string; earliest: string | null }[]
   elapsedMs: number
   /** Alerts and commands read from Kafka and applied, per second of the whole run. */
   recordsPerSecond: number
@@ -113,7 +118,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
   const topics = withCommands ? [o.topics.alerts, o.topics.commands] : [o.topics.alerts]
 
   let lastTick = -Infinity
-  await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}), signal: o.signal }, (record) => {
+  const read = await readLog({ kafka: o.kafka, topics, fromMs: readFromMs, toMs: o.toMs, groupId: o.groupId, ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}), signal: o.signal }, (record) => {
     if (tickIntervalMs > 0 && record.timestamp - lastTick >= tickIntervalMs) {
       lastTick = record.timestamp
       engine.applyBuffered({ type: 'tick', at: new Date(record.timestamp).toISOString() })
@@ -169,7 +174,8 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     problems: [...problems.values()],
     changes,
     stats: {
-      readFrom: new Date(readFromMs).toISOString(), ...stats, late: engine.stats.late, elapsedMs,
+      readFrom: new Date(readFromMs).toISOString(), ...stats, late: engine.stats.late,
+      cut: read.cut.map((c) => ({ ...c, earliest: c.earliest === null ? null : new Date(c.earliest).toISOString() })), elapsedMs,
       recordsPerSecond: Math.round(((stats.alerts + stats.commands) * 1000) / elapsedMs),
     },
   }

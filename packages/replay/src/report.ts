@@ -12,6 +12,33 @@ export interface ReplayReport {
   replay: ReplayStats
   comparison: Comparison
   dataset: WrittenDataset | null
+  /**
+   * What the operator must know to read the report: the retained log starting after `--from` (the report
+   * covers less than its range) or after the warm-up's start (windows start cold). Also on stderr.
+   */
+  warnings: string[]
+}
+
+/**
+ * Warnings for input partitions whose retained log starts after where the replay read from (`cut`): past
+ * `--from`, the range itself is cut and the report covers less than asked, silently until 2026-12-06;
+ * between the warm-up's start and `--from`, only the warm-up is. Each names the earliest time the log
+ * still holds, overall (the latest of the partitions' starts: from then on every partition is whole) and
+ * per partition.
+ */
+export function coverageWarnings(fromMs: number, cut: ReplayStats['cut'], readFrom: string): string[] {
+  const startsAfter = (c: ReplayStats['cut'][number], ms: number) => c.earliest === null || Date.parse(c.earliest) > ms
+  const late = cut.filter((c) => startsAfter(c, Date.parse(readFrom)))
+  if (late.length === 0) return []
+  const partitions = late.map((c) => `${c.topic}/${c.partition} ${c.earliest === null ? 'holds none' : `from ${c.earliest}`} (${c.logStartOffset} removed)`).join(', ')
+  const known = late.flatMap((c) => (c.earliest === null ? [] : [c.earliest])).sort()
+  const overall = known.at(-1)
+  const from = new Date(fromMs).toISOString()
+  if (late.some((c) => startsAfter(c, fromMs))) {
+    const whole = overall ? `every input partition is whole only from ${overall}` : 'an input partition retains no record'
+    return [`the retained log starts after --from ${from}: ${whole} (retention removed what came before), so the report covers less than its range; per partition: ${partitions}`]
+  }
+  return [`the retained log starts after the warm-up's start ${readFrom} (at ${overall}, before --from ${from}): windows that reach back before then (recurring problems, reopening) start cold; per partition: ${partitions}`]
 }
 
 const LIST = 20
@@ -36,6 +63,7 @@ export function renderReport(r: ReplayReport): string {
     `What-if replay of ${r.range.from} → ${r.range.to}`,
     `  rules: ${r.rules ?? 'live grouping'}; settings: ${Object.keys(r.settings).length === 0 ? 'engine defaults' : Object.entries(r.settings).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`,
     `  read from ${s.readFrom} (warm-up): ${s.alerts} alerts, ${s.commands} decisions (${s.commandsRefused} refused), ${s.invalid} invalid, ${s.relabelled} relabelled; ${(s.elapsedMs / 1000).toFixed(1)} s, ${s.recordsPerSecond} records/s`,
+    ...r.warnings.map((w) => `  warning: ${w}`),
     '',
     `Incidents opened in the range: live ${c.incidents.live}, replay ${c.incidents.replay} (${signed(c.incidents.delta)})`,
     `  among incidents open in it (opened before it too): unchanged ${c.incidents.unchanged}, merged ${c.incidents.merged.length}, split ${c.incidents.split.length}, only live ${c.incidents.onlyLive.length}, only replay ${c.incidents.onlyReplay.length}`,

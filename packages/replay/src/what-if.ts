@@ -4,7 +4,7 @@ import { compareRuns } from './compare.ts'
 import { writeDataset } from './dataset.ts'
 import { elasticsearchUnavailable } from './errors.ts'
 import { readLiveRun } from './live.ts'
-import type { ReplayReport } from './report.ts'
+import { coverageWarnings, type ReplayReport } from './report.ts'
 import { readFromOf, runReplay, type ReplayOptions } from './replay.ts'
 
 export interface WhatIfOptions extends ReplayOptions {
@@ -43,5 +43,5 @@ export async function whatIf(o: WhatIfOptions): Promise<ReplayReport> {
     const problems = replay.problems.filter((p) => Date.parse(p.firstSeenAt) < o.toMs && Date.parse(p.lastSeenAt) >= o.fromMs)
     dataset = await writeDataset(o.es, o.indexPrefix, o.dataset, incidents, problems, { signal: o.signal })
   }
-  return { range, rules: o.rules ?? null, settings: o.settings ?? {}, replay: replay.stats, comparison, dataset }
+  return { range, rules: o.rules ?? null, settings: o.settings ?? {}, replay: replay.stats, comparison, dataset, warnings: coverageWarnings(o.fromMs, replay.stats.cut, replay.stats.readFrom) }
 }

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ensureIndices } from '@opsreview/search-index/templates'
-import { elasticsearchUrl, indicesOfTest, kafkaBrokers, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
+import { connectedAdmin, createTopics, elasticsearchUrl, indicesOfTest, kafkaBrokers, kafkaClient, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
 
 const run = promisify(execFile)
 
@@ -114,6 +114,45 @@ describe('opsreview replay, exit codes', () => {
     expect(both.stderr).toMatch(/OPSREVIEW_GROUPING_RULES .*no-such-dir\/rules\.yaml/)
     expect(both.code).toBe(78)
   })
+})
+
+describe('opsreview replay over a log that retention cut', () => {
+  it('warns on stderr and in the report when the retained log starts after --from, or after the warm-up\'s start, naming the earliest time it holds', async () => {
+    const { prefix, es } = indicesOfTest('rv-cli-cut')
+    await ensureIndices(es, prefix)
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const alerts = uniqueName('cli-cut-alerts')
+    await createTopics(admin, [alerts], 1)
+    // Ten records every 10 min from 5 h ago; retention removed the first five: the log holds them from 4 h 10 min ago.
+    const base = Date.now() - 5 * 3_600_000
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: alerts, messages: Array.from({ length: 10 }, (_, i) => ({ value: `{"n":${i}}`, timestamp: String(base + i * 600_000) })) })
+    await producer.disconnect()
+    await admin.deleteTopicRecords({ topic: alerts, partitions: [{ partition: 0, offset: '5' }] })
+    const earliest = new Date(base + 5 * 600_000).toISOString()
+    const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_COMMANDS: uniqueName('cli-cut-commands-missing') }
+    const replay = async (args: string[]) => {
+      const r = await opsreview(['replay', ...args, '--json'], env)
+      expect(r.code, r.stderr).toBe(0)
+      return { warnings: r.stderr.split('\n').filter((l) => l.startsWith('opsreview replay: warning: ')), report: JSON.parse(r.stdout) as { warnings: string[]; replay: { cut: unknown[] } } }
+    }
+
+    // The range reaches back before the log: the report covers less than asked, and says from when it is whole.
+    const cut = await replay(['--from', '6h', '--warm-up', '0'])
+    expect(cut.report.replay.cut).toEqual([{ topic: alerts, partition: 0, logStartOffset: '5', earliest }])
+    expect(cut.report.warnings).toEqual([expect.stringMatching(new RegExp(`^the retained log starts after --from \\S+: every input partition is whole only from ${earliest} .*covers less than its range.*${alerts}/0 from ${earliest} \\(5 removed\\)`))])
+    expect(cut.warnings).toEqual([`opsreview replay: warning: ${cut.report.warnings[0]}`])
+    // Only the warm-up reaches back before it: windows start cold, the range is whole.
+    const cold = await replay(['--from', '4h', '--warm-up', '2h'])
+    expect(cold.report.warnings).toEqual([expect.stringMatching(new RegExp(`^the retained log starts after the warm-up's start .* \\(at ${earliest}, before --from`))])
+    expect(cold.warnings).toHaveLength(1)
+    // From after the log's start: nothing to warn of.
+    const whole = await replay(['--from', '4h', '--warm-up', '0'])
+    expect(whole.report).toMatchObject({ warnings: [], replay: { cut: [] } })
+    expect(whole.warnings).toEqual([])
+  }, 120_000)
 })
 
 describe('opsreview retention, exit codes', () => {

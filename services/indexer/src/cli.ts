@@ -188,6 +188,8 @@ async function replay(argv: string[]): Promise<number> {
       groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
       idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL, signal: interruption.signal,
     })
+    // On stderr too: with --json the report goes to a script, and a range the log no longer holds whole must not pass unseen.
+    for (const w of report.warnings) process.stderr.write(`opsreview replay: warning: ${w}\n`)
     process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report))
     return 0
   } catch (err) {
