@@ -148,6 +148,30 @@ describe('receiver on the real Kafka', () => {
     expect(dead.map((m) => (JSON.parse(m.value) as DeadLetterEnvelope).reason)).toEqual(['invalid-json'])
   })
 
+  it('cuts the body of a refused alert too large for its dead letter at a whole character, never inside a surrogate pair', async () => {
+    const r = await startReceiver({ bodyLimit: 4 * 1024 * 1024 })
+    // 150,000 emoji (4 UTF-8 bytes, 2 UTF-16 units each) make a letter over 512 KiB: its body is halved until it
+    // fits. The text after them moves where the half falls, so that some of these cut the run of emoji at an odd unit.
+    const tails = ['z', 'zz', 'zzz', 'zzzz']
+    for (const tail of tails) {
+      const alert = { status: 'burning', labels: { alertname: 'Emoji', service: 'db' }, annotations: { description: '\u{1F600}'.repeat(150_000), tail }, startsAt: '2026-11-28T20:00:00Z', fingerprint: `emoji-${tail}` }
+      const res = await post(`${r.url}/webhooks/alertmanager`, { version: '4', status: 'firing', receiver: 'r', groupKey: 'g', alerts: [alert] })
+      expect(res.status, tail).toBe(422)
+    }
+    const letters = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= tails.length)
+    for (const letter of letters) {
+      // Written as JSON text: a lone surrogate would be the escape `\ud83d`, read back as U+FFFD by every decoder.
+      expect(letter.value).not.toMatch(/\\ud[89ab]/i)
+      const envelope = JSON.parse(letter.value) as DeadLetterEnvelope
+      const head = String(envelope.detail?.bodyHead)
+      expect(envelope.detail).toMatchObject({ bodyTruncated: true })
+      expect(envelope.replay).toBeUndefined()
+      expect(head.length).toBeGreaterThan(100_000)
+      expect(head.isWellFormed()).toBe(true)
+      expect(head.endsWith('\u{1F600}')).toBe(true)
+    }
+  })
+
   it('dead-letters an event the broker refuses as too large, and publishes the rest of the webhook', async () => {
     const r = await startReceiver({ alertsMaxMessageBytes: 4096 })
     const alert = (fp: string, description = 'short') => ({

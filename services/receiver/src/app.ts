@@ -587,11 +587,16 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   let head = replay.body
   let current: DeadLetterEnvelope
   do {
-    head = head.slice(0, Math.floor(head.length / 2))
+    // Never between the halves of a surrogate pair: a lone one is no text (JSON writes it as an escape that
+    // every reader decodes to U+FFFD or `?`), and the head would no longer be the start of the body.
+    const half = Math.floor(head.length / 2)
+    head = head.slice(0, isHighSurrogate(head.charCodeAt(half - 1)) ? half - 1 : half)
     current = { ...rest, detail: { ...rest.detail, bodyTruncated: true, bodyHead: head } }
   } while (!fits(current) && head.length > 0)
   return current
 }
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff
 
 /**
  * The spool's drain: records go in order to the alerts topic configured now, each call resolving after
