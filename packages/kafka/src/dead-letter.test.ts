@@ -59,6 +59,23 @@ describe('deadLetterMessage', () => {
   })
 })
 
+describe('deadLetterMessage, cutting texts', () => {
+  const emoji = '\u{1F600}'
+  it('never ends a head or a cut text inside a surrogate pair', () => {
+    // One unit before a run of emoji: the record's head of 4,096 units and a field name's 1,023 would each end on a first half.
+    const value = `x${emoji.repeat(5_000_000)}`
+    const e: DeadLetterEnvelope = { stage: 'correlator', reason: 'undecodable', error: 'not JSON', at: '2026-12-05T00:00:00.000Z', replay: { kind: 'record', topic: 'alerts', key: null, value } }
+    const omitted = (JSON.parse(deadLetterMessage('k', e).value as string) as { detail: { replayOmitted: { head: string } } }).detail.replayOmitted
+    expect(omitted.head).toBe(`x${emoji.repeat(2047)}`)
+    expect(omitted.head.isWellFormed()).toBe(true)
+    const errors = Array.from({ length: 100 }, () => ({ path: `/x${emoji.repeat(60_000)}`, message: 'must NOT have additional properties' }))
+    const cut = deadLetterMessage('k', { stage: 'correlator', reason: 'schema-invalid', error: 'invalid', at: e.at, detail: { errors } })
+    expect(cut.value).not.toMatch(/\\ud[89ab]/i)
+    const path = (JSON.parse(cut.value as string) as { detail: { errors: { path: string }[] } }).detail.errors[0]!.path
+    expect(path).toBe(`/x${emoji.repeat(510)}…`)
+  })
+})
+
 describe('recordReplay', () => {
   const bytes = (m: { key?: unknown; value?: unknown }, part: 'key' | 'value') => { const v = m[part]; return v === null || v === undefined ? v : Buffer.from(v as Buffer | string) }
 

@@ -160,7 +160,7 @@ function withoutReplay(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   if (!replay) return envelope
   const payload = replay.kind === 'record' ? replayValueBytes(replay) : Buffer.from(replay.body)
   // The head as the letter carried it (base64 for bytes that are not text); size and sha256 of the bytes themselves.
-  const head = (replay.kind === 'record' ? replay.value ?? '' : replay.body).slice(0, OMITTED_REPLAY_HEAD_CHARS)
+  const head = wholeHead(replay.kind === 'record' ? replay.value ?? '' : replay.body, OMITTED_REPLAY_HEAD_CHARS)
   const encoding = replay.kind === 'record' ? replayValueEncoding(replay) : undefined
   const encoded = encoding ? { encoding } : {}
   const omitted = { kind: replay.kind, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), head, ...encoded }
@@ -190,10 +190,20 @@ export const MAX_DEAD_LETTER_TEXT_CHARS = 1024
 /** Every string of the value cut to `MAX_DEAD_LETTER_TEXT_CHARS`, ending in `…`: 32 KB of keys at most, with 100 errors. */
 function cutTexts<T>(value: T): T {
   const cut = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.length <= MAX_DEAD_LETTER_TEXT_CHARS ? v : `${v.slice(0, MAX_DEAD_LETTER_TEXT_CHARS - 1)}…`
+    if (typeof v === 'string') return v.length <= MAX_DEAD_LETTER_TEXT_CHARS ? v : `${wholeHead(v, MAX_DEAD_LETTER_TEXT_CHARS - 1)}…`
     if (Array.isArray(v)) return v.map(cut)
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [cut(k) as string, cut(x)]))
     return v
   }
   return cut(value) as T
+}
+
+/**
+ * `text`'s first `max` UTF-16 units, one less when the last would be the first half of a surrogate pair: a
+ * lone half is no text (JSON writes it as an escape, `\ud83d`, that readers decode as U+FFFD or `?`).
+ */
+export function wholeHead(text: string, max: number): string {
+  if (text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
 }

@@ -534,6 +534,23 @@ describe('receiver app (in-process, fake Kafka)', () => {
     expect(letters.map((l) => l.detail?.index)).toEqual([1])
   })
 
+  it('cuts a long field name at a whole character, in the answer and the dead letter', async () => {
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    // `/alerts/1/labels/` is 17 units: 512 units of the path end on the first half of an emoji, and 1,000 of the
+    // letter's error, which lists both names, in the second one's.
+    const name = '\u{1F600}'.repeat(600)
+    const res = await post(`${url}/webhooks/alertmanager`, webhook(good('a'), good('b', { labels: { alertname: 'X', [name]: 'v', [`ab${name}`]: 'v' } })))
+    expect(res.status).toBe(200)
+    const answer = await res.text()
+    expect(answer).not.toMatch(/\\ud[89ab]/i)
+    const path = (JSON.parse(answer) as Accepted).rejected[0]!.errors.map((e) => e.path).find((p) => p.startsWith('/alerts/1/labels/\u{1F600}'))!
+    expect(path).toBe(`/alerts/1/labels/${'\u{1F600}'.repeat(247)}… (1217 characters)`)
+    const [letter] = r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected)
+    expect(letter!.error.isWellFormed()).toBe(true)
+    expect(JSON.stringify(letter)).not.toMatch(/\\ud[89ab]/i)
+  })
+
   it('answers a spool that refuses a record with a 413, and a closing spool or a full disk with a 503', async () => {
     const r = fakeReceiver()
     const url = await serve(r.app)

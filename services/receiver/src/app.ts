@@ -8,7 +8,7 @@ import { eventKey, type AlertEvent, type IngestOptions } from '@opsreview/ingest
 import { alertsWebhook, intakeAlertmanager, intakePingdom, intakeReport, singleAlertWebhook, type BodyRejection, type ItemRejection } from '@opsreview/ingest/intake'
 import type { FieldError } from '@opsreview/schemas'
 import { KafkaRecordRejectedError, KafkaUnavailableError } from '@opsreview/kafka/errors'
-import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { deadLetterMessage, recordReplay, wholeHead, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { tokenAuth } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
@@ -237,7 +237,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         envelope: {
           stage: 'receiver',
           reason: first.reason,
-          error: `${chunk.length} alerts refused (alerts ${first.index}–${chunk.at(-1)!.index}); the first: ${first.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
+          error: `${chunk.length} alerts refused (alerts ${first.index}–${chunk.at(-1)!.index}); the first: ${wholeHead(first.errors.map((e) => `${e.path} ${e.message}`).join('; '), 1000)}`,
           at: receivedAt.toISOString(),
           detail: { source: 'alertmanager', requestId: req.id, indexes: chunk.map((r) => r.index), ...listedErrors(first.errors) },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(alertsWebhook(payload, chunk.map((r) => r.index))) },
@@ -349,7 +349,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
         envelope: {
           stage: 'receiver',
           reason: r.reason,
-          error: `alert ${r.index} refused: ${r.errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 1000)}`,
+          error: `alert ${r.index} refused: ${wholeHead(r.errors.map((e) => `${e.path} ${e.message}`).join('; '), 1000)}`,
           at: receivedAt.toISOString(),
           detail: { source: 'alertmanager', requestId: req.id, index: r.index, errors: r.errors, errorsOmitted: r.errorsOmitted },
           replay: { kind: 'webhook', path: req.path, body: JSON.stringify(singleAlertWebhook(payload, r.index)) },
@@ -481,7 +481,7 @@ export function createReceiverApp(deps: ReceiverDeps): express.Express {
       const envelope: DeadLetterEnvelope = {
         stage: 'receiver',
         reason,
-        error: problem.message.slice(0, 1000),
+        error: wholeHead(problem.message, 1000),
         at: clock().toISOString(),
         detail: {
           source, status: problem.status, requestId: req.id, errors: problem.errors ?? [], errorsOmitted: problem.errorsOmitted,
@@ -543,7 +543,7 @@ function listedErrors(errors: readonly FieldError[]): ListedErrors {
 }
 
 function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`
+  return text.length <= max ? text : `${wholeHead(text, max)}… (${text.length} characters)`
 }
 
 /**
@@ -587,16 +587,13 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
   let head = replay.body
   let current: DeadLetterEnvelope
   do {
-    // Never between the halves of a surrogate pair: a lone one is no text (JSON writes it as an escape that
-    // every reader decodes to U+FFFD or `?`), and the head would no longer be the start of the body.
-    const half = Math.floor(head.length / 2)
-    head = head.slice(0, isHighSurrogate(head.charCodeAt(half - 1)) ? half - 1 : half)
+    // Never between the halves of a surrogate pair (wholeHead): a lone one is no text, and the head would no
+    // longer be the start of the body.
+    head = wholeHead(head, Math.floor(head.length / 2))
     current = { ...rest, detail: { ...rest.detail, bodyTruncated: true, bodyHead: head } }
   } while (!fits(current) && head.length > 0)
   return current
 }
-
-const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff
 
 /**
  * The spool's drain: records go in order to the alerts topic configured now, each call resolving after
@@ -634,7 +631,7 @@ export function spoolDeadLetter(publisher: EventPublisher, topic: string, metric
     const envelope: DeadLetterEnvelope = {
       stage: 'receiver',
       reason: reason.code,
-      error: reason.error.slice(0, 1000),
+      error: wholeHead(reason.error, 1000),
       at: clock().toISOString(),
       detail: { spool: { segment: reason.segment, offset: reason.offset }, ...(reason.raw === undefined ? {} : { raw: reason.raw }) },
     }
