@@ -109,6 +109,10 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
   const inc = notificationGroupIncident(s, amGroupKey)
   if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup || !joinsAt(s, inc, t, false, until)) return undefined
   regroup(s, inc, groupKey)
+  // In event time a rule-grouped alert opened it now: no other late alert from before it joins it through the
+  // notification group (in order it had met only the late alert's own incident, which no other rule group and
+  // no default-grouped alert from before it joins).
+  inc.openerJoinsAmGroup = false
   return inc
 }
 

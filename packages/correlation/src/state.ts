@@ -108,6 +108,7 @@ export interface IncidentState {
   /**
    * Opened by an alert that joins its notification group's incident (grouped by the default `by`): in order,
    * a rule-grouped alert of that group from before the opening would have opened the incident it joined.
+   * False once such a late alert has taken it into its group: in event time that alert opened it.
    */
   openerJoinsAmGroup: boolean
   /**

@@ -1,0 +1,69 @@
+// The notification-group join under late delivery: the same alerts give the same incidents (members, group
+// key, opening) in order and late, where the late-event rule says they do (docs/grouping.md).
+import { createHash } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { compileGroupingRules } from '@opsreview/grouping'
+import { CorrelationEngine, type EngineSnapshot } from './engine.ts'
+import type { AlertEvent, EngineInput } from './types.ts'
+
+const T0 = Date.parse('2026-11-28T10:00:00.000Z')
+const MIN = 60_000
+const isoOf = (t: number) => new Date(t).toISOString()
+
+// Crash loops grouped per pod by a rule; everything else by the default `by` with the instance. All of
+// service checkout, all in the shop namespace's notification.
+const rules = compileGroupingRules({ version: 1, groupBy: { default: ['service', 'labels.instance'], rules: [
+  { name: 'crash loops per pod', match: { source: 'alertmanager', labels: { alertname: { regex: 'KubePod.*' } } }, by: ['labels.namespace', 'labels.pod'] },
+] } })
+
+/** A crash loop of pod `pod` (rule-grouped) or a replica mismatch seen by instance `instance` (default-grouped), firing at T0 + `min`. */
+function alert(fp: string, labels: Record<string, string>, min: number): AlertEvent {
+  const startsAt = isoOf(T0 + min * MIN)
+  return {
+    id: createHash('sha256').update(`alertmanager|${fp}|firing|${startsAt}`).digest('hex').slice(0, 32),
+    source: 'alertmanager', fingerprint: fp, status: 'firing', severity: 'warning', service: 'checkout', environment: 'production',
+    title: labels.alertname!, labels: { namespace: 'shop', ...labels }, startsAt, receivedAt: startsAt, links: [],
+    origin: { receiver: 'shop', groupKey: '{}:{namespace="shop"}' },
+  }
+}
+const crash = (fp: string, pod: string, min: number) => alert(fp, { alertname: 'KubePodCrashLooping', pod }, min)
+const mismatch = (fp: string, instance: string, min: number) => alert(fp, { alertname: 'KubeDeploymentReplicasMismatch', instance }, min)
+
+const inOrder = (events: AlertEvent[]): EngineInput[] =>
+  [...events].sort((a, b) => a.startsAt.localeCompare(b.startsAt)).map((event) => ({ type: 'alert', event }))
+/** In the order given, each received at T0 + `at` minutes (late for all but the newest). */
+const late = (events: AlertEvent[], at: number): EngineInput[] => events.map((event) => ({ type: 'alert', event: { ...event, receivedAt: isoOf(T0 + at * MIN) } }))
+
+function run(inputs: EngineInput[], engine = new CorrelationEngine({ grouping: rules })) {
+  for (const input of inputs) engine.apply(input)
+  return engine
+}
+/** What must not depend on delivery (ids may, for late events outside a held backlog): members, group, span. */
+const shape = (engine: CorrelationEngine) => engine.incidents()
+  .map((i) => ({ members: i.alerts.map((a) => a.fingerprint).sort().join(','), groupKey: i.groupKey, openedAt: i.openedAt, resolvedAt: i.resolvedAt }))
+  .sort((a, b) => a.members.localeCompare(b.members))
+
+describe('a late rule-grouped alert takes the incident its notification group opened after it', () => {
+  it('makes it an incident a rule-grouped alert opened: another rule group’s late crash loop does not join it too', () => {
+    // In order pod a's crash loop (10:00) opens an incident, pod b's (10:10) another, and the mismatch (10:20)
+    // joins the newest: two rule groups are never one incident.
+    const events = [crash('c1', 'checkout-a', 0), crash('c2', 'checkout-b', 10), mismatch('m', 'i1', 20)]
+    const expected = shape(run(inOrder(events)))
+    expect(expected.map((i) => i.members)).toEqual(['c1', 'c2,m'])
+    // Late, newest first: pod b's crash loop takes the mismatch's incident; pod a's, older still, joined it too.
+    expect(shape(run(late([events[2]!, events[1]!, events[0]!], 30)))).toEqual(expected)
+  })
+
+  it('makes it an incident a rule-grouped alert opened: a late default-grouped alert from before it does not join', () => {
+    // In order the mismatch seen by i0 (10:00) opens an incident; the crash loop (10:02) opens its own, which
+    // the mismatch seen by i1 (10:20, another default group) joins through the notification.
+    const events = [mismatch('m0', 'i0', 0), crash('c', 'checkout-a', 2), mismatch('m1', 'i1', 20)]
+    const expected = shape(run(inOrder(events)))
+    expect(expected.map((i) => i.members)).toEqual(['c,m1', 'm0'])
+    expect(shape(run(late([events[2]!, events[1]!, events[0]!], 30)))).toEqual(expected)
+    // The same across a restart after the crash loop.
+    const first = run(late([events[2]!, events[1]!], 30))
+    const restarted = new CorrelationEngine({ grouping: rules }, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+    expect(shape(run(late([events[0]!], 30), restarted))).toEqual(expected)
+  })
+})
