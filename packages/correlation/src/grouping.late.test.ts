@@ -67,3 +67,35 @@ describe('a late rule-grouped alert takes the incident its notification group op
     expect(shape(run(late([events[0]!], 30), restarted))).toEqual(expected)
   })
 })
+
+describe('a held rule-grouped alert and the incident its notification group opened after it', () => {
+  // Crash loops grouped per pod by a rule; the replica mismatch and a Pingdom check of checkout by the default `by`.
+  const byPod = compileGroupingRules({ version: 1, groupBy: { rules: [
+    { name: 'crash loops per pod', match: { source: 'alertmanager', labels: { alertname: { regex: 'KubePod.*' } } }, by: ['labels.namespace', 'labels.pod'] },
+  ] } })
+  const at = (min: number) => isoOf(T0 + min * MIN)
+  const tick = (min: number): EngineInput => ({ type: 'tick', at: at(min) })
+  const check = (min: number): AlertEvent => ({
+    id: `pingdom-${min}`, source: 'pingdom', fingerprint: 'checkout-https', status: 'firing', severity: 'critical', service: 'checkout',
+    environment: 'production', title: 'checkout down', labels: {}, startsAt: at(min), receivedAt: at(min), links: [], origin: {},
+  })
+
+  it('keeps an on-time event of the incident’s old group out of it, as in order', () => {
+    // The crash loop of 10:30 comes in a retry at 11:01 (a receiver outage): deep late, held. The mismatch of
+    // 11:00 came on time and opened an incident; the Pingdom check of 11:01:30 comes while the crash loop is held.
+    const crashLoop = { ...crash('c', 'checkout-a', 30), receivedAt: at(61) }
+    const mismatchAt11 = mismatch('m', 'i1', 60)
+    const down = check(61.5)
+    const engine = () => new CorrelationEngine({ grouping: byPod })
+    // In order the mismatch joins the crash loop's incident (rule-grouped, its own group), and the check of
+    // checkout, of neither that group nor that notification, opens its own.
+    const expected = shape(run([tick(0), { type: 'alert', event: { ...crashLoop, receivedAt: at(30) } }, { type: 'alert', event: mismatchAt11 }, { type: 'alert', event: down }, tick(70)], engine()))
+    expect(expected.map((i) => i.members)).toEqual(['c,m', 'checkout-https'])
+    const backlog: EngineInput[] = [tick(0), { type: 'alert', event: mismatchAt11 }, tick(60.5), { type: 'alert', event: crashLoop }, { type: 'alert', event: down }]
+    const release = [tick(62), tick(63), tick(70)]
+    expect(shape(run([...backlog, ...release], engine()))).toEqual(expected)
+    // A restart while the check waits with the backlog.
+    const restarted = new CorrelationEngine({ grouping: byPod }, JSON.parse(JSON.stringify(run(backlog, engine()).snapshot())) as EngineSnapshot)
+    expect(shape(run(release, restarted))).toEqual(expected)
+  })
+})

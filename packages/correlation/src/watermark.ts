@@ -245,9 +245,16 @@ function firstAtOrAfter(times: readonly number[], t: number): number | undefined
 function waitsForBacklog(s: EngineState, event: AlertEvent): boolean {
   if (s.held.events.length === 0) return false
   const { groups, notificationGroups } = heldKeys(s)
-  if (groups.has(groupKeyOf(s, event))) return true
+  const group = groupKeyOf(s, event)
+  if (groups.has(group)) return true
   const notification = notificationGroupOf(s, event)
-  return notification !== null && notificationGroups.has(notification)
+  if (notification !== null && notificationGroups.has(notification)) return true
+  // An open incident of its group that a default-grouped alert of a held notification group opened: a held
+  // rule-grouped alert from before it may take it into its own group (alerts.ts, `joinOpenedAfter`), and in
+  // order the event, applied after that, would not have joined it (a Pingdom check of the service).
+  const open = s.openInGroup.get(group)
+  if (open) for (const inc of open) if (inc.openerJoinsAmGroup && inc.amGroups) for (const g of inc.amGroups) if (notificationGroups.has(g)) return true
+  return false
 }
 
 /**
