@@ -450,6 +450,26 @@ describe('event time: repeats and notification groups around a held backlog', ()
     expect(outcome(repeatRun(drained(repeatReceived), { allowedLatenessMs: 0 }, drained))).toEqual(outcome(live))
   })
 
+  it('hears a repeat that comes with its original in a held backlog at its own receipt: the guess before it stands, as live', () => {
+    // c fires at 00:00, is guessed over at 02:00; x of its service fires at 02:10 and opens its own incident;
+    // c's repeat received at 02:30 takes the guess back. All three reach the correlator at 02:40 in one
+    // backlog. Heard right after c's firing, at 00:00, the repeat kept c firing through 02:00: no guess, and
+    // x joined c's incident.
+    const x2: Ev = { ...x, t: T0 + STALE + 10 * MIN }
+    const repeatAt = T0 + STALE + 30 * MIN
+    const drainedAt = T0 + STALE + 40 * MIN
+    const run = (arrival: (received: number) => number) => deliver(at([
+      { arrival: arrival(c.t), input: alertInput(c, c.t) },
+      { arrival: arrival(x2.t), input: alertInput(x2, x2.t) },
+      { arrival: arrival(repeatAt), input: alertInput(c, repeatAt) },
+    ], minutes(T0, T0 + STALE + 60 * MIN)), { ...stale, allowedLatenessMs: 0 })
+    const live = run((t) => t)
+    expect(live.incidents().map((i) => [i.alerts.map((a) => a.fingerprint).join('+'), i.status]).sort()).toEqual([['c', 'open'], ['x', 'open']])
+    const backlog = run(() => drainedAt)
+    expect(backlog.stats.late).toBe(2)
+    expect(outcome(backlog)).toEqual(outcome(live))
+  })
+
   it("holds an alert of a held alert's notification group with the backlog: a crash loop and its replica mismatch stay one incident", () => {
     // docs/grouping.md's rule: crash loops per workload, whatever service they name; the replica mismatch is
     // grouped by default and joins the crash loop's incident through their notification group.

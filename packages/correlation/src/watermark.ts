@@ -121,9 +121,16 @@ function waitingOf(s: EngineState): Map<string, Pending> {
   return (s.waiting = waiting)
 }
 
-/** A redelivered firing waits right behind its original, at its time and rank, wherever the original waits. */
+/**
+ * A redelivered firing waits behind its original, wherever the original waits: at its receipt in event time
+ * (as a repeat of an applied firing is heard), never before the original. Heard right after an original
+ * hours older in a held backlog, a repeat told the alert's incident it fired until the repeat's receipt from
+ * the original's time on: no staleness guess in between, and an alert of its group firing after the guess
+ * joined the incident that live delivery had closed.
+ */
 function waitBehind(s: EngineState, original: Pending, event: AlertEvent): void {
-  const p: Pending = { t: original.t, iso: original.iso, rank: original.rank, id: event.id, event, again: true }
+  const heardAt = Math.max(original.t, Math.min(parseTime(event.receivedAt), s.highWater))
+  const p: Pending = { t: heardAt, iso: heardAt === original.t ? original.iso : iso(heardAt), rank: original.rank, id: event.id, event, again: true }
   if (waitsForBacklog(s, event)) holdWithBacklog(s, p)
   else enqueue(s, p)
 }
