@@ -363,6 +363,10 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   const owner = open && spanned && open.openedMs < spanned.openedMs && spanned.openedMs <= t ? spanned : undefined
   const inc = owner ?? during ?? open ?? spanned ?? (dropAsForgottenHistory(s, t, heardAtOf(s, event, t)) ? undefined : openIncident(s, event, groupKey, t, at))
   if (!inc) return undefined
+  // An incident of reports alone that the report staleness timeout closed after this report's time: in event
+  // time it was still open, and the report would have kept it so (its timeout runs from the latest report).
+  // It opens again, not counted as a reopening, and the timeout runs from this report.
+  if (inc === spanned && inc.data.alerts.length === 0 && inc.data.resolvedBy === 'staleness' && t > inc.lastEventMs) reopenIncident(s, inc, false)
   const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).
   inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]

@@ -577,6 +577,25 @@ describe('event time: late events that must not move', () => {
     expect(outcome(late)).toEqual(outcome(live))
   })
 
+  it('a late report keeps an incident of reports alone open from its time, as live, when the report timeout closed it meanwhile', () => {
+    // Report timeout 2 h. A complaint at 00:00 opens an incident of reports alone; a second one at 01:30 joins
+    // it and, live, keeps it open until 03:30 (resolved at 01:30). Its tool posts it at 02:30, after the
+    // timeout closed the incident at 02:00 from the first: it only added to it, resolved at 00:00.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 2 * HOUR } }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'checkout', status: 'firing', t: at(0, 0), name: 'report:customer-complaint' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: at(1, 30), name: 'report:customer-complaint' }
+    const run = (r2Arrives: number) => deliver(byKey([
+      { key: r1.t, order: 0, input: alertInput(r1, r1.t) },
+      { key: r2Arrives, order: 0, input: alertInput(r2, r2.t) },
+      ...ticks(5),
+    ]), cfg)
+    const live = run(r2.t)
+    expect(live.incidents().map((i) => [i.reports.length, i.status, i.resolvedAt])).toEqual([[2, 'resolved', isoOf(at(1, 30))]])
+    const late = run(at(2, 30))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+
   it("a re-fire after a staleness guess whose earlier real resolve is still in flight counts its flap, as live", () => {
     // Staleness 40 min. b and a fire at 00:00 (one incident; a goes on firing). b resolves at 00:01 and fires
     // again at 00:30 (a whole episode: Alertmanager sends it resolved at 00:31 with its start). Two receivers'
