@@ -72,22 +72,27 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
 }
 
 /**
- * The open incident an event joins (`joinsAt`): its group's owner, else the newest other open incident of
- * its group that takes it, else the open incident of its Alertmanager notification group.
+ * The open incident of its group an event joins (`joinsAt`): its group's owner, else the newest other open
+ * incident of its group that takes it.
  */
-function joinable(s: EngineState, groupKey: string, amGroupKey: string | null, t: number, report: boolean, until = t): IncidentState | undefined {
+function joinable(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const ownerId = s.openByGroup.get(groupKey)
   const owner = ownerId === undefined ? undefined : s.incidents.get(ownerId)
   if (owner) {
     settle(s, owner, s.now)
     if (owner.data.status === 'open' && joinsAt(s, owner, t, report, until)) return owner
   }
-  const other = openHolding(s, groupKey, t, report, until)
-  if (other || !amGroupKey) return other
+  return openHolding(s, groupKey, t, report, until)
+}
+
+/**
+ * The open incident of its Alertmanager notification group that takes the event (`joinsAt`), when its own
+ * group has none. Not one a rule-grouped alert opened after its time: such an alert never joins a
+ * notification group's incident, so in order the two were apart.
+ */
+function joinableByNotification(s: EngineState, amGroupKey: string, t: number, until: number): IncidentState | undefined {
   const inc = notificationGroupIncident(s, amGroupKey)
-  // Opened after it by a rule-grouped alert, which never joins a notification group's incident: in order
-  // the two were apart.
-  return inc && (t >= inc.openedMs || inc.openerJoinsAmGroup) && joinsAt(s, inc, t, report, until) ? inc : undefined
+  return inc && (t >= inc.openedMs || inc.openerJoinsAmGroup) && joinsAt(s, inc, t, false, until) ? inc : undefined
 }
 
 /** The open incident the notification group points to. */
@@ -188,7 +193,11 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
     touch(s, own, t, at)
     return own
   }
-  const inc = joinable(s, groupKey, amGroup === 'join' ? amGroupKey : null, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil)
+  // Its own group's incident that held its time, open or resolved since, before its notification group's: in
+  // event time that one took it first (a late alert joined an incident of another rule's group through its
+  // notification while the incident of its service, resolved during the backlog, had held it).
+  const inc = joinable(s, groupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil)
+    ?? (amGroup === 'join' ? joinableByNotification(s, amGroupKey!, t, firedUntil) : undefined)
     ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil) : undefined)
     ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at, amGroup === 'join'))
   if (!inc) return undefined
@@ -353,7 +362,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState | undefined {
   const groupKey = groupKeyOf(s, event)
-  const open = joinable(s, groupKey, null, t, true)
+  const open = joinable(s, groupKey, t, true)
   const spanned = joinBySpan(s, groupKey, t, false)
   // A late report takes the open incident that opened after it (customers notice first) only if no
   // incident was going on at its time, open or resolved: the outage it is about comes first.

@@ -470,6 +470,38 @@ describe('event time: repeats and notification groups around a held backlog', ()
     expect(outcome(backlog)).toEqual(outcome(live))
   })
 
+  it("a late alert joins its own group's incident that held its time, resolved since, before its notification group's open one", () => {
+    // b, grouped by a rule (team), fires at 05:00 in notification group g1 and stays. x of checkout fires at
+    // 05:00 and resolves at 05:12. a of checkout, in g1 too, fired 05:10-05:11 (sent resolved, with its start):
+    // live it joins x's incident, the owner of checkout's group. Posted at 05:30, after x's incident resolved,
+    // it joined b's incident through g1.
+    const grouping = compileGroupingRules({ version: 1, groupBy: { rules: [{ name: 'teams', match: { labels: { team: { present: true } } }, by: ['labels.team'] }] } })
+    const cfg: Partial<CorrelationConfig> = { grouping, allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+    const inG1 = (e: Ev, labels: Record<string, string> = {}): EngineInput => {
+      const input = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      input.event.labels = { ...input.event.labels, ...labels }
+      input.event.origin = { groupKey: '{}:{namespace="shop"}' }
+      if (e.status === 'resolved') input.event.startsAt = isoOf(e.t - MIN)
+      return input
+    }
+    const h = (m: number) => T0 + 5 * HOUR + m * MIN
+    const b = inG1({ fp: 'b', service: 'checkout', status: 'firing', t: h(0), name: 'QueueBacklog' }, { team: 'orders' })
+    const x0: Ev = { fp: 'x', service: 'checkout', status: 'firing', t: h(0), name: 'CheckoutErrors' }
+    const x1: Ev = { ...x0, status: 'resolved', t: h(12) }
+    const a = inG1({ fp: 'a', service: 'checkout', status: 'resolved', t: h(11), name: 'CheckoutLatency' })
+    const run = (aArrives: number) => deliver(at([
+      { arrival: h(0), input: b },
+      { arrival: x0.t, input: alertInput(x0, x0.t) },
+      { arrival: aArrives, input: a },
+      { arrival: x1.t, input: alertInput(x1, x1.t) },
+    ], minutes(h(-10), h(60))), cfg)
+    const live = run(h(11))
+    expect(live.incidents().map((i) => i.alerts.map((m) => m.fingerprint).join('+')).sort()).toEqual(['b', 'x+a'])
+    const late = run(h(30))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+
   it("holds an alert of a held alert's notification group with the backlog: a crash loop and its replica mismatch stay one incident", () => {
     // docs/grouping.md's rule: crash loops per workload, whatever service they name; the replica mismatch is
     // grouped by default and joins the crash loop's incident through their notification group.
