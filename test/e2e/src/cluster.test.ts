@@ -1,35 +1,17 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { connectProducer } from '@opsreview/kafka/connection'
 import { alertTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { connectedAdmin, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
-import { stackHome } from './chaos/faults.ts'
+import { ownHome, sh } from './local-scripts.ts'
 
 // Cluster mode of the local stack (docs/cluster.md), on a home and ports of the test's own: the shared
 // engines are not touched, so this is no outage test.
-
-interface Run { code: number | null; out: string; err: string }
-
-async function sh(script: string, args: string[], env: Record<string, string>): Promise<Run> {
-  // Node 24 first on PATH: the scripts' bootstrap then finds it and installs nothing into the fresh home.
-  const child = spawn('bash', [path.join(repoRoot, 'infra/local', script), ...args], {
-    env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, out, err }
-}
 
 const portFree = (port: number) => new Promise<boolean>((resolve) => {
   const socket = connect(port, '127.0.0.1')
@@ -48,15 +30,6 @@ async function freeClusterPorts(): Promise<number> {
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base
   }
   throw new Error('no free ports for a test cluster')
-}
-
-async function ownHome(): Promise<string> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'opsreview-cluster-'))
-  // The engines the machine already fetched, instead of a download per test run.
-  const engines = path.join(stackHome(), 'engines')
-  if (existsSync(engines)) await symlink(engines, path.join(home, 'engines'))
-  else await mkdir(path.join(home, 'engines'))
-  return home
 }
 
 describe('cluster mode of the local stack', () => {
