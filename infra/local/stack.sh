@@ -126,6 +126,17 @@ kafka_cluster_id() {
   cat "$file"
 }
 
+# kafka_node_on_port PORT: the part (kafka, kafka-K) of this home's running Kafka node that listens for
+# clients on PORT, whatever OPSREVIEW_KAFKA_NODES says now.
+kafka_node_on_port() {
+  local run
+  for run in "$OPSREVIEW_HOME/kafka" "$OPSREVIEW_HOME"/kafka-[1-9]; do
+    [ -f "$run/kafka.pid" ] && grep -q "^listeners=PLAINTEXT://127.0.0.1:$1," "$run/server.properties" 2>/dev/null \
+      && pid_ours "$run/kafka.pid" "kafka.Kafka $run/server.properties" && { basename "$run"; return 0; }
+  done
+  return 1
+}
+
 # Launches node k (or leaves it if it runs); the caller waits for health, since a cluster's first node
 # only finishes starting once a majority of the controller quorum is up.
 launch_kafka_node() {
@@ -133,8 +144,16 @@ launch_kafka_node() {
   run="$(kafka_run_of "$k")"; port="$(kafka_port_of "$k")"; part="$(kafka_part_of "$k")"
   pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$k")" && return
   if port_open "$port"; then
-    [ "$KAFKA_NODES" != 1 ] && [ "$k" = 1 ] && pid_ours "$KAFKA_RUN/kafka.pid" "kafka.Kafka $KAFKA_RUN/server.properties" \
-      && die "port $port is taken by this home's single-node Kafka: stop it first (pnpm stack stop kafka without OPSREVIEW_KAFKA_NODES)"
+    local holder holder_pid
+    if holder="$(kafka_node_on_port "$port")"; then
+      # The single broker and node 1 of a cluster share the first port; the two modes are separate data sets.
+      holder_pid="$(cat "$OPSREVIEW_HOME/$holder/kafka.pid")"
+      case "$holder" in
+        kafka) die "port $port of $part is taken by this home's single-node Kafka (pid $holder_pid): the single broker and a cluster's first node use the same port and do not share topics; stop it first (pnpm stack stop kafka), or start without OPSREVIEW_KAFKA_NODES to use it" ;;
+        *) [ "$KAFKA_NODES" = 1 ] && die "port $port of the single-node Kafka is taken by $holder of this home's $(voters_of "$OPSREVIEW_HOME/$holder")-node Kafka cluster (pid $holder_pid): the single broker and a cluster's first node use the same port and do not share topics; stop the cluster first (pnpm stack stop kafka), or start with OPSREVIEW_KAFKA_NODES=$(voters_of "$OPSREVIEW_HOME/$holder") to use it"
+           die "port $port of $part is taken by this home's $holder (pid $holder_pid), started with other ports: stop it first (pnpm stack stop kafka)" ;;
+      esac
+    fi
     die "port $port is taken by a process this stack did not start"
   fi
   port_open "$(kafka_controller_port_of "$k")" && die "controller port $(kafka_controller_port_of "$k") of $part is taken by a process this stack did not start"

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import path from 'node:path'
@@ -87,6 +88,15 @@ describe('cluster mode of the local stack', () => {
     })
     const started = await sh('stack.sh', ['start', 'kafka'], env)
     expect(started.code, started.err).toBe(0)
+
+    // A single-node start beside the cluster: the single broker would take kafka-1's port, and the two are
+    // separate data sets (docs/cluster.md). Said so, with what to do, and nothing launched; it said only that
+    // a process this stack did not start had the port.
+    const single = await sh('stack.sh', ['start', 'kafka'], { ...env, OPSREVIEW_KAFKA_NODES: '' })
+    expect(single.code, single.err).toBe(1)
+    expect(single.err).toMatch(new RegExp(`port ${base} of the single-node Kafka is taken by kafka-1 of this home's 3-node Kafka cluster \\(pid \\d+\\)`))
+    expect(single.err).toContain('stop the cluster first (pnpm stack stop kafka), or start with OPSREVIEW_KAFKA_NODES=3 to use it')
+    expect(existsSync(path.join(home, 'kafka', 'kafka.pid'))).toBe(false)
 
     const pids = await sh('stack.sh', ['pids'], env)
     const kafkaLines = pids.out.split('\n').filter((l) => l.startsWith('kafka'))
