@@ -107,6 +107,9 @@ stop_pidfile() {
     local pid; pid="$(cat "$pidfile")"
     log "stopping $name (pid $pid, SIG$signal)"
     kill "-$signal" "$pid" 2>/dev/null || true
+    # A stopped process (SIGSTOP, Ctrl-Z) acts on the signal only once continued: a stop of a paused
+    # Elasticsearch waited the whole SECONDS, then killed it.
+    [ "$signal" = KILL ] || kill -CONT "$pid" 2>/dev/null || true
     if ! wait_for "$name to exit" "$secs" pid_gone "$pid" "$@"; then
       { pid_is "$pid" "$@" && kill -9 "$pid" 2>/dev/null; } || true
       # Gone for good before the pid file goes: a start right after must find its ports free.

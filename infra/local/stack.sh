@@ -203,9 +203,22 @@ es_healthy() {
   curl -fsS -m 2 "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1
 }
 
+# Our own Elasticsearch (its pid file names it) runs but did not answer: it holds its port, and was reported
+# as "a process this stack did not start" (a hung or SIGSTOPped node: the chaos run stops it on purpose).
+es_not_answering() {
+  local pid state
+  pid="$(cat "$ES_RUN/es.pid")"
+  state="$(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)"
+  if [[ "$state" == T* ]]; then
+    die "this stack's Elasticsearch (pid $pid, $ES_RUN/es.pid) is stopped (SIGSTOP, state $state) and does not answer on :$ES_PORT: resume it (kill -CONT $pid), or restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)"
+  fi
+  die "this stack's Elasticsearch (pid $pid, $ES_RUN/es.pid) runs but has not answered on :$ES_PORT for 120 s (state ${state:-unknown}): see its log ($ES_RUN/logs/opsreview-local.log), then restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)"
+}
+
 start_elasticsearch() {
   if es_pid_ok; then
     wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
+    es_not_answering
   fi
   port_open "$ES_PORT" && die "port $ES_PORT is taken by a process this stack did not start"
   # Else Elasticsearch fails half a minute later, saying so deep in a Java stack trace.
