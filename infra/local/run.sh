@@ -103,6 +103,25 @@ prepare_start() {
   PATH_ADDED="${PATH%"$path_before"}"
 }
 
+# One start or stop of a home at a time, held for the whole run (flock on $OPSREVIEW_HOME/.run.lock; stack.sh's
+# lock covers only the engines, and a start holds it only while it starts them): a stop during a start
+# returned while that start went on to launch the services, which then ran after the stop had succeeded, and
+# two starts at once each wrote tokens of their own. The second waits for the first, then acts on what the
+# first left. What a start launches (engines, services, self-monitoring) goes without the lock's descriptor
+# (9>&-): inherited, it held the lock while it ran, and the next stop waited for it in vain.
+RUN_LOCK_SECS=900
+lock_run() {
+  local lock="$OPSREVIEW_HOME/.run.lock" holder=""
+  mkdir -p "$OPSREVIEW_HOME"
+  exec 9>> "$lock"
+  if ! flock -n 9; then
+    holder="$(cat "$lock" 2>/dev/null)" || true
+    log "waiting for the run.sh ${holder:-start or stop} in progress in $OPSREVIEW_HOME to finish"
+    flock -w "$RUN_LOCK_SECS" 9 || die "the run.sh ${holder:-start or stop} in $OPSREVIEW_HOME has held $lock for $((RUN_LOCK_SECS / 60)) minutes: let it finish or end it, then try again"
+  fi
+  printf '%s (pid %s)\n' "$1" "$$" > "$lock"
+}
+
 # start_service SERVICE K: instance K, with its own port, pid file, log and (receiver) spool; the
 # instances of a service share its consumer group, so they share the partitions.
 start_service() {
@@ -115,7 +134,7 @@ start_service() {
   # setsid, as the engines: Node resets the SIGHUP that nohup ignores, so a start run as a terminal's
   # command (ssh -t host pnpm start, a tmux window) took the services along when that terminal closed.
   setsid env "$(port_env_of "$service")=$(port_of "$service" "$k")" OPSREVIEW_SPOOL_DIR="$spool" \
-    nohup node --conditions=@opsreview/source "$(service_cmdline_of "$service")" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null &
+    nohup node --conditions=@opsreview/source "$(service_cmdline_of "$service")" >> "$SERVICES_RUN/$name.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$pidfile"
 }
 
@@ -178,7 +197,7 @@ start_alertmanager() {
   # No cluster: one local instance, and its gossip port would clash with other Alertmanagers here.
   nohup "$ALERTMANAGER_BIN" --config.file="$ALERTMANAGER_RUN/alertmanager.yml" --storage.path="$ALERTMANAGER_RUN/data" \
     --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" --cluster.listen-address= \
-    >> "$ALERTMANAGER_RUN/alertmanager.log" 2>&1 < /dev/null &
+    >> "$ALERTMANAGER_RUN/alertmanager.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$pidfile"
 }
 
@@ -190,7 +209,7 @@ start_prometheus() {
   log "starting prometheus on 127.0.0.1:$PROMETHEUS_PORT"
   nohup "$PROMETHEUS_BIN" --config.file="$PROMETHEUS_RUN/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_RUN/data" \
     --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
-    >> "$PROMETHEUS_RUN/prometheus.log" 2>&1 < /dev/null &
+    >> "$PROMETHEUS_RUN/prometheus.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$pidfile"
 }
 
@@ -233,9 +252,11 @@ start_failed() {
 
 case "${1:-start}" in
   start)
+    lock_run start
     prepare_start
     trap start_failed EXIT
-    bash infra/local/stack.sh start
+    # The engines run on after this start: without the run lock (9>&-).
+    bash infra/local/stack.sh start 9>&-
     for s in $SERVICES; do for k in $(instances); do start_service "$s" "$k"; done; done
     for k in $(instances); do
       wait_service receiver "$k" /readyz
@@ -283,6 +304,7 @@ INFO
     trap - EXIT
     ;;
   stop)
+    lock_run stop
     # Prometheus first: services going away on purpose are not incidents.
     stop_pidfile prometheus "$PROMETHEUS_RUN/prometheus.pid" TERM 30 "${PROMETHEUS_CMDLINE[@]}"
     stop_pidfile alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" TERM 30 "${ALERTMANAGER_CMDLINE[@]}"

@@ -377,6 +377,8 @@ act() {
 lock_home() {
   mkdir -p "$OPSREVIEW_HOME"
   exec 8> "$OPSREVIEW_HOME/.stack.lock"
+  flock -n 8 && return
+  log "waiting for another stack.sh start, stop or kill in $OPSREVIEW_HOME to finish"
   flock -w 600 8 || die "another stack.sh start, stop or kill in $OPSREVIEW_HOME has held it for 10 minutes"
 }
 
