@@ -53,6 +53,10 @@ KAFKA_REPLICATION_FACTOR=$((KAFKA_NODES < 3 ? KAFKA_NODES : 3))
 KAFKA_MIN_INSYNC=$((KAFKA_REPLICATION_FACTOR > 1 ? KAFKA_REPLICATION_FACTOR - 1 : 1))
 if [ "$KAFKA_NODES" = 1 ]; then KAFKA_HEAP="${OPSREVIEW_KAFKA_HEAP:-512m}"; else KAFKA_HEAP="${OPSREVIEW_KAFKA_HEAP:-384m}"; fi
 ES_HEAP="${OPSREVIEW_ES_HEAP:-1g}"
+# How long a start waits for Elasticsearch to answer, in seconds: a fresh node on a busy 2-core machine
+# takes a minute or more.
+ES_WAIT="${OPSREVIEW_ES_WAIT:-120}"
+[[ "$ES_WAIT" =~ ^[1-9][0-9]*$ ]] || { printf '[opsreview] error: OPSREVIEW_ES_WAIT must be a whole number of seconds, not "%s"\n' "$ES_WAIT" >&2; exit 1; }
 ES_USER="${OPSREVIEW_ES_USER:-opsreview}"
 
 log() { printf '[opsreview] %s\n' "$*" >&2; }

@@ -212,12 +212,12 @@ es_not_answering() {
   if [[ "$state" == T* ]]; then
     die "this stack's Elasticsearch (pid $pid, $ES_RUN/es.pid) is stopped (SIGSTOP, state $state) and does not answer on :$ES_PORT: resume it (kill -CONT $pid), or restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)"
   fi
-  die "this stack's Elasticsearch (pid $pid, $ES_RUN/es.pid) runs but has not answered on :$ES_PORT for 120 s (state ${state:-unknown}): see its log ($ES_RUN/logs/opsreview-local.log), then restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)"
+  die "this stack's Elasticsearch (pid $pid, $ES_RUN/es.pid) runs but has not answered on :$ES_PORT for $ES_WAIT s (state ${state:-unknown}): see its log ($ES_RUN/logs/opsreview-local.log), then restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)"
 }
 
 start_elasticsearch() {
   if es_pid_ok; then
-    wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
+    wait_for "Elasticsearch on :$ES_PORT" "$ES_WAIT" es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
     es_not_answering
   fi
   port_open "$ES_PORT" && die "port $ES_PORT is taken by a process this stack did not start"
@@ -257,7 +257,7 @@ YML
     ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" "${cli_opts[@]}" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_RUN/es.pid" > "$ES_RUN/logs/stdout.log" 2>&1 8>&- \
     || { tail -30 "$ES_RUN/logs/stdout.log" >&2; exit 1; }
-  wait_for "Elasticsearch on :$ES_PORT" 120 es_healthy || { tail -30 "$ES_RUN/logs/opsreview-local.log" >&2; exit 1; }
+  wait_for "Elasticsearch on :$ES_PORT" "$ES_WAIT" es_healthy || { tail -30 "$ES_RUN/logs/opsreview-local.log" >&2; exit 1; }
   log "elasticsearch ready on http://127.0.0.1:$ES_PORT"
 }
 

@@ -67,8 +67,8 @@ describe('the local stack scripts', () => {
     const pid = Number(await readFile(path.join(home, 'elasticsearch/es.pid'), 'utf8'))
     process.kill(pid, 'SIGSTOP')
 
-    // Alive, ours, holding its port, and not answering: the start waits its 120 s for it, then says so.
-    const again = await sh('stack.sh', ['start', 'elasticsearch'], env)
+    // Alive, ours, holding its port, and not answering: the start waits for it (120 s unless told), then says so.
+    const again = await sh('stack.sh', ['start', 'elasticsearch'], { ...env, OPSREVIEW_ES_WAIT: '10' })
     expect(again.code).toBe(1)
     expect(again.err).toContain(`this stack's Elasticsearch (pid ${pid}, ${home}/elasticsearch/es.pid) is stopped (SIGSTOP, state T`)
     expect(again.err).toContain(`resume it (kill -CONT ${pid}), or restart it (pnpm stack stop elasticsearch, then pnpm stack start elasticsearch)`)
