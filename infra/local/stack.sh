@@ -413,6 +413,11 @@ case "$cmd" in
       *) die "unknown part: $part" ;;
     esac ;;
   reset)
+    # A run.sh start in progress launches its services after the check below: while one holds run.sh's lock,
+    # a reset is refused rather than waited for (it would then find the services running anyway).
+    mkdir -p "$OPSREVIEW_HOME"
+    exec 7>> "$OPSREVIEW_HOME/.run.lock"
+    flock -n 7 || die "a run.sh $(cat "$OPSREVIEW_HOME/.run.lock" 2>/dev/null || echo 'start or stop') is in progress in $OPSREVIEW_HOME: let it finish, stop the services (bash infra/local/run.sh stop), then reset"
     lock_home
     # The services' topics go with Kafka's data and are not made again while they run: every webhook then
     # got 503 until they were restarted, while `run.sh status` said all was up.

@@ -99,6 +99,14 @@ describe('the local stack scripts', () => {
     releases.push(await holdStackLock(home))
     const first = launch('run.sh', ['start'], { ...env, OPSREVIEW_INGEST_TOKENS: 'first-ingest-token' })
     await waitFor(() => waitingInStack(first.err()) ? true : undefined, { timeoutMs: 120_000, what: 'the first start to wait for the engine lock' })
+    // A reset meanwhile found no service running yet and went on to wait for the engines, to delete their data
+    // under the start: refused at once now.
+    const reset = launch('stack.sh', ['reset'], env)
+    const resetRun = await Promise.race([reset.done, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000))])
+    if (!resetRun) reset.child.kill('SIGKILL')
+    expect(resetRun, `the reset waited: ${reset.err()}`).toBeDefined()
+    expect(resetRun!.code).toBe(1)
+    expect(resetRun!.err).toMatch(/a run\.sh start \(pid \d+\) is in progress in .*: let it finish, stop the services/)
     // A second start with other tokens: the running services' tokens are kept, and a start with others refused
     // (docs/local-stack.md). Run beside the first it found no service running yet, wrote its tokens over the
     // first's, and both went on: the services ran with the first's, Alertmanager was pointed at them with the
