@@ -649,3 +649,40 @@ describe('event time: late events that must not move', () => {
     expect(outcome(run(at(0, 39), at(0, 41) + 30_000))).toEqual(outcome(live))
   })
 })
+
+describe('event time: a late event among incidents that resolved during the backlog', () => {
+  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
+  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
+
+  it('a late report goes to the newest incident its time falls in, as live, when both resolved during the backlog', () => {
+    // Report timeout 3 h. c fires at 05:00; a complaint at 09:48, when c's incident has been quiet longer than
+    // the join window, opens an incident of reports alone, the newest of the group, which owns it. c ends at
+    // 10:44 and fires again at 10:45 in its incident; it resolves at 12:00. A second complaint at 11:45 joins
+    // the owner live. Spooled until 13:00, when c's incident (decided 12:05) and the complaints' (12:48, the
+    // timeout) have both resolved: it joined c's, the first decided after it, where c had just fired again.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const c0: Ev = { fp: 'c', service: 'search', status: 'firing', t: at(5, 0), name: 'C' }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: at(9, 48), name: 'report:customer-complaint' }
+    const c1: Ev = { fp: 'c', service: 'search', status: 'resolved', t: at(10, 44), name: 'C' }
+    const c2: Ev = { fp: 'c', service: 'search', status: 'firing', t: at(10, 45), name: 'C' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: at(11, 45), name: 'report:customer-complaint' }
+    const c3: Ev = { fp: 'c', service: 'search', status: 'resolved', t: at(12, 0), name: 'C' }
+    const input = (e: Ev): EngineInput => {
+      const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e === c1) x.event.startsAt = isoOf(c0.t)
+      if (e === c3) x.event.startsAt = isoOf(c2.t)
+      return x
+    }
+    const run = (r2Arrives: number) => deliver(byKey([
+      ...[c0, r1, c1, c2, c3].map((e, n) => ({ key: e.t, order: n, input: input(e) })),
+      { key: r2Arrives, order: 0, input: input(r2) },
+      ...ticks(18),
+    ]), cfg)
+    const live = run(r2.t)
+    expect(live.incidents().map((i) => [i.alerts.length, i.reports.length])).toEqual([[1, 0], [0, 2]])
+    const spooled = run(at(13, 0))
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
+})

@@ -347,7 +347,8 @@ const SPAN_CANDIDATES = 8
 /**
  * The retained resolved incident of the group whose span holds `t`: one `joinsAt` `t` (for a `report` or
  * an alert), not yet resolved at `t` (its resolution was decided after `t`), by its alerts, its staleness
- * or a person (an event before the person's decision was, in event time, part of what they resolved).
+ * or a person (an event before the person's decision was, in event time, part of what they resolved); of
+ * several, the newest.
  */
 export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
@@ -360,11 +361,15 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
     if (list[mid]!.resolvedDecidedAt! <= t) lo = mid + 1
     else hi = mid
   }
+  // The newest that takes it, as among open incidents (`openHolding`): at `t` it owned the group, and live
+  // the event went to it first (a complaint held in a backlog went to the first decided, an incident quiet
+  // for hours whose alert had just fired again, not to the complaints' own incident that took it live).
+  let best: IncidentState | undefined
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (joinsAt(s, inc, t, report, until)) return inc
+    if ((!best || newer(inc, best)) && joinsAt(s, inc, t, report, until)) best = inc
   }
-  return undefined
+  return best
 }
 
 function positionsOf(inc: IncidentState): Map<string, number> {
