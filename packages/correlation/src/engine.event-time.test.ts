@@ -686,3 +686,34 @@ describe('event time: a late event among incidents that resolved during the back
     expect(outcome(spooled)).toEqual(outcome(live))
   })
 })
+
+describe('event time: late events judged before a staleness guess was due', () => {
+  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
+  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
+
+  it('a late new alert finds the alert the guess ended still firing at its time, as live: one incident, not two', () => {
+    // Staleness 2 h. a fires at 00:00; the Pingdom check of its service goes down at 00:40; a resolves at 00:40
+    // and has a whole episode 01:39–01:40. Everything after 00:01 is drained at 02:06, after the 02:00 tick
+    // guessed a over (its end: last seen, 00:00). Live, the check joined a's incident, firing then.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 2 * HOUR, pingdom: 0, report: 2 * HOUR } }
+    const a0: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(0, 0), name: 'A' }
+    const p0: Ev = { source: 'pingdom', fp: 'pingdom:p', service: 'checkout', status: 'firing', t: at(0, 40), name: 'Checkout HTTP' }
+    const a1: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(0, 40), name: 'A' }
+    const a2: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(1, 40), name: 'A' }
+    const input = (e: Ev): EngineInput => {
+      const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e === a1) x.event.startsAt = isoOf(a0.t)
+      return x
+    }
+    const run = (drainedAt: number | null) => deliver(byKey([
+      ...[a0, p0, a1, a2].map((e, n) => ({ key: drainedAt !== null && e.t > at(0, 1) ? drainedAt : e.t, order: n, input: input(e) })),
+      ...ticks(4),
+    ]), cfg)
+    const live = run(null)
+    expect(live.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['a', 1], ['pingdom:p', 0]]])
+    const drained = run(at(2, 6))
+    expect(drained.stats.late).toBe(3)
+    expect(outcome(drained)).toEqual(outcome(live))
+  })
+})

@@ -303,7 +303,7 @@ function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number):
   // From both ends: an event in order is answered by the newest members, a late one in a storm by the
   // oldest (the newest fired after it), so neither scans the whole incident per event.
   for (let i = 0, j = alerts.length - 1; i <= j; i++, j--) {
-    if (memberActive(s, alerts[j]!, t, w) || (i < j && memberActive(s, alerts[i]!, t, w))) return true
+    if (memberActive(s, inc, alerts[j]!, t, w) || (i < j && memberActive(s, inc, alerts[i]!, t, w))) return true
   }
   for (const r of inc.data.reports) {
     const at = parseTime(r.at)
@@ -312,14 +312,32 @@ function activeWithin(s: EngineState, inc: IncidentState, t: number, w: number):
   return false
 }
 
-/** A member firing at `t` that fired (again) within `w` before it, or one that ended within the quiet period before it. */
-function memberActive(s: EngineState, m: IncidentAlert, t: number, w: number): boolean {
+/**
+ * A member firing at `t` that fired (again) within `w` before it, or one that ended within the quiet period
+ * before it. A staleness guess ends a member at its last sighting, but only once the timeout is due: before
+ * that, in event time, nothing had ended it, and a late event finds it firing, as live (a check going down
+ * 40 minutes after an alert of its service, held in a backlog while the 2-hour guess ran, opened an incident
+ * of its own; live it joined the alert's).
+ */
+function memberActive(s: EngineState, inc: IncidentState, m: IncidentAlert, t: number, w: number): boolean {
   const first = parseTime(m.firstSeenAt)
   if (first > t) return false
-  const resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
+  let resolved = m.resolvedAt === null ? Infinity : parseTime(m.resolvedAt)
+  if (m.autoResolved && resolved <= t && t < guessDueOf(s, inc, m)) resolved = Infinity
   if (resolved <= t) return t - resolved <= s.cfg.quietPeriodMs
   const seen = parseTime(m.lastSeenAt)
   return t - (seen <= t ? seen : first) <= w
+}
+
+/**
+ * When the staleness guess that ended a member was due (`expireStale`): its alert's last word plus the
+ * timeout. The alert's track holds that word while it still points to this incident (anything heard since
+ * would have undone or replaced the guess); else the member's last sighting.
+ */
+function guessDueOf(s: EngineState, inc: IncidentState, m: IncidentAlert): number {
+  const track = s.alerts.get(m.key)
+  const heard = track && track.incidentId === inc.data.id ? track.lastHeardAt : parseTime(m.lastSeenAt)
+  return heard + stalenessOf(s, m.source)
 }
 
 /**
