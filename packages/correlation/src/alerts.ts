@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -156,7 +156,10 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // it (end, quiet period, reopen window), or while a flapping member holds it open; later, only if it
       // is still active, as for a new alert: a quiet incident the alert once joined does not take its next
       // outage, nor bridge to it the alerts that follow.
-      const kept = (open || inSpan) && (track.status === 'firing' || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
+      // A staleness guess due only after `t` had not ended the alert yet at `t`: in event time it still fired
+      // (its re-fire, spooled through an outage longer than the timeout, opened a second incident).
+      const throughGuess = track.status === 'resolved' && firingThroughGuess(s, inc, key, t)
+      const kept = (open || inSpan) && (track.status === 'firing' || throughGuess || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
       if (kept || withinReopen) {
@@ -170,6 +173,11 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         // Within the span it opens again uncounted, unless a person resolved it: in order the firing would
         // have come before their decision, and they resolved it with the firing in it.
         if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen)
+        if (throughGuess) {
+          // Firing all along, as far as is known: no flap, unless a real resolve between comes later (onResolve).
+          track.unflapped = [track.lastChangeAt, t]
+          track.status = 'firing'
+        }
         refire(s, inc, key, track, event, t, at, true)
         expireUntilDecision(s, inc)
         return inc
@@ -280,6 +288,28 @@ function serviceOf(s: EngineState, inc: IncidentState, event: AlertEvent): strin
   return first === event.service ? first : intern(s, event.service)
 }
 
+/** The member of the alert was ended by a staleness guess due after `t` (`guessDueOf`): at `t` it still fired. */
+function firingThroughGuess(s: EngineState, inc: IncidentState, key: string, t: number): boolean {
+  const member = memberOf(inc, key)
+  return member !== undefined && member.autoResolved && t < guessDueOf(s, inc, member)
+}
+
+/**
+ * A real resolve older than its alert's re-fire that was taken as firing through a staleness guess, and
+ * later than the firing before that guess: in order it ended the alert, and the re-fire was a flap. Counted
+ * now, at the re-fire's time (a re-fire held in one spool, its earlier resolve in another).
+ */
+function countUnflapped(s: EngineState, inc: IncidentState, key: string, track: AlertTrack, t: number): void {
+  const u = track.unflapped
+  if (!u || t < u[0] || t >= u[1]) return
+  delete track.unflapped
+  const member = memberOf(inc, key)
+  if (!member) return
+  const next = memberWith(member, member.status, member.resolvedAt, member.autoResolved, member.flapCount + 1)
+  replaceMember(s, inc, key, next)
+  if (countFlap(s, inc, track, u[1])) recordFlapping(s, inc, next, Math.min(...track.flapTimes))
+}
+
 /**
  * The alert fires again in its incident. `guessStands`: a staleness guess that ended it stays an end (a
  * firing with a new start: the resolve of the episode before was lost), kept in `guessedEnds`, since the
@@ -333,7 +363,11 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   const member = inc && memberOf(inc, key)
   if (!inc || !member) return undefined
   settle(s, inc, s.now)
-  if (t < track.lastChangeAt) return inc // older than what we know
+  if (t < track.lastChangeAt) {
+    // Older than what we know, but it may tell that a re-fire was a flap.
+    countUnflapped(s, inc, key, track, t)
+    return inc
+  }
   if (track.status === 'resolved' && !member.autoResolved) return inc
   if (member.status === 'firing') inc.firing -= 1
   replaceMember(s, inc, key, memberWith(member, 'resolved', at, false))

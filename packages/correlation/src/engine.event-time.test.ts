@@ -716,4 +716,45 @@ describe('event time: late events judged before a staleness guess was due', () =
     expect(drained.stats.late).toBe(3)
     expect(outcome(drained)).toEqual(outcome(live))
   })
+
+  it('a late re-fire of the alert the guess ended, from before the guess was due, stays in its incident uncounted, as live', () => {
+    // The alert fires at 00:00 and is not repeated; Alertmanager sends it with a new start at 23:15 (it ended
+    // and fired again between two flushes, the resolve lost). Kafka is down 23:00–00:30: the receiver spools
+    // the 23:15 firing and drains it after the ticks of 00:30, by when the staleness timeout (24 h) ran.
+    const disk = (t: number): Ev => ({ fp: 'disk', service: 'payments', status: 'firing', t, name: 'DiskFilling' })
+    const again = disk(at(23, 15))
+    const run = (arrives: number) => deliver(byKey([
+      { key: T0, order: 0, input: alertInput(disk(T0), T0) },
+      { key: arrives, order: 0, input: alertInput(again, again.t) },
+      ...ticks(50),
+    ]), held)
+    const live = run(again.t)
+    expect(live.incidents().map((i) => [i.openedAt, i.resolvedAt, i.resolvedBy, i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[isoOf(T0), isoOf(again.t), 'staleness', 0, 0]])
+    const spooled = run(at(24, 30))
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
+  it('a checkpoint between a re-fire taken as firing through the guess and its earlier resolve still counts the flap', () => {
+    // The delivery of "a re-fire after a staleness guess whose earlier real resolve is still in flight" above,
+    // restored from a snapshot taken after the episode was applied and before the 00:01 resolve came.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 40 * MIN, pingdom: 0, report: 40 * MIN } }
+    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 0), name: 'B' }
+    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
+    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 1), name: 'B' }
+    const b2: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 31), name: 'B' }
+    const late = alertInput(b1, b1.t)
+    const inputs = byKey([
+      { key: b0.t, order: 0, input: alertInput(b0, b0.t) },
+      { key: a0.t, order: 1, input: alertInput(a0, a0.t) },
+      { key: at(0, 41) + 30_000, order: 0, input: late },
+      { key: at(0, 39), order: 0, input: alertInput(b2, b2.t) },
+      ...ticks(4),
+    ])
+    const cut = inputs.indexOf(late)
+    const first = deliver(inputs.slice(0, cut), cfg)
+    const resumed = new CorrelationEngine({ ...withLateness, ...cfg }, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+    for (const input of inputs.slice(cut)) resumed.apply(input)
+    expect(resumed.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['b', 1], ['a', 0]]])
+    expect(outcome(resumed)).toEqual(outcome(deliver(inputs, cfg)))
+  })
 })

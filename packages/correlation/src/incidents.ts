@@ -334,7 +334,7 @@ function memberActive(s: EngineState, inc: IncidentState, m: IncidentAlert, t: n
  * timeout. The alert's track holds that word while it still points to this incident (anything heard since
  * would have undone or replaced the guess); else the member's last sighting.
  */
-function guessDueOf(s: EngineState, inc: IncidentState, m: IncidentAlert): number {
+export function guessDueOf(s: EngineState, inc: IncidentState, m: IncidentAlert): number {
   const track = s.alerts.get(m.key)
   const heard = track && track.incidentId === inc.data.id ? track.lastHeardAt : parseTime(m.lastSeenAt)
   return heard + stalenessOf(s, m.source)

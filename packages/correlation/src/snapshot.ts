@@ -160,6 +160,11 @@ export interface EngineSnapshot {
   trackTimes: number[]
   /** The flap times of every track in order, as many per track as its flags say. */
   trackFlaps: number[]
+  /**
+   * The few tracks with a re-fire taken as firing through a staleness guess (`unflapped`): a track's position,
+   * then the firing before the guess and the re-fire. Absent from snapshots written before 2026-12-06, which had none.
+   */
+  trackUnflapped?: [number, number, number][]
   openByGroup: [string, IncidentRef][]
   openByAmGroup: [string, IncidentRef][]
   /** Problems as they are, but for `incidentIds`, which are references. */
@@ -232,7 +237,9 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const trackFlags: number[] = []
   const trackTimes: number[] = []
   const trackFlaps: number[] = []
+  const trackUnflapped: [number, number, number][] = []
   for (const [key, a] of s.alerts) {
+    if (a.unflapped) trackUnflapped.push([trackKeys.length, a.unflapped[0], a.unflapped[1]])
     trackKeys.push(firstMember.get(key) ?? key)
     trackIncidents.push(a.incidentId === null ? null : ref(a.incidentId))
     trackFlags.push((a.status === 'resolved' ? 1 : 0) + (a.earlyResolveAt === null ? 0 : 2) + 4 * a.flapTimes.length)
@@ -255,7 +262,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     strings,
     incidents,
     memberKeys, memberStrings, memberFlags, memberTimes, memberGuessedEnds,
-    trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps,
+    trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps, trackUnflapped,
     openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
     openByAmGroup: Array.from(s.openByAmGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
     problems: Array.from(s.problems.values(), (p) => ({ ...p, incidentIds: p.incidentIds.map(ref) })),
@@ -393,6 +400,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
   const idOf = (r: IncidentRef): string => (typeof r === 'number' ? ids[r]! : r)
   const keyOf = (k: string | number): string => (typeof k === 'number' ? members[k]!.key : k)
   const { trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps } = copy
+  const unflapped = new Map((copy.trackUnflapped ?? []).map(([t, from, at]): [number, [number, number]] => [t, [from, at]]))
   let f = 0
   for (let t = 0; t < trackKeys.length; t++) {
     const flags = trackFlags[t]!
@@ -403,6 +411,8 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
       lastHeardAt: trackTimes[3 * t + 1]!, earlyResolveAt: (flags & 2) === 2 ? trackTimes[3 * t + 2]! : null, flapTimes: flaps === 0 ? noFlaps : trackFlaps.slice(f, f + flaps),
     }
     f += flaps
+    const u = unflapped.get(t)
+    if (u) track.unflapped = u
     s.alerts.set(keyOf(trackKeys[t]!), track)
     if (++sinceStep >= membersPerStep) { sinceStep = 0; yield }
   }

@@ -45,6 +45,12 @@ export interface AlertTrack {
   earlyResolveAt: number | null
   /** Times of each re-fire within the flapping window; `noFlaps` (shared) until the first. */
   flapTimes: number[]
+  /**
+   * The alert's last firing before a staleness guess and its late re-fire from before the guess was due,
+   * taken as firing all along (no flap): a real resolve between the two that comes later still counts the
+   * flap. Only on the few tracks that have one.
+   */
+  unflapped?: [from: number, at: number]
 }
 
 /** The flap times of the many alerts that never flapped: one shared, frozen empty list instead of one each. */
