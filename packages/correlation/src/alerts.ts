@@ -91,17 +91,33 @@ function joinable(s: EngineState, groupKey: string, t: number, report: boolean, 
  * notification group's incident, so in order the two were apart.
  */
 function joinableByNotification(s: EngineState, amGroupKey: string, t: number, until: number): IncidentState | undefined {
-  const inc = notificationGroupIncident(s, amGroupKey)
-  return inc && (t >= inc.openedMs || inc.openerJoinsAmGroup) && joinsAt(s, inc, t, false, until) ? inc : undefined
+  const inc = registeredIncident(s, amGroupKey)
+  if (!inc || (t < inc.openedMs && !inc.openerJoinsAmGroup)) return undefined
+  if (inc.data.status === 'open') return joinsAt(s, inc, t, false, until) ? inc : undefined
+  // Resolved since, its span holding a late event's time: in event time it was open then, and took the event
+  // (a whole episode spooled through an outage, after the rule-grouped alert's incident it joined live resolved).
+  if (t >= s.watermark || t >= inc.resolvedDecidedAt! || !joinsAt(s, inc, t, false, until)) return undefined
+  if (inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
+  return inc
+}
+
+/** The incident the notification group points to, open or resolved since (`openByAmGroup`), settled to now. */
+function registeredIncident(s: EngineState, amGroupKey: string): IncidentState | undefined {
+  const id = s.openByAmGroup.get(amGroupKey)
+  const inc = id === undefined ? undefined : s.incidents.get(id)
+  if (inc) settle(s, inc, s.now)
+  return inc
 }
 
 /** The open incident the notification group points to. */
 function notificationGroupIncident(s: EngineState, amGroupKey: string): IncidentState | undefined {
-  const id = s.openByAmGroup.get(amGroupKey)
-  const inc = id === undefined ? undefined : s.incidents.get(id)
-  if (!inc) return undefined
-  settle(s, inc, s.now)
-  return inc.data.status === 'open' ? inc : undefined
+  const inc = registeredIncident(s, amGroupKey)
+  return inc?.data.status === 'open' ? inc : undefined
+}
+
+/** Forgets the notification groups whose incident retention forgot (the daily sweep). */
+export function forgetNotificationGroups(s: EngineState): void {
+  for (const [key, id] of s.openByAmGroup) if (!s.incidents.has(id)) s.openByAmGroup.delete(key)
 }
 
 /**

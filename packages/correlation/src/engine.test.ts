@@ -1315,14 +1315,14 @@ describe('emitted versions', () => {
 })
 
 describe('retention', () => {
-  it('forgets the problem rules\' openings of dependencies and signatures never seen again, once past the retention', () => {
+  it('forgets the problem rules\' openings of dependencies and signatures never seen again, and notification groups, once past the retention', () => {
     // A pod's address is a new dependency value with every restart, an unusual mix of alert names a new
-    // signature: 180 of each over 30 days, a retention of 2 days.
+    // signature and a notification group of its own: 180 of each over 30 days, a retention of 2 days.
     const every = 4 * 60
     const count = 180
     const inputs = Array.from({ length: count }, (_, k) => [
-      alert({ fp: `a${k}`, t: k * every, name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` } }),
-      alert({ fp: `a${k}`, t: k * every + 5, status: 'resolved', name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` } }),
+      alert({ fp: `a${k}`, t: k * every, name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` }, origin: { groupKey: `{}:{pod="p${k}"}` } }),
+      alert({ fp: `a${k}`, t: k * every + 5, status: 'resolved', name: `Alert${k}`, labels: { host: `10.0.${k >> 8}.${k & 255}` }, origin: { groupKey: `{}:{pod="p${k}"}` } }),
       tick(k * every + 60),
     ]).flat()
     const { engine } = run(inputs, { retentionMs: 2 * 24 * HOUR })
@@ -1332,6 +1332,9 @@ describe('retention', () => {
     expect(snapshot.recentByDep.length).toBeLessThanOrEqual(kept(2 + 1) + 1)
     expect(snapshot.bySignature.length).toBeLessThanOrEqual(kept(2 + 7 + 1) + 1)
     expect(snapshot.recentByDep.map(([dep]) => dep)).toContain(`host=10.0.0.${count - 1}`)
+    // Kept while its incident is (a late event may join it, resolved): the retention and up to a day more.
+    expect(snapshot.openByAmGroup.length).toBeLessThanOrEqual(kept(2 + 1) + 1)
+    expect(snapshot.openByAmGroup.length).toBeGreaterThanOrEqual(kept(2))
   })
 
   it('forgets an incident a person resolved at a time ahead of the watermark, once past the retention', () => {

@@ -68,6 +68,28 @@ describe('a late rule-grouped alert takes the incident its notification group op
   })
 })
 
+describe('a late default-grouped alert and the rule-grouped incident of its notification group', () => {
+  /** The alert's resolve at T0 + `min`. */
+  const resolved = (e: AlertEvent, min: number): AlertEvent => ({
+    ...e, id: createHash('sha256').update(`alertmanager|${e.fingerprint}|resolved|${isoOf(T0 + min * MIN)}`).digest('hex').slice(0, 32),
+    status: 'resolved', endsAt: isoOf(T0 + min * MIN), receivedAt: isoOf(T0 + min * MIN),
+  })
+  it('joins that incident, resolved since, whose span holds its time, as it joined it open in order', () => {
+    // The crash loop fires 10:00 to 10:05; the mismatch 10:07 to 10:08 joins its incident through the
+    // notification within the quiet period. Spooled through an outage, the mismatch comes at 10:30, after the
+    // crash loop's incident resolved (10:10): until 2026-12-06 it opened an incident of its own.
+    const c = crash('c', 'checkout-a', 0)
+    const m = mismatch('m', 'i1', 7)
+    // Another service's alert at 10:29 moves event time past the incident's quiet period.
+    const other: AlertEvent = { ...alert('x', { alertname: 'SearchSlow' }, 29), service: 'search', origin: { receiver: 'search', groupKey: '{}:{namespace="search"}' } }
+    const inputs = (events: AlertEvent[]): EngineInput[] => events.map((event) => ({ type: 'alert', event }))
+    const expected = shape(run(inputs([c, resolved(c, 5), m, resolved(m, 8), other])))
+    expect(expected.map((i) => [i.members, i.resolvedAt])).toEqual([['c,m', isoOf(T0 + 8 * MIN)], ['x', null]])
+    const spooled = [m, resolved(m, 8)].map((e) => ({ ...e, receivedAt: isoOf(T0 + 30 * MIN) }))
+    expect(shape(run(inputs([c, resolved(c, 5), other, ...spooled])))).toEqual(expected)
+  })
+})
+
 describe('a held rule-grouped alert and the incident its notification group opened after it', () => {
   // Crash loops grouped per pod by a rule; the replica mismatch and a Pingdom check of checkout by the default `by`.
   const byPod = compileGroupingRules({ version: 1, groupBy: { rules: [

@@ -175,8 +175,8 @@ export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts'
   // decision is then always a stale one, a newer entry following.
   queueEviction(s, inc.data.id, Math.max(s.now, decidedAt))
   if (s.openByGroup.get(inc.data.groupKey) === inc.data.id) handOverGroup(s, inc.data.groupKey)
-  if (inc.amGroups) for (const g of inc.amGroups) if (s.openByAmGroup.get(g) === inc.data.id) s.openByAmGroup.delete(g)
-  // Nothing points here from a notification group any more, and a firing that joins after a reopen adds its own.
+  // Its notification groups still point here, for a late event whose time its span holds (alerts.ts); a firing
+  // that joins after a reopen adds its own.
   inc.amGroups = null
   indexResolved(s, inc)
   markDirty(s, inc)

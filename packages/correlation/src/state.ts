@@ -215,6 +215,11 @@ export interface EngineState {
   groupKeys: PairCache<string>
   /** Canonical shared-cause signatures by environment and dependency (a cache, not in snapshots). */
   sharedCauseKeys: PairCache<string>
+  /**
+   * The incident each notification group's latest alert registered in: open, or resolved since and retained
+   * (a late event whose time its span holds joins it); an entry whose incident was forgotten goes at the daily
+   * sweep. The name is the snapshots'.
+   */
   openByAmGroup: Map<string, string>
   /**
    * Retained resolved incidents per group key, ordered by `resolvedDecidedAt` then id, so a late event

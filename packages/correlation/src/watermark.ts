@@ -2,7 +2,7 @@
 // event-time order, interleaved with the timers due before them; late events follow one rule (a backlog
 // is held until the input goes quiet, with the on-time events of its groups, then applied the same way);
 // retention forgets what lies too far behind the watermark.
-import { applyEvent, hearAgain, notificationGroupOf } from './alerts.ts'
+import { applyEvent, forgetNotificationGroups, hearAgain, notificationGroupOf } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { awaitsPostmortem, groupKeyOf, onTimer, recompute, schedule, unindexResolved } from './incidents.ts'
@@ -363,6 +363,7 @@ function drain(s: EngineState): void {
     if (newDay) {
       forgetOpenings(s)
       forgetDependencyOpenings(s)
+      forgetNotificationGroups(s)
     }
   }
 }
