@@ -685,6 +685,36 @@ describe('event time: a late event among incidents that resolved during the back
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
+
+  it('a late alert goes to the incident that held it then, not to a newer one opened after its time that takes it by a report', () => {
+    // a fires at 00:00 and ends at 00:01; a complaint at 00:02 joins its incident; b fires at 00:03 and ends at
+    // 00:04: live it joins too, and the incident resolves at 00:09. A complaint at 00:10 opens an incident of
+    // reports alone, which the 3-hour report timeout closes at 03:10. b's two events, spooled until 03:30, found
+    // both resolved: the complaints' incident, the newest, takes b (a complaint within the report window,
+    // after b), though it opened only after b's time; live b was in a's.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
+    const a1: Ev = { fp: 'a', service: 'search', status: 'resolved', t: at(0, 1), name: 'A' }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: at(0, 2), name: 'report:customer-complaint' }
+    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 3), name: 'B' }
+    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 4), name: 'B' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: at(0, 10), name: 'report:customer-complaint' }
+    const input = (e: Ev): EngineInput => {
+      const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e === a1) x.event.startsAt = isoOf(a0.t)
+      if (e === b1) x.event.startsAt = isoOf(b0.t)
+      return x
+    }
+    const run = (bArrives: number | null) => deliver(byKey([
+      ...[a0, a1, r1, b0, b1, r2].map((e, n) => ({ key: bArrives !== null && (e === b0 || e === b1) ? bArrives : e.t, order: n, input: input(e) })),
+      ...ticks(5),
+    ]), cfg)
+    const live = run(null)
+    expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a', 'b'], 1], [[], 1]])
+    const spooled = run(at(3, 30))
+    expect(spooled.stats.late).toBe(2)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
 })
 
 describe('event time: late events judged before a staleness guess was due', () => {

@@ -366,7 +366,7 @@ const SPAN_CANDIDATES = 8
  * The retained resolved incident of the group whose span holds `t`: one `joinsAt` `t` (for a `report` or
  * an alert), not yet resolved at `t` (its resolution was decided after `t`), by its alerts, its staleness
  * or a person (an event before the person's decision was, in event time, part of what they resolved); of
- * several, the newest.
+ * several, the newest opened by `t`, else the first decided.
  */
 export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
@@ -381,13 +381,18 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
   }
   // The newest that takes it, as among open incidents (`openHolding`): at `t` it owned the group, and live
   // the event went to it first (a complaint held in a backlog went to the first decided, an incident quiet
-  // for hours whose alert had just fired again, not to the complaints' own incident that took it live).
+  // for hours whose alert had just fired again, not to the complaints' own incident that took it live). Only
+  // one opened by `t` owned anything then: one opened after it (taking it by a report that came after it,
+  // or by its overlap) is joined only when none opened by `t` takes it, and then the first decided (an alert
+  // went to an incident of reports alone opened after it, not to the one that held it live).
   let best: IncidentState | undefined
+  let after: IncidentState | undefined
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if ((!best || newer(inc, best)) && joinsAt(s, inc, t, report, until)) best = inc
+    if (inc.openedMs > t) { if (!best && !after && joinsAt(s, inc, t, report, until)) after = inc }
+    else if ((!best || newer(inc, best)) && joinsAt(s, inc, t, report, until)) best = inc
   }
-  return best
+  return best ?? after
 }
 
 function positionsOf(inc: IncidentState): Map<string, number> {
