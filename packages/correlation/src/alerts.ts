@@ -323,7 +323,19 @@ function countUnflapped(s: EngineState, inc: IncidentState, key: string, track: 
   if (!member) return
   const next = memberWith(member, member.status, member.resolvedAt, member.autoResolved, member.flapCount + 1)
   replaceMember(s, inc, key, next)
-  if (countFlap(s, inc, track, u[1])) recordFlapping(s, inc, next, Math.min(...track.flapTimes))
+  if (!countFlap(s, inc, track, u[1])) return
+  recordFlapping(s, inc, next, Math.min(...track.flapTimes))
+  // In order the alert flapped from its latest re-fire in the window on (countFlap holds from the one counted
+  // now, the older), and the hold kept the incident open: one its alerts or the guess resolved before the
+  // hold ended opens again, uncounted, and resolves when the hold ends (a firing between took it as a
+  // reopening, where in order it was no reopening).
+  const hold = Math.max(...track.flapTimes) + s.cfg.flapping.windowMs
+  if (hold > inc.flapHoldUntil) inc.flapHoldUntil = hold
+  if (inc.data.status === 'resolved' && inc.data.resolvedBy !== 'manual' && inc.resolvedDecidedAt! < inc.flapHoldUntil) {
+    const end = inc.resolvedMs!
+    reopenIncident(s, inc, false)
+    if (inc.firing === 0) inc.quietSince = end
+  }
 }
 
 /**

@@ -787,4 +787,28 @@ describe('event time: late events judged before a staleness guess was due', () =
     expect(resumed.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['b', 1], ['a', 0]]])
     expect(outcome(resumed)).toEqual(outcome(deliver(inputs, cfg)))
   })
+  it('a flap a later real resolve reveals holds the incident open as the flapping in order did: a re-fire after it is no reopening', () => {
+    // Staleness 1 h; an alert flaps at its second re-fire within the hour. x fires at 00:00, ends at 00:20, fires
+    // at 00:23, ends at 00:40, fires at 00:43 (flapping: held open until 01:43), ends at 00:50, fires at 01:30 in
+    // the held incident. Two spools: 00:23-00:50 drained at 01:10, after the guess of 01:00; the 00:20 resolve
+    // at 01:15. The 00:23 re-fire was taken as firing through the guess, so nothing flapped and the incident
+    // resolved at 00:55; the 00:20 resolve counted the flap but left it resolved (and held it from 00:23 on,
+    // the flap it counted, not 00:43, until 01:23), and the 01:30 firing reopened it.
+    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: HOUR, pingdom: 0, report: HOUR }, flapping: { minFlaps: 2, windowMs: HOUR } }
+    const x = (t: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'x', service: 'search', status, t, name: 'X' })
+    const evs = [x(at(0, 0), 'firing'), x(at(0, 20), 'resolved'), x(at(0, 23), 'firing'), x(at(0, 40), 'resolved'), x(at(0, 43), 'firing'), x(at(0, 50), 'resolved'), x(at(1, 30), 'firing'), x(at(1, 35), 'resolved')]
+    const input = (e: Ev, n: number): EngineInput => {
+      const i = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e.status === 'resolved') i.event.startsAt = isoOf(evs[n - 1]!.t)
+      return i
+    }
+    const arrival = (n: number) => (n === 1 ? at(1, 15) : n >= 2 && n <= 5 ? at(1, 10) : evs[n]!.t)
+    const run = (spooled: boolean) => deliver(byKey([...evs.map((e, n) => ({ key: spooled ? arrival(n) : e.t, order: n, input: input(e, n) })), ...ticks(4)]), cfg)
+    const live = run(false)
+    expect(live.incidents().map((i) => [i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[0, 3]])
+    expect(live.problems().map((p) => p.kind)).toEqual(['flapping'])
+    const spooled = run(true)
+    expect(spooled.stats.late).toBe(5)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
 })
