@@ -577,21 +577,46 @@ describe('event time: a backlog across a staleness guess', () => {
   })
 })
 
+// The late-event tests below: times as hours and minutes, lateness 0 with a backlog held until 30 s of quiet
+// ticks, and a tick every minute for `hours`.
+const atHM = (h: number, m: number) => T0 + h * HOUR + m * MIN
+const heldBacklog: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+const minuteTicks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
+
+/**
+ * Staleness 40 min. b and a fire at 00:00 (one incident; a goes on firing). b resolves at 00:01 and fires
+ * again at 00:30 (a whole episode: Alertmanager sends it resolved at 00:31 with its start). The episode and
+ * the 00:01 resolve arrive when given (null: on time); `resolve` is the 00:01 resolve's input.
+ */
+function resolveInFlight(episodeArrives: number | null, resolveArrives: number | null) {
+  const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: 40 * MIN, pingdom: 0, report: 40 * MIN } }
+  const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: atHM(0, 0), name: 'B' }
+  const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: atHM(0, 0), name: 'A' }
+  const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: atHM(0, 1), name: 'B' }
+  const b2: Ev = { fp: 'b', service: 'search', status: 'resolved', t: atHM(0, 31), name: 'B' }
+  const resolve = alertInput(b1, b1.t)
+  const inputs = byKey([
+    { key: b0.t, order: 0, input: alertInput(b0, b0.t) },
+    { key: a0.t, order: 1, input: alertInput(a0, a0.t) },
+    { key: resolveArrives ?? b1.t, order: 0, input: resolve },
+    { key: episodeArrives ?? b2.t, order: 0, input: alertInput(b2, b2.t) },
+    ...minuteTicks(4),
+  ])
+  return { cfg, inputs, resolve }
+}
+
 describe('event time: late events that must not move', () => {
-  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
-  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
-  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
 
   it('a late report stays in the open incident it joined in order, not one that opened only after it', () => {
     // 01:00 a fires, 01:10 it resolves: incident A resolves at 01:15. 01:12 a complaint (A open: it joins A).
     // 01:20 b fires: incident B. 01:25 a fires again: A reopens; B keeps the group. 01:28 b resolves: B resolves
     // at 01:33. The complaint's tool posts it 28 minutes late: B's span reaches back to it, but B opened after it.
-    const a1: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(1, 0), name: 'A' }
-    const a1r: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(1, 10), name: 'A' }
-    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: at(1, 12), name: 'report:customer-complaint' }
-    const b1: Ev = { fp: 'b', service: 'checkout', status: 'firing', t: at(1, 20), name: 'B' }
-    const a2: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(1, 25), name: 'A' }
-    const b1r: Ev = { fp: 'b', service: 'checkout', status: 'resolved', t: at(1, 28), name: 'B' }
+    const a1: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(1, 0), name: 'A' }
+    const a1r: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: atHM(1, 10), name: 'A' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: atHM(1, 12), name: 'report:customer-complaint' }
+    const b1: Ev = { fp: 'b', service: 'checkout', status: 'firing', t: atHM(1, 20), name: 'B' }
+    const a2: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(1, 25), name: 'A' }
+    const b1r: Ev = { fp: 'b', service: 'checkout', status: 'resolved', t: atHM(1, 28), name: 'B' }
     const input = (e: Ev): EngineInput => {
       const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
       if (e.status === 'resolved') x.event.startsAt = isoOf(e.fp === 'a' ? a1.t : b1.t)
@@ -600,11 +625,11 @@ describe('event time: late events that must not move', () => {
     const run = (r2Arrives: number) => deliver(byKey([
       ...[a1, a1r, b1, a2, b1r].map((e, n) => ({ key: e.t, order: n, input: input(e) })),
       { key: r2Arrives, order: 0, input: input(r2) },
-      ...ticks(3),
-    ]), held)
+      ...minuteTicks(3),
+    ]), heldBacklog)
     const live = run(r2.t)
     expect(live.incidents().filter((i) => i.reports.length > 0).map((i) => i.alerts.map((m) => m.fingerprint))).toEqual([['a']])
-    const late = run(at(1, 40))
+    const late = run(atHM(1, 40))
     expect(late.stats.late).toBe(1)
     expect(outcome(late)).toEqual(outcome(live))
   })
@@ -613,47 +638,35 @@ describe('event time: late events that must not move', () => {
     // Report timeout 2 h. A complaint at 00:00 opens an incident of reports alone; a second one at 01:30 joins
     // it and, live, keeps it open until 03:30 (resolved at 01:30). Its tool posts it at 02:30, after the
     // timeout closed the incident at 02:00 from the first: it only added to it, resolved at 00:00.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 2 * HOUR } }
-    const r1: Ev = { source: 'report', fp: 'r1', service: 'checkout', status: 'firing', t: at(0, 0), name: 'report:customer-complaint' }
-    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: at(1, 30), name: 'report:customer-complaint' }
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 2 * HOUR } }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'report:customer-complaint' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'checkout', status: 'firing', t: atHM(1, 30), name: 'report:customer-complaint' }
     const run = (r2Arrives: number) => deliver(byKey([
       { key: r1.t, order: 0, input: alertInput(r1, r1.t) },
       { key: r2Arrives, order: 0, input: alertInput(r2, r2.t) },
-      ...ticks(5),
+      ...minuteTicks(5),
     ]), cfg)
     const live = run(r2.t)
-    expect(live.incidents().map((i) => [i.reports.length, i.status, i.resolvedAt])).toEqual([[2, 'resolved', isoOf(at(1, 30))]])
-    const late = run(at(2, 30))
+    expect(live.incidents().map((i) => [i.reports.length, i.status, i.resolvedAt])).toEqual([[2, 'resolved', isoOf(atHM(1, 30))]])
+    const late = run(atHM(2, 30))
     expect(late.stats.late).toBe(1)
     expect(outcome(late)).toEqual(outcome(live))
   })
 
   it("a re-fire after a staleness guess whose earlier real resolve is still in flight counts its flap, as live", () => {
-    // Staleness 40 min. b and a fire at 00:00 (one incident; a goes on firing). b resolves at 00:01 and fires
-    // again at 00:30 (a whole episode: Alertmanager sends it resolved at 00:31 with its start). Two receivers'
-    // spools bring the episode at 00:39, after the guess, and the 00:01 resolve at 00:41:30.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 40 * MIN, pingdom: 0, report: 40 * MIN } }
-    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 0), name: 'B' }
-    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
-    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 1), name: 'B' }
-    const b2: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 31), name: 'B' }
-    const run = (episodeArrives: number | null, resolveArrives: number | null) => deliver(byKey([
-      { key: b0.t, order: 0, input: alertInput(b0, b0.t) },
-      { key: a0.t, order: 1, input: alertInput(a0, a0.t) },
-      { key: resolveArrives ?? b1.t, order: 0, input: alertInput(b1, b1.t) },
-      { key: episodeArrives ?? b2.t, order: 0, input: alertInput(b2, b2.t) },
-      ...ticks(4),
-    ]), cfg)
+    // `resolveInFlight`: two receivers' spools bring the episode at 00:39, after the guess, and the 00:01
+    // resolve at 00:41:30.
+    const run = (episodeArrives: number | null, resolveArrives: number | null) => {
+      const { cfg, inputs } = resolveInFlight(episodeArrives, resolveArrives)
+      return deliver(inputs, cfg)
+    }
     const live = run(null, null)
     expect(live.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['b', 1], ['a', 0]]])
-    expect(outcome(run(at(0, 39), at(0, 41) + 30_000))).toEqual(outcome(live))
+    expect(outcome(run(atHM(0, 39), atHM(0, 41) + 30_000))).toEqual(outcome(live))
   })
 })
 
 describe('event time: a late event among incidents that resolved during the backlog', () => {
-  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
-  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
-  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
 
   it('a late report goes to the newest incident its time falls in, as live, when both resolved during the backlog', () => {
     // Report timeout 3 h. c fires at 05:00; a complaint at 09:48, when c's incident has been quiet longer than
@@ -661,13 +674,13 @@ describe('event time: a late event among incidents that resolved during the back
     // 10:44 and fires again at 10:45 in its incident; it resolves at 12:00. A second complaint at 11:45 joins
     // the owner live. Spooled until 13:00, when c's incident (decided 12:05) and the complaints' (12:48, the
     // timeout) have both resolved: it joined c's, the first decided after it, where c had just fired again.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
-    const c0: Ev = { fp: 'c', service: 'search', status: 'firing', t: at(5, 0), name: 'C' }
-    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: at(9, 48), name: 'report:customer-complaint' }
-    const c1: Ev = { fp: 'c', service: 'search', status: 'resolved', t: at(10, 44), name: 'C' }
-    const c2: Ev = { fp: 'c', service: 'search', status: 'firing', t: at(10, 45), name: 'C' }
-    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: at(11, 45), name: 'report:customer-complaint' }
-    const c3: Ev = { fp: 'c', service: 'search', status: 'resolved', t: at(12, 0), name: 'C' }
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const c0: Ev = { fp: 'c', service: 'search', status: 'firing', t: atHM(5, 0), name: 'C' }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: atHM(9, 48), name: 'report:customer-complaint' }
+    const c1: Ev = { fp: 'c', service: 'search', status: 'resolved', t: atHM(10, 44), name: 'C' }
+    const c2: Ev = { fp: 'c', service: 'search', status: 'firing', t: atHM(10, 45), name: 'C' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: atHM(11, 45), name: 'report:customer-complaint' }
+    const c3: Ev = { fp: 'c', service: 'search', status: 'resolved', t: atHM(12, 0), name: 'C' }
     const input = (e: Ev): EngineInput => {
       const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
       if (e === c1) x.event.startsAt = isoOf(c0.t)
@@ -677,11 +690,11 @@ describe('event time: a late event among incidents that resolved during the back
     const run = (r2Arrives: number) => deliver(byKey([
       ...[c0, r1, c1, c2, c3].map((e, n) => ({ key: e.t, order: n, input: input(e) })),
       { key: r2Arrives, order: 0, input: input(r2) },
-      ...ticks(18),
+      ...minuteTicks(18),
     ]), cfg)
     const live = run(r2.t)
     expect(live.incidents().map((i) => [i.alerts.length, i.reports.length])).toEqual([[1, 0], [0, 2]])
-    const spooled = run(at(13, 0))
+    const spooled = run(atHM(13, 0))
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
@@ -692,13 +705,13 @@ describe('event time: a late event among incidents that resolved during the back
     // reports alone, which the 3-hour report timeout closes at 03:10. b's two events, spooled until 03:30, found
     // both resolved: the complaints' incident, the newest, takes b (a complaint within the report window,
     // after b), though it opened only after b's time; live b was in a's.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
-    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
-    const a1: Ev = { fp: 'a', service: 'search', status: 'resolved', t: at(0, 1), name: 'A' }
-    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: at(0, 2), name: 'report:customer-complaint' }
-    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 3), name: 'B' }
-    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 4), name: 'B' }
-    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: at(0, 10), name: 'report:customer-complaint' }
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: atHM(0, 0), name: 'A' }
+    const a1: Ev = { fp: 'a', service: 'search', status: 'resolved', t: atHM(0, 1), name: 'A' }
+    const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: atHM(0, 2), name: 'report:customer-complaint' }
+    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: atHM(0, 3), name: 'B' }
+    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: atHM(0, 4), name: 'B' }
+    const r2: Ev = { source: 'report', fp: 'r2', service: 'search', status: 'firing', t: atHM(0, 10), name: 'report:customer-complaint' }
     const input = (e: Ev): EngineInput => {
       const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
       if (e === a1) x.event.startsAt = isoOf(a0.t)
@@ -707,42 +720,39 @@ describe('event time: a late event among incidents that resolved during the back
     }
     const run = (bArrives: number | null) => deliver(byKey([
       ...[a0, a1, r1, b0, b1, r2].map((e, n) => ({ key: bArrives !== null && (e === b0 || e === b1) ? bArrives : e.t, order: n, input: input(e) })),
-      ...ticks(5),
+      ...minuteTicks(5),
     ]), cfg)
     const live = run(null)
     expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a', 'b'], 1], [[], 1]])
-    const spooled = run(at(3, 30))
+    const spooled = run(atHM(3, 30))
     expect(spooled.stats.late).toBe(2)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
 })
 
 describe('event time: late events judged before a staleness guess was due', () => {
-  const at = (h: number, m: number) => T0 + h * HOUR + m * MIN
-  const held: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
-  const ticks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
 
   it('a late new alert finds the alert the guess ended still firing at its time, as live: one incident, not two', () => {
     // Staleness 2 h. a fires at 00:00; the Pingdom check of its service goes down at 00:40; a resolves at 00:40
     // and has a whole episode 01:39–01:40. Everything after 00:01 is drained at 02:06, after the 02:00 tick
     // guessed a over (its end: last seen, 00:00). Live, the check joined a's incident, firing then.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 2 * HOUR, pingdom: 0, report: 2 * HOUR } }
-    const a0: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: at(0, 0), name: 'A' }
-    const p0: Ev = { source: 'pingdom', fp: 'pingdom:p', service: 'checkout', status: 'firing', t: at(0, 40), name: 'Checkout HTTP' }
-    const a1: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(0, 40), name: 'A' }
-    const a2: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: at(1, 40), name: 'A' }
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: 2 * HOUR, pingdom: 0, report: 2 * HOUR } }
+    const a0: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
+    const p0: Ev = { source: 'pingdom', fp: 'pingdom:p', service: 'checkout', status: 'firing', t: atHM(0, 40), name: 'Checkout HTTP' }
+    const a1: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: atHM(0, 40), name: 'A' }
+    const a2: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: atHM(1, 40), name: 'A' }
     const input = (e: Ev): EngineInput => {
       const x = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
       if (e === a1) x.event.startsAt = isoOf(a0.t)
       return x
     }
     const run = (drainedAt: number | null) => deliver(byKey([
-      ...[a0, p0, a1, a2].map((e, n) => ({ key: drainedAt !== null && e.t > at(0, 1) ? drainedAt : e.t, order: n, input: input(e) })),
-      ...ticks(4),
+      ...[a0, p0, a1, a2].map((e, n) => ({ key: drainedAt !== null && e.t > atHM(0, 1) ? drainedAt : e.t, order: n, input: input(e) })),
+      ...minuteTicks(4),
     ]), cfg)
     const live = run(null)
     expect(live.incidents().map((i) => i.alerts.map((m) => [m.fingerprint, m.flapCount]))).toEqual([[['a', 1], ['pingdom:p', 0]]])
-    const drained = run(at(2, 6))
+    const drained = run(atHM(2, 6))
     expect(drained.stats.late).toBe(3)
     expect(outcome(drained)).toEqual(outcome(live))
   })
@@ -752,35 +762,23 @@ describe('event time: late events judged before a staleness guess was due', () =
     // and fired again between two flushes, the resolve lost). Kafka is down 23:00–00:30: the receiver spools
     // the 23:15 firing and drains it after the ticks of 00:30, by when the staleness timeout (24 h) ran.
     const disk = (t: number): Ev => ({ fp: 'disk', service: 'payments', status: 'firing', t, name: 'DiskFilling' })
-    const again = disk(at(23, 15))
+    const again = disk(atHM(23, 15))
     const run = (arrives: number) => deliver(byKey([
       { key: T0, order: 0, input: alertInput(disk(T0), T0) },
       { key: arrives, order: 0, input: alertInput(again, again.t) },
-      ...ticks(50),
-    ]), held)
+      ...minuteTicks(50),
+    ]), heldBacklog)
     const live = run(again.t)
     expect(live.incidents().map((i) => [i.openedAt, i.resolvedAt, i.resolvedBy, i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[isoOf(T0), isoOf(again.t), 'staleness', 0, 0]])
-    const spooled = run(at(24, 30))
+    const spooled = run(atHM(24, 30))
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
   it('a checkpoint between a re-fire taken as firing through the guess and its earlier resolve still counts the flap', () => {
     // The delivery of "a re-fire after a staleness guess whose earlier real resolve is still in flight" above,
     // restored from a snapshot taken after the episode was applied and before the 00:01 resolve came.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: 40 * MIN, pingdom: 0, report: 40 * MIN } }
-    const b0: Ev = { fp: 'b', service: 'search', status: 'firing', t: at(0, 0), name: 'B' }
-    const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: at(0, 0), name: 'A' }
-    const b1: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 1), name: 'B' }
-    const b2: Ev = { fp: 'b', service: 'search', status: 'resolved', t: at(0, 31), name: 'B' }
-    const late = alertInput(b1, b1.t)
-    const inputs = byKey([
-      { key: b0.t, order: 0, input: alertInput(b0, b0.t) },
-      { key: a0.t, order: 1, input: alertInput(a0, a0.t) },
-      { key: at(0, 41) + 30_000, order: 0, input: late },
-      { key: at(0, 39), order: 0, input: alertInput(b2, b2.t) },
-      ...ticks(4),
-    ])
-    const cut = inputs.indexOf(late)
+    const { cfg, inputs, resolve } = resolveInFlight(atHM(0, 39), atHM(0, 41) + 30_000)
+    const cut = inputs.indexOf(resolve)
     const first = deliver(inputs.slice(0, cut), cfg)
     const resumed = new CorrelationEngine({ ...withLateness, ...cfg }, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
     for (const input of inputs.slice(cut)) resumed.apply(input)
@@ -794,16 +792,16 @@ describe('event time: late events judged before a staleness guess was due', () =
     // at 01:15. The 00:23 re-fire was taken as firing through the guess, so nothing flapped and the incident
     // resolved at 00:55; the 00:20 resolve counted the flap but left it resolved (and held it from 00:23 on,
     // the flap it counted, not 00:43, until 01:23), and the 01:30 firing reopened it.
-    const cfg: Partial<CorrelationConfig> = { ...held, stalenessMs: { alertmanager: HOUR, pingdom: 0, report: HOUR }, flapping: { minFlaps: 2, windowMs: HOUR } }
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: HOUR, pingdom: 0, report: HOUR }, flapping: { minFlaps: 2, windowMs: HOUR } }
     const x = (t: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'x', service: 'search', status, t, name: 'X' })
-    const evs = [x(at(0, 0), 'firing'), x(at(0, 20), 'resolved'), x(at(0, 23), 'firing'), x(at(0, 40), 'resolved'), x(at(0, 43), 'firing'), x(at(0, 50), 'resolved'), x(at(1, 30), 'firing'), x(at(1, 35), 'resolved')]
+    const evs = [x(atHM(0, 0), 'firing'), x(atHM(0, 20), 'resolved'), x(atHM(0, 23), 'firing'), x(atHM(0, 40), 'resolved'), x(atHM(0, 43), 'firing'), x(atHM(0, 50), 'resolved'), x(atHM(1, 30), 'firing'), x(atHM(1, 35), 'resolved')]
     const input = (e: Ev, n: number): EngineInput => {
       const i = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
       if (e.status === 'resolved') i.event.startsAt = isoOf(evs[n - 1]!.t)
       return i
     }
-    const arrival = (n: number) => (n === 1 ? at(1, 15) : n >= 2 && n <= 5 ? at(1, 10) : evs[n]!.t)
-    const run = (spooled: boolean) => deliver(byKey([...evs.map((e, n) => ({ key: spooled ? arrival(n) : e.t, order: n, input: input(e, n) })), ...ticks(4)]), cfg)
+    const arrival = (n: number) => (n === 1 ? atHM(1, 15) : n >= 2 && n <= 5 ? atHM(1, 10) : evs[n]!.t)
+    const run = (spooled: boolean) => deliver(byKey([...evs.map((e, n) => ({ key: spooled ? arrival(n) : e.t, order: n, input: input(e, n) })), ...minuteTicks(4)]), cfg)
     const live = run(false)
     expect(live.incidents().map((i) => [i.reopenCount, i.alerts[0]!.flapCount])).toEqual([[0, 3]])
     expect(live.problems().map((p) => p.kind)).toEqual(['flapping'])
