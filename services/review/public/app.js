@@ -174,6 +174,9 @@ function fill(tbody, rows, empty, columns) {
   tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: columns }, empty))]))
 }
 
+/** An open incident someone has taken on: said in its row, not only by the missing Acknowledge button. */
+const acknowledged = (i) => (i.acknowledgedAt ? el('span', { class: 'acknowledged' }, ` · acknowledged ${when(i.acknowledgedAt)}`) : '')
+
 function incidentLink(i) {
   return el('button', { type: 'button', class: 'link', onclick: () => showIncident(i.id) }, i.title)
 }
@@ -447,7 +450,7 @@ function renderReview(r) {
       onkeydown: (e) => { if (e.key === 'Enter' && !assign.disabled) { e.preventDefault(); assign.click() } },
     })
     return el('tr', { 'data-id': i.id },
-      el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
+      el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : '', acknowledged(i)), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', { class: 'decide' }, owner,
         assign,
@@ -456,16 +459,25 @@ function renderReview(r) {
         out))
   }), 'No open incidents.', 6)
   showCut('open-incidents', r.openIncidents, 'open incidents')
+  // The last day's incidents, those already over included: the meeting's first item. One that opened and
+  // resolved overnight was only a count here, and in the post-mortem queue if it needed one.
+  fill($('#new-incidents tbody'), r.newIncidents.items.map((i) => el('tr', { 'data-id': i.id },
+    el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
+    el('td', {}, when(i.openedAt)),
+    el('td', { class: 'state' }, i.status === 'resolved' ? `resolved ${when(i.resolvedAt)}` : 'open', i.acknowledgedAt ? ', acknowledged' : ''),
+    el('td', { class: 'owner' }, i.owner ?? '–'))), 'No new incidents in the window.', 6)
+  showCut('new-incidents', r.newIncidents, 'new incidents', 'newest')
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = rowOutput(`problems/${p.id}`)
     return el('tr', { 'data-id': p.id },
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
+      el('td', { class: 'owner' }, p.owner ?? '–'),
       el('td', { class: 'decide' },
         p.status === 'candidate' ? decisionButton('problems', p.id, 'Confirm', (b) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, b)) : '',
         p.status === 'candidate' ? decisionButton('problems', p.id, 'Dismiss', (b) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, b)) : '',
         p.status === 'confirmed' ? decisionButton('problems', p.id, 'Resolve', (b) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, b)) : '',
         out))
-  }), 'No candidate or open problems.', 6)
+  }), 'No candidate or open problems.', 7)
   showCut('problems', r.problems, 'problems')
   // An incident or problem gone from the lists (resolved, dismissed, out of the window) takes its outcome along.
   const listed = new Set([...r.openIncidents.items.map((i) => `incidents/${i.id}`), ...r.problems.items.map((p) => `problems/${p.id}`)])

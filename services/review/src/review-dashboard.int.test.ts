@@ -1,0 +1,76 @@
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
+import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
+import { cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
+import { launchChromium } from '@opsreview/testing/chromium'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { at, incident, NOW } from './fuzz-seed.ts'
+import { commandsOnKafka } from './test-review-kafka.ts'
+
+const READ = 'read-token'
+const LOAD = { timeout: 15_000 }
+
+/**
+ * The last day as the meeting meets it, the clock at 2026-12-01T08:00Z: an outage that opened and resolved
+ * overnight (incident 1), a crash loop still open that erin owns and dana acknowledged (incident 2), an
+ * incident of the day before the window (incident 3), and a confirmed problem dana owns.
+ */
+async function startReview() {
+  const es = esClient()
+  const prefix = uniqueName('revdash')
+  cleanupIndices(prefix)
+  await ensureIndices(es, prefix)
+  const inc = incidentDocument(indexNames(prefix).incidents.alias)
+  const prb = problemDocument(indexNames(prefix).problems.alias)
+  const docs = [
+    inc(JSON.stringify(incident(1, { title: 'Payment gateway outage', severity: 'critical', openedAt: at(6), resolvedAt: at(5), lastEventAt: at(5), customerImpact: true }))),
+    inc(JSON.stringify(incident(2, { title: 'Checkout pods crash looping', status: 'open', severity: 'critical', openedAt: at(2), resolvedAt: null, resolvedBy: null, owner: 'erin', acknowledgedAt: at(1.5), acknowledgedBy: 'dana', problemIds: ['prb-00000000000000000000000a'] }))),
+    inc(JSON.stringify(incident(3, { title: 'Old search errors', services: ['search'], openedAt: at(30), resolvedAt: at(29) }))),
+    prb(JSON.stringify({ id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'Checkout keeps crashing', signature: 'production|checkout|X', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000002'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(2), owner: 'dana', notes: [], resolvedAt: null, reopenCount: 0, version: 3 })),
+  ]
+  const bulk = await es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })
+  expect(bulk.errors).toBe(false)
+  const { admin, commandsTopic, logger, commands } = await commandsOnKafka()
+  onTestFinished(async () => { await es.close() })
+  const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, [uniqueName('never-created')], now, 24 * 3_600_000), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
+  const app = createReviewApp({
+    es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [], indexPrefix: prefix,
+    waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters, timeZone: 'Europe/Berlin',
+  })
+  return serve(app)
+}
+
+describe('the dashboard\'s review of the last day, in Chromium', () => {
+  it('lists the window\'s new incidents, those already over included, says which open ones are acknowledged and who owns each problem', async () => {
+    const url = await startReview()
+    const b = await launchChromium()
+    try {
+      const page = await b.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${url}/#token=${READ}`)
+      const rows = (table: string) => page.locator(`${table} tbody tr`)
+      await expect.poll(() => rows('#new-incidents').count(), LOAD).toBe(2)
+
+      // The outage of the night is over, yet the meeting sees it, newest first, with when it ended (Berlin time).
+      const texts = await rows('#new-incidents').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
+      expect(texts).toEqual([
+        ['critical', 'Checkout pods crash looping', 'checkout', '2026-12-01 07:00', 'open, acknowledged', 'erin'],
+        ['critical', 'Payment gateway outage · customers affected', 'checkout', '2026-12-01 03:00', 'resolved 2026-12-01 04:00', '–'],
+      ])
+      expect(await page.locator('#new-incidents-cut').isHidden()).toBe(true)
+
+      // Still open: acknowledged, and when, beside its owner.
+      const open = page.locator('#open-incidents tr[data-id="inc-000000000000000000000002"]')
+      expect(await open.locator('td').nth(1).textContent()).toBe('Checkout pods crash looping · acknowledged 2026-12-01 07:30')
+      expect(await open.locator('td.owner').textContent()).toBe('erin')
+
+      // The problem's owner, decided in an earlier meeting.
+      expect(await page.locator('#problems tr[data-id="prb-00000000000000000000000a"] td.owner').textContent()).toBe('dana')
+      expect(errors).toEqual([])
+    } finally {
+      await b.close()
+    }
+  })
+})
