@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import type { Incident, Problem } from '@opsreview/schemas'
+import { SEVERITIES, type Incident, type Problem } from '@opsreview/schemas'
 import { POSTMORTEM_AWAITED } from '@opsreview/search-index/retention'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
@@ -186,11 +186,14 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
 
   const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
     opts.newIncidents
-      // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first.
-      ? list(rankedBy({ ids: { values: [...opts.newIncidents.ids] } }, [{ range: { openedAt: { lt: window.from } } }]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], {
+      // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first. Then
+      // the most severe, as below.
+      ? list(rankedBy({ ids: { values: [...opts.newIncidents.ids] } }, [{ range: { openedAt: { lt: window.from } } }, ...SEVERITIES.map((severity) => ({ term: { severity } }))]), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], {
         severity: severityAggregation, late: { filter: { range: { openedAt: { lt: window.from } } } },
       })
-      : list(scoped({ bool: { filter: [inWindow('openedAt')] } }), [{ openedAt: 'desc' }], { severity: severityAggregation }),
+      // The most severe first, then the newest, as the open ones: cut at LIST_LIMIT, a day of many warnings
+      // (a storm in the morning) pushed the night's critical outage, older, off the list (until 2026-12-06).
+      : list(rankedBySeverity(scoped({ bool: { filter: [inWindow('openedAt')] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], { severity: severityAggregation }),
     // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
     // puts a day before the decision: selected by it, such an incident was open in one review and in no
     // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.

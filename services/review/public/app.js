@@ -466,7 +466,7 @@ function renderReview(r) {
     el('td', {}, when(i.openedAt)),
     el('td', { class: 'state' }, i.status === 'resolved' ? `resolved ${when(i.resolvedAt)}` : 'open', i.acknowledgedAt ? ', acknowledged' : ''),
     el('td', { class: 'owner' }, i.owner ?? '–'))), 'No new incidents in the window.', 6)
-  showCut('new-incidents', r.newIncidents, 'new incidents', 'newest')
+  showCut('new-incidents', r.newIncidents, 'new incidents', 'most severe')
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = rowOutput(`problems/${p.id}`)
     return el('tr', { 'data-id': p.id },

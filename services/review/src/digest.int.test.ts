@@ -392,6 +392,23 @@ describe('the morning digest, posted to a local webhook sink, with its once-per-
     expect(third.newInWindow).not.toContain('earlier digest')
   }, 60_000)
 
+  it('lists the night\'s critical incident among the new ones even when 200 warnings opened after it', async () => {
+    const s = await setUp({ target: Date.parse('2026-10-02T08:30:00Z'), ownSeed: true })
+    const to = Date.parse('2026-10-02T08:30:00Z')
+    const opened = (i: number, severity: string, at: string) => incident(0x200000 + i, { title: `${severity} ${i}`, severity, openedAt: at, resolvedAt: at, lastEventAt: at })
+    const docs = [
+      opened(0, 'critical', '2026-10-01T23:00:00Z'),
+      ...Array.from({ length: 200 }, (_, i) => opened(i + 1, 'warning', new Date(to - 3_600_000 + i * 1000).toISOString())),
+    ].map((d) => incidentDocument(s.indices.incidents)(JSON.stringify(d)))
+    expect((await s.es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+    const digest = await s.render(to + 60_000, { fromMs: to - 86_400_000, toMs: to })
+    const listed = digest.markdown.slice(digest.markdown.indexOf('## New in the window'), digest.markdown.indexOf('## Problems'))
+    // Until 2026-12-06 the 200 newest were listed: the warnings, and the critical one was cut.
+    expect(listed).toContain('| critical | critical 0 (')
+    expect(listed).toContain('_200 of 201 shown._')
+    expect(listed).not.toContain('| warning 1 (')
+  })
+
   it('counts each new incident of a day of more than it records once: the most severe in it, the rest in the next digest, saying so', async () => {
     const s = await setUp({ target: Date.parse('2026-10-02T08:30:00Z'), ownSeed: true })
     const ledger = elasticsearchDigestLedger(s.es, s.ledgerIndex, 60_000)

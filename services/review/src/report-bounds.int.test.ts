@@ -199,6 +199,28 @@ describe('open incidents, critical first (real Elasticsearch)', () => {
     expect((await get('/api/v1/review?environment=*')).body.openIncidents.items.slice(0, 3).map((i: { title: string }) => i.title)).toEqual(['critical 4', 'critical 2', 'critical 1'])
   })
 
+  it('lists the night\'s critical outage among the new incidents even when 200 warnings opened after it, most severe first, newest first within each', async () => {
+    const { get } = await start((_es, prefix) => {
+      const inc = incidentDocument(indexNames(prefix).incidents.alias)
+      return [
+        // Opened at 00:00Z and over by 01:00Z: in no list but the new ones.
+        [inc, incident(1, { title: 'night outage', severity: 'critical', openedAt: iso(NOW - 8 * H), resolvedAt: iso(NOW - 7 * H), lastEventAt: iso(NOW - 7 * H) })],
+        [inc, open(2, 'warning', NOW - 6 * H)],
+        [inc, open(3, 'info', NOW - 5 * H)],
+        ...Array.from({ length: 200 }, (_, i): [DocumentFor, object] => [inc, open(100 + i, 'warning', NOW - 2 * H + i * 1000)]),
+      ]
+    })
+    const r = await get('/api/v1/review?since=24h')
+    expect(r.status).toBe(200)
+    expect(r.body.newIncidents.total).toBe(203)
+    const items = r.body.newIncidents.items as { title: string; severity: string }[]
+    expect(items).toHaveLength(200)
+    expect(items.slice(0, 3).map((i) => i.title)).toEqual(['night outage', 'warning 299', 'warning 298'])
+    expect(items.filter((i) => i.severity === 'info')).toHaveLength(0)
+    const md = (await get('/api/v1/review.md?since=24h')).body as string
+    expect(md.slice(md.indexOf('## New in the window'))).toContain('| critical | night outage (')
+  })
+
   it('lists recurring problems first, the most incidents first, even when 200 newer problems of other kinds are open', async () => {
     const problem = (n: number, kind: string, incidentCount: number, lastSeenAt: number) => ({
       id: `prb-${String(n).padStart(24, '0')}`, kind, status: 'candidate', title: `${kind} ${n}`, signature: `production|svc-${n}|x`, services: [`svc-${n}`], environment: 'production',
@@ -247,6 +269,7 @@ describe('lists cut at 200 (real Elasticsearch)', () => {
     await expect.poll(() => page.locator('#open-incidents tbody tr').count(), { timeout: 15_000 }).toBe(200)
     expect(await page.locator('#open-incidents-cut').textContent()).toBe('200 of 230 open incidents shown.')
     expect(await page.locator('#postmortems-cut').textContent()).toBe('200 of 230 post-mortems shown.')
+    expect(await page.locator('#new-incidents-cut').textContent()).toBe('The 200 most severe of 230 new incidents shown.')
     expect(await page.locator('#problems-cut').isHidden()).toBe(true)
     expect(await page.locator('#summary').textContent()).toContain('210/230post-mortems scheduled')
   })
