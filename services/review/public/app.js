@@ -765,6 +765,19 @@ function leaveView(view) {
   for (const b of $(view).querySelectorAll('.decisions button')) b.disabled = false
 }
 
+/**
+ * An incident's problems, each a link to its view: the cause the meeting goes on to, by its title when the
+ * review lists it, and its id. Ids alone, and no way from an incident to its problem but the review's
+ * list, which leaves out a resolved problem that came back into question.
+ */
+function problemLinks(ids) {
+  if (ids.length === 0) return '–'
+  return ids.flatMap((id, k) => {
+    const p = state.problems.find((q) => q.id === id)
+    return [k > 0 ? ', ' : '', el('button', { type: 'button', class: 'link', 'data-problem': id, onclick: () => showProblem(id) }, p ? `${p.title} (${id})` : id)]
+  })
+}
+
 async function showIncident(id, scroll = true) {
   const current = beginRead('incident', id)
   try {
@@ -778,7 +791,7 @@ async function showIncident(id, scroll = true) {
     $('#detail-h').textContent = i.title
     const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
       ['Owner', i.owner ?? '–'], ['Acknowledged', i.acknowledgedAt ? `${when(i.acknowledgedAt)} by ${i.acknowledgedBy}` : '–'], ['Alerts', i.alertCount], ['Customers affected', i.customerImpact ? 'yes' : 'no'],
-      ['Problems', i.problemIds.length ? i.problemIds.join(', ') : '–'],
+      ['Problems', problemLinks(i.problemIds)],
       ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : 'not scheduled'}` : 'not needed']]
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
     // The correlator refuses to acknowledge a resolved incident: not offered.

@@ -73,4 +73,26 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       await b.close()
     }
   })
+
+  it('links an incident to the view of its problem, named by its title', async () => {
+    const url = await startReview()
+    const b = await launchChromium()
+    try {
+      const page = await b.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${url}/#token=${READ}`)
+      const open = page.locator('#open-incidents tr[data-id="inc-000000000000000000000002"]')
+      await expect.poll(() => open.count(), LOAD).toBe(1)
+      await open.locator('button.link').click()
+      const problems = page.locator('#detail-facts dd[data-fact="Problems"]')
+      await expect.poll(() => problems.textContent(), LOAD).toBe('Checkout keeps crashing (prb-00000000000000000000000a)')
+      await problems.getByRole('button').click()
+      await expect.poll(() => page.locator('#problem-detail-h').textContent(), LOAD).toBe('Checkout keeps crashing')
+      expect(await page.locator('#problem-facts dd[data-fact="Owner"]').textContent()).toBe('dana')
+      expect(errors).toEqual([])
+    } finally {
+      await b.close()
+    }
+  })
 })
