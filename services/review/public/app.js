@@ -174,8 +174,11 @@ function fill(tbody, rows, empty, columns) {
   tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: columns }, empty))]))
 }
 
-/** An open incident someone has taken on: said in its row, not only by the missing Acknowledge button. */
-const acknowledged = (i) => (i.acknowledgedAt ? el('span', { class: 'acknowledged' }, ` · acknowledged ${when(i.acknowledgedAt)}`) : '')
+/**
+ * An open incident someone has taken on: said in its row, not only by the missing Acknowledge button. On a
+ * line of its own under the title: beside it, the title's column took the room of the owner's.
+ */
+const acknowledged = (i) => (i.acknowledgedAt ? el('small', { class: 'acknowledged' }, `acknowledged ${when(i.acknowledgedAt)}`) : '')
 
 function incidentLink(i) {
   return el('button', { type: 'button', class: 'link', onclick: () => showIncident(i.id) }, i.title)
