@@ -57,7 +57,8 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       // As the rules link: only to a problem still collecting. A dismissed one collects nothing more; a
       // resolved one comes back by its rule, or is confirmed again by a person, not by a link.
       const { status } = p
-      if (!collecting(p)) return `problem ${c.problemId} is ${status}: it takes no incident`
+      // The refusal says how on for a resolved one: the meeting linking an incident to it found its fix did not hold.
+      if (!collecting(p)) return `problem ${c.problemId} is ${status}: it takes no incident${status === 'resolved' ? '; confirm it again first if its fix did not hold' : ''}`
       link(s, inc, p)
       break
     }

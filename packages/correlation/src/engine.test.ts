@@ -1254,10 +1254,16 @@ describe('the review decisions', () => {
     expect(r.engine.problem(problem.id)!.status).toBe(status)
     const before = r.engine.problem(problem.id)!.incidentCount
     expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id }))).toMatchObject([
-      { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is ${status}: it takes no incident` } },
+      { type: 'command-result', result: { ok: false, error: `problem ${problem.id} is ${status}: it takes no incident${status === 'resolved' ? '; confirm it again first if its fix did not hold' : ''}` } },
     ])
     expect(r.engine.incident(z.id)!.problemIds).toEqual([])
     expect(r.engine.problem(problem.id)).toMatchObject({ status, incidentCount: before })
+    if (status === 'resolved') {
+      // As the refusal says: confirmed again, it takes the incident.
+      r.engine.apply(command('problem.confirm', problem.id))
+      expect(r.engine.apply(command('incident.link-problem', z.id, { problemId: problem.id })).find((o) => o.type === 'command-result')).toMatchObject({ result: { ok: true } })
+      expect(r.engine.incident(z.id)!.problemIds).toEqual([problem.id])
+    }
   })
 
   it('refuses to link an incident to a problem of another environment', () => {
