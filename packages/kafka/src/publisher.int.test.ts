@@ -20,18 +20,18 @@ function receiverProducer(kafka: Kafka) {
 }
 
 async function publisherFor(kafka: Kafka, opts: Partial<PublisherOptions> = {}): Promise<BatchPublisher> {
-  const publisher = new BatchPublisher({ createProducer: () => receiverProducer(kafka), logger, ...opts })
+  const publisher = new BatchPublisher({ createProducer: () => receiverProducer(kafka), createAdmin: () => kafka.admin(), logger, ...opts })
   await publisher.connect()
   onTestFinished(() => publisher.close())
   return publisher
 }
 
 /** A topic whose broker-side limit (per partition's record batch) is `maxMessageBytes`. */
-async function smallTopic(kafka: Kafka, maxMessageBytes: number): Promise<string> {
+async function smallTopic(kafka: Kafka, maxMessageBytes: number, numPartitions = 3): Promise<string> {
   const admin = kafka.admin()
   await admin.connect()
   const topic = uniqueName('small')
-  await createReadyTopics(admin, [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }])
+  await createReadyTopics(admin, [{ topic, numPartitions, configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] }])
   onTestFinished(async () => {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
     await admin.disconnect()
@@ -52,6 +52,16 @@ function kafkaClientFor(brokers: string[]): Kafka {
 
 const small = (key: string): Message => ({ key, value: `${key}:${'s'.repeat(200)}` })
 const keysOn = async (kafka: Kafka, topic: string) => new Set((await readTopicToEnd(kafka, topic)).map((m) => m.key))
+/** How many records each key has on the topic, and the partitions they are on: a set of keys would hide a copy. */
+async function recordsOn(kafka: Kafka, topic: string): Promise<{ perKey: Map<string, number>; partitions: Set<number> }> {
+  const perKey = new Map<string, number>()
+  const partitions = new Set<number>()
+  for (const m of await readTopicToEnd(kafka, topic)) {
+    perKey.set(String(m.key), (perKey.get(String(m.key)) ?? 0) + 1)
+    partitions.add(m.partition)
+  }
+  return { perKey, partitions }
+}
 
 describe('BatchPublisher on the real Kafka', () => {
   it('fails only the caller whose message the topic refuses; the others are on the topic and the breaker stays closed', async () => {
@@ -111,12 +121,37 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(publisher.breakerState).toBe('closed')
   })
 
+  it('writes every message of a batch the topic refuses in part once: the partitions that took theirs are not sent again', async () => {
+    // The alerts topic's 6 partitions, a limit below the publisher's. In one produce request spread over
+    // partitions, the broker appends what it takes for the others while it refuses the one partition holding
+    // the large message; resent in halves, those messages were written a second time.
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 4096, 6)
+    const publisher = await publisherFor(kafka)
+    const messages = Array.from({ length: 24 }, (_, i) => small(`spread${i}`))
+    messages[13] = { key: 'spread-big', value: 'x'.repeat(10_000) }
+    const [outcomes, ...others] = await Promise.all([
+      publisher.publishEach(topic, messages),
+      ...Array.from({ length: 6 }, (_, i) => publisher.publishEach(topic, [small(`beside${i}`)])),
+    ])
+
+    expect(outcomes!.flatMap((o, i) => (o === undefined ? [] : [i]))).toEqual([13])
+    expect(outcomes![13]).toBeInstanceOf(KafkaRecordRejectedError)
+    expect(outcomes![13]!.message).toContain('MESSAGE_TOO_LARGE')
+    for (const o of others) expect(o).toEqual([undefined])
+    const { perKey, partitions } = await recordsOn(kafka, topic)
+    const expected = [...messages.filter((_, i) => i !== 13), ...Array.from({ length: 6 }, (_, i) => small(`beside${i}`))]
+    expect(Object.fromEntries(perKey)).toEqual(Object.fromEntries(expected.map((m) => [String(m.key), 1])))
+    expect(partitions.size).toBe(6)
+    expect(publisher.breakerState).toBe('closed')
+  })
+
   it('answers publishEach with KafkaUnavailableError for every message when Kafka does not acknowledge', async () => {
     const kafka = kafkaClient()
     const topic = await plainTopic(kafka)
     // A producer that cannot reach any broker: bounded retries, then the send fails.
     const unreachable = kafkaClientFor(['127.0.0.1:1'])
-    const publisher = new BatchPublisher({ createProducer: () => receiverProducer(unreachable), logger, sendTimeoutMs: 3000 })
+    const publisher = new BatchPublisher({ createProducer: () => receiverProducer(unreachable), createAdmin: () => unreachable.admin(), logger, sendTimeoutMs: 3000 })
     onTestFinished(() => publisher.close().catch(() => undefined))
 
     const outcomes = await publisher.publishEach(topic, [small('u1'), small('u2'), small('u3')])
@@ -185,7 +220,11 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(new Set(onTopic.map((m) => m.value.split(':')[0])).size).toBe(1500)
   })
 
-  it('turns ready again without any publish once Kafka is back after a failed send', async () => {
+  // Known partitions, the send fails; a topic not sent to yet, the read of its partitions does, and nothing is sent.
+  it.each([
+    { failed: 'send', warm: true },
+    { failed: 'read of the topic\'s partitions', warm: false },
+  ])('turns ready again without any publish once Kafka is back after a failed $failed', async ({ warm }) => {
     const kafka = kafkaClient()
     const topic = await plainTopic(kafka)
     // The shared broker cannot be stopped: while "down", this client's new connections go to a closed port
@@ -201,6 +240,7 @@ describe('BatchPublisher on the real Kafka', () => {
     const flaky = new Kafka({ clientId: uniqueName('flaky'), brokers: kafkaBrokers, logLevel: logLevel.NOTHING, socketFactory, connectionTimeout: 300, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } })
     const publisher = await publisherFor(flaky, { sendTimeoutMs: 3000 })
     expect(publisher.ready).toBe(true)
+    if (warm) await publisher.publish(topic, [small('before')])
 
     down = true
     for (const socket of sockets) socket.destroy()
@@ -215,7 +255,7 @@ describe('BatchPublisher on the real Kafka', () => {
     // Behind a readiness probe nothing publishes until it is ready: it must come back by itself.
     await expect.poll(() => publisher.ready, { timeout: 15_000, interval: 100 }).toBe(true)
     await publisher.publish(topic, [small('after')])
-    expect(await keysOn(kafka, topic)).toEqual(new Set(['after']))
+    expect(await keysOn(kafka, topic)).toEqual(new Set(warm ? ['before', 'after'] : ['after']))
   })
   it('keeping order, sends nothing after a timed-out send until it has ended: a decision its caller was told failed cannot land after a later one', { timeout: 90_000 }, async () => {
     const kafka = kafkaClient()
@@ -225,7 +265,10 @@ describe('BatchPublisher on the real Kafka', () => {
     onTestFinished(async () => { await admin.deleteTopics({ topics: [topic] }).catch(() => undefined) })
     // The review's commands producer: idempotent, one request in flight, kafkajs retries bounded.
     const createProducer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { ...BOUNDED_SEND_RETRY } })
-    const publisher = await publisherFor(kafka, { createProducer, sendTimeoutMs: 1_500, keepOrder: true })
+    // The publisher reads a topic's partitions before it sends to it, and would fail at once without sending;
+    // told the partition the topic will have, it sends, and kafkajs goes on with the send.
+    const createAdmin = () => ({ ...kafka.admin(), fetchTopicMetadata: async () => ({ topics: [{ name: topic, partitions: [{ partitionId: 0, leader: 0, replicas: [0], isr: [0], offlineReplicas: [], partitionErrorCode: 0 }] }] }) })
+    const publisher = await publisherFor(kafka, { createProducer, createAdmin, sendTimeoutMs: 1_500, keepOrder: true })
     const decide = (owner: string) => publisher.publish(topic, [{ key: 'incident-1', value: `owner ${owner}` }])
 
     await expect(decide('alice')).rejects.toBeInstanceOf(KafkaUnavailableError)

@@ -5,7 +5,18 @@ import type { Message, Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { captureLogs } from '@opsreview/testing'
 import { recordRefusal } from './errors.ts'
+import type { MetadataAdmin } from './partitions.ts'
 import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, requestsOf } from './publisher.ts'
+
+/** An admin stand-in for which every topic has `count` partitions (one: each batch is one send, as the stand-in producers here expect). */
+function partitionsAdmin(count: number): () => MetadataAdmin {
+  const partitions = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], offlineReplicas: [], partitionErrorCode: 0 }))
+  return () => ({
+    connect: async () => undefined, disconnect: async () => undefined,
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions })) }),
+  }) as unknown as MetadataAdmin
+}
+const onePartition = partitionsAdmin(1)
 
 // kafkajs's own encoders (produce v3+ request, src/protocol/requests/produce/v3/request.js): the bytes a
 // single-record batch really takes on the broker, which is what max.message.bytes limits.
@@ -91,7 +102,7 @@ describe('recordRefusal', () => {
         return []
       },
     }
-    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     const outcomes = await publisher.publishEach('t', ['a', 'b', 'c', 'd'].map((value) => ({ key: 'k', value })))
     await publisher.close()
@@ -117,7 +128,7 @@ describe('BatchPublisher after a failed send', () => {
         },
       } as unknown as Producer
     }
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     await expect(publisher.publish('t', [{ key: 'k', value: 'a' }])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     await publisher.publish('t', [{ key: 'k', value: 'b' }])
@@ -139,7 +150,7 @@ describe('BatchPublisher while Kafka is slower than the input', () => {
         return []
       },
     }
-    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }), maxQueuedMessages: 5 })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }), maxQueuedMessages: 5 })
     await publisher.connect()
     const m = (value: string) => ({ key: 'k', value })
     const first = publisher.publish('t', [m('in flight')])
@@ -192,7 +203,7 @@ describe('BatchPublisher when the breaker times out a slow connect', () => {
       } as unknown as Producer
     }
     // No connect(): the first send connects, as while the receiver's connect loop still runs.
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 100 })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 100 })
     expect((await publisher.publishEach('t', [{ key: 'k', value: 'a' }])).map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
     await slowConnectDone
     expect(await publisher.publishEach('t', [{ key: 'k', value: 'b' }])).toEqual([undefined])
@@ -228,7 +239,7 @@ describe('BatchPublisher readiness after a failed send', () => {
 
   it('turns ready again without any send once the replacement producer can connect', async () => {
     const { state, createProducer } = producers()
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     expect(publisher.ready).toBe(true)
     state.down = true
@@ -254,7 +265,7 @@ describe('BatchPublisher readiness after a failed send', () => {
       const timer = setTimeout(resolve, ms)
       ends.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
     })
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), reconnectSleep })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), reconnectSleep })
     await publisher.connect()
     state.down = true
     state.unreachable = true
@@ -299,7 +310,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('fails what was queued and every call until the timed-out send has ended, then sends after it', async () => {
     const { sent, releases, releaseAll, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
     await publisher.connect()
     const first = publisher.publish('t', [m('owner alice')])
     while (releases.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
@@ -323,7 +334,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
   it('goes on without a timed-out send that has not ended after abandonAfterMs', async () => {
     const { sent, releases, createProducer } = heldProducers()
     const { logger, lines } = captureLogs()
-    const publisher = new BatchPublisher({ createProducer, logger, sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 200 })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger, sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 200 })
     await publisher.connect()
     await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     await expect.poll(() => publisher.ready, { timeout: 2_000 }).toBe(true)
@@ -339,7 +350,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('closes without waiting for a timed-out send', async () => {
     const { releases, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
     await publisher.connect()
     await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     const started = Date.now()
@@ -360,7 +371,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
         return []
       },
     }) as unknown as Producer
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 5_000, keepOrder: true })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 5_000, keepOrder: true })
     await publisher.connect()
     const first = publisher.publish('t', [m('owner alice')])
     await new Promise((resolve) => setTimeout(resolve, 5))
@@ -385,7 +396,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
         return []
       },
     }) as unknown as Producer
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 60_000 })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 60_000 })
     await publisher.connect()
     const started = Date.now()
     const [alice, bob] = [publisher.publishEach('t', [m('owner alice')]), publisher.publishEach('t', [m('owner bob')])]
@@ -399,7 +410,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('does not wait after a failed send by default: the next send goes on a fresh producer at once', async () => {
     const { sent, releases, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })
+    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })
     await publisher.connect()
     await expect(publisher.publish('t', [m('alert 1')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     const later = publisher.publish('t', [m('alert 2')])

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
+import { PartitionCounts, partitionOf, type MetadataAdmin } from './partitions.ts'
 import { endedWithin } from './within-ms.ts'
 
 /**
@@ -68,12 +69,19 @@ export interface PublisherOptions {
   producer?: Producer
   /**
    * Makes the producer; the publisher then owns it: `connect()` connects it, `close()` disconnects it.
-   * When the broker refuses a record in a request spanning several partitions, it still appends the other
-   * partitions' records, but kafkajs rolls back the sequence numbers of all of them; an idempotent
-   * producer then fails every later send to those partitions with OUT_OF_ORDER_SEQUENCE_NUMBER, for good.
-   * With a factory the publisher replaces the producer after such a refusal, before it resends the rest.
+   * After a send that failed (not one Kafka refused for its records) it may have been written all the same
+   * while kafkajs rolled back its sequence numbers, and the publisher replaces the producer (a fresh
+   * producer id) before it sends again.
    */
   createProducer?: () => Producer
+  /**
+   * Makes the admin with which the publisher reads how many partitions a topic has (owned: connected at the
+   * first read, disconnected by `close()`). Each produce request goes to one partition, as the producer's
+   * default partitioner (murmur2 of the key) would place its messages: a broker takes or refuses one
+   * partition's record batch whole, while of a request spread over partitions it appends the parts it
+   * takes and refuses the others, and resending the refused request wrote those parts twice.
+   */
+  createAdmin: () => MetadataAdmin
   logger: Logger
   /**
    * How long a request waits for others to join its batch (kafkajs has no linger of its own). 0, the
@@ -161,6 +169,13 @@ interface Entry {
   bytes: number
 }
 
+/** The entries of one send: one topic's partition, in queue order. */
+interface PartitionEntries {
+  topic: string
+  partition: number
+  entries: Entry[]
+}
+
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
 // Between attempts to connect a replacement producer while Kafka is down: doubling, as connectProducer's.
@@ -179,10 +194,12 @@ function breakerRefusedFast(err: unknown): boolean {
  * messages. One batch is in flight at a time, which keeps the idempotent producer's order; the next
  * batch fills meanwhile. An opossum breaker fails callers fast while Kafka is unreachable.
  *
- * A message Kafka will never take fails only its own caller, with KafkaRecordRejectedError: one over
- * `maxMessageBytes` is never sent; when the broker refuses a batch for its records, the batch is split in
- * halves and resent until the refused messages stand alone. The caller's other messages are still sent.
- * Refusals do not count against the breaker, which is about Kafka being unavailable.
+ * Each produce request holds one partition's messages of the batch, so that Kafka takes or refuses it
+ * whole. A message Kafka will never take fails only its own caller, with KafkaRecordRejectedError: one
+ * over `maxMessageBytes` is never sent; when the broker refuses a partition's messages for their records,
+ * they are split in halves and resent until the refused messages stand alone. The caller's other messages
+ * are still sent, each once. Refusals do not count against the breaker, which is about Kafka being
+ * unavailable.
  */
 export class BatchPublisher {
   readonly #createProducer: (() => Producer) | undefined
@@ -198,6 +215,7 @@ export class BatchPublisher {
   readonly #keepOrder: boolean
   readonly #abandonAfterMs: number
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
+  readonly #partitionCounts: PartitionCounts
   #producer: Producer
   #detach: (() => void) | undefined
   #needsConnect = false
@@ -234,6 +252,8 @@ export class BatchPublisher {
     this.#reconnectSleep = opts.reconnectSleep ?? reconnectSleep
     this.#keepOrder = opts.keepOrder ?? false
     this.#abandonAfterMs = opts.abandonAfterMs ?? 600_000
+    // A topic's first read is bounded as a send is.
+    this.#partitionCounts = new PartitionCounts(opts.createAdmin, { timeoutMs: opts.sendTimeoutMs ?? 5000 })
     this.#producer = opts.producer ?? this.#newProducer()
     this.#watch(this.#producer)
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
@@ -393,22 +413,75 @@ export class BatchPublisher {
   }
 
   async #send(entries: Entry[]): Promise<void> {
-    // A caller Kafka already failed (in the first half of a split batch) keeps its answer; the rest of its
+    // A caller Kafka already failed (in an earlier send of this batch) keeps its answer; the rest of its
     // messages are not sent, or they could be acknowledged ahead of the failed ones, out of its order.
     const batch = entries.filter((e) => !e.pending.failed)
     for (const e of entries) if (e.pending.failed) this.#abandon(e.pending, [e.index])
     if (batch.length === 0) return
-    const byTopic = new Map<string, Message[]>()
-    for (const { pending, index } of batch) {
-      const list = byTopic.get(pending.topic) ?? []
-      list.push(pending.messages[index]!)
-      byTopic.set(pending.topic, list)
+    let sends: PartitionEntries[]
+    try {
+      sends = await this.#byPartition(batch)
+    } catch (cause) {
+      this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed: the partitions of its topic could not be read')
+      // Kafka did not answer, as for a failed send: `ready` is false until a fresh producer has connected
+      // (in the background), and turns true again by itself once Kafka is back.
+      if (this.#createProducer) this.#renewProducer()
+      this.#fail(batch, new KafkaUnavailableError(`Kafka did not say how many partitions the topic has: ${(cause as Error).message}`, { cause }))
+      return
     }
+    for (const [i, send] of sends.entries()) {
+      const failed = await this.#sendPartition(send.topic, send.partition, send.entries)
+      const err = this.#holding ? behindTimedOutError() : failed
+      // Kafka did not acknowledge (the rest of the batch would wait out the same outage, as it did in one
+      // request), or a timed-out send may land after anything sent now: the rest fails with it.
+      if (err) return this.#fail(sends.slice(i + 1).flatMap((r) => r.entries), err)
+    }
+  }
+
+  /** The batch's messages by topic and partition, each message given its partition; a topic's keyless ones share one. */
+  async #byPartition(batch: Entry[]): Promise<PartitionEntries[]> {
+    const sends = new Map<string, PartitionEntries>()
+    const keyless = new Map<string, number>()
+    for (const e of batch) {
+      const { topic } = e.pending
+      const message = e.pending.messages[e.index]!
+      let partition: number
+      if (message.partition === undefined && (message.key === null || message.key === undefined)) {
+        partition = keyless.get(topic) ?? partitionOf(topic, message, await this.#partitionCounts.of(topic))
+        keyless.set(topic, partition)
+      } else {
+        partition = partitionOf(topic, message, await this.#partitionCounts.of(topic))
+      }
+      const id = `${partition} ${topic}`
+      let send = sends.get(id)
+      if (!send) sends.set(id, send = { topic, partition, entries: [] })
+      send.entries.push(e)
+    }
+    return [...sends.values()]
+  }
+
+  /** Fails entries of this batch not sent yet with `err`, unsent. */
+  #fail(entries: Entry[], err: KafkaUnavailableError): void {
+    for (const e of entries) {
+      e.pending.failed ??= err
+      this.#abandon(e.pending, [e.index])
+    }
+  }
+
+  /**
+   * Sends one partition's entries in one request, the halves of a refused one in turn; returns why Kafka did
+   * not acknowledge, if it did not (the entries are answered).
+   */
+  async #sendPartition(topic: string, partition: number, entries: Entry[]): Promise<KafkaUnavailableError | undefined> {
+    const batch = entries.filter((e) => !e.pending.failed)
+    for (const e of entries) if (e.pending.failed) this.#abandon(e.pending, [e.index])
+    if (batch.length === 0) return undefined
     const started = performance.now()
     try {
-      await this.#breaker.fire([...byTopic].map(([topic, messages]) => ({ topic, messages })))
+      await this.#breaker.fire([{ topic, messages: batch.map(({ pending, index }) => ({ ...pending.messages[index]!, partition })) }])
       this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: true })
       for (const e of batch) this.#settle(e.pending, 1)
+      return undefined
     } catch (cause) {
       this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
       const refusal = recordRefusal(cause)
@@ -427,31 +500,26 @@ export class BatchPublisher {
         }
         // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
         const attempt = this.#attempt
-        // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of a split batch).
+        // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of the batch).
         if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
-        return
+        return err
       }
       if (batch.length === 1) {
         const [{ pending, index, bytes }] = batch as [Entry]
         this.#logger.warn({ topic: pending.topic, bytes, reason: refusal }, 'kafka refused a message: only its caller fails')
         this.#refuse(pending, index, refusal, cause)
         this.#settle(pending, 1)
-        return
+        return undefined
       }
+      // The broker wrote none of them, and kafkajs gave back the sequence numbers of this partition alone:
+      // the producer goes on as it is.
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
-      this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
-      await this.#send(batch.slice(0, half))
-      if (this.#holding) {
-        // The first half timed out, and its send may land after anything sent now: the rest fails as the queue did.
-        const err = behindTimedOutError()
-        for (const e of batch.slice(half)) {
-          e.pending.failed ??= err
-          this.#abandon(e.pending, [e.index])
-        }
-        return
-      }
-      await this.#send(batch.slice(half))
+      const failed = await this.#sendPartition(topic, partition, batch.slice(0, half))
+      const err = this.#holding ? behindTimedOutError() : failed
+      // As the rest of the batch: Kafka unavailable, or the first half timed out and may land after anything sent now.
+      if (err) { this.#fail(batch.slice(half), err); return err }
+      return this.#sendPartition(topic, partition, batch.slice(half))
     }
   }
 
@@ -534,14 +602,14 @@ export class BatchPublisher {
   }
 
   /**
-   * After a refused multi-partition request the broker may hold some of its partitions' records while
-   * kafkajs has rolled back their sequence numbers (see `createProducer`); a fresh producer id starts over.
+   * After a failed send the broker may hold its records while kafkajs has rolled back their sequence
+   * numbers (see `createProducer`); a fresh producer id starts over.
    */
   #renewProducer(): void {
     if (!this.#createProducer) {
       if (!this.#warnedCannotRenew) {
         this.#warnedCannotRenew = true
-        this.#logger.error({}, 'a send failed or kafka refused part of a batch, and the publisher has no createProducer to start a fresh producer id: an idempotent producer may now drop or refuse later batches')
+        this.#logger.error({}, 'a send failed, and the publisher has no createProducer to start a fresh producer id: an idempotent producer may now drop or refuse later batches')
       }
       return
     }
@@ -601,6 +669,7 @@ export class BatchPublisher {
     this.#closed = true
     this.#reconnectEnds?.abort()
     this.#breaker.shutdown()
+    await this.#partitionCounts.close()
     if (this.#createProducer) {
       this.#detach?.()
       await this.#producer.disconnect()
