@@ -111,6 +111,39 @@ describe('recordRefusal', () => {
   })
 })
 
+describe('BatchPublisher sends one partition per request', () => {
+  it('resends only the refused partition\'s messages, in halves, and gives a batch\'s keyless messages one partition', async () => {
+    // A broker stand-in taking or refusing each request whole, as it does a partition's record batch.
+    const requests: { partitions: number[]; values: string[]; taken: boolean }[] = []
+    let made = 0
+    const producer = {
+      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+        const messages = topicMessages.flatMap((t) => t.messages)
+        const taken = !messages.some((m) => String(m.value) === 'big')
+        requests.push({ partitions: [...new Set(messages.map((m) => m.partition!))], values: messages.map((m) => String(m.value)), taken })
+        if (!taken) throw Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })
+        return []
+      },
+    }
+    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6), createProducer: () => { made++; return producer as unknown as Producer }, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    const values = Array.from({ length: 30 }, (_, i) => `m${i}`)
+    values[17] = 'big'
+    const outcomes = await publisher.publishEach('t', [...values.map((value) => ({ key: `k-${value}`, value })), { key: null, value: 'free-1' }, { key: null, value: 'free-2' }])
+    await publisher.close()
+
+    expect(outcomes.flatMap((o, i) => (o ? [i] : []))).toEqual([17])
+    for (const r of requests) expect(r.partitions).toHaveLength(1)
+    expect(new Set(requests.map((r) => r.partitions[0])).size).toBeGreaterThan(1)
+    const taken = requests.filter((r) => r.taken).flatMap((r) => r.values)
+    expect(taken.sort()).toEqual([...values.filter((v) => v !== 'big'), 'free-1', 'free-2'].sort())
+    expect(requests.find((r) => r.values.includes('free-1'))!.values).toContain('free-2')
+    // Nothing of a refused one-partition request is on the broker: the producer goes on.
+    expect(made).toBe(1)
+  })
+})
+
 describe('BatchPublisher after a failed send', () => {
   it('publishes after a failed send through a fresh producer id: kafkajs gave the failed attempt\'s sequence numbers back', async () => {
     const made: string[][] = []

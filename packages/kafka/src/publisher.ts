@@ -440,18 +440,16 @@ export class BatchPublisher {
 
   /** The batch's messages by topic and partition, each message given its partition; a topic's keyless ones share one. */
   async #byPartition(batch: Entry[]): Promise<PartitionEntries[]> {
+    const counts = new Map<string, number>()
+    for (const { pending } of batch) if (!counts.has(pending.topic)) counts.set(pending.topic, await this.#partitionCounts.of(pending.topic))
     const sends = new Map<string, PartitionEntries>()
     const keyless = new Map<string, number>()
     for (const e of batch) {
       const { topic } = e.pending
       const message = e.pending.messages[e.index]!
-      let partition: number
-      if (message.partition === undefined && (message.key === null || message.key === undefined)) {
-        partition = keyless.get(topic) ?? partitionOf(topic, message, await this.#partitionCounts.of(topic))
-        keyless.set(topic, partition)
-      } else {
-        partition = partitionOf(topic, message, await this.#partitionCounts.of(topic))
-      }
+      const isKeyless = message.partition === undefined && (message.key === null || message.key === undefined)
+      const partition = (isKeyless ? keyless.get(topic) : undefined) ?? partitionOf(topic, message, counts.get(topic)!)
+      if (isKeyless) keyless.set(topic, partition)
       const id = `${partition} ${topic}`
       let send = sends.get(id)
       if (!send) sends.set(id, send = { topic, partition, entries: [] })
