@@ -18,9 +18,15 @@ export class KafkaUnavailableError extends Error {
 export class KafkaRecordRejectedError extends Error {
   readonly code = 'KAFKA_RECORD_REJECTED'
   readonly retriable = false
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * Of a call's messages, the positions of those Kafka will not take, in order, when it says (`publish`):
+   * the others were acknowledged, and sent again they would be written twice.
+   */
+  readonly refusedIndexes: readonly number[] | undefined
+  constructor(message: string, options?: { cause?: unknown; refusedIndexes?: readonly number[] }) {
     super(message, options)
     this.name = 'KafkaRecordRejectedError'
+    this.refusedIndexes = options?.refusedIndexes
   }
 }
 

@@ -83,6 +83,8 @@ describe('BatchPublisher on the real Kafka', () => {
       expect(reason).toBeInstanceOf(KafkaRecordRejectedError)
       expect(reason.message).toContain('MESSAGE_TOO_LARGE')
     }
+    // Which of a caller's messages: the others are acknowledged, and must not be sent again.
+    expect(((results[20] as PromiseRejectedResult).reason as KafkaRecordRejectedError).refusedIndexes).toEqual([1])
     expect(publisher.breakerState).toBe('closed')
 
     // The idempotent producer keeps working after the refusal (kafkajs would otherwise answer

@@ -299,7 +299,8 @@ export class BatchPublisher {
 
   /**
    * Resolves once Kafka acknowledged every message. Rejects with KafkaRecordRejectedError when Kafka will
-   * never take one or more of them (the others were still sent and acknowledged), with
+   * never take one or more of them (the others were still sent and acknowledged, once; `refusedIndexes`
+   * names the refused ones), with
    * KafkaUnavailableError when Kafka did not acknowledge (some may have been written: retry).
    */
   publish(topic: string, messages: Message[]): Promise<void> {
@@ -314,7 +315,7 @@ export class BatchPublisher {
         const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
         reject(new KafkaRecordRejectedError(
           `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${topic}: ${shown}${more}`,
-          { cause: p.refusedCause },
+          { cause: p.refusedCause, refusedIndexes: p.refused.map((r) => r.index).sort((x, y) => x - y) },
         ))
       })
     })

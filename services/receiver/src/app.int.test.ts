@@ -2,6 +2,14 @@ import { onTestFinished, describe, expect, it } from 'vitest'
 import { captureLogs, connectedAdmin, createReadyTopics, createTopics, fixture, kafkaClient, readTopicToEnd, readTopicUntil, uniqueName } from '@opsreview/testing'
 import type { AlertEvent } from '@opsreview/schemas'
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
+import { mkdtemp } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { Partitioners } from 'kafkajs'
+import { BatchPublisher } from '@opsreview/kafka/publisher'
+import { Spool } from '@opsreview/spool'
+import { publishSpooled, spoolDeadLetter } from './app.ts'
+import { createReceiverMetrics } from './metrics.ts'
 import { receiverOnKafka } from './test-receiver.ts'
 
 const TOKEN = 'test-token-1'
@@ -171,6 +179,31 @@ describe('receiver on the real Kafka', () => {
       expect(head.isWellFormed()).toBe(true)
       expect(head.endsWith('\u{1F600}')).toBe(true)
     }
+  })
+
+  it('drains a spooled batch the broker refuses in part with each record once, the refused one dead-lettered', async () => {
+    // Records spooled while Kafka was away drain in one batch; the alerts topic refuses one of them.
+    const r = await startReceiver({ alertsMaxMessageBytes: 4096 })
+    const { logger } = captureLogs()
+    const publisher = new BatchPublisher({ createProducer: () => r.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), createAdmin: () => r.kafka.admin(), logger })
+    await publisher.connect()
+    const spool = await Spool.open(await mkdtemp(path.join(os.tmpdir(), 'spool-')), { logger })
+    onTestFinished(async () => { await spool.close(); await publisher.close() })
+    const keys = Array.from({ length: 12 }, (_, i) => `pingdom:check-${i}`)
+    const records = keys.map((key) => ({ topic: r.topics.alerts, key, value: JSON.stringify({ id: key, note: 'n'.repeat(300) }) }))
+    records.splice(7, 0, { topic: r.topics.alerts, key: 'pingdom:check-big', value: JSON.stringify({ id: 'big', note: 'x'.repeat(6000) }) })
+    await spool.append(records)
+    const metrics = createReceiverMetrics({ breakerState: () => publisher.breakerState, spool })
+    spool.startDraining(publishSpooled(publisher, r.topics.alerts, metrics), { deadLetter: spoolDeadLetter(publisher, r.topics.rejected, metrics, () => new Date()) })
+    expect(await spool.drained(20_000)).toBe(true)
+
+    const got = await readTopicToEnd(r.kafka, r.topics.alerts)
+    // Until 2026-12-06 the drain sent each record of the refused batch again alone, after the publisher had
+    // written the others already.
+    expect(got.map((m) => m.key).sort()).toEqual([...keys].sort())
+    expect(new Set(got.map((m) => m.partition)).size).toBeGreaterThan(1)
+    const dead = await readTopicUntil(r.kafka, r.topics.rejected, (m) => m.length >= 1)
+    expect(dead.map((m) => JSON.parse(m.value) as DeadLetterEnvelope)).toMatchObject([{ reason: 'record-rejected', replay: { kind: 'record', key: 'pingdom:check-big' } }])
   })
 
   it('dead-letters an event the broker refuses as too large, and publishes the rest of the webhook', async () => {
