@@ -62,6 +62,42 @@ describe('PartitionCounts', () => {
     await counts.close()
   })
 
+  it('reads a topic\'s max.message.bytes with its count, forgets a distrusted one until the next read, and tells once of one Kafka will not describe', async () => {
+    let now = 0
+    const limits: (() => Promise<string>)[] = [async () => '4096', async () => '2048', () => Promise.reject(Object.assign(new Error('Topic authorization failed'), { type: 'TOPIC_AUTHORIZATION_FAILED' }))]
+    const createAdmin = (): MetadataAdmin => ({
+      connect: async () => undefined, disconnect: async () => undefined,
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0 }] })) }),
+      describeConfigs: async ({ resources }: { resources: { name: string }[] }) => {
+        const configValue = await limits.shift()!()
+        return { resources: resources.map(({ name }) => ({ resourceName: name, configEntries: [{ configName: 'max.message.bytes', configValue }] })) }
+      },
+    }) as unknown as MetadataAdmin
+    const unknown: string[] = []
+    const counts = new PartitionCounts(createAdmin, { maxAgeMs: 1000, now: () => now, onLimitUnknown: (topic) => unknown.push(topic) })
+    expect(counts.maxMessageBytes('alerts')).toBeUndefined()
+    await counts.of('alerts')
+    expect(counts.maxMessageBytes('alerts')).toBe(4096)
+    counts.distrustLimit('alerts')
+    expect(counts.maxMessageBytes('alerts')).toBeUndefined()
+    now = 1000
+    await counts.of('alerts')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(counts.maxMessageBytes('alerts')).toBe(2048)
+    now = 2000
+    await counts.of('alerts')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    // Not described: unknown, the count still read.
+    expect(counts.maxMessageBytes('alerts')).toBeUndefined()
+    expect(await counts.of('alerts')).toBe(1)
+    limits.push(() => Promise.reject(new Error('again')))
+    now = 3000
+    await counts.of('alerts')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(unknown).toEqual(['alerts'])
+    await counts.close()
+  })
+
   it('rejects as unavailable a topic never read when Kafka does not answer, in time or at all', async () => {
     const { createAdmin } = admins([down, () => new Promise<number>(() => undefined), async () => 3])
     const counts = new PartitionCounts(createAdmin, { timeoutMs: 50 })

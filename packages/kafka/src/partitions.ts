@@ -1,6 +1,9 @@
-import { Partitioners, type Admin, type Message, type PartitionMetadata } from 'kafkajs'
+import kafkajs, { Partitioners, type Admin, type Message, type PartitionMetadata } from 'kafkajs'
 import { settleWithin } from '@opsreview/lifecycle/deadline'
 import { KafkaUnavailableError } from './errors.ts'
+
+// From the default export: kafkajs is CommonJS, and plain Node does not see this one as a named export.
+const { ConfigResourceTypes } = kafkajs
 
 // The partitioner keeps a round-robin counter per topic for keyless messages; keyed ones depend on the count only.
 const defaultPartitioner = Partitioners.DefaultPartitioner()
@@ -20,28 +23,39 @@ export function partitionOf(topic: string, message: Pick<Message, 'key' | 'parti
   return defaultPartitioner({ topic, partitionMetadata, message: { key: message.key ?? null, value: null, ...(message.partition === undefined ? {} : { partition: message.partition }) } })
 }
 
-export type MetadataAdmin = Pick<Admin, 'connect' | 'disconnect' | 'fetchTopicMetadata'>
+export type MetadataAdmin = Pick<Admin, 'connect' | 'disconnect' | 'fetchTopicMetadata' | 'describeConfigs'>
+
+interface Known {
+  count: number
+  /** The topic's effective max.message.bytes; undefined when Kafka would not say, or a send showed it lower. */
+  maxMessageBytes: number | undefined
+  at: number
+}
 
 /**
- * Topics' partition counts, read with an admin of their own (connected at the first read, again after a
- * failed one). A count is read again in the background once `maxAgeMs` old (5 min, kafkajs's metadata
- * age), so partitions added to a topic are taken as kafkajs would take them, while the known count goes on
- * being used: partitions are never removed, and no send waits for a read but a topic's first.
+ * Topics' partition counts and `max.message.bytes`, read with an admin of their own (connected at the first
+ * read, again after a failed one). They are read again in the background once `maxAgeMs` old (5 min,
+ * kafkajs's metadata age), so partitions added to a topic are taken as kafkajs would take them, while the
+ * known count goes on being used: partitions are never removed, and no send waits for a read but a topic's
+ * first. A limit Kafka will not describe (no DescribeConfigs permission) is unknown, not a failed read.
  */
 export class PartitionCounts {
   readonly #createAdmin: () => MetadataAdmin
   readonly #maxAgeMs: number
   readonly #timeoutMs: number
   readonly #now: () => number
-  readonly #counts = new Map<string, { count: number; at: number }>()
+  readonly #onLimitUnknown: ((topic: string, err: unknown) => void) | undefined
+  readonly #counts = new Map<string, Known>()
   readonly #reading = new Map<string, Promise<number>>()
+  readonly #limitUnknownTold = new Set<string>()
   #admin: { admin: MetadataAdmin; connected: Promise<void> } | undefined
 
-  constructor(createAdmin: () => MetadataAdmin, opts: { maxAgeMs?: number; timeoutMs?: number; now?: () => number } = {}) {
+  constructor(createAdmin: () => MetadataAdmin, opts: { maxAgeMs?: number; timeoutMs?: number; now?: () => number; onLimitUnknown?: (topic: string, err: unknown) => void } = {}) {
     this.#createAdmin = createAdmin
     this.#maxAgeMs = opts.maxAgeMs ?? 300_000
     this.#timeoutMs = opts.timeoutMs ?? 5000
     this.#now = opts.now ?? (() => performance.now())
+    this.#onLimitUnknown = opts.onLimitUnknown
   }
 
   /**
@@ -58,32 +72,67 @@ export class PartitionCounts {
     return Promise.resolve(known.count)
   }
 
+  /**
+   * The largest record batch `topic` takes on one partition (its effective `max.message.bytes`), as read
+   * with its partition count; undefined before `of` has answered, when Kafka would not describe the topic,
+   * or since `distrustLimit`, until the next read.
+   */
+  maxMessageBytes(topic: string): number | undefined {
+    return this.#counts.get(topic)?.maxMessageBytes
+  }
+
+  /** A send showed the limit of `topic` lower than read (changed since): unknown until the next read. */
+  distrustLimit(topic: string): void {
+    const known = this.#counts.get(topic)
+    if (known) known.maxMessageBytes = undefined
+  }
+
   /** The read of `topic` running, or a new one. */
   #refresh(topic: string): Promise<number> {
     let reading = this.#reading.get(topic)
     if (!reading) {
       reading = this.#read(topic)
-        .then((count) => { this.#counts.set(topic, { count, at: this.#now() }); return count })
+        .then(({ count, maxMessageBytes }) => { this.#counts.set(topic, { count, maxMessageBytes, at: this.#now() }); return count })
         .finally(() => this.#reading.delete(topic))
       this.#reading.set(topic, reading)
     }
     return reading
   }
 
-  async #read(topic: string): Promise<number> {
+  async #read(topic: string): Promise<{ count: number; maxMessageBytes: number | undefined }> {
     this.#admin ??= (() => { const admin = this.#createAdmin(); return { admin, connected: admin.connect() } })()
     const { admin, connected } = this.#admin
     try {
       await connected
-      const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics.find((t) => t.name === topic)?.partitions.length ?? 0
+      const [metadata, limit] = await Promise.all([
+        admin.fetchTopicMetadata({ topics: [topic] }),
+        this.#readLimit(admin, topic).then((maxMessageBytes) => ({ maxMessageBytes, err: undefined }), (err: unknown) => ({ maxMessageBytes: undefined, err })),
+      ])
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0
       if (partitions === 0) throw new KafkaUnavailableError(`Kafka named no partition of ${topic}`)
-      return partitions
+      // Told once per topic, and only when Kafka answered otherwise: with Kafka down the whole read fails.
+      if (limit.err !== undefined && !this.#limitUnknownTold.has(topic)) {
+        this.#limitUnknownTold.add(topic)
+        this.#onLimitUnknown?.(topic, limit.err)
+      }
+      return { count: partitions, maxMessageBytes: limit.maxMessageBytes }
     } catch (err) {
       // The next read starts from a fresh connection; kafkajs's admin does not always reconnect by itself.
       if (this.#admin?.admin === admin) this.#admin = undefined
       await admin.disconnect().catch(() => undefined)
       throw err
     }
+  }
+
+  async #readLimit(admin: MetadataAdmin, topic: string): Promise<number> {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+    })
+    const value = resources.find((r) => r.resourceName === topic)?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue
+    const bytes = Number(value)
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`Kafka described max.message.bytes of ${topic} as ${String(value)}`)
+    return bytes
   }
 
   async close(): Promise<void> {

@@ -148,6 +148,62 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(publisher.breakerState).toBe('closed')
   })
 
+  it('cuts a batch to the topic\'s max.message.bytes: many small messages over it in all land once, none refused', async () => {
+    // A limit far below the publisher's own (1 MiB − 1 KiB): without it, each partition's part of the batch
+    // (about 10 kB) was refused and resent in halves until its parts fit.
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 4096, 3)
+    const sends: boolean[] = []
+    const publisher = await publisherFor(kafka, { onBatch: ({ ok }) => sends.push(ok) })
+    const messages = Array.from({ length: 90 }, (_, i) => small(`many${i}`))
+    const outcomes = await publisher.publishEach(topic, messages)
+
+    expect(outcomes.every((o) => o === undefined)).toBe(true)
+    expect(sends.length).toBeGreaterThan(1)
+    expect(sends.every((ok) => ok)).toBe(true)
+    const { perKey, partitions } = await recordsOn(kafka, topic)
+    expect(Object.fromEntries(perKey)).toEqual(Object.fromEntries(messages.map((m) => [String(m.key), 1])))
+    expect(partitions.size).toBe(3)
+  })
+
+  it('after the topic\'s limit was lowered under it, dead-letters only the refused message and sends that topic one partition per request', async () => {
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 1048588, 6)
+    const sends: { messages: number; ok: boolean }[] = []
+    const publisher = await publisherFor(kafka, { onBatch: ({ messages, ok }) => sends.push({ messages, ok }) })
+    await publisher.publishEach(topic, [small('first')])
+    const admin = await connectedAdmin(kafka)
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }] })
+    // The broker applies a topic's new config shortly after it answered.
+    const probe = kafka.producer()
+    await probe.connect()
+    onTestFinished(() => probe.disconnect())
+    await waitFor(() => probe.send({ topic, messages: [{ key: 'probe', value: 'p'.repeat(6000) }] }).then(() => undefined, (err: unknown) => (err as { type?: string }).type === 'MESSAGE_TOO_LARGE' || undefined), { what: 'the lowered limit' })
+
+    sends.length = 0
+    const messages = Array.from({ length: 24 }, (_, i) => small(`lowered${i}`))
+    messages[13] = { key: 'lowered-big', value: 'x'.repeat(10_000) }
+    const outcomes = await publisher.publishEach(topic, messages)
+    expect(outcomes.flatMap((o, i) => (o === undefined ? [] : [i]))).toEqual([13])
+    // The one request spread over partitions that the broker refused in part: what it took of the other
+    // partitions is written again by their own requests (event ids dedupe it downstream).
+    expect(sends[0]).toEqual({ messages: 24, ok: false })
+    const { perKey } = await recordsOn(kafka, topic)
+    for (const m of messages.filter((_, i) => i !== 13)) expect(perKey.get(String(m.key))).toBeGreaterThanOrEqual(1)
+    expect(perKey.has('lowered-big')).toBe(false)
+
+    // From then on one partition per request, which the broker takes or refuses whole: each once.
+    sends.length = 0
+    const after = Array.from({ length: 24 }, (_, i) => small(`after${i}`))
+    after[7] = { key: 'after-big', value: 'y'.repeat(10_000) }
+    const afterOutcomes = await publisher.publishEach(topic, after)
+    expect(afterOutcomes.flatMap((o, i) => (o === undefined ? [] : [i]))).toEqual([7])
+    const { perKey: again } = await recordsOn(kafka, topic)
+    for (const m of after.filter((_, i) => i !== 7)) expect(again.get(String(m.key))).toBe(1)
+    expect(sends.filter((s) => s.ok).length).toBeGreaterThan(1)
+    expect(publisher.breakerState).toBe('closed')
+  })
+
   it('answers publishEach with KafkaUnavailableError for every message when Kafka does not acknowledge', async () => {
     const kafka = kafkaClient()
     const topic = await plainTopic(kafka)

@@ -8,12 +8,20 @@ import { recordRefusal } from './errors.ts'
 import type { MetadataAdmin } from './partitions.ts'
 import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, requestsOf } from './publisher.ts'
 
-/** An admin stand-in for which every topic has `count` partitions (one: each batch is one send, as the stand-in producers here expect). */
-function partitionsAdmin(count: number): () => MetadataAdmin {
+/**
+ * An admin stand-in for which every topic has `count` partitions (one: each batch is one send, as the
+ * stand-in producers here expect) and `max.message.bytes` of `maxMessageBytes`; without it, describing a
+ * topic is refused as it is to a client without the permission.
+ */
+function partitionsAdmin(count: number, maxMessageBytes?: number): () => MetadataAdmin {
   const partitions = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], offlineReplicas: [], partitionErrorCode: 0 }))
   return () => ({
     connect: async () => undefined, disconnect: async () => undefined,
     fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions })) }),
+    describeConfigs: async ({ resources }: { resources: { name: string }[] }) => {
+      if (maxMessageBytes === undefined) throw Object.assign(new Error('Topic authorization failed'), { name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED' })
+      return { resources: resources.map(({ name }) => ({ resourceName: name, errorCode: 0, configEntries: [{ configName: 'max.message.bytes', configValue: String(maxMessageBytes) }] })) }
+    },
   }) as unknown as MetadataAdmin
 }
 const onePartition = partitionsAdmin(1)
@@ -111,7 +119,90 @@ describe('recordRefusal', () => {
   })
 })
 
-describe('BatchPublisher sends one partition per request', () => {
+/** A broker stand-in recording each request: its partitions and values, and whether it took it. */
+function recordingProducer(refuses: (messages: Message[]) => boolean) {
+  const requests: { partitions: number[]; values: string[]; byPartition: Map<number, Message[]>; taken: boolean }[] = []
+  const producer = {
+    connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
+    sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
+      const messages = topicMessages.flatMap((t) => t.messages)
+      const taken = !refuses(messages)
+      const byPartition = new Map<number, Message[]>()
+      for (const m of messages) byPartition.set(m.partition!, [...byPartition.get(m.partition!) ?? [], m])
+      requests.push({ partitions: [...byPartition.keys()], values: messages.map((m) => String(m.value)), byPartition, taken })
+      if (!taken) throw Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })
+      return []
+    },
+  } as unknown as Producer
+  return { requests, producer }
+}
+
+describe('BatchPublisher knowing the topic\'s max.message.bytes', () => {
+  it('sends a batch spread over partitions in one request, each message on the partition the default partitioner gives it', async () => {
+    const { requests, producer } = recordingProducer(() => false)
+    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6, 1048588), createProducer: () => producer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    const values = Array.from({ length: 60 }, (_, i) => `m${i}`)
+    const outcomes = await publisher.publishEach('t', values.map((value) => ({ key: `k-${value}`, value })))
+    await publisher.close()
+    expect(outcomes.every((o) => o === undefined)).toBe(true)
+    // Until e34a8b6 (2026-12-06) each partition went in a request of its own, one after another: 6 round trips.
+    expect(requests).toHaveLength(1)
+    expect(requests[0]!.partitions.length).toBeGreaterThan(3)
+    expect([...requests[0]!.values].sort()).toEqual([...values].sort())
+  })
+
+  it('cuts each partition\'s part of a batch to the topic\'s limit, a message over it alone, keeping its order', async () => {
+    const { requests, producer } = recordingProducer(() => false)
+    const limit = 2000
+    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(2, limit), createProducer: () => producer, logger: pino({ level: 'silent' }) })
+    await publisher.connect()
+    const messages: Message[] = Array.from({ length: 40 }, (_, i) => ({ key: `k-${i}`, value: `m${i}:${'s'.repeat(150)}` }))
+    messages[9] = { key: 'k-9', value: `m9:${'b'.repeat(3000)}` }
+    const outcomes = await publisher.publishEach('t', messages)
+    await publisher.close()
+    expect(outcomes.every((o) => o === undefined)).toBe(true)
+    const sent = new Map<number, string[]>()
+    for (const r of requests) {
+      if (r.values.includes(String(messages[9]!.value))) expect(r.values).toHaveLength(1)
+      else for (const part of r.byPartition.values()) expect(part.reduce((sum, m) => sum + estimateMessageBytes(m), 0)).toBeLessThanOrEqual(limit)
+      for (const [partition, part] of r.byPartition) sent.set(partition, [...sent.get(partition) ?? [], ...part.map((m) => String(m.value))])
+    }
+    // About 7,500 estimated bytes over both partitions: several requests, each holding both but the large message's.
+    expect(requests.filter((r) => r.partitions.length === 2).length).toBeGreaterThan(1)
+    // Each message once, each partition's in the order given.
+    const order = messages.map((m) => String(m.value))
+    for (const part of sent.values()) expect(part).toEqual(order.filter((v) => part.includes(v)))
+    expect([...sent.values()].flat().sort()).toEqual([...order].sort())
+  })
+
+  it('after the broker refused part of a request spread over partitions, sends that topic one partition per request on a fresh producer', async () => {
+    // The topic's limit was lowered after it was read: the broker refuses the partition holding 'big'.
+    const { requests, producer } = recordingProducer((messages) => messages.some((m) => String(m.value) === 'big'))
+    let made = 0
+    const { logger, lines } = captureLogs()
+    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6, 1048588), createProducer: () => { made++; return producer }, logger })
+    await publisher.connect()
+    const values = Array.from({ length: 30 }, (_, i) => `m${i}`)
+    values[17] = 'big'
+    const outcomes = await publisher.publishEach('t', values.map((value) => ({ key: `k-${value}`, value })))
+    expect(outcomes.flatMap((o, i) => (o ? [i] : []))).toEqual([17])
+    expect(requests[0]!.taken).toBe(false)
+    expect([...requests[0]!.values].sort()).toEqual([...values].sort())
+    // kafkajs gave back every partition's sequence numbers of the refused request: a fresh producer id.
+    expect(made).toBe(2)
+    for (const r of requests.slice(1)) expect(r.partitions).toHaveLength(1)
+    expect(lines.some((l) => String(l.msg).startsWith('kafka refused part of a request spread over partitions'))).toBe(true)
+
+    const before = requests.length
+    await publisher.publishEach('t', values.filter((v) => v !== 'big').map((value) => ({ key: `k-${value}`, value })))
+    await publisher.close()
+    expect(requests.length - before).toBeGreaterThan(1)
+    for (const r of requests.slice(before)) expect(r.partitions).toHaveLength(1)
+  })
+})
+
+describe('BatchPublisher without the topic\'s max.message.bytes sends one partition per request', () => {
   it('resends only the refused partition\'s messages, in halves, and gives a batch\'s keyless messages one partition', async () => {
     // A broker stand-in taking or refusing each request whole, as it does a partition's record batch.
     const requests: { partitions: number[]; values: string[]; taken: boolean }[] = []

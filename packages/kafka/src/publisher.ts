@@ -75,11 +75,13 @@ export interface PublisherOptions {
    */
   createProducer?: () => Producer
   /**
-   * Makes the admin with which the publisher reads how many partitions a topic has (owned: connected at the
-   * first read, disconnected by `close()`). Each produce request goes to one partition, as the producer's
-   * default partitioner (murmur2 of the key) would place its messages: a broker takes or refuses one
-   * partition's record batch whole, while of a request spread over partitions it appends the parts it
-   * takes and refuses the others, and resending the refused request wrote those parts twice.
+   * Makes the admin with which the publisher reads how many partitions a topic has and its
+   * `max.message.bytes` (owned: connected at the first read, disconnected by `close()`). The publisher gives
+   * each message the partition the producer's default partitioner (murmur2 of the key) would, and cuts each
+   * partition's part of a batch to the topic's limit, so the broker cannot refuse a request for size: of a
+   * request spread over partitions it appends the parts it takes and refuses the others, and resending the
+   * refused request wrote those parts twice. Without the limit (no DescribeConfigs permission) each
+   * partition's part goes in a request of its own, one after another, which the broker takes or refuses whole.
    */
   createAdmin: () => MetadataAdmin
   logger: Logger
@@ -176,6 +178,28 @@ interface PartitionEntries {
   entries: Entry[]
 }
 
+/**
+ * A partition's entries cut, in order, into parts of at most `maxBytes` estimated bytes: each estimate
+ * counts a whole batch's header, so a part's record batch is smaller than its sum. An entry over
+ * `maxBytes` is a part of its own.
+ */
+function chunksOf(send: PartitionEntries, maxBytes: number): PartitionEntries[] {
+  const chunks: PartitionEntries[] = []
+  let current: Entry[] = []
+  let bytes = 0
+  for (const e of send.entries) {
+    if (current.length > 0 && bytes + e.bytes > maxBytes) {
+      chunks.push({ ...send, entries: current })
+      current = []
+      bytes = 0
+    }
+    current.push(e)
+    bytes += e.bytes
+  }
+  if (current.length > 0) chunks.push({ ...send, entries: current })
+  return chunks
+}
+
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
 // Between attempts to connect a replacement producer while Kafka is down: doubling, as connectProducer's.
@@ -194,12 +218,14 @@ function breakerRefusedFast(err: unknown): boolean {
  * messages. One batch is in flight at a time, which keeps the idempotent producer's order; the next
  * batch fills meanwhile. An opossum breaker fails callers fast while Kafka is unreachable.
  *
- * Each produce request holds one partition's messages of the batch, so that Kafka takes or refuses it
- * whole. A message Kafka will never take fails only its own caller, with KafkaRecordRejectedError: one
- * over `maxMessageBytes` is never sent; when the broker refuses a partition's messages for their records,
- * they are split in halves and resent until the refused messages stand alone. The caller's other messages
- * are still sent, each once. Refusals do not count against the breaker, which is about Kafka being
- * unavailable.
+ * A batch goes in one produce request, each partition's part cut to fit the topic's `max.message.bytes`;
+ * a message over that limit, and each partition's part of a topic whose limit is unknown, goes in a
+ * request of its own, which Kafka takes or refuses whole. A message Kafka will never take fails only its
+ * own caller, with KafkaRecordRejectedError: one over `maxMessageBytes` is never sent; when the broker
+ * refuses a partition's messages for their records, they are split in halves and resent until the refused
+ * messages stand alone. The caller's other messages are still sent, each once (but for a limit lowered
+ * since it was read: see `#sendSpread`). Refusals do not count against the breaker, which is about Kafka
+ * being unavailable.
  */
 export class BatchPublisher {
   readonly #createProducer: (() => Producer) | undefined
@@ -253,7 +279,10 @@ export class BatchPublisher {
     this.#keepOrder = opts.keepOrder ?? false
     this.#abandonAfterMs = opts.abandonAfterMs ?? 600_000
     // A topic's first read is bounded as a send is.
-    this.#partitionCounts = new PartitionCounts(opts.createAdmin, { timeoutMs: opts.sendTimeoutMs ?? 5000 })
+    this.#partitionCounts = new PartitionCounts(opts.createAdmin, {
+      timeoutMs: opts.sendTimeoutMs ?? 5000,
+      onLimitUnknown: (topic, err) => this.#logger.warn({ topic, err }, 'kafka did not describe the max.message.bytes of a topic: its batches go one partition per request'),
+    })
     this.#producer = opts.producer ?? this.#newProducer()
     this.#watch(this.#producer)
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
@@ -430,12 +459,90 @@ export class BatchPublisher {
       this.#fail(batch, new KafkaUnavailableError(`Kafka did not say how many partitions the topic has: ${(cause as Error).message}`, { cause }))
       return
     }
-    for (const [i, send] of sends.entries()) {
-      const failed = await this.#sendPartition(send.topic, send.partition, send.entries)
+    const requests = this.#requestsOf(sends)
+    for (const [i, request] of requests.entries()) {
+      const failed = request.length === 1
+        ? await this.#sendPartition(request[0]!.topic, request[0]!.partition, request[0]!.entries)
+        : await this.#sendSpread(request)
       const err = this.#holding ? behindTimedOutError() : failed
       // Kafka did not acknowledge (the rest of the batch would wait out the same outage, as it did in one
       // request), or a timed-out send may land after anything sent now: the rest fails with it.
-      if (err) return this.#fail(sends.slice(i + 1).flatMap((r) => r.entries), err)
+      if (err) return this.#fail(requests.slice(i + 1).flat().flatMap((r) => r.entries), err)
+    }
+  }
+
+  /**
+   * The produce requests of a batch, in order. A topic whose `max.message.bytes` is known has its partitions'
+   * messages together in one request, each partition's part cut so that its record batch fits the limit
+   * (estimated sizes, each counting a batch header: an upper bound), and the broker cannot refuse it for
+   * size. By default a batch is capped at `maxBatchBytes` = `maxMessageBytes`, under Kafka's default limit,
+   * so it is one request. A message whose estimate alone is over the limit goes in a request of its own, as
+   * does each partition's part of a topic whose limit is unknown: a request spread over partitions that the
+   * broker refuses in part is written in part.
+   */
+  #requestsOf(sends: PartitionEntries[]): PartitionEntries[][] {
+    const alone: PartitionEntries[][] = []
+    const chunked: PartitionEntries[][] = []
+    for (const send of sends) {
+      const limit = this.#partitionCounts.maxMessageBytes(send.topic)
+      if (limit === undefined) alone.push([send])
+      else chunked.push(chunksOf(send, limit))
+    }
+    const requests: PartitionEntries[][] = []
+    // The k-th request holds each partition's k-th part, so a partition's parts keep their order.
+    for (let k = 0; chunked.some((chunks) => k < chunks.length); k++) {
+      const together: PartitionEntries[] = []
+      const over: PartitionEntries[][] = []
+      for (const chunks of chunked) {
+        const chunk = chunks[k]
+        if (!chunk) continue
+        if (chunk.entries.length === 1 && chunk.entries[0]!.bytes > this.#partitionCounts.maxMessageBytes(chunk.topic)!) over.push([chunk])
+        else together.push(chunk)
+      }
+      if (together.length > 0) requests.push(together)
+      requests.push(...over)
+    }
+    return [...requests, ...alone]
+  }
+
+  /**
+   * Sends the parts of several partitions in one request; returns why Kafka did not acknowledge, if it did
+   * not (the entries are answered). Refused, the broker has appended the parts of the partitions it took:
+   * the topics' limits are distrusted (lowered since they were read), and each part is sent again alone on
+   * a fresh producer, as kafkajs gave back the sequence numbers of every partition of the request. What the
+   * broker took is then on the topic twice, which event ids dedupe downstream.
+   */
+  async #sendSpread(parts: PartitionEntries[]): Promise<KafkaUnavailableError | undefined> {
+    const live = parts.map((part) => ({ ...part, entries: part.entries.filter((e) => !e.pending.failed) })).filter((part) => part.entries.length > 0)
+    for (const e of parts.flatMap((part) => part.entries)) if (e.pending.failed) this.#abandon(e.pending, [e.index])
+    if (live.length === 0) return undefined
+    if (live.length === 1) return this.#sendPartition(live[0]!.topic, live[0]!.partition, live[0]!.entries)
+    const batch = live.flatMap((part) => part.entries)
+    const byTopic = new Map<string, Message[]>()
+    for (const { topic, partition, entries } of live) {
+      let messages = byTopic.get(topic)
+      if (!messages) byTopic.set(topic, messages = [])
+      for (const { pending, index } of entries) messages.push({ ...pending.messages[index]!, partition })
+    }
+    const started = performance.now()
+    try {
+      await this.#breaker.fire([...byTopic].map(([topic, messages]) => ({ topic, messages })))
+      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: true })
+      for (const e of batch) this.#settle(e.pending, 1)
+      return undefined
+    } catch (cause) {
+      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
+      const refusal = recordRefusal(cause)
+      if (refusal === undefined) return this.#unacknowledged(batch, cause)
+      for (const topic of byTopic.keys()) this.#partitionCounts.distrustLimit(topic)
+      this.#logger.warn({ topics: [...byTopic.keys()], messages: batch.length, reason: refusal }, 'kafka refused part of a request spread over partitions: its topics go one partition per request until their limit is read again, and what the other partitions took is written twice')
+      this.#renewProducer()
+      for (const [i, part] of live.entries()) {
+        const failed = await this.#sendPartition(part.topic, part.partition, part.entries)
+        const err = this.#holding ? behindTimedOutError() : failed
+        if (err) { this.#fail(live.slice(i + 1).flatMap((r) => r.entries), err); return err }
+      }
+      return undefined
     }
   }
 
@@ -484,25 +591,7 @@ export class BatchPublisher {
     } catch (cause) {
       this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
       const refusal = recordRefusal(cause)
-      if (refusal === undefined) {
-        this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
-        // The batch may have been written all the same (a timeout, a leader lost after the append), and
-        // kafkajs has rolled back its sequence numbers: under the same producer id the next, different
-        // batch would be taken for that batch's duplicate (acknowledged, not written) or refused as out of
-        // order for good. A fresh producer id starts over; what was written twice, event ids dedupe.
-        if (!breakerRefusedFast(cause)) this.#renewProducer()
-        const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
-        for (const e of batch) {
-          e.pending.failed ??= err
-          if (e.pending.outcomes) e.pending.outcomes[e.index] = err
-          this.#settle(e.pending, 1)
-        }
-        // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
-        const attempt = this.#attempt
-        // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of the batch).
-        if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
-        return err
-      }
+      if (refusal === undefined) return this.#unacknowledged(batch, cause)
       if (batch.length === 1) {
         const [{ pending, index, bytes }] = batch as [Entry]
         this.#logger.warn({ topic: pending.topic, bytes, reason: refusal }, 'kafka refused a message: only its caller fails')
@@ -520,6 +609,27 @@ export class BatchPublisher {
       if (err) { this.#fail(batch.slice(half), err); return err }
       return this.#sendPartition(topic, partition, batch.slice(half))
     }
+  }
+
+  /** Answers a send Kafka did not acknowledge (not a refusal): its entries fail with the returned error. */
+  #unacknowledged(batch: Entry[], cause: unknown): KafkaUnavailableError {
+    this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
+    // The batch may have been written all the same (a timeout, a leader lost after the append), and
+    // kafkajs has rolled back its sequence numbers: under the same producer id the next, different
+    // batch would be taken for that batch's duplicate (acknowledged, not written) or refused as out of
+    // order for good. A fresh producer id starts over; what was written twice, event ids dedupe.
+    if (!breakerRefusedFast(cause)) this.#renewProducer()
+    const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
+    for (const e of batch) {
+      e.pending.failed ??= err
+      if (e.pending.outcomes) e.pending.outcomes[e.index] = err
+      this.#settle(e.pending, 1)
+    }
+    // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
+    const attempt = this.#attempt
+    // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of the batch).
+    if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
+    return err
   }
 
   #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
