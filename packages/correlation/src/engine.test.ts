@@ -967,6 +967,48 @@ describe('the review decisions', () => {
     expect(restored.incidents().map((i) => i.services[0])).toEqual(['c'])
   })
 
+  it('emits a last version saying when it forgot an incident kept for its post-mortem that the cap pushed out', () => {
+    const DAY = 24 * 60
+    const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
+    const config = { retentionMs: 2 * 86_400_000, maxAwaitingPostmortem: 1 }
+    const r = run([...outage('a', 0), ...outage('b', 60), tick(200)], config)
+    const [a, b] = r.incidents.map((i) => i.id)
+    const before = r.engine.incident(a!)!.version
+    // The retention reaches both: b, resolved last, is kept; a is pushed out, and the review is told.
+    const out = r.engine.apply(tick(4 * DAY))
+    const versions = out.flatMap((o) => (o.type === 'incident' ? [o.incident] : []))
+    expect(versions).toEqual([expect.objectContaining({ id: a, version: before + 1, status: 'resolved', postmortem: { required: true, reasons: expect.any(Array), scheduledFor: null, owner: null, forgottenAt: at(4 * DAY) } })])
+    expect(r.engine.incidents().map((i) => i.id)).toEqual([b])
+    expect(r.engine.incident(b!)!.postmortem).not.toHaveProperty('forgottenAt')
+    // Once: later retention runs have nothing more to say of it.
+    expect(r.engine.apply(tick(5 * DAY))).toEqual([])
+    // A restart with room for none forgets b too, and says so with its first input's versions.
+    const restored = restore(r.engine, { ...config, maxAwaitingPostmortem: 0 })
+    expect(restored.incidents()).toEqual([])
+    const next = restored.apply(tick(5 * DAY + 1)).flatMap((o) => (o.type === 'incident' ? [o.incident] : []))
+    expect(next).toEqual([expect.objectContaining({ id: b, postmortem: expect.objectContaining({ scheduledFor: null, forgottenAt: at(5 * DAY) }) })])
+    expect(restored.apply(tick(5 * DAY + 2))).toEqual([])
+  })
+
+  it('restored before or after the input that forgets an incident kept for its post-mortem, emits its last version once, as live', () => {
+    const DAY = 24 * 60
+    const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
+    const config = { retentionMs: 2 * 86_400_000, maxAwaitingPostmortem: 1 }
+    const inputs = [...outage('a', 0), ...outage('b', 60), tick(2 * DAY), tick(2 * DAY + 60), tick(4 * DAY), tick(5 * DAY)]
+    const live = run(inputs, config)
+    const forgotten = live.outputs.filter((o) => o.type === 'incident' && o.incident.postmortem.forgottenAt !== undefined)
+    expect(forgotten).toHaveLength(1)
+    // A snapshot after every input (drained, as the correlator takes it), restored and fed the rest.
+    for (let k = 1; k < inputs.length; k++) {
+      const head = run(inputs.slice(0, k), config)
+      const engine = restore(head.engine, config)
+      const outputs = [...head.outputs]
+      for (const input of inputs.slice(k)) outputs.push(...engine.apply(input))
+      expect(JSON.stringify(outputs), `restored after input ${k}`).toBe(JSON.stringify(live.outputs))
+      expect(JSON.stringify(engine.snapshot()), `restored after input ${k}`).toBe(JSON.stringify(live.engine.snapshot()))
+    }
+  })
+
   it('keeps at most 100 members per incident maxAwaitingPostmortem allows, counting a storm kept whole, after a restart too', () => {
     const DAY = 24 * 60
     const storm = (svc: string, t: number, size = 150) => Array.from({ length: size }, (_, k) => [

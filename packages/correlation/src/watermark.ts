@@ -8,7 +8,7 @@ import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { awaitsPostmortem, groupKeyOf, onTimer, recompute, schedule, unindexResolved } from './incidents.ts'
 import { forgetOpenings } from './problems/recurring.ts'
 import { forgetDependencyOpenings } from './problems/shared-cause.ts'
-import { alertKeyOf, compactHead, iso, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
+import { alertKeyOf, compactHead, iso, markDirty, NEVER, parseTime, pendingBefore, type EngineState, type IncidentState, type Pending } from './state.ts'
 import type { AlertEvent } from './types.ts'
 
 const DAY = 86_400_000
@@ -449,9 +449,19 @@ export function trimAwaitingPostmortem(s: EngineState): void {
   }
 }
 
+/**
+ * Forgets an incident kept for its post-mortem, with a last version that says so (`postmortem.forgottenAt`,
+ * the engine's event time now: the same in a replay). Forgotten silently, it stayed in the review's queue
+ * with a post-mortem no decision could schedule any more ("unknown incident"), and in the index for ever.
+ * Out of `incidents` at once, so that no event or command of this input finds it; the version is made from
+ * the dirty list, which holds it still. Trimmed by a restore (a restart with a lower cap), it goes out with
+ * the first input's versions.
+ */
 function forgetKept(s: EngineState, inc: IncidentState): void {
   s.awaitingPostmortem.delete(inc.data.id)
   s.incidents.delete(inc.data.id)
+  inc.data.postmortem = { ...inc.data.postmortem, forgottenAt: iso(s.now) }
+  markDirty(s, inc)
 }
 
 /** Ids are inserted in watermark order, so the expired ones are a prefix: stop at the first that is not. */
