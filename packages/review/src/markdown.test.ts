@@ -38,7 +38,7 @@ describe('reviewMarkdown', () => {
     window: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC' },
     newIncidents: { total: 0, bySeverity: { critical: 0, warning: 0, info: 0 }, items: [] },
     resolvedIncidents: { total, items: resolved },
-    openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [] }, serviceLevels: [], trend: [],
+    openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [], forgotten: { total: 0, items: [] } }, serviceLevels: [], trend: [],
   })
 
   it('lists the incidents resolved in the window, each with when it resolved, not only their count', () => {
@@ -50,6 +50,16 @@ describe('reviewMarkdown', () => {
     expect(section).toContain('| critical | Checkout payment timeouts (`inc-000000000000000000000001`) | checkout | 2026-12-01 06:00 | ann | resolved 2026-12-01 06:40 |')
     expect(section).toContain('_1 of 3 shown._')
     expect(reviewMarkdown(review([]))).toContain('## Resolved in the window\n\n_None._')
+  })
+
+  it('says apart from the queue which post-mortems the correlator forgot, as no longer to be scheduled here', () => {
+    const forgotten = incident(2, { status: 'resolved', title: 'Payments down', postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null, forgottenAt: '2026-12-01T05:00:00.000Z' } })
+    const md = reviewMarkdown({ ...review([]), postmortems: { total: 0, scheduled: 0, items: [], forgotten: { total: 1, items: [forgotten] } } })
+    const section = md.slice(md.indexOf('## Post-mortems'), md.indexOf('## Service levels'))
+    expect(section).toContain('_None._')
+    expect(section).toContain('**1 can no longer be scheduled here**: forgotten by the correlator')
+    expect(section).toContain('| Payments down (`inc-000000000000000000000002`) | severity critical | 2026-12-01 05:00 |')
+    expect(reviewMarkdown(review([]))).not.toContain('can no longer be scheduled')
   })
 
   it('gives an outage under a minute in seconds, not as 0 min beside an availability below 100 %', () => {

@@ -84,6 +84,13 @@ export function reviewMarkdown(r: Review): string {
   if (r.postmortems.items.length === 0) lines.push('_None._')
   else lines.push('| incident | why | scheduled | owner |', '| --- | --- | --- | --- |',
     ...r.postmortems.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : '**not scheduled**'} | ${cell(i.postmortem.owner)} |`), ...cutNote(r.postmortems))
+  const { forgotten } = r.postmortems
+  // Said where the queue is: out of it, they would otherwise leave it unexplained.
+  if (forgotten.total > 0) {
+    lines.push('', `**${forgotten.total} can no longer be scheduled here**: forgotten by the correlator, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); a decision on them is refused. Hold them outside the review if they are still wanted.`, '',
+      '| incident | why | forgotten |', '| --- | --- | --- |',
+      ...forgotten.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.forgottenAt ? when(i.postmortem.forgottenAt) : ''} |`), ...cutNote(forgotten))
+  }
   lines.push('', '## Service levels', '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -116,7 +116,17 @@ const schemas: Record<string, Json> = {
       resolvedIncidents: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
       openIncidents: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
       problems: { type: 'object', required: ['total', 'items'], additionalProperties: false, properties: { total: nonNegative, items: { type: 'array', items: ref('ProblemSummary') } } },
-      postmortems: { type: 'object', required: ['total', 'scheduled', 'items'], additionalProperties: false, properties: { total: nonNegative, scheduled: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } } },
+      postmortems: {
+        type: 'object', required: ['total', 'scheduled', 'items', 'forgotten'], additionalProperties: false,
+        properties: {
+          total: nonNegative, scheduled: nonNegative, items: { type: 'array', items: ref('IncidentSummary') },
+          forgotten: {
+            type: 'object', required: ['total', 'items'], additionalProperties: false,
+            description: 'Post-mortems never scheduled that can no longer be: the correlator forgot these incidents in the window (postmortem.forgottenAt), pushed out by newer ones awaiting theirs (OPSREVIEW_POSTMORTEM_KEEP). Not in the queue, total or scheduled.',
+            properties: { total: nonNegative, items: { type: 'array', items: ref('IncidentSummary') } },
+          },
+        },
+      },
       serviceLevels: { type: 'array', items: ref('ServiceLevel') },
       trend: {
         type: 'array',

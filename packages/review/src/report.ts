@@ -60,7 +60,12 @@ export interface Review {
   resolvedIncidents: { total: number; items: IncidentSummary[] }
   openIncidents: { total: number; items: IncidentSummary[] }
   problems: { total: number; items: ListedProblem[] }
-  postmortems: { total: number; scheduled: number; items: IncidentSummary[] }
+  /**
+   * The queue (`POSTMORTEM_AWAITED`, and those scheduled) and, apart, `forgotten`: those whose post-mortem the
+   * correlator forgot in the window (`postmortem.forgottenAt`), never scheduled: no decision can schedule
+   * them any more, and the meeting is told so instead of seeing them in the queue for ever.
+   */
+  postmortems: { total: number; scheduled: number; items: IncidentSummary[]; forgotten: { total: number; items: IncidentSummary[] } }
   serviceLevels: ServiceLevel[]
   trend: { day: string; total: number; critical: number; warning: number; info: number }[]
 }
@@ -184,7 +189,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
-  const [created, resolved, open, problems, postmortems, perService, trend, intervals] = await Promise.all([
+  const [created, resolved, open, problems, postmortems, forgotten, perService, trend, intervals] = await Promise.all([
     opts.newIncidents
       // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first. Then
       // the most severe, as below.
@@ -226,6 +231,8 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       },
     // Counted over the whole queue, not the LIST_LIMIT listed: "scheduled" is of the same set as the total.
     }), [{ openedAt: 'desc' }], { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } }),
+    // Out of the queue since the correlator forgot them in the window: said once, in the review that covers it.
+    list(scoped({ bool: { filter: [inWindow('postmortem.forgottenAt')] } }), [{ 'postmortem.forgottenAt': 'desc' }]),
     es.search({
       index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
       // An in-scope incident's other services are not in scope.
@@ -262,7 +269,9 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     resolvedIncidents: { total: hitsTotal(resolved), items: sources(resolved) },
     openIncidents: { total: hitsTotal(open), items: sources(open) },
     problems: { total: hitsTotal(problems), items: problemItems },
-    postmortems: { total: hitsTotal(postmortems), scheduled: (postmortems.aggregations?.scheduled as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0, items: pmItems },
+    postmortems: { total: hitsTotal(postmortems), scheduled: (postmortems.aggregations?.scheduled as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0, items: pmItems,
+      forgotten: { total: hitsTotal(forgotten), items: sources(forgotten) },
+    },
     serviceLevels,
     trend: days.map(({ key }) => {
       const b = dayBuckets.get(key)

@@ -18,13 +18,13 @@ const hex = (n: number) => n.toString(16).padStart(24, '0')
 const incId = (n: number) => `inc-${hex(n)}`
 const prbId = (n: number) => `prb-${hex(n)}`
 
-function incident(n: number, o: { resolvedAt: string | null; openedAt?: string; problemIds?: number[]; postmortem?: { scheduledFor: string | null } }) {
+function incident(n: number, o: { resolvedAt: string | null; openedAt?: string; problemIds?: number[]; postmortem?: { scheduledFor: string | null; forgottenAt?: string } }) {
   const openedAt = o.openedAt ?? '2019-01-01T00:00:00.000Z'
   return {
     id: incId(n), title: `incident ${n}`, status: o.resolvedAt === null ? 'open' : 'resolved', severity: 'warning', services: ['s'], environment: 'production',
     groupKey: 's|production', openedAt, resolvedAt: o.resolvedAt, resolvedBy: o.resolvedAt === null ? null : 'alerts',
     lastEventAt: o.resolvedAt ?? openedAt, alertCount: 1, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
-    problemIds: (o.problemIds ?? []).map(prbId), postmortem: o.postmortem ? { required: true, reasons: ['severity critical'], scheduledFor: o.postmortem.scheduledFor, owner: null } : { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
+    problemIds: (o.problemIds ?? []).map(prbId), postmortem: o.postmortem ? { required: true, reasons: ['severity critical'], scheduledFor: o.postmortem.scheduledFor, owner: null, ...(o.postmortem.forgottenAt ? { forgottenAt: o.postmortem.forgottenAt } : {}) } : { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
   }
 }
 
@@ -57,6 +57,7 @@ async function write(es: Client, ops: { index: string; id: string; version?: num
  *   7 resolved 2026-11 (opened 2023), names closed problem 3 → kept, and so problem 3
  *   8 resolved 2023, post-mortem required, not scheduled   → kept (the review's queue lists it until scheduled)
  *   9 resolved 2023, post-mortem required and scheduled    → deleted
+ *  10 resolved 2023, post-mortem required, not scheduled, forgotten by the correlator → deleted (no decision can schedule it)
  * Problems: 1 confirmed 2020 (kept), 2 resolved 2023 (deleted), 3 dismissed 2023 (kept: incident 7),
  *   4 candidate 2019 (kept), 5 resolved 2026-10 (kept), 6 dismissed 2022 with no incidents (deleted).
  * Alert months: 2026.06 (two generations) and 2026.08 deleted; 2026.09 and 2026.12 kept.
@@ -81,6 +82,8 @@ async function seed(es: Client, prefix: string) {
       incident(7, { openedAt: '2023-06-01T00:00:00.000Z', resolvedAt: '2026-11-20T00:00:00.000Z', problemIds: [3] }),
       incident(8, { resolvedAt: '2023-07-01T00:00:00.000Z', postmortem: { scheduledFor: null } }),
       incident(9, { resolvedAt: '2023-07-01T00:00:00.000Z', postmortem: { scheduledFor: '2023-07-03T10:00:00.000Z' } }),
+      // Never scheduled, and forgotten by the correlator: no decision can take it off the queue, so nothing keeps it.
+      incident(10, { resolvedAt: '2023-07-01T00:00:00.000Z', postmortem: { scheduledFor: null, forgottenAt: '2023-08-01T00:00:00.000Z' } }),
     ].map((i) => incidentDocument(n.incidents.alias)(JSON.stringify(i))),
     ...[
       problem(1, 'confirmed', '2020-01-01T00:00:00.000Z', [4, 5]),
@@ -148,7 +151,7 @@ describe('retention against Elasticsearch', () => {
       oldestKept: '2026.09', months: ['2026.06', '2026.08'],
       indices: [`${prefix}-alerts-2026.06-000001`, `${prefix}-alerts-2026.06-gen2`, `${prefix}-alerts-2026.08-000001`],
     })
-    expect(result.incidents).toEqual({ cutoff: '2024-11-01T00:00:00.000Z', deleted: 3 })
+    expect(result.incidents).toEqual({ cutoff: '2024-11-01T00:00:00.000Z', deleted: 4 })
     expect(result.problems).toEqual({ cutoff: '2024-11-01T00:00:00.000Z', deleted: 2 })
     // The dry run said exactly what the run did.
     expect({ ...dry, dryRun: false }).toEqual(result)
@@ -203,7 +206,7 @@ describe('retention against Elasticsearch', () => {
 
     const result = await runRetention(es, prefix, SETTINGS, NOW)
     expect(changed).toBe(true)
-    expect([result.incidents.deleted, result.problems.deleted]).toEqual([2, 1])
+    expect([result.incidents.deleted, result.problems.deleted]).toEqual([3, 1])
     const kept = await contents(es, prefix)
     expect(kept.incidents).toEqual([2, 3, 4, 5, 6, 7, 8].map(incId))
     expect(kept.problems).toEqual([1, 2, 3, 4, 5, 7].map(prbId))
@@ -228,7 +231,7 @@ describe('retention against Elasticsearch', () => {
     const skipped = outcomes.find((o) => o.outcome === 'skipped') as Extract<RetentionOutcome, { outcome: 'skipped' }>
     const winner = outcomes[0] === done ? 'indexer-a' : 'indexer-b'
     expect(skipped.holder).toBe(winner)
-    expect([done.result.alerts.indices.length, done.result.incidents.deleted, done.result.problems.deleted]).toEqual([3, 3, 2])
+    expect([done.result.alerts.indices.length, done.result.incidents.deleted, done.result.problems.deleted]).toEqual([3, 4, 2])
     expect(await contents(es, prefix)).toEqual(expected(prefix))
 
     // The lease lasts the interval after the run: the other instance does not run again before it ends.
@@ -237,11 +240,11 @@ describe('retention against Elasticsearch', () => {
     // One log line per run, saying what was deleted.
     const runLines = lines.filter((l) => l.msg === 'retention run done')
     expect(runLines).toHaveLength(1)
-    expect(runLines[0]).toMatchObject({ holder: winner, alertMonths: ['2026.06', '2026.08'], incidents: 3, problems: 2 })
+    expect(runLines[0]).toMatchObject({ holder: winner, alertMonths: ['2026.06', '2026.08'], incidents: 4, problems: 2 })
     const text = await registry.metrics()
     expect(text).toContain('opsreview_retention_runs_total{outcome="done"} 1')
     expect(text).toContain('opsreview_retention_runs_total{outcome="skipped"} 2')
-    expect(text).toContain('opsreview_retention_deleted_total{kind="incidents"} 3')
+    expect(text).toContain('opsreview_retention_deleted_total{kind="incidents"} 4')
     expect(text).toContain('opsreview_retention_deleted_total{kind="alert-months"} 2')
     expect(text).toContain(`opsreview_retention_last_success_timestamp_seconds ${NOW / 1000}`)
   })
@@ -249,7 +252,7 @@ describe('retention against Elasticsearch', () => {
   it('two runs at once without the lease (one lost it mid-run) both complete, delete each document once, and leave the same result', async () => {
     const { es, prefix } = await seeded()
     const [a, b] = await Promise.all([runRetention(es, prefix, SETTINGS, NOW), runRetention(es, prefix, SETTINGS, NOW)])
-    expect(a.incidents.deleted + b.incidents.deleted).toBe(3)
+    expect(a.incidents.deleted + b.incidents.deleted).toBe(4)
     expect(a.problems.deleted + b.problems.deleted).toBe(2)
     expect(await contents(es, prefix)).toEqual(expected(prefix))
   })

@@ -87,7 +87,7 @@ describe('incidentsToDeleteQuery', () => {
       bool: {
         filter: [{ term: { status: 'resolved' } }, { range: { resolvedAt: { lt: '2024-11-01T00:00:00.000Z' } } }],
         must_not: [
-          { bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] } },
+          { bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }, { exists: { field: 'postmortem.forgottenAt' } }] } },
           { terms: { problemIds: ['prb-1'] } }, { ids: { values: ['inc-2'] } },
         ],
       },

@@ -78,9 +78,14 @@ const chunks = <T>(items: readonly T[], size: number): T[][] => {
   return out
 }
 
-/** An incident in the review's post-mortem queue: required, not scheduled yet (the report's query). */
+/**
+ * An incident in the review's post-mortem queue: required, not scheduled yet, and still the correlator's to
+ * schedule (the report's query). One it forgot (`postmortem.forgottenAt`: pushed out of those it keeps for
+ * their post-mortems by newer ones) no decision can schedule: kept in the queue, it was an item nothing
+ * could take off it, and this retention kept it for ever.
+ */
 export const POSTMORTEM_AWAITED: estypes.QueryDslQueryContainer = Object.freeze({
-  bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }] },
+  bool: { filter: [{ term: { 'postmortem.required': true } }], must_not: [{ exists: { field: 'postmortem.scheduledFor' } }, { exists: { field: 'postmortem.forgottenAt' } }] },
 })
 
 /** What open problems refer to: their ids (incidents name them) and the incidents they name. */

@@ -492,6 +492,13 @@ function renderReview(r) {
     el('td', { class: i.postmortem.scheduledFor ? '' : 'bad' }, i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : 'not scheduled'),
     el('td', {}, i.postmortem.owner ?? '–'))), 'No post-mortem needed.', 4)
   showCut('postmortems', r.postmortems, 'post-mortems')
+  // Out of the queue, which no decision could take them off: the meeting is told why instead.
+  const forgotten = r.postmortems.forgotten
+  fill($('#postmortems-forgotten tbody'), forgotten.items.map((i) => el('tr', {},
+    el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
+    el('td', { class: 'bad' }, `forgotten by the correlator ${when(i.postmortem.forgottenAt)}`))), '', 3)
+  $('#postmortems-forgotten-part').hidden = forgotten.total === 0
+  showCut('postmortems-forgotten', forgotten, 'forgotten post-mortems')
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
     el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(l.availabilityPct)),
     el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
@@ -795,7 +802,7 @@ async function showIncident(id, scroll = true) {
     const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
       ['Owner', i.owner ?? '–'], ['Acknowledged', i.acknowledgedAt ? `${when(i.acknowledgedAt)} by ${i.acknowledgedBy}` : '–'], ['Alerts', i.alertCount], ['Customers affected', i.customerImpact ? 'yes' : 'no'],
       ['Problems', problemLinks(i.problemIds)],
-      ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : 'not scheduled'}` : 'not needed']]
+      ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : i.postmortem.forgottenAt ? `can no longer be scheduled here: forgotten by the correlator ${when(i.postmortem.forgottenAt)}, pushed out by newer post-mortems awaited (OPSREVIEW_POSTMORTEM_KEEP)` : 'not scheduled'}` : 'not needed']]
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
     // The correlator refuses to acknowledge a resolved incident: not offered.
     $('#incident-ack').hidden = Boolean(i.acknowledgedAt) || i.status === 'resolved'

@@ -179,6 +179,37 @@ describe('review API on the real Elasticsearch', () => {
     expect(body.postmortems).toMatchObject({ total: before.total + 1, scheduled: before.scheduled })
   })
 
+  it('lists apart, as no longer to be scheduled here, a post-mortem the correlator forgot, out of the queue and its count, and refuses to schedule it saying why', async () => {
+    const r = await startReview()
+    const before = (await r.get('/api/v1/review?since=24h')).body.postmortems as { total: number; scheduled: number }
+    const required = { required: true, reasons: ['severity critical', 'lasted 30 min or more'], scheduledFor: null, owner: null }
+    const forgotten = incident(910, { title: 'Outage a month ago, forgotten this morning', severity: 'critical', openedAt: at(800), resolvedAt: at(799), postmortem: { ...required, forgottenAt: at(2) } })
+    const { id } = forgotten
+    await addIncident(r,
+      forgotten,
+      incident(911, { title: 'Outage two months ago, forgotten last week', severity: 'critical', openedAt: at(1500), resolvedAt: at(1499), postmortem: { ...required, forgottenAt: at(170) } }),
+    )
+    const { body } = await r.get('/api/v1/review?since=24h')
+    const titles = (body.postmortems.items as { title: string }[]).map((i) => i.title)
+    expect(titles.filter((t) => t.includes('forgotten'))).toEqual([])
+    expect(body.postmortems).toMatchObject({ total: before.total, scheduled: before.scheduled })
+    // Said in the review of the window it was forgotten in.
+    expect(body.postmortems.forgotten).toEqual({ total: 1, items: [expect.objectContaining({ id, postmortem: expect.objectContaining({ forgottenAt: at(2) }) })] })
+    const md = (await r.get('/api/v1/review.md?since=24h')).body as string
+    const section = md.slice(md.indexOf('## Post-mortems'), md.indexOf('## Service levels'))
+    expect(section).toContain('**1 can no longer be scheduled here**: forgotten by the correlator')
+    expect(section).toContain(`Outage a month ago, forgotten this morning (\`${id}\`)`)
+    expect(section).not.toContain('forgotten last week')
+    const res = await fetch(`${r.url}/api/v1/incidents/${id}`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json' }, body: JSON.stringify({ actor: 'ann', postmortem: { scheduledFor: '2026-12-03T09:00:00Z' } }),
+    })
+    expect(res.status).toBe(409)
+    const refused = (await res.json()) as Json
+    expect(refused).toMatchObject({ code: 'DECISION_REFUSED' })
+    expect(refused.detail).toContain(`incident.schedule-postmortem: the correlator forgot incident ${id} at ${at(2)}`)
+    expect(refused.detail).toContain('can no longer be scheduled')
+  })
+
   it('searches incident history with safe full text, filters, sort and a search_after cursor', async () => {
     const r = await startReview()
     expect((await r.get('/api/v1/incidents?q=checkout')).body.total).toBe(2)

@@ -663,6 +663,12 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.problemId) commands.push({ type: 'incident.link-problem', actor, problemId: patch.problemId })
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
+      // Its last version: the correlator holds it no more, and would refuse every command as an unknown
+      // incident, which left the meeting no wiser about a post-mortem it could never schedule. Nothing is published.
+      const forgottenAt = incident.postmortem.forgottenAt
+      if (forgottenAt !== undefined && commands.length > 0) {
+        throw new ReviewProblem('DECISION_REFUSED', `${commands.map((c) => c.type).join(', ')}: the correlator forgot incident ${id} at ${forgottenAt}, its post-mortem never scheduled, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); it can no longer be scheduled or changed here: hold the post-mortem outside the review`)
+      }
       const { note } = patch
       const before = notesBefore(incident, actor, note)
       send(res, await decide<IncidentDoc>(req, res, keyed, indices.incidents, incident, commands, (d) =>

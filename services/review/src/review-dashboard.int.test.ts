@@ -27,6 +27,8 @@ async function startReview() {
     inc(JSON.stringify(incident(1, { title: 'Payment gateway outage', severity: 'critical', openedAt: at(6), resolvedAt: at(5), lastEventAt: at(5), customerImpact: true }))),
     inc(JSON.stringify(incident(2, { title: 'Checkout pods crash looping', status: 'open', severity: 'critical', openedAt: at(2), resolvedAt: null, resolvedBy: null, owner: 'erin', acknowledgedAt: at(1.5), acknowledgedBy: 'dana', problemIds: ['prb-00000000000000000000000a'] }))),
     inc(JSON.stringify(incident(3, { title: 'Old search errors', services: ['search'], openedAt: at(30), resolvedAt: at(29) }))),
+    // A month-old outage whose post-mortem nobody scheduled, which the correlator forgot in the night.
+    inc(JSON.stringify(incident(4, { title: 'Database failover', severity: 'critical', openedAt: at(800), resolvedAt: at(799), lastEventAt: at(799), postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null, forgottenAt: at(3) } }))),
     prb(JSON.stringify({ id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'Checkout keeps crashing', signature: 'production|checkout|X', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000002'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(2), owner: 'dana', notes: [], resolvedAt: null, reopenCount: 0, version: 3 })),
   ]
   const bulk = await es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })
@@ -68,6 +70,30 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
 
       // The problem's owner, decided in an earlier meeting.
       expect(await page.locator('#problems tr[data-id="prb-00000000000000000000000a"] td.owner').textContent()).toBe('dana')
+      expect(errors).toEqual([])
+    } finally {
+      await b.close()
+    }
+  })
+
+  it('shows apart from the post-mortem queue one the correlator forgot, as no longer to be scheduled here', async () => {
+    const url = await startReview()
+    const b = await launchChromium()
+    try {
+      const page = await b.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${url}/#token=${READ}`)
+      const forgotten = page.locator('#postmortems-forgotten tbody tr')
+      await expect.poll(() => forgotten.count(), LOAD).toBe(1)
+      expect(await page.locator('#postmortems-forgotten-part').isVisible()).toBe(true)
+      expect(await forgotten.locator('td').allTextContents()).toEqual(['Database failover', 'severity critical', 'forgotten by the correlator 2026-12-01 06:00'])
+      // Not in the queue, nor in its count.
+      expect(await page.locator('#postmortems tbody').textContent()).toBe('No post-mortem needed.')
+      expect(await page.locator('#summary li').last().textContent()).toBe('0/0post-mortems scheduled')
+      // Its view says why it cannot be scheduled.
+      await forgotten.locator('button.link').click()
+      await expect.poll(() => page.locator('#detail-facts dd[data-fact="Post-mortem"]').textContent(), LOAD).toContain('severity critical; can no longer be scheduled here: forgotten by the correlator 2026-12-01 06:00')
       expect(errors).toEqual([])
     } finally {
       await b.close()
