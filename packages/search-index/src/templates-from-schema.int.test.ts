@@ -55,6 +55,11 @@ function engineRecords(): { incidents: Incident[]; problems: Problem[] } {
   apply(command('incident.schedule-postmortem', auth, 306, { scheduledFor: iso(24 * 60), owner: 'carol' }))
   apply(command('problem.confirm', shared, 307))
   apply(command('problem.note', shared, 308, { text: 'move billing off db-9' }))
+  // An outage whose post-mortem nobody scheduled, forgotten past the retention by an engine that keeps none.
+  const forgetful = new CorrelationEngine({ retentionMs: 86_400_000, maxAwaitingPostmortem: 0 })
+  for (const input of [alert('DiskFull', 'storage', true, 0), alert('DiskFull', 'storage', false, 45), { type: 'tick', at: iso(3 * 24 * 60) } as const]) {
+    for (const o of forgetful.apply(input)) if (o.type === 'incident') incidents.set(o.incident.id, o.incident)
+  }
   return { incidents: [...incidents.values()], problems: [...problems.values()] }
 }
 
@@ -87,6 +92,8 @@ describe('engine records in indices created from the templates', () => {
     // Text fields are searchable as text, the people as keywords, the instants as dates.
     const found = await es.search<Incident>({ index: n.incidents.alias, query: { bool: { must: [{ match: { 'notes.text': 'swapping' } }], filter: [{ term: { acknowledgedBy: 'alice' } }, { range: { 'postmortem.scheduledFor': { gte: iso(0) } } }] } } })
     expect(found.hits.hits.map((h) => h._source?.services)).toEqual([['auth']])
+    const forgotten = await es.search<Incident>({ index: n.incidents.alias, query: { range: { 'postmortem.forgottenAt': { gte: iso(0) } } } })
+    expect(forgotten.hits.hits.map((h) => h._source?.services)).toEqual([['storage']])
 
     // Strictness is real: a field no schema has is refused, so the writes above were checked.
     const stray = { ...incidents[0]!, version: incidents[0]!.version + 1, reviewer: 'mallory' }
