@@ -25,7 +25,7 @@ export const thresholdSpec = {
   OPSREVIEW_SHARED_CAUSE_LABELS: field.list('dependency labels (host also matches the host part of instance)', [...d.sharedCause.labels]),
   OPSREVIEW_SHARED_CAUSE_EXPORTER_JOBS: field.list("jobs whose instance is the exporter's own address, not a host the alert is about", [...d.sharedCause.exporterJobs ?? []]),
   OPSREVIEW_CORRELATOR_RETENTION: field.duration('how long event ids and resolved incidents stay in engine state', d.retentionMs),
-  OPSREVIEW_POSTMORTEM_KEEP: field.int('resolved incidents kept past the retention for the post-mortem they require until one is scheduled; past this many, or 100 times as many alerts in them, the oldest is forgotten', d.maxAwaitingPostmortem, { min: 0 }),
+  OPSREVIEW_POSTMORTEM_KEEP: field.int('resolved incidents kept past the retention for the post-mortem they require until one is scheduled; past this many, or 100 times as many alerts in them, the oldest is forgotten (its last version says so)', d.maxAwaitingPostmortem, { min: 0 }),
   OPSREVIEW_ALLOWED_LATENESS: field.duration('how late an event may arrive and still be applied in event-time order; also how long each event waits', d.allowedLatenessMs),
   OPSREVIEW_FUTURE_TOLERANCE: field.duration("a sender's event time more than this after receipt is clamped to receipt + this; a receipt more than this after its record's Kafka timestamp or the correlator's clock, to that + this", d.futureToleranceMs),
   OPSREVIEW_LATE_HOLD_AFTER: field.duration('an event this far behind the watermark is a backlog: held until a tick finds the backlog drained, then applied in event-time order', d.lateHold.afterMs),
