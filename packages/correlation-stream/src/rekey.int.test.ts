@@ -44,7 +44,7 @@ async function startRekeyer(kafka: Kafka, t: { alerts: string; commands: string;
   const { logger, lines } = captureLogs()
   const produceRequests: number[] = []
   const publisher = new BatchPublisher({
-    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), createAdmin: () => kafka.admin(), logger, ...rekeyPublisherLimits,
+    createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger, ...rekeyPublisherLimits,
     onBatch: ({ messages }) => produceRequests.push(messages),
   })
   await publisher.connect()

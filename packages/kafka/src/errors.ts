@@ -18,15 +18,9 @@ export class KafkaUnavailableError extends Error {
 export class KafkaRecordRejectedError extends Error {
   readonly code = 'KAFKA_RECORD_REJECTED'
   readonly retriable = false
-  /**
-   * Of a call's messages, the positions of those Kafka will not take, in order, when it says (`publish`):
-   * the others were acknowledged, and sent again they would be written twice.
-   */
-  readonly refusedIndexes: readonly number[] | undefined
-  constructor(message: string, options?: { cause?: unknown; refusedIndexes?: readonly number[] }) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'KafkaRecordRejectedError'
-    this.refusedIndexes = options?.refusedIndexes
   }
 }
 

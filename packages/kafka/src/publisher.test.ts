@@ -5,26 +5,7 @@ import type { Message, Producer } from 'kafkajs'
 import { pino } from 'pino'
 import { captureLogs } from '@opsreview/testing'
 import { recordRefusal } from './errors.ts'
-import type { MetadataAdmin } from './partitions.ts'
 import { BatchPublisher, DEFAULT_MAX_MESSAGE_BYTES, estimateMessageBytes, requestsOf } from './publisher.ts'
-
-/**
- * An admin stand-in for which every topic has `count` partitions (one: each batch is one send, as the
- * stand-in producers here expect) and `max.message.bytes` of `maxMessageBytes`; without it, describing a
- * topic is refused as it is to a client without the permission.
- */
-function partitionsAdmin(count: number, maxMessageBytes?: number): () => MetadataAdmin {
-  const partitions = Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], offlineReplicas: [], partitionErrorCode: 0 }))
-  return () => ({
-    connect: async () => undefined, disconnect: async () => undefined,
-    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions })) }),
-    describeConfigs: async ({ resources }: { resources: { name: string }[] }) => {
-      if (maxMessageBytes === undefined) throw Object.assign(new Error('Topic authorization failed'), { name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED' })
-      return { resources: resources.map(({ name }) => ({ resourceName: name, errorCode: 0, configEntries: [{ configName: 'max.message.bytes', configValue: String(maxMessageBytes) }] })) }
-    },
-  }) as unknown as MetadataAdmin
-}
-const onePartition = partitionsAdmin(1)
 
 // kafkajs's own encoders (produce v3+ request, src/protocol/requests/produce/v3/request.js): the bytes a
 // single-record batch really takes on the broker, which is what max.message.bytes limits.
@@ -110,128 +91,12 @@ describe('recordRefusal', () => {
         return []
       },
     }
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     const outcomes = await publisher.publishEach('t', ['a', 'b', 'c', 'd'].map((value) => ({ key: 'k', value })))
     await publisher.close()
     expect(sent).toEqual([['a', 'b', 'c', 'd'], ['a', 'b']])
     expect(outcomes.map((o) => o?.name)).toEqual(['KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError', 'KafkaUnavailableError'])
-  })
-})
-
-/** A broker stand-in recording each request: its partitions and values, and whether it took it. */
-function recordingProducer(refuses: (messages: Message[]) => boolean) {
-  const requests: { partitions: number[]; values: string[]; byPartition: Map<number, Message[]>; taken: boolean }[] = []
-  const producer = {
-    connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
-    sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
-      const messages = topicMessages.flatMap((t) => t.messages)
-      const taken = !refuses(messages)
-      const byPartition = new Map<number, Message[]>()
-      for (const m of messages) byPartition.set(m.partition!, [...byPartition.get(m.partition!) ?? [], m])
-      requests.push({ partitions: [...byPartition.keys()], values: messages.map((m) => String(m.value)), byPartition, taken })
-      if (!taken) throw Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })
-      return []
-    },
-  } as unknown as Producer
-  return { requests, producer }
-}
-
-describe('BatchPublisher knowing the topic\'s max.message.bytes', () => {
-  it('sends a batch spread over partitions in one request, each message on the partition the default partitioner gives it', async () => {
-    const { requests, producer } = recordingProducer(() => false)
-    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6, 1048588), createProducer: () => producer, logger: pino({ level: 'silent' }) })
-    await publisher.connect()
-    const values = Array.from({ length: 60 }, (_, i) => `m${i}`)
-    const outcomes = await publisher.publishEach('t', values.map((value) => ({ key: `k-${value}`, value })))
-    await publisher.close()
-    expect(outcomes.every((o) => o === undefined)).toBe(true)
-    // Until e34a8b6 (2026-12-06) each partition went in a request of its own, one after another: 6 round trips.
-    expect(requests).toHaveLength(1)
-    expect(requests[0]!.partitions.length).toBeGreaterThan(3)
-    expect([...requests[0]!.values].sort()).toEqual([...values].sort())
-  })
-
-  it('cuts each partition\'s part of a batch to the topic\'s limit, a message over it alone, keeping its order', async () => {
-    const { requests, producer } = recordingProducer(() => false)
-    const limit = 2000
-    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(2, limit), createProducer: () => producer, logger: pino({ level: 'silent' }) })
-    await publisher.connect()
-    const messages: Message[] = Array.from({ length: 40 }, (_, i) => ({ key: `k-${i}`, value: `m${i}:${'s'.repeat(150)}` }))
-    messages[9] = { key: 'k-9', value: `m9:${'b'.repeat(3000)}` }
-    const outcomes = await publisher.publishEach('t', messages)
-    await publisher.close()
-    expect(outcomes.every((o) => o === undefined)).toBe(true)
-    const sent = new Map<number, string[]>()
-    for (const r of requests) {
-      if (r.values.includes(String(messages[9]!.value))) expect(r.values).toHaveLength(1)
-      else for (const part of r.byPartition.values()) expect(part.reduce((sum, m) => sum + estimateMessageBytes(m), 0)).toBeLessThanOrEqual(limit)
-      for (const [partition, part] of r.byPartition) sent.set(partition, [...sent.get(partition) ?? [], ...part.map((m) => String(m.value))])
-    }
-    // About 7,500 estimated bytes over both partitions: several requests, each holding both but the large message's.
-    expect(requests.filter((r) => r.partitions.length === 2).length).toBeGreaterThan(1)
-    // Each message once, each partition's in the order given.
-    const order = messages.map((m) => String(m.value))
-    for (const part of sent.values()) expect(part).toEqual(order.filter((v) => part.includes(v)))
-    expect([...sent.values()].flat().sort()).toEqual([...order].sort())
-  })
-
-  it('after the broker refused part of a request spread over partitions, sends that topic one partition per request on a fresh producer', async () => {
-    // The topic's limit was lowered after it was read: the broker refuses the partition holding 'big'.
-    const { requests, producer } = recordingProducer((messages) => messages.some((m) => String(m.value) === 'big'))
-    let made = 0
-    const { logger, lines } = captureLogs()
-    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6, 1048588), createProducer: () => { made++; return producer }, logger })
-    await publisher.connect()
-    const values = Array.from({ length: 30 }, (_, i) => `m${i}`)
-    values[17] = 'big'
-    const outcomes = await publisher.publishEach('t', values.map((value) => ({ key: `k-${value}`, value })))
-    expect(outcomes.flatMap((o, i) => (o ? [i] : []))).toEqual([17])
-    expect(requests[0]!.taken).toBe(false)
-    expect([...requests[0]!.values].sort()).toEqual([...values].sort())
-    // kafkajs gave back every partition's sequence numbers of the refused request: a fresh producer id.
-    expect(made).toBe(2)
-    for (const r of requests.slice(1)) expect(r.partitions).toHaveLength(1)
-    expect(lines.some((l) => String(l.msg).startsWith('kafka refused part of a request spread over partitions'))).toBe(true)
-
-    const before = requests.length
-    await publisher.publishEach('t', values.filter((v) => v !== 'big').map((value) => ({ key: `k-${value}`, value })))
-    await publisher.close()
-    expect(requests.length - before).toBeGreaterThan(1)
-    for (const r of requests.slice(before)) expect(r.partitions).toHaveLength(1)
-  })
-})
-
-describe('BatchPublisher without the topic\'s max.message.bytes sends one partition per request', () => {
-  it('resends only the refused partition\'s messages, in halves, and gives a batch\'s keyless messages one partition', async () => {
-    // A broker stand-in taking or refusing each request whole, as it does a partition's record batch.
-    const requests: { partitions: number[]; values: string[]; taken: boolean }[] = []
-    let made = 0
-    const producer = {
-      connect: async () => undefined, disconnect: async () => undefined, on: () => () => undefined,
-      sendBatch: async ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) => {
-        const messages = topicMessages.flatMap((t) => t.messages)
-        const taken = !messages.some((m) => String(m.value) === 'big')
-        requests.push({ partitions: [...new Set(messages.map((m) => m.partition!))], values: messages.map((m) => String(m.value)), taken })
-        if (!taken) throw Object.assign(new Error('refused'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' })
-        return []
-      },
-    }
-    const publisher = new BatchPublisher({ createAdmin: partitionsAdmin(6), createProducer: () => { made++; return producer as unknown as Producer }, logger: pino({ level: 'silent' }) })
-    await publisher.connect()
-    const values = Array.from({ length: 30 }, (_, i) => `m${i}`)
-    values[17] = 'big'
-    const outcomes = await publisher.publishEach('t', [...values.map((value) => ({ key: `k-${value}`, value })), { key: null, value: 'free-1' }, { key: null, value: 'free-2' }])
-    await publisher.close()
-
-    expect(outcomes.flatMap((o, i) => (o ? [i] : []))).toEqual([17])
-    for (const r of requests) expect(r.partitions).toHaveLength(1)
-    expect(new Set(requests.map((r) => r.partitions[0])).size).toBeGreaterThan(1)
-    const taken = requests.filter((r) => r.taken).flatMap((r) => r.values)
-    expect(taken.sort()).toEqual([...values.filter((v) => v !== 'big'), 'free-1', 'free-2'].sort())
-    expect(requests.find((r) => r.values.includes('free-1'))!.values).toContain('free-2')
-    // Nothing of a refused one-partition request is on the broker: the producer goes on.
-    expect(made).toBe(1)
   })
 })
 
@@ -252,7 +117,7 @@ describe('BatchPublisher after a failed send', () => {
         },
       } as unknown as Producer
     }
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     await expect(publisher.publish('t', [{ key: 'k', value: 'a' }])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     await publisher.publish('t', [{ key: 'k', value: 'b' }])
@@ -274,7 +139,7 @@ describe('BatchPublisher while Kafka is slower than the input', () => {
         return []
       },
     }
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }), maxQueuedMessages: 5 })
+    const publisher = new BatchPublisher({ createProducer: () => producer as unknown as Producer, logger: pino({ level: 'silent' }), maxQueuedMessages: 5 })
     await publisher.connect()
     const m = (value: string) => ({ key: 'k', value })
     const first = publisher.publish('t', [m('in flight')])
@@ -327,7 +192,7 @@ describe('BatchPublisher when the breaker times out a slow connect', () => {
       } as unknown as Producer
     }
     // No connect(): the first send connects, as while the receiver's connect loop still runs.
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 100 })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 100 })
     expect((await publisher.publishEach('t', [{ key: 'k', value: 'a' }])).map((o) => o?.name)).toEqual(['KafkaUnavailableError'])
     await slowConnectDone
     expect(await publisher.publishEach('t', [{ key: 'k', value: 'b' }])).toEqual([undefined])
@@ -363,7 +228,7 @@ describe('BatchPublisher readiness after a failed send', () => {
 
   it('turns ready again without any send once the replacement producer can connect', async () => {
     const { state, createProducer } = producers()
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }) })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }) })
     await publisher.connect()
     expect(publisher.ready).toBe(true)
     state.down = true
@@ -389,7 +254,7 @@ describe('BatchPublisher readiness after a failed send', () => {
       const timer = setTimeout(resolve, ms)
       ends.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
     })
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), reconnectSleep })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), reconnectSleep })
     await publisher.connect()
     state.down = true
     state.unreachable = true
@@ -434,7 +299,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('fails what was queued and every call until the timed-out send has ended, then sends after it', async () => {
     const { sent, releases, releaseAll, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
     await publisher.connect()
     const first = publisher.publish('t', [m('owner alice')])
     while (releases.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
@@ -458,7 +323,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
   it('goes on without a timed-out send that has not ended after abandonAfterMs', async () => {
     const { sent, releases, createProducer } = heldProducers()
     const { logger, lines } = captureLogs()
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger, sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 200 })
+    const publisher = new BatchPublisher({ createProducer, logger, sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 200 })
     await publisher.connect()
     await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     await expect.poll(() => publisher.ready, { timeout: 2_000 }).toBe(true)
@@ -474,7 +339,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('closes without waiting for a timed-out send', async () => {
     const { releases, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true })
     await publisher.connect()
     await expect(publisher.publish('t', [m('owner alice')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     const started = Date.now()
@@ -495,7 +360,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
         return []
       },
     }) as unknown as Producer
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 5_000, keepOrder: true })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 5_000, keepOrder: true })
     await publisher.connect()
     const first = publisher.publish('t', [m('owner alice')])
     await new Promise((resolve) => setTimeout(resolve, 5))
@@ -520,7 +385,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
         return []
       },
     }) as unknown as Producer
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 60_000 })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50, keepOrder: true, abandonAfterMs: 60_000 })
     await publisher.connect()
     const started = Date.now()
     const [alice, bob] = [publisher.publishEach('t', [m('owner alice')]), publisher.publishEach('t', [m('owner bob')])]
@@ -534,7 +399,7 @@ describe('BatchPublisher keeping order after a timed-out send', () => {
 
   it('does not wait after a failed send by default: the next send goes on a fresh producer at once', async () => {
     const { sent, releases, createProducer } = heldProducers()
-    const publisher = new BatchPublisher({ createAdmin: onePartition, createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })
+    const publisher = new BatchPublisher({ createProducer, logger: pino({ level: 'silent' }), sendTimeoutMs: 50 })
     await publisher.connect()
     await expect(publisher.publish('t', [m('alert 1')])).rejects.toMatchObject({ name: 'KafkaUnavailableError' })
     const later = publisher.publish('t', [m('alert 2')])

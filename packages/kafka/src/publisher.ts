@@ -4,7 +4,6 @@ import type { Logger } from 'pino'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
-import { PartitionCounts, partitionOf, type MetadataAdmin } from './partitions.ts'
 import { endedWithin } from './within-ms.ts'
 
 /**
@@ -69,21 +68,12 @@ export interface PublisherOptions {
   producer?: Producer
   /**
    * Makes the producer; the publisher then owns it: `connect()` connects it, `close()` disconnects it.
-   * After a send that failed (not one Kafka refused for its records) it may have been written all the same
-   * while kafkajs rolled back its sequence numbers, and the publisher replaces the producer (a fresh
-   * producer id) before it sends again.
+   * When the broker refuses a record in a request spanning several partitions, it still appends the other
+   * partitions' records, but kafkajs rolls back the sequence numbers of all of them; an idempotent
+   * producer then fails every later send to those partitions with OUT_OF_ORDER_SEQUENCE_NUMBER, for good.
+   * With a factory the publisher replaces the producer after such a refusal, before it resends the rest.
    */
   createProducer?: () => Producer
-  /**
-   * Makes the admin with which the publisher reads how many partitions a topic has and its
-   * `max.message.bytes` (owned: connected at the first read, disconnected by `close()`). The publisher gives
-   * each message the partition the producer's default partitioner (murmur2 of the key) would, and cuts each
-   * partition's part of a batch to the topic's limit, so the broker cannot refuse a request for size: of a
-   * request spread over partitions it appends the parts it takes and refuses the others, and resending the
-   * refused request wrote those parts twice. Without the limit (no DescribeConfigs permission) each
-   * partition's part goes in a request of its own, one after another, which the broker takes or refuses whole.
-   */
-  createAdmin: () => MetadataAdmin
   logger: Logger
   /**
    * How long a request waits for others to join its batch (kafkajs has no linger of its own). 0, the
@@ -171,35 +161,6 @@ interface Entry {
   bytes: number
 }
 
-/** The entries of one send: one topic's partition, in queue order. */
-interface PartitionEntries {
-  topic: string
-  partition: number
-  entries: Entry[]
-}
-
-/**
- * A partition's entries cut, in order, into parts of at most `maxBytes` estimated bytes: each estimate
- * counts a whole batch's header, so a part's record batch is smaller than its sum. An entry over
- * `maxBytes` is a part of its own.
- */
-function chunksOf(send: PartitionEntries, maxBytes: number): PartitionEntries[] {
-  const chunks: PartitionEntries[] = []
-  let current: Entry[] = []
-  let bytes = 0
-  for (const e of send.entries) {
-    if (current.length > 0 && bytes + e.bytes > maxBytes) {
-      chunks.push({ ...send, entries: current })
-      current = []
-      bytes = 0
-    }
-    current.push(e)
-    bytes += e.bytes
-  }
-  if (current.length > 0) chunks.push({ ...send, entries: current })
-  return chunks
-}
-
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
 // Between attempts to connect a replacement producer while Kafka is down: doubling, as connectProducer's.
@@ -218,14 +179,10 @@ function breakerRefusedFast(err: unknown): boolean {
  * messages. One batch is in flight at a time, which keeps the idempotent producer's order; the next
  * batch fills meanwhile. An opossum breaker fails callers fast while Kafka is unreachable.
  *
- * A batch goes in one produce request, each partition's part cut to fit the topic's `max.message.bytes`;
- * a message over that limit, and each partition's part of a topic whose limit is unknown, goes in a
- * request of its own, which Kafka takes or refuses whole. A message Kafka will never take fails only its
- * own caller, with KafkaRecordRejectedError: one over `maxMessageBytes` is never sent; when the broker
- * refuses a partition's messages for their records, they are split in halves and resent until the refused
- * messages stand alone. The caller's other messages are still sent, each once (but for a limit lowered
- * since it was read: see `#sendSpread`). Refusals do not count against the breaker, which is about Kafka
- * being unavailable.
+ * A message Kafka will never take fails only its own caller, with KafkaRecordRejectedError: one over
+ * `maxMessageBytes` is never sent; when the broker refuses a batch for its records, the batch is split in
+ * halves and resent until the refused messages stand alone. The caller's other messages are still sent.
+ * Refusals do not count against the breaker, which is about Kafka being unavailable.
  */
 export class BatchPublisher {
   readonly #createProducer: (() => Producer) | undefined
@@ -241,7 +198,6 @@ export class BatchPublisher {
   readonly #keepOrder: boolean
   readonly #abandonAfterMs: number
   readonly #breaker: CircuitBreaker<[TopicMessages[]], unknown>
-  readonly #partitionCounts: PartitionCounts
   #producer: Producer
   #detach: (() => void) | undefined
   #needsConnect = false
@@ -278,11 +234,6 @@ export class BatchPublisher {
     this.#reconnectSleep = opts.reconnectSleep ?? reconnectSleep
     this.#keepOrder = opts.keepOrder ?? false
     this.#abandonAfterMs = opts.abandonAfterMs ?? 600_000
-    // A topic's first read is bounded as a send is.
-    this.#partitionCounts = new PartitionCounts(opts.createAdmin, {
-      timeoutMs: opts.sendTimeoutMs ?? 5000,
-      onLimitUnknown: (topic, err) => this.#logger.warn({ topic, err }, 'kafka did not describe the max.message.bytes of a topic: its batches go one partition per request'),
-    })
     this.#producer = opts.producer ?? this.#newProducer()
     this.#watch(this.#producer)
     this.#breaker = new CircuitBreaker((topicMessages: TopicMessages[]) => this.#sendBatch(topicMessages), {
@@ -328,8 +279,7 @@ export class BatchPublisher {
 
   /**
    * Resolves once Kafka acknowledged every message. Rejects with KafkaRecordRejectedError when Kafka will
-   * never take one or more of them (the others were still sent and acknowledged, once; `refusedIndexes`
-   * names the refused ones), with
+   * never take one or more of them (the others were still sent and acknowledged), with
    * KafkaUnavailableError when Kafka did not acknowledge (some may have been written: retry).
    */
   publish(topic: string, messages: Message[]): Promise<void> {
@@ -344,7 +294,7 @@ export class BatchPublisher {
         const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
         reject(new KafkaRecordRejectedError(
           `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${topic}: ${shown}${more}`,
-          { cause: p.refusedCause, refusedIndexes: p.refused.map((r) => r.index).sort((x, y) => x - y) },
+          { cause: p.refusedCause },
         ))
       })
     })
@@ -443,193 +393,66 @@ export class BatchPublisher {
   }
 
   async #send(entries: Entry[]): Promise<void> {
-    // A caller Kafka already failed (in an earlier send of this batch) keeps its answer; the rest of its
+    // A caller Kafka already failed (in the first half of a split batch) keeps its answer; the rest of its
     // messages are not sent, or they could be acknowledged ahead of the failed ones, out of its order.
     const batch = entries.filter((e) => !e.pending.failed)
     for (const e of entries) if (e.pending.failed) this.#abandon(e.pending, [e.index])
     if (batch.length === 0) return
-    let sends: PartitionEntries[]
-    try {
-      sends = await this.#byPartition(batch)
-    } catch (cause) {
-      this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed: the partitions of its topic could not be read')
-      // Kafka did not answer, as for a failed send: `ready` is false until a fresh producer has connected
-      // (in the background), and turns true again by itself once Kafka is back.
-      if (this.#createProducer) this.#renewProducer()
-      this.#fail(batch, new KafkaUnavailableError(`Kafka did not say how many partitions the topic has: ${(cause as Error).message}`, { cause }))
-      return
-    }
-    const requests = this.#requestsOf(sends)
-    for (const [i, request] of requests.entries()) {
-      const failed = request.length === 1
-        ? await this.#sendPartition(request[0]!.topic, request[0]!.partition, request[0]!.entries)
-        : await this.#sendSpread(request)
-      const err = this.#holding ? behindTimedOutError() : failed
-      // Kafka did not acknowledge (the rest of the batch would wait out the same outage, as it did in one
-      // request), or a timed-out send may land after anything sent now: the rest fails with it.
-      if (err) return this.#fail(requests.slice(i + 1).flat().flatMap((r) => r.entries), err)
-    }
-  }
-
-  /**
-   * The produce requests of a batch, in order. A topic whose `max.message.bytes` is known has its partitions'
-   * messages together in one request, each partition's part cut so that its record batch fits the limit
-   * (estimated sizes, each counting a batch header: an upper bound), and the broker cannot refuse it for
-   * size. By default a batch is capped at `maxBatchBytes` = `maxMessageBytes`, under Kafka's default limit,
-   * so it is one request. A message whose estimate alone is over the limit goes in a request of its own, as
-   * does each partition's part of a topic whose limit is unknown: a request spread over partitions that the
-   * broker refuses in part is written in part.
-   */
-  #requestsOf(sends: PartitionEntries[]): PartitionEntries[][] {
-    const alone: PartitionEntries[][] = []
-    const chunked: PartitionEntries[][] = []
-    for (const send of sends) {
-      const limit = this.#partitionCounts.maxMessageBytes(send.topic)
-      if (limit === undefined) alone.push([send])
-      else chunked.push(chunksOf(send, limit))
-    }
-    const requests: PartitionEntries[][] = []
-    // The k-th request holds each partition's k-th part, so a partition's parts keep their order.
-    for (let k = 0; chunked.some((chunks) => k < chunks.length); k++) {
-      const together: PartitionEntries[] = []
-      const over: PartitionEntries[][] = []
-      for (const chunks of chunked) {
-        const chunk = chunks[k]
-        if (!chunk) continue
-        if (chunk.entries.length === 1 && chunk.entries[0]!.bytes > this.#partitionCounts.maxMessageBytes(chunk.topic)!) over.push([chunk])
-        else together.push(chunk)
-      }
-      if (together.length > 0) requests.push(together)
-      requests.push(...over)
-    }
-    return [...requests, ...alone]
-  }
-
-  /**
-   * Sends the parts of several partitions in one request; returns why Kafka did not acknowledge, if it did
-   * not (the entries are answered). Refused, the broker has appended the parts of the partitions it took:
-   * the topics' limits are distrusted (lowered since they were read), and each part is sent again alone on
-   * a fresh producer, as kafkajs gave back the sequence numbers of every partition of the request. What the
-   * broker took is then on the topic twice, which event ids dedupe downstream.
-   */
-  async #sendSpread(parts: PartitionEntries[]): Promise<KafkaUnavailableError | undefined> {
-    const live = parts.map((part) => ({ ...part, entries: part.entries.filter((e) => !e.pending.failed) })).filter((part) => part.entries.length > 0)
-    for (const e of parts.flatMap((part) => part.entries)) if (e.pending.failed) this.#abandon(e.pending, [e.index])
-    if (live.length === 0) return undefined
-    if (live.length === 1) return this.#sendPartition(live[0]!.topic, live[0]!.partition, live[0]!.entries)
-    const batch = live.flatMap((part) => part.entries)
     const byTopic = new Map<string, Message[]>()
-    for (const { topic, partition, entries } of live) {
-      let messages = byTopic.get(topic)
-      if (!messages) byTopic.set(topic, messages = [])
-      for (const { pending, index } of entries) messages.push({ ...pending.messages[index]!, partition })
+    for (const { pending, index } of batch) {
+      const list = byTopic.get(pending.topic) ?? []
+      list.push(pending.messages[index]!)
+      byTopic.set(pending.topic, list)
     }
     const started = performance.now()
     try {
       await this.#breaker.fire([...byTopic].map(([topic, messages]) => ({ topic, messages })))
       this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: true })
       for (const e of batch) this.#settle(e.pending, 1)
-      return undefined
     } catch (cause) {
       this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
       const refusal = recordRefusal(cause)
-      if (refusal === undefined) return this.#unacknowledged(batch, cause)
-      for (const topic of byTopic.keys()) this.#partitionCounts.distrustLimit(topic)
-      this.#logger.warn({ topics: [...byTopic.keys()], messages: batch.length, reason: refusal }, 'kafka refused part of a request spread over partitions: its topics go one partition per request until their limit is read again, and what the other partitions took is written twice')
-      this.#renewProducer()
-      for (const [i, part] of live.entries()) {
-        const failed = await this.#sendPartition(part.topic, part.partition, part.entries)
-        const err = this.#holding ? behindTimedOutError() : failed
-        if (err) { this.#fail(live.slice(i + 1).flatMap((r) => r.entries), err); return err }
+      if (refusal === undefined) {
+        this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
+        // The batch may have been written all the same (a timeout, a leader lost after the append), and
+        // kafkajs has rolled back its sequence numbers: under the same producer id the next, different
+        // batch would be taken for that batch's duplicate (acknowledged, not written) or refused as out of
+        // order for good. A fresh producer id starts over; what was written twice, event ids dedupe.
+        if (!breakerRefusedFast(cause)) this.#renewProducer()
+        const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
+        for (const e of batch) {
+          e.pending.failed ??= err
+          if (e.pending.outcomes) e.pending.outcomes[e.index] = err
+          this.#settle(e.pending, 1)
+        }
+        // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
+        const attempt = this.#attempt
+        // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of a split batch).
+        if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
+        return
       }
-      return undefined
-    }
-  }
-
-  /** The batch's messages by topic and partition, each message given its partition; a topic's keyless ones share one. */
-  async #byPartition(batch: Entry[]): Promise<PartitionEntries[]> {
-    const counts = new Map<string, number>()
-    for (const { pending } of batch) if (!counts.has(pending.topic)) counts.set(pending.topic, await this.#partitionCounts.of(pending.topic))
-    const sends = new Map<string, PartitionEntries>()
-    const keyless = new Map<string, number>()
-    for (const e of batch) {
-      const { topic } = e.pending
-      const message = e.pending.messages[e.index]!
-      const isKeyless = message.partition === undefined && (message.key === null || message.key === undefined)
-      const partition = (isKeyless ? keyless.get(topic) : undefined) ?? partitionOf(topic, message, counts.get(topic)!)
-      if (isKeyless) keyless.set(topic, partition)
-      const id = `${partition} ${topic}`
-      let send = sends.get(id)
-      if (!send) sends.set(id, send = { topic, partition, entries: [] })
-      send.entries.push(e)
-    }
-    return [...sends.values()]
-  }
-
-  /** Fails entries of this batch not sent yet with `err`, unsent. */
-  #fail(entries: Entry[], err: KafkaUnavailableError): void {
-    for (const e of entries) {
-      e.pending.failed ??= err
-      this.#abandon(e.pending, [e.index])
-    }
-  }
-
-  /**
-   * Sends one partition's entries in one request, the halves of a refused one in turn; returns why Kafka did
-   * not acknowledge, if it did not (the entries are answered).
-   */
-  async #sendPartition(topic: string, partition: number, entries: Entry[]): Promise<KafkaUnavailableError | undefined> {
-    const batch = entries.filter((e) => !e.pending.failed)
-    for (const e of entries) if (e.pending.failed) this.#abandon(e.pending, [e.index])
-    if (batch.length === 0) return undefined
-    const started = performance.now()
-    try {
-      await this.#breaker.fire([{ topic, messages: batch.map(({ pending, index }) => ({ ...pending.messages[index]!, partition })) }])
-      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: true })
-      for (const e of batch) this.#settle(e.pending, 1)
-      return undefined
-    } catch (cause) {
-      this.#onBatch?.({ messages: batch.length, durationMs: performance.now() - started, ok: false })
-      const refusal = recordRefusal(cause)
-      if (refusal === undefined) return this.#unacknowledged(batch, cause)
       if (batch.length === 1) {
         const [{ pending, index, bytes }] = batch as [Entry]
         this.#logger.warn({ topic: pending.topic, bytes, reason: refusal }, 'kafka refused a message: only its caller fails')
         this.#refuse(pending, index, refusal, cause)
         this.#settle(pending, 1)
-        return undefined
+        return
       }
-      // The broker wrote none of them, and kafkajs gave back the sequence numbers of this partition alone:
-      // the producer goes on as it is.
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
+      this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
-      const failed = await this.#sendPartition(topic, partition, batch.slice(0, half))
-      const err = this.#holding ? behindTimedOutError() : failed
-      // As the rest of the batch: Kafka unavailable, or the first half timed out and may land after anything sent now.
-      if (err) { this.#fail(batch.slice(half), err); return err }
-      return this.#sendPartition(topic, partition, batch.slice(half))
+      await this.#send(batch.slice(0, half))
+      if (this.#holding) {
+        // The first half timed out, and its send may land after anything sent now: the rest fails as the queue did.
+        const err = behindTimedOutError()
+        for (const e of batch.slice(half)) {
+          e.pending.failed ??= err
+          this.#abandon(e.pending, [e.index])
+        }
+        return
+      }
+      await this.#send(batch.slice(half))
     }
-  }
-
-  /** Answers a send Kafka did not acknowledge (not a refusal): its entries fail with the returned error. */
-  #unacknowledged(batch: Entry[], cause: unknown): KafkaUnavailableError {
-    this.#logger.warn({ err: cause, messages: batch.length }, 'kafka publish failed')
-    // The batch may have been written all the same (a timeout, a leader lost after the append), and
-    // kafkajs has rolled back its sequence numbers: under the same producer id the next, different
-    // batch would be taken for that batch's duplicate (acknowledged, not written) or refused as out of
-    // order for good. A fresh producer id starts over; what was written twice, event ids dedupe.
-    if (!breakerRefusedFast(cause)) this.#renewProducer()
-    const err = new KafkaUnavailableError(`Kafka did not acknowledge: ${(cause as Error).message}`, { cause })
-    for (const e of batch) {
-      e.pending.failed ??= err
-      if (e.pending.outcomes) e.pending.outcomes[e.index] = err
-      this.#settle(e.pending, 1)
-    }
-    // A send that failed by itself has ended and lands nothing later; one the breaker timed out may.
-    const attempt = this.#attempt
-    // Not awaited: the wait fails what would be sent meanwhile (the queue, calls, the rest of the batch).
-    if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
-    return err
   }
 
   #sendBatch(topicMessages: TopicMessages[]): Promise<unknown> {
@@ -711,14 +534,14 @@ export class BatchPublisher {
   }
 
   /**
-   * After a failed send the broker may hold its records while kafkajs has rolled back their sequence
-   * numbers (see `createProducer`); a fresh producer id starts over.
+   * After a refused multi-partition request the broker may hold some of its partitions' records while
+   * kafkajs has rolled back their sequence numbers (see `createProducer`); a fresh producer id starts over.
    */
   #renewProducer(): void {
     if (!this.#createProducer) {
       if (!this.#warnedCannotRenew) {
         this.#warnedCannotRenew = true
-        this.#logger.error({}, 'a send failed, and the publisher has no createProducer to start a fresh producer id: an idempotent producer may now drop or refuse later batches')
+        this.#logger.error({}, 'a send failed or kafka refused part of a batch, and the publisher has no createProducer to start a fresh producer id: an idempotent producer may now drop or refuse later batches')
       }
       return
     }
@@ -778,7 +601,6 @@ export class BatchPublisher {
     this.#closed = true
     this.#reconnectEnds?.abort()
     this.#breaker.shutdown()
-    await this.#partitionCounts.close()
     if (this.#createProducer) {
       this.#detach?.()
       await this.#producer.disconnect()

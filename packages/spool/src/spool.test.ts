@@ -199,25 +199,6 @@ describe('Spool', () => {
     expect(lines.filter((l) => l.msg === 'spool record refused by Kafka for good: dead-lettering it')).toHaveLength(1)
   })
 
-  it('publishes the records of a batch Kafka refuses in part once: the refusal names the refused, the others were acknowledged', async () => {
-    const dir = await tempDir()
-    const { spool } = await openSpool(dir)
-    await spool.append([rec(1), rec('poison'), rec(2), rec('bad'), rec(3)])
-    const k = kafka()
-    const d = deadLetters()
-    // As BatchPublisher.publish: the records Kafka takes are acknowledged, the call rejects naming the others.
-    spool.startDraining(async (records) => {
-      const refusedIndexes = records.flatMap((r, i) => (r.key === 'kpoison' || r.key === 'kbad' ? [i] : []))
-      await k.publish(records.filter((_, i) => !refusedIndexes.includes(i)))
-      if (refusedIndexes.length > 0) throw Object.assign(refused(), { refusedIndexes })
-    }, { deadLetter: d.deadLetter })
-    expect(await spool.drained(5000)).toBe(true)
-    // Until 2026-12-06 each record was sent again alone: 1, 2 and 3 twice.
-    expect(k.published).toEqual([rec(1), rec(2), rec(3)])
-    expect(d.letters.map((l) => l.record)).toEqual([rec('poison'), rec('bad')])
-    expect(spool.depth).toBe(0)
-  })
-
   it('keeps a refused record in dead-letters.ndjson when there is no deadLetter callback, or the dead-letter topic refuses it too', async () => {
     for (const deadLetter of [undefined, async () => { throw refused('dead-letter topic will not take it') }]) {
       const dir = await tempDir()

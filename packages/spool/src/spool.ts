@@ -375,9 +375,8 @@ export class Spool {
 
   /**
    * Starts publishing spooled records in order; `publish` must resolve only after Kafka acknowledged.
-   * A publish error with `retriable: false` (KafkaRecordRejectedError) is final: the refused records go to
-   * `deadLetter`, those its `refusedIndexes` names when it names them (the others were acknowledged), else
-   * found by resending the records one by one. Other errors are retried with back-off.
+   * A publish error with `retriable: false` (KafkaRecordRejectedError) is final: the records are resent
+   * one by one and the refused ones go to `deadLetter`. Other errors are retried with back-off.
    */
   startDraining(publish: (records: SpoolRecord[]) => Promise<void>, opts: DrainOptions = {}): void {
     this.#draining ??= this.#drainLoop(publish, opts.deadLetter)
@@ -431,38 +430,20 @@ export class Spool {
         this.#failed(err, 'spool drain paused: Kafka did not acknowledge')
         return false
       }
-      const refused = refusedIndexes(err, run.length)
-      if (refused) {
-        // The publisher says which it refused; it has acknowledged the others, which sent again would be
-        // written twice (until 2026-12-06 they were: each record of the run was sent again alone).
-        this.#recovered()
-        let done = 0
-        for (const i of refused) {
-          if (i > done) await this.#advance(run[i - 1]!.next, i - done)
-          await this.#refused(run[i]!, err, deadLetter)
-          done = i + 1
-        }
-        if (done < run.length) await this.#advance(run.at(-1)!.next, run.length - done)
-        return true
-      }
       if (run.length > 1) {
         // Find the refused records: the others go through (some of them twice, which their ids dedup).
         for (const r of run) if (!(await this.#publishRun([r], publish, deadLetter))) return false
         return true
       }
-      await this.#refused(run[0]!, err, deadLetter)
+      const [r] = run as [Extract<Item, { kind: 'record' }>]
+      this.#logger.warn({ err, topic: r.record.topic, key: r.record.key, bytes: r.next - r.offset, segment: this.#cursor.segment, offset: r.offset }, 'spool record refused by Kafka for good: dead-lettering it')
+      await this.#deadLetter(deadLetter, r.record, { code: 'record-rejected', error: (err as Error).message, segment: this.#cursor.segment, offset: r.offset })
+      await this.#advance(r.next, 1)
       return true
     }
     this.#recovered()
     await this.#advance(run.at(-1)!.next, run.length)
     return true
-  }
-
-  /** Dead-letters a record Kafka refused for good and moves past it. */
-  async #refused(r: Extract<Item, { kind: 'record' }>, err: unknown, deadLetter: SpoolDeadLetter | undefined): Promise<void> {
-    this.#logger.warn({ err, topic: r.record.topic, key: r.record.key, bytes: r.next - r.offset, segment: this.#cursor.segment, offset: r.offset }, 'spool record refused by Kafka for good: dead-lettering it')
-    await this.#deadLetter(deadLetter, r.record, { code: 'record-rejected', error: (err as Error).message, segment: this.#cursor.segment, offset: r.offset })
-    await this.#advance(r.next, 1)
   }
 
   async #deadLetter(deadLetter: SpoolDeadLetter | undefined, record: SpoolRecord | undefined, reason: SpoolDeadLetterReason): Promise<void> {
@@ -778,15 +759,4 @@ async function readCursor(dir: string, firstSegment: number, logger: Logger): Pr
   // Republishing from the first segment duplicates (ids dedup them); guessing further would lose records.
   logger.warn({ dir }, 'spool cursor unreadable: draining again from the first segment')
   return { segment: firstSegment, offset: 0 }
-}
-
-/**
- * The positions in a run of `length` records that a refusal names (KafkaRecordRejectedError's
- * `refusedIndexes`: the publisher acknowledged the others), if it names a valid, ascending, non-empty set.
- */
-function refusedIndexes(err: unknown, length: number): readonly number[] | undefined {
-  const indexes = (err as { refusedIndexes?: unknown } | null)?.refusedIndexes
-  if (!Array.isArray(indexes) || indexes.length === 0) return undefined
-  const valid = indexes.every((i, n) => Number.isInteger(i) && i >= 0 && i < length && (n === 0 || i > (indexes[n - 1] as number)))
-  return valid ? (indexes as number[]) : undefined
 }

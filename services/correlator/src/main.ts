@@ -62,7 +62,7 @@ const outputProducer = engineSender('outputs')
 const stateProducer = engineSender('state')
 // The rekeyer's producer sits behind a publisher: the source partitions' batches, handled at once, share
 // its produce requests.
-const rekeyPublisher = new BatchPublisher({ createProducer: producer, createAdmin: () => kafka.admin(), logger: logger.child({ component: 'rekey-publisher' }), ...rekeyPublisherLimits })
+const rekeyPublisher = new BatchPublisher({ createProducer: producer, logger: logger.child({ component: 'rekey-publisher' }), ...rekeyPublisherLimits })
 await Promise.all([outputProducer.connect(), stateProducer.connect(), rekeyPublisher.connect()])
 
 const registry = createCorrelatorRegistry()

@@ -2,14 +2,13 @@
 // app. main.ts gives it config and clients; tests give it theirs and drive the app in-process.
 import express, { type Express } from 'express'
 import type { Client } from '@elastic/elasticsearch'
-import { Partitioners, type Kafka } from 'kafkajs'
+import { Partitioners, type Kafka, type PartitionMetadata } from 'kafkajs'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { alertTopicSpec, deadLetterTopicSpec, documentTopicSpec, ensureTopics, topicReplicationOf } from '@opsreview/kafka/topics'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
 import { BOUNDED_SEND_RETRY } from '@opsreview/kafka/connection'
 import { deadLetterMessage } from '@opsreview/kafka/dead-letter'
-import { partitionOf } from '@opsreview/kafka/partitions'
 import { ConsumerHealthMonitor, registerConsumerHealthMetrics } from '@opsreview/kafka/consumer-health'
 import { ensureIndices } from '@opsreview/search-index/templates'
 import { createBackPressure } from '@opsreview/search-index/back-pressure'
@@ -68,8 +67,10 @@ export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs
   // refused (a letter too large), and the pipeline then sends each letter again alone. Until 2026-12-06, on a
   // dead-letter topic of several partitions (one made by hand: the indexer makes it with one), the letters the
   // other partitions had taken were written twice.
-  let letterPartitions = 0
-  const partitionOfLetters = (key: string): number => (letterPartitions === 0 ? 0 : partitionOf(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, { key }, letterPartitions))
+  let letterPartitions: PartitionMetadata[] = []
+  const letterPartition = Partitioners.DefaultPartitioner()
+  const partitionOfLetters = (key: string): number => (letterPartitions.length === 0 ? 0
+    : letterPartition({ topic: config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, partitionMetadata: letterPartitions, message: { key, value: null } }))
   // A killed instance's partitions move only when its session times out: the session is how long they wait.
   const session = { sessionTimeout: config.OPSREVIEW_KAFKA_SESSION_TIMEOUT, heartbeatInterval: Math.max(500, Math.floor(config.OPSREVIEW_KAFKA_SESSION_TIMEOUT / 10)) }
   // A fetch waits at most a second for records: kafkajs's 5 s default is also how long a stop waited for the
@@ -185,7 +186,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs
         documentTopicSpec(config.OPSREVIEW_TOPIC_PROBLEMS, 3),
         deadLetterTopicSpec(config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER),
       ], topicReplicationOf(config))
-      letterPartitions = (await admin.fetchTopicMetadata({ topics: [config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER] })).topics[0]?.partitions.length ?? 0
+      letterPartitions = (await admin.fetchTopicMetadata({ topics: [config.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER] })).topics[0]?.partitions ?? []
       await producer.connect()
       await consumer.connect()
       await consumer.subscribe({ topics, fromBeginning: true })

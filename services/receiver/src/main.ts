@@ -46,8 +46,6 @@ const publisher = new BatchPublisher({
     allowAutoTopicCreation: false,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
   }),
-  // Reads the partition counts each produce request is cut by (one partition per request).
-  createAdmin: () => kafka.admin(),
   logger: logger.child({ component: 'publisher' }),
   onBatch: ({ durationMs, ok }) => metrics.publishSeconds.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000),
 })

@@ -18,7 +18,6 @@ export async function receiverOnKafka(kafka: Kafka, topics: { alerts: string; re
   const { logger } = opts
   const publisher = new BatchPublisher({
     createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }),
-    createAdmin: () => kafka.admin(),
     logger,
   })
   await publisher.connect()

@@ -259,7 +259,7 @@ async function startApp() {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const { logger } = captureLogs()
-  const commands = new BatchPublisher({ producer, createAdmin: () => kafka.admin(), logger })
+  const commands = new BatchPublisher({ producer, logger })
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await es.close() })
   const app = createReviewApp({
     es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [WRITE], indexPrefix: prefix,

@@ -88,7 +88,7 @@ async function startReview() {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const { logger } = captureLogs()
-  const commands = new BatchPublisher({ producer, createAdmin: () => kafka.admin(), logger })
+  const commands = new BatchPublisher({ producer, logger })
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await es.close() })
   const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, deadLetterTopics, now, 24 * H), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
   // Each start is a fresh process as far as the app knows: nothing remembered between two of them.

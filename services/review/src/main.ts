@@ -43,7 +43,6 @@ await ensureTopics(admin, [{ topic: config.OPSREVIEW_TOPIC_COMMANDS, numPartitio
 // it failed must not land after a later one, which the correlator would then overrule.
 const commands = new BatchPublisher({
   createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 3 } }),
-  createAdmin: () => kafka.admin(),
   logger: logger.child({ component: 'commands' }),
   keepOrder: true,
 })

@@ -21,7 +21,7 @@ export async function decisionsOnKafka(limits?: DecisionLogLimits) {
   await createTopics(admin, [commandsTopic, resultsTopic])
   onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
   const { logger } = captureLogs()
-  const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), createAdmin: () => kafka.admin(), logger })
+  const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
   await commands.connect()
   const decisions = new DecisionLog(limits)
   const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
@@ -52,7 +52,7 @@ export async function commandsOnKafka() {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   const { logger } = captureLogs()
-  const commands = new BatchPublisher({ producer, createAdmin: () => kafka.admin(), logger })
+  const commands = new BatchPublisher({ producer, logger })
   onTestFinished(async () => { await commands.close(); await producer.disconnect(); await admin.disconnect() })
   return { kafka, admin, commandsTopic, logger, commands }
 }
