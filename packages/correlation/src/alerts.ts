@@ -27,7 +27,7 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
     if (start < t && (!track || start > track.lastChangeAt)) {
       // The firing's rules (shared cause, recurring, flapping) look at windows around its own time, not the resolve's.
       s.now = start
-      onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt, t)
+      onFiring(s, { ...event, status: 'firing' }, key, track, start, event.startsAt, t, t)
       s.now = t
       return onResolve(s, key, s.alerts.get(key), t, at)
     }
@@ -143,9 +143,9 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
  * unless a person resolved it (they would have resolved it with the firing in it); a report only adds to
  * it, as reports never keep an incident open.
  */
-function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t): IncidentState | undefined {
+function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t, seenAt = t): IncidentState | undefined {
   if (t >= s.watermark) return undefined
-  const inc = resolvedHolding(s, groupKey, t, !firing, until)
+  const inc = resolvedHolding(s, groupKey, t, !firing, until, seenAt)
   if (inc && firing && inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
   return inc
 }
@@ -154,9 +154,10 @@ function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean
  * `until`: until when the alert is known to have fired: the end of a whole episode (an alert first heard
  * of resolved) or of a backlog's firing whose resolve is in the backlog, else a resolve already applied
  * after it, else its receipt (Alertmanager and Pingdom send the state at the time they send). A late alert
- * joins the incident of its group that it overlaps, not only one that its start falls into.
+ * joins the incident of its group that it overlaps, not only one that its start falls into. `seenAt`: when
+ * in event time the firing is known, a whole episode's end (it is applied then), else `t`.
  */
-function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until?: number): IncidentState | undefined {
+function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTrack | undefined, t: number, at: string, until?: number, seenAt = t): IncidentState | undefined {
   if (track?.incidentId) {
     const inc = s.incidents.get(track.incidentId)
     if (inc) {
@@ -220,7 +221,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // Its own group's incident that held its time, open or resolved since, before its notification group's: in
   // event time that one took it first (a late alert joined an incident of another rule's group through its
   // notification while the incident of its service, resolved during the backlog, had held it).
-  const inc = joinable(s, groupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil)
+  const inc = joinable(s, groupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil, seenAt)
     ?? (amGroup === 'join' ? joinableByNotification(s, amGroupKey!, t, firedUntil) : undefined)
     ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil) : undefined)
     ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at, amGroup === 'join'))

@@ -728,6 +728,35 @@ describe('event time: a late event among incidents that resolved during the back
     expect(spooled.stats.late).toBe(2)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
+  it('a late whole episode goes to the incident open at its end, not to one that had resolved before it', () => {
+    // Report timeout 3 h. A complaint at 00:02 opens an incident of reports alone. e fires at 00:39 and ends at
+    // 00:40: an incident of its own (37 minutes after the complaint, out of the report window), resolved at
+    // 00:45, when the complaints' incident owns the group again. a fired from 00:00 to 00:48 between two flushes:
+    // Alertmanager sends it once, resolved, with its start. Live at 00:48 it joins the complaints' incident,
+    // open. Spooled until 03:10, after the report timeout closed that incident at 03:02, it found both resolved
+    // and opened after its start, and joined e's, the first decided, which had resolved before it ended.
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(0, 2), name: 'report:customer-complaint' }
+    const e0: Ev = { fp: 'e', service: 'checkout', status: 'firing', t: atHM(0, 39), name: 'E' }
+    const e1: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(0, 40), name: 'E' }
+    const a: Ev = { fp: 'a', service: 'checkout', status: 'resolved', t: atHM(0, 48), name: 'A' }
+    const input = (x: Ev): EngineInput => {
+      const i = alertInput(x, x.t) as Extract<EngineInput, { type: 'alert' }>
+      if (x === e1) i.event.startsAt = isoOf(e0.t)
+      if (x === a) i.event.startsAt = isoOf(atHM(0, 0))
+      return i
+    }
+    const run = (aArrives: number) => deliver(byKey([
+      ...[r, e0, e1].map((x, n) => ({ key: x.t, order: n, input: input(x) })),
+      { key: aArrives, order: 0, input: input(a) },
+      ...minuteTicks(5),
+    ]), cfg)
+    const live = run(a.t)
+    expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a'], 1], [['e'], 0]])
+    const spooled = run(atHM(3, 10))
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
 })
 
 describe('event time: late events judged before a staleness guess was due', () => {
