@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, settle,
+  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -86,6 +86,23 @@ function joinable(s: EngineState, groupKey: string, t: number, report: boolean, 
 }
 
 /**
+ * The incident of its group a firing joins as an open one: `joinable`, and for a late firing the newest
+ * incident of its group open at `seenAt` that has resolved since (a held backlog's timers ran before the
+ * firing), unless an open one newer than it takes the firing. In event time that one owned the group then and
+ * took the firing first: a whole episode spooled through an outage, after the report timeout closed the
+ * complaint's incident it joined live, went to an older incident of its service still open. It opens again,
+ * uncounted, as by its span (`joinBySpan`).
+ */
+function joinableAt(s: EngineState, groupKey: string, t: number, until: number, seenAt: number): IncidentState | undefined {
+  const open = joinable(s, groupKey, t, false, until)
+  if (t >= s.watermark) return open
+  const then = resolvedOpenAt(s, groupKey, t, until, seenAt)
+  if (!then || (open && open.openedMs <= seenAt && newer(open, then))) return open
+  if (then.data.resolvedBy !== 'manual') reopenIncident(s, then, false)
+  return then
+}
+
+/**
  * The open incident of its Alertmanager notification group that takes the event (`joinsAt`), when its own
  * group has none. Not one a rule-grouped alert opened after its time: such an alert never joins a
  * notification group's incident, so in order the two were apart.
@@ -143,9 +160,9 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
  * unless a person resolved it (they would have resolved it with the firing in it); a report only adds to
  * it, as reports never keep an incident open.
  */
-function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t, seenAt = t): IncidentState | undefined {
+function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t): IncidentState | undefined {
   if (t >= s.watermark) return undefined
-  const inc = resolvedHolding(s, groupKey, t, !firing, until, seenAt)
+  const inc = resolvedHolding(s, groupKey, t, !firing, until)
   if (inc && firing && inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
   return inc
 }
@@ -221,7 +238,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // Its own group's incident that held its time, open or resolved since, before its notification group's: in
   // event time that one took it first (a late alert joined an incident of another rule's group through its
   // notification while the incident of its service, resolved during the backlog, had held it).
-  const inc = joinable(s, groupKey, t, false, firedUntil) ?? joinBySpan(s, groupKey, t, true, firedUntil, seenAt)
+  const inc = joinableAt(s, groupKey, t, firedUntil, seenAt) ?? joinBySpan(s, groupKey, t, true, firedUntil)
     ?? (amGroup === 'join' ? joinableByNotification(s, amGroupKey!, t, firedUntil) : undefined)
     ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil) : undefined)
     ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at, amGroup === 'join'))

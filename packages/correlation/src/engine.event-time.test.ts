@@ -757,6 +757,32 @@ describe('event time: a late event among incidents that resolved during the back
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
+  it("a late whole episode goes to the group's newest incident open at its end, resolved since, not to an older one still open", () => {
+    // Report timeout 3 h. a fires at 00:00 and goes on firing. A complaint at 04:10, more than the join window
+    // after a's last word, opens an incident of reports alone, the newest of the group, which owns it. e fired
+    // from 03:30 to 04:20 between two flushes: live at 04:20 it joins the owner, the complaints' incident (it
+    // overlaps the complaint). Spooled until 07:15, after the report timeout closed that incident at 07:10, it
+    // joined a's, still open and active at 03:30.
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const a: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
+    const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(4, 10), name: 'report:customer-complaint' }
+    const e: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(4, 20), name: 'E' }
+    const input = (x: Ev): EngineInput => {
+      const i = alertInput(x, x.t) as Extract<EngineInput, { type: 'alert' }>
+      if (x === e) i.event.startsAt = isoOf(atHM(3, 30))
+      return i
+    }
+    const run = (eArrives: number) => deliver(byKey([
+      ...[a, r].map((x, n) => ({ key: x.t, order: n, input: input(x) })),
+      { key: eArrives, order: 0, input: input(e) },
+      ...minuteTicks(8),
+    ]), cfg)
+    const live = run(e.t)
+    expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a'], 0], [['e'], 1]])
+    const spooled = run(atHM(7, 15))
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
 })
 
 describe('event time: late events judged before a staleness guess was due', () => {

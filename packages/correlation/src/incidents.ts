@@ -113,7 +113,7 @@ function handOverGroup(s: EngineState, groupKey: string): void {
 }
 
 /** Opened later, or at the same time with the greater id: a total order, whatever order the incidents are held in. */
-const newer = (a: IncidentState, b: IncidentState): boolean => a.openedMs > b.openedMs || (a.openedMs === b.openedMs && a.data.id > b.data.id)
+export const newer = (a: IncidentState, b: IncidentState): boolean => a.openedMs > b.openedMs || (a.openedMs === b.openedMs && a.data.id > b.data.id)
 
 /**
  * The newest open incident of a group owns it and takes its events first (`joinable`; an older one that
@@ -366,11 +366,9 @@ const SPAN_CANDIDATES = 8
  * The retained resolved incident of the group whose span holds `t`: one `joinsAt` `t` (for a `report` or
  * an alert), not yet resolved at `t` (its resolution was decided after `t`), by its alerts, its staleness
  * or a person (an event before the person's decision was, in event time, part of what they resolved); of
- * several, the newest still open at `seenAt`, else the newest opened by `t`, else the first decided.
- * `seenAt`: when in event time the engine learns of the event, later than `t` only for a whole episode
- * (its end).
+ * several, the newest opened by `t`, else the first decided.
  */
-export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t, seenAt = t): IncidentState | undefined {
+export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
   if (!list) return undefined
   // The first incident decided after `t`.
@@ -387,20 +385,31 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
   // one opened by `t` owned anything then: one opened after it (taking it by a report that came after it,
   // or by its overlap) is joined only when none opened by `t` takes it, and then the first decided (an alert
   // went to an incident of reports alone opened after it, not to the one that held it live).
-  // A whole episode is applied at its end, `seenAt`: an incident still open then is one live asked first, as
-  // an open one, before any that had resolved by then (spooled through an outage after the report timeout
-  // closed a complaint's incident that took it live, it went to an incident opened after its start that had
-  // resolved before its end). For any other event `seenAt` is `t`, and these are the ones opened by `t`.
-  let open: IncidentState | undefined
   let best: IncidentState | undefined
   let after: IncidentState | undefined
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (inc.openedMs <= seenAt && inc.resolvedDecidedAt! > seenAt) { if ((!open || newer(inc, open)) && joinsAt(s, inc, t, report, until)) open = inc }
-    else if (inc.openedMs > t) { if (!best && !after && joinsAt(s, inc, t, report, until)) after = inc }
+    if (inc.openedMs > t) { if (!best && !after && joinsAt(s, inc, t, report, until)) after = inc }
     else if ((!best || newer(inc, best)) && joinsAt(s, inc, t, report, until)) best = inc
   }
-  return open ?? best ?? after
+  return best ?? after
+}
+
+/**
+ * The newest retained resolved incident of the group still open at `seenAt` (opened by then, its resolution
+ * decided after) that takes an alert at `t` (`joinsAt`): in event time the group's newest open incident then,
+ * which owned it. Such incidents were decided last: the end of the group's list, none at all unless a late
+ * event finds one decided after it (a held backlog's timers ran before it).
+ */
+export function resolvedOpenAt(s: EngineState, groupKey: string, t: number, until: number, seenAt: number): IncidentState | undefined {
+  const list = spanIndex(s).get(groupKey)
+  if (!list) return undefined
+  let found: IncidentState | undefined
+  for (let i = list.length - 1; i >= 0 && i >= list.length - SPAN_CANDIDATES && list[i]!.resolvedDecidedAt! > seenAt; i--) {
+    const inc = list[i]!
+    if (inc.openedMs <= seenAt && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
+  }
+  return found
 }
 
 function positionsOf(inc: IncidentState): Map<string, number> {
