@@ -126,12 +126,6 @@ function registeredIncident(s: EngineState, amGroupKey: string): IncidentState |
   return inc
 }
 
-/** The open incident the notification group points to. */
-function notificationGroupIncident(s: EngineState, amGroupKey: string): IncidentState | undefined {
-  const inc = registeredIncident(s, amGroupKey)
-  return inc?.data.status === 'open' ? inc : undefined
-}
-
 /** Forgets the notification groups whose incident retention forgot (the daily sweep). */
 export function forgetNotificationGroups(s: EngineState): void {
   for (const [key, id] of s.openByAmGroup) if (!s.incidents.has(id)) s.openByAmGroup.delete(key)
@@ -143,9 +137,14 @@ export function forgetNotificationGroups(s: EngineState): void {
  * those after it) joined it through the notification group. It joins that incident, which takes its group,
  * as its own would have had; the incident keeps its id (an emitted incident is never renamed).
  */
-function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t: number, until: number): IncidentState | undefined {
-  const inc = notificationGroupIncident(s, amGroupKey)
-  if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup || !joinsAt(s, inc, t, false, until)) return undefined
+function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t: number, until: number, seenAt: number): IncidentState | undefined {
+  const inc = registeredIncident(s, amGroupKey)
+  if (!inc || t >= inc.openedMs || !inc.openerJoinsAmGroup) return undefined
+  // Resolved since, but still open when live would have applied the late alert (a held backlog's timers ran
+  // first): in order it was joined then (a whole episode spooled through an outage opened its own incident).
+  if (inc.data.status !== 'open' && (t >= s.watermark || seenAt >= inc.resolvedDecidedAt! || inc.data.resolvedBy === 'manual')) return undefined
+  if (!joinsAt(s, inc, t, false, until)) return undefined
+  if (inc.data.status !== 'open') reopenIncident(s, inc, false)
   regroup(s, inc, groupKey)
   // In event time a rule-grouped alert opened it now: no other late alert from before it joins it through the
   // notification group (in order it had met only the late alert's own incident, which no other rule group and
@@ -240,7 +239,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // notification while the incident of its service, resolved during the backlog, had held it).
   const inc = joinableAt(s, groupKey, t, firedUntil, seenAt) ?? joinBySpan(s, groupKey, t, true, firedUntil)
     ?? (amGroup === 'join' ? joinableByNotification(s, amGroupKey!, t, firedUntil) : undefined)
-    ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil) : undefined)
+    ?? (amGroup === 'register' ? joinOpenedAfter(s, groupKey, amGroupKey!, t, firedUntil, seenAt) : undefined)
     ?? (dropAsForgottenHistory(s, t, heardAt) ? undefined : openIncident(s, event, groupKey, t, at, amGroup === 'join'))
   if (!inc) return undefined
   // A resolved incident (one a person resolved, joined late) takes nothing more from its notification group.

@@ -88,6 +88,19 @@ describe('a late default-grouped alert and the rule-grouped incident of its noti
     const spooled = [m, resolved(m, 8)].map((e) => ({ ...e, receivedAt: isoOf(T0 + 30 * MIN) }))
     expect(shape(run(inputs([c, resolved(c, 5), other, ...spooled])))).toEqual(expected)
   })
+  it('a late rule-grouped whole episode takes the incident its notification group opened after its start, resolved since, as in order', () => {
+    // The mismatch fires 10:00 to 10:01: its incident resolves at 10:06. The crash loop fired from 09:50 to 10:02
+    // between two flushes (sent once, resolved, with its start): in order, at 10:02, it takes the mismatch's
+    // incident, open, into its group. Spooled through an outage to 10:30, it found that incident resolved and
+    // opened one of its own.
+    const m = mismatch('m', 'i1', 0)
+    const c = { ...resolved(crash('c', 'checkout-a', -10), 2), startsAt: isoOf(T0 - 10 * MIN) }
+    const other: AlertEvent = { ...alert('x', { alertname: 'SearchSlow' }, 29), service: 'search', origin: { receiver: 'search', groupKey: '{}:{namespace="search"}' } }
+    const inputs = (events: AlertEvent[]): EngineInput[] => events.map((event) => ({ type: 'alert', event }))
+    const expected = shape(run(inputs([m, resolved(m, 1), c, other])))
+    expect(expected.map((i) => i.members)).toEqual(['c,m', 'x'])
+    expect(shape(run(inputs([m, resolved(m, 1), other, { ...c, receivedAt: isoOf(T0 + 30 * MIN) }])))).toEqual(expected)
+  })
 })
 
 describe('a held rule-grouped alert and the incident its notification group opened after it', () => {
