@@ -191,7 +191,8 @@ describe('delivery: allowed lateness 5 min', () => {
 // engine.event-time.test.ts (seed 922238157: "a late whole episode goes to the incident open at its end";
 // seed 1148929165: "... to the group's newest incident open at its end, resolved since"; seed 270130088, in
 // grouping.late.test.ts: "a late rule-grouped whole episode takes the incident its notification group opened
-// after its start, resolved since"). After those, 96,000 runs at lateness 0 and 42,000 at 5 min found none.
+// after its start, resolved since"). With the first two fixed, 156,000 runs at lateness 0 and 42,000 at 5 min
+// found no other.
 // Raise numRuns and drop the seed to search.
 const OUTAGE_SEED = 20261206
 
