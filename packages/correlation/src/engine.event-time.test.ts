@@ -783,6 +783,35 @@ describe('event time: a late event among incidents that resolved during the back
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
+  it('finds the incident open at the late episode\'s end among many of its group resolved after it during the backlog', () => {
+    // The case above, with eight short outages of checkout from 07:11 (each its own incident, resolved a minute
+    // later, decided after the complaints' incident) and e spooled until 09:40: the complaints' incident is no
+    // longer among the last decided of the group, and was looked for only there.
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const a: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
+    const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(4, 10), name: 'report:customer-complaint' }
+    const e: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(4, 20), name: 'E' }
+    const short = Array.from({ length: 8 }, (_, i): Ev[] => [
+      { fp: `g${i}`, service: 'checkout', status: 'firing', t: atHM(7, 11 + 10 * i), name: `G${i}` },
+      { fp: `g${i}`, service: 'checkout', status: 'resolved', t: atHM(7, 12 + 10 * i), name: `G${i}` },
+    ]).flat()
+    const input = (x: Ev): EngineInput => {
+      const i = alertInput(x, x.t) as Extract<EngineInput, { type: 'alert' }>
+      if (x === e) i.event.startsAt = isoOf(atHM(3, 30))
+      else if (x.status === 'resolved') i.event.startsAt = isoOf(x.t - MIN)
+      return i
+    }
+    const run = (eArrives: number) => deliver(byKey([
+      ...[a, r, ...short].map((x, n) => ({ key: x.t, order: n, input: input(x) })),
+      { key: eArrives, order: 0, input: input(e) },
+      ...minuteTicks(10),
+    ]), cfg)
+    const live = run(e.t)
+    expect(live.incidents().find((i) => i.alerts.some((m) => m.fingerprint === 'e'))?.reports).toHaveLength(1)
+    const spooled = run(atHM(9, 40))
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
 })
 
 describe('event time: late events judged before a staleness guess was due', () => {

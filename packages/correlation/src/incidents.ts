@@ -371,14 +371,7 @@ const SPAN_CANDIDATES = 8
 export function resolvedHolding(s: EngineState, groupKey: string, t: number, report: boolean, until = t): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
   if (!list) return undefined
-  // The first incident decided after `t`.
-  let lo = 0
-  let hi = list.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (list[mid]!.resolvedDecidedAt! <= t) lo = mid + 1
-    else hi = mid
-  }
+  const lo = firstDecidedAfter(list, t)
   // The newest that takes it, as among open incidents (`openHolding`): at `t` it owned the group, and live
   // the event went to it first (a complaint held in a backlog went to the first decided, an incident quiet
   // for hours whose alert had just fired again, not to the complaints' own incident that took it live). Only
@@ -395,17 +388,31 @@ export function resolvedHolding(s: EngineState, groupKey: string, t: number, rep
   return best ?? after
 }
 
+/** Where in a group's list (by decided resolve) the incidents decided after `t` begin. */
+function firstDecidedAfter(list: readonly IncidentState[], t: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list[mid]!.resolvedDecidedAt! <= t) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /**
  * The newest retained resolved incident of the group still open at `seenAt` (opened by then, its resolution
  * decided after) that takes an alert at `t` (`joinsAt`): in event time the group's newest open incident then,
- * which owned it. Such incidents were decided last: the end of the group's list, none at all unless a late
- * event finds one decided after it (a held backlog's timers ran before it).
+ * which owned it. Such incidents are among the first decided after `seenAt`, not the last: those opened since
+ * and resolved during a long backlog are decided after them (until 2026-12-06 only the list's last few were
+ * looked at, and eight short incidents resolved during the backlog hid the one open at `seenAt`).
  */
 export function resolvedOpenAt(s: EngineState, groupKey: string, t: number, until: number, seenAt: number): IncidentState | undefined {
   const list = spanIndex(s).get(groupKey)
   if (!list) return undefined
+  const lo = firstDecidedAfter(list, seenAt)
   let found: IncidentState | undefined
-  for (let i = list.length - 1; i >= 0 && i >= list.length - SPAN_CANDIDATES && list[i]!.resolvedDecidedAt! > seenAt; i--) {
+  for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
     if (inc.openedMs <= seenAt && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
   }
