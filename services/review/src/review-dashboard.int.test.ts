@@ -1,4 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
+import type { Page } from 'playwright-core'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
@@ -43,15 +44,25 @@ async function startReview() {
   return serve(app)
 }
 
+/** The dashboard of `startReview`'s day in Chromium, as the meeting opens it; no page error on the way. */
+async function onDashboard(check: (page: Page) => Promise<void>): Promise<void> {
+  const url = await startReview()
+  const b = await launchChromium()
+  try {
+    const page = await b.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(`${url}/#token=${READ}`)
+    await check(page)
+    expect(errors).toEqual([])
+  } finally {
+    await b.close()
+  }
+}
+
 describe('the dashboard\'s review of the last day, in Chromium', () => {
   it('lists the window\'s new incidents, those already over included, says which open ones are acknowledged and who owns each problem', async () => {
-    const url = await startReview()
-    const b = await launchChromium()
-    try {
-      const page = await b.newPage()
-      const errors: string[] = []
-      page.on('pageerror', (e) => errors.push(e.message))
-      await page.goto(`${url}/#token=${READ}`)
+    await onDashboard(async (page) => {
       const rows = (table: string) => page.locator(`${table} tbody tr`)
       await expect.poll(() => rows('#new-incidents').count(), LOAD).toBe(2)
 
@@ -70,20 +81,11 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
 
       // The problem's owner, decided in an earlier meeting.
       expect(await page.locator('#problems tr[data-id="prb-00000000000000000000000a"] td.owner').textContent()).toBe('dana')
-      expect(errors).toEqual([])
-    } finally {
-      await b.close()
-    }
+    })
   })
 
   it('shows apart from the post-mortem queue one the correlator forgot, as no longer to be scheduled here', async () => {
-    const url = await startReview()
-    const b = await launchChromium()
-    try {
-      const page = await b.newPage()
-      const errors: string[] = []
-      page.on('pageerror', (e) => errors.push(e.message))
-      await page.goto(`${url}/#token=${READ}`)
+    await onDashboard(async (page) => {
       const forgotten = page.locator('#postmortems-forgotten tbody tr')
       await expect.poll(() => forgotten.count(), LOAD).toBe(1)
       expect(await page.locator('#postmortems-forgotten-part').isVisible()).toBe(true)
@@ -94,20 +96,11 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       // Its view says why it cannot be scheduled.
       await forgotten.locator('button.link').click()
       await expect.poll(() => page.locator('#detail-facts dd[data-fact="Post-mortem"]').textContent(), LOAD).toContain('severity critical; can no longer be scheduled here: forgotten by the correlator 2026-12-01 06:00')
-      expect(errors).toEqual([])
-    } finally {
-      await b.close()
-    }
+    })
   })
 
   it('links an incident to the view of its problem, named by its title', async () => {
-    const url = await startReview()
-    const b = await launchChromium()
-    try {
-      const page = await b.newPage()
-      const errors: string[] = []
-      page.on('pageerror', (e) => errors.push(e.message))
-      await page.goto(`${url}/#token=${READ}`)
+    await onDashboard(async (page) => {
       const open = page.locator('#open-incidents tr[data-id="inc-000000000000000000000002"]')
       await expect.poll(() => open.count(), LOAD).toBe(1)
       await open.locator('button.link').click()
@@ -116,9 +109,6 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       await problems.getByRole('button').click()
       await expect.poll(() => page.locator('#problem-detail-h').textContent(), LOAD).toBe('Checkout keeps crashing')
       expect(await page.locator('#problem-facts dd[data-fact="Owner"]').textContent()).toBe('dana')
-      expect(errors).toEqual([])
-    } finally {
-      await b.close()
-    }
+    })
   })
 })
