@@ -757,41 +757,19 @@ describe('event time: a late event among incidents that resolved during the back
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
-  it("a late whole episode goes to the group's newest incident open at its end, resolved since, not to an older one still open", () => {
-    // Report timeout 3 h. a fires at 00:00 and goes on firing. A complaint at 04:10, more than the join window
-    // after a's last word, opens an incident of reports alone, the newest of the group, which owns it. e fired
-    // from 03:30 to 04:20 between two flushes: live at 04:20 it joins the owner, the complaints' incident (it
-    // overlaps the complaint). Spooled until 07:15, after the report timeout closed that incident at 07:10, it
-    // joined a's, still open and active at 03:30.
+  /**
+   * Report timeout 3 h. a fires at 00:00 and goes on firing. A complaint at 04:10, more than the join window
+   * after a's last word, opens an incident of reports alone, the newest of the group, which owns it. e fired
+   * from 03:30 to 04:20 between two flushes: live at 04:20 it joins the owner, the complaints' incident (it
+   * overlaps the complaint). `shortOutages` of checkout from 07:11, each its own incident resolved a minute
+   * later, are decided after the complaints' incident. Returns the live run and one with e arriving at `spooledTo`.
+   */
+  function complaintAndEpisode(shortOutages: number, spooledTo: number) {
     const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
     const a: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
     const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(4, 10), name: 'report:customer-complaint' }
     const e: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(4, 20), name: 'E' }
-    const input = (x: Ev): EngineInput => {
-      const i = alertInput(x, x.t) as Extract<EngineInput, { type: 'alert' }>
-      if (x === e) i.event.startsAt = isoOf(atHM(3, 30))
-      return i
-    }
-    const run = (eArrives: number) => deliver(byKey([
-      ...[a, r].map((x, n) => ({ key: x.t, order: n, input: input(x) })),
-      { key: eArrives, order: 0, input: input(e) },
-      ...minuteTicks(8),
-    ]), cfg)
-    const live = run(e.t)
-    expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a'], 0], [['e'], 1]])
-    const spooled = run(atHM(7, 15))
-    expect(spooled.stats.late).toBe(1)
-    expect(outcome(spooled)).toEqual(outcome(live))
-  })
-  it('finds the incident open at the late episode\'s end among many of its group resolved after it during the backlog', () => {
-    // The case above, with eight short outages of checkout from 07:11 (each its own incident, resolved a minute
-    // later, decided after the complaints' incident) and e spooled until 09:40: the complaints' incident is no
-    // longer among the last decided of the group, and was looked for only there.
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
-    const a: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
-    const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(4, 10), name: 'report:customer-complaint' }
-    const e: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(4, 20), name: 'E' }
-    const short = Array.from({ length: 8 }, (_, i): Ev[] => [
+    const short = Array.from({ length: shortOutages }, (_, i): Ev[] => [
       { fp: `g${i}`, service: 'checkout', status: 'firing', t: atHM(7, 11 + 10 * i), name: `G${i}` },
       { fp: `g${i}`, service: 'checkout', status: 'resolved', t: atHM(7, 12 + 10 * i), name: `G${i}` },
     ]).flat()
@@ -806,9 +784,21 @@ describe('event time: a late event among incidents that resolved during the back
       { key: eArrives, order: 0, input: input(e) },
       ...minuteTicks(10),
     ]), cfg)
-    const live = run(e.t)
+    return { live: run(e.t), spooled: run(spooledTo) }
+  }
+  it("a late whole episode goes to the group's newest incident open at its end, resolved since, not to an older one still open", () => {
+    // Spooled until 07:15, after the report timeout closed the complaints' incident at 07:10, e joined a's,
+    // still open and active at 03:30.
+    const { live, spooled } = complaintAndEpisode(0, atHM(7, 15))
+    expect(live.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length])).toEqual([[['a'], 0], [['e'], 1]])
+    expect(spooled.stats.late).toBe(1)
+    expect(outcome(spooled)).toEqual(outcome(live))
+  })
+  it('finds the incident open at the late episode\'s end among many of its group resolved after it during the backlog', () => {
+    // With eight short outages and e spooled until 09:40, the complaints' incident is no longer among the last
+    // decided of the group, and was looked for only there.
+    const { live, spooled } = complaintAndEpisode(8, atHM(9, 40))
     expect(live.incidents().find((i) => i.alerts.some((m) => m.fingerprint === 'e'))?.reports).toHaveLength(1)
-    const spooled = run(atHM(9, 40))
     expect(spooled.stats.late).toBe(1)
     expect(outcome(spooled)).toEqual(outcome(live))
   })
