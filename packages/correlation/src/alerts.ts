@@ -86,6 +86,14 @@ function joinable(s: EngineState, groupKey: string, t: number, report: boolean, 
 }
 
 /**
+ * A resolved incident a late firing joins from within its span opens again, uncounted (in event time it had
+ * not resolved yet), unless a person resolved it: they resolved it with the firing in it, and that stands.
+ */
+function openForLateFiring(s: EngineState, inc: IncidentState): void {
+  if (inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
+}
+
+/**
  * The incident of its group a firing joins as an open one: `joinable`, and for a late firing the newest
  * incident of its group open at `seenAt` that has resolved since (a held backlog's timers ran before the
  * firing), unless an open one newer than it takes the firing. In event time that one owned the group then and
@@ -98,7 +106,7 @@ function joinableAt(s: EngineState, groupKey: string, t: number, until: number, 
   if (t >= s.watermark) return open
   const then = resolvedOpenAt(s, groupKey, t, until, seenAt)
   if (!then || (open && open.openedMs <= seenAt && newer(open, then))) return open
-  if (then.data.resolvedBy !== 'manual') reopenIncident(s, then, false)
+  openForLateFiring(s, then)
   return then
 }
 
@@ -114,7 +122,7 @@ function joinableByNotification(s: EngineState, amGroupKey: string, t: number, u
   // Resolved since, its span holding a late event's time: in event time it was open then, and took the event
   // (a whole episode spooled through an outage, after the rule-grouped alert's incident it joined live resolved).
   if (t >= s.watermark || t >= inc.resolvedDecidedAt! || !joinsAt(s, inc, t, false, until)) return undefined
-  if (inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
+  openForLateFiring(s, inc)
   return inc
 }
 
@@ -162,7 +170,7 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
 function joinBySpan(s: EngineState, groupKey: string, t: number, firing: boolean, until = t): IncidentState | undefined {
   if (t >= s.watermark) return undefined
   const inc = resolvedHolding(s, groupKey, t, !firing, until)
-  if (inc && firing && inc.data.resolvedBy !== 'manual') reopenIncident(s, inc, false)
+  if (inc && firing) openForLateFiring(s, inc)
   return inc
 }
 
