@@ -238,7 +238,7 @@ const paths: Record<string, Record<string, Json>> = {
     get: {
       summary: 'Search incidents', security: bearer,
       parameters: [
-        q('q', 'Free text'), q('status', 'Status', { $ref: `${INCIDENT}#/properties/status` }), q('service', 'Service'), q('severity', 'Severity', { enum: alertSchema.properties.severity.enum }),
+        q('q', "Free text: the incident's text, and its alerts' label values and reports' descriptions (docs/review-api.md)"), q('status', 'Status', { $ref: `${INCIDENT}#/properties/status` }), q('service', 'Service'), q('severity', 'Severity', { enum: alertSchema.properties.severity.enum }),
         q('environment', 'Environment'), q('owner', 'Owner'), q('problem', 'Linked problem id'), P.from, P.to, P.tz,
         q('sort', 'openedAt, resolvedAt, lastEventAt or severity, with :asc or :desc', { type: 'string', pattern: '^(openedAt|resolvedAt|lastEventAt|severity)(:(asc|desc))?$' }),
         P.size(20), P.cursor, P.dataset, P.token,

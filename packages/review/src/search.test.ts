@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { errors as esErrors } from '@elastic/elasticsearch'
-import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, hitsTotal, incidentSearchRequest, incidentTimeline, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemIncidents, problemSearchRequest, problemTimeline, type IncidentListItem } from './search.ts'
+import { alertChangesRequest, decodeCursor, encodeCursor, freeTextFault, hitsTotal, incidentSearchRequest, incidentTimeline, LABEL_MATCHES_MAX, labelMatches, labelMatchRequest, MISSING_DATE_SORT_MS, parseIncidentQuery, parseProblemQuery, problemIncidents, problemSearchRequest, problemTimeline, type IncidentListItem } from './search.ts'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
@@ -60,6 +60,38 @@ describe('parseIncidentQuery', () => {
     const r = parseIncidentQuery({ sort: 'resolvedAt:desc' })
     if (!r.ok) throw new Error('valid')
     expect(incidentSearchRequest('i', r.value).sort).toEqual([{ resolvedAt: { order: 'desc', missing: MISSING_DATE_SORT_MS } }, { id: { order: 'asc' } }])
+  })
+})
+
+describe('free text in labels', () => {
+  it('looks labels up only for free text, bounded in time and in how many alerts and reports it takes', () => {
+    expect(labelMatchRequest('a', {})).toBeUndefined()
+    const unbounded = labelMatchRequest('a', { q: 'db-7' })!
+    expect(unbounded).toMatchObject({ index: 'a', size: 0, ignore_unavailable: true, query: { bool: { filter: [] } } })
+    const aggs = unbounded.aggs as Record<string, { aggs: Record<string, { terms: { size: number } }> }>
+    expect(aggs.alerts!.aggs.fingerprints!.terms.size).toBe(LABEL_MATCHES_MAX)
+    expect(aggs.reports!.aggs.ids!.terms!.size).toBe(LABEL_MATCHES_MAX)
+    // An hour before from: a report may come before the incident it joins.
+    expect(labelMatchRequest('a', { q: 'db-7', from: '2026-12-01T10:00:00.000Z' })!.query).toMatchObject({ bool: { filter: [{ range: { eventAt: { gte: Date.parse('2026-12-01T09:00:00.000Z') } } }] } })
+  })
+
+  it('reads the alert keys and report ids found, and ORs them with the text, never more than the cap', () => {
+    const found = labelMatches({ took: 1, timed_out: false, _shards: { total: 1, successful: 1, failed: 0 }, hits: { hits: [] }, aggregations: {
+      alerts: { doc_count: 2, fingerprints: { buckets: [{ key: 'fp:1', doc_count: 1, sources: { buckets: [{ key: 'alertmanager', doc_count: 1 }] } }, { key: '42', doc_count: 1, sources: { buckets: [{ key: 'pingdom', doc_count: 1 }] } }] } },
+      reports: { doc_count: 1, ids: { buckets: [{ key: 'evt-1', doc_count: 1 }] } },
+    } } as never)
+    expect(found).toEqual({ alertKeys: ['alertmanager:fp:1', 'pingdom:42'], reportEventIds: ['evt-1'] })
+    const r = parseIncidentQuery({ q: 'db-7' })
+    if (!r.ok) throw new Error('valid')
+    const plain = incidentSearchRequest('i', r.value, { alertKeys: [], reportEventIds: [] })
+    expect(plain).toEqual(incidentSearchRequest('i', r.value))
+    expect(JSON.stringify(plain.query)).not.toContain('terms')
+    const many = Array.from({ length: LABEL_MATCHES_MAX + 10 }, (_, n) => `alertmanager:${n}`)
+    const query = JSON.stringify(incidentSearchRequest('i', r.value, { alertKeys: many, reportEventIds: ['evt-1'] }).query)
+    expect(query).toContain('"alerts.key":["alertmanager:0"')
+    expect(query).not.toContain(`alertmanager:${LABEL_MATCHES_MAX}"`)
+    expect(query).toContain('"reports.eventId":["evt-1"]')
+    expect(query).toContain('"minimum_should_match":1')
   })
 })
 

@@ -151,11 +151,84 @@ export type IncidentListItem = Omit<Incident, (typeof incidentListExcludes)[numb
  */
 export const SEARCH_OPERATORS = 'AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE'
 
+/** The fields of the incident document free text is matched against, the title first. */
+const INCIDENT_TEXT_FIELDS = ['title^3', 'alerts.title^2', 'alerts.name', 'services^2', 'notes.text', 'reports.title']
+
+const freeText = (query: string, fields: string[]): estypes.QueryDslQueryContainer =>
+  ({ simple_query_string: { query, fields, default_operator: 'and', flags: SEARCH_OPERATORS, lenient: true } })
+
+/**
+ * How many alerts (by source and fingerprint) and how many reports (by event id) whose labels match the
+ * free text an incident search takes at most, the most recently seen first: the terms the incident query
+ * then holds stay bounded however many alert events a word like `prod*` matches.
+ */
+export const LABEL_MATCHES_MAX = 500
+
+/**
+ * How far before `from` the alert events of an incident opened after it may lie: a member's events are
+ * never older than its incident's opening (the engine moves the opening back for an older event), but a
+ * report joins an incident that opens up to OPSREVIEW_REPORT_WINDOW (30 min by default) after it.
+ */
+const LABEL_MATCH_MARGIN_MS = 3_600_000
+
+/** The alerts and reports whose labels (or a report's description) matched a search's free text. */
+export interface LabelMatches {
+  /** `<source>:<fingerprint>` of the alerts: an incident member's `alerts.key`. */
+  alertKeys: string[]
+  /** The event ids of the reports: an incident's `reports.eventId`. */
+  reportEventIds: string[]
+}
+
+/**
+ * The Elasticsearch request for the alert events whose label values match a search's free text, with the
+ * same operators, each value whole and as written (labels are `flattened`: `db-7` finds the label value
+ * `db-7`, `db-7*` also `db-7:9100`); for a report, its description too, which the incident holds no more
+ * than labels. Aggregated to the LABEL_MATCHES_MAX alerts and reports seen last, events of the search's
+ * time bounds only (from an hour before `from`: LABEL_MATCH_MARGIN_MS). Undefined without free text.
+ */
+export function labelMatchRequest(alertsIndex: string, q: Pick<IncidentQuery, 'q' | 'from'>): estypes.SearchRequest | undefined {
+  if (q.q === undefined) return undefined
+  const report: estypes.QueryDslQueryContainer = { term: { source: 'report' } }
+  const filter: estypes.QueryDslQueryContainer[] = q.from ? [{ range: { eventAt: { gte: Date.parse(q.from) - LABEL_MATCH_MARGIN_MS, format: 'epoch_millis' } } }] : []
+  const latest = { latest: { max: { field: 'eventAt' } } }
+  return {
+    index: alertsIndex, size: 0, track_total_hits: false, ignore_unavailable: true, allow_no_indices: true,
+    query: {
+      bool: {
+        filter,
+        should: [
+          { bool: { must_not: [report], must: [freeText(q.q, ['labels'])] } },
+          { bool: { filter: [report], must: [freeText(q.q, ['labels', 'description'])] } },
+        ],
+        minimum_should_match: 1,
+      },
+    },
+    aggs: {
+      // By fingerprint, then source (multi_terms is not in every distribution): the member's `alerts.key`.
+      alerts: { filter: { bool: { must_not: [report] } }, aggs: { fingerprints: { terms: { field: 'fingerprint', size: LABEL_MATCHES_MAX, order: { latest: 'desc' } }, aggs: { ...latest, sources: { terms: { field: 'source', size: 3 } } } } } },
+      reports: { filter: report, aggs: { ids: { terms: { field: 'id', size: LABEL_MATCHES_MAX, order: { latest: 'desc' } }, aggs: latest } } },
+    },
+  }
+}
+
+interface Buckets<K, Sub = unknown> { buckets: ({ key: K } & Sub)[] }
+
+/** The alerts and reports a `labelMatchRequest` found. */
+export function labelMatches(r: estypes.SearchResponse<unknown>): LabelMatches {
+  const aggs = r.aggregations as { alerts?: { fingerprints?: Buckets<string, { sources?: Buckets<string> }> }; reports?: { ids?: Buckets<string> } } | undefined
+  return {
+    alertKeys: (aggs?.alerts?.fingerprints?.buckets ?? []).flatMap((b) => (b.sources?.buckets ?? []).map((s) => `${s.key}:${b.key}`)).slice(0, LABEL_MATCHES_MAX),
+    reportEventIds: (aggs?.reports?.ids?.buckets ?? []).map((b) => b.key),
+  }
+}
+
 /**
  * The Elasticsearch request for an incident search. Free text goes through `simple_query_string`, which
- * never fails on user syntax and cannot reach fields or features a raw `query_string` could.
+ * never fails on user syntax and cannot reach fields or features a raw `query_string` could. It also finds
+ * the incidents whose member alerts or reports are among `labels` (labelMatchRequest), scored below any
+ * match of the incident's own text.
  */
-export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.SearchRequest {
+export function incidentSearchRequest(index: string, q: IncidentQuery, labels?: LabelMatches): estypes.SearchRequest {
   const filter: estypes.QueryDslQueryContainer[] = []
   const term = (field: string, value: string | undefined) => { if (value !== undefined) filter.push({ term: { [field]: value } }) }
   term('status', q.status)
@@ -165,9 +238,14 @@ export function incidentSearchRequest(index: string, q: IncidentQuery): estypes.
   term('owner', q.owner)
   term('problemIds', q.problem)
   if (q.from || q.to) filter.push({ range: { openedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } })
-  const must: estypes.QueryDslQueryContainer[] = q.q
-    ? [{ simple_query_string: { query: q.q, fields: ['title^3', 'alerts.title^2', 'alerts.name', 'services^2', 'notes.text', 'reports.title'], default_operator: 'and', flags: SEARCH_OPERATORS, lenient: true } }]
-    : []
+  const must: estypes.QueryDslQueryContainer[] = []
+  if (q.q) {
+    const byLabel = ([['alerts.key', labels?.alertKeys ?? []], ['reports.eventId', labels?.reportEventIds ?? []]] as const)
+      .filter(([, values]) => values.length > 0)
+      .map(([field, values]): estypes.QueryDslQueryContainer => ({ constant_score: { filter: { terms: { [field]: values.slice(0, LABEL_MATCHES_MAX) } }, boost: 0.01 } }))
+    const text = freeText(q.q, INCIDENT_TEXT_FIELDS)
+    must.push(byLabel.length === 0 ? text : { bool: { should: [text, ...byLabel], minimum_should_match: 1 } })
+  }
   return {
     index,
     size: q.size,

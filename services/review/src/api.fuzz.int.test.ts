@@ -5,8 +5,8 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { Partitioners } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
-import { bulkAction, incidentDocument } from '@opsreview/search-index/documents'
-import { indexNames } from '@opsreview/search-index/templates'
+import { alertDocument, bulkAction, incidentDocument } from '@opsreview/search-index/documents'
+import { indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, connectedAdmin, createTopics, kafkaClient, serve, uniqueName } from '@opsreview/testing'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { at, incident, NOW, seedSmallReview, seededIncidentIds, seededProblemIds } from './fuzz-seed.ts'
@@ -250,7 +250,15 @@ async function startApp() {
       reports: [{ eventId: `evt-${i}`, kind: 'manual', title: text, reportedBy: 'ann', at: at(50) }],
     }))
   })
-  expect((await es.bulk({ refresh: true, operations: words.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+  // The same words as label values of the members' alert events, and in a report's description: the search looks them up too.
+  const months = liveAlertMonths(es, prefix)
+  const events = [...LETTERS].map((a, i) => alertDocument(months.indexFor)(JSON.stringify({
+    id: `evt-${i}`, source: i % 2 === 0 ? 'alertmanager' : 'report', fingerprint: `fp-${0x100 + i}`, status: 'firing', severity: 'warning', service: 'checkout', environment: 'production',
+    title: 't', description: vocabulary.filter((w) => w.startsWith(a)).join(' '), labels: { alertname: 'HighLatency', ...Object.fromEntries(vocabulary.filter((w) => w.startsWith(a)).map((w) => [`l${w}`, w])) },
+    startsAt: at(50), receivedAt: at(50), links: [], origin: {},
+  })))
+  await months.prepare(new Set(events.map((o) => o.index)))
+  expect((await es.bulk({ refresh: true, operations: [...words, ...events].flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
   const kafka = kafkaClient()
   const admin = await connectedAdmin(kafka)
   const commandsTopic = uniqueName('fuzz-commands')

@@ -256,6 +256,43 @@ describe('review API on the real Elasticsearch', () => {
     expect(await ids(fuzzy)).toEqual([])
   })
 
+  it("finds an incident by its member alerts' label values and its reports' descriptions, which the incident does not hold", async () => {
+    const r = await startReview()
+    const labelled = (fp: string, time: string, labels: Record<string, string>) => ({ ...alertChange(fp, 'checkout', 'firing', time), labels: { alertname: 'DiskFull', ...labels } })
+    const complaint = { ...alertChange('rep-1', 'checkout', 'firing', at(7), 'report'), id: 'evt-invoice', title: 'Customer complaint', description: 'invoice PDF is blank since the deploy', labels: { alertname: 'report:customer-complaint', reported_by: 'dora' } }
+    await addAlerts(r, [
+      labelled('disk-db7', at(6), { host: 'db-7', instance: 'db-7:9100' }), labelled('disk-db8', at(6), { host: 'db-8', instance: 'db-8:9100' }),
+      // An alert of db-9 that no incident holds: its match finds nothing.
+      labelled('disk-db9', at(6), { host: 'db-9' }),
+      complaint,
+    ])
+    const member = (n: number, fp: string) => { const base = incident(n, { title: 'Disk almost full', services: ['storage'], openedAt: at(6), resolvedAt: at(5) }); return { ...base, alerts: base.alerts.map((m) => ({ ...m, key: `alertmanager:${fp}`, fingerprint: fp, name: 'DiskFull' })) } }
+    await addIncident(r, member(0x300, 'disk-db7'), member(0x301, 'disk-db8'),
+      { ...incident(0x302, { title: 'Billing errors', services: ['billing'], openedAt: at(7), resolvedAt: at(6.5) }), reports: [{ eventId: 'evt-invoice', kind: 'customer-complaint', title: 'Customer complaint', reportedBy: 'dora', at: at(7) }] })
+    const ids = async (q: string, more = '') => {
+      const res = await r.get(`/api/v1/incidents?q=${encodeURIComponent(q)}${more}`)
+      expect(res.status, q).toBe(200)
+      return res.body.items.map((i: { id: string }) => i.id).sort()
+    }
+    const [db7, db8, billing] = ['inc-000000000000000000000300', 'inc-000000000000000000000301', 'inc-000000000000000000000302']
+    expect(await ids('db-7')).toEqual([db7])
+    expect(await ids('db-7:9100')).toEqual([db7])
+    expect(await ids('db-8', '&sort=severity')).toEqual([db8])
+    expect(await ids('db-*')).toEqual([db7, db8])
+    expect(await ids('db-9')).toEqual([])
+    expect(await ids('db-7 | db-8')).toEqual([db7, db8])
+    // The filters hold for an incident a label found.
+    expect(await ids('db-7', '&service=search')).toEqual([])
+    expect(await ids('db-7', `&from=${at(4)}`)).toEqual([])
+    expect(await ids('invoice blank')).toEqual([billing])
+    // The incident's own text finds it as before, alone or beside a label match.
+    expect(await ids('disk')).toEqual([db7, db8])
+    expect(await ids('billing | db-7')).toEqual([db7, billing])
+    expect(await ids('checkout')).toEqual(['inc-000000000000000000000001', 'inc-000000000000000000000003'])
+    // Syntax still never fails, in the labels either.
+    expect((await r.get(`/api/v1/incidents?q=${encodeURIComponent('"db-7 ( -| *')}`)).status).toBe(200)
+  })
+
   it('answers 400 naming /q, not 500, when Elasticsearch refuses a search for its text', async () => {
     const r = await startReview()
     await addIncident(r, ...vocabularyIncidents(0x100))

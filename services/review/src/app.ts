@@ -19,7 +19,7 @@ import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/repor
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
 import { buildReview } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
-import { alertChangesRequest, freeTextFault, incidentCursorSort, incidentTimeline, listPage, PROBLEM_CURSOR_SORT, incidentSearchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
+import { alertChangesRequest, freeTextFault, incidentCursorSort, incidentTimeline, listPage, PROBLEM_CURSOR_SORT, incidentSearchRequest, labelMatches, labelMatchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
 import { parseReviewWindow } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
@@ -303,10 +303,16 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const parsed = parseIncidentQuery(req.query as Record<string, unknown>, timeZone)
       if (!parsed.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: parsed.errors })
-      const found = await es.search<IncidentListItem>(incidentSearchRequest((await indicesOf(res)).incidents, parsed.value)).catch((err: unknown) => {
+      // Either search may refuse the free text: the refusal is the text's (400 naming /q), as on one search.
+      const textFault = (err: unknown) => {
         const fault = freeTextFault(err, parsed.value)
         throw fault ? new HttpProblem('INVALID_QUERY', 'Invalid search', { errors: [fault], cause: err }) : err
-      })
+      }
+      const indices = await indicesOf(res)
+      // The incident holds no labels: the alerts whose labels match the text are looked up first, one search more.
+      const lookup = labelMatchRequest(indices.alerts, parsed.value)
+      const labels = lookup === undefined ? undefined : labelMatches(await es.search(lookup).catch(textFault))
+      const found = await es.search<IncidentListItem>(incidentSearchRequest(indices.incidents, parsed.value, labels)).catch(textFault)
       res.json(listPage(found, parsed.value.size, incidentCursorSort(parsed.value.sort)))
     } catch (err) { next(err) }
   })
