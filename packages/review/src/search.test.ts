@@ -73,6 +73,8 @@ describe('free text in labels', () => {
     expect(aggs.reports!.aggs.ids!.terms!.size).toBe(LABEL_MATCHES_MAX)
     // An hour before from: a report may come before the incident it joins.
     expect(labelMatchRequest('a', { q: 'db-7', from: '2026-12-01T10:00:00.000Z' })!.query).toMatchObject({ bool: { filter: [{ range: { eventAt: { gte: Date.parse('2026-12-01T09:00:00.000Z') } } }] } })
+    // A day after to: alerts join an incident after it opened.
+    expect(labelMatchRequest('a', { q: 'db-7', to: '2026-12-01T10:00:00.000Z' })!.query).toMatchObject({ bool: { filter: [{ range: { eventAt: { lt: Date.parse('2026-12-02T10:00:00.000Z') } } }] } })
   })
 
   it('reads the alert keys and report ids found, and ORs them with the text, never more than the cap', () => {

@@ -169,7 +169,14 @@ export const LABEL_MATCHES_MAX = 500
  * never older than its incident's opening (the engine moves the opening back for an older event), but a
  * report joins an incident that opens up to OPSREVIEW_REPORT_WINDOW (30 min by default) after it.
  */
-const LABEL_MATCH_MARGIN_MS = 3_600_000
+const LABEL_MATCH_BEFORE_MS = 3_600_000
+
+/**
+ * How far after `to` the alert events of an incident opened before it are looked at: alerts join an open
+ * incident after its opening, most within hours. Without this bound a search of last month for a label
+ * still firing today took the 500 alerts seen last, today's, and found none of last month's incidents.
+ */
+const LABEL_MATCH_AFTER_MS = 86_400_000
 
 /** The alerts and reports whose labels (or a report's description) matched a search's free text. */
 export interface LabelMatches {
@@ -184,12 +191,14 @@ export interface LabelMatches {
  * same operators, each value whole and as written (labels are `flattened`: `db-7` finds the label value
  * `db-7`, `db-7*` also `db-7:9100`); for a report, its description too, which the incident holds no more
  * than labels. Aggregated to the LABEL_MATCHES_MAX alerts and reports seen last, events of the search's
- * time bounds only (from an hour before `from`: LABEL_MATCH_MARGIN_MS). Undefined without free text.
+ * time bounds only (from an hour before `from` to a day after `to`). Undefined without free text.
  */
-export function labelMatchRequest(alertsIndex: string, q: Pick<IncidentQuery, 'q' | 'from'>): estypes.SearchRequest | undefined {
+export function labelMatchRequest(alertsIndex: string, q: Pick<IncidentQuery, 'q' | 'from' | 'to'>): estypes.SearchRequest | undefined {
   if (q.q === undefined) return undefined
   const report: estypes.QueryDslQueryContainer = { term: { source: 'report' } }
-  const filter: estypes.QueryDslQueryContainer[] = q.from ? [{ range: { eventAt: { gte: Date.parse(q.from) - LABEL_MATCH_MARGIN_MS, format: 'epoch_millis' } } }] : []
+  const filter: estypes.QueryDslQueryContainer[] = q.from || q.to
+    ? [{ range: { eventAt: { ...(q.from ? { gte: Date.parse(q.from) - LABEL_MATCH_BEFORE_MS } : {}), ...(q.to ? { lt: Date.parse(q.to) + LABEL_MATCH_AFTER_MS } : {}), format: 'epoch_millis' } } }]
+    : []
   const latest = { latest: { max: { field: 'eventAt' } } }
   return {
     index: alertsIndex, size: 0, track_total_hits: false, ignore_unavailable: true, allow_no_indices: true,

@@ -293,6 +293,18 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get(`/api/v1/incidents?q=${encodeURIComponent('"db-7 ( -| *')}`)).status).toBe(200)
   })
 
+  it('finds by label an incident of a past window when the label keeps firing since on more alerts than the look-up takes', async () => {
+    const r = await startReview()
+    const labelled = (fp: string, time: string) => ({ ...alertChange(fp, 'checkout', 'firing', time), labels: { alertname: 'DiskFull', host: 'db-5' } })
+    // 600 alerts of db-5 in the last hours, after the one of 40 hours ago; no incident holds them.
+    await addAlerts(r, [labelled('disk-old', at(40)), ...Array.from({ length: 600 }, (_, n) => labelled(`disk-new-${n}`, at(3 - n / 300)))])
+    const old = incident(0x310, { title: 'Disk almost full', services: ['storage'], openedAt: at(40), resolvedAt: at(39) })
+    await addIncident(r, { ...old, alerts: old.alerts.map((m) => ({ ...m, key: 'alertmanager:disk-old', fingerprint: 'disk-old', name: 'DiskFull' })) })
+    const res = await r.get(`/api/v1/incidents?q=db-5&from=${at(48)}&to=${at(36)}`)
+    expect(res.status).toBe(200)
+    expect(res.body.items.map((i: { id: string }) => i.id)).toEqual(['inc-000000000000000000000310'])
+  })
+
   it('answers 400 naming /q, not 500, when Elasticsearch refuses a search for its text', async () => {
     const r = await startReview()
     await addIncident(r, ...vocabularyIncidents(0x100))
