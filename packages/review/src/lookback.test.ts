@@ -15,7 +15,7 @@ describe('assembleLookback', () => {
   const current: PeriodFacts = {
     services: new Map([['checkout', facts(3, 1, [2, 30 * MIN], [3, 180 * MIN])], ['search', facts(1, 0, [0, 0], [1, 60 * MIN])]]),
     all: facts(4, 1, [2, 30 * MIN], [4, 240 * MIN]),
-    postmortems: { required: 2, scheduled: 1 },
+    postmortems: { required: 2, scheduled: 1, forgotten: 1 },
     problems: new Map([['prb-b', 2], ['prb-a', 1], ['prb-c', 3]]),
     problemCount: 3,
     // `idle`: its alerts fired only in the week read before the period.
@@ -24,7 +24,7 @@ describe('assembleLookback', () => {
   const previous: PeriodFacts = {
     services: new Map([['checkout', facts(5, 2, [5, 100 * MIN], [5, 500 * MIN])]]),
     all: facts(5, 2, [5, 100 * MIN], [5, 500 * MIN]),
-    postmortems: { required: 3, scheduled: 3 },
+    postmortems: { required: 3, scheduled: 3, forgotten: 0 },
     problems: new Map([['prb-a', 4]]),
     problemCount: 1,
     times: new Map([['checkout', time(99.75, 108 * MIN, 0)], ['gone', time(98, 864 * MIN, 0)], ['idle', time(100, 0, 0)]]),
@@ -54,7 +54,7 @@ describe('assembleLookback', () => {
   it('totals the period, with post-mortems required against scheduled and the problems recurring first', () => {
     expect(l.totals).toMatchObject({
       incidents: { total: 4, critical: 1 }, mttaMs: 15 * MIN, mttrMs: 60 * MIN, downtimeMs: 216 * MIN, degradedMs: 120 * MIN,
-      postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 3,
+      postmortems: { required: 2, scheduled: 1, unscheduled: 1, forgotten: 1 }, problems: 3,
       change: { incidents: -1, mttaMs: -5 * MIN, mttrMs: -40 * MIN, downtimeMs: (216 - 108 - 864) * MIN, degradedMs: 120 * MIN, postmortemsRequired: -1, problems: 2 },
     })
     // A document of an engine before reopenCount never came back.

@@ -26,7 +26,11 @@ export interface PeriodFacts {
   /** Per service: an incident of several services counts for each. */
   services: Map<string, IncidentFacts>
   all: IncidentFacts
-  postmortems: { required: number; scheduled: number }
+  /**
+   * `forgotten`: required, never scheduled, and forgotten by the correlator (`postmortem.forgottenAt`), so that
+   * no decision of the review can schedule them any more; among the unscheduled.
+   */
+  postmortems: { required: number; scheduled: number; forgotten: number }
   /** Incidents opened in the period per problem they are linked to. */
   problems: Map<string, number>
   /** Distinct problems linked to incidents of the period. */
@@ -82,9 +86,9 @@ export interface Lookback {
     mttrMs: number | null
     downtimeMs: number
     degradedMs: number
-    postmortems: { required: number; scheduled: number; unscheduled: number }
+    postmortems: { required: number; scheduled: number; unscheduled: number; forgotten: number }
     problems: number
-    previous: { incidents: SeverityCounts; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortems: { required: number; scheduled: number }; problems: number }
+    previous: { incidents: SeverityCounts; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortems: { required: number; scheduled: number; forgotten: number }; problems: number }
     change: { incidents: number; mttaMs: number | null; mttrMs: number | null; downtimeMs: number; degradedMs: number; postmortemsRequired: number; problems: number }
   }
   /** With anything in either period, worst first (availability.ts `worstFirst`). */
@@ -154,7 +158,7 @@ type Stats = { count: number; sum: number | null }
 type FactsAggs = { severity: { buckets: Bucket[] }; tta: Stats; ttr: Stats }
 type PeriodAggs = FactsAggs & {
   doc_count: number
-  postmortems: { doc_count: number; scheduled: { doc_count: number } }
+  postmortems: { doc_count: number; scheduled: { doc_count: number }; forgotten: { doc_count: number } }
   problems: { buckets: Bucket[] }
   problemCount: { value: number }
   services: { buckets: (Bucket & FactsAggs)[] }
@@ -193,7 +197,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
           filters: { filters: { current: opened(period), previous: opened(previous) } },
           aggs: {
             ...factsAggs,
-            postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } } },
+            postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } }, forgotten: { filter: { exists: { field: 'postmortem.forgottenAt' } } } } },
             problems: { terms: { field: 'problemIds', size: 1000 } },
             problemCount: { cardinality: { field: 'problemIds', precision_threshold: 40_000 } },
             services: { terms: { field: 'services', size: 2000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) }, aggs: factsAggs },
@@ -207,7 +211,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({
     services: new Map(b.services.buckets.map((s) => [String(s.key), factsOf(s)])),
     all: factsOf(b),
-    postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count },
+    postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count, forgotten: b.postmortems.forgotten.doc_count },
     problems: new Map(b.problems.buckets.map((s) => [String(s.key), s.doc_count])),
     problemCount: b.problemCount.value,
     times: serviceTimes(intervals, p.from, untilOf(p)),

@@ -114,7 +114,7 @@ export function lookbackMarkdown(l: Lookback): string {
   if (!l.period.complete) lines.push(`_The period is still running: service levels up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
   const t = l.totals
   const s = t.incidents
-  lines.push(`**${s.total} incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${t.postmortems.required} post-mortems required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not), **${t.problems} problems** behind them.`, '')
+  lines.push(`**${s.total} incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${t.postmortems.required} post-mortems required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} of them forgotten by the correlator: no longer schedulable here` : ''}), **${t.problems} problems** behind them.`, '')
   lines.push('## Service levels', '')
   if (l.services.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push(

@@ -154,12 +154,12 @@ const schemas: Record<string, Json> = {
         additionalProperties: false,
         properties: {
           incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative,
-          postmortems: { type: 'object', required: ['required', 'scheduled', 'unscheduled'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative, unscheduled: nonNegative } },
+          postmortems: { type: 'object', required: ['required', 'scheduled', 'unscheduled', 'forgotten'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative, unscheduled: nonNegative, forgotten: { ...nonNegative, description: 'Of the unscheduled, those the correlator forgot (postmortem.forgottenAt): no decision here can schedule them any more.' } } },
           previous: {
             type: 'object', required: ['incidents', 'mttaMs', 'mttrMs', 'downtimeMs', 'degradedMs', 'postmortems', 'problems'], additionalProperties: false,
             properties: {
               incidents: severityCounts, mttaMs: nullableMs, mttrMs: nullableMs, downtimeMs: nonNegative, degradedMs: nonNegative, problems: nonNegative,
-              postmortems: { type: 'object', required: ['required', 'scheduled'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative } },
+              postmortems: { type: 'object', required: ['required', 'scheduled', 'forgotten'], additionalProperties: false, properties: { required: nonNegative, scheduled: nonNegative, forgotten: nonNegative } },
             },
           },
           change: {

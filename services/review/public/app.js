@@ -651,7 +651,7 @@ function renderLookback(l) {
     card('degraded', minutes(t.degradedMs), 'degraded, summed over services', changeOf(c.degradedMs, minutes)),
     card('mtta', minutes(t.mttaMs), 'MTTA', changeOf(c.mttaMs, minutes)),
     card('mttr', minutes(t.mttrMs), 'MTTR', changeOf(c.mttrMs, minutes)),
-    card('postmortems', `${t.postmortems.scheduled}/${t.postmortems.required}`, `post-mortems scheduled of required${t.postmortems.unscheduled > 0 ? ` (${t.postmortems.unscheduled} not)` : ''}`, changeOf(c.postmortemsRequired, count)),
+    card('postmortems', `${t.postmortems.scheduled}/${t.postmortems.required}`, `post-mortems scheduled of required${t.postmortems.unscheduled > 0 ? ` (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} no longer schedulable here` : ''})` : ''}`, changeOf(c.postmortemsRequired, count)),
     card('problems', t.problems, 'problems behind them', changeOf(c.problems, count)),
   )
   $('#lookback-totals').querySelector('[data-total="postmortems"] strong').classList.toggle('bad', t.postmortems.unscheduled > 0)

@@ -67,7 +67,8 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
   docs.push(
     [inc, incidentAt(1, 'checkout', 'critical', '2026-11-05T12:00:00Z', 10, 120, { postmortem: pm(true, '2026-11-07T10:00:00.000Z'), problemIds: ['prb-00000000000000000000000a'] })],
     [inc, incidentAt(2, 'checkout', 'warning', '2026-11-15T23:30:00Z', 20, 60, { problemIds: ['prb-00000000000000000000000a'] })],
-    [inc, incidentAt(3, 'shop', 'critical', '2026-11-10T10:00:00Z', null, 30, { postmortem: pm(true), problemIds: ['prb-00000000000000000000000b', 'prb-00000000000000000000000c'] })],
+    // Its post-mortem never scheduled, and the correlator forgot it: no decision can schedule it now.
+    [inc, incidentAt(3, 'shop', 'critical', '2026-11-10T10:00:00Z', null, 30, { postmortem: { ...pm(true), forgottenAt: '2026-11-28T00:00:00.000Z' }, problemIds: ['prb-00000000000000000000000b', 'prb-00000000000000000000000c'] })],
     [inc, incidentAt(4, 'db', 'critical', '2026-11-20T00:00:00Z', null, 60, { resolvedBy: 'staleness', alerts: [member('alertmanager', 'db', 'db', 'DbDown', '2026-11-20T00:00:00Z', '2026-11-20T01:00:00Z', true)] })],
     [inc, incidentAt(5, 'api', 'critical', '2026-09-01T00:00:00Z', null, 31 * 24 * 60, { alerts: [member('alertmanager', 'api', 'api', 'ApiDown', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z')] })],
     [inc, incidentAt(6, 'checkout', 'warning', '2026-10-10T12:00:00Z', 30, 90, { problemIds: ['prb-00000000000000000000000a', 'prb-00000000000000000000000c'] })],
@@ -137,8 +138,8 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     expect(s.search).toMatchObject({ availabilityPct: 100, downtimeMs: 0, degradedMs: 20 * MIN })
     expect(s.api).toMatchObject({ availabilityPct: 100, downtimeMs: 0, previous: { availabilityPct: 96.51, downtimeMs: 26 * H }, change: { availabilityPct: 3.49, downtimeMs: -26 * H } })
     expect(body.totals).toMatchObject({
-      incidents: { total: 5, critical: 3, warning: 2, info: 0 }, postmortems: { required: 2, scheduled: 1, unscheduled: 1 }, problems: 2,
-      previous: { incidents: { total: 3 }, problems: 1 }, change: { incidents: 2, problems: 1, postmortemsRequired: 2 },
+      incidents: { total: 5, critical: 3, warning: 2, info: 0 }, postmortems: { required: 2, scheduled: 1, unscheduled: 1, forgotten: 1 }, problems: 2,
+      previous: { incidents: { total: 3 }, postmortems: { required: 0, scheduled: 0, forgotten: 0 }, problems: 1 }, change: { incidents: 2, problems: 1, postmortemsRequired: 2 },
     })
     // The recurring problem came back once after a resolve; the other is a document of an engine before reopenCount.
     expect(body.problems.items.map((p: { kind: string; incidentsInPeriod: number; incidentsInPrevious: number; reopenCount: number }) => [p.kind, p.incidentsInPeriod, p.incidentsInPrevious, p.reopenCount]))
@@ -166,6 +167,7 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     expect(md.body).toContain('| checkout | 99.93 % | −0.07 pp | 30 min | 1 h 30 min | 1 | 2 (1) | 15 min | 1 h 30 min | 100.00 %, 0 min down, 0 min degraded, 1 incidents |')
     expect(md.body).toContain('| api | 100.00 % | +3.49 pp | 0 min | 0 min | 0 | 0 (0) |')
     expect(md.body).toContain('| post-mortems required | 2 | 0 | +2 |')
+    expect(md.body).toContain('**2 post-mortems required**, 1 scheduled (1 not, 1 of them forgotten by the correlator: no longer schedulable here)')
     expect(md.body).toContain('| recurring | confirmed, came back 1× | HighLatency keeps recurring on checkout')
   })
 
