@@ -7,6 +7,7 @@ import {
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
 import { countFlap, linkKnownFlapping, recordFlapping } from './problems/flapping.ts'
+import { FORECAST_REPORT_KIND, recordForecast } from './problems/forecast.ts'
 import { checkSharedCause } from './problems/shared-cause.ts'
 import { alertKeyOf, intern, iso, noFlaps, parseTime, type AlertTrack, type EngineState, type IncidentState } from './state.ts'
 import type { AlertEvent, IncidentAlert } from './types.ts'
@@ -448,6 +449,12 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
 }
 
 function onReport(s: EngineState, event: AlertEvent, t: number, at: string): IncidentState | undefined {
+  const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
+  // A capacity forecast predicts trouble: a problem of its service, never an incident (no customer is hurt).
+  if (kind === FORECAST_REPORT_KIND) {
+    recordForecast(s, event, kind, t, at)
+    return undefined
+  }
   const groupKey = groupKeyOf(s, event)
   const open = joinable(s, groupKey, t, true)
   const spanned = joinBySpan(s, groupKey, t, false)
@@ -463,11 +470,10 @@ function onReport(s: EngineState, event: AlertEvent, t: number, at: string): Inc
   // time it was still open, and the report would have kept it so (its timeout runs from the latest report).
   // It opens again, not counted as a reopening, and the timeout runs from this report.
   if (inc === spanned && inc.data.alerts.length === 0 && inc.data.resolvedBy === 'staleness' && t > inc.lastEventMs) reopenIncident(s, inc, false)
-  const kind = String(event.origin.kind ?? event.labels.report_kind ?? 'manual')
   // New arrays, never a push: emitted documents share them (copyIncident).
   inc.data.reports = [...inc.data.reports, { eventId: event.id, kind, title: event.title, reportedBy: String(event.origin.reportedBy ?? ''), at }]
-  // A capacity forecast predicts trouble; every other report says someone is hurt now.
-  if (kind !== 'capacity-forecast') inc.data.customerImpact = true
+  // Every report that reaches an incident (all but forecasts) says someone is hurt now.
+  inc.data.customerImpact = true
   if (!inc.data.services.includes(event.service)) inc.data.services = [...inc.data.services, intern(s, event.service)]
   extendStart(s, inc, null, t, at)
   touch(s, inc, t, at)

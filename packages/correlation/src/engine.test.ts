@@ -516,8 +516,8 @@ describe('reports', () => {
     expect(withReports(incidents)).toEqual(['w|1', 'x|0'])
   })
 
-  it('do not mark customer impact for a capacity forecast', () => {
-    expect(only(run([alert({ fp: 'a', t: 0 }), report(1, { kind: 'capacity-forecast' })]).incidents).customerImpact).toBe(false)
+  it('but a capacity forecast: it neither joins nor marks customer impact (it goes to a forecast problem, engine.forecast.test.ts)', () => {
+    expect(only(run([alert({ fp: 'a', t: 0 }), report(1, { kind: 'capacity-forecast' })]).incidents)).toMatchObject({ reports: [], customerImpact: false })
   })
 })
 

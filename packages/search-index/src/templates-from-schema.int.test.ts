@@ -28,7 +28,7 @@ function alert(fp: string, service: string, firing: boolean, minutes: number, la
 const command = (type: CommandType, target: string, minutes: number, extra: Partial<Command> = {}): EngineInput =>
   ({ type: 'command', command: { id: `cmd-${hex(`${type}|${target}|${minutes}`, 24)}`, type, target, environment: 'production', actor: 'alice', at: iso(minutes), ...extra } })
 
-/** A morning's worth of engine output: recurring and shared-cause problems, a report, decisions; the last version of each. */
+/** A morning's worth of engine output: recurring, shared-cause and forecast problems, a report, decisions; the last version of each. */
 function engineRecords(): { incidents: Incident[]; problems: Problem[] } {
   const engine = new CorrelationEngine()
   const incidents = new Map<string, Incident>()
@@ -47,6 +47,8 @@ function engineRecords(): { incidents: Incident[]; problems: Problem[] } {
   apply(alert('AuthErrors', 'auth', true, 300, { instance: 'db-9:9100' }))
   apply(alert('BillingErrors', 'billing', true, 301, { host: 'db-9' }))
   apply(alert('report-1', 'auth', true, 302, {}, 'report', { kind: 'customer-complaint', reportedBy: 'support desk' }))
+  // A capacity forecast: a problem with its report, no incident.
+  apply(alert('disk-forecast', 'storage', true, 302, {}, 'report', { kind: 'capacity-forecast', reportedBy: 'dana' }))
   const auth = [...incidents.values()].find((i) => i.services.includes('auth'))!.id
   const shared = [...problems.values()].find((p) => p.kind === 'shared-cause')!.id
   apply(command('incident.assign', auth, 303, { owner: 'bob' }))
@@ -67,7 +69,7 @@ describe('engine records in indices created from the templates', () => {
   it('conform to the schemas and index without a mapping error; a field outside the schema is refused', async () => {
     const { incidents, problems } = engineRecords()
     expect(incidents.length).toBeGreaterThanOrEqual(5)
-    expect(problems.map((p) => p.kind).sort()).toEqual(['recurring', 'shared-cause'])
+    expect(problems.map((p) => p.kind).sort()).toEqual(['forecast', 'recurring', 'shared-cause'])
     for (const i of incidents) expect(validateIncident(JSON.parse(JSON.stringify(i)))).toMatchObject({ ok: true })
     for (const p of problems) expect(validateProblem(JSON.parse(JSON.stringify(p)))).toMatchObject({ ok: true })
 
@@ -92,6 +94,9 @@ describe('engine records in indices created from the templates', () => {
     // Text fields are searchable as text, the people as keywords, the instants as dates.
     const found = await es.search<Incident>({ index: n.incidents.alias, query: { bool: { must: [{ match: { 'notes.text': 'swapping' } }], filter: [{ term: { acknowledgedBy: 'alice' } }, { range: { 'postmortem.scheduledFor': { gte: iso(0) } } }] } } })
     expect(found.hits.hits.map((h) => h._source?.services)).toEqual([['auth']])
+    // A forecast's reports: the title as text, the filer a keyword, the time a date.
+    const forecasts = await es.search<Problem>({ index: n.problems.alias, query: { bool: { must: [{ match: { 'reports.title': 'forecast' } }], filter: [{ term: { 'reports.reportedBy': 'dana' } }, { range: { 'reports.at': { gte: iso(302), lte: iso(302) } } }] } } })
+    expect(forecasts.hits.hits.map((h) => [h._source?.kind, h._source?.services])).toEqual([['forecast', ['storage']]])
     const forgotten = await es.search<Incident>({ index: n.incidents.alias, query: { range: { 'postmortem.forgottenAt': { gte: iso(0) } } } })
     expect(forgotten.hits.hits.map((h) => h._source?.services)).toEqual([['storage']])
 

@@ -65,7 +65,7 @@ export const incidentMappings: estypes.MappingTypeMapping = mappingFromSchema(re
 })
 
 export const problemMappings: estypes.MappingTypeMapping = mappingFromSchema(recordSchemas.problem, 'problem.v1.json', {
-  text: { title: 'textWithKeyword', 'notes.text': 'text' },
+  text: { title: 'textWithKeyword', 'reports.title': 'text', 'notes.text': 'text' },
   long: ['version'],
 })
 

@@ -13,6 +13,8 @@ export function canonicalSignature(sig: ProblemSignature): string {
       return JSON.stringify({ kind: sig.kind, environment: sig.environment, source: sig.source, fingerprint: sig.fingerprint })
     case 'shared-cause':
       return JSON.stringify({ kind: sig.kind, environment: sig.environment, label: sig.label, value: sig.value })
+    case 'forecast':
+      return JSON.stringify({ kind: sig.kind, environment: sig.environment, service: sig.service })
   }
 }
 

@@ -1,6 +1,6 @@
 // Problems as records: created from a typed signature, linked to incidents.
 import { iso, markDirty, parseTime, type EngineState, type IncidentState } from '../state.ts'
-import type { Problem, ProblemSignature } from '../types.ts'
+import type { IncidentReport, Problem, ProblemSignature } from '../types.ts'
 import { canonicalSignature, problemIdOf } from './signature.ts'
 
 /** Indexes a problem by its signature (on creation and on restore). */
@@ -39,34 +39,36 @@ export function findProblem(s: EngineState, canonical: string): Problem | undefi
 
 /** Creates the problem of a signature if it is new (its title is built only then), then links the incidents to it unless it is closed. */
 export function upsertProblem(s: EngineState, sig: ProblemSignature, canonical: string, incidents: readonly IncidentState[], title: () => string): void {
-  let p = s.problemBySignature.get(canonical)
-  if (!p) {
-    const id = problemIdOf(canonical)
-    const first = incidents[0]?.data.openedAt ?? iso(s.now)
-    p = {
-      id, kind: sig.kind, status: 'candidate', title: title(), signature: canonical, services: [], environment: sig.environment,
-      incidentIds: [], incidentCount: 0, firstSeenAt: first, lastSeenAt: first, owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 0,
-    }
-    s.problems.set(id, p)
-    indexProblem(s, p)
-    s.dirtyProblems.add(p)
-  }
+  const p = s.problemBySignature.get(canonical) ?? createProblem(s, sig, canonical, title(), incidents[0]?.data.openedAt ?? iso(s.now), [])
   if (!collecting(p)) return
   for (const inc of incidents) link(s, inc, p)
+}
+
+/** A new candidate problem of the signature, seen first and last at `seenAt`, in the engine's state. */
+export function createProblem(s: EngineState, sig: ProblemSignature, canonical: string, title: string, seenAt: string, services: string[], reports: IncidentReport[] = []): Problem {
+  const id = problemIdOf(canonical)
+  const p: Problem = {
+    id, kind: sig.kind, status: 'candidate', title, signature: canonical, services, environment: sig.environment,
+    incidentIds: [], incidentCount: 0, firstSeenAt: seenAt, lastSeenAt: seenAt, owner: null, notes: [], reports, resolvedAt: null, reopenCount: 0, version: 0,
+  }
+  s.problems.set(id, p)
+  indexProblem(s, p)
+  s.dirtyProblems.add(p)
+  return p
 }
 
 export { canonicalSignature }
 
 /**
  * A problem as a snapshot stored it, as this engine keeps it: the fields of engines before `resolvedAt` and
- * `reopenCount` (2026-12-02) added in the order a new problem has them, so its versions are alike on the
- * wire; a list of incidents of an engine that kept them all cut to the latest.
+ * `reopenCount` (2026-12-02) and `reports` (2026-12-06) added in the order a new problem has them, so its
+ * versions are alike on the wire; a list of incidents of an engine that kept them all cut to the latest.
  */
 export function restoredProblem(stored: Problem, incidentIds: string[]): Problem {
   const { id, kind, status, title, signature, services, environment, incidentCount, firstSeenAt, lastSeenAt, owner, notes, version } = stored
   return {
     id, kind, status, title, signature, services, environment, incidentIds: incidentIds.slice(-maxIncidentIdsInProblem), incidentCount, firstSeenAt, lastSeenAt,
-    owner, notes, resolvedAt: stored.resolvedAt ?? null, reopenCount: stored.reopenCount ?? 0, version,
+    owner, notes, reports: stored.reports ?? [], resolvedAt: stored.resolvedAt ?? null, reopenCount: stored.reopenCount ?? 0, version,
   }
 }
 
