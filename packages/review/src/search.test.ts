@@ -165,6 +165,13 @@ describe('problemTimeline', () => {
     const incident = { reports: [], ...problem }
     expect(problemTimeline(problem, [decision])).toEqual(incidentTimeline(incident, undefined, [decision]).timeline)
   })
+
+  it("holds a forecast's reports, as an incident timeline writes them, among its notes in time order", () => {
+    const forecast = (at: string, title: string) => ({ eventId: 'a'.repeat(32), kind: 'capacity-forecast', title, reportedBy: 'dana', at })
+    const problem = { notes: [{ at: '2026-12-01T07:00:00.000Z', author: 'ann', text: 'asked for a quote' }], reports: [forecast('2026-12-01T06:00:00.000Z', 'disk full in 9 days'), forecast('2026-12-01T08:00:00.000Z', 'disk full in 8 days')] }
+    expect(problemTimeline(problem, []).map((e) => [e.kind, e.title])).toEqual([['report:capacity-forecast', 'disk full in 9 days'], ['note', 'asked for a quote'], ['report:capacity-forecast', 'disk full in 8 days']])
+    expect(problemTimeline(problem, [])).toEqual(incidentTimeline(problem, undefined, []).timeline)
+  })
 })
 
 describe('hitsTotal and problemIncidents', () => {

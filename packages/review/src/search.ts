@@ -430,7 +430,7 @@ export function incidentTimeline(incident: Pick<Incident, 'reports' | 'notes'>, 
   const found = changes === undefined ? 0 : hitsTotal(changes)
   const timeline: TimelineEntry[] = [
     ...alerts.map((a) => ({ at: a.eventAt, kind: a.status === 'firing' ? 'alert-firing' : 'alert-resolved', source: a.source, fingerprint: a.fingerprint, title: a.title, service: a.service })),
-    ...incident.reports.map((r) => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })),
+    ...incident.reports.map(reportEntry),
     ...incident.notes.map(noteEntry),
     ...decisions,
   ].sort(byTime)
@@ -438,10 +438,14 @@ export function incidentTimeline(incident: Pick<Incident, 'reports' | 'notes'>, 
   return { timeline, timelineTotal: timeline.length + leftOut, timelineTruncated: leftOut > 0 }
 }
 
-/** A problem's timeline: its notes and the `decisions` given, in time order (its incidents have their own). */
-export function problemTimeline(problem: Pick<Problem, 'notes'>, decisions: readonly TimelineEntry[]): TimelineEntry[] {
-  return [...problem.notes.map(noteEntry), ...decisions].sort(byTime)
+/**
+ * A problem's timeline: its reports (a forecast's: who forecast what, when; absent from documents of engines
+ * before 2026-12-06), its notes and the `decisions` given, in time order (its incidents have their own).
+ */
+export function problemTimeline(problem: Pick<Problem, 'notes' | 'reports'>, decisions: readonly TimelineEntry[]): TimelineEntry[] {
+  return [...(problem.reports ?? []).map(reportEntry), ...problem.notes.map(noteEntry), ...decisions].sort(byTime)
 }
 
+const reportEntry = (r: { at: string; kind: string; title: string; reportedBy: string }): TimelineEntry => ({ at: r.at, kind: `report:${r.kind}`, source: 'report', title: r.title, reportedBy: r.reportedBy })
 const noteEntry = (n: { at: string; text: string; author: string }): TimelineEntry => ({ at: n.at, kind: 'note', source: 'review', title: n.text, author: n.author })
 const byTime = (a: TimelineEntry, b: TimelineEntry) => a.at.localeCompare(b.at)

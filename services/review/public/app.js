@@ -887,7 +887,8 @@ for (const [action, done] of [['confirm', 'Problem confirmed'], ['dismiss', 'Pro
 
 const REPORT_KINDS = { 'customer-complaint': 'customer complaint', 'internal-complaint': 'internal complaint', manual: 'issue found by hand', 'capacity-forecast': 'capacity forecast' }
 
-// A report is answered once the receiver holds it (spool or Kafka); it joins an incident when correlated.
+// A report is answered once the receiver holds it (spool or Kafka); it joins an incident when correlated, or a
+// forecast the forecast problem of its service (a forecast hurts no customer: it is no incident).
 $('#report').addEventListener('submit', async (e) => {
   e.preventDefault()
   const out = $('#report-outcome')
@@ -903,7 +904,8 @@ $('#report').addEventListener('submit', async (e) => {
   outcome(out, 'Filing…', 'pending')
   try {
     await api('/api/v1/reports', { method: 'POST', body: JSON.stringify(f) })
-    outcome(out, `Filed: ${REPORT_KINDS[f.kind]} on ${f.service}, “${f.title}”. It joins an incident once correlated.`, 'accepted')
+    const goes = f.kind === 'capacity-forecast' ? `the forecast problem of ${f.service}` : 'an incident'
+    outcome(out, `Filed: ${REPORT_KINDS[f.kind]} on ${f.service}, “${f.title}”. It joins ${goes} once correlated.`, 'accepted')
     e.target.reset()
     setTimeout(() => void loadReview(), 3000)
   } catch (err) {

@@ -355,6 +355,43 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
   })
 
+  it('lists a forecast among the problems to review with its kind, not among the incidents, and its view holds the forecasts', async () => {
+    const r = await startReview()
+    const before = (await r.get('/api/v1/review?since=24h')).body
+    // As the correlator writes a forecast (a report of kind capacity-forecast): a candidate problem with its reports.
+    const forecast = {
+      id: 'prb-00000000000000000000000f', kind: 'forecast', status: 'candidate', title: 'Forecast for checkout: db-main disk full in 8 days',
+      signature: JSON.stringify({ kind: 'forecast', environment: 'production', service: 'checkout' }), services: ['checkout'], environment: 'production',
+      incidentIds: [], incidentCount: 0, firstSeenAt: at(6), lastSeenAt: at(1), owner: null, notes: [{ at: at(3), author: 'ann', text: 'asked storage for a quote' }],
+      reports: [
+        { eventId: 'a'.repeat(32), kind: 'capacity-forecast', title: 'db-main disk full in 9 days', reportedBy: 'dana', at: at(6) },
+        { eventId: 'b'.repeat(32), kind: 'capacity-forecast', title: 'db-main disk full in 8 days', reportedBy: 'erin', at: at(1) },
+      ],
+      resolvedAt: null, reopenCount: 0, version: 2,
+    }
+    const ops = [problemDocument(indexNames(r.prefix).problems.alias)(JSON.stringify(forecast))]
+    expect((await r.es.bulk({ refresh: true, operations: ops.flatMap((op) => [bulkAction(op), op.document]) })).errors).toBe(false)
+
+    const { body } = await r.get('/api/v1/review?since=24h')
+    expect(body.problems.items).toContainEqual(expect.objectContaining({ id: forecast.id, kind: 'forecast', title: forecast.title, incidentCount: 0, services: ['checkout'] }))
+    expect(body.problems.total).toBe(before.problems.total + 1)
+    for (const list of ['newIncidents', 'openIncidents', 'resolvedIncidents'] as const) expect(body[list].total).toBe(before[list].total)
+    const md = (await r.get('/api/v1/review.md?since=24h')).body as string
+    expect(md).toContain(`| forecast | candidate | ${forecast.title} (\`${forecast.id}\`) | checkout | 0 |`)
+    const listed = await r.get('/api/v1/problems?kind=forecast')
+    expect(listed).toMatchObject({ status: 200, body: { total: 1, items: [{ id: forecast.id }] } })
+
+    // The problem view: who forecast what and when, with the notes, in time order; no incidents yet.
+    const view = await r.get(`/api/v1/problems/${forecast.id}`)
+    expect(view.status).toBe(200)
+    expect(view.body).toMatchObject({ incidents: [], incidentsTotal: 0, problem: { kind: 'forecast', reports: forecast.reports } })
+    expect(view.body.timeline).toEqual([
+      { at: at(6), kind: 'report:capacity-forecast', source: 'report', title: 'db-main disk full in 9 days', reportedBy: 'dana' },
+      { at: at(3), kind: 'note', source: 'review', title: 'asked storage for a quote', author: 'ann' },
+      { at: at(1), kind: 'report:capacity-forecast', source: 'report', title: 'db-main disk full in 8 days', reportedBy: 'erin' },
+    ])
+  })
+
   it("keeps a flapping incident's newest 500 alert changes on its timeline, its final resolve among them, and says how many there are", async () => {
     const r = await startReview()
     // 300 flaps a minute apart: 600 changes, the last one the resolve that ended the incident.

@@ -292,19 +292,29 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     const problemTimeline = await page.locator('#problem-timeline').textContent()
     for (const line of ['dana · confirmed — done', 'dana · owner erin — done', 'dana · note: connection pool exhausted on db-main']) expect(problemTimeline).toContain(line)
 
-    // A report from the meeting: a capacity forecast, filed as dana, in the review once correlated.
+    // A report from the meeting: a capacity forecast, filed as dana, in the review once correlated: a problem
+    // (it predicts trouble), not an incident (no customer is hurt).
     const form = page.getByRole('form', { name: 'File a report' })
     await form.getByLabel('Kind').selectOption({ label: 'capacity forecast' })
     await form.getByLabel('Service').fill('checkout')
     await form.getByLabel('Title').fill('db-main disk full in 9 days')
     await form.getByRole('button', { name: 'File report' }).click()
-    await expect.poll(() => page.locator('#report-outcome').textContent(), { timeout: 30_000 }).toBe('Filed: capacity forecast on checkout, “db-main disk full in 9 days”. It joins an incident once correlated.')
+    await expect.poll(() => page.locator('#report-outcome').textContent(), { timeout: 30_000 }).toBe('Filed: capacity forecast on checkout, “db-main disk full in 9 days”. It joins the forecast problem of checkout once correlated.')
     const forecast = await waitFor(async () => {
-      const r = await p.api<Json>('/api/v1/incidents?q=disk%20full')
+      const r = await p.api<Json>('/api/v1/problems?kind=forecast')
       return r.total === 1 ? r.items[0] : undefined
-    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the forecast as an incident' })
-    const { timeline } = await p.api<Json>(`/api/v1/incidents/${forecast.id}`)
-    expect(timeline).toContainEqual(expect.objectContaining({ kind: 'report:capacity-forecast', reportedBy: 'dana' }))
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the forecast as a problem' })
+    expect(forecast).toMatchObject({ status: 'candidate', title: 'Forecast for checkout: db-main disk full in 9 days', services: ['checkout'], incidentCount: 0 })
+    // Correlated by now, and in no incident: neither its own nor as evidence in one of checkout's.
+    expect((await p.api<Json>('/api/v1/incidents?q=disk%20full')).total).toBe(0)
+    // The page lists it among the problems, with its kind; its view says who forecast what.
+    const forecastRow = rowOf(page, '#problems', 'Forecast for checkout')
+    await expect.poll(() => forecastRow.count(), { timeout: 30_000 }).toBe(1)
+    expect(await forecastRow.locator('td').first().textContent()).toBe('forecast')
+    await forecastRow.locator('button.link').click()
+    await expect.poll(() => page.locator('#problem-detail-h').textContent()).toContain('Forecast for checkout: db-main disk full in 9 days')
+    expect(await page.locator('#problem-facts dd[data-fact="Kind"]').textContent()).toBe('forecast')
+    await expect.poll(() => page.locator('#problem-timeline').textContent()).toContain('report:capacity-forecast · db-main disk full in 9 days — reported by dana')
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Markdown' }).click()])
     expect(download.suggestedFilename()).toBe('operations-review.md')
