@@ -4,7 +4,7 @@
 // order, shuffled within the allowed lateness, in one held burst, and (lateness 0) with an outage window
 // drained after its end; each also restored from a snapshot anywhere. Found by hC's audit (2026-12-06): a
 // repeat held with its original, a report held across its incident's report timeout, a late alert and its
-// notification group.
+// notification group. Capacity forecasts among the reports since they became problems (2026-12-06).
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -64,10 +64,13 @@ function eventsOf(steps: Step[], distinct = false): { events: Sent[]; last: numb
     if (s.kind === 'report') {
       const t = now - s.lag * MIN
       const service = ['checkout', 'search'][s.service]!
+      // Every third a capacity forecast (by its step, so the streams fast-check draws stay as they were): a
+      // problem of its service, whose reports, title and times must not depend on the delivery either.
+      const kind = n % 3 === 0 ? 'capacity-forecast' : 'customer-complaint'
       const event: AlertEvent = {
         id: idOf('report', String(n), service), source: 'report', fingerprint: `r-${n}`, status: 'firing', severity: 'warning', service,
-        environment: 'production', title: 'complaint', labels: { alertname: 'complaint' }, startsAt: isoOf(t), receivedAt: isoOf(now), links: [],
-        origin: { kind: 'customer-complaint', reportedBy: 'support' },
+        environment: 'production', title: `${kind} ${n}`, labels: { alertname: 'complaint' }, startsAt: isoOf(t), receivedAt: isoOf(now), links: [],
+        origin: { kind, reportedBy: 'support' },
       }
       events.push({ event, t, receipt: now, key: `report:r-${n}` })
       continue
@@ -123,7 +126,11 @@ function outcome(engine: CorrelationEngine) {
       lastEventAt: i.lastEventAt,
       alerts: i.alerts.map((a) => [a.key, a.status, a.firstSeenAt, a.lastSeenAt, a.resolvedAt, a.flapCount, a.autoResolved, a.guessedEnds ?? []]).sort(),
     })),
-    problems: byId(engine.problems()).map((p) => ({ id: p.id, kind: p.kind, status: p.status, incidentIds: [...p.incidentIds].sort(), signature: p.signature })),
+    problems: byId(engine.problems()).map((p) => ({
+      id: p.id, kind: p.kind, status: p.status, incidentIds: [...p.incidentIds].sort(), signature: p.signature,
+      // A forecast's reports in their kept order (time, then event id), and what they decide.
+      ...(p.kind === 'forecast' ? { title: p.title, firstSeenAt: p.firstSeenAt, lastSeenAt: p.lastSeenAt, reports: p.reports } : {}),
+    })),
   }
 }
 
