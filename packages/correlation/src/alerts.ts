@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, settle,
+  absorb, addMember, closedAt, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -106,7 +106,7 @@ function joinableAt(s: EngineState, groupKey: string, t: number, until: number, 
   const open = joinable(s, groupKey, t, false, until)
   if (t >= s.watermark) return open
   const then = resolvedOpenAt(s, groupKey, t, until, seenAt)
-  if (!then || (open && open.openedMs <= seenAt && newer(open, then))) return open
+  if (!then || (open && openAt(open, seenAt) && newer(open, then))) return open
   openForLateFiring(s, then)
   return then
 }
@@ -204,7 +204,12 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       const kept = (open || inSpan) && (track.status === 'firing' || throughGuess || t - track.lastChangeAt <= s.cfg.quietPeriodMs + s.cfg.reopenWindowMs
         || t < inc.flapHoldUntil || joinsAt(s, inc, t, false))
       const withinReopen = resolved && !inSpan && started && t - decided <= s.cfg.reopenWindowMs
-      if (kept || withinReopen) {
+      // In a gap of the incident (closed before a counted reopening): live, this re-fire reopened it, within
+      // the reopen window, and the later re-fire counted since found it open. The reopening is counted once
+      // already; the incident was open from `t` on.
+      const inGap = inc.gaps !== null && closedAt(inc.gaps, t)
+      if (inGap) reopenedEarlier(inc, t)
+      if (kept || withinReopen || inGap) {
         if (t < track.lastChangeAt) {
           // A firing older than the change already applied (the alert's resolve, or its later firing, which
           // Alertmanager sends with a new start when the alert ended and fired again between two flushes):
@@ -214,7 +219,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         }
         // Within the span it opens again uncounted, unless a person resolved it: in order the firing would
         // have come before their decision, and they resolved it with the firing in it.
-        if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen)
+        if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen, t)
         if (throughGuess) {
           // Firing all along, as far as is known: no flap, unless a real resolve between comes later (onResolve).
           track.unflapped = [track.lastChangeAt, t]

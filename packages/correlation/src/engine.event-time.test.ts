@@ -884,3 +884,132 @@ describe('event time: late events judged before a staleness guess was due', () =
     expect(outcome(spooled)).toEqual(outcome(live))
   })
 })
+
+describe("event time: a late event in the gap between a reopened incident's resolve and its reopening", () => {
+  /**
+   * a fires at 00:00 and ends at 00:02: its incident resolves, decided at 00:07. a fires again at 00:12, within
+   * the reopen window: the same incident reopens, counted, and a ends again at 00:14 (resolved again, decided
+   * 00:19). `gap` (a new alert b, its episode 00:08–00:09, or a complaint at 00:09) comes in between: live it
+   * found a's incident resolved and opened an incident of its own. Arriving at `arrives` (null: on time), after
+   * a's re-fire, it found the incident open again (or resolved since, its span holding 00:08) and joined it: the
+   * reopened incident had forgotten that it was closed between 00:07 and 00:12.
+   */
+  function gapRun(gap: 'alert' | 'report', arrives: number | null, restoredAt?: number) {
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const a = (t: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'a', service: 'checkout', status, t, name: 'A' })
+    const evs = [a(atHM(0, 0), 'firing'), a(atHM(0, 2), 'resolved'), a(atHM(0, 12), 'firing'), a(atHM(0, 14), 'resolved')]
+    const late: Ev[] = gap === 'alert'
+      ? [{ fp: 'b', service: 'checkout', status: 'firing', t: atHM(0, 8), name: 'B' }, { fp: 'b', service: 'checkout', status: 'resolved', t: atHM(0, 9), name: 'B' }]
+      : [{ source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(0, 9), name: 'report:customer-complaint' }]
+    const input = (e: Ev, n: number): EngineInput => {
+      const i = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e.status === 'resolved') i.event.startsAt = isoOf(e.fp === 'a' ? evs[n - 1]!.t : atHM(0, 8))
+      return i
+    }
+    const inputs = byKey([
+      ...evs.map((e, n) => ({ key: e.t, order: n, input: input(e, n) })),
+      ...late.map((e, n) => ({ key: arrives ?? e.t, order: 10 + n, input: input(e, 0) })),
+      ...minuteTicks(2),
+    ])
+    if (restoredAt === undefined) return deliver(inputs, cfg)
+    // Restored from a snapshot taken after the tick of `restoredAt`.
+    const cut = inputs.findIndex((x) => x.type === 'tick' && x.at === isoOf(restoredAt)) + 1
+    const first = deliver(inputs.slice(0, cut), cfg)
+    const resumed = new CorrelationEngine({ ...withLateness, ...cfg }, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+    for (const input of inputs.slice(cut)) resumed.apply(input)
+    return resumed
+  }
+  const members = (engine: CorrelationEngine) => engine.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reports.length, i.reopenCount])
+
+  it('a new alert slightly late, applied at once while the incident is open again, opens its own incident, as live', () => {
+    const live = gapRun('alert', null)
+    expect(members(live)).toEqual([[['a'], 0, 1], [['b'], 0, 0]])
+    // At 00:12:00, after a's re-fire: 4 minutes behind, applied at once, not held.
+    const late = gapRun('alert', atHM(0, 12))
+    expect(late.stats.late).toBe(2)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+  it('a new alert spooled past the second resolve, in a held backlog, opens its own incident, as live', () => {
+    const late = gapRun('alert', atHM(0, 40))
+    expect(late.stats.late).toBe(2)
+    expect(outcome(late)).toEqual(outcome(gapRun('alert', null)))
+  })
+  it('a complaint spooled past the second resolve opens its own incident, as live (the span of the incident resolved again)', () => {
+    const live = gapRun('report', null)
+    expect(members(live)).toEqual([[['a'], 0, 1], [[], 1, 0]])
+    const late = gapRun('report', atHM(0, 40))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+    // A complaint slightly late, while the incident is open again.
+    expect(outcome(gapRun('report', atHM(0, 12)))).toEqual(outcome(live))
+  })
+  it('a checkpoint after the reopening still knows the gap', () => {
+    const live = gapRun('alert', null)
+    // Restored after the tick of 00:20 (the second resolve decided), before the spooled alert comes.
+    expect(outcome(gapRun('alert', atHM(0, 40), atHM(0, 20)))).toEqual(outcome(live))
+  })
+  /**
+   * Report timeout 3 h. A complaint at 00:00 opens an incident of reports alone. a fires at 00:40 (out of the
+   * report window: an incident of its own, the newest) and ends at 00:42: resolved, decided 00:47. x fired from
+   * 00:20 to 00:48 between two flushes: live at 00:48 it joins the complaints' incident, the group's only open
+   * one then (x overlaps a's incident, but that was closed). a fires again at 00:50: reopened, counted; with
+   * `aEndsAgain` it ends at 00:52 (resolved again, decided 00:57), else it goes on firing. x spooled until
+   * `arrives`: a's incident was open at x's start and, by its opening, still at 00:48.
+   */
+  function episodeAcrossGap(aEndsAgain: boolean, arrives: number | null) {
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'report:customer-complaint' }
+    const a = (m: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'a', service: 'checkout', status, t: atHM(0, m), name: 'A' })
+    const x: Ev = { fp: 'x', service: 'checkout', status: 'resolved', t: atHM(0, 48), name: 'X' }
+    const evs = [r, a(40, 'firing'), a(42, 'resolved'), a(50, 'firing'), ...(aEndsAgain ? [a(52, 'resolved')] : [])]
+    const input = (e: Ev, n: number): EngineInput => {
+      const i = alertInput(e, e.t) as Extract<EngineInput, { type: 'alert' }>
+      if (e === x) i.event.startsAt = isoOf(atHM(0, 20))
+      else if (e.status === 'resolved') i.event.startsAt = isoOf(evs[n - 1]!.t)
+      return i
+    }
+    return deliver(byKey([
+      ...evs.map((e, n) => ({ key: e.t, order: n, input: input(e, n) })),
+      { key: arrives ?? x.t, order: 10, input: input(x, 0) },
+      ...minuteTicks(4),
+    ]), cfg)
+  }
+  it("a late whole episode ending in the gap goes to the incident open at its end, not to the reopened one resolved since", () => {
+    const live = episodeAcrossGap(true, null)
+    expect(members(live)).toEqual([[['x'], 1, 0], [['a'], 0, 1]])
+    const late = episodeAcrossGap(true, atHM(1, 30))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+  it('a late whole episode ending in the gap goes to the incident open at its end, not to the reopened one open now', () => {
+    const live = episodeAcrossGap(false, null)
+    // Spooled past the report timeout of the complaints' incident (03:00), while a's fires on.
+    const late = episodeAcrossGap(false, atHM(3, 10))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+  it("a member's late re-fire in the gap reopened the incident then, as live: it stays in it, and a new alert after it joins", () => {
+    // a fires 00:00–00:40, c 00:00–00:01: the incident resolves, decided 00:45. Live, c fires again at 00:50
+    // (ending 00:51) and reopens it, counted; b, new, fires at 00:55 and joins it; a fires again at 01:00 in it.
+    // c's re-fire and b, spooled until 01:30, came after a's re-fire had reopened it (counted) and it had
+    // resolved again: c's re-fire, 49 minutes after c ended, fell in the gap, and b after it.
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const ev = (fp: string, status: 'firing' | 'resolved', m: number, from?: number): EngineInput => {
+      const i = alertInput({ fp, service: 'checkout', status, t: atHM(0, m), name: fp.toUpperCase() }, atHM(0, m)) as Extract<EngineInput, { type: 'alert' }>
+      if (from !== undefined) i.event.startsAt = isoOf(atHM(0, from))
+      return i
+    }
+    const spooled = [ev('c', 'firing', 50), ev('c', 'resolved', 51, 50), ev('b', 'firing', 55), ev('b', 'resolved', 56, 55)]
+    const run = (arrives: number | null) => deliver(byKey([
+      ...[ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', 40, 0), ev('a', 'firing', 60), ev('a', 'resolved', 62, 60)]
+        .map((input, n) => ({ key: Date.parse((input as Extract<EngineInput, { type: 'alert' }>).event.receivedAt), order: n, input })),
+      ...spooled.map((input, n) => ({ key: arrives ?? Date.parse((input as Extract<EngineInput, { type: 'alert' }>).event.receivedAt), order: 10 + n, input })),
+      ...minuteTicks(3),
+    ]), cfg)
+    const live = run(null)
+    expect(members(live)).toEqual([[['a', 'c', 'b'], 0, 1]])
+    const late = run(atHM(1, 30))
+    expect(late.stats.late).toBe(4)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+})

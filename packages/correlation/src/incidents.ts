@@ -94,7 +94,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   }
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
-    resolvedDecidedAt: null, resolvedMs: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
+    resolvedDecidedAt: null, resolvedMs: null, gaps: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
     recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, openerJoinsAmGroup, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
@@ -142,20 +142,62 @@ export function regroup(s: EngineState, inc: IncidentState, groupKey: string): v
 
 /**
  * Opens a resolved incident again. `counted` is false when a late event falls within its span: in event
- * time it had not resolved yet, so that is no reopening.
+ * time it had not resolved yet, so that is no reopening. A counted one, by a re-fire at `at`, leaves a gap:
+ * from its decided resolve to `at` the incident was closed, and an event of that time found it so live.
  */
-export function reopenIncident(s: EngineState, inc: IncidentState, counted = true): void {
+export function reopenIncident(s: EngineState, inc: IncidentState, counted = true, at = s.now): void {
+  if (counted) {
+    inc.data.reopenCount += 1
+    if (at > inc.resolvedDecidedAt!) addGap(inc, inc.resolvedDecidedAt!, at)
+  }
   unindexResolved(s, inc)
   inc.data.status = 'open'
   inc.data.resolvedAt = null
   inc.data.resolvedBy = null
   inc.data.resolutionDecidedAt = null
-  if (counted) inc.data.reopenCount += 1
   inc.resolvedDecidedAt = null
   inc.resolvedMs = null
   markOpen(s, inc)
   claimGroup(s, inc)
   markDirty(s, inc)
+}
+
+/**
+ * The most gaps an incident keeps (the latest): a late event reaches back hours, not through dozens of
+ * reopenings; one in an older gap finds the incident open then, as before gaps were kept.
+ */
+export const MAX_GAPS = 8
+
+function addGap(inc: IncidentState, from: number, to: number): void {
+  const gaps = inc.gaps
+  if (gaps === null) { inc.gaps = [from, to]; return }
+  if (gaps.length >= 2 * MAX_GAPS) gaps.splice(0, 2)
+  gaps.push(from, to)
+}
+
+/** Whether `t` falls in one of the gaps (`IncidentState.gaps`): the incident was closed then. */
+export function closedAt(gaps: readonly number[], t: number): boolean {
+  // The latest first: a late event is nearly always recent.
+  for (let i = gaps.length - 2; i >= 0; i -= 2) {
+    if (t >= gaps[i + 1]!) return false
+    if (t >= gaps[i]!) return true
+  }
+  return false
+}
+
+/**
+ * A member's late re-fire at `t` in a gap of its incident: in event time it reopened the incident then (the
+ * reopen counted once, by the later re-fire already applied), so the gap ends at `t`.
+ */
+export function reopenedEarlier(inc: IncidentState, t: number): void {
+  const gaps = inc.gaps!
+  for (let i = gaps.length - 2; i >= 0; i -= 2) {
+    if (t < gaps[i]! || t >= gaps[i + 1]!) continue
+    if (t === gaps[i]) gaps.splice(i, 2)
+    else gaps[i + 1] = t
+    if (gaps.length === 0) inc.gaps = null
+    return
+  }
 }
 
 export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {
@@ -274,6 +316,8 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   // Only within the join window of its start: in order, an incident opening later than that would not
   // have joined the alert's own incident either.
   if (until > t && (w <= 0 || inc.openedMs - t <= w)) t = Math.max(t, Math.min(until, inc.openedMs))
+  // Closed at `t` before a counted reopening: live, the event found it resolved.
+  if (inc.gaps !== null && closedAt(inc.gaps, t)) return false
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
     // Complaints hours apart are not one incident: the join window holds between reports as well.
@@ -402,7 +446,7 @@ function firstDecidedAfter(list: readonly IncidentState[], t: number): number {
 
 /**
  * The newest retained resolved incident of the group still open at `seenAt` (opened by then, its resolution
- * decided after) that takes an alert at `t` (`joinsAt`): in event time the group's newest open incident then,
+ * decided after, and not in a gap before a counted reopening then) that takes an alert at `t` (`joinsAt`): in event time the group's newest open incident then,
  * which owned it. Such incidents are among the first decided after `seenAt`, not the last: those opened since
  * and resolved during a long backlog are decided after them (until 2026-12-06 only the list's last few were
  * looked at, and eight short incidents resolved during the backlog hid the one open at `seenAt`).
@@ -414,10 +458,13 @@ export function resolvedOpenAt(s: EngineState, groupKey: string, t: number, unti
   let found: IncidentState | undefined
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (inc.openedMs <= seenAt && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
+    if (openAt(inc, seenAt) && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
   }
   return found
 }
+
+/** Opened by `t` and not closed then (in a gap before a counted reopening); whether it had resolved by `t` is the caller's. */
+export const openAt = (inc: IncidentState, t: number): boolean => inc.openedMs <= t && (inc.gaps === null || !closedAt(inc.gaps, t))
 
 function positionsOf(inc: IncidentState): Map<string, number> {
   if (inc.positions) return inc.positions

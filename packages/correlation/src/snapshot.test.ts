@@ -208,6 +208,8 @@ describe('engine snapshots', () => {
     expect(snapshot.memberKeys.some((k) => typeof k === 'number')).toBe(true)
     expect(snapshot.trackKeys.some((k) => typeof k === 'number')).toBe(true)
     expect(snapshot.trackFlaps.length).toBeGreaterThan(0)
+    // And incidents closed for a while before a counted reopening.
+    expect(snapshot.incidentGaps?.length).toBeGreaterThan(0)
     const restored = new CorrelationEngine(config, roundTrip(snapshot))
     expect(stateOf(restored.snapshot())).toBe(stateOf(snapshot))
     const v3 = roundTrip(takeSnapshotV3(restoreSnapshot(cfg, roundTrip(snapshot))))

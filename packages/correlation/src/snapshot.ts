@@ -39,7 +39,7 @@ type MemberTuple = [string, IncidentAlert['source'], string, string, string, Inc
 /** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
 type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed'> & {
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps'> & {
   data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
   deps: string[]
   amGroups: string[]
@@ -96,7 +96,7 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps'> & {
   recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
@@ -134,6 +134,12 @@ export interface EngineSnapshot {
    */
   strings: string[]
   incidents: IncidentRecordV4[]
+  /**
+   * The few incidents closed for a while before a counted reopening (`IncidentState.gaps`): an incident's
+   * position in `incidents`, then its gaps. Absent from snapshots written before 2026-12-06, which kept none:
+   * an incident reopened before then finds a late event in its gap as open, as it did.
+   */
+  incidentGaps?: [number, number[]][]
   /**
    * The members of every incident, in the order of `incidents` and of each one's `data.alerts`. A member's
    * key (`source:fingerprint`) is written where it first occurs; a later member with the same key (the
@@ -215,7 +221,10 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberTimes: (string | 0 | null)[] = []
   const memberGuessedEnds: [number, string[]][] = []
   const incidents: IncidentRecordV4[] = []
-  for (const { positions: _p, dirty: _d, changed: _c, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+  const incidentGaps: [number, number[]][] = []
+  for (const { positions: _p, dirty: _d, changed: _c, gaps, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+    // A copy: the engine changes an incident's gaps in place.
+    if (gaps !== null) incidentGaps.push([incidents.length, gaps.slice()])
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -261,6 +270,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     heldLastAt: s.held.lastAt,
     strings,
     incidents,
+    incidentGaps,
     memberKeys, memberStrings, memberFlags, memberTimes, memberGuessedEnds,
     trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps, trackUnflapped,
     openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
@@ -356,6 +366,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
   }
   const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
   const guessedEnds = new Map(copy.memberGuessedEnds ?? [])
+  const gaps = new Map(copy.incidentGaps ?? [])
   // Every member, in order: a later member of the same alert takes its key and fingerprint from the first.
   const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
   const ids: string[] = new Array<string>(copy.incidents.length)
@@ -388,7 +399,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: gaps.get(n) ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -460,7 +471,8 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
-      ...i, data, positions: null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
+      ...i, data, positions: null, gaps: (i as { gaps?: number[] | null }).gaps ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

@@ -93,6 +93,13 @@ export interface IncidentState {
   /** `data.resolvedAt` as a number. */
   resolvedMs: number | null
   /**
+   * When it was closed before a counted reopening: each gap from its decided resolve to the re-fire that
+   * reopened it, as `[from, to, from, to, …]` in time order, the latest `MAX_GAPS` (incidents.ts). A reopening
+   * keeps `openedMs` and clears the resolve, so without these a late event whose time falls in a gap found
+   * the incident open then. Null for the many never reopened: their checks read no more than that.
+   */
+  gaps: number[] | null
+  /**
    * Time of the event that opened it, or of its first alert when reports opened it: the problem windows
    * compare this, which a late event moving the start back does not move.
    */
