@@ -152,6 +152,9 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
   // Resolved since, but still open when live would have applied the late alert (a held backlog's timers ran
   // first): in order it was joined then (a whole episode spooled through an outage opened its own incident).
   if (inc.data.status !== 'open' && (t >= s.watermark || seenAt >= inc.resolvedDecidedAt! || inc.data.resolvedBy === 'manual')) return undefined
+  // Closed then, before a counted reopening (in one of its gaps): live the whole episode, applied at its end,
+  // found it resolved and opened its own incident.
+  if (inc.gaps !== null && closedAt(inc.gaps, seenAt)) return undefined
   if (!joinsAt(s, inc, t, false, until)) return undefined
   if (inc.data.status !== 'open') reopenIncident(s, inc, false)
   regroup(s, inc, groupKey)

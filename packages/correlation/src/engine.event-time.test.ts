@@ -1053,4 +1053,38 @@ describe("event time: a late event in the gap between a reopened incident's reso
     expect(late.stats.late).toBe(4)
     expect(outcome(late)).toEqual(outcome(live))
   })
+  /**
+   * docs/grouping.md's rule: crash loops per workload (rule-grouped); the replica mismatch m is grouped by
+   * default and opens M, which its notification group points to. m fires 00:10–00:12 (M resolves, decided
+   * 00:17) and again at 00:22 (M reopens, counted; gap 00:17–00:22) until 00:24. The crash loop fired
+   * 00:08–00:19, sent once resolved with its start (a whole episode): live, applied at 00:19, it found M closed
+   * and opened an incident of its own. Spooled past M's second resolve, it found M reopened (or resolved
+   * since, decided after 00:19) and went into it as a rule-grouped alert from before its opening.
+   */
+  it("a late crash loop's whole episode ending in the gap of its notification group's reopened incident opens its own, as live", () => {
+    const grouping = compileGroupingRules({ version: 1, groupBy: { rules: [{ name: 'crash loops per workload', match: { source: 'alertmanager', labels: { alertname: { regex: 'KubePod.*' }, namespace: { present: true } } }, by: ['labels.namespace', 'labels.container'] }] } })
+    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, grouping }
+    const kube = (fp: string, name: string, status: 'firing' | 'resolved', m: number, from: number, labels: Record<string, string>): EngineInput => {
+      const input = alertInput({ fp, service: 'checkout', status, t: atHM(0, m), name }, atHM(0, m)) as Extract<EngineInput, { type: 'alert' }>
+      input.event.labels = { ...input.event.labels, namespace: 'shop', ...labels }
+      input.event.origin = { groupKey: '{}/{}:{namespace="shop"}' }
+      input.event.startsAt = isoOf(atHM(0, from))
+      return input
+    }
+    const mm = (status: 'firing' | 'resolved', m: number, from: number) => kube('mismatch', 'KubeDeploymentReplicasMismatch', status, m, from, { deployment: 'checkout' })
+    const crash = kube('crash', 'KubePodCrashLooping', 'resolved', 19, 8, { container: 'checkout' })
+    const run = (crashArrives: number | null, aEndsAgain = true) => deliver(byKey([
+      ...[mm('firing', 10, 10), mm('resolved', 12, 10), mm('firing', 22, 22), ...(aEndsAgain ? [mm('resolved', 24, 22)] : [])]
+        .map((input, n) => ({ key: Date.parse((input as Extract<EngineInput, { type: 'alert' }>).event.receivedAt), order: n, input })),
+      { key: crashArrives ?? atHM(0, 19), order: 10, input: crash },
+      ...minuteTicks(2),
+    ]), cfg)
+    const live = run(null)
+    expect(members(live)).toEqual([[['mismatch'], 0, 1], [['crash'], 0, 0]])
+    const late = run(atHM(0, 40))
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+    // Spooled while M is open again (m fires on).
+    expect(outcome(run(atHM(0, 40), false))).toEqual(outcome(run(null, false)))
+  })
 })
