@@ -154,7 +154,7 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
   if (inc.data.status !== 'open' && (t >= s.watermark || seenAt >= inc.resolvedDecidedAt! || inc.data.resolvedBy === 'manual')) return undefined
   // Closed then, before a counted reopening (in one of its gaps): live the whole episode, applied at its end,
   // found it resolved and opened its own incident.
-  if (inc.gaps !== null && closedAt(inc.gaps, seenAt)) return undefined
+  if (closedAt(inc, seenAt)) return undefined
   if (!joinsAt(s, inc, t, false, until)) return undefined
   if (inc.data.status !== 'open') reopenIncident(s, inc, false)
   regroup(s, inc, groupKey)
@@ -210,7 +210,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // In a gap of the incident (closed before a counted reopening): live, this re-fire reopened it, within
       // the reopen window, and the later re-fire counted since found it open. The reopening is counted once
       // already; the incident was open from `t` on.
-      const inGap = inc.gaps !== null && closedAt(inc.gaps, t)
+      const inGap = closedAt(inc, t)
       if (inGap) reopenedEarlier(inc, t)
       if (kept || withinReopen || inGap) {
         if (t < track.lastChangeAt) {

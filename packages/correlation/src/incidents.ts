@@ -175,8 +175,10 @@ function addGap(inc: IncidentState, from: number, to: number): void {
   gaps.push(from, to)
 }
 
-/** Whether `t` falls in one of the gaps (`IncidentState.gaps`): the incident was closed then. */
-export function closedAt(gaps: readonly number[], t: number): boolean {
+/** Whether `t` falls in one of the incident's gaps (`IncidentState.gaps`): it was closed then. */
+export function closedAt(inc: IncidentState, t: number): boolean {
+  const gaps = inc.gaps
+  if (gaps === null) return false
   // The latest first: a late event is nearly always recent.
   for (let i = gaps.length - 2; i >= 0; i -= 2) {
     if (t >= gaps[i + 1]!) return false
@@ -317,7 +319,7 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   // have joined the alert's own incident either.
   if (until > t && (w <= 0 || inc.openedMs - t <= w)) t = Math.max(t, Math.min(until, inc.openedMs))
   // Closed at `t` before a counted reopening: live, the event found it resolved.
-  if (inc.gaps !== null && closedAt(inc.gaps, t)) return false
+  if (closedAt(inc, t)) return false
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
     // Complaints hours apart are not one incident: the join window holds between reports as well.
@@ -464,7 +466,7 @@ export function resolvedOpenAt(s: EngineState, groupKey: string, t: number, unti
 }
 
 /** Opened by `t` and not closed then (in a gap before a counted reopening); whether it had resolved by `t` is the caller's. */
-export const openAt = (inc: IncidentState, t: number): boolean => inc.openedMs <= t && (inc.gaps === null || !closedAt(inc.gaps, t))
+export const openAt = (inc: IncidentState, t: number): boolean => inc.openedMs <= t && !closedAt(inc, t)
 
 function positionsOf(inc: IncidentState): Map<string, number> {
   if (inc.positions) return inc.positions
