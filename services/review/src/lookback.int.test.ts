@@ -4,6 +4,7 @@ import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-in
 import { captureLogs, cleanupIndices, esClient, indicesOfTest, serve, uniqueName } from '@opsreview/testing'
 import { defaultDegradedRule } from '@opsreview/review/degraded'
 import { readAlertIntervals } from '@opsreview/review/service-time'
+import { launchChromium } from '@opsreview/testing/chromium'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { incident } from './fuzz-seed.ts'
 
@@ -46,7 +47,7 @@ const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString
  *   31 Oct 23:30Z, which is 1 Nov in Berlin and October in UTC. October: #6 checkout warning (ack 30 min,
  *   resolved 90 min), #8 and #9 search around the DST change.
  */
-async function start(options: { timeZone?: string } = {}, seen: { prefix?: string } = {}) {
+async function start(options: { timeZone?: string } = {}, seen: { prefix?: string; url?: string } = {}) {
   const es = esClient()
   const prefix = uniqueName('lookback')
   seen.prefix = prefix
@@ -113,6 +114,7 @@ async function start(options: { timeZone?: string } = {}, seen: { prefix?: strin
     readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
     deadLetters: async () => { throw new Error('not counted here') }, ...options,
   }))
+  seen.url = url
   return async (path: string): Promise<{ status: number; body: Json; type: string }> => {
     const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
     const type = res.headers.get('content-type') ?? ''
@@ -144,6 +146,21 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     // The recurring problem came back once after a resolve; the other is a document of an engine before reopenCount.
     expect(body.problems.items.map((p: { kind: string; incidentsInPeriod: number; incidentsInPrevious: number; reopenCount: number }) => [p.kind, p.incidentsInPeriod, p.incidentsInPrevious, p.reopenCount]))
       .toEqual([['recurring', 2, 1, 1], ['shared-cause', 1, 0, 0]])
+  })
+
+  it('says on the dashboard, in Chromium, how many unscheduled post-mortems can no longer be scheduled', async () => {
+    const seen: { url?: string } = {}
+    await start({ timeZone: 'Europe/Berlin' }, seen)
+    const b = await launchChromium()
+    try {
+      const page = await b.newPage()
+      // The default look-back is the last complete month, November: #3's post-mortem the correlator forgot.
+      await page.goto(`${seen.url}/#token=${READ}`)
+      await expect.poll(() => page.locator('#lookback-label').textContent(), { timeout: 15_000 }).toMatch(/^2026-11: /)
+      expect(await page.locator('#lookback-totals [data-total="postmortems"]').textContent()).toBe('1/2post-mortems scheduled of required (1 not, 1 no longer schedulable here) (+2)')
+    } finally {
+      await b.close()
+    }
   })
 
   it('counts periods in the zone asked for: the incident at 23:30Z on 31 October is November in Berlin, October in UTC', async () => {
