@@ -581,6 +581,17 @@ describe('event time: a backlog across a staleness guess', () => {
 // ticks, and a tick every minute for `hours`.
 const atHM = (h: number, m: number) => T0 + h * HOUR + m * MIN
 const heldBacklog: Partial<CorrelationConfig> = { allowedLatenessMs: 0, lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } }
+/** A held backlog in which a complaints' incident closes by the report timeout (3 h) during the backlog. */
+const heldBacklogReportTimeout: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+/**
+ * An alert (or, with `source` report, a complaint) of checkout at minute `m` after T0, received then, named
+ * after its fingerprint; `from`: its start, for a resolve that carries the whole episode.
+ */
+function minuteInput(fp: string, status: 'firing' | 'resolved', m: number, from?: number, source?: 'report'): EngineInput {
+  const i = alertInput({ source, fp, service: 'checkout', status, t: atHM(0, m), name: source ? 'report:customer-complaint' : fp.toUpperCase() }, atHM(0, m)) as Extract<EngineInput, { type: 'alert' }>
+  if (from !== undefined) i.event.startsAt = isoOf(atHM(0, from))
+  return i
+}
 const minuteTicks = (hours: number) => Array.from({ length: hours * 60 + 1 }, (_, n) => ({ key: T0 + n * MIN, order: -1, input: tickInput(T0 + n * MIN) }))
 
 /**
@@ -674,7 +685,7 @@ describe('event time: a late event among incidents that resolved during the back
     // 10:44 and fires again at 10:45 in its incident; it resolves at 12:00. A second complaint at 11:45 joins
     // the owner live. Spooled until 13:00, when c's incident (decided 12:05) and the complaints' (12:48, the
     // timeout) have both resolved: it joined c's, the first decided after it, where c had just fired again.
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const c0: Ev = { fp: 'c', service: 'search', status: 'firing', t: atHM(5, 0), name: 'C' }
     const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: atHM(9, 48), name: 'report:customer-complaint' }
     const c1: Ev = { fp: 'c', service: 'search', status: 'resolved', t: atHM(10, 44), name: 'C' }
@@ -705,7 +716,7 @@ describe('event time: a late event among incidents that resolved during the back
     // reports alone, which the 3-hour report timeout closes at 03:10. b's two events, spooled until 03:30, found
     // both resolved: the complaints' incident, the newest, takes b (a complaint within the report window,
     // after b), though it opened only after b's time; live b was in a's.
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const a0: Ev = { fp: 'a', service: 'search', status: 'firing', t: atHM(0, 0), name: 'A' }
     const a1: Ev = { fp: 'a', service: 'search', status: 'resolved', t: atHM(0, 1), name: 'A' }
     const r1: Ev = { source: 'report', fp: 'r1', service: 'search', status: 'firing', t: atHM(0, 2), name: 'report:customer-complaint' }
@@ -735,7 +746,7 @@ describe('event time: a late event among incidents that resolved during the back
     // Alertmanager sends it once, resolved, with its start. Live at 00:48 it joins the complaints' incident,
     // open. Spooled until 03:10, after the report timeout closed that incident at 03:02, it found both resolved
     // and opened after its start, and joined e's, the first decided, which had resolved before it ended.
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(0, 2), name: 'report:customer-complaint' }
     const e0: Ev = { fp: 'e', service: 'checkout', status: 'firing', t: atHM(0, 39), name: 'E' }
     const e1: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(0, 40), name: 'E' }
@@ -765,7 +776,7 @@ describe('event time: a late event among incidents that resolved during the back
    * later, are decided after the complaints' incident. Returns the live run and one with e arriving at `spooledTo`.
    */
   function complaintAndEpisode(shortOutages: number, spooledTo: number) {
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const a: Ev = { fp: 'a', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'A' }
     const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(4, 10), name: 'report:customer-complaint' }
     const e: Ev = { fp: 'e', service: 'checkout', status: 'resolved', t: atHM(4, 20), name: 'E' }
@@ -895,7 +906,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
    * reopened incident had forgotten that it was closed between 00:07 and 00:12.
    */
   function gapRun(gap: 'alert' | 'report', arrives: number | null, restoredAt?: number) {
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const a = (t: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'a', service: 'checkout', status, t, name: 'A' })
     const evs = [a(atHM(0, 0), 'firing'), a(atHM(0, 2), 'resolved'), a(atHM(0, 12), 'firing'), a(atHM(0, 14), 'resolved')]
     const late: Ev[] = gap === 'alert'
@@ -957,7 +968,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
    * `arrives`: a's incident was open at x's start and, by its opening, still at 00:48.
    */
   function episodeAcrossGap(aEndsAgain: boolean, arrives: number | null) {
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     const r: Ev = { source: 'report', fp: 'r', service: 'checkout', status: 'firing', t: atHM(0, 0), name: 'report:customer-complaint' }
     const a = (m: number, status: 'firing' | 'resolved'): Ev => ({ fp: 'a', service: 'checkout', status, t: atHM(0, m), name: 'A' })
     const x: Ev = { fp: 'x', service: 'checkout', status: 'resolved', t: atHM(0, 48), name: 'X' }
@@ -994,7 +1005,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
     // event comes at D + `at`: a new alert b (for `bFor` minutes, or firing on), a complaint, or a re-fire of c,
     // a's fellow member (00:00–00:01). Delivered on time, right after a's re-fire (`lag` minutes later: applied
     // at once), or spooled past everything (held).
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
+    const cfg = heldBacklogReportTimeout
     let inGap = 0
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 29 }), fc.integer({ min: 0, max: 5 }), fc.constantFrom('alert', 'report', 'member'),
@@ -1002,11 +1013,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
       (aEnd, refire, aAgain, kind, atRaw, bFor, how, lag) => {
         const D = aEnd + 5
         const at = D + Math.min(atRaw, refire + 3)
-        const ev = (fp: string, status: 'firing' | 'resolved', m: number, from?: number, source?: 'report'): EngineInput => {
-          const i = alertInput({ source, fp, service: 'checkout', status, t: atHM(0, m), name: source ? 'report:customer-complaint' : fp.toUpperCase() }, atHM(0, m)) as Extract<EngineInput, { type: 'alert' }>
-          if (from !== undefined) i.event.startsAt = isoOf(atHM(0, from))
-          return i
-        }
+        const ev = minuteInput
         const base = [ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', aEnd, 0), ev('a', 'firing', D + refire), ...(aAgain > 0 ? [ev('a', 'resolved', D + refire + aAgain, D + refire)] : [])]
         const other = kind === 'report' ? [ev('r', 'firing', at, undefined, 'report')]
           : [ev(kind === 'alert' ? 'b' : 'c', 'firing', at), ...(bFor > 0 ? [ev(kind === 'alert' ? 'b' : 'c', 'resolved', at + bFor, at)] : [])]
@@ -1034,12 +1041,8 @@ describe("event time: a late event in the gap between a reopened incident's reso
     // (ending 00:51) and reopens it, counted; b, new, fires at 00:55 and joins it; a fires again at 01:00 in it.
     // c's re-fire and b, spooled until 01:30, came after a's re-fire had reopened it (counted) and it had
     // resolved again: c's re-fire, 49 minutes after c ended, fell in the gap, and b after it.
-    const cfg: Partial<CorrelationConfig> = { ...heldBacklog, stalenessMs: { alertmanager: DAY, pingdom: 0, report: 3 * HOUR } }
-    const ev = (fp: string, status: 'firing' | 'resolved', m: number, from?: number): EngineInput => {
-      const i = alertInput({ fp, service: 'checkout', status, t: atHM(0, m), name: fp.toUpperCase() }, atHM(0, m)) as Extract<EngineInput, { type: 'alert' }>
-      if (from !== undefined) i.event.startsAt = isoOf(atHM(0, from))
-      return i
-    }
+    const cfg = heldBacklogReportTimeout
+    const ev = minuteInput
     const spooled = [ev('c', 'firing', 50), ev('c', 'resolved', 51, 50), ev('b', 'firing', 55), ev('b', 'resolved', 56, 55)]
     const run = (arrives: number | null) => deliver(byKey([
       ...[ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', 40, 0), ev('a', 'firing', 60), ev('a', 'resolved', 62, 60)]
