@@ -1,4 +1,4 @@
-// Snapshots of version 6, 5 and 4 (columns) and of version 3 (tuples, which a running correlator's state topic holds
+// Snapshots of version 7, 6, 5 and 4 (columns) and of version 3 (tuples, which a running correlator's state topic holds
 // when a version 4 engine starts): an engine restored from either, at any point of a stream, continues with
 // exactly the outputs of the engine that was never interrupted, and snapshots exactly like it.
 import { createHash } from 'node:crypto'
@@ -181,7 +181,7 @@ describe('engine snapshots', () => {
     ['with 5 minutes of allowed lateness and a short retention', { allowedLatenessMs: 5 * MIN, retentionMs: 86_400_000 }],
   ]
 
-  it.each(configs)('restored from version 6 or version 3 at any point, an engine continues exactly as the uninterrupted one (%s)', (_name, config) => {
+  it.each(configs)('restored from version 7 or version 3 at any point, an engine continues exactly as the uninterrupted one (%s)', (_name, config) => {
     const cfg: EngineConfig = { ...defaultCorrelationConfig, ...config }
     fc.assert(fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.double({ min: 0.05, max: 0.95, noNaN: true }), (seed, where) => {
       const inputs = stream(100, seed)
@@ -196,14 +196,14 @@ describe('engine snapshots', () => {
     }), { numRuns: 10 })
   }, 120_000)
 
-  it('writes the same version 6 snapshot again from a restored engine, and a version 3 one restores to it', () => {
+  it('writes the same version 7 snapshot again from a restored engine, and a version 3 one restores to it', () => {
     const config = { allowedLatenessMs: 2 * MIN }
     const cfg: EngineConfig = { ...defaultCorrelationConfig, ...config }
     const inputs = stream(400, 11)
     const { atSwap } = run(config, inputs, Math.floor(inputs.length * 0.6))
     const snapshot = JSON.parse(atSwap) as EngineSnapshot
     expect(snapshot.version).toBe(snapshotVersion)
-    expect(snapshotVersion).toBe(6)
+    expect(snapshotVersion).toBe(7)
     // The columns hold what the test is about: members sharing a key, tracks pointing at members, flap times.
     expect(snapshot.memberKeys.some((k) => typeof k === 'number')).toBe(true)
     expect(snapshot.trackKeys.some((k) => typeof k === 'number')).toBe(true)
@@ -257,10 +257,10 @@ describe('engine snapshots', () => {
     expect(v4.seenKeys).not.toEqual(v5.seenKeys)
     const fromV4 = new CorrelationEngine({}, v4)
     const fromV5 = new CorrelationEngine({}, v5)
-    // Every event again, as a redelivery: both drop them all alike, and write version 6.
+    // Every event again, as a redelivery: both drop them all alike, and write version 7.
     const again = inputs.filter((i) => i.type === 'alert')
     expect(JSON.stringify(again.flatMap((i) => fromV4.apply(i)))).toBe(JSON.stringify(again.flatMap((i) => fromV5.apply(i))))
-    expect(fromV4.snapshot().version).toBe(6)
+    expect(fromV4.snapshot().version).toBe(snapshotVersion)
     expect(stateOf(fromV4.snapshot())).toBe(stateOf(fromV5.snapshot()))
     // The ids themselves (stateOf leaves them out): the same keys, in the same places.
     expect(fromV4.snapshot().seenKeys).toEqual(fromV5.snapshot().seenKeys)
@@ -310,17 +310,18 @@ describe('engine snapshots', () => {
     expect(JSON.stringify(snapshot)).toBe(taken)
   })
 
-  it('reads a version 5 snapshot as it is: version 6 only adds what an engine of version 5 would misread', () => {
+  it.each([6, 5])('reads a version %i snapshot as it is: later versions only add what an engine of that version would misread', (version) => {
     const inputs = stream(300, 7)
     const engine = new CorrelationEngine({ allowedLatenessMs: 5 * MIN })
     for (const i of inputs.slice(0, 200)) engine.apply(i)
-    const v6 = roundTrip(engine.snapshot())
-    const v5 = { ...v6, version: 5 } as EngineSnapshot
+    const current = roundTrip(engine.snapshot())
+    // Engines before version 7 kept no gaps.
+    const { incidentGaps: _, ...older } = { ...current, version } as EngineSnapshot
     const rest = inputs.slice(200)
-    const fromV5 = new CorrelationEngine({ allowedLatenessMs: 5 * MIN }, v5)
-    const fromV6 = new CorrelationEngine({ allowedLatenessMs: 5 * MIN }, v6)
-    expect(JSON.stringify(rest.flatMap((i) => fromV5.apply(i)))).toBe(JSON.stringify(rest.flatMap((i) => fromV6.apply(i))))
-    expect(fromV5.snapshot().version).toBe(6)
+    const fromOlder = new CorrelationEngine({ allowedLatenessMs: 5 * MIN }, older as EngineSnapshot)
+    const fromCurrent = new CorrelationEngine({ allowedLatenessMs: 5 * MIN }, current)
+    expect(JSON.stringify(rest.flatMap((i) => fromOlder.apply(i)))).toBe(JSON.stringify(rest.flatMap((i) => fromCurrent.apply(i))))
+    expect(fromOlder.snapshot().version).toBe(snapshotVersion)
   })
 
   it('reads the NUL-joined notification-group keys of a snapshot written before 27c0263 as the JSON ones it looks up', () => {

@@ -14,17 +14,22 @@ import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
 
 /**
- * The version this engine writes. It reads versions 5, 4 and 3 as well (a running correlator's topic holds
+ * The version this engine writes. It reads versions 6, 5, 4 and 3 as well (a running correlator's topic holds
  * older snapshots when this engine starts); versions 1 (receive-time clocks) and 2 (event ids as a list of
  * strings) are refused: the partition replays its input instead. Version 5 is version 4 with every
  * event-id key's last word odd (`seen.ts`): an engine of version 4 would miss half the ids in it, so it
  * refuses it and replays, and this one sets that bit on reading a version 4 snapshot. Version 6 is version
  * 5 whose waiting events may hold a redelivery (`Pending.again`) and whose incidents carry
  * `resolutionDecidedAt`: an engine of version 5 would apply such a redelivery as a new event, so it refuses
- * version 6 and replays (an engine rolled back stays right); this one reads version 5 as it is. Snapshots of
- * any version written before 27c0263 hold NUL-joined notification-group keys, read as JSON ones (`amGroupKeyOf`).
+ * version 6 and replays (an engine rolled back stays right); this one reads version 5 as it is. Version 7 is
+ * version 6 whose incidents may carry the gaps before a counted reopening (`incidentGaps`) and whose problems
+ * may be capacity forecasts holding their reports: an engine of version 6 would drop the gaps (a late event
+ * in one joins the reopened incident) and take a forecast's next report as an incident, so it refuses
+ * version 7 and replays; this one reads version 6 as it is (no gaps kept, forecasts opened as incidents
+ * stay so). Snapshots of any version written before 27c0263 hold NUL-joined notification-group keys, read
+ * as JSON ones (`amGroupKeyOf`).
  */
-export const snapshotVersion = 6
+export const snapshotVersion = 7
 
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
 const live = Symbol('live snapshot')
@@ -106,13 +111,13 @@ type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 
 }
 
 /**
- * The serialisable state of an engine, for checkpoints (version 6; versions 5 and 4 have the same shape). The per-event parts are columns of
+ * The serialisable state of an engine, for checkpoints (version 7; versions 6, 5 and 4 have the same shape). The per-event parts are columns of
  * numbers and strings instead of a tuple per member and per track: a restore then allocates only the
  * objects the engine keeps, strings the members repeat are written once (`strings`), and references
  * between parts are positions instead of ids to look up.
  */
 export interface EngineSnapshot {
-  version: typeof snapshotVersion | 5 | 4
+  version: typeof snapshotVersion | 6 | 5 | 4
   watermark: number
   highWater: number
   /** The remembered event ids in binary blocks (`seen.ts`), so no string per id is written or parsed. */
@@ -292,7 +297,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
 }
 
 /**
- * Rebuilds the state of a snapshot of version 6, 5, 4 or 3; throws `SnapshotVersionError` for one of another
+ * Rebuilds the state of a snapshot of version 7, 6, 5, 4 or 3; throws `SnapshotVersionError` for one of another
  * version. A decoded snapshot is taken over as it is (copying a large state would double the restore's
  * time and heap); one straight from `snapshot()` of a live engine is copied first.
  */
@@ -306,7 +311,7 @@ export function restoreSnapshot(cfg: EngineConfig, snapshot: EngineSnapshot | En
  */
 export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | EngineSnapshotV3, membersPerStep = 5_000): Generator<undefined, EngineState> {
   const version = (snapshot as { version?: unknown }).version
-  if (version !== snapshotVersion && version !== 5 && version !== 4 && version !== 3) throw new SnapshotVersionError(version, snapshotVersion)
+  if (version !== snapshotVersion && version !== 6 && version !== 5 && version !== 4 && version !== 3) throw new SnapshotVersionError(version, snapshotVersion)
   const copy = live in snapshot ? structuredClone(snapshot) : snapshot
   const s = createState(cfg)
   s.watermark = copy.watermark
