@@ -212,8 +212,13 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
-      // Recurring ones first, the most incidents first: the problems that keep coming back.
-      query: rankedBy(scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }), [{ term: { kind: 'recurring' } }]),
+      // Recurring ones first, the most incidents first: the problems that keep coming back. Then forecasts made
+      // in the window: they name no incident, so by count they came last, and a list cut at LIST_LIMIT dropped
+      // the news of a disk running full (until 2026-12-06); older forecasts keep their place by count.
+      query: rankedBy(scoped({ bool: { filter: [{ terms: { status: ['candidate', 'confirmed'] } }] } }), [
+        { term: { kind: 'recurring' } },
+        { bool: { filter: [{ term: { kind: 'forecast' } }, inWindow('lastSeenAt')] } },
+      ]),
       sort: [{ _score: { order: 'desc' } }, { incidentCount: 'desc' }, { lastSeenAt: 'desc' }],
       _source: [...problemSummaryFields],
     }),

@@ -355,6 +355,32 @@ describe('review API on the real Elasticsearch', () => {
     expect((await r.get('/api/v1/incidents/inc-ffffffffffffffffffffffff')).status).toBe(404)
   })
 
+  it('lists a forecast made in the window right after the recurring problems, so a long list does not cut it; an older one keeps its place by count', async () => {
+    const r = await startReview()
+    const before = (await r.get('/api/v1/review?since=24h')).body
+    const problem = (n: number, kind: string, lastSeenAt: string, incidentCount: number) => ({
+      id: `prb-${n.toString(16).padStart(24, '0')}`, kind, status: 'candidate', title: `${kind} ${n}`,
+      signature: JSON.stringify({ kind, environment: 'production', service: `svc-${n}` }), services: [`svc-${n}`], environment: 'production',
+      incidentIds: [], incidentCount, firstSeenAt: at(48), lastSeenAt, owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 1,
+    })
+    // More problems with incidents than the review lists: a forecast ranked by its count (none) was cut.
+    const shared = Array.from({ length: 200 }, (_, i) => problem(0x100 + i, 'shared-cause', at(2), 2))
+    const fresh = problem(0x1, 'forecast', at(1), 0)
+    const old = problem(0x2, 'forecast', at(24 * 10), 0)
+    const recurring = problem(0x3, 'recurring', at(3), 1)
+    const ops = [...shared, fresh, old, recurring].map((doc) => problemDocument(indexNames(r.prefix).problems.alias)(JSON.stringify(doc)))
+    expect((await r.es.bulk({ refresh: true, operations: ops.flatMap((op) => [bulkAction(op), op.document]) })).errors).toBe(false)
+
+    const { body } = await r.get('/api/v1/review?since=24h')
+    const items = body.problems.items as { id: string; kind: string }[]
+    expect(body.problems.total).toBe(before.problems.total + 203)
+    expect(items).toHaveLength(200)
+    const recurringListed = items.filter((p) => p.kind === 'recurring').length
+    expect(items.map((p) => p.id)).toContain(recurring.id)
+    expect(items.findIndex((p) => p.id === fresh.id)).toBe(recurringListed)
+    expect(items.map((p) => p.id)).not.toContain(old.id)
+  })
+
   it('lists a forecast among the problems to review with its kind, not among the incidents, and its view holds the forecasts', async () => {
     const r = await startReview()
     const before = (await r.get('/api/v1/review?since=24h')).body
