@@ -150,6 +150,30 @@ async function degradedKeys(es: Client, index: string, from: number, until: numb
   }
 }
 
+/**
+ * Of the Alertmanager alerts firing since before the read range (`fingerprints`), those the degraded rule
+ * picks, by the labels of each one's latest change before the range. `degradedKeys` judges the changes in
+ * the range only, and such an alert has none there: re-sent with its first startsAt, the index holds its one
+ * firing, older. Judged by its member's alertname alone, a latency alert labelled `slo=latency` was degraded
+ * in the reviews whose look-back held its firing and down in every later one (until 2026-12-06). One search
+ * for all of them, and none when there are none.
+ */
+async function degradedBefore(es: Client, index: string, before: number, fingerprints: readonly string[], rule: DegradedRule): Promise<Set<string>> {
+  const keys = new Set<string>()
+  if (fingerprints.length === 0 || (rule.alertnames === null && rule.labels.length === 0)) return keys
+  const chunks: string[][] = []
+  for (let i = 0; i < fingerprints.length; i += PAGE) chunks.push(fingerprints.slice(i, i + PAGE))
+  await Promise.all(chunks.map(async (chunk) => {
+    const r = await es.search<{ fingerprint: string; labels?: Record<string, string> }>({
+      index, size: chunk.length, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false,
+      query: { bool: { filter: [{ term: { severity: 'critical' } }, { term: { source: 'alertmanager' } }, { terms: { fingerprint: chunk } }, { range: { eventAt: { lt: before, format: 'epoch_millis' } } }] } },
+      collapse: { field: 'fingerprint' }, sort: [{ eventAt: 'desc' }], _source: ['fingerprint', 'labels'],
+    })
+    for (const h of r.hits.hits) if (h._source && isDegraded(rule, { labels: h._source.labels })) keys.add(`alertmanager:${h._source.fingerprint}`)
+  }))
+  return keys
+}
+
 type MemberDoc = { resolvedAt?: string | null; resolvedBy?: string | null; alerts?: (Omit<MemberRecord, 'key' | 'resolvedByHandAt'> & { fingerprint: string })[] }
 
 /**
@@ -200,13 +224,17 @@ async function members(es: Client, index: string, rangeStart: number, from: numb
  */
 export async function readAlertIntervals(es: Client, idx: ServiceTimeIndices, q: ServiceTimeQuery): Promise<AlertIntervals[]> {
   const rangeStart = q.from - q.lookBackMs
-  const [changes, records, degraded] = await Promise.all([
+  const [changes, [inScope, degradedOld], degraded] = await Promise.all([
     criticalChanges(es, idx.alerts, rangeStart, q.until, q.pageSize ?? PAGE, q.scope),
-    members(es, idx.incidents, rangeStart, q.from, q.until, q.scope),
+    members(es, idx.incidents, rangeStart, q.from, q.until, q.scope).then(async (records) => {
+      // An in-scope incident's members may be of other services: their figures are not asked for.
+      const kept = records.filter((m) => serviceInScope(q.scope, m.service))
+      const old = kept.filter((m) => m.source === 'alertmanager' && m.severity === 'critical' && Date.parse(m.firstSeenAt) < rangeStart && (m.resolvedAt === null || Date.parse(m.resolvedAt) >= rangeStart))
+      const fingerprints = [...new Set(old.map((m) => m.key.slice('alertmanager:'.length)))]
+      return [kept, await degradedBefore(es, idx.alerts, rangeStart, fingerprints, q.rule)] as const
+    }),
     degradedKeys(es, idx.alerts, rangeStart, q.until, q.rule, q.scope),
   ])
-  // An alert the index does not hold in the range is judged by its member record's alertname.
-  // An in-scope incident's members may be of other services: their figures are not asked for.
-  const inScope = records.filter((m) => serviceInScope(q.scope, m.service))
-  return alertIntervals(completeChanges(changes, inScope), q.until, (labels, key) => degraded.has(key) || isDegraded(q.rule, { labels }))
+  // An alert the index no longer holds at all is judged by its member record's alertname.
+  return alertIntervals(completeChanges(changes, inScope), q.until, (labels, key) => degraded.has(key) || degradedOld.has(key) || isDegraded(q.rule, { labels }))
 }

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { alertDocument, bulkAction, incidentDocument, type DocumentFor } from '@opsreview/search-index/documents'
+import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
+import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+import { incident } from './fuzz-seed.ts'
+
+// Response bodies are asserted field by field; typing each shape here would only restate the assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const H = 3_600_000
+const READ = 'read-token'
+const iso = (s: string) => new Date(s).toISOString()
+
+function change(source: string, fp: string, service: string, status: 'firing' | 'resolved', startsAt: string, endsAt: string | null, labels: Record<string, string>) {
+  return {
+    id: `${source}-${fp}-${status}-${startsAt}-${endsAt}`.replace(/[^a-z0-9]/gi, '').slice(0, 60), source, fingerprint: fp, status, severity: 'critical', service, environment: 'production',
+    title: `${fp} ${status}`, labels, startsAt: iso(startsAt), ...(endsAt ? { endsAt: iso(endsAt) } : {}), receivedAt: iso(endsAt ?? startsAt), links: [], origin: {},
+  }
+}
+const member = (source: string, fp: string, service: string, name: string, firstSeenAt: string, resolvedAt: string | null) => ({
+  key: `${source}:${fp}`, fingerprint: fp, source, name, title: name, service, severity: 'critical', status: resolvedAt ? 'resolved' : 'firing',
+  firstSeenAt: iso(firstSeenAt), lastSeenAt: iso(resolvedAt ?? firstSeenAt), resolvedAt: resolvedAt ? iso(resolvedAt) : null, flapCount: 0, autoResolved: false,
+})
+const openIncident = (k: number, service: string, openedAt: string, alerts: object[]) => incident(k, {
+  services: [service], severity: 'critical', status: 'open', openedAt: iso(openedAt), resolvedAt: null, resolvedBy: null, lastEventAt: iso(openedAt), alerts,
+})
+
+/** The review app at `now` over indices holding the alert changes and incidents `seed` gives. */
+async function reviewOf(name: string, now: string, seed: (d: { alert: DocumentFor; incident: DocumentFor }) => [DocumentFor, object][]) {
+  const { prefix, es } = indicesOfTest(name)
+  await ensureIndices(es, prefix)
+  const months = liveAlertMonths(es, prefix)
+  const ops = seed({ alert: alertDocument(months.indexFor), incident: incidentDocument(indexNames(prefix).incidents.alias) }).map(([f, d]) => f(JSON.stringify(d)))
+  await months.prepare(new Set(ops.map((o) => o.index)))
+  expect((await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })).errors).toBe(false)
+  const { logger } = captureLogs()
+  const url = await serve(createReviewApp({
+    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(now),
+    readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
+    deadLetters: async () => { throw new Error('not counted here') },
+  }))
+  return async (path: string): Promise<Json> => {
+    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
+    expect(res.status, path).toBe(200)
+    return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
+  }
+}
+
+const levels = (r: Json) => Object.fromEntries((r.serviceLevels as { service: string }[]).map((l) => [l.service, l]))
+
+describe('service levels of the morning review (real Elasticsearch)', () => {
+  it('counts a latency alert firing since before the look-back as degraded, as the reviews that read its firing did', async () => {
+    // BillingBudgetBurn (slo=latency) fired on 20 November and still fires on 1 December: Alertmanager re-sends
+    // it with the same startsAt, so the index holds one firing, 11 days before the window and 4 before the
+    // 7-day look-back. Its name alone does not say latency, its label does. CacheDown beside it is down.
+    const get = await reviewOf('slowold', '2026-12-02T08:00:00Z', ({ alert, incident }) => [
+      [alert, change('alertmanager', 'burn', 'billing', 'firing', '2026-11-20T00:00:00Z', null, { alertname: 'BillingBudgetBurn', slo: 'latency' })],
+      [incident, openIncident(1, 'billing', '2026-11-20T00:00:00Z', [member('alertmanager', 'burn', 'billing', 'BillingBudgetBurn', '2026-11-20T00:00:00Z', null)])],
+      [alert, change('alertmanager', 'cache', 'cache', 'firing', '2026-11-20T00:00:00Z', null, { alertname: 'CacheDown' })],
+      [incident, openIncident(2, 'cache', '2026-11-20T00:00:00Z', [member('alertmanager', 'cache', 'cache', 'CacheDown', '2026-11-20T00:00:00Z', null)])],
+    ])
+    // Within the look-back of the 20th's review, the firing is read, and the label with it.
+    expect(levels(await get('/api/v1/review?from=2026-11-20&to=2026-11-21')).billing).toMatchObject({ availabilityPct: 100, downtimeMs: 0, degradedMs: 24 * H })
+    const day = await get('/api/v1/review?from=2026-12-01&to=2026-12-02')
+    expect(levels(day).billing).toMatchObject({ availabilityPct: 100, downtimeMs: 0, interruptions: 0, degradedMs: 24 * H })
+    expect(levels(day).cache).toMatchObject({ availabilityPct: 0, downtimeMs: 24 * H, interruptions: 1, degradedMs: 0 })
+    expect((await get('/api/v1/lookback?period=month&at=2026-12')).services.find((s: { service: string }) => s.service === 'billing')).toMatchObject({ downtimeMs: 0, degradedMs: 32 * H })
+  })
+})
