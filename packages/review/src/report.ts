@@ -43,8 +43,12 @@ export interface ServiceLevel {
   longestInterruptionMs: number
   /** Time a degraded-rule alert (latency, slowness) was firing while the service was not down. */
   degradedMs: number
+  /** Incidents opened in the window. */
   incidents: number
-  /** Mean time to acknowledge and to resolve, of the incidents opened in the window; null when none. */
+  /**
+   * Mean time to acknowledge of the incidents acknowledged in the window, and to resolve of those resolved in
+   * it (as `resolvedIncidents`, wherever they opened); null when none.
+   */
   mttaMs: number | null
   mttrMs: number | null
 }
@@ -83,13 +87,14 @@ type IncidentFigures = Pick<ServiceLevel, 'incidents' | 'mttaMs' | 'mttrMs'>
 const noIncidents: IncidentFigures = { incidents: 0, mttaMs: null, mttrMs: null }
 
 /**
- * The services with something in the window, worst first (`worstFirst`). A service whose alerts fired
- * only before the window (read for the look-back) and that had no incident in it is left out.
+ * The services with something in the window, worst first (`worstFirst`): an incident opened, acknowledged or
+ * resolved in it, downtime or degraded time. A service whose alerts fired only before the window (read for
+ * the look-back) and that had none of these is left out.
  */
 export function serviceLevelsOf(times: ReadonlyMap<string, ServiceTime>, incidents: ReadonlyMap<string, IncidentFigures>): ServiceLevel[] {
   return [...new Set([...incidents.keys(), ...times.keys()])]
     .map((service): ServiceLevel => ({ service, ...(times.get(service) ?? fullyAvailable), ...(incidents.get(service) ?? noIncidents) }))
-    .filter((l) => l.incidents > 0 || hadServiceTime(l))
+    .filter((l) => l.incidents > 0 || l.mttaMs !== null || l.mttrMs !== null || hadServiceTime(l))
     .sort(worstFirst)
 }
 
@@ -186,6 +191,16 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const inWindow = (field: string): estypes.QueryDslQueryContainer => ({ range: { [field]: { gte: window.from, lt: window.to } } })
   const scopeClauses = recordScopeClauses(opts.scope)
   const scoped = (query: estypes.QueryDslQueryContainer): estypes.QueryDslQueryContainer => (scopeClauses.length === 0 ? query : { bool: { filter: [query, ...scopeClauses] } })
+  // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
+  // puts a day before the decision: selected by it, such an incident was open in one review and in no
+  // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
+  const resolvedInWindow: estypes.QueryDslQueryContainer = {
+    bool: {
+      filter: [{ term: { status: 'resolved' } }],
+      should: [inWindow('resolutionDecidedAt'), { bool: { filter: [inWindow('resolvedAt')], must_not: [{ exists: { field: 'resolutionDecidedAt' } }] } }],
+      minimum_should_match: 1,
+    },
+  }
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
@@ -199,16 +214,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       // The most severe first, then the newest, as the open ones: cut at LIST_LIMIT, a day of many warnings
       // (a storm in the morning) pushed the night's critical outage, older, off the list (until 2026-12-06).
       : list(rankedBySeverity(scoped({ bool: { filter: [inWindow('openedAt')] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }], { severity: severityAggregation }),
-    // Resolved in the window: decided in it. `resolvedAt` is when the outage ended, which a staleness guess
-    // puts a day before the decision: selected by it, such an incident was open in one review and in no
-    // review's resolved list (until 2026-12-05). Documents of older engines have only `resolvedAt`.
-    list(scoped({
-      bool: {
-        filter: [{ term: { status: 'resolved' } }],
-        should: [inWindow('resolutionDecidedAt'), { bool: { filter: [inWindow('resolvedAt')], must_not: [{ exists: { field: 'resolutionDecidedAt' } }] } }],
-        minimum_should_match: 1,
-      },
-    }), [{ resolvedAt: 'desc' }]),
+    list(scoped(resolvedInWindow), [{ resolvedAt: 'desc' }]),
     list(rankedBySeverity(scoped({ bool: { filter: [{ term: { status: 'open' } }] } })), [{ _score: { order: 'desc' } }, { openedAt: 'desc' }]),
     es.search<ProblemSummary>({
       index: idx.problems, size: LIST_LIMIT, track_total_hits: true,
@@ -238,10 +244,23 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     }), [{ openedAt: 'desc' }], { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } } }),
     // Out of the queue since the correlator forgot them in the window: said once, in the review that covers it.
     list(scoped({ bool: { filter: [inWindow('postmortem.forgottenAt')] } }), [{ 'postmortem.forgottenAt': 'desc' }]),
+    // Per service: the incidents opened in the window; MTTA of those acknowledged in it, MTTR of those resolved
+    // in it (the resolved list's). Each incident counts once in each across consecutive windows: taken from
+    // those opened in the window, an incident still open or unacknowledged at the window's end was in no
+    // review's MTTR or MTTA, and those were the longest (until 2026-12-06).
     es.search({
-      index: idx.incidents, size: 0, query: scoped({ bool: { filter: [inWindow('openedAt')] } }),
+      index: idx.incidents, size: 0, query: scoped({ bool: { should: [inWindow('openedAt'), inWindow('acknowledgedAt'), resolvedInWindow], minimum_should_match: 1 } }),
       // An in-scope incident's other services are not in scope.
-      aggs: { services: { terms: { field: 'services', size: 1000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) }, aggs: { mtta: { avg: { field: 'timeToAcknowledgeMs' } }, mttr: { avg: { field: 'timeToResolveMs' } } } } },
+      aggs: {
+        services: {
+          terms: { field: 'services', size: 1000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) },
+          aggs: {
+            opened: { filter: inWindow('openedAt') },
+            acknowledged: { filter: inWindow('acknowledgedAt'), aggs: { mean: { avg: { field: 'timeToAcknowledgeMs' } } } },
+            resolved: { filter: resolvedInWindow, aggs: { mean: { avg: { field: 'timeToResolveMs' } } } },
+          },
+        },
+      },
     }),
     es.search({
       index: idx.incidents, size: 0,
@@ -255,8 +274,10 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   ])
 
   const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()
-  for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { mtta: { value: number | null }; mttr: { value: number | null } })[] ?? []) {
-    incidentsByService.set(String(b.key), { incidents: b.doc_count, mttaMs: b.mtta.value === null ? null : Math.round(b.mtta.value), mttrMs: b.mttr.value === null ? null : Math.round(b.mttr.value) })
+  type Mean = { mean: { value: number | null } }
+  const rounded = (m: Mean) => (m.mean.value === null ? null : Math.round(m.mean.value))
+  for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { opened: { doc_count: number }; acknowledged: Mean; resolved: Mean })[] ?? []) {
+    incidentsByService.set(String(b.key), { incidents: b.opened.doc_count, mttaMs: rounded(b.acknowledged), mttrMs: rounded(b.resolved) })
   }
   const serviceLevels = until === from ? [] : serviceLevelsOf(serviceTimes(intervals, from, until), incidentsByService)
 

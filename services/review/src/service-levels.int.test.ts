@@ -68,4 +68,28 @@ describe('service levels of the morning review (real Elasticsearch)', () => {
     expect(levels(day).cache).toMatchObject({ availabilityPct: 0, downtimeMs: 24 * H, interruptions: 1, degradedMs: 0 })
     expect((await get('/api/v1/lookback?period=month&at=2026-12')).services.find((s: { service: string }) => s.service === 'billing')).toMatchObject({ downtimeMs: 0, degradedMs: 32 * H })
   })
+
+  it('counts an incident in the MTTR of the review its resolve falls in, and in the MTTA of the one its acknowledgement falls in, once each', async () => {
+    // The meeting is at 08:30. DbDown opened at 20:00 and was still open at the meeting, acknowledged at 09:00
+    // and resolved at 10:00 the next day: 13 h to acknowledge, 14 h to resolve. The shop outage opened,
+    // was acknowledged and resolved between two meetings. Taken by the incidents opened in the window, the
+    // first meeting saw db open and unacknowledged and the second did not count it: no review's MTTR held
+    // the day's longest outage.
+    const get = await reviewOf('mttr', '2026-12-03T08:30:00Z', (d) => [
+      [d.incident, incident(1, {
+        services: ['db'], severity: 'critical', openedAt: iso('2026-12-01T20:00:00Z'), acknowledgedAt: iso('2026-12-02T09:00:00Z'), acknowledgedBy: 'ann',
+        resolvedAt: iso('2026-12-02T10:00:00Z'), resolutionDecidedAt: iso('2026-12-02T10:05:00Z'), lastEventAt: iso('2026-12-02T10:00:00Z'),
+      })],
+      [d.incident, incident(2, {
+        services: ['shop'], severity: 'critical', openedAt: iso('2026-12-02T12:00:00Z'), acknowledgedAt: iso('2026-12-02T12:10:00Z'), acknowledgedBy: 'ann',
+        resolvedAt: iso('2026-12-02T12:30:00Z'), resolutionDecidedAt: iso('2026-12-02T12:35:00Z'), lastEventAt: iso('2026-12-02T12:30:00Z'),
+      })],
+    ])
+    const first = levels(await get('/api/v1/review?from=2026-12-01T08:30:00Z&to=2026-12-02T08:30:00Z'))
+    expect(first.db).toMatchObject({ incidents: 1, mttaMs: null, mttrMs: null })
+    const second = await get('/api/v1/review?from=2026-12-02T08:30:00Z&to=2026-12-03T08:30:00Z')
+    expect(levels(second).db).toMatchObject({ incidents: 0, mttaMs: 13 * H, mttrMs: 14 * H })
+    expect(levels(second).shop).toMatchObject({ incidents: 1, mttaMs: 10 * 60_000, mttrMs: 30 * 60_000 })
+    expect(await get('/api/v1/review.md?from=2026-12-02T08:30:00Z&to=2026-12-03T08:30:00Z')).toContain('| db | 100.00 % | 0 min | 0 | 0 min | 0 | 13 h 0 min | 14 h 0 min |')
+  })
 })
