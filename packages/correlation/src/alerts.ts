@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, closedAt, depsOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
+  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -20,7 +20,16 @@ export function applyEvent(s: EngineState, event: AlertEvent, t: number, at: str
   if (event.source === 'report') return onReport(s, event, t, at)
   const key = alertKeyOf(event)
   const track = s.alerts.get(key)
-  if (event.status === 'firing') return onFiring(s, event, key, track, t, at, firingUntil)
+  if (event.status === 'firing') {
+    if (t >= s.watermark) return onFiring(s, event, key, track, t, at, firingUntil)
+    // Late: at a gap's re-fire instant, its id tells whether it came before that re-fire in order (`closedAt`).
+    s.lateFiringId = event.id
+    try {
+      return onFiring(s, event, key, track, t, at, firingUntil)
+    } finally {
+      s.lateFiringId = null
+    }
+  }
   if (event.source === 'alertmanager' && (track ? track.status === 'resolved' : t >= s.forgottenBefore)) {
     // Alertmanager sends an alert that fired and ended between two flushes of its group once, resolved,
     // with its start: a whole episode. Applied as its firing at `startsAt`, then its resolve.
@@ -106,7 +115,7 @@ function joinableAt(s: EngineState, groupKey: string, t: number, until: number, 
   const open = joinable(s, groupKey, t, false, until)
   if (t >= s.watermark) return open
   const then = resolvedOpenAt(s, groupKey, t, until, seenAt)
-  if (!then || (open && openAt(open, seenAt) && newer(open, then))) return open
+  if (!then || (open && openAt(s, open, seenAt) && newer(open, then))) return open
   openForLateFiring(s, then)
   return then
 }
@@ -154,7 +163,7 @@ function joinOpenedAfter(s: EngineState, groupKey: string, amGroupKey: string, t
   if (inc.data.status !== 'open' && (t >= s.watermark || seenAt >= inc.resolvedDecidedAt! || inc.data.resolvedBy === 'manual')) return undefined
   // Closed then, before a counted reopening (in one of its gaps): live the whole episode, applied at its end,
   // found it resolved and opened its own incident.
-  if (closedAt(inc, seenAt)) return undefined
+  if (closedAt(s, inc, seenAt)) return undefined
   if (!joinsAt(s, inc, t, false, until)) return undefined
   if (inc.data.status !== 'open') reopenIncident(s, inc, false)
   regroup(s, inc, groupKey)
@@ -210,8 +219,8 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
       // In a gap of the incident (closed before a counted reopening): live, this re-fire reopened it, within
       // the reopen window, and the later re-fire counted since found it open. The reopening is counted once
       // already; the incident was open from `t` on.
-      const inGap = closedAt(inc, t)
-      if (inGap) reopenedEarlier(inc, t)
+      const inGap = closedAt(s, inc, t)
+      if (inGap) reopenedEarlier(s, inc, key, t, event.id)
       if (kept || withinReopen || inGap) {
         if (t < track.lastChangeAt) {
           // A firing older than the change already applied (the alert's resolve, or its later firing, which
@@ -222,13 +231,15 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         }
         // Within the span it opens again uncounted, unless a person resolved it: in order the firing would
         // have come before their decision, and they resolved it with the firing in it.
-        if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen, t)
+        if (withinReopen || (inSpan && inc.data.resolvedBy !== 'manual')) reopenIncident(s, inc, withinReopen, t, event.id)
         if (throughGuess) {
           // Firing all along, as far as is known: no flap, unless a real resolve between comes later (onResolve).
           track.unflapped = [track.lastChangeAt, t]
           track.status = 'firing'
         }
         refire(s, inc, key, track, event, t, at, true)
+        // A late re-fire kept the incident open from its time: gaps after it may not have been.
+        if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, null)
         expireUntilDecision(s, inc)
         return inc
       }
@@ -278,6 +289,10 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   }
   s.alerts.set(key, next)
   addMember(s, inc, member, heardAt)
+  // A late alert kept the incident open from its time until a quiet period after its end: a gap after it, and
+  // the reopening that ended it, may not have been (an alert from before the resolve was decided, firing past
+  // the re-fire: in order no reopening).
+  if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, next.status === 'resolved' ? next.lastChangeAt : null)
   // The first alert of an incident of reports alone: the problem rules time the incident by it, as they
   // would had it come first and opened the incident (a complaint filed before a backlog of alerts is applied).
   if (inc.data.alerts.length === 1) inc.firstOpenedMs = t
@@ -425,6 +440,8 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   const member = inc && memberOf(inc, key)
   if (!inc || !member) return undefined
   settle(s, inc, s.now)
+  // The end of a late firing that held gaps open (`heldOpenBy`), also when a later firing of the alert came first.
+  if (inc.reopenings !== null && inc.reopenings.held.length > 0) endedAcross(s, inc, key, t)
   if (t < track.lastChangeAt) {
     // Older than what we know, but it may tell that a re-fire was a flap.
     countUnflapped(s, inc, key, track, t)

@@ -1002,17 +1002,18 @@ describe("event time: a late event in the gap between a reopened incident's reso
   it('a random event in or near the gap of a counted reopening, late or spooled, gives the incidents of live delivery', () => {
     // a fires at 00:00 and ends at `aEnd`: the incident resolves a quiet period later (D). a fires again at
     // D + `refire` (within the reopen window: counted) and ends after `aAgain` minutes, or fires on (0). Another
-    // event comes at D + `at`: a new alert b (for `bFor` minutes, or firing on), a complaint, or a re-fire of c,
-    // a's fellow member (00:00–00:01). Delivered on time, right after a's re-fire (`lag` minutes later: applied
-    // at once), or spooled past everything (held).
+    // event comes at D + `at` (from 00:02; up to 12 minutes before D: in order it may keep the incident open past
+    // a's re-fire, which is then no reopening): a new alert b (for `bFor` minutes, or firing on), a complaint, or
+    // a re-fire of c, a's fellow member (00:00–00:01; ending in the gap, live a reopening of its own). Delivered
+    // on time, right after a's re-fire (`lag` minutes later: applied at once), or spooled past everything (held).
     const cfg = heldBacklogReportTimeout
     let inGap = 0
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 29 }), fc.integer({ min: 0, max: 5 }), fc.constantFrom('alert', 'report', 'member'),
-      fc.integer({ min: 0, max: 33 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom('late', 'spooled'), fc.integer({ min: 0, max: 4 }),
+      fc.integer({ min: -12, max: 33 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom('late', 'spooled'), fc.integer({ min: 0, max: 4 }),
       (aEnd, refire, aAgain, kind, atRaw, bFor, how, lag) => {
         const D = aEnd + 5
-        const at = D + Math.min(atRaw, refire + 3)
+        const at = Math.max(2, D + Math.min(atRaw, refire + 3))
         const ev = minuteInput
         const base = [ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', aEnd, 0), ev('a', 'firing', D + refire), ...(aAgain > 0 ? [ev('a', 'resolved', D + refire + aAgain, D + refire)] : [])]
         const other = kind === 'report' ? [ev('r', 'firing', at, undefined, 'report')]
@@ -1021,13 +1022,14 @@ describe("event time: a late event in the gap between a reopened incident's reso
         const arrives = how === 'late' ? Math.max(at, D + refire) + lag : D + refire + 60
         // Only an event late behind a's re-fire: one that comes before it is in order.
         if (arrives <= D + refire && how === 'late') return
-        // Not yet exact, and left out: c's re-fire in the gap ending before a's re-fire (live the incident
-        // reopened, resolved again and reopened again, counted twice; late, once), and an event before D that
-        // would have kept the incident open (live no reopening; late, the one a's re-fire counted).
-        if (kind === 'member' && bFor > 0) return
+        // One instant's events in the engine's order (firing, report, resolve, then event id): in order, as the
+        // engine applies events that wait; with no allowed lateness it applies them in arrival order.
+        const event = (i: EngineInput) => (i as Extract<EngineInput, { type: 'alert' }>).event
+        const rank = (i: EngineInput) => (event(i).source === 'report' ? 1 : event(i).status === 'firing' ? 0 : 2)
+        const canonical = [...base, ...other].sort((x, y) => time(x) - time(y) || rank(x) - rank(y) || (event(x).id < event(y).id ? -1 : 1))
         const run = (late: boolean) => deliver(byKey([
-          ...base.map((input, n) => ({ key: time(input), order: n, input })),
-          ...other.map((input, n) => ({ key: late ? atHM(0, arrives) + (how === 'late' ? 30_000 : 0) : time(input), order: 10 + n, input })),
+          ...base.map((input) => ({ key: time(input), order: canonical.indexOf(input), input })),
+          ...other.map((input) => ({ key: late ? atHM(0, arrives) + (how === 'late' ? 30_000 : 0) : time(input), order: canonical.indexOf(input), input })),
           ...minuteTicks(3),
         ]), cfg)
         if (at >= D && at < D + refire) inGap++
@@ -1089,5 +1091,125 @@ describe("event time: a late event in the gap between a reopened incident's reso
     expect(outcome(late)).toEqual(outcome(live))
     // Spooled while M is open again (m fires on).
     expect(outcome(run(atHM(0, 40), false))).toEqual(outcome(run(null, false)))
+  })
+})
+
+describe('event time: a late event that changes whether a re-fire was a counted reopening', () => {
+  const cfg = heldBacklogReportTimeout
+  const ev = minuteInput
+  const receipt = (input: EngineInput) => Date.parse((input as Extract<EngineInput, { type: 'alert' }>).event.receivedAt)
+  /** `base` on time, `other` on time (null) or all arriving at `arrives` (minutes, plus 30 s), a tick a minute for `hours`. */
+  const run = (base: EngineInput[], other: EngineInput[], arrives: number | null, hours = 2) => deliver(byKey([
+    ...base.map((input, n) => ({ key: receipt(input), order: n, input })),
+    ...other.map((input, n) => ({ key: arrives === null ? receipt(input) : atHM(0, arrives) + 30_000, order: 10 + n, input })),
+    ...minuteTicks(hours),
+  ]), cfg)
+  const members = (engine: CorrelationEngine) => engine.incidents().map((i) => [i.alerts.map((m) => m.fingerprint), i.reopenCount])
+
+  /**
+   * a fires at 00:00 and ends at 00:02: alone, its incident resolves, decided 00:07. b, new, fires at 00:05 and
+   * ends at `bEnd`. a fires again at 00:12 and ends at 00:14. In order b kept the incident open until `bEnd` plus
+   * the quiet period: past 00:12, a's re-fire found it open (no reopening); before it, the incident resolved then
+   * and the re-fire reopened it, counted, its gap from b's end plus the quiet period.
+   */
+  const aAgain = [ev('a', 'firing', 0), ev('a', 'resolved', 2, 0), ev('a', 'firing', 12), ev('a', 'resolved', 14, 12)]
+  const b = (bEnd: number) => [ev('b', 'firing', 5), ev('b', 'resolved', bEnd, 5)]
+  it('a new alert spooled from before the resolve was decided, that kept the incident open past the re-fire, undoes the reopening', () => {
+    const live = run(aAgain, b(10), null)
+    expect(members(live)).toEqual([[['a', 'b'], 0]])
+    const late = run(aAgain, b(10), 40)
+    expect(late.stats.late).toBe(2)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+  it('the same alert still firing when the backlog comes undoes the reopening', () => {
+    const live = run(aAgain, [ev('b', 'firing', 5)], null)
+    expect(members(live)).toEqual([[['a', 'b'], 0]])
+    expect(outcome(run(aAgain, [ev('b', 'firing', 5)], 40))).toEqual(outcome(live))
+  })
+  it('a new alert from before the resolve that ended before the re-fire leaves the reopening counted, its gap from its end', () => {
+    // a fires again at 00:25 instead. b ends at 00:06: the incident resolved at 00:11, so c, new, at 00:08 joined it
+    // open, as live, and kept it open until 00:14; a's re-fire reopened it, counted. Without b, the gap began at
+    // 00:07 and c opened its own incident.
+    const base = [ev('a', 'firing', 0), ev('a', 'resolved', 2, 0), ev('a', 'firing', 25), ev('a', 'resolved', 27, 25)]
+    const c = [ev('c', 'firing', 8), ev('c', 'resolved', 9, 8)]
+    const live = run(base, [...b(6), ...c], null)
+    expect(members(live)).toEqual([[['a', 'b', 'c'], 1]])
+    expect(outcome(run(base, [...b(6), ...c], 40))).toEqual(outcome(live))
+    // b on time, only c spooled: c finds the gap from 00:11.
+    expect(outcome(run([...base, ...b(6)], c, 40))).toEqual(outcome(live))
+  })
+  it('a new alert from before the resolve, slightly late (applied at once) after the re-fire, undoes the reopening', () => {
+    // a ends at 00:08 (decided 00:13) and fires again at 00:14; b fires from 00:10 to 00:16 and arrives at
+    // 00:14:30, 4.5 minutes late: applied at once, not held.
+    const base = [ev('a', 'firing', 0), ev('a', 'resolved', 8, 0), ev('a', 'firing', 14), ev('a', 'resolved', 15, 14)]
+    const bLate = [ev('b', 'firing', 10), ev('b', 'resolved', 16, 10)]
+    const live = run(base, bLate, null)
+    expect(members(live)).toEqual([[['a', 'b'], 0]])
+    const late = deliver(byKey([
+      ...base.map((input, n) => ({ key: receipt(input), order: n, input })),
+      { key: atHM(0, 14) + 30_000, order: 10, input: bLate[0]! },
+      { key: receipt(bLate[1]!), order: 11, input: bLate[1]! },
+      ...minuteTicks(2),
+    ]), cfg)
+    expect(late.stats.late).toBe(1)
+    expect(outcome(late)).toEqual(outcome(live))
+  })
+  /**
+   * a fires at 00:00 and ends at 00:02 (resolved, decided 00:07) and fires again at 00:12, counted. `fp`, new,
+   * fires at 00:12 too: of two firings at one instant, the one whose event id sorts first is applied first.
+   */
+  const tie = (fp: string) => [ev(fp, 'firing', 12), ev(fp, 'resolved', 13, 12)]
+  it('a new alert at the counted re-fire\'s instant, ordered before it, spooled, opens its own incident, as live', () => {
+    const id = (input: EngineInput) => (input as Extract<EngineInput, { type: 'alert' }>).event.id
+    expect(id(tie('b')[0]!) < id(aAgain[2]!)).toBe(true)
+    // In order: b first (with no allowed lateness, events of one instant are applied in arrival order).
+    const live = deliver(byKey([...[...aAgain, ...tie('b')].map((input, n) => ({ key: receipt(input), order: n < 4 ? n : n - 4.5, input })), ...minuteTicks(2)]), cfg)
+    expect(members(live)).toEqual([[['a'], 1], [['b'], 0]])
+    expect(outcome(run(aAgain, tie('b'), 40))).toEqual(outcome(live))
+    // Slightly late, applied at once (at 00:13:30; at 00:12:30 it is no later than the watermark, and one instant's
+    // events that are not late are applied in arrival order).
+    expect(outcome(run(aAgain, tie('b'), 13))).toEqual(outcome(live))
+  })
+  it('a new alert at the counted re-fire\'s instant, ordered after it, joins the reopened incident, late or not', () => {
+    const id = (input: EngineInput) => (input as Extract<EngineInput, { type: 'alert' }>).event.id
+    expect(id(tie('new')[0]!) > id(aAgain[2]!)).toBe(true)
+    const live = run(aAgain, tie('new'), null)
+    expect(members(live)).toEqual([[['a', 'new'], 1]])
+    expect(outcome(run(aAgain, tie('new'), 40))).toEqual(outcome(live))
+  })
+  it("a member's late re-fire in a gap that ended again a quiet period before the counted re-fire counts a reopening of its own", () => {
+    // a fires 00:00–00:02 and c 00:00–00:01: resolved, decided 00:07. c fires again 00:15–00:16: live it reopened
+    // the incident (counted), which resolved again, decided 00:21; a's re-fire at 00:30 reopened it again (counted).
+    // c's episode spooled until 01:30 fell in the gap a's re-fire had counted, 00:07–00:30.
+    const base = [ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', 2, 0), ev('a', 'firing', 30), ev('a', 'resolved', 32, 30)]
+    const cAgain = [ev('c', 'firing', 15), ev('c', 'resolved', 16, 15)]
+    const live = run(base, cAgain, null)
+    expect(members(live)).toEqual([[['a', 'c'], 2]])
+    expect(outcome(run(base, cAgain, 90))).toEqual(outcome(live))
+    // c's re-fire ending within the quiet period before a's: one reopening, live and late.
+    const cLonger = [ev('c', 'firing', 15), ev('c', 'resolved', 27, 15)]
+    expect(members(run(base, cLonger, null))).toEqual([[['a', 'c'], 1]])
+    expect(outcome(run(base, cLonger, 90))).toEqual(outcome(run(base, cLonger, null)))
+  })
+  it("a checkpoint while a member's late re-fire holds the rest of the gap open still counts the reopening its end gives back", () => {
+    // As above; c's re-fire (00:15) comes held at 00:33:30, its end (00:16) at 00:40:30, and the engine is
+    // restored from a snapshot taken after the tick of 00:36, between the two.
+    const base = [ev('a', 'firing', 0), ev('c', 'firing', 0), ev('c', 'resolved', 1, 0), ev('a', 'resolved', 2, 0), ev('a', 'firing', 30), ev('a', 'resolved', 32, 30)]
+    const [cFires, cEnds] = [ev('c', 'firing', 15), ev('c', 'resolved', 16, 15)]
+    const inputs = byKey([
+      ...base.map((input, n) => ({ key: receipt(input), order: n, input })),
+      { key: atHM(0, 33) + 30_000, order: 10, input: cFires! },
+      { key: atHM(0, 40) + 30_000, order: 11, input: cEnds! },
+      ...minuteTicks(2),
+    ])
+    const cut = inputs.findIndex((x) => x.type === 'tick' && x.at === isoOf(atHM(0, 36))) + 1
+    const first = deliver(inputs.slice(0, cut), cfg)
+    expect(first.stats.late).toBe(1)
+    const resumed = new CorrelationEngine({ ...withLateness, ...cfg }, JSON.parse(JSON.stringify(first.snapshot())) as EngineSnapshot)
+    for (const input of inputs.slice(cut)) resumed.apply(input)
+    const live = run(base, [cFires!, cEnds!], null)
+    expect(members(live)).toEqual([[['a', 'c'], 2]])
+    expect(outcome(resumed)).toEqual(outcome(live))
+    expect(outcome(deliver(inputs, cfg))).toEqual(outcome(live))
   })
 })

@@ -1,7 +1,7 @@
 // Incident lifecycle: opening, joining, resolving (quiet period, flapping hold, staleness), reopening,
 // and the incident document. Every time here is an event time.
 import { groupKeyOf as groupingKeyOf, incidentKeyGroupOf, serviceEnvironmentKey } from '@opsreview/grouping'
-import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, moveToGroup, NEVER, noDeps, parseTime, type EngineState, type EvictionEntry, type IncidentState } from './state.ts'
+import { flatJoin, FOREVER, hashId, iso, markClosed, markDirty, markOpen, moveToGroup, NEVER, noDeps, parseTime, type EngineState, type EvictionEntry, type HeldGap, type IncidentState } from './state.ts'
 import { POSTMORTEM_MIN_SERVICES } from './config.ts'
 import type { AlertEvent, Incident, IncidentAlert, Severity } from './types.ts'
 
@@ -94,7 +94,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   }
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
-    resolvedDecidedAt: null, resolvedMs: null, gaps: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
+    resolvedDecidedAt: null, resolvedMs: null, gaps: null, reopenings: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
     recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, openerJoinsAmGroup, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
@@ -142,13 +142,14 @@ export function regroup(s: EngineState, inc: IncidentState, groupKey: string): v
 
 /**
  * Opens a resolved incident again. `counted` is false when a late event falls within its span: in event
- * time it had not resolved yet, so that is no reopening. A counted one, by a re-fire at `at`, leaves a gap:
- * from its decided resolve to `at` the incident was closed, and an event of that time found it so live.
+ * time it had not resolved yet, so that is no reopening. A counted one, by a re-fire at `at` (event `id`),
+ * leaves a gap: from its decided resolve to `at` the incident was closed, and an event of that time found it
+ * so live.
  */
-export function reopenIncident(s: EngineState, inc: IncidentState, counted = true, at = s.now): void {
+export function reopenIncident(s: EngineState, inc: IncidentState, counted = true, at = s.now, id = ''): void {
   if (counted) {
     inc.data.reopenCount += 1
-    if (at > inc.resolvedDecidedAt!) addGap(inc, inc.resolvedDecidedAt!, at)
+    if (at > inc.resolvedDecidedAt!) addGap(inc, inc.resolvedDecidedAt!, at, id)
   }
   unindexResolved(s, inc)
   inc.data.status = 'open'
@@ -163,43 +164,146 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
 }
 
 /**
- * The most gaps an incident keeps (the latest): a late event reaches back hours, not through dozens of
- * reopenings; one in an older gap finds the incident open then, as before gaps were kept.
+ * The most gaps an incident keeps (the latest), and gaps held open by late members: a late event reaches back
+ * hours, not through dozens of reopenings; one in an older gap finds the incident open then, as before gaps
+ * were kept.
  */
 export const MAX_GAPS = 8
 
-function addGap(inc: IncidentState, from: number, to: number): void {
-  const gaps = inc.gaps
-  if (gaps === null) { inc.gaps = [from, to]; return }
-  if (gaps.length >= 2 * MAX_GAPS) gaps.splice(0, 2)
-  gaps.push(from, to)
+/** Adds the gap `[from, to)`, ended by the re-fire `id`, in time order; the oldest goes beyond `MAX_GAPS`. */
+function addGap(inc: IncidentState, from: number, to: number, id: string): void {
+  const gaps = (inc.gaps ??= [])
+  const ids = (inc.reopenings ??= { ids: [], held: [] }).ids
+  // Nearly always the latest: a reopening now, or one given back just before it.
+  let i = gaps.length
+  while (i > 0 && gaps[i - 2]! > from) i -= 2
+  gaps.splice(i, 0, from, to)
+  ids.splice(i / 2, 0, id)
+  if (gaps.length > 2 * MAX_GAPS) { gaps.splice(0, 2); ids.splice(0, 1) }
 }
 
-/** Whether `t` falls in one of the incident's gaps (`IncidentState.gaps`): it was closed then. */
-export function closedAt(inc: IncidentState, t: number): boolean {
+/** Removes the gap at `i` (its start's position in `gaps`). */
+function removeGap(inc: IncidentState, i: number): void {
+  inc.gaps!.splice(i, 2)
+  inc.reopenings!.ids.splice(i / 2, 1)
+  if (inc.gaps!.length === 0) inc.gaps = null
+}
+
+/** Drops the incident's `reopenings` once it holds nothing. */
+function tidyReopenings(inc: IncidentState): void {
+  const r = inc.reopenings
+  if (r !== null && r.ids.length === 0 && r.held.length === 0) inc.reopenings = null
+}
+
+/**
+ * Whether `t` falls in one of the incident's gaps (`IncidentState.gaps`): it was closed then. At a gap's end, the
+ * re-fire's instant, so is a late firing (`lateFiringId`) whose id sorts before the re-fire's: the engine applies
+ * one instant's firings by id, and in order that one came while the incident was still closed.
+ */
+export function closedAt(s: EngineState, inc: IncidentState, t: number): boolean {
   const gaps = inc.gaps
   if (gaps === null) return false
   // The latest first: a late event is nearly always recent.
   for (let i = gaps.length - 2; i >= 0; i -= 2) {
-    if (t >= gaps[i + 1]!) return false
+    const to = gaps[i + 1]!
+    if (t > to) return false
+    if (t === to) return s.lateFiringId !== null && s.lateFiringId < inc.reopenings!.ids[i / 2]!
     if (t >= gaps[i]!) return true
   }
   return false
 }
 
 /**
- * A member's late re-fire at `t` in a gap of its incident: in event time it reopened the incident then (the
- * reopen counted once, by the later re-fire already applied), so the gap ends at `t`.
+ * A member's late re-fire at `t` (event `id`) in a gap of its incident: in event time it reopened the incident
+ * then (the reopen counted once, by the later re-fire already applied), so the gap ends at `t`. What is left of
+ * the gap the member holds open until its end is known (`heldOpenBy`): ended a quiet period before the later
+ * re-fire, the incident resolved again, and that re-fire reopened it again, counted.
  */
-export function reopenedEarlier(inc: IncidentState, t: number): void {
+export function reopenedEarlier(s: EngineState, inc: IncidentState, key: string, t: number, id: string): void {
   const gaps = inc.gaps!
+  const r = inc.reopenings!
   for (let i = gaps.length - 2; i >= 0; i -= 2) {
-    if (t < gaps[i]! || t >= gaps[i + 1]!) continue
-    if (t === gaps[i]) gaps.splice(i, 2)
-    else gaps[i + 1] = t
-    if (gaps.length === 0) inc.gaps = null
+    const from = gaps[i]!
+    const to = gaps[i + 1]!
+    if (t < from || t > to) continue
+    const refire = r.ids[i / 2]!
+    if (t === from) removeGap(inc, i)
+    else { gaps[i + 1] = t; r.ids[i / 2] = id }
+    if (t < to) holdGap(s, inc, { from: t, to, id: refire, firing: [[key, t]], until: t })
     return
   }
+}
+
+/** Keeps a gap held open by late members, the latest `MAX_GAPS`. */
+function holdGap(s: EngineState, inc: IncidentState, held: HeldGap): void {
+  const list = (inc.reopenings ??= { ids: [], held: [] }).held
+  list.push(held)
+  if (list.length > MAX_GAPS) {
+    let oldest = 0
+    for (let j = 1; j < list.length; j++) if (list[j]!.to < list[oldest]!.to) oldest = j
+    list.splice(oldest, 1)
+  }
+  markDirty(s, inc)
+}
+
+/**
+ * A late firing of a member at `t`, ended at `end` if that is known (else firing on, as far as is known): in
+ * event time it kept the incident open from `t` until a quiet period after its end, so a gap after `t` began no
+ * earlier than that, and one the re-fire ending it found open was no reopening: taken back (uncounted), and,
+ * while the end is unknown, held, to be given back if that end comes early enough (`endedAcross`). Gaps already
+ * held wait for its end too.
+ */
+export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: number, end: number | null): void {
+  const q = s.cfg.quietPeriodMs
+  const gaps = inc.gaps
+  if (gaps !== null) {
+    for (let i = gaps.length - 2; i >= 0 && gaps[i]! > t; i -= 2) {
+      const from = gaps[i]!
+      const to = gaps[i + 1]!
+      if (end !== null && end + q < to) {
+        if (end + q > from) gaps[i] = end + q
+        continue
+      }
+      const id = inc.reopenings!.ids[i / 2]!
+      removeGap(inc, i)
+      // Resolved at the re-fire's very instant, its timer first: still a reopening, with no time closed.
+      if (end !== null && end + q === to) continue
+      inc.data.reopenCount -= 1
+      if (end === null) holdGap(s, inc, { from, to, id, firing: [[key, t]], until: from })
+    }
+  }
+  for (const h of inc.reopenings?.held ?? noHeld) {
+    if (h.to <= t) continue
+    if (end !== null) { if (end + q > h.until) h.until = end + q }
+    else if (!h.firing.some(([k]) => k === key)) h.firing.push([key, t])
+  }
+  tidyReopenings(inc)
+  markDirty(s, inc)
+}
+
+const noHeld: readonly HeldGap[] = Object.freeze([])
+
+/**
+ * A member that held gaps open (`heldOpenBy`) ended at `t`: a gap none of its members holds any more comes back
+ * from a quiet period after their latest end, counted again, when that is before the re-fire that ended it.
+ */
+export function endedAcross(s: EngineState, inc: IncidentState, key: string, t: number): void {
+  const held = inc.reopenings!.held
+  const q = s.cfg.quietPeriodMs
+  for (let j = held.length - 1; j >= 0; j--) {
+    const h = held[j]!
+    const at = h.firing.findIndex(([k, since]) => k === key && since <= t)
+    if (at < 0) continue
+    h.firing.splice(at, 1)
+    if (t + q > h.until) h.until = t + q
+    if (h.firing.length > 0) continue
+    held.splice(j, 1)
+    if (h.until > h.to) continue
+    inc.data.reopenCount += 1
+    if (h.until < h.to) addGap(inc, Math.max(h.from, h.until), h.to, h.id)
+    markDirty(s, inc)
+  }
+  tidyReopenings(inc)
 }
 
 export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {
@@ -319,7 +423,7 @@ export function joinsAt(s: EngineState, inc: IncidentState, t: number, report: b
   // have joined the alert's own incident either.
   if (until > t && (w <= 0 || inc.openedMs - t <= w)) t = Math.max(t, Math.min(until, inc.openedMs))
   // Closed at `t` before a counted reopening: live, the event found it resolved.
-  if (closedAt(inc, t)) return false
+  if (closedAt(s, inc, t)) return false
   const lead = report ? Math.max(s.cfg.quietPeriodMs, s.cfg.reportWindowMs) : s.cfg.quietPeriodMs
   if (inc.data.alerts.length === 0) {
     // Complaints hours apart are not one incident: the join window holds between reports as well.
@@ -460,13 +564,13 @@ export function resolvedOpenAt(s: EngineState, groupKey: string, t: number, unti
   let found: IncidentState | undefined
   for (let i = lo; i < list.length && i < lo + SPAN_CANDIDATES; i++) {
     const inc = list[i]!
-    if (openAt(inc, seenAt) && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
+    if (openAt(s, inc, seenAt) && (!found || newer(inc, found)) && joinsAt(s, inc, t, false, until)) found = inc
   }
   return found
 }
 
 /** Opened by `t` and not closed then (in a gap before a counted reopening); whether it had resolved by `t` is the caller's. */
-export const openAt = (inc: IncidentState, t: number): boolean => inc.openedMs <= t && !closedAt(inc, t)
+export const openAt = (s: EngineState, inc: IncidentState, t: number): boolean => inc.openedMs <= t && !closedAt(s, inc, t)
 
 function positionsOf(inc: IncidentState): Map<string, number> {
   if (inc.positions) return inc.positions

@@ -8,7 +8,7 @@ import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
   createState, flatJoin, intern, iso, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
-  type Pending, type Timer,
+  type Pending, type Reopenings, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
@@ -26,10 +26,24 @@ import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
  * may be capacity forecasts holding their reports: an engine of version 6 would drop the gaps (a late event
  * in one joins the reopened incident) and take a forecast's next report as an incident, so it refuses
  * version 7 and replays; this one reads version 6 as it is (no gaps kept, forecasts opened as incidents
- * stay so). Snapshots of any version written before 27c0263 hold NUL-joined notification-group keys, read
+ * stay so); its incidents may also carry their gaps' re-fire ids and the gaps late members hold open
+ * (`incidentReopenings`, since 2026-12-06: an engine of version 7 without them reads the gaps as written and
+ * only cannot give a held gap back, so no new version). Snapshots of any version written before 27c0263 hold NUL-joined notification-group keys, read
  * as JSON ones (`amGroupKeyOf`).
  */
 export const snapshotVersion = 7
+
+/** A copy: the engine changes an incident's reopenings in place. */
+const copyReopenings = (r: Reopenings): Reopenings => ({ ids: r.ids.slice(), held: r.held.map((h) => ({ ...h, firing: h.firing.map(([k, since]): [string, number] => [k, since]) })) })
+
+/**
+ * An incident's reopenings as written, or, from a writer that kept none, its gaps' re-fires unknown ('': no
+ * firing sorts before one) and no gap held open.
+ */
+function restoredReopenings(gaps: number[] | null, written: Reopenings | undefined): Reopenings | null {
+  if (written !== undefined) return written
+  return gaps === null ? null : { ids: new Array<string>(gaps.length / 2).fill(''), held: [] }
+}
 
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
 const live = Symbol('live snapshot')
@@ -44,7 +58,7 @@ type MemberTuple = [string, IncidentAlert['source'], string, string, string, Inc
 /** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
 type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps'> & {
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps' | 'reopenings'> & {
   data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
   deps: string[]
   amGroups: string[]
@@ -101,7 +115,7 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps' | 'reopenings'> & {
   recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
@@ -145,6 +159,13 @@ export interface EngineSnapshot {
    * an incident reopened before then finds a late event in its gap as open, as it did.
    */
   incidentGaps?: [number, number[]][]
+  /**
+   * The re-fire ids of those gaps and the gaps late members hold open (`IncidentState.reopenings`): an
+   * incident's position in `incidents`, then its record. Absent from older snapshots (before the field),
+   * whose gaps' re-fires are then unknown (a late firing at a re-fire's instant finds the incident open, as it
+   * did) and which held no gap open.
+   */
+  incidentReopenings?: [number, Reopenings][]
   /**
    * The members of every incident, in the order of `incidents` and of each one's `data.alerts`. A member's
    * key (`source:fingerprint`) is written where it first occurs; a later member with the same key (the
@@ -227,9 +248,11 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberGuessedEnds: [number, string[]][] = []
   const incidents: IncidentRecordV4[] = []
   const incidentGaps: [number, number[]][] = []
-  for (const { positions: _p, dirty: _d, changed: _c, gaps, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+  const incidentReopenings: [number, Reopenings][] = []
+  for (const { positions: _p, dirty: _d, changed: _c, gaps, reopenings, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     // A copy: the engine changes an incident's gaps in place.
     if (gaps !== null) incidentGaps.push([incidents.length, gaps.slice()])
+    if (reopenings !== null) incidentReopenings.push([incidents.length, copyReopenings(reopenings)])
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -276,6 +299,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     strings,
     incidents,
     incidentGaps,
+    incidentReopenings,
     memberKeys, memberStrings, memberFlags, memberTimes, memberGuessedEnds,
     trackKeys, trackIncidents, trackFlags, trackTimes, trackFlaps, trackUnflapped,
     openByGroup: Array.from(s.openByGroup, ([k, id]): [string, IncidentRef] => [k, ref(id)]),
@@ -372,6 +396,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
   const { memberKeys, memberStrings, memberFlags, memberTimes } = copy
   const guessedEnds = new Map(copy.memberGuessedEnds ?? [])
   const gaps = new Map(copy.incidentGaps ?? [])
+  const reopenings = new Map(copy.incidentReopenings ?? [])
   // Every member, in order: a later member of the same alert takes its key and fingerprint from the first.
   const members: IncidentAlert[] = new Array<IncidentAlert>(memberKeys.length)
   const ids: string[] = new Array<string>(copy.incidents.length)
@@ -404,7 +429,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: gaps.get(n) ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: gaps.get(n) ?? null, reopenings: restoredReopenings(gaps.get(n) ?? null, reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -477,7 +502,8 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
     const inc: IncidentState = {
       // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
-      ...i, data, positions: null, gaps: (i as { gaps?: number[] | null }).gaps ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, gaps: (i as { gaps?: number[] | null }).gaps ?? null,
+      reopenings: restoredReopenings((i as { gaps?: number[] | null }).gaps ?? null, (i as { reopenings?: Reopenings | null }).reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

@@ -100,6 +100,11 @@ export interface IncidentState {
    */
   gaps: number[] | null
   /**
+   * The re-fire that ended each gap, and the gaps a late member's firing took back (`Reopenings`); null while
+   * the incident has neither (never reopened counted): a late event reads no more than that.
+   */
+  reopenings: Reopenings | null
+  /**
    * Time of the event that opened it, or of its first alert when reports opened it: the problem windows
    * compare this, which a late event moving the start back does not move.
    */
@@ -130,6 +135,31 @@ export interface IncidentState {
    */
   dirty: boolean
   changed: boolean
+}
+
+/**
+ * What an incident's gaps (`IncidentState.gaps`) need besides their times. `ids`: the event id of the re-fire
+ * that ended each gap, in the order of the gaps: a late firing at that very instant whose id sorts before it was
+ * applied before it in order, and found the incident closed. `held`: gaps a late firing of a member from before
+ * them took back (in event time the incident was still open then, so the re-fire after was no reopening), kept
+ * while a member that holds one has no known end, and given back (counted again) when their ends come before the
+ * re-fire less the quiet period.
+ */
+export interface Reopenings {
+  ids: string[]
+  held: HeldGap[]
+}
+
+/** A gap a late member's firing took back (`Reopenings.held`). */
+export interface HeldGap {
+  /** The gap's start, the decided resolve, and its end, the re-fire's time, with its event id. */
+  from: number
+  to: number
+  id: string
+  /** The members firing across it with no known end, each with the time of that firing. */
+  firing: [key: string, since: number][]
+  /** The latest end of a member that held it, plus the quiet period: the incident resolved no earlier. */
+  until: number
 }
 
 /** An opening under a dependency, numbered in the order the openings came (lists are kept sorted by time). */
@@ -275,6 +305,11 @@ export interface EngineState {
   dirtyIncidents: IncidentState[]
   dirtyProblems: Set<Problem>
   results: CommandResult[]
+  /**
+   * The id of the late firing being applied, else null: at the instant of a gap's re-fire it found the
+   * incident closed if its id sorts first (`closedAt`). Not in snapshots.
+   */
+  lateFiringId: string | null
   /** One copy of each string the incident documents repeat (`intern`), bounded; not in snapshots. */
   strings: Map<string, string>
 }
@@ -285,7 +320,7 @@ export function createState(cfg: EngineConfig): EngineState {
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], latestEviction: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER, forgottenBefore: NEVER,
-    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], strings: new Map(),
+    stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], lateFiringId: null, strings: new Map(),
   }
 }
 
