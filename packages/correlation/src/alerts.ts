@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
+  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, lastEndOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -453,7 +453,10 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   track.status = 'resolved'
   track.lastChangeAt = t
   if (t > track.lastHeardAt) track.lastHeardAt = t
-  if (inc.data.status === 'open' && inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? t, t)
+  // A late resolve can come before its fellow members' ends (in an incident a late firing opened again, or
+  // one whose other members ended while this one was still firing as far as was known): the quiet period runs
+  // from the last of them, as in order (from its own end, the incident resolved before they had ended).
+  if (inc.data.status === 'open' && inc.firing === 0) inc.quietSince = Math.max(inc.quietSince ?? t, t < s.watermark ? lastEndOf(inc, t) : t)
   if (inc.data.status === 'resolved') {
     refreshEnd(s, inc)
     // A real end replaces the staleness guess.

@@ -896,6 +896,9 @@ describe('event time: late events judged before a staleness guess was due', () =
   })
 })
 
+/** `outcome`, and when each incident's resolution was decided (the reopen window runs from there). */
+const decided = (engine: CorrelationEngine) => ({ ...outcome(engine), decidedAt: engine.incidents().map((i) => [i.id, i.resolutionDecidedAt]).sort() })
+
 describe("event time: a late event in the gap between a reopened incident's resolve and its reopening", () => {
   /**
    * a fires at 00:00 and ends at 00:02: its incident resolves, decided at 00:07. a fires again at 00:12, within
@@ -1006,6 +1009,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
     // a's re-fire, which is then no reopening): a new alert b (for `bFor` minutes, or firing on), a complaint, or
     // a re-fire of c, a's fellow member (00:00–00:01; ending in the gap, live a reopening of its own). Delivered
     // on time, right after a's re-fire (`lag` minutes later: applied at once), or spooled past everything (held).
+    // Compared with when each resolution was decided, too.
     const cfg = heldBacklogReportTimeout
     let inGap = 0
     fc.assert(fc.property(
@@ -1033,7 +1037,7 @@ describe("event time: a late event in the gap between a reopened incident's reso
           ...minuteTicks(3),
         ]), cfg)
         if (at >= D && at < D + refire) inGap++
-        expect(outcome(run(true))).toEqual(outcome(run(false)))
+        expect(decided(run(true))).toEqual(decided(run(false)))
       }), { numRuns: 300 })
     // Most runs put the event in the gap (about 90 of the 300 do).
     expect(inGap).toBeGreaterThan(50)
@@ -1119,12 +1123,12 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     expect(members(live)).toEqual([[['a', 'b'], 0]])
     const late = run(aAgain, b(10), 40)
     expect(late.stats.late).toBe(2)
-    expect(outcome(late)).toEqual(outcome(live))
+    expect(decided(late)).toEqual(decided(live))
   })
   it('the same alert still firing when the backlog comes undoes the reopening', () => {
     const live = run(aAgain, [ev('b', 'firing', 5)], null)
     expect(members(live)).toEqual([[['a', 'b'], 0]])
-    expect(outcome(run(aAgain, [ev('b', 'firing', 5)], 40))).toEqual(outcome(live))
+    expect(decided(run(aAgain, [ev('b', 'firing', 5)], 40))).toEqual(decided(live))
   })
   it('a new alert from before the resolve that ended before the re-fire leaves the reopening counted, its gap from its end', () => {
     // a fires again at 00:25 instead. b ends at 00:06: the incident resolved at 00:11, so c, new, at 00:08 joined it
@@ -1134,9 +1138,9 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     const c = [ev('c', 'firing', 8), ev('c', 'resolved', 9, 8)]
     const live = run(base, [...b(6), ...c], null)
     expect(members(live)).toEqual([[['a', 'b', 'c'], 1]])
-    expect(outcome(run(base, [...b(6), ...c], 40))).toEqual(outcome(live))
+    expect(decided(run(base, [...b(6), ...c], 40))).toEqual(decided(live))
     // b on time, only c spooled: c finds the gap from 00:11.
-    expect(outcome(run([...base, ...b(6)], c, 40))).toEqual(outcome(live))
+    expect(decided(run([...base, ...b(6)], c, 40))).toEqual(decided(live))
   })
   it('a new alert from before the resolve, slightly late (applied at once) after the re-fire, undoes the reopening', () => {
     // a ends at 00:08 (decided 00:13) and fires again at 00:14; b fires from 00:10 to 00:16 and arrives at
@@ -1152,7 +1156,7 @@ describe('event time: a late event that changes whether a re-fire was a counted 
       ...minuteTicks(2),
     ]), cfg)
     expect(late.stats.late).toBe(1)
-    expect(outcome(late)).toEqual(outcome(live))
+    expect(decided(late)).toEqual(decided(live))
   })
   /**
    * a fires at 00:00 and ends at 00:02 (resolved, decided 00:07) and fires again at 00:12, counted. `fp`, new,
@@ -1165,17 +1169,17 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     // In order: b first (with no allowed lateness, events of one instant are applied in arrival order).
     const live = deliver(byKey([...[...aAgain, ...tie('b')].map((input, n) => ({ key: receipt(input), order: n < 4 ? n : n - 4.5, input })), ...minuteTicks(2)]), cfg)
     expect(members(live)).toEqual([[['a'], 1], [['b'], 0]])
-    expect(outcome(run(aAgain, tie('b'), 40))).toEqual(outcome(live))
+    expect(decided(run(aAgain, tie('b'), 40))).toEqual(decided(live))
     // Slightly late, applied at once (at 00:13:30; at 00:12:30 it is no later than the watermark, and one instant's
     // events that are not late are applied in arrival order).
-    expect(outcome(run(aAgain, tie('b'), 13))).toEqual(outcome(live))
+    expect(decided(run(aAgain, tie('b'), 13))).toEqual(decided(live))
   })
   it('a new alert at the counted re-fire\'s instant, ordered after it, joins the reopened incident, late or not', () => {
     const id = (input: EngineInput) => (input as Extract<EngineInput, { type: 'alert' }>).event.id
     expect(id(tie('new')[0]!) > id(aAgain[2]!)).toBe(true)
     const live = run(aAgain, tie('new'), null)
     expect(members(live)).toEqual([[['a', 'new'], 1]])
-    expect(outcome(run(aAgain, tie('new'), 40))).toEqual(outcome(live))
+    expect(decided(run(aAgain, tie('new'), 40))).toEqual(decided(live))
   })
   it("a member's late re-fire in a gap that ended again a quiet period before the counted re-fire counts a reopening of its own", () => {
     // a fires 00:00–00:02 and c 00:00–00:01: resolved, decided 00:07. c fires again 00:15–00:16: live it reopened
@@ -1185,11 +1189,11 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     const cAgain = [ev('c', 'firing', 15), ev('c', 'resolved', 16, 15)]
     const live = run(base, cAgain, null)
     expect(members(live)).toEqual([[['a', 'c'], 2]])
-    expect(outcome(run(base, cAgain, 90))).toEqual(outcome(live))
+    expect(decided(run(base, cAgain, 90))).toEqual(decided(live))
     // c's re-fire ending within the quiet period before a's: one reopening, live and late.
     const cLonger = [ev('c', 'firing', 15), ev('c', 'resolved', 27, 15)]
     expect(members(run(base, cLonger, null))).toEqual([[['a', 'c'], 1]])
-    expect(outcome(run(base, cLonger, 90))).toEqual(outcome(run(base, cLonger, null)))
+    expect(decided(run(base, cLonger, 90))).toEqual(decided(run(base, cLonger, null)))
   })
   it("a checkpoint while a member's late re-fire holds the rest of the gap open still counts the reopening its end gives back", () => {
     // As above; c's re-fire (00:15) comes held at 00:33:30, its end (00:16) at 00:40:30, and the engine is
@@ -1209,7 +1213,27 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     for (const input of inputs.slice(cut)) resumed.apply(input)
     const live = run(base, [cFires!, cEnds!], null)
     expect(members(live)).toEqual([[['a', 'c'], 2]])
-    expect(outcome(resumed)).toEqual(outcome(live))
-    expect(outcome(deliver(inputs, cfg))).toEqual(outcome(live))
+    expect(decided(resumed)).toEqual(decided(live))
+    expect(decided(deliver(inputs, cfg))).toEqual(decided(live))
+  })
+})
+
+describe('event time: a late resolve and the quiet period', () => {
+  it("times the quiet period from the last end among the incident's members, as in order, not from its own earlier end", () => {
+    // a and b fire at 00:00; b ends at 00:10, on time; a's end at 00:05 comes at 00:12:30, slightly late (applied
+    // at once). In order the incident was quiet from 00:10 and resolved at 00:15; timed from a's end, at 00:10.
+    const cfg = heldBacklogReportTimeout
+    const ev = minuteInput
+    const evs = [ev('a', 'firing', 0), ev('b', 'firing', 0), ev('a', 'resolved', 5, 0), ev('b', 'resolved', 10, 0)]
+    const receipt = (input: EngineInput) => Date.parse((input as Extract<EngineInput, { type: 'alert' }>).event.receivedAt)
+    const run = (aEndArrives: number | null) => deliver(byKey([
+      ...evs.map((input, n) => ({ key: n === 2 && aEndArrives !== null ? aEndArrives : receipt(input), order: n, input })),
+      ...minuteTicks(1),
+    ]), cfg)
+    const live = run(null)
+    expect(live.incidents().map((i) => i.resolutionDecidedAt)).toEqual([isoOf(atHM(0, 15))])
+    const late = run(atHM(0, 12) + 30_000)
+    expect(late.stats.late).toBe(1)
+    expect(decided(late)).toEqual(decided(live))
   })
 })

@@ -684,6 +684,11 @@ function endOf(inc: IncidentState, fallback: number): { ms: number; at: string }
   return end === NEVER ? { ms: fallback, at: iso(fallback) } : { ms: end, at }
 }
 
+/** The last end among the members, and no earlier than `t`. */
+export function lastEndOf(inc: IncidentState, t: number): number {
+  return Math.max(t, endOf(inc, t).ms)
+}
+
 /** A resolved incident whose members changed afterwards (a late resolve) ends at its new last end. */
 export function refreshEnd(s: EngineState, inc: IncidentState): void {
   if (inc.data.status !== 'resolved' || inc.data.resolvedBy === 'manual') return
