@@ -1216,6 +1216,43 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     expect(decided(resumed)).toEqual(decided(live))
     expect(decided(deliver(inputs, cfg))).toEqual(decided(live))
   })
+  /**
+   * a fires at 00:00 and ends at 00:02; a person resolves its incident at 00:04, before the quiet period would
+   * have; a fires again at 00:12, within the reopen window: reopened, counted, closed from 00:04 by the person.
+   * `others`: alerts from before the decision, on time or all arriving at 00:40:30.
+   */
+  const byPersonInputs = (others: EngineInput[], arrives: number | null) => {
+    const resolve: EngineInput = { type: 'command', command: { id: 'c1', type: 'incident.resolve', target: hashId('inc', (aAgain[0] as Extract<EngineInput, { type: 'alert' }>).event.id), environment: 'production', actor: 'dana', at: isoOf(atHM(0, 4)) } }
+    return byKey([
+      ...aAgain.map((input, n) => ({ key: receipt(input), order: n, input })),
+      { key: atHM(0, 4), order: 5, input: resolve },
+      ...others.map((input, n) => ({ key: arrives === null ? receipt(input) : atHM(0, arrives) + 30_000, order: 10 + n, input })),
+      ...minuteTicks(2),
+    ])
+  }
+  const byPerson = (others: EngineInput[], arrives: number | null) => deliver(byPersonInputs(others, arrives), cfg)
+  it('a new alert from before a person\'s resolve, spooled, leaves the reopening after that resolve counted', () => {
+    // b fires at 00:01 and fires on: in order it was in what the person resolved, and a's re-fire reopened it.
+    const b = [ev('b', 'firing', 1)]
+    const live = byPerson(b, null)
+    expect(members(live)).toEqual([[['a', 'b'], 1]])
+    const late = byPerson(b, 40)
+    expect(late.stats.late).toBe(1)
+    expect(decided(late)).toEqual(decided(live))
+    // So too from a checkpoint taken after the reopening, before b came: the snapshot says who began the gap.
+    const inputs = byPersonInputs(b, 40)
+    const cut = inputs.findIndex((x) => x.type === 'tick' && x.at === isoOf(atHM(0, 20))) + 1
+    const resumed = new CorrelationEngine({ ...withLateness, ...cfg }, JSON.parse(JSON.stringify(deliver(inputs.slice(0, cut), cfg).snapshot())) as EngineSnapshot)
+    for (const input of inputs.slice(cut)) resumed.apply(input)
+    expect(decided(resumed)).toEqual(decided(live))
+  })
+  it('a new alert from before a person\'s resolve that ended before it leaves the gap from the resolve', () => {
+    // b fires 00:01–00:03. x, new, at 00:06, found the incident resolved by the person: an incident of its own.
+    const others = [ev('b', 'firing', 1), ev('b', 'resolved', 3, 1), ev('x', 'firing', 6), ev('x', 'resolved', 7, 6)]
+    const live = byPerson(others, null)
+    expect(members(live)).toEqual([[['a', 'b'], 1], [['x'], 0]])
+    expect(decided(byPerson(others, 40))).toEqual(decided(live))
+  })
 })
 
 describe('event time: a late resolve and the quiet period', () => {

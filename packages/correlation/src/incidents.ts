@@ -149,7 +149,7 @@ export function regroup(s: EngineState, inc: IncidentState, groupKey: string): v
 export function reopenIncident(s: EngineState, inc: IncidentState, counted = true, at = s.now, id = ''): void {
   if (counted) {
     inc.data.reopenCount += 1
-    if (at > inc.resolvedDecidedAt!) addGap(inc, inc.resolvedDecidedAt!, at, id)
+    if (at > inc.resolvedDecidedAt!) addGap(inc, inc.resolvedDecidedAt!, at, id, inc.data.resolvedBy === 'manual')
   }
   unindexResolved(s, inc)
   inc.data.status = 'open'
@@ -170,22 +170,27 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
  */
 export const MAX_GAPS = 8
 
-/** Adds the gap `[from, to)`, ended by the re-fire `id`, in time order; the oldest goes beyond `MAX_GAPS`. */
-function addGap(inc: IncidentState, from: number, to: number, id: string): void {
+/**
+ * Adds the gap `[from, to)`, ended by the re-fire `id` (begun by a person's resolve: `byPerson`), in time order;
+ * the oldest goes beyond `MAX_GAPS`.
+ */
+function addGap(inc: IncidentState, from: number, to: number, id: string, byPerson = false): void {
   const gaps = (inc.gaps ??= [])
-  const ids = (inc.reopenings ??= { ids: [], held: [] }).ids
+  const r = (inc.reopenings ??= { ids: [], byPerson: [], held: [] })
   // Nearly always the latest: a reopening now, or one given back just before it.
   let i = gaps.length
   while (i > 0 && gaps[i - 2]! > from) i -= 2
   gaps.splice(i, 0, from, to)
-  ids.splice(i / 2, 0, id)
-  if (gaps.length > 2 * MAX_GAPS) { gaps.splice(0, 2); ids.splice(0, 1) }
+  r.ids.splice(i / 2, 0, id)
+  r.byPerson.splice(i / 2, 0, byPerson)
+  if (gaps.length > 2 * MAX_GAPS) { gaps.splice(0, 2); r.ids.splice(0, 1); r.byPerson.splice(0, 1) }
 }
 
 /** Removes the gap at `i` (its start's position in `gaps`). */
 function removeGap(inc: IncidentState, i: number): void {
   inc.gaps!.splice(i, 2)
   inc.reopenings!.ids.splice(i / 2, 1)
+  inc.reopenings!.byPerson.splice(i / 2, 1)
   if (inc.gaps!.length === 0) inc.gaps = null
 }
 
@@ -236,7 +241,7 @@ export function reopenedEarlier(s: EngineState, inc: IncidentState, key: string,
 
 /** Keeps a gap held open by late members, the latest `MAX_GAPS`. */
 function holdGap(s: EngineState, inc: IncidentState, held: HeldGap): void {
-  const list = (inc.reopenings ??= { ids: [], held: [] }).held
+  const list = (inc.reopenings ??= { ids: [], byPerson: [], held: [] }).held
   list.push(held)
   if (list.length > MAX_GAPS) {
     let oldest = 0
@@ -258,6 +263,8 @@ export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: n
   const gaps = inc.gaps
   if (gaps !== null) {
     for (let i = gaps.length - 2; i >= 0 && gaps[i]! > t; i -= 2) {
+      // A person closed it then, whatever fired: in order, too, the re-fire after reopened it.
+      if (inc.reopenings!.byPerson[i / 2]) continue
       const from = gaps[i]!
       const to = gaps[i + 1]!
       if (end !== null && end + q < to) {

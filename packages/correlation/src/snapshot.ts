@@ -33,16 +33,20 @@ import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
  */
 export const snapshotVersion = 7
 
+/** An incident's `Reopenings` as written; without `byPerson` from a writer of 2026-12-06 that kept none. */
+type ReopeningsRecord = Omit<Reopenings, 'byPerson'> & { byPerson?: boolean[] }
+
 /** A copy: the engine changes an incident's reopenings in place. */
-const copyReopenings = (r: Reopenings): Reopenings => ({ ids: r.ids.slice(), held: r.held.map((h) => ({ ...h, firing: h.firing.map(([k, since]): [string, number] => [k, since]) })) })
+const copyReopenings = (r: Reopenings): Reopenings => ({ ids: r.ids.slice(), byPerson: r.byPerson.slice(), held: r.held.map((h) => ({ ...h, firing: h.firing.map(([k, since]): [string, number] => [k, since]) })) })
 
 /**
  * An incident's reopenings as written, or, from a writer that kept none, its gaps' re-fires unknown ('': no
- * firing sorts before one) and no gap held open.
+ * firing sorts before one), none begun by a person (a late firing takes any back, as before) and no gap held
+ * open; a writer that kept no `byPerson` knew of none either.
  */
-function restoredReopenings(gaps: number[] | null, written: Reopenings | undefined): Reopenings | null {
-  if (written !== undefined) return written
-  return gaps === null ? null : { ids: new Array<string>(gaps.length / 2).fill(''), held: [] }
+function restoredReopenings(gaps: number[] | null, written: ReopeningsRecord | undefined): Reopenings | null {
+  if (written !== undefined) return { ...written, byPerson: written.byPerson ?? new Array<boolean>(written.ids.length).fill(false) }
+  return gaps === null ? null : { ids: new Array<string>(gaps.length / 2).fill(''), byPerson: new Array<boolean>(gaps.length / 2).fill(false), held: [] }
 }
 
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
@@ -165,7 +169,7 @@ export interface EngineSnapshot {
    * whose gaps' re-fires are then unknown (a late firing at a re-fire's instant finds the incident open, as it
    * did) and which held no gap open.
    */
-  incidentReopenings?: [number, Reopenings][]
+  incidentReopenings?: [number, ReopeningsRecord][]
   /**
    * The members of every incident, in the order of `incidents` and of each one's `data.alerts`. A member's
    * key (`source:fingerprint`) is written where it first occurs; a later member with the same key (the
@@ -503,7 +507,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     const inc: IncidentState = {
       // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
       ...i, data, positions: null, gaps: (i as { gaps?: number[] | null }).gaps ?? null,
-      reopenings: restoredReopenings((i as { gaps?: number[] | null }).gaps ?? null, (i as { reopenings?: Reopenings | null }).reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      reopenings: restoredReopenings((i as { gaps?: number[] | null }).gaps ?? null, (i as { reopenings?: ReopeningsRecord | null }).reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

@@ -147,6 +147,11 @@ export interface IncidentState {
  */
 export interface Reopenings {
   ids: string[]
+  /**
+   * Whether a person's resolve began each gap, in the order of the gaps: a late firing from before it does not
+   * take it back (in order the person closed the incident whatever fired), nor does its end move its start.
+   */
+  byPerson: boolean[]
   held: HeldGap[]
 }
 
