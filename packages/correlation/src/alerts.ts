@@ -238,8 +238,9 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
           track.status = 'firing'
         }
         refire(s, inc, key, track, event, t, at, true)
-        // A late re-fire kept the incident open from its time: gaps after it may not have been.
-        if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, null)
+        // A late re-fire kept the incident open from its time: gaps after it may not have been (a whole episode's
+        // only those whose re-fire came after its end: in order it came then).
+        if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, null, seenAt)
         expireUntilDecision(s, inc)
         return inc
       }
@@ -292,7 +293,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A late alert kept the incident open from its time until a quiet period after its end: a gap after it, and
   // the reopening that ended it, may not have been (an alert from before the resolve was decided, firing past
   // the re-fire: in order no reopening).
-  if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, next.status === 'resolved' ? next.lastChangeAt : null)
+  if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, next.status === 'resolved' ? next.lastChangeAt : null, seenAt)
   // The first alert of an incident of reports alone: the problem rules time the incident by it, as they
   // would had it come first and opened the incident (a complaint filed before a backlog of alerts is applied).
   if (inc.data.alerts.length === 1) inc.firstOpenedMs = t

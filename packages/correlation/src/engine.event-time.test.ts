@@ -1217,6 +1217,26 @@ describe('event time: a late event that changes whether a re-fire was a counted 
     expect(decided(deliver(inputs, cfg))).toEqual(decided(live))
   })
   /**
+   * a fires at 00:00 and ends at 00:02 (resolved, decided 00:07) and again 00:12–00:14: reopened, counted. b fired
+   * from 00:05 to `bEnd` between two flushes of its notification group: Alertmanager sends it once, resolved, with
+   * its start (a whole episode), at `bEnd`, and the engine applies it then.
+   */
+  const episode = (bEnd: number) => [ev('b', 'resolved', bEnd, 5)]
+  it('a whole episode from before the gap that comes on time after the re-fire leaves the reopening counted, as before', () => {
+    // In order it came at 00:13, after a's re-fire had reopened the incident, counted.
+    const live = run(aAgain, episode(13), null)
+    expect(members(live)).toEqual([[['a', 'b'], 1]])
+    const late = run(aAgain, episode(13), 40)
+    expect(late.stats.late).toBe(1)
+    expect(decided(late)).toEqual(decided(live))
+  })
+  it('a whole episode from before the gap that ended before the re-fire, spooled, takes the reopening back, as in order', () => {
+    // In order it came at 00:10 and kept the incident open until 00:15: a's re-fire at 00:12 was no reopening.
+    const live = run(aAgain, episode(10), null)
+    expect(members(live)).toEqual([[['a', 'b'], 0]])
+    expect(decided(run(aAgain, episode(10), 40))).toEqual(decided(live))
+  })
+  /**
    * a fires at 00:00 and ends at 00:02; a person resolves its incident at 00:04, before the quiet period would
    * have; a fires again at 00:12, within the reopen window: reopened, counted, closed from 00:04 by the person.
    * `others`: alerts from before the decision, on time or all arriving at 00:40:30.

@@ -256,9 +256,10 @@ function holdGap(s: EngineState, inc: IncidentState, held: HeldGap): void {
  * event time it kept the incident open from `t` until a quiet period after its end, so a gap after `t` began no
  * earlier than that, and one the re-fire ending it found open was no reopening: taken back (uncounted), and,
  * while the end is unknown, held, to be given back if that end comes early enough (`endedAcross`). Gaps already
- * held wait for its end too.
+ * held wait for its end too. `knownAt`: when in event time the firing is known (a whole episode's end): a re-fire
+ * by then came before it in order too, and its reopening stands.
  */
-export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: number, end: number | null): void {
+export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: number, end: number | null, knownAt = t): void {
   const q = s.cfg.quietPeriodMs
   const gaps = inc.gaps
   if (gaps !== null) {
@@ -267,6 +268,7 @@ export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: n
       if (inc.reopenings!.byPerson[i / 2]) continue
       const from = gaps[i]!
       const to = gaps[i + 1]!
+      if (to <= knownAt) continue
       if (end !== null && end + q < to) {
         if (end + q > from) gaps[i] = end + q
         continue
@@ -280,7 +282,7 @@ export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: n
     }
   }
   for (const h of inc.reopenings?.held ?? noHeld) {
-    if (h.to <= t) continue
+    if (h.to <= knownAt) continue
     if (end !== null) { if (end + q > h.until) h.until = end + q }
     else if (!h.firing.some(([k]) => k === key)) h.firing.push([key, t])
   }
