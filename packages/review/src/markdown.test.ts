@@ -69,4 +69,9 @@ describe('reviewMarkdown', () => {
     // 59.5 s rounds to the minute, not to "60 s".
     expect(reviewMarkdown({ ...review([]), serviceLevels: [{ ...level, downtimeMs: 59_500, degradedMs: 59_499 }] })).toContain('| checkout | 99.96 % | 1 min | 1 | 59 s |')
   })
+
+  it('names the longest of several interruptions, the outage the meeting asks about', () => {
+    const level = { service: 'checkout', availabilityPct: 97.22, downtimeMs: 40 * 60_000, interruptions: 3, longestInterruptionMs: 30 * 60_000, degradedMs: 0, incidents: 3, mttaMs: null, mttrMs: null }
+    expect(reviewMarkdown({ ...review([]), serviceLevels: [level] })).toContain('| checkout | 97.22 % | 40 min | 3 (longest 30 min) | 0 min | 3 |')
+  })
 })

@@ -13,6 +13,13 @@ function duration(ms: number | null): string {
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }
 /**
+ * The count of interruptions, with the longest when there were several: the meeting asks which outage was
+ * the major issue, and of one, the downtime beside it says already.
+ */
+function interruptions(l: { interruptions: number; longestInterruptionMs: number }): string {
+  return l.interruptions > 1 ? `${l.interruptions} (longest ${duration(l.longestInterruptionMs)})` : String(l.interruptions)
+}
+/**
  * A zero-width non-joiner: invisible, and not a character a GFM autolink (`https://`, `www.`, an e-mail
  * address) may contain, so one inside `://`, before the `.` of `www.` and after `@` leaves the text
  * looking as typed but no longer a link. A backslash escape would not do: remark-gfm finds autolinks in
@@ -94,7 +101,7 @@ export function reviewMarkdown(r: Review): string {
   lines.push('', '## Service levels', '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${l.interruptions} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
+    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${interruptions(l)} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.')
   // After what the meeting acts on: the digest is cut at its limit, and these rows repeat the new ones that ended.
   lines.push('', '## Resolved in the window', '', ...incidentRows(r.resolvedIncidents, when))

@@ -501,7 +501,7 @@ function renderReview(r) {
   showCut('postmortems-forgotten', forgotten, 'forgotten post-mortems')
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
     el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(l.availabilityPct)),
-    el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
+    el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions > 1 ? `${l.interruptions} (longest ${minutes(l.longestInterruptionMs)})` : l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
   'No service had alerts or incidents.', 8)
   renderTrend(r.trend)
 }

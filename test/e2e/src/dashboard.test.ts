@@ -323,20 +323,25 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     if (process.env.OPSREVIEW_SCREENSHOT) await page.screenshot({ path: process.env.OPSREVIEW_SCREENSHOT, fullPage: true })
   }, 300_000)
 
-  it('writes durations as the Markdown report does: rounded to the minute, then split into hours and minutes', async () => {
+  it('writes durations as the Markdown report does: rounded to the minute, then split into hours and minutes, and names the longest of several interruptions', async () => {
     const p = await startPipeline()
     // Two checks down for 119.5 and 59.5 minutes: 2 h 0 min and 1 h 0 min, not 1 h 60 min and 60 min.
     const since = Math.floor(Date.now() / 1000) - 5 * 3600
     const outages = [{ check: 'Billing API health', id: 7001, downSeconds: 7170, shown: '2 h 0 min' }, { check: 'Search API health', id: 7002, downSeconds: 3570, shown: '1 h 0 min' }]
-    for (const o of outages) {
-      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-down.json'), check_id: o.id, check_name: o.check, state_changed_timestamp: since })
-      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-up.json'), check_id: o.id, check_name: o.check, state_changed_timestamp: since + o.downSeconds })
+    const outage = async (id: number, check: string, from: number, seconds: number) => {
+      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-down.json'), check_id: id, check_name: check, state_changed_timestamp: from })
+      await p.post('/webhooks/pingdom', { ...fixture<object>('pingdom/pingdom-http-up.json'), check_id: id, check_name: check, state_changed_timestamp: from + seconds })
     }
+    for (const o of outages) await outage(o.id, o.check, since, o.downSeconds)
+    // And a check down twice, 10 and 30 minutes: the longest is named beside the count.
+    const twice = 'Status API health'
+    await outage(7003, twice, since, 600)
+    await outage(7003, twice, since + 3600, 1800)
     await waitFor(async () => {
       const r = await p.api<Json>('/api/v1/review?since=24h')
       const down = (service: string) => (r.serviceLevels as Json[] | undefined)?.find((l) => l.service === service)?.downtimeMs
-      return outages.every((o) => down(o.check) === o.downSeconds * 1000) ? r : undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'both outages in the review\'s service levels' })
+      return outages.every((o) => down(o.check) === o.downSeconds * 1000) && down(twice) === 2400 * 1000 ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'the outages in the review\'s service levels' })
 
     const page = await newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
     await page.goto(`${p.review}/#token=${READ}`)
@@ -355,6 +360,10 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
       expect(columns[2]).toBe(o.shown)
       expect(cells[7]).toBe(columns[7])
     }
+    const twiceRow = page.locator('#service-levels tbody tr', { hasText: twice })
+    await expect.poll(() => twiceRow.count()).toBe(1)
+    expect((await twiceRow.locator('td').allTextContents())[4]).toBe('2 (longest 30 min)')
+    expect(markdown.split('\n').find((l) => l.startsWith(`| ${twice} |`))!.split('|')[4]!.trim()).toBe('2 (longest 30 min)')
   }, 300_000)
 
   it('shows the window, period, search, incident and problem chosen last when the answer for an earlier choice comes after it', async () => {
