@@ -432,8 +432,9 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     }
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
+    const incidentGaps = gaps.get(n) ?? null
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: gaps.get(n) ?? null, reopenings: restoredReopenings(gaps.get(n) ?? null, reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: incidentGaps, reopenings: restoredReopenings(incidentGaps, reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -504,10 +505,11 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
+    // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
+    const written = i as { gaps?: number[] | null; reopenings?: ReopeningsRecord | null }
+    const gaps = written.gaps ?? null
     const inc: IncidentState = {
-      // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
-      ...i, data, positions: null, gaps: (i as { gaps?: number[] | null }).gaps ?? null,
-      reopenings: restoredReopenings((i as { gaps?: number[] | null }).gaps ?? null, (i as { reopenings?: ReopeningsRecord | null }).reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, gaps, reopenings: restoredReopenings(gaps, written.reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)
