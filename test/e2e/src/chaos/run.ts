@@ -151,13 +151,17 @@ export async function runChaos(o: ChaosOptions, note: Note, cleanups: (() => Pro
       if (r.status !== 200) via = 'receiver'
     }
     if (via === 'receiver') {
-      // As a sender that retries would: a receiver that is down at that moment (a fault) or answers 5xx gets more tries.
-      for (let attempt = 0; attempt < 6; attempt++) {
+      // As a sender that retries would: a receiver that is down at that moment (a fault) or answers 5xx gets more
+      // tries, for 90 s, as Alertmanager retries a notification until its group's next one. Six tries 5 s apart
+      // (until 2026-12-06) ended inside a Kafka fault on a slow host (the broker's restart took 18 s), and the
+      // poison alert the receiver never got counted as lost.
+      const givesUpAt = Date.now() + 90_000
+      for (let attempt = 0; ; attempt++) {
         // Several receivers: a sender that retries tries the next one.
         const r = await fetch(receiverUrls[attempt % receiverUrls.length]!, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: webhookBody(p) })
           .then(async (res) => ({ status: res.status, body: await res.text() }), (err: unknown) => ({ status: 0, body: String(err) }))
         answers.push(`receiver ${r.status}: ${r.body.trim().slice(0, 200)}`)
-        if (r.status > 0 && r.status < 500) break
+        if ((r.status > 0 && r.status < 500) || Date.now() + 5000 > givesUpAt) break
         await sleep(5000)
       }
     }
