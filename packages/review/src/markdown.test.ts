@@ -35,7 +35,7 @@ describe('reviewMarkdown', () => {
     postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, version: 1, ...extra,
   })
   const review = (resolved: IncidentSummary[], total = resolved.length): Review => ({
-    window: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC' },
+    window: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC', until: '2026-12-01T08:00:00.000Z', complete: true },
     newIncidents: { total: 0, bySeverity: { critical: 0, warning: 0, info: 0 }, items: [] },
     resolvedIncidents: { total, items: resolved },
     openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [], forgotten: { total: 0, items: [] } }, serviceLevels: [], trend: [],

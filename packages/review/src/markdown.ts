@@ -99,6 +99,7 @@ export function reviewMarkdown(r: Review): string {
       ...forgotten.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.forgottenAt ? when(i.postmortem.forgottenAt) : ''} |`), ...cutNote(forgotten))
   }
   lines.push('', '## Service levels', '')
+  if (!r.window.complete) lines.push(`_The window runs past now: service levels up to ${when(r.window.until)} ${markdownText(r.window.timeZone)}._`, '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${interruptions(l)} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))

@@ -105,7 +105,14 @@ const schemas: Record<string, Json> = {
     type: 'object', additionalProperties: false,
     required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'trend', 'dataset', 'scope'],
     properties: {
-      window: { type: 'object', required: ['from', 'to', 'timeZone'], additionalProperties: false, properties: { from: dateTime, to: dateTime, timeZone: { type: 'string' } } },
+      window: {
+        type: 'object', required: ['from', 'to', 'timeZone', 'until', 'complete'], additionalProperties: false,
+        properties: {
+          from: dateTime, to: dateTime, timeZone: { type: 'string' },
+          until: { ...dateTime, description: 'Service levels are measured over [from, until): the window, or its part before now while it runs.' },
+          complete: { type: 'boolean', description: 'False while the window runs (to after now): its service levels cover only the time so far.' },
+        },
+      },
       newIncidents: {
         type: 'object', required: ['total', 'bySeverity', 'items'], additionalProperties: false,
         properties: {

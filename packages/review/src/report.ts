@@ -53,8 +53,17 @@ export interface ServiceLevel {
   mttrMs: number | null
 }
 
+/**
+ * The window reviewed. Service levels are over [from, until): the window, or while it runs (a `to` after now)
+ * its part so far, which the meeting is told (`complete` false), as the look-back tells of a running period.
+ */
+export interface ReviewedWindow extends ReviewWindow {
+  until: string
+  complete: boolean
+}
+
 export interface Review {
-  window: ReviewWindow
+  window: ReviewedWindow
   /**
    * A digest's also (absent elsewhere): `late`, of them, those opened before the window; `carried`, those
    * past the most a digest records (of the window, or late ones the window's more severe outranked), which
@@ -286,7 +295,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const dayBuckets = new Map(((trend.aggregations?.days as estypes.AggregationsDateRangeAggregate | undefined)?.buckets as (estypes.AggregationsRangeBucket & { severity: estypes.AggregationsStringTermsAggregate })[] ?? []).map((b) => [b.key, b]))
 
   return {
-    window: { from: window.from, to: window.to, timeZone: window.timeZone },
+    window: { from: window.from, to: window.to, timeZone: window.timeZone, until: new Date(until).toISOString(), complete: until === to },
     newIncidents: {
       total: hitsTotal(created), bySeverity: severityCounts(created.aggregations?.severity), items: sources(created),
       ...(opts.newIncidents ? { late: (created.aggregations?.late as estypes.AggregationsFilterAggregate | undefined)?.doc_count ?? 0 } : {}),

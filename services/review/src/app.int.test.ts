@@ -147,7 +147,7 @@ describe('review API on the real Elasticsearch', () => {
     const r = await startReview()
     const { status, body } = await r.get('/api/v1/review?since=24h')
     expect(status).toBe(200)
-    expect(body.window).toEqual({ from: at(24), to: at(0), timeZone: 'UTC' })
+    expect(body.window).toEqual({ from: at(24), to: at(0), timeZone: 'UTC', until: at(0), complete: true })
     expect(body.newIncidents).toMatchObject({ total: 2, bySeverity: { critical: 1, warning: 1, info: 0 } })
     expect(body.resolvedIncidents.items.map((i: { title: string }) => i.title).sort()).toEqual(['Old checkout errors', 'Search latency'])
     expect(body.openIncidents.items.map((i: { title: string }) => i.title)).toEqual(['Checkout payment timeouts'])

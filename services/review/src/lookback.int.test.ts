@@ -218,7 +218,7 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     const get = await start()
     const r = await get('/api/v1/review?since=yesterday-09:00&tz=Europe/Berlin')
     expect(r.status).toBe(200)
-    expect(r.body.window).toEqual({ from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin' })
+    expect(r.body.window).toEqual({ from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin', until: '2026-12-01T08:00:00.000Z', complete: true })
     // #2 opened 15 Nov 23:30Z: the 16th in Berlin, the 15th in UTC.
     const day = (body: Json, d: string) => body.trend.find((t: { day: string }) => t.day === d)?.total
     expect([day(r.body, '2026-11-15'), day(r.body, '2026-11-16')]).toEqual([0, 1])

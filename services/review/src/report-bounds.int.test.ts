@@ -90,9 +90,16 @@ describe('time after now is not measured (real Elasticsearch)', () => {
     expect(today.body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, availabilityPct: 87.5, interruptions: 1, longestInterruptionMs: H }])
     const day = await get('/api/v1/review?from=2026-12-01&to=2026-12-02')
     expect(day.status).toBe(200)
-    expect(day.body.window).toEqual({ from: '2026-12-01T00:00:00.000Z', to: '2026-12-02T00:00:00.000Z', timeZone: 'UTC' })
+    // Measured until now, and said so: the meeting reads 87.5 % of the 8 h so far, not of the whole day.
+    expect(day.body.window).toEqual({ from: '2026-12-01T00:00:00.000Z', to: '2026-12-02T00:00:00.000Z', timeZone: 'UTC', until: iso(NOW), complete: false })
     expect(day.body.serviceLevels).toEqual(today.body.serviceLevels)
-    expect((await get('/api/v1/review.md?from=2026-12-01&to=2026-12-02')).body).toContain('| checkout | 87.50 % | 1 h 0 min | 1 |')
+    const md = (await get('/api/v1/review.md?from=2026-12-01&to=2026-12-02')).body as string
+    expect(md).toContain('| checkout | 87.50 % | 1 h 0 min | 1 |')
+    expect(md).toContain('## Service levels\n\n_The window runs past now: service levels up to 2026-12-01 08:00 UTC._')
+    // A window that has ended is measured whole, and the Markdown says nothing of it.
+    const yesterday = await get('/api/v1/review?from=2026-11-30&to=2026-12-01')
+    expect(yesterday.body.window).toEqual({ from: '2026-11-30T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', timeZone: 'UTC', until: '2026-12-01T00:00:00.000Z', complete: true })
+    expect((await get('/api/v1/review.md?from=2026-11-30&to=2026-12-01')).body).not.toContain('runs past now')
     // Since 07:00 over a window from 06:00 to next week: 1 h down of the 2 h that have passed.
     expect((await get('/api/v1/review?from=2026-12-01T06:00:00Z&to=2026-12-08')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H, availabilityPct: 50 }])
   })
@@ -127,6 +134,7 @@ describe('time after now is not measured (real Elasticsearch)', () => {
     const r = await get('/api/v1/review?from=2026-12-02&to=2026-12-03')
     expect(r.status).toBe(200)
     expect(r.body.serviceLevels).toEqual([])
+    expect(r.body.window).toMatchObject({ until: '2026-12-02T00:00:00.000Z', complete: false })
     // The 8 of the lists and aggregations (the post-mortems the correlator forgot since 2026-12-06 among them);
     // the alert index is not read for a window with nothing to measure.
     expect(searches() - before).toBe(8)
@@ -143,7 +151,7 @@ describe('time zones Elasticsearch does not know (real Elasticsearch)', () => {
       const { get } = await start(seed, app)
       const r = await get(path)
       expect(r.status, path).toBe(200)
-      expect(r.body.window, path).toEqual({ from: '2026-11-30T03:00:00.000Z', to: '2026-12-01T03:00:00.000Z', timeZone: 'America/Coyhaique' })
+      expect(r.body.window, path).toEqual({ from: '2026-11-30T03:00:00.000Z', to: '2026-12-01T03:00:00.000Z', timeZone: 'America/Coyhaique', until: '2026-12-01T03:00:00.000Z', complete: true })
       expect(r.body.newIncidents.total, path).toBe(1)
       expect(r.body.trend, path).toHaveLength(30)
       expect(r.body.trend.at(-1), path).toEqual({ day: '2026-11-30', total: 1, critical: 0, warning: 1, info: 0 })
