@@ -240,7 +240,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
         refire(s, inc, key, track, event, t, at, true)
         // A late re-fire kept the incident open from its time: gaps after it may not have been (a whole episode's
         // only those whose re-fire came after its end: in order it came then).
-        if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, null, seenAt)
+        if (t < s.watermark && inc.gaps !== null) heldOpenBy(s, inc, key, t, null, seenAt)
         expireUntilDecision(s, inc)
         return inc
       }
@@ -293,7 +293,7 @@ function onFiring(s: EngineState, event: AlertEvent, key: string, track: AlertTr
   // A late alert kept the incident open from its time until a quiet period after its end: a gap after it, and
   // the reopening that ended it, may not have been (an alert from before the resolve was decided, firing past
   // the re-fire: in order no reopening).
-  if (t < s.watermark && (inc.gaps !== null || inc.reopenings !== null)) heldOpenBy(s, inc, key, t, next.status === 'resolved' ? next.lastChangeAt : null, seenAt)
+  if (t < s.watermark && inc.gaps !== null) heldOpenBy(s, inc, key, t, next.status === 'resolved' ? next.lastChangeAt : null, seenAt)
   // The first alert of an incident of reports alone: the problem rules time the incident by it, as they
   // would had it come first and opened the incident (a complaint filed before a backlog of alerts is applied).
   if (inc.data.alerts.length === 1) inc.firstOpenedMs = t
@@ -442,7 +442,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   if (!inc || !member) return undefined
   settle(s, inc, s.now)
   // The end of a late firing that held gaps open (`heldOpenBy`), also when a later firing of the alert came first.
-  if (inc.reopenings !== null && inc.reopenings.held.length > 0) endedAcross(s, inc, key, t)
+  if (inc.gaps !== null && inc.gaps.held.length > 0) endedAcross(s, inc, key, t)
   if (t < track.lastChangeAt) {
     // Older than what we know, but it may tell that a re-fire was a flap.
     countUnflapped(s, inc, key, track, t)

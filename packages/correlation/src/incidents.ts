@@ -94,7 +94,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
   }
   const inc: IncidentState = {
     data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
-    resolvedDecidedAt: null, resolvedMs: null, gaps: null, reopenings: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
+    resolvedDecidedAt: null, resolvedMs: null, gaps: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
     recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, openerJoinsAmGroup, dirty: false, changed: false,
   }
   s.incidents.set(data.id, inc)
@@ -171,49 +171,38 @@ export function reopenIncident(s: EngineState, inc: IncidentState, counted = tru
 export const MAX_GAPS = 8
 
 /**
- * Adds the gap `[from, to)`, ended by the re-fire `id` (begun by a person's resolve: `byPerson`), in time order;
- * the oldest goes beyond `MAX_GAPS`.
+ * Adds the gap `[from, to)`, ended by the re-fire `refireId` (begun by a person's resolve: `byPerson`), in time
+ * order; the oldest goes beyond `MAX_GAPS`.
  */
-function addGap(inc: IncidentState, from: number, to: number, id: string, byPerson = false): void {
-  const gaps = (inc.gaps ??= [])
-  const r = (inc.reopenings ??= { ids: [], byPerson: [], held: [] })
+function addGap(inc: IncidentState, from: number, to: number, refireId: string, byPerson = false): void {
+  const closed = (inc.gaps ??= { closed: [], held: [] }).closed
   // Nearly always the latest: a reopening now, or one given back just before it.
-  let i = gaps.length
-  while (i > 0 && gaps[i - 2]! > from) i -= 2
-  gaps.splice(i, 0, from, to)
-  r.ids.splice(i / 2, 0, id)
-  r.byPerson.splice(i / 2, 0, byPerson)
-  if (gaps.length > 2 * MAX_GAPS) { gaps.splice(0, 2); r.ids.splice(0, 1); r.byPerson.splice(0, 1) }
+  let i = closed.length
+  while (i > 0 && closed[i - 1]!.from > from) i--
+  closed.splice(i, 0, { from, to, refireId, byPerson })
+  if (closed.length > MAX_GAPS) closed.shift()
 }
 
-/** Removes the gap at `i` (its start's position in `gaps`). */
-function removeGap(inc: IncidentState, i: number): void {
-  inc.gaps!.splice(i, 2)
-  inc.reopenings!.ids.splice(i / 2, 1)
-  inc.reopenings!.byPerson.splice(i / 2, 1)
-  if (inc.gaps!.length === 0) inc.gaps = null
-}
-
-/** Drops the incident's `reopenings` once it holds nothing. */
-function tidyReopenings(inc: IncidentState): void {
-  const r = inc.reopenings
-  if (r !== null && r.ids.length === 0 && r.held.length === 0) inc.reopenings = null
+/** Drops the incident's `gaps` once it holds none, closed or held. */
+function tidyGaps(inc: IncidentState): void {
+  const gaps = inc.gaps
+  if (gaps !== null && gaps.closed.length === 0 && gaps.held.length === 0) inc.gaps = null
 }
 
 /**
- * Whether `t` falls in one of the incident's gaps (`IncidentState.gaps`): it was closed then. At a gap's end, the
+ * Whether `t` falls in one of the incident's gaps (`Gaps.closed`): it was closed then. At a gap's end, the
  * re-fire's instant, so is a late firing (`lateFiringId`) whose id sorts before the re-fire's: the engine applies
  * one instant's firings by id, and in order that one came while the incident was still closed.
  */
 export function closedAt(s: EngineState, inc: IncidentState, t: number): boolean {
-  const gaps = inc.gaps
-  if (gaps === null) return false
+  if (inc.gaps === null) return false
+  const closed = inc.gaps.closed
   // The latest first: a late event is nearly always recent.
-  for (let i = gaps.length - 2; i >= 0; i -= 2) {
-    const to = gaps[i + 1]!
-    if (t > to) return false
-    if (t === to) return s.lateFiringId !== null && s.lateFiringId < inc.reopenings!.ids[i / 2]!
-    if (t >= gaps[i]!) return true
+  for (let i = closed.length - 1; i >= 0; i--) {
+    const gap = closed[i]!
+    if (t > gap.to) return false
+    if (t === gap.to) return s.lateFiringId !== null && s.lateFiringId < gap.refireId
+    if (t >= gap.from) return true
   }
   return false
 }
@@ -225,23 +214,21 @@ export function closedAt(s: EngineState, inc: IncidentState, t: number): boolean
  * re-fire, the incident resolved again, and that re-fire reopened it again, counted.
  */
 export function reopenedEarlier(s: EngineState, inc: IncidentState, key: string, t: number, id: string): void {
-  const gaps = inc.gaps!
-  const r = inc.reopenings!
-  for (let i = gaps.length - 2; i >= 0; i -= 2) {
-    const from = gaps[i]!
-    const to = gaps[i + 1]!
+  const closed = inc.gaps!.closed
+  for (let i = closed.length - 1; i >= 0; i--) {
+    const gap = closed[i]!
+    const { from, to, refireId } = gap
     if (t < from || t > to) continue
-    const refire = r.ids[i / 2]!
-    if (t === from) removeGap(inc, i)
-    else { gaps[i + 1] = t; r.ids[i / 2] = id }
-    if (t < to) holdGap(s, inc, { from: t, to, id: refire, firing: [[key, t]], until: t })
+    if (t === from) closed.splice(i, 1)
+    else { gap.to = t; gap.refireId = id }
+    if (t < to) holdGap(s, inc, { from: t, to, id: refireId, firing: [[key, t]], until: t })
     return
   }
 }
 
 /** Keeps a gap held open by late members, the latest `MAX_GAPS`. */
 function holdGap(s: EngineState, inc: IncidentState, held: HeldGap): void {
-  const list = (inc.reopenings ??= { ids: [], byPerson: [], held: [] }).held
+  const list = (inc.gaps ??= { closed: [], held: [] }).held
   list.push(held)
   if (list.length > MAX_GAPS) {
     let oldest = 0
@@ -263,41 +250,38 @@ export function heldOpenBy(s: EngineState, inc: IncidentState, key: string, t: n
   const q = s.cfg.quietPeriodMs
   const gaps = inc.gaps
   if (gaps !== null) {
-    for (let i = gaps.length - 2; i >= 0 && gaps[i]! > t; i -= 2) {
+    const closed = gaps.closed
+    for (let i = closed.length - 1; i >= 0 && closed[i]!.from > t; i--) {
+      const gap = closed[i]!
       // A person closed it then, whatever fired: in order, too, the re-fire after reopened it.
-      if (inc.reopenings!.byPerson[i / 2]) continue
-      const from = gaps[i]!
-      const to = gaps[i + 1]!
-      if (to <= knownAt) continue
-      if (end !== null && end + q < to) {
-        if (end + q > from) gaps[i] = end + q
+      if (gap.byPerson) continue
+      if (gap.to <= knownAt) continue
+      if (end !== null && end + q < gap.to) {
+        if (end + q > gap.from) gap.from = end + q
         continue
       }
-      const id = inc.reopenings!.ids[i / 2]!
-      removeGap(inc, i)
+      closed.splice(i, 1)
       // Resolved at the re-fire's very instant, its timer first: still a reopening, with no time closed.
-      if (end !== null && end + q === to) continue
+      if (end !== null && end + q === gap.to) continue
       inc.data.reopenCount -= 1
-      if (end === null) holdGap(s, inc, { from, to, id, firing: [[key, t]], until: from })
+      if (end === null) holdGap(s, inc, { from: gap.from, to: gap.to, id: gap.refireId, firing: [[key, t]], until: gap.from })
     }
+    for (const h of gaps.held) {
+      if (h.to <= knownAt) continue
+      if (end !== null) { if (end + q > h.until) h.until = end + q }
+      else if (!h.firing.some(([k]) => k === key)) h.firing.push([key, t])
+    }
+    tidyGaps(inc)
   }
-  for (const h of inc.reopenings?.held ?? noHeld) {
-    if (h.to <= knownAt) continue
-    if (end !== null) { if (end + q > h.until) h.until = end + q }
-    else if (!h.firing.some(([k]) => k === key)) h.firing.push([key, t])
-  }
-  tidyReopenings(inc)
   markDirty(s, inc)
 }
-
-const noHeld: readonly HeldGap[] = Object.freeze([])
 
 /**
  * A member that held gaps open (`heldOpenBy`) ended at `t`: a gap none of its members holds any more comes back
  * from a quiet period after their latest end, counted again, when that is before the re-fire that ended it.
  */
 export function endedAcross(s: EngineState, inc: IncidentState, key: string, t: number): void {
-  const held = inc.reopenings!.held
+  const held = inc.gaps!.held
   const q = s.cfg.quietPeriodMs
   for (let j = held.length - 1; j >= 0; j--) {
     const h = held[j]!
@@ -312,7 +296,7 @@ export function endedAcross(s: EngineState, inc: IncidentState, key: string, t: 
     if (h.until < h.to) addGap(inc, Math.max(h.from, h.until), h.to, h.id)
     markDirty(s, inc)
   }
-  tidyReopenings(inc)
+  tidyGaps(inc)
 }
 
 export function resolveIncident(s: EngineState, inc: IncidentState, by: 'alerts' | 'staleness' | 'manual', atMs: number, at: string, decidedAt: number): void {

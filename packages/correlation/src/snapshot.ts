@@ -8,7 +8,7 @@ import { SeenIds } from './seen.ts'
 import { finish } from './steps.ts'
 import {
   createState, flatJoin, intern, iso, markOpen, NEVER, noDeps, noFlaps, timerBefore, type AlertTrack, type DepOpening, type EngineState, type EvictionEntry, type IncidentState, type Opening,
-  type Pending, type Reopenings, type Timer,
+  type Gap, type Gaps, type HeldGap, type Pending, type Timer,
 } from './state.ts'
 import type { EngineStats, Incident, IncidentAlert, Problem } from './types.ts'
 import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
@@ -33,20 +33,37 @@ import { FORGET_EVERY_MS, trimAwaitingPostmortem } from './watermark.ts'
  */
 export const snapshotVersion = 7
 
-/** An incident's `Reopenings` as written; without `byPerson` from a writer of 2026-12-06 that kept none. */
-type ReopeningsRecord = Omit<Reopenings, 'byPerson'> & { byPerson?: boolean[] }
+/**
+ * What snapshots write of an incident's gaps (`IncidentState.gaps`) besides their times (`incidentReopenings`):
+ * each gap's re-fire id and whether a person's resolve began it, in the order of the times (`incidentGaps`;
+ * no `byPerson` from a writer of 2026-12-06 that kept none), and the held gaps as they are.
+ */
+interface ReopeningsRecord {
+  ids: string[]
+  byPerson?: boolean[]
+  held: HeldGap[]
+}
 
-/** A copy: the engine changes an incident's reopenings in place. */
-const copyReopenings = (r: Reopenings): Reopenings => ({ ids: r.ids.slice(), byPerson: r.byPerson.slice(), held: r.held.map((h) => ({ ...h, firing: h.firing.map(([k, since]): [string, number] => [k, since]) })) })
+/** The times of an incident's gaps as `incidentGaps` holds them: `[from, to, from, to, …]`. */
+const gapTimes = (closed: readonly Gap[]): number[] => closed.flatMap((g) => [g.from, g.to])
+
+/** The rest of an incident's gaps as `incidentReopenings` holds it: copies, as the engine changes them in place. */
+const reopeningsOf = ({ closed, held }: Gaps): ReopeningsRecord => ({
+  ids: closed.map((g) => g.refireId), byPerson: closed.map((g) => g.byPerson), held: held.map((h) => ({ ...h, firing: h.firing.map(([k, since]): [string, number] => [k, since]) })),
+})
 
 /**
- * An incident's reopenings as written, or, from a writer that kept none, its gaps' re-fires unknown ('': no
- * firing sorts before one), none begun by a person (a late firing takes any back, as before) and no gap held
- * open; a writer that kept no `byPerson` knew of none either.
+ * An incident's gaps from the two columns. From a writer that kept no `incidentReopenings`, its gaps' re-fires
+ * are unknown ('': no firing sorts before one), none was begun by a person (a late firing takes any back, as
+ * before) and no gap is held open; a writer that kept no `byPerson` knew of none either.
  */
-function restoredReopenings(gaps: number[] | null, written: ReopeningsRecord | undefined): Reopenings | null {
-  if (written !== undefined) return { ...written, byPerson: written.byPerson ?? new Array<boolean>(written.ids.length).fill(false) }
-  return gaps === null ? null : { ids: new Array<string>(gaps.length / 2).fill(''), byPerson: new Array<boolean>(gaps.length / 2).fill(false), held: [] }
+function restoredGaps(times: number[] | undefined, written: ReopeningsRecord | undefined): Gaps | null {
+  if (times === undefined && written === undefined) return null
+  const closed: Gap[] = []
+  for (let i = 0; times !== undefined && i < times.length; i += 2) {
+    closed.push({ from: times[i]!, to: times[i + 1]!, refireId: written?.ids[i / 2] ?? '', byPerson: written?.byPerson?.[i / 2] ?? false })
+  }
+  return { closed, held: written?.held ?? [] }
 }
 
 /** Marks a snapshot that still shares objects with a live engine: restoring it must copy them first. */
@@ -62,7 +79,7 @@ type MemberTuple = [string, IncidentAlert['source'], string, string, string, Inc
 /** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
 type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps' | 'reopenings'> & {
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps'> & {
   data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
   deps: string[]
   amGroups: string[]
@@ -119,7 +136,7 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps' | 'reopenings'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps'> & {
   recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
@@ -158,13 +175,13 @@ export interface EngineSnapshot {
   strings: string[]
   incidents: IncidentRecordV4[]
   /**
-   * The few incidents closed for a while before a counted reopening (`IncidentState.gaps`): an incident's
-   * position in `incidents`, then its gaps. Absent from snapshots written before 2026-12-06, which kept none:
+   * The few incidents closed for a while before a counted reopening (`Gaps.closed`): an incident's
+   * position in `incidents`, then its gaps' times. Absent from snapshots written before 2026-12-06, which kept none:
    * an incident reopened before then finds a late event in its gap as open, as it did.
    */
   incidentGaps?: [number, number[]][]
   /**
-   * The re-fire ids of those gaps and the gaps late members hold open (`IncidentState.reopenings`): an
+   * The re-fire ids of those gaps and the gaps late members hold open (the rest of `IncidentState.gaps`): an
    * incident's position in `incidents`, then its record. Absent from older snapshots (before the field),
    * whose gaps' re-fires are then unknown (a late firing at a re-fire's instant finds the incident open, as it
    * did) and which held no gap open.
@@ -252,11 +269,12 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const memberGuessedEnds: [number, string[]][] = []
   const incidents: IncidentRecordV4[] = []
   const incidentGaps: [number, number[]][] = []
-  const incidentReopenings: [number, Reopenings][] = []
-  for (const { positions: _p, dirty: _d, changed: _c, gaps, reopenings, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
-    // A copy: the engine changes an incident's gaps in place.
-    if (gaps !== null) incidentGaps.push([incidents.length, gaps.slice()])
-    if (reopenings !== null) incidentReopenings.push([incidents.length, copyReopenings(reopenings)])
+  const incidentReopenings: [number, ReopeningsRecord][] = []
+  for (const { positions: _p, dirty: _d, changed: _c, gaps, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+    if (gaps !== null) {
+      if (gaps.closed.length > 0) incidentGaps.push([incidents.length, gapTimes(gaps.closed)])
+      incidentReopenings.push([incidents.length, reopeningsOf(gaps)])
+    }
     incidentIndex.set(data.id, incidents.length)
     for (const m of data.alerts) {
       const first = firstMember.get(m.key)
@@ -432,9 +450,8 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     }
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
-    const incidentGaps = gaps.get(n) ?? null
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: incidentGaps, reopenings: restoredReopenings(incidentGaps, reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: restoredGaps(gaps.get(n), reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -505,11 +522,10 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
   for (const i of copy.incidents) {
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts: i.data.alerts.map(memberOf), services: i.data.services.map((v) => intern(s, v)) }
-    // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them.
-    const written = i as { gaps?: number[] | null; reopenings?: ReopeningsRecord | null }
-    const gaps = written.gaps ?? null
+    // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them
+    // as the state holds them.
     const inc: IncidentState = {
-      ...i, data, positions: null, gaps, reopenings: restoredReopenings(gaps, written.reopenings ?? undefined), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, positions: null, gaps: (i as { gaps?: Gaps | null }).gaps ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

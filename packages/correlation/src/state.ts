@@ -93,17 +93,12 @@ export interface IncidentState {
   /** `data.resolvedAt` as a number. */
   resolvedMs: number | null
   /**
-   * When it was closed before a counted reopening: each gap from its decided resolve to the re-fire that
-   * reopened it, as `[from, to, from, to, …]` in time order, the latest `MAX_GAPS` (incidents.ts). A reopening
+   * When it was closed before a counted reopening, and the gaps late members hold open (`Gaps`). A reopening
    * keeps `openedMs` and clears the resolve, so without these a late event whose time falls in a gap found
-   * the incident open then. Null for the many never reopened: their checks read no more than that.
+   * the incident open then. Null while it has neither (never reopened counted): the many such incidents pay
+   * one field, and a late event's checks read no more than that.
    */
-  gaps: number[] | null
-  /**
-   * The re-fire that ended each gap, and the gaps a late member's firing took back (`Reopenings`); null while
-   * the incident has neither (never reopened counted): a late event reads no more than that.
-   */
-  reopenings: Reopenings | null
+  gaps: Gaps | null
   /**
    * Time of the event that opened it, or of its first alert when reports opened it: the problem windows
    * compare this, which a late event moving the start back does not move.
@@ -137,25 +132,36 @@ export interface IncidentState {
   changed: boolean
 }
 
-/**
- * What an incident's gaps (`IncidentState.gaps`) need besides their times. `ids`: the event id of the re-fire
- * that ended each gap, in the order of the gaps: a late firing at that very instant whose id sorts before it was
- * applied before it in order, and found the incident closed. `held`: gaps a late firing of a member from before
- * them took back (in event time the incident was still open then, so the re-fire after was no reopening), kept
- * while a member that holds one has no known end, and given back (counted again) when their ends come before the
- * re-fire less the quiet period.
- */
-export interface Reopenings {
-  ids: string[]
+/** An incident's gaps (`IncidentState.gaps`): each a record, so that what belongs to one gap moves with it. */
+export interface Gaps {
+  /** Each gap from its decided resolve to the re-fire that reopened it, counted, in time order, the latest `MAX_GAPS` (incidents.ts). */
+  closed: Gap[]
   /**
-   * Whether a person's resolve began each gap, in the order of the gaps: a late firing from before it does not
-   * take it back (in order the person closed the incident whatever fired), nor does its end move its start.
+   * Gaps a late firing of a member from before them took back (in event time the incident was still open then,
+   * so the re-fire after was no reopening), kept while a member that holds one has no known end, and given back
+   * (counted again) when their ends come before the re-fire less the quiet period.
    */
-  byPerson: boolean[]
   held: HeldGap[]
 }
 
-/** A gap a late member's firing took back (`Reopenings.held`). */
+/** A time the incident was closed before a counted reopening (`Gaps.closed`). */
+export interface Gap {
+  /** Its decided resolve (a late member's end may move it later), and the re-fire's time. */
+  from: number
+  to: number
+  /**
+   * The event id of the re-fire that ended it: a late firing at that very instant whose id sorts before it was
+   * applied before it in order, and found the incident closed.
+   */
+  refireId: string
+  /**
+   * A person's resolve began it: a late firing from before it does not take it back (in order the person closed
+   * the incident whatever fired), nor does its end move its start.
+   */
+  byPerson: boolean
+}
+
+/** A gap a late member's firing took back (`Gaps.held`); snapshots write it as it is (`incidentReopenings`). */
 export interface HeldGap {
   /** The gap's start, the decided resolve, and its end, the re-fire's time, with its event id. */
   from: number
