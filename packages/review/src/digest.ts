@@ -9,6 +9,7 @@ import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { rankedBySeverity } from './ranking.ts'
 import { buildReview, newIncidentsQuery, type ReviewIndices } from './report.ts'
+import type { ResponseTimeSource } from './response-times.ts'
 import { hitsTotal } from './search.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
@@ -113,7 +114,7 @@ export const MAX_RECORDED_NEW = 10_000
  * The new ones are read once, and the review lists exactly those: one read for the list and another for the
  * record would disagree on an incident indexed between them.
  */
-export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule }, nowMs: number, window: DigestWindow, earlier: readonly ListedNew[] = []): Promise<RenderedDigest> {
+export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zone: string; scope: ScopeDefaults; degradedRule?: DegradedRule; responseTimes?: ResponseTimeSource }, nowMs: number, window: DigestWindow, earlier: readonly ListedNew[] = []): Promise<RenderedDigest> {
   const w = digestReviewWindow(o.zone, nowMs, window)
   const s = parseScope({}, o.scope)
   /* c8 ignore next */
@@ -129,7 +130,7 @@ export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zo
     query: rankedBySeverity(newIncidentsQuery(w, scope, late)), sort: [{ _score: { order: 'desc' } }, { openedAt: 'asc' }],
   })
   const ids = found.hits.hits.map((h) => h._id!)
-  const review = await buildReview(es, indices, w, { scope, newIncidents: { ids, carried: hitsTotal(found) - ids.length }, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}) })
+  const review = await buildReview(es, indices, w, { scope, newIncidents: { ids, carried: hitsTotal(found) - ids.length }, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}), ...(o.responseTimes ? { responseTimes: o.responseTimes } : {}) })
   return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
 }
 

@@ -38,7 +38,7 @@ describe('reviewMarkdown', () => {
     window: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'UTC', until: '2026-12-01T08:00:00.000Z', complete: true },
     newIncidents: { total: 0, bySeverity: { critical: 0, warning: 0, info: 0 }, items: [] },
     resolvedIncidents: { total, items: resolved },
-    openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [], forgotten: { total: 0, items: [] } }, serviceLevels: [], trend: [],
+    openIncidents: { total: 0, items: [] }, problems: { total: 0, items: [] }, postmortems: { total: 0, scheduled: 0, items: [], forgotten: { total: 0, items: [] } }, serviceLevels: [], responseTimes: { status: 'not-configured' }, trend: [],
   })
 
   it('lists the incidents resolved in the window, each with when it resolved, not only their count', () => {
@@ -73,5 +73,16 @@ describe('reviewMarkdown', () => {
   it('names the longest of several interruptions, the outage the meeting asks about', () => {
     const level = { service: 'checkout', availabilityPct: 97.22, downtimeMs: 40 * 60_000, interruptions: 3, longestInterruptionMs: 30 * 60_000, degradedMs: 0, incidents: 3, mttaMs: null, mttrMs: null }
     expect(reviewMarkdown({ ...review([]), serviceLevels: [level] })).toContain('| checkout | 97.22 % | 40 min | 3 (longest 30 min) | 0 min | 3 |')
+  })
+  it('gives the response times right after the service levels, escaped, and says why there are none', () => {
+    const section = (r: Review) => { const md = reviewMarkdown(r); return md.slice(md.indexOf('## Response times'), md.indexOf('## Resolved in the window')) }
+    const md = reviewMarkdown({ ...review([]), responseTimes: { status: 'ok', name: 'p*95', items: [{ service: 'check|out', ms: 375 }, { service: 'idle', ms: null }] } })
+    expect(md.indexOf('## Response times')).toBeGreaterThan(md.indexOf('## Service levels'))
+    expect(md.indexOf('## Response times')).toBeLessThan(md.indexOf('## Resolved in the window'))
+    expect(section({ ...review([]), responseTimes: { status: 'ok', name: 'p*95', items: [{ service: 'check|out', ms: 375 }, { service: 'idle', ms: null }] } }))
+      .toBe('## Response times\n\n| service | p\\*95 |\n| --- | --- |\n| check\\|out | 375 ms |\n| idle | – |\n\n')
+    expect(section(review([]))).toContain('_Not configured (OPSREVIEW_PROMETHEUS_URL)._')
+    expect(section({ ...review([]), responseTimes: { status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED <x>' } })).toContain('_Prometheus did not answer: connect ECONNREFUSED &lt;x&gt;._')
+    expect(section({ ...review([]), responseTimes: { status: 'ok', name: 'p95', items: [] } })).toContain('_No requests measured._')
   })
 })

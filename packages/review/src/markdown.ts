@@ -1,5 +1,6 @@
 import type { Lookback } from './lookback.ts'
 import type { IncidentSummary, Review } from './report.ts'
+import type { ResponseTimes } from './response-times.ts'
 import { describeScope, type Scope } from './scope.ts'
 import { localMinute } from './zone.ts'
 
@@ -70,6 +71,16 @@ function incidentRows(list: { total: number; items: IncidentSummary[] }, when: (
   ]
 }
 
+/** Milliseconds to the tenth as Prometheus gave them; a service without requests has none. */
+const ms = (n: number | null) => (n === null ? '–' : `${n} ms`)
+
+function responseTimeRows(t: ResponseTimes): string[] {
+  if (t.status === 'not-configured') return ['_Not configured (OPSREVIEW_PROMETHEUS_URL)._']
+  if (t.status === 'unavailable') return [`_Prometheus did not answer: ${markdownText(t.error)}._`]
+  if (t.items.length === 0) return ['_No requests measured._']
+  return [`| service | ${cell(t.name)} |`, '| --- | --- |', ...t.items.map((i) => `| ${cell(i.service)} | ${ms(i.ms)} |`)]
+}
+
 /** The review as Markdown, to paste into the meeting notes. */
 export function reviewMarkdown(r: Review): string {
   const lines: string[] = []
@@ -104,6 +115,7 @@ export function reviewMarkdown(r: Review): string {
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${interruptions(l)} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.')
+  lines.push('', '## Response times', '', ...responseTimeRows(r.responseTimes))
   // After what the meeting acts on: the digest is cut at its limit, and these rows repeat the new ones that ended.
   lines.push('', '## Resolved in the window', '', ...incidentRows(r.resolvedIncidents, when))
   lines.push('', `## Last 30 days (${markdownText(r.window.timeZone)})`, '', '| day | incidents | critical |', '| --- | --- | --- |', ...r.trend.map((d) => `| ${cell(d.day)} | ${d.total} | ${d.critical} |`), '')

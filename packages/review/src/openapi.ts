@@ -101,9 +101,23 @@ const schemas: Record<string, Json> = {
       incidents: nonNegative, mttaMs: nullableMs, mttrMs: nullableMs,
     },
   },
+  ResponseTimes: {
+    description: 'Per service, over the same [from, until) as the service levels, read from Prometheus (OPSREVIEW_PROMETHEUS_URL): `ms` is the figure named `name` (OPSREVIEW_RESPONSE_TIME_NAME) in milliseconds to the tenth, null for a service without requests. `unavailable`: Prometheus did not answer or answered an error, said in `error`; the review answers all the same.',
+    oneOf: [
+      {
+        type: 'object', required: ['status', 'name', 'items'], additionalProperties: false,
+        properties: {
+          status: { const: 'ok' }, name: { type: 'string' },
+          items: { type: 'array', items: { type: 'object', required: ['service', 'ms'], additionalProperties: false, properties: { service: { type: 'string' }, ms: { type: ['number', 'null'], minimum: 0 } } } },
+        },
+      },
+      { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
+      { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+    ],
+  },
   Review: {
     type: 'object', additionalProperties: false,
-    required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'trend', 'dataset', 'scope'],
+    required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'responseTimes', 'trend', 'dataset', 'scope'],
     properties: {
       window: {
         type: 'object', required: ['from', 'to', 'timeZone', 'until', 'complete'], additionalProperties: false,
@@ -135,6 +149,7 @@ const schemas: Record<string, Json> = {
         },
       },
       serviceLevels: { type: 'array', items: ref('ServiceLevel') },
+      responseTimes: ref('ResponseTimes'),
       trend: {
         type: 'array',
         items: { type: 'object', required: ['day', 'total', 'critical', 'warning', 'info'], additionalProperties: false, properties: { day: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, total: nonNegative, critical: nonNegative, warning: nonNegative, info: nonNegative } },

@@ -4,6 +4,7 @@ import { POSTMORTEM_AWAITED } from '@opsreview/search-index/retention'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
+import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { hitsTotal } from './search.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
@@ -80,6 +81,8 @@ export interface Review {
    */
   postmortems: { total: number; scheduled: number; items: IncidentSummary[]; forgotten: { total: number; items: IncidentSummary[] } }
   serviceLevels: ServiceLevel[]
+  /** Per service, over the same [from, until) as the service levels, from Prometheus (response-times.ts). */
+  responseTimes: ResponseTimes
   trend: { day: string; total: number; critical: number; warning: number; info: number }[]
 }
 
@@ -136,6 +139,8 @@ export interface ReviewOptions {
   scope?: ScopeFilter
   /** The digest's: its new incidents as it read them, once (`DigestNew`). */
   newIncidents?: DigestNew
+  /** Where response times are read; none (`not-configured`) when absent. */
+  responseTimes?: ResponseTimeSource
 }
 
 /**
@@ -213,7 +218,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   const list = (query: estypes.QueryDslQueryContainer, sort: estypes.Sort, aggs?: Record<string, estypes.AggregationsAggregationContainer>) =>
     es.search<IncidentSummary>({ index: idx.incidents, size: LIST_LIMIT, track_total_hits: true, query, sort, _source: [...incidentSummaryFields], ...(aggs ? { aggs } : {}) })
 
-  const [created, resolved, open, problems, postmortems, forgotten, perService, trend, intervals] = await Promise.all([
+  const [created, resolved, open, problems, postmortems, forgotten, perService, trend, intervals, responseTimes] = await Promise.all([
     opts.newIncidents
       // Those of earlier windows first: cut at LIST_LIMIT, or at the chat's limit, they would go first. Then
       // the most severe, as below.
@@ -280,6 +285,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       },
     }),
     until === from ? [] : readAlertIntervals(es, idx, { from, until, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
+    readResponseTimes(opts.responseTimes, from, until, opts.scope?.services ?? null),
   ])
 
   const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()
@@ -308,6 +314,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       forgotten: { total: hitsTotal(forgotten), items: sources(forgotten) },
     },
     serviceLevels,
+    responseTimes,
     trend: days.map(({ key }) => {
       const b = dayBuckets.get(key)
       const sev = Object.fromEntries(((b?.severity.buckets as estypes.AggregationsStringTermsBucket[] | undefined) ?? []).map((s) => [s.key, s.doc_count]))

@@ -27,6 +27,7 @@ import type { FieldError } from '@opsreview/schemas'
 import { parseScope, scopeFilter, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
 import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
+import type { ResponseTimeSource } from '@opsreview/review/response-times'
 import { recordSchemas, validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Note, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
@@ -71,6 +72,8 @@ export interface ReviewDeps {
   degradedRule?: DegradedRule
   /** The default environments and the teams of `?environment=` and `?team=` (scope.ts); all and none when absent. */
   scope?: ScopeDefaults
+  /** Where the review reads response times (Prometheus); the review says `not-configured` when absent. */
+  responseTimes?: ResponseTimeSource
 }
 
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
@@ -289,7 +292,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     if (!s.ok || errors.length > 0) throw new HttpProblem('INVALID_QUERY', prior && prior.errors.length > 0 ? prior.title : 'Invalid scope', { errors })
     return { scope: s.value, filter: scopeFilter(s.value, scopeDefaults.teams) }
   }
-  const reviewOptions = deps.degradedRule ? { degradedRule: deps.degradedRule } : {}
+  const reviewOptions = { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), ...(deps.responseTimes ? { responseTimes: deps.responseTimes } : {}) }
   /** The review's window and scope: every fault of both named at once. */
   function reviewQueryOf(req: Request) {
     const w = parseReviewWindow(req.query as Record<string, unknown>, clock().getTime(), timeZone)

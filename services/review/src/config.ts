@@ -1,6 +1,7 @@
 import { parseTokenEntries, type BearerToken } from '@opsreview/http/auth'
 import { elasticsearchConnectionSpec, field, kafkaConnectionSpec, listOf, loadConfigOrExit, type ConfigOf, type Field } from '@opsreview/config'
 import { degradedRuleSpec } from '@opsreview/review/degraded'
+import { responseTimeSpec } from '@opsreview/review/response-times'
 import { canonicalZone } from '@opsreview/review/zone'
 import { ALL_ENVIRONMENTS } from '@opsreview/review/scope'
 import { parseDigestAt, type DigestTime } from '@opsreview/review/digest'
@@ -44,6 +45,7 @@ export const reviewConfigSpec = {
     return zone === undefined ? { ok: false, error: `must be an IANA time zone such as UTC or Europe/Berlin, got ${JSON.stringify(raw)}` } : { ok: true, value: zone }
   }),
   ...degradedRuleSpec,
+  ...responseTimeSpec,
   // `*` as a request says it (?environment=*): set here it was taken for an environment of that name, and
   // every request without ?environment= found nothing.
   OPSREVIEW_REVIEW_ENVIRONMENTS: field.custom<string[]>('environments the review, its Markdown and the look-back cover when a request names none (?environment=); empty or * for all', [], (raw) => {

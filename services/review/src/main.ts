@@ -16,6 +16,7 @@ import { defaultDigestGraceMs, defaultRetryPolicy, digestMarkdown, elasticsearch
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
 import { degradedRuleOf } from '@opsreview/review/degraded'
+import { responseTimeSourceOf } from '@opsreview/review/response-times'
 import { loadReviewConfig, scopeDefaultsOf } from './config.ts'
 import { createReviewApp, defaultIdempotencyLimits, defaultPublicDir } from './app.ts'
 import { createReviewMetrics } from './metrics.ts'
@@ -66,6 +67,7 @@ const app = createReviewApp({
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
   decisions, ...(config.OPSREVIEW_RECEIVER_TOKEN ? { reports: { url: config.OPSREVIEW_RECEIVER_URL, token: config.OPSREVIEW_RECEIVER_TOKEN, timeoutMs: 10_000 } } : {}),
   metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config), scope: scopeDefaultsOf(config),
+  responseTimes: responseTimeSourceOf(config),
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 hardenServer(server, reviewServerTimeouts(config.OPSREVIEW_WAIT_TIMEOUT))
@@ -85,7 +87,7 @@ const digest = digestUrl === null ? undefined : await (async () => {
   digestLogger.info({ at: config.OPSREVIEW_DIGEST_AT, zone: config.OPSREVIEW_TIMEZONE }, 'morning digest scheduled')
   return startDigestScheduler({
     url: digestUrl.href, zone: config.OPSREVIEW_TIMEZONE, at: config.OPSREVIEW_DIGEST_AT, ledger, logger: digestLogger,
-    render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config) }, now, window, earlier),
+    render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config), responseTimes: responseTimeSourceOf(config) }, now, window, earlier),
     policy: defaultRetryPolicy, graceMs: defaultDigestGraceMs, leaseMs: 15 * 60_000, onOutcome: (o) => metrics.digest(o),
   })
 })()

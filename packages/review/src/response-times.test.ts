@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import { readConfig } from '@opsreview/config'
+import { defaultResponseTimeQuery, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
+
+const from = Date.parse('2026-11-30T00:00:00Z')
+const until = Date.parse('2026-12-01T00:00:00Z')
+const vector = (result: object[]) => ({ status: 'success', data: { resultType: 'vector', result } })
+const series = (metric: Record<string, string>, value: string) => ({ metric, value: [until / 1000, value] })
+
+describe('responseTimeQueryUrl', () => {
+  it('asks for the measured part of the window in whole seconds, at its end, under any path prefix', () => {
+    const url = new URL(responseTimeQueryUrl({ url: 'http://prom.example:9090/prometheus/', query: defaultResponseTimeQuery }, from, until))
+    expect(url.pathname).toBe('/prometheus/api/v1/query')
+    expect(url.searchParams.get('query')).toBe('histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket[86400s])))')
+    expect(url.searchParams.get('time')).toBe(String(until / 1000))
+    // A running window measured up to now: a fraction of a second is dropped, not written as 1.5s.
+    expect(new URL(responseTimeQueryUrl({ url: 'http://p', query: 'q[$range] or r[$range]' }, from, from + 90_500)).searchParams.get('query')).toBe('q[90s] or r[90s]')
+  })
+})
+
+describe('parseResponseTimes', () => {
+  it('gives one row per service label in milliseconds to the tenth, by name, null for no requests', () => {
+    expect(parseResponseTimes(vector([series({ service: 'payments' }, '0.95'), series({ service: 'checkout' }, '0.01234'), series({ service: 'idle' }, 'NaN'), series({ service: 'inf' }, '+Inf')]), null))
+      .toEqual({ ok: true, items: [{ service: 'checkout', ms: 12.3 }, { service: 'idle', ms: null }, { service: 'inf', ms: null }, { service: 'payments', ms: 950 }] })
+  })
+
+  it('leaves out series without a service and services the scope does not name, and keeps the highest of one service', () => {
+    expect(parseResponseTimes(vector([series({}, '1'), series({ service: 'a', route: '/x' }, '0.2'), series({ service: 'a', route: '/y' }, '0.3'), series({ service: 'a', route: '/z' }, 'NaN'), series({ service: 'b' }, '0.1')]), ['a']))
+      .toEqual({ ok: true, items: [{ service: 'a', ms: 300 }] })
+  })
+
+  it('refuses an error, another result type and a body that is no answer', () => {
+    expect(parseResponseTimes({ status: 'error', errorType: 'bad_data', error: 'parse error at char 3' }, null)).toEqual({ ok: false, error: 'parse error at char 3' })
+    expect(parseResponseTimes({ status: 'success', data: { resultType: 'matrix', result: [] } }, null)).toEqual({ ok: false, error: 'the query gives matrix, not an instant vector' })
+    expect(parseResponseTimes(null, null).ok).toBe(false)
+    expect(parseResponseTimes(vector([{ metric: { service: 'a' } }]), null).ok).toBe(false)
+  })
+
+  it('rounds seconds to a tenth of a millisecond', () => {
+    expect(secondsToMs('0.375')).toBe(375)
+    expect(secondsToMs('0.00005')).toBe(0.1)
+    expect(secondsToMs('-Inf')).toBeNull()
+  })
+})
+
+describe('configuration', () => {
+  it('is off without a URL, and needs $range in the query', () => {
+    const off = readConfig(responseTimeSpec, {})
+    expect(off.ok && responseTimeSourceOf(off.value)).toBeUndefined()
+    const on = readConfig(responseTimeSpec, { OPSREVIEW_PROMETHEUS_URL: 'http://127.0.0.1:9090' })
+    expect(on.ok && responseTimeSourceOf(on.value)).toEqual({ url: 'http://127.0.0.1:9090', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 5_000 })
+    const bad = readConfig(responseTimeSpec, { OPSREVIEW_PROMETHEUS_URL: 'ftp://user:secret@x', OPSREVIEW_RESPONSE_TIME_QUERY: 'up' })
+    expect(bad.ok).toBe(false)
+    if (!bad.ok) {
+      expect(bad.errors.join('\n')).toContain('must contain $range')
+      expect(bad.errors.join('\n')).not.toContain('secret')
+    }
+  })
+
+  it('asks nothing when not configured, or when the window has no measured part', async () => {
+    expect(await readResponseTimes(undefined, from, until, null)).toEqual({ status: 'not-configured' })
+    // Nothing listens on port 9 of this address: asked, it would say unavailable.
+    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+  })
+})

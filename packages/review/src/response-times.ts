@@ -1,0 +1,117 @@
+import { field, type ConfigOf } from '@opsreview/config'
+
+/**
+ * Response times per service, read from Prometheus: the morning review reports service quality, and the
+ * alerts opsreview keeps carry none (a Pingdom check says up or down, not how fast).
+ */
+
+export const RANGE_PLACEHOLDER = '$range'
+
+export const defaultResponseTimeQuery = 'histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket[$range])))'
+
+/** Where and what the review asks Prometheus (`responseTimeSourceOf`). */
+export interface ResponseTimeSource {
+  /** Prometheus's base URL, as the UI is reached (a path prefix is kept). */
+  url: string
+  /** PromQL giving one series per `service` label, in seconds, `$range` standing for the measured part of the window. */
+  query: string
+  /** What the figure is called (`p95`). */
+  name: string
+  timeoutMs: number
+}
+
+/** A service's figure: null when it had no requests in the window (Prometheus answers NaN). */
+export interface ResponseTime { service: string; ms: number | null }
+
+export type ResponseTimes =
+  | { status: 'ok'; name: string; items: ResponseTime[] }
+  /** Prometheus down, slow, or answering something else than a vector: the review goes on without it. */
+  | { status: 'unavailable'; name: string; error: string }
+  | { status: 'not-configured' }
+
+export const notConfigured: ResponseTimes = Object.freeze({ status: 'not-configured' })
+
+export const responseTimeSpec = {
+  OPSREVIEW_PROMETHEUS_URL: field.custom<string | null>('Prometheus the review reads response times from (its base URL); empty: no response times', null, (raw) => {
+    const u = URL.canParse(raw) ? new URL(raw) : null
+    // Not quoted: a URL may carry basic-auth credentials.
+    return u && (u.protocol === 'https:' || u.protocol === 'http:') ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL (not shown: it may hold credentials)' }
+  }),
+  OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s)`, defaultResponseTimeQuery, (raw) =>
+    (raw.includes(RANGE_PLACEHOLDER) ? { ok: true, value: raw } : { ok: false, error: `must contain ${RANGE_PLACEHOLDER}, the window the figure is over, got ${JSON.stringify(raw)}` })),
+  OPSREVIEW_RESPONSE_TIME_NAME: field.string('what the response time is called on the page and in review.md', 'p95'),
+  OPSREVIEW_RESPONSE_TIME_TIMEOUT: field.timer('how long the review waits for Prometheus before saying it did not answer', 5_000, { min: 1 }),
+}
+
+/** The source the configuration names, or undefined when OPSREVIEW_PROMETHEUS_URL is unset. */
+export const responseTimeSourceOf = (c: ConfigOf<typeof responseTimeSpec>): ResponseTimeSource | undefined =>
+  (c.OPSREVIEW_PROMETHEUS_URL === null ? undefined : { url: c.OPSREVIEW_PROMETHEUS_URL, query: c.OPSREVIEW_RESPONSE_TIME_QUERY, name: c.OPSREVIEW_RESPONSE_TIME_NAME, timeoutMs: c.OPSREVIEW_RESPONSE_TIME_TIMEOUT })
+
+/**
+ * The instant query over [from, until): `$range` the whole seconds between them, evaluated at `until`. Whole
+ * seconds: Prometheus takes a fraction (`1.5s`) for no duration.
+ */
+export function responseTimeQueryUrl(source: Pick<ResponseTimeSource, 'url' | 'query'>, from: number, until: number): string {
+  const range = `${Math.floor((until - from) / 1000)}s`
+  const params = new URLSearchParams({ query: source.query.replaceAll(RANGE_PLACEHOLDER, range), time: String(until / 1000) })
+  return `${source.url.replace(/\/+$/, '')}/api/v1/query?${params}`
+}
+
+/** Seconds as milliseconds to the tenth: a p95 of 12.34 ms reads as 12.3 ms; NaN and ±Inf (no requests) as null. */
+export function secondsToMs(value: string): number | null {
+  const s = Number(value)
+  return Number.isFinite(s) ? Math.round(s * 10_000) / 10 : null
+}
+
+type Parsed = { ok: true; items: ResponseTime[] } | { ok: false; error: string }
+
+/**
+ * The rows of a `/api/v1/query` answer: one per `service` label, by name, only `services` when a scope names
+ * them. A series without the label is not a service's and is left out. A service with several series (a query
+ * that keeps another label) shows its highest: the review looks for the slow ones.
+ */
+export function parseResponseTimes(body: unknown, services: readonly string[] | null): Parsed {
+  const b = body as { status?: unknown; error?: unknown; data?: { resultType?: unknown; result?: unknown } } | null
+  if (typeof b !== 'object' || b === null) return { ok: false, error: 'the answer is not a Prometheus API answer' }
+  if (b.status !== 'success') return { ok: false, error: typeof b.error === 'string' ? b.error : 'the answer is not a success' }
+  if (b.data?.resultType !== 'vector' || !Array.isArray(b.data.result)) return { ok: false, error: `the query gives ${String(b.data?.resultType)}, not an instant vector` }
+  const wanted = services === null ? null : new Set(services)
+  const byService = new Map<string, number | null>()
+  for (const series of b.data.result as { metric?: Record<string, unknown>; value?: unknown }[]) {
+    const service = series.metric?.service
+    if (typeof service !== 'string' || service === '' || (wanted && !wanted.has(service))) continue
+    if (!Array.isArray(series.value) || typeof series.value[1] !== 'string') return { ok: false, error: 'a series has no [time, "value"] pair' }
+    const ms = secondsToMs(series.value[1])
+    const before = byService.get(service)
+    byService.set(service, before === undefined || before === null ? ms : ms === null ? before : Math.max(before, ms))
+  }
+  return { ok: true, items: [...byService].map(([service, ms]) => ({ service, ms })).sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0)) }
+}
+
+/** Why a request failed, in words for the meeting: the cause's (ECONNREFUSED) rather than fetch's "fetch failed". */
+function failure(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined
+  return cause ?? (err instanceof Error ? err.message : String(err))
+}
+
+/**
+ * The response times over the measured part of the window [from, until): not asked when it is empty. A
+ * Prometheus that fails is said in the answer, never thrown: the rest of the review is still wanted.
+ */
+export async function readResponseTimes(source: ResponseTimeSource | undefined, from: number, until: number, services: readonly string[] | null): Promise<ResponseTimes> {
+  if (!source) return notConfigured
+  if (until === from) return { status: 'ok', name: source.name, items: [] }
+  const unavailable = (error: string): ResponseTimes => ({ status: 'unavailable', name: source.name, error })
+  try {
+    const res = await fetch(responseTimeQueryUrl(source, from, until), { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(source.timeoutMs) })
+    const text = await res.text()
+    let body: unknown
+    try { body = JSON.parse(text) } catch { return unavailable(`HTTP ${res.status}, not JSON`) }
+    const parsed = parseResponseTimes(body, services)
+    if (!parsed.ok) return unavailable(res.ok ? parsed.error : `HTTP ${res.status}: ${parsed.error}`)
+    return res.ok ? { status: 'ok', name: source.name, items: parsed.items } : unavailable(`HTTP ${res.status}`)
+  } catch (err) {
+    return unavailable(failure(err, source.timeoutMs))
+  }
+}
