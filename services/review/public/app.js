@@ -503,7 +503,20 @@ function renderReview(r) {
     el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(l.availabilityPct)),
     el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions > 1 ? `${l.interruptions} (longest ${minutes(l.longestInterruptionMs)})` : l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
   'No service had alerts or incidents.', 8)
+  renderResponseTimes(r.responseTimes)
   renderTrend(r.trend)
+}
+
+/** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it did not answer. */
+function renderResponseTimes(t) {
+  $('#response-times-part').hidden = t.status === 'not-configured'
+  if (t.status === 'not-configured') return
+  const note = $('#response-times-note')
+  note.hidden = t.status === 'ok'
+  note.textContent = t.status === 'unavailable' ? `Prometheus did not answer: ${t.error}.` : ''
+  $('#response-times').hidden = t.status !== 'ok'
+  $('#response-times-name').textContent = t.name
+  fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, i.ms === null ? '–' : `${i.ms} ms`))) : [], 'No requests measured.', 2)
 }
 
 function renderTrend(days) {

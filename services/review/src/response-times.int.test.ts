@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import { openApiDocument } from '@opsreview/review/openapi'
+import { defaultResponseTimeQuery, type ResponseTimeSource } from '@opsreview/review/response-times'
+import { ensureIndices } from '@opsreview/search-index/templates'
+import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
+import { browserPages } from '@opsreview/testing/chromium'
+import { startPrometheus, type HistogramSeries } from '@opsreview/testing/prometheus'
+import { createReviewApp, defaultPublicDir } from './app.ts'
+
+// Response bodies are asserted field by field; typing each shape here would only restate the assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any
+
+const READ = 'read-token'
+const FROM = '2026-11-30T00:00:00Z'
+const TO = '2026-12-01T00:00:00Z'
+const WINDOW = '?from=2026-11-30&to=2026-12-01'
+
+const buckets = (counts: number[]) => Object.fromEntries(['0.1', '0.25', '0.5', '1', '+Inf'].map((le, i) => [le, counts[i]!]))
+/**
+ * The p95 worked out by hand, as histogram_quantile interpolates within the bucket the 95th percentile falls
+ * in. checkout: 100 requests, the 95th in (0.25, 0.5], which holds the 91st to the 100th:
+ * 0.25 + 0.25 × (95 − 90) / 10 = 0.375 s. payments: 200, the 190th in (0.5, 1], the 101st to the 200th:
+ * 0.5 + 0.5 × (190 − 100) / 100 = 0.95 s. idle had requests before the window and none in it. The series
+ * without a service label is no service's.
+ */
+const series: HistogramSeries[] = [
+  { labels: { service: 'checkout' }, inWindow: buckets([50, 90, 100, 100, 100]) },
+  { labels: { service: 'payments' }, inWindow: buckets([0, 0, 100, 200, 200]) },
+  { labels: { service: 'idle' }, inWindow: buckets([0, 0, 0, 0, 0]), before: buckets([3, 5, 7, 7, 7]) },
+  { labels: {}, inWindow: buckets([1, 1, 1, 1, 1]) },
+]
+
+/** The review app with its clock at the window's end, reading response times from `source` when given. */
+async function reviewOf(name: string, source: ResponseTimeSource | undefined) {
+  const { url, get } = await startReview(name, source)
+  return Object.assign(get, { url })
+}
+
+async function startReview(name: string, source: ResponseTimeSource | undefined) {
+  const { prefix, es } = indicesOfTest(name)
+  await ensureIndices(es, prefix)
+  const { logger } = captureLogs()
+  const url = await serve(createReviewApp({
+    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(TO),
+    readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
+    deadLetters: async () => { throw new Error('not counted here') }, ...(source ? { responseTimes: source } : {}),
+  }))
+  const get = async (path: string): Promise<Json> => {
+    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
+    expect(res.status, path).toBe(200)
+    return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
+  }
+  return { url, get }
+}
+
+const source = (url: string, query = defaultResponseTimeQuery): ResponseTimeSource => ({ url, query, name: 'p95', timeoutMs: 5_000 })
+const section = (md: string) => md.slice(md.indexOf('## Response times'), md.indexOf('## Resolved in the window'))
+const newPage = browserPages()
+const validResponseTimes = new Ajv2020({ strict: false }).compile((openApiDocument as Json).components.schemas.ResponseTimes)
+
+describe('response times of the morning review (real Prometheus)', () => {
+  it("gives each service's p95 over the window in the review and review.md, none for a service without requests", async () => {
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
+    const get = await reviewOf('rtimes', source(prometheus.url))
+    const review = await get(`/api/v1/review${WINDOW}`)
+    expect(review.responseTimes).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }, { service: 'idle', ms: null }, { service: 'payments', ms: 950 }] })
+    expect(validResponseTimes(review.responseTimes), JSON.stringify(validResponseTimes.errors)).toBe(true)
+    expect(section(await get(`/api/v1/review.md${WINDOW}`))).toBe('## Response times\n\n| service | p95 |\n| --- | --- |\n| checkout | 375 ms |\n| idle | – |\n| payments | 950 ms |\n\n')
+    // A scope naming services keeps their rows only.
+    expect((await get(`/api/v1/review${WINDOW}&service=payments`)).responseTimes.items).toEqual([{ service: 'payments', ms: 950 }])
+  })
+
+  it('answers 200 and says Prometheus did not answer when it is down, or refuses the query', async () => {
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
+    const bad = await reviewOf('rtbad', source(prometheus.url, 'histogram_quantile(0.95, http_request_duration_seconds_bucket[$range]'))
+    const refused = (await bad(`/api/v1/review${WINDOW}`)).responseTimes
+    expect(refused).toMatchObject({ status: 'unavailable', name: 'p95', error: expect.stringMatching(/^HTTP 400: .*parse error/) })
+    await prometheus.stop()
+    const get = await reviewOf('rtdown', source(prometheus.url))
+    const review = await get(`/api/v1/review${WINDOW}`)
+    expect(review.responseTimes).toEqual({ status: 'unavailable', name: 'p95', error: expect.stringContaining('ECONNREFUSED') })
+    expect(validResponseTimes(review.responseTimes), JSON.stringify(validResponseTimes.errors)).toBe(true)
+    // The rest of the review is there.
+    expect(review.window).toMatchObject({ complete: true })
+    expect(section(await get(`/api/v1/review.md${WINDOW}`))).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
+  })
+
+  it('says response times are not configured when no Prometheus is named', async () => {
+    const get = await reviewOf('rtnone', undefined)
+    expect((await get(`/api/v1/review${WINDOW}`)).responseTimes).toEqual({ status: 'not-configured' })
+    expect(section(await get(`/api/v1/review.md${WINDOW}`))).toBe('## Response times\n\n_Not configured (OPSREVIEW_PROMETHEUS_URL)._\n\n')
+  })
+
+  it('shows them on the page beside the service levels, says when Prometheus did not answer, and hides the part when none is configured', async () => {
+    // The page asks for the last 24 h: with the clock at the window's end, the window above.
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
+    const page = await newPage()
+    const rows = page.locator('#response-times tbody tr')
+    await page.goto(`${(await reviewOf('rtpage', source(prometheus.url))).url}/#token=${READ}`)
+    await expect.poll(() => rows.allTextContents(), { timeout: 15_000 }).toEqual(['checkout375 ms', 'idle–', 'payments950 ms'])
+    expect(await page.locator('#response-times-name').textContent()).toBe('p95')
+    expect(await page.locator('#response-times-note').isHidden()).toBe(true)
+
+    await prometheus.stop()
+    await page.goto(`${(await reviewOf('rtpagedown', source(prometheus.url))).url}/#token=${READ}`)
+    const note = page.locator('#response-times-note')
+    await expect.poll(() => note.textContent(), { timeout: 15_000 }).toMatch(/^Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\.$/)
+    expect(await page.locator('#response-times').isHidden()).toBe(true)
+
+    await page.goto(`${(await reviewOf('rtpagenone', undefined)).url}/#token=${READ}`)
+    await expect.poll(() => page.locator('#service-levels tbody tr').count(), { timeout: 15_000 }).toBe(1)
+    expect(await page.locator('#response-times-part').isHidden()).toBe(true)
+  })
+})
