@@ -9,7 +9,8 @@ need_debian_packages() {
   command -v unzip >/dev/null || missing+=(unzip)
   command -v setpriv >/dev/null || missing+=(util-linux)
   [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
-  # promtool tests opsreview's own alert rules; prometheus runs them under `pnpm start`.
+  # promtool tests opsreview's own alert rules; prometheus runs them under `pnpm start`, and serves the review's
+  # response-time tests (packages/testing/src/prometheus.ts).
   command -v promtool >/dev/null || missing+=(prometheus)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] && return 0

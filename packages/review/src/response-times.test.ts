@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { readConfig } from '@opsreview/config'
 import { defaultResponseTimeQuery, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
 
@@ -61,5 +63,14 @@ describe('configuration', () => {
     expect(await readResponseTimes(undefined, from, until, null)).toEqual({ status: 'not-configured' })
     // Nothing listens on port 9 of this address: asked, it would say unavailable.
     expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+  })
+
+  it('gives up on a Prometheus that does not answer after the timeout, and says so', async () => {
+    // Takes the connection and never answers, as a Prometheus stuck on a heavy query.
+    const server = createServer((socket) => { onTestFinished(() => { socket.destroy() }) }).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    expect(await readResponseTimes({ url, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 200 }, from, until, null)).toEqual({ status: 'unavailable', name: 'p95', error: 'no answer within 200 ms' })
   })
 })
