@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { openApiDocument } from '@opsreview/review/openapi'
+import { digestMarkdown } from '@opsreview/review/digest'
+import { noTeams } from '@opsreview/review/teams'
 import { defaultResponseTimeQuery, type ResponseTimeSource } from '@opsreview/review/response-times'
-import { ensureIndices } from '@opsreview/search-index/templates'
+import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
 import { startPrometheus, type HistogramSeries } from '@opsreview/testing/prometheus'
@@ -85,6 +87,16 @@ describe('response times of the morning review (real Prometheus)', () => {
     // The rest of the review is there.
     expect(review.window).toMatchObject({ complete: true })
     expect(section(await get(`/api/v1/review.md${WINDOW}`))).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
+  })
+
+  it('gives them in the morning digest, which renders the review of its window', async () => {
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
+    const { prefix, es } = indicesOfTest('rtdigest')
+    await ensureIndices(es, prefix)
+    const n = indexNames(prefix)
+    const digest = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
+      { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
+    expect(section(digest.markdown)).toBe('## Response times\n\n| service | p95 |\n| --- | --- |\n| checkout | 375 ms |\n| idle | – |\n| payments | 950 ms |\n\n')
   })
 
   it('says response times are not configured when no Prometheus is named', async () => {
