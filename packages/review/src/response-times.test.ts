@@ -1,8 +1,10 @@
 import { once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { readConfig } from '@opsreview/config'
-import { defaultResponseTimeQuery, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
+import { freePort } from '@opsreview/testing/ports'
+import { basicAuthorization, defaultResponseTimeQuery, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
 
 const from = Date.parse('2026-11-30T00:00:00Z')
 const until = Date.parse('2026-12-01T00:00:00Z')
@@ -63,6 +65,26 @@ describe('configuration', () => {
     expect(await readResponseTimes(undefined, from, until, null)).toEqual({ status: 'not-configured' })
     // Nothing listens on port 9 of this address: asked, it would say unavailable.
     expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+  })
+
+  it('sends the user and password of the URL as basic auth, and never puts them in the answer', async () => {
+    // A Prometheus with basic_auth_users (or a proxy in front of it): the vector only with the right header.
+    const server = createHttpServer((req, res) => {
+      const ok = req.headers.authorization === `Basic ${Buffer.from('ops:s3/cret').toString('base64')}` && req.url?.startsWith('/prom/api/v1/query?')
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(ok ? vector([series({ service: 'checkout' }, '0.375')]) : { status: 'error', errorType: 'unauthorized', error: 'Unauthorized' }))
+    }).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
+    const port = (server.address() as AddressInfo).port
+    const source = { url: `http://ops:s3%2Fcret@127.0.0.1:${port}/prom`, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 5_000 }
+    expect(await readResponseTimes(source, from, until, null)).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] })
+    expect(responseTimeQueryUrl(source, from, until)).not.toContain('s3')
+    expect(basicAuthorization('http://127.0.0.1:9090')).toEqual({})
+    // Down: the error says so, without the password.
+    const down = await readResponseTimes({ ...source, url: `http://ops:s3cret@127.0.0.1:${await freePort()}` }, from, until, null)
+    expect(down).toMatchObject({ status: 'unavailable', error: expect.stringContaining('ECONNREFUSED') })
+    expect(JSON.stringify(down)).not.toContain('s3cret')
   })
 
   it('gives up on a Prometheus that does not answer after the timeout, and says so', async () => {
