@@ -61,10 +61,12 @@ describe('configuration', () => {
     }
   })
 
-  it('asks nothing when not configured, or when the window has no measured part', async () => {
+  it('asks nothing when not configured, or when the window has no measured part or one under a second', async () => {
     expect(await readResponseTimes(undefined, from, until, null)).toEqual({ status: 'not-configured' })
-    // Nothing listens on port 9 of this address: asked, it would say unavailable.
+    // fetch refuses port 9 ("bad port"): asked, the answer would be unavailable.
     expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+    // A running window under a second old: $range would be 0s, which Prometheus refuses.
+    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, from, from + 999, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
   })
 
   it('sends the user and password of the URL as basic auth, and never puts them in the answer', async () => {
