@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { readConfig } from '@opsreview/config'
 import { freePort } from '@opsreview/testing/ports'
-import { basicAuthorization, defaultResponseTimeQuery, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
+import { basicAuthorization, defaultResponseTimeQuery, RESPONSE_TIME_TIMEOUT_MAX_MS, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
 
 const from = Date.parse('2026-11-30T00:00:00Z')
 const until = Date.parse('2026-12-01T00:00:00Z')
@@ -59,6 +59,13 @@ describe('configuration', () => {
       expect(bad.errors.join('\n')).toContain('must contain $range')
       expect(bad.errors.join('\n')).not.toContain('secret')
     }
+  })
+
+  it('waits for Prometheus at most 20 s, well within the review socket\'s idle timeout', () => {
+    const long = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_TIMEOUT: '60s' })
+    expect(long.ok ? 'accepted' : long.errors.join('\n')).toContain('OPSREVIEW_RESPONSE_TIME_TIMEOUT must be at most 20000 ms')
+    const most = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_TIMEOUT: '20s' })
+    expect(most.ok && most.value.OPSREVIEW_RESPONSE_TIME_TIMEOUT).toBe(RESPONSE_TIME_TIMEOUT_MAX_MS)
   })
 
   it('asks nothing when not configured, or when the window has no measured part or one under a second', async () => {

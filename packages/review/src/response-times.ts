@@ -31,6 +31,13 @@ export type ResponseTimes =
 
 export const notConfigured: ResponseTimes = Object.freeze({ status: 'not-configured' })
 
+/**
+ * The longest OPSREVIEW_RESPONSE_TIME_TIMEOUT. The review's socket is closed after 30 s without a byte (its
+ * idle timeout, services/review/src/timeouts.ts): a review waiting longer for a silent Prometheus reached its
+ * client as a dropped connection, not as the review with the response times unavailable.
+ */
+export const RESPONSE_TIME_TIMEOUT_MAX_MS = 20_000
+
 export const responseTimeSpec = {
   OPSREVIEW_PROMETHEUS_URL: field.custom<string | null>('Prometheus the review reads response times from (its base URL); empty: no response times', null, (raw) => {
     const u = URL.canParse(raw) ? new URL(raw) : null
@@ -40,7 +47,7 @@ export const responseTimeSpec = {
   OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s)`, defaultResponseTimeQuery, (raw) =>
     (raw.includes(RANGE_PLACEHOLDER) ? { ok: true, value: raw } : { ok: false, error: `must contain ${RANGE_PLACEHOLDER}, the window the figure is over, got ${JSON.stringify(raw)}` })),
   OPSREVIEW_RESPONSE_TIME_NAME: field.string('what the response time is called on the page and in review.md', 'p95'),
-  OPSREVIEW_RESPONSE_TIME_TIMEOUT: field.timer('how long the review waits for Prometheus before saying it did not answer', 5_000, { min: 1 }),
+  OPSREVIEW_RESPONSE_TIME_TIMEOUT: field.timer('how long the review waits for Prometheus before saying it did not answer, at most 20s', 5_000, { min: 1, max: RESPONSE_TIME_TIMEOUT_MAX_MS }),
 }
 
 /** The source the configuration names, or undefined when OPSREVIEW_PROMETHEUS_URL is unset. */
