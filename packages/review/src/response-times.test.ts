@@ -48,7 +48,7 @@ describe('parseResponseTimes', () => {
 })
 
 describe('configuration', () => {
-  it('is off without a URL, and needs $range in the query', () => {
+  it('is off without a URL, needs an http(s) URL and $range in the query, and names both faults', () => {
     const off = readConfig(responseTimeSpec, {})
     expect(off.ok && responseTimeSourceOf(off.value)).toBeUndefined()
     const on = readConfig(responseTimeSpec, { OPSREVIEW_PROMETHEUS_URL: 'http://127.0.0.1:9090' })
@@ -57,6 +57,7 @@ describe('configuration', () => {
     expect(bad.ok).toBe(false)
     if (!bad.ok) {
       expect(bad.errors.join('\n')).toContain('must contain $range')
+      expect(bad.errors.join('\n')).toContain('OPSREVIEW_PROMETHEUS_URL must be an http(s) URL')
       expect(bad.errors.join('\n')).not.toContain('secret')
     }
   })
