@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { readConfig } from '@opsreview/config'
 import { freePort } from '@opsreview/testing/ports'
-import { basicAuthorization, defaultResponseTimeQuery, RESPONSE_TIME_TIMEOUT_MAX_MS, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
+import { basicAuthorization, defaultResponseTimeQuery, MAX_ANSWER_BYTES, RESPONSE_TIME_TIMEOUT_MAX_MS, parseResponseTimes, readResponseTimes, responseTimeQueryUrl, responseTimeSourceOf, responseTimeSpec, secondsToMs } from './response-times.ts'
 
 const from = Date.parse('2026-11-30T00:00:00Z')
 const until = Date.parse('2026-12-01T00:00:00Z')
@@ -95,6 +95,23 @@ describe('configuration', () => {
     const down = await readResponseTimes({ ...source, url: `http://ops:s3cret@127.0.0.1:${await freePort()}` }, from, until, null)
     expect(down).toMatchObject({ status: 'unavailable', error: expect.stringContaining('ECONNREFUSED') })
     expect(JSON.stringify(down)).not.toContain('s3cret')
+  })
+
+  it('reads no answer larger than 16 MiB, said or not in its content-length', async () => {
+    // A query keeping a label of many values: a well-formed vector, too large to hold.
+    const row = JSON.stringify(series({ service: 'checkout', pod: 'p' }, '0.1'))
+    const body = JSON.stringify(vector([])).replace('[]', `[${Array.from({ length: Math.ceil(MAX_ANSWER_BYTES / row.length) + 1 }, () => row).join(',')}]`)
+    const server = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...(req.url?.includes('/sized/') ? { 'content-length': Buffer.byteLength(body) } : {}) })
+      res.end(body)
+    }).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    for (const prefix of ['/streamed', '/sized']) {
+      expect(await readResponseTimes({ url: `${url}${prefix}`, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 10_000 }, from, until, null))
+        .toEqual({ status: 'unavailable', name: 'p95', error: 'HTTP 200, an answer larger than 16 MiB' })
+    }
   })
 
   it('gives up on a Prometheus that does not answer after the timeout, and says so', async () => {

@@ -108,6 +108,27 @@ export function parseResponseTimes(body: unknown, services: readonly string[] | 
   return { ok: true, items: [...byService].map(([service, ms]) => ({ service, ms })).sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0)) }
 }
 
+/**
+ * The largest answer read. One row per service is a few hundred bytes; past this the query keeps labels
+ * it should sum away, or the URL is not Prometheus's, and the whole of it was held in memory and parsed
+ * while the review's other requests waited.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+/** The body as text, or undefined once it is past `max` bytes (the rest is not read). */
+async function textUpTo(res: Response, max: number): Promise<string | undefined> {
+  if (Number(res.headers.get('content-length')) > max) { await res.body?.cancel(); return undefined }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength
+    // Leaving the loop cancels the stream.
+    if (size > max) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 /** Why a request failed, in words for the meeting: the cause's (ECONNREFUSED) rather than fetch's "fetch failed". */
 function failure(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`
@@ -127,7 +148,8 @@ export async function readResponseTimes(source: ResponseTimeSource | undefined, 
   const unavailable = (error: string): ResponseTimes => ({ status: 'unavailable', name: source.name, error })
   try {
     const res = await fetch(responseTimeQueryUrl(source, from, until), { headers: { accept: 'application/json', ...basicAuthorization(source.url) }, signal: AbortSignal.timeout(source.timeoutMs) })
-    const text = await res.text()
+    const text = await textUpTo(res, MAX_ANSWER_BYTES)
+    if (text === undefined) return unavailable(`HTTP ${res.status}, an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`)
     let body: unknown
     try { body = JSON.parse(text) } catch { return unavailable(`HTTP ${res.status}, not JSON`) }
     const parsed = parseResponseTimes(body, services)
