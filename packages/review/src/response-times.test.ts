@@ -8,7 +8,7 @@ import { basicAuthorization, defaultResponseTimeQuery, MAX_ANSWER_BYTES, RESPONS
 
 const from = Date.parse('2026-11-30T00:00:00Z')
 const until = Date.parse('2026-12-01T00:00:00Z')
-const vector = (result: object[]) => ({ status: 'success', data: { resultType: 'vector', result } })
+const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } })
 const series = (metric: Record<string, string>, value: string) => ({ metric, value: [until / 1000, value] })
 
 describe('responseTimeQueryUrl', () => {
@@ -38,6 +38,7 @@ describe('parseResponseTimes', () => {
     expect(parseResponseTimes({ status: 'success', data: { resultType: 'matrix', result: [] } }, null)).toEqual({ ok: false, error: 'the query gives matrix, not an instant vector' })
     expect(parseResponseTimes(null, null).ok).toBe(false)
     expect(parseResponseTimes(vector([{ metric: { service: 'a' } }]), null).ok).toBe(false)
+    expect(parseResponseTimes(vector([series({ service: 'a' }, '0.1'), null]), null)).toEqual({ ok: false, error: 'a series is not an object' })
   })
 
   it('rounds seconds to a tenth of a millisecond', () => {

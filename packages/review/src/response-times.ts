@@ -97,7 +97,9 @@ export function parseResponseTimes(body: unknown, services: readonly string[] | 
   if (b.data?.resultType !== 'vector' || !Array.isArray(b.data.result)) return { ok: false, error: `the query gives ${String(b.data?.resultType)}, not an instant vector` }
   const wanted = services === null ? null : new Set(services)
   const byService = new Map<string, number | null>()
-  for (const series of b.data.result as { metric?: Record<string, unknown>; value?: unknown }[]) {
+  for (const series of b.data.result as ({ metric?: Record<string, unknown>; value?: unknown } | null)[]) {
+    // Thrown, a null's TypeError reached the meeting as "Cannot read properties of null (reading 'metric')".
+    if (typeof series !== 'object' || series === null) return { ok: false, error: 'a series is not an object' }
     const service = series.metric?.service
     if (typeof service !== 'string' || service === '' || (wanted && !wanted.has(service))) continue
     if (!Array.isArray(series.value) || typeof series.value[1] !== 'string') return { ok: false, error: 'a series has no [time, "value"] pair' }
