@@ -45,6 +45,13 @@ describe('parseResponseTimes', () => {
     expect(secondsToMs('0.375')).toBe(375)
     expect(secondsToMs('0.00005')).toBe(0.1)
     expect(secondsToMs('-Inf')).toBeNull()
+    expect(secondsToMs('0')).toBe(0)
+  })
+
+  it('refuses a value that is no duration instead of showing it, or showing it as no requests', () => {
+    expect(parseResponseTimes(vector([series({ service: 'a' }, '-0.5')]), null)).toEqual({ ok: false, error: 'the query gives a "-0.5", not a duration in seconds' })
+    expect(parseResponseTimes(vector([series({ service: 'a' }, 'x')]), null)).toEqual({ ok: false, error: 'the query gives a "x", not a duration in seconds' })
+    expect(parseResponseTimes(vector([series({ service: 'a' }, '')]), null).ok).toBe(false)
   })
 })
 
@@ -60,6 +67,11 @@ describe('configuration', () => {
       expect(bad.errors.join('\n')).toContain('must contain $range')
       expect(bad.errors.join('\n')).toContain('OPSREVIEW_PROMETHEUS_URL must be an http(s) URL')
       expect(bad.errors.join('\n')).not.toContain('secret')
+    }
+    // The API path goes after the base URL: a query or fragment there would take it in.
+    for (const url of ['http://prom:9090/?x=1', 'http://prom:9090/#top']) {
+      const r = readConfig(responseTimeSpec, { OPSREVIEW_PROMETHEUS_URL: url })
+      expect(r.ok ? [] : r.errors, url).toEqual([expect.stringContaining('OPSREVIEW_PROMETHEUS_URL must be an http(s) URL without a query or fragment')])
     }
   })
 

@@ -42,7 +42,8 @@ export const responseTimeSpec = {
   OPSREVIEW_PROMETHEUS_URL: field.custom<string | null>('Prometheus the review reads response times from (its base URL); empty: no response times', null, (raw) => {
     const u = URL.canParse(raw) ? new URL(raw) : null
     // Not quoted: a URL may carry basic-auth credentials.
-    return u && (u.protocol === 'https:' || u.protocol === 'http:') ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL (not shown: it may hold credentials)' }
+    // The API's path is added to it: a query or fragment would end up before that path.
+    return u && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL without a query or fragment (not shown: it may hold credentials)' }
   }),
   OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s)`, defaultResponseTimeQuery, (raw) =>
     (raw.includes(RANGE_PLACEHOLDER) ? { ok: true, value: raw } : { ok: false, error: `must contain ${RANGE_PLACEHOLDER}, the window the figure is over, got ${JSON.stringify(raw)}` })),
@@ -77,10 +78,15 @@ export function basicAuthorization(url: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${decoded(u.username)}:${decoded(u.password)}`).toString('base64')}` }
 }
 
-/** Seconds as milliseconds to the tenth: a p95 of 12.34 ms reads as 12.3 ms; NaN and ±Inf (no requests) as null. */
-export function secondsToMs(value: string): number | null {
+/**
+ * A sample in seconds as milliseconds to the tenth: a p95 of 12.34 ms reads as 12.3 ms. NaN and ±Inf (a histogram
+ * with no request in the window) are null; undefined is no duration at all (negative, not a number), which a query
+ * measuring something else gives, and which as null would read as "no requests".
+ */
+export function secondsToMs(value: string): number | null | undefined {
+  if (value === 'NaN' || value === '+Inf' || value === '-Inf') return null
   const s = Number(value)
-  return Number.isFinite(s) ? Math.round(s * 10_000) / 10 : null
+  return value.trim() !== '' && Number.isFinite(s) && s >= 0 ? Math.round(s * 10_000) / 10 : undefined
 }
 
 type Parsed = { ok: true; items: ResponseTime[] } | { ok: false; error: string }
@@ -104,6 +110,7 @@ export function parseResponseTimes(body: unknown, services: readonly string[] | 
     if (typeof service !== 'string' || service === '' || (wanted && !wanted.has(service))) continue
     if (!Array.isArray(series.value) || typeof series.value[1] !== 'string') return { ok: false, error: 'a series has no [time, "value"] pair' }
     const ms = secondsToMs(series.value[1])
+    if (ms === undefined) return { ok: false, error: `the query gives ${service} ${JSON.stringify(series.value[1])}, not a duration in seconds` }
     const before = byService.get(service)
     byService.set(service, before === undefined || before === null ? ms : ms === null ? before : Math.max(before, ms))
   }
