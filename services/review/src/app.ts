@@ -17,11 +17,11 @@ import { describeDecision, isCommandId, type Decision, type DecisionLog } from '
 import { DeadLetterCountError, ReviewProblem } from '@opsreview/review/errors'
 import { fileReport, reportOf, type ReportTarget } from '@opsreview/review/reports'
 import { commandIdFor, IDEMPOTENCY_KEY_PATTERN, IdempotencyStore, requestFingerprint, type IdempotencyLimits, type StoredAnswer } from '@opsreview/review/idempotency'
-import { buildReview } from '@opsreview/review/report'
+import { buildReview, type ReviewIndices } from '@opsreview/review/report'
 import { reviewMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
 import { alertChangesRequest, freeTextFault, incidentCursorSort, incidentTimeline, listPage, PROBLEM_CURSOR_SORT, incidentSearchRequest, labelMatches, labelMatchRequest, parameterReader, parseIncidentQuery, parseProblemQuery, problemIncidents, problemIncidentsRequest, problemSearchRequest, problemTimeline, type AlertChange, type IncidentListItem } from '@opsreview/review/search'
 import { parseInstant } from '@opsreview/review/time'
-import { parseReviewWindow } from '@opsreview/review/window'
+import { parseReviewWindow, type ReviewWindowAt } from '@opsreview/review/window'
 import { knownQueryParameters, openApiDocument } from '@opsreview/review/openapi'
 import type { FieldError } from '@opsreview/schemas'
 import { parseScope, scopeFilter, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
@@ -347,11 +347,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
+  /** The review, and a warning in the log when Prometheus failed it: the answer tells the meeting, this the operator. */
+  async function reviewFor(req: Request, indices: ReviewIndices, window: ReviewWindowAt, filter: ScopeFilter | undefined) {
+    const review = await buildReview(es, indices, window, { ...reviewOptions, scope: filter })
+    if (review.responseTimes.status === 'unavailable') req.log.warn({ error: review.responseTimes.error }, 'response times unavailable: Prometheus did not answer')
+    return review
+  }
+
   app.get('/api/v1/review', read, knownQuery, dataset, async (req, res, next) => {
     try {
       const { window, scope, filter } = reviewQueryOf(req)
       const indices = await indicesOf(res)
-      res.json({ ...(await buildReview(es, indices, window, { ...reviewOptions, scope: filter })), dataset: indices.dataset, scope })
+      res.json({ ...(await reviewFor(req, indices, window, filter)), dataset: indices.dataset, scope })
     } catch (err) { next(err) }
   })
 
@@ -359,7 +366,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     try {
       const { window, scope, filter } = reviewQueryOf(req)
       const { dataset: name, ...idx } = await indicesOf(res)
-      const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await buildReview(es, idx, window, { ...reviewOptions, scope: filter }))}`
+      const markdown = `${scopeMarkdown(scope)}${reviewMarkdown(await reviewFor(req, idx, window, filter))}`
       res.type('text/markdown; charset=utf-8').send(name === null ? markdown : `> What-if dataset ${name}: a replay with another configuration, not the live review.\n\n${markdown}`)
     } catch (err) { next(err) }
   })

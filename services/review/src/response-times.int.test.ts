@@ -36,14 +36,14 @@ const series: HistogramSeries[] = [
 
 /** The review app with its clock at the window's end, reading response times from `source` when given. */
 async function reviewOf(name: string, source: ResponseTimeSource | undefined) {
-  const { url, get } = await startReview(name, source)
-  return Object.assign(get, { url })
+  const { url, get, lines } = await startReview(name, source)
+  return Object.assign(get, { url, lines })
 }
 
 async function startReview(name: string, source: ResponseTimeSource | undefined) {
   const { prefix, es } = indicesOfTest(name)
   await ensureIndices(es, prefix)
-  const { logger } = captureLogs()
+  const { logger, lines } = captureLogs()
   const url = await serve(createReviewApp({
     es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(TO),
     readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
@@ -54,7 +54,7 @@ async function startReview(name: string, source: ResponseTimeSource | undefined)
     expect(res.status, path).toBe(200)
     return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
   }
-  return { url, get }
+  return { url, get, lines }
 }
 
 const source = (url: string, query = defaultResponseTimeQuery): ResponseTimeSource => ({ url, query, name: 'p95', timeoutMs: 5_000 })
@@ -87,6 +87,10 @@ describe('response times of the morning review (real Prometheus)', () => {
     // The rest of the review is there.
     expect(review.window).toMatchObject({ complete: true })
     expect(section(await get(`/api/v1/review.md${WINDOW}`))).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
+    // Told to the operator as well, once per review read (the JSON and the Markdown), with the request's id.
+    const warned = get.lines.filter((l) => l.msg === 'response times unavailable: Prometheus did not answer')
+    expect(warned).toHaveLength(2)
+    expect(warned[0]).toMatchObject({ level: 40, error: expect.stringContaining('ECONNREFUSED'), reqId: expect.any(String) })
   })
 
   it('gives them in the morning digest, which renders the review of its window', async () => {
