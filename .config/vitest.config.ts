@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // Unit tests sit beside the code; *.int.test.ts need the real engines; test/e2e crosses services.
+const dashboardFiles = '{packages,services}/*/src/**/*-dashboard.int.test.ts'
+
 export default defineConfig({
   // The config lives in .config/; tests are found from the repo root.
   root: fileURLToPath(new URL('..', import.meta.url)),
@@ -13,7 +15,10 @@ export default defineConfig({
       // The timeout catches a hang, not slowness: the 6 MiB dead-letter test takes 2.5 s on a quiet host and timed out
       // at vitest's default 5 s on a loaded one (6.5 s, 2026-12-07) though nothing was wrong.
       { extends: true, test: { name: 'unit', include: ['{packages,services}/*/src/**/*.test.ts'], exclude: ['**/*.int.test.ts', '**/node_modules/**'], testTimeout: 30_000 } },
-      { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], exclude: [dashboardFiles, '**/node_modules/**'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      // The int tests of the dashboard page in Chromium: a project of their own so that infra/local/test.sh can run
+      // them beside the unit and int files, with the e2e files, and the two runs take about as long.
+      { extends: true, test: { name: 'dashboard', include: [dashboardFiles], testTimeout: 60_000, hookTimeout: 60_000 } },
       // A page's first fetches go through real services on a shared 2-core machine: expect.poll's default of
       // 1 s failed the dashboard test under load (CI, 2026-12-02) while the page was still loading.
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude: ['**/*.outage.test.ts', '**/node_modules/**'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false, expect: { poll: { timeout: 10_000 } } } },
