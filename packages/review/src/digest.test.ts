@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
-import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook, startDigestScheduler, type DigestLedger, type DigestOutcome } from './digest.ts'
+import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestSchedulerOptions } from './digest.ts'
 import { parseReviewWindow } from './window.ts'
 
 const Z = (iso: string) => Date.parse(iso)
@@ -157,53 +157,79 @@ describe('the webhook post', () => {
   })
 })
 
+/**
+ * A scheduler posting to a local webhook, with faked timers and a clock set by hand (a day passes without
+ * waiting for it), and `ledger` in memory. `after(ms)` moves both on and waits for the scheduler.
+ */
+async function scheduledDigest(o: { ledger: DigestLedger; render?: DigestSchedulerOptions['render']; logger?: DigestSchedulerOptions['logger']; onOutcome?: DigestSchedulerOptions['onOutcome'] }) {
+  let posts = 0
+  const server = createServer((req, res) => { posts++; req.resume(); res.end('ok') })
+  server.listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  onTestFinished(() => { vi.useRealTimers() })
+  let now = Z('2026-03-10T08:00:00.500Z')
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined }
+  const scheduler = startDigestScheduler({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, zone: 'UTC', at: { hour: 8, minute: 0 }, ledger: o.ledger,
+    render: o.render ?? (async () => ({ markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] } })),
+    logger: o.logger ?? quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
+  })
+  onTestFinished(() => scheduler.stop())
+  const after = async (ms: number) => {
+    now += ms
+    await vi.advanceTimersByTimeAsync(ms)
+    await scheduler.idle()
+  }
+  return { after, posts: () => posts, now: () => now }
+}
+
+/** One instance's ledger in memory: each day claimed once, then posted or failed. */
+function memoryLedger(records = new Map<string, 'posting' | 'posted' | 'failed'>(), finished: () => void = () => undefined): DigestLedger {
+  return {
+    async claim(date, owner) {
+      const state = records.get(date)
+      if (state === 'posted' || state === 'failed') return { state }
+      records.set(date, 'posting')
+      return { state: 'claimed', claim: { date, owner, seqNo: 1, primaryTerm: 1 } }
+    },
+    async finish(claim, outcome) {
+      records.set(claim.date, outcome.state)
+      finished()
+    },
+    listedBefore: async () => [],
+  }
+}
+
 describe('the digest scheduler', () => {
   it('counts a day whose record was written but whose answer was lost once, not again when the next day comes', async () => {
-    let posts = 0
-    const server = createServer((req, res) => { posts++; req.resume(); res.end('ok') })
-    server.listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
-    onTestFinished(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
-    // The scheduler's timers are faked and its clock set by hand: a day passes without waiting for it.
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    onTestFinished(() => { vi.useRealTimers() })
-    let now = Z('2026-03-10T08:00:00.500Z')
-    // One instance's ledger in memory; the first finish is written, but its answer is lost.
+    // The first finish is written, but its answer is lost.
     const records = new Map<string, 'posting' | 'posted' | 'failed'>()
     let lostAnswers = 1
-    const ledger: DigestLedger = {
-      async claim(date, owner) {
-        const state = records.get(date)
-        if (state === 'posted' || state === 'failed') return { state }
-        records.set(date, 'posting')
-        return { state: 'claimed', claim: { date, owner, seqNo: 1, primaryTerm: 1 } }
-      },
-      async finish(claim, outcome) {
-        records.set(claim.date, outcome.state)
-        if (lostAnswers-- > 0) throw new Error('socket hang up')
-      },
-      listedBefore: async () => [],
-    }
+    const ledger = memoryLedger(records, () => { if (lostAnswers-- > 0) throw new Error('socket hang up') })
     const outcomes: [DigestOutcome, string][] = []
-    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined }
-    const scheduler = startDigestScheduler({
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, zone: 'UTC', at: { hour: 8, minute: 0 }, ledger,
-      render: async () => ({ markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] } }), logger: quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000,
-      onOutcome: (o, date) => outcomes.push([o, date]),
-    })
-    onTestFinished(() => scheduler.stop())
-    const after = async (ms: number) => {
-      now += ms
-      await vi.advanceTimersByTimeAsync(ms)
-      await scheduler.idle()
-    }
-    await after(0)
+    const d = await scheduledDigest({ ledger, onOutcome: (o, date) => outcomes.push([o, date]) })
+    await d.after(0)
     expect(outcomes).toEqual([])
-    await after(1_000)
+    await d.after(1_000)
     expect(outcomes).toEqual([['posted', '2026-03-10']])
-    await after(Z('2026-03-11T08:00:00.500Z') - now)
+    await d.after(Z('2026-03-11T08:00:00.500Z') - d.now())
     expect(outcomes).toEqual([['posted', '2026-03-10'], ['posted', '2026-03-11']])
-    expect(posts).toBe(2)
+    expect(d.posts()).toBe(2)
     expect(records).toEqual(new Map([['2026-03-10', 'posted'], ['2026-03-11', 'posted']]))
+  })
+
+  it('posts a digest whose response times Prometheus did not give, and warns the operator with the error', async () => {
+    const warnings: [object, string][] = []
+    const logger = { info: () => undefined, warn: (obj: object, msg: string) => { warnings.push([obj, msg]) }, error: () => undefined }
+    const render = async () => ({
+      markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] },
+      responseTimesUnavailable: 'connect ECONNREFUSED 127.0.0.1:9090',
+    })
+    const d = await scheduledDigest({ ledger: memoryLedger(), render, logger })
+    await d.after(1_000)
+    expect(d.posts()).toBe(1)
+    expect(warnings).toEqual([[{ date: '2026-03-10', error: 'connect ECONNREFUSED 127.0.0.1:9090' }, 'digest response times unavailable: Prometheus did not answer']])
   })
 })

@@ -102,6 +102,8 @@ export function digestReviewWindow(zone: string, nowMs: number, window: DigestWi
 export interface RenderedDigest {
   markdown: string
   listed: ListedNew
+  /** Why the response times are missing when Prometheus did not answer: the operator is told, not only the chat. */
+  responseTimesUnavailable?: string
 }
 
 /** The most new incident ids a digest records: a day of more lists the rest again in the next one. */
@@ -131,7 +133,9 @@ export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zo
   })
   const ids = found.hits.hits.map((h) => h._id!)
   const review = await buildReview(es, indices, w, { scope, newIncidents: { ids, carried: hitsTotal(found) - ids.length }, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}), ...(o.responseTimes ? { responseTimes: o.responseTimes } : {}) })
-  return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
+  const rendered: RenderedDigest = { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
+  if (review.responseTimes.status === 'unavailable') rendered.responseTimesUnavailable = review.responseTimes.error
+  return rendered
 }
 
 /** How a post is retried. */
@@ -432,6 +436,8 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       // A review that will not read as it is (a refused query, a bug) will not read in 30 s either.
       return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true } }
     }
+    // Posted all the same: the digest says what is missing, and the rest of the review is there.
+    if (rendered.responseTimesUnavailable !== undefined) o.logger.warn({ date, error: rendered.responseTimesUnavailable }, 'digest response times unavailable: Prometheus did not answer')
     const result = await postWebhook(o.url, digestBody(rendered.markdown), {
       ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
       onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),

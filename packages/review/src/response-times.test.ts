@@ -10,6 +10,8 @@ const from = Date.parse('2026-11-30T00:00:00Z')
 const until = Date.parse('2026-12-01T00:00:00Z')
 const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } })
 const series = (metric: Record<string, string>, value: string) => ({ metric, value: [until / 1000, value] })
+/** A review of every environment and service. */
+const everything = { environments: null, services: null }
 
 describe('responseTimeQueryUrl', () => {
   it('asks for the measured part of the window in whole seconds, at its end, under any path prefix', () => {
@@ -19,6 +21,17 @@ describe('responseTimeQueryUrl', () => {
     expect(url.searchParams.get('time')).toBe(String(until / 1000))
     // A running window measured up to now: a fraction of a second is dropped, not written as 1.5s.
     expect(new URL(responseTimeQueryUrl({ url: 'http://p', query: 'q[$range] or r[$range]' }, from, from + 90_500)).searchParams.get('query')).toBe('q[90s] or r[90s]')
+  })
+
+  it("puts the review's environments in place of $environments, each name matched as it is, and .* for all", () => {
+    const query = (environments: string[] | null) => new URL(responseTimeQueryUrl({ url: 'http://p', query: 'q{env=~"$environments"}[$range]' }, from, until, environments)).searchParams.get('query')
+    expect(query(['production', 'staging'])).toBe('q{env=~"production|staging"}[86400s]')
+    expect(query(null)).toBe('q{env=~".*"}[86400s]')
+    expect(query([])).toBe('q{env=~".*"}[86400s]')
+    // A regex character is escaped for RE2 and its backslash for the string; a quote cannot end the string, and a
+    // name holding a placeholder or a replacement pattern ($&) is not replaced again.
+    expect(query(['eu.prod'])).toBe('q{env=~"eu\\\\.prod"}[86400s]')
+    expect(query(['a"b', 'c\\d', '$range', '$&'])).toBe('q{env=~"a\\"b|c\\\\\\\\d|\\\\$range|\\\\$&"}[86400s]')
   })
 })
 
@@ -83,11 +96,11 @@ describe('configuration', () => {
   })
 
   it('asks nothing when not configured, or when the window has no measured part or one under a second', async () => {
-    expect(await readResponseTimes(undefined, from, until, null)).toEqual({ status: 'not-configured' })
+    expect(await readResponseTimes(undefined, from, until, everything)).toEqual({ status: 'not-configured' })
     // fetch refuses port 9 ("bad port"): asked, the answer would be unavailable.
-    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, until, until, everything)).toEqual({ status: 'ok', name: 'p95', items: [] })
     // A running window under a second old: $range would be 0s, which Prometheus refuses.
-    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, from, from + 999, null)).toEqual({ status: 'ok', name: 'p95', items: [] })
+    expect(await readResponseTimes({ url: 'http://127.0.0.1:9', query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 1_000 }, from, from + 999, everything)).toEqual({ status: 'ok', name: 'p95', items: [] })
   })
 
   it('sends the user and password of the URL as basic auth, and never puts them in the answer', async () => {
@@ -101,11 +114,11 @@ describe('configuration', () => {
     onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
     const port = (server.address() as AddressInfo).port
     const source = { url: `http://ops:s3%2Fcret@127.0.0.1:${port}/prom`, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 5_000 }
-    expect(await readResponseTimes(source, from, until, null)).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] })
+    expect(await readResponseTimes(source, from, until, everything)).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] })
     expect(responseTimeQueryUrl(source, from, until)).not.toContain('s3')
     expect(basicAuthorization('http://127.0.0.1:9090')).toEqual({})
     // Down: the error says so, without the password.
-    const down = await readResponseTimes({ ...source, url: `http://ops:s3cret@127.0.0.1:${await freePort()}` }, from, until, null)
+    const down = await readResponseTimes({ ...source, url: `http://ops:s3cret@127.0.0.1:${await freePort()}` }, from, until, everything)
     expect(down).toMatchObject({ status: 'unavailable', error: expect.stringContaining('ECONNREFUSED') })
     expect(JSON.stringify(down)).not.toContain('s3cret')
   })
@@ -122,7 +135,7 @@ describe('configuration', () => {
     onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     for (const prefix of ['/streamed', '/sized']) {
-      expect(await readResponseTimes({ url: `${url}${prefix}`, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 10_000 }, from, until, null))
+      expect(await readResponseTimes({ url: `${url}${prefix}`, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 10_000 }, from, until, everything))
         .toEqual({ status: 'unavailable', name: 'p95', error: 'HTTP 200, an answer larger than 16 MiB' })
     }
   })
@@ -133,6 +146,6 @@ describe('configuration', () => {
     await once(server, 'listening')
     onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()) }))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    expect(await readResponseTimes({ url, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 200 }, from, until, null)).toEqual({ status: 'unavailable', name: 'p95', error: 'no answer within 200 ms' })
+    expect(await readResponseTimes({ url, query: defaultResponseTimeQuery, name: 'p95', timeoutMs: 200 }, from, until, everything)).toEqual({ status: 'unavailable', name: 'p95', error: 'no answer within 200 ms' })
   })
 })

@@ -6,6 +6,8 @@ import { field, type ConfigOf } from '@opsreview/config'
  */
 
 export const RANGE_PLACEHOLDER = '$range'
+/** In the query, the review's environments as one regular expression, for a label matcher `env=~"$environments"`. */
+export const ENVIRONMENTS_PLACEHOLDER = '$environments'
 
 export const defaultResponseTimeQuery = 'histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket[$range])))'
 
@@ -13,7 +15,10 @@ export const defaultResponseTimeQuery = 'histogram_quantile(0.95, sum by (servic
 export interface ResponseTimeSource {
   /** Prometheus's base URL, as the UI is reached (a path prefix is kept). */
   url: string
-  /** PromQL giving one series per `service` label, in seconds, `$range` standing for the measured part of the window. */
+  /**
+   * PromQL giving one series per `service` label, in seconds, `$range` standing for the measured part of the
+   * window and `$environments` (optional) for the review's environments.
+   */
   query: string
   /** What the figure is called (`p95`). */
   name: string
@@ -45,7 +50,7 @@ export const responseTimeSpec = {
     // The API's path is added to it: a query or fragment would end up before that path.
     return u && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL without a query or fragment (not shown: it may hold credentials)' }
   }),
-  OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s)`, defaultResponseTimeQuery, (raw) =>
+  OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s), ${ENVIRONMENTS_PLACEHOLDER} (optional, inside double quotes) by a regular expression of the review's environments`, defaultResponseTimeQuery, (raw) =>
     (raw.includes(RANGE_PLACEHOLDER) ? { ok: true, value: raw } : { ok: false, error: `must contain ${RANGE_PLACEHOLDER}, the window the figure is over, got ${JSON.stringify(raw)}` })),
   OPSREVIEW_RESPONSE_TIME_NAME: field.string('what the response time is called on the page and in review.md', 'p95'),
   OPSREVIEW_RESPONSE_TIME_TIMEOUT: field.timer('how long the review waits for Prometheus before saying it did not answer, at most 20s', 5_000, { min: 1, max: RESPONSE_TIME_TIMEOUT_MAX_MS }),
@@ -56,12 +61,25 @@ export const responseTimeSourceOf = (c: ConfigOf<typeof responseTimeSpec>): Resp
   (c.OPSREVIEW_PROMETHEUS_URL === null ? undefined : { url: c.OPSREVIEW_PROMETHEUS_URL, query: c.OPSREVIEW_RESPONSE_TIME_QUERY, name: c.OPSREVIEW_RESPONSE_TIME_NAME, timeoutMs: c.OPSREVIEW_RESPONSE_TIME_TIMEOUT })
 
 /**
- * The instant query over [from, until): `$range` the whole seconds between them, evaluated at `until`. Whole
- * seconds: Prometheus takes a fraction (`1.5s`) for no duration.
+ * The environments as a regular expression matching exactly them, written as the inside of a PromQL string in
+ * double quotes; `.*` for every environment (null or none). Each name is escaped, for RE2 and then for the
+ * string: an environment `eu.prod` must not match `eu-prod`, nor a quote end the string.
  */
-export function responseTimeQueryUrl(source: Pick<ResponseTimeSource, 'url' | 'query'>, from: number, until: number): string {
-  const range = `${Math.floor((until - from) / 1000)}s`
-  const params = new URLSearchParams({ query: source.query.replaceAll(RANGE_PLACEHOLDER, range), time: String(until / 1000) })
+export function environmentsPattern(environments: readonly string[] | null): string {
+  if (environments === null || environments.length === 0) return '.*'
+  const pattern = environments.map((e) => e.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&')).join('|')
+  return pattern.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n')
+}
+
+/**
+ * The instant query over [from, until) of the environments (null: all): `$range` the whole seconds between
+ * them, evaluated at `until`, `$environments` their `environmentsPattern`. Whole seconds: Prometheus takes a
+ * fraction (`1.5s`) for no duration. One pass, by a function: a name holding `$range` or `$&` stays as it is.
+ */
+export function responseTimeQueryUrl(source: Pick<ResponseTimeSource, 'url' | 'query'>, from: number, until: number, environments: readonly string[] | null = null): string {
+  const values: Record<string, string> = { [RANGE_PLACEHOLDER]: `${Math.floor((until - from) / 1000)}s`, [ENVIRONMENTS_PLACEHOLDER]: environmentsPattern(environments) }
+  const query = source.query.replace(/\$(?:range|environments)/g, (placeholder) => values[placeholder]!)
+  const params = new URLSearchParams({ query, time: String(until / 1000) })
   // Without the user and password: fetch refuses a URL holding them, and its error quotes the URL whole,
   // password and all, into the review's answer. They go in a header instead (`basicAuthorization`).
   const base = new URL(source.url)
@@ -149,19 +167,19 @@ function failure(err: unknown, timeoutMs: number): string {
  * The response times over the measured part of the window [from, until): not asked when it is under a second. A
  * Prometheus that fails is said in the answer, never thrown: the rest of the review is still wanted.
  */
-export async function readResponseTimes(source: ResponseTimeSource | undefined, from: number, until: number, services: readonly string[] | null): Promise<ResponseTimes> {
+export async function readResponseTimes(source: ResponseTimeSource | undefined, from: number, until: number, scope: { environments: readonly string[] | null; services: readonly string[] | null }): Promise<ResponseTimes> {
   if (!source) return notConfigured
   // Under a second there is no range to ask for: `$range` in whole seconds is 0s, which Prometheus refuses
   // ("duration must be greater than 0"), and the meeting was told Prometheus did not answer.
   if (until - from < 1000) return { status: 'ok', name: source.name, items: [] }
   const unavailable = (error: string): ResponseTimes => ({ status: 'unavailable', name: source.name, error })
   try {
-    const res = await fetch(responseTimeQueryUrl(source, from, until), { headers: { accept: 'application/json', ...basicAuthorization(source.url) }, signal: AbortSignal.timeout(source.timeoutMs) })
+    const res = await fetch(responseTimeQueryUrl(source, from, until, scope.environments), { headers: { accept: 'application/json', ...basicAuthorization(source.url) }, signal: AbortSignal.timeout(source.timeoutMs) })
     const text = await textUpTo(res, MAX_ANSWER_BYTES)
     if (text === undefined) return unavailable(`HTTP ${res.status}, an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`)
     let body: unknown
     try { body = JSON.parse(text) } catch { return unavailable(`HTTP ${res.status}, not JSON`) }
-    const parsed = parseResponseTimes(body, services)
+    const parsed = parseResponseTimes(body, scope.services)
     if (!parsed.ok) return unavailable(res.ok ? parsed.error : `HTTP ${res.status}: ${parsed.error}`)
     return res.ok ? { status: 'ok', name: source.name, items: parsed.items } : unavailable(`HTTP ${res.status}`)
   } catch (err) {

@@ -74,6 +74,28 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect((await get(`/api/v1/review${WINDOW}&service=payments`)).responseTimes.items).toEqual([{ service: 'payments', ms: 950 }])
   })
 
+  it("asks for the review's environments where the query says $environments, each name matched as it is", async () => {
+    // checkout's p95 differs by environment: 375 ms in production, 950 ms in staging, 95 ms in eu.prod (all
+    // 100 requests under 0.1 s: 0.1 × 95 / 100), and 950 ms in eu-prod, which an unescaped eu.prod would match.
+    const byEnvironment: HistogramSeries[] = [
+      { labels: { service: 'checkout', env: 'production' }, inWindow: buckets([50, 90, 100, 100, 100]) },
+      { labels: { service: 'checkout', env: 'staging' }, inWindow: buckets([0, 0, 100, 200, 200]) },
+      { labels: { service: 'checkout', env: 'eu.prod' }, inWindow: buckets([100, 100, 100, 100, 100]) },
+      { labels: { service: 'checkout', env: 'eu-prod' }, inWindow: buckets([0, 0, 100, 200, 200]) },
+    ]
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series: byEnvironment })
+    const get = await reviewOf('rtenv', source(prometheus.url, 'histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket{env=~"$environments"}[$range])))'))
+    const checkout = async (scope: string) => (await get(`/api/v1/review${WINDOW}${scope}`)).responseTimes
+    expect(await checkout('&environment=production')).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] })
+    expect(await checkout('&environment=eu.prod')).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 95 }] })
+    // Two environments are one histogram: 200 requests, the 190th in (0.1, 0.25], which holds the 151st to the
+    // 190th: 0.1 + 0.15 × (190 − 150) / 40 = 0.25 s.
+    expect((await checkout('&environment=production&environment=eu.prod')).items).toEqual([{ service: 'checkout', ms: 250 }])
+    // Every environment (the app's default scope here): 600 requests, the 570th in (0.5, 1], the 401st to the
+    // 600th: 0.5 + 0.5 × (570 − 400) / 200 = 0.925 s.
+    expect((await checkout('')).items).toEqual([{ service: 'checkout', ms: 925 }])
+  })
+
   it('answers 200 and says Prometheus did not answer when it is down, or refuses the query', async () => {
     const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
     const bad = await reviewOf('rtbad', source(prometheus.url, 'histogram_quantile(0.95, http_request_duration_seconds_bucket[$range]'))
@@ -101,6 +123,13 @@ describe('response times of the morning review (real Prometheus)', () => {
     const digest = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
       { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
     expect(section(digest.markdown)).toBe('## Response times\n\n| service | p95 |\n| --- | --- |\n| checkout | 375 ms |\n| idle | – |\n| payments | 950 ms |\n\n')
+    expect(digest.responseTimesUnavailable).toBeUndefined()
+    // Prometheus down: the digest says so, and gives the scheduler the reason to warn the operator with.
+    await prometheus.stop()
+    const without = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
+      { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
+    expect(section(without.markdown)).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED/)
+    expect(without.responseTimesUnavailable).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/)
   })
 
   it('says response times are not configured when no Prometheus is named', async () => {
