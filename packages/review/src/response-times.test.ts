@@ -25,13 +25,27 @@ describe('responseTimeQueryUrl', () => {
 
   it("puts the review's environments in place of $environments, each name matched as it is, and .* for all", () => {
     const query = (environments: string[] | null) => new URL(responseTimeQueryUrl({ url: 'http://p', query: 'q{env=~"$environments"}[$range]' }, from, until, environments)).searchParams.get('query')
-    expect(query(['production', 'staging'])).toBe('q{env=~"production|staging"}[86400s]')
+    expect(query(['production', 'staging'])).toBe('q{env=~"(?:production|staging)"}[86400s]')
     expect(query(null)).toBe('q{env=~".*"}[86400s]')
     expect(query([])).toBe('q{env=~".*"}[86400s]')
     // A regex character is escaped for RE2 and its backslash for the string; a quote cannot end the string, and a
     // name holding a placeholder or a replacement pattern ($&) is not replaced again.
-    expect(query(['eu.prod'])).toBe('q{env=~"eu\\\\.prod"}[86400s]')
-    expect(query(['a"b', 'c\\d', '$range', '$&'])).toBe('q{env=~"a\\"b|c\\\\\\\\d|\\\\$range|\\\\$&"}[86400s]')
+    expect(query(['eu.prod'])).toBe('q{env=~"(?:eu\\\\.prod)"}[86400s]')
+    expect(query(['a"b', 'c\\d', '$range', '$&'])).toBe('q{env=~"(?:a\\"b|c\\\\\\\\d|\\\\$range|\\\\$&)"}[86400s]')
+  })
+
+  it('puts in $environments one group, so that a query writing more around it still matches only those environments', () => {
+    // As Prometheus reads it: the string unquoted (Go's escapes, as JSON's here), the regex anchored whole.
+    const matcher = (query: string, environments: string[]) => {
+      const quoted = /"(.*)"/.exec(new URL(responseTimeQueryUrl({ url: 'http://p', query: `q{env=~"${query}"}[$range]` }, from, until, environments)).searchParams.get('query')!)![1]!
+      return new RegExp(`^(?:${JSON.parse(`"${quoted}"`) as string})$`, 'u')
+    }
+    const prefixed = matcher('eu-$environments', ['prod', 'staging'])
+    expect(['eu-prod', 'eu-staging'].filter((e) => prefixed.test(e))).toEqual(['eu-prod', 'eu-staging'])
+    // Not `staging` of another region, as `eu-prod|staging` would match.
+    expect(['staging', 'us-staging', 'eu-prod-2'].filter((e) => prefixed.test(e))).toEqual([])
+    const exact = matcher('$environments', ['eu.prod', 'c\\d', 'a"b'])
+    expect(['eu.prod', 'c\\d', 'a"b', 'eu-prod', 'cd', 'eu.prod|x'].filter((e) => exact.test(e))).toEqual(['eu.prod', 'c\\d', 'a"b'])
   })
 })
 

@@ -63,11 +63,12 @@ export const responseTimeSourceOf = (c: ConfigOf<typeof responseTimeSpec>): Resp
 /**
  * The environments as a regular expression matching exactly them, written as the inside of a PromQL string in
  * double quotes; `.*` for every environment (null or none). Each name is escaped, for RE2 and then for the
- * string: an environment `eu.prod` must not match `eu-prod`, nor a quote end the string.
+ * string: an environment `eu.prod` must not match `eu-prod`, nor a quote end the string. The names are one
+ * group: in a query writing more around it (`eu-$environments`), a bare `eu-prod|staging` would match staging.
  */
 export function environmentsPattern(environments: readonly string[] | null): string {
   if (environments === null || environments.length === 0) return '.*'
-  const pattern = environments.map((e) => e.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&')).join('|')
+  const pattern = `(?:${environments.map((e) => e.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&')).join('|')})`
   return pattern.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n')
 }
 
