@@ -230,6 +230,6 @@ describe('the digest scheduler', () => {
     const d = await scheduledDigest({ ledger: memoryLedger(), render, logger })
     await d.after(1_000)
     expect(d.posts()).toBe(1)
-    expect(warnings).toEqual([[{ date: '2026-03-10', error: 'connect ECONNREFUSED 127.0.0.1:9090' }, 'digest response times unavailable: Prometheus did not answer']])
+    expect(warnings).toEqual([[{ date: '2026-03-10', error: 'connect ECONNREFUSED 127.0.0.1:9090' }, 'digest without response times: Prometheus gave none']])
   })
 })

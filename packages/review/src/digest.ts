@@ -102,7 +102,7 @@ export function digestReviewWindow(zone: string, nowMs: number, window: DigestWi
 export interface RenderedDigest {
   markdown: string
   listed: ListedNew
-  /** Why the response times are missing when Prometheus did not answer: the operator is told, not only the chat. */
+  /** Why the response times are missing when Prometheus gave none (down, slow, refused the query): the operator is told, not only the chat. */
   responseTimesUnavailable?: string
 }
 
@@ -437,7 +437,7 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true } }
     }
     // Posted all the same: the digest says what is missing, and the rest of the review is there.
-    if (rendered.responseTimesUnavailable !== undefined) o.logger.warn({ date, error: rendered.responseTimesUnavailable }, 'digest response times unavailable: Prometheus did not answer')
+    if (rendered.responseTimesUnavailable !== undefined) o.logger.warn({ date, error: rendered.responseTimesUnavailable }, 'digest without response times: Prometheus gave none')
     const result = await postWebhook(o.url, digestBody(rendered.markdown), {
       ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
       onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),

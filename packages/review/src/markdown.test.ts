@@ -82,7 +82,7 @@ describe('reviewMarkdown', () => {
     expect(section({ ...review([]), responseTimes: { status: 'ok', name: 'p*95', items: [{ service: 'check|out', ms: 375 }, { service: 'idle', ms: null }] } }))
       .toBe('## Response times\n\n| service | p\\*95 |\n| --- | --- |\n| check\\|out | 375 ms |\n| idle | – |\n\n')
     expect(section(review([]))).toContain('_Not configured (OPSREVIEW_PROMETHEUS_URL)._')
-    expect(section({ ...review([]), responseTimes: { status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED <x>' } })).toContain('_Prometheus did not answer: connect ECONNREFUSED &lt;x&gt;._')
+    expect(section({ ...review([]), responseTimes: { status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED <x>' } })).toContain('_No response times from Prometheus: connect ECONNREFUSED &lt;x&gt;._')
     expect(section({ ...review([]), responseTimes: { status: 'ok', name: 'p95', items: [] } })).toContain('_No requests measured._')
   })
 })

@@ -76,7 +76,7 @@ const ms = (n: number | null) => (n === null ? '–' : `${n} ms`)
 
 function responseTimeRows(t: ResponseTimes): string[] {
   if (t.status === 'not-configured') return ['_Not configured (OPSREVIEW_PROMETHEUS_URL)._']
-  if (t.status === 'unavailable') return [`_Prometheus did not answer: ${markdownText(t.error)}._`]
+  if (t.status === 'unavailable') return [`_No response times from Prometheus: ${markdownText(t.error)}._`]
   if (t.items.length === 0) return ['_No requests measured._']
   return [`| service | ${cell(t.name)} |`, '| --- | --- |', ...t.items.map((i) => `| ${cell(i.service)} | ${ms(i.ms)} |`)]
 }

@@ -507,13 +507,13 @@ function renderReview(r) {
   renderTrend(r.trend)
 }
 
-/** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it did not answer. */
+/** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it gave none (down, slow, a refused query). */
 function renderResponseTimes(t) {
   $('#response-times-part').hidden = t.status === 'not-configured'
   if (t.status === 'not-configured') return
   const note = $('#response-times-note')
   note.hidden = t.status === 'ok'
-  note.textContent = t.status === 'unavailable' ? `Prometheus did not answer: ${t.error}.` : ''
+  note.textContent = t.status === 'unavailable' ? `No response times from Prometheus: ${t.error}.` : ''
   $('#response-times').hidden = t.status !== 'ok'
   $('#response-times-name').textContent = t.name
   fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, i.ms === null ? '–' : `${i.ms} ms`))) : [], 'No requests measured.', 2)

@@ -350,7 +350,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   /** The review, and a warning in the log when Prometheus failed it: the answer tells the meeting, this the operator. */
   async function reviewFor(req: Request, indices: ReviewIndices, window: ReviewWindowAt, filter: ScopeFilter | undefined) {
     const review = await buildReview(es, indices, window, { ...reviewOptions, scope: filter })
-    if (review.responseTimes.status === 'unavailable') req.log.warn({ error: review.responseTimes.error }, 'response times unavailable: Prometheus did not answer')
+    if (review.responseTimes.status === 'unavailable') req.log.warn({ error: review.responseTimes.error }, 'review without response times: Prometheus gave none')
     return review
   }
 

@@ -96,7 +96,7 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect((await checkout('')).items).toEqual([{ service: 'checkout', ms: 925 }])
   })
 
-  it('answers 200 and says Prometheus did not answer when it is down, or refuses the query', async () => {
+  it('answers 200 and says Prometheus gave no response times when it is down, or refuses the query', async () => {
     const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
     const bad = await reviewOf('rtbad', source(prometheus.url, 'histogram_quantile(0.95, http_request_duration_seconds_bucket[$range]'))
     const refused = (await bad(`/api/v1/review${WINDOW}`)).responseTimes
@@ -108,9 +108,9 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect(validResponseTimes(review.responseTimes), JSON.stringify(validResponseTimes.errors)).toBe(true)
     // The rest of the review is there.
     expect(review.window).toMatchObject({ complete: true })
-    expect(section(await get(`/api/v1/review.md${WINDOW}`))).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
+    expect(section(await get(`/api/v1/review.md${WINDOW}`))).toMatch(/^## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
     // Told to the operator as well, once per review read (the JSON and the Markdown), with the request's id.
-    const warned = get.lines.filter((l) => l.msg === 'response times unavailable: Prometheus did not answer')
+    const warned = get.lines.filter((l) => l.msg === 'review without response times: Prometheus gave none')
     expect(warned).toHaveLength(2)
     expect(warned[0]).toMatchObject({ level: 40, error: expect.stringContaining('ECONNREFUSED'), reqId: expect.any(String) })
   })
@@ -128,7 +128,7 @@ describe('response times of the morning review (real Prometheus)', () => {
     await prometheus.stop()
     const without = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
       { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
-    expect(section(without.markdown)).toMatch(/^## Response times\n\n_Prometheus did not answer: connect ECONNREFUSED/)
+    expect(section(without.markdown)).toMatch(/^## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED/)
     expect(without.responseTimesUnavailable).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/)
   })
 
@@ -138,7 +138,7 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect(section(await get(`/api/v1/review.md${WINDOW}`))).toBe('## Response times\n\n_Not configured (OPSREVIEW_PROMETHEUS_URL)._\n\n')
   })
 
-  it('shows them on the page beside the service levels, says when Prometheus did not answer, and hides the part when none is configured', async () => {
+  it('shows them on the page beside the service levels, says when Prometheus gave none, and hides the part when none is configured', async () => {
     // The page asks for the last 24 h: with the clock at the window's end, the window above.
     const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
     const page = await newPage()
@@ -151,7 +151,7 @@ describe('response times of the morning review (real Prometheus)', () => {
     await prometheus.stop()
     await page.goto(`${(await reviewOf('rtpagedown', source(prometheus.url))).url}/#token=${READ}`)
     const note = page.locator('#response-times-note')
-    await expect.poll(() => note.textContent(), { timeout: 15_000 }).toMatch(/^Prometheus did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+\.$/)
+    await expect.poll(() => note.textContent(), { timeout: 15_000 }).toMatch(/^No response times from Prometheus: connect ECONNREFUSED 127\.0\.0\.1:\d+\.$/)
     expect(await page.locator('#response-times').isHidden()).toBe(true)
 
     await page.goto(`${(await reviewOf('rtpagenone', undefined)).url}/#token=${READ}`)
