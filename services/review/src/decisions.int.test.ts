@@ -19,14 +19,14 @@ const OPEN = seededIncidentIds[0]!
 const RESOLVED = seededIncidentIds[1]!
 
 /** `es`: the client the app reads with (the seeded cluster by default); `published`: called after each publish, with how many so far. */
-async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void } = {}) {
+async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void; waitTimeoutMs?: number } = {}) {
   const on = await decisionsOnKafka()
   const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
   let publishes = 0
   const publisher = { publish: async (topic: string, messages: Message[]) => { await commands.publish(topic, messages); opts.published?.(++publishes) } }
   const url = await serve(createReviewApp(reviewDeps(on, {
-    es: opts.es ?? es, commands: publisher, waitTimeoutMs: opts.standIn === false ? 2_000 : 15_000,
+    es: opts.es ?? es, commands: publisher, waitTimeoutMs: opts.waitTimeoutMs ?? (opts.standIn === false ? 2_000 : 15_000),
     writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
   })))
   const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; type: string; replayed: boolean }> => {
@@ -107,8 +107,10 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
 
   it('answers 202, not 5xx, when Elasticsearch fails after the commands are published, and replays that answer for the same key', async () => {
     const proxy = await cuttableElasticsearch()
-    // Elasticsearch goes away between the publish and the wait for the decision to show.
-    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() } })
+    // Elasticsearch goes away between the publish and the wait for the decision to show. The request and its
+    // retry each wait out the whole wait for it to show: 5 s, not 15 (the stand-in's outcome comes within 1.5 s
+    // in decision-write-path.int.test.ts).
+    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() }, waitTimeoutMs: 5_000 })
     const key = { 'idempotency-key': 'es-fails-after-publish' }
     const first = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
     expect(first.status).toBe(202)
