@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { assembleLookback, mean, type IncidentFacts, type PeriodFacts } from './lookback.ts'
+import { assembleLookback, compareResponseTimes, mean, type IncidentFacts, type LookbackResponseTimes, type PeriodFacts } from './lookback.ts'
 import { lookbackMarkdown } from './markdown.ts'
 import { parseLookbackQuery } from './period.ts'
+import type { ResponseTimes } from './response-times.ts'
 
 const MIN = 60_000
 const facts = (total: number, critical: number, ack: [number, number], res: [number, number]): IncidentFacts => ({
@@ -34,7 +35,12 @@ describe('assembleLookback', () => {
     { id: 'prb-b', kind: 'recurring', status: 'candidate', title: 'HighLatency again', services: ['checkout'], environment: 'production', incidentCount: 2, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null, version: 1 },
     { id: 'prb-c', kind: 'flapping', status: 'candidate', title: 'flaps', services: ['search'], environment: 'production', incidentCount: 3, firstSeenAt: '2026-11-01T00:00:00Z', lastSeenAt: '2026-11-20T00:00:00Z', owner: null, version: 1 },
   ] as const
-  const l = assembleLookback(q.value, Date.parse('2026-12-01T08:00:00Z'), current, previous, problems.map((p) => ({ ...p, services: [...p.services] })))
+  // checkout slower, search faster to the tenth, idle without requests now, new only now, gone only before.
+  const responseTimes = compareResponseTimes(
+    { status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }, { service: 'idle', ms: null }, { service: 'new', ms: 12.3 }, { service: 'search', ms: 200.2 }] },
+    { status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 250 }, { service: 'gone', ms: 80 }, { service: 'idle', ms: 40 }, { service: 'search', ms: 375.1 }] },
+  )
+  const l = assembleLookback(q.value, Date.parse('2026-12-01T08:00:00Z'), current, previous, problems.map((p) => ({ ...p, services: [...p.services] })), responseTimes)
 
   it('computes MTTA and MTTR as means of the period, and the change from the previous one', () => {
     expect(mean({ count: 0, sum: 0 })).toBeNull()
@@ -71,6 +77,44 @@ describe('assembleLookback', () => {
     expect(md).toContain('| recurring | candidate | HighLatency again (`prb-b`) | checkout | 2 | 0 | 2 | – |')
     expect(md).toContain('| downtime, summed over services | 3 h 36 min | 16 h 12 min | −12 h 36 min |')
     expect(md).not.toContain('shown._')
+  })
+
+  it('gives each service\'s response time beside the previous period\'s, by name, with the change to the tenth', () => {
+    expect(l.responseTimes).toEqual({
+      status: 'ok', name: 'p95', items: [
+        { service: 'checkout', ms: 375, previousMs: 250, change: 125 },
+        { service: 'gone', ms: null, previousMs: 80, change: null },
+        { service: 'idle', ms: null, previousMs: 40, change: null },
+        { service: 'new', ms: 12.3, previousMs: null, change: null },
+        { service: 'search', ms: 200.2, previousMs: 375.1, change: -174.9 },
+      ],
+    })
+  })
+
+  it('has no response times when either period\'s read failed, or none is configured', () => {
+    const ok: ResponseTimes = { status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] }
+    const down: ResponseTimes = { status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED 127.0.0.1:9090' }
+    const refused: ResponseTimes = { status: 'unavailable', name: 'p95', error: 'HTTP 400: parse error' }
+    expect(compareResponseTimes(ok, down)).toEqual(down)
+    expect(compareResponseTimes(down, ok)).toEqual(down)
+    expect(compareResponseTimes(refused, down)).toEqual(refused)
+    expect(compareResponseTimes({ status: 'not-configured' }, { status: 'not-configured' })).toEqual({ status: 'not-configured' })
+    expect(compareResponseTimes({ status: 'ok', name: 'p95', items: [] }, { status: 'ok', name: 'p95', items: [] })).toEqual({ status: 'ok', name: 'p95', items: [] })
+  })
+
+  it('renders the response times in its Markdown after the service levels, or says why there are none', () => {
+    const section = (t: LookbackResponseTimes) => { const md = lookbackMarkdown({ ...l, responseTimes: t }); return md.slice(md.indexOf('## Response times'), md.indexOf('## Problems')) }
+    expect(section(l.responseTimes)).toBe([
+      '## Response times', '',
+      '| service | p95 this period | previous (2026-10) | change |', '| --- | --- | --- | --- |',
+      '| checkout | 375 ms | 250 ms | +125 ms |', '| gone | – | 80 ms | – |', '| idle | – | 40 ms | – |', '| new | 12.3 ms | – | – |', '| search | 200.2 ms | 375.1 ms | −174.9 ms |',
+      '', '',
+    ].join('\n'))
+    expect(lookbackMarkdown(l).indexOf('## Service levels')).toBeLessThan(lookbackMarkdown(l).indexOf('## Response times'))
+    expect(section({ status: 'ok', name: 'p*95', items: [{ service: 'check|out', ms: 1, previousMs: 1, change: 0 }] })).toContain('| service | p\\*95 this period | previous (2026-10) | change |\n| --- | --- | --- | --- |\n| check\\|out | 1 ms | 1 ms | ±0 |')
+    expect(section({ status: 'not-configured' })).toBe('## Response times\n\n_Not configured (OPSREVIEW_PROMETHEUS_URL)._\n\n')
+    expect(section({ status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED <x>' })).toBe('## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED &lt;x&gt;._\n\n')
+    expect(section({ status: 'ok', name: 'p95', items: [] })).toBe('## Response times\n\n_No requests measured._\n\n')
   })
 
   it('says in its Markdown how many of the period\'s problems its list shows, when it shows fewer', () => {

@@ -3,6 +3,7 @@ import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceT
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
 import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
+import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
 import { localIso } from './zone.ts'
@@ -77,6 +78,12 @@ export interface PeriodWindow {
   complete: boolean
 }
 
+/** A service's response time in the period and the previous one; `change` current minus previous, null when either is null. */
+export interface ResponseTimeChange { service: string; ms: number | null; previousMs: number | null; change: number | null }
+
+/** The review's `ResponseTimes`, each row with the previous period beside it. */
+export type LookbackResponseTimes = { status: 'ok'; name: string; items: ResponseTimeChange[] } | Exclude<ResponseTimes, { status: 'ok' }>
+
 export interface Lookback {
   period: PeriodWindow & { kind: Period['kind']; timeZone: string }
   previous: PeriodWindow
@@ -95,6 +102,8 @@ export interface Lookback {
   services: ServiceLookback[]
   /** Problems behind the period's incidents: recurring first, then by incidents in the period. */
   problems: { total: number; items: (ListedProblem & { incidentsInPeriod: number; incidentsInPrevious: number })[] }
+  /** From Prometheus, each period over the part its service levels are measured over; by service name. */
+  responseTimes: LookbackResponseTimes
 }
 
 export const mean = (s: DurationStats): number | null => (s.count > 0 ? Math.round(s.sum / s.count) : null)
@@ -114,13 +123,32 @@ function change(cur: Figures, prev: Figures): Change {
   }
 }
 
+/**
+ * The two periods' response times side by side. Either read failing makes the whole unavailable: a change
+ * against a period Prometheus did not give would read as a service that had no requests then.
+ */
+export function compareResponseTimes(current: ResponseTimes, previous: ResponseTimes): LookbackResponseTimes {
+  if (current.status !== 'ok') return current
+  if (previous.status !== 'ok') return previous
+  const before = new Map(previous.items.map((i) => [i.service, i.ms]))
+  const now = new Map(current.items.map((i) => [i.service, i.ms]))
+  const services = [...new Set([...now.keys(), ...before.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+  // To the tenth, as the figures are: 375.1 − 200.2 is 174.90000000000003 in floating point.
+  const items = services.map((service) => {
+    const ms = now.get(service) ?? null
+    const previousMs = before.get(service) ?? null
+    return { service, ms, previousMs, change: ms === null || previousMs === null ? null : Math.round((ms - previousMs) * 10) / 10 }
+  })
+  return { status: 'ok', name: current.name, items }
+}
+
 function windowOf(p: Period, zone: string, nowMs: number): PeriodWindow {
   const until = measuredUntil(p.from, p.to, nowMs)
   return { label: p.label, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString(), localFrom: localIso(zone, p.from), localTo: localIso(zone, p.to), until: new Date(until).toISOString(), complete: until === p.to }
 }
 
 /** The look-back from the facts of the two periods: pure, so every figure can be checked by hand. */
-export function assembleLookback(q: LookbackQuery, nowMs: number, current: PeriodFacts, previous: PeriodFacts, problems: readonly ProblemSummary[]): Lookback {
+export function assembleLookback(q: LookbackQuery, nowMs: number, current: PeriodFacts, previous: PeriodFacts, problems: readonly ProblemSummary[], responseTimes: LookbackResponseTimes): Lookback {
   const names = [...new Set([...current.services.keys(), ...current.times.keys(), ...previous.services.keys(), ...previous.times.keys()])]
   // A service with nothing in either period (its alerts fired only in the week read before) is left out.
   const busy = (f: Figures) => f.incidents.total > 0 || hadServiceTime(f)
@@ -150,6 +178,7 @@ export function assembleLookback(q: LookbackQuery, nowMs: number, current: Perio
     },
     services,
     problems: { total: current.problemCount, items },
+    responseTimes,
   }
 }
 
@@ -177,6 +206,8 @@ export interface LookbackOptions {
   availabilityLookBackMs?: number
   /** Only these environments and services (scope.ts); everything when absent. */
   scope?: ScopeFilter
+  /** Prometheus's response times of both periods; `not-configured` when absent. */
+  responseTimes?: ResponseTimeSource
 }
 
 /**
@@ -188,7 +219,9 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const { period, previous } = q
   const opened = (p: Period): estypes.QueryDslQueryContainer => ({ range: { openedAt: { gte: p.from, lt: p.to, format: 'epoch_millis' } } })
   const untilOf = (p: Period) => measuredUntil(p.from, p.to, nowMs)
-  const [aggs, intervals] = await Promise.all([
+  const responseTimeScope = { environments: opts.scope?.environments ?? null, services: opts.scope?.services ?? null }
+  const responseTimesOf = (p: Period) => readResponseTimes(opts.responseTimes, p.from, untilOf(p), responseTimeScope)
+  const [aggs, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,
       query: { bool: { filter: [{ range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } }, ...recordScopeClauses(opts.scope)] } },
@@ -206,6 +239,8 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
       },
     }),
     readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
+    responseTimesOf(period),
+    responseTimesOf(previous),
   ])
   const buckets = (aggs.aggregations?.periods as { buckets: Record<'current' | 'previous', PeriodAggs> }).buckets
   const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({
@@ -230,5 +265,5 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
     index: idx.problems, size: ids.length, query: { terms: { id: ids } },
     _source: [...problemSummaryFields],
   })).hits.hits.map((h) => h._source!)
-  return assembleLookback(q, nowMs, current, before, problems)
+  return assembleLookback(q, nowMs, current, before, problems, compareResponseTimes(currentResponseTimes, previousResponseTimes))
 }

@@ -1,4 +1,4 @@
-import type { Lookback } from './lookback.ts'
+import type { Lookback, LookbackResponseTimes } from './lookback.ts'
 import type { IncidentSummary, Review } from './report.ts'
 import type { ResponseTimes } from './response-times.ts'
 import { describeScope, type Scope } from './scope.ts'
@@ -74,10 +74,15 @@ function incidentRows(list: { total: number; items: IncidentSummary[] }, when: (
 /** Milliseconds to the tenth as Prometheus gave them; a service without requests has none. */
 const ms = (n: number | null) => (n === null ? '–' : `${n} ms`)
 
+/** What the review and the look-back say instead of a table: no Prometheus, none from it, or no requests. */
+function responseTimeNote(t: ResponseTimes | LookbackResponseTimes): string {
+  if (t.status === 'not-configured') return '_Not configured (OPSREVIEW_PROMETHEUS_URL)._'
+  if (t.status === 'unavailable') return `_No response times from Prometheus: ${markdownText(t.error)}._`
+  return '_No requests measured._'
+}
+
 function responseTimeRows(t: ResponseTimes): string[] {
-  if (t.status === 'not-configured') return ['_Not configured (OPSREVIEW_PROMETHEUS_URL)._']
-  if (t.status === 'unavailable') return [`_No response times from Prometheus: ${markdownText(t.error)}._`]
-  if (t.items.length === 0) return ['_No requests measured._']
+  if (t.status !== 'ok' || t.items.length === 0) return [responseTimeNote(t)]
   return [`| service | ${cell(t.name)} |`, '| --- | --- |', ...t.items.map((i) => `| ${cell(i.service)} | ${ms(i.ms)} |`)]
 }
 
@@ -125,6 +130,12 @@ export function reviewMarkdown(r: Review): string {
 const signed = (n: number | null, fmt: (n: number) => string) => (n === null ? '–' : n === 0 ? '±0' : `${n > 0 ? '+' : '−'}${fmt(Math.abs(n))}`)
 const pp = (n: number) => `${n.toFixed(2)} pp`
 
+function lookbackResponseTimeRows(t: LookbackResponseTimes, previousLabel: string): string[] {
+  if (t.status !== 'ok' || t.items.length === 0) return [responseTimeNote(t)]
+  return [`| service | ${cell(t.name)} this period | previous (${markdownText(previousLabel)}) | change |`, '| --- | --- | --- | --- |',
+    ...t.items.map((i) => `| ${cell(i.service)} | ${ms(i.ms)} | ${ms(i.previousMs)} | ${signed(i.change, (n) => `${n} ms`)} |`)]
+}
+
 /** The monthly or quarterly look-back as Markdown, with the change from the previous period. */
 export function lookbackMarkdown(l: Lookback): string {
   const lines: string[] = []
@@ -143,6 +154,7 @@ export function lookbackMarkdown(l: Lookback): string {
     ...l.services.map((v) => `| ${cell(v.service)} | ${pct(v.availabilityPct)} | ${signed(v.change.availabilityPct, pp)} | ${duration(v.downtimeMs)} | ${duration(v.degradedMs)} | ${v.interruptions} | ${v.incidents.total} (${v.incidents.critical}) | ${duration(v.mttaMs)} | ${duration(v.mttrMs)} | ${pct(v.previous.availabilityPct)}, ${duration(v.previous.downtimeMs)} down, ${duration(v.previous.degradedMs)} degraded, ${v.previous.incidents.total} incidents |`),
   )
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.', '')
+  lines.push('## Response times', '', ...lookbackResponseTimeRows(l.responseTimes, l.previous.label), '')
   lines.push('## Problems', '')
   if (l.problems.items.length === 0) lines.push('_None._')
   else lines.push('| kind | status | problem | services | incidents in period | previous | all time | owner |', '| --- | --- | --- | --- | --- | --- | --- | --- |',

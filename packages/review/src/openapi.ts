@@ -115,6 +115,26 @@ const schemas: Record<string, Json> = {
       { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
     ],
   },
+  LookbackResponseTimes: {
+    description: 'The ResponseTimes of the period and of the previous one, each over the part its service levels are measured over ([from, until)), by service name: `ms` this period, `previousMs` the previous one (null: no requests, or no series then), `change` ms − previousMs (null when either is null). `unavailable` when either read failed, with its error; the look-back answers all the same.',
+    oneOf: [
+      {
+        type: 'object', required: ['status', 'name', 'items'], additionalProperties: false,
+        properties: {
+          status: { const: 'ok' }, name: { type: 'string' },
+          items: {
+            type: 'array',
+            items: {
+              type: 'object', required: ['service', 'ms', 'previousMs', 'change'], additionalProperties: false,
+              properties: { service: { type: 'string' }, ms: { type: ['number', 'null'], minimum: 0 }, previousMs: { type: ['number', 'null'], minimum: 0 }, change: nullableNumber },
+            },
+          },
+        },
+      },
+      { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
+      { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+    ],
+  },
   Review: {
     type: 'object', additionalProperties: false,
     required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'responseTimes', 'trend', 'dataset', 'scope'],
@@ -167,7 +187,7 @@ const schemas: Record<string, Json> = {
     properties: { label: { type: 'string' }, from: dateTime, to: dateTime, localFrom: { type: 'string' }, localTo: { type: 'string' }, until: dateTime, complete: { type: 'boolean' }, kind: { enum: ['month', 'quarter'] }, timeZone: { type: 'string' } },
   },
   Lookback: {
-    type: 'object', required: ['period', 'previous', 'totals', 'services', 'problems', 'dataset', 'scope'], additionalProperties: false,
+    type: 'object', required: ['period', 'previous', 'totals', 'services', 'problems', 'responseTimes', 'dataset', 'scope'], additionalProperties: false,
     properties: {
       period: { allOf: [ref('PeriodWindow')], required: ['kind', 'timeZone'] },
       previous: ref('PeriodWindow'),
@@ -204,6 +224,7 @@ const schemas: Record<string, Json> = {
         type: 'object', required: ['total', 'items'],
         properties: { total: nonNegative, items: { type: 'array', items: { type: 'object', required: ['id', 'kind', 'status', 'title', 'reopenCount', 'incidentsInPeriod', 'incidentsInPrevious'], properties: { id: { $ref: `${PROBLEM}#/properties/id` }, reopenCount: nonNegative, incidentsInPeriod: nonNegative, incidentsInPrevious: nonNegative } } } },
       },
+      responseTimes: ref('LookbackResponseTimes'),
       dataset: { type: ['string', 'null'] },
       scope: ref('Scope'),
     },

@@ -371,7 +371,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule })
+  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule, responseTimes: deps.responseTimes })
 
   app.get('/api/v1/dead-letters/summary', read, knownQuery, async (_req, res, next) => {
     try {

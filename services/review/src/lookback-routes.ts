@@ -6,6 +6,7 @@ import type { DegradedRule } from '@opsreview/review/degraded'
 import { buildLookback } from '@opsreview/review/lookback'
 import { lookbackMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
+import type { ResponseTimeSource } from '@opsreview/review/response-times'
 import type { Scope, ScopeFilter } from '@opsreview/review/scope'
 import type { FieldError } from '@opsreview/schemas'
 
@@ -24,6 +25,8 @@ export interface LookbackRouteDeps {
   scopeOf: (req: Request, prior?: { title: string; errors: FieldError[] }) => { scope: Scope; filter: ScopeFilter }
   timeZone: string
   degradedRule: DegradedRule | undefined
+  /** Prometheus, as the review reads it (OPSREVIEW_PROMETHEUS_URL); none when unset. */
+  responseTimes: ResponseTimeSource | undefined
 }
 
 /**
@@ -37,7 +40,10 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
     const { scope, filter } = deps.scopeOf(req, q.ok ? undefined : { title: 'Invalid look-back', errors: q.errors })
     if (!q.ok) throw new HttpProblem('INVALID_QUERY', 'Invalid look-back', { errors: q.errors })
     const { dataset, ...idx } = await deps.indicesOf(res)
-    return { dataset, scope, lookback: await buildLookback(deps.es, idx, q.value, now, { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), scope: filter }) }
+    const options = { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), ...(deps.responseTimes ? { responseTimes: deps.responseTimes } : {}), scope: filter }
+    const l = await buildLookback(deps.es, idx, q.value, now, options)
+    if (l.responseTimes.status === 'unavailable') req.log.warn({ error: l.responseTimes.error }, 'look-back without response times: Prometheus gave none')
+    return { dataset, scope, lookback: l }
   }
   app.get('/api/v1/lookback', deps.read, deps.knownQuery, deps.dataset, async (req, res, next) => {
     try {
