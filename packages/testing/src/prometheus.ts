@@ -28,6 +28,12 @@ export interface HistogramSeries {
    * series with no requests in the window.
    */
   before?: Record<string, number>
+  /**
+   * The window of this series' samples, when not the one Prometheus is started with: a look-back compares two
+   * periods, each with its own series (another label value), so that neither's samples reach into the other's
+   * range and each increase stays exact.
+   */
+  window?: { from: number; until: number }
 }
 
 const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')
@@ -41,10 +47,11 @@ const labelText = (labels: Record<string, string>) => Object.entries(labels).map
 export function histogramOpenMetrics(metric: string, series: readonly HistogramSeries[], from: number, until: number): string {
   const lines: string[] = []
   for (const s of series) {
+    const w = s.window ?? { from, until }
     for (const [le, count] of Object.entries(s.inWindow)) {
       const name = `${metric}{${labelText({ ...s.labels, le })}}`
       const base = s.before?.[le] ?? 0
-      lines.push(`${name} ${base} ${(from + 60_000) / 1000}`, `${name} ${base + count} ${until / 1000}`)
+      lines.push(`${name} ${base} ${(w.from + 60_000) / 1000}`, `${name} ${base + count} ${w.until / 1000}`)
     }
   }
   return `${lines.join('\n')}\n# EOF\n`

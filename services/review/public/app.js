@@ -684,6 +684,23 @@ function renderLookback(l) {
     el('td', {}, el('time', { datetime: q.lastSeenAt }, when(q.lastSeenAt))))),
   'No problem behind the period\'s incidents.', 8)
   showCut('lookback-problems', l.problems, 'problems')
+  renderLookbackResponseTimes(l.responseTimes)
+}
+
+/** As the review's response times (renderResponseTimes), each row with the previous period's and the change: slower is worse. */
+function renderLookbackResponseTimes(t) {
+  $('#lookback-response-times-part').hidden = t.status === 'not-configured'
+  if (t.status === 'not-configured') return
+  const note = $('#lookback-response-times-note')
+  note.hidden = t.status === 'ok'
+  note.textContent = t.status === 'unavailable' ? `No response times from Prometheus: ${t.error}.` : ''
+  $('#lookback-response-times').hidden = t.status !== 'ok'
+  $('#lookback-response-times-name').textContent = t.name
+  const ms = (n) => (n === null ? '–' : `${n} ms`)
+  const change = (n) => el('td', { 'data-field': 'change', class: `change${n === null || n === 0 ? '' : n > 0 ? ' worse' : ' better'}` }, signed(n, (x) => `${x} ms`) || '–')
+  fill($('#lookback-response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', { 'data-service': i.service },
+    el('th', { scope: 'row' }, i.service), el('td', { 'data-field': 'ms' }, ms(i.ms)), el('td', { 'data-field': 'previous' }, ms(i.previousMs)), change(i.change))) : [],
+  'No requests measured.', 4)
 }
 
 async function loadLookback() {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
 import { openApiDocument } from '@opsreview/review/openapi'
 import { digestMarkdown } from '@opsreview/review/digest'
 import { noTeams } from '@opsreview/review/teams'
@@ -9,6 +10,9 @@ import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
 import { startPrometheus, type HistogramSeries } from '@opsreview/testing/prometheus'
 import { createReviewApp, defaultPublicDir } from './app.ts'
+
+// ajv-formats ships CommonJS whose default export is the plugin itself.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 
 // Response bodies are asserted field by field; typing each shape here would only restate the assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -34,18 +38,18 @@ const series: HistogramSeries[] = [
   { labels: {}, inWindow: buckets([1, 1, 1, 1, 1]) },
 ]
 
-/** The review app with its clock at the window's end, reading response times from `source` when given. */
-async function reviewOf(name: string, source: ResponseTimeSource | undefined) {
-  const { url, get, lines } = await startReview(name, source)
+/** The review app with its clock at `now` (the window's end), reading response times from `source` when given. */
+async function reviewOf(name: string, source: ResponseTimeSource | undefined, now = TO) {
+  const { url, get, lines } = await startReview(name, source, now)
   return Object.assign(get, { url, lines })
 }
 
-async function startReview(name: string, source: ResponseTimeSource | undefined) {
+async function startReview(name: string, source: ResponseTimeSource | undefined, now: string) {
   const { prefix, es } = indicesOfTest(name)
   await ensureIndices(es, prefix)
   const { logger, lines } = captureLogs()
   const url = await serve(createReviewApp({
-    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(TO),
+    es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(now),
     readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
     deadLetters: async () => { throw new Error('not counted here') }, ...(source ? { responseTimes: source } : {}),
   }))
@@ -157,5 +161,125 @@ describe('response times of the morning review (real Prometheus)', () => {
     await page.goto(`${(await reviewOf('rtpagenone', undefined)).url}/#token=${READ}`)
     await expect.poll(() => page.locator('#service-levels tbody tr').count(), { timeout: 15_000 }).toBe(1)
     expect(await page.locator('#response-times-part').isHidden()).toBe(true)
+  })
+})
+
+// The look-back's two periods, each with its own series (`month`), as a month's histograms are not the month
+// before's: December runs, with the clock at 08:00 on its first day.
+const LOOKBACK_NOW = '2026-12-01T08:00:00Z'
+const month = (label: string, from: string, until: string) => (service: string, env: string, counts: number[]): HistogramSeries =>
+  ({ labels: { service, env, month: label }, inWindow: buckets(counts), window: { from: Date.parse(from), until: Date.parse(until) } })
+const october = month('2026-10', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z')
+const november = month('2026-11', '2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z')
+const december = month('2026-12', '2026-12-01T00:00:00Z', LOOKBACK_NOW)
+// Requests after the clock's now: a running period asked over the whole of it would count them.
+const laterInDecember = month('2026-12-later', '2026-12-05T00:00:00Z', '2026-12-10T00:00:00Z')
+/**
+ * The p95s worked out as above. October (production only): checkout 950 ms, payments and idle 375 ms. November:
+ * checkout 375 ms in production and 950 ms in staging, together 300 requests, the 285th in (0.5, 1], the 201st to
+ * the 300th: 0.5 + 0.5 × (285 − 200) / 100 = 0.925 s; payments 950 ms; idle no requests; newcomer 95 ms (all 100
+ * under 0.1 s: 0.1 × 95 / 100). December so far: checkout 95 ms; the requests after now are not counted.
+ */
+const twoMonths: HistogramSeries[] = [
+  october('checkout', 'production', [0, 0, 100, 200, 200]), october('payments', 'production', [50, 90, 100, 100, 100]), october('idle', 'production', [50, 90, 100, 100, 100]),
+  november('checkout', 'production', [50, 90, 100, 100, 100]), november('checkout', 'staging', [0, 0, 100, 200, 200]), november('payments', 'production', [0, 0, 100, 200, 200]),
+  november('idle', 'production', [0, 0, 0, 0, 0]), november('newcomer', 'production', [100, 100, 100, 100, 100]),
+  december('checkout', 'production', [100, 100, 100, 100, 100]), laterInDecember('checkout', 'production', [0, 0, 100, 200, 200]),
+]
+const byEnvironmentQuery = 'histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket{env=~"$environments"}[$range])))'
+const startTwoMonths = () => startPrometheus({ from: Date.parse('2026-10-01T00:00:00Z'), until: Date.parse(LOOKBACK_NOW), series: twoMonths })
+const lookbackOf = (name: string, s: ResponseTimeSource | undefined) => reviewOf(name, s, LOOKBACK_NOW)
+const lookbackSection = (md: string) => md.slice(md.indexOf('## Response times'), md.indexOf('## Problems'))
+
+/** The whole look-back answer against the OpenAPI `Lookback`, its referenced schemas resolved as openapi.int.test.ts does. */
+function lookbackValidator() {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats(ajv)
+  const doc = openApiDocument as Json
+  for (const s of Object.values(doc.components.schemas) as Json[]) if (s.$id) ajv.addSchema(s)
+  ajv.addSchema(doc, 'urn:opsreview:review-openapi')
+  return ajv.compile({ $ref: 'urn:opsreview:review-openapi#/components/schemas/Lookback' })
+}
+
+describe('response times of the monthly look-back (real Prometheus)', () => {
+  const validLookback = lookbackValidator()
+
+  it("gives each service's p95 of the period beside the previous period's, with the change, in the JSON and lookback.md", async () => {
+    const prometheus = await startTwoMonths()
+    const get = await lookbackOf('lbrt', source(prometheus.url, byEnvironmentQuery))
+    const lookback = await get('/api/v1/lookback?period=month')
+    expect(lookback.period.label).toBe('2026-11')
+    expect(lookback.responseTimes).toEqual({
+      status: 'ok', name: 'p95', items: [
+        { service: 'checkout', ms: 925, previousMs: 950, change: -25 },
+        { service: 'idle', ms: null, previousMs: 375, change: null },
+        { service: 'newcomer', ms: 95, previousMs: null, change: null },
+        { service: 'payments', ms: 950, previousMs: 375, change: 575 },
+      ],
+    })
+    expect(validLookback(lookback), JSON.stringify(validLookback.errors)).toBe(true)
+    expect(lookbackSection(await get('/api/v1/lookback.md?period=month'))).toBe([
+      '## Response times', '', '| service | p95 this period | previous (2026-10) | change |', '| --- | --- | --- | --- |',
+      '| checkout | 925 ms | 950 ms | −25 ms |', '| idle | – | 375 ms | – |', '| newcomer | 95 ms | – | – |', '| payments | 950 ms | 375 ms | +575 ms |', '', '',
+    ].join('\n'))
+  })
+
+  it("reads them in the look-back's scope, and a running period only up to now", async () => {
+    const prometheus = await startTwoMonths()
+    const get = await lookbackOf('lbrtscope', source(prometheus.url, byEnvironmentQuery))
+    const scoped = await get('/api/v1/lookback?period=month&environment=production&service=checkout')
+    expect(scoped.responseTimes).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375, previousMs: 950, change: -575 }] })
+    // December up to 08:00: asked over 8 h at 08:00, without the requests of 5 to 10 December.
+    const running = await get('/api/v1/lookback?period=month&at=2026-12&environment=production&service=checkout')
+    expect(running.period).toMatchObject({ label: '2026-12', complete: false, until: '2026-12-01T08:00:00.000Z' })
+    expect(running.responseTimes).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 95, previousMs: 375, change: -280 }] })
+    expect(validLookback(running), JSON.stringify(validLookback.errors)).toBe(true)
+  })
+
+  it('answers 200 and says Prometheus gave no response times when it is down', async () => {
+    const prometheus = await startTwoMonths()
+    await prometheus.stop()
+    const get = await lookbackOf('lbrtdown', source(prometheus.url, byEnvironmentQuery))
+    const lookback = await get('/api/v1/lookback?period=month')
+    expect(lookback.responseTimes).toEqual({ status: 'unavailable', name: 'p95', error: expect.stringMatching(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/) })
+    expect(validLookback(lookback), JSON.stringify(validLookback.errors)).toBe(true)
+    // The rest of the look-back is there.
+    expect(lookback.period).toMatchObject({ label: '2026-11', complete: true })
+    expect(lookbackSection(await get('/api/v1/lookback.md?period=month'))).toMatch(/^## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
+    const warned = get.lines.filter((l) => l.msg === 'look-back without response times: Prometheus gave none')
+    expect(warned).toHaveLength(2)
+    expect(warned[0]).toMatchObject({ level: 40, error: expect.stringContaining('ECONNREFUSED'), reqId: expect.any(String) })
+  })
+
+  it('says they are not configured when no Prometheus is named', async () => {
+    const get = await lookbackOf('lbrtnone', undefined)
+    const lookback = await get('/api/v1/lookback?period=month')
+    expect(lookback.responseTimes).toEqual({ status: 'not-configured' })
+    expect(validLookback(lookback), JSON.stringify(validLookback.errors)).toBe(true)
+    expect(lookbackSection(await get('/api/v1/lookback.md?period=month'))).toBe('## Response times\n\n_Not configured (OPSREVIEW_PROMETHEUS_URL)._\n\n')
+  })
+
+  it("shows them in the page's look-back, says when Prometheus gave none, and hides the part when none is configured", async () => {
+    const prometheus = await startTwoMonths()
+    const page = await newPage()
+    const rows = page.locator('#lookback-response-times tbody tr')
+    await page.goto(`${(await lookbackOf('lbrtpage', source(prometheus.url, byEnvironmentQuery))).url}/#token=${READ}`)
+    await expect.poll(() => rows.allTextContents(), { timeout: 15_000 }).toEqual(['checkout925 ms950 ms−25 ms', 'idle–375 ms–', 'newcomer95 ms––', 'payments950 ms375 ms+575 ms'])
+    expect(await page.locator('#lookback-response-times-name').textContent()).toBe('p95')
+    expect(await page.locator('#lookback-response-times-part .lookback-previous').allTextContents()).toEqual(['2026-10', '2026-10'])
+    // Slower is worse, as up is for downtime.
+    expect(await page.locator('#lookback-response-times tr[data-service="payments"] [data-field="change"]').getAttribute('class')).toBe('change worse')
+    expect(await page.locator('#lookback-response-times tr[data-service="checkout"] [data-field="change"]').getAttribute('class')).toBe('change better')
+    expect(await page.locator('#lookback-response-times-note').isHidden()).toBe(true)
+
+    await prometheus.stop()
+    await page.goto(`${(await lookbackOf('lbrtpagedown', source(prometheus.url, byEnvironmentQuery))).url}/#token=${READ}`)
+    const note = page.locator('#lookback-response-times-note')
+    await expect.poll(() => note.textContent(), { timeout: 15_000 }).toMatch(/^No response times from Prometheus: connect ECONNREFUSED 127\.0\.0\.1:\d+\.$/)
+    expect(await page.locator('#lookback-response-times').isHidden()).toBe(true)
+
+    await page.goto(`${(await lookbackOf('lbrtpagenone', undefined)).url}/#token=${READ}`)
+    await expect.poll(() => page.locator('#lookback-label').textContent(), { timeout: 15_000 }).toContain('2026-11')
+    expect(await page.locator('#lookback-response-times-part').isHidden()).toBe(true)
   })
 })
