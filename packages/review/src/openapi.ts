@@ -46,6 +46,11 @@ const indexedDurations = {
 }
 const pct = { type: 'number', minimum: 0, maximum: 100 }
 const nullableNumber = { type: ['number', 'null'] }
+/** The review's and the look-back's response times when there are none: Prometheus failed, or none is configured. */
+const responseTimesNotOk = [
+  { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
+  { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+]
 
 const schemas: Record<string, Json> = {
   AlertEvent: embedded(alertSchema),
@@ -111,8 +116,7 @@ const schemas: Record<string, Json> = {
           items: { type: 'array', items: { type: 'object', required: ['service', 'ms'], additionalProperties: false, properties: { service: { type: 'string' }, ms: { type: ['number', 'null'], minimum: 0 } } } },
         },
       },
-      { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
-      { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+      ...responseTimesNotOk,
     ],
   },
   LookbackResponseTimes: {
@@ -131,8 +135,7 @@ const schemas: Record<string, Json> = {
           },
         },
       },
-      { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
-      { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+      ...responseTimesNotOk,
     ],
   },
   Review: {

@@ -508,15 +508,26 @@ function renderReview(r) {
 }
 
 /** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it gave none (down, slow, a refused query). */
-function renderResponseTimes(t) {
-  $('#response-times-part').hidden = t.status === 'not-configured'
-  if (t.status === 'not-configured') return
-  const note = $('#response-times-note')
+/**
+ * The part, note, table and figure's name of the review's (`response-times`) or the look-back's response times:
+ * every status sets each of them, so a render leaves nothing of the one before. False when none is configured.
+ */
+function showResponseTimesPart(id, t) {
+  $(`#${id}-part`).hidden = t.status === 'not-configured'
+  if (t.status === 'not-configured') return false
+  const note = $(`#${id}-note`)
   note.hidden = t.status === 'ok'
   note.textContent = t.status === 'unavailable' ? `No response times from Prometheus: ${t.error}.` : ''
-  $('#response-times').hidden = t.status !== 'ok'
-  $('#response-times-name').textContent = t.name
-  fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, i.ms === null ? '–' : `${i.ms} ms`))) : [], 'No requests measured.', 2)
+  $(`#${id}`).hidden = t.status !== 'ok'
+  $(`#${id}-name`).textContent = t.name
+  return true
+}
+/** A response time; a service without requests has none. */
+const responseMs = (n) => (n === null ? '–' : `${n} ms`)
+
+function renderResponseTimes(t) {
+  if (!showResponseTimesPart('response-times', t)) return
+  fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, responseMs(i.ms)))) : [], 'No requests measured.', 2)
 }
 
 function renderTrend(days) {
@@ -689,17 +700,10 @@ function renderLookback(l) {
 
 /** As the review's response times (renderResponseTimes), each row with the previous period's and the change: slower is worse. */
 function renderLookbackResponseTimes(t) {
-  $('#lookback-response-times-part').hidden = t.status === 'not-configured'
-  if (t.status === 'not-configured') return
-  const note = $('#lookback-response-times-note')
-  note.hidden = t.status === 'ok'
-  note.textContent = t.status === 'unavailable' ? `No response times from Prometheus: ${t.error}.` : ''
-  $('#lookback-response-times').hidden = t.status !== 'ok'
-  $('#lookback-response-times-name').textContent = t.name
-  const ms = (n) => (n === null ? '–' : `${n} ms`)
+  if (!showResponseTimesPart('lookback-response-times', t)) return
   const change = (n) => el('td', { 'data-field': 'change', class: `change${n === null || n === 0 ? '' : n > 0 ? ' worse' : ' better'}` }, signed(n, (x) => `${x} ms`) || '–')
   fill($('#lookback-response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', { 'data-service': i.service },
-    el('th', { scope: 'row' }, i.service), el('td', { 'data-field': 'ms' }, ms(i.ms)), el('td', { 'data-field': 'previous' }, ms(i.previousMs)), change(i.change))) : [],
+    el('th', { scope: 'row' }, i.service), el('td', { 'data-field': 'ms' }, responseMs(i.ms)), el('td', { 'data-field': 'previous' }, responseMs(i.previousMs)), change(i.change))) : [],
   'No requests measured.', 4)
 }
 
