@@ -115,7 +115,7 @@ export function reviewMarkdown(r: Review): string {
       ...forgotten.items.map((i) => `| ${cell(i.title)} (${code(i.id)}) | ${cell(i.postmortem.reasons.join(', '))} | ${i.postmortem.forgottenAt ? when(i.postmortem.forgottenAt) : ''} |`), ...cutNote(forgotten))
   }
   lines.push('', '## Service levels', '')
-  if (!r.window.complete) lines.push(`_The window runs past now: service levels up to ${when(r.window.until)} ${markdownText(r.window.timeZone)}._`, '')
+  if (!r.window.complete) lines.push(`_The window runs past now: service levels and response times up to ${when(r.window.until)} ${markdownText(r.window.timeZone)}._`, '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${interruptions(l)} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
@@ -142,7 +142,7 @@ export function lookbackMarkdown(l: Lookback): string {
   const zone = markdownText(l.period.timeZone)
   const day = (iso: string) => markdownText(iso.slice(0, 10))
   lines.push(`# ${l.period.kind === 'month' ? 'Monthly' : 'Quarterly'} look-back ${markdownText(l.period.label)} (${day(l.period.localFrom)} – ${day(l.period.localTo)} ${zone})`, '')
-  if (!l.period.complete) lines.push(`_The period is still running: service levels up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
+  if (!l.period.complete) lines.push(`_The period is still running: service levels and response times up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
   const t = l.totals
   const s = t.incidents
   lines.push(`**${s.total} incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${t.postmortems.required} post-mortems required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} of them forgotten by the correlator: no longer schedulable here` : ''}), **${t.problems} problems** behind them.`, '')

@@ -665,7 +665,7 @@ function renderLookback(l) {
   $('#lookback-label').textContent = `${p.label}: ${when(p.from)} – ${when(p.to)} ${state.zone}`
   for (const n of document.querySelectorAll('.lookback-previous')) n.textContent = l.previous.label
   $('#lookback-running').hidden = p.complete
-  $('#lookback-running').textContent = p.complete ? '' : `The period is still running: service levels up to ${when(p.until)} ${state.zone}.`
+  $('#lookback-running').textContent = p.complete ? '' : `The period is still running: service levels and response times up to ${when(p.until)} ${state.zone}.`
   const t = l.totals
   const c = t.change
   const card = (field, value, text, change) => el('li', { 'data-total': field }, el('strong', {}, value), text, change)

@@ -48,7 +48,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       await page.locator('#lookback-at').selectOption('2026-12')
       await expect.poll(() => page.locator('#lookback-label').textContent(), LOAD).toBe('2026-12: 2026-12-01 00:00 – 2027-01-01 00:00 Europe/Berlin')
       expect(asked.at(-1)).toBe('/api/v1/lookback?period=month&at=2026-12&environment=production&tz=Europe%2FBerlin')
-      expect(await page.locator('#lookback-running').textContent()).toBe('The period is still running: service levels up to 2026-12-01 09:00 Europe/Berlin.')
+      expect(await page.locator('#lookback-running').textContent()).toBe('The period is still running: service levels and response times up to 2026-12-01 09:00 Europe/Berlin.')
       expect(await cell('checkout', 'availability')).toBe('94.44 % (−5.56 pp)')
       expect(await cell('checkout', 'downtime')).toBe('30 min (+30 min)')
       expect(await cell('checkout', 'incidents')).toBe('1 (+1)')
