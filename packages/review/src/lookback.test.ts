@@ -95,9 +95,11 @@ describe('assembleLookback', () => {
     const ok: ResponseTimes = { status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }] }
     const down: ResponseTimes = { status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED 127.0.0.1:9090' }
     const refused: ResponseTimes = { status: 'unavailable', name: 'p95', error: 'HTTP 400: parse error' }
-    expect(compareResponseTimes(ok, down)).toEqual(down)
+    // The period that failed is named when it is the previous one, or the two failed apart.
+    expect(compareResponseTimes(ok, down)).toEqual({ ...down, error: 'the previous period: connect ECONNREFUSED 127.0.0.1:9090' })
     expect(compareResponseTimes(down, ok)).toEqual(down)
-    expect(compareResponseTimes(refused, down)).toEqual(refused)
+    expect(compareResponseTimes(down, down)).toEqual(down)
+    expect(compareResponseTimes(refused, down)).toEqual({ ...refused, error: 'HTTP 400: parse error; the previous period: connect ECONNREFUSED 127.0.0.1:9090' })
     expect(compareResponseTimes({ status: 'not-configured' }, { status: 'not-configured' })).toEqual({ status: 'not-configured' })
     expect(compareResponseTimes({ status: 'ok', name: 'p95', items: [] }, { status: 'ok', name: 'p95', items: [] })).toEqual({ status: 'ok', name: 'p95', items: [] })
   })

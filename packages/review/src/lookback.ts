@@ -128,6 +128,11 @@ function change(cur: Figures, prev: Figures): Change {
  * against a period Prometheus did not give would read as a service that had no requests then.
  */
 export function compareResponseTimes(current: ResponseTimes, previous: ResponseTimes): LookbackResponseTimes {
+  // Which period Prometheus failed is said when only the previous one's read did, or the two failed apart.
+  if (previous.status === 'unavailable' && (current.status !== 'unavailable' || current.error !== previous.error)) {
+    const error = `the previous period: ${previous.error}`
+    return { ...previous, error: current.status === 'unavailable' ? `${current.error}; ${error}` : error }
+  }
   if (current.status !== 'ok') return current
   if (previous.status !== 'ok') return previous
   const before = new Map(previous.items.map((i) => [i.service, i.ms]))
