@@ -507,7 +507,6 @@ function renderReview(r) {
   renderTrend(r.trend)
 }
 
-/** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it gave none (down, slow, a refused query). */
 /**
  * The part, note, table and figure's name of the review's (`response-times`) or the look-back's response times:
  * every status sets each of them, so a render leaves nothing of the one before. False when none is configured.
@@ -525,6 +524,7 @@ function showResponseTimesPart(id, t) {
 /** A response time; a service without requests has none. */
 const responseMs = (n) => (n === null ? '–' : `${n} ms`)
 
+/** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it gave none (down, slow, a refused query). */
 function renderResponseTimes(t) {
   if (!showResponseTimesPart('response-times', t)) return
   fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, responseMs(i.ms)))) : [], 'No requests measured.', 2)
