@@ -347,9 +347,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  /** The review, and a warning in the log when Prometheus failed it: the answer tells the meeting, this the operator. */
+  /**
+   * The review, and a warning in the log when Prometheus failed it (the answer tells the meeting, this the
+   * operator), and the read counted (`opsreview_review_response_time_reads_total`).
+   */
   async function reviewFor(req: Request, indices: ReviewIndices, window: ReviewWindowAt, filter: ScopeFilter | undefined) {
     const review = await buildReview(es, indices, window, { ...reviewOptions, scope: filter })
+    metrics?.responseTimesRead('review', review.responseTimes.status)
     if (review.responseTimes.status === 'unavailable') req.log.warn({ error: review.responseTimes.error }, 'review without response times: Prometheus gave none')
     return review
   }
@@ -371,7 +375,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule, responseTimes: deps.responseTimes })
+  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule, responseTimes: deps.responseTimes, ...(metrics ? { metrics } : {}) })
 
   app.get('/api/v1/dead-letters/summary', read, knownQuery, async (_req, res, next) => {
     try {

@@ -9,6 +9,7 @@ import { parseLookbackQuery } from '@opsreview/review/period'
 import type { ResponseTimeSource } from '@opsreview/review/response-times'
 import type { Scope, ScopeFilter } from '@opsreview/review/scope'
 import type { FieldError } from '@opsreview/schemas'
+import type { ReviewMetrics } from './metrics.ts'
 
 export interface LookbackRouteDeps {
   es: Client
@@ -27,6 +28,8 @@ export interface LookbackRouteDeps {
   degradedRule: DegradedRule | undefined
   /** Prometheus, as the review reads it (OPSREVIEW_PROMETHEUS_URL); none when unset. */
   responseTimes: ResponseTimeSource | undefined
+  /** Counts the look-back's reads of Prometheus, when given. */
+  metrics?: Pick<ReviewMetrics, 'responseTimesRead'>
 }
 
 /**
@@ -42,6 +45,7 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
     const { dataset, ...idx } = await deps.indicesOf(res)
     const options = { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), ...(deps.responseTimes ? { responseTimes: deps.responseTimes } : {}), scope: filter }
     const l = await buildLookback(deps.es, idx, q.value, now, options)
+    deps.metrics?.responseTimesRead('lookback', l.responseTimes.status)
     if (l.responseTimes.status === 'unavailable') req.log.warn({ error: l.responseTimes.error }, 'look-back without response times: Prometheus gave none')
     return { dataset, scope, lookback: l }
   }

@@ -19,6 +19,10 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     name: 'opsreview_review_decisions_total', help: 'Decisions published as commands, by command type and outcome (accepted, refused, pending-at-timeout when ?wait=true; not-awaited otherwise)',
     labelNames: ['type', 'outcome'], registers: [registry],
   })
+  const responseTimeReads = new Counter({
+    name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus for the API, by what read them (review, lookback) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
+    labelNames: ['read', 'outcome'], registers: [registry],
+  })
   const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
@@ -39,7 +43,11 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
   const decided = (ds: readonly { type: string; outcome: DecisionOutcome }[]) => {
     for (const d of ds) decisions.inc({ type: d.type, outcome: d.outcome })
   }
-  return { registry, count, decided, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }
+  /** Counts a read of Prometheus's response times; none when no Prometheus is configured. */
+  const responseTimesRead = (read: 'review' | 'lookback', status: 'ok' | 'unavailable' | 'not-configured') => {
+    if (status !== 'not-configured') responseTimeReads.inc({ read, outcome: status })
+  }
+  return { registry, count, decided, responseTimesRead, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }
 }
 
 export type ReviewMetrics = ReturnType<typeof createReviewMetrics>

@@ -10,6 +10,7 @@ import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
 import { startPrometheus, type HistogramSeries } from '@opsreview/testing/prometheus'
 import { createReviewApp, defaultPublicDir } from './app.ts'
+import { createReviewMetrics } from './metrics.ts'
 
 // ajv-formats ships CommonJS whose default export is the plugin itself.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
@@ -40,25 +41,28 @@ const series: HistogramSeries[] = [
 
 /** The review app with its clock at `now` (the window's end), reading response times from `source` when given. */
 async function reviewOf(name: string, source: ResponseTimeSource | undefined, now = TO) {
-  const { url, get, lines } = await startReview(name, source, now)
-  return Object.assign(get, { url, lines })
+  const { url, get, lines, reads } = await startReview(name, source, now)
+  return Object.assign(get, { url, lines, reads })
 }
 
 async function startReview(name: string, source: ResponseTimeSource | undefined, now: string) {
   const { prefix, es } = indicesOfTest(name)
   await ensureIndices(es, prefix)
   const { logger, lines } = captureLogs()
+  const metrics = createReviewMetrics({ breakerState: () => 'closed' })
   const url = await serve(createReviewApp({
     es, commands: { publish: async () => { throw new Error('no decisions in these tests') } }, commandsTopic: 'unused', logger, clock: () => new Date(now),
     readTokens: [READ], writeTokens: ['write-token'], indexPrefix: prefix, waitTimeoutMs: 500, publicDir: defaultPublicDir,
-    deadLetters: async () => { throw new Error('not counted here') }, ...(source ? { responseTimes: source } : {}),
+    deadLetters: async () => { throw new Error('not counted here') }, ...(source ? { responseTimes: source } : {}), metrics,
   }))
+  /** `opsreview_review_response_time_reads_total` by `read/outcome`. */
+  const reads = async () => Object.fromEntries((await metrics.registry.getSingleMetric('opsreview_review_response_time_reads_total')!.get()).values.map((v) => [`${String(v.labels.read)}/${String(v.labels.outcome)}`, v.value]))
   const get = async (path: string): Promise<Json> => {
     const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${READ}` } })
     expect(res.status, path).toBe(200)
     return res.headers.get('content-type')?.includes('json') ? res.json() : res.text()
   }
-  return { url, get, lines }
+  return { url, get, lines, reads }
 }
 
 const source = (url: string, query = defaultResponseTimeQuery): ResponseTimeSource => ({ url, query, name: 'p95', timeoutMs: 5_000 })
@@ -74,6 +78,7 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect(review.responseTimes).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }, { service: 'idle', ms: null }, { service: 'payments', ms: 950 }] })
     expect(validResponseTimes(review.responseTimes), JSON.stringify(validResponseTimes.errors)).toBe(true)
     expect(section(await get(`/api/v1/review.md${WINDOW}`))).toBe('## Response times\n\n| service | p95 |\n| --- | --- |\n| checkout | 375 ms |\n| idle | – |\n| payments | 950 ms |\n\n')
+    expect(await get.reads()).toEqual({ 'review/ok': 2 })
     // A scope naming services keeps their rows only.
     expect((await get(`/api/v1/review${WINDOW}&service=payments`)).responseTimes.items).toEqual([{ service: 'payments', ms: 950 }])
   })
@@ -116,6 +121,8 @@ describe('response times of the morning review (real Prometheus)', () => {
     // Told to the operator as well, once per review read (the JSON and the Markdown), with the request's id.
     const warned = get.lines.filter((l) => l.msg === 'review without response times: Prometheus gave none')
     expect(warned).toHaveLength(2)
+    // And counted, for the operator's alerting.
+    expect(await get.reads()).toEqual({ 'review/unavailable': 2 })
     expect(warned[0]).toMatchObject({ level: 40, error: expect.stringContaining('ECONNREFUSED'), reqId: expect.any(String) })
   })
 
@@ -208,6 +215,7 @@ describe('response times of the monthly look-back (real Prometheus)', () => {
     const prometheus = await startTwoMonths()
     const get = await lookbackOf('lbrt', source(prometheus.url, byEnvironmentQuery))
     const lookback = await get('/api/v1/lookback?period=month')
+    expect(await get.reads()).toEqual({ 'lookback/ok': 1 })
     expect(lookback.period.label).toBe('2026-11')
     expect(lookback.responseTimes).toEqual({
       status: 'ok', name: 'p95', items: [
@@ -248,12 +256,15 @@ describe('response times of the monthly look-back (real Prometheus)', () => {
     expect(lookbackSection(await get('/api/v1/lookback.md?period=month'))).toMatch(/^## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED 127\.0\.0\.1:\d+\._\n\n$/)
     const warned = get.lines.filter((l) => l.msg === 'look-back without response times: Prometheus gave none')
     expect(warned).toHaveLength(2)
+    expect(await get.reads()).toEqual({ 'lookback/unavailable': 2 })
     expect(warned[0]).toMatchObject({ level: 40, error: expect.stringContaining('ECONNREFUSED'), reqId: expect.any(String) })
   })
 
   it('says they are not configured when no Prometheus is named', async () => {
     const get = await lookbackOf('lbrtnone', undefined)
     const lookback = await get('/api/v1/lookback?period=month')
+    // No Prometheus, no read to count.
+    expect(await get.reads()).toEqual({})
     expect(lookback.responseTimes).toEqual({ status: 'not-configured' })
     expect(validLookback(lookback), JSON.stringify(validLookback.errors)).toBe(true)
     expect(lookbackSection(await get('/api/v1/lookback.md?period=month'))).toBe('## Response times\n\n_Not configured (OPSREVIEW_PROMETHEUS_URL)._\n\n')
