@@ -224,8 +224,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const { period, previous } = q
   const opened = (p: Period): estypes.QueryDslQueryContainer => ({ range: { openedAt: { gte: p.from, lt: p.to, format: 'epoch_millis' } } })
   const untilOf = (p: Period) => measuredUntil(p.from, p.to, nowMs)
-  const responseTimeScope = { environments: opts.scope?.environments ?? null, services: opts.scope?.services ?? null }
-  const responseTimesOf = (p: Period) => readResponseTimes(opts.responseTimes, p.from, untilOf(p), responseTimeScope)
+  const responseTimesOf = (p: Period) => readResponseTimes(opts.responseTimes, p.from, untilOf(p), opts.scope)
   const [aggs, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,

@@ -285,7 +285,7 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
       },
     }),
     until === from ? [] : readAlertIntervals(es, idx, { from, until, lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
-    readResponseTimes(opts.responseTimes, from, until, { environments: opts.scope?.environments ?? null, services: opts.scope?.services ?? null }),
+    readResponseTimes(opts.responseTimes, from, until, opts.scope),
   ])
 
   const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()

@@ -1,4 +1,5 @@
 import { field, type ConfigOf } from '@opsreview/config'
+import type { ScopeFilter } from './scope.ts'
 
 /**
  * Response times per service, read from Prometheus: the morning review reports service quality, and the
@@ -165,22 +166,23 @@ function failure(err: unknown, timeoutMs: number): string {
 }
 
 /**
- * The response times over the measured part of the window [from, until): not asked when it is under a second. A
- * Prometheus that fails is said in the answer, never thrown: the rest of the review is still wanted.
+ * The response times over the measured part of the window [from, until) in the scope (everything when absent):
+ * not asked when it is under a second. A Prometheus that fails is said in the answer, never thrown: the rest of
+ * the review is still wanted.
  */
-export async function readResponseTimes(source: ResponseTimeSource | undefined, from: number, until: number, scope: { environments: readonly string[] | null; services: readonly string[] | null }): Promise<ResponseTimes> {
+export async function readResponseTimes(source: ResponseTimeSource | undefined, from: number, until: number, scope?: ScopeFilter): Promise<ResponseTimes> {
   if (!source) return notConfigured
   // Under a second there is no range to ask for: `$range` in whole seconds is 0s, which Prometheus refuses
   // ("duration must be greater than 0"), and the meeting was told Prometheus did not answer.
   if (until - from < 1000) return { status: 'ok', name: source.name, items: [] }
   const unavailable = (error: string): ResponseTimes => ({ status: 'unavailable', name: source.name, error })
   try {
-    const res = await fetch(responseTimeQueryUrl(source, from, until, scope.environments), { headers: { accept: 'application/json', ...basicAuthorization(source.url) }, signal: AbortSignal.timeout(source.timeoutMs) })
+    const res = await fetch(responseTimeQueryUrl(source, from, until, scope?.environments ?? null), { headers: { accept: 'application/json', ...basicAuthorization(source.url) }, signal: AbortSignal.timeout(source.timeoutMs) })
     const text = await textUpTo(res, MAX_ANSWER_BYTES)
     if (text === undefined) return unavailable(`HTTP ${res.status}, an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`)
     let body: unknown
     try { body = JSON.parse(text) } catch { return unavailable(`HTTP ${res.status}, not JSON`) }
-    const parsed = parseResponseTimes(body, scope.services)
+    const parsed = parseResponseTimes(body, scope?.services ?? null)
     if (!parsed.ok) return unavailable(res.ok ? parsed.error : `HTTP ${res.status}: ${parsed.error}`)
     return res.ok ? { status: 'ok', name: source.name, items: parsed.items } : unavailable(`HTTP ${res.status}`)
   } catch (err) {
