@@ -137,7 +137,7 @@ export function compareResponseTimes(current: ResponseTimes, previous: ResponseT
   if (previous.status !== 'ok') return previous
   const before = new Map(previous.items.map((i) => [i.service, i.ms]))
   const now = new Map(current.items.map((i) => [i.service, i.ms]))
-  const services = [...new Set([...now.keys(), ...before.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+  const services = [...new Set([...now.keys(), ...before.keys()])].sort()
   // To the tenth, as the figures are: 375.1 − 200.2 is 174.90000000000003 in floating point.
   const items = services.map((service) => {
     const ms = now.get(service) ?? null

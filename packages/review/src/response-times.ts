@@ -134,7 +134,8 @@ export function parseResponseTimes(body: unknown, services: readonly string[] | 
     const before = byService.get(service)
     byService.set(service, before === undefined || before === null ? ms : ms === null ? before : Math.max(before, ms))
   }
-  return { ok: true, items: [...byService].map(([service, ms]) => ({ service, ms })).sort((x, y) => (x.service < y.service ? -1 : x.service > y.service ? 1 : 0)) }
+  // By name, in code-unit order: sort's own for strings.
+  return { ok: true, items: [...byService.keys()].sort().map((service) => ({ service, ms: byService.get(service) ?? null })) }
 }
 
 /**
