@@ -348,13 +348,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
   })
 
   /**
-   * The review, and a warning in the log when Prometheus failed it (the answer tells the meeting, this the
-   * operator), and the read counted (`opsreview_review_response_time_reads_total`).
+   * A read of Prometheus's response times, counted (`opsreview_review_response_time_reads_total`), and a warning
+   * in the log when Prometheus failed it: the answer tells the meeting, this the operator.
    */
+  function noteResponseTimes(req: Request, read: 'review' | 'lookback', t: { status: 'ok' | 'not-configured' } | { status: 'unavailable'; error: string }): void {
+    metrics?.responseTimesRead(read, t.status)
+    if (t.status === 'unavailable') req.log.warn({ error: t.error }, `${read === 'review' ? 'review' : 'look-back'} without response times: Prometheus gave none`)
+  }
+
   async function reviewFor(req: Request, indices: ReviewIndices, window: ReviewWindowAt, filter: ScopeFilter | undefined) {
     const review = await buildReview(es, indices, window, { ...reviewOptions, scope: filter })
-    metrics?.responseTimesRead('review', review.responseTimes.status)
-    if (review.responseTimes.status === 'unavailable') req.log.warn({ error: review.responseTimes.error }, 'review without response times: Prometheus gave none')
+    noteResponseTimes(req, 'review', review.responseTimes)
     return review
   }
 
@@ -375,7 +379,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     } catch (err) { next(err) }
   })
 
-  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule, responseTimes: deps.responseTimes, ...(metrics ? { metrics } : {}) })
+  registerLookbackRoutes(app, { es, clock, read, knownQuery, dataset, indicesOf, scopeOf, timeZone, degradedRule: deps.degradedRule, responseTimes: deps.responseTimes, noteResponseTimes })
 
   app.get('/api/v1/dead-letters/summary', read, knownQuery, async (_req, res, next) => {
     try {

@@ -3,13 +3,12 @@ import type { Express, Request, RequestHandler, Response } from 'express'
 import { HttpProblem } from '@opsreview/http/problem'
 import type { ResolvedIndices } from '@opsreview/review/dataset'
 import type { DegradedRule } from '@opsreview/review/degraded'
-import { buildLookback } from '@opsreview/review/lookback'
+import { buildLookback, type LookbackResponseTimes } from '@opsreview/review/lookback'
 import { lookbackMarkdown, scopeMarkdown } from '@opsreview/review/markdown'
 import { parseLookbackQuery } from '@opsreview/review/period'
 import type { ResponseTimeSource } from '@opsreview/review/response-times'
 import type { Scope, ScopeFilter } from '@opsreview/review/scope'
 import type { FieldError } from '@opsreview/schemas'
-import type { ReviewMetrics } from './metrics.ts'
 
 export interface LookbackRouteDeps {
   es: Client
@@ -28,8 +27,8 @@ export interface LookbackRouteDeps {
   degradedRule: DegradedRule | undefined
   /** Prometheus, as the review reads it (OPSREVIEW_PROMETHEUS_URL); none when unset. */
   responseTimes: ResponseTimeSource | undefined
-  /** Counts the look-back's reads of Prometheus, when given. */
-  metrics?: Pick<ReviewMetrics, 'responseTimesRead'>
+  /** Counts the look-back's read of Prometheus, and warns in the log when it failed (app.ts). */
+  noteResponseTimes: (req: Request, read: 'lookback', t: LookbackResponseTimes) => void
 }
 
 /**
@@ -45,8 +44,7 @@ export function registerLookbackRoutes(app: Express, deps: LookbackRouteDeps): v
     const { dataset, ...idx } = await deps.indicesOf(res)
     const options = { ...(deps.degradedRule ? { degradedRule: deps.degradedRule } : {}), ...(deps.responseTimes ? { responseTimes: deps.responseTimes } : {}), scope: filter }
     const l = await buildLookback(deps.es, idx, q.value, now, options)
-    deps.metrics?.responseTimesRead('lookback', l.responseTimes.status)
-    if (l.responseTimes.status === 'unavailable') req.log.warn({ error: l.responseTimes.error }, 'look-back without response times: Prometheus gave none')
+    deps.noteResponseTimes(req, 'lookback', l.responseTimes)
     return { dataset, scope, lookback: l }
   }
   app.get('/api/v1/lookback', deps.read, deps.knownQuery, deps.dataset, async (req, res, next) => {
