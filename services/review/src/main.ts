@@ -60,6 +60,7 @@ const deadLetters = cachedDeadLetterCount(
   { ttlMs: config.OPSREVIEW_DEAD_LETTER_CACHE, timeoutMs: 5_000, clock: () => Date.now() },
 )
 
+const responseTimes = responseTimeSourceOf(config)
 const app = createReviewApp({
   es, commands, commandsTopic: config.OPSREVIEW_TOPIC_COMMANDS, logger, clock: () => new Date(),
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,
@@ -67,7 +68,7 @@ const app = createReviewApp({
   idempotency: { ...defaultIdempotencyLimits, ttlMs: config.OPSREVIEW_IDEMPOTENCY_TTL, maxKeys: config.OPSREVIEW_IDEMPOTENCY_MAX_KEYS },
   decisions, ...(config.OPSREVIEW_RECEIVER_TOKEN ? { reports: { url: config.OPSREVIEW_RECEIVER_URL, token: config.OPSREVIEW_RECEIVER_TOKEN, timeoutMs: 10_000 } } : {}),
   metrics, timeZone: config.OPSREVIEW_TIMEZONE, degradedRule: degradedRuleOf(config), scope: scopeDefaultsOf(config),
-  responseTimes: responseTimeSourceOf(config),
+  responseTimes,
 })
 const server = app.listen(config.OPSREVIEW_REVIEW_PORT, config.OPSREVIEW_REVIEW_HOST)
 hardenServer(server, reviewServerTimeouts(config.OPSREVIEW_WAIT_TIMEOUT))
@@ -87,7 +88,7 @@ const digest = digestUrl === null ? undefined : await (async () => {
   digestLogger.info({ at: config.OPSREVIEW_DIGEST_AT, zone: config.OPSREVIEW_TIMEZONE }, 'morning digest scheduled')
   return startDigestScheduler({
     url: digestUrl.href, zone: config.OPSREVIEW_TIMEZONE, at: config.OPSREVIEW_DIGEST_AT, ledger, logger: digestLogger,
-    render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config), responseTimes: responseTimeSourceOf(config) }, now, window, earlier),
+    render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config), responseTimes }, now, window, earlier),
     policy: defaultRetryPolicy, graceMs: defaultDigestGraceMs, leaseMs: 15 * 60_000, onOutcome: (o) => metrics.digest(o),
   })
 })()
