@@ -46,11 +46,26 @@ const indexedDurations = {
 }
 const pct = { type: 'number', minimum: 0, maximum: 100 }
 const nullableNumber = { type: ['number', 'null'] }
-/** The review's and the look-back's response times when there are none: Prometheus failed, or none is configured. */
-const responseTimesNotOk = [
-  { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
-  { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
-]
+/**
+ * The review's and the look-back's response times: `ok` with one item of `item`'s properties (each required)
+ * per service, or none because Prometheus failed, or because none is configured.
+ */
+const responseTimesSchema = (description: string, item: Record<string, Json>): Json => ({
+  description,
+  oneOf: [
+    {
+      type: 'object', required: ['status', 'name', 'items'], additionalProperties: false,
+      properties: {
+        status: { const: 'ok' }, name: { type: 'string' },
+        items: { type: 'array', items: { type: 'object', required: Object.keys(item), additionalProperties: false, properties: item } },
+      },
+    },
+    { type: 'object', required: ['status', 'name', 'error'], additionalProperties: false, properties: { status: { const: 'unavailable' }, name: { type: 'string' }, error: { type: 'string' } } },
+    { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'not-configured' } } },
+  ],
+})
+/** A response time in milliseconds; null for no requests. */
+const responseMs = { type: ['number', 'null'], minimum: 0 }
 
 const schemas: Record<string, Json> = {
   AlertEvent: embedded(alertSchema),
@@ -106,38 +121,14 @@ const schemas: Record<string, Json> = {
       incidents: nonNegative, mttaMs: nullableMs, mttrMs: nullableMs,
     },
   },
-  ResponseTimes: {
-    description: 'Per service, over the same [from, until) as the service levels, read from Prometheus (OPSREVIEW_PROMETHEUS_URL): `ms` is the figure named `name` (OPSREVIEW_RESPONSE_TIME_NAME) in milliseconds to the tenth, null for a service without requests. `unavailable`: Prometheus did not answer or answered an error, said in `error`; the review answers all the same.',
-    oneOf: [
-      {
-        type: 'object', required: ['status', 'name', 'items'], additionalProperties: false,
-        properties: {
-          status: { const: 'ok' }, name: { type: 'string' },
-          items: { type: 'array', items: { type: 'object', required: ['service', 'ms'], additionalProperties: false, properties: { service: { type: 'string' }, ms: { type: ['number', 'null'], minimum: 0 } } } },
-        },
-      },
-      ...responseTimesNotOk,
-    ],
-  },
-  LookbackResponseTimes: {
-    description: 'The ResponseTimes of the period and of the previous one, each over the part its service levels are measured over ([from, until)), by service name: `ms` this period, `previousMs` the previous one (null: no requests, or no series then), `change` ms − previousMs (null when either is null). `unavailable` when either read failed, with its error; the look-back answers all the same.',
-    oneOf: [
-      {
-        type: 'object', required: ['status', 'name', 'items'], additionalProperties: false,
-        properties: {
-          status: { const: 'ok' }, name: { type: 'string' },
-          items: {
-            type: 'array',
-            items: {
-              type: 'object', required: ['service', 'ms', 'previousMs', 'change'], additionalProperties: false,
-              properties: { service: { type: 'string' }, ms: { type: ['number', 'null'], minimum: 0 }, previousMs: { type: ['number', 'null'], minimum: 0 }, change: nullableNumber },
-            },
-          },
-        },
-      },
-      ...responseTimesNotOk,
-    ],
-  },
+  ResponseTimes: responseTimesSchema(
+    'Per service, over the same [from, until) as the service levels, read from Prometheus (OPSREVIEW_PROMETHEUS_URL): `ms` is the figure named `name` (OPSREVIEW_RESPONSE_TIME_NAME) in milliseconds to the tenth, null for a service without requests. `unavailable`: Prometheus did not answer or answered an error, said in `error`; the review answers all the same.',
+    { service: { type: 'string' }, ms: responseMs },
+  ),
+  LookbackResponseTimes: responseTimesSchema(
+    'The ResponseTimes of the period and of the previous one, each over the part its service levels are measured over ([from, until)), by service name: `ms` this period, `previousMs` the previous one (null: no requests, or no series then), `change` ms − previousMs (null when either is null). `unavailable` when either read failed, with its error; the look-back answers all the same.',
+    { service: { type: 'string' }, ms: responseMs, previousMs: responseMs, change: nullableNumber },
+  ),
   Review: {
     type: 'object', additionalProperties: false,
     required: ['window', 'newIncidents', 'resolvedIncidents', 'openIncidents', 'problems', 'postmortems', 'serviceLevels', 'responseTimes', 'trend', 'dataset', 'scope'],
