@@ -27,7 +27,8 @@ import type { FieldError } from '@opsreview/schemas'
 import { parseScope, scopeFilter, unknownParameters, type Scope, type ScopeDefaults, type ScopeFilter } from '@opsreview/review/scope'
 import { noTeams } from '@opsreview/review/teams'
 import type { DegradedRule } from '@opsreview/review/degraded'
-import type { ResponseTimeSource } from '@opsreview/review/response-times'
+import type { LookbackResponseTimes } from '@opsreview/review/lookback'
+import type { ResponseTimes, ResponseTimeSource } from '@opsreview/review/response-times'
 import { recordSchemas, validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Note, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
@@ -351,7 +352,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * A read of Prometheus's response times, counted (`opsreview_review_response_time_reads_total`), and a warning
    * in the log when Prometheus failed it: the answer tells the meeting, this the operator.
    */
-  function noteResponseTimes(req: Request, read: 'review' | 'lookback', t: { status: 'ok' | 'not-configured' } | { status: 'unavailable'; error: string }): void {
+  function noteResponseTimes(req: Request, read: 'review' | 'lookback', t: ResponseTimes | LookbackResponseTimes): void {
     metrics?.responseTimesRead(read, t.status)
     if (t.status === 'unavailable') req.log.warn({ error: t.error }, `${read === 'review' ? 'review' : 'look-back'} without response times: Prometheus gave none`)
   }
