@@ -99,6 +99,19 @@ node -e '
   const rs = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
   const sum = (k) => rs.reduce((s, r) => s + r[k], 0);
   console.log(`vitest: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);
+  // The failures again, named, with the first line of each message: a CI log is often read only at its tail,
+  // and the run that failed may have printed them many screens above.
+  for (const file of rs.flatMap((r) => r.testResults)) {
+    const where = require("path").relative(process.cwd(), file.name);
+    // A file whose hook or import failed has no failed test of its own to name.
+    if (file.status === "failed" && !file.assertionResults.some((a) => a.status === "failed")) {
+      console.log(`failed: ${where}: ${(file.message ?? "").split("\n")[0].slice(0, 300)}`);
+    }
+    for (const t of file.assertionResults.filter((a) => a.status === "failed")) {
+      const why = (t.failureMessages[0] ?? "").split("\n")[0].slice(0, 300);
+      console.log(`failed: ${where} > ${t.fullName}: ${why}`);
+    }
+  }
   if (sum("numTotalTests") === 0) { console.error("no test ran"); process.exit(1) }
 ' "${reports[@]}" || status=1
 exit $status
