@@ -108,9 +108,9 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
   it('answers 202, not 5xx, when Elasticsearch fails after the commands are published, and replays that answer for the same key', async () => {
     const proxy = await cuttableElasticsearch()
     // Elasticsearch goes away between the publish and the wait for the decision to show. The request and its
-    // retry each wait out the whole wait for it to show: 5 s, not 15 (the stand-in's outcome comes within 1.5 s
-    // in decision-write-path.int.test.ts).
-    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() }, waitTimeoutMs: 5_000 })
+    // retry each wait out the whole wait for it to show: 10 s, not 15. The stand-in's outcome comes within 1.5 s
+    // in decision-write-path.int.test.ts on a quiet host, and a loaded one may be several times slower.
+    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() }, waitTimeoutMs: 10_000 })
     const key = { 'idempotency-key': 'es-fails-after-publish' }
     const first = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
     expect(first.status).toBe(202)

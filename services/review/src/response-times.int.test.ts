@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats'
 import { openApiDocument } from '@opsreview/review/openapi'
 import { digestMarkdown } from '@opsreview/review/digest'
 import { noTeams } from '@opsreview/review/teams'
-import { defaultResponseTimeQuery, type ResponseTimeSource } from '@opsreview/review/response-times'
+import { defaultResponseTimeQuery, RESPONSE_TIME_TIMEOUT_MAX_MS, type ResponseTimeSource } from '@opsreview/review/response-times'
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { captureLogs, indicesOfTest, serve } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
@@ -65,7 +65,9 @@ async function startReview(name: string, source: ResponseTimeSource | undefined,
   return { url, get, lines, reads }
 }
 
-const source = (url: string, query = defaultResponseTimeQuery): ResponseTimeSource => ({ url, query, name: 'p95', timeoutMs: 5_000 })
+// The longest wait allowed: it catches a Prometheus that hangs, not a slow one, and a month's histograms read
+// beside Chromium on a loaded 2-core host are slow.
+const source = (url: string, query = defaultResponseTimeQuery): ResponseTimeSource => ({ url, query, name: 'p95', timeoutMs: RESPONSE_TIME_TIMEOUT_MAX_MS })
 const section = (md: string) => md.slice(md.indexOf('## Response times'), md.indexOf('## Resolved in the window'))
 const newPage = browserPages()
 const validResponseTimes = new Ajv2020({ strict: false }).compile((openApiDocument as Json).components.schemas.ResponseTimes)
