@@ -102,6 +102,26 @@ describe('configuration', () => {
     }
   })
 
+  it('refuses a placeholder it does not know, and $environments outside double quotes, naming each', () => {
+    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+    // Misspelt, the placeholder went to Prometheus as it was, and the review showed an empty table, not a fault.
+    expect(query('histogram_quantile(0.95, sum by (service, le) (increase(x_bucket{env=~"$environment"}[$range])))'))
+      .toContain('unknown placeholder $environment (opsreview replaces $range and $environments')
+    expect(query('histogram_quantile(0.95, x_bucket{env=~"$envs", zone=~"$zones"}[$ranges])')).toMatch(/\$envs.*\$zones.*\$ranges/s)
+    // Its escaping is that of a string in double quotes: in single quotes `\"` is no escape, in backquotes `\\.` is two characters.
+    for (const q of ["x_bucket{env=~'$environments'}[$range]", 'x_bucket{env=~`$environments`}[$range]', 'x_bucket[$range] and on() $environments']) {
+      expect(query(q), q).toContain('$environments must be inside double quotes')
+    }
+    // A label_replace template may name a group of its own regular expression; `$` may end one; `$1` is a group too.
+    for (const q of [
+      defaultResponseTimeQuery,
+      'histogram_quantile(0.95, sum by (service, le) (increase(http_request_duration_seconds_bucket{env=~"$environments"}[$range])))',
+      'histogram_quantile(0.95, sum by (service, le) (label_replace(increase(http_server_requests_seconds_bucket[$range]), "service", "$1", "job", "(.*)")))',
+      'label_replace(x_bucket[$range], "service", "${svc}-$svc", "job", "(?P<svc>.*)")',
+      'x_bucket{path=~"^/api$", env=~"\\"$environments\\""}[$range]',
+    ]) expect(query(q), q).toBe('accepted')
+  })
+
   it('waits for Prometheus at most 20 s, well within the review socket\'s idle timeout', () => {
     const long = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_TIMEOUT: '60s' })
     expect(long.ok ? 'accepted' : long.errors.join('\n')).toContain('OPSREVIEW_RESPONSE_TIME_TIMEOUT must be at most 20000 ms')

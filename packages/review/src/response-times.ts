@@ -51,10 +51,42 @@ export const responseTimeSpec = {
     // The API's path is added to it: a query or fragment would end up before that path.
     return u && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL without a query or fragment (not shown: it may hold credentials)' }
   }),
-  OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s), ${ENVIRONMENTS_PLACEHOLDER} (optional, inside double quotes) by a regular expression of the review's environments`, defaultResponseTimeQuery, (raw) =>
-    (raw.includes(RANGE_PLACEHOLDER) ? { ok: true, value: raw } : { ok: false, error: `must contain ${RANGE_PLACEHOLDER}, the window the figure is over, got ${JSON.stringify(raw)}` })),
+  OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s), ${ENVIRONMENTS_PLACEHOLDER} (optional, inside double quotes) by a regular expression of the review's environments`, defaultResponseTimeQuery, (raw) => {
+    const faults = [...(raw.includes(RANGE_PLACEHOLDER) ? [] : [`must contain ${RANGE_PLACEHOLDER}, the window the figure is over`]), ...placeholderFaults(raw)]
+    return faults.length === 0 ? { ok: true, value: raw } : { ok: false, error: `${faults.join('; ')}, got ${JSON.stringify(raw)}` }
+  }),
   OPSREVIEW_RESPONSE_TIME_NAME: field.string('what the response time is called on the page and in review.md', 'p95'),
   OPSREVIEW_RESPONSE_TIME_TIMEOUT: field.timer('how long the review waits for Prometheus before saying it did not answer, at most 20s', 5_000, { min: 1, max: RESPONSE_TIME_TIMEOUT_MAX_MS }),
+}
+
+/**
+ * What is wrong with the query's `$name`s. Only two are replaced; any other went to Prometheus as written, and a
+ * misspelt `$environment` in a matcher matched nothing: the review showed an empty table, not a fault. A `$name`
+ * stays allowed where the query has a group of that name, for a label_replace template (`"$svc"`, `(?P<svc>…)`).
+ * `$environments` is escaped as the inside of a string in double quotes: in single quotes Prometheus refuses
+ * its `\"`, in backquotes `\\.` is two characters, and outside a string it is no PromQL at all.
+ */
+function placeholderFaults(query: string): string[] {
+  const groups = new Set([...query.matchAll(/\(\?P?<(\w+)>/g)].map((m) => m[1]))
+  const unknown = new Set<string>()
+  let outsideDoubleQuotes = false
+  let quote = ''
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i]!
+    if (quote !== '' && quote !== '`' && c === '\\') i++
+    else if (quote === '' && (c === '"' || c === "'" || c === '`')) quote = c
+    else if (c === quote) quote = ''
+    else if (c === '$') {
+      const name = /^\{?([A-Za-z_]\w*)/.exec(query.slice(i + 1))?.[1]
+      if (name === undefined || name === 'range' || groups.has(name)) continue
+      if (name === 'environments') outsideDoubleQuotes ||= quote !== '"'
+      else unknown.add(`$${name}`)
+    }
+  }
+  return [
+    ...[...unknown].map((p) => `unknown placeholder ${p} (opsreview replaces ${RANGE_PLACEHOLDER} and ${ENVIRONMENTS_PLACEHOLDER}; a label_replace template may name a group (?P<name>…) of the query)`),
+    ...(outsideDoubleQuotes ? [`${ENVIRONMENTS_PLACEHOLDER} must be inside double quotes, as in {env=~"${ENVIRONMENTS_PLACEHOLDER}"}`] : []),
+  ]
 }
 
 /** The source the configuration names, or undefined when OPSREVIEW_PROMETHEUS_URL is unset. */
