@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { digestBody, digestLimits, digestReviewWindow, digestWindow, nextDigest, parseDigestAt, postWebhook, startDigestScheduler, type DigestLedger, type DigestOutcome, type DigestSchedulerOptions } from './digest.ts'
+import { notConfigured, type ResponseTimes } from './response-times.ts'
 import { parseReviewWindow } from './window.ts'
 
 const Z = (iso: string) => Date.parse(iso)
@@ -161,7 +162,12 @@ describe('the webhook post', () => {
  * A scheduler posting to a local webhook, with faked timers and a clock set by hand (a day passes without
  * waiting for it), and `ledger` in memory. `after(ms)` moves both on and waits for the scheduler.
  */
-async function scheduledDigest(o: { ledger: DigestLedger; render?: DigestSchedulerOptions['render']; logger?: DigestSchedulerOptions['logger']; onOutcome?: DigestSchedulerOptions['onOutcome'] }) {
+/** A render giving the same digest every time, with these response times. */
+const renderWith = (responseTimes: ResponseTimes = notConfigured): DigestSchedulerOptions['render'] => async () => ({
+  markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] }, responseTimes,
+})
+
+async function scheduledDigest(o: { ledger: DigestLedger; render?: DigestSchedulerOptions['render']; logger?: DigestSchedulerOptions['logger']; onOutcome?: DigestSchedulerOptions['onOutcome']; onResponseTimes?: DigestSchedulerOptions['onResponseTimes'] }) {
   let posts = 0
   const server = createServer((req, res) => { posts++; req.resume(); res.end('ok') })
   server.listen(0, '127.0.0.1')
@@ -173,8 +179,8 @@ async function scheduledDigest(o: { ledger: DigestLedger; render?: DigestSchedul
   const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined }
   const scheduler = startDigestScheduler({
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, zone: 'UTC', at: { hour: 8, minute: 0 }, ledger: o.ledger,
-    render: o.render ?? (async () => ({ markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] } })),
-    logger: o.logger ?? quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
+    render: o.render ?? renderWith(),
+    logger: o.logger ?? quiet, clock: () => now, leaseMs: 60_000, ledgerRetryMs: 1_000, ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}), ...(o.onResponseTimes ? { onResponseTimes: o.onResponseTimes } : {}),
   })
   onTestFinished(() => scheduler.stop())
   const after = async (ms: number) => {
@@ -220,16 +226,21 @@ describe('the digest scheduler', () => {
     expect(records).toEqual(new Map([['2026-03-10', 'posted'], ['2026-03-11', 'posted']]))
   })
 
-  it('posts a digest whose response times Prometheus did not give, and warns the operator with the error', async () => {
+  it('posts a digest whose response times Prometheus did not give, warns the operator with the error, and says how each read went', async () => {
     const warnings: [object, string][] = []
+    const reads: [string, string][] = []
     const logger = { info: () => undefined, warn: (obj: object, msg: string) => { warnings.push([obj, msg]) }, error: () => undefined }
-    const render = async () => ({
-      markdown: 'review', listed: { window: { from: '2026-03-09T08:00:00.000Z', to: '2026-03-10T08:00:00.000Z' }, scope: '{}', ids: [] },
-      responseTimesUnavailable: 'connect ECONNREFUSED 127.0.0.1:9090',
-    })
-    const d = await scheduledDigest({ ledger: memoryLedger(), render, logger })
-    await d.after(1_000)
-    expect(d.posts()).toBe(1)
+    const down = await scheduledDigest({ ledger: memoryLedger(), render: renderWith({ status: 'unavailable', name: 'p95', error: 'connect ECONNREFUSED 127.0.0.1:9090' }), logger, onResponseTimes: (status, date) => reads.push([status, date]) })
+    await down.after(1_000)
+    expect(down.posts()).toBe(1)
     expect(warnings).toEqual([[{ date: '2026-03-10', error: 'connect ECONNREFUSED 127.0.0.1:9090' }, 'digest without response times: Prometheus gave none']])
+    const others: ResponseTimes[] = [{ status: 'ok', name: 'p95', items: [] }, notConfigured]
+    for (const responseTimes of others) {
+      const d = await scheduledDigest({ ledger: memoryLedger(), render: renderWith(responseTimes), logger, onResponseTimes: (status, date) => reads.push([status, date]) })
+      await d.after(1_000)
+      expect(d.posts()).toBe(1)
+    }
+    expect(warnings).toHaveLength(1)
+    expect(reads).toEqual([['unavailable', '2026-03-10'], ['ok', '2026-03-10'], ['not-configured', '2026-03-10']])
   })
 })

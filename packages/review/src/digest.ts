@@ -9,7 +9,7 @@ import type { DegradedRule } from './degraded.ts'
 import { reviewMarkdown, scopeMarkdown } from './markdown.ts'
 import { rankedBySeverity } from './ranking.ts'
 import { buildReview, newIncidentsQuery, type ReviewIndices } from './report.ts'
-import type { ResponseTimeSource } from './response-times.ts'
+import type { ResponseTimes, ResponseTimeSource } from './response-times.ts'
 import { hitsTotal } from './search.ts'
 import { parseScope, scopeFilter, type ScopeDefaults } from './scope.ts'
 import type { ReviewWindowAt } from './window.ts'
@@ -102,8 +102,8 @@ export function digestReviewWindow(zone: string, nowMs: number, window: DigestWi
 export interface RenderedDigest {
   markdown: string
   listed: ListedNew
-  /** Why the response times are missing when Prometheus gave none (down, slow, refused the query): the operator is told, not only the chat. */
-  responseTimesUnavailable?: string
+  /** The review's read of the response times: when Prometheus gave none (down, slow, refused the query), the operator is told, not only the chat. */
+  responseTimes: ResponseTimes
 }
 
 /** The most new incident ids a digest records: a day of more lists the rest again in the next one. */
@@ -133,9 +133,7 @@ export async function digestMarkdown(es: Client, indices: ReviewIndices, o: { zo
   })
   const ids = found.hits.hits.map((h) => h._id!)
   const review = await buildReview(es, indices, w, { scope, newIncidents: { ids, carried: hitsTotal(found) - ids.length }, ...(o.degradedRule ? { degradedRule: o.degradedRule } : {}), ...(o.responseTimes ? { responseTimes: o.responseTimes } : {}) })
-  const rendered: RenderedDigest = { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids } }
-  if (review.responseTimes.status === 'unavailable') rendered.responseTimesUnavailable = review.responseTimes.error
-  return rendered
+  return { markdown: `${scopeMarkdown(s.value)}${reviewMarkdown(review)}`, listed: { window: { from: w.from, to: w.to }, scope: scopeKey, ids }, responseTimes: review.responseTimes }
 }
 
 /** How a post is retried. */
@@ -331,6 +329,8 @@ export interface DigestSchedulerOptions {
   ledgerRetryMs?: number
   /** Each day's outcome: posted, failed (after the retries, or refused), skipped (posted already elsewhere). */
   onOutcome?: (outcome: DigestOutcome, date: string) => void
+  /** How each rendering's read of the response times went, for the metric the review's reads are counted in. */
+  onResponseTimes?: (status: ResponseTimes['status'], date: string) => void
 }
 
 export const defaultDigestGraceMs = 60 * MINUTE
@@ -437,7 +437,8 @@ export function startDigestScheduler(o: DigestSchedulerOptions): { stop(): Promi
       return { result: { ok: false, attempts: 0, error: reviewFailureOf(err), permanent: true } }
     }
     // Posted all the same: the digest says what is missing, and the rest of the review is there.
-    if (rendered.responseTimesUnavailable !== undefined) o.logger.warn({ date, error: rendered.responseTimesUnavailable }, 'digest without response times: Prometheus gave none')
+    o.onResponseTimes?.(rendered.responseTimes.status, date)
+    if (rendered.responseTimes.status === 'unavailable') o.logger.warn({ date, error: rendered.responseTimes.error }, 'digest without response times: Prometheus gave none')
     const result = await postWebhook(o.url, digestBody(rendered.markdown), {
       ...(o.policy ? { policy: o.policy } : {}), signal: stopping.signal,
       onRetry: (r) => o.logger.warn({ date, ...r }, 'digest post failed: retrying'),

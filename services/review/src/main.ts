@@ -90,6 +90,7 @@ const digest = digestUrl === null ? undefined : await (async () => {
     url: digestUrl.href, zone: config.OPSREVIEW_TIMEZONE, at: config.OPSREVIEW_DIGEST_AT, ledger, logger: digestLogger,
     render: (now, window, earlier) => digestMarkdown(es, indices, { zone: config.OPSREVIEW_TIMEZONE, scope: scopeDefaultsOf(config), degradedRule: degradedRuleOf(config), responseTimes }, now, window, earlier),
     policy: defaultRetryPolicy, graceMs: defaultDigestGraceMs, leaseMs: 15 * 60_000, onOutcome: (o) => metrics.digest(o),
+    onResponseTimes: (status) => metrics.responseTimesRead('digest', status),
   })
 })()
 

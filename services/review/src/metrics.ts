@@ -20,7 +20,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     labelNames: ['type', 'outcome'], registers: [registry],
   })
   const responseTimeReads = new Counter({
-    name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus for the API, by what read them (review, lookback) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
+    name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus for the API, by what read them (review, lookback, digest) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
     labelNames: ['read', 'outcome'], registers: [registry],
   })
   const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
@@ -44,7 +44,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     for (const d of ds) decisions.inc({ type: d.type, outcome: d.outcome })
   }
   /** Counts a read of Prometheus's response times; none when no Prometheus is configured. */
-  const responseTimesRead = (read: 'review' | 'lookback', status: 'ok' | 'unavailable' | 'not-configured') => {
+  const responseTimesRead = (read: 'review' | 'lookback' | 'digest', status: 'ok' | 'unavailable' | 'not-configured') => {
     if (status !== 'not-configured') responseTimeReads.inc({ read, outcome: status })
   }
   return { registry, count, decided, responseTimesRead, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }

@@ -136,13 +136,13 @@ describe('response times of the morning review (real Prometheus)', () => {
     const digest = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
       { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
     expect(section(digest.markdown)).toBe('## Response times\n\n| service | p95 |\n| --- | --- |\n| checkout | 375 ms |\n| idle | – |\n| payments | 950 ms |\n\n')
-    expect(digest.responseTimesUnavailable).toBeUndefined()
+    expect(digest.responseTimes.status).toBe('ok')
     // Prometheus down: the digest says so, and gives the scheduler the reason to warn the operator with.
     await prometheus.stop()
     const without = await digestMarkdown(es, { alerts: n.alerts.alias, incidents: n.incidents.alias, problems: n.problems.alias },
       { zone: 'UTC', scope: { environments: [], teams: noTeams }, responseTimes: source(prometheus.url) }, Date.parse(TO), { fromMs: Date.parse(FROM), toMs: Date.parse(TO) })
     expect(section(without.markdown)).toMatch(/^## Response times\n\n_No response times from Prometheus: connect ECONNREFUSED/)
-    expect(without.responseTimesUnavailable).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/)
+    expect(without.responseTimes).toEqual({ status: 'unavailable', name: 'p95', error: expect.stringMatching(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/) })
   })
 
   it('says response times are not configured when no Prometheus is named', async () => {
