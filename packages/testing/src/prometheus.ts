@@ -18,6 +18,12 @@ const run = promisify(execFile)
 const PROMETHEUS_BIN = process.env.OPSREVIEW_PROMETHEUS ?? '/usr/bin/prometheus'
 const PROMTOOL_BIN = process.env.OPSREVIEW_PROMTOOL ?? '/usr/bin/promtool'
 
+/**
+ * Users Prometheus asks for by basic auth (its web config's `basic_auth_users`), by name: the password, to
+ * probe readiness with, and its bcrypt hash, which is what Prometheus is given.
+ */
+export type BasicAuthUsers = Record<string, { password: string; bcrypt: string }>
+
 /** One histogram's buckets (`le` to count), cumulative as Prometheus's are: the requests of the window. */
 export interface HistogramSeries {
   labels: Record<string, string>
@@ -65,10 +71,10 @@ export interface RunningPrometheus {
 
 /**
  * Prometheus on a free port holding `series` of `metric` (`http_request_duration_seconds_bucket` by default)
- * over [from, until), ready (`/-/ready`), and stopped when the test finishes. Its data is in a scratch
+ * over [from, until), ready (`/-/ready`), and stopped when the test finishes; with `basicAuthUsers`, only for them. Its data is in a scratch
  * directory under the run's (TMPDIR, .config/vitest.scratch-dir.ts).
  */
-export async function startPrometheus(o: { from: number; until: number; series: readonly HistogramSeries[]; metric?: string }): Promise<RunningPrometheus> {
+export async function startPrometheus(o: { from: number; until: number; series: readonly HistogramSeries[]; metric?: string; basicAuthUsers?: BasicAuthUsers }): Promise<RunningPrometheus> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'prometheus-'))
   const data = path.join(dir, 'data')
   const metrics = path.join(dir, 'metrics.om.txt')
@@ -76,11 +82,14 @@ export async function startPrometheus(o: { from: number; until: number; series: 
   await run(PROMTOOL_BIN, ['tsdb', 'create-blocks-from', 'openmetrics', metrics, data])
   // No scrape job: Prometheus would otherwise add its own series to what the test wrote.
   await writeFile(path.join(dir, 'prometheus.yml'), 'global: {}\n')
+  const users = Object.entries(o.basicAuthUsers ?? {})
+  const webConfig = path.join(dir, 'web.yml')
+  if (users.length > 0) await writeFile(webConfig, `basic_auth_users:\n${users.map(([user, { bcrypt }]) => `  ${JSON.stringify(user)}: ${JSON.stringify(bcrypt)}\n`).join('')}`)
   const port = await freePort()
   const child: ChildProcess = spawn(PROMETHEUS_BIN, [
     `--storage.tsdb.path=${data}`, `--config.file=${path.join(dir, 'prometheus.yml')}`, `--web.listen-address=127.0.0.1:${port}`,
     // The blocks are of a past window: the default 15 days would delete them at start.
-    '--storage.tsdb.retention.time=10y', '--log.level=warn',
+    '--storage.tsdb.retention.time=10y', '--log.level=warn', ...(users.length > 0 ? [`--web.config.file=${webConfig}`] : []),
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (c: Buffer) => { log = (log + c.toString()).slice(-4_000) })
@@ -96,9 +105,10 @@ export async function startPrometheus(o: { from: number; until: number; series: 
   })())
   onTestFinished(stop)
   const url = `http://127.0.0.1:${port}`
+  const probeHeaders: Record<string, string> = users.length === 0 ? {} : { authorization: `Basic ${Buffer.from(`${users[0]![0]}:${users[0]![1].password}`).toString('base64')}` }
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`Prometheus exited (${child.exitCode}): ${log}`)
-    return (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined
+    return (await fetch(`${url}/-/ready`, { headers: probeHeaders }).catch(() => undefined))?.ok ? true : undefined
   }, { timeoutMs: 30_000, what: 'Prometheus to be ready' })
   return { url, stop }
 }

@@ -107,6 +107,19 @@ describe('response times of the morning review (real Prometheus)', () => {
     expect((await checkout('')).items).toEqual([{ service: 'checkout', ms: 925 }])
   })
 
+  it('reads a Prometheus that asks for basic auth with the user and password of its URL, and says so when they are wrong', async () => {
+    // Prometheus's web config takes a bcrypt hash: this is the password's, made once (cost 4, as a test needs no more).
+    const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series, basicAuthUsers: { opsreview: { password: 's3cret:with@chars', bcrypt: '$2b$04$gxBfUl4l2L.QA.SNckkpjOIHtaBHjdIHYUpcNXW6UQbiCy8dCqFcm' } } })
+    const withUser = (userinfo: string) => prometheus.url.replace('//', `//${userinfo}@`)
+    const get = await reviewOf('rtauth', source(withUser('opsreview:s3cret%3Awith%40chars')))
+    expect((await get(`/api/v1/review${WINDOW}`)).responseTimes).toEqual({ status: 'ok', name: 'p95', items: [{ service: 'checkout', ms: 375 }, { service: 'idle', ms: null }, { service: 'payments', ms: 950 }] })
+    for (const [name, url] of [['rtnoauth', prometheus.url], ['rtbadauth', withUser('opsreview:wrong-password')]] as const) {
+      const refused = (await (await reviewOf(name, source(url)))(`/api/v1/review${WINDOW}`)).responseTimes
+      expect(refused, name).toEqual({ status: 'unavailable', name: 'p95', error: expect.stringMatching(/^HTTP 401\b/) })
+      expect(JSON.stringify(refused)).not.toContain('wrong-password')
+    }
+  })
+
   it('answers 200 and says Prometheus gave no response times when it is down, or refuses the query', async () => {
     const prometheus = await startPrometheus({ from: Date.parse(FROM), until: Date.parse(TO), series })
     const bad = await reviewOf('rtbad', source(prometheus.url, 'histogram_quantile(0.95, http_request_duration_seconds_bucket[$range]'))
