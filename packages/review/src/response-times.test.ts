@@ -122,6 +122,16 @@ describe('configuration', () => {
     ]) expect(query(q), q).toBe('accepted')
   })
 
+  it('reads past a comment (# to the end of the line, outside strings) as Prometheus does', () => {
+    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+    // promtool check rules takes both: an apostrophe or a $name in a comment is no string and no placeholder.
+    expect(query('# p95 of each team\'s services\nhistogram_quantile(0.95, sum by (service, le) (increase(x_bucket{env=~"$environments"}[$range])))')).toBe('accepted')
+    expect(query('# $svc comes from the job label\nlabel_replace(increase(x_bucket[$range]), "service", "$1", "job", "(.*)") # "$environment" is unused')).toBe('accepted')
+    // A # inside a string is no comment, and after a comment the query is read again.
+    expect(query('x_bucket{path="#$environment"}[$range]')).toContain('unknown placeholder $environment')
+    expect(query('# a comment\nx_bucket{env=~"$environment"}[$range]')).toContain('unknown placeholder $environment')
+  })
+
   it('waits for Prometheus at most 20 s, well within the review socket\'s idle timeout', () => {
     const long = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_TIMEOUT: '60s' })
     expect(long.ok ? 'accepted' : long.errors.join('\n')).toContain('OPSREVIEW_RESPONSE_TIME_TIMEOUT must be at most 20000 ms')

@@ -74,6 +74,8 @@ function placeholderFaults(query: string): string[] {
   for (let i = 0; i < query.length; i++) {
     const c = query[i]!
     if (quote !== '' && quote !== '`' && c === '\\') i++
+    // A comment, to the end of the line: PromQL's lexer skips it whole, quotes and `$`s with it.
+    else if (quote === '' && c === '#') { const end = query.slice(i).search(/[\r\n]/); i = end === -1 ? query.length : i + end }
     else if (quote === '' && (c === '"' || c === "'" || c === '`')) quote = c
     else if (c === quote) quote = ''
     else if (c === '$') {
