@@ -122,6 +122,15 @@ describe('configuration', () => {
     ]) expect(query(q), q).toBe('accepted')
   })
 
+  it('refuses ${environments} and ${range}: the review replaces $environments and $range only, and Prometheus takes the rest as a regular expression matching nothing', () => {
+    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+    expect(responseTimeQueryUrl({ url: 'http://p', query: 'x_bucket{env=~"${environments}"}[$range]' }, from, until, ['prod'])).toContain(encodeURIComponent('${environments}'))
+    expect(query('x_bucket{env=~"${environments}"}[$range]')).toContain('unknown placeholder ${environments} (opsreview replaces $range and $environments')
+    expect(query('x_bucket[$range] offset ${range}')).toContain('unknown placeholder ${range}')
+    // A group of that name makes it the label_replace template's, as any other.
+    expect(query('label_replace(increase(x_bucket[$range]), "service", "${range}", "job", "(?P<range>.*)")')).toBe('accepted')
+  })
+
   it('reads past a comment (# to the end of the line, outside strings) as Prometheus does', () => {
     const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     // promtool check rules takes both: an apostrophe or a $name in a comment is no string and no placeholder.

@@ -79,10 +79,12 @@ function placeholderFaults(query: string): string[] {
     else if (quote === '' && (c === '"' || c === "'" || c === '`')) quote = c
     else if (c === quote) quote = ''
     else if (c === '$') {
-      const name = /^\{?([A-Za-z_]\w*)/.exec(query.slice(i + 1))?.[1]
-      if (name === undefined || name === 'range' || groups.has(name)) continue
-      if (name === 'environments') outsideDoubleQuotes ||= quote !== '"'
-      else unknown.add(`$${name}`)
+      const [, brace, name] = /^(\{?)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
+      if (name === undefined || groups.has(name)) continue
+      // Braced, no name is replaced (`${environments}` went to Prometheus as it was, a regular expression matching nothing).
+      if (brace !== '') unknown.add(`\${${name}}`)
+      else if (name === 'environments') outsideDoubleQuotes ||= quote !== '"'
+      else if (name !== 'range') unknown.add(`$${name}`)
     }
   }
   return [
