@@ -131,6 +131,12 @@ describe('configuration', () => {
     expect(query('label_replace(increase(x_bucket[$range]), "service", "${range}", "job", "(?P<range>.*)")')).toBe('accepted')
   })
 
+  it('takes $$ as a label_replace template writes a $ (promtool check rules takes "$$svc-${1}")', () => {
+    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+    expect(query('label_replace(increase(x_bucket[$range]), "service", "$$svc-${1}", "job", "(.*)")')).toBe('accepted')
+    expect(query('label_replace(increase(x_bucket[$range]), "service", "$$$svc", "job", "(.*)")')).toContain('unknown placeholder $svc')
+  })
+
   it('reads past a comment (# to the end of the line, outside strings) as Prometheus does', () => {
     const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     // promtool check rules takes both: an apostrophe or a $name in a comment is no string and no placeholder.

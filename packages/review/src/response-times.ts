@@ -78,6 +78,8 @@ function placeholderFaults(query: string): string[] {
     else if (quote === '' && c === '#') { const end = query.slice(i).search(/[\r\n]/); i = end === -1 ? query.length : i + end }
     else if (quote === '' && (c === '"' || c === "'" || c === '`')) quote = c
     else if (c === quote) quote = ''
+    // `$$` is a label_replace template's `$`: what follows is no name.
+    else if (c === '$' && query[i + 1] === '$') i++
     else if (c === '$') {
       const [, brace, name] = /^(\{?)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
       if (name === undefined || groups.has(name)) continue
