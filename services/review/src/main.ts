@@ -48,7 +48,10 @@ const commands = new BatchPublisher({
   keepOrder: true,
 })
 await commands.connect()
-const metrics = createReviewMetrics({ breakerState: () => commands.breakerState })
+const responseTimes = responseTimeSourceOf(config)
+const metrics = createReviewMetrics({ breakerState: () => commands.breakerState }, {
+  responseTimeReads: responseTimes === undefined ? [] : ['review', 'lookback', ...(config.OPSREVIEW_DIGEST_WEBHOOK_URL === null ? [] : ['digest' as const])],
+})
 
 // The decisions read back (commands and the correlator's results): outcomes, ?wait=true, timelines.
 const decisions = new DecisionLog()
@@ -60,7 +63,6 @@ const deadLetters = cachedDeadLetterCount(
   { ttlMs: config.OPSREVIEW_DEAD_LETTER_CACHE, timeoutMs: 5_000, clock: () => Date.now() },
 )
 
-const responseTimes = responseTimeSourceOf(config)
 const app = createReviewApp({
   es, commands, commandsTopic: config.OPSREVIEW_TOPIC_COMMANDS, logger, clock: () => new Date(),
   readTokens: config.OPSREVIEW_READ_TOKENS, writeTokens: config.OPSREVIEW_WRITE_TOKENS,

@@ -5,7 +5,15 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export type DecisionOutcome = 'accepted' | 'refused' | 'pending-at-timeout' | 'not-awaited'
 
 /** The review service's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
-export function createReviewMetrics(state: { breakerState: () => string }) {
+/** What reads response times from Prometheus: the review, the look-back, the morning digest. */
+export type ResponseTimeRead = 'review' | 'lookback' | 'digest'
+
+/**
+ * `responseTimeReads`: the reads this service makes (none without a Prometheus), each exposed at 0 from the start.
+ * increase() takes a series' first sample as its start: born at 1, the digest's one read a day, failed, gave 0,
+ * and OpsreviewResponseTimesUnavailable did not fire.
+ */
+export function createReviewMetrics(state: { breakerState: () => string }, o: { responseTimeReads?: readonly ResponseTimeRead[] } = {}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   // Fixed labels only: the route pattern, never the raw path (ids and junk would make unbounded series).
@@ -23,6 +31,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus for the API, by what read them (review, lookback, digest) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
     labelNames: ['read', 'outcome'], registers: [registry],
   })
+  for (const read of o.responseTimeReads ?? []) for (const outcome of ['ok', 'unavailable']) responseTimeReads.inc({ read, outcome }, 0)
   const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
@@ -44,7 +53,7 @@ export function createReviewMetrics(state: { breakerState: () => string }) {
     for (const d of ds) decisions.inc({ type: d.type, outcome: d.outcome })
   }
   /** Counts a read of Prometheus's response times; none when no Prometheus is configured. */
-  const responseTimesRead = (read: 'review' | 'lookback' | 'digest', status: 'ok' | 'unavailable' | 'not-configured') => {
+  const responseTimesRead = (read: ResponseTimeRead, status: 'ok' | 'unavailable' | 'not-configured') => {
     if (status !== 'not-configured') responseTimeReads.inc({ read, outcome: status })
   }
   return { registry, count, decided, responseTimesRead, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }
