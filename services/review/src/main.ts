@@ -51,6 +51,7 @@ await commands.connect()
 const responseTimes = responseTimeSourceOf(config)
 const metrics = createReviewMetrics({ breakerState: () => commands.breakerState }, {
   responseTimeReads: responseTimes === undefined ? [] : ['review', 'lookback', ...(config.OPSREVIEW_DIGEST_WEBHOOK_URL === null ? [] : ['digest' as const])],
+  digestPosts: config.OPSREVIEW_DIGEST_WEBHOOK_URL !== null,
 })
 
 // The decisions read back (commands and the correlator's results): outcomes, ?wait=true, timelines.

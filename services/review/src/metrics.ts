@@ -4,16 +4,16 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** What became of a decision the API published: its outcome when the request waited for it (`?wait=true`). */
 export type DecisionOutcome = 'accepted' | 'refused' | 'pending-at-timeout' | 'not-awaited'
 
-/** The review service's Prometheus metrics, on a registry of its own so apps in one process do not collide. */
 /** What reads response times from Prometheus: the review, the look-back, the morning digest. */
 export type ResponseTimeRead = 'review' | 'lookback' | 'digest'
 
 /**
- * `responseTimeReads`: the reads this service makes (none without a Prometheus), each exposed at 0 from the start.
- * increase() takes a series' first sample as its start: born at 1, the digest's one read a day, failed, gave 0,
- * and OpsreviewResponseTimesUnavailable did not fire.
+ * The review service's Prometheus metrics, on a registry of its own so apps in one process do not collide.
+ * `responseTimeReads`: the reads this service makes (none without a Prometheus), and `digestPosts`: whether it
+ * posts a digest; each of their outcomes is exposed at 0 from the start. increase() takes a series' first sample
+ * as its start: born at 1, the digest's one read or post a day, failed, gave 0, and the rule did not fire.
  */
-export function createReviewMetrics(state: { breakerState: () => string }, o: { responseTimeReads?: readonly ResponseTimeRead[] } = {}) {
+export function createReviewMetrics(state: { breakerState: () => string }, o: { responseTimeReads?: readonly ResponseTimeRead[]; digestPosts?: boolean } = {}) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   // Fixed labels only: the route pattern, never the raw path (ids and junk would make unbounded series).
@@ -28,11 +28,12 @@ export function createReviewMetrics(state: { breakerState: () => string }, o: { 
     labelNames: ['type', 'outcome'], registers: [registry],
   })
   const responseTimeReads = new Counter({
-    name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus for the API, by what read them (review, lookback, digest) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
+    name: 'opsreview_review_response_time_reads_total', help: 'Response times read from Prometheus, by what read them (review, lookback, digest) and outcome (ok; unavailable: Prometheus down, slow or refusing the query)',
     labelNames: ['read', 'outcome'], registers: [registry],
   })
   for (const read of o.responseTimeReads ?? []) for (const outcome of ['ok', 'unavailable']) responseTimeReads.inc({ read, outcome }, 0)
   const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
+  if (o.digestPosts === true) for (const outcome of ['posted', 'failed', 'skipped']) digests.inc({ outcome }, 0)
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
     collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[state.breakerState()] ?? 0) },
