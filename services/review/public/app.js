@@ -455,11 +455,11 @@ function renderReview(r) {
     return el('tr', { 'data-id': i.id },
       el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : '', acknowledged(i)), el('td', {}, i.services.join(', ')),
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
-      el('td', { class: 'decide' }, owner,
+      el('td', {}, el('div', { class: 'decide' }, owner,
         assign,
         i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b)),
         decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b)),
-        out))
+        out)))
   }), 'No open incidents.', 6)
   showCut('open-incidents', r.openIncidents, 'open incidents')
   // The last day's incidents, those already over included: the meeting's first item. One that opened and
@@ -475,11 +475,11 @@ function renderReview(r) {
     return el('tr', { 'data-id': p.id },
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'owner' }, p.owner ?? '–'),
-      el('td', { class: 'decide' },
+      el('td', {}, el('div', { class: 'decide' },
         p.status === 'candidate' ? decisionButton('problems', p.id, 'Confirm', (b) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, b)) : '',
         p.status === 'candidate' ? decisionButton('problems', p.id, 'Dismiss', (b) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, b)) : '',
         p.status === 'confirmed' ? decisionButton('problems', p.id, 'Resolve', (b) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, b)) : '',
-        out))
+        out)))
   }), 'No candidate or open problems.', 7)
   showCut('problems', r.problems, 'problems')
   // An incident or problem gone from the lists (resolved, dismissed, out of the window) takes its outcome along.

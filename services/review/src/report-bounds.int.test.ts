@@ -298,6 +298,36 @@ describe('availability shown rounded down, in Chromium', () => {
   })
 })
 
+describe('the tables at 1280 pixels, in Chromium', () => {
+  it('keeps short words whole beside a long title and the decision buttons, and each decision cell as tall as its row', async () => {
+    const { url } = await start((_es, prefix) => [
+      [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'CheckoutPaymentsFailing on checkout: card payments time out at the payment provider for every region', services: ['checkout'], owner: 'erin', customerImpact: true, acknowledgedAt: iso(NOW - H / 2), acknowledgedBy: 'erin' })],
+      [incidentDocument(indexNames(prefix).incidents.alias), open(2, 'critical', NOW - 2 * H, { title: 'Shop API health (prod) is DOWN: HTTP Error 503', services: ['shop-api'] })],
+    ])
+    const b = await launchChromium()
+    onTestFinished(() => b.close())
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' })
+    await page.goto(`${url}/#token=${READ}`)
+    const rows = page.locator('#open-incidents tbody tr')
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2)
+    // A word broken in two ("CRITICA|L", "SEVERI|TY", "checko|ut") takes two lines of its cell.
+    const linesOf = async (selector: string) => page.locator(selector).evaluateAll((els) => els.map((e) => {
+      const range = e.ownerDocument.createRange()
+      range.selectNodeContents(e)
+      return range.getClientRects().length
+    }))
+    expect(await linesOf('#open-incidents thead th')).toEqual([1, 1, 1, 1, 1, 1])
+    expect(await linesOf('#open-incidents tbody .sev')).toEqual([1, 1])
+    expect(await page.locator('#open-incidents tbody td:nth-child(3)').allTextContents()).toEqual(['checkout', 'shop-api'])
+    expect(await linesOf('#open-incidents tbody td:nth-child(3)')).toEqual([1, 1])
+    // A cell laid out as a flex box is no table cell: its border stopped short of its row's.
+    for (const row of await rows.all()) {
+      const heights = await row.locator('td').evaluateAll((tds) => tds.map((td) => Math.round(td.getBoundingClientRect().height)))
+      expect(new Set(heights).size, JSON.stringify(heights)).toBe(1)
+    }
+  })
+})
+
 describe('long titles, in Chromium', () => {
   it('wraps a 1000-character unbroken title instead of making the page wider than the viewport', async () => {
     const { url } = await start((_es, prefix) => [[incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'X'.repeat(1000) })]])
