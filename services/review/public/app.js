@@ -558,6 +558,7 @@ function renderTrend(days) {
 function renderDeadLetters(d) {
   const count = $('#dead-letter-count')
   count.textContent = String(d.total)
+  $('#dead-letter-noun').textContent = d.total === 1 ? 'dead letter' : 'dead letters'
   $('#dead-letters').classList.toggle('bad', d.total > 0)
   $('#dead-letters').title = d.stale ? `Kafka did not answer; counted at ${when(d.at)} ${state.zone}` : `Counted at ${when(d.at)} ${state.zone}`
   $('#dead-letter-topics').replaceChildren(...d.topics.map((t) => el('li', {}, el('code', {}, t.topic), `: ${t.count}${t.exists ? '' : ' (no such topic yet)'}`)))
@@ -572,6 +573,7 @@ async function loadDeadLetters() {
   } catch (err) {
     if (!current()) return
     $('#dead-letter-count').textContent = '?'
+    $('#dead-letter-noun').textContent = 'dead letters'
     $('#dead-letter-topics').replaceChildren(el('li', {}, `Could not count: ${err.message}`))
   }
 }

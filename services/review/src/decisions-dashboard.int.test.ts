@@ -184,6 +184,7 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     // The page has had the earlier answer: a timer of its own runs after the handling of it.
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)))
     expect(await page.locator('#dead-letter-count').textContent()).toBe('222')
+    expect(await page.locator('#dead-letters-h').textContent()).toBe('222 dead letters in the last 24 h')
     await page.unroute('**/api/v1/dead-letters/summary')
   })
 

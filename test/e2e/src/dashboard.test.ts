@@ -190,6 +190,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect(await page.locator('#trend svg rect').count()).toBe(60)
     expect(await page.locator('#trend-caption').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} – \d{4}-\d{2}-\d{2}, a bar a day\. Grey: all incidents; red: critical\. Peak \d+ a day\.$/)
     await expect.poll(() => page.locator('#dead-letter-count').textContent(), { timeout: 15_000 }).toBe('1')
+    expect(await page.locator('#dead-letters-h').textContent()).toBe('1 dead letter in the last 24 h')
     expect(await page.locator('#dead-letter-topics').textContent()).toContain(`${p.topics.OPSREVIEW_TOPIC_REJECTED}: 1`)
     expect(await page.locator('#dead-letters').getAttribute('class')).toContain('bad')
 
