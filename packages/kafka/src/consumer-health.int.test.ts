@@ -22,7 +22,9 @@ it('on the real broker: lag from the end offsets while the consumer fetches noth
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
   const { logger, lines } = captureLogs()
-  const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger, stallAfterMs: 1000, intervalMs: 100 })
+  // 3 s without progress is a stall: with 1 s, a loaded host's slow first fetch of 'a' and 'b' could count as
+  // one, a second stall beside the one the test makes by pausing.
+  const monitor = new ConsumerHealthMonitor({ group, topics: [topic], admin, consumer, logger, stallAfterMs: 3000, intervalMs: 100 })
   onTestFinished(async () => { monitor.stop(); await consumer.disconnect() })
   await consumer.run({
     autoCommit: false,
