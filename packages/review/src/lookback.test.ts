@@ -79,6 +79,16 @@ describe('assembleLookback', () => {
     expect(md).not.toContain('shown._')
   })
 
+  it('counts one of a kind in the singular in its Markdown: 1 incident, 1 post-mortem, 1 problem', () => {
+    const one = { ...l.totals, incidents: { total: 1, critical: 1, warning: 0, info: 0 }, postmortems: { required: 1, scheduled: 1, unscheduled: 0, forgotten: 0 }, problems: 1 }
+    const services = l.services.map((v) => ({ ...v, previous: { ...v.previous, incidents: { ...v.previous.incidents, total: 1 } } }))
+    const md = lookbackMarkdown({ ...l, totals: one, services })
+    expect(md).toContain('**1 incident** (1 critical, 0 warning, 0 info; −1 on 2026-10)')
+    expect(md).toContain('**1 post-mortem required**, 1 scheduled (0 not), **1 problem** behind them.')
+    expect(md).toContain('0 min degraded, 1 incident |')
+    expect(md).not.toMatch(/\b1 (incidents|post-mortems|problems)\b/)
+  })
+
   it('gives each service\'s response time beside the previous period\'s, by name, with the change to the tenth', () => {
     expect(l.responseTimes).toEqual({
       status: 'ok', name: 'p95', items: [

@@ -74,6 +74,15 @@ describe('reviewMarkdown', () => {
     const level = { service: 'checkout', availabilityPct: 97.22, downtimeMs: 40 * 60_000, interruptions: 3, longestInterruptionMs: 30 * 60_000, degradedMs: 0, incidents: 3, mttaMs: null, mttrMs: null }
     expect(reviewMarkdown({ ...review([]), serviceLevels: [level] })).toContain('| checkout | 97.22 % | 40 min | 3 (longest 30 min) | 0 min | 3 |')
   })
+  it('counts one of a kind in the singular in its summary line: 1 new incident, not 1 new incidents', () => {
+    const one = reviewMarkdown({
+      ...review([]), newIncidents: { total: 1, bySeverity: { critical: 1, warning: 0, info: 0 }, items: [] }, problems: { total: 1, items: [] },
+      postmortems: { total: 1, scheduled: 0, items: [], forgotten: { total: 0, items: [] } },
+    })
+    expect(one).toContain('**1 new incident** (1 critical, 0 warning, 0 info), **0 resolved**, **0 still open**, **1 problem** to review, **1 post-mortem** needed (0 scheduled).')
+    expect(reviewMarkdown(review([]))).toContain('**0 new incidents** (0 critical, 0 warning, 0 info), **0 resolved**, **0 still open**, **0 problems** to review, **0 post-mortems** needed (0 scheduled).')
+  })
+
   it('gives the response times right after the service levels, escaped, and says why there are none', () => {
     const section = (r: Review) => { const md = reviewMarkdown(r); return md.slice(md.indexOf('## Response times'), md.indexOf('## Resolved in the window')) }
     const md = reviewMarkdown({ ...review([]), responseTimes: { status: 'ok', name: 'p*95', items: [{ service: 'check|out', ms: 375 }, { service: 'idle', ms: null }] } })

@@ -13,6 +13,8 @@ function duration(ms: number | null): string {
   const m = Math.round(ms / 60_000)
   return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`
 }
+/** A count with its noun: `1 problem`, `2 problems` (a summary line read "1 problems"). */
+const counted = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 /**
  * The count of interruptions, with the longest when there were several: the meeting asks which outage was
  * the major issue, and of one, the downtime beside it says already.
@@ -92,7 +94,7 @@ export function reviewMarkdown(r: Review): string {
   const when = whenIn(r.window.timeZone)
   lines.push(`# Operations review ${when(r.window.from)} – ${when(r.window.to)} ${markdownText(r.window.timeZone)}`, '')
   const s = r.newIncidents.bySeverity
-  lines.push(`**${r.newIncidents.total} new incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${r.problems.total} problems** to review, **${r.postmortems.total} post-mortems** needed (${r.postmortems.scheduled} scheduled).`, '')
+  lines.push(`**${counted(r.newIncidents.total, 'new incident')}** (${s.critical} critical, ${s.warning} warning, ${s.info} info), **${r.resolvedIncidents.total} resolved**, **${r.openIncidents.total} still open**, **${counted(r.problems.total, 'problem')}** to review, **${counted(r.postmortems.total, 'post-mortem')}** needed (${r.postmortems.scheduled} scheduled).`, '')
   lines.push('## Still open', '', ...incidentRows(r.openIncidents, when), '')
   const late = r.newIncidents.late ?? 0
   const carried = r.newIncidents.carried ?? 0
@@ -145,13 +147,13 @@ export function lookbackMarkdown(l: Lookback): string {
   if (!l.period.complete) lines.push(`_The period is still running: service levels and response times up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
   const t = l.totals
   const s = t.incidents
-  lines.push(`**${s.total} incidents** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${t.postmortems.required} post-mortems required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} of them forgotten by the correlator: no longer schedulable here` : ''}), **${t.problems} problems** behind them.`, '')
+  lines.push(`**${counted(s.total, 'incident')}** (${s.critical} critical, ${s.warning} warning, ${s.info} info; ${signed(t.change.incidents, String)} on ${markdownText(l.previous.label)}), MTTA ${duration(t.mttaMs)}, MTTR ${duration(t.mttrMs)}, **${counted(t.postmortems.required, 'post-mortem')} required**, ${t.postmortems.scheduled} scheduled (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} of them forgotten by the correlator: no longer schedulable here` : ''}), **${counted(t.problems, 'problem')}** behind them.`, '')
   lines.push('## Service levels', '')
   if (l.services.length === 0) lines.push('_No service had alerts or incidents._')
   else lines.push(
     `| service | availability | change | downtime | degraded | interruptions | incidents (critical) | MTTA | MTTR | previous (${markdownText(l.previous.label)}) |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...l.services.map((v) => `| ${cell(v.service)} | ${pct(v.availabilityPct)} | ${signed(v.change.availabilityPct, pp)} | ${duration(v.downtimeMs)} | ${duration(v.degradedMs)} | ${v.interruptions} | ${v.incidents.total} (${v.incidents.critical}) | ${duration(v.mttaMs)} | ${duration(v.mttrMs)} | ${pct(v.previous.availabilityPct)}, ${duration(v.previous.downtimeMs)} down, ${duration(v.previous.degradedMs)} degraded, ${v.previous.incidents.total} incidents |`),
+    ...l.services.map((v) => `| ${cell(v.service)} | ${pct(v.availabilityPct)} | ${signed(v.change.availabilityPct, pp)} | ${duration(v.downtimeMs)} | ${duration(v.degradedMs)} | ${v.interruptions} | ${v.incidents.total} (${v.incidents.critical}) | ${duration(v.mttaMs)} | ${duration(v.mttrMs)} | ${pct(v.previous.availabilityPct)}, ${duration(v.previous.downtimeMs)} down, ${duration(v.previous.degradedMs)} degraded, ${counted(v.previous.incidents.total, 'incident')} |`),
   )
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.', '')
   lines.push('## Response times', '', ...lookbackResponseTimeRows(l.responseTimes, l.previous.label), '')
