@@ -112,6 +112,8 @@ function minutes(ms) {
 }
 // Availabilities come rounded down to the hundredth by the API (availabilityPctOf): shown as they are.
 const availability = (x) => `${x.toFixed(2)} %`
+/** A count's noun: `1 problem`, `2 problems` (a card read "1 problems to review"). */
+const noun = (n, one, many = `${one}s`) => (n === 1 ? one : many)
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)
 
 function say(text, error = false) {
@@ -438,10 +440,10 @@ function renderReview(r) {
   $('#window-label').textContent = `${when(r.window.from)} – ${when(r.window.to)} ${state.zone}`
   const s = r.newIncidents.bySeverity
   $('#summary').replaceChildren(
-    el('li', {}, el('strong', {}, r.newIncidents.total), `new incidents (${s.critical} critical)`),
+    el('li', {}, el('strong', {}, r.newIncidents.total), `new ${noun(r.newIncidents.total, 'incident')} (${s.critical} critical)`),
     el('li', {}, el('strong', {}, r.resolvedIncidents.total), 'resolved'),
     el('li', {}, el('strong', {}, r.openIncidents.total), 'still open'),
-    el('li', {}, el('strong', {}, r.problems.total), 'problems to review'),
+    el('li', {}, el('strong', {}, r.problems.total), `${noun(r.problems.total, 'problem')} to review`),
     el('li', {}, el('strong', {}, `${r.postmortems.scheduled}/${r.postmortems.total}`), 'post-mortems scheduled'),
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
@@ -544,7 +546,7 @@ function renderTrend(days) {
       const rect = document.createElementNS(ns, 'rect')
       Object.entries({ class: cls, x: i * w + 2, y: 130 - h, width: w - 4, height: h }).forEach(([k, v]) => rect.setAttribute(k, v))
       const title = document.createElementNS(ns, 'title')
-      title.textContent = `${d.day}: ${d.total} incidents, ${d.critical} critical`
+      title.textContent = `${d.day}: ${d.total} ${noun(d.total, 'incident')}, ${d.critical} critical`
       rect.append(title)
       svg.append(rect)
     }
@@ -672,13 +674,13 @@ function renderLookback(l) {
   const c = t.change
   const card = (field, value, text, change) => el('li', { 'data-total': field }, el('strong', {}, value), text, change)
   $('#lookback-totals').replaceChildren(
-    card('incidents', t.incidents.total, `incidents (${t.incidents.critical} critical, ${t.incidents.warning} warning, ${t.incidents.info} info)`, changeOf(c.incidents, count)),
+    card('incidents', t.incidents.total, `${noun(t.incidents.total, 'incident')} (${t.incidents.critical} critical, ${t.incidents.warning} warning, ${t.incidents.info} info)`, changeOf(c.incidents, count)),
     card('downtime', minutes(t.downtimeMs), 'down, summed over services', changeOf(c.downtimeMs, minutes)),
     card('degraded', minutes(t.degradedMs), 'degraded, summed over services', changeOf(c.degradedMs, minutes)),
     card('mtta', minutes(t.mttaMs), 'MTTA', changeOf(c.mttaMs, minutes)),
     card('mttr', minutes(t.mttrMs), 'MTTR', changeOf(c.mttrMs, minutes)),
     card('postmortems', `${t.postmortems.scheduled}/${t.postmortems.required}`, `post-mortems scheduled of required${t.postmortems.unscheduled > 0 ? ` (${t.postmortems.unscheduled} not${t.postmortems.forgotten > 0 ? `, ${t.postmortems.forgotten} no longer schedulable here` : ''})` : ''}`, changeOf(c.postmortemsRequired, count)),
-    card('problems', t.problems, 'problems behind them', changeOf(c.problems, count)),
+    card('problems', t.problems, `${noun(t.problems, 'problem')} behind them`, changeOf(c.problems, count)),
   )
   $('#lookback-totals').querySelector('[data-total="postmortems"] strong').classList.toggle('bad', t.postmortems.unscheduled > 0)
   fill($('#lookback-services tbody'), l.services.map((v) => el('tr', { 'data-service': v.service },

@@ -42,7 +42,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       expect(await cell('search', 'incidents')).toBe('1 (+1)')
       expect(await cell('search', 'warning')).toBe('1')
       expect(await page.locator('#lookback-services tr[data-service="checkout"]').count()).toBe(0)
-      expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incidents (0 critical, 1 warning, 0 info)')
+      expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incident (0 critical, 1 warning, 0 info)')
 
       // December, running: checkout down 30 min of 540, its incident critical; search's incident was November's.
       await page.locator('#lookback-at').selectOption('2026-12')
@@ -58,7 +58,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       expect(await page.locator('.lookback-previous').first().textContent()).toBe('2026-11')
       // Least available first, as the API orders them.
       expect(await page.locator('#lookback-services tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-service')))).toEqual(['checkout', 'search'])
-      expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incidents (1 critical, 0 warning, 0 info) (±0)')
+      expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incident (1 critical, 0 warning, 0 info) (±0)')
       expect(await page.locator('#lookback-totals [data-total="downtime"]').textContent()).toBe('30 mindown, summed over services (+30 min)')
       const problem = page.locator('#lookback-problems tbody tr').first()
       expect(await problem.textContent()).toContain('Checkout keeps failing')

@@ -84,6 +84,18 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
     })
   })
 
+  it('counts one of a kind in the singular: 1 problem to review, 1 incident in the look-back and on the trend\'s day', async () => {
+    await onDashboard(async (page) => {
+      await expect.poll(() => page.locator('#summary li').count(), LOAD).toBe(5)
+      expect(await page.locator('#summary li').allTextContents()).toEqual(['2new incidents (2 critical)', '1resolved', '1still open', '1problem to review', '0/0post-mortems scheduled'])
+      // The look-back of November: the search errors of 30 November, and no problem behind them.
+      const incidents = page.locator('#lookback-totals [data-total="incidents"]')
+      await expect.poll(() => incidents.textContent(), LOAD).toBe('1incident (0 critical, 1 warning, 0 info) (±0)')
+      expect(await page.locator('#lookback-totals [data-total="problems"]').textContent()).toBe('0problems behind them (±0)')
+      expect(await page.locator('#trend rect.total title').evaluateAll((ts) => ts.map((t) => t.textContent).slice(-2))).toEqual(['2026-11-30: 1 incident, 0 critical', '2026-12-01: 2 incidents, 2 critical'])
+    })
+  })
+
   it('shows apart from the post-mortem queue one the correlator forgot, as no longer to be scheduled here', async () => {
     await onDashboard(async (page) => {
       const forgotten = page.locator('#postmortems-forgotten tbody tr')
