@@ -554,7 +554,9 @@ function renderTrend(days) {
   $('#trend').replaceChildren(svg)
   // The bars carry no axis: the caption names the days they span.
   const span = days.length > 0 ? `${days[0].day} – ${days.at(-1).day}, a bar a day. ` : ''
-  $('#trend-caption').textContent = `${span}Grey: all incidents; red: critical. Peak ${max} a day.`
+  // The peak of the days, not of the scale (at least 1): 30 days without an incident read "Peak 1 a day".
+  const peak = Math.max(0, ...days.map((d) => d.total))
+  $('#trend-caption').textContent = `${span}${peak === 0 ? 'No incidents.' : `Grey: all incidents; red: critical. Peak ${peak} a day.`}`
 }
 
 function renderDeadLetters(d) {

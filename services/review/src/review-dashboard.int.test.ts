@@ -45,14 +45,14 @@ async function startReview() {
 }
 
 /** The dashboard of `startReview`'s day in Chromium, as the meeting opens it; no page error on the way. */
-async function onDashboard(check: (page: Page) => Promise<void>): Promise<void> {
+async function onDashboard(check: (page: Page) => Promise<void>, query = ''): Promise<void> {
   const url = await startReview()
   const b = await launchChromium()
   try {
     const page = await b.newPage()
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(`${url}/#token=${READ}`)
+    await page.goto(`${url}/${query}#token=${READ}`)
     await check(page)
     expect(errors).toEqual([])
   } finally {
@@ -93,6 +93,17 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       await expect.poll(() => incidents.textContent(), LOAD).toBe('1incident (0 critical, 1 warning, 0 info) (±0)')
       expect(await page.locator('#lookback-totals [data-total="problems"]').textContent()).toBe('0problems behind them (±0)')
       expect(await page.locator('#trend rect.total title').evaluateAll((ts) => ts.map((t) => t.textContent).slice(-2))).toEqual(['2026-11-30: 1 incident, 0 critical', '2026-12-01: 2 incidents, 2 critical'])
+    })
+  })
+
+  it('says of 30 days without an incident that there was none, not a peak of 1 a day', async () => {
+    // A service that had none: each of its 30 days is 0.
+    await onDashboard(async (page) => {
+      await expect.poll(() => page.locator('#trend rect.total').count(), LOAD).toBe(30)
+      expect(await page.locator('#trend-caption').textContent()).toBe('2026-11-02 – 2026-12-01, a bar a day. No incidents.')
+    }, '?service=billing')
+    await onDashboard(async (page) => {
+      await expect.poll(() => page.locator('#trend-caption').textContent(), LOAD).toBe('2026-11-02 – 2026-12-01, a bar a day. Grey: all incidents; red: critical. Peak 2 a day.')
     })
   })
 
