@@ -112,6 +112,11 @@ function minutes(ms) {
 }
 // Availabilities come rounded down to the hundredth by the API (availabilityPctOf): shown as they are.
 const availability = (x) => `${x.toFixed(2)} %`
+/**
+ * A figure in a table cell, each number with its unit on one line: a narrow column broke "100.00 %" and
+ * "1 h 0 min" before their unit. "1 h 0 min" may still break after "1 h", so a column is no wider than it was.
+ */
+const figure = (text) => el('span', {}, text.split(/ (?=\d)/).flatMap((part, i) => [...(i > 0 ? [' '] : []), el('span', { class: 'figure' }, part)]))
 /** A count's noun: `1 problem`, `2 problems` (a card read "1 problems to review"). */
 const noun = (n, one, many = `${one}s`) => (n === 1 ? one : many)
 const sev = (s) => el('span', { class: `sev sev-${s}` }, s)
@@ -502,8 +507,8 @@ function renderReview(r) {
   $('#postmortems-forgotten-part').hidden = forgotten.total === 0
   showCut('postmortems-forgotten', forgotten, 'forgotten post-mortems')
   fill($('#service-levels tbody'), r.serviceLevels.map((l) => el('tr', {},
-    el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(l.availabilityPct)),
-    el('td', {}, minutes(l.downtimeMs)), el('td', {}, minutes(l.degradedMs ?? 0)), el('td', {}, l.interruptions > 1 ? `${l.interruptions} (longest ${minutes(l.longestInterruptionMs)})` : l.interruptions), el('td', {}, l.incidents), el('td', {}, minutes(l.mttaMs)), el('td', {}, minutes(l.mttrMs)))),
+    el('td', {}, l.service), el('td', { class: l.availabilityPct < 99.9 ? 'bad' : 'good' }, figure(availability(l.availabilityPct))),
+    el('td', {}, figure(minutes(l.downtimeMs))), el('td', {}, figure(minutes(l.degradedMs ?? 0))), el('td', {}, l.interruptions > 1 ? `${l.interruptions} (longest ${minutes(l.longestInterruptionMs)})` : l.interruptions), el('td', {}, l.incidents), el('td', {}, figure(minutes(l.mttaMs))), el('td', {}, figure(minutes(l.mttrMs))))),
   'No service had alerts or incidents.', 8)
   renderResponseTimes(r.responseTimes)
   renderTrend(r.trend)
@@ -529,7 +534,7 @@ const responseMs = (n) => (n === null ? '–' : `${n} ms`)
 /** Prometheus's figure per service; the part is hidden when no Prometheus is configured, and says so when it gave none (down, slow, a refused query). */
 function renderResponseTimes(t) {
   if (!showResponseTimesPart('response-times', t)) return
-  fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, responseMs(i.ms)))) : [], 'No requests measured.', 2)
+  fill($('#response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', {}, el('td', {}, i.service), el('td', {}, figure(responseMs(i.ms))))) : [], 'No requests measured.', 2)
 }
 
 function renderTrend(days) {
@@ -687,13 +692,13 @@ function renderLookback(l) {
   $('#lookback-totals').querySelector('[data-total="postmortems"] strong').classList.toggle('bad', t.postmortems.unscheduled > 0)
   fill($('#lookback-services tbody'), l.services.map((v) => el('tr', { 'data-service': v.service },
     el('th', { scope: 'row' }, v.service),
-    el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, availability(v.availabilityPct), changeOf(v.change.availabilityPct, pp, false)),
-    el('td', { 'data-field': 'downtime' }, minutes(v.downtimeMs), changeOf(v.change.downtimeMs, minutes)),
-    el('td', { 'data-field': 'degraded' }, minutes(v.degradedMs), changeOf(v.change.degradedMs, minutes)),
+    el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, figure(availability(v.availabilityPct)), changeOf(v.change.availabilityPct, pp, false)),
+    el('td', { 'data-field': 'downtime' }, figure(minutes(v.downtimeMs)), changeOf(v.change.downtimeMs, minutes)),
+    el('td', { 'data-field': 'degraded' }, figure(minutes(v.degradedMs)), changeOf(v.change.degradedMs, minutes)),
     el('td', { 'data-field': 'incidents' }, v.incidents.total, changeOf(v.change.incidents, count)),
     el('td', { 'data-field': 'critical' }, v.incidents.critical), el('td', { 'data-field': 'warning' }, v.incidents.warning), el('td', { 'data-field': 'info' }, v.incidents.info),
-    el('td', { 'data-field': 'mtta' }, minutes(v.mttaMs), changeOf(v.change.mttaMs, minutes)),
-    el('td', { 'data-field': 'mttr' }, minutes(v.mttrMs), changeOf(v.change.mttrMs, minutes)))),
+    el('td', { 'data-field': 'mtta' }, figure(minutes(v.mttaMs)), changeOf(v.change.mttaMs, minutes)),
+    el('td', { 'data-field': 'mttr' }, figure(minutes(v.mttrMs)), changeOf(v.change.mttrMs, minutes)))),
   'No service had alerts or incidents in the period or the one before.', 10)
   fill($('#lookback-problems tbody'), l.problems.items.map((q) => el('tr', { 'data-id': q.id },
     el('td', {}, q.kind), el('td', { class: 'problem-status' }, problemStatus(q)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(q.id) }, q.title)),
@@ -709,7 +714,7 @@ function renderLookbackResponseTimes(t) {
   if (!showResponseTimesPart('lookback-response-times', t)) return
   const change = (n) => el('td', { 'data-field': 'change', class: `change${n === null || n === 0 ? '' : n > 0 ? ' worse' : ' better'}` }, signed(n, (x) => `${x} ms`) || '–')
   fill($('#lookback-response-times tbody'), t.status === 'ok' ? t.items.map((i) => el('tr', { 'data-service': i.service },
-    el('th', { scope: 'row' }, i.service), el('td', { 'data-field': 'ms' }, responseMs(i.ms)), el('td', { 'data-field': 'previous' }, responseMs(i.previousMs)), change(i.change))) : [],
+    el('th', { scope: 'row' }, i.service), el('td', { 'data-field': 'ms' }, figure(responseMs(i.ms))), el('td', { 'data-field': 'previous' }, figure(responseMs(i.previousMs))), change(i.change))) : [],
   'No requests measured.', 4)
 }
 

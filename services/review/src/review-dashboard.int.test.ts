@@ -107,6 +107,31 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
     })
   })
 
+  it('keeps each number of the service levels on one line with its unit in an 800 px window: not "100.00" over "%"', async () => {
+    await onDashboard(async (page) => {
+      await page.setViewportSize({ width: 800, height: 900 })
+      await expect.poll(() => page.locator('#lookback-services tbody tr[data-service="search"]').count(), LOAD).toBe(1)
+      await expect.poll(() => page.locator('#service-levels tbody tr').count(), LOAD).toBe(1)
+      // Each number with its unit (the change from the previous period beside it too), by the lines it takes.
+      const broken = await page.locator('#service-levels td, #lookback-services td').evaluateAll((tds) => tds.flatMap((td) => {
+        const walker = td.ownerDocument.createTreeWalker(td, 4 /* NodeFilter.SHOW_TEXT */)
+        const split: string[] = []
+        for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+          for (const m of (text.textContent ?? '').matchAll(/\d+(?:\.\d+)? (?:%|h|min|s|ms|pp)/g)) {
+            const range = td.ownerDocument.createRange()
+            range.setStart(text, m.index)
+            range.setEnd(text, m.index + m[0].length)
+            if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) split.push(m[0])
+          }
+        }
+        return split
+      }))
+      // It read "100.00" over "%", and "1 h 0" over "min".
+      expect(broken).toEqual([])
+      expect(await page.locator('#lookback-services tr[data-service="search"] td[data-field="mttr"]').textContent()).toBe('1 h 0 min')
+    })
+  })
+
   it('shows apart from the post-mortem queue one the correlator forgot, as no longer to be scheduled here', async () => {
     await onDashboard(async (page) => {
       const forgotten = page.locator('#postmortems-forgotten tbody tr')
