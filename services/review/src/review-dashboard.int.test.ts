@@ -132,6 +132,23 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
     })
   })
 
+  it('says in a problem\'s view that it has no incidents, as a forecast has none', async () => {
+    await onDashboard(async (page) => {
+      // The problem as a forecast of checkout: the API answers it without incidents.
+      await page.route(/\/api\/v1\/problems\/prb-[0-9a-f]+$/, async (route) => {
+        const response = await route.fetch()
+        const body = await response.json() as { problem: Record<string, unknown> }
+        await route.fulfill({ response, json: { ...body, problem: { ...body.problem, kind: 'forecast', incidentCount: 0 }, incidents: [], incidentsTotal: 0 } })
+      })
+      const problem = page.locator('#problems tr[data-id="prb-00000000000000000000000a"] button.link')
+      await expect.poll(() => problem.count(), LOAD).toBe(1)
+      await problem.click()
+      await expect.poll(() => page.locator('#problem-facts dd[data-fact="Kind"]').textContent(), LOAD).toBe('forecast')
+      expect(await page.locator('#problem-incidents').textContent()).toBe('No incidents.')
+      expect(await page.locator('#problem-incidents-cut').isHidden()).toBe(true)
+    })
+  })
+
   it('shows apart from the post-mortem queue one the correlator forgot, as no longer to be scheduled here', async () => {
     await onDashboard(async (page) => {
       const forgotten = page.locator('#postmortems-forgotten tbody tr')
