@@ -881,8 +881,8 @@ async function showProblem(id, scroll = true) {
     $('#problem-confirm').textContent = p.status === 'resolved' ? 'Confirm again: the fix did not hold' : 'Confirm problem'
     $('#problem-dismiss').hidden = p.status !== 'candidate'
     $('#problem-resolve').hidden = p.status !== 'confirmed'
-    // A forecast has none (no customer is hurt): said, not a heading over nothing.
-    $('#problem-incidents').replaceChildren(...(incidents.length ? incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)) : [el('li', { class: 'none' }, 'No incidents.')]))
+    // A forecast has none (no customer is hurt): said, not a heading over nothing. A list cut to none says so under it.
+    $('#problem-incidents').replaceChildren(...(incidents.length || incidentsTotal > 0 ? incidents.map((i) => el('li', {}, incidentLink(i), ` · ${i.status} · ${when(i.openedAt)}`)) : [el('li', { class: 'none' }, 'No incidents.')]))
     showCut('problem-incidents', { items: incidents, total: incidentsTotal }, 'incidents', 'most recent')
     $('#problem-timeline').replaceChildren(...timeline.map(timelineItem))
     followPending('problem', id, timeline, showProblem)
