@@ -171,6 +171,10 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       await open.locator('button.link').click()
       const problems = page.locator('#detail-facts dd[data-fact="Problems"]')
       await expect.poll(() => problems.textContent(), LOAD).toBe('Checkout keeps crashing (prb-00000000000000000000000a)')
+      // A link outside the tables looks like the links in them, not like a grey button.
+      const look = (selector: string) => page.locator(selector).first().evaluate((e) => { const c = e.ownerDocument.defaultView!.getComputedStyle(e); return [c.backgroundColor, c.borderStyle, c.textDecorationLine] })
+      expect(await look('#detail-facts .link')).toEqual(await look('#open-incidents .link'))
+      expect(await look('#detail-facts .link')).toEqual(['rgba(0, 0, 0, 0)', 'none', 'underline'])
       await problems.getByRole('button').click()
       await expect.poll(() => page.locator('#problem-detail-h').textContent(), LOAD).toBe('Checkout keeps crashing')
       expect(await page.locator('#problem-facts dd[data-fact="Owner"]').textContent()).toBe('dana')
