@@ -494,13 +494,14 @@ function renderReview(r) {
   for (const key of rowOutcomes.keys()) if (!listed.has(key)) rowOutcomes.delete(key)
   state.problems = r.problems.items
   offerProblems()
+  // Out of the queue, which no decision could take them off: the meeting is told why instead (below), and an
+  // empty queue does not say that none was needed.
+  const forgotten = r.postmortems.forgotten
   fill($('#postmortems tbody'), r.postmortems.items.map((i) => el('tr', {},
     el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
     el('td', { class: i.postmortem.scheduledFor ? '' : 'bad' }, i.postmortem.scheduledFor ? when(i.postmortem.scheduledFor) : 'not scheduled'),
-    el('td', {}, i.postmortem.owner ?? '–'))), 'No post-mortem needed.', 4)
+    el('td', {}, i.postmortem.owner ?? '–'))), forgotten.total > 0 ? 'No post-mortem to schedule here.' : 'No post-mortem needed.', 4)
   showCut('postmortems', r.postmortems, 'post-mortems')
-  // Out of the queue, which no decision could take them off: the meeting is told why instead.
-  const forgotten = r.postmortems.forgotten
   fill($('#postmortems-forgotten tbody'), forgotten.items.map((i) => el('tr', {},
     el('td', {}, incidentLink(i)), el('td', {}, i.postmortem.reasons.join(', ')),
     el('td', { class: 'bad' }, `forgotten by the correlator ${when(i.postmortem.forgottenAt)}`))), '', 3)
