@@ -568,7 +568,7 @@ function renderTrend(days) {
 function renderDeadLetters(d) {
   const count = $('#dead-letter-count')
   count.textContent = String(d.total)
-  $('#dead-letter-noun').textContent = d.total === 1 ? 'dead letter' : 'dead letters'
+  $('#dead-letter-noun').textContent = noun(d.total, 'dead letter')
   $('#dead-letters').classList.toggle('bad', d.total > 0)
   $('#dead-letters').title = d.stale ? `Kafka did not answer; counted at ${when(d.at)} ${state.zone}` : `Counted at ${when(d.at)} ${state.zone}`
   $('#dead-letter-topics').replaceChildren(...d.topics.map((t) => el('li', {}, el('code', {}, t.topic), `: ${t.count}${t.exists ? '' : ' (no such topic yet)'}`)))
