@@ -108,6 +108,9 @@ describe('configuration', () => {
     expect(query('histogram_quantile(0.95, sum by (service, le) (increase(x_bucket{env=~"$environment"}[$range])))'))
       .toContain('unknown placeholder $environment (opsreview replaces $range and $environments')
     expect(query('histogram_quantile(0.95, x_bucket{env=~"$envs", zone=~"$zones"}[$ranges])')).toMatch(/\$envs.*\$zones.*\$ranges/s)
+    // A `$` meant as itself (a JVM class label, Outer$Inner) is refused too: the error says how to write it.
+    expect(query('x_bucket{class="Outer$Inner"}[$range]')).toContain('a $ meant as itself is written \\x24')
+    expect(query('x_bucket{class="Outer\\x24Inner"}[$range]')).toBe('accepted')
     // Its escaping is that of a string in double quotes: in single quotes `\"` is no escape, in backquotes `\\.` is two characters.
     for (const q of ["x_bucket{env=~'$environments'}[$range]", 'x_bucket{env=~`$environments`}[$range]', 'x_bucket[$range] and on() $environments']) {
       expect(query(q), q).toContain('$environments must be inside double quotes')

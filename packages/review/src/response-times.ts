@@ -90,7 +90,7 @@ function placeholderFaults(query: string): string[] {
     }
   }
   return [
-    ...[...unknown].map((p) => `unknown placeholder ${p} (opsreview replaces ${RANGE_PLACEHOLDER} and ${ENVIRONMENTS_PLACEHOLDER}; a label_replace template may name a group (?P<name>…) of the query)`),
+    ...[...unknown].map((p) => `unknown placeholder ${p} (opsreview replaces ${RANGE_PLACEHOLDER} and ${ENVIRONMENTS_PLACEHOLDER}; a label_replace template may name a group (?P<name>…) of the query; a $ meant as itself is written \\x24)`),
     ...(outsideDoubleQuotes ? [`${ENVIRONMENTS_PLACEHOLDER} must be inside double quotes, as in {env=~"${ENVIRONMENTS_PLACEHOLDER}"}`] : []),
   ]
 }
