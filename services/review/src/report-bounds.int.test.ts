@@ -298,7 +298,27 @@ describe('availability shown rounded down, in Chromium', () => {
   })
 })
 
-describe('the tables at 1280 pixels, in Chromium', () => {
+describe('the tables, in Chromium', () => {
+  it('keeps the page as narrow as a phone (390 pixels): each table scrolls sideways in a box of its own', async () => {
+    const { url } = await start((_es, prefix) => [
+      [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'CheckoutPaymentsFailing on checkout', services: ['checkout'] })],
+    ])
+    const b = await launchChromium()
+    onTestFinished(() => b.close())
+    const page = await b.newPage({ viewport: { width: 390, height: 844 }, timezoneId: 'UTC' })
+    await page.goto(`${url}/#token=${READ}`)
+    const row = page.locator('#open-incidents tbody tr')
+    await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1)
+    expect(await page.locator('html').evaluate((html) => html.scrollWidth)).toBeLessThanOrEqual(390)
+    // The buttons are there, a scroll of their table away.
+    const assign = row.getByRole('button', { name: 'Assign' })
+    await assign.scrollIntoViewIfNeeded()
+    const box = (await assign.boundingBox())!
+    expect(box.x).toBeGreaterThanOrEqual(0)
+    expect(box.x + box.width).toBeLessThanOrEqual(390)
+  })
+
+
   it('keeps short words whole beside a long title and the decision buttons, and each decision cell as tall as its row', async () => {
     const { url } = await start((_es, prefix) => [
       [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'CheckoutPaymentsFailing on checkout: card payments time out at the payment provider for every region', services: ['checkout'], owner: 'erin', customerImpact: true, acknowledgedAt: iso(NOW - H / 2), acknowledgedBy: 'erin' })],
