@@ -59,6 +59,15 @@ async function start(docs: (es: ReturnType<typeof esClient>, prefix: string) => 
   return { get, url, searches: () => searches }
 }
 
+/** The review's page at `url` in Chromium (closed when the test finishes), in UTC, at `viewport` when given. */
+async function pageOf(url: string, viewport?: { width: number; height: number }) {
+  const b = await launchChromium()
+  onTestFinished(() => b.close())
+  const page = await b.newPage({ ...(viewport ? { viewport } : {}), timezoneId: 'UTC' })
+  await page.goto(`${url}/#token=${READ}`)
+  return page
+}
+
 /** A critical alert of checkout firing since 07:00, an hour before NOW, with no resolve yet. */
 const downSince7 = (es: ReturnType<typeof esClient>, prefix: string): [DocumentFor, object][] =>
   [[alertDocument(liveAlertMonths(es, prefix).indexFor), firing('CheckoutDown', 'checkout', NOW - H)]]
@@ -271,10 +280,7 @@ describe('lists cut at 200 (real Elasticsearch)', () => {
     expect(md).toContain('**230 post-mortems** needed (210 scheduled)')
     expect(md.match(/^_200 of 230 shown\._$/gm)).toHaveLength(3)
 
-    const b = await launchChromium()
-    onTestFinished(() => b.close())
-    const page = await b.newPage({ timezoneId: 'UTC' })
-    await page.goto(`${url}/#token=${READ}`)
+    const page = await pageOf(url)
     await expect.poll(() => page.locator('#open-incidents tbody tr').count(), { timeout: 15_000 }).toBe(200)
     expect(await page.locator('#open-incidents-cut').textContent()).toBe('200 of 230 open incidents shown.')
     expect(await page.locator('#postmortems-cut').textContent()).toBe('200 of 230 post-mortems shown.')
@@ -289,10 +295,7 @@ describe('availability shown rounded down, in Chromium', () => {
     const { url, get } = await start((es, prefix) => [[alertDocument(liveAlertMonths(es, prefix).indexFor), firing('CheckoutDown', 'checkout', NOW - H / 2)]])
     expect((await get('/api/v1/review')).body.serviceLevels).toMatchObject([{ service: 'checkout', downtimeMs: H / 2, availabilityPct: 97.91 }])
     expect((await get('/api/v1/review.md')).body).toContain('| checkout | 97.91 % |')
-    const b = await launchChromium()
-    onTestFinished(() => b.close())
-    const page = await b.newPage({ timezoneId: 'UTC' })
-    await page.goto(`${url}/#token=${READ}`)
+    const page = await pageOf(url)
     const cell = page.locator('#service-levels tbody tr', { hasText: 'checkout' }).locator('td').nth(1)
     await expect.poll(() => cell.textContent(), { timeout: 15_000 }).toBe('97.91 %')
   })
@@ -303,10 +306,7 @@ describe('the tables, in Chromium', () => {
     const { url } = await start((_es, prefix) => [
       [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'CheckoutPaymentsFailing on checkout', services: ['checkout'] })],
     ])
-    const b = await launchChromium()
-    onTestFinished(() => b.close())
-    const page = await b.newPage({ viewport: { width: 390, height: 844 }, timezoneId: 'UTC' })
-    await page.goto(`${url}/#token=${READ}`)
+    const page = await pageOf(url, { width: 390, height: 844 })
     const row = page.locator('#open-incidents tbody tr')
     await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1)
     expect(await page.locator('html').evaluate((html) => html.scrollWidth)).toBeLessThanOrEqual(390)
@@ -318,16 +318,12 @@ describe('the tables, in Chromium', () => {
     expect(box.x + box.width).toBeLessThanOrEqual(390)
   })
 
-
   it('keeps short words whole beside a long title and the decision buttons, and each decision cell as tall as its row', async () => {
     const { url } = await start((_es, prefix) => [
       [incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'CheckoutPaymentsFailing on checkout: card payments time out at the payment provider for every region', services: ['checkout'], owner: 'erin', customerImpact: true, acknowledgedAt: iso(NOW - H / 2), acknowledgedBy: 'erin' })],
       [incidentDocument(indexNames(prefix).incidents.alias), open(2, 'critical', NOW - 2 * H, { title: 'Shop API health (prod) is DOWN: HTTP Error 503', services: ['shop-api'] })],
     ])
-    const b = await launchChromium()
-    onTestFinished(() => b.close())
-    const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' })
-    await page.goto(`${url}/#token=${READ}`)
+    const page = await pageOf(url, { width: 1280, height: 900 })
     const rows = page.locator('#open-incidents tbody tr')
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2)
     // A word broken in two ("CRITICA|L", "SEVERI|TY", "checko|ut") takes two lines of its cell.
@@ -351,10 +347,7 @@ describe('the tables, in Chromium', () => {
 describe('long titles, in Chromium', () => {
   it('wraps a 1000-character unbroken title instead of making the page wider than the viewport', async () => {
     const { url } = await start((_es, prefix) => [[incidentDocument(indexNames(prefix).incidents.alias), open(1, 'critical', NOW - H, { title: 'X'.repeat(1000) })]])
-    const b = await launchChromium()
-    onTestFinished(() => b.close())
-    const page = await b.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' })
-    await page.goto(`${url}/#token=${READ}`)
+    const page = await pageOf(url, { width: 1280, height: 900 })
     await expect.poll(() => page.locator('#open-incidents tbody tr button.link').count(), { timeout: 15_000 }).toBe(1)
     expect(await page.locator('html').evaluate((html) => html.scrollWidth)).toBeLessThanOrEqual(1280)
     const assign = await page.locator('#open-incidents tbody tr').getByRole('button', { name: 'Assign' }).boundingBox()
