@@ -132,6 +132,8 @@ describe('configuration', () => {
     expect(query('x_bucket[$range] offset ${range}')).toContain('unknown placeholder ${range}')
     // A group of that name makes it the label_replace template's, as any other.
     expect(query('label_replace(increase(x_bucket[$range]), "service", "${range}", "job", "(?P<range>.*)")')).toBe('accepted')
+    // Unbraced, the two are the review's whatever the groups: $range is still there, $environments still escaped for double quotes.
+    expect(query("label_replace(x_bucket{env=~'$environments'}[1d], \"a\", \"x\", \"job\", \"(?P<environments>.*)(?P<range>.*)\")")).toMatch(/must contain \$range.*\$environments must be inside double quotes/s)
   })
 
   it('takes $$ as a label_replace template writes a $ (promtool check rules takes "$$svc-${1}")', () => {
@@ -148,6 +150,9 @@ describe('configuration', () => {
     // A # inside a string is no comment, and after a comment the query is read again.
     expect(query('x_bucket{path="#$environment"}[$range]')).toContain('unknown placeholder $environment')
     expect(query('# a comment\nx_bucket{env=~"$environment"}[$range]')).toContain('unknown placeholder $environment')
+    // Nor is a $range in a comment, or one that is part of a longer name, the window the figure is over.
+    expect(query('# over [$range]\nhistogram_quantile(0.95, x_bucket[1d])')).toContain('must contain $range')
+    expect(query('histogram_quantile(0.95, x_bucket[$ranges])')).toContain('must contain $range')
   })
 
   it('waits for Prometheus at most 20 s, well within the review socket\'s idle timeout', () => {

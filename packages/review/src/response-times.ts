@@ -52,7 +52,7 @@ export const responseTimeSpec = {
     return u && (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '' ? { ok: true, value: raw } : { ok: false, error: 'must be an http(s) URL without a query or fragment (not shown: it may hold credentials)' }
   }),
   OPSREVIEW_RESPONSE_TIME_QUERY: field.custom<string>(`PromQL of the response time per service label, in seconds; ${RANGE_PLACEHOLDER} is replaced by the measured window (86400s), ${ENVIRONMENTS_PLACEHOLDER} (optional, inside double quotes) by a regular expression of the review's environments`, defaultResponseTimeQuery, (raw) => {
-    const faults = [...(raw.includes(RANGE_PLACEHOLDER) ? [] : [`must contain ${RANGE_PLACEHOLDER}, the window the figure is over`]), ...placeholderFaults(raw)]
+    const faults = placeholderFaults(raw)
     return faults.length === 0 ? { ok: true, value: raw } : { ok: false, error: `${faults.join('; ')}, got ${JSON.stringify(raw)}` }
   }),
   OPSREVIEW_RESPONSE_TIME_NAME: field.string('what the response time is called on the page and in review.md', 'p95'),
@@ -60,7 +60,8 @@ export const responseTimeSpec = {
 }
 
 /**
- * What is wrong with the query's `$name`s. Only two are replaced; any other went to Prometheus as written, and a
+ * What is wrong with the query's `$name`s, read as PromQL's lexer reads them: `$range` must be there, outside
+ * comments (a text search found it in one, and in `$ranges`). Only two are replaced; any other went to Prometheus as written, and a
  * misspelt `$environment` in a matcher matched nothing: the review showed an empty table, not a fault. A `$name`
  * stays allowed where the query has a group of that name, for a label_replace template (`"$svc"`, `(?P<svc>…)`).
  * `$environments` is escaped as the inside of a string in double quotes: in single quotes Prometheus refuses
@@ -69,6 +70,7 @@ export const responseTimeSpec = {
 function placeholderFaults(query: string): string[] {
   const groups = new Set([...query.matchAll(/\(\?P?<(\w+)>/g)].map((m) => m[1]))
   const unknown = new Set<string>()
+  let hasRange = false
   let outsideDoubleQuotes = false
   let quote = ''
   for (let i = 0; i < query.length; i++) {
@@ -82,14 +84,16 @@ function placeholderFaults(query: string): string[] {
     else if (c === '$' && query[i + 1] === '$') i++
     else if (c === '$') {
       const [, brace, name] = /^(\{?)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
-      if (name === undefined || groups.has(name)) continue
-      // Braced, no name is replaced (`${environments}` went to Prometheus as it was, a regular expression matching nothing).
-      if (brace !== '') unknown.add(`\${${name}}`)
-      else if (name === 'environments') outsideDoubleQuotes ||= quote !== '"'
-      else if (name !== 'range') unknown.add(`$${name}`)
+      if (name === undefined) continue
+      // Unbraced, these two are replaced whatever groups the query has; braced, no name is (`${environments}`
+      // went to Prometheus as it was, a regular expression matching nothing).
+      if (brace === '' && name === 'range') hasRange = true
+      else if (brace === '' && name === 'environments') outsideDoubleQuotes ||= quote !== '"'
+      else if (!groups.has(name)) unknown.add(brace === '' ? `$${name}` : `\${${name}}`)
     }
   }
   return [
+    ...(hasRange ? [] : [`must contain ${RANGE_PLACEHOLDER}, the window the figure is over`]),
     ...[...unknown].map((p) => `unknown placeholder ${p} (opsreview replaces ${RANGE_PLACEHOLDER} and ${ENVIRONMENTS_PLACEHOLDER}; a label_replace template may name a group (?P<name>…) of the query; a $ meant as itself is written \\x24)`),
     ...(outsideDoubleQuotes ? [`${ENVIRONMENTS_PLACEHOLDER} must be inside double quotes, as in {env=~"${ENVIRONMENTS_PLACEHOLDER}"}`] : []),
   ]
