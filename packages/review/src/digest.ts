@@ -308,7 +308,8 @@ export interface DigestLogger {
   error(obj: object, msg: string): void
 }
 
-export type DigestOutcome = 'posted' | 'failed' | 'skipped'
+export const digestOutcomes = ['posted', 'failed', 'skipped'] as const
+export type DigestOutcome = (typeof digestOutcomes)[number]
 
 export interface DigestSchedulerOptions {
   /** The webhook; a secret: it is never logged. */

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { digestOutcomes, type DigestOutcome } from '@opsreview/review/digest'
 
 /** What became of a decision the API published: its outcome when the request waited for it (`?wait=true`). */
 export type DecisionOutcome = 'accepted' | 'refused' | 'pending-at-timeout' | 'not-awaited'
@@ -33,7 +34,7 @@ export function createReviewMetrics(state: { breakerState: () => string }, o: { 
   })
   for (const read of o.responseTimeReads ?? []) for (const outcome of ['ok', 'unavailable']) responseTimeReads.inc({ read, outcome }, 0)
   const digests = new Counter({ name: 'opsreview_review_digest_posts_total', help: 'Morning digests by outcome: posted, failed (after its retries, or refused), skipped (posted already by another instance or before a restart)', labelNames: ['outcome'], registers: [registry] })
-  if (o.digestPosts === true) for (const outcome of ['posted', 'failed', 'skipped']) digests.inc({ outcome }, 0)
+  if (o.digestPosts === true) for (const outcome of digestOutcomes) digests.inc({ outcome }, 0)
   new Gauge({
     name: 'opsreview_review_kafka_breaker_state', help: 'Commands publisher breaker: 0 closed, 1 half-open, 2 open', registers: [registry],
     collect() { this.set({ closed: 0, 'half-open': 1, open: 2 }[state.breakerState()] ?? 0) },
@@ -57,7 +58,7 @@ export function createReviewMetrics(state: { breakerState: () => string }, o: { 
   const responseTimesRead = (read: ResponseTimeRead, status: 'ok' | 'unavailable' | 'not-configured') => {
     if (status !== 'not-configured') responseTimeReads.inc({ read, outcome: status })
   }
-  return { registry, count, decided, responseTimesRead, digest: (outcome: 'posted' | 'failed' | 'skipped') => digests.inc({ outcome }) }
+  return { registry, count, decided, responseTimesRead, digest: (outcome: DigestOutcome) => digests.inc({ outcome }) }
 }
 
 export type ReviewMetrics = ReturnType<typeof createReviewMetrics>
