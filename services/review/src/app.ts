@@ -32,7 +32,7 @@ import type { ResponseTimes, ResponseTimeSource } from '@opsreview/review/respon
 import { recordSchemas, validateIncidentPatch, validateProblemPatch, type Command, type Incident, type IncidentPatch, type Note, type Problem, type ProblemPatch } from '@opsreview/schemas'
 import { indexNames } from '@opsreview/search-index/templates'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
-import type { ReviewMetrics } from './metrics.ts'
+import type { ResponseTimeRead, ReviewMetrics } from './metrics.ts'
 import { registerLookbackRoutes } from './lookback-routes.ts'
 
 /** What the app needs of Kafka: publish, resolved once acknowledged. */
@@ -352,7 +352,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    * A read of Prometheus's response times, counted (`opsreview_review_response_time_reads_total`), and a warning
    * in the log when Prometheus failed it: the answer tells the meeting, this the operator.
    */
-  function noteResponseTimes(req: Request, read: 'review' | 'lookback', t: ResponseTimes | LookbackResponseTimes): void {
+  function noteResponseTimes(req: Request, read: Exclude<ResponseTimeRead, 'digest'>, t: ResponseTimes | LookbackResponseTimes): void {
     metrics?.responseTimesRead(read, t.status)
     if (t.status === 'unavailable') req.log.warn({ error: t.error }, `${read === 'review' ? 'review' : 'look-back'} without response times: Prometheus gave none`)
   }
