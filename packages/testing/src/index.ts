@@ -56,6 +56,17 @@ export async function createTopics(admin: Admin, topics: readonly string[], numP
 }
 
 /**
+ * A test topic keeps its records however old their timestamps, unless the test sets a retention. Tests send
+ * records stamped at fixed dates (2026-11-30 and before); under the broker's default of 7 days, once the
+ * calendar passed them, its retention check (every 5 minutes) deleted them in the middle of a test: a
+ * rebuild then found its whole range gone and reported it lost at the time of the check (2026-12-07).
+ */
+function keptWhateverTheirTime(topic: ITopicConfig): ITopicConfig {
+  if (topic.configEntries?.some((e) => e.name === 'retention.ms')) return topic
+  return { ...topic, configEntries: [...(topic.configEntries ?? []), { name: 'retention.ms', value: '-1' }] }
+}
+
+/**
  * Creates topics and waits until every partition has a leader that answers for it. Not kafkajs's own wait
  * (`waitForLeaders`): on a loaded broker it failed with "This server does not host this topic-partition"
  * for a topic just created (fresh-clone CI, 2026-12-04), as `ensureTopics` found too. Nor the metadata
@@ -63,7 +74,7 @@ export async function createTopics(admin: Admin, topics: readonly string[], numP
  * listing the offsets of a topic just created).
  */
 export async function createReadyTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
-  await admin.createTopics({ topics, waitForLeaders: false })
+  await admin.createTopics({ topics: topics.map(keptWhateverTheirTime), waitForLeaders: false })
   const names = topics.map((t) => t.topic)
   await waitFor(async () => {
     const metadata = await admin.fetchTopicMetadata({ topics: names }).catch(() => undefined)
