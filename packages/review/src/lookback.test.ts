@@ -71,12 +71,17 @@ describe('assembleLookback', () => {
 
   it('renders as Markdown with degraded time apart from downtime and the change', () => {
     const md = lookbackMarkdown(l)
-    expect(md).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-12-01 Europe/Berlin)')
+    expect(md).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-11-30 Europe/Berlin)')
     expect(md).toContain('| checkout | 99.50 % | −0.25 pp | 3 h 36 min | 30 min | 1 | 3 (1) | 15 min | 1 h 0 min | 99.75 %, 1 h 48 min down, 0 min degraded, 5 incidents |')
     expect(md).toContain('| post-mortems required | 2 | 3 | −1 |')
     expect(md).toContain('| recurring | candidate | HighLatency again (`prb-b`) | checkout | 2 | 0 | 2 | – |')
     expect(md).toContain('| downtime, summed over services | 3 h 36 min | 16 h 12 min | −12 h 36 min |')
     expect(md).not.toContain('shown._')
+  })
+
+  it('titles a period by its first and last day, a quarter ending with the year too', () => {
+    const quarter = { ...l, period: { ...l.period, kind: 'quarter' as const, label: '2026-Q4', localFrom: '2026-10-01T00:00:00+02:00', localTo: '2027-01-01T00:00:00+01:00' } }
+    expect(lookbackMarkdown(quarter)).toContain('# Quarterly look-back 2026-Q4 (2026-10-01 – 2026-12-31 Europe/Berlin)')
   })
 
   it('counts one of a kind in the singular in its Markdown: 1 incident, 1 post-mortem, 1 problem', () => {

@@ -71,7 +71,7 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       const res = await md
       expect(res.status()).toBe(200)
       expect(new URL(res.url()).search).toBe('?period=month&at=2026-12&environment=production&tz=Europe%2FBerlin')
-      expect(await res.text()).toContain('# Monthly look-back 2026-12 (2026-12-01 – 2027-01-01 Europe/Berlin)')
+      expect(await res.text()).toContain('# Monthly look-back 2026-12 (2026-12-01 – 2026-12-31 Europe/Berlin)')
 
       // The quarter: Q4 is running, so the default is Q3, which has nothing in production.
       await page.locator('#lookback-period').selectOption('quarter')

@@ -180,7 +180,7 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     const md = await get('/api/v1/lookback.md?period=month&at=2026-11&tz=Europe/Berlin')
     expect(md.status).toBe(200)
     expect(md.type).toContain('text/markdown')
-    expect(md.body).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-12-01 Europe/Berlin)')
+    expect(md.body).toContain('# Monthly look-back 2026-11 (2026-11-01 – 2026-11-30 Europe/Berlin)')
     expect(md.body).toContain('| checkout | 99.93 % | −0.07 pp | 30 min | 1 h 30 min | 1 | 2 (1) | 15 min | 1 h 30 min | 100.00 %, 0 min down, 0 min degraded, 1 incident |')
     expect(md.body).toContain('| api | 100.00 % | +3.49 pp | 0 min | 0 min | 0 | 0 (0) |')
     expect(md.body).toContain('| post-mortems required | 2 | 0 | +2 |')
