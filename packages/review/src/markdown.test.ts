@@ -65,14 +65,14 @@ describe('reviewMarkdown', () => {
   it('gives an outage under a minute in seconds, not as 0 min beside an availability below 100 %', () => {
     const level = { service: 'checkout', availabilityPct: 99.96, downtimeMs: 29_000, interruptions: 1, longestInterruptionMs: 29_000, degradedMs: 400, incidents: 1, mttaMs: null, mttrMs: 0 }
     const md = reviewMarkdown({ ...review([]), serviceLevels: [level] })
-    expect(md).toContain('| checkout | 99.96 % | 29 s | 1 | 1 s | 1 | – | 0 min |')
+    expect(md).toContain('| checkout | 99.96 % | 29 s | 1 s | 1 | 1 | – | 0 min |')
     // 59.5 s rounds to the minute, not to "60 s".
-    expect(reviewMarkdown({ ...review([]), serviceLevels: [{ ...level, downtimeMs: 59_500, degradedMs: 59_499 }] })).toContain('| checkout | 99.96 % | 1 min | 1 | 59 s |')
+    expect(reviewMarkdown({ ...review([]), serviceLevels: [{ ...level, downtimeMs: 59_500, degradedMs: 59_499 }] })).toContain('| checkout | 99.96 % | 1 min | 59 s | 1 |')
   })
 
   it('names the longest of several interruptions, the outage the meeting asks about', () => {
     const level = { service: 'checkout', availabilityPct: 97.22, downtimeMs: 40 * 60_000, interruptions: 3, longestInterruptionMs: 30 * 60_000, degradedMs: 0, incidents: 3, mttaMs: null, mttrMs: null }
-    expect(reviewMarkdown({ ...review([]), serviceLevels: [level] })).toContain('| checkout | 97.22 % | 40 min | 3 (longest 30 min) | 0 min | 3 |')
+    expect(reviewMarkdown({ ...review([]), serviceLevels: [level] })).toContain('| checkout | 97.22 % | 40 min | 0 min | 3 (longest 30 min) | 3 |')
   })
   it('counts one of a kind in the singular in its summary line: 1 new incident, not 1 new incidents', () => {
     const one = reviewMarkdown({

@@ -119,8 +119,8 @@ export function reviewMarkdown(r: Review): string {
   lines.push('', '## Service levels', '')
   if (!r.window.complete) lines.push(`_The window runs past now: service levels and response times up to ${when(r.window.until)} ${markdownText(r.window.timeZone)}._`, '')
   if (r.serviceLevels.length === 0) lines.push('_No service had alerts or incidents._')
-  else lines.push('| service | availability | downtime | interruptions | degraded | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${interruptions(l)} | ${duration(l.degradedMs)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
+  else lines.push('| service | availability | downtime | degraded | interruptions | incidents | MTTA | MTTR |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.serviceLevels.map((l) => `| ${cell(l.service)} | ${pct(l.availabilityPct)} | ${duration(l.downtimeMs)} | ${duration(l.degradedMs)} | ${interruptions(l)} | ${l.incidents} | ${duration(l.mttaMs)} | ${duration(l.mttrMs)} |`))
   lines.push('', 'Availability counts downtime only; degraded time (slow, not down) is reported apart.')
   lines.push('', '## Response times', '', ...responseTimeRows(r.responseTimes))
   // After what the meeting acts on: the digest is cut at its limit, and these rows repeat the new ones that ended.
