@@ -142,6 +142,15 @@ describe('configuration', () => {
     expect(query('label_replace(increase(x_bucket[$range]), "service", "$$$svc", "job", "(.*)")')).toContain('unknown placeholder $svc')
   })
 
+  it('refuses $1x, which Prometheus reads as a group named 1x (empty), not group 1 followed by x', () => {
+    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+    expect(query('label_replace(increase(x_bucket[$range]), "service", "$1_api", "job", "(.*)")'))
+      .toContain('$1_api is the group named 1_api to Prometheus, not group 1 followed by _api: write ${1}_api')
+    for (const q of ['label_replace(increase(x_bucket[$range]), "service", "${1}_api", "job", "(.*)")', 'label_replace(increase(x_bucket[$range]), "service", "$1-api", "job", "(.*)")']) {
+      expect(query(q), q).toBe('accepted')
+    }
+  })
+
   it('reads past a comment (# to the end of the line, outside strings) as Prometheus does', () => {
     const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     // promtool check rules takes both: an apostrophe or a $name in a comment is no string and no placeholder.

@@ -70,6 +70,8 @@ export const responseTimeSpec = {
 function placeholderFaults(query: string): string[] {
   const groups = new Set([...query.matchAll(/\(\?P?<(\w+)>/g)].map((m) => m[1]))
   const unknown = new Set<string>()
+  /** Numbered groups that a name runs on from: their faults. */
+  const runOn = new Set<string>()
   let hasRange = false
   let outsideDoubleQuotes = false
   let quote = ''
@@ -83,6 +85,9 @@ function placeholderFaults(query: string): string[] {
     // `$$` is a label_replace template's `$`: what follows is no name.
     else if (c === '$' && query[i + 1] === '$') i++
     else if (c === '$') {
+      // Go's template takes the longest name: `$1x` is a group named 1x, empty, not group 1 and then x.
+      const [, group, rest] = /^(\d+)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
+      if (group !== undefined) runOn.add(`$${group}${rest} is the group named ${group}${rest} to Prometheus, not group ${group} followed by ${rest}: write \${${group}}${rest}`)
       const [, brace, name] = /^(\{?)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
       if (name === undefined) continue
       // Unbraced, these two are replaced whatever groups the query has; braced, no name is (`${environments}`
@@ -95,6 +100,7 @@ function placeholderFaults(query: string): string[] {
   return [
     ...(hasRange ? [] : [`must contain ${RANGE_PLACEHOLDER}, the window the figure is over`]),
     ...[...unknown].map((p) => `unknown placeholder ${p} (opsreview replaces ${RANGE_PLACEHOLDER} and ${ENVIRONMENTS_PLACEHOLDER}; a label_replace template may name a group (?P<name>…) of the query; a $ meant as itself is written \\x24)`),
+    ...runOn,
     ...(outsideDoubleQuotes ? [`${ENVIRONMENTS_PLACEHOLDER} must be inside double quotes, as in {env=~"${ENVIRONMENTS_PLACEHOLDER}"}`] : []),
   ]
 }
