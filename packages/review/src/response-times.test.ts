@@ -13,6 +13,9 @@ const series = (metric: Record<string, string>, value: string) => ({ metric, val
 /** A review of every environment and service. */
 const everything = { environments: null, services: null }
 
+/** What the review's config says of a response-time query: 'accepted', or its errors. */
+const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
+
 describe('responseTimeQueryUrl', () => {
   it('asks for the measured part of the window in whole seconds, at its end, under any path prefix', () => {
     const url = new URL(responseTimeQueryUrl({ url: 'http://prom.example:9090/prometheus/', query: defaultResponseTimeQuery }, from, until))
@@ -103,7 +106,6 @@ describe('configuration', () => {
   })
 
   it('refuses a placeholder it does not know, and $environments outside double quotes, naming each', () => {
-    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     // Misspelt, the placeholder went to Prometheus as it was, and the review showed an empty table, not a fault.
     expect(query('histogram_quantile(0.95, sum by (service, le) (increase(x_bucket{env=~"$environment"}[$range])))'))
       .toContain('unknown placeholder $environment (opsreview replaces $range and $environments')
@@ -126,7 +128,6 @@ describe('configuration', () => {
   })
 
   it('refuses ${environments} and ${range}: the review replaces $environments and $range only, and Prometheus takes the rest as a regular expression matching nothing', () => {
-    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     expect(responseTimeQueryUrl({ url: 'http://p', query: 'x_bucket{env=~"${environments}"}[$range]' }, from, until, ['prod'])).toContain(encodeURIComponent('${environments}'))
     expect(query('x_bucket{env=~"${environments}"}[$range]')).toContain('unknown placeholder ${environments} (opsreview replaces $range and $environments')
     expect(query('x_bucket[$range] offset ${range}')).toContain('unknown placeholder ${range}')
@@ -137,13 +138,11 @@ describe('configuration', () => {
   })
 
   it('takes $$ as a label_replace template writes a $ (promtool check rules takes "$$svc-${1}")', () => {
-    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     expect(query('label_replace(increase(x_bucket[$range]), "service", "$$svc-${1}", "job", "(.*)")')).toBe('accepted')
     expect(query('label_replace(increase(x_bucket[$range]), "service", "$$$svc", "job", "(.*)")')).toContain('unknown placeholder $svc')
   })
 
   it('refuses $1x, which Prometheus reads as a group named 1x (empty), not group 1 followed by x', () => {
-    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     expect(query('label_replace(increase(x_bucket[$range]), "service", "$1_api", "job", "(.*)")'))
       .toContain('$1_api is the group named 1_api to Prometheus, not group 1 followed by _api: write ${1}_api')
     for (const q of ['label_replace(increase(x_bucket[$range]), "service", "${1}_api", "job", "(.*)")', 'label_replace(increase(x_bucket[$range]), "service", "$1-api", "job", "(.*)")']) {
@@ -152,7 +151,6 @@ describe('configuration', () => {
   })
 
   it('reads past a comment (# to the end of the line, outside strings) as Prometheus does', () => {
-    const query = (q: string) => { const r = readConfig(responseTimeSpec, { OPSREVIEW_RESPONSE_TIME_QUERY: q }); return r.ok ? 'accepted' : r.errors.join('\n') }
     // promtool check rules takes both: an apostrophe or a $name in a comment is no string and no placeholder.
     expect(query('# p95 of each team\'s services\nhistogram_quantile(0.95, sum by (service, le) (increase(x_bucket{env=~"$environments"}[$range])))')).toBe('accepted')
     expect(query('# $svc comes from the job label\nlabel_replace(increase(x_bucket[$range]), "service", "$1", "job", "(.*)") # "$environment" is unused')).toBe('accepted')
