@@ -264,6 +264,11 @@ export interface EngineState {
   /** Canonical shared-cause signatures by environment and dependency (a cache, not in snapshots). */
   sharedCauseKeys: PairCache<string>
   /**
+   * Canonical recurring signatures of incidents of one alert name (most incidents), by environment and
+   * service, then alert name (a cache, not in snapshots; `singleNameKeyOf` in problems/recurring.ts).
+   */
+  recurringKeys: PairCache<Map<string, string>>
+  /**
    * The incident each notification group's latest alert registered in: open, or resolved since and retained
    * (a late event whose time its span holds joins it); an entry whose incident was forgotten goes at the daily
    * sweep. The name is the snapshots'.
@@ -329,7 +334,7 @@ export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
     seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
-    openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], latestEviction: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
+    openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), recurringKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], latestEviction: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER, forgottenBefore: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], lateFiringId: null, strings: new Map(),
   }

@@ -58,8 +58,7 @@ const MAX_RECURRING_NAMES = 32
 export function checkRecurring(s: EngineState, inc: IncidentState): void {
   if (inc.data.alerts.length === 0 || inc.names.size === inc.recurringNames) return
   inc.recurringNames = inc.names.size
-  const sig = inc.names.size > MAX_RECURRING_NAMES ? null : recurringSignature(inc)
-  const key = sig === null ? null : canonicalSignature(sig)
+  const key = inc.names.size > MAX_RECURRING_NAMES ? null : inc.names.size === 1 ? singleNameKeyOf(s, inc) : canonicalSignature(recurringSignature(inc))
   if (key === inc.recurringKey) return
   if (inc.recurringKey !== null) {
     const old = s.bySignature.get(inc.recurringKey)
@@ -71,7 +70,7 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   }
   inc.recurringKey = key
   // A storm is in no signature's list.
-  if (sig === null || key === null) return
+  if (key === null) return
   const { windowMs, minIncidents } = s.cfg.recurring
   const opening = { incidentId: inc.data.id, at: inc.firstOpenedMs }
   let list = s.bySignature.get(key)
@@ -92,12 +91,33 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   const window = busiestWindow(counted, inc.firstOpenedMs, windowMs)
   const collected = collecting(existing)
   if (window.length >= minIncidents || collected) {
+    const sig = recurringSignature(inc)
     if (existing && since !== null) comeBack(s, existing)
     // Live, every opening after the window would have been linked as it came: those that came first are linked now.
     const newest = Math.max(...window.map((o) => o.at))
     const incidents = collected ? [inc] : [...window, ...counted.filter((o) => o.at > newest)].map((o) => s.incidents.get(o.incidentId)).filter((x): x is IncidentState => !!x)
     upsertProblem(s, sig, key, incidents, () => `${[...sig.alertNames].sort().join(',')} keeps recurring on ${sig.service}`)
   }
+}
+
+/** Alert names remembered per environment and service: titles taken as names (no alertname label) must not grow the cache for ever. */
+const MAX_CACHED_NAMES = 256
+
+/**
+ * The canonical signature of an incident of one alert name, from `recurringKeys`. Built afresh for every new
+ * incident, the JSON and its two look-ups in the signature tables were ~8 % of the engine's profile
+ * (2026-12-07): a cached key was hashed before, and matches the tables' own key by identity.
+ */
+function singleNameKeyOf(s: EngineState, inc: IncidentState): string {
+  const environment = inc.data.environment
+  const service = inc.data.services[0] ?? ''
+  const [name] = inc.names
+  let byName = s.recurringKeys.get(environment, service)
+  if (!byName) byName = s.recurringKeys.set(environment, service, new Map())
+  else if (byName.size >= MAX_CACHED_NAMES) byName.clear()
+  let key = byName.get(name!)
+  if (key === undefined) byName.set(name!, (key = canonicalSignature(recurringSignature(inc))))
+  return key
 }
 
 /** Removes the incident's openings from the list, keeping the order of the others. */
