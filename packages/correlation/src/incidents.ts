@@ -20,8 +20,12 @@ export function groupKeyOf(s: EngineState, event: AlertEvent): string {
   if (!rules.groupBy.byServiceAndEnvironment) return groupingKeyOf(event, rules)
   const explicit = incidentKeyGroupOf(event, rules)
   if (explicit !== undefined) return explicit
-  // The default, on every event: remembered per service and environment rather than built each time.
-  return s.groupKeys.get(event.service, event.environment) ?? s.groupKeys.set(event.service, event.environment, serviceEnvironmentKey(event.service, event.environment))
+  return serviceEnvironmentKeyOf(s, event.service, event.environment)
+}
+
+/** The default group key of a service and environment: on every event, remembered rather than built each time. */
+export function serviceEnvironmentKeyOf(s: EngineState, service: string, environment: string): string {
+  return s.groupKeys.get(service, environment) ?? s.groupKeys.set(service, environment, serviceEnvironmentKey(service, environment))
 }
 
 /** Dependency label values (`label=value`; label names cannot hold `=`): what two services can share when one cause hurts both. */

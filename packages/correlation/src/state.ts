@@ -264,10 +264,10 @@ export interface EngineState {
   /** Canonical shared-cause signatures by environment and dependency (a cache, not in snapshots). */
   sharedCauseKeys: PairCache<string>
   /**
-   * Canonical recurring signatures of incidents of one alert name (most incidents), by environment and
-   * service, then alert name (a cache, not in snapshots; `singleNameKeyOf` in problems/recurring.ts).
+   * Canonical recurring signatures of incidents of one alert name (every incident's first), by the default
+   * group key of their service and environment and the name (a cache, not in snapshots; problems/recurring.ts).
    */
-  recurringKeys: PairCache<Map<string, string>>
+  recurringKeys: PairCache<string>
   /**
    * The incident each notification group's latest alert registered in: open, or resolved since and retained
    * (a late event whose time its span holds joins it); an entry whose incident was forgotten goes at the daily

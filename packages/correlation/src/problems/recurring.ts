@@ -1,4 +1,5 @@
 // Recurring: incidents with one signature (environment, service, alert names) again and again.
+import { serviceEnvironmentKeyOf } from '../incidents.ts'
 import { openingsHorizon, type EngineState, type IncidentState, type Opening } from '../state.ts'
 import type { ProblemSignature } from '../types.ts'
 import { canonicalSignature, collecting, comeBack, findProblem, link, resolvedMsOf, takesLate, upsertProblem } from './store.ts'
@@ -100,24 +101,16 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
   }
 }
 
-/** Alert names remembered per environment and service: titles taken as names (no alertname label) must not grow the cache for ever. */
-const MAX_CACHED_NAMES = 256
-
 /**
- * The canonical signature of an incident of one alert name, from `recurringKeys`. Built afresh for every new
- * incident, the JSON and its two look-ups in the signature tables were ~8 % of the engine's profile
- * (2026-12-07): a cached key was hashed before, and matches the tables' own key by identity.
+ * The canonical signature of an incident of one alert name, from `recurringKeys` by its service and
+ * environment (their default group key) and the name. Built afresh for every new incident, the JSON and its
+ * two look-ups in the signature tables were ~8 % of the engine's profile (2026-12-07): a cached key was
+ * hashed before, and matches the tables' own key by identity.
  */
 function singleNameKeyOf(s: EngineState, inc: IncidentState): string {
-  const environment = inc.data.environment
-  const service = inc.data.services[0] ?? ''
+  const place = serviceEnvironmentKeyOf(s, inc.data.services[0] ?? '', inc.data.environment)
   const [name] = inc.names
-  let byName = s.recurringKeys.get(environment, service)
-  if (!byName) byName = s.recurringKeys.set(environment, service, new Map())
-  else if (byName.size >= MAX_CACHED_NAMES) byName.clear()
-  let key = byName.get(name!)
-  if (key === undefined) byName.set(name!, (key = canonicalSignature(recurringSignature(inc))))
-  return key
+  return s.recurringKeys.get(place, name!) ?? s.recurringKeys.set(place, name!, canonicalSignature(recurringSignature(inc)))
 }
 
 /** Removes the incident's openings from the list, keeping the order of the others. */
