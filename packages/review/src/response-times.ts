@@ -70,7 +70,7 @@ export const responseTimeSpec = {
 function placeholderFaults(query: string): string[] {
   const groups = new Set([...query.matchAll(/\(\?P?<(\w+)>/g)].map((m) => m[1]))
   const unknown = new Set<string>()
-  /** Numbered groups that a name runs on from: their faults. */
+  /** Faults of `$1x`: to Prometheus the group named 1x (empty), where group 1 and then x was meant. */
   const runOn = new Set<string>()
   let hasRange = false
   let outsideDoubleQuotes = false
