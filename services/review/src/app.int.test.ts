@@ -167,7 +167,7 @@ describe('review API on the real Elasticsearch', () => {
 
     const md = await r.get('/api/v1/review.md?since=24h')
     expect(md.body).toContain('**2 new incidents** (1 critical, 1 warning, 0 info)')
-    expect(md.body).toContain('| shop | 97.91 % | 30 min | 1 | 0 min | 0 | – | – |')
+    expect(md.body).toContain('| shop | 97.91 % | 30 min | 0 min | 1 | 0 | – | – |')
     expect(md.body).toContain('**not scheduled**')
     expect(md.body).toContain('| shared-cause | confirmed, came back 2× | db-1 shared')
   })

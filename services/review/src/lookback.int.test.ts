@@ -260,7 +260,7 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     // No resolutionDecidedAt (a document of an engine before it): by resolvedAt, as before.
     expect(await resolved('2026-09-10T00:00:00Z', '2026-09-11T00:00:00Z')).toContain(byHand)
     const md = await get('/api/v1/review.md?from=2026-11-05T00:00:00Z&to=2026-11-06T00:00:00Z')
-    expect(md.body).toContain('| checkout | 97.91 % | 30 min | 1 | 1 h 30 min | 1 | 10 min | 2 h 0 min |')
+    expect(md.body).toContain('| checkout | 97.91 % | 30 min | 1 h 30 min | 1 | 1 | 10 min | 2 h 0 min |')
   })
 })
 

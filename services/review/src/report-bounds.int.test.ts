@@ -103,7 +103,7 @@ describe('time after now is not measured (real Elasticsearch)', () => {
     expect(day.body.window).toEqual({ from: '2026-12-01T00:00:00.000Z', to: '2026-12-02T00:00:00.000Z', timeZone: 'UTC', until: iso(NOW), complete: false })
     expect(day.body.serviceLevels).toEqual(today.body.serviceLevels)
     const md = (await get('/api/v1/review.md?from=2026-12-01&to=2026-12-02')).body as string
-    expect(md).toContain('| checkout | 87.50 % | 1 h 0 min | 1 |')
+    expect(md).toContain('| checkout | 87.50 % | 1 h 0 min | 0 min | 1 |')
     expect(md).toContain('## Service levels\n\n_The window runs past now: service levels and response times up to 2026-12-01 08:00 UTC._')
     // A window that has ended is measured whole, and the Markdown says nothing of it.
     const yesterday = await get('/api/v1/review?from=2026-11-30&to=2026-12-01')
