@@ -80,7 +80,7 @@ describe('assembleLookback', () => {
   })
 
   it('titles a period by its first and last day, a quarter ending with the year too', () => {
-    const quarter = { ...l, period: { ...l.period, kind: 'quarter' as const, label: '2026-Q4', localFrom: '2026-10-01T00:00:00+02:00', localTo: '2027-01-01T00:00:00+01:00' } }
+    const quarter = { ...l, period: { ...l.period, kind: 'quarter' as const, label: '2026-Q4', from: '2026-09-30T22:00:00.000Z', to: '2026-12-31T23:00:00.000Z', localFrom: '2026-10-01T00:00:00+02:00', localTo: '2027-01-01T00:00:00+01:00' } }
     expect(lookbackMarkdown(quarter)).toContain('# Quarterly look-back 2026-Q4 (2026-10-01 – 2026-12-31 Europe/Berlin)')
   })
 

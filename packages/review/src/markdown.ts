@@ -2,7 +2,7 @@ import type { Lookback, LookbackResponseTimes } from './lookback.ts'
 import type { IncidentSummary, Review } from './report.ts'
 import type { ResponseTimes } from './response-times.ts'
 import { describeScope, type Scope } from './scope.ts'
-import { localMinute } from './zone.ts'
+import { localDate, localMinute } from './zone.ts'
 
 // Availabilities come rounded down to the hundredth (availabilityPctOf): shown as they are.
 const pct = (n: number) => `${n.toFixed(2)} %`
@@ -138,20 +138,12 @@ function lookbackResponseTimeRows(t: LookbackResponseTimes, previousLabel: strin
     ...t.items.map((i) => `| ${cell(i.service)} | ${ms(i.ms)} | ${ms(i.previousMs)} | ${signed(i.change, (n) => `${n} ms`)} |`)]
 }
 
-/**
- * The last day of a period that ends at `localEnd`, a local midnight: dates alone read as inclusive, and
- * "2026-11-01 – 2026-12-01" said November took a day of December.
- */
-function lastDayBefore(localEnd: string): string {
-  const [y, m, d] = localEnd.slice(0, 10).split('-').map(Number)
-  return new Date(Date.UTC(y!, m! - 1, d! - 1)).toISOString().slice(0, 10)
-}
-
 /** The monthly or quarterly look-back as Markdown, with the change from the previous period. */
 export function lookbackMarkdown(l: Lookback): string {
   const lines: string[] = []
   const zone = markdownText(l.period.timeZone)
-  lines.push(`# ${l.period.kind === 'month' ? 'Monthly' : 'Quarterly'} look-back ${markdownText(l.period.label)} (${markdownText(l.period.localFrom.slice(0, 10))} – ${markdownText(lastDayBefore(l.period.localTo))} ${zone})`, '')
+  // The period's last day, not its end: dates alone read as inclusive, and "2026-11-01 – 2026-12-01" took a day of December.
+  lines.push(`# ${l.period.kind === 'month' ? 'Monthly' : 'Quarterly'} look-back ${markdownText(l.period.label)} (${markdownText(l.period.localFrom.slice(0, 10))} – ${markdownText(localDate(l.period.timeZone, Date.parse(l.period.to) - 1))} ${zone})`, '')
   if (!l.period.complete) lines.push(`_The period is still running: service levels and response times up to ${markdownText(localMinute(l.period.timeZone, Date.parse(l.period.until)))} ${zone}._`, '')
   const t = l.totals
   const s = t.incidents
