@@ -144,8 +144,14 @@ describe('configuration', () => {
 
   it('refuses $1x, which Prometheus reads as a group named 1x (empty), not group 1 followed by x', () => {
     expect(query('label_replace(increase(x_bucket[$range]), "service", "$1_api", "job", "(.*)")'))
-      .toContain('$1_api is the group named 1_api to Prometheus, not group 1 followed by _api: write ${1}_api')
-    for (const q of ['label_replace(increase(x_bucket[$range]), "service", "${1}_api", "job", "(.*)")', 'label_replace(increase(x_bucket[$range]), "service", "$1-api", "job", "(.*)")']) {
+      .toContain('$1_api is the group named 1_api to a label_replace template, not group 1 followed by _api: write ${1}_api there; a $ meant as itself is written \\x24')
+    // Outside a template, as in a label value, the same `$` is refused as any other, and the error says how to write it.
+    expect(query('increase(x_bucket{version="v$1beta"}[$range])')).toContain('a $ meant as itself is written \\x24')
+    for (const q of [
+      'label_replace(increase(x_bucket[$range]), "service", "${1}_api", "job", "(.*)")', 'label_replace(increase(x_bucket[$range]), "service", "$1-api", "job", "(.*)")',
+      // Go takes a group name starting with a digit: there $1x is the query's own group.
+      'label_replace(increase(x_bucket[$range]), "service", "$1x", "job", "(?P<1x>.*)")',
+    ]) {
       expect(query(q), q).toBe('accepted')
     }
   })

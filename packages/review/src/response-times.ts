@@ -70,7 +70,7 @@ export const responseTimeSpec = {
 function placeholderFaults(query: string): string[] {
   const groups = new Set([...query.matchAll(/\(\?P?<(\w+)>/g)].map((m) => m[1]))
   const unknown = new Set<string>()
-  /** Faults of `$1x`: to Prometheus the group named 1x (empty), where group 1 and then x was meant. */
+  /** Faults of `$1x`: to a label_replace template the group named 1x, where group 1 and then x was meant. */
   const runOn = new Set<string>()
   let hasRange = false
   let outsideDoubleQuotes = false
@@ -85,9 +85,11 @@ function placeholderFaults(query: string): string[] {
     // `$$` is a label_replace template's `$`: what follows is no name.
     else if (c === '$' && query[i + 1] === '$') i++
     else if (c === '$') {
-      // Go's template takes the longest name: `$1x` is a group named 1x, empty, not group 1 and then x.
+      // A name runs to the last letter, digit or _: `$1x` is a group named 1x (empty unless the query has one), not group 1 and then x.
       const [, group, rest] = /^(\d+)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
-      if (group !== undefined) runOn.add(`$${group}${rest} is the group named ${group}${rest} to Prometheus, not group ${group} followed by ${rest}: write \${${group}}${rest}`)
+      if (group !== undefined && !groups.has(group + rest)) {
+        runOn.add(`$${group}${rest} is the group named ${group}${rest} to a label_replace template, not group ${group} followed by ${rest}: write \${${group}}${rest} there; a $ meant as itself is written \\x24`)
+      }
       const [, brace, name] = /^(\{?)([A-Za-z_]\w*)/.exec(query.slice(i + 1)) ?? []
       if (name === undefined) continue
       // Unbraced, these two are replaced whatever groups the query has; braced, no name is (`${environments}`
