@@ -351,7 +351,6 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     for (const o of outages) {
       const row = page.locator('#service-levels tbody tr', { hasText: o.check })
       await expect.poll(() => row.count()).toBe(1)
-      // Page: service, availability, downtime, degraded, interruptions, incidents, MTTA, MTTR.
       const cells = await row.locator('td').allTextContents()
       // The page's columns and the Markdown's: service, availability, downtime, degraded, interruptions, incidents, MTTA, MTTR.
       const line = markdown.split('\n').find((l) => l.startsWith(`| ${o.check} |`))

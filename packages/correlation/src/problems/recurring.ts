@@ -104,8 +104,8 @@ export function checkRecurring(s: EngineState, inc: IncidentState): void {
 /**
  * The canonical signature of an incident of one alert name, from `recurringKeys` by its service and
  * environment (their default group key) and the name. Built afresh for every new incident, the JSON and its
- * two look-ups in the signature tables were ~8 % of the engine's profile (2026-12-07): a cached key was
- * hashed before, and matches the tables' own key by identity.
+ * two look-ups in the signature tables were ~8 % of the engine's profile (2026-12-07): a cached key's hash
+ * is computed once, and is mostly the very string the tables hold.
  */
 function singleNameKeyOf(s: EngineState, inc: IncidentState): string {
   const place = serviceEnvironmentKeyOf(s, inc.data.services[0] ?? '', inc.data.environment)
