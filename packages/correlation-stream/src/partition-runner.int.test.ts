@@ -483,8 +483,10 @@ describe('PartitionRunner on the real Kafka', () => {
     // offsets, which on a loaded host came between two looks (CI, 2026-12-07: 30 s of nothing but Dead). The
     // group as last seen is said if neither comes.
     let seen: Awaited<ReturnType<typeof group>>
-    await waitFor(async () => { seen = await group(); return seen !== undefined && (seen.state === 'Empty' || seen.state === 'Dead') ? true : undefined }, { timeoutMs: 30_000, intervalMs: 500, what: 'the first member evicted' })
-      .catch((err: unknown) => { throw new Error(`${(err as Error).message}; the group was ${JSON.stringify({ state: seen?.state, members: seen?.members.map((m) => `${m.memberId} (${m.clientId})`) })}`) })
+    await waitFor(async () => { seen = await group(); return seen !== undefined && (seen.state === 'Empty' || seen.state === 'Dead') ? true : undefined }, {
+      timeoutMs: 30_000, intervalMs: 500, what: 'the first member evicted',
+      lastSeen: () => JSON.stringify({ state: seen?.state, members: seen?.members.map((m) => `${m.memberId} (${m.clientId})`) }),
+    })
 
     // Another member takes the partition, applies the held records and those after them.
     await startRunner(kafka, topics, groupId, producer, { sessionTimeoutMs: 6_000 })

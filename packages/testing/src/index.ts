@@ -117,11 +117,12 @@ export async function deleteIndices(prefix: string): Promise<void> {
 }
 
 /**
- * Polls `probe` until it returns a value other than undefined, or throws with the last value seen.
+ * Polls `probe` until it returns a value other than undefined, or throws with the last error seen, and with
+ * `lastSeen()` when given: what the probe last found, which tells a slow condition from a wrong one.
  * Waiting on a condition instead of a sleep keeps tests fast when things are fast and honest when not.
  */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const { timeoutMs = 20_000, intervalMs = 100, what = 'condition' } = opts
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, opts: { timeoutMs?: number; intervalMs?: number; what?: string; lastSeen?: () => string } = {}): Promise<T> {
+  const { timeoutMs = 20_000, intervalMs = 100, what = 'condition', lastSeen } = opts
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   for (;;) {
@@ -132,7 +133,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
       lastError = err
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}${lastSeen ? `; last seen: ${lastSeen()}` : ''}`)
     }
     await new Promise((r) => setTimeout(r, intervalMs))
   }

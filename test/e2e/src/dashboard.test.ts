@@ -163,8 +163,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
       const { timeline } = await p.api<Json>(`/api/v1/incidents/${(r.openIncidents.items as Json[]).find((x) => x.title.includes('CheckoutPaymentsFailing'))?.id}`)
       seen = `checkout's timeline ${JSON.stringify(timeline?.map((t: Json) => t.kind))}`
       return timeline?.some((t: Json) => t.kind === 'alert-firing') ? r : undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents, two problems, the report and the alert timelines in the review' })
-      .catch((err: unknown) => { throw new Error(`${(err as Error).message}; last seen: ${seen}`) })
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'four open incidents, two problems, the report and the alert timelines in the review', lastSeen: () => seen })
     const problemId = (services: string) => (review.problems.items as Json[]).find((x) => x.title.startsWith(services)).id as string
     const incidentId = (alertname: string) => (review.openIncidents.items as Json[]).find((x) => x.title.includes(alertname)).id as string
 
