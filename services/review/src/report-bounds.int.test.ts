@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { launchChromium } from '@opsreview/testing/chromium'
+import { browserPages } from '@opsreview/testing/chromium'
 import { alertDocument, bulkAction, incidentDocument, problemDocument, type DocumentFor } from '@opsreview/search-index/documents'
 import { ensureIndices, indexNames, liveAlertMonths } from '@opsreview/search-index/templates'
 import { captureLogs, cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
@@ -59,11 +59,11 @@ async function start(docs: (es: ReturnType<typeof esClient>, prefix: string) => 
   return { get, url, searches: () => searches }
 }
 
-/** The review's page at `url` in Chromium (closed when the test finishes), in UTC, at `viewport` when given. */
+const newPage = browserPages()
+
+/** The review's page at `url` in Chromium, in UTC, at `viewport` when given. */
 async function pageOf(url: string, viewport?: { width: number; height: number }) {
-  const b = await launchChromium()
-  onTestFinished(() => b.close())
-  const page = await b.newPage({ ...(viewport ? { viewport } : {}), timezoneId: 'UTC' })
+  const page = await newPage(viewport ? { viewport } : {})
   await page.goto(`${url}/#token=${READ}`)
   return page
 }

@@ -4,7 +4,7 @@ import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search
 import { ensureIndices, indexNames } from '@opsreview/search-index/templates'
 import { cachedDeadLetterCount, countDeadLetters } from '@opsreview/review/dead-letters'
 import { cleanupIndices, esClient, serve, uniqueName } from '@opsreview/testing'
-import { launchChromium } from '@opsreview/testing/chromium'
+import { browserPages } from '@opsreview/testing/chromium'
 import { createReviewApp, defaultPublicDir } from './app.ts'
 import { at, incident, NOW } from './fuzz-seed.ts'
 import { commandsOnKafka } from './test-review-kafka.ts'
@@ -44,20 +44,17 @@ async function startReview() {
   return serve(app)
 }
 
+const newPage = browserPages()
+
 /** The dashboard of `startReview`'s day in Chromium, as the meeting opens it; no page error on the way. */
 async function onDashboard(check: (page: Page) => Promise<void>, query = ''): Promise<void> {
   const url = await startReview()
-  const b = await launchChromium()
-  try {
-    const page = await b.newPage()
-    const errors: string[] = []
-    page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(`${url}/${query}#token=${READ}`)
-    await check(page)
-    expect(errors).toEqual([])
-  } finally {
-    await b.close()
-  }
+  const page = await newPage()
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(e.message))
+  await page.goto(`${url}/${query}#token=${READ}`)
+  await check(page)
+  expect(errors).toEqual([])
 }
 
 describe('the dashboard\'s review of the last day, in Chromium', () => {
