@@ -8,7 +8,7 @@ import type { AlertEvent, EngineInput, Incident } from '@opsreview/correlation/t
 import type { DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { DOCUMENT_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { SerialProducer } from '@opsreview/kafka/serial-producer'
-import { captureLogs, connectedAdmin, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, connectedAdmin, createReadyTopics, createTopics, kafkaClient, latestByKey, readTopicToEnd, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { logStartFrom, PartitionRunner } from './partition-runner.ts'
 import { retryingBatches } from './retrying.ts'
 import { checksumOf } from './snapshot-chunks.ts'
@@ -320,7 +320,7 @@ describe('PartitionRunner on the real Kafka', () => {
     // An incident of 100 notes of 19,990 control characters (the schema takes 20,000), each escaped to six bytes: a ~12 MB document.
     // Refused by the 8 MiB incidents topic it stopped the correlator, and the restart replayed the same inputs.
     const { kafka, admin, topics, run, feed } = await setup({ createIncidents: false })
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topics.incidents, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DOCUMENT_MAX_MESSAGE_BYTES) }] }] })
+    await createReadyTopics(admin, [{ topic: topics.incidents, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DOCUMENT_MAX_MESSAGE_BYTES) }] }])
     const firing: EngineInput = { type: 'alert', event: alertEvent('wide', 'checkout', 'firing', T0) }
     const incidentId = (new CorrelationEngine().apply(firing)[0] as { incident: Incident }).incident.id
     const notes: EngineInput[] = Array.from({ length: 100 }, (_, i) => ({

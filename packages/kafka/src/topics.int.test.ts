@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigResourceTypes } from 'kafkajs'
-import { connectedAdmin, kafkaClient, uniqueName } from '@opsreview/testing'
+import { connectedAdmin, createReadyTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { alertTopicSpec, ensureTopics, TopicMismatchError } from './topics.ts'
 
 describe('ensureTopics on the real Kafka', () => {
@@ -42,7 +42,7 @@ describe('ensureTopics on the real Kafka', () => {
     onTestFinished(() => admin.deleteTopics({ topics: [state, input] }).catch(() => undefined))
     const specs = [{ topic: state, numPartitions: 1, cleanupPolicy: 'compact' as const }, { topic: input, numPartitions: 6, cleanupPolicy: 'delete' as const, partitionsFixed: true as const }]
     // Made by someone else, otherwise: deleted after a week, and two partitions.
-    await admin.createTopics({ topics: [{ topic: state, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }, { topic: input, numPartitions: 2 }] })
+    await createReadyTopics(admin, [{ topic: state, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }, { topic: input, numPartitions: 2 }])
     // A reader takes them as they are; the writer refuses them.
     await ensureTopics(admin, specs)
     const refused = await ensureTopics(admin, specs, { verifyExisting: true }).then(() => undefined, (err: unknown) => err)
@@ -53,6 +53,8 @@ describe('ensureTopics on the real Kafka', () => {
     ])
     // Put right, they are taken as they are.
     await admin.createPartitions({ topicPartitions: [{ topic: input, count: 6 }] })
+    // The broker's metadata takes the new partitions a moment after the controller did.
+    await waitFor(() => admin.fetchTopicMetadata({ topics: [input] }).then((m) => m.topics[0]!.partitions.length === 6 || undefined, () => undefined), { timeoutMs: 30_000, what: `six partitions of ${input}` })
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: state, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
     await ensureTopics(admin, specs, { verifyExisting: true })
   })

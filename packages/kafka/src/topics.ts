@@ -137,30 +137,32 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
   }
   const topics = specs.map((s) => s.topic)
   const deadline = Date.now() + timeoutMs
+  let partitionCounts: Map<string, number>
   for (;;) {
     const ready = await admin.fetchTopicMetadata({ topics }).then(
-      (m) => m.topics.length === topics.length && m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
-      () => false,
+      (m) => m.topics.length === topics.length && m.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)) ? m : undefined,
+      () => undefined,
     )
-    if (ready) break
+    if (ready) {
+      partitionCounts = new Map(ready.topics.map((t) => [t.name, t.partitions.length]))
+      break
+    }
     if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
   if (!verifyExisting) return
-  const faults = await mismatches(admin, specs.filter((s) => existing.has(s.topic)))
+  // The partition counts are the ones the leaders were seen for: a second look could meet a partition
+  // added meanwhile without its leader, and kafkajs throws on that metadata instead of returning it.
+  const faults = await mismatches(admin, specs.filter((s) => existing.has(s.topic)), partitionCounts)
   if (faults.length > 0) throw new TopicMismatchError(faults)
 }
 
 /** What makes each existing topic unfit for its spec. */
-async function mismatches(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+async function mismatches(admin: Admin, specs: readonly TopicSpec[], partitionCounts: ReadonlyMap<string, number>): Promise<string[]> {
   const faults: string[] = []
-  const fixed = specs.filter((s) => s.partitionsFixed)
-  if (fixed.length > 0) {
-    const metadata = await admin.fetchTopicMetadata({ topics: fixed.map((s) => s.topic) })
-    for (const s of fixed) {
-      const count = metadata.topics.find((t) => t.name === s.topic)?.partitions.length
-      if (count !== s.numPartitions) faults.push(`${s.topic} has ${count} partitions, not ${s.numPartitions}: its partition count decides which engine holds each key, so records would move between engines`)
-    }
+  for (const s of specs) {
+    const count = partitionCounts.get(s.topic)
+    if (s.partitionsFixed && count !== s.numPartitions) faults.push(`${s.topic} has ${count} partitions, not ${s.numPartitions}: its partition count decides which engine holds each key, so records would move between engines`)
   }
   const compacted = specs.filter((s) => s.cleanupPolicy === 'compact')
   if (compacted.length > 0) {
