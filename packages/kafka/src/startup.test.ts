@@ -59,10 +59,14 @@ describe('startKafka', () => {
     let topicsFailures = 1
     let topicsCalls = 0
     let connects = 0
+    // What the receiver's readiness would say at each producer connect: its topics set up, or not yet.
+    const topicsReadyAtConnect: boolean[] = []
+    let topicsReadyCalls = 0
     const result = await startKafka({
       createAdmin,
       ensureTopics: async () => { topicsCalls++; if (topicsFailures-- > 0) throw new Error('topics without leaders after 30000 ms') },
-      connectPublisher: async () => { if (++connects === 1) throw new Error('producer connect timed out') },
+      onTopicsReady: () => { topicsReadyCalls++ },
+      connectPublisher: async () => { topicsReadyAtConnect.push(topicsReadyCalls > 0); if (++connects === 1) throw new Error('producer connect timed out') },
       startDraining: () => undefined,
       logger,
       sleep: async () => undefined,
@@ -78,6 +82,9 @@ describe('startKafka', () => {
     expect(counts).toEqual({ created: 4, connected: 2, disconnected: 4 })
     expect(topicsCalls).toBe(2)
     expect(connects).toBe(2)
+    // Set up once, told once, before the failed producer connect: the topics are not what is missing then.
+    expect(topicsReadyCalls).toBe(1)
+    expect(topicsReadyAtConnect).toEqual([true, true])
   })
 
   it('goes on to no further step once a shutdown began during one, and closes the admin client', async () => {

@@ -11,6 +11,8 @@ export interface KafkaStartup<A extends StartupAdmin> {
   createAdmin: () => A
   /** Creates the missing topics with their retention and limits, and waits for their leaders. */
   ensureTopics: (admin: A) => Promise<void>
+  /** Called once the topics are set up, before the producer connects: readiness tells the two apart. */
+  onTopicsReady?: () => void
   /** One attempt to connect the publisher's producer. */
   connectPublisher: () => Promise<void>
   startDraining: () => void
@@ -32,11 +34,12 @@ const FAILED: Record<Step, string> = {
 
 /**
  * Starts the spool's drain, then sets up the topics and connects the publisher, retrying until both are
- * done; resolves true then, or false once `ends` aborted. The drain does not wait for the topics: their
- * set-up can fail while they exist (an admin permission the service lacks) and events are acknowledged into
- * the spool all the while; the drain retries each publish until Kafka takes it (the producer never has a
- * topic auto-created, so a missing one fails the publish, to be retried). Topics set up once stay set up:
- * a retry after a failed producer connect goes straight to the producer.
+ * done; resolves true then, or false once `ends` aborted. `onTopicsReady` hears of the topics as soon as
+ * they are set up, so that a producer that cannot connect is not reported as topics missing. The drain does
+ * not wait for the topics: their set-up can fail while they exist (an admin permission the service lacks)
+ * and events are acknowledged into the spool all the while; the drain retries each publish until Kafka takes
+ * it (the producer never has a topic auto-created, so a missing one fails the publish, to be retried).
+ * Topics set up once stay set up: a retry after a failed producer connect goes straight to the producer.
  */
 export async function startKafka<A extends StartupAdmin>(deps: KafkaStartup<A>): Promise<boolean> {
   const ends = deps.ends ?? new AbortController().signal
@@ -55,6 +58,7 @@ export async function startKafka<A extends StartupAdmin>(deps: KafkaStartup<A>):
           step = 'topics'
           await deps.ensureTopics(admin)
           topicsReady = true
+          deps.onTopicsReady?.()
         } finally {
           // Whatever failed: each attempt makes a new client, and one left connected keeps its sockets.
           await admin.disconnect().catch((err: unknown) => deps.logger.warn({ err }, 'kafka admin client did not disconnect cleanly'))

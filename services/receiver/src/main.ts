@@ -82,6 +82,7 @@ void startKafka({
     alertTopicSpec(config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_ALERTS_PARTITIONS, config.OPSREVIEW_ALERTS_RETENTION_DAYS),
     deadLetterTopicSpec(config.OPSREVIEW_TOPIC_REJECTED),
   ], topicReplicationOf(config)),
+  onTopicsReady: () => { topicsReady = true },
   // startKafka retries for as long as it takes; Alertmanager gets 503s while Kafka does not acknowledge.
   connectPublisher: () => publisher.connect({ timeoutMs: 0 }),
   startDraining: () => spool.startDraining(publishSpooled(publisher, config.OPSREVIEW_TOPIC_ALERTS, metrics), {
@@ -91,7 +92,6 @@ void startKafka({
   ends: startup.signal,
 }).then((connected) => {
   if (!connected) return
-  topicsReady = true
   logger.info(describeKafkaConnection(config), 'connected to kafka')
 })
 
