@@ -104,6 +104,13 @@ const BLOCKED = new Set(['cluster_block_exception', 'index_closed_exception'])
  */
 const noWriteIndex = (e: EsErrorCause): boolean => e.type === 'illegal_argument_exception' && (e.reason ?? '').startsWith('no write index is defined for alias')
 
+/**
+ * An alias that cannot be made because an index holds its name (a stray write without `require_alias`, a
+ * restore): an `invalid_alias_name_exception` like a name that can never be an alias, but the cluster's to fix
+ * (delete or rename that index). Until then every document of that month was dead-lettered as `invalid-target`.
+ */
+const aliasNameTaken = (e: EsErrorCause): boolean => e.type === 'invalid_alias_name_exception' && / an index or data stream exists with the same name as the alias/.test(e.reason ?? '')
+
 /** Lucene's "immense term" refusal, however it is wrapped (keyword: `illegal_argument_exception`; older: `max_bytes_length_exceeded_exception`). */
 function isImmenseTerm(all: readonly EsErrorCause[]): boolean {
   return all.some((e) => e.type === 'max_bytes_length_exceeded_exception' || /immense (term|field)/.test(e.reason ?? ''))
@@ -121,7 +128,7 @@ export function classifyItemError(status: number, error: EsErrorCause | undefine
   if (status === 429 || all.some((e) => OVERLOADED.has(e.type ?? ''))) return classified('es-overloaded', type, message)
   if (error?.type === 'index_not_found_exception') return classified('alias-missing', type, message)
   if (status >= 500 || UNAVAILABLE.has(error?.type ?? '')) return classified('es-unavailable', type, message)
-  if (status === 401 || status === 403 || CLUSTER_REFUSALS.has(error?.type ?? '') || all.some(noWriteIndex)) return classified('es-refused', type, message)
+  if (status === 401 || status === 403 || CLUSTER_REFUSALS.has(error?.type ?? '') || all.some(noWriteIndex) || all.some(aliasNameTaken)) return classified('es-refused', type, message)
   if (isImmenseTerm(all)) return classified('term-too-long', type, message)
   if (all.some((e) => TARGET.has(e.type ?? ''))) return classified('invalid-target', type, message)
   if (MAPPING.has(error?.type ?? '')) return classified('mapping-rejected', type, message)
