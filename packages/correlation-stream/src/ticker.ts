@@ -40,7 +40,8 @@ export function startTicker(opts: TickerOptions): { stop: () => void; tick: () =
     running = true
     try {
       const now = opts.clock().getTime()
-      if (partitions.length === 0 || now - readAt >= refreshMs) await readPartitions(now)
+      // A clock stepped back (NTP) counts as due too: waiting for it to pass the last read again skipped new partitions for as long as the step.
+      if (partitions.length === 0 || now - readAt >= refreshMs || now < readAt) await readPartitions(now)
       const value = JSON.stringify({ type: 'tick', at: opts.clock().toISOString() })
       await opts.producer.send({ topic: opts.inputTopic, acks: -1, messages: partitions.map((partition) => ({ partition, key: 'tick', value })) })
       if (failures > 0) opts.logger.info({ failures }, 'ticks written again')
