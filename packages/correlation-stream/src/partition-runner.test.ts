@@ -579,6 +579,34 @@ describe('PartitionRunner continuing a restored engine', () => {
     expect(r.sent).toEqual(['i:open', 'i:resolved'])
   })
 
+  it.each([
+    // SIGKILL between the manifest and its commit, or a commit refused after an eviction: the group reads on from before the snapshot.
+    ['commits its snapshot when the group position shows the commit of it never landed, though no new input comes', 3, ['6']],
+    ['commits nothing when the group already committed past the snapshot', 6, []],
+  ])('a restored engine %s', async (_what, from, expected) => {
+    const commits: string[] = []
+    const snapshot = new CorrelationEngine().snapshot()
+    const store = {
+      loadAll: async () => new Map<string, StoredState>([['in/0', { inputTopic: 'in', partition: 0, offset: '5', decode: () => snapshot, decodeSteps: function* () { yield; return snapshot } }]]),
+      save: async () => ({ chunks: 1, bytes: 1, rawBytes: 1 }),
+    } as unknown as KafkaStateStore
+    const runner = new PartitionRunner({
+      consumer: { commitOffsets: async (offsets: { offset: string }[]) => { for (const o of offsets) commits.push(o.offset) }, seek: () => undefined } as unknown as Consumer,
+      producer: { sendBatch: async () => [] }, store, topics, engineConfig: {}, logStartOf: logStartAtZero,
+      logger: pino({ level: 'silent' }), snapshotIntervalMs: 60_000, now: () => Date.now(),
+    })
+    runner.onAssignment([0])
+    const ticks = Array.from({ length: 6 - from }, (_, i) => ({ offset: String(from + i), value: Buffer.from(tick) }))
+    await runner.handler({
+      batch: { topic: 'in', partition: 0, highWatermark: '6', messages: ticks },
+      resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    } as unknown as EachBatchPayload)
+    // An idle partition: no further batch comes. The shutdown's checkpoint is the last chance.
+    await runner.stopApplying()
+    await runner.checkpointAll()
+    expect(commits).toEqual(expected)
+  })
+
   it('skips the records it applied when a rejoin reads them again from the last commit', async () => {
     const r = setUp()
     await r.runner.handler(batchAt(0, [tickAt(0), tickAt(1), tickAt(2), tickAt(3)]))

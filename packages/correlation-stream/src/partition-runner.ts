@@ -350,6 +350,15 @@ export class PartitionRunner {
       pe.lastCheckpoint = Number.NEGATIVE_INFINITY
       pe.logRestarts++
     }
+    if (!pe.continued && first && pe.saved >= 0n && pe.committed === pe.saved && BigInt(first.offset) <= pe.saved && !this.#writing.has(partition)) {
+      // The group reads from at or before the snapshot restored: its commit never landed (a SIGKILL between
+      // the manifest and the commit, a commit refused after an eviction). Taken for committed, it never was:
+      // a partition with no new input (ticks off) kept that lag for good, and /readyz turned 503. The group's
+      // position is at or past its commit, so committing the snapshot's offset moves it forward.
+      pe.committed = BigInt(first.offset) - 1n
+      const saved = pe.saved
+      this.#writing.set(partition, this.#commitSaved(topic, partition, pe, saved, pe.logRestarts, log).finally(() => this.#writing.delete(partition)))
+    }
     if (!pe.continued && first && BigInt(first.offset) > pe.applied + 1n) {
       // A restored engine goes on from the record after its snapshot, or from the log's start if retention
       // removed that; a batch from further on would leave it a gap. The group's position is past the snapshot
