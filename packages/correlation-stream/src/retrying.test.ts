@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, type EachBatchPayload } from 'kafkajs'
 import { captureLogs } from '@opsreview/testing'
 import { retryingBatches } from './retrying.ts'
@@ -88,5 +88,24 @@ describe('retryingBatches', () => {
     const p = payload()
     await retryingBatches(async () => { throw new KafkaJSConnectionError('Connection closed') }, { logger, initialBackoffMs: 1200 })(p)
     expect(p.heartbeats).toBeGreaterThanOrEqual(2)
+  })
+
+  it('ends its back-off on time when the wall clock steps back meanwhile (an NTP step)', async () => {
+    const { logger } = captureLogs()
+    const realNow = Date.now.bind(Date)
+    let offset = 0
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + offset)
+    let running = true
+    const p = Object.assign(payload(), { isRunning: () => running })
+    // The first heartbeat of the back-off comes after its first slice: the clock has stepped back an hour by then.
+    p.heartbeat = async () => { p.heartbeats++; offset = -3_600_000 }
+    try {
+      const done = retryingBatches(async () => { throw new KafkaJSConnectionError('Connection closed') }, { logger, initialBackoffMs: 300 })(p).then(() => 'done')
+      const outcome = await Promise.race([done, new Promise((resolve) => setTimeout(() => resolve('still backing off'), 3000))])
+      expect(outcome).toBe('done')
+    } finally {
+      running = false
+      spy.mockRestore()
+    }
   })
 })

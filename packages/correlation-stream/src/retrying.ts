@@ -92,9 +92,10 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
 
 /** Waits in slices, heartbeating so the group keeps the member, and stops early when the consumer stops. */
 async function backOff(ms: number, { heartbeat, isRunning }: EachBatchPayload): Promise<void> {
-  const until = Date.now() + ms
-  while (isRunning() && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - Date.now())))
+  // A monotonic clock: on the wall clock, a step back (NTP) held the batch in back-off for as long as the step.
+  const until = performance.now() + ms
+  while (isRunning() && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - performance.now())))
     try {
       await heartbeat()
     } catch (err) {
