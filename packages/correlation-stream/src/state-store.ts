@@ -330,7 +330,9 @@ export class KafkaStateStore {
         let timer = setTimeout(idle, idleTimeoutMs)
         const done = () => { settled = true; clearTimeout(timer); resolve() }
         const failed = (err: unknown) => { settled = true; clearTimeout(timer); reject(err as Error) }
-        let reported = Date.now()
+        // A monotonic clock: on the wall clock a step back (NTP) held the progress calls, the caller's heartbeats,
+        // for as long as the step, and the group evicted the member in the middle of a long read.
+        let reported = performance.now()
         // A join kafkajs may not retry (the group refused: GROUP_AUTHORIZATION_FAILED) comes only as a crash,
         // and run() resolves: waited out, the read failed as Kafka unavailable and was retried for ever.
         // Failed with it, the refusal stops the consumer and the service, as other refusals do.
@@ -350,8 +352,8 @@ export class KafkaStateStore {
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
             if (remaining.size === 0) { done(); return }
-            if (onProgress && Date.now() - reported >= progressIntervalMs) {
-              reported = Date.now()
+            if (onProgress && performance.now() - reported >= progressIntervalMs) {
+              reported = performance.now()
               await onProgress().catch(failed)
             }
           },
