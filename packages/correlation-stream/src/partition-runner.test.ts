@@ -162,7 +162,7 @@ describe('PartitionRunner reporting the snapshot age to expect', () => {
       // A large state: its checkpoint takes 10 s.
       save: async () => { clock.t += 10_000; return { chunks: 1, bytes: 1, rawBytes: 1 } },
     } as unknown as KafkaStateStore
-    const { runner } = runnerWithCommits(() => undefined, { store, snapshotIntervalMs: 5000, checkpointShare: 0.05, now: () => clock.t })
+    const { runner } = runnerWithCommits(() => undefined, { store, snapshotIntervalMs: 5000, checkpointShare: 0.05, now: () => Date.now(), monotonicMs: () => clock.t })
     await runner.handler(tickBatch())
     // No checkpoint yet: the configured interval.
     expect(runner.expectedSnapshotAges()).toEqual(new Map([[0, 5]]))
@@ -172,6 +172,52 @@ describe('PartitionRunner reporting the snapshot age to expect', () => {
     await runner.checkpointAll()
     // 10 s at a share of 5 %: the next one 200 s after it, and input applied as one was taken waits out two.
     expect(runner.expectedSnapshotAges()).toEqual(new Map([[0, 220]]))
+  })
+})
+
+describe('PartitionRunner when the wall clock steps (NTP)', () => {
+  const HOUR = 3_600_000
+  const T = Date.parse('2026-12-03T08:00:00.000Z')
+  const batchAt = (offset: number) => ({ ...tickBatch(), batch: { topic: 'in', partition: 0, highWatermark: String(offset + 1), messages: [{ offset: String(offset), value: Buffer.from(tick) }] } }) as unknown as EachBatchPayload
+
+  it('checkpoints and commits once the spacing has passed on the monotonic clock, although the wall clock stepped back an hour between the batches', async () => {
+    const wall = { t: T }
+    const mono = { t: 0 }
+    const commits: string[] = []
+    const { runner, saved } = runnerWithCommits((offset) => commits.push(offset), { snapshotIntervalMs: 5000, now: () => wall.t, monotonicMs: () => mono.t })
+    await runner.handler(batchAt(0))
+    // Within the spacing: no checkpoint yet.
+    expect(saved).toEqual([])
+    wall.t = T - HOUR
+    mono.t = 6000
+    await runner.handler(batchAt(1))
+    await waitFor(() => (commits.length > 0 ? true : undefined), { timeoutMs: 2000, what: 'the checkpoint after the spacing, and its commit' })
+    expect({ saved, commits }).toEqual({ saved: ['1'], commits: ['2'] })
+  })
+
+  it('waits out the spacing on the monotonic clock when the wall clock steps forward an hour, and reports the snapshot age it measured there', async () => {
+    const wall = { t: T }
+    const mono = { t: 0 }
+    const { runner, saved } = runnerWithCommits(() => undefined, { snapshotIntervalMs: 5000, now: () => wall.t, monotonicMs: () => mono.t })
+    await runner.handler(batchAt(0))
+    wall.t = T + HOUR
+    mono.t = 10
+    await runner.handler(batchAt(1))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(saved).toEqual([])
+    // Input unsaved for 10 ms, not an hour: the age alert does not fire on a clock step.
+    expect(runner.snapshotAges()).toEqual(new Map([[0, 0.01]]))
+  })
+
+  it('stamps a dead letter with the wall clock, not the monotonic one', async () => {
+    const sent: { topic: string; messages: { value: string }[] }[] = []
+    const { runner } = runnerWithCommits(() => undefined, {
+      producer: { sendBatch: async ({ topicMessages }) => { sent.push(...(topicMessages as never[])); return [] } },
+      snapshotIntervalMs: 60_000, now: () => T, monotonicMs: () => 42,
+    })
+    await runner.handler({ ...tickBatch(), batch: { topic: 'in', partition: 0, messages: [{ offset: '0', value: Buffer.from('{not json') }] } } as unknown as EachBatchPayload)
+    const letters = sent.filter((t) => t.topic === topics.deadLetter).flatMap((t) => t.messages)
+    expect(letters.map((m) => (JSON.parse(m.value) as { at: string }).at)).toEqual(['2026-12-03T08:00:00.000Z'])
   })
 })
 
@@ -664,7 +710,7 @@ describe('PartitionRunner continuing a restored engine', () => {
       }
       return k
     }
-    /** A runner on `k`, its clock `clock.t`, checkpointing once a second at the most; what it sent in `sent`. */
+    /** A runner on `k`, its monotonic clock `clock.t`, checkpointing once a second at the most; what it sent in `sent`. */
     function runnerOn(k: ReturnType<typeof kafkaInMemory>, clock: { t: number }, opts: Partial<PartitionRunnerOptions> = {}) {
       const sent: string[] = []
       const commitOffsets = async (offsets: { offset: string }[]) => {
@@ -679,7 +725,7 @@ describe('PartitionRunner continuing a restored engine', () => {
             return []
           },
         } as unknown as Pick<Producer, 'sendBatch'>,
-        store: k.store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 1000, now: () => clock.t, ...opts,
+        store: k.store, topics, engineConfig: {}, logStartOf: logStartAtZero, logger: pino({ level: 'silent' }), snapshotIntervalMs: 1000, now: () => Date.now(), monotonicMs: () => clock.t, ...opts,
       })
       runner.onAssignment([0])
       return { runner, sent }

@@ -32,8 +32,15 @@ export interface PartitionRunnerOptions {
    * arrived in that wait).
    */
   checkpointShare?: number
-  /** Wall clock, for the checkpoint cadence and dead-letter times only; the engine has its own clock. */
+  /** Wall clock, for the dead letters' times only (the engine has its own clock): intervals are on `monotonicMs`. */
   now: () => number
+  /**
+   * A monotonic clock in ms (default `performance.now`), for the checkpoint cadence, the checkpoints' duration
+   * and the snapshot ages. On the wall clock a step back (NTP) held checkpoints and commits back for as long
+   * as the step (a restart then replayed that much more input), and a step forward checkpointed at once and
+   * reported the step as snapshot age.
+   */
+  monotonicMs?: () => number
   /** How a commit retry waits out its back-off, resolving early once `ends` aborts (`sleepUnlessAborted`); tests wait on `ends` alone. */
   sleep?: (ms: number, ends: AbortSignal) => Promise<void>
   /**
@@ -77,12 +84,13 @@ interface PartitionEngine {
   committed: bigint
   /** Times the input log started over under this engine: a checkpoint taken before the last of them is of the old log. */
   logRestarts: number
+  /** `monotonicMs` when the last checkpoint was written (or found nothing to write). */
   lastCheckpoint: number
-  /** Wall time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
+  /** Time the last checkpoint took, in ms: it spaces the next (`checkpointShare`). */
   lastCheckpointMs: number
-  /** Wall clock when the first input after the snapshot being written was applied. */
+  /** `monotonicMs` when the first input after the snapshot being written was applied. */
   unsavedSinceTake: number | undefined
-  /** Wall clock when the oldest input no snapshot includes was applied; undefined when all are saved. */
+  /** `monotonicMs` when the oldest input no snapshot includes was applied; undefined when all are saved. */
   unsavedSince: number | undefined
   /** Whether a batch has been applied since the restore: until then the first batch may start anywhere at or after the log's start. */
   continued: boolean
@@ -218,11 +226,14 @@ export class PartitionRunner {
   /** Aborted by `stopApplying`: ends the commit retries' back-off waits too, so shutdown does not wait one out. */
   readonly #stopping = new AbortController()
   readonly #sleep: (ms: number, ends: AbortSignal) => Promise<void>
+  /** `monotonicMs`: every interval is timed on it, never on the wall clock. */
+  readonly #monotonicMs: () => number
   #idle: (() => void)[] = []
 
   constructor(opts: PartitionRunnerOptions) {
     this.#o = opts
     this.#sleep = opts.sleep ?? sleepUnlessAborted
+    this.#monotonicMs = opts.monotonicMs ?? (() => performance.now())
   }
 
   /**
@@ -252,7 +263,7 @@ export class PartitionRunner {
    * how much a restart would replay, and whether checkpoints are failing.
    */
   snapshotAges(): Map<number, number> {
-    const now = this.#o.now()
+    const now = this.#monotonicMs()
     return new Map([...this.#engines].map(([p, pe]) => [p, pe.unsavedSince === undefined ? 0 : Math.max(0, now - pe.unsavedSince) / 1000]))
   }
 
@@ -330,7 +341,7 @@ export class PartitionRunner {
       // Its chunks are megabytes at a large state: restored, nothing reads them again.
       saved.byKey.delete(key)
       saved.partitions?.delete(partition)
-      pe = { engine, applied, saved: applied, committed: applied, logRestarts: 0, lastCheckpoint: this.#o.now(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
+      pe = { engine, applied, saved: applied, committed: applied, logRestarts: 0, lastCheckpoint: this.#monotonicMs(), lastCheckpointMs: 0, unsavedSinceTake: undefined, unsavedSince: undefined, continued: false }
       this.#engines.set(partition, pe)
       log.info({ fromOffset: String(applied + 1n), snapshot: fromSnapshot }, 'partition restored')
     }
@@ -421,8 +432,8 @@ export class PartitionRunner {
     }
 
     if (last > pe.applied) {
-      if (pe.unsavedSince === undefined) pe.unsavedSince = this.#o.now()
-      if (this.#writing.has(partition) && pe.unsavedSinceTake === undefined) pe.unsavedSinceTake = this.#o.now()
+      if (pe.unsavedSince === undefined) pe.unsavedSince = this.#monotonicMs()
+      if (this.#writing.has(partition) && pe.unsavedSinceTake === undefined) pe.unsavedSinceTake = this.#monotonicMs()
       pe.applied = last
       pe.continued = true
       this.#o.onDurable?.(topic, partition, String(last + 1n))
@@ -432,7 +443,7 @@ export class PartitionRunner {
     // Resolving only moves kafkajs's fetch position past this batch (without it kafkajs fetches the same
     // records again); nothing is committed until a snapshot includes them (autoCommit is off).
     if (pe.applied >= 0n) resolveOffset(String(pe.applied))
-    if (!this.#writing.has(partition) && this.#o.now() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
+    if (!this.#writing.has(partition) && this.#monotonicMs() - pe.lastCheckpoint >= this.#checkpointSpacing(pe)) await this.#checkpoint(topic, partition, pe, heartbeat, log)
     await heartbeat()
   }
 
@@ -508,10 +519,10 @@ export class PartitionRunner {
    * committed again with back-off while that fails (`#commitSaved`).
    */
   async #checkpoint(topic: string, partition: number, pe: PartitionEngine, heartbeat: () => Promise<void>, log: Logger): Promise<void> {
-    if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#o.now(); return }
+    if (pe.applied === pe.saved) { pe.lastCheckpoint = this.#monotonicMs(); return }
     const offset = pe.applied
     const logRestarts = pe.logRestarts
-    const started = this.#o.now()
+    const started = this.#monotonicMs()
     const snapshot = (await stepped(pe.engine.snapshotSteps(), turnAndHeartbeat(heartbeat), (err) => { throw err }))!
     pe.unsavedSinceTake = undefined
     const writing = (async () => {
@@ -534,9 +545,9 @@ export class PartitionRunner {
         log.warn({ err, offset: String(offset) }, 'checkpoint not written: the next one tries again')
         return
       } finally {
-        pe.lastCheckpointMs = this.#o.now() - started
+        pe.lastCheckpointMs = this.#monotonicMs() - started
         // A log that started over meanwhile is checkpointed at its next batch, not a spacing later.
-        if (pe.logRestarts === logRestarts) pe.lastCheckpoint = this.#o.now()
+        if (pe.logRestarts === logRestarts) pe.lastCheckpoint = this.#monotonicMs()
       }
       // The commit holds the partition's checkpoint slot: the next snapshot waits until it is done.
       await this.#commitSaved(topic, partition, pe, offset, logRestarts, log)

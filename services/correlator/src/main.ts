@@ -109,6 +109,7 @@ const runner = new PartitionRunner({
   logger: engineLogger,
   snapshotIntervalMs: config.OPSREVIEW_SNAPSHOT_INTERVAL,
   checkpointShare: config.OPSREVIEW_SNAPSHOT_MAX_PERCENT / 100,
+  // Dead letters' times only: the checkpoint cadence and the snapshot ages are on performance.now (its monotonicMs default).
   now: () => Date.now(),
   onApplied: (inputs, outputs) => { applied.inc(inputs); emitted.inc(outputs) },
   onDeadLetter,
