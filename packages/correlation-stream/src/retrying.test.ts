@@ -36,6 +36,24 @@ describe('retryingBatches', () => {
     expect(lines.filter((l) => l.msg === 'kafka available again: batches flow')).toMatchObject([{ failures: 10, outageMs: 50_000 }])
   })
 
+  it('logs a run of failures on time when the wall clock stepped back an hour meanwhile', async () => {
+    const { logger, lines } = captureLogs()
+    // The wall clock as NTP would move it: an hour back once the first failure is logged.
+    let step = 0
+    vi.spyOn(Date, 'now').mockImplementation(() => performance.timeOrigin + performance.now() + step)
+    try {
+      const run = retryingBatches(async () => { throw new KafkaJSConnectionError('Connection closed') }, { logger, initialBackoffMs: 1, maxBackoffMs: 1, logEveryMs: 50 })
+      await run(payload())
+      step = -3_600_000
+      await new Promise((r) => setTimeout(r, 80))
+      await run(payload())
+    } finally {
+      vi.restoreAllMocks()
+    }
+    // The second line is due 50 ms after the first, whatever the wall clock says.
+    expect(lines.filter((l) => l.msg === 'kafka unavailable: retrying the batch').map((l) => l.failures)).toEqual([1, 2])
+  })
+
   it('backs off per partition, and logs the outage of the consumer from the first failure to the last partition getting through', async () => {
     const { logger, lines } = captureLogs()
     const failing = new Set([1, 2])

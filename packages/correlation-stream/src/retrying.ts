@@ -12,6 +12,11 @@ export interface RetryOptions {
   logEveryMs?: number
   /** Called on every retriable failure, for metrics. */
   onRetry?: (err: Error & { retriable: boolean }) => void
+  /**
+   * A monotonic clock in ms (default `performance.now`) for the log spacing, the outage's length and
+   * forgetting a partition's failures: on the wall clock a step back (NTP) silenced the outage's log lines
+   * for as long as the step.
+   */
   now?: () => number
 }
 
@@ -40,7 +45,7 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
   const initial = opts.initialBackoffMs ?? 250
   const max = opts.maxBackoffMs ?? 5000
   const logEvery = opts.logEveryMs ?? 30_000
-  const now = opts.now ?? Date.now
+  const now = opts.now ?? (() => performance.now())
   // The back-off doubles per topic-partition: batches of several partitions are handled at once, and one
   // that gets through says nothing of the others, nor may the others' failures lengthen its back-off. The
   // log speaks of the consumer: a line when the first partition fails, bounded lines while any still fails,
