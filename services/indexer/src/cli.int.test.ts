@@ -193,3 +193,42 @@ describe('opsreview replay --index, interrupted', () => {
     expect(r.stderr).toBe(`opsreview replay: interrupted by ${signal}\n`)
   })
 })
+
+describe('opsreview replay under the live rules', () => {
+  it('names an event of the retained log by today\'s rule with the built-in defaults too, as with the same rules in OPSREVIEW_GROUPING_RULES (docs/grouping.md)', async () => {
+    const { prefix, es } = indicesOfTest('rv-cli-live-rules')
+    await ensureIndices(es, prefix)
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const alerts = uniqueName('cli-live-rules-alerts')
+    await createTopics(admin, [alerts], 1)
+    await admin.disconnect()
+    // Received before 2026-12-05, when a `service` label holding an escape sequence still became the
+    // service: today's rule passes it over for `app`.
+    const at = new Date(Date.now() - 2 * 3_600_000).toISOString()
+    const labels = { alertname: 'ApiDown', service: '\u001b[31mapi', app: 'api', severity: 'critical' }
+    const event = {
+      id: 'a'.repeat(32), source: 'alertmanager', fingerprint: 'f1', status: 'firing', severity: 'critical', service: labels.service,
+      environment: 'production', title: 'ApiDown', labels, links: [], origin: {}, startsAt: at, receivedAt: at,
+    }
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: alerts, messages: [{ value: JSON.stringify(event), timestamp: String(Date.parse(at)) }] })
+    await producer.disconnect()
+    const dir = await mkdtemp(path.join(tmpdir(), 'opsreview-rules-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const sameAsDefaults = path.join(dir, 'defaults.yaml')
+    await writeFile(sameAsDefaults, 'version: 1\n')
+    const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_COMMANDS: uniqueName('cli-live-rules-commands-missing') }
+    const replay = async (extra: Record<string, string>) => {
+      const r = await opsreview(['replay', '--from', '3h', '--warm-up', '0', '--json'], { ...env, ...extra })
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout) as { replay: { alerts: number; relabelled: number }; comparison: { availability: { service: string }[] } }
+    }
+    const fromFile = await replay({ OPSREVIEW_GROUPING_RULES: sameAsDefaults })
+    expect(fromFile.replay).toMatchObject({ alerts: 1, relabelled: 1 })
+    const builtIn = await replay({})
+    expect(builtIn.replay).toMatchObject({ alerts: 1, relabelled: 1 })
+    expect(builtIn.comparison.availability.map((a) => a.service)).toEqual(fromFile.comparison.availability.map((a) => a.service))
+  }, 120_000)
+})
