@@ -1,4 +1,4 @@
-import { loadGroupingRulesFile, relabel, type GroupingRules } from '@opsreview/grouping'
+import { defaultGroupingRules, loadGroupingRulesFile, relabel, type GroupingRules } from '@opsreview/grouping'
 import type { AlertEvent } from '@opsreview/correlation/types'
 import { ReplayError } from './errors.ts'
 
@@ -11,8 +11,8 @@ export interface LoadedRules {
 }
 
 /**
- * A grouping rules file for the replay. Kept apart from the rest of the package (and imported only when
- * `--config` is given) so a replay with the live grouping needs nothing of @opsreview/grouping.
+ * A grouping rules file for the replay (`--config`, or the live `OPSREVIEW_GROUPING_RULES`). Kept apart from
+ * the rest of the package, which needs nothing of @opsreview/grouping.
  */
 export function loadRules(file: string): LoadedRules {
   let rules: GroupingRules
@@ -24,3 +24,11 @@ export function loadRules(file: string): LoadedRules {
   }
   return { file, relabel: (event) => relabel(event, rules), engineConfig: { grouping: rules } }
 }
+
+/**
+ * How a replay under the built-in default rules (no `--config`, no `OPSREVIEW_GROUPING_RULES`) names events:
+ * by today's rule, as under a file holding the same rules. An event of the log named under an older rule (a
+ * `service` label holding a control character became the service until 2026-12-05) gets its usable name
+ * (until 2026-12-07 it kept the old one under the defaults alone, and a file equal to them replayed otherwise).
+ */
+export const relabelUnderDefaults = (event: AlertEvent): AlertEvent => relabel(event, defaultGroupingRules)

@@ -120,7 +120,8 @@ async function replay(argv: string[]): Promise<number> {
   let rules: LoadedRules | undefined
   const errors = [...(args.ok ? [] : args.errors)]
   const configErrors = config.ok ? [] : [...config.errors]
-  // Without --config, the live rules: the events were labelled under them already, and they group. A bad
+  // Without --config, the live rules: they group, and name the events by today's rule (the built-in defaults
+  // too: an event of the log named under an older rule gets its usable name, as under a file). A bad
   // --config is a flag fault (64, as every opsreview command's); a bad OPSREVIEW_GROUPING_RULES is a configuration fault (78).
   // Only a replay reads rules: --help, --list and --drop do not stop on a bad file. Read even when another
   // variable is bad (from the environment, trimmed as readConfig trims it), so that one run lists both.
@@ -181,7 +182,8 @@ async function replay(argv: string[]): Promise<number> {
       topics: { alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS },
       fromMs: cmd.from, toMs: cmd.to,
       engineConfig: { ...overriddenConfigOf(settings), ...rules?.engineConfig },
-      ...(rules ? { relabel: rules.relabel, rules: rules.file } : {}),
+      relabel: rules?.relabel ?? (await import('@opsreview/replay/rules')).relabelUnderDefaults,
+      ...(rules ? { rules: rules.file } : {}),
       ...(cmd.warmUpMs !== undefined ? { warmUpMs: cmd.warmUpMs } : {}),
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
       settings, degraded: degradedRuleOf(c),
