@@ -99,7 +99,10 @@ export function incidentKeyGroupOf(event: Pick<AlertEvent, 'labels' | 'environme
   return value === undefined ? undefined : JSON.stringify([['environment', `labels.${label}`], [event.environment, value]])
 }
 
-/** The name of the rule that groups this event (undefined: the default `by`), for replay reports. */
+/**
+ * The name (else the index) of the group rule that groups this event; undefined when none matches (the default
+ * `by`). The correlator's notification-group join asks it: only default-grouped alerts join so.
+ */
 export function groupRuleOf(event: AlertEvent, rules: GroupingRules): string | number | undefined {
   const list = rules.groupBy.rules
   for (let i = 0; i < list.length; i++) if (list[i]!.test(event)) return list[i]!.name ?? i
