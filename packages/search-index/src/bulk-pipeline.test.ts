@@ -1,7 +1,7 @@
 import { errors as esErrors, type Client } from '@elastic/elasticsearch'
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs'
 import pino from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { captureLogs, waitFor } from '@opsreview/testing'
 import { createBackPressure } from './back-pressure.ts'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
@@ -601,5 +601,62 @@ describe('BulkPipeline whole-request refusals', () => {
       expect(letters.taken).toEqual([])
       expect(pipeline.offsets.uncommitted()).toEqual([])
     }
+  })
+})
+
+describe('BulkPipeline on a wall clock that steps back (NTP)', () => {
+  /** Date.now an hour behind from `stepAt()` on (once it says a time), as after an NTP step back; restored when the test ends. */
+  function stepBackAnHour(stepAt: () => number | undefined) {
+    const realNow = Date.now.bind(Date)
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => {
+      const t = realNow()
+      const at = stepAt()
+      return at !== undefined && t >= at ? t - 3_600_000 : t
+    })
+    onTestFinished(() => { spy.mockRestore() })
+  }
+  /** What `holds` says within `ms` of real time (timers, which no step of the wall clock moves). */
+  async function within(ms: number, holds: () => boolean): Promise<boolean> {
+    for (let waited = 0; waited < ms && !holds(); waited += 10) await new Promise((resolve) => setTimeout(resolve, 10))
+    return holds()
+  }
+
+  it('ends a retry\'s back-off on time when the clock steps back an hour meanwhile', async () => {
+    const outage = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9200'), { name: 'ConnectionError' })
+    let failedAt: number | undefined
+    const written: string[] = []
+    const es = {
+      bulk: async ({ operations }: { operations: unknown[] }) => {
+        // The first request fails for an outage: its back-off (300 to 600 ms) begins, and 100 ms into it the clock steps back.
+        if (failedAt === undefined) { failedAt = performance.now(); throw outage }
+        written.push(...operations.filter((_, i) => i % 2 === 0).map((a) => (a as { index: { _id: string } }).index._id))
+        return { errors: false, items: [{ index: { status: 201 } }] }
+      },
+    } as unknown as Client
+    const realStart = Date.now()
+    const startPerf = performance.now()
+    stepBackAnHour(() => (failedAt === undefined ? undefined : realStart + (failedAt - startPerf) + 100))
+    const pipeline = new BulkPipeline({ es, logger: pino({ level: 'silent' }), deadLetter: async () => undefined, minBackoffMs: 600, maxBackoffMs: 600 })
+    onTestFinished(() => { pipeline.stop() })
+    await pipeline.add(writes(0, 0, ['alerts-2026.11', 'a']))
+    // Before the fix the retry waited for the hour the clock went back as well.
+    expect(await within(3_000, () => written.includes('a'))).toBe(true)
+  })
+
+  it('gives up draining at its timeout when the clock steps back an hour meanwhile', async () => {
+    // Elasticsearch never answers: only the timeout ends the drain.
+    const es = { bulk: () => new Promise(() => undefined) } as unknown as Client
+    const startPerf = performance.now()
+    const realStart = Date.now()
+    stepBackAnHour(() => realStart + 100)
+    const pipeline = new BulkPipeline({ es, logger: pino({ level: 'silent' }), deadLetter: async () => undefined })
+    onTestFinished(() => { pipeline.stop() })
+    await pipeline.add(writes(0, 0, ['alerts-2026.11', 'a']))
+    let drained: boolean | undefined
+    void pipeline.drain(500).then((d) => { drained = d })
+    // Before the fix a shutdown's drain went on for the hour the clock went back as well.
+    expect(await within(3_000, () => drained !== undefined)).toBe(true)
+    expect(drained).toBe(false)
+    expect(performance.now() - startPerf).toBeLessThan(3_000)
   })
 })

@@ -308,11 +308,12 @@ export class BulkPipeline {
 
   /** Resolves when everything added is durable, or after `timeoutMs` (then what is left is not committed); throws what broke the pipeline. */
   async drain(timeoutMs = Infinity): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
+    // A monotonic clock: on the wall clock, a step back (NTP) kept a shutdown draining for as long as the step.
+    const deadline = performance.now() + timeoutMs
     this.#pump()
     while (this.inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
       this.#throwIfBroken()
-      const left = deadline - Date.now()
+      const left = deadline - performance.now()
       if (left <= 0) return false
       await this.#changed(Math.min(left, 1000))
       this.#pump()
@@ -656,9 +657,10 @@ export class BulkPipeline {
 
   /** A back-off wait that `stop` cuts short. */
   async #changedOrStopped(ms: number): Promise<void> {
-    const until = Date.now() + ms
+    // A monotonic clock: on the wall clock, a step back (NTP) held the retry in back-off for as long as the step.
+    const until = performance.now() + ms
     // Whole milliseconds: a fraction left of the wait made Node warn of a negative timeout on stderr.
-    while (!this.#stopped && Date.now() < until) await this.#changed(Math.max(1, Math.ceil(until - Date.now())))
+    while (!this.#stopped && performance.now() < until) await this.#changed(Math.max(1, Math.ceil(until - performance.now())))
   }
 
   #notify(): void {
