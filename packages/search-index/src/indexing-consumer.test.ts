@@ -114,6 +114,23 @@ describe('IndexingConsumer commits', () => {
     expect(kafka.attemptsAt).toHaveLength(afterClose)
   })
 
+  it('commits new durable progress on time when the clock steps back an hour after the last commit (an NTP step)', async () => {
+    const kafka = fakeConsumer(() => false)
+    const { indexing } = indexingConsumer(kafka.consumer)
+    onTestFinished(() => indexing.close(['alerts']))
+    await indexing.handler(batchOf('alerts', 0, [0]))
+    for (let i = 0; i < 200 && kafka.committed.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(kafka.committed).toEqual([[{ topic: 'alerts', partition: 0, offset: '1' }]])
+    const realNow = Date.now.bind(Date)
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000)
+    onTestFinished(() => { spy.mockRestore() })
+    await indexing.handler(batchOf('alerts', 0, [1]))
+    // Real timers, which no step of the wall clock moves: the commit is due within commitIntervalMs (10 ms).
+    // Before the fix it waited for the hour the clock went back as well, and a restart meanwhile read it all again.
+    for (let i = 0; i < 200 && kafka.committed.length === 1; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(kafka.committed.at(-1)).toEqual([{ topic: 'alerts', partition: 0, offset: '2' }])
+  })
+
   it('names, when the shutdown drain times out, the records of each partition that are read again', async () => {
     const kafka = fakeConsumer(() => false)
     // Partition 0's second batch is never answered; partition 1 is written.

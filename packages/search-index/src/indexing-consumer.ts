@@ -81,7 +81,8 @@ export class IndexingConsumer {
   #committing: Promise<void> | undefined
   #again = false
   #commitTimer: NodeJS.Timeout | undefined
-  #lastCommit = 0
+  /** When the last commit began, on a monotonic clock (performance.now): see `#scheduleCommit`. */
+  #lastCommit = -Infinity
   /** Commits that failed in a row: sets the back-off of the next retry. */
   #commitFailures = 0
   readonly #commitLog: RateLimitedLog
@@ -153,7 +154,9 @@ export class IndexingConsumer {
 
   #scheduleCommit(): void {
     if (this.#commitTimer || this.#closed) return
-    const wait = Math.max(0, this.#lastCommit + (this.#o.commitIntervalMs ?? 200) - Date.now())
+    // A monotonic clock: on the wall clock, a step back (NTP) held every commit back for as long as the step,
+    // and a restart meanwhile read again all that had become durable since the last one.
+    const wait = Math.max(0, this.#lastCommit + (this.#o.commitIntervalMs ?? 200) - performance.now())
     this.#commitTimer = setTimeout(() => { this.#commitTimer = undefined; void this.commit() }, wait)
   }
 
@@ -162,7 +165,7 @@ export class IndexingConsumer {
    * commit is tried again by itself, with back-off, until it succeeds, a join forgets the offsets, or `close`.
    */
   commit(): Promise<void> {
-    this.#lastCommit = Date.now()
+    this.#lastCommit = performance.now()
     if (this.#committing) {
       this.#again = true
       return this.#committing
