@@ -201,7 +201,7 @@ describe('BulkPipeline retries', () => {
     cluster.refused.add('incidents')
     const letters = deadLetterTopic([])
     let clock = 0
-    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, unavailableRetryMs: 60_000, now: () => clock })
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, unavailableRetryMs: 60_000, elapsed: () => clock })
     await pipeline.add(writes(0, 0, ['incidents', 'recovering'], ['alerts-2026.11', 'taken-0']))
     // Far more than maxItemAttempts rounds in which the other index takes writes, within the minute.
     for (let i = 1; i <= 30; i++) {
@@ -641,6 +641,28 @@ describe('BulkPipeline on a wall clock that steps back (NTP)', () => {
     await pipeline.add(writes(0, 0, ['alerts-2026.11', 'a']))
     // Before the fix the retry waited for the hour the clock went back as well.
     expect(await within(3_000, () => written.includes('a'))).toBe(true)
+  })
+
+  it('keeps retrying a document its index refuses with a 503 for unavailableRetryMs when the clock steps an hour forward meanwhile', async () => {
+    const cluster = elasticsearch({ status: 503, error: { type: 'unavailable_shards_exception', reason: '[opsreview-incidents-000001][0] primary shard is not active' } })
+    cluster.refused.add('incidents')
+    const letters = deadLetterTopic([])
+    let stepped = false
+    const realNow = Date.now.bind(Date)
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (stepped ? 3_600_000 : 0))
+    onTestFinished(() => { spy.mockRestore() })
+    const pipeline = new BulkPipeline({ es: cluster.es, logger: pino({ level: 'silent' }), deadLetter: letters.deadLetter, minBackoffMs: 1, maxBackoffMs: 2, maxItemAttempts: 2, unavailableRetryMs: 60_000 })
+    onTestFinished(() => { pipeline.stop() })
+    await pipeline.add(writes(0, 0, ['incidents', 'recovering'], ['alerts-2026.11', 'taken-0']))
+    await until('the other document written', () => cluster.written.includes('taken-0'))
+    stepped = true
+    // Far more than maxItemAttempts rounds, in a few real seconds of the minute it is owed.
+    for (let i = 1; i <= 30; i++) {
+      await pipeline.add(writes(1, i, ['alerts-2026.11', `taken-${i}`]))
+      await new Promise((resolve) => setTimeout(resolve, 3))
+    }
+    // Before the fix the hour the clock went forward counted as an hour of retries: dead-lettered at once.
+    expect(letters.taken).toEqual([])
   })
 
   it('gives up draining at its timeout when the clock steps back an hour meanwhile', async () => {

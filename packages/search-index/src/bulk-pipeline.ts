@@ -120,8 +120,14 @@ export interface BulkPipelineOptions {
   onRetry?: (reason: RetryReason, code: IndexerFailureCode) => void
   /** A partition's durable offset moved: there is something to commit. */
   onDurable?: () => void
-  /** For the dead letters' `at`. */
+  /** The wall clock, for dates: the dead letters' `at`, when an outage or a wait began (for health). */
   now?: () => number
+  /**
+   * A monotonic clock (ms), for how long something has lasted: `unavailableRetryMs`, `logIntervalMs`. Not
+   * `now`: a step of the wall clock (NTP) would count in it, an hour forward dead-lettering a document
+   * whose shard is recovering after a few tries, an hour back silencing the retry logs for the hour.
+   */
+  elapsed?: () => number
   /**
    * The pipeline broke: something threw where nothing should (a defect, not a failure of Elasticsearch or
    * Kafka, which are retried). It takes nothing more, and `add` and `drain` throw the error; what it held
@@ -138,7 +144,7 @@ interface Pending {
   acceptedAtLastTry: number
   /** Whether the last failure counted as the item's own. */
   counted: boolean
-  /** When its first attempt counted. */
+  /** When its first attempt counted, on the monotonic clock (`elapsed`). */
   countedSince?: number
   /**
    * Refused by a block of its index (`es-blocked`) while Elasticsearch took other writes: its index's trouble
@@ -203,6 +209,7 @@ export class BulkPipeline {
   readonly #maxItemAttempts: number
   readonly #unavailableRetryMs: number
   readonly #now: () => number
+  readonly #elapsed: () => number
   readonly #log: RateLimitedLog
   readonly #queue: Request[] = []
   #current = newRequest()
@@ -238,7 +245,8 @@ export class BulkPipeline {
     this.#maxItemAttempts = opts.maxItemAttempts ?? 10
     this.#unavailableRetryMs = opts.unavailableRetryMs ?? 0
     this.#now = opts.now ?? Date.now
-    this.#log = new RateLimitedLog(opts.logIntervalMs ?? 30_000, this.#now)
+    this.#elapsed = opts.elapsed ?? (() => performance.now())
+    this.#log = new RateLimitedLog(opts.logIntervalMs ?? 30_000, this.#elapsed)
   }
 
   /** Bytes queued and not yet sent. */
@@ -408,7 +416,7 @@ export class BulkPipeline {
         if (this.#stopped) return false
         const { send, retry, failed } = await this.#prepare(pending, poison)
         const outage = (send.length > 0 && await this.#bulk(send, retry, poison)) || failed
-        const now = this.#now()
+        const now = this.#elapsed()
         // Only a round whose failure counted decides, by that failure (`last`): a 429, a block or a refusal of
         // the cluster's never does. Parked requests' bytes hold no `add` back (it waiting, no attempt would
         // count, and one failing shard would hold everything): past the queue's bytes, every item whose
@@ -596,7 +604,7 @@ export class BulkPipeline {
     const own = this.#accepted > p.acceptedAtLastTry
     if (own && c.code === 'es-blocked') p.blockedAlone = true
     p.counted = own && !UNCOUNTED.has(c.code)
-    if (p.counted) { p.attempts++; p.countedSince ??= this.#now() }
+    if (p.counted) { p.attempts++; p.countedSince ??= this.#elapsed() }
     p.acceptedAtLastTry = this.#accepted
   }
 
