@@ -5,17 +5,18 @@
  */
 export class RateLimitedLog {
   readonly #intervalMs: number
-  readonly #now: () => number
+  /** A monotonic clock (ms) by default: on the wall clock, a step back (NTP) held every key's logs back for as long as the step. */
+  readonly #elapsed: () => number
   readonly #last = new Map<string, { at: number; suppressed: number }>()
 
-  constructor(intervalMs: number, now: () => number = Date.now) {
+  constructor(intervalMs: number, elapsed: () => number = () => performance.now()) {
     this.#intervalMs = intervalMs
-    this.#now = now
+    this.#elapsed = elapsed
   }
 
   /** Calls `log(suppressed)` when `key` was not logged within the interval; otherwise counts it as held back. */
   maybe(key: string, log: (suppressed: number) => void): void {
-    const now = this.#now()
+    const now = this.#elapsed()
     const last = this.#last.get(key)
     if (last && now - last.at < this.#intervalMs) {
       last.suppressed++
