@@ -78,7 +78,8 @@ export interface ConnectRetry {
  */
 export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
   const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
-  const deadline = Date.now() + timeoutMs
+  // A monotonic clock: on the wall clock, a step back (NTP) kept retrying past the timeout for as long as the step.
+  const deadline = performance.now() + timeoutMs
   for (let attempt = 1; ; attempt++) {
     try {
       await producer.connect()
@@ -89,7 +90,7 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
       const delay = backoffMs(attempt, initialDelayMs, 2000)
       // Ours too: BatchPublisher's connect fails so when its producer was replaced meanwhile.
       const mendable = isKafkaUnavailable(err) || err instanceof KafkaUnavailableError
-      if (!mendable || Date.now() + delay > deadline) throw err
+      if (!mendable || performance.now() + delay > deadline) throw err
       onRetry?.(err, attempt)
       await sleep(delay)
     }

@@ -284,7 +284,8 @@ export class ConsumerHealthMonitor {
   #timer: NodeJS.Timeout | undefined
   #polling: Promise<void> | undefined
   #failures = 0
-  #lastFailureLog = 0
+  /** On a monotonic clock (performance.now): on the wall clock, a step back (NTP) silenced the failure's warning for as long as the step. */
+  #lastFailureLog = -Infinity
   #wasStalled = false
   readonly #removers: (() => void)[] = []
 
@@ -348,7 +349,7 @@ export class ConsumerHealthMonitor {
       this.#logTransition()
     } catch (err) {
       this.#failures++
-      const now = Date.now()
+      const now = performance.now()
       if (now - this.#lastFailureLog >= 60_000) {
         this.#lastFailureLog = now
         this.#o.logger.warn({ err, group: this.#o.group, failures: this.#failures }, 'consumer health: could not fetch offsets from the broker; keeping the last ones')

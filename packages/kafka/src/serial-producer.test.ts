@@ -82,7 +82,7 @@ describe('SerialProducer', () => {
 
   it('counts the deadline from the call: a send queued behind one that hangs fails with it, unsent, and the next still waits for it', async () => {
     // A fake clock: both sends are called at the same millisecond, and their deadlines are the same.
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] })
     onTestFinished(() => { vi.useRealTimers() })
     const kafka = producers(['hang'])
     const p = new SerialProducer(kafka.create, pino({ level: 'silent' }), 'test', { sendTimeoutMs: 50 })

@@ -136,7 +136,8 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
     }
   }
   const topics = specs.map((s) => s.topic)
-  const deadline = Date.now() + timeoutMs
+  // A monotonic clock: on the wall clock, a step back (NTP) kept waiting for leaders past the timeout for as long as the step.
+  const deadline = performance.now() + timeoutMs
   let partitionCounts: Map<string, number>
   for (;;) {
     const ready = await admin.fetchTopicMetadata({ topics }).then(
@@ -147,7 +148,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
       partitionCounts = new Map(ready.topics.map((t) => [t.name, t.partitions.length]))
       break
     }
-    if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
+    if (performance.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
   if (!verifyExisting) return
