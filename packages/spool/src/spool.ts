@@ -642,8 +642,9 @@ export class Spool {
 
   /** Waits until every appended record is acknowledged, or the timeout passes. */
   async drained(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
-    while (this.#depth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    // A monotonic clock: on the wall clock, a step back (NTP) kept a shutdown waiting past its timeout for as long as the step.
+    const deadline = performance.now() + timeoutMs
+    while (this.#depth > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     return this.#depth === 0
   }
 
