@@ -1,11 +1,14 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import fc from 'fast-check'
-import { ConsumerHealth, registerConsumerHealthMetrics, stallReason, type GaugeLike } from './consumer-health.ts'
+import pino from 'pino'
+import { ConsumerHealth, ConsumerHealthMonitor, registerConsumerHealthMetrics, stallReason, type GaugeLike, type HealthAdmin } from './consumer-health.ts'
 
+/** Both clocks move together with `advance`; `step` moves the wall clock alone, as NTP does. */
 function tracker(opts: { stallAfterMs?: number; fromBeginning?: boolean } = {}) {
   let now = 1_000_000
-  const health = new ConsumerHealth({ group: 'g', stallAfterMs: opts.stallAfterMs ?? 60_000, fromBeginning: opts.fromBeginning, now: () => now })
-  return { health, advance: (ms: number) => { now += ms }, now: () => now }
+  let elapsed = 5_000
+  const health = new ConsumerHealth({ group: 'g', stallAfterMs: opts.stallAfterMs ?? 60_000, fromBeginning: opts.fromBeginning, now: () => now, elapsed: () => elapsed })
+  return { health, advance: (ms: number) => { now += ms; elapsed += ms }, step: (ms: number) => { now += ms }, now: () => now }
 }
 
 const only = (h: ConsumerHealth) => h.snapshot().partitions[0]!
@@ -166,6 +169,81 @@ describe('ConsumerHealth', () => {
         if (p.lag === 0) expect(p.stalled).toBe(false)
       }
     }))
+  })
+})
+
+describe('ConsumerHealth on a wall clock that steps (NTP)', () => {
+  it('reports no stall when the wall clock steps an hour forward and the monotonic clock moved a second', () => {
+    const { health, advance, step } = tracker({ stallAfterMs: 60_000 })
+    health.assigned({ t: [0] })
+    health.committed('t', [{ partition: 0, offset: '0' }])
+    health.endOffsets('t', [{ partition: 0, high: '10', low: '0' }])
+    step(3_600_000)
+    advance(1_000)
+    // Before the fix the hour counted as an hour without progress: a stall (readiness 503, the alert) at once.
+    expect(only(health)).toMatchObject({ lag: 10, stalled: false, noProgressForSeconds: 1 })
+    expect(health.snapshot().stalled).toBe(false)
+  })
+
+  it('still reports a stall when the wall clock steps an hour back and the monotonic clock passes the stall time', () => {
+    const { health, advance, step } = tracker({ stallAfterMs: 60_000 })
+    health.assigned({ t: [0] })
+    health.committed('t', [{ partition: 0, offset: '0' }])
+    health.endOffsets('t', [{ partition: 0, high: '10', low: '0' }])
+    step(-3_600_000)
+    advance(59_000)
+    expect(only(health).stalled).toBe(false)
+    advance(1_000)
+    // Before the fix the stall was hidden for the hour the clock went back.
+    expect(only(health)).toMatchObject({ lag: 10, stalled: true, noProgressForSeconds: 60 })
+    expect(health.snapshot().stalled).toBe(true)
+  })
+
+  it('times the stall from when work appeared after an idle spell on the monotonic clock too', () => {
+    const { health, advance, step } = tracker({ stallAfterMs: 60_000 })
+    health.assigned({ t: [0] })
+    health.processed('t', 0, '10')
+    health.endOffsets('t', [{ partition: 0, high: '10', low: '0' }])
+    advance(600_000)
+    step(-3_600_000)
+    health.endOffsets('t', [{ partition: 0, high: '11', low: '0' }])
+    advance(30_000)
+    expect(only(health)).toMatchObject({ stalled: false, noProgressForSeconds: 30 })
+    step(3_600_000)
+    advance(30_000)
+    expect(only(health)).toMatchObject({ stalled: true, noProgressForSeconds: 60 })
+  })
+
+  it('keeps the oldest record\'s age on the wall clock, against the record timestamps', () => {
+    const { health, advance, step, now } = tracker({ stallAfterMs: 60_000 })
+    health.assigned({ t: [0] })
+    health.committed('t', [{ partition: 0, offset: '0' }])
+    health.endOffsets('t', [{ partition: 0, high: '2', low: '0' }])
+    health.fetched('t', 0, { firstOffset: '0', lastOffset: '1', timestamp: String(now() - 5_000) })
+    step(-2_000)
+    advance(1_000)
+    expect(only(health)).toMatchObject({ oldestUnprocessedAgeSeconds: 4, noProgressForSeconds: 1 })
+  })
+
+  it('the monitor times stalls on performance.now by default, not on Date.now', async () => {
+    let stepped = false
+    const realNow = Date.now.bind(Date)
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (stepped ? 3_600_000 : 0))
+    onTestFinished(() => { spy.mockRestore() })
+    const admin: HealthAdmin = {
+      fetchTopicOffsets: async () => [{ partition: 0, offset: '10', high: '10', low: '0' }],
+      fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: '0', metadata: null }] }],
+    }
+    const consumer = { on: () => () => undefined, events: { GROUP_JOIN: 'consumer.group_join' } } as unknown as ConstructorParameters<typeof ConsumerHealthMonitor>[0]['consumer']
+    const monitor = new ConsumerHealthMonitor({ group: 'g', topics: ['t'], admin, consumer, logger: pino({ level: 'silent' }), stallAfterMs: 60_000 })
+    onTestFinished(() => { monitor.stop() })
+    monitor.health.assigned({ t: [0] })
+    await monitor.poll()
+    expect(monitor.snapshot().partitions[0]).toMatchObject({ lag: 10, stalled: false })
+    stepped = true
+    await monitor.poll()
+    expect(monitor.snapshot()).toMatchObject({ stalled: false, partitions: [{ lag: 10, stalled: false }] })
+    expect(monitor.snapshot().partitions[0]!.noProgressForSeconds).toBeLessThan(60)
   })
 })
 

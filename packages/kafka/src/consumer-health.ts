@@ -43,8 +43,17 @@ export interface ConsumerHealthOptions {
    * the first look (a consumer subscribed with `fromBeginning: false`).
    */
   fromBeginning?: boolean
-  /** Milliseconds since the epoch; the module never reads the clock itself. */
+  /**
+   * The wall clock, ms since the epoch, for the oldest record's age: it is compared with record timestamps
+   * (the producer's dates). The module never reads a clock itself.
+   */
   now: () => number
+  /**
+   * A monotonic clock (ms, `performance.now` in the monitor), for how long a partition has made no
+   * progress (`noProgressForSeconds`, `stalled`). Not `now`: a step of the wall clock (NTP) would count in
+   * it, an hour forward reporting a stall at once (readiness 503, the alert), an hour back hiding one for the hour.
+   */
+  elapsed: () => number
 }
 
 /** What the consumer saw of one fetched range: its first and last offsets and the first record's timestamp. */
@@ -63,7 +72,10 @@ interface Fetched {
 
 interface EndSeen {
   end: bigint
+  /** When it was seen on the wall clock (`now`): dates the oldest waiting record when none was fetched. */
   at: number
+  /** When it was seen on the monotonic clock (`elapsed`): since when work waits, for the stall. */
+  elapsed: number
 }
 
 interface PartitionState {
@@ -78,6 +90,7 @@ interface PartitionState {
   ends: EndSeen[]
   /** Ranges handed to the consumer and not yet behind the position. */
   fetched: Fetched[]
+  /** When the position last moved (or the partition was taken on, or work appeared after an idle spell), on the monotonic clock (`elapsed`). */
   lastProgressAt: number
 }
 
@@ -88,13 +101,15 @@ const MAX_FETCHED = 4096
 /**
  * The pure tracker. Tell it which partitions this member is assigned (`assigned`), what the broker says
  * (`endOffsets`, `committed`), what the consumer fetched (`fetched`) and made durable (`processed`); ask it
- * for a `snapshot`. Offsets are Kafka's strings; times are milliseconds from the injected clock.
+ * for a `snapshot`. Offsets are Kafka's strings; times are milliseconds from the injected clocks: how long
+ * nothing moved on the monotonic one (`elapsed`), how old a record is on the wall one (`now`).
  */
 export class ConsumerHealth {
   readonly group: string
   readonly stallAfterMs: number
   readonly #fromBeginning: boolean
   readonly #now: () => number
+  readonly #elapsed: () => number
   readonly #partitions = new Map<string, PartitionState>()
 
   constructor(opts: ConsumerHealthOptions) {
@@ -102,17 +117,18 @@ export class ConsumerHealth {
     this.stallAfterMs = opts.stallAfterMs ?? 60_000
     this.#fromBeginning = opts.fromBeginning ?? true
     this.#now = opts.now
+    this.#elapsed = opts.elapsed
   }
 
   /** The partitions this member owns now (a group join's `memberAssignment`); others are forgotten. */
   assigned(assignment: Readonly<Record<string, readonly number[]>>): void {
     const keep = new Set<string>()
-    const now = this.#now()
+    const elapsed = this.#elapsed()
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         const key = keyOf(topic, partition)
         keep.add(key)
-        if (!this.#partitions.has(key)) this.#partitions.set(key, { topic, partition, position: null, low: null, listedEnd: null, ends: [], fetched: [], lastProgressAt: now })
+        if (!this.#partitions.has(key)) this.#partitions.set(key, { topic, partition, position: null, low: null, listedEnd: null, ends: [], fetched: [], lastProgressAt: elapsed })
       }
     }
     for (const key of [...this.#partitions.keys()]) if (!keep.has(key)) this.#partitions.delete(key)
@@ -128,6 +144,7 @@ export class ConsumerHealth {
   /** The broker's offsets of a topic (admin `fetchTopicOffsets`), or one partition's high watermark from a batch. */
   endOffsets(topic: string, offsets: readonly { partition: number; high: string; low?: string }[]): void {
     const now = this.#now()
+    const elapsed = this.#elapsed()
     for (const o of offsets) {
       const s = this.#partitions.get(keyOf(topic, o.partition))
       if (!s) continue
@@ -143,8 +160,8 @@ export class ConsumerHealth {
       const last = s.ends.at(-1)
       if (last && end <= last.end) continue
       // Work appears after an idle spell: the stall clock starts now, not at the last progress long ago.
-      if (!this.#hasLag(s)) s.lastProgressAt = Math.max(s.lastProgressAt, now)
-      s.ends.push({ end, at: now })
+      if (!this.#hasLag(s)) s.lastProgressAt = Math.max(s.lastProgressAt, elapsed)
+      s.ends.push({ end, at: now, elapsed })
       if (s.ends.length > MAX_END_OBSERVATIONS) thin(s.ends)
     }
   }
@@ -167,7 +184,7 @@ export class ConsumerHealth {
     s.position = null
     s.ends = []
     s.fetched = []
-    s.lastProgressAt = this.#now()
+    s.lastProgressAt = this.#elapsed()
   }
 
   /** The consumer took these records (one call per batch or slice is enough). */
@@ -191,15 +208,16 @@ export class ConsumerHealth {
     const next = BigInt(nextOffset)
     if (s.position !== null && next <= s.position) return
     s.position = next
-    s.lastProgressAt = this.#now()
+    s.lastProgressAt = this.#elapsed()
     while (s.fetched.length > 0 && s.fetched[0]!.last < next) s.fetched.shift()
     while (s.ends.length > 1 && s.ends[0]!.end <= next) s.ends.shift()
   }
 
   snapshot(): ConsumerHealthSnapshot {
     const now = this.#now()
+    const elapsed = this.#elapsed()
     const partitions: PartitionHealth[] = []
-    for (const s of this.#partitions.values()) partitions.push(this.#partitionHealth(s, now))
+    for (const s of this.#partitions.values()) partitions.push(this.#partitionHealth(s, now, elapsed))
     partitions.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
     return { group: this.group, stalled: partitions.some((p) => p.stalled), stallAfterSeconds: this.stallAfterMs / 1000, partitions }
   }
@@ -216,7 +234,8 @@ export class ConsumerHealth {
     return end !== undefined && start !== null && end > start
   }
 
-  #partitionHealth(s: PartitionState, now: number): PartitionHealth {
+  /** `now` on the wall clock (the age), `elapsed` on the monotonic one (the stall). */
+  #partitionHealth(s: PartitionState, now: number, elapsed: number): PartitionHealth {
     const end = s.ends.at(-1)?.end ?? null
     const start = this.#start(s)
     const lag = end !== null && start !== null && end > start ? Number(end - start) : 0
@@ -225,7 +244,7 @@ export class ConsumerHealth {
     if (lag > 0) {
       // The first end seen past the position: a record at or after it existed by then.
       const seen = s.ends.find((e) => start === null || e.end > start)
-      if (seen) waitingSince = Math.max(waitingSince, seen.at)
+      if (seen) waitingSince = Math.max(waitingSince, seen.elapsed)
       // Fetched and not durable: the record's own timestamp (or the first of its range, a little older).
       // Not fetched (yet, or again after a rebalance): when the broker first showed it is the best we know.
       const fetched = s.fetched.find((f) => start === null || f.last >= start)
@@ -236,7 +255,7 @@ export class ConsumerHealth {
         if (fetched && Number.isFinite(fetched.at)) oldestAt = Math.min(oldestAt, fetched.at)
       }
     }
-    const noProgressMs = lag > 0 ? Math.max(0, now - waitingSince) : 0
+    const noProgressMs = lag > 0 ? Math.max(0, elapsed - waitingSince) : 0
     return {
       topic: s.topic,
       partition: s.partition,
@@ -261,7 +280,7 @@ function thin(ends: EndSeen[]): void {
 /** The broker calls the monitor needs: a kafkajs admin client, or a test double of these two. */
 export type HealthAdmin = Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets'>
 
-export interface ConsumerHealthMonitorOptions extends Omit<ConsumerHealthOptions, 'now'> {
+export interface ConsumerHealthMonitorOptions extends Omit<ConsumerHealthOptions, 'now' | 'elapsed'> {
   topics: readonly string[]
   /** A connected admin client; the monitor does not connect or disconnect it. */
   admin: HealthAdmin
@@ -270,7 +289,10 @@ export interface ConsumerHealthMonitorOptions extends Omit<ConsumerHealthOptions
   /** How often end and committed offsets are fetched from the broker (5 s). */
   intervalMs?: number
   logger: Logger
+  /** The wall clock, for the oldest record's age (Date.now). */
   now?: () => number
+  /** A monotonic clock, for the stall (performance.now). */
+  elapsed?: () => number
 }
 
 /**
@@ -291,8 +313,9 @@ export class ConsumerHealthMonitor {
 
   constructor(opts: ConsumerHealthMonitorOptions) {
     this.#o = opts
-    const now = opts.now ?? Date.now
-    this.health = new ConsumerHealth({ group: opts.group, stallAfterMs: opts.stallAfterMs, fromBeginning: opts.fromBeginning, now })
+    const now = opts.now ?? (() => Date.now())
+    const elapsed = opts.elapsed ?? (() => performance.now())
+    this.health = new ConsumerHealth({ group: opts.group, stallAfterMs: opts.stallAfterMs, fromBeginning: opts.fromBeginning, now, elapsed })
     this.#removers.push(opts.consumer.on(opts.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.health.assigned(payload.memberAssignment)
       void this.poll()
