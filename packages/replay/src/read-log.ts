@@ -152,7 +152,8 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     let done!: () => void
     let failed!: (err: unknown) => void
     const finished = new Promise<void>((resolve, reject) => { done = resolve; failed = reject })
-    let lastProgress = Date.now()
+    // A monotonic clock: on the wall clock a step back (NTP) let a read that stopped getting records wait past its idle timeout.
+    let lastProgress = performance.now()
 
     /** Hands on records while every partition still expecting some has one waiting: the merge is then exact. */
     const drain = () => {
@@ -218,7 +219,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
         }
         if (last && BigInt(last.offset) + 1n >= lane.range.end) { lane.received = true; pause(lane) }
         else if (size(lane) >= maxBuffered && !lane.paused) { stats.pauses++; pause(lane) }
-        lastProgress = Date.now()
+        lastProgress = performance.now()
         drain()
       },
     }))
@@ -226,7 +227,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
     for (const r of ranges) if (subscribed.has(r.topic) && !lanes.has(keyOf(r.topic, r.partition))) c.pause([{ topic: r.topic, partitions: [r.partition] }])
     const idleTimeoutMs = o.idleTimeoutMs ?? 60_000
     const watchdog = setInterval(() => {
-      if (Date.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
+      if (performance.now() - lastProgress > idleTimeoutMs) failed(new ReplayError('UNAVAILABLE', `no record arrived for ${idleTimeoutMs} ms while ${[...lanes.values()].filter((l) => !l.received).length} partition(s) were still being read`))
     }, 1000)
     try {
       await step(finished)

@@ -27,12 +27,13 @@ export function startDecisionConsumer(kafka: Kafka, topics: DecisionTopics, log:
   let consumer: Consumer | undefined
   let stopped = false
   let skipped = 0
-  let lastSkipLog = 0
+  let lastSkipLog = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
 
   const skip = (topic: string, offset: string) => {
     skipped++
-    const now = Date.now()
+    // A monotonic clock: on the wall clock a step back (NTP) silenced the warning for as long as the step.
+    const now = performance.now()
     if (now - lastSkipLog < SKIP_LOG_INTERVAL_MS) return
     lastSkipLog = now
     logger.warn({ topic, offset, skipped }, 'skipping a record that is not a decision or its result')
