@@ -95,11 +95,13 @@ stop() {
   local dir="$1" pid
   [ -f "$dir/kafka.pid" ] || return 0
   pid="$(cat "$dir/kafka.pid")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
+  # Only this directory's broker: a pid file left by a broker that died long ago may name a reused pid.
+  local ours=("kafka.Kafka $dir/server.properties")
+  if pid_is "$pid" "${ours[@]}"; then
+    kill -TERM "$pid" 2>/dev/null || true
     # A clean shutdown takes a few seconds; a throwaway broker need not wait longer.
     for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    { pid_is "$pid" "${ours[@]}" && kill -KILL "$pid" 2>/dev/null; } || true
   fi
   rm -f "$dir/kafka.pid"
 }

@@ -58,7 +58,9 @@ token() {
     fi
     (umask 077 && printf '%s\n' "${!var}" > "$file")
   else
-    [ -f "$file" ] || (umask 077 && node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file")
+    # Not empty, and written whole: a start cut short while node ran left an empty file, an empty token
+    # list the receiver refuses, and every later start failed on it.
+    [ -s "$file" ] || (umask 077 && node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))' > "$file.new" && mv "$file.new" "$file")
     export "$var=$(cat "$file")"
   fi
   chmod 600 "$file"
