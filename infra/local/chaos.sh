@@ -7,11 +7,12 @@
 set -euo pipefail
 case " $* " in *" --cluster "*) export OPSREVIEW_CHAOS_CLUSTER=1 ;; esac
 if [ "${OPSREVIEW_CHAOS_CLUSTER:-}" = 1 ] && [ "${OPSREVIEW_KAFKA_NODES:-1}" -lt 3 ]; then export OPSREVIEW_KAFKA_NODES=3; fi
+# The run drives a real Alertmanager: on a fresh machine its package is installed first, as for run.sh, and
+# before the bootstrap, which needs npm to install Node 24 (after it, a machine without npm stopped there).
+source "$(dirname "${BASH_SOURCE[0]}")/system-deps.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$OPSREVIEW_REPO"
 case " $* " in *" --help "*|*" -h "*) exec node --conditions=@opsreview/source test/e2e/src/chaos/main.ts --help ;; esac
-# The run drives a real Alertmanager: on a fresh machine its package is installed first, as for run.sh.
-source "$OPSREVIEW_REPO/infra/local/system-deps.sh"
 bash infra/local/stack.sh start
 # Every node of the stack's Kafka: the run's services bootstrap from all of them, as production would.
 OPSREVIEW_KAFKA_BROKERS="$(kafka_brokers)"
