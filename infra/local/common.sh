@@ -127,6 +127,9 @@ stop_pidfile() {
 kafka_cmdline_of() { echo "kafka.Kafka $(kafka_run_of "$1")/server.properties"; }
 ES_CMDLINE=(org.elasticsearch "-Djava.io.tmpdir=$ES_RUN/tmp")
 service_cmdline_of() { echo "$OPSREVIEW_REPO/services/$1/src/main.ts"; }
+# Whether this home's Kafka node K (Elasticsearch) runs: its pid file names our process, answering or not.
+kafka_pid_ok() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")"; }
+es_pid_ok() { pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}"; }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
 wait_for() {

@@ -62,12 +62,10 @@ kafka_answers() {
 # Node k is healthy when its broker answers on its client port and its pid file names it. The answer is
 # checked first: right after the launch the pid is still the shell that is about to exec Java.
 kafka_healthy() {
-  local run; run="$(kafka_run_of "$1")"
-  kafka_answers "$(kafka_port_of "$1")" && pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$1")"
+  kafka_answers "$(kafka_port_of "$1")" && kafka_pid_ok "$1"
 }
 # For status: the pid file first, so a stale one is noted and removed even while the port is closed.
-kafka_up() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && kafka_answers "$(kafka_port_of "$1")"; }
-es_pid_ok() { pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}"; }
+kafka_up() { kafka_pid_ok "$1" && kafka_answers "$(kafka_port_of "$1")"; }
 
 write_kafka_config() {
   local k="$1" run port cport voters="" j
@@ -142,7 +140,7 @@ kafka_node_on_port() {
 launch_kafka_node() {
   local k="$1" run port part
   run="$(kafka_run_of "$k")"; port="$(kafka_port_of "$k")"; part="$(kafka_part_of "$k")"
-  pid_ours "$run/kafka.pid" "$(kafka_cmdline_of "$k")" && return
+  kafka_pid_ok "$k" && return
   if port_open "$port"; then
     local holder holder_pid
     if holder="$(kafka_node_on_port "$port")"; then
@@ -182,7 +180,7 @@ kafka_logs() { local run; run="$(kafka_run_of "$1")"; tail -n 20 "$run/logs/stdo
 # kafka_up_or_gone K: node K is healthy; or its JVM is gone, and waiting on is no use: its logs, and exit.
 kafka_up_or_gone() {
   kafka_healthy "$1" && return 0
-  pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")" && return 1
+  kafka_pid_ok "$1" && return 1
   log "$(kafka_part_of "$1") exited while starting"
   kafka_logs "$1"
   exit 1

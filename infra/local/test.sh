@@ -20,8 +20,8 @@ export OPSREVIEW_ES_URL="${OPSREVIEW_ES_URL:-http://127.0.0.1:$ES_PORT}"
 # or not: `stack.sh pids` also wants an answer within 2 s, and a busy Elasticsearch someone had running
 # (or one still starting) counted as down and was stopped at the end.
 was_down="$(
-  for k in $(seq 1 "$KAFKA_NODES"); do pid_ours "$(kafka_run_of "$k")/kafka.pid" "$(kafka_cmdline_of "$k")" 2>/dev/null || kafka_part_of "$k"; done
-  pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}" 2>/dev/null || echo elasticsearch
+  for k in $(seq 1 "$KAFKA_NODES"); do kafka_pid_ok "$k" 2>/dev/null || kafka_part_of "$k"; done
+  es_pid_ok 2>/dev/null || echo elasticsearch
 )"
 # The end-to-end run in the background and the files of the run, for an interrupted run (Ctrl-C) to end and remove.
 e2e_pid=
