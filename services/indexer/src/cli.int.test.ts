@@ -116,14 +116,25 @@ describe('opsreview replay, exit codes', () => {
   })
 })
 
+/**
+ * A replay's own indices and alerts topic (one partition), and the environment that points the CLI at them
+ * (a commands topic that does not exist); the admin client is disconnected when the test finishes.
+ */
+async function replayLogOfTest(name: string) {
+  const { prefix, es } = indicesOfTest(`rv-cli-${name}`)
+  await ensureIndices(es, prefix)
+  const kafka = kafkaClient()
+  const admin = await connectedAdmin(kafka)
+  onTestFinished(() => admin.disconnect())
+  const alerts = uniqueName(`cli-${name}-alerts`)
+  await createTopics(admin, [alerts], 1)
+  const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_COMMANDS: uniqueName(`cli-${name}-commands-missing`) }
+  return { kafka, admin, alerts, env }
+}
+
 describe('opsreview replay over a log that retention cut', () => {
   it('warns on stderr and in the report when the retained log starts after --from, or after the warm-up\'s start, naming the earliest time it holds', async () => {
-    const { prefix, es } = indicesOfTest('rv-cli-cut')
-    await ensureIndices(es, prefix)
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const alerts = uniqueName('cli-cut-alerts')
-    await createTopics(admin, [alerts], 1)
+    const { kafka, admin, alerts, env } = await replayLogOfTest('cut')
     // Ten records every 10 min from 5 h ago; retention removed the first five: the log holds them from 4 h 10 min ago.
     const base = Date.now() - 5 * 3_600_000
     const producer = kafka.producer()
@@ -132,7 +143,6 @@ describe('opsreview replay over a log that retention cut', () => {
     await producer.disconnect()
     await admin.deleteTopicRecords({ topic: alerts, partitions: [{ partition: 0, offset: '5' }] })
     const earliest = new Date(base + 5 * 600_000).toISOString()
-    const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_COMMANDS: uniqueName('cli-cut-commands-missing') }
     const replay = async (args: string[]) => {
       const r = await opsreview(['replay', ...args, '--json'], env)
       expect(r.code, r.stderr).toBe(0)
@@ -196,13 +206,7 @@ describe('opsreview replay --index, interrupted', () => {
 
 describe('opsreview replay under the live rules', () => {
   it('names an event of the retained log by today\'s rule with the built-in defaults too, as with the same rules in OPSREVIEW_GROUPING_RULES (docs/grouping.md)', async () => {
-    const { prefix, es } = indicesOfTest('rv-cli-live-rules')
-    await ensureIndices(es, prefix)
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const alerts = uniqueName('cli-live-rules-alerts')
-    await createTopics(admin, [alerts], 1)
-    await admin.disconnect()
+    const { kafka, alerts, env } = await replayLogOfTest('live-rules')
     // Received before 2026-12-05, when a `service` label holding an escape sequence still became the
     // service: today's rule passes it over for `app`.
     const at = new Date(Date.now() - 2 * 3_600_000).toISOString()
@@ -219,7 +223,6 @@ describe('opsreview replay under the live rules', () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const sameAsDefaults = path.join(dir, 'defaults.yaml')
     await writeFile(sameAsDefaults, 'version: 1\n')
-    const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_TOPIC_ALERTS: alerts, OPSREVIEW_TOPIC_COMMANDS: uniqueName('cli-live-rules-commands-missing') }
     const replay = async (extra: Record<string, string>) => {
       const r = await opsreview(['replay', '--from', '3h', '--warm-up', '0', '--json'], { ...env, ...extra })
       expect(r.code, r.stderr).toBe(0)
