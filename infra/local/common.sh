@@ -60,6 +60,34 @@ ES_WAIT="${OPSREVIEW_ES_WAIT:-120}"
 ES_USER="${OPSREVIEW_ES_USER:-opsreview}"
 
 log() { printf '[opsreview] %s\n' "$*" >&2; }
+
+# Commands a script runs in process groups of their own, so that an interrupted script ends them whole
+# (pnpm, vitest and its workers): such a group gets neither the terminal's Ctrl-C nor a signal sent to the
+# script alone. `in_group ARGS…` starts one in the background (stdin /dev/null: a background group that
+# reads the terminal is stopped); `wait_group` waits for the latest; `end_groups` ends those still running.
+GROUPS_STARTED=()
+in_group() {
+  set -m
+  "$@" </dev/null &
+  GROUPS_STARTED+=("$!")
+  set +m
+}
+wait_group() { wait "${GROUPS_STARTED[-1]}"; }
+end_groups() {
+  local pid
+  for pid in "${GROUPS_STARTED[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+# INT, TERM and HUP end the script (and so run its EXIT trap) at once, also while it waits for a group. Left
+# untrapped, bash ran the EXIT trap and exited, and a command in the foreground went on.
+exit_on_signals() {
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+}
 die() { log "error: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

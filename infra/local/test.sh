@@ -23,16 +23,12 @@ was_down="$(
   for k in $(seq 1 "$KAFKA_NODES"); do kafka_pid_ok "$k" 2>/dev/null || kafka_part_of "$k"; done
   es_pid_ok 2>/dev/null || echo elasticsearch
 )"
-# The end-to-end run in the background and the files of the run, for an interrupted run (Ctrl-C) to end and remove.
-e2e_pid=
+# The files of the run, for an interrupted run to remove.
 temp_files=()
 # Set before the start, so a stack that failed half-way up is stopped too. Only OPSREVIEW_KEEP_STACK=1 keeps it.
 cleanup() {
-  # A background job ignores the terminal's Ctrl-C: its own process group (set -m below) is ended here.
-  if [ -n "$e2e_pid" ] && kill -0 "$e2e_pid" 2>/dev/null; then
-    kill -- "-$e2e_pid" 2>/dev/null || true
-    wait "$e2e_pid" 2>/dev/null || true
-  fi
+  # The test runs (`in_group`), which an interrupted run (Ctrl-C, SIGTERM) leaves going otherwise.
+  end_groups
   rm -f "${temp_files[@]}"
   [ -n "$was_down" ] && [ "${OPSREVIEW_KEEP_STACK:-}" != 1 ] || return 0
   local kafka_nodes kafka_down part
@@ -45,6 +41,7 @@ cleanup() {
   if grep -qx elasticsearch <<<"$was_down"; then bash infra/local/stack.sh stop elasticsearch; fi
 }
 trap cleanup EXIT
+exit_on_signals
 bash infra/local/stack.sh start
 
 # The record types are generated from schemas/ (git-ignored); a schema edit since install must show here.
@@ -86,19 +83,18 @@ new_report() { reports+=("$(mktemp)"); temp_files+=("${reports[-1]}"); }
 e2e_log="$(mktemp)"
 temp_files+=("$e2e_log")
 new_report
-set -m
-vitest_run "${reports[-1]}" --project dashboard --project e2e >"$e2e_log" 2>&1 &
-e2e_pid=$!
-set +m
+in_group vitest_run "${reports[-1]}" --project dashboard --project e2e >"$e2e_log" 2>&1
+e2e_pid="${GROUPS_STARTED[-1]}"
 new_report
-vitest_run "${reports[-1]}" --project unit --project int || status=$?
+in_group vitest_run "${reports[-1]}" --project unit --project int
+wait_group || status=$?
 wait "$e2e_pid" || status=$?
-e2e_pid=
 log "dashboard and e2e (ran beside unit and int)"
 cat "$e2e_log"
 # The outage tests kill and restart the shared engines, so they run alone, after all others.
 new_report
-vitest_run "${reports[-1]}" --project outage || status=$?
+in_group vitest_run "${reports[-1]}" --project outage
+wait_group || status=$?
 # One plain summary line, for whoever reads only the last lines.
 node -e '
   const rs = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));

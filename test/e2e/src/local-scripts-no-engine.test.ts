@@ -37,4 +37,20 @@ describe('the local stack scripts, without an engine', () => {
     // An empty list: the receiver refuses it (at least one token) and every later start failed the same way.
     expect(run.stdout).toMatch(/^[\w-]{32}$/)
   })
+
+  it('a script sent SIGTERM while it waits for a run it started in a group of its own ends that whole group (test.sh and its vitest runs)', async () => {
+    // Unique durations name the run's processes: a child and a grandchild, as pnpm runs vitest and vitest its workers.
+    const marks = [`3600.${process.pid}1`, `3600.${process.pid}2`]
+    const running = () => spawnSync('pgrep', ['-f', `^sleep (${marks.join('|')})$`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)
+    onTestFinished(() => { spawnSync('pkill', ['-KILL', '-f', `^sleep (${marks.join('|')})$`]) })
+    // What test.sh does around each vitest run.
+    const script = `source infra/local/common.sh; trap end_groups EXIT; exit_on_signals; in_group bash -c 'sleep ${marks[0]} & sleep ${marks[1]}; wait'; wait_group`
+    const shell = spawn('bash', ['-c', script], { cwd: repoRoot, stdio: 'ignore' })
+    const exited = new Promise<number | null>((resolve) => shell.on('exit', (code) => resolve(code)))
+    await expect.poll(running, { timeout: 10_000, interval: 50 }).toHaveLength(2)
+    shell.kill('SIGTERM')
+    // Ended at once, not when the run ends by itself an hour later.
+    expect(await exited).toBe(143)
+    await expect.poll(running, { timeout: 5_000, interval: 50 }).toEqual([])
+  })
 })
