@@ -2,7 +2,9 @@
 # As root it runs apt-get; otherwise it says which command to run.
 need_debian_packages() {
   local missing=()
-  command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
+  # The release's own JDK (17 on Debian 12, 21 on 13): Kafka 3.9 and Elasticsearch 8.19 run on either, and
+  # a versioned name such as openjdk-17-jdk-headless exists in one release only.
+  command -v java >/dev/null || missing+=(default-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v npm >/dev/null || missing+=(npm)
   command -v curl >/dev/null || missing+=(curl)
