@@ -2,6 +2,7 @@ import type { EachBatchPayload } from 'kafkajs'
 import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { classifyFailure, EVICTIONS, KafkaAccessRefusedError } from './errors.ts'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 export interface RetryOptions {
   logger: Logger
@@ -97,10 +98,9 @@ export function retryingBatches(handler: (payload: EachBatchPayload) => Promise<
 
 /** Waits in slices, heartbeating so the group keeps the member, and stops early when the consumer stops. */
 async function backOff(ms: number, { heartbeat, isRunning }: EachBatchPayload): Promise<void> {
-  // A monotonic clock: on the wall clock, a step back (NTP) held the batch in back-off for as long as the step.
-  const until = performance.now() + ms
-  while (isRunning() && performance.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until - performance.now())))
+  const until = deadlineIn(ms)
+  while (isRunning() && !until.passed()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, until.left())))
     try {
       await heartbeat()
     } catch (err) {

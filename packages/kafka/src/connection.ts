@@ -8,6 +8,7 @@ import type { KafkaConfig, SASLOptions } from 'kafkajs'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { registerCompressionCodecs } from './compression.ts'
 import { isKafkaUnavailable, KafkaUnavailableError } from './errors.ts'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 /** The mechanisms opsreview offers: kafkajs's user-and-password ones. */
 export type KafkaPasswordMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -78,8 +79,7 @@ export interface ConnectRetry {
  */
 export async function connectProducer(producer: Connectable, opts: ConnectRetry = {}): Promise<void> {
   const { timeoutMs = 30_000, initialDelayMs = 250, onRetry, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = opts
-  // A monotonic clock: on the wall clock, a step back (NTP) kept retrying past the timeout for as long as the step.
-  const deadline = performance.now() + timeoutMs
+  const deadline = deadlineIn(timeoutMs)
   for (let attempt = 1; ; attempt++) {
     try {
       await producer.connect()
@@ -90,7 +90,7 @@ export async function connectProducer(producer: Connectable, opts: ConnectRetry 
       const delay = backoffMs(attempt, initialDelayMs, 2000)
       // Ours too: BatchPublisher's connect fails so when its producer was replaced meanwhile.
       const mendable = isKafkaUnavailable(err) || err instanceof KafkaUnavailableError
-      if (!mendable || performance.now() + delay > deadline) throw err
+      if (!mendable || delay > deadline.left()) throw err
       onRetry?.(err, attempt)
       await sleep(delay)
     }

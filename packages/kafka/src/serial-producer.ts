@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { connectProducer, type ConnectRetry } from './connection.ts'
 import { KafkaUnavailableError } from './errors.ts'
 import { endedWithin, withinMs } from './within-ms.ts'
+import { deadlineIn, type Deadline } from '@opsreview/lifecycle/deadline'
 
 /** What the producers' users call: sends, and nothing of a particular kafkajs producer's identity. */
 export type Sender = Pick<Producer, 'send' | 'sendBatch'>
@@ -77,16 +78,14 @@ export class SerialProducer implements Sender {
   }
 
   #serial<T>(send: (producer: Producer) => Promise<T>): Promise<T> {
-    // A monotonic clock: on the wall clock, a step back (NTP) let a send hang past its timeout for as long as
-    // the step, and a step forward failed sends as timed out at once.
-    const deadline = this.#sendTimeoutMs === undefined ? undefined : performance.now() + this.#sendTimeoutMs
+    const deadline = this.#sendTimeoutMs === undefined ? undefined : deadlineIn(this.#sendTimeoutMs)
     const waited = `kafka send (${this.#name}) waited ${this.#sendTimeoutMs} ms for the sends before it`
     const previous = this.#tail
     // Its turn comes when the sends before it have ended, timed-out ones too; its caller waits no longer than its deadline.
-    const turn = deadline === undefined ? previous : withinMs(previous, deadline - performance.now(), waited)
+    const turn = deadline === undefined ? previous : withinMs(previous, deadline.left(), waited)
     let attempt: Promise<T> | undefined
     const run = turn.then(async () => {
-      if (deadline !== undefined && performance.now() >= deadline) throw new KafkaUnavailableError(waited)
+      if (deadline?.passed()) throw new KafkaUnavailableError(waited)
       const producer = this.#producer
       attempt = (async () => {
         if (this.#needsConnect) {
@@ -122,9 +121,9 @@ export class SerialProducer implements Sender {
     }
   }
 
-  #by<T>(deadline: number | undefined, attempt: Promise<T>): Promise<T> {
+  #by<T>(deadline: Deadline | undefined, attempt: Promise<T>): Promise<T> {
     if (deadline === undefined) return attempt
-    return withinMs(attempt, deadline - performance.now(), `kafka send (${this.#name}) did not finish within ${this.#sendTimeoutMs} ms`)
+    return withinMs(attempt, deadline.left(), `kafka send (${this.#name}) did not finish within ${this.#sendTimeoutMs} ms`)
   }
 
   #renew(cause: unknown): void {

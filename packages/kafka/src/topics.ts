@@ -1,6 +1,7 @@
 // ConfigResourceTypes through the default export: Node's ESM loader does not find it among kafkajs's named
 // CommonJS exports (vitest's transform does, so only a service started by node fails).
 import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -136,8 +137,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
     }
   }
   const topics = specs.map((s) => s.topic)
-  // A monotonic clock: on the wall clock, a step back (NTP) kept waiting for leaders past the timeout for as long as the step.
-  const deadline = performance.now() + timeoutMs
+  const deadline = deadlineIn(timeoutMs)
   let partitionCounts: Map<string, number>
   for (;;) {
     const ready = await admin.fetchTopicMetadata({ topics }).then(
@@ -148,7 +148,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], op
       partitionCounts = new Map(ready.topics.map((t) => [t.name, t.partitions.length]))
       break
     }
-    if (performance.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
+    if (deadline.passed()) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
   if (!verifyExisting) return

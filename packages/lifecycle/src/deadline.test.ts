@@ -1,5 +1,27 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
-import { settleWithin } from './deadline.ts'
+import { deadlineIn, settleWithin } from './deadline.ts'
+
+describe('deadlineIn', () => {
+  it('counts down on the monotonic clock, whatever the wall clock does', () => {
+    vi.useFakeTimers({ toFake: ['performance', 'Date'] })
+    onTestFinished(() => { vi.useRealTimers() })
+    const deadline = deadlineIn(1000)
+    // An NTP step back of an hour: the deadline still passes a second from its start.
+    vi.setSystemTime(Date.now() - 3_600_000)
+    vi.advanceTimersByTime(400)
+    expect(deadline.left()).toBe(600)
+    expect(deadline.passed()).toBe(false)
+    vi.advanceTimersByTime(600)
+    expect(deadline.left()).toBe(0)
+    expect(deadline.passed()).toBe(true)
+  })
+
+  it('never passes when it is Infinity away', () => {
+    const deadline = deadlineIn(Infinity)
+    expect(deadline.passed()).toBe(false)
+    expect(deadline.left()).toBe(Infinity)
+  })
+})
 
 describe('settleWithin', () => {
   const fakeTimers = () => {

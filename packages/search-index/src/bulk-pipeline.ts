@@ -7,6 +7,7 @@ import { bulkAction, type IndexOperation, type RecordSource } from './documents.
 import { DurableOffsets, type Span } from './durable-offsets.ts'
 import { classifyItemError, classifyRequestError, INDEXER_FAILURES, responseOf, retriableStatus, type Classified, type ErrorResponse, type IndexerFailureCode } from './errors.ts'
 import { RateLimitedLog } from '@opsreview/logging/rate-limited'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 /** A record the indexer gives up on, before the pipeline stamps it with the stage and the time. */
 export interface Poison {
@@ -316,12 +317,11 @@ export class BulkPipeline {
 
   /** Resolves when everything added is durable, or after `timeoutMs` (then what is left is not committed); throws what broke the pipeline. */
   async drain(timeoutMs = Infinity): Promise<boolean> {
-    // A monotonic clock: on the wall clock, a step back (NTP) kept a shutdown draining for as long as the step.
-    const deadline = performance.now() + timeoutMs
+    const deadline = deadlineIn(timeoutMs)
     this.#pump()
     while (this.inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
       this.#throwIfBroken()
-      const left = deadline - performance.now()
+      const left = deadline.left()
       if (left <= 0) return false
       await this.#changed(Math.min(left, 1000))
       this.#pump()
@@ -665,10 +665,9 @@ export class BulkPipeline {
 
   /** A back-off wait that `stop` cuts short. */
   async #changedOrStopped(ms: number): Promise<void> {
-    // A monotonic clock: on the wall clock, a step back (NTP) held the retry in back-off for as long as the step.
-    const until = performance.now() + ms
+    const until = deadlineIn(ms)
     // Whole milliseconds: a fraction left of the wait made Node warn of a negative timeout on stderr.
-    while (!this.#stopped && performance.now() < until) await this.#changed(Math.max(1, Math.ceil(until - performance.now())))
+    while (!this.#stopped && !until.passed()) await this.#changed(Math.max(1, Math.ceil(until.left())))
   }
 
   #notify(): void {

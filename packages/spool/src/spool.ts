@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { backoffMs } from '@opsreview/lifecycle/backoff'
 import { SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError } from './errors.ts'
 import { defaultLockTiming, SpoolLock } from './lock.ts'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 export { SpoolClosedError, SpoolFullError, SpoolRecordTooLargeError } from './errors.ts'
 
@@ -642,9 +643,8 @@ export class Spool {
 
   /** Waits until every appended record is acknowledged, or the timeout passes. */
   async drained(timeoutMs: number): Promise<boolean> {
-    // A monotonic clock: on the wall clock, a step back (NTP) kept a shutdown waiting past its timeout for as long as the step.
-    const deadline = performance.now() + timeoutMs
-    while (this.#depth > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    const deadline = deadlineIn(timeoutMs)
+    while (this.#depth > 0 && !deadline.passed()) await new Promise((r) => setTimeout(r, 50))
     return this.#depth === 0
   }
 

@@ -34,6 +34,7 @@ import { indexNames } from '@opsreview/search-index/templates'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import type { ResponseTimeRead, ReviewMetrics } from './metrics.ts'
 import { registerLookbackRoutes } from './lookback-routes.ts'
+import { deadlineIn } from '@opsreview/lifecycle/deadline'
 
 /** What the app needs of Kafka: publish, resolved once acknowledged. */
 export interface CommandPublisher {
@@ -446,9 +447,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
    */
   async function outcomeOf(req: Request, res: express.Response, w: Awaiting, waitMs: number, counted?: (decisions: Decision[]) => void): Promise<KeptAnswer> {
     const { commandIds } = w
-    // A monotonic clock: on the wall clock, a step back (NTP) held the answer, looking again every 150 ms, past
-    // the wait the client asked for by as long as the step; a step forward answered 202 without a look.
-    const deadline = performance.now() + waitMs
+    const deadline = deadlineIn(waitMs)
     let outcomes: { decisions?: Decision[] } = {}
     const unfinished = (): KeptAnswer => ({ status: 202, body: { commandIds, ...outcomes, visible: false }, awaiting: w })
     // A client that hangs up stops the wait; the decision stands and its outcome stays readable. One that
@@ -488,17 +487,17 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
         // connection dropped instead of this 202. A look that runs out is answered as a failed one (below).
         // A signal of its own per call: the transport times a request out by dispatching 'abort' on the signal
         // it is given, which on the shared one would reach every listener as a hang-up.
-        const bounded = () => ({ requestTimeout: Math.max(waitMs === 0 ? 1000 : 250, deadline - performance.now()), maxRetries: 0, signal: AbortSignal.any([gone.signal]) })
+        const bounded = () => ({ requestTimeout: Math.max(waitMs === 0 ? 1000 : 250, deadline.left()), maxRetries: 0, signal: AbortSignal.any([gone.signal]) })
         let doc: { version: number } | undefined
         try {
           await es.indices.refresh({ index: w.index }, bounded())
           doc = await getDoc<{ version: number }>(w.index, w.targetId, bounded())
         } catch (err) {
           // One failed look while time is left is looked past, as the client's retries once rode it out.
-          if (gone.signal.aborted || performance.now() + 150 >= deadline || err instanceof HttpProblem) throw err
+          if (gone.signal.aborted || deadline.left() <= 150 || err instanceof HttpProblem) throw err
         }
         if (doc && (shownIn === undefined ? w.visible(doc) : doc.version >= shownIn)) return { status: 200, body: { commandIds, ...outcomes, visible: true, document: doc } }
-        if (gone.signal.aborted || performance.now() + 150 >= deadline) return unfinished()
+        if (gone.signal.aborted || deadline.left() <= 150) return unfinished()
         await new Promise((r) => setTimeout(r, 150))
       }
     } catch (err) {
