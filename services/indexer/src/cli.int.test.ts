@@ -180,6 +180,23 @@ describe('opsreview retention, exit codes', () => {
   })
 })
 
+describe('opsreview reindex, arguments', () => {
+  // Engines that do not answer: a reindex that ran anyway fails instead of replacing live indices.
+  const unreachable = { OPSREVIEW_ES_URL: 'http://127.0.0.1:1', OPSREVIEW_KAFKA_BROKERS: '127.0.0.1:1', OPSREVIEW_ES_INDEX_PREFIX: uniqueName('reindex-cli') }
+
+  it('answers --help with the usage and exit 0, and refuses any other argument with 64, rebuilding nothing', async () => {
+    for (const help of ['--help', '-h']) {
+      const r = await opsreview(['reindex', help], unreachable)
+      expect(r.stdout, help).toContain('usage: opsreview <command>')
+      expect(r.stderr, help).not.toContain('"service":"reindex"')
+      expect(r.code, help).toBe(0)
+    }
+    const typo = await opsreview(['reindex', '--dry-run'], unreachable)
+    expect(typo.stderr).toMatch(/^opsreview reindex: unknown argument\(s\) --dry-run\n\nusage: opsreview <command>/)
+    expect(typo.code).toBe(64)
+  })
+})
+
 describe('opsreview replay --index, interrupted', () => {
   it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s deletes the scratch index it created and had not aliased yet, and exits %i', async (signal, code) => {
     const { prefix, es } = indicesOfTest('rv-cli-int')

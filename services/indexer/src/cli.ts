@@ -53,7 +53,14 @@ const deadLettersConfigSpec = {
 
 const [command, ...rest] = process.argv.slice(2)
 
-if (command === 'reindex') {
+if (command === 'reindex' && rest.length > 0) {
+  // A rebuild replaces the live indices: an argument it takes none of (`--help`, a `--dry-run` that only
+  // retention has) ran one all the same.
+  const help = rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')
+  if (help) process.stdout.write(USAGE)
+  else process.stderr.write(`opsreview reindex: unknown argument(s) ${rest.join(' ')}\n\n${USAGE}`)
+  process.exitCode = help ? 0 : 64
+} else if (command === 'reindex') {
   const config = loadIndexerConfig(process.env)
   const logger = createLogger('reindex', config.OPSREVIEW_LOG_LEVEL)
   const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
