@@ -178,6 +178,13 @@ describe('opsreview retention, exit codes', () => {
       expect(r.code, args.join(' ')).toBe(69)
     }
   })
+
+  it('answers --help with the usage and exit 0, as replay and dead-letters do, not as an unknown argument', async () => {
+    const r = await opsreview(['retention', '--help'], { OPSREVIEW_ES_INDEX_PREFIX: uniqueName('ret-cli'), OPSREVIEW_ES_URL: 'http://127.0.0.1:1' })
+    expect(r.stdout).toContain('retention [--dry-run] [--json]')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+  })
 })
 
 describe('opsreview reindex, arguments', () => {

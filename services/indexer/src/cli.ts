@@ -224,6 +224,10 @@ async function replay(argv: string[]): Promise<number> {
 }
 
 async function retention(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(USAGE)
+    return 0
+  }
   const unknown = argv.filter((a) => a !== '--dry-run' && a !== '--json')
   if (unknown.length > 0) {
     process.stderr.write(`opsreview retention: unknown argument(s) ${unknown.join(' ')}\n\n${USAGE}`)
