@@ -67,7 +67,11 @@ function incidentCommand(s: EngineState, c: Command): string | undefined {
       d.postmortem = { ...d.postmortem, scheduledFor: c.scheduledFor, owner: c.owner ?? d.postmortem.owner }
       // Kept past the retention for this alone: this version is its last (it is no longer the engine's to
       // change), forgotten once made, so that the result can still say which version shows it.
-      if (isArchived(s, inc)) { s.awaitingPostmortem.delete(d.id); s.forgetAfterVersion.push(d.id) }
+      if (isArchived(s, inc)) {
+        s.awaitingPostmortem.delete(d.id)
+        s.forgetAfterVersion.push(d.id)
+        d.forgottenAt = iso(s.now)
+      }
       break
     default:
       return `unknown command ${c.type}`

@@ -938,6 +938,12 @@ describe('the review decisions', () => {
     ], config)
     const [big, small] = ['checkout', 'search'].map((svc) => r.outputs.flatMap((o) => (o.type === 'incident' && o.incident.services[0] === svc ? [o.incident.id] : []))[0]!)
     expect(r.engine.incident(small!)).toBeUndefined()
+    // The one not kept went with a last version that says when the retention reached it (after its resolution
+    // was decided), so that the review takes no decision on it; before, it went silently.
+    const smallVersions = r.outputs.flatMap((o) => (o.type === 'incident' && o.incident.id === small ? [o.incident] : []))
+    const decided = Date.parse(smallVersions.at(-2)!.resolutionDecidedAt!)
+    expect(smallVersions.at(-1)).toEqual({ ...smallVersions.at(-2), version: smallVersions.at(-2)!.version + 1, forgottenAt: new Date(decided + 2 * 86_400_000).toISOString() })
+    expect(smallVersions.slice(0, -1).every((i) => i.forgottenAt === undefined)).toBe(true)
     expect(r.engine.incident(big!)).toMatchObject({ status: 'resolved', postmortem: { required: true, scheduledFor: null } })
     // No event finds it: the same alert firing again opens an incident of its own, and leaves it as it was.
     const version = r.engine.incident(big!)!.version
@@ -948,7 +954,7 @@ describe('the review decisions', () => {
     const restored = restore(r.engine, config)
     expect(restored.incident(big!)).toBeDefined()
     const scheduled = restored.apply(command('incident.schedule-postmortem', big!, { scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }))
-    expect(scheduled).toContainEqual({ type: 'incident', incident: expect.objectContaining({ id: big, postmortem: expect.objectContaining({ scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }) }) })
+    expect(scheduled).toContainEqual({ type: 'incident', incident: expect.objectContaining({ id: big, postmortem: expect.objectContaining({ scheduledFor: '2026-12-10T10:00:00Z', owner: 'carol' }), forgottenAt: at(4 * DAY + 1) }) })
     const last = scheduled.flatMap((o) => (o.type === 'incident' ? [o.incident.version] : []))
     expect(last).toHaveLength(1)
     // The result still says the version that shows it, though the incident is forgotten with it.

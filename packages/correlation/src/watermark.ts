@@ -402,7 +402,7 @@ function evictUntil(s: EngineState, horizon: number): void {
     // One whose post-mortem the review has still to schedule stays, for that command alone (`isArchived`):
     // forgotten, it left the review's queue with an item no decision could take off it for the index's 25 months.
     if (awaitsPostmortem(inc)) keepForPostmortem(s, id)
-    else s.incidents.delete(id)
+    else letGo(s, inc, entry.at + s.cfg.retentionMs)
     for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
   }
   s.evictionHead = compactHead(q, head)
@@ -453,14 +453,26 @@ export function trimAwaitingPostmortem(s: EngineState): void {
  * Forgets an incident kept for its post-mortem, with a last version that says so (`postmortem.forgottenAt`,
  * the engine's event time now: the same in a replay). Forgotten silently, it stayed in the review's queue
  * with a post-mortem no decision could schedule any more ("unknown incident"), and in the index for ever.
- * Out of `incidents` at once, so that no event or command of this input finds it; the version is made from
- * the dirty list, which holds it still. Trimmed by a restore (a restart with a lower cap), it goes out with
- * the first input's versions.
+ * Trimmed by a restore (a restart with a lower cap), it goes out with the first input's versions.
  */
 function forgetKept(s: EngineState, inc: IncidentState): void {
   s.awaitingPostmortem.delete(inc.data.id)
-  s.incidents.delete(inc.data.id)
   inc.data.postmortem = { ...inc.data.postmortem, forgottenAt: iso(s.now) }
+  letGo(s, inc, s.now)
+}
+
+/**
+ * Forgets an incident with a last version that says when (`forgottenAt`): the review then refuses decisions
+ * on it, which the engine would refuse as an unknown incident, and the dashboard offers none. Let go
+ * silently, it stayed in the index for its 25 months looking like any resolved incident, and a note or an
+ * owner for it was answered only by a refusal after the fact. `at` is when the retention reached it (its
+ * entry's time plus the retention), not when an input noticed: the same however the events were delivered.
+ * Out of `incidents` at once, so that no event or command of this input finds it; the version is made from
+ * the dirty list, which holds it still.
+ */
+function letGo(s: EngineState, inc: IncidentState, at: number): void {
+  s.incidents.delete(inc.data.id)
+  inc.data.forgottenAt = iso(at)
   markDirty(s, inc)
 }
 
