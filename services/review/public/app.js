@@ -848,7 +848,10 @@ async function showIncident(id, scroll = true) {
     const facts = [['Id', i.id], ['Status', i.status], ['Severity', i.severity], ['Services', i.services.join(', ')], ['Environment', i.environment], ['Opened', when(i.openedAt)], ['Resolved', i.resolvedAt ? `${when(i.resolvedAt)}${i.resolvedBy ? ` (${i.resolvedBy})` : ''}` : '–'],
       ['Owner', i.owner ?? '–'], ['Acknowledged', i.acknowledgedAt ? `${when(i.acknowledgedAt)} by ${i.acknowledgedBy}` : '–'], ['Alerts', i.alertCount], ['Customers affected', i.customerImpact ? 'yes' : 'no'],
       ['Problems', problemLinks(i.problemIds)],
-      ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : i.postmortem.forgottenAt ? `can no longer be scheduled here: forgotten by the correlator ${when(i.postmortem.forgottenAt)}, pushed out by newer post-mortems awaited (OPSREVIEW_POSTMORTEM_KEEP)` : 'not scheduled'}` : 'not needed']]
+      ['Post-mortem', i.postmortem.required || i.postmortem.scheduledFor ? `${i.postmortem.reasons.join(', ') || 'by decision'}; ${i.postmortem.scheduledFor ? `scheduled ${when(i.postmortem.scheduledFor)}${i.postmortem.owner ? `, owner ${i.postmortem.owner}` : ''}` : i.postmortem.forgottenAt ? `can no longer be scheduled here: forgotten by the correlator ${when(i.postmortem.forgottenAt)}, pushed out by newer post-mortems awaited (OPSREVIEW_POSTMORTEM_KEEP)` : 'not scheduled'}` : 'not needed'],
+      // Its last version: the correlator takes no decision on it any more (the API refuses them), so none is offered.
+      ...(i.forgottenAt ? [['Decisions', `none any more: the correlator let it go ${when(i.forgottenAt)}, past its retention`]] : [])]
+    $('#incident-decisions').hidden = Boolean(i.forgottenAt)
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
     // The correlator refuses to acknowledge a resolved incident: not offered.
     $('#incident-ack').hidden = Boolean(i.acknowledgedAt) || i.status === 'resolved'

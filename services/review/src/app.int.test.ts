@@ -218,6 +218,24 @@ describe('review API on the real Elasticsearch', () => {
     expect(refused.detail).toContain('can no longer be scheduled')
   })
 
+  it('refuses, saying why and publishing nothing, a decision on an incident the correlator let go after its retention', async () => {
+    const r = await startReview()
+    const old = incident(912, { title: 'Outage six weeks ago', openedAt: at(1000), resolvedAt: at(999), forgottenAt: at(200) })
+    await addIncident(r, old)
+    const commandsOnTopic = async () => (await r.admin.fetchTopicOffsets(r.commandsTopic)).reduce((n, p) => n + Number(p.high), 0)
+    const published = await commandsOnTopic()
+    const res = await fetch(`${r.url}/api/v1/incidents/${old.id}`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json' }, body: JSON.stringify({ actor: 'ann', owner: 'bob', note: 'who looks at this?' }),
+    })
+    expect(res.status).toBe(409)
+    const refused = (await res.json()) as Json
+    expect(refused).toMatchObject({ code: 'DECISION_REFUSED' })
+    expect(refused.detail).toBe(`incident.assign, incident.note: the correlator let incident ${old.id} go at ${at(200)}, its retention (OPSREVIEW_CORRELATOR_RETENTION) after the incident resolved; it takes no more decisions here, and its record stays as it is`)
+    expect(await commandsOnTopic()).toBe(published)
+    // Still found in the history, as it was.
+    expect((await r.get(`/api/v1/incidents/${old.id}`)).body.incident).toMatchObject({ id: old.id, forgottenAt: at(200) })
+  })
+
   it('searches incident history with safe full text, filters, sort and a search_after cursor', async () => {
     const r = await startReview()
     expect((await r.get('/api/v1/incidents?q=checkout')).body.total).toBe(2)

@@ -690,10 +690,14 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
       // Its last version: the correlator holds it no more, and would refuse every command as an unknown
-      // incident, which left the meeting no wiser about a post-mortem it could never schedule. Nothing is published.
-      const forgottenAt = incident.postmortem.forgottenAt
+      // incident, which left the meeting no wiser (about a post-mortem it could never schedule, too). Nothing
+      // is published. Documents of engines before 2026-12-07 say so of a forgotten post-mortem alone.
+      const forgottenAt = incident.postmortem.forgottenAt ?? incident.forgottenAt
       if (forgottenAt !== undefined && commands.length > 0) {
-        throw new ReviewProblem('DECISION_REFUSED', `${commands.map((c) => c.type).join(', ')}: the correlator forgot incident ${id} at ${forgottenAt}, its post-mortem never scheduled, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); it can no longer be scheduled or changed here: hold the post-mortem outside the review`)
+        const types = commands.map((c) => c.type).join(', ')
+        throw new ReviewProblem('DECISION_REFUSED', incident.postmortem.forgottenAt !== undefined
+          ? `${types}: the correlator forgot incident ${id} at ${forgottenAt}, its post-mortem never scheduled, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); it can no longer be scheduled or changed here: hold the post-mortem outside the review`
+          : `${types}: the correlator let incident ${id} go at ${forgottenAt}, its retention (OPSREVIEW_CORRELATOR_RETENTION) after the incident resolved; it takes no more decisions here, and its record stays as it is`)
       }
       const { note } = patch
       const before = notesBefore(incident, actor, note)

@@ -29,7 +29,7 @@ async function startReview() {
     inc(JSON.stringify(incident(2, { title: 'Checkout pods crash looping', status: 'open', severity: 'critical', openedAt: at(2), resolvedAt: null, resolvedBy: null, owner: 'erin', acknowledgedAt: at(1.5), acknowledgedBy: 'dana', problemIds: ['prb-00000000000000000000000a'] }))),
     inc(JSON.stringify(incident(3, { title: 'Old search errors', services: ['search'], openedAt: at(30), resolvedAt: at(29) }))),
     // A month-old outage whose post-mortem nobody scheduled, which the correlator forgot in the night.
-    inc(JSON.stringify(incident(4, { title: 'Database failover', severity: 'critical', openedAt: at(800), resolvedAt: at(799), lastEventAt: at(799), postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null, forgottenAt: at(3) } }))),
+    inc(JSON.stringify(incident(4, { title: 'Database failover', severity: 'critical', openedAt: at(800), resolvedAt: at(799), lastEventAt: at(799), postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null, forgottenAt: at(3) }, forgottenAt: at(3) }))),
     prb(JSON.stringify({ id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'Checkout keeps crashing', signature: 'production|checkout|X', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000002'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(2), owner: 'dana', notes: [], resolvedAt: null, reopenCount: 0, version: 3 })),
   ]
   const bulk = await es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })
@@ -158,6 +158,13 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       // Its view says why it cannot be scheduled.
       await forgotten.locator('button.link').click()
       await expect.poll(() => page.locator('#detail-facts dd[data-fact="Post-mortem"]').textContent(), LOAD).toContain('severity critical; can no longer be scheduled here: forgotten by the correlator 2026-12-01 06:00')
+      // No decision is offered that the API would refuse.
+      expect(await page.locator('#detail-facts dd[data-fact="Decisions"]').textContent()).toBe('none any more: the correlator let it go 2026-12-01 06:00, past its retention')
+      expect(await page.locator('#incident-decisions').isHidden()).toBe(true)
+      // An incident the correlator still holds offers them again.
+      await page.locator('#open-incidents tr[data-id="inc-000000000000000000000002"] button.link').click()
+      await expect.poll(() => page.locator('#incident-decisions').isVisible(), LOAD).toBe(true)
+      expect(await page.locator('#detail-facts dd[data-fact="Decisions"]').count()).toBe(0)
     })
   })
 
