@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, lastEndOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
+  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, lastEndOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, isArchived, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -136,11 +136,17 @@ function joinableByNotification(s: EngineState, amGroupKey: string, t: number, u
   return inc
 }
 
-/** The incident the notification group points to, open or resolved since (`openByAmGroup`), settled to now. */
+/**
+ * The incident the notification group points to, open or resolved since (`openByAmGroup`), settled to now.
+ * Not one the retention reached and keeps only for its post-mortem (`isArchived`): the group still names it,
+ * and a late alert of the group reopened it and became a member of it (a second member of one key, for a
+ * repeat whose id was forgotten with it), where an incident the retention forgot outright left it its own.
+ */
 function registeredIncident(s: EngineState, amGroupKey: string): IncidentState | undefined {
   const id = s.openByAmGroup.get(amGroupKey)
   const inc = id === undefined ? undefined : s.incidents.get(id)
-  if (inc) settle(s, inc, s.now)
+  if (!inc || isArchived(s, inc)) return undefined
+  settle(s, inc, s.now)
   return inc
 }
 

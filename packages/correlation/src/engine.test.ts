@@ -963,6 +963,28 @@ describe('the review decisions', () => {
     expect(restored.apply(command('incident.note', big!, { text: 'late' }))).toContainEqual({ type: 'command-result', result: expect.objectContaining({ ok: false, error: `unknown incident ${big}` }) })
   })
 
+  it('keeps an incident kept for its post-mortem from the late alerts of its notification group too', () => {
+    const DAY = 24 * 60
+    const g1 = { groupKey: 'g1' }
+    const r = run([
+      alert({ fp: 'big', t: 0, severity: 'critical', origin: g1 }), alert({ fp: 'big', t: 45, status: 'resolved', severity: 'critical', origin: g1 }),
+      tick(4 * DAY),
+    ], { retentionMs: 2 * 86_400_000 })
+    const [big] = r.engine.incidents()
+    expect(big).toMatchObject({ status: 'resolved', postmortem: { required: true, scheduledFor: null } })
+    const version = big!.version
+    // Spooled through the days: a crash loop of the notification group from the outage's middle, and the
+    // outage's own firing again (its id forgotten with it). Until 2026-12-07 the group still named the kept
+    // incident: the crash loop opened it again, and the firing became a second member of key alertmanager:big.
+    r.engine.apply(alert({ fp: 'crash', t: 20, rx: 4 * DAY, origin: g1 }))
+    r.engine.apply(alert({ fp: 'big', t: 0, rx: 4 * DAY, severity: 'critical', origin: g1 }))
+    r.engine.apply(tick(4 * DAY + 1))
+    r.engine.apply(tick(4 * DAY + 2))
+    expect(r.engine.stats.pending).toBe(0)
+    expect(r.engine.incident(big!.id)).toMatchObject({ status: 'resolved', alertCount: 1, version })
+    expect(r.engine.incidents().filter((i) => i.id !== big!.id).map((i) => i.alerts.map((a) => a.key).sort())).toEqual([['alertmanager:big', 'alertmanager:crash']])
+  })
+
   it('keeps at most maxAwaitingPostmortem incidents for their post-mortems, forgetting the oldest, after a restart with fewer too', () => {
     const DAY = 24 * 60
     const outage = (svc: string, t: number) => [alert({ fp: svc, t, severity: 'critical', service: svc }), alert({ fp: svc, t: t + 45, status: 'resolved', severity: 'critical', service: svc })]
