@@ -465,8 +465,9 @@ function forgetKept(s: EngineState, inc: IncidentState): void {
  * Forgets an incident with a last version that says when (`forgottenAt`): the review then refuses decisions
  * on it, which the engine would refuse as an unknown incident, and the dashboard offers none. Let go
  * silently, it stayed in the index for its 25 months looking like any resolved incident, and a note or an
- * owner for it was answered only by a refusal after the fact. `at` is when the retention reached it (its
- * entry's time plus the retention), not when an input noticed: the same however the events were delivered.
+ * owner for it was answered only by a refusal after the fact. `at`: when it goes; by the retention, when that
+ * reached it (its entry's time plus the retention), not when an input noticed: the same however the events
+ * were delivered.
  * Out of `incidents` at once, so that no event or command of this input finds it; the version is made from
  * the dirty list, which holds it still.
  */
