@@ -147,8 +147,11 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     let done!: () => void
     const finished = new Promise<void>((resolve) => { done = resolve })
     // The offset after the last record read of each partition: a batch starting past it follows records
-    // removed before they were read (the alert topic's offsets have no gaps otherwise).
-    const next = new Map<string, bigint>()
+    // removed before they were read (the alert topic's offsets have no gaps otherwise). A catch-up pass
+    // starts at its `from`, where the pass before it ended, not at 0: until 2026-12-07 its first record was
+    // taken to follow a loss, and its time, a moment ago, became the carry-over bound, so every old alert
+    // document, those the log never had too, was copied into the fresh indices.
+    const next = new Map<string, bigint>(r.from)
     await consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: false,
