@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { indicesOfTest } from '@opsreview/testing'
 import { KEYWORD_MAX_CHARS } from './templates-from-schema.ts'
-import { ensureIndices, indexNames, problemMappings } from './templates.ts'
+import { DOCUMENT_REFRESH_INTERVAL, ensureIndices, indexNames, problemMappings } from './templates.ts'
 
 describe('indices made before a schema added a field', () => {
   it('take the new fields on the next start, and then index documents that carry them', async () => {
@@ -22,6 +22,23 @@ describe('indices made before a schema added a field', () => {
     await es.index({ index: n.alias, id: doc.id, document: doc, refresh: true })
     const found = await es.search({ index: n.alias, query: { term: { reopenCount: 1 } } })
     expect(found.hits.hits.map((h) => h._id)).toEqual([doc.id])
+  })
+
+  it('take the new fields also when the index is there without its alias (a snapshot restored without aliases)', async () => {
+    const { prefix, es } = indicesOfTest('upgrade')
+    const n = indexNames(prefix).problems
+    const { resolvedAt: _r, reopenCount: _c, ...before } = problemMappings.properties!
+    await es.indices.create({ index: n.first, mappings: { dynamic: 'strict', properties: before }, settings: { refresh_interval: '1s' } })
+    await ensureIndices(es, prefix)
+    const doc = {
+      id: 'prb-000000000000000000000003', kind: 'recurring', status: 'confirmed', title: 'x keeps recurring', signature: '{}', services: ['x'],
+      environment: 'production', incidentIds: [], incidentCount: 4, firstSeenAt: '2026-12-01T00:00:00.000Z', lastSeenAt: '2026-12-02T00:00:00.000Z',
+      owner: null, notes: [], resolvedAt: null, reopenCount: 1, version: 3,
+    }
+    // Until 2026-12-07 the alias went back onto it and nothing more: every problem with the new fields was dead-lettered.
+    await es.index({ index: n.alias, id: doc.id, document: doc, refresh: true })
+    const settings = await es.indices.getSettings({ index: n.first })
+    expect(settings[n.first]?.settings?.index?.refresh_interval).toBe(DOCUMENT_REFRESH_INTERVAL)
   })
 
   it('take the keyword limit on the next start, and then index a problem whose signature Lucene could not hold as a term', async () => {

@@ -130,19 +130,20 @@ async function templateRefreshInterval(es: Client, name: string): Promise<string
 
 /**
  * Creates the first incidents or problems index behind its write alias, unless the alias exists; true when
- * it made one. An index of the first's name may be there without the alias (left by a reindex stopped
- * before it deleted the indices it replaced, the alias lost since): the alias goes onto it. Before, the
- * create's "already exists" was taken for success, no alias was made, and every write of the lane waited
- * for it for ever.
+ * it made one, from the template. An index of the first's name may be there without the alias (left by a
+ * reindex stopped before it deleted the indices it replaced, the alias lost since; a snapshot restored
+ * without aliases): the alias goes onto it. Before, the create's "already exists" was taken for success, no
+ * alias was made, and every write of the lane waited for it for ever. Such an index was not made now, so
+ * false: it may be older than the fields a schema added since (until 2026-12-07 it was taken as new, never
+ * took them, and every document that had one was dead-lettered).
  */
 async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents' | 'problems'): Promise<boolean> {
   const names = indexNames(prefix)[kind]
   if (await es.indices.existsAlias({ name: names.alias })) return false
   await createIndex(es, names.first, { [names.alias]: { is_write_index: true } })
-  if (!(await es.indices.existsAlias({ name: names.alias }))) {
-    await es.indices.updateAliases({ actions: [{ add: { index: names.first, alias: names.alias, is_write_index: true } }] })
-  }
-  return true
+  if (await es.indices.existsAlias({ name: names.alias })) return true
+  await es.indices.updateAliases({ actions: [{ add: { index: names.first, alias: names.alias, is_write_index: true } }] })
+  return false
 }
 
 /**
