@@ -603,6 +603,11 @@ function loaded(what) {
 
 /** When the review on the page was read; null before the first. */
 let reviewLoadedAt = null
+/**
+ * The window of the review on the page, which its Markdown is of: asked again for `since`, it ended when the
+ * button was pressed, and the notes of a meeting that read the page for half an hour counted another window.
+ */
+let shownWindow = null
 function markReviewStale(stale) {
   for (const part of document.querySelectorAll('.review-part')) part.classList.toggle('stale', stale)
   $('#review-stale').hidden = !stale
@@ -619,6 +624,7 @@ async function loadReview() {
     if (!current()) return
     renderReview(review)
     showScope(review.scope)
+    shownWindow = review.window
     reviewLoadedAt = new Date().toISOString()
     markReviewStale(false)
     loaded('review')
@@ -975,7 +981,8 @@ $('#window').addEventListener('change', () => void loadReview())
 $('#markdown').addEventListener('click', async (e) => {
   e.preventDefault()
   try {
-    const md = await api(`/api/v1/review.md?since=${$('#window').value}${scopeQuery}${tzQuery}`)
+    const range = shownWindow ? `from=${encodeURIComponent(shownWindow.from)}&to=${encodeURIComponent(shownWindow.to)}` : `since=${$('#window').value}`
+    const md = await api(`/api/v1/review.md?${range}${scopeQuery}${tzQuery}`)
     const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: 'operations-review.md' })
     a.click()
   } catch (err) { say(`Markdown failed: ${err.message}`, true) }

@@ -17,7 +17,7 @@ const LOAD = { timeout: 15_000 }
  * overnight (incident 1), a crash loop still open that erin owns and dana acknowledged (incident 2), an
  * incident of the day before the window (incident 3), and a confirmed problem dana owns.
  */
-async function startReview() {
+async function startReview(clock: () => Date = () => new Date(NOW)) {
   const es = esClient()
   const prefix = uniqueName('revdash')
   cleanupIndices(prefix)
@@ -38,7 +38,7 @@ async function startReview() {
   onTestFinished(async () => { await es.close() })
   const deadLetters = cachedDeadLetterCount((now) => countDeadLetters(admin, [uniqueName('never-created')], now, 24 * 3_600_000), { ttlMs: 0, timeoutMs: 10_000, clock: () => Date.now() })
   const app = createReviewApp({
-    es, commands, commandsTopic, logger, clock: () => new Date(NOW), readTokens: [READ], writeTokens: [], indexPrefix: prefix,
+    es, commands, commandsTopic, logger, clock, readTokens: [READ], writeTokens: [], indexPrefix: prefix,
     waitTimeoutMs: 500, publicDir: defaultPublicDir, deadLetters, timeZone: 'Europe/Berlin',
   })
   return serve(app)
@@ -47,8 +47,8 @@ async function startReview() {
 const newPage = browserPages()
 
 /** The dashboard of `startReview`'s day in Chromium, as the meeting opens it; no page error on the way. */
-async function onDashboard(check: (page: Page) => Promise<void>, query = ''): Promise<void> {
-  const url = await startReview()
+async function onDashboard(check: (page: Page) => Promise<void>, query = '', clock?: () => Date): Promise<void> {
+  const url = await startReview(clock)
   const page = await newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
@@ -183,5 +183,19 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       await expect.poll(() => page.locator('#problem-detail-h').textContent(), LOAD).toBe('Checkout keeps crashing')
       expect(await page.locator('#problem-facts dd[data-fact="Owner"]').textContent()).toBe('dana')
     })
+  })
+  it('downloads as Markdown the review the page shows, not a later window\'s', async () => {
+    let now = NOW
+    await onDashboard(async (page) => {
+      await expect.poll(() => page.locator('#new-incidents tbody tr').count(), LOAD).toBe(2)
+      const label = await page.locator('#window-label').textContent()
+      // The meeting reads the page for a while before it takes the notes; the night's outage is then more than 24 h ago.
+      now = NOW + 20 * 3_600_000
+      const answer = page.waitForResponse((r) => r.url().includes('/api/v1/review.md'))
+      await page.locator('#markdown').click()
+      const md = await (await answer).text()
+      expect(md).toContain(`# Operations review ${label}`)
+      expect(md).toContain('**2 new incidents** (2 critical, 0 warning, 0 info)')
+    }, '', () => new Date(now))
   })
 })
