@@ -477,6 +477,12 @@ function renderReview(r) {
     el('td', { class: 'state' }, i.status === 'resolved' ? `resolved ${when(i.resolvedAt)}` : 'open', i.acknowledgedAt ? ', acknowledged' : ''),
     el('td', { class: 'owner' }, i.owner ?? '–'))), 'No new incidents in the window.', 6)
   showCut('new-incidents', r.newIncidents, 'new incidents', 'most severe')
+  // As review.md lists them: one that opened before the window (an outage through the night from the evening
+  // before) and ended in it was a count in the summary only, in no list of the page.
+  fill($('#resolved-incidents tbody'), r.resolvedIncidents.items.map((i) => el('tr', { 'data-id': i.id },
+    el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
+    el('td', {}, when(i.openedAt)), el('td', {}, when(i.resolvedAt)), el('td', { class: 'owner' }, i.owner ?? '–'))), 'None resolved in the window.', 6)
+  showCut('resolved-incidents', r.resolvedIncidents, 'resolved incidents', 'last resolved')
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = rowOutput(`problems/${p.id}`)
     return el('tr', { 'data-id': p.id },

@@ -622,7 +622,7 @@ describe('the review on the dashboard when Elasticsearch fails and comes back, i
     await expect.poll(() => status(page), { timeout: 15_000 }).toMatch(/^Could not load the review: 503/)
     expect(await stale.isVisible()).toBe(true)
     expect(await stale.textContent()).toMatch(/^Not current: the review could not be reloaded; the figures below are as read at \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/)
-    expect(await page.locator('section.review-part.stale').count()).toBe(8)
+    expect(await page.locator('section.review-part.stale').count()).toBe(9)
     expect(await row(page, OPEN).count()).toBe(1)
 
     r.proxy.restore()

@@ -17,7 +17,7 @@ const LOAD = { timeout: 15_000 }
  * overnight (incident 1), a crash loop still open that erin owns and dana acknowledged (incident 2), an
  * incident of the day before the window (incident 3), and a confirmed problem dana owns.
  */
-async function startReview(clock: () => Date = () => new Date(NOW)) {
+async function startReview(clock: () => Date = () => new Date(NOW), extra: Record<string, unknown>[] = []) {
   const es = esClient()
   const prefix = uniqueName('revdash')
   cleanupIndices(prefix)
@@ -30,6 +30,7 @@ async function startReview(clock: () => Date = () => new Date(NOW)) {
     inc(JSON.stringify(incident(3, { title: 'Old search errors', services: ['search'], openedAt: at(30), resolvedAt: at(29) }))),
     // A month-old outage whose post-mortem nobody scheduled, which the correlator forgot in the night.
     inc(JSON.stringify(incident(4, { title: 'Database failover', severity: 'critical', openedAt: at(800), resolvedAt: at(799), lastEventAt: at(799), postmortem: { required: true, reasons: ['severity critical'], scheduledFor: null, owner: null, forgottenAt: at(3) }, forgottenAt: at(3) }))),
+    ...extra.map((i) => inc(JSON.stringify(i))),
     prb(JSON.stringify({ id: 'prb-00000000000000000000000a', kind: 'recurring', status: 'confirmed', title: 'Checkout keeps crashing', signature: 'production|checkout|X', services: ['checkout'], environment: 'production', incidentIds: ['inc-000000000000000000000002'], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(2), owner: 'dana', notes: [], resolvedAt: null, reopenCount: 0, version: 3 })),
   ]
   const bulk = await es.bulk({ refresh: true, operations: docs.flatMap((o) => [bulkAction(o), o.document]) })
@@ -47,8 +48,8 @@ async function startReview(clock: () => Date = () => new Date(NOW)) {
 const newPage = browserPages()
 
 /** The dashboard of `startReview`'s day in Chromium, as the meeting opens it; no page error on the way. */
-async function onDashboard(check: (page: Page) => Promise<void>, query = '', clock?: () => Date): Promise<void> {
-  const url = await startReview(clock)
+async function onDashboard(check: (page: Page) => Promise<void>, query = '', clock?: () => Date, extra?: Record<string, unknown>[]): Promise<void> {
+  const url = await startReview(clock, extra)
   const page = await newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
@@ -197,5 +198,20 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       expect(md).toContain(`# Operations review ${label}`)
       expect(md).toContain('**2 new incidents** (2 critical, 0 warning, 0 info)')
     }, '', () => new Date(now))
+  })
+  it('lists the incidents resolved in the window, one that opened the evening before included, as review.md does', async () => {
+    const overnight = incident(5, { title: 'Queue backlog', services: ['orders'], openedAt: at(30), resolvedAt: at(3), lastEventAt: at(3), resolutionDecidedAt: at(3) })
+    await onDashboard(async (page) => {
+      const rows = page.locator('#resolved-incidents tbody tr')
+      await expect.poll(() => rows.count(), LOAD).toBe(2)
+      expect(await page.locator('#summary li').nth(1).textContent()).toBe('2resolved')
+      // Neither new in the window nor open: without this list the page said "2 resolved" and showed one.
+      expect(await page.locator('#new-incidents tr[data-id="inc-000000000000000000000005"]').count()).toBe(0)
+      expect(await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))).toEqual([
+        ['warning', 'Queue backlog', 'orders', '2026-11-30 03:00', '2026-12-01 06:00', '–'],
+        ['critical', 'Payment gateway outage · customers affected', 'checkout', '2026-12-01 03:00', '2026-12-01 04:00', '–'],
+      ])
+      expect(await page.locator('#resolved-incidents-cut').isHidden()).toBe(true)
+    }, '', undefined, [overnight])
   })
 })
