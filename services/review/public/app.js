@@ -683,9 +683,16 @@ function lookbackQuery() {
   return `period=${$('#lookback-period').value}${at ? `&at=${encodeURIComponent(at)}` : ''}${scopeQuery}${tzQuery}`
 }
 
+/**
+ * The period the page shows, named, for its Markdown: "last complete" asked again at the click named the
+ * period after it once one ended while the page was open.
+ */
+let shownPeriod = null
+
 function renderLookback(l) {
   useZone(l.period.timeZone)
   const p = l.period
+  shownPeriod = { kind: p.kind, label: p.label }
   $('#lookback-label').textContent = `${p.label}: ${when(p.from)} – ${when(p.to)} ${state.zone}`
   for (const n of document.querySelectorAll('.lookback-previous')) n.textContent = l.previous.label
   $('#lookback-running').hidden = p.complete
@@ -1012,8 +1019,9 @@ $('#lookback-at').addEventListener('change', () => void loadLookback())
 $('#lookback-markdown').addEventListener('click', async (e) => {
   e.preventDefault()
   try {
-    const md = await api(`/api/v1/lookback.md?${lookbackQuery()}`)
-    const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: `lookback-${$('#lookback-at').value || 'last'}.md` })
+    const query = shownPeriod ? `period=${shownPeriod.kind}&at=${encodeURIComponent(shownPeriod.label)}${scopeQuery}${tzQuery}` : lookbackQuery()
+    const md = await api(`/api/v1/lookback.md?${query}`)
+    const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: `lookback-${shownPeriod?.label ?? 'last'}.md` })
     a.click()
   } catch (err) { say(`Look-back Markdown failed: ${err.message}`, true) }
 })

@@ -43,6 +43,11 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       expect(await cell('search', 'warning')).toBe('1')
       expect(await page.locator('#lookback-services tr[data-service="checkout"]').count()).toBe(0)
       expect(await page.locator('#lookback-totals [data-total="incidents"]').textContent()).toContain('1incident (0 critical, 1 warning, 0 info)')
+      // Its Markdown names the period shown, not "last complete" again: asked at the click after a month ended
+      // while the page was open, that would be another month.
+      const lastMd = page.waitForResponse((r) => r.url().includes('/api/v1/lookback.md'))
+      await page.locator('#lookback-markdown').click()
+      expect(new URL((await lastMd).url()).search).toBe('?period=month&at=2026-11&environment=production&tz=Europe%2FBerlin')
 
       // December, running: checkout down 30 min of 540, its incident critical; search's incident was November's.
       await page.locator('#lookback-at').selectOption('2026-12')
