@@ -715,11 +715,12 @@ function renderLookback(l) {
     el('td', { 'data-field': 'availability', class: v.availabilityPct < 99.9 ? 'bad' : 'good' }, figure(availability(v.availabilityPct)), changeOf(v.change.availabilityPct, pp, false)),
     el('td', { 'data-field': 'downtime' }, figure(minutes(v.downtimeMs)), changeOf(v.change.downtimeMs, minutes)),
     el('td', { 'data-field': 'degraded' }, figure(minutes(v.degradedMs)), changeOf(v.change.degradedMs, minutes)),
+    el('td', { 'data-field': 'interruptions' }, v.interruptions),
     el('td', { 'data-field': 'incidents' }, v.incidents.total, changeOf(v.change.incidents, count)),
     el('td', { 'data-field': 'critical' }, v.incidents.critical), el('td', { 'data-field': 'warning' }, v.incidents.warning), el('td', { 'data-field': 'info' }, v.incidents.info),
     el('td', { 'data-field': 'mtta' }, figure(minutes(v.mttaMs)), changeOf(v.change.mttaMs, minutes)),
     el('td', { 'data-field': 'mttr' }, figure(minutes(v.mttrMs)), changeOf(v.change.mttrMs, minutes)))),
-  'No service had alerts or incidents in the period or the one before.', 10)
+  'No service had alerts or incidents in the period or the one before.', 11)
   fill($('#lookback-problems tbody'), l.problems.items.map((q) => el('tr', { 'data-id': q.id },
     el('td', {}, q.kind), el('td', { class: 'problem-status' }, problemStatus(q)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(q.id) }, q.title)),
     el('td', {}, q.services.join(', ')), el('td', { 'data-field': 'in-period' }, q.incidentsInPeriod), el('td', {}, q.incidentsInPrevious), el('td', {}, q.incidentCount),

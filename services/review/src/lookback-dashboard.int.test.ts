@@ -56,6 +56,8 @@ describe('the dashboard look-back and local time, in Chromium', () => {
       expect(await page.locator('#lookback-running').textContent()).toBe('The period is still running: service levels and response times up to 2026-12-01 09:00 Europe/Berlin.')
       expect(await cell('checkout', 'availability')).toBe('94.44 % (−5.56 pp)')
       expect(await cell('checkout', 'downtime')).toBe('30 min (+30 min)')
+      // One outage, as lookback.md counts it.
+      expect(await cell('checkout', 'interruptions')).toBe('1')
       expect(await cell('checkout', 'incidents')).toBe('1 (+1)')
       expect(await cell('checkout', 'critical')).toBe('1')
       expect(await cell('search', 'incidents')).toBe('0 (−1)')
