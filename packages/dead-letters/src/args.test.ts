@@ -55,4 +55,23 @@ describe('parseDeadLettersArgs', () => {
   it('answers --help', () => {
     expect(parseDeadLettersArgs(['replay', '--help'], NOW)).toEqual({ ok: true, value: { command: 'help' } })
   })
+
+  it('takes no option for the value of another: a --dry-run after a --reason or --topic without its value is refused, not replayed for real', () => {
+    for (const argv of [
+      ['replay', '--since', '24h', '--reason', 'schema-invalid', '--reason', '--dry-run'],
+      ['replay', '--since', '24h', '--reason', 'schema-invalid', '--topic', '--dry-run'],
+      ['replay', '--reason', 'schema-invalid', '--since', '-h'],
+    ]) {
+      const r = parseDeadLettersArgs(argv, NOW)
+      expect(r, argv.join(' ')).toMatchObject({ ok: false })
+      if (!r.ok) expect(r.errors.join('\n'), argv.join(' ')).toMatch(/^--(reason|topic|since) needs a value/)
+    }
+    // A value that begins with a dash is still given with `=`.
+    expect(parseDeadLettersArgs(['--topic=-odd'], NOW)).toMatchObject({ ok: true, value: { topics: ['-odd'] } })
+  })
+
+  it('refuses --since given twice instead of taking the last', () => {
+    const r = parseDeadLettersArgs(['replay', '--reason', 'schema-invalid', '--since', '1h', '--since', '30d'], NOW)
+    expect(r).toEqual({ ok: false, errors: ['--since given twice'] })
+  })
 })

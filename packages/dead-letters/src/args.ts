@@ -46,12 +46,18 @@ export function parseDeadLettersArgs(argv: readonly string[], now: number): { ok
   const errors: string[] = []
   // Not strict: unknown options are collected below with every other problem instead of thrown one by one.
   const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false, tokens: true })
+  const given = new Set<string>()
   for (const t of parsed.tokens) {
     if (t.kind !== 'option') continue
-    const spec = OPTIONS[t.name as keyof typeof OPTIONS] as { type: 'string' | 'boolean' } | undefined
+    const spec = OPTIONS[t.name as keyof typeof OPTIONS] as { type: 'string' | 'boolean'; multiple?: boolean } | undefined
     if (!spec) errors.push(`unknown option ${t.rawName}`)
     else if (spec.type === 'string' && (t.value === undefined || t.value === '')) errors.push(`${t.rawName} needs a value`)
+    // Not strict, parseArgs takes the next argument whatever it is: `--reason x --reason --dry-run` was a
+    // replay for real of reason x (and "--dry-run"). A value that begins with a dash goes with `=`.
+    else if (spec.type === 'string' && t.inlineValue === false && t.value?.startsWith('-')) errors.push(`${t.rawName} needs a value, got the option ${t.value} (a value beginning with - goes as ${t.rawName}=${t.value})`)
+    else if (spec.type === 'string' && !spec.multiple && given.has(t.name)) errors.push(`${t.rawName} given twice`)
     else if (spec.type === 'boolean' && t.value !== undefined) errors.push(`${t.rawName} takes no value`)
+    given.add(t.name)
   }
   const v = parsed.values as { since?: string | boolean; topic?: (string | boolean)[]; reason?: (string | boolean)[]; json?: boolean; 'dry-run'?: boolean; help?: boolean }
   if (v.help) return { ok: true, value: { command: 'help' } }
