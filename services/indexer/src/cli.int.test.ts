@@ -2,6 +2,7 @@
 // its exit code and output.
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import http from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -184,6 +185,43 @@ describe('opsreview retention, exit codes', () => {
     expect(r.stdout).toContain('retention [--dry-run] [--json]')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
+  })
+})
+
+describe('opsreview retention, interrupted', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s stops the run, gives its lease back and exits %i, so the next run does not wait out a lease no one runs under', async (signal, code) => {
+    const { prefix, es } = indicesOfTest('ret-cli-int')
+    await ensureIndices(es, prefix)
+    // Between the command and Elasticsearch: the lease's requests pass, the run's are held unanswered, so
+    // the run is under way, its lease taken, when the signal comes.
+    let held = 0
+    const proxy = http.createServer((req, res) => {
+      if (!req.url?.includes('-retention-lease')) { held++; return }
+      const upstream = http.request(new URL(req.url, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers)
+        answer.pipe(res)
+      })
+      req.pipe(upstream)
+    })
+    proxy.listen(0, '127.0.0.1')
+    await once(proxy, 'listening')
+    onTestFinished(() => { proxy.closeAllConnections(); proxy.close() })
+    const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix }
+
+    const run = startOpsreview(['retention'], { ...env, OPSREVIEW_ES_URL: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` })
+    await Promise.race([
+      waitFor(async () => (held > 0 ? true : undefined), { what: 'a request of the retention run' }),
+      run.ended.then((r) => { throw new Error(`opsreview retention ended (${r.code ?? r.signal}) before its run was under way: ${r.stderr}`) }),
+    ])
+    run.child.kill(signal)
+    const r = await run.ended
+
+    const again = await opsreview(['retention', '--json'], env)
+    expect(again.stderr).not.toContain('is running retention now')
+    expect(again.code).toBe(0)
+    expect([r.code, r.signal]).toEqual([code, null])
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain(`opsreview retention: interrupted by ${signal}; what it had not deleted yet, the next run deletes\n`)
   })
 })
 

@@ -253,10 +253,28 @@ async function retention(argv: string[]): Promise<number> {
     }
     // The indexers' lease: never beside a run under way; after the run it spaces the indexers' next one.
     const interval = config.OPSREVIEW_RETENTION_INTERVAL
-    const outcome = await new RetentionScheduler({
+    const scheduler = new RetentionScheduler({
       es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, settings, intervalMs: interval || 3_600_000, firstDelayMs: 0,
       holder: leaseHolderName('opsreview-retention'), logger, holdAfterRun: interval > 0, takeResting: true, oneShot: true,
-    }).runOnce()
+    })
+    // Ctrl-C or SIGTERM stops the run between two requests and gives the lease back, as an indexer does at
+    // shutdown: killed outright, the command left the lease marked running for an interval (an hour), in
+    // which every indexer skipped retention and the next `opsreview retention` was told to wait for a run
+    // no one was doing. A second signal finds no handler and kills it at once.
+    let interruptedBy: NodeJS.Signals | undefined
+    const interrupt = (signal: NodeJS.Signals) => {
+      interruptedBy = signal
+      process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
+      void scheduler.stop()
+    }
+    process.on('SIGINT', interrupt).on('SIGTERM', interrupt)
+    const outcome = await scheduler.runOnce().finally(() => process.off('SIGINT', interrupt).off('SIGTERM', interrupt))
+    // 'stopped' only comes from stop(), which only a signal calls.
+    if (outcome.outcome === 'stopped') {
+      process.stderr.write(`opsreview retention: interrupted by ${interruptedBy}; what it had not deleted yet, the next run deletes\n`)
+      // 128 + the signal's number, as a shell reports a process the signal killed: 130 for SIGINT, 143 for SIGTERM.
+      return 128 + constants.signals[interruptedBy!]
+    }
     if (outcome.outcome === 'done') {
       print(outcome.result)
       return 0
@@ -265,8 +283,7 @@ async function retention(argv: string[]): Promise<number> {
       process.stderr.write(`opsreview retention: ${outcome.holder} is running retention now (lease until ${outcome.expiresAt}); try again when it is done\n`)
       return 75
     }
-    // 'stopped' only comes from the scheduler's stop(), which this command never calls.
-    process.stderr.write(`opsreview retention: ${outcome.outcome === 'failed' ? (outcome.error as Error).message : 'stopped before it was done'}\n`)
+    process.stderr.write(`opsreview retention: ${(outcome.error as Error).message}\n`)
     // 69 (EX_UNAVAILABLE): Elasticsearch failed, try again; nothing half-done needs undoing.
     return 69
   } finally {
