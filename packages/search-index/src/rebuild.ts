@@ -266,15 +266,35 @@ async function aliasesByIndex(es: Client, prefix: string): Promise<Map<string, s
  * indexer does (ids and external versions keep the newest), and the old indices are deleted.
  */
 export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult> {
+  const made: string[] = []
+  const moving = { started: false }
+  try {
+    return await rebuild(o, made, moving)
+  } catch (err) {
+    // Failed before any alias moved: nothing reads the fresh indices, and nothing would ever delete them.
+    // Each failed try (Kafka down, Elasticsearch refusing writes) left a whole generation beside the live
+    // one, taking the disk of a full copy. Once the move began they may be live: they stay.
+    if (!moving.started && made.length > 0) {
+      await o.es.indices.delete({ index: made.join(','), ignore_unavailable: true }).catch((deleteErr: unknown) => {
+        o.logger.warn({ err: deleteErr, indices: made }, 'rebuild: the fresh indices of a failed rebuild could not be deleted: delete them by hand')
+      })
+    }
+    throw err
+  }
+}
+
+async function rebuild(o: RebuildOptions, made: string[], moving: { started: boolean }): Promise<RebuildResult> {
   const startedAt = Date.now()
   const generation = o.generation ?? startedAt.toString(36)
   const n = indexNames(o.prefix)
   await ensureIndices(o.es, o.prefix)
   const fresh = { incidents: `${o.prefix}-incidents-${generation}`, problems: `${o.prefix}-problems-${generation}` }
-  for (const index of Object.values(fresh)) await createIndex(o.es, index)
+  // Counted before the answer: a create cut short may have made the index all the same.
+  for (const index of Object.values(fresh)) { made.push(index); await createIndex(o.es, index) }
   const freshMonths = new Set<string>()
   const freshMonth = async (month: string) => {
     if (freshMonths.has(month)) return
+    made.push(n.alerts.monthIndex(month, generation))
     await createIndex(o.es, n.alerts.monthIndex(month, generation))
     freshMonths.add(month)
   }
@@ -360,6 +380,8 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
           actions.push({ add: { index, alias: n.alerts.alias } }, { add: { index, alias: n.alerts.monthAlias(month), is_write_index: true } })
         }
       }
+      // Before the answer: a call that failed may have been applied all the same.
+      moving.started = true
       await o.es.indices.updateAliases({ actions })
       o.logger.info({ generation, replaced: [...replaced] }, 'rebuild: aliases moved to the fresh indices')
     }

@@ -242,6 +242,20 @@ describe('opsreview reindex, arguments', () => {
   })
 })
 
+describe('opsreview reindex, failed', () => {
+  it('deletes the fresh indices it made when it fails before the aliases move, instead of leaving a generation no alias reads', async () => {
+    const { prefix, es } = indicesOfTest('reindex-cli-failed')
+    await ensureIndices(es, prefix)
+    const indices = async () => Object.keys(await es.indices.get({ index: `${prefix}-*`, expand_wildcards: 'all' })).sort()
+    const live = await indices()
+
+    // Kafka does not answer: the rebuild fails once its fresh indices exist; every try left two more.
+    const r = await opsreview(['reindex'], { OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_KAFKA_BROKERS: '127.0.0.1:1' })
+    expect(r.code).not.toBe(0)
+    expect(await indices()).toEqual(live)
+  })
+})
+
 describe('opsreview replay --index, interrupted', () => {
   it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s deletes the scratch index it created and had not aliased yet, and exits %i', async (signal, code) => {
     const { prefix, es } = indicesOfTest('rv-cli-int')
