@@ -15,7 +15,8 @@ export function parseSince(value: string, now: number): { ok: true; ms: number }
     if (ms >= -8.64e15) return { ok: true, ms }
   }
   // Only full dates or date-times: Date.parse alone would take "5" or "June" as a time, and 2026-02-31 as 3 March.
-  const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(v)
+  // A date-time only with its offset: without one Date.parse takes the zone of the machine it runs on.
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.exec(v)
   if (date) {
     const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])]
     const ms = Date.parse(v)
