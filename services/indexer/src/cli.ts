@@ -9,6 +9,7 @@ import pino from 'pino'
 import { field, kafkaConnectionSpec, readConfig } from '@opsreview/config'
 import { createLogger } from '@opsreview/logging'
 import { defaultTopics } from '@opsreview/kafka/topics'
+import { isKafkaUnavailable } from '@opsreview/kafka/errors'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
 import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
@@ -61,17 +62,7 @@ if (command === 'reindex' && rest.length > 0) {
   else process.stderr.write(`opsreview reindex: unknown argument(s) ${rest.join(' ')}\n\n${USAGE}`)
   process.exitCode = help ? 0 : 64
 } else if (command === 'reindex') {
-  const config = loadIndexerConfig(process.env)
-  const logger = createLogger('reindex', config.OPSREVIEW_LOG_LEVEL)
-  const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
-  const kafka = new Kafka({ clientId: 'opsreview-reindex', ...kafkaConnectionOptions(config), logLevel: logLevel.ERROR })
-  const started = Date.now()
-  const result = await rebuildFromKafka({
-    kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger,
-    topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS },
-  })
-  logger.info({ ...result, seconds: Math.round((Date.now() - started) / 100) / 10 }, 'rebuild complete')
-  await es.close()
+  process.exitCode = await reindex()
 } else if (command === 'dead-letters') {
   process.exitCode = await deadLetters(rest)
 } else if (command === 'replay') {
@@ -81,6 +72,29 @@ if (command === 'reindex' && rest.length > 0) {
 } else {
   process.stderr.write(USAGE)
   process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)
+}
+
+async function reindex(): Promise<number> {
+  const config = loadIndexerConfig(process.env)
+  const logger = createLogger('reindex', config.OPSREVIEW_LOG_LEVEL)
+  const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
+  const kafka = new Kafka({ clientId: 'opsreview-reindex', ...kafkaConnectionOptions(config), logLevel: logLevel.ERROR })
+  const started = Date.now()
+  try {
+    const result = await rebuildFromKafka({
+      kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger,
+      topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS },
+    })
+    logger.info({ ...result, seconds: Math.round((Date.now() - started) / 100) / 10 }, 'rebuild complete')
+    return 0
+  } catch (err) {
+    // One line, as the other commands say it; an unhandled rejection printed a stack trace and exited 1.
+    process.stderr.write(`opsreview reindex: ${(err as Error).message}\n`)
+    // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
+    return isKafkaUnavailable(err) || isElasticsearchUnavailable(err) ? 69 : 70
+  } finally {
+    await es.close()
+  }
 }
 
 async function deadLetters(argv: string[]): Promise<number> {
