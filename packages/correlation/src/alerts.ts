@@ -82,6 +82,22 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
 }
 
 /**
+ * Whether a repeat heard at `heardAt` may take a staleness guess back (`hearAgain`): the guess ended its
+ * alert, and the repeat says something newer than its last sighting, within two timeouts of it. Its answer
+ * then depends on what came before it in event time, and deep late it is held with the backlog.
+ */
+export function mayTakeBackGuess(s: EngineState, event: AlertEvent, heardAt: number): boolean {
+  if (event.status !== 'firing' || event.source === 'report') return false
+  const key = alertKeyOf(event)
+  const track = s.alerts.get(key)
+  if (!track || track.status === 'firing' || heardAt <= track.lastHeardAt || track.incidentId === null) return false
+  const inc = s.incidents.get(track.incidentId)
+  const member = inc && memberOf(inc, key)
+  if (!member?.autoResolved) return false
+  return heardAt <= track.lastHeardAt + 2 * stalenessOf(s, member.source)
+}
+
+/**
  * The open incident of its group an event joins (`joinsAt`): its group's owner, else the newest other open
  * incident of its group that takes it.
  */

@@ -1294,3 +1294,53 @@ describe('event time: a late resolve and the quiet period', () => {
     expect(decided(late)).toEqual(decided(live))
   })
 })
+
+describe('event time: a drained spool that begins with a repeat of a firing applied live', () => {
+  // The staleness guess ran live while the receiver spooled; the spool's first record, a repeat of the
+  // firing, says the alert still fired then, before the guess was due.
+  const config: Partial<CorrelationConfig> = { allowedLatenessMs: 0, stalenessMs: { alertmanager: 2 * HOUR, pingdom: 0, report: DAY } }
+  const a = (status: 'firing' | 'resolved', minute: number) => ({ fp: 'a', service: 'checkout', status, t: T0 + minute * MIN })
+  const spooled = [[a('firing', 0), 100], [a('resolved', 160), 160], [a('firing', 162), 162], [a('resolved', 163), 163]] as const
+
+  it('is held with the backlog and heard at its receipt: no guess, one incident whose alert flapped, as live', () => {
+    const live = [alertInput(a('firing', 0), T0)]
+    for (let m = 1; m <= 300; m++) {
+      live.push(tickInput(T0 + m * MIN))
+      for (const [e, rx] of spooled) if (rx === m) live.push(alertInput(e, T0 + rx * MIN))
+    }
+    const expected = outcome(deliver([...live, ...settleTicks(T0 + 300 * MIN)], config))
+    expect(expected.incidents).toHaveLength(1)
+    const drainAt = T0 + 281 * MIN
+    const drained = [alertInput(a('firing', 0), T0), ...Array.from({ length: 281 }, (_, m) => tickInput(T0 + (m + 1) * MIN))]
+    drained.push(...spooled.map(([e, rx]) => alertInput(e, T0 + rx * MIN)), ...Array.from({ length: 35 }, (_, n) => tickInput(drainAt + (n + 1) * 1000)))
+    // Until 2026-12-07 the repeat was heard on arrival, judged at the watermark hours after its receipt: the guess
+    // stood, and the re-fire behind it, held, opened a second incident.
+    expect(outcome(deliver([...drained, ...settleTicks(T0 + 300 * MIN)], config))).toEqual(expected)
+  })
+})
+
+describe('event time: a staleness guess and an outage longer than its timeout', () => {
+  const config: Partial<CorrelationConfig> = { allowedLatenessMs: 0, stalenessMs: { alertmanager: 2 * HOUR, pingdom: 0, report: 3 * HOUR } }
+  const ev = (fp: string, status: 'firing' | 'resolved', minute: number, source?: 'report'): Ev => ({ fp, service: 'checkout', status, t: T0 + minute * MIN, source })
+  /** Live, a tick a minute and each event at its receipt; drained, the `spooled` ones at `drainAt` (in that order), ticks going on. */
+  function bothWays(sent: [Ev, number][], spooled: [Ev, number][], drainAt: number, until: number) {
+    const live: EngineInput[] = []
+    const drained: EngineInput[] = []
+    for (let m = 0; m <= until; m++) {
+      live.push(tickInput(T0 + m * MIN))
+      drained.push(tickInput(T0 + m * MIN))
+      for (const [e, rx] of sent) if (rx === m) { live.push(alertInput(e, T0 + rx * MIN)); drained.push(alertInput(e, T0 + rx * MIN)) }
+      for (const [e, rx] of spooled) if (rx === m) live.push(alertInput(e, T0 + rx * MIN))
+      if (m === drainAt) drained.push(...spooled.map(([e, rx]) => alertInput(e, T0 + rx * MIN)), ...Array.from({ length: 35 }, (_, n) => tickInput(T0 + m * MIN + (n + 1) * 1000)))
+    }
+    return { live: outcome(deliver([...live, ...settleTicks(T0 + until * MIN)], config)), drained: outcome(deliver([...drained, ...settleTicks(T0 + until * MIN)], config)) }
+  }
+
+  it('a repeat that takes the guess back waits with the spool for the complaints before it', () => {
+    // The guess closed the alert's incident at 2 h; a complaint at 2:01 opened its own, and the repeat received
+    // at 2:02 took the guess back. Spooled repeat first, it was heard on arrival and the complaint joined the alert's.
+    const { live, drained } = bothWays([[ev('a', 'firing', 0), 0]], [[ev('a', 'firing', 0), 122], [ev('c', 'firing', 121, 'report'), 121]], 130, 200)
+    expect(live.incidents).toHaveLength(2)
+    expect(drained).toEqual(live)
+  })
+})

@@ -2,7 +2,7 @@
 // event-time order, interleaved with the timers due before them; late events follow one rule (a backlog
 // is held until the input goes quiet, with the on-time events of its groups, then applied the same way);
 // retention forgets what lies too far behind the watermark.
-import { applyEvent, forgetNotificationGroups, hearAgain, notificationGroupOf } from './alerts.ts'
+import { applyEvent, forgetNotificationGroups, hearAgain, mayTakeBackGuess, notificationGroupOf } from './alerts.ts'
 import { EventTimeError } from './errors.ts'
 import { eventTimeOf, rankOf, type EventTime } from './event-time.ts'
 import { awaitsPostmortem, groupKeyOf, onTimer, recompute, schedule, unindexResolved } from './incidents.ts'
@@ -36,13 +36,19 @@ export function arrive(s: EngineState, event: AlertEvent): void {
     // It is heard at that time, in event time: ahead of the watermark it waits for it, and behind a held
     // backlog of its group it waits with it. Heard on arrival, a repeat received just after a staleness
     // timeout took the guess back or not, and an alert of its service joined its incident or not, by how
-    // late the repeat came.
+    // late the repeat came. Deep late (a drained spool's) and able to take a staleness guess back, it is a
+    // backlog's: heard on arrival, the first record of a spool, judged at the watermark hours after its
+    // receipt, let the guess stand (its alert's resolve and re-fire behind it, held, then opened a second
+    // incident where live the alert flapped in one), or took the guess back before the backlog's earlier
+    // events of its group (complaints from before it joined the incident that live had closed).
     const heardAt = Math.min(parseTime(event.receivedAt), s.highWater)
     if (event.status === 'firing' && event.source !== 'report') {
       const waits = waitsForBacklog(s, event)
-      if (waits || heardAt > s.watermark) {
+      const backlog = !waits && heardAt < s.watermark && holdsLate(s, heardAt) && mayTakeBackGuess(s, event, heardAt)
+      if (waits || backlog || heardAt > s.watermark) {
         const p: Pending = { t: heardAt, iso: iso(heardAt), rank: rankOf(event), id: event.id, event, again: true }
         if (waits) holdWithBacklog(s, p)
+        else if (backlog) hold(s, p)
         else enqueue(s, p)
         return
       }
@@ -169,14 +175,25 @@ function applyNow(s: EngineState, event: AlertEvent, t: number, iso: string): vo
  */
 function applyLate(s: EngineState, p: Pending): void {
   s.stats.late += 1
-  const hold = s.held
-  // Before the first tick, only an engine told that ticks will come holds: a burst right after a start
-  // (the correlator's first tick can follow its first records) is held like any other.
-  if (hold.events.length === 0 && ((!hold.ticked && !s.cfg.lateHold.expectTicks) || p.t >= s.watermark - s.cfg.lateHold.afterMs)) {
+  if (!holdsLate(s, p.t)) {
     s.pending.push(p)
     drain(s)
     return
   }
+  hold(s, p)
+}
+
+/** Whether a late event at `t` is held: a hold lasts, or it is deep late once ticks come. */
+function holdsLate(s: EngineState, t: number): boolean {
+  const hold = s.held
+  // Before the first tick, only an engine told that ticks will come holds: a burst right after a start
+  // (the correlator's first tick can follow its first records) is held like any other.
+  return hold.events.length > 0 || ((hold.ticked || s.cfg.lateHold.expectTicks === true) && t < s.watermark - s.cfg.lateHold.afterMs)
+}
+
+/** A late arrival starts or extends the hold. */
+function hold(s: EngineState, p: Pending): void {
+  const hold = s.held
   if (hold.events.length === 0) hold.since = s.highWater
   hold.events.push(p)
   if (hold.groups) noteHeld(s, p.event)
