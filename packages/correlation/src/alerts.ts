@@ -2,7 +2,7 @@
 // applied at the event's own time `s.now`.
 import { groupRuleOf, incidentKeyGroupOf } from '@opsreview/grouping'
 import {
-  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, lastEndOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, isArchived, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
+  absorb, addMember, closedAt, depsOf, endedAcross, heldOpenBy, lastEndOf, expireUntilDecision, dropAsForgottenHistory, guessDueOf, heardAtOf, isArchived, joinsAt, memberOf, openAt, openHolding, memberWith, extendStart, groupKeyOf, openIncident, quietDueOf, refreshEnd, regroup, reopenIncident, replaceMember, resolveIncident, resolvedHolding, resolvedOpenAt, newer, reopenedEarlier, settle,
   stalenessOf, touch, withGuessedEnd,
 } from './incidents.ts'
 import { checkRecurring } from './problems/recurring.ts'
@@ -485,7 +485,15 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
     // A real end replaces the staleness guess.
     let auto = false
     for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
-    if (inc.data.resolvedBy === 'staleness' && !auto) {
+    if (inc.data.resolvedBy === 'staleness' && t < inc.resolvedDecidedAt!) {
+      // An end from before the guess decided it: in order the alert ended before any guess, and the incident
+      // was decided when its members' ends and the other members' guesses decide it (`quietDueOf`), earlier or
+      // later than the guess (one that came due while this resolve was held, in the half-minute the hold
+      // waits for quiet, closed it an hour early, and a re-fire in that hour joined it, where live it counted
+      // a reopening; decided at the guess, a re-fire within the quiet period after this end counted one,
+      // where live it joined the open incident).
+      resolveIncident(s, inc, auto ? 'staleness' : 'alerts', inc.resolvedMs!, inc.data.resolvedAt!, quietDueOf(s, inc, inc.resolvedMs!))
+    } else if (inc.data.resolvedBy === 'staleness' && !auto) {
       // Its alerts would have resolved it a quiet period after their end: earlier than the guess when the
       // resolve waited in a backlog while the ticks ran the timeout. Decided then, a re-fire after it reopens
       // it, as live, instead of falling within its span.

@@ -1343,4 +1343,27 @@ describe('event time: a staleness guess and an outage longer than its timeout', 
     expect(live.incidents).toHaveLength(2)
     expect(drained).toEqual(live)
   })
+
+  it('a late end of the last other member leaves the incident open until the guess was due', () => {
+    // e's guess was due at 2 h; a ended at 1 h and again at 1:41 (a flap in the open incident), and its next
+    // episode, after the guess closed the incident, reopened it. Spooled through the guess, a's end closed the
+    // incident a quiet period after it, and its re-fire at 1:40 counted a reopening.
+    const sent: [Ev, number][] = [[ev('e', 'firing', 0), 0], [ev('a', 'firing', 30), 30]]
+    const spooled: [Ev, number][] = [[ev('a', 'resolved', 60), 60], [ev('a', 'firing', 100), 100], [ev('a', 'resolved', 101), 101], [ev('a', 'firing', 130), 130], [ev('a', 'resolved', 131), 131]]
+    const { live, drained } = bothWays(sent, spooled, 149, 300)
+    expect(live.incidents).toHaveLength(1)
+    expect(live.incidents[0]!.reopenCount).toBe(1)
+    expect(drained).toEqual(live)
+  })
+
+  it('a late end from before the guess decides the incident as its members would have, earlier or later than the guess', () => {
+    // a's guess came due at 2:30 as the spool drained, its end of 0:45 in the spool; e's guess, due at 2 h,
+    // closed the incident live, and a's episode at 2:10 reopened it. Decided at a's guess, the incident took
+    // that episode in its span.
+    const sent: [Ev, number][] = [[ev('e', 'firing', 0), 0], [ev('a', 'firing', 30), 30]]
+    const spooled: [Ev, number][] = [[ev('a', 'resolved', 45), 45], [ev('a', 'firing', 130), 130], [ev('a', 'resolved', 131), 131]]
+    const { live, drained } = bothWays(sent, spooled, 150, 300)
+    expect(live.incidents[0]!.reopenCount).toBe(1)
+    expect(drained).toEqual(live)
+  })
 })

@@ -737,7 +737,7 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
   }
   if (inc.staleDue <= now) expireStale(s, inc, now)
   if (inc.firing > 0 || inc.quietSince === null) return
-  const due = Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil)
+  const due = quietDueOf(s, inc, inc.quietSince)
   if (due > now) return
   let auto = false
   for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
@@ -745,12 +745,26 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
   resolveIncident(s, inc, auto ? 'staleness' : 'alerts', end.ms, end.at, due)
 }
 
+/**
+ * When the quiet period from `quietSince` resolves the incident, not before a flapping hold ends. A member a
+ * staleness guess ended whose guess was due after `quietSince` fired on until then, in order, and the guess
+ * resolved the incident at once (`expireStale`): a late resolve of its last other member, applied after the
+ * guess ran (a spool drained after an outage longer than the timeout), closed it a quiet period after its
+ * own end instead, and the next re-fire of that member in the spool was judged against the wrong decision.
+ * In order every guess is due before the quiet period starts, and this changes nothing.
+ */
+export function quietDueOf(s: EngineState, inc: IncidentState, quietSince: number): number {
+  let guessed = NEVER
+  for (const m of inc.data.alerts) if (m.autoResolved) guessed = Math.max(guessed, guessDueOf(s, inc, m))
+  return Math.max(guessed > quietSince ? guessed : quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil)
+}
+
 /** When the incident next needs its timers applied, after `now`. */
 function nextDue(s: EngineState, inc: IncidentState, now: number): number {
   if (inc.data.status !== 'open') return FOREVER
   if (inc.data.alerts.length === 0) return inc.lastEventMs + stalenessOf(s, 'report')
   let due = inc.staleDue
-  if (inc.firing === 0 && inc.quietSince !== null) due = Math.min(due, Math.max(inc.quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil))
+  if (inc.firing === 0 && inc.quietSince !== null) due = Math.min(due, quietDueOf(s, inc, inc.quietSince))
   // Open long enough for a post-mortem: a new version says so (only a duration condition that is on, for a
   // severity that needs one, can make it so).
   const pm = s.cfg.postmortem
