@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { indicesOfTest } from '@opsreview/testing'
 import { KEYWORD_MAX_CHARS } from './templates-from-schema.ts'
-import { DOCUMENT_REFRESH_INTERVAL, ensureIndices, indexNames, problemMappings } from './templates.ts'
+import { alertMappings, DOCUMENT_REFRESH_INTERVAL, ensureIndices, indexNames, problemMappings } from './templates.ts'
 
 describe('indices made before a schema added a field', () => {
   it('take the new fields on the next start, and then index documents that carry them', async () => {
@@ -21,6 +21,25 @@ describe('indices made before a schema added a field', () => {
     await ensureIndices(es, prefix)
     await es.index({ index: n.alias, id: doc.id, document: doc, refresh: true })
     const found = await es.search({ index: n.alias, query: { term: { reopenCount: 1 } } })
+    expect(found.hits.hits.map((h) => h._id)).toEqual([doc.id])
+  })
+
+  it('take the new fields in the alert months there already, the month being written among them', async () => {
+    const { prefix, es } = indicesOfTest('upgrade')
+    const n = indexNames(prefix).alerts
+    // December's index as the version before `description` made it (its template too, gone here), behind the
+    // read alias and its write alias.
+    const { description: _d, ...before } = alertMappings.properties!
+    const index = n.monthIndex('2026.12', 'a1')
+    await es.indices.create({ index, mappings: { dynamic: 'strict', properties: before }, aliases: { [n.alias]: {}, [n.monthAlias('2026.12')]: { is_write_index: true } } })
+    const doc = {
+      id: '0123456789abcdef0123456789abcdef', source: 'alertmanager', fingerprint: 'f1', status: 'firing', severity: 'critical', service: 'checkout', environment: 'production',
+      title: 'Checkout down', description: 'all pods crash', labels: {}, startsAt: '2026-12-01T00:00:00.000Z', receivedAt: '2026-12-01T00:00:00.000Z', eventAt: '2026-12-01T00:00:00.000Z', links: [], origin: {},
+    }
+    await expect(es.index({ index: n.monthAlias('2026.12'), id: doc.id, document: doc })).rejects.toThrow(/strict_dynamic_mapping_exception/)
+    await ensureIndices(es, prefix)
+    await es.index({ index: n.monthAlias('2026.12'), id: doc.id, document: doc, refresh: true })
+    const found = await es.search({ index: n.alias, query: { match: { description: 'pods' } } })
     expect(found.hits.hits.map((h) => h._id)).toEqual([doc.id])
   })
 

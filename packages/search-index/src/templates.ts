@@ -97,7 +97,8 @@ export const DOCUMENT_REFRESH_INTERVAL = '250ms'
 /**
  * Creates or updates the templates and, when missing, the first incident and problem indices behind
  * their aliases. Existing incident and problem indices get `documentRefreshInterval` too (a dynamic
- * setting) and the fields the schemas added since, so a deployment made before takes them on the next start. Every index gets its aliases explicitly, never from a template, so that a rebuild can
+ * setting) and the fields the schemas added since, as do the alert months, so a deployment made before
+ * takes them on the next start. Every index gets its aliases explicitly, never from a template, so that a rebuild can
  * fill fresh indices before the aliases move to them. Alert months get theirs on first use
  * (`liveAlertMonths`). Without `refreshInterval` (the review, a reindex: only the indexer is configured
  * with OPSREVIEW_ES_REFRESH_INTERVAL), the alert template keeps the one it has, else 1 s: each review start
@@ -119,6 +120,11 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval?
       const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
       await es.indices.putMapping({ index: names.alias, properties, dynamic })
     }
+  }
+  // The alert months there already too (behind the read alias, or none yet): the month being written would
+  // refuse every alert with a field the alert schema added, until the month ended.
+  if (await es.indices.existsAlias({ name: n.alerts.alias })) {
+    await es.indices.putMapping({ index: n.alerts.alias, properties: alertMappings.properties, dynamic: alertMappings.dynamic })
   }
 }
 
