@@ -97,7 +97,7 @@ export function openIncident(s: EngineState, event: AlertEvent, groupKey: string
     problemIds: noEntries, postmortem: noPostmortem, notes: noEntries, reopenCount: 0, version: 0,
   }
   const inc: IncidentState = {
-    data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, names: new Set(), quietSince: null,
+    data, positions: new Map(), flapHoldUntil: NEVER, firing: 0, guessed: 0, names: new Set(), quietSince: null,
     resolvedDecidedAt: null, resolvedMs: null, gaps: null, firstOpenedMs: t, openedMs: t, lastEventMs: t, staleDue: FOREVER, timerAt: NEVER,
     recurringKey: null, recurringNames: 0, deps: noDeps, amGroups: null, openerJoinsAmGroup, dirty: false, changed: false,
   }
@@ -624,6 +624,7 @@ export function withGuessedEnd(ends: readonly string[] | undefined, end: string)
 export function replaceMember(s: EngineState, inc: IncidentState, key: string, next: IncidentAlert): void {
   const at = positionsOf(inc).get(key)
   if (at === undefined) return
+  inc.guessed += Number(next.autoResolved) - Number(inc.data.alerts[at]!.autoResolved)
   inc.data.alerts[at] = next
   markDirty(s, inc)
 }
@@ -632,6 +633,7 @@ export function replaceMember(s: EngineState, inc: IncidentState, key: string, n
 export function addMember(s: EngineState, inc: IncidentState, member: IncidentAlert, heardAt: number): void {
   positionsOf(inc).set(member.key, inc.data.alerts.length)
   inc.data.alerts.push(member)
+  if (member.autoResolved) inc.guessed += 1
   if (member.status === 'firing') {
     inc.firing += 1
     const due = heardAt + stalenessOf(s, member.source)
@@ -755,7 +757,7 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
  */
 export function quietDueOf(s: EngineState, inc: IncidentState, quietSince: number): number {
   let guessed = NEVER
-  for (const m of inc.data.alerts) if (m.autoResolved) guessed = Math.max(guessed, guessDueOf(s, inc, m))
+  if (inc.guessed > 0) for (const m of inc.data.alerts) if (m.autoResolved) guessed = Math.max(guessed, guessDueOf(s, inc, m))
   return Math.max(guessed > quietSince ? guessed : quietSince + s.cfg.quietPeriodMs, inc.flapHoldUntil)
 }
 

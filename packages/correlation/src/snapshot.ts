@@ -79,7 +79,7 @@ type MemberTuple = [string, IncidentAlert['source'], string, string, string, Inc
 /** A track as a tuple: key, incidentId, resolved (0/1), lastChangeAt, lastHeardAt, earlyResolveAt, flapTimes. */
 type TrackTuple = [string, string | null, 0 | 1, number, number, number | null, number[]]
 
-type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps'> & {
+type IncidentRecord = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'dirty' | 'changed' | 'gaps' | 'guessed'> & {
   data: Omit<Incident, 'alerts'> & { alerts: MemberTuple[] }
   deps: string[]
   amGroups: string[]
@@ -136,7 +136,7 @@ type IncidentRef = number | string
  * An incident without its members (they are in the member columns); its names, services, group key and
  * recurring signature as string-table indices.
  */
-type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps'> & {
+type IncidentRecordV4 = Omit<IncidentState, 'positions' | 'deps' | 'amGroups' | 'names' | 'data' | 'recurringKey' | 'dirty' | 'changed' | 'gaps' | 'guessed'> & {
   recurringKey: number | null
   /** `alerts` holds the number of members, at its place among the fields (the documents' JSON keeps their order). */
   data: Omit<Incident, 'alerts' | 'services' | 'groupKey'> & { alerts: number; services: number[]; groupKey: number }
@@ -270,7 +270,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
   const incidents: IncidentRecordV4[] = []
   const incidentGaps: [number, number[]][] = []
   const incidentReopenings: [number, ReopeningsRecord][] = []
-  for (const { positions: _p, dirty: _d, changed: _c, gaps, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
+  for (const { positions: _p, dirty: _d, changed: _c, guessed: _g, gaps, deps, amGroups, names, data, recurringKey, ...rest } of s.incidents.values()) {
     if (gaps !== null) {
       if (gaps.closed.length > 0) incidentGaps.push([incidents.length, gapTimes(gaps.closed)])
       incidentReopenings.push([incidents.length, reopeningsOf(gaps)])
@@ -428,6 +428,7 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
     const i = copy.incidents[n]!
     const count = i.data.alerts
     const alerts = new Array<IncidentAlert>(count)
+    let guessed = 0
     for (let j = 0; j < count; j++, g++) {
       const k = memberKeys[g]!
       const source = strings[memberStrings[5 * g]!] as IncidentAlert['source']
@@ -445,13 +446,14 @@ function* restoreV4(s: EngineState, copy: EngineSnapshot, membersPerStep: number
       }
       const ends = guessedEnds.get(g)
       if (ends !== undefined) m.guessedEnds = ends
+      if (m.autoResolved) guessed++
       members[g] = m
       alerts[j] = m
     }
     // The index of members is built when first needed: most restored incidents are resolved and stay untouched.
     const data: Incident = { ...withResolutionDecidedAt(i), alerts, services: i.data.services.map((v) => strings[v]!), groupKey: strings[i.data.groupKey]! }
     const inc: IncidentState = {
-      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, positions: null, gaps: restoredGaps(gaps.get(n), reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
+      ...i, recurringKey: i.recurringKey === null ? null : strings[i.recurringKey]!, data, guessed, positions: null, gaps: restoredGaps(gaps.get(n), reopenings.get(n)), openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => strings[v]!)),
       dirty: false, changed: false,
     }
     ids[n] = data.id
@@ -525,7 +527,7 @@ function restoreV3(s: EngineState, copy: EngineSnapshotV3): void {
     // Engines that wrote version 3 kept no gaps; a record that has them (a writer spreading the whole state) keeps them
     // as the state holds them.
     const inc: IncidentState = {
-      ...i, data, positions: null, gaps: (i as { gaps?: Gaps | null }).gaps ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
+      ...i, data, guessed: data.alerts.filter((m) => m.autoResolved).length, positions: null, gaps: (i as { gaps?: Gaps | null }).gaps ?? null, openerJoinsAmGroup: i.openerJoinsAmGroup === true, deps: i.deps.length === 0 ? noDeps : i.deps, amGroups: i.amGroups.length === 0 ? null : new Set(i.amGroups.map(amGroupKeyOf)), names: new Set(i.names.map((v) => intern(s, v))),
       dirty: false, changed: false,
     }
     s.incidents.set(i.data.id, inc)

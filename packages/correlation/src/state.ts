@@ -84,6 +84,12 @@ export interface IncidentState {
   flapHoldUntil: number
   /** Members firing now: an incident can resolve when it is 0. */
   firing: number
+  /**
+   * Members a staleness guess ended (`autoResolved`): only an incident with one has its quiet period wait for
+   * a guess (`quietDueOf`), which otherwise read every member of a storm on each settle. Not in a snapshot:
+   * counted again on restore.
+   */
+  guessed: number
   /** Alert names seen, for the recurring signature. */
   names: Set<string>
   /** When every member had resolved; the quiet period runs from here. */
