@@ -418,7 +418,7 @@ function evictUntil(s: EngineState, horizon: number): void {
     unindexResolved(s, inc)
     // One whose post-mortem the review has still to schedule stays, for that command alone (`isArchived`):
     // forgotten, it left the review's queue with an item no decision could take off it for the index's 25 months.
-    if (awaitsPostmortem(inc)) keepForPostmortem(s, id)
+    if (awaitsPostmortem(inc)) keepForPostmortem(s, id, entry.at + s.cfg.retentionMs)
     else letGo(s, inc, entry.at + s.cfg.retentionMs)
     for (const { key } of inc.data.alerts) if (s.alerts.get(key)?.incidentId === id) s.alerts.delete(key)
   }
@@ -426,9 +426,9 @@ function evictUntil(s: EngineState, horizon: number): void {
 }
 
 /** Keeps a forgotten incident for its post-mortem, within `maxAwaitingPostmortem`. */
-function keepForPostmortem(s: EngineState, id: string): void {
+function keepForPostmortem(s: EngineState, id: string, at: number): void {
   s.awaitingPostmortem.add(id)
-  trimAwaitingPostmortem(s)
+  trimAwaitingPostmortem(s, at)
 }
 
 /**
@@ -444,7 +444,7 @@ const KEPT_MEMBERS_PER_INCIDENT = 100
  * restore, whatever order they were kept in) until at most `maxAwaitingPostmortem` are left, with at most
  * `KEPT_MEMBERS_PER_INCIDENT` times as many members in all; one with more members than that alone first.
  */
-export function trimAwaitingPostmortem(s: EngineState): void {
+export function trimAwaitingPostmortem(s: EngineState, at = s.now): void {
   const kept = s.awaitingPostmortem
   const maxMembers = s.cfg.maxAwaitingPostmortem * KEPT_MEMBERS_PER_INCIDENT
   let members = 0
@@ -452,7 +452,7 @@ export function trimAwaitingPostmortem(s: EngineState): void {
     const inc = s.incidents.get(k)!
     // One larger than all the room alone goes by itself: room made for it by forgetting the older ones
     // would not have been enough, and they went for nothing.
-    if (inc.data.alerts.length > maxMembers) forgetKept(s, inc)
+    if (inc.data.alerts.length > maxMembers) forgetKept(s, inc, at)
     else members += inc.data.alerts.length
   }
   while (kept.size > s.cfg.maxAwaitingPostmortem || members > maxMembers) {
@@ -461,21 +461,24 @@ export function trimAwaitingPostmortem(s: EngineState): void {
       const inc = s.incidents.get(k)!
       if (!oldest || inc.resolvedDecidedAt! < oldest.resolvedDecidedAt! || (inc.resolvedDecidedAt === oldest.resolvedDecidedAt && k < oldest.data.id)) oldest = inc
     }
-    forgetKept(s, oldest!)
+    forgetKept(s, oldest!, at)
     members -= oldest!.data.alerts.length
   }
 }
 
 /**
- * Forgets an incident kept for its post-mortem, with a last version that says so (`postmortem.forgottenAt`,
- * the engine's event time now: the same in a replay). Forgotten silently, it stayed in the review's queue
+ * Forgets an incident kept for its post-mortem, with a last version that says so (`postmortem.forgottenAt`)
+ * at `at`: pushed out by a newer one kept, when the retention reached that one (its entry's time plus the
+ * retention, as `letGo`), not `s.now`, which at an eviction is whatever the delivery applied last (a drained
+ * spool and live delivery stamped it a minute apart). Forgotten silently, it stayed in the review's queue
  * with a post-mortem no decision could schedule any more ("unknown incident"), and in the index for ever.
- * Trimmed by a restore (a restart with a lower cap), it goes out with the first input's versions.
+ * Trimmed by a restore (a restart with a lower cap), it goes out with the first input's versions, at the
+ * restored engine's clock.
  */
-function forgetKept(s: EngineState, inc: IncidentState): void {
+function forgetKept(s: EngineState, inc: IncidentState, at: number): void {
   s.awaitingPostmortem.delete(inc.data.id)
-  inc.data.postmortem = { ...inc.data.postmortem, forgottenAt: iso(s.now) }
-  letGo(s, inc, s.now)
+  inc.data.postmortem = { ...inc.data.postmortem, forgottenAt: iso(at) }
+  letGo(s, inc, at)
 }
 
 /**
