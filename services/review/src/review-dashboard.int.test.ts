@@ -199,6 +199,21 @@ describe('the dashboard\'s review of the last day, in Chromium', () => {
       expect(md).toContain('**2 new incidents** (2 critical, 0 warning, 0 info)')
     }, '', () => new Date(now))
   })
+  it('reviews since this time yesterday in the review\'s zone when asked, not 24 h (23 or 25 on a clock change)', async () => {
+    await onDashboard(async (page) => {
+      await expect.poll(() => page.locator('#window-label').textContent(), LOAD).toBe('2026-11-30 09:00 – 2026-12-01 09:00 Europe/Berlin')
+      // The page's own clock is today's, the review's 2026-12-01 09:00 in Berlin: the time of day comes from the page.
+      const berlin = () => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date())
+      const before = berlin()
+      const asked = page.waitForRequest((r) => r.url().includes('/api/v1/review?'))
+      await page.locator('#window').selectOption('day')
+      const since = new URL((await asked).url()).searchParams.get('since')
+      const after = berlin()
+      expect([`yesterday-${before}`, `yesterday-${after}`]).toContain(since)
+      await expect.poll(() => page.locator('#window-label').textContent(), LOAD).toBe(`2026-11-30 ${since!.slice('yesterday-'.length)} – 2026-12-01 09:00 Europe/Berlin`)
+    })
+  })
+
   it('lists the incidents resolved in the window, one that opened the evening before included, as review.md does', async () => {
     const overnight = incident(5, { title: 'Queue backlog', services: ['orders'], openedAt: at(30), resolvedAt: at(3), lastEventAt: at(3), resolutionDecidedAt: at(3) })
     await onDashboard(async (page) => {
