@@ -57,7 +57,7 @@ const [command, ...rest] = process.argv.slice(2)
 if (command === 'reindex' && rest.length > 0) {
   // A rebuild replaces the live indices: an argument it takes none of (`--help`, a `--dry-run` that only
   // retention has) ran one all the same.
-  const help = rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')
+  const help = asksForHelp(rest)
   if (help) process.stdout.write(USAGE)
   else process.stderr.write(`opsreview reindex: unknown argument(s) ${rest.join(' ')}\n\n${USAGE}`)
   process.exitCode = help ? 0 : 64
@@ -72,6 +72,28 @@ if (command === 'reindex' && rest.length > 0) {
 } else {
   process.stderr.write(USAGE)
   process.exit(command === undefined || command === 'help' || command === '--help' ? 0 : 64)
+}
+
+/** `--help` or `-h` alone. */
+function asksForHelp(argv: readonly string[]): boolean {
+  return argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')
+}
+
+/**
+ * Ctrl-C or SIGTERM while `listen`ing calls `stop` once and keeps the signal (`by`); a second signal finds no
+ * handler and kills the command at once. `exitCode`: 128 + the signal's number, as a shell reports a process
+ * the signal killed (130 for SIGINT, 143 for SIGTERM).
+ */
+function interruptible(stop: () => void) {
+  let by: NodeJS.Signals | undefined
+  const off = () => { process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
+  const onSignal = (signal: NodeJS.Signals) => { by = signal; off(); stop() }
+  return {
+    listen: () => { process.on('SIGINT', onSignal).on('SIGTERM', onSignal) },
+    off,
+    get by() { return by },
+    exitCode: () => 128 + constants.signals[by!],
+  }
 }
 
 async function reindex(): Promise<number> {
@@ -176,12 +198,7 @@ async function replay(argv: string[]): Promise<number> {
   // Ctrl-C or SIGTERM stops the run where it is, a dataset half written deleted, instead of killing it with
   // the dataset's indices left unaliased. A second signal finds no handler and kills it at once.
   const interruption = new AbortController()
-  let interruptedBy: NodeJS.Signals | undefined
-  const interrupt = (signal: NodeJS.Signals) => {
-    interruptedBy = signal
-    process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
-    interruption.abort()
-  }
+  const interrupt = interruptible(() => interruption.abort())
   try {
     if (cmd.command === 'list') {
       const datasets = await listDatasets(es, c.OPSREVIEW_ES_INDEX_PREFIX)
@@ -197,7 +214,7 @@ async function replay(argv: string[]): Promise<number> {
     }
     const kafka = new Kafka({ clientId: 'opsreview-replay', ...kafkaConnectionOptions(c), logLevel: logLevel.NOTHING, retry: { retries: 3 } })
     const settings = setOverrides(c)
-    process.on('SIGINT', interrupt).on('SIGTERM', interrupt)
+    interrupt.listen()
     const report = await whatIf({
       kafka, es, logger, indexPrefix: c.OPSREVIEW_ES_INDEX_PREFIX,
       topics: { alerts: c.OPSREVIEW_TOPIC_ALERTS, commands: c.OPSREVIEW_TOPIC_COMMANDS },
@@ -216,10 +233,9 @@ async function replay(argv: string[]): Promise<number> {
     process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report))
     return 0
   } catch (err) {
-    if (interruptedBy) {
-      process.stderr.write(`opsreview replay: interrupted by ${interruptedBy}\n`)
-      // 128 + the signal's number, as a shell reports a process the signal killed: 130 for SIGINT, 143 for SIGTERM.
-      return 128 + constants.signals[interruptedBy]
+    if (interrupt.by) {
+      process.stderr.write(`opsreview replay: interrupted by ${interrupt.by}\n`)
+      return interrupt.exitCode()
     }
     const e = err as Error & { retriable?: boolean; code?: string }
     if (e.code === 'LIVE_INDEX_NOT_FOUND') {
@@ -232,13 +248,13 @@ async function replay(argv: string[]): Promise<number> {
     // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
     return e.retriable || isElasticsearchUnavailable(e) ? 69 : 70
   } finally {
-    process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
+    interrupt.off()
     await es.close()
   }
 }
 
 async function retention(argv: string[]): Promise<number> {
-  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+  if (asksForHelp(argv)) {
     process.stdout.write(USAGE)
     return 0
   }
@@ -274,20 +290,14 @@ async function retention(argv: string[]): Promise<number> {
     // Ctrl-C or SIGTERM stops the run between two requests and gives the lease back, as an indexer does at
     // shutdown: killed outright, the command left the lease marked running for an interval (an hour), in
     // which every indexer skipped retention and the next `opsreview retention` was told to wait for a run
-    // no one was doing. A second signal finds no handler and kills it at once.
-    let interruptedBy: NodeJS.Signals | undefined
-    const interrupt = (signal: NodeJS.Signals) => {
-      interruptedBy = signal
-      process.off('SIGINT', interrupt).off('SIGTERM', interrupt)
-      void scheduler.stop()
-    }
-    process.on('SIGINT', interrupt).on('SIGTERM', interrupt)
-    const outcome = await scheduler.runOnce().finally(() => process.off('SIGINT', interrupt).off('SIGTERM', interrupt))
+    // no one was doing.
+    const interrupt = interruptible(() => void scheduler.stop())
+    interrupt.listen()
+    const outcome = await scheduler.runOnce().finally(interrupt.off)
     // 'stopped' only comes from stop(), which only a signal calls.
     if (outcome.outcome === 'stopped') {
-      process.stderr.write(`opsreview retention: interrupted by ${interruptedBy}; what it had not deleted yet, the next run deletes\n`)
-      // 128 + the signal's number, as a shell reports a process the signal killed: 130 for SIGINT, 143 for SIGTERM.
-      return 128 + constants.signals[interruptedBy!]
+      process.stderr.write(`opsreview retention: interrupted by ${interrupt.by}; what it had not deleted yet, the next run deletes\n`)
+      return interrupt.exitCode()
     }
     if (outcome.outcome === 'done') {
       print(outcome.result)
