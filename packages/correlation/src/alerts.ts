@@ -56,17 +56,16 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
   if (event.status !== 'firing' || event.source === 'report') return undefined
   const key = alertKeyOf(event)
   const track = s.alerts.get(key)
-  if (!track || heardAt <= track.lastHeardAt) return undefined
-  if (track.status === 'firing') { track.lastHeardAt = heardAt; return undefined }
-  const inc = track.incidentId === null ? undefined : s.incidents.get(track.incidentId)
-  const member = inc && memberOf(inc, key)
-  // Only a guess is undone: an alert that sent its resolve stays resolved whatever repeats of its firing come late.
-  if (!inc || !member?.autoResolved) return undefined
-  const staleness = stalenessOf(s, member.source)
+  if (!track) return undefined
+  if (track.status === 'firing') {
+    if (heardAt > track.lastHeardAt) track.lastHeardAt = heardAt
+    return undefined
+  }
+  const guessed = guessedMemberOf(s, key, track, heardAt)
   // Heard in time, the repeat would have kept it firing until now; a repeat heard only before that (a
-  // redelivery, a retry delivered late) would have let the guess stand, and does. A repeat more than one
-  // timeout after the guess (weeks later: a route changed back) does not bring back a long-closed incident.
-  if (heardAt + staleness <= s.now || heardAt > track.lastHeardAt + 2 * staleness) return undefined
+  // redelivery, a retry delivered late) would have let the guess stand, and does.
+  if (!guessed || heardAt + guessed.staleness <= s.now) return undefined
+  const { inc, member } = guessed
   settle(s, inc, s.now)
   if (inc.data.status === 'resolved') {
     // A person's decision stands.
@@ -82,19 +81,29 @@ export function hearAgain(s: EngineState, event: AlertEvent, heardAt: number): I
 }
 
 /**
- * Whether a repeat heard at `heardAt` may take a staleness guess back (`hearAgain`): the guess ended its
- * alert, and the repeat says something newer than its last sighting, within two timeouts of it. Its answer
- * then depends on what came before it in event time, and deep late it is held with the backlog.
+ * Whether a repeat heard at `heardAt` may take a staleness guess back (`hearAgain`): its answer then depends
+ * on what came before it in event time, and deep late it is held with the backlog.
  */
 export function mayTakeBackGuess(s: EngineState, event: AlertEvent, heardAt: number): boolean {
   if (event.status !== 'firing' || event.source === 'report') return false
   const key = alertKeyOf(event)
   const track = s.alerts.get(key)
-  if (!track || track.status === 'firing' || heardAt <= track.lastHeardAt || track.incidentId === null) return false
+  return track !== undefined && guessedMemberOf(s, key, track, heardAt) !== undefined
+}
+
+/**
+ * The member of a resolved alert that a repeat heard at `heardAt` may fire again: one a staleness guess ended
+ * (an alert that sent its resolve stays resolved whatever repeats of its firing come late), the repeat newer
+ * than its last sighting and within two timeouts of it (one weeks later, a route changed back, does not bring
+ * back a long-closed incident).
+ */
+function guessedMemberOf(s: EngineState, key: string, track: AlertTrack, heardAt: number): { inc: IncidentState; member: IncidentAlert; staleness: number } | undefined {
+  if (track.status === 'firing' || heardAt <= track.lastHeardAt || track.incidentId === null) return undefined
   const inc = s.incidents.get(track.incidentId)
   const member = inc && memberOf(inc, key)
-  if (!member?.autoResolved) return false
-  return heardAt <= track.lastHeardAt + 2 * stalenessOf(s, member.source)
+  if (!inc || !member?.autoResolved) return undefined
+  const staleness = stalenessOf(s, member.source)
+  return heardAt <= track.lastHeardAt + 2 * staleness ? { inc, member, staleness } : undefined
 }
 
 /**
