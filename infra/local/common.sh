@@ -89,6 +89,35 @@ exit_on_signals() {
   trap 'exit 129' HUP
 }
 die() { log "error: $*"; exit 1; }
+# The homes the tests make for engines of their own (ownHome, test/e2e/src/local-scripts.ts), one a line in the
+# file OPSREVIEW_TEST_HOMES_FILE names. Those engines (and a test's `run.sh start`) run in sessions of their
+# own, so ending a test run's groups leaves them running, and the tests' cleanup (afterAll, onTestFinished)
+# never runs once vitest is ended: an interrupted `pnpm test` left JVMs holding memory and ports.
+# `record_test_homes` makes the file for a run; `stop_test_homes` stops what runs from each home in it.
+record_test_homes() {
+  OPSREVIEW_TEST_HOMES_FILE="$(mktemp)"
+  export OPSREVIEW_TEST_HOMES_FILE
+}
+stop_test_homes() {
+  local file="${OPSREVIEW_TEST_HOMES_FILE:-}" home pids=() pid
+  [ -n "$file" ] && [ -f "$file" ] || return 0
+  while IFS= read -r home; do
+    # A test that finished removed its home, and stopped what ran there first.
+    [ -n "$home" ] && [ -d "$home" ] || continue
+    log "stopping what runs from $home, a home a test of this run made"
+    # run.sh stop signals only a process its pid file names and whose command line is that home's (pid_ours):
+    # the stack of the run's own home, and anyone else's, are not touched. Without the run's OPSREVIEW_*
+    # settings: they describe the run's stack, not that home's, and a stop needs none but the home.
+    (
+      unset $(compgen -e | grep '^OPSREVIEW_')
+      OPSREVIEW_HOME="$home" exec bash "$OPSREVIEW_REPO/infra/local/run.sh" stop
+    ) &
+    pids+=("$!")
+  done < <(sort -u "$file")
+  # The homes' stops at once: each waits up to a minute for a slow engine to shut down.
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+  rm -f "$file"
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -25,10 +25,13 @@ was_down="$(
 )"
 # The files of the run, for an interrupted run to remove.
 temp_files=()
+# Where the tests record the homes they start engines in, for cleanup to stop what an interrupted run left there.
+record_test_homes
 # Set before the start, so a stack that failed half-way up is stopped too. Only OPSREVIEW_KEEP_STACK=1 keeps it.
 cleanup() {
   # The test runs (`in_group`), which an interrupted run (Ctrl-C, SIGTERM) leaves going otherwise.
   end_groups
+  stop_test_homes
   rm -f "${temp_files[@]}"
   [ -n "$was_down" ] && [ "${OPSREVIEW_KEEP_STACK:-}" != 1 ] || return 0
   local kafka_nodes kafka_down part

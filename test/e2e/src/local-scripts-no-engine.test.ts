@@ -1,13 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { repoRoot } from '@opsreview/testing'
-import { sh } from './local-scripts.ts'
+import { sh, standInKafka } from './local-scripts.ts'
 
 // Parts of the local stack's scripts that start no engine: a home of the test's own, nothing listens.
+
+/** The process runs: a zombie (exited, not yet reaped by whoever adopted it) does not count. */
+const alive = (pid: number) => { try { return !/^State:\s*[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')) } catch { return false } }
+
 
 describe('the local stack scripts, without an engine', () => {
   it('kafka-sasl-ssl.sh stop leaves alone a process that is not its broker (the pid file names a reused pid)', async () => {
@@ -52,5 +56,49 @@ describe('the local stack scripts, without an engine', () => {
     // Ended at once, not when the run ends by itself an hour later.
     expect(await exited).toBe(143)
     await expect.poll(running, { timeout: 5_000, interval: 50 }).toEqual([])
+  })
+
+  it('an interrupted test run (test.sh, SIGTERM) stops the engines a test started in a home of its own (ownHome), and not the stack of the home the run uses', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'opsreview-interrupted-'))
+    // The stack the person had running before the run: test.sh's own OPSREVIEW_HOME.
+    const userHome = path.join(dir, 'user-home')
+    const userEngine = await standInKafka(userHome)
+    const engines = [userEngine]
+    onTestFinished(async () => {
+      for (const pid of engines) if (alive(pid)) process.kill(pid, 'SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    })
+    // A test as the e2e ones that start engines: a home from ownHome, and an engine in it, whose cleanup
+    // (afterAll, onTestFinished) never runs once the run is ended.
+    const test = `const { ownHome, standInKafka } = await import(${JSON.stringify(path.join(repoRoot, 'test/e2e/src/local-scripts.ts'))})
+      const home = await ownHome(${JSON.stringify(dir)})
+      const pid = await standInKafka(home)
+      console.log('started ' + home + ' ' + pid)
+      setInterval(() => {}, 1000)`
+    // What test.sh does around its vitest runs.
+    const script = 'source infra/local/common.sh; record_test_homes; trap "end_groups; stop_test_homes" EXIT; exit_on_signals; ' +
+      'in_group node --conditions=@opsreview/source --input-type=module -e "$1"; wait_group'
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OPSREVIEW_')))
+    const shell = spawn('bash', ['-c', script, '_', test], {
+      cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`, OPSREVIEW_HOME: userHome },
+    })
+    let out = ''
+    let err = ''
+    shell.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    shell.stderr.on('data', (c: Buffer) => { err += c.toString() })
+    const exited = new Promise<number | null>((resolve) => shell.on('exit', (code) => resolve(code)))
+    await expect.poll(() => /^started (\S+) (\d+)$/m.exec(out), { timeout: 30_000, interval: 50 }).toBeTruthy()
+    const [, testHome, pid] = /^started (\S+) (\d+)$/m.exec(out)!
+    const testEngine = Number(pid)
+    engines.push(testEngine)
+    expect(alive(testEngine)).toBe(true)
+    shell.kill('SIGTERM')
+    expect(await exited, err).toBe(143)
+    // Stopped through its pid file before the run exited, as `run.sh stop` in that home stops it.
+    expect(alive(testEngine), err).toBe(false)
+    expect(existsSync(path.join(testHome!, 'kafka/kafka.pid'))).toBe(false)
+    expect(alive(userEngine)).toBe(true)
+    expect(await readFile(path.join(userHome, 'kafka/kafka.pid'), 'utf8')).toBe(`${userEngine}\n`)
   })
 })

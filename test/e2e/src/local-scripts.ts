@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, symlink } from 'node:fs/promises'
+import { appendFile, chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { repoRoot } from '@opsreview/testing'
@@ -48,6 +48,10 @@ export const sh = (script: string, args: string[], env: Record<string, string>):
 export async function ownHome(parent = os.tmpdir()): Promise<string> {
   await mkdir(parent, { recursive: true })
   const home = await mkdtemp(path.join(parent, 'opsreview-home-'))
+  // An interrupted test run (infra/local/test.sh) stops what runs from the homes recorded there: this test's
+  // cleanup then never runs, and the engines it starts here are in sessions of their own.
+  const record = process.env.OPSREVIEW_TEST_HOMES_FILE
+  if (record) await appendFile(record, `${home}\n`)
   // As root, Elasticsearch runs as an unprivileged user, who must enter the home (mkdtemp makes it 0700).
   await chmod(home, 0o755)
   const engines = path.join(stackHome(), 'engines')
@@ -61,3 +65,17 @@ export async function ownHome(parent = os.tmpdir()): Promise<string> {
  * the test run's scratch directory is a mkdtemp folder (0700) that user cannot enter.
  */
 export const ownElasticsearchHome = (): Promise<string> => ownHome(path.join(stackHome(), 'test-homes'))
+
+/**
+ * Stands in for the Kafka node stack.sh launches in `home`, where a real one would take a minute to start: in
+ * a session of its own (setsid) as that node, with the command line stack.sh checks before it signals a pid
+ * and the pid file it writes. Returns its pid; the caller ends it.
+ */
+export async function standInKafka(home: string): Promise<number> {
+  const run = path.join(home, 'kafka')
+  await mkdir(run, { recursive: true })
+  const engine = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'kafka.Kafka', path.join(run, 'server.properties')], { detached: true, stdio: 'ignore' })
+  engine.unref()
+  await writeFile(path.join(run, 'kafka.pid'), `${engine.pid}\n`)
+  return engine.pid!
+}
