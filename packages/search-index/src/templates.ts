@@ -115,10 +115,7 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval?
     const names = n[kind]
     if (!(await ensureDocumentAlias(es, prefix, kind))) {
       await es.indices.putSettings({ index: names.alias, settings: { refresh_interval: refreshOf[kind] } })
-      // A field a newer schema adds (the mappings are strict): an index made before it would refuse every
-      // document that has it. Adding a field is allowed on a live index; changing one is not, and fails here.
-      const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
-      await es.indices.putMapping({ index: names.alias, properties, dynamic })
+      await putDocumentMapping(es, prefix, kind)
     }
   }
   // The alert months there already too (behind the read alias, or none yet): the month being written would
@@ -153,6 +150,17 @@ async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents'
 }
 
 /**
+ * Puts the current mapping onto the indices behind an incidents or problems alias. A field a newer schema
+ * adds (the mappings are strict): an index made before it would refuse every document that has it. Adding a
+ * field is allowed on a live index, and putting one already there changes nothing; changing one is not, and
+ * fails here.
+ */
+async function putDocumentMapping(es: Client, prefix: string, kind: 'incidents' | 'problems'): Promise<void> {
+  const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
+  await es.indices.putMapping({ index: indexNames(prefix)[kind].alias, properties, dynamic })
+}
+
+/**
  * The incidents and problems write aliases, made again after a write found one missing (its index deleted
  * by hand, a cluster restored without it), as `ensureIndices` makes them at the start: their documents
  * then wait for the alias, not for the indexer's restart, and are never dead-lettered for it. The topics
@@ -167,7 +175,10 @@ export function liveDocumentAliases(es: Client, prefix: string) {
       for (const index of indices) {
         const kind = kinds.get(index)
         if (kind === undefined || !missing.has(index)) continue
-        await ensureDocumentAlias(es, prefix, kind)
+        // Put back onto an index there already (restored without aliases while the indexer runs), or by someone
+        // else meanwhile, the index may be older than the schemas' new fields: until 2026-12-07 only a start
+        // added them, and every document that had one was dead-lettered as mapping-rejected until then.
+        if (!(await ensureDocumentAlias(es, prefix, kind))) await putDocumentMapping(es, prefix, kind)
         missing.delete(index)
       }
     },
