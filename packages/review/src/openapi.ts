@@ -243,7 +243,7 @@ const P = {
   tz: q('tz', 'IANA time zone of local days and times; the service\'s OPSREVIEW_TIMEZONE by default.', { type: 'string', maxLength: 64 }),
   from: q('from', 'Start: RFC 3339 date-time, or a date (local midnight in tz).', { type: 'string', maxLength: 40 }),
   to: q('to', 'End (exclusive), as from; now by default.', { type: 'string', maxLength: 40 }),
-  since: q('since', 'A duration ending now, or a local day with an optional time.', { type: 'string', pattern: '^(\\d{1,6}(m|h|d)|(today|yesterday)(-([01]\\d|2[0-3]):[0-5]\\d)?)$' }),
+  since: q('since', 'A duration ending now, a local day with an optional time, or yesterday-now: this time yesterday by the service\'s clock in tz.', { type: 'string', pattern: '^(\\d{1,6}(m|h|d)|(today|yesterday)(-([01]\\d|2[0-3]):[0-5]\\d)?|yesterday-now)$' }),
   environment: repeatable('environment', 'Environments in scope (repeatable); `*` for all. OPSREVIEW_REVIEW_ENVIRONMENTS when none is given.', SCOPE_CAPS.environment),
   service: repeatable('service', 'Services in scope (repeatable): incidents of any of them, service levels of these only.', SCOPE_CAPS.service),
   team: repeatable('team', 'Teams of OPSREVIEW_TEAMS_FILE (repeatable): their services are in scope; with service, only services of both.', SCOPE_CAPS.team),

@@ -85,6 +85,19 @@ describe('parseReviewWindow', () => {
     expect(parseReviewWindow({ since: 'yesterday', tz: 'Europe/Berlin' }, autumn)).toMatchObject({ value: { from: '2026-10-24T22:00:00.000Z' } })
   })
 
+  it('reads yesterday-now as this instant yesterday by the zone\'s clock on the wall: 24 h, or 23 or 25 across a clock change', () => {
+    // The dashboard's "since this time yesterday": the server's clock, not the browser's, gives the time of day.
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Europe/Berlin' }, NOW)).toEqual({ ok: true, value: { from: '2026-11-30T08:00:00.000Z', to: '2026-12-01T08:00:00.000Z', timeZone: 'Europe/Berlin', now: '2026-12-01T08:00:00.000Z' } })
+    // To the millisecond, not the minute: the window is the whole day, none of its first minute left out.
+    expect(parseReviewWindow({ since: 'yesterday-now' }, Date.parse('2026-12-01T08:17:42.250Z'))).toMatchObject({ value: { from: '2026-11-30T08:17:42.250Z', timeZone: 'UTC' } })
+    // 09:00 in Berlin on 29 March, the clocks gone forward that night (23 h), and on 25 October, gone back (25 h).
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Europe/Berlin' }, Date.parse('2026-03-29T07:00:00Z'))).toMatchObject({ value: { from: '2026-03-28T08:00:00.000Z' } })
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Europe/Berlin' }, Date.parse('2026-10-25T08:00:00Z'))).toMatchObject({ value: { from: '2026-10-24T07:00:00.000Z' } })
+    // Plain `yesterday` is still its midnight, and only yesterday has a now: today-now would be an empty window.
+    expect(parseReviewWindow({ since: 'yesterday', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ value: { from: '2026-11-29T23:00:00.000Z' } })
+    for (const since of ['today-now', 'yesterday-NOW', 'now']) expect(parseReviewWindow({ since }, NOW), since).toMatchObject({ errors: [{ path: '/since' }] })
+  })
+
   it('refuses an unknown zone, a malformed local day and one that has not come yet, naming the field', () => {
     expect(parseReviewWindow({ tz: 'Mars/Olympus_Mons' }, NOW)).toEqual({ ok: false, errors: [{ path: '/tz', message: expect.stringContaining('IANA') }] })
     expect(parseReviewWindow({ tz: ['UTC', 'UTC'] }, NOW)).toMatchObject({ errors: [{ path: '/tz', message: 'must be given once' }] })

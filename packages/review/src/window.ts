@@ -28,6 +28,11 @@ const MAX_SPAN_MS = 366 * DAY
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/
 /** `today`, `yesterday`, optionally with a local wall time: `yesterday-09:00`. */
 const LOCAL_DAY = /^(today|yesterday)(?:-([01]\d|2[0-3]):([0-5]\d))?$/
+/**
+ * This instant yesterday on the zone's clock on the wall: the dashboard's "since this time yesterday". The
+ * server resolves it, so the time of day is the review's clock's; the page took it from the browser's.
+ */
+const THIS_TIME_YESTERDAY = 'yesterday-now'
 
 export type Once = (name: string) => string | undefined
 
@@ -71,7 +76,8 @@ export function parseZonedInstant(value: string, zone: string): { ok: true; ms: 
  * - `from`/`to`: either may be left out: `to` defaults to now, `from` to the day before `to` (not before 1970): the local
  *   calendar day before a calendar date (23 or 25 h across a DST change), 24 h before a date-time; at most 366 days apart;
  * - else `since` (never with `from` or `to`): a duration up to a year ending now (`90m`, `24h`, `7d`), or a
- *   local day with an optional wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`);
+ *   local day with an optional wall time, from then until now (`today`, `yesterday`, `yesterday-09:00`), or this
+ *   time yesterday (`yesterday-now`);
  * - else the last 24 h.
  * Local means in `tz` (an IANA zone) or the service's default zone. Each parameter at most once; every fault is named.
  */
@@ -120,15 +126,21 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
   return { ok: true, value: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone, now: new Date(nowMs).toISOString() } }
 }
 
-/** Where `since` starts: a duration before now, or a local day's wall time (`yesterday-09:00`) in `zone`. */
+/** Where `since` starts: a duration before now, or a local day's wall time (`yesterday-09:00`, `yesterday-now`) in `zone`. */
 export function sinceStart(since: string, nowMs: number, zone: string): { ok: true; ms: number } | { ok: false; message: string } {
   const m = DURATION.exec(since)
   if (m) {
     const ms = Number(m[1]) * UNIT[m[2] as keyof typeof UNIT]
     return ms > 0 && ms <= MAX_SPAN_MS ? { ok: true, ms: nowMs - ms } : { ok: false, message: 'must be a duration like 90m, 24h or 7d, at most a year' }
   }
+  if (since === THIS_TIME_YESTERDAY) {
+    const t = localTime(zone, nowMs)
+    // A calendar day back, never 24 h: 23 or 25 h across a clock change. The milliseconds are kept (offsets
+    // are whole minutes), so the window does not start at a whole second and leave part of the day out.
+    return { ok: true, ms: instantOf(zone, { ...t, ...addDays(t, -1) }) + (((nowMs % 1000) + 1000) % 1000) }
+  }
   const d = LOCAL_DAY.exec(since)
-  if (!d) return { ok: false, message: 'must be a duration (90m, 24h, 7d) or a local day with an optional time (today, yesterday, yesterday-09:00)' }
+  if (!d) return { ok: false, message: 'must be a duration (90m, 24h, 7d) or a local day with an optional time (today, yesterday, yesterday-09:00, yesterday-now)' }
   const date = addDays(localTime(zone, nowMs), d[1] === 'yesterday' ? -1 : 0)
   const ms = instantOf(zone, { ...date, hour: Number(d[2] ?? 0), minute: Number(d[3] ?? 0) })
   return ms < nowMs ? { ok: true, ms } : { ok: false, message: `must be before now (${since} in ${zone} has not come yet)` }

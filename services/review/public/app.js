@@ -620,20 +620,8 @@ function markReviewStale(stale) {
   $('#review-stale').textContent = stale ? `Not current: the review could not be reloaded; the figures below are as read at ${when(reviewLoadedAt)} ${state.zone}.` : ''
 }
 
-/**
- * The `since` of the window chosen. "Since this time yesterday" is the last day by the review's clock on the
- * wall (`yesterday-HH:MM` in its zone): 23 or 25 hours across a clock change, where "last 24 h" on the
- * morning after one leaves out an hour of the day before, or takes in an hour of the day before that.
- */
-function sinceOfWindow() {
-  const chosen = $('#window').value
-  if (chosen !== 'day') return chosen
-  const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: state.zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date())
-  return `yesterday-${hhmm}`
-}
-
 async function loadReview() {
-  const since = sinceOfWindow()
+  const since = $('#window').value
   $('#markdown').href = '#'
   void loadDeadLetters()
   const current = beginRead('review')
@@ -1007,7 +995,7 @@ $('#window').addEventListener('change', () => void loadReview())
 $('#markdown').addEventListener('click', async (e) => {
   e.preventDefault()
   try {
-    const range = shownWindow ? `from=${encodeURIComponent(shownWindow.from)}&to=${encodeURIComponent(shownWindow.to)}` : `since=${sinceOfWindow()}`
+    const range = shownWindow ? `from=${encodeURIComponent(shownWindow.from)}&to=${encodeURIComponent(shownWindow.to)}` : `since=${$('#window').value}`
     const md = await api(`/api/v1/review.md?${range}${scopeQuery}${tzQuery}`)
     const a = el('a', { href: URL.createObjectURL(new Blob([md], { type: 'text/markdown' })), download: 'operations-review.md' })
     a.click()

@@ -119,7 +119,7 @@ const atValue = fc.oneof(fc.constantFrom('2026-11', '2026-Q4', '1970-01', '1970-
 const queryValue = (key: string) => {
   switch (key) {
     case 'from': case 'to': return dateValue
-    case 'since': return fc.oneof(durationValue, fc.constantFrom('today', 'yesterday', 'yesterday-09:00', 'today-00:00', 'today-23:59', 'yesterday-24:00', 'tomorrow', 'yesterday-9:00'))
+    case 'since': return fc.oneof(durationValue, fc.constantFrom('today', 'yesterday', 'yesterday-09:00', 'today-00:00', 'today-23:59', 'yesterday-24:00', 'tomorrow', 'yesterday-9:00', 'yesterday-now', 'today-now'))
     case 'tz': return zoneValue
     case 'period': return periodValue
     case 'at': return atValue

@@ -47,7 +47,7 @@ const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString
  *   31 Oct 23:30Z, which is 1 Nov in Berlin and October in UTC. October: #6 checkout warning (ack 30 min,
  *   resolved 90 min), #8 and #9 search around the DST change.
  */
-async function start(options: { timeZone?: string } = {}, seen: { prefix?: string; url?: string } = {}) {
+async function start(options: { timeZone?: string; clock?: () => Date } = {}, seen: { prefix?: string; url?: string } = {}) {
   const es = esClient()
   const prefix = uniqueName('lookback')
   seen.prefix = prefix
@@ -236,6 +236,18 @@ describe('the review in local time and with degraded time (real Elasticsearch)',
     expect([day(dstUtc.body, '2026-10-24'), day(dstUtc.body, '2026-10-25')]).toEqual([1, 1])
     const md = await get('/api/v1/review.md?since=yesterday-09:00&tz=Europe/Berlin')
     expect(md.body).toContain('# Operations review 2026-11-30 09:00 – 2026-12-01 09:00 Europe/Berlin')
+  })
+
+  it('reads since=yesterday-now by its own clock in the zone: 25 h on the morning the clocks went back', async () => {
+    // 09:00 CET on 25 October in Berlin; 09:00 the day before was CEST, an hour further back than 24 h.
+    const get = await start({ timeZone: 'Europe/Berlin', clock: () => new Date('2026-10-25T08:00:00.000Z') })
+    const r = await get('/api/v1/review?since=yesterday-now')
+    expect(r.status).toBe(200)
+    expect(r.body.window).toEqual({ from: '2026-10-24T07:00:00.000Z', to: '2026-10-25T08:00:00.000Z', timeZone: 'Europe/Berlin', until: '2026-10-25T08:00:00.000Z', complete: true })
+    const md = await get('/api/v1/review.md?since=yesterday-now')
+    expect(md.body).toContain('# Operations review 2026-10-24 09:00 – 2026-10-25 09:00 Europe/Berlin')
+    // The HH:MM form is still read as before.
+    expect((await get('/api/v1/review?since=yesterday-09:00')).body.window).toMatchObject({ from: '2026-10-24T07:00:00.000Z' })
   })
 
   it('reports degraded time apart, ends a stale alert where its incident does, and counts an alert started before the look-back', async () => {
