@@ -111,6 +111,11 @@ export interface EngineSnapshotV3 {
   ticked?: boolean
   heldSince?: number
   heldLastAt?: number
+  /**
+   * The latest receipt of a held event, which a quiet hold waits for the watermark to reach (since 2026-12-07).
+   * An engine without it releases such a hold as soon as it is quiet, as before: no new version.
+   */
+  heldUntil?: number
   alerts: TrackTuple[]
   incidents: IncidentRecord[]
   openByGroup: [string, string][]
@@ -168,6 +173,7 @@ export interface EngineSnapshot {
   ticked: boolean
   heldSince: number
   heldLastAt: number
+  heldUntil?: number
   /**
    * Each distinct member source, name, title, service and severity, incident service, alert name, group key
    * and recurring signature, and signature of `bySignature`, once.
@@ -318,6 +324,7 @@ export function* snapshotSteps(s: EngineState, membersPerStep = 5_000): Generato
     ticked: s.held.ticked,
     heldSince: s.held.since,
     heldLastAt: s.held.lastAt,
+    heldUntil: s.held.until,
     strings,
     incidents,
     incidentGaps,
@@ -365,7 +372,7 @@ export function* restoreSteps(cfg: EngineConfig, snapshot: EngineSnapshot | Engi
   s.now = copy.watermark
   s.seen = yield* SeenIds.restoring({ keys: copy.seenKeys, stamps: copy.seenStamps })
   for (const p of copy.pending) s.pending.push(p)
-  s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER }
+  s.held = { events: copy.held ?? [], arrivedSinceTick: copy.heldArrivedSinceTick ?? false, ticked: copy.ticked ?? false, since: copy.heldSince ?? NEVER, lastAt: copy.heldLastAt ?? NEVER, until: copy.heldUntil ?? NEVER }
   if (copy.version === 3) restoreV3(s, copy)
   else yield* restoreV4(s, copy, membersPerStep)
   s.openingSeq = copy.openingSeq

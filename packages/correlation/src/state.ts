@@ -224,6 +224,11 @@ export interface LateHold {
   since: number
   /** The high-water mark when the last held event came: the quiet time runs from here. */
   lastAt: number
+  /**
+   * The latest receipt of a held event (clamped to the high-water mark when it came): a quiet hold waits for
+   * the watermark to reach it. Behind the watermark already unless there is an allowed lateness.
+   */
+  until: number
   /** The group keys of the held events, once asked for (not in a snapshot: rebuilt from the events). */
   groups?: Set<string> | null
   /** Their notification groups' keys (`notificationGroupOf`), alike. */
@@ -339,7 +344,7 @@ export interface EngineState {
 export function createState(cfg: EngineConfig): EngineState {
   return {
     cfg, watermark: NEVER, highWater: NEVER, now: NEVER,
-    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
+    seen: new SeenIds(), pending: new Heap(pendingBefore), queued: [], queuedHead: 0, held: { events: [], arrivedSinceTick: false, ticked: false, since: NEVER, lastAt: NEVER, until: NEVER }, waiting: null, alerts: new Map(), incidents: new Map(), openIncidents: new Set(), openInGroup: new Map(),
     openByGroup: new Map(), groupKeys: new PairCache(), sharedCauseKeys: new PairCache(), recurringKeys: new PairCache(), openByAmGroup: new Map(), resolvedByGroup: null, awaitingPostmortem: new Set(), forgetAfterVersion: [], latestEviction: new Map(), problems: new Map(), problemBySignature: new Map(), flappingAlerts: new Map(), bySignature: new Map(),
     recentByDep: new Map(), openingSeq: 0, timers: new Heap(timerBefore), evictionQueue: [], evictionHead: 0, commandsSeen: new Map(), nextForgetAt: NEVER, forgottenBefore: NEVER,
     stats: { late: 0, lateDropped: 0, clamped: 0 }, dirtyIncidents: [], dirtyProblems: new Set(), results: [], lateFiringId: null, strings: new Map(),

@@ -198,6 +198,8 @@ function hold(s: EngineState, p: Pending): void {
   hold.events.push(p)
   if (hold.groups) noteHeld(s, p.event)
   hold.lastAt = s.highWater
+  const heard = Math.min(parseTime(p.event.receivedAt), s.highWater)
+  if (heard > hold.until) hold.until = heard
   hold.arrivedSinceTick = true
   if (hold.events.length >= s.cfg.lateHold.maxEvents) release(s)
 }
@@ -205,14 +207,20 @@ function hold(s: EngineState, p: Pending): void {
 /**
  * A tick releases the held events when the backlog has drained: none came since the previous tick, nor
  * for `lateHold.quietMs` of the engine's clock (a short stall of the input in the middle of a backlog
- * does not cut it, whatever the tick interval); or when the hold has lasted `lateHold.maxMs`.
+ * does not cut it, whatever the tick interval), and the watermark has reached their receipts; or when the
+ * hold has lasted `lateHold.maxMs`.
  */
 function tickHold(s: EngineState, at: number): void {
   const hold = s.held
   hold.ticked = true
   const clock = Math.max(s.highWater, at)
   const cfg = s.cfg.lateHold
-  if (hold.events.length > 0 && ((!hold.arrivedSinceTick && clock - hold.lastAt >= cfg.quietMs) || clock - hold.since >= cfg.maxMs)) release(s)
+  // With an allowed lateness, a held event received after the watermark is applied to the state of its
+  // receipt, not of whichever minute of the lateness it came in: a repeat whose id retention had forgot, 8
+  // hours late by its start, took the incident its guess closed back when released at a watermark of 08:03,
+  // and opened one of its own at 08:06, once retention had forgotten that incident at 08:04.
+  const quiet = !hold.arrivedSinceTick && clock - hold.lastAt >= cfg.quietMs && s.watermark >= hold.until
+  if (hold.events.length > 0 && (quiet || clock - hold.since >= cfg.maxMs)) release(s)
   hold.arrivedSinceTick = false
 }
 
@@ -244,6 +252,7 @@ function release(s: EngineState): void {
   hold.notificationGroups = null
   hold.since = NEVER
   hold.lastAt = NEVER
+  hold.until = NEVER
   drain(s)
 }
 
