@@ -164,31 +164,67 @@ function groupedBy<T>(xs: T[], key: (x: T) => string): T[][] {
 const stale = { alertmanager: 2 * HOUR, pingdom: 0, report: 3 * HOUR }
 const L = 5 * MIN
 
-describe('delivery: allowed lateness 5 min', () => {
-  const cfg: Partial<CorrelationConfig> = { grouping, allowedLatenessMs: L, stalenessMs: stale }
+type Examples = [Step[], number[], number[], number][]
+
+/**
+ * In order, shuffled within the lateness, in one held burst, each restored anywhere: the same outcome. The
+ * burst comes an hour after the last event; with a retention shorter than the stream, an event that began
+ * further back than the retention is, delivered then, older than what retention forgot and given an
+ * incident of its own (docs/correlation-event-time.md): such a burst is left out.
+ */
+function deliveriesAgree(cfg: Partial<CorrelationConfig>, runs: { numRuns: number; seed?: number; examples?: Examples }) {
   const unit = fc.double({ min: 0, max: 1, noNaN: true })
+  const retention = cfg.retentionMs ?? Infinity
+  fc.assert(fc.property(fc.array(stepArb(2), { minLength: 5, maxLength: 70, size: 'max' }), fc.array(unit, { minLength: 1, maxLength: 50 }), fc.array(fc.nat(), { minLength: 1, maxLength: 50 }), fc.nat(), (steps, jitter, picks, cutAt) => {
+    const { events, last } = eventsOf(steps)
+    if (events.length === 0) return
+    const inOrder = delivery(events.map((e, n) => ({ arrival: e.receipt, order: n, input: { type: 'alert', event: e.event } })), T0, last + 10 * MIN)
+    const expected = outcome(run(inOrder, cfg))
+    // Up to the lateness after its time (a repeat: after its receipt, when it is heard), whole minutes, the bound included.
+    const arrival = (e: Sent, n: number) => {
+      const room = (e.repeat ? L : e.t + L - e.receipt) - MIN
+      return e.receipt + Math.floor((jitter[n % jitter.length]! * room) / MIN) * MIN
+    }
+    const shuffled = delivery(events.map((e, n) => ({ arrival: arrival(e, n), order: n, input: { type: 'alert', event: e.event } })), T0, last + 10 * MIN)
+    expect(outcome(run(shuffled, cfg)), 'shuffled').toEqual(expected)
+    const cut = cutAt % (inOrder.length + 1)
+    expect(outcome(run(inOrder, cfg, cut)), 'in order restored').toEqual(expected)
+    expect(outcome(run(shuffled, cfg, cutAt % (shuffled.length + 1))), 'shuffled restored').toEqual(expected)
+    const burstAt = last + HOUR
+    if (burstAt - Math.min(...events.map((e) => Date.parse(e.event.startsAt))) >= retention) return
+    const order = interleave(groupedBy(events, (e) => e.key), picks)
+    const burst = [tickInput(T0), tickInput(burstAt), ...order.map((e): EngineInput => ({ type: 'alert', event: e.event })), ...Array.from({ length: 40 }, (_, n) => tickInput(burstAt + (n + 1) * 1000)), tickInput(burstAt + 3 * DAY), tickInput(burstAt + 6 * DAY)]
+    expect(outcome(run(burst, cfg)), 'burst').toEqual(expected)
+    expect(outcome(run(burst, cfg, 2 + (cutAt % (events.length + 1)))), 'burst restored').toEqual(expected)
+  }), runs)
+}
+
+describe('delivery: allowed lateness 5 min', () => {
   it('in order, shuffled within the lateness, in one held burst, each restored anywhere', () => {
-    fc.assert(fc.property(fc.array(stepArb(2), { minLength: 5, maxLength: 70, size: 'max' }), fc.array(unit, { minLength: 1, maxLength: 50 }), fc.array(fc.nat(), { minLength: 1, maxLength: 50 }), fc.nat(), (steps, jitter, picks, cutAt) => {
-      const { events, last } = eventsOf(steps)
-      if (events.length === 0) return
-      const inOrder = delivery(events.map((e, n) => ({ arrival: e.receipt, order: n, input: { type: 'alert', event: e.event } })), T0, last + 10 * MIN)
-      const expected = outcome(run(inOrder, cfg))
-      // Up to the lateness after its time (a repeat: after its receipt, when it is heard), whole minutes, the bound included.
-      const arrival = (e: Sent, n: number) => {
-        const room = (e.repeat ? L : e.t + L - e.receipt) - MIN
-        return e.receipt + Math.floor((jitter[n % jitter.length]! * room) / MIN) * MIN
-      }
-      const shuffled = delivery(events.map((e, n) => ({ arrival: arrival(e, n), order: n, input: { type: 'alert', event: e.event } })), T0, last + 10 * MIN)
-      expect(outcome(run(shuffled, cfg)), 'shuffled').toEqual(expected)
-      const cut = cutAt % (inOrder.length + 1)
-      expect(outcome(run(inOrder, cfg, cut)), 'in order restored').toEqual(expected)
-      expect(outcome(run(shuffled, cfg, cutAt % (shuffled.length + 1))), 'shuffled restored').toEqual(expected)
-      const burstAt = last + HOUR
-      const order = interleave(groupedBy(events, (e) => e.key), picks)
-      const burst = [tickInput(T0), tickInput(burstAt), ...order.map((e): EngineInput => ({ type: 'alert', event: e.event })), ...Array.from({ length: 40 }, (_, n) => tickInput(burstAt + (n + 1) * 1000)), tickInput(burstAt + 3 * DAY), tickInput(burstAt + 6 * DAY)]
-      expect(outcome(run(burst, cfg)), 'burst').toEqual(expected)
-      expect(outcome(run(burst, cfg, 2 + (cutAt % (events.length + 1)))), 'burst restored').toEqual(expected)
-    }), { numRuns: 100 })
+    deliveriesAgree({ grouping, allowedLatenessMs: L, stalenessMs: stale }, { numRuns: 100 })
+  }, 120_000)
+
+  // A retention of 6 hours, shorter than the streams (a reviewer's harness, 2026-12-07): an alert's id is
+  // forgotten a retention after its delivery, the incident a staleness guess closed a retention after the
+  // guess, so a repeat in between is a new event hours late. The example is the search's shrunk counterexample
+  // (seed 1, run 636): the repeat of b, 8 hours after it fired, took b's incident back in order and joined a's
+  // once retention had forgotten b's (engine.event-time.test.ts, "judges a repeat whose id retention forgot").
+  const shrunk: Examples = [[[
+    { kind: 'report', service: 0, advance: 0, lag: 0 }, { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 3, lag: 0, startBack: 1 },
+    { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 1, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 20, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 8, lag: 0, startBack: 1 },
+    { kind: 'alert', alert: 1, firing: true, advance: 0, lag: 0, startBack: 1 }, { kind: 'alert', alert: 2, firing: false, advance: 0, lag: 0, startBack: 1 }, { kind: 'report', service: 0, advance: 5, lag: 0 },
+    { kind: 'alert', alert: 0, firing: false, advance: 5, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 13, lag: 0, startBack: 1 }, { kind: 'report', service: 0, advance: 0, lag: 0 },
+    { kind: 'alert', alert: 0, firing: false, advance: 1, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 1, lag: 1, startBack: 1 }, { kind: 'alert', alert: 2, firing: false, advance: 20, lag: 0, startBack: 1 },
+    { kind: 'alert', alert: 0, firing: false, advance: 1, lag: 0, startBack: 1 }, { kind: 'repeat', alert: 0, advance: 100 }, { kind: 'alert', alert: 2, firing: false, advance: 2, lag: 0, startBack: 1 },
+    { kind: 'alert', alert: 0, firing: true, advance: 20, lag: 0, startBack: 1 }, { kind: 'alert', alert: 2, firing: false, advance: 13, lag: 0, startBack: 1 }, { kind: 'repeat', alert: 2, advance: 1 },
+    { kind: 'gap', advance: 240 }, { kind: 'repeat', alert: 0, advance: 30 }, { kind: 'repeat', alert: 1, advance: 30 }, { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 0, startBack: 1 },
+    { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 0, startBack: 1 }, { kind: 'alert', alert: 0, firing: false, advance: 0, lag: 0, startBack: 1 },
+  ], [0, 0, 0, 0.75, 0, 0, 0, 0], [0], 0]]
+  it.each([
+    ['staleness of 2 hours', stale],
+    ['staleness of a day', { alertmanager: DAY, pingdom: 0, report: DAY }],
+  ])('with a retention of 6 hours and a %s: the same', (_name, stalenessMs) => {
+    deliveriesAgree({ grouping, allowedLatenessMs: L, stalenessMs, retentionMs: 6 * HOUR }, { numRuns: 500, seed: 20261207, examples: shrunk })
   }, 120_000)
 })
 
