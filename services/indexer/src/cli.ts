@@ -9,10 +9,8 @@ import pino from 'pino'
 import { field, kafkaConnectionSpec, readConfig } from '@opsreview/config'
 import { createLogger } from '@opsreview/logging'
 import { defaultTopics } from '@opsreview/kafka/topics'
-import { isKafkaUnavailable } from '@opsreview/kafka/errors'
 import { kafkaConnectionOptions } from '@opsreview/kafka/connection'
 import { elasticsearchConnectionOptions } from '@opsreview/search-index/connection'
-import { isElasticsearchUnavailable } from '@opsreview/search-index/errors'
 import { rebuildFromKafka } from '@opsreview/search-index/rebuild'
 import { DEAD_LETTERS_USAGE, listCommand, parseDeadLettersArgs, replayCommand } from '@opsreview/dead-letters'
 import { parseReplayArgs, REPLAY_USAGE } from '@opsreview/replay/args'
@@ -25,6 +23,7 @@ import { degradedRuleOf } from '@opsreview/review/degraded'
 import { describeRetention, runRetention } from '@opsreview/search-index/retention'
 import { leaseHolderName, RetentionScheduler } from '@opsreview/search-index/retention-scheduler'
 import { loadIndexerConfig, retentionSettingsOf } from './config.ts'
+import { failureExitCode } from './exit-codes.ts'
 import { replayConfigSpec } from './replay-config.ts'
 
 const USAGE = `usage: opsreview <command>
@@ -112,8 +111,7 @@ async function reindex(): Promise<number> {
   } catch (err) {
     // One line, as the other commands say it; an unhandled rejection printed a stack trace and exited 1.
     process.stderr.write(`opsreview reindex: ${(err as Error).message}\n`)
-    // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
-    return isKafkaUnavailable(err) || isElasticsearchUnavailable(err) ? 69 : 70
+    return failureExitCode(err)
   } finally {
     await es.close()
   }
@@ -147,10 +145,8 @@ async function deadLetters(argv: string[]): Promise<number> {
     process.stdout.write(cmd.json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text)
     return result.exitCode
   } catch (err) {
-    const e = err as Error & { retriable?: boolean }
-    process.stderr.write(`opsreview dead-letters: ${e.message}\n`)
-    // 69 (EX_UNAVAILABLE): Kafka was unavailable, try again; 70 (EX_SOFTWARE): anything else.
-    return e.retriable ? 69 : 70
+    process.stderr.write(`opsreview dead-letters: ${(err as Error).message}\n`)
+    return failureExitCode(err)
   }
 }
 
@@ -237,7 +233,7 @@ async function replay(argv: string[]): Promise<number> {
       process.stderr.write(`opsreview replay: interrupted by ${interrupt.by}\n`)
       return interrupt.exitCode()
     }
-    const e = err as Error & { retriable?: boolean; code?: string }
+    const e = err as Error & { code?: string }
     if (e.code === 'LIVE_INDEX_NOT_FOUND') {
       process.stderr.write(`opsreview replay: ${e.message}; check OPSREVIEW_ES_INDEX_PREFIX (${c.OPSREVIEW_ES_INDEX_PREFIX}), or start the indexer, which creates it\n`)
       // 78 (EX_CONFIG): the live indices are not where the configuration says.
@@ -245,8 +241,7 @@ async function replay(argv: string[]): Promise<number> {
     }
     process.stderr.write(`opsreview replay: ${e.message}\n`)
     if (e.code === 'DATASET_NOT_FOUND') return 1
-    // 69 (EX_UNAVAILABLE): Kafka or Elasticsearch was unavailable, try again; 70 (EX_SOFTWARE): anything else.
-    return e.retriable || isElasticsearchUnavailable(e) ? 69 : 70
+    return failureExitCode(e)
   } finally {
     interrupt.off()
     await es.close()
