@@ -234,6 +234,8 @@ export class BulkPipeline {
   /** Each request's documents still to be written, while it retries: what `waiting` reads. */
   readonly #holding = new Map<Request, Pending[]>()
   #stopped = false
+  /** The requests being written now, settled or not: what `stopped` waits for. */
+  readonly #sending = new Set<Promise<void>>()
   /** What broke the pipeline, once it has (see `onBroken`). */
   #broken: { err: unknown } | undefined
   #waiters = new Set<() => void>()
@@ -315,12 +317,17 @@ export class BulkPipeline {
     return true
   }
 
-  /** Resolves when everything added is durable, or after `timeoutMs` (then what is left is not committed); throws what broke the pipeline. */
+  /**
+   * Resolves true when everything added is durable; false after `timeoutMs`, or when stopped with writes
+   * still queued (then what is left is not committed); throws what broke the pipeline.
+   */
   async drain(timeoutMs = Infinity): Promise<boolean> {
     const deadline = deadlineIn(timeoutMs)
     this.#pump()
     while (this.inFlight > 0 || this.#queue.length > 0 || this.#current.ops.length + this.#current.poison.length > 0) {
       this.#throwIfBroken()
+      // Stopped, nothing more is sent: once the requests under way are over, what is queued would be waited for for ever.
+      if (this.#stopped && this.inFlight === 0) return false
       const left = deadline.left()
       if (left <= 0) return false
       await this.#changed(Math.min(left, 1000))
@@ -334,6 +341,15 @@ export class BulkPipeline {
   stop(): void {
     this.#stopped = true
     this.#notify()
+  }
+
+  /**
+   * Stops, and resolves once no request is under way any more: a bulk request in flight may still create
+   * or write to its index, so whoever deletes the target indices after a stop waits for this first.
+   */
+  async stopped(): Promise<void> {
+    this.stop()
+    await Promise.allSettled([...this.#sending])
   }
 
   /** The request to put `bytes` more of `span`'s into, counted as queued: the current one, or a new one when it is full. */
@@ -365,7 +381,7 @@ export class BulkPipeline {
       const request = this.#queue.shift()!
       this.#queuedBytes -= request.bytes
       this.#inFlight++
-      void this.#send(request).then((durable) => {
+      const sending = this.#send(request).then((durable) => {
         this.#inFlight--
         let moved = false
         if (durable) for (const span of request.spans) moved = this.offsets.done(span) || moved
@@ -373,6 +389,8 @@ export class BulkPipeline {
         this.#notify()
         this.#pump()
       }).catch((err: unknown) => this.#break(err))
+      this.#sending.add(sending)
+      void sending.finally(() => this.#sending.delete(sending))
     }
   }
 

@@ -14,6 +14,13 @@ export interface RebuildOptions {
   logger: Logger
   /** Names the fresh indices; defaults to the start time. */
   generation?: string
+  /**
+   * Cancels the rebuild while no alias has moved: it stops reading and writing, deletes the fresh indices
+   * it made and rejects with the signal's reason, the live indices and aliases as they were. Once the
+   * aliases began to move it is not heard: the fresh indices may be live then, and the last pass writes
+   * what the live indexer wrote to the old ones meanwhile, which an abort there would lose.
+   */
+  signal?: AbortSignal | undefined
 }
 
 export interface RebuildResult {
@@ -37,6 +44,23 @@ interface PartitionRange {
 type Ranges = Map<string, PartitionRange>
 
 const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`
+
+/**
+ * `p`, or the signal's reason as soon as it is aborted: kafkajs retries a connect or a metadata request
+ * for a while (through an outage, for ever), and an abort must not wait that out.
+ */
+async function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
+  if (!signal) return p
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => { onAbort = () => reject(signal.reason) })
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
 
 async function ranges(admin: Admin, topics: readonly string[]): Promise<Ranges> {
   const out: Ranges = new Map()
@@ -78,7 +102,7 @@ async function untilDone(o: RebuildOptions, finished: Promise<void>, pending: Se
   void finished.then(() => { over = true })
   try {
     while (!over) {
-      await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, everyMs).unref())])
+      await untilAborted(o.signal, Promise.race([finished, new Promise((resolve) => setTimeout(resolve, everyMs).unref())]))
       if (over) return
       const topics = new Set([...pending].map((key) => key.slice(0, key.lastIndexOf('/'))))
       try {
@@ -141,9 +165,13 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     es: o.es, logger: o.logger, requireAlias: r.requireAlias, prepare: r.prepare, forget: r.forget, deadLetter: letters.deadLetter,
   })
   const consumer = o.kafka.consumer({ groupId: r.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 })
-  await consumer.connect()
+  // An abort stops the pipeline, so a batch waiting for room and a drain waiting for writes return at once.
+  const onAbort = () => pipeline.stop()
+  o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    await consumer.subscribe({ topics: [...r.topics], fromBeginning: true })
+    // In the try: a connect cut short by an abort is disconnected, or its sockets kept the command running.
+    await untilAborted(o.signal, consumer.connect())
+    await untilAborted(o.signal, consumer.subscribe({ topics: [...r.topics], fromBeginning: true }))
     let done!: () => void
     const finished = new Promise<void>((resolve) => { done = resolve })
     // The offset after the last record read of each partition: a batch starting past it follows records
@@ -167,7 +195,7 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
         const last = within.at(-1)
         if (last) {
           const { ops, poison } = batchWrites(r.documentFor(batch.topic), batch.topic, batch.partition, within)
-          const taken = await pipeline.add({ topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison }, { shouldStop: () => !isRunning() || isStale(), whileWaiting: heartbeat })
+          const taken = await pipeline.add({ topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison }, { shouldStop: () => !isRunning() || isStale() || o.signal?.aborted === true, whileWaiting: heartbeat })
           if (!taken) return
         }
         const lastOfBatch = batch.messages.at(-1)
@@ -182,6 +210,7 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     }
     await untilDone(o, finished, pending, end, done, r.logStartCheckMs ?? 5000, r.onLost)
     await pipeline.drain()
+    o.signal?.throwIfAborted()
     const unwritten = letters.unwritten()
     if (unwritten.length > 0) {
       const { origin, error } = unwritten[0]!.envelope
@@ -189,7 +218,9 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
         + 'the old indices are kept (and, before the switch, the aliases too): run the rebuild again once Elasticsearch takes writes')
     }
   } finally {
-    pipeline.stop()
+    o.signal?.removeEventListener('abort', onAbort)
+    // A bulk request under way may still create or write to a fresh index: the caller deletes those after this.
+    await pipeline.stopped()
     await consumer.disconnect()
     const admin = o.kafka.admin()
     await admin.connect()
@@ -228,10 +259,18 @@ export const CARRY_OVER_SKEW_MS = 5 * 60_000
  * document the log restored already stand (409); any other failure fails the rebuild before any alias moves.
  * A client-side scroll, because `_reindex` is a module not every distribution carries.
  */
-async function copyOlderThan(es: Client, from: string, to: string, before: string): Promise<number> {
+async function copyOlderThan(es: Client, from: string, to: string, before: string, signal: AbortSignal | undefined): Promise<number> {
   const failed: unknown[] = []
+  const documents = es.helpers.scrollDocuments<{ id: string }>({ index: from, query: { range: { receivedAt: { lt: before } } }, size: 2000 })
+  // A copy of months of alerts takes long: an abort ends it at the next document.
+  async function* untilAbortedDocuments() {
+    for await (const doc of documents) {
+      signal?.throwIfAborted()
+      yield doc
+    }
+  }
   const stats = await es.helpers.bulk<{ id: string }>({
-    datasource: es.helpers.scrollDocuments<{ id: string }>({ index: from, query: { range: { receivedAt: { lt: before } } }, size: 2000 })[Symbol.asyncIterator](),
+    datasource: untilAbortedDocuments(),
     flushBytes: 5 * 1024 * 1024,
     onDocument: (doc) => ({ create: { _index: to, _id: doc.id } }),
     onDrop: (dropped) => { if (dropped.status !== 409) failed.push(dropped.error) },
@@ -268,10 +307,16 @@ async function aliasesByIndex(es: Client, prefix: string): Promise<Map<string, s
 export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult> {
   const made: string[] = []
   const moving = { started: false }
+  // Said when heard: deleting the fresh indices waits for the writes under way, and the operator who pressed
+  // Ctrl-C learns meanwhile whether the rebuild stops or, the aliases moving already, finishes.
+  const onAbort = () => o.logger.info({ aliasesMoving: moving.started }, moving.started
+    ? 'rebuild: cancelled after the aliases began to move: finishing, as the fresh indices may be live'
+    : 'rebuild: cancelled: stopping, then deleting the fresh indices; the live indices and aliases stay as they were')
+  o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     return await rebuild(o, made, moving)
   } catch (err) {
-    // Failed before any alias moved: nothing reads the fresh indices, and nothing would ever delete them.
+    // Failed or cancelled before any alias moved: nothing reads the fresh indices, and nothing would ever delete them.
     // Each failed try (Kafka down, Elasticsearch refusing writes) left a whole generation beside the live
     // one, taking the disk of a full copy. Once the move began they may be live: they stay.
     if (!moving.started && made.length > 0) {
@@ -280,17 +325,20 @@ export async function rebuildFromKafka(o: RebuildOptions): Promise<RebuildResult
       })
     }
     throw err
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort)
   }
 }
 
 async function rebuild(o: RebuildOptions, made: string[], moving: { started: boolean }): Promise<RebuildResult> {
+  o.signal?.throwIfAborted()
   const startedAt = Date.now()
   const generation = o.generation ?? startedAt.toString(36)
   const n = indexNames(o.prefix)
   await ensureIndices(o.es, o.prefix)
   const fresh = { incidents: `${o.prefix}-incidents-${generation}`, problems: `${o.prefix}-problems-${generation}` }
   // Counted before the answer: a create cut short may have made the index all the same.
-  for (const index of Object.values(fresh)) { made.push(index); await createIndex(o.es, index) }
+  for (const index of Object.values(fresh)) { o.signal?.throwIfAborted(); made.push(index); await createIndex(o.es, index) }
   const freshMonths = new Set<string>()
   const freshMonth = async (month: string) => {
     if (freshMonths.has(month)) return
@@ -300,9 +348,9 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
   }
 
   const admin = o.kafka.admin()
-  await admin.connect()
   try {
-    const first = await ranges(admin, Object.values(o.topics))
+    await untilAborted(o.signal, admin.connect())
+    const first = await untilAborted(o.signal, ranges(admin, Object.values(o.topics)))
     o.logger.info({ generation }, 'rebuild: replaying the topics into fresh indices')
     const lost = new Map<string, number>()
     const freshDocuments = new Map([
@@ -324,7 +372,7 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
     // between the two. Each round is shorter; what arrives during the last is written after the move.
     let replayed = first
     for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
-      const now = await ranges(admin, Object.values(o.topics))
+      const now = await untilAborted(o.signal, ranges(admin, Object.values(o.topics)))
       const behind = [...now].reduce((sum, [key, r]) => sum + Number(r.high - (replayed.get(key)?.high ?? r.low)), 0)
       if (behind === 0) break
       await replay(o, { ...intoFresh, to: now, from: highs(replayed), groupId: `${o.prefix}-rebuild-${generation}-catch-up-${round}` })
@@ -345,7 +393,7 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
         const month = n.alerts.monthOf(index)
         if (month === undefined) continue
         await freshMonth(month)
-        carriedOver += await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), copiedBefore)
+        carriedOver += await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), copiedBefore, o.signal)
       }
       // Both times: the documents copied reach past the bound by the receivers' clock skew.
       o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString(), copiedReceivedBefore: copiedBefore }, 'rebuild: alert documents older than the log carried over')
@@ -380,6 +428,8 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
           actions.push({ add: { index, alias: n.alerts.alias } }, { add: { index, alias: n.alerts.monthAlias(month), is_write_index: true } })
         }
       }
+      // The last moment an abort is heard: from here on the fresh indices may be live.
+      if (!moving.started) o.signal?.throwIfAborted()
       // Before the answer: a call that failed may have been applied all the same.
       moving.started = true
       await o.es.indices.updateAliases({ actions })
@@ -389,7 +439,7 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
     // What the live indexer wrote to the old indices while we replayed: write it again, through the aliases.
     const second = await ranges(admin, Object.values(o.topics))
     const live = liveWrites(o.es, o.prefix, o.topics)
-    await replay(o, {
+    await replay({ ...o, signal: undefined }, {
       topics: Object.values(o.topics),
       documentFor: live.documentFor,
       to: second,

@@ -38,7 +38,37 @@ function startOpsreview(args: string[], env: Record<string, string>) {
   // 'close', not 'exit': by then everything it printed has been read.
   const ended = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, ...out }))
   onTestFinished(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  return { child, ended }
+  return { child, ended, out }
+}
+
+/**
+ * An HTTP proxy in front of Elasticsearch that holds the requests `hold` picks, unanswered, until `release`
+ * sends them on: the command is stopped at a known step, with no sleep in the test.
+ */
+async function holdingProxy(hold: (req: http.IncomingMessage) => boolean) {
+  const held: (() => void)[] = []
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const upstream = http.request(new URL(req.url!, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers)
+      answer.pipe(res)
+    })
+    // Cut off when the test ends: the command's request fails, as against an Elasticsearch gone.
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  }
+  let releasing = false
+  const proxy = http.createServer((req, res) => {
+    if (!releasing && hold(req)) held.push(() => forward(req, res))
+    else forward(req, res)
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  onTestFinished(() => { proxy.closeAllConnections(); proxy.close() })
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
+    held: () => held.length,
+    release: () => { releasing = true; for (const send of held.splice(0)) send() },
+  }
 }
 
 /** Topics no test creates: a replay over them reads nothing and returns at once. */
@@ -313,4 +343,54 @@ describe('opsreview replay under the live rules', () => {
     expect(builtIn.replay).toMatchObject({ alerts: 1, relabelled: 1 })
     expect(builtIn.comparison.availability.map((a) => a.service)).toEqual(fromFile.comparison.availability.map((a) => a.service))
   }, 120_000)
+})
+
+describe('opsreview reindex, interrupted', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s stops the rebuild, deletes the fresh indices it made, leaves the aliases where they were and exits %i', async (signal, code) => {
+    const { prefix, es } = indicesOfTest('reindex-cli-int')
+    await ensureIndices(es, prefix)
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    onTestFinished(() => admin.disconnect())
+    const topics = { alerts: uniqueName('cli-reindex-alerts'), incidents: uniqueName('cli-reindex-incidents'), problems: uniqueName('cli-reindex-problems') }
+    await createTopics(admin, Object.values(topics), 1)
+    // An alert, so the rebuild makes a fresh month index as it writes, and an incident for its fresh incidents index.
+    const at = new Date().toISOString()
+    const alert = { id: 'a'.repeat(32), source: 'alertmanager', fingerprint: 'f1', status: 'firing', severity: 'warning', service: 's', environment: 'production', title: 'A', labels: { alertname: 'A' }, startsAt: at, receivedAt: at, links: [], origin: {} }
+    const incident = {
+      id: `inc-${'1'.repeat(24)}`, title: 'incident', status: 'open', severity: 'warning', services: ['s'], environment: 'production', groupKey: 's|production', openedAt: at, resolvedAt: null, resolvedBy: null,
+      lastEventAt: at, alertCount: 1, alerts: [], reports: [], customerImpact: false, owner: null, acknowledgedAt: null, acknowledgedBy: null,
+      problemIds: [], postmortem: { required: false, reasons: [], scheduledFor: null, owner: null }, notes: [], reopenCount: 0, version: 1,
+    }
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: topics.alerts, messages: [{ key: alert.fingerprint, value: JSON.stringify(alert) }] })
+    await producer.send({ topic: topics.incidents, messages: [{ key: incident.id, value: JSON.stringify(incident) }] })
+    await producer.disconnect()
+    const indices = async () => Object.keys(await es.indices.get({ index: `${prefix}-*`, expand_wildcards: 'all' })).sort()
+    const aliases = async () => es.indices.getAlias({ index: `${prefix}-*` })
+    const [liveIndices, liveAliases] = [await indices(), await aliases()]
+
+    // The replay's writes are held: the rebuild is under way, its fresh indices made, when the signal comes.
+    // They are sent on once the command has heard the signal, so a write under way meets its stop too.
+    const proxy = await holdingProxy((req) => req.url?.includes('_bulk') === true)
+    const reindex = startOpsreview(['reindex'], {
+      OPSREVIEW_ES_INDEX_PREFIX: prefix, OPSREVIEW_ES_URL: proxy.url, OPSREVIEW_LOG_LEVEL: 'info',
+      OPSREVIEW_TOPIC_ALERTS: topics.alerts, OPSREVIEW_TOPIC_INCIDENTS: topics.incidents, OPSREVIEW_TOPIC_PROBLEMS: topics.problems,
+    })
+    const endedEarly = (what: string) => reindex.ended.then((r) => { throw new Error(`opsreview reindex ended (${r.code ?? r.signal}) before ${what}: ${r.stderr}${r.stdout}`) })
+    // A hang's bound, not a time the rebuild must keep: beside rebuild.int.test.ts on one core, the first write took over 20 s.
+    const lastSeen = () => reindex.out.stdout.slice(-2000)
+    await Promise.race([waitFor(() => (proxy.held() > 0 ? true : undefined), { what: 'a write of the rebuild', timeoutMs: 90_000, lastSeen }), endedEarly('it wrote')])
+    expect((await indices()).length).toBeGreaterThan(liveIndices.length)
+    reindex.child.kill(signal)
+    await Promise.race([waitFor(() => (reindex.out.stdout.includes('rebuild: cancelled: stopping') ? true : undefined), { what: 'the rebuild hearing the signal', timeoutMs: 90_000, lastSeen }), reindex.ended])
+    proxy.release()
+    const r = await reindex.ended
+
+    expect([r.code, r.signal], r.stderr).toEqual([code, null])
+    expect(r.stderr).toContain(`opsreview reindex: interrupted by ${signal}: the aliases were not moved`)
+    expect(await indices()).toEqual(liveIndices)
+    expect(await aliases()).toEqual(liveAliases)
+  }, 240_000)
 })

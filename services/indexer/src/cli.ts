@@ -101,18 +101,31 @@ async function reindex(): Promise<number> {
   const es = new Client({ ...elasticsearchConnectionOptions(config), requestTimeout: 60_000 })
   const kafka = new Kafka({ clientId: 'opsreview-reindex', ...kafkaConnectionOptions(config), logLevel: logLevel.ERROR })
   const started = Date.now()
+  // Ctrl-C or SIGTERM cancels the rebuild, its fresh indices deleted and the aliases left where they were:
+  // killed, the command left a whole generation beside the live one that no alias read and nothing deleted.
+  // Once the aliases move it finishes instead (rebuildFromKafka). A second signal kills it at once.
+  const interruption = new AbortController()
+  const interrupt = interruptible(() => interruption.abort())
+  interrupt.listen()
   try {
     const result = await rebuildFromKafka({
-      kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger,
+      kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger, signal: interruption.signal,
       topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS },
     })
     logger.info({ ...result, seconds: Math.round((Date.now() - started) / 100) / 10 }, 'rebuild complete')
+    // The signal came once the aliases moved: the rebuild is whole, so the command succeeded.
+    if (interrupt.by) process.stderr.write(`opsreview reindex: ${interrupt.by} came after the aliases had moved: the rebuild was finished\n`)
     return 0
   } catch (err) {
+    if (interrupt.by) {
+      process.stderr.write(`opsreview reindex: interrupted by ${interrupt.by}: the aliases were not moved and the fresh indices deleted (the log names any that could not be)\n`)
+      return interrupt.exitCode()
+    }
     // One line, as the other commands say it; an unhandled rejection printed a stack trace and exited 1.
     process.stderr.write(`opsreview reindex: ${(err as Error).message}\n`)
     return failureExitCode(err)
   } finally {
+    interrupt.off()
     await es.close()
   }
 }
