@@ -13,6 +13,11 @@ export interface CommandDeps {
   /** Every dead-letter topic; `--topic` narrows to some of them (or names another). */
   topics: readonly string[]
   readTimeoutMs?: number
+  /**
+   * The operator's Ctrl-C: stops the read (its reader disconnected, its group deleted) or a replay before
+   * its next letter, rejecting with the signal's reason.
+   */
+  signal?: AbortSignal | undefined
 }
 
 export interface CommandResult {
@@ -30,7 +35,7 @@ export async function listCommand(cmd: ListCommand, deps: CommandDeps): Promise<
   const topics = topicsOf(cmd, deps)
   const counts = new ReasonCounts()
   const read = await readDeadLetters({
-    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs,
+    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs, signal: deps.signal,
     onLetter: (dl) => { if (selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl)) counts.add(dl) },
     keep: () => false,
   })
@@ -55,7 +60,7 @@ export interface ReplayDeps extends CommandDeps {
 export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promise<CommandResult> {
   const topics = topicsOf(cmd, deps)
   const read = await readDeadLetters({
-    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs,
+    kafka: deps.kafka, topics, sinceMs: cmd.sinceMs, logger: deps.logger, timeoutMs: deps.readTimeoutMs, signal: deps.signal,
     keep: (dl) => selects({ sinceMs: cmd.sinceMs, reasons: cmd.reasons }, dl),
   })
   const selected = read.deadLetters
@@ -69,7 +74,7 @@ export async function replayCommand(cmd: ReplayCommand, deps: ReplayDeps): Promi
     webhook,
   }
   try {
-    const report = await replayDeadLetters(selected, { targets, dryRun: cmd.dryRun, logger: deps.logger, compactedTopics })
+    const report = await replayDeadLetters(selected, { targets, dryRun: cmd.dryRun, logger: deps.logger, compactedTopics, signal: deps.signal })
     const missing = read.topics.filter((t) => !t.exists).map((t: TopicRead) => `  ${t.topic}: no such topic\n`).join('')
     return {
       text: `replay of reason ${cmd.reasons.join(', ')} since ${iso(cmd.sinceMs)}\n${missing}${formatReplayReport(report)}`,

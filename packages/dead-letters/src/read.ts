@@ -19,6 +19,11 @@ export interface ReadDeadLettersOptions {
   onLetter?: (dl: DeadLetter) => void
   /** Which letters the result holds (all when unset), sorted by topic, partition and offset. */
   keep?: (dl: DeadLetter) => boolean
+  /**
+   * Stops the read, rejecting with the signal's reason once the reader has disconnected and its group is
+   * deleted: the operator's Ctrl-C, which killing the process left a group behind for.
+   */
+  signal?: AbortSignal | undefined
 }
 
 export interface TopicRead {
@@ -38,25 +43,42 @@ interface Range { topic: string; partition: number; start: bigint; end: bigint; 
 const rangeId = (topic: string, partition: number) => `${topic}\u0000${partition}`
 
 /**
+ * `p`, or the signal's reason as soon as it is aborted: kafkajs retries a connect or a metadata request
+ * for a while, and an abort must not wait that out.
+ */
+async function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
+  if (!signal) return p
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => { onAbort = () => reject(signal.reason) })
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
  * Reads the dead-letter topics from `sinceMs` (Kafka's offsets-by-timestamp) up to the end offsets taken
  * before the first fetch, so a topic that keeps growing cannot keep the command running. The consumer has
  * a group of its own and never commits: reading changes nothing any service sees. A topic that does not
  * exist is reported, never created.
  */
 export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<ReadDeadLettersResult> {
-  const { kafka, logger, timeoutMs = 60_000 } = opts
+  const { kafka, logger, timeoutMs = 60_000, signal } = opts
   const topics = [...new Set(opts.topics)]
   const admin = kafka.admin()
   const ranges = new Map<string, Range>()
   const reads = new Map<string, TopicRead>(topics.map((t) => [t, { topic: t, exists: false, read: 0 }]))
   try {
-    await admin.connect()
-    const existing = new Set(await admin.listTopics())
+    await untilAborted(signal, admin.connect())
+    const existing = new Set(await untilAborted(signal, admin.listTopics()))
     for (const topic of topics) {
       if (!existing.has(topic)) continue
       reads.get(topic)!.exists = true
-      const ends = await admin.fetchTopicOffsets(topic)
-      const starts = opts.sinceMs === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, opts.sinceMs)
+      const ends = await untilAborted(signal, admin.fetchTopicOffsets(topic))
+      const starts = opts.sinceMs === undefined ? undefined : await untilAborted(signal, admin.fetchTopicOffsetsByTimestamp(topic, opts.sinceMs))
       for (const p of ends) {
         const end = BigInt(p.high)
         const fromTime = starts?.find((s) => s.partition === p.partition)?.offset
@@ -78,21 +100,25 @@ export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<Rea
     onLetter?.(dl)
     if (keep(dl)) deadLetters.push(dl)
   }
-  if (ranges.size > 0) await consumeRanges(kafka, ranges, take, reads, logger, timeoutMs)
+  if (ranges.size > 0) await consumeRanges(kafka, ranges, take, reads, logger, timeoutMs, signal)
   deadLetters.sort((a, b) =>
     a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1))
   return { deadLetters, topics: [...reads.values()] }
 }
 
-async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl: DeadLetter) => void, reads: Map<string, TopicRead>, logger: Logger, timeoutMs: number): Promise<void> {
+async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl: DeadLetter) => void, reads: Map<string, TopicRead>, logger: Logger, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const groupId = `opsreview-dead-letters-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 })
   const pending = new Set([...ranges.values()].filter((r) => r.next < r.end).map((r) => rangeId(r.topic, r.partition)))
   let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
   try {
-    await consumer.connect()
-    await consumer.subscribe({ topics: [...new Set([...ranges.values()].map((r) => r.topic))], fromBeginning: true })
+    await untilAborted(signal, consumer.connect())
+    await untilAborted(signal, consumer.subscribe({ topics: [...new Set([...ranges.values()].map((r) => r.topic))], fromBeginning: true }))
     await new Promise<void>((resolve, reject) => {
+      // Rejected, the finally below disconnects the reader and deletes its group before the caller hears of it.
+      onAbort = () => reject(signal!.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
       timer = setTimeout(() => {
         const left: PendingPartition[] = [...pending].map((id) => ranges.get(id)!).map((r) => ({ topic: r.topic, partition: r.partition, next: String(r.next), end: String(r.end) }))
         reject(new ReadIncompleteError(`dead-letter topics not read to their end offsets within ${timeoutMs} ms: ${left.map((p) => `${p.topic}/${p.partition} at ${p.next} of ${p.end}`).join(', ')}`, left))
@@ -120,6 +146,7 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
     throw kafkaUnavailable(err)
   } finally {
     clearTimeout(timer)
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
     await consumer.disconnect().catch((err: unknown) => logger.warn({ err }, 'dead-letter reader did not disconnect cleanly'))
     await deleteGroup(kafka, groupId, logger)
   }

@@ -48,12 +48,14 @@ function payloadId(r: DeadLetterReplay): string {
  * turns out unavailable (Kafka down, receiver unreachable or 5xx) the rest bound for it are reported as
  * failed without trying, so an outage does not cost one timeout per dead letter.
  */
-export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger; compactedTopics?: ReadonlySet<string> }): Promise<ReplayReport> {
+export async function replayDeadLetters(deadLetters: readonly DeadLetter[], opts: { targets: ReplayTargets; dryRun: boolean; logger: Logger; compactedTopics?: ReadonlySet<string>; signal?: AbortSignal | undefined }): Promise<ReplayReport> {
   const outcomes: ReplayOutcome[] = []
   // Each input tried in this run: the first dead letter of it, and how it failed if it did.
   const seen = new Map<string, { id: string; failed?: { error: string; retriable: boolean; status: number | undefined } }>()
   const down = new Map<DeadLetterReplay['kind'], ReplayFailedError>()
   for (const dl of deadLetters) {
+    // Between two letters, never within one: a letter is sent whole or not at all, and replaying is safe to repeat.
+    opts.signal?.throwIfAborted()
     const replay = dl.replay
     if (!replay) {
       outcomes.push({ deadLetter: dl, outcome: 'not-replayable', why: dl.notReplayable ?? 'no replay in the record' })

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { AssignerProtocol } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ensureIndices } from '@opsreview/search-index/templates'
 import { connectedAdmin, createTopics, elasticsearchUrl, indicesOfTest, kafkaBrokers, kafkaClient, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
@@ -393,4 +394,45 @@ describe('opsreview reindex, interrupted', () => {
     expect(await indices()).toEqual(liveIndices)
     expect(await aliases()).toEqual(liveAliases)
   }, 240_000)
+})
+
+describe('opsreview dead-letters, interrupted', () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('on %s disconnects its reader, deletes its consumer group and exits %i, instead of leaving the group behind', async (signal, code) => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const topic = uniqueName('cli-dead-letters')
+    await createTopics(admin, [topic], 1)
+    // A transaction's commit marker takes the topic's last offset, and kafkajs gives no reader a marker: the
+    // read waits for that offset (up to OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT), its group joined, when the
+    // signal comes. No producer of ours writes a transaction to a dead-letter topic: this one only holds the read.
+    const producer = kafka.producer({ transactionalId: uniqueName('cli-dead-letters-txn'), idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(async () => {
+      await producer.disconnect()
+      await admin.disconnect()
+    })
+    const transaction = await producer.transaction()
+    await transaction.send({ topic, messages: [{ value: '{}' }] })
+    await transaction.commit()
+    // The command's group is named at random: it is the one assigned this test's topic.
+    const groupsReading = async () => {
+      const ids = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith('opsreview-dead-letters-'))
+      if (ids.length === 0) return []
+      const { groups } = await admin.describeGroups(ids)
+      return groups.filter((g) => g.members.some((m) => m.memberAssignment.length > 0 && topic in AssignerProtocol.MemberAssignment.decode(m.memberAssignment)!.assignment)).map((g) => g.groupId)
+    }
+
+    const deadLetters = startOpsreview(['dead-letters'], { OPSREVIEW_DEAD_LETTER_TOPICS: topic, OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT: '10m' })
+    const [group] = await Promise.race([
+      waitFor(async () => { const g = await groupsReading(); return g.length > 0 ? g : undefined }, { what: 'the group of the dead-letter reader' }),
+      deadLetters.ended.then((r) => { throw new Error(`opsreview dead-letters ended (${r.code ?? r.signal}) before its reader joined: ${r.stderr}`) }),
+    ])
+    deadLetters.child.kill(signal)
+    const r = await deadLetters.ended
+
+    expect([r.code, r.signal], r.stderr).toEqual([code, null])
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(`opsreview dead-letters: interrupted by ${signal}\n`)
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(group)
+  })
 })

@@ -150,7 +150,12 @@ async function deadLetters(argv: string[]): Promise<number> {
   const topics = c.OPSREVIEW_DEAD_LETTER_TOPICS.length > 0
     ? c.OPSREVIEW_DEAD_LETTER_TOPICS
     : [c.OPSREVIEW_TOPIC_REJECTED, c.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, c.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER]
-  const deps = { kafka, logger, topics, readTimeoutMs: c.OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT }
+  // Ctrl-C or SIGTERM stops the read, its reader disconnected and its consumer group deleted, or a replay
+  // before its next letter: killed, the command left its group behind for the broker to expire.
+  const interruption = new AbortController()
+  const interrupt = interruptible(() => interruption.abort())
+  const deps = { kafka, logger, topics, readTimeoutMs: c.OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT, signal: interruption.signal }
+  interrupt.listen()
   try {
     const result = cmd.command === 'list'
       ? await listCommand(cmd, deps)
@@ -158,8 +163,14 @@ async function deadLetters(argv: string[]): Promise<number> {
     process.stdout.write(cmd.json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text)
     return result.exitCode
   } catch (err) {
+    if (interrupt.by) {
+      process.stderr.write(`opsreview dead-letters: interrupted by ${interrupt.by}${cmd.command === 'replay' ? '; the letters replayed before it stay replayed, and replaying them again is safe' : ''}\n`)
+      return interrupt.exitCode()
+    }
     process.stderr.write(`opsreview dead-letters: ${(err as Error).message}\n`)
     return failureExitCode(err)
+  } finally {
+    interrupt.off()
   }
 }
 
