@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
+import { untilAborted } from '@opsreview/lifecycle/abort'
 import type { Logger } from 'pino'
 import { kafkaUnavailable, ReadIncompleteError, type PendingPartition } from './errors.ts'
 import { parseDeadLetter, type DeadLetter } from './record.ts'
@@ -41,23 +42,6 @@ export interface ReadDeadLettersResult {
 interface Range { topic: string; partition: number; start: bigint; end: bigint; next: bigint }
 
 const rangeId = (topic: string, partition: number) => `${topic}\u0000${partition}`
-
-/**
- * `p`, or the signal's reason as soon as it is aborted: kafkajs retries a connect or a metadata request
- * for a while, and an abort must not wait that out.
- */
-async function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
-  if (!signal) return p
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_, reject) => { onAbort = () => reject(signal.reason) })
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
 
 /**
  * Reads the dead-letter topics from `sinceMs` (Kafka's offsets-by-timestamp) up to the end offsets taken

@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
+import { untilAborted } from '@opsreview/lifecycle/abort'
 import { BulkPipeline, type DeadLetter, type DeadLetterItem } from './bulk-pipeline.ts'
 import { alertDocument, incidentDocument, liveWrites, problemDocument, type DocumentFor } from './documents.ts'
 import { batchWrites } from './indexing-consumer.ts'
@@ -44,23 +45,6 @@ interface PartitionRange {
 type Ranges = Map<string, PartitionRange>
 
 const partitionKey = (topic: string, partition: number) => `${topic}/${partition}`
-
-/**
- * `p`, or the signal's reason as soon as it is aborted: kafkajs retries a connect or a metadata request
- * for a while (through an outage, for ever), and an abort must not wait that out.
- */
-async function untilAborted<T>(signal: AbortSignal | undefined, p: Promise<T>): Promise<T> {
-  if (!signal) return p
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_, reject) => { onAbort = () => reject(signal.reason) })
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
 
 async function ranges(admin: Admin, topics: readonly string[]): Promise<Ranges> {
   const out: Ranges = new Map()
