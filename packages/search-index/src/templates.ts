@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { IndexerError } from './errors.ts'
+import { classifyRequestError, IndexerError } from './errors.ts'
 import { mappingFromSchema, recordSchemas, textMapping } from './templates-from-schema.ts'
 
 /** The generation of the indices the live indexer creates; a rebuild names its fresh ones after its start. */
@@ -160,6 +160,11 @@ async function putDocumentMapping(es: Client, prefix: string, kind: 'incidents' 
   await es.indices.putMapping({ index: indexNames(prefix)[kind].alias, properties, dynamic })
 }
 
+/** A put-mapping Elasticsearch refused for the mapping (a changed field type) is let be; any other failure is thrown. */
+function unlessMappingRefused(err: unknown): void {
+  if (classifyRequestError(err).code !== 'mapping-rejected') throw err
+}
+
 /**
  * The incidents and problems write aliases, made again after a write found one missing (its index deleted
  * by hand, a cluster restored without it), as `ensureIndices` makes them at the start: their documents
@@ -178,7 +183,11 @@ export function liveDocumentAliases(es: Client, prefix: string) {
         // Put back onto an index there already (restored without aliases while the indexer runs), or by someone
         // else meanwhile, the index may be older than the schemas' new fields: until 2026-12-07 only a start
         // added them, and every document that had one was dead-lettered as mapping-rejected until then.
-        if (!(await ensureDocumentAlias(es, prefix, kind))) await putDocumentMapping(es, prefix, kind)
+        // A put refused for the mapping (a field of another type there: Elasticsearch takes none of it then) is
+        // not the lane's to wait on: its documents meet the index as it is, as before the re-attach put any
+        // mapping, those it takes written and those it refuses dead-lettered as mapping-rejected one by one.
+        // Held, each was counted as a failed attempt: the whole lane stalled, or went to the dead letters.
+        if (!(await ensureDocumentAlias(es, prefix, kind))) await putDocumentMapping(es, prefix, kind).catch(unlessMappingRefused)
         missing.delete(index)
       }
     },
