@@ -98,6 +98,16 @@ describe('parseReviewWindow', () => {
     for (const since of ['today-now', 'yesterday-NOW', 'now']) expect(parseReviewWindow({ since }, NOW), since).toMatchObject({ errors: [{ path: '/since' }] })
   })
 
+  it('reads yesterday-now on the day after one the zone skipped as the day before that, never as an empty window', () => {
+    // Samoa went from UTC-10 to +14 skipping 30 December 2011: all of local 31 December, "this time on the 30th"
+    // fell in the gap, and was read as now itself (from = to, a 200 of an empty review). The last day that had
+    // this time on its clock is the 29th: 24 h.
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Pacific/Apia' }, Date.parse('2011-12-30T10:30:00Z'))).toMatchObject({ ok: true, value: { from: '2011-12-29T10:30:00.000Z', to: '2011-12-30T10:30:00.000Z' } })
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Pacific/Apia' }, Date.parse('2011-12-31T09:59:59.500Z'))).toMatchObject({ ok: true, value: { from: '2011-12-30T09:59:59.500Z' } })
+    // And the first day after it, as any other: 1 January 2012 10:30 back to 31 December 10:30, 24 h.
+    expect(parseReviewWindow({ since: 'yesterday-now', tz: 'Pacific/Apia' }, Date.parse('2011-12-31T20:30:00Z'))).toMatchObject({ ok: true, value: { from: '2011-12-30T20:30:00.000Z' } })
+  })
+
   it('refuses an unknown zone, a malformed local day and one that has not come yet, naming the field', () => {
     expect(parseReviewWindow({ tz: 'Mars/Olympus_Mons' }, NOW)).toEqual({ ok: false, errors: [{ path: '/tz', message: expect.stringContaining('IANA') }] })
     expect(parseReviewWindow({ tz: ['UTC', 'UTC'] }, NOW)).toMatchObject({ errors: [{ path: '/tz', message: 'must be given once' }] })

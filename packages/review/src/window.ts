@@ -137,7 +137,11 @@ export function sinceStart(since: string, nowMs: number, zone: string): { ok: tr
     const t = localTime(zone, nowMs)
     // A calendar day back, never 24 h: 23 or 25 h across a clock change. The milliseconds are kept (offsets
     // are whole minutes), so the window does not start at a whole second and leave part of the day out.
-    return { ok: true, ms: instantOf(zone, { ...t, ...addDays(t, -1) }) + (((nowMs % 1000) + 1000) % 1000) }
+    const back = (days: number) => instantOf(zone, { ...t, ...addDays(t, -days) }) + (((nowMs % 1000) + 1000) % 1000)
+    // A day the zone skipped (30 December 2011 in Apia) has no such time: its gap reads as now itself, an
+    // empty window. The last day that had this time on its clock is the one before.
+    const ms = back(1)
+    return { ok: true, ms: ms < nowMs ? ms : back(2) }
   }
   const d = LOCAL_DAY.exec(since)
   if (!d) return { ok: false, message: 'must be a duration (90m, 24h, 7d) or a local day with an optional time (today, yesterday, yesterday-09:00, yesterday-now)' }
