@@ -268,26 +268,6 @@ describe('event time: clocks and watermark', () => {
     expect(engine.stats.pending).toBe(0)
   })
 
-  it("applies a backlog held at the end of a replay's range at its two final ticks, a receipt ahead of toMs too", () => {
-    // runReplay (packages/replay/src/replay.ts) ends with ticks at toMs + lateness and toMs + lateness + quiet,
-    // "a second tick a quiet time later releases a backlog still held". A receipt may be up to the future
-    // tolerance (1 min) after its record's Kafka timestamp (the rekeyer's and the replay's clamp), and an
-    // on-time event from that receiver's senders raises the high-water mark past toMs: the held event's receipt
-    // is then ahead of toMs, the watermark the final ticks leave (toMs + 30 s when the second is checked against
-    // toMs) never reaches it, and the held event was left out of the replay's incidents (released, before d165571).
-    const toMs = T0 + HOUR
-    const ahead = toMs + 20_000
-    const inputs = [
-      ...Array.from({ length: 61 }, (_, i) => tickInput(T0 + i * MIN)),
-      alertInput({ fp: 'x', service: 'search', status: 'firing', t: ahead }, ahead),
-      alertInput({ fp: 'a', service: 'checkout', status: 'firing', t: T0 + 5 * MIN }, ahead),
-      tickInput(toMs + LATENESS), tickInput(toMs + LATENESS + 30_000),
-    ]
-    const engine = deliver(inputs, { lateHold: { afterMs: 5 * MIN, quietMs: 30_000, maxMs: 10 * MIN, maxEvents: 100_000, expectTicks: true } })
-    expect(engine.stats.late).toBe(1)
-    expect(engine.incidents().map((i) => i.alerts[0]!.fingerprint)).toContain('a')
-  })
-
   it('drops a late resolve for an alert older than the retention, and counts it', () => {
     // Held until the watermark reaches its receipt (the lateness after it), then judged.
     const settle = [1, 2, 6, 7].map((m) => tickInput(T0 + 40 * DAY + m * MIN))

@@ -96,6 +96,24 @@ export function readFromOf(o: Pick<ReplayOptions, 'fromMs' | 'warmUpMs' | 'engin
 }
 
 /**
+ * The ticks that close a replay's range at `toMs`, so that every event of it is applied and no backlog stays
+ * held. A record's receipt is clamped to its timestamp plus the future tolerance, and its event time to the
+ * receipt plus the same: the range's events lie up to two tolerances past `toMs`. The first tick takes the
+ * watermark (which trails ticks by the allowed lateness) to `toMs` and fires the timers due by then, as
+ * before; the second to two tolerances past it, where the last events wait and a hold's receipts lie
+ * (a quiet hold waits for the watermark to reach them); the third, the late-event rule's quiet time later,
+ * releases a backlog still held. Until 2026-12-07 the ticks stopped at `toMs` plus the quiet time: events
+ * timed past that were never applied, and a hold whose receipt lay past `toMs` was never released.
+ */
+export function closingTicks(toMs: number, cfg: Partial<CorrelationConfig>): number[] {
+  const lateness = cfg.allowedLatenessMs ?? defaultCorrelationConfig.allowedLatenessMs
+  const tolerance = cfg.futureToleranceMs ?? defaultCorrelationConfig.futureToleranceMs
+  const quietMs = cfg.lateHold?.quietMs ?? defaultCorrelationConfig.lateHold.quietMs
+  const last = toMs + lateness + 2 * tolerance
+  return [toMs + lateness, last, last + quietMs]
+}
+
+/**
  * Runs a fresh engine over the retained log of [fromMs − warm-up, toMs]: alerts (relabelled under the
  * rules) and decisions, merged across partitions in the order they were received, each applied on event
  * time by the engine. A final tick at `toMs` fires the timers due by then. Reads with a throwaway group,
@@ -155,12 +173,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayResult> {
     stats.alerts++
     engine.applyBuffered({ type: 'alert', event })
   })
-  // The watermark trails ticks by the allowed lateness: tick that much later, so it reaches `toMs`. A
-  // second tick a quiet time later releases a backlog still held by the late-event rule at the range's end.
-  const lateness = o.engineConfig.allowedLatenessMs ?? defaultCorrelationConfig.allowedLatenessMs
-  const quietMs = o.engineConfig.lateHold?.quietMs ?? defaultCorrelationConfig.lateHold.quietMs
-  engine.applyBuffered({ type: 'tick', at: new Date(o.toMs + lateness).toISOString() })
-  engine.applyBuffered({ type: 'tick', at: new Date(o.toMs + lateness + quietMs).toISOString() })
+  for (const at of closingTicks(o.toMs, { ...o.engineConfig, lateHold })) engine.applyBuffered({ type: 'tick', at: new Date(at).toISOString() })
   // Only the last version of each incident and problem counts: drained once, each is copied once.
   for (const out of engine.drainOutputs()) {
     if (out.type === 'incident') incidents.set(out.incident.id, out.incident)
