@@ -243,22 +243,32 @@ export const CARRY_OVER_SKEW_MS = 5 * 60_000
  * document the log restored already stand (409); any other failure fails the rebuild before any alias moves.
  * A client-side scroll, because `_reindex` is a module not every distribution carries.
  */
-async function copyOlderThan(es: Client, from: string, to: string, before: string, signal: AbortSignal | undefined): Promise<number> {
+async function copyOlderThan(es: Client, from: string, to: string, before: string, signal: AbortSignal | undefined, logger: Logger): Promise<number> {
   const failed: unknown[] = []
   const documents = es.helpers.scrollDocuments<{ id: string }>({ index: from, query: { range: { receivedAt: { lt: before } } }, size: 2000 })
-  // A copy of months of alerts takes long: an abort ends it at the next document.
+  // A copy of months of alerts takes long: an abort ends it at the next document. Ended, not thrown: on a
+  // throw of its datasource the bulk helper rejects at once, its requests under way unanswered, and one
+  // answered after the caller deleted the fresh indices made its index again (`create` to a concrete
+  // index), a generation no alias reads. Ended, it sends nothing more and waits for those requests.
   async function* untilAbortedDocuments() {
     for await (const doc of documents) {
-      signal?.throwIfAborted()
+      if (signal?.aborted) {
+        logger.info({ index: to }, 'rebuild: carry-over cancelled: waiting for its bulk requests under way')
+        // Read only once a document came: by then `bulk` is set.
+        bulk.abort()
+        return
+      }
       yield doc
     }
   }
-  const stats = await es.helpers.bulk<{ id: string }>({
+  const bulk = es.helpers.bulk<{ id: string }>({
     datasource: untilAbortedDocuments(),
     flushBytes: 5 * 1024 * 1024,
     onDocument: (doc) => ({ create: { _index: to, _id: doc.id } }),
     onDrop: (dropped) => { if (dropped.status !== 409) failed.push(dropped.error) },
   })
+  const stats = await bulk
+  signal?.throwIfAborted()
   if (failed.length > 0) throw new Error(`rebuild: ${failed.length} alert document(s) could not be carried over from ${from}: ${JSON.stringify(failed[0])}`)
   return stats.successful
 }
@@ -377,7 +387,7 @@ async function rebuild(o: RebuildOptions, made: string[], moving: { started: boo
         const month = n.alerts.monthOf(index)
         if (month === undefined) continue
         await freshMonth(month)
-        carriedOver += await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), copiedBefore, o.signal)
+        carriedOver += await copyOlderThan(o.es, index, n.alerts.monthIndex(month, generation), copiedBefore, o.signal, o.logger)
       }
       // Both times: the documents copied reach past the bound by the receivers' clock skew.
       o.logger.info({ carriedOver, oldestRetained: new Date(bound).toISOString(), copiedReceivedBefore: copiedBefore }, 'rebuild: alert documents older than the log carried over')

@@ -1,0 +1,120 @@
+import http from 'node:http'
+import { once } from 'node:events'
+import { Client } from '@elastic/elasticsearch'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { captureLogs, cleanupIndices, connectedAdmin, createTopics, elasticsearchUrl, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { rebuildFromKafka } from './rebuild.ts'
+import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
+
+/**
+ * An HTTP proxy in front of Elasticsearch that holds, unanswered, the requests `hold` picks (by method, URL
+ * and body) until `release` sends them on; it notes each request as it arrives.
+ */
+async function holdingProxy(hold: (method: string, url: string, body: Buffer) => boolean) {
+  const held: { method: string; url: string; send: () => Promise<void> }[] = []
+  const arrived: { method: string; url: string; whileHeld: string[] }[] = []
+  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => new Promise<void>((resolve) => {
+    const upstream = http.request(new URL(req.url!, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers)
+      answer.pipe(res)
+      answer.on('end', () => resolve())
+    })
+    upstream.on('error', () => { res.destroy(); resolve() })
+    upstream.end(body)
+  })
+  const proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const method = req.method!
+      const url = req.url!
+      arrived.push({ method, url, whileHeld: held.map((h) => `${h.method} ${h.url}`) })
+      if (hold(method, url, body)) held.push({ method, url, send: () => forward(req, body, res) })
+      else void forward(req, body, res)
+    })
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  onTestFinished(() => { proxy.closeAllConnections(); proxy.close() })
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
+    arrived,
+    held: (pick: (h: { method: string; url: string }) => boolean) => held.filter(pick).length,
+    /** Sends on the held requests `pick` picks; resolves once Elasticsearch has answered them. */
+    release: async (pick: (h: { method: string; url: string }) => boolean) => {
+      const going = held.filter(pick)
+      for (const h of going) held.splice(held.indexOf(h), 1)
+      await Promise.all(going.map((h) => h.send()))
+    },
+  }
+}
+
+const isCopy = (method: string, url: string, body: Buffer) => method === 'POST' && url.includes('_bulk') && body.subarray(0, 64).toString().startsWith('{"create"')
+const isScroll = (url: string) => url.startsWith('/_search/scroll')
+
+describe('a rebuild cancelled while it carries alert documents over', () => {
+  it('deletes the fresh indices only once the carry-over\'s bulk requests under way are answered: one answered after the delete made its index again', { timeout: 120_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('rebuild-abort-copy')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, Object.values(topics), 1)
+    cleanupIndices(run)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    await ensureIndices(es, run)
+    const n = indexNames(run)
+
+    // The alert log lost its one record to retention: every alert document older than the rebuild is carried over.
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: topics.alerts, acks: -1, messages: [{ key: 'k', value: '{}' }] })
+    await producer.disconnect()
+    await waitFor(() => admin.deleteTopicRecords({ topic: topics.alerts, partitions: [{ partition: 0, offset: '1' }] }).then(() => true), { what: 'the alert record deleted' })
+
+    // More than a scroll page (2000) of old alert documents, the first page over the copy's 5 MB flush: a bulk
+    // request of the copy is under way while it waits for the next page.
+    const at = '2026-10-15T00:00:00.000Z'
+    const month = n.alerts.indexFor(at)
+    await liveAlertMonths(es, run).prepare(new Set([month]))
+    const pad = 'x'.repeat(3000)
+    const docs = Array.from({ length: 2100 }, (_, i) => ({
+      id: i.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${i}`, status: 'firing', severity: 'warning', service: 's', environment: 'production',
+      title: `a${i} ${pad}`, labels: { alertname: 'A' }, startsAt: at, receivedAt: at, eventAt: at, links: [], origin: {},
+    }))
+    for (let i = 0; i < docs.length; i += 500) {
+      const r = await es.bulk({ refresh: true, operations: docs.slice(i, i + 500).flatMap((d) => [{ index: { _index: month, _id: d.id } }, d]) })
+      expect(r.errors).toBe(false)
+    }
+    const indices = async () => Object.keys(await es.indices.get({ index: `${run}-*`, expand_wildcards: 'all' })).sort()
+    const liveIndices = await indices()
+
+    // The copy's bulk requests are held, and its next scroll page: the signal comes then.
+    let holdScrolls = true
+    const proxy = await holdingProxy((method, url, body) => isCopy(method, url, body) || (holdScrolls && isScroll(url)))
+    const proxied = new Client({ node: proxy.url })
+    onTestFinished(() => proxied.close())
+    const logs = captureLogs()
+    const controller = new AbortController()
+    const rebuilding = rebuildFromKafka({ kafka, es: proxied, prefix: run, topics, logger: logs.logger, signal: controller.signal })
+    const settled = rebuilding.then(() => 'resolved', (err: unknown) => err)
+    await Promise.race([
+      waitFor(() => (proxy.held((h) => h.url.includes('_bulk')) > 0 && proxy.held((h) => isScroll(h.url)) > 0 ? true : undefined), { what: 'a copy request and the next scroll page held', timeoutMs: 60_000 }),
+      settled.then((r) => { throw new Error(`the rebuild ended before its copy was under way: ${String(r)}`) }),
+    ])
+    controller.abort()
+    holdScrolls = false
+    await proxy.release((h) => isScroll(h.url))
+    // Now either the fresh indices are deleted at once, the copy's request still unanswered, or the rebuild
+    // waits for that request: then the copy says so.
+    const deleting = () => proxy.arrived.some((a) => a.method === 'DELETE' && !isScroll(a.url))
+    await waitFor(() => (deleting() || logs.lines.some((l) => l.msg === 'rebuild: carry-over cancelled: waiting for its bulk requests under way') ? true : undefined), { what: 'the delete or the wait for the copy', lastSeen: () => JSON.stringify({ arrived: proxy.arrived.map((a) => `${a.method} ${a.url.slice(0, 60)}`), logs: logs.lines.map((l) => l.msg) }) })
+    await proxy.release(() => true)
+    const outcome = await settled
+
+    expect(outcome).toBe(controller.signal.reason)
+    expect(await indices()).toEqual(liveIndices)
+    expect(proxy.arrived.filter((a) => a.method === 'DELETE' && !isScroll(a.url)).map((a) => a.whileHeld)).toEqual([[]])
+  })
+})
