@@ -117,7 +117,9 @@ async function reindex(): Promise<number> {
     if (interrupt.by) process.stderr.write(`opsreview reindex: ${interrupt.by} came after the aliases had moved: the rebuild was finished\n`)
     return 0
   } catch (err) {
-    if (interrupt.by) {
+    // Only the cancel itself: a signal after the aliases moved is let be, and a failure after that (Kafka gone
+    // in the last pass) is that failure, with its own exit code, not an interruption that left the aliases.
+    if (interrupt.by && err === interruption.signal.reason) {
       process.stderr.write(`opsreview reindex: interrupted by ${interrupt.by}: the aliases were not moved and the fresh indices deleted (the log names any that could not be)\n`)
       return interrupt.exitCode()
     }
