@@ -11,7 +11,7 @@ import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
  * and body) until `release` sends them on; it notes each request as it arrives.
  */
 async function holdingProxy(hold: (method: string, url: string, body: Buffer) => boolean) {
-  const held: { method: string; url: string; send: () => Promise<void> }[] = []
+  const held: { method: string; url: string; send: () => Promise<void>; refuse: () => void }[] = []
   const arrived: { method: string; url: string; whileHeld: string[] }[] = []
   const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => new Promise<void>((resolve) => {
     const upstream = http.request(new URL(req.url!, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
@@ -30,7 +30,11 @@ async function holdingProxy(hold: (method: string, url: string, body: Buffer) =>
       const method = req.method!
       const url = req.url!
       arrived.push({ method, url, whileHeld: held.map((h) => `${h.method} ${h.url}`) })
-      if (hold(method, url, body)) held.push({ method, url, send: () => forward(req, body, res) })
+      const refuse = () => {
+        res.writeHead(500, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { type: 'search_phase_execution_exception', reason: 'all shards failed' }, status: 500 }))
+      }
+      if (hold(method, url, body)) held.push({ method, url, send: () => forward(req, body, res), refuse })
       else void forward(req, body, res)
     })
   })
@@ -41,6 +45,13 @@ async function holdingProxy(hold: (method: string, url: string, body: Buffer) =>
     url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
     arrived,
     held: (pick: (h: { method: string; url: string }) => boolean) => held.filter(pick).length,
+    /** Answers the held requests `pick` picks with a 500 of Elasticsearch's form, not sending them on. */
+    fail: (pick: (h: { method: string; url: string }) => boolean) => {
+      for (const h of held.filter(pick)) {
+        held.splice(held.indexOf(h), 1)
+        h.refuse()
+      }
+    },
     /** Sends on the held requests `pick` picks; resolves once Elasticsearch has answered them. */
     release: async (pick: (h: { method: string; url: string }) => boolean) => {
       const going = held.filter(pick)
@@ -53,8 +64,8 @@ async function holdingProxy(hold: (method: string, url: string, body: Buffer) =>
 const isCopy = (method: string, url: string, body: Buffer) => method === 'POST' && url.includes('_bulk') && body.subarray(0, 64).toString().startsWith('{"create"')
 const isScroll = (url: string) => url.startsWith('/_search/scroll')
 
-describe('a rebuild cancelled while it carries alert documents over', () => {
-  it('deletes the fresh indices only once the carry-over\'s bulk requests under way are answered: one answered after the delete made its index again', { timeout: 120_000 }, async () => {
+describe('a rebuild ended while it carries alert documents over', () => {
+  it.each(['cancelled', 'its scroll failing'] as const)('%s, deletes the fresh indices only once the carry-over\'s bulk requests under way are answered: one answered after the delete made its index again', { timeout: 120_000 }, async (ending) => {
     const kafka = kafkaClient()
     const admin = await connectedAdmin(kafka)
     const run = uniqueName('rebuild-abort-copy')
@@ -103,17 +114,23 @@ describe('a rebuild cancelled while it carries alert documents over', () => {
       waitFor(() => (proxy.held((h) => h.url.includes('_bulk')) > 0 && proxy.held((h) => isScroll(h.url)) > 0 ? true : undefined), { what: 'a copy request and the next scroll page held', timeoutMs: 60_000 }),
       settled.then((r) => { throw new Error(`the rebuild ended before its copy was under way: ${String(r)}`) }),
     ])
-    controller.abort()
     holdScrolls = false
-    await proxy.release((h) => isScroll(h.url))
+    if (ending === 'cancelled') {
+      controller.abort()
+      await proxy.release((h) => isScroll(h.url))
+    } else {
+      proxy.fail((h) => isScroll(h.url))
+    }
     // Now either the fresh indices are deleted at once, the copy's request still unanswered, or the rebuild
     // waits for that request: then the copy says so.
     const deleting = () => proxy.arrived.some((a) => a.method === 'DELETE' && !isScroll(a.url))
-    await waitFor(() => (deleting() || logs.lines.some((l) => l.msg === 'rebuild: carry-over cancelled: waiting for its bulk requests under way') ? true : undefined), { what: 'the delete or the wait for the copy', lastSeen: () => JSON.stringify({ arrived: proxy.arrived.map((a) => `${a.method} ${a.url.slice(0, 60)}`), logs: logs.lines.map((l) => l.msg) }) })
+    const waits = ending === 'cancelled' ? 'rebuild: carry-over cancelled: waiting for its bulk requests under way' : 'rebuild: carry-over failed reading: waiting for its bulk requests under way'
+    await waitFor(() => (deleting() || logs.lines.some((l) => l.msg === waits) ? true : undefined), { what: 'the delete or the wait for the copy', lastSeen: () => JSON.stringify({ arrived: proxy.arrived.map((a) => `${a.method} ${a.url.slice(0, 60)}`), logs: logs.lines.map((l) => l.msg) }) })
     await proxy.release(() => true)
     const outcome = await settled
 
-    expect(outcome).toBe(controller.signal.reason)
+    if (ending === 'cancelled') expect(outcome).toBe(controller.signal.reason)
+    else expect(String(outcome)).toContain('search_phase_execution_exception')
     expect(await indices()).toEqual(liveIndices)
     expect(proxy.arrived.filter((a) => a.method === 'DELETE' && !isScroll(a.url)).map((a) => a.whileHeld)).toEqual([[]])
   })

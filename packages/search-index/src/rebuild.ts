@@ -250,15 +250,25 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
   // throw of its datasource the bulk helper rejects at once, its requests under way unanswered, and one
   // answered after the caller deleted the fresh indices made its index again (`create` to a concrete
   // index), a generation no alias reads. Ended, it sends nothing more and waits for those requests.
+  // A scroll that fails ends it alike, and its error is thrown once those requests are answered: the
+  // rebuild's cleanup deletes the fresh indices then.
+  let readFailed: { err: unknown } | undefined
   async function* untilAbortedDocuments() {
-    for await (const doc of documents) {
-      if (signal?.aborted) {
-        logger.info({ index: to }, 'rebuild: carry-over cancelled: waiting for its bulk requests under way')
-        // Read only once a document came: by then `bulk` is set.
-        bulk.abort()
-        return
+    try {
+      for await (const doc of documents) {
+        if (signal?.aborted) {
+          logger.info({ index: to }, 'rebuild: carry-over cancelled: waiting for its bulk requests under way')
+          // Read only once a document came: by then `bulk` is set.
+          bulk.abort()
+          return
+        }
+        yield doc
       }
-      yield doc
+    } catch (err) {
+      // After the scroll's first request went out: `bulk` is set.
+      logger.warn({ err, index: from }, 'rebuild: carry-over failed reading: waiting for its bulk requests under way')
+      readFailed = { err }
+      bulk.abort()
     }
   }
   const bulk = es.helpers.bulk<{ id: string }>({
@@ -269,6 +279,7 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
   })
   const stats = await bulk
   signal?.throwIfAborted()
+  if (readFailed) throw readFailed.err
   if (failed.length > 0) throw new Error(`rebuild: ${failed.length} alert document(s) could not be carried over from ${from}: ${JSON.stringify(failed[0])}`)
   return stats.successful
 }
