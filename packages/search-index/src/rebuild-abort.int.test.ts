@@ -1,6 +1,7 @@
 import http from 'node:http'
 import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
+import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { captureLogs, cleanupIndices, connectedAdmin, createTopics, elasticsearchUrl, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { rebuildFromKafka } from './rebuild.ts'
@@ -133,5 +134,41 @@ describe('a rebuild ended while it carries alert documents over', () => {
     else expect(String(outcome)).toContain('search_phase_execution_exception')
     expect(await indices()).toEqual(liveIndices)
     expect(proxy.arrived.filter((a) => a.method === 'DELETE' && !isScroll(a.url)).map((a) => a.whileHeld)).toEqual([[]])
+  })
+})
+
+describe('a rebuild cancelled while it replays the log', () => {
+  it('rejects with the signal\'s reason when Kafka is gone by the time its throwaway group is deleted: a Ctrl-C, not a Kafka failure', { timeout: 120_000 }, async () => {
+    const kafka = kafkaClient()
+    const admin = await connectedAdmin(kafka)
+    const run = uniqueName('rebuild-abort-replay')
+    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
+    await createTopics(admin, Object.values(topics), 1)
+    cleanupIndices(run)
+    const es = esClient()
+    onTestFinished(() => es.close())
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: topics.incidents, acks: -1, messages: [{ key: 'k', value: '{}' }] })
+    await producer.disconnect()
+
+    // The real broker until the signal; after it, Kafka is gone (a closed port, no retries): the operator
+    // pressed Ctrl-C because the rebuild hung on an outage, or the broker went meanwhile.
+    const controller = new AbortController()
+    const gone = new Kafka({ clientId: run, brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING, retry: { retries: 0 } })
+    const kafkaThenGone = {
+      admin: () => (controller.signal.aborted ? gone.admin() : kafka.admin()),
+      producer: () => kafka.producer(),
+      consumer: (config: ConsumerConfig) => {
+        const consumer = kafka.consumer(config)
+        const start = consumer.run.bind(consumer)
+        // The signal comes once the replay's consumer runs.
+        consumer.run = async (config) => { await start(config); controller.abort() }
+        return consumer
+      },
+    } as unknown as Kafka
+    const logs = captureLogs()
+    const outcome = await rebuildFromKafka({ kafka: kafkaThenGone, es, prefix: run, topics, logger: logs.logger, signal: controller.signal }).then(() => 'resolved', (err: unknown) => err)
+    expect(outcome).toBe(controller.signal.reason)
   })
 })
