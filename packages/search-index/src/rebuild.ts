@@ -206,9 +206,12 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     // A bulk request under way may still create or write to a fresh index: the caller deletes those after this.
     await pipeline.stopped()
     await consumer.disconnect()
+    // The throwaway group's delete is a courtesy: a Kafka gone meanwhile (the outage a Ctrl-C cut short) must
+    // not replace what the replay threw, the signal's reason above all, which the command tells as a cancel.
     const admin = o.kafka.admin()
     await admin.connect()
-    await admin.deleteGroups([r.groupId]).catch(() => undefined)
+      .then(() => admin.deleteGroups([r.groupId]))
+      .catch((err: unknown) => o.logger.warn({ err, groupId: r.groupId }, 'rebuild: the replay\'s consumer group could not be deleted'))
     await admin.disconnect()
   }
 }
