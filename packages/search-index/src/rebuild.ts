@@ -280,7 +280,11 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
     onDocument: (doc) => ({ create: { _index: to, _id: doc.id } }),
     onDrop: (dropped) => { if (dropped.status !== 409) failed.push(dropped.error) },
   })
-  const stats = await bulk
+  // A request under way that fails after a cancel (a 500, a timeout) rejects the helper: still the cancel.
+  const stats = await bulk.catch((err: unknown) => {
+    signal?.throwIfAborted()
+    throw err
+  })
   signal?.throwIfAborted()
   if (readFailed) throw readFailed.err
   if (failed.length > 0) throw new Error(`rebuild: ${failed.length} alert document(s) could not be carried over from ${from}: ${JSON.stringify(failed[0])}`)
