@@ -79,17 +79,19 @@ function asksForHelp(argv: readonly string[]): boolean {
 }
 
 /**
- * Ctrl-C or SIGTERM while `listen`ing calls `stop` once and keeps the signal (`by`); a second signal finds no
- * handler and kills the command at once. `exitCode`: 128 + the signal's number, as a shell reports a process
- * the signal killed (130 for SIGINT, 143 for SIGTERM).
+ * Ctrl-C or SIGTERM while `listen`ing aborts `signal` and calls `stop` once, and keeps the signal (`by`); a
+ * second signal finds no handler and kills the command at once. `exitCode`: 128 + the signal's number, as a
+ * shell reports a process the signal killed (130 for SIGINT, 143 for SIGTERM).
  */
-function interruptible(stop: () => void) {
+function interruptible(stop?: () => void) {
   let by: NodeJS.Signals | undefined
+  const interruption = new AbortController()
   const off = () => { process.off('SIGINT', onSignal).off('SIGTERM', onSignal) }
-  const onSignal = (signal: NodeJS.Signals) => { by = signal; off(); stop() }
+  const onSignal = (signal: NodeJS.Signals) => { by = signal; off(); interruption.abort(); stop?.() }
   return {
     listen: () => { process.on('SIGINT', onSignal).on('SIGTERM', onSignal) },
     off,
+    signal: interruption.signal,
     get by() { return by },
     exitCode: () => 128 + constants.signals[by!],
   }
@@ -104,12 +106,11 @@ async function reindex(): Promise<number> {
   // Ctrl-C or SIGTERM cancels the rebuild, its fresh indices deleted and the aliases left where they were:
   // killed, the command left a whole generation beside the live one that no alias read and nothing deleted.
   // Once the aliases move it finishes instead (rebuildFromKafka). A second signal kills it at once.
-  const interruption = new AbortController()
-  const interrupt = interruptible(() => interruption.abort())
+  const interrupt = interruptible()
   interrupt.listen()
   try {
     const result = await rebuildFromKafka({
-      kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger, signal: interruption.signal,
+      kafka, es, prefix: config.OPSREVIEW_ES_INDEX_PREFIX, logger, signal: interrupt.signal,
       topics: { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS },
     })
     logger.info({ ...result, seconds: Math.round((Date.now() - started) / 100) / 10 }, 'rebuild complete')
@@ -119,7 +120,7 @@ async function reindex(): Promise<number> {
   } catch (err) {
     // Only the cancel itself: a signal after the aliases moved is let be, and a failure after that (Kafka gone
     // in the last pass) is that failure, with its own exit code, not an interruption that left the aliases.
-    if (interrupt.by && err === interruption.signal.reason) {
+    if (interrupt.by && err === interrupt.signal.reason) {
       process.stderr.write(`opsreview reindex: interrupted by ${interrupt.by}: the aliases were not moved and the fresh indices deleted (the log names any that could not be)\n`)
       return interrupt.exitCode()
     }
@@ -154,9 +155,8 @@ async function deadLetters(argv: string[]): Promise<number> {
     : [c.OPSREVIEW_TOPIC_REJECTED, c.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, c.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER]
   // Ctrl-C or SIGTERM stops the read, its reader disconnected and its consumer group deleted, or a replay
   // before its next letter: killed, the command left its group behind for the broker to expire.
-  const interruption = new AbortController()
-  const interrupt = interruptible(() => interruption.abort())
-  const deps = { kafka, logger, topics, readTimeoutMs: c.OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT, signal: interruption.signal }
+  const interrupt = interruptible()
+  const deps = { kafka, logger, topics, readTimeoutMs: c.OPSREVIEW_DEAD_LETTERS_READ_TIMEOUT, signal: interrupt.signal }
   interrupt.listen()
   try {
     const result = cmd.command === 'list'
@@ -219,8 +219,7 @@ async function replay(argv: string[]): Promise<number> {
   const es = new Client({ ...elasticsearchConnectionOptions(c), requestTimeout: 60_000 })
   // Ctrl-C or SIGTERM stops the run where it is, a dataset half written deleted, instead of killing it with
   // the dataset's indices left unaliased. A second signal finds no handler and kills it at once.
-  const interruption = new AbortController()
-  const interrupt = interruptible(() => interruption.abort())
+  const interrupt = interruptible()
   try {
     if (cmd.command === 'list') {
       const datasets = await listDatasets(es, c.OPSREVIEW_ES_INDEX_PREFIX)
@@ -248,7 +247,7 @@ async function replay(argv: string[]): Promise<number> {
       ...(cmd.dataset !== undefined ? { dataset: cmd.dataset } : {}),
       settings, degraded: degradedRuleOf(c),
       groupId: `opsreview-replay-${Date.now().toString(36)}-${process.pid}`,
-      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL, signal: interruption.signal,
+      idleTimeoutMs: c.OPSREVIEW_REPLAY_IDLE_TIMEOUT, tickIntervalMs: c.OPSREVIEW_TICK_INTERVAL, signal: interrupt.signal,
     })
     // On stderr too: with --json the report goes to a script, and a range the log no longer holds whole must not pass unseen.
     for (const w of report.warnings) process.stderr.write(`opsreview replay: warning: ${w}\n`)
