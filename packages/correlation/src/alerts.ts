@@ -492,8 +492,7 @@ function onResolve(s: EngineState, key: string, track: AlertTrack | undefined, t
   if (inc.data.status === 'resolved') {
     refreshEnd(s, inc)
     // A real end replaces the staleness guess.
-    let auto = false
-    for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
+    const auto = inc.guessed > 0
     if (inc.data.resolvedBy === 'staleness' && t < inc.resolvedDecidedAt!) {
       // An end from before the guess decided it: in order the alert ended before any guess, and the incident
       // was decided when its members' ends and the other members' guesses decide it (`quietDueOf`), earlier or

@@ -741,10 +741,8 @@ export function settle(s: EngineState, inc: IncidentState, now: number): void {
   if (inc.firing > 0 || inc.quietSince === null) return
   const due = quietDueOf(s, inc, inc.quietSince)
   if (due > now) return
-  let auto = false
-  for (const m of inc.data.alerts) if (m.autoResolved) { auto = true; break }
   const end = endOf(inc, due)
-  resolveIncident(s, inc, auto ? 'staleness' : 'alerts', end.ms, end.at, due)
+  resolveIncident(s, inc, inc.guessed > 0 ? 'staleness' : 'alerts', end.ms, end.at, due)
 }
 
 /**

@@ -86,8 +86,8 @@ export interface IncidentState {
   firing: number
   /**
    * Members a staleness guess ended (`autoResolved`): only an incident with one has its quiet period wait for
-   * a guess (`quietDueOf`), which otherwise read every member of a storm on each settle. Not in a snapshot:
-   * counted again on restore.
+   * a guess (`quietDueOf`), which otherwise read every member of a storm on each settle, and it is what tells a
+   * resolve by staleness from one by alerts. Not in a snapshot: counted again on restore.
    */
   guessed: number
   /** Alert names seen, for the recurring signature. */
