@@ -256,7 +256,7 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
   // A scroll that fails ends it alike, and its error is thrown once those requests are answered: the
   // rebuild's cleanup deletes the fresh indices then.
   let readFailed: { err: unknown } | undefined
-  async function* untilAbortedDocuments() {
+  async function* documentsToCopy() {
     try {
       for await (const doc of documents) {
         if (signal?.aborted) {
@@ -275,7 +275,7 @@ async function copyOlderThan(es: Client, from: string, to: string, before: strin
     }
   }
   const bulk = es.helpers.bulk<{ id: string }>({
-    datasource: untilAbortedDocuments(),
+    datasource: documentsToCopy(),
     flushBytes: 5 * 1024 * 1024,
     onDocument: (doc) => ({ create: { _index: to, _id: doc.id } }),
     onDrop: (dropped) => { if (dropped.status !== 409) failed.push(dropped.error) },
