@@ -439,6 +439,13 @@ $('#problem-incidents').after(el('p', { id: 'problem-incidents-cut', class: 'lis
  */
 const ownerDrafts = new Map()
 
+/** A row of the window's incident lists: severity, the incident, its services, its opening, `then` (what became of it), its owner. */
+function incidentRow(i, then) {
+  return el('tr', { 'data-id': i.id },
+    el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
+    el('td', {}, when(i.openedAt)), then, el('td', { class: 'owner' }, i.owner ?? '–'))
+}
+
 function renderReview(r) {
   // The review's own zone (OPSREVIEW_TIMEZONE or ?tz=): the meeting reads its local times.
   useZone(r.window.timeZone)
@@ -471,17 +478,12 @@ function renderReview(r) {
   showCut('open-incidents', r.openIncidents, 'open incidents')
   // The last day's incidents, those already over included: the meeting's first item. One that opened and
   // resolved overnight was only a count here, and in the post-mortem queue if it needed one.
-  fill($('#new-incidents tbody'), r.newIncidents.items.map((i) => el('tr', { 'data-id': i.id },
-    el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
-    el('td', {}, when(i.openedAt)),
-    el('td', { class: 'state' }, i.status === 'resolved' ? `resolved ${when(i.resolvedAt)}` : 'open', i.acknowledgedAt ? ', acknowledged' : ''),
-    el('td', { class: 'owner' }, i.owner ?? '–'))), 'No new incidents in the window.', 6)
+  fill($('#new-incidents tbody'), r.newIncidents.items.map((i) => incidentRow(i,
+    el('td', { class: 'state' }, i.status === 'resolved' ? `resolved ${when(i.resolvedAt)}` : 'open', i.acknowledgedAt ? ', acknowledged' : ''))), 'No new incidents in the window.', 6)
   showCut('new-incidents', r.newIncidents, 'new incidents', 'most severe')
   // As review.md lists them: one that opened before the window (an outage through the night from the evening
   // before) and ended in it was a count in the summary only, in no list of the page.
-  fill($('#resolved-incidents tbody'), r.resolvedIncidents.items.map((i) => el('tr', { 'data-id': i.id },
-    el('td', {}, sev(i.severity)), el('td', {}, incidentLink(i), i.customerImpact ? ' · customers affected' : ''), el('td', {}, i.services.join(', ')),
-    el('td', {}, when(i.openedAt)), el('td', {}, when(i.resolvedAt)), el('td', { class: 'owner' }, i.owner ?? '–'))), 'None resolved in the window.', 6)
+  fill($('#resolved-incidents tbody'), r.resolvedIncidents.items.map((i) => incidentRow(i, el('td', {}, when(i.resolvedAt)))), 'None resolved in the window.', 6)
   showCut('resolved-incidents', r.resolvedIncidents, 'resolved incidents', 'last resolved')
   fill($('#problems tbody'), r.problems.items.map((p) => {
     const out = rowOutput(`problems/${p.id}`)
