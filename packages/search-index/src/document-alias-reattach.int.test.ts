@@ -4,12 +4,13 @@
 // Such an index may also hold a field of another type than the current mapping's: Elasticsearch refuses the
 // whole put-mapping then, and the documents meet the index as it is (as before 2026-12-07, when the re-attach
 // put none): those it takes written, those it refuses dead-lettered one by one, never the lane held back.
+// It takes the documents' refresh interval too: a restored index keeps the one it was made with.
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { indicesOfTest } from '@opsreview/testing'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
 import { liveWrites } from './documents.ts'
-import { ensureIndices, indexNames, problemMappings } from './templates.ts'
+import { DOCUMENT_REFRESH_INTERVAL, ensureIndices, indexNames, problemMappings } from './templates.ts'
 
 type Properties = NonNullable<typeof problemMappings.properties>
 
@@ -70,6 +71,17 @@ describe('a write alias the running indexer puts back', () => {
     await es.indices.refresh({ index: n.alias })
     const found = await es.search({ index: n.alias, query: { term: { reopenCount: 1 } } })
     expect(found.hits.hits.map((h) => h._id)).toEqual([doc.id])
+  })
+
+  it('gives the index the documents\' refresh interval, as a start does, so they show in searches as soon as those of a made index', async () => {
+    const { prefix, es, n } = await problemsIndexPutBack('reattach-refresh', problemMappings.properties!)
+    const refreshOf = async () => (await es.indices.getSettings({ index: n.first }))[n.first]?.settings?.index?.refresh_interval
+    expect(await refreshOf()).toBeUndefined()
+
+    const { drained, letters } = await writeProblem(es, prefix, 'prb-000000000000000000000006')
+
+    expect({ drained, letters }).toEqual({ drained: true, letters: [] })
+    expect(await refreshOf()).toBe(DOCUMENT_REFRESH_INTERVAL)
   })
 
   it('onto an index whose mapping conflicts with the current one writes the documents that index takes, though the put-mapping is refused', async () => {

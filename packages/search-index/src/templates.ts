@@ -112,11 +112,7 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval?
     await es.indices.putIndexTemplate({ name: n[kind].template, index_patterns: [n[kind].pattern], priority: 200, template: { settings: settings(refreshOf[kind]), mappings } })
   }
   for (const kind of ['incidents', 'problems'] as const) {
-    const names = n[kind]
-    if (!(await ensureDocumentAlias(es, prefix, kind))) {
-      await es.indices.putSettings({ index: names.alias, settings: { refresh_interval: refreshOf[kind] } })
-      await putDocumentMapping(es, prefix, kind)
-    }
+    if (!(await ensureDocumentAlias(es, prefix, kind))) await bringDocumentIndicesUpToDate(es, prefix, kind, refreshOf[kind])
   }
   // The alert months there already too (behind the read alias, or none yet): the month being written would
   // refuse every alert with a field the alert schema added, until the month ended.
@@ -150,14 +146,18 @@ async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents'
 }
 
 /**
- * Puts the current mapping onto the indices behind an incidents or problems alias. A field a newer schema
- * adds (the mappings are strict): an index made before it would refuse every document that has it. Adding a
- * field is allowed on a live index, and putting one already there changes nothing; changing one is not, and
- * fails here.
+ * Puts the refresh interval and the current mapping onto the indices behind an incidents or problems alias
+ * that were not made now: they were made with what the template said then (a restored one, with none).
+ * A field a newer schema adds (the mappings are strict): an index made before it would refuse every
+ * document that has it. Adding a field is allowed on a live index, and putting one already there changes
+ * nothing; changing one is not, and the put-mapping fails (`onMappingRefused` may let that be).
  */
-async function putDocumentMapping(es: Client, prefix: string, kind: 'incidents' | 'problems'): Promise<void> {
+async function bringDocumentIndicesUpToDate(es: Client, prefix: string, kind: 'incidents' | 'problems', refreshInterval: string, onMappingRefused?: (err: unknown) => void): Promise<void> {
+  const index = indexNames(prefix)[kind].alias
+  await es.indices.putSettings({ index, settings: { refresh_interval: refreshInterval } })
   const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
-  await es.indices.putMapping({ index: indexNames(prefix)[kind].alias, properties, dynamic })
+  const put = es.indices.putMapping({ index, properties, dynamic })
+  await (onMappingRefused ? put.catch(onMappingRefused) : put)
 }
 
 /** A put-mapping Elasticsearch refused for the mapping (a changed field type) is let be; any other failure is thrown. */
@@ -182,12 +182,13 @@ export function liveDocumentAliases(es: Client, prefix: string) {
         if (kind === undefined || !missing.has(index)) continue
         // Put back onto an index there already (restored without aliases while the indexer runs), or by someone
         // else meanwhile, the index may be older than the schemas' new fields: until 2026-12-07 only a start
-        // added them, and every document that had one was dead-lettered as mapping-rejected until then.
+        // added them, and every document that had one was dead-lettered as mapping-rejected until then. Its
+        // refresh interval may be another too (a restored index has Elasticsearch's 1 s, not the documents' 250 ms).
         // A put refused for the mapping (a field of another type there: Elasticsearch takes none of it then) is
         // not the lane's to wait on: its documents meet the index as it is, as before the re-attach put any
         // mapping, those it takes written and those it refuses dead-lettered as mapping-rejected one by one.
         // Held, each was counted as a failed attempt: the whole lane stalled, or went to the dead letters.
-        if (!(await ensureDocumentAlias(es, prefix, kind))) await putDocumentMapping(es, prefix, kind).catch(unlessMappingRefused)
+        if (!(await ensureDocumentAlias(es, prefix, kind))) await bringDocumentIndicesUpToDate(es, prefix, kind, DOCUMENT_REFRESH_INTERVAL, unlessMappingRefused)
         missing.delete(index)
       }
     },
