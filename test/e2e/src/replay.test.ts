@@ -59,7 +59,9 @@ describe('opsreview replay as a process, on the whole pipeline', () => {
     const reviewPort = await freePort()
     await Promise.all([
       startService('receiver', { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: INGEST, OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'whatif-spool-')) }, 'connected to kafka'),
-      startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${runId}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s' }, 'correlator running'),
+      // The alerts fired 16 to 20 minutes before they are posted: a backlog to the live correlator, held until
+      // the input has been quiet this long (30 s by default). Both posts arrive within milliseconds.
+      startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${runId}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_LATE_HOLD_QUIET: '5s' }, 'correlator running'),
       startService('indexer', { ...common, OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_INDEXER_GROUP: `${runId}-indexer` }, 'indexer consuming'),
       startService('review', { ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: 'write-token', OPSREVIEW_DEAD_LETTER_TOPICS: topics.OPSREVIEW_TOPIC_REJECTED }, 'review listening'),
     ])
