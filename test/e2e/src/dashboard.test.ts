@@ -14,8 +14,11 @@ const DANA = 'dana-secret'
 const ERIN = 'erin-secret'
 const WRITE = `dana:${DANA},erin:${ERIN},write-token`
 
-/** The whole pipeline as processes, each with this test's own topics, groups and indices. */
-async function startPipeline() {
+/**
+ * The whole pipeline as processes, each with this test's own topics, groups and indices. `waitTimeout`: the
+ * review's OPSREVIEW_WAIT_TIMEOUT, how long a decision sent with `?wait=true` waits to show (20 s unless told).
+ */
+async function startPipeline(o: { waitTimeout?: string } = {}) {
   const run = uniqueName('dash')
   const prefix = run
   const es = esClient()
@@ -44,7 +47,7 @@ async function startPipeline() {
     startService('correlator', { ...common, OPSREVIEW_CORRELATOR_PORT: String(await freePort()), OPSREVIEW_CORRELATOR_GROUP: `${run}-correlator`, OPSREVIEW_TICK_INTERVAL: '1s', OPSREVIEW_SNAPSHOT_INTERVAL: '1s', OPSREVIEW_KAFKA_SESSION_TIMEOUT: '6s', OPSREVIEW_ALLOWED_LATENESS: '0', OPSREVIEW_LATE_HOLD_QUIET: '5s' }, 'correlator running'),
     startService('indexer', { ...common, OPSREVIEW_INDEXER_PORT: String(await freePort()), OPSREVIEW_INDEXER_GROUP: `${run}-indexer` }, 'indexer consuming'),
     startService('review', {
-      ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: WRITE, OPSREVIEW_WAIT_TIMEOUT: '20s',
+      ...common, OPSREVIEW_REVIEW_PORT: String(reviewPort), OPSREVIEW_READ_TOKENS: READ, OPSREVIEW_WRITE_TOKENS: WRITE, OPSREVIEW_WAIT_TIMEOUT: o.waitTimeout ?? '20s',
       OPSREVIEW_RECEIVER_URL: `http://127.0.0.1:${receiverPort}`, OPSREVIEW_RECEIVER_TOKEN: INGEST,
       OPSREVIEW_DEAD_LETTER_TOPICS: [topics.OPSREVIEW_TOPIC_REJECTED, topics.OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER, topics.OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER].join(','), OPSREVIEW_DEAD_LETTER_CACHE: '1s',
     }, 'review listening'),
@@ -495,7 +498,10 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
   }, 300_000)
 
   it('waits for the answer of a decision sent twice at once (from its row and from the incident view) instead of calling the second not saved', async () => {
-    const p = await startPipeline()
+    // The row's request waits the whole wait timeout (nothing is indexed), and the view's waits for its
+    // answer: 10 s, not 20, is still ample for the correlator to take it and the view's click to go meanwhile.
+    // A first request answered before the second click would end its key, and the second send a new one.
+    const p = await startPipeline({ waitTimeout: '10s' })
     await p.post('/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'opsreview', groupKey: '{}:{alertname="CheckoutDown"}', alerts: [firing(Date.now(), 'CheckoutPaymentsFailing', 'checkout', 12)] })
     const review = await waitFor(async () => {
       const r = await p.api<Json>('/api/v1/review?since=24h')
@@ -511,7 +517,7 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await expect.poll(() => page.locator('#detail-h').textContent()).toContain('CheckoutPaymentsFailing')
 
     // Nothing is indexed from here on: the acknowledgement from the row, once the correlator took it, waits
-    // for the index until the review's wait timeout (20 s), its Idempotency-Key in flight all that time.
+    // for the index until the review's wait timeout (10 s here), its Idempotency-Key in flight all that time.
     await p.indexer.stop()
     await rowOf(page, '#open-incidents', 'CheckoutPaymentsFailing').getByRole('button', { name: 'Acknowledge' }).click()
     await waitFor(async () => {
