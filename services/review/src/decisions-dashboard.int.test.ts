@@ -50,20 +50,34 @@ async function startReview(timeZone?: string, reports?: ReportTarget, idempotenc
 
 const newPage = browserPages()
 
-/** The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. */
-async function open(url: string, timezoneId = 'UTC') {
+/**
+ * The page in Chromium whose own zone (TZ, and the page's emulated zone) is `timezoneId`. `clock`: the page's
+ * timers are Playwright's, which flow as real time does until a test moves them on.
+ */
+async function open(url: string, timezoneId = 'UTC', o: { clock?: boolean } = {}) {
   const page = await newPage({ viewport: { width: 1280, height: 900 }, timezoneId })
+  if (o.clock) await page.clock.install()
+  // When the page sent each ask, by its own clock (Date.now as the page reads it, Playwright's when installed).
+  await page.addInitScript(() => {
+    const sentAt: number[] = []
+    Object.assign(globalThis, { asksSentAt: sentAt })
+    const send = globalThis.fetch.bind(globalThis)
+    globalThis.fetch = (input, init) => {
+      if (new Headers(init?.headers).get('idempotency-replay') === 'only') sentAt.push(Date.now())
+      return send(input, init)
+    }
+  })
   // The decisions sent (?wait=true), and apart from them the page's asks whether one taken shows yet: the
-  // same request under its key, for its kept answer only (Idempotency-Replay: only); `askedAt`: when the test
-  // saw each ask go.
+  // same request under its key, for its kept answer only (Idempotency-Replay: only); `askedAt`: when the page
+  // sent each ask, by its clock.
   const decisions: { url: string; key: string | undefined; body: string | null; authorization: string | undefined }[] = []
   const asks: typeof decisions = []
-  const askedAt: number[] = []
+  const askedAt = () => page.evaluate(() => (globalThis as unknown as { asksSentAt: number[] }).asksSentAt)
   page.on('request', (r) => {
     if (r.method() !== 'PATCH') return
     const headers = r.headers()
     const sent = { url: r.url(), key: headers['idempotency-key'], body: r.postData(), authorization: headers.authorization }
-    if (headers['idempotency-replay'] === 'only') { asks.push(sent); askedAt.push(Date.now()) }
+    if (headers['idempotency-replay'] === 'only') asks.push(sent)
     else decisions.push(sent)
   })
   await page.goto(`${url}/#token=secret1`)
@@ -73,6 +87,17 @@ async function open(url: string, timezoneId = 'UTC') {
 
 const row = (page: Page, id: string) => page.locator(`#open-incidents tr[data-id="${id}"]`)
 const status = (page: Page) => page.locator('#status').textContent()
+
+/**
+ * For expect.poll with the page's clock installed: what `read` reads, the page's clock moved on half a second
+ * first while it is not `until` yet, so that the page's next ask or retry comes without being waited for. It
+ * goes by the page's own timers (the delays it sums), never past the state awaited: a later one cannot hide it.
+ */
+const movedOn = (page: Page, read: () => Promise<string | null>, until: string) => async () => {
+  const now = await read()
+  if (now !== until) await page.clock.fastForward(500)
+  return now
+}
 
 describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Chromium', () => {
   it('sends a decision retried after an error with the same Idempotency-Key, and keeps its button disabled while it saves', async () => {
@@ -220,7 +245,7 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
 
   it('says a note whose words were said before is waiting for the index until the index shows the new note, not the earlier one', async () => {
     const r = await startReview()
-    const { page, decisions, asks } = await open(r.url)
+    const { page, decisions, asks } = await open(r.url, 'UTC', { clock: true })
     const words = 'payments provider answers 502'
     // Dana said the same words on the incident yesterday: that note is indexed.
     const read = async () => (await r.es.search<Record<string, unknown> & { version: number; notes: unknown[] }>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits[0]!
@@ -241,11 +266,13 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     const outcome = () => page.locator('#incident-outcome').textContent()
     await expect.poll(outcome, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
     // Still so once the page has had an answer about it: its second ask goes after it has judged the first.
-    // "Done" meanwhile ends the wait at once, and fails.
+    // "Done" meanwhile ends the wait at once, and fails. The page's clock is moved on until then.
     await expect.poll(async () => {
       const now = await outcome()
-      return now === 'Note added' || asks.length >= 2 ? now : 'not asked twice yet'
-    }, { timeout: 15_000 }).toBe('Note added: taken, waiting for the index')
+      if (now === 'Note added' || asks.length >= 2) return now
+      await page.clock.fastForward(500)
+      return 'not asked twice yet'
+    }, { timeout: 15_000, interval: 100 }).toBe('Note added: taken, waiting for the index')
     expect(asks.every((a) => a.key === decisions.at(-1)!.key && a.body === decisions.at(-1)!.body)).toBe(true)
     expect(decisions.at(-1)!.authorization).toBe('Bearer secret1')
     expect(asks.map((a) => a.authorization)).toEqual(asks.map(() => 'Bearer secret1'))
@@ -256,7 +283,7 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await r.es.index({ index: taken._index, id: taken._id!, refresh: true, document: {
       ...taken._source!, notes: [...taken._source!.notes, { at: note.at, author: 'dana', text: words }], version: taken._source!.version + 1,
     } })
-    await expect.poll(outcome, { timeout: 20_000 }).toBe('Note added')
+    await expect.poll(movedOn(page, outcome, 'Note added'), { timeout: 20_000, interval: 100 }).toBe('Note added')
     expect(await page.locator('#incident-outcome').getAttribute('class')).toBe('outcome accepted')
   })
 
@@ -292,7 +319,7 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
 
   it('says a decision shows once the index has it when its first request failed on Kafka and the same click from the view published it', async () => {
     const r = await startReview()
-    const { page, decisions, asks } = await open(r.url)
+    const { page, decisions, asks } = await open(r.url, 'UTC', { clock: true })
     await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
     await row(page, OPEN).locator('button.link').click()
     await expect.poll(() => page.locator('[data-fact="Id"]').textContent(), { timeout: 15_000 }).toBe(OPEN)
@@ -306,19 +333,20 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await expect.poll(viewOutcome, { timeout: 15_000 }).toBe('Acknowledged: being sent already, waiting for its answer…')
     kafkaFails()
     await expect.poll(() => row(page, OPEN).locator('output').textContent(), { timeout: 15_000 }).toMatch(/^Not saved: 503/)
-    await expect.poll(viewOutcome, { timeout: 15_000 }).toBe('Acknowledged: taken, waiting for the index')
+    // The view asks again after the API's Retry-After (1 s): the page's clock is moved on meanwhile.
+    await expect.poll(movedOn(page, viewOutcome, 'Acknowledged: taken, waiting for the index'), { timeout: 15_000, interval: 100 }).toBe('Acknowledged: taken, waiting for the index')
     expect(new Set(decisions.map((d) => d.key)).size).toBe(1)
     // The indexer catches up: the API, asked under the key it keeps, says it shows.
     const [hit] = (await r.es.search<Record<string, unknown>>({ index: indexNames(r.prefix).incidents.alias, query: { term: { id: OPEN } } })).hits.hits
     await r.es.index({ index: hit!._index, id: hit!._id!, document: { ...hit!._source, acknowledgedAt: new Date().toISOString(), acknowledgedBy: 'dana' }, refresh: true })
-    await expect.poll(viewOutcome, { timeout: 20_000 }).toBe('Acknowledged')
+    await expect.poll(movedOn(page, viewOutcome, 'Acknowledged'), { timeout: 20_000, interval: 100 }).toBe('Acknowledged')
     expect(asks.every((a) => a.key === decisions[0]!.key)).toBe(true)
     expect((await r.onTopic()).filter((c) => c.type === 'incident.acknowledge')).toHaveLength(1)
   })
 
   it('asks again whether a decision shows no sooner than the Retry-After of an ask the API could not answer', async () => {
     const r = await startReview()
-    const { page, asks, askedAt } = await open(r.url)
+    const { page, asks, askedAt } = await open(r.url, 'UTC', { clock: true })
     await expect.poll(() => row(page, OPEN).count(), { timeout: 15_000 }).toBe(1)
     // The first ask meets an API that cannot answer now, and says when to come back: 4 s, more than the 1 s
     // the page would wait next.
@@ -327,8 +355,12 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     }), { times: 1 })
     await row(page, OPEN).getByRole('textbox').fill('erin')
     await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
-    await expect.poll(() => asks.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2)
-    expect(askedAt[1]! - askedAt[0]!).toBeGreaterThanOrEqual(3_900)
+    // The page's clock is moved on half a second at a time rather than waited for: each ask goes when the
+    // page's own timer says, and the page's clock says when it went, so the gap below is the same either way.
+    const movedOn = async () => { await page.clock.fastForward(500); return asks.length }
+    await expect.poll(movedOn, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2)
+    const [first, second] = await askedAt()
+    expect(second! - first!).toBeGreaterThanOrEqual(3_900)
     expect(await status(page)).toMatch(/ is erin: taken, waiting for the index$/)
   })
 
