@@ -357,8 +357,8 @@ describe('decisions on the dashboard, on the real Kafka and Elasticsearch, in Ch
     await row(page, OPEN).getByRole('button', { name: 'Assign' }).click()
     // The page's clock is moved on half a second at a time rather than waited for: each ask goes when the
     // page's own timer says, and the page's clock says when it went, so the gap below is the same either way.
-    const movedOn = async () => { await page.clock.fastForward(500); return asks.length }
-    await expect.poll(movedOn, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2)
+    const asksMovedOn = async () => { await page.clock.fastForward(500); return asks.length }
+    await expect.poll(asksMovedOn, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2)
     const [first, second] = await askedAt()
     expect(second! - first!).toBeGreaterThanOrEqual(3_900)
     expect(await status(page)).toMatch(/ is erin: taken, waiting for the index$/)
