@@ -29,7 +29,7 @@ interface Envelope {
  * One indexer as main.ts builds it, on this test's own topics, group and index prefix, with its app served.
  * `kafka` and `writer` stand in for the client and for Elasticsearch as the indexer sees them.
  */
-async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client; onFatal?: (err: unknown) => void } = {}) {
+async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; writer?: (es: Client) => Client; onFatal?: (err: unknown) => void; breakerResetMs?: number } = {}) {
   const kafka = deps.kafka ?? kafkaClient()
   const admin = await connectedAdmin(kafka)
   const alerts = uniqueName('alerts')
@@ -48,7 +48,7 @@ async function setUp(env: Record<string, string> = {}, deps: { kafka?: Kafka; wr
   const { logger, lines } = captureLogs()
   let closed = false
   const onFatal = deps.onFatal && ((err: unknown) => { closed = true; deps.onFatal!(err) })
-  const indexer = createIndexer({ config: parsed.value, logger, kafka, es: deps.writer ? deps.writer(es) : es, onFatal })
+  const indexer = createIndexer({ config: parsed.value, logger, kafka, es: deps.writer ? deps.writer(es) : es, onFatal, ...(deps.breakerResetMs === undefined ? {} : { breakerResetMs: deps.breakerResetMs }) })
   await indexer.start()
   onTestFinished(async () => { if (!closed) await indexer.close(); await es.close() })
   const url = await serve(indexer.app)
@@ -201,7 +201,8 @@ describe('the indexer survives whatever is on its topics', () => {
   })
 
   it('reports a stall truthfully: lag from the broker, /readyz 503 and opsreview_consumer_stalled 1 while the breaker is closed', async () => {
-    const s = await setUp({ OPSREVIEW_STALL_AFTER: '2s' })
+    // The shortest stall the indexer takes (1 s): /readyz turns 503 that long after the writes stop.
+    const s = await setUp({ OPSREVIEW_STALL_AFTER: '1s' })
     const month = indexNames(s.prefix).alerts.monthIndex('2026.11', FIRST_GENERATION)
     await s.send([alertEvent(0)])
     await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the month index' })
@@ -254,7 +255,8 @@ describe('the indexer at shutdown', () => {
       consumer.resume = (topics) => { resumedAt.push(Date.now()); resume(topics) }
       return consumer
     }
-    const s = await setUp({}, { kafka, writer })
+    // The breaker's trial request 1 s after it opens, not its 5 s: the drain waits for it.
+    const s = await setUp({}, { kafka, writer, breakerResetMs: 1_000 })
 
     await s.send([alertEvent(0)])
     await waitFor(async () => ((await s.committed()) === 1 ? true : undefined), { what: 'the first alert committed' })
@@ -262,7 +264,7 @@ describe('the indexer at shutdown', () => {
     await s.send([alertEvent(1), alertEvent(2), alertEvent(3)])
     await waitFor(async () => ((await s.readyz()).body.breaker === 'open' ? true : undefined), { what: 'the breaker open' })
 
-    // SIGTERM while the breaker is open; Elasticsearch is back, so its next trial request (5 s on) succeeds.
+    // SIGTERM while the breaker is open; Elasticsearch is back, so its next trial request (1 s on) succeeds.
     const closingAt = Date.now()
     down = false
     await s.close()

@@ -32,6 +32,8 @@ export interface IndexerDeps {
   onFatal?: (err: unknown) => void
   /** How long a fatal stop may take to commit and leave the group before `onFatal` (10 s). */
   fatalCloseMs?: number
+  /** How long the Elasticsearch breaker stays open before one trial request (createBackPressure's 5 s). */
+  breakerResetMs?: number
 }
 
 export interface Indexer {
@@ -43,7 +45,7 @@ export interface Indexer {
   close(): Promise<void>
 }
 
-export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs = 10_000 }: IndexerDeps): Indexer {
+export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs = 10_000, breakerResetMs }: IndexerDeps): Indexer {
   const topics = [config.OPSREVIEW_TOPIC_ALERTS, config.OPSREVIEW_TOPIC_INCIDENTS, config.OPSREVIEW_TOPIC_PROBLEMS]
   const registry = new Registry()
   // prom-client's process metrics (CPU, memory, event loop, GC), as every service exports them.
@@ -85,6 +87,7 @@ export function createIndexer({ config, logger, kafka, es, onFatal, fatalCloseMs
     logger,
     pause: () => consumer.pause(topics.map((topic) => ({ topic }))),
     resume: () => consumer.resume(topics.map((topic) => ({ topic }))),
+    ...(breakerResetMs === undefined ? {} : { resetTimeoutMs: breakerResetMs }),
   })
   const live = liveWrites(es, config.OPSREVIEW_ES_INDEX_PREFIX, { alerts: config.OPSREVIEW_TOPIC_ALERTS, incidents: config.OPSREVIEW_TOPIC_INCIDENTS, problems: config.OPSREVIEW_TOPIC_PROBLEMS })
   const indexing = new IndexingConsumer({
