@@ -14,6 +14,14 @@ export interface DecisionTopics {
 const RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000]
 const SKIP_LOG_INTERVAL_MS = 60_000
 
+export interface DecisionConsumerOptions {
+  /**
+   * How long a fetch waits for records when there are none (1 s). A stop waits for the fetch under way, so a
+   * test that starts and stops a reader per test gives it less.
+   */
+  maxWaitTimeInMs?: number
+}
+
 /**
  * Keeps `log` filled from the commands and command-results topics, from the start of what they retain, for
  * as long as the service runs. Each review instance reads everything with a group of its own, so every
@@ -23,7 +31,7 @@ const SKIP_LOG_INTERVAL_MS = 60_000
  * A record that is not a command or a result is skipped and counted: the review writes nothing from it, so
  * there is nothing to dead-letter.
  */
-export function startDecisionConsumer(kafka: Kafka, topics: DecisionTopics, log: DecisionLog, logger: Logger): { stop: () => Promise<void>; skipped: () => number } {
+export function startDecisionConsumer(kafka: Kafka, topics: DecisionTopics, log: DecisionLog, logger: Logger, opts: DecisionConsumerOptions = {}): { stop: () => Promise<void>; skipped: () => number } {
   let consumer: Consumer | undefined
   let stopped = false
   let skipped = 0
@@ -42,7 +50,7 @@ export function startDecisionConsumer(kafka: Kafka, topics: DecisionTopics, log:
   async function start(attempt: number): Promise<void> {
     if (stopped) return
     // A fetch waits at most a second: kafkajs's 5 s default held every stop of the review that long.
-    const c = kafka.consumer({ groupId: `opsreview-review-${hostname()}-${randomUUID().slice(0, 8)}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 })
+    const c = kafka.consumer({ groupId: `opsreview-review-${hostname()}-${randomUUID().slice(0, 8)}`, allowAutoTopicCreation: false, maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 1000 })
     consumer = c
     try {
       await c.connect()

@@ -12,19 +12,23 @@ import { seedSmallReview } from './fuzz-seed.ts'
 
 /** `limits` bound the decision log, to have a decision's result leave it. */
 export async function decisionsOnKafka(limits?: DecisionLogLimits) {
-  const { es, prefix } = await seedSmallReview()
   const kafka = kafkaClient()
   const admin = kafka.admin()
-  await admin.connect()
   const commandsTopic = uniqueName('commands')
   const resultsTopic = uniqueName('results')
-  await createTopics(admin, [commandsTopic, resultsTopic])
-  onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
   const { logger } = captureLogs()
   const commands = new BatchPublisher({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }), logger })
-  await commands.connect()
+  // The seeded index and the topics do not wait for each other: made side by side.
+  const onKafka = async () => {
+    await admin.connect()
+    await createTopics(admin, [commandsTopic, resultsTopic])
+    onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
+    await commands.connect()
+  }
+  const [{ es, prefix }] = await Promise.all([seedSmallReview(), onKafka()])
   const decisions = new DecisionLog(limits)
-  const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
+  // Fetches that wait 100 ms, not 1 s, for records: the reader's stop at the test's end waits for the one under way.
+  const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger, { maxWaitTimeInMs: 100 })
   onTestFinished(async () => { await reader.stop(); await commands.close(); await es.close() })
   return { es, prefix, kafka, logger, commands, commandsTopic, resultsTopic, decisions }
 }
