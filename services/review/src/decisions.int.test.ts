@@ -18,17 +18,24 @@ type Json = any
 const OPEN = seededIncidentIds[0]!
 const RESOLVED = seededIncidentIds[1]!
 
-/** `es`: the client the app reads with (the seeded cluster by default); `published`: called after each publish, with how many so far. */
-async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void; waitTimeoutMs?: number } = {}) {
+/**
+ * `es`: the client the app reads with (the seeded cluster by default); `published`: called after each publish, with how many so far;
+ * `waitTimeoutMs`: a function is asked at each request, so a test can give a later request another wait.
+ */
+async function startReview(opts: { standIn?: boolean; es?: Client; published?: (count: number) => void; waitTimeoutMs?: number | (() => number) } = {}) {
   const on = await decisionsOnKafka()
   const { es, prefix, kafka, commands, commandsTopic, resultsTopic, decisions } = on
   const seen = opts.standIn === false ? [] : await correlatorStandIn(kafka, commandsTopic, resultsTopic, new Set([RESOLVED]))
   let publishes = 0
   const publisher = { publish: async (topic: string, messages: Message[]) => { await commands.publish(topic, messages); opts.published?.(++publishes) } }
-  const url = await serve(createReviewApp(reviewDeps(on, {
-    es: opts.es ?? es, commands: publisher, waitTimeoutMs: opts.waitTimeoutMs ?? (opts.standIn === false ? 2_000 : 15_000),
+  const waitTimeoutMs = opts.waitTimeoutMs ?? (opts.standIn === false ? 2_000 : 15_000)
+  const deps = reviewDeps(on, {
+    es: opts.es ?? es, commands: publisher, waitTimeoutMs: typeof waitTimeoutMs === 'number' ? waitTimeoutMs : waitTimeoutMs(),
     writeTokens: [{ name: 'dana', secret: 'secret1' }, { name: 'erin', secret: 'secret2' }, { secret: 'bare' }],
-  })))
+  })
+  // The app reads deps.waitTimeoutMs at each request.
+  if (typeof waitTimeoutMs === 'function') Object.defineProperty(deps, 'waitTimeoutMs', { get: waitTimeoutMs })
+  const url = await serve(createReviewApp(deps))
   const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; type: string; replayed: boolean }> => {
     const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     return { status: res.status, body: await res.json(), type: res.headers.get('content-type') ?? '', replayed: res.headers.get('idempotent-replayed') === 'true' }
@@ -108,14 +115,18 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
   it('answers 202, not 5xx, when Elasticsearch fails after the commands are published, and replays that answer for the same key', async () => {
     const proxy = await cuttableElasticsearch()
     // Elasticsearch goes away between the publish and the wait for the decision to show. The request and its
-    // retry each wait out the whole wait for it to show: 10 s, not 15. The stand-in's outcome comes within 1.5 s
-    // in decision-write-path.int.test.ts on a quiet host, and a loaded one may be several times slower.
-    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() }, waitTimeoutMs: 10_000 })
+    // retry each wait out the whole wait for it to show. The first: 10 s, not 15, for the outcome to come in
+    // it; the stand-in's comes within 1.5 s in decision-write-path.int.test.ts on a quiet host, and a loaded
+    // one may be several times slower. The retry, whose outcome is known by then, waits 1 s: with
+    // Elasticsearch down its wait can only run out.
+    let waitMs = 10_000
+    const r = await startReview({ es: proxy.es, published: (n) => { if (n === 1) proxy.cut() }, waitTimeoutMs: () => waitMs })
     const key = { 'idempotency-key': 'es-fails-after-publish' }
     const first = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
     expect(first.status).toBe(202)
     expect(first.body).toEqual({ commandIds: [expect.any(String)], decisions: [expect.objectContaining({ type: 'incident.assign', outcome: 'accepted' })], visible: false })
     // The retry is answered from the key, with Elasticsearch still down.
+    waitMs = 1_000
     const retry = await r.call('PATCH', `/api/v1/incidents/${OPEN}?wait=true`, 'secret1', { owner: 'erin' }, key)
     expect(retry).toMatchObject({ status: 202, replayed: true, body: first.body })
     expect(r.publishes()).toBe(1)
@@ -132,7 +143,7 @@ describe('decisions and their outcomes, on the real Kafka and Elasticsearch', ()
     onTestFinished(async () => { await admin.deleteTopics({ topics: [commandsTopic, resultsTopic] }).catch(() => undefined); await admin.disconnect() })
     const { logger, lines } = captureLogs()
     const decisions = new DecisionLog()
-    const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger)
+    const reader = startDecisionConsumer(kafka, { commands: commandsTopic, results: resultsTopic }, decisions, logger, { maxWaitTimeInMs: 100 })
     onTestFinished(() => reader.stop())
     await waitFor(() => (lines.some((l) => l.msg === 'cannot read decisions from Kafka yet; retrying') ? true : undefined), { what: 'the reader retrying' })
     await createTopics(admin, [resultsTopic])
