@@ -200,8 +200,11 @@ describe('opsreview replay over a log that retention cut', () => {
 describe('opsreview retention, exit codes', () => {
   it('exits 69 with one line when Elasticsearch does not answer, for a dry run and for a run', async () => {
     const env = { OPSREVIEW_ES_INDEX_PREFIX: uniqueName('ret-cli'), OPSREVIEW_ES_URL: 'http://127.0.0.1:1' }
-    for (const args of [['retention', '--dry-run'], ['retention']]) {
-      const r = await opsreview(args, env)
+    // Side by side: each waits out the client's retries (their backoff, seconds) against the port that refuses.
+    const runs = [['retention', '--dry-run'], ['retention']]
+    const results = await Promise.all(runs.map((args) => opsreview(args, env)))
+    for (const [i, args] of runs.entries()) {
+      const r = results[i]!
       expect(r.stdout, args.join(' ')).toBe('')
       expect(r.stderr.split('\n').filter((l) => l.startsWith('opsreview retention:')), args.join(' ')).toEqual(['opsreview retention: connect ECONNREFUSED 127.0.0.1:1'])
       // No stack; and a one-shot run is not tried again, so its log does not say it is.
