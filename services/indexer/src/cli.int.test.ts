@@ -49,11 +49,14 @@ function startOpsreview(args: string[], env: Record<string, string>) {
 async function holdingProxy(hold: (req: http.IncomingMessage) => boolean) {
   const held: (() => void)[] = []
   const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const upstream = http.request(new URL(req.url!, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
+    // A connection of its own for each request: on a kept-alive one that Elasticsearch had closed meanwhile,
+    // the request failed with "socket hang up" (CI, 2026-12-07).
+    const upstream = http.request(new URL(req.url!, elasticsearchUrl), { method: req.method, headers: req.headers, agent: false }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers)
       answer.pipe(res)
     })
-    // Cut off when the test ends: the command's request fails, as against an Elasticsearch gone.
+    // Cut off when the test ends, or failed: the command's request fails, as against an Elasticsearch gone,
+    // and its client tries again. Unhandled, the error failed the test file, and the request was never answered.
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   }
@@ -228,23 +231,12 @@ describe('opsreview retention, interrupted', () => {
     await ensureIndices(es, prefix)
     // Between the command and Elasticsearch: the lease's requests pass, the run's are held unanswered, so
     // the run is under way, its lease taken, when the signal comes.
-    let held = 0
-    const proxy = http.createServer((req, res) => {
-      if (!req.url?.includes('-retention-lease')) { held++; return }
-      const upstream = http.request(new URL(req.url, elasticsearchUrl), { method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers)
-        answer.pipe(res)
-      })
-      req.pipe(upstream)
-    })
-    proxy.listen(0, '127.0.0.1')
-    await once(proxy, 'listening')
-    onTestFinished(() => { proxy.closeAllConnections(); proxy.close() })
+    const proxy = await holdingProxy((req) => !req.url?.includes('-retention-lease'))
     const env = { OPSREVIEW_ES_INDEX_PREFIX: prefix }
 
-    const run = startOpsreview(['retention'], { ...env, OPSREVIEW_ES_URL: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` })
+    const run = startOpsreview(['retention'], { ...env, OPSREVIEW_ES_URL: proxy.url })
     await Promise.race([
-      waitFor(async () => (held > 0 ? true : undefined), { what: 'a request of the retention run' }),
+      waitFor(async () => (proxy.held() > 0 ? true : undefined), { what: 'a request of the retention run' }),
       run.ended.then((r) => { throw new Error(`opsreview retention ended (${r.code ?? r.signal}) before its run was under way: ${r.stderr}`) }),
     ])
     run.child.kill(signal)
