@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-// Unit tests sit beside the code; *.int.test.ts need the real engines; test/e2e crosses services.
-const dashboardFiles = '{packages,services}/*/src/**/*-dashboard.int.test.ts'
+// Unit tests sit beside the code; *.int.test.ts need the real engines (those of the dashboard, Chromium too);
+// test/e2e crosses services.
 
 export default defineConfig({
   // The config lives in .config/; tests are found from the repo root.
@@ -19,10 +19,7 @@ export default defineConfig({
       // The timeout catches a hang, not slowness: the 6 MiB dead-letter test takes 2.5 s on a quiet host and timed out
       // at vitest's default 5 s on a loaded one (6.5 s, 2026-12-07) though nothing was wrong.
       { extends: true, test: { name: 'unit', include: ['{packages,services}/*/src/**/*.test.ts'], exclude: ['**/*.int.test.ts', '**/node_modules/**'], testTimeout: 30_000 } },
-      { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], exclude: [dashboardFiles, '**/node_modules/**'], testTimeout: 60_000, hookTimeout: 60_000 } },
-      // The int tests of the dashboard page in Chromium: a project of their own so that infra/local/test.sh can run
-      // them beside the unit and int files, with the e2e files, and the two runs take about as long.
-      { extends: true, test: { name: 'dashboard', include: [dashboardFiles], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { extends: true, test: { name: 'int', include: ['{packages,services}/*/src/**/*.int.test.ts'], exclude: ['**/node_modules/**'], testTimeout: 60_000, hookTimeout: 60_000 } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude: ['**/*.outage.test.ts', '**/node_modules/**'], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
       // These kill and restart the shared engines: infra/local/test.sh runs them in a vitest run of their own.
       { extends: true, test: { name: 'outage', include: ['test/e2e/**/*.outage.test.ts'], testTimeout: 240_000, hookTimeout: 120_000, fileParallelism: false } },
