@@ -8,9 +8,9 @@
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { cleanupIndices, esClient, kafkaBrokers, kafkaClient, uniqueName } from '@opsreview/testing'
-import { freePort, startService } from './processes.ts'
+import { describe, expect, it } from 'vitest'
+import { kafkaClient, uniqueName } from '@opsreview/testing'
+import { freePort, pipelineOfTest, startService } from './processes.ts'
 import { buildCorpus, burstOrder, CORPUS_SPAN, HOUR } from './corpus/corpus.ts'
 import { postBurst, settled } from './corpus/pipeline.ts'
 import { F1_TARGET, score } from './corpus/score.ts'
@@ -21,23 +21,7 @@ describe('the labelled corpus through the pipeline', () => {
   it('posted in one burst, scores pairwise F1 ≥ 0.95, finds every planted problem and no false one, and resolves every finished incident', { timeout: 240_000 }, async () => {
     const run = uniqueName('corpus')
     const kafka = kafkaClient()
-    const es = esClient()
-    cleanupIndices(run)
-    onTestFinished(async () => {
-      const admin = kafka.admin()
-      await admin.connect()
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(run))
-      await admin.deleteTopics({ topics }).catch(() => undefined)
-      await admin.disconnect()
-      await es.close()
-    })
-    const topics = {
-      OPSREVIEW_TOPIC_ALERTS: `${run}-alerts`, OPSREVIEW_TOPIC_REJECTED: `${run}-rejected`, OPSREVIEW_TOPIC_COMMANDS: `${run}-commands`,
-      OPSREVIEW_TOPIC_CORRELATOR_INPUT: `${run}-input`, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
-      OPSREVIEW_TOPIC_COMMAND_RESULTS: `${run}-results`, OPSREVIEW_TOPIC_CORRELATOR_STATE: `${run}-state`,
-      OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: `${run}-corr-dlq`, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-idx-dlq`,
-    }
-    const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_INDEX_PREFIX: run, ...topics }
+    const { es, topics, common } = pipelineOfTest(run)
     const receiverPort = await freePort()
     await Promise.all([
       startService('receiver', { ...common, OPSREVIEW_RECEIVER_PORT: String(receiverPort), OPSREVIEW_INGEST_TOKENS: TOKEN, OPSREVIEW_SPOOL_DIR: await mkdtemp(path.join(os.tmpdir(), 'corpus-spool-')) }, 'connected to kafka'),

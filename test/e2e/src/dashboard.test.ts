@@ -1,11 +1,11 @@
 import { mkdtemp, readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { cleanupIndices, esClient, fixture, kafkaBrokers, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { fixture, uniqueName, waitFor } from '@opsreview/testing'
 import { browserPages } from '@opsreview/testing/chromium'
-import { freePort, startService } from './processes.ts'
+import { freePort, pipelineOfTest, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
 const READ = 'read-token'
@@ -20,24 +20,7 @@ const WRITE = `dana:${DANA},erin:${ERIN},write-token`
  */
 async function startPipeline(o: { waitTimeout?: string } = {}) {
   const run = uniqueName('dash')
-  const prefix = run
-  const es = esClient()
-  cleanupIndices(prefix)
-  onTestFinished(async () => {
-    const admin = kafkaClient().admin()
-    await admin.connect()
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(run))
-    await admin.deleteTopics({ topics }).catch(() => undefined)
-    await admin.disconnect()
-    await es.close()
-  })
-  const topics = {
-    OPSREVIEW_TOPIC_ALERTS: `${run}-alerts`, OPSREVIEW_TOPIC_REJECTED: `${run}-rejected`, OPSREVIEW_TOPIC_COMMANDS: `${run}-commands`,
-    OPSREVIEW_TOPIC_CORRELATOR_INPUT: `${run}-input`, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
-    OPSREVIEW_TOPIC_COMMAND_RESULTS: `${run}-results`, OPSREVIEW_TOPIC_CORRELATOR_STATE: `${run}-state`,
-    OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: `${run}-corr-dlq`, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-idx-dlq`,
-  }
-  const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_INDEX_PREFIX: prefix, ...topics }
+  const { topics, common } = pipelineOfTest(run)
   const receiverPort = await freePort()
   const reviewPort = await freePort()
   const [, , indexer] = await Promise.all([

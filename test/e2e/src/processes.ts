@@ -5,10 +5,35 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { onTestFinished } from 'vitest'
-import { elasticsearchUrl, freePort, kafkaBrokers, repoRoot, waitFor } from '@opsreview/testing'
+import { cleanupIndices, elasticsearchUrl, esClient, freePort, kafkaBrokers, kafkaClient, repoRoot, waitFor } from '@opsreview/testing'
 
 // The e2e tests take every helper for their processes from here.
 export { freePort }
+
+/**
+ * A whole pipeline's topics, named after `run`, and the environment every service of it shares (brokers,
+ * index prefix `run`, topics). The topics whose names start with `run` and the indices of the prefix are
+ * deleted when the test finishes, and so is `es`, a client of the shared Elasticsearch, closed.
+ */
+export function pipelineOfTest(run: string) {
+  const es = esClient()
+  cleanupIndices(run)
+  onTestFinished(async () => {
+    const admin = kafkaClient().admin()
+    await admin.connect()
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(run))
+    await admin.deleteTopics({ topics }).catch(() => undefined)
+    await admin.disconnect()
+    await es.close()
+  })
+  const topics = {
+    OPSREVIEW_TOPIC_ALERTS: `${run}-alerts`, OPSREVIEW_TOPIC_REJECTED: `${run}-rejected`, OPSREVIEW_TOPIC_COMMANDS: `${run}-commands`,
+    OPSREVIEW_TOPIC_CORRELATOR_INPUT: `${run}-input`, OPSREVIEW_TOPIC_INCIDENTS: `${run}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${run}-problems`,
+    OPSREVIEW_TOPIC_COMMAND_RESULTS: `${run}-results`, OPSREVIEW_TOPIC_CORRELATOR_STATE: `${run}-state`,
+    OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: `${run}-corr-dlq`, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${run}-idx-dlq`,
+  }
+  return { es, topics, common: { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_INDEX_PREFIX: run, ...topics } }
+}
 
 export interface RunningProcess {
   child: ChildProcess

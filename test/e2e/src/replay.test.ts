@@ -5,8 +5,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { launchChromium } from '@opsreview/testing/chromium'
-import { cleanupIndices, esClient, kafkaBrokers, kafkaClient, repoRoot, uniqueName, waitFor } from '@opsreview/testing'
-import { freePort, processEnv, startService } from './processes.ts'
+import { repoRoot, uniqueName, waitFor } from '@opsreview/testing'
+import { freePort, pipelineOfTest, processEnv, startService } from './processes.ts'
 
 const INGEST = 'ingest-token'
 const READ = 'read-token'
@@ -38,23 +38,7 @@ describe('opsreview replay as a process, on the whole pipeline', () => {
   it('replays live alerts grouped by namespace, writes a dataset the review and dashboard open, and drops it', async () => {
     const runId = uniqueName('whatif')
     const prefix = runId
-    const es = esClient()
-    cleanupIndices(prefix)
-    onTestFinished(async () => {
-      const admin = kafkaClient().admin()
-      await admin.connect()
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(runId))
-      await admin.deleteTopics({ topics }).catch(() => undefined)
-      await admin.disconnect()
-      await es.close()
-    })
-    const topics = {
-      OPSREVIEW_TOPIC_ALERTS: `${runId}-alerts`, OPSREVIEW_TOPIC_REJECTED: `${runId}-rejected`, OPSREVIEW_TOPIC_COMMANDS: `${runId}-commands`,
-      OPSREVIEW_TOPIC_CORRELATOR_INPUT: `${runId}-input`, OPSREVIEW_TOPIC_INCIDENTS: `${runId}-incidents`, OPSREVIEW_TOPIC_PROBLEMS: `${runId}-problems`,
-      OPSREVIEW_TOPIC_COMMAND_RESULTS: `${runId}-results`, OPSREVIEW_TOPIC_CORRELATOR_STATE: `${runId}-state`,
-      OPSREVIEW_TOPIC_CORRELATOR_DEAD_LETTER: `${runId}-corr-dlq`, OPSREVIEW_TOPIC_INDEXER_DEAD_LETTER: `${runId}-idx-dlq`,
-    }
-    const common = { OPSREVIEW_KAFKA_BROKERS: kafkaBrokers.join(','), OPSREVIEW_ES_INDEX_PREFIX: prefix, ...topics }
+    const { topics, common } = pipelineOfTest(runId)
     const receiverPort = await freePort()
     const reviewPort = await freePort()
     await Promise.all([
