@@ -101,6 +101,18 @@ describe('jsonBody', () => {
     expect((await send(url, JSON.stringify(Array.from({ length: 50 }, () => '\ud800')))).body.errors).toHaveLength(10)
   })
 
+  it('refuses a member named twice in one object with a 400 naming each repeat, however its name is spelled', async () => {
+    const url = await app()
+    // JSON.parse keeps the last value silently: a report's `"severity":"info", …, "severity":"critical"` was filed critical.
+    const res = await send(url, '{"severity":"info","a":{"b":1,"\\u0062":2,"b":3},"list":[{"x/y":1,"x/y":2}],"severity":"critical"}')
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('BAD_REQUEST')
+    const message = 'must be given once: an object holds this member more than once'
+    expect(res.body.errors).toEqual([{ path: '/a/b', message }, { path: '/a/b', message }, { path: '/list/0/x~1y', message }, { path: '/severity', message }])
+    // The same name in different objects, or as a value, is no repeat.
+    expect(await send(url, '{"a":{"b":1},"c":{"b":"b"},"b":[{"b":1},{"b":2}]}')).toEqual({ status: 200, body: { got: { a: { b: 1 }, c: { b: 'b' }, b: [{ b: 1 }, { b: 2 }] } } })
+  })
+
   it('reads a body that starts with a UTF-8 byte order mark, as RFC 8259 lets a parser, and keeps its bytes as sent', async () => {
     const a = express()
     a.post('/', ...jsonBody(1024), (req, res) => { res.json({ got: req.body as unknown, rawBytes: req.rawBody?.length }) })

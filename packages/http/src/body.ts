@@ -61,6 +61,71 @@ export function illFormedStrings(value: unknown, path = '', out: string[] = []):
   return out
 }
 
+/**
+ * JSON Pointers of the members an object of the JSON text names again (each repeat, ten at most), however
+ * each spelling escapes the name (`"b"` and `"\u0062"` are one name). JSON.parse keeps the last value
+ * silently, so `{"current_state":"DOWN","current_state":"UP"}` was taken as a resolve, and a report's second
+ * `severity` overrode its first, neither telling the sender. `text` is JSON that JSON.parse took, nested at
+ * most DEFAULT_MAX_JSON_DEPTH deep: the scan trusts its grammar, and its recursion is bounded by that depth.
+ */
+export function repeatedMembers(text: string): string[] {
+  const out: string[] = []
+  // The path of the value being read, a segment per level, made a pointer only for a repeat.
+  const segments: string[] = []
+  let i = 0
+  const space = () => {
+    for (let c = text.charCodeAt(i); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++i));
+  }
+  const string = (): string => {
+    const start = i++
+    let escaped = false
+    for (let c = text.charCodeAt(i++); c !== 0x22; c = text.charCodeAt(i++)) {
+      if (c === 0x5c) { escaped = true; i++ }
+    }
+    return escaped ? JSON.parse(text.slice(start, i)) as string : text.slice(start + 1, i - 1)
+  }
+  const value = (): void => {
+    space()
+    const c = text.charCodeAt(i)
+    if (c === 0x7b) {
+      i++
+      space()
+      if (text.charCodeAt(i) === 0x7d) { i++; return }
+      const names = new Set<string>()
+      for (;;) {
+        space()
+        const name = string()
+        segments.push(name)
+        if (!names.has(name)) names.add(name)
+        else if (out.length < MAX_NAMED) out.push(segments.map((s) => `/${escapePointer(s.toWellFormed())}`).join(''))
+        space()
+        i++ // the colon
+        value()
+        segments.pop()
+        space()
+        if (text.charCodeAt(i++) === 0x7d) return
+      }
+    }
+    if (c === 0x5b) {
+      i++
+      space()
+      if (text.charCodeAt(i) === 0x5d) { i++; return }
+      for (let index = 0; ; index++) {
+        segments.push(String(index))
+        value()
+        segments.pop()
+        space()
+        if (text.charCodeAt(i++) === 0x5d) return
+      }
+    }
+    if (c === 0x22) { string(); return }
+    // A number, true, false or null: up to the next delimiter.
+    for (let d = text.charCodeAt(i); i < text.length && d !== 0x2c && d !== 0x5d && d !== 0x7d && d !== 0x20 && d !== 0x09 && d !== 0x0a && d !== 0x0d; d = text.charCodeAt(++i));
+  }
+  value()
+  return out
+}
+
 /** Deeper than any webhook or report (they nest 4 levels), far below what JSON.stringify's recursion survives. */
 export const DEFAULT_MAX_JSON_DEPTH = 64
 
@@ -91,7 +156,7 @@ export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
 /**
  * Reads a JSON body up to `limit` bytes (after Content-Encoding): 415 for another content type, a
  * declared charset other than UTF-8 (none declared is UTF-8) or another encoding, 413 when too large,
- * 400 when it is not UTF-8, does not parse, holds a lone surrogate (`illFormedStrings`), is corrupt (a broken
+ * 400 when it is not UTF-8, does not parse, holds a lone surrogate (`illFormedStrings`), names a member of an object twice (`repeatedMembers`), is corrupt (a broken
  * gzip, deflate or br stream) or nests deeper than `maxDepth`. Every refusal names what failed in `errors`. `req.body` is the
  * parsed value and `req.rawBody` the bytes.
  */
@@ -166,6 +231,12 @@ export function jsonBody(limit: number, { maxDepth = DEFAULT_MAX_JSON_DEPTH } = 
       if (illFormed.length > 0) {
         return next(new HttpProblem('BAD_REQUEST', 'The body holds text that is not Unicode', {
           errors: illFormed.map((path) => ({ path, message: 'must be Unicode text: it holds a lone surrogate (\\ud800 to \\udfff without its pair)' })),
+        }))
+      }
+      const repeated = repeatedMembers(text)
+      if (repeated.length > 0) {
+        return next(new HttpProblem('BAD_REQUEST', 'The body names a member of an object more than once', {
+          errors: repeated.map((path) => ({ path, message: 'must be given once: an object holds this member more than once' })),
         }))
       }
       next()

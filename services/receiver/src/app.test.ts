@@ -224,6 +224,21 @@ describe('receiver app (in-process, fake Kafka)', () => {
     await expect.poll(() => r.publisher.values<DeadLetterEnvelope>(TEST_TOPICS.rejected).map((l) => l.reason)).toEqual(['schema-invalid', 'schema-invalid', 'schema-invalid'])
   })
 
+  it('refuses a Pingdom message or a report naming a field twice with a 400 naming it, and spools nothing', async () => {
+    // JSON.parse keeps the last copy: a DOWN that also said UP was spooled as a resolve, a report marked info
+    // and then critical filed as critical, neither saying which was meant.
+    const r = fakeReceiver()
+    const url = await serve(r.app)
+    const down = { ...fixture<Record<string, unknown>>('pingdom/pingdom-http-down.json'), current_state: 'UP' }
+    const pingdom = await post(`${url}/webhooks/pingdom`, JSON.stringify(down).replace('"current_state":"UP"', '"current_state":"DOWN","current_state":"UP"'))
+    expect(pingdom.status).toBe(400)
+    expect(await pingdom.json()).toMatchObject({ errors: [{ path: '/current_state', message: 'must be given once: an object holds this member more than once' }] })
+    const report = await post(`${url}/api/v1/reports`, '{"kind":"manual","service":"s","title":"t","reportedBy":"me","severity":"info","severity":"critical"}')
+    expect(report.status).toBe(400)
+    expect(await report.json()).toMatchObject({ errors: [{ path: '/severity' }] })
+    expect(r.spool.records).toEqual([])
+  })
+
   it('counts 401s, logs them at a bounded rate, and never dead-letters them', async () => {
     const { logger, lines } = captureLogs()
     const r = fakeReceiver({ logger })
