@@ -2,7 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
-import { listedProblem, problemSummaryFields, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
+import { listedProblem, problemSummaryFields, serviceBuckets, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
 import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
@@ -195,7 +195,6 @@ type PeriodAggs = FactsAggs & {
   postmortems: { doc_count: number; scheduled: { doc_count: number }; forgotten: { doc_count: number } }
   problems: { buckets: Bucket[] }
   problemCount: { value: number }
-  services: { buckets: (Bucket & FactsAggs)[] }
 }
 
 const factsAggs = { severity: { terms: { field: 'severity', size: 3 } }, tta: { stats: { field: 'timeToAcknowledgeMs' } }, ttr: { stats: { field: 'timeToResolveMs' } } } satisfies Record<string, estypes.AggregationsAggregationContainer>
@@ -225,10 +224,11 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const opened = (p: Period): estypes.QueryDslQueryContainer => ({ range: { openedAt: { gte: p.from, lt: p.to, format: 'epoch_millis' } } })
   const untilOf = (p: Period) => measuredUntil(p.from, p.to, nowMs)
   const responseTimesOf = (p: Period) => readResponseTimes(opts.responseTimes, p.from, untilOf(p), opts.scope)
-  const [aggs, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
+  const inEither: estypes.QueryDslQueryContainer = { bool: { filter: [{ range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } }, ...recordScopeClauses(opts.scope)] } }
+  const [aggs, perService, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,
-      query: { bool: { filter: [{ range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } }, ...recordScopeClauses(opts.scope)] } },
+      query: inEither,
       aggs: {
         periods: {
           filters: { filters: { current: opened(period), previous: opened(previous) } },
@@ -237,18 +237,21 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
             postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } }, forgotten: { filter: { exists: { field: 'postmortem.forgottenAt' } } } } },
             problems: { terms: { field: 'problemIds', size: 1000 } },
             problemCount: { cardinality: { field: 'problemIds', precision_threshold: 40_000 } },
-            services: { terms: { field: 'services', size: 2000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) }, aggs: factsAggs },
           },
         },
       },
     }),
+    // Per service, every one of them (`serviceBuckets`), each period's figures apart.
+    serviceBuckets<Record<'current' | 'previous', FactsAggs & { doc_count: number }>>(es, idx.incidents, inEither, {
+      current: { filter: opened(period), aggs: factsAggs }, previous: { filter: opened(previous), aggs: factsAggs },
+    }, opts.scope),
     readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
     responseTimesOf(period),
     responseTimesOf(previous),
   ])
   const buckets = (aggs.aggregations?.periods as { buckets: Record<'current' | 'previous', PeriodAggs> }).buckets
   const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({
-    services: new Map(b.services.buckets.map((s) => [String(s.key), factsOf(s)])),
+    services: new Map(perService.flatMap((s) => (s[p === period ? 'current' : 'previous'].doc_count > 0 ? [[s.service, factsOf(s[p === period ? 'current' : 'previous'])] as const] : []))),
     all: factsOf(b),
     postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count, forgotten: b.postmortems.forgotten.doc_count },
     problems: new Map(b.problems.buckets.map((s) => [String(s.key), s.doc_count])),

@@ -5,7 +5,7 @@ import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceT
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
-import { recordScopeClauses, type ScopeFilter } from './scope.ts'
+import { recordScopeClauses, serviceInScope, type ScopeFilter } from './scope.ts'
 import { hitsTotal } from './search.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
 import { addDays, dateText, localTime, startOfDay } from './zone.ts'
@@ -125,6 +125,35 @@ function trendDays(zone: string, first: { year: number; month: number; day: numb
 
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
 
+/** Services per page of `serviceBuckets`. */
+const SERVICE_PAGE = 1000
+
+/**
+ * One bucket per service (`services`) of the incidents `query` selects, with `aggs` in each: every service,
+ * paged by a `composite` aggregation. A `terms` aggregation of 1,000 (the look-back's 2,000) buckets dropped
+ * the services with the fewest incidents silently once more services than that had one in the window: their
+ * incidents, MTTA and MTTR read as none, or the service was not listed at all (until 2026-12-08). Only the
+ * services in scope: an in-scope incident's other services are not.
+ */
+export async function serviceBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, aggs: Record<string, estypes.AggregationsAggregationContainer>, scope: ScopeFilter | undefined): Promise<(B & { service: string })[]> {
+  const out: (B & { service: string })[] = []
+  let after: Record<string, string | number | null> | undefined
+  for (;;) {
+    const r = await es.search({
+      index, size: 0, track_total_hits: false, query,
+      aggs: { services: { composite: { size: SERVICE_PAGE, sources: [{ service: { terms: { field: 'services' } } }], ...(after ? { after } : {}) }, aggs } },
+    })
+    const agg = r.aggregations?.services as estypes.AggregationsCompositeAggregate | undefined
+    const buckets = (agg?.buckets ?? []) as (estypes.AggregationsCompositeBucket & B)[]
+    for (const b of buckets) {
+      const service = String(b.key.service)
+      if (serviceInScope(scope, service)) out.push({ ...b, service })
+    }
+    if (buckets.length < SERVICE_PAGE || !agg?.after_key) return out
+    after = agg.after_key
+  }
+}
+
 /**
  * The morning review for a window: what happened (new and resolved incidents), what is still open,
  * the candidate and open problems (recurring first), the post-mortem queue, service levels per service,
@@ -154,6 +183,8 @@ export interface DigestNew {
 }
 
 type BySeverity = Record<'critical' | 'warning' | 'info', number>
+
+type Mean = { mean: { value: number | null } }
 
 /** The aggregation `severityCounts` reads. */
 const severityAggregation: estypes.AggregationsAggregationContainer = { terms: { field: 'severity', size: 3 } }
@@ -262,20 +293,11 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
     // in it (the resolved list's). Each incident counts once in each across consecutive windows: taken from
     // those opened in the window, an incident still open or unacknowledged at the window's end was in no
     // review's MTTR or MTTA, and those were the longest (until 2026-12-06).
-    es.search({
-      index: idx.incidents, size: 0, query: scoped({ bool: { should: [inWindow('openedAt'), inWindow('acknowledgedAt'), resolvedInWindow], minimum_should_match: 1 } }),
-      // An in-scope incident's other services are not in scope.
-      aggs: {
-        services: {
-          terms: { field: 'services', size: 1000, ...(opts.scope?.services ? { include: opts.scope.services } : {}) },
-          aggs: {
-            opened: { filter: inWindow('openedAt') },
-            acknowledged: { filter: inWindow('acknowledgedAt'), aggs: { mean: { avg: { field: 'timeToAcknowledgeMs' } } } },
-            resolved: { filter: resolvedInWindow, aggs: { mean: { avg: { field: 'timeToResolveMs' } } } },
-          },
-        },
-      },
-    }),
+    serviceBuckets<{ opened: { doc_count: number }; acknowledged: Mean; resolved: Mean }>(es, idx.incidents, scoped({ bool: { should: [inWindow('openedAt'), inWindow('acknowledgedAt'), resolvedInWindow], minimum_should_match: 1 } }), {
+      opened: { filter: inWindow('openedAt') },
+      acknowledged: { filter: inWindow('acknowledgedAt'), aggs: { mean: { avg: { field: 'timeToAcknowledgeMs' } } } },
+      resolved: { filter: resolvedInWindow, aggs: { mean: { avg: { field: 'timeToResolveMs' } } } },
+    }, opts.scope),
     es.search({
       index: idx.incidents, size: 0,
       query: scoped({ range: { openedAt: { gte: firstDayMs, lt: to, format: 'epoch_millis' } } }),
@@ -289,11 +311,8 @@ export async function buildReview(es: Client, idx: ReviewIndices, window: Review
   ])
 
   const incidentsByService = new Map<string, { incidents: number; mttaMs: number | null; mttrMs: number | null }>()
-  type Mean = { mean: { value: number | null } }
   const rounded = (m: Mean) => (m.mean.value === null ? null : Math.round(m.mean.value))
-  for (const b of (perService.aggregations?.services as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as (estypes.AggregationsStringTermsBucket & { opened: { doc_count: number }; acknowledged: Mean; resolved: Mean })[] ?? []) {
-    incidentsByService.set(String(b.key), { incidents: b.opened.doc_count, mttaMs: rounded(b.acknowledged), mttrMs: rounded(b.resolved) })
-  }
+  for (const b of perService) incidentsByService.set(b.service, { incidents: b.opened.doc_count, mttaMs: rounded(b.acknowledged), mttrMs: rounded(b.resolved) })
   const serviceLevels = until === from ? [] : serviceLevelsOf(serviceTimes(intervals, from, until), incidentsByService)
 
   const problemItems = sources(problems).map(listedProblem)

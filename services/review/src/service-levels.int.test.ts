@@ -93,3 +93,32 @@ describe('service levels of the morning review (real Elasticsearch)', () => {
     expect(await get('/api/v1/review.md?from=2026-12-02T08:30:00Z&to=2026-12-03T08:30:00Z')).toContain('| db | 100.00 % | 0 min | 0 min | 0 | 0 | 13 h 0 min | 14 h 0 min |')
   })
 })
+
+describe('service levels of many services (real Elasticsearch)', () => {
+  it('gives every service its incidents when more services than one aggregation bucket page had some: none dropped, in the review and the look-back', async () => {
+    // 2,000 services each opened two warning incidents on 1 December; db one critical incident (an hour down,
+    // 12:00 to 13:00) and quiet one warning incident. Ordered by incident count, db and quiet come last.
+    const busy = 2000
+    const get = await reviewOf('manysvc', '2026-12-02T08:00:00Z', ({ alert, incident: inc }) => [
+      ...Array.from({ length: busy * 2 }, (_, k): [DocumentFor, object] => [inc, incident(k + 10, {
+        services: [`svc-${String(k % busy).padStart(4, '0')}`], openedAt: iso('2026-12-01T10:00:00Z'), resolvedAt: iso('2026-12-01T10:30:00Z'), lastEventAt: iso('2026-12-01T10:30:00Z'),
+      })]),
+      [alert, change('alertmanager', 'dbdown', 'zz-db', 'firing', '2026-12-01T12:00:00Z', null, { alertname: 'DbDown' })],
+      [alert, change('alertmanager', 'dbdown', 'zz-db', 'resolved', '2026-12-01T12:00:00Z', '2026-12-01T13:00:00Z', { alertname: 'DbDown' })],
+      [inc, incident(1, {
+        services: ['zz-db'], severity: 'critical', openedAt: iso('2026-12-01T12:00:00Z'), resolvedAt: iso('2026-12-01T13:00:00Z'), lastEventAt: iso('2026-12-01T13:00:00Z'),
+        alerts: [{ ...member('alertmanager', 'dbdown', 'zz-db', 'DbDown', '2026-12-01T12:00:00Z', '2026-12-01T13:00:00Z') }],
+      })],
+      [inc, incident(2, { services: ['zz-quiet'], openedAt: iso('2026-12-01T11:00:00Z'), resolvedAt: iso('2026-12-01T11:20:00Z'), lastEventAt: iso('2026-12-01T11:20:00Z') })],
+    ])
+    const review = levels(await get('/api/v1/review?from=2026-12-01&to=2026-12-02'))
+    expect(Object.keys(review)).toHaveLength(busy + 2)
+    expect(review['zz-db']).toMatchObject({ downtimeMs: H, incidents: 1, mttrMs: H })
+    expect(review['zz-quiet']).toMatchObject({ availabilityPct: 100, incidents: 1, mttrMs: 20 * 60_000 })
+    const lookback = await get('/api/v1/lookback?period=month&at=2026-12')
+    const services = Object.fromEntries((lookback.services as { service: string }[]).map((s) => [s.service, s]))
+    expect(Object.keys(services)).toHaveLength(busy + 2)
+    expect(services['zz-db']).toMatchObject({ downtimeMs: H, incidents: { total: 1, critical: 1, warning: 0, info: 0 }, mttrMs: H })
+    expect(services['zz-quiet']).toMatchObject({ incidents: { total: 1, critical: 0, warning: 1, info: 0 }, mttrMs: 20 * 60_000 })
+  })
+})
