@@ -132,7 +132,7 @@ const SERVICE_PAGE = 1000
  * One bucket per service (`services`) of the incidents `query` selects, with `aggs` in each: every service,
  * paged by a `composite` aggregation. A `terms` aggregation of 1,000 (the look-back's 2,000) buckets dropped
  * the services with the fewest incidents silently once more services than that had one in the window: their
- * incidents, MTTA and MTTR read as none, or the service was not listed at all (until 2026-12-08). Only the
+ * incidents, MTTA and MTTR read as none, or the service was not listed at all (until 2026-12-07). Only the
  * services in scope: an in-scope incident's other services are not.
  */
 export async function serviceBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, aggs: Record<string, estypes.AggregationsAggregationContainer>, scope: ScopeFilter | undefined): Promise<(B & { service: string })[]> {
