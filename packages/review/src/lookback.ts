@@ -2,7 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
-import { listedProblem, problemSummaryFields, serviceBuckets, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
+import { listedProblem, problemSummaryFields, serviceBuckets, termBuckets, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
 import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
@@ -10,6 +10,8 @@ import { localIso } from './zone.ts'
 
 const DAY = 86_400_000
 const PROBLEM_LIMIT = 200
+/** Problem ids per search for the dismissed ones: Elasticsearch's default `index.max_result_window`. */
+const ID_CHUNK = 10_000
 
 export type Severity = 'critical' | 'warning' | 'info'
 export interface SeverityCounts { total: number; critical: number; warning: number; info: number }
@@ -193,8 +195,6 @@ type FactsAggs = { severity: { buckets: Bucket[] }; tta: Stats; ttr: Stats }
 type PeriodAggs = FactsAggs & {
   doc_count: number
   postmortems: { doc_count: number; scheduled: { doc_count: number }; forgotten: { doc_count: number } }
-  problems: { buckets: Bucket[] }
-  problemCount: { value: number }
 }
 
 const factsAggs = { severity: { terms: { field: 'severity', size: 3 } }, tta: { stats: { field: 'timeToAcknowledgeMs' } }, ttr: { stats: { field: 'timeToResolveMs' } } } satisfies Record<string, estypes.AggregationsAggregationContainer>
@@ -216,8 +216,9 @@ export interface LookbackOptions {
 
 /**
  * The monthly or quarterly look-back, with the previous period for comparison. Incident figures are
- * Elasticsearch aggregations over both periods in one request (no incident is fetched); service levels
- * come from the critical alerts' doc values (`readAlertIntervals`), read once for both periods.
+ * Elasticsearch aggregations over both periods (no incident is fetched): one request, and the paged ones
+ * per service and per problem; service levels come from the critical alerts' doc values
+ * (`readAlertIntervals`), read once for both periods.
  */
 export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQuery, nowMs: number, opts: LookbackOptions = {}): Promise<Lookback> {
   const { period, previous } = q
@@ -225,7 +226,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
   const untilOf = (p: Period) => measuredUntil(p.from, p.to, nowMs)
   const responseTimesOf = (p: Period) => readResponseTimes(opts.responseTimes, p.from, untilOf(p), opts.scope)
   const inEither: estypes.QueryDslQueryContainer = { bool: { filter: [{ range: { openedAt: { gte: previous.from, lt: period.to, format: 'epoch_millis' } } }, ...recordScopeClauses(opts.scope)] } }
-  const [aggs, perService, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
+  const [aggs, perService, perProblem, intervals, currentResponseTimes, previousResponseTimes] = await Promise.all([
     es.search({
       index: idx.incidents, size: 0, track_total_hits: false,
       query: inEither,
@@ -235,8 +236,6 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
           aggs: {
             ...factsAggs,
             postmortems: { filter: { term: { 'postmortem.required': true } }, aggs: { scheduled: { filter: { exists: { field: 'postmortem.scheduledFor' } } }, forgotten: { filter: { exists: { field: 'postmortem.forgottenAt' } } } } },
-            problems: { terms: { field: 'problemIds', size: 1000 } },
-            problemCount: { cardinality: { field: 'problemIds', precision_threshold: 40_000 } },
           },
         },
       },
@@ -245,28 +244,40 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
     serviceBuckets<Record<'current' | 'previous', FactsAggs & { doc_count: number }>>(es, idx.incidents, inEither, {
       current: { filter: opened(period), aggs: factsAggs }, previous: { filter: opened(previous), aggs: factsAggs },
     }, opts.scope),
+    // Per problem, every one of them (`termBuckets`): a `terms` of 1,000 dropped those with the fewest incidents.
+    termBuckets<Record<'current' | 'previous', { doc_count: number }>>(es, idx.incidents, inEither, 'problemIds', { current: { filter: opened(period) }, previous: { filter: opened(previous) } }),
     readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
     responseTimesOf(period),
     responseTimesOf(previous),
   ])
   const buckets = (aggs.aggregations?.periods as { buckets: Record<'current' | 'previous', PeriodAggs> }).buckets
-  const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => ({
-    services: new Map(perService.flatMap((s) => (s[p === period ? 'current' : 'previous'].doc_count > 0 ? [[s.service, factsOf(s[p === period ? 'current' : 'previous'])] as const] : []))),
-    all: factsOf(b),
-    postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count, forgotten: b.postmortems.forgotten.doc_count },
-    problems: new Map(b.problems.buckets.map((s) => [String(s.key), s.doc_count])),
-    problemCount: b.problemCount.value,
-    times: serviceTimes(intervals, p.from, untilOf(p)),
-  })
+  const factsFor = (b: PeriodAggs, p: Period): PeriodFacts => {
+    const k = p === period ? 'current' : 'previous'
+    const problems = new Map(perProblem.flatMap((s) => (s[k].doc_count > 0 ? [[s.term, s[k].doc_count] as const] : [])))
+    return {
+      services: new Map(perService.flatMap((s) => (s[k].doc_count > 0 ? [[s.service, factsOf(s[k])] as const] : []))),
+      all: factsOf(b),
+      postmortems: { required: b.postmortems.doc_count, scheduled: b.postmortems.scheduled.doc_count, forgotten: b.postmortems.forgotten.doc_count },
+      problems,
+      problemCount: problems.size,
+      times: serviceTimes(intervals, p.from, untilOf(p)),
+    }
+  }
   const current = factsFor(buckets.current, period)
   const before = factsFor(buckets.previous, previous)
   // A dismissed problem (the review found it no real cause) stays linked to its incidents: it is no
   // problem behind them, in the count, the change or the list (until 2026-12-05 it was all three).
-  const linked = [...new Set([...current.problems.keys(), ...before.problems.keys()])]
-  const dismissed = linked.length === 0 ? [] : (await es.search<{ id: string }>({
-    index: idx.problems, size: linked.length, query: { bool: { filter: [{ terms: { id: linked } }, { term: { status: 'dismissed' } }] } }, _source: ['id'],
-  })).hits.hits.map((h) => h._source!.id)
-  for (const facts of [current, before]) for (const id of dismissed) if (facts.problems.delete(id)) facts.problemCount = Math.max(0, facts.problemCount - 1)
+  // Every problem is linked (`termBuckets`), so they are looked up ID_CHUNK at a time.
+  const linked = perProblem.map((s) => s.term)
+  const chunks: string[][] = []
+  for (let i = 0; i < linked.length; i += ID_CHUNK) chunks.push(linked.slice(i, i + ID_CHUNK))
+  const dismissed = (await Promise.all(chunks.map(async (chunk) => (await es.search<{ id: string }>({
+    index: idx.problems, size: chunk.length, track_total_hits: false, query: { bool: { filter: [{ terms: { id: chunk } }, { term: { status: 'dismissed' } }] } }, _source: ['id'],
+  })).hits.hits.map((h) => h._source!.id)))).flat()
+  for (const facts of [current, before]) {
+    for (const id of dismissed) facts.problems.delete(id)
+    facts.problemCount = facts.problems.size
+  }
   const ids = [...current.problems.entries()].sort((a, b) => b[1] - a[1]).slice(0, PROBLEM_LIMIT).map(([id]) => id)
   const problems = ids.length === 0 ? [] : (await es.search<ProblemSummary>({
     index: idx.problems, size: ids.length, query: { terms: { id: ids } },

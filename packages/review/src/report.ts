@@ -125,33 +125,40 @@ function trendDays(zone: string, first: { year: number; month: number; day: numb
 
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
 
-/** Services per page of `serviceBuckets`. */
-const SERVICE_PAGE = 1000
+/** Terms per page of `termBuckets`. */
+const TERM_PAGE = 1000
 
 /**
- * One bucket per service (`services`) of the incidents `query` selects, with `aggs` in each: every service,
- * paged by a `composite` aggregation. A `terms` aggregation of 1,000 (the look-back's 2,000) buckets dropped
- * the services with the fewest incidents silently once more services than that had one in the window: their
- * incidents, MTTA and MTTR read as none, or the service was not listed at all (until 2026-12-07). Only the
- * services in scope: an in-scope incident's other services are not.
+ * One bucket per value of `field` in the documents `query` selects, with `aggs` in each: every value, paged
+ * by a `composite` aggregation, in the order of the values. A `terms` aggregation of a fixed size dropped the
+ * values with the fewest documents silently once more values than that had one (services until 2026-12-07,
+ * problems until 2026-12-07).
  */
-export async function serviceBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, aggs: Record<string, estypes.AggregationsAggregationContainer>, scope: ScopeFilter | undefined): Promise<(B & { service: string })[]> {
-  const out: (B & { service: string })[] = []
+export async function termBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, field: string, aggs: Record<string, estypes.AggregationsAggregationContainer>): Promise<(B & { term: string })[]> {
+  const out: (B & { term: string })[] = []
   let after: Record<string, string | number | null> | undefined
   for (;;) {
     const r = await es.search({
       index, size: 0, track_total_hits: false, query,
-      aggs: { services: { composite: { size: SERVICE_PAGE, sources: [{ service: { terms: { field: 'services' } } }], ...(after ? { after } : {}) }, aggs } },
+      aggs: { terms: { composite: { size: TERM_PAGE, sources: [{ term: { terms: { field } } }], ...(after ? { after } : {}) }, aggs } },
     })
-    const agg = r.aggregations?.services as estypes.AggregationsCompositeAggregate | undefined
+    const agg = r.aggregations?.terms as estypes.AggregationsCompositeAggregate | undefined
     const buckets = (agg?.buckets ?? []) as (estypes.AggregationsCompositeBucket & B)[]
-    for (const b of buckets) {
-      const service = String(b.key.service)
-      if (serviceInScope(scope, service)) out.push({ ...b, service })
-    }
-    if (buckets.length < SERVICE_PAGE || !agg?.after_key) return out
+    for (const b of buckets) out.push({ ...b, term: String(b.key.term) })
+    if (buckets.length < TERM_PAGE || !agg?.after_key) return out
     after = agg.after_key
   }
+}
+
+/**
+ * One bucket per service (`services`) of the incidents `query` selects, with `aggs` in each: every service
+ * (`termBuckets`). A `terms` aggregation of 1,000 (the look-back's 2,000) buckets dropped the services with
+ * the fewest incidents silently once more services than that had one in the window: their incidents, MTTA
+ * and MTTR read as none, or the service was not listed at all (until 2026-12-07). Only the services in
+ * scope: an in-scope incident's other services are not.
+ */
+export async function serviceBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, aggs: Record<string, estypes.AggregationsAggregationContainer>, scope: ScopeFilter | undefined): Promise<(B & { service: string })[]> {
+  return (await termBuckets<B>(es, index, query, 'services', aggs)).flatMap((b) => (serviceInScope(scope, b.term) ? [{ ...b, service: b.term }] : []))
 }
 
 /**

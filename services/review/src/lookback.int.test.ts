@@ -47,7 +47,7 @@ const plus = (s: string, ms: number) => new Date(Date.parse(s) + ms).toISOString
  *   31 Oct 23:30Z, which is 1 Nov in Berlin and October in UTC. October: #6 checkout warning (ack 30 min,
  *   resolved 90 min), #8 and #9 search around the DST change.
  */
-async function start(options: { timeZone?: string; clock?: () => Date } = {}, seen: { prefix?: string; url?: string } = {}) {
+async function start(options: { timeZone?: string; clock?: () => Date } = {}, seen: { prefix?: string; url?: string } = {}, more: (d: { incident: DocumentFor; problem: DocumentFor }) => [DocumentFor, object][] = () => []) {
   const es = esClient()
   const prefix = uniqueName('lookback')
   seen.prefix = prefix
@@ -103,6 +103,7 @@ async function start(options: { timeZone?: string; clock?: () => Date } = {}, se
     [alr, change('alertmanager', 'api', 'api', 'firing', '2026-09-01T00:00:00Z', null, { alertname: 'ApiDown' })],
     [alr, change('alertmanager', 'api', 'api', 'resolved', '2026-09-01T00:00:00Z', '2026-10-02T00:00:00Z', { alertname: 'ApiDown' })],
   )
+  docs.push(...more({ incident: inc, problem: prb }))
   const ops = docs.map(([f, d]) => f(JSON.stringify(d)))
   await months.prepare(new Set(ops.map((o) => o.index)))
   const r = await es.bulk({ refresh: true, operations: ops.flatMap((o) => [bulkAction(o), o.document]) })
@@ -146,6 +147,28 @@ describe('GET /api/v1/lookback on the real Elasticsearch', () => {
     // The recurring problem came back once after a resolve; the other is a document of an engine before reopenCount.
     expect(body.problems.items.map((p: { kind: string; incidentsInPeriod: number; incidentsInPrevious: number; reopenCount: number }) => [p.kind, p.incidentsInPeriod, p.incidentsInPrevious, p.reopenCount]))
       .toEqual([['recurring', 2, 1, 1], ['shared-cause', 1, 0, 0]])
+  })
+
+  it('counts the incidents of every problem when more problems than one aggregation bucket page had some: a listed problem keeps its previous count, a dismissed one leaves the count', async () => {
+    // October (Berlin) besides the fixture's: 1,000 problems with two incidents each, and a dismissed problem
+    // with one, whose id sorts last. By incident count the fixture's recurring problem (one incident in October)
+    // and both dismissed ones come after the 1,000.
+    const busy = 1000
+    const dismissed = 'prb-ffffffffffffffffffffffff'
+    const get = await start({}, {}, ({ incident: inc, problem: prb }) => [
+      ...Array.from({ length: busy * 2 }, (_, k): [DocumentFor, object] => [inc, incident(100 + k, {
+        services: ['batch'], openedAt: iso('2026-10-15T10:00:00Z'), resolvedAt: iso('2026-10-15T10:30:00Z'), lastEventAt: iso('2026-10-15T10:30:00Z'),
+        problemIds: [`prb-${(0x100 + (k % busy)).toString(16).padStart(24, '0')}`],
+      })]),
+      [inc, incident(99, { services: ['batch'], openedAt: iso('2026-10-16T10:00:00Z'), resolvedAt: iso('2026-10-16T10:30:00Z'), lastEventAt: iso('2026-10-16T10:30:00Z'), problemIds: [dismissed] })],
+      [prb, { id: dismissed, kind: 'shared-cause', status: 'dismissed', title: 'batch and cdn together', signature: 's-z', services: ['batch'], environment: 'production', incidentIds: [], incidentCount: 1, firstSeenAt: iso('2026-10-16T10:00:00Z'), lastSeenAt: iso('2026-10-16T10:00:00Z'), owner: null, notes: [], resolvedAt: null, reopenCount: 0, version: 2 }],
+    ])
+    const { status, body } = await get('/api/v1/lookback?period=month&at=2026-11&tz=Europe/Berlin')
+    expect(status).toBe(200)
+    // October: the recurring problem and the 1,000; neither dismissed one.
+    expect(body.totals).toMatchObject({ problems: 2, previous: { incidents: { total: 3 + busy * 2 + 1 }, problems: busy + 1 }, change: { problems: 2 - (busy + 1) } })
+    expect(body.problems.items.map((p: { kind: string; incidentsInPeriod: number; incidentsInPrevious: number }) => [p.kind, p.incidentsInPeriod, p.incidentsInPrevious]))
+      .toEqual([['recurring', 2, 1], ['shared-cause', 1, 0]])
   })
 
   it('says on the dashboard, in Chromium, how many unscheduled post-mortems can no longer be scheduled', async () => {
