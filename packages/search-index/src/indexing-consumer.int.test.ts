@@ -5,6 +5,7 @@ import { captureLogs, cleanupIndices, connectedAdmin, createTopics, esClient, ka
 import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 import { ensureIndices, FIRST_GENERATION, indexNames } from './templates.ts'
+import { indexerTopicsOfTest } from './test-topics.ts'
 
 function alertEvent(n: number, overrides: Record<string, unknown> = {}) {
   return {
@@ -299,13 +300,7 @@ describe('the indexer on the real Kafka and Elasticsearch', () => {
 
 describe('a month index without its aliases', () => {
   it('gets them back, as the incidents index does, and the alerts partition moves on', { timeout: 60_000 }, async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('month-alias')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, Object.values(topics), 1)
-    const es = esClient()
-    cleanupIndices(run)
+    const { kafka, admin, run, topics, es } = await indexerTopicsOfTest('month-alias', 1)
     await ensureIndices(es, run)
     const n = indexNames(run).alerts
     // The month's first index, restored from a snapshot without its aliases (or an alias removed by hand).

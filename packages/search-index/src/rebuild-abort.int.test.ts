@@ -3,9 +3,10 @@ import { once } from 'node:events'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel, type ConsumerConfig } from 'kafkajs'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { captureLogs, cleanupIndices, connectedAdmin, createTopics, elasticsearchUrl, esClient, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
+import { captureLogs, elasticsearchUrl, waitFor } from '@opsreview/testing'
 import { rebuildFromKafka } from './rebuild.ts'
 import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
+import { indexerTopicsOfTest } from './test-topics.ts'
 
 /**
  * An HTTP proxy in front of Elasticsearch that holds, unanswered, the requests `hold` picks (by method, URL
@@ -67,14 +68,7 @@ const isScroll = (url: string) => url.startsWith('/_search/scroll')
 
 describe('a rebuild ended while it carries alert documents over', () => {
   it.each(['cancelled', 'cancelled, its copy request then failing', 'its scroll failing'] as const)('%s, deletes the fresh indices only once the carry-over\'s bulk requests under way are answered: one answered after the delete made its index again', { timeout: 120_000 }, async (ending) => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('rebuild-abort-copy')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, Object.values(topics), 1)
-    cleanupIndices(run)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { kafka, admin, run, topics, es } = await indexerTopicsOfTest('rebuild-abort-copy', 1)
     await ensureIndices(es, run)
     const n = indexNames(run)
 
@@ -143,14 +137,7 @@ describe('a rebuild ended while it carries alert documents over', () => {
 
 describe('a rebuild cancelled while it replays the log', () => {
   it('rejects with the signal\'s reason when Kafka is gone by the time its throwaway group is deleted: a Ctrl-C, not a Kafka failure', { timeout: 120_000 }, async () => {
-    const kafka = kafkaClient()
-    const admin = await connectedAdmin(kafka)
-    const run = uniqueName('rebuild-abort-replay')
-    const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-    await createTopics(admin, Object.values(topics), 1)
-    cleanupIndices(run)
-    const es = esClient()
-    onTestFinished(() => es.close())
+    const { kafka, run, topics, es } = await indexerTopicsOfTest('rebuild-abort-replay', 1)
     const producer = kafka.producer()
     await producer.connect()
     await producer.send({ topic: topics.incidents, acks: -1, messages: [{ key: 'k', value: '{}' }] })

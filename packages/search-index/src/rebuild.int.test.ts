@@ -6,6 +6,7 @@ import { liveWrites } from './documents.ts'
 import { IndexingConsumer } from './indexing-consumer.ts'
 import { rebuildFromKafka, replay } from './rebuild.ts'
 import { ensureIndices, indexNames, liveAlertMonths } from './templates.ts'
+import { indexerTopicsOfTest } from './test-topics.ts'
 
 const alert = (n: number, receivedAt: string) => ({
   id: n.toString(16).padStart(32, '0'), source: 'alertmanager', fingerprint: `fp-${n}`, status: 'firing', severity: 'warning', service: 's',
@@ -62,13 +63,7 @@ async function liveIndexer(kafka: Kafka, es: Client, prefix: string, topics: { a
 
 /** The three topics of a test, its index prefix (cleaned up after it), and a producer. */
 async function rebuildSetup(name: string) {
-  const kafka = kafkaClient()
-  const admin = await connectedAdmin(kafka)
-  const run = uniqueName(name)
-  const topics = { alerts: `${run}-alerts`, incidents: `${run}-incidents`, problems: `${run}-problems` }
-  await createTopics(admin, Object.values(topics))
-  const es = esClient()
-  cleanupIndices(run)
+  const { kafka, admin, run, topics, es } = await indexerTopicsOfTest(name)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   onTestFinished(() => producer.disconnect())
