@@ -1,8 +1,9 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
+import { termBuckets } from './buckets.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import type { LookbackQuery, Period } from './period.ts'
-import { listedProblem, problemSummaryFields, serviceBuckets, termBuckets, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
+import { listedProblem, problemSummaryFields, serviceBuckets, type ListedProblem, type ProblemSummary, type ReviewIndices } from './report.ts'
 import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
 import { recordScopeClauses, type ScopeFilter } from './scope.ts'
 import { measuredUntil, readAlertIntervals } from './service-time.ts'
@@ -245,7 +246,7 @@ export async function buildLookback(es: Client, idx: ReviewIndices, q: LookbackQ
       current: { filter: opened(period), aggs: factsAggs }, previous: { filter: opened(previous), aggs: factsAggs },
     }, opts.scope),
     // Per problem, every one of them (`termBuckets`): a `terms` of 1,000 dropped those with the fewest incidents.
-    termBuckets<Record<'current' | 'previous', { doc_count: number }>>(es, idx.incidents, inEither, 'problemIds', { current: { filter: opened(period) }, previous: { filter: opened(previous) } }),
+    termBuckets<Record<'current' | 'previous', { doc_count: number }>>(es, { index: idx.incidents, query: inEither }, 'problemIds', { current: { filter: opened(period) }, previous: { filter: opened(previous) } }),
     readAlertIntervals(es, idx, { from: previous.from, until: untilOf(period), lookBackMs: opts.availabilityLookBackMs ?? 7 * DAY, rule: opts.degradedRule ?? defaultDegradedRule, ...(opts.scope ? { scope: opts.scope } : {}) }),
     responseTimesOf(period),
     responseTimesOf(previous),

@@ -2,6 +2,7 @@ import type { Client, estypes } from '@elastic/elasticsearch'
 import { SEVERITIES, type Incident, type Problem } from '@opsreview/schemas'
 import { POSTMORTEM_AWAITED } from '@opsreview/search-index/retention'
 import { fullyAvailable, hadServiceTime, serviceTimes, worstFirst, type ServiceTime } from './availability.ts'
+import { termBuckets } from './buckets.ts'
 import { defaultDegradedRule, type DegradedRule } from './degraded.ts'
 import { rankedBy, rankedBySeverity } from './ranking.ts'
 import { readResponseTimes, type ResponseTimes, type ResponseTimeSource } from './response-times.ts'
@@ -125,31 +126,6 @@ function trendDays(zone: string, first: { year: number; month: number; day: numb
 
 const sources = <T>(r: estypes.SearchResponse<T>) => r.hits.hits.map((h) => h._source!)
 
-/** Terms per page of `termBuckets`. */
-const TERM_PAGE = 1000
-
-/**
- * One bucket per value of `field` in the documents `query` selects, with `aggs` in each: every value, paged
- * by a `composite` aggregation, in the order of the values. A `terms` aggregation of a fixed size dropped the
- * values with the fewest documents silently once more values than that had one (services until 2026-12-07,
- * problems until 2026-12-07).
- */
-export async function termBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, field: string, aggs: Record<string, estypes.AggregationsAggregationContainer>): Promise<(B & { term: string })[]> {
-  const out: (B & { term: string })[] = []
-  let after: Record<string, string | number | null> | undefined
-  for (;;) {
-    const r = await es.search({
-      index, size: 0, track_total_hits: false, query,
-      aggs: { terms: { composite: { size: TERM_PAGE, sources: [{ term: { terms: { field } } }], ...(after ? { after } : {}) }, aggs } },
-    })
-    const agg = r.aggregations?.terms as estypes.AggregationsCompositeAggregate | undefined
-    const buckets = (agg?.buckets ?? []) as (estypes.AggregationsCompositeBucket & B)[]
-    for (const b of buckets) out.push({ ...b, term: String(b.key.term) })
-    if (buckets.length < TERM_PAGE || !agg?.after_key) return out
-    after = agg.after_key
-  }
-}
-
 /**
  * One bucket per service (`services`) of the incidents `query` selects, with `aggs` in each: every service
  * (`termBuckets`). A `terms` aggregation of 1,000 (the look-back's 2,000) buckets dropped the services with
@@ -158,7 +134,7 @@ export async function termBuckets<B>(es: Client, index: string, query: estypes.Q
  * scope: an in-scope incident's other services are not.
  */
 export async function serviceBuckets<B>(es: Client, index: string, query: estypes.QueryDslQueryContainer, aggs: Record<string, estypes.AggregationsAggregationContainer>, scope: ScopeFilter | undefined): Promise<(B & { service: string })[]> {
-  return (await termBuckets<B>(es, index, query, 'services', aggs)).flatMap((b) => (serviceInScope(scope, b.term) ? [{ ...b, service: b.term }] : []))
+  return (await termBuckets<B>(es, { index, query }, 'services', aggs)).flatMap((b) => (serviceInScope(scope, b.term) ? [{ ...b, service: b.term }] : []))
 }
 
 /**

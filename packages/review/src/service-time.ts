@@ -1,5 +1,6 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import { alertIntervals, completeChanges, type AlertIntervals, type MemberRecord, type TimedChange } from './availability.ts'
+import { termBuckets } from './buckets.ts'
 import { isDegraded, type DegradedRule } from './degraded.ts'
 import { alertScopeClauses, recordScopeClauses, serviceInScope, type ScopeFilter } from './scope.ts'
 
@@ -126,9 +127,10 @@ async function degradedKeys(es: Client, index: string, from: number, until: numb
   const base = { index, size: 0, ignore_unavailable: true, allow_no_indices: true, track_total_hits: false } as const
   let names: string[] = []
   if (rule.alertnames !== null) {
-    const r = await es.search({ ...base, query: { bool: { filter: ruledIn(from, until, scope) } }, aggs: { names: { terms: { field: 'labels.alertname', size: 10_000 } } } })
-    const buckets = (r.aggregations?.names as estypes.AggregationsStringTermsAggregate | undefined)?.buckets as estypes.AggregationsStringTermsBucket[] | undefined ?? []
-    names = buckets.map((b) => String(b.key)).filter((n) => isDegraded({ labels: [], alertnames: rule.alertnames }, { alertname: n }))
+    // Every name (`termBuckets`): a `terms` of 10,000 dropped the names of the fewest changes, and a degraded
+    // alert among them counted as down.
+    const buckets = await termBuckets(es, { index, query: { bool: { filter: ruledIn(from, until, scope) } }, lenient: true }, 'labels.alertname')
+    names = buckets.map((b) => b.term).filter((n) => isDegraded({ labels: [], alertnames: rule.alertnames }, { alertname: n }))
   }
   const should: estypes.QueryDslQueryContainer[] = [
     ...(names.length > 0 ? [{ terms: { 'labels.alertname': names } }] : []),

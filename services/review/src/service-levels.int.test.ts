@@ -122,3 +122,23 @@ describe('service levels of many services (real Elasticsearch)', () => {
     expect(services['zz-quiet']).toMatchObject({ incidents: { total: 1, critical: 0, warning: 1, info: 0 }, mttrMs: 20 * 60_000 })
   })
 })
+
+describe('service levels beside many alertnames (real Elasticsearch)', () => {
+  it('counts a latency alert as degraded when more alertnames than one aggregation bucket page fired in the window', async () => {
+    // 10,000 critical alerts of 10,000 other names fired and resolved on 1 December (twice each: a flap) on
+    // api; one ApiSlowLatency alert (its name says degraded) fired on web at 12:00 and fires still, one change, so a
+    // `terms` aggregation of the names ordered by count puts it last.
+    const names = 10_000
+    const get = await reviewOf('manynames', '2026-12-02T08:00:00Z', ({ alert }) => [
+      ...Array.from({ length: names }, (_, k): [DocumentFor, object][] => {
+        const name = `Rule${String(k).padStart(5, '0')}`
+        return [
+          [alert, change('alertmanager', `r${k}`, 'api', 'firing', '2026-12-01T10:00:00Z', null, { alertname: name })],
+          [alert, change('alertmanager', `r${k}`, 'api', 'resolved', '2026-12-01T10:00:00Z', '2026-12-01T10:01:00Z', { alertname: name })],
+        ]
+      }).flat(),
+      [alert, change('alertmanager', 'slow', 'web', 'firing', '2026-12-01T12:00:00Z', null, { alertname: 'ApiSlowLatency' })],
+    ])
+    expect(levels(await get('/api/v1/review?from=2026-12-01&to=2026-12-02')).web).toMatchObject({ availabilityPct: 100, downtimeMs: 0, degradedMs: 12 * H })
+  })
+})
