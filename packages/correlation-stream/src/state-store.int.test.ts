@@ -8,7 +8,7 @@ import { CorrelationEngine, type EngineSnapshot } from '@opsreview/correlation/e
 import type { AlertEvent, EngineInput } from '@opsreview/correlation/types'
 import { captureLogs, connectedAdmin, createReadyTopics, kafkaClient, readTopicToEnd, uniqueName, waitFor } from '@opsreview/testing'
 import { encodeSnapshot } from './snapshot-chunks.ts'
-import { chunkKey, KafkaStateStore } from './state-store.ts'
+import { chunkKey, KafkaStateStore, manifestRecord } from './state-store.ts'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
 const MIN = 60_000
@@ -154,6 +154,38 @@ describe('KafkaStateStore on the real Kafka', () => {
     // The partition replays from the start of its input: that must not go unnoticed.
     expect(lines.filter((l) => l.msg === 'snapshot incomplete: replaying the partition from the start of its input')).toMatchObject([
       { level: 50, inputTopic: 'in', partition: 3, snapshotOffset: '7', chunks: chunkKeys.length, missingChunks: 1, firstMissing: [1], checksumMismatch: false },
+    ])
+  })
+
+  it('restores the latest complete snapshot when a newer manifest names chunks another member tombstoned (two writers at once)', async () => {
+    const { kafka, producer, topic, store } = await setup()
+    const opts = { maxChunkBytes: 8 * 1024 }
+    // A member evicted without hearing of it (paused mid-checkpoint) has written the first chunks of its snapshot at 200.
+    const zombie = busyEngine(200)
+    const { chunks, rawBytes, checksum } = encodeSnapshot(zombie.engine.snapshot(), opts.maxChunkBytes)
+    expect(chunks.length).toBeGreaterThan(2)
+    const seq = '200.deadbeef'
+    const send = (key: string, value: Buffer | string) => producer.send({ topic, acks: -1, messages: [{ key, value }] })
+    await send(chunkKey('in/0', seq, 0), chunks[0]!)
+    // The partition's new owner reads (that chunk is an orphan to it), goes on from an older snapshot and
+    // checkpoints at 250: it tombstones the orphans of offsets below its own.
+    const owner = new KafkaStateStore(kafka, producer, topic, opts)
+    await owner.loadAll()
+    const current = busyEngine(150)
+    await owner.save({ inputTopic: 'in', partition: 0, offset: '250', snapshot: current.engine.snapshot() })
+    // The evicted member goes on: its other chunks, then its manifest, the partition's latest, incomplete.
+    for (let i = 1; i < chunks.length; i++) await send(chunkKey('in/0', seq, i), chunks[i]!)
+    const manifest = manifestRecord({ inputTopic: 'in', partition: 0, offset: '200' }, seq, { chunks: chunks.length, rawBytes, checksum })
+    await send(manifest.key, manifest.value)
+
+    // The owner's snapshot at 250 is complete on the topic: restored, nothing is lost. Replaying the retained
+    // input alone loses what only a snapshot held (problems, incidents older than the log).
+    const { logger, lines } = captureLogs()
+    const state = (await store().loadAll({ logger })).get('in/0')
+    expect(state?.offset).toBe('250')
+    expect(incidentsOf(new CorrelationEngine({}, state!.decode()))).toBe(incidentsOf(current.engine))
+    expect(lines.filter((l) => l.level === 50)).toMatchObject([
+      { msg: 'snapshot incomplete: restoring the latest complete one before it', snapshotOffset: '200', missingChunks: 1, firstMissing: [0], restoredOffset: '250' },
     ])
   })
 

@@ -55,6 +55,16 @@ interface Manifest {
 }
 
 const isManifest = (v: unknown): v is Manifest => typeof v === 'object' && v !== null && (v as { format?: unknown }).format === 'chunked-1'
+/** A record's value as a manifest, if it is one: small (a legacy snapshot record is megabytes, never parsed here). */
+function parsedManifest(value: Buffer): Manifest | undefined {
+  if (value.length > 64 * 1024) return undefined
+  try {
+    const parsed: unknown = JSON.parse(value.toString())
+    return isManifest(parsed) ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
 /** The key of a partition's manifest, and the first part of its chunks' keys. */
 export const partitionKeyOf = (inputTopic: string, partition: number | string) => `${inputTopic}/${partition}`
 
@@ -243,7 +253,7 @@ export class KafkaStateStore {
    */
   async loadAll({ idleTimeoutMs = 60_000, onProgress, logger, partitionKeys }: LoadOptions = {}): Promise<Map<string, StoredState>> {
     const read = ++this.#reads
-    const records = await this.#readAll(idleTimeoutMs, onProgress, partitionKeys)
+    const { records, earlier } = await this.#readAll(idleTimeoutMs, onProgress, partitionKeys)
     const latest = new Map<string, StoredState>()
     const manifests = new Map<string, Manifest>()
     for (const [key, value] of records) {
@@ -262,7 +272,7 @@ export class KafkaStateStore {
         latest.set(key, storedState(legacy, function* () { return legacy.snapshot }))
       }
     }
-    for (const [key, m] of manifests) {
+    const complete = (key: string, m: Manifest): { chunks: Buffer[]; missing: number[]; ok: boolean } => {
       const chunks: Buffer[] = []
       const missing: number[] = []
       for (let i = 0; i < m.chunks; i++) {
@@ -270,14 +280,34 @@ export class KafkaStateStore {
         if (c) chunks.push(c)
         else missing.push(i)
       }
-      if (missing.length > 0 || checksumOf(chunks) !== m.checksum) {
-        // Not silent: the partition starts from a fresh engine and replays only its retained input.
+      return { chunks, missing, ok: missing.length === 0 && checksumOf(chunks) === m.checksum }
+    }
+    for (const [key, m] of manifests) {
+      const found = complete(key, m)
+      if (!found.ok) {
+        // Two writers at once (a member evicted without hearing of it yet) leave the latest manifest naming chunks
+        // the other tombstoned, while the other's manifest before it is complete: restoring that one loses nothing,
+        // where a fresh engine replays only the retained input (problems, incidents older than the log are lost).
+        // Compaction keeps only the latest manifest in the end: an earlier one helps until then.
+        let before: { m: Manifest; chunks: Buffer[] } | undefined
+        for (const value of (earlier.get(key) ?? []).toReversed()) {
+          const e = parsedManifest(value)
+          if (!e || e.seq === m.seq) continue
+          const f = complete(key, e)
+          if (f.ok) { before = { m: e, chunks: f.chunks }; break }
+        }
+        // Not silent: the partition restores an older snapshot, or starts from a fresh engine, and replays more.
         logger?.error({
           inputTopic: m.inputTopic, partition: m.partition, snapshotOffset: m.offset, seq: m.seq, chunks: m.chunks,
-          missingChunks: missing.length, firstMissing: missing.slice(0, 10), checksumMismatch: missing.length === 0,
-        }, 'snapshot incomplete: replaying the partition from the start of its input')
+          missingChunks: found.missing.length, firstMissing: found.missing.slice(0, 10), checksumMismatch: found.missing.length === 0,
+          ...(before ? { restoredOffset: before.m.offset, restoredSeq: before.m.seq } : {}),
+        }, before ? 'snapshot incomplete: restoring the latest complete one before it' : 'snapshot incomplete: replaying the partition from the start of its input')
+        if (!before) continue
+        const { m: restored, chunks } = before
+        latest.set(key, storedState(restored, () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
         continue
       }
+      const { chunks } = found
       latest.set(key, storedState(m, () => decodeSteps(chunks) as Generator<undefined, unknown> as Generator<undefined, EngineSnapshot>))
     }
     this.#forgetObsolete(records, read)
@@ -307,15 +337,18 @@ export class KafkaStateStore {
 
   /**
    * The latest value of every key on the topic (tombstoned keys left out); `UNWANTED` for a key of a
-   * partition not in `wanted` (its key still counts for `#forgetObsolete`).
+   * partition not in `wanted` (its key still counts for `#forgetObsolete`). `earlier`: per wanted partition
+   * key, the manifests it held before its latest value, oldest first (since its last tombstone or legacy
+   * snapshot), for a latest manifest found incomplete.
    */
-  async #readAll(idleTimeoutMs: number, onProgress: (() => Promise<void>) | undefined, wanted: ReadonlySet<string> | undefined): Promise<Map<string, Buffer>> {
+  async #readAll(idleTimeoutMs: number, onProgress: (() => Promise<void>) | undefined, wanted: ReadonlySet<string> | undefined): Promise<{ records: Map<string, Buffer>; earlier: Map<string, Buffer[]> }> {
     const admin = this.#kafka.admin()
     await admin.connect()
     const ends = await admin.fetchTopicOffsets(this.#topic).finally(() => admin.disconnect())
     const records = new Map<string, Buffer>()
+    const earlier = new Map<string, Buffer[]>()
     const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]))
-    if (remaining.size === 0) return records
+    if (remaining.size === 0) return { records, earlier }
     const consumer = this.#kafka.consumer({
       groupId: `${this.#readerGroupPrefix}-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100,
       // Chunks are up to half a MiB: fetch many at once.
@@ -345,10 +378,20 @@ export class KafkaStateStore {
             timer = setTimeout(idle, idleTimeoutMs)
             if (message.key && message.value) {
               const key = message.key.toString()
+              const isWanted = !wanted || wanted.has(ownerOf(key))
+              if (isWanted && !isChunkKey(key)) {
+                // A manifest replaced is kept (a few hundred bytes) in case the latest turns out incomplete.
+                const previous = records.get(key)
+                if (previous && parsedManifest(previous)) earlier.set(key, [...(earlier.get(key) ?? []), previous])
+                else earlier.delete(key)
+              }
               // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, other
               // partitions', replaced and orphaned chunks included), and one view kept would keep all of it.
-              records.set(key, !wanted || wanted.has(ownerOf(key)) ? Buffer.from(message.value) : UNWANTED)
-            } else if (message.key) records.delete(message.key.toString())
+              records.set(key, isWanted ? Buffer.from(message.value) : UNWANTED)
+            } else if (message.key) {
+              records.delete(message.key.toString())
+              earlier.delete(message.key.toString())
+            }
             const last = remaining.get(partition)
             if (last !== undefined && BigInt(message.offset) >= last) remaining.delete(partition)
             if (remaining.size === 0) { done(); return }
@@ -362,6 +405,6 @@ export class KafkaStateStore {
     } finally {
       await consumer.disconnect()
     }
-    return records
+    return { records, earlier }
   }
 }
