@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigResourceTypes } from 'kafkajs'
 import { connectedAdmin, createReadyTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
-import { alertTopicSpec, ensureTopics, TopicMismatchError } from './topics.ts'
+import { alertTopicSpec, DOCUMENT_MAX_MESSAGE_BYTES, documentTopicSpec, ensureTopics, TopicMismatchError } from './topics.ts'
 
 describe('ensureTopics on the real Kafka', () => {
   it('lets services that start together create the same topics at once', async () => {
@@ -56,6 +56,23 @@ describe('ensureTopics on the real Kafka', () => {
     // The broker's metadata takes the new partitions a moment after the controller did.
     await waitFor(() => admin.fetchTopicMetadata({ topics: [input] }).then((m) => m.topics[0]!.partitions.length === 6 || undefined, () => undefined), { timeoutMs: 30_000, what: `six partitions of ${input}` })
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: state, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+    await ensureTopics(admin, specs, { verifyExisting: true })
+  })
+  it('refuses an existing document topic that takes smaller records than its spec: the first larger document would stop the writer for good', async () => {
+    const admin = await connectedAdmin(kafkaClient())
+    const incidents = uniqueName('incidents')
+    onTestFinished(() => admin.deleteTopics({ topics: [incidents] }).catch(() => undefined))
+    const specs = [documentTopicSpec(incidents, 1)]
+    // Made before the documents' spec took 8 MiB: compacted, with the broker's default record limit (1 MiB).
+    await createReadyTopics(admin, [{ topic: incidents, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: '1048588' }] }])
+    await ensureTopics(admin, specs)
+    const refused = await ensureTopics(admin, specs, { verifyExisting: true }).then(() => undefined, (err: unknown) => err)
+    expect(refused).toBeInstanceOf(TopicMismatchError)
+    expect((refused as TopicMismatchError).faults).toEqual([
+      `${incidents} takes records of at most 1048588 bytes (max.message.bytes), not ${DOCUMENT_MAX_MESSAGE_BYTES}: a larger record would be refused for good; raise it with kafka-configs.sh --alter --entity-type topics --entity-name ${incidents} --add-config max.message.bytes=${DOCUMENT_MAX_MESSAGE_BYTES}`,
+    ])
+    // Put right, it is taken as it is; a larger limit is taken too.
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: incidents, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(2 * DOCUMENT_MAX_MESSAGE_BYTES) }] }] })
     await ensureTopics(admin, specs, { verifyExisting: true })
   })
 })

@@ -118,7 +118,8 @@ function onlyAlreadyExists(err: unknown): boolean {
  * shared topics, and a topic another process has just created can be unknown to the broker's metadata for
  * a moment. With `verifyExisting`, an existing topic its spec cannot live with is refused
  * (`TopicMismatchError`, every fault named): a compacted spec's topic not compacted (snapshots and versions
- * piled up for ever, and retention deleted the latest), or a fixed partition count changed.
+ * piled up for ever, and retention deleted the latest), a fixed partition count changed, or a record limit
+ * (`max.message.bytes`) below the spec's.
  */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], options: EnsureTopicsOptions = {}): Promise<void> {
   const { timeoutMs = 30_000, verifyExisting = false, ...replication } = options
@@ -165,12 +166,20 @@ async function mismatches(admin: Admin, specs: readonly TopicSpec[], partitionCo
     const count = partitionCounts.get(s.topic)
     if (s.partitionsFixed && count !== s.numPartitions) faults.push(`${s.topic} has ${count} partitions, not ${s.numPartitions}: its partition count decides which engine holds each key, so records would move between engines`)
   }
-  const compacted = specs.filter((s) => s.cleanupPolicy === 'compact')
-  if (compacted.length > 0) {
-    const described = await admin.describeConfigs({ resources: compacted.map((s) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['cleanup.policy'] })), includeSynonyms: false })
-    for (const r of described.resources) {
-      const policy = r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? ''
-      if (!policy.split(',').includes('compact')) faults.push(`${r.resourceName} has cleanup.policy=${policy}, not compact: it keeps the latest record per key, and retention would delete it`)
+  // The configs each spec needs: compaction, and a record limit at least its own (a topic made before the
+  // spec raised it keeps the broker's 1 MiB, and the first larger document stopped the writer for good).
+  const described = specs.filter((s) => s.cleanupPolicy === 'compact' || s.configs?.['max.message.bytes'] !== undefined)
+  if (described.length === 0) return faults
+  const { resources } = await admin.describeConfigs({ resources: described.map((s) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['cleanup.policy', 'max.message.bytes'] })), includeSynonyms: false })
+  for (const r of resources) {
+    const spec = described.find((s) => s.topic === r.resourceName)!
+    const value = (name: string) => r.configEntries.find((e) => e.configName === name)?.configValue ?? ''
+    const policy = value('cleanup.policy')
+    if (spec.cleanupPolicy === 'compact' && !policy.split(',').includes('compact')) faults.push(`${r.resourceName} has cleanup.policy=${policy}, not compact: it keeps the latest record per key, and retention would delete it`)
+    const wanted = spec.configs?.['max.message.bytes']
+    const limit = value('max.message.bytes')
+    if (wanted !== undefined && Number(limit) < Number(wanted)) {
+      faults.push(`${r.resourceName} takes records of at most ${limit} bytes (max.message.bytes), not ${wanted}: a larger record would be refused for good; raise it with kafka-configs.sh --alter --entity-type topics --entity-name ${r.resourceName} --add-config max.message.bytes=${wanted}`)
     }
   }
   return faults
