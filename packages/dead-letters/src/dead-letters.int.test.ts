@@ -156,6 +156,31 @@ describe('dead letters on the real Kafka', () => {
     expect((await admin.fetchTopicOffsets(topic))[0]!.high).toBe('15')
   })
 
+  it('reads to the end offset when the last offsets are transaction markers, which kafkajs hands no reader', async () => {
+    const committed = uniqueName('dl-txn-committed')
+    const aborted = uniqueName('dl-txn-aborted')
+    await createTopics(admin, [committed, aborted], 1)
+    await produce(committed, [deadLetterMessage('k0', envelope({ reason: 'schema-invalid' }))])
+    // Another client's transactions: the committed one ends the topic in its commit marker (offset 2), the
+    // aborted one is all the other topic holds (its record at 0, the abort marker at 1).
+    const producer = kafka.producer({ transactionalId: uniqueName('dl-txn'), idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    onTestFinished(() => producer.disconnect())
+    const commit = await producer.transaction()
+    await commit.send({ topic: committed, messages: [deadLetterMessage('k1', envelope({ reason: 'schema-invalid' }))] })
+    await commit.commit()
+    const abort = await producer.transaction()
+    await abort.send({ topic: aborted, messages: [deadLetterMessage('k2', envelope({ reason: 'schema-invalid' }))] })
+    await abort.abort()
+    expect((await admin.fetchTopicOffsets(committed)).map((p) => p.high)).toEqual(['3'])
+    expect((await admin.fetchTopicOffsets(aborted)).map((p) => p.high)).toEqual(['2'])
+
+    // The timeout is only how long a read that never ends takes to say so: reaching the end, it is not met.
+    const read = await readDeadLetters({ kafka, topics: [committed, aborted], logger, timeoutMs: 30_000 })
+    expect(read.deadLetters.map((dl) => [dl.topic, dl.offset])).toEqual([[committed, '0'], [committed, '1']].sort())
+    expect(read.topics).toEqual([{ topic: committed, exists: true, read: 2 }, { topic: aborted, exists: true, read: 0 }])
+  })
+
   it('replays record dead letters to their topic and webhook dead letters through the receiver', async () => {
     const dlq = uniqueName('dl-replay')
     const target = uniqueName('dl-target')
