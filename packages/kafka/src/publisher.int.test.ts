@@ -85,6 +85,22 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(publisher.breakerState).toBe('closed')
   })
 
+  it('writes every acknowledged message once when the broker refuses one partition of a request: what it took on the others is not sent again', async () => {
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 4096)
+    const publisher = await publisherFor(kafka)
+
+    // Thirty callers in one request over three partitions; the broker refuses the partition of the big one.
+    const callers: Message[][] = Array.from({ length: 30 }, (_, i) => [small(`k${i}`)])
+    callers[7] = [{ key: 'big', value: 'x'.repeat(10_000) }]
+    const results = await Promise.allSettled(callers.map((messages) => publisher.publish(topic, messages)))
+    expect(results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []))).toEqual([7])
+
+    const copies = new Map<string, number>()
+    for (const m of await readTopicToEnd(kafka, topic)) copies.set(String(m.key), (copies.get(String(m.key)) ?? 0) + 1)
+    expect(copies).toEqual(new Map(callers.filter((_, i) => i !== 7).map(([m]) => [String(m!.key), 1])))
+  })
+
   it('answers publishEach per message: the refused ones by name, the rest acknowledged and on the topic', async () => {
     const kafka = kafkaClient()
     const topic = await smallTopic(kafka, 4096)
