@@ -18,9 +18,15 @@ export class KafkaUnavailableError extends Error {
 export class KafkaRecordRejectedError extends Error {
   readonly code = 'KAFKA_RECORD_REJECTED'
   readonly retriable = false
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * From `publish`: which of the call's messages Kafka will not take (their indexes, in order) and why;
+   * every other message of the call was acknowledged. A caller that sends again must send only these.
+   */
+  readonly refused: readonly { index: number; reason: string }[] | undefined
+  constructor(message: string, options?: { cause?: unknown; refused?: readonly { index: number; reason: string }[] }) {
     super(message, options)
     this.name = 'KafkaRecordRejectedError'
+    this.refused = options?.refused
   }
 }
 

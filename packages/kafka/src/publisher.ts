@@ -310,7 +310,7 @@ export class BatchPublisher {
         const more = p.refused.length > 3 ? `; and ${p.refused.length - 3} more` : ''
         reject(new KafkaRecordRejectedError(
           `Kafka will not take ${p.refused.length} of ${p.messages.length} message(s) to ${topic}: ${shown}${more}`,
-          { cause: p.refusedCause },
+          { cause: p.refusedCause, refused: p.refused.map(({ index, reason }) => ({ index, reason })).sort((a, b) => a.index - b.index) },
         ))
       })
     })

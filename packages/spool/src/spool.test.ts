@@ -199,6 +199,29 @@ describe('Spool', () => {
     expect(lines.filter((l) => l.msg === 'spool record refused by Kafka for good: dead-lettering it')).toHaveLength(1)
   })
 
+  it('sends nothing again when the refusal names the refused records (the others were acknowledged), and falls back to one by one when it names them wrongly', async () => {
+    for (const [named, expected] of [
+      [[{ index: 1, reason: 'too big' }], [rec(1), rec(2), rec(3)]],
+      // An index past the batch: no telling which were taken, so each is sent again alone.
+      [[{ index: 9, reason: 'too big' }], [rec(1), rec(2), rec(3), rec(1), rec(2), rec(3)]],
+    ] as const) {
+      const dir = await tempDir()
+      const { spool } = await openSpool(dir)
+      await spool.append([rec(1), rec('poison'), rec(2), rec(3)])
+      const k = kafka()
+      const d = deadLetters()
+      spool.startDraining(async (records) => {
+        // As the publisher answers: every record but the poison is acknowledged, and the error names it.
+        await k.publish(records.filter((r) => r.key !== 'kpoison'))
+        if (records.some((r) => r.key === 'kpoison')) throw Object.assign(refused(), { refused: named })
+      }, { deadLetter: d.deadLetter })
+      expect(await spool.drained(5000)).toBe(true)
+      expect(k.published).toEqual(expected)
+      expect(d.letters).toEqual([{ record: rec('poison'), reason: expect.objectContaining({ code: 'record-rejected', segment: 1 }) }])
+      await spool.close()
+    }
+  })
+
   it('keeps a refused record in dead-letters.ndjson when there is no deadLetter callback, or the dead-letter topic refuses it too', async () => {
     for (const deadLetter of [undefined, async () => { throw refused('dead-letter topic will not take it') }]) {
       const dir = await tempDir()

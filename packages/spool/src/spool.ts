@@ -431,8 +431,21 @@ export class Spool {
         this.#failed(err, 'spool drain paused: Kafka did not acknowledge')
         return false
       }
+      const refused = run.length > 1 ? refusedIndexes(err, run.length) : undefined
+      if (refused) {
+        // Kafka took every other record of the run: resending them one by one wrote each of them twice.
+        for (const { index, reason } of refused) {
+          const r = run[index]!
+          this.#logger.warn({ err, topic: r.record.topic, key: r.record.key, bytes: r.next - r.offset, segment: this.#cursor.segment, offset: r.offset }, 'spool record refused by Kafka for good: dead-lettering it')
+          await this.#deadLetter(deadLetter, r.record, { code: 'record-rejected', error: `Kafka will not take it: ${reason}`, segment: this.#cursor.segment, offset: r.offset })
+        }
+        this.#recovered()
+        await this.#advance(run.at(-1)!.next, run.length)
+        return true
+      }
       if (run.length > 1) {
-        // Find the refused records: the others go through (some of them twice, which their ids dedup).
+        // The error does not say which records were refused: find them. The others go through (some of
+        // them twice, which their ids dedup).
         for (const r of run) if (!(await this.#publishRun([r], publish, deadLetter))) return false
         return true
       }
@@ -672,6 +685,23 @@ export class Spool {
     await this.#writeHandle.close()
     await this.#lock.release()
   }
+}
+
+/**
+ * The records a `retriable: false` publish error names as refused (`refused: [{ index, reason }]`, as the
+ * Kafka publisher's KafkaRecordRejectedError does), every other record of the call having been
+ * acknowledged; undefined when it names none, or names them in a way that does not fit the call.
+ */
+function refusedIndexes(err: unknown, count: number): { index: number; reason: string }[] | undefined {
+  const refused = (err as { refused?: unknown } | null)?.refused
+  if (!Array.isArray(refused) || refused.length === 0) return undefined
+  const out: { index: number; reason: string }[] = []
+  for (const r of refused as { index?: unknown; reason?: unknown }[]) {
+    if (!Number.isSafeInteger(r?.index) || (r.index as number) < 0 || (r.index as number) >= count) return undefined
+    if (out.length > 0 && (r.index as number) <= out.at(-1)!.index) return undefined
+    out.push({ index: r.index as number, reason: typeof r.reason === 'string' ? r.reason : 'refused' })
+  }
+  return out
 }
 
 async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {

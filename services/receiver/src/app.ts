@@ -602,15 +602,27 @@ function fitDeadLetter(envelope: DeadLetterEnvelope): DeadLetterEnvelope {
  * every later report behind it.
  */
 export function publishSpooled(publisher: EventPublisher, alertsTopic: string, metrics: ReceiverMetrics): (records: SpoolRecord[]) => Promise<void> {
-  return async (records) => {
-    await publisher.publish(alertsTopic, records.map(({ key, value }): Message => ({ key, value })))
-    // Counted once Kafka has them, as the Alertmanager route counts its own; the key names the source.
+  // Counted once Kafka has them, as the Alertmanager route counts its own; the key names the source.
+  const count = (records: readonly SpoolRecord[]) => {
     const bySource = new Map<string, number>()
     for (const { key } of records) {
       const source = spooledSource(key)
       bySource.set(source, (bySource.get(source) ?? 0) + 1)
     }
     for (const [source, n] of bySource) metrics.published.inc({ source }, n)
+  }
+  return async (records) => {
+    try {
+      await publisher.publish(alertsTopic, records.map(({ key, value }): Message => ({ key, value })))
+    } catch (err) {
+      // The others were acknowledged, and the spool does not send them again: counted now.
+      if (err instanceof KafkaRecordRejectedError && err.refused) {
+        const refused = new Set(err.refused.map((r) => r.index))
+        count(records.filter((_, i) => !refused.has(i)))
+      }
+      throw err
+    }
+    count(records)
   }
 }
 
