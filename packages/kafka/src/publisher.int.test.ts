@@ -101,6 +101,25 @@ describe('BatchPublisher on the real Kafka', () => {
     expect(copies).toEqual(new Map(callers.filter((_, i) => i !== 7).map(([m]) => [String(m!.key), 1])))
   })
 
+  it('sends again to the partitions whose messages Kafka took beside a refused one: the refused message alone in its partition', async () => {
+    const kafka = kafkaClient()
+    const topic = await smallTopic(kafka, 4096)
+    const publisher = await publisherFor(kafka)
+    // kafkajs's default partitioner over the topic's three partitions: the big message's partition gets nothing else.
+    const partitionOf = Partitioners.DefaultPartitioner()
+    const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }))
+    const big: Message = { key: 'big', value: 'x'.repeat(10_000) }
+    const others = Array.from({ length: 12 }, (_, i) => small(`k${i}`)).filter((m) => partitionOf({ topic, partitionMetadata, message: m }) !== partitionOf({ topic, partitionMetadata, message: big }))
+    expect(others.length).toBeGreaterThan(1)
+
+    const results = await Promise.allSettled([big, ...others].map((m) => publisher.publish(topic, [m])))
+    expect(results.map((r) => r.status)).toEqual(['rejected', ...others.map(() => 'fulfilled')])
+    // Kafka rolled back the sequence numbers of the partitions it took: the same producer id would now be refused as out of order.
+    const again = others.map((m) => ({ ...m, key: `${String(m.key)}-again` }))
+    expect((await Promise.allSettled(again.map((m) => publisher.publish(topic, [m])))).map((r) => r.status)).toEqual(again.map(() => 'fulfilled'))
+    expect(publisher.breakerState).toBe('closed')
+  })
+
   it('answers publishEach per message: the refused ones by name, the rest acknowledged and on the topic', async () => {
     const kafka = kafkaClient()
     const topic = await smallTopic(kafka, 4096)

@@ -447,6 +447,9 @@ export class BatchPublisher {
         if (this.#keepOrder && !breakerRefusedFast(cause) && attempt && !attempt.ended) this.#holding = this.#untilEnded(attempt.promise)
         return
       }
+      // Kafka rolled back the sequence numbers of every partition of the request, those it appended too:
+      // under this producer id their next send would be refused as out of order for good (see createProducer).
+      if (batch.length > 1) this.#renewProducer()
       // The broker appended the records of the partitions it did not refuse (kafkajs, as patched, names
       // them): those are acknowledged, and resending them in the halves below wrote them again, up to once
       // per halving (2026-12-07: 29 messages, 68 on the topic).
@@ -468,7 +471,6 @@ export class BatchPublisher {
         return
       }
       this.#logger.info({ messages: batch.length, reason: refusal }, 'kafka refused a batch: resending it in halves to find the refused messages')
-      this.#renewProducer()
       const half = Math.ceil(batch.length / 2)
       await this.#send(batch.slice(0, half))
       if (this.#holding) {
