@@ -240,6 +240,21 @@ describe('Spool', () => {
     }
   })
 
+  it('starts its dead letter on a line of its own after a crash tore the last one of dead-letters.ndjson, so each whole letter still reads as one JSON line', async () => {
+    const dir = await tempDir()
+    // A crash during a write of the local dead-letters file left half a line, and the record's letter is written again.
+    const torn = JSON.stringify({ at: '2026-12-07T00:00:00.000Z', reason: { code: 'record-rejected' }, record: rec('poison') }).slice(0, 40)
+    await writeFile(path.join(dir, 'dead-letters.ndjson'), torn)
+    const { spool } = await openSpool(dir)
+    await spool.append([rec('poison'), rec(1)])
+    spool.startDraining(async (records) => { if (records.some((r) => r.key === 'kpoison')) throw refused() })
+    expect(await spool.drained(5000)).toBe(true)
+    const lines = (await readFile(path.join(dir, 'dead-letters.ndjson'), 'utf8')).split('\n')
+    expect(lines[0]).toBe(torn)
+    expect(JSON.parse(lines[1]!)).toMatchObject({ record: rec('poison'), reason: { code: 'record-rejected' } })
+    expect(lines.slice(2)).toEqual([''])
+  })
+
   it('does not move past a record whose dead letter failed retriably, and retries it', async () => {
     const dir = await tempDir()
     const { spool } = await openSpool(dir)

@@ -471,9 +471,14 @@ export class Spool {
         this.#logger.error({ err, code: reason.code }, 'dead-letter topic refused the record: keeping it in the spool\'s dead-letters file')
       }
     }
-    const file = await open(path.join(this.#dir, DEAD_LETTER_FILE), 'a')
+    const file = await open(path.join(this.#dir, DEAD_LETTER_FILE), 'a+')
     try {
-      await writeAll(file, Buffer.from(JSON.stringify({ at: new Date(this.#clock()).toISOString(), reason, record }) + '\n'))
+      // A crash during an earlier write left half a line, and this letter (often that record's again, as the
+      // cursor had not moved) would be glued to it: one line no JSON reader takes. It starts a line of its own.
+      const { size } = await file.stat()
+      const last = Buffer.alloc(1)
+      const torn = size > 0 && (await file.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a
+      await writeAll(file, Buffer.from((torn ? '\n' : '') + JSON.stringify({ at: new Date(this.#clock()).toISOString(), reason, record }) + '\n'))
       await file.datasync()
     } finally {
       await file.close()
