@@ -130,6 +130,16 @@ describe('rekeyer on the real Kafka', () => {
     expect(lines.filter((l) => l.msg === "events received after this instance's clock or their record's timestamp: receipts clamped to it")).toMatchObject([{ count: 2, topic: t.alerts, partition: 0 }])
   })
 
+  it('clamps the receipt of a record without a timestamp (-1, as older clients write) to its clock alone, not to 1970', async () => {
+    const { kafka, run, t, producer } = await setup()
+    const untimed = alertEvent('untimed', 'production')
+    await producer.send({ topic: t.alerts, acks: -1, messages: [{ key: 'untimed', value: JSON.stringify(untimed), timestamp: '-1' }] })
+    const { clamped, deadLetters } = await startRekeyer(kafka, t, `${run}-group`)
+    const [input] = (await readTopicUntil(kafka, t.input, (m) => m.length >= 1)).map((m) => (JSON.parse(m.value) as { event: AlertEvent }).event)
+    expect(input).toEqual(untimed)
+    expect([clamped, deadLetters]).toEqual([[], []])
+  })
+
   it('dead-letters a record of bytes another producer wrote with its bytes and headers, the parts that are not text in base64', async () => {
     const { kafka, run, t, producer } = await setup()
     // An Avro-framed value (magic byte, schema id, then binary), a header of raw bytes.

@@ -68,7 +68,9 @@ export function toEngineInput(raw: string, isCommand: boolean): EngineInput | Po
  */
 function latestReceiptOf(m: KafkaMessage, nowMs: number, toleranceMs: number): number {
   const published = Number(m.timestamp)
-  return (Number.isFinite(published) ? Math.min(published, nowMs) : nowMs) + toleranceMs
+  // -1 is Kafka's "no timestamp" (a client of the old message format, or one that sends none): taken as a
+  // time, it clamped the receipt to 1970, and the engine dropped the event as forgotten history.
+  return (Number.isFinite(published) && published >= 0 ? Math.min(published, nowMs) : nowMs) + toleranceMs
 }
 
 /**
