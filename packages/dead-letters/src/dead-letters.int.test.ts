@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { Kafka as KafkaClient, logLevel, type Admin, type Consumer, type Kafka, type Message, type Producer } from 'kafkajs'
+import { Kafka as KafkaClient, logLevel, PartitionAssigners, type Admin, type Consumer, type ConsumerConfig, type Kafka, type Message, type Producer } from 'kafkajs'
 import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
 import { createReadyTopics, createTopics, kafkaClient, readRecordsUntil, readTopicUntil, uniqueName } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
-import { KafkaUnavailableError } from './errors.ts'
+import { KafkaUnavailableError, ReadRefusedError } from './errors.ts'
 import { readDeadLetters } from './read.ts'
 
 const logger = pino({ level: 'silent' })
@@ -372,5 +372,87 @@ describe('dead letters on the real Kafka', () => {
     await expect(replay).rejects.toMatchObject({ retriable: true, message: expect.stringMatching(/^Kafka is unavailable: Connection error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/) })
     expect(dropped).toBe(true)
     expect((await admin.fetchTopicOffsets(target)).map((p) => p.high)).toEqual(['0'])
+  })
+})
+
+describe('a dead-letter read that cannot go on', () => {
+  // Ten minutes, far past the test's own timeout: a read that waited for it instead of failing hangs the test.
+  const timeoutMs = 10 * 60_000
+
+  /** `kafka` whose consumers are `wrap`ped, told the config they were made with (the reader's group id). */
+  function withConsumer(k: Kafka, wrap: (consumer: Consumer, config: ConsumerConfig) => Consumer): Kafka {
+    return Object.assign(Object.create(k) as Kafka, { consumer: (config: ConsumerConfig) => wrap(k.consumer(config), config) })
+  }
+
+  it('fails at once, naming Kafka\'s cause and not retriable, when the group refuses the reader for good, and still disconnects it and deletes its group', async () => {
+    const topic = uniqueName('dl-refused')
+    await createTopics(admin, [topic], 1)
+    await produce(topic, [deadLetterMessage('o/0/0', envelope({ reason: 'schema-invalid' }))])
+    // Another member holds the reader's group with a protocol the reader does not speak: the broker answers
+    // the reader's JoinGroup INCONSISTENT_GROUP_PROTOCOL, which kafkajs neither retries nor restarts after.
+    const otherProtocol: typeof PartitionAssigners.roundRobin = (config) => ({ ...PartitionAssigners.roundRobin(config), name: 'OtherAssigner' })
+    const groups: string[] = []
+    let disconnected = 0
+    const deleted: string[][] = []
+    const held = withConsumer(kafka, (consumer, config) => {
+      groups.push(config.groupId)
+      const blocker = kafka.consumer({ groupId: config.groupId, partitionAssigners: [otherProtocol], maxWaitTimeInMs: 100 })
+      onTestFinished(async () => {
+        await blocker.disconnect()
+        await admin.deleteGroups([config.groupId]).catch(() => undefined)
+      })
+      const joined = new Promise<void>((resolve) => blocker.on(blocker.events.GROUP_JOIN, () => resolve()))
+      return Object.assign(Object.create(consumer) as Consumer, {
+        // The blocker joins first, so the group is the blocker's before the reader asks to join.
+        connect: async () => {
+          await blocker.connect()
+          await blocker.subscribe({ topics: [topic], fromBeginning: true })
+          await blocker.run({ eachMessage: async () => undefined })
+          await joined
+          await consumer.connect()
+        },
+        disconnect: async () => { disconnected++; await consumer.disconnect() },
+      })
+    })
+    const recorded = withAdmin(held, (a) => Object.assign(Object.create(a) as Admin, {
+      deleteGroups: (ids: string[]) => { deleted.push(ids); return a.deleteGroups(ids) },
+    }))
+    const err = await readDeadLetters({ kafka: recorded, topics: [topic], logger, timeoutMs }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(ReadRefusedError)
+    expect(err).toMatchObject({
+      retriable: false,
+      message: expect.stringMatching(new RegExp(`^Kafka stopped the dead-letter reader \\(group ${groups[0]}\\) for good: INCONSISTENT_GROUP_PROTOCOL: `)),
+    })
+    expect(groups).toHaveLength(1)
+    expect(disconnected).toBe(1)
+    // Not deleted here (the blocker is still in it), but asked for, as on every other path.
+    expect(deleted).toEqual([[groups[0]]])
+  })
+
+  it('ends with the error a caller\'s callback threw, without kafkajs retrying it, and still deletes its group', async () => {
+    const topic = uniqueName('dl-callback-throws')
+    await createTopics(admin, [topic], 1)
+    await produce(topic, [
+      deadLetterMessage('o/0/0', envelope({ reason: 'schema-invalid' })),
+      deadLetterMessage('o/0/1', envelope({ reason: 'schema-invalid' })),
+    ])
+    const groups: string[] = []
+    const learning = withConsumer(kafka, (consumer, config) => { groups.push(config.groupId); return consumer })
+    const boom = new Error('the caller failed on a letter')
+    let calls = 0
+    const read = readDeadLetters({ kafka: learning, topics: [topic], logger, timeoutMs, onLetter: () => { calls++; throw boom } })
+    await expect(read).rejects.toBe(boom)
+    // Once: retried, kafkajs would have handed the batch again.
+    expect(calls).toBe(1)
+    expect(groups).toHaveLength(1)
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain(groups[0])
+  })
+
+  it('ends with the error keep threw', async () => {
+    const topic = uniqueName('dl-keep-throws')
+    await createTopics(admin, [topic], 1)
+    await produce(topic, [deadLetterMessage('o/0/0', envelope({ reason: 'schema-invalid' }))])
+    const boom = new Error('keep failed')
+    await expect(readDeadLetters({ kafka, topics: [topic], logger, timeoutMs, keep: () => { throw boom } })).rejects.toBe(boom)
   })
 })

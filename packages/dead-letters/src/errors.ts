@@ -42,6 +42,48 @@ export class ReadIncompleteError extends Error {
 }
 
 /**
+ * Kafka stopped the reader's consumer for good and kafkajs will not restart it: the group refused it
+ * (GROUP_AUTHORIZATION_FAILED, INCONSISTENT_GROUP_PROTOCOL: another member holds the group with another
+ * assigner), or a topic's authorization. Running the command again meets the same answer (exit 70).
+ */
+export class ReadRefusedError extends Error {
+  readonly code = 'READ_REFUSED'
+  readonly retriable = false
+  override readonly name = 'ReadRefusedError'
+  /** Kafka's error type (INCONSISTENT_GROUP_PROTOCOL), when the cause names one. */
+  readonly kafkaType: string | undefined
+  constructor(message: string, kafkaType: string | undefined, options?: { cause?: unknown }) {
+    super(message, options)
+    this.kafkaType = kafkaType
+  }
+}
+
+/** The first kafkajs protocol error type (`type`) in an error and what it wraps (`cause`, `originalError`). */
+function kafkaTypeOf(err: unknown): string | undefined {
+  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined
+  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if (typeof e.type === 'string') return e.type
+    const next = (e.cause ?? e.originalError) as typeof e
+    if (next === e) break
+    e = next
+  }
+  return undefined
+}
+
+/**
+ * What the read fails with when kafkajs stopped its consumer and will not restart it (its CRASH event,
+ * `restart: false`): Kafka not answering as KafkaUnavailableError (exit 69), anything else, a refusal, as
+ * ReadRefusedError naming Kafka's cause (exit 70). Until 2026-12-07 the read waited out its timeout instead
+ * and failed as ReadIncompleteError, retriable, the cause unsaid.
+ */
+export function readerStopped(err: unknown, groupId: string): Error {
+  if (err instanceof Error && isKafkaUnavailable(err)) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
+  const type = kafkaTypeOf(err)
+  const message = err instanceof Error ? err.message : String(err)
+  return new ReadRefusedError(`Kafka stopped the dead-letter reader (group ${groupId}) for good: ${type ? `${type}: ` : ''}${message}`, type, { cause: err })
+}
+
+/**
  * One dead letter's replay failed. `retriable`: the target was unavailable (network, 5xx, Kafka down),
  * so replaying again later may work; otherwise it was refused for what it is (a 4xx: the fix did not
  * cover it) and a replay will fail the same way.

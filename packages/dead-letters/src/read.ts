@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import { untilAborted } from '@opsreview/lifecycle/abort'
 import type { Logger } from 'pino'
-import { kafkaUnavailable, ReadIncompleteError, type PendingPartition } from './errors.ts'
+import { kafkaUnavailable, ReadIncompleteError, readerStopped, type PendingPartition } from './errors.ts'
 import { parseDeadLetter, type DeadLetter } from './record.ts'
 
 export interface ReadDeadLettersOptions {
@@ -15,7 +15,8 @@ export interface ReadDeadLettersOptions {
   timeoutMs?: number
   /**
    * Called once per record read, in each partition's offset order. A topic can hold millions of letters,
-   * so a caller that only counts them counts here and keeps none (`keep`).
+   * so a caller that only counts them counts here and keeps none (`keep`). An error it (or `keep`) throws
+   * ends the read with that error, its reader disconnected and its group deleted.
    */
   onLetter?: (dl: DeadLetter) => void
   /** Which letters the result holds (all when unset), sorted by topic, partition and offset. */
@@ -101,11 +102,13 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
     await untilAborted(signal, consumer.subscribe({ topics: [...new Set([...ranges.values()].map((r) => r.topic))], fromBeginning: true }))
     await new Promise<void>((resolve, reject) => {
       // Rejected, the finally below disconnects the reader and deletes its group before the caller hears of it.
-      onAbort = () => reject(signal!.reason)
+      let failed = false
+      const fail = (err: unknown) => { failed = true; reject(err as Error) }
+      onAbort = () => fail(signal!.reason)
       signal?.addEventListener('abort', onAbort, { once: true })
       timer = setTimeout(() => {
         const left: PendingPartition[] = [...pending].map((id) => ranges.get(id)!).map((r) => ({ topic: r.topic, partition: r.partition, next: String(r.next), end: String(r.end) }))
-        reject(new ReadIncompleteError(`dead-letter topics not read to their end offsets within ${timeoutMs} ms: ${left.map((p) => `${p.topic}/${p.partition} at ${p.next} of ${p.end}`).join(', ')}`, left))
+        fail(new ReadIncompleteError(`dead-letter topics not read to their end offsets within ${timeoutMs} ms: ${left.map((p) => `${p.topic}/${p.partition} at ${p.next} of ${p.end}`).join(', ')}`, left))
       }, timeoutMs)
       // A transaction's commit or abort marker takes an offset of its own, which kafkajs hands no reader: the
       // last offset read is the batch's, markers and aborted records included, not its last message's. Until
@@ -115,6 +118,11 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
         if (after > range.next) range.next = after
         if (range.next >= range.end && pending.delete(rangeId(range.topic, range.partition)) && pending.size === 0) resolve()
       }
+      // A join the group refuses for good (GROUP_AUTHORIZATION_FAILED, INCONSISTENT_GROUP_PROTOCOL) comes only
+      // as a crash kafkajs does not restart after, run() resolved long before: until 2026-12-07 the read waited
+      // out its timeout and failed as ReadIncompleteError (retriable, exit 69), Kafka's answer unsaid. A crash
+      // kafkajs restarts after (Kafka unavailable a while) is waited for: the next fetches skip what was read.
+      consumer.on(consumer.events.CRASH, ({ payload }) => { if (!payload.restart) fail(readerStopped(payload.error, groupId)) })
       // A fetch of nothing but markers and aborted records never reaches eachBatch; kafkajs reports it here.
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         const range = ranges.get(rangeId(payload.topic, payload.partition))
@@ -124,12 +132,19 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           const range = ranges.get(rangeId(batch.topic, batch.partition))
-          if (!range) return
+          if (!range || failed) return
           for (const m of batch.messages) {
             const offset = BigInt(m.offset)
             // Below `next`: read already (a partition's records come in offset order; a fetch may repeat some).
             if (offset < range.next || offset >= range.end) continue
-            take(parseDeadLetter({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers }))
+            // The caller's error ends the read. Thrown to kafkajs, it was retried, then the consumer restarted
+            // (its seeks lost), and the read failed after its timeout as ReadIncompleteError.
+            try {
+              take(parseDeadLetter({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers: m.headers }))
+            } catch (err) {
+              fail(err)
+              return
+            }
             reads.get(batch.topic)!.read++
             range.next = offset + 1n
           }
