@@ -2,6 +2,7 @@ import { errors as esErrors } from '@elastic/elasticsearch'
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { ReadIncompleteError, ReadRefusedError } from '@opsreview/dead-letters'
 import { failureExitCode } from './exit-codes.ts'
 
 // The errors as kafkajs and the Elasticsearch client build them: the mapping reads their names, causes and
@@ -31,5 +32,10 @@ describe('failureExitCode', () => {
   it('is 70 for anything else', () => {
     expect(failureExitCode(new Error('rebuild: the aliases kept changing while they were being moved'))).toBe(70)
     expect(failureExitCode(undefined)).toBe(70)
+  })
+
+  it('is 70 for a dead-letter read Kafka refused for good, 69 for one not done in time', () => {
+    expect(failureExitCode(new ReadRefusedError('Kafka stopped the dead-letter reader (group g) for good: GROUP_AUTHORIZATION_FAILED: Not authorized to access group', 'GROUP_AUTHORIZATION_FAILED'))).toBe(70)
+    expect(failureExitCode(new ReadIncompleteError('dead-letter topics not read to their end offsets within 60000 ms: t/0 at 0 of 1', []))).toBe(69)
   })
 })
