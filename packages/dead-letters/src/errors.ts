@@ -44,7 +44,7 @@ export class ReadIncompleteError extends Error {
 /**
  * Kafka stopped the reader's consumer for good and kafkajs will not restart it: the group refused it
  * (GROUP_AUTHORIZATION_FAILED, INCONSISTENT_GROUP_PROTOCOL: another member holds the group with another
- * assigner), or a topic's authorization. Running the command again meets the same answer (exit 70).
+ * assigner). Running the command again meets the same answer (exit 70).
  */
 export class ReadRefusedError extends Error {
   readonly code = 'READ_REFUSED'
