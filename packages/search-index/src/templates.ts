@@ -117,7 +117,24 @@ export async function ensureIndices(es: Client, prefix: string, refreshInterval?
   // The alert months there already too (behind the read alias, or none yet): the month being written would
   // refuse every alert with a field the alert schema added, until the month ended.
   if (await es.indices.existsAlias({ name: n.alerts.alias })) {
-    await es.indices.putMapping({ index: n.alerts.alias, properties: alertMappings.properties, dynamic: alertMappings.dynamic })
+    await onEachUnblocked(es, n.alerts.alias, (index) => es.indices.putMapping({ index, properties: alertMappings.properties, dynamic: alertMappings.dynamic }))
+  }
+}
+
+/**
+ * Puts something on every index behind `alias`: in one call, or, when a block of one of them refuses it (an
+ * old month an operator made read-only, `index.blocks.read_only`: Elasticsearch refuses every put there, even
+ * one that changes nothing), on each index, leaving those a block refuses as they are. Their documents wait
+ * for the block anyway (a blocked index takes no writes). Until 2026-12-08 one read-only month failed every
+ * start: the indexer, the review and a reindex exited before they did anything.
+ */
+async function onEachUnblocked(es: Client, alias: string, put: (index: string) => Promise<unknown>): Promise<void> {
+  const unlessBlocked = (err: unknown) => { if (classifyRequestError(err).code !== 'es-blocked') throw err }
+  try {
+    await put(alias)
+  } catch (err) {
+    unlessBlocked(err)
+    for (const index of Object.keys(await es.indices.getAlias({ name: alias }))) await put(index).catch(unlessBlocked)
   }
 }
 
@@ -154,9 +171,9 @@ async function ensureDocumentAlias(es: Client, prefix: string, kind: 'incidents'
  */
 async function bringDocumentIndicesUpToDate(es: Client, prefix: string, kind: 'incidents' | 'problems', refreshInterval: string, onMappingRefused?: (err: unknown) => void): Promise<void> {
   const index = indexNames(prefix)[kind].alias
-  await es.indices.putSettings({ index, settings: { refresh_interval: refreshInterval } })
+  await onEachUnblocked(es, index, (target) => es.indices.putSettings({ index: target, settings: { refresh_interval: refreshInterval } }))
   const { properties, dynamic } = kind === 'incidents' ? incidentMappings : problemMappings
-  const put = es.indices.putMapping({ index, properties, dynamic })
+  const put = onEachUnblocked(es, index, (target) => es.indices.putMapping({ index: target, properties, dynamic }))
   await (onMappingRefused ? put.catch(onMappingRefused) : put)
 }
 
