@@ -144,6 +144,8 @@ export class RetentionScheduler {
         incidents: result.incidents.deleted, incidentsResolvedBefore: result.incidents.cutoff,
         problems: result.problems.deleted, problemsLastSeenBefore: result.problems.cutoff, seconds,
       }, 'retention run done')
+      // Left to the operator, on every run until the block is lifted.
+      if (result.alerts.blocked) logger.warn({ alertIndicesBlocked: result.alerts.blocked }, 'retention kept old alert indices a block refuses to delete')
       return { outcome: 'done', result }
     } catch (error) {
       if (renewal) clearInterval(renewal)

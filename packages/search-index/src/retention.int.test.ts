@@ -5,7 +5,7 @@ import { captureLogs, indicesOfTest, waitFor } from '@opsreview/testing'
 import { BulkPipeline, type DeadLetterItem } from './bulk-pipeline.ts'
 import { bulkAction, incidentDocument, liveWrites, problemDocument } from './documents.ts'
 import { batchWrites } from './indexing-consumer.ts'
-import { runRetention, type RetentionSettings } from './retention.ts'
+import { describeRetention, runRetention, type RetentionSettings } from './retention.ts'
 import { RetentionLease, retentionLeaseIndex } from './retention-lease.ts'
 import { registerRetentionMetrics, RetentionScheduler, type RetentionOutcome } from './retention-scheduler.ts'
 import { createIndex, ensureAlertMonth, ensureIndices, FIRST_GENERATION, incidentMappings, indexNames, whatIfPrefix } from './templates.ts'
@@ -161,6 +161,22 @@ describe('retention against Elasticsearch', () => {
     const again = await runRetention(es, prefix, SETTINGS, NOW)
     expect([again.alerts.indices, again.incidents.deleted, again.problems.deleted]).toEqual([[], 0, 0])
     expect(await contents(es, prefix)).toEqual(expected(prefix))
+  })
+
+  it('deletes the other old alert months when a block keeps one (an operator made it read-only), and names the one kept', async () => {
+    const { es, prefix } = await seeded()
+    const blocked = `${prefix}-alerts-2026.06-gen2`
+    await es.indices.putSettings({ index: blocked, settings: { 'index.blocks.read_only': true } })
+    onTestFinished(() => es.indices.putSettings({ index: blocked, settings: { 'index.blocks.read_only': false } }).then(() => undefined, () => undefined))
+
+    const result = await runRetention(es, prefix, SETTINGS, NOW)
+    expect(result.alerts).toEqual({
+      oldestKept: '2026.09', months: ['2026.06', '2026.08'],
+      indices: [`${prefix}-alerts-2026.06-000001`, `${prefix}-alerts-2026.08-000001`], blocked: [blocked],
+    })
+    expect(describeRetention(result)).toContain(`kept 1 alert index a block refuses to delete (index.blocks.*): ${blocked}`)
+    const left = Object.keys(await es.indices.get({ index: `${prefix}-alerts-*` })).filter((i) => /-alerts-2026\.0[68]-/.test(i))
+    expect(left).toEqual([blocked])
   })
 
   it('a new version of a deleted incident, written right after the delete the way the indexer writes it, is indexed', async () => {

@@ -6,6 +6,7 @@
  * at once.
  */
 import type { Client, estypes } from '@elastic/elasticsearch'
+import { classifyRequestError } from './errors.ts'
 import { indexNames } from './templates.ts'
 
 export interface RetentionSettings {
@@ -148,7 +149,8 @@ export interface RetentionPlan {
 export interface RetentionResult {
   now: string
   dryRun: boolean
-  alerts: { oldestKept: string; months: string[]; indices: string[] }
+  /** `blocked`: old alert indices a block refuses to delete (an operator made them read-only), kept; only when there are some. */
+  alerts: { oldestKept: string; months: string[]; indices: string[]; blocked?: string[] }
   incidents: { cutoff: string; deleted: number }
   problems: { cutoff: string; deleted: number }
 }
@@ -304,14 +306,31 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
     result.problems.deleted += await deleteMatching(es, n.problems.alias, query, signal)
   }
   // Explicit names (never a wildcard): `action.destructive_requires_name` is on by default.
+  const blocked: string[] = []
   for (const names of chunks(plan.alerts.indices, 50)) {
-    // One missing name fails the whole request (ignore_unavailable does not cover concrete names): then one by one.
-    await es.indices.delete({ index: names.join(',') }, { signal }).catch(async (err: { meta?: { statusCode?: number } }) => {
-      if (err.meta?.statusCode !== 404) throw err
-      for (const index of names) await es.indices.delete({ index }, { ignore: [404], signal })
+    // One missing name fails the whole request (ignore_unavailable does not cover concrete names), and so does
+    // one a block keeps (an old month an operator made read-only): then one by one, the blocked ones kept and
+    // named. Until 2026-12-08 such a month failed every run, and the other months of its request stayed.
+    await es.indices.delete({ index: names.join(',') }, { signal }).catch(async (err: unknown) => {
+      if (!missingOrBlocked(err)) throw err
+      for (const index of names) {
+        await es.indices.delete({ index }, { ignore: [404], signal }).catch((e: unknown) => {
+          if (!missingOrBlocked(e)) throw e
+          blocked.push(index)
+        })
+      }
     })
   }
+  if (blocked.length > 0) {
+    const deleted = plan.alerts.indices.filter((i) => !blocked.includes(i))
+    result.alerts = { ...result.alerts, months: result.alerts.months.filter((m) => deleted.some((i) => i.includes(`-alerts-${m}-`))), indices: deleted, blocked }
+  }
   return result
+}
+
+/** A delete refused because the index is gone already (404) or a block keeps it (`cluster_block_exception`). */
+function missingOrBlocked(err: unknown): boolean {
+  return (err as { meta?: { statusCode?: number } }).meta?.statusCode === 404 || classifyRequestError(err).code === 'es-blocked'
 }
 
 /** A run's result in words, for the operator's terminal. */
@@ -321,6 +340,7 @@ export function describeRetention(r: RetentionResult): string {
   return [
     `retention at ${r.now}${r.dryRun ? ' (dry run: nothing deleted)' : ''}:`,
     `  ${would} ${months}; alert months from ${r.alerts.oldestKept} are kept`,
+    ...(r.alerts.blocked ? [`  kept ${r.alerts.blocked.length} alert ${r.alerts.blocked.length === 1 ? 'index' : 'indices'} a block refuses to delete (index.blocks.*): ${r.alerts.blocked.join(', ')}; lift the block to have them deleted`] : []),
     `  ${would} ${r.incidents.deleted} resolved incident(s) resolved before ${r.incidents.cutoff}`,
     `  ${would} ${r.problems.deleted} resolved or dismissed problem(s) last seen before ${r.problems.cutoff}`,
     '',
