@@ -693,7 +693,13 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       // incident, which left the meeting no wiser (about a post-mortem it could never schedule, too). Nothing
       // is published. Documents of engines before 2026-12-07 say so of a forgotten post-mortem alone.
       const forgottenAt = incident.postmortem.forgottenAt ?? incident.forgottenAt
-      if (forgottenAt !== undefined && commands.length > 0) {
+      // Not for a keyed retry of a decision published already (the decision log holds its commands): the
+      // decision may be what let the incident go (a post-mortem scheduled for an incident kept past its
+      // retention for it alone), and a retry reaching an instance that does not keep the key, or a restarted
+      // one, was answered 409 for a decision that was taken. It waits for the outcome instead; its ids are
+      // published again, which the correlator drops.
+      const publishedBefore = keyed !== undefined && deps.decisions !== undefined && commands.every((c) => deps.decisions!.get(commandIdFor(keyed.key, keyed.fingerprint, c.type)) !== undefined)
+      if (forgottenAt !== undefined && commands.length > 0 && !publishedBefore) {
         const types = commands.map((c) => c.type).join(', ')
         throw new ReviewProblem('DECISION_REFUSED', incident.postmortem.forgottenAt !== undefined
           ? `${types}: the correlator forgot incident ${id} at ${forgottenAt}, its post-mortem never scheduled, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); it can no longer be scheduled or changed here: hold the post-mortem outside the review`
