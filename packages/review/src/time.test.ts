@@ -17,6 +17,15 @@ describe('parseInstant', () => {
     }
   })
 
+  it('names the range, not the form, of a well-formed date-time its offset carries past 9999', () => {
+    const range = { ok: false, message: 'must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' }
+    expect(parseInstant('9999-12-31T23:59:59.999-01:00')).toEqual(range)
+    expect(parseInstant('9999-12-31T23:30:00-0100')).toEqual(range)
+    expect(parseInstant('1969-12-31T23:59:59Z')).toEqual(range)
+    // Malformed ones keep the form's message: a bad offset, a day the month lacks.
+    for (const v of ['9999-12-31T23:59:59-24:00', '2026-02-30T08:00:00+01:00', '2026-12-01T08:00:00']) expect(parseInstant(v), v).toEqual({ ok: false, message: expect.stringContaining('RFC 3339') })
+  })
+
   it('names the leap second for what it is', () => {
     expect(parseInstant('2016-12-31T23:59:60Z')).toEqual({ ok: false, message: expect.stringContaining('leap second') })
   })
