@@ -115,4 +115,12 @@ describe('parseReviewWindow', () => {
     for (const since of ['yesterday-9:00', 'yesterday-24:00', 'tomorrow', 'today-09:60', 'yesterday 09:00']) expect(parseReviewWindow({ since }, NOW), since).toMatchObject({ errors: [{ path: '/since' }] })
     expect(parseReviewWindow({ since: 'today-10:00', tz: 'Europe/Berlin' }, NOW)).toMatchObject({ errors: [{ path: '/since', message: expect.stringContaining('before now') }] })
   })
+
+  it('takes 366 local days across an autumn clock change (366 × 24 h + 1 h) as it takes them in UTC, and refuses 367', () => {
+    const now = Date.parse('2026-12-01T08:00:00Z')
+    expect(parseReviewWindow({ from: '2025-12-01', to: '2026-12-02', tz: 'UTC' }, now).ok).toBe(true)
+    expect(parseReviewWindow({ from: '2025-10-25', to: '2026-10-26', tz: 'Europe/Berlin' }, now)).toMatchObject({ ok: true, value: { from: '2025-10-24T22:00:00.000Z', to: '2026-10-25T23:00:00.000Z' } })
+    expect(parseReviewWindow({ from: '2025-10-24', to: '2026-10-26', tz: 'Europe/Berlin' }, now)).toMatchObject({ ok: false, errors: [{ path: '/from' }] })
+    expect(parseReviewWindow({ from: '2025-10-25T00:00:00+02:00', to: '2026-10-26T00:00:01+01:00', tz: 'Europe/Berlin' }, now)).toMatchObject({ ok: false, errors: [{ path: '/from' }] })
+  })
 })

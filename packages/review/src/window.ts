@@ -1,6 +1,6 @@
 import type { FieldError } from '@opsreview/schemas'
 import { EARLIEST_MS, parseInstant } from './time.ts'
-import { addDays, canonicalZone, instantOf, localTime, startOfDayAt } from './zone.ts'
+import { addDays, canonicalZone, instantOf, localTime, offsetAt, startOfDayAt } from './zone.ts'
 
 export interface ReviewWindow {
   from: string
@@ -112,7 +112,9 @@ export function parseReviewWindow(raw: Record<string, unknown>, nowMs: number, d
       // a window reaching into 1969 is an instant no other parameter of the API could name.
       if (from < EARLIEST_MS) errors.push({ path: '/to', message: 'must be at least a day after 1970-01-01T00:00:00Z when from is left out (from is then the day before to)' })
       else if (from >= to) errors.push({ path: '/from', message: 'must be before to' })
-      else if (to - from > MAX_SPAN_MS) errors.push({ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' })
+      // On the zone's wall clock: 366 local days across an autumn change are 366 × 24 h + 1 h, and were refused
+      // in Berlin while the same dates passed in UTC. The hour more is no search more (the slices are 7 days).
+      else if ((to + offsetAt(timeZone, to)) - (from + offsetAt(timeZone, from)) > MAX_SPAN_MS) errors.push({ path: '/from', message: 'must be at most 366 days before to (now when to is left out)' })
     }
   } else {
     const since = once('since')
