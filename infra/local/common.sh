@@ -122,12 +122,21 @@ stop_test_homes() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # pid_is PID PATTERN...: process PID runs and its command line (/proc/PID/cmdline, arguments joined by
-# spaces) contains every PATTERN. A zombie's command line is empty, so it does not count.
+# spaces) contains every PATTERN. A zombie's command line is empty, so it does not count. A PATTERN
+# env:NAME=VALUE is instead one entry of the environment the process was started with (/proc/PID/environ).
 pid_is() {
-  local pid="$1" cmdline pattern; shift
+  local pid="$1" cmdline environ pattern; shift
   [[ "$pid" =~ ^[1-9][0-9]*$ ]] || return 1
   cmdline="$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")" || return 1
-  for pattern in "$@"; do [[ "$cmdline" == *"$pattern"* ]] || return 1; done
+  for pattern in "$@"; do
+    if [[ "$pattern" == env:* ]]; then
+      # Read whole first: grep -q leaving a pipe early fails the pipeline under pipefail.
+      environ="$(tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ")" || return 1
+      grep -Fxq -- "${pattern#env:}" <<< "$environ" || return 1
+    else
+      [[ "$cmdline" == *"$pattern"* ]] || return 1
+    fi
+  done
 }
 
 # pid_ours PIDFILE PATTERN...: PIDFILE names a live process that is ours (pid_is with the PATTERNs). A
@@ -184,6 +193,10 @@ stop_pidfile() {
 kafka_cmdline_of() { echo "kafka.Kafka $(kafka_run_of "$1")/server.properties"; }
 ES_CMDLINE=(org.elasticsearch "-Djava.io.tmpdir=$ES_RUN/tmp")
 service_cmdline_of() { echo "$OPSREVIEW_REPO/services/$1/src/main.ts"; }
+# A service's command line names the checkout, not the home: every home run from one checkout has the same
+# ones, and a pid file of one home (stale after a reboot, or a copied home) named another home's service,
+# which that home's stop then stopped. A service inherits this home's OPSREVIEW_HOME (exported above).
+SERVICE_HOME_ENV="env:OPSREVIEW_HOME=$OPSREVIEW_HOME"
 # Whether this home's Kafka node K (Elasticsearch) runs: its pid file names our process, answering or not.
 kafka_pid_ok() { pid_ours "$(kafka_run_of "$1")/kafka.pid" "$(kafka_cmdline_of "$1")"; }
 es_pid_ok() { pid_ours "$ES_RUN/es.pid" "${ES_CMDLINE[@]}"; }

@@ -71,7 +71,7 @@ any_service_running() {
   local s pidfile
   for s in $SERVICES; do
     for pidfile in "$SERVICES_RUN/$s.pid" "$SERVICES_RUN/$s"-[1-9].pid; do
-      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "$s")" && return 0
+      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "$s")" "$SERVICE_HOME_ENV" && return 0
     done
   done
   return 1
@@ -130,7 +130,7 @@ start_service() {
   local service="$1" k="$2" name; name="$(instance_name "$1" "$2")"
   local pidfile="$SERVICES_RUN/$name.pid" spool="$SPOOL_BASE"
   [ "$INSTANCES" = 1 ] || spool="$SPOOL_BASE-$k"
-  if pid_ours "$pidfile" "$(service_cmdline_of "$service")"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
+  if pid_ours "$pidfile" "$(service_cmdline_of "$service")" "$SERVICE_HOME_ENV"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
   port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
   log "starting $name on $(addr_of "$service" "$k")"
   # setsid, as the engines: Node resets the SIGHUP that nohup ignores, so a start run as a terminal's
@@ -143,7 +143,7 @@ start_service() {
 # wait_service SERVICE K PATH: until instance K answers PATH, else its log's tail and exit.
 wait_service() {
   local name; name="$(instance_name "$1" "$2")"
-  wait_for "$name" 90 up_or_gone "$SERVICES_RUN/$name.pid" "$SERVICES_RUN/$name.log" "http://$(addr_of "$1" "$2")$3" "$(service_cmdline_of "$1")" \
+  wait_for "$name" 90 up_or_gone "$SERVICES_RUN/$name.pid" "$SERVICES_RUN/$name.log" "http://$(addr_of "$1" "$2")$3" "$(service_cmdline_of "$1")" "$SERVICE_HOME_ENV" \
     || { tail -20 "$SERVICES_RUN/$name.log" >&2; exit 1; }
 }
 
@@ -221,7 +221,7 @@ status_line() { local name="$1" pidfile="$2"; shift 2; if pid_ours "$pidfile" "$
 # Engines, then each service's instances, then self-monitoring: `NAME up pid N` or `NAME down` lines.
 print_status() {
   bash infra/local/stack.sh pids || true
-  for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")"; done; done
+  for s in $SERVICES; do for k in $(instances); do status_line "$(instance_name "$s" "$k")" "$SERVICES_RUN/$(instance_name "$s" "$k").pid" "$(service_cmdline_of "$s")" "$SERVICE_HOME_ENV"; done; done
   if [ "$SELF_MONITORING" != 0 ]; then
     status_line prometheus "$PROMETHEUS_RUN/prometheus.pid" "${PROMETHEUS_CMDLINE[@]}"
     status_line alertmanager "$ALERTMANAGER_RUN/alertmanager.pid" "${ALERTMANAGER_CMDLINE[@]}"
@@ -315,7 +315,7 @@ INFO
     for s in $SERVICES; do
       for pidfile in "$SERVICES_RUN/$s.pid" "$SERVICES_RUN/$s"-[1-9].pid; do
         [ -f "$pidfile" ] || continue
-        stop_pidfile "$(basename "$pidfile" .pid)" "$pidfile" TERM 30 "$(service_cmdline_of "$s")"
+        stop_pidfile "$(basename "$pidfile" .pid)" "$pidfile" TERM 30 "$(service_cmdline_of "$s")" "$SERVICE_HOME_ENV"
       done
     done
     bash infra/local/stack.sh stop

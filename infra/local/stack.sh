@@ -421,7 +421,7 @@ case "$cmd" in
     # got 503 until they were restarted, while `run.sh status` said all was up.
     for pidfile in "$SERVICES_RUN"/*.pid; do
       name="$(basename "$pidfile" .pid)"
-      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "${name%-[1-9]}")" \
+      [ -f "$pidfile" ] && pid_ours "$pidfile" "$(service_cmdline_of "${name%-[1-9]}")" "$SERVICE_HOME_ENV" \
         && die "the services of $OPSREVIEW_HOME run ($name): stop them first (bash infra/local/run.sh stop)"
     done
     act stop

@@ -26,6 +26,37 @@ describe('the local stack scripts, without an engine', () => {
     expect(existsSync(path.join(dir, 'kafka.pid'))).toBe(false)
   })
 
+  it("run.sh stop and status leave alone a service of another home run from the same checkout (a stale or copied pid file names it)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'opsreview-two-homes-'))
+    const [homeA, homeB] = [path.join(dir, 'a'), path.join(dir, 'b')]
+    for (const home of [homeA, homeB]) await mkdir(path.join(home, 'services'), { recursive: true })
+    // Home A's receiver, as run.sh launches it: the checkout's main.ts on its command line, A's home in its environment.
+    const receiver = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', path.join(repoRoot, 'services/receiver/src/main.ts')], {
+      stdio: 'ignore', env: { PATH: process.env.PATH ?? '', OPSREVIEW_HOME: homeA },
+    })
+    onTestFinished(async () => {
+      if (receiver.exitCode === null && receiver.signalCode === null) receiver.kill('SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    })
+    await expect.poll(() => readFileSync(`/proc/${receiver.pid}/cmdline`, 'utf8')).toContain('services/receiver/src/main.ts')
+    await writeFile(path.join(homeB, 'services', 'receiver.pid'), `${receiver.pid}\n`)
+
+    const status = await sh('run.sh', ['status'], { OPSREVIEW_HOME: homeB })
+    expect(status.out).toContain('receiver down\n')
+    const stop = await sh('run.sh', ['stop'], { OPSREVIEW_HOME: homeB })
+    expect(stop.code, stop.err).toBe(0)
+    expect(stop.err).not.toContain('stopping receiver')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect({ exitCode: receiver.exitCode, signal: receiver.signalCode }).toEqual({ exitCode: null, signal: null })
+
+    // Its own home's stop stops it.
+    await writeFile(path.join(homeA, 'services', 'receiver.pid'), `${receiver.pid}\n`)
+    expect((await sh('run.sh', ['status'], { OPSREVIEW_HOME: homeA })).out).toContain(`receiver up pid ${receiver.pid}\n`)
+    const own = await sh('run.sh', ['stop'], { OPSREVIEW_HOME: homeA })
+    expect(own.err).toContain(`stopping receiver (pid ${receiver.pid}, SIGTERM)`)
+    await expect.poll(() => receiver.signalCode).toBe('SIGTERM')
+  })
+
   it('run.sh start makes a token again when an interrupted start left its file empty', async () => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'opsreview-home-'))
     await mkdir(path.join(home, 'services'))
