@@ -120,6 +120,11 @@ stop_test_homes() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_taken PORT WHAT VARIABLE: a start found PORT held by a process this stack did not start; says who to ask
+# and which setting moves this stack off it.
+port_taken() {
+  die "port $1 ($2) is taken by a process this stack did not start: stop that process (ss -ltnp 'sport = :$1' names it), or give this stack another port ($3)"
+}
 
 # pid_is PID PATTERN...: process PID runs and its command line (/proc/PID/cmdline, arguments joined by
 # spaces) contains every PATTERN. A zombie's command line is empty, so it does not count. A PATTERN

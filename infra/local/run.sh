@@ -131,7 +131,7 @@ start_service() {
   local pidfile="$SERVICES_RUN/$name.pid" spool="$SPOOL_BASE"
   [ "$INSTANCES" = 1 ] || spool="$SPOOL_BASE-$k"
   if pid_ours "$pidfile" "$(service_cmdline_of "$service")" "$SERVICE_HOME_ENV"; then log "$name already running (pid $(cat "$pidfile"))"; return; fi
-  port_open "$(port_of "$service" "$k")" && die "port $(port_of "$service" "$k") of $name is taken by a process this stack did not start"
+  port_open "$(port_of "$service" "$k")" && port_taken "$(port_of "$service" "$k")" "$name" "$(port_env_of "$service")"
   log "starting $name on $(addr_of "$service" "$k")"
   # setsid, as the engines: Node resets the SIGHUP that nohup ignores, so a start run as a terminal's
   # command (ssh -t host pnpm start, a tmux window) took the services along when that terminal closed.
@@ -193,7 +193,7 @@ render_self_monitoring() {
 start_alertmanager() {
   local pidfile="$ALERTMANAGER_RUN/alertmanager.pid"
   if pid_ours "$pidfile" "${ALERTMANAGER_CMDLINE[@]}"; then log "alertmanager already running (pid $(cat "$pidfile"))"; return; fi
-  port_open "$ALERTMANAGER_PORT" && die "port $ALERTMANAGER_PORT is taken by a process this stack did not start (set OPSREVIEW_ALERTMANAGER_PORT)"
+  port_open "$ALERTMANAGER_PORT" && port_taken "$ALERTMANAGER_PORT" alertmanager OPSREVIEW_ALERTMANAGER_PORT
   [ -x "$ALERTMANAGER_BIN" ] || die "Alertmanager not found at $ALERTMANAGER_BIN (apt-get install prometheus-alertmanager)"
   log "starting alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
   # No cluster: one local instance, and its gossip port would clash with other Alertmanagers here.
@@ -206,7 +206,7 @@ start_alertmanager() {
 start_prometheus() {
   local pidfile="$PROMETHEUS_RUN/prometheus.pid"
   if pid_ours "$pidfile" "${PROMETHEUS_CMDLINE[@]}"; then log "prometheus already running (pid $(cat "$pidfile"))"; return; fi
-  port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by a process this stack did not start (set OPSREVIEW_PROMETHEUS_PORT)"
+  port_open "$PROMETHEUS_PORT" && port_taken "$PROMETHEUS_PORT" prometheus OPSREVIEW_PROMETHEUS_PORT
   [ -x "$PROMETHEUS_BIN" ] || die "Prometheus not found at $PROMETHEUS_BIN (apt-get install prometheus)"
   log "starting prometheus on 127.0.0.1:$PROMETHEUS_PORT"
   nohup "$PROMETHEUS_BIN" --config.file="$PROMETHEUS_RUN/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_RUN/data" \

@@ -152,9 +152,9 @@ launch_kafka_node() {
            die "port $port of $part is taken by this home's $holder (pid $holder_pid), started with other ports: stop it first (pnpm stack stop kafka)" ;;
       esac
     fi
-    die "port $port is taken by a process this stack did not start"
+    port_taken "$port" "$part" OPSREVIEW_KAFKA_PORT
   fi
-  port_open "$(kafka_controller_port_of "$k")" && die "controller port $(kafka_controller_port_of "$k") of $part is taken by a process this stack did not start"
+  port_open "$(kafka_controller_port_of "$k")" && port_taken "$(kafka_controller_port_of "$k")" "controller of $part" OPSREVIEW_KAFKA_CONTROLLER_PORT
   write_kafka_config "$k"
   if [ ! -f "$run/data/meta.properties" ]; then
     java -cp "$KAFKA_HOME/libs/*" -Dlog4j.configuration="file:$run/log4j.properties" \
@@ -218,9 +218,9 @@ start_elasticsearch() {
     wait_for "Elasticsearch on :$ES_PORT" "$ES_WAIT" es_healthy && { log "elasticsearch already running on 127.0.0.1:$ES_PORT"; return; }
     es_not_answering
   fi
-  port_open "$ES_PORT" && die "port $ES_PORT is taken by a process this stack did not start"
+  port_open "$ES_PORT" && port_taken "$ES_PORT" elasticsearch OPSREVIEW_ES_PORT
   # Else Elasticsearch fails half a minute later, saying so deep in a Java stack trace.
-  port_open "$ES_TRANSPORT_PORT" && die "transport port $ES_TRANSPORT_PORT (OPSREVIEW_ES_TRANSPORT_PORT) is taken by a process this stack did not start"
+  port_open "$ES_TRANSPORT_PORT" && port_taken "$ES_TRANSPORT_PORT" "elasticsearch transport" OPSREVIEW_ES_TRANSPORT_PORT
   fetch_elasticsearch
   mkdir -p "$ES_RUN/data" "$ES_RUN/logs" "$ES_RUN/tmp" "$ES_RUN/config"
   cp -r "$ES_HOME/config/." "$ES_RUN/config/"

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -55,6 +56,21 @@ describe('the local stack scripts, without an engine', () => {
     const own = await sh('run.sh', ['stop'], { OPSREVIEW_HOME: homeA })
     expect(own.err).toContain(`stopping receiver (pid ${receiver.pid}, SIGTERM)`)
     await expect.poll(() => receiver.signalCode).toBe('SIGTERM')
+  })
+
+  it('a start that finds a port taken by another process says how to find it and which setting moves the stack', async () => {
+    const home = await mkdtemp(path.join(os.tmpdir(), 'opsreview-port-taken-'))
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    onTestFinished(async () => {
+      await new Promise((resolve) => server.close(resolve))
+      await rm(home, { recursive: true, force: true })
+    })
+    const port = (server.address() as net.AddressInfo).port
+    // Checked before anything is fetched or launched.
+    const run = await sh('stack.sh', ['start', 'elasticsearch'], { OPSREVIEW_HOME: home, OPSREVIEW_ES_PORT: String(port) })
+    expect(run.code).toBe(1)
+    expect(run.err).toContain(`port ${port} (elasticsearch) is taken by a process this stack did not start: stop that process (ss -ltnp 'sport = :${port}' names it), or give this stack another port (OPSREVIEW_ES_PORT)`)
   })
 
   it('run.sh start makes a token again when an interrupted start left its file empty', async () => {
