@@ -69,4 +69,42 @@ describe('what-if dataset writes', () => {
     expect(await whatIfIndices(prefix, 'gone')).toEqual([`${prefix}-whatif-gone-a-incidents-000001`])
     await expect(dropDataset(es, prefix, 'gone')).rejects.toMatchObject({ code: 'DATASET_NOT_FOUND' })
   })
+
+  it('a second write of the same name while the first is loading is refused, and the first stays whole', async () => {
+    const prefix = uniqueName('replay-ds')
+    cleanupIndices(prefix)
+    const other = [{ ...incidents[0]!, id: 'inc-ffffffffffffffffffffffff' }] as Incident[]
+    // The first write's first bulk request waits for a second write of the same name to be over: the second
+    // runs while the first's indices exist without aliases, as a second `--index` started mid-load would.
+    let second: Promise<unknown> | undefined
+    const racing = new Proxy(es, {
+      get(target, prop) {
+        if (prop === 'bulk') {
+          return async (params: Parameters<Client['bulk']>[0]) => {
+            if (!second) {
+              second = writeDataset(es, prefix, 'race', other, problems)
+              await second.catch(() => undefined)
+            }
+            return target.bulk(params)
+          }
+        }
+        const value = Reflect.get(target, prop, target) as unknown
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const first = await writeDataset(racing, prefix, 'race', incidents, problems)
+    await expect(second).rejects.toMatchObject({ code: 'DATASET_BUSY', message: expect.stringMatching(/race/) as unknown })
+    expect(first.incidents.count).toBe(1_001)
+    // Only the first write's documents, behind both aliases.
+    expect(await resolveDataset(es, aliasesOf, prefix, 'race')).toMatchObject({ dataset: 'race' })
+    expect((await es.count({ index: `${prefix}-whatif-race-incidents` })).count).toBe(1_001)
+    expect((await es.count({ index: `${prefix}-whatif-race-incidents`, query: { ids: { values: [other[0]!.id] } } })).count).toBe(0)
+    // Once the first is done, the name can be written again.
+    expect((await writeDataset(es, prefix, 'race', other, problems)).incidents.count).toBe(1)
+    // A write killed outright leaves its mark: the next one is refused until --drop removes it.
+    await es.indices.create({ index: `${prefix}-whatif-race-writing` })
+    await expect(writeDataset(es, prefix, 'race', incidents, problems)).rejects.toMatchObject({ code: 'DATASET_BUSY' })
+    expect((await dropDataset(es, prefix, 'race')).indices).toContain(`${prefix}-whatif-race-writing`)
+    expect((await writeDataset(es, prefix, 'race', other, problems)).incidents.count).toBe(1)
+  })
 })

@@ -32,28 +32,59 @@ async function bulk(es: Client, ops: IndexOperation[], signal: AbortSignal | und
 
 /** The dataset's two concrete indices and their read aliases. */
 function datasetIndices(livePrefix: string, dataset: string) {
-  const n = indexNames(datasetPrefix(livePrefix, dataset))
+  const prefix = datasetPrefix(livePrefix, dataset)
+  const n = indexNames(prefix)
   return {
+    /**
+     * The mark of a write under way: an index, whose create is atomic in the cluster, so a second write of the
+     * name is refused instead of dropping the first's indices mid-load (its next bulk request then recreated
+     * them with dynamic mappings, or loaded into the second's: one dataset of two runs). Its name ends in
+     * neither generation nor `-incidents`/`-problems`: no dataset's index or alias.
+     */
+    lock: `${prefix}-writing`,
     incidents: { alias: n.incidents.alias, index: n.incidents.first, mappings: incidentMappings },
     problems: { alias: n.problems.alias, index: n.problems.first, mappings: problemMappings },
   }
 }
 
 /**
- * Writes replayed incidents and problems to the scratch dataset: an earlier dataset of that name is
- * dropped first, then its two indices are created with the live mappings (no template: a dataset's
+ * Writes replayed incidents and problems to the scratch dataset. One write of a name at a time: its mark
+ * (`<prefix>-whatif-<name>-writing`) is made first and deleted at the end, and a write that finds it is
+ * refused (DATASET_BUSY) and touches nothing. Until 2026-12-08 a second `--index` of a name dropped the
+ * first's indices mid-load, and the first loaded on into the second's (or into indices its bulk request
+ * recreated with dynamic mappings), then aliased them: one dataset of two runs, shown as complete. An
+ * earlier dataset of that name is then dropped, then its two indices are created with the live mappings (no template: a dataset's
  * pattern would overlap another's whose name extends it) and no alias, the documents are derived as the
  * indexer derives them (MTTA and MTTR inputs included) and loaded, and only then are both read aliases
  * added, in one `updateAliases` call. The review opens a dataset once both aliases exist, so it sees the
  * dataset complete or not at all. If anything fails before the aliases are added, the indices this call
  * created are deleted; so are they when `signal` aborts (the CLI's Ctrl-C), which also cuts short the
  * request under way. Only a run killed outright (SIGKILL, a crash) leaves alias-less indices no one can
- * open, which the next write of that name or `dropDataset` removes.
+ * open, which the next write of that name or `dropDataset` removes; and its mark, which refuses the next write
+ * until `dropDataset` removes it.
  */
 export async function writeDataset(es: Client, livePrefix: string, dataset: string, incidents: readonly Incident[], problems: readonly Problem[], opts: { signal?: AbortSignal } = {}): Promise<WrittenDataset> {
   const { signal } = opts
   const d = datasetIndices(livePrefix, dataset)
-  await dropDataset(es, livePrefix, dataset).catch((err: unknown) => { if (!(err instanceof ReplayError && err.code === 'DATASET_NOT_FOUND')) throw err })
+  signal?.throwIfAborted()
+  // Counted as this call's before the answer, as the indices below: a create cut short may have made it all the same.
+  let own = true
+  try {
+    try {
+      await es.indices.create({ index: d.lock, settings: { number_of_shards: 1, number_of_replicas: 0 } }, { signal })
+    } catch (err) {
+      if ((err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !== 'resource_already_exists_exception') throw elasticsearchUnavailable(err)
+      own = false
+      throw new ReplayError('DATASET_BUSY', `another replay is writing the what-if dataset ${dataset} now: run this one again when it is done (if none is running, one killed outright left its mark ${d.lock}, which opsreview replay --drop ${dataset} removes)`, { cause: err })
+    }
+    return await writeLocked(es, dataset, d, incidents, problems, signal)
+  } finally {
+    if (own) await es.indices.delete({ index: d.lock, ignore_unavailable: true }).catch(() => undefined)
+  }
+}
+
+async function writeLocked(es: Client, dataset: string, d: ReturnType<typeof datasetIndices>, incidents: readonly Incident[], problems: readonly Problem[], signal: AbortSignal | undefined): Promise<WrittenDataset> {
+  await dropIndices(es, d, dataset).catch((err: unknown) => { if (!(err instanceof ReplayError && err.code === 'DATASET_NOT_FOUND')) throw err })
   const created: string[] = []
   try {
     for (const { index, mappings } of [d.incidents, d.problems]) {
@@ -80,13 +111,18 @@ export async function writeDataset(es: Client, livePrefix: string, dataset: stri
 
 /**
  * Deletes a dataset's two indices (their aliases go with them), found by their concrete names, so an
- * alias-less leftover of a write that was killed mid-load goes too. Nothing else is touched.
+ * alias-less leftover of a write that was killed mid-load goes too, with the mark of its write. Nothing else is touched.
  */
 export async function dropDataset(es: Client, livePrefix: string, dataset: string): Promise<{ indices: string[] }> {
   const d = datasetIndices(livePrefix, dataset)
+  // The mark a write killed outright left too, so that the name can be written again.
+  return dropIndices(es, d, dataset, [d.lock])
+}
+
+async function dropIndices(es: Client, d: ReturnType<typeof datasetIndices>, dataset: string, also: string[] = []): Promise<{ indices: string[] }> {
   const found: string[] = []
   try {
-    for (const { index } of [d.incidents, d.problems]) if (await es.indices.exists({ index })) found.push(index)
+    for (const index of [d.incidents.index, d.problems.index, ...also]) if (await es.indices.exists({ index })) found.push(index)
   } catch (err) {
     throw elasticsearchUnavailable(err)
   }

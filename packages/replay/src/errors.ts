@@ -16,6 +16,11 @@ export const replayErrors = {
   RULES_INVALID: { retriable: false },
   /** `--drop` of a dataset that has no indices. */
   DATASET_NOT_FOUND: { retriable: false },
+  /**
+   * Another replay is writing a dataset of that name now (its mark, `<prefix>-whatif-<name>-writing`, exists):
+   * run it again once that one is done, or `--drop` the mark a run killed outright left.
+   */
+  DATASET_BUSY: { retriable: true },
   /** A dataset name that would reach outside `<prefix>-whatif-…`. */
   DATASET_INVALID: { retriable: false },
 } as const

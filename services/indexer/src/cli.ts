@@ -266,6 +266,8 @@ async function replay(argv: string[]): Promise<number> {
     }
     process.stderr.write(`opsreview replay: ${e.message}\n`)
     if (e.code === 'DATASET_NOT_FOUND') return 1
+    // 75 (EX_TEMPFAIL), as retention's while another run holds its lease: another replay is writing that dataset now.
+    if (e.code === 'DATASET_BUSY') return 75
     return failureExitCode(e)
   } finally {
     interrupt.off()
