@@ -61,6 +61,19 @@ describe('readConfig', () => {
   })
 })
 
+describe('an integer', () => {
+  it('is written in decimal digits: hex, binary, exponents and decimals are refused, not read as another number', () => {
+    const ints = { PORT: field.port('listen port', 8080), N: field.int('partitions', 6, { min: 1 }) }
+    expect(readConfig(ints, { PORT: '9090', N: '+12' })).toEqual({ ok: true, value: { PORT: 9090, N: 12 } })
+    for (const bad of ['0x1F90', '1e3', '0b11', '0o17', '8080.0', '80 80']) {
+      const r = readConfig(ints, { PORT: bad })
+      expect(r.ok ? [] : r.errors).toEqual([`PORT must be an integer, got ${JSON.stringify(bad)} (listen port)`])
+    }
+    const huge = readConfig(ints, { N: '99999999999999999999' })
+    expect(huge.ok ? [] : huge.errors).toEqual([expect.stringMatching(/^N must be an integer, got "99999999999999999999"/)])
+  })
+})
+
 describe('a URL an error quotes', () => {
   it('leaves out the user and password before @, so a typo does not put the password in the logs', () => {
     const r = readConfig({ ES: field.url('es') }, { ES: 'https://elastic:S3cretPw@es.internal:92000' })
