@@ -74,9 +74,20 @@ describe('an integer', () => {
   })
 })
 
+describe('a URL', () => {
+  it('is http or https: host:port without a scheme, and other schemes, are refused at start', () => {
+    const urls = { ES: field.url('Elasticsearch URL', 'http://127.0.0.1:9200') }
+    expect(readConfig(urls, { ES: 'https://es.internal:9200' })).toEqual({ ok: true, value: { ES: 'https://es.internal:9200' } })
+    for (const bad of ['localhost:9200', 'es.internal:9200', 'ftp://es.internal', 'file:///etc/passwd']) {
+      const r = readConfig(urls, { ES: bad })
+      expect(r.ok ? [] : r.errors).toEqual([`ES must be an http or https URL, got ${JSON.stringify(bad)} (Elasticsearch URL)`])
+    }
+  })
+})
+
 describe('a URL an error quotes', () => {
   it('leaves out the user and password before @, so a typo does not put the password in the logs', () => {
     const r = readConfig({ ES: field.url('es') }, { ES: 'https://elastic:S3cretPw@es.internal:92000' })
-    expect(r.ok ? [] : r.errors).toEqual(['ES must be a URL, got "https://…@es.internal:92000" (es)'])
+    expect(r.ok ? [] : r.errors).toEqual(['ES must be an http or https URL, got "https://…@es.internal:92000" (es)'])
   })
 })

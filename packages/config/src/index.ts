@@ -30,8 +30,12 @@ export const field = {
   list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> => withDefault(def, doc, (raw) => listOf(raw, minItems)),
   oneOf: <T extends string>(doc: string, values: readonly T[], def?: T): Field<T> =>
     withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
+  /**
+   * An http or https URL. Any URL passed before: `es.internal:9200` (no scheme) parses as a URL of scheme
+   * `es.internal:`, and the service started to fail on its first request instead.
+   */
   url: (doc: string, def?: string): Field<string> =>
-    withDefault(def, doc, (raw) => (URL.canParse(raw) ? ok(raw) : fail(`must be a URL, got ${JSON.stringify(withoutUserInfo(raw))}`))),
+    withDefault(def, doc, (raw) => (httpUrl(raw) ? ok(raw) : fail(`must be an http or https URL, got ${JSON.stringify(withoutUserInfo(raw))}`))),
   /** A duration such as 500ms, 30s, 5m, 24h or 7d, in milliseconds, within `min` and `max` when given. */
   duration: (doc: string, def?: number, { min = 0, max = Infinity }: { min?: number; max?: number } = {}): Field<number> =>
     withDefault(def, doc, (raw) => {
@@ -76,6 +80,11 @@ export const field = {
       const bad = items.value.filter((b) => !brokerAddress(b))
       return bad.length > 0 ? fail(`must be host:port, each port 1-65535 (an IPv6 host in brackets), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`) : items
     }),
+}
+
+function httpUrl(raw: string): boolean {
+  const u = URL.parse(raw)
+  return u !== null && (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== ''
 }
 
 /**
