@@ -74,6 +74,18 @@ describe('an integer', () => {
   })
 })
 
+describe('a port', () => {
+  it('is 1 to 65535: 0 would listen on a port the system picks, which no sender is told', () => {
+    const ports = { PORT: field.port('listen port', 8080) }
+    expect(readConfig(ports, { PORT: '1' })).toEqual({ ok: true, value: { PORT: 1 } })
+    expect(readConfig(ports, { PORT: '65535' })).toEqual({ ok: true, value: { PORT: 65535 } })
+    for (const [bad, error] of [['0', 'PORT must be >= 1, got 0 (listen port)'], ['65536', 'PORT must be <= 65535, got 65536 (listen port)'], ['-1', 'PORT must be >= 1, got -1 (listen port)']]) {
+      const r = readConfig(ports, { PORT: bad })
+      expect(r.ok ? [] : r.errors).toEqual([error])
+    }
+  })
+})
+
 describe('a URL', () => {
   it('is http or https: host:port without a scheme, and other schemes, are refused at start', () => {
     const urls = { ES: field.url('Elasticsearch URL', 'http://127.0.0.1:9200') }

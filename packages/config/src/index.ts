@@ -26,7 +26,8 @@ export const field = {
   string: (doc: string, def?: string): Field<string> => withDefault(def, doc, (raw) => ok(raw)),
   int: (doc: string, def?: number, range: { min?: number; max?: number } = {}): Field<number> =>
     withDefault(def, doc, (raw) => integer(raw, range)),
-  port: (doc: string, def?: number): Field<number> => field.int(doc, def, { min: 0, max: 65535 }),
+  /** A port to listen on: not 0, which listens on a port the system picks, that no sender or scraper is told. */
+  port: (doc: string, def?: number): Field<number> => field.int(doc, def, { min: 1, max: 65535 }),
   list: (doc: string, def?: string[], { minItems = 0 } = {}): Field<string[]> => withDefault(def, doc, (raw) => listOf(raw, minItems)),
   oneOf: <T extends string>(doc: string, values: readonly T[], def?: T): Field<T> =>
     withDefault(def, doc, (raw) => (values.includes(raw as T) ? ok(raw as T) : fail(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`))),
