@@ -55,15 +55,19 @@ export const field = {
     field.duration(doc, def, { min, max: Math.min(max, TIMER_MAX_MS) }),
   /** A variable `parse` reads once trimmed; `def` when unset or empty. */
   custom: <T>(doc: string, def: T, parse: (raw: string) => Parsed<T>): Field<T> => withDefault(def, doc, parse),
-  /** A size such as 1mb, 512kb or 1048576 (bytes), at least `min` (a limit of 0 refuses everything). */
-  bytes: (doc: string, def?: number, { min = 1024 } = {}): Field<number> =>
+  /**
+   * A size such as 1mb, 512kb or 1048576 (bytes), at least `min` (a limit of 0 refuses everything) and at
+   * most `max` (what a protocol field can carry).
+   */
+  bytes: (doc: string, def?: number, { min = 1024, max = Number.MAX_SAFE_INTEGER } = {}): Field<number> =>
     withDefault(def, doc, (raw) => {
       const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(raw)
       if (!m) return fail(`must be a size like 1mb or 1048576, got ${JSON.stringify(raw)}`)
       const unit = (m[2] ?? 'b').toLowerCase()
       const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
       const n = Number(m[1]) * mult
-      return n < min ? fail(`must be at least ${min} bytes, got ${JSON.stringify(raw)}`) : ok(n)
+      if (n < min) return fail(`must be at least ${min} bytes, got ${JSON.stringify(raw)}`)
+      return n > max ? fail(`must be at most ${max} bytes, got ${JSON.stringify(raw)}`) : ok(n)
     }),
   /**
    * A Kafka topic name, as the broker checks it: a name it refuses passed the start and failed at the first

@@ -31,6 +31,14 @@ describe('indexer config', () => {
     expect(ok.ok && [ok.value.OPSREVIEW_INDEXER_MAX_BACKOFF, ok.value.OPSREVIEW_RETENTION_INTERVAL]).toEqual([24 * 86_400_000, 24 * 86_400_000])
   })
 
+  it("refuses a Kafka fetch size past what Kafka's fetch request carries (a 32-bit signed integer)", () => {
+    const r = readConfig(indexerConfigSpec, { OPSREVIEW_INDEXER_FETCH_BYTES: '2048mb', OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: '4096mb' })
+    expect(r.ok ? [] : r.errors).toEqual(['OPSREVIEW_INDEXER_FETCH_BYTES', 'OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION']
+      .map((name) => expect.stringMatching(new RegExp(`^${name} must be at most 2147483647 bytes, got "\\d+mb"`))))
+    const ok = readConfig(indexerConfigSpec, { OPSREVIEW_INDEXER_FETCH_BYTES: '2147483647', OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: '2047mb' })
+    expect(ok.ok && [ok.value.OPSREVIEW_INDEXER_FETCH_BYTES, ok.value.OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION]).toEqual([2 ** 31 - 1, 2047 * 1024 * 1024])
+  })
+
   it('takes an Elasticsearch time value or -1 as the alert indices\' refresh interval, and refuses anything else at start', () => {
     for (const good of ['250ms', '1s', '30s', '1m', '-1', ' 5s ']) {
       const r = readConfig(indexerConfigSpec, { OPSREVIEW_ES_REFRESH_INTERVAL: good })

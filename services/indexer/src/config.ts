@@ -25,6 +25,8 @@ function esTimeValue(doc: string, def: string): Field<string> {
   }
 }
 
+const INT32_MAX = 2 ** 31 - 1
+
 /** Every variable the indexer reads. The configuration table in docs/configuration.md mirrors this. */
 export const indexerConfigSpec = {
   OPSREVIEW_KAFKA_BROKERS: field.brokers('Kafka bootstrap brokers', ['127.0.0.1:9092']),
@@ -44,8 +46,9 @@ export const indexerConfigSpec = {
   OPSREVIEW_INDEXER_BULK_BYTES: field.bytes('largest bulk request; a partly filled one goes as soon as a request slot is free', 5 * 1024 * 1024),
   OPSREVIEW_INDEXER_BULK_CONCURRENCY: field.int('bulk requests in flight at once', 3, { min: 1, max: 32 }),
   // Small enough that decoding one fetch does not hold the event loop long (bulk responses wait meanwhile).
-  OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024),
-  OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024),
+  // A fetch request carries both as 32-bit signed integers: a larger one failed every fetch (kafkajs's encoder throws).
+  OPSREVIEW_INDEXER_FETCH_BYTES: field.bytes('largest Kafka fetch of all partitions together', 8 * 1024 * 1024, { max: INT32_MAX }),
+  OPSREVIEW_INDEXER_FETCH_BYTES_PER_PARTITION: field.bytes('largest Kafka fetch of one partition', 1024 * 1024, { max: INT32_MAX }),
   OPSREVIEW_INDEXER_MAX_ITEM_ATTEMPTS: field.int('attempts a document may fail with a retriable error while Elasticsearch accepts others, before it is dead-lettered (retries-exhausted)', 10, { min: 1, max: 1000 }),
   OPSREVIEW_INDEXER_UNAVAILABLE_RETRY: field.duration('a document whose index is unavailable (503, a shard not active) while others are written goes only once this long has passed since its first counted attempt too: a recovering or relocating shard answers so for minutes', 300_000, { min: 0, max: 86_400_000 }),
   OPSREVIEW_INDEXER_MIN_BACKOFF: field.timer('first wait before a failed write is retried (then doubled, jittered)', 200, { min: 1 }),
