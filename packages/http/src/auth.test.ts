@@ -31,6 +31,14 @@ describe('parseTokenEntries', () => {
   })
 })
 
+describe('parseTokenEntries, several faults', () => {
+  it('names every faulty entry at once, not the first alone, and quotes no secret', () => {
+    const r = parseTokenEntries([':s3cretA', 'dana:', 'ok:s3cretB', 'ok:s3cretC', 'x:s3cretD', 'y:s3cretD'])
+    expect(r).toEqual({ ok: false, error: 'entry 1: a name before \':\' must be 1 to 200 letters, digits or . _ @ + -; entry 2 (dana) has no secret after \':\'; entry 4: the name ok is given twice; a secret is given twice' })
+    if (!r.ok) expect(r.error).not.toMatch(/s3cret/)
+  })
+})
+
 describe('tokenAuth', () => {
   async function app(tokens: (string | BearerToken)[]) {
     const a = express()

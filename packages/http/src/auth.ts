@@ -28,30 +28,31 @@ export const TOKEN_NAME = /^[\w.@+-]{1,200}$/
  * Token entries as a service's settings give them: `name:secret` names the holder, a bare `secret`
  * names no one (its requests keep saying who they are, as before). A colon always means a name, so a
  * malformed name is refused rather than read as a bare secret that happens to hold a colon. The error
- * never quotes a secret.
+ * names every faulty entry (one at a time, an operator fixed a list in as many restarts) and never quotes a secret.
  */
 export function parseTokenEntries(entries: readonly string[]): { ok: true; value: BearerToken[] } | { ok: false; error: string } {
   const tokens: BearerToken[] = []
+  const errors: string[] = []
   const names = new Set<string>()
   for (const [i, raw] of entries.entries()) {
     const entry = raw.trim()
     const colon = entry.indexOf(':')
     if (colon === -1) {
-      if (!entry) return { ok: false, error: `entry ${i + 1} is empty` }
-      tokens.push({ secret: entry })
+      if (!entry) errors.push(`entry ${i + 1} is empty`)
+      else tokens.push({ secret: entry })
       continue
     }
     const name = entry.slice(0, colon)
     const secret = entry.slice(colon + 1)
-    if (!TOKEN_NAME.test(name)) return { ok: false, error: `entry ${i + 1}: a name before ':' must be 1 to 200 letters, digits or . _ @ + -` }
-    if (!secret) return { ok: false, error: `entry ${i + 1} (${name}) has no secret after ':'` }
-    if (names.has(name)) return { ok: false, error: `entry ${i + 1}: the name ${name} is given twice` }
+    if (!TOKEN_NAME.test(name)) { errors.push(`entry ${i + 1}: a name before ':' must be 1 to 200 letters, digits or . _ @ + -`); continue }
+    if (!secret) { errors.push(`entry ${i + 1} (${name}) has no secret after ':'`); continue }
+    if (names.has(name)) { errors.push(`entry ${i + 1}: the name ${name} is given twice`); continue }
     names.add(name)
     tokens.push({ name, secret })
   }
   const secrets = new Set(tokens.map((t) => t.secret))
-  if (secrets.size !== tokens.length) return { ok: false, error: 'a secret is given twice' }
-  return { ok: true, value: tokens }
+  if (secrets.size !== tokens.length) errors.push('a secret is given twice')
+  return errors.length > 0 ? { ok: false, error: errors.join('; ') } : { ok: true, value: tokens }
 }
 
 /**
