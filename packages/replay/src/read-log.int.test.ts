@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Kafka } from 'kafkajs'
-import { connectedAdmin, createTopics, kafkaClient, uniqueName } from '@opsreview/testing'
+import { connectedAdmin, createTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { readLog, type LogRecord } from './read-log.ts'
 
 const T = Date.parse('2026-11-30T00:00:00Z')
@@ -48,6 +48,36 @@ describe('readLog on the real Kafka', () => {
     const missing = uniqueName('log-missing')
     expect(await readLog({ kafka, topics: [missing], fromMs: T, toMs: T + 1000, groupId: uniqueName('log-reader') }, () => undefined)).toEqual({ records: 0, partitions: 0, pauses: 0, cut: [] })
     expect(await admin.listTopics()).not.toContain(missing)
+    await admin.disconnect()
+  })
+
+  it('reads to the end of a partition whose last offsets are transaction markers or aborted records, which kafkajs hands no reader', async () => {
+    const committed = uniqueName('log-txn-committed')
+    const aborted = uniqueName('log-txn-aborted')
+    const { kafka, admin, producer } = await withTopics([committed, aborted], 1)
+    await producer.send({ topic: committed, messages: [{ value: 'a0', timestamp: String(T) }] })
+    await producer.send({ topic: aborted, messages: [{ value: 'b0', timestamp: String(T) }] })
+    await producer.disconnect()
+    // Another client's transactions: the committed one ends its topic in a commit marker, the aborted one
+    // ends the other in an aborted record and its marker.
+    const writer = kafka.producer({ transactionalId: uniqueName('log-txn'), idempotent: true, maxInFlightRequests: 1 })
+    await writer.connect()
+    const commit = await writer.transaction()
+    await commit.send({ topic: committed, messages: [{ value: 'a1', timestamp: String(T + 1000) }] })
+    await commit.commit()
+    const abort = await writer.transaction()
+    await abort.send({ topic: aborted, messages: [{ value: 'b1', timestamp: String(T + 1000) }] })
+    await abort.abort()
+    await writer.disconnect()
+    // The coordinator writes the markers after the commit or abort returns: the ends (read committed) then pass them.
+    const highs = async () => [...(await admin.fetchTopicOffsets(committed)), ...(await admin.fetchTopicOffsets(aborted))].map((p) => p.high)
+    await waitFor(async () => ((await highs()).join() === '3,3' ? true : undefined), { what: 'both transactions ended by their markers' })
+
+    const seen: string[] = []
+    // The idle timeout is only how long a read that never ends takes to say so: reaching the ends, it is not met.
+    const stats = await readLog({ kafka, topics: [committed, aborted], fromMs: T, toMs: T + 10_000, groupId: uniqueName('log-reader'), idleTimeoutMs: 20_000 }, (r) => seen.push(r.value))
+    expect(seen).toEqual(['a0', 'b0', 'a1'])
+    expect(stats.records).toBe(3)
     await admin.disconnect()
   })
 

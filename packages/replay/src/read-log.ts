@@ -178,6 +178,22 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
       for (const l of lanes.values()) if (size(l) < maxBuffered / 2) resume(l)
     }
 
+    /** Whether the lane has read its range once its fetches reached `lastOffset` (then it is paused for good). */
+    const reached = (l: Lane, lastOffset: string): boolean => {
+      if (BigInt(lastOffset) + 1n < l.range.end) return false
+      l.received = true
+      pause(l)
+      return true
+    }
+    // A fetch of nothing but transaction markers and aborted records never reaches eachBatch: kafkajs reports
+    // it here. Until 2026-12-08 a range ending in a commit marker (another client's transaction) was never
+    // read to its end, and the read failed after its idle timeout (exit 69).
+    c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
+      const lane = lanes.get(keyOf(payload.topic, payload.partition))
+      if (payload.batchSize !== 0 || !lane || lane.received || !reached(lane, payload.lastOffset)) return
+      lastProgress = performance.now()
+      drain()
+    })
     c.on(c.events.CRASH, ({ payload }) => { failed(new ReplayError('UNAVAILABLE', `reading the log failed: ${payload.error.message}`, { cause: payload.error })) })
     // The first join is `run`'s, and the seeks below follow it. After a later one (a rebalance: the group
     // is this reader's alone, but a session that timed out rejoins) kafkajs reads each partition afresh from
@@ -200,9 +216,11 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset }) => {
-        // Resolving only moves the fetch position (autoCommit is off): nothing reaches the broker.
-        const last = batch.messages.at(-1)
-        if (last) resolveOffset(last.offset)
+        // Resolving only moves the fetch position (autoCommit is off): nothing reaches the broker. The batch's
+        // last offset, not its last message's: a transaction's marker takes an offset of its own, which kafkajs
+        // hands no reader.
+        const lastOffset = batch.lastOffset()
+        resolveOffset(lastOffset)
         const lane = lanes.get(keyOf(batch.topic, batch.partition))
         if (!lane || lane.received) return
         for (const m of batch.messages) {
@@ -217,8 +235,7 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
           // CreateTime can run backwards within a partition; the offsets bound the range, the times filter it.
           if (!lane.range.probe && timestamp >= o.fromMs && timestamp <= o.toMs) lane.buffer.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, timestamp, value: m.value?.toString() ?? '' })
         }
-        if (last && BigInt(last.offset) + 1n >= lane.range.end) { lane.received = true; pause(lane) }
-        else if (size(lane) >= maxBuffered && !lane.paused) { stats.pauses++; pause(lane) }
+        if (!reached(lane, lastOffset) && size(lane) >= maxBuffered && !lane.paused) { stats.pauses++; pause(lane) }
         lastProgress = performance.now()
         drain()
       },
