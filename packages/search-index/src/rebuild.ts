@@ -164,6 +164,21 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
     // taken to follow a loss, and its time, a moment ago, became the carry-over bound, so every old alert
     // document, those the log never had too, was copied into the fresh indices.
     const next = new Map<string, bigint>(r.from)
+    /** Read up to `lastOffset` (markers and aborted records included): done with the partition once past its range's end. */
+    const reached = (key: string, lastOffset: string) => {
+      const after = BigInt(lastOffset) + 1n
+      if (after > (next.get(key) ?? 0n)) next.set(key, after)
+      if (after >= end(key) && pending.delete(key) && pending.size === 0) done()
+    }
+    // A transaction's commit or abort marker takes an offset of its own, which kafkajs hands no reader, and a
+    // fetch of nothing but markers and aborted records never reaches eachBatch: kafkajs moves past it and
+    // reports it here. Until 2026-12-08 a partition whose range ended in a marker (another client's
+    // transaction on the alerts topic) was waited for for ever, and a marker between two batches read as a
+    // loss of records.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = partitionKey(payload.topic, payload.partition)
+      if (payload.batchSize === 0 && pending.has(key)) reached(key, payload.lastOffset)
+    })
     await consumer.run({
       eachBatchAutoResolve: false,
       autoCommit: false,
@@ -171,10 +186,9 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const key = partitionKey(batch.topic, batch.partition)
         const first = batch.messages[0]
-        if (first) {
-          if (BigInt(first.offset) > (next.get(key) ?? 0n)) r.onLost?.(key, Number(first.timestamp))
-          next.set(key, BigInt(batch.messages.at(-1)!.offset) + 1n)
-        }
+        // By the batch's first offset, a marker's included: a marker between two fetches is no gap.
+        const firstOffset = batch.firstOffset()
+        if (first && firstOffset !== null && BigInt(firstOffset) > (next.get(key) ?? 0n)) r.onLost?.(key, Number(first.timestamp))
         const within = batch.messages.filter((m) => BigInt(m.offset) >= start(key) && BigInt(m.offset) < end(key))
         const last = within.at(-1)
         if (last) {
@@ -182,9 +196,9 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
           const taken = await pipeline.add({ topic: batch.topic, partition: batch.partition, lastOffset: last.offset, ops, poison }, { shouldStop: () => !isRunning() || isStale() || o.signal?.aborted === true, whileWaiting: heartbeat })
           if (!taken) return
         }
-        const lastOfBatch = batch.messages.at(-1)
-        if (lastOfBatch) resolveOffset(lastOfBatch.offset)
-        if (lastOfBatch && BigInt(lastOfBatch.offset) + 1n >= end(key) && pending.delete(key) && pending.size === 0) done()
+        const lastOffset = batch.lastOffset()
+        resolveOffset(lastOffset)
+        reached(key, lastOffset)
       },
     })
     // A catch-up pass starts where the first one ended, not at the beginning of the log.
