@@ -82,6 +82,7 @@ const schemas: Record<string, Json> = {
     properties: {
       type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer', minimum: 400, maximum: 599 }, detail: { type: 'string' }, code: { type: 'string' },
       errors: { type: 'array', items: ref('FieldError') },
+      current: { description: 'On a 412 PRECONDITION_FAILED: the version and status the incident or problem is at.', type: 'object', properties: { version: { type: 'integer' }, status: { type: 'string' } } },
     },
   },
   Scope: {
@@ -256,6 +257,7 @@ const P = {
   problemId: { name: 'id', in: 'path', required: true, description: 'Problem id.', schema: { type: 'string', pattern: '^prb-[0-9a-f]{24}$' } } as Parameter,
   commandId: { name: 'commandId', in: 'path', required: true, description: 'A command id a decision returned.', schema: { type: 'string' } } as Parameter,
   idempotencyKey: { name: 'Idempotency-Key', in: 'header', description: 'The same key on a retry replays the first answer.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } } as Parameter,
+  ifMatch: { name: 'If-Match', in: 'header', description: 'The ETag of the incident or problem as read (GET), e.g. "7": the decision is taken only while it is at that version, else 412 PRECONDITION_FAILED naming the version and status it is at (nothing published). * or absent: taken on whatever it is now.', schema: { type: 'string' } } as Parameter,
   idempotencyReplay: { name: 'Idempotency-Replay', in: 'header', description: 'only: answer with what is kept for the Idempotency-Key (whether the decision shows yet), never take the decision; a key not kept is 404 IDEMPOTENCY_KEY_UNKNOWN.', schema: { type: 'string', enum: ['only'] } } as Parameter,
 }
 const scopeParameters = [P.environment, P.service, P.team]
@@ -263,8 +265,10 @@ const scopeParameters = [P.environment, P.service, P.team]
 const json = (schema: Json, description = 'OK') => ({ description, content: { 'application/json': { schema } } })
 const problemJson = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('ProblemDetails') } } })
 const markdown = { description: 'Markdown', content: { 'text/markdown': { schema: { type: 'string' } } } }
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemJson({ 400: 'Bad request: each failing parameter or field named in errors (an unknown query parameter too)', 401: 'No or wrong bearer token', 403: 'Token may not do this', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 415: 'Not JSON', 422: 'Idempotency-Key reused for another request', 503: 'Elasticsearch or Kafka unavailable; retry after Retry-After' }[c] ?? 'Error')]))
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), problemJson({ 400: 'Bad request: each failing parameter or field named in errors (an unknown query parameter too)', 401: 'No or wrong bearer token', 403: 'Token may not do this', 404: 'Not found', 409: 'Conflict', 413: 'Body too large', 415: 'Not JSON', 412: 'If-Match names an older version: the problem names the current version and status (`current`); nothing was published', 422: 'Idempotency-Key reused for another request', 503: 'Elasticsearch or Kafka unavailable; retry after Retry-After' }[c] ?? 'Error')]))
 const readErrors = errors(400, 401, 404, 503)
+/** The document's version as a strong ETag, for a decision's If-Match. */
+const versionETag = { ETag: { description: 'The version of the incident or problem, strong: "7". Send it as If-Match with a decision.', schema: { type: 'string', pattern: '^"[1-9][0-9]*"$' } } }
 const bearer = [{ bearer: [] }]
 
 const paths: Record<string, Record<string, Json>> = {
@@ -286,16 +290,16 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/incidents/{id}': {
     get: {
       summary: 'One incident with its timeline', security: bearer, parameters: [P.incidentId, P.dataset, P.token],
-      responses: { 200: json({
+      responses: { 200: { ...json({
         type: 'object', required: ['incident', 'timeline', 'timelineTotal', 'timelineTruncated'],
         // The newest alert changes are kept when there are more than the timeline shows; the total counts them all.
         properties: { incident: ref('IndexedIncident'), timeline: { type: 'array', items: ref('TimelineEntry') }, timelineTotal: nonNegative, timelineTruncated: { type: 'boolean' } },
-      }), ...readErrors },
+      }), headers: versionETag }, ...readErrors },
     },
     patch: {
-      summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay],
+      summary: 'Decide on an incident (published as commands for the correlator)', security: bearer, parameters: [P.incidentId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay, P.ifMatch],
       requestBody: { required: true, content: { 'application/json': { schema: ref('IncidentPatch') } } },
-      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 412, 413, 415, 422, 503) },
     },
   },
   '/api/v1/problems': {
@@ -308,16 +312,16 @@ const paths: Record<string, Record<string, Json>> = {
   '/api/v1/problems/{id}': {
     get: {
       summary: 'One problem with its incidents and timeline', security: bearer, parameters: [P.problemId, P.dataset, P.token],
-      responses: { 200: json({
+      responses: { 200: { ...json({
         type: 'object', required: ['problem', 'incidents', 'incidentsTotal', 'incidentsTruncated', 'timeline'],
         // The most recent incidents are listed when there are more; the total counts them all.
         properties: { problem: ref('Problem'), incidents: { type: 'array', items: ref('IncidentListItem') }, incidentsTotal: nonNegative, incidentsTruncated: { type: 'boolean' }, timeline: { type: 'array', items: ref('TimelineEntry') } },
-      }), ...readErrors },
+      }), headers: versionETag }, ...readErrors },
     },
     patch: {
-      summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay],
+      summary: 'Decide on a problem', security: bearer, parameters: [P.problemId, P.wait, P.dataset, P.token, P.idempotencyKey, P.idempotencyReplay, P.ifMatch],
       requestBody: { required: true, content: { 'application/json': { schema: ref('ProblemPatch') } } },
-      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 413, 415, 422, 503) },
+      responses: { 200: json(ref('DecisionAnswer'), 'Visible'), 202: json(ref('DecisionAnswer'), 'Published'), ...errors(400, 401, 403, 404, 409, 412, 413, 415, 422, 503) },
     },
   },
   '/api/v1/review': { get: { summary: 'The morning review', security: bearer, parameters: [P.from, P.to, P.since, P.tz, ...scopeParameters, P.dataset, P.token], responses: { 200: json(ref('Review')), ...readErrors } } },

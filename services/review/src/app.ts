@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { tokenAuth, type BearerToken } from '@opsreview/http/auth'
 import { jsonBody } from '@opsreview/http/body'
 import { securityHeaders } from '@opsreview/http/hardening'
-import { HttpProblem, problemHandler } from '@opsreview/http/problem'
+import { HttpProblem, problemHandler, sendProblem } from '@opsreview/http/problem'
 import { requestContext } from '@opsreview/http/request-context'
 import { KafkaUnavailableError } from '@opsreview/kafka/errors'
 import { parseDataset, resolveDataset, type ResolvedIndices } from '@opsreview/review/dataset'
@@ -81,6 +81,9 @@ export interface ReviewDeps {
 export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs: 24 * 3_600_000, maxKeys: 10_000, maxBytes: 32 * 1024 * 1024 })
 
 const ID = /^(inc|prb)-[0-9a-f]{24}$/
+/** RFC 9110's `If-Match`: a list of entity tags (`"7"`, `W/"7"`; a tag holds no `"`), `*` apart. */
+const ENTITY_TAG = /(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"/g
+const IF_MATCH_TAGS = /^[ \t]*(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*(?:,[ \t]*(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*)*$/
 
 /**
  * The dashboard's policy, sent with every response: scripts, styles and requests only from this origin,
@@ -303,6 +306,18 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     return { window: w.value, ...scoped }
   }
 
+  /**
+   * The ETag of an incident's or problem's answer: its document's version, strong (`"7"`), which a decision's
+   * `If-Match` names (`preconditionOf`). It names the version, not the bytes: the timeline beside it changes
+   * without a new version (a decision's outcome, a note's order), so it is no cache validator, and an
+   * `If-None-Match` is not answered 304 (the answers are `no-store` anyway): Express's own freshness check
+   * would have taken the version's tag for the whole answer's.
+   */
+  function versionTag(req: Request, res: express.Response, doc: { version: number }): void {
+    res.setHeader('ETag', `"${doc.version}"`)
+    delete req.headers['if-none-match']
+  }
+
   /** A page of a list: a full page may have a next one, and its last hit's sort values are where it starts. */
   app.get('/api/v1/incidents', read, knownQuery, dataset, async (req, res, next) => {
     try {
@@ -328,6 +343,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const incident = await getDoc<IncidentDoc>(indices.incidents, String(req.params.id))
       const changes = alertChangesRequest(indices.alerts, incident, clock().getTime())
       const found = changes === undefined ? undefined : await es.search<AlertChange>(changes)
+      versionTag(req, res, incident)
       res.json({ incident, ...incidentTimeline(incident, found, indices.dataset === null ? decisionEntries(incident.id) : []) })
     } catch (err) { next(err) }
   })
@@ -345,6 +361,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       const indices = await indicesOf(res)
       const problem = await getDoc<ProblemDoc>(indices.problems, String(req.params.id))
       const incidents = problemIncidents(await es.search<IncidentListItem>(problemIncidentsRequest(indices.incidents, problem.id)))
+      versionTag(req, res, problem)
       res.json({ problem, ...incidents, timeline: problemTimeline(problem, indices.dataset === null ? decisionEntries(problem.id) : []) })
     } catch (err) { next(err) }
   })
@@ -617,6 +634,48 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
     throw keyUnknown()
   }
 
+  /**
+   * A decision's `If-Match` (RFC 9110 § 13.1.1), read before anything else is: `'*'`, the versions its strong
+   * entity tags name (`"7"`, the ETag of the incident's or problem's GET), or undefined when it is not sent (a
+   * decision taken on whatever the document is, as before If-Match was read). A weak tag (`W/"7"`) or one that
+   * names no version is well-formed and matches nothing (the comparison is strong); a value that is no list
+   * of entity tags is a 400 naming it, before the target is read.
+   */
+  function ifMatchOf(req: Request): '*' | number[] | undefined {
+    const value = req.headers['if-match']
+    if (value === undefined) return undefined
+    if (value.trim() === '*') return '*'
+    if (!IF_MATCH_TAGS.test(value)) {
+      throw new HttpProblem('BAD_REQUEST', 'Invalid If-Match', { errors: [{ path: 'header:if-match', message: 'must be * or entity tags such as "7", the ETag of the incident or problem as read (GET)' }] })
+    }
+    return [...value.matchAll(ENTITY_TAG)].flatMap((m) => (m[1] === undefined && /^[1-9][0-9]{0,15}$/.test(m[2]!) ? [Number(m[2])] : []))
+  }
+
+  /**
+   * A decision sent with `If-Match` on a document that changed since the version it names is answered 412
+   * with the version and status it is at now (and its ETag), nothing published: a confirm from a view that
+   * showed a candidate, reaching a problem someone confirmed and resolved meanwhile, reopened it as a fix that
+   * did not hold (commands.ts, comeBack). Not for a keyed retry of a decision published already
+   * (`publishedBefore`): its own decision made the new version. True when it answered.
+   */
+  function preconditionFailed(req: Request, res: express.Response, ifMatch: '*' | number[] | undefined, kind: 'incident' | 'problem', doc: { id: string; version: number; status: string }): boolean {
+    if (ifMatch === undefined || ifMatch === '*' || ifMatch.includes(doc.version)) return false
+    const named = ifMatch.length > 0 ? `version ${ifMatch.join(', ')}` : 'no version of it'
+    req.log.info({ target: doc.id, ifMatch: req.headers['if-match'], version: doc.version, status: doc.status }, 'review decision refused: If-Match names an older version')
+    res.setHeader('ETag', `"${doc.version}"`)
+    sendProblem(res, new HttpProblem('PRECONDITION_FAILED', `The ${kind} changed since it was read: If-Match names ${named}, it is at version ${doc.version}, ${doc.status}. Nothing was published: read it again and decide on what it is now.`, {
+      errors: [{ path: 'header:if-match', message: `names ${named}; the ${kind} is at version ${doc.version} ("${doc.version}"), status ${doc.status}` }],
+    }), { current: { version: doc.version, status: doc.status } })
+    return true
+  }
+
+  /**
+   * Whether every command of a keyed decision is in the decision log: published already, by this instance or
+   * another (the log reads the commands topic), so that a retry of it is the same decision, not a new one.
+   */
+  const publishedBefore = (keyed: Keyed | undefined, commands: CommandDraft[]) =>
+    keyed !== undefined && deps.decisions !== undefined && commands.every((c) => deps.decisions!.get(commandIdFor(keyed.key, keyed.fingerprint, c.type)) !== undefined)
+
   /** `answer` undefined: nothing was decided for a client that has gone, and nothing is sent. */
   function send(res: express.Response, answer: (StoredAnswer & { replayed: boolean }) | undefined) {
     if (answer === undefined) return
@@ -678,10 +737,11 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (actorAlone(patch)) throw noDecision()
       const id = routeTarget(req, 'inc')
       const keyed = keyedOf(req, id, actor)
+      const ifMatch = ifMatchOf(req)
+      // A kept answer first: a retry of a decision taken is answered its outcome, whatever If-Match it names.
       const replay = await replayOf(req, res, id, keyed)
       if (replay) return send(res, replay)
       const incident = await getDoc<IncidentDoc>(indices.incidents, id)
-      if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
       const commands: CommandDraft[] = []
       if (patch.owner) commands.push({ type: 'incident.assign', actor, owner: patch.owner })
       if (patch.acknowledge) commands.push({ type: 'incident.acknowledge', actor })
@@ -689,6 +749,9 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.problemId) commands.push({ type: 'incident.link-problem', actor, problemId: patch.problemId })
       if (patch.postmortem && scheduledFor) commands.push({ type: 'incident.schedule-postmortem', actor, scheduledFor, ...(patch.postmortem.owner ? { owner: patch.postmortem.owner } : {}) })
       if (patch.resolve) commands.push({ type: 'incident.resolve', actor })
+      const retried = publishedBefore(keyed, commands)
+      if (!retried && preconditionFailed(req, res, ifMatch, 'incident', incident)) return
+      if (patch.problemId) await checkSameEnvironment(incident, patch.problemId)
       // Its last version: the correlator holds it no more, and would refuse every command as an unknown
       // incident, which left the meeting no wiser (about a post-mortem it could never schedule, too). Nothing
       // is published. Documents of engines before 2026-12-07 say so of a forgotten post-mortem alone.
@@ -698,8 +761,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       // retention for it alone), and a retry reaching an instance that does not keep the key, or a restarted
       // one, was answered 409 for a decision that was taken. It waits for the outcome instead; its ids are
       // published again, which the correlator drops.
-      const publishedBefore = keyed !== undefined && deps.decisions !== undefined && commands.every((c) => deps.decisions!.get(commandIdFor(keyed.key, keyed.fingerprint, c.type)) !== undefined)
-      if (forgottenAt !== undefined && commands.length > 0 && !publishedBefore) {
+      if (forgottenAt !== undefined && commands.length > 0 && !retried) {
         const types = commands.map((c) => c.type).join(', ')
         throw new ReviewProblem('DECISION_REFUSED', incident.postmortem.forgottenAt !== undefined
           ? `${types}: the correlator forgot incident ${id} at ${forgottenAt}, its post-mortem never scheduled, pushed out by newer post-mortems awaited past its retention (OPSREVIEW_POSTMORTEM_KEEP); it can no longer be scheduled or changed here: hold the post-mortem outside the review`
@@ -726,6 +788,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (actorAlone(patch)) throw noDecision()
       const id = routeTarget(req, 'prb')
       const keyed = keyedOf(req, id, actor)
+      const ifMatch = ifMatchOf(req)
       const replay = await replayOf(req, res, id, keyed)
       if (replay) return send(res, replay)
       const problem = await getDoc<ProblemDoc>(indices.problems, id)
@@ -733,6 +796,7 @@ export function createReviewApp(deps: ReviewDeps): express.Express {
       if (patch.action) commands.push({ type: `problem.${patch.action}`, actor })
       if (patch.owner) commands.push({ type: 'problem.assign', actor, owner: patch.owner })
       if (patch.note) commands.push({ type: 'problem.note', actor, text: patch.note })
+      if (!publishedBefore(keyed, commands) && preconditionFailed(req, res, ifMatch, 'problem', problem)) return
       const target = { confirm: 'confirmed', dismiss: 'dismissed', resolve: 'resolved' } as const
       const { note } = patch
       const before = notesBefore(problem, actor, note)
