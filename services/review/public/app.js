@@ -4,7 +4,7 @@
 const $ = (sel) => document.querySelector(sel)
 // zone: the time zone the last review or look-back answered in (OPSREVIEW_TIMEZONE or ?tz=); every time on
 // the page is shown in it, so the window label, incidents and problems agree.
-const state = { cursor: null, search: {}, incident: null, incidentEnvironment: null, problem: null, problems: [], zone: 'UTC' }
+const state = { cursor: null, search: {}, incident: null, incidentVersion: null, incidentEnvironment: null, problem: null, problemVersion: null, problems: [], zone: 'UTC' }
 // Who the token is: a named token (name:secret) is the actor of every decision, and the page shows it
 // instead of asking; a bare token's decisions carry the name typed in "You".
 const identity = { name: null, reports: false }
@@ -258,11 +258,49 @@ function outcome(out, text, kind) {
 }
 
 /**
+ * The versions this page's own decisions made, by `kind/id`: `{ from, to }`, the version decided on and the one
+ * the answer gave back. The page reads the item again after each decision, and the buttons are back before that
+ * read is: a second decision from the same view (it still shows `from`, or a version before `to`) is sent with
+ * `to`. Its own decision is no change of someone else's, and a person making two decisions in a row was
+ * otherwise refused.
+ */
+const made = new Map()
+
+/** The version to send as If-Match for a decision on what shows `shown` (null: none known, none sent). */
+function versionToSend(kind, id, shown) {
+  if (shown === null || shown === undefined) return null
+  const m = made.get(`${kind}/${id}`)
+  return m && m.from !== null && shown >= m.from && shown < m.to ? m.to : shown
+}
+
+/**
+ * Keeps the version an answer gave back as `made`: the document's of an answer that says the index shows the
+ * decision. Not a version the correlator made that the index does not show yet: the API compares If-Match with
+ * the index, and would refuse the next decision for a version it has not read.
+ */
+function madeVersion(kind, id, from, r) {
+  const to = r?.visible === true ? r.document?.version ?? 0 : 0
+  if (to <= 0) return
+  const key = `${kind}/${id}`
+  const m = made.get(key)
+  if (m && m.to >= to) return
+  // A decision sent with the version an earlier one made (`to`) goes on from where that one did: the view may still show it.
+  made.set(key, { from: m && m.from !== null && from !== null && from >= m.from && from <= m.to ? m.from : from, to })
+}
+
+/** A 412's outcome: what changed since the view was read, as the API says it is now. */
+function changedText(kind, version, current) {
+  const what = kind === 'problems' ? 'problem' : 'incident'
+  const now = current ? ` it is now ${current.status} (version ${current.version}${version !== null ? `, was ${version}` : ''})` : ''
+  return `Not saved: the ${what} changed since it was shown:${now}. It is shown as it is now: decide again if still meant.`
+}
+
+/**
  * Sends one decision and shows what became of it: taken and visible, refused by the correlator (with its
  * reason), or recorded and still waiting, in which case its outcome is polled until the correlator answers.
  * True when the API recorded it (taken, or still waiting); false when it was not sent, refused or not saved.
  */
-async function decide(kind, id, body, doneText, viewOrRowOut, control) {
+async function decide(kind, id, body, doneText, viewOrRowOut, control, shownVersion) {
   // In the incident or problem view, the outcome is bound to the one decided on: the meeting may open
   // another before the answer comes, and its view must not read "Acknowledged" for this one's decision.
   const out = viewOrRowOut?.dataset.view ? { view: viewOrRowOut.dataset.view, id, el: viewOrRowOut } : viewOrRowOut
@@ -277,7 +315,10 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
   if (!pendingKeys.has(pending)) pendingKeys.set(pending, newKey())
   // The request as sent, to send again as it was: its retries, and the asks whether it shows yet
   // (`untilShown`), are the same request under its key, with the token it was sent with.
-  const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${token}`, 'idempotency-key': pendingKeys.get(pending) } }
+  // If-Match: the version the person decided on (`versionToSend`), so that a decision on a view someone else's
+  // decisions have changed since is refused (412) instead of taken on what the view no longer shows.
+  const version = versionToSend(kind, id, shownVersion)
+  const request = { path: `/api/v1/${kind}/${id}`, sent, headers: { authorization: `Bearer ${token}`, 'idempotency-key': pendingKeys.get(pending), ...(version !== null ? { 'if-match': `"${version}"` } : {}) } }
   // Disabled before the first await: a double click is one decision, not two.
   if (control) control.disabled = true
   const button = control?.dataset.decision
@@ -288,6 +329,7 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
     const r = await sendDecision(request, doneText, out)
     pendingKeys.delete(pending)
     recorded = true
+    madeVersion(kind, id, version, r)
     if (r.visible) outcome(out, doneText, 'accepted')
     else if (r.decisions?.length && r.decisions.every((d) => d.outcome === 'accepted')) void untilShown(kind, id, request, doneText, out)
     else {
@@ -296,6 +338,9 @@ async function decide(kind, id, body, doneText, viewOrRowOut, control) {
     }
   } catch (err) {
     if (err.problem?.code === 'DECISION_REFUSED') { pendingKeys.delete(pending); outcome(out, `Refused: ${refusalOf(err.problem)}`, 'refused') }
+    // Changed since it was read (another person's decision, or the correlator's): nothing was published. What
+    // it is now is shown (the reload below), and the person decides again on that.
+    else if (err.status === 412 && err.problem?.code === 'PRECONDITION_FAILED') { pendingKeys.delete(pending); made.delete(`${kind}/${id}`); outcome(out, changedText(kind, version, err.problem.current), 'refused') }
     else if (err.problem?.code === 'IDEMPOTENCY_KEY_IN_FLIGHT') outcome(out, `${doneText}: sent, its answer has not come yet; reload to see it`, 'pending')
     // No answer at all (the connection failed): the request may have been published. Trying again sends the
     // same Idempotency-Key, so it is never applied twice.
@@ -358,6 +403,9 @@ async function follow(commandIds, doneText, out, kind, id, request) {
   outcome(out, `${doneText}: recorded; the correlator has not answered yet`, 'pending')
 }
 
+/** The version a decision's request was sent with (If-Match), null without one. */
+const ifMatchOf = (request) => (request.headers['if-match'] ? Number(request.headers['if-match'].slice(1, -1)) : null)
+
 const ASK_DELAYS_MS = [500, 1000, 2000, 4000, 8000]
 const ASK_BUDGET_MS = ASK_DELAYS_MS.reduce((a, b) => a + b)
 
@@ -399,7 +447,7 @@ async function untilShown(kind, id, request, doneText, out) {
       return
     }
     unanswered = null
-    if (r.visible === true) { outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
+    if (r.visible === true) { madeVersion(kind, id, ifMatchOf(request), r); outcome(out, doneText, 'accepted'); await refresh(kind, id); return }
     // A kept answer without `visible` holds no judgement (a 202 `{commandIds}` of a request sent without the
     // wait, which this page does not send): as little to tell as a forgotten key.
     if (r.visible !== false) { cannotTell(); return }
@@ -460,7 +508,7 @@ function renderReview(r) {
   )
   fill($('#open-incidents tbody'), r.openIncidents.items.map((i) => {
     const out = rowOutput(`incidents/${i.id}`)
-    const assign = decisionButton('incidents', i.id, 'Assign', async (b) => { if (await decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b)) ownerDrafts.delete(i.id) })
+    const assign = decisionButton('incidents', i.id, 'Assign', async (b) => { if (await decide('incidents', i.id, { owner: owner.value.trim() }, `Owner of “${i.title}” is ${owner.value.trim()}`, out, b, i.version)) ownerDrafts.delete(i.id) })
     // Enter assigns, as in the view's owner form (the row's box is in no form of its own).
     const owner = el('input', {
       'aria-label': `Owner of ${i.title}`, value: ownerDrafts.get(i.id) ?? i.owner ?? '', placeholder: 'owner', oninput: (e) => ownerDrafts.set(i.id, e.currentTarget.value),
@@ -471,8 +519,8 @@ function renderReview(r) {
       el('td', {}, when(i.openedAt)), el('td', { class: 'owner' }, i.owner ?? '–'),
       el('td', {}, el('div', { class: 'decide' }, owner,
         assign,
-        i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b)),
-        decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b)),
+        i.acknowledgedAt ? '' : decisionButton('incidents', i.id, 'Acknowledge', (b) => decide('incidents', i.id, { acknowledge: true }, `Acknowledged “${i.title}”`, out, b, i.version)),
+        decisionButton('incidents', i.id, 'Resolve', (b) => decide('incidents', i.id, { resolve: true }, `Resolved “${i.title}” by hand`, out, b, i.version)),
         out)))
   }), 'No open incidents.', 6)
   showCut('open-incidents', r.openIncidents, 'open incidents')
@@ -491,9 +539,9 @@ function renderReview(r) {
       el('td', {}, p.kind), el('td', { class: 'problem-status' }, problemStatus(p)), el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => showProblem(p.id) }, p.title)), el('td', {}, p.services.join(', ')), el('td', {}, p.incidentCount),
       el('td', { class: 'owner' }, p.owner ?? '–'),
       el('td', {}, el('div', { class: 'decide' },
-        p.status === 'candidate' ? decisionButton('problems', p.id, 'Confirm', (b) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, b)) : '',
-        p.status === 'candidate' ? decisionButton('problems', p.id, 'Dismiss', (b) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, b)) : '',
-        p.status === 'confirmed' ? decisionButton('problems', p.id, 'Resolve', (b) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, b)) : '',
+        p.status === 'candidate' ? decisionButton('problems', p.id, 'Confirm', (b) => decide('problems', p.id, { action: 'confirm' }, `Confirmed “${p.title}”`, out, b, p.version)) : '',
+        p.status === 'candidate' ? decisionButton('problems', p.id, 'Dismiss', (b) => decide('problems', p.id, { action: 'dismiss' }, `Dismissed “${p.title}”`, out, b, p.version)) : '',
+        p.status === 'confirmed' ? decisionButton('problems', p.id, 'Resolve', (b) => decide('problems', p.id, { action: 'resolve' }, `Resolved “${p.title}”`, out, b, p.version)) : '',
         out)))
   }), 'No candidate or open problems.', 7)
   showCut('problems', r.problems, 'problems')
@@ -864,6 +912,7 @@ async function showIncident(id, scroll = true) {
     // Another incident opened: the last one's outcome is not this one's.
     if (state.incident !== id) leaveView('#detail')
     state.incident = id
+    state.incidentVersion = i.version
     state.incidentEnvironment = i.environment
     offerProblems()
     $('#detail-h').textContent = i.title
@@ -899,6 +948,7 @@ async function showProblem(id, scroll = true) {
     if (!current()) return
     if (state.problem !== id) leaveView('#problem-detail')
     state.problem = id
+    state.problemVersion = p.version
     $('#problem-detail-h').textContent = p.title
     const facts = [['Id', p.id], ['Kind', p.kind], ['Status', p.status], ['Services', p.services.join(', ')], ['Environment', p.environment], ['First seen', when(p.firstSeenAt)], ['Last seen', when(p.lastSeenAt)], ['Owner', p.owner ?? '–'], ['Incidents', p.incidentCount], ['Came back after resolved', `${p.reopenCount ?? 0}×`]]
     $('#problem-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]))
@@ -932,10 +982,12 @@ function decisionForm(form, kind, current, body, doneText, out) {
     await zoneOffsetsLoaded // for a typed time (a post-mortem's)
     // Not by the outcome shown: a decision not sent (no name typed) leaves the last one's there.
     // Reset only while the view still shows it: another one opened meanwhile may hold a note half typed.
-    if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter) && current() === id) form.reset()
+    if (await decide(kind, id, body(fields), doneText(fields), out, e.submitter, viewVersion(kind)) && current() === id) form.reset()
   })
 }
 
+/** The version the incident or problem view shows, which its decisions are taken on. */
+const viewVersion = (kind) => (kind === 'incidents' ? state.incidentVersion : state.problemVersion)
 const incidentOut = $('#incident-outcome')
 const problemOut = $('#problem-outcome')
 const inc = () => state.incident
@@ -949,12 +1001,12 @@ decisionForm($('#incident-link'), 'incidents', inc, (f) => ({ problemId: f.probl
 const typedInstant = (local) => new Date(instantInZone(local, state.zone)).toISOString()
 decisionForm($('#incident-postmortem'), 'incidents', inc, (f) => ({ postmortem: { scheduledFor: typedInstant(f.scheduledFor), ...(f.owner ? { owner: f.owner } : {}) } }),
   (f) => `Post-mortem scheduled for ${when(typedInstant(f.scheduledFor))} ${state.zone}${f.owner ? ` with ${f.owner}` : ''}`, incidentOut)
-$('#incident-ack').addEventListener('click', (e) => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut, e.currentTarget))
-$('#incident-resolve').addEventListener('click', (e) => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut, e.currentTarget))
+$('#incident-ack').addEventListener('click', (e) => void decide('incidents', state.incident, { acknowledge: true }, 'Acknowledged', incidentOut, e.currentTarget, state.incidentVersion))
+$('#incident-resolve').addEventListener('click', (e) => void decide('incidents', state.incident, { resolve: true }, 'Resolved by hand', incidentOut, e.currentTarget, state.incidentVersion))
 decisionForm($('#problem-owner'), 'problems', prb, (f) => ({ owner: f.owner }), (f) => `Problem owner is ${f.owner}`, problemOut)
 decisionForm($('#problem-note'), 'problems', prb, (f) => ({ note: f.note }), () => 'Problem note added', problemOut)
 for (const [action, done] of [['confirm', 'Problem confirmed'], ['dismiss', 'Problem dismissed'], ['resolve', 'Problem resolved']]) {
-  $(`#problem-${action}`).addEventListener('click', (e) => void decide('problems', state.problem, { action }, done, problemOut, e.currentTarget))
+  $(`#problem-${action}`).addEventListener('click', (e) => void decide('problems', state.problem, { action }, done, problemOut, e.currentTarget, state.problemVersion))
 }
 
 const REPORT_KINDS = { 'customer-complaint': 'customer complaint', 'internal-complaint': 'internal complaint', manual: 'issue found by hand', 'capacity-forecast': 'capacity forecast' }

@@ -5,13 +5,12 @@
 // come-back nobody meant. On the real Kafka and Elasticsearch, with an applier that changes the documents as
 // the correlator does and answers with their new version.
 import { describe, expect, it } from 'vitest'
-import type { Client } from '@elastic/elasticsearch'
 import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
 import { indexNames } from '@opsreview/search-index/templates'
 import { readTopicToEnd, serve } from '@opsreview/testing'
 import { createReviewApp } from './app.ts'
 import { at, incident } from './fuzz-seed.ts'
-import { correlatorStandIn, decisionsOnKafka, reviewDeps, type SeenCommand } from './test-review-kafka.ts'
+import { applyingToIndex, correlatorStandIn, decisionsOnKafka, reviewDeps, type SeenCommand } from './test-review-kafka.ts'
 
 // Response bodies are asserted field by field.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -21,47 +20,13 @@ const PROBLEM = 'prb-0000000000000000000000f1'
 const problemDoc = { id: PROBLEM, kind: 'recurring', status: 'candidate', title: 'Checkout latency keeps coming back', signature: 'production|checkout|HighLatency', services: ['checkout'], environment: 'production', incidentIds: [], incidentCount: 3, firstSeenAt: at(100), lastSeenAt: at(3), owner: null, notes: [], reopenCount: 0, version: 3 }
 const openIncident = incident(0xf2, { title: 'Checkout errors', status: 'open', resolvedAt: null, resolvedBy: null, version: 5 })
 
-/**
- * Applies the review's commands to the indexed documents as the correlator does (packages/correlation/src/
- * commands.ts): a confirm of a resolved problem brings it back and counts the come-back. Each command id once.
- */
-function applier(es: Client, prefix: string) {
-  const names = indexNames(prefix)
-  const applied = new Set<string>()
-  return async (c: SeenCommand): Promise<number | undefined> => {
-    const problem = c.target.startsWith('prb-')
-    const index = problem ? names.problems.alias : names.incidents.alias
-    await es.indices.refresh({ index })
-    const doc = (await es.search<Json>({ index, size: 1, query: { term: { id: c.target } } })).hits.hits[0]!._source
-    if (applied.has(c.id)) return doc.version
-    applied.add(c.id)
-    const d = { ...doc, version: doc.version + 1 }
-    switch (c.type) {
-      case 'problem.confirm':
-        if (d.status === 'resolved') Object.assign(d, { status: 'confirmed', resolvedAt: null, reopenCount: (d.reopenCount ?? 0) + 1 })
-        else d.status = 'confirmed'
-        break
-      case 'problem.resolve': Object.assign(d, { status: 'resolved', resolvedAt: c.at }); break
-      case 'incident.acknowledge': Object.assign(d, { acknowledgedAt: c.at, acknowledgedBy: c.actor }); break
-      case 'problem.assign': case 'incident.assign': d.owner = c.owner; break
-      case 'incident.resolve': Object.assign(d, { status: 'resolved', resolvedAt: c.at, resolvedBy: c.actor }); break
-      default: return doc.version
-    }
-    const { timeToAcknowledgeMs: _a, timeToResolveMs: _r, ...record } = d
-    const op = (problem ? problemDocument : incidentDocument)(index)(JSON.stringify(record))
-    const r = await es.bulk({ refresh: true, operations: [bulkAction(op), op.document] })
-    expect(r.errors).toBe(false)
-    return d.version
-  }
-}
-
 async function start() {
   const on = await decisionsOnKafka()
   const names = indexNames(on.prefix)
   const p = problemDocument(names.problems.alias)(JSON.stringify(problemDoc))
   const i = incidentDocument(names.incidents.alias)(JSON.stringify(openIncident))
   expect((await on.es.bulk({ refresh: true, operations: [bulkAction(p), p.document, bulkAction(i), i.document] })).errors).toBe(false)
-  await correlatorStandIn(on.kafka, on.commandsTopic, on.resultsTopic, new Set(), { beforeAnswer: applier(on.es, on.prefix) })
+  await correlatorStandIn(on.kafka, on.commandsTopic, on.resultsTopic, new Set(), { beforeAnswer: applyingToIndex(on.es, on.prefix) })
   const deps = reviewDeps(on, { waitTimeoutMs: 15_000 })
   const url = await serve(createReviewApp(deps))
   const get = async (path: string) => {

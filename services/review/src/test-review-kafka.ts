@@ -1,7 +1,10 @@
 // Test wiring shared by the review's int tests on the real Kafka: its own commands (and results) topics, the
 // commands publisher, the decision reader and, for decisions, the seeded review index, each cleaned up when
 // the test finishes.
-import { onTestFinished } from 'vitest'
+import { expect, onTestFinished } from 'vitest'
+import type { Client } from '@elastic/elasticsearch'
+import { bulkAction, incidentDocument, problemDocument } from '@opsreview/search-index/documents'
+import { indexNames } from '@opsreview/search-index/templates'
 import { Partitioners, type Kafka } from 'kafkajs'
 import { BatchPublisher } from '@opsreview/kafka/publisher'
 import { DecisionLog, type DecisionLogLimits } from '@opsreview/review/decisions'
@@ -103,4 +106,43 @@ export async function correlatorStandIn(kafka: Kafka, commandsTopic: string, res
   })
   onTestFinished(async () => { await consumer.disconnect(); await producer.disconnect() })
   return seen
+}
+
+/**
+ * A `beforeAnswer` of `correlatorStandIn` that applies the review's commands to the indexed documents as the
+ * correlator does (packages/correlation/src/commands.ts), and answers with their new version: a confirm of a
+ * resolved problem brings it back and counts the come-back. Each command id once; a type it does not know of
+ * is answered with the version as it is.
+ */
+export function applyingToIndex(es: Client, prefix: string) {
+  const names = indexNames(prefix)
+  const applied = new Set<string>()
+  return async (c: SeenCommand): Promise<number | undefined> => {
+    const problem = c.target.startsWith('prb-')
+    const index = problem ? names.problems.alias : names.incidents.alias
+    await es.indices.refresh({ index })
+    // A document as indexed, changed field by field.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    type Doc = Record<string, any>
+    const doc = (await es.search<Doc>({ index, size: 1, query: { term: { id: c.target } } })).hits.hits[0]!._source!
+    if (applied.has(c.id)) return doc.version as number
+    applied.add(c.id)
+    const d: Doc = { ...doc, version: (doc.version as number) + 1 }
+    switch (c.type) {
+      case 'problem.confirm':
+        if (d.status === 'resolved') Object.assign(d, { status: 'confirmed', resolvedAt: null, reopenCount: (d.reopenCount ?? 0) + 1 })
+        else d.status = 'confirmed'
+        break
+      case 'problem.resolve': Object.assign(d, { status: 'resolved', resolvedAt: c.at }); break
+      case 'incident.acknowledge': Object.assign(d, { acknowledgedAt: c.at, acknowledgedBy: c.actor }); break
+      case 'problem.assign': case 'incident.assign': d.owner = c.owner; break
+      case 'incident.resolve': Object.assign(d, { status: 'resolved', resolvedAt: c.at, resolvedBy: c.actor }); break
+      default: return doc.version as number
+    }
+    const { timeToAcknowledgeMs: _a, timeToResolveMs: _r, ...record } = d
+    const op = (problem ? problemDocument : incidentDocument)(index)(JSON.stringify(record))
+    const r = await es.bulk({ refresh: true, operations: [bulkAction(op), op.document] })
+    expect(r.errors).toBe(false)
+    return d.version as number
+  }
 }
