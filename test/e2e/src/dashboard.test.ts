@@ -243,19 +243,22 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     expect([await page.locator('#incident-ack').isHidden(), await page.locator('#incident-resolve').isHidden()]).toEqual([true, true])
     await expect.poll(() => rowOf(page, '#open-incidents', 'CartErrors').count()).toBe(0)
 
-    // A refused decision: erin resolves the search incident while dana's page still offers to; dana's
-    // click is refused by the correlator, and the page says why.
+    // A decision from a stale view: erin resolves the search incident while dana's page still offers to;
+    // dana's click is refused by the review (If-Match: the incident changed since it was shown), nothing is
+    // sent, and the page says what changed and shows the incident as it is now.
     const search = incidentId('SearchTimeouts')
     await rowOf(page, '#open-incidents', 'SearchTimeouts').locator('button.link').click()
     await expect.poll(() => page.locator('#detail-h').textContent()).toContain('SearchTimeouts')
     expect((await p.patch(`/api/v1/incidents/${search}?wait=true`, ERIN, { resolve: true })).status).toBe(200)
     await page.getByRole('button', { name: 'Resolve by hand' }).click()
-    await expect.poll(incidentOutcome, { timeout: 30_000 }).toBe('Refused: incident is already resolved')
+    const changed = /^Not saved: the incident changed since it was shown: it is now resolved \(version \d+, was \d+\)/
+    await expect.poll(incidentOutcome, { timeout: 30_000 }).toMatch(changed)
     expect(await page.locator('#incident-outcome').getAttribute('class')).toContain('refused')
-    expect(await status()).toBe('Refused: incident is already resolved')
-    await expect.poll(() => page.locator('#timeline').textContent()).toContain('dana · resolved by hand — refused: incident is already resolved')
-    expect(await page.locator('#timeline').textContent()).toContain('erin · resolved by hand — done')
-    // The same refusal through the API: 409 with the correlator's reason; an actor other than the token's is a 400.
+    expect(await status()).toMatch(changed)
+    await expect.poll(() => page.locator('#timeline').textContent()).toContain('erin · resolved by hand — done')
+    expect(await page.locator('#timeline').textContent()).not.toContain('dana · resolved by hand')
+    // The correlator's own refusal, through the API without If-Match: 409 with its reason, on the timeline
+    // too; an actor other than the token's is a 400.
     const again = await p.patch(`/api/v1/incidents/${search}?wait=true`, ERIN, { resolve: true })
     expect(again).toMatchObject({ status: 409, body: { code: 'DECISION_REFUSED', detail: 'incident.resolve: incident is already resolved' } })
     expect((await p.patch(`/api/v1/incidents/${search}`, ERIN, { actor: 'dana', note: 'not me' })).status).toBe(400)
@@ -443,12 +446,13 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     await expect.poll(() => checkout().locator('output').textContent(), { timeout: 30_000 }).toMatch(/^Owner of “CheckoutPaymentsFailing.*” is erin$/)
     expect(await checkout().locator('output').getAttribute('class')).toBe('outcome accepted')
 
-    // Refused: erin confirmed the problem a moment before, while dana's row still offered to.
+    // Refused: erin confirmed the problem a moment before, while dana's row still offered to (If-Match: the
+    // problem changed since it was shown).
     expect((await p.patch(`/api/v1/problems/${problemId('checkout, search')}?wait=true`, ERIN, { action: 'confirm' })).status).toBe(200)
     const database = () => rowOf(page, '#problems', 'checkout, search failing together')
     await database().getByRole('button', { name: 'Confirm' }).click()
     await expect.poll(() => database().locator('td.problem-status').textContent(), { timeout: 30_000 }).toBe('confirmed')
-    await expect.poll(() => database().locator('output').textContent()).toBe('Refused: cannot confirm a confirmed problem')
+    await expect.poll(() => database().locator('output').textContent()).toMatch(/^Not saved: the problem changed since it was shown: it is now confirmed \(version \d+, was \d+\)/)
     expect(await database().locator('output').getAttribute('class')).toBe('outcome refused')
     // Each row keeps its own: the rows rebuilt again after the refusal still say who owns checkout.
     expect(await checkout().locator('output').textContent()).toMatch(/ is erin$/)
