@@ -24,6 +24,24 @@ const problem = (n: number, version: number) => ({
   incidentIds: [], incidentCount: 3, firstSeenAt: '2026-11-30T08:00:00.000Z', lastSeenAt: '2026-11-30T08:00:00.000Z', owner: null, notes: [], version,
 })
 
+/**
+ * Replays partition 0 of the alerts topic into fresh indices of the prefix `run`, its range `to` (from `from`
+ * when given, as a catch-up pass does); what the replay told lost.
+ */
+async function replayAlertsOf(kafka: Kafka, run: string, topics: { alerts: string; incidents: string; problems: string }, to: { low: bigint; high: bigint }, from?: bigint) {
+  const es = esClient()
+  cleanupIndices(run)
+  await ensureIndices(es, run)
+  const live = liveWrites(es, run, topics)
+  const key = `${topics.alerts}/0`
+  const lost: [string, number][] = []
+  await replay({ kafka, es, prefix: run, topics, logger: captureLogs().logger }, {
+    topics: [topics.alerts], documentFor: live.documentFor, to: new Map([[key, to]]), ...(from === undefined ? {} : { from: new Map([[key, from]]) }),
+    groupId: `${run}-replay`, ...live.pipeline, logStartCheckMs: 200, onLost: (k, beforeMs) => lost.push([k, beforeMs]),
+  })
+  return { es, lost }
+}
+
 /** Every document behind the three read aliases, keyed by kind and id, so two prefixes compare. */
 async function everything(es: Client, prefix: string) {
   const n = indexNames(prefix)
@@ -255,16 +273,7 @@ describe('rebuilding the index from Kafka', () => {
     await inTransaction(sent[4]!)
     // The coordinator writes a marker after the commit returns: the end (read committed) then passes it.
     await waitFor(async () => ((await admin.fetchTopicOffsets(topics.alerts))[0]!.high === '7' ? true : undefined), { what: 'the last transaction ended by its marker' })
-    const es = esClient()
-    cleanupIndices(run)
-    await ensureIndices(es, run)
-    const live = liveWrites(es, run, topics)
-    const key = `${topics.alerts}/0`
-    const lost: [string, number][] = []
-    await replay({ kafka, es, prefix: run, topics, logger: captureLogs().logger }, {
-      topics: [topics.alerts], documentFor: live.documentFor, to: new Map([[key, { low: 0n, high: 7n }]]),
-      groupId: `${run}-rebuild`, ...live.pipeline, logStartCheckMs: 200, onLost: (k, beforeMs) => lost.push([k, beforeMs]),
-    })
+    const { es, lost } = await replayAlertsOf(kafka, run, topics, { low: 0n, high: 7n })
     expect(lost).toEqual([])
     const n = indexNames(run)
     await es.indices.refresh({ index: n.alerts.alias })
@@ -282,17 +291,8 @@ describe('rebuilding the index from Kafka', () => {
     onTestFinished(() => producer.disconnect())
     const sent = Array.from({ length: 5 }, (_, i) => alert(i + 1, minutesAfter('2026-11-30T00:00:00.000Z', i + 1)))
     await producer.send({ topic: topics.alerts, acks: -1, messages: sent.map((a) => ({ partition: 0, key: a.id, value: JSON.stringify(a), timestamp: String(Date.parse(a.receivedAt)) })) })
-    const es = esClient()
-    cleanupIndices(run)
-    await ensureIndices(es, run)
-    const live = liveWrites(es, run, topics)
-    const key = `${topics.alerts}/0`
-    const lost: [string, number][] = []
     // The first pass read offsets 0–1; these three arrived during it.
-    await replay({ kafka, es, prefix: run, topics, logger: captureLogs().logger }, {
-      topics: [topics.alerts], documentFor: live.documentFor, to: new Map([[key, { low: 0n, high: 5n }]]), from: new Map([[key, 2n]]),
-      groupId: `${run}-catch-up`, ...live.pipeline, logStartCheckMs: 200, onLost: (k, beforeMs) => lost.push([k, beforeMs]),
-    })
+    const { lost } = await replayAlertsOf(kafka, run, topics, { low: 0n, high: 5n }, 2n)
     // Taken for a loss, its first record's time became the carry-over bound: every alert document the old indices
     // held from before it, those the log never had too, was copied into the fresh ones.
     expect(lost).toEqual([])
