@@ -57,9 +57,12 @@ describe('cluster mode of the local stack', () => {
     const base = await freeClusterPorts()
     const env = { OPSREVIEW_HOME: home, OPSREVIEW_KAFKA_PORT: String(base), OPSREVIEW_KAFKA_CONTROLLER_PORT: String(base + 1), OPSREVIEW_ES_PORT: String(base + 2) }
     // Stand-ins for the instances of a cluster-mode start: processes whose command line names the service's
-    // main.ts, as run.sh checks before it signals a pid, with the pid files run.sh writes.
+    // main.ts and whose environment names the home, as run.sh checks before it signals a pid, with the pid
+    // files run.sh writes.
     const standIns = ['receiver-1', 'receiver-2', 'indexer-2'].map((name) => {
-      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', path.join(repoRoot, 'services', name.split('-')[0]!, 'src/main.ts')], { stdio: 'ignore' })
+      const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', path.join(repoRoot, 'services', name.split('-')[0]!, 'src/main.ts')], {
+        stdio: 'ignore', env: { ...process.env, OPSREVIEW_HOME: home },
+      })
       return { name, child, exited: once(child, 'exit') }
     })
     onTestFinished(async () => {
