@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { Kafka as KafkaClient, logLevel, PartitionAssigners, type Admin, type Consumer, type ConsumerConfig, type Kafka, type Message, type Producer } from 'kafkajs'
 import { deadLetterMessage, recordReplay, type DeadLetterEnvelope } from '@opsreview/kafka/dead-letter'
 import { DEAD_LETTER_MAX_MESSAGE_BYTES } from '@opsreview/kafka/topics'
-import { createReadyTopics, createTopics, kafkaClient, readRecordsUntil, readTopicUntil, uniqueName } from '@opsreview/testing'
+import { createReadyTopics, createTopics, kafkaClient, readRecordsUntil, readTopicUntil, uniqueName, waitFor } from '@opsreview/testing'
 import { listCommand, replayCommand } from './commands.ts'
 import { KafkaUnavailableError, ReadRefusedError } from './errors.ts'
 import { readDeadLetters } from './read.ts'
@@ -172,8 +172,9 @@ describe('dead letters on the real Kafka', () => {
     const abort = await producer.transaction()
     await abort.send({ topic: aborted, messages: [deadLetterMessage('k2', envelope({ reason: 'schema-invalid' }))] })
     await abort.abort()
-    expect((await admin.fetchTopicOffsets(committed)).map((p) => p.high)).toEqual(['3'])
-    expect((await admin.fetchTopicOffsets(aborted)).map((p) => p.high)).toEqual(['2'])
+    // The coordinator writes the markers after the commit or abort returns: the ends (read committed) then pass them.
+    const highs = async () => [...(await admin.fetchTopicOffsets(committed)), ...(await admin.fetchTopicOffsets(aborted))].map((p) => p.high)
+    await waitFor(async () => ((await highs()).join() === '3,2' ? true : undefined), { what: 'both transactions ended by their markers' })
 
     // The timeout is only how long a read that never ends takes to say so: reaching the end, it is not met.
     const read = await readDeadLetters({ kafka, topics: [committed, aborted], logger, timeoutMs: 30_000 })
