@@ -1,7 +1,13 @@
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ConfigResourceTypes } from 'kafkajs'
+import { ConfigResourceTypes, type Admin } from 'kafkajs'
 import { connectedAdmin, createReadyTopics, kafkaClient, uniqueName, waitFor } from '@opsreview/testing'
 import { alertTopicSpec, DOCUMENT_MAX_MESSAGE_BYTES, documentTopicSpec, ensureTopics, TopicMismatchError } from './topics.ts'
+
+/** Waits until the broker describes the topic's config as altered: an alter is applied a moment after it returns. */
+const configTaken = (admin: Admin, topic: string, name: string, value: string) => waitFor(async () => {
+  const { resources } = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }], includeSynonyms: false })
+  return resources[0]?.configEntries.find((e) => e.configName === name)?.configValue === value ? true : undefined
+}, { what: `${topic} ${name}=${value}` })
 
 describe('ensureTopics on the real Kafka', () => {
   it('lets services that start together create the same topics at once', async () => {
@@ -56,6 +62,7 @@ describe('ensureTopics on the real Kafka', () => {
     // The broker's metadata takes the new partitions a moment after the controller did.
     await waitFor(() => admin.fetchTopicMetadata({ topics: [input] }).then((m) => m.topics[0]!.partitions.length === 6 || undefined, () => undefined), { timeoutMs: 30_000, what: `six partitions of ${input}` })
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: state, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+    await configTaken(admin, state, 'cleanup.policy', 'compact')
     await ensureTopics(admin, specs, { verifyExisting: true })
   })
   it('refuses an existing document topic that takes smaller records than its spec: the first larger document would stop the writer for good', async () => {
@@ -73,6 +80,7 @@ describe('ensureTopics on the real Kafka', () => {
     ])
     // Put right, it is taken as it is; a larger limit is taken too.
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: incidents, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, { name: 'max.message.bytes', value: String(2 * DOCUMENT_MAX_MESSAGE_BYTES) }] }] })
+    await configTaken(admin, incidents, 'max.message.bytes', String(2 * DOCUMENT_MAX_MESSAGE_BYTES))
     await ensureTopics(admin, specs, { verifyExisting: true })
   })
 })

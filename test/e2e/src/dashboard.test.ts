@@ -326,11 +326,14 @@ describe('the dashboard, on the whole pipeline, in Chromium', () => {
     const twice = 'Status API health'
     await outage(7003, twice, since, 600)
     await outage(7003, twice, since + 3600, 1800)
+    // The incidents resolved too (their MTTR), not only the alert changes: the page and the Markdown are read one
+    // after the other, and an incident the indexer resolved between them gave the page '–' and the Markdown its MTTR.
     await waitFor(async () => {
       const r = await p.api<Json>('/api/v1/review?since=24h')
-      const down = (service: string) => (r.serviceLevels as Json[] | undefined)?.find((l) => l.service === service)?.downtimeMs
-      return outages.every((o) => down(o.check) === o.downSeconds * 1000) && down(twice) === 2400 * 1000 ? r : undefined
-    }, { timeoutMs: 120_000, intervalMs: 500, what: 'the outages in the review\'s service levels' })
+      const level = (service: string) => (r.serviceLevels as Json[] | undefined)?.find((l) => l.service === service)
+      const settled = (service: string, downMs: number) => level(service)?.downtimeMs === downMs && typeof level(service)?.mttrMs === 'number'
+      return outages.every((o) => settled(o.check, o.downSeconds * 1000)) && settled(twice, 2400 * 1000) ? r : undefined
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'the outages in the review\'s service levels, their incidents resolved' })
 
     const page = await newPage({ viewport: { width: 1280, height: 1600 }, acceptDownloads: true, timezoneId: 'UTC' })
     await page.goto(`${p.review}/#token=${READ}`)
