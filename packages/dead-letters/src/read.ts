@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
+import { onMessagelessFetch } from '@opsreview/kafka/messageless-fetches'
 import { untilAborted } from '@opsreview/lifecycle/abort'
 import type { Logger } from 'pino'
 import { kafkaUnavailable, ReadIncompleteError, readerStopped, type PendingPartition } from './errors.ts'
@@ -123,10 +124,9 @@ async function consumeRanges(kafka: Kafka, ranges: Map<string, Range>, take: (dl
       // out its timeout and failed as ReadIncompleteError (retriable, exit 69), Kafka's answer unsaid. A crash
       // kafkajs restarts after (Kafka unavailable a while) is waited for: the next fetches skip what was read.
       consumer.on(consumer.events.CRASH, ({ payload }) => { if (!payload.restart) fail(readerStopped(payload.error, groupId)) })
-      // A fetch of nothing but markers and aborted records never reaches eachBatch; kafkajs reports it here.
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const range = ranges.get(rangeId(payload.topic, payload.partition))
-        if (range && payload.batchSize === 0) reached(range, payload.lastOffset)
+      onMessagelessFetch(consumer, (topic, partition, lastOffset) => {
+        const range = ranges.get(rangeId(topic, partition))
+        if (range) reached(range, lastOffset)
       })
       consumer.run({
         autoCommit: false,

@@ -1,5 +1,6 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs'
 import { isKafkaUnavailable } from '@opsreview/kafka/errors'
+import { onMessagelessFetch } from '@opsreview/kafka/messageless-fetches'
 import { ReplayError } from './errors.ts'
 
 /** One record of the retained log, as the replay hands it on. */
@@ -185,12 +186,11 @@ export async function readLog(o: ReadLogOptions, onRecord: (r: LogRecord) => voi
       pause(l)
       return true
     }
-    // A fetch of nothing but transaction markers and aborted records never reaches eachBatch: kafkajs reports
-    // it here. Until 2026-12-08 a range ending in a commit marker (another client's transaction) was never
-    // read to its end, and the read failed after its idle timeout (exit 69).
-    c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
-      const lane = lanes.get(keyOf(payload.topic, payload.partition))
-      if (payload.batchSize !== 0 || !lane || lane.received || !reached(lane, payload.lastOffset)) return
+    // Until 2026-12-08 a range ending in a commit marker (another client's transaction) was never read to its
+    // end, and the read failed after its idle timeout (exit 69).
+    onMessagelessFetch(c, (topic, partition, lastOffset) => {
+      const lane = lanes.get(keyOf(topic, partition))
+      if (!lane || lane.received || !reached(lane, lastOffset)) return
       lastProgress = performance.now()
       drain()
     })

@@ -1,6 +1,7 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from 'pino'
+import { onMessagelessFetch } from '@opsreview/kafka/messageless-fetches'
 import { untilAborted } from '@opsreview/lifecycle/abort'
 import { BulkPipeline, type DeadLetter, type DeadLetterItem } from './bulk-pipeline.ts'
 import { alertDocument, incidentDocument, liveWrites, problemDocument, type DocumentFor } from './documents.ts'
@@ -170,14 +171,11 @@ export async function replay(o: RebuildOptions, r: Replay): Promise<void> {
       if (after > (next.get(key) ?? 0n)) next.set(key, after)
       if (after >= end(key) && pending.delete(key) && pending.size === 0) done()
     }
-    // A transaction's commit or abort marker takes an offset of its own, which kafkajs hands no reader, and a
-    // fetch of nothing but markers and aborted records never reaches eachBatch: kafkajs moves past it and
-    // reports it here. Until 2026-12-08 a partition whose range ended in a marker (another client's
-    // transaction on the alerts topic) was waited for for ever, and a marker between two batches read as a
-    // loss of records.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const key = partitionKey(payload.topic, payload.partition)
-      if (payload.batchSize === 0 && pending.has(key)) reached(key, payload.lastOffset)
+    // Until 2026-12-08 a partition whose range ended in a transaction marker (another client's transaction on
+    // the alerts topic) was waited for for ever, and a marker between two batches read as a loss of records.
+    onMessagelessFetch(consumer, (topic, partition, lastOffset) => {
+      const key = partitionKey(topic, partition)
+      if (pending.has(key)) reached(key, lastOffset)
     })
     await consumer.run({
       eachBatchAutoResolve: false,
