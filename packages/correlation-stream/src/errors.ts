@@ -1,4 +1,4 @@
-import { kafkaErrorType, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal, REQUEST_REFUSALS } from '@opsreview/kafka/errors'
+import { kafkaCauses, kafkaErrorType, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal, REQUEST_REFUSALS } from '@opsreview/kafka/errors'
 
 export { KafkaRecordRejectedError, KafkaUnavailableError }
 
@@ -72,21 +72,9 @@ const ACCESS_REFUSALS: ReadonlySet<string> = new Set([
 export function accessRefusal(err: unknown): string | undefined {
   const type = kafkaErrorType(err, ACCESS_REFUSALS)
   if (type) return type
-  return causes(err).some((e) => (e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError') ? 'SASL_AUTHENTICATION_FAILED' : undefined
+  return kafkaCauses(err).some((e) => (e as { name?: unknown }).name === 'KafkaJSSASLAuthenticationError') ? 'SASL_AUTHENTICATION_FAILED' : undefined
 }
 
-// kafkajs wraps the error that made it give up in KafkaJSNonRetriableError/…RetriesExceeded (`cause`);
-// older kafkajs errors keep it in `originalError`.
-function causes(err: unknown): unknown[] {
-  const chain: unknown[] = []
-  for (let e: unknown = err; e && typeof e === 'object' && chain.length < 8; ) {
-    chain.push(e)
-    const next = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError
-    if (next === e) break
-    e = next
-  }
-  return chain
-}
 
 /**
  * The one place an error becomes retriable or not. Kafka being unreachable, slow, electing leaders or
@@ -110,7 +98,7 @@ export function classifyFailure(err: unknown): Error & { retriable: boolean } {
   // Any other error with a kafkajs one in its chain is taken for Kafka being away, even one of ours that
   // kafkajs's retrier wrapped: kafkajs itself throws TypeErrors in a broker's failover, and stopping the
   // service on one would be worse than retrying it.
-  const chain = causes(err)
+  const chain = kafkaCauses(err)
   if (chain.some((e) => typeof (e as { name?: unknown }).name === 'string' && (e as Error).name.startsWith('KafkaJS'))) {
     return new KafkaUnavailableError(`Kafka is unavailable: ${(err as Error).message}`, { cause: err })
   }

@@ -2,7 +2,7 @@
  * What can go wrong listing or replaying dead letters. `retriable` says whether running the same command
  * again later can help (Kafka or the receiver was unavailable) or whether the input must change first.
  */
-import { isKafkaUnavailable, KafkaUnavailableError } from '@opsreview/kafka/errors'
+import { isKafkaUnavailable, kafkaErrorType, KafkaUnavailableError } from '@opsreview/kafka/errors'
 
 export { KafkaUnavailableError }
 
@@ -58,18 +58,6 @@ export class ReadRefusedError extends Error {
   }
 }
 
-/** The first kafkajs protocol error type (`type`) in an error and what it wraps (`cause`, `originalError`). */
-function kafkaTypeOf(err: unknown): string | undefined {
-  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined
-  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    if (typeof e.type === 'string') return e.type
-    const next = (e.cause ?? e.originalError) as typeof e
-    if (next === e) break
-    e = next
-  }
-  return undefined
-}
-
 /**
  * What the read fails with when kafkajs stopped its consumer and will not restart it (its CRASH event,
  * `restart: false`): Kafka not answering as KafkaUnavailableError (exit 69), anything else, a refusal, as
@@ -77,8 +65,9 @@ function kafkaTypeOf(err: unknown): string | undefined {
  * and failed as ReadIncompleteError, retriable, the cause unsaid.
  */
 export function readerStopped(err: unknown, groupId: string): Error {
-  if (err instanceof Error && isKafkaUnavailable(err)) return new KafkaUnavailableError(`Kafka is unavailable: ${err.message}`, { cause: err })
-  const type = kafkaTypeOf(err)
+  const unavailable = kafkaUnavailable(err)
+  if (unavailable instanceof KafkaUnavailableError) return unavailable
+  const type = kafkaErrorType(err)
   const message = err instanceof Error ? err.message : String(err)
   return new ReadRefusedError(`Kafka stopped the dead-letter reader (group ${groupId}) for good: ${type ? `${type}: ` : ''}${message}`, type, { cause: err })
 }

@@ -50,16 +50,25 @@ export const REQUEST_REFUSALS: ReadonlySet<string> = new Set([
 ])
 
 /**
- * The first kafkajs error type among `types` in an error and what it wraps: kafkajs wraps a protocol error
- * in KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`, older errors as `originalError`.
+ * An error and what it wraps, outermost first (up to 8): kafkajs wraps a protocol error in
+ * KafkaJSNonRetriableError / KafkaJSNumberOfRetriesExceeded as `cause`, older errors as `originalError`.
  */
-export function kafkaErrorType(err: unknown, types: ReadonlySet<string>): string | undefined {
-  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined
-  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    if (typeof e.type === 'string' && types.has(e.type)) return e.type
-    const next = (e.cause ?? e.originalError) as typeof e
+export function kafkaCauses(err: unknown): object[] {
+  const chain: object[] = []
+  for (let e: unknown = err; e !== null && typeof e === 'object' && chain.length < 8; ) {
+    chain.push(e)
+    const next = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError
     if (next === e) break
     e = next
+  }
+  return chain
+}
+
+/** The first kafkajs error type in an error and what it wraps, among `types` when given. */
+export function kafkaErrorType(err: unknown, types?: ReadonlySet<string>): string | undefined {
+  for (const e of kafkaCauses(err)) {
+    const type = (e as { type?: unknown }).type
+    if (typeof type === 'string' && (!types || types.has(type))) return type
   }
   return undefined
 }

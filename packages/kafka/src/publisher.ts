@@ -3,7 +3,7 @@ import type { Message, Producer, TopicMessages } from 'kafkajs'
 import type { Logger } from 'pino'
 import { backoffMs, sleepUnlessAborted } from '@opsreview/lifecycle/backoff'
 import { connectProducer, type ConnectRetry } from './connection.ts'
-import { KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
+import { kafkaCauses, KafkaRecordRejectedError, KafkaUnavailableError, recordRefusal } from './errors.ts'
 import { endedWithin } from './within-ms.ts'
 
 /**
@@ -130,12 +130,9 @@ export interface PublisherOptions {
  * error, which kafkajs wraps as `cause`); undefined when the error does not say.
  */
 function acceptedMessagesOf(err: unknown): ReadonlySet<Message> | undefined {
-  let e = err as { acceptedMessages?: unknown; cause?: unknown; originalError?: unknown } | undefined
-  for (let depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    if (Array.isArray(e.acceptedMessages)) return new Set(e.acceptedMessages as Message[])
-    const next = (e.cause ?? e.originalError) as typeof e
-    if (next === e) break
-    e = next
+  for (const e of kafkaCauses(err)) {
+    const accepted = (e as { acceptedMessages?: unknown }).acceptedMessages
+    if (Array.isArray(accepted)) return new Set(accepted as Message[])
   }
   return undefined
 }
