@@ -82,8 +82,9 @@ export const defaultIdempotencyLimits: IdempotencyLimits = Object.freeze({ ttlMs
 
 const ID = /^(inc|prb)-[0-9a-f]{24}$/
 /** RFC 9110's `If-Match`: a list of entity tags (`"7"`, `W/"7"`; a tag holds no `"`), `*` apart. */
-const ENTITY_TAG = /(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"/g
-const IF_MATCH_TAGS = /^[ \t]*(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*(?:,[ \t]*(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"[ \t]*)*$/
+const ENTITY_TAG_SOURCE = String.raw`(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"`
+const ENTITY_TAG = new RegExp(ENTITY_TAG_SOURCE, 'g')
+const IF_MATCH_TAGS = new RegExp(String.raw`^[ \t]*${ENTITY_TAG_SOURCE}[ \t]*(?:,[ \t]*${ENTITY_TAG_SOURCE}[ \t]*)*$`)
 
 /**
  * The dashboard's policy, sent with every response: scripts, styles and requests only from this origin,
