@@ -382,8 +382,13 @@ export class KafkaStateStore {
               if (isWanted && !isChunkKey(key)) {
                 // A manifest replaced is kept (a few hundred bytes) in case the latest turns out incomplete.
                 const previous = records.get(key)
-                if (previous && parsedManifest(previous)) earlier.set(key, [...(earlier.get(key) ?? []), previous])
-                else earlier.delete(key)
+                if (!previous || !parsedManifest(previous)) earlier.delete(key)
+                else {
+                  // Pushed, not copied: a topic not compacted for days holds thousands of a partition's manifests.
+                  const kept = earlier.get(key)
+                  if (kept) kept.push(previous)
+                  else earlier.set(key, [previous])
+                }
               }
               // Copied: kafkajs hands out views of a whole fetch response (up to 16 MiB of the log, other
               // partitions', replaced and orphaned chunks included), and one view kept would keep all of it.
