@@ -323,7 +323,8 @@ export async function runRetention(es: Client, prefix: string, settings: Retenti
   }
   if (blocked.length > 0) {
     const deleted = plan.alerts.indices.filter((i) => !blocked.includes(i))
-    result.alerts = { ...result.alerts, months: result.alerts.months.filter((m) => deleted.some((i) => i.includes(`-alerts-${m}-`))), indices: deleted, blocked }
+    const monthsDeleted = new Set(deleted.map((i) => n.alerts.monthOf(i)))
+    result.alerts = { ...result.alerts, months: result.alerts.months.filter((m) => monthsDeleted.has(m)), indices: deleted, blocked }
   }
   return result
 }
