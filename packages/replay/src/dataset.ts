@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch'
 import type { Incident, Problem } from '@opsreview/correlation/types'
 import { bulkAction, incidentDocument, problemDocument, type IndexOperation } from '@opsreview/search-index/documents'
-import { retriableStatus } from '@opsreview/search-index/errors'
+import { isAlreadyExists, retriableStatus } from '@opsreview/search-index/errors'
 import { FIRST_GENERATION, incidentMappings, indexNames, problemMappings, WHAT_IF_DATASET_NAME, whatIfPrefix } from '@opsreview/search-index/templates'
 import { elasticsearchUnavailable, ReplayError } from './errors.ts'
 
@@ -73,7 +73,7 @@ export async function writeDataset(es: Client, livePrefix: string, dataset: stri
     try {
       await es.indices.create({ index: d.lock, settings: { number_of_shards: 1, number_of_replicas: 0 } }, { signal })
     } catch (err) {
-      if ((err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !== 'resource_already_exists_exception') throw elasticsearchUnavailable(err)
+      if (!isAlreadyExists(err)) throw elasticsearchUnavailable(err)
       own = false
       throw new ReplayError('DATASET_BUSY', `another replay is writing the what-if dataset ${dataset} now: run this one again when it is done (if none is running, one killed outright left its mark ${d.lock}, which opsreview replay --drop ${dataset} removes)`, { cause: err })
     }

@@ -175,6 +175,9 @@ export function responseOf(err: unknown): ErrorResponse | undefined {
   return { status: e.meta.statusCode, error }
 }
 
+/** Elasticsearch refused to create an index or document that exists already (`resource_already_exists_exception`). */
+export const isAlreadyExists = (err: unknown): boolean => responseOf(err)?.error?.type === 'resource_already_exists_exception'
+
 /** An HTTP status (of a response, or of one bulk item) that a later attempt can get past: 429 (too busy) or a 5xx. */
 export const retriableStatus = (status: number) => status === 429 || status >= 500
 

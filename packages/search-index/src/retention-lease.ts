@@ -8,6 +8,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Client } from '@elastic/elasticsearch'
+import { isAlreadyExists } from './errors.ts'
 
 /** The small index holding the lease: outside every live alias and pattern (`<prefix>-alerts-*` etc.). */
 export const retentionLeaseIndex = (prefix: string) => `${prefix}-retention-lease`
@@ -55,9 +56,9 @@ export class RetentionLease {
       index: this.index,
       settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
       mappings: { dynamic: false, properties: { holder: { type: 'keyword' }, updatedAt: { type: 'date' }, expiresAt: { type: 'date' } } },
-    }).catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
+    }).catch((err: unknown) => {
       // Another indexer created it between our look and our create: that is what we wanted.
-      if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err
+      if (!isAlreadyExists(err)) throw err
     })
   }
 

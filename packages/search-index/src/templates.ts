@@ -1,5 +1,5 @@
 import type { Client, estypes } from '@elastic/elasticsearch'
-import { classifyRequestError, IndexerError } from './errors.ts'
+import { classifyRequestError, IndexerError, isAlreadyExists } from './errors.ts'
 import { mappingFromSchema, recordSchemas, textMapping } from './templates-from-schema.ts'
 
 /** The generation of the indices the live indexer creates; a rebuild names its fresh ones after its start. */
@@ -77,8 +77,8 @@ const settings = (refreshInterval: string): estypes.IndicesIndexSettings => ({
 })
 
 /** Another indexer, or a rebuild, created it between our look and our create: that is what we wanted. */
-function unlessAlreadyExists(err: { meta?: { body?: { error?: { type?: string } } } }): void {
-  if (err.meta?.body?.error?.type !== 'resource_already_exists_exception') throw err
+function unlessAlreadyExists(err: unknown): void {
+  if (!isAlreadyExists(err)) throw err
 }
 
 /** Creates an index, its settings and mappings from the template, unless it exists already. */
